@@ -1,0 +1,23 @@
+"""gpunn: train MLPs fast on NVIDIA GPUs with a tf.keras-compatible API; the same script runs on the CPU.
+
+    import gpunn
+    model = gpunn.Sequential([gpunn.Input(shape=(784,)), gpunn.layers.Dense(128, activation="relu"),
+                              gpunn.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x_train, y_train, epochs=5, validation_split=0.1)
+
+Importing gpunn needs neither CUDA nor MPI; the backend (NumPy or CuPy) is chosen on first use.
+"""
+__version__ = "0.1.0"
+
+from . import (activations, callbacks, datasets, distributed, initializers, layers, losses, metrics, models,
+               optimizers, regularizers, utils)
+from .layers import Input
+from .models import Sequential, load_model
+from .ops import get_ops, set_backend, use_backend
+
+__all__ = [
+    "Sequential", "Input", "load_model", "set_backend", "use_backend", "get_ops", "activations", "callbacks",
+    "datasets", "distributed", "initializers", "layers", "losses", "metrics", "models", "optimizers",
+    "regularizers", "utils", "__version__",
+]

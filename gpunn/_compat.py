@@ -1,0 +1,135 @@
+"""The one place for optional imports and device detection.
+
+Nothing here touches CUDA or MPI at import time: every probe runs on first call and is cached,
+so ``import gpunn`` works (silently) on a machine with neither.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import importlib
+import os
+from types import ModuleType
+
+
+def _try_import(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except Exception:  # ImportError, or a broken CUDA install raising at import
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def cuda_driver_device_count() -> int:
+    """GPUs the CUDA driver sees, asked through libcuda directly (no CuPy, no Numba).
+
+    Used to decide, before numba is imported, whether kernel tests run on a GPU or on the simulator.
+    """
+    for name in ("libcuda.so.1", "libcuda.so", ctypes.util.find_library("cuda")):
+        if not name:
+            continue
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError:
+            continue
+        if lib.cuInit(0) != 0:
+            return 0
+        count = ctypes.c_int(0)
+        if lib.cuDeviceGetCount(ctypes.byref(count)) != 0:
+            return 0
+        return count.value
+    return 0
+
+
+def cuda_simulator_enabled() -> bool:
+    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
+
+
+@functools.lru_cache(maxsize=None)
+def cupy() -> ModuleType | None:
+    """CuPy if it imports and can talk to at least one GPU, else None."""
+    if cuda_simulator_enabled():
+        return None
+    cp = _try_import("cupy")
+    if cp is None:
+        return None
+    try:
+        if cp.cuda.runtime.getDeviceCount() < 1:
+            return None
+    except Exception:
+        return None
+    return cp
+
+
+def cupy_unavailable_reason() -> str:
+    """Why ``cupy()`` returned None, in words a user can act on."""
+    if cuda_simulator_enabled():
+        return "NUMBA_ENABLE_CUDASIM is set, so no real GPU is used"
+    cp = _try_import("cupy")
+    if cp is None:
+        return "CuPy is not installed (pip install 'gpunn[cuda12]' or 'gpunn[cuda13]')"
+    try:
+        n = cp.cuda.runtime.getDeviceCount()
+    except Exception as exc:
+        return f"CuPy found no usable GPU ({type(exc).__name__}: {exc})"
+    return "CuPy found no GPU" if n < 1 else "CuPy works"
+
+
+def has_cupy_gpu() -> bool:
+    return cupy() is not None
+
+
+@functools.lru_cache(maxsize=None)
+def numba_cuda() -> ModuleType | None:
+    """``numba.cuda`` (from the numba-cuda package), real or simulated, or None."""
+    return _try_import("numba.cuda")
+
+
+@functools.lru_cache(maxsize=None)
+def nccl() -> ModuleType | None:
+    """``cupy.cuda.nccl`` when CuPy has a GPU and was built with NCCL available."""
+    cp = cupy()
+    if cp is None:
+        return None
+    mod = _try_import("cupy.cuda.nccl")
+    if mod is None or not getattr(mod, "available", True):
+        return None
+    return mod
+
+
+def has_nccl() -> bool:
+    return nccl() is not None
+
+
+@functools.lru_cache(maxsize=None)
+def mpi4py_MPI() -> ModuleType | None:
+    """``mpi4py.MPI`` (initialises MPI on first call), or None."""
+    return _try_import("mpi4py.MPI")
+
+
+def has_mpi() -> bool:
+    return importlib.util.find_spec("mpi4py") is not None
+
+
+def launched_by_mpi() -> bool:
+    """True under mpiexec/mpirun/srun, judged from the environment the launchers set."""
+    keys = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
+    if any(k in os.environ for k in keys):
+        return True
+    return "SLURM_PROCID" in os.environ and int(os.environ.get("SLURM_NTASKS", "1")) > 1
+
+
+@functools.lru_cache(maxsize=None)
+def torch() -> ModuleType | None:
+    """PyTorch, used only as a benchmark reference."""
+    return _try_import("torch")
+
+
+def version_of(dist_name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist_name)
+    except metadata.PackageNotFoundError:
+        return None

@@ -1,0 +1,116 @@
+"""Activation functions, by name (``'relu'``) or as these callables (``gpunn.activations.relu``).
+
+Inside Dense layers the element-wise ones run fused with the bias add (``kernels/bias_act.py``); softmax is a
+row-wise op, fused with cross-entropy when it ends a classifier.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._registry import lookup
+from .kernels.activations import ACTIVATIONS, NEEDS_PREACTIVATION
+
+DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
+
+
+@dataclass(frozen=True)
+class ActivationSpec:
+    """What a layer needs to know about its activation: the name and the slope parameter."""
+
+    name: str
+    alpha: float = 0.2
+
+    @property
+    def elementwise(self) -> bool:
+        """True when it runs in the fused bias+activation kernel."""
+        return self.name in ACTIVATIONS
+
+    @property
+    def needs_preactivation(self) -> bool:
+        return self.name in NEEDS_PREACTIVATION
+
+
+def _elementwise(name: str, x, alpha: float):
+    from .kernels import bias_act
+
+    x = np.array(x, dtype=np.result_type(np.asarray(x).dtype, np.float32), copy=True)
+    z2d = x.reshape(-1, x.shape[-1]) if x.ndim else x.reshape(1, 1)
+    out = np.empty_like(z2d) if name in NEEDS_PREACTIVATION else z2d
+    bias_act.bias_act_forward_numpy(z2d, None, name, out, alpha)
+    return out.reshape(x.shape)
+
+
+def linear(x):
+    return np.asarray(x)
+
+
+def relu(x):
+    return _elementwise("relu", x, 0.0)
+
+
+def leaky_relu(x, negative_slope=0.2):
+    return _elementwise("leaky_relu", x, negative_slope)
+
+
+def elu(x, alpha=1.0):
+    return _elementwise("elu", x, alpha)
+
+
+def gelu(x, approximate=False):
+    if approximate:
+        raise ValueError("gelu: approximate=True is not supported; gpunn uses the exact erf form (approximate=False)")
+    return _elementwise("gelu", x, 0.0)
+
+
+def sigmoid(x):
+    return _elementwise("sigmoid", x, 0.0)
+
+
+def tanh(x):
+    return _elementwise("tanh", x, 0.0)
+
+
+def silu(x):
+    return _elementwise("silu", x, 0.0)
+
+
+swish = silu
+
+
+def softmax(x, axis=-1):
+    x = np.asarray(x)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+_BY_NAME = {
+    "linear": linear, "relu": relu, "leaky_relu": leaky_relu, "elu": elu, "gelu": gelu,
+    "sigmoid": sigmoid, "tanh": tanh, "silu": silu, "swish": silu, "softmax": softmax,
+}
+_NAME_OF = {id(f): n for n, f in _BY_NAME.items() if n != "swish"}
+
+
+def get(identifier) -> ActivationSpec:
+    """ActivationSpec for a name, one of this module's functions, an ActivationSpec, or None (linear)."""
+    if identifier is None:
+        return ActivationSpec("linear")
+    if isinstance(identifier, ActivationSpec):
+        return identifier
+    if callable(identifier):
+        name = _NAME_OF.get(id(identifier))
+        if name is None:
+            raise ValueError(
+                f"activation: gpunn computes gradients by hand, so it takes its own activations only; got the "
+                f"callable {getattr(identifier, '__name__', identifier)!r}. Use one of {sorted(_BY_NAME)}."
+            )
+        return ActivationSpec(name, DEFAULT_ALPHA.get(name, 0.0))
+    fn = lookup("activation", identifier, _BY_NAME)
+    name = "silu" if fn is silu else _NAME_OF[id(fn)]
+    return ActivationSpec(name, DEFAULT_ALPHA.get(name, 0.0))
+
+
+def serialize(spec: ActivationSpec) -> str:
+    return spec.name

@@ -1,0 +1,1 @@
+"""One module per ``gpunn`` sub-command, each with ``add_parser(subparsers)`` and a ``run(args)``."""

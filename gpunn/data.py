@@ -1,0 +1,132 @@
+"""Host-side checks and conversion of user data, and the per-batch path to the device.
+
+Every check runs before any training work and names the argument, what was expected and what came.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def as_numeric_array(argument: str, data) -> np.ndarray:
+    if data is None:
+        raise ValueError(f"{argument}: expected an array of samples, got None")
+    if hasattr(data, "get") and not isinstance(data, np.ndarray) and hasattr(data, "__cuda_array_interface__"):
+        data = data.get()  # a CuPy array handed in by the user
+    try:
+        array = np.asarray(data)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{argument}: expected numeric array-like data, got {type(data).__name__} ({exc})") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{argument}: expected numeric data (float, int or bool), got dtype {array.dtype}")
+    if array.ndim == 0:
+        raise ValueError(f"{argument}: expected an array with a batch dimension, got a scalar")
+    if array.shape[0] == 0:
+        raise ValueError(f"{argument}: expected at least one sample, got an empty array of shape {array.shape}")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(
+            f"{argument}: expected finite values, found NaN or inf (first at index {tuple(int(i) for i in bad)})"
+        )
+    return array
+
+
+def check_inputs(argument: str, x: np.ndarray, input_shape: tuple | None, dtype: str) -> np.ndarray:
+    """``x`` as the model's float dtype, after checking its sample shape against the model input."""
+    if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):
+        raise ValueError(
+            f"{argument}: expected samples of shape {tuple(input_shape)} (the model's input), got samples of "
+            f"shape {tuple(x.shape[1:])} (array shape {x.shape})"
+        )
+    return np.ascontiguousarray(x, dtype=dtype)
+
+
+def check_same_length(x: np.ndarray, y: np.ndarray, y_argument: str = "y") -> None:
+    if len(x) != len(y):
+        raise ValueError(f"{y_argument}: expected {len(x)} targets (one per sample of x), got {len(y)}")
+
+
+def check_targets(argument: str, y: np.ndarray, loss, output_shape: tuple, dtype: str) -> np.ndarray:
+    """Targets in the layout the loss wants: int class ids (B,) for sparse losses, else (B, *output_shape)."""
+    units = output_shape[-1]
+    if loss.sparse_labels:
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ValueError(
+                f"{argument}: {type(loss).__name__} expects integer class ids of shape (samples,), got shape "
+                f"{y.shape}; for one-hot targets use 'categorical_crossentropy'"
+            )
+        if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
+            raise ValueError(f"{argument}: expected integer class ids, got non-integer values such as {y[y != np.round(y)][0]}")
+        low, high = y.min(), y.max()
+        if low < 0 or high >= units:
+            where = int(np.argmax((y < 0) | (y >= units)))
+            raise ValueError(
+                f"{argument}: labels must be integers in [0, {units}) for the model's {units} output units; "
+                f"got {y[where]} at index {where} (range {low}..{high})"
+            )
+        return y.astype(np.int64, copy=False)
+    expected = tuple(output_shape)
+    if y.shape[1:] != expected:
+        if expected == (1,) and y.ndim == 1:
+            y = y.reshape(-1, 1)
+        elif y.ndim == 1 and loss.fusable_activation == "softmax":
+            raise ValueError(
+                f"{argument}: {type(loss).__name__} expects one-hot targets of shape (samples, {units}), got class "
+                f"ids of shape {y.shape}; use gpunn.utils.to_categorical(y, {units}) or "
+                "'sparse_categorical_crossentropy'"
+            )
+        else:
+            raise ValueError(
+                f"{argument}: expected targets of shape (samples, {', '.join(map(str, expected))}) to match the "
+                f"model's output, got shape {y.shape}"
+            )
+    if loss.fusable_activation == "sigmoid" and (y.min() < 0 or y.max() > 1):
+        raise ValueError(f"{argument}: binary cross-entropy expects targets in [0, 1], got range {y.min()}..{y.max()}")
+    return np.ascontiguousarray(y, dtype=dtype)
+
+
+def check_positive_int(argument: str, value, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{argument}: expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def split_validation(arrays: list[np.ndarray], validation_split: float):
+    """Keras's rule: the last ``validation_split`` fraction of the samples, taken before any shuffling."""
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or not (
+            0.0 <= validation_split < 1.0):
+        raise ValueError(f"validation_split: expected a number in [0, 1), got {validation_split!r}")
+    n = len(arrays[0])
+    n_val = int(math.floor(n * validation_split)) if validation_split else 0
+    if validation_split and (n_val == 0 or n_val == n):
+        raise ValueError(
+            f"validation_split: {validation_split} of {n} samples leaves an empty training or validation set"
+        )
+    cut = n - n_val
+    return [a[:cut] for a in arrays], ([a[cut:] for a in arrays] if n_val else None)
+
+
+class DeviceDataset:
+    """Arrays on the device once when they fit (half the free memory), else gathered and copied per batch."""
+
+    def __init__(self, ops, arrays: list[np.ndarray]):
+        self.ops = ops
+        free = ops.free_bytes()
+        self.on_device = free is None or sum(a.nbytes for a in arrays) < 0.5 * free
+        self.arrays = [ops.asarray(a) for a in arrays] if self.on_device else arrays
+        self.n = len(arrays[0])
+
+    def gather(self, host_indices, device_indices):
+        if self.on_device:
+            return [self.ops.take_rows(a, device_indices) for a in self.arrays]
+        return [self.ops.asarray(np.take(a, host_indices, axis=0)) for a in self.arrays]
+
+    def slice(self, start: int, stop: int):
+        if self.on_device:
+            return [a[start:stop] for a in self.arrays]
+        return [self.ops.asarray(a[start:stop]) for a in self.arrays]

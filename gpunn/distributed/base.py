@@ -1,0 +1,71 @@
+"""Communicator: what data-parallel training needs from a process group.
+
+Strategies (one file each): ``local`` (one process, nothing to do), ``mpi`` (NumPy ranks), ``nccl`` (one GPU
+per process). ``fit`` uses exactly these methods; every one is collective (all ranks call it in order).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Communicator:
+    backend = "base"
+    rank = 0
+    size = 1
+    local_rank = 0
+
+    @property
+    def is_chief(self) -> bool:
+        """Rank 0: the one process that prints progress and writes files."""
+        return self.rank == 0
+
+    def allreduce_sum_(self, array) -> None:
+        """Sum ``array`` (a device array of the model's Ops) over ranks, in place."""
+        raise NotImplementedError
+
+    def broadcast_(self, array, root: int = 0) -> None:
+        """Overwrite ``array`` on every rank with root's, in place."""
+        raise NotImplementedError
+
+    def allreduce_host(self, values: np.ndarray) -> np.ndarray:
+        """Sum a small host array over ranks (losses, metric sums, counts)."""
+        raise NotImplementedError
+
+    def broadcast_object(self, obj, root: int = 0):
+        """A small picklable-free value (int, str, tuple of them) from root to every rank."""
+        raise NotImplementedError
+
+    def check_same(self, what: str, value: str) -> None:
+        """Fail on every rank, naming ``what``, when ranks disagree on ``value`` (e.g. the model signature)."""
+        root_value = self.broadcast_object(value)
+        agree = self.allreduce_host(np.array([0.0 if value == root_value else 1.0]))
+        if agree[0] > 0:
+            raise RuntimeError(
+                f"distributed: ranks disagree on {what}; rank {self.rank} has {value!r}, rank 0 has {root_value!r}"
+            )
+
+    def gradient_reducer(self, grads, layer_segments) -> "GradientReducer":
+        """A reducer for one model's flat gradient buffer; ``layer_segments[i]`` lists layer i's
+        (start, stop) slices of it. This one sums the whole buffer once backward is done; NCCL overrides it
+        with buckets launched as layers finish."""
+        return GradientReducer(self, grads)
+
+    def barrier(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} rank {self.rank}/{self.size} backend={self.backend}>"
+
+
+class GradientReducer:
+    """Sums the gradient buffer over ranks. ``layer_done(i)`` is called in backward order as each layer's
+    gradients become final; ``wait()`` returns once the whole buffer holds the sum."""
+
+    def __init__(self, comm: Communicator, grads):
+        self.comm, self.grads = comm, grads
+
+    def layer_done(self, index: int) -> None:
+        pass
+
+    def wait(self) -> None:
+        self.comm.allreduce_sum_(self.grads)

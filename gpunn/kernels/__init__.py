@@ -1,0 +1,46 @@
+"""Fused kernels of the training step: a NumPy twin (the CPU backend and the test oracle) and a CUDA
+kernel with its launcher for each.
+
+    activations.py        activation functions f and f' (NumPy; CUDA device functions)
+    erf.py                vectorised erf for the exact GELU on NumPy
+    bias_act.py           z += bias, y = f(z);  dz = dy f', dbias = sum_b dz
+    softmax_xent.py       softmax + categorical cross-entropy (sparse or dense labels) + dlogits
+    sigmoid_bce.py        sigmoid + binary cross-entropy + dlogits
+    dropout.py            counter-based hash dropout: the same mask on CPU and GPU
+    optimizer_updates.py  SGD / RMSprop / Adagrad / Adam(W) steps over one flat buffer
+    _launch.py            cached CuPy -> Numba views, CuPy's stream, grid sizes, argument checks
+    _row_reduce.py        shared-memory row reductions used by the loss kernels
+
+Importing this package (or any module in it) imports NumPy only: Numba is imported and each kernel
+compiled on its first launch. The NumPy twins are re-exported here.
+"""
+from gpunn.kernels.activations import ACTIVATIONS, NEEDS_PREACTIVATION
+from gpunn.kernels.bias_act import act_backward_bias_grad_numpy, bias_act_forward_numpy
+from gpunn.kernels.dropout import dropout_backward_numpy, dropout_forward_numpy, keep_mask_numpy
+from gpunn.kernels.erf import erf_numpy
+from gpunn.kernels.optimizer_updates import (
+    adagrad_update_numpy,
+    adam_update_numpy,
+    rmsprop_update_numpy,
+    sgd_update_numpy,
+)
+from gpunn.kernels.sigmoid_bce import sigmoid_bce_numpy
+from gpunn.kernels.softmax_xent import softmax_numpy, softmax_xent_numpy
+
+__all__ = [
+    "ACTIVATIONS",
+    "NEEDS_PREACTIVATION",
+    "act_backward_bias_grad_numpy",
+    "adagrad_update_numpy",
+    "adam_update_numpy",
+    "bias_act_forward_numpy",
+    "dropout_backward_numpy",
+    "dropout_forward_numpy",
+    "erf_numpy",
+    "keep_mask_numpy",
+    "rmsprop_update_numpy",
+    "sgd_update_numpy",
+    "sigmoid_bce_numpy",
+    "softmax_numpy",
+    "softmax_xent_numpy",
+]

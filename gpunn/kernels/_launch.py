@@ -1,0 +1,165 @@
+"""Cheap kernel launches: array views, the stream to launch on, grid sizes, argument checks.
+
+Computes no math itself; every CUDA launcher in this package goes through it:
+
+* ``device_view(arr)`` turns a CuPy array into a Numba device array once per distinct buffer and
+  returns the cached view afterwards. Handing a CuPy array straight to a Numba kernel costs about
+  90 microseconds per argument per launch: Numba reads ``__cuda_array_interface__``, builds a new
+  ``DeviceNDArray`` and, because the interface names CuPy's stream, synchronises that stream
+  (``NUMBA_CUDA_ARRAY_INTERFACE_SYNC``, on by default), which serialises the host with the GPU. Small
+  MLPs are launch-bound, so this cost would dominate a training step. The cache is keyed by
+  (data pointer, shape, strides, dtype), so a view is only reused for a live array describing the very
+  same memory, and it is created with ``sync=False`` (ordering comes from launching on CuPy's stream).
+* ``current_stream()`` is the Numba stream wrapping CuPy's current stream (cached per stream pointer),
+  so our kernels are ordered with CuPy's matmuls without any synchronisation; 0 (the default stream)
+  when CuPy is absent, as under the simulator.
+* ``grid_1d`` / ``grid_2d`` pick launch shapes; ``check_array`` gives errors that name the argument.
+
+Numba device arrays pass through ``device_view`` unchanged, and so do NumPy arrays, except under the
+simulator, where they are wrapped (without copying) in its device-array type.
+There are no NumPy twins or CUDA kernels here.
+"""
+from __future__ import annotations
+
+import collections
+import math
+
+import numpy as np
+
+from gpunn import _compat
+
+VIEW_CACHE_SIZE = 256
+
+_view_cache: collections.OrderedDict = collections.OrderedDict()
+_stream_cache: dict = {}
+
+
+def _is_numba_device_array(arr) -> bool:
+    return bool(getattr(arr, "__cuda_ndarray__", False))
+
+
+def device_view(arr, flat: bool = False):
+    """A Numba-launchable view of ``arr``; with ``flat=True`` a 1-D view of a C-contiguous array."""
+    if isinstance(arr, np.ndarray):
+        if flat and arr.ndim != 1:
+            arr = arr.reshape(arr.size)
+        return _simulated_device_array(arr) if _compat.cuda_simulator_enabled() else arr
+    if _is_numba_device_array(arr):
+        return arr.reshape(arr.size) if flat and arr.ndim != 1 else arr
+    if not hasattr(arr, "__cuda_array_interface__"):
+        raise TypeError(f"expected a NumPy, CuPy or Numba device array, got {type(arr).__name__}")
+    key = (arr.data.ptr, arr.shape, arr.strides, arr.dtype.str, flat)
+    view = _view_cache.get(key)
+    if view is not None:
+        _view_cache.move_to_end(key)
+        return view
+    desc = dict(arr.__cuda_array_interface__)
+    # The stream entry would make Numba wrap (and maybe sync) CuPy's stream on every conversion;
+    # launches name the stream explicitly instead.
+    desc.pop("stream", None)
+    if flat:
+        desc["shape"] = (arr.size,)
+        desc["strides"] = None
+    # owner=None on purpose: a cached view must not keep a freed CuPy buffer alive (the pool could not
+    # reuse it). The key guarantees that a view is only handed out while a caller holds a live array
+    # over exactly this memory, and CuPy's pool frees in stream order, so the memory stays valid.
+    view = _compat.numba_cuda().from_cuda_array_interface(desc, owner=None, sync=False)
+    _view_cache[key] = view
+    if len(_view_cache) > VIEW_CACHE_SIZE:
+        _view_cache.popitem(last=False)
+    return view
+
+
+def _simulated_device_array(arr):
+    """Wrap a NumPy array as the simulator's device array, sharing its memory. Passed bare, the
+    simulator would copy each argument in and back out separately, so an array given twice (``out``
+    aliasing ``z``, a placeholder argument) would be overwritten by a stale copy."""
+    from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
+    return FakeCUDAArray(arr)
+
+
+def current_stream():
+    """The stream kernels are launched on: CuPy's current stream, or 0 (default) without CuPy."""
+    cp = _compat.cupy()
+    if cp is None:
+        return 0
+    ptr = cp.cuda.get_current_stream().ptr
+    if ptr == 0:
+        return 0
+    stream = _stream_cache.get(ptr)
+    if stream is None:
+        stream = _compat.numba_cuda().external_stream(ptr)
+        _stream_cache[ptr] = stream
+    return stream
+
+
+def grid_1d(n: int, threads: int = 256, max_blocks: int = 2048) -> tuple[int, int]:
+    """(blocks, threads) for a grid-stride loop over n elements; at least one block."""
+    return max(1, min(math.ceil(n / threads), max_blocks)), threads
+
+
+def grid_2d(rows: int, cols: int, block=(32, 8), max_blocks_y: int = 1024):
+    """(grid, block) for a (rows, cols) array: threads of a warp take adjacent columns (coalesced),
+    blockIdx.y strides over rows."""
+    bx, by = block
+    return (max(1, math.ceil(cols / bx)), max(1, min(math.ceil(rows / by), max_blocks_y))), block
+
+
+# ---------------------------------------------------------------- argument checks
+
+
+def is_c_contiguous(arr) -> bool:
+    if _is_numba_device_array(arr):
+        return arr.is_c_contiguous()
+    return bool(arr.flags.c_contiguous)
+
+
+def check_array(name, arr, *, ndim=None, shape=None, dtype=None, floating=False, contiguous=False):
+    """Raise ValueError naming ``name`` unless ``arr`` is an array meeting every given condition."""
+    if arr is None:
+        raise ValueError(f"{name}: an array is required, got None")
+    if not hasattr(arr, "shape") or not hasattr(arr, "dtype"):
+        raise ValueError(f"{name}: expected an array, got {type(arr).__name__}")
+    if ndim is not None and len(arr.shape) != ndim:
+        raise ValueError(f"{name}: expected {ndim}-D, got shape {tuple(arr.shape)}")
+    if shape is not None and tuple(arr.shape) != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {tuple(arr.shape)}")
+    if floating and np.dtype(arr.dtype) not in (np.float32, np.float64):
+        raise ValueError(f"{name}: expected float32 or float64, got {np.dtype(arr.dtype)}")
+    if dtype is not None and np.dtype(arr.dtype) != np.dtype(dtype):
+        raise ValueError(f"{name}: expected dtype {np.dtype(dtype)}, got {np.dtype(arr.dtype)}")
+    if contiguous and not is_c_contiguous(arr):
+        raise ValueError(f"{name}: expected a C-contiguous array")
+    return arr
+
+
+def numba_dtype(dtype):
+    """The Numba scalar type for a NumPy dtype (for shared-memory arrays)."""
+    import numba  # lazily: only kernel factories call this
+
+    return numba.from_dtype(np.dtype(dtype))
+
+
+def bind_numba_cuda(module_globals: dict):
+    """Set the global ``cuda`` of a kernel module to ``numba.cuda`` (imported on first use).
+
+    Kernel bodies must reach ``cuda`` as a module global, not a closure variable: the simulator runs
+    kernels by swapping the module's globals that are ``numba.cuda`` for its fake module.
+    """
+    cuda = module_globals.get("cuda")
+    if cuda is None:
+        cuda = _compat.numba_cuda()
+        module_globals["cuda"] = cuda
+    return cuda
+
+
+def empty_device(shape, dtype):
+    """An uninitialised array where kernels can write: CuPy, else NumPy under the simulator, else
+    a Numba device array."""
+    cp = _compat.cupy()
+    if cp is not None:
+        return cp.empty(shape, dtype=dtype)
+    if _compat.cuda_simulator_enabled():
+        return np.empty(shape, dtype=dtype)
+    return _compat.numba_cuda().device_array(shape, dtype=dtype)

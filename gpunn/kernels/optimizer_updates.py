@@ -1,0 +1,318 @@
+"""Fused optimizer steps over one flat parameter buffer, with Keras 3's formulas.
+
+All arrays are 1-D and of one shape: parameters p, gradient g, optimizer state. ``lr`` is the current
+learning rate, ``step`` the 1-based iteration. Decoupled weight decay comes first, as in Keras
+(p -= p * wd * lr, computed as p *= 1 - lr * wd; skipped when wd == 0):
+
+SGD       momentum == 0: p -= lr g
+          else: v = momentum v - lr g;  p += momentum v - lr g (nesterov)  or  p += v
+RMSprop   ms = rho ms + (1 - rho) g^2
+          centered: mg = rho mg + (1 - rho) g;  denom = ms - mg^2 + eps,  else denom = ms + eps
+          inc = lr g / sqrt(denom);  momentum > 0: mom = momentum mom + inc; p -= mom,  else p -= inc
+Adagrad   acc += g^2;  p -= lr g / sqrt(acc + eps)
+Adam      alpha = lr sqrt(1 - beta_2^step) / (1 - beta_1^step)
+          m += (g - m)(1 - beta_1);  v += (g^2 - v)(1 - beta_2)
+          amsgrad (vhat given): vhat = max(vhat, v), used instead of v
+          p -= m alpha / (sqrt(v) + eps)                       (AdamW: Adam with weight_decay)
+
+NumPy twins: ``sgd_update_numpy``, ``rmsprop_update_numpy``, ``adagrad_update_numpy``,
+``adam_update_numpy``, in place; the optional ``scratch`` (shape of p) replaces their one temporary.
+CUDA kernels: one grid-stride launch per step over the whole buffer, a compile-time variant per flag
+(momentum, nesterov, centered, amsgrad), arithmetic in the buffer's dtype.
+Launchers with the twins' argument lists: ``sgd_update_cuda``, ``rmsprop_update_cuda``,
+``adagrad_update_cuda``, ``adam_update_cuda`` (``scratch`` accepted, not needed).
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from gpunn.kernels import _launch
+
+cuda = None  # numba.cuda, bound by the kernel factories on first use
+
+
+def _scratch_for(p, scratch):
+    return np.empty_like(p) if scratch is None else scratch
+
+
+def _decay(p, lr, weight_decay):
+    if weight_decay:
+        p *= 1.0 - lr * weight_decay
+
+
+def adam_alpha(lr, beta_1, beta_2, step):
+    """Adam's bias-corrected step size for the 1-based ``step``."""
+    return lr * math.sqrt(1.0 - beta_2 ** step) / (1.0 - beta_1 ** step)
+
+
+# ---------------------------------------------------------------- NumPy twins
+
+
+def sgd_update_numpy(p, g, velocity, lr, momentum, nesterov, weight_decay, scratch=None):
+    """SGD step in place; ``velocity`` may be None when momentum == 0."""
+    _decay(p, lr, weight_decay)
+    s = _scratch_for(p, scratch)
+    np.multiply(g, -lr, out=s)  # -lr g
+    if not momentum:
+        p += s
+        return p
+    velocity *= momentum
+    velocity += s
+    if nesterov:
+        p += s
+        np.multiply(velocity, momentum, out=s)
+    else:
+        np.copyto(s, velocity)
+    p += s
+    return p
+
+
+def rmsprop_update_numpy(p, g, ms, mom, mg, lr, rho, momentum, epsilon, centered, weight_decay,
+                         scratch=None):
+    """RMSprop step in place; ``mom`` is None when momentum == 0, ``mg`` None unless centered."""
+    _decay(p, lr, weight_decay)
+    s = _scratch_for(p, scratch)
+    ms *= rho
+    np.multiply(g, g, out=s)
+    s *= 1.0 - rho
+    ms += s
+    if centered:
+        mg *= rho
+        np.multiply(g, 1.0 - rho, out=s)
+        mg += s
+        np.multiply(mg, mg, out=s)
+        np.subtract(ms, s, out=s)
+        s += epsilon
+    else:
+        np.add(ms, epsilon, out=s)
+    np.sqrt(s, out=s)
+    np.divide(g, s, out=s)
+    s *= lr  # the increment
+    if momentum > 0:
+        mom *= momentum
+        mom += s
+        p -= mom
+    else:
+        p -= s
+    return p
+
+
+def adagrad_update_numpy(p, g, acc, lr, epsilon, weight_decay, scratch=None):
+    """Adagrad step in place."""
+    _decay(p, lr, weight_decay)
+    s = _scratch_for(p, scratch)
+    np.multiply(g, g, out=s)
+    acc += s
+    np.add(acc, epsilon, out=s)
+    np.sqrt(s, out=s)
+    np.divide(g, s, out=s)
+    s *= lr
+    p -= s
+    return p
+
+
+def adam_update_numpy(p, g, m, v, vhat, lr, beta_1, beta_2, epsilon, step, weight_decay,
+                      scratch=None):
+    """Adam / AdamW step in place; ``vhat`` is the amsgrad state or None."""
+    _decay(p, lr, weight_decay)
+    alpha = adam_alpha(lr, beta_1, beta_2, step)
+    s = _scratch_for(p, scratch)
+    np.subtract(g, m, out=s)
+    s *= 1.0 - beta_1
+    m += s
+    np.multiply(g, g, out=s)
+    s -= v
+    s *= 1.0 - beta_2
+    v += s
+    if vhat is not None:
+        np.maximum(vhat, v, out=vhat)
+        v = vhat
+    np.sqrt(v, out=s)
+    s += epsilon
+    np.divide(m, s, out=s)
+    s *= alpha
+    p -= s
+    return p
+
+
+# ---------------------------------------------------------------- CUDA kernels
+
+
+@functools.lru_cache(maxsize=None)
+def _sgd_kernel(with_momentum: bool, nesterov: bool):
+    _launch.bind_numba_cuda(globals())
+
+    if not with_momentum:
+        @cuda.jit
+        def kernel(p, g, v, lr, momentum, decay):
+            i = cuda.grid(1)
+            step = cuda.gridsize(1)
+            while i < p.shape[0]:
+                p[i] = p[i] * decay - lr * g[i]
+                i += step
+        return kernel
+
+    @cuda.jit
+    def kernel(p, g, v, lr, momentum, decay):
+        i = cuda.grid(1)
+        step = cuda.gridsize(1)
+        while i < p.shape[0]:
+            neg_lr_g = -lr * g[i]
+            vi = momentum * v[i] + neg_lr_g
+            v[i] = vi
+            if nesterov:  # a closure constant: the untaken branch is compiled away
+                p[i] = p[i] * decay + (neg_lr_g + momentum * vi)
+            else:
+                p[i] = p[i] * decay + vi
+            i += step
+
+    return kernel
+
+
+@functools.lru_cache(maxsize=None)
+def _rmsprop_kernel(dtype: str, centered: bool, with_momentum: bool):
+    _launch.bind_numba_cuda(globals())
+    one = np.dtype(dtype).type(1)
+
+    @cuda.jit
+    def kernel(p, g, ms, mom, mg, lr, rho, momentum, eps, decay):
+        i = cuda.grid(1)
+        step = cuda.gridsize(1)
+        while i < p.shape[0]:
+            gi = g[i]
+            msi = rho * ms[i] + (one - rho) * gi * gi
+            ms[i] = msi
+            if centered:
+                mgi = rho * mg[i] + (one - rho) * gi
+                mg[i] = mgi
+                denom = msi - mgi * mgi + eps
+            else:
+                denom = msi + eps
+            inc = lr * gi / math.sqrt(denom)
+            if with_momentum:
+                mi = momentum * mom[i] + inc
+                mom[i] = mi
+                p[i] = p[i] * decay - mi
+            else:
+                p[i] = p[i] * decay - inc
+            i += step
+
+    return kernel
+
+
+@functools.lru_cache(maxsize=None)
+def _adagrad_kernel():
+    _launch.bind_numba_cuda(globals())
+
+    @cuda.jit
+    def kernel(p, g, acc, lr, eps, decay):
+        i = cuda.grid(1)
+        step = cuda.gridsize(1)
+        while i < p.shape[0]:
+            gi = g[i]
+            ai = acc[i] + gi * gi
+            acc[i] = ai
+            p[i] = p[i] * decay - lr * gi / math.sqrt(ai + eps)
+            i += step
+
+    return kernel
+
+
+@functools.lru_cache(maxsize=None)
+def _adam_kernel(dtype: str, amsgrad: bool):
+    _launch.bind_numba_cuda(globals())
+    one = np.dtype(dtype).type(1)
+
+    @cuda.jit
+    def kernel(p, g, m, v, vhat, alpha, beta_1, beta_2, eps, decay):
+        i = cuda.grid(1)
+        step = cuda.gridsize(1)
+        while i < p.shape[0]:
+            gi = g[i]
+            mi = m[i] + (gi - m[i]) * (one - beta_1)
+            vi = v[i] + (gi * gi - v[i]) * (one - beta_2)
+            m[i] = mi
+            v[i] = vi
+            if amsgrad:
+                vi = max(vhat[i], vi)
+                vhat[i] = vi
+            p[i] = p[i] * decay - mi * alpha / (math.sqrt(vi) + eps)
+            i += step
+
+    return kernel
+
+
+# ---------------------------------------------------------------- launchers
+
+
+def _check_flat(p, **state):
+    """p: 1-D float; every given state array: p's shape and dtype. Returns p's scalar type."""
+    _launch.check_array("p", p, ndim=1, floating=True, contiguous=True)
+    for name, arr in state.items():
+        _launch.check_array(name, arr, shape=p.shape, dtype=p.dtype, contiguous=True)
+    return np.dtype(p.dtype).type
+
+
+def _launch_1d(kernel, p, *args):
+    blocks, threads = _launch.grid_1d(p.shape[0])
+    kernel[blocks, threads, _launch.current_stream()](*args)
+
+
+def sgd_update_cuda(p, g, velocity, lr, momentum, nesterov, weight_decay, scratch=None):
+    """CUDA twin of ``sgd_update_numpy``."""
+    with_momentum = bool(momentum)
+    T = _check_flat(p, g=g, **({"velocity": velocity} if with_momentum else {}))
+    pv = _launch.device_view(p)
+    vv = _launch.device_view(velocity) if with_momentum else pv  # placeholder, never read
+    kernel = _sgd_kernel(with_momentum, bool(nesterov) and with_momentum)
+    _launch_1d(kernel, p, pv, _launch.device_view(g), vv, T(lr), T(momentum),
+               T(1.0 - lr * weight_decay))
+    return p
+
+
+def rmsprop_update_cuda(p, g, ms, mom, mg, lr, rho, momentum, epsilon, centered, weight_decay,
+                        scratch=None):
+    """CUDA twin of ``rmsprop_update_numpy``."""
+    with_momentum = momentum > 0
+    state = {"g": g, "ms": ms}
+    if with_momentum:
+        state["mom"] = mom
+    if centered:
+        state["mg"] = mg
+    T = _check_flat(p, **state)
+    pv = _launch.device_view(p)
+    momv = _launch.device_view(mom) if with_momentum else pv  # placeholders, never read
+    mgv = _launch.device_view(mg) if centered else pv
+    kernel = _rmsprop_kernel(np.dtype(p.dtype).name, bool(centered), with_momentum)
+    _launch_1d(kernel, p, pv, _launch.device_view(g), _launch.device_view(ms), momv, mgv,
+               T(lr), T(rho), T(momentum), T(epsilon), T(1.0 - lr * weight_decay))
+    return p
+
+
+def adagrad_update_cuda(p, g, acc, lr, epsilon, weight_decay, scratch=None):
+    """CUDA twin of ``adagrad_update_numpy``."""
+    T = _check_flat(p, g=g, acc=acc)
+    _launch_1d(_adagrad_kernel(), p, _launch.device_view(p), _launch.device_view(g),
+               _launch.device_view(acc), T(lr), T(epsilon), T(1.0 - lr * weight_decay))
+    return p
+
+
+def adam_update_cuda(p, g, m, v, vhat, lr, beta_1, beta_2, epsilon, step, weight_decay,
+                     scratch=None):
+    """CUDA twin of ``adam_update_numpy``."""
+    state = {"g": g, "m": m, "v": v}
+    if vhat is not None:
+        state["vhat"] = vhat
+    T = _check_flat(p, **state)
+    if step < 1:
+        raise ValueError(f"step: expected the 1-based iteration, got {step}")
+    vv = _launch.device_view(v)
+    vhv = vv if vhat is None else _launch.device_view(vhat)  # placeholder without amsgrad
+    kernel = _adam_kernel(np.dtype(p.dtype).name, vhat is not None)
+    _launch_1d(kernel, p, _launch.device_view(p), _launch.device_view(g), _launch.device_view(m),
+               vv, vhv, T(adam_alpha(lr, beta_1, beta_2, step)), T(beta_1), T(beta_2),
+               T(epsilon), T(1.0 - lr * weight_decay))
+    return p

@@ -1,0 +1,31 @@
+"""Layers with tf.keras names and meanings."""
+from __future__ import annotations
+
+from .._registry import lookup
+from .activation import Activation
+from .base import Layer
+from .batch_normalization import BatchNormalization
+from .dense import Dense
+from .dropout import Dropout
+from .flatten import Flatten
+from .input_layer import Input, InputLayer
+from .layer_normalization import LayerNormalization
+
+LAYER_CLASSES = {
+    cls.__name__: cls
+    for cls in (Activation, BatchNormalization, Dense, Dropout, Flatten, InputLayer, LayerNormalization)
+}
+
+
+def deserialize(config: dict) -> Layer:
+    """A layer from ``{"class_name": ..., "config": ...}`` as written by a saved model."""
+    cls = lookup("layer class_name", config["class_name"], {k.lower(): v for k, v in LAYER_CLASSES.items()})
+    return cls.from_config(dict(config["config"]))
+
+
+def serialize(layer: Layer) -> dict:
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "BatchNormalization",
+           "LayerNormalization", "deserialize", "serialize"]

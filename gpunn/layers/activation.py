@@ -1,0 +1,36 @@
+"""Activation: applies an activation function as a layer of its own (no weights)."""
+from __future__ import annotations
+
+from .. import activations
+from .base import Layer
+
+
+class Activation(Layer):
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def forward(self, x, training):
+        ops, act = self.ops, self.activation
+        shape = x.shape
+        z = x.reshape(-1, shape[-1])
+        y = ops.empty_like(z)  # never overwrite x: the layer before keeps it for its own backward
+        if act.elementwise:
+            ops.bias_act_forward(z, None, act.name, y, act.alpha)
+        else:
+            ops.softmax(z, y)
+
+        def backprop(dy, need_dx=True):
+            if not need_dx:
+                return None
+            dy2 = dy.reshape(y.shape)
+            if act.elementwise:
+                preact = z if act.needs_preactivation else None
+                return ops.act_backward_bias_grad(dy2, y, preact, act.name, ops.empty_like(dy2), None,
+                                                  act.alpha).reshape(shape)
+            return (y * (dy2 - (dy2 * y).sum(axis=1, keepdims=True))).reshape(shape)
+
+        return y.reshape(shape), backprop
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}

@@ -1,0 +1,64 @@
+"""BatchNormalization over the last axis (Keras defaults: momentum 0.99, epsilon 1e-3).
+
+Training normalises with the batch's mean and (biased) variance and updates the moving statistics;
+inference uses the moving statistics. Under data parallelism each rank normalises its own shard.
+"""
+from __future__ import annotations
+
+from .. import initializers
+from .base import WeightSpec
+from .normalization import _ScaleShift, normalize_backward
+
+
+class BatchNormalization(_ScaleShift):
+    def __init__(self, axis=-1, momentum=0.99, moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", **kwargs):
+        super().__init__(**kwargs)
+        if axis not in (-1,):
+            raise ValueError(f"axis: only the last axis (-1) is supported, got {axis!r}")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum: expected a number in [0, 1), got {momentum!r}")
+        self.axis, self.momentum = axis, float(momentum)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+
+    def weight_specs(self):
+        features = (self.input_shape[-1],)
+        return super().weight_specs() + [
+            WeightSpec("moving_mean", features, self.moving_mean_initializer, trainable=False),
+            WeightSpec("moving_variance", features, self.moving_variance_initializer, trainable=False),
+        ]
+
+    def forward(self, x, training):
+        xp, w = self.ops.xp, self.bound.weights
+        x2 = x.reshape(-1, x.shape[-1])
+        if training:
+            mean = x2.mean(axis=0)
+            var = x2.var(axis=0)
+            # Keras: moving = moving * momentum + batch * (1 - momentum)
+            w["moving_mean"] *= self.momentum
+            w["moving_mean"] += (1.0 - self.momentum) * mean
+            w["moving_variance"] *= self.momentum
+            w["moving_variance"] += (1.0 - self.momentum) * var
+        else:
+            mean, var = w["moving_mean"], w["moving_variance"]
+        inv_std = 1.0 / xp.sqrt(var + self.epsilon)
+        xhat = (x2 - mean) * inv_std
+        y = self.scale_shift(xhat)
+
+        def backprop(dy, need_dx=True):
+            dxhat = self.scale_shift_backward(dy.reshape(xhat.shape), xhat)
+            if not need_dx:
+                return None
+            if not training:  # statistics are constants at inference
+                return (dxhat * inv_std).reshape(x.shape)
+            return normalize_backward(dxhat, xhat, inv_std, axis=0).reshape(x.shape)
+
+        return y.reshape(x.shape), backprop
+
+    def get_config(self):
+        return {
+            **super().get_config(), "axis": self.axis, "momentum": self.momentum,
+            "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+            "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
+        }

@@ -1,0 +1,87 @@
+"""Dense: y = activation(x @ kernel + bias), kernel of shape (inputs, units) as in Keras.
+
+Bias add and activation run as one fused step (``ops.bias_act_forward``); backward fuses the activation
+derivative with the bias-gradient reduction (``ops.act_backward_bias_grad``), then two matmuls.
+"""
+from __future__ import annotations
+
+from .. import activations, initializers, regularizers
+from .base import Layer, WeightSpec
+
+LINEAR = activations.ActivationSpec("linear")
+
+
+class Dense(Layer):
+    has_weights = True
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+            raise ValueError(f"units: expected a positive integer, got {units!r}")
+        self.units = units
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def weight_specs(self):
+        specs = [WeightSpec("kernel", (self.input_shape[-1], self.units), self.kernel_initializer,
+                            self.kernel_regularizer)]
+        if self.use_bias:
+            specs.append(WeightSpec("bias", (self.units,), self.bias_initializer, self.bias_regularizer))
+        return specs
+
+    def forward(self, x, training, apply_activation=True):
+        ops = self.ops
+        kernel = self.bound.weights["kernel"]
+        bias = self.bound.weights.get("bias")
+        x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+        z = ops.matmul(x2, kernel)
+        act = self.activation if apply_activation else LINEAR
+        if act.elementwise:
+            # Activations whose derivative is a function of the output overwrite z in place.
+            y = ops.empty_like(z) if act.needs_preactivation else z
+            ops.bias_act_forward(z, bias, act.name, y, act.alpha)
+        else:  # softmax: a row-wise op
+            if bias is not None:
+                z += bias
+            y = ops.softmax(z, ops.empty_like(z))
+
+        def backprop(dy, need_dx=True):
+            grads = self.bound.grads
+            dy2 = dy if dy.ndim == 2 else dy.reshape(y.shape)
+            dbias = grads.get("bias") if grads else None
+            if act.elementwise:
+                preact = z if act.needs_preactivation else None
+                dz = ops.act_backward_bias_grad(dy2, y, preact, act.name, dy2, dbias, act.alpha)
+            else:
+                dz = y * (dy2 - (dy2 * y).sum(axis=1, keepdims=True))
+                if dbias is not None:
+                    dz.sum(axis=0, out=dbias)
+            if grads:  # a frozen layer (trainable=False) has no gradient views
+                ops.matmul(x2.T, dz, out=grads["kernel"])
+                self.add_regularization_gradients()
+            if not need_dx:
+                return None
+            dx = ops.matmul(dz, kernel.T)
+            return dx if x.ndim == 2 else dx.reshape(x.shape)
+
+        return (y if x.ndim == 2 else y.reshape(x.shape[:-1] + (self.units,))), backprop
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }

@@ -1,0 +1,26 @@
+"""InputLayer and Input(shape=...): declare the input shape (without the batch dimension)."""
+from __future__ import annotations
+
+from .base import Layer, normalize_shape
+
+
+class InputLayer(Layer):
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, input_shape=None, **kwargs):
+        shape = shape if shape is not None else input_shape
+        if shape is None:
+            raise ValueError("shape: InputLayer needs the input shape without the batch dimension, e.g. shape=(784,)")
+        super().__init__(name=name, dtype=dtype, input_shape=normalize_shape("shape", shape), **kwargs)
+        self.batch_size = batch_size
+
+    def forward(self, x, training):
+        return x, (lambda dy, need_dx=True: dy if need_dx else None)
+
+    def get_config(self):
+        config = super().get_config()
+        config["shape"] = config.pop("input_shape")
+        return config
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
+    """``keras.Input``: in gpunn it returns the InputLayer, which ``Sequential`` accepts as its first layer."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs)

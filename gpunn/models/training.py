@@ -1,0 +1,408 @@
+"""compile / fit / evaluate / predict and the *_on_batch methods, with Keras's signatures and return values.
+
+One training step: forward through the layers (the output activation left to the loss when it can be fused),
+the loss's fused forward+gradient, backprop in reverse into the flat gradient buffer, a sum over ranks when
+data-parallel, and one optimizer update over the flat parameter buffer.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import distributed
+from .. import losses as losses_module
+from .. import metrics as metrics_module
+from .. import optimizers as optimizers_module
+from .. import random as gpunn_random
+from ..data import (DeviceDataset, as_numeric_array, check_inputs, check_positive_int, check_same_length,
+                    check_targets, split_validation)
+from ..layers.activation import Activation
+from ..layers.dense import Dense
+from .running_metrics import RunningMetrics
+
+
+@dataclass
+class TrainPlan:
+    """What the step needs to know about this model + loss, worked out once per build/compile."""
+
+    layers: list               # the layers run in training (a fused trailing Activation layer left out)
+    dense_tail_fused: bool     # the last Dense returns logits; the loss applies its activation
+    loss_takes_logits: bool
+    need_dx: list              # per layer: does any earlier layer have trainable weights?
+    has_regularizers: bool
+
+
+def _check_verbose(verbose) -> int:
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose: expected 'auto', 0, 1 or 2, got {verbose!r}")
+    return int(verbose)
+
+
+def shard_bounds(start: int, stop: int, rank: int, size: int) -> tuple[int, int]:
+    """Rank ``rank``'s contiguous share of rows [start, stop): sizes differ by at most one, lower ranks first."""
+    n = stop - start
+    base, extra = divmod(n, size)
+    lo = start + rank * base + min(rank, extra)
+    return lo, lo + base + (1 if rank < extra else 0)
+
+
+class _OutOfMemoryGuard:
+    """Turns a device out-of-memory error into one that names the batch size and the memory asked for."""
+
+    def __init__(self, ops, batch_size: int):
+        self.ops, self.batch_size = ops, batch_size
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and issubclass(exc_type, self.ops.out_of_memory_errors):
+            raise MemoryError(
+                f"batch_size: out of {self.ops.device_description} memory with batch_size={self.batch_size} "
+                f"({exc}); try a smaller batch_size"
+            ) from exc
+        return False
+
+
+class TrainingMixin:
+    def _init_training_state(self) -> None:
+        self.optimizer = None
+        self.loss = None
+        self.compiled_metrics: list = []
+        self._metric_identifiers: list = []
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._train_plan = None
+        self._synced_comm = None
+
+    # ---- compile ----------------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly=None,
+                steps_per_execution=1, jit_compile=None, **kwargs):
+        """Configure training. ``run_eagerly``, ``jit_compile`` and ``steps_per_execution`` are accepted for
+        tf.keras compatibility and change nothing."""
+        if kwargs:
+            raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}")
+        if loss_weights is not None:
+            raise ValueError("loss_weights: a Sequential model has one output; leave loss_weights as None")
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = losses_module.get(loss) if loss is not None else None
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"metrics: expected a list of metric names or objects, got {type(metrics).__name__}")
+        self._metric_identifiers = list(metrics or [])
+        for identifier in self._metric_identifiers:  # unknown names fail here, before any work
+            metrics_module.get(identifier, self.loss, 2, True)
+        self.compiled = True
+        self._train_plan = None
+        self._optimizer_built = False
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return ["loss"] + [m.name for m in self.compiled_metrics]
+
+    def _require_compiled(self, what: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(f"{what}: the model must be compiled first; call model.compile(optimizer=..., loss=...)")
+        if self.loss is None:
+            raise RuntimeError(f"{what}: the model was compiled without a loss; call model.compile(loss=...)")
+
+    def _plan(self, sparse_labels: bool) -> TrainPlan:
+        if self._train_plan is not None:
+            return self._train_plan
+        layers = list(self.layers)
+        last = layers[-1]
+        fusable = self.loss.fusable_activation
+        tail_act = getattr(getattr(last, "activation", None), "name", None)
+        fused = (not self.loss.from_logits and fusable is not None and tail_act == fusable
+                 and isinstance(last, (Dense, Activation)))
+        if fused and isinstance(last, Activation):
+            layers = layers[:-1]
+        need_dx, seen_weights = [], False
+        for layer in layers:
+            need_dx.append(seen_weights)
+            seen_weights = seen_weights or bool(layer.bound.grads)
+        units = self.layers[-1].output_shape[-1]
+        self.compiled_metrics = [metrics_module.get(m, self.loss, units, sparse_labels)
+                                 for m in self._metric_identifiers]
+        self._train_plan = TrainPlan(
+            layers=layers, dense_tail_fused=fused and isinstance(last, Dense),
+            loss_takes_logits=fused or self.loss.from_logits, need_dx=need_dx,
+            has_regularizers=any(s.regularizer is not None for layer in layers for s in layer.weight_specs()),
+        )
+        return self._train_plan
+
+    def _ensure_optimizer(self) -> None:
+        if not getattr(self, "_optimizer_built", False) or self.optimizer.ops is not self.ops:
+            self.optimizer.build(self.ops, self.params, self._segments)
+            self._optimizer_built = True
+
+    # ---- the steps --------------------------------------------------------------------------------
+    def _forward(self, plan: TrainPlan, x, training: bool):
+        backprops = []
+        last = len(plan.layers) - 1
+        for i, layer in enumerate(plan.layers):
+            if i == last and plan.dense_tail_fused:
+                x, backprop = layer.forward(x, training, apply_activation=False)
+            else:
+                x, backprop = layer.forward(x, training)
+            backprops.append(backprop)
+        return x, backprops
+
+    def _penalty(self, plan: TrainPlan):
+        if not plan.has_regularizers:
+            return None
+        return sum(layer.regularization_penalty() for layer in plan.layers)
+
+    def _train_step(self, plan: TrainPlan, xb, yb, grad_scale: float, comm):
+        output, backprops = self._forward(plan, xb, training=True)
+        per_sample, dy, predictions = self.loss.compute(self.ops, output, yb, grad_scale, plan.loss_takes_logits)
+        reducer = self._gradient_reducer(comm)
+        for index in range(len(backprops) - 1, -1, -1):
+            dy = backprops[index](dy, plan.need_dx[index])
+            if reducer is not None:
+                reducer.layer_done(index)
+        if reducer is not None:
+            reducer.wait()
+        self.optimizer.apply(self.params, self.grads)
+        return per_sample, predictions
+
+    def _gradient_reducer(self, comm):
+        """The communicator's per-model gradient reducer (None alone): told as each layer's gradients are
+        final, so a bucketed implementation can overlap communication with the rest of the backward pass."""
+        if comm.size == 1:
+            return None
+        if getattr(self, "_reducer_for", None) is not comm:
+            plan = self._train_plan
+            layer_segments = []
+            for layer in plan.layers:
+                ids = {id(g) for g in layer.bound.grads.values()}
+                layer_segments.append([seg for seg, g in zip(self._segments, self._grad_views()) if id(g) in ids])
+            self._reducer = comm.gradient_reducer(self.grads, layer_segments)
+            self._reducer_for = comm
+        return self._reducer
+
+    def _grad_views(self):
+        return [layer.bound.grads[s.name] for layer in self.layers for s in layer.weight_specs()
+                if s.name in layer.bound.grads]
+
+    def _test_step(self, plan: TrainPlan, xb, yb):
+        output, _ = self._forward(plan, xb, training=False)
+        per_sample, _, predictions = self.loss.compute(self.ops, output, yb, 1.0, plan.loss_takes_logits,
+                                                       need_grad=False)
+        return per_sample, predictions
+
+    def _step_guard(self, batch_size: int) -> "_OutOfMemoryGuard":
+        return _OutOfMemoryGuard(self.ops, batch_size)
+
+    # ---- data checks ------------------------------------------------------------------------------
+    def _prepare(self, x, y, x_argument="x", y_argument="y"):
+        x = as_numeric_array(x_argument, x)
+        self._ensure_built(x.shape)
+        x = check_inputs(x_argument, x, self.layers[0].input_shape, self.dtype)
+        if y is None:
+            return x, None
+        y = as_numeric_array(y_argument, y)
+        check_same_length(x, y, y_argument)
+        y = check_targets(y_argument, y, self.loss, self.layers[-1].output_shape, self.dtype)
+        return x, y
+
+    def _sync_replicas(self, comm) -> None:
+        """Same weights on every rank (rank 0's), once per communicator; different models fail loudly here."""
+        if comm.size == 1 or self._synced_comm is comm:
+            return
+        signature = f"{[type(l).__name__ + str(l.output_shape) for l in self.layers]} dtype={self.dtype}"
+        comm.check_same("the model definition", signature)
+        comm.broadcast_(self.params)
+        if self.states.size:
+            comm.broadcast_(self.states)
+        self._synced_comm = comm
+
+    # ---- fit --------------------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, validation_batch_size=None,
+            validation_freq=1):
+        """Train for ``epochs`` epochs; returns the History. ``batch_size`` (default 32) is the global batch."""
+        from ..callbacks import CallbackList
+
+        self._require_compiled("fit")
+        if y is None:
+            raise ValueError("y: fit needs targets; got None")
+        batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
+        epochs = int(epochs)
+        if epochs < 0 or not 0 <= initial_epoch <= max(epochs, 0):
+            raise ValueError(f"initial_epoch: expected 0 <= initial_epoch <= epochs={epochs}, got {initial_epoch!r}")
+        verbose = _check_verbose(verbose)
+        validation_freq = check_positive_int("validation_freq", validation_freq)
+        steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch, allow_none=True)
+        x, y = self._prepare(x, y)
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data: expected a tuple (x_val, y_val)")
+            val = list(self._prepare(validation_data[0], validation_data[1], "validation_data[0]",
+                                     "validation_data[1]"))
+        else:
+            (x, y), val = split_validation([x, y], validation_split)
+        plan = self._plan(sparse_labels=self.loss.sparse_labels or y.ndim == 1)
+        self._ensure_optimizer()
+        comm = distributed.current()
+        self._sync_replicas(comm)
+
+        ops, n = self.ops, len(x)
+        train = DeviceDataset(ops, [x, y])
+        steps = math.ceil(n / batch_size) if steps_per_epoch is None else min(steps_per_epoch,
+                                                                             math.ceil(n / batch_size))
+        running = RunningMetrics(ops, self.compiled_metrics, comm)
+        cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self, verbose=verbose,
+                           epochs=epochs, steps=steps)
+        self.stop_training = False
+        # Every rank draws the same shuffles: the seed comes from rank 0.
+        shuffle_rng = np.random.default_rng(comm.broadcast_object(gpunn_random.new_seed()))
+        logs: dict = {}
+        cbs.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            running.reset()
+            order_host = shuffle_rng.permutation(n) if shuffle else None
+            order_dev = ops.asarray(order_host) if shuffle and train.on_device else None
+            for step in range(steps):
+                start, stop = step * batch_size, min((step + 1) * batch_size, n)
+                lo, hi = shard_bounds(start, stop, comm.rank, comm.size)
+                cbs.on_train_batch_begin(step)
+                if shuffle:
+                    xb, yb = train.gather(order_host[lo:hi], None if order_dev is None else order_dev[lo:hi])
+                else:
+                    xb, yb = train.slice(lo, hi)
+                with self._step_guard(batch_size):
+                    per_sample, predictions = self._train_step(plan, xb, yb, 1.0 / (stop - start), comm)
+                running.add(per_sample, self._penalty(plan), predictions, yb)
+                cbs.on_train_batch_end(step, running.lazy_logs())
+                if self.stop_training:
+                    break
+            logs = running.result()
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._evaluate_arrays(val[0], val[1], validation_batch_size or batch_size)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return self.history
+
+    # ---- evaluate / predict -----------------------------------------------------------------------
+    def _evaluate_arrays(self, x, y, batch_size: int) -> dict:
+        plan = self._plan(sparse_labels=self.loss.sparse_labels or y.ndim == 1)
+        comm = distributed.current()
+        self._sync_replicas(comm)
+        data = DeviceDataset(self.ops, [x, y])
+        running = RunningMetrics(self.ops, self.compiled_metrics, comm)
+        for start in range(0, len(x), batch_size):
+            stop = min(start + batch_size, len(x))
+            lo, hi = shard_bounds(start, stop, comm.rank, comm.size)
+            if hi == lo:
+                continue
+            xb, yb = data.slice(lo, hi)
+            with self._step_guard(batch_size):
+                per_sample, predictions = self._test_step(plan, xb, yb)
+            running.add(per_sample, self._penalty(plan), predictions, yb)
+        return running.result()
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, callbacks=None,
+                 steps=None):
+        """Loss and metrics over (x, y): a float when there are no metrics, else [loss, *metrics] (or a dict)."""
+        self._require_compiled("evaluate")
+        verbose = _check_verbose(verbose)
+        batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
+        x, y = self._prepare(x, y)
+        results = self._evaluate_arrays(x, y, batch_size)
+        if verbose and getattr(self, "is_chief", True):
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
+        if return_dict:
+            return results
+        values = list(results.values())
+        return values[0] if len(values) == 1 else values
+
+    def _predict_arrays(self, x, batch_size: int):
+        outputs = []
+        for start in range(0, len(x), batch_size):
+            xb = self.ops.asarray(x[start:start + batch_size])
+            with self._step_guard(batch_size):
+                y = xb
+                for layer in self.layers:
+                    y, _ = layer.forward(y, False)
+            outputs.append(y)
+        return self.ops.to_numpy(self.ops.xp.concatenate(outputs) if len(outputs) > 1 else outputs[0])
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Model outputs for ``x`` as a NumPy array (probabilities after a softmax/sigmoid output layer)."""
+        _check_verbose(verbose)
+        if not self.layers:
+            raise ValueError("predict: the model has no layers")
+        batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
+        x, _ = self._prepare(x, None)
+        return self._predict_arrays(x, batch_size)
+
+    def __call__(self, x, training=False):
+        x, _ = self._prepare(x, None)
+        return self._predict_arrays(x, len(x))
+
+    # ---- single batches ---------------------------------------------------------------------------
+    def _batch_results(self, running: RunningMetrics, return_dict: bool):
+        results = running.result()
+        if return_dict:
+            return results
+        values = list(results.values())
+        return values[0] if len(values) == 1 else values
+
+    def train_on_batch(self, x, y=None, return_dict=False):
+        """One optimizer step on exactly this batch; returns its loss (and metrics)."""
+        self._require_compiled("train_on_batch")
+        x, y = self._prepare(x, y)
+        plan = self._plan(sparse_labels=self.loss.sparse_labels or y.ndim == 1)
+        self._ensure_optimizer()
+        comm = distributed.current()
+        self._sync_replicas(comm)
+        running = RunningMetrics(self.ops, self.compiled_metrics, comm)
+        lo, hi = shard_bounds(0, len(x), comm.rank, comm.size)
+        xb, yb = self.ops.asarray(x[lo:hi]), self.ops.asarray(y[lo:hi])
+        with self._step_guard(len(x)):
+            per_sample, predictions = self._train_step(plan, xb, yb, 1.0 / len(x), comm)
+        running.add(per_sample, self._penalty(plan), predictions, yb)
+        return self._batch_results(running, return_dict)
+
+    def test_on_batch(self, x, y=None, return_dict=False):
+        self._require_compiled("test_on_batch")
+        x, y = self._prepare(x, y)
+        results = self._evaluate_arrays(x, y, len(x))
+        if return_dict:
+            return results
+        values = list(results.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict_on_batch(self, x):
+        x, _ = self._prepare(x, None)
+        return self._predict_arrays(x, len(x))
+
+    # ---- files ------------------------------------------------------------------------------------
+    @property
+    def is_chief(self) -> bool:
+        return distributed.current().is_chief
+
+    def save(self, filepath, overwrite=True, include_optimizer=True) -> None:
+        """One file (any name, e.g. 'model.h5'): config, weights and optimizer state; written atomically."""
+        from .saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True) -> None:
+        from .saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath) -> None:
+        from .saving import load_weights
+
+        load_weights(self, filepath)

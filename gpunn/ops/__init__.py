@@ -1,0 +1,92 @@
+"""Backend choice: one Ops object, chosen once (or for a scope) and captured by a model when it is built.
+
+    gpunn.set_backend("cupy")          # for the rest of the program
+    with gpunn.use_backend("numpy"):   # for a block, restoring the previous choice after
+        ...
+
+The default is ``GPUNN_BACKEND`` from the environment, else ``"auto"``: CuPy when a GPU works, else NumPy.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import difflib
+import os
+import warnings
+
+from .. import _compat
+from .base import NumpyOps, Ops
+
+BACKENDS = ("auto", "numpy", "cupy")
+
+_current: contextvars.ContextVar[Ops | None] = contextvars.ContextVar("gpunn_ops", default=None)
+_instances: dict[str, Ops] = {}
+
+
+class BackendUnavailableError(RuntimeError):
+    """The backend asked for cannot run on this machine."""
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or name.lower() not in BACKENDS:
+        close = difflib.get_close_matches(str(name).lower(), BACKENDS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"backend: expected one of {BACKENDS}, got {name!r}.{hint}")
+    return name.lower()
+
+
+def _make(name: str, explicit: bool) -> Ops:
+    if name == "auto":
+        if _compat.has_cupy_gpu():
+            return _make("cupy", explicit)
+        if explicit:
+            warnings.warn(
+                f"gpunn: no usable GPU ({_compat.cupy_unavailable_reason()}); using the NumPy backend.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return _make("numpy", explicit)
+    if name not in _instances:
+        if name == "cupy":
+            if not _compat.has_cupy_gpu():
+                raise BackendUnavailableError(
+                    f"backend 'cupy' needs a working CUDA GPU, but {_compat.cupy_unavailable_reason()}. "
+                    "Use set_backend('numpy') or 'auto' to run on the CPU."
+                )
+            from .cupy_ops import CupyOps
+
+            _instances[name] = CupyOps()
+        else:
+            _instances[name] = NumpyOps()
+    return _instances[name]
+
+
+def set_backend(name: str) -> Ops:
+    """Choose the backend for models built from now on: 'numpy', 'cupy' or 'auto'. Returns the Ops."""
+    ops = _make(_check_name(name), explicit=True)
+    _current.set(ops)
+    return ops
+
+
+@contextlib.contextmanager
+def use_backend(name: str):
+    """Use a backend inside a ``with`` block only; the previous choice comes back after it."""
+    ops = _make(_check_name(name), explicit=True)
+    token = _current.set(ops)
+    try:
+        yield ops
+    finally:
+        _current.reset(token)
+
+
+def get_ops() -> Ops:
+    """The Ops of the current scope, creating the default on first use."""
+    ops = _current.get()
+    if ops is None:
+        env = os.environ.get("GPUNN_BACKEND", "auto")
+        ops = _make(_check_name(env), explicit=env != "auto")
+        _current.set(ops)
+    return ops
+
+
+__all__ = ["Ops", "NumpyOps", "BACKENDS", "BackendUnavailableError", "get_ops", "set_backend", "use_backend"]

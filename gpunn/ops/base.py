@@ -1,0 +1,147 @@
+"""Ops: every array primitive gpunn uses, implemented with NumPy through ``self.xp``.
+
+This class is the CPU backend and the reference. ``CupyOps`` subclasses it, sets ``xp = cupy`` and overrides
+the fused steps with CUDA kernels; everything else works unchanged because CuPy mirrors NumPy's API.
+Layers, losses and optimizers call these methods and never look at the device themselves.
+"""
+from __future__ import annotations
+
+import numpy
+
+from ..kernels import bias_act, dropout, optimizer_updates, sigmoid_bce, softmax_xent
+
+
+class Ops:
+    name = "numpy"
+    xp = numpy
+    device_description = "CPU (NumPy)"
+    out_of_memory_errors: tuple = (MemoryError,)
+
+    # ---- memory and transfers -------------------------------------------------------------------
+    def asarray(self, data, dtype=None):
+        """Device array from host or device data; no copy when it is already there with that dtype."""
+        return self.xp.asarray(data, dtype=dtype)
+
+    def to_numpy(self, array) -> numpy.ndarray:
+        return numpy.asarray(array)
+
+    def zeros(self, shape, dtype="float32"):
+        return self.xp.zeros(shape, dtype=dtype)
+
+    def empty(self, shape, dtype="float32"):
+        return self.xp.empty(shape, dtype=dtype)
+
+    def empty_like(self, array):
+        return self.xp.empty_like(array)
+
+    def copy(self, array):
+        return array.copy()
+
+    def take_rows(self, array, indices, out=None):
+        """``array[indices]`` along axis 0, written into ``out`` when given (the batch gather)."""
+        return self.xp.take(array, indices, axis=0, out=out)
+
+    def permutation(self, n: int, rng: numpy.random.Generator):
+        """A shuffled index vector on the device, drawn from the host generator (same order on every backend)."""
+        return self.asarray(rng.permutation(n))
+
+    def synchronize(self) -> None:
+        """Wait for queued device work; a no-op on the CPU."""
+
+    def to_float(self, scalar) -> float:
+        """Read one device value back to the host (a sync point on GPUs: call once per log interval)."""
+        return float(scalar)
+
+    def free_bytes(self) -> int | None:
+        """Device memory free for new allocations, or None when it is host memory."""
+        return None
+
+    # ---- linear algebra -------------------------------------------------------------------------
+    def matmul(self, a, b, out=None):
+        """``a @ b``; transposed operands are passed as ``.T`` views and reach BLAS without a copy."""
+        return self.xp.matmul(a, b, out=out)
+
+    # ---- fused layer steps (kernels/ twins) -----------------------------------------------------
+    def bias_act_forward(self, z, bias, activation, out, alpha=0.2):
+        bias_act.bias_act_forward_numpy(z, bias, activation, out, alpha)
+        return out
+
+    def act_backward_bias_grad(self, dy, y, z, activation, dz_out, dbias_out, alpha=0.2):
+        bias_act.act_backward_bias_grad_numpy(dy, y, z, activation, dz_out, dbias_out, alpha)
+        return dz_out
+
+    def softmax(self, logits, out):
+        softmax_xent.softmax_numpy(logits, out)
+        return out
+
+    def softmax_xent(self, logits, labels, probs_out, dlogits_out, loss_out, grad_scale):
+        softmax_xent.softmax_xent_numpy(logits, labels, probs_out, dlogits_out, loss_out, grad_scale)
+
+    def sigmoid_bce(self, logits, targets, probs_out, dlogits_out, loss_out, grad_scale):
+        sigmoid_bce.sigmoid_bce_numpy(logits, targets, probs_out, dlogits_out, loss_out, grad_scale)
+
+    def dropout_forward(self, x, rate, seed, counter, out, mask_out):
+        dropout.dropout_forward_numpy(x, rate, seed, counter, out, mask_out)
+        return out
+
+    def dropout_backward(self, dy, mask, rate, dx_out):
+        dropout.dropout_backward_numpy(dy, mask, rate, dx_out)
+        return dx_out
+
+    # ---- optimizer updates over the flat parameter buffer ---------------------------------------
+    # NumPy ufuncs run on one core; the update is element-wise, so large buffers are cut into one slice per
+    # core and updated by a small thread pool (ufuncs release the GIL). Each slice has its own scratch.
+    PARALLEL_MIN_ELEMENTS = 1 << 16
+
+    def _flat_update(self, twin, arrays, scalars) -> None:
+        p = arrays[0]
+        scratch = self._scratch(p.size, p.dtype)
+        workers = self._update_threads() if p.size >= self.PARALLEL_MIN_ELEMENTS else 1
+        if workers == 1:
+            twin(*arrays, *scalars, scratch=scratch)
+            return
+        # Slice bounds on 64-element boundaries keep each slice's start aligned for SIMD.
+        bounds = [min(p.size, (p.size * k // workers) // 64 * 64) for k in range(workers)] + [p.size]
+        jobs = [self._pool.submit(twin, *[None if a is None else a[lo:hi] for a in arrays], *scalars,
+                                  scratch=scratch[lo:hi])
+                for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+        for job in jobs:
+            job.result()
+
+    def _update_threads(self) -> int:
+        if not hasattr(self, "_pool"):
+            import concurrent.futures
+            import os
+
+            threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+            self._threads = max(1, min(8, threads or 1))
+            self._pool = concurrent.futures.ThreadPoolExecutor(self._threads, thread_name_prefix="gpunn-update")
+        return self._threads
+
+    def _scratch(self, size, dtype):
+        cache = self.__dict__.setdefault("_scratch_buffers", {})
+        key = (size, numpy.dtype(dtype).str)
+        if key not in cache:
+            cache[key] = numpy.empty(size, dtype=dtype)
+        return cache[key]
+
+    def sgd_update(self, p, g, velocity, lr, momentum, nesterov, weight_decay):
+        self._flat_update(optimizer_updates.sgd_update_numpy, (p, g, velocity),
+                          (lr, momentum, nesterov, weight_decay))
+
+    def rmsprop_update(self, p, g, ms, mom, mg, lr, rho, momentum, epsilon, centered, weight_decay):
+        self._flat_update(optimizer_updates.rmsprop_update_numpy, (p, g, ms, mom, mg),
+                          (lr, rho, momentum, epsilon, centered, weight_decay))
+
+    def adagrad_update(self, p, g, acc, lr, epsilon, weight_decay):
+        self._flat_update(optimizer_updates.adagrad_update_numpy, (p, g, acc), (lr, epsilon, weight_decay))
+
+    def adam_update(self, p, g, m, v, vhat, lr, beta_1, beta_2, epsilon, step, weight_decay):
+        self._flat_update(optimizer_updates.adam_update_numpy, (p, g, m, v, vhat),
+                          (lr, beta_1, beta_2, epsilon, step, weight_decay))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.device_description}>"
+
+
+NumpyOps = Ops

@@ -1,0 +1,107 @@
+"""Learning-rate schedules (Keras's ``keras.optimizers.schedules``): called with the optimizer's step count."""
+from __future__ import annotations
+
+import math
+
+from .._registry import lookup
+
+
+class LearningRateSchedule:
+    def __call__(self, step: int) -> float:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return dict(vars(self))
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _positive(argument, value):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{argument}: expected a positive number, got {value!r}")
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """initial_learning_rate * decay_rate ** (step / decay_steps), the exponent floored when staircase."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
+        _positive("initial_learning_rate", initial_learning_rate)
+        _positive("decay_steps", decay_steps)
+        _positive("decay_rate", decay_rate)
+        self.initial_learning_rate, self.decay_steps = float(initial_learning_rate), decay_steps
+        self.decay_rate, self.staircase, self.name = float(decay_rate), bool(staircase), name
+
+    def __call__(self, step):
+        p = step / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.initial_learning_rate * self.decay_rate ** p
+
+
+class CosineDecay(LearningRateSchedule):
+    """Optional linear warm-up to warmup_target, then cosine decay to alpha * the peak over decay_steps."""
+
+    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name=None, warmup_target=None,
+                 warmup_steps=0):
+        _positive("initial_learning_rate", initial_learning_rate)
+        _positive("decay_steps", decay_steps)
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha: expected a number in [0, 1], got {alpha!r}")
+        self.initial_learning_rate, self.decay_steps, self.alpha = float(initial_learning_rate), decay_steps, alpha
+        self.name, self.warmup_target, self.warmup_steps = name, warmup_target, warmup_steps
+
+    def __call__(self, step):
+        if self.warmup_target is not None and step < self.warmup_steps:
+            frac = step / self.warmup_steps
+            return self.initial_learning_rate + (self.warmup_target - self.initial_learning_rate) * frac
+        peak = self.initial_learning_rate if self.warmup_target is None else self.warmup_target
+        s = min(step - (self.warmup_steps if self.warmup_target is not None else 0), self.decay_steps)
+        cosine = 0.5 * (1.0 + math.cos(math.pi * s / self.decay_steps))
+        return peak * ((1.0 - self.alpha) * cosine + self.alpha)
+
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """values[i] while boundaries[i-1] < step <= boundaries[i] (Keras's convention)."""
+
+    def __init__(self, boundaries, values, name=None):
+        if len(values) != len(boundaries) + 1:
+            raise ValueError(
+                f"values: expected len(boundaries) + 1 = {len(boundaries) + 1} values, got {len(values)}"
+            )
+        if list(boundaries) != sorted(boundaries):
+            raise ValueError(f"boundaries: expected increasing step numbers, got {boundaries!r}")
+        self.boundaries, self.values, self.name = list(boundaries), [float(v) for v in values], name
+
+    def __call__(self, step):
+        for boundary, value in zip(self.boundaries, self.values):
+            if step <= boundary:
+                return value
+        return self.values[-1]
+
+
+class InverseTimeDecay(LearningRateSchedule):
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
+        _positive("initial_learning_rate", initial_learning_rate)
+        _positive("decay_steps", decay_steps)
+        self.initial_learning_rate, self.decay_steps = float(initial_learning_rate), decay_steps
+        self.decay_rate, self.staircase, self.name = float(decay_rate), bool(staircase), name
+
+    def __call__(self, step):
+        p = step / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.initial_learning_rate / (1.0 + self.decay_rate * p)
+
+
+_BY_CLASS = {c.__name__: c for c in (ExponentialDecay, CosineDecay, PiecewiseConstantDecay, InverseTimeDecay)}
+
+
+def serialize(schedule: LearningRateSchedule) -> dict:
+    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+
+
+def deserialize(config: dict) -> LearningRateSchedule:
+    cls = lookup("learning_rate schedule", config["class_name"], {k.lower(): v for k, v in _BY_CLASS.items()})
+    return cls.from_config(config["config"])

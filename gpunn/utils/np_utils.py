@@ -1,0 +1,70 @@
+"""NumPy helpers with Keras's semantics."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["to_categorical"]
+
+
+def to_categorical(y, num_classes=None, dtype="float32"):
+    """Convert a class vector (integers) to a one-hot class matrix, as ``keras.utils.to_categorical``.
+
+    Args:
+        y: array-like of class labels, integers from 0 to ``num_classes - 1``. A trailing axis of
+            size 1 is dropped first (labels shaped ``(n, 1)`` give ``(n, num_classes)``).
+        num_classes: total number of classes; inferred as ``max(y) + 1`` when None.
+        dtype: dtype of the result.
+
+    Returns:
+        A NumPy array of shape ``y.shape + (num_classes,)`` (after the squeeze above) with a 1 at
+        each label's index and 0 elsewhere.
+
+    Raises:
+        ValueError: ``y`` is empty, holds non-integer or negative values, or a label is
+            ``>= num_classes``; or ``num_classes`` is not a positive integer.
+
+    Example:
+        >>> to_categorical([0, 2, 1])
+        array([[1., 0., 0.],
+               [0., 0., 1.],
+               [0., 1., 0.]], dtype=float32)
+    """
+    if hasattr(y, "__cuda_array_interface__") and hasattr(y, "get"):
+        y = y.get()  # a CuPy array: labels are small, do the work on the host
+    y = np.asarray(y)
+    if y.size == 0:
+        raise ValueError(f"y: expected at least one label, got an empty array of shape {y.shape}")
+    if y.dtype.kind == "b":
+        y = y.astype(np.int64)
+    elif y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            bad = float(y[~(np.isfinite(y) & (y == np.round(y)))].flat[0])
+            raise ValueError(f"y: expected integer class labels, got non-integer value {bad!r}")
+    elif y.dtype.kind not in "iu":
+        raise ValueError(f"y: expected integer class labels, got an array of dtype {y.dtype}")
+    labels = y.astype(np.int64)
+
+    shape = labels.shape
+    # Keras drops a trailing axis of 1 so (n, 1) label columns give (n, num_classes), not (n, 1, k).
+    if len(shape) > 1 and shape[-1] == 1:
+        shape = shape[:-1]
+    labels = labels.reshape(-1)
+
+    low = int(labels.min())
+    if low < 0:
+        raise ValueError(f"y: expected class labels >= 0, got {low}")
+    high = int(labels.max())
+    if num_classes is None:
+        num_classes = high + 1
+    elif isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"num_classes: expected a positive integer or None, got {num_classes!r}")
+    elif high >= num_classes:
+        raise ValueError(
+            f"y: expected labels in [0, num_classes - 1] = [0, {num_classes - 1}], got label {high} "
+            f"(num_classes={num_classes})"
+        )
+    num_classes = int(num_classes)
+
+    out = np.zeros((labels.size, num_classes), dtype=dtype)
+    out[np.arange(labels.size), labels] = 1
+    return out.reshape(shape + (num_classes,))

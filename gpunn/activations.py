@@ -51,10 +51,15 @@ def relu(x):
 
 
 def leaky_relu(x, negative_slope=0.2):
+    if not 0.0 < negative_slope < 1.0:
+        # The backward pass reads the sign of the output, which needs a positive slope.
+        raise ValueError(f"negative_slope: expected a number in (0, 1), got {negative_slope!r}")
     return _elementwise("leaky_relu", x, negative_slope)
 
 
 def elu(x, alpha=1.0):
+    if alpha != 1.0:
+        raise ValueError(f"alpha: gpunn's fused ELU uses alpha=1.0 (Keras's default), got {alpha!r}")
     return _elementwise("elu", x, alpha)
 
 

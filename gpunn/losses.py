@@ -30,19 +30,24 @@ class Loss:
         """(per-sample loss (B,), d loss / d output or None, predictions for the metrics)."""
         raise NotImplementedError
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        """The mean loss over the batch as a float, as ``keras.losses.Loss.__call__`` returns it."""
+    def per_sample(self, y_true, y_pred) -> np.ndarray:
+        """The loss of each sample (float64, on the host), as Keras's loss functions return it."""
         from .ops import NumpyOps
 
         y_pred = np.asarray(y_pred, dtype=np.float64)
         y_true = np.asarray(y_true)
-        y_true = y_true.astype(np.int64) if self.sparse_labels else y_true.astype(np.float64).reshape(y_pred.shape)
         if self.sparse_labels:
-            y_true = y_true.reshape(-1)
+            y_true = y_true.astype(np.int64).reshape(-1)
+        else:
+            y_true = y_true.astype(np.float64).reshape(y_pred.shape)
         per_sample, _, _ = self.compute(NumpyOps(), y_pred, y_true, 1.0 / len(y_pred), self.from_logits, False)
+        return per_sample
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The mean loss over the batch as a float, as ``keras.losses.Loss.__call__`` returns it."""
+        per_sample = self.per_sample(y_true, y_pred)
         if sample_weight is not None:
-            w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-            return float((per_sample * w).sum() / len(per_sample))
+            per_sample = per_sample * np.asarray(sample_weight, dtype=np.float64).reshape(-1)
         return float(per_sample.mean())
 
     def get_config(self) -> dict:
@@ -169,16 +174,18 @@ def serialize(loss: Loss) -> dict:
     return {"class_name": type(loss).__name__, "config": loss.get_config()}
 
 
-def _function(cls):
-    def fn(y_true, y_pred):
-        return cls()(y_true, y_pred)
+def _function(cls, name):
+    def fn(y_true, y_pred, from_logits=False):
+        """Per-sample losses, as the function of the same name in ``keras.losses``."""
+        kwargs = {"from_logits": from_logits} if from_logits else {}
+        return cls(**kwargs).per_sample(y_true, y_pred)
 
-    fn.__name__ = next(k for k, v in _BY_NAME.items() if v is cls and len(k) > 3)
+    fn.__name__ = name
     return fn
 
 
-mean_squared_error = mse = _function(MeanSquaredError)
-mean_absolute_error = mae = _function(MeanAbsoluteError)
-binary_crossentropy = _function(BinaryCrossentropy)
-categorical_crossentropy = _function(CategoricalCrossentropy)
-sparse_categorical_crossentropy = _function(SparseCategoricalCrossentropy)
+mean_squared_error = mse = _function(MeanSquaredError, "mean_squared_error")
+mean_absolute_error = mae = _function(MeanAbsoluteError, "mean_absolute_error")
+binary_crossentropy = _function(BinaryCrossentropy, "binary_crossentropy")
+categorical_crossentropy = _function(CategoricalCrossentropy, "categorical_crossentropy")
+sparse_categorical_crossentropy = _function(SparseCategoricalCrossentropy, "sparse_categorical_crossentropy")

@@ -20,7 +20,8 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--validation-split", type=float, default=0.1)
-    p.add_argument("--backend", default="auto", help="auto, numpy or cupy (default auto)")
+    p.add_argument("--backend", default=None,
+                   help="auto, numpy or cupy (default: $GPUNN_BACKEND, else auto: the GPU when one works)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output-dir", default="gpunn-run", help="where the model and the PNG go (default gpunn-run)")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
@@ -66,7 +67,7 @@ def run(args) -> int:
     import gpunn
 
     hidden = parse_layers(args.layers)
-    ops = gpunn.set_backend(args.backend)
+    ops = gpunn.set_backend(args.backend) if args.backend else gpunn.get_ops()
     gpunn.utils.set_random_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = gpunn.datasets.load(args.dataset)
     scale = 255.0 if x_train.dtype == np.uint8 else 1.0

@@ -46,7 +46,8 @@ def device_view(arr, flat: bool = False):
         return _simulated_device_array(arr) if _compat.cuda_simulator_enabled() else arr
     if _is_numba_device_array(arr):
         return arr.reshape(arr.size) if flat and arr.ndim != 1 else arr
-    if not hasattr(arr, "__cuda_array_interface__"):
+    # asked of the type: on a CuPy array, reading the attribute builds the whole interface dict
+    if not hasattr(type(arr), "__cuda_array_interface__"):
         raise TypeError(f"expected a NumPy, CuPy or Numba device array, got {type(arr).__name__}")
     key = (arr.data.ptr, arr.shape, arr.strides, arr.dtype.str, flat)
     view = _view_cache.get(key)

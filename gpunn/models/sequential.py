@@ -52,6 +52,8 @@ class Sequential(TrainingMixin):
                 raise ValueError(f"layer: the model already has a layer named {layer.name!r}; names must be unique")
             self._layers.append(layer)
         self._invalidate()
+        if self.declared_input_shape is not None and self._layers:
+            self.build()  # as in Keras: a model that knows its input shape is built as it is assembled
 
     def pop(self) -> Layer:
         if not self._layers:

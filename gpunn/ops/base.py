@@ -45,6 +45,10 @@ class Ops:
         """A shuffled index vector on the device, drawn from the host generator (same order on every backend)."""
         return self.asarray(rng.permutation(n))
 
+    def set_tf32(self, allow: bool) -> None:
+        """TF32 matmuls are a GPU feature; on the CPU float32 stays float32."""
+        self.allow_tf32 = False
+
     def synchronize(self) -> None:
         """Wait for queued device work; a no-op on the CPU."""
 

@@ -28,12 +28,14 @@ class CupyOps(Ops):
         self.set_tf32(allow_tf32)
 
     def set_tf32(self, allow: bool) -> None:
-        """TF32 tensor-core matmuls for float32 (faster, ~10-bit mantissa products): opt-in."""
-        import os
+        """TF32 tensor-core matmuls for float32 (faster; products keep ~10 mantissa bits): opt-in."""
+        # CuPy's per-dtype cuBLAS compute type; its CUPY_TF32 variable is only read once, before the first
+        # matmul, so set the compute type directly and keep the variable in step for child processes.
+        from cupy._core import _routines_linalg as linalg
 
-        # CuPy reads this at each matmul: 1 lets cuBLAS use TF32 compute for float32 inputs.
-        os.environ["CUPY_TF32"] = "1" if allow else "0"
-        self.allow_tf32 = allow
+        compute = linalg.COMPUTE_TYPE_TF32 if allow else linalg.COMPUTE_TYPE_DEFAULT
+        linalg.set_compute_type(numpy.float32, compute)
+        self.allow_tf32 = bool(allow)
 
     # ---- memory and transfers -------------------------------------------------------------------
     def asarray(self, data, dtype=None):

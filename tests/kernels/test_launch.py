@@ -101,7 +101,8 @@ def test_grids():
 
 def test_check_array_names_the_argument():
     a = np.zeros((3, 4), np.float32)
-    assert _launch.check_array("a", a, ndim=2, shape=(3, 4), dtype=np.float32, floating=True, contiguous=True) is a
+    checked = _launch.check_array("a", a, ndim=2, shape=(3, 4), dtype=np.float32, floating=True, contiguous=True)
+    assert checked is a
     for kwargs, pattern in [
         (dict(ndim=1), "x: expected 1-D"),
         (dict(shape=(4, 3)), r"x: expected shape \(4, 3\)"),
@@ -124,7 +125,8 @@ def run_python(code, **env_changes):
         else:
             env[key] = value
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, *code], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    return subprocess.run([sys.executable, *code], capture_output=True, text=True, env=env, cwd=REPO,
+                          timeout=300)
 
 
 def test_importing_kernels_does_not_import_numba_or_cupy():

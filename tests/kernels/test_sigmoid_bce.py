@@ -91,7 +91,8 @@ def test_cuda_launcher_rejects_bad_arguments(dev):
     loss = dev.to_device(np.zeros(3, np.float32))
     cases = [
         (lambda: sigmoid_bce_cuda(x, dev.to_device(np.zeros((3, 2))), p, None, loss, 1.0), "targets"),
-        (lambda: sigmoid_bce_cuda(x, x, dev.to_device(np.zeros((2, 3), np.float32)), None, loss, 1.0), "probs_out"),
+        (lambda: sigmoid_bce_cuda(x, x, dev.to_device(np.zeros((2, 3), np.float32)), None, loss, 1.0),
+         "probs_out"),
         (lambda: sigmoid_bce_cuda(x, x, p, dev.to_device(np.zeros(6, np.float32)), loss, 1.0), "dlogits_out"),
         (lambda: sigmoid_bce_cuda(x, x, p, None, dev.to_device(np.zeros((3, 1), np.float32)), 1.0), "loss_out"),
         (lambda: sigmoid_bce_cuda(x, x, x, None, loss, 1.0), "probs_out"),

@@ -64,7 +64,8 @@ def test_twin_gradient_matches_finite_differences(rng):
         plus, minus = x.copy(), x.copy()
         plus[idx] += h
         minus[idx] -= h
-        numeric[idx] = (run_twin(plus, targets, 1.0)[2].sum() - run_twin(minus, targets, 1.0)[2].sum()) * scale / (2 * h)
+        difference = run_twin(plus, targets, 1.0)[2].sum() - run_twin(minus, targets, 1.0)[2].sum()
+        numeric[idx] = difference * scale / (2 * h)
     np.testing.assert_allclose(dlogits, numeric, rtol=1e-6, atol=1e-8)
 
 

@@ -1,0 +1,80 @@
+"""Shared test utilities: central-difference gradients, gradient comparison, the CPU backend, small data.
+
+Test modules import what they need (``from helpers import ...``); the ``numpy_backend`` fixture is imported
+into a module to run all its tests on the NumPy backend, whatever machine they run on.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+import gpunn
+
+
+def numerical_gradient(f, x, eps=1e-6):
+    """d f(x) / d x by central differences, element by element.
+
+    ``x`` is perturbed in place and restored after each element, so it may be a view into a model's flat
+    parameter buffer: ``f`` then reads the perturbed value through the model. ``f(x)`` returns a scalar.
+    """
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for index in np.ndindex(*x.shape):
+        original = x[index].copy()
+        x[index] = original + eps
+        plus = float(f(x))
+        x[index] = original - eps
+        minus = float(f(x))
+        x[index] = original
+        grad[index] = (plus - minus) / (2.0 * eps)
+    return grad
+
+
+def assert_gradients_close(analytic, numeric, rtol=1e-6, atol=1e-9, what="gradient"):
+    """Element-wise ``|a - n| <= atol + rtol * |n|``, plus a relative error of the whole array below ``rtol``."""
+    analytic = np.asarray(analytic, dtype=np.float64)
+    numeric = np.asarray(numeric, dtype=np.float64)
+    assert analytic.shape == numeric.shape, f"{what}: shape {analytic.shape} != {numeric.shape}"
+    assert np.abs(numeric).max() > 0 or np.abs(analytic).max() == 0, f"{what}: degenerate check (all zero)"
+    scale = np.linalg.norm(analytic) + np.linalg.norm(numeric)
+    relative = np.linalg.norm(analytic - numeric) / max(scale, 1e-30)
+    assert relative < rtol, f"{what}: relative error {relative:.3e} (analytic {analytic}, numeric {numeric})"
+    np.testing.assert_allclose(analytic, numeric, rtol=max(rtol, 1e-5), atol=atol, err_msg=what)
+
+
+@pytest.fixture(autouse=True)
+def numpy_backend():
+    """Run the test on the NumPy backend (the CPU reference), restoring the previous choice afterwards."""
+    with gpunn.use_backend("numpy") as ops:
+        yield ops
+
+
+@functools.lru_cache(maxsize=None)
+def _digits():
+    return gpunn.datasets.digits.load_data()
+
+
+def digits(flat=True):
+    """The offline digits split, copies: x float32 in [0, 1] (flattened to 64 features unless flat=False)."""
+    (x_train, y_train), (x_test, y_test) = _digits()
+    if flat:
+        x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
+    return (x_train.copy(), y_train.copy()), (x_test.copy(), y_test.copy())
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def mlp(hidden=(16,), inputs=64, classes=10, activation="relu", output="softmax", dtype=None, **dense_kwargs):
+    """A small Sequential classifier with a declared input shape."""
+    layers = [gpunn.Input(shape=(inputs,), dtype=dtype)]
+    layers += [gpunn.layers.Dense(units, activation=activation, dtype=dtype, **dense_kwargs) for units in hidden]
+    layers.append(gpunn.layers.Dense(classes, activation=output, dtype=dtype))
+    return gpunn.Sequential(layers)

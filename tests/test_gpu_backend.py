@@ -1,0 +1,102 @@
+"""The CuPy backend against the NumPy one: same seed, same results within float32 tolerance.
+
+Marked ``gpu``: skipped, with the reason, where CuPy finds no GPU (``python -m pytest -m gpu`` is the GPU suite).
+"""
+import numpy as np
+import pytest
+
+import gpunn
+from gpunn import layers
+
+pytestmark = pytest.mark.gpu
+
+
+def _model(activation="relu", dropout=0.0, out_activation="softmax", units=10):
+    stack = [gpunn.Input(shape=(64,)), layers.Dense(48, activation=activation)]
+    if dropout:
+        stack.append(layers.Dropout(dropout))
+    stack += [layers.Dense(32, activation=activation), layers.Dense(units, activation=out_activation)]
+    return gpunn.Sequential(stack)
+
+
+def _train(backend, optimizer, activation="relu", dropout=0.0, epochs=2):
+    (x, y), _ = gpunn.datasets.digits.load_data()
+    x = x.reshape(len(x), -1)
+    with gpunn.use_backend(backend):
+        gpunn.utils.set_random_seed(7)
+        model = _model(activation, dropout)
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(x, y, batch_size=64, epochs=epochs, verbose=0)
+        return model, history.history, model.predict(x[:100], verbose=0)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "rmsprop", "adagrad", "adam", "adamw"])
+def test_training_matches_numpy(optimizer):
+    cpu_model, cpu_hist, cpu_pred = _train("numpy", optimizer)
+    gpu_model, gpu_hist, gpu_pred = _train("cupy", optimizer)
+    assert gpu_model.ops.name == "cupy" and cpu_model.ops.name == "numpy"
+    for a, b in zip(cpu_model.get_weights(), gpu_model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-4)
+    np.testing.assert_allclose(cpu_hist["loss"], gpu_hist["loss"], rtol=1e-3)
+    np.testing.assert_allclose(cpu_pred, gpu_pred, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "silu"])
+def test_each_activation_matches_numpy(activation):
+    cpu_model, _, _ = _train("numpy", "adam", activation, epochs=1)
+    gpu_model, _, _ = _train("cupy", "adam", activation, epochs=1)
+    for a, b in zip(cpu_model.get_weights(), gpu_model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-4)
+
+
+def test_dropout_mask_is_the_same_on_both_backends():
+    cpu_model, _, _ = _train("numpy", "sgd", dropout=0.3, epochs=1)
+    gpu_model, _, _ = _train("cupy", "sgd", dropout=0.3, epochs=1)
+    for a, b in zip(cpu_model.get_weights(), gpu_model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-4)
+
+
+def test_binary_classifier_and_batchnorm_train_on_gpu():
+    (x, y), (xt, yt) = gpunn.datasets.digits.load_data()
+    x, xt = x.reshape(len(x), -1), xt.reshape(len(xt), -1)
+    with gpunn.use_backend("cupy"):
+        model = gpunn.Sequential([gpunn.Input(shape=(64,)), layers.Dense(32, activation="relu"),
+                                  layers.BatchNormalization(), layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        model.fit(x, (y % 2 == 0).astype("float32"), epochs=5, batch_size=32, verbose=0)
+        _, accuracy = model.evaluate(xt, (yt % 2 == 0).astype("float32"), verbose=0)
+    assert accuracy > 0.9
+
+
+def test_save_on_gpu_load_on_cpu(tmp_path):
+    gpu_model, _, gpu_pred = _train("cupy", "adam", epochs=1)
+    gpu_model.save(tmp_path / "model.h5")
+    with gpunn.use_backend("numpy"):
+        restored = gpunn.models.load_model(tmp_path / "model.h5")
+    (x, _), _ = gpunn.datasets.digits.load_data()
+    np.testing.assert_allclose(restored.predict(x.reshape(len(x), -1)[:100], verbose=0), gpu_pred, rtol=1e-4,
+                               atol=1e-5)
+
+
+def test_out_of_memory_names_the_batch_size():
+    with gpunn.use_backend("cupy") as ops:
+        hidden = 100_000
+        # Small inputs, but the hidden activations alone would need twice the free device memory.
+        batch = int(2 * ops.free_bytes() // (hidden * 4)) + 1
+        model = gpunn.Sequential([gpunn.Input(shape=(16,)), layers.Dense(hidden, activation="relu"),
+                                  layers.Dense(10, activation="softmax")])
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        x = np.zeros((batch, 16), dtype="float32")
+        y = np.zeros(batch, dtype="int64")
+        with pytest.raises(MemoryError, match=f"batch_size={batch}"):
+            model.train_on_batch(x, y)
+
+
+def test_tf32_is_opt_in():
+    with gpunn.use_backend("cupy") as ops:
+        assert ops.allow_tf32 is False
+        ops.set_tf32(True)
+        try:
+            assert ops.allow_tf32 is True
+        finally:
+            ops.set_tf32(False)

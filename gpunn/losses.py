@@ -127,7 +127,8 @@ class CategoricalCrossentropy(Loss):
         per_sample[...] = -(targets * xp.log(p)).sum(axis=-1)
         grad = None
         if need_grad:
-            grad = (-targets / p + targets.sum(axis=-1, keepdims=True) / total) * grad_scale
+            # d/d output of -sum(t * log(output / total)): -t / output + sum(t) / total (output = p * total).
+            grad = (-targets / (p * total) + targets.sum(axis=-1, keepdims=True) / total) * grad_scale
         return per_sample, grad, output
 
     def _dense_targets(self, ops, y_true, output):

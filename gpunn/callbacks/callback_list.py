@@ -1,0 +1,162 @@
+"""CallbackList: forwards every hook to a list of callbacks, adding History and the progress bar."""
+from __future__ import annotations
+
+from .base import Callback
+from .history import History
+from .progbar import ProgbarLogger
+
+
+def _flatten(callbacks) -> list:
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        return [callbacks]
+    out = []
+    for cb in callbacks:
+        if isinstance(cb, (list, tuple)):
+            out.extend(_flatten(cb))
+        elif isinstance(cb, Callback):
+            out.append(cb)
+        else:
+            raise TypeError(
+                f"callbacks: expected gpunn.callbacks.Callback instances, got {type(cb).__name__}"
+            )
+    return out
+
+
+class CallbackList(Callback):
+    """Calls a list of callbacks as one: each hook is forwarded to all of them, in order.
+
+    Args:
+        callbacks: a list of ``Callback`` instances (or one, or None).
+        add_history: append a ``History`` if the list has none.
+        add_progbar: append a ``ProgbarLogger`` if the list has none.
+        model: the model, passed to every callback's ``set_model``.
+        **params: training parameters, passed to every callback's ``set_params``.
+    """
+
+    def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None, **params):
+        super().__init__()
+        self.callbacks = _flatten(callbacks)
+        self._history = next((cb for cb in self.callbacks if isinstance(cb, History)), None)
+        self._progbar = next((cb for cb in self.callbacks if isinstance(cb, ProgbarLogger)), None)
+        # Appended last, as Keras does, so they see what earlier callbacks add to the epoch logs
+        # (e.g. ReduceLROnPlateau's learning_rate).
+        if add_history and self._history is None:
+            self._history = History()
+            self.callbacks.append(self._history)
+        if add_progbar and self._progbar is None:
+            self._progbar = ProgbarLogger()
+            self.callbacks.append(self._progbar)
+        if model is not None:
+            self.set_model(model)
+        if params:
+            self.set_params(params)
+
+    def __iter__(self):
+        return iter(self.callbacks)
+
+    def __len__(self):
+        return len(self.callbacks)
+
+    def append(self, callback):
+        """Add a callback at the end of the list."""
+        self.callbacks.extend(_flatten(callback))
+
+    def set_params(self, params):
+        self.params = params
+        for cb in self.callbacks:
+            cb.set_params(params)
+
+    def set_model(self, model):
+        self.model = model
+        if self._history is not None and model is not None:
+            model.history = self._history
+        for cb in self.callbacks:
+            cb.set_model(model)
+
+    # Batch hooks pass ``logs`` through untouched (no ``logs or {}``): that would ask a lazy
+    # Mapping for its length on every batch.
+
+    def on_train_begin(self, logs=None):
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_train_begin(logs)
+
+    def on_train_end(self, logs=None):
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_train_end(logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
+
+    def on_batch_begin(self, batch, logs=None):
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_batch_begin(batch, logs=logs)
+
+    def on_batch_end(self, batch, logs=None):
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_batch_end(batch, logs=logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_train_batch_begin(batch, logs=logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_train_batch_end(batch, logs=logs)
+
+    def on_test_begin(self, logs=None):
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_test_begin(logs)
+
+    def on_test_end(self, logs=None):
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_test_end(logs)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_test_batch_begin(batch, logs=logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_test_batch_end(batch, logs=logs)
+
+    def on_predict_begin(self, logs=None):
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_predict_begin(logs)
+
+    def on_predict_end(self, logs=None):
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_predict_end(logs)
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_predict_batch_begin(batch, logs=logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_predict_batch_end(batch, logs=logs)
+
+
+# --------------------------------------------------------------------------- History, progress

@@ -1,0 +1,113 @@
+"""ModelCheckpoint: save the model (or the best one) as training goes."""
+from __future__ import annotations
+
+import numpy as np
+
+import collections
+import os
+
+from ._common import _is_chief, _print, _bad_arg
+from .monitor import _MonitorCallback
+
+
+class ModelCheckpoint(_MonitorCallback):
+    """Save the model (or its weights) every epoch or every N batches, optionally only the best.
+
+    Args:
+        filepath: where to save; may hold format fields filled from the epoch (1-based), the batch
+            (1-based, when ``save_freq`` is an integer) and the logs, e.g.
+            ``'ckpt/{epoch:02d}-{val_loss:.2f}.safetensors'``. Missing directories are created.
+        monitor: metric compared when ``save_best_only``.
+        verbose: 1 prints a message on every save decision.
+        save_best_only: save only when ``monitor`` improves on the best value so far; if the
+            metric is missing from the logs, warn and do not save.
+        save_weights_only: call ``model.save_weights(path)`` instead of ``model.save(path)``.
+        mode: ``'min'``, ``'max'`` or ``'auto'`` (max for accuracy/AUC-like names, else min).
+        save_freq: ``'epoch'``, or an integer number of batches between saves.
+        initial_value_threshold: with ``save_best_only``, a value the metric must beat first.
+
+    Does nothing on non-chief ranks (``model.is_chief`` False).
+    """
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
+                 save_weights_only=False, mode="auto", save_freq="epoch", initial_value_threshold=None):
+        super().__init__(monitor, mode, 0)
+        self.filepath = os.fspath(filepath)
+        self.verbose = verbose
+        self.save_best_only = save_best_only
+        self.save_weights_only = save_weights_only
+        if save_freq != "epoch" and (
+            isinstance(save_freq, bool) or not isinstance(save_freq, (int, np.integer)) or save_freq < 1
+        ):
+            raise _bad_arg("ModelCheckpoint", "save_freq", "'epoch' or a positive integer", save_freq)
+        self.save_freq = save_freq
+        self.initial_value_threshold = initial_value_threshold
+        self.best = self._worst() if initial_value_threshold is None else float(initial_value_threshold)
+        self._current_epoch = 0
+        self._last_batch_seen = -1
+        self._batches_since_save = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._should_save_on_batch(batch):
+            self._save(self._current_epoch, batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs)
+
+    def _should_save_on_batch(self, batch) -> bool:
+        if self.save_freq == "epoch":
+            return False
+        # Batch indices restart every epoch, and may step by more than one when fit runs several
+        # batches per call: count what was actually run.
+        added = batch + 1 if batch <= self._last_batch_seen else batch - self._last_batch_seen
+        self._last_batch_seen = batch
+        self._batches_since_save += added
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            return True
+        return False
+
+    def _file_path(self, epoch, batch, logs) -> str:
+        # format_map reads only the fields the pattern names, so lazy batch logs are not all
+        # computed; values from the logs win over the computed batch number, as in Keras.
+        fields = collections.ChainMap({"epoch": epoch + 1}, logs if logs is not None else {})
+        if batch is not None:
+            fields.maps.append({"batch": batch + 1})
+        try:
+            return self.filepath.format_map(fields)
+        except KeyError as e:
+            raise KeyError(
+                f"ModelCheckpoint: filepath {self.filepath!r} names the field {e}, which is neither "
+                f"'epoch', 'batch' nor in the logs (available: {', '.join(fields)})"
+            ) from None
+
+    def _save(self, epoch, batch, logs):
+        if not _is_chief(self.model):
+            return
+        path = self._file_path(epoch, batch, logs)
+        talk = self.verbose > 0
+        if self.save_best_only:
+            current = self._get_monitor_value(logs)
+            if current is None:
+                return
+            if not self._is_improvement(current, self.best):
+                if talk:
+                    _print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+                return
+            if talk:
+                _print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                       f"{current:.5f}, saving model to {path}")
+            self.best = current
+        elif talk:
+            _print(f"Epoch {epoch + 1}: saving model to {path}")
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)

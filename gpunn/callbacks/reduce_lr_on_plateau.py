@@ -1,0 +1,81 @@
+"""ReduceLROnPlateau: lower the learning rate when a monitored quantity stalls."""
+from __future__ import annotations
+
+import numpy as np
+
+import numbers
+
+from ._common import _is_chief, _print, _bad_arg, _check_int, _check_number
+from .monitor import _MonitorCallback
+
+
+class ReduceLROnPlateau(_MonitorCallback):
+    """Multiply the learning rate by ``factor`` when a metric has stopped improving.
+
+    Every epoch it also records the learning rate used in ``logs['learning_rate']``.
+
+    Args:
+        monitor: metric to watch.
+        factor: multiplier of the learning rate, in (0, 1).
+        patience: epochs without improvement before reducing.
+        verbose: 1 prints a message at each reduction.
+        mode: ``'min'``, ``'max'`` or ``'auto'`` (max for accuracy/AUC-like names, else min).
+        min_delta: smallest change that counts as an improvement.
+        cooldown: epochs to wait after a reduction before counting patience again.
+        min_lr: lower bound of the learning rate.
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0):
+        super().__init__(monitor, mode, min_delta)
+        owner = "ReduceLROnPlateau"
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0 < factor < 1:
+            raise _bad_arg(owner, "factor", "a number in (0, 1) (the learning rate is multiplied by it)", factor)
+        self.factor = float(factor)
+        self.patience = _check_int(owner, "patience", patience)
+        self.cooldown = _check_int(owner, "cooldown", cooldown)
+        self.min_lr = _check_number(owner, "min_lr", min_lr)
+        self.verbose = verbose
+        self._reset()
+
+    def _reset(self):
+        self.best = self._worst()
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+
+    def in_cooldown(self) -> bool:
+        """Whether the callback is waiting out the cooldown after a reduction."""
+        return self.cooldown_counter > 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            logs = {}
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = float(optimizer.learning_rate)
+        current = self._get_monitor_value(logs)
+        if current is None:
+            return
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.wait = 0
+        elif not self.in_cooldown():
+            self.wait += 1
+            if self.wait >= self.patience:
+                old_lr = float(optimizer.learning_rate)
+                # Compared in float32, the precision the optimizer keeps the rate in.
+                if old_lr > np.float32(self.min_lr):
+                    new_lr = max(old_lr * self.factor, self.min_lr)
+                    optimizer.learning_rate = new_lr
+                    if self.verbose > 0 and _is_chief(self.model):
+                        _print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
+
+
+# --------------------------------------------------------------------------- other callbacks

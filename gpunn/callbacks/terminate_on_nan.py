@@ -1,0 +1,25 @@
+"""TerminateOnNaN: stop as soon as the loss is NaN or infinite."""
+from __future__ import annotations
+
+import math
+
+from ._common import _is_chief, _print
+from .base import Callback
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch's loss is NaN or infinite.
+
+    Reads ``logs['loss']`` after every batch, which on a GPU waits for the device each batch;
+    leave it out of speed-critical runs.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = None if logs is None else logs.get("loss")
+        if loss is None:
+            return
+        loss = float(loss)
+        if math.isnan(loss) or math.isinf(loss):
+            if _is_chief(self.model):
+                _print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True

@@ -6,12 +6,12 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import info, train
+    from .commands import bench, info, train
 
     parser = argparse.ArgumentParser(prog="gpunn", description="Train MLPs fast on GPUs (and CPUs).")
-    sub = parser.add_subparsers(dest="command", metavar="{train,info}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,bench,info}")
     sub.required = True
-    for module in (train, info):
+    for module in (train, bench, info):
         module.add_parser(sub)
     return parser
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import assert_gradients_close, numerical_gradient, numpy_backend, sigmoid, softmax  # noqa: F401
+from helpers import assert_gradients_close, numerical_gradient, numpy_backend, softmax  # noqa: F401
 
 import gpunn
 from gpunn import distributed, losses, regularizers

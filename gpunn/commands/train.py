@@ -68,6 +68,7 @@ def run(args) -> int:
 
     hidden = parse_layers(args.layers)
     ops = gpunn.set_backend(args.backend) if args.backend else gpunn.get_ops()
+    gpunn.distributed.init()  # data-parallel under mpiexec/srun; does nothing when run alone
     gpunn.utils.set_random_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = gpunn.datasets.load(args.dataset)
     scale = 255.0 if x_train.dtype == np.uint8 else 1.0
@@ -82,7 +83,7 @@ def run(args) -> int:
     if args.learning_rate is not None:
         optimizer.learning_rate = args.learning_rate
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    if args.verbose:
+    if args.verbose and model.is_chief:
         print(f"gpunn {gpunn.__version__} | backend: {ops!r} | data: {args.dataset} "
               f"{x_train.shape[0]} train / {x_test.shape[0]} test, {classes} classes")
         model.summary()

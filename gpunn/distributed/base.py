@@ -12,7 +12,8 @@ class Communicator:
     backend = "base"
     rank = 0
     size = 1
-    local_rank = 0
+    local_rank = 0   # rank among the processes of this node (picks the GPU)
+    local_size = 1
 
     @property
     def is_chief(self) -> bool:
@@ -35,13 +36,24 @@ class Communicator:
         """A small picklable-free value (int, str, tuple of them) from root to every rank."""
         raise NotImplementedError
 
+    def allgather_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Every rank's host array joined along axis 0 in rank order, on every rank (``predict``'s gather).
+
+        The arrays may differ in length (even be empty) but must agree in dtype and trailing shape."""
+        raise NotImplementedError
+
     def check_same(self, what: str, value: str) -> None:
-        """Fail on every rank, naming ``what``, when ranks disagree on ``value`` (e.g. the model signature)."""
+        """Fail on every rank, naming ``what`` and the ranks that differ, when ranks disagree on ``value``."""
         root_value = self.broadcast_object(value)
-        agree = self.allreduce_host(np.array([0.0 if value == root_value else 1.0]))
-        if agree[0] > 0:
+        differs = np.zeros(self.size)
+        differs[self.rank] = 0.0 if value == root_value else 1.0
+        differs = self.allreduce_host(differs)
+        bad = [r for r in range(self.size) if differs[r] > 0]
+        if bad:
+            mine = f"; rank {self.rank} has {value!r}" if self.rank in bad else ""
             raise RuntimeError(
-                f"distributed: ranks disagree on {what}; rank {self.rank} has {value!r}, rank 0 has {root_value!r}"
+                f"gpunn.distributed: ranks disagree on {what}: rank(s) {bad} differ from rank 0, which has "
+                f"{root_value!r}{mine}. Every rank must run the same script with the same model and dtype."
             )
 
     def gradient_reducer(self, grads, layer_segments) -> "GradientReducer":

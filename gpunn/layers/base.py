@@ -51,7 +51,7 @@ def normalize_shape(argument: str, shape) -> tuple[int, ...]:
         shape = (int(shape),)
     try:
         shape = tuple(None if s is None else int(s) for s in shape)
-    except TypeError:
+    except (TypeError, ValueError):  # ValueError: int("a"), e.g. from a string given as the shape
         raise TypeError(f"{argument}: expected a tuple of positive ints, got {shape!r}") from None
     if any(s is not None and s <= 0 for s in shape):
         raise ValueError(f"{argument}: expected positive dimensions, got {shape!r}")

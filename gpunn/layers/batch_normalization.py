@@ -32,6 +32,7 @@ class BatchNormalization(_ScaleShift):
     def forward(self, x, training):
         xp, w = self.ops.xp, self.bound.weights
         x2 = x.reshape(-1, x.shape[-1])
+        training = training and self.trainable  # Keras: a frozen BatchNormalization runs in inference mode
         if training:
             mean = x2.mean(axis=0)
             var = x2.var(axis=0)

@@ -5,6 +5,8 @@ derivative with the bias-gradient reduction (``ops.act_backward_bias_grad``), th
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import activations, initializers, regularizers
 from .base import Layer, WeightSpec
 
@@ -17,9 +19,10 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+        # NumPy integers too, as Keras takes them: Dense(y.max() + 1) is a common spelling.
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"units: expected a positive integer, got {units!r}")
-        self.units = units
+        self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)

@@ -84,6 +84,10 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True) -> None:
     metadata = {
         "format": MODEL_FORMAT, "format_version": FORMAT_VERSION, "gpunn_version": _version(),
         "model_config": json.dumps({"class_name": type(model).__name__, "config": model.get_config()}),
+        # Each Dropout layer's mask counter: with its seed (in the config) it fixes the masks still to come, so
+        # training resumed after a load draws the masks it would have drawn without the save.
+        "dropout_counters": json.dumps({str(i): layer._counter for i, layer in enumerate(model.layers)
+                                        if hasattr(layer, "_counter")}),
     }
     tensors = _weight_tensors(model)
     if model.compiled:
@@ -133,17 +137,27 @@ def _read(filepath, expected_formats) -> tuple[dict, dict]:
     return metadata, tensors
 
 
+def _position_key(key: str) -> tuple[str, str]:
+    """('000', 'kernel') from 'layers/000.dense_3/kernel': the layer's position and the weight's name."""
+    layer_part, weight = key[len("layers/"):].rsplit("/", 1)
+    return layer_part.split(".", 1)[0], weight
+
+
 def _restore_weights(model, tensors: dict, filepath) -> None:
     expected = _weight_tensors(model)
-    missing = sorted(set(expected) - set(tensors))
+    # Matched by layer position and weight name, not layer name: as in Keras, weights load into a model built
+    # the same way even when its generated layer names ('dense_7') differ from the saved model's.
+    saved = {_position_key(k): v for k, v in tensors.items() if k.startswith("layers/")}
+    missing = sorted(key for key in expected if _position_key(key) not in saved)
     if missing:
         raise ValueError(f"filepath: {filepath!r} lacks weights {missing[:3]} for this model's layers")
     for key, value in expected.items():
-        if tensors[key].shape != value.shape:
+        if saved[_position_key(key)].shape != value.shape:
             raise ValueError(
-                f"filepath: weight {key!r} in {filepath!r} has shape {tensors[key].shape}, the model expects {value.shape}"
+                f"filepath: weight {key!r} in {filepath!r} has shape {saved[_position_key(key)].shape}, the model "
+                f"expects {value.shape}"
             )
-    model.set_weights([tensors[key] for key in expected])
+    model.set_weights([saved[_position_key(key)] for key in expected])
 
 
 def load_model(filepath, custom_objects=None, compile=True):
@@ -156,6 +170,8 @@ def load_model(filepath, custom_objects=None, compile=True):
     if not model.built:
         raise NotAModelFileError(f"filepath: {filepath!r} holds a model that was never built")
     _restore_weights(model, tensors, filepath)
+    for index, counter in json.loads(metadata.get("dropout_counters", "{}")).items():
+        model.layers[int(index)]._counter = int(counter)
     if compile and "compile_config" in metadata:
         cc = json.loads(metadata["compile_config"])
         model.compile(

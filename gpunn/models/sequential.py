@@ -68,6 +68,7 @@ class Sequential(TrainingMixin):
             self.built = False
             self._pending_weights = saved
         self._train_plan = None
+        self._optimizer_built = False  # its slots are laid out for the old flat buffer; rebuilt on the next step
 
     @property
     def declared_input_shape(self) -> tuple | None:

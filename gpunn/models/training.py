@@ -20,6 +20,7 @@ from ..data import (DeviceDataset, as_numeric_array, check_inputs, check_positiv
                     check_targets, split_validation)
 from ..layers.activation import Activation
 from ..layers.dense import Dense
+from ..layers.dropout import Dropout
 from .running_metrics import RunningMetrics
 
 
@@ -43,7 +44,11 @@ def _check_verbose(verbose) -> int:
 
 
 def shard_bounds(start: int, stop: int, rank: int, size: int) -> tuple[int, int]:
-    """Rank ``rank``'s contiguous share of rows [start, stop): sizes differ by at most one, lower ranks first."""
+    """Rank ``rank``'s contiguous share of rows [start, stop): sizes differ by at most one, lower ranks first.
+
+    With n rows and N ranks, the first n % N ranks get n // N + 1 rows and the others n // N, in rank order
+    (10 rows over 4 ranks: 3, 3, 2, 2). A share may be empty when n < N; that rank still joins the sum.
+    """
     n = stop - start
     base, extra = divmod(n, size)
     lo = start + rank * base + min(rank, extra)
@@ -161,10 +166,21 @@ class TrainingMixin:
         output, backprops = self._forward(plan, xb, training=True)
         per_sample, dy, predictions = self.loss.compute(self.ops, output, yb, grad_scale, plan.loss_takes_logits)
         reducer = self._gradient_reducer(comm)
-        for index in range(len(backprops) - 1, -1, -1):
-            dy = backprops[index](dy, plan.need_dx[index])
-            if reducer is not None:
-                reducer.layer_done(index)
+        # A weight penalty's gradient depends on the weights alone: rank 0 adds it, so the sum counts it once.
+        muted = ([l for l in plan.layers if getattr(l, "_regularized", None)]
+                 if reducer is not None and plan.has_regularizers and not comm.is_chief else [])
+        saved = [l._regularized for l in muted]
+        for layer in muted:
+            layer._regularized = []
+        try:
+            for index in range(len(backprops) - 1, -1, -1):
+                if dy is not None:  # None: no layer below has trainable weights (e.g. a frozen first layer)
+                    dy = backprops[index](dy, plan.need_dx[index])
+                if reducer is not None:
+                    reducer.layer_done(index)
+        finally:
+            for layer, regularized in zip(muted, saved):
+                layer._regularized = regularized
         if reducer is not None:
             reducer.wait()
         self.optimizer.apply(self.params, self.grads)
@@ -214,12 +230,22 @@ class TrainingMixin:
         """Same weights on every rank (rank 0's), once per communicator; different models fail loudly here."""
         if comm.size == 1 or self._synced_comm is comm:
             return
-        signature = f"{[type(l).__name__ + str(l.output_shape) for l in self.layers]} dtype={self.dtype}"
+        signature = (f"{[type(l).__name__ + str(l.output_shape) for l in self.layers]} dtype={self.dtype} "
+                     f"parameters={self.params.size}")
         comm.check_same("the model definition", signature)
         comm.broadcast_(self.params)
         if self.states.size:
             comm.broadcast_(self.states)
+        # Each rank drops out different units of its own samples (same seed everywhere would repeat masks).
+        for layer in self.layers:
+            if isinstance(layer, Dropout) and comm.rank:
+                layer.seed = (layer.seed + 7919 * comm.rank) % (2**31 - 1)
         self._synced_comm = comm
+
+    def _agree_on_stop(self, comm) -> None:
+        """Stop on every rank when a callback stopped any: one may look at its own rank's batch loss
+        (TerminateOnNaN), and a rank leaving the loop alone would leave the others waiting in the next sum."""
+        self.stop_training = bool(comm.allreduce_host([float(self.stop_training)])[0] > 0)
 
     # ---- fit --------------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
@@ -232,8 +258,10 @@ class TrainingMixin:
         if y is None:
             raise ValueError("y: fit needs targets; got None")
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"epochs: expected a non-negative integer, got {epochs!r}")
         epochs = int(epochs)
-        if epochs < 0 or not 0 <= initial_epoch <= max(epochs, 0):
+        if not 0 <= initial_epoch <= epochs:
             raise ValueError(f"initial_epoch: expected 0 <= initial_epoch <= epochs={epochs}, got {initial_epoch!r}")
         verbose = _check_verbose(verbose)
         validation_freq = check_positive_int("validation_freq", validation_freq)
@@ -259,6 +287,7 @@ class TrainingMixin:
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=epochs, steps=steps)
         self.stop_training = False
+        agree_on_stop = comm.size > 1 and bool(callbacks)
         # Every rank draws the same shuffles: the seed comes from rank 0.
         shuffle_rng = np.random.default_rng(comm.broadcast_object(gpunn_random.new_seed()))
         logs: dict = {}
@@ -276,10 +305,13 @@ class TrainingMixin:
                     xb, yb = train.gather(order_host[lo:hi], None if order_dev is None else order_dev[lo:hi])
                 else:
                     xb, yb = train.slice(lo, hi)
+                penalty = self._penalty(plan)  # of the weights the batch's loss is computed with, before the update
                 with self._step_guard(batch_size):
                     per_sample, predictions = self._train_step(plan, xb, yb, 1.0 / (stop - start), comm)
-                running.add(per_sample, self._penalty(plan), predictions, yb)
+                running.add(per_sample, penalty, predictions, yb)
                 cbs.on_train_batch_end(step, running.lazy_logs())
+                if agree_on_stop:
+                    self._agree_on_stop(comm)
                 if self.stop_training:
                     break
             logs = running.result()
@@ -287,6 +319,8 @@ class TrainingMixin:
                 val_logs = self._evaluate_arrays(val[0], val[1], validation_batch_size or batch_size)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
+            if agree_on_stop:
+                self._agree_on_stop(comm)
             if self.stop_training:
                 break
         cbs.on_train_end(logs)
@@ -343,7 +377,18 @@ class TrainingMixin:
             raise ValueError("predict: the model has no layers")
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         x, _ = self._prepare(x, None)
-        return self._predict_arrays(x, batch_size)
+        comm = distributed.current()
+        if comm.size == 1:
+            return self._predict_arrays(x, batch_size)
+        # Data-parallel: each rank predicts its contiguous share (shard_bounds), gathered in rank order so
+        # every rank returns the whole array.
+        self._sync_replicas(comm)
+        lo, hi = shard_bounds(0, len(x), comm.rank, comm.size)
+        if hi > lo:
+            local = self._predict_arrays(x[lo:hi], batch_size)
+        else:
+            local = np.zeros((0,) + tuple(self.layers[-1].output_shape), dtype=self.dtype)
+        return comm.allgather_rows(local)
 
     def __call__(self, x, training=False):
         x, _ = self._prepare(x, None)
@@ -368,9 +413,10 @@ class TrainingMixin:
         running = RunningMetrics(self.ops, self.compiled_metrics, comm)
         lo, hi = shard_bounds(0, len(x), comm.rank, comm.size)
         xb, yb = self.ops.asarray(x[lo:hi]), self.ops.asarray(y[lo:hi])
+        penalty = self._penalty(plan)  # of the weights the batch's loss is computed with, before the update
         with self._step_guard(len(x)):
             per_sample, predictions = self._train_step(plan, xb, yb, 1.0 / len(x), comm)
-        running.add(per_sample, self._penalty(plan), predictions, yb)
+        running.add(per_sample, penalty, predictions, yb)
         return self._batch_results(running, return_dict)
 
     def test_on_batch(self, x, y=None, return_dict=False):

@@ -95,7 +95,7 @@ class Ops:
     # ---- optimizer updates over the flat parameter buffer ---------------------------------------
     # NumPy ufuncs run on one core; the update is element-wise, so large buffers are cut into one slice per
     # core and updated by a small thread pool (ufuncs release the GIL). Each slice has its own scratch.
-    PARALLEL_MIN_ELEMENTS = 1 << 16
+    PARALLEL_MIN_ELEMENTS = 1 << 18
 
     def _flat_update(self, twin, arrays, scalars) -> None:
         p = arrays[0]

@@ -1,0 +1,80 @@
+"""The PyTorch reference: the same MLP, loss and optimizer, on the same device, from gpunn's initial weights.
+
+``nn.Linear`` keeps its weight as (out, in), so gpunn's (in, out) kernels are copied transposed. The
+optimizer is ``torch.optim.Adam`` with Keras's epsilon (1e-7) and PyTorch's default implementation for the
+device. PyTorch adds epsilon to the bias-corrected ``sqrt(v_hat)`` where Keras adds it to ``sqrt(v)``; the
+two differ only where gradients are within a few epsilons of zero, which validation allows for.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .gpunn_step import EPSILON, LEARNING_RATE
+from .timing import TORCH_POOL, HostClock, TorchEventClock
+from .validation import Snapshot
+
+
+class TorchStep:
+    """A contender: PyTorch training one case on ``device`` ('cpu' or 'cuda:N')."""
+
+    library = "torch"
+    ranks = 1
+
+    def __init__(self, name: str, torch, device: str, threads: int | None):
+        self.name, self.torch, self.device = name, torch, device
+        if threads:
+            torch.set_num_threads(int(threads))  # the same thread count as NumPy's BLAS
+        if device.startswith("cuda"):
+            torch.backends.cuda.matmul.allow_tf32 = False  # float32 matmuls, as gpunn's default
+            self.clock = TorchEventClock(torch)
+            self.thread_pool = None
+        else:
+            self.clock = HostClock()
+            self.thread_pool = TORCH_POOL  # see timing.Settler
+        self.model = None
+
+    def setup(self, layers, x: np.ndarray, y: np.ndarray, weights: list) -> None:
+        torch, nn = self.torch, self.torch.nn
+        modules = []
+        for i, (n_in, n_out) in enumerate(zip(layers[:-1], layers[1:])):
+            modules.append(nn.Linear(n_in, n_out))
+            if i < len(layers) - 2:
+                modules.append(nn.ReLU())
+        model = nn.Sequential(*modules).to(self.device)
+        linears = [m for m in model if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            for linear, kernel, bias in zip(linears, weights[0::2], weights[1::2]):
+                linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.T)))
+                linear.bias.copy_(torch.from_numpy(bias))
+        self.linears = linears
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.999), eps=EPSILON)
+        self.loss_fn = nn.CrossEntropyLoss()  # mean over the batch: the same 1/B gradient scale as gpunn
+        self.xb = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
+        self.yb = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(self.device)
+        self.model = model
+        self._loss = None
+        self.synchronize()
+
+    def step(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.model(self.xb), self.yb)
+        loss.backward()
+        self.optimizer.step()
+        self._loss = loss
+
+    def synchronize(self) -> None:
+        if self.device.startswith("cuda"):
+            self.torch.cuda.synchronize()
+
+    def snapshot(self) -> Snapshot:
+        def host(t):
+            return t.detach().cpu().numpy().copy()
+
+        grads, params = [], []
+        for linear in self.linears:
+            grads += [host(linear.weight.grad).T.copy(), host(linear.bias.grad)]
+            params += [host(linear.weight).T.copy(), host(linear.bias)]
+        return Snapshot(loss=float(self._loss.item()), grads=grads, params=params)
+
+    def close(self) -> None:
+        self.model = self.optimizer = self.linears = self.xb = self.yb = self._loss = None

@@ -1,0 +1,29 @@
+"""Errors raised by data-parallel runs, and the collective timeout setting they share."""
+from __future__ import annotations
+
+import os
+
+TIMEOUT_ENV = "GPUNN_COLLECTIVE_TIMEOUT"
+DEFAULT_TIMEOUT_S = 300.0
+
+
+class CollectiveTimeoutError(TimeoutError):
+    """A collective did not complete in time: a peer rank is stuck, gone, or running a different program."""
+
+
+def collective_timeout(value: float | None = None) -> float | None:
+    """Seconds a rank waits for one collective before giving up; None means wait forever.
+
+    ``value`` wins when given; else ``$GPUNN_COLLECTIVE_TIMEOUT``; else 300 s. Zero or a negative number
+    disables the limit.
+    """
+    if value is None:
+        text = os.environ.get(TIMEOUT_ENV, "").strip()
+        if not text:
+            return DEFAULT_TIMEOUT_S
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{TIMEOUT_ENV}: expected a number of seconds, got {text!r}") from None
+    value = float(value)
+    return value if value > 0 else None

@@ -1,0 +1,122 @@
+"""MpiCommunicator: ranks started by ``mpiexec``/``srun`` summing NumPy buffers with MPI.
+
+Model data moves through mpi4py's buffer methods (no pickling), in place. Every collective is non-blocking
+and waited on against a deadline (``GPUNN_COLLECTIVE_TIMEOUT``), so a rank whose peer died raises a
+``CollectiveTimeoutError`` instead of hanging. CuPy arrays are accepted too, staged through host memory: the
+fallback when CuPy has no NCCL; the NCCL communicator is the fast path for GPUs.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .. import _compat
+from . import requests
+from .base import Communicator
+from .errors import collective_timeout
+
+
+def load_mpi():
+    """``mpi4py.MPI``, or a RuntimeError that says how to install it."""
+    MPI = _compat.mpi4py_MPI()
+    if MPI is None:
+        raise RuntimeError(
+            "gpunn.distributed: this process was started by an MPI launcher but mpi4py cannot be imported; "
+            "install it with: pip install 'gpunn[mpi]'"
+        )
+    return MPI
+
+
+class MpiCommunicator(Communicator):
+    """One process per rank over an MPI communicator (``MPI.COMM_WORLD`` by default).
+
+    Args:
+        comm: the mpi4py communicator; default COMM_WORLD.
+        timeout: seconds one collective may take before CollectiveTimeoutError; None reads
+            ``$GPUNN_COLLECTIVE_TIMEOUT`` (default 300); 0 waits forever.
+    """
+
+    backend = "mpi"
+
+    def __init__(self, comm=None, timeout: float | None = None):
+        MPI = load_mpi()
+        self.MPI = MPI
+        self.comm = MPI.COMM_WORLD if comm is None else comm
+        self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        node = self.comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
+        self.local_rank, self.local_size = node.Get_rank(), node.Get_size()
+        node.Free()
+        self.timeout = collective_timeout(timeout)
+
+    # ---- internals --------------------------------------------------------------------------------
+    def _wait(self, request, what: str) -> None:
+        requests.wait(request, what, self.rank, self.timeout)
+
+    @staticmethod
+    def _host_view(array, what: str):
+        """(host array, whether it must be copied back): NumPy arrays as they are, CuPy ones via host memory."""
+        if isinstance(array, np.ndarray):
+            if not array.flags.c_contiguous:
+                raise ValueError(f"{what}: expected a C-contiguous array")
+            return array, False
+        if hasattr(array, "get") and hasattr(array, "set"):
+            return array.get(), True
+        raise TypeError(f"{what}: expected a NumPy or CuPy array, got {type(array).__name__}")
+
+    # ---- Communicator -----------------------------------------------------------------------------
+    def allreduce_sum_(self, array) -> None:
+        host, staged = self._host_view(array, "allreduce_sum_")
+        self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, host, op=self.MPI.SUM),
+                   f"allreduce of {host.size} {host.dtype} values")
+        if staged:
+            array.set(host)
+
+    def broadcast_(self, array, root: int = 0) -> None:
+        host, staged = self._host_view(array, "broadcast_")
+        self._wait(self.comm.Ibcast(host, root=root), f"broadcast of {host.size} {host.dtype} values from rank {root}")
+        if staged:
+            array.set(host)
+
+    def allreduce_host(self, values) -> np.ndarray:
+        out = np.array(values, dtype=np.float64, copy=True).reshape(-1)
+        self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, out, op=self.MPI.SUM),
+                   f"allreduce of {out.size} host values")
+        return out.reshape(np.shape(values))
+
+    def broadcast_object(self, obj, root: int = 0):
+        """Small JSON-able values (ints, floats, strings, tuples/lists of them): sent as JSON text, not pickled."""
+        payload = json.dumps(obj).encode() if self.rank == root else b""
+        length = np.array([len(payload)], dtype=np.int64)
+        self._wait(self.comm.Ibcast(length, root=root), "broadcast of a value's length")
+        buffer = np.frombuffer(payload, dtype=np.uint8).copy() if self.rank == root else np.empty(
+            int(length[0]), dtype=np.uint8)
+        self._wait(self.comm.Ibcast(buffer, root=root), "broadcast of a value")
+        return obj if self.rank == root else _tuples(json.loads(buffer.tobytes().decode()))
+
+    def allgather_rows(self, rows) -> np.ndarray:
+        rows = np.ascontiguousarray(rows)
+        counts = np.zeros(self.size, dtype=np.int64)
+        mine = np.array([rows.shape[0]], dtype=np.int64)
+        self._wait(self.comm.Iallgather(mine, counts), "allgather of row counts")
+        row_size = int(np.prod(rows.shape[1:], dtype=np.int64))
+        out = np.empty((int(counts.sum()),) + rows.shape[1:], dtype=rows.dtype)
+        sizes = counts * row_size
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        self._wait(self.comm.Iallgatherv(rows, [out, (sizes.tolist(), offsets.tolist())]),
+                   f"allgather of {int(counts.sum())} rows")
+        return out
+
+    def barrier(self) -> None:
+        self._wait(self.comm.Ibarrier(), "barrier")
+
+    def abort(self, code: int = 1) -> None:
+        """End every rank of the job now (MPI_Abort): the way out when this rank cannot continue."""
+        self.comm.Abort(code)
+
+
+def _tuples(value):
+    """JSON turns tuples into lists; give the caller tuples back, as it sent them."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value

@@ -1,0 +1,35 @@
+"""Waiting on a non-blocking MPI request with a deadline.
+
+A blocking ``MPI_Allreduce`` whose peer died waits forever. Non-blocking requests polled against a deadline
+turn that into a ``CollectiveTimeoutError`` naming the rank and the operation.
+"""
+from __future__ import annotations
+
+import time
+
+from .errors import CollectiveTimeoutError
+
+# Spin (Test back to back) this long before sleeping between polls: MPI makes progress on a request only
+# inside MPI calls, so sleeping early would slow every healthy collective; sleeping later keeps a long
+# wait (a slow or stuck peer) from burning a core at full speed.
+_SPIN_S = 0.5
+_SLEEP_S = 0.001
+
+
+def wait(request, what: str, rank: int, timeout: float | None) -> None:
+    """Return once ``request`` completes; raise CollectiveTimeoutError after ``timeout`` seconds (None: never)."""
+    if timeout is None:
+        request.Wait()
+        return
+    start = time.monotonic()
+    spin_until, deadline = start + _SPIN_S, start + timeout
+    while not request.Test():
+        now = time.monotonic()
+        if now >= deadline:
+            raise CollectiveTimeoutError(
+                f"gpunn.distributed: rank {rank}: {what} did not complete within {timeout:g} s; another rank "
+                "is stuck, has exited, or runs a different program. Raise GPUNN_COLLECTIVE_TIMEOUT if a rank "
+                "legitimately works alone that long (saving, evaluating)."
+            )
+        if now >= spin_until:
+            time.sleep(_SLEEP_S)

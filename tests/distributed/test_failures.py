@@ -1,0 +1,52 @@
+"""A rank that fails stops the whole job within a bounded time, with the failing rank named; never a hang."""
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.mpi
+
+BOUND_S = 60
+
+
+def test_rank_raising_aborts_the_job(mpirun):
+    run = mpirun(2, ["worker_failure.py", "raise"], timeout=BOUND_S)
+    assert run.returncode != 0, run.output
+    assert "rank 1 of 2 failed with ValueError: injected failure on purpose" in run.output, run.output
+    assert "finished training" not in run.output
+    assert run.seconds < 30
+
+
+def test_rank_killed_ends_the_job(mpirun):
+    run = mpirun(2, ["worker_failure.py", "kill"], timeout=BOUND_S)
+    assert run.returncode != 0, run.output
+    assert "finished training" not in run.output
+
+
+def test_stuck_rank_times_out_with_rank_and_operation(mpirun):
+    run = mpirun(2, ["worker_failure.py", "stall"], timeout=BOUND_S, env={"GPUNN_COLLECTIVE_TIMEOUT": "2"})
+    assert run.returncode != 0, run.output
+    assert "CollectiveTimeoutError" in run.output, run.output
+    assert "rank 0: allreduce" in run.output and "did not complete within 2 s" in run.output, run.output
+    assert run.seconds < 30
+
+
+def test_rank_exiting_early_ends_the_job(mpirun):
+    run = mpirun(2, ["worker_failure.py", "exit"], timeout=BOUND_S, env={"GPUNN_COLLECTIVE_TIMEOUT": "2"})
+    assert run.returncode != 0, run.output
+    assert "did not complete within 2 s" in run.output or "reached the end of the program" in run.output
+    assert run.seconds < 30
+
+
+@pytest.mark.parametrize("mode", ["units", "dtype"])
+def test_different_models_fail_at_the_first_step(mpirun, mode):
+    run = mpirun(2, ["worker_failure.py", mode], timeout=BOUND_S)
+    assert run.returncode != 0, run.output
+    assert "ranks disagree on the model definition: rank(s) [1] differ from rank 0" in run.output, run.output
+    assert ("float64" in run.output) if mode == "dtype" else ("(9,)" in run.output)
+
+
+def test_a_stop_on_one_rank_stops_every_rank(mpirun):
+    run = mpirun(2, ["worker_failure.py", "stop"], timeout=BOUND_S, env={"GPUNN_COLLECTIVE_TIMEOUT": "10"})
+    assert run.returncode == 0, run.output
+    for rank in range(2):
+        assert f"rank {rank} finished training after 1 epoch(s)" in run.output, run.output

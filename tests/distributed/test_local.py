@@ -1,0 +1,247 @@
+"""The parts of gpunn.distributed that need neither mpiexec nor a GPU."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import gpunn
+from gpunn import distributed
+from gpunn.distributed import failure, requests
+from gpunn.distributed.buckets import Bucket, plan_buckets
+from gpunn.distributed.errors import CollectiveTimeoutError, collective_timeout
+from gpunn.distributed.nccl import BucketedGradientReducer
+from gpunn.distributed.watchdog import DeviceWatchdog
+from gpunn.models.training import shard_bounds
+
+
+# ---- alone ----------------------------------------------------------------------------------------
+def test_init_alone_gives_the_local_communicator(monkeypatch):
+    for key in ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS", "SLURM_PROCID"):
+        monkeypatch.delenv(key, raising=False)
+    comm = distributed.init()
+    assert comm is distributed.current()
+    assert (comm.backend, comm.rank, comm.size, comm.local_rank, comm.is_chief) == ("local", 0, 1, 0, True)
+    assert distributed.init("local").backend == "local"
+    with pytest.raises(ValueError, match="backend: expected one of"):
+        distributed.init("gloo")
+
+
+def test_local_communicator_is_the_identity():
+    comm = distributed.LocalCommunicator()
+    a = np.arange(4.0)
+    comm.allreduce_sum_(a)
+    comm.broadcast_(a)
+    np.testing.assert_array_equal(a, np.arange(4.0))
+    np.testing.assert_array_equal(comm.allreduce_host([1.0, 2.0]), [1.0, 2.0])
+    assert comm.broadcast_object(("x", 1)) == ("x", 1)
+    np.testing.assert_array_equal(comm.allgather_rows(np.ones((2, 3))), np.ones((2, 3)))
+    comm.check_same("anything", "value")
+    comm.barrier()
+
+
+def test_import_gpunn_loads_neither_mpi4py_nor_cupy():
+    code = ("import sys, gpunn; gpunn.distributed.current(); "
+            "assert not {'mpi4py', 'cupy'} & {m.split('.')[0] for m in sys.modules}, 'imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# ---- the batch rule -------------------------------------------------------------------------------
+@pytest.mark.parametrize("n, size", [(10, 4), (33, 2), (1, 3), (64, 8), (7, 7), (5, 1)])
+def test_shard_bounds_contiguous_shares_differing_by_one_lower_ranks_first(n, size):
+    bounds = [shard_bounds(100, 100 + n, r, size) for r in range(size)]
+    assert bounds[0][0] == 100 and bounds[-1][1] == 100 + n
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    sizes = [hi - lo for lo, hi in bounds]
+    assert sizes == sorted(sizes, reverse=True) and max(sizes) - min(sizes) <= 1
+    assert sizes == [n // size + (1 if r < n % size else 0) for r in range(size)]
+
+
+# ---- timeouts -------------------------------------------------------------------------------------
+def test_collective_timeout_setting(monkeypatch):
+    monkeypatch.delenv("GPUNN_COLLECTIVE_TIMEOUT", raising=False)
+    assert collective_timeout() == 300.0
+    monkeypatch.setenv("GPUNN_COLLECTIVE_TIMEOUT", "12.5")
+    assert collective_timeout() == 12.5
+    assert collective_timeout(3) == 3.0
+    monkeypatch.setenv("GPUNN_COLLECTIVE_TIMEOUT", "0")
+    assert collective_timeout() is None
+    monkeypatch.setenv("GPUNN_COLLECTIVE_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="GPUNN_COLLECTIVE_TIMEOUT"):
+        collective_timeout()
+
+
+class FakeRequest:
+    def __init__(self, done_after: int | None):
+        self.tests, self.done_after, self.waited = 0, done_after, False
+
+    def Test(self):
+        self.tests += 1
+        return self.done_after is not None and self.tests >= self.done_after
+
+    def Wait(self):
+        self.waited = True
+
+
+def test_wait_returns_when_the_request_completes():
+    request = FakeRequest(done_after=5)
+    requests.wait(request, "allreduce", rank=0, timeout=10)
+    assert request.tests == 5
+    request = FakeRequest(done_after=None)
+    requests.wait(request, "allreduce", rank=0, timeout=None)
+    assert request.waited
+
+
+def test_wait_raises_a_timeout_naming_rank_and_operation():
+    start = time.monotonic()
+    with pytest.raises(CollectiveTimeoutError, match=r"rank 3: allreduce of 10 float32 values did not complete "
+                                                     r"within 0.2 s"):
+        requests.wait(FakeRequest(done_after=None), "allreduce of 10 float32 values", rank=3, timeout=0.2)
+    assert time.monotonic() - start < 5
+    assert issubclass(CollectiveTimeoutError, TimeoutError)
+
+
+# ---- failure handling -----------------------------------------------------------------------------
+class FakeComm:
+    rank, size = 1, 4
+
+    def __init__(self):
+        self.aborted = None
+
+    def abort(self, code):
+        self.aborted = code
+
+
+def test_uncaught_exception_prints_the_rank_and_aborts(monkeypatch, capsys):
+    comm = FakeComm()
+    monkeypatch.setattr(failure, "_installed", {"comm": comm, "previous": sys.__excepthook__})
+    try:
+        raise KeyError("lost")
+    except KeyError as exc:
+        failure._abort_on_uncaught(type(exc), exc, exc.__traceback__)
+    assert comm.aborted == 1
+    err = capsys.readouterr().err
+    assert "rank 1 of 4 failed with KeyError: 'lost'; aborting all 4 ranks" in err and "Traceback" in err
+
+
+# ---- buckets --------------------------------------------------------------------------------------
+# A model as the reducer sees it: layer 0 (weights 0..40), layer 1 (no weights), layer 2 (40..60),
+# layer 3 (60..100).
+SEGMENTS = [[(0, 30), (30, 40)], [], [(40, 50), (50, 60)], [(60, 90), (90, 100)]]
+
+
+def covers(buckets, total) -> bool:
+    """The buckets tile [0, total) without gaps or overlaps."""
+    edges = sorted((b.start, b.stop) for b in buckets)
+    return edges[0][0] == 0 and edges[-1][1] == total and all(a[1] == b[0] for a, b in zip(edges, edges[1:]))
+
+
+def test_buckets_partition_the_buffer_last_layers_first():
+    per_layer = plan_buckets(SEGMENTS, 100, 4, bucket_bytes=1)
+    assert per_layer == [Bucket(60, 100, (3,)), Bucket(40, 60, (2,)), Bucket(0, 40, (0,))]
+    grouped = plan_buckets(SEGMENTS, 100, 4, bucket_bytes=200)  # 50 values a bucket
+    assert grouped == [Bucket(40, 100, (3, 2)), Bucket(0, 40, (0,))]
+    assert plan_buckets(SEGMENTS, 100, 4, bucket_bytes=10**9) == [Bucket(0, 100, (3, 2, 0))]
+    for buckets in (per_layer, grouped):
+        assert covers(buckets, 100)
+
+
+def test_buckets_edge_cases():
+    assert plan_buckets([[], []], 0, 4, 1) == []
+    out_of_order = [[(50, 100)], [(0, 50)]]
+    assert plan_buckets(out_of_order, 100, 4, 1) == [Bucket(0, 100, ())]
+    # a leading part no layer claims goes to the last bucket
+    assert plan_buckets([[(10, 20)], [(20, 30)]], 30, 4, 1) == [Bucket(20, 30, (1,)), Bucket(0, 20, (0,))]
+
+
+class FakeCupy:
+    """Just enough of CuPy's stream/event API to record what the reducer queues, in order."""
+
+    def __init__(self):
+        self.log = []
+        fake = self
+
+        class Stream:
+            def __init__(self, non_blocking=False, name="side"):
+                self.name = name
+
+            def wait_event(self, event):
+                fake.log.append(("wait", self.name, event.name))
+
+        class Event:
+            count = 0
+
+            def __init__(self, disable_timing=True):
+                Event.count += 1
+                self.name = f"event{Event.count}"
+
+            def record(self, stream):
+                fake.log.append(("record", stream.name, self.name))
+
+        self.compute = Stream(name="compute")
+        self.cuda = type("cuda", (), {"Stream": Stream, "Event": Event,
+                                      "get_current_stream": staticmethod(lambda: fake.compute)})
+
+
+class FakeNccl:
+    watchdog = None
+
+    def __init__(self):
+        self.cp = FakeCupy()
+
+    def allreduce_on(self, array, stream):
+        self.cp.log.append(("allreduce", stream.name, array.size))
+
+
+def test_bucketed_reducer_launches_each_bucket_once_its_layers_are_done():
+    comm = FakeNccl()
+    grads = np.zeros(100, dtype="float32")
+    reducer = BucketedGradientReducer(comm, grads, SEGMENTS, bucket_bytes=1)
+    log = comm.cp.log
+    for step in range(2):  # the same sequence every step
+        log.clear()
+        reducer.layer_done(3)
+        assert [e[0] for e in log] == ["record", "wait", "allreduce"] and log[2] == ("allreduce", "side", 40)
+        assert log[0][1] == "compute" and log[1][1:] == ("side", log[0][2])  # side waits for the writes
+        reducer.layer_done(2)
+        reducer.layer_done(1)  # no weights: nothing to send
+        assert [e for e in log if e[0] == "allreduce"] == [("allreduce", "side", 40), ("allreduce", "side", 20)]
+        reducer.layer_done(0)
+        reducer.wait()
+        assert [e[2] for e in log if e[0] == "allreduce"] == [40, 20, 40]
+        # wait(): an event after the last bucket on the side stream, and the compute stream waits on it
+        assert log[-2][:2] == ("record", "side") and log[-1] == ("wait", "compute", log[-2][2])
+
+
+# ---- the watchdog ---------------------------------------------------------------------------------
+class FakeEvent:
+    def __init__(self, done):
+        self.done = done
+
+    def query(self):
+        return self.done
+
+
+def test_watchdog_reports_an_unfinished_collective_once():
+    fired = []
+    dog = DeviceWatchdog(timeout=0.3, on_timeout=lambda what, s: fired.append((what, s)), poll_s=0.05)
+    dog.watch(FakeEvent(True), "finished allreduce")
+    dog.watch(FakeEvent(False), "stuck allreduce")
+    deadline = time.monotonic() + 5
+    while not fired and time.monotonic() < deadline:
+        time.sleep(0.05)
+    dog.stop()
+    assert len(fired) == 1 and fired[0][0] == "stuck allreduce" and fired[0][1] >= 0.3
+
+
+def test_watchdog_stays_quiet_when_collectives_finish():
+    fired = []
+    dog = DeviceWatchdog(timeout=0.1, on_timeout=lambda what, s: fired.append(what), poll_s=0.02)
+    for _ in range(5):
+        dog.watch(FakeEvent(True), "allreduce")
+    time.sleep(0.3)
+    dog.stop()
+    assert fired == []

@@ -1,0 +1,65 @@
+"""The MPI path under ``mpiexec -n 2`` on the CPU: collectives, equivalence with one process, the CLI."""
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+import gpunn
+
+pytestmark = pytest.mark.mpi
+
+
+def test_communicator_collectives(mpirun):
+    run = mpirun(2, ["worker_collectives.py"])
+    assert run.returncode == 0, run.output
+    assert "collectives OK on rank 0" in run.output and "collectives OK on rank 1" in run.output
+
+
+@pytest.fixture(scope="module")
+def reference(workers):
+    """The single-process run of worker_equivalence.train, in this process."""
+    spec = importlib.util.spec_from_file_location("worker_equivalence", workers / "worker_equivalence.py")
+    worker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker)
+    with gpunn.use_backend("numpy"):
+        return {dtype: worker.train(dtype) for dtype in ("float64", "float32")}
+
+
+@pytest.fixture(scope="module", params=[2, 3], ids=lambda n: f"{n}ranks")
+def parallel(request, mpirun, tmp_path_factory):
+    """Every rank's results of worker_equivalence under mpiexec -n 2 (33 = 17 + 16 rows a batch) and
+    -n 3 (11 + 11 + 11, the last 1-row batch 1 + 0 + 0)."""
+    ranks = request.param
+    out = tmp_path_factory.mktemp(f"equivalence{ranks}")
+    run = mpirun(ranks, ["worker_equivalence.py", str(out)])
+    assert run.returncode == 0, run.output
+    return [dict(np.load(out / f"rank{r}.npz")) for r in range(ranks)]
+
+
+def test_ranks_end_with_identical_weights(parallel):
+    assert int(parallel[0]["size"]) == len(parallel)
+    for other in parallel[1:]:
+        for key in parallel[0]:
+            np.testing.assert_array_equal(parallel[0][key], other[key], err_msg=key)
+
+
+@pytest.mark.parametrize("dtype, rtol, atol", [("float64", 1e-11, 1e-13), ("float32", 2e-5, 2e-6)])
+def test_data_parallel_equals_one_process(parallel, reference, dtype, rtol, atol):
+    """Weights, loss/metric history (train and validation), train_on_batch, evaluate and predict."""
+    expected = reference[dtype]
+    got = {k.split("/", 1)[1]: v for k, v in parallel[-1].items() if k.startswith(dtype + "/")}
+    assert sorted(got) == sorted(expected)
+    for key, value in expected.items():
+        np.testing.assert_allclose(got[key], value, rtol=rtol, atol=atol, err_msg=f"{dtype} {key}")
+
+
+def test_gpunn_train_cli_under_mpiexec(mpirun, tmp_path):
+    run = mpirun(2, ["-m", "gpunn.cli", "train", "--backend", "numpy", "--epochs", "2", "--layers", "32",
+                     "--output-dir", str(tmp_path), "--verbose", "2"])
+    assert run.returncode == 0, run.output
+    # Rank 0 alone prints and writes files.
+    assert run.output.count("test accuracy:") == 1, run.output
+    assert run.output.count("| backend:") == 1, run.output
+    assert (tmp_path / "model.safetensors").exists() and (tmp_path / "training_curves.png").exists()

@@ -1,6 +1,7 @@
 """Data-parallel scaling: training samples/s with N ranks against one rank, for an MLP epoch.
 
     python bench/scaling.py --ranks 1 2 --output bench/results/distributed_cpu.json
+    python bench/scaling.py --backend cupy --ranks 1 8      # on a GPU node: one process per GPU, NCCL
 
 Launches ``mpiexec -n N python bench/scaling.py --worker`` for each N (one BLAS thread per rank, so N ranks
 use N cores), plus one single rank with as many BLAS threads as the largest N: what the same cores give
@@ -60,16 +61,16 @@ def ring_model(gpus: int, per_gpu_batch: int, dtype_bytes: int = 4) -> dict:
 
 
 # ---- one launch -----------------------------------------------------------------------------------
-def worker(epochs: int, out: Path) -> None:
+def worker(epochs: int, out: Path, backend: str) -> None:
     import gpunn
 
-    gpunn.set_backend("numpy")
+    gpunn.set_backend(backend)
     comm = gpunn.distributed.init()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((SAMPLES, LAYERS[0]), dtype=np.float32)
     y = rng.integers(0, LAYERS[-1], SAMPLES)
     comm_seconds = [0.0]
-    if comm.size > 1:  # time the gradient sums (waiting for the slower rank included)
+    if comm.size > 1 and comm.backend == "mpi":  # time the gradient sums (waiting for the slower rank included)
         allreduce = comm.allreduce_sum_
 
         def timed(array):
@@ -129,7 +130,7 @@ def wait_for_quiet(limit_s: float, threshold: float = 0.15) -> float | None:
     return busy
 
 
-def launch(ranks: int, threads: int, epochs: int) -> list[dict]:
+def launch(ranks: int, threads: int, epochs: int, backend: str) -> list[dict]:
     mpiexec = Path(sys.executable).parent / "mpiexec"
     mpiexec = str(mpiexec) if mpiexec.exists() else "mpiexec"
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
@@ -137,7 +138,7 @@ def launch(ranks: int, threads: int, epochs: int) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
         subprocess.run([mpiexec, "-n", str(ranks), sys.executable, __file__, "--worker", "--epochs", str(epochs),
-                        "--result", str(out)], check=True, env=env, timeout=1800)
+                        "--result", str(out), "--backend", backend], check=True, env=env, timeout=1800)
         return json.loads(out.read_text())
 
 
@@ -149,11 +150,13 @@ def main() -> int:
     parser.add_argument("--quiet-wait", type=float, default=60.0,
                         help="seconds to wait, before each launch, for other processes to leave the CPUs idle")
     parser.add_argument("--output", type=Path, help="JSON file to merge the results into (key 'scaling')")
+    parser.add_argument("--backend", default="numpy",
+                        help="numpy (CPU ranks, MPI) or cupy (one GPU per rank, NCCL): the GPU step time")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.epochs, args.result)
+        worker(args.epochs, args.result, args.backend)
         return 0
 
     # (ranks, BLAS threads per rank); the configurations take turns, round after round, so a burst of
@@ -165,7 +168,7 @@ def main() -> int:
     for _ in range(args.rounds):
         for ranks, threads in configs:
             loads.append(wait_for_quiet(args.quiet_wait))
-            rounds[(ranks, threads)].append(launch(ranks, threads, args.epochs))
+            rounds[(ranks, threads)].append(launch(ranks, threads, args.epochs, args.backend))
     best = {c: [max((r[i] for r in rounds[c]), key=lambda r: r["samples_per_s"]) for i in range(len(BATCHES))]
             for c in configs}
     rows = []
@@ -195,10 +198,10 @@ def main() -> int:
               f"(no overlap) .. {m['efficiency_full_overlap']:.0%} (full overlap)")
     if args.output:
         data = json.loads(args.output.read_text()) if args.output.exists() else {}
-        data["scaling"] = {"model": "-".join(map(str, LAYERS)), "parameters": parameter_count(),
-                           "samples": SAMPLES, "epochs_timed": args.epochs - 1, "rounds": args.rounds,
-                           "cpu_busy_before_launch": loads, "rows": rows,
-                           "command": " ".join(["python"] + sys.argv)}
+        key = "scaling" if args.backend == "numpy" else f"scaling_{args.backend}"
+        data[key] = {"model": "-".join(map(str, LAYERS)), "parameters": parameter_count(), "backend": args.backend,
+                     "samples": SAMPLES, "epochs_timed": args.epochs - 1, "rounds": args.rounds,
+                     "cpu_busy_before_launch": loads, "rows": rows, "command": " ".join(["python"] + sys.argv)}
         data["ring_model_8gpu"] = {
             "formula": "t_comm = alpha + 2(N-1)/N * gradient_bytes / busbw; "
                        "t_compute = max(6 * params * per_gpu_batch / (eta * peak_fp32), step_floor); "

@@ -24,6 +24,11 @@ def main(argv=None) -> int:
     except (ValueError, TypeError, FileNotFoundError, RuntimeError, MemoryError) as exc:
         # A clear one-line error for bad options or data; tracebacks are for bugs.
         print(f"gpunn {args.command}: error: {exc}", file=sys.stderr)
+        from . import distributed
+
+        comm = distributed.current()
+        if comm.size > 1:  # the other ranks would wait for this one in their next collective
+            comm.abort(2)
         return 2
 
 

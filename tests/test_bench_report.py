@@ -158,6 +158,23 @@ def test_validation_refuses_a_wrong_backend(monkeypatch):
     assert failure["backend"] == "numpy-unfused" and "parameters after the update" in failure["reason"]
 
 
+def test_validation_allows_a_relu_kink_unit_but_not_a_wrong_gradient(rng):
+    kernel = rng.standard_normal((200, 128)).astype(np.float32)
+    reference = validation.Snapshot(loss=1.0, grads=[kernel], params=[np.zeros_like(kernel)])
+
+    def with_grads(g):
+        # Adam's first step: about -lr * sign(g), as the reference's parameters would be
+        return validation.Snapshot(loss=1.0, grads=[g], params=[(-1e-3 * np.sign(g)).astype(np.float32)])
+
+    reference.params = with_grads(kernel).params
+    kink = kernel.copy()
+    kink[:, 7] += 0.05 * np.abs(kernel).max()  # one unit flipped at a ReLU kink: one column differs
+    assert validation.compare(reference, with_grads(kink), 1e-3, 1e-7, 0.999).ok
+    scaled = kernel * 1.01  # every element 1% off: a real difference
+    verdict = validation.compare(reference, with_grads(scaled), 1e-3, 1e-7, 0.999)
+    assert not verdict.ok and verdict.mismatch_fraction > 0.5
+
+
 def test_unfused_step_matches_the_fused_one():
     layers = (12, 32, 32, 5)
     x, y = make_batch(layers, 16, 0)

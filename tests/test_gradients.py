@@ -35,9 +35,11 @@ def layer_objective(layer, x, R, training=True):
 
 
 def analytic(layer, x, R, training=True):
-    """(dx, {weight name: gradient}) from the layer's own backward pass with dy = R."""
+    """(dx, {weight name: gradient}) from the layer's own backward pass with dy = R, plus the weight penalties'
+    gradients, which the model adds after backward."""
     y, backprop = layer.forward(x, training)
     dx = backprop(R.copy(), True)
+    layer.add_regularization_gradients()
     return np.array(dx), {name: np.array(g) for name, g in layer.bound.grads.items()}
 
 
@@ -398,11 +400,13 @@ def _numeric_model_gradient(model, x, y, kind):
 def test_whole_model_gradient(case, rng):
     model, plan, x, y, xp, yp, kind = _model_case(case, rng)
     # Analytic: forward (the output activation left to the loss when fused), the loss's gradient of the mean,
-    # then every layer's backprop in reverse, into the flat gradient buffer.
+    # then every layer's backprop in reverse, into the flat gradient buffer, then the weight penalties' gradients.
     output, backprops = model._forward(plan, model.ops.asarray(xp), training=True)
     _, dy, _ = model.loss.compute(model.ops, output, model.ops.asarray(yp), 1.0 / B, plan.loss_takes_logits)
     for index in range(len(backprops) - 1, -1, -1):
         dy = backprops[index](dy, plan.need_dx[index])
+    for layer in plan.layers:
+        layer.add_regularization_gradients()
     analytic_grads = np.array(model.grads)
     numeric = _numeric_model_gradient(model, x, y, kind)
     assert_gradients_close(analytic_grads, numeric, what=f"{case} d mean loss / d params")

@@ -34,6 +34,7 @@ def plot_throughput(record: dict, path: str) -> str:
             color, marker, line = STYLES.get(backend, (None, "x", "-"))
             ranks = points[0]["ranks"]
             ax.errorbar(batches, median, yerr=[low, high], color=color, marker=marker, linestyle=line, capsize=3,
+                        markerfacecolor="none" if backend.endswith("-unfused") else color,
                         label=backend + (f" x{ranks} ranks" if ranks > 1 else ""))
         layers = "-".join(map(str, results[0]["layers"])) if results else ""
         ax.set_title(f"{size} ({layers})" if layers and layers != size else size)

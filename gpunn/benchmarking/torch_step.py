@@ -22,8 +22,8 @@ class TorchStep:
 
     def __init__(self, name: str, torch, device: str, threads: int | None):
         self.name, self.torch, self.device = name, torch, device
-        if threads:
-            torch.set_num_threads(int(threads))  # the same thread count as NumPy's BLAS
+        self.threads = int(threads) if threads else None
+        self._set_threads()
         if device.startswith("cuda"):
             torch.backends.cuda.matmul.allow_tf32 = False  # float32 matmuls, as gpunn's default
             self.clock = TorchEventClock(torch)
@@ -33,8 +33,14 @@ class TorchStep:
             self.thread_pool = TORCH_POOL  # see timing.Settler
         self.model = None
 
+    def _set_threads(self) -> None:
+        # Set again before every case: leaving a threadpoolctl limit resets PyTorch's OpenMP count too.
+        if self.threads:
+            self.torch.set_num_threads(self.threads)  # the same thread count as NumPy's BLAS
+
     def setup(self, layers, x: np.ndarray, y: np.ndarray, weights: list) -> None:
         torch, nn = self.torch, self.torch.nn
+        self._set_threads()
         modules = []
         for i, (n_in, n_out) in enumerate(zip(layers[:-1], layers[1:])):
             modules.append(nn.Linear(n_in, n_out))

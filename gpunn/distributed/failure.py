@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import atexit
 import sys
+import time
 import traceback
 
 from .errors import CollectiveTimeoutError
 
 _installed: dict = {}
+_GRACE_S = 1.0
 
 
 def install(comm) -> None:
@@ -44,6 +46,9 @@ def _abort_on_uncaught(exc_type, exc, tb) -> None:
               f"aborting all {comm.size} ranks", file=sys.stderr)
         sys.stdout.flush()
         sys.stderr.flush()
+        # The launcher forwards output through pipes and drops what is in flight when the job is killed:
+        # a moment's grace lets this message (and those of ranks failing at the same time) get out.
+        time.sleep(_GRACE_S)
     finally:
         comm.abort(1)
 

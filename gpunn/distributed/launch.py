@@ -59,6 +59,8 @@ def init(backend: str | None = None, *, timeout: float | None = None, bucket_mb:
     else:
         comm = host
     _check_ops(comm)
+    if comm.backend == "mpi" and comm.local_size > 1:
+        _share_cores(comm.local_size)
     if abort_on_error and host.size > 1 and host.backend == "mpi":
         from . import failure
 
@@ -84,6 +86,30 @@ def _auto_backend(host) -> str:
                       "Install the NCCL wheel for your CUDA (e.g. nvidia-nccl-cu12).", RuntimeWarning, stacklevel=3)
         return "mpi"
     return "nccl"
+
+
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+
+
+def _share_cores(ranks_on_node: int) -> None:
+    """Give each CPU rank its share of the node's cores for BLAS, unless the user chose a thread count.
+
+    Every BLAS library starts one thread per core by default; with several ranks per node they would fight
+    over the cores (on a busy 2-core machine, 2 ranks x 2 threads ran 10x slower than 2 x 1)."""
+    import os
+
+    if any(v in os.environ for v in _THREAD_VARIABLES):
+        return
+    total = os.cpu_count() or 1
+    try:
+        mine = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        mine = total
+    # A launcher that binds ranks to cores already gave this rank its share; otherwise split the node.
+    share = mine if mine < total else total // ranks_on_node
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=max(1, share), user_api="blas")
 
 
 def _check_ops(comm) -> None:

@@ -12,7 +12,7 @@ import json
 import numpy as np
 
 from .. import _compat
-from . import requests
+from . import waiting
 from .base import Communicator
 from .errors import collective_timeout
 
@@ -51,7 +51,7 @@ class MpiCommunicator(Communicator):
 
     # ---- internals --------------------------------------------------------------------------------
     def _wait(self, request, what: str) -> None:
-        requests.wait(request, what, self.rank, self.timeout)
+        waiting.wait(request, what, self.rank, self.timeout)
 
     @staticmethod
     def _host_view(array, what: str):

@@ -85,7 +85,11 @@ class NcclCommunicator(Communicator):
         self.host.broadcast_(uid)
         self.comm = nccl.NcclCommunicator(self.size, tuple(int(b) for b in uid), self.rank)
         limit = collective_timeout(timeout)
-        self.watchdog = DeviceWatchdog(limit, self._on_timeout) if limit is not None and self.size > 1 else None
+        self.watchdog = None
+        if limit is not None and self.size > 1:
+            # The CUDA current device is per thread: the watchdog queries events from this rank's GPU.
+            self.watchdog = DeviceWatchdog(limit, self._on_timeout,
+                                           thread_setup=lambda: cp.cuda.Device(self.device_id).use())
 
     # ---- device collectives -----------------------------------------------------------------------
     def _check(self, array, what: str):

@@ -17,10 +17,12 @@ class DeviceWatchdog:
         timeout: seconds a registered event may stay unfinished.
         on_timeout: called once, from the watchdog thread, with (description, seconds waited).
         poll_s: how often the thread looks.
+        thread_setup: called first in the watchdog thread (e.g. make the rank's GPU current there).
     """
 
-    def __init__(self, timeout: float, on_timeout, poll_s: float = 0.5):
+    def __init__(self, timeout: float, on_timeout, poll_s: float = 0.5, thread_setup=None):
         self.timeout, self.on_timeout, self.poll_s = timeout, on_timeout, poll_s
+        self._thread_setup = thread_setup
         self._pending: collections.deque = collections.deque()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -44,6 +46,8 @@ class DeviceWatchdog:
             return self._pending[0] if self._pending else None
 
     def _run(self) -> None:
+        if self._thread_setup is not None:
+            self._thread_setup()
         while not self._stop.wait(self.poll_s):
             oldest = self._oldest_unfinished()
             if oldest is None:

@@ -110,6 +110,8 @@ class Layer:
         return total
 
     def add_regularization_gradients(self) -> None:
+        """Add each weight penalty's gradient to its gradient view. The model calls this after backward (and
+        after the sum over ranks: the penalty depends on the weights alone, so each rank adds it once)."""
         for regularizer, weight, grad in self._regularized:
             regularizer.add_gradient(self.ops.xp, weight, grad)
 

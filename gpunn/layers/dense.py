@@ -69,7 +69,6 @@ class Dense(Layer):
                     dz.sum(axis=0, out=dbias)
             if grads:  # a frozen layer (trainable=False) has no gradient views
                 ops.matmul(x2.T, dz, out=grads["kernel"])
-                self.add_regularization_gradients()
             if not need_dx:
                 return None
             dx = ops.matmul(dz, kernel.T)

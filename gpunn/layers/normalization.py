@@ -57,7 +57,6 @@ class _ScaleShift(Layer):
                 (dy * xhat).sum(axis=0, out=g["gamma"])
             if self.center:
                 dy.sum(axis=0, out=g["beta"])
-            self.add_regularization_gradients()
         return dy * self.bound.weights["gamma"] if self.scale else dy
 
     def get_config(self):

@@ -166,23 +166,16 @@ class TrainingMixin:
         output, backprops = self._forward(plan, xb, training=True)
         per_sample, dy, predictions = self.loss.compute(self.ops, output, yb, grad_scale, plan.loss_takes_logits)
         reducer = self._gradient_reducer(comm)
-        # A weight penalty's gradient depends on the weights alone: rank 0 adds it, so the sum counts it once.
-        muted = ([l for l in plan.layers if getattr(l, "_regularized", None)]
-                 if reducer is not None and plan.has_regularizers and not comm.is_chief else [])
-        saved = [l._regularized for l in muted]
-        for layer in muted:
-            layer._regularized = []
-        try:
-            for index in range(len(backprops) - 1, -1, -1):
-                if dy is not None:  # None: no layer below has trainable weights (e.g. a frozen first layer)
-                    dy = backprops[index](dy, plan.need_dx[index])
-                if reducer is not None:
-                    reducer.layer_done(index)
-        finally:
-            for layer, regularized in zip(muted, saved):
-                layer._regularized = regularized
+        for index in range(len(backprops) - 1, -1, -1):
+            if dy is not None:  # None: no layer below has trainable weights (e.g. a frozen first layer)
+                dy = backprops[index](dy, plan.need_dx[index])
+            if reducer is not None:
+                reducer.layer_done(index)
         if reducer is not None:
             reducer.wait()
+        if plan.has_regularizers:
+            for layer in plan.layers:
+                layer.add_regularization_gradients()
         self.optimizer.apply(self.params, self.grads)
         return per_sample, predictions
 

@@ -10,7 +10,7 @@ import pytest
 
 import gpunn
 from gpunn import distributed
-from gpunn.distributed import failure, requests
+from gpunn.distributed import failure, waiting
 from gpunn.distributed.buckets import Bucket, plan_buckets
 from gpunn.distributed.errors import CollectiveTimeoutError, collective_timeout
 from gpunn.distributed.nccl import BucketedGradientReducer
@@ -88,10 +88,10 @@ class FakeRequest:
 
 def test_wait_returns_when_the_request_completes():
     request = FakeRequest(done_after=5)
-    requests.wait(request, "allreduce", rank=0, timeout=10)
+    waiting.wait(request, "allreduce", rank=0, timeout=10)
     assert request.tests == 5
     request = FakeRequest(done_after=None)
-    requests.wait(request, "allreduce", rank=0, timeout=None)
+    waiting.wait(request, "allreduce", rank=0, timeout=None)
     assert request.waited
 
 
@@ -99,7 +99,7 @@ def test_wait_raises_a_timeout_naming_rank_and_operation():
     start = time.monotonic()
     with pytest.raises(CollectiveTimeoutError, match=r"rank 3: allreduce of 10 float32 values did not complete "
                                                      r"within 0.2 s"):
-        requests.wait(FakeRequest(done_after=None), "allreduce of 10 float32 values", rank=3, timeout=0.2)
+        waiting.wait(FakeRequest(done_after=None), "allreduce of 10 float32 values", rank=3, timeout=0.2)
     assert time.monotonic() - start < 5
     assert issubclass(CollectiveTimeoutError, TimeoutError)
 
@@ -118,6 +118,7 @@ class FakeComm:
 def test_uncaught_exception_prints_the_rank_and_aborts(monkeypatch, capsys):
     comm = FakeComm()
     monkeypatch.setattr(failure, "_installed", {"comm": comm, "previous": sys.__excepthook__})
+    monkeypatch.setattr(failure, "_GRACE_S", 0.0)
     try:
         raise KeyError("lost")
     except KeyError as exc:
@@ -245,3 +246,14 @@ def test_watchdog_stays_quiet_when_collectives_finish():
     time.sleep(0.3)
     dog.stop()
     assert fired == []
+
+
+def test_watchdog_runs_its_setup_in_its_thread():
+    import threading
+
+    seen = []
+    dog = DeviceWatchdog(timeout=10, on_timeout=lambda *a: None, poll_s=0.01,
+                         thread_setup=lambda: seen.append(threading.current_thread().name))
+    time.sleep(0.1)
+    dog.stop()
+    assert seen == ["gpunn-collective-watchdog"]

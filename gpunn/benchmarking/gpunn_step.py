@@ -7,8 +7,6 @@ and the gradient scaled by 1 / global batch.
 """
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from ..models.training import shard_bounds
@@ -19,45 +17,22 @@ LEARNING_RATE = 1e-3
 EPSILON = 1e-7  # Keras's Adam epsilon; the PyTorch reference uses the same
 
 
-@contextlib.contextmanager
-def ops_scope(ops):
-    """Models built inside the block take ``ops``.
-
-    ``gpunn.use_backend`` only knows the named backends; the unfused variants are Ops of their own, so the
-    backend's context variable is set directly, exactly as ``use_backend`` does.
-    """
-    from .. import ops as ops_module
-
-    token = ops_module._current.set(ops)
-    try:
-        yield ops
-    finally:
-        ops_module._current.reset(token)
-
-
 def limit_update_threads(ops, threads: int | None) -> int | None:
     """Give the NumPy backend's optimizer-update thread pool ``threads`` workers (None: leave it as is).
 
-    The NumPy Ops splits large element-wise updates over a pool sized by the usable cores, not by the BLAS
-    limit; a run limited to N threads must limit it too, or gpunn would use more cores than PyTorch. The pool
-    is created lazily by ``Ops._update_threads``, which keeps an existing ``_pool``: one is put in place here.
-    Returns the pool size in effect (None where this Ops has no such pool).
+    The pool is sized by the usable cores, not by the BLAS limit; a run limited to N threads must limit it
+    too, or gpunn would use more cores than PyTorch. Returns the pool size in effect (None: no such pool).
     """
-    if not hasattr(ops, "_update_threads"):
+    if not hasattr(ops, "set_update_threads"):
         return None
-    if threads and not hasattr(ops, "_pool"):
-        import concurrent.futures
-
-        ops._threads = int(threads)
-        ops._pool = concurrent.futures.ThreadPoolExecutor(int(threads), thread_name_prefix="gpunn-update")
-    return ops._update_threads()
+    return ops.set_update_threads(int(threads)) if threads else ops.update_threads
 
 
 def build_mlp(layers, ops):
     """Sequential MLP on ``ops``: Dense relu hidden layers, softmax output, sparse CE, Adam (Keras defaults)."""
     import gpunn
 
-    with ops_scope(ops):
+    with gpunn.use_backend(ops):
         model = gpunn.Sequential([gpunn.Input(shape=(layers[0],))]
                                  + [gpunn.layers.Dense(units, activation="relu") for units in layers[1:-1]]
                                  + [gpunn.layers.Dense(layers[-1], activation="softmax")])

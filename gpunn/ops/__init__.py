@@ -35,7 +35,7 @@ def _check_name(name: str) -> str:
     return name.lower()
 
 
-def _make(name: str, explicit: bool) -> Ops:
+def _make(name: str, explicit: bool, stacklevel: int = 3) -> Ops:
     if name == "auto":
         if _compat.has_cupy_gpu():
             return _make("cupy", explicit)
@@ -43,7 +43,7 @@ def _make(name: str, explicit: bool) -> Ops:
             warnings.warn(
                 f"gpunn: no usable GPU ({_compat.cupy_unavailable_reason()}); using the NumPy backend.",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
         return _make("numpy", explicit)
     if name not in _instances:
@@ -61,17 +61,27 @@ def _make(name: str, explicit: bool) -> Ops:
     return _instances[name]
 
 
-def set_backend(name: str) -> Ops:
-    """Choose the backend for models built from now on: 'numpy', 'cupy' or 'auto'. Returns the Ops."""
-    ops = _make(_check_name(name), explicit=True)
+def _resolve(backend) -> Ops:
+    if isinstance(backend, Ops):  # an Ops object of one's own (e.g. a benchmark's variant)
+        return backend
+    # The fallback warning points at the user's set_backend / use_backend line.
+    return _make(_check_name(backend), explicit=True, stacklevel=4)
+
+
+def set_backend(backend) -> Ops:
+    """Choose the backend for models built from now on: 'numpy', 'cupy', 'auto' or an Ops. Returns the Ops."""
+    ops = _resolve(backend)
     _current.set(ops)
     return ops
 
 
-@contextlib.contextmanager
-def use_backend(name: str):
+def use_backend(backend):
     """Use a backend inside a ``with`` block only; the previous choice comes back after it."""
-    ops = _make(_check_name(name), explicit=True)
+    return _scope(_resolve(backend))  # resolved here, so a fallback warning points at the caller's line
+
+
+@contextlib.contextmanager
+def _scope(ops: Ops):
     token = _current.set(ops)
     try:
         yield ops

@@ -114,13 +114,29 @@ class Ops:
 
     def _update_threads(self) -> int:
         if not hasattr(self, "_pool"):
-            import concurrent.futures
             import os
 
             threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-            self._threads = max(1, min(8, threads or 1))
-            self._pool = concurrent.futures.ThreadPoolExecutor(self._threads, thread_name_prefix="gpunn-update")
+            self.set_update_threads(max(1, min(8, threads or 1)))
         return self._threads
+
+    @property
+    def update_threads(self) -> int:
+        return self._update_threads()
+
+    def set_update_threads(self, threads: int) -> int:
+        """Threads for the element-wise optimizer update (default: the usable cores, at most 8). Benchmarks set
+        it to the thread count every contender gets."""
+        import concurrent.futures
+
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads: expected a positive integer, got {threads!r}")
+        old = getattr(self, "_pool", None)
+        self._threads = threads
+        self._pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="gpunn-update")
+        if old is not None:
+            old.shutdown(wait=False)
+        return threads
 
     def _scratch(self, size, dtype):
         cache = self.__dict__.setdefault("_scratch_buffers", {})

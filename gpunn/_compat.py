@@ -65,7 +65,9 @@ def cupy() -> ModuleType | None:
 def cupy_unavailable_reason() -> str:
     """Why ``cupy()`` returned None, in words a user can act on."""
     if cuda_simulator_enabled():
-        return "NUMBA_ENABLE_CUDASIM is set, so no real GPU is used"
+        if cuda_driver_device_count() == 0:
+            return "the CUDA driver sees no GPU (kernels run on Numba's CUDA simulator instead)"
+        return "NUMBA_ENABLE_CUDASIM is set, so the GPU is not used"
     cp = _try_import("cupy")
     if cp is None:
         return "CuPy is not installed (pip install 'gpunn[cuda12]' or 'gpunn[cuda13]')"

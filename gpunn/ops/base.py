@@ -65,31 +65,38 @@ class Ops:
         """``a @ b``; transposed operands are passed as ``.T`` views and reach BLAS without a copy."""
         return self.xp.matmul(a, b, out=out)
 
-    # ---- fused layer steps (kernels/ twins) -----------------------------------------------------
+    # ---- fused layer steps (kernels/) -----------------------------------------------------------
+    # Each kernels/ file has a NumPy twin ``<step>_numpy`` and a CUDA launcher ``<step>_cuda`` with the same
+    # arguments; an Ops picks its side by suffix, so the GPU backend needs no method of its own per step.
+    kernel_suffix = "_numpy"
+
+    def _kernel(self, module, step: str):
+        return getattr(module, step + self.kernel_suffix)
+
     def bias_act_forward(self, z, bias, activation, out, alpha=0.2):
-        bias_act.bias_act_forward_numpy(z, bias, activation, out, alpha)
+        self._kernel(bias_act, "bias_act_forward")(z, bias, activation, out, alpha)
         return out
 
     def act_backward_bias_grad(self, dy, y, z, activation, dz_out, dbias_out, alpha=0.2):
-        bias_act.act_backward_bias_grad_numpy(dy, y, z, activation, dz_out, dbias_out, alpha)
+        self._kernel(bias_act, "act_backward_bias_grad")(dy, y, z, activation, dz_out, dbias_out, alpha)
         return dz_out
 
     def softmax(self, logits, out):
-        softmax_xent.softmax_numpy(logits, out)
+        self._kernel(softmax_xent, "softmax")(logits, out)
         return out
 
     def softmax_xent(self, logits, labels, probs_out, dlogits_out, loss_out, grad_scale):
-        softmax_xent.softmax_xent_numpy(logits, labels, probs_out, dlogits_out, loss_out, grad_scale)
+        self._kernel(softmax_xent, "softmax_xent")(logits, labels, probs_out, dlogits_out, loss_out, grad_scale)
 
     def sigmoid_bce(self, logits, targets, probs_out, dlogits_out, loss_out, grad_scale):
-        sigmoid_bce.sigmoid_bce_numpy(logits, targets, probs_out, dlogits_out, loss_out, grad_scale)
+        self._kernel(sigmoid_bce, "sigmoid_bce")(logits, targets, probs_out, dlogits_out, loss_out, grad_scale)
 
     def dropout_forward(self, x, rate, seed, counter, out, mask_out):
-        dropout.dropout_forward_numpy(x, rate, seed, counter, out, mask_out)
+        self._kernel(dropout, "dropout_forward")(x, rate, seed, counter, out, mask_out)
         return out
 
     def dropout_backward(self, dy, mask, rate, dx_out):
-        dropout.dropout_backward_numpy(dy, mask, rate, dx_out)
+        self._kernel(dropout, "dropout_backward")(dy, mask, rate, dx_out)
         return dx_out
 
     # ---- optimizer updates over the flat parameter buffer ---------------------------------------
@@ -97,7 +104,8 @@ class Ops:
     # core and updated by a small thread pool (ufuncs release the GIL). Each slice has its own scratch.
     PARALLEL_MIN_ELEMENTS = 1 << 18
 
-    def _flat_update(self, twin, arrays, scalars) -> None:
+    def _flat_update(self, step: str, arrays, scalars) -> None:
+        twin = self._kernel(optimizer_updates, step)
         p = arrays[0]
         scratch = self._scratch(p.size, p.dtype)
         workers = self._update_threads() if p.size >= self.PARALLEL_MIN_ELEMENTS else 1
@@ -146,19 +154,16 @@ class Ops:
         return cache[key]
 
     def sgd_update(self, p, g, velocity, lr, momentum, nesterov, weight_decay):
-        self._flat_update(optimizer_updates.sgd_update_numpy, (p, g, velocity),
-                          (lr, momentum, nesterov, weight_decay))
+        self._flat_update("sgd_update", (p, g, velocity), (lr, momentum, nesterov, weight_decay))
 
     def rmsprop_update(self, p, g, ms, mom, mg, lr, rho, momentum, epsilon, centered, weight_decay):
-        self._flat_update(optimizer_updates.rmsprop_update_numpy, (p, g, ms, mom, mg),
-                          (lr, rho, momentum, epsilon, centered, weight_decay))
+        self._flat_update("rmsprop_update", (p, g, ms, mom, mg), (lr, rho, momentum, epsilon, centered, weight_decay))
 
     def adagrad_update(self, p, g, acc, lr, epsilon, weight_decay):
-        self._flat_update(optimizer_updates.adagrad_update_numpy, (p, g, acc), (lr, epsilon, weight_decay))
+        self._flat_update("adagrad_update", (p, g, acc), (lr, epsilon, weight_decay))
 
     def adam_update(self, p, g, m, v, vhat, lr, beta_1, beta_2, epsilon, step, weight_decay):
-        self._flat_update(optimizer_updates.adam_update_numpy, (p, g, m, v, vhat),
-                          (lr, beta_1, beta_2, epsilon, step, weight_decay))
+        self._flat_update("adam_update", (p, g, m, v, vhat), (lr, beta_1, beta_2, epsilon, step, weight_decay))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.device_description}>"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy
 
 from .. import _compat
-from ..kernels import bias_act, dropout, optimizer_updates, sigmoid_bce, softmax_xent
+from ..kernels import optimizer_updates
 from .base import Ops
 
 
@@ -38,14 +38,8 @@ class CupyOps(Ops):
         self.allow_tf32 = bool(allow)
 
     # ---- memory and transfers -------------------------------------------------------------------
-    def asarray(self, data, dtype=None):
-        return self.xp.asarray(data, dtype=dtype)
-
     def to_numpy(self, array) -> numpy.ndarray:
         return self.xp.asnumpy(array) if isinstance(array, self.xp.ndarray) else numpy.asarray(array)
-
-    def take_rows(self, array, indices, out=None):
-        return self.xp.take(array, indices, axis=0, out=out)
 
     def synchronize(self) -> None:
         self.xp.cuda.get_current_stream().synchronize()
@@ -58,42 +52,9 @@ class CupyOps(Ops):
         pool = self.xp.get_default_memory_pool()
         return int(free + pool.free_bytes())
 
-    # ---- fused steps: Numba CUDA kernels ----------------------------------------------------------
-    def bias_act_forward(self, z, bias, activation, out, alpha=0.2):
-        bias_act.bias_act_forward_cuda(z, bias, activation, out, alpha)
-        return out
+    # ---- fused steps: the Numba CUDA launchers in gpunn/kernels (see Ops._kernel) --------------------
+    kernel_suffix = "_cuda"
 
-    def act_backward_bias_grad(self, dy, y, z, activation, dz_out, dbias_out, alpha=0.2):
-        bias_act.act_backward_bias_grad_cuda(dy, y, z, activation, dz_out, dbias_out, alpha)
-        return dz_out
-
-    def softmax(self, logits, out):
-        softmax_xent.softmax_cuda(logits, out)
-        return out
-
-    def softmax_xent(self, logits, labels, probs_out, dlogits_out, loss_out, grad_scale):
-        softmax_xent.softmax_xent_cuda(logits, labels, probs_out, dlogits_out, loss_out, grad_scale)
-
-    def sigmoid_bce(self, logits, targets, probs_out, dlogits_out, loss_out, grad_scale):
-        sigmoid_bce.sigmoid_bce_cuda(logits, targets, probs_out, dlogits_out, loss_out, grad_scale)
-
-    def dropout_forward(self, x, rate, seed, counter, out, mask_out):
-        dropout.dropout_forward_cuda(x, rate, seed, counter, out, mask_out)
-        return out
-
-    def dropout_backward(self, dy, mask, rate, dx_out):
-        dropout.dropout_backward_cuda(dy, mask, rate, dx_out)
-        return dx_out
-
-    def sgd_update(self, p, g, velocity, lr, momentum, nesterov, weight_decay):
-        optimizer_updates.sgd_update_cuda(p, g, velocity, lr, momentum, nesterov, weight_decay)
-
-    def rmsprop_update(self, p, g, ms, mom, mg, lr, rho, momentum, epsilon, centered, weight_decay):
-        optimizer_updates.rmsprop_update_cuda(p, g, ms, mom, mg, lr, rho, momentum, epsilon, centered,
-                                              weight_decay)
-
-    def adagrad_update(self, p, g, acc, lr, epsilon, weight_decay):
-        optimizer_updates.adagrad_update_cuda(p, g, acc, lr, epsilon, weight_decay)
-
-    def adam_update(self, p, g, m, v, vhat, lr, beta_1, beta_2, epsilon, step, weight_decay):
-        optimizer_updates.adam_update_cuda(p, g, m, v, vhat, lr, beta_1, beta_2, epsilon, step, weight_decay)
+    def _flat_update(self, step: str, arrays, scalars) -> None:
+        # One launch over the whole flat buffer; the GPU needs no slicing or scratch.
+        self._kernel(optimizer_updates, step)(*arrays, *scalars)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .. import initializers
 from .base import WeightSpec
-from .normalization import _ScaleShift, normalize_backward
+from .normalization import _ScaleShift
 
 
 class BatchNormalization(_ScaleShift):
@@ -30,7 +30,7 @@ class BatchNormalization(_ScaleShift):
         ]
 
     def forward(self, x, training):
-        xp, w = self.ops.xp, self.bound.weights
+        w = self.bound.weights
         x2 = x.reshape(-1, x.shape[-1])
         training = training and self.trainable  # Keras: a frozen BatchNormalization runs in inference mode
         if training:
@@ -43,19 +43,7 @@ class BatchNormalization(_ScaleShift):
             w["moving_variance"] += (1.0 - self.momentum) * var
         else:
             mean, var = w["moving_mean"], w["moving_variance"]
-        inv_std = 1.0 / xp.sqrt(var + self.epsilon)
-        xhat = (x2 - mean) * inv_std
-        y = self.scale_shift(xhat)
-
-        def backprop(dy, need_dx=True):
-            dxhat = self.scale_shift_backward(dy.reshape(xhat.shape), xhat)
-            if not need_dx:
-                return None
-            if not training:  # statistics are constants at inference
-                return (dxhat * inv_std).reshape(x.shape)
-            return normalize_backward(dxhat, xhat, inv_std, axis=0).reshape(x.shape)
-
-        return y.reshape(x.shape), backprop
+        return self.normalize_scale_shift(x, x2, mean, var, stats_axis=0 if training else None)
 
     def get_config(self):
         return {

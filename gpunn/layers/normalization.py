@@ -42,6 +42,23 @@ class _ScaleShift(Layer):
             specs.append(WeightSpec("beta", features, self.beta_initializer, self.beta_regularizer))
         return specs
 
+    def normalize_scale_shift(self, x, x2, mean, var, stats_axis):
+        """(y, backprop) for y = gamma * (x - mean) / sqrt(var + eps) + beta; ``stats_axis`` is the axis of
+        ``x2`` the statistics were taken over, or None when they are constants (inference)."""
+        inv_std = 1.0 / self.ops.xp.sqrt(var + self.epsilon)
+        xhat = (x2 - mean) * inv_std
+        y = self.scale_shift(xhat)
+
+        def backprop(dy, need_dx=True):
+            dxhat = self.scale_shift_backward(dy.reshape(xhat.shape), xhat)
+            if not need_dx:
+                return None
+            if stats_axis is None:
+                return (dxhat * inv_std).reshape(x.shape)
+            return normalize_backward(dxhat, xhat, inv_std, axis=stats_axis).reshape(x.shape)
+
+        return y.reshape(x.shape), backprop
+
     def scale_shift(self, xhat):
         w = self.bound.weights
         y = xhat * w["gamma"] if self.scale else xhat.copy()

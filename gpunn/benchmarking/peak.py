@@ -5,7 +5,7 @@ machine a burst of someone else's work during one measurement would otherwise pa
 
 Achieved FLOP/s of a training step are reported against this figure. Each library that runs on the device
 is asked (NumPy's BLAS and PyTorch on the CPU, cuBLAS through CuPy and PyTorch on a GPU) and the device's
-peak is the best of them. TF32 stays off, as in gpunn's default: these are true float32 peaks.
+peak is the best of them. TF32 follows GPUNN_TF32 (off by default, as in gpunn): by default these are true float32 peaks.
 """
 from __future__ import annotations
 
@@ -40,13 +40,20 @@ def matmul_peak(library: str, device: str, n: int, repeats: int = 5) -> dict:
         out = np.empty_like(a_host)
         seconds = _time(lambda: np.matmul(a_host, b_host, out=out), HostClock(), repeats)
     elif library == "cupy":
+        from ..ops.cupy_ops import set_cupy_tf32, tf32_from_environment
+
         cp = _compat.cupy()
+        set_cupy_tf32(tf32_from_environment())  # the peak in the precision the contenders run
         a, b = cp.asarray(a_host), cp.asarray(b_host)
         out = cp.empty_like(a)
         seconds = _time(lambda: cp.matmul(a, b, out=out), CupyEventClock(cp), repeats)
         del a, b, out
     elif library == "torch":
         torch = _compat.torch()
+        if device.startswith("cuda"):
+            from ..ops.cupy_ops import tf32_from_environment
+
+            torch.backends.cuda.matmul.allow_tf32 = tf32_from_environment()
         a, b = torch.from_numpy(a_host).to(device), torch.from_numpy(b_host).to(device)
         out = torch.empty_like(a)
         clock = TorchEventClock(torch) if device.startswith("cuda") else HostClock()

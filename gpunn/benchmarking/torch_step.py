@@ -14,6 +14,12 @@ from .timing import TORCH_POOL, HostClock, TorchEventClock
 from .validation import Snapshot
 
 
+def tf32_from_environment() -> bool:
+    from ..ops.cupy_ops import tf32_from_environment as from_env
+
+    return from_env()
+
+
 class TorchStep:
     """A contender: PyTorch training one case on ``device`` ('cpu' or 'cuda:N')."""
 
@@ -25,7 +31,8 @@ class TorchStep:
         self.threads = int(threads) if threads else None
         self._set_threads()
         if device.startswith("cuda"):
-            torch.backends.cuda.matmul.allow_tf32 = False  # float32 matmuls, as gpunn's default
+            # TF32 exactly when gpunn's GPU backend uses it (off unless GPUNN_TF32=1 / --tf32).
+            torch.backends.cuda.matmul.allow_tf32 = tf32_from_environment()
             self.clock = TorchEventClock(torch)
             self.thread_pool = None
         else:

@@ -54,6 +54,8 @@ def add_parser(sub) -> None:
                                                            "(default gpunn-bench)")
     p.add_argument("--name", default="bench", help="file name stem of the outputs (default bench)")
     p.add_argument("--no-plot", dest="plot", action="store_false", help="write no PNG")
+    p.add_argument("--tf32", action="store_true",
+                   help="TF32 matmuls for float32 on GPUs, for gpunn, PyTorch and the peak alike (GPUNN_TF32=1)")
     p.set_defaults(run=run)
 
 
@@ -78,6 +80,10 @@ def run(args) -> int:
     for name in ("warmup", "settle"):
         if getattr(args, name) is not None and getattr(args, name) < 0:
             raise ValueError(f"--{name}: expected 0 or more, got {getattr(args, name)}")
+    if args.tf32:
+        import os
+
+        os.environ["GPUNN_TF32"] = "1"  # read by the GPU backends, the PyTorch contender and the peak
     config = BenchConfig(sizes=args.sizes, batches=args.batches, backends=args.backends, repeats=args.repeats,
                          warmup=args.warmup, min_time=args.min_time, settle=args.settle, threads=args.threads,
                          seed=args.seed, validate=args.validate, quick=args.quick, peak=args.peak,

@@ -6,6 +6,8 @@ views, so no step converts arrays or synchronises the host.
 """
 from __future__ import annotations
 
+import os
+
 import numpy
 
 from .. import _compat
@@ -13,10 +15,23 @@ from ..kernels import optimizer_updates
 from .base import Ops
 
 
+def tf32_from_environment() -> bool:
+    """``GPUNN_TF32=1`` turns TF32 matmuls on for new GPU backends (and for ``gpunn bench --tf32``)."""
+    return os.environ.get("GPUNN_TF32", "0").lower() in ("1", "true", "yes")
+
+
+def set_cupy_tf32(allow: bool) -> None:
+    # CuPy's per-dtype cuBLAS compute type; its own CUPY_TF32 variable is read only once, before the first
+    # matmul, so the compute type is set directly.
+    from cupy._core import _routines_linalg as linalg
+
+    linalg.set_compute_type(numpy.float32, linalg.COMPUTE_TYPE_TF32 if allow else linalg.COMPUTE_TYPE_DEFAULT)
+
+
 class CupyOps(Ops):
     name = "cupy"
 
-    def __init__(self, allow_tf32: bool = False):
+    def __init__(self, allow_tf32: bool | None = None):
         cp = _compat.cupy()
         if cp is None:
             raise RuntimeError(f"CupyOps needs a GPU: {_compat.cupy_unavailable_reason()}")
@@ -25,16 +40,11 @@ class CupyOps(Ops):
         props = cp.cuda.runtime.getDeviceProperties(device.id)
         self.device_description = f"GPU {device.id} ({props['name'].decode()})"
         self.out_of_memory_errors = (MemoryError, cp.cuda.memory.OutOfMemoryError)
-        self.set_tf32(allow_tf32)
+        self.set_tf32(tf32_from_environment() if allow_tf32 is None else allow_tf32)
 
     def set_tf32(self, allow: bool) -> None:
         """TF32 tensor-core matmuls for float32 (faster; products keep ~10 mantissa bits): opt-in."""
-        # CuPy's per-dtype cuBLAS compute type; its CUPY_TF32 variable is only read once, before the first
-        # matmul, so set the compute type directly and keep the variable in step for child processes.
-        from cupy._core import _routines_linalg as linalg
-
-        compute = linalg.COMPUTE_TYPE_TF32 if allow else linalg.COMPUTE_TYPE_DEFAULT
-        linalg.set_compute_type(numpy.float32, compute)
+        set_cupy_tf32(allow)
         self.allow_tf32 = bool(allow)
 
     # ---- memory and transfers -------------------------------------------------------------------

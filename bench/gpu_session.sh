@@ -1,37 +1,61 @@
 #!/usr/bin/env bash
-# Everything a GPU machine should run for gpunn, in one go, writing at most 8 files into $OUT (or ./gpu-out):
-#   info.txt          nvidia-smi, gpunn info (driver, CUDA, CuPy, numba-cuda, NCCL, MPI, PyTorch versions)
-#   pytest-gpu.log    the GPU suite (python -m pytest -m gpu) and the kernel tests on the device
-#   gpu.{json,csv,md,png}   gpunn bench side by side with PyTorch on the same GPU (fp32, then TF32)
-#   gpu-tf32.md       the TF32 sweep's summary
-# Usage on the device machine, from the repository root:
-#   pip install --no-deps -e . && bash bench/gpu_session.sh
+# What a GPU machine should run for gpunn, in two steps that each fit in one 10-minute command, writing into
+# $OUT (or ./gpu-out) at most 8 files in all:
+#   bash bench/gpu_session.sh tests   -> info.txt (nvidia-smi, gpunn info), pytest-gpu.log (GPU suite + kernel
+#                                        tests on the device)
+#   bash bench/gpu_session.sh bench   -> gpu.{json,csv,md,png} (gpunn bench beside PyTorch, fp32),
+#                                        gpu-tf32.md (the same cases with TF32), bench.log
+# From the repository root, after `pip install --no-deps -e .` (the machine's image already has CuPy,
+# numba-cuda, PyTorch, mpi4py and gpunn's other dependencies; the check below says if one is missing).
 set -uo pipefail
+STEP=${1:-tests}
 OUT=${OUT:-gpu-out}
+PY=${PYTHON:-python3}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 
-{
-    date -u
-    echo "command: bash bench/gpu_session.sh"
-    nvidia-smi
-    gpunn info
-} > "$OUT/info.txt" 2>&1
+"$PY" - <<'PYCHECK' || exit 1
+import importlib, sys
+missing = []
+for name in ("gpunn", "cupy", "numba.cuda", "tqdm", "safetensors", "sklearn", "matplotlib", "threadpoolctl",
+             "pytest", "torch"):
+    try:
+        importlib.import_module(name)
+    except Exception as exc:
+        missing.append(f"{name} ({type(exc).__name__}: {exc})")
+if missing:
+    sys.exit("gpu_session.sh: cannot import " + "; ".join(missing))
+PYCHECK
 
-{
-    echo "== python -m pytest -m gpu"
-    python -m pytest -m gpu -q -rs -p no:cacheprovider
-    echo "== python -m pytest tests/kernels (on the device: the root conftest sees the driver)"
-    python -m pytest tests/kernels -q -p no:cacheprovider
-} > "$OUT/pytest-gpu.log" 2>&1
-
-# 784-256-256-10 at batch 64/128/256 (launch-bound) and 4096-wide at batch 4096 (matmul-bound).
-gpunn bench --sizes 784-256-256-10,tiny,small,4096-4096-4096-10 --batches 64,128,256,4096 \
-    --backends numpy,cupy,cupy-unfused,torch-cuda --repeats 5 --output "$OUT" --name gpu \
-    > "$OUT/bench-fp32.log" 2>&1
-gpunn bench --tf32 --sizes 784-256-256-10,4096-4096-4096-10 --batches 128,4096 \
-    --backends cupy,torch-cuda --repeats 5 --output "$OUT/tf32" --name gpu-tf32 --no-plot \
-    >> "$OUT/bench-fp32.log" 2>&1
-cp "$OUT/tf32/gpu-tf32.md" "$OUT/gpu-tf32.md" 2>/dev/null
-rm -rf "$OUT/tf32"
-tail -n 60 "$OUT/bench-fp32.log"
+case "$STEP" in
+tests)
+    {
+        date -u
+        echo "command: bash bench/gpu_session.sh tests"
+        nvidia-smi
+        "$PY" -m gpunn.cli info
+        "$PY" -c "import numba.cuda as c; print('numba.cuda.is_available:', c.is_available()); c.detect()"
+    } > "$OUT/info.txt" 2>&1
+    {
+        echo "== $PY -m pytest -m gpu"
+        timeout 360 "$PY" -m pytest -m gpu -q -rs -p no:cacheprovider
+        echo "== $PY -m pytest tests/kernels (on the device: the root conftest sees the driver)"
+        timeout 200 "$PY" -m pytest tests/kernels -q -p no:cacheprovider
+    } > "$OUT/pytest-gpu.log" 2>&1
+    tail -n 40 "$OUT/pytest-gpu.log"
+    ;;
+bench)
+    # 784-256-256-10 at batch 64/128/256 (launch-bound) and 4096-wide at batch 4096 (matmul-bound).
+    timeout 400 "$PY" -m gpunn.cli bench --sizes 784-256-256-10,small,4096-4096-4096-10 --batches 64,128,256,4096 \
+        --backends cupy,cupy-unfused,torch-cuda --repeats 5 --output "$OUT" --name gpu > "$OUT/bench.log" 2>&1
+    timeout 150 "$PY" -m gpunn.cli bench --tf32 --sizes 784-256-256-10,4096-4096-4096-10 --batches 128,4096 \
+        --backends cupy,torch-cuda --repeats 5 --output "$OUT/tf32" --name gpu-tf32 --no-plot >> "$OUT/bench.log" 2>&1
+    cp "$OUT/tf32/gpu-tf32.md" "$OUT/gpu-tf32.md" 2>/dev/null
+    rm -rf "$OUT/tf32"
+    tail -n 60 "$OUT/bench.log"
+    ;;
+*)
+    echo "usage: bash bench/gpu_session.sh tests|bench" >&2
+    exit 2
+    ;;
+esac

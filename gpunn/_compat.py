@@ -82,6 +82,15 @@ def has_cupy_gpu() -> bool:
     return cupy() is not None
 
 
+def gpu_backend_problem() -> str | None:
+    """Why the CuPy backend cannot run here (it needs CuPy with a GPU and numba-cuda), or None when it can."""
+    if not has_cupy_gpu():
+        return cupy_unavailable_reason()
+    if numba_cuda() is None:
+        return "numba-cuda is not installed (pip install 'gpunn[cuda12]' or 'gpunn[cuda13]')"
+    return None
+
+
 @functools.lru_cache(maxsize=None)
 def numba_cuda() -> ModuleType | None:
     """``numba.cuda`` (from the numba-cuda package), real or simulated, or None."""

@@ -104,7 +104,7 @@ def test_backend_probe_in_a_fresh_process():
     assert len(out["warnings"]) == 1 and out["warnings"][0][0] == "RuntimeWarning"
     name, message, unchained = out["error"]
     assert name == "BackendUnavailableError" and unchained
-    assert message.startswith("backend 'cupy' needs a working CUDA GPU, but ")
+    assert message.startswith("backend 'cupy' needs a working CUDA GPU and numba-cuda, but ")
     assert "Traceback" not in result.stderr
 
 

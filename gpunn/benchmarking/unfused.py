@@ -166,6 +166,7 @@ class UnfusedNumpyOps(UnfusedMixin, Ops):
 class UnfusedCupyOps(UnfusedMixin, CupyOps):
     name = "cupy-unfused"
 
-    def __init__(self, allow_tf32: bool = False):
+    def __init__(self, allow_tf32: bool | None = None):
+        # None: GPUNN_TF32 decides, as for the fused backend (cuBLAS's compute type is process-wide).
         super().__init__(allow_tf32)
         self.device_description += ", unfused"

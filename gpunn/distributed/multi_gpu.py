@@ -9,9 +9,12 @@ process, e.g. a notebook or a custom loop: it creates one NCCL communicator per 
 waiting for each other.
 
     group = NcclDeviceGroup([0, 1])
-    grads = [replica.grads for replica in replicas]   # replicas[i] built under cupy.cuda.Device(i)
-    group.allreduce_sum_(grads)                       # every grads[i] now holds the sum, queued on each
-                                                      # device's current stream
+    group.allreduce_sum_([grads_on_gpu0, grads_on_gpu1])   # each now holds the sum, queued on each
+                                                           # device's current stream
+
+The group works on plain CuPy arrays. gpunn's fused kernels (Numba) keep one CUDA context and one cache
+of device views per process, so **train models on one GPU per process**: replicas of a gpunn model on
+several GPUs of one process are not supported.
 """
 from __future__ import annotations
 

@@ -80,8 +80,9 @@ class NcclCommunicator(Communicator):
         self.local_rank, self.local_size = self.host.local_rank, self.host.local_size
         self.device_id = select_device(cp, self.local_rank, self.local_size)
         self.bucket_bytes = int(bucket_bytes)
-        # The unique id is 128 signed bytes made on rank 0; MPI carries it as a buffer, not a pickle.
-        uid = np.array(nccl.get_unique_id() if self.rank == 0 else [0] * 128, dtype=np.int8)
+        # The unique id is 128 C chars made on rank 0; MPI carries it as a buffer, not a pickle. int16 holds
+        # them whether char is signed (x86-64: -128..127) or unsigned (aarch64: 0..255).
+        uid = np.array(nccl.get_unique_id() if self.rank == 0 else [0] * 128, dtype=np.int16)
         self.host.broadcast_(uid)
         self.comm = nccl.NcclCommunicator(self.size, tuple(int(b) for b in uid), self.rank)
         limit = collective_timeout(timeout)

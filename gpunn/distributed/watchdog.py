@@ -30,7 +30,8 @@ class DeviceWatchdog:
         self._thread.start()
 
     def watch(self, event, what: str) -> None:
-        """Track ``event`` (anything with ``query() -> bool``, True once done) recorded after collective ``what``."""
+        """Track ``event`` (a ``cupy.cuda.Event``: its ``done`` property is True once the device passed it),
+        recorded after collective ``what``."""
         with self._lock:
             self._pending.append((event, what, time.monotonic()))
 
@@ -41,7 +42,7 @@ class DeviceWatchdog:
     def _oldest_unfinished(self):
         with self._lock:
             # Events on one stream finish in order, so finished ones leave from the front.
-            while self._pending and self._pending[0][0].query():
+            while self._pending and self._pending[0][0].done:
                 self._pending.popleft()
             return self._pending[0] if self._pending else None
 

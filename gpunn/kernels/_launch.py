@@ -152,7 +152,18 @@ def bind_numba_cuda(module_globals: dict):
     if cuda is None:
         cuda = _compat.numba_cuda()
         module_globals["cuda"] = cuda
+        _silence_low_occupancy_warnings()
     return cuda
+
+
+def _silence_low_occupancy_warnings() -> None:
+    # numba-cuda warns on every launch of fewer than 128 blocks; a small MLP's steps are made of such
+    # launches by design (and each warning costs host time in the launch path).
+    try:
+        from numba.cuda.core import config
+    except ImportError:  # older numba-cuda layouts, or the simulator: nothing to silence
+        return
+    config.CUDA_LOW_OCCUPANCY_WARNINGS = 0
 
 
 def empty_device(shape, dtype):

@@ -32,7 +32,9 @@ class BatchNormalization(_ScaleShift):
     def forward(self, x, training):
         w = self.bound.weights
         x2 = x.reshape(-1, x.shape[-1])
-        training = training and self.trainable  # Keras: a frozen BatchNormalization runs in inference mode
+        # Keras: a frozen BatchNormalization runs in inference mode. So does an empty batch (a data-parallel
+        # rank's share of a last batch smaller than the number of ranks): it has no statistics to learn from.
+        training = training and self.trainable and x2.shape[0] > 0
         if training:
             mean = x2.mean(axis=0)
             var = x2.var(axis=0)

@@ -47,7 +47,10 @@ class Dense(Layer):
         x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         z = ops.matmul(x2, kernel)
         act = self.activation if apply_activation else LINEAR
-        if act.elementwise:
+        identity = act.name == "linear" and bias is None  # nothing for the fused steps to do
+        if identity:
+            y = z
+        elif act.elementwise:
             # Activations whose derivative is a function of the output overwrite z in place.
             y = ops.empty_like(z) if act.needs_preactivation else z
             ops.bias_act_forward(z, bias, act.name, y, act.alpha)
@@ -60,7 +63,9 @@ class Dense(Layer):
             grads = self.bound.grads
             dy2 = dy if dy.ndim == 2 else dy.reshape(y.shape)
             dbias = grads.get("bias") if grads else None
-            if act.elementwise:
+            if identity or (act.name == "linear" and dbias is None):
+                dz = dy2
+            elif act.elementwise:
                 preact = z if act.needs_preactivation else None
                 dz = ops.act_backward_bias_grad(dy2, y, preact, act.name, dy2, dbias, act.alpha)
             else:

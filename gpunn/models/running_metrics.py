@@ -13,6 +13,7 @@ class RunningMetrics:
         self.ops, self.metrics, self.comm = ops, list(metrics), comm
         self.names = [loss_name] + [m.name for m in self.metrics]
         self.sums = ops.zeros(len(self.names), dtype="float64")
+        self._slices = [self.sums[i:i + 1] for i in range(len(self.names))]
         self.count = 0
         self.batches = 0
 
@@ -23,13 +24,19 @@ class RunningMetrics:
 
     def add(self, per_sample_loss, penalty, predictions, y_true) -> None:
         n = per_sample_loss.shape[0]
-        self.sums[0] += per_sample_loss.sum()
+        self._accumulate(0, per_sample_loss.sum())
         if penalty is not None:
-            self.sums[0] += penalty * n
+            self._accumulate(0, penalty * n)
         for i, metric in enumerate(self.metrics, start=1):
-            self.sums[i] += metric.batch_sum(self.ops, y_true, predictions)
+            self._accumulate(i, metric.batch_sum(self.ops, y_true, predictions))
         self.count += n
         self.batches += 1
+
+    def _accumulate(self, index: int, value) -> None:
+        # Into a 1-element slice with out=: one kernel on the GPU, where `sums[i] += value` on a 0-d view
+        # takes two (a read, then a write back).
+        view = self._slices[index]
+        self.ops.xp.add(view, value, out=view)
 
     def result(self, across_ranks: bool = True) -> dict[str, float]:
         """The means so far as floats: one device read, plus one host allreduce across ranks when asked.

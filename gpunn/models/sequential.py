@@ -69,6 +69,8 @@ class Sequential(TrainingMixin):
             self._pending_weights = saved
         self._train_plan = None
         self._optimizer_built = False  # its slots are laid out for the old flat buffer; rebuilt on the next step
+        # New flat buffers after a rebuild: the gradient reducer and the replica sync must see them.
+        self._reducer_for = self._synced_comm = None
 
     @property
     def declared_input_shape(self) -> tuple | None:

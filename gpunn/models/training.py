@@ -104,6 +104,7 @@ class TrainingMixin:
         self.compiled = True
         self._train_plan = None
         self._optimizer_built = False
+        self._reducer_for = None  # its layer segments follow the plan
 
     @property
     def metrics_names(self) -> list[str]:
@@ -274,6 +275,7 @@ class TrainingMixin:
 
         ops, n = self.ops, len(x)
         train = DeviceDataset(ops, [x, y])
+        val_data = None
         steps = math.ceil(n / batch_size) if steps_per_epoch is None else min(steps_per_epoch,
                                                                              math.ceil(n / batch_size))
         running = RunningMetrics(ops, self.compiled_metrics, comm)
@@ -309,7 +311,9 @@ class TrainingMixin:
                     break
             logs = running.result()
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_arrays(val[0], val[1], validation_batch_size or batch_size)
+                if val_data is None:  # on the device once per fit, not once per validation
+                    val_data = DeviceDataset(ops, val)
+                val_logs = self._evaluate_arrays(val[0], val[1], validation_batch_size or batch_size, val_data)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
             if agree_on_stop:
@@ -320,11 +324,11 @@ class TrainingMixin:
         return self.history
 
     # ---- evaluate / predict -----------------------------------------------------------------------
-    def _evaluate_arrays(self, x, y, batch_size: int) -> dict:
+    def _evaluate_arrays(self, x, y, batch_size: int, data: DeviceDataset | None = None) -> dict:
         plan = self._plan(sparse_labels=self.loss.sparse_labels or y.ndim == 1)
         comm = distributed.current()
         self._sync_replicas(comm)
-        data = DeviceDataset(self.ops, [x, y])
+        data = data if data is not None else DeviceDataset(self.ops, [x, y])
         running = RunningMetrics(self.ops, self.compiled_metrics, comm)
         for start in range(0, len(x), batch_size):
             stop = min(start + batch_size, len(x))

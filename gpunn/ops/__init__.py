@@ -37,20 +37,22 @@ def _check_name(name: str) -> str:
 
 def _make(name: str, explicit: bool, stacklevel: int = 3) -> Ops:
     if name == "auto":
-        if _compat.has_cupy_gpu():
+        problem = _compat.gpu_backend_problem()
+        if problem is None:
             return _make("cupy", explicit)
         if explicit:
             warnings.warn(
-                f"gpunn: no usable GPU ({_compat.cupy_unavailable_reason()}); using the NumPy backend.",
+                f"gpunn: no usable GPU ({problem}); using the NumPy backend.",
                 RuntimeWarning,
                 stacklevel=stacklevel,
             )
         return _make("numpy", explicit)
     if name not in _instances:
         if name == "cupy":
-            if not _compat.has_cupy_gpu():
+            problem = _compat.gpu_backend_problem()
+            if problem is not None:
                 raise BackendUnavailableError(
-                    f"backend 'cupy' needs a working CUDA GPU, but {_compat.cupy_unavailable_reason()}. "
+                    f"backend 'cupy' needs a working CUDA GPU and numba-cuda, but {problem}. "
                     "Use set_backend('numpy') or 'auto' to run on the CPU."
                 )
             from .cupy_ops import CupyOps

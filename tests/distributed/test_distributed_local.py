@@ -8,7 +8,6 @@ import time
 import numpy as np
 import pytest
 
-import gpunn
 from gpunn import distributed
 from gpunn.distributed import failure, waiting
 from gpunn.distributed.buckets import Bucket, plan_buckets
@@ -219,11 +218,12 @@ def test_bucketed_reducer_launches_each_bucket_once_its_layers_are_done():
 
 # ---- the watchdog ---------------------------------------------------------------------------------
 class FakeEvent:
+    """What the watchdog reads of a ``cupy.cuda.Event``: the ``done`` property, and nothing else."""
+
+    __slots__ = ("done",)
+
     def __init__(self, done):
         self.done = done
-
-    def query(self):
-        return self.done
 
 
 def test_watchdog_reports_an_unfinished_collective_once():

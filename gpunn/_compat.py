@@ -92,6 +92,12 @@ def gpu_backend_problem() -> str | None:
 
 
 @functools.lru_cache(maxsize=None)
+def numba() -> ModuleType | None:
+    """Numba (its CPU compiler), or None."""
+    return _try_import("numba")
+
+
+@functools.lru_cache(maxsize=None)
 def numba_cuda() -> ModuleType | None:
     """``numba.cuda`` (from the numba-cuda package), real or simulated, or None."""
     return _try_import("numba.cuda")

@@ -8,12 +8,17 @@ kernel with its launcher for each.
     sigmoid_bce.py        sigmoid + binary cross-entropy + dlogits
     dropout.py            counter-based hash dropout: the same mask on CPU and GPU
     optimizer_updates.py  SGD / RMSprop / Adagrad / Adam(W) steps over one flat buffer
+    optimizer_updates_cpu.py  the same steps compiled for the CPU (Numba, one parallel pass), when available
     _launch.py            cached CuPy -> Numba views, CuPy's stream, grid sizes, argument checks
     _row_reduce.py        shared-memory row reductions used by the loss kernels
 
 Importing this package (or any module in it) imports NumPy only: Numba is imported and each kernel
 compiled on its first launch. The NumPy twins are re-exported here.
 """
+import functools
+import os
+import warnings
+
 from gpunn.kernels.activations import ACTIVATIONS, NEEDS_PREACTIVATION
 from gpunn.kernels.bias_act import act_backward_bias_grad_numpy, bias_act_forward_numpy
 from gpunn.kernels.dropout import dropout_backward_numpy, dropout_forward_numpy, keep_mask_numpy
@@ -27,7 +32,28 @@ from gpunn.kernels.optimizer_updates import (
 from gpunn.kernels.sigmoid_bce import sigmoid_bce_numpy
 from gpunn.kernels.softmax_xent import softmax_numpy, softmax_xent_numpy
 
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_updates():
+    """The compiled CPU optimizer updates (``optimizer_updates_cpu.CompiledUpdates``), or None: Numba is not
+    installed, ``GPUNN_CPU_JIT=0`` is set, or it failed to load; the NumPy twins run then."""
+    if os.environ.get("GPUNN_CPU_JIT", "1").lower() in ("0", "false", "no"):
+        return None
+    from gpunn import _compat
+
+    if _compat.numba() is None:
+        return None
+    try:
+        from gpunn.kernels.optimizer_updates_cpu import CompiledUpdates
+    except Exception as exc:  # a broken LLVM install must not stop training: the twins are always there
+        warnings.warn(f"gpunn: compiled CPU optimizer updates unavailable ({exc}); using NumPy", RuntimeWarning)
+        return None
+    return CompiledUpdates()
+
+
 __all__ = [
+    "cpu_updates",
     "ACTIVATIONS",
     "NEEDS_PREACTIVATION",
     "act_backward_bias_grad_numpy",

@@ -175,18 +175,19 @@ def _sgd_kernel(with_momentum: bool, nesterov: bool):
 @functools.lru_cache(maxsize=None)
 def _rmsprop_kernel(dtype: str, centered: bool, with_momentum: bool):
     _launch.bind_numba_cuda(globals())
-    one = np.dtype(dtype).type(1)
 
+    # rho_c = 1 - rho, computed on the host in double precision like the twin's constant (in float32,
+    # 1 - float32(0.999) loses four digits to cancellation).
     @cuda.jit
-    def kernel(p, g, ms, mom, mg, lr, rho, momentum, eps, decay):
+    def kernel(p, g, ms, mom, mg, lr, rho, rho_c, momentum, eps, decay):
         i = cuda.grid(1)
         step = cuda.gridsize(1)
         while i < p.shape[0]:
             gi = g[i]
-            msi = rho * ms[i] + (one - rho) * gi * gi
+            msi = rho * ms[i] + rho_c * gi * gi
             ms[i] = msi
             if centered:
-                mgi = rho * mg[i] + (one - rho) * gi
+                mgi = rho * mg[i] + rho_c * gi
                 mg[i] = mgi
                 denom = msi - mgi * mgi + eps
             else:
@@ -224,16 +225,16 @@ def _adagrad_kernel():
 @functools.lru_cache(maxsize=None)
 def _adam_kernel(dtype: str, amsgrad: bool):
     _launch.bind_numba_cuda(globals())
-    one = np.dtype(dtype).type(1)
 
+    # beta_1c = 1 - beta_1 and beta_2c = 1 - beta_2 come from the host in double precision (see RMSprop).
     @cuda.jit
-    def kernel(p, g, m, v, vhat, alpha, beta_1, beta_2, eps, decay):
+    def kernel(p, g, m, v, vhat, alpha, beta_1c, beta_2c, eps, decay):
         i = cuda.grid(1)
         step = cuda.gridsize(1)
         while i < p.shape[0]:
             gi = g[i]
-            mi = m[i] + (gi - m[i]) * (one - beta_1)
-            vi = v[i] + (gi * gi - v[i]) * (one - beta_2)
+            mi = m[i] + (gi - m[i]) * beta_1c
+            vi = v[i] + (gi * gi - v[i]) * beta_2c
             m[i] = mi
             v[i] = vi
             if amsgrad:
@@ -288,7 +289,7 @@ def rmsprop_update_cuda(p, g, ms, mom, mg, lr, rho, momentum, epsilon, centered,
     mgv = _launch.device_view(mg) if centered else pv
     kernel = _rmsprop_kernel(np.dtype(p.dtype).name, bool(centered), with_momentum)
     _launch_1d(kernel, p, pv, _launch.device_view(g), _launch.device_view(ms), momv, mgv,
-               T(lr), T(rho), T(momentum), T(epsilon), T(1.0 - lr * weight_decay))
+               T(lr), T(rho), T(1.0 - rho), T(momentum), T(epsilon), T(1.0 - lr * weight_decay))
     return p
 
 
@@ -313,6 +314,6 @@ def adam_update_cuda(p, g, m, v, vhat, lr, beta_1, beta_2, epsilon, step, weight
     vhv = vv if vhat is None else _launch.device_view(vhat)  # placeholder without amsgrad
     kernel = _adam_kernel(np.dtype(p.dtype).name, vhat is not None)
     _launch_1d(kernel, p, _launch.device_view(p), _launch.device_view(g), _launch.device_view(m),
-               vv, vhv, T(adam_alpha(lr, beta_1, beta_2, step)), T(beta_1), T(beta_2),
+               vv, vhv, T(adam_alpha(lr, beta_1, beta_2, step)), T(1.0 - beta_1), T(1.0 - beta_2),
                T(epsilon), T(1.0 - lr * weight_decay))
     return p

@@ -100,11 +100,16 @@ class Ops:
         return dx_out
 
     # ---- optimizer updates over the flat parameter buffer ---------------------------------------
-    # NumPy ufuncs run on one core; the update is element-wise, so large buffers are cut into one slice per
-    # core and updated by a small thread pool (ufuncs release the GIL). Each slice has its own scratch.
+    # Where Numba is installed, one compiled pass (kernels/optimizer_updates_cpu.py). Otherwise the
+    # NumPy twin: its ufuncs run on one core each, so large buffers are cut into one slice per core and
+    # updated by a small thread pool (ufuncs release the GIL), each slice with its own scratch.
     PARALLEL_MIN_ELEMENTS = 1 << 18
 
     def _flat_update(self, step: str, arrays, scalars) -> None:
+        compiled = self._compiled_updates()
+        if compiled is not None:
+            getattr(compiled, step)(*arrays, *scalars)
+            return
         twin = self._kernel(optimizer_updates, step)
         p = arrays[0]
         scratch = self._scratch(p.size, p.dtype)
@@ -119,6 +124,13 @@ class Ops:
                 for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
         for job in jobs:
             job.result()
+
+    def _compiled_updates(self):
+        if not hasattr(self, "_compiled"):
+            from ..kernels import cpu_updates
+
+            self._compiled = cpu_updates()
+        return self._compiled
 
     def _update_threads(self) -> int:
         if not hasattr(self, "_pool"):

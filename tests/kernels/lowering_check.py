@@ -61,11 +61,11 @@ def _cases(full: bool):
         for centered in (False, True):
             for mom in (False, True):
                 yield (f"rmsprop centered={centered} momentum={mom}", opt._rmsprop_kernel(dt, centered, mom),
-                       (flat,) * 5 + (T(0.1), T(0.9), T(0.9), T(1e-7), T(1.0)), dt)
+                       (flat,) * 5 + (T(0.1), T(0.9), T(0.1), T(0.9), T(1e-7), T(1.0)), dt)
         yield "adagrad", opt._adagrad_kernel(), (flat, flat, flat, T(0.1), T(1e-7), T(1.0)), dt
         for ams in (False, True):
             yield (f"adam amsgrad={ams}", opt._adam_kernel(dt, ams),
-                   (flat,) * 5 + (T(0.1), T(0.9), T(0.999), T(1e-7), T(1.0)), dt)
+                   (flat,) * 5 + (T(0.1), T(0.1), T(0.001), T(1e-7), T(1.0)), dt)
 
 
 def main(argv) -> int:

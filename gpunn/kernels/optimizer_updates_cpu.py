@@ -1,0 +1,119 @@
+"""The optimizer steps of ``optimizer_updates.py`` compiled for the CPU: one pass over the flat buffer.
+
+Same formulas, arguments and in-place results as the NumPy twins there (which stay the reference and the
+fallback). A NumPy twin makes about a dozen passes over the buffers (one per ufunc); these loops read each
+element once, about 5x faster: for a small MLP the update is a quarter of a training step. The loops are
+compiled as Numba parallel loops (``prange``: Numba then lets LLVM vectorise them, which a plain loop over
+possibly aliased arrays does not get) but run on one thread (``threads``) on purpose: BLAS threads still spin
+from the backward pass's matmuls when the update starts, and a second thread team fighting them for the
+cores made whole training steps ten times slower.
+
+This module imports Numba: ``gpunn.kernels.cpu_updates()`` imports it only when Numba is installed and
+``GPUNN_CPU_JIT`` is not 0, and falls back to the NumPy twins otherwise. Each loop is compiled on its first
+call (about a second) and cached on disk for later processes. Arithmetic is in the buffer's dtype
+(constants are cast to it, and 1 - beta comes in computed in double precision), as in the twins and the
+CUDA kernels.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+from numba import njit, prange
+
+from gpunn.kernels.optimizer_updates import adam_alpha
+
+@njit(parallel=True, cache=True)
+def sgd(p, g, velocity, lr, momentum, nesterov, decay):
+    t = p.dtype.type
+    lr, momentum, decay = t(lr), t(momentum), t(decay)
+    for i in prange(p.shape[0]):
+        step = -lr * g[i]
+        if momentum == 0:
+            p[i] = p[i] * decay + step
+        else:
+            v = momentum * velocity[i] + step
+            velocity[i] = v
+            p[i] = p[i] * decay + (momentum * v + step if nesterov else v)
+
+@njit(parallel=True, cache=True)
+def rmsprop(p, g, ms, mom, mg, lr, rho, rho_c, momentum, epsilon, centered, decay):
+    t = p.dtype.type
+    lr, rho, rho_c, momentum, epsilon, decay = t(lr), t(rho), t(rho_c), t(momentum), t(epsilon), t(decay)
+    for i in prange(p.shape[0]):
+        gi = g[i]
+        s = rho * ms[i] + rho_c * gi * gi
+        ms[i] = s
+        if centered:
+            a = rho * mg[i] + rho_c * gi
+            mg[i] = a
+            denom = s - a * a + epsilon
+        else:
+            denom = s + epsilon
+        inc = lr * gi / math.sqrt(denom)
+        if momentum > 0:
+            inc = momentum * mom[i] + inc
+            mom[i] = inc
+        p[i] = p[i] * decay - inc
+
+@njit(parallel=True, cache=True)
+def adagrad(p, g, acc, lr, epsilon, decay):
+    t = p.dtype.type
+    lr, epsilon, decay = t(lr), t(epsilon), t(decay)
+    for i in prange(p.shape[0]):
+        gi = g[i]
+        a = acc[i] + gi * gi
+        acc[i] = a
+        p[i] = p[i] * decay - lr * gi / math.sqrt(a + epsilon)
+
+@njit(parallel=True, cache=True)
+def adam(p, g, m, v, vhat, amsgrad, alpha, beta_1c, beta_2c, epsilon, decay):
+    t = p.dtype.type
+    alpha, beta_1c, beta_2c, epsilon, decay = t(alpha), t(beta_1c), t(beta_2c), t(epsilon), t(decay)
+    for i in prange(p.shape[0]):
+        gi = g[i]
+        mi = m[i] + (gi - m[i]) * beta_1c
+        vi = v[i] + (gi * gi - v[i]) * beta_2c
+        m[i] = mi
+        v[i] = vi
+        if amsgrad:
+            vi = max(vhat[i], vi)
+            vhat[i] = vi
+        p[i] = p[i] * decay - mi * alpha / (math.sqrt(vi) + epsilon)
+
+
+
+class CompiledUpdates:
+    """Launchers with the NumPy twins' argument lists (``scratch`` accepted and not needed)."""
+
+    threads = 1
+
+    def _enter(self) -> None:
+        # Numba's thread count is per calling thread; set it at every launch, where it costs a microsecond.
+        numba.set_num_threads(self.threads)
+
+    @staticmethod
+    def _decay(lr, weight_decay):
+        return 1.0 - lr * weight_decay if weight_decay else 1.0
+
+    # Unused state arrays are passed as p, so that each loop compiles once per dtype.
+    def sgd_update(self, p, g, velocity, lr, momentum, nesterov, weight_decay, scratch=None):
+        self._enter()
+        sgd(p, g, p if velocity is None else velocity, lr, momentum if velocity is not None else 0.0,
+            bool(nesterov), self._decay(lr, weight_decay))
+
+    def rmsprop_update(self, p, g, ms, mom, mg, lr, rho, momentum, epsilon, centered, weight_decay,
+                       scratch=None):
+        self._enter()
+        rmsprop(p, g, ms, p if mom is None else mom, p if mg is None else mg, lr, rho, 1.0 - rho,
+                momentum if mom is not None else 0.0, epsilon, bool(centered), self._decay(lr, weight_decay))
+
+    def adagrad_update(self, p, g, acc, lr, epsilon, weight_decay, scratch=None):
+        self._enter()
+        adagrad(p, g, acc, lr, epsilon, self._decay(lr, weight_decay))
+
+    def adam_update(self, p, g, m, v, vhat, lr, beta_1, beta_2, epsilon, step, weight_decay, scratch=None):
+        self._enter()
+        # 1 - beta in double precision here, as the twins do: in float32, 1 - float32(0.999) loses four digits.
+        adam(p, g, m, v, p if vhat is None else vhat, vhat is not None, adam_alpha(lr, beta_1, beta_2, step),
+             1.0 - beta_1, 1.0 - beta_2, epsilon, self._decay(lr, weight_decay))

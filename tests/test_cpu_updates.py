@@ -1,0 +1,61 @@
+"""The compiled CPU optimizer updates (one Numba pass) against their NumPy twins, and the backend's choice."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gpunn.kernels import cpu_updates
+from gpunn.kernels import optimizer_updates as twins
+from gpunn.ops import NumpyOps
+
+compiled = cpu_updates()
+pytestmark = pytest.mark.skipif(compiled is None, reason="Numba is not installed: the NumPy twins run")
+
+
+def _cases(n, dt, rng):
+    p, g, s = (rng.standard_normal(n).astype(dt) for _ in range(3))
+    z = np.zeros(n, dt)
+    return {
+        "sgd": ("sgd_update", (p, g, None, 0.01, 0.0, False, 0.0)),
+        "sgd_momentum_decay": ("sgd_update", (p, g, s * 0.1, 0.01, 0.9, False, 0.01)),
+        "sgd_nesterov": ("sgd_update", (p, g, s * 0.1, 0.01, 0.9, True, 0.0)),
+        "rmsprop": ("rmsprop_update", (p, g, np.abs(s), None, None, 1e-3, 0.9, 0.0, 1e-7, False, 0.0)),
+        "rmsprop_centered_momentum": ("rmsprop_update", (p, g, np.abs(s) + 1, s * 0.1, s * 0.01, 1e-3, 0.9, 0.5,
+                                                         1e-7, True, 0.004)),
+        "adagrad": ("adagrad_update", (p, g, np.abs(s) + 0.1, 1e-3, 1e-7, 0.0)),
+        "adam": ("adam_update", (p, g, z.copy(), z.copy(), None, 1e-3, 0.9, 0.999, 1e-7, 3, 0.0)),
+        "adamw_amsgrad": ("adam_update", (p, g, z.copy(), z.copy(), z.copy(), 1e-3, 0.9, 0.999, 1e-7, 3, 0.004)),
+    }
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-6), (np.float64, 1e-13)])
+@pytest.mark.parametrize("n", [1, 37, 300_001])
+@pytest.mark.parametrize("case", list(_cases(1, np.float32, np.random.default_rng(0))))
+def test_compiled_update_matches_its_twin(case, n, dtype, rtol):
+    step, args = _cases(n, dtype, np.random.default_rng(n))[case]
+    expected = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+    got = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+    for _ in range(3):  # several steps: the state arrays carry over
+        getattr(twins, step + "_numpy")(*expected)
+        getattr(compiled, step)(*got)
+    for e, g in zip(expected, got):
+        if isinstance(e, np.ndarray):
+            assert g.dtype == e.dtype
+            np.testing.assert_allclose(g, e, rtol=rtol, atol=rtol * np.abs(e).max())
+
+
+def test_numpy_backend_uses_the_compiled_updates():
+    ops = NumpyOps()
+    assert ops._compiled_updates() is compiled
+    p, g = np.ones(10, np.float32), np.full(10, 0.5, np.float32)
+    ops.sgd_update(p, g, None, 0.1, 0.0, False, 0.0)
+    np.testing.assert_allclose(p, 0.95)
+
+
+def test_gpunn_cpu_jit_0_turns_them_off():
+    code = ("import numpy as np; from gpunn.ops import NumpyOps; o = NumpyOps(); "
+            "print(o._compiled_updates() is None)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**__import__("os").environ, "GPUNN_CPU_JIT": "0"}, check=True)
+    assert out.stdout.strip() == "True"

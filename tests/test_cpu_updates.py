@@ -59,3 +59,24 @@ def test_gpunn_cpu_jit_0_turns_them_off():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**__import__("os").environ, "GPUNN_CPU_JIT": "0"}, check=True)
     assert out.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("step", ["sgd_update", "rmsprop_update", "adagrad_update", "adam_update"])
+def test_warm_up_compiles_the_loop_for_the_dtype(step, dtype):
+    from gpunn.kernels import optimizer_updates_cpu  # imports Numba: only where the module is usable
+
+    compiled.warm_up(step, dtype)
+    loop = getattr(optimizer_updates_cpu, step.removesuffix("_update"))
+    assert any(str(sig[0].dtype) == np.dtype(dtype).name for sig in loop.signatures)
+
+
+def test_optimizer_build_readies_the_update(monkeypatch):
+    import gpunn
+
+    seen = []
+    ops = NumpyOps()
+    monkeypatch.setattr(ops, "prepare_update", lambda step, dtype: seen.append((step, np.dtype(dtype).name)))
+    gpunn.optimizers.Adam().build(ops, np.zeros(4, np.float32), [(0, 4)])
+    gpunn.optimizers.SGD().build(ops, np.zeros(4, np.float64), [(0, 4)])
+    assert seen == [("adam_update", "float32"), ("sgd_update", "float64")]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 import numba
+import numpy as np
 from numba import njit, prange
 
 from gpunn.kernels.optimizer_updates import adam_alpha
@@ -91,6 +92,20 @@ class CompiledUpdates:
     def _enter(self) -> None:
         # Numba's thread count is per calling thread; set it at every launch, where it costs a microsecond.
         numba.set_num_threads(self.threads)
+
+    def warm_up(self, step: str, dtype) -> None:
+        """Compile (or load from the disk cache) the loop of ``step`` for ``dtype`` now, on a one-element buffer,
+        so that the first training step, often inside a timed epoch, does not pay for it."""
+        def a(value=0.0):
+            return np.full(1, value, dtype=dtype)
+
+        args = {
+            "sgd_update": lambda: (a(), a(), a(), 0.0, 0.9, True, 0.0),
+            "rmsprop_update": lambda: (a(), a(), a(1.0), a(), a(), 0.0, 0.9, 0.5, 1e-7, True, 0.0),
+            "adagrad_update": lambda: (a(), a(), a(1.0), 0.0, 1e-7, 0.0),
+            "adam_update": lambda: (a(), a(), a(), a(), a(), 0.0, 0.9, 0.999, 1e-7, 1, 0.0),
+        }[step]()
+        getattr(self, step)(*args)
 
     @staticmethod
     def _decay(lr, weight_decay):

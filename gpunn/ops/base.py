@@ -125,6 +125,13 @@ class Ops:
         for job in jobs:
             job.result()
 
+    def prepare_update(self, step: str, dtype) -> None:
+        """Ready the optimizer update ``step`` (e.g. 'adam_update') for ``dtype`` before training starts: on the
+        CPU, compile it or load it from Numba's disk cache now rather than inside the first timed step."""
+        compiled = self._compiled_updates()
+        if compiled is not None:
+            compiled.warm_up(step, dtype)
+
     def _compiled_updates(self):
         if not hasattr(self, "_compiled"):
             from ..kernels import cpu_updates

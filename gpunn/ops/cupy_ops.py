@@ -65,6 +65,9 @@ class CupyOps(Ops):
     # ---- fused steps: the Numba CUDA launchers in gpunn/kernels (see Ops._kernel) --------------------
     kernel_suffix = "_cuda"
 
+    def prepare_update(self, step: str, dtype) -> None:
+        pass  # the CUDA kernels compile on their first launch
+
     def _flat_update(self, step: str, arrays, scalars) -> None:
         # One launch over the whole flat buffer; the GPU needs no slicing or scratch.
         self._kernel(optimizer_updates, step)(*arrays, *scalars)

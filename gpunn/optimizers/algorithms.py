@@ -14,6 +14,8 @@ def _in_range(argument, value, low=0.0, high=1.0, high_open=True):
 class SGD(Optimizer):
     """v = momentum * v - lr * g; p += v (or, nesterov, p += momentum * v - lr * g); plain p -= lr * g."""
 
+    update_step = "sgd_update"
+
     default_learning_rate = 0.01
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
@@ -34,6 +36,8 @@ class SGD(Optimizer):
 
 class RMSprop(Optimizer):
     """ms = rho * ms + (1 - rho) * g^2; p -= lr * g / sqrt(ms + eps) (centered: ms - mean(g)^2)."""
+
+    update_step = "rmsprop_update"
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
@@ -58,6 +62,8 @@ class RMSprop(Optimizer):
 class Adagrad(Optimizer):
     """acc += g^2; p -= lr * g / sqrt(acc + eps), acc starting at initial_accumulator_value."""
 
+    update_step = "adagrad_update"
+
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
         if initial_accumulator_value < 0:
@@ -81,6 +87,8 @@ class Adagrad(Optimizer):
 
 class Adam(Optimizer):
     """m, v moving averages of g and g^2; p -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)."""
+
+    update_step = "adam_update"
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
         super().__init__(learning_rate, **kwargs)

@@ -22,6 +22,7 @@ def _non_negative_or_none(argument, value):
 
 class Optimizer:
     slot_names: tuple[str, ...] = ()
+    update_step: str | None = None  # the Ops method the update calls, readied when the optimizer is built
     default_learning_rate = 0.001
 
     def __init__(self, learning_rate=None, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -74,6 +75,8 @@ class Optimizer:
         self.ops = ops
         self._segments = list(segments)
         self.slots = {name: ops.zeros(params.shape, dtype=params.dtype) for name in self.active_slots()}
+        if self.update_step is not None:
+            ops.prepare_update(self.update_step, params.dtype)
 
     def active_slots(self) -> tuple[str, ...]:
         return self.slot_names

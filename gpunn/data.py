@@ -88,6 +88,38 @@ def check_targets(argument: str, y: np.ndarray, loss, output_shape: tuple, dtype
     return np.ascontiguousarray(y, dtype=dtype)
 
 
+def check_sample_weight(argument: str, weight, n: int) -> np.ndarray:
+    """Per-sample loss weights: n finite, non-negative numbers (Keras's ``sample_weight``)."""
+    weight = as_numeric_array(argument, weight)
+    if weight.ndim == 2 and weight.shape[1] == 1:
+        weight = weight[:, 0]
+    if weight.shape != (n,):
+        raise ValueError(f"{argument}: expected one weight per sample, shape ({n},), got shape {weight.shape}")
+    if (weight < 0).any():
+        raise ValueError(f"{argument}: expected non-negative weights, got {weight.min()} at index "
+                         f"{int(np.argmin(weight))}")
+    return np.ascontiguousarray(weight, dtype=np.float64)
+
+
+def class_weight_to_sample_weight(class_weight, y: np.ndarray, loss) -> np.ndarray:
+    """Keras's ``class_weight`` ({class id: weight}) as per-sample weights, from each target's class."""
+    if not isinstance(class_weight, dict) or not class_weight:
+        raise TypeError(f"class_weight: expected a dict {{class id: weight}}, got {class_weight!r}")
+    if loss.sparse_labels:
+        classes = y.astype(np.int64)
+    elif y.shape[1] == 1:  # a binary target
+        classes = (y[:, 0] > 0.5).astype(np.int64)
+    else:
+        classes = y.argmax(axis=1)
+    missing = sorted(set(np.unique(classes).tolist()) - {int(k) for k in class_weight})
+    if missing:
+        raise ValueError(f"class_weight: expected a weight for every class in y, got none for class(es) {missing}")
+    table = np.zeros(int(max(max(int(k) for k in class_weight), classes.max())) + 1)
+    for key, value in class_weight.items():
+        table[int(key)] = float(value)
+    return check_sample_weight("class_weight", table[classes], len(y))
+
+
 def check_positive_int(argument: str, value, allow_none=False):
     if value is None and allow_none:
         return None

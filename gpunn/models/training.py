@@ -17,7 +17,7 @@ from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from .. import random as gpunn_random
 from ..data import (DeviceDataset, as_numeric_array, check_inputs, check_positive_int, check_same_length,
-                    check_targets, split_validation)
+                    check_sample_weight, check_targets, class_weight_to_sample_weight, split_validation)
 from ..layers.activation import Activation
 from ..layers.dense import Dense
 from ..layers.dropout import Dropout
@@ -163,9 +163,19 @@ class TrainingMixin:
             return None
         return sum(layer.regularization_penalty() for layer in plan.layers)
 
-    def _train_step(self, plan: TrainPlan, xb, yb, grad_scale: float, comm):
+    @staticmethod
+    def _weigh(per_sample, dy, wb):
+        """Keras's sample weights: each sample's loss, and so its gradient row, scaled by its weight."""
+        if wb is None:
+            return per_sample
+        if dy is not None:
+            dy *= wb.reshape((-1,) + (1,) * (dy.ndim - 1))
+        return per_sample * wb
+
+    def _train_step(self, plan: TrainPlan, xb, yb, grad_scale: float, comm, wb=None):
         output, backprops = self._forward(plan, xb, training=True)
         per_sample, dy, predictions = self.loss.compute(self.ops, output, yb, grad_scale, plan.loss_takes_logits)
+        per_sample = self._weigh(per_sample, dy, wb)
         reducer = self._gradient_reducer(comm)
         for index in range(len(backprops) - 1, -1, -1):
             if dy is not None:  # None: no layer below has trainable weights (e.g. a frozen first layer)
@@ -199,11 +209,11 @@ class TrainingMixin:
         return [layer.bound.grads[s.name] for layer in self.layers for s in layer.weight_specs()
                 if s.name in layer.bound.grads]
 
-    def _test_step(self, plan: TrainPlan, xb, yb):
+    def _test_step(self, plan: TrainPlan, xb, yb, wb=None):
         output, _ = self._forward(plan, xb, training=False)
         per_sample, _, predictions = self.loss.compute(self.ops, output, yb, 1.0, plan.loss_takes_logits,
                                                        need_grad=False)
-        return per_sample, predictions
+        return self._weigh(per_sample, None, wb), predictions
 
     def _step_guard(self, batch_size: int) -> "_OutOfMemoryGuard":
         return _OutOfMemoryGuard(self.ops, batch_size)
@@ -219,6 +229,18 @@ class TrainingMixin:
         check_same_length(x, y, y_argument)
         y = check_targets(y_argument, y, self.loss, self.layers[-1].output_shape, self.dtype)
         return x, y
+
+    def _sample_weights(self, y, sample_weight, class_weight, argument="sample_weight"):
+        """Per-sample weights (float64, host) from ``sample_weight`` or ``class_weight``, or None."""
+        if sample_weight is not None and class_weight is not None:
+            raise ValueError("sample_weight, class_weight: give at most one of them")
+        if class_weight is not None:
+            weights = class_weight_to_sample_weight(class_weight, y, self.loss)
+        elif sample_weight is not None:
+            weights = check_sample_weight(argument, sample_weight, len(y))
+        else:
+            return None
+        return weights.astype(self.dtype)  # the model's precision, so weighting never widens a step
 
     def _sync_replicas(self, comm) -> None:
         """Same weights on every rank (rank 0's), once per communicator; different models fail loudly here."""
@@ -243,9 +265,12 @@ class TrainingMixin:
 
     # ---- fit --------------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, validation_batch_size=None,
-            validation_freq=1):
-        """Train for ``epochs`` epochs; returns the History. ``batch_size`` (default 32) is the global batch."""
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_batch_size=None, validation_freq=1):
+        """Train for ``epochs`` epochs; returns the History. ``batch_size`` (default 32) is the global batch.
+
+        ``sample_weight`` (one weight per sample) or ``class_weight`` ({class id: weight}) scale each sample's
+        loss as in Keras: the reported loss is sum(weight * loss) / samples; metrics stay unweighted."""
         from ..callbacks import CallbackList
 
         self._require_compiled("fit")
@@ -261,20 +286,25 @@ class TrainingMixin:
         validation_freq = check_positive_int("validation_freq", validation_freq)
         steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch, allow_none=True)
         x, y = self._prepare(x, y)
+        weights = self._sample_weights(y, sample_weight, class_weight)
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data: expected a tuple (x_val, y_val)")
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
             val = list(self._prepare(validation_data[0], validation_data[1], "validation_data[0]",
                                      "validation_data[1]"))
+            if len(validation_data) == 3 and validation_data[2] is not None:
+                val.append(self._sample_weights(val[1], validation_data[2], None, "validation_data[2]"))
         else:
-            (x, y), val = split_validation([x, y], validation_split)
+            arrays, val = split_validation([x, y] + ([weights] if weights is not None else []), validation_split)
+            x, y = arrays[:2]
+            weights = arrays[2] if weights is not None else None
         plan = self._plan(sparse_labels=self.loss.sparse_labels or y.ndim == 1)
         self._ensure_optimizer()
         comm = distributed.current()
         self._sync_replicas(comm)
 
         ops, n = self.ops, len(x)
-        train = DeviceDataset(ops, [x, y])
+        train = DeviceDataset(ops, [x, y] + ([weights] if weights is not None else []))
         val_data = None
         steps = math.ceil(n / batch_size) if steps_per_epoch is None else min(steps_per_epoch,
                                                                              math.ceil(n / batch_size))
@@ -297,12 +327,13 @@ class TrainingMixin:
                 lo, hi = shard_bounds(start, stop, comm.rank, comm.size)
                 cbs.on_train_batch_begin(step)
                 if shuffle:
-                    xb, yb = train.gather(order_host[lo:hi], None if order_dev is None else order_dev[lo:hi])
+                    xb, yb, *wb = train.gather(order_host[lo:hi], None if order_dev is None else order_dev[lo:hi])
                 else:
-                    xb, yb = train.slice(lo, hi)
+                    xb, yb, *wb = train.slice(lo, hi)
                 penalty = self._penalty(plan)  # of the weights the batch's loss is computed with, before the update
                 with self._step_guard(batch_size):
-                    per_sample, predictions = self._train_step(plan, xb, yb, 1.0 / (stop - start), comm)
+                    per_sample, predictions = self._train_step(plan, xb, yb, 1.0 / (stop - start), comm,
+                                                               wb[0] if wb else None)
                 running.add(per_sample, penalty, predictions, yb)
                 cbs.on_train_batch_end(step, running.lazy_logs())
                 if agree_on_stop:
@@ -313,7 +344,7 @@ class TrainingMixin:
             if val is not None and (epoch + 1) % validation_freq == 0:
                 if val_data is None:  # on the device once per fit, not once per validation
                     val_data = DeviceDataset(ops, val)
-                val_logs = self._evaluate_arrays(val[0], val[1], validation_batch_size or batch_size, val_data)
+                val_logs = self._evaluate_arrays(val, validation_batch_size or batch_size, val_data)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
             if agree_on_stop:
@@ -324,31 +355,34 @@ class TrainingMixin:
         return self.history
 
     # ---- evaluate / predict -----------------------------------------------------------------------
-    def _evaluate_arrays(self, x, y, batch_size: int, data: DeviceDataset | None = None) -> dict:
+    def _evaluate_arrays(self, arrays: list, batch_size: int, data: DeviceDataset | None = None) -> dict:
+        """Loss and metrics over ``arrays`` = [x, y] or [x, y, sample_weight] (host arrays, already checked)."""
+        x, y = arrays[0], arrays[1]
         plan = self._plan(sparse_labels=self.loss.sparse_labels or y.ndim == 1)
         comm = distributed.current()
         self._sync_replicas(comm)
-        data = data if data is not None else DeviceDataset(self.ops, [x, y])
+        data = data if data is not None else DeviceDataset(self.ops, list(arrays))
         running = RunningMetrics(self.ops, self.compiled_metrics, comm)
         for start in range(0, len(x), batch_size):
             stop = min(start + batch_size, len(x))
             lo, hi = shard_bounds(start, stop, comm.rank, comm.size)
             if hi == lo:
                 continue
-            xb, yb = data.slice(lo, hi)
+            xb, yb, *wb = data.slice(lo, hi)
             with self._step_guard(batch_size):
-                per_sample, predictions = self._test_step(plan, xb, yb)
+                per_sample, predictions = self._test_step(plan, xb, yb, wb[0] if wb else None)
             running.add(per_sample, self._penalty(plan), predictions, yb)
         return running.result()
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, callbacks=None,
-                 steps=None):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, return_dict=False,
+                 callbacks=None, steps=None):
         """Loss and metrics over (x, y): a float when there are no metrics, else [loss, *metrics] (or a dict)."""
         self._require_compiled("evaluate")
         verbose = _check_verbose(verbose)
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         x, y = self._prepare(x, y)
-        results = self._evaluate_arrays(x, y, batch_size)
+        weights = self._sample_weights(y, sample_weight, None)
+        results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), batch_size)
         if verbose and getattr(self, "is_chief", True):
             print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
         if return_dict:
@@ -399,10 +433,11 @@ class TrainingMixin:
         values = list(results.values())
         return values[0] if len(values) == 1 else values
 
-    def train_on_batch(self, x, y=None, return_dict=False):
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on exactly this batch; returns its loss (and metrics)."""
         self._require_compiled("train_on_batch")
         x, y = self._prepare(x, y)
+        weights = self._sample_weights(y, sample_weight, class_weight)
         plan = self._plan(sparse_labels=self.loss.sparse_labels or y.ndim == 1)
         self._ensure_optimizer()
         comm = distributed.current()
@@ -410,16 +445,18 @@ class TrainingMixin:
         running = RunningMetrics(self.ops, self.compiled_metrics, comm)
         lo, hi = shard_bounds(0, len(x), comm.rank, comm.size)
         xb, yb = self.ops.asarray(x[lo:hi]), self.ops.asarray(y[lo:hi])
+        wb = None if weights is None else self.ops.asarray(weights[lo:hi])
         penalty = self._penalty(plan)  # of the weights the batch's loss is computed with, before the update
         with self._step_guard(len(x)):
-            per_sample, predictions = self._train_step(plan, xb, yb, 1.0 / len(x), comm)
+            per_sample, predictions = self._train_step(plan, xb, yb, 1.0 / len(x), comm, wb)
         running.add(per_sample, penalty, predictions, yb)
         return self._batch_results(running, return_dict)
 
-    def test_on_batch(self, x, y=None, return_dict=False):
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
         x, y = self._prepare(x, y)
-        results = self._evaluate_arrays(x, y, len(x))
+        weights = self._sample_weights(y, sample_weight, None)
+        results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), len(x))
         if return_dict:
             return results
         values = list(results.values())

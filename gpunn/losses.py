@@ -4,12 +4,18 @@ Each loss computes, in one pass, the per-sample loss, the gradient with respect 
 predictions the metrics see. Cross-entropy after a softmax or sigmoid output layer is fused by the model:
 the layer hands over logits and the loss runs the stable ``softmax_xent`` / ``sigmoid_bce`` step, whose
 gradient is simply (probabilities - targets) / batch.
+
+Everything is written through Ops primitives into buffers of the caller's workspace (one per batch size), with
+every scalar held there as a 0-d constant: after the first call of a given batch size a loss allocates nothing,
+and the calls can be recorded and replayed. Each step follows Keras's formula in Keras's order of operations,
+so the numbers are those of the plain array expressions.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ._registry import lookup
+from .ops.workspace import Workspace
 
 EPSILON = 1e-7  # Keras's backend epsilon, used to clip probabilities
 
@@ -26,8 +32,11 @@ class Loss:
         self.from_logits = bool(from_logits)
         self.name = name or _snake_name(type(self))
 
-    def compute(self, ops, output, y_true, grad_scale, logits: bool, need_grad: bool = True):
-        """(per-sample loss (B,), d loss / d output or None, predictions for the metrics)."""
+    def compute(self, ops, ws, output, y_true, grad_scale, logits: bool, need_grad: bool = True):
+        """(per-sample loss (B,), d loss / d output or None, predictions for the metrics), written into ``ws``.
+
+        ``ws`` is the caller's workspace for this batch size; ``grad_scale`` (a host float, typically 1 / batch)
+        must be the same on every call with a given ``ws``, which holds it as a constant."""
         raise NotImplementedError
 
     def per_sample(self, y_true, y_pred) -> np.ndarray:
@@ -37,10 +46,12 @@ class Loss:
         y_pred = np.asarray(y_pred, dtype=np.float64)
         y_true = np.asarray(y_true)
         if self.sparse_labels:
-            y_true = y_true.astype(np.int64).reshape(-1)
+            y_true = _checked_labels(y_true.astype(np.int64).reshape(-1), y_pred.shape[-1])
         else:
             y_true = y_true.astype(np.float64).reshape(y_pred.shape)
-        per_sample, _, _ = self.compute(NumpyOps(), y_pred, y_true, 1.0 / len(y_pred), self.from_logits, False)
+        ops = NumpyOps()
+        per_sample, _, _ = self.compute(ops, Workspace(ops), y_pred, y_true, 1.0 / len(y_pred), self.from_logits,
+                                        False)
         return per_sample
 
     def __call__(self, y_true, y_pred, sample_weight=None):
@@ -60,14 +71,61 @@ def _snake_name(cls) -> str:
             "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy"}.get(cls.__name__, cls.__name__)
 
 
+def _checked_labels(labels, classes: int):
+    """Class ids for the host API; a step gathers one-hot rows without bounds checks (fit checks its labels)."""
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"labels: expected class ids in [0, {classes}), got values from {labels.min()} "
+                         f"to {labels.max()}")
+    return labels
+
+
+# ---- workspace buffers shared by the losses -------------------------------------------------------------------
+# Names carry a "loss." prefix so that a caller may share one workspace between the loss and other users.
+
+def _like_output(ws, name, output):
+    """A buffer shaped like the model output (B, C), of its dtype."""
+    return ws.buffer("loss." + name, output.shape, output.dtype)
+
+
+def _per_sample(ws, output):
+    return ws.buffer("loss.per_sample", output.shape[:1], output.dtype)
+
+
+def _row_buffer(ws, name, output):
+    """A (B, 1) buffer: one value per sample, broadcast along the row."""
+    return ws.buffer("loss." + name, (output.shape[0], 1), output.dtype)
+
+
+def _constant(ws, name, value, like):
+    """A 0-d constant of ``like``'s dtype (ufuncs given a host scalar allocate on every call)."""
+    return ws.constant("loss." + name, value, like.dtype)
+
+
+def _row_mean(ops, ws, elementwise, out):
+    """out (B,) = the mean of ``elementwise`` over its last axis, as NumPy's mean computes it: the sum, then a
+    division by the count (``np.mean`` with ``out=`` allocates; this does not)."""
+    ops.sum(elementwise, -1, out)
+    return ops.divide(out, _constant(ws, "width", elementwise.shape[-1], out), out)
+
+
+def _clip_probabilities(ops, ws, probabilities, out):
+    """out = clip(probabilities, EPSILON, 1 - EPSILON), with 0-d bounds (``np.clip`` with scalars allocates)."""
+    ops.maximum(probabilities, _constant(ws, "epsilon", EPSILON, out), out)
+    return ops.minimum(out, _constant(ws, "one_minus_epsilon", 1.0 - EPSILON, out), out)
+
+
 class MeanSquaredError(Loss):
     def __init__(self, name="mean_squared_error", **kwargs):
         super().__init__(name=name, **kwargs)
 
-    def compute(self, ops, output, y_true, grad_scale, logits, need_grad=True):
-        diff = output - y_true
-        per_sample = (diff * diff).mean(axis=-1)
-        grad = diff * (2.0 * grad_scale / diff.shape[-1]) if need_grad else None
+    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
+        diff = ops.subtract(output, y_true, _like_output(ws, "diff", output))
+        squared = ops.multiply(diff, diff, _like_output(ws, "elementwise", output))
+        per_sample = _row_mean(ops, ws, squared, _per_sample(ws, output))
+        grad = None
+        if need_grad:
+            factor = _constant(ws, "grad_factor", 2.0 * grad_scale / output.shape[-1], output)
+            grad = ops.multiply(diff, factor, _like_output(ws, "grad", output))
         return per_sample, grad, output
 
     def get_config(self):
@@ -78,70 +136,121 @@ class MeanAbsoluteError(Loss):
     def __init__(self, name="mean_absolute_error", **kwargs):
         super().__init__(name=name, **kwargs)
 
-    def compute(self, ops, output, y_true, grad_scale, logits, need_grad=True):
-        diff = output - y_true
-        per_sample = ops.xp.abs(diff).mean(axis=-1)
-        grad = ops.xp.sign(diff) * (grad_scale / diff.shape[-1]) if need_grad else None
+    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
+        diff = ops.subtract(output, y_true, _like_output(ws, "diff", output))
+        absolute = ops.abs(diff, _like_output(ws, "elementwise", output))
+        per_sample = _row_mean(ops, ws, absolute, _per_sample(ws, output))
+        grad = None
+        if need_grad:
+            grad = ops.sign(diff, _like_output(ws, "grad", output))
+            ops.multiply(grad, _constant(ws, "grad_factor", grad_scale / output.shape[-1], output), grad)
         return per_sample, grad, output
 
     def get_config(self):
         return {"name": self.name}
 
 
+def _fused_buffers(ws, output, need_grad):
+    """(per-sample, probabilities, gradient or None) buffers for a fused logits step."""
+    grad = _like_output(ws, "grad", output) if need_grad else None
+    return _per_sample(ws, output), _like_output(ws, "probabilities", output), grad
+
+
 class BinaryCrossentropy(Loss):
     fusable_activation = "sigmoid"
 
-    def compute(self, ops, output, y_true, grad_scale, logits, need_grad=True):
-        xp = ops.xp
-        per_sample = ops.empty(output.shape[:1], dtype=output.dtype)
+    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         if logits:
-            probs = ops.empty_like(output)
-            grad = ops.empty_like(output) if need_grad else None
+            per_sample, probs, grad = _fused_buffers(ws, output, need_grad)
             ops.sigmoid_bce(output, y_true, probs, grad, per_sample, grad_scale / output.shape[-1])
             return per_sample, grad, probs
-        p = xp.clip(output, EPSILON, 1.0 - EPSILON)
-        per_elem = -(y_true * xp.log(p) + (1.0 - y_true) * xp.log(1.0 - p))
-        per_sample[...] = per_elem.mean(axis=-1)
-        grad = None
-        if need_grad:
-            inside = (output > EPSILON) & (output < 1.0 - EPSILON)
-            grad = (p - y_true) / (p * (1.0 - p)) * inside * (grad_scale / output.shape[-1])
+        p = _clip_probabilities(ops, ws, output, _like_output(ws, "clipped", output))
+        per_sample = self._per_sample_loss(ops, ws, p, y_true, _per_sample(ws, output))
+        grad = self._gradient(ops, ws, output, p, y_true, grad_scale) if need_grad else None
         return per_sample, grad, output
+
+    @staticmethod
+    def _per_sample_loss(ops, ws, p, y_true, out):
+        """out = mean(-(t log p + (1 - t) log(1 - p))) over the last axis."""
+        one = _constant(ws, "one", 1.0, p)
+        total = ops.log(p, _like_output(ws, "elementwise", p))
+        ops.multiply(y_true, total, total)  # t log p
+        other = ops.subtract(one, y_true, _like_output(ws, "complement", p))
+        log_q = ops.subtract(one, p, _like_output(ws, "scratch", p))
+        ops.log(log_q, log_q)
+        ops.multiply(other, log_q, other)  # (1 - t) log(1 - p)
+        ops.add(total, other, total)
+        _row_mean(ops, ws, total, out)
+        # mean(-e) is -mean(e) exactly (rounding is symmetric), so the sign is applied to the B means
+        return ops.negative(out, out)
+
+    @staticmethod
+    def _gradient(ops, ws, output, p, y_true, grad_scale):
+        """(p - t) / (p (1 - p)), zero where the clip is active (Keras's clip has no gradient there), scaled."""
+        one = _constant(ws, "one", 1.0, p)
+        denominator = ops.subtract(one, p, _like_output(ws, "scratch", p))
+        ops.multiply(p, denominator, denominator)
+        grad = ops.subtract(p, y_true, _like_output(ws, "grad", p))
+        ops.divide(grad, denominator, grad)
+        ops.multiply(grad, _inside_clip_range(ops, ws, output), grad)
+        return ops.multiply(grad, _constant(ws, "grad_factor", grad_scale / output.shape[-1], p), grad)
+
+
+def _inside_clip_range(ops, ws, output):
+    """A bool buffer: EPSILON < output < 1 - EPSILON."""
+    inside = ws.buffer("loss.inside", output.shape, np.bool_)
+    below_top = ws.buffer("loss.below_top", output.shape, np.bool_)
+    ops.greater(output, _constant(ws, "epsilon", EPSILON, output), inside)
+    ops.greater(_constant(ws, "one_minus_epsilon", 1.0 - EPSILON, output), output, below_top)
+    return ops.logical_and(inside, below_top, inside)
 
 
 class CategoricalCrossentropy(Loss):
     fusable_activation = "softmax"
 
-    def compute(self, ops, output, y_true, grad_scale, logits, need_grad=True):
-        xp = ops.xp
-        per_sample = ops.empty(output.shape[:1], dtype=output.dtype)
+    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         if logits:
-            probs = ops.empty_like(output)
-            grad = ops.empty_like(output) if need_grad else None
+            per_sample, probs, grad = _fused_buffers(ws, output, need_grad)
             ops.softmax_xent(output, y_true, probs, grad, per_sample, grad_scale)
             return per_sample, grad, probs
         # Keras: rescale the probabilities to sum to one, clip, then -sum(t * log p).
-        total = output.sum(axis=-1, keepdims=True)
-        p = xp.clip(output / total, EPSILON, 1.0 - EPSILON)
-        targets = self._dense_targets(ops, y_true, output)
-        per_sample[...] = -(targets * xp.log(p)).sum(axis=-1)
-        grad = None
-        if need_grad:
-            # d/d output of -sum(t * log(output / total)): -t / output + sum(t) / total (output = p * total).
-            grad = (-targets / (p * total) + targets.sum(axis=-1, keepdims=True) / total) * grad_scale
+        total = ops.sum(output, -1, _row_buffer(ws, "row_total", output), keepdims=True)
+        p = ops.divide(output, total, _like_output(ws, "clipped", output))
+        _clip_probabilities(ops, ws, p, p)
+        targets = self._dense_targets(ops, ws, y_true, output)
+        log_p = ops.log(p, _like_output(ws, "elementwise", output))
+        ops.multiply(targets, log_p, log_p)
+        per_sample = ops.sum(log_p, -1, _per_sample(ws, output))
+        ops.negative(per_sample, per_sample)
+        grad = self._gradient(ops, ws, output, p, total, targets, grad_scale) if need_grad else None
         return per_sample, grad, output
 
-    def _dense_targets(self, ops, y_true, output):
+    @staticmethod
+    def _gradient(ops, ws, output, p, total, targets, grad_scale):
+        """d/d output of -sum(t * log(output / total)): -t / output + sum(t) / total (output = p * total),
+        computed as sum(t) / total - t / (p * total), which is the same number (x + (-y) is x - y)."""
+        denominator = ops.multiply(p, total, _like_output(ws, "scratch", output))
+        grad = ops.divide(targets, denominator, _like_output(ws, "grad", output))
+        target_total = ops.sum(targets, -1, _row_buffer(ws, "target_total", output), keepdims=True)
+        ops.divide(target_total, total, target_total)
+        ops.subtract(target_total, grad, grad)
+        return ops.multiply(grad, _constant(ws, "grad_scale", grad_scale, output), grad)
+
+    def _dense_targets(self, ops, ws, y_true, output):
         return y_true
 
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     sparse_labels = True
 
-    def _dense_targets(self, ops, y_true, output):
-        targets = ops.zeros(output.shape, dtype=output.dtype)
-        targets[ops.xp.arange(output.shape[0]), y_true] = 1.0
-        return targets
+    def _dense_targets(self, ops, ws, y_true, output):
+        """One-hot rows of the labels, gathered from an identity matrix: the gather writes into the buffer
+        without allocating, which NumPy's scatter (put_along_axis) does not. The identity's zeros are made once;
+        its diagonal is set on every call, a (classes,)-element write, so a replayed step needs no set-up."""
+        classes = output.shape[-1]
+        identity = ws.zeros("loss.identity", (classes, classes), output.dtype)
+        ops.fill(1, identity.reshape(-1)[::classes + 1])
+        return ops.take_rows(identity, y_true, out=_like_output(ws, "targets", output))
 
 
 _BY_NAME = {

@@ -2,22 +2,36 @@
 
 ``'accuracy'`` is resolved as Keras does: by the loss (sparse / categorical / binary cross-entropy), otherwise by
 the shapes of the labels and the output.
+
+``batch_sum`` writes through Ops primitives into buffers of the caller's workspace (one per batch size), with
+its scalars held there as 0-d constants: after the first batch of a given size a metric allocates nothing.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from ._registry import lookup
 
 
 class Metric:
-    """A per-sample mean: ``batch_sum`` returns the sum over the batch (a device scalar)."""
+    """A per-sample mean: ``batch_sum`` writes the sum over the batch into a 0-d float64 buffer."""
 
     def __init__(self, name=None):
         self.name = name or self.default_name
 
     default_name = "metric"
 
-    def batch_sum(self, ops, y_true, predictions):
+    def batch_sum(self, ops, ws, y_true, predictions, out) -> None:
+        """out (0-d float64) = the sum over the batch of this metric's per-sample values; scratch buffers come
+        from ``ws``, the caller's workspace for this batch size."""
         raise NotImplementedError
+
+    def _buffer(self, ws, role, shape, dtype):
+        # Named after the metric, so that metrics sharing a workspace keep their own buffers and constants.
+        return ws.buffer(f"{self.name}.{role}", shape, dtype)
+
+    def _constant(self, ws, role, value, dtype):
+        return ws.constant(f"{self.name}.{role}", value, dtype)
 
     def get_config(self):
         return {"name": self.name}
@@ -30,41 +44,71 @@ class BinaryAccuracy(Metric):
         super().__init__(name)
         self.threshold = threshold
 
-    def batch_sum(self, ops, y_true, predictions):
-        hit = (predictions > self.threshold) == (y_true > 0.5)
-        return hit.mean(axis=-1).sum()
+    def batch_sum(self, ops, ws, y_true, predictions, out):
+        # hit = (predictions > threshold) == (y_true > 0.5); the per-sample mean of a bool array is float64
+        hits = self._buffer(ws, "hits", predictions.shape, np.bool_)
+        positive = self._buffer(ws, "positive", y_true.shape, np.bool_)
+        ops.greater(predictions, self._constant(ws, "threshold", self.threshold, predictions.dtype), hits)
+        ops.greater(y_true, self._constant(ws, "half", 0.5, y_true.dtype), positive)
+        ops.equal(hits, positive, hits)
+        per_sample = ops.sum(hits, -1, self._buffer(ws, "per_sample", predictions.shape[:1], np.float64))
+        ops.divide(per_sample, self._constant(ws, "width", predictions.shape[-1], np.float64), per_sample)
+        ops.sum(per_sample, None, out)
 
     def get_config(self):
         return {"name": self.name, "threshold": self.threshold}
 
 
+def _count_hits(metric, ops, ws, predicted, actual, out):
+    """out = the number of rows where ``predicted == actual``, counted straight into the float64 buffer."""
+    hits = ops.equal(predicted, actual, metric._buffer(ws, "hits", predicted.shape, np.bool_))
+    ops.sum(hits, None, out)
+
+
+def _argmax_rows(metric, ops, ws, role, array):
+    return ops.argmax(array, -1, metric._buffer(ws, role, array.shape[:1], np.intp))
+
+
 class CategoricalAccuracy(Metric):
     default_name = "categorical_accuracy"
 
-    def batch_sum(self, ops, y_true, predictions):
-        return (predictions.argmax(axis=-1) == y_true.argmax(axis=-1)).sum()
+    def batch_sum(self, ops, ws, y_true, predictions, out):
+        predicted = _argmax_rows(self, ops, ws, "predicted", predictions)
+        _count_hits(self, ops, ws, predicted, _argmax_rows(self, ops, ws, "actual", y_true), out)
 
 
 class SparseCategoricalAccuracy(Metric):
     default_name = "sparse_categorical_accuracy"
 
-    def batch_sum(self, ops, y_true, predictions):
-        return (predictions.argmax(axis=-1) == y_true.reshape(-1)).sum()
+    def batch_sum(self, ops, ws, y_true, predictions, out):
+        predicted = _argmax_rows(self, ops, ws, "predicted", predictions)
+        _count_hits(self, ops, ws, predicted, y_true.reshape(-1), out)
+
+
+def _mean_error_sum(metric, ops, ws, elementwise, out):
+    """out = sum over the batch of the per-sample mean of ``elementwise``, computed in its own dtype (as
+    ``.mean(axis=-1).sum()`` is) and only then widened into the float64 ``out``."""
+    dtype = elementwise.dtype
+    per_sample = ops.sum(elementwise, -1, metric._buffer(ws, "per_sample", elementwise.shape[:1], dtype))
+    ops.divide(per_sample, metric._constant(ws, "width", elementwise.shape[-1], dtype), per_sample)
+    total = ops.sum(per_sample, None, metric._buffer(ws, "total", (), dtype))
+    ops.copy_into(total, out)
 
 
 class MeanAbsoluteError(Metric):
     default_name = "mean_absolute_error"
 
-    def batch_sum(self, ops, y_true, predictions):
-        return ops.xp.abs(predictions - y_true).mean(axis=-1).sum()
+    def batch_sum(self, ops, ws, y_true, predictions, out):
+        diff = ops.subtract(predictions, y_true, self._buffer(ws, "diff", predictions.shape, predictions.dtype))
+        _mean_error_sum(self, ops, ws, ops.abs(diff, diff), out)
 
 
 class MeanSquaredError(Metric):
     default_name = "mean_squared_error"
 
-    def batch_sum(self, ops, y_true, predictions):
-        d = predictions - y_true
-        return (d * d).mean(axis=-1).sum()
+    def batch_sum(self, ops, ws, y_true, predictions, out):
+        diff = ops.subtract(predictions, y_true, self._buffer(ws, "diff", predictions.shape, predictions.dtype))
+        _mean_error_sum(self, ops, ws, ops.multiply(diff, diff, diff), out)
 
 
 _BY_NAME = {

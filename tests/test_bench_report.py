@@ -224,26 +224,28 @@ def test_unfused_primitives_match_the_twins(rng):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("update, state, args", [
-    ("adam_update", 3, (1e-3, 0.9, 0.999, 1e-7, 3, 0.004)),
-    ("sgd_update", 1, (0.1, 0.9, True, 0.0)),
-    ("rmsprop_update", 3, (1e-3, 0.9, 0.5, 1e-7, True, 0.0)),
-    ("adagrad_update", 1, (1e-2, 1e-7, 0.0)),
+@pytest.mark.parametrize("update, state, hyper, args", [
+    ("adam_update", 3, (3, 1e-3, 0.004), (0.9, 0.999, 1e-7)),
+    ("sgd_update", 1, (1, 0.1, 0.0), (0.9, True)),
+    ("rmsprop_update", 3, (1, 1e-3, 0.0), (0.9, 0.5, 1e-7, True)),
+    ("adagrad_update", 1, (1, 1e-2, 0.0), (1e-7,)),
 ])
-def test_unfused_optimizer_updates_match_the_twins(rng, update, state, args):
+def test_unfused_optimizer_updates_match_the_twins(rng, update, state, hyper, args):
+    """``hyper``: the optimizer's device state (step, learning rate, weight decay) the updates read."""
     p0 = rng.standard_normal(300).astype(np.float32)
     g = rng.standard_normal(300).astype(np.float32)
     # the first slot (Adam's m, RMSprop's mean square, ...) well above the others keeps centered RMSprop's
     # ms - mg^2 positive
     slots0 = [(np.abs(rng.standard_normal(300)) * (0.1 if i else 1.0) + (0.0 if i else 1.0)).astype(np.float32)
               for i in range(state)]
+    device_state = np.array(hyper, dtype=np.float64)
     results = []
     for ops in (NumpyOps(), UnfusedNumpyOps()):
         p, slots = p0.copy(), [s.copy() for s in slots0]
         if update == "adam_update":
-            ops.adam_update(p, g, slots[0], slots[1], None, *args)
+            ops.adam_update(p, g, slots[0], slots[1], None, device_state, *args)
         else:
-            getattr(ops, update)(p, g, *slots, *args)
+            getattr(ops, update)(p, g, *slots, device_state, *args)
         results.append([p] + slots)
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

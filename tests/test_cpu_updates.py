@@ -49,7 +49,8 @@ def test_numpy_backend_uses_the_compiled_updates():
     ops = NumpyOps()
     assert ops._compiled_updates() is compiled
     p, g = np.ones(10, np.float32), np.full(10, 0.5, np.float32)
-    ops.sgd_update(p, g, None, 0.1, 0.0, False, 0.0)
+    state = np.array([0.0, 0.1, 0.0])  # the optimizer's device state: step, learning rate, weight decay
+    ops.sgd_update(p, g, None, state, 0.0, False)
     np.testing.assert_allclose(p, 0.95)
 
 

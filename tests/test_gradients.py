@@ -13,6 +13,8 @@ from helpers import assert_gradients_close, numerical_gradient, numpy_backend, s
 import gpunn
 from gpunn import distributed, losses, regularizers
 from gpunn.layers import Activation, BatchNormalization, Dense, Dropout, Flatten, LayerNormalization
+from gpunn.ops.workspace import Workspace
+from gpunn.trainer.plan import make_plan, run_forward
 
 B, F, U = 5, 7, 3  # batch, features, units: small and odd
 ACTIVATIONS = ["linear", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softmax", "silu", "swish"]
@@ -31,7 +33,9 @@ def build(layer, input_shape=(F,)):
 def layer_objective(layer, x, R, training=True):
     """sum(forward(x) * R) plus the layer's weight penalty: the scalar whose gradient backprop(R) computes."""
     y, _ = layer.forward(x, training)
-    return float((np.asarray(y) * R).sum() + layer.regularization_penalty())
+    penalty = np.zeros((), dtype=np.float64)
+    layer.regularization_penalty(penalty)
+    return float((np.asarray(y) * R).sum() + penalty)
 
 
 def analytic(layer, x, R, training=True):
@@ -117,7 +121,9 @@ def test_dense_regularized_gradients(kernel_reg, bias_reg, activation, rng):
             continue
         expected_penalty = reg.l1 * np.abs(w[name]).sum() + reg.l2 * (w[name] ** 2).sum()
         assert expected_penalty > 0
-        assert reg.penalty(np, w[name]) == pytest.approx(expected_penalty, rel=1e-12)
+        penalty = np.zeros((), dtype=np.float64)
+        reg.penalty(layer.ops, Workspace(layer.ops), w[name], penalty)
+        assert float(penalty) == pytest.approx(expected_penalty, rel=1e-12)
 
 
 # ---- weightless layers ---------------------------------------------------------------------------------------
@@ -303,11 +309,12 @@ LOSS_CASES = ["mse", "mae", "binary_probs", "binary_probs_hard_targets", "binary
 def test_loss_gradients(case, rng, numpy_backend):
     ops = numpy_backend
     loss, output, y, logits = _loss_case(case, rng)
-    per_sample, grad, _ = loss.compute(ops, output.copy(), y, 1.0 / B, logits)
+    per_sample, grad, _ = loss.compute(ops, Workspace(ops), output.copy(), y, 1.0 / B, logits)
     assert per_sample.shape == (B,)
+    ws = Workspace(ops)
 
     def mean_loss(out):
-        return loss.compute(ops, out.copy(), y, 1.0 / B, logits, need_grad=False)[0].mean()
+        return loss.compute(ops, ws, out.copy(), y, 1.0 / B, logits, need_grad=False)[0].mean()
 
     numeric = numerical_gradient(mean_loss, output.copy())
     assert_gradients_close(grad, numeric, what=f"{case} d loss / d output")
@@ -317,8 +324,9 @@ def test_loss_gradients(case, rng, numpy_backend):
 def test_loss_gradient_scales_with_grad_scale(case, rng, numpy_backend):
     """grad_scale multiplies the gradient (fit passes 1 / batch size, so the gradient is of the mean)."""
     loss, output, y, logits = _loss_case(case, rng)
-    _, g1, _ = loss.compute(numpy_backend, output.copy(), y, 1.0, logits)
-    _, g2, _ = loss.compute(numpy_backend, output.copy(), y, 0.25, logits)
+    ops = numpy_backend
+    _, g1, _ = loss.compute(ops, Workspace(ops), output.copy(), y, 1.0, logits)
+    _, g2, _ = loss.compute(ops, Workspace(ops), output.copy(), y, 0.25, logits)
     np.testing.assert_allclose(g2, 0.25 * g1, rtol=1e-14)
 
 
@@ -380,7 +388,8 @@ def _model_case(case, rng, optimizer=None):
     x = rng.standard_normal((B, F))
     y = _targets(kind, rng)
     xp, yp = model._prepare(x, y)
-    plan = model._plan(sparse_labels=model.loss.sparse_labels)
+    model.build()
+    plan = make_plan(model, sparse_labels=model.loss.sparse_labels)
     assert plan.loss_takes_logits == (fused or kind == "categorical_logits")
     if fused:  # the path under test: the loss receives logits and applies the activation itself
         assert plan.loss_takes_logits and not model.loss.from_logits
@@ -401,8 +410,9 @@ def test_whole_model_gradient(case, rng):
     model, plan, x, y, xp, yp, kind = _model_case(case, rng)
     # Analytic: forward (the output activation left to the loss when fused), the loss's gradient of the mean,
     # then every layer's backprop in reverse, into the flat gradient buffer, then the weight penalties' gradients.
-    output, backprops = model._forward(plan, model.ops.asarray(xp), training=True)
-    _, dy, _ = model.loss.compute(model.ops, output, model.ops.asarray(yp), 1.0 / B, plan.loss_takes_logits)
+    output, backprops = run_forward(plan, model.ops.asarray(xp), training=True)
+    _, dy, _ = model.loss.compute(model.ops, Workspace(model.ops), output, model.ops.asarray(yp), 1.0 / B,
+                                  plan.loss_takes_logits)
     for index in range(len(backprops) - 1, -1, -1):
         dy = backprops[index](dy, plan.need_dx[index])
     for layer in plan.layers:
@@ -418,8 +428,7 @@ def test_train_step_applies_sgd_to_the_true_gradient(case, rng):
     model, plan, x, y, xp, yp, kind = _model_case(case, rng, optimizer=gpunn.optimizers.SGD(lr))
     numeric = _numeric_model_gradient(model, x, y, kind)
     before = np.array(model.params)
-    model._ensure_optimizer()
-    model._train_step(plan, model.ops.asarray(xp), model.ops.asarray(yp), 1.0 / B, distributed.current())
-    assert_gradients_close(np.array(model.grads), numeric, what=f"{case} grads after _train_step")
+    model.train_on_batch(x, y)  # the whole batch: the TrainStep with grad_scale 1 / B
+    assert_gradients_close(np.array(model.grads), numeric, what=f"{case} grads after a training step")
     np.testing.assert_allclose(np.array(model.params), before - lr * numeric, rtol=1e-9, atol=1e-10)
     assert model.optimizer.iterations == 1

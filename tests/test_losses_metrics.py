@@ -10,7 +10,8 @@ from helpers import numpy_backend, sigmoid, softmax  # noqa: F401
 
 import gpunn
 from gpunn import distributed, layers, losses, metrics
-from gpunn.models.running_metrics import RunningMetrics
+from gpunn.ops.workspace import Workspace
+from gpunn.trainer.running_metrics import RunningMetrics
 
 EPS = 1e-7  # Keras's backend epsilon
 
@@ -140,7 +141,9 @@ def test_accuracy_resolves_as_keras_does(loss, units, sparse, expected):
 
 
 def _batch_sum(metric, y, p, ops):
-    return float(metric.batch_sum(ops, y, p))
+    out = np.zeros((), dtype=np.float64)
+    metric.batch_sum(ops, Workspace(ops), y, p, out)
+    return float(out)
 
 
 def test_metric_values(rng, numpy_backend):
@@ -169,11 +172,13 @@ def test_running_metrics_are_per_sample_means_over_uneven_batches(rng, numpy_bac
     p = softmax(rng.standard_normal((10, 3)))
     per_sample = rng.uniform(0, 2, 10)
     for lo, hi in [(0, 7), (7, 10)]:  # 7 then 3 samples
-        running.add(per_sample[lo:hi], None, p[lo:hi], labels[lo:hi])
+        running.accumulate(per_sample[lo:hi], None, p[lo:hi], labels[lo:hi])
+        running.count_batch(hi - lo)
     result = running.result()
     assert result["loss"] == pytest.approx(per_sample.mean(), rel=1e-12)
     assert result["accuracy"] == pytest.approx(np.mean(p.argmax(1) == labels))
-    running.add(per_sample[:2], 0.5, p[:2], labels[:2])  # a penalty counts once per sample
+    running.accumulate(per_sample[:2], np.array(0.5), p[:2], labels[:2])  # a penalty counts once per sample
+    running.count_batch(2)
     assert running.result()["loss"] == pytest.approx((per_sample.sum() + per_sample[:2].sum() + 1.0) / 12)
     running.reset()
     assert running.result() == {"loss": 0.0, "accuracy": 0.0}

@@ -1,15 +1,18 @@
 """One gpunn training step on a batch staged on the device once: what ``fit`` runs per batch, minus the
 host-side work around it (argument checks, shuffling, the batch gather, callbacks).
 
-The step is the model's own ``_train_step(plan, xb, yb, grad_scale, comm)``, set up the way ``fit`` sets it
-up: the plan, the optimizer state, replicas synchronised, each rank holding its shard of the global batch
-and the gradient scaled by 1 / global batch.
+The step is the model's own TrainStep (``model.make_train_function()``), fed the way ``fit`` feeds it: each
+rank's shard of the global batch in the step's input buffers, the gradient scaled by 1 / global batch.
+
+A contender builds its model once per model size and keeps it across batch sizes: building initialises every
+weight on the host, tens of seconds for a 4096-wide model. Each ``setup`` puts the shared initial weights
+back and recompiles (a fresh optimizer: zero slots, iteration 0), so every case starts from the same state.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..models.training import shard_bounds
+from ..distributed.sharding import shard_bounds
 from .timing import NUMPY_POOL, CupyEventClock, HostClock
 from .validation import Snapshot
 
@@ -36,10 +39,17 @@ def build_mlp(layers, ops):
         model = gpunn.Sequential([gpunn.Input(shape=(layers[0],))]
                                  + [gpunn.layers.Dense(units, activation="relu") for units in layers[1:-1]]
                                  + [gpunn.layers.Dense(layers[-1], activation="softmax")])
-        model.compile(optimizer=gpunn.optimizers.Adam(learning_rate=LEARNING_RATE, epsilon=EPSILON),
-                      loss="sparse_categorical_crossentropy")
+        compile_mlp(model)
         model.build()
     return model
+
+
+def compile_mlp(model) -> None:
+    """Sparse CE and a fresh Adam: compiling again is how a built model's optimizer state starts over."""
+    import gpunn
+
+    model.compile(optimizer=gpunn.optimizers.Adam(learning_rate=LEARNING_RATE, epsilon=EPSILON),
+                  loss="sparse_categorical_crossentropy")
 
 
 class GpunnStep:
@@ -54,26 +64,29 @@ class GpunnStep:
         self.clock = CupyEventClock(cp) if cp is not None else HostClock(ops.synchronize)
         self.thread_pool = NUMPY_POOL if cp is None else None  # see timing.Settler
         self.model = None
+        self.layers = None   # the widths the model was built for
+        self.builds = 0      # models built so far (one per size)
 
     def setup(self, layers, x: np.ndarray, y: np.ndarray, weights: list) -> None:
-        """Build the model from ``weights`` (Keras layout) and stage this rank's shard of (x, y) on the device."""
-        model = build_mlp(layers, self.ops)
+        """Start from ``weights`` (Keras layout) with a fresh optimizer, and stage this rank's shard of (x, y)
+        in the training step's input buffers. The model is built on the first call for ``layers`` and reused
+        after."""
+        model = self._model_for(layers)
+        compile_mlp(model)
         model.set_weights(weights)
         x, y = model._prepare(x, y)
-        self.plan = model._plan(sparse_labels=True)
-        model._ensure_optimizer()
-        model._sync_replicas(self.comm)
+        self.train_step = model.make_train_function().prepare(sparse_labels=True)
         lo, hi = shard_bounds(0, len(x), self.comm.rank, self.comm.size)
-        self.xb, self.yb = self.ops.asarray(x[lo:hi]), self.ops.asarray(y[lo:hi])
-        self.batch = len(x)
-        self.grad_scale = 1.0 / len(x)
+        self.slot = self.train_step.slot(hi - lo, len(x), y.shape[1:], y.dtype, weighted=False)
+        self.ops.upload(x[lo:hi], self.slot.x)
+        self.ops.upload(y[lo:hi], self.slot.y)
+        self.train_step.metrics.reset()
         self.model = model
-        self._per_sample = None
         self.ops.synchronize()
 
     def step(self) -> None:
         """Queue one training step (no host synchronisation)."""
-        self._per_sample, _ = self.model._train_step(self.plan, self.xb, self.yb, self.grad_scale, self.comm)
+        self.train_step(self.slot)
 
     def synchronize(self) -> None:
         self.ops.synchronize()
@@ -81,11 +94,34 @@ class GpunnStep:
     def snapshot(self) -> Snapshot:
         """The last step's mean loss, gradients and the parameters after it, on the host, in Keras's layout."""
         model, ops = self.model, self.ops
-        local = float(ops.to_numpy(self._per_sample).astype(np.float64).sum())
-        loss = float(self.comm.allreduce_host(np.array([local]))[0]) / self.batch
+        loss = self.train_step.metrics.result()["loss"]  # the mean over the steps since setup (one, here)
         grads = [ops.to_numpy(layer.bound.grads[s.name]).copy() for layer in model.layers
                  for s in layer.weight_specs()]
         return Snapshot(loss=loss, grads=grads, params=model.get_weights())
 
+    def count_ops_calls(self) -> int:
+        """Calls into the Ops object during one step (see visits.py)."""
+        from .visits import OpsCallCounter
+
+        with OpsCallCounter(self.ops) as counter:
+            self.step()
+        self.ops.synchronize()
+        return counter.calls
+
+    def _model_for(self, layers):
+        layers = tuple(int(w) for w in layers)
+        if self.model is None or self.layers != layers:
+            self.release()
+            self.model = build_mlp(layers, self.ops)
+            self.layers = layers
+            self.builds += 1
+        return self.model
+
     def close(self) -> None:
-        self.model = self.xb = self.yb = self._per_sample = None
+        """Drop this case's batch and outputs; the model stays for the next batch size."""
+        self.train_step = self.slot = None
+
+    def release(self) -> None:
+        """Drop the model too (before the next model size, or at the end)."""
+        self.close()
+        self.model = self.layers = None

@@ -5,7 +5,13 @@ machine a burst of someone else's work during one measurement would otherwise pa
 
 Achieved FLOP/s of a training step are reported against this figure. Each library that runs on the device
 is asked (NumPy's BLAS and PyTorch on the CPU, cuBLAS through CuPy and PyTorch on a GPU) and the device's
-peak is the best of them. TF32 follows GPUNN_TF32 (off by default, as in gpunn): by default these are true float32 peaks.
+peak is the best of them. TF32 follows ``gpunn.ops.tf32`` (GPUNN_TF32=1 or ``gpunn bench --tf32``; off by
+default): by default these are true float32 peaks.
+
+Beside it, on a GPU, the device's copy bandwidth: a large device-to-device copy (cudaMemcpy through CuPy, or
+``Tensor.copy_`` in PyTorch), counted as bytes read plus bytes written per second, as NVIDIA's bandwidth test
+counts it. Element-wise steps (bias, activation, the optimizer update) are bound by it, as matmuls are by the
+FLOP/s peak.
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from .timing import NUMPY_POOL, TORCH_POOL, CupyEventClock, HostClock, Settler, 
 
 CPU_N, CPU_N_QUICK = 2048, 1024
 GPU_N, GPU_N_QUICK = 8192, 4096
+COPY_BYTES, COPY_BYTES_QUICK = 1 << 30, 1 << 28  # per copy: far beyond any cache
 
 
 def _time(matmul, clock, repeats: int) -> float:
@@ -40,10 +47,10 @@ def matmul_peak(library: str, device: str, n: int, repeats: int = 5) -> dict:
         out = np.empty_like(a_host)
         seconds = _time(lambda: np.matmul(a_host, b_host, out=out), HostClock(), repeats)
     elif library == "cupy":
-        from ..ops.cupy_ops import set_cupy_tf32, tf32_from_environment
+        from ..ops import tf32
 
         cp = _compat.cupy()
-        set_cupy_tf32(tf32_from_environment())  # the peak in the precision the contenders run
+        tf32.apply_to_cupy()  # the peak in the precision the contenders run
         a, b = cp.asarray(a_host), cp.asarray(b_host)
         out = cp.empty_like(a)
         seconds = _time(lambda: cp.matmul(a, b, out=out), CupyEventClock(cp), repeats)
@@ -51,9 +58,9 @@ def matmul_peak(library: str, device: str, n: int, repeats: int = 5) -> dict:
     elif library == "torch":
         torch = _compat.torch()
         if device.startswith("cuda"):
-            from ..ops.cupy_ops import tf32_from_environment
+            from ..ops import tf32
 
-            torch.backends.cuda.matmul.allow_tf32 = tf32_from_environment()
+            tf32.apply_to_torch(torch)
         a, b = torch.from_numpy(a_host).to(device), torch.from_numpy(b_host).to(device)
         out = torch.empty_like(a)
         clock = TorchEventClock(torch) if device.startswith("cuda") else HostClock()
@@ -65,8 +72,35 @@ def matmul_peak(library: str, device: str, n: int, repeats: int = 5) -> dict:
             "flops_per_s": 2.0 * n ** 3 / seconds}
 
 
+def copy_bandwidth(library: str, device: str, nbytes: int, repeats: int = 5) -> dict:
+    """One device-to-device copy of ``nbytes``: {'library', 'device', 'bytes', 'median_s', 'bytes_per_s'}, the
+    rate counting each byte read and written (2 x nbytes per copy)."""
+    count = max(1, int(nbytes) // 4)
+    if library == "cupy":
+        cp = _compat.cupy()
+        src, dst = cp.ones(count, dtype=cp.float32), cp.empty(count, dtype=cp.float32)
+        seconds = _time(lambda: dst.data.copy_from_device_async(src.data, src.nbytes), CupyEventClock(cp), repeats)
+        del src, dst
+    elif library == "torch":
+        torch = _compat.torch()
+        src = torch.ones(count, dtype=torch.float32, device=device)
+        dst = torch.empty_like(src)
+        clock = TorchEventClock(torch) if device.startswith("cuda") else HostClock()
+        seconds = _time(lambda: dst.copy_(src), clock, repeats)
+        del src, dst
+    elif library == "numpy":  # host memory; the benchmark measures GPUs only, this keeps the path testable
+        src, dst = np.ones(count, dtype=np.float32), np.empty(count, dtype=np.float32)
+        seconds = _time(lambda: np.copyto(dst, src), HostClock(), repeats)
+    else:
+        raise ValueError(f"library: expected cupy, torch or numpy, got {library!r}")
+    moved = 4 * count
+    return {"library": library, "device": device, "bytes": moved, "median_s": seconds,
+            "bytes_per_s": 2.0 * moved / seconds}
+
+
 def measure_peaks(devices: dict, quick: bool = False, n: int | None = None, settler: Settler | None = None) -> dict:
-    """``devices``: {device: [library, ...]} -> {device: {'peak_flops_per_s', 'measurements'}}."""
+    """``devices``: {device: [library, ...]} -> {device: {'peak_flops_per_s', 'measurements'}}, and on GPUs
+    'copy_bytes_per_s' and 'copy_measurements' (see ``copy_bandwidth``)."""
     settler = settler or Settler()
     peaks = {}
     for device, libraries in devices.items():
@@ -77,14 +111,22 @@ def measure_peaks(devices: dict, quick: bool = False, n: int | None = None, sett
                 settler.before(TORCH_POOL if lib == "torch" else NUMPY_POOL)
             found.append(matmul_peak(lib, device, size))
         peaks[device] = {"peak_flops_per_s": max(m["flops_per_s"] for m in found), "measurements": found}
+        if device != "cpu":
+            copies = [copy_bandwidth("cupy" if "cupy" in libraries else "torch", device,
+                                     COPY_BYTES_QUICK if quick else COPY_BYTES)]
+            peaks[device].update(copy_bytes_per_s=max(c["bytes_per_s"] for c in copies), copy_measurements=copies)
     return peaks
 
 
 def merge_peaks(first: dict, second: dict) -> dict:
-    """Two rounds of ``measure_peaks`` -> one, each device's peak the better of the two, every measurement kept."""
+    """Two rounds of ``measure_peaks`` -> one, each device's peak (and copy rate) the better of the two, every
+    measurement kept."""
     merged = {}
     for device in list(dict.fromkeys([*first, *second])):
         rounds = [r[device] for r in (first, second) if device in r]
         merged[device] = {**rounds[0], "peak_flops_per_s": max(r["peak_flops_per_s"] for r in rounds),
                           "measurements": [m for r in rounds for m in r["measurements"]]}
+        copies = [m for r in rounds for m in r.get("copy_measurements", [])]
+        if copies:
+            merged[device].update(copy_bytes_per_s=max(c["bytes_per_s"] for c in copies), copy_measurements=copies)
     return merged

@@ -173,18 +173,34 @@ def calibrate(contender, warmup: int, min_time: float, max_steps: int, collectiv
 
 
 def measure_interleaved(contenders, steps: dict, repeats: int, collective=SingleProcess(),
-                        settler: Settler | None = None) -> dict:
-    """{name: Stats}: ``repeats`` timed runs of ``steps[name]`` steps per contender, contenders in turn."""
+                        settler: Settler | None = None, on_error=None) -> dict:
+    """{name: Stats}: ``repeats`` timed runs of ``steps[name]`` steps per contender, contenders in turn.
+
+    ``on_error(contender, exc)``: when given, a contender that raises is reported to it and leaves the
+    rotation (it has no Stats), and the others go on; without it the exception propagates.
+    """
     samples: dict[str, list[float]] = {c.name: [] for c in contenders}
+    running = list(contenders)
     for r in range(repeats):
-        order = contenders if r % 2 == 0 else contenders[::-1]  # nobody always runs right after the same one
-        for c in order:
-            n = steps[c.name]
-            if settler is not None:
-                settler.before(c.thread_pool)
-            collective.barrier()
-            c.clock.start()
-            for _ in range(n):
-                c.step()
-            samples[c.name].append(collective.slowest(c.clock.stop()) / n)
+        order = running if r % 2 == 0 else running[::-1]  # nobody always runs right after the same one
+        for c in list(order):
+            try:
+                samples[c.name].append(_timed_repeat(c, steps[c.name], collective, settler))
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                on_error(c, exc)
+                running.remove(c)
+                del samples[c.name]
     return {name: summarize(times, steps[name]) for name, times in samples.items()}
+
+
+def _timed_repeat(c, n: int, collective, settler: Settler | None) -> float:
+    """Seconds per step over one repeat of ``n`` steps (the slowest rank's)."""
+    if settler is not None:
+        settler.before(c.thread_pool)
+    collective.barrier()
+    c.clock.start()
+    for _ in range(n):
+        c.step()
+    return collective.slowest(c.clock.stop()) / n

@@ -4,20 +4,18 @@
 optimizer is ``torch.optim.Adam`` with Keras's epsilon (1e-7) and PyTorch's default implementation for the
 device. PyTorch adds epsilon to the bias-corrected ``sqrt(v_hat)`` where Keras adds it to ``sqrt(v)``; the
 two differ only where gradients are within a few epsilons of zero, which validation allows for.
+
+As for gpunn (gpunn_step.py), the modules are built once per model size; each ``setup`` copies the initial
+weights in and starts a fresh optimizer.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..ops import tf32
 from .gpunn_step import EPSILON, LEARNING_RATE
 from .timing import TORCH_POOL, HostClock, TorchEventClock
 from .validation import Snapshot
-
-
-def tf32_from_environment() -> bool:
-    from ..ops.cupy_ops import tf32_from_environment as from_env
-
-    return from_env()
 
 
 class TorchStep:
@@ -32,28 +30,40 @@ class TorchStep:
         self._set_threads()
         if device.startswith("cuda"):
             # TF32 exactly when gpunn's GPU backend uses it (off unless GPUNN_TF32=1 / --tf32).
-            torch.backends.cuda.matmul.allow_tf32 = tf32_from_environment()
+            tf32.apply_to_torch(torch)
             self.clock = TorchEventClock(torch)
             self.thread_pool = None
         else:
             self.clock = HostClock()
             self.thread_pool = TORCH_POOL  # see timing.Settler
         self.model = None
+        self.layers = None   # the widths the modules were built for
+        self.builds = 0
 
     def _set_threads(self) -> None:
         # Set again before every case: leaving a threadpoolctl limit resets PyTorch's OpenMP count too.
         if self.threads:
             self.torch.set_num_threads(self.threads)  # the same thread count as NumPy's BLAS
 
+    def _model_for(self, layers):
+        layers = tuple(int(w) for w in layers)
+        if self.model is None or self.layers != layers:
+            self.release()
+            nn = self.torch.nn
+            modules = []
+            for i, (n_in, n_out) in enumerate(zip(layers[:-1], layers[1:])):
+                modules.append(nn.Linear(n_in, n_out))
+                if i < len(layers) - 2:
+                    modules.append(nn.ReLU())
+            self.model = nn.Sequential(*modules).to(self.device)
+            self.layers = layers
+            self.builds += 1
+        return self.model
+
     def setup(self, layers, x: np.ndarray, y: np.ndarray, weights: list) -> None:
         torch, nn = self.torch, self.torch.nn
         self._set_threads()
-        modules = []
-        for i, (n_in, n_out) in enumerate(zip(layers[:-1], layers[1:])):
-            modules.append(nn.Linear(n_in, n_out))
-            if i < len(layers) - 2:
-                modules.append(nn.ReLU())
-        model = nn.Sequential(*modules).to(self.device)
+        model = self._model_for(layers)
         linears = [m for m in model if isinstance(m, nn.Linear)]
         with torch.no_grad():
             for linear, kernel, bias in zip(linears, weights[0::2], weights[1::2]):
@@ -64,7 +74,6 @@ class TorchStep:
         self.loss_fn = nn.CrossEntropyLoss()  # mean over the batch: the same 1/B gradient scale as gpunn
         self.xb = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
         self.yb = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(self.device)
-        self.model = model
         self._loss = None
         self.synchronize()
 
@@ -90,4 +99,10 @@ class TorchStep:
         return Snapshot(loss=float(self._loss.item()), grads=grads, params=params)
 
     def close(self) -> None:
-        self.model = self.optimizer = self.linears = self.xb = self.yb = self._loss = None
+        """Drop this case's batch and optimizer; the modules stay for the next batch size."""
+        self.optimizer = self.xb = self.yb = self._loss = None
+
+    def release(self) -> None:
+        """Drop the modules too (before the next model size, or at the end)."""
+        self.close()
+        self.model = self.linears = self.layers = None

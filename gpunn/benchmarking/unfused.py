@@ -14,7 +14,6 @@ backend is the fusion alone. Results agree with the fused steps to float roundin
 """
 from __future__ import annotations
 
-from ..kernels.optimizer_updates import adam_alpha
 from ..ops.base import Ops
 from ..ops.cupy_ops import CupyOps
 
@@ -115,19 +114,24 @@ class UnfusedMixin:
         return loss_out
 
     # ---- optimizer updates (single pass of temporaries over the flat buffer, no threading) ----------
-    def sgd_update(self, p, g, velocity, lr, momentum, nesterov, weight_decay):
-        if weight_decay:
-            p[...] = p - p * (lr * weight_decay)
+    # The learning rate, step and weight decay are read from the optimizer's device state as 0-d arrays, so
+    # nothing is read back to the host.
+    def _hyper(self, state):
+        return state[1], state[0], state[2]
+
+    def sgd_update(self, p, g, velocity, state, momentum, nesterov):
+        lr, _, weight_decay = self._hyper(state)
+        p[...] = p - p * (lr * weight_decay)
         if not momentum:
             p[...] = p - lr * g
             return
         velocity[...] = momentum * velocity - lr * g
         p[...] = p + (momentum * velocity - lr * g if nesterov else velocity)
 
-    def rmsprop_update(self, p, g, ms, mom, mg, lr, rho, momentum, epsilon, centered, weight_decay):
+    def rmsprop_update(self, p, g, ms, mom, mg, state, rho, momentum, epsilon, centered):
         xp = self.xp
-        if weight_decay:
-            p[...] = p - p * (lr * weight_decay)
+        lr, _, weight_decay = self._hyper(state)
+        p[...] = p - p * (lr * weight_decay)
         ms[...] = rho * ms + (1 - rho) * g * g
         if centered:
             mg[...] = rho * mg + (1 - rho) * g
@@ -140,22 +144,23 @@ class UnfusedMixin:
             increment = mom
         p[...] = p - increment
 
-    def adagrad_update(self, p, g, acc, lr, epsilon, weight_decay):
-        if weight_decay:
-            p[...] = p - p * (lr * weight_decay)
+    def adagrad_update(self, p, g, acc, state, epsilon):
+        lr, _, weight_decay = self._hyper(state)
+        p[...] = p - p * (lr * weight_decay)
         acc[...] = acc + g * g
         p[...] = p - lr * g / self.xp.sqrt(acc + epsilon)
 
-    def adam_update(self, p, g, m, v, vhat, lr, beta_1, beta_2, epsilon, step, weight_decay):
+    def adam_update(self, p, g, m, v, vhat, state, beta_1, beta_2, epsilon):
         xp = self.xp
-        if weight_decay:
-            p[...] = p - p * (lr * weight_decay)
+        lr, step, weight_decay = self._hyper(state)
+        p[...] = p - p * (lr * weight_decay)
         m[...] = m + (g - m) * (1 - beta_1)
         v[...] = v + (g * g - v) * (1 - beta_2)
         if vhat is not None:
             vhat[...] = xp.maximum(vhat, v)
             v = vhat
-        p[...] = p - adam_alpha(lr, beta_1, beta_2, step) * m / (xp.sqrt(v) + epsilon)
+        alpha = lr * xp.sqrt(1.0 - beta_2 ** step) / (1.0 - beta_1 ** step)
+        p[...] = p - (alpha * m / (xp.sqrt(v) + epsilon)).astype(p.dtype)
 
 
 class UnfusedNumpyOps(UnfusedMixin, Ops):
@@ -167,6 +172,6 @@ class UnfusedCupyOps(UnfusedMixin, CupyOps):
     name = "cupy-unfused"
 
     def __init__(self, allow_tf32: bool | None = None):
-        # None: GPUNN_TF32 decides, as for the fused backend (cuBLAS's compute type is process-wide).
+        # None keeps the process's TF32 setting (gpunn.ops.tf32), as for the fused backend.
         super().__init__(allow_tf32)
         self.device_description += ", unfused"

@@ -7,12 +7,18 @@ writes JSON, CSV, a markdown summary and a PNG (throughput against batch size) i
 
     gpunn bench --quick --output bench-out          # under a minute on a laptop CPU
     gpunn bench --sizes small,large --batches 64,512 --backends numpy,torch --repeats 7
+    gpunn bench --case 784-256-256-10:64,128,256 --case xlarge:4096 --time-limit 500
     mpiexec -n 2 gpunn bench --backends numpy        # data-parallel over 2 ranks
+
+The JSON, CSV and markdown are rewritten after every case, so a run that is stopped (Ctrl-C, or SIGTERM from
+``timeout``) keeps every case it finished; the PNG is drawn at the end.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import sys
 
 
@@ -31,6 +37,9 @@ def add_parser(sub) -> None:
                         f"or widths such as 784-256-10 (default: {','.join(cases.CPU_SIZES)}; xlarge too on a GPU)")
     p.add_argument("--batches", default=None,
                    help=f"batch sizes, comma-separated (default {','.join(map(str, cases.DEFAULT_BATCHES))})")
+    p.add_argument("--case", dest="cases", action="append", default=None, metavar="SIZE:B1,B2,...",
+                   help="a model size and its own batch sizes, e.g. 784-256-256-10:64,128,256 or xlarge:4096; "
+                        "repeatable; instead of --sizes x --batches")
     p.add_argument("--backends", default=None,
                    help=f"some of {', '.join(contenders.NAMES)}, or {', '.join(contenders.ALIASES)} "
                         "(default all; those this machine cannot run are skipped with the reason)")
@@ -55,7 +64,13 @@ def add_parser(sub) -> None:
     p.add_argument("--name", default="bench", help="file name stem of the outputs (default bench)")
     p.add_argument("--no-plot", dest="plot", action="store_false", help="write no PNG")
     p.add_argument("--tf32", action="store_true",
-                   help="TF32 matmuls for float32 on GPUs, for gpunn, PyTorch and the peak alike (GPUNN_TF32=1)")
+                   help="TF32 matmuls for float32 on GPUs, for gpunn, PyTorch and the peak alike (GPUNN_TF32=1); "
+                        "GPU results are then validated with TF32 tolerances")
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="start no case after this many seconds of the run; the cases not run are listed in the "
+                        "record, and the run ends normally with its files written (default: no limit)")
+    p.add_argument("--debug", action="store_true",
+                   help="print the full traceback of every failure to stderr (the JSON keeps them anyway)")
     p.set_defaults(run=run)
 
 
@@ -72,23 +87,55 @@ def _check_positive(name: str, value) -> None:
         raise ValueError(f"{name}: expected a positive number, got {value}")
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (what ``timeout`` sends) raises KeyboardInterrupt, so the run writes what it finished."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: signals stay as they are
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(args) -> int:
     from ..benchmarking import BenchConfig, format_table, run as run_bench, write_all
+    from ..benchmarking.runner import BenchInterrupted
 
-    for name in ("repeats", "min_time", "threads", "peak_n"):
+    for name in ("repeats", "min_time", "threads", "peak_n", "time_limit"):
         _check_positive("--" + name.replace("_", "-"), getattr(args, name))
     for name in ("warmup", "settle"):
         if getattr(args, name) is not None and getattr(args, name) < 0:
             raise ValueError(f"--{name}: expected 0 or more, got {getattr(args, name)}")
     if args.tf32:
-        import os
+        from ..ops.tf32 import set_tf32
 
-        os.environ["GPUNN_TF32"] = "1"  # read by the GPU backends, the PyTorch contender and the peak
-    config = BenchConfig(sizes=args.sizes, batches=args.batches, backends=args.backends, repeats=args.repeats,
-                         warmup=args.warmup, min_time=args.min_time, settle=args.settle, threads=args.threads,
-                         seed=args.seed, validate=args.validate, quick=args.quick, peak=args.peak,
-                         peak_n=args.peak_n, command=_typed_command())
-    record = run_bench(config)
+        os.environ["GPUNN_TF32"] = "1"  # for child processes; this one follows set_tf32
+        set_tf32(True)
+    config = BenchConfig(sizes=args.sizes, batches=args.batches, cases=args.cases, backends=args.backends,
+                         repeats=args.repeats, warmup=args.warmup, min_time=args.min_time, settle=args.settle,
+                         threads=args.threads, seed=args.seed, validate=args.validate, quick=args.quick,
+                         peak=args.peak, peak_n=args.peak_n, time_limit=args.time_limit,
+                         tf32=True if args.tf32 else None, debug=args.debug, command=_typed_command())
+    try:
+        with _sigterm_as_interrupt():
+            record = run_bench(config, output=args.output, name=args.name)
+    except BenchInterrupted as stopped:
+        if stopped.record is not None:
+            print()
+            print(format_table(stopped.record))
+            print(f"\ninterrupted: the {stopped.record['progress']['cases_done']} finished case(s) are in "
+                  f"{os.path.join(args.output, args.name)}.json, .csv and .md", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # before the record existed: nothing was measured yet
+        print("\ninterrupted before any measurement", file=sys.stderr)
+        return 130
     if record is None:  # a non-chief MPI rank: rank 0 reports
         return 0
     print()

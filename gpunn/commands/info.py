@@ -1,4 +1,5 @@
-"""``gpunn info``: versions, and what this machine offers: backends, GPUs, NCCL, MPI, BLAS."""
+"""``gpunn info``: versions, and what this machine offers: backends, GPUs, NCCL, MPI, BLAS, and the CUDA toolchain
+(driver, NVVM, nvJitLink: the pieces a kernel is compiled and linked with, see gpunn.toolchain)."""
 from __future__ import annotations
 
 import platform
@@ -54,7 +55,18 @@ def collect() -> dict:
         facts["mpi"] = MPI.Get_library_version().strip().splitlines()[0] if MPI else "mpi4py failed to load MPI"
     else:
         facts["mpi"] = "not installed (pip install 'gpunn[mpi]')"
+    facts["toolchain"] = toolchain_lines()
     return facts
+
+
+def toolchain_lines() -> list[str]:
+    """gpunn.toolchain's report as lines; its probes fail soft, and so does this, so info always prints."""
+    from .. import toolchain
+
+    try:
+        return toolchain.report_lines(toolchain.toolchain_report())
+    except Exception as exc:
+        return [f"unknown ({type(exc).__name__}: {exc})"]
 
 
 def run(args) -> int:

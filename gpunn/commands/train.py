@@ -4,6 +4,7 @@ With no options it trains on scikit-learn's shipped digits (offline) and reaches
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 
@@ -39,28 +40,46 @@ def parse_layers(text: str) -> list[int]:
 
 
 class _TrainTimer:
-    """Wall time spent in training batches (validation and logging at epoch end excluded)."""
+    """Wall time of the training batches and the samples they held, read after the device has finished them.
 
-    def __init__(self):
+    The clock stops only after a device sync at the end of each epoch's last batch (queued GPU work counts,
+    validation and logging do not). The very first batch is left out: it compiles the kernels of this model
+    (Numba on the GPU), a one-time cost that is not throughput.
+    """
+
+    def __init__(self, samples_per_epoch: int, batch_size: int):
         from ..callbacks import Callback
 
         timer = self
+        self.samples_per_epoch, self.batch_size = int(samples_per_epoch), int(batch_size)
+        self.seconds = 0.0
+        self.samples = 0
+        self.started = None  # perf_counter() at the start of the timed stretch, None before the first batch
 
         class _Callback(Callback):
             def on_epoch_begin(self, epoch, logs=None):
-                self.model.ops.synchronize()
-                timer.epoch_start = time.perf_counter()
+                if timer.started is not None:
+                    self.model.ops.synchronize()
+                    timer.started = time.perf_counter()
 
             def on_train_batch_end(self, batch, logs=None):
-                timer.last_batch_end = time.perf_counter()
+                steps = self.params.get("steps") or 1
+                if timer.started is None:  # the compiling first batch: start the clock after it
+                    self.model.ops.synchronize()
+                    timer.started = time.perf_counter()
+                    return
+                timer.samples += timer.batch_samples(batch)
+                if batch == steps - 1:
+                    self.model.ops.synchronize()
+                    timer.seconds += time.perf_counter() - timer.started
 
-            def on_epoch_end(self, epoch, logs=None):
-                self.model.ops.synchronize()
-                timer.seconds += timer.last_batch_end - timer.epoch_start
-
-        self.seconds = 0.0
-        self.epoch_start = self.last_batch_end = 0.0
         self.callback = _Callback()
+
+    def batch_samples(self, batch: int) -> int:
+        return max(0, min(self.batch_size, self.samples_per_epoch - batch * self.batch_size))
+
+    def samples_per_second(self) -> float | None:
+        return self.samples / self.seconds if self.seconds > 0 and self.samples else None
 
 
 def run(args) -> int:
@@ -87,12 +106,12 @@ def run(args) -> int:
         print(f"gpunn {gpunn.__version__} | backend: {ops!r} | data: {args.dataset} "
               f"{x_train.shape[0]} train / {x_test.shape[0]} test, {classes} classes")
         model.summary()
-    timer = _TrainTimer()
+    n_fit = len(x_train) - int(math.floor(len(x_train) * args.validation_split))  # Keras's split rule
+    timer = _TrainTimer(n_fit, args.batch_size)
     history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
                         validation_split=args.validation_split, callbacks=[timer.callback], verbose=args.verbose)
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
-    n_fit = int(round(len(x_train) * (1.0 - args.validation_split)))
-    samples_per_s = n_fit * len(history.epoch) / max(timer.seconds, 1e-9)
+    samples_per_s = timer.samples_per_second()
 
     os.makedirs(args.output_dir, exist_ok=True)
     model_path = os.path.join(args.output_dir, "model.safetensors")
@@ -103,6 +122,10 @@ def run(args) -> int:
 
         plot_history(history.history, plot_path, title=f"gpunn: {args.dataset}, {args.layers}, {args.optimizer}")
         print(f"test accuracy: {accuracy:.4f}  test loss: {loss:.4f}")
-        print(f"training throughput: {samples_per_s:,.0f} samples/s ({ops.device_description})")
+        if samples_per_s is None:
+            print(f"training throughput: not measured (one batch in all; the first compiles the kernels)")
+        else:
+            print(f"training throughput: {samples_per_s:,.0f} samples/s ({ops.device_description}; the first "
+                  f"batch, which compiles the kernels, left out)")
         print(f"saved model to {model_path} and training curves to {plot_path}")
     return 0

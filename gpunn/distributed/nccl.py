@@ -20,6 +20,7 @@ from .base import Communicator, GradientReducer
 from .buckets import plan_buckets
 from .errors import collective_timeout
 from .local import LocalCommunicator
+from .nccl_id import broadcast_unique_id
 from .watchdog import DeviceWatchdog
 
 DEFAULT_BUCKET_BYTES = 4 * 2**20
@@ -80,11 +81,8 @@ class NcclCommunicator(Communicator):
         self.local_rank, self.local_size = self.host.local_rank, self.host.local_size
         self.device_id = select_device(cp, self.local_rank, self.local_size)
         self.bucket_bytes = int(bucket_bytes)
-        # The unique id is 128 C chars made on rank 0; MPI carries it as a buffer, not a pickle. int16 holds
-        # them whether char is signed (x86-64: -128..127) or unsigned (aarch64: 0..255).
-        uid = np.array(nccl.get_unique_id() if self.rank == 0 else [0] * 128, dtype=np.int16)
-        self.host.broadcast_(uid)
-        self.comm = nccl.NcclCommunicator(self.size, tuple(int(b) for b in uid), self.rank)
+        uid = broadcast_unique_id(nccl, self.host, cp.__version__)
+        self.comm = nccl.NcclCommunicator(self.size, uid, self.rank)
         limit = collective_timeout(timeout)
         self.watchdog = None
         if limit is not None and self.size > 1:

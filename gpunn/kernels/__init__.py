@@ -9,7 +9,8 @@ kernel with its launcher for each.
     dropout.py            counter-based hash dropout: the same mask on CPU and GPU
     optimizer_updates.py  SGD / RMSprop / Adagrad / Adam(W) steps over one flat buffer
     optimizer_updates_cpu.py  the same steps compiled for the CPU (Numba, one parallel pass), when available
-    _launch.py            cached CuPy -> Numba views, CuPy's stream, grid sizes, argument checks
+    _launch.py            prepared launches, cached CuPy -> Numba views and configurations, CuPy's stream,
+                          grid sizes, argument checks
     _row_reduce.py        shared-memory row reductions used by the loss kernels
 
 Importing this package (or any module in it) imports NumPy only: Numba is imported and each kernel

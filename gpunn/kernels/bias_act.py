@@ -170,31 +170,60 @@ def _zero_kernel():
 
 
 # ---------------------------------------------------------------- launchers
+# Each launcher keeps its prepared launches (see _launch: plan_key, keep): a repeated call with arrays
+# described identically skips the checks, the kernel lookup, the grid and the views.
+
+_FORWARD_PLANS = _launch.plan_cache()
+_BACKWARD_PLANS = _launch.plan_cache()
 
 
 def bias_act_forward_cuda(z, bias, activation, out, alpha=LEAKY_RELU_ALPHA):
     """CUDA twin of ``bias_act_forward_numpy`` (same arguments, device arrays)."""
-    check_activation(activation)
+    check_activation(activation)  # before it goes into a key: an unhashable one must fail by name too
+    stream = _launch.current_stream()
+    key = _launch.plan_key((stream, activation, out is z), z, bias, out)
+    plan = _FORWARD_PLANS.get(key)
+    if plan is None:
+        plan = _launch.keep(_FORWARD_PLANS, key, _forward_plan(z, bias, activation, out, stream))
+    run, T = plan
+    run(T(alpha))
+    return out
+
+
+def _forward_plan(z, bias, activation, out, stream):
+    """(run(alpha), scalar type) for ``bias_act_forward_cuda``, after checking the arrays."""
     _launch.check_array("z", z, ndim=2, floating=True)
     _launch.check_array("out", out, shape=z.shape, dtype=z.dtype)
     if bias is not None:
         _launch.check_array("bias", bias, shape=(z.shape[1],), dtype=z.dtype)
     if out is z and activation in NEEDS_PREACTIVATION:
         raise ValueError(f"out: must not be z for {activation!r}, whose backward needs z")
-    dtype = np.dtype(z.dtype).name
+    dtype = _launch.dtype_name(z.dtype)
     kernel = _forward_kernel(activation, dtype, bias is not None)
     grid, block = _launch.grid_2d(z.shape[0], z.shape[1], BLOCK)
     zv = _launch.device_view(z)
     ov = zv if out is z else _launch.device_view(out)
     bv = zv if bias is None else _launch.device_view(bias)  # unused placeholder without bias
-    kernel[grid, block, _launch.current_stream()](zv, bv, ov, np.dtype(dtype).type(alpha))
-    return out
+    return _launch.bind(_launch.configured(kernel, grid, block, stream), zv, bv, ov), np.dtype(dtype).type
 
 
 def act_backward_bias_grad_cuda(dy, y, z, activation, dz_out, dbias_out, alpha=LEAKY_RELU_ALPHA,
                                 scratch=None):
     """CUDA twin of ``act_backward_bias_grad_numpy``; ``scratch`` is accepted and not needed."""
     check_activation(activation)
+    stream = _launch.current_stream()
+    z_read = z if activation in NEEDS_PREACTIVATION else None  # z is neither checked nor read otherwise
+    key = _launch.plan_key((stream, activation), dy, y, z_read, dz_out, dbias_out)
+    plan = _BACKWARD_PLANS.get(key)
+    if plan is None:
+        plan = _launch.keep(_BACKWARD_PLANS, key, _backward_plan(dy, y, z, activation, dz_out, dbias_out, stream))
+    run, T = plan
+    run(T(alpha))
+    return dz_out
+
+
+def _backward_plan(dy, y, z, activation, dz_out, dbias_out, stream):
+    """(run(alpha), scalar type) for ``act_backward_bias_grad_cuda``, after checking the arrays."""
     _launch.check_array("dy", dy, ndim=2, floating=True)
     _launch.check_array("y", y, shape=dy.shape, dtype=dy.dtype)
     if activation in NEEDS_PREACTIVATION:
@@ -203,24 +232,27 @@ def act_backward_bias_grad_cuda(dy, y, z, activation, dz_out, dbias_out, alpha=L
     if dbias_out is not None:
         _launch.check_array("dbias_out", dbias_out, shape=(dy.shape[1],), dtype=dy.dtype)
     rows, cols = dy.shape
-    dtype = np.dtype(dy.dtype).name
-    stream = _launch.current_stream()
+    dtype = _launch.dtype_name(dy.dtype)
+    T = np.dtype(dtype).type
     dyv = _launch.device_view(dy)
     yv = _launch.device_view(y)
     zv = _launch.device_view(z) if activation in NEEDS_PREACTIVATION else yv  # placeholder
     dzv = dyv if dz_out is dy else _launch.device_view(dz_out)
-    alpha = np.dtype(dtype).type(alpha)
     if dbias_out is None:
         grid, block = _launch.grid_2d(rows, cols, BLOCK)
-        _backward_kernel(activation, dtype, "none")[grid, block, stream](dyv, yv, zv, dzv, yv, alpha)
-        return dz_out
+        kernel = _launch.configured(_backward_kernel(activation, dtype, "none"), grid, block, stream)
+        return _launch.bind(kernel, dyv, yv, zv, dzv, yv), T
     grid_x = math.ceil(cols / BLOCK[0])
     grid_y = max(1, min(math.ceil(rows / ROWS_PER_BLOCK), TARGET_BLOCKS // grid_x))
     dbv = _launch.device_view(dbias_out)
     if grid_y == 1:
-        kernel = _backward_kernel(activation, dtype, "store")
-    else:
-        _zero_kernel()[_launch.grid_1d(cols)[0], 256, stream](dbv)
-        kernel = _backward_kernel(activation, dtype, "atomic")
-    kernel[(grid_x, grid_y), BLOCK, stream](dyv, yv, zv, dzv, dbv, alpha)
-    return dz_out
+        kernel = _launch.configured(_backward_kernel(activation, dtype, "store"), (grid_x, 1), BLOCK, stream)
+        return _launch.bind(kernel, dyv, yv, zv, dzv, dbv), T
+    zero = _launch.bind(_launch.configured(_zero_kernel(), _launch.grid_1d(cols)[0], 256, stream), dbv)
+    kernel = _launch.configured(_backward_kernel(activation, dtype, "atomic"), (grid_x, grid_y), BLOCK, stream)
+    return functools.partial(_zero_then_accumulate, zero, _launch.bind(kernel, dyv, yv, zv, dzv, dbv)), T
+
+
+def _zero_then_accumulate(zero, accumulate, alpha):
+    zero()  # dbias is summed atomically over the block rows
+    accumulate(alpha)

@@ -185,51 +185,93 @@ def _backward_kernel(dtype: str):
 
 
 # ---------------------------------------------------------------- launchers
+# Each launcher keeps its prepared launches (see _launch: plan_key, keep); the mask keys, which change
+# with every counter, are the per-call scalars.
+
+_MASK_PLANS = _launch.plan_cache()
+_FORWARD_PLANS = _launch.plan_cache()
+_BACKWARD_PLANS = _launch.plan_cache()
+_threshold_args: dict = {}  # rate -> np.uint64 threshold: rates are few, the conversion is not free
 
 
 def _keys_as_args(rate, seed, counter):
+    threshold = _threshold_args.get(rate)
+    if threshold is None:
+        threshold = np.uint64(keep_threshold(rate))  # validates rate first
+        if len(_threshold_args) >= 256:
+            _threshold_args.clear()
+        _threshold_args[rate] = threshold
     key_a, key_b = stream_keys(seed, counter)
-    return np.uint64(key_a), np.uint64(key_b), np.uint64(keep_threshold(rate))
+    return np.uint64(key_a), np.uint64(key_b), threshold
 
 
 def keep_mask_cuda(n, rate, seed, counter, out=None):
     """CUDA twin of ``keep_mask_numpy``; allocates a device uint8 (n,) array when ``out`` is None."""
     if out is None:
         out = _launch.empty_device((n,), np.uint8)
+    stream = _launch.current_stream()
+    key = _launch.plan_key((stream, n), out)
+    run = _MASK_PLANS.get(key)
+    if run is None:
+        run = _launch.keep(_MASK_PLANS, key, _mask_plan(n, out, stream))
+    run(*_keys_as_args(rate, seed, counter))
+    return out
+
+
+def _mask_plan(n, out, stream):
+    """run(key_a, key_b, threshold) for ``keep_mask_cuda``, after checking ``out``."""
     _launch.check_array("out", out, dtype=np.uint8, contiguous=True)
     if math.prod(out.shape) != n:
         raise ValueError(f"out: expected {n} elements, got shape {tuple(out.shape)}")
-    args = _keys_as_args(rate, seed, counter)
     blocks, threads = _launch.grid_1d(n)
-    _mask_kernel()[blocks, threads, _launch.current_stream()](_launch.device_view(out, flat=True), *args)
-    return out
+    return _launch.bind(_launch.configured(_mask_kernel(), blocks, threads, stream),
+                        _launch.device_view(out, flat=True))
 
 
 def dropout_forward_cuda(x, rate, seed, counter, out, mask_out):
     """CUDA twin of ``dropout_forward_numpy`` (same arguments, device arrays)."""
+    stream = _launch.current_stream()
+    key = _launch.plan_key((stream,), x, out, mask_out)
+    plan = _FORWARD_PLANS.get(key)
+    if plan is None:
+        plan = _launch.keep(_FORWARD_PLANS, key, _forward_plan(x, out, mask_out, stream))
+    run, T = plan
+    run(*_keys_as_args(rate, seed, counter), T(1.0 / (1.0 - rate)))
+    return out
+
+
+def _forward_plan(x, out, mask_out, stream):
+    """(run(key_a, key_b, threshold, scale), scalar type) for ``dropout_forward_cuda``."""
     _launch.check_array("x", x, floating=True, contiguous=True)
     _launch.check_array("out", out, shape=x.shape, dtype=x.dtype, contiguous=True)
     _launch.check_array("mask_out", mask_out, shape=x.shape, dtype=np.uint8, contiguous=True)
-    args = _keys_as_args(rate, seed, counter)
-    T = np.dtype(x.dtype).type
     xv = _launch.device_view(x, flat=True)
     ov = xv if out is x else _launch.device_view(out, flat=True)
     blocks, threads = _launch.grid_1d(math.prod(x.shape))
-    _forward_kernel(np.dtype(x.dtype).name)[blocks, threads, _launch.current_stream()](
-        xv, ov, _launch.device_view(mask_out, flat=True), *args, T(1.0 / (1.0 - rate)))
-    return out
+    kernel = _launch.configured(_forward_kernel(_launch.dtype_name(x.dtype)), blocks, threads, stream)
+    return _launch.bind(kernel, xv, ov, _launch.device_view(mask_out, flat=True)), np.dtype(x.dtype).type
 
 
 def dropout_backward_cuda(dy, mask, rate, dx_out):
     """CUDA twin of ``dropout_backward_numpy``."""
+    stream = _launch.current_stream()
+    key = _launch.plan_key((stream,), dy, mask, dx_out)
+    plan = _BACKWARD_PLANS.get(key)
+    if plan is None:
+        plan = _launch.keep(_BACKWARD_PLANS, key, _backward_plan(dy, mask, dx_out, stream))
+    keep_threshold(rate)  # validates rate
+    run, T = plan
+    run(T(1.0 / (1.0 - rate)))
+    return dx_out
+
+
+def _backward_plan(dy, mask, dx_out, stream):
+    """(run(scale), scalar type) for ``dropout_backward_cuda``, after checking every argument."""
     _launch.check_array("dy", dy, floating=True, contiguous=True)
     _launch.check_array("mask", mask, shape=dy.shape, dtype=np.uint8, contiguous=True)
     _launch.check_array("dx_out", dx_out, shape=dy.shape, dtype=dy.dtype, contiguous=True)
-    keep_threshold(rate)  # validates rate
-    T = np.dtype(dy.dtype).type
     dyv = _launch.device_view(dy, flat=True)
     dxv = dyv if dx_out is dy else _launch.device_view(dx_out, flat=True)
     blocks, threads = _launch.grid_1d(math.prod(dy.shape))
-    _backward_kernel(np.dtype(dy.dtype).name)[blocks, threads, _launch.current_stream()](
-        dyv, _launch.device_view(mask, flat=True), dxv, T(1.0 / (1.0 - rate)))
-    return dx_out
+    kernel = _launch.configured(_backward_kernel(_launch.dtype_name(dy.dtype)), blocks, threads, stream)
+    return _launch.bind(kernel, dyv, _launch.device_view(mask, flat=True), dxv), np.dtype(dy.dtype).type

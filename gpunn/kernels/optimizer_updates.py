@@ -247,73 +247,120 @@ def _adam_kernel(dtype: str, amsgrad: bool):
 
 
 # ---------------------------------------------------------------- launchers
+# Each launcher keeps its prepared launches (see _launch: plan_key, keep): a repeated step over the same
+# buffers skips the checks, the kernel lookup, the grid and the views; only the scalars are converted.
+
+_SGD_PLANS = _launch.plan_cache()
+_RMSPROP_PLANS = _launch.plan_cache()
+_ADAGRAD_PLANS = _launch.plan_cache()
+_ADAM_PLANS = _launch.plan_cache()
 
 
 def _check_flat(p, **state):
-    """p: 1-D float; every given state array: p's shape and dtype. Returns p's scalar type."""
+    """p: 1-D float; every given state array: p's shape and dtype."""
     _launch.check_array("p", p, ndim=1, floating=True, contiguous=True)
     for name, arr in state.items():
         _launch.check_array(name, arr, shape=p.shape, dtype=p.dtype, contiguous=True)
-    return np.dtype(p.dtype).type
 
 
-def _launch_1d(kernel, p, *args):
+def _flat_plan(kernel, p, stream, *views):
+    """(run(*scalars), scalar type): ``kernel`` over p's elements with its arrays bound."""
     blocks, threads = _launch.grid_1d(p.shape[0])
-    kernel[blocks, threads, _launch.current_stream()](*args)
+    return _launch.bind(_launch.configured(kernel, blocks, threads, stream), *views), np.dtype(p.dtype).type
 
 
 def sgd_update_cuda(p, g, velocity, lr, momentum, nesterov, weight_decay, scratch=None):
     """CUDA twin of ``sgd_update_numpy``."""
     with_momentum = bool(momentum)
-    T = _check_flat(p, g=g, **({"velocity": velocity} if with_momentum else {}))
+    nesterov = bool(nesterov) and with_momentum
+    stream = _launch.current_stream()
+    key = _launch.plan_key((stream, with_momentum, nesterov), p, g, velocity if with_momentum else None)
+    plan = _SGD_PLANS.get(key)
+    if plan is None:
+        plan = _launch.keep(_SGD_PLANS, key, _sgd_plan(p, g, velocity, with_momentum, nesterov, stream))
+    run, T = plan
+    run(T(lr), T(momentum), T(1.0 - lr * weight_decay))
+    return p
+
+
+def _sgd_plan(p, g, velocity, with_momentum, nesterov, stream):
+    _check_flat(p, g=g, **({"velocity": velocity} if with_momentum else {}))
     pv = _launch.device_view(p)
     vv = _launch.device_view(velocity) if with_momentum else pv  # placeholder, never read
-    kernel = _sgd_kernel(with_momentum, bool(nesterov) and with_momentum)
-    _launch_1d(kernel, p, pv, _launch.device_view(g), vv, T(lr), T(momentum),
-               T(1.0 - lr * weight_decay))
-    return p
+    return _flat_plan(_sgd_kernel(with_momentum, nesterov), p, stream, pv, _launch.device_view(g), vv)
 
 
 def rmsprop_update_cuda(p, g, ms, mom, mg, lr, rho, momentum, epsilon, centered, weight_decay,
                         scratch=None):
     """CUDA twin of ``rmsprop_update_numpy``."""
     with_momentum = momentum > 0
+    centered = bool(centered)
+    stream = _launch.current_stream()
+    key = _launch.plan_key((stream, with_momentum, centered), p, g, ms, mom if with_momentum else None,
+                           mg if centered else None)
+    plan = _RMSPROP_PLANS.get(key)
+    if plan is None:
+        plan = _launch.keep(_RMSPROP_PLANS, key, _rmsprop_plan(p, g, ms, mom, mg, with_momentum, centered, stream))
+    run, T = plan
+    run(T(lr), T(rho), T(1.0 - rho), T(momentum), T(epsilon), T(1.0 - lr * weight_decay))
+    return p
+
+
+def _rmsprop_plan(p, g, ms, mom, mg, with_momentum, centered, stream):
     state = {"g": g, "ms": ms}
     if with_momentum:
         state["mom"] = mom
     if centered:
         state["mg"] = mg
-    T = _check_flat(p, **state)
+    _check_flat(p, **state)
     pv = _launch.device_view(p)
     momv = _launch.device_view(mom) if with_momentum else pv  # placeholders, never read
     mgv = _launch.device_view(mg) if centered else pv
-    kernel = _rmsprop_kernel(np.dtype(p.dtype).name, bool(centered), with_momentum)
-    _launch_1d(kernel, p, pv, _launch.device_view(g), _launch.device_view(ms), momv, mgv,
-               T(lr), T(rho), T(1.0 - rho), T(momentum), T(epsilon), T(1.0 - lr * weight_decay))
-    return p
+    kernel = _rmsprop_kernel(_launch.dtype_name(p.dtype), centered, with_momentum)
+    return _flat_plan(kernel, p, stream, pv, _launch.device_view(g), _launch.device_view(ms), momv, mgv)
 
 
 def adagrad_update_cuda(p, g, acc, lr, epsilon, weight_decay, scratch=None):
     """CUDA twin of ``adagrad_update_numpy``."""
-    T = _check_flat(p, g=g, acc=acc)
-    _launch_1d(_adagrad_kernel(), p, _launch.device_view(p), _launch.device_view(g),
-               _launch.device_view(acc), T(lr), T(epsilon), T(1.0 - lr * weight_decay))
+    stream = _launch.current_stream()
+    key = _launch.plan_key((stream,), p, g, acc)
+    plan = _ADAGRAD_PLANS.get(key)
+    if plan is None:
+        plan = _launch.keep(_ADAGRAD_PLANS, key, _adagrad_plan(p, g, acc, stream))
+    run, T = plan
+    run(T(lr), T(epsilon), T(1.0 - lr * weight_decay))
     return p
+
+
+def _adagrad_plan(p, g, acc, stream):
+    _check_flat(p, g=g, acc=acc)
+    views = (_launch.device_view(p), _launch.device_view(g), _launch.device_view(acc))
+    return _flat_plan(_adagrad_kernel(), p, stream, *views)
 
 
 def adam_update_cuda(p, g, m, v, vhat, lr, beta_1, beta_2, epsilon, step, weight_decay,
                      scratch=None):
     """CUDA twin of ``adam_update_numpy``."""
+    stream = _launch.current_stream()
+    key = _launch.plan_key((stream,), p, g, m, v, vhat)
+    plan = _ADAM_PLANS.get(key)
+    if plan is None:
+        plan = _launch.keep(_ADAM_PLANS, key, _adam_plan(p, g, m, v, vhat, stream))
+    if step < 1:
+        raise ValueError(f"step: expected the 1-based iteration, got {step}")
+    run, T = plan
+    run(T(adam_alpha(lr, beta_1, beta_2, step)), T(1.0 - beta_1), T(1.0 - beta_2), T(epsilon),
+        T(1.0 - lr * weight_decay))
+    return p
+
+
+def _adam_plan(p, g, m, v, vhat, stream):
     state = {"g": g, "m": m, "v": v}
     if vhat is not None:
         state["vhat"] = vhat
-    T = _check_flat(p, **state)
-    if step < 1:
-        raise ValueError(f"step: expected the 1-based iteration, got {step}")
+    _check_flat(p, **state)
     vv = _launch.device_view(v)
     vhv = vv if vhat is None else _launch.device_view(vhat)  # placeholder without amsgrad
-    kernel = _adam_kernel(np.dtype(p.dtype).name, vhat is not None)
-    _launch_1d(kernel, p, _launch.device_view(p), _launch.device_view(g), _launch.device_view(m),
-               vv, vhv, T(adam_alpha(lr, beta_1, beta_2, step)), T(1.0 - beta_1), T(1.0 - beta_2),
-               T(epsilon), T(1.0 - lr * weight_decay))
-    return p
+    kernel = _adam_kernel(_launch.dtype_name(p.dtype), vhat is not None)
+    return _flat_plan(kernel, p, stream, _launch.device_view(p), _launch.device_view(g), _launch.device_view(m),
+                      vv, vhv)

@@ -95,10 +95,26 @@ def _bce_kernel(dtype: str, with_grad: bool):
 
 
 # ---------------------------------------------------------------- launcher
+# The launcher keeps its prepared launches (see _launch: plan_key, keep): a repeated call with arrays
+# described identically skips the checks, the kernel lookup, the grid and the views.
+
+_PLANS = _launch.plan_cache()
 
 
 def sigmoid_bce_cuda(logits, targets, probs_out, dlogits_out, loss_out, grad_scale):
     """CUDA twin of ``sigmoid_bce_numpy`` (same arguments, device arrays)."""
+    stream = _launch.current_stream()
+    key = _launch.plan_key((stream, probs_out is logits), logits, targets, probs_out, dlogits_out, loss_out)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _launch.keep(_PLANS, key, _bce_plan(logits, targets, probs_out, dlogits_out, loss_out, stream))
+    run, T = plan
+    run(T(grad_scale))
+    return loss_out
+
+
+def _bce_plan(logits, targets, probs_out, dlogits_out, loss_out, stream):
+    """(run(grad_scale), scalar type) for ``sigmoid_bce_cuda``, after checking every argument."""
     _launch.check_array("logits", logits, ndim=2, floating=True)
     rows, cols = logits.shape
     _launch.check_array("targets", targets, shape=logits.shape, dtype=logits.dtype)
@@ -108,14 +124,13 @@ def sigmoid_bce_cuda(logits, targets, probs_out, dlogits_out, loss_out, grad_sca
     _launch.check_array("loss_out", loss_out, shape=(rows,), dtype=logits.dtype)
     if probs_out is logits:
         raise ValueError("probs_out: must not be logits (the NumPy twin uses it as scratch)")
-    dtype = np.dtype(logits.dtype).name
+    dtype = _launch.dtype_name(logits.dtype)
     width = row_width(cols)
     rows_per_block = BLOCK_THREADS // width
     pv = _launch.device_view(probs_out)
     dv = pv if dlogits_out is None else _launch.device_view(dlogits_out)  # placeholder when None
-    kernel = _bce_kernel(dtype, dlogits_out is not None)
-    kernel[max(1, math.ceil(rows / rows_per_block)), (width, rows_per_block),
-           _launch.current_stream()](
-        _launch.device_view(logits), _launch.device_view(targets), pv, dv,
-        _launch.device_view(loss_out), np.dtype(dtype).type(grad_scale))
-    return loss_out
+    kernel = _launch.configured(_bce_kernel(dtype, dlogits_out is not None),
+                                max(1, math.ceil(rows / rows_per_block)), (width, rows_per_block), stream)
+    run = _launch.bind(kernel, _launch.device_view(logits), _launch.device_view(targets), pv, dv,
+                       _launch.device_view(loss_out))
+    return run, np.dtype(dtype).type

@@ -187,6 +187,11 @@ def _softmax_kernel(dtype: str):
 
 
 # ---------------------------------------------------------------- launchers
+# Each launcher keeps its prepared launches (see _launch: plan_key, keep): a repeated call with arrays
+# described identically skips the checks, the kernel lookup, the grid and the views.
+
+_XENT_PLANS = _launch.plan_cache()
+_SOFTMAX_PLANS = _launch.plan_cache()
 
 
 def _row_launch(rows: int, cols: int):
@@ -197,6 +202,18 @@ def _row_launch(rows: int, cols: int):
 
 def softmax_xent_cuda(logits, labels, probs_out, dlogits_out, loss_out, grad_scale):
     """CUDA twin of ``softmax_xent_numpy`` (same arguments, device arrays)."""
+    stream = _launch.current_stream()
+    key = _launch.plan_key((stream,), logits, labels, probs_out, dlogits_out, loss_out)
+    plan = _XENT_PLANS.get(key)
+    if plan is None:
+        plan = _launch.keep(_XENT_PLANS, key, _xent_plan(logits, labels, probs_out, dlogits_out, loss_out, stream))
+    run, T = plan
+    run(T(grad_scale))
+    return loss_out
+
+
+def _xent_plan(logits, labels, probs_out, dlogits_out, loss_out, stream):
+    """(run(grad_scale), scalar type) for ``softmax_xent_cuda``, after checking every argument."""
     _launch.check_array("logits", logits, ndim=2, floating=True)
     rows, cols = logits.shape
     _launch.check_array("labels", labels)
@@ -209,24 +226,33 @@ def softmax_xent_cuda(logits, labels, probs_out, dlogits_out, loss_out, grad_sca
     if dlogits_out is not None:
         _launch.check_array("dlogits_out", dlogits_out, shape=logits.shape, dtype=logits.dtype)
     _launch.check_array("loss_out", loss_out, shape=(rows,), dtype=logits.dtype)
-    dtype = np.dtype(logits.dtype).name
-    kernel = _xent_kernel(dtype, sparse, dlogits_out is not None)
+    dtype = _launch.dtype_name(logits.dtype)
     lv = _launch.device_view(logits)
     pv = lv if probs_out is logits else _launch.device_view(probs_out)
     dv = pv if dlogits_out is None else _launch.device_view(dlogits_out)  # placeholder when None
     grid, block = _row_launch(rows, cols)
-    kernel[grid, block, _launch.current_stream()](
-        lv, _launch.device_view(labels), pv, dv, _launch.device_view(loss_out),
-        np.dtype(dtype).type(grad_scale))
-    return loss_out
+    kernel = _launch.configured(_xent_kernel(dtype, sparse, dlogits_out is not None), grid, block, stream)
+    run = _launch.bind(kernel, lv, _launch.device_view(labels), pv, dv, _launch.device_view(loss_out))
+    return run, np.dtype(dtype).type
 
 
 def softmax_cuda(logits, out):
     """CUDA twin of ``softmax_numpy``."""
+    stream = _launch.current_stream()
+    key = _launch.plan_key((stream,), logits, out)
+    run = _SOFTMAX_PLANS.get(key)
+    if run is None:
+        run = _launch.keep(_SOFTMAX_PLANS, key, _softmax_plan(logits, out, stream))
+    run()
+    return out
+
+
+def _softmax_plan(logits, out, stream):
+    """run() for ``softmax_cuda``, after checking both arguments."""
     _launch.check_array("logits", logits, ndim=2, floating=True)
     _launch.check_array("out", out, shape=logits.shape, dtype=logits.dtype)
     lv = _launch.device_view(logits)
     ov = lv if out is logits else _launch.device_view(out)
     grid, block = _row_launch(*logits.shape)
-    _softmax_kernel(np.dtype(logits.dtype).name)[grid, block, _launch.current_stream()](lv, ov)
-    return out
+    kernel = _launch.configured(_softmax_kernel(_launch.dtype_name(logits.dtype)), grid, block, stream)
+    return _launch.bind(kernel, lv, ov)

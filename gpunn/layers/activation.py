@@ -14,7 +14,8 @@ class Activation(Layer):
         ops, act = self.ops, self.activation
         shape = x.shape
         z = x.reshape(-1, shape[-1])
-        y = ops.empty_like(z)  # never overwrite x: the layer before keeps it for its own backward
+        ws = self.workspace(z.shape[0])
+        y = ws.buffer("y", z.shape, z.dtype)  # never overwrite x: the layer before keeps it for its own backward
         if act.elementwise:
             ops.bias_act_forward(z, None, act.name, y, act.alpha)
         else:
@@ -24,11 +25,14 @@ class Activation(Layer):
             if not need_dx:
                 return None
             dy2 = dy.reshape(y.shape)
+            dx = ws.buffer("dx", y.shape, y.dtype)
             if act.elementwise:
                 preact = z if act.needs_preactivation else None
-                return ops.act_backward_bias_grad(dy2, y, preact, act.name, ops.empty_like(dy2), None,
-                                                  act.alpha).reshape(shape)
-            return (y * (dy2 - (dy2 * y).sum(axis=1, keepdims=True))).reshape(shape)
+                ops.act_backward_bias_grad(dy2, y, preact, act.name, dx, None, act.alpha)
+            else:
+                ops.softmax_backward(y, dy2, dx, ws.buffer("softmax_scratch", y.shape, y.dtype),
+                                     ws.buffer("row_sums", (y.shape[0], 1), y.dtype))
+            return dx.reshape(shape)
 
         return y.reshape(shape), backprop
 

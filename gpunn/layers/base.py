@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import initializers, regularizers
+from ..ops.workspace import Workspace, Workspaces
 
 Backprop = Callable[..., Any]
 _name_counters: dict[str, itertools.count] = {}
@@ -77,6 +78,7 @@ class Layer:
         self.built = False
         self.ops = None
         self.bound = Bound()
+        self._workspaces = None
 
     # ---- construction -----------------------------------------------------------------------------
     def build(self, input_shape: tuple) -> None:
@@ -93,27 +95,44 @@ class Layer:
     def bind(self, ops, weights: dict, grads: dict) -> None:
         self.ops = ops
         self.bound = Bound(weights, grads)
-        # Looked up once here, not on every training step.
-        self._regularized = [(s.regularizer, weights[s.name], grads[s.name]) for s in self.weight_specs()
-                             if s.regularizer is not None and s.name in grads]
+        self._workspaces = Workspaces(ops)
+        # Looked up once here, not on every training step. Every regularized weight adds to the penalty;
+        # only those with a gradient view get the penalty's gradient.
+        specs = [s for s in self.weight_specs() if s.regularizer is not None]
+        self._penalized = [(s.regularizer, weights[s.name]) for s in specs]
+        self._regularized = [(s.regularizer, weights[s.name], grads[s.name]) for s in specs if s.name in grads]
 
     # ---- computation ------------------------------------------------------------------------------
     def forward(self, x, training: bool) -> tuple[Any, Backprop]:
+        """(y, backprop): y written into this layer's workspace for x's batch size (see ``workspace``)."""
         raise NotImplementedError
 
-    def regularization_penalty(self):
-        """The weight penalty added to the loss (0.0 when no regularizer)."""
-        total = 0.0
-        for spec in self.weight_specs():
-            if spec.regularizer is not None:
-                total = total + spec.regularizer.penalty(self.ops.xp, self.bound.weights[spec.name])
-        return total
+    def workspace(self, rows: int) -> Workspace:
+        """This layer's buffers for batches of ``rows`` samples, made on the first step of that size."""
+        return self._workspaces(rows)
+
+    def regularization_penalty(self, out) -> None:
+        """Write the sum of this layer's weight penalties into the 0-d buffer ``out`` (0 when it has none)."""
+        ops = self.ops
+        ops.fill(0, out)
+        if not self._penalized:
+            return
+        ws = self.workspace("regularization")
+        for regularizer, weight in self._penalized:
+            term = ws.buffer(f"penalty.{weight.dtype}", (), weight.dtype)
+            regularizer.penalty(ops, ws, weight, term)
+            if term.dtype != out.dtype:  # a mixed-dtype add would allocate a casting buffer; a copy does not
+                term = ops.copy_into(term, ws.buffer(f"penalty.{out.dtype}", (), out.dtype))
+            ops.add(out, term, out)
 
     def add_regularization_gradients(self) -> None:
         """Add each weight penalty's gradient to its gradient view. The model calls this after backward (and
         after the sum over ranks: the penalty depends on the weights alone, so each rank adds it once)."""
+        if not self._regularized:
+            return
+        ws = self.workspace("regularization")
         for regularizer, weight, grad in self._regularized:
-            regularizer.add_gradient(self.ops.xp, weight, grad)
+            regularizer.add_gradient(self.ops, ws, weight, grad)
 
     # ---- Keras-facing -----------------------------------------------------------------------------
     @property

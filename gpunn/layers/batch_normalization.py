@@ -30,22 +30,32 @@ class BatchNormalization(_ScaleShift):
         ]
 
     def forward(self, x, training):
-        w = self.bound.weights
         x2 = x.reshape(-1, x.shape[-1])
+        ws = self.workspace(x.shape[0])
         # Keras: a frozen BatchNormalization runs in inference mode. So does an empty batch (a data-parallel
         # rank's share of a last batch smaller than the number of ranks): it has no statistics to learn from.
         training = training and self.trainable and x2.shape[0] > 0
         if training:
-            mean = x2.mean(axis=0)
-            var = x2.var(axis=0)
-            # Keras: moving = moving * momentum + batch * (1 - momentum)
-            w["moving_mean"] *= self.momentum
-            w["moving_mean"] += (1.0 - self.momentum) * mean
-            w["moving_variance"] *= self.momentum
-            w["moving_variance"] += (1.0 - self.momentum) * var
+            mean, var, centered = self.moments(ws, x2, axis=0)
+            self.update_moving_statistics(ws, mean, var)
         else:
-            mean, var = w["moving_mean"], w["moving_variance"]
-        return self.normalize_scale_shift(x, x2, mean, var, stats_axis=0 if training else None)
+            # The moving statistics as (1, F) views: the statistics' shape in training, so both modes share
+            # the workspace's buffers.
+            w = self.bound.weights
+            var = w["moving_variance"].reshape(1, -1)
+            centered = self.ops.subtract(x2, w["moving_mean"].reshape(1, -1), ws.buffer("xhat", x2.shape, x2.dtype))
+        return self.normalize_scale_shift(x, ws, centered, var, stats_axis=0 if training else None)
+
+    def update_moving_statistics(self, ws, mean, var):
+        """Keras: moving = moving * momentum + batch * (1 - momentum), in place."""
+        ops, w = self.ops, self.bound.weights
+        dtype = w["moving_mean"].dtype
+        momentum = ws.constant("momentum", self.momentum, dtype)
+        rest = ws.constant("one_minus_momentum", 1.0 - self.momentum, dtype)
+        for moving, batch in ((w["moving_mean"], mean), (w["moving_variance"], var)):
+            scaled = ops.multiply(batch.reshape(moving.shape), rest, ws.buffer("moving_update", moving.shape, dtype))
+            ops.multiply(moving, momentum, moving)
+            ops.add(moving, scaled, moving)
 
     def get_config(self):
         return {

@@ -45,19 +45,21 @@ class Dense(Layer):
         kernel = self.bound.weights["kernel"]
         bias = self.bound.weights.get("bias")
         x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-        z = ops.matmul(x2, kernel)
+        rows = x2.shape[0]
+        ws = self.workspace(rows)
+        z = ops.matmul(x2, kernel, out=ws.buffer("z", (rows, self.units), kernel.dtype))
         act = self.activation if apply_activation else LINEAR
         identity = act.name == "linear" and bias is None  # nothing for the fused steps to do
         if identity:
             y = z
         elif act.elementwise:
             # Activations whose derivative is a function of the output overwrite z in place.
-            y = ops.empty_like(z) if act.needs_preactivation else z
+            y = ws.buffer("y", z.shape, z.dtype) if act.needs_preactivation else z
             ops.bias_act_forward(z, bias, act.name, y, act.alpha)
         else:  # softmax: a row-wise op
             if bias is not None:
-                z += bias
-            y = ops.softmax(z, ops.empty_like(z))
+                ops.add(z, bias, out=z)
+            y = ops.softmax(z, ws.buffer("y", z.shape, z.dtype))
 
         def backprop(dy, need_dx=True):
             grads = self.bound.grads
@@ -69,14 +71,15 @@ class Dense(Layer):
                 preact = z if act.needs_preactivation else None
                 dz = ops.act_backward_bias_grad(dy2, y, preact, act.name, dy2, dbias, act.alpha)
             else:
-                dz = y * (dy2 - (dy2 * y).sum(axis=1, keepdims=True))
+                dz = ops.softmax_backward(y, dy2, dy2, ws.buffer("softmax_scratch", y.shape, y.dtype),
+                                          ws.buffer("row_sums", (rows, 1), y.dtype))
                 if dbias is not None:
-                    dz.sum(axis=0, out=dbias)
+                    ops.sum(dz, 0, dbias)
             if grads:  # a frozen layer (trainable=False) has no gradient views
                 ops.matmul(x2.T, dz, out=grads["kernel"])
             if not need_dx:
                 return None
-            dx = ops.matmul(dz, kernel.T)
+            dx = ops.matmul(dz, kernel.T, out=ws.buffer("dx", x2.shape, x2.dtype))
             return dx if x.ndim == 2 else dx.reshape(x.shape)
 
         return (y if x.ndim == 2 else y.reshape(x.shape[:-1] + (self.units,))), backprop

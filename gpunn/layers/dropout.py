@@ -20,21 +20,42 @@ class Dropout(Layer):
             raise ValueError("noise_shape: only None (an independent mask per element) is supported")
         self.rate = float(rate)
         self.seed = seed
-        self._counter = 0
+        self._host_counter = 0  # until the layer is bound to a device
+        self._counter_buffer = None
 
     def build(self, input_shape):
         super().build(input_shape)
         if self.seed is None:
             self.seed = gpunn_random.new_seed()
 
+    def bind(self, ops, weights, grads):
+        counter = self.counter
+        super().bind(ops, weights, grads)
+        self._counter_buffer = ops.asarray(np.array([counter], dtype=np.int64))
+
+    @property
+    def counter(self) -> int:
+        """How many masks this layer has drawn (the RNG counter). It lives on the device, so a recorded step
+        draws a new mask each time; reading it here is a device read."""
+        if self._counter_buffer is None:
+            return self._host_counter
+        return int(self.ops.to_numpy(self._counter_buffer)[0])
+
+    @counter.setter
+    def counter(self, value: int) -> None:
+        self._host_counter = int(value)
+        if self._counter_buffer is not None:
+            self.ops.fill(int(value), self._counter_buffer)
+
     def forward(self, x, training):
         if not training or self.rate == 0.0:
             return x, lambda dy, need_dx=True: dy
         ops = self.ops
-        out = ops.empty_like(x)
-        mask = ops.empty(x.shape, dtype=np.uint8)
-        ops.dropout_forward(x, self.rate, self.seed, self._counter, out, mask)
-        self._counter += 1
+        ws = self.workspace(x.shape[0])
+        out = ws.buffer("out", x.shape, x.dtype)
+        mask = ws.buffer("mask", x.shape, np.uint8)
+        ops.dropout_forward(x, self.rate, self.seed, self._counter_buffer, out, mask)
+        ops.add(self._counter_buffer, ws.constant("one", 1, np.int64), self._counter_buffer)
 
         def backprop(dy, need_dx=True):
             if not need_dx:

@@ -13,9 +13,9 @@ class LayerNormalization(_ScaleShift):
 
     def forward(self, x, training):
         x2 = x.reshape(-1, x.shape[-1])
-        mean = x2.mean(axis=1, keepdims=True)
-        var = x2.var(axis=1, keepdims=True)
-        return self.normalize_scale_shift(x, x2, mean, var, stats_axis=1)
+        ws = self.workspace(x.shape[0])
+        _, var, centered = self.moments(ws, x2, axis=1)
+        return self.normalize_scale_shift(x, ws, centered, var, stats_axis=1)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

@@ -2,6 +2,12 @@
 
 Both compute xhat = (x - mean) / sqrt(var + eps) and y = gamma * xhat + beta; only the axis the statistics
 are taken over differs (the batch for BatchNormalization, the features for LayerNormalization).
+
+Every step writes through Ops primitives into the layer's workspace for the batch size (statistics, xhat,
+inv_std, y, dx and scratch), with scalars held there as 0-d constants: after the first step of a given size
+nothing is allocated. Statistics keep the reduced axis (shape (1, F) or (B, 1)), so training and inference
+share their buffers. Reductions are NumPy's own: mean and var are computed as ``np.mean`` / ``np.var`` do
+(a sum, then a division by the count), so the numbers are theirs.
 """
 from __future__ import annotations
 
@@ -9,12 +15,25 @@ from .. import initializers, regularizers
 from .base import Layer, WeightSpec
 
 
-def normalize_backward(dxhat, xhat, inv_std, axis):
-    """dx for xhat = (x - mean(x)) * inv_std with the statistics taken along ``axis``."""
-    n = xhat.shape[axis]
-    mean_dxhat = dxhat.sum(axis=axis, keepdims=True) / n
-    mean_dxhat_xhat = (dxhat * xhat).sum(axis=axis, keepdims=True) / n
-    return (dxhat - mean_dxhat - xhat * mean_dxhat_xhat) * inv_std
+def _stats_shape(shape, axis):
+    """The shape of statistics taken along ``axis`` of a 2-D array, with that axis kept (length 1)."""
+    return (1, shape[1]) if axis == 0 else (shape[0], 1)
+
+
+def normalize_backward(ops, ws, dxhat, xhat, inv_std, axis, out):
+    """out = dx for xhat = (x - mean(x)) * inv_std with the statistics taken along ``axis``:
+    (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) * inv_std."""
+    dtype, shape = xhat.dtype, _stats_shape(xhat.shape, axis)
+    count = ws.constant("stats_count", xhat.shape[axis], dtype)
+    mean_dxhat = ops.sum(dxhat, axis, ws.buffer("mean_dxhat", shape, dtype), keepdims=True)
+    ops.divide(mean_dxhat, count, mean_dxhat)
+    product = ops.multiply(dxhat, xhat, ws.buffer("scratch", xhat.shape, dtype))
+    mean_dxhat_xhat = ops.sum(product, axis, ws.buffer("mean_dxhat_xhat", shape, dtype), keepdims=True)
+    ops.divide(mean_dxhat_xhat, count, mean_dxhat_xhat)
+    ops.subtract(dxhat, mean_dxhat, out)
+    ops.multiply(xhat, mean_dxhat_xhat, product)
+    ops.subtract(out, product, out)
+    return ops.multiply(out, inv_std, out)
 
 
 class _ScaleShift(Layer):
@@ -42,39 +61,67 @@ class _ScaleShift(Layer):
             specs.append(WeightSpec("beta", features, self.beta_initializer, self.beta_regularizer))
         return specs
 
-    def normalize_scale_shift(self, x, x2, mean, var, stats_axis):
-        """(y, backprop) for y = gamma * (x - mean) / sqrt(var + eps) + beta; ``stats_axis`` is the axis of
-        ``x2`` the statistics were taken over, or None when they are constants (inference)."""
-        inv_std = 1.0 / self.ops.xp.sqrt(var + self.epsilon)
-        xhat = (x2 - mean) * inv_std
-        y = self.scale_shift(xhat)
+    def moments(self, ws, x2, axis):
+        """(mean, var, centered) of the 2-D ``x2`` along ``axis`` as ``np.mean`` / ``np.var`` compute them;
+        ``centered`` = x2 - mean is written into the "xhat" buffer, which normalisation then scales in place."""
+        ops, dtype, shape = self.ops, x2.dtype, _stats_shape(x2.shape, axis)
+        count = ws.constant("stats_count", x2.shape[axis], dtype)
+        mean = ops.sum(x2, axis, ws.buffer("mean", shape, dtype), keepdims=True)
+        ops.divide(mean, count, mean)
+        centered = ops.subtract(x2, mean, ws.buffer("xhat", x2.shape, dtype))
+        squares = ops.multiply(centered, centered, ws.buffer("scratch", x2.shape, dtype))
+        var = ops.sum(squares, axis, ws.buffer("var", shape, dtype), keepdims=True)
+        ops.divide(var, count, var)
+        return mean, var, centered
+
+    def normalize_scale_shift(self, x, ws, centered, var, stats_axis):
+        """(y, backprop) for y = gamma * centered / sqrt(var + eps) + beta, ``centered`` being x - mean in the
+        "xhat" buffer (2-D); ``stats_axis`` is the axis the statistics were taken over, or None when they are
+        constants (inference)."""
+        ops, dtype = self.ops, centered.dtype
+        inv_std = ops.add(var, ws.constant("epsilon", self.epsilon, dtype), ws.buffer("inv_std", var.shape, dtype))
+        ops.sqrt(inv_std, inv_std)
+        ops.divide(ws.constant("one", 1.0, dtype), inv_std, inv_std)
+        xhat = ops.multiply(centered, inv_std, centered)
+        y = self.scale_shift(ws, xhat)
 
         def backprop(dy, need_dx=True):
-            dxhat = self.scale_shift_backward(dy.reshape(xhat.shape), xhat)
+            # Reads only this forward's buffers (xhat, inv_std): they stay until the next step of this size.
+            dxhat = self.scale_shift_backward(ws, dy.reshape(xhat.shape), xhat)
             if not need_dx:
                 return None
+            dx = ws.buffer("dx", xhat.shape, dtype)
             if stats_axis is None:
-                return (dxhat * inv_std).reshape(x.shape)
-            return normalize_backward(dxhat, xhat, inv_std, axis=stats_axis).reshape(x.shape)
+                ops.multiply(dxhat, inv_std, dx)
+            else:
+                normalize_backward(ops, ws, dxhat, xhat, inv_std, stats_axis, dx)
+            return dx.reshape(x.shape)
 
         return y.reshape(x.shape), backprop
 
-    def scale_shift(self, xhat):
-        w = self.bound.weights
-        y = xhat * w["gamma"] if self.scale else xhat.copy()
+    def scale_shift(self, ws, xhat):
+        """y = xhat * gamma + beta (either part left out when the layer has no scale or no center)."""
+        ops, w = self.ops, self.bound.weights
+        y = ws.buffer("y", xhat.shape, xhat.dtype)
+        if self.scale:
+            ops.multiply(xhat, w["gamma"], y)
+        else:
+            ops.copy_into(xhat, y)
         if self.center:
-            y += w["beta"]
+            ops.add(y, w["beta"], y)
         return y
 
-    def scale_shift_backward(self, dy, xhat):
+    def scale_shift_backward(self, ws, dy, xhat):
         """Writes the gamma/beta gradients; returns d loss / d xhat."""
-        g = self.bound.grads
+        ops, g = self.ops, self.bound.grads
         if g:  # a frozen layer (trainable=False) has no gradient views
             if self.scale:
-                (dy * xhat).sum(axis=0, out=g["gamma"])
+                ops.sum(ops.multiply(dy, xhat, ws.buffer("scratch", xhat.shape, xhat.dtype)), 0, g["gamma"])
             if self.center:
-                dy.sum(axis=0, out=g["beta"])
-        return dy * self.bound.weights["gamma"] if self.scale else dy
+                ops.sum(dy, 0, g["beta"])
+        if not self.scale:
+            return dy
+        return ops.multiply(dy, self.bound.weights["gamma"], ws.buffer("dxhat", xhat.shape, xhat.dtype))
 
     def get_config(self):
         return {

@@ -15,6 +15,7 @@ import numpy as np
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
+from ..layers.dropout import Dropout
 
 MODEL_FORMAT = "gpunn.model"
 WEIGHTS_FORMAT = "gpunn.weights"
@@ -86,15 +87,15 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True) -> None:
         "model_config": json.dumps({"class_name": type(model).__name__, "config": model.get_config()}),
         # Each Dropout layer's mask counter: with its seed (in the config) it fixes the masks still to come, so
         # training resumed after a load draws the masks it would have drawn without the save.
-        "dropout_counters": json.dumps({str(i): layer._counter for i, layer in enumerate(model.layers)
-                                        if hasattr(layer, "_counter")}),
+        "dropout_counters": json.dumps({str(i): layer.counter for i, layer in enumerate(model.layers)
+                                        if isinstance(layer, Dropout)}),
     }
     tensors = _weight_tensors(model)
     if model.compiled:
         metadata["compile_config"] = json.dumps({
             "optimizer": optimizers_module.serialize(model.optimizer),
             "loss": None if model.loss is None else losses_module.serialize(model.loss),
-            "metrics": [_serialize_metric(m) for m in model._metric_identifiers],
+            "metrics": [_serialize_metric(m) for m in model.metric_identifiers],
         })
         if include_optimizer and getattr(model, "_optimizer_built", False):
             metadata["optimizer_iterations"] = str(model.optimizer.iterations)
@@ -171,7 +172,7 @@ def load_model(filepath, custom_objects=None, compile=True):
         raise NotAModelFileError(f"filepath: {filepath!r} holds a model that was never built")
     _restore_weights(model, tensors, filepath)
     for index, counter in json.loads(metadata.get("dropout_counters", "{}")).items():
-        model.layers[int(index)]._counter = int(counter)
+        model.layers[int(index)].counter = int(counter)
     if compile and "compile_config" in metadata:
         cc = json.loads(metadata["compile_config"])
         model.compile(

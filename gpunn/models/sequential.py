@@ -12,14 +12,14 @@ from ..layers.base import Layer, unique_name
 from ..layers.input_layer import InputLayer
 from ..ops import get_ops
 from .summary import format_summary
-from .training import TrainingMixin
+from ..trainer import Trainer
 
 
 class NotBuiltError(ValueError):
     """The model has no weights yet."""
 
 
-class Sequential(TrainingMixin):
+class Sequential(Trainer):
     """A linear stack of layers: ``Sequential([Dense(64, activation='relu'), Dense(10)])`` or ``.add(layer)``."""
 
     def __init__(self, layers=None, name=None, trainable=True):
@@ -67,10 +67,11 @@ class Sequential(TrainingMixin):
             saved = [layer.get_weights() if layer.built else None for layer in self._layers]
             self.built = False
             self._pending_weights = saved
-        self._train_plan = None
         self._optimizer_built = False  # its slots are laid out for the old flat buffer; rebuilt on the next step
-        # New flat buffers after a rebuild: the gradient reducer and the replica sync must see them.
-        self._reducer_for = self._synced_comm = None
+        # New flat buffers after a rebuild: the steps (their buffers, reducer, recordings) and the replica
+        # sync must see them.
+        self.train_function = self.test_function = None
+        self._synced_comm = None
 
     @property
     def declared_input_shape(self) -> tuple | None:

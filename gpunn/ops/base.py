@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import numpy
 
-from ..kernels import bias_act, dropout, optimizer_updates, sigmoid_bce, softmax_xent
+from ..kernels import bias_act, dropout, optimizer_state, optimizer_updates, sigmoid_bce, softmax_xent
+from .elementwise import ElementwisePrimitives
+from .recording import primitive
 
 
-class Ops:
+class Ops(ElementwisePrimitives):
     name = "numpy"
     xp = numpy
     device_description = "CPU (NumPy)"
     out_of_memory_errors: tuple = (MemoryError,)
+    allow_tf32 = False  # TF32 is a GPU matmul mode (gpunn.ops.tf32); on the CPU float32 stays float32
 
     # ---- memory and transfers -------------------------------------------------------------------
     def asarray(self, data, dtype=None):
@@ -37,8 +40,16 @@ class Ops:
     def copy(self, array):
         return array.copy()
 
+    def upload(self, host_array, out) -> None:
+        """Copy host data into the device buffer ``out`` (on the CPU, a plain copy)."""
+        numpy.copyto(out, host_array)
+
+    @primitive
     def take_rows(self, array, indices, out=None):
         """``array[indices]`` along axis 0, written into ``out`` when given (the batch gather)."""
+        if self.xp is numpy and out is not None:
+            # NumPy's default mode='raise' gathers into a temporary first when out is given
+            return numpy.take(array, indices, axis=0, out=out, mode="clip")
         return self.xp.take(array, indices, axis=0, out=out)
 
     def permutation(self, n: int, rng: numpy.random.Generator):
@@ -47,7 +58,6 @@ class Ops:
 
     def set_tf32(self, allow: bool) -> None:
         """TF32 matmuls are a GPU feature; on the CPU float32 stays float32."""
-        self.allow_tf32 = False
 
     def synchronize(self) -> None:
         """Wait for queued device work; a no-op on the CPU."""
@@ -61,6 +71,7 @@ class Ops:
         return None
 
     # ---- linear algebra -------------------------------------------------------------------------
+    @primitive
     def matmul(self, a, b, out=None):
         """``a @ b``; transposed operands are passed as ``.T`` views and reach BLAS without a copy."""
         return self.xp.matmul(a, b, out=out)
@@ -73,28 +84,36 @@ class Ops:
     def _kernel(self, module, step: str):
         return getattr(module, step + self.kernel_suffix)
 
+    @primitive
     def bias_act_forward(self, z, bias, activation, out, alpha=0.2):
         self._kernel(bias_act, "bias_act_forward")(z, bias, activation, out, alpha)
         return out
 
+    @primitive
     def act_backward_bias_grad(self, dy, y, z, activation, dz_out, dbias_out, alpha=0.2):
         self._kernel(bias_act, "act_backward_bias_grad")(dy, y, z, activation, dz_out, dbias_out, alpha)
         return dz_out
 
+    @primitive
     def softmax(self, logits, out):
         self._kernel(softmax_xent, "softmax")(logits, out)
         return out
 
+    @primitive
     def softmax_xent(self, logits, labels, probs_out, dlogits_out, loss_out, grad_scale):
         self._kernel(softmax_xent, "softmax_xent")(logits, labels, probs_out, dlogits_out, loss_out, grad_scale)
 
+    @primitive
     def sigmoid_bce(self, logits, targets, probs_out, dlogits_out, loss_out, grad_scale):
         self._kernel(sigmoid_bce, "sigmoid_bce")(logits, targets, probs_out, dlogits_out, loss_out, grad_scale)
 
+    @primitive
     def dropout_forward(self, x, rate, seed, counter, out, mask_out):
-        self._kernel(dropout, "dropout_forward")(x, rate, seed, counter, out, mask_out)
+        """``counter``: the layer's device counter (a 1-element int64 array), read here, not frozen."""
+        self._kernel(dropout, "dropout_forward")(x, rate, seed, int(counter[0]), out, mask_out)
         return out
 
+    @primitive
     def dropout_backward(self, dy, mask, rate, dx_out):
         self._kernel(dropout, "dropout_backward")(dy, mask, rate, dx_out)
         return dx_out
@@ -172,16 +191,37 @@ class Ops:
             cache[key] = numpy.empty(size, dtype=dtype)
         return cache[key]
 
-    def sgd_update(self, p, g, velocity, lr, momentum, nesterov, weight_decay):
+    # Each update reads the step's learning rate, the step count and the weight decay from the optimizer's
+    # device state (float64 [iterations, learning_rate, weight_decay]), never from host arguments, so a
+    # recorded step stays right when they change.
+    @primitive
+    def advance_optimizer_state(self, state, schedule=None):
+        """Begin an update: the learning rate of this step (the schedule at the current count, when there is
+        one) into state[1], then one more iteration in state[0] (Keras's ``local_step``)."""
+        optimizer_state.advance_numpy(state, schedule)
+
+    def _hyper(self, state):
+        """(learning rate, step, weight decay) read from the device state: free on the CPU."""
+        return float(state[1]), int(state[0]), float(state[2])
+
+    @primitive
+    def sgd_update(self, p, g, velocity, state, momentum, nesterov):
+        lr, _, weight_decay = self._hyper(state)
         self._flat_update("sgd_update", (p, g, velocity), (lr, momentum, nesterov, weight_decay))
 
-    def rmsprop_update(self, p, g, ms, mom, mg, lr, rho, momentum, epsilon, centered, weight_decay):
+    @primitive
+    def rmsprop_update(self, p, g, ms, mom, mg, state, rho, momentum, epsilon, centered):
+        lr, _, weight_decay = self._hyper(state)
         self._flat_update("rmsprop_update", (p, g, ms, mom, mg), (lr, rho, momentum, epsilon, centered, weight_decay))
 
-    def adagrad_update(self, p, g, acc, lr, epsilon, weight_decay):
+    @primitive
+    def adagrad_update(self, p, g, acc, state, epsilon):
+        lr, _, weight_decay = self._hyper(state)
         self._flat_update("adagrad_update", (p, g, acc), (lr, epsilon, weight_decay))
 
-    def adam_update(self, p, g, m, v, vhat, lr, beta_1, beta_2, epsilon, step, weight_decay):
+    @primitive
+    def adam_update(self, p, g, m, v, vhat, state, beta_1, beta_2, epsilon):
+        lr, step, weight_decay = self._hyper(state)
         self._flat_update("adam_update", (p, g, m, v, vhat), (lr, beta_1, beta_2, epsilon, step, weight_decay))
 
     def __repr__(self) -> str:

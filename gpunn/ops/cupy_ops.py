@@ -6,32 +6,20 @@ views, so no step converts arrays or synchronises the host.
 """
 from __future__ import annotations
 
-import os
-
 import numpy
 
 from .. import _compat
 from ..kernels import optimizer_updates
+from . import tf32
 from .base import Ops
-
-
-def tf32_from_environment() -> bool:
-    """``GPUNN_TF32=1`` turns TF32 matmuls on for new GPU backends (and for ``gpunn bench --tf32``)."""
-    return os.environ.get("GPUNN_TF32", "0").lower() in ("1", "true", "yes")
-
-
-def set_cupy_tf32(allow: bool) -> None:
-    # CuPy's per-dtype cuBLAS compute type; its own CUPY_TF32 variable is read only once, before the first
-    # matmul, so the compute type is set directly.
-    from cupy._core import _routines_linalg as linalg
-
-    linalg.set_compute_type(numpy.float32, linalg.COMPUTE_TYPE_TF32 if allow else linalg.COMPUTE_TYPE_DEFAULT)
 
 
 class CupyOps(Ops):
     name = "cupy"
 
     def __init__(self, allow_tf32: bool | None = None):
+        """``allow_tf32``: None keeps the process's TF32 setting (``gpunn.ops.tf32``); a bool sets it for the
+        whole process, since cuBLAS's compute type is not per backend object."""
         cp = _compat.cupy()
         if cp is None:
             raise RuntimeError(f"CupyOps needs a GPU: {_compat.cupy_unavailable_reason()}")
@@ -40,16 +28,26 @@ class CupyOps(Ops):
         props = cp.cuda.runtime.getDeviceProperties(device.id)
         self.device_description = f"GPU {device.id} ({props['name'].decode()})"
         self.out_of_memory_errors = (MemoryError, cp.cuda.memory.OutOfMemoryError)
-        self.set_tf32(tf32_from_environment() if allow_tf32 is None else allow_tf32)
+        if allow_tf32 is None:
+            tf32.apply_to_cupy()
+        else:
+            tf32.set_tf32(bool(allow_tf32))
+
+    @property
+    def allow_tf32(self) -> bool:
+        return tf32.tf32_enabled()
 
     def set_tf32(self, allow: bool) -> None:
-        """TF32 tensor-core matmuls for float32 (faster; products keep ~10 mantissa bits): opt-in."""
-        set_cupy_tf32(allow)
-        self.allow_tf32 = bool(allow)
+        """TF32 tensor-core matmuls for float32 (faster; products keep ~10 mantissa bits): opt-in, and a
+        process-wide setting (every GPU backend of this process follows it)."""
+        tf32.set_tf32(bool(allow))
 
     # ---- memory and transfers -------------------------------------------------------------------
     def to_numpy(self, array) -> numpy.ndarray:
         return self.xp.asnumpy(array) if isinstance(array, self.xp.ndarray) else numpy.asarray(array)
+
+    def upload(self, host_array, out) -> None:
+        out.set(numpy.ascontiguousarray(host_array, dtype=out.dtype))
 
     def synchronize(self) -> None:
         self.xp.cuda.get_current_stream().synchronize()

@@ -15,6 +15,7 @@ class SGD(Optimizer):
     """v = momentum * v - lr * g; p += v (or, nesterov, p += momentum * v - lr * g); plain p -= lr * g."""
 
     update_step = "sgd_update"
+    host_hyperparameters = Optimizer.host_hyperparameters + ("momentum", "nesterov")
 
     default_learning_rate = 0.01
 
@@ -26,9 +27,8 @@ class SGD(Optimizer):
     def active_slots(self):
         return ("velocity",) if self.momentum > 0 else ()
 
-    def update(self, params, grads, lr, step):
-        self.ops.sgd_update(params, grads, self.slots.get("velocity"), lr, self.momentum, self.nesterov,
-                            self.weight_decay)
+    def update(self, params, grads):
+        self.ops.sgd_update(params, grads, self.slots.get("velocity"), self.state, self.momentum, self.nesterov)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -38,6 +38,7 @@ class RMSprop(Optimizer):
     """ms = rho * ms + (1 - rho) * g^2; p -= lr * g / sqrt(ms + eps) (centered: ms - mean(g)^2)."""
 
     update_step = "rmsprop_update"
+    host_hyperparameters = Optimizer.host_hyperparameters + ("rho", "momentum", "epsilon", "centered")
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
@@ -49,10 +50,10 @@ class RMSprop(Optimizer):
         return ("velocity",) + (("momentum",) if self.momentum > 0 else ()) + (
             ("average_gradient",) if self.centered else ())
 
-    def update(self, params, grads, lr, step):
+    def update(self, params, grads):
         s = self.slots
-        self.ops.rmsprop_update(params, grads, s["velocity"], s.get("momentum"), s.get("average_gradient"), lr,
-                                self.rho, self.momentum, self.epsilon, self.centered, self.weight_decay)
+        self.ops.rmsprop_update(params, grads, s["velocity"], s.get("momentum"), s.get("average_gradient"),
+                                self.state, self.rho, self.momentum, self.epsilon, self.centered)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
@@ -63,6 +64,7 @@ class Adagrad(Optimizer):
     """acc += g^2; p -= lr * g / sqrt(acc + eps), acc starting at initial_accumulator_value."""
 
     update_step = "adagrad_update"
+    host_hyperparameters = Optimizer.host_hyperparameters + ("epsilon",)
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
@@ -77,8 +79,8 @@ class Adagrad(Optimizer):
         super().build(ops, params, segments)
         self.slots["accumulator"][...] = self.initial_accumulator_value
 
-    def update(self, params, grads, lr, step):
-        self.ops.adagrad_update(params, grads, self.slots["accumulator"], lr, self.epsilon, self.weight_decay)
+    def update(self, params, grads):
+        self.ops.adagrad_update(params, grads, self.slots["accumulator"], self.state, self.epsilon)
 
     def get_config(self):
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
@@ -89,6 +91,7 @@ class Adam(Optimizer):
     """m, v moving averages of g and g^2; p -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)."""
 
     update_step = "adam_update"
+    host_hyperparameters = Optimizer.host_hyperparameters + ("beta_1", "beta_2", "epsilon", "amsgrad")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
@@ -99,10 +102,10 @@ class Adam(Optimizer):
     def active_slots(self):
         return ("momentum", "velocity") + (("velocity_hat",) if self.amsgrad else ())
 
-    def update(self, params, grads, lr, step):
+    def update(self, params, grads):
         s = self.slots
-        self.ops.adam_update(params, grads, s["momentum"], s["velocity"], s.get("velocity_hat"), lr, self.beta_1,
-                             self.beta_2, self.epsilon, step, self.weight_decay)
+        self.ops.adam_update(params, grads, s["momentum"], s["velocity"], s.get("velocity_hat"), self.state,
+                             self.beta_1, self.beta_2, self.epsilon)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops.workspace import Workspace
 from .schedules import LearningRateSchedule, deserialize as deserialize_schedule, serialize as serialize_schedule
 
 
@@ -20,10 +21,16 @@ def _non_negative_or_none(argument, value):
     return float(value)
 
 
+ITERATIONS, LEARNING_RATE, WEIGHT_DECAY = 0, 1, 2  # the optimizer's device state, float64
+
+
 class Optimizer:
     slot_names: tuple[str, ...] = ()
     update_step: str | None = None  # the Ops method the update calls, readied when the optimizer is built
     default_learning_rate = 0.001
+    # Hyperparameters that reach the update as host values: changing one after build bumps ``config_version``,
+    # so a recorded step records again. The learning rate, weight decay and step count live on the device.
+    host_hyperparameters: tuple[str, ...] = ("clipnorm", "clipvalue", "global_clipnorm")
 
     def __init__(self, learning_rate=None, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
                  name=None, **kwargs):
@@ -35,21 +42,26 @@ class Optimizer:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
         if clipnorm is not None and global_clipnorm is not None:
             raise ValueError("clipnorm, global_clipnorm: give at most one of them")
+        self.config_version = 0
+        self.state = None  # device float64 [iterations, learning_rate, weight_decay], made by build()
+        self.ops = None
+        self._iterations = 0
         self._learning_rate = None
         self.learning_rate = self.default_learning_rate if learning_rate is None else learning_rate
-        self.weight_decay = float(weight_decay or 0.0)
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay: expected a non-negative number, got {weight_decay!r}")
+        self.weight_decay = weight_decay
         self.clipnorm = _non_negative_or_none("clipnorm", clipnorm)
         self.clipvalue = _non_negative_or_none("clipvalue", clipvalue)
         self.global_clipnorm = _non_negative_or_none("global_clipnorm", global_clipnorm)
         self.name = name or type(self).__name__.lower()
-        self.iterations = 0
         self.slots: dict = {}
-        self.ops = None
         self._segments: list[tuple[int, int]] = []
 
-    # ---- learning rate ----------------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        if name in self.host_hyperparameters:
+            object.__setattr__(self, "config_version", self.__dict__.get("config_version", 0) + 1)
+
+    # ---- values kept on the device ----------------------------------------------------------------
     @property
     def learning_rate(self) -> float:
         if isinstance(self._learning_rate, LearningRateSchedule):
@@ -60,23 +72,79 @@ class Optimizer:
     def learning_rate(self, value):
         if isinstance(value, LearningRateSchedule):
             self._learning_rate = value
+            self.config_version += 1  # the schedule is part of the recorded step
             return
         if isinstance(self._learning_rate, LearningRateSchedule):
             raise TypeError("learning_rate: this optimizer follows a schedule; it cannot be set to a number")
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not value > 0:
             raise ValueError(f"learning_rate: expected a positive number or a schedule, got {value!r}")
         self._learning_rate = float(value)
+        self._write_state(LEARNING_RATE, self._learning_rate)
 
     lr = learning_rate  # Keras 2 spelling some callbacks and scripts still read
+
+    @property
+    def weight_decay(self) -> float:
+        return self._weight_decay
+
+    @weight_decay.setter
+    def weight_decay(self, value):
+        value = float(value or 0.0)
+        if value < 0:
+            raise ValueError(f"weight_decay: expected a non-negative number, got {value!r}")
+        self._weight_decay = value
+        self._write_state(WEIGHT_DECAY, value)
+
+    @property
+    def iterations(self) -> int:
+        """Updates done so far (a host copy of the device count, kept in step by the training step)."""
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value):
+        self._iterations = int(value)
+        self._write_state(ITERATIONS, float(self._iterations))
+
+    def count_step(self) -> None:
+        """The host's side of one update (the device count is advanced by the update itself)."""
+        self._iterations += 1
+
+    def _write_state(self, index: int, value: float) -> None:
+        # The host writes the device state only when a value changes (a callback, a checkpoint), never per step.
+        if self.state is not None:
+            self.ops.fill(value, self.state[index:index + 1])
+
+    @property
+    def schedule(self) -> LearningRateSchedule | None:
+        return self._learning_rate if isinstance(self._learning_rate, LearningRateSchedule) else None
 
     # ---- state ------------------------------------------------------------------------------------
     def build(self, ops, params, segments) -> None:
         """Allocate the slot buffers (same size as ``params``); ``segments`` are each weight's (start, stop)."""
         self.ops = ops
         self._segments = list(segments)
+        self._size = params.size
         self.slots = {name: ops.zeros(params.shape, dtype=params.dtype) for name in self.active_slots()}
+        lr = 0.0 if self.schedule is not None else self._learning_rate
+        self.state = ops.asarray(np.array([self._iterations, lr, self._weight_decay], dtype=np.float64))
+        self._workspace = Workspace(ops)
         if self.update_step is not None:
             ops.prepare_update(self.update_step, params.dtype)
+            self._rehearse_update(params.dtype)
+
+    def _rehearse_update(self, dtype) -> None:
+        """Run this optimizer's update once on one-element buffers. A GPU backend compiles the kernel of exactly
+        this variant (momentum, centered, amsgrad... and dtype) here, at build time, instead of inside the first
+        timed training step; the model's own buffers and the step count are not touched."""
+        saved_slots, saved_state = self.slots, self.state
+        self.slots = {name: self.ops.zeros((1,), dtype=dtype) for name in saved_slots}
+        self.state = self.ops.copy(saved_state)
+        try:
+            params, grads = self.ops.zeros((1,), dtype=dtype), self.ops.zeros((1,), dtype=dtype)
+            self.ops.advance_optimizer_state(self.state, self.schedule)
+            self.update(params, grads)
+        finally:
+            self.slots, self.state = saved_slots, saved_state
 
     def active_slots(self) -> tuple[str, ...]:
         return self.slot_names
@@ -87,27 +155,43 @@ class Optimizer:
 
     # ---- the update -------------------------------------------------------------------------------
     def apply(self, params, grads) -> None:
+        """One update, all on the device: clip, take this step's learning rate and count the step, update;
+        then the host's count (a replayed step skips this method and calls ``count_step`` itself)."""
         self._clip(grads)
-        lr = self.learning_rate
-        self.iterations += 1
-        self.update(params, grads, lr, self.iterations)
+        self.ops.advance_optimizer_state(self.state, self.schedule)
+        self.update(params, grads)
+        self.count_step()
 
-    def update(self, params, grads, lr: float, step: int) -> None:
+    def update(self, params, grads) -> None:
+        """The algorithm's update over the flat buffers; reads the learning rate, step and weight decay from
+        ``self.state``."""
         raise NotImplementedError
 
     def _clip(self, grads) -> None:
-        xp = self.ops.xp if self.ops is not None else np
+        if self.clipvalue is None and self.global_clipnorm is None and self.clipnorm is None:
+            return
+        ops, ws, dtype = self.ops, self._workspace, grads.dtype
         if self.clipvalue is not None:
-            xp.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
-        # Norms stay on the device (no host read-back): scale = min(1, clip / norm).
+            ops.maximum(grads, ws.constant("-clipvalue", -self.clipvalue, dtype), grads)
+            ops.minimum(grads, ws.constant("clipvalue", self.clipvalue, dtype), grads)
+        # Norms stay on the device (no host read-back): scale = min(1, clip / max(norm, 1e-12)).
         if self.global_clipnorm is not None:
-            norm = xp.sqrt((grads * grads).sum())
-            grads *= xp.minimum(1.0, self.global_clipnorm / xp.maximum(norm, 1e-12)).astype(grads.dtype)
+            self._scale_to_norm(grads, self.global_clipnorm, "global")
         if self.clipnorm is not None:
             for start, stop in self._segments:
-                g = grads[start:stop]
-                norm = xp.sqrt((g * g).sum())
-                g *= xp.minimum(1.0, self.clipnorm / xp.maximum(norm, 1e-12)).astype(grads.dtype)
+                self._scale_to_norm(grads[start:stop], self.clipnorm, "segment")
+
+    def _scale_to_norm(self, g, clip: float, scratch_name: str) -> None:
+        ops, ws, dtype = self.ops, self._workspace, g.dtype
+        squares = ws.buffer("clip.squares", (self._size,), dtype)[:g.size].reshape(g.shape)
+        norm = ws.buffer("clip.norm", (), dtype)
+        ops.multiply(g, g, squares)
+        ops.sum(squares, None, norm)
+        ops.sqrt(norm, norm)
+        ops.maximum(norm, ws.constant("clip.tiny", 1e-12, dtype), norm)
+        ops.divide(ws.constant("clip." + scratch_name, clip, dtype), norm, norm)
+        ops.minimum(norm, ws.constant("clip.one", 1.0, dtype), norm)
+        ops.multiply(g, norm, g)
 
     # ---- config -----------------------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -115,7 +199,7 @@ class Optimizer:
         return {
             "name": self.name,
             "learning_rate": serialize_schedule(lr) if isinstance(lr, LearningRateSchedule) else lr,
-            "weight_decay": self.weight_decay or None,
+            "weight_decay": self._weight_decay or None,
             "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm,
         }
 

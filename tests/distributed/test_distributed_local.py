@@ -14,7 +14,7 @@ from gpunn.distributed.buckets import Bucket, plan_buckets
 from gpunn.distributed.errors import CollectiveTimeoutError, collective_timeout
 from gpunn.distributed.nccl import BucketedGradientReducer
 from gpunn.distributed.watchdog import DeviceWatchdog
-from gpunn.models.training import shard_bounds
+from gpunn.distributed.sharding import shard_bounds
 
 
 # ---- alone ----------------------------------------------------------------------------------------

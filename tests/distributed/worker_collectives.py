@@ -6,7 +6,7 @@ import numpy as np
 
 import gpunn
 from gpunn.distributed.base import GradientReducer
-from gpunn.models.training import shard_bounds
+from gpunn.distributed.sharding import shard_bounds
 
 comm = gpunn.distributed.init()
 rank, size = comm.rank, comm.size

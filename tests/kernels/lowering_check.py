@@ -1,10 +1,20 @@
-"""Lower every CUDA kernel for a real GPU (sm_90) without needing one, and check its arithmetic.
+"""Compile every CUDA kernel for a real GPU (H100/H200, sm_90) without needing one, and check its arithmetic.
 
-The simulator runs kernels as Python, so it cannot catch Numba typing errors or float32 kernels that
-silently compute in float64 (a 2x-64x slowdown on GPUs). This compiles each kernel to LLVM IR with
-Numba's CUDA pipeline (no driver, no NVVM needed) and fails on float64 arithmetic or conversions in
-float32 kernels. Run as a script (``python tests/kernels/lowering_check.py [--all]``) with
-NUMBA_ENABLE_CUDASIM unset; test_lowering.py runs it in a subprocess.
+The simulator runs kernels as Python, so it cannot catch Numba typing errors, float32 kernels that silently
+compute in float64 (a 2x-64x slowdown on GPUs), nor a toolchain that cannot build them. Each kernel variant
+goes the way the real launch path takes it, stage by stage:
+
+1. Numba's CUDA pipeline lowers it to LLVM IR (numba-cuda needs libNVVM for this already): fails on float64
+   arithmetic or conversions in float32 kernels;
+2. NVVM compiles the IR to PTX for compute_90a (numba-cuda targets the 'a' variant on Hopper): reports the
+   PTX ``.version`` / ``.target``;
+3. nvJitLink links the PTX to an sm_90a cubin (the driver is not involved when nvJitLink is installed).
+
+A missing NVVM or nvJitLink skips its stages with the reason. Run as a script with NUMBA_ENABLE_CUDASIM unset:
+``python tests/kernels/lowering_check.py [--all] [--only=NAME]`` (--all adds float64 and every bias mode,
+--only keeps the variants whose name contains NAME); test_launch.py runs it in a subprocess. Exit status:
+0 every stage ran and passed, 1 a kernel failed, 2 run under the simulator, 3 passed but a stage was skipped
+(the SKIP lines say why).
 """
 from __future__ import annotations
 
@@ -16,9 +26,15 @@ import types as pytypes
 
 import numpy as np
 
+from gpunn import toolchain
+
 _DOUBLE_OPS = re.compile(
     r"\b(fadd|fsub|fmul|fdiv|frem|fneg|fcmp \w+) (fast )?double\b|\bfpext\b|to double\b"
     r"|call double @")
+
+DEVICE_CC = (9, 0)  # what an H100/H200 reports as its compute capability
+BUILD_CC = (9, 0, "a")  # what numba-cuda compiles and links for on such a device (CUDACodeLibrary._ensure_cc)
+EXIT_FAILED, EXIT_SIMULATOR, EXIT_SKIPPED = 1, 2, 3
 
 
 def _cases(full: bool):
@@ -68,37 +84,132 @@ def _cases(full: bool):
                    (flat,) * 5 + (T(0.1), T(0.1), T(0.001), T(1e-7), T(1.0)), dt)
 
 
+class Stages:
+    """Which of the stages after lowering can run here, and why not when one cannot."""
+
+    def __init__(self):
+        self.nvvm = toolchain.fail_soft(toolchain.probe_nvvm)
+        self.nvjitlink = toolchain.fail_soft(toolchain.probe_nvjitlink)
+        self.linker = toolchain.fail_soft(toolchain.probe_linker)
+        self.skipped: dict[str, str] = {}
+        if "error" in self.nvvm:
+            self.skipped["ptx"] = (f"libNVVM is not usable ({self.nvvm['error']}); install nvidia-nvvm "
+                                   "(numba-cuda[cu13]) or nvidia-cuda-nvcc-cu12 (numba-cuda[cu12])")
+        if "error" in self.nvjitlink or self.linker.get("backend") != "nvJitLink":
+            why = self.nvjitlink.get("error") or f"cuda.core links with {self.linker.get('backend') or '?'}"
+            self.skipped["cubin"] = (f"nvJitLink is not usable ({why}); without it linking needs the driver and a "
+                                     "GPU: install nvidia-nvjitlink (numba-cuda[cu13]) or nvidia-nvjitlink-cu12")
+
+    def runs(self, stage: str) -> bool:
+        return stage not in self.skipped
+
+
+def compile_kernel(kernel, args):
+    """The kernel's code library as the dispatcher builds it for a launch on DEVICE_CC (kernel fixups
+    included), without a device."""
+    import numba
+    from numba.core import types
+    from numba.cuda.compiler import compile_cuda, kernel_fixup
+
+    argtypes = tuple(numba.typeof(a) for a in args)
+    cres = compile_cuda(kernel.py_func, types.void, argtypes, nvvm_options={"fastmath": False, "opt": 3},
+                        cc=DEVICE_CC)
+    library = cres.library
+    entry = library.get_function(cres.fndesc.llvm_func_name)
+    library._entry_name = cres.fndesc.llvm_func_name
+    kernel_fixup(entry, False)
+    return library
+
+
+def float64_lines(llvm_ir: str) -> list[str]:
+    return [line.strip() for line in llvm_ir.splitlines() if _DOUBLE_OPS.search(line)]
+
+
+def check_kernel(name, kernel, args, dt, stages: Stages, seen: dict) -> list[str]:
+    """Every stage for one kernel variant, noting the PTX header and cubin size in ``seen``; the failures,
+    as messages."""
+    library = compile_kernel(kernel, args)
+    failures = []
+    if dt == "float32":
+        bad = float64_lines(library.get_llvm_str())
+        if bad:
+            failures.append(f"float64 arithmetic: {bad[:3]}")
+    if stages.runs("ptx"):
+        header = toolchain.ptx_header(library.get_asm_str(cc=BUILD_CC))
+        seen["ptx"].setdefault((header.get("ptx_isa"), header.get("target")), []).append(name)
+    if stages.runs("ptx") and stages.runs("cubin"):
+        cubin = library.get_cubin(cc=BUILD_CC)
+        code = bytes(getattr(cubin, "code", cubin))
+        if code[:4] != b"\x7fELF":
+            failures.append("the linker returned something that is not an ELF cubin")
+        seen["cubin_bytes"] += len(code)
+    return failures
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
+def _message(exc: BaseException, max_lines: int = 12) -> str:
+    """The exception's message, indented under its FAIL line (Numba's first line alone names only the stage)."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    shown = "\n".join(f"    {line}" for line in lines[1:max_lines])
+    return f"{_first_line(exc)}" + (f"\n{shown}" if shown else "")
+
+
 def main(argv) -> int:
     if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0"):
         print("run with NUMBA_ENABLE_CUDASIM unset: the simulator does not lower kernels")
-        return 2
-    import numba
+        return EXIT_SIMULATOR
     import numba.cuda.dispatcher as dispatcher
-    from numba.core import types
-    from numba.cuda.compiler import compile_cuda
 
     # Device functions ask the current device for its compute capability; pretend an H100 is there.
-    dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=(9, 0))
-    failures = 0
+    dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=DEVICE_CC)
+    stages = Stages()
+    for stage, reason in stages.skipped.items():
+        print(f"SKIP {stage}: {reason}")
+    failures, count, first_error = 0, 0, None
+    seen = {"ptx": {}, "cubin_bytes": 0}  # (.version, .target) -> kernel names; bytes of cubin linked
     start = time.perf_counter()
-    count = 0
+    only = [a.split("=", 1)[1] for a in argv if a.startswith("--only=")]
     for name, kernel, args, dt in _cases("--all" in argv):
-        argtypes = tuple(numba.typeof(a) for a in args)
+        if only and not any(part in name for part in only):
+            continue
         try:
-            cres = compile_cuda(kernel.py_func, types.void, argtypes, cc=(9, 0))
+            problems = check_kernel(name, kernel, args, dt, stages, seen)
         except Exception as exc:  # report every broken kernel, not just the first
+            if "error" in stages.nvvm and count == 0:  # without NVVM nothing lowers: not the kernels' fault
+                print(f"SKIP lowering: this numba-cuda needs libNVVM even to lower to LLVM IR ({_first_line(exc)})")
+                return EXIT_SKIPPED
             failures += 1
-            print(f"FAIL {dt} {name}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+            first_error = first_error or exc
+            print(f"FAIL {dt} {name}: {_message(exc)}")
             continue
         count += 1
-        if dt == "float32":
-            ir = cres.library.get_llvm_str()
-            bad = [line.strip() for line in ir.splitlines() if _DOUBLE_OPS.search(line)]
-            if bad:
-                failures += 1
-                print(f"FAIL float32 {name}: float64 arithmetic: {bad[:3]}")
-    print(f"lowered {count} kernels in {time.perf_counter() - start:.1f} s, {failures} failures")
-    return 1 if failures else 0
+        for problem in problems:
+            failures += 1
+            print(f"FAIL {dt} {name}: {problem}")
+    elapsed = time.perf_counter() - start
+    _print_summary(seen, stages, count)
+    backend = stages.linker.get("backend")
+    if first_error is not None and toolchain.classify_link_error(toolchain.exception_text(first_error),
+                                                                 backend) != "unknown":
+        print(toolchain.diagnose_link_error(first_error))
+    print(f"compiled {count} kernels in {elapsed:.1f} s, {failures} failures")
+    if failures:
+        return EXIT_FAILED
+    return EXIT_SKIPPED if stages.skipped else 0
+
+
+def _print_summary(seen: dict, stages: Stages, count: int) -> None:
+    for (ptx_isa, target), names in sorted(seen["ptx"].items(), key=str):
+        print(f"ptx: .version {ptx_isa} .target {target} ({len(names)} kernels, NVVM of CUDA "
+              f"{stages.nvvm.get('release')})")
+    if seen["cubin_bytes"]:
+        arch = f"sm_{BUILD_CC[0]}{BUILD_CC[1]}{BUILD_CC[2]}"
+        print(f"cubin: {count} kernels linked for {arch} by nvJitLink {stages.nvjitlink.get('version')} "
+              f"({seen['cubin_bytes']} bytes)")
 
 
 if __name__ == "__main__":

@@ -117,6 +117,75 @@ def test_check_array_names_the_argument():
         _launch.check_array("x", None)
 
 
+
+def test_plan_key_describes_device_arrays_and_refuses_others():
+    a = FakeCupyArray(1000, (3, 5))
+    key = _launch.plan_key(("stream", "relu"), a, None)
+    assert key == (("stream", "relu"), (1000, (3, 5), a.strides, np.dtype(np.float32)), None)
+    assert _launch.plan_key((0,), a, None) == _launch.plan_key((0,), FakeCupyArray(1000, (3, 5)), None)
+    assert _launch.plan_key((0,), a) != _launch.plan_key((0,), FakeCupyArray(1000, (5, 3)))
+    assert _launch.plan_key((0,), a) != _launch.plan_key((0,), FakeCupyArray(1000, (3, 5), np.float64))
+    # no device pointer to key on: prepared at every call
+    assert _launch.plan_key((0,), a, np.zeros(3)) is None
+    assert _launch.plan_key((0,), [1.0, 2.0]) is None
+
+
+def test_keep_stores_under_a_key_and_empties_a_full_store(monkeypatch):
+    monkeypatch.setattr(_launch, "PLAN_CACHE_SIZE", 2)
+    plans = {}
+    assert _launch.keep(plans, None, "plan") == "plan" and plans == {}
+    _launch.keep(plans, "a", 1)
+    _launch.keep(plans, "b", 2)
+    _launch.keep(plans, "c", 3)
+    assert plans == {"c": 3}
+
+
+class FakeKernel:
+    """Counts configurations; each is a new object, as numba-cuda's _LaunchConfiguration is."""
+
+    def __init__(self):
+        self.configurations = []
+
+    def __getitem__(self, configuration):
+        self.configurations.append(configuration)
+        return lambda *args: (configuration, args)
+
+
+def test_configured_makes_each_configuration_once(monkeypatch):
+    monkeypatch.setattr(_launch, "_configured_cache", {})
+    kernel = FakeKernel()
+    launch = _launch.configured(kernel, (2, 1), (32, 8), "stream")
+    assert _launch.configured(kernel, (2, 1), (32, 8), "stream") is launch
+    assert launch(1, 2) == (((2, 1), (32, 8), "stream", 0), (1, 2))
+    assert _launch.configured(kernel, (2, 1), (32, 8), "other stream") is not launch
+    assert _launch.configured(FakeKernel(), (2, 1), (32, 8), "stream") is not launch
+    assert kernel.configurations == [((2, 1), (32, 8), "stream", 0), ((2, 1), (32, 8), "other stream", 0)]
+
+
+def test_configured_cache_is_bounded(monkeypatch):
+    monkeypatch.setattr(_launch, "_configured_cache", {})
+    monkeypatch.setattr(_launch, "CONFIGURED_CACHE_SIZE", 3)
+    kernel = FakeKernel()
+    for blocks in range(1, 6):
+        _launch.configured(kernel, blocks, 256)
+    assert len(_launch._configured_cache) <= 3
+
+
+def test_clear_caches_forgets_views_configurations_and_plans(fake_numba):
+    plans = _launch.plan_cache()
+    _launch.keep(plans, "key", "plan")
+    _launch.configured(FakeKernel(), 1, 256)
+    _launch.device_view(FakeCupyArray(1000, (3, 5)))
+    _launch.clear_caches()
+    assert not plans and not _launch._configured_cache and not _launch._view_cache
+    _launch._plan_caches[:] = [c for c in _launch._plan_caches if c is not plans]  # not remove(): {} == {}
+
+
+def test_dtype_name_is_numpys():
+    for dtype in (np.float32, np.dtype(np.float64), "uint8", np.dtype(np.int64)):
+        assert _launch.dtype_name(dtype) == np.dtype(dtype).name
+
+
 def run_python(code, **env_changes):
     env = dict(os.environ)
     for key, value in env_changes.items():
@@ -140,6 +209,15 @@ def test_importing_kernels_does_not_import_numba_or_cupy():
 
 
 def test_kernels_lower_for_a_real_gpu_in_float32():
-    """Typing errors and float64 arithmetic in float32 kernels are invisible to the simulator."""
+    """Typing errors, float64 arithmetic in float32 kernels and a toolchain that cannot build the kernels
+    (NVVM to PTX, nvJitLink to an sm_90a cubin) are invisible to the simulator."""
+    import re
+
     result = run_python([str(REPO / "tests" / "kernels" / "lowering_check.py")], NUMBA_ENABLE_CUDASIM=None)
-    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout + result.stderr
+    assert result.returncode in (0, 3) and "FAIL" not in result.stdout, out
+    if result.returncode == 3:  # compiled as far as this machine allows; say which stage was left out
+        pytest.skip("; ".join(line for line in result.stdout.splitlines() if line.startswith("SKIP")))
+    assert re.search(r"^compiled \d+ kernels in [\d.]+ s, 0 failures$", result.stdout, re.MULTILINE), out
+    assert re.search(r"^ptx: \.version \d+\.\d+ \.target sm_90a \(\d+ kernels", result.stdout, re.MULTILINE), out
+    assert re.search(r"^cubin: \d+ kernels linked for sm_90a by nvJitLink", result.stdout, re.MULTILINE), out

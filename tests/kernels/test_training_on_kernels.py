@@ -20,7 +20,6 @@ class SimulatedCupyOps(CupyOps):
 
     def __init__(self):  # no CuPy device to open
         self.device_description = "CUDA simulator"
-        self.allow_tf32 = False
 
     def to_numpy(self, array):
         return np.asarray(array)
@@ -68,3 +67,33 @@ def test_sigmoid_output_and_dropout_train_the_same_through_the_kernels(activatio
     got, _ = _train(SimulatedCupyOps(), "adam", activation, "sigmoid", "binary_crossentropy", y, 0.3)
     for a, b in zip(expected, got):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("optimizer, step", [
+    (gpunn.optimizers.Adam(amsgrad=True), "adam_update"),
+    (gpunn.optimizers.RMSprop(centered=True, momentum=0.5), "rmsprop_update"),
+    (gpunn.optimizers.SGD(momentum=0.9, nesterov=True), "sgd_update"),
+])
+def test_optimizer_kernel_is_rehearsed_on_one_element_when_the_optimizer_is_built(monkeypatch, optimizer, step):
+    """The update kernel of exactly this variant compiles when the optimizer is built (a one-element
+    rehearsal) rather than inside the step's real update, and the rehearsal counts no iteration."""
+    from gpunn.kernels import optimizer_updates
+
+    launcher = getattr(optimizer_updates, step + "_cuda")
+    sizes = []
+
+    def recording(p, *args, **kwargs):
+        sizes.append(p.size)
+        return launcher(p, *args, **kwargs)
+
+    monkeypatch.setattr(optimizer_updates, step + "_cuda", recording)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((4, 4)), rng.standard_normal((4, 3))
+    with gpunn.use_backend(SimulatedCupyOps()):
+        gpunn.utils.set_random_seed(2)
+        model = gpunn.Sequential([gpunn.Input(shape=(4,)), layers.Dense(3)])
+        model.compile(optimizer=optimizer, loss="mse")
+        model.train_on_batch(x, y)
+    assert sizes == [1, model.params.size]
+    assert optimizer.iterations == 1
+    assert all(slot.size == model.params.size for slot in optimizer.slots.values())

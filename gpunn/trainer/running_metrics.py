@@ -5,15 +5,23 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..ops.workspace import Workspaces
+
 
 class RunningMetrics:
-    """Per-sample means of the loss and each metric over the batches seen since ``reset``."""
+    """Per-sample means of the loss and each metric over the batches seen since ``reset``.
+
+    Owned by a step, so its sums buffer stays where a recorded step writes; each batch adds into it on the
+    device through Ops primitives (no allocation, no host read).
+    """
 
     def __init__(self, ops, metrics, comm, loss_name="loss"):
         self.ops, self.metrics, self.comm = ops, list(metrics), comm
         self.names = [loss_name] + [m.name for m in self.metrics]
         self.sums = ops.zeros(len(self.names), dtype="float64")
-        self._slices = [self.sums[i:i + 1] for i in range(len(self.names))]
+        # 0-d views, one per name: a reduction can write into them and an add can accumulate into them
+        self._totals = [self.sums[i:i + 1].reshape(()) for i in range(len(self.names))]
+        self._workspaces = Workspaces(ops)  # per (batch rows, metric): each metric's scratch buffers
         self.count = 0
         self.batches = 0
 
@@ -22,21 +30,27 @@ class RunningMetrics:
         self.count = 0
         self.batches = 0
 
-    def add(self, per_sample_loss, penalty, predictions, y_true) -> None:
+    def accumulate(self, per_sample_loss, penalty, predictions, y_true) -> None:
+        """Add one batch's sums on the device (``penalty``: a 0-d weight penalty, or None)."""
+        ops = self.ops
         n = per_sample_loss.shape[0]
-        self._accumulate(0, per_sample_loss.sum())
+        ws = self._workspaces((n, "loss"))
+        batch_total = ws.buffer("running.batch_total", (), np.float64)
+        ops.sum(per_sample_loss, None, batch_total)
         if penalty is not None:
-            self._accumulate(0, penalty * n)
+            # Keras adds the weight penalty to the loss of every sample
+            scaled = ws.buffer("running.penalty_total", (), np.float64)
+            ops.multiply(penalty, ws.constant("running.rows", float(n), np.float64), scaled)
+            ops.add(batch_total, scaled, batch_total)
+        ops.add(self._totals[0], batch_total, self._totals[0])
         for i, metric in enumerate(self.metrics, start=1):
-            self._accumulate(i, metric.batch_sum(self.ops, y_true, predictions))
-        self.count += n
-        self.batches += 1
+            metric.batch_sum(ops, self._workspaces((n, i)), y_true, predictions, batch_total)
+            ops.add(self._totals[i], batch_total, self._totals[i])
 
-    def _accumulate(self, index: int, value) -> None:
-        # Into a 1-element slice with out=: one kernel on the GPU, where `sums[i] += value` on a 0-d view
-        # takes two (a read, then a write back).
-        view = self._slices[index]
-        self.ops.xp.add(view, value, out=view)
+    def count_batch(self, rows: int) -> None:
+        """The host's share of a batch: how many samples the sums now cover (kept out of any recording)."""
+        self.count += rows
+        self.batches += 1
 
     def result(self, across_ranks: bool = True) -> dict[str, float]:
         """The means so far as floats: one device read, plus one host allreduce across ranks when asked.

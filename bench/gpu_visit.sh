@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# One command for a visit to a GPU machine: verifies gpunn's GPU path and measures it, in at most 540 s.
+#
+#   OUT=<dir> bash bench/gpu_visit.sh          (from the repository root; OUT defaults to ./gpu-visit)
+#
+# Nothing is installed: the checkout is put on PYTHONPATH (or install it offline first with
+# `pip install --no-deps --no-build-isolation -e .`; plain `pip install -e .` needs an index for setuptools).
+# The machine is expected to have CuPy, numba-cuda, NCCL, PyTorch and pytest; stage 1 says what is missing.
+#
+# Stages, each under its own cap (the smaller of the cap and the time left), each failing soft:
+#   1 smoke   machine + toolchain facts, CuPy matmul, first kernel launch, one kernel per family vs its twin,
+#             a short fit on CuPy vs NumPy, TF32 on/off, a one-rank NCCL communicator  (bench/gpu_smoke.py)
+#   2 gpu     python -m pytest -m gpu (CuPy parity with the CPU, whole training runs on the GPU)
+#   3 nccl    NCCL tests, one-rank allreduce timings, and an mpiexec-launched NCCL fit when mpiexec exists
+#   4 bench   gpunn bench fp32 beside PyTorch: 784-256-256-10 at batch 64/128/256, 4096-4096-4096-10 at 4096
+#   5 kernels tests/kernels on the device (skipped when stage 1 could not launch a kernel)
+#   6 tf32    the same benchmark cases with TF32 matmuls
+# At most 8 files land directly in $OUT (summary.txt, smoke.log, tests.log, bench.log, bench.json, bench.md,
+# bench.png, bench-tf32.json); the summary of every stage is printed last. Without a GPU every GPU stage
+# reports "skipped: no GPU" and the script ends within a minute (CI runs it that way).
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+OUT=${OUT:-gpu-visit}
+PY=${PYTHON:-python3}
+BUDGET=${GPU_VISIT_BUDGET:-540}   # seconds for the whole visit
+RESERVE=15                        # kept back for the summary and for a stage's kill grace
+START=$(date +%s)
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+WORK=$(mktemp -d)                 # scratch (bench outputs before selection); never inside $OUT
+trap 'rm -rf "$WORK"' EXIT
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONUNBUFFERED=1 PYTHONFAULTHANDLER=1
+# numba-cuda finds libNVVM in a wheel or under CUDA_HOME; an image without the nvidia-nvvm wheel keeps it in
+# its toolkit, whose NVVM also matches the driver (a newer NVVM emits PTX the driver may refuse).
+if [[ -z "${CUDA_HOME:-}" && -d /usr/local/cuda/nvvm ]]; then
+    export CUDA_HOME=/usr/local/cuda
+fi
+SUMMARY="$OUT/summary.txt"
+: > "$SUMMARY"
+STAGE_LINES=()
+
+left() { echo $(( BUDGET - RESERVE - ($(date +%s) - START) )); }
+
+# cap_for CAP: the smaller of CAP and the time left (0 when nothing is left)
+cap_for() {
+    local l; l=$(left)
+    (( l < 0 )) && l=0
+    (( $1 < l )) && echo "$1" || echo "$l"
+}
+
+record() {  # record STAGE STATUS SECONDS DETAIL
+    local line; line=$(printf '%-8s %-26s %5ss  %s' "$1" "$2" "$3" "$4")
+    STAGE_LINES+=("$line")
+    echo "== stage $1: $2 ($3 s) $4"
+}
+
+# run_capped STAGE CAP LOG CMD...: run CMD under `timeout -s INT` (pytest still prints its summary), killed
+# 10 s later if it ignores the interrupt; appends its output to LOG; sets RC and SECS.
+run_capped() {
+    local stage=$1 cap=$2 log=$3; shift 3
+    local t0; t0=$(date +%s)
+    echo "### stage $stage: $* (cap ${cap}s)" >> "$log"
+    if (( cap < 5 )); then
+        RC=124; SECS=0
+        echo "### stage $stage: no time left" >> "$log"
+        return
+    fi
+    timeout -s INT -k 10 "$cap" "$@" >> "$log" 2>&1
+    RC=$?
+    SECS=$(( $(date +%s) - t0 ))
+    echo "### stage $stage: exit $RC after ${SECS}s" >> "$log"
+}
+
+status_of() {  # status_of RC -> PASS / FAIL / TIMEOUT
+    case "$1" in
+        0) echo PASS ;;
+        124|130|137) echo TIMEOUT ;;
+        *) echo "FAIL (exit $1)" ;;
+    esac
+}
+
+pytest_line() {  # the last pytest summary line in LOG
+    grep -E "^(=+ )?[0-9]+ (passed|failed|skipped|error|deselected)|no tests ran" "$1" | tail -n 1 | sed 's/=//g;s/^ *//'
+}
+
+PYTEST_OPTS=(-q --tb=short -rfE -p no:cacheprovider -o faulthandler_timeout=120)
+
+# ---- machine facts --------------------------------------------------------------------------------
+{
+    echo "gpunn GPU visit, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    echo "command: OUT=$OUT bash bench/gpu_visit.sh   (commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
+    echo "python: $($PY --version 2>&1) at $(command -v $PY)"
+    if command -v nvidia-smi > /dev/null; then
+        nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>&1 | sed 's/^/gpu: /'
+    else
+        echo "gpu: nvidia-smi not found"
+    fi
+} >> "$SUMMARY"
+cat "$SUMMARY"
+
+HAVE_GPU=0
+if command -v nvidia-smi > /dev/null && nvidia-smi -L 2>/dev/null | grep -q '^GPU '; then
+    HAVE_GPU=1
+fi
+
+# ---- 1 smoke --------------------------------------------------------------------------------------
+STATUS_FILE="$WORK/smoke-status.json"
+run_capped smoke "$(cap_for 90)" "$OUT/smoke.log" "$PY" bench/gpu_smoke.py --status-file "$STATUS_FILE"
+KERNELS_OK=0
+if [[ -f "$STATUS_FILE" ]]; then
+    read -r SMOKE_GPU KERNELS_OK SMOKE_DETAIL < <("$PY" - "$STATUS_FILE" <<'PYEOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(int(bool(s.get("gpu"))), int(bool(s.get("kernel_launch"))),
+      f"{len(s.get('passed', []))} passed, {len(s.get('failed', []))} failed, {len(s.get('skipped', []))} skipped"
+      + (f" (failed: {', '.join(s['failed'])})" if s.get("failed") else ""))
+PYEOF
+)
+    (( SMOKE_GPU )) && HAVE_GPU=1
+    cat "$STATUS_FILE" >> "$OUT/smoke.log"
+else
+    SMOKE_DETAIL="no status file: see smoke.log"
+fi
+record smoke "$(status_of $RC)" "$SECS" "${SMOKE_DETAIL:-}"
+tail -n 30 "$OUT/smoke.log"
+
+skip_all_gpu() {
+    local reason=$1
+    for stage in gpu nccl bench kernels tf32; do
+        record "$stage" "skipped: $reason" 0 ""
+    done
+}
+
+if (( ! HAVE_GPU )); then
+    skip_all_gpu "no GPU"
+else
+    # ---- 2 gpu ------------------------------------------------------------------------------------
+    LOG="$OUT/tests.log"
+    run_capped gpu "$(cap_for 120)" "$LOG" "$PY" -m pytest -m gpu "${PYTEST_OPTS[@]}" tests \
+        --ignore=tests/distributed/test_distributed_nccl.py
+    record gpu "$(status_of $RC)" "$SECS" "$(pytest_line "$LOG")"
+
+    # ---- 3 nccl -----------------------------------------------------------------------------------
+    T3=$(date +%s)
+    run_capped nccl "$(cap_for 40)" "$LOG" "$PY" -m pytest "${PYTEST_OPTS[@]}" tests/distributed/test_distributed_nccl.py
+    NCCL_RC=$RC; NCCL_LINE=$(pytest_line "$LOG")
+    run_capped nccl "$(cap_for 30)" "$LOG" "$PY" bench/allreduce.py --nccl --repeats 20
+    (( RC != 0 && NCCL_RC == 0 )) && NCCL_RC=$RC
+    MPIEXEC=$(command -v mpiexec || true)
+    if [[ -n "$MPIEXEC" ]]; then
+        # init('nccl') through MPI: the unique id travels over MPI as bytes, as on a multi-GPU node
+        run_capped nccl "$(cap_for 60)" "$LOG" "$MPIEXEC" -n 1 "$PY" -m gpunn.cli train --backend cupy --epochs 2 \
+            --output-dir "$WORK/train-mpi"
+        (( RC != 0 && NCCL_RC == 0 )) && NCCL_RC=$RC
+        NCCL_LINE="$NCCL_LINE; mpiexec -n 1 train exit $RC"
+    else
+        NCCL_LINE="$NCCL_LINE; no mpiexec: the MPI-launched run was not made"
+    fi
+    record nccl "$(status_of $NCCL_RC)" "$(( $(date +%s) - T3 ))" "$NCCL_LINE"
+
+    # ---- 4 bench (fp32) ---------------------------------------------------------------------------
+    CASES=(--case 784-256-256-10:64,128,256 --case 4096-4096-4096-10:4096)
+    CAP=$(cap_for 170)
+    run_capped bench "$CAP" "$OUT/bench.log" "$PY" -m gpunn.cli bench "${CASES[@]}" \
+        --backends cupy,cupy-unfused,torch-cuda --repeats 5 --time-limit $(( CAP > 30 ? CAP - 25 : 5 )) --debug \
+        --output "$WORK/fp32" --name bench
+    cp "$WORK/fp32/bench.json" "$WORK/fp32/bench.md" "$WORK/fp32/bench.png" "$OUT/" 2>/dev/null
+    record bench "$(status_of $RC)" "$SECS" "$(tail -n 1 "$OUT/bench.log")"
+
+    # ---- 5 kernels on the device ------------------------------------------------------------------
+    if (( KERNELS_OK )); then
+        run_capped kernels "$(cap_for 90)" "$LOG" "$PY" -m pytest "${PYTEST_OPTS[@]}" tests/kernels
+        record kernels "$(status_of $RC)" "$SECS" "$(pytest_line "$LOG")"
+    else
+        record kernels "skipped: no kernel launch" 0 "stage 1 could not launch a gpunn kernel (see smoke.log)"
+    fi
+
+    # ---- 6 tf32 -----------------------------------------------------------------------------------
+    CAP=$(cap_for 60)
+    run_capped tf32 "$CAP" "$OUT/bench.log" "$PY" -m gpunn.cli bench --tf32 --case 784-256-256-10:128 \
+        --case 4096-4096-4096-10:4096 --backends cupy,torch-cuda --repeats 5 \
+        --time-limit $(( CAP > 30 ? CAP - 25 : 5 )) --debug --no-plot --output "$WORK/tf32" --name bench-tf32
+    cp "$WORK/tf32/bench-tf32.json" "$OUT/" 2>/dev/null
+    [[ -f "$WORK/tf32/bench-tf32.md" ]] && { echo; cat "$WORK/tf32/bench-tf32.md"; } >> "$OUT/bench.md"
+    record tf32 "$(status_of $RC)" "$SECS" "$(tail -n 1 "$OUT/bench.log")"
+fi
+
+# ---- summary, last ----------------------------------------------------------------------------------
+{
+    echo
+    echo "stage    result                     time   detail"
+    printf '%s\n' "${STAGE_LINES[@]}"
+    echo "total: $(( $(date +%s) - START )) s of $BUDGET; files in $OUT: $(ls "$OUT" | tr '\n' ' ')"
+} >> "$SUMMARY"
+echo
+echo "================ gpunn GPU visit: summary ================"
+cat "$SUMMARY"
+# exit status: 0 when no stage failed or ran out of time (skipped stages are not failures)
+printf '%s\n' "${STAGE_LINES[@]}" | grep -qE '^\S+ +(FAIL|TIMEOUT)' && exit 1
+exit 0

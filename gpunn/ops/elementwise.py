@@ -1,0 +1,114 @@
+"""The element-wise and reduction primitives a training step is made of, each writing into ``out``.
+
+Written once through ``self.xp`` (NumPy or CuPy mirror each other here). Layers, losses, metrics and
+optimizers call these instead of array expressions: a step then allocates nothing once its buffers exist, and
+every call can be recorded and replayed (``recording.py``).
+"""
+from __future__ import annotations
+
+from .recording import primitive
+
+
+class ElementwisePrimitives:
+    xp = None  # set by the Ops class
+    _tape = None
+
+    @primitive
+    def add(self, a, b, out):
+        return self.xp.add(a, b, out=out)
+
+    @primitive
+    def subtract(self, a, b, out):
+        return self.xp.subtract(a, b, out=out)
+
+    @primitive
+    def multiply(self, a, b, out):
+        return self.xp.multiply(a, b, out=out)
+
+    @primitive
+    def divide(self, a, b, out):
+        return self.xp.divide(a, b, out=out)
+
+    @primitive
+    def maximum(self, a, b, out):
+        return self.xp.maximum(a, b, out=out)
+
+    @primitive
+    def minimum(self, a, b, out):
+        return self.xp.minimum(a, b, out=out)
+
+    @primitive
+    def sqrt(self, a, out):
+        return self.xp.sqrt(a, out=out)
+
+    @primitive
+    def abs(self, a, out):
+        return self.xp.abs(a, out=out)
+
+    @primitive
+    def sign(self, a, out):
+        return self.xp.sign(a, out=out)
+
+    @primitive
+    def log(self, a, out):
+        return self.xp.log(a, out=out)
+
+    @primitive
+    def clip(self, a, low, high, out):
+        return self.xp.clip(a, low, high, out=out)
+
+    @primitive
+    def greater(self, a, b, out):
+        return self.xp.greater(a, b, out=out)
+
+    @primitive
+    def equal(self, a, b, out):
+        return self.xp.equal(a, b, out=out)
+
+    @primitive
+    def logical_and(self, a, b, out):
+        return self.xp.logical_and(a, b, out=out)
+
+    @primitive
+    def sum(self, a, axis, out, keepdims=False):
+        return self.xp.sum(a, axis=axis, out=out, keepdims=keepdims)
+
+    @primitive
+    def mean(self, a, axis, out, keepdims=False):
+        return self.xp.mean(a, axis=axis, out=out, keepdims=keepdims)
+
+    @primitive
+    def argmax(self, a, axis, out):
+        return self.xp.argmax(a, axis=axis, out=out)
+
+    @primitive
+    def copy_into(self, source, out):
+        self.xp.copyto(out, source)
+        return out
+
+    @primitive
+    def fill(self, value, out):
+        out.fill(value)
+        return out
+
+    @primitive
+    def scatter_one_hot(self, labels, out):
+        """out = one-hot rows of ``labels`` (out's width is the number of classes)."""
+        out.fill(0)
+        self.xp.put_along_axis(out, labels.reshape(-1, 1), 1, axis=1)
+        return out
+
+    @primitive
+    def softmax_backward(self, y, dy, out, scratch, row_sums):
+        """out = y * (dy - sum(dy * y, axis=1)): the gradient through a row-wise softmax. ``out`` may be ``dy``;
+        ``scratch`` is shaped like y, ``row_sums`` is (rows, 1)."""
+        xp = self.xp
+        xp.multiply(dy, y, out=scratch)
+        xp.sum(scratch, axis=1, keepdims=True, out=row_sums)
+        xp.subtract(dy, row_sums, out=out)
+        xp.multiply(out, y, out=out)
+        return out
+
+    @primitive
+    def negative(self, a, out):
+        return self.xp.negative(a, out=out)

@@ -1,0 +1,86 @@
+"""Record a training step's Ops calls once, replay them afterwards.
+
+Every array primitive of an Ops is declared with ``@primitive``. While a ``Tape`` is recording on an Ops, each
+outermost primitive call is appended to it with its bound arguments (the very buffers it read and wrote) and
+then executed as usual; primitives called from inside another primitive are not recorded on their own. A
+replay calls the recorded functions in order on the same buffers, without the Python layer logic that chose
+them, so it computes exactly what the eager step computed, bit for bit on the CPU, provided nothing that
+changes from step to step reached a primitive as a host value. That is what the step keeps on the device
+(iteration count, learning rate, dropout counters); the replay-equals-eager tests are what prove it.
+
+A call that a replay cannot repeat is refused while recording: a primitive that would allocate its result
+(no ``out=``) returns an array nobody would see again on replay.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+
+
+class NotReplayableError(RuntimeError):
+    """A step did something while recording that a replay could not repeat."""
+
+
+def primitive(method):
+    """Mark an Ops method as a recordable array primitive (it must write into the buffers it is given)."""
+
+    signature = inspect.signature(method)
+    writes_out = "out" in signature.parameters
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        tape = self._tape
+        if tape is None:
+            return method(self, *args, **kwargs)
+        if writes_out and signature.bind(self, *args, **kwargs).arguments.get("out") is None:
+            raise NotReplayableError(f"{method.__name__} was called without out= while recording a step")
+        tape.append(method, self, args, kwargs)
+        self._tape = None  # primitives used inside this one run as part of it
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._tape = tape
+
+    call.unrecorded = method
+    return call
+
+
+class Tape:
+    """The recorded calls of one step: ``(function, args, kwargs)`` with the buffers bound."""
+
+    def __init__(self):
+        self.calls: list[tuple] = []
+
+    def append(self, method, ops, args, kwargs) -> None:
+        self.calls.append((functools.partial(method, ops, *args, **kwargs),))
+
+    def call(self, function, *args, **kwargs):
+        """Record and run a step's non-array call (a gradient reducer's hook, a collective)."""
+        bound = functools.partial(function, *args, **kwargs)
+        self.calls.append((bound,))
+        return bound()
+
+    def replay(self) -> None:
+        for (bound,) in self.calls:
+            bound()
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+
+class Recording:
+    """``with Recording(ops) as tape:`` records every outermost primitive called on ``ops`` in the block."""
+
+    def __init__(self, ops):
+        self.ops = ops
+        self.tape = Tape()
+
+    def __enter__(self) -> Tape:
+        if self.ops._tape is not None:
+            raise NotReplayableError("a step is already being recorded on this Ops")
+        self.ops._tape = self.tape
+        return self.tape
+
+    def __exit__(self, *exc) -> bool:
+        self.ops._tape = None
+        return False

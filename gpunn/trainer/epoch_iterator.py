@@ -1,0 +1,107 @@
+"""The data side of training: a dataset on the device, an epoch's shuffled order, batches sharded by rank,
+and the static buffers a step reads its batch from.
+
+Separation of concerns, as in Keras's trainers: data checks and conversion live in ``gpunn/data.py``; this
+module turns checked host arrays into batches; the steps (``train_step.py``, ``test_step.py``) compute on them.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..distributed.sharding import shard_bounds
+
+
+class BatchSlot:
+    """A step's input buffers for one batch shape: x, y and (optionally) the sample weights.
+
+    A batch is copied (gathered) into its slot before the step runs, so the step always reads the same
+    memory: what a recorded step, and later a CUDA graph, needs.
+    """
+
+    def __init__(self, ops, rows: int, global_rows: int, x_shape, x_dtype, y_shape, y_dtype, weighted: bool):
+        self.rows, self.global_rows = rows, global_rows
+        self.x = ops.empty((rows,) + tuple(x_shape), dtype=x_dtype)
+        self.y = ops.empty((rows,) + tuple(y_shape), dtype=y_dtype)
+        self.w = ops.empty((rows,), dtype=x_dtype) if weighted else None
+        self.arrays = [self.x, self.y] + ([self.w] if weighted else [])
+
+
+class DeviceDataset:
+    """Arrays on the device once when they fit (half the free memory), else gathered on the host and copied
+    per batch."""
+
+    def __init__(self, ops, arrays: list[np.ndarray]):
+        self.ops = ops
+        free = ops.free_bytes()
+        self.on_device = free is None or sum(a.nbytes for a in arrays) < 0.5 * free
+        self.arrays = [ops.asarray(a) for a in arrays] if self.on_device else list(arrays)
+        self.n = len(arrays[0])
+
+    def gather_into(self, outs, host_indices, device_indices) -> None:
+        for source, out in zip(self.arrays, outs):
+            if self.on_device:
+                self.ops.take_rows(source, device_indices, out=out)
+            else:
+                self.ops.upload(np.take(source, host_indices, axis=0), out)
+
+    def slice_into(self, outs, lo: int, hi: int) -> None:
+        for source, out in zip(self.arrays, outs):
+            if self.on_device:
+                self.ops.copy_into(source[lo:hi], out)
+            else:
+                self.ops.upload(source[lo:hi], out)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One step of an epoch: this rank's rows [lo, hi) of the global batch [start, stop) in the epoch's order."""
+
+    step: int
+    lo: int
+    hi: int
+    global_rows: int
+
+    @property
+    def rows(self) -> int:
+        return self.hi - self.lo
+
+
+class EpochIterator:
+    """Batches of ``batch_size`` (the global batch) over ``arrays`` = [x, y] or [x, y, sample_weight].
+
+    Shuffles every epoch when asked (the generator is seeded identically on every rank, so all ranks agree
+    on the order) and gives each rank its contiguous share of each batch (``shard_bounds``).
+    """
+
+    def __init__(self, ops, comm, arrays: list[np.ndarray], batch_size: int, steps_per_epoch: int | None = None,
+                 shuffle: bool = False, rng: np.random.Generator | None = None, data: DeviceDataset | None = None):
+        self.ops, self.comm = ops, comm
+        self.data = data if data is not None else DeviceDataset(ops, arrays)
+        self.n = self.data.n
+        self.batch_size = batch_size
+        full = math.ceil(self.n / batch_size)
+        self.steps = full if steps_per_epoch is None else min(steps_per_epoch, full)
+        self.shuffle = shuffle
+        self.rng = rng
+        self._order_host = self._order_device = None
+
+    def batches(self):
+        """This epoch's batches; draws the epoch's order first when shuffling."""
+        if self.shuffle:
+            self._order_host = self.rng.permutation(self.n)
+            self._order_device = self.ops.asarray(self._order_host) if self.data.on_device else None
+        for step in range(self.steps):
+            start, stop = step * self.batch_size, min((step + 1) * self.batch_size, self.n)
+            lo, hi = shard_bounds(start, stop, self.comm.rank, self.comm.size)
+            yield Batch(step, lo, hi, stop - start)
+
+    def fill(self, batch: Batch, slot: BatchSlot) -> None:
+        """Copy ``batch``'s rows into the slot's buffers."""
+        if self.shuffle:
+            device = None if self._order_device is None else self._order_device[batch.lo:batch.hi]
+            self.data.gather_into(slot.arrays, self._order_host[batch.lo:batch.hi], device)
+        else:
+            self.data.slice_into(slot.arrays, batch.lo, batch.hi)

@@ -1,0 +1,58 @@
+"""The plan of a training step: what the step needs to know about a model and its loss, worked out once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import metrics as metrics_module
+from ..layers.activation import Activation
+from ..layers.dense import Dense
+
+
+@dataclass
+class TrainPlan:
+    layers: list               # the layers run in training (a fused trailing Activation layer left out)
+    dense_tail_fused: bool     # the last Dense returns logits; the loss applies its activation
+    loss_takes_logits: bool
+    need_dx: list              # per layer: does any earlier layer have trainable weights?
+    has_regularizers: bool
+    metrics: list              # the compiled metric objects, resolved for these labels
+    sparse_labels: bool
+
+
+def make_plan(model, sparse_labels: bool) -> TrainPlan:
+    """Fuse the output activation into the loss where the loss can take logits (softmax / sigmoid + cross-
+    entropy), find which layers need dx, and resolve the metrics (Keras's 'accuracy' depends on the loss and,
+    failing that, on the label layout)."""
+    loss = model.loss
+    layers = list(model.layers)
+    last = layers[-1]
+    tail_act = getattr(getattr(last, "activation", None), "name", None)
+    fused = (not loss.from_logits and loss.fusable_activation is not None and tail_act == loss.fusable_activation
+             and isinstance(last, (Dense, Activation)))
+    if fused and isinstance(last, Activation):
+        layers = layers[:-1]
+    need_dx, seen_weights = [], False
+    for layer in layers:
+        need_dx.append(seen_weights)
+        seen_weights = seen_weights or bool(layer.bound.grads)
+    units = model.layers[-1].output_shape[-1]
+    return TrainPlan(
+        layers=layers, dense_tail_fused=fused and isinstance(last, Dense),
+        loss_takes_logits=fused or loss.from_logits, need_dx=need_dx,
+        has_regularizers=any(s.regularizer is not None for layer in layers for s in layer.weight_specs()),
+        metrics=[metrics_module.get(m, loss, units, sparse_labels) for m in model.metric_identifiers],
+        sparse_labels=sparse_labels,
+    )
+
+
+def run_forward(plan: TrainPlan, x, training: bool):
+    """(output, backprops): the plan's layers in order; the fused tail Dense hands over logits."""
+    backprops = []
+    last = len(plan.layers) - 1
+    for i, layer in enumerate(plan.layers):
+        if i == last and plan.dense_tail_fused:
+            x, backprop = layer.forward(x, training, apply_activation=False)
+        else:
+            x, backprop = layer.forward(x, training)
+        backprops.append(backprop)
+    return x, backprops

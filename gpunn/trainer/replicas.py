@@ -1,0 +1,27 @@
+"""Data-parallel replicas: the same weights on every rank before the first step, and a model check."""
+from __future__ import annotations
+
+from ..layers.dropout import Dropout
+
+
+def sync_replicas(model, comm) -> None:
+    """Same weights on every rank (rank 0's), once per communicator; different models fail loudly here."""
+    if comm.size == 1 or model._synced_comm is comm:
+        return
+    signature = (f"{[type(l).__name__ + str(l.output_shape) for l in model.layers]} dtype={model.dtype} "
+                 f"parameters={model.params.size}")
+    comm.check_same("the model definition", signature)
+    comm.broadcast_(model.params)
+    if model.states.size:
+        comm.broadcast_(model.states)
+    # Each rank drops out different units of its own samples (same seed everywhere would repeat masks).
+    for layer in model.layers:
+        if isinstance(layer, Dropout) and comm.rank:
+            layer.seed = (layer.seed + 7919 * comm.rank) % (2**31 - 1)
+    model._synced_comm = comm
+
+
+def agree_on_stop(model, comm) -> None:
+    """Stop on every rank when a callback stopped any: one may look at its own rank's batch loss
+    (TerminateOnNaN), and a rank leaving the loop alone would leave the others waiting in the next sum."""
+    model.stop_training = bool(comm.allreduce_host([float(model.stop_training)])[0] > 0)

@@ -1,0 +1,91 @@
+"""TestStep: the loss and metrics of a batch without training (evaluate, validation) and predictions.
+
+Made by ``model.make_test_function()`` beside the TrainStep, with the same plan (the fused output activation
+is applied by the loss), its own running sums and its own per-batch-shape buffers.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops.workspace import Workspace
+from .epoch_iterator import BatchSlot
+from .memory import OutOfMemoryGuard
+from .plan import make_plan, run_forward
+from .replicas import sync_replicas
+from .running_metrics import RunningMetrics
+
+
+class TestStep:
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, model, comm):
+        self.model, self.comm, self.ops = model, comm, model.ops
+        self.plan = None
+        self.metrics: RunningMetrics | None = None
+        self._slots: dict = {}
+        self._workspaces: dict = {}
+        sync_replicas(model, comm)
+
+    def prepare(self, sparse_labels: bool) -> "TestStep":
+        if self.plan is None or self.plan.sparse_labels != sparse_labels:
+            self.plan = make_plan(self.model, sparse_labels)
+            self.metrics = RunningMetrics(self.ops, self.plan.metrics, self.comm)
+            self.model.compiled_metrics = self.plan.metrics
+        return self
+
+    def slot(self, rows: int, global_rows: int, y_sample_shape, y_dtype, weighted: bool) -> BatchSlot:
+        key = (rows, global_rows, tuple(y_sample_shape), np.dtype(y_dtype).str, weighted)
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = BatchSlot(self.ops, rows, global_rows, self.model.layers[0].input_shape, self.model.dtype,
+                             y_sample_shape, y_dtype, weighted)
+            slot.key = key
+            self._slots[key] = slot
+            self._workspaces[key] = (Workspace(self.ops), Workspace(self.ops))
+        return slot
+
+    def __call__(self, slot: BatchSlot) -> None:
+        """Loss and metrics of the batch in ``slot``, added to ``self.metrics``."""
+        ops, plan, model = self.ops, self.plan, self.model
+        loss_ws, ws = self._workspaces[slot.key]
+        with OutOfMemoryGuard(ops, slot.global_rows):
+            output, _ = run_forward(plan, slot.x, training=False)
+            per_sample, _, predictions = model.loss.compute(ops, loss_ws, output, slot.y, 1.0,
+                                                            plan.loss_takes_logits, need_grad=False)
+            if slot.w is not None:
+                ops.multiply(per_sample, slot.w, per_sample)
+            penalty = None
+            if plan.has_regularizers:
+                penalty = ws.buffer("penalty", (), model.params.dtype)
+                part = ws.buffer("penalty.part", (), model.params.dtype)
+                ops.fill(0, penalty)
+                for layer in plan.layers:
+                    layer.regularization_penalty(part)
+                    ops.add(penalty, part, penalty)
+            self.metrics.accumulate(per_sample, penalty, predictions, slot.y)
+        self.metrics.count_batch(slot.rows)
+
+
+def predict_rows(model, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """The model's outputs for host rows ``x`` (every layer, output activation included), as a host array.
+
+    Batches are copied into one input buffer per batch size and the outputs into one device array, read back
+    once at the end.
+    """
+    ops = model.ops
+    n = len(x)
+    out = ops.empty((n,) + tuple(model.layers[-1].output_shape), dtype=model.dtype)
+    inputs: dict = {}
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        rows = stop - start
+        xb = inputs.get(rows)
+        if xb is None:
+            xb = inputs[rows] = ops.empty((rows,) + tuple(model.layers[0].input_shape), dtype=model.dtype)
+        ops.upload(x[start:stop], xb)
+        with OutOfMemoryGuard(ops, batch_size):
+            y = xb
+            for layer in model.layers:
+                y, _ = layer.forward(y, False)
+            ops.copy_into(y, out[start:stop])
+    return ops.to_numpy(out)

@@ -1,0 +1,312 @@
+"""compile / fit / evaluate / predict and the *_on_batch methods, with Keras's signatures and return values.
+
+The loop is separate from the step, as in Keras's trainers: ``fit`` iterates an EpochIterator, calls the
+callbacks and runs the TrainStep that ``make_train_function()`` returns; ``evaluate`` does the same with the
+TestStep. Argument checks come first, before any work.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import distributed
+from .. import losses as losses_module
+from .. import metrics as metrics_module
+from .. import optimizers as optimizers_module
+from .. import random as gpunn_random
+from ..data import (as_numeric_array, check_inputs, check_positive_int, check_same_length, check_sample_weight,
+                    check_targets, class_weight_to_sample_weight, split_validation)
+from ..distributed.sharding import shard_bounds
+from .epoch_iterator import Batch, DeviceDataset, EpochIterator
+from .replicas import agree_on_stop, sync_replicas
+from .test_step import TestStep, predict_rows
+from .train_step import TrainStep
+
+
+def _check_verbose(verbose) -> int:
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose: expected 'auto', 0, 1 or 2, got {verbose!r}")
+    return int(verbose)
+
+
+def _results(results: dict, return_dict: bool):
+    if return_dict:
+        return results
+    values = list(results.values())
+    return values[0] if len(values) == 1 else values
+
+
+class Trainer:
+    """The Keras training API of a model; the model provides layers, ops, params/grads and ``_ensure_built``."""
+
+    def _init_training_state(self) -> None:
+        self.optimizer = None
+        self.loss = None
+        self.compiled_metrics: list = []
+        self.metric_identifiers: list = []
+        self.compiled = False
+        self.jit_compile = False
+        self.stop_training = False
+        self.history = None
+        self._synced_comm = None
+        self._optimizer_built = False
+        self.train_function = self.test_function = None
+
+    # ---- compile ----------------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly=None,
+                steps_per_execution=1, jit_compile=None, **kwargs):
+        """Configure training. ``jit_compile=True`` records each batch shape's first training step and replays
+        the recording afterwards (see the README); ``run_eagerly`` and ``steps_per_execution`` are accepted
+        for tf.keras compatibility and change nothing."""
+        if kwargs:
+            raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}")
+        if loss_weights is not None:
+            raise ValueError("loss_weights: a Sequential model has one output; leave loss_weights as None")
+        if jit_compile not in (None, True, False, "auto"):
+            raise ValueError(f"jit_compile: expected True, False, 'auto' or None, got {jit_compile!r}")
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = losses_module.get(loss) if loss is not None else None
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"metrics: expected a list of metric names or objects, got {type(metrics).__name__}")
+        self.metric_identifiers = list(metrics or [])
+        for identifier in self.metric_identifiers:  # unknown names fail here, before any work
+            metrics_module.get(identifier, self.loss, 2, True)
+        self.jit_compile = jit_compile is True and not run_eagerly
+        self.compiled = True
+        self._optimizer_built = False
+        self.train_function = self.test_function = None
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return ["loss"] + [m.name for m in self.compiled_metrics]
+
+    def _require_compiled(self, what: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(f"{what}: the model must be compiled first; call model.compile(optimizer=..., loss=...)")
+        if self.loss is None:
+            raise RuntimeError(f"{what}: the model was compiled without a loss; call model.compile(loss=...)")
+
+    def _ensure_optimizer(self) -> None:
+        if not self._optimizer_built or self.optimizer.ops is not self.ops:
+            self.optimizer.build(self.ops, self.params, self._segments)
+            self._optimizer_built = True
+
+    # ---- the steps --------------------------------------------------------------------------------
+    def make_train_function(self, force: bool = False) -> TrainStep:
+        """The TrainStep for the current build, compile and communicator (made again when one changed)."""
+        comm = distributed.current()
+        step = self.train_function
+        if force or step is None or step.comm is not comm or step.ops is not self.ops:
+            step = self.train_function = TrainStep(self, comm, jit=self.jit_compile)
+        return step
+
+    def make_test_function(self, force: bool = False) -> TestStep:
+        comm = distributed.current()
+        step = self.test_function
+        if force or step is None or step.comm is not comm or step.ops is not self.ops:
+            step = self.test_function = TestStep(self, comm)
+        return step
+
+    def _sparse_labels(self, y) -> bool:
+        return self.loss.sparse_labels or y.ndim == 1
+
+    # ---- data checks ------------------------------------------------------------------------------
+    def _prepare(self, x, y, x_argument="x", y_argument="y"):
+        x = as_numeric_array(x_argument, x)
+        self._ensure_built(x.shape)
+        x = check_inputs(x_argument, x, self.layers[0].input_shape, self.dtype)
+        if y is None:
+            return x, None
+        y = as_numeric_array(y_argument, y)
+        check_same_length(x, y, y_argument)
+        y = check_targets(y_argument, y, self.loss, self.layers[-1].output_shape, self.dtype)
+        return x, y
+
+    def _sample_weights(self, y, sample_weight, class_weight, argument="sample_weight"):
+        """Per-sample weights (host, the model's dtype) from ``sample_weight`` or ``class_weight``, or None."""
+        if sample_weight is not None and class_weight is not None:
+            raise ValueError("sample_weight, class_weight: give at most one of them")
+        if class_weight is not None:
+            weights = class_weight_to_sample_weight(class_weight, y, self.loss)
+        elif sample_weight is not None:
+            weights = check_sample_weight(argument, sample_weight, len(y))
+        else:
+            return None
+        return weights.astype(self.dtype)  # the model's precision, so weighting never widens a step
+
+    # ---- fit --------------------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_batch_size=None, validation_freq=1):
+        """Train for ``epochs`` epochs; returns the History. ``batch_size`` (default 32) is the global batch.
+
+        ``sample_weight`` (one weight per sample) or ``class_weight`` ({class id: weight}) scale each sample's
+        loss as in Keras: the reported loss is sum(weight * loss) / samples; metrics stay unweighted."""
+        from ..callbacks import CallbackList
+
+        self._require_compiled("fit")
+        if y is None:
+            raise ValueError("y: fit needs targets; got None")
+        batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"epochs: expected a non-negative integer, got {epochs!r}")
+        epochs = int(epochs)
+        if not 0 <= initial_epoch <= epochs:
+            raise ValueError(f"initial_epoch: expected 0 <= initial_epoch <= epochs={epochs}, got {initial_epoch!r}")
+        verbose = _check_verbose(verbose)
+        validation_freq = check_positive_int("validation_freq", validation_freq)
+        steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch, allow_none=True)
+        x, y = self._prepare(x, y)
+        weights = self._sample_weights(y, sample_weight, class_weight)
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
+            val = list(self._prepare(validation_data[0], validation_data[1], "validation_data[0]",
+                                     "validation_data[1]"))
+            if len(validation_data) == 3 and validation_data[2] is not None:
+                val.append(self._sample_weights(val[1], validation_data[2], None, "validation_data[2]"))
+        else:
+            arrays, val = split_validation([x, y] + ([weights] if weights is not None else []), validation_split)
+            x, y = arrays[:2]
+            weights = arrays[2] if weights is not None else None
+
+        step = self.make_train_function().prepare(self._sparse_labels(y))
+        comm = step.comm
+        # Every rank draws the same shuffles: the seed comes from rank 0.
+        rng = np.random.default_rng(comm.broadcast_object(gpunn_random.new_seed()))
+        iterator = EpochIterator(self.ops, comm, [x, y] + ([weights] if weights is not None else []), batch_size,
+                                 steps_per_epoch, shuffle=bool(shuffle), rng=rng)
+        cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self, verbose=verbose,
+                           epochs=epochs, steps=iterator.steps)
+        self.stop_training = False
+        agree = comm.size > 1 and bool(callbacks)
+        val_data = None
+        logs: dict = {}
+        cbs.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            step.metrics.reset()
+            for batch in iterator.batches():
+                cbs.on_train_batch_begin(batch.step)
+                slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, weights is not None)
+                iterator.fill(batch, slot)
+                step(slot)
+                cbs.on_train_batch_end(batch.step, step.metrics.lazy_logs())
+                if agree:
+                    agree_on_stop(self, comm)
+                if self.stop_training:
+                    break
+            logs = step.metrics.result()
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                if val_data is None:  # on the device once per fit, not once per validation
+                    val_data = DeviceDataset(self.ops, val)
+                val_logs = self._evaluate_arrays(val, validation_batch_size or batch_size, val_data)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if agree:
+                agree_on_stop(self, comm)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return self.history
+
+    # ---- evaluate / predict -----------------------------------------------------------------------
+    def _evaluate_arrays(self, arrays: list, batch_size: int, data: DeviceDataset | None = None) -> dict:
+        """Loss and metrics over ``arrays`` = [x, y] or [x, y, sample_weight] (host arrays, already checked)."""
+        y = arrays[1]
+        step = self.make_test_function().prepare(self._sparse_labels(y))
+        iterator = EpochIterator(self.ops, step.comm, list(arrays), batch_size, data=data)
+        step.metrics.reset()
+        for batch in iterator.batches():
+            if batch.rows == 0:  # a rank with an empty share of a batch smaller than the number of ranks
+                continue
+            slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, len(arrays) == 3)
+            iterator.fill(batch, slot)
+            step(slot)
+        return step.metrics.result()
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, return_dict=False,
+                 callbacks=None, steps=None):
+        """Loss and metrics over (x, y): a float when there are no metrics, else [loss, *metrics] (or a dict)."""
+        self._require_compiled("evaluate")
+        verbose = _check_verbose(verbose)
+        batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
+        x, y = self._prepare(x, y)
+        weights = self._sample_weights(y, sample_weight, None)
+        results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), batch_size)
+        if verbose and getattr(self, "is_chief", True):
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
+        return _results(results, return_dict)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Model outputs for ``x`` as a NumPy array (probabilities after a softmax/sigmoid output layer)."""
+        _check_verbose(verbose)
+        if not self.layers:
+            raise ValueError("predict: the model has no layers")
+        batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
+        x, _ = self._prepare(x, None)
+        comm = distributed.current()
+        if comm.size == 1:
+            return predict_rows(self, x, batch_size)
+        # Data-parallel: each rank predicts its contiguous share (shard_bounds), gathered in rank order so
+        # every rank returns the whole array.
+        sync_replicas(self, comm)
+        lo, hi = shard_bounds(0, len(x), comm.rank, comm.size)
+        if hi > lo:
+            local = predict_rows(self, x[lo:hi], batch_size)
+        else:
+            local = np.zeros((0,) + tuple(self.layers[-1].output_shape), dtype=self.dtype)
+        return comm.allgather_rows(local)
+
+    def __call__(self, x, training=False):
+        x, _ = self._prepare(x, None)
+        return predict_rows(self, x, len(x))
+
+    # ---- single batches ---------------------------------------------------------------------------
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on exactly this batch; returns its loss (and metrics)."""
+        self._require_compiled("train_on_batch")
+        x, y = self._prepare(x, y)
+        weights = self._sample_weights(y, sample_weight, class_weight)
+        step = self.make_train_function().prepare(self._sparse_labels(y))
+        arrays = [x, y] + ([weights] if weights is not None else [])
+        iterator = EpochIterator(self.ops, step.comm, arrays, len(x))
+        step.metrics.reset()
+        batch = next(iter(iterator.batches()))
+        slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, weights is not None)
+        iterator.fill(batch, slot)
+        step(slot)
+        return _results(step.metrics.result(), return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._require_compiled("test_on_batch")
+        x, y = self._prepare(x, y)
+        weights = self._sample_weights(y, sample_weight, None)
+        results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), len(x))
+        return _results(results, return_dict)
+
+    def predict_on_batch(self, x):
+        x, _ = self._prepare(x, None)
+        return predict_rows(self, x, len(x))
+
+    # ---- files ------------------------------------------------------------------------------------
+    @property
+    def is_chief(self) -> bool:
+        return distributed.current().is_chief
+
+    def save(self, filepath, overwrite=True, include_optimizer=True) -> None:
+        """One file (any name, e.g. 'model.h5'): config, weights and optimizer state; written atomically."""
+        from ..models.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True) -> None:
+        from ..models.saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath) -> None:
+        from ..models.saving import load_weights
+
+        load_weights(self, filepath)

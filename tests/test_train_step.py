@@ -1,0 +1,153 @@
+"""The training step as an object: cached by make_train_function, allocation-free once its buffers exist,
+and, with jit_compile=True, recorded once and replayed, equal to the eager step bit for bit."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gpunn
+from gpunn import callbacks, layers, optimizers
+from gpunn.optimizers import schedules
+
+from helpers import numpy_backend  # noqa: F401  (fixture)
+
+
+def _data(n=53, features=6, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, features)).astype("float32")
+    y = rng.integers(0, classes, n)
+    return x, y
+
+
+def _model(stack="dense", seed=5, dtype="float32", features=6, classes=3, out_activation="softmax"):
+    gpunn.utils.set_random_seed(seed)
+    hidden = {
+        "dense": [layers.Dense(8, activation="relu"), layers.Dense(7, activation="tanh")],
+        "dropout": [layers.Dense(8, activation="relu"), layers.Dropout(0.3), layers.Dense(7, activation="gelu")],
+        "batchnorm": [layers.Dense(8), layers.BatchNormalization(), layers.Activation("relu")],
+        "layernorm": [layers.Dense(8, activation="elu"), layers.LayerNormalization()],
+        "regularized": [layers.Dense(8, activation="relu", kernel_regularizer="l2", bias_regularizer="l1")],
+    }[stack]
+    return gpunn.Sequential([gpunn.Input(shape=(features,), dtype=dtype)] + hidden
+                            + [layers.Dense(classes, activation=out_activation)])
+
+
+OPTIMIZERS = {
+    "sgd": lambda: optimizers.SGD(0.05),
+    "sgd-nesterov": lambda: optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+    "rmsprop-centered": lambda: optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+    "adagrad": lambda: optimizers.Adagrad(0.05),
+    "adam": lambda: optimizers.Adam(0.01),
+    "adam-amsgrad": lambda: optimizers.Adam(0.01, amsgrad=True),
+    "adamw": lambda: optimizers.AdamW(0.01, weight_decay=0.05),
+    "adam-schedule": lambda: optimizers.Adam(schedules.ExponentialDecay(0.02, decay_steps=3, decay_rate=0.7)),
+    "sgd-cosine": lambda: optimizers.SGD(schedules.CosineDecay(0.05, decay_steps=10, warmup_target=0.1,
+                                                               warmup_steps=4)),
+    "adam-clipnorm": lambda: optimizers.Adam(0.01, clipnorm=0.1),
+    "sgd-global-clipnorm": lambda: optimizers.SGD(0.1, global_clipnorm=0.05),
+    "rmsprop-clipvalue": lambda: optimizers.RMSprop(0.01, clipvalue=0.01),
+}
+
+
+def _train(jit, stack="dense", optimizer="adam", loss="sparse_categorical_crossentropy", weighted=False,
+           epochs=2, batch_size=10, callbacks_=None, **fit_kwargs):
+    x, y = _data()
+    model = _model(stack)
+    model.compile(optimizer=OPTIMIZERS[optimizer](), loss=loss, metrics=["accuracy"], jit_compile=jit)
+    if loss != "sparse_categorical_crossentropy":
+        y = gpunn.utils.to_categorical(y, 3)
+    weights = np.linspace(0.2, 2.0, len(x)) if weighted else None
+    history = model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, sample_weight=weights,
+                        callbacks=callbacks_, **fit_kwargs)
+    return model, history.history
+
+
+def _assert_same_training(eager, replayed):
+    (m_eager, h_eager), (m_jit, h_jit) = eager, replayed
+    for a, b in zip(m_eager.get_weights(), m_jit.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    for name in m_eager.optimizer.slots:
+        np.testing.assert_array_equal(np.asarray(m_eager.optimizer.slots[name]),
+                                      np.asarray(m_jit.optimizer.slots[name]))
+    assert m_eager.optimizer.iterations == m_jit.optimizer.iterations
+    assert h_eager == h_jit
+
+
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+def test_replay_equals_eager_for_every_optimizer(numpy_backend, optimizer):
+    # 53 rows in batches of 10: 5 full batches and a partial one of 3, which records its own step
+    _assert_same_training(_train(False, optimizer=optimizer), _train(True, optimizer=optimizer))
+
+
+@pytest.mark.parametrize("stack", ["dropout", "batchnorm", "layernorm", "regularized"])
+def test_replay_equals_eager_for_every_layer_stack(numpy_backend, stack):
+    _assert_same_training(_train(False, stack=stack, optimizer="adamw"), _train(True, stack=stack, optimizer="adamw"))
+
+
+@pytest.mark.parametrize("loss", ["categorical_crossentropy", "mean_squared_error"])
+def test_replay_equals_eager_with_sample_weights(numpy_backend, loss):
+    _assert_same_training(_train(False, loss=loss, weighted=True), _train(True, loss=loss, weighted=True))
+
+
+def test_replay_follows_learning_rate_callbacks(numpy_backend):
+    """The host writes a new rate into the device state; the recording reads it there."""
+    def run(jit):
+        schedule = callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5)
+        plateau = callbacks.ReduceLROnPlateau(monitor="loss", factor=0.3, patience=0, min_delta=10.0)
+        return _train(jit, optimizer="sgd-nesterov", epochs=4, callbacks_=[schedule, plateau])
+
+    eager, replayed = run(False), run(True)
+    assert eager[1]["learning_rate"][-1] < eager[1]["learning_rate"][0]
+    _assert_same_training(eager, replayed)
+
+
+class _ChangeMomentumAfter(callbacks.Callback):
+    def __init__(self, batch):
+        super().__init__()
+        self.batch = batch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == self.batch:
+            self.model.optimizer.momentum = 0.2  # a host hyperparameter: the step must record again
+
+
+def test_changing_a_host_hyperparameter_records_again(numpy_backend):
+    eager = _train(False, optimizer="sgd-nesterov", callbacks_=[_ChangeMomentumAfter(2)])
+    replayed = _train(True, optimizer="sgd-nesterov", callbacks_=[_ChangeMomentumAfter(2)])
+    _assert_same_training(eager, replayed)
+
+
+def test_replay_runs_no_layer_logic(numpy_backend, monkeypatch):
+    x, y = _data()
+    model = _model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=True)
+    calls = []
+    original = layers.Dense.forward
+    monkeypatch.setattr(layers.Dense, "forward", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    model.fit(x[:50], y[:50], batch_size=10, epochs=2, verbose=0, shuffle=False)
+    assert len(calls) == 3  # the three Dense layers, once, while the first step was recorded
+
+
+def test_make_train_function_is_cached_until_the_model_changes(numpy_backend):
+    x, y = _data()
+    model = _model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    step = model.make_train_function()
+    assert model.make_train_function() is step
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    assert model.make_train_function() is not step
+    step = model.make_train_function()
+    model.pop()
+    model.add(layers.Dense(3, activation="softmax"))
+    assert model.make_train_function() is not step
+    model.fit(x, y, epochs=1, verbose=0)
+
+
+def test_replayed_training_matches_keras_math_not_just_itself(numpy_backend):
+    """Replay equal to eager would also hold if both froze a value; the step count and schedule must move."""
+    model, _ = _train(True, optimizer="adam-schedule", epochs=1)
+    assert model.optimizer.iterations == 6
+    state = np.asarray(model.optimizer.state)
+    assert state[0] == 6.0
+    assert state[1] == pytest.approx(0.02 * 0.7 ** (5 / 3))  # the rate of the 6th update (iterations 5 before it)

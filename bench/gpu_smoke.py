@@ -74,7 +74,8 @@ class Device:
 
 
 def cuda_kernels() -> types.SimpleNamespace:
-    """gpunn's CUDA launchers, under names shared with ``twin_kernels`` (same argument lists)."""
+    """gpunn's CUDA launchers, under names shared with ``twin_kernels`` (same argument lists; the Adam twin is
+    wrapped to read the optimizer's device state as the launcher does)."""
     from gpunn.kernels import bias_act, dropout, optimizer_updates, sigmoid_bce, softmax_xent
 
     return types.SimpleNamespace(
@@ -92,7 +93,16 @@ def twin_kernels() -> types.SimpleNamespace:
         bias_act_forward=bias_act.bias_act_forward_numpy, act_backward=bias_act.act_backward_bias_grad_numpy,
         softmax_xent=softmax_xent.softmax_xent_numpy, softmax=softmax_xent.softmax_numpy,
         sigmoid_bce=sigmoid_bce.sigmoid_bce_numpy, dropout_forward=dropout.dropout_forward_numpy,
-        dropout_backward=dropout.dropout_backward_numpy, adam_update=optimizer_updates.adam_update_numpy)
+        dropout_backward=dropout.dropout_backward_numpy, adam_update=_adam_twin_on_state)
+
+
+def _adam_twin_on_state(p, g, m, v, vhat, state, beta_1, beta_2, epsilon):
+    """The Adam twin called as the CUDA launcher is: with the optimizer's state (step, lr, weight decay)."""
+    from gpunn.kernels import optimizer_updates
+
+    step, lr, weight_decay = np.asarray(state)
+    return optimizer_updates.adam_update_numpy(p, g, m, v, vhat, float(lr), beta_1, beta_2, epsilon, int(step),
+                                               float(weight_decay))
 
 
 class SmokeEnv:
@@ -233,7 +243,8 @@ def check_sigmoid_bce(env: SmokeEnv) -> None:
 
 def run_dropout(kernels, move, back, x, dy, rate, seed, counter):
     out, mask = move(np.zeros_like(x)), move(np.zeros(x.shape, np.uint8))
-    kernels.dropout_forward(move(x), rate, seed, counter, out, mask)
+    # the layer's counter lives on the device (1-element int64), as in training
+    kernels.dropout_forward(move(x), rate, seed, move(np.array([counter], np.int64)), out, mask)
     dx = move(np.zeros_like(dy))
     kernels.dropout_backward(move(dy), mask, rate, dx)
     return [back(a) for a in (out, mask, dx)]
@@ -256,7 +267,9 @@ def run_adam(kernels, move, back, p, grads, amsgrad):
     pp, m, v = move(p), move(np.zeros_like(p)), move(np.zeros_like(p))
     vhat = move(np.zeros_like(p)) if amsgrad else None
     for step, g in enumerate(grads, start=1):
-        kernels.adam_update(pp, move(g), m, v, vhat, 1e-2, 0.9, 0.999, 1e-7, step, 0.0)
+        # the optimizer's device state: the 1-based step, the learning rate, the weight decay
+        state = move(np.array([step, 1e-2, 0.0]))
+        kernels.adam_update(pp, move(g), m, v, vhat, state, 0.9, 0.999, 1e-7)
     return [back(a) for a in (pp, m, v)]
 
 

@@ -90,7 +90,9 @@ def host_only():
     class CurrentStream:
         ptr = STREAM_PTR
 
-    fake_cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(get_current_stream=CurrentStream))
+    made = iter(range(1 << 41, 1 << 42, 1 << 16))  # pointers for the small buffers a launcher makes once
+    fake_cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(get_current_stream=CurrentStream),
+                                      empty=lambda shape, dtype: HostOnlyArray(next(made), shape, dtype))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_compat, "cupy", lambda: fake_cupy)
         mp.setattr(numba.cuda, "from_cuda_array_interface", lambda desc, owner=None, sync=True: object())
@@ -113,6 +115,7 @@ def _cases(dev):
     labels, loss = dev.empty((64,), np.int64), dev.empty((64,))
     mask = dev.empty((64, 128), np.uint8)
     p, g, m, v = (dev.empty((100_000,)) for _ in range(4))
+    counter, state = dev.empty((1,), np.int64), dev.empty((3,), np.float64)  # device counter, optimizer state
     return {
         "bias+relu forward": lambda: bias_act.bias_act_forward_cuda(z, bias, "relu", z),
         "bias+gelu forward": lambda: bias_act.bias_act_forward_cuda(z, bias, "gelu", out),
@@ -121,10 +124,10 @@ def _cases(dev):
                                                                       1 / 64),
         "softmax": lambda: softmax_xent.softmax_cuda(logits, probs),
         "sigmoid bce": lambda: sigmoid_bce.sigmoid_bce_cuda(logits, targets, probs, dlogits, loss, 1 / 64),
-        "dropout forward": lambda: dropout.dropout_forward_cuda(z, 0.5, 7, 3, out, mask),
+        "dropout forward": lambda: dropout.dropout_forward_cuda(z, 0.5, 7, counter, out, mask),
         "dropout backward": lambda: dropout.dropout_backward_cuda(dy, mask, 0.5, dz),
-        "adam": lambda: opt.adam_update_cuda(p, g, m, v, None, 1e-3, 0.9, 0.999, 1e-7, 5, 0.0),
-        "sgd momentum": lambda: opt.sgd_update_cuda(p, g, m, 1e-2, 0.9, False, 0.0),
+        "adam": lambda: opt.adam_update_cuda(p, g, m, v, None, state, 0.9, 0.999, 1e-7),
+        "sgd momentum": lambda: opt.sgd_update_cuda(p, g, m, state, 0.9, False),
     }
 
 

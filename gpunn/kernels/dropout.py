@@ -89,9 +89,15 @@ def keep_mask_numpy(n, rate, seed, counter, out=None):
     return out
 
 
+def counter_value(counter) -> int:
+    """The mask counter as an int: given as one, or as the layer's 1-element device counter (on the CPU)."""
+    return int(counter[0]) if hasattr(counter, "shape") else int(counter)
+
+
 def dropout_forward_numpy(x, rate, seed, counter, out, mask_out):
-    """mask_out (uint8, shape of x) = keep mask; out = x * mask / (1 - rate); ``out`` may be ``x``."""
-    keep_mask_numpy(x.size, rate, seed, counter, out=mask_out)
+    """mask_out (uint8, shape of x) = keep mask; out = x * mask / (1 - rate); ``out`` may be ``x``.
+    ``counter``: an int, or the layer's 1-element int64 counter array."""
+    keep_mask_numpy(x.size, rate, seed, counter_value(counter), out=mask_out)
     np.multiply(x, mask_out, out=out)
     out *= 1.0 / (1.0 - rate)
     return out
@@ -130,12 +136,12 @@ def _keep_function():
         h = mix((h + key_b) & m32)
         return (h >> s8) >= threshold
 
-    return keep
+    return keep, mix
 
 
 @functools.lru_cache(maxsize=None)
 def _mask_kernel():
-    keep = _keep_function()
+    keep, _ = _keep_function()
 
     @cuda.jit
     def kernel(mask, key_a, key_b, threshold):
@@ -150,12 +156,18 @@ def _mask_kernel():
 
 @functools.lru_cache(maxsize=None)
 def _forward_kernel(dtype: str):
-    keep = _keep_function()
+    keep, mix = _keep_function()
     T = np.dtype(dtype).type
     zero, one = T(0), T(1)
+    u = np.uint64
+    m32, golden = u(_M32), u(_GOLDEN)
 
     @cuda.jit
-    def kernel(x, out, mask, key_a, key_b, threshold, scale):
+    def kernel(x, out, mask, counter, seed, threshold, scale):
+        # The mask keys from (seed, counter) as the host's stream_keys computes them, here from the layer's
+        # device counter: each thread derives them (three hashes), so no value is read back or frozen.
+        key_a = mix(mix(u(counter[0]) & m32) ^ seed)
+        key_b = mix(key_a ^ golden)
         i = cuda.grid(1)
         step = cuda.gridsize(1)
         while i < x.shape[0]:
@@ -194,13 +206,18 @@ _BACKWARD_PLANS = _launch.plan_cache()
 _threshold_args: dict = {}  # rate -> np.uint64 threshold: rates are few, the conversion is not free
 
 
-def _keys_as_args(rate, seed, counter):
+def _threshold(rate):
     threshold = _threshold_args.get(rate)
     if threshold is None:
         threshold = np.uint64(keep_threshold(rate))  # validates rate first
         if len(_threshold_args) >= 256:
             _threshold_args.clear()
         _threshold_args[rate] = threshold
+    return threshold
+
+
+def _keys_as_args(rate, seed, counter):
+    threshold = _threshold(rate)
     key_a, key_b = stream_keys(seed, counter)
     return np.uint64(key_a), np.uint64(key_b), threshold
 
@@ -229,19 +246,20 @@ def _mask_plan(n, out, stream):
 
 
 def dropout_forward_cuda(x, rate, seed, counter, out, mask_out):
-    """CUDA twin of ``dropout_forward_numpy`` (same arguments, device arrays)."""
+    """CUDA twin of ``dropout_forward_numpy``; ``counter`` is the layer's 1-element int64 device counter."""
     stream = _launch.current_stream()
-    key = _launch.plan_key((stream,), x, out, mask_out)
+    key = _launch.plan_key((stream,), x, out, mask_out, counter)
     plan = _FORWARD_PLANS.get(key)
     if plan is None:
-        plan = _launch.keep(_FORWARD_PLANS, key, _forward_plan(x, out, mask_out, stream))
+        plan = _launch.keep(_FORWARD_PLANS, key, _forward_plan(x, out, mask_out, counter, stream))
     run, T = plan
-    run(*_keys_as_args(rate, seed, counter), T(1.0 / (1.0 - rate)))
+    run(np.uint64(seed & _M32), _threshold(rate), T(1.0 / (1.0 - rate)))
     return out
 
 
-def _forward_plan(x, out, mask_out, stream):
-    """(run(key_a, key_b, threshold, scale), scalar type) for ``dropout_forward_cuda``."""
+def _forward_plan(x, out, mask_out, counter, stream):
+    """(run(seed, threshold, scale), scalar type) for ``dropout_forward_cuda``."""
+    _launch.check_array("counter", counter, shape=(1,), dtype=np.int64, contiguous=True)
     _launch.check_array("x", x, floating=True, contiguous=True)
     _launch.check_array("out", out, shape=x.shape, dtype=x.dtype, contiguous=True)
     _launch.check_array("mask_out", mask_out, shape=x.shape, dtype=np.uint8, contiguous=True)
@@ -249,7 +267,8 @@ def _forward_plan(x, out, mask_out, stream):
     ov = xv if out is x else _launch.device_view(out, flat=True)
     blocks, threads = _launch.grid_1d(math.prod(x.shape))
     kernel = _launch.configured(_forward_kernel(_launch.dtype_name(x.dtype)), blocks, threads, stream)
-    return _launch.bind(kernel, xv, ov, _launch.device_view(mask_out, flat=True)), np.dtype(x.dtype).type
+    return (_launch.bind(kernel, xv, ov, _launch.device_view(mask_out, flat=True), _launch.device_view(counter)),
+            np.dtype(x.dtype).type)
 
 
 def dropout_backward_cuda(dy, mask, rate, dx_out):

@@ -147,7 +147,8 @@ def _sgd_kernel(with_momentum: bool, nesterov: bool):
 
     if not with_momentum:
         @cuda.jit
-        def kernel(p, g, v, lr, momentum, decay):
+        def kernel(p, g, v, sc, momentum):
+            lr, decay = sc[0], sc[1]
             i = cuda.grid(1)
             step = cuda.gridsize(1)
             while i < p.shape[0]:
@@ -156,7 +157,8 @@ def _sgd_kernel(with_momentum: bool, nesterov: bool):
         return kernel
 
     @cuda.jit
-    def kernel(p, g, v, lr, momentum, decay):
+    def kernel(p, g, v, sc, momentum):
+        lr, decay = sc[0], sc[1]
         i = cuda.grid(1)
         step = cuda.gridsize(1)
         while i < p.shape[0]:
@@ -179,7 +181,8 @@ def _rmsprop_kernel(dtype: str, centered: bool, with_momentum: bool):
     # rho_c = 1 - rho, computed on the host in double precision like the twin's constant (in float32,
     # 1 - float32(0.999) loses four digits to cancellation).
     @cuda.jit
-    def kernel(p, g, ms, mom, mg, lr, rho, rho_c, momentum, eps, decay):
+    def kernel(p, g, ms, mom, mg, sc, rho, rho_c, momentum, eps):
+        lr, decay = sc[0], sc[1]
         i = cuda.grid(1)
         step = cuda.gridsize(1)
         while i < p.shape[0]:
@@ -209,7 +212,8 @@ def _adagrad_kernel():
     _launch.bind_numba_cuda(globals())
 
     @cuda.jit
-    def kernel(p, g, acc, lr, eps, decay):
+    def kernel(p, g, acc, sc, eps):
+        lr, decay = sc[0], sc[1]
         i = cuda.grid(1)
         step = cuda.gridsize(1)
         while i < p.shape[0]:
@@ -228,7 +232,8 @@ def _adam_kernel(dtype: str, amsgrad: bool):
 
     # beta_1c = 1 - beta_1 and beta_2c = 1 - beta_2 come from the host in double precision (see RMSprop).
     @cuda.jit
-    def kernel(p, g, m, v, vhat, alpha, beta_1c, beta_2c, eps, decay):
+    def kernel(p, g, m, v, vhat, sc, beta_1c, beta_2c, eps):
+        alpha, decay = sc[0], sc[1]
         i = cuda.grid(1)
         step = cuda.gridsize(1)
         while i < p.shape[0]:
@@ -246,9 +251,32 @@ def _adam_kernel(dtype: str, amsgrad: bool):
     return kernel
 
 
+@functools.lru_cache(maxsize=None)
+def _step_scalars_kernel(adam: bool):
+    """One thread: the update's step size and decay factor from the optimizer's device state, in float64,
+    stored in the parameters' dtype: sc = [lr (Adam: lr * sqrt(1 - b2^t) / (1 - b1^t)), 1 - lr * wd]."""
+    _launch.bind_numba_cuda(globals())
+
+    @cuda.jit
+    def kernel(state, sc, beta_1, beta_2):
+        if cuda.grid(1) == 0:
+            step, lr, weight_decay = state[0], state[1], state[2]
+            if adam:
+                sc[0] = lr * math.sqrt(1.0 - beta_2 ** step) / (1.0 - beta_1 ** step)
+            else:
+                sc[0] = lr
+            sc[1] = 1.0 - lr * weight_decay
+
+    return kernel
+
+
 # ---------------------------------------------------------------- launchers
-# Each launcher keeps its prepared launches (see _launch: plan_key, keep): a repeated step over the same
-# buffers skips the checks, the kernel lookup, the grid and the views; only the scalars are converted.
+# The CUDA launchers take the optimizer's device state (float64 [iterations, learning_rate, weight_decay])
+# where the twins take host scalars: the GPU must not read it back, so a small kernel turns it into the
+# update's step size and decay factor (``sc``) on the device, and the update reads them there. A recorded
+# step (a CUDA graph) thus follows learning-rate and step changes. Each launcher keeps its prepared launches
+# (see _launch: plan_key, keep): a repeated step over the same buffers skips the checks, the kernel lookup,
+# the grid and the views.
 
 _SGD_PLANS = _launch.plan_cache()
 _RMSPROP_PLANS = _launch.plan_cache()
@@ -263,104 +291,115 @@ def _check_flat(p, **state):
         _launch.check_array(name, arr, shape=p.shape, dtype=p.dtype, contiguous=True)
 
 
-def _flat_plan(kernel, p, stream, *views):
-    """(run(*scalars), scalar type): ``kernel`` over p's elements with its arrays bound."""
+def _check_state(state):
+    _launch.check_array("state", state, shape=(3,), dtype=np.float64, contiguous=True)
+
+
+def _flat_plan(kernel, p, state, stream, *views, adam=False):
+    """(run(*scalars), scalar type): the step-scalars kernel, then ``kernel`` over p's elements, arrays bound."""
+    _check_state(state)
+    sc = _launch.empty_device((2,), p.dtype)
+    scv = _launch.device_view(sc)
+    prepare = _launch.bind(_launch.configured(_step_scalars_kernel(adam), 1, 1, stream), _launch.device_view(state),
+                           scv)
     blocks, threads = _launch.grid_1d(p.shape[0])
-    return _launch.bind(_launch.configured(kernel, blocks, threads, stream), *views), np.dtype(p.dtype).type
+    update = _launch.bind(_launch.configured(kernel, blocks, threads, stream), *views, scv)
+    return (prepare, update, sc), np.dtype(p.dtype).type
 
 
-def sgd_update_cuda(p, g, velocity, lr, momentum, nesterov, weight_decay, scratch=None):
-    """CUDA twin of ``sgd_update_numpy``."""
+def sgd_update_cuda(p, g, velocity, state, momentum, nesterov, scratch=None):
+    """SGD step in place (``sgd_update_numpy``) with lr and weight decay read from the device ``state``."""
     with_momentum = bool(momentum)
     nesterov = bool(nesterov) and with_momentum
     stream = _launch.current_stream()
-    key = _launch.plan_key((stream, with_momentum, nesterov), p, g, velocity if with_momentum else None)
+    key = _launch.plan_key((stream, with_momentum, nesterov), p, g, velocity if with_momentum else None, state)
     plan = _SGD_PLANS.get(key)
     if plan is None:
-        plan = _launch.keep(_SGD_PLANS, key, _sgd_plan(p, g, velocity, with_momentum, nesterov, stream))
-    run, T = plan
-    run(T(lr), T(momentum), T(1.0 - lr * weight_decay))
+        plan = _launch.keep(_SGD_PLANS, key, _sgd_plan(p, g, velocity, state, with_momentum, nesterov, stream))
+    (prepare, update, _), T = plan
+    prepare(0.0, 0.0)
+    update(T(momentum))
     return p
 
 
-def _sgd_plan(p, g, velocity, with_momentum, nesterov, stream):
+def _sgd_plan(p, g, velocity, state, with_momentum, nesterov, stream):
     _check_flat(p, g=g, **({"velocity": velocity} if with_momentum else {}))
     pv = _launch.device_view(p)
     vv = _launch.device_view(velocity) if with_momentum else pv  # placeholder, never read
-    return _flat_plan(_sgd_kernel(with_momentum, nesterov), p, stream, pv, _launch.device_view(g), vv)
+    return _flat_plan(_sgd_kernel(with_momentum, nesterov), p, state, stream, pv, _launch.device_view(g), vv)
 
 
-def rmsprop_update_cuda(p, g, ms, mom, mg, lr, rho, momentum, epsilon, centered, weight_decay,
-                        scratch=None):
-    """CUDA twin of ``rmsprop_update_numpy``."""
+def rmsprop_update_cuda(p, g, ms, mom, mg, state, rho, momentum, epsilon, centered, scratch=None):
+    """RMSprop step in place (``rmsprop_update_numpy``) with lr and weight decay read from ``state``."""
     with_momentum = momentum > 0
     centered = bool(centered)
     stream = _launch.current_stream()
     key = _launch.plan_key((stream, with_momentum, centered), p, g, ms, mom if with_momentum else None,
-                           mg if centered else None)
+                           mg if centered else None, state)
     plan = _RMSPROP_PLANS.get(key)
     if plan is None:
-        plan = _launch.keep(_RMSPROP_PLANS, key, _rmsprop_plan(p, g, ms, mom, mg, with_momentum, centered, stream))
-    run, T = plan
-    run(T(lr), T(rho), T(1.0 - rho), T(momentum), T(epsilon), T(1.0 - lr * weight_decay))
+        plan = _launch.keep(_RMSPROP_PLANS, key,
+                            _rmsprop_plan(p, g, ms, mom, mg, state, with_momentum, centered, stream))
+    (prepare, update, _), T = plan
+    prepare(0.0, 0.0)
+    update(T(rho), T(1.0 - rho), T(momentum), T(epsilon))
     return p
 
 
-def _rmsprop_plan(p, g, ms, mom, mg, with_momentum, centered, stream):
-    state = {"g": g, "ms": ms}
+def _rmsprop_plan(p, g, ms, mom, mg, state, with_momentum, centered, stream):
+    arrays = {"g": g, "ms": ms}
     if with_momentum:
-        state["mom"] = mom
+        arrays["mom"] = mom
     if centered:
-        state["mg"] = mg
-    _check_flat(p, **state)
+        arrays["mg"] = mg
+    _check_flat(p, **arrays)
     pv = _launch.device_view(p)
     momv = _launch.device_view(mom) if with_momentum else pv  # placeholders, never read
     mgv = _launch.device_view(mg) if centered else pv
     kernel = _rmsprop_kernel(_launch.dtype_name(p.dtype), centered, with_momentum)
-    return _flat_plan(kernel, p, stream, pv, _launch.device_view(g), _launch.device_view(ms), momv, mgv)
+    return _flat_plan(kernel, p, state, stream, pv, _launch.device_view(g), _launch.device_view(ms), momv, mgv)
 
 
-def adagrad_update_cuda(p, g, acc, lr, epsilon, weight_decay, scratch=None):
-    """CUDA twin of ``adagrad_update_numpy``."""
+def adagrad_update_cuda(p, g, acc, state, epsilon, scratch=None):
+    """Adagrad step in place (``adagrad_update_numpy``) with lr and weight decay read from ``state``."""
     stream = _launch.current_stream()
-    key = _launch.plan_key((stream,), p, g, acc)
+    key = _launch.plan_key((stream,), p, g, acc, state)
     plan = _ADAGRAD_PLANS.get(key)
     if plan is None:
-        plan = _launch.keep(_ADAGRAD_PLANS, key, _adagrad_plan(p, g, acc, stream))
-    run, T = plan
-    run(T(lr), T(epsilon), T(1.0 - lr * weight_decay))
+        plan = _launch.keep(_ADAGRAD_PLANS, key, _adagrad_plan(p, g, acc, state, stream))
+    (prepare, update, _), T = plan
+    prepare(0.0, 0.0)
+    update(T(epsilon))
     return p
 
 
-def _adagrad_plan(p, g, acc, stream):
+def _adagrad_plan(p, g, acc, state, stream):
     _check_flat(p, g=g, acc=acc)
     views = (_launch.device_view(p), _launch.device_view(g), _launch.device_view(acc))
-    return _flat_plan(_adagrad_kernel(), p, stream, *views)
+    return _flat_plan(_adagrad_kernel(), p, state, stream, *views)
 
 
-def adam_update_cuda(p, g, m, v, vhat, lr, beta_1, beta_2, epsilon, step, weight_decay,
-                     scratch=None):
-    """CUDA twin of ``adam_update_numpy``."""
+def adam_update_cuda(p, g, m, v, vhat, state, beta_1, beta_2, epsilon, scratch=None):
+    """Adam / AdamW step in place (``adam_update_numpy``) with lr, the 1-based step and weight decay read from
+    the device ``state``."""
     stream = _launch.current_stream()
-    key = _launch.plan_key((stream,), p, g, m, v, vhat)
+    key = _launch.plan_key((stream,), p, g, m, v, vhat, state)
     plan = _ADAM_PLANS.get(key)
     if plan is None:
-        plan = _launch.keep(_ADAM_PLANS, key, _adam_plan(p, g, m, v, vhat, stream))
-    if step < 1:
-        raise ValueError(f"step: expected the 1-based iteration, got {step}")
-    run, T = plan
-    run(T(adam_alpha(lr, beta_1, beta_2, step)), T(1.0 - beta_1), T(1.0 - beta_2), T(epsilon),
-        T(1.0 - lr * weight_decay))
+        plan = _launch.keep(_ADAM_PLANS, key, _adam_plan(p, g, m, v, vhat, state, stream))
+    (prepare, update, _), T = plan
+    prepare(float(beta_1), float(beta_2))
+    update(T(1.0 - beta_1), T(1.0 - beta_2), T(epsilon))
     return p
 
 
-def _adam_plan(p, g, m, v, vhat, stream):
-    state = {"g": g, "m": m, "v": v}
+def _adam_plan(p, g, m, v, vhat, state, stream):
+    arrays = {"g": g, "m": m, "v": v}
     if vhat is not None:
-        state["vhat"] = vhat
-    _check_flat(p, **state)
+        arrays["vhat"] = vhat
+    _check_flat(p, **arrays)
     vv = _launch.device_view(v)
     vhv = vv if vhat is None else _launch.device_view(vhat)  # placeholder without amsgrad
     kernel = _adam_kernel(_launch.dtype_name(p.dtype), vhat is not None)
-    return _flat_plan(kernel, p, stream, _launch.device_view(p), _launch.device_view(g), _launch.device_view(m),
-                      vv, vhv)
+    return _flat_plan(kernel, p, state, stream, _launch.device_view(p), _launch.device_view(g),
+                      _launch.device_view(m), vv, vhv, adam=True)

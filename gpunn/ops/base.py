@@ -109,8 +109,8 @@ class Ops(ElementwisePrimitives):
 
     @primitive
     def dropout_forward(self, x, rate, seed, counter, out, mask_out):
-        """``counter``: the layer's device counter (a 1-element int64 array), read here, not frozen."""
-        self._kernel(dropout, "dropout_forward")(x, rate, seed, int(counter[0]), out, mask_out)
+        """``counter``: the layer's device counter (a 1-element int64 array), read by the step, never frozen."""
+        self._kernel(dropout, "dropout_forward")(x, rate, seed, counter, out, mask_out)
         return out
 
     @primitive
@@ -197,8 +197,9 @@ class Ops(ElementwisePrimitives):
     @primitive
     def advance_optimizer_state(self, state, schedule=None):
         """Begin an update: the learning rate of this step (the schedule at the current count, when there is
-        one) into state[1], then one more iteration in state[0] (Keras's ``local_step``)."""
-        optimizer_state.advance_numpy(state, schedule)
+        one: a (formula, constants) pair from ``LearningRateSchedule.formula()``) into state[1], then one more
+        iteration in state[0] (Keras's ``local_step``)."""
+        self._kernel(optimizer_state, "advance")(state, schedule)
 
     def _hyper(self, state):
         """(learning rate, step, weight decay) read from the device state: free on the CPU."""

@@ -12,6 +12,7 @@ from .. import _compat
 from ..kernels import optimizer_updates
 from . import tf32
 from .base import Ops
+from .recording import primitive
 
 
 class CupyOps(Ops):
@@ -66,6 +67,20 @@ class CupyOps(Ops):
     def prepare_update(self, step: str, dtype) -> None:
         pass  # the CUDA kernels compile on their first launch
 
-    def _flat_update(self, step: str, arrays, scalars) -> None:
-        # One launch over the whole flat buffer; the GPU needs no slicing or scratch.
-        self._kernel(optimizer_updates, step)(*arrays, *scalars)
+    # The CUDA updates read the learning rate, step and weight decay from the optimizer's device state
+    # themselves (kernels/optimizer_updates.py): nothing is read back to the host.
+    @primitive
+    def sgd_update(self, p, g, velocity, state, momentum, nesterov):
+        optimizer_updates.sgd_update_cuda(p, g, velocity, state, momentum, nesterov)
+
+    @primitive
+    def rmsprop_update(self, p, g, ms, mom, mg, state, rho, momentum, epsilon, centered):
+        optimizer_updates.rmsprop_update_cuda(p, g, ms, mom, mg, state, rho, momentum, epsilon, centered)
+
+    @primitive
+    def adagrad_update(self, p, g, acc, state, epsilon):
+        optimizer_updates.adagrad_update_cuda(p, g, acc, state, epsilon)
+
+    @primitive
+    def adam_update(self, p, g, m, v, vhat, state, beta_1, beta_2, epsilon):
+        optimizer_updates.adam_update_cuda(p, g, m, v, vhat, state, beta_1, beta_2, epsilon)

@@ -118,6 +118,10 @@ class Optimizer:
     def schedule(self) -> LearningRateSchedule | None:
         return self._learning_rate if isinstance(self._learning_rate, LearningRateSchedule) else None
 
+    def _schedule_formula(self):
+        schedule = self.schedule
+        return None if schedule is None else schedule.formula()
+
     # ---- state ------------------------------------------------------------------------------------
     def build(self, ops, params, segments) -> None:
         """Allocate the slot buffers (same size as ``params``); ``segments`` are each weight's (start, stop)."""
@@ -141,7 +145,7 @@ class Optimizer:
         self.state = self.ops.copy(saved_state)
         try:
             params, grads = self.ops.zeros((1,), dtype=dtype), self.ops.zeros((1,), dtype=dtype)
-            self.ops.advance_optimizer_state(self.state, self.schedule)
+            self.ops.advance_optimizer_state(self.state, self._schedule_formula())
             self.update(params, grads)
         finally:
             self.slots, self.state = saved_slots, saved_state
@@ -158,7 +162,7 @@ class Optimizer:
         """One update, all on the device: clip, take this step's learning rate and count the step, update;
         then the host's count (a replayed step skips this method and calls ``count_step`` itself)."""
         self._clip(grads)
-        self.ops.advance_optimizer_state(self.state, self.schedule)
+        self.ops.advance_optimizer_state(self.state, self._schedule_formula())
         self.update(params, grads)
         self.count_step()
 

@@ -1,14 +1,23 @@
 """Learning-rate schedules (Keras's ``keras.optimizers.schedules``): called with the optimizer's step count."""
 from __future__ import annotations
 
-import math
-
 from .._registry import lookup
+from ..kernels import lr_schedules
 
 
 class LearningRateSchedule:
-    def __call__(self, step: int) -> float:
+    """A learning rate as a function of the optimizer's step count. Each schedule's formula is written once
+    in ``gpunn.kernels.lr_schedules``: evaluated here on the host, and on the device inside a training step
+    (``formula()`` names it and its constants)."""
+
+    def formula(self) -> tuple:
+        """(the lr_schedules function, the constants that follow the step): hashable, so the device code
+        compiled for it is reused."""
         raise NotImplementedError
+
+    def __call__(self, step) -> float:
+        function, constants = self.formula()
+        return float(function(float(step), *constants))
 
     def get_config(self) -> dict:
         return dict(vars(self))
@@ -33,11 +42,9 @@ class ExponentialDecay(LearningRateSchedule):
         self.initial_learning_rate, self.decay_steps = float(initial_learning_rate), decay_steps
         self.decay_rate, self.staircase, self.name = float(decay_rate), bool(staircase), name
 
-    def __call__(self, step):
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate ** p
+    def formula(self):
+        return lr_schedules.exponential_decay, (self.initial_learning_rate, float(self.decay_steps),
+                                                self.decay_rate, self.staircase)
 
 
 class CosineDecay(LearningRateSchedule):
@@ -52,14 +59,10 @@ class CosineDecay(LearningRateSchedule):
         self.initial_learning_rate, self.decay_steps, self.alpha = float(initial_learning_rate), decay_steps, alpha
         self.name, self.warmup_target, self.warmup_steps = name, warmup_target, warmup_steps
 
-    def __call__(self, step):
-        if self.warmup_target is not None and step < self.warmup_steps:
-            frac = step / self.warmup_steps
-            return self.initial_learning_rate + (self.warmup_target - self.initial_learning_rate) * frac
-        peak = self.initial_learning_rate if self.warmup_target is None else self.warmup_target
-        s = min(step - (self.warmup_steps if self.warmup_target is not None else 0), self.decay_steps)
-        cosine = 0.5 * (1.0 + math.cos(math.pi * s / self.decay_steps))
-        return peak * ((1.0 - self.alpha) * cosine + self.alpha)
+    def formula(self):
+        warmup = self.warmup_target is not None
+        return lr_schedules.cosine_decay, (self.initial_learning_rate, float(self.decay_steps), float(self.alpha),
+                                           warmup, float(self.warmup_target or 0.0), float(self.warmup_steps))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -74,11 +77,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
             raise ValueError(f"boundaries: expected increasing step numbers, got {boundaries!r}")
         self.boundaries, self.values, self.name = list(boundaries), [float(v) for v in values], name
 
-    def __call__(self, step):
-        for boundary, value in zip(self.boundaries, self.values):
-            if step <= boundary:
-                return value
-        return self.values[-1]
+    def formula(self):
+        return lr_schedules.piecewise_constant_decay, (tuple(float(b) for b in self.boundaries), tuple(self.values))
 
 
 class InverseTimeDecay(LearningRateSchedule):
@@ -88,11 +88,9 @@ class InverseTimeDecay(LearningRateSchedule):
         self.initial_learning_rate, self.decay_steps = float(initial_learning_rate), decay_steps
         self.decay_rate, self.staircase, self.name = float(decay_rate), bool(staircase), name
 
-    def __call__(self, step):
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate / (1.0 + self.decay_rate * p)
+    def formula(self):
+        return lr_schedules.inverse_time_decay, (self.initial_learning_rate, float(self.decay_steps),
+                                                 float(self.decay_rate), self.staircase)
 
 
 _BY_CLASS = {c.__name__: c for c in (ExponentialDecay, CosineDecay, PiecewiseConstantDecay, InverseTimeDecay)}

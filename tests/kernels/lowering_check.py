@@ -38,9 +38,20 @@ EXIT_FAILED, EXIT_SIMULATOR, EXIT_SKIPPED = 1, 2, 3
 
 
 def _cases(full: bool):
-    """(name, kernel dispatcher, sample args, dtype) for each kernel variant to lower."""
-    from gpunn.kernels import bias_act, dropout, optimizer_updates as opt, sigmoid_bce, softmax_xent
+    """(name, kernel dispatcher, sample args, dtype) for each kernel variant to lower. The optimizer-state
+    kernels compute in float64 by design (one thread, the step's scalars) and are checked as float64."""
+    from gpunn.kernels import bias_act, dropout, optimizer_state, optimizer_updates as opt, sigmoid_bce, softmax_xent
     from gpunn.kernels.activations import ACTIVATIONS
+    from gpunn.optimizers import schedules
+
+    state = np.zeros(3, np.float64)
+    yield "optimizer state advance", optimizer_state._advance_kernel(None), (state,), "float64"
+    for schedule in (schedules.ExponentialDecay(0.1, 3, 0.5, staircase=True),
+                     schedules.CosineDecay(0.1, 5, alpha=0.1, warmup_target=0.2, warmup_steps=2),
+                     schedules.PiecewiseConstantDecay([2, 4], [0.3, 0.2, 0.1]),
+                     schedules.InverseTimeDecay(0.1, 2, 0.5)):
+        yield (f"optimizer state advance {type(schedule).__name__}",
+               optimizer_state._advance_kernel(schedule.formula()), (state,), "float64")
 
     dtypes = ("float32", "float64") if full else ("float32",)
     for dt in dtypes:
@@ -69,19 +80,24 @@ def _cases(full: bool):
         u = np.uint64(1)
         mask = np.zeros(7, np.uint8)
         yield "dropout mask", dropout._mask_kernel(), (mask, u, u, u), dt
-        yield "dropout fwd", dropout._forward_kernel(dt), (flat, flat, mask, u, u, u, T(2.0)), dt
+        counter = np.zeros(1, np.int64)
+        yield "dropout fwd", dropout._forward_kernel(dt), (flat, flat, mask, counter, u, u, T(2.0)), dt
         yield "dropout bwd", dropout._backward_kernel(dt), (flat, mask, flat, T(2.0)), dt
+        sc = np.zeros(2, dt)  # the update's step size and decay, made on the device from the optimizer state
+        for adam in (False, True):
+            yield (f"optimizer step scalars adam={adam} ({dt})", opt._step_scalars_kernel(adam),
+                   (state, sc, 0.9, 0.999), "float64")
         for mom, nest in ((False, False), (True, False), (True, True)):
             yield (f"sgd momentum={mom} nesterov={nest}", opt._sgd_kernel(mom, nest),
-                   (flat, flat, flat, T(0.1), T(0.9), T(1.0)), dt)
+                   (flat, flat, flat, sc, T(0.9)), dt)
         for centered in (False, True):
             for mom in (False, True):
                 yield (f"rmsprop centered={centered} momentum={mom}", opt._rmsprop_kernel(dt, centered, mom),
-                       (flat,) * 5 + (T(0.1), T(0.9), T(0.1), T(0.9), T(1e-7), T(1.0)), dt)
-        yield "adagrad", opt._adagrad_kernel(), (flat, flat, flat, T(0.1), T(1e-7), T(1.0)), dt
+                       (flat,) * 5 + (sc, T(0.9), T(0.1), T(0.9), T(1e-7)), dt)
+        yield "adagrad", opt._adagrad_kernel(), (flat, flat, flat, sc, T(1e-7)), dt
         for ams in (False, True):
             yield (f"adam amsgrad={ams}", opt._adam_kernel(dt, ams),
-                   (flat,) * 5 + (T(0.1), T(0.1), T(0.001), T(1e-7), T(1.0)), dt)
+                   (flat,) * 5 + (sc, T(0.1), T(0.001), T(1e-7)), dt)
 
 
 class Stages:

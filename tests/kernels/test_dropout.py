@@ -97,7 +97,7 @@ def test_cuda_forward_backward_match_twin(dev, dtype, rng):
     dropout_forward_numpy(x, 0.3, 11, 4, want_out, want_mask)
     out = dev.to_device(np.zeros_like(x))
     mask = dev.to_device(np.zeros(x.shape, np.uint8))
-    dropout_forward_cuda(dev.to_device(x), 0.3, 11, 4, out, mask)
+    dropout_forward_cuda(dev.to_device(x), 0.3, 11, dev.to_device(np.array([4], np.int64)), out, mask)
     np.testing.assert_array_equal(dev.to_host(mask), want_mask)
     np.testing.assert_array_equal(dev.to_host(out), want_out)
     dy = rng.standard_normal(x.shape).astype(dtype)
@@ -108,11 +108,27 @@ def test_cuda_forward_backward_match_twin(dev, dtype, rng):
     np.testing.assert_array_equal(dev.to_host(dyd), want_dx)
 
 
+def test_cuda_reads_the_device_counter_at_each_launch(dev, rng):
+    """The counter is read on the device, so bumping it (as the layer does after each step) changes the mask
+    without a new argument: what a recorded step relies on."""
+    x = dev.to_device(np.ones(4096, np.float32))
+    out, mask = dev.to_device(np.zeros(4096, np.float32)), dev.to_device(np.zeros(4096, np.uint8))
+    counter = np.array([5], np.int64)
+    counter_dev = dev.to_device(counter)
+    masks = []
+    for value in (5, 6):
+        dev_counter = dev.to_device(np.array([value], np.int64)) if value != 5 else counter_dev
+        dropout_forward_cuda(x, 0.5, 9, dev_counter, out, mask)
+        masks.append(dev.to_host(mask).copy())
+        np.testing.assert_array_equal(masks[-1], keep_mask_numpy(4096, 0.5, 9, value))
+    assert (masks[0] != masks[1]).any()
+
+
 def test_cuda_rate_zero_keeps_all_and_1d_works(dev, rng):
     x = rng.standard_normal(37).astype(np.float32)
     out = dev.to_device(np.zeros_like(x))
     mask = dev.to_device(np.zeros(37, np.uint8))
-    dropout_forward_cuda(dev.to_device(x), 0.0, 1, 1, out, mask)
+    dropout_forward_cuda(dev.to_device(x), 0.0, 1, dev.to_device(np.array([1], np.int64)), out, mask)
     assert dev.to_host(mask).all()
     np.testing.assert_array_equal(dev.to_host(out), x)
 
@@ -121,11 +137,13 @@ def test_cuda_launchers_reject_bad_arguments(dev):
     x = dev.to_device(np.zeros((3, 4), np.float32))
     out = dev.to_device(np.zeros((3, 4), np.float32))
     mask = dev.to_device(np.zeros((3, 4), np.uint8))
+    counter = dev.to_device(np.zeros(1, np.int64))
     cases = [
-        (lambda: dropout_forward_cuda(x, 0.5, 0, 0, out, dev.to_device(np.zeros((3, 4), np.int8))), "mask_out"),
-        (lambda: dropout_forward_cuda(x, 0.5, 0, 0, dev.to_device(np.zeros((4, 3), np.float32)), mask), "out"),
-        (lambda: dropout_forward_cuda(dev.to_device(np.zeros((3, 4), np.int32)), 0.5, 0, 0, out, mask), "x"),
-        (lambda: dropout_forward_cuda(x, 1.0, 0, 0, out, mask), "rate"),
+        (lambda: dropout_forward_cuda(x, 0.5, 0, dev.to_device(np.zeros(1, np.int32)), out, mask), "counter"),
+        (lambda: dropout_forward_cuda(x, 0.5, 0, counter, out, dev.to_device(np.zeros((3, 4), np.int8))), "mask_out"),
+        (lambda: dropout_forward_cuda(x, 0.5, 0, counter, dev.to_device(np.zeros((4, 3), np.float32)), mask), "out"),
+        (lambda: dropout_forward_cuda(dev.to_device(np.zeros((3, 4), np.int32)), 0.5, 0, counter, out, mask), "x"),
+        (lambda: dropout_forward_cuda(x, 1.0, 0, counter, out, mask), "rate"),
         (lambda: dropout_backward_cuda(x, dev.to_device(np.zeros((3, 5), np.uint8)), 0.5, out), "mask"),
         (lambda: dropout_backward_cuda(x, mask, 0.5, dev.to_device(np.zeros((3, 4)))), "dx_out"),
         (lambda: keep_mask_cuda(5, 0.5, 0, 0, out=dev.to_device(np.zeros(4, np.uint8))), "out"),

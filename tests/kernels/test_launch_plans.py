@@ -130,11 +130,13 @@ def test_repeated_optimizer_steps_match_the_twin(host_backed, rng):
     p_host, g_host = rng.standard_normal(300), rng.standard_normal(300)
     m_host, v_host = np.zeros(300), np.zeros(300)
     p, g, m, v = (host_backed.to_device(a) for a in (p_host, g_host, m_host, v_host))
+    state = host_backed.to_device(np.array([0.0, 1e-2, 0.01]))  # the optimizer's state: step, lr, weight decay
     for step in (1, 2, 3):
-        optimizer_updates.adam_update_cuda(p, g, m, v, None, 1e-2, 0.9, 0.999, 1e-7, step, 0.01)
+        state.host[0] = step  # advanced in place, as the optimizer does on the device
+        optimizer_updates.adam_update_cuda(p, g, m, v, None, state, 0.9, 0.999, 1e-7)
         optimizer_updates.adam_update_numpy(p_host, g_host, m_host, v_host, None, 1e-2, 0.9, 0.999, 1e-7, step, 0.01)
         assert_close(p.host, p_host, np.float64)
-    assert len(optimizer_updates._ADAM_PLANS) == 1 and len(host_backed.conversions) == 4
+    assert len(optimizer_updates._ADAM_PLANS) == 1 and len(host_backed.conversions) == 5
 
 
 def test_backward_with_atomic_dbias_zeroes_before_every_accumulation(host_backed, rng):

@@ -97,10 +97,15 @@ class Runner:
         else:
             self.state = [zeros(), zeros(), zeros() if hp["amsgrad"] else None]
 
-    def step(self, suffix, g, lr, t, scratch=None):
+    def step(self, suffix, g, lr, t, scratch=None, move=None):
         hp = self.hp
         fn = getattr(opt, f"{self.kind}_update_{suffix}")
         extra = {} if scratch is None else {"scratch": scratch}
+        if suffix == "cuda":
+            # the launchers read lr, the 1-based step and the weight decay from the optimizer's device state
+            state = move(np.array([t, lr, hp["weight_decay"]], dtype=np.float64))
+            self.step_cuda(fn, g, state)
+            return
         if self.kind == "sgd":
             fn(self.p, g, self.state[0], lr, hp["momentum"], hp["nesterov"], hp["weight_decay"], **extra)
         elif self.kind == "rmsprop":
@@ -111,6 +116,18 @@ class Runner:
         else:
             fn(self.p, g, *self.state, lr, hp["beta_1"], hp["beta_2"], hp["epsilon"], t, hp["weight_decay"],
                **extra)
+
+
+    def step_cuda(self, fn, g, state):
+        hp = self.hp
+        if self.kind == "sgd":
+            fn(self.p, g, self.state[0], state, hp["momentum"], hp["nesterov"])
+        elif self.kind == "rmsprop":
+            fn(self.p, g, *self.state, state, hp["rho"], hp["momentum"], hp["epsilon"], hp["centered"])
+        elif self.kind == "adagrad":
+            fn(self.p, g, self.state[0], state, hp["epsilon"])
+        else:
+            fn(self.p, g, *self.state, state, hp["beta_1"], hp["beta_2"], hp["epsilon"])
 
 
 def gradients(rng, dtype):
@@ -159,7 +176,7 @@ def test_cuda_matches_twin(dev, kind, hp, dtype, rng):
     gpu = Runner(kind, hp, p0, dev.to_device)
     for t, (g, lr) in enumerate(zip(grads[:2], LRS), start=1):  # two steps: state carries over
         twin.step("numpy", g, lr, t)
-        gpu.step("cuda", dev.to_device(g), lr, t)
+        gpu.step("cuda", dev.to_device(g), lr, t, move=dev.to_device)
     assert_close(dev.to_host(gpu.p), twin.p, dtype, scale=10)
     for got, want in zip(gpu.state, twin.state):
         if want is not None:
@@ -171,19 +188,21 @@ def test_cuda_launchers_reject_bad_arguments(dev):
     g = dev.to_device(np.zeros(5, np.float32))
     short = dev.to_device(np.zeros(4, np.float32))
     f64 = dev.to_device(np.zeros(5))
+    state = dev.to_device(np.array([1.0, 0.1, 0.0]))
     cases = [
-        (lambda: opt.sgd_update_cuda(p, short, None, 0.1, 0.0, False, 0.0), "g"),
-        (lambda: opt.sgd_update_cuda(p, g, None, 0.1, 0.9, False, 0.0), "velocity"),
-        (lambda: opt.sgd_update_cuda(dev.to_device(np.zeros((5, 1), np.float32)), g, None, 0.1, 0.0, False, 0.0),
+        (lambda: opt.sgd_update_cuda(p, short, None, state, 0.0, False), "g"),
+        (lambda: opt.sgd_update_cuda(p, g, None, state, 0.9, False), "velocity"),
+        (lambda: opt.sgd_update_cuda(dev.to_device(np.zeros((5, 1), np.float32)), g, None, state, 0.0, False),
          "p"),
-        (lambda: opt.rmsprop_update_cuda(p, g, f64, None, None, 0.1, 0.9, 0.0, 1e-7, False, 0.0), "ms"),
-        (lambda: opt.rmsprop_update_cuda(p, g, g, None, None, 0.1, 0.9, 0.0, 1e-7, True, 0.0), "mg"),
-        (lambda: opt.adagrad_update_cuda(p, g, short, 0.1, 1e-7, 0.0), "acc"),
-        (lambda: opt.adam_update_cuda(p, g, g, short, None, 0.1, 0.9, 0.999, 1e-7, 1, 0.0), "v"),
-        (lambda: opt.adam_update_cuda(p, g, g, g, f64, 0.1, 0.9, 0.999, 1e-7, 1, 0.0), "vhat"),
-        (lambda: opt.adam_update_cuda(p, g, g, g, None, 0.1, 0.9, 0.999, 1e-7, 0, 0.0), "step"),
-        (lambda: opt.adam_update_cuda(dev.to_device(np.zeros(5, np.int32)), g, g, g, None, 0.1, 0.9, 0.999,
-                                      1e-7, 1, 0.0), "p"),
+        (lambda: opt.sgd_update_cuda(p, g, None, dev.to_device(np.zeros(3, np.float32)), 0.0, False), "state"),
+        (lambda: opt.rmsprop_update_cuda(p, g, f64, None, None, state, 0.9, 0.0, 1e-7, False), "ms"),
+        (lambda: opt.rmsprop_update_cuda(p, g, g, None, None, state, 0.9, 0.0, 1e-7, True), "mg"),
+        (lambda: opt.adagrad_update_cuda(p, g, short, state, 1e-7), "acc"),
+        (lambda: opt.adam_update_cuda(p, g, g, short, None, state, 0.9, 0.999, 1e-7), "v"),
+        (lambda: opt.adam_update_cuda(p, g, g, g, f64, state, 0.9, 0.999, 1e-7), "vhat"),
+        (lambda: opt.adam_update_cuda(p, g, g, g, None, dev.to_device(np.zeros(2)), 0.9, 0.999, 1e-7), "state"),
+        (lambda: opt.adam_update_cuda(dev.to_device(np.zeros(5, np.int32)), g, g, g, None, state, 0.9, 0.999,
+                                      1e-7), "p"),
     ]
     for call, name in cases:
         with pytest.raises(ValueError, match=name):

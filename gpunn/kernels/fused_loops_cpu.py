@@ -1,0 +1,916 @@
+"""The fused steps of bias_act.py, softmax_xent.py, sigmoid_bce.py and dropout.py as Numba loops for the CPU.
+
+``fused_cpu.py`` wraps these with the NumPy twins' argument lists; this module holds the compiled code only.
+Each step works row by row on 2-D arrays in a few passes over a row that sits in L1 (an elementwise pass
+LLVM vectorises, then a reduction), single-threaded, writing only into the given buffers: nothing is
+allocated. Results follow the twins' formulas in the twins' order of operations and dtype, so they agree to
+the rounding of the elementary functions (and bit for bit where no elementary function is involved).
+
+Three things make the loops vectorise, and each matters 4-8x:
+
+* ``error_model='numpy'``: Numba's default (Python) model tests every float division for zero to raise
+  ZeroDivisionError, a branch that stops vectorisation. The numpy model gives IEEE inf/nan instead, as the
+  twins do.
+* Elementary functions written here (exp, expm1, tanh, erf, log1p): Numba lowers ``math.exp`` & co. to
+  scalar libm calls, which LLVM cannot vectorise without Intel's SVML, so a loop of them runs 5-50x slower
+  than NumPy's SIMD ufuncs. These are the classic range reduction + polynomial (Cephes, fdlibm, Cody),
+  branch-free (special values by selects), with the exponent built from bits and explicit fused
+  multiply-adds (``llvm.fma``: one correctly rounded IEEE operation; no fastmath flags anywhere), within
+  about 1 ulp, as accurate as NumPy's SIMD loops and deterministic however LLVM vectorises.
+* In-place calls (``out`` is ``z``, ``dz_out`` is ``dy``...): LLVM guards a vectorised loop with a runtime
+  overlap test of its arrays and takes the scalar loop when they overlap, even exactly. So each step takes
+  an ``inplace`` flag and then passes the same row view twice to a row helper inlined at Numba-IR level
+  (``inline='always'``), where LLVM sees one pointer and vectorises without a test.
+
+Sums that the twins take with NumPy's ``sum`` / ``mean`` use NumPy's own pairwise summation order
+(``pairwise_sum``), so they match bit for bit on equal inputs; dbias is summed row after row, as NumPy does
+along axis 0.
+
+All the compiled code lives in this one file on purpose: Numba's disk cache (``cache=True``) revalidates a
+cached function against its own source file only, so a helper in another module could change without the
+cached callers noticing.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic, overload
+
+from gpunn.kernels.erf import _A, _B, _C, _D, _INV_SQRT_PI, _P, _Q, _Y_CLAMP
+
+jit = functools.partial(njit, cache=True, error_model="numpy")
+# Row helpers are inlined into each step at Numba-IR level, so that an in-place call hands LLVM one pointer.
+inline = functools.partial(njit, inline="always", error_model="numpy")
+
+# Activation codes: the wrapper resolves the name once; each step branches on the code once per row.
+LINEAR, RELU, LEAKY_RELU, ELU, GELU, SIGMOID, TANH, SILU = range(8)
+CODES = {"linear": LINEAR, "relu": RELU, "leaky_relu": LEAKY_RELU, "elu": ELU, "gelu": GELU,
+         "sigmoid": SIGMOID, "tanh": TANH, "silu": SILU}
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)  # the twins' constants (activations.py)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+# ---------------------------------------------------------------- intrinsics
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """a * b + c rounded once (IEEE fusedMultiplyAdd), for three floats of one type."""
+    if not (isinstance(a, types.Float) and a == b == c):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return a(a, b, c), codegen
+
+
+@intrinsic
+def pow2_f64(typingctx, k):
+    """2.0 ** k as float64 for an int64 -1022 <= k <= 1023, made from its exponent bits."""
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        bits = builder.shl(builder.add(args[0], ir.Constant(i64, 1023)), ir.Constant(i64, 52))
+        return builder.bitcast(bits, ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+@intrinsic
+def pow2_f32(typingctx, k):
+    """2.0 ** k as float32 for an int64 -126 <= k <= 127, made from its exponent bits."""
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        k32 = builder.trunc(args[0], i32)
+        bits = builder.shl(builder.add(k32, ir.Constant(i32, 127)), ir.Constant(i32, 23))
+        return builder.bitcast(bits, ir.FloatType())
+
+    return types.float32(types.int64), codegen
+
+
+# ---------------------------------------------------------------- elementary functions
+# Python stubs, given a float32 and a float64 body by the overloads below (inlined where called).
+
+
+def exp(x):
+    """e ** x, within 1 ulp."""
+
+
+def expm1_nonpositive(x):
+    """e ** x - 1 for x <= 0 (or NaN), within 1 ulp."""
+
+
+def tanh(x):
+    """tanh x, within about 2 ulp."""
+
+
+def erf(x):
+    """erf x by Cody's rational approximations in float64 (as erf.py); float32 rounds the float64 result."""
+
+
+def log1p_unit(x):
+    """log(1 + x) for 0 <= x <= 1 (or NaN), fdlibm's log1p in float64, within 1 ulp."""
+
+
+def _by_type(f32_body, f64_body):
+    def choose(x):
+        if x == types.float32:
+            return f32_body
+        if x == types.float64:
+            return f64_body
+        return None
+
+    return choose
+
+
+# e ** x = 2 ** k * e ** r, k = round(x / ln2), r = x - k ln2 (Cody-Waite: ln2 split in two so that
+# k * LN2_HI is exact), |r| <= ln2 / 2. The scale is applied as 2 ** (k >> 1) * 2 ** (k - (k >> 1)), two
+# normal powers, so results that are subnormal are rounded once, correctly.
+_ROUND_F64 = 6755399441055744.0  # 1.5 * 2**52: x + it - it rounds x to the nearest integer
+_INV_LN2 = 1.4426950408889634
+_LN2_HI_F64 = 6.93147180369123816490e-01  # fdlibm
+_LN2_LO_F64 = 1.90821492927058770002e-10
+# Taylor coefficients 1/n! of e ** r - 1 - r, n = 2..13: the remainder is below 1e-17 for |r| <= ln2 / 2
+_TAYLOR_F64 = tuple(1.0 / math.factorial(n) for n in range(2, 14))
+
+
+@inline
+def _expm1_reduced_f64(r):
+    c = _TAYLOR_F64
+    p = fma(c[11], r, c[10])
+    p = fma(p, r, c[9])
+    p = fma(p, r, c[8])
+    p = fma(p, r, c[7])
+    p = fma(p, r, c[6])
+    p = fma(p, r, c[5])
+    p = fma(p, r, c[4])
+    p = fma(p, r, c[3])
+    p = fma(p, r, c[2])
+    p = fma(p, r, c[1])
+    p = fma(p, r, c[0])
+    return fma(r * r, p, r)
+
+
+def _exp_f64(x):
+    # Outside [-746, 710] the result is 0 or inf; clamping first keeps k and 2 ** k in range (and NaN
+    # out of the integer conversion), the selects at the end give the limits, NaN flows through r.
+    xc = x if x < 710.0 else 710.0
+    xc = xc if xc > -746.0 else -746.0
+    kf = fma(xc, _INV_LN2, _ROUND_F64) - _ROUND_F64
+    r = fma(-kf, _LN2_HI_F64, x)
+    r = fma(-kf, _LN2_LO_F64, r)
+    k = np.int64(kf)
+    half = k >> 1
+    y = (1.0 + _expm1_reduced_f64(r)) * pow2_f64(half) * pow2_f64(k - half)
+    y = math.inf if x >= 710.0 else y
+    return 0.0 if x <= -746.0 else y
+
+
+_F32 = np.float32
+_ROUND_F32 = _F32(12582912.0)  # 1.5 * 2**23
+_INV_LN2_F32 = _F32(_INV_LN2)
+_LN2_HI_F32 = _F32(0.693359375)  # Cephes expf
+_LN2_LO_F32 = _F32(-2.12194440e-4)
+# Cephes expf: e ** r = 1 + r + r^2 P(r) on |r| <= ln2 / 2
+_EXP_P_F32 = tuple(_F32(c) for c in (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
+                                     1.6666665459e-1, 5.0000001201e-1))
+_ONE_F32, _ZERO_F32, _INF_F32 = _F32(1.0), _F32(0.0), _F32(np.inf)
+_EXP_HI_F32, _EXP_LO_F32 = _F32(89.0), _F32(-104.0)
+
+
+def _exp_f32(x):
+    xc = x if x < _EXP_HI_F32 else _EXP_HI_F32
+    xc = xc if xc > _EXP_LO_F32 else _EXP_LO_F32
+    kf = fma(xc, _INV_LN2_F32, _ROUND_F32) - _ROUND_F32
+    r = fma(-kf, _LN2_HI_F32, x)
+    r = fma(-kf, _LN2_LO_F32, r)
+    c = _EXP_P_F32
+    p = fma(c[0], r, c[1])
+    p = fma(p, r, c[2])
+    p = fma(p, r, c[3])
+    p = fma(p, r, c[4])
+    p = fma(p, r, c[5])
+    y = fma(r * r, p, r) + _ONE_F32
+    k = np.int64(kf)
+    half = k >> 1
+    y = y * pow2_f32(half) * pow2_f32(k - half)
+    y = _INF_F32 if x >= _EXP_HI_F32 else y
+    return _ZERO_F32 if x <= _EXP_LO_F32 else y
+
+
+overload(exp, inline="always")(_by_type(_exp_f32, _exp_f64))
+
+
+# e ** x - 1 = 2 ** k (e ** r - 1) + (2 ** k - 1): for k in [-58, 0] both terms are exact or rounded once.
+def _expm1_nonpositive_f64(x):
+    xc = x if x > -40.0 else -40.0  # e ** x - 1 rounds to -1 below -38; NaN is restored at the end
+    kf = fma(xc, _INV_LN2, _ROUND_F64) - _ROUND_F64
+    r = fma(-kf, _LN2_HI_F64, xc)
+    r = fma(-kf, _LN2_LO_F64, r)
+    s = pow2_f64(np.int64(kf))
+    y = fma(_expm1_reduced_f64(r), s, s - 1.0)
+    return y if x == x else x
+
+
+# Taylor coefficients 1/n!, n = 2..7, of e ** r - 1 - r in float32: remainder below 0.3 ulp for |r| <= ln2/2
+_TAYLOR_F32 = tuple(_F32(1.0 / math.factorial(n)) for n in range(2, 8))
+_EXPM1_LO_F32 = _F32(-20.0)
+
+
+def _expm1_nonpositive_f32(x):
+    xc = x if x > _EXPM1_LO_F32 else _EXPM1_LO_F32
+    kf = fma(xc, _INV_LN2_F32, _ROUND_F32) - _ROUND_F32
+    r = fma(-kf, _LN2_HI_F32, xc)
+    r = fma(-kf, _LN2_LO_F32, r)
+    c = _TAYLOR_F32
+    p = fma(c[5], r, c[4])
+    p = fma(p, r, c[3])
+    p = fma(p, r, c[2])
+    p = fma(p, r, c[1])
+    p = fma(p, r, c[0])
+    s = pow2_f32(np.int64(kf))
+    y = fma(fma(r * r, p, r), s, s - _ONE_F32)
+    return y if x == x else x
+
+
+overload(expm1_nonpositive, inline="always")(_by_type(_expm1_nonpositive_f32, _expm1_nonpositive_f64))
+
+
+# Cephes tanh: a + a z P(z) / Q(z) (z = a^2) for a = |x| <= 0.625, 1 - 2 / (e ** 2a + 1) above. Both are
+# c0 + c1 * (num / den), so one division serves both branches, chosen by selects.
+_TANH_P_F64 = (-9.64399179425052238628e-1, -9.92877231001918586564e1, -1.61468768441708447952e3)
+_TANH_Q_F64 = (1.12811678491632931402e2, 2.23548839060100448583e3, 4.84406305325125486048e3)
+
+
+def _tanh_f64(x):
+    a = math.fabs(x)
+    small = a <= 0.625
+    z = a * a
+    num = fma(fma(_TANH_P_F64[0], z, _TANH_P_F64[1]), z, _TANH_P_F64[2])
+    den = fma(fma(z + _TANH_Q_F64[0], z, _TANH_Q_F64[1]), z, _TANH_Q_F64[2])
+    ac = 20.0 if a > 20.0 else a  # tanh rounds to 1 beyond 19.1; keeps e ** 2a finite (NaN kept)
+    e = exp(ac + ac)
+    c0 = a if small else 1.0
+    c1 = a * z if small else -2.0
+    num = num if small else 1.0
+    den = den if small else e + 1.0
+    return math.copysign(c0 + c1 * (num / den), x)
+
+
+# Cephes tanhf: a + a z P(z) for a <= 0.625
+_TANH_P_F32 = tuple(_F32(c) for c in (-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2,
+                                      1.33314422036e-1, -3.33332819422e-1))
+_TANH_CLAMP_F32, _TANH_SMALL_F32, _TWO_F32 = _F32(10.0), _F32(0.625), _F32(2.0)
+
+
+def _tanh_f32(x):
+    a = math.fabs(x)
+    small = a <= _TANH_SMALL_F32
+    z = a * a
+    c = _TANH_P_F32
+    p = fma(c[0], z, c[1])
+    p = fma(p, z, c[2])
+    p = fma(p, z, c[3])
+    p = fma(p, z, c[4])
+    ac = _TANH_CLAMP_F32 if a > _TANH_CLAMP_F32 else a
+    e = exp(ac + ac)
+    c0 = a if small else _ONE_F32
+    c1 = a * z if small else -_TWO_F32
+    num = p if small else _ONE_F32
+    den = _ONE_F32 if small else e + _ONE_F32
+    return math.copysign(c0 + c1 * (num / den), x)
+
+
+overload(tanh, inline="always")(_by_type(_tanh_f32, _tanh_f64))
+
+
+# Cody's erf, operation for operation as erf_numpy (including its Horner layout), so float64 results agree
+# with the twin's to the rounding of exp; all three regions are evaluated and the result selected, with
+# their three rational functions sharing one division.
+@inline
+def _erf_f64(x):
+    y = math.fabs(x)
+    t = x * x
+    sn, sd = _A[4] * t, t  # |x| <= 0.46875: x A(t) / B(t)
+    sn = (sn + _A[0]) * t
+    sd = (sd + _B[0]) * t
+    sn = (sn + _A[1]) * t
+    sd = (sd + _B[1]) * t
+    sn = (sn + _A[2]) * t
+    sd = (sd + _B[2]) * t
+    sn = sn + _A[3]
+    sd = sd + _B[3]
+    mn, md = _C[8] * y, y  # |x| <= 4: erfc = e ** -y^2 C(y) / D(y)
+    mn = (mn + _C[0]) * y
+    md = (md + _D[0]) * y
+    mn = (mn + _C[1]) * y
+    md = (md + _D[1]) * y
+    mn = (mn + _C[2]) * y
+    md = (md + _D[2]) * y
+    mn = (mn + _C[3]) * y
+    md = (md + _D[3]) * y
+    mn = (mn + _C[4]) * y
+    md = (md + _D[4]) * y
+    mn = (mn + _C[5]) * y
+    md = (md + _D[5]) * y
+    mn = (mn + _C[6]) * y
+    md = (md + _D[6]) * y
+    mn = mn + _C[7]
+    md = md + _D[7]
+    yl = _Y_CLAMP if y > _Y_CLAMP else y  # above: erfc = e ** -y^2 / y (1/sqrt(pi) + P(u) / (y^2 Q(u)))
+    u = 1.0 / (yl * yl)
+    ln, ld = _P[5] * u, u
+    ln = (ln + _P[0]) * u
+    ld = (ld + _Q[0]) * u
+    ln = (ln + _P[1]) * u
+    ld = (ld + _Q[1]) * u
+    ln = (ln + _P[2]) * u
+    ld = (ld + _Q[2]) * u
+    ln = (ln + _P[3]) * u
+    ld = (ld + _Q[3]) * u
+    ln = ln + _P[4]
+    ld = ld + _Q[4]
+    small = y <= 0.46875
+    middle = y <= 4.0  # NaN fails both tests and takes the last region, as in the twin
+    ratio = (sn if small else (mn if middle else ln)) / (sd if small else (md if middle else ld))
+    e = exp(-(yl * yl))
+    erfc_mid = ratio * e
+    erfc_large = ((_INV_SQRT_PI - ratio * u) / yl) * e
+    tail = math.copysign(1.0 - (erfc_mid if middle else erfc_large), x)
+    return ratio * x if small else tail
+
+
+def _erf_f32(x):
+    return np.float32(_erf_f64(np.float64(x)))
+
+
+overload(erf, inline="always")(_by_type(_erf_f32, _erf_f64))
+
+
+# fdlibm log1p restricted to [0, 1]: f = x for x < sqrt2 - 1 (k = 0); above, f = (1 + x) / 2 - 1 (k = 1)
+# with c the rounding error of 1 + x; then log(1 + f) = f - (f^2/2 - s (f^2/2 + R(s^2))), s = f / (2 + f).
+_LP = (6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01, 2.222219843214978396e-01,
+       1.818357216161805012e-01, 1.531383769920937332e-01, 1.479819860511658591e-01)
+
+
+@inline
+def _log1p_unit_f64(x):
+    big = x >= 0.41421356237309503
+    u = 1.0 + x
+    c = (x - (u - 1.0)) / u if big else 0.0
+    f = u * 0.5 - 1.0 if big else x
+    k = 1.0 if big else 0.0
+    hfsq = 0.5 * f * f
+    s = f / (2.0 + f)
+    z = s * s
+    r = z * (_LP[0] + z * (_LP[1] + z * (_LP[2] + z * (_LP[3] + z * (_LP[4] + z * (_LP[5] + z * _LP[6]))))))
+    return k * _LN2_HI_F64 - ((hfsq - (s * (hfsq + r) + (k * _LN2_LO_F64 + c))) - f)
+
+
+def _log1p_unit_f32(x):
+    return np.float32(_log1p_unit_f64(np.float64(x)))
+
+
+overload(log1p_unit, inline="always")(_by_type(_log1p_unit_f32, _log1p_unit_f64))
+
+
+# ---------------------------------------------------------------- row reductions
+
+
+@jit
+def pairwise_sum(a, lo, n):
+    """a[lo:lo + n].sum() in NumPy's order (its pairwise_sum: blocks of up to 128 summed with 8 accumulators,
+    halved recursively), so the result is NumPy's to the bit. Eight chains also hide the add latency."""
+    if n < 8:
+        res = a.dtype.type(-0.0)
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+        end = lo + n - n % 8
+        for i in range(lo + 8, end, 8):
+            r0 += a[i]
+            r1 += a[i + 1]
+            r2 += a[i + 2]
+            r3 += a[i + 3]
+            r4 += a[i + 4]
+            r5 += a[i + 5]
+            r6 += a[i + 6]
+            r7 += a[i + 7]
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        for i in range(end, lo + n):
+            res += a[i]
+        return res
+    half = n // 2
+    half -= half % 8
+    return pairwise_sum(a, lo, half) + pairwise_sum(a, lo + half, n - half)
+
+
+@jit
+def pairwise_dot_shifted(t, x, m, lo, n):
+    """sum_i t[i] * (x[i] - m) over [lo, lo + n), in the order of ``pairwise_sum``."""
+    if n < 8:
+        res = x.dtype.type(-0.0)
+        for i in range(lo, lo + n):
+            res += t[i] * (x[i] - m)
+        return res
+    if n <= 128:
+        r0, r1 = t[lo] * (x[lo] - m), t[lo + 1] * (x[lo + 1] - m)
+        r2, r3 = t[lo + 2] * (x[lo + 2] - m), t[lo + 3] * (x[lo + 3] - m)
+        r4, r5 = t[lo + 4] * (x[lo + 4] - m), t[lo + 5] * (x[lo + 5] - m)
+        r6, r7 = t[lo + 6] * (x[lo + 6] - m), t[lo + 7] * (x[lo + 7] - m)
+        end = lo + n - n % 8
+        for i in range(lo + 8, end, 8):
+            r0 += t[i] * (x[i] - m)
+            r1 += t[i + 1] * (x[i + 1] - m)
+            r2 += t[i + 2] * (x[i + 2] - m)
+            r3 += t[i + 3] * (x[i + 3] - m)
+            r4 += t[i + 4] * (x[i + 4] - m)
+            r5 += t[i + 5] * (x[i + 5] - m)
+            r6 += t[i + 6] * (x[i + 6] - m)
+            r7 += t[i + 7] * (x[i + 7] - m)
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        for i in range(end, lo + n):
+            res += t[i] * (x[i] - m)
+        return res
+    half = n // 2
+    half -= half % 8
+    return pairwise_dot_shifted(t, x, m, lo, half) + pairwise_dot_shifted(t, x, m, lo + half, n - half)
+
+
+@jit
+def row_max(a):
+    """max(a) of a non-empty row, in eight chains. A NaN may be skipped here, but it reaches the softmax
+    through exp(x - m) and the row sum all the same."""
+    n = a.shape[0]
+    m0 = a[0]
+    if n < 8:
+        for i in range(1, n):
+            m0 = a[i] if a[i] > m0 else m0
+        return m0
+    m1, m2, m3, m4, m5, m6, m7 = a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+    end = n - n % 8
+    for i in range(8, end, 8):
+        m0 = a[i] if a[i] > m0 else m0
+        m1 = a[i + 1] if a[i + 1] > m1 else m1
+        m2 = a[i + 2] if a[i + 2] > m2 else m2
+        m3 = a[i + 3] if a[i + 3] > m3 else m3
+        m4 = a[i + 4] if a[i + 4] > m4 else m4
+        m5 = a[i + 5] if a[i + 5] > m5 else m5
+        m6 = a[i + 6] if a[i + 6] > m6 else m6
+        m7 = a[i + 7] if a[i + 7] > m7 else m7
+    for i in range(end, n):
+        m0 = a[i] if a[i] > m0 else m0
+    m0 = m1 if m1 > m0 else m0
+    m2 = m3 if m3 > m2 else m2
+    m4 = m5 if m5 > m4 else m4
+    m6 = m7 if m7 > m6 else m6
+    m0 = m2 if m2 > m0 else m0
+    m4 = m6 if m6 > m4 else m4
+    return m4 if m4 > m0 else m0
+
+
+# ---------------------------------------------------------------- bias + activation
+
+
+@inline
+def _activate_row(code, z, out, alpha):
+    """out[c] = f(z[c]) as activation_forward_numpy computes it; alpha is in z's dtype."""
+    t = z.dtype.type
+    zero, one, half = t(0.0), t(1.0), t(0.5)
+    n = z.shape[0]
+    if code == LINEAR:
+        for c in range(n):
+            out[c] = z[c]
+    elif code == RELU:
+        for c in range(n):  # np.maximum(z, 0): NaN stays NaN
+            v = z[c]
+            out[c] = zero if v < zero else v
+    elif code == LEAKY_RELU:
+        for c in range(n):  # max(z, alpha z) for alpha <= 1, min for alpha > 1: both are this
+            v = z[c]
+            out[c] = v if v >= zero else v * alpha
+    elif code == ELU:
+        for c in range(n):
+            v = z[c]
+            w = zero if v > zero else v  # NaN stays NaN
+            out[c] = v if v > zero else expm1_nonpositive(w)
+    elif code == GELU:
+        k = t(_INV_SQRT2)
+        for c in range(n):
+            v = z[c]
+            out[c] = ((erf(v * k) + one) * v) * half
+    elif code == SIGMOID:
+        for c in range(n):
+            out[c] = one / (exp(-z[c]) + one)
+    elif code == TANH:
+        for c in range(n):
+            out[c] = tanh(z[c])
+    else:  # SILU
+        for c in range(n):
+            v = z[c]
+            out[c] = (one / (exp(-v) + one)) * v
+
+
+@inline
+def _activation_grad_row(code, dy, y, z, dz, alpha):
+    """dz[c] = dy[c] * f'(.) as activation_backward_numpy computes it (z is read for gelu and silu)."""
+    t = dy.dtype.type
+    zero, one, half = t(0.0), t(1.0), t(0.5)
+    n = dy.shape[0]
+    if code == LINEAR:
+        for c in range(n):
+            dz[c] = dy[c]
+    elif code == RELU:
+        for c in range(n):
+            dz[c] = dy[c] * (one if y[c] > zero else zero)
+    elif code == LEAKY_RELU:
+        # the twin's f' = (1 - alpha) [y > 0] + alpha, each term rounded to the dtype
+        positive, negative = t(t(1.0 - alpha) + t(alpha)), t(alpha)
+        for c in range(n):
+            dz[c] = dy[c] * (positive if y[c] > zero else negative)
+    elif code == ELU:
+        for c in range(n):  # f' = min(y + 1, 1), NaN kept
+            u = y[c] + one
+            dz[c] = dy[c] * (one if u > one else u)
+    elif code == GELU:
+        k, k_pdf, minus_half = t(_INV_SQRT2), t(_INV_SQRT_2PI), t(-0.5)
+        for c in range(n):
+            v = z[c]
+            cdf = (erf(v * k) + one) * half
+            pdf_z = (exp((v * v) * minus_half) * v) * k_pdf
+            dz[c] = dy[c] * (cdf + pdf_z)
+    elif code == SIGMOID:
+        for c in range(n):
+            u = y[c]
+            dz[c] = dy[c] * ((one - u) * u)
+    elif code == TANH:
+        for c in range(n):
+            u = y[c]
+            dz[c] = dy[c] * (one - u * u)
+    else:  # SILU: f' = s + (1 - s) y, s = sigmoid(z)
+        for c in range(n):
+            s = one / (exp(-z[c]) + one)
+            dz[c] = dy[c] * (s + (one - s) * y[c])
+
+
+@inline
+def _forward_rows(z, bias, has_bias, code, out, alpha):
+    for r in range(z.shape[0]):
+        zr = z[r]
+        if has_bias:
+            for c in range(zr.shape[0]):
+                zr[c] += bias[c]
+        _activate_row(code, zr, out[r], alpha)
+
+
+@inline
+def _forward_rows_in_place(z, bias, has_bias, code, alpha):
+    for r in range(z.shape[0]):
+        zr = z[r]
+        if has_bias:
+            for c in range(zr.shape[0]):
+                zr[c] += bias[c]
+        _activate_row(code, zr, zr, alpha)
+
+
+@jit
+def bias_act_forward(z, bias, code, out, inplace, alpha):
+    """z += bias; out = f(z). ``inplace``: out is z."""
+    if out.shape != z.shape or bias.shape[0] != z.shape[1]:
+        raise ValueError("bias_act_forward: out must have z's shape (B, N) and bias (N,)")
+    a = z.dtype.type(alpha)
+    if inplace:
+        _forward_rows_in_place(z, bias, True, code, a)
+    else:
+        _forward_rows(z, bias, True, code, out, a)
+
+
+@jit
+def act_forward(z, code, out, inplace, alpha):
+    """out = f(z), no bias. ``inplace``: out is z."""
+    if out.shape != z.shape:
+        raise ValueError("bias_act_forward: out must have z's shape")
+    a = z.dtype.type(alpha)
+    if inplace:
+        _forward_rows_in_place(z, z[0], False, code, a)
+    else:
+        _forward_rows(z, z[0], False, code, out, a)
+
+
+@inline
+def _backward_rows(dy, y, z, code, dz, dbias, has_bias, alpha):
+    for r in range(dy.shape[0]):
+        dzr = dz[r]
+        _activation_grad_row(code, dy[r], y[r], z[r], dzr, alpha)
+        if has_bias:
+            for c in range(dzr.shape[0]):
+                dbias[c] += dzr[c]
+
+
+@inline
+def _backward_rows_in_place(dy, y, z, code, dbias, has_bias, alpha):
+    for r in range(dy.shape[0]):
+        dyr = dy[r]
+        _activation_grad_row(code, dyr, y[r], z[r], dyr, alpha)
+        if has_bias:
+            for c in range(dyr.shape[0]):
+                dbias[c] += dyr[c]
+
+
+@inline
+def _check_backward(dy, y, z, dz):
+    if y.shape != dy.shape or z.shape != dy.shape or dz.shape != dy.shape:
+        raise ValueError("act_backward_bias_grad: dy, y, z and dz_out must have one shape")
+
+
+@jit
+def act_backward_bias_grad(dy, y, z, code, dz, dbias, inplace, alpha):
+    """dz = dy * f'; dbias = sum over rows of dz (added row after row, as np.sum(axis=0)). ``inplace``:
+    dz is dy. ``z`` is y where the activation does not read it."""
+    _check_backward(dy, y, z, dz)
+    if dbias.shape[0] != dy.shape[1]:
+        raise ValueError("act_backward_bias_grad: dbias_out must be (N,)")
+    t = dy.dtype.type
+    for c in range(dbias.shape[0]):
+        dbias[c] = t(0.0)
+    if inplace:
+        _backward_rows_in_place(dy, y, z, code, dbias, True, alpha)
+    else:
+        _backward_rows(dy, y, z, code, dz, dbias, True, alpha)
+
+
+@jit
+def act_backward(dy, y, z, code, dz, inplace, alpha):
+    """dz = dy * f', no bias gradient."""
+    _check_backward(dy, y, z, dz)
+    if inplace:
+        _backward_rows_in_place(dy, y, z, code, dy[0], False, alpha)
+    else:
+        _backward_rows(dy, y, z, code, dz, dy[0], False, alpha)
+
+
+# ---------------------------------------------------------------- softmax and cross-entropy
+
+
+@inline
+def _exp_shifted_row(x, m, out):
+    for c in range(x.shape[0]):
+        out[c] = exp(x[c] - m)
+
+
+@inline
+def _normalise_row(p, s):
+    for c in range(p.shape[0]):
+        p[c] = p[c] / s
+
+
+@inline
+def _softmax_row(x, p):
+    """p = softmax(x) as softmax_numpy: exp(x - max) divided by its pairwise sum; p may be x."""
+    _exp_shifted_row(x, row_max(x), p)
+    _normalise_row(p, p.dtype.type(0.0) + pairwise_sum(p, 0, p.shape[0]))
+
+
+@jit
+def softmax(logits, out, inplace):
+    if out.shape != logits.shape:
+        raise ValueError("softmax: out must have the shape of logits")
+    if logits.shape[1] == 0:
+        raise ValueError("softmax: logits have no columns")
+    if inplace:
+        for r in range(logits.shape[0]):
+            xr = logits[r]
+            _softmax_row(xr, xr)
+    else:
+        for r in range(logits.shape[0]):
+            _softmax_row(logits[r], out[r])
+
+
+@inline
+def _class_index(label, cols):
+    """A label as a column index, negative ones counted from the end like NumPy's indexing."""
+    k = np.int64(label)
+    if k < -cols or k >= cols:
+        raise IndexError("softmax_xent: a label is out of range for the number of classes")
+    return k + cols if k < 0 else k
+
+
+@inline
+def _sparse_xent_row(x, k, p, d, scale, has_grad):
+    """One row of softmax_xent_numpy with a class index k; returns the loss. p may be x."""
+    t = x.dtype.type
+    m = row_max(x)
+    picked = x[k] - m  # read before p, which may be x, is written
+    _exp_shifted_row(x, m, p)
+    s = t(0.0) + pairwise_sum(p, 0, p.shape[0])
+    if has_grad:
+        for c in range(p.shape[0]):
+            q = p[c] / s
+            p[c] = q
+            d[c] = q * scale
+        d[k] = d[k] - scale
+    else:
+        _normalise_row(p, s)
+    return t(math.log(s)) - picked
+
+
+@inline
+def _dense_xent_row(x, tr, p, d, scale, has_grad):
+    """One row of softmax_xent_numpy with target row tr; returns the loss. p may be x."""
+    t = x.dtype.type
+    n = x.shape[0]
+    m = row_max(x)
+    sum_t = t(0.0) + pairwise_sum(tr, 0, n)
+    picked = t(0.0) + pairwise_dot_shifted(tr, x, m, 0, n)  # sum_j t_j (x_j - m), before p is written
+    _exp_shifted_row(x, m, p)
+    s = t(0.0) + pairwise_sum(p, 0, n)
+    if has_grad:
+        for c in range(n):
+            q = p[c] / s
+            p[c] = q
+            d[c] = (q * sum_t - tr[c]) * scale
+    else:
+        _normalise_row(p, s)
+    return t(math.log(s)) * sum_t - picked
+
+
+@inline
+def _check_xent(logits, probs, dlogits, loss):
+    if probs.shape != logits.shape or dlogits.shape != logits.shape or loss.shape[0] != logits.shape[0]:
+        raise ValueError("softmax_xent: probs_out and dlogits_out must have the shape of logits, loss_out (B,)")
+    if logits.shape[1] == 0:
+        raise ValueError("softmax_xent: logits have no columns")
+
+
+@jit
+def softmax_xent_sparse(logits, labels, probs, dlogits, loss, scale, has_grad, inplace):
+    """Class-index labels (B,). Without has_grad, dlogits is a placeholder (probs). ``inplace``: probs is
+    logits."""
+    _check_xent(logits, probs, dlogits, loss)
+    if labels.shape[0] != logits.shape[0]:
+        raise ValueError("softmax_xent: labels must be (B,)")
+    s = logits.dtype.type(scale)
+    cols = logits.shape[1]
+    if inplace:
+        for r in range(logits.shape[0]):
+            xr = logits[r]
+            loss[r] = _sparse_xent_row(xr, _class_index(labels[r], cols), xr, dlogits[r], s, has_grad)
+    else:
+        for r in range(logits.shape[0]):
+            loss[r] = _sparse_xent_row(logits[r], _class_index(labels[r], cols), probs[r], dlogits[r], s,
+                                       has_grad)
+
+
+@jit
+def softmax_xent_dense(logits, labels, probs, dlogits, loss, scale, has_grad, inplace):
+    """Target rows (B, C); otherwise as softmax_xent_sparse."""
+    _check_xent(logits, probs, dlogits, loss)
+    if labels.shape != logits.shape:
+        raise ValueError("softmax_xent: dense labels must have the shape of logits")
+    s = logits.dtype.type(scale)
+    if inplace:
+        for r in range(logits.shape[0]):
+            xr = logits[r]
+            loss[r] = _dense_xent_row(xr, labels[r], xr, dlogits[r], s, has_grad)
+    else:
+        for r in range(logits.shape[0]):
+            loss[r] = _dense_xent_row(logits[r], labels[r], probs[r], dlogits[r], s, has_grad)
+
+
+# ---------------------------------------------------------------- sigmoid + binary cross-entropy
+
+
+@inline
+def _bce_elements(x, tr, p, elem):
+    """elem = log1p(e) + max(x, 0) - x t with e = exp(-|x|); p = sigmoid(x) as 1/(1+e) or e/(1+e)."""
+    t = x.dtype.type
+    zero, one = t(0.0), t(1.0)
+    for c in range(x.shape[0]):
+        v = x[c]
+        e = exp(-math.fabs(v))
+        p[c] = (one if v >= zero else e) / (e + one)
+        elem[c] = (log1p_unit(e) + (v if v > zero else zero)) - v * tr[c]
+
+
+@inline
+def _bce_row_loss(x, tr, elem):
+    for c in range(x.shape[0]):
+        v = x[c]
+        e = exp(-math.fabs(v))
+        elem[c] = (log1p_unit(e) + (v if v > x.dtype.type(0.0) else x.dtype.type(0.0))) - v * tr[c]
+
+
+@inline
+def _bce_row_probs(x, p):
+    t = x.dtype.type
+    zero, one = t(0.0), t(1.0)
+    for c in range(x.shape[0]):
+        v = x[c]
+        e = exp(-math.fabs(v))
+        p[c] = (one if v >= zero else e) / (e + one)
+
+
+@jit
+def sigmoid_bce(logits, targets, probs, dlogits, loss, scale, has_grad):
+    """sigmoid_bce_numpy: loss = row mean (pairwise sum / C). Without has_grad, dlogits is a placeholder and
+    probs holds each row's loss terms until the probabilities replace them. probs must not be logits."""
+    if (targets.shape != logits.shape or probs.shape != logits.shape or dlogits.shape != logits.shape
+            or loss.shape[0] != logits.shape[0]):
+        raise ValueError("sigmoid_bce: targets, probs_out, dlogits_out must have the shape of logits, loss (B,)")
+    t = logits.dtype.type
+    n = logits.shape[1]
+    s = t(scale)
+    for r in range(logits.shape[0]):
+        x, tr, p = logits[r], targets[r], probs[r]
+        if has_grad:
+            d = dlogits[r]
+            _bce_elements(x, tr, p, d)  # d holds the loss terms first
+            loss[r] = (t(0.0) + pairwise_sum(d, 0, n)) / t(n)
+            for c in range(n):
+                d[c] = (p[c] - tr[c]) * s
+        else:
+            _bce_row_loss(x, tr, p)
+            loss[r] = (t(0.0) + pairwise_sum(p, 0, n)) / t(n)
+            _bce_row_probs(x, p)
+
+
+# ---------------------------------------------------------------- dropout
+
+_U = np.uint64
+_M32, _MUL1, _MUL2 = _U(0xFFFFFFFF), _U(0x7FEB352D), _U(0x846CA68B)
+_S8, _S15, _S16 = _U(8), _U(15), _U(16)
+
+
+@inline
+def _lowbias32(x):
+    """dropout.lowbias32 on a uint64 holding 32 bits: the products are masked back to 32 bits."""
+    x ^= x >> _S16
+    x = (x * _MUL1) & _M32
+    x ^= x >> _S15
+    x = (x * _MUL2) & _M32
+    x ^= x >> _S16
+    return x
+
+
+@inline
+def _keep(i, key_a, key_b, threshold):
+    """1 where element i (the C-order flat index) is kept: dropout.py's hash, bit for bit."""
+    h = _lowbias32((_U(i) & _M32) ^ key_a)
+    h = _lowbias32((h + key_b) & _M32)
+    return (h >> _S8) >= threshold
+
+
+@inline
+def _dropout_row(x, out, mask, base, key_a, key_b, threshold, scale):
+    t = x.dtype.type
+    zero, one = t(0.0), t(1.0)
+    for c in range(x.shape[0]):
+        keep = _keep(base + c, key_a, key_b, threshold)
+        mask[c] = np.uint8(1) if keep else np.uint8(0)
+        out[c] = (x[c] * (one if keep else zero)) * scale
+
+
+@jit
+def dropout_forward(x, out, mask, key_a, key_b, threshold, scale, inplace):
+    """x, out, mask as 2-D (B, N); keys and threshold from dropout.stream_keys / keep_threshold."""
+    if out.shape != x.shape or mask.shape != x.shape:
+        raise ValueError("dropout_forward: out and mask_out must have the shape of x")
+    s = x.dtype.type(scale)
+    ka, kb, th = _U(key_a), _U(key_b), _U(threshold)
+    cols = x.shape[1]
+    if inplace:
+        for r in range(x.shape[0]):
+            xr = x[r]
+            _dropout_row(xr, xr, mask[r], r * cols, ka, kb, th, s)
+    else:
+        for r in range(x.shape[0]):
+            _dropout_row(x[r], out[r], mask[r], r * cols, ka, kb, th, s)
+
+
+@inline
+def _dropout_grad_row(dy, mask, dx, scale):
+    t = dy.dtype.type
+    for c in range(dy.shape[0]):
+        dx[c] = (dy[c] * t(mask[c])) * scale
+
+
+@jit
+def dropout_backward(dy, mask, dx, scale, inplace):
+    if mask.shape != dy.shape or dx.shape != dy.shape:
+        raise ValueError("dropout_backward: mask and dx_out must have the shape of dy")
+    s = dy.dtype.type(scale)
+    if inplace:
+        for r in range(dy.shape[0]):
+            dyr = dy[r]
+            _dropout_grad_row(dyr, mask[r], dyr, s)
+    else:
+        for r in range(dy.shape[0]):
+            _dropout_grad_row(dy[r], mask[r], dx[r], s)

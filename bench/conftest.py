@@ -42,16 +42,16 @@ def ops_pairs():
 
     def get(device):
         if device not in cache:
-            from gpunn.benchmarking.unfused import UnfusedCupyOps, UnfusedNumpyOps
+            from gpunn.benchmarking.unfused import unfused_cupy_ops, unfused_numpy_ops
 
             if device == "numpy":
                 from gpunn.ops import NumpyOps
 
-                cache[device] = (NumpyOps(), UnfusedNumpyOps())
+                cache[device] = (NumpyOps(), unfused_numpy_ops())
             else:
                 from gpunn.ops.cupy_ops import CupyOps
 
-                cache[device] = (CupyOps(), UnfusedCupyOps())
+                cache[device] = (CupyOps(), unfused_cupy_ops())
         return cache[device]
 
     return get

@@ -14,7 +14,7 @@ from gpunn.benchmarking import contenders, schema, timing, validation
 from gpunn.benchmarking.contenders import ContenderSpec
 from gpunn.benchmarking.gpunn_step import GpunnStep
 from gpunn.benchmarking.runner import initial_weights, make_batch
-from gpunn.benchmarking.unfused import UnfusedNumpyOps
+from gpunn.benchmarking.unfused import unfused_numpy_ops
 from gpunn.distributed import LocalCommunicator
 from gpunn.ops import NumpyOps
 
@@ -180,7 +180,7 @@ def test_unfused_step_matches_the_fused_one():
     x, y = make_batch(layers, 16, 0)
     weights = initial_weights(layers, 0)
     snaps = []
-    for ops in (NumpyOps(), UnfusedNumpyOps()):
+    for ops in (NumpyOps(), unfused_numpy_ops()):
         step = GpunnStep(ops.name, ops, "cpu", LocalCommunicator())
         step.setup(layers, x, y, weights)
         for _ in range(3):
@@ -191,7 +191,7 @@ def test_unfused_step_matches_the_fused_one():
 
 
 def test_unfused_primitives_match_the_twins(rng):
-    fused, unfused = NumpyOps(), UnfusedNumpyOps()
+    fused, unfused = NumpyOps(), unfused_numpy_ops()
     z = rng.standard_normal((6, 5)).astype(np.float32)
     bias = rng.standard_normal(5).astype(np.float32)
     dy = rng.standard_normal((6, 5)).astype(np.float32)
@@ -240,7 +240,7 @@ def test_unfused_optimizer_updates_match_the_twins(rng, update, state, hyper, ar
               for i in range(state)]
     device_state = np.array(hyper, dtype=np.float64)
     results = []
-    for ops in (NumpyOps(), UnfusedNumpyOps()):
+    for ops in (NumpyOps(), unfused_numpy_ops()):
         p, slots = p0.copy(), [s.copy() for s in slots0]
         if update == "adam_update":
             ops.adam_update(p, g, slots[0], slots[1], None, device_state, *args)

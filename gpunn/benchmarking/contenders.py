@@ -72,7 +72,7 @@ class ContenderSpec:
         return f"cuda:{cp.cuda.Device().id}" if cp is not None else "cuda"
 
     def _make_ops(self):
-        from .unfused import UnfusedCupyOps, UnfusedNumpyOps
+        from .unfused import unfused_cupy_ops, unfused_numpy_ops
 
         if self.name == "numpy":
             from ..ops import NumpyOps
@@ -82,7 +82,7 @@ class ContenderSpec:
             from ..ops.cupy_ops import CupyOps
 
             return CupyOps()
-        return UnfusedNumpyOps() if self.name == "numpy-unfused" else UnfusedCupyOps()
+        return unfused_numpy_ops() if self.name == "numpy-unfused" else unfused_cupy_ops()
 
 
 SPECS = {name: ContenderSpec(name, "torch" if name.startswith("torch") else "gpunn",

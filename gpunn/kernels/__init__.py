@@ -53,8 +53,28 @@ def cpu_updates():
     return CompiledUpdates()
 
 
+@functools.lru_cache(maxsize=None)
+def cpu_fused():
+    """The compiled CPU fused steps (``fused_cpu.CompiledFused``: bias + activation forward and backward,
+    softmax, softmax + cross-entropy, sigmoid + BCE, dropout), or None, as for ``cpu_updates``: the NumPy
+    twins run then."""
+    if os.environ.get("GPUNN_CPU_JIT", "1").lower() in ("0", "false", "no"):
+        return None
+    from gpunn import _compat
+
+    if _compat.numba() is None:
+        return None
+    try:
+        from gpunn.kernels.fused_cpu import CompiledFused
+    except Exception as exc:  # a broken LLVM install must not stop training: the twins are always there
+        warnings.warn(f"gpunn: compiled CPU fused steps unavailable ({exc}); using NumPy", RuntimeWarning)
+        return None
+    return CompiledFused()
+
+
 __all__ = [
     "cpu_updates",
+    "cpu_fused",
     "ACTIVATIONS",
     "NEEDS_PREACTIVATION",
     "act_backward_bias_grad_numpy",

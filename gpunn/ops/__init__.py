@@ -15,7 +15,8 @@ import os
 import warnings
 
 from .. import _compat
-from .base import NumpyOps, Ops
+from .base import Ops
+from .numpy_ops import NumpyOps
 
 BACKENDS = ("auto", "numpy", "cupy")
 

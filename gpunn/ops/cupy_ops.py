@@ -2,17 +2,24 @@
 
 Generic array math comes from the base class through ``xp = cupy`` (cuBLAS for matmuls); the fused steps
 run as Numba CUDA kernels from ``gpunn.kernels``, launched on CuPy's current stream through cached device
-views, so no step converts arrays or synchronises the host.
+views, so no step converts arrays or synchronises the host. The kernels exist for float32 and float64; another
+dtype falls back to the reference steps of the base class.
 """
 from __future__ import annotations
 
 import numpy
 
 from .. import _compat
-from ..kernels import optimizer_updates
+from ..kernels import bias_act, dropout, optimizer_state, optimizer_updates, sigmoid_bce, softmax_xent
 from . import tf32
 from .base import Ops
 from .recording import primitive
+
+KERNEL_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
+
+
+def _has_kernel(array) -> bool:
+    return array.dtype in KERNEL_DTYPES
 
 
 class CupyOps(Ops):
@@ -24,11 +31,10 @@ class CupyOps(Ops):
         cp = _compat.cupy()
         if cp is None:
             raise RuntimeError(f"CupyOps needs a GPU: {_compat.cupy_unavailable_reason()}")
-        self.xp = cp
+        super().__init__(cp)
         device = cp.cuda.Device()
         props = cp.cuda.runtime.getDeviceProperties(device.id)
         self.device_description = f"GPU {device.id} ({props['name'].decode()})"
-        self.out_of_memory_errors = (MemoryError, cp.cuda.memory.OutOfMemoryError)
         if allow_tf32 is None:
             tf32.apply_to_cupy()
         else:
@@ -43,44 +49,78 @@ class CupyOps(Ops):
         process-wide setting (every GPU backend of this process follows it)."""
         tf32.set_tf32(bool(allow))
 
-    # ---- memory and transfers -------------------------------------------------------------------
-    def to_numpy(self, array) -> numpy.ndarray:
-        return self.xp.asnumpy(array) if isinstance(array, self.xp.ndarray) else numpy.asarray(array)
+    # ---- fused layer steps: the CUDA launchers ----------------------------------------------------
+    @primitive
+    def bias_act_forward(self, z, bias, activation, out, alpha=0.2):
+        if not _has_kernel(z):
+            return Ops.bias_act_forward.unrecorded(self, z, bias, activation, out, alpha)
+        bias_act.bias_act_forward_cuda(z, bias, activation, out, alpha)
+        return out
 
-    def upload(self, host_array, out) -> None:
-        out.set(numpy.ascontiguousarray(host_array, dtype=out.dtype))
+    @primitive
+    def act_backward_bias_grad(self, dy, y, z, activation, dz_out, dbias_out, alpha=0.2):
+        if not _has_kernel(dy):
+            return Ops.act_backward_bias_grad.unrecorded(self, dy, y, z, activation, dz_out, dbias_out, alpha)
+        bias_act.act_backward_bias_grad_cuda(dy, y, z, activation, dz_out, dbias_out, alpha)
+        return dz_out
 
-    def synchronize(self) -> None:
-        self.xp.cuda.get_current_stream().synchronize()
+    @primitive
+    def softmax(self, logits, out):
+        if not _has_kernel(logits):
+            return Ops.softmax.unrecorded(self, logits, out)
+        softmax_xent.softmax_cuda(logits, out)
+        return out
 
-    def to_float(self, scalar) -> float:
-        return float(scalar.get()) if hasattr(scalar, "get") else float(scalar)
+    @primitive
+    def softmax_xent(self, logits, labels, probs_out, dlogits_out, loss_out, grad_scale):
+        if not _has_kernel(logits):
+            return Ops.softmax_xent.unrecorded(self, logits, labels, probs_out, dlogits_out, loss_out, grad_scale)
+        softmax_xent.softmax_xent_cuda(logits, labels, probs_out, dlogits_out, loss_out, grad_scale)
 
-    def free_bytes(self) -> int:
-        free, _total = self.xp.cuda.runtime.memGetInfo()
-        pool = self.xp.get_default_memory_pool()
-        return int(free + pool.free_bytes())
+    @primitive
+    def sigmoid_bce(self, logits, targets, probs_out, dlogits_out, loss_out, grad_scale):
+        if not _has_kernel(logits):
+            return Ops.sigmoid_bce.unrecorded(self, logits, targets, probs_out, dlogits_out, loss_out, grad_scale)
+        sigmoid_bce.sigmoid_bce_cuda(logits, targets, probs_out, dlogits_out, loss_out, grad_scale)
 
-    # ---- fused steps: the Numba CUDA launchers in gpunn/kernels (see Ops._kernel) --------------------
-    kernel_suffix = "_cuda"
+    @primitive
+    def dropout_forward(self, x, rate, seed, counter, out, mask_out):
+        dropout.dropout_forward_cuda(x, rate, seed, counter, out, mask_out)
+        return out
 
-    def prepare_update(self, step: str, dtype) -> None:
-        pass  # the CUDA kernels compile on their first launch
+    @primitive
+    def dropout_backward(self, dy, mask, rate, dx_out):
+        dropout.dropout_backward_cuda(dy, mask, rate, dx_out)
+        return dx_out
 
+    # ---- the optimizer: its state advanced and its update made on the device -------------------------
     # The CUDA updates read the learning rate, step and weight decay from the optimizer's device state
-    # themselves (kernels/optimizer_updates.py): nothing is read back to the host.
+    # themselves (kernels/optimizer_updates.py): nothing is read back to the host. They compile on their first
+    # launch, which the optimizer makes at build time (a one-element rehearsal).
+    @primitive
+    def advance_optimizer_state(self, state, schedule=None):
+        optimizer_state.advance_cuda(state, schedule)
+
     @primitive
     def sgd_update(self, p, g, velocity, state, momentum, nesterov):
+        if not _has_kernel(p):
+            return Ops.sgd_update.unrecorded(self, p, g, velocity, state, momentum, nesterov)
         optimizer_updates.sgd_update_cuda(p, g, velocity, state, momentum, nesterov)
 
     @primitive
     def rmsprop_update(self, p, g, ms, mom, mg, state, rho, momentum, epsilon, centered):
+        if not _has_kernel(p):
+            return Ops.rmsprop_update.unrecorded(self, p, g, ms, mom, mg, state, rho, momentum, epsilon, centered)
         optimizer_updates.rmsprop_update_cuda(p, g, ms, mom, mg, state, rho, momentum, epsilon, centered)
 
     @primitive
     def adagrad_update(self, p, g, acc, state, epsilon):
+        if not _has_kernel(p):
+            return Ops.adagrad_update.unrecorded(self, p, g, acc, state, epsilon)
         optimizer_updates.adagrad_update_cuda(p, g, acc, state, epsilon)
 
     @primitive
     def adam_update(self, p, g, m, v, vhat, state, beta_1, beta_2, epsilon):
+        if not _has_kernel(p):
+            return Ops.adam_update.unrecorded(self, p, g, m, v, vhat, state, beta_1, beta_2, epsilon)
         optimizer_updates.adam_update_cuda(p, g, m, v, vhat, state, beta_1, beta_2, epsilon)

@@ -97,3 +97,16 @@ def test_optimizer_kernel_is_rehearsed_on_one_element_when_the_optimizer_is_buil
     assert sizes == [1, model.params.size]
     assert optimizer.iterations == 1
     assert all(slot.size == model.params.size for slot in optimizer.slots.values())
+
+
+def test_a_dtype_without_kernels_falls_back_to_the_reference_steps(rng):
+    """CupyOps launches its kernels for float32/float64 only; float16 takes the reference expressions."""
+    from gpunn.ops.base import Ops
+
+    z = rng.standard_normal((5, 7)).astype(np.float16)
+    bias = rng.standard_normal(7).astype(np.float16)
+    got, want = np.empty_like(z), np.empty_like(z)
+    SimulatedCupyOps().bias_act_forward(z.copy(), bias, "tanh", got)
+    Ops().bias_act_forward(z.copy(), bias, "tanh", want)
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == np.float16

@@ -1,0 +1,153 @@
+"""NumpyOps: the CPU backend. The fused steps are the kernels' NumPy twins (the CPU side of each kernels/ pair),
+the optimizer updates one compiled pass over the flat buffer (kernels/optimizer_updates_cpu.py, Numba) or,
+without Numba, the twins split over a small thread pool.
+"""
+from __future__ import annotations
+
+import numpy
+
+from ..kernels import bias_act, dropout, optimizer_updates, sigmoid_bce, softmax_xent
+from .base import Ops
+from .recording import primitive
+
+
+class NumpyOps(Ops):
+    name = "numpy"
+    device_description = "CPU (NumPy)"
+
+    def __init__(self):
+        super().__init__()
+
+    # ---- fused layer steps: the NumPy twins --------------------------------------------------------
+    @primitive
+    def bias_act_forward(self, z, bias, activation, out, alpha=0.2):
+        bias_act.bias_act_forward_numpy(z, bias, activation, out, alpha)
+        return out
+
+    @primitive
+    def act_backward_bias_grad(self, dy, y, z, activation, dz_out, dbias_out, alpha=0.2):
+        bias_act.act_backward_bias_grad_numpy(dy, y, z, activation, dz_out, dbias_out, alpha)
+        return dz_out
+
+    @primitive
+    def softmax(self, logits, out):
+        softmax_xent.softmax_numpy(logits, out)
+        return out
+
+    @primitive
+    def softmax_xent(self, logits, labels, probs_out, dlogits_out, loss_out, grad_scale):
+        softmax_xent.softmax_xent_numpy(logits, labels, probs_out, dlogits_out, loss_out, grad_scale)
+
+    @primitive
+    def sigmoid_bce(self, logits, targets, probs_out, dlogits_out, loss_out, grad_scale):
+        sigmoid_bce.sigmoid_bce_numpy(logits, targets, probs_out, dlogits_out, loss_out, grad_scale)
+
+    @primitive
+    def dropout_forward(self, x, rate, seed, counter, out, mask_out):
+        dropout.dropout_forward_numpy(x, rate, seed, counter, out, mask_out)
+        return out
+
+    @primitive
+    def dropout_backward(self, dy, mask, rate, dx_out):
+        dropout.dropout_backward_numpy(dy, mask, rate, dx_out)
+        return dx_out
+
+    # ---- optimizer updates over the flat parameter buffer ---------------------------------------
+    # Where Numba is installed, one compiled pass (kernels/optimizer_updates_cpu.py). Otherwise the
+    # NumPy twin: its ufuncs run on one core each, so large buffers are cut into one slice per core and
+    # updated by a small thread pool (ufuncs release the GIL), each slice with its own scratch.
+    PARALLEL_MIN_ELEMENTS = 1 << 18
+
+    def _flat_update(self, step: str, arrays, scalars) -> None:
+        compiled = self._compiled_updates()
+        if compiled is not None:
+            getattr(compiled, step)(*arrays, *scalars)
+            return
+        twin = getattr(optimizer_updates, step + "_numpy")
+        p = arrays[0]
+        scratch = self._scratch(p.size, p.dtype)
+        workers = self._update_threads() if p.size >= self.PARALLEL_MIN_ELEMENTS else 1
+        if workers == 1:
+            twin(*arrays, *scalars, scratch=scratch)
+            return
+        # Slice bounds on 64-element boundaries keep each slice's start aligned for SIMD.
+        bounds = [min(p.size, (p.size * k // workers) // 64 * 64) for k in range(workers)] + [p.size]
+        jobs = [self._pool.submit(twin, *[None if a is None else a[lo:hi] for a in arrays], *scalars,
+                                  scratch=scratch[lo:hi])
+                for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+        for job in jobs:
+            job.result()
+
+    def prepare_update(self, step: str, dtype) -> None:
+        """Ready the optimizer update ``step`` (e.g. 'adam_update') for ``dtype`` before training starts: on the
+        CPU, compile it or load it from Numba's disk cache now rather than inside the first timed step."""
+        compiled = self._compiled_updates()
+        if compiled is not None:
+            compiled.warm_up(step, dtype)
+
+    def _compiled_updates(self):
+        if not hasattr(self, "_compiled"):
+            from ..kernels import cpu_updates
+
+            self._compiled = cpu_updates()
+        return self._compiled
+
+    def _update_threads(self) -> int:
+        if not hasattr(self, "_pool"):
+            import os
+
+            threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+            self.set_update_threads(max(1, min(8, threads or 1)))
+        return self._threads
+
+    @property
+    def update_threads(self) -> int:
+        return self._update_threads()
+
+    def set_update_threads(self, threads: int) -> int:
+        """Threads for the element-wise optimizer update (default: the usable cores, at most 8). Benchmarks set
+        it to the thread count every contender gets."""
+        import concurrent.futures
+
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads: expected a positive integer, got {threads!r}")
+        old = getattr(self, "_pool", None)
+        self._threads = threads
+        self._pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="gpunn-update")
+        if old is not None:
+            old.shutdown(wait=False)
+        return threads
+
+    def _scratch(self, size, dtype):
+        cache = self.__dict__.setdefault("_scratch_buffers", {})
+        key = (size, numpy.dtype(dtype).str)
+        if key not in cache:
+            cache[key] = numpy.empty(size, dtype=dtype)
+        return cache[key]
+
+    # Each update reads the step's learning rate, the step count and the weight decay from the optimizer's
+    # device state (float64 [iterations, learning_rate, weight_decay]), never from host arguments, so a
+    # recorded step stays right when they change.
+    def _hyper(self, state):
+        """(learning rate, step, weight decay) read from the device state: free on the CPU."""
+        return float(state[1]), int(state[0]), float(state[2])
+
+    @primitive
+    def sgd_update(self, p, g, velocity, state, momentum, nesterov):
+        lr, _, weight_decay = self._hyper(state)
+        self._flat_update("sgd_update", (p, g, velocity), (lr, momentum, nesterov, weight_decay))
+
+    @primitive
+    def rmsprop_update(self, p, g, ms, mom, mg, state, rho, momentum, epsilon, centered):
+        lr, _, weight_decay = self._hyper(state)
+        self._flat_update("rmsprop_update", (p, g, ms, mom, mg), (lr, rho, momentum, epsilon, centered, weight_decay))
+
+    @primitive
+    def adagrad_update(self, p, g, acc, state, epsilon):
+        lr, _, weight_decay = self._hyper(state)
+        self._flat_update("adagrad_update", (p, g, acc), (lr, epsilon, weight_decay))
+
+    @primitive
+    def adam_update(self, p, g, m, v, vhat, state, beta_1, beta_2, epsilon):
+        lr, step, weight_decay = self._hyper(state)
+        self._flat_update("adam_update", (p, g, m, v, vhat), (lr, beta_1, beta_2, epsilon, step, weight_decay))

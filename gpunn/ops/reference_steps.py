@@ -1,0 +1,180 @@
+"""The fused steps as plain array expressions through ``self.xp``: the reference every backend's kernels are
+measured against, and the fallback where a backend has no kernel (an unusual dtype).
+
+Each expression makes its own pass over memory and allocates its temporaries, as one would write the step
+without gpunn's kernels; results are written into the ``out`` buffers the caller gives, so a recorded step can
+still replay them. The same code runs on NumPy and on CuPy (``Ops()`` and ``Ops(xp=cupy)`` are the benchmark's
+"unfused" contenders).
+"""
+from __future__ import annotations
+
+from .recording import primitive
+
+REFERENCE_ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "silu", "gelu")
+
+
+def _erf(xp, z):
+    if xp.__name__ == "numpy":
+        from ..kernels.erf import erf_numpy
+
+        return erf_numpy(z)
+    from cupyx.scipy.special import erf  # CuPy's, on the device
+
+    return erf(z)
+
+
+def activation(xp, z, name, alpha):
+    if name == "linear":
+        return z.copy()
+    if name == "relu":
+        return xp.maximum(z, 0)
+    if name == "leaky_relu":
+        return xp.where(z >= 0, z, z * alpha)
+    if name == "elu":
+        return xp.where(z > 0, z, xp.expm1(xp.minimum(z, 0)))
+    if name == "sigmoid":
+        return 1 / (1 + xp.exp(-z))
+    if name == "tanh":
+        return xp.tanh(z)
+    if name == "silu":
+        return z / (1 + xp.exp(-z))
+    if name == "gelu":
+        return 0.5 * z * (1 + _erf(xp, z / 2 ** 0.5))
+    raise ValueError(f"activation: the reference steps implement {REFERENCE_ACTIVATIONS}, not {name!r}")
+
+
+def activation_grad(xp, dy, y, z, name, alpha):
+    if name == "linear":
+        return dy.copy()
+    if name == "relu":
+        return dy * (y > 0)
+    if name == "leaky_relu":
+        return xp.where(y > 0, dy, dy * alpha)
+    if name == "elu":
+        return xp.where(z > 0, dy, dy * (y + 1))
+    if name == "sigmoid":
+        return dy * y * (1 - y)
+    if name == "tanh":
+        return dy * (1 - y * y)
+    if name == "silu":
+        s = 1 / (1 + xp.exp(-z))
+        return dy * (s + y * (1 - s))
+    if name == "gelu":
+        cdf = 0.5 * (1 + _erf(xp, z / 2 ** 0.5))
+        pdf = xp.exp(-0.5 * z * z) / (2 * 3.141592653589793) ** 0.5
+        return dy * (cdf + z * pdf)
+    raise ValueError(f"activation: the reference steps implement {REFERENCE_ACTIVATIONS}, not {name!r}")
+
+
+def _dense_targets(xp, labels, like):
+    """Sparse class ids as a one-hot matrix; float targets unchanged."""
+    if labels.ndim == 2:
+        return labels
+    onehot = xp.zeros_like(like)
+    onehot[xp.arange(like.shape[0]), labels] = 1
+    return onehot
+
+
+class ReferenceSteps:
+    xp = None  # set by the Ops class
+    _tape = None
+
+    # ---- layer steps --------------------------------------------------------------------------------
+    @primitive
+    def bias_act_forward(self, z, bias, activation_name, out, alpha=0.2):
+        if bias is not None:
+            z += bias  # z must hold the pre-activation afterwards (backward of elu/gelu/silu reads it)
+        out[...] = activation(self.xp, z, activation_name, alpha)
+        return out
+
+    @primitive
+    def act_backward_bias_grad(self, dy, y, z, activation_name, dz_out, dbias_out, alpha=0.2):
+        dz = activation_grad(self.xp, dy, y, z, activation_name, alpha)
+        dz_out[...] = dz
+        if dbias_out is not None:
+            dbias_out[...] = dz.sum(axis=0)
+        return dz_out
+
+    @primitive
+    def softmax(self, logits, out):
+        e = self.xp.exp(logits - logits.max(axis=1, keepdims=True))
+        out[...] = e / e.sum(axis=1, keepdims=True)
+        return out
+
+    @primitive
+    def softmax_xent(self, logits, labels, probs_out, dlogits_out, loss_out, grad_scale):
+        xp = self.xp
+        m = logits.max(axis=1, keepdims=True)
+        e = xp.exp(logits - m)
+        s = e.sum(axis=1, keepdims=True)
+        targets = _dense_targets(xp, labels, logits)
+        loss_out[...] = (targets * (m + xp.log(s) - logits)).sum(axis=1)  # -sum t log(softmax)
+        probs = e / s
+        if dlogits_out is not None:
+            dlogits_out[...] = (probs * targets.sum(axis=1, keepdims=True) - targets) * grad_scale
+        probs_out[...] = probs
+        return loss_out
+
+    @primitive
+    def sigmoid_bce(self, logits, targets, probs_out, dlogits_out, loss_out, grad_scale):
+        xp = self.xp
+        elem = xp.maximum(logits, 0) - logits * targets + xp.log1p(xp.exp(-xp.abs(logits)))
+        loss_out[...] = elem.mean(axis=1)
+        probs = 1 / (1 + xp.exp(-logits))
+        if dlogits_out is not None:
+            dlogits_out[...] = (probs - targets) * grad_scale
+        probs_out[...] = probs
+        return loss_out
+
+    # ---- optimizer updates: the learning rate, step and weight decay read from the device state ----------
+    @staticmethod
+    def _hyper_arrays(state):
+        """(lr, step, weight decay) as 0-d device values: nothing is read back to the host."""
+        return state[1], state[0], state[2]
+
+    @primitive
+    def sgd_update(self, p, g, velocity, state, momentum, nesterov):
+        lr, _, weight_decay = self._hyper_arrays(state)
+        p[...] = p - p * (lr * weight_decay)
+        if not momentum:
+            p[...] = p - lr * g
+            return
+        velocity[...] = momentum * velocity - lr * g
+        p[...] = p + (momentum * velocity - lr * g if nesterov else velocity)
+
+    @primitive
+    def rmsprop_update(self, p, g, ms, mom, mg, state, rho, momentum, epsilon, centered):
+        xp = self.xp
+        lr, _, weight_decay = self._hyper_arrays(state)
+        p[...] = p - p * (lr * weight_decay)
+        ms[...] = rho * ms + (1 - rho) * g * g
+        if centered:
+            mg[...] = rho * mg + (1 - rho) * g
+            denom = ms - mg * mg + epsilon
+        else:
+            denom = ms + epsilon
+        increment = lr * g / xp.sqrt(denom)
+        if momentum > 0:
+            mom[...] = momentum * mom + increment
+            increment = mom
+        p[...] = p - increment
+
+    @primitive
+    def adagrad_update(self, p, g, acc, state, epsilon):
+        lr, _, weight_decay = self._hyper_arrays(state)
+        p[...] = p - p * (lr * weight_decay)
+        acc[...] = acc + g * g
+        p[...] = p - lr * g / self.xp.sqrt(acc + epsilon)
+
+    @primitive
+    def adam_update(self, p, g, m, v, vhat, state, beta_1, beta_2, epsilon):
+        xp = self.xp
+        lr, step, weight_decay = self._hyper_arrays(state)
+        p[...] = p - p * (lr * weight_decay)
+        m[...] = m + (g - m) * (1 - beta_1)
+        v[...] = v + (g * g - v) * (1 - beta_2)
+        if vhat is not None:
+            vhat[...] = xp.maximum(vhat, v)
+            v = vhat
+        alpha = lr * xp.sqrt(1.0 - beta_2 ** step) / (1.0 - beta_1 ** step)
+        p[...] = p - alpha * m / (xp.sqrt(v) + epsilon)

@@ -1,18 +1,22 @@
-"""One training epoch on the CPU: gpunn vs a PyTorch loop vs a hand-written NumPy loop, side by side.
+"""One training epoch on the CPU: gpunn (eager and jit_compile=True) vs PyTorch vs JAX vs a hand-written NumPy
+loop, side by side.
 
-Same model, same data, same batch, same optimizer (Adam), same thread count for every contender; each is
-warmed up, then the three take turns for ``--repeats`` rounds and the median epoch time counts.
+Same model, same data, same batch, same optimizer (Adam, lr 1e-3, eps 1e-7), same thread count for every
+contender; each is warmed up one epoch (JAX compiles there), then they take turns for ``--repeats`` rounds and
+the median epoch time counts. PyTorch and JAX columns appear where they are installed.
 
     python bench/cpu_epoch.py                     # 784-128-128-10 batch 128 and 784-1024-1024-10 batch 512
-    python bench/cpu_epoch.py --output bench/results/cpu_epoch.json
+    python bench/cpu_epoch.py --repeats 5 --output bench/results/cpu_epoch.json --markdown bench/results/cpu_epoch.md
+    python bench/cpu_epoch.py --case 0 --contenders gpunn,gpunn-jit,jax
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
-import platform
 import statistics
+import subprocess
 import sys
 import time
 
@@ -20,8 +24,70 @@ import numpy as np
 
 CASES = [((784, 128, 128, 10), 128, 60000), ((784, 1024, 1024, 10), 512, 60000)]
 SETTLE_S = 0.5
+LEARNING_RATE = 1e-3
+EPSILON = 1e-7  # Keras's Adam default; every contender uses it
+CONTENDERS = ("gpunn", "gpunn-jit", "numpy-by-hand", "pytorch", "jax")
+NOTES_MARKER = "<!-- Everything below this line is kept when the script rewrites this file. -->"
 
 
+# ---- threads -------------------------------------------------------------------------------------------
+def limit_xla_threads(threads: int) -> str:
+    """Size XLA's CPU thread pool; must run before jax is imported (the CPU client reads it when it starts).
+
+    In this jaxlib the pool is sized by ``PJRT_NPROC`` (else the core count); ``--xla_cpu_multi_thread_eigen=false``
+    alone leaves the pool at full size (measured: per-thread CPU time of a jitted matmul), and
+    ``intra_op_parallelism_threads`` is an ExecutionOptions field, not an XLA_FLAGS flag. With one thread Eigen's
+    own multi-threading is switched off as well."""
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    os.environ["PJRT_NPROC"] = str(threads)
+    if threads == 1 and "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
+    return f"PJRT_NPROC={threads}" + (" XLA_FLAGS=--xla_cpu_multi_thread_eigen=false" if threads == 1 else "")
+
+
+def installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def available_contenders(wanted) -> list[str]:
+    """The wanted contenders whose library is importable, in CONTENDERS order; says which are left out."""
+    needs = {"pytorch": ("torch",), "jax": ("jax", "optax")}
+    chosen = []
+    for name in CONTENDERS:
+        if name not in wanted:
+            continue
+        missing = [m for m in needs.get(name, ()) if not installed(m)]
+        if missing:
+            print(f"  ({name}: {', '.join(missing)} not installed: no {name} column)")
+        else:
+            chosen.append(name)
+    return chosen
+
+
+def thread_settings(threads: int, names, xla_setting: str) -> dict:
+    """What each contender was told, read back where the library can say."""
+    settings = {}
+    from threadpoolctl import threadpool_info
+
+    blas = [f"{i.get('internal_api')} {i.get('num_threads')}" for i in threadpool_info() if i.get("user_api") == "blas"]
+    for name in names:
+        if name.startswith("gpunn"):
+            from gpunn.kernels import cpu_updates
+
+            update = "Numba, 1 thread" if cpu_updates() is not None else "NumPy twin"
+            settings[name] = f"BLAS (threadpoolctl): {', '.join(blas)}; optimizer update: {update}"
+        elif name == "numpy-by-hand":
+            settings[name] = f"BLAS (threadpoolctl): {', '.join(blas)}"
+        elif name == "pytorch":
+            import torch
+
+            settings[name] = f"torch.set_num_threads({threads}) -> get_num_threads() = {torch.get_num_threads()}"
+        elif name == "jax":
+            settings[name] = xla_setting
+    return settings
+
+
+# ---- data and models -----------------------------------------------------------------------------------
 def make_data(n, d, classes, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, d), dtype=np.float32)
@@ -29,18 +95,77 @@ def make_data(n, d, classes, seed=0):
     return x, y
 
 
+def build_gpunn_mlp(sizes, jit: bool, metrics=("accuracy",)):
+    """Dense relu hidden layers, softmax output, sparse CE, Adam; the same initial weights for every call."""
+    import gpunn
+
+    gpunn.set_backend("numpy")
+    gpunn.utils.set_random_seed(0)
+    model = gpunn.Sequential([gpunn.Input(shape=(sizes[0],))]
+                             + [gpunn.layers.Dense(s, activation="relu") for s in sizes[1:-1]]
+                             + [gpunn.layers.Dense(sizes[-1], activation="softmax")])
+    model.compile(optimizer=gpunn.optimizers.Adam(learning_rate=LEARNING_RATE, epsilon=EPSILON),
+                  loss="sparse_categorical_crossentropy", metrics=list(metrics), jit_compile=jit)
+    return model
+
+
+def build_torch_mlp(sizes):
+    import torch
+
+    torch.manual_seed(0)
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    return model, torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, eps=EPSILON), torch.nn.CrossEntropyLoss()
+
+
+def jax_mlp(sizes, seed=0):
+    """(params, loss_fn, optax Adam): Glorot-uniform kernels and zero biases as Keras, relu, softmax CE."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    rng = np.random.default_rng(seed)
+    params = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        limit = np.sqrt(6.0 / (a + b))
+        params.append((jnp.asarray(rng.uniform(-limit, limit, (a, b)).astype(np.float32)), jnp.zeros(b, jnp.float32)))
+
+    def loss_fn(params, xb, yb):
+        h = xb
+        for w, b in params[:-1]:
+            h = jax.nn.relu(h @ w + b)
+        w, b = params[-1]
+        return optax.softmax_cross_entropy_with_integer_labels(h @ w + b, yb).mean()
+
+    # optax adds eps to sqrt(v_hat) and Keras to sqrt(v) with the correction folded into the step size: the same
+    # work per element, values that differ by eps's placement only.
+    return params, loss_fn, optax.adam(LEARNING_RATE, b1=0.9, b2=0.999, eps=EPSILON)
+
+
+def jax_train_step(loss_fn, optimizer, gather: bool):
+    """The whole step under one jax.jit, the parameters and Adam's state donated (updated in place).
+    ``gather``: the step takes the full x, y and this batch's indices and gathers the batch itself."""
+    import jax
+    import optax
+
+    def update(params, opt_state, xb, yb):
+        loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    if gather:
+        return jax.jit(lambda params, opt_state, x, y, idx: update(params, opt_state, x[idx], y[idx]),
+                       donate_argnums=(0, 1))
+    return jax.jit(update, donate_argnums=(0, 1))
+
+
+# ---- contenders: one call = one epoch ------------------------------------------------------------------
 class GpunnEpoch:
-    name = "gpunn"
-
-    def __init__(self, sizes, batch, x, y):
-        import gpunn
-
-        gpunn.set_backend("numpy")
-        gpunn.utils.set_random_seed(0)
-        self.model = gpunn.Sequential([gpunn.Input(shape=(sizes[0],))]
-                                      + [gpunn.layers.Dense(s, activation="relu") for s in sizes[1:-1]]
-                                      + [gpunn.layers.Dense(sizes[-1], activation="softmax")])
-        self.model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    def __init__(self, sizes, batch, x, y, jit=False):
+        self.name = "gpunn-jit" if jit else "gpunn"
+        self.model = build_gpunn_mlp(sizes, jit)
         self.batch, self.x, self.y = batch, x, y
 
     def __call__(self):
@@ -56,14 +181,8 @@ class TorchEpoch:
     def __init__(self, sizes, batch, x, y):
         import torch
 
-        torch.manual_seed(0)
-        layers = []
-        for a, b in zip(sizes[:-1], sizes[1:]):
-            layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
         self.torch = torch
-        self.model = torch.nn.Sequential(*layers[:-1])
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3, eps=1e-7)
-        self.loss = torch.nn.CrossEntropyLoss()
+        self.model, self.opt, self.loss = build_torch_mlp(sizes)
         self.x, self.y, self.batch = torch.from_numpy(x), torch.from_numpy(y), batch
 
     def __call__(self):
@@ -79,6 +198,33 @@ class TorchEpoch:
     def check(self):
         with self.torch.no_grad():
             return float(self.loss(self.model(self.x[:2048]), self.y[:2048]))
+
+
+class JaxEpoch:
+    """The whole step jitted, the batch gather ``x[idx]`` inside it; x and y live on the device, and each step
+    gets only its slice of the epoch's permutation. The last, partial batch compiles its own step (warm-up)."""
+
+    name = "jax"
+
+    def __init__(self, sizes, batch, x, y):
+        import jax
+
+        self.jax = jax
+        self.params, self.loss_fn, optimizer = jax_mlp(sizes)
+        self.opt_state = optimizer.init(self.params)
+        self.step = jax_train_step(self.loss_fn, optimizer, gather=True)
+        self.x, self.y = jax.device_put(x), jax.device_put(y.astype(np.int32))
+        self.batch, self.n, self.rng = batch, len(x), np.random.default_rng(0)
+
+    def __call__(self):
+        perm = self.rng.permutation(self.n).astype(np.int32)
+        params, opt_state = self.params, self.opt_state
+        for i in range(0, self.n, self.batch):
+            params, opt_state, _ = self.step(params, opt_state, self.x, self.y, perm[i:i + self.batch])
+        self.params, self.opt_state = self.jax.block_until_ready((params, opt_state))
+
+    def check(self):
+        return float(self.jax.jit(self.loss_fn)(self.params, self.x[:2048], self.y[:2048]))
 
 
 class NumpyEpoch:
@@ -125,7 +271,7 @@ class NumpyEpoch:
                 d = d @ W.T
                 d *= acts[j] > 0
         self.t += 1
-        b1, b2, lr, eps = 0.9, 0.999, 1e-3, 1e-7
+        b1, b2, lr, eps = 0.9, 0.999, LEARNING_RATE, EPSILON
         alpha = lr * np.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
         self.m += (self.g - self.m) * (1 - b1)
         np.square(self.g, out=self.g)
@@ -154,40 +300,137 @@ class NumpyEpoch:
         return float(-logp[np.arange(len(h)), self.y[:2048]].mean())
 
 
-def run_case(sizes, batch, n, repeats, threads):
-    x, y = make_data(n, sizes[0], sizes[-1])
-    contenders = [GpunnEpoch(sizes, batch, x, y), NumpyEpoch(sizes, batch, x, y)]
-    try:
-        import torch
+def make_epoch_contender(name, sizes, batch, x, y):
+    if name in ("gpunn", "gpunn-jit"):
+        return GpunnEpoch(sizes, batch, x, y, jit=name == "gpunn-jit")
+    return {"numpy-by-hand": NumpyEpoch, "pytorch": TorchEpoch, "jax": JaxEpoch}[name](sizes, batch, x, y)
 
-        torch.set_num_threads(threads)
-        contenders.append(TorchEpoch(sizes, batch, x, y))
-    except ImportError:
-        print("  (PyTorch not installed: no PyTorch column)")
+
+# ---- timing --------------------------------------------------------------------------------------------
+def time_in_turns(contenders, repeats, settle_s=SETTLE_S):
+    """{name: [seconds per call]}: every contender called once per round, in turn, so all see the same load."""
     times = {c.name: [] for c in contenders}
-    for c in contenders:  # warm-up epoch; also proves each one trains (loss must fall below chance)
-        c()
-        loss = c.check()
-        if not np.isfinite(loss):
-            raise RuntimeError(f"{c.name}: non-finite loss after one epoch")
     for _ in range(repeats):
         for c in contenders:
             # BLAS and OpenMP worker threads spin for a while after their last call; a contender started in
             # that window shares the cores with them. A pause lets the previous contender's threads sleep.
-            time.sleep(SETTLE_S)
+            time.sleep(settle_s)
             t0 = time.perf_counter()
             c()
             times[c.name].append(time.perf_counter() - t0)
+    return times
+
+
+def gpunn_ratios(speeds: dict) -> dict:
+    """Each gpunn variant's speed over every other contender's ('gpunn-jit/pytorch': 1.6 = 1.6x as fast)."""
+    return {f"{a}/{b}": speeds[a] / speeds[b] for a in ("gpunn", "gpunn-jit") if a in speeds
+            for b in speeds if b != a and not (a == "gpunn" and b == "gpunn-jit")}
+
+
+def run_case(sizes, batch, n, repeats, names):
+    x, y = make_data(n, sizes[0], sizes[-1])
+    contenders = [make_epoch_contender(name, sizes, batch, x, y) for name in names]
+    for c in contenders:  # warm-up epoch (and JAX's compilation); also proves each one trains
+        c()
+        loss = c.check()
+        if not np.isfinite(loss):
+            raise RuntimeError(f"{c.name}: non-finite loss after one epoch")
+    times = time_in_turns(contenders, repeats)
     result = {"sizes": list(sizes), "batch": batch, "samples": n, "repeats": repeats, "contenders": {}}
     for name, ts in times.items():
         med = statistics.median(ts)
         result["contenders"][name] = {"median_s": med, "min_s": min(ts), "max_s": max(ts),
-                                      "samples_per_s": n / med}
-    g = result["contenders"]["gpunn"]["samples_per_s"]
-    result["gpunn_over_numpy_by_hand"] = g / result["contenders"]["numpy-by-hand"]["samples_per_s"]
-    if "pytorch" in result["contenders"]:
-        result["gpunn_over_pytorch"] = g / result["contenders"]["pytorch"]["samples_per_s"]
+                                      "samples_per_s": n / med, "times_s": ts}
+    speeds = {name: c["samples_per_s"] for name, c in result["contenders"].items()}
+    result["ratios"] = gpunn_ratios(speeds)
+    for other, key in (("numpy-by-hand", "gpunn_over_numpy_by_hand"), ("pytorch", "gpunn_over_pytorch")):
+        if "gpunn" in speeds and other in speeds:  # the keys of earlier records
+            result[key] = speeds["gpunn"] / speeds[other]
     return result
+
+
+# ---- the record ----------------------------------------------------------------------------------------
+def git_state() -> str:
+    """Short commit of the checkout, and whether the work tree differs from it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True,
+                               check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return commit + (" with uncommitted changes" if dirty else "")
+
+
+def machine_record(threads: int, names, xla_setting: str) -> dict:
+    from gpunn import _compat
+    from gpunn.benchmarking.environment import machine_facts
+
+    facts = machine_facts()
+    for dist in ("jax", "jaxlib", "optax"):
+        facts[dist] = _compat.version_of(dist) or "not installed"
+    return {"git": git_state(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "threads": threads,
+            "thread_settings": thread_settings(threads, names, xla_setting), "machine": facts}
+
+
+def command_line(argv) -> str:
+    return "python " + " ".join([sys.argv[0]] + list(sys.argv[1:] if argv is None else argv))
+
+
+def write_markdown(path: str, generated: str) -> None:
+    """Write ``generated`` to ``path``, keeping what follows NOTES_MARKER in the old file (hand-written notes)."""
+    notes = ""
+    if os.path.exists(path):
+        with open(path) as fh:
+            old = fh.read()
+        if NOTES_MARKER in old:
+            notes = old[old.index(NOTES_MARKER) + len(NOTES_MARKER):]
+    with open(path, "w") as fh:
+        fh.write(generated.rstrip() + "\n\n" + NOTES_MARKER + (notes if notes else "\n"))
+
+
+def machine_lines(record: dict) -> list[str]:
+    m = record["machine"]
+    return [f"- Commit: `{record['git']}`; run {record['date']}.",
+            f"- CPU: {m.get('cpu_model')}, {m.get('cpus_usable')} usable cores; {m.get('platform')}; "
+            f"Python {m.get('python')}.",
+            f"- Versions: gpunn {m.get('gpunn')}, NumPy {m.get('numpy')}, Numba {m.get('numba')}, "
+            f"PyTorch {m.get('torch')}, JAX {m.get('jax')}, jaxlib {m.get('jaxlib')}, optax {m.get('optax')}.",
+            f"- BLAS (threadpoolctl, inside the run): {'; '.join(m.get('blas', []))}.",
+            f"- Threads: {record['threads']} per contender:"] + \
+           [f"  - {name}: {setting}" for name, setting in record["thread_settings"].items()]
+
+
+def epoch_markdown(record: dict) -> str:
+    lines = ["# One fit epoch on the CPU: gpunn (eager, jit_compile=True) vs PyTorch vs JAX vs a hand-written "
+             "NumPy loop", "",
+             "Written by `bench/cpu_epoch.py` from the run recorded in `cpu_epoch.json`. Every contender trains "
+             "the same MLP (Dense relu hidden layers, softmax output, sparse categorical cross-entropy, Adam lr "
+             "1e-3 eps 1e-7) for one epoch over synthetic float32 samples, shuffled, same batch, same thread "
+             "count; each is warmed up one epoch (JAX compiles there), then they take turns, a 0.5 s pause "
+             "before each epoch; the median epoch time counts. `gpunn`: `model.fit(x, y, batch_size=B, "
+             "epochs=1, verbose=0)` (accuracy metric on, input checks included); `gpunn-jit`: the same model "
+             "compiled with `jit_compile=True`; `pytorch`: randperm, `x[idx]`, zero_grad/forward/backward/step "
+             "(default Adam); `jax`: the whole step under one `jax.jit` (gather `x[idx]` included, parameters and "
+             "Adam state donated), optax Adam; `numpy-by-hand`: a hand-written loop with in-place NumPy.", "",
+             f"Command: `{record['command']}`", ""] + machine_lines(record) + [""]
+    names = [n for n in CONTENDERS if any(n in r["contenders"] for r in record["results"])]
+    lines += ["## Samples per second (median; range of epoch times in seconds)", "",
+              "| model | batch | " + " | ".join(names) + " |", "|---|---:|" + "---:|" * len(names)]
+    for r in record["results"]:
+        cells = []
+        for name in names:
+            c = r["contenders"].get(name)
+            cells.append(f"{c['samples_per_s']:,.0f} ({c['min_s']:.3f}-{c['max_s']:.3f} s)" if c else "")
+        lines.append(f"| {'-'.join(map(str, r['sizes']))} | {r['batch']} | " + " | ".join(cells) + " |")
+    keys = sorted({k for r in record["results"] for k in r["ratios"]}, key=lambda k: (k.split("/")[0] != "gpunn", k))
+    lines += ["", "## Ratios (speed over speed; above 1: the gpunn variant is faster)", "",
+              "| model | batch | " + " | ".join(f"{k}" for k in keys) + " |", "|---|---:|" + "---:|" * len(keys)]
+    for r in record["results"]:
+        lines.append(f"| {'-'.join(map(str, r['sizes']))} | {r['batch']} | "
+                     + " | ".join(f"{r['ratios'][k]:.2f}" if k in r["ratios"] else "" for k in keys) + " |")
+    return "\n".join(lines)
 
 
 def main(argv=None):
@@ -195,32 +438,43 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--output", default=None, help="write the results as JSON here")
+    ap.add_argument("--markdown", default=None,
+                    help="write a summary here (the notes after its marker line are kept)")
     ap.add_argument("--case", type=int, choices=range(len(CASES)), default=None,
                     help="run only this case (0: 784-128-128-10 batch 128, 1: 784-1024-1024-10 batch 512)")
+    ap.add_argument("--contenders", default=",".join(CONTENDERS),
+                    help=f"comma-separated subset of {','.join(CONTENDERS)} (default: all that are installed)")
     args = ap.parse_args(argv)
+    wanted = set(args.contenders.split(","))
+    if wanted - set(CONTENDERS):
+        ap.error(f"--contenders: unknown {sorted(wanted - set(CONTENDERS))}")
+    xla_setting = limit_xla_threads(args.threads)
     from threadpoolctl import threadpool_limits
 
-    from gpunn.commands.info import collect
+    names = available_contenders(wanted)
+    if "pytorch" in names:
+        import torch
 
+        torch.set_num_threads(args.threads)
     results = []
     with threadpool_limits(limits=args.threads):
         for sizes, batch, n in (CASES if args.case is None else [CASES[args.case]]):
-            label = "-".join(map(str, sizes))
-            print(f"{label} batch {batch}, {n} samples, {args.threads} threads:")
-            r = run_case(sizes, batch, n, args.repeats, args.threads)
+            print(f"{'-'.join(map(str, sizes))} batch {batch}, {n} samples, {args.threads} threads:", flush=True)
+            r = run_case(sizes, batch, n, args.repeats, names)
             for name, c in r["contenders"].items():
                 print(f"  {name:14s} {c['samples_per_s']:>10,.0f} samples/s  (median {c['median_s']:.3f} s, "
                       f"range {c['min_s']:.3f}-{c['max_s']:.3f})")
-            print(f"  gpunn / numpy-by-hand = {r['gpunn_over_numpy_by_hand']:.2f}"
-                  + (f", gpunn / pytorch = {r['gpunn_over_pytorch']:.2f}" if "gpunn_over_pytorch" in r else ""))
+            print("  " + ", ".join(f"{k} = {v:.2f}" for k, v in r["ratios"].items()), flush=True)
             results.append(r)
+        record = {"command": command_line(argv), **machine_record(args.threads, names, xla_setting),
+                  "results": results}
     if args.output:
-        record = {"command": "python " + " ".join([sys.argv[0]] + (argv or sys.argv[1:])),
-                  "date": time.strftime("%Y-%m-%d %H:%M:%S"), "threads": args.threads,
-                  "machine": collect(), "cpu": platform.processor(), "results": results}
         with open(args.output, "w") as fh:
             json.dump(record, fh, indent=2, default=str)
         print(f"wrote {args.output}")
+    if args.markdown:
+        write_markdown(args.markdown, epoch_markdown(record))
+        print(f"wrote {args.markdown}")
 
 
 if __name__ == "__main__":

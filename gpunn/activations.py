@@ -1,7 +1,8 @@
 """Activation functions, by name (``'relu'``) or as these callables (``gpunn.activations.relu``).
 
-Inside Dense layers the element-wise ones run fused with the bias add (``kernels/bias_act.py``); softmax is a
-row-wise op, fused with cross-entropy when it ends a classifier.
+Inside Dense layers the element-wise ones run fused with the bias add (the backend's ``bias_act_forward``);
+softmax is a row-wise op, fused with cross-entropy when it ends a classifier. This module owns the names and
+what each needs for its gradient; the backends implement them (and their tests check they implement these).
 """
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._registry import lookup
-from .kernels.activations import ACTIVATIONS, NEEDS_PREACTIVATION
+
+# The element-wise activations (run in the fused bias + activation step), and those whose gradient needs the
+# pre-activation z rather than the output y.
+ELEMENTWISE = ("linear", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "silu")
+NEEDS_PREACTIVATION = frozenset({"elu", "gelu", "silu"})
 
 DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
 
@@ -25,7 +30,7 @@ class ActivationSpec:
     @property
     def elementwise(self) -> bool:
         """True when it runs in the fused bias+activation kernel."""
-        return self.name in ACTIVATIONS
+        return self.name in ELEMENTWISE
 
     @property
     def needs_preactivation(self) -> bool:
@@ -33,12 +38,14 @@ class ActivationSpec:
 
 
 def _elementwise(name: str, x, alpha: float):
-    from .kernels import bias_act
+    """The activation of host data, computed by the CPU backend's fused step (Keras's functions return
+    tensors; these return NumPy arrays)."""
+    from .ops import NumpyOps
 
     x = np.array(x, dtype=np.result_type(np.asarray(x).dtype, np.float32), copy=True)
     z2d = x.reshape(-1, x.shape[-1]) if x.ndim else x.reshape(1, 1)
     out = np.empty_like(z2d) if name in NEEDS_PREACTIVATION else z2d
-    bias_act.bias_act_forward_numpy(z2d, None, name, out, alpha)
+    NumpyOps().bias_act_forward(z2d, None, name, out, alpha)
     return out.reshape(x.shape)
 
 

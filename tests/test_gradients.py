@@ -11,7 +11,7 @@ import pytest
 from helpers import assert_gradients_close, numerical_gradient, numpy_backend, softmax  # noqa: F401
 
 import gpunn
-from gpunn import distributed, losses, regularizers
+from gpunn import losses, regularizers
 from gpunn.layers import Activation, BatchNormalization, Dense, Dropout, Flatten, LayerNormalization
 from gpunn.ops.workspace import Workspace
 from gpunn.trainer.plan import make_plan, run_forward

@@ -261,7 +261,7 @@ def test_crash_mid_save_keeps_the_previous_file(failing, trained, data, tmp_path
     previous = path.read_bytes()
     trained.fit(x, y, epochs=1, verbose=0)  # new weights to save
 
-    import gpunn.models.saving as saving
+    import gpunn.models.file_format as saving
 
     def boom(*args, **kwargs):
         raise (KeyboardInterrupt() if failing == "write_interrupt" else OSError("No space left on device"))

@@ -123,7 +123,7 @@ def run(args) -> int:
         plot_history(history.history, plot_path, title=f"gpunn: {args.dataset}, {args.layers}, {args.optimizer}")
         print(f"test accuracy: {accuracy:.4f}  test loss: {loss:.4f}")
         if samples_per_s is None:
-            print(f"training throughput: not measured (one batch in all; the first compiles the kernels)")
+            print("training throughput: not measured (one batch in all; the first compiles the kernels)")
         else:
             print(f"training throughput: {samples_per_s:,.0f} samples/s ({ops.device_description}; the first "
                   f"batch, which compiles the kernels, left out)")

@@ -43,8 +43,14 @@ from numba.extending import intrinsic, overload
 from gpunn.kernels.erf import _A, _B, _C, _D, _INV_SQRT_PI, _P, _Q, _Y_CLAMP
 
 jit = functools.partial(njit, cache=True, error_model="numpy")
-# Row helpers are inlined into each step at Numba-IR level, so that an in-place call hands LLVM one pointer.
-inline = functools.partial(njit, inline="always", error_model="numpy")
+# Row helpers (the loops) are inlined into each step at Numba-IR level, before LLVM optimises anything, so
+# that an in-place call hands LLVM's vectoriser one pointer; a loop inlined later by LLVM arrives already
+# vectorised behind an overlap test. They choose values with ``select``: a conditional expression inlined
+# at IR level trips Numba's SSA checks.
+row_helper = functools.partial(njit, inline="always", error_model="numpy")
+# Scalar functions are inlined by LLVM (alwaysinline) into the calling loop, which it then vectorises.
+scalar_helper = functools.partial(njit, forceinline=True, error_model="numpy")
+_SCALAR_OVERLOAD = {"forceinline": True, "error_model": "numpy"}
 
 # Activation codes: the wrapper resolves the name once; each step branches on the code once per row.
 LINEAR, RELU, LEAKY_RELU, ELU, GELU, SIGMOID, TANH, SILU = range(8)
@@ -56,6 +62,18 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 # ---------------------------------------------------------------- intrinsics
+
+
+@intrinsic
+def select(typingctx, condition, a, b):
+    """a if condition else b, as one LLVM select (no branch) of two values of one type."""
+    if not isinstance(condition, types.Boolean) or a != b:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.select(*args)
+
+    return a(condition, a, b), codegen
 
 
 @intrinsic
@@ -94,7 +112,7 @@ def pow2_f32(typingctx, k):
 
 
 # ---------------------------------------------------------------- elementary functions
-# Python stubs, given a float32 and a float64 body by the overloads below (inlined where called).
+# Python stubs, given a float32 and a float64 body by the overloads below (inlined by LLVM where called).
 
 
 def exp(x):
@@ -139,7 +157,7 @@ _LN2_LO_F64 = 1.90821492927058770002e-10
 _TAYLOR_F64 = tuple(1.0 / math.factorial(n) for n in range(2, 14))
 
 
-@inline
+@scalar_helper
 def _expm1_reduced_f64(r):
     c = _TAYLOR_F64
     p = fma(c[11], r, c[10])
@@ -204,7 +222,7 @@ def _exp_f32(x):
     return _ZERO_F32 if x <= _EXP_LO_F32 else y
 
 
-overload(exp, inline="always")(_by_type(_exp_f32, _exp_f64))
+overload(exp, jit_options=_SCALAR_OVERLOAD)(_by_type(_exp_f32, _exp_f64))
 
 
 # e ** x - 1 = 2 ** k (e ** r - 1) + (2 ** k - 1): for k in [-58, 0] both terms are exact or rounded once.
@@ -239,7 +257,7 @@ def _expm1_nonpositive_f32(x):
     return y if x == x else x
 
 
-overload(expm1_nonpositive, inline="always")(_by_type(_expm1_nonpositive_f32, _expm1_nonpositive_f64))
+overload(expm1_nonpositive, jit_options=_SCALAR_OVERLOAD)(_by_type(_expm1_nonpositive_f32, _expm1_nonpositive_f64))
 
 
 # Cephes tanh: a + a z P(z) / Q(z) (z = a^2) for a = |x| <= 0.625, 1 - 2 / (e ** 2a + 1) above. Both are
@@ -287,7 +305,7 @@ def _tanh_f32(x):
     return math.copysign(c0 + c1 * (num / den), x)
 
 
-overload(tanh, inline="always")(_by_type(_tanh_f32, _tanh_f64))
+overload(tanh, jit_options=_SCALAR_OVERLOAD)(_by_type(_tanh_f32, _tanh_f64))
 
 
 # Cody's erf, operation for operation as erf_numpy (including its Horner layout), so float64 results agree
@@ -345,14 +363,14 @@ def _erf_f64(x):
     return ratio * x if small else tail
 
 
-_erf_f64_jit = inline(_erf_f64)
+_erf_f64_jit = scalar_helper(_erf_f64)
 
 
 def _erf_f32(x):
     return np.float32(_erf_f64_jit(np.float64(x)))
 
 
-overload(erf, inline="always")(_by_type(_erf_f32, _erf_f64))
+overload(erf, jit_options=_SCALAR_OVERLOAD)(_by_type(_erf_f32, _erf_f64))
 
 
 # fdlibm log1p restricted to [0, 1]: f = x for x < sqrt2 - 1 (k = 0); above, f = (1 + x) / 2 - 1 (k = 1)
@@ -374,14 +392,14 @@ def _log1p_unit_f64(x):
     return k * _LN2_HI_F64 - ((hfsq - (s * (hfsq + r) + (k * _LN2_LO_F64 + c))) - f)
 
 
-_log1p_unit_f64_jit = inline(_log1p_unit_f64)
+_log1p_unit_f64_jit = scalar_helper(_log1p_unit_f64)
 
 
 def _log1p_unit_f32(x):
     return np.float32(_log1p_unit_f64_jit(np.float64(x)))
 
 
-overload(log1p_unit, inline="always")(_by_type(_log1p_unit_f32, _log1p_unit_f64))
+overload(log1p_unit, jit_options=_SCALAR_OVERLOAD)(_by_type(_log1p_unit_f32, _log1p_unit_f64))
 
 
 # ---------------------------------------------------------------- row reductions
@@ -485,7 +503,7 @@ def row_max(a):
 # ---------------------------------------------------------------- bias + activation
 
 
-@inline
+@row_helper
 def _activate_row(code, z, out, alpha):
     """out[c] = f(z[c]) as activation_forward_numpy computes it; alpha is in z's dtype."""
     t = z.dtype.type
@@ -497,16 +515,15 @@ def _activate_row(code, z, out, alpha):
     elif code == RELU:
         for c in range(n):  # np.maximum(z, 0): NaN stays NaN
             v = z[c]
-            out[c] = zero if v < zero else v
+            out[c] = select(v < zero, zero, v)
     elif code == LEAKY_RELU:
         for c in range(n):  # max(z, alpha z) for alpha <= 1, min for alpha > 1: both are this
             v = z[c]
-            out[c] = v if v >= zero else v * alpha
+            out[c] = select(v >= zero, v, v * alpha)
     elif code == ELU:
         for c in range(n):
             v = z[c]
-            w = zero if v > zero else v  # NaN stays NaN
-            out[c] = v if v > zero else expm1_nonpositive(w)
+            out[c] = select(v > zero, v, expm1_nonpositive(select(v > zero, zero, v)))  # NaN stays NaN
     elif code == GELU:
         k = t(_INV_SQRT2)
         for c in range(n):
@@ -524,7 +541,7 @@ def _activate_row(code, z, out, alpha):
             out[c] = (one / (exp(-v) + one)) * v
 
 
-@inline
+@row_helper
 def _activation_grad_row(code, dy, y, z, dz, alpha):
     """dz[c] = dy[c] * f'(.) as activation_backward_numpy computes it (z is read for gelu and silu)."""
     t = dy.dtype.type
@@ -535,16 +552,16 @@ def _activation_grad_row(code, dy, y, z, dz, alpha):
             dz[c] = dy[c]
     elif code == RELU:
         for c in range(n):
-            dz[c] = dy[c] * (one if y[c] > zero else zero)
+            dz[c] = dy[c] * select(y[c] > zero, one, zero)
     elif code == LEAKY_RELU:
         # the twin's f' = (1 - alpha) [y > 0] + alpha, each term rounded to the dtype
         positive, negative = t(t(1.0 - alpha) + t(alpha)), t(alpha)
         for c in range(n):
-            dz[c] = dy[c] * (positive if y[c] > zero else negative)
+            dz[c] = dy[c] * select(y[c] > zero, positive, negative)
     elif code == ELU:
         for c in range(n):  # f' = min(y + 1, 1), NaN kept
             u = y[c] + one
-            dz[c] = dy[c] * (one if u > one else u)
+            dz[c] = dy[c] * select(u > one, one, u)
     elif code == GELU:
         k, k_pdf, minus_half = t(_INV_SQRT2), t(_INV_SQRT_2PI), t(-0.5)
         for c in range(n):
@@ -566,7 +583,7 @@ def _activation_grad_row(code, dy, y, z, dz, alpha):
             dz[c] = dy[c] * (s + (one - s) * y[c])
 
 
-@inline
+@row_helper
 def _forward_rows(z, bias, has_bias, code, out, alpha):
     for r in range(z.shape[0]):
         zr = z[r]
@@ -576,7 +593,7 @@ def _forward_rows(z, bias, has_bias, code, out, alpha):
         _activate_row(code, zr, out[r], alpha)
 
 
-@inline
+@row_helper
 def _forward_rows_in_place(z, bias, has_bias, code, alpha):
     for r in range(z.shape[0]):
         zr = z[r]
@@ -610,7 +627,7 @@ def act_forward(z, code, out, inplace, alpha):
         _forward_rows(z, z[0], False, code, out, a)
 
 
-@inline
+@row_helper
 def _backward_rows(dy, y, z, code, dz, dbias, has_bias, alpha):
     for r in range(dy.shape[0]):
         dzr = dz[r]
@@ -620,7 +637,7 @@ def _backward_rows(dy, y, z, code, dz, dbias, has_bias, alpha):
                 dbias[c] += dzr[c]
 
 
-@inline
+@row_helper
 def _backward_rows_in_place(dy, y, z, code, dbias, has_bias, alpha):
     for r in range(dy.shape[0]):
         dyr = dy[r]
@@ -630,7 +647,7 @@ def _backward_rows_in_place(dy, y, z, code, dbias, has_bias, alpha):
                 dbias[c] += dyr[c]
 
 
-@inline
+@row_helper
 def _check_backward(dy, y, z, dz):
     if y.shape != dy.shape or z.shape != dy.shape or dz.shape != dy.shape:
         raise ValueError("act_backward_bias_grad: dy, y, z and dz_out must have one shape")
@@ -665,19 +682,19 @@ def act_backward(dy, y, z, code, dz, inplace, alpha):
 # ---------------------------------------------------------------- softmax and cross-entropy
 
 
-@inline
+@row_helper
 def _exp_shifted_row(x, m, out):
     for c in range(x.shape[0]):
         out[c] = exp(x[c] - m)
 
 
-@inline
+@row_helper
 def _normalise_row(p, s):
     for c in range(p.shape[0]):
         p[c] = p[c] / s
 
 
-@inline
+@row_helper
 def _softmax_row(x, p):
     """p = softmax(x) as softmax_numpy: exp(x - max) divided by its pairwise sum; p may be x."""
     _exp_shifted_row(x, row_max(x), p)
@@ -699,16 +716,18 @@ def softmax(logits, out, inplace):
             _softmax_row(logits[r], out[r])
 
 
-@inline
+@row_helper
 def _class_index(label, cols):
     """A label as a column index, negative ones counted from the end like NumPy's indexing."""
     k = np.int64(label)
     if k < -cols or k >= cols:
         raise IndexError("softmax_xent: a label is out of range for the number of classes")
-    return k + cols if k < 0 else k
+    if k < 0:
+        k += cols
+    return k
 
 
-@inline
+@row_helper
 def _sparse_xent_row(x, k, p, d, scale, has_grad):
     """One row of softmax_xent_numpy with a class index k; returns the loss. p may be x."""
     t = x.dtype.type
@@ -727,7 +746,7 @@ def _sparse_xent_row(x, k, p, d, scale, has_grad):
     return t(math.log(s)) - picked
 
 
-@inline
+@row_helper
 def _dense_xent_row(x, tr, p, d, scale, has_grad):
     """One row of softmax_xent_numpy with target row tr; returns the loss. p may be x."""
     t = x.dtype.type
@@ -747,7 +766,7 @@ def _dense_xent_row(x, tr, p, d, scale, has_grad):
     return t(math.log(s)) * sum_t - picked
 
 
-@inline
+@row_helper
 def _check_xent(logits, probs, dlogits, loss):
     if probs.shape != logits.shape or dlogits.shape != logits.shape or loss.shape[0] != logits.shape[0]:
         raise ValueError("softmax_xent: probs_out and dlogits_out must have the shape of logits, loss_out (B,)")
@@ -793,7 +812,7 @@ def softmax_xent_dense(logits, labels, probs, dlogits, loss, scale, has_grad, in
 # ---------------------------------------------------------------- sigmoid + binary cross-entropy
 
 
-@inline
+@row_helper
 def _bce_elements(x, tr, p, elem):
     """elem = log1p(e) + max(x, 0) - x t with e = exp(-|x|); p = sigmoid(x) as 1/(1+e) or e/(1+e)."""
     t = x.dtype.type
@@ -801,27 +820,27 @@ def _bce_elements(x, tr, p, elem):
     for c in range(x.shape[0]):
         v = x[c]
         e = exp(-math.fabs(v))
-        p[c] = (one if v >= zero else e) / (e + one)
-        elem[c] = (log1p_unit(e) + (v if v > zero else zero)) - v * tr[c]
+        p[c] = select(v >= zero, one, e) / (e + one)
+        elem[c] = (log1p_unit(e) + select(v > zero, v, zero)) - v * tr[c]
 
 
-@inline
+@row_helper
 def _bce_row_loss(x, tr, elem):
     zero = x.dtype.type(0.0)
     for c in range(x.shape[0]):
         v = x[c]
         e = exp(-math.fabs(v))
-        elem[c] = (log1p_unit(e) + (v if v > zero else zero)) - v * tr[c]
+        elem[c] = (log1p_unit(e) + select(v > zero, v, zero)) - v * tr[c]
 
 
-@inline
+@row_helper
 def _bce_row_probs(x, p):
     t = x.dtype.type
     zero, one = t(0.0), t(1.0)
     for c in range(x.shape[0]):
         v = x[c]
         e = exp(-math.fabs(v))
-        p[c] = (one if v >= zero else e) / (e + one)
+        p[c] = select(v >= zero, one, e) / (e + one)
 
 
 @jit
@@ -855,7 +874,7 @@ _M32, _MUL1, _MUL2 = _U(0xFFFFFFFF), _U(0x7FEB352D), _U(0x846CA68B)
 _S8, _S15, _S16 = _U(8), _U(15), _U(16)
 
 
-@inline
+@scalar_helper
 def _lowbias32(x):
     """dropout.lowbias32 on a uint64 holding 32 bits: the products are masked back to 32 bits."""
     x ^= x >> _S16
@@ -866,7 +885,7 @@ def _lowbias32(x):
     return x
 
 
-@inline
+@scalar_helper
 def _keep(i, key_a, key_b, threshold):
     """1 where element i (the C-order flat index) is kept: dropout.py's hash, bit for bit."""
     h = _lowbias32((_U(i) & _M32) ^ key_a)
@@ -874,14 +893,14 @@ def _keep(i, key_a, key_b, threshold):
     return (h >> _S8) >= threshold
 
 
-@inline
+@row_helper
 def _dropout_row(x, out, mask, base, key_a, key_b, threshold, scale):
     t = x.dtype.type
     zero, one = t(0.0), t(1.0)
     for c in range(x.shape[0]):
         keep = _keep(base + c, key_a, key_b, threshold)
-        mask[c] = np.uint8(1) if keep else np.uint8(0)
-        out[c] = (x[c] * (one if keep else zero)) * scale
+        mask[c] = np.uint8(keep)
+        out[c] = (x[c] * select(keep, one, zero)) * scale
 
 
 @jit
@@ -901,7 +920,7 @@ def dropout_forward(x, out, mask, key_a, key_b, threshold, scale, inplace):
             _dropout_row(x[r], out[r], mask[r], r * cols, ka, kb, th, s)
 
 
-@inline
+@row_helper
 def _dropout_grad_row(dy, mask, dx, scale):
     t = dy.dtype.type
     for c in range(dy.shape[0]):

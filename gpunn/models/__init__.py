@@ -1,5 +1,6 @@
 """``gpunn.models``: Sequential and load_model, as in tf.keras."""
-from .saving import NotAModelFileError, load_model
+from .file_format import NotAModelFileError
+from .load import load_model
 from .sequential import NotBuiltError, Sequential
 
 __all__ = ["Sequential", "load_model", "NotAModelFileError", "NotBuiltError"]

@@ -13,6 +13,7 @@ from ..layers.input_layer import InputLayer
 from ..ops import get_ops
 from .summary import format_summary
 from ..trainer import Trainer
+from . import save as save_module
 
 
 class NotBuiltError(ValueError):
@@ -223,6 +224,17 @@ class Sequential(Trainer):
     def summary(self, print_fn=print, line_length=None) -> None:
         self._require_built("summary")
         print_fn(format_summary(self))
+
+    # ---- files ------------------------------------------------------------------------------------
+    def save(self, filepath, overwrite=True, include_optimizer=True) -> None:
+        """One file (any name, e.g. 'model.h5'): config, weights and optimizer state; written atomically."""
+        save_module.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True) -> None:
+        save_module.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath) -> None:
+        save_module.load_weights(self, filepath)
 
     # ---- config -----------------------------------------------------------------------------------
     def get_config(self) -> dict:

@@ -16,7 +16,7 @@ from .. import random as gpunn_random
 from ..data import (as_numeric_array, check_inputs, check_positive_int, check_same_length, check_sample_weight,
                     check_targets, class_weight_to_sample_weight, split_validation)
 from ..distributed.sharding import shard_bounds
-from .epoch_iterator import Batch, DeviceDataset, EpochIterator
+from .epoch_iterator import DeviceDataset, EpochIterator
 from .replicas import agree_on_stop, sync_replicas
 from .test_step import TestStep, predict_rows
 from .train_step import TrainStep
@@ -290,23 +290,7 @@ class Trainer:
         x, _ = self._prepare(x, None)
         return predict_rows(self, x, len(x))
 
-    # ---- files ------------------------------------------------------------------------------------
+    # ---- data parallel ----------------------------------------------------------------------------
     @property
     def is_chief(self) -> bool:
         return distributed.current().is_chief
-
-    def save(self, filepath, overwrite=True, include_optimizer=True) -> None:
-        """One file (any name, e.g. 'model.h5'): config, weights and optimizer state; written atomically."""
-        from ..models.saving import save_model
-
-        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
-
-    def save_weights(self, filepath, overwrite=True) -> None:
-        from ..models.saving import save_weights
-
-        save_weights(self, filepath, overwrite=overwrite)
-
-    def load_weights(self, filepath) -> None:
-        from ..models.saving import load_weights
-
-        load_weights(self, filepath)

@@ -216,3 +216,10 @@ def test_cuda_launchers_reject_bad_arguments(dev):
     for call, name in cases:
         with pytest.raises(ValueError, match=name):
             call()
+
+
+def test_the_kernels_fuse_exactly_the_activations_the_front_end_names():
+    from gpunn import activations
+
+    assert set(ACTIVATIONS) == set(activations.ELEMENTWISE)
+    assert NEEDS_PREACTIVATION == activations.NEEDS_PREACTIVATION

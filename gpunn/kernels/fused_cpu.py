@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from gpunn.kernels import fused_loops_cpu as loops
-from gpunn.kernels.activations import ACTIVATIONS, LEAKY_RELU_ALPHA, NEEDS_PREACTIVATION, check_activation
+from gpunn.kernels.activations import LEAKY_RELU_ALPHA, NEEDS_PREACTIVATION, check_activation
 from gpunn.kernels.bias_act import act_backward_bias_grad_numpy, bias_act_forward_numpy
 from gpunn.kernels.dropout import (
     dropout_backward_numpy,
@@ -96,6 +96,8 @@ class CompiledFused:
             return act_backward_bias_grad_numpy(dy, y, z, activation, dz_out, dbias_out, alpha, scratch)
         if code not in _READS_Z:
             z = y  # a placeholder of the right type, never read
+        elif z is None:
+            raise ValueError(f"z: the pre-activation is needed for {activation!r}")
         inplace = dz_out is dy
         if dbias_out is None:
             loops.act_backward(dy, y, z, code, dz_out, inplace, float(alpha))
@@ -168,4 +170,4 @@ def _as_rows(a):
     return a.reshape(1, -1) if a.ndim < 2 else a.reshape(a.shape[0], -1)
 
 
-__all__ = ["ACTIVATIONS", "CompiledFused"]
+__all__ = ["CompiledFused"]

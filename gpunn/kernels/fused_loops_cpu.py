@@ -37,7 +37,8 @@ import math
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import carray, njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from gpunn.kernels.erf import _A, _B, _C, _D, _INV_SQRT_PI, _P, _Q, _Y_CLAMP
@@ -403,69 +404,133 @@ overload(log1p_unit, jit_options=_SCALAR_OVERLOAD)(_by_type(_log1p_unit_f32, _lo
 
 
 # ---------------------------------------------------------------- row reductions
+# NumPy sums a contiguous run with pairwise_sum: runs of up to 128 with 8 accumulators, longer ones split at
+# half (rounded down to a multiple of 8) and the two halves' sums added. The same tree walked without
+# recursion (a cached caller of a recursive Numba function crashes on loading, numba#6061): a post-order walk
+# with an explicit stack of pending right halves, in arrays on the native stack.
+
+_STACK_DEPTH = 64  # each split at least halves the run: enough for any int64 length
+
+
+def _native_stack_array(item_type, llvm_type):
+    @intrinsic
+    def stack_pointer(typingctx, length):
+        """A pointer to ``length`` (a literal int) items of stack memory in the calling function's frame."""
+        if not isinstance(length, types.IntegerLiteral):
+            return None
+
+        def codegen(context, builder, signature, args):
+            size = context.get_constant(types.intp, length.literal_value)
+            return cgutils.alloca_once(builder, llvm_type, size=size)
+
+        return types.CPointer(item_type)(length), codegen
+
+    return stack_pointer
+
+
+_stack_f64 = _native_stack_array(types.float64, ir.DoubleType())
+_stack_i64 = _native_stack_array(types.int64, ir.IntType(64))
 
 
 @jit
-def pairwise_sum(a, lo, n):
-    """a[lo:lo + n].sum() in NumPy's order (its pairwise_sum: blocks of up to 128 summed with 8 accumulators,
-    halved recursively), so the result is NumPy's to the bit. Eight chains also hide the add latency."""
+def _run_sum(a, lo, n):
+    """NumPy's sum of a run of at most 128: eight chains (which also hide the add latency), then the rest."""
     if n < 8:
         res = a.dtype.type(-0.0)
         for i in range(lo, lo + n):
             res += a[i]
         return res
-    if n <= 128:
-        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-        end = lo + n - n % 8
-        for i in range(lo + 8, end, 8):
-            r0 += a[i]
-            r1 += a[i + 1]
-            r2 += a[i + 2]
-            r3 += a[i + 3]
-            r4 += a[i + 4]
-            r5 += a[i + 5]
-            r6 += a[i + 6]
-            r7 += a[i + 7]
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        for i in range(end, lo + n):
-            res += a[i]
-        return res
-    half = n // 2
-    half -= half % 8
-    return pairwise_sum(a, lo, half) + pairwise_sum(a, lo + half, n - half)
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    end = lo + n - n % 8
+    for i in range(lo + 8, end, 8):
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(end, lo + n):
+        res += a[i]
+    return res
 
 
 @jit
-def pairwise_dot_shifted(t, x, m, lo, n):
-    """sum_i t[i] * (x[i] - m) over [lo, lo + n), in the order of ``pairwise_sum``."""
+def _run_dot_shifted(t, x, m, lo, n):
+    """As _run_sum, of the terms t[i] * (x[i] - m)."""
     if n < 8:
         res = x.dtype.type(-0.0)
         for i in range(lo, lo + n):
             res += t[i] * (x[i] - m)
         return res
-    if n <= 128:
-        r0, r1 = t[lo] * (x[lo] - m), t[lo + 1] * (x[lo + 1] - m)
-        r2, r3 = t[lo + 2] * (x[lo + 2] - m), t[lo + 3] * (x[lo + 3] - m)
-        r4, r5 = t[lo + 4] * (x[lo + 4] - m), t[lo + 5] * (x[lo + 5] - m)
-        r6, r7 = t[lo + 6] * (x[lo + 6] - m), t[lo + 7] * (x[lo + 7] - m)
-        end = lo + n - n % 8
-        for i in range(lo + 8, end, 8):
-            r0 += t[i] * (x[i] - m)
-            r1 += t[i + 1] * (x[i + 1] - m)
-            r2 += t[i + 2] * (x[i + 2] - m)
-            r3 += t[i + 3] * (x[i + 3] - m)
-            r4 += t[i + 4] * (x[i + 4] - m)
-            r5 += t[i + 5] * (x[i + 5] - m)
-            r6 += t[i + 6] * (x[i + 6] - m)
-            r7 += t[i + 7] * (x[i + 7] - m)
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        for i in range(end, lo + n):
-            res += t[i] * (x[i] - m)
-        return res
-    half = n // 2
-    half -= half % 8
-    return pairwise_dot_shifted(t, x, m, lo, half) + pairwise_dot_shifted(t, x, m, lo + half, n - half)
+    r0, r1 = t[lo] * (x[lo] - m), t[lo + 1] * (x[lo + 1] - m)
+    r2, r3 = t[lo + 2] * (x[lo + 2] - m), t[lo + 3] * (x[lo + 3] - m)
+    r4, r5 = t[lo + 4] * (x[lo + 4] - m), t[lo + 5] * (x[lo + 5] - m)
+    r6, r7 = t[lo + 6] * (x[lo + 6] - m), t[lo + 7] * (x[lo + 7] - m)
+    end = lo + n - n % 8
+    for i in range(lo + 8, end, 8):
+        r0 += t[i] * (x[i] - m)
+        r1 += t[i + 1] * (x[i + 1] - m)
+        r2 += t[i + 2] * (x[i + 2] - m)
+        r3 += t[i + 3] * (x[i + 3] - m)
+        r4 += t[i + 4] * (x[i + 4] - m)
+        r5 += t[i + 5] * (x[i + 5] - m)
+        r6 += t[i + 6] * (x[i + 6] - m)
+        r7 += t[i + 7] * (x[i + 7] - m)
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(end, lo + n):
+        res += t[i] * (x[i] - m)
+    return res
+
+
+@jit
+def _pairwise(t, x, m, n, dot):
+    """sum_i x[i] (dot False; t and m unused) or sum_i t[i] (x[i] - m) (dot True) over [0, n), in NumPy's
+    pairwise order."""
+    kind = x.dtype.type
+    right_lo = carray(_stack_i64(_STACK_DEPTH), _STACK_DEPTH)  # pending right halves: start, length
+    right_n = carray(_stack_i64(_STACK_DEPTH), _STACK_DEPTH)
+    left_sum = carray(_stack_f64(_STACK_DEPTH), _STACK_DEPTH)  # their left halves' sums, once known
+    left_done = carray(_stack_i64(_STACK_DEPTH), _STACK_DEPTH)
+    depth = 0
+    lo = 0
+    while True:
+        while n > 128:  # descend to the leftmost run, leaving the right halves for later
+            half = n // 2
+            half -= half % 8
+            right_lo[depth] = lo + half
+            right_n[depth] = n - half
+            left_done[depth] = 0
+            depth += 1
+            n = half
+        value = _run_dot_shifted(t, x, m, lo, n) if dot else _run_sum(x, lo, n)
+        while depth > 0:  # climb: a finished left half waits for its right half; a right half completes
+            top = depth - 1
+            if left_done[top] == 0:
+                left_sum[top] = value
+                left_done[top] = 1
+                lo = right_lo[top]
+                n = right_n[top]
+                break
+            value = kind(left_sum[top]) + value
+            depth = top
+        if depth == 0:
+            return value
+
+
+@jit
+def pairwise_sum(a):
+    """a.sum() as NumPy computes it, to the bit."""
+    return a.dtype.type(0.0) + _pairwise(a, a, a.dtype.type(0.0), a.shape[0], False)
+
+
+@jit
+def pairwise_dot_shifted(t, x, m):
+    """sum_i t[i] (x[i] - m), in the order of ``pairwise_sum``."""
+    return x.dtype.type(0.0) + _pairwise(t, x, m, x.shape[0], True)
 
 
 @jit
@@ -698,7 +763,7 @@ def _normalise_row(p, s):
 def _softmax_row(x, p):
     """p = softmax(x) as softmax_numpy: exp(x - max) divided by its pairwise sum; p may be x."""
     _exp_shifted_row(x, row_max(x), p)
-    _normalise_row(p, p.dtype.type(0.0) + pairwise_sum(p, 0, p.shape[0]))
+    _normalise_row(p, pairwise_sum(p))
 
 
 @jit
@@ -734,7 +799,7 @@ def _sparse_xent_row(x, k, p, d, scale, has_grad):
     m = row_max(x)
     picked = x[k] - m  # read before p, which may be x, is written
     _exp_shifted_row(x, m, p)
-    s = t(0.0) + pairwise_sum(p, 0, p.shape[0])
+    s = pairwise_sum(p)
     if has_grad:
         for c in range(p.shape[0]):
             q = p[c] / s
@@ -752,10 +817,10 @@ def _dense_xent_row(x, tr, p, d, scale, has_grad):
     t = x.dtype.type
     n = x.shape[0]
     m = row_max(x)
-    sum_t = t(0.0) + pairwise_sum(tr, 0, n)
-    picked = t(0.0) + pairwise_dot_shifted(tr, x, m, 0, n)  # sum_j t_j (x_j - m), before p is written
+    sum_t = pairwise_sum(tr)
+    picked = pairwise_dot_shifted(tr, x, m)  # sum_j t_j (x_j - m), before p is written
     _exp_shifted_row(x, m, p)
-    s = t(0.0) + pairwise_sum(p, 0, n)
+    s = pairwise_sum(p)
     if has_grad:
         for c in range(n):
             q = p[c] / s
@@ -858,12 +923,12 @@ def sigmoid_bce(logits, targets, probs, dlogits, loss, scale, has_grad):
         if has_grad:
             d = dlogits[r]
             _bce_elements(x, tr, p, d)  # d holds the loss terms first
-            loss[r] = (t(0.0) + pairwise_sum(d, 0, n)) / t(n)
+            loss[r] = pairwise_sum(d) / t(n)
             for c in range(n):
                 d[c] = (p[c] - tr[c]) * s
         else:
             _bce_row_loss(x, tr, p)
-            loss[r] = (t(0.0) + pairwise_sum(p, 0, n)) / t(n)
+            loss[r] = pairwise_sum(p) / t(n)
             _bce_row_probs(x, p)
 
 

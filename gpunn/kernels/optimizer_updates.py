@@ -30,6 +30,7 @@ import math
 import numpy as np
 
 from gpunn.kernels import _launch
+from gpunn.kernels import optimizer_rules as rules
 
 cuda = None  # numba.cuda, bound by the kernel factories on first use
 
@@ -141,20 +142,13 @@ def adam_update_numpy(p, g, m, v, vhat, lr, beta_1, beta_2, epsilon, step, weigh
 # ---------------------------------------------------------------- CUDA kernels
 
 
+# Each kernel is a grid-stride loop around the element's rule in optimizer_rules.py (the formula the CPU loops
+# compile too); the variant's flags are closure constants, so the untaken branches compile away.
+
 @functools.lru_cache(maxsize=None)
 def _sgd_kernel(with_momentum: bool, nesterov: bool):
     _launch.bind_numba_cuda(globals())
-
-    if not with_momentum:
-        @cuda.jit
-        def kernel(p, g, v, sc, momentum):
-            lr, decay = sc[0], sc[1]
-            i = cuda.grid(1)
-            step = cuda.gridsize(1)
-            while i < p.shape[0]:
-                p[i] = p[i] * decay - lr * g[i]
-                i += step
-        return kernel
+    rule = cuda.jit(device=True)(rules.sgd_rule)
 
     @cuda.jit
     def kernel(p, g, v, sc, momentum):
@@ -162,13 +156,10 @@ def _sgd_kernel(with_momentum: bool, nesterov: bool):
         i = cuda.grid(1)
         step = cuda.gridsize(1)
         while i < p.shape[0]:
-            neg_lr_g = -lr * g[i]
-            vi = momentum * v[i] + neg_lr_g
-            v[i] = vi
-            if nesterov:  # a closure constant: the untaken branch is compiled away
-                p[i] = p[i] * decay + (neg_lr_g + momentum * vi)
-            else:
-                p[i] = p[i] * decay + vi
+            pi, vi = rule(p[i], g[i], v[i], lr, momentum, decay, with_momentum, nesterov)
+            p[i] = pi
+            if with_momentum:
+                v[i] = vi
             i += step
 
     return kernel
@@ -177,6 +168,7 @@ def _sgd_kernel(with_momentum: bool, nesterov: bool):
 @functools.lru_cache(maxsize=None)
 def _rmsprop_kernel(dtype: str, centered: bool, with_momentum: bool):
     _launch.bind_numba_cuda(globals())
+    rule = cuda.jit(device=True)(rules.rmsprop_rule)
 
     # rho_c = 1 - rho, computed on the host in double precision like the twin's constant (in float32,
     # 1 - float32(0.999) loses four digits to cancellation).
@@ -186,22 +178,14 @@ def _rmsprop_kernel(dtype: str, centered: bool, with_momentum: bool):
         i = cuda.grid(1)
         step = cuda.gridsize(1)
         while i < p.shape[0]:
-            gi = g[i]
-            msi = rho * ms[i] + rho_c * gi * gi
+            pi, msi, mi, gi = rule(p[i], g[i], ms[i], mom[i], mg[i], lr, rho, rho_c, momentum, eps, decay,
+                                   centered, with_momentum)
+            p[i] = pi
             ms[i] = msi
-            if centered:
-                mgi = rho * mg[i] + rho_c * gi
-                mg[i] = mgi
-                denom = msi - mgi * mgi + eps
-            else:
-                denom = msi + eps
-            inc = lr * gi / math.sqrt(denom)
             if with_momentum:
-                mi = momentum * mom[i] + inc
                 mom[i] = mi
-                p[i] = p[i] * decay - mi
-            else:
-                p[i] = p[i] * decay - inc
+            if centered:
+                mg[i] = gi
             i += step
 
     return kernel
@@ -210,6 +194,7 @@ def _rmsprop_kernel(dtype: str, centered: bool, with_momentum: bool):
 @functools.lru_cache(maxsize=None)
 def _adagrad_kernel():
     _launch.bind_numba_cuda(globals())
+    rule = cuda.jit(device=True)(rules.adagrad_rule)
 
     @cuda.jit
     def kernel(p, g, acc, sc, eps):
@@ -217,10 +202,9 @@ def _adagrad_kernel():
         i = cuda.grid(1)
         step = cuda.gridsize(1)
         while i < p.shape[0]:
-            gi = g[i]
-            ai = acc[i] + gi * gi
+            pi, ai = rule(p[i], g[i], acc[i], lr, eps, decay)
+            p[i] = pi
             acc[i] = ai
-            p[i] = p[i] * decay - lr * gi / math.sqrt(ai + eps)
             i += step
 
     return kernel
@@ -229,6 +213,7 @@ def _adagrad_kernel():
 @functools.lru_cache(maxsize=None)
 def _adam_kernel(dtype: str, amsgrad: bool):
     _launch.bind_numba_cuda(globals())
+    rule = cuda.jit(device=True)(rules.adam_rule)
 
     # beta_1c = 1 - beta_1 and beta_2c = 1 - beta_2 come from the host in double precision (see RMSprop).
     @cuda.jit
@@ -237,15 +222,12 @@ def _adam_kernel(dtype: str, amsgrad: bool):
         i = cuda.grid(1)
         step = cuda.gridsize(1)
         while i < p.shape[0]:
-            gi = g[i]
-            mi = m[i] + (gi - m[i]) * beta_1c
-            vi = v[i] + (gi * gi - v[i]) * beta_2c
+            pi, mi, vi, hi = rule(p[i], g[i], m[i], v[i], vhat[i], alpha, beta_1c, beta_2c, eps, decay, amsgrad)
+            p[i] = pi
             m[i] = mi
             v[i] = vi
             if amsgrad:
-                vi = max(vhat[i], vi)
-                vhat[i] = vi
-            p[i] = p[i] * decay - mi * alpha / (math.sqrt(vi) + eps)
+                vhat[i] = hi
             i += step
 
     return kernel

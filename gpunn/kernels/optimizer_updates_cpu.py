@@ -16,72 +16,62 @@ CUDA kernels.
 """
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 from numba import njit, prange
 
+from gpunn.kernels import optimizer_rules as rules
 from gpunn.kernels.optimizer_updates import adam_alpha
+
+# The per-element rules, inlined into each loop (one formula for the CPU and the GPU).
+_sgd = njit(inline="always")(rules.sgd_rule)
+_rmsprop = njit(inline="always")(rules.rmsprop_rule)
+_adagrad = njit(inline="always")(rules.adagrad_rule)
+_adam = njit(inline="always")(rules.adam_rule)
+
 
 @njit(parallel=True, cache=True)
 def sgd(p, g, velocity, lr, momentum, nesterov, decay):
     t = p.dtype.type
     lr, momentum, decay = t(lr), t(momentum), t(decay)
+    with_momentum = momentum != 0
     for i in prange(p.shape[0]):
-        step = -lr * g[i]
-        if momentum == 0:
-            p[i] = p[i] * decay + step
-        else:
-            v = momentum * velocity[i] + step
+        p[i], v = _sgd(p[i], g[i], velocity[i], lr, momentum, decay, with_momentum, nesterov)
+        if with_momentum:
             velocity[i] = v
-            p[i] = p[i] * decay + (momentum * v + step if nesterov else v)
+
 
 @njit(parallel=True, cache=True)
 def rmsprop(p, g, ms, mom, mg, lr, rho, rho_c, momentum, epsilon, centered, decay):
     t = p.dtype.type
     lr, rho, rho_c, momentum, epsilon, decay = t(lr), t(rho), t(rho_c), t(momentum), t(epsilon), t(decay)
+    with_momentum = momentum > 0
     for i in prange(p.shape[0]):
-        gi = g[i]
-        s = rho * ms[i] + rho_c * gi * gi
-        ms[i] = s
+        p[i], ms[i], m, a = _rmsprop(p[i], g[i], ms[i], mom[i], mg[i], lr, rho, rho_c, momentum, epsilon, decay,
+                                     centered, with_momentum)
+        if with_momentum:
+            mom[i] = m
         if centered:
-            a = rho * mg[i] + rho_c * gi
             mg[i] = a
-            denom = s - a * a + epsilon
-        else:
-            denom = s + epsilon
-        inc = lr * gi / math.sqrt(denom)
-        if momentum > 0:
-            inc = momentum * mom[i] + inc
-            mom[i] = inc
-        p[i] = p[i] * decay - inc
+
 
 @njit(parallel=True, cache=True)
 def adagrad(p, g, acc, lr, epsilon, decay):
     t = p.dtype.type
     lr, epsilon, decay = t(lr), t(epsilon), t(decay)
     for i in prange(p.shape[0]):
-        gi = g[i]
-        a = acc[i] + gi * gi
-        acc[i] = a
-        p[i] = p[i] * decay - lr * gi / math.sqrt(a + epsilon)
+        p[i], acc[i] = _adagrad(p[i], g[i], acc[i], lr, epsilon, decay)
+
 
 @njit(parallel=True, cache=True)
 def adam(p, g, m, v, vhat, amsgrad, alpha, beta_1c, beta_2c, epsilon, decay):
     t = p.dtype.type
     alpha, beta_1c, beta_2c, epsilon, decay = t(alpha), t(beta_1c), t(beta_2c), t(epsilon), t(decay)
     for i in prange(p.shape[0]):
-        gi = g[i]
-        mi = m[i] + (gi - m[i]) * beta_1c
-        vi = v[i] + (gi * gi - v[i]) * beta_2c
-        m[i] = mi
-        v[i] = vi
+        p[i], m[i], v[i], h = _adam(p[i], g[i], m[i], v[i], vhat[i], alpha, beta_1c, beta_2c, epsilon, decay,
+                                    amsgrad)
         if amsgrad:
-            vi = max(vhat[i], vi)
-            vhat[i] = vi
-        p[i] = p[i] * decay - mi * alpha / (math.sqrt(vi) + epsilon)
-
+            vhat[i] = h
 
 
 class CompiledUpdates:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import activations
+from .activation_step import activation_backward, activation_forward
 from .base import Layer
 
 
@@ -13,26 +14,16 @@ class Activation(Layer):
     def forward(self, x, training):
         ops, act = self.ops, self.activation
         shape = x.shape
+        ws = self.workspace(shape[0])
         z = x.reshape(-1, shape[-1])
-        ws = self.workspace(z.shape[0])
-        y = ws.buffer("y", z.shape, z.dtype)  # never overwrite x: the layer before keeps it for its own backward
-        if act.elementwise:
-            ops.bias_act_forward(z, None, act.name, y, act.alpha)
-        else:
-            ops.softmax(z, y)
+        # Never overwrite x: the layer before keeps it for its own backward.
+        y = activation_forward(ops, ws, z, None, act, may_overwrite_z=False)
 
         def backprop(dy, need_dx=True):
             if not need_dx:
                 return None
-            dy2 = dy.reshape(y.shape)
             dx = ws.buffer("dx", y.shape, y.dtype)
-            if act.elementwise:
-                preact = z if act.needs_preactivation else None
-                ops.act_backward_bias_grad(dy2, y, preact, act.name, dx, None, act.alpha)
-            else:
-                ops.softmax_backward(y, dy2, dx, ws.buffer("softmax_scratch", y.shape, y.dtype),
-                                     ws.buffer("row_sums", (y.shape[0], 1), y.dtype))
-            return dx.reshape(shape)
+            return activation_backward(ops, ws, dy.reshape(y.shape), y, z, act, dx, None).reshape(shape)
 
         return y.reshape(shape), backprop
 

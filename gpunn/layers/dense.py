@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations, initializers, regularizers
+from .activation_step import activation_backward, activation_forward
 from .base import Layer, WeightSpec
 
 LINEAR = activations.ActivationSpec("linear")
@@ -50,16 +51,7 @@ class Dense(Layer):
         z = ops.matmul(x2, kernel, out=ws.buffer("z", (rows, self.units), kernel.dtype))
         act = self.activation if apply_activation else LINEAR
         identity = act.name == "linear" and bias is None  # nothing for the fused steps to do
-        if identity:
-            y = z
-        elif act.elementwise:
-            # Activations whose derivative is a function of the output overwrite z in place.
-            y = ws.buffer("y", z.shape, z.dtype) if act.needs_preactivation else z
-            ops.bias_act_forward(z, bias, act.name, y, act.alpha)
-        else:  # softmax: a row-wise op
-            if bias is not None:
-                ops.add(z, bias, out=z)
-            y = ops.softmax(z, ws.buffer("y", z.shape, z.dtype))
+        y = z if identity else activation_forward(ops, ws, z, bias, act)
 
         def backprop(dy, need_dx=True):
             grads = self.bound.grads
@@ -67,14 +59,8 @@ class Dense(Layer):
             dbias = grads.get("bias") if grads else None
             if identity or (act.name == "linear" and dbias is None):
                 dz = dy2
-            elif act.elementwise:
-                preact = z if act.needs_preactivation else None
-                dz = ops.act_backward_bias_grad(dy2, y, preact, act.name, dy2, dbias, act.alpha)
             else:
-                dz = ops.softmax_backward(y, dy2, dy2, ws.buffer("softmax_scratch", y.shape, y.dtype),
-                                          ws.buffer("row_sums", (rows, 1), y.dtype))
-                if dbias is not None:
-                    ops.sum(dz, 0, dbias)
+                dz = activation_backward(ops, ws, dy2, y, z, act, dy2, dbias)
             if grads:  # a frozen layer (trainable=False) has no gradient views
                 ops.matmul(x2.T, dz, out=grads["kernel"])
             if not need_dx:

@@ -145,6 +145,7 @@ class CountingOps(NumpyOps):
     device_description = "stand-in GPU"
 
     def __init__(self):
+        super().__init__()
         self.matmuls = 0
 
     def matmul(self, a, b, out=None):

@@ -313,8 +313,10 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError):
         compiled.act_backward_bias_grad(z, z, z, "relu", np.empty_like(z), np.empty(3, np.float32))
     loss = np.empty(3, np.float32)
+    probs = np.full_like(z, 7.0)
     with pytest.raises(IndexError):
-        compiled.softmax_xent(z, np.array([0, 4, 1]), np.empty_like(z), None, loss, 1.0)
+        compiled.softmax_xent(z, np.array([0, 1, 4]), probs, None, loss, 1.0)
+    assert (probs == 7.0).all()  # checked before anything is written
     with pytest.raises(ValueError, match="labels"):
         compiled.softmax_xent(z, np.zeros(3, np.float32), np.empty_like(z), None, loss, 1.0)
     with pytest.raises(ValueError):

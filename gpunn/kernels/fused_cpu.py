@@ -15,8 +15,11 @@ Where a twin makes several NumPy passes and temporaries, each of these is one ca
 writes only into the given buffers: after the first call for a dtype and layout (compilation, or loading from
 Numba's disk cache; ``warm_up`` does it ahead), a call allocates no NumPy memory at all. The methods here
 only resolve what Numba should not see (None arguments, activation names, the dropout keys) and pick the
-compiled entry point; they build nothing per call. Arrays are 2-D (B, N), any strides; dropout takes any
-C-contiguous shape. Other shapes fall back to the twin, which handles them by broadcasting.
+compiled entry point; they build nothing per call. Arrays are 2-D (B, N) with any strides (a layout other
+than C-contiguous compiles its own loops on first use); dropout also takes any C-contiguous shape. Bias +
+activation and dropout arrays of other ranks go to the twin; softmax and the losses take (B, C) only, as the
+CUDA launchers do. Bad shapes raise ValueError (out-of-range class ids IndexError) before any write, since
+the loops do not check bounds.
 
 This module imports Numba: ``gpunn.kernels.cpu_fused()`` imports it only where Numba is installed and
 ``GPUNN_CPU_JIT`` is not 0.
@@ -29,6 +32,7 @@ from gpunn.kernels import fused_loops_cpu as loops
 from gpunn.kernels.activations import LEAKY_RELU_ALPHA, NEEDS_PREACTIVATION, check_activation
 from gpunn.kernels.bias_act import act_backward_bias_grad_numpy, bias_act_forward_numpy
 from gpunn.kernels.dropout import (
+    counter_value,
     dropout_backward_numpy,
     dropout_forward_numpy,
     keep_threshold,
@@ -53,7 +57,8 @@ class CompiledFused:
     def warm_up(self, dtype) -> None:
         """Compile (or load from Numba's disk cache) every entry point for float ``dtype`` and C-contiguous
         arrays, on tiny arrays, so that the first training step, often inside a timed epoch, does not pay
-        for it. Labels are warmed as int64 and int32."""
+        for it: about 10 s per dtype the first time on a machine, 0.05 s from the disk cache. Class ids are
+        warmed as int64 and int32."""
         dtype = np.dtype(dtype)
         z, out, y = (np.full((2, 3), 0.5, dtype) for _ in range(3))
         bias = np.zeros(3, dtype)
@@ -147,7 +152,7 @@ class CompiledFused:
         x2, out2, mask2 = _as_rows(x), _as_rows(out), _as_rows(mask_out)
         if x2 is None or out2 is None or mask2 is None:
             return dropout_forward_numpy(x, rate, seed, counter, out, mask_out)
-        key_a, key_b = stream_keys(int(seed), int(counter))
+        key_a, key_b = stream_keys(int(seed), counter_value(counter))
         loops.dropout_forward(x2, out2, mask2, key_a, key_b, threshold, 1.0 / (1.0 - rate), out is x)
         return out
 

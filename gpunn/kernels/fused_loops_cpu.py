@@ -1,34 +1,36 @@
 """The fused steps of bias_act.py, softmax_xent.py, sigmoid_bce.py and dropout.py as Numba loops for the CPU.
 
 ``fused_cpu.py`` wraps these with the NumPy twins' argument lists; this module holds the compiled code only.
-Each step works row by row on 2-D arrays in a few passes over a row that sits in L1 (an elementwise pass
-LLVM vectorises, then a reduction), single-threaded, writing only into the given buffers: nothing is
-allocated. Results follow the twins' formulas in the twins' order of operations and dtype, so they agree to
-the rounding of the elementary functions (and bit for bit where no elementary function is involved).
+Each step walks its 2-D arrays in blocks of rows, a few passes over each row while it sits in L1 (elementwise
+passes that LLVM vectorises, and scalar reductions), single-threaded, writing only into the given buffers:
+nothing is allocated. Results follow the twins' formulas in the twins' order of operations and dtype, so
+they agree to the rounding of the elementary functions, and bit for bit where none is involved (relu,
+leaky_relu, the backward of activations computed from y, dbias, dropout). Sums that the twins take with
+NumPy's ``sum`` / ``mean`` use NumPy's own pairwise order (``pairwise_sum``); dbias adds row after row, as
+NumPy sums along axis 0.
 
-Three things make the loops vectorise, and each matters 4-8x:
+What makes the loops fast, each worth 1.3-8x somewhere:
 
 * ``error_model='numpy'``: Numba's default (Python) model tests every float division for zero to raise
-  ZeroDivisionError, a branch that stops vectorisation. The numpy model gives IEEE inf/nan instead, as the
-  twins do.
+  ZeroDivisionError, a branch that stops vectorisation. The numpy model gives IEEE inf/nan, as the twins do.
 * Elementary functions written here (exp, expm1, tanh, erf, log1p): Numba lowers ``math.exp`` & co. to
   scalar libm calls, which LLVM cannot vectorise without Intel's SVML, so a loop of them runs 5-50x slower
   than NumPy's SIMD ufuncs. These are the classic range reduction + polynomial (Cephes, fdlibm, Cody),
-  branch-free (special values by selects), with the exponent built from bits and explicit fused
-  multiply-adds (``llvm.fma``: one correctly rounded IEEE operation; no fastmath flags anywhere), within
-  about 1 ulp, as accurate as NumPy's SIMD loops and deterministic however LLVM vectorises.
+  branch-free (special values by selects), the exponent built from bits, with explicit fused multiply-adds
+  (``llvm.fma``: one correctly rounded IEEE operation; no fastmath flags anywhere): within 1-2 ulp, as
+  accurate as NumPy's SIMD loops, and deterministic however LLVM vectorises.
 * In-place calls (``out`` is ``z``, ``dz_out`` is ``dy``...): LLVM guards a vectorised loop with a runtime
   overlap test of its arrays and takes the scalar loop when they overlap, even exactly. So each step takes
-  an ``inplace`` flag and then passes the same row view twice to a row helper inlined at Numba-IR level
-  (``inline='always'``), where LLVM sees one pointer and vectorises without a test.
-
-Sums that the twins take with NumPy's ``sum`` / ``mean`` use NumPy's own pairwise summation order
-(``pairwise_sum``), so they match bit for bit on equal inputs; dbias is summed row after row, as NumPy does
-along axis 0.
+  an ``inplace`` flag and passes the same array twice to a helper inlined at Numba-IR level, where LLVM
+  sees one pointer and needs no test.
+* No reference counting in the loops: helpers take whole arrays and row indices, never row views, and are
+  called once per block of rows (see "row reductions" below).
+* 512-bit vectors where the CPU has them (``prefer_wide_vectors``).
 
 All the compiled code lives in this one file on purpose: Numba's disk cache (``cache=True``) revalidates a
 cached function against its own source file only, so a helper in another module could change without the
-cached callers noticing.
+cached callers noticing. The constants taken from the twins' modules (erf coefficients, dropout hash) are
+frozen into the compiled code the same way: a change there needs this file touched as well.
 """
 from __future__ import annotations
 
@@ -41,6 +43,8 @@ from numba import carray, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
+from gpunn.kernels import dropout as _dropout
+from gpunn.kernels.activations import _INV_SQRT2, _INV_SQRT_2PI
 from gpunn.kernels.erf import _A, _B, _C, _D, _INV_SQRT_PI, _P, _Q, _Y_CLAMP
 
 jit = functools.partial(njit, cache=True, error_model="numpy")
@@ -53,13 +57,10 @@ row_helper = functools.partial(njit, inline="always", error_model="numpy")
 scalar_helper = functools.partial(njit, forceinline=True, error_model="numpy")
 _SCALAR_OVERLOAD = {"forceinline": True, "error_model": "numpy"}
 
-# Activation codes: the wrapper resolves the name once; each step branches on the code once per row.
+# Activation codes: the wrapper resolves the name once; each step branches on the code once per block.
 LINEAR, RELU, LEAKY_RELU, ELU, GELU, SIGMOID, TANH, SILU = range(8)
 CODES = {"linear": LINEAR, "relu": RELU, "leaky_relu": LEAKY_RELU, "elu": ELU, "gelu": GELU,
          "sigmoid": SIGMOID, "tanh": TANH, "silu": SILU}
-
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)  # the twins' constants (activations.py)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 # ---------------------------------------------------------------- intrinsics
@@ -78,6 +79,23 @@ def select(typingctx, condition, a, b):
 
 
 @intrinsic
+def prefer_wide_vectors(typingctx):
+    """Let LLVM vectorise the calling function with the CPU's widest vectors (512 bits with AVX-512): its
+    tuning for recent Intel cores stops at 256 bits unless asked, and these loops are compute-bound (20-30%
+    faster). Results do not change: every lane computes the same scalar expression, and no loop here
+    reduces across lanes (the sums are explicit scalar chains). A function attribute, set through llvmlite's
+    attribute set, whose whitelist does not list it; skipped if that ever fails."""
+    def codegen(context, builder, signature, args):
+        try:
+            set.add(builder.function.attributes, '"prefer-vector-width"="512"')
+        except Exception:  # only speed depends on it
+            pass
+        return context.get_dummy_value()
+
+    return types.none(), codegen
+
+
+@intrinsic
 def fma(typingctx, a, b, c):
     """a * b + c rounded once (IEEE fusedMultiplyAdd), for three floats of one type."""
     if not (isinstance(a, types.Float) and a == b == c):
@@ -90,26 +108,22 @@ def fma(typingctx, a, b, c):
 
 
 @intrinsic
-def pow2_f64(typingctx, k):
-    """2.0 ** k as float64 for an int64 -1022 <= k <= 1023, made from its exponent bits."""
+def pow2(typingctx, k):
+    """2.0 ** k for a float k holding an integer in the normal exponent range (-1022..1023 for float64,
+    -126..127 for float32), made from its exponent bits. The integer work stays in the float's width (int32
+    for float32): Numba would widen int32 arithmetic to int64, halving the lanes of a float32 loop."""
+    if k == types.float64:
+        int_type, bias, shift = ir.IntType(64), 1023, 52
+    elif k == types.float32:
+        int_type, bias, shift = ir.IntType(32), 127, 23
+    else:
+        return None
+
     def codegen(context, builder, signature, args):
-        i64 = ir.IntType(64)
-        bits = builder.shl(builder.add(args[0], ir.Constant(i64, 1023)), ir.Constant(i64, 52))
-        return builder.bitcast(bits, ir.DoubleType())
+        exponent = builder.add(builder.fptosi(args[0], int_type), ir.Constant(int_type, bias))
+        return builder.bitcast(builder.shl(exponent, ir.Constant(int_type, shift)), args[0].type)
 
-    return types.float64(types.int64), codegen
-
-
-@intrinsic
-def pow2_f32(typingctx, k):
-    """2.0 ** k as float32 for an int64 -126 <= k <= 127, made from its exponent bits."""
-    def codegen(context, builder, signature, args):
-        i32 = ir.IntType(32)
-        k32 = builder.trunc(args[0], i32)
-        bits = builder.shl(builder.add(k32, ir.Constant(i32, 127)), ir.Constant(i32, 23))
-        return builder.bitcast(bits, ir.FloatType())
-
-    return types.float32(types.int64), codegen
+    return k(k), codegen
 
 
 # ---------------------------------------------------------------- elementary functions
@@ -148,8 +162,8 @@ def _by_type(f32_body, f64_body):
 
 
 # e ** x = 2 ** k * e ** r, k = round(x / ln2), r = x - k ln2 (Cody-Waite: ln2 split in two so that
-# k * LN2_HI is exact), |r| <= ln2 / 2. The scale is applied as 2 ** (k >> 1) * 2 ** (k - (k >> 1)), two
-# normal powers, so results that are subnormal are rounded once, correctly.
+# k * LN2_HI is exact), |r| <= ln2 / 2. The scale is applied as 2 ** floor(k/2) * 2 ** (k - floor(k/2)), two
+# normal powers, so results that are subnormal are rounded once, correctly. k stays a float throughout.
 _ROUND_F64 = 6755399441055744.0  # 1.5 * 2**52: x + it - it rounds x to the nearest integer
 _INV_LN2 = 1.4426950408889634
 _LN2_HI_F64 = 6.93147180369123816490e-01  # fdlibm
@@ -184,11 +198,19 @@ def _exp_f64(x):
     kf = fma(xc, _INV_LN2, _ROUND_F64) - _ROUND_F64
     r = fma(-kf, _LN2_HI_F64, x)  # x, not xc: NaN must reach the result
     r = fma(-kf, _LN2_LO_F64, r)
-    k = np.int64(kf)
-    half = k >> 1
-    y = (1.0 + _expm1_reduced_f64(r)) * pow2_f64(half) * pow2_f64(k - half)
+    half = np.floor(kf * 0.5)
+    y = (1.0 + _expm1_reduced_f64(r)) * pow2(half) * pow2(kf - half)
     y = math.inf if x >= 710.0 else y
     return 0.0 if x <= -746.0 else y
+
+
+@scalar_helper
+def _exp_in_range_f64(x):
+    """e ** x for finite 0 <= x <= 700 (no guards: for callers that clamp their argument)."""
+    kf = fma(x, _INV_LN2, _ROUND_F64) - _ROUND_F64
+    r = fma(-kf, _LN2_HI_F64, x)
+    r = fma(-kf, _LN2_LO_F64, r)
+    return (1.0 + _expm1_reduced_f64(r)) * pow2(kf)
 
 
 _F32 = np.float32
@@ -199,8 +221,19 @@ _LN2_LO_F32 = _F32(-2.12194440e-4)
 # Cephes expf: e ** r = 1 + r + r^2 P(r) on |r| <= ln2 / 2
 _EXP_P_F32 = tuple(_F32(c) for c in (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
                                      1.6666665459e-1, 5.0000001201e-1))
-_ONE_F32, _ZERO_F32, _INF_F32 = _F32(1.0), _F32(0.0), _F32(np.inf)
+_ONE_F32, _ZERO_F32, _HALF_F32, _INF_F32 = _F32(1.0), _F32(0.0), _F32(0.5), _F32(np.inf)
 _EXP_HI_F32, _EXP_LO_F32 = _F32(89.0), _F32(-104.0)
+
+
+@scalar_helper
+def _exp_reduced_f32(r):
+    c = _EXP_P_F32
+    p = fma(c[0], r, c[1])
+    p = fma(p, r, c[2])
+    p = fma(p, r, c[3])
+    p = fma(p, r, c[4])
+    p = fma(p, r, c[5])
+    return fma(r * r, p, r) + _ONE_F32
 
 
 def _exp_f32(x):
@@ -209,18 +242,19 @@ def _exp_f32(x):
     kf = fma(xc, _INV_LN2_F32, _ROUND_F32) - _ROUND_F32
     r = fma(-kf, _LN2_HI_F32, x)
     r = fma(-kf, _LN2_LO_F32, r)
-    c = _EXP_P_F32
-    p = fma(c[0], r, c[1])
-    p = fma(p, r, c[2])
-    p = fma(p, r, c[3])
-    p = fma(p, r, c[4])
-    p = fma(p, r, c[5])
-    y = fma(r * r, p, r) + _ONE_F32
-    k = np.int64(kf)
-    half = k >> 1
-    y = y * pow2_f32(half) * pow2_f32(k - half)
+    half = np.floor(kf * _HALF_F32)
+    y = _exp_reduced_f32(r) * pow2(half) * pow2(kf - half)
     y = _INF_F32 if x >= _EXP_HI_F32 else y
     return _ZERO_F32 if x <= _EXP_LO_F32 else y
+
+
+@scalar_helper
+def _exp_in_range_f32(x):
+    """e ** x for finite 0 <= x <= 80 (no guards: for callers that clamp their argument)."""
+    kf = fma(x, _INV_LN2_F32, _ROUND_F32) - _ROUND_F32
+    r = fma(-kf, _LN2_HI_F32, x)
+    r = fma(-kf, _LN2_LO_F32, r)
+    return _exp_reduced_f32(r) * pow2(kf)
 
 
 overload(exp, jit_options=_SCALAR_OVERLOAD)(_by_type(_exp_f32, _exp_f64))
@@ -232,7 +266,7 @@ def _expm1_nonpositive_f64(x):
     kf = fma(xc, _INV_LN2, _ROUND_F64) - _ROUND_F64
     r = fma(-kf, _LN2_HI_F64, xc)
     r = fma(-kf, _LN2_LO_F64, r)
-    s = pow2_f64(np.int64(kf))
+    s = pow2(kf)
     y = fma(_expm1_reduced_f64(r), s, s - 1.0)
     return y if x == x else x
 
@@ -253,7 +287,7 @@ def _expm1_nonpositive_f32(x):
     p = fma(p, r, c[2])
     p = fma(p, r, c[1])
     p = fma(p, r, c[0])
-    s = pow2_f32(np.int64(kf))
+    s = pow2(kf)
     y = fma(fma(r * r, p, r), s, s - _ONE_F32)
     return y if x == x else x
 
@@ -262,7 +296,8 @@ overload(expm1_nonpositive, jit_options=_SCALAR_OVERLOAD)(_by_type(_expm1_nonpos
 
 
 # Cephes tanh: a + a z P(z) / Q(z) (z = a^2) for a = |x| <= 0.625, 1 - 2 / (e ** 2a + 1) above. Both are
-# c0 + c1 * (num / den), so one division serves both branches, chosen by selects.
+# c0 + c1 * (num / den), so one division serves both branches, chosen by selects. a is clamped where tanh
+# rounds to 1 (NaN too, restored at the end), so e ** 2a needs no guards.
 _TANH_P_F64 = (-9.64399179425052238628e-1, -9.92877231001918586564e1, -1.61468768441708447952e3)
 _TANH_Q_F64 = (1.12811678491632931402e2, 2.23548839060100448583e3, 4.84406305325125486048e3)
 
@@ -273,13 +308,14 @@ def _tanh_f64(x):
     z = a * a
     num = fma(fma(_TANH_P_F64[0], z, _TANH_P_F64[1]), z, _TANH_P_F64[2])
     den = fma(fma(z + _TANH_Q_F64[0], z, _TANH_Q_F64[1]), z, _TANH_Q_F64[2])
-    ac = 20.0 if a > 20.0 else a  # tanh rounds to 1 beyond 19.1; keeps e ** 2a finite (NaN kept)
-    e = exp(ac + ac)
+    ac = a if a < 20.0 else 20.0  # tanh rounds to 1 beyond 19.1
+    e = _exp_in_range_f64(ac + ac)
     c0 = a if small else 1.0
     c1 = a * z if small else -2.0
     num = num if small else 1.0
     den = den if small else e + 1.0
-    return math.copysign(c0 + c1 * (num / den), x)
+    y = math.copysign(c0 + c1 * (num / den), x)
+    return y if x == x else x
 
 
 # Cephes tanhf: a + a z P(z) for a <= 0.625
@@ -297,13 +333,14 @@ def _tanh_f32(x):
     p = fma(p, z, c[2])
     p = fma(p, z, c[3])
     p = fma(p, z, c[4])
-    ac = _TANH_CLAMP_F32 if a > _TANH_CLAMP_F32 else a
-    e = exp(ac + ac)
+    ac = a if a < _TANH_CLAMP_F32 else _TANH_CLAMP_F32  # tanh rounds to 1 beyond 9.1
+    e = _exp_in_range_f32(ac + ac)
     c0 = a if small else _ONE_F32
     c1 = a * z if small else -_TWO_F32
     num = p if small else _ONE_F32
     den = _ONE_F32 if small else e + _ONE_F32
-    return math.copysign(c0 + c1 * (num / den), x)
+    y = math.copysign(c0 + c1 * (num / den), x)
+    return y if x == x else x
 
 
 overload(tanh, jit_options=_SCALAR_OVERLOAD)(_by_type(_tanh_f32, _tanh_f64))
@@ -404,6 +441,12 @@ overload(log1p_unit, jit_options=_SCALAR_OVERLOAD)(_by_type(_log1p_unit_f32, _lo
 
 
 # ---------------------------------------------------------------- row reductions
+# Every helper from here on takes a 2-D array and row indices, never a row view: Numba counts references to
+# arrays held in variables (atomic increments and decrements) and, in functions as branchy as these, cannot
+# prove them short-lived and leave them out; on each row that cost 40-60 ns, as much as a 100-column row's
+# work. For the same reason each step calls its inlined helpers once per block of rows (``_block_rows``),
+# not once per row: inlining binds the helper's array arguments to new variables, with their counts.
+#
 # NumPy sums a contiguous run with pairwise_sum: runs of up to 128 with 8 accumulators, longer ones split at
 # half (rounded down to a multiple of 8) and the two halves' sums added. The same tree walked without
 # recursion (a cached caller of a recursive Numba function crashes on loading, numba#6061): a post-order walk
@@ -433,63 +476,9 @@ _stack_i64 = _native_stack_array(types.int64, ir.IntType(64))
 
 
 @jit
-def _run_sum(a, lo, n):
-    """NumPy's sum of a run of at most 128: eight chains (which also hide the add latency), then the rest."""
-    if n < 8:
-        res = a.dtype.type(-0.0)
-        for i in range(lo, lo + n):
-            res += a[i]
-        return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    end = lo + n - n % 8
-    for i in range(lo + 8, end, 8):
-        r0 += a[i]
-        r1 += a[i + 1]
-        r2 += a[i + 2]
-        r3 += a[i + 3]
-        r4 += a[i + 4]
-        r5 += a[i + 5]
-        r6 += a[i + 6]
-        r7 += a[i + 7]
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    for i in range(end, lo + n):
-        res += a[i]
-    return res
-
-
-@jit
-def _run_dot_shifted(t, x, m, lo, n):
-    """As _run_sum, of the terms t[i] * (x[i] - m)."""
-    if n < 8:
-        res = x.dtype.type(-0.0)
-        for i in range(lo, lo + n):
-            res += t[i] * (x[i] - m)
-        return res
-    r0, r1 = t[lo] * (x[lo] - m), t[lo + 1] * (x[lo + 1] - m)
-    r2, r3 = t[lo + 2] * (x[lo + 2] - m), t[lo + 3] * (x[lo + 3] - m)
-    r4, r5 = t[lo + 4] * (x[lo + 4] - m), t[lo + 5] * (x[lo + 5] - m)
-    r6, r7 = t[lo + 6] * (x[lo + 6] - m), t[lo + 7] * (x[lo + 7] - m)
-    end = lo + n - n % 8
-    for i in range(lo + 8, end, 8):
-        r0 += t[i] * (x[i] - m)
-        r1 += t[i + 1] * (x[i + 1] - m)
-        r2 += t[i + 2] * (x[i + 2] - m)
-        r3 += t[i + 3] * (x[i + 3] - m)
-        r4 += t[i + 4] * (x[i + 4] - m)
-        r5 += t[i + 5] * (x[i + 5] - m)
-        r6 += t[i + 6] * (x[i + 6] - m)
-        r7 += t[i + 7] * (x[i + 7] - m)
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    for i in range(end, lo + n):
-        res += t[i] * (x[i] - m)
-    return res
-
-
-@jit
-def _pairwise(t, x, m, n, dot):
-    """sum_i x[i] (dot False; t and m unused) or sum_i t[i] (x[i] - m) (dot True) over [0, n), in NumPy's
-    pairwise order."""
+def _pairwise(t, x, m, r, dot):
+    """sum_i x[r, i] (dot False; t and m unused) or sum_i t[r, i] (x[r, i] - m) (dot True), in NumPy's
+    pairwise order. One function, no calls: each call between Numba functions costs reference counts."""
     kind = x.dtype.type
     right_lo = carray(_stack_i64(_STACK_DEPTH), _STACK_DEPTH)  # pending right halves: start, length
     right_n = carray(_stack_i64(_STACK_DEPTH), _STACK_DEPTH)
@@ -497,6 +486,7 @@ def _pairwise(t, x, m, n, dot):
     left_done = carray(_stack_i64(_STACK_DEPTH), _STACK_DEPTH)
     depth = 0
     lo = 0
+    n = x.shape[1]
     while True:
         while n > 128:  # descend to the leftmost run, leaving the right halves for later
             half = n // 2
@@ -506,7 +496,43 @@ def _pairwise(t, x, m, n, dot):
             left_done[depth] = 0
             depth += 1
             n = half
-        value = _run_dot_shifted(t, x, m, lo, n) if dot else _run_sum(x, lo, n)
+        # a run of n <= 128: NumPy's eight chains (which also hide the add latency), then the rest
+        if n < 8:
+            value = kind(-0.0)
+            for i in range(lo, lo + n):
+                value += t[r, i] * (x[r, i] - m) if dot else x[r, i]
+        else:
+            if dot:
+                r0, r1 = t[r, lo] * (x[r, lo] - m), t[r, lo + 1] * (x[r, lo + 1] - m)
+                r2, r3 = t[r, lo + 2] * (x[r, lo + 2] - m), t[r, lo + 3] * (x[r, lo + 3] - m)
+                r4, r5 = t[r, lo + 4] * (x[r, lo + 4] - m), t[r, lo + 5] * (x[r, lo + 5] - m)
+                r6, r7 = t[r, lo + 6] * (x[r, lo + 6] - m), t[r, lo + 7] * (x[r, lo + 7] - m)
+            else:
+                r0, r1, r2, r3 = x[r, lo], x[r, lo + 1], x[r, lo + 2], x[r, lo + 3]
+                r4, r5, r6, r7 = x[r, lo + 4], x[r, lo + 5], x[r, lo + 6], x[r, lo + 7]
+            end = lo + n - n % 8
+            for i in range(lo + 8, end, 8):
+                if dot:
+                    r0 += t[r, i] * (x[r, i] - m)
+                    r1 += t[r, i + 1] * (x[r, i + 1] - m)
+                    r2 += t[r, i + 2] * (x[r, i + 2] - m)
+                    r3 += t[r, i + 3] * (x[r, i + 3] - m)
+                    r4 += t[r, i + 4] * (x[r, i + 4] - m)
+                    r5 += t[r, i + 5] * (x[r, i + 5] - m)
+                    r6 += t[r, i + 6] * (x[r, i + 6] - m)
+                    r7 += t[r, i + 7] * (x[r, i + 7] - m)
+                else:
+                    r0 += x[r, i]
+                    r1 += x[r, i + 1]
+                    r2 += x[r, i + 2]
+                    r3 += x[r, i + 3]
+                    r4 += x[r, i + 4]
+                    r5 += x[r, i + 5]
+                    r6 += x[r, i + 6]
+                    r7 += x[r, i + 7]
+            value = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+            for i in range(end, lo + n):
+                value += t[r, i] * (x[r, i] - m) if dot else x[r, i]
         while depth > 0:  # climb: a finished left half waits for its right half; a right half completes
             top = depth - 1
             if left_done[top] == 0:
@@ -518,44 +544,44 @@ def _pairwise(t, x, m, n, dot):
             value = kind(left_sum[top]) + value
             depth = top
         if depth == 0:
-            return value
+            return x.dtype.type(0.0) + value
+
+
+@row_helper
+def pairwise_sum(a, r):
+    """a[r].sum() as NumPy computes it, to the bit."""
+    return _pairwise(a, a, a.dtype.type(0.0), r, False)
+
+
+@row_helper
+def pairwise_dot_shifted(t, x, m, r):
+    """sum_i t[r, i] (x[r, i] - m), in the order of ``pairwise_sum``."""
+    return _pairwise(t, x, m, r, True)
 
 
 @jit
-def pairwise_sum(a):
-    """a.sum() as NumPy computes it, to the bit."""
-    return a.dtype.type(0.0) + _pairwise(a, a, a.dtype.type(0.0), a.shape[0], False)
-
-
-@jit
-def pairwise_dot_shifted(t, x, m):
-    """sum_i t[i] (x[i] - m), in the order of ``pairwise_sum``."""
-    return x.dtype.type(0.0) + _pairwise(t, x, m, x.shape[0], True)
-
-
-@jit
-def row_max(a):
-    """max(a) of a non-empty row, in eight chains. A NaN may be skipped here, but it reaches the softmax
+def row_max(a, r):
+    """max(a[r]) of a non-empty row, in eight chains. A NaN may be skipped here, but it reaches the softmax
     through exp(x - m) and the row sum all the same."""
-    n = a.shape[0]
-    m0 = a[0]
+    n = a.shape[1]
+    m0 = a[r, 0]
     if n < 8:
         for i in range(1, n):
-            m0 = a[i] if a[i] > m0 else m0
+            m0 = a[r, i] if a[r, i] > m0 else m0
         return m0
-    m1, m2, m3, m4, m5, m6, m7 = a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+    m1, m2, m3, m4, m5, m6, m7 = a[r, 1], a[r, 2], a[r, 3], a[r, 4], a[r, 5], a[r, 6], a[r, 7]
     end = n - n % 8
     for i in range(8, end, 8):
-        m0 = a[i] if a[i] > m0 else m0
-        m1 = a[i + 1] if a[i + 1] > m1 else m1
-        m2 = a[i + 2] if a[i + 2] > m2 else m2
-        m3 = a[i + 3] if a[i + 3] > m3 else m3
-        m4 = a[i + 4] if a[i + 4] > m4 else m4
-        m5 = a[i + 5] if a[i + 5] > m5 else m5
-        m6 = a[i + 6] if a[i + 6] > m6 else m6
-        m7 = a[i + 7] if a[i + 7] > m7 else m7
+        m0 = a[r, i] if a[r, i] > m0 else m0
+        m1 = a[r, i + 1] if a[r, i + 1] > m1 else m1
+        m2 = a[r, i + 2] if a[r, i + 2] > m2 else m2
+        m3 = a[r, i + 3] if a[r, i + 3] > m3 else m3
+        m4 = a[r, i + 4] if a[r, i + 4] > m4 else m4
+        m5 = a[r, i + 5] if a[r, i + 5] > m5 else m5
+        m6 = a[r, i + 6] if a[r, i + 6] > m6 else m6
+        m7 = a[r, i + 7] if a[r, i + 7] > m7 else m7
     for i in range(end, n):
-        m0 = a[i] if a[i] > m0 else m0
+        m0 = a[r, i] if a[r, i] > m0 else m0
     m0 = m1 if m1 > m0 else m0
     m2 = m3 if m3 > m2 else m2
     m4 = m5 if m5 > m4 else m4
@@ -565,151 +591,163 @@ def row_max(a):
     return m4 if m4 > m0 else m0
 
 
+# ---------------------------------------------------------------- blocks of rows
+
+_BLOCK_ELEMENTS = 4096  # a block of rows: enough work to amortise its reference counts, and stays in L1
+
+
+@row_helper
+def _block_rows(cols):
+    return max(1, _BLOCK_ELEMENTS // max(cols, 1))
+
+
 # ---------------------------------------------------------------- bias + activation
 
 
 @row_helper
-def _activate_row(code, z, out, alpha):
-    """out[c] = f(z[c]) as activation_forward_numpy computes it; alpha is in z's dtype."""
+def _activate_block(code, z, out, r0, r1, alpha):
+    """out[r, c] = f(z[r, c]) for rows r0..r1-1, as activation_forward_numpy computes it; alpha is in z's
+    dtype. One branch per activation around its loops: the loops themselves never branch on it."""
     t = z.dtype.type
     zero, one, half = t(0.0), t(1.0), t(0.5)
-    n = z.shape[0]
+    n = z.shape[1]
     if code == LINEAR:
-        for c in range(n):
-            out[c] = z[c]
+        for r in range(r0, r1):
+            for c in range(n):
+                out[r, c] = z[r, c]
     elif code == RELU:
-        for c in range(n):  # np.maximum(z, 0): NaN stays NaN
-            v = z[c]
-            out[c] = select(v < zero, zero, v)
+        for r in range(r0, r1):
+            for c in range(n):  # np.maximum(z, 0): NaN stays NaN
+                v = z[r, c]
+                out[r, c] = select(v < zero, zero, v)
     elif code == LEAKY_RELU:
-        for c in range(n):  # max(z, alpha z) for alpha <= 1, min for alpha > 1: both are this
-            v = z[c]
-            out[c] = select(v >= zero, v, v * alpha)
+        for r in range(r0, r1):
+            for c in range(n):  # max(z, alpha z) for alpha <= 1, min for alpha > 1: both are this
+                v = z[r, c]
+                out[r, c] = select(v >= zero, v, v * alpha)
     elif code == ELU:
-        for c in range(n):
-            v = z[c]
-            out[c] = select(v > zero, v, expm1_nonpositive(select(v > zero, zero, v)))  # NaN stays NaN
+        for r in range(r0, r1):
+            for c in range(n):  # NaN stays NaN
+                v = z[r, c]
+                out[r, c] = select(v > zero, v, expm1_nonpositive(select(v > zero, zero, v)))
     elif code == GELU:
         k = t(_INV_SQRT2)
-        for c in range(n):
-            v = z[c]
-            out[c] = ((erf(v * k) + one) * v) * half
+        for r in range(r0, r1):
+            for c in range(n):
+                v = z[r, c]
+                out[r, c] = ((erf(v * k) + one) * v) * half
     elif code == SIGMOID:
-        for c in range(n):
-            out[c] = one / (exp(-z[c]) + one)
+        for r in range(r0, r1):
+            for c in range(n):
+                out[r, c] = one / (exp(-z[r, c]) + one)
     elif code == TANH:
-        for c in range(n):
-            out[c] = tanh(z[c])
+        for r in range(r0, r1):
+            for c in range(n):
+                out[r, c] = tanh(z[r, c])
     else:  # SILU
-        for c in range(n):
-            v = z[c]
-            out[c] = (one / (exp(-v) + one)) * v
+        for r in range(r0, r1):
+            for c in range(n):
+                v = z[r, c]
+                out[r, c] = (one / (exp(-v) + one)) * v
 
 
 @row_helper
-def _activation_grad_row(code, dy, y, z, dz, alpha):
-    """dz[c] = dy[c] * f'(.) as activation_backward_numpy computes it (z is read for gelu and silu)."""
+def _activation_grad_block(code, dy, y, z, dz, r0, r1, alpha):
+    """dz[r, c] = dy[r, c] * f'(.) for rows r0..r1-1, as activation_backward_numpy computes it (z is read
+    for gelu and silu)."""
     t = dy.dtype.type
     zero, one, half = t(0.0), t(1.0), t(0.5)
-    n = dy.shape[0]
+    n = dy.shape[1]
     if code == LINEAR:
-        for c in range(n):
-            dz[c] = dy[c]
+        for r in range(r0, r1):
+            for c in range(n):
+                dz[r, c] = dy[r, c]
     elif code == RELU:
-        for c in range(n):
-            dz[c] = dy[c] * select(y[c] > zero, one, zero)
+        for r in range(r0, r1):
+            for c in range(n):
+                dz[r, c] = dy[r, c] * select(y[r, c] > zero, one, zero)
     elif code == LEAKY_RELU:
         # the twin's f' = (1 - alpha) [y > 0] + alpha, each term rounded to the dtype
         positive, negative = t(t(1.0 - alpha) + t(alpha)), t(alpha)
-        for c in range(n):
-            dz[c] = dy[c] * select(y[c] > zero, positive, negative)
+        for r in range(r0, r1):
+            for c in range(n):
+                dz[r, c] = dy[r, c] * select(y[r, c] > zero, positive, negative)
     elif code == ELU:
-        for c in range(n):  # f' = min(y + 1, 1), NaN kept
-            u = y[c] + one
-            dz[c] = dy[c] * select(u > one, one, u)
+        for r in range(r0, r1):
+            for c in range(n):  # f' = min(y + 1, 1), NaN kept
+                u = y[r, c] + one
+                dz[r, c] = dy[r, c] * select(u > one, one, u)
     elif code == GELU:
         k, k_pdf, minus_half = t(_INV_SQRT2), t(_INV_SQRT_2PI), t(-0.5)
-        for c in range(n):
-            v = z[c]
-            cdf = (erf(v * k) + one) * half
-            pdf_z = (exp((v * v) * minus_half) * v) * k_pdf
-            dz[c] = dy[c] * (cdf + pdf_z)
+        for r in range(r0, r1):
+            for c in range(n):
+                v = z[r, c]
+                cdf = (erf(v * k) + one) * half
+                pdf_z = (exp((v * v) * minus_half) * v) * k_pdf
+                dz[r, c] = dy[r, c] * (cdf + pdf_z)
     elif code == SIGMOID:
-        for c in range(n):
-            u = y[c]
-            dz[c] = dy[c] * ((one - u) * u)
+        for r in range(r0, r1):
+            for c in range(n):
+                u = y[r, c]
+                dz[r, c] = dy[r, c] * ((one - u) * u)
     elif code == TANH:
-        for c in range(n):
-            u = y[c]
-            dz[c] = dy[c] * (one - u * u)
+        for r in range(r0, r1):
+            for c in range(n):
+                u = y[r, c]
+                dz[r, c] = dy[r, c] * (one - u * u)
     else:  # SILU: f' = s + (1 - s) y, s = sigmoid(z)
-        for c in range(n):
-            s = one / (exp(-z[c]) + one)
-            dz[c] = dy[c] * (s + (one - s) * y[c])
+        for r in range(r0, r1):
+            for c in range(n):
+                s = one / (exp(-z[r, c]) + one)
+                dz[r, c] = dy[r, c] * (s + (one - s) * y[r, c])
 
 
 @row_helper
-def _forward_rows(z, bias, has_bias, code, out, alpha):
-    for r in range(z.shape[0]):
-        zr = z[r]
-        if has_bias:
-            for c in range(zr.shape[0]):
-                zr[c] += bias[c]
-        _activate_row(code, zr, out[r], alpha)
-
-
-@row_helper
-def _forward_rows_in_place(z, bias, has_bias, code, alpha):
-    for r in range(z.shape[0]):
-        zr = z[r]
-        if has_bias:
-            for c in range(zr.shape[0]):
-                zr[c] += bias[c]
-        _activate_row(code, zr, zr, alpha)
+def _forward_block(z, bias, has_bias, code, out, r0, r1, alpha):
+    if has_bias:
+        for r in range(r0, r1):
+            for c in range(z.shape[1]):
+                z[r, c] += bias[c]
+    _activate_block(code, z, out, r0, r1, alpha)
 
 
 @jit
 def bias_act_forward(z, bias, code, out, inplace, alpha):
     """z += bias; out = f(z). ``inplace``: out is z."""
+    prefer_wide_vectors()
     if out.shape != z.shape or bias.shape[0] != z.shape[1]:
         raise ValueError("bias_act_forward: out must have z's shape (B, N) and bias (N,)")
     a = z.dtype.type(alpha)
-    if inplace:
-        _forward_rows_in_place(z, bias, True, code, a)
-    else:
-        _forward_rows(z, bias, True, code, out, a)
+    rows, step = z.shape[0], _block_rows(z.shape[1])
+    for r0 in range(0, rows, step):
+        if inplace:
+            _forward_block(z, bias, True, code, z, r0, min(r0 + step, rows), a)
+        else:
+            _forward_block(z, bias, True, code, out, r0, min(r0 + step, rows), a)
 
 
 @jit
 def act_forward(z, code, out, inplace, alpha):
     """out = f(z), no bias. ``inplace``: out is z."""
+    prefer_wide_vectors()
     if out.shape != z.shape:
         raise ValueError("bias_act_forward: out must have z's shape")
     a = z.dtype.type(alpha)
-    if inplace:
-        _forward_rows_in_place(z, z[0], False, code, a)
-    else:
-        _forward_rows(z, z[0], False, code, out, a)
+    rows, step = z.shape[0], _block_rows(z.shape[1])
+    for r0 in range(0, rows, step):
+        if inplace:
+            _activate_block(code, z, z, r0, min(r0 + step, rows), a)
+        else:
+            _activate_block(code, z, out, r0, min(r0 + step, rows), a)
 
 
 @row_helper
-def _backward_rows(dy, y, z, code, dz, dbias, has_bias, alpha):
-    for r in range(dy.shape[0]):
-        dzr = dz[r]
-        _activation_grad_row(code, dy[r], y[r], z[r], dzr, alpha)
-        if has_bias:
-            for c in range(dzr.shape[0]):
-                dbias[c] += dzr[c]
-
-
-@row_helper
-def _backward_rows_in_place(dy, y, z, code, dbias, has_bias, alpha):
-    for r in range(dy.shape[0]):
-        dyr = dy[r]
-        _activation_grad_row(code, dyr, y[r], z[r], dyr, alpha)
-        if has_bias:
-            for c in range(dyr.shape[0]):
-                dbias[c] += dyr[c]
+def _backward_block(dy, y, z, code, dz, dbias, has_bias, r0, r1, alpha):
+    _activation_grad_block(code, dy, y, z, dz, r0, r1, alpha)
+    if has_bias:
+        for r in range(r0, r1):
+            for c in range(dy.shape[1]):
+                dbias[c] += dz[r, c]
 
 
 @row_helper
@@ -722,63 +760,63 @@ def _check_backward(dy, y, z, dz):
 def act_backward_bias_grad(dy, y, z, code, dz, dbias, inplace, alpha):
     """dz = dy * f'; dbias = sum over rows of dz (added row after row, as np.sum(axis=0)). ``inplace``:
     dz is dy. ``z`` is y where the activation does not read it."""
+    prefer_wide_vectors()
     _check_backward(dy, y, z, dz)
     if dbias.shape[0] != dy.shape[1]:
         raise ValueError("act_backward_bias_grad: dbias_out must be (N,)")
     t = dy.dtype.type
     for c in range(dbias.shape[0]):
         dbias[c] = t(0.0)
-    if inplace:
-        _backward_rows_in_place(dy, y, z, code, dbias, True, alpha)
-    else:
-        _backward_rows(dy, y, z, code, dz, dbias, True, alpha)
+    rows, step = dy.shape[0], _block_rows(dy.shape[1])
+    for r0 in range(0, rows, step):
+        if inplace:
+            _backward_block(dy, y, z, code, dy, dbias, True, r0, min(r0 + step, rows), alpha)
+        else:
+            _backward_block(dy, y, z, code, dz, dbias, True, r0, min(r0 + step, rows), alpha)
 
 
 @jit
 def act_backward(dy, y, z, code, dz, inplace, alpha):
     """dz = dy * f', no bias gradient."""
+    prefer_wide_vectors()
     _check_backward(dy, y, z, dz)
-    if inplace:
-        _backward_rows_in_place(dy, y, z, code, dy[0], False, alpha)
-    else:
-        _backward_rows(dy, y, z, code, dz, dy[0], False, alpha)
+    rows, step = dy.shape[0], _block_rows(dy.shape[1])
+    for r0 in range(0, rows, step):
+        if inplace:
+            _activation_grad_block(code, dy, y, z, dy, r0, min(r0 + step, rows), alpha)
+        else:
+            _activation_grad_block(code, dy, y, z, dz, r0, min(r0 + step, rows), alpha)
 
 
 # ---------------------------------------------------------------- softmax and cross-entropy
+# Per row: m = max (row_max), p = exp(x - m) (a vectorised pass), s = its pairwise sum, p /= s (another).
 
 
 @row_helper
-def _exp_shifted_row(x, m, out):
-    for c in range(x.shape[0]):
-        out[c] = exp(x[c] - m)
-
-
-@row_helper
-def _normalise_row(p, s):
-    for c in range(p.shape[0]):
-        p[c] = p[c] / s
-
-
-@row_helper
-def _softmax_row(x, p):
-    """p = softmax(x) as softmax_numpy: exp(x - max) divided by its pairwise sum; p may be x."""
-    _exp_shifted_row(x, row_max(x), p)
-    _normalise_row(p, pairwise_sum(p))
+def _softmax_block(x, p, r0, r1):
+    """p = softmax(x) as softmax_numpy, rows r0..r1-1; p may be x."""
+    for r in range(r0, r1):
+        m = row_max(x, r)
+        for c in range(x.shape[1]):
+            p[r, c] = exp(x[r, c] - m)
+        s = pairwise_sum(p, r)
+        for c in range(x.shape[1]):
+            p[r, c] = p[r, c] / s
 
 
 @jit
 def softmax(logits, out, inplace):
+    prefer_wide_vectors()
     if out.shape != logits.shape:
         raise ValueError("softmax: out must have the shape of logits")
     if logits.shape[1] == 0:
         raise ValueError("softmax: logits have no columns")
-    if inplace:
-        for r in range(logits.shape[0]):
-            xr = logits[r]
-            _softmax_row(xr, xr)
-    else:
-        for r in range(logits.shape[0]):
-            _softmax_row(logits[r], out[r])
+    rows, step = logits.shape[0], _block_rows(logits.shape[1])
+    for r0 in range(0, rows, step):
+        if inplace:
+            _softmax_block(logits, logits, r0, min(r0 + step, rows))
+        else:
+            _softmax_block(logits, out, r0, min(r0 + step, rows))
 
 
 @row_helper
@@ -793,42 +831,50 @@ def _class_index(label, cols):
 
 
 @row_helper
-def _sparse_xent_row(x, k, p, d, scale, has_grad):
-    """One row of softmax_xent_numpy with a class index k; returns the loss. p may be x."""
+def _sparse_xent_block(x, labels, p, d, loss, r0, r1, scale, has_grad):
+    """Rows r0..r1-1 of softmax_xent_numpy with class indices. p may be x."""
     t = x.dtype.type
-    m = row_max(x)
-    picked = x[k] - m  # read before p, which may be x, is written
-    _exp_shifted_row(x, m, p)
-    s = pairwise_sum(p)
-    if has_grad:
-        for c in range(p.shape[0]):
-            q = p[c] / s
-            p[c] = q
-            d[c] = q * scale
-        d[k] = d[k] - scale
-    else:
-        _normalise_row(p, s)
-    return t(math.log(s)) - picked
+    n = x.shape[1]
+    for r in range(r0, r1):
+        k = _class_index(labels[r], n)
+        m = row_max(x, r)
+        picked = x[r, k] - m  # read before p, which may be x, is written
+        for c in range(n):
+            p[r, c] = exp(x[r, c] - m)
+        s = pairwise_sum(p, r)
+        if has_grad:
+            for c in range(n):
+                q = p[r, c] / s
+                p[r, c] = q
+                d[r, c] = q * scale
+            d[r, k] = d[r, k] - scale
+        else:
+            for c in range(n):
+                p[r, c] = p[r, c] / s
+        loss[r] = t(math.log(s)) - picked
 
 
 @row_helper
-def _dense_xent_row(x, tr, p, d, scale, has_grad):
-    """One row of softmax_xent_numpy with target row tr; returns the loss. p may be x."""
+def _dense_xent_block(x, labels, p, d, loss, r0, r1, scale, has_grad):
+    """Rows r0..r1-1 of softmax_xent_numpy with target rows. p may be x."""
     t = x.dtype.type
-    n = x.shape[0]
-    m = row_max(x)
-    sum_t = pairwise_sum(tr)
-    picked = pairwise_dot_shifted(tr, x, m)  # sum_j t_j (x_j - m), before p is written
-    _exp_shifted_row(x, m, p)
-    s = pairwise_sum(p)
-    if has_grad:
+    n = x.shape[1]
+    for r in range(r0, r1):
+        m = row_max(x, r)
+        sum_t = pairwise_sum(labels, r)
+        picked = pairwise_dot_shifted(labels, x, m, r)  # sum_j t_j (x_j - m), before p is written
         for c in range(n):
-            q = p[c] / s
-            p[c] = q
-            d[c] = (q * sum_t - tr[c]) * scale
-    else:
-        _normalise_row(p, s)
-    return t(math.log(s)) * sum_t - picked
+            p[r, c] = exp(x[r, c] - m)
+        s = pairwise_sum(p, r)
+        if has_grad:
+            for c in range(n):
+                q = p[r, c] / s
+                p[r, c] = q
+                d[r, c] = (q * sum_t - labels[r, c]) * scale
+        else:
+            for c in range(n):
+                p[r, c] = p[r, c] / s
+        loss[r] = t(math.log(s)) * sum_t - picked
 
 
 @row_helper
@@ -843,99 +889,88 @@ def _check_xent(logits, probs, dlogits, loss):
 def softmax_xent_sparse(logits, labels, probs, dlogits, loss, scale, has_grad, inplace):
     """Class-index labels (B,). Without has_grad, dlogits is a placeholder (probs). ``inplace``: probs is
     logits."""
+    prefer_wide_vectors()
     _check_xent(logits, probs, dlogits, loss)
     if labels.shape[0] != logits.shape[0]:
         raise ValueError("softmax_xent: labels must be (B,)")
+    for r in range(labels.shape[0]):  # every class id checked before anything is written
+        _class_index(labels[r], logits.shape[1])
     s = logits.dtype.type(scale)
-    cols = logits.shape[1]
-    if inplace:
-        for r in range(logits.shape[0]):
-            xr = logits[r]
-            loss[r] = _sparse_xent_row(xr, _class_index(labels[r], cols), xr, dlogits[r], s, has_grad)
-    else:
-        for r in range(logits.shape[0]):
-            loss[r] = _sparse_xent_row(logits[r], _class_index(labels[r], cols), probs[r], dlogits[r], s,
-                                       has_grad)
+    rows, step = logits.shape[0], _block_rows(logits.shape[1])
+    for r0 in range(0, rows, step):
+        if inplace:
+            _sparse_xent_block(logits, labels, logits, dlogits, loss, r0, min(r0 + step, rows), s, has_grad)
+        else:
+            _sparse_xent_block(logits, labels, probs, dlogits, loss, r0, min(r0 + step, rows), s, has_grad)
 
 
 @jit
 def softmax_xent_dense(logits, labels, probs, dlogits, loss, scale, has_grad, inplace):
     """Target rows (B, C); otherwise as softmax_xent_sparse."""
+    prefer_wide_vectors()
     _check_xent(logits, probs, dlogits, loss)
     if labels.shape != logits.shape:
         raise ValueError("softmax_xent: dense labels must have the shape of logits")
     s = logits.dtype.type(scale)
-    if inplace:
-        for r in range(logits.shape[0]):
-            xr = logits[r]
-            loss[r] = _dense_xent_row(xr, labels[r], xr, dlogits[r], s, has_grad)
-    else:
-        for r in range(logits.shape[0]):
-            loss[r] = _dense_xent_row(logits[r], labels[r], probs[r], dlogits[r], s, has_grad)
+    rows, step = logits.shape[0], _block_rows(logits.shape[1])
+    for r0 in range(0, rows, step):
+        if inplace:
+            _dense_xent_block(logits, labels, logits, dlogits, loss, r0, min(r0 + step, rows), s, has_grad)
+        else:
+            _dense_xent_block(logits, labels, probs, dlogits, loss, r0, min(r0 + step, rows), s, has_grad)
 
 
 # ---------------------------------------------------------------- sigmoid + binary cross-entropy
+# Per element, with e = exp(-|x|): term = log1p(e) + max(x, 0) - x t, p = (1 if x >= 0 else e) / (1 + e).
 
 
 @row_helper
-def _bce_elements(x, tr, p, elem):
-    """elem = log1p(e) + max(x, 0) - x t with e = exp(-|x|); p = sigmoid(x) as 1/(1+e) or e/(1+e)."""
+def _bce_block(x, targets, p, d, loss, r0, r1, scale, has_grad):
+    """Rows r0..r1-1 of sigmoid_bce_numpy. With has_grad, d holds a row's loss terms until its gradient
+    replaces them; without, p holds them until the probabilities (exp recomputed) replace them."""
     t = x.dtype.type
     zero, one = t(0.0), t(1.0)
-    for c in range(x.shape[0]):
-        v = x[c]
-        e = exp(-math.fabs(v))
-        p[c] = select(v >= zero, one, e) / (e + one)
-        elem[c] = (log1p_unit(e) + select(v > zero, v, zero)) - v * tr[c]
-
-
-@row_helper
-def _bce_row_loss(x, tr, elem):
-    zero = x.dtype.type(0.0)
-    for c in range(x.shape[0]):
-        v = x[c]
-        e = exp(-math.fabs(v))
-        elem[c] = (log1p_unit(e) + select(v > zero, v, zero)) - v * tr[c]
-
-
-@row_helper
-def _bce_row_probs(x, p):
-    t = x.dtype.type
-    zero, one = t(0.0), t(1.0)
-    for c in range(x.shape[0]):
-        v = x[c]
-        e = exp(-math.fabs(v))
-        p[c] = select(v >= zero, one, e) / (e + one)
+    n = x.shape[1]
+    for r in range(r0, r1):
+        if has_grad:
+            for c in range(n):
+                v = x[r, c]
+                e = exp(-math.fabs(v))
+                p[r, c] = select(v >= zero, one, e) / (e + one)
+                d[r, c] = (log1p_unit(e) + select(v > zero, v, zero)) - v * targets[r, c]
+            loss[r] = pairwise_sum(d, r) / t(n)
+            for c in range(n):
+                d[r, c] = (p[r, c] - targets[r, c]) * scale
+        else:
+            for c in range(n):
+                v = x[r, c]
+                e = exp(-math.fabs(v))
+                p[r, c] = (log1p_unit(e) + select(v > zero, v, zero)) - v * targets[r, c]
+            loss[r] = pairwise_sum(p, r) / t(n)
+            for c in range(n):
+                v = x[r, c]
+                e = exp(-math.fabs(v))
+                p[r, c] = select(v >= zero, one, e) / (e + one)
 
 
 @jit
 def sigmoid_bce(logits, targets, probs, dlogits, loss, scale, has_grad):
-    """sigmoid_bce_numpy: loss = row mean (pairwise sum / C). Without has_grad, dlogits is a placeholder and
-    probs holds each row's loss terms until the probabilities replace them. probs must not be logits."""
+    """sigmoid_bce_numpy: loss = row mean (pairwise sum / C). Without has_grad, dlogits is a placeholder.
+    probs must not be logits."""
+    prefer_wide_vectors()
     if (targets.shape != logits.shape or probs.shape != logits.shape or dlogits.shape != logits.shape
             or loss.shape[0] != logits.shape[0]):
         raise ValueError("sigmoid_bce: targets, probs_out, dlogits_out must have the shape of logits, loss (B,)")
-    t = logits.dtype.type
-    n = logits.shape[1]
-    s = t(scale)
-    for r in range(logits.shape[0]):
-        x, tr, p = logits[r], targets[r], probs[r]
-        if has_grad:
-            d = dlogits[r]
-            _bce_elements(x, tr, p, d)  # d holds the loss terms first
-            loss[r] = pairwise_sum(d) / t(n)
-            for c in range(n):
-                d[c] = (p[c] - tr[c]) * s
-        else:
-            _bce_row_loss(x, tr, p)
-            loss[r] = pairwise_sum(p) / t(n)
-            _bce_row_probs(x, p)
+    s = logits.dtype.type(scale)
+    rows, step = logits.shape[0], _block_rows(logits.shape[1])
+    for r0 in range(0, rows, step):
+        _bce_block(logits, targets, probs, dlogits, loss, r0, min(r0 + step, rows), s, has_grad)
 
 
 # ---------------------------------------------------------------- dropout
 
 _U = np.uint64
-_M32, _MUL1, _MUL2 = _U(0xFFFFFFFF), _U(0x7FEB352D), _U(0x846CA68B)
+_M32, _MUL1, _MUL2 = _U(_dropout._M32), _U(_dropout._MUL1), _U(_dropout._MUL2)
 _S8, _S15, _S16 = _U(8), _U(15), _U(16)
 
 
@@ -952,55 +987,57 @@ def _lowbias32(x):
 
 @scalar_helper
 def _keep(i, key_a, key_b, threshold):
-    """1 where element i (the C-order flat index) is kept: dropout.py's hash, bit for bit."""
+    """True where element i (the C-order flat index) is kept: dropout.py's hash, bit for bit."""
     h = _lowbias32((_U(i) & _M32) ^ key_a)
     h = _lowbias32((h + key_b) & _M32)
     return (h >> _S8) >= threshold
 
 
 @row_helper
-def _dropout_row(x, out, mask, base, key_a, key_b, threshold, scale):
+def _dropout_block(x, out, mask, r0, r1, key_a, key_b, threshold, scale):
     t = x.dtype.type
     zero, one = t(0.0), t(1.0)
-    for c in range(x.shape[0]):
-        keep = _keep(base + c, key_a, key_b, threshold)
-        mask[c] = np.uint8(keep)
-        out[c] = (x[c] * select(keep, one, zero)) * scale
+    cols = x.shape[1]
+    for r in range(r0, r1):
+        for c in range(cols):
+            keep = _keep(r * cols + c, key_a, key_b, threshold)
+            mask[r, c] = np.uint8(keep)
+            out[r, c] = (x[r, c] * select(keep, one, zero)) * scale
 
 
 @jit
 def dropout_forward(x, out, mask, key_a, key_b, threshold, scale, inplace):
     """x, out, mask as 2-D (B, N); keys and threshold from dropout.stream_keys / keep_threshold."""
+    prefer_wide_vectors()
     if out.shape != x.shape or mask.shape != x.shape:
         raise ValueError("dropout_forward: out and mask_out must have the shape of x")
     s = x.dtype.type(scale)
     ka, kb, th = _U(key_a), _U(key_b), _U(threshold)
-    cols = x.shape[1]
-    if inplace:
-        for r in range(x.shape[0]):
-            xr = x[r]
-            _dropout_row(xr, xr, mask[r], r * cols, ka, kb, th, s)
-    else:
-        for r in range(x.shape[0]):
-            _dropout_row(x[r], out[r], mask[r], r * cols, ka, kb, th, s)
+    rows, step = x.shape[0], _block_rows(x.shape[1])
+    for r0 in range(0, rows, step):
+        if inplace:
+            _dropout_block(x, x, mask, r0, min(r0 + step, rows), ka, kb, th, s)
+        else:
+            _dropout_block(x, out, mask, r0, min(r0 + step, rows), ka, kb, th, s)
 
 
 @row_helper
-def _dropout_grad_row(dy, mask, dx, scale):
+def _dropout_grad_block(dy, mask, dx, r0, r1, scale):
     t = dy.dtype.type
-    for c in range(dy.shape[0]):
-        dx[c] = (dy[c] * t(mask[c])) * scale
+    for r in range(r0, r1):
+        for c in range(dy.shape[1]):
+            dx[r, c] = (dy[r, c] * t(mask[r, c])) * scale
 
 
 @jit
 def dropout_backward(dy, mask, dx, scale, inplace):
+    prefer_wide_vectors()
     if mask.shape != dy.shape or dx.shape != dy.shape:
         raise ValueError("dropout_backward: mask and dx_out must have the shape of dy")
     s = dy.dtype.type(scale)
-    if inplace:
-        for r in range(dy.shape[0]):
-            dyr = dy[r]
-            _dropout_grad_row(dyr, mask[r], dyr, s)
-    else:
-        for r in range(dy.shape[0]):
-            _dropout_grad_row(dy[r], mask[r], dx[r], s)
+    rows, step = dy.shape[0], _block_rows(dy.shape[1])
+    for r0 in range(0, rows, step):
+        if inplace:
+            _dropout_grad_block(dy, mask, dy, r0, min(r0 + step, rows), s)
+        else:
+            _dropout_grad_block(dy, mask, dx, r0, min(r0 + step, rows), s)

@@ -1,6 +1,6 @@
-"""NumpyOps: the CPU backend. The fused steps are the kernels' NumPy twins (the CPU side of each kernels/ pair),
-the optimizer updates one compiled pass over the flat buffer (kernels/optimizer_updates_cpu.py, Numba) or,
-without Numba, the twins split over a small thread pool.
+"""NumpyOps: the CPU backend. The fused steps and the optimizer updates are each one compiled pass (Numba:
+kernels/fused_cpu.py, kernels/optimizer_updates_cpu.py) that allocates nothing; without Numba, the kernels'
+NumPy twins (the CPU side of each kernels/ pair), the updates split over a small thread pool.
 """
 from __future__ import annotations
 
@@ -17,39 +17,49 @@ class NumpyOps(Ops):
 
     def __init__(self):
         super().__init__()
+        from ..kernels import cpu_fused
 
-    # ---- fused layer steps: the NumPy twins --------------------------------------------------------
+        self._compiled_steps = cpu_fused()  # compiled (Numba) fused steps, or None: the twins run
+
+    # ---- fused layer steps: one compiled pass each (kernels/fused_cpu.py), else the NumPy twins -----------
+    # The compiled steps allocate nothing and make one pass over memory; the twins are their oracle and the
+    # fallback where Numba is missing (or GPUNN_CPU_JIT=0). Each compiles on its first call, or loads from
+    # Numba's disk cache.
+    def _fused(self, step: str, twin_module):
+        compiled = self._compiled_steps
+        return getattr(compiled, step) if compiled is not None else getattr(twin_module, step + "_numpy")
+
     @primitive
     def bias_act_forward(self, z, bias, activation, out, alpha=0.2):
-        bias_act.bias_act_forward_numpy(z, bias, activation, out, alpha)
+        self._fused("bias_act_forward", bias_act)(z, bias, activation, out, alpha)
         return out
 
     @primitive
     def act_backward_bias_grad(self, dy, y, z, activation, dz_out, dbias_out, alpha=0.2):
-        bias_act.act_backward_bias_grad_numpy(dy, y, z, activation, dz_out, dbias_out, alpha)
+        self._fused("act_backward_bias_grad", bias_act)(dy, y, z, activation, dz_out, dbias_out, alpha)
         return dz_out
 
     @primitive
     def softmax(self, logits, out):
-        softmax_xent.softmax_numpy(logits, out)
+        self._fused("softmax", softmax_xent)(logits, out)
         return out
 
     @primitive
     def softmax_xent(self, logits, labels, probs_out, dlogits_out, loss_out, grad_scale):
-        softmax_xent.softmax_xent_numpy(logits, labels, probs_out, dlogits_out, loss_out, grad_scale)
+        self._fused("softmax_xent", softmax_xent)(logits, labels, probs_out, dlogits_out, loss_out, grad_scale)
 
     @primitive
     def sigmoid_bce(self, logits, targets, probs_out, dlogits_out, loss_out, grad_scale):
-        sigmoid_bce.sigmoid_bce_numpy(logits, targets, probs_out, dlogits_out, loss_out, grad_scale)
+        self._fused("sigmoid_bce", sigmoid_bce)(logits, targets, probs_out, dlogits_out, loss_out, grad_scale)
 
     @primitive
     def dropout_forward(self, x, rate, seed, counter, out, mask_out):
-        dropout.dropout_forward_numpy(x, rate, seed, counter, out, mask_out)
+        self._fused("dropout_forward", dropout)(x, rate, seed, counter, out, mask_out)
         return out
 
     @primitive
     def dropout_backward(self, dy, mask, rate, dx_out):
-        dropout.dropout_backward_numpy(dy, mask, rate, dx_out)
+        self._fused("dropout_backward", dropout)(dy, mask, rate, dx_out)
         return dx_out
 
     # ---- optimizer updates over the flat parameter buffer ---------------------------------------

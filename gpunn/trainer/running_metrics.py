@@ -39,9 +39,12 @@ class RunningMetrics:
         ops.sum(per_sample_loss, None, batch_total)
         if penalty is not None:
             # Keras adds the weight penalty to the loss of every sample
-            scaled = ws.buffer("running.penalty_total", (), np.float64)
-            ops.multiply(penalty, ws.constant("running.rows", float(n), np.float64), scaled)
-            ops.add(batch_total, scaled, batch_total)
+            scaled = ws.buffer("running.penalty_total", (), penalty.dtype)
+            ops.multiply(penalty, ws.constant("running.rows", float(n), penalty.dtype), scaled)
+            # widened by a copy (a mixed-dtype ufunc would allocate a casting buffer on the CPU)
+            wide = ws.buffer("running.penalty_total64", (), np.float64)
+            ops.copy_into(scaled, wide)
+            ops.add(batch_total, wide, batch_total)
         ops.add(self._totals[0], batch_total, self._totals[0])
         for i, metric in enumerate(self.metrics, start=1):
             metric.batch_sum(ops, self._workspaces((n, i)), y_true, predictions, batch_total)

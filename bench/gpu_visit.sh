@@ -3,9 +3,10 @@
 #
 #   OUT=<dir> bash bench/gpu_visit.sh          (from the repository root; OUT defaults to ./gpu-visit)
 #
-# Nothing is installed: the checkout is put on PYTHONPATH (or install it offline first with
-# `pip install --no-deps --no-build-isolation -e .`; plain `pip install -e .` needs an index for setuptools).
-# The machine is expected to have CuPy, numba-cuda, NCCL, PyTorch and pytest; stage 1 says what is missing.
+# gpunn itself is installed from this checkout when the interpreter does not already import it from here:
+# `pip install --no-deps --no-build-isolation -e .` works offline (plain `pip install -e .` fetches setuptools
+# for its isolated build). The machine is expected to have CuPy, numba-cuda, NCCL, PyTorch and pytest; stage 1
+# says what is missing.
 #
 # Stages, each under its own cap (the smaller of the cap and the time left), each failing soft:
 #   1 smoke   machine + toolchain facts, CuPy matmul, first kernel launch, one kernel per family vs its twin,
@@ -30,7 +31,26 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 WORK=$(mktemp -d)                 # scratch (bench outputs before selection); never inside $OUT
 trap 'rm -rf "$WORK"' EXIT
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+
+# The kernels live in kernels/ and install as gpunn.kernels (a package-dir mapping), which a bare PYTHONPATH
+# cannot give: install the checkout (editable, offline) unless it is what the interpreter imports already; if
+# pip cannot, lay out the package with links in the scratch folder and put that on PYTHONPATH.
+if ! "$PY" - "$ROOT" 2>/dev/null <<'PYEOF'
+import os, sys
+import gpunn, gpunn.kernels
+root = os.path.realpath(sys.argv[1])
+sys.exit(0 if os.path.realpath(gpunn.__file__).startswith(root) and os.path.realpath(gpunn.kernels.__file__).startswith(root) else 1)
+PYEOF
+then
+    if ! "$PY" -m pip install -q --no-deps --no-build-isolation -e "$ROOT" > "$WORK/install.log" 2>&1; then
+        mkdir -p "$WORK/src/gpunn"
+        for entry in "$ROOT"/gpunn/*; do ln -s "$entry" "$WORK/src/gpunn/"; done
+        ln -s "$ROOT/kernels" "$WORK/src/gpunn/kernels"
+        export PYTHONPATH="$WORK/src${PYTHONPATH:+:$PYTHONPATH}"
+        echo "gpunn: pip could not install the checkout (see below); running it from links on PYTHONPATH" >&2
+        cat "$WORK/install.log" >&2
+    fi
+fi
 export PYTHONUNBUFFERED=1 PYTHONFAULTHANDLER=1
 # numba-cuda finds libNVVM in a wheel or under CUDA_HOME; an image without the nvidia-nvvm wheel keeps it in
 # its toolkit, whose NVVM also matches the driver (a newer NVVM emits PTX the driver may refuse).

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
-GPUNN_DIR = str(REPO / "gpunn")
+GPUNN_DIRS = (str(REPO / "gpunn"), str(REPO / "kernels"))  # the package and its kernels (gpunn.kernels)
 STREAM_PTR = 0x5EED
 CYCLE_LAUNCHES = 160
 CYCLE = f"{CYCLE_LAUNCHES} configurations in a cycle"
@@ -151,9 +151,9 @@ class Counter:
     def _profile(self, frame, event, arg):
         if event == "call":
             code = frame.f_code
-            if code.co_filename.startswith(GPUNN_DIR) and code.co_name in SCALAR_MATH:
+            if code.co_filename.startswith(GPUNN_DIRS) and code.co_name in SCALAR_MATH:
                 self.events["gpunn scalar math calls"] += 1
-            elif code.co_filename.startswith(GPUNN_DIR):
+            elif code.co_filename.startswith(GPUNN_DIRS):
                 self.events["gpunn python calls"] += 1
                 if code.co_name in ("check_array", "device_view", "current_stream", "grid_1d", "grid_2d"):
                     self.events[f"{code.co_name} calls"] += 1

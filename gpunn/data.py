@@ -1,4 +1,4 @@
-"""Host-side checks and conversion of user data, and the per-batch path to the device.
+"""Host-side checks and conversion of user data (the per-batch path to the device is trainer/epoch_iterator.py).
 
 Every check runs before any training work and names the argument, what was expected and what came.
 """
@@ -141,24 +141,3 @@ def split_validation(arrays: list[np.ndarray], validation_split: float):
         )
     cut = n - n_val
     return [a[:cut] for a in arrays], ([a[cut:] for a in arrays] if n_val else None)
-
-
-class DeviceDataset:
-    """Arrays on the device once when they fit (half the free memory), else gathered and copied per batch."""
-
-    def __init__(self, ops, arrays: list[np.ndarray]):
-        self.ops = ops
-        free = ops.free_bytes()
-        self.on_device = free is None or sum(a.nbytes for a in arrays) < 0.5 * free
-        self.arrays = [ops.asarray(a) for a in arrays] if self.on_device else arrays
-        self.n = len(arrays[0])
-
-    def gather(self, host_indices, device_indices):
-        if self.on_device:
-            return [self.ops.take_rows(a, device_indices) for a in self.arrays]
-        return [self.ops.asarray(np.take(a, host_indices, axis=0)) for a in self.arrays]
-
-    def slice(self, start: int, stop: int):
-        if self.on_device:
-            return [a[start:stop] for a in self.arrays]
-        return [self.ops.asarray(a[start:stop]) for a in self.arrays]

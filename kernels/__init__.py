@@ -17,6 +17,7 @@ Importing this package (or any module in it) imports NumPy only: Numba is import
 compiled on its first launch. The NumPy twins are re-exported here.
 """
 import functools
+import importlib
 import os
 import warnings
 
@@ -35,9 +36,8 @@ from gpunn.kernels.softmax_xent import softmax_numpy, softmax_xent_numpy
 
 
 
-@functools.lru_cache(maxsize=None)
-def cpu_updates():
-    """The compiled CPU optimizer updates (``optimizer_updates_cpu.CompiledUpdates``), or None: Numba is not
+def _compiled(module: str, cls: str, what: str):
+    """An instance of the compiled CPU class ``cls`` from ``gpunn.kernels.<module>``, or None: Numba is not
     installed, ``GPUNN_CPU_JIT=0`` is set, or it failed to load; the NumPy twins run then."""
     if os.environ.get("GPUNN_CPU_JIT", "1").lower() in ("0", "false", "no"):
         return None
@@ -46,30 +46,24 @@ def cpu_updates():
     if _compat.numba() is None:
         return None
     try:
-        from gpunn.kernels.optimizer_updates_cpu import CompiledUpdates
+        loaded = importlib.import_module(f"gpunn.kernels.{module}")
     except Exception as exc:  # a broken LLVM install must not stop training: the twins are always there
-        warnings.warn(f"gpunn: compiled CPU optimizer updates unavailable ({exc}); using NumPy", RuntimeWarning)
+        warnings.warn(f"gpunn: compiled CPU {what} unavailable ({exc}); using NumPy", RuntimeWarning)
         return None
-    return CompiledUpdates()
+    return getattr(loaded, cls)()
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_updates():
+    """The compiled CPU optimizer updates (``optimizer_updates_cpu.CompiledUpdates``), or None (see _compiled)."""
+    return _compiled("optimizer_updates_cpu", "CompiledUpdates", "optimizer updates")
 
 
 @functools.lru_cache(maxsize=None)
 def cpu_fused():
     """The compiled CPU fused steps (``fused_cpu.CompiledFused``: bias + activation forward and backward,
-    softmax, softmax + cross-entropy, sigmoid + BCE, dropout), or None, as for ``cpu_updates``: the NumPy
-    twins run then."""
-    if os.environ.get("GPUNN_CPU_JIT", "1").lower() in ("0", "false", "no"):
-        return None
-    from gpunn import _compat
-
-    if _compat.numba() is None:
-        return None
-    try:
-        from gpunn.kernels.fused_cpu import CompiledFused
-    except Exception as exc:  # a broken LLVM install must not stop training: the twins are always there
-        warnings.warn(f"gpunn: compiled CPU fused steps unavailable ({exc}); using NumPy", RuntimeWarning)
-        return None
-    return CompiledFused()
+    softmax, softmax + cross-entropy, sigmoid + BCE, dropout), or None (see _compiled)."""
+    return _compiled("fused_cpu", "CompiledFused", "fused steps")
 
 
 __all__ = [

@@ -56,3 +56,17 @@ def run_forward(plan: TrainPlan, x, training: bool):
             x, backprop = layer.forward(x, training)
         backprops.append(backprop)
     return x, backprops
+
+
+def weight_penalty(plan: TrainPlan, ops, ws, dtype):
+    """The weight penalties of the plan's layers summed into a 0-d buffer of ``ws`` (None without
+    regularizers): of the weights the batch is computed with, so taken before the update."""
+    if not plan.has_regularizers:
+        return None
+    total = ws.buffer("penalty", (), dtype)
+    part = ws.buffer("penalty.part", (), dtype)
+    ops.fill(0, total)
+    for layer in plan.layers:
+        layer.regularization_penalty(part)
+        ops.add(total, part, total)
+    return total

@@ -10,7 +10,7 @@ import numpy as np
 from ..ops.workspace import Workspace
 from .epoch_iterator import BatchSlot
 from .memory import OutOfMemoryGuard
-from .plan import make_plan, run_forward
+from .plan import make_plan, run_forward, weight_penalty
 from .replicas import sync_replicas
 from .running_metrics import RunningMetrics
 
@@ -54,14 +54,7 @@ class TestStep:
                                                             plan.loss_takes_logits, need_grad=False)
             if slot.w is not None:
                 ops.multiply(per_sample, slot.w, per_sample)
-            penalty = None
-            if plan.has_regularizers:
-                penalty = ws.buffer("penalty", (), model.params.dtype)
-                part = ws.buffer("penalty.part", (), model.params.dtype)
-                ops.fill(0, penalty)
-                for layer in plan.layers:
-                    layer.regularization_penalty(part)
-                    ops.add(penalty, part, penalty)
+            penalty = weight_penalty(plan, ops, ws, model.params.dtype)
             self.metrics.accumulate(per_sample, penalty, predictions, slot.y)
         self.metrics.count_batch(slot.rows)
 

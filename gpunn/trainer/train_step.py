@@ -20,7 +20,7 @@ from ..ops.recording import Recording
 from ..ops.workspace import Workspace
 from .epoch_iterator import BatchSlot
 from .memory import OutOfMemoryGuard
-from .plan import make_plan, run_forward
+from .plan import make_plan, run_forward, weight_penalty
 from .replicas import sync_replicas
 from .running_metrics import RunningMetrics
 
@@ -109,7 +109,7 @@ class TrainStep:
     def _run(self, state: _SizedState, tape) -> None:
         ops, plan, model, slot = self.ops, self.plan, self.model, state.slot
         call = tape.call if tape is not None else _call
-        penalty = self._penalty(state) if plan.has_regularizers else None
+        penalty = weight_penalty(plan, ops, state.ws, model.params.dtype)
         output, backprops = run_forward(plan, slot.x, training=True)
         per_sample, dy, predictions = model.loss.compute(ops, state.loss_ws, output, slot.y,
                                                          1.0 / slot.global_rows, plan.loss_takes_logits)
@@ -129,17 +129,6 @@ class TrainStep:
                 layer.add_regularization_gradients()
         model.optimizer.apply(model.params, model.grads)
         self.metrics.accumulate(per_sample, penalty, predictions, slot.y)
-
-    def _penalty(self, state: _SizedState):
-        """The weight penalties of the plan's layers, summed into a 0-d buffer."""
-        ops, ws = self.ops, state.ws
-        total = ws.buffer("penalty", (), self.model.params.dtype)
-        part = ws.buffer("penalty.part", (), self.model.params.dtype)
-        ops.fill(0, total)
-        for layer in self.plan.layers:
-            layer.regularization_penalty(part)
-            ops.add(total, part, total)
-        return total
 
 
 def _call(function, *args):

@@ -8,6 +8,12 @@ the median epoch time counts. PyTorch and JAX columns appear where they are inst
     python bench/cpu_epoch.py                     # 784-128-128-10 batch 128 and 784-1024-1024-10 batch 512
     python bench/cpu_epoch.py --repeats 5 --output bench/results/cpu_epoch.json --markdown bench/results/cpu_epoch.md
     python bench/cpu_epoch.py --case 0 --contenders gpunn,gpunn-jit,jax
+    python bench/cpu_epoch.py --trend 10 --output bench/results/cpu_epoch_trend.json \
+        --markdown bench/results/cpu_epoch_trend.md    # epoch time against epochs trained (large case)
+
+Other processes on a small machine distort multi-threaded contenders badly (a 2-thread BLAS waits for its
+descheduled thread): the cores others used are measured during every epoch, a round where they passed
+``--max-other-cpu`` is run again, and all of it is recorded.
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ import numpy as np
 
 CASES = [((784, 128, 128, 10), 128, 60000), ((784, 1024, 1024, 10), 512, 60000)]
 SETTLE_S = 0.5
+QUIET_WAIT_S = 120.0  # the longest wait, before a round, for other processes to leave the cores
 LEARNING_RATE = 1e-3
 EPSILON = 1e-7  # Keras's Adam default; every contender uses it
 CONTENDERS = ("gpunn", "gpunn-jit", "numpy-by-hand", "pytorch", "jax")
@@ -43,6 +50,14 @@ def limit_xla_threads(threads: int) -> str:
     if threads == 1 and "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
     return f"PJRT_NPROC={threads}" + (" XLA_FLAGS=--xla_cpu_multi_thread_eigen=false" if threads == 1 else "")
+
+
+def limit_pools_loaded_since(threads: int) -> None:
+    """Apply the thread limit to the thread pools loaded since the run's limit was set: a warm-up epoch loads
+    more (gpunn's fit brings SciPy's OpenBLAS and libgomp), and those would keep their default size."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)  # not restored: the process ends after the run
 
 
 def installed(module: str) -> bool:
@@ -74,7 +89,8 @@ def thread_settings(threads: int, names, xla_setting: str) -> dict:
         if name.startswith("gpunn"):
             from gpunn.kernels import cpu_updates
 
-            update = "Numba, 1 thread" if cpu_updates() is not None else "NumPy twin"
+            compiled = cpu_updates()
+            update = f"Numba, {getattr(compiled, 'threads', '?')} thread(s)" if compiled is not None else "NumPy twin"
             settings[name] = f"BLAS (threadpoolctl): {', '.join(blas)}; optimizer update: {update}"
         elif name == "numpy-by-hand":
             settings[name] = f"BLAS (threadpoolctl): {', '.join(blas)}"
@@ -174,6 +190,10 @@ class GpunnEpoch:
     def check(self):
         return self.model.evaluate(self.x[:2048], self.y[:2048], verbose=0)[0]
 
+    def adam_moments(self):
+        slots = self.model.optimizer.slots
+        return [slots["momentum"]], [slots["velocity"]]
+
 
 class TorchEpoch:
     name = "pytorch"
@@ -198,6 +218,10 @@ class TorchEpoch:
     def check(self):
         with self.torch.no_grad():
             return float(self.loss(self.model(self.x[:2048]), self.y[:2048]))
+
+    def adam_moments(self):
+        states = list(self.opt.state.values())
+        return [s["exp_avg"].numpy() for s in states], [s["exp_avg_sq"].numpy() for s in states]
 
 
 class JaxEpoch:
@@ -225,6 +249,11 @@ class JaxEpoch:
 
     def check(self):
         return float(self.jax.jit(self.loss_fn)(self.params, self.x[:2048], self.y[:2048]))
+
+    def adam_moments(self):
+        adam_state = self.opt_state[0]  # optax.adam: (ScaleByAdamState(count, mu, nu), scale state)
+        leaves = self.jax.tree_util.tree_leaves
+        return [np.asarray(a) for a in leaves(adam_state.mu)], [np.asarray(a) for a in leaves(adam_state.nu)]
 
 
 class NumpyEpoch:
@@ -299,6 +328,9 @@ class NumpyEpoch:
         logp = h - np.log(np.exp(h).sum(1, keepdims=True))
         return float(-logp[np.arange(len(h)), self.y[:2048]].mean())
 
+    def adam_moments(self):
+        return [self.m], [self.v]
+
 
 def make_epoch_contender(name, sizes, batch, x, y):
     if name in ("gpunn", "gpunn-jit"):
@@ -307,18 +339,84 @@ def make_epoch_contender(name, sizes, batch, x, y):
 
 
 # ---- timing --------------------------------------------------------------------------------------------
-def time_in_turns(contenders, repeats, settle_s=SETTLE_S):
-    """{name: [seconds per call]}: every contender called once per round, in turn, so all see the same load."""
+class OtherCpuMeter:
+    """Cores that other processes kept busy during a timed call: the machine's busy time (/proc/stat) less this
+    process's (/proc/self/stat), over the wall time. On a 2-core machine a 2-thread BLAS or OpenMP team slows
+    down many times over when one of its threads loses its core, so a call during which others ran is suspect.
+    Clock ticks are 10 ms: a figure below 0.1 core on a call of a few hundred ms is noise."""
+
+    def __init__(self):
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.available = os.path.exists("/proc/stat")
+
+    def _ticks(self):
+        with open("/proc/stat") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+        busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait
+        with open("/proc/self/stat") as fh:
+            own = fh.read().rsplit(")", 1)[1].split()
+        return busy, int(own[11]) + int(own[12])  # utime + stime of every thread of this process
+
+    def start(self):
+        self._start = self._ticks() if self.available else None
+
+    def stop(self, wall_s: float):
+        if self._start is None:
+            return None
+        busy, own = self._ticks()
+        return max(0.0, ((busy - self._start[0]) - (own - self._start[1])) / self.tick / wall_s)
+
+
+def wait_for_quiet(meter: OtherCpuMeter, max_other_cpu: float, probe_s=1.0, give_up_s=QUIET_WAIT_S) -> float:
+    """Wait (at most ``give_up_s``) until other processes use at most ``max_other_cpu`` cores over one probe;
+    returns the seconds waited. Cheaper than timing a round only to drop it."""
+    if not meter.available:
+        return 0.0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < give_up_s:
+        meter.start()
+        time.sleep(probe_s)
+        if meter.stop(probe_s) <= max_other_cpu:
+            break
+    return time.perf_counter() - t0 - probe_s
+
+
+def time_in_turns(contenders, repeats, settle_s=SETTLE_S, max_other_cpu=None, extra_rounds=0):
+    """Every contender called once per round, in turn, so all see the same load. Returns ({name: [seconds per
+    call]}, log). With ``max_other_cpu``, a round during which other processes kept more than that many cores
+    busy in any call is run again, at most ``extra_rounds`` times in all; the log lists the cores others used
+    in each kept call and the rounds dropped."""
+    meter = OtherCpuMeter()
     times = {c.name: [] for c in contenders}
-    for _ in range(repeats):
+    # Rounds are numbered in the order they ran, dropped ones included: a contender's model has trained one
+    # epoch more with each round, and its speed may depend on that (subnormal optimizer state, for one)
+    log = {"other_cpu": {c.name: [] for c in contenders}, "dropped_rounds": [], "kept_rounds": []}
+    kept = 0
+    log["waited_s"] = 0.0
+    while kept < repeats:
+        if max_other_cpu is not None:
+            log["waited_s"] += wait_for_quiet(meter, max_other_cpu)
+        round_times, round_other = {}, {}
         for c in contenders:
             # BLAS and OpenMP worker threads spin for a while after their last call; a contender started in
             # that window shares the cores with them. A pause lets the previous contender's threads sleep.
             time.sleep(settle_s)
+            meter.start()
             t0 = time.perf_counter()
             c()
-            times[c.name].append(time.perf_counter() - t0)
-    return times
+            round_times[c.name] = time.perf_counter() - t0
+            round_other[c.name] = meter.stop(round_times[c.name])
+        disturbed = max_other_cpu is not None and any(v is not None and v > max_other_cpu for v in round_other.values())
+        number = kept + len(log["dropped_rounds"]) + 1
+        if disturbed and len(log["dropped_rounds"]) < extra_rounds:
+            log["dropped_rounds"].append({"round": number, "times_s": round_times, "other_cpu": round_other})
+            continue
+        for name in times:
+            times[name].append(round_times[name])
+            log["other_cpu"][name].append(round_other[name])
+        log["kept_rounds"].append(number)
+        kept += 1
+    return times, log
 
 
 def gpunn_ratios(speeds: dict) -> dict:
@@ -327,20 +425,28 @@ def gpunn_ratios(speeds: dict) -> dict:
             for b in speeds if b != a and not (a == "gpunn" and b == "gpunn-jit")}
 
 
-def run_case(sizes, batch, n, repeats, names):
+def run_case(sizes, batch, n, repeats, names, threads, max_other_cpu=None, extra_rounds=0):
     x, y = make_data(n, sizes[0], sizes[-1])
     contenders = [make_epoch_contender(name, sizes, batch, x, y) for name in names]
+    warm_losses = {}
     for c in contenders:  # warm-up epoch (and JAX's compilation); also proves each one trains
         c()
-        loss = c.check()
+        warm_losses[c.name] = loss = float(c.check())
         if not np.isfinite(loss):
             raise RuntimeError(f"{c.name}: non-finite loss after one epoch")
-    times = time_in_turns(contenders, repeats)
-    result = {"sizes": list(sizes), "batch": batch, "samples": n, "repeats": repeats, "contenders": {}}
+    limit_pools_loaded_since(threads)
+    load_before = os.getloadavg()[0]
+    times, log = time_in_turns(contenders, repeats, SETTLE_S, max_other_cpu, extra_rounds)
+    result = {"sizes": list(sizes), "batch": batch, "samples": n, "repeats": repeats,
+              "load_average_1min": [load_before, os.getloadavg()[0]], "max_other_cpu": max_other_cpu,
+              "kept_rounds": log["kept_rounds"], "dropped_rounds": log["dropped_rounds"],
+              "waited_for_quiet_s": log["waited_s"], "contenders": {}}
     for name, ts in times.items():
         med = statistics.median(ts)
         result["contenders"][name] = {"median_s": med, "min_s": min(ts), "max_s": max(ts),
-                                      "samples_per_s": n / med, "times_s": ts}
+                                      "samples_per_s": n / med, "times_s": ts,
+                                      "other_cpu": log["other_cpu"][name],
+                                      "loss_after_warmup_epoch": warm_losses[name]}
     speeds = {name: c["samples_per_s"] for name, c in result["contenders"].items()}
     result["ratios"] = gpunn_ratios(speeds)
     for other, key in (("numpy-by-hand", "gpunn_over_numpy_by_hand"), ("pytorch", "gpunn_over_pytorch")):
@@ -349,18 +455,84 @@ def run_case(sizes, batch, n, repeats, names):
     return result
 
 
+def subnormal_share(arrays) -> float:
+    """Share of the values that are subnormal (nonzero, below the smallest normal float): arithmetic on them
+    takes a microcode assist per operation on x86 unless the thread flushes them to zero (XLA does)."""
+    total = sum(a.size for a in arrays)
+    count = 0
+    for a in arrays:
+        magnitude = np.abs(np.asarray(a))
+        count += int(np.count_nonzero((magnitude > 0) & (magnitude < np.finfo(magnitude.dtype).tiny)))
+    return count / total if total else 0.0
+
+
+def epoch_trend(sizes, batch, n, names, epochs, threads):
+    """Every contender trains ``epochs`` epochs, in turns; each epoch's time and, after it, the share of
+    subnormal values in Adam's first and second moments. An epoch's speed depends on the training state."""
+    x, y = make_data(n, sizes[0], sizes[-1])
+    contenders = [make_epoch_contender(name, sizes, batch, x, y) for name in names]
+    trend = {c.name: [] for c in contenders}
+    for epoch in range(1, epochs + 1):
+        for c in contenders:
+            if epoch == 2:
+                limit_pools_loaded_since(threads)
+            time.sleep(SETTLE_S)
+            t0 = time.perf_counter()
+            c()
+            seconds = time.perf_counter() - t0
+            first, second = c.adam_moments()
+            trend[c.name].append({"epoch": epoch, "seconds": seconds, "subnormal_first_moment": subnormal_share(first),
+                                  "subnormal_second_moment": subnormal_share(second)})
+        print(f"  epoch {epoch}: " + ", ".join(f"{name} {t[-1]['seconds']:.3f} s "
+                                              f"({t[-1]['subnormal_first_moment']:.2%})" for name, t in trend.items()),
+              flush=True)
+    return {"sizes": list(sizes), "batch": batch, "samples": n, "epochs": epochs, "contenders": trend}
+
+
+def trend_markdown(record: dict) -> str:
+    t = record["trend"]
+    names = list(t["contenders"])
+    lines = ["# Epoch time against epochs trained: the subnormal slowdown", "",
+             f"Written by `bench/cpu_epoch.py --trend` from `{os.path.basename(record.get('output') or '')}`. "
+             f"{'-'.join(map(str, t['sizes']))}, batch {t['batch']}, {t['samples']} samples: every contender "
+             "trains epoch after epoch from its initial weights, the contenders in turns (0.5 s pause before each "
+             "epoch, the first epoch includes JAX's compilation). Each cell: the epoch's seconds, then the share of "
+             "subnormal values in Adam's first moment after it (second moment where nonzero).", "",
+             f"Command: `{record['command']}`", ""] + machine_lines(record) + ["",
+             "| epoch | " + " | ".join(names) + " |", "|---:|" + "---:|" * len(names)]
+    for i in range(t["epochs"]):
+        cells = []
+        for name in names:
+            e = t["contenders"][name][i]
+            cell = f"{e['seconds']:.3f} s ({e['subnormal_first_moment']:.2%}"
+            cell += f", v {e['subnormal_second_moment']:.2%})" if e["subnormal_second_moment"] else ")"
+            cells.append(cell)
+        lines.append(f"| {i + 1} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 # ---- the record ----------------------------------------------------------------------------------------
-def git_state() -> str:
-    """Short commit of the checkout, and whether the work tree differs from it."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+def git_state(directory: str) -> str:
+    """Short commit of the checkout holding ``directory``, and whether its work tree differs from it."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=directory, capture_output=True, text=True, check=True).stdout.strip()
+
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True,
-                               check=True).stdout.strip()
+        commit, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain")
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
     return commit + (" with uncommitted changes" if dirty else "")
+
+
+def code_record() -> dict:
+    """The gpunn measured (the imported package's checkout: PYTHONPATH may point at another checkout than the
+    scripts') and the scripts' own checkout."""
+    import gpunn
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(gpunn.__file__)))
+    scripts = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return {"git": git_state(package), "gpunn_checkout": package, "scripts_git": git_state(scripts),
+            "scripts_checkout": scripts}
 
 
 def machine_record(threads: int, names, xla_setting: str) -> dict:
@@ -370,7 +542,7 @@ def machine_record(threads: int, names, xla_setting: str) -> dict:
     facts = machine_facts()
     for dist in ("jax", "jaxlib", "optax"):
         facts[dist] = _compat.version_of(dist) or "not installed"
-    return {"git": git_state(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "threads": threads,
+    return {**code_record(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "threads": threads,
             "thread_settings": thread_settings(threads, names, xla_setting), "machine": facts}
 
 
@@ -392,7 +564,10 @@ def write_markdown(path: str, generated: str) -> None:
 
 def machine_lines(record: dict) -> list[str]:
     m = record["machine"]
-    return [f"- Commit: `{record['git']}`; run {record['date']}.",
+    same = record["gpunn_checkout"] == record["scripts_checkout"]
+    return [f"- gpunn measured: commit `{record['git']}`" + ("" if same else
+            f" (imported from `{record['gpunn_checkout']}`; the scripts from `{record['scripts_checkout']}` at "
+            f"`{record['scripts_git']}`)") + f"; run {record['date']}.",
             f"- CPU: {m.get('cpu_model')}, {m.get('cpus_usable')} usable cores; {m.get('platform')}; "
             f"Python {m.get('python')}.",
             f"- Versions: gpunn {m.get('gpunn')}, NumPy {m.get('numpy')}, Numba {m.get('numba')}, "
@@ -424,6 +599,17 @@ def epoch_markdown(record: dict) -> str:
             c = r["contenders"].get(name)
             cells.append(f"{c['samples_per_s']:,.0f} ({c['min_s']:.3f}-{c['max_s']:.3f} s)" if c else "")
         lines.append(f"| {'-'.join(map(str, r['sizes']))} | {r['batch']} | " + " | ".join(cells) + " |")
+    lines += ["", "Other processes during the timed epochs (cores they kept busy, from /proc/stat less this "
+              "process; a round where they passed the limit in any epoch was run again, up to a limit):", ""]
+    for r in record["results"]:
+        worst = max((v for c in r["contenders"].values() for v in c.get("other_cpu", []) if v is not None),
+                    default=None)
+        lines.append(f"- {'-'.join(map(str, r['sizes']))}: limit {r.get('max_other_cpu')} cores, "
+                     f"rounds run again: {len(r.get('dropped_rounds', []))}, "
+                     f"waited for quiet before rounds: {r.get('waited_for_quiet_s', 0):.0f} s, most in a kept epoch: "
+                     + (f"{worst:.2f} cores" if worst is not None else "unknown")
+                     + f"; 1-minute load average {r['load_average_1min'][0]:.2f} before, "
+                       f"{r['load_average_1min'][1]:.2f} after.")
     keys = sorted({k for r in record["results"] for k in r["ratios"]}, key=lambda k: (k.split("/")[0] != "gpunn", k))
     lines += ["", "## Ratios (speed over speed; above 1: the gpunn variant is faster)", "",
               "| model | batch | " + " | ".join(f"{k}" for k in keys) + " |", "|---|---:|" + "---:|" * len(keys)]
@@ -442,9 +628,25 @@ def main(argv=None):
                     help="write a summary here (the notes after its marker line are kept)")
     ap.add_argument("--case", type=int, choices=range(len(CASES)), default=None,
                     help="run only this case (0: 784-128-128-10 batch 128, 1: 784-1024-1024-10 batch 512)")
+    ap.add_argument("--max-other-cpu", type=float, default=0.25,
+                    help="run a round again when other processes kept more than this many cores busy during "
+                         "any of its epochs (negative: keep every round)")
+    ap.add_argument("--extra-rounds", type=int, default=None,
+                    help="rounds that may be run again, in all, per case (default: --repeats)")
     ap.add_argument("--contenders", default=",".join(CONTENDERS),
                     help=f"comma-separated subset of {','.join(CONTENDERS)} (default: all that are installed)")
+    ap.add_argument("--trend", type=int, default=0, metavar="EPOCHS",
+                    help="instead: train EPOCHS epochs per contender, in turns, and record each epoch's time and "
+                         "the subnormal share of Adam's moments (--case picks the case, default 1)")
+    ap.add_argument("--from-json", default=None,
+                    help="measure nothing: write --markdown from this earlier --output record")
     args = ap.parse_args(argv)
+    if args.from_json:
+        with open(args.from_json) as fh:
+            record = json.load(fh)
+        to_markdown = trend_markdown if "trend" in record else epoch_markdown
+        write_markdown(args.markdown or ap.error("--from-json needs --markdown"), to_markdown(record))
+        return
     wanted = set(args.contenders.split(","))
     if wanted - set(CONTENDERS):
         ap.error(f"--contenders: unknown {sorted(wanted - set(CONTENDERS))}")
@@ -456,25 +658,43 @@ def main(argv=None):
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.trend:
+        sizes, batch, n = CASES[1 if args.case is None else args.case]
+        with threadpool_limits(limits=args.threads):
+            print(f"{'-'.join(map(str, sizes))} batch {batch}: epoch times over {args.trend} epochs", flush=True)
+            record = {"command": command_line(argv), "output": args.output,
+                      **machine_record(args.threads, names, xla_setting),
+                      "trend": epoch_trend(sizes, batch, n, names, args.trend, args.threads)}
+        write_record(record, args.output, args.markdown, trend_markdown)
+        return
     results = []
     with threadpool_limits(limits=args.threads):
         for sizes, batch, n in (CASES if args.case is None else [CASES[args.case]]):
             print(f"{'-'.join(map(str, sizes))} batch {batch}, {n} samples, {args.threads} threads:", flush=True)
-            r = run_case(sizes, batch, n, args.repeats, names)
+            r = run_case(sizes, batch, n, args.repeats, names, args.threads,
+                         None if args.max_other_cpu < 0 else args.max_other_cpu,
+                         args.repeats if args.extra_rounds is None else args.extra_rounds)
             for name, c in r["contenders"].items():
                 print(f"  {name:14s} {c['samples_per_s']:>10,.0f} samples/s  (median {c['median_s']:.3f} s, "
                       f"range {c['min_s']:.3f}-{c['max_s']:.3f})")
             print("  " + ", ".join(f"{k} = {v:.2f}" for k, v in r["ratios"].items()), flush=True)
+            if r["dropped_rounds"]:
+                print(f"  ({len(r['dropped_rounds'])} rounds run again: other processes used more than "
+                      f"{args.max_other_cpu} cores during them)")
             results.append(r)
         record = {"command": command_line(argv), **machine_record(args.threads, names, xla_setting),
                   "results": results}
-    if args.output:
-        with open(args.output, "w") as fh:
+    write_record(record, args.output, args.markdown, epoch_markdown)
+
+
+def write_record(record, output, markdown, to_markdown) -> None:
+    if output:
+        with open(output, "w") as fh:
             json.dump(record, fh, indent=2, default=str)
-        print(f"wrote {args.output}")
-    if args.markdown:
-        write_markdown(args.markdown, epoch_markdown(record))
-        print(f"wrote {args.markdown}")
+        print(f"wrote {output}")
+    if markdown:
+        write_markdown(markdown, to_markdown(record))
+        print(f"wrote {markdown}")
 
 
 if __name__ == "__main__":

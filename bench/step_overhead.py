@@ -6,9 +6,9 @@
    rounds; the median block gives microseconds per step.
 2. The same model through a whole shuffled epoch of ``--steps`` batches (``bench/cpu_epoch.py``'s contenders:
    ``fit`` for gpunn, the batch gather inside each loop), per step: what the epoch loop adds to a step.
-3. A profile of one gpunn step, tiny and 784-128-128-10 at batch 128, eager and replay: every primitive of the
-   recorded step timed on its own (matmuls, the fused element-wise steps, the optimizer update, the loss
-   sums), the rest being Python; and cProfile's top functions.
+3. A profile of one gpunn step (tiny; 784-128-128-10 at batch 128; 784-1024-1024-10 at batch 512), eager and
+   replay: every primitive of the recorded step timed on its own (matmuls, the fused element-wise steps, the
+   optimizer update, the loss sums), the rest being Python; and cProfile's top functions.
 
     python bench/step_overhead.py --output bench/results/step_overhead.json --markdown bench/results/step_overhead.md
     python bench/step_overhead.py --steps 500 --repeats 3          # a quick look, nothing written
@@ -30,9 +30,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cpu_epoch  # noqa: E402  (bench/ is not a package; the shared contenders and record helpers live there)
 
 TINY = ((32, 32, 32, 4), 32)
-PROFILED = {"tiny": TINY, "small": ((784, 128, 128, 10), 128)}
+PROFILED = {"tiny": TINY, "small": ((784, 128, 128, 10), 128), "large": ((784, 1024, 1024, 10), 512)}
+PROFILE_STEPS = {"tiny": 1000, "small": 300, "large": 40}  # per block: about 0.1-0.8 s each
 STAGED = ("gpunn-eager", "gpunn-replay", "pytorch", "jax")
 SETTLE_S = 0.25
+MAX_OTHER_CPU = 0.25  # cores other processes may use during a block before its round is run again
 WARMUP_STEPS = 200
 # What each recorded primitive is, for the profile's summary
 CATEGORIES = {"matmul": "matmul (BLAS)",
@@ -120,30 +122,36 @@ class Block:
         self.contender.run(self.steps)
 
 
-def per_step_summary(times, steps) -> dict:
+def per_step_summary(times, steps, log=None, name=None) -> dict:
     us = [t / steps * 1e6 for t in times]
-    return {"median_us": statistics.median(us), "min_us": min(us), "max_us": max(us), "blocks_us": us}
+    summary = {"median_us": statistics.median(us), "min_us": min(us), "max_us": max(us), "blocks_us": us}
+    if log is not None:
+        summary["other_cpu"] = log["other_cpu"][name]
+    return summary
 
 
-def time_staged_steps(names, steps, repeats):
+def time_staged_steps(names, steps, repeats, threads):
     sizes, batch = TINY
     x, y = cpu_epoch.make_data(batch, sizes[0], sizes[-1])
     contenders = [make_staged(name, sizes, batch, x, y) for name in names]
     for c in contenders:
         c.run(WARMUP_STEPS)  # JAX compiles, gpunn records, BLAS and the allocators settle
-    times = cpu_epoch.time_in_turns([Block(c, steps) for c in contenders], repeats, SETTLE_S)
-    return {name: per_step_summary(ts, steps) for name, ts in times.items()}
+    cpu_epoch.limit_pools_loaded_since(threads)
+    times, log = cpu_epoch.time_in_turns([Block(c, steps) for c in contenders], repeats, SETTLE_S,
+                                         MAX_OTHER_CPU, repeats)
+    return {name: per_step_summary(ts, steps, log, name) for name, ts in times.items()}, log["dropped_rounds"]
 
 
-def time_fit_epochs(names, steps, repeats):
+def time_fit_epochs(names, steps, repeats, threads):
     """Per step of a shuffled epoch of ``steps`` batches (cpu_epoch's contenders, JAX's gather inside its jit)."""
     sizes, batch = TINY
     x, y = cpu_epoch.make_data(steps * batch, sizes[0], sizes[-1])
     contenders = [cpu_epoch.make_epoch_contender(name, sizes, batch, x, y) for name in names]
     for c in contenders:
         c()
-    times = cpu_epoch.time_in_turns(contenders, repeats, SETTLE_S)
-    return {name: per_step_summary(ts, steps) for name, ts in times.items()}
+    cpu_epoch.limit_pools_loaded_since(threads)
+    times, log = cpu_epoch.time_in_turns(contenders, repeats, SETTLE_S, MAX_OTHER_CPU, repeats)
+    return {name: per_step_summary(ts, steps, log, name) for name, ts in times.items()}, log["dropped_rounds"]
 
 
 def ratio_table(summary: dict, numerators, denominators) -> dict:
@@ -236,7 +244,7 @@ def kernel_table(calls, seconds) -> list[dict]:
         row["us"] += s * 1e6
         if name == "matmul":
             row["flops"] += matmul_flops(bound)
-        elif row["category"] in ("fused element-wise", "optimizer update"):
+        elif row["category"] == "fused element-wise" or name.endswith("_update"):  # passes over buffers
             array = largest_array(bound)
             row["pass_us"] += one_pass_seconds(array) * 1e6 if array is not None else 0.0
     for row in rows.values():
@@ -299,7 +307,7 @@ def short_location(filename: str, line: int, function: str) -> str:
     return f"{filename}:{line}({function})"
 
 
-def profile_case(label, sizes, batch, steps, repeats, top, preview_fused):
+def profile_case(label, sizes, batch, steps, repeats, top, preview_fused, available, threads):
     x, y = cpu_epoch.make_data(batch, sizes[0], sizes[-1])
     eager = GpunnStagedStep(sizes, batch, x, y, jit=False)
     replay = GpunnStagedStep(sizes, batch, x, y, jit=True)
@@ -314,18 +322,30 @@ def profile_case(label, sizes, batch, steps, repeats, top, preview_fused):
     for t in timed:
         t.samples = [[] for _ in t.calls]
     stepped = [TimedSteps(eager), TimedSteps(replay)]
-    cpu_epoch.time_in_turns([Block(c, steps) for c in stepped + timed], repeats, SETTLE_S)
+    # The other libraries' step on the same case, for scale (their blocks' medians: JAX's dispatch is
+    # asynchronous, so single JAX steps cannot be timed without a synchronisation each)
+    others = [make_staged(name, sizes, batch, x, y) for name in STAGED[2:] if name in available]
+    for c in others:
+        c.run(WARMUP_STEPS // 4)
+    cpu_epoch.limit_pools_loaded_since(threads)
+    # No round is run again here: the timed steps and calls keep every sample (their medians ignore the
+    # interrupted ones)
+    times, _ = cpu_epoch.time_in_turns([Block(c, steps) for c in stepped + timed + others], repeats, SETTLE_S)
     step_us = {c.name: statistics.median(c.samples) * 1e6 for c in stepped}
+    block_us = {name: per_step_summary(times[name], steps)["median_us"] for name in
+                [c.name for c in stepped + others]}
     table = kernel_table(calls, timed[0].medians())
     kernels_us = sum(r["us"] for r in table)
     by_category = {}
     for row in table:
         by_category[row["category"]] = by_category.get(row["category"], 0.0) + row["us"]
     result = {"case": label, "sizes": list(sizes), "batch": batch, "eager_us": step_us["gpunn-eager"],
-              "replay_us": step_us["gpunn-replay"], "primitives_per_step": len(calls), "kernels_us": kernels_us,
+              "replay_us": step_us["gpunn-replay"], "block_median_us": block_us,
+              "primitives_per_step": len(calls), "kernels_us": kernels_us,
               "by_category_us": by_category, "python_eager_us": step_us["gpunn-eager"] - kernels_us,
               "python_replay_us": step_us["gpunn-replay"] - kernels_us, "kernels": table,
-              "cprofile": {"eager": cprofile_top(eager.run, steps, top), "replay": cprofile_top(replay.run, steps, top)}}
+              "cprofile": {"eager": cprofile_top(eager.run, steps, top),
+                           "replay": cprofile_top(replay.run, steps, top)}}
     if len(timed) > 1:
         fused_table = kernel_table(timed[1].calls, timed[1].medians())
         result["compiled_fused_preview"] = {"kernels_us": sum(r["us"] for r in fused_table), "kernels": fused_table}
@@ -338,16 +358,29 @@ def staged_markdown(record) -> list[str]:
     lines = ["## 1. One step on a staged batch: 32-32-32-4, batch 32, Adam", "",
              f"Median of {record['repeats']} blocks of {record['steps']} steps each (range over the blocks).", "",
              "| contender | us per step | range |", "|---|---:|---:|"]
-    lines += [f"| {name} | {v['median_us']:.1f} | {v['min_us']:.1f}-{v['max_us']:.1f} |" for name, v in s["per_step"].items()]
-    lines += ["", "Ratios (the other's time over the first's; above 1: the first is faster): "
+    lines += per_step_rows(s)
+    lines += [other_cpu_line(s), "", "Ratios (the other's time over the first's; above 1: the first is faster): "
               + ", ".join(f"{k} = {v:.2f}" for k, v in s["ratios"].items()) + ".", ""]
     f = record.get("fit_epoch")
     if f:
         lines += [f"## 2. The same model through `fit`: a shuffled epoch of {record['steps']} batches, per step", "",
                   "| contender | us per step | range |", "|---|---:|---:|"]
-        lines += [f"| {name} | {v['median_us']:.1f} | {v['min_us']:.1f}-{v['max_us']:.1f} |" for name, v in f["per_step"].items()]
-        lines += ["", "Ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in f["ratios"].items()) + ".", ""]
+        lines += per_step_rows(f)
+        lines += [other_cpu_line(f), "", "Ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in f["ratios"].items())
+                  + ".", ""]
     return lines
+
+
+def per_step_rows(part) -> list[str]:
+    return [f"| {name} | {v['median_us']:.1f} | {v['min_us']:.1f}-{v['max_us']:.1f} |"
+            for name, v in part["per_step"].items()]
+
+
+def other_cpu_line(part) -> str:
+    worst = max((v for c in part["per_step"].values() for v in c.get("other_cpu", []) if v is not None), default=None)
+    return ("" if worst is None else
+            f"\nOther processes: {len(part.get('dropped_rounds', []))} rounds run again (others above "
+            f"{MAX_OTHER_CPU} cores in a block); at most {worst:.2f} cores in a kept block.")
 
 
 def profile_markdown(p) -> list[str]:
@@ -356,20 +389,25 @@ def profile_markdown(p) -> list[str]:
              f"Step: eager {p['eager_us']:.1f} us, replay {p['replay_us']:.1f} us; the {p['primitives_per_step']} "
              f"primitives of the step, each timed on its own in a replay, sum to {p['kernels_us']:.1f} us. The rest "
              f"is Python: {p['python_eager_us']:.1f} us eager ({p['python_eager_us'] / p['eager_us']:.0%}), "
-             f"{p['python_replay_us']:.1f} us replay ({p['python_replay_us'] / p['replay_us']:.0%}).", "",
+             f"{p['python_replay_us']:.1f} us replay ({p['python_replay_us'] / p['replay_us']:.0%}). "
+             "Steps timed one by one (medians); in blocks, in the same turns, per step: "
+             + ", ".join(f"{name} {us:.1f} us" for name, us in p["block_median_us"].items()) + ".", "",
              "| where | us per step | share of eager | share of replay |", "|---|---:|---:|---:|"]
     rows = list(p["by_category_us"].items()) + [("Python (step logic; replay: the loop over the calls)", None)]
     for name, us in rows:
         if us is None:
-            lines.append(f"| Python, eager | {p['python_eager_us']:.1f} | {p['python_eager_us'] / p['eager_us']:.0%} | |")
-            lines.append(f"| Python, replay | {p['python_replay_us']:.1f} | | {p['python_replay_us'] / p['replay_us']:.0%} |")
+            eager, replay = p["python_eager_us"], p["python_replay_us"]
+            lines.append(f"| Python, eager | {eager:.1f} | {eager / p['eager_us']:.0%} | |")
+            lines.append(f"| Python, replay | {replay:.1f} | | {replay / p['replay_us']:.0%} |")
         else:
             lines.append(f"| {name} | {us:.1f} | {us / p['eager_us']:.0%} | {us / p['replay_us']:.0%} |")
     lines += ["", "| primitive | calls | us per step | us per call | GFLOP/s or NumPy-pass equivalents per call |",
               "|---|---:|---:|---:|---:|"]
     for r in p["kernels"]:
+        passes = r.get("pass_equivalents_per_call") if r["category"] == "fused element-wise" or \
+            r["primitive"].endswith("_update") else None
         work = (f"{r['gflop_per_s']:.1f} GFLOP/s" if "gflop_per_s" in r else
-                f"{r['pass_equivalents_per_call']:.1f} passes" if "pass_equivalents_per_call" in r else "")
+                f"{passes:.1f} passes" if passes is not None else "")
         lines.append(f"| {r['primitive']} | {r['calls']} | {r['us']:.1f} | {r['us'] / r['calls']:.2f} | {work} |")
     preview = p.get("compiled_fused_preview")
     if preview:
@@ -418,14 +456,22 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=2000, help="steps per timed block (and batches per epoch)")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--profile", default="tiny,small", help="cases to profile: tiny,small, or '' for none")
+    ap.add_argument("--profile", default="tiny,small,large",
+                    help="cases to profile, of tiny,small,large ('' for none)")
     ap.add_argument("--profile-top", type=int, default=12, help="cProfile rows per mode")
     ap.add_argument("--no-fit", action="store_true", help="skip the fit-epoch timing")
     ap.add_argument("--preview-compiled-fused", action="store_true",
                     help="also time the profiled steps with the compiled fused CPU steps in place of the twins")
     ap.add_argument("--output", default=None, help="write the results as JSON here")
     ap.add_argument("--markdown", default=None, help="write a summary here (the notes after its marker are kept)")
+    ap.add_argument("--from-json", default=None,
+                    help="measure nothing: write --markdown from this earlier --output record")
     args = ap.parse_args(argv)
+    if args.from_json:
+        with open(args.from_json) as fh:
+            record = json.load(fh)
+        cpu_epoch.write_markdown(args.markdown or ap.error("--from-json needs --markdown"), overhead_markdown(record))
+        return
     xla_setting = cpu_epoch.limit_xla_threads(args.threads)
     from threadpoolctl import threadpool_limits
 
@@ -436,21 +482,21 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     record = {"command": cpu_epoch.command_line(argv), "steps": args.steps, "repeats": args.repeats}
     with threadpool_limits(limits=args.threads):
-        per_step = time_staged_steps(staged, args.steps, args.repeats)
-        record["staged_step"] = {"per_step": per_step, "ratios": ratio_table(
+        per_step, dropped = time_staged_steps(staged, args.steps, args.repeats, args.threads)
+        record["staged_step"] = {"per_step": per_step, "dropped_rounds": dropped, "ratios": ratio_table(
             per_step, ("gpunn-replay", "gpunn-eager"), ("gpunn-eager", "pytorch", "jax"))}
         print_summary("staged step", record["staged_step"])
         if not args.no_fit:
             names = cpu_epoch.available_contenders(set(cpu_epoch.CONTENDERS))
-            per_step = time_fit_epochs(names, args.steps, args.repeats)
-            record["fit_epoch"] = {"per_step": per_step, "ratios": ratio_table(
+            per_step, dropped = time_fit_epochs(names, args.steps, args.repeats, args.threads)
+            record["fit_epoch"] = {"per_step": per_step, "dropped_rounds": dropped, "ratios": ratio_table(
                 per_step, ("gpunn-jit", "gpunn"), ("gpunn", "numpy-by-hand", "pytorch", "jax"))}
             print_summary("fit epoch", record["fit_epoch"])
         record["profiles"] = []
         for label in filter(None, args.profile.split(",")):
             sizes, batch = PROFILED[label]
-            p = profile_case(label, sizes, batch, min(args.steps, 1000 if label == "tiny" else 300),
-                             args.repeats, args.profile_top, args.preview_compiled_fused)
+            p = profile_case(label, sizes, batch, min(args.steps, PROFILE_STEPS[label]),
+                             args.repeats, args.profile_top, args.preview_compiled_fused, staged, args.threads)
             print(f"profile {label}: eager {p['eager_us']:.1f} us, replay {p['replay_us']:.1f} us, primitives "
                   f"{p['kernels_us']:.1f} us " + str({k: round(v, 1) for k, v in p["by_category_us"].items()}),
                   flush=True)

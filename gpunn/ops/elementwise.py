@@ -54,10 +54,6 @@ class ElementwisePrimitives:
         return self.xp.log(a, out=out)
 
     @primitive
-    def clip(self, a, low, high, out):
-        return self.xp.clip(a, low, high, out=out)
-
-    @primitive
     def greater(self, a, b, out):
         return self.xp.greater(a, b, out=out)
 
@@ -74,10 +70,6 @@ class ElementwisePrimitives:
         return self.xp.sum(a, axis=axis, out=out, keepdims=keepdims)
 
     @primitive
-    def mean(self, a, axis, out, keepdims=False):
-        return self.xp.mean(a, axis=axis, out=out, keepdims=keepdims)
-
-    @primitive
     def argmax(self, a, axis, out):
         return self.xp.argmax(a, axis=axis, out=out)
 
@@ -89,13 +81,6 @@ class ElementwisePrimitives:
     @primitive
     def fill(self, value, out):
         out.fill(value)
-        return out
-
-    @primitive
-    def scatter_one_hot(self, labels, out):
-        """out = one-hot rows of ``labels`` (out's width is the number of classes)."""
-        out.fill(0)
-        self.xp.put_along_axis(out, labels.reshape(-1, 1), 1, axis=1)
         return out
 
     @primitive

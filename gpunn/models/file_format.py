@@ -1,23 +1,34 @@
-"""The model file format: one safetensors file holding tensors and JSON metadata, written atomically.
+"""The model file format: one safetensors file holding tensors and JSON metadata, with SHA-256 digests,
+written atomically.
 
 No pickle: any safetensors reader can open the weights. The file name is the user's ('model.h5' too). Writes
-are atomic: the bytes go to a temporary file in the same directory, which then replaces the target, so a
-crash mid-save leaves the previous file intact. This module knows the format only; ``save.py`` and
-``load.py`` compose it with a model's config, weights and optimizer state.
+are atomic and leave no debris (``atomic_write.py``). Every file carries digests of its tensors and metadata
+(``file_digests.py``), checked on every read: a damaged file is refused, naming what is damaged.
+
+Format versions: 1 had no digests; such files are still read, unchecked, since users have them. 2 adds the
+digests, and a version-2 file without them is refused as damaged. A file of a later version is refused with a
+request to upgrade gpunn.
+
+This module knows the format only; ``save.py`` and ``load.py`` compose it with a model's config, weights and
+optimizer state.
 """
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+
+from .atomic_write import atomic_write_bytes
+from .file_digests import DIGESTS_KEY, digest_record, find_damage
+from .file_paths import check_load_path
 
 MODEL_FORMAT = "gpunn.model"
 WEIGHTS_FORMAT = "gpunn.weights"
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
+_UNCHECKED_VERSIONS = ("1",)  # written before the digests existed
 
 
 class NotAModelFileError(ValueError):
-    """The file exists but was not written by gpunn's ``save`` / ``save_weights``."""
+    """The file was not written by gpunn's ``save`` / ``save_weights``, is damaged, or is of a newer format."""
 
 
 def gpunn_version() -> str:
@@ -26,58 +37,66 @@ def gpunn_version() -> str:
     return __version__
 
 
-def atomic_write_bytes(filepath: str, data: bytes, overwrite: bool = True) -> None:
-    filepath = os.fspath(filepath)
-    if not overwrite and os.path.exists(filepath):
-        raise FileExistsError(f"filepath: {filepath!r} exists and overwrite=False")
-    directory = os.path.dirname(os.path.abspath(filepath))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".gpunn-", suffix=".tmp", dir=directory)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a saved model gets the usual permissions
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, filepath)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_file(filepath, tensors: dict, metadata: dict, overwrite: bool = True) -> None:
-    """``tensors`` (name -> host array) and ``metadata`` (str -> str) as one safetensors file, atomically."""
+    """``tensors`` (name -> host array) and ``metadata`` (str -> str) as one safetensors file, with their
+    digests, atomically."""
     from safetensors.numpy import save
 
-    atomic_write_bytes(filepath, save(tensors, metadata=metadata), overwrite)
+    metadata = {**metadata, DIGESTS_KEY: digest_record(tensors, metadata)}
+    atomic_write_bytes(os.fspath(filepath), save(tensors, metadata=metadata), overwrite)
 
 
-def read_file(filepath, expected_formats) -> tuple[dict, dict]:
-    """(metadata, tensors) of a file whose metadata says one of ``expected_formats``; NotAModelFileError
-    otherwise."""
+def _parse(filepath: str, data: bytes, what: str) -> tuple[dict, dict]:
+    """(metadata, tensors) of the safetensors file ``data``; NotAModelFileError if it is not one."""
     from safetensors import SafetensorError
     from safetensors.numpy import load
 
-    filepath = os.fspath(filepath)
-    if not os.path.isfile(filepath):
-        raise FileNotFoundError(f"filepath: no such file {filepath!r}")
-    with open(filepath, "rb") as handle:
-        data = handle.read()
-    what = "a gpunn model file (written by model.save)"
     if data[:4] == b"\x89HDF":
         raise NotAModelFileError(f"filepath: {filepath!r} is an HDF5 file (written by Keras?), not {what}")
     try:
+        tensors = load(data)  # checks the layout: valid header, offsets that tile the data exactly
         header_len = int.from_bytes(data[:8], "little")
         header = json.loads(data[8:8 + header_len])
-        tensors = load(data)
-    except (SafetensorError, ValueError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NotAModelFileError(f"filepath: {filepath!r} is not {what}: {exc}") from None
-    metadata = header.get("__metadata__") or {}
+    except (SafetensorError, ValueError, UnicodeDecodeError) as exc:
+        raise NotAModelFileError(f"filepath: {filepath!r} is damaged or is not {what}: {exc}") from None
+    return header.get("__metadata__") or {}, tensors
+
+
+def _check_version(filepath: str, metadata: dict, checked: bool) -> None:
+    version = metadata.get("format_version")
+    if not (isinstance(version, str) and version.isdigit()):
+        raise NotAModelFileError(f"filepath: {filepath!r} is damaged: its format version {version!r} is not a number")
+    if int(version) > int(FORMAT_VERSION):
+        raise NotAModelFileError(
+            f"filepath: {filepath!r} was written by a newer gpunn ({metadata.get('gpunn_version', 'unknown')}, "
+            f"file format version {version}); this gpunn ({gpunn_version()}) reads versions up to "
+            f"{FORMAT_VERSION}: upgrade gpunn to load it"
+        )
+    if not checked and version not in _UNCHECKED_VERSIONS:
+        raise NotAModelFileError(
+            f"filepath: {filepath!r} is damaged: its SHA-256 digests (metadata {DIGESTS_KEY!r}), which every "
+            f"file of format version {version} has, are missing"
+        )
+
+
+def read_file(filepath, expected_formats) -> tuple[dict, dict]:
+    """(metadata, tensors) of a file whose metadata says one of ``expected_formats``, its digests checked;
+    NotAModelFileError otherwise."""
+    filepath = check_load_path(filepath)
+    with open(filepath, "rb") as handle:
+        data = handle.read()
+    what = "a gpunn model file (written by model.save)"
+    metadata, tensors = _parse(filepath, data, what)
+    # Digests first: a damaged format name or version is reported as damage, not as a foreign file.
+    checked = DIGESTS_KEY in metadata
+    if checked:
+        damage = find_damage(metadata[DIGESTS_KEY], tensors, {k: v for k, v in metadata.items() if k != DIGESTS_KEY})
+        if damage:
+            more = f"; and {len(damage) - 5} more" if len(damage) > 5 else ""
+            raise NotAModelFileError(f"filepath: {filepath!r} is damaged: " + "; ".join(damage[:5]) + more)
     if metadata.get("format") not in expected_formats:
         raise NotAModelFileError(
             f"filepath: {filepath!r} is a safetensors file but not {what} (format {metadata.get('format')!r})"
         )
+    _check_version(filepath, metadata, checked)
     return metadata, tensors

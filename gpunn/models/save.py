@@ -11,6 +11,7 @@ from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from ..layers.dropout import Dropout
 from .file_format import FORMAT_VERSION, MODEL_FORMAT, WEIGHTS_FORMAT, gpunn_version, read_file, write_file
+from .file_paths import check_load_path, check_save_path
 
 
 def _weight_tensors(model) -> dict[str, np.ndarray]:
@@ -38,6 +39,7 @@ def deserialize_metric(item):
 
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True) -> None:
+    filepath = check_save_path(filepath, overwrite)
     model._require_built("save")
     metadata = {
         "format": MODEL_FORMAT, "format_version": FORMAT_VERSION, "gpunn_version": gpunn_version(),
@@ -62,6 +64,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True) -> None:
 
 
 def save_weights(model, filepath, overwrite=True) -> None:
+    filepath = check_save_path(filepath, overwrite)
     model._require_built("save_weights")
     metadata = {"format": WEIGHTS_FORMAT, "format_version": FORMAT_VERSION, "gpunn_version": gpunn_version()}
     write_file(filepath, _weight_tensors(model), metadata, overwrite)
@@ -91,6 +94,7 @@ def restore_weights(model, tensors: dict, filepath) -> None:
 
 
 def load_weights(model, filepath) -> None:
+    check_load_path(filepath)
+    model._require_built("load_weights")  # before reading what may be a large file
     _, tensors = read_file(filepath, (WEIGHTS_FORMAT, MODEL_FORMAT))
-    model._require_built("load_weights")
     restore_weights(model, tensors, filepath)

@@ -8,10 +8,14 @@ import math
 
 import numpy as np
 
+from .foreign_data import from_pandas, is_pandas_series, refuse_sparse
+
 
 def as_numeric_array(argument: str, data) -> np.ndarray:
     if data is None:
         raise ValueError(f"{argument}: expected an array of samples, got None")
+    refuse_sparse(argument, data)
+    data = from_pandas(argument, data)
     if hasattr(data, "get") and not isinstance(data, np.ndarray) and hasattr(data, "__cuda_array_interface__"):
         data = data.get()  # a CuPy array handed in by the user
     try:
@@ -32,6 +36,28 @@ def as_numeric_array(argument: str, data) -> np.ndarray:
     return array
 
 
+def as_feature_array(argument: str, data) -> np.ndarray:
+    """Model inputs: ``as_numeric_array``, with a pandas Series read as one feature (a column), as Keras does."""
+    array = as_numeric_array(argument, data)
+    return array.reshape(-1, 1) if is_pandas_series(data) else array
+
+
+def as_model_dtype(argument: str, array: np.ndarray, dtype) -> np.ndarray:
+    """``array`` (checked by ``as_numeric_array``: finite) as the model's float dtype, contiguous; values too
+    large for it are refused, since the cast would silently make them inf (a float64 1e39 in a float32 model)."""
+    with np.errstate(over="ignore"):
+        cast = np.ascontiguousarray(array, dtype=dtype)
+    # Only a cast can overflow: an array already in the model's dtype was found finite before.
+    if cast.dtype != array.dtype and not np.isfinite(cast).all():
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(cast))[0])
+        raise ValueError(
+            f"{argument}: expected values that fit the model's dtype {cast.dtype.name} (largest magnitude "
+            f"{np.finfo(cast.dtype).max:g}), got {array[index]!r} at index {index}, which becomes "
+            f"{cast[index]!r}; rescale the data or use a wider dtype"
+        )
+    return cast
+
+
 def check_inputs(argument: str, x: np.ndarray, input_shape: tuple | None, dtype: str) -> np.ndarray:
     """``x`` as the model's float dtype, after checking its sample shape against the model input."""
     if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):
@@ -39,7 +65,7 @@ def check_inputs(argument: str, x: np.ndarray, input_shape: tuple | None, dtype:
             f"{argument}: expected samples of shape {tuple(input_shape)} (the model's input), got samples of "
             f"shape {tuple(x.shape[1:])} (array shape {x.shape})"
         )
-    return np.ascontiguousarray(x, dtype=dtype)
+    return as_model_dtype(argument, x, dtype)
 
 
 def check_same_length(x: np.ndarray, y: np.ndarray, y_argument: str = "y") -> None:
@@ -85,7 +111,7 @@ def check_targets(argument: str, y: np.ndarray, loss, output_shape: tuple, dtype
             )
     if loss.fusable_activation == "sigmoid" and (y.min() < 0 or y.max() > 1):
         raise ValueError(f"{argument}: binary cross-entropy expects targets in [0, 1], got range {y.min()}..{y.max()}")
-    return np.ascontiguousarray(y, dtype=dtype)
+    return as_model_dtype(argument, y, dtype)
 
 
 def check_sample_weight(argument: str, weight, n: int) -> np.ndarray:
@@ -101,10 +127,30 @@ def check_sample_weight(argument: str, weight, n: int) -> np.ndarray:
     return np.ascontiguousarray(weight, dtype=np.float64)
 
 
-def class_weight_to_sample_weight(class_weight, y: np.ndarray, loss) -> np.ndarray:
-    """Keras's ``class_weight`` ({class id: weight}) as per-sample weights, from each target's class."""
+def class_weight_to_sample_weight(class_weight, y: np.ndarray, loss, output_units: int, dtype) -> np.ndarray:
+    """Keras's ``class_weight`` ({class id: weight}) as per-sample weights, from each target's class.
+
+    The classes are those of the model's output: ``output_units`` of them, or 0 and 1 for a one-unit output.
+    """
     if not isinstance(class_weight, dict) or not class_weight:
         raise TypeError(f"class_weight: expected a dict {{class id: weight}}, got {class_weight!r}")
+    classes_count = 2 if output_units == 1 else output_units
+    which = ("a one-unit output has classes 0 and 1" if output_units == 1
+             else f"the model's output has {output_units} classes")
+    table = np.zeros(classes_count)
+    for key, value in class_weight.items():
+        # bool is an int to Python, but True/False as a class id is a mistake, not class 1/0
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or not 0 <= key < classes_count:
+            raise ValueError(f"class_weight: keys must be integer class ids in [0, {classes_count}) ({which}), "
+                             f"got key {key!r} ({type(key).__name__})")
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"class_weight: expected a number as the weight of class {key}, got {value!r}")
+        with np.errstate(over="ignore"):
+            as_model = np.asarray(value, dtype=dtype)
+        if not np.isfinite(as_model) or value < 0:
+            raise ValueError(f"class_weight: expected a finite, non-negative weight for class {key} (in the model's "
+                             f"dtype {np.dtype(dtype).name}), got {value!r}")
+        table[int(key)] = float(value)
     if loss.sparse_labels:
         classes = y.astype(np.int64)
     elif y.shape[1] == 1:  # a binary target
@@ -114,9 +160,6 @@ def class_weight_to_sample_weight(class_weight, y: np.ndarray, loss) -> np.ndarr
     missing = sorted(set(np.unique(classes).tolist()) - {int(k) for k in class_weight})
     if missing:
         raise ValueError(f"class_weight: expected a weight for every class in y, got none for class(es) {missing}")
-    table = np.zeros(int(max(max(int(k) for k in class_weight), classes.max())) + 1)
-    for key, value in class_weight.items():
-        table[int(key)] = float(value)
     return check_sample_weight("class_weight", table[classes], len(y))
 
 
@@ -129,15 +172,23 @@ def check_positive_int(argument: str, value, allow_none=False):
 
 
 def split_validation(arrays: list[np.ndarray], validation_split: float):
-    """Keras's rule: the last ``validation_split`` fraction of the samples, taken before any shuffling."""
+    """Keras 3's rows: training rows [:split_at], validation rows [split_at:] with
+    ``split_at = floor(n * (1 - validation_split))``, taken before any shuffling."""
     if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or not (
             0.0 <= validation_split < 1.0):
         raise ValueError(f"validation_split: expected a number in [0, 1), got {validation_split!r}")
+    if not validation_split:
+        return list(arrays), None
     n = len(arrays[0])
-    n_val = int(math.floor(n * validation_split)) if validation_split else 0
-    if validation_split and (n_val == 0 or n_val == n):
+    split_at = training_rows(n, validation_split)
+    if split_at == 0 or split_at == n:
         raise ValueError(
             f"validation_split: {validation_split} of {n} samples leaves an empty training or validation set"
         )
-    cut = n - n_val
-    return [a[:cut] for a in arrays], ([a[cut:] for a in arrays] if n_val else None)
+    return [a[:split_at] for a in arrays], [a[split_at:] for a in arrays]
+
+
+def training_rows(n: int, validation_split: float) -> int:
+    """How many of ``n`` samples ``validation_split`` leaves for training: Keras's formula exactly (not
+    n - floor(n * split), which differs whenever n * split is not a whole number)."""
+    return int(math.floor(n * (1.0 - validation_split)))

@@ -182,7 +182,7 @@ def test_model_without_input_shape_is_not_built_by_bad_data(xy):
     (dict(batch_size=2.5), ValueError, ["batch_size: expected a positive integer, got 2.5"]),
     (dict(validation_split=1.0), ValueError, ["validation_split: expected a number in [0, 1), got 1.0"]),
     (dict(validation_split=-0.2), ValueError, ["validation_split: expected a number in [0, 1), got -0.2"]),
-    (dict(validation_split=0.01), ValueError, ["validation_split: 0.01 of 20 samples",
+    (dict(validation_split=0.99), ValueError, ["validation_split: 0.99 of 20 samples",
                                                "empty training or validation set"]),
     (dict(validation_data=[1, 2, 3, 4]), ValueError, ["validation_data: expected a tuple (x_val, y_val)"]),
     (dict(verbose=3), ValueError, ["verbose: expected 'auto', 0, 1 or 2, got 3"]),

@@ -153,11 +153,11 @@ def test_validation_split_takes_the_last_fraction_before_shuffling(data):
     assert history.history["val_accuracy"][-1] == pytest.approx(accuracy, rel=1e-12)
 
 
-def test_validation_split_rounds_the_validation_count_down(data):
+def test_validation_split_rounds_the_training_count_down(data):
     x, y, *_ = data
     model = compiled_mlp(optimizer=optimizers.SGD(0.01))
     model.fit(x[:50], y[:50], epochs=1, batch_size=1, validation_split=0.33, verbose=0)
-    assert model.optimizer.iterations == 50 - 16  # floor(50 * 0.33) = 16 validation samples
+    assert model.optimizer.iterations == 33  # Keras: floor(50 * (1 - 0.33)) = 33 training samples
 
 
 def test_validation_data_is_evaluated_each_epoch(data):

@@ -11,6 +11,11 @@ class CollectiveTimeoutError(TimeoutError):
     """A collective did not complete in time: a peer rank is stuck, gone, or running a different program."""
 
 
+class RanksDisagreeError(RuntimeError):
+    """Ranks are about to run different things (model, compile configuration or data schedule); raised on
+    every rank before the first step, naming the first difference and which ranks hold which value."""
+
+
 def collective_timeout(value: float | None = None) -> float | None:
     """Seconds a rank waits for one collective before giving up; None means wait forever.
 

@@ -1,0 +1,50 @@
+"""What data-parallel ranks must agree on before a fit, evaluate or predict: a JSON-able description.
+
+Sections, in the order a difference is looked for (``agreement.py`` names the first that differs):
+
+- ``call``: which method runs (a rank in ``fit`` while another is in ``predict`` would wait forever);
+- ``model``: every layer's config, output shape and parameter count, the input shape and the dtype. Names
+  and initializers are left out: rank 0's weights are broadcast, so how the others initialise does not
+  matter, and names are labels. A Dropout's ``seed`` is left out too: each rank draws its own masks
+  (``trainer/replicas.py`` offsets it per rank);
+- ``compile``: the optimizer's class and hyperparameters, the loss, the metrics, ``jit_compile``,
+  ``steps_per_execution``;
+- ``data``: what the caller passes (sample counts, batch size, epochs, ...): see the trainer.
+"""
+from __future__ import annotations
+
+# Layer config keys that may differ between ranks without the ranks computing differently.
+_PER_RANK_KEYS = ("name", "seed")
+
+
+def run_summary(call: str, model, data: dict, compiled: bool = True, optimizer: bool = True) -> dict:
+    """The description of ``call`` (``"fit"``, ``"evaluate"``, ``"predict"``) on ``model`` with ``data``."""
+    summary = {"call": call, "model": model_summary(model)}
+    if compiled:
+        summary["compile"] = compile_summary(model, optimizer)
+    summary["data"] = dict(data)
+    return summary
+
+
+def model_summary(model) -> dict:
+    layers = []
+    for layer in model.layers:
+        config = {key: value for key, value in layer.get_config().items()
+                  if key not in _PER_RANK_KEYS and not key.endswith("initializer")}
+        layers.append({"class": type(layer).__name__, **config, "output_shape": str(tuple(layer.output_shape)),
+                       "parameters": layer.count_params()})
+    return {"input_shape": str(tuple(model.layers[0].input_shape)), "dtype": str(model.dtype), "layers": layers,
+            "parameters": int(model.params.size)}
+
+
+def compile_summary(model, optimizer: bool = True) -> dict:
+    summary = {}
+    if optimizer:
+        config = {key: value for key, value in model.optimizer.get_config().items() if key != "name"}
+        summary["optimizer"] = {"class": type(model.optimizer).__name__, **config}
+    summary["loss"] = {"class": type(model.loss).__name__, **model.loss.get_config()}
+    summary["metrics"] = [m if isinstance(m, str) else {"class": type(m).__name__, **m.get_config()}
+                          for m in model.metric_identifiers]
+    summary["jit_compile"] = bool(model.jit_compile)
+    summary["steps_per_execution"] = int(getattr(model, "steps_per_execution", 1))
+    return summary

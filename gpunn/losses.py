@@ -1,7 +1,8 @@
 """Losses with tf.keras names: MSE, MAE and the binary / categorical / sparse categorical cross-entropies.
 
 Each loss computes, in one pass, the per-sample loss, the gradient with respect to the model output and the
-predictions the metrics see. Cross-entropy after a softmax or sigmoid output layer is fused by the model:
+predictions the metrics see: what the model outputs, as in Keras (``y_pred``), so raw logits when the loss is
+built with ``from_logits=True``. Cross-entropy after a softmax or sigmoid output layer is fused by the model:
 the layer hands over logits and the loss runs the stable ``softmax_xent`` / ``sigmoid_bce`` step, whose
 gradient is simply (probabilities - targets) / batch.
 
@@ -35,6 +36,10 @@ class Loss:
     def compute(self, ops, ws, output, y_true, grad_scale, logits: bool, need_grad: bool = True):
         """(per-sample loss (B,), d loss / d output or None, predictions for the metrics), written into ``ws``.
 
+        ``logits``: ``output`` holds logits, either because the loss was built with ``from_logits=True`` (the
+        metrics then see those logits, the model's output) or because the model fused its softmax / sigmoid
+        output layer into this loss (the metrics then see the probabilities that layer would have output).
+
         ``ws`` is the caller's workspace for this batch size; ``grad_scale`` (a host float, typically 1 / batch)
         must be the same on every call with a given ``ws``, which holds it as a constant."""
         raise NotImplementedError
@@ -63,6 +68,11 @@ class Loss:
 
     def get_config(self) -> dict:
         return {"from_logits": self.from_logits, "name": self.name}
+
+    def _model_output(self, logits, probabilities):
+        """What the metrics see after a logits step: Keras hands them the model's output (``y_pred``), which is
+        the logits themselves with ``from_logits=True`` and the fused output layer's probabilities otherwise."""
+        return logits if self.from_logits else probabilities
 
 
 def _snake_name(cls) -> str:
@@ -163,7 +173,7 @@ class BinaryCrossentropy(Loss):
         if logits:
             per_sample, probs, grad = _fused_buffers(ws, output, need_grad)
             ops.sigmoid_bce(output, y_true, probs, grad, per_sample, grad_scale / output.shape[-1])
-            return per_sample, grad, probs
+            return per_sample, grad, self._model_output(output, probs)
         p = _clip_probabilities(ops, ws, output, _like_output(ws, "clipped", output))
         per_sample = self._per_sample_loss(ops, ws, p, y_true, _per_sample(ws, output))
         grad = self._gradient(ops, ws, output, p, y_true, grad_scale) if need_grad else None
@@ -212,7 +222,7 @@ class CategoricalCrossentropy(Loss):
         if logits:
             per_sample, probs, grad = _fused_buffers(ws, output, need_grad)
             ops.softmax_xent(output, y_true, probs, grad, per_sample, grad_scale)
-            return per_sample, grad, probs
+            return per_sample, grad, self._model_output(output, probs)
         # Keras: rescale the probabilities to sum to one, clip, then -sum(t * log p).
         total = ops.sum(output, -1, _row_buffer(ws, "row_total", output), keepdims=True)
         p = ops.divide(output, total, _like_output(ws, "clipped", output))

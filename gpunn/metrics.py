@@ -1,7 +1,9 @@
 """Metrics with tf.keras names. Each batch adds a device-side sum; the host reads it once per log interval.
 
-``'accuracy'`` is resolved as Keras does: by the loss (sparse / categorical / binary cross-entropy), otherwise by
-the shapes of the labels and the output.
+``'accuracy'`` is resolved by the loss (sparse / categorical / binary cross-entropy), otherwise by the shapes of
+the labels and the output. Every metric sees what the model outputs, as Keras's metrics see ``y_pred``: with a
+loss built with ``from_logits=True`` that is the raw logits, so ``'accuracy'`` with
+``BinaryCrossentropy(from_logits=True)`` is Keras's BinaryAccuracy, ``logit > 0.5``, not ``sigmoid(logit) > 0.5``.
 
 ``batch_sum`` writes through Ops primitives into buffers of the caller's workspace (one per batch size), with
 its scalars held there as 0-d constants: after the first batch of a given size a metric allocates nothing.
@@ -45,12 +47,13 @@ class BinaryAccuracy(Metric):
         self.threshold = threshold
 
     def batch_sum(self, ops, ws, y_true, predictions, out):
-        # hit = (predictions > threshold) == (y_true > 0.5); the per-sample mean of a bool array is float64
+        # Keras's binary_accuracy: hit = y_true == cast(y_pred > threshold, y_true.dtype), whatever y_pred holds
+        # (probabilities, or logits under from_logits=True); the per-sample mean of a bool array is float64.
         hits = self._buffer(ws, "hits", predictions.shape, np.bool_)
-        positive = self._buffer(ws, "positive", y_true.shape, np.bool_)
+        predicted = self._buffer(ws, "predicted", predictions.shape, y_true.dtype)
         ops.greater(predictions, self._constant(ws, "threshold", self.threshold, predictions.dtype), hits)
-        ops.greater(y_true, self._constant(ws, "half", 0.5, y_true.dtype), positive)
-        ops.equal(hits, positive, hits)
+        ops.copy_into(hits, predicted)  # 0 or 1 in the labels' dtype: a soft label (0.9) matches neither
+        ops.equal(y_true, predicted, hits)
         per_sample = ops.sum(hits, -1, self._buffer(ws, "per_sample", predictions.shape[:1], np.float64))
         ops.divide(per_sample, self._constant(ws, "width", predictions.shape[-1], np.float64), per_sample)
         ops.sum(per_sample, None, out)

@@ -49,10 +49,11 @@ def _reference(kind, name, logits, output, y, grad_scale):
         return ((o - t) ** 2).mean(-1), 2.0 * (o - t) * grad_scale / C, o
     if name == "mae":
         return np.abs(o - t).mean(-1), np.sign(o - t) * grad_scale / C, o
+    # With from_logits=True the metrics see the logits themselves, as Keras's metrics see y_pred.
     if name == "bce" and logits:
         s = sigmoid(o)
         per_sample = (np.maximum(o, 0) - o * t + np.log1p(np.exp(-np.abs(o)))).mean(-1)
-        return per_sample, (s - t) * grad_scale / C, s
+        return per_sample, (s - t) * grad_scale / C, o
     if name == "bce":
         p = np.clip(o, low, high)
         inside = (o > low) & (o < high)
@@ -62,7 +63,7 @@ def _reference(kind, name, logits, output, y, grad_scale):
         s = softmax(o)
         log_softmax = o - o.max(-1, keepdims=True) - np.log(np.exp(o - o.max(-1, keepdims=True)).sum(-1,
                                                                                                     keepdims=True))
-        return -(t * log_softmax).sum(-1), (s * t.sum(-1, keepdims=True) - t) * grad_scale, s
+        return -(t * log_softmax).sum(-1), (s * t.sum(-1, keepdims=True) - t) * grad_scale, o
     total = o.sum(-1, keepdims=True)
     p = np.clip(o / total, low, high)
     grad = (-t / (p * total) + t.sum(-1, keepdims=True) / total) * grad_scale

@@ -41,10 +41,24 @@ class WeightSpec:
 
 @dataclass
 class Bound:
-    """The arrays a layer works with once the model has allocated its flat buffers."""
+    """The arrays a layer works with once a model has allocated its flat buffers.
+
+    ``grads`` holds views only for the weights that model trains; ``trainable`` is the layer's ``trainable`` flag
+    as that model last compiled it (BatchNormalization reads it to pick its mode, as Keras reads the flag when
+    it traces the training step); ``owner`` is whoever handed out the views (a model's parameter store), so
+    that a model can tell that a layer it shares with another model was bound to that model's buffers since."""
 
     weights: dict[str, Any] = field(default_factory=dict)
     grads: dict[str, Any] = field(default_factory=dict)
+    trainable: bool = True
+    owner: Any = None
+
+
+def check_trainable(value) -> bool:
+    """``trainable`` as a bool; anything else is refused (``bool('no')`` is True, which would freeze nothing)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"trainable: expected True or False, got {value!r} (of type {type(value).__name__})")
+    return bool(value)
 
 
 def normalize_shape(argument: str, shape) -> tuple[int, ...]:
@@ -61,6 +75,9 @@ def normalize_shape(argument: str, shape) -> tuple[int, ...]:
 
 class Layer:
     has_weights = False
+    # Counts every ``bind`` of every layer: a model whose count has not moved since it last looked knows, without
+    # visiting its layers, that none of them was bound to another model's buffers.
+    bindings_made = 0
 
     def __init__(self, name=None, dtype=None, trainable=True, input_shape=None, input_dim=None, **kwargs):
         if kwargs:
@@ -69,7 +86,7 @@ class Layer:
         self.dtype = np.dtype(dtype).name if dtype is not None else None
         if self.dtype is not None and np.dtype(self.dtype).kind != "f":
             raise ValueError(f"dtype: expected a floating dtype such as 'float32' or 'float64', got {dtype!r}")
-        self.trainable = bool(trainable)
+        self.trainable = trainable
         if input_dim is not None:
             input_shape = (input_dim,)
         self.declared_input_shape = None if input_shape is None else normalize_shape("input_shape", input_shape)
@@ -79,6 +96,16 @@ class Layer:
         self.ops = None
         self.bound = Bound()
         self._workspaces = None
+
+    @property
+    def trainable(self) -> bool:
+        """Whether a model trains this layer's weights. As in Keras, a change takes effect for a model at its next
+        ``compile()`` (the model keeps the flags of its last compile until then, and warns in ``fit``)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value) -> None:
+        self._trainable = check_trainable(value)
 
     # ---- construction -----------------------------------------------------------------------------
     def build(self, input_shape: tuple) -> None:
@@ -92,10 +119,14 @@ class Layer:
     def weight_specs(self) -> list[WeightSpec]:
         return []
 
-    def bind(self, ops, weights: dict, grads: dict) -> None:
+    def bind(self, ops, weights: dict, grads: dict, trainable: bool = True, owner=None) -> None:
+        """Compute with these views from now on (see ``Bound``). Binding again on the same backend keeps the
+        layer's workspaces: a layer shared by two models runs on the same scratch buffers for both."""
+        if self._workspaces is None or self.ops is not ops:
+            self._workspaces = Workspaces(ops)
         self.ops = ops
-        self.bound = Bound(weights, grads)
-        self._workspaces = Workspaces(ops)
+        self.bound = Bound(weights, grads, bool(trainable), owner)
+        Layer.bindings_made += 1
         # Looked up once here, not on every training step. Every regularized weight adds to the penalty;
         # only those with a gradient view get the penalty's gradient.
         specs = [s for s in self.weight_specs() if s.regularizer is not None]
@@ -138,6 +169,20 @@ class Layer:
     @property
     def weights(self) -> list:
         return [self.bound.weights[s.name] for s in self.weight_specs()] if self.built else []
+
+    @property
+    def trainable_weights(self) -> list:
+        """As in Keras: the trainable-kind weights while ``trainable`` is True, else none."""
+        if not (self.built and self.trainable):
+            return []
+        return [self.bound.weights[s.name] for s in self.weight_specs() if s.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        """As in Keras: every weight of a frozen layer, else those that are never trained (moving statistics)."""
+        if not self.built:
+            return []
+        return [self.bound.weights[s.name] for s in self.weight_specs() if not (s.trainable and self.trainable)]
 
     def get_weights(self) -> list[np.ndarray]:
         return [self.ops.to_numpy(w).copy() for w in self.weights]

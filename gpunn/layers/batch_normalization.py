@@ -1,7 +1,9 @@
 """BatchNormalization over the last axis (Keras defaults: momentum 0.99, epsilon 1e-3).
 
 Training normalises with the batch's mean and (biased) variance and updates the moving statistics;
-inference uses the moving statistics. Under data parallelism each rank normalises its own shard.
+inference uses the moving statistics. As in Keras 3, a layer with ``trainable=False`` runs in inference mode
+also while the model trains: its moving statistics are used and left unchanged. Under data parallelism each
+rank normalises its own shard.
 """
 from __future__ import annotations
 
@@ -32,9 +34,11 @@ class BatchNormalization(_ScaleShift):
     def forward(self, x, training):
         x2 = x.reshape(-1, x.shape[-1])
         ws = self.workspace(x.shape[0])
-        # Keras: a frozen BatchNormalization runs in inference mode. So does an empty batch (a data-parallel
-        # rank's share of a last batch smaller than the number of ranks): it has no statistics to learn from.
-        training = training and self.trainable and x2.shape[0] > 0
+        # Keras: a frozen BatchNormalization runs in inference mode (``training and self.trainable``), with the
+        # flag the model was compiled with (the bound one), so that a step keeps one mode until the next compile.
+        # So does an empty batch (a data-parallel rank's share of a last batch smaller than the number of ranks):
+        # it has no statistics to learn from.
+        training = training and self.bound.trainable and x2.shape[0] > 0
         if training:
             mean, var, centered = self.moments(ws, x2, axis=0)
             self.update_moving_statistics(ws, mean, var)

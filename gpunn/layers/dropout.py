@@ -28,10 +28,14 @@ class Dropout(Layer):
         if self.seed is None:
             self.seed = gpunn_random.new_seed()
 
-    def bind(self, ops, weights, grads):
+    def bind(self, ops, weights, grads, trainable=True, owner=None):
+        # One counter per backend: a layer shared by two models keeps drawing new masks whichever model runs it
+        # (and a recorded step of either model increments the buffer it recorded).
+        moved = self._counter_buffer is None or self.ops is not ops
         counter = self.counter
-        super().bind(ops, weights, grads)
-        self._counter_buffer = ops.asarray(np.array([counter], dtype=np.int64))
+        super().bind(ops, weights, grads, trainable, owner)
+        if moved:
+            self._counter_buffer = ops.asarray(np.array([counter], dtype=np.int64))
 
     @property
     def counter(self) -> int:

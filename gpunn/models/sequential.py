@@ -1,18 +1,30 @@
 """Sequential: a stack of layers whose weights live in one flat parameter buffer (and one gradient buffer).
 
-Building allocates the buffers on the current backend's device and hands each layer views into them; the
-backend (``Ops``) chosen at build time stays with the model.
+Building allocates the buffers on the current backend's device and hands each layer views into them
+(``parameter_store.py``); the backend (``Ops``) chosen at build time stays with the model.
+
+Keras semantics kept here:
+
+- ``trainable``: which weights go into the trained buffer follows the flags of the last ``compile()`` (Keras:
+  "Trainable variables are determined at `compile()` time"); a change re-packs the buffers, keeping every value,
+  when the next training step is made. ``model.trainable = x`` sets every layer's flag, as Keras's setter does.
+- Layers that already hold weights keep them in a new model (``Sequential(base.layers[:-1] + [Dense(2)])``),
+  and layers shared by two models share their weights: see ``parameter_store.py``.
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
 from .. import layers as layers_module
-from ..layers.base import Layer, unique_name
+from ..layers.base import Layer, check_trainable, unique_name
 from ..layers.input_layer import InputLayer
 from ..ops import get_ops
+from .parameter_store import ParameterStore
 from .summary import format_summary
 from ..trainer import Trainer
+from ..trainer import trainable_state
 from . import save as save_module
 
 
@@ -25,18 +37,32 @@ class Sequential(Trainer):
 
     def __init__(self, layers=None, name=None, trainable=True):
         self.name = name or unique_name("sequential")
-        self.trainable = trainable
+        # As in Keras, the constructor's flag is the model's own (the layers keep theirs; none is trained while
+        # the model's is False); the setter sets every layer's.
+        self._trainable = check_trainable(trainable)
         self._input_layer: InputLayer | None = None
         self._layers: list[Layer] = []
         self.built = False
         self.ops = None
-        self.params = self.grads = self.states = None
-        self._segments: list[tuple[int, int]] = []
+        self._store: ParameterStore | None = None
+        self._config_dtype: str | None = None  # a dtype get_config recorded, see ``dtype``
         self._init_training_state()
         for layer in layers or []:
             self.add(layer)
 
     # ---- structure --------------------------------------------------------------------------------
+    @property
+    def trainable(self) -> bool:
+        """Setting it sets the model's flag and every layer's, as Keras's ``Layer.trainable`` setter does. Takes
+        effect at the next ``compile()``, like any change of ``trainable``."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value) -> None:
+        self._trainable = check_trainable(value)
+        for layer in self._layers:
+            layer.trainable = self._trainable
+
     @property
     def layers(self) -> list[Layer]:
         return list(self._layers)
@@ -64,13 +90,15 @@ class Sequential(Trainer):
         return layer
 
     def _invalidate(self) -> None:
-        if self.built:  # weights of the surviving layers are kept and copied into the new buffers
-            saved = [layer.get_weights() if layer.built else None for layer in self._layers]
-            self.built = False
-            self._pending_weights = saved
-        self._optimizer_built = False  # its slots are laid out for the old flat buffer; rebuilt on the next step
-        # New flat buffers after a rebuild: the steps (their buffers, reducer, recordings) and the replica
-        # sync must see them.
+        # The layers keep their weights where they are; the next build copies them into new buffers.
+        self.built = False
+        self._store = None
+        self._drop_steps()
+
+    def _drop_steps(self) -> None:
+        """After new flat buffers: the optimizer's slots, the steps (their buffers, reducer, recordings) and the
+        replica sync were made for the old ones."""
+        self._optimizer_built = False
         self.train_function = self.test_function = None
         self._synced_comm = None
 
@@ -94,10 +122,21 @@ class Sequential(Trainer):
 
     @property
     def dtype(self) -> str:
+        """The first dtype a layer declares; else that of the weights reused layers hold (a layer keeps its
+        weights' precision, as a Keras layer keeps its variables'; ``get_config`` records it); else float32."""
+        declared = self._declared_dtype()
+        if declared is not None:
+            return declared
+        for layer in self._layers:
+            for weight in layer.bound.weights.values():
+                return np.dtype(weight.dtype).name
+        return self._config_dtype or "float32"
+
+    def _declared_dtype(self) -> str | None:
         for layer in ([self._input_layer] if self._input_layer else []) + self._layers:
             if layer.dtype is not None:
                 return layer.dtype
-        return "float32"
+        return None
 
     # ---- building ---------------------------------------------------------------------------------
     def build(self, input_shape=None) -> None:
@@ -121,51 +160,63 @@ class Sequential(Trainer):
         dtypes = {layer.dtype for layer in self._layers if layer.dtype is not None}
         if len(dtypes) > 1:
             raise ValueError(f"dtype: all layers of a model must share one dtype, got {sorted(dtypes)}")
+        dtype = self.dtype
+        for layer in self._layers:  # a shared layer would lose precision in a narrower model's buffers
+            held = {np.dtype(w.dtype).name for w in layer.bound.weights.values()} - {dtype}
+            if held:
+                raise ValueError(
+                    f"dtype: layer {layer.name!r} holds {held.pop()} weights and this model computes in {dtype}; "
+                    f"build the model in the weights' dtype (e.g. gpunn.Input(shape=..., dtype=...))"
+                )
         shape = tuple(input_shape)
         for layer in self._layers:
-            layer.build(shape)
+            _build_layer(layer, shape)
             shape = layer.output_shape
-        self._allocate(get_ops())
+        self._pack(get_ops())
         self.built = True
-        pending = getattr(self, "_pending_weights", None)
-        if pending:
-            for layer, weights in zip(self._layers, pending):
-                if weights is not None:
-                    layer.set_weights(weights)
-            self._pending_weights = None
 
-    def _allocate(self, ops) -> None:
-        """One flat buffer for trainable weights, one for their gradients, one for non-trainable state."""
+    def _pack(self, ops) -> None:
+        """New flat buffers for the layers (their current values kept, new layers initialised), laid out for the
+        trainable flags in effect (those of the last compile)."""
         self.ops = ops
-        dtype = self.dtype
-        trainable, frozen = [], []
-        for layer in self._layers:
-            for spec in layer.weight_specs():
-                (trainable if spec.trainable and layer.trainable else frozen).append((layer, spec))
-        sizes = [int(np.prod(s.shape)) for _, s in trainable]
-        state_sizes = [int(np.prod(s.shape)) for _, s in frozen]
-        self.params = ops.zeros(sum(sizes), dtype=dtype)
-        self.grads = ops.zeros(sum(sizes), dtype=dtype)
-        self.states = ops.zeros(sum(state_sizes), dtype=dtype)
-        views: dict[int, tuple[dict, dict]] = {id(layer): ({}, {}) for layer in self._layers}
-        self._segments = []
-        offset = 0
-        for (layer, spec), size in zip(trainable, sizes):
-            block = slice(offset, offset + size)
-            views[id(layer)][0][spec.name] = self.params[block].reshape(spec.shape)
-            views[id(layer)][1][spec.name] = self.grads[block].reshape(spec.shape)
-            self._segments.append((offset, offset + size))
-            offset += size
-        offset = 0
-        for (layer, spec), size in zip(frozen, state_sizes):
-            views[id(layer)][0][spec.name] = self.states[offset:offset + size].reshape(spec.shape)
-            offset += size
-        # Initialise in layer order on the host (same generator on every backend), one copy each.
-        for layer in self._layers:
-            weights, grads = views[id(layer)]
-            for spec in layer.weight_specs():
-                weights[spec.name][...] = ops.asarray(spec.initializer(spec.shape, dtype))
-            layer.bind(ops, weights, grads)
+        self._store = ParameterStore(ops, self._layers, self.dtype, trainable_state.in_effect(self))
+        self._drop_steps()
+
+    def _pack_for_training(self) -> None:
+        """Before a training step is made: re-pack when the trainable flags in effect changed since the buffers
+        were laid out (a compile() after ``layer.trainable = ...``), keeping every weight's value."""
+        self._require_built("make_train_function")
+        self._claim_layers()
+        trainable_state.record_added_layers(self)
+        if self._store.trainable_state != trainable_state.in_effect(self):
+            self._pack(self.ops)
+        if self._store.params.size == 0 and any(layer.weight_specs() for layer in self._layers):
+            warnings.warn("The model does not have any trainable weights.", stacklevel=4)  # as Keras warns
+
+    def _claim_layers(self) -> None:
+        """Bind back the layers that a model sharing them bound to its buffers since this one last ran."""
+        if self._store is not None:
+            self._store.claim()
+
+    @property
+    def params(self):
+        """The flat buffer of the trained weights (None before building)."""
+        self._claim_layers()
+        return None if self._store is None else self._store.params
+
+    @property
+    def grads(self):
+        return None if self._store is None else self._store.grads
+
+    @property
+    def states(self):
+        """The flat buffer of the weights that are not trained (frozen layers, moving statistics)."""
+        self._claim_layers()
+        return None if self._store is None else self._store.states
+
+    @property
+    def _segments(self) -> list[tuple[int, int]]:
+        return [] if self._store is None else self._store.segments
 
     def _require_built(self, what: str) -> None:
         if not self.built:
@@ -176,11 +227,13 @@ class Sequential(Trainer):
             )
 
     def _ensure_built(self, x_shape: tuple) -> None:
+        """Built, and computing with this model's own buffers (every fit/evaluate/predict comes here first)."""
         if not self.built:
             if self.declared_input_shape is None:
                 self.build(tuple(x_shape[1:]))
             else:
                 self.build()
+        self._claim_layers()
 
     # ---- weights ----------------------------------------------------------------------------------
     @property
@@ -189,8 +242,19 @@ class Sequential(Trainer):
 
     @property
     def trainable_weights(self) -> list:
-        return [layer.bound.weights[s.name] for layer in self._layers for s in layer.weight_specs()
-                if s.trainable and layer.trainable and self.built]
+        """As in Keras: none while the model's ``trainable`` is False, else each layer's ``trainable_weights``.
+        Like ``layer.trainable``, these follow the flags of now; training follows those of the last compile."""
+        if not (self.built and self.trainable):
+            return []
+        return [w for layer in self._layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        if not self.built:
+            return []
+        if not self.trainable:
+            return self.weights
+        return [w for layer in self._layers for w in layer.non_trainable_weights]
 
     def get_weights(self) -> list[np.ndarray]:
         """Host copies in Keras's order and layout (Dense: kernel (inputs, units), then bias)."""
@@ -241,6 +305,8 @@ class Sequential(Trainer):
         layers = ([layers_module.serialize(self._input_layer)] if self._input_layer else []) + [
             layers_module.serialize(layer) for layer in self._layers]
         config = {"name": self.name, "layers": layers}
+        if self._declared_dtype() is None and self.dtype != "float32":  # taken from reused layers' weights
+            config["dtype"] = self.dtype
         if self.built:
             config["build_input_shape"] = [None] + list(self._layers[0].input_shape)
         return config
@@ -248,6 +314,7 @@ class Sequential(Trainer):
     @classmethod
     def from_config(cls, config: dict) -> "Sequential":
         model = cls(name=config.get("name"))
+        model._config_dtype = config.get("dtype")
         for layer_config in config["layers"]:
             model.add(layers_module.deserialize(layer_config))
         if config.get("build_input_shape"):
@@ -256,3 +323,19 @@ class Sequential(Trainer):
 
     def __repr__(self) -> str:
         return f"<Sequential name={self.name!r} layers={len(self._layers)} built={self.built}>"
+
+
+def _build_layer(layer: Layer, shape: tuple) -> None:
+    """``layer.build(shape)``, refused when the layer holds weights made for other inputs: as in Keras, a built
+    layer keeps its weights and takes only inputs that fit them."""
+    held = layer.bound.weights
+    before = (layer.input_shape, layer.output_shape)
+    layer.build(shape)
+    for spec in layer.weight_specs():
+        if spec.name in held and tuple(held[spec.name].shape) != tuple(spec.shape):
+            layer.input_shape, layer.output_shape = before
+            raise ValueError(
+                f"layer: {layer.name!r} holds weights for inputs of shape {(None,) + tuple(before[0])}; it cannot "
+                f"take inputs of shape {(None,) + tuple(shape)} (its weight {spec.name!r} is "
+                f"{tuple(held[spec.name].shape)}, these inputs need {tuple(spec.shape)}). Use a new layer instead"
+            )

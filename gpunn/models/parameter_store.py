@@ -1,0 +1,101 @@
+"""ParameterStore: one model's flat buffers (trainable weights, their gradients, non-trainable weights) and the
+views into them that each of its layers computes with.
+
+How weights are shared between models (as in Keras, where a layer owns its variables):
+
+- A layer's weights live in exactly one place: the buffers of the store that bound the layer last. Reading or
+  writing a layer (``get_weights``, ``set_weights``, ``layer.weights``) always reaches that place.
+- A store made for layers that already hold weights (a layer reused from a trained model, the surviving layers
+  after ``add``/``pop``, a re-pack after a change of ``trainable``) copies their current values; only layers
+  that never held weights are initialised.
+- A layer shared by two models is bound to one model's store at a time. Before a model runs (and before each
+  training step) it *claims* its layers: every layer bound elsewhere has its current values copied into this
+  store and is bound to this store's views again. Training model B therefore changes the layers model A shares
+  with it, and A sees those values the next time it runs.
+- A store's buffers never move: a claim writes into the same arrays and hands back the same view objects, so
+  the optimizer's slots and a recorded (``jit_compile=True``) step of the claiming model stay valid.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..layers.base import Layer
+
+
+class ParameterStore:
+    """The buffers of one model for one layout: these layers, these weight shapes, these trainable flags."""
+
+    def __init__(self, ops, layers, dtype: str, trainable_state):
+        """``trainable_state``: (the model's ``trainable``, each layer's ``trainable``), the flags this layout is
+        made for. As in Keras, a layer's trainable-kind weights are trained when both flags are True; a layer's
+        own flag also sets BatchNormalization's mode."""
+        self.ops = ops
+        self.layers = list(layers)
+        self.dtype = dtype
+        model_flag, layer_flags = trainable_state
+        self.trainable_state = (bool(model_flag), tuple(bool(flag) for flag in layer_flags))
+        trained, kept = [], []
+        for layer, flag in zip(self.layers, self.trainable_state[1]):
+            for spec in layer.weight_specs():
+                (trained if spec.trainable and flag and model_flag else kept).append((layer, spec))
+        sizes = [int(np.prod(spec.shape)) for _, spec in trained]
+        kept_sizes = [int(np.prod(spec.shape)) for _, spec in kept]
+        self.params = ops.zeros(sum(sizes), dtype=dtype)
+        self.grads = ops.zeros(sum(sizes), dtype=dtype)
+        self.states = ops.zeros(sum(kept_sizes), dtype=dtype)
+        self.segments: list[tuple[int, int]] = []
+        # The dicts each layer is bound with: made once, so that every claim hands back the same views.
+        self._views = {id(layer): ({}, {}, flag) for layer, flag in zip(self.layers, self.trainable_state[1])}
+        offset = 0
+        for (layer, spec), size in zip(trained, sizes):
+            weights, grads, _ = self._views[id(layer)]
+            weights[spec.name] = self.params[offset:offset + size].reshape(spec.shape)
+            grads[spec.name] = self.grads[offset:offset + size].reshape(spec.shape)
+            self.segments.append((offset, offset + size))
+            offset += size
+        offset = 0
+        for (layer, spec), size in zip(kept, kept_sizes):
+            self._views[id(layer)][0][spec.name] = self.states[offset:offset + size].reshape(spec.shape)
+            offset += size
+        self._fill()
+        for layer in self.layers:
+            self._bind(layer)
+        self._checked_at = Layer.bindings_made
+
+    def _fill(self) -> None:
+        """Each weight's first value: the layer's current one when it holds weights, else its initializer's (drawn
+        in layer order on the host, so every backend starts from the same numbers)."""
+        ops, dtype = self.ops, self.dtype
+        for layer in self.layers:
+            weights = self._views[id(layer)][0]
+            held = layer.bound.weights
+            for spec in layer.weight_specs():
+                if spec.name in held:
+                    _copy(layer.ops, held[spec.name], ops, weights[spec.name])
+                else:
+                    weights[spec.name][...] = ops.asarray(spec.initializer(spec.shape, dtype))
+
+    def _bind(self, layer) -> None:
+        weights, grads, trainable = self._views[id(layer)]
+        layer.bind(self.ops, weights, grads, trainable=trainable, owner=self)
+
+    def claim(self) -> None:
+        """Bind back every layer that another model's store bound since (copying its current values first).
+        Cheap when no layer anywhere was bound since the last check, as on every training step of one model."""
+        if self._checked_at == Layer.bindings_made:
+            return
+        for layer in self.layers:
+            if layer.bound.owner is not self:
+                weights = self._views[id(layer)][0]
+                for name, current in layer.bound.weights.items():
+                    _copy(layer.ops, current, self.ops, weights[name])
+                self._bind(layer)
+        self._checked_at = Layer.bindings_made
+
+
+def _copy(source_ops, source, ops, out) -> None:
+    """out[...] = source, across backends and dtypes (a layer reused from a model on another backend or dtype)."""
+    if source_ops is ops:
+        ops.copy_into(source, out)
+    else:
+        out[...] = ops.asarray(source_ops.to_numpy(source), dtype=out.dtype)

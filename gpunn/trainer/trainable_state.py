@@ -1,0 +1,55 @@
+"""Which weights a model trains: the ``trainable`` flags as of its last ``compile()``, as in Keras.
+
+Keras (``trainers/trainer.py``, ``compile``): "Trainable variables are determined at `compile()` time. If you
+modify the `trainable` property of a layer after calling `compile()`, those changes will not take effect during
+`fit()` unless `compile()` is called again." ``compile`` records ``_compiled_trainable_state`` (the model and each
+layer, with its flag); ``make_train_function(force=True)`` also picks up the flags of the moment (Keras's
+``Layer.trainable`` setter names it as the way to apply a change during training); and ``fit``, ``evaluate``,
+``train_on_batch`` and ``test_on_batch`` warn, once per change, with Keras's
+``_warn_if_trainable_state_changed`` message when a flag differs from the compiled one.
+"""
+from __future__ import annotations
+
+import warnings
+
+
+def current(model) -> dict:
+    """{the model and each of its layers: its ``trainable`` flag now}, Keras's ``_compiled_trainable_state``."""
+    state = {model: model.trainable}
+    state.update((layer, layer.trainable) for layer in model.layers)
+    return state
+
+
+def in_effect(model) -> tuple[bool, tuple[bool, ...]]:
+    """(the model's flag, each layer's flag) that training uses: the compiled ones; a layer added since the last
+    compile (which drops the training step) is taken with its flag of now (see ``record_added_layers``)."""
+    compiled = model._compiled_trainable_state or {}
+    return (compiled.get(model, model.trainable),
+            tuple(compiled.get(layer, layer.trainable) for layer in model.layers))
+
+
+def record_added_layers(model) -> None:
+    """When a training step is made: layers added since the compile join the compiled state with their flag of
+    now, so that a later change of theirs also waits for the next compile (and is warned about)."""
+    compiled = model._compiled_trainable_state
+    if compiled is not None:
+        for layer in model.layers:
+            compiled.setdefault(layer, layer.trainable)
+
+
+def warn_if_changed(model) -> None:
+    """Keras's warning when a flag changed since the model was compiled; then the change is not warned again."""
+    compiled = model._compiled_trainable_state
+    if not compiled:
+        return
+    now = current(model)
+    changed = [owner.name for owner, flag in now.items() if owner in compiled and compiled[owner] != flag]
+    if not changed or now == model._warned_trainable_state:
+        return
+    model._warned_trainable_state = now
+    warnings.warn(
+        "A layer's `trainable` state has changed since the model was compiled; gpunn keeps training with the "
+        "state of the last compile(). Please recompile your model (e.g. `model.compile(...)`) before calling "
+        f"`fit()` or `evaluate()` so the change takes effect. Changed layers: {changed}",
+        stacklevel=4,  # the user's fit/evaluate call
+    )

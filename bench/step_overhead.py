@@ -311,7 +311,7 @@ def profile_case(label, sizes, batch, steps, repeats, top, preview_fused, availa
     x, y = cpu_epoch.make_data(batch, sizes[0], sizes[-1])
     eager = GpunnStagedStep(sizes, batch, x, y, jit=False)
     replay = GpunnStagedStep(sizes, batch, x, y, jit=True)
-    calls = [bound for (bound,) in record_eager_step(eager).calls]
+    calls = [bound for bound, _kind in record_eager_step(eager).calls]
     timed = [TimedCalls("primitives", calls)]
     if preview_fused:
         swapped = compiled_fused_calls(calls)

@@ -120,6 +120,32 @@ def has_nccl() -> bool:
 
 
 @functools.lru_cache(maxsize=None)
+def cublas_library():
+    """The cuBLAS shared library CuPy uses, opened with ctypes (for calls CuPy's wrappers refuse while a
+    stream is being captured), or None when there is no GPU backend or it cannot be found."""
+    if cupy() is None:
+        return None
+    import ctypes
+
+    candidates = []
+    try:
+        from cuda.pathfinder import load_nvidia_dynamic_lib
+
+        path = load_nvidia_dynamic_lib("cublas").abs_path
+        if path:
+            candidates.append(path)
+    except Exception:  # noqa: BLE001 - any failure here means: try the plain names
+        pass
+    candidates += ["libcublas.so.13", "libcublas.so.12", "libcublas.so"]
+    for name in candidates:
+        try:
+            return ctypes.CDLL(name)
+        except OSError:
+            continue
+    return None
+
+
+@functools.lru_cache(maxsize=None)
 def mpi4py_MPI() -> ModuleType | None:
     """``mpi4py.MPI`` (initialises MPI on first call), or None."""
     return _try_import("mpi4py.MPI")

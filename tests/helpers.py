@@ -78,3 +78,15 @@ def mlp(hidden=(16,), inputs=64, classes=10, activation="relu", output="softmax"
     layers += [gpunn.layers.Dense(units, activation=activation, dtype=dtype, **dense_kwargs) for units in hidden]
     layers.append(gpunn.layers.Dense(classes, activation=output, dtype=dtype))
     return gpunn.Sequential(layers)
+
+
+def assert_same_training(a, b):
+    """Two (model, history) results trained the same, bit for bit: weights, optimizer slots, step count, logs."""
+    (model_a, history_a), (model_b, history_b) = a, b
+    for wa, wb in zip(model_a.get_weights(), model_b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    for name in model_a.optimizer.slots:
+        np.testing.assert_array_equal(np.asarray(model_a.optimizer.slots[name]),
+                                      np.asarray(model_b.optimizer.slots[name]))
+    assert model_a.optimizer.iterations == model_b.optimizer.iterations
+    assert history_a == history_b

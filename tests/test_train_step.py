@@ -9,7 +9,7 @@ import gpunn
 from gpunn import callbacks, layers, optimizers
 from gpunn.optimizers import schedules
 
-from helpers import numpy_backend  # noqa: F401  (fixture)
+from helpers import assert_same_training, numpy_backend  # noqa: F401  (fixture)
 
 
 def _data(n=53, features=6, classes=3, seed=0):
@@ -62,31 +62,20 @@ def _train(jit, stack="dense", optimizer="adam", loss="sparse_categorical_crosse
     return model, history.history
 
 
-def _assert_same_training(eager, replayed):
-    (m_eager, h_eager), (m_jit, h_jit) = eager, replayed
-    for a, b in zip(m_eager.get_weights(), m_jit.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    for name in m_eager.optimizer.slots:
-        np.testing.assert_array_equal(np.asarray(m_eager.optimizer.slots[name]),
-                                      np.asarray(m_jit.optimizer.slots[name]))
-    assert m_eager.optimizer.iterations == m_jit.optimizer.iterations
-    assert h_eager == h_jit
-
-
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
 def test_replay_equals_eager_for_every_optimizer(numpy_backend, optimizer):
     # 53 rows in batches of 10: 5 full batches and a partial one of 3, which records its own step
-    _assert_same_training(_train(False, optimizer=optimizer), _train(True, optimizer=optimizer))
+    assert_same_training(_train(False, optimizer=optimizer), _train(True, optimizer=optimizer))
 
 
 @pytest.mark.parametrize("stack", ["dropout", "batchnorm", "layernorm", "regularized"])
 def test_replay_equals_eager_for_every_layer_stack(numpy_backend, stack):
-    _assert_same_training(_train(False, stack=stack, optimizer="adamw"), _train(True, stack=stack, optimizer="adamw"))
+    assert_same_training(_train(False, stack=stack, optimizer="adamw"), _train(True, stack=stack, optimizer="adamw"))
 
 
 @pytest.mark.parametrize("loss", ["categorical_crossentropy", "mean_squared_error"])
 def test_replay_equals_eager_with_sample_weights(numpy_backend, loss):
-    _assert_same_training(_train(False, loss=loss, weighted=True), _train(True, loss=loss, weighted=True))
+    assert_same_training(_train(False, loss=loss, weighted=True), _train(True, loss=loss, weighted=True))
 
 
 def test_replay_follows_learning_rate_callbacks(numpy_backend):
@@ -98,7 +87,7 @@ def test_replay_follows_learning_rate_callbacks(numpy_backend):
 
     eager, replayed = run(False), run(True)
     assert eager[1]["learning_rate"][-1] < eager[1]["learning_rate"][0]
-    _assert_same_training(eager, replayed)
+    assert_same_training(eager, replayed)
 
 
 class _ChangeMomentumAfter(callbacks.Callback):
@@ -114,7 +103,7 @@ class _ChangeMomentumAfter(callbacks.Callback):
 def test_changing_a_host_hyperparameter_records_again(numpy_backend):
     eager = _train(False, optimizer="sgd-nesterov", callbacks_=[_ChangeMomentumAfter(2)])
     replayed = _train(True, optimizer="sgd-nesterov", callbacks_=[_ChangeMomentumAfter(2)])
-    _assert_same_training(eager, replayed)
+    assert_same_training(eager, replayed)
 
 
 def test_replay_runs_no_layer_logic(numpy_backend, monkeypatch):

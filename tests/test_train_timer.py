@@ -66,3 +66,16 @@ def test_first_batch_is_left_out_and_partial_batches_counted(timed):
 def test_one_batch_in_all_reports_nothing():
     timer = train._TrainTimer(samples_per_epoch=10, batch_size=32)
     assert timer.samples_per_second() is None
+
+
+def test_steps_per_execution_counts_every_batch_of_an_execution(timed):
+    """With steps_per_execution=2 the callbacks see batches 1 and 3 (Keras numbers the last execution past
+    the epoch's 3 steps): the first execution (2 batches) is left out, then every batch counts once."""
+    timer, recorder = timed
+    for epoch in range(2):
+        timer.callback.on_epoch_begin(epoch)
+        for end in (1, 3):
+            timer.callback.on_train_batch_end(end)
+        timer.callback.on_epoch_end(epoch)
+    assert timer.samples == 2 * 250 - 200
+    assert recorder.events == ["sync", "clock", "sync", "clock", "sync", "clock", "sync", "clock"]

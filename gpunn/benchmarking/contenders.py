@@ -1,8 +1,10 @@
 """The contenders a benchmark can time, and which of them this machine can run.
 
     numpy           gpunn's NumPy backend (fused NumPy twins)                    cpu
+    numpy-jit       the NumPy backend with jit_compile=True (a recorded step)    cpu
     numpy-unfused   the NumPy backend with naive expression chains (unfused.py)  cpu
     cupy            gpunn's CuPy backend (Numba CUDA kernels)                    cuda
+    cupy-graph      the CuPy backend with jit_compile=True (a CUDA graph)        cuda
     cupy-unfused    the CuPy backend with CuPy expression chains                 cuda
     torch-cpu       PyTorch, the reference on the CPU                            cpu
     torch-cuda      PyTorch, the reference on the GPU                            cuda
@@ -16,16 +18,18 @@ from dataclasses import dataclass
 
 from .. import _compat
 
-NAMES = ("numpy", "numpy-unfused", "cupy", "cupy-unfused", "torch-cpu", "torch-cuda")
+NAMES = ("numpy", "numpy-jit", "numpy-unfused", "cupy", "cupy-graph", "cupy-unfused", "torch-cpu", "torch-cuda")
 ALIASES = {
     "all": NAMES,
     "auto": NAMES,
-    "gpunn": ("numpy", "numpy-unfused", "cupy", "cupy-unfused"),
+    "gpunn": ("numpy", "numpy-jit", "numpy-unfused", "cupy", "cupy-graph", "cupy-unfused"),
+    "jit": ("numpy-jit", "cupy-graph"),
     "torch": ("torch-cpu", "torch-cuda"),
     "pytorch": ("torch-cpu", "torch-cuda"),
-    "cpu": ("numpy", "numpy-unfused", "torch-cpu"),
-    "gpu": ("cupy", "cupy-unfused", "torch-cuda"),
+    "cpu": ("numpy", "numpy-jit", "numpy-unfused", "torch-cpu"),
+    "gpu": ("cupy", "cupy-graph", "cupy-unfused", "torch-cuda"),
 }
+JIT_NAMES = ("numpy-jit", "cupy-graph")  # trained with jit_compile=True
 QUICK_BACKENDS = ("numpy", "cupy", "torch")
 
 
@@ -61,7 +65,7 @@ class ContenderSpec:
         from .gpunn_step import GpunnStep, limit_update_threads
 
         ops = self._make_ops()
-        step = GpunnStep(self.name, ops, self.device_name(), comm)
+        step = GpunnStep(self.name, ops, self.device_name(), comm, jit=self.name in JIT_NAMES)
         step.update_threads = limit_update_threads(ops, threads) if self.device == "cpu" else None
         return step
 
@@ -74,11 +78,11 @@ class ContenderSpec:
     def _make_ops(self):
         from .unfused import unfused_cupy_ops, unfused_numpy_ops
 
-        if self.name == "numpy":
+        if self.name in ("numpy", "numpy-jit"):
             from ..ops import NumpyOps
 
             return NumpyOps()
-        if self.name == "cupy":
+        if self.name in ("cupy", "cupy-graph"):
             from ..ops.cupy_ops import CupyOps
 
             return CupyOps()
@@ -86,7 +90,7 @@ class ContenderSpec:
 
 
 SPECS = {name: ContenderSpec(name, "torch" if name.startswith("torch") else "gpunn",
-                             "cpu" if name in ("numpy", "numpy-unfused", "torch-cpu") else "cuda")
+                             "cpu" if name in ("numpy", "numpy-jit", "numpy-unfused", "torch-cpu") else "cuda")
          for name in NAMES}
 
 

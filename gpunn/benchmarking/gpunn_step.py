@@ -44,12 +44,13 @@ def build_mlp(layers, ops):
     return model
 
 
-def compile_mlp(model) -> None:
-    """Sparse CE and a fresh Adam: compiling again is how a built model's optimizer state starts over."""
+def compile_mlp(model, jit: bool = False) -> None:
+    """Sparse CE and a fresh Adam: compiling again is how a built model's optimizer state starts over.
+    ``jit``: ``jit_compile=True`` (the step recorded once and replayed; a CUDA graph on a GPU)."""
     import gpunn
 
     model.compile(optimizer=gpunn.optimizers.Adam(learning_rate=LEARNING_RATE, epsilon=EPSILON),
-                  loss="sparse_categorical_crossentropy")
+                  loss="sparse_categorical_crossentropy", jit_compile=jit)
 
 
 class GpunnStep:
@@ -57,8 +58,9 @@ class GpunnStep:
 
     library = "gpunn"
 
-    def __init__(self, name: str, ops, device: str, comm):
+    def __init__(self, name: str, ops, device: str, comm, jit: bool = False):
         self.name, self.ops, self.device, self.comm = name, ops, device, comm
+        self.jit = jit
         self.ranks = comm.size
         cp = ops.xp if ops.xp is not np else None
         self.clock = CupyEventClock(cp) if cp is not None else HostClock(ops.synchronize)
@@ -72,7 +74,7 @@ class GpunnStep:
         in the training step's input buffers. The model is built on the first call for ``layers`` and reused
         after."""
         model = self._model_for(layers)
-        compile_mlp(model)
+        compile_mlp(model, self.jit)
         model.set_weights(weights)
         x, y = model._prepare(x, y)
         self.train_step = model.make_train_function().prepare(sparse_labels=True)

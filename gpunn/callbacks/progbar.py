@@ -113,7 +113,8 @@ class ProgbarLogger(Callback):
     def _update(self, batch, logs):
         if not self._active:
             return
-        self.seen = batch + 1
+        # With steps_per_execution, Keras numbers the epoch's last execution past the epoch's end.
+        self.seen = batch + 1 if self.target is None else min(batch + 1, self.target)
         if self._bar is None:
             return
         now = self._clock()

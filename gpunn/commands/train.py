@@ -4,7 +4,6 @@ With no options it trains on scikit-learn's shipped digits (offline) and reaches
 """
 from __future__ import annotations
 
-import math
 import os
 import time
 
@@ -23,6 +22,10 @@ def add_parser(sub) -> None:
     p.add_argument("--validation-split", type=float, default=0.1)
     p.add_argument("--backend", default=None,
                    help="auto, numpy or cupy (default: $GPUNN_BACKEND, else auto: the GPU when one works)")
+    p.add_argument("--jit", action="store_true",
+                   help="compile(jit_compile=True): record the step once and replay it (a CUDA graph on a GPU)")
+    p.add_argument("--steps-per-execution", type=int, default=1, metavar="N",
+                   help="compile(steps_per_execution=N): N steps per execution (one graph launch with --jit)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output-dir", default="gpunn-run", help="where the model and the PNG go (default gpunn-run)")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
@@ -55,21 +58,25 @@ class _TrainTimer:
         self.seconds = 0.0
         self.samples = 0
         self.started = None  # perf_counter() at the start of the timed stretch, None before the first batch
+        self.last_batch = -1  # the epoch's last batch done so far (with steps_per_execution, callbacks skip some)
 
         class _Callback(Callback):
             def on_epoch_begin(self, epoch, logs=None):
+                timer.last_batch = -1
                 if timer.started is not None:
                     self.model.ops.synchronize()
                     timer.started = time.perf_counter()
 
             def on_train_batch_end(self, batch, logs=None):
                 steps = self.params.get("steps") or 1
-                if timer.started is None:  # the compiling first batch: start the clock after it
+                last = min(batch, steps - 1)  # Keras numbers an epoch's last execution past its end
+                done, timer.last_batch = range(timer.last_batch + 1, last + 1), last
+                if timer.started is None:  # the compiling first batch (or execution): start the clock after it
                     self.model.ops.synchronize()
                     timer.started = time.perf_counter()
                     return
-                timer.samples += timer.batch_samples(batch)
-                if batch == steps - 1:
+                timer.samples += sum(timer.batch_samples(b) for b in done)
+                if last == steps - 1:
                     self.model.ops.synchronize()
                     timer.seconds += time.perf_counter() - timer.started
 
@@ -84,6 +91,7 @@ class _TrainTimer:
 
 def run(args) -> int:
     import gpunn
+    from gpunn.data import training_rows
 
     hidden = parse_layers(args.layers)
     ops = gpunn.set_backend(args.backend) if args.backend else gpunn.get_ops()
@@ -101,12 +109,13 @@ def run(args) -> int:
     optimizer = gpunn.optimizers.get(args.optimizer)
     if args.learning_rate is not None:
         optimizer.learning_rate = args.learning_rate
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=args.jit, steps_per_execution=args.steps_per_execution)
     if args.verbose and model.is_chief:
         print(f"gpunn {gpunn.__version__} | backend: {ops!r} | data: {args.dataset} "
               f"{x_train.shape[0]} train / {x_test.shape[0]} test, {classes} classes")
         model.summary()
-    n_fit = len(x_train) - int(math.floor(len(x_train) * args.validation_split))  # Keras's split rule
+    n_fit = training_rows(len(x_train), args.validation_split)
     timer = _TrainTimer(n_fit, args.batch_size)
     history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
                         validation_split=args.validation_split, callbacks=[timer.callback], verbose=args.verbose)

@@ -74,6 +74,22 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
             return numpy.take(array, indices, axis=0, out=out, mode="clip")
         return self.xp.take(array, indices, axis=0, out=out)
 
+    @primitive
+    def gather_rows(self, source, order, cursor, offset, out):
+        """``out[i] = source[order[cursor[0] + offset + i]]``: a step fetching its own batch at the device
+        cursor (kernels/gather_rows.py). This reference reads the cursor on the host (a sync on a GPU);
+        CupyOps reads it in the kernel."""
+        start = int(self.to_float(cursor[0])) + int(offset)
+        rows = order[start:start + len(out)]
+        if len(rows) != len(out):
+            raise IndexError(f"cursor: rows [{start}, {start + len(out)}) run past the order's {len(order)} samples")
+        return self.take_rows.unrecorded(self, source, rows, out=out)
+
+    @primitive
+    def advance_cursor(self, cursor, amount) -> None:
+        """``cursor[0] += amount`` on the device (after a step has gathered every array of its batch)."""
+        cursor[0] += amount
+
     def permutation(self, n: int, rng: numpy.random.Generator):
         """A shuffled index vector on the device, drawn from the host generator (same order on every backend)."""
         return self.asarray(rng.permutation(n))
@@ -96,6 +112,19 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
             return None
         free, _total = self.xp.cuda.runtime.memGetInfo()
         return int(free + self.xp.get_default_memory_pool().free_bytes())
+
+    # ---- recorded steps ---------------------------------------------------------------------------
+    def compile_replays(self, tape, repeats: int = 1):
+        """A callable running ``repeats`` replays of a recorded step (``recording.Tape``). Here the replays
+        themselves, call by call; CupyOps captures them as CUDA graphs."""
+        if repeats == 1:
+            return tape.replay
+
+        def replays() -> None:
+            for _ in range(repeats):
+                tape.replay()
+
+        return replays
 
     # ---- linear algebra -------------------------------------------------------------------------
     @primitive

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy
 
 from .. import _compat
-from ..kernels import bias_act, dropout, optimizer_state, optimizer_updates, sigmoid_bce, softmax_xent
-from . import tf32
+from ..kernels import bias_act, dropout, gather_rows, optimizer_state, optimizer_updates, sigmoid_bce, softmax_xent
+from . import cublas_matmul, cuda_graphs, tf32
 from .base import Ops
 from .recording import primitive
 
@@ -39,6 +39,8 @@ class CupyOps(Ops):
             tf32.apply_to_cupy()
         else:
             tf32.set_tf32(bool(allow_tf32))
+        self._cublas = cublas_matmul.make(cp)  # None: matmuls stay with CuPy (and steps are not captured)
+        self._capture_stream = None
 
     @property
     def allow_tf32(self) -> bool:
@@ -48,6 +50,41 @@ class CupyOps(Ops):
         """TF32 tensor-core matmuls for float32 (faster; products keep ~10 mantissa bits): opt-in, and a
         process-wide setting (every GPU backend of this process follows it)."""
         tf32.set_tf32(bool(allow))
+
+    # ---- matmul: cuBLAS on gpunn's own handle, which a CUDA-graph capture can record -----------------
+    @primitive
+    def matmul(self, a, b, out=None):
+        engine = self._cublas
+        if engine is not None and engine.supports(a, b, out):
+            return engine(a, b, out, tf32.tf32_enabled())
+        return self.xp.matmul(a, b, out=out)
+
+    # ---- recorded steps as CUDA graphs ----------------------------------------------------------------
+    def compile_replays(self, tape, repeats: int = 1):
+        """``repeats`` replays of ``tape`` captured as CUDA graphs (``cuda_graphs.py``); raises
+        ``cuda_graphs.CaptureRefused`` naming the reason when the step cannot be captured."""
+        if self._cublas is None:
+            raise cuda_graphs.CaptureRefused("cuBLAS could not be opened for calls inside a capture "
+                                             "(gpunn.ops.cublas_matmul)")
+        return cuda_graphs.compile_replays(self, tape, repeats)
+
+    def capture_stream(self):
+        if self._capture_stream is None:
+            self._capture_stream = self.xp.cuda.Stream(non_blocking=True)
+        return self._capture_stream
+
+    def before_capture(self, stream) -> None:
+        """cuBLAS's stream must be set before the capture begins (setting it inside is refused)."""
+        self._cublas.bind_stream(stream.ptr)
+
+    # ---- a step's own batch: gathered at the device cursor ------------------------------------------
+    @primitive
+    def gather_rows(self, source, order, cursor, offset, out):
+        return gather_rows.gather_rows_cuda(source, order, cursor, offset, out)
+
+    @primitive
+    def advance_cursor(self, cursor, amount) -> None:
+        gather_rows.advance_cursor_cuda(cursor, amount)
 
     # ---- fused layer steps: the CUDA launchers ----------------------------------------------------
     @primitive

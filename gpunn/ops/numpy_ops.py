@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy
 
-from ..kernels import bias_act, dropout, optimizer_updates, sigmoid_bce, softmax_xent
+from ..kernels import bias_act, dropout, gather_rows, optimizer_updates, sigmoid_bce, softmax_xent
 from .base import Ops
 from .recording import primitive
 
@@ -28,6 +28,10 @@ class NumpyOps(Ops):
     def _fused(self, step: str, twin_module):
         compiled = self._compiled_steps
         return getattr(compiled, step) if compiled is not None else getattr(twin_module, step + "_numpy")
+
+    @primitive
+    def gather_rows(self, source, order, cursor, offset, out):
+        return gather_rows.gather_rows_numpy(source, order, cursor, offset, out)
 
     @primitive
     def bias_act_forward(self, z, bias, activation, out, alpha=0.2):

@@ -45,24 +45,40 @@ def primitive(method):
     return call
 
 
+DEVICE, HOST = "device", "host"
+
+
 class Tape:
-    """The recorded calls of one step: ``(function, args, kwargs)`` with the buffers bound."""
+    """The recorded calls of one step: ``(bound call, kind)``, the buffers bound. ``kind`` is DEVICE for an
+    array primitive (device work only: what a CUDA graph can capture) and HOST for a call the step made
+    through ``call`` (a gradient reducer's hook, a collective over MPI)."""
 
     def __init__(self):
         self.calls: list[tuple] = []
 
     def append(self, method, ops, args, kwargs) -> None:
-        self.calls.append((functools.partial(method, ops, *args, **kwargs),))
+        self.calls.append((functools.partial(method, ops, *args, **kwargs), DEVICE))
 
     def call(self, function, *args, **kwargs):
         """Record and run a step's non-array call (a gradient reducer's hook, a collective)."""
         bound = functools.partial(function, *args, **kwargs)
-        self.calls.append((bound,))
+        self.calls.append((bound, HOST))
         return bound()
 
     def replay(self) -> None:
-        for (bound,) in self.calls:
+        for bound, _kind in self.calls:
             bound()
+
+    def segments(self, repeats: int = 1) -> list[tuple[str, list]]:
+        """``repeats`` replays as runs of consecutive calls of one kind: [(kind, [bound calls])]."""
+        runs: list[tuple[str, list]] = []
+        for _ in range(repeats):
+            for bound, kind in self.calls:
+                if runs and runs[-1][0] == kind:
+                    runs[-1][1].append(bound)
+                else:
+                    runs.append((kind, [bound]))
+        return runs
 
     def __len__(self) -> int:
         return len(self.calls)

@@ -55,6 +55,29 @@ class DeviceDataset:
                 self.ops.upload(source[lo:hi], out)
 
 
+class DeviceFeed:
+    """The epoch's order and a cursor, on the device, from which each step gathers its own batch
+    (``Ops.gather_rows``): so a recorded step, or a CUDA graph of several steps, fetches a new batch every
+    time it runs. The host writes the order and resets the cursor once per epoch; the steps advance it."""
+
+    def __init__(self, ops, data: DeviceDataset):
+        self.ops, self.data = ops, data
+        self.order = ops.empty((data.n,), dtype=np.int64)
+        self.cursor = ops.zeros((1,), dtype=np.int64)
+        self._zero = np.zeros(1, dtype=np.int64)
+
+    def start_epoch(self, order_host: np.ndarray) -> None:
+        self.ops.upload(order_host, self.order)
+        self.ops.upload(self._zero, self.cursor)
+
+    def gather_into(self, slot: BatchSlot, offset: int, global_rows: int) -> None:
+        """This rank's rows of the global batch at the cursor (``offset`` rows into it), then the cursor moved
+        past the whole global batch."""
+        for source, out in zip(self.data.arrays, slot.arrays):
+            self.ops.gather_rows(source, self.order, self.cursor, offset, out)
+        self.ops.advance_cursor(self.cursor, global_rows)
+
+
 @dataclass(frozen=True)
 class Batch:
     """One step of an epoch: this rank's rows [lo, hi) of the global batch [start, stop) in the epoch's order."""
@@ -63,6 +86,7 @@ class Batch:
     lo: int
     hi: int
     global_rows: int
+    offset: int = 0  # lo - the global batch's first row: this rank's place in the batch
 
     @property
     def rows(self) -> int:
@@ -86,22 +110,47 @@ class EpochIterator:
         self.steps = full if steps_per_epoch is None else min(steps_per_epoch, full)
         self.shuffle = shuffle
         self.rng = rng
-        self._order_host = self._order_device = None
+        self._order_host = None
+        # With the data on the device and shuffled, or when asked (``enable_feed``), the epoch's order is on
+        # the device too: a step can fetch its own batch at the feed's cursor, and ``fill`` gathers the rows
+        # the order names there.
+        self.feed = None
 
     def batches(self):
         """This epoch's batches; draws the epoch's order first when shuffling."""
         if self.shuffle:
             self._order_host = self.rng.permutation(self.n)
-            self._order_device = self.ops.asarray(self._order_host) if self.data.on_device else None
+            if self.data.on_device:
+                self.enable_feed()
+        if self.feed is not None:
+            self.feed.start_epoch(self._order_host if self.shuffle else np.arange(self.n, dtype=np.int64))
         for step in range(self.steps):
             start, stop = step * self.batch_size, min((step + 1) * self.batch_size, self.n)
             lo, hi = shard_bounds(start, stop, self.comm.rank, self.comm.size)
-            yield Batch(step, lo, hi, stop - start)
+            yield Batch(step, lo, hi, stop - start, lo - start)
+
+    def enable_feed(self) -> DeviceFeed | None:
+        """The device feed (made on first use), or None when the data stays on the host."""
+        if self.feed is None and self.data.on_device:
+            self.feed = DeviceFeed(self.ops, self.data)
+        return self.feed
+
+    def executions(self, steps_per_execution: int):
+        """The epoch's batches in runs of ``steps_per_execution`` (Keras's grouping: callbacks see a batch
+        begin and end per run); the last run may be shorter."""
+        run: list[Batch] = []
+        for batch in self.batches():
+            run.append(batch)
+            if len(run) == steps_per_execution:
+                yield run
+                run = []
+        if run:
+            yield run
 
     def fill(self, batch: Batch, slot: BatchSlot) -> None:
         """Copy ``batch``'s rows into the slot's buffers."""
         if self.shuffle:
-            device = None if self._order_device is None else self._order_device[batch.lo:batch.hi]
+            device = None if self.feed is None else self.feed.order[batch.lo:batch.hi]
             self.data.gather_into(slot.arrays, self._order_host[batch.lo:batch.hi], device)
         else:
             self.data.slice_into(slot.arrays, batch.lo, batch.hi)

@@ -14,26 +14,66 @@ of that shape replay the recording: the same primitives on the same buffers, wit
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
+from ..ops.base import Ops
+from ..ops.cuda_graphs import CaptureRefused
 from ..ops.recording import Recording
 from ..ops.workspace import Workspace
-from .epoch_iterator import BatchSlot
+from .epoch_iterator import BatchSlot, DeviceFeed
 from .memory import OutOfMemoryGuard
 from .plan import make_plan, run_forward, weight_penalty
 from .replicas import sync_replicas
 from .running_metrics import RunningMetrics
 
 
+class _Recorded:
+    """A recorded step, what it was recorded for (the step's signature and the feed it fetches from) and
+    its compiled replays (by number of steps)."""
+
+    def __init__(self, tape, signature, source):
+        self.tape, self.signature = tape, signature
+        # The feed itself, not its id: a recording is bound to the feed's buffers, and holding the feed keeps
+        # a new one from taking a dead one's id.
+        self.feed = None if source is None else source.feed
+        self.feed_place = None if source is None else source.place
+        self.runners: dict = {}
+
+    def serves(self, signature, source) -> bool:
+        if signature != self.signature:
+            return False
+        if source is None:
+            return self.feed is None
+        return source.feed is self.feed and source.place == self.feed_place
+
+
 class _SizedState:
-    """What one batch shape needs: its input slot, the loss's and the step's own buffers, its recording."""
+    """What one batch shape needs: its input slot, the loss's and the step's own buffers, its recordings
+    (one for a batch copied into the slot, one per way of fetching it from a device feed)."""
 
     def __init__(self, slot: BatchSlot, ops):
         self.slot = slot
         self.loss_ws = Workspace(ops)
         self.ws = Workspace(ops)
-        self.tape = None
-        self.recorded_for = None
+        self.recordings: dict = {}
+
+
+class _FeedSource:
+    """Where a step fetches its batch: the feed, this rank's offset in the global batch, the batch's size."""
+
+    def __init__(self, feed: DeviceFeed, offset: int, global_rows: int):
+        self.feed, self.offset, self.global_rows = feed, offset, global_rows
+        self.place = (offset, global_rows)
+
+    def gather_into(self, slot: BatchSlot) -> None:
+        self.feed.gather_into(slot, self.offset, self.global_rows)
+
+
+class GraphFallbackWarning(RuntimeWarning):
+    """``jit_compile=True`` on a GPU: the step could not be captured as a CUDA graph and is replayed
+    call by call instead (same results, less of the speed-up)."""
 
 
 class TrainStep:
@@ -45,6 +85,8 @@ class TrainStep:
         self.metrics: RunningMetrics | None = None
         self._states: dict = {}
         self._reducer = None
+        self._capture_refused = False  # warned once; later steps replay without a graph
+        self._store = model._store  # the buffers the plan, reducer and recordings were made for
         model._ensure_optimizer()
         sync_replicas(model, comm)
 
@@ -58,6 +100,18 @@ class TrainStep:
             self._reducer = self._make_reducer()
             self._states.clear()
         return self
+
+    def _follow_new_buffers(self) -> None:
+        """The model was packed into new buffers while this step was in use (``make_train_function(force=True)``
+        from a callback, after a change of ``trainable``): plan, reducer and optimizer again for them, recordings
+        dropped; the batch slots and the running sums of the epoch stay."""
+        model = self.model
+        self._store = model._store
+        model._ensure_optimizer()
+        self.plan = make_plan(model, self.plan.sparse_labels)
+        self._reducer = self._make_reducer()
+        for state in self._states.values():
+            state.recordings.clear()
 
     def _make_reducer(self):
         """The communicator's per-model gradient reducer (None alone): told as each layer's gradients are
@@ -88,27 +142,87 @@ class TrainStep:
     # ---- the step -------------------------------------------------------------------------------------
     def __call__(self, slot: BatchSlot) -> None:
         """One step on the batch in ``slot``; its loss and metrics are added to ``self.metrics``."""
-        state = self._states[slot.key]
-        with OutOfMemoryGuard(self.ops, slot.global_rows):
+        self._steps(self._states[slot.key], None, 1)
+
+    def run_batches(self, iterator, batches, y_sample_shape, y_dtype, weighted: bool) -> None:
+        """Steps on ``batches``, consecutive batches of ``iterator``'s epoch (an execution of
+        ``steps_per_execution`` steps). With the iterator's device feed, each step fetches its own batch, and
+        a run of batches of one shape is one replay of that many steps (one CUDA graph launch on a GPU);
+        else each batch is copied into the slot before its step."""
+        feed = iterator.feed
+        first = 0
+        while first < len(batches):
+            batch = batches[first]
+            slot = self.slot(batch.rows, batch.global_rows, y_sample_shape, y_dtype, weighted)
+            if feed is None:
+                iterator.fill(batch, slot)
+                self._steps(self._states[slot.key], None, 1)
+                first += 1
+                continue
+            shape = (batch.rows, batch.global_rows, batch.offset)
+            end = first + 1
+            while end < len(batches) and (batches[end].rows, batches[end].global_rows, batches[end].offset) == shape:
+                end += 1
+            self._steps(self._states[slot.key], _FeedSource(feed, batch.offset, batch.global_rows), end - first)
+            first = end
+
+    def _steps(self, state: _SizedState, source: _FeedSource | None, count: int) -> None:
+        """``count`` steps on the slot's batch shape; ``source``: where each fetches its batch (None: it is in
+        the slot already, and count is 1)."""
+        # A layer shared with another model computes with that model's buffers after it ran: take it back first.
+        self.model._claim_layers()
+        if self.model._store is not self._store:
+            self._follow_new_buffers()
+        with OutOfMemoryGuard(self.ops, state.slot.global_rows):
             if not self.jit:
-                self._run(state, None)
-            elif state.tape is not None and state.recorded_for == self._recording_signature():
-                state.tape.replay()
-                self.model.optimizer.count_step()  # the host's count; the replay advanced the device's
+                for _ in range(count):
+                    self._run(state, None, source)
             else:
-                with Recording(self.ops) as tape:
-                    self._run(state, tape)
-                state.tape, state.recorded_for = tape, self._recording_signature()
-        self.metrics.count_batch(slot.rows)
+                # One recording per way of getting the batch: in the slot already, or fetched from a feed.
+                key = source is not None
+                recorded = state.recordings.get(key)
+                done = 0
+                signature = self._recording_signature()
+                if recorded is None or not recorded.serves(signature, source):
+                    with Recording(self.ops) as tape:
+                        self._run(state, tape, source)
+                    recorded = state.recordings[key] = _Recorded(tape, signature, source)
+                    done = 1
+                if count > done:
+                    self._runner(recorded, count - done)()
+                    for _ in range(count - done):
+                        self.model.optimizer.count_step()  # the host's count; the replays advanced the device's
+        for _ in range(count):
+            self.metrics.count_batch(state.slot.rows)
+
+    def _runner(self, recorded: _Recorded, repeats: int):
+        """``repeats`` replays of a recording, compiled once (a CUDA graph on a GPU, when it can be captured)."""
+        runner = recorded.runners.get(repeats)
+        if runner is None:
+            runner = recorded.runners[repeats] = self._compile_replays(recorded.tape, repeats)
+        return runner
+
+    def _compile_replays(self, tape, repeats: int):
+        if not self._capture_refused:
+            try:
+                return self.ops.compile_replays(tape, repeats)
+            except CaptureRefused as exc:
+                self._capture_refused = True
+                warnings.warn(f"jit_compile=True: the training step could not be captured as a CUDA graph ({exc}); "
+                              "it is replayed call by call instead: same results, less of the speed-up",
+                              GraphFallbackWarning, stacklevel=4)
+        return Ops.compile_replays(self.ops, tape, repeats)
 
     def _recording_signature(self):
         """What a recording depends on beyond its buffers: the optimizer's hyperparameters that reach kernels
         as host values (the learning rate and step count do not: they live on the device)."""
         return self.model.optimizer.config_version
 
-    def _run(self, state: _SizedState, tape) -> None:
+    def _run(self, state: _SizedState, tape, source: _FeedSource | None = None) -> None:
         ops, plan, model, slot = self.ops, self.plan, self.model, state.slot
         call = tape.call if tape is not None else _call
+        if source is not None:
+            source.gather_into(slot)
         penalty = weight_penalty(plan, ops, state.ws, model.params.dtype)
         output, backprops = run_forward(plan, slot.x, training=True)
         per_sample, dy, predictions = model.loss.compute(ops, state.loss_ws, output, slot.y,

@@ -13,12 +13,17 @@ from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from .. import random as gpunn_random
-from ..data import (as_numeric_array, check_inputs, check_positive_int, check_same_length, check_sample_weight,
-                    check_targets, class_weight_to_sample_weight, split_validation)
+from ..data import (as_feature_array, as_model_dtype, as_numeric_array, check_inputs, check_positive_int,
+                    check_same_length, check_sample_weight, check_targets, class_weight_to_sample_weight,
+                    split_validation)
+from ..distributed.agreement import check_agreement
+from ..distributed.run_summary import run_summary
 from ..distributed.sharding import shard_bounds
+from .divergence import DivergenceWarning
 from .epoch_iterator import DeviceDataset, EpochIterator
 from .replicas import agree_on_stop, sync_replicas
 from .test_step import TestStep, predict_rows
+from . import trainable_state
 from .train_step import TrainStep
 
 
@@ -38,7 +43,8 @@ def _results(results: dict, return_dict: bool):
 
 
 class Trainer:
-    """The Keras training API of a model; the model provides layers, ops, params/grads and ``_ensure_built``."""
+    """The Keras training API of a model; the model provides layers, ops, params/grads, ``_ensure_built`` and
+    ``_pack_for_training``."""
 
     def _init_training_state(self) -> None:
         self.optimizer = None
@@ -47,24 +53,32 @@ class Trainer:
         self.metric_identifiers: list = []
         self.compiled = False
         self.jit_compile = False
+        self.steps_per_execution = 1
         self.stop_training = False
         self.history = None
         self._synced_comm = None
         self._optimizer_built = False
         self.train_function = self.test_function = None
+        self._compiled_trainable_state = None  # see trainable_state.py
+        self._warned_trainable_state = None
 
     # ---- compile ----------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly=None,
                 steps_per_execution=1, jit_compile=None, **kwargs):
         """Configure training. ``jit_compile=True`` records each batch shape's first training step and replays
-        the recording afterwards (see the README); ``run_eagerly`` and ``steps_per_execution`` are accepted
-        for tf.keras compatibility and change nothing."""
+        the recording afterwards, as a CUDA graph on a GPU (see the README). ``steps_per_execution=N`` runs N
+        steps per execution as in Keras: callbacks see a batch begin and end every N steps, and with
+        ``jit_compile=True`` the N steps are one replay (one graph launch on a GPU). ``run_eagerly`` is
+        accepted for tf.keras compatibility (True turns ``jit_compile`` off)."""
         if kwargs:
             raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}")
         if loss_weights is not None:
             raise ValueError("loss_weights: a Sequential model has one output; leave loss_weights as None")
         if jit_compile not in (None, True, False, "auto"):
             raise ValueError(f"jit_compile: expected True, False, 'auto' or None, got {jit_compile!r}")
+        if (isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer))
+                or steps_per_execution < 1):
+            raise ValueError(f"steps_per_execution: expected a positive integer, got {steps_per_execution!r}")
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = losses_module.get(loss) if loss is not None else None
         if metrics is not None and not isinstance(metrics, (list, tuple)):
@@ -73,6 +87,10 @@ class Trainer:
         for identifier in self.metric_identifiers:  # unknown names fail here, before any work
             metrics_module.get(identifier, self.loss, 2, True)
         self.jit_compile = jit_compile is True and not run_eagerly
+        self.steps_per_execution = int(steps_per_execution)
+        # As in Keras, the trainable flags of this moment are the ones training uses (trainable_state.py).
+        self._compiled_trainable_state = trainable_state.current(self)
+        self._warned_trainable_state = None
         self.compiled = True
         self._optimizer_built = False
         self.train_function = self.test_function = None
@@ -86,6 +104,7 @@ class Trainer:
             raise RuntimeError(f"{what}: the model must be compiled first; call model.compile(optimizer=..., loss=...)")
         if self.loss is None:
             raise RuntimeError(f"{what}: the model was compiled without a loss; call model.compile(loss=...)")
+        trainable_state.warn_if_changed(self)
 
     def _ensure_optimizer(self) -> None:
         if not self._optimizer_built or self.optimizer.ops is not self.ops:
@@ -98,6 +117,9 @@ class Trainer:
         comm = distributed.current()
         step = self.train_function
         if force or step is None or step.comm is not comm or step.ops is not self.ops:
+            if force:  # Keras: how a change of `trainable` reaches training without a compile()
+                self._compiled_trainable_state = trainable_state.current(self)
+            self._pack_for_training()  # the buffers laid out for the compiled trainable flags
             step = self.train_function = TrainStep(self, comm, jit=self.jit_compile)
         return step
 
@@ -111,9 +133,15 @@ class Trainer:
     def _sparse_labels(self, y) -> bool:
         return self.loss.sparse_labels or y.ndim == 1
 
+    def _check_ranks_agree(self, comm, call: str, data: dict, **sections) -> None:
+        """Before the first collective: ranks that differ in the model, compile configuration or ``data``
+        stop here, every one of them, naming the difference (else some would wait in a collective)."""
+        if comm.size > 1:
+            check_agreement(comm, run_summary(call, self, data, **sections))
+
     # ---- data checks ------------------------------------------------------------------------------
     def _prepare(self, x, y, x_argument="x", y_argument="y"):
-        x = as_numeric_array(x_argument, x)
+        x = as_feature_array(x_argument, x)
         self._ensure_built(x.shape)
         x = check_inputs(x_argument, x, self.layers[0].input_shape, self.dtype)
         if y is None:
@@ -128,12 +156,14 @@ class Trainer:
         if sample_weight is not None and class_weight is not None:
             raise ValueError("sample_weight, class_weight: give at most one of them")
         if class_weight is not None:
-            weights = class_weight_to_sample_weight(class_weight, y, self.loss)
+            weights = class_weight_to_sample_weight(class_weight, y, self.loss, self.layers[-1].output_shape[-1],
+                                                    self.dtype)
+            argument = "class_weight"
         elif sample_weight is not None:
             weights = check_sample_weight(argument, sample_weight, len(y))
         else:
             return None
-        return weights.astype(self.dtype)  # the model's precision, so weighting never widens a step
+        return as_model_dtype(argument, weights, self.dtype)  # the model's precision: weighting never widens a step
 
     # ---- fit --------------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
@@ -170,6 +200,15 @@ class Trainer:
             arrays, val = split_validation([x, y] + ([weights] if weights is not None else []), validation_split)
             x, y = arrays[:2]
             weights = arrays[2] if weights is not None else None
+        self._check_ranks_agree(distributed.current(), "fit", {
+            "samples": len(x), "batch_size": batch_size, "epochs": epochs, "initial_epoch": int(initial_epoch),
+            "steps_per_epoch": min(steps_per_epoch or len(x), -(-len(x) // batch_size)), "shuffle": bool(shuffle),
+            "sample_weights": weights is not None, "targets": f"{y.dtype.name} {tuple(y.shape[1:])}",
+            "validation_samples": len(val[0]) if val is not None else 0,
+            "validation_sample_weights": val is not None and len(val) == 3,
+            "validation_batch_size": validation_batch_size or batch_size, "validation_freq": validation_freq,
+            # With callbacks, ranks agree on stopping after every batch (a collective the others must join).
+            "callbacks": bool(callbacks)})
 
         step = self.make_train_function().prepare(self._sparse_labels(y))
         comm = step.comm
@@ -177,27 +216,30 @@ class Trainer:
         rng = np.random.default_rng(comm.broadcast_object(gpunn_random.new_seed()))
         iterator = EpochIterator(self.ops, comm, [x, y] + ([weights] if weights is not None else []), batch_size,
                                  steps_per_epoch, shuffle=bool(shuffle), rng=rng)
+        iterator.enable_feed()  # steps fetch their own batches on the device (what a replay of several needs)
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=epochs, steps=iterator.steps)
         self.stop_training = False
         agree = comm.size > 1 and bool(callbacks)
+        divergence = DivergenceWarning(cbs, comm.is_chief)
         val_data = None
         logs: dict = {}
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             step.metrics.reset()
-            for batch in iterator.batches():
-                cbs.on_train_batch_begin(batch.step)
-                slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, weights is not None)
-                iterator.fill(batch, slot)
-                step(slot)
-                cbs.on_train_batch_end(batch.step, step.metrics.lazy_logs())
+            for batches in iterator.executions(self.steps_per_execution):
+                # Keras: callbacks see each execution of steps_per_execution steps as one batch, numbered by
+                # its first step at the beginning and by first + steps_per_execution - 1 at the end.
+                cbs.on_train_batch_begin(batches[0].step)
+                step.run_batches(iterator, batches, y.shape[1:], y.dtype, weights is not None)
+                cbs.on_train_batch_end(batches[0].step + self.steps_per_execution - 1, step.metrics.lazy_logs())
                 if agree:
                     agree_on_stop(self, comm)
                 if self.stop_training:
                     break
             logs = step.metrics.result()
+            divergence.epoch_end(epoch, epochs, logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 if val_data is None:  # on the device once per fit, not once per validation
                     val_data = DeviceDataset(self.ops, val)
@@ -234,6 +276,9 @@ class Trainer:
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         x, y = self._prepare(x, y)
         weights = self._sample_weights(y, sample_weight, None)
+        self._check_ranks_agree(distributed.current(), "evaluate", {
+            "samples": len(x), "batch_size": batch_size, "sample_weights": weights is not None,
+            "targets": f"{y.dtype.name} {tuple(y.shape[1:])}"}, optimizer=False)
         results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), batch_size)
         if verbose and getattr(self, "is_chief", True):
             print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
@@ -251,6 +296,7 @@ class Trainer:
             return predict_rows(self, x, batch_size)
         # Data-parallel: each rank predicts its contiguous share (shard_bounds), gathered in rank order so
         # every rank returns the whole array.
+        self._check_ranks_agree(comm, "predict", {"samples": len(x), "batch_size": batch_size}, compiled=False)
         sync_replicas(self, comm)
         lo, hi = shard_bounds(0, len(x), comm.rank, comm.size)
         if hi > lo:

@@ -40,7 +40,8 @@ EXIT_FAILED, EXIT_SIMULATOR, EXIT_SKIPPED = 1, 2, 3
 def _cases(full: bool):
     """(name, kernel dispatcher, sample args, dtype) for each kernel variant to lower. The optimizer-state
     kernels compute in float64 by design (one thread, the step's scalars) and are checked as float64."""
-    from gpunn.kernels import bias_act, dropout, optimizer_state, optimizer_updates as opt, sigmoid_bce, softmax_xent
+    from gpunn.kernels import (bias_act, dropout, gather_rows, optimizer_state, optimizer_updates as opt, sigmoid_bce,
+                               softmax_xent)
     from gpunn.kernels.activations import ACTIVATIONS
     from gpunn.optimizers import schedules
 
@@ -53,6 +54,7 @@ def _cases(full: bool):
         yield (f"optimizer state advance {type(schedule).__name__}",
                optimizer_state._advance_kernel(schedule.formula()), (state,), "float64")
 
+    yield "cursor advance", gather_rows._advance_kernel(), (np.zeros(1, np.int64), np.int64(4)), "int64"
     dtypes = ("float32", "float64") if full else ("float32",)
     for dt in dtypes:
         T = np.dtype(dt).type
@@ -83,6 +85,7 @@ def _cases(full: bool):
         counter = np.zeros(1, np.int64)
         yield "dropout fwd", dropout._forward_kernel(dt), (flat, flat, mask, counter, u, u, T(2.0)), dt
         yield "dropout bwd", dropout._backward_kernel(dt), (flat, mask, flat, T(2.0)), dt
+        yield "gather rows", gather_rows._gather_kernel(), (m, labels, counter, np.int64(0), m), dt
         sc = np.zeros(2, dt)  # the update's step size and decay, made on the device from the optimizer state
         for adam in (False, True):
             yield (f"optimizer step scalars adam={adam} ({dt})", opt._step_scalars_kernel(adam),

@@ -20,6 +20,8 @@ class SimulatedCupyOps(CupyOps):
 
     def __init__(self):  # no CuPy device to open
         self.device_description = "CUDA simulator"
+        self._cublas = None  # matmuls through xp (NumPy); a recorded step is replayed, not captured
+        self._capture_stream = None
 
     def to_numpy(self, array):
         return np.asarray(array)

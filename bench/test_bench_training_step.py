@@ -43,7 +43,7 @@ def test_training_step(run_benchmark, settler, created, name, size, batch):
     weights = initial_weights(layers, 0)
     settler.before(contender.thread_pool)
     contender.setup(layers, x, y, weights)
-    contender.step()
+    contender.validation_step()
     verdict = compare(reference_snapshot(layers, x, y, weights), contender.snapshot(), LEARNING_RATE, EPSILON,
                       BETA_2)
     assert verdict.ok, f"{name} does not match the NumPy reference: {verdict.message}"

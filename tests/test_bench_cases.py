@@ -168,3 +168,22 @@ def test_schema_checks_the_new_fields_when_present():
     for expected in ("results[0].ops_calls_per_step", "progress.state", "not_run[0].batch",
                      "failures[0].traceback", "copy_bytes_per_s"):
         assert expected in found
+
+
+# ---- jit contenders ---------------------------------------------------------------------------------------------
+def test_jit_contenders_validate_and_time_per_step(tmp_path):
+    """numpy-jit (a recorded step) and numpy-jit16 (16 steps per replay) validate one step against the
+    reference, and their figures are per training step, not per call of 16."""
+    from gpunn.benchmarking import contenders
+
+    result = run(tiny(backends=["numpy", "numpy-jit", "numpy-jit16"], cases=["8-16-4:4"]),
+                 log=quiet)
+    rows = {r["backend"]: r for r in result["results"]}
+    assert set(rows) == {"numpy", "numpy-jit", "numpy-jit16"}
+    assert all(r["validation"]["ok"] for r in rows.values())
+    spec = contenders.SPECS["numpy-jit16"].create(LocalCommunicator(), threads=None)
+    assert spec.steps_per_call == 16 and spec.jit
+    # The same model, 16 steps per call: per step, within a wide factor of one step per call (a few-microsecond
+    # step on a shared machine is noisy; a factor of 16 would mean the division was forgotten).
+    ratio = rows["numpy-jit16"]["step_s"]["median"] / rows["numpy-jit"]["step_s"]["median"]
+    assert 1 / 6 < ratio < 6

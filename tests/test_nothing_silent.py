@@ -382,3 +382,19 @@ def test_one_process_compares_nothing():
             raise AssertionError(f"a lone process called {name}")
 
     check_agreement(NoCollectives(), {"anything": 1})
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_all_finite_is_exact_even_when_the_sum_overflows(dtype):
+    from gpunn.data import all_finite
+
+    big = np.finfo(dtype).max
+    values = np.full((64, 3), big, dtype=dtype)  # finite values whose sum overflows to inf
+    assert all_finite(values)
+    values[-1, 1] = np.inf
+    assert not all_finite(values)
+    values[-1, 1] = np.nan
+    assert not all_finite(values)
+    mixed = np.array([[big, -big], [np.inf, -np.inf]], dtype=dtype)  # inf - inf: the sum is NaN
+    assert not all_finite(mixed)
+    assert all_finite(np.zeros((5, 0), dtype=dtype))

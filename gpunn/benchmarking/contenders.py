@@ -6,8 +6,11 @@
     cupy            gpunn's CuPy backend (Numba CUDA kernels)                    cuda
     cupy-graph      the CuPy backend with jit_compile=True (a CUDA graph)        cuda
     cupy-unfused    the CuPy backend with CuPy expression chains                 cuda
+    numpy-jit16     numpy-jit, 16 steps per replay (steps_per_execution=16)      cpu
+    cupy-graph16    cupy-graph, 16 steps per graph launch                        cuda
     torch-cpu       PyTorch, the reference on the CPU                            cpu
     torch-cuda      PyTorch, the reference on the GPU                            cuda
+    torch-cuda-compiled  PyTorch's forward and backward under torch.compile(mode="reduce-overhead") (CUDA graphs)  cuda
 
 Aliases: ``all`` (every one), ``gpunn``, ``torch``, ``cpu``, ``gpu``. Under MPI the gpunn contenders train
 data-parallel over all ranks; PyTorch (single-process here) is left out.
@@ -18,18 +21,22 @@ from dataclasses import dataclass
 
 from .. import _compat
 
-NAMES = ("numpy", "numpy-jit", "numpy-unfused", "cupy", "cupy-graph", "cupy-unfused", "torch-cpu", "torch-cuda")
+NAMES = ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "cupy", "cupy-graph", "cupy-graph16", "cupy-unfused",
+         "torch-cpu", "torch-cuda", "torch-cuda-compiled")
 ALIASES = {
     "all": NAMES,
     "auto": NAMES,
-    "gpunn": ("numpy", "numpy-jit", "numpy-unfused", "cupy", "cupy-graph", "cupy-unfused"),
-    "jit": ("numpy-jit", "cupy-graph"),
-    "torch": ("torch-cpu", "torch-cuda"),
-    "pytorch": ("torch-cpu", "torch-cuda"),
-    "cpu": ("numpy", "numpy-jit", "numpy-unfused", "torch-cpu"),
-    "gpu": ("cupy", "cupy-graph", "cupy-unfused", "torch-cuda"),
+    "gpunn": ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "cupy", "cupy-graph", "cupy-graph16",
+              "cupy-unfused"),
+    "jit": ("numpy-jit", "numpy-jit16", "cupy-graph", "cupy-graph16"),
+    "torch": ("torch-cpu", "torch-cuda", "torch-cuda-compiled"),
+    "pytorch": ("torch-cpu", "torch-cuda", "torch-cuda-compiled"),
+    "cpu": ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "torch-cpu"),
+    "gpu": ("cupy", "cupy-graph", "cupy-graph16", "cupy-unfused", "torch-cuda", "torch-cuda-compiled"),
 }
-JIT_NAMES = ("numpy-jit", "cupy-graph")  # trained with jit_compile=True
+# gpunn contenders trained with jit_compile=True, and the steps each of their calls makes (steps_per_execution)
+JIT_STEPS = {"numpy-jit": 1, "numpy-jit16": 16, "cupy-graph": 1, "cupy-graph16": 16}
+CPU_NAMES = ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "torch-cpu")
 QUICK_BACKENDS = ("numpy", "cupy", "torch")
 
 
@@ -61,11 +68,12 @@ class ContenderSpec:
 
             torch = _compat.torch()
             device = f"cuda:{torch.cuda.current_device()}" if self.device == "cuda" else "cpu"
-            return TorchStep(self.name, torch, device, threads)
+            return TorchStep(self.name, torch, device, threads, compiled=self.name == "torch-cuda-compiled")
         from .gpunn_step import GpunnStep, limit_update_threads
 
         ops = self._make_ops()
-        step = GpunnStep(self.name, ops, self.device_name(), comm, jit=self.name in JIT_NAMES)
+        step = GpunnStep(self.name, ops, self.device_name(), comm, jit=self.name in JIT_STEPS,
+                         steps_per_call=JIT_STEPS.get(self.name, 1))
         step.update_threads = limit_update_threads(ops, threads) if self.device == "cpu" else None
         return step
 
@@ -78,11 +86,11 @@ class ContenderSpec:
     def _make_ops(self):
         from .unfused import unfused_cupy_ops, unfused_numpy_ops
 
-        if self.name in ("numpy", "numpy-jit"):
+        if self.name in ("numpy", "numpy-jit", "numpy-jit16"):
             from ..ops import NumpyOps
 
             return NumpyOps()
-        if self.name in ("cupy", "cupy-graph"):
+        if self.name in ("cupy", "cupy-graph", "cupy-graph16"):
             from ..ops.cupy_ops import CupyOps
 
             return CupyOps()
@@ -90,7 +98,7 @@ class ContenderSpec:
 
 
 SPECS = {name: ContenderSpec(name, "torch" if name.startswith("torch") else "gpunn",
-                             "cpu" if name in ("numpy", "numpy-jit", "numpy-unfused", "torch-cpu") else "cuda")
+                             "cpu" if name in CPU_NAMES else "cuda")
          for name in NAMES}
 
 

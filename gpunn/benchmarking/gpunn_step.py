@@ -58,9 +58,10 @@ class GpunnStep:
 
     library = "gpunn"
 
-    def __init__(self, name: str, ops, device: str, comm, jit: bool = False):
+    def __init__(self, name: str, ops, device: str, comm, jit: bool = False, steps_per_call: int = 1):
         self.name, self.ops, self.device, self.comm = name, ops, device, comm
         self.jit = jit
+        self.steps_per_call = steps_per_call  # steps per step() call: one replay (graph launch) of that many
         self.ranks = comm.size
         cp = ops.xp if ops.xp is not np else None
         self.clock = CupyEventClock(cp) if cp is not None else HostClock(ops.synchronize)
@@ -87,7 +88,14 @@ class GpunnStep:
         self.ops.synchronize()
 
     def step(self) -> None:
-        """Queue one training step (no host synchronisation)."""
+        """Queue ``steps_per_call`` training steps (no host synchronisation)."""
+        if self.steps_per_call == 1:
+            self.train_step(self.slot)
+        else:
+            self.train_step.repeat(self.slot, self.steps_per_call)
+
+    def validation_step(self) -> None:
+        """One step, whatever ``steps_per_call``: what validation compares with the reference."""
         self.train_step(self.slot)
 
     def synchronize(self) -> None:

@@ -193,7 +193,7 @@ def _validate(c, case, config, ranks, settler, x, y, weights, reference, referen
             reference = reference_snapshot(case.layers, xa, ya, weights, reference_model)
             settler.before(c.thread_pool)
             c.setup(case.layers, xa, ya, weights)
-        c.step()
+        c.validation_step()
         verdict = compare(reference, c.snapshot(), LEARNING_RATE, EPSILON, BETA_2, tolerances)
         if _all_ranks_ok(ranks, verdict.ok):
             if attempt:

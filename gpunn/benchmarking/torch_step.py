@@ -23,9 +23,11 @@ class TorchStep:
 
     library = "torch"
     ranks = 1
+    steps_per_call = 1
 
-    def __init__(self, name: str, torch, device: str, threads: int | None):
+    def __init__(self, name: str, torch, device: str, threads: int | None, compiled: bool = False):
         self.name, self.torch, self.device = name, torch, device
+        self.compiled = compiled  # torch.compile(mode="reduce-overhead"): the forward/backward as CUDA graphs
         self.threads = int(threads) if threads else None
         self._set_threads()
         if device.startswith("cuda"):
@@ -70,6 +72,8 @@ class TorchStep:
                 linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.T)))
                 linear.bias.copy_(torch.from_numpy(bias))
         self.linears = linears
+        # The compiled module shares the parameters; compiling is lazy (the first step, before the timing).
+        self.forward = torch.compile(model, mode="reduce-overhead") if self.compiled else model
         self.optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.999), eps=EPSILON)
         self.loss_fn = nn.CrossEntropyLoss()  # mean over the batch: the same 1/B gradient scale as gpunn
         self.xb = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
@@ -79,10 +83,13 @@ class TorchStep:
 
     def step(self) -> None:
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.loss_fn(self.model(self.xb), self.yb)
+        loss = self.loss_fn(self.forward(self.xb), self.yb)
         loss.backward()
         self.optimizer.step()
         self._loss = loss
+
+    def validation_step(self) -> None:
+        self.step()
 
     def synchronize(self) -> None:
         if self.device.startswith("cuda"):
@@ -100,7 +107,7 @@ class TorchStep:
 
     def close(self) -> None:
         """Drop this case's batch and optimizer; the modules stay for the next batch size."""
-        self.optimizer = self.xb = self.yb = self._loss = None
+        self.optimizer = self.xb = self.yb = self._loss = self.forward = None
 
     def release(self) -> None:
         """Drop the modules too (before the next model size, or at the end)."""

@@ -80,6 +80,11 @@ class OpsCallCounter:
 _ABSENT = object()
 
 
+def steps_per_call(contender) -> int:
+    """Training steps one ``contender.step()`` makes (several for a CUDA graph of N steps)."""
+    return getattr(contender, "steps_per_call", 1)
+
+
 def host_seconds_per_step(contender, steps: int) -> float:
     """Median host time to issue one step, each started on an idle device (see the module notes)."""
     times = []
@@ -89,7 +94,7 @@ def host_seconds_per_step(contender, steps: int) -> float:
         contender.step()
         times.append(time.perf_counter() - start)
     contender.synchronize()
-    return statistics.median(times)
+    return statistics.median(times) / steps_per_call(contender)
 
 
 def host_visit_figures(contender, steps: int) -> dict:
@@ -97,6 +102,6 @@ def host_visit_figures(contender, steps: int) -> dict:
     without an Ops object to count (PyTorch)."""
     host = host_seconds_per_step(contender, steps)
     counter = getattr(contender, "count_ops_calls", None)
-    calls = counter() if counter is not None else None
+    calls = round(counter() / steps_per_call(contender)) if counter is not None else None
     return {"host_s_per_step": host, "ops_calls_per_step": calls,
             "host_s_per_ops_call": host / calls if calls else None}

@@ -144,6 +144,11 @@ class TrainStep:
         """One step on the batch in ``slot``; its loss and metrics are added to ``self.metrics``."""
         self._steps(self._states[slot.key], None, 1)
 
+    def repeat(self, slot: BatchSlot, count: int) -> None:
+        """``count`` steps on the same batch in ``slot`` (a benchmark's staged batch): with jit_compile=True one
+        replay of ``count`` steps, one CUDA graph launch on a GPU."""
+        self._steps(self._states[slot.key], None, count)
+
     def run_batches(self, iterator, batches, y_sample_shape, y_dtype, weighted: bool) -> None:
         """Steps on ``batches``, consecutive batches of ``iterator``'s epoch (an execution of
         ``steps_per_execution`` steps). With the iterator's device feed, each step fetches its own batch, and
@@ -168,7 +173,7 @@ class TrainStep:
 
     def _steps(self, state: _SizedState, source: _FeedSource | None, count: int) -> None:
         """``count`` steps on the slot's batch shape; ``source``: where each fetches its batch (None: it is in
-        the slot already, and count is 1)."""
+        the slot already: each step runs on that batch)."""
         # A layer shared with another model computes with that model's buffers after it ran: take it back first.
         self.model._claim_layers()
         if self.model._store is not self._store:

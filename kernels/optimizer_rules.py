@@ -6,10 +6,16 @@ oracle both are tested against.
 Every rule takes the element's parameter, gradient and state, the step's scalars in the parameter's dtype
 (``decay`` = 1 - lr * weight_decay; Adam's ``alpha`` its bias-corrected step size; ``*_c`` = 1 - beta, computed in
 double precision by the caller) and compile-time flags, and returns the new parameter and state.
+
+The step scalars that Nadam and Adamax derive from the step count (``nadam_step_scalars``,
+``adamax_step_size``) are written here once too: the host calls them for the CPU updates, and the CUDA
+step-scalars kernel compiles them as device functions that read the count from the optimizer's device state.
 """
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 
 def sgd_rule(p, g, v, lr, momentum, decay, with_momentum, nesterov):
@@ -53,3 +59,88 @@ def adam_rule(p, g, m, v, vhat, alpha, beta_1c, beta_2c, eps, decay, amsgrad):
         vhat = max(vhat, v)
         denom_v = vhat
     return p * decay - m * alpha / (math.sqrt(denom_v) + eps), m, v, vhat
+
+
+def nadam_rule(p, g, m, v, lr, beta_1c, beta_2c, eps, decay, m_coef, g_coef, v_correction):
+    """(p, m, v), Keras 3's Nadam (keras/src/optimizers/nadam.py): m, v moving averages of g and g^2;
+    m_hat = m_coef m + g_coef g (``nadam_step_scalars``), v_hat = v / v_correction;
+    p -= m_hat lr / (sqrt(v_hat) + eps)."""
+    m = m + (g - m) * beta_1c
+    v = v + (g * g - v) * beta_2c
+    m_hat = m_coef * m + g_coef * g
+    return p * decay - m_hat * lr / (math.sqrt(v / v_correction) + eps), m, v
+
+
+def adamax_rule(p, g, m, u, step_size, beta_1c, beta_2, eps, decay):
+    """(p, m, u), Keras 3's Adamax (keras/src/optimizers/adamax.py): m moving average of g,
+    u = max(beta_2 u, |g|); p -= step_size m / (u + eps), step_size = lr / (1 - beta_1^t)."""
+    m = m + (g - m) * beta_1c
+    u = max(beta_2 * u, abs(g))
+    return p * decay - step_size * m / (u + eps), m, u
+
+
+def adadelta_rule(p, g, acc_g, acc_dx, lr, rho, rho_c, eps, decay):
+    """(p, acc_g, acc_dx), Keras 3's Adadelta (keras/src/optimizers/adadelta.py):
+    acc_g = rho acc_g + (1 - rho) g^2;  dx = -sqrt(acc_dx + eps) g / sqrt(acc_g + eps);
+    acc_dx = rho acc_dx + (1 - rho) dx^2;  p += lr dx."""
+    acc_g = rho * acc_g + rho_c * (g * g)
+    dx = -(math.sqrt(acc_dx + eps) * g) / math.sqrt(acc_g + eps)
+    acc_dx = rho * acc_dx + rho_c * (dx * dx)
+    return p * decay + lr * dx, acc_g, acc_dx
+
+
+def lion_rule(p, g, m, lr, beta_1, beta_1c, beta_2, beta_2c, decay):
+    """(p, m), Keras 3's Lion (keras/src/optimizers/lion.py): p -= lr sign(beta_1 m + (1 - beta_1) g), then
+    m = beta_2 m + (1 - beta_2) g. The sign is taken by comparison with a zero of the parameter's dtype (a
+    literal 0 would widen a float32 comparison to float64); c * lr is 0 for c == 0 and NaN for NaN, as
+    lr * sign(c)."""
+    c = m * beta_1 + g * beta_1c
+    zero = lr - lr
+    if c > zero:
+        step = lr
+    elif c < zero:
+        step = -lr
+    else:
+        step = c * lr
+    return p * decay - step, m * beta_2 + g * beta_2c
+
+
+# ---- step scalars from the step count (float64, once per update) ------------------------------------------
+
+
+def _momentum_cache_products():
+    """prod_{k=1..t} (1 - 0.5 * 0.96^k) for t = 0, 1, ..., K: Nadam's momentum-cache product without its
+    beta_1^t. From k = K + 1 on, 0.5 * 0.96^k is below half an ulp of 1.0, so each further factor is exactly
+    1.0 in float64 and the product stays at its value for K (K is about 900)."""
+    products = [1.0]
+    k = 1
+    while 1.0 - 0.5 * 0.96 ** k != 1.0:
+        products.append(products[-1] * (1.0 - 0.5 * 0.96 ** k))
+        k += 1
+    return np.array(products, dtype=np.float64)
+
+
+# A module constant: the CUDA step-scalars kernel gets it as a constant array (7 KiB of constant memory).
+NADAM_CACHE_PRODUCTS = _momentum_cache_products()
+NADAM_CACHE_LAST = NADAM_CACHE_PRODUCTS.shape[0] - 1
+
+
+def nadam_step_scalars(step, beta_1, beta_2):
+    """(m_coef, g_coef, v_correction) of Nadam's update number ``step`` (1-based, a float), in float64.
+
+    Keras keeps u_product = prod_{k=1..t} u_k in a variable, u_k = beta_1 (1 - 0.5 * 0.96^k), multiplied by
+    u_t before each update; here it is beta_1^t times the tabled product of the rest, a function of the step
+    count alone, so nothing but the optimizer's step count is carried between updates (a restored or
+    changed ``iterations`` gives the right product). m_hat = u_{t+1} m / (1 - u_product u_{t+1})
+    + (1 - u_t) g / (1 - u_product), v_hat = v / (1 - beta_2^t)."""
+    u_t = beta_1 * (1.0 - 0.5 * 0.96 ** step)
+    u_next = beta_1 * (1.0 - 0.5 * 0.96 ** (step + 1.0))
+    # float(): on the host a Python float, so NumPy treats the results as weak scalars (float32 stays float32).
+    u_product = beta_1 ** step * float(NADAM_CACHE_PRODUCTS[int(min(step, NADAM_CACHE_LAST))])
+    u_product_next = u_product * u_next
+    return u_next / (1.0 - u_product_next), (1.0 - u_t) / (1.0 - u_product), 1.0 - beta_2 ** step
+
+
+def adamax_step_size(lr, step, beta_1):
+    """Adamax's lr / (1 - beta_1^t) for the 1-based ``step``, in float64."""
+    return lr / (1.0 - beta_1 ** step)

@@ -28,6 +28,10 @@ _sgd = njit(inline="always")(rules.sgd_rule)
 _rmsprop = njit(inline="always")(rules.rmsprop_rule)
 _adagrad = njit(inline="always")(rules.adagrad_rule)
 _adam = njit(inline="always")(rules.adam_rule)
+_nadam = njit(inline="always")(rules.nadam_rule)
+_adamax = njit(inline="always")(rules.adamax_rule)
+_adadelta = njit(inline="always")(rules.adadelta_rule)
+_lion = njit(inline="always")(rules.lion_rule)
 
 
 @njit(parallel=True, cache=True)
@@ -74,6 +78,40 @@ def adam(p, g, m, v, vhat, amsgrad, alpha, beta_1c, beta_2c, epsilon, decay):
             vhat[i] = h
 
 
+@njit(parallel=True, cache=True)
+def nadam(p, g, m, v, lr, beta_1c, beta_2c, epsilon, decay, m_coef, g_coef, v_correction):
+    t = p.dtype.type
+    lr, beta_1c, beta_2c, epsilon, decay = t(lr), t(beta_1c), t(beta_2c), t(epsilon), t(decay)
+    m_coef, g_coef, v_correction = t(m_coef), t(g_coef), t(v_correction)
+    for i in prange(p.shape[0]):
+        p[i], m[i], v[i] = _nadam(p[i], g[i], m[i], v[i], lr, beta_1c, beta_2c, epsilon, decay, m_coef, g_coef,
+                                  v_correction)
+
+
+@njit(parallel=True, cache=True)
+def adamax(p, g, m, u, step_size, beta_1c, beta_2, epsilon, decay):
+    t = p.dtype.type
+    step_size, beta_1c, beta_2, epsilon, decay = t(step_size), t(beta_1c), t(beta_2), t(epsilon), t(decay)
+    for i in prange(p.shape[0]):
+        p[i], m[i], u[i] = _adamax(p[i], g[i], m[i], u[i], step_size, beta_1c, beta_2, epsilon, decay)
+
+
+@njit(parallel=True, cache=True)
+def adadelta(p, g, acc_g, acc_dx, lr, rho, rho_c, epsilon, decay):
+    t = p.dtype.type
+    lr, rho, rho_c, epsilon, decay = t(lr), t(rho), t(rho_c), t(epsilon), t(decay)
+    for i in prange(p.shape[0]):
+        p[i], acc_g[i], acc_dx[i] = _adadelta(p[i], g[i], acc_g[i], acc_dx[i], lr, rho, rho_c, epsilon, decay)
+
+
+@njit(parallel=True, cache=True)
+def lion(p, g, m, lr, beta_1, beta_1c, beta_2, beta_2c, decay):
+    t = p.dtype.type
+    lr, beta_1, beta_1c, beta_2, beta_2c, decay = t(lr), t(beta_1), t(beta_1c), t(beta_2), t(beta_2c), t(decay)
+    for i in prange(p.shape[0]):
+        p[i], m[i] = _lion(p[i], g[i], m[i], lr, beta_1, beta_1c, beta_2, beta_2c, decay)
+
+
 class CompiledUpdates:
     """Launchers with the NumPy twins' argument lists (``scratch`` accepted and not needed)."""
 
@@ -94,6 +132,10 @@ class CompiledUpdates:
             "rmsprop_update": lambda: (a(), a(), a(1.0), a(), a(), 0.0, 0.9, 0.5, 1e-7, True, 0.0),
             "adagrad_update": lambda: (a(), a(), a(1.0), 0.0, 1e-7, 0.0),
             "adam_update": lambda: (a(), a(), a(), a(), a(), 0.0, 0.9, 0.999, 1e-7, 1, 0.0),
+            "nadam_update": lambda: (a(), a(), a(), a(), 0.0, 0.9, 0.999, 1e-7, 1, 0.0),
+            "adamax_update": lambda: (a(), a(), a(), a(), 0.0, 0.9, 0.999, 1e-7, 1, 0.0),
+            "adadelta_update": lambda: (a(), a(), a(), a(), 0.0, 0.95, 1e-7, 0.0),
+            "lion_update": lambda: (a(), a(), a(), 0.0, 0.9, 0.99, 0.0),
         }[step]()
         getattr(self, step)(*args)
 
@@ -122,3 +164,22 @@ class CompiledUpdates:
         # 1 - beta in double precision here, as the twins do: in float32, 1 - float32(0.999) loses four digits.
         adam(p, g, m, v, p if vhat is None else vhat, vhat is not None, adam_alpha(lr, beta_1, beta_2, step),
              1.0 - beta_1, 1.0 - beta_2, epsilon, self._decay(lr, weight_decay))
+
+    def nadam_update(self, p, g, m, v, lr, beta_1, beta_2, epsilon, step, weight_decay, scratch=None):
+        self._enter()
+        m_coef, g_coef, v_correction = rules.nadam_step_scalars(step, beta_1, beta_2)
+        nadam(p, g, m, v, lr, 1.0 - beta_1, 1.0 - beta_2, epsilon, self._decay(lr, weight_decay), m_coef, g_coef,
+              v_correction)
+
+    def adamax_update(self, p, g, m, u, lr, beta_1, beta_2, epsilon, step, weight_decay, scratch=None):
+        self._enter()
+        adamax(p, g, m, u, rules.adamax_step_size(lr, step, beta_1), 1.0 - beta_1, beta_2, epsilon,
+               self._decay(lr, weight_decay))
+
+    def adadelta_update(self, p, g, acc_g, acc_dx, lr, rho, epsilon, weight_decay, scratch=None):
+        self._enter()
+        adadelta(p, g, acc_g, acc_dx, lr, rho, 1.0 - rho, epsilon, self._decay(lr, weight_decay))
+
+    def lion_update(self, p, g, m, lr, beta_1, beta_2, weight_decay, scratch=None):
+        self._enter()
+        lion(p, g, m, lr, beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2, self._decay(lr, weight_decay))

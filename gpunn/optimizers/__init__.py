@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from .._registry import lookup
 from . import schedules
-from .algorithms import SGD, Adagrad, Adam, AdamW, RMSprop
+from .algorithms import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, Nadam, RMSprop
 from .base import Optimizer
 
-_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW}
+_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW, "nadam": Nadam,
+            "adamax": Adamax, "adadelta": Adadelta, "lion": Lion}
 
 
 def get(identifier) -> Optimizer:
@@ -24,4 +25,5 @@ def serialize(optimizer: Optimizer) -> dict:
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
 
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "schedules", "get", "serialize"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Nadam", "Adamax", "Adadelta", "Lion",
+           "schedules", "get", "serialize"]

@@ -1,13 +1,18 @@
-"""SGD, RMSprop, Adagrad, Adam, AdamW: Keras 3 formulas, each one ``ops`` call over the flat buffers."""
+"""SGD, RMSprop, Adagrad, Adam, AdamW, Nadam, Adamax, Adadelta, Lion: Keras 3 formulas (keras/src/optimizers/),
+each one ``ops`` call over the flat buffers."""
 from __future__ import annotations
+
+import numbers
 
 from .base import Optimizer
 
 
-def _in_range(argument, value, low=0.0, high=1.0, high_open=True):
-    ok = low <= value < high if high_open else low <= value <= high
+def _in_range(argument, value, low=0.0, high=1.0, high_open=True, low_open=False):
+    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    ok = is_number and (low < value if low_open else low <= value) and (value < high if high_open else value <= high)
     if not ok:
-        raise ValueError(f"{argument}: expected a number in [{low}, {high}{')' if high_open else ']'}, got {value!r}")
+        raise ValueError(f"{argument}: expected a number in {'(' if low_open else '['}{low}, {high}"
+                         f"{')' if high_open else ']'}, got {value!r}")
     return float(value)
 
 
@@ -117,3 +122,98 @@ class AdamW(Adam):
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+
+
+class _TwoMoments(Optimizer):
+    """The arguments Nadam and Adamax share with Adam (Keras's defaults): two decay rates and epsilon."""
+
+    host_hyperparameters = Optimizer.host_hyperparameters + ("beta_1", "beta_2", "epsilon")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = _in_range("beta_1", beta_1)
+        self.beta_2 = _in_range("beta_2", beta_2)
+        self.epsilon = float(epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Nadam(_TwoMoments):
+    """Adam with Nesterov momentum (Keras 3's keras/src/optimizers/nadam.py): m, v moving averages of g and
+    g^2; with u_t = beta_1 (1 - 0.5 * 0.96^t) and u_product = u_1 ... u_t,
+    m_hat = u_{t+1} m / (1 - u_product u_{t+1}) + (1 - u_t) g / (1 - u_product), v_hat = v / (1 - beta_2^t),
+    p -= lr m_hat / (sqrt(v_hat) + eps). Keras keeps u_product in a variable; here it follows from the step
+    count on the device (kernels/optimizer_rules.py nadam_step_scalars), so it needs no slot of its own."""
+
+    update_step = "nadam_update"
+
+    def active_slots(self):
+        return ("momentum", "velocity")
+
+    def update(self, params, grads):
+        s = self.slots
+        self.ops.nadam_update(params, grads, s["momentum"], s["velocity"], self.state, self.beta_1, self.beta_2,
+                              self.epsilon)
+
+
+class Adamax(_TwoMoments):
+    """Adam on the infinity norm (Keras 3's keras/src/optimizers/adamax.py): m moving average of g,
+    u = max(beta_2 u, |g|), p -= lr m / ((1 - beta_1^t) (u + eps))."""
+
+    update_step = "adamax_update"
+
+    def active_slots(self):
+        return ("momentum", "norm")
+
+    def update(self, params, grads):
+        s = self.slots
+        self.ops.adamax_update(params, grads, s["momentum"], s["norm"], self.state, self.beta_1, self.beta_2,
+                               self.epsilon)
+
+
+class Adadelta(Optimizer):
+    """Keras 3's keras/src/optimizers/adadelta.py: acc_g = rho acc_g + (1 - rho) g^2,
+    dx = -sqrt(acc_dx + eps) g / sqrt(acc_g + eps), acc_dx = rho acc_dx + (1 - rho) dx^2, p += lr dx
+    (Keras's default learning rate 0.001; the paper's form is learning_rate=1.0)."""
+
+    update_step = "adadelta_update"
+    host_hyperparameters = Optimizer.host_hyperparameters + ("rho", "epsilon")
+
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.rho = _in_range("rho", rho, high_open=False)
+        self.epsilon = float(epsilon)
+
+    def active_slots(self):
+        return ("accumulated_grad", "accumulated_delta_var")
+
+    def update(self, params, grads):
+        s = self.slots
+        self.ops.adadelta_update(params, grads, s["accumulated_grad"], s["accumulated_delta_var"], self.state,
+                                 self.rho, self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Lion(Optimizer):
+    """Keras 3's keras/src/optimizers/lion.py: p -= lr sign(beta_1 m + (1 - beta_1) g), then
+    m = beta_2 m + (1 - beta_2) g. beta_1 must be in (0, 1], as in Keras (0 makes it SignSGD)."""
+
+    update_step = "lion_update"
+    host_hyperparameters = Optimizer.host_hyperparameters + ("beta_1", "beta_2")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = _in_range("beta_1", beta_1, high_open=False, low_open=True)
+        self.beta_2 = _in_range("beta_2", beta_2, high_open=False)
+
+    def active_slots(self):
+        return ("momentum",)
+
+    def update(self, params, grads):
+        self.ops.lion_update(params, grads, self.slots["momentum"], self.state, self.beta_1, self.beta_2)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}

@@ -7,6 +7,8 @@ element-wise.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..ops.workspace import Workspace
@@ -76,8 +78,9 @@ class Optimizer:
             return
         if isinstance(self._learning_rate, LearningRateSchedule):
             raise TypeError("learning_rate: this optimizer follows a schedule; it cannot be set to a number")
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not value > 0:
-            raise ValueError(f"learning_rate: expected a positive number or a schedule, got {value!r}")
+        # 0 is allowed, as in Keras: a LearningRateScheduler may pause training with it.
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 <= value < math.inf:
+            raise ValueError(f"learning_rate: expected a finite number >= 0 or a schedule, got {value!r}")
         self._learning_rate = float(value)
         self._write_state(LEARNING_RATE, self._learning_rate)
 

@@ -1,6 +1,9 @@
 """Learning-rate schedules (Keras's ``keras.optimizers.schedules``): called with the optimizer's step count."""
 from __future__ import annotations
 
+import math
+import numbers
+
 from .._registry import lookup
 from ..kernels import lr_schedules
 
@@ -93,7 +96,57 @@ class InverseTimeDecay(LearningRateSchedule):
                                                  float(self.decay_rate), self.staircase)
 
 
-_BY_CLASS = {c.__name__: c for c in (ExponentialDecay, CosineDecay, PiecewiseConstantDecay, InverseTimeDecay)}
+def _real(argument, value, minimum=None):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or (
+            minimum is not None and value < minimum):
+        expected = "a finite number" + ("" if minimum is None else f" >= {minimum}")
+        raise ValueError(f"{argument}: expected {expected}, got {value!r}")
+    return float(value)
+
+
+class PolynomialDecay(LearningRateSchedule):
+    """(initial_learning_rate - end_learning_rate) * (1 - step / decay_steps) ** power + end_learning_rate,
+    the step held at decay_steps; with ``cycle``, decay_steps stretched to the first multiple >= step
+    (Keras 3's keras/src/optimizers/schedules/learning_rate_schedule.py, same arguments and defaults)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False,
+                 name="PolynomialDecay"):
+        _real("initial_learning_rate", initial_learning_rate, 0.0)
+        _positive("decay_steps", decay_steps)
+        _real("end_learning_rate", end_learning_rate, 0.0)
+        _real("power", power, 0.0)  # Keras takes any power; a negative one divides by zero at decay_steps
+        self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
+        self.end_learning_rate, self.power, self.cycle, self.name = end_learning_rate, power, bool(cycle), name
+
+    def formula(self):
+        return lr_schedules.polynomial_decay, (float(self.initial_learning_rate), float(self.decay_steps),
+                                               float(self.end_learning_rate), float(self.power), self.cycle)
+
+
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (SGDR): from initial_learning_rate to alpha times it over
+    first_decay_steps, then again over t_mul times as many steps from m_mul times the previous start, and so on
+    (Keras 3's keras/src/optimizers/schedules/learning_rate_schedule.py, same arguments, defaults and
+    config keys). With t_mul < 1 the periods add up to first_decay_steps / (1 - t_mul) steps; after that the
+    rate is NaN, as Keras's formula gives."""
+
+    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0, name="SGDRDecay"):
+        _real("initial_learning_rate", initial_learning_rate, 0.0)
+        _positive("first_decay_steps", first_decay_steps)
+        _positive("t_mul", t_mul)
+        _real("m_mul", m_mul, 0.0)
+        if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool) or not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha: expected a number in [0, 1], got {alpha!r}")
+        self.initial_learning_rate, self.first_decay_steps = initial_learning_rate, first_decay_steps
+        self.t_mul, self.m_mul, self.alpha, self.name = t_mul, m_mul, alpha, name
+
+    def formula(self):
+        return lr_schedules.cosine_decay_restarts, (float(self.initial_learning_rate), float(self.first_decay_steps),
+                                                    float(self.t_mul), float(self.m_mul), float(self.alpha))
+
+
+_BY_CLASS = {c.__name__: c for c in (ExponentialDecay, CosineDecay, PiecewiseConstantDecay, InverseTimeDecay,
+                                     PolynomialDecay, CosineDecayRestarts)}
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:

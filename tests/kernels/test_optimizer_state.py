@@ -14,6 +14,8 @@ SCHEDULES = {
     "cosine-warmup": schedules.CosineDecay(0.03, decay_steps=5, warmup_target=0.3, warmup_steps=3),
     "piecewise": schedules.PiecewiseConstantDecay([2, 4], [0.3, 0.2, 0.1]),
     "inverse-time": schedules.InverseTimeDecay(0.1, decay_steps=2, decay_rate=0.5, staircase=True),
+    "polynomial-cycle": schedules.PolynomialDecay(0.1, decay_steps=3, end_learning_rate=0.01, power=2.0, cycle=True),
+    "cosine-restarts": schedules.CosineDecayRestarts(0.2, first_decay_steps=2, t_mul=1.5, m_mul=0.5, alpha=0.1),
 }
 
 

@@ -76,9 +76,9 @@ def test_without_nvvm_the_check_skips_and_says_why():
 
 
 def test_without_nvjitlink_the_cubin_stage_skips_and_ptx_still_runs():
-    result = run_check(HIDE_LIBRARY.format(name="nvJitLink"), "--only=adam")
+    result = run_check(HIDE_LIBRARY.format(name="nvJitLink"), "--only=adam amsgrad")
     out = result.stdout + result.stderr
     assert result.returncode == 3, out
     assert "SKIP cubin: nvJitLink is not usable" in result.stdout, out
     assert "ptx: .version" in result.stdout and "\ncubin:" not in result.stdout, out
-    assert "compiled 4 kernels" in result.stdout and "0 failures" in result.stdout, out
+    assert "compiled 2 kernels" in result.stdout and "0 failures" in result.stdout, out

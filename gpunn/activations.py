@@ -14,8 +14,9 @@ from ._registry import lookup
 
 # The element-wise activations (run in the fused bias + activation step), and those whose gradient needs the
 # pre-activation z rather than the output y.
-ELEMENTWISE = ("linear", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "silu")
-NEEDS_PREACTIVATION = frozenset({"elu", "gelu", "silu"})
+ELEMENTWISE = ("linear", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "silu",
+               "selu", "softplus", "softsign", "hard_sigmoid", "exponential", "mish")
+NEEDS_PREACTIVATION = frozenset({"elu", "gelu", "silu", "softsign", "mish"})
 
 DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
 
@@ -91,6 +92,40 @@ def silu(x):
 swish = silu
 
 
+# Keras 3's definitions (keras/src/activations/activations.py); the formulas and gradients are in
+# kernels/activations.py.
+
+def selu(x):
+    """scale * x for x > 0, scale * alpha * (exp(x) - 1) otherwise (alpha = 1.67326324, scale = 1.05070098)."""
+    return _elementwise("selu", x, 0.0)
+
+
+def softplus(x):
+    """log(exp(x) + 1)."""
+    return _elementwise("softplus", x, 0.0)
+
+
+def softsign(x):
+    """x / (abs(x) + 1)."""
+    return _elementwise("softsign", x, 0.0)
+
+
+def hard_sigmoid(x):
+    """Keras 3's hard sigmoid: relu6(x + 3) / 6, i.e. 0 below -3, 1 above 3, x / 6 + 0.5 between (Keras 2 used
+    0.2 x + 0.5)."""
+    return _elementwise("hard_sigmoid", x, 0.0)
+
+
+def exponential(x):
+    """exp(x)."""
+    return _elementwise("exponential", x, 0.0)
+
+
+def mish(x):
+    """x * tanh(softplus(x))."""
+    return _elementwise("mish", x, 0.0)
+
+
 def softmax(x, axis=-1):
     x = np.asarray(x)
     shifted = x - x.max(axis=axis, keepdims=True)
@@ -101,6 +136,8 @@ def softmax(x, axis=-1):
 _BY_NAME = {
     "linear": linear, "relu": relu, "leaky_relu": leaky_relu, "elu": elu, "gelu": gelu,
     "sigmoid": sigmoid, "tanh": tanh, "silu": silu, "swish": silu, "softmax": softmax,
+    "selu": selu, "softplus": softplus, "softsign": softsign, "hard_sigmoid": hard_sigmoid,
+    "exponential": exponential, "mish": mish,
 }
 _NAME_OF = {id(f): n for n, f in _BY_NAME.items() if n != "swish"}
 

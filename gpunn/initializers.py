@@ -48,11 +48,31 @@ class Ones(Initializer):
 
 
 class Constant(Initializer):
+    """``value`` everywhere. Keras 3's Constant documents a scalar but computes ``cast(value) * ones(shape)``
+    (keras/src/initializers/constant_initializers.py), so an array that broadcasts to the weight's shape works
+    there too: so it does here, and any other array is refused naming both shapes. An array value is kept as a
+    float64 array and saved in the config as nested lists."""
+
     def __init__(self, value=0.0):
-        self.value = float(value)
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"value: expected a number or an array of numbers, got {value!r}")
+        self.value = float(array) if array.ndim == 0 else array.astype(np.float64)
 
     def sample(self, shape, rng):
-        return np.full(shape, self.value)
+        if isinstance(self.value, float):
+            return np.full(shape, self.value)
+        try:
+            fits = np.broadcast_shapes(self.value.shape, shape) == tuple(shape)
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"value: a Constant of shape {self.value.shape} cannot fill a weight of shape "
+                             f"{tuple(shape)}; give a scalar or an array that broadcasts to {tuple(shape)}")
+        return np.array(np.broadcast_to(self.value, shape))
+
+    def get_config(self):
+        return {"value": self.value if isinstance(self.value, float) else self.value.tolist()}
 
 
 class RandomNormal(Initializer):
@@ -142,13 +162,27 @@ _BY_NAME = {
     "random_uniform": RandomUniform, "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_uniform": HeUniform,
     "he_normal": HeNormal, "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
+    # Keras 3's aliases (keras/src/initializers/__init__.py ALL_OBJECTS_DICT), with the classes' defaults
+    "normal": RandomNormal, "uniform": RandomUniform, "one": Ones, "zero": Zeros,
 }
 _BY_CLASS = {cls.__name__: cls for cls in _BY_NAME.values()}
+_DEFAULT = "glorot_uniform"  # what Keras 3's Layer.add_weight uses for a float weight given no initializer
 
 
 def get(identifier) -> Initializer:
+    """An Initializer from a name (Keras's, its aliases, or a class name such as ``"RandomNormal"``), a config
+    dict, a class or an instance.
+
+    None gives GlorotUniform: Keras's ``initializers.get(None)`` returns None, and its layers then create the
+    weight with ``add_weight(initializer=None)``, which picks ``"glorot_uniform"`` for a float weight
+    (keras/src/layers/layer.py ``add_weight``) — so ``Dense(kernel_initializer=None)`` and
+    ``Dense(bias_initializer=None)`` both start from Glorot-uniform values in Keras 3, as they do here."""
+    if identifier is None:
+        return _BY_NAME[_DEFAULT]()
     if isinstance(identifier, Initializer):
         return identifier
+    if isinstance(identifier, str) and identifier in _BY_CLASS:
+        return _BY_CLASS[identifier]()
     if isinstance(identifier, dict):  # a serialized initializer
         cls = lookup("initializer", identifier["class_name"], {k.lower(): v for k, v in _BY_CLASS.items()})
         return cls.from_config(identifier.get("config", {}))

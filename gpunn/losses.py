@@ -1,4 +1,5 @@
-"""Losses with tf.keras names: MSE, MAE and the binary / categorical / sparse categorical cross-entropies.
+"""Losses with tf.keras names: MSE, MAE, the binary / categorical / sparse categorical cross-entropies, and
+MSLE, cosine similarity, Huber, log-cosh, KL divergence, Poisson and the hinge losses.
 
 Each loss computes, in one pass, the per-sample loss, the gradient with respect to the model output and the
 predictions the metrics see: what the model outputs, as in Keras (``y_pred``), so raw logits when the loss is
@@ -263,11 +264,349 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         return ops.take_rows(identity, y_true, out=_like_output(ws, "targets", output))
 
 
+# ---- the other Keras losses: regression, probabilistic and hinge ------------------------------------------------
+# keras/src/losses/losses.py: each ``compute`` follows the function of the same name there, in its order of
+# operations, with its clip bounds in the output's dtype (as the existing losses do). Where an expression has a
+# kink (a maximum, a clip, a branch), the gradient passes where TensorFlow's does: to the first argument of a
+# tied maximum, inside a clip's closed range, to every tied entry of a max reduction in equal shares.
+
+
+def _no_logits(loss, logits):
+    if logits:  # no output activation is fused into these losses, and they take no from_logits
+        raise ValueError(f"{type(loss).__name__}: expected the model's output, not logits")
+
+
+class MeanSquaredLogarithmicError(Loss):
+    """mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1))^2) over the last axis (Keras's
+    ``mean_squared_logarithmic_error``: log of the value plus one, after clipping below at epsilon)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error"):
+        super().__init__(name=name, reduction=reduction)
+
+    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
+        _no_logits(self, logits)
+        epsilon, one = _constant(ws, "epsilon", EPSILON, output), _constant(ws, "one", 1.0, output)
+        shifted = ops.maximum(output, epsilon, _like_output(ws, "clipped", output))
+        ops.add(shifted, one, shifted)  # max(y_pred, eps) + 1, kept for the gradient
+        first_log = ops.log(shifted, _like_output(ws, "elementwise", output))
+        second_log = ops.maximum(y_true, epsilon, _like_output(ws, "complement", output))
+        ops.add(second_log, one, second_log)
+        ops.log(second_log, second_log)
+        diff = ops.subtract(first_log, second_log, _like_output(ws, "diff", output))
+        squared = ops.multiply(diff, diff, first_log)
+        per_sample = _row_mean(ops, ws, squared, _per_sample(ws, output))
+        grad = None
+        if need_grad:  # 2 diff / (max(y_pred, eps) + 1), where y_pred >= eps (the maximum's own gradient)
+            grad = ops.divide(diff, shifted, _like_output(ws, "grad", output))
+            passes = ops.greater_equal(output, epsilon, ws.buffer("loss.passes", output.shape, np.bool_))
+            ops.multiply(grad, passes, grad)
+            ops.multiply(grad, _constant(ws, "grad_factor", 2.0 * grad_scale / output.shape[-1], output), grad)
+        return per_sample, grad, output
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+class CosineSimilarity(Loss):
+    """-sum(l2_normalize(y_true) * l2_normalize(y_pred)) over ``axis`` (Keras's ``cosine_similarity``): between
+    -1 and 1, 0 when either vector is zero. Keras normalises as ``x * rsqrt(max(sum(x^2), eps^2))``
+    (keras/src/ops/nn.py ``_normalize``), computed here as ``x * (1 / sqrt(...))``."""
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity"):
+        super().__init__(name=name, reduction=reduction)
+        if isinstance(axis, bool) or axis not in (-1, 1):
+            raise ValueError(f"axis: gpunn's models output (samples, features), so the similarity is taken over "
+                             f"the features axis, -1 (or 1); got {axis!r}")
+        self.axis = int(axis)
+
+    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
+        _no_logits(self, logits)
+        floor = _constant(ws, "squared_epsilon", EPSILON * EPSILON, output)
+        one = _constant(ws, "one", 1.0, output)
+        unit_true, _, _ = self._normalize(ops, ws, y_true, "true", floor, one, output)
+        unit_pred, inverse_norm, unclamped = self._normalize(ops, ws, output, "pred", floor, one, output)
+        product = ops.multiply(unit_true, unit_pred, _like_output(ws, "elementwise", output))
+        per_sample = _per_sample(ws, output)
+        similarity = per_sample.reshape(-1, 1)  # a view, for broadcasting along the rows
+        ops.sum(product, -1, similarity, keepdims=True)
+        ops.negative(similarity, similarity)
+        grad = None
+        if need_grad:
+            # loss = -t^ . p r with r = 1 / sqrt(max(|p|^2, eps^2)): d loss / dp = -r (t^ + loss p^), the second
+            # term only where the maximum passes its gradient to |p|^2 (TF: at a tie too)
+            grad = ops.multiply(unit_pred, similarity, _like_output(ws, "grad", output))
+            ops.multiply(grad, unclamped, grad)
+            ops.add(grad, unit_true, grad)
+            ops.multiply(grad, inverse_norm, grad)
+            ops.multiply(grad, _constant(ws, "negative_grad_scale", -grad_scale, output), grad)
+        return per_sample, grad, output
+
+    @staticmethod
+    def _normalize(ops, ws, x, which, floor, one, like):
+        """(x / max(|x|, eps) row-wise, 1 / max(|x|, eps) (B, 1), |x|^2 >= eps^2 (B, 1) bool)."""
+        squares = ops.multiply(x, x, _like_output(ws, "squares_" + which, like))
+        square_sum = ops.sum(squares, -1, _row_buffer(ws, "square_sum_" + which, like), keepdims=True)
+        unclamped = ops.greater_equal(square_sum, floor, ws.buffer("loss.unclamped_" + which, square_sum.shape,
+                                                                   np.bool_))
+        inverse_norm = ops.maximum(square_sum, floor, _row_buffer(ws, "inverse_norm_" + which, like))
+        ops.sqrt(inverse_norm, inverse_norm)
+        ops.divide(one, inverse_norm, inverse_norm)
+        return ops.multiply(x, inverse_norm, squares), inverse_norm, unclamped
+
+    def get_config(self):
+        return {"name": self.name, "axis": self.axis}
+
+
+class Huber(Loss):
+    """mean(0.5 e^2 where |e| <= delta, else delta |e| - 0.5 delta^2) over the last axis, e = y_pred - y_true
+    (Keras's ``huber``). The gradient is e clipped to [-delta, delta]."""
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
+        super().__init__(name=name, reduction=reduction)
+        if isinstance(delta, bool) or not isinstance(delta, (int, float, np.integer, np.floating)) or not delta >= 0:
+            raise ValueError(f"delta: expected a number >= 0 (where the loss turns from quadratic to linear), got "
+                             f"{delta!r}")
+        self.delta = float(delta)
+        self._half_delta_squared = {}  # per dtype: 0.5 * square(delta) computed in that dtype, as Keras does
+
+    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
+        _no_logits(self, logits)
+        delta_c = _constant(ws, "delta", self.delta, output)
+        error = ops.subtract(output, y_true, _like_output(ws, "diff", output))
+        abs_error = ops.abs(error, _like_output(ws, "abs_error", output))
+        quadratic = ops.multiply(error, error, _like_output(ws, "quadratic", output))
+        ops.multiply(_constant(ws, "half", 0.5, output), quadratic, quadratic)  # half * square(error)
+        linear = ops.multiply(delta_c, abs_error, _like_output(ws, "elementwise", output))
+        ops.subtract(linear, _constant(ws, "half_delta_squared", self._offset(output.dtype), output), linear)
+        small = ops.greater_equal(delta_c, abs_error, ws.buffer("loss.small", output.shape, np.bool_))
+        ops.copy_where(quadratic, small, linear)  # where(abs_error <= delta, quadratic, linear)
+        per_sample = _row_mean(ops, ws, linear, _per_sample(ws, output))
+        grad = None
+        if need_grad:
+            minus_delta = _constant(ws, "minus_delta", -self.delta, output)
+            grad = ops.maximum(error, minus_delta, _like_output(ws, "grad", output))
+            ops.minimum(grad, delta_c, grad)
+            ops.multiply(grad, _constant(ws, "grad_factor", grad_scale / output.shape[-1], output), grad)
+        return per_sample, grad, output
+
+    def _offset(self, dtype) -> float:
+        """0.5 * delta^2 rounded as Keras computes it in ``dtype`` (a host float, worked out once per dtype)."""
+        value = self._half_delta_squared.get(dtype)
+        if value is None:
+            delta = np.asarray(self.delta, dtype)
+            value = self._half_delta_squared[dtype] = float(np.asarray(0.5, dtype) * (delta * delta))
+        return value
+
+    def get_config(self):
+        return {"name": self.name, "delta": self.delta}
+
+
+class LogCosh(Loss):
+    """mean(log(cosh(e))) over the last axis, e = y_pred - y_true, computed as Keras's ``log_cosh`` does:
+    e + softplus(-2 e) - log(2), with softplus(x) = logaddexp(x, 0). The gradient is tanh(e). Keras converts
+    log(2) to a float32 tensor whatever the dtype; here it is log(2) in the output's dtype."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh"):
+        super().__init__(name=name, reduction=reduction)
+
+    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
+        _no_logits(self, logits)
+        error = ops.subtract(output, y_true, _like_output(ws, "diff", output))
+        terms = ops.multiply(error, _constant(ws, "minus_two", -2.0, output), _like_output(ws, "elementwise", output))
+        ops.logaddexp(terms, _constant(ws, "zero", 0.0, output), terms)
+        ops.add(error, terms, terms)
+        ops.subtract(terms, _constant(ws, "log2", np.log(2.0), output), terms)
+        per_sample = _row_mean(ops, ws, terms, _per_sample(ws, output))
+        grad = None
+        if need_grad:
+            grad = ops.tanh(error, _like_output(ws, "grad", output))
+            ops.multiply(grad, _constant(ws, "grad_factor", grad_scale / output.shape[-1], output), grad)
+        return per_sample, grad, output
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+class KLDivergence(Loss):
+    """sum(t log(t / p)) over the last axis with t = clip(y_true, eps, 1) and p = clip(y_pred, eps, 1) (Keras's
+    ``kl_divergence``: both clipped, so a zero target contributes eps log(eps / p))."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence"):
+        super().__init__(name=name, reduction=reduction)
+
+    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
+        _no_logits(self, logits)
+        epsilon, one = _constant(ws, "epsilon", EPSILON, output), _constant(ws, "one", 1.0, output)
+        t = ops.maximum(y_true, epsilon, _like_output(ws, "clipped_true", output))
+        ops.minimum(t, one, t)
+        p = ops.maximum(output, epsilon, _like_output(ws, "clipped", output))
+        ops.minimum(p, one, p)
+        terms = ops.divide(t, p, _like_output(ws, "elementwise", output))
+        ops.log(terms, terms)
+        ops.multiply(t, terms, terms)
+        per_sample = ops.sum(terms, -1, _per_sample(ws, output))
+        grad = None
+        if need_grad:  # -t / p inside [eps, 1], the range where TF's clip passes the gradient
+            grad = ops.divide(t, p, _like_output(ws, "grad", output))
+            ops.multiply(grad, _inside_closed_clip_range(ops, ws, output, epsilon, one), grad)
+            ops.multiply(grad, _constant(ws, "negative_grad_scale", -grad_scale, output), grad)
+        return per_sample, grad, output
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+def _inside_closed_clip_range(ops, ws, output, low, high):
+    """A bool buffer: low <= output <= high."""
+    inside = ws.buffer("loss.inside", output.shape, np.bool_)
+    below_top = ws.buffer("loss.below_top", output.shape, np.bool_)
+    ops.greater_equal(output, low, inside)
+    ops.greater_equal(high, output, below_top)
+    return ops.logical_and(inside, below_top, inside)
+
+
+class Poisson(Loss):
+    """mean(y_pred - y_true log(y_pred + eps)) over the last axis (Keras's ``poisson``)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="poisson"):
+        super().__init__(name=name, reduction=reduction)
+
+    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
+        _no_logits(self, logits)
+        shifted = ops.add(output, _constant(ws, "epsilon", EPSILON, output), _like_output(ws, "clipped", output))
+        terms = ops.log(shifted, _like_output(ws, "elementwise", output))
+        ops.multiply(y_true, terms, terms)
+        ops.subtract(output, terms, terms)
+        per_sample = _row_mean(ops, ws, terms, _per_sample(ws, output))
+        grad = None
+        if need_grad:  # 1 - y_true / (y_pred + eps)
+            grad = ops.divide(y_true, shifted, _like_output(ws, "grad", output))
+            ops.subtract(_constant(ws, "one", 1.0, output), grad, grad)
+            ops.multiply(grad, _constant(ws, "grad_factor", grad_scale / output.shape[-1], output), grad)
+        return per_sample, grad, output
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+def _hinge_labels(ops, ws, y_true, output):
+    """Keras's ``convert_binary_labels_to_hinge``: labels that are all 0 or 1 (over the whole batch) become -1 or
+    1, others stay as they are. The test runs on the device and the choice is arithmetic, t + all01 (t - 1), so
+    no host branch decides a step: 2t - 1 for 0/1 labels (exactly), t otherwise."""
+    zeros = ops.equal(y_true, _constant(ws, "zero", 0.0, output), ws.buffer("loss.label_is_0", output.shape, np.bool_))
+    ones = ops.equal(y_true, _constant(ws, "one", 1.0, output), ws.buffer("loss.label_is_1", output.shape, np.bool_))
+    ops.logical_or(zeros, ones, zeros)
+    binary = ops.all(zeros, None, ws.buffer("loss.labels_binary", (), np.bool_))
+    flag = ops.copy_into(binary, ws.buffer("loss.labels_binary_value", (), output.dtype))
+    labels = ops.subtract(y_true, _constant(ws, "one", 1.0, output), _like_output(ws, "hinge_labels", output))
+    ops.multiply(labels, flag, labels)
+    return ops.add(y_true, labels, labels)
+
+
+def _hinge_margin(ops, ws, labels, output):
+    """max(1 - t y_pred, 0), and the bool 1 - t y_pred >= 0 (where TF's maximum passes the gradient to it)."""
+    margin = ops.multiply(labels, output, _like_output(ws, "margin", output))
+    ops.subtract(_constant(ws, "one", 1.0, output), margin, margin)
+    active = ops.greater_equal(margin, _constant(ws, "zero", 0.0, output),
+                               ws.buffer("loss.active", output.shape, np.bool_))
+    ops.maximum(margin, _constant(ws, "zero", 0.0, output), margin)
+    return margin, active
+
+
+class Hinge(Loss):
+    """mean(max(1 - t y_pred, 0)) over the last axis, t the labels as -1/1 (0/1 labels are converted; Keras's
+    ``hinge``)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="hinge"):
+        super().__init__(name=name, reduction=reduction)
+
+    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
+        _no_logits(self, logits)
+        labels = _hinge_labels(ops, ws, y_true, output)
+        margin, active = _hinge_margin(ops, ws, labels, output)
+        per_sample = _row_mean(ops, ws, margin, _per_sample(ws, output))
+        grad = None
+        if need_grad:  # -t where the margin is active
+            grad = ops.multiply(labels, active, _like_output(ws, "grad", output))
+            ops.multiply(grad, _constant(ws, "grad_factor", -grad_scale / output.shape[-1], output), grad)
+        return per_sample, grad, output
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+class SquaredHinge(Loss):
+    """mean(max(1 - t y_pred, 0)^2) over the last axis, t as for Hinge (Keras's ``squared_hinge``)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge"):
+        super().__init__(name=name, reduction=reduction)
+
+    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
+        _no_logits(self, logits)
+        labels = _hinge_labels(ops, ws, y_true, output)
+        margin, _ = _hinge_margin(ops, ws, labels, output)
+        squared = ops.multiply(margin, margin, _like_output(ws, "elementwise", output))
+        per_sample = _row_mean(ops, ws, squared, _per_sample(ws, output))
+        grad = None
+        if need_grad:  # -2 t max(1 - t y_pred, 0)
+            grad = ops.multiply(labels, margin, _like_output(ws, "grad", output))
+            ops.multiply(grad, _constant(ws, "grad_factor", -2.0 * grad_scale / output.shape[-1], output), grad)
+        return per_sample, grad, output
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+class CategoricalHinge(Loss):
+    """max(neg - pos + 1, 0) with pos = sum(t y_pred) and neg = max((1 - t) y_pred) over the last axis (Keras's
+    ``categorical_hinge``; labels one-hot, 0/1 or -1/1, used as they are)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge"):
+        super().__init__(name=name, reduction=reduction)
+
+    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
+        _no_logits(self, logits)
+        one, zero = _constant(ws, "one", 1.0, output), _constant(ws, "zero", 0.0, output)
+        positive = ops.multiply(y_true, output, _like_output(ws, "elementwise", output))
+        pos = ops.sum(positive, -1, _row_buffer(ws, "pos", output), keepdims=True)
+        complement = ops.subtract(one, y_true, _like_output(ws, "complement", output))
+        others = ops.multiply(complement, output, _like_output(ws, "others", output))
+        neg = ops.max(others, -1, _row_buffer(ws, "neg", output), keepdims=True)
+        margin = ops.subtract(neg, pos, _row_buffer(ws, "margin", output))
+        ops.add(margin, one, margin)
+        per_sample = _per_sample(ws, output)
+        ops.maximum(margin, zero, per_sample.reshape(-1, 1))
+        grad = None
+        if need_grad:
+            # (1 - t) [others == neg] / (number of ties) - t, in rows whose margin is >= 0 (TF: a max reduction
+            # shares its gradient between tied entries; a maximum passes it to its first argument at a tie)
+            picked = ops.equal(others, neg, ws.buffer("loss.picked", output.shape, np.bool_))
+            grad = ops.copy_into(picked, _like_output(ws, "grad", output))
+            ties = ops.sum(grad, -1, _row_buffer(ws, "ties", output), keepdims=True)
+            ops.divide(grad, ties, grad)
+            ops.multiply(grad, complement, grad)
+            ops.subtract(grad, y_true, grad)
+            active = ops.greater_equal(margin, zero, ws.buffer("loss.active", margin.shape, np.bool_))
+            ops.multiply(grad, active, grad)
+            ops.multiply(grad, _constant(ws, "grad_scale", grad_scale, output), grad)
+        return per_sample, grad, output
+
+    def get_config(self):
+        return {"name": self.name}
+
+
 _BY_NAME = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
     "binary_crossentropy": BinaryCrossentropy, "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    # keras/src/losses/__init__.py ALL_OBJECTS_DICT: the function names and the short aliases
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError, "msle": MeanSquaredLogarithmicError,
+    "cosine_similarity": CosineSimilarity, "huber": Huber, "log_cosh": LogCosh,
+    "kl_divergence": KLDivergence, "kld": KLDivergence, "poisson": Poisson,
+    "hinge": Hinge, "squared_hinge": SquaredHinge, "categorical_hinge": CategoricalHinge,
+    # tf.keras 2 spellings that Keras 3 keeps as legacy exports
+    "logcosh": LogCosh, "kullback_leibler_divergence": KLDivergence,
 }
 _BY_CLASS = {c.__name__: c for c in set(_BY_NAME.values())}
 
@@ -280,6 +619,8 @@ def get(identifier) -> Loss:
     if isinstance(identifier, dict):
         cls = lookup("loss", identifier["class_name"], {k.lower(): v for k, v in _BY_CLASS.items()})
         return cls(**identifier.get("config", {}))
+    if isinstance(identifier, str) and identifier in _BY_CLASS:  # Keras also takes class names: "Huber"
+        return _BY_CLASS[identifier]()
     if callable(identifier) and getattr(identifier, "__name__", None) in _BY_NAME:
         return _BY_NAME[identifier.__name__]()
     if callable(identifier) and not isinstance(identifier, str):
@@ -304,8 +645,35 @@ def _function(cls, name):
     return fn
 
 
+def _plain_function(cls, name):
+    """The function of a loss that takes neither from_logits nor an argument of its own."""
+    def fn(y_true, y_pred):
+        """Per-sample losses, as the function of the same name in ``keras.losses``."""
+        return cls().per_sample(y_true, y_pred)
+
+    fn.__name__ = name
+    return fn
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """Per-sample Huber losses, as ``keras.losses.huber``."""
+    return Huber(delta=delta).per_sample(y_true, y_pred)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """Per-sample negative cosine similarities, as ``keras.losses.cosine_similarity``."""
+    return CosineSimilarity(axis=axis).per_sample(y_true, y_pred)
+
+
 mean_squared_error = mse = _function(MeanSquaredError, "mean_squared_error")
 mean_absolute_error = mae = _function(MeanAbsoluteError, "mean_absolute_error")
 binary_crossentropy = _function(BinaryCrossentropy, "binary_crossentropy")
 categorical_crossentropy = _function(CategoricalCrossentropy, "categorical_crossentropy")
 sparse_categorical_crossentropy = _function(SparseCategoricalCrossentropy, "sparse_categorical_crossentropy")
+mean_squared_logarithmic_error = msle = _plain_function(MeanSquaredLogarithmicError, "mean_squared_logarithmic_error")
+log_cosh = logcosh = _plain_function(LogCosh, "log_cosh")
+kl_divergence = kld = kullback_leibler_divergence = _plain_function(KLDivergence, "kl_divergence")
+poisson = _plain_function(Poisson, "poisson")
+hinge = _plain_function(Hinge, "hinge")
+squared_hinge = _plain_function(SquaredHinge, "squared_hinge")
+categorical_hinge = _plain_function(CategoricalHinge, "categorical_hinge")

@@ -8,9 +8,24 @@
     sigmoid     y = 1 / (1 + exp(-z))                   f' = y (1 - y)
     tanh        y = tanh(z)                             f' = 1 - y^2
     silu        y = z s,  s = sigmoid(z)                f' = s (1 + z (1 - s))
+    selu        y = S z if z > 0 else S A expm1(z)      f' = y + S A if y < 0 else S   (S, A: Keras's constants)
+    softplus    y = log(1 + exp(z))                     f' = sigmoid(z) = -expm1(-y)
+    softsign    y = z / (1 + |z|)                       dz = dy / (1 + |z|)^2
+    hard_sigmoid y = min(max(z + 3, 0), 6) / 6          dz = dy / 6 where 0 < y < 1, else 0
+    exponential y = exp(z)                              f' = y
+    mish        y = z tanh(softplus(z))                 f' = t + (1 - t^2) z sigmoid(z),  t = tanh(softplus(z))
+                                                        (computed from e = exp(z), see the twin)
 
 gelu is Keras's default ``approximate=False``: Phi is the normal CDF via erf, phi its density.
-Backward uses the output y only, except for NEEDS_PREACTIVATION (elu, gelu, silu), which need z.
+Backward uses the output y only, except for NEEDS_PREACTIVATION (elu, gelu, silu, softsign, mish), which
+need z (elu only in the CUDA kernel, for its branch).
+
+The new ones follow Keras 3 (keras/src/activations/activations.py and its backends' nn.py): selu is
+``scale * elu(x, alpha)`` with alpha = 1.6732632423543772848170429916717, scale =
+1.0507009873554804934193349852946, its gradient TF's SeluGrad (``y < 0``, from the output); softplus is
+``logaddexp(x, 0)`` (NumPy backend); softsign and its gradient are TF's Softsign / SoftsignGrad;
+hard_sigmoid is Keras 3's ``relu6(x + 3) / 6`` (Keras 2's was 0.2 x + 0.5), its gradient TF's Relu6Grad
+(``0 < x + 3 < 6``) through the division; exponential is ``exp``; mish is ``x * tanh(softplus(x))``.
 
 NumPy twins: ``activation_forward_numpy`` and ``activation_backward_numpy`` (in place, into given
 buffers). CUDA: ``device_functions(activation, dtype)`` builds the pair of Numba device functions
@@ -27,12 +42,18 @@ import numpy as np
 
 from gpunn.kernels.erf import erf_numpy
 
-ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "silu")
-NEEDS_PREACTIVATION = frozenset({"elu", "gelu", "silu"})
+ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "silu",
+               "selu", "softplus", "softsign", "hard_sigmoid", "exponential", "mish")
+NEEDS_PREACTIVATION = frozenset({"elu", "gelu", "silu", "softsign", "mish"})
 
 LEAKY_RELU_ALPHA = 0.2  # Keras 3 LeakyReLU negative_slope default; the elu alpha is Keras's 1.0
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+# SELU's constants, as keras/src/backend/numpy/nn.py writes them; S A is applied as one product
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+SELU_SCALE_ALPHA = SELU_SCALE * SELU_ALPHA
+_MISH_CLAMP = 30.0  # mish's f' is 1 to the rounding of float64 above this (see activation_backward_numpy)
 
 cuda = None  # numba.cuda, bound on first use by device_functions
 
@@ -90,6 +111,33 @@ def activation_forward_numpy(z, out, activation, alpha=LEAKY_RELU_ALPHA):
     elif activation == "silu":
         _sigmoid_into(z, out)
         out *= z
+    elif activation == "selu":
+        # S z above zero, S A expm1(z) at and below; out may be z, so the branch mask and the negative
+        # part are taken before out is written
+        negative = np.less_equal(z, 0)
+        below = np.minimum(z, 0)
+        np.expm1(below, out=below)
+        below *= z.dtype.type(SELU_SCALE_ALPHA)
+        np.multiply(z, z.dtype.type(SELU_SCALE), out=out)
+        np.copyto(out, below, where=negative)
+    elif activation == "softplus":
+        np.logaddexp(z, 0, out=out)
+    elif activation == "softsign":  # out is never z (softsign needs z in backward)
+        np.abs(z, out=out)
+        out += 1.0
+        np.divide(z, out, out=out)
+    elif activation == "hard_sigmoid":
+        np.add(z, 3.0, out=out)
+        np.maximum(out, 0, out=out)
+        np.minimum(out, 6.0, out=out)
+        np.divide(out, 6.0, out=out)
+    elif activation == "exponential":
+        with np.errstate(over="ignore"):  # exp overflows to inf, as Keras's does
+            np.exp(z, out=out)
+    elif activation == "mish":  # out is never z
+        np.logaddexp(z, 0, out=out)
+        np.tanh(out, out=out)
+        out *= z
     else:
         check_activation(activation)
     return out
@@ -105,8 +153,26 @@ def activation_backward_numpy(dy, y, z, activation, dz_out, alpha=LEAKY_RELU_ALP
     if activation == "relu":
         np.multiply(dy, y > 0, out=dz_out)
         return dz_out
+    if activation == "exponential":  # f' = y
+        np.multiply(dy, y, out=dz_out)
+        return dz_out
     check_activation(activation)
     s = np.empty_like(dy) if scratch is None else scratch
+    if activation == "softsign":
+        # TF's SoftsignGrad: dy / (1 + |z|)^2, a division rather than a multiply by f'
+        np.abs(z, out=s)
+        s += 1.0
+        s *= s
+        np.divide(dy, s, out=dz_out)
+        return dz_out
+    if activation == "hard_sigmoid":
+        # inside = 0 < y < 1, as min(1 - y, y) > 0 (1 - y is exact there, NaN is outside); then dy / 6 there
+        np.subtract(1.0, y, out=s)
+        np.minimum(s, y, out=s)
+        np.greater(s, 0, out=s)
+        np.divide(dy, 6.0, out=dz_out)
+        dz_out *= s
+        return dz_out
     if activation == "leaky_relu":
         # f' = alpha + (1 - alpha) [y > 0], vectorised rather than a masked multiply
         np.multiply(y > 0, 1.0 - alpha, out=s)
@@ -143,6 +209,36 @@ def activation_backward_numpy(dy, y, z, activation, dz_out, alpha=LEAKY_RELU_ALP
             t = np.subtract(1.0, s, out=dz_out)
         t *= y
         s += t
+    elif activation == "selu":
+        # TF's SeluGrad: y + S A below zero (y < 0), S elsewhere
+        np.add(y, y.dtype.type(SELU_SCALE_ALPHA), out=s)
+        np.copyto(s, y.dtype.type(SELU_SCALE), where=np.logical_not(np.less(y, 0)))
+    elif activation == "softplus":
+        # sigmoid(z) = 1 - exp(-softplus(z)) = -expm1(-y), accurate for every y >= 0
+        np.negative(y, out=s)
+        np.expm1(s, out=s)
+        np.negative(s, out=s)
+    elif activation == "mish":
+        # f' = t + (1 - t^2) z sigmoid(z) with t = tanh(softplus(z)) = n / (n + 2), n = e (e + 2), e = exp(z),
+        # so 1 - t^2 = 4 (n + 1) / (n + 2)^2: written in n, no term is the difference of nearly equal ones
+        # (from t itself, an ulp of t would come back times |1 - 2 t z sigmoid(z)|, up to ~20). Above
+        # z = 30 the second term is below 1e-24 and t rounds to 1: z is clamped there, so nothing
+        # overflows. It takes temporaries here; the compiled CPU loop and the CUDA kernel need none.
+        np.minimum(z, _MISH_CLAMP, out=s)  # zc
+        e = np.exp(s) if dz_out is dy else np.exp(s, out=dz_out)
+        n = np.add(e, 2.0)
+        n *= e
+        d = np.add(n, 2.0)
+        e_plus_one = np.add(e, 1.0)
+        np.divide(e, e_plus_one, out=e)  # sigmoid(zc)
+        e *= s  # sigmoid(zc) zc
+        np.add(n, 1.0, out=s)
+        s /= d
+        s /= d
+        s *= 4.0  # 1 - t^2
+        s *= e
+        n /= d  # t
+        s += n
     np.multiply(dy, s, out=dz_out)
     return dz_out
 
@@ -216,11 +312,72 @@ def device_functions(activation: str, dtype: str):
 
         def bwd(dy, y, z, alpha):
             return dy * (one - y * y)
-    else:  # silu
+    elif activation == "silu":
         def fwd(z, alpha):
             return z * sigmoid(z)
 
         def bwd(dy, y, z, alpha):
             s = sigmoid(z)
             return dy * (s + y * (one - s))
+    elif activation == "selu":
+        scale, scale_alpha = T(SELU_SCALE), T(SELU_SCALE_ALPHA)
+
+        def fwd(z, alpha):
+            return scale * z if z > zero else scale_alpha * math.expm1(z)
+
+        def bwd(dy, y, z, alpha):
+            return dy * (y + scale_alpha) if y < zero else dy * scale
+    elif activation == "softplus":
+        @device
+        def softplus(z):
+            # logaddexp(z, 0) as NumPy computes it: the exp never overflows
+            if z > zero:
+                return z + math.log1p(math.exp(-z))
+            return math.log1p(math.exp(z))
+
+        def fwd(z, alpha):
+            return softplus(z)
+
+        def bwd(dy, y, z, alpha):
+            return dy * -math.expm1(-y)
+    elif activation == "softsign":
+        def fwd(z, alpha):
+            return z / (one + abs(z))
+
+        def bwd(dy, y, z, alpha):
+            u = abs(z) + one
+            return dy / (u * u)
+    elif activation == "hard_sigmoid":
+        three, six = T(3), T(6)
+
+        def fwd(z, alpha):
+            u = z + three
+            u = zero if u < zero else u  # NaN stays NaN, as np.maximum keeps it
+            u = six if u > six else u
+            return u / six
+
+        def bwd(dy, y, z, alpha):
+            return (dy / six) * (one if (y > zero and y < one) else zero)
+    elif activation == "exponential":
+        def fwd(z, alpha):
+            return math.exp(z)
+
+        def bwd(dy, y, z, alpha):
+            return dy * y
+    else:  # mish
+        two, four, clamp = T(2), T(4), T(_MISH_CLAMP)
+
+        def fwd(z, alpha):
+            if z > zero:
+                return math.tanh(z + math.log1p(math.exp(-z))) * z
+            return math.tanh(math.log1p(math.exp(z))) * z
+
+        def bwd(dy, y, z, alpha):
+            zc = clamp if z > clamp else z  # as the twin: f' from e = exp(z), 1 - t^2 = 4 (n + 1) / (n + 2)^2
+            e = math.exp(zc)
+            n = (e + two) * e
+            d = n + two
+            sig = e / (e + one)
+            q = (((n + one) / d) / d) * four
+            return dy * (n / d + q * (sig * zc))
     return device(fwd), device(bwd)

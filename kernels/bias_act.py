@@ -55,7 +55,7 @@ def bias_act_forward_numpy(z, bias, activation, out, alpha=LEAKY_RELU_ALPHA):
 def act_backward_bias_grad_numpy(dy, y, z, activation, dz_out, dbias_out, alpha=LEAKY_RELU_ALPHA,
                                  scratch=None):
     """dz_out = dy * f'(.) (``dz_out`` may be ``dy``); dbias_out = dz_out summed over the batch
-    (None: no bias). ``z`` is only read for elu, gelu and silu."""
+    (None: no bias). ``z`` is only read for the activations in NEEDS_PREACTIVATION but elu."""
     activation_backward_numpy(dy, y, z, activation, dz_out, alpha, scratch)
     if dbias_out is not None:
         np.sum(dz_out, axis=0, out=dbias_out)

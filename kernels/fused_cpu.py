@@ -95,7 +95,7 @@ class CompiledFused:
     def act_backward_bias_grad(self, dy, y, z, activation, dz_out, dbias_out, alpha=LEAKY_RELU_ALPHA,
                                scratch=None):
         """dz_out = dy * f'(.) (``dz_out`` may be ``dy``); dbias_out = dz_out summed over the batch (None: no
-        bias). ``z`` is only read for gelu and silu; ``scratch`` is accepted and not needed."""
+        bias). ``z`` is only read for gelu, silu, softsign and mish; ``scratch`` is accepted and not needed."""
         code = _activation_code(activation)
         if dy.ndim != 2:
             return act_backward_bias_grad_numpy(dy, y, z, activation, dz_out, dbias_out, alpha, scratch)

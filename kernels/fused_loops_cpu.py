@@ -44,7 +44,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from gpunn.kernels import dropout as _dropout
-from gpunn.kernels.activations import _INV_SQRT2, _INV_SQRT_2PI
+from gpunn.kernels.activations import _INV_SQRT2, _INV_SQRT_2PI, _MISH_CLAMP, SELU_SCALE, SELU_SCALE_ALPHA
 from gpunn.kernels.erf import _A, _B, _C, _D, _INV_SQRT_PI, _P, _Q, _Y_CLAMP
 
 jit = functools.partial(njit, cache=True, error_model="numpy")
@@ -59,8 +59,10 @@ _SCALAR_OVERLOAD = {"forceinline": True, "error_model": "numpy"}
 
 # Activation codes: the wrapper resolves the name once; each step branches on the code once per block.
 LINEAR, RELU, LEAKY_RELU, ELU, GELU, SIGMOID, TANH, SILU = range(8)
+SELU, SOFTPLUS, SOFTSIGN, HARD_SIGMOID, EXPONENTIAL, MISH = range(8, 14)
 CODES = {"linear": LINEAR, "relu": RELU, "leaky_relu": LEAKY_RELU, "elu": ELU, "gelu": GELU,
-         "sigmoid": SIGMOID, "tanh": TANH, "silu": SILU}
+         "sigmoid": SIGMOID, "tanh": TANH, "silu": SILU, "selu": SELU, "softplus": SOFTPLUS,
+         "softsign": SOFTSIGN, "hard_sigmoid": HARD_SIGMOID, "exponential": EXPONENTIAL, "mish": MISH}
 
 
 # ---------------------------------------------------------------- intrinsics
@@ -440,6 +442,13 @@ def _log1p_unit_f32(x):
 overload(log1p_unit, jit_options=_SCALAR_OVERLOAD)(_by_type(_log1p_unit_f32, _log1p_unit_f64))
 
 
+@scalar_helper
+def softplus(x, zero):
+    """log(1 + e ** x) as np.logaddexp(x, 0) computes it: max(x, 0) + log1p(e ** -|x|), the exp in (0, 1]
+    (+inf gives inf, -inf 0, NaN NaN). ``zero`` is 0 in x's type."""
+    return select(x > zero, x, zero) + log1p_unit(exp(-math.fabs(x)))
+
+
 # ---------------------------------------------------------------- row reductions
 # Every helper from here on takes a 2-D array and row indices, never a row view: Numba counts references to
 # arrays held in variables (atomic increments and decrements) and, in functions as branchy as these, cannot
@@ -644,11 +653,42 @@ def _activate_block(code, z, out, r0, r1, alpha):
         for r in range(r0, r1):
             for c in range(n):
                 out[r, c] = tanh(z[r, c])
-    else:  # SILU
+    elif code == SILU:
         for r in range(r0, r1):
             for c in range(n):
                 v = z[r, c]
                 out[r, c] = (one / (exp(-v) + one)) * v
+    elif code == SELU:
+        scale, scale_alpha = t(SELU_SCALE), t(SELU_SCALE_ALPHA)
+        for r in range(r0, r1):
+            for c in range(n):  # NaN takes the first branch: NaN either way
+                v = z[r, c]
+                out[r, c] = select(v <= zero, scale_alpha * expm1_nonpositive(select(v > zero, zero, v)), scale * v)
+    elif code == SOFTPLUS:
+        for r in range(r0, r1):
+            for c in range(n):
+                out[r, c] = softplus(z[r, c], zero)
+    elif code == SOFTSIGN:
+        for r in range(r0, r1):
+            for c in range(n):
+                v = z[r, c]
+                out[r, c] = v / (math.fabs(v) + one)
+    elif code == HARD_SIGMOID:
+        three, six = t(3.0), t(6.0)
+        for r in range(r0, r1):
+            for c in range(n):  # min(max(z + 3, 0), 6) / 6, NaN kept as np.maximum / np.minimum keep it
+                u = z[r, c] + three
+                u = select(u < zero, zero, u)
+                out[r, c] = select(u > six, six, u) / six
+    elif code == EXPONENTIAL:
+        for r in range(r0, r1):
+            for c in range(n):
+                out[r, c] = exp(z[r, c])
+    else:  # MISH
+        for r in range(r0, r1):
+            for c in range(n):
+                v = z[r, c]
+                out[r, c] = tanh(softplus(v, zero)) * v
 
 
 @row_helper
@@ -695,11 +735,49 @@ def _activation_grad_block(code, dy, y, z, dz, r0, r1, alpha):
             for c in range(n):
                 u = y[r, c]
                 dz[r, c] = dy[r, c] * (one - u * u)
-    else:  # SILU: f' = s + (1 - s) y, s = sigmoid(z)
+    elif code == SILU:  # f' = s + (1 - s) y, s = sigmoid(z)
         for r in range(r0, r1):
             for c in range(n):
                 s = one / (exp(-z[r, c]) + one)
                 dz[r, c] = dy[r, c] * (s + (one - s) * y[r, c])
+    elif code == SELU:  # f' = y + S A where y < 0, else S
+        scale, scale_alpha = t(SELU_SCALE), t(SELU_SCALE_ALPHA)
+        for r in range(r0, r1):
+            for c in range(n):
+                u = y[r, c]
+                dz[r, c] = dy[r, c] * select(u < zero, u + scale_alpha, scale)
+    elif code == SOFTPLUS:  # f' = -expm1(-y), y >= 0
+        for r in range(r0, r1):
+            for c in range(n):
+                dz[r, c] = dy[r, c] * -expm1_nonpositive(-y[r, c])
+    elif code == SOFTSIGN:  # dz = dy / (1 + |z|)^2
+        for r in range(r0, r1):
+            for c in range(n):
+                u = math.fabs(z[r, c]) + one
+                dz[r, c] = dy[r, c] / (u * u)
+    elif code == HARD_SIGMOID:  # dz = dy / 6 where 0 < y < 1, else 0
+        six = t(6.0)
+        for r in range(r0, r1):
+            for c in range(n):
+                u = y[r, c]
+                inside = (u > zero) & (u < one)  # NaN is outside
+                dz[r, c] = (dy[r, c] / six) * select(inside, one, zero)
+    elif code == EXPONENTIAL:  # f' = y
+        for r in range(r0, r1):
+            for c in range(n):
+                dz[r, c] = dy[r, c] * y[r, c]
+    else:  # MISH: f' = t + (1 - t^2) z sigmoid(z), in e = exp(z) as the twin computes it
+        two, four, clamp = t(2.0), t(4.0), t(_MISH_CLAMP)
+        for r in range(r0, r1):
+            for c in range(n):
+                v = z[r, c]
+                zc = select(v > clamp, clamp, v)  # NaN kept
+                e = exp(zc)
+                m = (e + two) * e
+                d = m + two
+                sig = e / (e + one)
+                q = (((m + one) / d) / d) * four
+                dz[r, c] = dy[r, c] * (m / d + q * (sig * zc))
 
 
 @row_helper

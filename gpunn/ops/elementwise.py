@@ -97,3 +97,39 @@ class ElementwisePrimitives:
     @primitive
     def negative(self, a, out):
         return self.xp.negative(a, out=out)
+
+    # ---- for the Keras losses beyond the cross-entropies (Huber, LogCosh, the hinges, KLD, MSLE, cosine) ----
+    # Scalars reach these as 0-d arrays of the operand's dtype (a workspace constant): a Python scalar would be
+    # converted to an array on every call.
+
+    @primitive
+    def tanh(self, a, out):
+        return self.xp.tanh(a, out=out)
+
+    @primitive
+    def logaddexp(self, a, b, out):
+        """log(exp(a) + exp(b)) without overflow; softplus(a) is logaddexp(a, 0), as Keras's NumPy backend
+        writes it."""
+        return self.xp.logaddexp(a, b, out=out)
+
+    @primitive
+    def greater_equal(self, a, b, out):
+        return self.xp.greater_equal(a, b, out=out)
+
+    @primitive
+    def logical_or(self, a, b, out):
+        return self.xp.logical_or(a, b, out=out)
+
+    @primitive
+    def all(self, a, axis, out, keepdims=False):
+        return self.xp.all(a, axis=axis, out=out, keepdims=keepdims)
+
+    @primitive
+    def max(self, a, axis, out, keepdims=False):
+        return self.xp.max(a, axis=axis, out=out, keepdims=keepdims)
+
+    @primitive
+    def copy_where(self, source, condition, out):
+        """out = source where ``condition``, out unchanged elsewhere (``source`` and ``condition`` broadcast)."""
+        self.xp.copyto(out, source, where=condition)
+        return out

@@ -17,6 +17,7 @@ class TrainPlan:
     has_regularizers: bool
     metrics: list              # the compiled metric objects, resolved for these labels
     sparse_labels: bool
+    output_width: int          # the model's output units (sizes per-class metric state)
 
 
 def make_plan(model, sparse_labels: bool) -> TrainPlan:
@@ -40,9 +41,25 @@ def make_plan(model, sparse_labels: bool) -> TrainPlan:
         layers=layers, dense_tail_fused=fused and isinstance(last, Dense),
         loss_takes_logits=fused or loss.from_logits, need_dx=need_dx,
         has_regularizers=any(s.regularizer is not None for layer in layers for s in layer.weight_specs()),
-        metrics=[metrics_module.get(m, loss, units, sparse_labels) for m in model.metric_identifiers],
-        sparse_labels=sparse_labels,
+        metrics=resolve_metrics(model, units, sparse_labels), sparse_labels=sparse_labels, output_width=units,
     )
+
+
+def resolve_metrics(model, units: int, sparse_labels: bool) -> list:
+    """The compiled metric objects for this label layout, each checked against it (a clear error for a metric
+    that cannot take these labels and outputs). Made once per compile and layout and kept on the model
+    (``model._metric_objects``, reset by ``compile``), so training, evaluation and ``model.metrics`` share one
+    set of objects, as Keras's compiled metrics are one set."""
+    cache = getattr(model, "_metric_objects", None)
+    key = (bool(sparse_labels), int(units))
+    if cache is not None and key in cache:
+        return cache[key]
+    resolved = [metrics_module.get(m, model.loss, units, sparse_labels) for m in model.metric_identifiers]
+    for metric in resolved:
+        metric.check_layout(units, sparse_labels)
+    if cache is not None:
+        cache[key] = resolved
+    return resolved
 
 
 def run_forward(plan: TrainPlan, x, training: bool):

@@ -1,37 +1,80 @@
-"""Loss and metric sums kept on the device during an epoch; read back to the host only when asked."""
+"""The loss tracker's and every metric's state, kept on the device during an epoch; read back only when asked.
+
+One float64 device buffer holds all of it, cut per owner by ``metrics/state.py``: the loss tracker (a Mean
+named "loss": total and count) and each metric's declared state (per-threshold counts, totals, sums of
+squares...). A step adds its batch into it through Ops primitives (no allocation after the first batch of a
+size, no host read, so it records and replays); reading it is one device copy, plus one host allreduce across
+ranks at epoch ends (every state variable is a sum), then each metric's ``finalize`` on the host.
+
+The metric objects are bound to their part of the buffer (``Metric._bind``) when it is made and at every
+``reset``, so ``model.metrics[i].result()`` reads the state of the last ``fit`` epoch or ``evaluate``, as
+Keras's compiled metrics hold it.
+"""
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 import numpy as np
 
+from ..metrics.base import StateBinding
+from ..metrics.reduction import Mean
+from ..metrics.state import StateLayout
 from ..ops.workspace import Workspaces
 
 
-class RunningMetrics:
-    """Per-sample means of the loss and each metric over the batches seen since ``reset``.
+def _log_value(value):
+    """A float for a single value, an array for several (thresholds, classes), as Keras's logs hold them."""
+    return float(value) if np.ndim(value) == 0 else np.asarray(value)
 
-    Owned by a step, so its sums buffer stays where a recorded step writes; each batch adds into it on the
-    device through Ops primitives (no allocation, no host read).
+
+class RunningMetrics:
+    """The loss (a per-sample mean, weight penalty included) and each metric over the batches since ``reset``.
+
+    Owned by a step, so its buffer stays where a recorded step writes. ``output_width``: the model's output
+    width, which sizes per-class state (F1Score, R2Score); None: taken from the first batch.
     """
 
-    def __init__(self, ops, metrics, comm, loss_name="loss"):
+    def __init__(self, ops, metrics, comm, loss_name="loss", loss_tracker=None, output_width=None):
         self.ops, self.metrics, self.comm = ops, list(metrics), comm
-        self.names = [loss_name] + [m.name for m in self.metrics]
-        self.sums = ops.zeros(len(self.names), dtype="float64")
-        # 0-d views, one per name: a reduction can write into them and an add can accumulate into them
-        self._totals = [self.sums[i:i + 1].reshape(()) for i in range(len(self.names))]
+        self.loss_tracker = loss_tracker if loss_tracker is not None else Mean(name=loss_name)
+        self.names = [self.loss_tracker.name] + [m.name for m in self.metrics]
         self._workspaces = Workspaces(ops)  # per (batch rows, metric): each metric's scratch buffers
-        self.count = 0
+        self.layout = self.state = self._views = None
+        self.count = 0  # samples and batches since reset, on the host (the loss's count is on the device)
         self.batches = 0
+        if output_width is not None:
+            self._allocate(output_width)
+
+    @property
+    def _owners(self) -> list:
+        return [self.loss_tracker] + self.metrics
+
+    def _allocate(self, width: int) -> None:
+        shapes = [owner.state_shapes(width) for owner in self._owners]
+        self.layout = StateLayout(shapes)
+        self.state = self.ops.zeros(self.layout.size, dtype="float64")
+        self._views = self.layout.views(self.state)
+        self._own_layouts = [StateLayout([s]) for s in shapes]
+        self._bind()
+
+    def _bind(self) -> None:
+        for index, owner in enumerate(self._owners):
+            start, stop = self.layout.spans[index]
+            owner._bind(StateBinding(self.ops, self.state[start:stop], self._views[index], self._own_layouts[index],
+                                 owner=self))
 
     def reset(self) -> None:
-        self.sums[...] = 0.0
+        if self.state is not None:
+            self.ops.fill(0, self.state)
+            self._bind()
         self.count = 0
         self.batches = 0
 
     def accumulate(self, per_sample_loss, penalty, predictions, y_true) -> None:
-        """Add one batch's sums on the device (``penalty``: a 0-d weight penalty, or None)."""
+        """Add one batch on the device (``penalty``: a 0-d weight penalty, or None). Metrics are unweighted:
+        ``per_sample_loss`` carries the sample weights, the metrics see only labels and predictions."""
+        if self.state is None:
+            self._allocate(predictions.shape[-1])
         ops = self.ops
         n = per_sample_loss.shape[0]
         ws = self._workspaces((n, "loss"))
@@ -45,27 +88,32 @@ class RunningMetrics:
             wide = ws.buffer("running.penalty_total64", (), np.float64)
             ops.copy_into(scaled, wide)
             ops.add(batch_total, wide, batch_total)
-        ops.add(self._totals[0], batch_total, self._totals[0])
+        loss = self._views[0]
+        ops.add(loss["total"], batch_total, loss["total"])
+        ops.add(loss["count"], ws.constant("running.samples", float(n), np.float64), loss["count"])
         for i, metric in enumerate(self.metrics, start=1):
-            metric.batch_sum(ops, self._workspaces((n, i)), y_true, predictions, batch_total)
-            ops.add(self._totals[i], batch_total, self._totals[i])
+            metric.accumulate(ops, self._workspaces((n, i)), y_true, predictions, self._views[i])
 
     def count_batch(self, rows: int) -> None:
-        """The host's share of a batch: how many samples the sums now cover (kept out of any recording)."""
+        """The host's share of a batch: how many samples and batches the state now covers (kept out of any
+        recording; the loss's own count is added on the device)."""
         self.count += rows
         self.batches += 1
 
-    def result(self, across_ranks: bool = True) -> dict[str, float]:
-        """The means so far as floats: one device read, plus one host allreduce across ranks when asked.
+    def result(self, across_ranks: bool = True) -> dict:
+        """Each value so far (a float, or an array for a metric with several): one device read, plus one host
+        allreduce across ranks when asked.
 
         ``across_ranks`` is collective, so every rank must ask at the same point (epoch ends); batch-level
         logs, read by rank 0's progress bar alone, use the rank's own values.
         """
-        host = np.append(self.ops.to_numpy(self.sums), float(self.count))
+        if self.state is None:  # nothing seen yet (e.g. an empty epoch before the first batch)
+            return {name: 0.0 for name in self.names}
+        host = np.asarray(self.ops.to_numpy(self.state), dtype=np.float64)
         if across_ranks and self.comm.size > 1:
-            host = self.comm.allreduce_host(host)
-        count = host[-1] if host[-1] > 0 else 1.0
-        return {name: float(total / count) for name, total in zip(self.names, host[:-1])}
+            host = np.asarray(self.comm.allreduce_host(host), dtype=np.float64)
+        views = self.layout.views(host)
+        return {name: _log_value(owner.finalize(view)) for name, owner, view in zip(self.names, self._owners, views)}
 
     def lazy_logs(self) -> "LazyLogs":
         return LazyLogs(self)

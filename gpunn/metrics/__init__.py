@@ -1,0 +1,37 @@
+"""Metrics with Keras's names, arguments and numbers, streaming over batches with their state on the device.
+
+Each metric declares its state (float64 sums: counts per threshold, totals, squares), adds a batch into it
+with Ops primitives (``accumulate``: inside a training step, recorded and replayed, allocation-free after the
+first batch of a size) and computes its value from the state on the host (``finalize``). Compiled into a
+model, every metric's state lives in one device buffer that ``fit`` / ``evaluate`` read once per epoch (and
+for batch logs only when a callback asks); used on its own, ``update_state`` / ``result`` / ``reset_state``
+work on NumPy arrays as Keras's do. In ``fit`` and ``evaluate`` metrics are unweighted (there is no
+``weighted_metrics``); ``update_state(..., sample_weight=...)`` weights them as Keras does.
+
+Modules: ``base`` (the Metric API), ``reduction`` (Mean, per-sample means), ``accuracy``, ``regression``,
+``probabilistic`` (cross-entropies), ``confusion`` and ``confusion_counts`` (TP/FP/TN/FN, Precision,
+Recall, AUC), ``f_score``, ``registry`` (names), ``state`` (where the state lives).
+"""
+from __future__ import annotations
+
+from .accuracy import (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
+                       SparseTopKCategoricalAccuracy, TopKCategoricalAccuracy)
+from .base import Metric
+from .confusion import AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives, TruePositives
+from .f_score import F1Score, FBetaScore
+from .probabilistic import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
+from .reduction import Mean, PerSampleMean
+from .registry import accuracy_for, deserialize, get, serialize
+from .regression import (MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, R2Score,
+                         RootMeanSquaredError)
+
+__all__ = [
+    "Metric", "Mean", "PerSampleMean",
+    "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
+    "MeanAbsoluteError", "MeanSquaredError", "RootMeanSquaredError", "MeanAbsolutePercentageError", "R2Score",
+    "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+    "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives", "Precision", "Recall", "AUC",
+    "FBetaScore", "F1Score",
+    "get", "accuracy_for", "serialize", "deserialize",
+]

@@ -1,0 +1,319 @@
+"""Metric: Keras's metric API (``update_state`` / ``result`` / ``reset_state``) over state a training step keeps
+on the device.
+
+Keras's metrics (keras/src/metrics/metric.py) hold variables that ``update_state`` adds into. Here each
+metric declares its state as named float64 arrays (``state_shapes``), says how one batch adds into them
+(``accumulate``: Ops primitives writing into workspace buffers, so a training step can run it, record it and
+replay it without a host read or an allocation), and how the numbers are made from the state
+(``finalize``, on the host, once per read). Where the state lives is not the metric's business:
+
+- used on its own (``m.update_state(y_true, y_pred)``), in a host buffer of its own, updated through the CPU
+  Ops;
+- compiled into a model, in the model's running-metrics buffer on the device (``trainer/running_metrics.py``),
+  which binds the metric to its part of that buffer: ``m.result()`` then reads the last ``fit`` / ``evaluate``
+  state, ``m.reset_state()`` zeroes it, and ``m.update_state(...)`` takes a host copy of it and carries on there.
+"""
+from __future__ import annotations
+
+import collections
+import re
+
+import numpy as np
+
+from ..ops.workspace import Workspace
+from .state import StateLayout
+
+_host_ops = None
+
+
+def host_ops():
+    """The CPU Ops that standalone metrics update through (made on first use: NumpyOps loads Numba lazily)."""
+    global _host_ops
+    if _host_ops is None:
+        from ..ops import NumpyOps
+
+        _host_ops = NumpyOps()
+    return _host_ops
+
+
+# ---- names, as keras/src/utils/naming.py makes them ------------------------------------------------------------
+
+_name_uids: collections.defaultdict = collections.defaultdict(int)
+
+
+def to_snake_case(name: str) -> str:
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def auto_name(class_name: str) -> str:
+    """Keras's ``auto_name``: the snake-case class name, then ``_1``, ``_2``, ... for later instances
+    (``Precision()`` twice in a program: "precision", then "precision_1")."""
+    prefix = to_snake_case(class_name)
+    uid = _name_uids[prefix]
+    _name_uids[prefix] += 1
+    return prefix if uid == 0 else f"{prefix}_{uid}"
+
+
+# ---- what result() returns ---------------------------------------------------------------------------------------
+
+class ScalarResult(float):
+    """A metric's value: a float, with ``.numpy()`` as Keras's result tensors have."""
+
+    def numpy(self):
+        return np.float64(self)
+
+
+class ArrayResult(np.ndarray):
+    """A metric's values (one per threshold, or per class): an ndarray, with ``.numpy()``."""
+
+    def numpy(self):
+        return np.asarray(self)
+
+
+def as_result(value):
+    if np.ndim(value) == 0:
+        return ScalarResult(value)
+    return np.asarray(value, dtype=np.float64).view(ArrayResult)
+
+
+def divide_no_nan(a, b):
+    """a / b, 0 where b == 0 (Keras's ``ops.divide_no_nan``), on host arrays."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b == 0, 0.0, a / np.where(b == 0, 1.0, b))
+
+
+class StateBinding:
+    """A metric's state: its contiguous slice of a flat float64 buffer on ``ops``, the named views into it and
+    their layout within the slice. ``owner``: the RunningMetrics whose buffer it is, or None for the metric's
+    own host buffer."""
+
+    __slots__ = ("ops", "flat", "views", "layout", "owner")
+
+    def __init__(self, ops, flat, views, layout, owner=None):
+        self.ops, self.flat, self.views, self.layout, self.owner = ops, flat, views, layout, owner
+
+
+class Metric:
+    """Base class of gpunn's metrics. Subclasses define ``state_shapes``, ``accumulate`` and ``finalize``.
+
+    ``label_layout``: "dense" for labels shaped like the output (one-hot rows, binary targets, regression
+    targets), "class_ids" for one integer class id per sample.
+    """
+
+    default_name: str | None = None  # None: named from the class as Keras's auto_name does
+    label_layout = "dense"
+
+    def __init__(self, name=None, dtype=None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name: expected a string, got {type(name).__name__} {name!r}")
+        self.name = name if name is not None else (self.default_name or auto_name(type(self).__name__))
+        self._dtype = "float32" if dtype is None else str(np.dtype(dtype))
+        self._state: StateBinding | None = None
+        self._host_workspace = None  # (batch shape key, Workspace) of standalone updates
+
+    # ---- what a metric declares ----------------------------------------------------------------------------
+    def state_shapes(self, width: int | None) -> dict | None:
+        """{name: shape} of the float64 state arrays for outputs ``width`` values wide (None while the width is
+        unknown, for a metric whose state depends on it)."""
+        return {"total": (), "count": ()}
+
+    def accumulate(self, ops, ws, y_true, predictions, state: dict, sample_weight=None) -> None:
+        """Add one batch into ``state`` (float64 views) through Ops primitives, scratch buffers from ``ws`` (the
+        caller's workspace for this metric and batch shape): no host read, nothing allocated after the first
+        call with a given ``ws``. ``predictions`` (B, C) as the model outputs them; ``y_true`` in this metric's
+        ``label_layout`` ((B, C), or (B,) class ids; (B,) for a one-unit output too); ``sample_weight``: None
+        (as in ``fit``, where metrics stay unweighted) or (B,) weights of the predictions' dtype."""
+        raise NotImplementedError
+
+    def finalize(self, state: dict):
+        """The metric's value from host copies of its state: a float, or an array (per threshold or class)."""
+        raise NotImplementedError
+
+    def check_layout(self, width: int, sparse_labels: bool) -> None:
+        """Raise a clear error when this metric cannot take the compiled model's labels and output."""
+        if self.label_layout == "dense" and sparse_labels and width != 1:
+            raise ValueError(
+                f"metrics: {type(self).__name__} ({self.name!r}) compares labels shaped like the model's output, "
+                f"but the labels are class ids (one per sample) for a {width}-unit output; use one-hot targets "
+                "(gpunn.utils.to_categorical) with 'categorical_crossentropy'")
+        if self.label_layout == "class_ids" and not sparse_labels:
+            raise ValueError(
+                f"metrics: {type(self).__name__} ({self.name!r}) expects integer class ids (one per sample), but "
+                f"the labels are shaped like the model's {width}-unit output; use its one-hot counterpart")
+
+    # ---- helpers for subclasses ----------------------------------------------------------------------------
+    def _buffer(self, ws, role, shape, dtype):
+        # Named after the metric, so that metrics sharing a workspace keep their own buffers and constants.
+        return ws.buffer(f"{self.name}.{role}", shape, dtype)
+
+    def _zeros(self, ws, role, shape, dtype):
+        return ws.zeros(f"{self.name}.{role}", shape, dtype)
+
+    def _constant(self, ws, role, value, dtype):
+        return ws.constant(f"{self.name}.{role}", value, dtype)
+
+    # ---- where the state lives -----------------------------------------------------------------------------
+    def _bind(self, binding: StateBinding) -> None:
+        self._state = binding
+
+    def _own_host_state(self, width: int) -> dict:
+        """Views of a host state this metric owns, for ``width``-wide outputs: the one it has, or a host copy of
+        the state it is bound to (a model's last fit/evaluate state, carried on), or zeros when the layout
+        changed (another output width)."""
+        layout = StateLayout([self.state_shapes(width)])
+        current = self._state
+        if current is not None and current.layout.fields == layout.fields:
+            if current.owner is None:
+                return current.views
+            flat = np.array(current.ops.to_numpy(current.flat), dtype=np.float64)
+        else:
+            flat = np.zeros(layout.size, dtype=np.float64)
+        self._state = StateBinding(host_ops(), flat, layout.views(flat)[0], layout)
+        return self._state.views
+
+    # ---- Keras's API ---------------------------------------------------------------------------------------
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Add a batch of host data (NumPy arrays or lists) to the state, as Keras's ``update_state``."""
+        y_true, y_pred, weights = self._host_inputs(y_true, y_pred, sample_weight)
+        state = self._own_host_state(y_pred.shape[-1])
+        ops = host_ops()
+        # One workspace for the current batch shape (a stream of equal batches reuses its buffers); a new one
+        # when the shape changes, since a workspace's constants are made for one shape.
+        key = (y_true.shape, y_true.dtype.str, y_pred.shape, y_pred.dtype.str, weights is not None)
+        if self._host_workspace is None or self._host_workspace[0] != key:
+            self._host_workspace = (key, Workspace(ops))
+        self.accumulate(ops, self._host_workspace[1], y_true, y_pred, state, weights)
+
+    def result(self):
+        """The metric's value over everything added since the last reset: a float (with ``.numpy()``), or an
+        array for a metric with several values (thresholds, classes)."""
+        binding = self._state
+        if binding is None:
+            shapes = self.state_shapes(None)
+            if shapes is None:
+                return as_result(0.0)  # nothing seen yet, and the state's shape is not known yet
+            binding = self._state = self._empty_host_state(shapes)
+        return as_result(self.finalize(self._host_views(binding)))
+
+    def reset_state(self) -> None:
+        """Zero the state (on the device when it is a compiled model's)."""
+        binding = self._state
+        if binding is not None:
+            binding.ops.fill(0, binding.flat)
+
+    def reset_states(self) -> None:  # tf.keras 2 name
+        self.reset_state()
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        self.update_state(y_true, y_pred, sample_weight=sample_weight)
+        return self.result()
+
+    @property
+    def dtype(self) -> str:
+        return self._dtype
+
+    @property
+    def variables(self) -> list:
+        """Host copies of the state arrays (Keras: the metric's variables), in declaration order."""
+        binding = self._state
+        if binding is None:
+            return []
+        return [np.array(v) for v in self._host_views(binding).values()]
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}>"
+
+    # ---- host inputs ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _host_views(binding: StateBinding) -> dict:
+        """{name: host copy} of a bound state: one read of the metric's slice."""
+        host = np.asarray(binding.ops.to_numpy(binding.flat), dtype=np.float64)
+        return binding.layout.views(host)[0]
+
+    @staticmethod
+    def _empty_host_state(shapes) -> StateBinding:
+        layout = StateLayout([shapes])
+        flat = np.zeros(layout.size, dtype=np.float64)
+        return StateBinding(host_ops(), flat, layout.views(flat)[0], layout)
+
+    def _host_inputs(self, y_true, y_pred, sample_weight):
+        """(y_true, y_pred (B, C), weights (B,) or None) as host arrays in the layout ``accumulate`` takes."""
+        y_pred = np.asarray(y_pred)
+        if y_pred.dtype not in (np.float32, np.float64):
+            y_pred = y_pred.astype(np.float64)
+        if y_pred.ndim == 0:
+            raise ValueError(f"y_pred: expected one prediction per sample (a batch), got a scalar {y_pred!r}")
+        rows = len(y_pred)
+        y_pred = np.ascontiguousarray(y_pred.reshape(rows, int(np.prod(y_pred.shape[1:], dtype=np.int64))))
+        y_true = np.asarray(y_true)
+        if self.label_layout == "class_ids":
+            ids = y_true.reshape(-1)
+            if len(ids) != rows:
+                raise ValueError(f"y_true: expected {rows} class ids (one per row of y_pred), got shape {y_true.shape}")
+            if ids.dtype.kind == "f" and not np.array_equal(ids, np.round(ids)):
+                raise ValueError("y_true: expected integer class ids, got non-integer values")
+            width = y_pred.shape[1]
+            if ids.size and (ids.min() < 0 or ids.max() >= width):
+                raise ValueError(f"y_true: expected class ids in [0, {width}), got values from {ids.min()} to "
+                                 f"{ids.max()}")
+            y_true = np.ascontiguousarray(ids.astype(np.int64))
+        else:
+            if y_true.size != y_pred.size:
+                raise ValueError(f"y_true: expected the shape of y_pred {np.shape(y_pred)}, got shape {y_true.shape}")
+            y_true = np.ascontiguousarray(y_true.reshape(y_pred.shape).astype(y_pred.dtype))
+        weights = None
+        if sample_weight is not None:
+            weights = np.asarray(sample_weight, dtype=y_pred.dtype)
+            if weights.ndim == 0:
+                weights = np.full(rows, weights, dtype=y_pred.dtype)
+            elif weights.ndim == 2 and weights.shape[1] == 1:
+                weights = weights[:, 0]
+            if weights.shape != (rows,):
+                raise ValueError(f"sample_weight: expected one weight per sample, shape ({rows},), got shape "
+                                 f"{np.shape(sample_weight)}")
+            weights = np.ascontiguousarray(weights)
+        return y_true, y_pred, weights
+
+
+# ---- label layouts inside a step ---------------------------------------------------------------------------------
+
+def dense_labels(y_true, predictions):
+    """Labels shaped like the predictions: (B,) labels of a one-unit output seen as (B, 1) (a view)."""
+    if y_true.ndim == 1 and predictions.ndim == 2:
+        return y_true.reshape(-1, 1)
+    return y_true
+
+
+def class_ids(metric, ops, ws, y_true):
+    """(B,) integer class ids: the labels themselves, or an integer copy of float ids."""
+    ids = y_true.reshape(-1)
+    if ids.dtype.kind in "iu":
+        return ids
+    return ops.copy_into(ids, metric._buffer(ws, "class_ids", ids.shape, np.intp))
+
+
+def one_hot_rows(metric, ops, ws, ids, width, dtype):
+    """(B, width) one-hot rows of ``ids`` gathered from an identity matrix (a gather writes into its buffer
+    without allocating). The diagonal is set on every call (width elements), so a replay needs no set-up."""
+    identity = metric._zeros(ws, "identity", (width, width), dtype)
+    ops.fill(1, identity.reshape(-1)[::width + 1])
+    return ops.take_rows(identity, ids, out=metric._buffer(ws, "one_hot", (len(ids), width), dtype))
+
+
+def add_into(ops, ws, metric, role, batch_part, total):
+    """total (float64 state view) += batch_part, widened by a copy first when it is of another dtype."""
+    if batch_part.dtype != total.dtype:
+        wide = metric._buffer(ws, role + ".wide", batch_part.shape, total.dtype)
+        ops.copy_into(batch_part, wide)
+        batch_part = wide
+    ops.add(total, batch_part, total)

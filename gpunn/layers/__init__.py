@@ -7,13 +7,26 @@ from .base import Layer
 from .batch_normalization import BatchNormalization
 from .dense import Dense
 from .dropout import Dropout
+from .elu import ELU
 from .flatten import Flatten
+from .gaussian_dropout import GaussianDropout
+from .gaussian_noise import GaussianNoise
+from .identity import Identity
 from .input_layer import Input, InputLayer
 from .layer_normalization import LayerNormalization
+from .leaky_relu import LeakyReLU
+from .preprocessing_normalization import Normalization
+from .prelu import PReLU
+from .relu import ReLU
+from .rescaling import Rescaling
+from .reshape import Reshape
+from .softmax import Softmax
+from .variable import Variable
 
 LAYER_CLASSES = {
     cls.__name__: cls
-    for cls in (Activation, BatchNormalization, Dense, Dropout, Flatten, InputLayer, LayerNormalization)
+    for cls in (Activation, BatchNormalization, Dense, Dropout, ELU, Flatten, GaussianDropout, GaussianNoise, Identity,
+                InputLayer, LayerNormalization, LeakyReLU, Normalization, PReLU, ReLU, Rescaling, Reshape, Softmax)
 }
 
 
@@ -28,4 +41,5 @@ def serialize(layer: Layer) -> dict:
 
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "BatchNormalization",
-           "LayerNormalization", "deserialize", "serialize"]
+           "LayerNormalization", "Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU", "Normalization", "Rescaling",
+           "GaussianNoise", "GaussianDropout", "Reshape", "Identity", "Variable", "deserialize", "serialize"]

@@ -15,13 +15,18 @@ import numpy as np
 
 from .. import initializers, regularizers
 from ..ops.workspace import Workspace, Workspaces
+from .calling import bind_standalone, call_layer, compute_dtype
+from .variable import Variable
 
 Backprop = Callable[..., Any]
 _name_counters: dict[str, itertools.count] = {}
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """keras/src/utils/naming.py ``to_snake_case``: the prefix of generated layer names ("re_lu", "p_re_lu")."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def unique_name(prefix: str) -> str:
@@ -73,6 +78,22 @@ def normalize_shape(argument: str, shape) -> tuple[int, ...]:
     return shape
 
 
+def weight_property(name: str, doc: str = ""):
+    """A layer attribute (``dense.kernel``) giving the weight ``name`` as a Variable, as Keras's layers set
+    ``self.kernel = self.add_weight(...)``; None when the built layer has no such weight (Keras's
+    ``bias = None`` without ``use_bias``). Before the layer is built it raises AttributeError, as in Keras."""
+
+    def get(self):
+        if not self.built:
+            raise AttributeError(f"{name}: layer {self.name!r} is not built yet, so it has no weights; add it to a "
+                                 "built model or call it on data first")
+        if not any(spec.name == name for spec in self.weight_specs()):
+            return None
+        return self.variable(name)
+
+    return property(get, doc=doc or f"The weight {name!r} as a Variable (None when the layer has none).")
+
+
 class Layer:
     has_weights = False
     # Counts every ``bind`` of every layer: a model whose count has not moved since it last looked knows, without
@@ -96,6 +117,7 @@ class Layer:
         self.ops = None
         self.bound = Bound()
         self._workspaces = None
+        self._variables: dict = {}  # weight name -> its Variable, made on first use (see ``variable``)
 
     @property
     def trainable(self) -> bool:
@@ -166,41 +188,69 @@ class Layer:
             regularizer.add_gradient(self.ops, ws, weight, grad)
 
     # ---- Keras-facing -----------------------------------------------------------------------------
+    def variable(self, name: str) -> Variable:
+        """The weight ``name`` as a Keras Variable (always the same object for a name): it reads and writes the
+        weight wherever the layer computes with it at that moment (see ``variable.py``)."""
+        found = self._variables.get(name)
+        if found is None:
+            found = self._variables[name] = Variable(self, name)
+        return found
+
     @property
     def weights(self) -> list:
-        return [self.bound.weights[s.name] for s in self.weight_specs()] if self.built else []
+        """As in Keras: the layer's Variables, in the order of ``get_weights`` (``np.asarray(w)`` reads one)."""
+        return [self.variable(s.name) for s in self.weight_specs()] if self.built else []
 
     @property
     def trainable_weights(self) -> list:
         """As in Keras: the trainable-kind weights while ``trainable`` is True, else none."""
         if not (self.built and self.trainable):
             return []
-        return [self.bound.weights[s.name] for s in self.weight_specs() if s.trainable]
+        return [self.variable(s.name) for s in self.weight_specs() if s.trainable]
 
     @property
     def non_trainable_weights(self) -> list:
         """As in Keras: every weight of a frozen layer, else those that are never trained (moving statistics)."""
         if not self.built:
             return []
-        return [self.bound.weights[s.name] for s in self.weight_specs() if not (s.trainable and self.trainable)]
+        return [self.variable(s.name) for s in self.weight_specs() if not (s.trainable and self.trainable)]
 
     def get_weights(self) -> list[np.ndarray]:
-        return [self.ops.to_numpy(w).copy() for w in self.weights]
+        if not self.built:
+            return []
+        return [self.ops.to_numpy(self.bound.weights[s.name]).copy() for s in self.weight_specs()]
 
     def set_weights(self, values) -> None:
+        if not self.built:
+            raise ValueError(f"weights: layer {self.name!r} is not built yet, so its weights have no shapes; build it "
+                             "(add it to a built model, or call it on data) first")
         specs = self.weight_specs()
         if len(values) != len(specs):
             raise ValueError(f"weights: layer {self.name!r} expects {len(specs)} arrays, got {len(values)}")
+        values = [np.asarray(value) for value in values]
         for spec, value in zip(specs, values):
-            value = np.asarray(value)
             if value.shape != spec.shape:
                 raise ValueError(
                     f"weights: layer {self.name!r} weight {spec.name!r} expects shape {spec.shape}, got {value.shape}"
                 )
+        if any(spec.name not in self.bound.weights for spec in specs):  # built on its own, never called
+            from ..ops import get_ops
+
+            bind_standalone(self, get_ops(), compute_dtype(self))
+        for spec, value in zip(specs, values):
             self.bound.weights[spec.name][...] = self.ops.asarray(value, dtype=self.bound.weights[spec.name].dtype)
 
     def count_params(self) -> int:
         return sum(int(np.prod(s.shape)) for s in self.weight_specs())
+
+    def __call__(self, inputs, training=False, mask=None):
+        """``layer(x)``: the layer's output for the array ``x`` (NumPy, or CuPy on the GPU backend), as a new
+        backend array (NumPy on the CPU). As in Keras, a layer not built yet is built for x's samples and gets
+        its weights; ``training=True`` runs it as in training (Dropout drops, BatchNormalization updates its
+        moving statistics). See ``calling.py``."""
+        if mask is not None:
+            raise ValueError("mask: gpunn layers take no mask; leave mask=None")
+        return call_layer(self, inputs, training)
 
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable}

@@ -8,11 +8,14 @@ rank normalises its own shard.
 from __future__ import annotations
 
 from .. import initializers
-from .base import WeightSpec
+from .base import WeightSpec, weight_property
 from .normalization import _ScaleShift
 
 
 class BatchNormalization(_ScaleShift):
+    moving_mean = weight_property("moving_mean")
+    moving_variance = weight_property("moving_variance")
+
     def __init__(self, axis=-1, momentum=0.99, moving_mean_initializer="zeros",
                  moving_variance_initializer="ones", **kwargs):
         super().__init__(**kwargs)

@@ -9,13 +9,15 @@ import numpy as np
 
 from .. import activations, initializers, regularizers
 from .activation_step import activation_backward, activation_forward
-from .base import Layer, WeightSpec
+from .base import Layer, WeightSpec, weight_property
 
 LINEAR = activations.ActivationSpec("linear")
 
 
 class Dense(Layer):
     has_weights = True
+    kernel = weight_property("kernel")
+    bias = weight_property("bias")
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):

@@ -12,7 +12,7 @@ share their buffers. Reductions are NumPy's own: mean and var are computed as ``
 from __future__ import annotations
 
 from .. import initializers, regularizers
-from .base import Layer, WeightSpec
+from .base import Layer, WeightSpec, weight_property
 
 
 def _stats_shape(shape, axis):
@@ -40,6 +40,8 @@ class _ScaleShift(Layer):
     """The gamma/beta part: weights, config and the gradient of y = gamma * xhat + beta."""
 
     has_weights = True
+    gamma = weight_property("gamma")
+    beta = weight_property("beta")
 
     def __init__(self, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros", gamma_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, **kwargs):

@@ -1,7 +1,7 @@
 """Data-parallel replicas: the same weights on every rank before the first step, and a model check."""
 from __future__ import annotations
 
-from ..layers.dropout import Dropout
+from ..layers.seeded import SeededLayer
 
 
 def sync_replicas(model, comm) -> None:
@@ -14,9 +14,9 @@ def sync_replicas(model, comm) -> None:
     comm.broadcast_(model.params)
     if model.states.size:
         comm.broadcast_(model.states)
-    # Each rank drops out different units of its own samples (same seed everywhere would repeat masks).
+    # Each rank draws its own masks and noise for its samples (same seed everywhere would repeat them).
     for layer in model.layers:
-        if isinstance(layer, Dropout) and comm.rank:
+        if isinstance(layer, SeededLayer) and comm.rank:
             layer.seed = (layer.seed + 7919 * comm.rank) % (2**31 - 1)
     model._synced_comm = comm
 

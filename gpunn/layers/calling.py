@@ -1,0 +1,107 @@
+"""Calling a layer on an array, outside any model (``layer(x)``), as Keras's ``Layer.__call__`` does eagerly.
+
+Keras builds a layer on its first call and creates its weights there. A gpunn layer's weights normally live in
+a model's flat buffers; a layer used on its own gets arrays of its own instead (``bind_standalone``), drawn
+from its initializers, and a model that later takes the layer copies them into its buffers and keeps them (a
+layer's weights are kept when it joins a model: ``models/parameter_store.py``). A layer a model has bound
+computes with that model's views.
+
+The result is a new backend array: NumPy on the CPU, CuPy on the GPU (Keras returns a backend tensor). On the
+CPU it is a ``CallResult``, an ndarray that also has the ``.numpy()`` of TensorFlow's tensors, which scripts
+written for tf.keras call on outputs (``normalizer(x).numpy()``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..data import as_model_dtype, as_numeric_array
+
+
+class CallResult(np.ndarray):
+    """A NumPy array with ``.numpy()`` (a plain ndarray copy-free view), as tf.keras outputs have."""
+
+    def numpy(self) -> np.ndarray:
+        return self.view(np.ndarray)
+
+
+def call_result(ops, y):
+    """``y`` as what a layer or model call returns: a ``CallResult`` on the CPU, the CuPy array on a GPU."""
+    return y.view(CallResult) if ops.on_host else y
+
+
+def check_training(training) -> bool:
+    if training is None:
+        return False
+    if not isinstance(training, (bool, np.bool_)):
+        raise ValueError(f"training: expected True or False, got {training!r}")
+    return bool(training)
+
+
+def compute_dtype(layer) -> str:
+    """The dtype a layer computes in: its weights', else its declared dtype, else float32 (Keras's default)."""
+    for weight in layer.bound.weights.values():
+        return np.dtype(weight.dtype).name
+    return layer.dtype or "float32"
+
+
+def to_backend(ops, argument: str, data, dtype):
+    """``data`` as a C-contiguous backend array of ``dtype``: a CuPy array stays on the GPU, host data is
+    checked (numeric, finite, fits the dtype; errors name ``argument``) and copied there."""
+    if not ops.on_host and isinstance(data, ops.xp.ndarray):
+        if data.dtype.kind not in "biuf":
+            raise TypeError(f"{argument}: expected numeric data, got dtype {data.dtype}")
+        return ops.xp.ascontiguousarray(data, dtype=dtype)
+    host = as_model_dtype(argument, as_numeric_array(argument, data), dtype)
+    return ops.asarray(host)
+
+
+def bind_standalone(layer, ops, dtype) -> None:
+    """Give a built layer that no model has bound arrays of its own: its current weights where it holds them,
+    the others from their initializers (drawn from gpunn's generator, as a model draws them)."""
+    held = layer.bound.weights
+    specs = layer.weight_specs()
+    if layer.ops is not None and all(spec.name in held for spec in specs):
+        return
+    ops = layer.ops or ops
+    weights = {spec.name: held[spec.name] if spec.name in held else ops.asarray(spec.initializer(spec.shape, dtype))
+               for spec in specs}
+    layer.bind(ops, weights, {}, trainable=layer.trainable, owner=None)
+
+
+def call_layer(layer, inputs, training=False):
+    """``layer(inputs)``: see the module docstring. A 1-D input is one sample (the result is 1-D too), or a batch
+    of single values for a layer whose samples have shape (1,)."""
+    from ..ops import get_ops
+
+    training = check_training(training)
+    ops = layer.ops or get_ops()
+    dtype = compute_dtype(layer)
+    x = to_backend(ops, "inputs", inputs, dtype)
+    known = layer.input_shape if layer.built else layer.declared_input_shape
+    flat = x.ndim == 1
+    # 1-D: a batch of single values for a layer of samples of shape (1,) (Keras adds the axis), else one sample
+    scalars = flat and known is not None and tuple(known) == (1,)
+    if flat:
+        x = x.reshape(-1, 1) if scalars else x.reshape(1, -1)
+    sample_shape = tuple(x.shape[1:])
+    if not layer.built:
+        declared = layer.declared_input_shape
+        if declared is not None and tuple(declared) != sample_shape:
+            raise ValueError(f"inputs: layer {layer.name!r} was declared for samples of shape {tuple(declared)}, "
+                             f"got samples of shape {sample_shape}")
+        layer.build(sample_shape)
+    elif tuple(layer.input_shape) != sample_shape:
+        if not layer.weight_specs() and layer.bound.owner is None:  # weightless and in no model: any shape, as Keras
+            layer.build(sample_shape)
+        else:
+            raise ValueError(f"inputs: layer {layer.name!r} is built for samples of shape "
+                             f"{tuple(layer.input_shape)}, got samples of shape {sample_shape} (array shape "
+                             f"{tuple(x.shape)})")
+    bind_standalone(layer, ops, dtype)
+    y, _ = layer.forward(x, training)
+    y = call_result(layer.ops, layer.ops.copy(y))  # the layer's workspace is written again by its next call
+    if not flat:
+        return y
+    if scalars:
+        return y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
+    return y[0]

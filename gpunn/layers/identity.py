@@ -1,0 +1,9 @@
+"""Identity (Keras 3: ``keras/src/layers/core/identity.py``): returns its input unchanged; a placeholder."""
+from __future__ import annotations
+
+from .base import Layer
+
+
+class Identity(Layer):
+    def forward(self, x, training):
+        return x, (lambda dy, need_dx=True: dy if need_dx else None)

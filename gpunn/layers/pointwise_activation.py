@@ -1,0 +1,58 @@
+"""The shared step of the activation layers (ReLU, LeakyReLU, ELU): y = f(x) element by element.
+
+Where the backend's fused activation step computes f (``activation_step.py``: relu, leaky_relu with any
+slope, elu with alpha 1), the layer runs it, as the Activation layer does. Otherwise the layer writes y and
+the derivative f'(x) in one pass of Ops primitives (``compute``) and backward is dx = dy * f'(x). Either way
+x is never overwritten (the layer before keeps it for its own backward) and every buffer comes from the
+layer's workspace.
+"""
+from __future__ import annotations
+
+from .activation_step import activation_backward, activation_forward
+from .base import Layer
+
+
+def check_number(argument: str, value, allow_none: bool = False, minimum: float | None = 0.0) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (minimum is not None and value < minimum):
+        expected = "a number" + (f" >= {minimum:g}" if minimum is not None else "") + (" or None" if allow_none else "")
+        raise ValueError(f"{argument}: expected {expected}, got {value!r}")
+    return float(value)
+
+
+class PointwiseActivation(Layer):
+    def fused_spec(self):
+        """The ActivationSpec the backend's fused step computes this layer with, or None (use ``compute``)."""
+        return None
+
+    def compute(self, ops, ws, x, y, derivative) -> None:
+        """Write f(x) into ``y`` and f'(x) into ``derivative`` (both shaped like x)."""
+        raise NotImplementedError
+
+    def forward(self, x, training):
+        ops, shape = self.ops, x.shape
+        ws = self.workspace(shape[0])
+        spec = self.fused_spec()
+        if spec is not None:
+            z = x.reshape(-1, shape[-1])
+            y = activation_forward(ops, ws, z, None, spec, may_overwrite_z=False)
+
+            def fused_backprop(dy, need_dx=True):
+                if not need_dx:
+                    return None
+                dx = ws.buffer("dx", y.shape, y.dtype)
+                return activation_backward(ops, ws, dy.reshape(y.shape), y, z, spec, dx, None).reshape(shape)
+
+            return y.reshape(shape), fused_backprop
+
+        y = ws.buffer("y", shape, x.dtype)
+        derivative = ws.buffer("derivative", shape, x.dtype)
+        self.compute(ops, ws, x, y, derivative)
+
+        def backprop(dy, need_dx=True):
+            if not need_dx:
+                return None
+            return ops.multiply(dy.reshape(shape), derivative, ws.buffer("dx", shape, x.dtype))
+
+        return y, backprop

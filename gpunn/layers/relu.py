@@ -1,0 +1,52 @@
+"""ReLU with Keras 3's arguments (``keras/src/layers/activations/relu.py``, the math of
+``keras/src/activations/activations.py``'s ``ReLU.static_call``):
+
+    f(x) = min(x, max_value)                   for x > threshold
+    f(x) = negative_slope * (x - threshold)    for x < threshold (0 at x = threshold)
+
+computed as Keras does: (x if x > threshold else 0), clipped to [0, max_value], minus
+negative_slope * max(threshold - x, 0). Defaults (no max, slope 0, threshold 0) are the plain relu, and a slope
+with neither max nor threshold is leaky_relu: both run in the backend's fused activation step.
+"""
+from __future__ import annotations
+
+from .. import activations
+from .pointwise_activation import PointwiseActivation, check_number
+
+
+class ReLU(PointwiseActivation):
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.max_value = check_number("max_value", max_value, allow_none=True)
+        self.negative_slope = check_number("negative_slope", negative_slope)
+        self.threshold = check_number("threshold", threshold)
+
+    def fused_spec(self):
+        if self.max_value is not None or self.threshold != 0.0:
+            return None
+        if self.negative_slope == 0.0:
+            return activations.ActivationSpec("relu", 0.0)
+        return activations.ActivationSpec("leaky_relu", self.negative_slope)
+
+    def compute(self, ops, ws, x, y, derivative):
+        dtype = x.dtype
+        threshold = ws.constant("threshold", self.threshold, dtype)
+        scratch = ws.buffer("scratch", x.shape, dtype)
+        ops.greater(x, threshold, derivative)  # 1 where x > threshold: the identity part
+        ops.multiply(x, derivative, y)
+        if self.max_value is not None:
+            maximum = ws.constant("max_value", self.max_value, dtype)
+            ops.minimum(y, maximum, y)
+            ops.multiply(derivative, ops.greater(maximum, x, scratch), derivative)  # flat above max_value
+        if self.negative_slope != 0.0:
+            slope = ws.constant("negative_slope", self.negative_slope, dtype)
+            below = ops.subtract(threshold, x, scratch)
+            ops.maximum(below, ws.constant("zero", 0.0, dtype), below)
+            ops.multiply(below, slope, below)
+            ops.subtract(y, below, y)
+            ops.multiply(ops.greater(threshold, x, scratch), slope, scratch)  # the slope below the threshold
+            ops.add(derivative, scratch, derivative)
+
+    def get_config(self):
+        return {**super().get_config(), "max_value": self.max_value, "negative_slope": self.negative_slope,
+                "threshold": self.threshold}

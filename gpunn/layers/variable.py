@@ -1,0 +1,211 @@
+"""Variable: a layer's weight as Keras 3's Variable API shows it (``keras/src/backend/common/variables.py``).
+
+A Keras layer owns its variables; a gpunn layer computes with views into a model's flat buffers, and which
+model's buffers those are changes when a layer shared by two models runs in the other (see
+``models/parameter_store.py``). So a Variable holds no array: it is the pair (layer, weight name), and every
+read or write goes to where the layer's weight lives at that moment (``layer.bound.weights``). ``assign``
+writes into that view in place: the flat buffer a model trains and a recorded (``jit_compile=True``) step
+replays is the very array written, so the next step sees the value, recorded or not.
+
+The subset kept: ``numpy()``, ``value``, ``assign`` / ``assign_add`` / ``assign_sub``, ``shape``, ``dtype``,
+``ndim``, ``name``, ``path``, ``trainable``, indexing, arithmetic and ``np.asarray(variable)`` (through
+``__array__``: on the CPU the live array, as Keras's NumPy backend gives, so code that used the arrays
+``layer.weights`` returned before keeps working). Beyond Keras: ``size`` and item assignment
+(``variable[...] = value``), which that code may use. Unlike Keras, ``==`` compares identity (a Variable stays
+usable in lists and as a dict key) and ``dtype`` is a NumPy dtype (equal to Keras's string, ``== "float32"``).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class Variable:
+    __slots__ = ("_layer", "_name", "_view_shape", "_read")
+
+    def __init__(self, layer, name: str, view_shape: tuple | None = None, read=None):
+        """``view_shape``: the shape the weight is shown in (a reshape of the stored one, e.g. Normalization's
+        broadcast mean); ``read``: a callable returning a read-only value instead of the layer's weight."""
+        self._layer = layer
+        self._name = name
+        self._view_shape = None if view_shape is None else tuple(view_shape)
+        self._read = read
+
+    # ---- where the value lives ------------------------------------------------------------------------
+    @property
+    def _array(self):
+        if self._read is not None:
+            return self._read()
+        layer = self._layer
+        array = layer.bound.weights.get(self._name)
+        if array is None:
+            raise ValueError(
+                f"variable {self.path!r}: layer {layer.name!r} holds no weight {self._name!r} yet; build it (add "
+                "it to a built model, or call it on data) first"
+            )
+        return array
+
+    @property
+    def value(self):
+        """The current value: the backend array itself (a view into the model's buffer), as Keras's ``value``."""
+        array = self._array
+        return array if self._view_shape is None else array.reshape(self._view_shape)
+
+    def numpy(self) -> np.ndarray:
+        """A NumPy copy of the current value."""
+        ops = self._ops()
+        return np.array(ops.to_numpy(self.value) if ops is not None else self.value, copy=True)
+
+    def _ops(self):
+        return getattr(self._layer, "ops", None)
+
+    # ---- writing --------------------------------------------------------------------------------------
+    def assign(self, value):
+        """Write ``value`` (same shape; NumPy, CuPy or a number for a 0-d weight) into the weight in place."""
+        target = self._writable()
+        value = self._converted(value)
+        target[...] = value
+        return value
+
+    def assign_add(self, value):
+        target = self._writable()
+        target[...] = target + self._converted(value)
+        return self.value
+
+    def assign_sub(self, value):
+        target = self._writable()
+        target[...] = target - self._converted(value)
+        return self.value
+
+    def __setitem__(self, index, value) -> None:
+        target = self._writable()
+        ops = self._ops()
+        target[index] = ops.asarray(value, dtype=target.dtype) if ops is not None else value
+
+    def _writable(self):
+        if self._read is not None:
+            raise ValueError(f"variable {self.path!r}: it is a constant of the layer (given to its constructor), "
+                             "not a weight; it cannot be assigned")
+        return self.value
+
+    def _converted(self, value):
+        """``value`` on the weight's device and in its dtype, after checking its shape."""
+        if isinstance(value, Variable):
+            value = value.value
+        ops = self._ops()
+        target = self.value
+        if ops is not None and not ops.on_host and isinstance(value, ops.xp.ndarray):
+            array = value.astype(target.dtype, copy=False)
+        else:
+            host = value.get() if hasattr(value, "__cuda_array_interface__") and hasattr(value, "get") else value
+            host = np.asarray(host)
+            if host.dtype.kind not in "biuf":
+                raise TypeError(f"value: expected numbers for variable {self.path!r}, got dtype {host.dtype}")
+            array = ops.asarray(host, dtype=target.dtype) if ops is not None else host.astype(target.dtype)
+        if tuple(array.shape) != tuple(target.shape):
+            raise ValueError(
+                f"value: variable {self.path!r} has shape {tuple(target.shape)}, got a value of shape "
+                f"{tuple(array.shape)} (Keras's assign takes the variable's exact shape)"
+            )
+        return array
+
+    # ---- description ----------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def path(self) -> str:
+        """``'<layer name>/<weight name>'``, as Keras's ``variable.path``."""
+        return f"{self._layer.name}/{self._name}"
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.value.shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.value.dtype)
+
+    @property
+    def trainable(self) -> bool:
+        """As in Keras, where ``layer.trainable = False`` sets the flag of each of its trainable variables: a
+        trainable-kind weight of a trainable layer (moving statistics and constants never are)."""
+        if self._read is not None:
+            return False
+        spec = next((s for s in self._layer.weight_specs() if s.name == self._name), None)
+        return bool(spec is not None and spec.trainable and self._layer.trainable)
+
+    def __repr__(self) -> str:
+        try:
+            value = self.numpy()
+        except ValueError:
+            return f"<Variable path={self.path}, not built>"
+        return f"<Variable path={self.path}, shape={value.shape}, dtype={value.dtype.name}, value={value}>"
+
+    # ---- as an array ----------------------------------------------------------------------------------
+    def __array__(self, dtype=None, copy=None):
+        value = self.value
+        ops = self._ops()
+        host = ops.to_numpy(value) if ops is not None else np.asarray(value)
+        if copy:
+            host = host.copy()
+        return host if dtype is None else host.astype(dtype, copy=False)
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError(f"variable {self.path!r} is 0-d: it has no len()")
+        return self.shape[0]
+
+    def __getitem__(self, index):
+        return self.value[index]
+
+    def __float__(self) -> float:
+        return float(self._scalar())
+
+    def __int__(self) -> int:
+        return int(self._scalar())
+
+    def _scalar(self):
+        if self.ndim:
+            raise TypeError(f"variable {self.path!r} has shape {self.shape}: only 0-d variables convert to a number")
+        return np.asarray(self)[()]
+
+    def __bool__(self):
+        raise TypeError("A Keras Variable cannot be used as a boolean.")  # Keras's message
+
+    def __neg__(self):
+        return -self.value
+
+    def __pos__(self):
+        return self.value
+
+    def __abs__(self):
+        return abs(self.value)
+
+
+def _binary(name):
+    def method(self, other):
+        if isinstance(other, Variable):
+            other = other.value
+        return getattr(self.value, name)(other)
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"):
+    setattr(Variable, f"__{_name}__", _binary(f"__{_name}__"))
+    setattr(Variable, f"__r{_name}__", _binary(f"__r{_name}__"))
+for _name in ("lt", "le", "gt", "ge"):
+    setattr(Variable, f"__{_name}__", _binary(f"__{_name}__"))
+del _name

@@ -112,13 +112,13 @@ def test_schedule_and_step_count_survive_save(data, tmp_path):
 
 def test_include_optimizer_false_saves_a_fresh_optimizer(trained, data, tmp_path):
     _, _, xt, _ = data
-    trained.save(tmp_path / "m.h5", include_optimizer=False)
-    restored = load_model(tmp_path / "m.h5")
+    trained.save(tmp_path / "m.safetensors", include_optimizer=False)
+    restored = load_model(tmp_path / "m.safetensors")
     assert restored.compiled and restored.optimizer.iterations == 0
     np.testing.assert_array_equal(restored.predict(xt, verbose=0), trained.predict(xt, verbose=0))
     from safetensors.numpy import load_file
 
-    assert not any(k.startswith("optimizer/") for k in load_file(tmp_path / "m.h5"))
+    assert not any(k.startswith("optimizer/") for k in load_file(tmp_path / "m.safetensors"))
 
 
 def test_uncompiled_and_float64_models_round_trip(tmp_path, rng):
@@ -161,7 +161,7 @@ def test_model_file_is_plain_safetensors_without_pickle(trained, tmp_path):
     from safetensors import safe_open
     from safetensors.numpy import load_file
 
-    path = tmp_path / "model.h5"
+    path = tmp_path / "model.safetensors"
     trained.save(path)
     tensors = load_file(path)  # another tool's reader
     weight_keys = [k for k in tensors if k.startswith("layers/")]

@@ -1,7 +1,8 @@
-"""The model file format: one safetensors file holding tensors and JSON metadata, with SHA-256 digests,
-written atomically.
+"""gpunn's own model file format: one safetensors file holding tensors and JSON metadata, with SHA-256 digests,
+written atomically. ``model.save`` writes it for names other than .keras / .h5 / .hdf5 (or with
+``save_format="safetensors"``, see ``file_kinds.py``); files of this format load whatever their name.
 
-No pickle: any safetensors reader can open the weights. The file name is the user's ('model.h5' too). Writes
+No pickle: any safetensors reader can open the weights. Writes
 are atomic and leave no debris (``atomic_write.py``). Every file carries digests of its tensors and metadata
 (``file_digests.py``), checked on every read: a damaged file is refused, naming what is damaged.
 
@@ -79,12 +80,13 @@ def _check_version(filepath: str, metadata: dict, checked: bool) -> None:
         )
 
 
-def read_file(filepath, expected_formats) -> tuple[dict, dict]:
+def read_file(filepath, expected_formats, data: bytes | None = None) -> tuple[dict, dict]:
     """(metadata, tensors) of a file whose metadata says one of ``expected_formats``, its digests checked;
-    NotAModelFileError otherwise."""
+    NotAModelFileError otherwise. ``data``: the file's bytes, when the caller has read them already."""
     filepath = check_load_path(filepath)
-    with open(filepath, "rb") as handle:
-        data = handle.read()
+    if data is None:
+        with open(filepath, "rb") as handle:
+            data = handle.read()
     what = "a gpunn model file (written by model.save)"
     metadata, tensors = _parse(filepath, data, what)
     # Digests first: a damaged format name or version is reported as damage, not as a foreign file.

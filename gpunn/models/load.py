@@ -1,15 +1,21 @@
-"""load_model: a model built from a file written by ``model.save`` (same layers, weights and, if it was
-compiled, optimizer state)."""
+"""load_model: a model built from a file written by ``model.save`` or by Keras (same layers, weights and, if it
+was compiled, optimizer state). The format is read from the file's first bytes, whatever its name
+(``file_kinds.py``)."""
 from __future__ import annotations
 
 import contextlib
 import json
 import os
 
-from .. import losses as losses_module
-from .. import optimizers as optimizers_module
+from . import h5_format, keras_format
+from .compile_config import compile_from_config
 from .file_format import MODEL_FORMAT, NotAModelFileError, read_file
-from .save import deserialize_metric, restore_weights
+from .file_kinds import KERAS, SAFETENSORS, file_kind
+from .file_paths import check_load_path
+from .hdf5_io import read_checked
+from .keras_file_config import compile_config_from_keras, model_config_from_keras
+from .keras_variables import apply_optimizer_state, optimizer_state, weight_tensors
+from .save import restore_weights
 from .sequential import Sequential
 
 
@@ -27,9 +33,12 @@ def _from_file(filepath: str, problem: str):
         raise NotAModelFileError(f"filepath: {filepath!r}: {problem} ({detail})") from exc
 
 
-def _build(filepath: str, metadata: dict):
-    with _from_file(filepath, "its model config does not describe a model gpunn can build"):
-        config = json.loads(metadata["model_config"])
+_NOT_A_MODEL = "its model config does not describe a model gpunn can build"
+_NOT_COMPILABLE = "its compile config does not describe an optimizer, loss and metrics gpunn can build"
+
+
+def _build(filepath: str, config: dict):
+    with _from_file(filepath, _NOT_A_MODEL):
         if config["class_name"] != "Sequential":
             raise NotAModelFileError(
                 f"filepath: {filepath!r} holds a {config['class_name']!r} model; gpunn builds Sequential models only"
@@ -40,14 +49,16 @@ def _build(filepath: str, metadata: dict):
     return model
 
 
-def _compile(filepath: str, model, metadata: dict, tensors: dict) -> None:
-    with _from_file(filepath, "its compile config does not describe an optimizer, loss and metrics gpunn can build"):
-        cc = json.loads(metadata["compile_config"])
-        model.compile(
-            optimizer=optimizers_module.get(cc["optimizer"]),
-            loss=None if cc["loss"] is None else losses_module.get(cc["loss"]),
-            metrics=[deserialize_metric(m) for m in cc["metrics"]],
-        )
+def _set_counters(filepath: str, model, counters: dict, by_name: bool) -> None:
+    with _from_file(filepath, "its Dropout mask counters are not readable"):
+        for key, counter in counters.items():
+            layer = model.get_layer(name=key) if by_name else model.layers[int(key)]
+            layer.counter = int(counter)
+
+
+def _compile_safetensors(filepath: str, model, metadata: dict, tensors: dict) -> None:
+    with _from_file(filepath, _NOT_COMPILABLE):
+        compile_from_config(model, json.loads(metadata["compile_config"]))
     with _from_file(filepath, "its optimizer state does not fit the model"):
         slots = {k.split("/", 1)[1]: v for k, v in tensors.items() if k.startswith("optimizer/")}
         if "optimizer_iterations" in metadata:
@@ -58,16 +69,56 @@ def _compile(filepath: str, model, metadata: dict, tensors: dict) -> None:
             model.optimizer.iterations = int(metadata["optimizer_iterations"])
 
 
-def load_model(filepath, custom_objects=None, compile=True):
-    """A model saved by ``model.save``: same layers, weights and (if compiled) optimizer state."""
-    metadata, tensors = read_file(filepath, (MODEL_FORMAT,))
-    filepath = os.fsdecode(os.fspath(filepath))
-    model = _build(filepath, metadata)
+def _load_safetensors(filepath: str, data: bytes, compile: bool):
+    metadata, tensors = read_file(filepath, (MODEL_FORMAT,), data)
+    with _from_file(filepath, _NOT_A_MODEL):
+        config = json.loads(metadata["model_config"])
+    model = _build(filepath, config)
     with _from_file(filepath, "its weights do not fit its model config"):
         restore_weights(model, tensors, filepath)
-    with _from_file(filepath, "its Dropout mask counters are not readable"):
-        for index, counter in json.loads(metadata.get("dropout_counters", "{}")).items():
-            model.layers[int(index)].counter = int(counter)
+    _set_counters(filepath, model, json.loads(metadata.get("dropout_counters", "{}")), by_name=False)
     if compile and "compile_config" in metadata:
-        _compile(filepath, model, metadata, tensors)
+        _compile_safetensors(filepath, model, metadata, tensors)
     return model
+
+
+def _load_keras(contents, compile: bool):
+    """A model from a Keras-format file's contents (``keras_variables.KerasFileContents``)."""
+    filepath = contents.filepath
+    with _from_file(filepath, _NOT_A_MODEL):
+        config = model_config_from_keras(contents.model_config)
+    model = _build(filepath, config)
+    with _from_file(filepath, "its weights do not fit its model config"):
+        restore_weights(model, weight_tensors(model, contents.per_layer_weights(model), filepath), filepath)
+    _set_counters(filepath, model, contents.dropout_counters, by_name=True)
+    if compile and contents.compile_config:
+        with _from_file(filepath, _NOT_COMPILABLE):
+            compile_from_config(model, compile_config_from_keras(contents.compile_config, contents.legacy))
+        if contents.optimizer_values:
+            with _from_file(filepath, "its optimizer state does not fit the model"):
+                apply_optimizer_state(model, optimizer_state(model, contents.optimizer_values, filepath))
+    return model
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """A model saved by ``model.save`` (any format) or by Keras (``.keras``, or tf.keras's ``.h5``): same layers,
+    weights and (if compiled) optimizer state. Nothing in any format is unpickled; ``custom_objects`` and
+    ``safe_mode`` are accepted for Keras compatibility (gpunn builds its own classes only)."""
+    filepath = os.fsdecode(check_load_path(filepath))
+    with open(filepath, "rb") as handle:
+        data = handle.read()
+    kind = file_kind(data)
+    if kind == SAFETENSORS:
+        return _load_safetensors(filepath, data, compile)
+    if kind == KERAS:
+        return _load_keras(keras_format.read_model(filepath, data), compile)
+    contents = read_checked(filepath, data)
+    if h5_format.is_legacy_file(contents):
+        return _load_keras(h5_format.read_model(filepath, contents), compile)
+    if keras_format.is_variables_file(contents):
+        raise NotAModelFileError(
+            f"filepath: {filepath!r} is a Keras weights file (written by save_weights), not a gpunn model file "
+            "(written by model.save); build the model and call model.load_weights(...)"
+        )
+    raise NotAModelFileError(f"filepath: {filepath!r} is an HDF5 file but not a Keras model file (no "
+                             "'model_config' attribute)")

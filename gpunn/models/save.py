@@ -1,61 +1,47 @@
-"""model.save / save_weights / load_weights: a model's config, weights and optimizer state in the file format
-of ``file_format.py``. Imports no model class (``load.py`` builds models from files)."""
+"""model.save / save_weights / load_weights: a model's config, weights and optimizer state in the format its
+file name chooses (``file_kinds.py``): Keras 3's ``.keras`` (``keras_format.py``), tf.keras's ``.h5``
+(``h5_format.py``) or gpunn's safetensors (``file_format.py``). Every format keeps the optimizer state, and every
+write is atomic (``atomic_write.py``). Imports no model class (``load.py`` builds models from files)."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 
-from .. import losses as losses_module
-from .. import metrics as metrics_module
-from .. import optimizers as optimizers_module
-from ..layers.dropout import Dropout
-from .file_format import FORMAT_VERSION, MODEL_FORMAT, WEIGHTS_FORMAT, gpunn_version, read_file, write_file
+from ..layers.seeded import SeededLayer
+from . import h5_format, keras_format
+from .compile_config import deserialize_metric, get_compile_config, serialize_metric  # noqa: F401 (re-exported)
+from .file_format import FORMAT_VERSION, MODEL_FORMAT, WEIGHTS_FORMAT, NotAModelFileError, gpunn_version, read_file
+from .file_format import write_file
+from .file_kinds import H5, KERAS, KERAS_WEIGHTS, SAFETENSORS, file_kind, model_file_kind, weights_file_kind
 from .file_paths import check_load_path, check_save_path
+from .hdf5_io import read_checked
+from .keras_variables import weight_tensors
 
 
 def _weight_tensors(model) -> dict[str, np.ndarray]:
     tensors = {}
     for index, layer in enumerate(model.layers):
         for spec, value in zip(layer.weight_specs(), layer.get_weights()):
-            tensors[f"layers/{index:03d}.{layer.name}/{spec.name}"] = np.ascontiguousarray(value)
+            # reshaped: ascontiguousarray makes a 0-d weight (Normalization's count) 1-d
+            tensors[f"layers/{index:03d}.{layer.name}/{spec.name}"] = np.ascontiguousarray(value).reshape(value.shape)
     return tensors
 
 
-def serialize_metric(identifier):
-    if isinstance(identifier, str):
-        return identifier
-    if isinstance(identifier, metrics_module.Metric):
-        return {"class_name": type(identifier).__name__, "config": identifier.get_config()}
-    return getattr(identifier, "__name__", str(identifier))
-
-
-def deserialize_metric(item):
-    if isinstance(item, dict):
-        classes = {c.__name__: c for c in vars(metrics_module).values()
-                   if isinstance(c, type) and issubclass(c, metrics_module.Metric)}
-        return classes[item["class_name"]](**item["config"])
-    return item
-
-
-def save_model(model, filepath, overwrite=True, include_optimizer=True) -> None:
-    filepath = check_save_path(filepath, overwrite)
-    model._require_built("save")
+def _save_safetensors(model, filepath, overwrite, include_optimizer) -> None:
     metadata = {
         "format": MODEL_FORMAT, "format_version": FORMAT_VERSION, "gpunn_version": gpunn_version(),
         "model_config": json.dumps({"class_name": type(model).__name__, "config": model.get_config()}),
-        # Each Dropout layer's mask counter: with its seed (in the config) it fixes the masks still to come, so
-        # training resumed after a load draws the masks it would have drawn without the save.
+        # Each seeded layer's draw counter (Dropout's masks, GaussianNoise's normals): with its seed (in the
+        # config) it fixes the draws still to come, so training resumed after a load draws what it would have
+        # drawn without the save.
         "dropout_counters": json.dumps({str(i): layer.counter for i, layer in enumerate(model.layers)
-                                        if isinstance(layer, Dropout)}),
+                                        if isinstance(layer, SeededLayer)}),
     }
     tensors = _weight_tensors(model)
     if model.compiled:
-        metadata["compile_config"] = json.dumps({
-            "optimizer": optimizers_module.serialize(model.optimizer),
-            "loss": None if model.loss is None else losses_module.serialize(model.loss),
-            "metrics": [serialize_metric(m) for m in model.metric_identifiers],
-        })
+        metadata["compile_config"] = json.dumps(get_compile_config(model))
         if include_optimizer and getattr(model, "_optimizer_built", False):
             metadata["optimizer_iterations"] = str(model.optimizer.iterations)
             for name, value in model.optimizer.variables().items():
@@ -63,11 +49,33 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True) -> None:
     write_file(filepath, tensors, metadata, overwrite)
 
 
-def save_weights(model, filepath, overwrite=True) -> None:
+def save_model(model, filepath, overwrite=True, include_optimizer=True, save_format=None) -> None:
+    """The model in one file, written atomically: its config, weights and (if compiled) compile config and
+    optimizer state. The format follows the name (.keras, .h5 / .hdf5, else safetensors) or ``save_format``."""
     filepath = check_save_path(filepath, overwrite)
+    kind = model_file_kind(filepath, save_format)
+    model._require_built("save")
+    if kind == KERAS:
+        keras_format.save_model(model, filepath, overwrite, include_optimizer)
+    elif kind == H5:
+        h5_format.save_model(model, filepath, overwrite, include_optimizer)
+    else:
+        _save_safetensors(model, filepath, overwrite, include_optimizer)
+
+
+def save_weights(model, filepath, overwrite=True, save_format=None) -> None:
+    """The model's weights in one file, written atomically: Keras 3's weights file for names ending in
+    .weights.h5, tf.keras's HDF5 weights file for other .h5 / .hdf5 names, else safetensors."""
+    filepath = check_save_path(filepath, overwrite)
+    kind = weights_file_kind(filepath, save_format)
     model._require_built("save_weights")
-    metadata = {"format": WEIGHTS_FORMAT, "format_version": FORMAT_VERSION, "gpunn_version": gpunn_version()}
-    write_file(filepath, _weight_tensors(model), metadata, overwrite)
+    if kind == KERAS_WEIGHTS:
+        keras_format.save_weights(model, filepath, overwrite)
+    elif kind == H5:
+        h5_format.save_weights(model, filepath, overwrite)
+    else:
+        metadata = {"format": WEIGHTS_FORMAT, "format_version": FORMAT_VERSION, "gpunn_version": gpunn_version()}
+        write_file(filepath, _weight_tensors(model), metadata, overwrite)
 
 
 def _position_key(key: str) -> tuple[str, str]:
@@ -93,8 +101,30 @@ def restore_weights(model, tensors: dict, filepath) -> None:
     model.set_weights([saved[_position_key(key)] for key in expected])
 
 
+def read_keras_weights(filepath: str, data: bytes):
+    """The weights of a Keras-format file of any kind (.keras, .weights.h5, tf.keras .h5 model or weights), as
+    ``keras_variables.KerasFileContents``."""
+    if file_kind(data) == KERAS:
+        return keras_format.read_model(filepath, data)
+    contents = read_checked(filepath, data)
+    if h5_format.is_legacy_file(contents):
+        return h5_format.read_weights(filepath, contents)
+    if keras_format.is_variables_file(contents):
+        return keras_format.read_weights(filepath, contents)
+    raise NotAModelFileError(f"filepath: {filepath!r} is an HDF5 file but holds no Keras weights")
+
+
 def load_weights(model, filepath) -> None:
-    check_load_path(filepath)
+    """Weights from any model or weights file (the format is read from the file, whatever its name), matched
+    to the model's layers by position: Keras 3 files by layer path, tf.keras HDF5 files by the order of the
+    layers with weights, safetensors files by position and weight name."""
+    filepath = check_load_path(filepath)
     model._require_built("load_weights")  # before reading what may be a large file
-    _, tensors = read_file(filepath, (WEIGHTS_FORMAT, MODEL_FORMAT))
+    with open(filepath, "rb") as handle:
+        data = handle.read()
+    if file_kind(data) == SAFETENSORS:
+        _, tensors = read_file(filepath, (WEIGHTS_FORMAT, MODEL_FORMAT), data)
+    else:
+        contents = read_keras_weights(os.fsdecode(filepath), data)
+        tensors = weight_tensors(model, contents.per_layer_weights(model), filepath)
     restore_weights(model, tensors, filepath)

@@ -1,0 +1,40 @@
+"""A model's compile configuration (optimizer, loss, metrics) as a dict, and back: the part of every model file
+that says how the model was compiled."""
+from __future__ import annotations
+
+from .. import losses as losses_module
+from .. import metrics as metrics_module
+from .. import optimizers as optimizers_module
+
+
+def serialize_metric(identifier):
+    if isinstance(identifier, str):
+        return identifier
+    if isinstance(identifier, metrics_module.Metric):
+        return {"class_name": type(identifier).__name__, "config": identifier.get_config()}
+    return getattr(identifier, "__name__", str(identifier))
+
+
+def deserialize_metric(item):
+    if isinstance(item, dict):
+        classes = {c.__name__: c for c in vars(metrics_module).values()
+                   if isinstance(c, type) and issubclass(c, metrics_module.Metric)}
+        return classes[item["class_name"]](**item["config"])
+    return item
+
+
+def get_compile_config(model) -> dict:
+    """{"optimizer", "loss", "metrics"} of a compiled model, each as gpunn serializes it."""
+    return {
+        "optimizer": optimizers_module.serialize(model.optimizer),
+        "loss": None if model.loss is None else losses_module.serialize(model.loss),
+        "metrics": [serialize_metric(m) for m in model.metric_identifiers],
+    }
+
+
+def compile_from_config(model, config: dict) -> None:
+    model.compile(
+        optimizer=optimizers_module.get(config["optimizer"]),
+        loss=None if config["loss"] is None else losses_module.get(config["loss"]),
+        metrics=[deserialize_metric(m) for m in config["metrics"]],
+    )

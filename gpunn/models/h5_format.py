@@ -1,0 +1,167 @@
+"""tf.keras's HDF5 model files (``.h5`` / ``.hdf5``), which Keras 3 still reads and writes as its legacy format;
+and the HDF5 weights files of tf.keras's ``save_weights``.
+
+Followed: keras/src/legacy/saving/legacy_h5_format.py (``save_model_to_hdf5``, ``save_weights_to_hdf5_group``,
+``save_optimizer_weights_to_hdf5_group``, ``load_model_from_hdf5``). A model file holds, at its root, the
+attributes ``model_config`` (JSON), ``training_config`` (JSON: loss, metrics and ``optimizer_config``; compiled
+models only), ``keras_version`` and ``backend``; the group ``model_weights``, whose attribute ``layer_names``
+lists the layers and where each layer's group lists its ``weight_names`` ('dense/kernel:0', ...) and holds them
+as datasets ('model_weights/dense/dense/kernel:0'); and the group ``optimizer_weights`` with the optimizer's
+variables in Keras's order, listed by its ``weight_names``. A weights file is the ``model_weights`` group alone,
+at the root. Configs are written in the legacy layout (``keras_file_config.py``), which tf.keras 2 and
+Keras 3 both read.
+
+What gpunn adds, which Keras ignores: root attributes ``gpunn_version``, ``gpunn_h5_version`` (the version of
+what gpunn adds), ``gpunn_dropout_counters`` (each Dropout layer's mask counter, by layer name) and the SHA-256
+record of ``hdf5_io.py``, checked on read. Files without the record (written by Keras or tf.keras) are read
+unchecked; a file that says gpunn wrote it (``gpunn_h5_version``) but lacks the record is refused as damaged.
+"""
+from __future__ import annotations
+
+import json
+
+from .atomic_write import atomic_write_bytes
+from .file_format import NotAModelFileError, gpunn_version
+from .hdf5_io import GPUNN_MARKER, HDF5Writer
+from .keras_file_config import keras_compile_config, keras_model_config
+from .keras_format import GPUNN_H5_VERSION, KERAS_LAYOUT_VERSION, dropout_counters
+from .keras_variables import KerasFileContents, keras_weight_order, layer_weights, optimizer_variables
+
+_BACKEND = "gpunn"
+
+
+def _root_attributes(writer: HDF5Writer) -> None:
+    writer.attribute("", "keras_version", KERAS_LAYOUT_VERSION)
+    writer.attribute("", "backend", _BACKEND)
+    writer.attribute("", "gpunn_version", gpunn_version())
+    writer.attribute("", GPUNN_MARKER, GPUNN_H5_VERSION)
+
+
+def _weights_group(writer: HDF5Writer, group: str, model) -> None:
+    """legacy_h5_format.py ``save_weights_to_hdf5_group``."""
+    writer.names_attribute(group, "layer_names", [layer.name for layer in model.layers])
+    writer.attribute(group, "backend", _BACKEND)
+    writer.attribute(group, "keras_version", KERAS_LAYOUT_VERSION)
+
+    def path(name):
+        return f"{group}/{name}" if group else name
+
+    # Sorted by name, as Keras writes them, "to ensure that group names are strictly growing".
+    for layer in sorted(model.layers, key=lambda layer: layer.name):
+        layer_group = path(layer.name)
+        writer.group(layer_group)
+        names = [f"{layer.name}/{spec.name}:0" for spec in keras_weight_order(layer)]
+        writer.names_attribute(layer_group, "weight_names", names)
+        for name, value in zip(names, layer_weights(layer)):
+            writer.dataset(f"{layer_group}/{name}", value)
+    writer.group(path("top_level_model_weights"))
+    writer.names_attribute(path("top_level_model_weights"), "weight_names", [])
+
+
+def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -> None:
+    writer = HDF5Writer()
+    _root_attributes(writer)
+    writer.attribute("", "model_config", json.dumps(keras_model_config(model, native=False)))
+    writer.attribute("", "gpunn_dropout_counters", json.dumps(dropout_counters(model)))
+    if model.compiled:
+        # Keras 3 writes the training config only with the optimizer; gpunn keeps the compile arguments either
+        # way (a model saved with include_optimizer=False loads compiled, with a fresh optimizer), and so does
+        # Keras when it reads such a file.
+        writer.attribute("", "training_config", json.dumps(keras_compile_config(model, native=False)))
+    _weights_group(writer, "model_weights", model)
+    if model.compiled and include_optimizer:
+        variables = optimizer_variables(model)
+        writer.names_attribute("optimizer_weights", "weight_names", [name for name, _ in variables])
+        for name, value in variables:
+            writer.dataset(f"optimizer_weights/{name}", value)
+    atomic_write_bytes(filepath, writer.to_bytes(), overwrite)
+
+
+def save_weights(model, filepath: str, overwrite: bool) -> None:
+    writer = HDF5Writer()
+    _weights_group(writer, "", model)
+    writer.attribute("", "gpunn_version", gpunn_version())
+    writer.attribute("", GPUNN_MARKER, GPUNN_H5_VERSION)
+    atomic_write_bytes(filepath, writer.to_bytes(), overwrite)
+
+
+def _json_attribute(filepath: str, contents, name: str):
+    text = contents.attribute("", name)
+    if text is None:
+        return None
+    try:
+        return json.loads(text if isinstance(text, str) else "".join(text))
+    except (ValueError, TypeError) as exc:
+        raise NotAModelFileError(f"filepath: {filepath!r} is damaged: its {name} is not JSON ({exc})") from None
+
+
+def _weights_in_order(filepath: str, contents, group: str) -> list[tuple[str, list]]:
+    """(layer name, its weights) of each layer with weights, in the order of ``layer_names``
+    (legacy_h5_format.py ``load_weights_from_hdf5_group``)."""
+    found = []
+    for name in contents.names_attribute(group, "layer_names"):
+        layer_group = f"{group}/{name}" if group else name
+        weight_names = contents.names_attribute(layer_group, "weight_names")
+        if not weight_names:
+            continue
+        values = []
+        for weight_name in weight_names:
+            path = f"{layer_group}/{weight_name}"
+            if path not in contents.datasets:
+                raise NotAModelFileError(f"filepath: {filepath!r} is damaged: weight {path!r}, listed in "
+                                         f"{layer_group!r}, is missing")
+            values.append(contents.datasets[path])
+        found.append((name, values))
+    return found
+
+
+def _optimizer_values(filepath: str, contents) -> list | None:
+    if "optimizer_weights" not in contents.groups:
+        return None
+    values = []
+    for name in contents.names_attribute("optimizer_weights", "weight_names"):
+        path = f"optimizer_weights/{name}"
+        if path not in contents.datasets:
+            raise NotAModelFileError(f"filepath: {filepath!r} is damaged: optimizer weight {path!r} is missing")
+        values.append(contents.datasets[path])
+    return values
+
+
+def is_legacy_file(contents) -> bool:
+    """Whether an HDF5 file has tf.keras's layout (a model file, or a weights file)."""
+    return (contents.attribute("", "model_config") is not None or "model_weights" in contents.groups
+            or is_weights_file(contents))
+
+
+def read_model(filepath: str, contents) -> KerasFileContents:
+    """A tf.keras HDF5 model file's contents (NotAModelFileError if it is a weights file); the file read with
+    ``hdf5_io.read_checked``."""
+    model_config = _json_attribute(filepath, contents, "model_config")
+    if model_config is None:
+        raise NotAModelFileError(
+            f"filepath: {filepath!r} is an HDF5 file without a model config: a weights file (written by "
+            "save_weights), not a gpunn model file (written by model.save); build the model and call "
+            "model.load_weights(...)"
+        )
+    counters = _json_attribute(filepath, contents, "gpunn_dropout_counters") or {}
+    return KerasFileContents(
+        filepath=filepath, legacy=True, model_config=model_config,
+        compile_config=_json_attribute(filepath, contents, "training_config"),
+        weights_in_order=_weights_in_order(filepath, contents, "model_weights"),
+        optimizer_values=_optimizer_values(filepath, contents), dropout_counters=counters,
+    )
+
+
+def is_weights_file(contents) -> bool:
+    return contents.attribute("", "layer_names") is not None or contents.attribute("", "layer_names0") is not None
+
+
+def read_weights(filepath: str, contents) -> KerasFileContents:
+    """The weights of a tf.keras HDF5 weights file, or of a model file's ``model_weights`` (the file read with
+    ``hdf5_io.read_checked``)."""
+    group = "" if is_weights_file(contents) else "model_weights"
+    if group and group not in contents.groups:
+        raise NotAModelFileError(f"filepath: {filepath!r} is an HDF5 file but holds no Keras weights (no "
+                                 "'layer_names' attribute nor 'model_weights' group)")
+    return KerasFileContents(filepath=filepath, legacy=True,
+                             weights_in_order=_weights_in_order(filepath, contents, group))

@@ -1,0 +1,363 @@
+"""Model and compile configurations in Keras's layouts, from gpunn's and back: for the ``.keras`` and ``.h5``
+model files, and for ``Sequential.get_config`` / ``from_config`` / ``to_json`` (``keras_config.py``).
+
+gpunn's layer, optimizer, loss and metric configs already use Keras's class and argument names (each layer's
+``get_config``, ``optimizers.serialize``...), so most of the work is Keras's wrapping, in two flavours:
+
+- native, the ``.keras`` format (keras/src/saving/serialization_lib.py ``serialize_keras_object``): every object
+  is ``{"module", "class_name", "config", "registered_name"}``, dtypes are ``DTypePolicy`` objects, layers carry
+  a ``build_config``, and the model's ``compile_config`` sits next to its config;
+- legacy, the HDF5 format of tf.keras (keras/src/legacy/saving/legacy_h5_format.py, under
+  ``use_legacy_config``): ``{"class_name", "config"}`` only, dtypes as names, and the input as an ``InputLayer``
+  with ``batch_input_shape``, which tf.keras 2 and Keras 3 both read; the compile arguments go to a separate
+  ``training_config`` with the optimizer under ``optimizer_config``.
+
+Reading takes either flavour and tf.keras 2's variants (``batch_input_shape`` on the first layer, positive
+``axis`` lists, ``Policy`` dtypes). Keras arguments gpunn has no counterpart for are dropped when they hold
+the value that leaves them unused (``UNUSED_KERAS_ARGUMENTS``, e.g. ``kernel_constraint=None``), and refused
+otherwise: gpunn would compute something else than the file's model. A class gpunn does not have is refused
+by gpunn's own lookup, with the names it has.
+"""
+from __future__ import annotations
+
+import inspect
+import warnings
+
+from .. import initializers, losses, metrics, optimizers, regularizers
+from .. import layers as layers_module
+from ..optimizers import schedules
+from .compile_config import get_compile_config
+
+_ANY = object()
+
+# Keras arguments without a gpunn counterpart, and the values that leave them unused (``_ANY``: those that only
+# matter together with another argument, e.g. ``renorm_momentum`` without ``renorm``). The table is by argument
+# name, for every kind of object; it is consulted only for arguments the gpunn class does not take.
+UNUSED_KERAS_ARGUMENTS = {
+    # layers (keras/src/layers/...)
+    "kernel_constraint": (None,), "bias_constraint": (None,), "beta_constraint": (None,),
+    "gamma_constraint": (None,), "activity_regularizer": (None,), "quantization_config": (None,),
+    "lora_rank": (None,), "lora_alpha": _ANY, "synchronized": (False,), "renorm": (False,),
+    "renorm_clipping": (None,), "renorm_momentum": _ANY, "virtual_batch_size": (None,), "adjustment": (None,),
+    "fused": _ANY, "rms_scaling": (False,), "sparse": (False, None), "ragged": (False, None),
+    "optional": (False,), "input_tensor": (None,), "autocast": _ANY,
+    # initializers
+    "input_axes": (None,), "output_axes": (None,),
+    # losses and metrics (Keras computes them in a dtype of their own; gpunn's are float64 sums)
+    "dtype": _ANY, "label_smoothing": (0,), "axis": (-1,), "ignore_class": (None,),
+    # optimizers
+    "use_ema": (False,), "ema_momentum": _ANY, "ema_overwrite_frequency": (None,), "loss_scale_factor": (None,),
+    "gradient_accumulation_steps": (None,), "is_legacy_optimizer": (False,), "jit_compile": _ANY,
+    "decay": (0,),
+}
+
+# Where Keras finds each kind of object (the native flavour's "module").
+_MODULES = {"layer": "keras.layers", "initializer": "keras.initializers", "regularizer": "keras.regularizers",
+            "optimizer": "keras.optimizers", "schedule": "keras.optimizers.schedules", "loss": "keras.losses",
+            "metric": "keras.metrics"}
+
+
+def _classes(module, base) -> dict[str, type]:
+    """The classes of ``module`` derived from ``base``, by lower-case class name: what gpunn can build."""
+    return {obj.__name__.lower(): obj for obj in vars(module).values() if isinstance(obj, type) and issubclass(obj, base)}
+
+
+def _registries() -> dict[str, dict[str, type]]:
+    # Made on each use: others add classes to these modules.
+    return {
+        "layer": {name.lower(): cls for name, cls in layers_module.LAYER_CLASSES.items()},
+        "initializer": _classes(initializers, initializers.Initializer),
+        "regularizer": _classes(regularizers, regularizers.Regularizer),
+        "optimizer": _classes(optimizers, optimizers.Optimizer),
+        "schedule": _classes(schedules, schedules.LearningRateSchedule),
+        "loss": _classes(losses, losses.Loss),
+        "metric": _classes(metrics, metrics.Metric),
+    }
+
+
+def _arguments(cls) -> set[str]:
+    """The keyword arguments ``cls(...)`` takes, following ``**kwargs`` up the class hierarchy."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        parameters = inspect.signature(init).parameters.values()
+        names |= {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self"}
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return names
+
+
+def _keep_supported(cls, config: dict, what: str) -> dict:
+    accepted = _arguments(cls)
+    kept = {}
+    for key, value in config.items():
+        if key in accepted:
+            kept[key] = value
+            continue
+        unused = UNUSED_KERAS_ARGUMENTS.get(key)
+        if unused is _ANY or (unused is not None and value in unused):
+            continue
+        raise ValueError(f"{what}: {key}={value!r} has no counterpart in gpunn's {cls.__name__}")
+    return kept
+
+
+# ---- from Keras --------------------------------------------------------------------------------------------
+
+
+def _object_from_keras(value, kind: str, what: str):
+    """A serialized Keras object (initializer, loss, optimizer...) as gpunn serializes it; names pass as they
+    are (gpunn's ``get`` functions take Keras's names)."""
+    if not isinstance(value, dict):
+        return value
+    class_name = value.get("class_name")
+    if not isinstance(class_name, str):
+        raise ValueError(f"{what}: {value!r} names no class")
+    if class_name == "function":  # a Keras function (loss=keras.losses.mse): its name
+        return value.get("config")
+    class_name = class_name.removeprefix("Custom>")  # tf.keras 2.11+ wrote built-in optimizers this way
+    config = dict(value.get("config") or {})
+    cls = _registries()[kind].get(class_name.lower())
+    if cls is not None:
+        config = _keep_supported(cls, config, f"{what} {class_name}")
+    return {"class_name": class_name, "config": config}
+
+
+def dtype_name(value) -> str | None:
+    """A Keras dtype entry ('float32', a DTypePolicy or tf.keras Policy object) as a dtype name."""
+    name = (value.get("config") or {}).get("name") if isinstance(value, dict) else value
+    if isinstance(name, str) and name.startswith("mixed_"):
+        raise ValueError(f"dtype: the mixed-precision policy {name!r} has no gpunn counterpart; gpunn computes in "
+                         "one floating dtype (float32 or float64)")
+    return name
+
+
+def _last_axis(config: dict, rank: int | None) -> dict:
+    """BatchNormalization / LayerNormalization over the last axis, which Keras may write as [-1], or (tf.keras 2,
+    after building) as the positive index [rank - 1]."""
+    axis = config.get("axis", -1)
+    if isinstance(axis, (list, tuple)):
+        if len(axis) != 1:
+            raise ValueError(f"axis: gpunn normalizes over the last axis only, the file's layer uses {axis!r}")
+        axis = axis[0]
+    if isinstance(axis, int) and axis >= 0 and rank is not None and axis == rank - 1:
+        axis = -1
+    return {**config, "axis": axis}
+
+
+def _input_from_keras(config: dict) -> dict:
+    config = dict(config)
+    batch_shape = config.pop("batch_shape", None)
+    legacy = config.pop("batch_input_shape", None)
+    batch_shape = batch_shape if batch_shape is not None else legacy
+    if batch_shape is not None:
+        config["shape"] = list(batch_shape[1:])
+        if batch_shape[0] is not None:
+            config["batch_size"] = batch_shape[0]
+    return config
+
+
+def _layer_from_keras(entry: dict, rank: int | None) -> tuple[dict, int | None]:
+    """(gpunn's serialized layer, the rank of its output) for a Keras layer entry whose input has ``rank``."""
+    class_name = entry.get("class_name")
+    classes = _registries()["layer"]
+    cls = classes.get(str(class_name).lower())
+    if cls is None:
+        raise ValueError(f"layer class {class_name!r}: gpunn has no such layer; it has "
+                         f"{sorted(c.__name__ for c in classes.values())}")
+    config = dict(entry.get("config") or {})
+    what = f"layer {config.get('name', class_name)!r} ({class_name})"
+    if "dtype" in config:
+        config["dtype"] = dtype_name(config["dtype"])
+    if cls.__name__ == "InputLayer":
+        config = _input_from_keras(config)
+    elif "batch_input_shape" in config:  # tf.keras 2: the first layer of a model built without an InputLayer
+        config.setdefault("input_shape", list(config.pop("batch_input_shape")[1:]))
+    for key, value in list(config.items()):
+        if key.endswith("_initializer"):
+            config[key] = _object_from_keras(value, "initializer", f"{what} {key}")
+        elif key.endswith("_regularizer"):
+            config[key] = _object_from_keras(value, "regularizer", f"{what} {key}")
+    if "input_shape" in config or "shape" in config:
+        rank = len(config.get("shape") or config.get("input_shape")) + 1
+    if cls.__name__ in ("BatchNormalization", "LayerNormalization"):
+        config = _last_axis(config, rank)
+    config = _keep_supported(cls, config, what)
+    if cls.__name__ == "Flatten":
+        rank = 2
+    return {"class_name": cls.__name__, "config": config}, rank
+
+
+def model_config_from_keras(config: dict) -> dict:
+    """gpunn's serialized Sequential ({"class_name", "config"}) for a Keras model config of either flavour. A
+    model of another class is returned with its class name, for the caller to refuse."""
+    if config.get("class_name") != "Sequential":
+        return {"class_name": config.get("class_name"), "config": {}}
+    inner = config["config"]
+    if isinstance(inner, list):  # Keras 1 and early Keras 2 wrote a Sequential's config as its layer list
+        inner = {"layers": inner}
+    build_input_shape = inner.get("build_input_shape")
+    rank = len(build_input_shape) if build_input_shape else None
+    layers = []
+    for entry in inner["layers"]:
+        layer, rank = _layer_from_keras(entry, rank)
+        layers.append(layer)
+    out = {"name": inner.get("name"), "layers": layers}
+    if inner.get("trainable") is not None:
+        out["trainable"] = inner["trainable"]
+    if inner.get("dtype") is not None:
+        out["dtype"] = dtype_name(inner["dtype"])
+    if build_input_shape:
+        out["build_input_shape"] = list(build_input_shape)
+    return {"class_name": "Sequential", "config": out}
+
+
+def _single(value, what: str):
+    """A Sequential model's one loss: Keras may write it as a list or dict of one."""
+    if isinstance(value, dict) and "class_name" not in value and len(value) == 1:
+        value = next(iter(value.values()))
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise ValueError(f"{what}: gpunn's Sequential has one output, the file's model has {len(value)} losses")
+        value = value[0]
+    return value
+
+
+def _metrics_from_keras(value) -> list:
+    if value is None:
+        return []
+    if isinstance(value, dict) and "class_name" not in value:  # by output name
+        value = [m for per_output in value.values() for m in (per_output or [])]
+    if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], (list, tuple)):
+        value = value[0]  # one list per output, and one output
+    return [_object_from_keras(m, "metric", "metric") for m in value]
+
+
+def _optimizer_from_keras(value):
+    optimizer = _object_from_keras(value, "optimizer", "optimizer")
+    if isinstance(optimizer, dict) and isinstance(optimizer["config"].get("learning_rate"), dict):
+        optimizer["config"]["learning_rate"] = _object_from_keras(
+            optimizer["config"]["learning_rate"], "schedule", "learning_rate schedule")
+    return optimizer
+
+
+def compile_config_from_keras(config: dict, legacy: bool) -> dict:
+    """gpunn's compile config for Keras's ``compile_config`` (native) or ``training_config`` (legacy)."""
+    for key in ("weighted_metrics", "loss_weights"):
+        if config.get(key):
+            warnings.warn(f"The saved model was compiled with {key}={config[key]!r}, which gpunn's Sequential does "
+                          "not take; the model is compiled without it", stacklevel=4)
+    return {
+        "optimizer": _optimizer_from_keras(config["optimizer_config"] if legacy else config["optimizer"]),
+        "loss": _object_from_keras(_single(config.get("loss"), "loss"), "loss", "loss"),
+        "metrics": _metrics_from_keras(config.get("metrics")),
+    }
+
+
+# ---- to Keras ----------------------------------------------------------------------------------------------
+
+
+def _wrap(value, kind: str, native: bool):
+    """gpunn's serialized object in the flavour's layout."""
+    if not native or not isinstance(value, dict):
+        return value
+    return {"module": _MODULES[kind], "class_name": value["class_name"], "config": value["config"],
+            "registered_name": None}
+
+
+def _dtype(name: str, native: bool):
+    if not native:
+        return name
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name}, "registered_name": None}
+
+
+def _input_to_keras(shape, batch_size, dtype: str, name: str, native: bool) -> dict:
+    batch_shape = [batch_size] + list(shape)
+    if native:
+        return {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+                "config": {"batch_shape": batch_shape, "dtype": dtype, "sparse": False, "name": name}}
+    return {"class_name": "InputLayer",
+            "config": {"batch_input_shape": batch_shape, "dtype": dtype, "sparse": False, "name": name}}
+
+
+def _layer_to_keras(layer, dtype: str, native: bool) -> dict:
+    config = dict(layer.get_config())
+    config.pop("input_shape", None)  # Keras 3 declares the input with an InputLayer, written before
+    config.pop("input_dim", None)
+    # Every layer gets the model's dtype: a Keras layer computes in floatx (float32) unless told otherwise.
+    config["dtype"] = _dtype(dtype, native)
+    for key, value in config.items():
+        if key.endswith("_initializer"):
+            config[key] = _wrap(value, "initializer", native)
+        elif key.endswith("_regularizer"):
+            config[key] = _wrap(value, "regularizer", native)
+    entry = _wrap({"class_name": type(layer).__name__, "config": config}, "layer", native)
+    if native and layer.has_weights and layer.input_shape is not None:
+        entry["build_config"] = {"input_shape": [None] + list(layer.input_shape)}
+    return entry
+
+
+def _input_shape(model) -> list | None:
+    """The model's input shape without the batch dimension: built, declared, or None (not known yet)."""
+    if model.built:
+        return list(model.input_shape[1:])
+    declared = model.declared_input_shape
+    return None if declared is None else list(declared)
+
+
+def sequential_config(model, native: bool = True) -> dict:
+    """The ``config`` part of the model's Keras config (keras/src/models/sequential.py ``get_config``): name,
+    trainable, dtype, the layers (an InputLayer first, once the input shape is known: Keras's ``Sequential.build``
+    makes one) and ``build_input_shape``."""
+    dtype = model.dtype
+    input_shape = _input_shape(model)
+    source = model._input_layer
+    layers = []
+    if source is not None:
+        layers.append(_input_to_keras(source.declared_input_shape, source.batch_size, dtype, source.name, native))
+    elif input_shape is not None:
+        layers.append(_input_to_keras(input_shape, None, dtype, "input_layer", native))
+    layers += [_layer_to_keras(layer, dtype, native) for layer in model.layers]
+    return {
+        "name": model.name,
+        "trainable": model.trainable,
+        "dtype": _dtype(dtype, native),
+        "layers": layers,
+        "build_input_shape": None if input_shape is None else [None] + input_shape,
+    }
+
+
+def keras_model_config(model, native: bool, include_compile: bool = True) -> dict:
+    """The model's serialized config as Keras writes it (``serialize_keras_object`` for the native flavour,
+    with the ``compile_config`` of a compiled model unless ``include_compile`` is False)."""
+    config = sequential_config(model, native)
+    if not native:
+        return {"class_name": "Sequential", "config": config}
+    out = {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None}
+    if config["build_input_shape"] is not None:
+        out["build_config"] = {"input_shape": config["build_input_shape"]}
+    if include_compile and model.compiled:
+        out["compile_config"] = keras_compile_config(model, native=True)
+    return out
+
+
+def keras_compile_config(model, native: bool) -> dict:
+    """A compiled model's ``compile_config`` (native) or ``training_config`` (legacy)."""
+    config = get_compile_config(model)
+    optimizer = dict(config["optimizer"])
+    optimizer["config"] = dict(optimizer["config"])
+    schedule = optimizer["config"].get("learning_rate")
+    if isinstance(schedule, dict):
+        schedule = {"class_name": schedule["class_name"], "config": dict(schedule["config"])}
+        if schedule["config"].get("name", "") is None:  # Keras takes its default name, never None
+            del schedule["config"]["name"]
+        optimizer["config"]["learning_rate"] = _wrap(schedule, "schedule", native)
+    loss = _wrap(config["loss"], "loss", native)
+    metric_list = [_wrap(m, "metric", native) for m in config["metrics"]]
+    if native:
+        return {"optimizer": _wrap(optimizer, "optimizer", native), "loss": loss, "loss_weights": None,
+                "metrics": metric_list, "weighted_metrics": None, "run_eagerly": False,
+                "steps_per_execution": int(model.steps_per_execution), "jit_compile": bool(model.jit_compile)}
+    return {"loss": loss, "metrics": metric_list, "weighted_metrics": None, "loss_weights": None,
+            "optimizer_config": optimizer}

@@ -1,0 +1,189 @@
+"""Keras 3's ``.keras`` format: a zip of ``config.json`` (the model's config, with its ``compile_config``),
+``metadata.json`` and ``model.weights.h5`` (the variables); and Keras 3's ``.weights.h5`` files, which are that
+HDF5 file alone.
+
+Followed: keras/src/saving/saving_lib.py (``_save_model_to_fileobj``, ``H5IOStore``, ``_save_state``). In the
+HDF5 file each saveable keeps its variables under '<path>/vars/<i>': the model's own under 'vars', each layer's
+under 'layers/<snake-case class>[_<n>]/vars' (``keras_variables.keras_layer_paths``), the optimizer's under
+'optimizer/vars', each 'vars' group with the object's name as attribute 'name'. Members are stored
+uncompressed, as Keras stores them.
+
+What gpunn adds, which Keras ignores: ``metadata.json`` key "gpunn" (gpunn's version and each Dropout layer's
+mask counter, so that training resumed after a load draws the masks it would have drawn), and in the HDF5 file
+the SHA-256 record of ``hdf5_io.py``.
+
+Integrity on read: every member is read whole, so zipfile checks each one's CRC-32; a damaged member is
+reported by name. The HDF5 member's SHA-256 record is checked when present (files written by Keras have none).
+"""
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import re
+import zipfile
+import zlib
+
+from ..layers.seeded import SeededLayer
+from .atomic_write import atomic_write_bytes
+from .file_format import NotAModelFileError, gpunn_version
+from .hdf5_io import GPUNN_MARKER, HDF5Writer, read_checked
+from .keras_file_config import keras_model_config
+from .keras_variables import KerasFileContents, keras_layer_paths, layer_weights, optimizer_variables
+
+CONFIG_MEMBER = "config.json"
+METADATA_MEMBER = "metadata.json"
+WEIGHTS_MEMBER = "model.weights.h5"
+# The Keras release whose layout this writes (and against which the tests check it), for metadata.json.
+KERAS_LAYOUT_VERSION = "3.15.1"
+# The version of what gpunn adds to the HDF5 files it writes (the digest record, the Dropout counters).
+GPUNN_H5_VERSION = "1"
+# A member declaring more than this and expanding more than 100x is refused unread (saving_lib.py
+# ``_reject_zip_bomb``).
+_BOMB_FLOOR_BYTES = 1 << 32
+_VARS_PATH = re.compile(r"(?:(?P<owner>.+)/)?vars/(?P<index>\d+)")
+
+
+# ---- writing ----------------------------------------------------------------------------------------------
+
+
+def variables_hdf5(model, include_optimizer: bool, marked: bool = False) -> bytes:
+    """The variables file of the model (``model.weights.h5`` in a ``.keras`` zip, or a ``.weights.h5``)."""
+    writer = HDF5Writer()
+    if marked:  # a file of its own (not a member of a zip, which has its CRCs): its record is required
+        writer.attribute("", GPUNN_MARKER, GPUNN_H5_VERSION)
+    writer.group("vars")
+    writer.attribute("vars", "name", model.name)
+    for path, layer in zip(keras_layer_paths(model), model.layers):
+        group = f"{path}/vars"
+        writer.group(group)
+        writer.attribute(group, "name", layer.name)
+        for index, value in enumerate(layer_weights(layer)):
+            writer.dataset(f"{group}/{index}", value)
+    if include_optimizer:
+        writer.group("optimizer/vars")
+        writer.attribute("optimizer/vars", "name", model.optimizer.name)
+        for index, (_, value) in enumerate(optimizer_variables(model)):
+            writer.dataset(f"optimizer/vars/{index}", value)
+    return writer.to_bytes()
+
+
+def dropout_counters(model) -> dict[str, int]:
+    """Each seeded layer's draw counter (Dropout's masks...), by layer name: with the seed in its config, what
+    it draws when training resumes."""
+    return {layer.name: int(layer.counter) for layer in model.layers if isinstance(layer, SeededLayer)}
+
+
+def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -> None:
+    config = keras_model_config(model, native=True)
+    metadata = {
+        "keras_version": KERAS_LAYOUT_VERSION,
+        "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+        "gpunn": {"version": gpunn_version(), "dropout_counters": dropout_counters(model)},
+    }
+    weights = variables_hdf5(model, include_optimizer and model.compiled)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr(METADATA_MEMBER, json.dumps(metadata))
+        archive.writestr(CONFIG_MEMBER, json.dumps(config))
+        archive.writestr(WEIGHTS_MEMBER, weights)
+    atomic_write_bytes(filepath, buffer.getvalue(), overwrite)
+
+
+def save_weights(model, filepath: str, overwrite: bool) -> None:
+    atomic_write_bytes(filepath, variables_hdf5(model, include_optimizer=False, marked=True), overwrite)
+
+
+# ---- reading ----------------------------------------------------------------------------------------------
+
+
+def _members(filepath: str, data: bytes) -> dict[str, bytes]:
+    """Every file in the zip, read whole (which checks its CRC-32)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise NotAModelFileError(f"filepath: {filepath!r} is damaged: not a readable zip archive ({exc})") from None
+    members = {}
+    with archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            if info.file_size > _BOMB_FLOOR_BYTES and info.file_size > 100 * info.compress_size:
+                raise NotAModelFileError(f"filepath: {filepath!r}: zip member {info.filename!r} declares "
+                                         f"{info.file_size} bytes but stores {info.compress_size}")
+            try:
+                with archive.open(info) as handle:
+                    members[info.filename] = handle.read()
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError,
+                    ValueError) as exc:
+                raise NotAModelFileError(
+                    f"filepath: {filepath!r} is damaged: zip member {info.filename!r} cannot be read ({exc})"
+                ) from None
+    return members
+
+
+def is_variables_file(contents) -> bool:
+    """Whether an HDF5 file has Keras 3's variables layout (a 'layers' or 'vars' group)."""
+    return "layers" in contents.groups or "vars" in contents.groups or "_layer_checkpoint_dependencies" in \
+        contents.groups
+
+
+def variables(filepath: str, contents, where: str = "") -> dict[str, list]:
+    """{owner path: its variables in order} of a Keras 3 variables file ('' is the model itself)."""
+    found: dict[str, dict[int, object]] = {}
+    for path, value in contents.datasets.items():
+        match = _VARS_PATH.fullmatch(path)
+        if match is None:
+            continue
+        owner = (match["owner"] or "").replace("_layer_checkpoint_dependencies", "layers")  # Keras 2.13's name
+        found.setdefault(owner, {})[int(match["index"])] = value
+    by_owner = {}
+    for owner, indexed in found.items():
+        if sorted(indexed) != list(range(len(indexed))):
+            raise NotAModelFileError(f"filepath: {filepath!r} is damaged{where}: the variables of {owner!r} are "
+                                     f"numbered {sorted(indexed)}")
+        by_owner[owner] = [indexed[i] for i in range(len(indexed))]
+    if not by_owner and not is_variables_file(contents):
+        raise NotAModelFileError(f"filepath: {filepath!r}{where} is an HDF5 file but not a Keras variables file "
+                                 "(no 'layers' or 'vars' group)")
+    return by_owner
+
+
+def _json_member(filepath: str, members: dict, name: str):
+    try:
+        return json.loads(members[name])
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise NotAModelFileError(f"filepath: {filepath!r} is damaged: zip member {name!r} is not JSON ({exc})") \
+            from None
+
+
+def read_model(filepath: str, data: bytes) -> KerasFileContents:
+    """A ``.keras`` file's contents; NotAModelFileError if it is not one or is damaged."""
+    members = _members(filepath, data)
+    if CONFIG_MEMBER not in members:
+        raise NotAModelFileError(f"filepath: {filepath!r} is a zip archive but not a Keras model file (no "
+                                 f"{CONFIG_MEMBER!r}; it holds {sorted(members)[:5]})")
+    if WEIGHTS_MEMBER not in members:
+        found = "model.weights.npz: Keras's npz weights, which gpunn does not read" \
+            if "model.weights.npz" in members else f"no {WEIGHTS_MEMBER!r}"
+        raise NotAModelFileError(f"filepath: {filepath!r}: a Keras model file without its weights ({found})")
+    config = _json_member(filepath, members, CONFIG_MEMBER)
+    metadata = _json_member(filepath, members, METADATA_MEMBER) if METADATA_MEMBER in members else {}
+    if not isinstance(config, dict):
+        raise NotAModelFileError(f"filepath: {filepath!r}: {CONFIG_MEMBER!r} holds no model config")
+    where = f" (zip member {WEIGHTS_MEMBER!r})"
+    found = variables(filepath, read_checked(filepath, members[WEIGHTS_MEMBER], where), where)
+    gpunn_part = metadata.get("gpunn") if isinstance(metadata, dict) else None
+    counters = (gpunn_part or {}).get("dropout_counters") or {} if isinstance(gpunn_part, dict) else {}
+    return KerasFileContents(
+        filepath=filepath, legacy=False, model_config=config, compile_config=config.get("compile_config"),
+        weights_by_path={k: v for k, v in found.items() if k.startswith("layers/")},
+        optimizer_values=found.get("optimizer"), dropout_counters=counters,
+    )
+
+
+def read_weights(filepath: str, contents) -> KerasFileContents:
+    """The weights of a Keras 3 ``.weights.h5`` file (read with ``hdf5_io.read_checked``)."""
+    found = variables(filepath, contents)
+    return KerasFileContents(filepath=filepath, legacy=False,
+                             weights_by_path={k: v for k, v in found.items() if k.startswith("layers/")})

@@ -1,0 +1,293 @@
+"""A model's weights and optimizer state as Keras lists them in its files, and back.
+
+Weights: Keras saves a layer's variables in the order ``_trainable_variables + _non_trainable_variables``
+(keras/src/layers/layer.py ``save_own_variables``; the legacy HDF5 files use ``trainable_weights +
+non_trainable_weights``, legacy_h5_format.py ``_legacy_weights``, the same order for every layer gpunn has):
+the trainable kind first, in creation order, then the others (BatchNormalization: gamma, beta, moving_mean,
+moving_variance).
+
+The optimizer: ``optimizer.variables`` (keras/src/optimizers/base_optimizer.py), saved in this order:
+``iteration``; ``learning_rate`` unless the learning rate is a schedule; then what the optimizer's ``build``
+creates for the model's trainable variables. Each ``add_optimizer_variables(var_list, names)`` call interleaves
+its names per variable (Adam: momentum and velocity of the first variable, of the second, ...) and separate
+calls follow one another (RMSprop: every velocity, then every momentum). ``KERAS_OPTIMIZER_LAYOUTS`` spells out
+those calls for each optimizer; one added to gpunn without an entry is taken as one call per slot, in the order
+of its ``active_slots()``.
+
+gpunn keeps each slot as one flat buffer over the trained weights (``ParameterStore.params``); a Keras slot
+variable is the segment of that buffer for one trained weight, shaped like it.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class KerasOptimizerLayout:
+    """How a Keras optimizer creates its variables in ``build``.
+
+    ``calls``: per ``add_optimizer_variables`` call, the gpunn slot names it creates (slots the optimizer does
+    not use, e.g. SGD's velocity without momentum, are left out). ``keras_names``: a slot's Keras variable name
+    where it differs from gpunn's. ``scalars``: (Keras name, value(optimizer, dtype)) of the variables ``build``
+    creates after the slots, which gpunn derives from the step count instead of storing."""
+
+    calls: tuple[tuple[str, ...], ...]
+    keras_names: dict = field(default_factory=dict)
+    scalars: tuple[tuple[str, Callable], ...] = ()
+
+
+def _nadam_u_product(optimizer, dtype) -> np.ndarray:
+    """Keras's Nadam ``u_product`` after ``iterations`` updates: prod over k of beta_1 (1 - 0.5 * 0.96^k)
+    (keras/src/optimizers/nadam.py ``_backend_update_step``). gpunn computes it from the step count
+    (kernels/optimizer_rules.py); Keras keeps it in a variable, so it is written for Keras and ignored on load."""
+    product = 1.0
+    for k in range(1, min(int(optimizer.iterations), 100_000) + 1):
+        product *= optimizer.beta_1 * (1.0 - 0.5 * 0.96 ** k)
+        if product == 0.0:
+            break
+    return np.asarray(product, dtype=dtype)
+
+
+# Keras 3's build() of each optimizer (keras/src/optimizers/<name>.py). AdamW shares Adam's (found through the
+# class hierarchy).
+KERAS_OPTIMIZER_LAYOUTS: dict[str, KerasOptimizerLayout] = {
+    "SGD": KerasOptimizerLayout((("velocity",),), keras_names={"velocity": "momentum"}),
+    "RMSprop": KerasOptimizerLayout((("velocity",), ("momentum",), ("average_gradient",))),
+    "Adagrad": KerasOptimizerLayout((("accumulator",),)),
+    "Adam": KerasOptimizerLayout((("momentum", "velocity"), ("velocity_hat",))),
+    "Nadam": KerasOptimizerLayout((("momentum", "velocity"),), scalars=(("u_product", _nadam_u_product),)),
+    "Adamax": KerasOptimizerLayout((("momentum", "norm"),)),
+    "Adadelta": KerasOptimizerLayout((("accumulated_grad", "accumulated_delta_var"),)),
+    "Lion": KerasOptimizerLayout((("momentum",),)),
+}
+
+
+def optimizer_layout(optimizer) -> KerasOptimizerLayout:
+    """This optimizer's layout, with only the slots it uses."""
+    active = tuple(optimizer.active_slots())
+    for cls in type(optimizer).__mro__:
+        layout = KERAS_OPTIMIZER_LAYOUTS.get(cls.__name__)
+        if layout is not None:
+            break
+    else:
+        layout = KerasOptimizerLayout(tuple((slot,) for slot in active))
+    calls = tuple(kept for kept in (tuple(s for s in call if s in active) for call in layout.calls) if kept)
+    listed = {s for call in calls for s in call}
+    missing = [s for s in active if s not in listed]
+    if missing:  # a slot the table does not know yet: after the known ones, one call each
+        calls += tuple((s,) for s in missing)
+    return KerasOptimizerLayout(calls, layout.keras_names, layout.scalars)
+
+
+# ---- weights -----------------------------------------------------------------------------------------------
+
+
+def keras_weight_order(layer) -> list:
+    """The layer's weight specs in Keras's saving order: the trainable kind first, then the others."""
+    specs = layer.weight_specs()
+    return [s for s in specs if s.trainable] + [s for s in specs if not s.trainable]
+
+
+def layer_weights(layer) -> list[np.ndarray]:
+    """The layer's weights (host copies) in Keras's saving order."""
+    values = dict(zip([s.name for s in layer.weight_specs()], layer.get_weights()))
+    return [values[s.name] for s in keras_weight_order(layer)]
+
+
+def _snake_case(name: str) -> str:
+    """keras/src/utils/naming.py ``to_snake_case``."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def keras_layer_paths(model) -> list[str]:
+    """Where each of the model's layers keeps its variables in a Keras 3 weights file: 'layers/' and the
+    snake-case class name, made unique by '_1', '_2', ... (saving_lib.py ``_save_container_state``: never the
+    layer's own name, which differs between two instances of one model)."""
+    used: dict[str, int] = {}
+    paths = []
+    for layer in model.layers:
+        name = _snake_case(type(layer).__name__)
+        if name in used:
+            used[name] += 1
+            name = f"{name}_{used[name]}"
+        else:
+            used[name] = 0
+        paths.append(f"layers/{name}")
+    return paths
+
+
+def weight_tensors(model, per_layer: list[list[np.ndarray] | None], filepath) -> dict[str, np.ndarray]:
+    """The weights given per layer of ``model`` (in Keras's order; None or [] where the file has none) as the
+    tensors ``save.restore_weights`` takes, keyed by the layers' positions and weights' names. A layer whose
+    number of weights differs from the file's is refused here; shapes are checked by ``restore_weights``."""
+    tensors = {}
+    for index, (layer, values) in enumerate(zip(model.layers, per_layer)):
+        specs = keras_weight_order(layer)
+        if not values:
+            continue  # reported as missing by restore_weights, if the layer has weights
+        if len(values) != len(specs):
+            raise ValueError(
+                f"filepath: {filepath!r} holds {len(values)} weights for layer #{index} ({layer.name!r}), which "
+                f"has {len(specs)} ({[s.name for s in specs]})"
+            )
+        for spec, value in zip(specs, values):
+            tensors[f"layers/{index:03d}.{layer.name}/{spec.name}"] = np.asarray(value)
+    return tensors
+
+
+# ---- the optimizer -----------------------------------------------------------------------------------------
+
+
+def trained_weights(model) -> list[tuple]:
+    """(layer, spec) of each weight the model's flat trained buffer holds, in its order: the layout
+    ``ParameterStore`` makes for the trainable flags of the model's last compile."""
+    model_flag, layer_flags = model._store.trainable_state
+    return [(layer, spec) for layer, flag in zip(model._store.layers, layer_flags) for spec in layer.weight_specs()
+            if spec.trainable and flag and model_flag]
+
+
+def _variable_path(model, layer, spec) -> str:
+    # Keras 3's variable path ('sequential/dense/kernel'), as its optimizer names slot variables after it.
+    return f"{model.name}_{layer.name}_{spec.name}"
+
+
+def optimizer_variables(model) -> list[tuple[str, np.ndarray]]:
+    """(Keras's variable name, value) of each variable of the model's optimizer, in Keras's order. An optimizer
+    that has not run yet has only its step count and learning rate, as an unbuilt Keras optimizer."""
+    optimizer = model.optimizer
+    prefix = optimizer.name
+    variables = [(f"{prefix}/iteration", np.asarray(optimizer.iterations, dtype=np.int64))]
+    if optimizer.schedule is None:
+        # Keras keeps it in a float32 variable (floatx); the exact value is in the optimizer's config.
+        variables.append((f"{prefix}/learning_rate", np.asarray(optimizer.learning_rate, dtype=np.float32)))
+    if not getattr(model, "_optimizer_built", False):
+        return variables
+    layout = optimizer_layout(optimizer)
+    weights = trained_weights(model)
+    segments = model._store.segments
+    slots = {name: model.ops.to_numpy(value) for name, value in optimizer.slots.items()}
+    for call in layout.calls:
+        for (layer, spec), (start, stop) in zip(weights, segments):
+            for slot in call:
+                keras_name = layout.keras_names.get(slot, slot)
+                value = slots[slot][start:stop].reshape(spec.shape).copy()
+                variables.append((f"{prefix}/{_variable_path(model, layer, spec)}_{keras_name}", value))
+    dtype = model.dtype
+    for name, value_of in layout.scalars:
+        variables.append((f"{prefix}/{name}", value_of(optimizer, dtype)))
+    return variables
+
+
+@dataclass
+class OptimizerState:
+    """What a file's optimizer variables set in a gpunn optimizer: the step count, the learning rate (None:
+    keep the config's) and the flat slots (empty: the optimizer had not run)."""
+
+    iterations: int
+    learning_rate: float | None = None
+    slots: dict = field(default_factory=dict)
+
+
+def optimizer_state(model, values: list[np.ndarray], filepath) -> OptimizerState | None:
+    """The state that Keras's optimizer variables ``values`` give the model's (compiled) optimizer, or None
+    with a warning when they do not fit it; Keras warns and starts a fresh optimizer then too
+    (base_optimizer.py ``load_own_variables``, legacy_h5_format.py ``load_model_from_hdf5``)."""
+    optimizer = model.optimizer
+    has_rate = optimizer.schedule is None
+    head = 1 + has_rate
+    if not values:
+        return None
+    state = OptimizerState(int(np.asarray(values[0]).reshape(())))
+    if has_rate and len(values) >= 2:
+        saved = np.asarray(values[1]).reshape(())
+        # The config holds the exact rate; the variable a rounded copy, or a rate changed since (a callback).
+        if saved.dtype.kind == "f" and saved != saved.dtype.type(optimizer.learning_rate):
+            state.learning_rate = float(saved)
+    if len(values) == head:
+        return state  # an optimizer that had not run yet
+    layout = optimizer_layout(optimizer)
+    weights = trained_weights(model)
+    segments = model._store.segments
+    expected = head + sum(len(call) for call in layout.calls) * len(weights) + len(layout.scalars)
+    if len(values) != expected:
+        warnings.warn(
+            f"filepath: {filepath!r}: the saved optimizer state has {len(values)} variables, while this "
+            f"{type(optimizer).__name__} for this model's {len(weights)} trained weights has {expected}; the "
+            "model starts with a freshly initialized optimizer",
+            stacklevel=4,
+        )
+        return None
+    size = model._store.params.size
+    slots = {slot: np.zeros(size, dtype=model.dtype) for call in layout.calls for slot in call}
+    position = head
+    for call in layout.calls:
+        for (layer, spec), (start, stop) in zip(weights, segments):
+            for slot in call:
+                value = np.asarray(values[position])
+                if value.shape != tuple(spec.shape):
+                    raise ValueError(
+                        f"filepath: optimizer variable #{position} ({slot} of {layer.name}/{spec.name}) in "
+                        f"{filepath!r} has shape {value.shape}, the model's weight is {tuple(spec.shape)}"
+                    )
+                slots[slot][start:stop] = value.reshape(-1)
+                position += 1
+    state.slots = slots
+    return state
+
+
+def apply_optimizer_state(model, state: OptimizerState | None) -> None:
+    if state is None:
+        return
+    optimizer = model.optimizer
+    if state.learning_rate is not None:
+        optimizer.learning_rate = state.learning_rate
+    if state.slots:
+        model._ensure_optimizer()
+        for name, value in state.slots.items():
+            optimizer.slots[name][...] = model.ops.asarray(value, dtype=optimizer.slots[name].dtype)
+    optimizer.iterations = state.iterations
+
+
+# ---- what a Keras-format file holds ------------------------------------------------------------------------
+
+
+@dataclass
+class KerasFileContents:
+    """A Keras-format file read whole: its configs as the file holds them (Keras's layout; ``legacy`` for the
+    tf.keras HDF5 one, whose compile config is the ``training_config``), its weights either by layer path
+    (Keras 3: 'layers/dense_1') or in the order of the layers that have weights (tf.keras HDF5), its optimizer
+    variables in Keras's order, and the Dropout mask counters gpunn adds (by layer name)."""
+
+    filepath: str
+    legacy: bool
+    model_config: dict | None = None
+    compile_config: dict | None = None
+    weights_by_path: dict[str, list] | None = None
+    weights_in_order: list[tuple[str, list]] | None = None
+    optimizer_values: list | None = None
+    dropout_counters: dict = field(default_factory=dict)
+
+    def per_layer_weights(self, model) -> list[list | None]:
+        """Each of ``model``'s layers' weights in the file (Keras's order), None where it holds none. Keras 3
+        files are matched by path; tf.keras HDF5 files, as Keras loads them (legacy_h5_format.py
+        ``load_weights_from_hdf5_group``), by the order of the layers that have weights."""
+        if self.weights_by_path is not None:
+            return [self.weights_by_path.get(path) for path in keras_layer_paths(model)]
+        weighted = [index for index, layer in enumerate(model.layers) if layer.weight_specs()]
+        saved = self.weights_in_order or []
+        if len(saved) > len(weighted):
+            raise ValueError(
+                f"filepath: {self.filepath!r} holds weights for {len(saved)} layers ({[n for n, _ in saved]}); "
+                f"the model has {len(weighted)} layers with weights"
+            )
+        per_layer: list[list | None] = [None] * len(model.layers)
+        for index, (_, values) in zip(weighted, saved):
+            per_layer[index] = values
+        return per_layer

@@ -26,6 +26,13 @@ def set_random_seed(seed: int) -> None:
     _generator = np.random.default_rng(int(seed))
 
 
+def reseed_from_python_random() -> None:
+    """A new generator seeded from Python's ``random``, as Keras makes its global seed generator after
+    ``clear_session()`` (keras/src/random/seed_generator.py ``make_default_seed``)."""
+    global _generator
+    _generator = np.random.default_rng(_py_random.randint(1, int(1e9)))
+
+
 def new_seed() -> int:
     """A 32-bit seed for a component (a dropout layer's counter-based RNG), drawn from gpunn's generator."""
     return int(_generator.integers(0, 2**31 - 1))

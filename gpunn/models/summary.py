@@ -1,19 +1,178 @@
-"""The text table ``model.summary()`` prints, laid out like Keras's."""
+"""The table ``model.summary()`` prints, as Keras 3 prints it.
+
+Followed: keras/src/utils/summary_utils.py ``print_summary``: columns "Layer (type)", "Output Shape", "Param #"
+(and "Trainable" with ``show_trainable``) at ``positions`` [0.45, 0.80, 1.0] of ``line_length`` (default
+``min(88, terminal columns - 4)``), drawn as rich draws Keras's table (heavy head, a line between rows, long
+cells wrapped), then " Total params: N (size)", " Trainable params", " Non-trainable params" and, once the
+optimizer has its variables, " Optimizer params" (Total counts them too, as in Keras). Sizes as Keras's
+``readable_memory_size``. gpunn adds one last line naming the backend. Drawn here rather than through rich,
+which gpunn does not depend on; the column widths follow rich's rule for a table wider than its line.
+"""
 from __future__ import annotations
 
+import re
+import shutil
+import textwrap
 
-def format_summary(model) -> str:
-    rows = [(f"{layer.name} ({type(layer).__name__})", str((None,) + tuple(layer.output_shape)),
-             f"{layer.count_params():,}") for layer in model.layers]
-    header = ("Layer (type)", "Output Shape", "Param #")
-    widths = [max(len(r[i]) for r in rows + [header]) + 2 for i in range(3)]
-    line = "".join(h.ljust(w) for h, w in zip(header, widths))
-    rule = "=" * len(line)
-    body = ["".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
-    total = model.count_params()
-    trainable = sum(int(w.size) for w in model.trainable_weights)
-    return "\n".join([
-        f'Model: "{model.name}"', rule, line, rule, *body, rule,
-        f"Total params: {total:,}", f"Trainable params: {trainable:,}", f"Non-trainable params: {total - trainable:,}",
-        f"Backend: {model.ops!r}",
-    ])
+import numpy as np
+
+# rich's box.HEAVY_HEAD, which Keras's table uses: (left, horizontal, cross, right) per line kind.
+_TOP = ("┏", "━", "┳", "┓")
+_HEAD = ("┃", " ", "┃", "┃")
+_HEAD_RULE = ("┡", "━", "╇", "┩")
+_ROW = ("│", " ", "│", "│")
+_ROW_RULE = ("├", "─", "┼", "┤")
+_BOTTOM = ("└", "─", "┴", "┘")
+
+
+def readable_memory_size(size: float) -> str:
+    """Keras's ``readable_memory_size``: '284.00 B', '1.89 KB', ... (powers of 1024)."""
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if size / 1024 < 1:
+            return f"{size:.2f} {unit}"
+        size /= 1024
+    return f"{size:.2f} PB"
+
+
+def _weights_size(weights) -> tuple[int, int]:
+    """(count, bytes) of arrays, each counted once (as Keras's ``weight_memory_size`` does by id)."""
+    unique = {id(w): w for w in weights}.values()
+    return (sum(int(np.prod(w.shape)) for w in unique),
+            sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in unique))
+
+
+def _optimizer_size(model) -> tuple[int, int] | None:
+    """The optimizer's variables once it has them (Keras: ``model.optimizer.built``): its slots, plus the
+    iteration count and the learning rate, the two scalar variables every Keras optimizer holds (int32 and
+    float32 there; gpunn keeps them on the device too)."""
+    if not (getattr(model, "compiled", False) and getattr(model, "_optimizer_built", False)):
+        return None
+    count, size = _weights_size(model.optimizer.slots.values())
+    return count + 2, size + 8
+
+
+def _column_widths(line_length: int, positions) -> list[int]:
+    """Content widths (without the one-space padding) of the columns: Keras's widths from ``positions``, then
+    rich's ``ratio_reduce`` of the excess, as rich fits Keras's table into ``line_length``."""
+    widths, current = [], 0
+    for position in positions:
+        width = int(position * line_length) - current
+        if width < 4:
+            raise ValueError(f"line_length: {line_length} is too narrow to print the summary")
+        widths.append(width)
+        current += width
+    padded = [w + 2 for w in widths]
+    excess = sum(padded) - (line_length - (len(widths) + 1))
+    if excess > 0:  # rich's ratio_reduce with equal ratios
+        remaining, ratios = excess, len(padded)
+        for i, width in enumerate(padded):
+            cut = min(width, round(remaining / ratios))
+            padded[i] = width - cut
+            remaining -= cut
+            ratios -= 1
+    return [max(w - 2, 1) for w in padded]
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """rich's wrapping of a cell: at spaces, a word longer than the cell cut with an ellipsis."""
+    lines = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [""]
+    return [line if len(line) <= width else line[:width - 1] + "…" for line in lines]
+
+
+def _rule(kind, widths) -> str:
+    left, fill, cross, right = kind
+    return left + cross.join(fill * (w + 2) for w in widths) + right
+
+
+def _row(cells, widths, alignment, kind=_ROW) -> list[str]:
+    wrapped = [_wrap(cell, w) for cell, w in zip(cells, widths)]
+    height = max(len(c) for c in wrapped)
+    if kind is _HEAD:  # rich aligns header cells at the bottom, body cells at the top
+        wrapped = [[""] * (height - len(c)) + c for c in wrapped]
+    lines = []
+    for i in range(height):
+        parts = []
+        for cell, width, align in zip(wrapped, widths, alignment):
+            text = cell[i] if i < len(cell) else ""
+            text = {"left": text.ljust, "right": text.rjust, "center": text.center}[align](width)
+            parts.append(f" {text} ")
+        lines.append(kind[0] + kind[2].join(parts) + kind[3])
+    return lines
+
+
+def _output_shape(layer) -> str:
+    shape = tuple(layer.output_shape)
+    if not hasattr(layer, "layers"):  # a layer's shapes leave out the batch dimension; a model's include it
+        shape = (None,) + shape
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def _layer_rows(layer, expand_nested, show_trainable, level=0) -> list[list[str]]:
+    prefix = "   " * level + "└ " if level else ""
+    cells = [f"{prefix}{layer.name} ({type(layer).__name__})", _output_shape(layer), f"{layer.count_params():,}"]
+    if show_trainable:
+        cells.append("-" if not layer.weights else ("Y" if layer.trainable else "N"))
+    rows = [cells]
+    if expand_nested and getattr(layer, "layers", None):
+        for inner in layer.layers:
+            rows += _layer_rows(inner, expand_nested, show_trainable, level + 1)
+    return rows
+
+
+def layer_range_bounds(layers, layer_range) -> tuple[int, int]:
+    """Keras's ``get_layer_index_bound_by_layer_name``: the first layer whose name matches ``layer_range[0]``
+    to the last matching ``layer_range[1]`` (regular expressions), both included."""
+    if layer_range is None:
+        return 0, len(layers)
+    if not isinstance(layer_range, (list, tuple)) or len(layer_range) != 2:
+        raise ValueError(f"layer_range: expected a list or tuple of 2 layer names, got {layer_range!r}")
+    if not all(isinstance(name, str) for name in layer_range):
+        raise ValueError(f"layer_range: expected 2 strings, got {layer_range!r}")
+    lower = [i for i, layer in enumerate(layers) if re.match(layer_range[0], layer.name)]
+    upper = [i for i, layer in enumerate(layers) if re.match(layer_range[1], layer.name)]
+    if not lower or not upper:
+        raise ValueError(f"layer_range: {layer_range!r} matches no layer names of the model "
+                         f"({[layer.name for layer in layers]})")
+    return min(lower), max(upper) + 1
+
+
+def format_summary(model, line_length=None, positions=None, expand_nested=False, show_trainable=False,
+                   layer_range=None) -> str:
+    """``model.summary()``'s text (Keras 3's table and totals), ending with a newline as Keras's does."""
+    default_line_length = 88
+    positions = list(positions) if positions is not None else [0.45, 0.80, 1.0]
+    header = ["Layer (type)", "Output Shape", "Param #"]
+    alignment = ["left", "left", "right"]
+    if show_trainable:
+        default_line_length += 12
+        positions = [p * 0.90 for p in positions] + [1.0]
+        header.append("Trainable")
+        alignment.append("center")
+    if len(positions) != len(header):
+        raise ValueError(f"positions: expected {len(header)} column positions, got {positions!r}")
+    if line_length is None:
+        line_length = min(default_line_length, shutil.get_terminal_size().columns - 4)
+    elif isinstance(line_length, bool) or not isinstance(line_length, (int, np.integer)) or line_length <= 0:
+        raise ValueError(f"line_length: expected a positive integer, got {line_length!r}")
+    widths = _column_widths(int(line_length), positions)
+
+    lines = [f'Model: "{model.name}"', _rule(_TOP, widths), *_row(header, widths, alignment, _HEAD),
+             _rule(_HEAD_RULE, widths)]
+    first, last = layer_range_bounds(model.layers, layer_range)
+    rows = [row for layer in model.layers[first:last] for row in _layer_rows(layer, expand_nested, show_trainable)]
+    for i, row in enumerate(rows):
+        if i:
+            lines.append(_rule(_ROW_RULE, widths))
+        lines += _row(row, widths, alignment)
+    lines.append(_rule(_BOTTOM, widths))
+
+    trainable = _weights_size(model.trainable_weights)
+    non_trainable = _weights_size(model.non_trainable_weights)
+    optimizer = _optimizer_size(model)
+    total = [a + b + (optimizer[i] if optimizer else 0) for i, (a, b) in enumerate(zip(trainable, non_trainable))]
+    totals = [("Total params", total), ("Trainable params", trainable), ("Non-trainable params", non_trainable)]
+    if optimizer is not None:
+        totals.append(("Optimizer params", optimizer))
+    lines += [f" {label}: {count:,} ({readable_memory_size(size)})" for label, (count, size) in totals]
+    lines.append(f" Backend: {model.ops!r}")
+    return "\n".join(lines) + "\n"

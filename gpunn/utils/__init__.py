@@ -1,5 +1,8 @@
 """Utilities, as ``keras.utils``."""
+from ..backend import clear_session
 from ..random import set_random_seed
 from .np_utils import to_categorical
+from .numerical_utils import normalize
+from .py_dataset import PyDataset, Sequence
 
-__all__ = ["to_categorical", "set_random_seed"]
+__all__ = ["to_categorical", "set_random_seed", "normalize", "clear_session", "PyDataset", "Sequence"]

@@ -1,0 +1,44 @@
+"""``keras.backend`` functions a tf.keras script calls: ``clear_session``.
+
+Keras 3 exports ``clear_session`` as both ``keras.backend.clear_session`` and ``keras.utils.clear_session``
+(keras/src/backend/common/global_state.py); gpunn does the same (``gpunn.utils.clear_session``).
+"""
+from __future__ import annotations
+
+import gc
+import sys
+
+from . import _compat
+from . import random as gpunn_random
+from .layers import base as layers_base
+
+__all__ = ["clear_session"]
+
+
+def clear_session(free_memory=True) -> None:
+    """Reset the state gpunn keeps between models, as ``keras.backend.clear_session`` does.
+
+    - Generated names start again: the next ``Dense()`` is ``"dense"``, the next model ``"sequential"``
+      (Keras's example 2). Models and layers already made keep their names.
+    - The random state: Keras drops its global seed generator and the seed ``set_random_seed`` stored; the next
+      one is seeded from Python's ``random`` (``make_default_seed``). gpunn's generator (weight initialisation,
+      shuffling, dropout seeds) is re-seeded the same way, so ``set_random_seed(s)`` then ``clear_session()``
+      still repeats bit for bit, and two ``clear_session()`` calls in a row do not give the same weights.
+    - ``free_memory=True``: a garbage collection, and on the GPU CuPy's pools hand their cached blocks back to
+      the device (Keras's TensorFlow backend clears its caches there too).
+
+    Python's ``random`` and NumPy's global generator are left as they are, as in Keras. The backend chosen with
+    ``gpunn.set_backend`` is a choice of the program, not state Keras has, and stays.
+    """
+    if not isinstance(free_memory, (bool, int)):
+        raise TypeError(f"free_memory: expected True or False, got {free_memory!r}")
+    # Keras resets its name uids with its global state (keras/src/backend/common/global_state.py).
+    layers_base._name_counters.clear()
+    gpunn_random.reseed_from_python_random()
+    if free_memory:
+        gc.collect()
+        if "cupy" in sys.modules:  # only when this process used CuPy: never probe for a GPU here
+            cupy = _compat.cupy()
+            if cupy is not None:
+                cupy.get_default_memory_pool().free_all_blocks()
+                cupy.get_default_pinned_memory_pool().free_all_blocks()

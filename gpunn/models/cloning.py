@@ -1,0 +1,85 @@
+"""``keras.models.clone_model`` and ``keras.models.model_from_json``.
+
+Followed: keras/src/models/cloning.py (``clone_model``, ``_clone_sequential_model``, ``_wrap_clone_function``)
+and keras/src/models/model.py (``model_from_json``).
+"""
+from __future__ import annotations
+
+from .. import losses as losses_module
+from .. import optimizers as optimizers_module
+from ..layers.input_layer import InputLayer
+from . import keras_config
+from .compile_config import deserialize_metric, get_compile_config, serialize_metric
+from .sequential import Sequential
+
+__all__ = ["clone_model", "model_from_json"]
+
+
+def model_from_json(json_string, custom_objects=None) -> Sequential:
+    """The newly initialised model that ``json_string`` describes: ``model.to_json()``'s output, from gpunn or
+    from Keras 3 / tf.keras 2 for the layers gpunn has. As Keras's ``deserialize_keras_object``, it is built
+    when the JSON records an input shape and compiled when it holds a ``compile_config``."""
+    return keras_config.model_from_json_string(Sequential, json_string)
+
+
+def _clone_layer(layer):
+    """Keras's default ``clone_function``: ``layer.__class__.from_config(layer.get_config())``: same config,
+    new weights."""
+    return layer.__class__.from_config(layer.get_config())
+
+
+def clone_model(model, input_tensors=None, clone_function=None, call_function=None, recursive=False, **kwargs):
+    """A new model with ``model``'s architecture and new, freshly initialised weights (nothing shared).
+
+    As Keras's ``clone_model`` for a Sequential model: each layer becomes ``clone_function(layer)`` (default: a
+    new layer from ``layer.get_config()``; return ``layer`` itself to share it), the Input is made again with the
+    same shape, dtype and name, the model keeps its name and ``trainable`` flag, and a compiled model's clone is
+    compiled the same way (optimizer, loss and metrics made anew from their configs, so no optimizer state is
+    shared). Layers with a seeded initializer get the same weights again, as in Keras.
+
+    ``input_tensors`` (a KerasTensor in Keras) and ``call_function`` (Functional models only, in Keras) have no
+    gpunn equivalent: passing them is an error.
+    """
+    kwargs.pop("cache", None)  # Keras's internal argument for recursive clones
+    if kwargs:
+        raise ValueError(f"clone_model: unexpected keyword argument(s) {tuple(kwargs)}")
+    if not isinstance(model, Sequential):
+        raise ValueError(f"model: expected a gpunn Sequential model, got {type(model).__name__} {model!r}")
+    if call_function is not None:
+        raise ValueError("call_function: is not supported with Sequential models (Keras: 'In a Sequential "
+                         "model, layers aren't called at model-construction time (they're merely listed)')")
+    if input_tensors is not None:
+        raise ValueError("input_tensors: gpunn has no symbolic tensors; clone the model and pass data to it")
+    if clone_function is None:
+        clone_function = _clone_layer
+    elif not callable(clone_function):
+        raise ValueError(f"clone_function: expected a callable taking a layer, got {clone_function!r}")
+    cache: dict = {}  # Keras's _wrap_clone_function: a layer listed twice is cloned once
+
+    def clone(layer):
+        if id(layer) not in cache:
+            if recursive and isinstance(layer, Sequential):
+                cache[id(layer)] = clone_model(layer, clone_function=clone_function, recursive=True)
+            else:
+                cache[id(layer)] = clone_function(layer)
+        return cache[id(layer)]
+
+    new_layers = [clone(layer) for layer in model.layers]
+    source_input = model._input_layer
+    if source_input is not None:
+        new_input = InputLayer(shape=source_input.declared_input_shape, batch_size=source_input.batch_size,
+                               dtype=source_input.dtype, name=source_input.name)
+        new_layers = [new_input] + new_layers
+    cloned = Sequential(new_layers, name=model.name, trainable=model.trainable)
+    if model.compiled:
+        # Keras: "If model compiled already then set same to cloned model" (compile_from_config): a new
+        # optimizer, loss and metric objects from their configs (so no optimizer state or metric sums are shared).
+        config = get_compile_config(model)
+        cloned.compile(
+            optimizer=optimizers_module.get(config["optimizer"]),
+            loss=None if config["loss"] is None else losses_module.get(config["loss"]),
+            metrics=[deserialize_metric(serialize_metric(m)) for m in model.metric_identifiers],
+            steps_per_execution=model.steps_per_execution,
+            jit_compile=model.jit_compile,
+        )
+    return cloned

@@ -1,0 +1,82 @@
+"""``model.get_config()`` / ``Sequential.from_config`` / ``model.to_json()`` / ``model_from_json`` in Keras 3's
+layout.
+
+Followed: keras/src/models/sequential.py (``get_config``, ``from_config``), keras/src/models/model.py
+(``to_json``, ``model_from_json``), keras/src/saving/serialization_lib.py (``serialize_keras_object``,
+``deserialize_keras_object``: a ``build_config`` builds the model, a ``compile_config`` compiles it).
+
+- ``get_config()``: ``{"name", "trainable", "dtype": <DTypePolicy>, "layers": [{"module": "keras.layers",
+  "class_name", "config", "registered_name", "build_config"}, ...], "build_input_shape"}``.
+- ``to_json()``: ``{"module": "keras", "class_name": "Sequential", "config": <get_config()>, "registered_name",
+  "build_config", "compile_config"}`` (the last when compiled), as ``serialize_keras_object`` writes it.
+
+The translation to and from Keras's layouts is ``keras_file_config.py``'s, shared with the ``.keras`` and
+``.h5`` files. Reading takes Keras 3's layout, tf.keras 2's and the one gpunn's own model files held before
+(layers as ``{"class_name", "config"}`` with gpunn's configs), so those files still load.
+"""
+from __future__ import annotations
+
+import json
+
+from .. import layers as layers_module
+from . import keras_file_config
+from .compile_config import compile_from_config
+
+__all__ = ["sequential_config", "sequential_from_config", "model_to_json", "model_from_json_string"]
+
+
+def sequential_config(model) -> dict:
+    """``model.get_config()`` in Keras 3's layout."""
+    return keras_file_config.sequential_config(model, native=True)
+
+
+def sequential_from_config(cls, config: dict, build_config: dict | None = None):
+    """A new model of class ``cls`` from a Sequential config of any layout (see the module docstring); built
+    when the config (or ``build_config``, to_json's) records the input shape."""
+    if not isinstance(config, dict):  # (a dict without "layers" is a KeyError, which load_model names)
+        raise ValueError("config: a Sequential config must be a dict with a 'name' and a 'layers' list (as "
+                         f"model.get_config() returns), got {str(config)[:200]}")
+    translated = keras_file_config.model_config_from_keras({"class_name": "Sequential", "config": config})["config"]
+    model_dtype = translated.get("dtype")
+    model = cls(name=translated.get("name"), trainable=config.get("trainable", True))
+    model._config_dtype = model_dtype
+    for entry in translated["layers"]:
+        layer_config = dict(entry["config"])
+        # Keras writes the model's dtype on every layer; gpunn records it once, on the model, and a layer keeps a
+        # dtype of its own only when it declares another (so a config read back equals the one written).
+        if model_dtype is not None and layer_config.get("dtype") == model_dtype:
+            layer_config.pop("dtype")
+        model.add(layers_module.deserialize({"class_name": entry["class_name"], "config": layer_config}))
+    build_input_shape = translated.get("build_input_shape") or (build_config or {}).get("input_shape")
+    if build_input_shape and not model.built and model.layers:
+        model.build(tuple(build_input_shape))
+    return model
+
+
+def model_to_json(model, **kwargs) -> str:
+    """``model.to_json()``: what Keras's ``serialize_keras_object(model)`` gives, as JSON."""
+    return json.dumps(keras_file_config.keras_model_config(model, native=True, include_compile=True), **kwargs)
+
+
+def model_from_json_string(cls, json_string):
+    """The model ``json_string`` describes (``to_json()``'s output, gpunn's or Keras's): built when it records
+    an input shape, compiled when it holds a ``compile_config``, as Keras's ``deserialize_keras_object`` does."""
+    if isinstance(json_string, (bytes, bytearray)):
+        json_string = json_string.decode("utf-8")
+    if not isinstance(json_string, str):
+        raise TypeError(f"json_string: expected a JSON string (as model.to_json() returns), got "
+                        f"{type(json_string).__name__}")
+    try:
+        entry = json.loads(json_string)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"json_string: not valid JSON ({exc})") from None
+    if not isinstance(entry, dict) or "class_name" not in entry or "config" not in entry:
+        raise ValueError("json_string: expected a serialized model {'class_name': 'Sequential', 'config': {...}}, "
+                         f"got {json_string[:200]!r}")
+    if entry["class_name"] != "Sequential":
+        raise ValueError(f"json_string: holds a {entry['class_name']!r} model; gpunn builds Sequential models only")
+    model = sequential_from_config(cls, entry["config"], entry.get("build_config"))
+    if entry.get("compile_config"):
+        compile_from_config(model, keras_file_config.compile_config_from_keras(entry["compile_config"],
+                                                                               legacy=False))
+    return model

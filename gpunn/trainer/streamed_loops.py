@@ -1,0 +1,261 @@
+"""fit / evaluate / predict over streamed inputs (``streamed_data.py``): each batch is checked as arrays are,
+copied into the step's batch slot for its size (a batch of another size gets its own slot, as the last
+partial batch of arrays does) and run by the same ``TrainStep`` / ``TestStep``; so ``jit_compile=True`` records
+a step per batch size and replays it, and ``steps_per_execution=N`` groups N batches per callback batch.
+
+Followed: keras/src/backend/jax/trainer.py (``fit``, ``evaluate``, ``predict``), keras/src/trainers/
+data_adapters/__init__.py (``get_data_adapter``: the arguments a generator or PyDataset refuses and the
+warnings it gives).
+
+Data-parallel training needs every rank to read its own share of every batch, which a generator cannot be
+asked for: with several ranks, streamed inputs are refused with a clear error.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .. import distributed
+from ..data import check_positive_int
+from .divergence import DivergenceWarning
+from .streamed_data import RAN_OUT_WARNING, BatchStream, is_py_dataset, is_streamed, source_kind, unpack_batch
+from .test_step import predict_rows
+
+__all__ = ["fit_streamed", "evaluate_streamed", "predict_streamed", "StreamedValidation", "is_streamed"]
+
+
+def _single_rank(argument: str) -> None:
+    comm = distributed.current()
+    if comm.size > 1:
+        raise ValueError(
+            f"{argument}: streamed inputs (a generator, iterator or PyDataset) are not supported with several "
+            f"ranks ({comm.size} ranks): every rank would have to read its own share of every batch. Pass arrays "
+            "(each rank then takes its share of each batch), or run one process")
+
+
+def _refuse_with_stream(data, **arguments) -> None:
+    """Keras's ``raise_unsupported_arg``: what a generator or PyDataset must carry in its batches."""
+    kind = source_kind(data)
+    for name, value in arguments.items():
+        if value is not None:
+            what = {"y": "the targets", "sample_weight": "the sample weights"}[name]
+            raise ValueError(f"{name}: when x is a {kind}, {name} must not be passed; {what} are part of each "
+                             f"batch the {kind} yields: (x, y) or (x, y, sample_weight)")
+
+
+def _check_steps(argument: str, value):
+    return check_positive_int(argument, value, allow_none=True)
+
+
+def checked_batch(model, stream: BatchStream, raw, index: int, targets: bool, class_weight=None):
+    """The arrays of one yielded batch after the checks arrays get: [x, y] or [x, y, sample_weight] (targets),
+    or [x]. Builds an unbuilt model from the first batch."""
+    where = stream.describe(index)
+    x, y, weight = unpack_batch(where, raw)
+    if not targets:
+        return [model._prepare(x, None, f"{where}, its x")[0]]
+    if y is None:
+        raise ValueError(f"{where}: expected a tuple (x, y) or (x, y, sample_weight) with targets, got a batch "
+                         f"without y ({type(raw).__name__})")
+    x, y = model._prepare(x, y, f"{where}, its x", f"{where}, its y")
+    weights = model._sample_weights(y, weight, class_weight, f"{where}, its sample_weight")
+    return [x, y] + ([weights] if weights is not None else [])
+
+
+def _next_checked(model, stream: BatchStream, class_weight=None):
+    raw = stream.next_batch()
+    return None if raw is None else checked_batch(model, stream, raw, stream.read - 1, True, class_weight)
+
+
+def _run_in_slot(step, arrays) -> None:
+    """Copy one checked batch into the step's slot for its shape, then run the step on it."""
+    x, y = arrays[0], arrays[1]
+    slot = step.slot(len(x), len(x), y.shape[1:], y.dtype, len(arrays) == 3)
+    for source, out in zip(arrays, slot.arrays):
+        step.ops.upload(source, out)
+    step(slot)
+
+
+def run_test(model, stream: BatchStream, class_weight=None) -> dict | None:
+    """Loss and metrics over one epoch of ``stream`` (evaluate, validation); None when it yielded no batch."""
+    first = checked_batch(model, stream, stream.peek(), stream.read, True, class_weight)
+    step = model.make_test_function().prepare(model._sparse_labels(first[1]))
+    step.metrics.reset()
+    stream.begin_epoch()
+    while (arrays := _next_checked(model, stream, class_weight)) is not None:
+        _run_in_slot(step, arrays)
+    stream.end_epoch()
+    return step.metrics.result() if stream.epoch_batches else None
+
+
+class StreamedValidation:
+    """``validation_data`` given as a generator or PyDataset, read with ``validation_steps`` batches per
+    validation (Keras keeps one iterator for the whole fit: with ``validation_steps`` a generator runs on from
+    one validation to the next)."""
+
+    def __init__(self, model, data, validation_steps):
+        _single_rank("validation_data")
+        self.model = model
+        self.stream = BatchStream(data, "validation_data", _check_steps("validation_steps", validation_steps),
+                                  "validation_steps")
+        self._warned = False
+
+    def evaluate(self) -> dict:
+        logs = run_test(self.model, self.stream) if self.stream.has_batch() else None
+        if logs is None:
+            if not self._warned:
+                self._warned = True
+                warnings.warn(f"validation_data: the {self.stream.kind} has no batches left; the epochs from now "
+                              f"on have no val_ logs. {RAN_OUT_WARNING}", UserWarning, stacklevel=3)
+            return {}
+        return logs
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def validation_arrays(model, validation_data, validation_steps, batch_size: int):
+    """Array ``validation_data`` checked as ``fit`` checks it, cut to ``validation_steps`` batches (Keras reads
+    only that many)."""
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight), or a "
+                         "generator or PyDataset")
+    val = list(model._prepare(validation_data[0], validation_data[1], "validation_data[0]", "validation_data[1]"))
+    if len(validation_data) == 3 and validation_data[2] is not None:
+        val.append(model._sample_weights(val[1], validation_data[2], None, "validation_data[2]"))
+    if validation_steps is not None:
+        val = [a[:validation_steps * batch_size] for a in val]
+    return val
+
+
+def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
+                 validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+                 steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+    """``model.fit`` when ``x`` is a generator, iterator or PyDataset (``verbose`` already checked)."""
+    from ..callbacks import CallbackList
+
+    _refuse_with_stream(x, y=y, sample_weight=sample_weight)
+    if class_weight is not None and not is_py_dataset(x):  # Keras: generators take no class_weight
+        raise ValueError(f"class_weight: is not supported when x is a {source_kind(x)}; yield (x, y, "
+                         "sample_weight) batches instead (a PyDataset takes class_weight)")
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)):
+        raise ValueError(f"validation_split: expected a number in [0, 1), got {validation_split!r}")
+    if validation_split and validation_data is None:
+        raise ValueError(f"validation_split: is only supported for arrays; x is a {source_kind(x)}. Pass "
+                         "validation_data=... (arrays, a generator or a PyDataset) instead")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"epochs: expected a non-negative integer, got {epochs!r}")
+    epochs = int(epochs)
+    if not 0 <= initial_epoch <= epochs:
+        raise ValueError(f"initial_epoch: expected 0 <= initial_epoch <= epochs={epochs}, got {initial_epoch!r}")
+    validation_freq = check_positive_int("validation_freq", validation_freq)
+    steps_per_epoch = _check_steps("steps_per_epoch", steps_per_epoch)
+    validation_steps = _check_steps("validation_steps", validation_steps)
+    if batch_size is not None:
+        batch_size = check_positive_int("batch_size", batch_size)  # sizes array validation only, as in Keras
+    _single_rank("x")
+    if shuffle and not is_py_dataset(x):
+        warnings.warn(f"`shuffle=True` was passed, but will be ignored since the data `x` was provided as a "
+                      f"{source_kind(x)}. The {source_kind(x)} is expected to yield already-shuffled data.",
+                      UserWarning, stacklevel=3)  # Keras's warning
+
+    stream = BatchStream(x, "x", steps_per_epoch, "steps_per_epoch", shuffle=bool(shuffle) and is_py_dataset(x))
+    if shuffle and is_py_dataset(x) and stream.num_batches is None:
+        warnings.warn("`shuffle=True` was passed, but will be ignored since the data `x` was provided as an "
+                      "infinite PyDataset. The PyDataset is expected to already be shuffled.", UserWarning,
+                      stacklevel=3)
+    first = checked_batch(model, stream, stream.peek(), stream.read, True, class_weight)  # builds the model
+    val_stream = val = None
+    if validation_data is not None:
+        if is_streamed(validation_data):
+            val_stream = StreamedValidation(model, validation_data, validation_steps)
+        else:
+            val_batch = validation_batch_size or batch_size or 32
+            val = validation_arrays(model, validation_data, validation_steps, val_batch)
+
+    step = model.make_train_function().prepare(model._sparse_labels(first[1]))
+    spe = model.steps_per_execution
+    cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model, verbose=verbose,
+                       epochs=epochs, steps=stream.steps)
+    model.stop_training = False
+    divergence = DivergenceWarning(cbs, True)
+    logs: dict = {}
+    cbs.on_train_begin()
+    try:
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            step.metrics.reset()
+            stream.begin_epoch()
+            while True:
+                # Keras: callbacks see each execution of steps_per_execution batches as one batch, numbered by
+                # its first step at the beginning and by first + steps_per_execution - 1 at the end.
+                begin = stream.epoch_batches
+                arrays = _next_checked(model, stream, class_weight)
+                if arrays is None:
+                    break
+                cbs.on_train_batch_begin(begin)
+                _run_in_slot(step, arrays)
+                for _ in range(spe - 1):
+                    arrays = _next_checked(model, stream, class_weight)
+                    if arrays is None:
+                        break
+                    _run_in_slot(step, arrays)
+                cbs.on_train_batch_end(begin + spe - 1, step.metrics.lazy_logs())
+                if model.stop_training or arrays is None:
+                    break
+            stream.end_epoch()
+            if stream.epoch_batches == 0:  # a generator read to its end in an earlier epoch
+                warnings.warn(f"fit: the {stream.kind} yielded no batch in epoch {epoch + 1}/{epochs}. "
+                              f"{RAN_OUT_WARNING}", UserWarning, stacklevel=2)
+                model.stop_training = True
+                break
+            logs = step.metrics.result()
+            divergence.epoch_end(epoch, epochs, logs)
+            if (epoch + 1) % validation_freq == 0:
+                if val_stream is not None:
+                    val_logs = val_stream.evaluate()
+                elif val is not None:
+                    val_logs = model._evaluate_arrays(val, validation_batch_size or batch_size or 32)
+                else:
+                    val_logs = {}
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                break
+    finally:
+        stream.close()
+        if val_stream is not None:
+            val_stream.close()
+    cbs.on_train_end(logs)
+    return model.history
+
+
+def evaluate_streamed(model, x, y=None, sample_weight=None, steps=None) -> dict:
+    """``model.evaluate``'s results over a generator, iterator or PyDataset (``steps`` batches, or all)."""
+    _refuse_with_stream(x, y=y, sample_weight=sample_weight)
+    _single_rank("x")
+    stream = BatchStream(x, "x", _check_steps("steps", steps), "steps")
+    try:
+        results = run_test(model, stream)
+    finally:
+        stream.close()
+    return results or {}
+
+
+def predict_streamed(model, x, steps=None) -> np.ndarray:
+    """``model.predict`` over a generator, iterator or PyDataset yielding ``x``, ``(x,)`` or ``(x, y, ...)``
+    batches (targets ignored, as in Keras): the outputs of every batch, concatenated."""
+    _single_rank("x")
+    stream = BatchStream(x, "x", _check_steps("steps", steps), "steps")
+    outputs = []
+    try:
+        stream.peek()  # an empty source is an error
+        stream.begin_epoch()
+        while (raw := stream.next_batch()) is not None:
+            (xb,) = checked_batch(model, stream, raw, stream.read - 1, False)
+            outputs.append(predict_rows(model, xb, len(xb)))
+        stream.end_epoch()
+    finally:
+        stream.close()
+    return np.concatenate(outputs)

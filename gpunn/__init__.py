@@ -10,14 +10,14 @@ Importing gpunn needs neither CUDA nor MPI; the backend (NumPy or CuPy) is chose
 """
 __version__ = "0.1.0"
 
-from . import (activations, callbacks, datasets, distributed, initializers, layers, losses, metrics, models,
-               optimizers, regularizers, utils)
+from . import (activations, backend, callbacks, datasets, distributed, initializers, layers, losses, metrics,
+               models, optimizers, regularizers, utils)
 from .layers import Input
 from .models import Sequential, load_model
 from .ops import get_ops, set_backend, use_backend
 
 __all__ = [
-    "Sequential", "Input", "load_model", "set_backend", "use_backend", "get_ops", "activations", "callbacks",
-    "datasets", "distributed", "initializers", "layers", "losses", "metrics", "models", "optimizers",
+    "Sequential", "Input", "load_model", "set_backend", "use_backend", "get_ops", "activations", "backend",
+    "callbacks", "datasets", "distributed", "initializers", "layers", "losses", "metrics", "models", "optimizers",
     "regularizers", "utils", "__version__",
 ]

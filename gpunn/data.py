@@ -73,7 +73,15 @@ def as_model_dtype(argument: str, array: np.ndarray, dtype) -> np.ndarray:
 
 
 def check_inputs(argument: str, x: np.ndarray, input_shape: tuple | None, dtype: str) -> np.ndarray:
-    """``x`` as the model's float dtype, after checking its sample shape against the model input."""
+    """``x`` as the model's float dtype, after checking its sample shape against the model input. As Keras 3
+    does (``Functional._adjust_input_rank``), samples missing a last axis of size 1 get it (a 1-D column of
+    values for an input of shape (1,)), and samples with an extra last axis of size 1 lose it."""
+    if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):
+        expected = tuple(input_shape)
+        if x.ndim == len(expected) and expected and expected[-1] == 1 and tuple(x.shape[1:]) == expected[:-1]:
+            x = x[..., np.newaxis]
+        elif x.ndim == len(expected) + 2 and x.shape[-1] == 1 and tuple(x.shape[1:-1]) == expected:
+            x = x[..., 0]
     if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):
         raise ValueError(
             f"{argument}: expected samples of shape {tuple(input_shape)} (the model's input), got samples of "

@@ -7,8 +7,10 @@ kernel with its launcher for each.
     softmax_xent.py       softmax + categorical cross-entropy (sparse or dense labels) + dlogits
     sigmoid_bce.py        sigmoid + binary cross-entropy + dlogits
     dropout.py            counter-based hash dropout: the same mask on CPU and GPU
+    gaussian_noise.py     normal draws from the same hash (Box-Muller): GaussianNoise, GaussianDropout
     gather_rows.py        a step's batch rows gathered at a device cursor (the epoch's order on the device)
-    optimizer_updates.py  SGD / RMSprop / Adagrad / Adam(W) steps over one flat buffer
+    optimizer_updates.py  SGD / RMSprop / Adagrad / Adam(W) / Nadam / Adamax / Adadelta / Lion steps over one
+                          flat buffer (optimizer_rules.py: each element's formula, written once)
     optimizer_updates_cpu.py  the same steps compiled for the CPU (Numba, one parallel pass), when available
     _launch.py            prepared launches, cached CuPy -> Numba views and configurations, CuPy's stream,
                           grid sizes, argument checks
@@ -26,10 +28,15 @@ from gpunn.kernels.activations import ACTIVATIONS, NEEDS_PREACTIVATION
 from gpunn.kernels.bias_act import act_backward_bias_grad_numpy, bias_act_forward_numpy
 from gpunn.kernels.dropout import dropout_backward_numpy, dropout_forward_numpy, keep_mask_numpy
 from gpunn.kernels.erf import erf_numpy
+from gpunn.kernels.gaussian_noise import random_normal_numpy
 from gpunn.kernels.gather_rows import advance_cursor_numpy, gather_rows_numpy
 from gpunn.kernels.optimizer_updates import (
+    adadelta_update_numpy,
     adagrad_update_numpy,
     adam_update_numpy,
+    adamax_update_numpy,
+    lion_update_numpy,
+    nadam_update_numpy,
     rmsprop_update_numpy,
     sgd_update_numpy,
 )
@@ -74,15 +81,20 @@ __all__ = [
     "ACTIVATIONS",
     "NEEDS_PREACTIVATION",
     "act_backward_bias_grad_numpy",
+    "adadelta_update_numpy",
     "adagrad_update_numpy",
     "advance_cursor_numpy",
     "adam_update_numpy",
+    "adamax_update_numpy",
+    "lion_update_numpy",
+    "nadam_update_numpy",
     "bias_act_forward_numpy",
     "dropout_backward_numpy",
     "dropout_forward_numpy",
     "erf_numpy",
     "gather_rows_numpy",
     "keep_mask_numpy",
+    "random_normal_numpy",
     "rmsprop_update_numpy",
     "sgd_update_numpy",
     "sigmoid_bce_numpy",

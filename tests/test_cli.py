@@ -124,7 +124,7 @@ def test_info_prints_versions_and_backends():
     (["train", "--backend", "nupmy"], ["backend", "'nupmy'", "Did you mean 'numpy'?"]),
     (["train", "--batch-size", "0"], ["batch_size: expected a positive integer, got 0"]),
     (["train", "--validation-split", "1.5"], ["validation_split", "[0, 1)", "1.5"]),
-    (["train", "--learning-rate", "-1"], ["learning_rate: expected a positive number", "-1"]),
+    (["train", "--learning-rate", "-1"], ["learning_rate: expected a finite number >= 0", "-1"]),
 ])
 def test_bad_option_values_give_a_one_line_error(argv, fragments, tmp_path, capsys):
     out_dir = tmp_path / "run"

@@ -30,7 +30,8 @@ def _train(backend, optimizer, activation="relu", dropout=0.0, epochs=2):
         return model, history.history, model.predict(x[:100], verbose=0)
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "rmsprop", "adagrad", "adam", "adamw"])
+@pytest.mark.parametrize("optimizer", ["sgd", "rmsprop", "adagrad", "adam", "adamw", "nadam", "adamax", "adadelta",
+                                       "lion"])
 def test_training_matches_numpy(optimizer):
     cpu_model, cpu_hist, cpu_pred = _train("numpy", optimizer)
     gpu_model, gpu_hist, gpu_pred = _train("cupy", optimizer)

@@ -26,6 +26,11 @@ OPTIMIZERS = {
     "adam": lambda: optimizers.Adam(0.01, clipnorm=0.5),
     "adamw-schedule": lambda: optimizers.AdamW(schedules.ExponentialDecay(0.02, decay_steps=5, decay_rate=0.8),
                                               weight_decay=0.02),
+    "nadam": lambda: optimizers.Nadam(0.01, weight_decay=0.01),
+    "adamax-polynomial": lambda: optimizers.Adamax(schedules.PolynomialDecay(0.02, decay_steps=7, cycle=True)),
+    "adadelta": lambda: optimizers.Adadelta(1.0),
+    "lion-restarts": lambda: optimizers.Lion(schedules.CosineDecayRestarts(0.003, 9, m_mul=0.8),
+                                             weight_decay=0.1),
 }
 
 

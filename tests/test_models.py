@@ -364,8 +364,10 @@ def test_summary(capsys):
                                      ("norm", "BatchNormalization", "(None, 32)", 4 * 32),
                                      ("drop", "Dropout", "(None, 32)", 0),
                                      ("out", "Dense", "(None, 10)", 32 * 10 + 10)]:
-        row = next(line for line in text.splitlines() if line.startswith(f"{name} ({cls})"))
-        assert shape in row and row.split()[-1] == f"{params:,}"
+        # Keras 3's table: "│ hidden (Dense)   │ (None, 32)   │   2,080 │"
+        row = next([c.strip() for c in line.split("│")[1:-1]] for line in text.splitlines()
+                   if line.startswith(f"│ {name} ({cls})"))
+        assert row == [f"{name} ({cls})", shape, f"{params:,}"]
     total = 64 * 32 + 32 + 4 * 32 + 32 * 10 + 10
     assert f"Total params: {total:,}" in text
     assert f"Trainable params: {total - 2 * 32:,}" in text

@@ -398,3 +398,18 @@ def test_all_finite_is_exact_even_when_the_sum_overflows(dtype):
     mixed = np.array([[big, -big], [np.inf, -np.inf]], dtype=dtype)  # inf - inf: the sum is NaN
     assert not all_finite(mixed)
     assert all_finite(np.zeros((5, 0), dtype=dtype))
+
+
+def test_inputs_missing_or_adding_a_last_axis_of_one_are_adjusted_as_keras_does(numpy_backend):
+    """Keras 3's Functional._adjust_input_rank: a 1-D x for an input of shape (1,) gets the axis; an x with an
+    extra trailing axis of 1 loses it; any other shape is still refused."""
+    gpunn.utils.set_random_seed(0)
+    model = gpunn.Sequential([gpunn.Input(shape=(1,)), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.linspace(-1, 1, 20).astype("float32")
+    y = 3 * x
+    model.fit(x, y, epochs=1, verbose=0)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x[:, None], verbose=0))
+    np.testing.assert_array_equal(model.predict(x[:, None, None], verbose=0), model.predict(x[:, None], verbose=0))
+    with pytest.raises(ValueError, match="expected samples of shape"):
+        model.predict(np.zeros((4, 2), "float32"), verbose=0)

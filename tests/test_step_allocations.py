@@ -19,6 +19,9 @@ STACKS_AND_LOSSES = [
     ("batchnorm", "binary_crossentropy", "sigmoid"),
     ("layernorm", "mean_squared_error", "linear"),
     ("regularized", "mean_absolute_error", "tanh"),
+    ("noise", "sparse_categorical_crossentropy", "softmax"),
+    ("activations", "categorical_crossentropy", "softmax"),
+    ("preprocessing", "mean_squared_error", "linear"),
 ]
 
 
@@ -38,7 +41,8 @@ def _fit_steps(model, x, y, batch_size):
 
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "replay"])
 @pytest.mark.parametrize("optimizer", ["sgd-nesterov", "rmsprop-centered", "adagrad", "adam-amsgrad", "adamw",
-                                       "adam-clipnorm", "sgd-global-clipnorm", "rmsprop-clipvalue"])
+                                       "adam-clipnorm", "sgd-global-clipnorm", "rmsprop-clipvalue", "nadam",
+                                       "adamax", "adadelta", "lion"])
 @pytest.mark.parametrize("stack, loss, out", STACKS_AND_LOSSES, ids=[s[0] for s in STACKS_AND_LOSSES])
 def test_a_step_allocates_nothing_after_the_first(numpy_backend, stack, loss, out, optimizer, jit):
     x, labels = _data(n=40, classes=3)

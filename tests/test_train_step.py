@@ -27,9 +27,23 @@ def _model(stack="dense", seed=5, dtype="float32", features=6, classes=3, out_ac
         "batchnorm": [layers.Dense(8), layers.BatchNormalization(), layers.Activation("relu")],
         "layernorm": [layers.Dense(8, activation="elu"), layers.LayerNormalization()],
         "regularized": [layers.Dense(8, activation="relu", kernel_regularizer="l2", bias_regularizer="l1")],
+        "noise": [layers.GaussianNoise(0.3), layers.Dense(8, activation="relu"), layers.GaussianDropout(0.4),
+                  layers.Dense(7, activation="tanh")],
+        "activations": [layers.Dense(8), layers.PReLU(alpha_initializer="random_uniform"), layers.Dense(8),
+                        layers.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.2), layers.Dense(8),
+                        layers.ELU(alpha=0.7), layers.LeakyReLU(), layers.Dense(7), layers.Softmax()],
+        "preprocessing": [_adapted_normalization(features), layers.Rescaling(0.5, offset=0.1), layers.Dense(8),
+                          layers.Reshape((2, -1)), layers.Identity(), layers.Flatten(),
+                          layers.Normalization(mean=0.5, variance=4.0, invert=True), layers.Dense(7)],
     }[stack]
     return gpunn.Sequential([gpunn.Input(shape=(features,), dtype=dtype)] + hidden
                             + [layers.Dense(classes, activation=out_activation)])
+
+
+def _adapted_normalization(features):
+    norm = layers.Normalization()
+    norm.adapt(np.random.default_rng(3).normal(2.0, 3.0, (40, features)))
+    return norm
 
 
 OPTIMIZERS = {
@@ -46,6 +60,11 @@ OPTIMIZERS = {
     "adam-clipnorm": lambda: optimizers.Adam(0.01, clipnorm=0.1),
     "sgd-global-clipnorm": lambda: optimizers.SGD(0.1, global_clipnorm=0.05),
     "rmsprop-clipvalue": lambda: optimizers.RMSprop(0.01, clipvalue=0.01),
+    "nadam": lambda: optimizers.Nadam(0.01, weight_decay=0.01),
+    "adamax": lambda: optimizers.Adamax(schedules.PolynomialDecay(0.02, decay_steps=4, power=2.0, cycle=True)),
+    "adadelta": lambda: optimizers.Adadelta(1.0, clipnorm=0.5),
+    "lion": lambda: optimizers.Lion(schedules.CosineDecayRestarts(0.003, 3, t_mul=1.5, m_mul=0.8),
+                                    weight_decay=0.1),
 }
 
 
@@ -68,7 +87,8 @@ def test_replay_equals_eager_for_every_optimizer(numpy_backend, optimizer):
     assert_same_training(_train(False, optimizer=optimizer), _train(True, optimizer=optimizer))
 
 
-@pytest.mark.parametrize("stack", ["dropout", "batchnorm", "layernorm", "regularized"])
+@pytest.mark.parametrize("stack", ["dropout", "batchnorm", "layernorm", "regularized", "noise", "activations",
+                                   "preprocessing"])
 def test_replay_equals_eager_for_every_layer_stack(numpy_backend, stack):
     assert_same_training(_train(False, stack=stack, optimizer="adamw"), _train(True, stack=stack, optimizer="adamw"))
 

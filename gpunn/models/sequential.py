@@ -10,6 +10,10 @@ Keras semantics kept here:
   when the next training step is made. ``model.trainable = x`` sets every layer's flag, as Keras's setter does.
 - Layers that already hold weights keep them in a new model (``Sequential(base.layers[:-1] + [Dense(2)])``),
   and layers shared by two models share their weights: see ``parameter_store.py``.
+- A Sequential given as a layer (``Sequential([model, Softmax()])``, Keras's first tutorial) adds its layers, the
+  same objects in order, so they share their weights with it; the outer model predicts and trains them as its
+  own. Unlike Keras, ``layers`` then lists those layers, not the inner model (and ``pop`` removes its last one).
+- ``model(x)`` / ``model(x, training=True)``: the outputs for x as a backend array, as Keras's eager call.
 """
 from __future__ import annotations
 
@@ -17,7 +21,6 @@ import warnings
 
 import numpy as np
 
-from .. import layers as layers_module
 from ..layers.base import Layer, check_trainable, unique_name
 from ..layers.input_layer import InputLayer
 from ..ops import get_ops
@@ -25,6 +28,7 @@ from .parameter_store import ParameterStore
 from .summary import format_summary
 from ..trainer import Trainer
 from ..trainer import trainable_state
+from . import keras_config
 from . import save as save_module
 
 
@@ -65,9 +69,13 @@ class Sequential(Trainer):
 
     @property
     def layers(self) -> list[Layer]:
+        """The model's layers in order (those of a Sequential added as a layer included, in its place)."""
         return list(self._layers)
 
     def add(self, layer: Layer) -> None:
+        if isinstance(layer, Sequential):
+            self._add_model(layer)
+            return
         if not isinstance(layer, Layer):
             raise TypeError(f"layer: expected a gpunn layer instance, got {type(layer).__name__} {layer!r}")
         if isinstance(layer, InputLayer):
@@ -81,6 +89,61 @@ class Sequential(Trainer):
         self._invalidate()
         if self.declared_input_shape is not None and self._layers:
             self.build()  # as in Keras: a model that knows its input shape is built as it is assembled
+
+    def _add_model(self, model: "Sequential") -> None:
+        """A Sequential used as a layer: its layers join this model's in order, the very objects, so that they
+        share their weights with it (``parameter_store.py``: whichever model runs them computes with its own
+        buffers after copying their current values in). Its input shape, when declared, becomes this model's when
+        it comes first."""
+        if model is self:
+            raise ValueError("layer: a model cannot be added to itself")
+        inner = model.layers
+        if not inner:
+            raise ValueError(f"layer: the model {model.name!r} has no layers to add")
+        clashes = sorted({layer.name for layer in inner} & {layer.name for layer in self._layers})
+        if clashes:
+            raise ValueError(f"layer: the model already has layers named {clashes}; the layers of {model.name!r} "
+                             "would repeat them (names must be unique)")
+        if not self._layers and self._input_layer is None and model._input_layer is not None:
+            source = model._input_layer
+            self._input_layer = InputLayer(shape=source.declared_input_shape, dtype=source.dtype)
+        self._layers.extend(inner)
+        self._invalidate()
+        if self.declared_input_shape is not None:
+            self.build()
+
+    def __call__(self, inputs, training=False, mask=None):
+        """``model(x)``: the model's outputs for all of ``x`` at once, as a new backend array (NumPy on the CPU,
+        CuPy on the GPU: Keras returns a backend tensor), with ``training=False`` by default as in Keras.
+        ``training=True`` runs the layers as in training (Dropout drops, BatchNormalization uses the batch's
+        statistics and updates its moving ones) without touching the weights otherwise. A CuPy ``x`` given to a
+        model on the GPU stays there; host data is checked as ``predict`` checks it."""
+        from ..data import as_feature_array, check_inputs
+        from ..layers.calling import call_result, check_training, to_backend
+
+        if mask is not None:
+            raise ValueError("mask: gpunn models take no mask; leave mask=None")
+        training = check_training(training)
+        if not self._layers:
+            raise ValueError("inputs: the model has no layers")
+        ops = self.ops or get_ops()
+        on_device = not ops.on_host and isinstance(inputs, ops.xp.ndarray)
+        if not on_device:
+            inputs = as_feature_array("inputs", inputs)
+        if inputs.ndim == 0:
+            raise ValueError("inputs: expected an array with a batch dimension, got a scalar")
+        self._ensure_built(tuple(inputs.shape))
+        expected = tuple(self._layers[0].input_shape)
+        if on_device:
+            if tuple(inputs.shape[1:]) != expected:
+                raise ValueError(f"inputs: expected samples of shape {expected} (the model's input), got samples of "
+                                 f"shape {tuple(inputs.shape[1:])} (array shape {tuple(inputs.shape)})")
+            y = to_backend(self.ops, "inputs", inputs, self.dtype)
+        else:
+            y = self.ops.asarray(check_inputs("inputs", inputs, expected, self.dtype))
+        for layer in self._layers:
+            y, _ = layer.forward(y, training)
+        return call_result(self.ops, self.ops.copy(y))  # the last layer's workspace is written again next call
 
     def pop(self) -> Layer:
         if not self._layers:
@@ -285,41 +348,48 @@ class Sequential(Trainer):
                 return layer
         raise ValueError(f"name: no layer named {name!r}; the layers are {[l.name for l in self._layers]}")
 
-    def summary(self, print_fn=print, line_length=None) -> None:
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
+                layer_range=None) -> None:
+        """Keras 3's table (``summary.py``), printed, or handed whole to ``print_fn`` as Keras does."""
         self._require_built("summary")
-        print_fn(format_summary(self))
+        text = format_summary(self, line_length=line_length, positions=positions, expand_nested=expand_nested,
+                              show_trainable=show_trainable, layer_range=layer_range)
+        if print_fn is None:
+            print(text, end="")
+        else:
+            print_fn(text)
 
     # ---- files ------------------------------------------------------------------------------------
-    def save(self, filepath, overwrite=True, include_optimizer=True) -> None:
-        """One file (any name, e.g. 'model.h5'): config, weights and optimizer state; written atomically."""
-        save_module.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+    def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None) -> None:
+        """One file: config, weights and optimizer state, written atomically. The name chooses the format as in
+        Keras: '.keras' Keras 3's, '.h5' / '.hdf5' tf.keras's, else gpunn's safetensors (or ``save_format``:
+        'keras', 'h5', 'safetensors'); see the README's "Model files"."""
+        save_module.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer,
+                               save_format=save_format)
 
-    def save_weights(self, filepath, overwrite=True) -> None:
-        save_module.save_weights(self, filepath, overwrite=overwrite)
+    def save_weights(self, filepath, overwrite=True, save_format=None) -> None:
+        save_module.save_weights(self, filepath, overwrite=overwrite, save_format=save_format)
 
     def load_weights(self, filepath) -> None:
         save_module.load_weights(self, filepath)
 
     # ---- config -----------------------------------------------------------------------------------
     def get_config(self) -> dict:
-        layers = ([layers_module.serialize(self._input_layer)] if self._input_layer else []) + [
-            layers_module.serialize(layer) for layer in self._layers]
-        config = {"name": self.name, "layers": layers}
-        if self._declared_dtype() is None and self.dtype != "float32":  # taken from reused layers' weights
-            config["dtype"] = self.dtype
-        if self.built:
-            config["build_input_shape"] = [None] + list(self._layers[0].input_shape)
-        return config
+        """Keras 3's layout: ``{"name", "trainable", "dtype", "layers": [{"module", "class_name", "config",
+        "registered_name", ...}], "build_input_shape"}`` (see ``keras_config.py``)."""
+        return keras_config.sequential_config(self)
 
     @classmethod
-    def from_config(cls, config: dict) -> "Sequential":
-        model = cls(name=config.get("name"))
-        model._config_dtype = config.get("dtype")
-        for layer_config in config["layers"]:
-            model.add(layers_module.deserialize(layer_config))
-        if config.get("build_input_shape"):
-            model.build(tuple(config["build_input_shape"]))
-        return model
+    def from_config(cls, config: dict, custom_objects=None) -> "Sequential":
+        """A model from ``get_config()``'s output: Keras 3's layout, tf.keras 2's, or the one gpunn's model files
+        held before (layers without a ``"module"`` key), as Keras tells them apart."""
+        return keras_config.sequential_from_config(cls, config)
+
+    def to_json(self, **kwargs) -> str:
+        """The model's config as Keras 3 writes it (``keras.models.model_from_json`` and
+        ``gpunn.models.model_from_json`` read it); ``kwargs`` go to ``json.dumps``. The architecture only: no
+        weights, no compile state."""
+        return keras_config.model_to_json(self, **kwargs)
 
     def __repr__(self) -> str:
         return f"<Sequential name={self.name!r} layers={len(self._layers)} built={self.built}>"

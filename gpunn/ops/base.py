@@ -149,6 +149,23 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
         self.xp.multiply(dx_out, 1.0 / (1.0 - rate), out=dx_out)
         return dx_out
 
+    # ---- normal noise from the same hash (kernels/gaussian_noise.py) --------------------------------
+    @primitive
+    def random_normal(self, seed, counter, mean, stddev, out):
+        """``out`` = mean + stddev * N(0, 1) draws for (seed, ``counter``), the layer's 1-element int64 device
+        counter, read by the step, never frozen (GaussianNoise, GaussianDropout)."""
+        from ..kernels import gaussian_noise
+
+        if not self.on_host:
+            raise NotImplementedError("random_normal: the reference has no device hash; use CupyOps")
+        cache = self.__dict__.setdefault("_normal_scratch", {})  # the twin's buffers, one set per size
+        key = (out.size, out.dtype.str)
+        scratch = cache.get(key)
+        if scratch is None:
+            scratch = cache[key] = gaussian_noise.NormalScratch(out.size, out.dtype)
+        gaussian_noise.random_normal_numpy(seed, counter, mean, stddev, out, scratch)
+        return out
+
     # ---- the optimizer's device state ----------------------------------------------------------------
     def prepare_update(self, step: str, dtype) -> None:
         """Ready the optimizer update ``step`` for ``dtype`` before training (compile it, where a backend

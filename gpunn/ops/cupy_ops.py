@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy
 
 from .. import _compat
-from ..kernels import bias_act, dropout, gather_rows, optimizer_state, optimizer_updates, sigmoid_bce, softmax_xent
+from ..kernels import (bias_act, dropout, gather_rows, gaussian_noise, optimizer_state, optimizer_updates,
+                       sigmoid_bce, softmax_xent)
 from . import cublas_matmul, cuda_graphs, tf32
 from .base import Ops
 from .recording import primitive
@@ -130,6 +131,11 @@ class CupyOps(Ops):
         dropout.dropout_backward_cuda(dy, mask, rate, dx_out)
         return dx_out
 
+    @primitive
+    def random_normal(self, seed, counter, mean, stddev, out):
+        gaussian_noise.random_normal_cuda(seed, counter, mean, stddev, out)
+        return out
+
     # ---- the optimizer: its state advanced and its update made on the device -------------------------
     # The CUDA updates read the learning rate, step and weight decay from the optimizer's device state
     # themselves (kernels/optimizer_updates.py): nothing is read back to the host. They compile on their first
@@ -161,3 +167,27 @@ class CupyOps(Ops):
         if not _has_kernel(p):
             return Ops.adam_update.unrecorded(self, p, g, m, v, vhat, state, beta_1, beta_2, epsilon)
         optimizer_updates.adam_update_cuda(p, g, m, v, vhat, state, beta_1, beta_2, epsilon)
+
+    @primitive
+    def nadam_update(self, p, g, m, v, state, beta_1, beta_2, epsilon):
+        if not _has_kernel(p):
+            return Ops.nadam_update.unrecorded(self, p, g, m, v, state, beta_1, beta_2, epsilon)
+        optimizer_updates.nadam_update_cuda(p, g, m, v, state, beta_1, beta_2, epsilon)
+
+    @primitive
+    def adamax_update(self, p, g, m, u, state, beta_1, beta_2, epsilon):
+        if not _has_kernel(p):
+            return Ops.adamax_update.unrecorded(self, p, g, m, u, state, beta_1, beta_2, epsilon)
+        optimizer_updates.adamax_update_cuda(p, g, m, u, state, beta_1, beta_2, epsilon)
+
+    @primitive
+    def adadelta_update(self, p, g, acc_g, acc_dx, state, rho, epsilon):
+        if not _has_kernel(p):
+            return Ops.adadelta_update.unrecorded(self, p, g, acc_g, acc_dx, state, rho, epsilon)
+        optimizer_updates.adadelta_update_cuda(p, g, acc_g, acc_dx, state, rho, epsilon)
+
+    @primitive
+    def lion_update(self, p, g, m, state, beta_1, beta_2):
+        if not _has_kernel(p):
+            return Ops.lion_update.unrecorded(self, p, g, m, state, beta_1, beta_2)
+        optimizer_updates.lion_update_cuda(p, g, m, state, beta_1, beta_2)

@@ -79,7 +79,10 @@ class NumpyOps(Ops):
             return
         twin = getattr(optimizer_updates, step + "_numpy")
         p = arrays[0]
-        scratch = self._scratch(p.size, p.dtype)
+        rows = optimizer_updates.SCRATCH_ROWS.get(step, 1)  # the twins needing two temporaries take (2, n)
+        scratch = self._scratch(p.size * rows, p.dtype)
+        if rows > 1:
+            scratch = scratch.reshape(rows, p.size)
         workers = self._update_threads() if p.size >= self.PARALLEL_MIN_ELEMENTS else 1
         if workers == 1:
             twin(*arrays, *scalars, scratch=scratch)
@@ -87,7 +90,7 @@ class NumpyOps(Ops):
         # Slice bounds on 64-element boundaries keep each slice's start aligned for SIMD.
         bounds = [min(p.size, (p.size * k // workers) // 64 * 64) for k in range(workers)] + [p.size]
         jobs = [self._pool.submit(twin, *[None if a is None else a[lo:hi] for a in arrays], *scalars,
-                                  scratch=scratch[lo:hi])
+                                  scratch=scratch[..., lo:hi])
                 for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
         for job in jobs:
             job.result()
@@ -165,3 +168,23 @@ class NumpyOps(Ops):
     def adam_update(self, p, g, m, v, vhat, state, beta_1, beta_2, epsilon):
         lr, step, weight_decay = self._hyper(state)
         self._flat_update("adam_update", (p, g, m, v, vhat), (lr, beta_1, beta_2, epsilon, step, weight_decay))
+
+    @primitive
+    def nadam_update(self, p, g, m, v, state, beta_1, beta_2, epsilon):
+        lr, step, weight_decay = self._hyper(state)
+        self._flat_update("nadam_update", (p, g, m, v), (lr, beta_1, beta_2, epsilon, step, weight_decay))
+
+    @primitive
+    def adamax_update(self, p, g, m, u, state, beta_1, beta_2, epsilon):
+        lr, step, weight_decay = self._hyper(state)
+        self._flat_update("adamax_update", (p, g, m, u), (lr, beta_1, beta_2, epsilon, step, weight_decay))
+
+    @primitive
+    def adadelta_update(self, p, g, acc_g, acc_dx, state, rho, epsilon):
+        lr, _, weight_decay = self._hyper(state)
+        self._flat_update("adadelta_update", (p, g, acc_g, acc_dx), (lr, rho, epsilon, weight_decay))
+
+    @primitive
+    def lion_update(self, p, g, m, state, beta_1, beta_2):
+        lr, _, weight_decay = self._hyper(state)
+        self._flat_update("lion_update", (p, g, m), (lr, beta_1, beta_2, weight_decay))

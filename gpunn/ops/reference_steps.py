@@ -8,9 +8,12 @@ still replay them. The same code runs on NumPy and on CuPy (``Ops()`` and ``Ops(
 """
 from __future__ import annotations
 
+from ..kernels.optimizer_rules import NADAM_CACHE_LAST, NADAM_CACHE_PRODUCTS
 from .recording import primitive
 
-REFERENCE_ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "silu", "gelu")
+REFERENCE_ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "silu", "gelu",
+                         "selu", "softplus", "softsign", "hard_sigmoid", "exponential", "mish")
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 
 
 def _erf(xp, z):
@@ -40,6 +43,18 @@ def activation(xp, z, name, alpha):
         return z / (1 + xp.exp(-z))
     if name == "gelu":
         return 0.5 * z * (1 + _erf(xp, z / 2 ** 0.5))
+    if name == "selu":
+        return _SELU_SCALE * xp.where(z > 0, z, _SELU_ALPHA * xp.expm1(xp.minimum(z, 0)))
+    if name == "softplus":
+        return xp.logaddexp(z, 0)
+    if name == "softsign":
+        return z / (1 + xp.abs(z))
+    if name == "hard_sigmoid":
+        return xp.clip(z + 3, 0, 6) / 6
+    if name == "exponential":
+        return xp.exp(z)
+    if name == "mish":
+        return z * xp.tanh(xp.logaddexp(z, 0))
     raise ValueError(f"activation: the reference steps implement {REFERENCE_ACTIVATIONS}, not {name!r}")
 
 
@@ -63,6 +78,19 @@ def activation_grad(xp, dy, y, z, name, alpha):
         cdf = 0.5 * (1 + _erf(xp, z / 2 ** 0.5))
         pdf = xp.exp(-0.5 * z * z) / (2 * 3.141592653589793) ** 0.5
         return dy * (cdf + z * pdf)
+    if name == "selu":
+        return xp.where(y < 0, dy * (y + _SELU_SCALE * _SELU_ALPHA), dy * _SELU_SCALE)
+    if name == "softplus":
+        return dy * -xp.expm1(-y)
+    if name == "softsign":
+        return dy / (1 + xp.abs(z)) ** 2
+    if name == "hard_sigmoid":
+        return xp.where((y > 0) & (y < 1), dy / 6, 0 * dy)
+    if name == "exponential":
+        return dy * y
+    if name == "mish":
+        t = xp.tanh(xp.logaddexp(z, 0))
+        return dy * (t + (1 - t * t) * z / (1 + xp.exp(-z)))
     raise ValueError(f"activation: the reference steps implement {REFERENCE_ACTIVATIONS}, not {name!r}")
 
 
@@ -178,3 +206,46 @@ class ReferenceSteps:
             v = vhat
         alpha = lr * xp.sqrt(1.0 - beta_2 ** step) / (1.0 - beta_1 ** step)
         p[...] = p - alpha * m / (xp.sqrt(v) + epsilon)
+
+    @primitive
+    def nadam_update(self, p, g, m, v, state, beta_1, beta_2, epsilon):
+        xp = self.xp
+        lr, step, weight_decay = self._hyper_arrays(state)
+        p[...] = p - p * (lr * weight_decay)
+        m[...] = m + (g - m) * (1 - beta_1)
+        v[...] = v + (g * g - v) * (1 - beta_2)
+        u_t = beta_1 * (1.0 - 0.5 * 0.96 ** step)
+        u_next = beta_1 * (1.0 - 0.5 * 0.96 ** (step + 1.0))
+        # u_1 ... u_t: beta_1^t times the tabled rest (kernels/optimizer_rules.py), indexed on the device.
+        rest = xp.asarray(NADAM_CACHE_PRODUCTS)[xp.minimum(step, NADAM_CACHE_LAST).astype(xp.int64)]
+        u_product = beta_1 ** step * rest
+        m_hat = u_next * m / (1.0 - u_product * u_next) + (1.0 - u_t) * g / (1.0 - u_product)
+        v_hat = v / (1.0 - beta_2 ** step)
+        p[...] = p - m_hat * lr / (xp.sqrt(v_hat) + epsilon)
+
+    @primitive
+    def adamax_update(self, p, g, m, u, state, beta_1, beta_2, epsilon):
+        xp = self.xp
+        lr, step, weight_decay = self._hyper_arrays(state)
+        p[...] = p - p * (lr * weight_decay)
+        m[...] = m + (g - m) * (1 - beta_1)
+        u[...] = xp.maximum(beta_2 * u, xp.abs(g))
+        p[...] = p - lr * m / ((1.0 - beta_1 ** step) * (u + epsilon))
+
+    @primitive
+    def adadelta_update(self, p, g, acc_g, acc_dx, state, rho, epsilon):
+        xp = self.xp
+        lr, _, weight_decay = self._hyper_arrays(state)
+        p[...] = p - p * (lr * weight_decay)
+        acc_g[...] = rho * acc_g + (1 - rho) * g * g
+        dx = -xp.sqrt(acc_dx + epsilon) * g / xp.sqrt(acc_g + epsilon)
+        acc_dx[...] = rho * acc_dx + (1 - rho) * dx * dx
+        p[...] = p + lr * dx
+
+    @primitive
+    def lion_update(self, p, g, m, state, beta_1, beta_2):
+        xp = self.xp
+        lr, _, weight_decay = self._hyper_arrays(state)
+        p[...] = p - p * (lr * weight_decay)
+        p[...] = p - lr * xp.sign(m * beta_1 + g * (1 - beta_1))
+        m[...] = m * beta_2 + g * (1 - beta_2)

@@ -95,7 +95,8 @@ class TrainStep:
         """Resolve the plan and metrics for this label layout (the first call, or when it changes)."""
         if self.plan is None or self.plan.sparse_labels != sparse_labels:
             self.plan = make_plan(self.model, sparse_labels)
-            self.metrics = RunningMetrics(self.ops, self.plan.metrics, self.comm)
+            self.metrics = RunningMetrics(self.ops, self.plan.metrics, self.comm, output_width=self.plan.output_width,
+                                          loss_tracker=getattr(self.model, "_loss_tracker", None))
             self.model.compiled_metrics = self.plan.metrics
             self._reducer = self._make_reducer()
             self._states.clear()

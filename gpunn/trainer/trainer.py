@@ -22,6 +22,7 @@ from ..distributed.sharding import shard_bounds
 from .divergence import DivergenceWarning
 from .epoch_iterator import DeviceDataset, EpochIterator
 from .replicas import agree_on_stop, sync_replicas
+from .streamed_loops import StreamedValidation, evaluate_streamed, fit_streamed, is_streamed, predict_streamed
 from .test_step import TestStep, predict_rows
 from . import trainable_state
 from .train_step import TrainStep
@@ -51,6 +52,8 @@ class Trainer:
         self.loss = None
         self.compiled_metrics: list = []
         self.metric_identifiers: list = []
+        self._loss_tracker = None  # Keras's loss tracker: a Mean named "loss", made by compile
+        self._metric_objects: dict = {}  # the compiled metric objects per label layout (trainer/plan.py)
         self.compiled = False
         self.jit_compile = False
         self.steps_per_execution = 1
@@ -86,6 +89,9 @@ class Trainer:
         self.metric_identifiers = list(metrics or [])
         for identifier in self.metric_identifiers:  # unknown names fail here, before any work
             metrics_module.get(identifier, self.loss, 2, True)
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        self._metric_objects = {}
+        self.compiled_metrics = []
         self.jit_compile = jit_compile is True and not run_eagerly
         self.steps_per_execution = int(steps_per_execution)
         # As in Keras, the trainable flags of this moment are the ones training uses (trainable_state.py).
@@ -98,6 +104,21 @@ class Trainer:
     @property
     def metrics_names(self) -> list[str]:
         return ["loss"] + [m.name for m in self.compiled_metrics]
+
+    @property
+    def metrics(self) -> list:
+        """The loss tracker (a Mean named "loss"), then the compiled metric objects (resolved by the first
+        ``fit`` / ``evaluate``), each reading the state of the last epoch or evaluation. Keras 3 lists the
+        compiled metrics inside one "compile_metrics" object; here they are listed one by one, as
+        ``metrics_names`` and the History name them."""
+        if not self.compiled or self._loss_tracker is None:
+            return []
+        return [self._loss_tracker] + list(self.compiled_metrics)
+
+    def reset_metrics(self) -> None:
+        """Zero the state of the loss tracker and every compiled metric (Keras's ``reset_metrics``)."""
+        for metric in self.metrics:
+            metric.reset_state()
 
     def _require_compiled(self, what: str) -> None:
         if not self.compiled:
@@ -168,14 +189,22 @@ class Trainer:
     # ---- fit --------------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
-            steps_per_epoch=None, validation_batch_size=None, validation_freq=1):
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Train for ``epochs`` epochs; returns the History. ``batch_size`` (default 32) is the global batch.
 
         ``sample_weight`` (one weight per sample) or ``class_weight`` ({class id: weight}) scale each sample's
-        loss as in Keras: the reported loss is sum(weight * loss) / samples; metrics stay unweighted."""
+        loss as in Keras: the reported loss is sum(weight * loss) / samples; metrics stay unweighted.
+
+        ``x`` (and ``validation_data``) may also be a generator, an iterator or a ``gpunn.utils.PyDataset``
+        yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches (``streamed_loops.py``)."""
         from ..callbacks import CallbackList
 
         self._require_compiled("fit")
+        if is_streamed(x):
+            return fit_streamed(self, x, y, batch_size, epochs, _check_verbose(verbose), callbacks,
+                                validation_split, validation_data, shuffle, class_weight, sample_weight,
+                                initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
+                                validation_freq)
         if y is None:
             raise ValueError("y: fit needs targets; got None")
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
@@ -189,6 +218,11 @@ class Trainer:
         steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch, allow_none=True)
         x, y = self._prepare(x, y)
         weights = self._sample_weights(y, sample_weight, class_weight)
+        validation_steps = check_positive_int("validation_steps", validation_steps, allow_none=True)
+        val_stream = None
+        if is_streamed(validation_data):  # a generator or PyDataset: read batch by batch at each validation
+            val_stream, validation_data, validation_split = StreamedValidation(self, validation_data,
+                                                                               validation_steps), None, 0.0
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
@@ -200,6 +234,8 @@ class Trainer:
             arrays, val = split_validation([x, y] + ([weights] if weights is not None else []), validation_split)
             x, y = arrays[:2]
             weights = arrays[2] if weights is not None else None
+        if val is not None and validation_steps is not None:  # Keras validates on validation_steps batches only
+            val = [a[:validation_steps * (validation_batch_size or batch_size)] for a in val]
         self._check_ranks_agree(distributed.current(), "fit", {
             "samples": len(x), "batch_size": batch_size, "epochs": epochs, "initial_epoch": int(initial_epoch),
             "steps_per_epoch": min(steps_per_epoch or len(x), -(-len(x) // batch_size)), "shuffle": bool(shuffle),
@@ -245,6 +281,8 @@ class Trainer:
                     val_data = DeviceDataset(self.ops, val)
                 val_logs = self._evaluate_arrays(val, validation_batch_size or batch_size, val_data)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            if val_stream is not None and (epoch + 1) % validation_freq == 0:
+                logs.update({f"val_{k}": v for k, v in val_stream.evaluate().items()})
             cbs.on_epoch_end(epoch, logs)
             if agree:
                 agree_on_stop(self, comm)
@@ -270,12 +308,23 @@ class Trainer:
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, return_dict=False,
                  callbacks=None, steps=None):
-        """Loss and metrics over (x, y): a float when there are no metrics, else [loss, *metrics] (or a dict)."""
+        """Loss and metrics over (x, y): a float when there are no metrics, else [loss, *metrics] (or a dict).
+        ``x`` may be a generator, iterator or PyDataset of (x, y[, sample_weight]) batches; ``steps``: how many
+        batches to read (all by default)."""
         self._require_compiled("evaluate")
         verbose = _check_verbose(verbose)
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
+        steps = check_positive_int("steps", steps, allow_none=True)
+        if is_streamed(x):
+            results = evaluate_streamed(self, x, y, sample_weight, steps)
+            if verbose:
+                print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
+            return _results(results, return_dict)
         x, y = self._prepare(x, y)
         weights = self._sample_weights(y, sample_weight, None)
+        if steps is not None:  # Keras evaluates the first `steps` batches only
+            x, y = x[:steps * batch_size], y[:steps * batch_size]
+            weights = None if weights is None else weights[:steps * batch_size]
         self._check_ranks_agree(distributed.current(), "evaluate", {
             "samples": len(x), "batch_size": batch_size, "sample_weights": weights is not None,
             "targets": f"{y.dtype.name} {tuple(y.shape[1:])}"}, optimizer=False)
@@ -285,12 +334,19 @@ class Trainer:
         return _results(results, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Model outputs for ``x`` as a NumPy array (probabilities after a softmax/sigmoid output layer)."""
+        """Model outputs for ``x`` as a NumPy array (probabilities after a softmax/sigmoid output layer). ``x``
+        may be a generator, iterator or PyDataset yielding batches of x (or tuples whose first element is x);
+        ``steps``: how many batches to predict (all by default)."""
         _check_verbose(verbose)
         if not self.layers:
             raise ValueError("predict: the model has no layers")
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
+        steps = check_positive_int("steps", steps, allow_none=True)
+        if is_streamed(x):
+            return predict_streamed(self, x, steps)
         x, _ = self._prepare(x, None)
+        if steps is not None:  # Keras predicts the first `steps` batches only
+            x = x[:steps * batch_size]
         comm = distributed.current()
         if comm.size == 1:
             return predict_rows(self, x, batch_size)

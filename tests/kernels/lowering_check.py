@@ -40,8 +40,8 @@ EXIT_FAILED, EXIT_SIMULATOR, EXIT_SKIPPED = 1, 2, 3
 def _cases(full: bool):
     """(name, kernel dispatcher, sample args, dtype) for each kernel variant to lower. The optimizer-state
     kernels compute in float64 by design (one thread, the step's scalars) and are checked as float64."""
-    from gpunn.kernels import (bias_act, dropout, gather_rows, optimizer_state, optimizer_updates as opt, sigmoid_bce,
-                               softmax_xent)
+    from gpunn.kernels import (bias_act, dropout, gather_rows, gaussian_noise, optimizer_state, optimizer_updates as opt,
+                               sigmoid_bce, softmax_xent)
     from gpunn.kernels.activations import ACTIVATIONS
     from gpunn.optimizers import schedules
 
@@ -50,7 +50,9 @@ def _cases(full: bool):
     for schedule in (schedules.ExponentialDecay(0.1, 3, 0.5, staircase=True),
                      schedules.CosineDecay(0.1, 5, alpha=0.1, warmup_target=0.2, warmup_steps=2),
                      schedules.PiecewiseConstantDecay([2, 4], [0.3, 0.2, 0.1]),
-                     schedules.InverseTimeDecay(0.1, 2, 0.5)):
+                     schedules.InverseTimeDecay(0.1, 2, 0.5),
+                     schedules.PolynomialDecay(0.1, 3, 0.01, power=0.5, cycle=True),
+                     schedules.CosineDecayRestarts(0.1, 3, t_mul=1.5, m_mul=0.5, alpha=0.1)):
         yield (f"optimizer state advance {type(schedule).__name__}",
                optimizer_state._advance_kernel(schedule.formula()), (state,), "float64")
 
@@ -85,11 +87,12 @@ def _cases(full: bool):
         counter = np.zeros(1, np.int64)
         yield "dropout fwd", dropout._forward_kernel(dt), (flat, flat, mask, counter, u, u, T(2.0)), dt
         yield "dropout bwd", dropout._backward_kernel(dt), (flat, mask, flat, T(2.0)), dt
+        yield "random normal", gaussian_noise._normal_kernel(dt), (flat, counter, u, T(0.0), T(1.0)), dt
         yield "gather rows", gather_rows._gather_kernel(), (m, labels, counter, np.int64(0), m), dt
         sc = np.zeros(2, dt)  # the update's step size and decay, made on the device from the optimizer state
-        for adam in (False, True):
-            yield (f"optimizer step scalars adam={adam} ({dt})", opt._step_scalars_kernel(adam),
-                   (state, sc, 0.9, 0.999), "float64")
+        for kind, size in opt.STEP_SCALARS.items():
+            yield (f"optimizer step scalars {kind} ({dt})", opt._step_scalars_kernel(kind),
+                   (state, np.zeros(size, dt), 0.9, 0.999), "float64")
         for mom, nest in ((False, False), (True, False), (True, True)):
             yield (f"sgd momentum={mom} nesterov={nest}", opt._sgd_kernel(mom, nest),
                    (flat, flat, flat, sc, T(0.9)), dt)
@@ -101,6 +104,10 @@ def _cases(full: bool):
         for ams in (False, True):
             yield (f"adam amsgrad={ams}", opt._adam_kernel(dt, ams),
                    (flat,) * 5 + (sc, T(0.1), T(0.001), T(1e-7)), dt)
+        yield "nadam", opt._nadam_kernel(dt), (flat,) * 4 + (np.zeros(5, dt), T(0.1), T(0.001), T(1e-7)), dt
+        yield "adamax", opt._adamax_kernel(dt), (flat,) * 4 + (sc, T(0.1), T(0.999), T(1e-7)), dt
+        yield "adadelta", opt._adadelta_kernel(dt), (flat,) * 4 + (sc, T(0.95), T(0.05), T(1e-7)), dt
+        yield "lion", opt._lion_kernel(dt), (flat,) * 3 + (sc, T(0.9), T(0.1), T(0.99), T(0.01)), dt
 
 
 class Stages:

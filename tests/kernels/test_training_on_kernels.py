@@ -51,7 +51,8 @@ def _train(ops, optimizer, activation, out_activation, loss, y, dropout=0.0):
         return model.get_weights(), history.history
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "rmsprop", "adagrad", "adam", "adamw"])
+@pytest.mark.parametrize("optimizer", ["sgd", "rmsprop", "adagrad", "adam", "adamw", "nadam", "adamax", "adadelta",
+                                       "lion"])
 def test_each_optimizer_trains_the_same_through_the_kernels(optimizer):
     y = np.array([0, 1, 1, 0, 1, 0])
     expected, expected_hist = _train(gpunn.ops.NumpyOps(), optimizer, "relu", "softmax",
@@ -75,6 +76,10 @@ def test_sigmoid_output_and_dropout_train_the_same_through_the_kernels(activatio
     (gpunn.optimizers.Adam(amsgrad=True), "adam_update"),
     (gpunn.optimizers.RMSprop(centered=True, momentum=0.5), "rmsprop_update"),
     (gpunn.optimizers.SGD(momentum=0.9, nesterov=True), "sgd_update"),
+    (gpunn.optimizers.Nadam(), "nadam_update"),
+    (gpunn.optimizers.Adamax(), "adamax_update"),
+    (gpunn.optimizers.Adadelta(), "adadelta_update"),
+    (gpunn.optimizers.Lion(), "lion_update"),
 ])
 def test_optimizer_kernel_is_rehearsed_on_one_element_when_the_optimizer_is_built(monkeypatch, optimizer, step):
     """The update kernel of exactly this variant compiles when the optimizer is built (a one-element

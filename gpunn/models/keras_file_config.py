@@ -231,7 +231,20 @@ def _metrics_from_keras(value) -> list:
         value = [m for per_output in value.values() for m in (per_output or [])]
     if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], (list, tuple)):
         value = value[0]  # one list per output, and one output
-    return [_object_from_keras(m, "metric", "metric") for m in value]
+    return [_metric_from_keras(m) for m in value]
+
+
+def _metric_from_keras(value):
+    # tf.keras 2 wrote every metric given by name or function as a MeanMetricWrapper of that function
+    # ({"name": "accuracy", "fn": "sparse_categorical_accuracy"}): back to the name, which gpunn resolves as
+    # tf.keras did ('accuracy' from the loss), or to the function's name.
+    if isinstance(value, dict) and value.get("class_name") == "MeanMetricWrapper":
+        config = value.get("config") or {}
+        name, function = config.get("name"), config.get("fn")
+        if name in ("accuracy", "acc") or not isinstance(function, str):
+            return name
+        return function
+    return _object_from_keras(value, "metric", "metric")
 
 
 def _optimizer_from_keras(value):

@@ -200,7 +200,9 @@ def optimizer_state(model, values: list[np.ndarray], filepath) -> OptimizerState
     with a warning when they do not fit it; Keras warns and starts a fresh optimizer then too
     (base_optimizer.py ``load_own_variables``, legacy_h5_format.py ``load_model_from_hdf5``)."""
     optimizer = model.optimizer
-    has_rate = optimizer.schedule is None
+    # Keras 3 saves the learning rate after the step count (unless it follows a schedule); tf.keras 2.11+ saved
+    # the step count alone, its slots right after: the second variable is the rate when it is a scalar.
+    has_rate = optimizer.schedule is None and len(values) >= 2 and np.ndim(values[1]) == 0
     head = 1 + has_rate
     if not values:
         return None

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pytest
 
+import gpunn
 from gpunn import callbacks as cb
 
 
@@ -24,9 +25,11 @@ class FakeOptimizer:
 
 
 class FakeModel:
-    """The surface callbacks may use: stop_training, optimizer.learning_rate, weights, save, is_chief."""
+    """The surface callbacks may use: stop_training, optimizer.learning_rate, weights, save, is_chief, and the
+    compiled metrics (whose direction mode='auto' follows)."""
 
     def __init__(self, learning_rate=0.01, is_chief=True):
+        self.metrics = [gpunn.metrics.Mean(name="loss"), gpunn.metrics.SparseCategoricalAccuracy(name="accuracy")]
         self.stop_training = False
         self.optimizer = FakeOptimizer(learning_rate)
         self.weights = [np.zeros(3, np.float32)]
@@ -489,3 +492,26 @@ def test_non_chief_rank_writes_and_prints_nothing(tmp_path, capsys):
     assert logs.reads == 0
     # Decisions that keep ranks in step still happen everywhere.
     assert history.epoch == [0, 1] and model.optimizer.learning_rate == 0.5
+
+
+@pytest.mark.parametrize("metric,expected", [
+    ("AUC", "max"), ("Precision", "max"), ("Recall", "max"), ("F1Score", "max"), ("R2Score", "max"),
+    ("RootMeanSquaredError", "min"), ("MeanAbsolutePercentageError", "min"), ("BinaryCrossentropy", "min"),
+])
+def test_auto_mode_follows_the_compiled_metric_as_keras_does(metric, expected):
+    """Keras 3 (callbacks/monitor_callback.py): mode='auto' takes the direction the compiled metric declares,
+    'val_' or not; a name it cannot place is an error asking for mode, never a guess (a guess from the name
+    would have minimised an 'r2_score' or a 'prc' AUC)."""
+    model = FakeModel()
+    named = getattr(gpunn.metrics, metric)(name="watched")
+    model.metrics.append(named)
+    for monitor in ("watched", "val_watched"):
+        stopper = cb.EarlyStopping(monitor=monitor)
+        stopper.set_model(model)
+        assert stopper.direction == expected
+    stopper = cb.EarlyStopping(monitor="val_tp")
+    model.metrics.append(gpunn.metrics.TruePositives(name="tp"))  # Keras declares no direction for counts
+    stopper.set_model(model)
+    with pytest.raises(ValueError, match="cannot tell whether monitor='val_tp' should be maximized or minimized"):
+        stopper.direction
+    assert cb.EarlyStopping(monitor="val_tp", mode="max").direction == "max"

@@ -34,19 +34,26 @@ def _check_number(owner: str, name: str, value, minimum: float = 0.0) -> float:
     return float(value)
 
 
-# Substrings of metric names that are better when higher; every other metric (losses, errors)
-# is better when lower.
-_HIGHER_IS_BETTER = ("acc", "auc", "precision", "recall", "f1")
-
-
-def _resolve_mode(owner: str, mode, monitor: str) -> str:
-    """'min' or 'max' for ``mode`` ('auto' decides from the metric's name)."""
+def _check_mode(owner: str, mode) -> str:
     if mode not in ("auto", "min", "max"):
         raise _bad_arg(owner, "mode", "one of 'auto', 'min', 'max'", mode)
-    if mode != "auto":
-        return mode
-    name = str(monitor).lower()
-    return "max" if any(hint in name for hint in _HIGHER_IS_BETTER) else "min"
+    return mode
+
+
+def _auto_direction(owner: str, monitor: str, model) -> str:
+    """'min' or 'max' for ``mode='auto'``, as Keras 3 decides it (callbacks/monitor_callback.py
+    ``_set_monitor_op``): the loss is minimised; a compiled metric of that name goes the way it declares
+    (``direction``: accuracies, AUC, precision, recall, F-scores, R2 up; errors and cross-entropies down);
+    anything else is an error asking for ``mode``, rather than a guess from the name."""
+    name = str(monitor).removeprefix("val_")
+    if name == "loss":
+        return "min"
+    for metric in getattr(model, "metrics", None) or []:
+        if getattr(metric, "name", None) == name and getattr(metric, "direction", None) in ("up", "down"):
+            return "max" if metric.direction == "up" else "min"
+    raise ValueError(f"{owner}: cannot tell whether monitor={monitor!r} should be maximized or minimized (it is "
+                     "neither the loss nor a compiled metric that says so); pass mode='max' to keep the highest "
+                     "value, or mode='min' to keep the lowest")
 
 
 def _format_value(value) -> str:

@@ -10,6 +10,11 @@ from ._common import _is_chief, _print, _bad_arg
 from .monitor import _MonitorCallback
 
 
+def _format_best(best) -> str:
+    # Keras prints the running best with 5 decimals; before the first value there is none yet.
+    return "none yet" if best is None else f"{best:.5f}"
+
+
 class ModelCheckpoint(_MonitorCallback):
     """Save the model (or its weights) every epoch or every N batches, optionally only the best.
 
@@ -96,10 +101,10 @@ class ModelCheckpoint(_MonitorCallback):
                 return
             if not self._is_improvement(current, self.best):
                 if talk:
-                    _print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+                    _print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {_format_best(self.best)}")
                 return
             if talk:
-                _print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                _print(f"Epoch {epoch + 1}: {self.monitor} improved from {_format_best(self.best)} to "
                        f"{current:.5f}, saving model to {path}")
             self.best = current
         elif talk:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from ._common import _check_number, _resolve_mode
+from ._common import _auto_direction, _check_mode, _check_number
 from .base import Callback
 
 
@@ -15,18 +15,28 @@ class _MonitorCallback(Callback):
         super().__init__()
         owner = type(self).__name__
         self.monitor = monitor
-        self.mode = mode
-        self._direction = _resolve_mode(owner, mode, monitor)
+        self.mode = _check_mode(owner, mode)
+        # 'min' or 'max'; with mode='auto' decided at the first value, from the model's metrics (as Keras does)
+        self._direction = None if mode == "auto" else mode
         self.min_delta = abs(_check_number(owner, "min_delta", min_delta, minimum=-math.inf))
+
+    @property
+    def direction(self) -> str:
+        if self._direction is None:
+            self._direction = _auto_direction(type(self).__name__, self.monitor, self.model)
+        return self._direction
 
     def _is_improvement(self, current, reference) -> bool:
         # NaN compares False both ways, so a NaN metric is never an improvement.
-        if self._direction == "min":
+        if reference is None:  # the first value (no baseline): an improvement unless NaN, as in Keras
+            return not math.isnan(current)
+        if self.direction == "min":
             return current < reference - self.min_delta
         return current > reference + self.min_delta
 
-    def _worst(self) -> float:
-        return math.inf if self._direction == "min" else -math.inf
+    def _worst(self):
+        """The best value before any was seen: None (anything improves on it)."""
+        return None
 
     def _get_monitor_value(self, logs):
         value = None if logs is None else logs.get(self.monitor)

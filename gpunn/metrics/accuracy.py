@@ -22,6 +22,7 @@ def _matches_per_sample(metric, ops, ws, y_true, compared):
 class Accuracy(PerSampleMean):
     """How often predictions equal labels exactly (``keras.metrics.Accuracy``)."""
 
+    direction = "up"
     default_name = "accuracy"
 
     def __init__(self, name="accuracy", dtype=None):
@@ -32,6 +33,7 @@ class Accuracy(PerSampleMean):
 
 
 class BinaryAccuracy(PerSampleMean):
+    direction = "up"
     default_name = "binary_accuracy"
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
@@ -61,6 +63,7 @@ def _same(metric, ops, ws, predicted, actual):
 
 
 class CategoricalAccuracy(PerSampleMean):
+    direction = "up"
     default_name = "categorical_accuracy"
 
     def __init__(self, name="categorical_accuracy", dtype=None):
@@ -72,6 +75,7 @@ class CategoricalAccuracy(PerSampleMean):
 
 
 class SparseCategoricalAccuracy(PerSampleMean):
+    direction = "up"
     default_name = "sparse_categorical_accuracy"
     label_layout = "class_ids"
 
@@ -108,6 +112,7 @@ def _check_k(k):
 class TopKCategoricalAccuracy(PerSampleMean):
     """How often the target (the argmax of a one-hot label row) is among the k highest predictions."""
 
+    direction = "up"
     default_name = "top_k_categorical_accuracy"
 
     def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
@@ -126,6 +131,7 @@ class TopKCategoricalAccuracy(PerSampleMean):
 class SparseTopKCategoricalAccuracy(PerSampleMean):
     """How often the integer target is among the k highest predictions (``from_sorted_ids=True`` not supported)."""
 
+    direction = "up"
     default_name = "sparse_top_k_categorical_accuracy"
     label_layout = "class_ids"
 

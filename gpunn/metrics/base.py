@@ -103,6 +103,7 @@ class Metric:
     targets), "class_ids" for one integer class id per sample.
     """
 
+    direction: str | None = None  # "up" or "down": which way is better (Keras's _direction), None: unknown
     default_name: str | None = None  # None: named from the class as Keras's auto_name does
     label_layout = "dense"
 

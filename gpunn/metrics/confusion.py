@@ -101,6 +101,8 @@ class FalseNegatives(_ConfusionMatrixConditionCount):
 class _RankedThresholdMetric(_ThresholdMetric):
     """Precision's and Recall's arguments: thresholds (default 0.5; -1e10 with ``top_k``), top_k, class_id."""
 
+    direction = "up"
+
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
         self.top_k = _check_optional_index("top_k", top_k, 1)
@@ -160,6 +162,7 @@ class AUC(Metric):
     0.75
     """
 
+    direction = "up"
     conditions = {TP: "true_positives", FP: "false_positives", TN: "true_negatives", FN: "false_negatives"}
 
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None, dtype=None,

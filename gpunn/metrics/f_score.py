@@ -20,6 +20,7 @@ class FBetaScore(Metric):
     the class scores) or 'weighted' (their mean weighted by each class's number of true labels).
     """
 
+    direction = "up"
     default_name = "fbeta_score"
 
     def __init__(self, average=None, beta=1.0, threshold=None, name="fbeta_score", dtype=None):

@@ -19,6 +19,7 @@ def _check_smoothing(label_smoothing):
 
 
 class _CrossentropyMetric(PerSampleMean):
+    direction = "down"
     loss_class = None
 
     def _loss(self):

@@ -12,6 +12,7 @@ EPSILON = 1e-7  # Keras's backend epsilon
 
 
 class MeanAbsoluteError(PerSampleMean):
+    direction = "down"
     default_name = "mean_absolute_error"
 
     def __init__(self, name="mean_absolute_error", dtype=None):
@@ -24,6 +25,7 @@ class MeanAbsoluteError(PerSampleMean):
 
 
 class MeanSquaredError(PerSampleMean):
+    direction = "down"
     default_name = "mean_squared_error"
 
     def __init__(self, name="mean_squared_error", dtype=None):
@@ -51,6 +53,7 @@ class RootMeanSquaredError(MeanSquaredError):
 class MeanAbsolutePercentageError(PerSampleMean):
     """100 * mean(|(y_true - y_pred) / max(|y_true|, epsilon)|) over the last axis, averaged over samples."""
 
+    direction = "down"
     default_name = "mean_absolute_percentage_error"
 
     def __init__(self, name="mean_absolute_percentage_error", dtype=None):
@@ -78,6 +81,7 @@ class R2Score(Metric):
     cancellation of ``sum(y^2) - sum(y) * mean(y)`` costs less than in Keras's float32.
     """
 
+    direction = "up"
     default_name = "r2_score"
 
     def __init__(self, class_aggregation="uniform_average", num_regressors=0, name="r2_score", dtype=None):

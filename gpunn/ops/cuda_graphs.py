@@ -91,10 +91,15 @@ class _CountingHook:
         return self._hook.__exit__(*exc)
 
 
-@contextlib.contextmanager
-def _without_accelerators(cp):
+def _accelerator_module():
     from cupy._core import _accelerator
 
+    return _accelerator
+
+
+@contextlib.contextmanager
+def _without_accelerators(cp):
+    _accelerator = _accelerator_module()
     saved = (_accelerator.get_reduction_accelerators(), _accelerator.get_routine_accelerators())
     _accelerator.set_reduction_accelerators([])
     _accelerator.set_routine_accelerators([])

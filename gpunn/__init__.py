@@ -15,9 +15,10 @@ from . import (activations, backend, callbacks, datasets, distributed, initializ
 from .layers import Input
 from .models import Sequential, load_model
 from .ops import get_ops, set_backend, use_backend
+from .trainer.train_step import GraphFallbackWarning
 
 __all__ = [
-    "Sequential", "Input", "load_model", "set_backend", "use_backend", "get_ops", "activations", "backend",
-    "callbacks", "datasets", "distributed", "initializers", "layers", "losses", "metrics", "models", "optimizers",
-    "regularizers", "utils", "__version__",
+    "Sequential", "Input", "load_model", "GraphFallbackWarning", "set_backend", "use_backend", "get_ops",
+    "activations", "backend", "callbacks", "datasets", "distributed", "initializers", "layers", "losses", "metrics",
+    "models", "optimizers", "regularizers", "utils", "__version__",
 ]

@@ -90,3 +90,18 @@ def assert_same_training(a, b):
                                       np.asarray(model_b.optimizer.slots[name]))
     assert model_a.optimizer.iterations == model_b.optimizer.iterations
     assert history_a == history_b
+
+
+def keras_unavailable_reason() -> str | None:
+    """Why Keras 3 cannot run beside the tests (keras or jax missing), or None: the tests that compare with
+    Keras itself skip with this reason."""
+    import importlib.util
+
+    for module in ("keras", "jax"):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return f"{module} is not installed (pip install keras jax): Keras's side is not checked"
+    return None

@@ -16,7 +16,6 @@ The tests that run Keras itself (in a subprocess, KERAS_BACKEND=jax) skip when k
 """
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import numpy_backend  # noqa: F401
+from helpers import keras_unavailable_reason, numpy_backend  # noqa: F401
 
 import gpunn
 from gpunn import layers, losses, optimizers, regularizers
@@ -595,22 +594,11 @@ KERAS_SIDE = textwrap.dedent("""
 """)
 
 
-def _keras_available() -> str | None:
-    for module in ("keras", "jax"):
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            return f"{module} is not installed (pip install keras jax): Keras's side is not checked"
-    return None
-
-
 @pytest.fixture(scope="module")
 def keras_side(tmp_path_factory):
     """gpunn's files, what Keras made of them, and files Keras wrote: one Keras run (a subprocess on the jax
     backend, so that this process's state is untouched)."""
-    reason = _keras_available()
+    reason = keras_unavailable_reason()
     if reason:
         pytest.skip(reason)
     work = tmp_path_factory.mktemp("keras_side")

@@ -10,7 +10,6 @@ validation metrics. Skipped when keras or jax is not installed.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -19,21 +18,11 @@ import textwrap
 
 import numpy as np
 import pytest
+from helpers import keras_unavailable_reason
 
 import gpunn
 from gpunn import layers, metrics, optimizers, regularizers
 from gpunn.optimizers import schedules
-
-
-def _keras_missing() -> str | None:
-    for module in ("keras", "jax"):
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            return f"{module} is not installed (pip install keras jax): no Keras to compare with"
-    return None
 
 
 def _classification(n=96, features=6, classes=3, seed=0):
@@ -130,7 +119,7 @@ KERAS_FIT = textwrap.dedent("""
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory):
     """{case: (gpunn's weights, History, predictions), Keras's (the same)} after the same fit."""
-    reason = _keras_missing()
+    reason = keras_unavailable_reason()
     if reason:
         pytest.skip(reason)
     work = tmp_path_factory.mktemp("parity")

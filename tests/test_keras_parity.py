@@ -4,9 +4,12 @@ same batches (no shuffling), and end with the same weights and report the same H
 Each case is a compiled gpunn model saved as ``.keras``; Keras 3 (a subprocess on its jax backend) loads it,
 fits it exactly as gpunn does, and writes its weights and History. The cases cover what decides the numbers:
 the loss's reduction with sample or class weights, an L2 penalty added to the reported loss, BatchNormalization
-in training and inference, the optimizers' update formulas with weight decay and a schedule, metrics
-(accuracy on probabilities and on logits, Precision, Recall, AUC, RMSE), validation_split's rows and
-validation metrics. Skipped when keras or jax is not installed.
+in training and inference, every optimizer's update formula (SGD with Nesterov momentum, RMSprop centered, Adam,
+AdamW with a schedule, Nadam, Adamax, Adadelta, Adagrad, Lion), the losses (cross-entropies, MSE, Huber, hinge,
+categorical hinge, Poisson, KL divergence), the metrics (accuracy on probabilities and on logits, Precision,
+Recall, AUC, RMSE, R2, MAPE, F1, top-k), the activation layers and activations (PReLU, LeakyReLU, ELU, SELU,
+mish, softplus), Rescaling and an adapted Normalization, validation_split's rows and validation metrics.
+Skipped when keras or jax is not installed.
 """
 from __future__ import annotations
 
@@ -86,7 +89,58 @@ def _case_rmsprop_categorical():
     return model, x, gpunn.utils.to_categorical(labels, 3), dict(batch_size=32, epochs=2)
 
 
+def _case_nadam_huber_r2_mape_prelu():
+    model = gpunn.Sequential([gpunn.Input(shape=(6,)), layers.Rescaling(0.5, offset=0.1), layers.Dense(12),
+                              layers.PReLU(), layers.Dense(1)])
+    model.compile(optimizer=optimizers.Nadam(learning_rate=0.01), loss=gpunn.losses.Huber(delta=0.5),
+                  metrics=[metrics.R2Score(), metrics.MeanAbsolutePercentageError()])
+    x, y = _regression(seed=4)
+    return model, x, y + 3.0, dict(batch_size=16, epochs=3)
+
+
+def _case_adamax_hinge_f1_leaky_relu():
+    model = gpunn.Sequential([gpunn.Input(shape=(6,)), layers.Dense(10), layers.LeakyReLU(negative_slope=0.2),
+                              layers.Dense(1, activation="tanh")])
+    model.compile(optimizer=optimizers.Adamax(learning_rate=0.02), loss="hinge",
+                  metrics=[metrics.F1Score(threshold=0.5)])
+    x, y = _binary(seed=5)
+    return model, x, y.reshape(-1, 1), dict(batch_size=16, epochs=3)
+
+
+def _case_adadelta_poisson_elu():
+    model = gpunn.Sequential([gpunn.Input(shape=(6,)), layers.Dense(8), layers.ELU(alpha=0.7),
+                              layers.Dense(1, activation="softplus")])
+    model.compile(optimizer=optimizers.Adadelta(learning_rate=1.0), loss="poisson", metrics=["mse"])
+    x, y = _regression(seed=6)
+    return model, x, np.abs(y), dict(batch_size=24, epochs=3)
+
+
+def _case_lion_categorical_hinge_top_k():
+    model = gpunn.Sequential([gpunn.Input(shape=(6,)), layers.Dense(10, activation="selu"),
+                              layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=optimizers.Lion(learning_rate=0.003), loss="categorical_hinge",
+                  metrics=[metrics.TopKCategoricalAccuracy(k=2)])
+    x, labels = _classification(seed=7)
+    return model, x, gpunn.utils.to_categorical(labels, 3), dict(batch_size=16, epochs=3)
+
+
+def _case_adagrad_kld_normalization():
+    norm = layers.Normalization()
+    x, labels = _classification(seed=8)
+    norm.adapt(x)
+    model = gpunn.Sequential([gpunn.Input(shape=(6,)), norm, layers.Dense(8, activation="mish"),
+                              layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=optimizers.Adagrad(learning_rate=0.1), loss="kl_divergence",
+                  metrics=["categorical_accuracy"])
+    return model, x, gpunn.utils.to_categorical(labels, 3), dict(batch_size=16, epochs=3)
+
+
 CASES = {
+    "nadam-huber-r2-mape-prelu-rescaling": _case_nadam_huber_r2_mape_prelu,
+    "adamax-hinge-f1-leaky-relu": _case_adamax_hinge_f1_leaky_relu,
+    "adadelta-poisson-elu-softplus": _case_adadelta_poisson_elu,
+    "lion-categorical-hinge-top-k-selu": _case_lion_categorical_hinge_top_k,
+    "adagrad-kld-normalization-mish": _case_adagrad_kld_normalization,
     "softmax-adam-l2-batchnorm-validation": _case_softmax_adam,
     "logits-class-weight-sgd-nesterov-precision-recall-auc": _case_logits_class_weight_sgd,
     "regression-adamw-schedule-sample-weight-layernorm": _case_regression_adamw_schedule,
@@ -110,7 +164,7 @@ KERAS_FIT = textwrap.dedent("""
         model = keras.saving.load_model(os.path.join(work, name + ".keras"))
         history = model.fit(data["x"], data["y"], shuffle=False, verbose=0, **kwargs)
         out[name] = {"weights": [np.asarray(w).tolist() for w in model.get_weights()],
-                     "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+                     "history": {k: [np.asarray(v).tolist() for v in vs] for k, vs in history.history.items()},
                      "predictions": np.asarray(model.predict(data["x"], verbose=0)).tolist()}
     json.dump(out, open(os.path.join(work, "keras.json"), "w"))
 """)
@@ -154,7 +208,8 @@ def test_the_same_fit_ends_with_keras_weights_and_history(compared, name):
     ours, theirs = compared[0][name], compared[1][name]
     assert set(ours["history"]) == set(theirs["history"]), (sorted(ours["history"]), sorted(theirs["history"]))
     for key, values in theirs["history"].items():
-        np.testing.assert_allclose(ours["history"][key], values, rtol=2e-4, atol=2e-5, err_msg=f"{name}: {key}")
+        np.testing.assert_allclose(np.asarray(ours["history"][key], dtype=np.float64), np.asarray(values), rtol=2e-4,
+                                   atol=2e-5, err_msg=f"{name}: {key}")
     assert len(ours["weights"]) == len(theirs["weights"])
     for index, (got, want) in enumerate(zip(ours["weights"], theirs["weights"])):
         np.testing.assert_allclose(got, np.asarray(want, dtype=got.dtype), rtol=2e-4, atol=2e-5,

@@ -498,3 +498,39 @@ def test_summary_options(capsys):
         model.summary(line_length=0)
     with pytest.raises(ValueError, match="layer_range"):
         model.summary(layer_range=["nothing_matches", "x"])
+
+
+def test_custom_objects_name_only_gpunns_own_objects(tmp_path):
+    """Keras's custom_objects map names to user classes; gpunn builds its own classes only, so a user object
+    would be silently ignored: it is refused by name, while built-in ones (as tf.keras scripts pass) are fine."""
+    gpunn.utils.set_random_seed(0)
+    model = gpunn.Sequential([gpunn.Input(shape=(3,)), gpunn.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    path = tmp_path / "m.keras"
+    model.save(path)
+
+    class MyLayer:
+        pass
+
+    assert gpunn.models.load_model(path, custom_objects={"LeakyReLU": gpunn.layers.LeakyReLU}) is not None
+    for call in (lambda c: gpunn.models.load_model(path, custom_objects=c),
+                 lambda c: gpunn.models.model_from_json(model.to_json(), custom_objects=c),
+                 lambda c: gpunn.Sequential.from_config(model.get_config(), custom_objects=c)):
+        with pytest.raises(ValueError, match=r"custom_objects: .* cannot use \['MyLayer'\]"):
+            call({"MyLayer": MyLayer})
+    with pytest.raises(TypeError, match="custom_objects: expected a dict"):
+        gpunn.models.load_model(path, custom_objects=[MyLayer])
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5", ".safetensors"])
+def test_jit_compile_and_steps_per_execution_come_back_from_a_file_as_in_keras(tmp_path, suffix):
+    """Keras keeps both in compile_config and compiles with them on load (tf.keras's .h5 keeps neither: its
+    training_config has no place for them, so compile's defaults come back)."""
+    model = gpunn.Sequential([gpunn.Input(shape=(3,)), gpunn.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse", jit_compile=True, steps_per_execution=4)
+    model.save(tmp_path / f"m{suffix}")
+    loaded = gpunn.models.load_model(tmp_path / f"m{suffix}")
+    expected = (False, 1) if suffix == ".h5" else (True, 4)
+    assert (loaded.jit_compile, loaded.steps_per_execution) == expected
+    clone = gpunn.models.clone_model(model)
+    assert (clone.jit_compile, clone.steps_per_execution) == (True, 4)

@@ -5,11 +5,9 @@ and keras/src/models/model.py (``model_from_json``).
 """
 from __future__ import annotations
 
-from .. import losses as losses_module
-from .. import optimizers as optimizers_module
 from ..layers.input_layer import InputLayer
 from . import keras_config
-from .compile_config import deserialize_metric, get_compile_config, serialize_metric
+from .compile_config import compile_from_config, get_compile_config
 from .sequential import Sequential
 
 __all__ = ["clone_model", "model_from_json"]
@@ -18,7 +16,9 @@ __all__ = ["clone_model", "model_from_json"]
 def model_from_json(json_string, custom_objects=None) -> Sequential:
     """The newly initialised model that ``json_string`` describes: ``model.to_json()``'s output, from gpunn or
     from Keras 3 / tf.keras 2 for the layers gpunn has. As Keras's ``deserialize_keras_object``, it is built
-    when the JSON records an input shape and compiled when it holds a ``compile_config``."""
+    when the JSON records an input shape and compiled when it holds a ``compile_config``. ``custom_objects``:
+    see ``keras_config.check_custom_objects``."""
+    keras_config.check_custom_objects(custom_objects)
     return keras_config.model_from_json_string(Sequential, json_string)
 
 
@@ -74,12 +74,5 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     if model.compiled:
         # Keras: "If model compiled already then set same to cloned model" (compile_from_config): a new
         # optimizer, loss and metric objects from their configs (so no optimizer state or metric sums are shared).
-        config = get_compile_config(model)
-        cloned.compile(
-            optimizer=optimizers_module.get(config["optimizer"]),
-            loss=None if config["loss"] is None else losses_module.get(config["loss"]),
-            metrics=[deserialize_metric(serialize_metric(m)) for m in model.metric_identifiers],
-            steps_per_execution=model.steps_per_execution,
-            jit_compile=model.jit_compile,
-        )
+        compile_from_config(cloned, get_compile_config(model))
     return cloned

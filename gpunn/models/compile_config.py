@@ -24,17 +24,25 @@ def deserialize_metric(item):
 
 
 def get_compile_config(model) -> dict:
-    """{"optimizer", "loss", "metrics"} of a compiled model, each as gpunn serializes it."""
+    """{"optimizer", "loss", "metrics", "jit_compile", "steps_per_execution"} of a compiled model, the objects as
+    gpunn serializes them (Keras's ``compile_config`` keeps the last two as well)."""
     return {
         "optimizer": optimizers_module.serialize(model.optimizer),
         "loss": None if model.loss is None else losses_module.serialize(model.loss),
         "metrics": [serialize_metric(m) for m in model.metric_identifiers],
+        "jit_compile": bool(model.jit_compile),
+        "steps_per_execution": int(model.steps_per_execution),
     }
 
 
 def compile_from_config(model, config: dict) -> None:
+    """``model.compile`` with a ``get_compile_config`` dict: new optimizer, loss and metric objects (Keras's
+    ``compile_from_config``). Configs written before ``jit_compile`` and ``steps_per_execution`` were kept get
+    compile's defaults for them."""
     model.compile(
         optimizer=optimizers_module.get(config["optimizer"]),
         loss=None if config["loss"] is None else losses_module.get(config["loss"]),
         metrics=[deserialize_metric(m) for m in config["metrics"]],
+        jit_compile=config.get("jit_compile") is True,
+        steps_per_execution=config.get("steps_per_execution", 1),
     )

@@ -22,7 +22,26 @@ from .. import layers as layers_module
 from . import keras_file_config
 from .compile_config import compile_from_config
 
-__all__ = ["sequential_config", "sequential_from_config", "model_to_json", "model_from_json_string"]
+__all__ = ["sequential_config", "sequential_from_config", "model_to_json", "model_from_json_string",
+           "check_custom_objects"]
+
+
+def check_custom_objects(custom_objects) -> None:
+    """Keras's ``custom_objects`` ({name: class or function}) for classes of a user's own: gpunn builds only its
+    own layers, losses, metrics and optimizers, so a mapping to anything else would be silently ignored;
+    it is refused by name instead. Entries that name gpunn's own objects (as scripts written for tf.keras pass
+    built-in classes) change nothing and are accepted."""
+    if custom_objects is None:
+        return
+    if not isinstance(custom_objects, dict):
+        raise TypeError(f"custom_objects: expected a dict {{name: class or function}} or None, got "
+                        f"{type(custom_objects).__name__}")
+    foreign = sorted(name for name, obj in custom_objects.items()
+                     if not str(getattr(obj, "__module__", "")).split(".")[0] == "gpunn")
+    if foreign:
+        raise ValueError(f"custom_objects: gpunn builds only its own layers, losses, metrics and optimizers; "
+                         f"it cannot use {foreign} (user-defined objects). Leave them out, or use gpunn's "
+                         "built-in equivalents")
 
 
 def sequential_config(model) -> dict:

@@ -265,7 +265,15 @@ def compile_config_from_keras(config: dict, legacy: bool) -> dict:
         "optimizer": _optimizer_from_keras(config["optimizer_config"] if legacy else config["optimizer"]),
         "loss": _object_from_keras(_single(config.get("loss"), "loss"), "loss", "loss"),
         "metrics": _metrics_from_keras(config.get("metrics")),
+        # Keras 3 keeps these in compile_config (tf.keras 2's training_config has neither); "auto" in either
+        # (a TensorFlow-backend choice) reads as compile's default.
+        "jit_compile": config.get("jit_compile") is True,
+        "steps_per_execution": _positive_int_or_default(config.get("steps_per_execution")),
     }
+
+
+def _positive_int_or_default(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
 
 
 # ---- to Keras ----------------------------------------------------------------------------------------------
@@ -371,6 +379,6 @@ def keras_compile_config(model, native: bool) -> dict:
     if native:
         return {"optimizer": _wrap(optimizer, "optimizer", native), "loss": loss, "loss_weights": None,
                 "metrics": metric_list, "weighted_metrics": None, "run_eagerly": False,
-                "steps_per_execution": int(model.steps_per_execution), "jit_compile": bool(model.jit_compile)}
+                "steps_per_execution": config["steps_per_execution"], "jit_compile": config["jit_compile"]}
     return {"loss": loss, "metrics": metric_list, "weighted_metrics": None, "loss_weights": None,
             "optimizer_config": optimizer}

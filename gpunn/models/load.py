@@ -13,6 +13,7 @@ from .file_format import MODEL_FORMAT, NotAModelFileError, read_file
 from .file_kinds import KERAS, SAFETENSORS, file_kind
 from .file_paths import check_load_path
 from .hdf5_io import read_checked
+from .keras_config import check_custom_objects
 from .keras_file_config import compile_config_from_keras, model_config_from_keras
 from .keras_variables import apply_optimizer_state, optimizer_state, weight_tensors
 from .save import restore_weights
@@ -102,8 +103,10 @@ def _load_keras(contents, compile: bool):
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A model saved by ``model.save`` (any format) or by Keras (``.keras``, or tf.keras's ``.h5``): same layers,
-    weights and (if compiled) optimizer state. Nothing in any format is unpickled; ``custom_objects`` and
-    ``safe_mode`` are accepted for Keras compatibility (gpunn builds its own classes only)."""
+    weights and (if compiled) optimizer state. Nothing in any format is unpickled, and gpunn builds its own
+    classes only: ``custom_objects`` may name only gpunn's own objects (``keras_config.check_custom_objects``),
+    and ``safe_mode`` holds whatever its value (no code is ever deserialized)."""
+    check_custom_objects(custom_objects)
     filepath = os.fsdecode(check_load_path(filepath))
     with open(filepath, "rb") as handle:
         data = handle.read()

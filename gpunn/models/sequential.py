@@ -382,7 +382,9 @@ class Sequential(Trainer):
     @classmethod
     def from_config(cls, config: dict, custom_objects=None) -> "Sequential":
         """A model from ``get_config()``'s output: Keras 3's layout, tf.keras 2's, or the one gpunn's model files
-        held before (layers without a ``"module"`` key), as Keras tells them apart."""
+        held before (layers without a ``"module"`` key), as Keras tells them apart. ``custom_objects``: see
+        ``keras_config.check_custom_objects``."""
+        keras_config.check_custom_objects(custom_objects)
         return keras_config.sequential_from_config(cls, config)
 
     def to_json(self, **kwargs) -> str:

@@ -515,3 +515,54 @@ def test_auto_mode_follows_the_compiled_metric_as_keras_does(metric, expected):
     with pytest.raises(ValueError, match="cannot tell whether monitor='val_tp' should be maximized or minimized"):
         stopper.direction
     assert cb.EarlyStopping(monitor="val_tp", mode="max").direction == "max"
+
+
+class _HookLog(cb.Callback):
+    def __init__(self):
+        super().__init__()
+        self.events = []
+
+    def on_test_begin(self, logs=None):
+        self.events.append("test_begin")
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.events.append(("test_batch", batch, round(float(logs["loss"]), 6)))
+
+    def on_test_end(self, logs=None):
+        self.events.append(("test_end", sorted(logs)))
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.events.append(("predict_batch", batch, logs["outputs"].shape))
+
+    def on_predict_end(self, logs=None):
+        self.events.append("predict_end")
+
+
+def test_evaluate_predict_and_fit_validation_tell_callbacks_as_keras_does():
+    """Keras runs on_test_* in evaluate and in fit's validation, on_predict_* in predict (batch logs: the
+    running loss; predict batches: their outputs), for arrays and streamed inputs alike."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((10, 3)).astype("float32"), rng.integers(0, 2, 10)
+    gpunn.utils.set_random_seed(0)
+    model = gpunn.Sequential([gpunn.Input(shape=(3,)), gpunn.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    log = _HookLog()
+    loss, _ = model.evaluate(x, y, batch_size=4, verbose=0, callbacks=[log])
+    assert log.events[0] == "test_begin" and [e[1] for e in log.events[1:4]] == [0, 1, 2]
+    assert log.events[3][2] == pytest.approx(loss, abs=1e-6)  # the last batch's running loss is the result
+    assert log.events[4] == ("test_end", ["accuracy", "loss"])
+
+    log = _HookLog()
+    model.predict(x, batch_size=4, verbose=0, callbacks=[log])
+    assert log.events == [("predict_batch", 0, (4, 2)), ("predict_batch", 1, (4, 2)), ("predict_batch", 2, (2, 2)),
+                          "predict_end"]
+
+    log = _HookLog()
+    model.predict((x[i:i + 5] for i in (0, 5)), verbose=0, callbacks=[log])
+    assert log.events == [("predict_batch", 0, (5, 2)), ("predict_batch", 1, (5, 2)), "predict_end"]
+
+    log = _HookLog()
+    model.fit(x, y, batch_size=5, epochs=2, verbose=0, validation_split=0.4, callbacks=[log])
+    assert log.events.count("test_begin") == 2 and sum(e[0] == "test_end" for e in log.events
+                                                         if isinstance(e, tuple)) == 2

@@ -77,16 +77,28 @@ def _run_in_slot(step, arrays) -> None:
     step(slot)
 
 
-def run_test(model, stream: BatchStream, class_weight=None) -> dict | None:
-    """Loss and metrics over one epoch of ``stream`` (evaluate, validation); None when it yielded no batch."""
+def run_test(model, stream: BatchStream, class_weight=None, cbs=None) -> dict | None:
+    """Loss and metrics over one epoch of ``stream`` (evaluate, validation); None when it yielded no batch.
+    ``cbs``: a CallbackList told of the test as Keras tells it."""
     first = checked_batch(model, stream, stream.peek(), stream.read, True, class_weight)
     step = model.make_test_function().prepare(model._sparse_labels(first[1]))
     step.metrics.reset()
     stream.begin_epoch()
+    if cbs is not None:
+        cbs.on_test_begin()
+    index = 0
     while (arrays := _next_checked(model, stream, class_weight)) is not None:
+        if cbs is not None:
+            cbs.on_test_batch_begin(index)
         _run_in_slot(step, arrays)
+        if cbs is not None:
+            cbs.on_test_batch_end(index, step.metrics.lazy_logs())
+        index += 1
     stream.end_epoch()
-    return step.metrics.result() if stream.epoch_batches else None
+    results = step.metrics.result() if stream.epoch_batches else None
+    if cbs is not None:
+        cbs.on_test_end(results or {})
+    return results
 
 
 class StreamedValidation:
@@ -101,8 +113,8 @@ class StreamedValidation:
                                   "validation_steps")
         self._warned = False
 
-    def evaluate(self) -> dict:
-        logs = run_test(self.model, self.stream) if self.stream.has_batch() else None
+    def evaluate(self, cbs=None) -> dict:
+        logs = run_test(self.model, self.stream, cbs=cbs) if self.stream.has_batch() else None
         if logs is None:
             if not self._warned:
                 self._warned = True
@@ -214,9 +226,9 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
             divergence.epoch_end(epoch, epochs, logs)
             if (epoch + 1) % validation_freq == 0:
                 if val_stream is not None:
-                    val_logs = val_stream.evaluate()
+                    val_logs = val_stream.evaluate(cbs)
                 elif val is not None:
-                    val_logs = model._evaluate_arrays(val, validation_batch_size or batch_size or 32)
+                    val_logs = model._evaluate_arrays(val, validation_batch_size or batch_size or 32, cbs=cbs)
                 else:
                     val_logs = {}
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -231,19 +243,19 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
     return model.history
 
 
-def evaluate_streamed(model, x, y=None, sample_weight=None, steps=None) -> dict:
+def evaluate_streamed(model, x, y=None, sample_weight=None, steps=None, cbs=None) -> dict:
     """``model.evaluate``'s results over a generator, iterator or PyDataset (``steps`` batches, or all)."""
     _refuse_with_stream(x, y=y, sample_weight=sample_weight)
     _single_rank("x")
     stream = BatchStream(x, "x", _check_steps("steps", steps), "steps")
     try:
-        results = run_test(model, stream)
+        results = run_test(model, stream, cbs=cbs)
     finally:
         stream.close()
     return results or {}
 
 
-def predict_streamed(model, x, steps=None) -> np.ndarray:
+def predict_streamed(model, x, steps=None, cbs=None) -> np.ndarray:
     """``model.predict`` over a generator, iterator or PyDataset yielding ``x``, ``(x,)`` or ``(x, y, ...)``
     batches (targets ignored, as in Keras): the outputs of every batch, concatenated."""
     _single_rank("x")
@@ -252,10 +264,20 @@ def predict_streamed(model, x, steps=None) -> np.ndarray:
     try:
         stream.peek()  # an empty source is an error
         stream.begin_epoch()
+        if cbs is not None:
+            cbs.on_predict_begin()
+        index = 0
         while (raw := stream.next_batch()) is not None:
             (xb,) = checked_batch(model, stream, raw, stream.read - 1, False)
+            if cbs is not None:
+                cbs.on_predict_batch_begin(index)
             outputs.append(predict_rows(model, xb, len(xb)))
+            if cbs is not None:
+                cbs.on_predict_batch_end(index, {"outputs": outputs[-1]})
+            index += 1
         stream.end_epoch()
+        if cbs is not None:
+            cbs.on_predict_end()
     finally:
         stream.close()
     return np.concatenate(outputs)

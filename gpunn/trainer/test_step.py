@@ -60,17 +60,22 @@ class TestStep:
         self.metrics.count_batch(slot.rows)
 
 
-def predict_rows(model, x: np.ndarray, batch_size: int) -> np.ndarray:
+def predict_rows(model, x: np.ndarray, batch_size: int, cbs=None) -> np.ndarray:
     """The model's outputs for host rows ``x`` (every layer, output activation included), as a host array.
 
     Batches are copied into one input buffer per batch size and the outputs into one device array, read back
-    once at the end.
+    once at the end. ``cbs``: a CallbackList told of each batch as Keras tells it (``on_predict_batch_end``
+    gets ``{"outputs": ...}``, the batch's outputs: read back per batch only then).
     """
     ops = model.ops
     n = len(x)
     out = ops.empty((n,) + tuple(model.layers[-1].output_shape), dtype=model.dtype)
     inputs: dict = {}
-    for start in range(0, n, batch_size):
+    if cbs is not None:
+        cbs.on_predict_begin()
+    for index, start in enumerate(range(0, n, batch_size)):
+        if cbs is not None:
+            cbs.on_predict_batch_begin(index)
         stop = min(start + batch_size, n)
         rows = stop - start
         xb = inputs.get(rows)
@@ -82,4 +87,8 @@ def predict_rows(model, x: np.ndarray, batch_size: int) -> np.ndarray:
             for layer in model.layers:
                 y, _ = layer.forward(y, False)
             ops.copy_into(y, out[start:stop])
+        if cbs is not None:
+            cbs.on_predict_batch_end(index, {"outputs": ops.to_numpy(out[start:stop])})
+    if cbs is not None:
+        cbs.on_predict_end()
     return ops.to_numpy(out)

@@ -279,10 +279,10 @@ class Trainer:
             if val is not None and (epoch + 1) % validation_freq == 0:
                 if val_data is None:  # on the device once per fit, not once per validation
                     val_data = DeviceDataset(self.ops, val)
-                val_logs = self._evaluate_arrays(val, validation_batch_size or batch_size, val_data)
+                val_logs = self._evaluate_arrays(val, validation_batch_size or batch_size, val_data, cbs)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             if val_stream is not None and (epoch + 1) % validation_freq == 0:
-                logs.update({f"val_{k}": v for k, v in val_stream.evaluate().items()})
+                logs.update({f"val_{k}": v for k, v in val_stream.evaluate(cbs).items()})
             cbs.on_epoch_end(epoch, logs)
             if agree:
                 agree_on_stop(self, comm)
@@ -292,19 +292,29 @@ class Trainer:
         return self.history
 
     # ---- evaluate / predict -----------------------------------------------------------------------
-    def _evaluate_arrays(self, arrays: list, batch_size: int, data: DeviceDataset | None = None) -> dict:
-        """Loss and metrics over ``arrays`` = [x, y] or [x, y, sample_weight] (host arrays, already checked)."""
+    def _evaluate_arrays(self, arrays: list, batch_size: int, data: DeviceDataset | None = None,
+                         cbs=None) -> dict:
+        """Loss and metrics over ``arrays`` = [x, y] or [x, y, sample_weight] (host arrays, already checked);
+        ``cbs``: a CallbackList told of the test as Keras tells it (``on_test_begin``, each batch, the end)."""
         y = arrays[1]
         step = self.make_test_function().prepare(self._sparse_labels(y))
         iterator = EpochIterator(self.ops, step.comm, list(arrays), batch_size, data=data)
         step.metrics.reset()
+        if cbs is not None:
+            cbs.on_test_begin()
         for batch in iterator.batches():
-            if batch.rows == 0:  # a rank with an empty share of a batch smaller than the number of ranks
-                continue
-            slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, len(arrays) == 3)
-            iterator.fill(batch, slot)
-            step(slot)
-        return step.metrics.result()
+            if cbs is not None:
+                cbs.on_test_batch_begin(batch.step)
+            if batch.rows > 0:  # else a rank with an empty share of a batch smaller than the number of ranks
+                slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, len(arrays) == 3)
+                iterator.fill(batch, slot)
+                step(slot)
+            if cbs is not None:
+                cbs.on_test_batch_end(batch.step, step.metrics.lazy_logs())
+        results = step.metrics.result()
+        if cbs is not None:
+            cbs.on_test_end(results)
+        return results
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, return_dict=False,
                  callbacks=None, steps=None):
@@ -315,8 +325,9 @@ class Trainer:
         verbose = _check_verbose(verbose)
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         steps = check_positive_int("steps", steps, allow_none=True)
+        cbs = self._test_callbacks(callbacks, verbose)
         if is_streamed(x):
-            results = evaluate_streamed(self, x, y, sample_weight, steps)
+            results = evaluate_streamed(self, x, y, sample_weight, steps, cbs)
             if verbose:
                 print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
             return _results(results, return_dict)
@@ -328,10 +339,19 @@ class Trainer:
         self._check_ranks_agree(distributed.current(), "evaluate", {
             "samples": len(x), "batch_size": batch_size, "sample_weights": weights is not None,
             "targets": f"{y.dtype.name} {tuple(y.shape[1:])}"}, optimizer=False)
-        results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), batch_size)
+        results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), batch_size, cbs=cbs)
         if verbose and getattr(self, "is_chief", True):
             print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
         return _results(results, return_dict)
+
+    def _test_callbacks(self, callbacks, verbose):
+        """The CallbackList that ``evaluate``/``predict`` tell of their batches (None without callbacks): as in
+        Keras, ``on_test_*`` / ``on_predict_*`` (evaluate prints its own summary line, so no progress bar)."""
+        from ..callbacks import CallbackList
+
+        if not callbacks:
+            return None
+        return CallbackList(callbacks, model=self, verbose=verbose)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for ``x`` as a NumPy array (probabilities after a softmax/sigmoid output layer). ``x``
@@ -342,21 +362,22 @@ class Trainer:
             raise ValueError("predict: the model has no layers")
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         steps = check_positive_int("steps", steps, allow_none=True)
+        cbs = self._test_callbacks(callbacks, 0)
         if is_streamed(x):
-            return predict_streamed(self, x, steps)
+            return predict_streamed(self, x, steps, cbs)
         x, _ = self._prepare(x, None)
         if steps is not None:  # Keras predicts the first `steps` batches only
             x = x[:steps * batch_size]
         comm = distributed.current()
         if comm.size == 1:
-            return predict_rows(self, x, batch_size)
+            return predict_rows(self, x, batch_size, cbs)
         # Data-parallel: each rank predicts its contiguous share (shard_bounds), gathered in rank order so
         # every rank returns the whole array.
         self._check_ranks_agree(comm, "predict", {"samples": len(x), "batch_size": batch_size}, compiled=False)
         sync_replicas(self, comm)
         lo, hi = shard_bounds(0, len(x), comm.rank, comm.size)
         if hi > lo:
-            local = predict_rows(self, x[lo:hi], batch_size)
+            local = predict_rows(self, x[lo:hi], batch_size, cbs)
         else:
             local = np.zeros((0,) + tuple(self.layers[-1].output_shape), dtype=self.dtype)
         return comm.allgather_rows(local)

@@ -71,10 +71,21 @@ class Communicator:
 
 class GradientReducer:
     """Sums the gradient buffer over ranks. ``layer_done(i)`` is called in backward order as each layer's
-    gradients become final; ``wait()`` returns once the whole buffer holds the sum."""
+    gradients become final; ``wait()`` returns once the whole buffer holds the sum.
+
+    ``device_only``: the two hooks only queue device work on the current stream (and streams joined to it),
+    never wait for it on the host, so a recorded step's CUDA graph can hold them (NCCL >= 2.9); then
+    ``after_replay()`` is called after each launch of such a graph. False here: an MPI sum is host work, and a
+    graph ends before it.
+    """
+
+    device_only = False
 
     def __init__(self, comm: Communicator, grads):
         self.comm, self.grads = comm, grads
+
+    def after_replay(self) -> None:
+        """After a launch of a CUDA graph that holds this reducer's collectives (``device_only``)."""
 
     def layer_done(self, index: int) -> None:
         pass

@@ -7,10 +7,13 @@ and carries the NCCL unique id from rank 0 to the others, then stays on for the 
 Gradients go in buckets (``BucketedGradientReducer``): each bucket's allreduce is queued on a side stream
 as soon as backward has written it, ordered after those writes by an event, so communication overlaps the
 rest of the backward pass; ``wait()`` makes the compute stream wait for the last bucket before the
-optimizer update. Nothing here synchronises the host.
+optimizer update. Nothing here synchronises the host, so with NCCL >= 2.9 a recorded step's CUDA graph holds
+the whole step, its allreduces included (``BucketedGradientReducer.device_only``; NCCL's "Using NCCL with CUDA
+Graphs"); ``GPUNN_GRAPH_COLLECTIVES=0`` ends the graph before the reduction instead.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -24,6 +27,21 @@ from .nccl_id import broadcast_unique_id
 from .watchdog import DeviceWatchdog
 
 DEFAULT_BUCKET_BYTES = 4 * 2**20
+# NCCL operations can be captured in CUDA graphs from NCCL 2.9 (ncclGetVersion: major*10000 + minor*100 + patch
+# from 2.9 on; earlier releases used major*1000 + minor*100 + patch, all below this).
+GRAPH_CAPTURE_NCCL_VERSION = 20900
+
+
+def collectives_in_graphs(nccl) -> bool:
+    """Whether NCCL collectives may go inside a step's CUDA graph: the loaded NCCL can be captured (2.9 or
+    newer) and ``$GPUNN_GRAPH_COLLECTIVES`` is not 0."""
+    if os.environ.get("GPUNN_GRAPH_COLLECTIVES", "1").strip() == "0":
+        return False
+    try:
+        version = int(nccl.get_version())
+    except Exception:  # noqa: BLE001 - an NCCL that cannot say its version is treated as too old
+        return False
+    return version >= GRAPH_CAPTURE_NCCL_VERSION
 
 
 def load_nccl():
@@ -157,6 +175,11 @@ class BucketedGradientReducer(GradientReducer):
     wait on it, then the NCCL allreduce on the side stream. ``wait()`` launches anything left, records an
     event on the side stream and makes the compute stream wait on it. Launch order is the same on every
     rank, as NCCL requires, because backward runs the same layers in the same order everywhere.
+
+    Under stream capture the same calls build the graph: the side stream joins the capture through the first
+    event and is joined back by the last, and every allreduce becomes a node. A graph launch then replays the
+    reductions; ``after_replay`` gives the watchdog an event after the launch (one recorded inside the
+    capture is not a real event the host could query).
     """
 
     def __init__(self, comm: NcclCommunicator, grads, layer_segments, bucket_bytes: int):
@@ -168,6 +191,7 @@ class BucketedGradientReducer(GradientReducer):
         self._side = cp.cuda.Stream(non_blocking=True)
         # Re-recording an event is safe once the waits on its last record have been queued, so one per bucket.
         self._ready = [cp.cuda.Event(disable_timing=True) for _ in self.buckets]
+        self.device_only = collectives_in_graphs(comm.nccl)
         self._reset()
 
     def _reset(self) -> None:
@@ -195,7 +219,12 @@ class BucketedGradientReducer(GradientReducer):
         self._launch_ready(force=True)
         done = self.cp.cuda.Event(disable_timing=True)
         done.record(self._side)
-        self.cp.cuda.get_current_stream().wait_event(done)
-        if self.comm.watchdog is not None:
+        compute = self.cp.cuda.get_current_stream()
+        compute.wait_event(done)
+        if self.comm.watchdog is not None and not compute.is_capturing():
             self.comm.watchdog.watch(done, f"NCCL gradient allreduce ({self.grads.size} values)")
         self._reset()
+
+    def after_replay(self) -> None:
+        self.comm.watch(self.cp.cuda.get_current_stream(),
+                        f"CUDA graph replaying NCCL gradient allreduces ({self.grads.size} values)")

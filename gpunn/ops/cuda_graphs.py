@@ -2,9 +2,10 @@
 
 A recorded step (``recording.Tape``) is a list of bound calls on static buffers, nothing computed on the host
 from step to step. Its device runs (consecutive array primitives) are captured here, each into one CUDA
-graph, on a non-blocking capture stream; its host calls (a gradient reducer's hook that talks MPI) stay
-Python calls between graph launches, so the graph ends before such a reduction and a new one starts after
-it. Graphs are launched on the caller's current stream, in order with everything else gpunn queues there.
+graph, on a non-blocking capture stream; its host calls (a gradient reducer's hook that talks MPI, or NCCL
+older than 2.9) stay Python calls between graph launches, so the graph ends before such a reduction and a new
+one starts after it. A reducer whose hooks only queue device work (NCCL >= 2.9) is recorded as device work and
+captured with the rest. Graphs are launched on the caller's current stream, in order with everything else gpunn queues there.
 
 A capture is refused, and the caller falls back to replaying the recording call by call, when anything
 inside it would not replay correctly from a graph: an exception from CUDA or a library (a host sync, a

@@ -51,7 +51,8 @@ DEVICE, HOST = "device", "host"
 class Tape:
     """The recorded calls of one step: ``(bound call, kind)``, the buffers bound. ``kind`` is DEVICE for an
     array primitive (device work only: what a CUDA graph can capture) and HOST for a call the step made
-    through ``call`` (a gradient reducer's hook, a collective over MPI)."""
+    through ``call`` (a gradient reducer's hook, a collective over MPI), unless that call says it only queues
+    device work (``device=True``: NCCL collectives a graph can hold)."""
 
     def __init__(self):
         self.calls: list[tuple] = []
@@ -59,10 +60,12 @@ class Tape:
     def append(self, method, ops, args, kwargs) -> None:
         self.calls.append((functools.partial(method, ops, *args, **kwargs), DEVICE))
 
-    def call(self, function, *args, **kwargs):
-        """Record and run a step's non-array call (a gradient reducer's hook, a collective)."""
-        bound = functools.partial(function, *args, **kwargs)
-        self.calls.append((bound, HOST))
+    def call(self, function, *args, device: bool = False):
+        """Record and run a step's non-array call (a gradient reducer's hook, a collective). ``device``: the
+        call only queues device work on the current stream (and streams it joins), so a CUDA graph may hold
+        it; otherwise it stays a host call between graphs."""
+        bound = functools.partial(function, *args)
+        self.calls.append((bound, DEVICE if device else HOST))
         return bound()
 
     def replay(self) -> None:

@@ -211,12 +211,23 @@ class TrainStep:
     def _compile_replays(self, tape, repeats: int):
         if not self._capture_refused:
             try:
-                return self.ops.compile_replays(tape, repeats)
+                runner, refused = self.ops.compile_replays(tape, repeats), None
             except CaptureRefused as exc:
-                self._capture_refused = True
-                warnings.warn(f"jit_compile=True: the training step could not be captured as a CUDA graph ({exc}); "
-                              "it is replayed call by call instead: same results, less of the speed-up",
-                              GraphFallbackWarning, stacklevel=4)
+                runner, refused = None, str(exc)
+            reducer = self._reducer
+            collectives_inside = reducer is not None and reducer.device_only
+            if collectives_inside:
+                # A graph holding NCCL collectives is launched collectively: every rank replays its graph or
+                # none does (NCCL's rule for captured operations), so ranks agree on the outcome first.
+                refusals = int(np.asarray(self.comm.allreduce_host(np.array([int(refused is not None)])))[0])
+                if refused is None and refusals:
+                    refused = f"{refusals} other rank(s) could not capture theirs, and ranks replay graphs together"
+            if refused is None:
+                return _then(runner, reducer.after_replay) if collectives_inside else runner
+            self._capture_refused = True
+            warnings.warn(f"jit_compile=True: the training step could not be captured as a CUDA graph ({refused}); "
+                          "it is replayed call by call instead: same results, less of the speed-up",
+                          GraphFallbackWarning, stacklevel=4)
         return Ops.compile_replays(self.ops, tape, repeats)
 
     def _recording_signature(self):
@@ -241,9 +252,9 @@ class TrainStep:
             if dy is not None:  # None: no layer below has trainable weights (e.g. a frozen first layer)
                 dy = backprops[index](dy, plan.need_dx[index])
             if reducer is not None:
-                call(reducer.layer_done, index)
+                call(reducer.layer_done, index, device=reducer.device_only)
         if reducer is not None:
-            call(reducer.wait)
+            call(reducer.wait, device=reducer.device_only)
         if plan.has_regularizers:
             for layer in plan.layers:
                 layer.add_regularization_gradients()
@@ -251,5 +262,13 @@ class TrainStep:
         self.metrics.accumulate(per_sample, penalty, predictions, slot.y)
 
 
-def _call(function, *args):
+def _call(function, *args, device: bool = False):
     return function(*args)
+
+
+def _then(first, second):
+    def both() -> None:
+        first()
+        second()
+
+    return both

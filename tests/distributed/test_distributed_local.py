@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -162,6 +163,7 @@ class FakeCupy:
 
     def __init__(self):
         self.log = []
+        self.capturing = False  # whether the streams are being captured into a CUDA graph
         fake = self
 
         class Stream:
@@ -170,6 +172,9 @@ class FakeCupy:
 
             def wait_event(self, event):
                 fake.log.append(("wait", self.name, event.name))
+
+            def is_capturing(self):
+                return fake.capturing
 
         class Event:
             count = 0
@@ -189,11 +194,16 @@ class FakeCupy:
 class FakeNccl:
     watchdog = None
 
-    def __init__(self):
+    def __init__(self, version=22703):
         self.cp = FakeCupy()
+        self.nccl = types.SimpleNamespace(get_version=lambda: version)
+        self.watched = []
 
     def allreduce_on(self, array, stream):
         self.cp.log.append(("allreduce", stream.name, array.size))
+
+    def watch(self, stream, what):
+        self.watched.append((stream.name, what))
 
 
 def test_bucketed_reducer_launches_each_bucket_once_its_layers_are_done():
@@ -214,6 +224,35 @@ def test_bucketed_reducer_launches_each_bucket_once_its_layers_are_done():
         assert [e[2] for e in log if e[0] == "allreduce"] == [40, 20, 40]
         # wait(): an event after the last bucket on the side stream, and the compute stream waits on it
         assert log[-2][:2] == ("record", "side") and log[-1] == ("wait", "compute", log[-2][2])
+
+
+def test_the_bucketed_reducer_is_device_work_where_nccl_can_be_captured(monkeypatch):
+    monkeypatch.delenv("GPUNN_GRAPH_COLLECTIVES", raising=False)
+    grads = np.zeros(100, dtype="float32")
+    assert BucketedGradientReducer(FakeNccl(22703), grads, SEGMENTS, bucket_bytes=1).device_only is True
+    assert BucketedGradientReducer(FakeNccl(2804), grads, SEGMENTS, bucket_bytes=1).device_only is False
+
+
+@pytest.mark.parametrize("capturing", [False, True], ids=["eager", "captured"])
+def test_the_bucketed_reducer_queues_the_same_work_captured_and_the_watchdog_follows_launches(capturing):
+    """Under capture the same records, waits and allreduces build the graph (the side stream joins the capture
+    through the first event and is joined back by the last). An event recorded inside a capture is no real
+    event: the watchdog gets one per graph launch instead (``after_replay``)."""
+    comm = FakeNccl()
+    watched_events = []
+    comm.watchdog = types.SimpleNamespace(watch=lambda event, what: watched_events.append(what))
+    reducer = BucketedGradientReducer(comm, np.zeros(100, dtype="float32"), SEGMENTS, bucket_bytes=1)
+    comm.cp.capturing = capturing
+    for index in reversed(range(len(SEGMENTS))):
+        reducer.layer_done(index)
+    reducer.wait()
+    assert [e[0] for e in comm.cp.log] == ["record", "wait", "allreduce"] * 3 + ["record", "wait"]
+    if capturing:
+        assert watched_events == []
+        reducer.after_replay()
+        assert comm.watched == [("compute", "CUDA graph replaying NCCL gradient allreduces (100 values)")]
+    else:
+        assert watched_events == ["NCCL gradient allreduce (100 values)"]
 
 
 # ---- the watchdog ---------------------------------------------------------------------------------

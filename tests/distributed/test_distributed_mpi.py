@@ -70,6 +70,44 @@ def test_replayed_steps_per_execution_under_mpi_equal_one_eager_process(mpirun, 
                                        err_msg=f"{dtype} {key}")
 
 
+def _assert_equal_to_one_eager_process(ranks, reference):
+    for key in reference["float32"]:
+        np.testing.assert_array_equal(ranks[0][f"float32/{key}"], ranks[1][f"float32/{key}"], err_msg=key)
+    for dtype, rtol, atol in (("float64", 1e-11, 1e-13), ("float32", 2e-5, 2e-6)):
+        for key, value in reference[dtype].items():
+            np.testing.assert_allclose(ranks[1][f"{dtype}/{key}"], value, rtol=rtol, atol=atol,
+                                       err_msg=f"{dtype} {key}")
+
+
+def test_a_reduction_declared_device_work_is_compiled_inside_the_replay(mpirun, reference, tmp_path):
+    """As NCCL's reducer is captured inside the CUDA graph (NCCL >= 2.9): the whole step, reduction included,
+    is one compiled replay on every rank, the reducer hears of each launch, and the result is the single
+    eager process's."""
+    run = mpirun(2, ["worker_equivalence.py", str(tmp_path), "graph"])
+    assert run.returncode == 0, run.output
+    ranks = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(2)]
+    for rank in ranks:
+        assert rank["captures"] > 0 and rank["graph_replays"] > 0
+        assert list(rank["fallback_warnings"]) == [""]
+    _assert_equal_to_one_eager_process(ranks, reference)
+
+
+def test_when_one_rank_cannot_capture_every_rank_replays_call_by_call(mpirun, reference, tmp_path):
+    """A graph holding collectives is launched by all ranks or none: rank 1's refusal makes rank 0 drop its
+    graph too, both warn once per model (two here: float64 and float32; rank 0 saying why), and training goes
+    on with the same results."""
+    run = mpirun(2, ["worker_equivalence.py", str(tmp_path), "graph-refuse1"])
+    assert run.returncode == 0, run.output
+    ranks = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(2)]
+    assert ranks[1]["captures"] == 0
+    for rank in ranks:
+        assert rank["graph_replays"] == 0
+        assert len(rank["fallback_warnings"]) == 2
+    assert all("this rank's library refused the capture" in str(m) for m in ranks[1]["fallback_warnings"])
+    assert all("1 other rank(s) could not capture theirs" in str(m) for m in ranks[0]["fallback_warnings"])
+    _assert_equal_to_one_eager_process(ranks, reference)
+
+
 def test_gpunn_train_cli_under_mpiexec(mpirun, tmp_path):
     run = mpirun(2, ["-m", "gpunn.cli", "train", "--backend", "numpy", "--epochs", "2", "--layers", "32",
                      "--output-dir", str(tmp_path), "--verbose", "2"])

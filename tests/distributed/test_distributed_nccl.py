@@ -55,6 +55,36 @@ def test_bucketed_reducer_keeps_the_gradients_on_one_rank(cp):
         np.testing.assert_array_equal(cp.asnumpy(grads), expected)
 
 
+def test_the_bucketed_reducer_captured_in_a_cuda_graph_reduces_at_every_launch(cp):
+    """What a recorded step does on NCCL >= 2.9: the gradient writes, the bucket allreduces on the side stream
+    and the compute stream's wait captured in one graph (a one-rank sum leaves the values as they are), then
+    the graph launched several times, each launch followed by the watchdog's event."""
+    comm = distributed.NcclCommunicator(bucket_bytes=256)
+    grads = cp.zeros(1000, dtype=cp.float32)
+    segments = [[(0, 400)], [(400, 700)], [(700, 1000)]]
+    reducer = comm.gradient_reducer(grads, segments)
+    if not reducer.device_only:
+        pytest.skip(f"NCCL {comm.nccl.get_version()} cannot be captured in CUDA graphs (2.9 or newer can)")
+    step = cp.zeros(1, dtype=cp.float32)
+    bases = {lo: cp.arange(lo, hi, dtype=cp.float32) for layer in segments for lo, hi in layer}  # no allocation
+    stream = cp.cuda.Stream(non_blocking=True)                                                 # inside a capture
+    with stream:
+        stream.begin_capture()
+        step += 1
+        for index in reversed(range(len(segments))):
+            for lo, hi in segments[index]:
+                cp.add(bases[lo], step, out=grads[lo:hi])
+            reducer.layer_done(index)
+        reducer.wait()
+        cp.multiply(grads, 2, out=grads)
+        graph = stream.end_capture()
+    for launch in range(1, 4):
+        graph.launch()
+        reducer.after_replay()
+        expected = (np.arange(1000, dtype=np.float32) + launch) * 2
+        np.testing.assert_array_equal(cp.asnumpy(grads), expected)
+
+
 def test_device_group_over_every_gpu(cp):
     group = distributed.NcclDeviceGroup()
     arrays = []

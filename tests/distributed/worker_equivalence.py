@@ -1,17 +1,27 @@
 """Data-parallel training equals single-process training: the same run, to be compared across launches.
 
-``python worker_equivalence.py OUT [jit]`` trains with whatever ``gpunn.distributed.init()`` gives (alone:
+``python worker_equivalence.py OUT [MODE]`` trains with whatever ``gpunn.distributed.init()`` gives (alone:
 one process; under ``mpiexec -n N``: N ranks) and rank r saves its results to ``OUT/rank{r}.npz``. The test
-compares every rank with a single-process run of ``train`` made the same way. ``jit``: compiled with
+compares every rank with a single-process run of ``train`` made the same way. MODE ``jit``: compiled with
 ``jit_compile=True, steps_per_execution=3`` (recorded steps replayed three at a time, each fetching its own
-rows at the rank's offset, the MPI reduction a host call between replayed device runs).
+rows at the rank's offset, the MPI reduction a host call between replayed device runs). ``graph``: the same,
+on a backend that 'captures' compiled replays as CupyOps does with CUDA graphs, with a gradient reducer that
+declares itself device work (as NCCL's does from 2.9): the reduction is recorded inside the replay, as it is
+captured inside the graph on GPUs. ``graph-refuse1``: rank 1's backend refuses to capture, so every rank must
+replay call by call (a graph holding collectives is launched by all ranks or none).
 """
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 import gpunn
+from gpunn.distributed.base import GradientReducer
+from gpunn.ops.cuda_graphs import CaptureRefused
+from gpunn.ops.numpy_ops import NumpyOps
+from gpunn.ops.recording import DEVICE
+from gpunn.trainer.train_step import GraphFallbackWarning
 
 EPOCHS = 3
 BATCH = 33  # does not divide by 2 ranks; the last batch (1 row) leaves the other ranks an empty share
@@ -47,14 +57,51 @@ def train(dtype: str, jit: bool = False) -> dict:
     return out
 
 
-def main(out_dir: str, jit: bool = False) -> None:
+class _GraphLikeOps(NumpyOps):
+    """Compiles replays as a GPU backend would ('captures' them, counted) or refuses to."""
+
+    def __init__(self, refuse: bool):
+        super().__init__()
+        self.refuse, self.captures, self.device_only_calls = refuse, 0, 0
+
+    def compile_replays(self, tape, repeats=1):
+        if self.refuse:
+            raise CaptureRefused("this rank's library refused the capture")
+        self.captures += 1
+        # Every call of the step, the reducer's included, must be device work for one graph to hold it.
+        assert {kind for _, kind in tape.calls} == {DEVICE}, tape.calls
+        return super().compile_replays(tape, repeats)
+
+
+class _DeviceOnlyReducer(GradientReducer):
+    """The MPI sum, declared device work as NCCL's bucketed reducer is where NCCL can be captured."""
+
+    device_only = True
+    replays = 0
+
+    def after_replay(self) -> None:
+        _DeviceOnlyReducer.replays += 1
+
+
+def main(out_dir: str, mode: str = "") -> None:
     gpunn.set_backend("numpy")
     comm = gpunn.distributed.init()
+    extra = {}
+    if mode.startswith("graph"):
+        ops = _GraphLikeOps(refuse=mode == "graph-refuse1" and comm.rank == 1)
+        gpunn.set_backend(ops)
+        comm.gradient_reducer = lambda grads, layer_segments: _DeviceOnlyReducer(comm, grads)
     results = {}
-    for dtype in ("float64", "float32"):
-        results.update({f"{dtype}/{k}": v for k, v in train(dtype, jit).items()})
-    np.savez(Path(out_dir) / f"rank{comm.rank}.npz", size=comm.size, **results)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", GraphFallbackWarning)
+        for dtype in ("float64", "float32"):
+            results.update({f"{dtype}/{k}": v for k, v in train(dtype, bool(mode)).items()})
+    if mode.startswith("graph"):
+        fallbacks = [str(w.message) for w in caught if issubclass(w.category, GraphFallbackWarning)]
+        extra = {"captures": ops.captures, "graph_replays": _DeviceOnlyReducer.replays,
+                 "fallback_warnings": np.array(fallbacks or [""])}
+    np.savez(Path(out_dir) / f"rank{comm.rank}.npz", size=comm.size, **results, **extra)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], jit=sys.argv[2:] == ["jit"])
+    main(sys.argv[1], mode=sys.argv[2] if len(sys.argv) > 2 else "")

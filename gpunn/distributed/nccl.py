@@ -191,8 +191,15 @@ class BucketedGradientReducer(GradientReducer):
         self._side = cp.cuda.Stream(non_blocking=True)
         # Re-recording an event is safe once the waits on its last record have been queued, so one per bucket.
         self._ready = [cp.cuda.Event(disable_timing=True) for _ in self.buckets]
-        self.device_only = collectives_in_graphs(comm.nccl)
+        self.device_only = self._every_rank_captures(collectives_in_graphs(comm.nccl))
         self._reset()
+
+    def _every_rank_captures(self, here: bool) -> bool:
+        """Whether every rank can capture its collectives (ranks may differ in NCCL or in
+        ``$GPUNN_GRAPH_COLLECTIVES``); a step's collectives are captured everywhere or nowhere."""
+        if self.comm.size == 1:
+            return here
+        return int(np.asarray(self.comm.allreduce_host(np.array([int(not here)])))[0]) == 0
 
     def _reset(self) -> None:
         self._remaining = [len(bucket.layers) for bucket in self.buckets]

@@ -194,10 +194,15 @@ class FakeCupy:
 class FakeNccl:
     watchdog = None
 
-    def __init__(self, version=22703):
+    def __init__(self, version=22703, others_cannot_capture=0):
         self.cp = FakeCupy()
         self.nccl = types.SimpleNamespace(get_version=lambda: version)
         self.watched = []
+        self.size = 2
+        self.others_cannot_capture = others_cannot_capture  # other ranks' votes in the capture agreement
+
+    def allreduce_host(self, values):
+        return np.asarray(values) + self.others_cannot_capture
 
     def allreduce_on(self, array, stream):
         self.cp.log.append(("allreduce", stream.name, array.size))
@@ -231,6 +236,9 @@ def test_the_bucketed_reducer_is_device_work_where_nccl_can_be_captured(monkeypa
     grads = np.zeros(100, dtype="float32")
     assert BucketedGradientReducer(FakeNccl(22703), grads, SEGMENTS, bucket_bytes=1).device_only is True
     assert BucketedGradientReducer(FakeNccl(2804), grads, SEGMENTS, bucket_bytes=1).device_only is False
+    # Every rank or none: one rank with an older NCCL (or GPUNN_GRAPH_COLLECTIVES=0) keeps them all outside.
+    assert BucketedGradientReducer(FakeNccl(22703, others_cannot_capture=1), grads, SEGMENTS,
+                                   bucket_bytes=1).device_only is False
 
 
 @pytest.mark.parametrize("capturing", [False, True], ids=["eager", "captured"])

@@ -89,9 +89,16 @@ def thread_settings(threads: int, names, xla_setting: str) -> dict:
         if name.startswith("gpunn"):
             from gpunn.kernels import cpu_updates
 
+            from gpunn.ops import mkl_gemm
+
             compiled = cpu_updates()
-            update = f"Numba, {getattr(compiled, 'threads', '?')} thread(s)" if compiled is not None else "NumPy twin"
-            settings[name] = f"BLAS (threadpoolctl): {', '.join(blas)}; optimizer update: {update}"
+            update = (f"Numba, up to {compiled.pool_threads()} thread(s) ({compiled.PARALLEL_MIN_ELEMENTS}+ "
+                      "parameters)" if compiled is not None else "NumPy twin")
+            gemm = mkl_gemm.make()
+            matmul = ("MKL (GNU OpenMP, Numba's pool)" if gemm is not None and gemm.shares_numba_pool()
+                      else "MKL" if gemm is not None else "NumPy")
+            settings[name] = (f"BLAS (threadpoolctl): {', '.join(blas)}; matmuls: {matmul}; "
+                              f"optimizer update: {update}")
         elif name == "numpy-by-hand":
             settings[name] = f"BLAS (threadpoolctl): {', '.join(blas)}"
         elif name == "pytorch":

@@ -223,11 +223,14 @@ def one_pass_seconds(array, repeats=200) -> float:
 
 
 def largest_array(bound):
-    arrays = [a for a in tuple(bound.args) + tuple(bound.keywords.values()) if isinstance(a, np.ndarray)]
+    values = getattr(bound, "operands", None) or tuple(bound.args) + tuple(bound.keywords.values())
+    arrays = [a for a in values if isinstance(a, np.ndarray)]
     return max(arrays, key=lambda a: a.size) if arrays else None
 
 
 def matmul_flops(bound) -> float:
+    if hasattr(bound, "flops"):  # an MKL product prepared for replays (gpunn/ops/mkl_gemm.py)
+        return bound.flops
     a, b = bound.args[1], bound.args[2]
     return 2.0 * a.shape[0] * a.shape[1] * b.shape[1]
 

@@ -146,6 +146,28 @@ def cublas_library():
 
 
 @functools.lru_cache(maxsize=None)
+def mkl_runtime():
+    """Intel oneMKL's single dynamic library (``libmkl_rt``, from the ``mkl`` wheel: ``pip install
+    'gpunn[mkl]'``), opened with ctypes, or None when it is not installed."""
+    import glob
+    import sys
+
+    candidates = []
+    for prefix in dict.fromkeys((sys.prefix, sys.base_prefix)):
+        candidates += sorted(glob.glob(os.path.join(prefix, "lib", "libmkl_rt.so*")), reverse=True)
+        candidates += sorted(glob.glob(os.path.join(prefix, "Library", "bin", "mkl_rt*.dll")), reverse=True)
+    found = ctypes.util.find_library("mkl_rt")
+    if found:
+        candidates.append(found)
+    for path in candidates:
+        try:
+            return ctypes.CDLL(path)
+        except OSError:
+            continue
+    return None
+
+
+@functools.lru_cache(maxsize=None)
 def mpi4py_MPI() -> ModuleType | None:
     """``mpi4py.MPI`` (initialises MPI on first call), or None."""
     return _try_import("mpi4py.MPI")

@@ -29,7 +29,7 @@ def usable_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-VERSIONED = ("numpy", "numba", "numba-cuda", "cupy-cuda12x", "cupy-cuda13x", "mpi4py", "mpich", "torch",
+VERSIONED = ("numpy", "numba", "numba-cuda", "cupy-cuda12x", "cupy-cuda13x", "mpi4py", "mpich", "mkl", "torch",
              "safetensors")
 
 
@@ -41,6 +41,7 @@ def machine_facts() -> dict:
                    "machine": platform.machine(), "processor": platform.processor() or "unknown"}
     for dist in VERSIONED:
         facts[dist] = _compat.version_of(dist) or "not installed"
+    facts["cpu_matmuls"] = cpu_matmul_fact()
     facts["blas"] = blas_facts()
     facts.update(gpu_facts())
     facts["nccl"] = nccl_fact()
@@ -49,6 +50,20 @@ def machine_facts() -> dict:
     facts["cpu_count"] = os.cpu_count()
     facts["cpus_usable"] = usable_cpus()
     return facts
+
+
+def cpu_matmul_fact() -> str:
+    """Which library computes the CPU backend's matmuls (gpunn/ops/mkl_gemm.py), or why it could not be chosen."""
+    from .ops import mkl_gemm
+
+    try:
+        gemm = mkl_gemm.make()
+    except (ValueError, RuntimeError) as exc:
+        return f"unusable: {exc}"
+    if gemm is None:
+        return f"NumPy's BLAS (GPUNN_CPU_BLAS={mkl_gemm.cpu_blas_choice()}; 'pip install gpunn[mkl]' adds MKL on x86-64)"
+    pool = "GNU OpenMP, the pool Numba's parallel loops use" if gemm.gnu_threads else "its own OpenMP runtime"
+    return f"Intel oneMKL ({pool}) for products of {mkl_gemm.SMALL_PRODUCT}+ multiply-adds, NumPy's BLAS below"
 
 
 def blas_facts() -> list[str]:
@@ -103,4 +118,5 @@ def facts_summary(facts: dict) -> list[str]:
             f"{facts.get('platform')}",
             f"GPUs: {'; '.join(facts.get('gpus', [])) or 'none'}",
             f"versions: {versions}",
+            f"CPU matmuls: {facts.get('cpu_matmuls')}",
             f"BLAS: {'; '.join(facts.get('blas', []))}; MPI: {facts.get('mpi')}"]

@@ -4,9 +4,9 @@ Same formulas, arguments and in-place results as the NumPy twins there (which st
 fallback). A NumPy twin makes about a dozen passes over the buffers (one per ufunc); these loops read each
 element once, about 5x faster: for a small MLP the update is a quarter of a training step. The loops are
 compiled as Numba parallel loops (``prange``: Numba then lets LLVM vectorise them, which a plain loop over
-possibly aliased arrays does not get) but run on one thread (``threads``) on purpose: BLAS threads still spin
-from the backward pass's matmuls when the update starts, and a second thread team fighting them for the
-cores made whole training steps ten times slower.
+possibly aliased arrays does not get) but run on one thread (``pool_threads``) unless the BLAS shares Numba's
+pool: OpenBLAS's threads still spin from the backward pass's matmuls when the update starts, and a second
+thread team fighting them for the cores made whole training steps ten times slower.
 
 This module imports Numba: ``gpunn.kernels.cpu_updates()`` imports it only when Numba is installed and
 ``GPUNN_CPU_JIT`` is not 0, and falls back to the NumPy twins otherwise. Each loop is compiled on its first
@@ -113,13 +113,23 @@ def lion(p, g, m, lr, beta_1, beta_1c, beta_2, beta_2c, decay):
 
 
 class CompiledUpdates:
-    """Launchers with the NumPy twins' argument lists (``scratch`` accepted and not needed)."""
+    """Launchers with the NumPy twins' argument lists (``scratch`` accepted and not needed).
 
-    threads = 1
+    ``pool_threads``: how many threads a large update may use; one unless the BLAS shares Numba's thread pool
+    (``gpunn/ops/mkl_gemm.py``: MKL on libgomp, as Numba's 'omp' layer), where no spinning BLAS worker is left
+    to fight them for the cores.
+    """
 
-    def _enter(self) -> None:
+    PARALLEL_MIN_ELEMENTS = 1 << 15  # below, forking the pool costs more than the second thread gains
+
+    @staticmethod
+    def pool_threads() -> int:
+        return 1
+
+    def _enter(self, size: int) -> None:
         # Numba's thread count is per calling thread; set it at every launch, where it costs a microsecond.
-        numba.set_num_threads(self.threads)
+        threads = self.pool_threads() if size >= self.PARALLEL_MIN_ELEMENTS else 1
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
     def warm_up(self, step: str, dtype) -> None:
         """Compile (or load from the disk cache) the loop of ``step`` for ``dtype`` now, on a one-element buffer,
@@ -145,41 +155,41 @@ class CompiledUpdates:
 
     # Unused state arrays are passed as p, so that each loop compiles once per dtype.
     def sgd_update(self, p, g, velocity, lr, momentum, nesterov, weight_decay, scratch=None):
-        self._enter()
+        self._enter(p.size)
         sgd(p, g, p if velocity is None else velocity, lr, momentum if velocity is not None else 0.0,
             bool(nesterov), self._decay(lr, weight_decay))
 
     def rmsprop_update(self, p, g, ms, mom, mg, lr, rho, momentum, epsilon, centered, weight_decay,
                        scratch=None):
-        self._enter()
+        self._enter(p.size)
         rmsprop(p, g, ms, p if mom is None else mom, p if mg is None else mg, lr, rho, 1.0 - rho,
                 momentum if mom is not None else 0.0, epsilon, bool(centered), self._decay(lr, weight_decay))
 
     def adagrad_update(self, p, g, acc, lr, epsilon, weight_decay, scratch=None):
-        self._enter()
+        self._enter(p.size)
         adagrad(p, g, acc, lr, epsilon, self._decay(lr, weight_decay))
 
     def adam_update(self, p, g, m, v, vhat, lr, beta_1, beta_2, epsilon, step, weight_decay, scratch=None):
-        self._enter()
+        self._enter(p.size)
         # 1 - beta in double precision here, as the twins do: in float32, 1 - float32(0.999) loses four digits.
         adam(p, g, m, v, p if vhat is None else vhat, vhat is not None, adam_alpha(lr, beta_1, beta_2, step),
              1.0 - beta_1, 1.0 - beta_2, epsilon, self._decay(lr, weight_decay))
 
     def nadam_update(self, p, g, m, v, lr, beta_1, beta_2, epsilon, step, weight_decay, scratch=None):
-        self._enter()
+        self._enter(p.size)
         m_coef, g_coef, v_correction = rules.nadam_step_scalars(step, beta_1, beta_2)
         nadam(p, g, m, v, lr, 1.0 - beta_1, 1.0 - beta_2, epsilon, self._decay(lr, weight_decay), m_coef, g_coef,
               v_correction)
 
     def adamax_update(self, p, g, m, u, lr, beta_1, beta_2, epsilon, step, weight_decay, scratch=None):
-        self._enter()
+        self._enter(p.size)
         adamax(p, g, m, u, rules.adamax_step_size(lr, step, beta_1), 1.0 - beta_1, beta_2, epsilon,
                self._decay(lr, weight_decay))
 
     def adadelta_update(self, p, g, acc_g, acc_dx, lr, rho, epsilon, weight_decay, scratch=None):
-        self._enter()
+        self._enter(p.size)
         adadelta(p, g, acc_g, acc_dx, lr, rho, 1.0 - rho, epsilon, self._decay(lr, weight_decay))
 
     def lion_update(self, p, g, m, lr, beta_1, beta_2, weight_decay, scratch=None):
-        self._enter()
+        self._enter(p.size)
         lion(p, g, m, lr, beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2, self._decay(lr, weight_decay))

@@ -8,6 +8,8 @@ Layers, losses and optimizers call these methods and never look at the device th
 """
 from __future__ import annotations
 
+import functools
+
 import numpy
 
 from ..kernels import optimizer_state
@@ -125,6 +127,12 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
                 tape.replay()
 
         return replays
+
+    def bind_for_replay(self, method, args, kwargs):
+        """The call a recording keeps for the primitive ``method(self, *args, **kwargs)`` and replays: the
+        method bound to its arguments, unless a backend has something cheaper doing the same (NumpyOps: an
+        MKL matmul with its arguments converted once)."""
+        return functools.partial(method, self, *args, **kwargs)
 
     # ---- linear algebra -------------------------------------------------------------------------
     @primitive

@@ -4,9 +4,12 @@ NumPy twins (the CPU side of each kernels/ pair), the updates split over a small
 """
 from __future__ import annotations
 
+import functools
+
 import numpy
 
 from ..kernels import bias_act, dropout, gather_rows, optimizer_updates, sigmoid_bce, softmax_xent
+from . import mkl_gemm
 from .base import Ops
 from .recording import primitive
 
@@ -20,6 +23,23 @@ class NumpyOps(Ops):
         from ..kernels import cpu_fused
 
         self._compiled_steps = cpu_fused()  # compiled (Numba) fused steps, or None: the twins run
+        self._mkl = mkl_gemm.make()  # MKL for the larger matmuls (gpunn/ops/mkl_gemm.py), or None: NumPy's BLAS
+
+    # ---- matmul: MKL where installed and the product is large enough, else NumPy ----------------------
+    @primitive
+    def matmul(self, a, b, out=None):
+        """``a @ b``; transposed operands are passed as ``.T`` views and reach BLAS without a copy."""
+        if self._mkl is not None and self._mkl.matmul(a, b, out):
+            return out
+        return numpy.matmul(a, b, out=out)
+
+    def bind_for_replay(self, method, args, kwargs):
+        if method.__name__ == "matmul" and self._mkl is not None:
+            a, b, out = (*args, kwargs.get("out"))[:3]  # matmul(a, b, out) or matmul(a, b, out=out)
+            prepared = self._mkl.prepare(a, b, out)
+            # NumPy's products go straight to numpy.matmul: the replay skips asking MKL again.
+            return prepared if prepared is not None else functools.partial(numpy.matmul, a, b, out=out)
+        return super().bind_for_replay(method, args, kwargs)
 
     # ---- fused layer steps: one compiled pass each (kernels/fused_cpu.py), else the NumPy twins -----------
     # The compiled steps allocate nothing and make one pass over memory; the twins are their oracle and the
@@ -107,7 +127,13 @@ class NumpyOps(Ops):
             from ..kernels import cpu_updates
 
             self._compiled = cpu_updates()
+            if self._compiled is not None and self._mkl is not None:
+                self._compiled.pool_threads = self._update_pool_threads
         return self._compiled
+
+    def _update_pool_threads(self) -> int:
+        """The compiled update's threads: MKL's count where its workers are Numba's, else one."""
+        return self._mkl.threads() if self._mkl.shares_numba_pool() else 1
 
     def _update_threads(self) -> int:
         if not hasattr(self, "_pool"):

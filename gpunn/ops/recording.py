@@ -58,7 +58,7 @@ class Tape:
         self.calls: list[tuple] = []
 
     def append(self, method, ops, args, kwargs) -> None:
-        self.calls.append((functools.partial(method, ops, *args, **kwargs), DEVICE))
+        self.calls.append((ops.bind_for_replay(method, args, kwargs), DEVICE))
 
     def call(self, function, *args, device: bool = False):
         """Record and run a step's non-array call (a gradient reducer's hook, a collective). ``device``: the

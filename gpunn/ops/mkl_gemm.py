@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import importlib
 import os
+import sys
 
 import numpy as np
 
@@ -166,8 +168,6 @@ def _numba_can_share_libgomp() -> bool:
     """Whether Numba's parallel loops can run on libgomp, MKL's GNU threading runtime: Linux, Numba's 'omp'
     layer loadable, and no other layer chosen by the user. Asks Numba for 'omp' where it would otherwise pick
     the first layer it finds (TBB, which the mkl wheel installs, comes first)."""
-    import sys
-
     numba = _compat.numba()
     if numba is None or not sys.platform.startswith("linux"):
         return False
@@ -175,7 +175,7 @@ def _numba_can_share_libgomp() -> bool:
     if chosen not in ("default", "omp"):
         return False
     try:
-        from numba.np.ufunc import omppool  # noqa: F401 - whether it loads (it links libgomp)
+        importlib.import_module("numba.np.ufunc.omppool")  # whether it loads (it links libgomp)
     except ImportError:
         return False
     numba.config.THREADING_LAYER = "omp"  # no effect once Numba has run a parallel loop

@@ -231,7 +231,7 @@ def largest_array(bound):
 def matmul_flops(bound) -> float:
     if hasattr(bound, "flops"):  # an MKL product prepared for replays (gpunn/ops/mkl_gemm.py)
         return bound.flops
-    a, b = bound.args[1], bound.args[2]
+    a, b = [x for x in bound.args if isinstance(x, np.ndarray)][:2]  # (ops, a, b) or numpy.matmul's (a, b)
     return 2.0 * a.shape[0] * a.shape[1] * b.shape[1]
 
 

@@ -205,3 +205,34 @@ def test_the_optimizer_update_uses_the_pool_it_shares_with_mkl():
         assert compiled.pool_threads() == gemm.threads()
     else:  # MKL on another OpenMP runtime, or Numba on another layer: one thread, as with OpenBLAS
         assert compiled.pool_threads() == 1
+
+
+@needs_mkl
+@pytest.mark.parametrize("limit", ["gpunn.benchmarking.environment.blas_thread_limit",
+                                   "gpunn.distributed.launch._share_cores"])
+def test_thread_limits_cover_mkl_loaded_after_them(limit):
+    """threadpoolctl limits only the libraries loaded when it runs: gpunn's own limits (``gpunn bench
+    --threads``, each rank's share of the cores) load MKL first. Run in a fresh process, where nothing loaded
+    MKL yet."""
+    import subprocess
+    import sys
+
+    script = f"""
+import os
+for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+    os.environ.pop(name, None)
+os.environ["GPUNN_CPU_BLAS"] = "mkl"
+from gpunn.benchmarking.environment import blas_thread_limit
+from gpunn.distributed.launch import _share_cores
+if "{limit}".endswith("blas_thread_limit"):
+    with blas_thread_limit(1):
+        from gpunn.ops import mkl_gemm
+        print(mkl_gemm.make().threads())
+else:
+    _share_cores(ranks_on_node=os.cpu_count() or 1)  # one core each
+    from gpunn.ops import mkl_gemm
+    print(mkl_gemm.make().threads())
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["1"], run.stdout + run.stderr

@@ -28,12 +28,16 @@ def blas_threads() -> int | None:
 
 @contextlib.contextmanager
 def blas_thread_limit(threads: int | None):
-    """NumPy's BLAS limited to ``threads`` inside the block (None: left as configured)."""
+    """NumPy's BLAS (and MKL, where gpunn uses it) limited to ``threads`` inside the block (None: left as
+    configured)."""
     if not threads:
         yield
         return
     from threadpoolctl import threadpool_limits
 
+    from ..ops.mkl_gemm import load_before_thread_limits
+
+    load_before_thread_limits()
     with threadpool_limits(limits=int(threads), user_api="blas"):
         yield
 

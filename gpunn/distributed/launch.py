@@ -109,6 +109,10 @@ def _share_cores(ranks_on_node: int) -> None:
     share = mine if mine < total else total // ranks_on_node
     from threadpoolctl import threadpool_limits
 
+    from ..ops.mkl_gemm import load_before_thread_limits
+
+    load_before_thread_limits()
+
     threadpool_limits(limits=max(1, share), user_api="blas")
 
 

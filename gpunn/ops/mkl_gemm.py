@@ -55,6 +55,15 @@ def make():
     return gemm
 
 
+def load_before_thread_limits() -> None:
+    """Load MKL now if gpunn will use it: threadpoolctl's limits cover only the libraries already loaded, and
+    MKL would otherwise start later with a thread per core."""
+    try:
+        make()
+    except (ValueError, RuntimeError):
+        pass  # a bad GPUNN_CPU_BLAS is reported where the backend is made
+
+
 @functools.lru_cache(maxsize=None)
 def _process_gemm():
     lib = _compat.mkl_runtime()

@@ -236,3 +236,31 @@ else:
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["1"], run.stdout + run.stderr
+
+
+@needs_mkl
+@pytest.mark.parametrize("layer, shares", [("INTEL", False), ("GNU", True), ("", True)])
+def test_a_threading_layer_the_user_chose_stays(layer, shares):
+    """MKL_THREADING_LAYER set: gpunn leaves MKL's layer alone, and shares Numba's pool only if it is GNU;
+    unset (empty): gpunn chooses GNU."""
+    import subprocess
+    import sys
+
+    script = """
+import numpy as np
+import gpunn
+from gpunn.ops import mkl_gemm
+gpunn.set_backend("numpy")
+model = gpunn.Sequential([gpunn.Input(shape=(600,)), gpunn.layers.Dense(600, activation="relu"),
+                          gpunn.layers.Dense(2, activation="softmax")])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+x = np.random.default_rng(0).standard_normal((256, 600)).astype("float32")
+model.fit(x, (x[:, 0] > 0).astype("int64"), batch_size=128, epochs=1, verbose=0)
+gemm = mkl_gemm.make()
+print(gemm.gnu_threads, gemm.shares_numba_pool())
+"""
+    env = {**__import__("os").environ, "MKL_THREADING_LAYER": layer, "GPUNN_CPU_BLAS": "mkl"}
+    env.pop("NUMBA_THREADING_LAYER", None)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == [str(shares), str(shares)], run.stdout + run.stderr

@@ -90,8 +90,13 @@ class MklGemm:
         # MKL's GNU layer where Numba can run on the same libgomp; the layer is set only before MKL's first
         # computation in the process, and the call answers the layer in force either way. Elsewhere MKL keeps
         # its own OpenMP runtime (Intel's), and the optimizer update one thread.
-        self.gnu_threads = (_numba_can_share_libgomp()
-                            and lib.MKL_Set_Threading_Layer(_MKL_THREADING_GNU) == _MKL_THREADING_GNU)
+        # A layer the user chose (MKL_THREADING_LAYER) stays; MKL reads it itself.
+        chosen = os.environ.get("MKL_THREADING_LAYER", "").strip().upper()
+        if chosen:
+            self.gnu_threads = chosen == "GNU" and _numba_can_share_libgomp()
+        else:
+            self.gnu_threads = (_numba_can_share_libgomp()
+                                and lib.MKL_Set_Threading_Layer(_MKL_THREADING_GNU) == _MKL_THREADING_GNU)
         self._max_threads = lib.MKL_Get_Max_Threads
         self._max_threads.restype = ctypes.c_int
         pointer, integer = ctypes.c_void_p, ctypes.c_int

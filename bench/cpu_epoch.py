@@ -87,14 +87,14 @@ def thread_settings(threads: int, names, xla_setting: str) -> dict:
     blas = [f"{i.get('internal_api')} {i.get('num_threads')}" for i in threadpool_info() if i.get("user_api") == "blas"]
     for name in names:
         if name.startswith("gpunn"):
-            from gpunn.kernels import cpu_updates
+            from gpunn.ops import NumpyOps, mkl_gemm
 
-            from gpunn.ops import mkl_gemm
-
-            compiled = cpu_updates()
+            compiled = NumpyOps()._compiled_updates()  # the process's compiled updates, told of MKL's pool
+            gemm = mkl_gemm.make()
+            if compiled is not None:
+                compiled.warm_up("adam_update", np.float32)  # Numba picks its threading layer on a first loop
             update = (f"Numba, up to {compiled.pool_threads()} thread(s) ({compiled.PARALLEL_MIN_ELEMENTS}+ "
                       "parameters)" if compiled is not None else "NumPy twin")
-            gemm = mkl_gemm.make()
             matmul = ("MKL (GNU OpenMP, Numba's pool)" if gemm is not None and gemm.shares_numba_pool()
                       else "MKL" if gemm is not None else "NumPy")
             settings[name] = (f"BLAS (threadpoolctl): {', '.join(blas)}; matmuls: {matmul}; "

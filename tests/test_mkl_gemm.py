@@ -104,6 +104,8 @@ def test_products_it_leaves_to_numpy_write_nothing(gemm):
         "batched": (a[None], b[None], out[None]),
         "no out": (a, b, None),
         "shapes disagree": (a, b[:200], out),
+        # a leading dimension past 32-bit ints (a broadcast view: no memory behind its stride)
+        "leading dimension over 2**31": (np.lib.stride_tricks.as_strided(a, strides=(2**31 * 4, 4)), b, out),
     }
     for name, (x, y, o) in leaves.items():
         before = None if o is None else o.copy()

@@ -33,6 +33,7 @@ CHOICES = ("auto", "mkl", "numpy")
 # times SMP_THRESHOLD_MIN): such products stay with NumPy.
 SMALL_PRODUCT = 4 * 65536
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_INT32_MAX = 2**31 - 1
 _MKL_THREADING_GNU = 3
 
 
@@ -125,6 +126,8 @@ class MklGemm:
             return None
         layout_a, layout_b = _operand_layout(a), _operand_layout(b)
         if layout_a is None or layout_b is None or np.may_share_memory(out, a) or np.may_share_memory(out, b):
+            return None
+        if max(m, n, k, layout_a[1], layout_b[1]) > _INT32_MAX:  # libmkl_rt's default interface takes 32-bit ints
             return None
         return function, (_ROW_MAJOR, layout_a[0], layout_b[0], m, n, k, 1.0, a.ctypes.data, layout_a[1],
                           b.ctypes.data, layout_b[1], 0.0, out.ctypes.data, n)

@@ -98,6 +98,12 @@ def numba() -> ModuleType | None:
 
 
 @functools.lru_cache(maxsize=None)
+def numba_omp_layer_loads() -> bool:
+    """Whether Numba's 'omp' threading layer (libgomp) loads here."""
+    return numba() is not None and _try_import("numba.np.ufunc.omppool") is not None
+
+
+@functools.lru_cache(maxsize=None)
 def numba_cuda() -> ModuleType | None:
     """``numba.cuda`` (from the numba-cuda package), real or simulated, or None."""
     return _try_import("numba.cuda")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import importlib
 import os
 import sys
 
@@ -191,9 +190,7 @@ def _numba_can_share_libgomp() -> bool:
     chosen = str(numba.config.THREADING_LAYER).lower()
     if chosen not in ("default", "omp"):
         return False
-    try:
-        importlib.import_module("numba.np.ufunc.omppool")  # whether it loads (it links libgomp)
-    except ImportError:
+    if not _compat.numba_omp_layer_loads():
         return False
     numba.config.THREADING_LAYER = "omp"  # no effect once Numba has run a parallel loop
     return True

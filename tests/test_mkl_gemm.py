@@ -266,3 +266,17 @@ print(gemm.gnu_threads, gemm.shares_numba_pool())
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == [str(shares), str(shares)], run.stdout + run.stderr
+
+
+def test_the_unfused_benchmark_contender_multiplies_as_numpy_ops_does():
+    """``gpunn bench``'s numpy-unfused differs from numpy in what it fuses, not in its matmul library."""
+    from gpunn.benchmarking.unfused import unfused_numpy_ops
+
+    unfused, fused = unfused_numpy_ops(), NumpyOps()
+    assert unfused.name == "numpy-unfused" and unfused._mkl is fused._mkl
+    rng = np.random.default_rng(3)
+    a, b = _operand(rng, 128, 784, np.float32, True), _operand(rng, 784, 128, np.float32, False)
+    out_a, out_b = np.empty((128, 128), np.float32), np.empty((128, 128), np.float32)
+    unfused.matmul(a, b, out=out_a)
+    fused.matmul(a, b, out=out_b)
+    np.testing.assert_array_equal(out_a, out_b)

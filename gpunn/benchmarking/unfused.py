@@ -9,13 +9,23 @@ Results agree with the fused steps to float rounding.
 from __future__ import annotations
 
 from .. import _compat
+from ..ops import mkl_gemm
 from ..ops.base import Ops
+from ..ops.cpu_matmul import CpuMatmul
+
+
+class _UnfusedNumpyOps(CpuMatmul, Ops):
+    """The reference steps with NumpyOps's matmuls (MKL where NumpyOps uses it)."""
+
+    name, device_description = "numpy-unfused", "CPU (NumPy, unfused)"
+
+    def __init__(self):
+        super().__init__()
+        self._mkl = mkl_gemm.make()
 
 
 def unfused_numpy_ops() -> Ops:
-    ops = Ops()
-    ops.name, ops.device_description = "numpy-unfused", "CPU (NumPy, unfused)"
-    return ops
+    return _UnfusedNumpyOps()
 
 
 def unfused_cupy_ops() -> Ops:

@@ -4,17 +4,16 @@ NumPy twins (the CPU side of each kernels/ pair), the updates split over a small
 """
 from __future__ import annotations
 
-import functools
-
 import numpy
 
 from ..kernels import bias_act, dropout, gather_rows, optimizer_updates, sigmoid_bce, softmax_xent
 from . import mkl_gemm
 from .base import Ops
+from .cpu_matmul import CpuMatmul
 from .recording import primitive
 
 
-class NumpyOps(Ops):
+class NumpyOps(CpuMatmul, Ops):
     name = "numpy"
     device_description = "CPU (NumPy)"
 
@@ -24,22 +23,6 @@ class NumpyOps(Ops):
 
         self._compiled_steps = cpu_fused()  # compiled (Numba) fused steps, or None: the twins run
         self._mkl = mkl_gemm.make()  # MKL for the larger matmuls (gpunn/ops/mkl_gemm.py), or None: NumPy's BLAS
-
-    # ---- matmul: MKL where installed and the product is large enough, else NumPy ----------------------
-    @primitive
-    def matmul(self, a, b, out=None):
-        """``a @ b``; transposed operands are passed as ``.T`` views and reach BLAS without a copy."""
-        if self._mkl is not None and self._mkl.matmul(a, b, out):
-            return out
-        return numpy.matmul(a, b, out=out)
-
-    def bind_for_replay(self, method, args, kwargs):
-        if method.__name__ == "matmul" and self._mkl is not None:
-            a, b, out = (*args, kwargs.get("out"))[:3]  # matmul(a, b, out) or matmul(a, b, out=out)
-            prepared = self._mkl.prepare(a, b, out)
-            # NumPy's products go straight to numpy.matmul: the replay skips asking MKL again.
-            return prepared if prepared is not None else functools.partial(numpy.matmul, a, b, out=out)
-        return super().bind_for_replay(method, args, kwargs)
 
     # ---- fused layer steps: one compiled pass each (kernels/fused_cpu.py), else the NumPy twins -----------
     # The compiled steps allocate nothing and make one pass over memory; the twins are their oracle and the

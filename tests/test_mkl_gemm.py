@@ -280,3 +280,14 @@ def test_the_unfused_benchmark_contender_multiplies_as_numpy_ops_does():
     unfused.matmul(a, b, out=out_a)
     fused.matmul(a, b, out=out_b)
     np.testing.assert_array_equal(out_a, out_b)
+
+
+@needs_mkl
+def test_the_cpu_matmul_peak_is_measured_through_the_backend_s_library(monkeypatch):
+    from gpunn.benchmarking import peak
+
+    calls = []
+    real = mkl_gemm.PreparedGemm.__call__
+    monkeypatch.setattr(mkl_gemm.PreparedGemm, "__call__", lambda self: (calls.append(1), real(self)))
+    measured = peak.matmul_peak("numpy", "cpu", n=256, repeats=2)
+    assert measured["flops_per_s"] > 0 and len(calls) == 4  # 2 warm-up calls and 2 timed, all through MKL

@@ -4,8 +4,8 @@ It is measured at the start and again at the end of a run, and the better of the
 machine a burst of someone else's work during one measurement would otherwise pass for the device's peak.
 
 Achieved FLOP/s of a training step are reported against this figure. Each library that runs on the device
-is asked (NumPy's BLAS and PyTorch on the CPU, cuBLAS through CuPy and PyTorch on a GPU) and the device's
-peak is the best of them. TF32 follows ``gpunn.ops.tf32`` (GPUNN_TF32=1 or ``gpunn bench --tf32``; off by
+is asked (on the CPU the NumPy backend's matmul, MKL where it uses it, and PyTorch; on a GPU cuBLAS through
+CuPy and PyTorch) and the device's peak is the best of them. TF32 follows ``gpunn.ops.tf32`` (GPUNN_TF32=1 or ``gpunn bench --tf32``; off by
 default): by default these are true float32 peaks.
 
 Beside it, on a GPU, the device's copy bandwidth: a large device-to-device copy (cudaMemcpy through CuPy, or
@@ -43,9 +43,13 @@ def matmul_peak(library: str, device: str, n: int, repeats: int = 5) -> dict:
     rng = np.random.default_rng(0)
     a_host = rng.standard_normal((n, n), dtype=np.float32)
     b_host = rng.standard_normal((n, n), dtype=np.float32)
-    if library == "numpy":
+    if library == "numpy":  # the NumPy backend's matmul: MKL where it uses it (gpunn/ops/mkl_gemm.py)
+        from ..ops import mkl_gemm
+
         out = np.empty_like(a_host)
-        seconds = _time(lambda: np.matmul(a_host, b_host, out=out), HostClock(), repeats)
+        gemm = mkl_gemm.make()
+        prepared = gemm.prepare(a_host, b_host, out) if gemm is not None else None
+        seconds = _time(prepared or (lambda: np.matmul(a_host, b_host, out=out)), HostClock(), repeats)
     elif library == "cupy":
         from ..ops import tf32
 

@@ -131,8 +131,6 @@ def cublas_library():
     stream is being captured), or None when there is no GPU backend or it cannot be found."""
     if cupy() is None:
         return None
-    import ctypes
-
     candidates = []
     try:
         from cuda.pathfinder import load_nvidia_dynamic_lib
@@ -143,12 +141,7 @@ def cublas_library():
     except Exception:  # noqa: BLE001 - any failure here means: try the plain names
         pass
     candidates += ["libcublas.so.13", "libcublas.so.12", "libcublas.so"]
-    for name in candidates:
-        try:
-            return ctypes.CDLL(name)
-        except OSError:
-            continue
-    return None
+    return _first_loadable(candidates)
 
 
 @functools.lru_cache(maxsize=None)
@@ -165,9 +158,14 @@ def mkl_runtime():
     found = ctypes.util.find_library("mkl_rt")
     if found:
         candidates.append(found)
-    for path in candidates:
+    return _first_loadable(candidates)
+
+
+def _first_loadable(candidates):
+    """The first of these shared libraries (paths or names) that ctypes can open, or None."""
+    for name in candidates:
         try:
-            return ctypes.CDLL(path)
+            return ctypes.CDLL(name)
         except OSError:
             continue
     return None

@@ -97,6 +97,7 @@ class MklGemm:
         else:
             self.gnu_threads = (_numba_can_share_libgomp()
                                 and lib.MKL_Set_Threading_Layer(_MKL_THREADING_GNU) == _MKL_THREADING_GNU)
+        self._shares_pool = None  # whether Numba's pool is MKL's: known once Numba ran a parallel loop
         self._max_threads = lib.MKL_Get_Max_Threads
         self._max_threads.restype = ctypes.c_int
         pointer, integer = ctypes.c_void_p, ctypes.c_int
@@ -149,6 +150,13 @@ class MklGemm:
     def shares_numba_pool(self) -> bool:
         """Whether MKL's workers are Numba's: MKL on libgomp, Numba on its 'omp' layer (known once Numba
         ran its first parallel loop; False before)."""
+        # Asked at every optimizer update: once Numba has chosen its layer, the answer is kept.
+        if self._shares_pool is None:
+            self._shares_pool = self._ask_shares_pool()
+        return bool(self._shares_pool)
+
+    def _ask_shares_pool(self):
+        """True or False once Numba has chosen its threading layer; None (ask again) before."""
         if not self.gnu_threads:
             return False
         numba = _compat.numba()
@@ -157,7 +165,7 @@ class MklGemm:
         try:
             return numba.threading_layer() == "omp"
         except ValueError:  # no parallel loop has run yet
-            return False
+            return None
 
     def threads(self) -> int:
         """MKL's thread count now (threadpoolctl and MKL_NUM_THREADS set it)."""

@@ -57,13 +57,24 @@ class _FakeCublas:
                 out = _column_major(c, m, n, ldc, dtype)
                 # BLAS: with beta == 0, C is written without being read (NaN in it does not propagate)
                 out[...] = alpha_v * (op_a @ op_b) + (beta_v * out if beta_v != 0 else 0)
-                self.log.append("gemm")
+                self.log.append("gemm" if self.user_workspace else "gemm on cuBLAS's own workspace pool")
                 return 0
             return run
 
+        def set_workspace(handle, ptr, size):
+            self.user_workspace = True
+            self.log.append(("workspace", size.value))
+            return 0
+
+        def set_stream(handle, stream):
+            self.user_workspace = False  # cuBLAS: setting the stream resets the workspace to its own pool
+            self.log.append(("stream", stream.value))
+            return 0
+
+        self.user_workspace = False
         self.cublasCreate_v2 = create
-        self.cublasSetWorkspace_v2 = lambda handle, ptr, size: self.log.append(("workspace", size.value)) or 0
-        self.cublasSetStream_v2 = lambda handle, stream: self.log.append(("stream", stream.value)) or 0
+        self.cublasSetWorkspace_v2 = set_workspace
+        self.cublasSetStream_v2 = set_stream
         self.cublasSetMathMode = lambda handle, mode: self.log.append(("math", mode)) or 0
         self.cublasSgemm_v2 = gemm(np.float32)
         self.cublasDgemm_v2 = gemm(np.float64)
@@ -135,7 +146,23 @@ def test_stream_and_math_mode_are_set_only_when_they_change():
     cp.stream_ptr = 99
     engine(a, b, out, tf32=True)
     engine.bind_stream(99)  # already bound: nothing to do (a capture on that stream may be running)
-    assert lib.log[1:] == [("stream", 77), ("math", 0), "gemm", "gemm", ("math", 3), "gemm", ("stream", 99), "gemm"]
+    workspace = ("workspace", cublas_matmul.WORKSPACE_BYTES)
+    assert lib.log[1:] == [("stream", 77), workspace, ("math", 0), "gemm", "gemm", ("math", 3), "gemm",
+                           ("stream", 99), workspace, "gemm"]
+
+
+def test_every_gemm_uses_gpunns_workspace_whatever_the_stream():
+    """A captured GEMM must not take memory from cuBLAS's pool: the workspace is set again after each stream
+    change (cublasSetStream resets it), the capture stream's binding included."""
+    engine, lib, cp = _engine()
+    a, b, out = (_Array(np.ones(s, np.float32)) for s in ((2, 3), (3, 2), (2, 2)))
+    for stream in (77, 5, 77):
+        cp.stream_ptr = stream
+        engine(a, b, out, tf32=False)
+        engine.bind_stream(stream + 1)  # before a capture on another stream
+        cp.stream_ptr = stream + 1
+        engine(a, b, out, tf32=False)
+    assert lib.log.count("gemm") == 6 and all(not isinstance(e, str) or e == "gemm" for e in lib.log), lib.log
 
 
 def test_tf32_applies_to_float32_only():
@@ -149,3 +176,37 @@ def test_make_without_a_gpu_backend_is_none():
     if cublas_matmul._compat.cupy() is not None:
         pytest.skip("this machine has a CuPy GPU backend; tests/test_gpu_graphs.py covers make() there")
     assert cublas_matmul.make(_FakeCupy()) is None  # the library is not even looked for without a GPU backend
+
+
+class _FakeCupyDevices:
+    """CuPy's device calls as CupyOps makes them, with a current device that can change."""
+
+    def __init__(self):
+        self.current = 0
+        runtime = types.SimpleNamespace(getDevice=lambda: self.current,
+                                        getDeviceProperties=lambda device: {"name": f"Fake GPU {device}".encode()})
+        self.cuda = types.SimpleNamespace(
+            runtime=runtime, memory=types.SimpleNamespace(OutOfMemoryError=MemoryError),
+            Stream=lambda non_blocking: types.SimpleNamespace(device=self.current, non_blocking=non_blocking))
+        self.__name__ = "cupy"
+
+
+def test_each_device_has_its_own_cublas_handle_and_capture_stream(monkeypatch):
+    """A cuBLAS handle and a stream belong to the device current when they were made, and a process may make
+    its GPU backend before distributed.init() picks its GPU (gpunn train does): so CupyOps keeps one of each
+    per device, and names the current one."""
+    from gpunn.ops import cupy_ops
+
+    fake, made = _FakeCupyDevices(), []
+    monkeypatch.setattr(cupy_ops._compat, "cupy", lambda: fake)
+    monkeypatch.setattr(cupy_ops.tf32, "apply_to_cupy", lambda: None)
+    monkeypatch.setattr(cupy_ops.cublas_matmul, "make", lambda cp: made.append(cp.current) or object())
+    ops = cupy_ops.CupyOps()
+    on_zero = (ops._matmul_engine(), ops.capture_stream(), ops.device_description)
+    fake.current = 1  # what distributed.init() does on the second rank of a node
+    on_one = (ops._matmul_engine(), ops.capture_stream(), ops.device_description)
+    assert made == [0, 1] and on_one[0] is not on_zero[0]
+    assert (on_zero[1].device, on_one[1].device) == (0, 1) and on_one[1].non_blocking
+    assert (on_zero[2], on_one[2]) == ("GPU 0 (Fake GPU 0)", "GPU 1 (Fake GPU 1)")
+    fake.current = 0
+    assert (ops._matmul_engine(), ops.capture_stream()) == on_zero[:2] and made == [0, 1]

@@ -4,6 +4,7 @@ refusals on an exception or an allocation, CuPy's CUB accelerators off while cap
 runs against a stand-in stream that records what happens. On a GPU, tests/test_gpu_graphs.py runs it for real."""
 from __future__ import annotations
 
+import functools
 import types
 
 import pytest
@@ -43,7 +44,7 @@ class _FakeStream:
     """Records what the capture does with it; calls made while capturing are kept for the graph."""
 
     def __init__(self, log):
-        self.log, self.capturing, self.captured = log, False, []
+        self.log, self.capturing, self.captured, self.invalidated = log, False, [], False
 
     def __enter__(self):
         self.log.append("enter")
@@ -60,6 +61,10 @@ class _FakeStream:
     def end_capture(self):
         self.log.append("end")
         self.capturing = False
+        if self.invalidated:  # CUDA: a capture broken by an illegal call fails when it is ended
+            self.invalidated = False
+            raise RuntimeError("cudaErrorStreamCaptureInvalidated: operation failed due to a previous error "
+                               "during capture")
         return _FakeGraph(self.captured, self.log)
 
 
@@ -148,11 +153,18 @@ def test_an_exception_while_capturing_ends_the_capture_and_is_refused_with_its_r
     ops = _FakeOps(accelerators)
 
     def sync():
+        ops.stream.invalidated = True  # as CUDA does to a capture when a call in it is illegal
         raise RuntimeError("cudaErrorStreamCaptureUnsupported: operation not permitted when stream is capturing")
 
+    def softmax_xent(run):  # a named primitive, bound to its arguments as a tape binds one
+        run()
+
     tape = Tape()
-    tape.calls.append((ops.primitive("forward", effect=sync), "device"))
-    with pytest.raises(cuda_graphs.CaptureRefused, match="RuntimeError: cudaErrorStreamCaptureUnsupported"):
+    tape.calls.append((ops.primitive("forward"), "device"))
+    tape.calls.append((functools.partial(softmax_xent, ops.primitive("softmax", effect=sync)), "device"))
+    # the reason is the call's own error, named, not the invalidated capture that ending it reports
+    with pytest.raises(cuda_graphs.CaptureRefused,
+                       match=r"^RuntimeError in .*softmax_xent: cudaErrorStreamCaptureUnsupported"):
         cuda_graphs.compile_replays(ops, tape, 1)
     assert ops.log.count("begin") == ops.log.count("end") == 1  # the stream is not left capturing
     assert not ops.stream.capturing and accelerators.reduction == [1]

@@ -26,11 +26,15 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
     device_description = "CPU (NumPy, reference steps)"
     out_of_memory_errors: tuple = (MemoryError,)
     allow_tf32 = False  # TF32 is a GPU matmul mode (gpunn.ops.tf32); on the CPU float32 stays float32
+    # What compile(jit_compile="auto") means here: record the step and replay it. On where a backend's replays
+    # were measured faster than its eager steps (and equal to them); the reference steps gain nothing.
+    replays_by_default = False
 
     def __init__(self, xp=None):
         if xp is not None and xp is not numpy:
             self.xp = xp
-            self.device_description = f"{xp.__name__} (reference steps)"
+            if not isinstance(getattr(type(self), "device_description"), property):  # CupyOps names its device
+                self.device_description = f"{xp.__name__} (reference steps)"
             memory = getattr(getattr(xp, "cuda", None), "memory", None)
             if memory is not None:
                 self.out_of_memory_errors = (MemoryError, memory.OutOfMemoryError)

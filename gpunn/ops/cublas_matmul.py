@@ -57,8 +57,7 @@ class CublasMatmul:
         self._check(library.cublasCreate_v2(ctypes.byref(handle)), "cublasCreate")
         self.handle = handle
         self.workspace = cp.empty(WORKSPACE_BYTES, dtype=numpy.uint8)
-        self._check(library.cublasSetWorkspace_v2(handle, ctypes.c_void_p(self.workspace.data.ptr),
-                                                  ctypes.c_size_t(WORKSPACE_BYTES)), "cublasSetWorkspace")
+        self._set_workspace()
         self._stream = None
         self._math = None
         # alpha = 1, beta = 0 as host scalars (cuBLAS's default pointer mode), kept alive with the handle.
@@ -84,10 +83,17 @@ class CublasMatmul:
         if status != 0:
             raise CublasError(f"{call} failed with cuBLAS status {status}")
 
+    def _set_workspace(self) -> None:
+        self._check(self.lib.cublasSetWorkspace_v2(self.handle, ctypes.c_void_p(self.workspace.data.ptr),
+                                                   ctypes.c_size_t(WORKSPACE_BYTES)), "cublasSetWorkspace")
+
     def bind_stream(self, stream_ptr: int) -> None:
-        """Point the handle at ``stream_ptr`` (before a capture on that stream begins)."""
+        """Point the handle at ``stream_ptr`` (before a capture on that stream begins). cublasSetStream puts
+        the handle back on cuBLAS's own workspace pool (cuBLAS documentation, cublasSetStream), which a capture
+        must not use, so gpunn's workspace is set again after it (as PyTorch's CublasHandlePool does)."""
         if stream_ptr != self._stream:
             self._check(self.lib.cublasSetStream_v2(self.handle, ctypes.c_void_p(stream_ptr)), "cublasSetStream")
+            self._set_workspace()
             self._stream = stream_ptr
 
     def supports(self, a, b, out) -> bool:

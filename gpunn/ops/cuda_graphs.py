@@ -50,23 +50,35 @@ def capture(ops, calls):
     stream = ops.capture_stream()
     ops.before_capture(stream)
     allocations = _CountingHook(cp)
-    graph = None
-    try:
-        with stream, allocations, _without_accelerators(cp):
-            stream.begin_capture()
-            try:
-                for call in calls:
-                    call()
-            finally:
-                graph = stream.end_capture()
-    except CaptureRefused:
-        raise
-    except Exception as exc:  # noqa: BLE001 - CUDA, cuBLAS, NCCL and Numba each raise their own types
-        raise CaptureRefused(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+    graph = failure = None
+    with stream, allocations, _without_accelerators(cp):
+        stream.begin_capture()
+        call = None
+        try:
+            for call in calls:
+                call()
+        except Exception as exc:  # noqa: BLE001 - CUDA, cuBLAS, NCCL and Numba each raise their own types
+            failure = (exc, call)
+        # Always ended, so the stream is not left capturing; a call that broke the capture makes this raise
+        # too (cudaErrorStreamCaptureInvalidated), and the call's own error is the reason worth reporting.
+        try:
+            graph = stream.end_capture()
+        except Exception as exc:  # noqa: BLE001
+            failure = failure or (exc, None)
+    if failure is not None:
+        exc, call = failure
+        where = f" in {_call_name(call)}" if call is not None else ""
+        raise CaptureRefused(f"{type(exc).__name__}{where}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
     if allocations.count:
         raise CaptureRefused(f"the step allocated device memory {allocations.count} time(s) while captured")
     graph.upload(cp.cuda.get_current_stream())
     return graph.launch
+
+
+def _call_name(call) -> str:
+    """A recorded call's name: the primitive or hook a tape bound (``functools.partial`` of a method)."""
+    function = getattr(call, "func", call)
+    return getattr(function, "__qualname__", None) or getattr(function, "__name__", None) or repr(function)
 
 
 class _CountingHook:

@@ -25,6 +25,8 @@ def _has_kernel(array) -> bool:
 
 class CupyOps(Ops):
     name = "cupy"
+    # CUDA graphs are on by request only (jit_compile=True) until a GPU has measured them against eager steps.
+    replays_by_default = False
 
     def __init__(self, allow_tf32: bool | None = None):
         """``allow_tf32``: None keeps the process's TF32 setting (``gpunn.ops.tf32``); a bool sets it for the
@@ -33,15 +35,32 @@ class CupyOps(Ops):
         if cp is None:
             raise RuntimeError(f"CupyOps needs a GPU: {_compat.cupy_unavailable_reason()}")
         super().__init__(cp)
-        device = cp.cuda.Device()
-        props = cp.cuda.runtime.getDeviceProperties(device.id)
-        self.device_description = f"GPU {device.id} ({props['name'].decode()})"
         if allow_tf32 is None:
             tf32.apply_to_cupy()
         else:
             tf32.set_tf32(bool(allow_tf32))
-        self._cublas = cublas_matmul.make(cp)  # None: matmuls stay with CuPy (and steps are not captured)
-        self._capture_stream = None
+        # Per device: a cuBLAS handle, like a stream, belongs to the device current when it was made, and the
+        # backend may be made before distributed.init() picks this process's GPU.
+        self._engines: dict = {}
+        self._capture_streams: dict = {}
+        self._descriptions: dict = {}
+        self._matmul_engine()
+
+    @property
+    def device_description(self) -> str:
+        device = self.xp.cuda.runtime.getDevice()
+        description = self._descriptions.get(device)
+        if description is None:
+            name = self.xp.cuda.runtime.getDeviceProperties(device)["name"]
+            description = self._descriptions[device] = f"GPU {device} ({name.decode()})"
+        return description
+
+    def _matmul_engine(self):
+        """gpunn's cuBLAS for the current device, or None: matmuls stay with CuPy (and steps are not captured)."""
+        device = self.xp.cuda.runtime.getDevice()
+        if device not in self._engines:
+            self._engines[device] = cublas_matmul.make(self.xp)
+        return self._engines[device]
 
     @property
     def allow_tf32(self) -> bool:
@@ -55,7 +74,7 @@ class CupyOps(Ops):
     # ---- matmul: cuBLAS on gpunn's own handle, which a CUDA-graph capture can record -----------------
     @primitive
     def matmul(self, a, b, out=None):
-        engine = self._cublas
+        engine = self._matmul_engine()
         if engine is not None and engine.supports(a, b, out):
             return engine(a, b, out, tf32.tf32_enabled())
         return self.xp.matmul(a, b, out=out)
@@ -64,19 +83,21 @@ class CupyOps(Ops):
     def compile_replays(self, tape, repeats: int = 1):
         """``repeats`` replays of ``tape`` captured as CUDA graphs (``cuda_graphs.py``); raises
         ``cuda_graphs.CaptureRefused`` naming the reason when the step cannot be captured."""
-        if self._cublas is None:
+        if self._matmul_engine() is None:
             raise cuda_graphs.CaptureRefused("cuBLAS could not be opened for calls inside a capture "
                                              "(gpunn.ops.cublas_matmul)")
         return cuda_graphs.compile_replays(self, tape, repeats)
 
     def capture_stream(self):
-        if self._capture_stream is None:
-            self._capture_stream = self.xp.cuda.Stream(non_blocking=True)
-        return self._capture_stream
+        device = self.xp.cuda.runtime.getDevice()
+        stream = self._capture_streams.get(device)
+        if stream is None:
+            stream = self._capture_streams[device] = self.xp.cuda.Stream(non_blocking=True)
+        return stream
 
     def before_capture(self, stream) -> None:
         """cuBLAS's stream must be set before the capture begins (setting it inside is refused)."""
-        self._cublas.bind_stream(stream.ptr)
+        self._matmul_engine().bind_stream(stream.ptr)
 
     # ---- a step's own batch: gathered at the device cursor ------------------------------------------
     @primitive

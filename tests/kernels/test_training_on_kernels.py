@@ -17,11 +17,13 @@ class SimulatedCupyOps(CupyOps):
     """CupyOps's kernel dispatch with NumPy arrays, which the CUDA simulator's launchers accept."""
 
     xp = np
+    device_description = "CUDA simulator"
 
     def __init__(self):  # no CuPy device to open
-        self.device_description = "CUDA simulator"
-        self._cublas = None  # matmuls through xp (NumPy); a recorded step is replayed, not captured
-        self._capture_stream = None
+        pass
+
+    def _matmul_engine(self):
+        return None  # matmuls through xp (NumPy); a recorded step is replayed, not captured
 
     def to_numpy(self, array):
         return np.asarray(array)
@@ -117,3 +119,29 @@ def test_a_dtype_without_kernels_falls_back_to_the_reference_steps(rng):
     Ops().bias_act_forward(z.copy(), bias, "tanh", want)
     np.testing.assert_array_equal(got, want)
     assert got.dtype == np.float16
+
+
+# One optimizer per kind of step scalars (kernels/optimizer_updates.py: STEP_SCALARS); the simulator is slow.
+@pytest.mark.parametrize("optimizer", ["sgd", "nadam", "adamax", gpunn.optimizers.Adam(amsgrad=True, weight_decay=0.01)],
+                         ids=["sgd", "nadam", "adamax", "adam-amsgrad-wd"])
+def test_later_steps_allocate_no_device_memory_on_another_stream(monkeypatch, optimizer):
+    """What a CUDA-graph capture needs of every launcher in a step: once a step has run, a later step
+    allocates no device memory, even on another stream, where every launch prepares its plan again (a capture
+    runs on a stream of its own and refuses an allocation). Under the simulator each launch prepares its plan
+    at every call, so this covers the plan-making of each launcher the step uses."""
+    from gpunn.kernels import _launch
+
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((6, 5)), rng.integers(0, 2, 6)
+    with gpunn.use_backend(SimulatedCupyOps()):
+        gpunn.utils.set_random_seed(3)
+        model = gpunn.Sequential([gpunn.Input(shape=(5,)), layers.GaussianNoise(0.1),
+                                  layers.Dense(3, activation="relu"), layers.Dropout(0.3),
+                                  layers.Dense(2, activation="softmax")])
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.fit(x, y, batch_size=3, epochs=1, shuffle=False, verbose=0)
+        allocations, make = [], _launch.empty_device
+        monkeypatch.setattr(_launch, "empty_device", lambda *args: allocations.append(args) or make(*args))
+        monkeypatch.setattr(_launch, "current_stream", lambda: 7)  # as if another stream were current
+        model.fit(x, y, batch_size=3, epochs=1, shuffle=False, verbose=0)
+    assert allocations == []

@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+if importlib.util.find_spec("gpunn") is None:  # a checkout whose gpunn/kernels link gpu_visit.sh made
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gpunn import _compat, toolchain  # noqa: E402
 
@@ -285,7 +286,7 @@ def check_adam_update(env: SmokeEnv) -> None:
             assert_close(a, b, f"amsgrad={amsgrad} {name}")
 
 
-def fit_small_model(backend: str, initial_weights=None):
+def fit_small_model(backend: str, initial_weights=None, jit_compile=False):
     """Three batches of a 20-32-5 Dense model with Adam: (initial weights, weights after, losses)."""
     import gpunn
     from gpunn import layers
@@ -297,7 +298,7 @@ def fit_small_model(backend: str, initial_weights=None):
         gpunn.utils.set_random_seed(9)
         model = gpunn.Sequential([gpunn.Input(shape=(20,)), layers.Dense(32, activation="relu"),
                                   layers.Dense(5, activation="softmax")])
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=jit_compile)
         if initial_weights is not None:
             model.set_weights(initial_weights)
         start = [np.array(w) for w in model.get_weights()]
@@ -310,6 +311,44 @@ def check_fit(env: SmokeEnv) -> None:
     start, want, want_loss = fit_small_model("numpy")
     _, got, got_loss = fit_small_model(env.backend, initial_weights=start)
     assert_fits_agree(got, got_loss, want, want_loss)
+
+
+def check_graph_fit(env: SmokeEnv) -> str:
+    """The fit again with jit_compile=True: the step captured as CUDA graphs (a fallback to call-by-call
+    replays fails here, with its reason) and replayed, training as the NumPy backend does."""
+    import warnings
+
+    env.require_gpu()
+    from gpunn.trainer.train_step import GraphFallbackWarning
+
+    start, want, want_loss = fit_small_model("numpy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GraphFallbackWarning)
+        _, got, got_loss = fit_small_model(env.backend, initial_weights=start, jit_compile=True)
+    assert_fits_agree(got, got_loss, want, want_loss)
+    return "captured and replayed"
+
+
+def check_gpunn_matmul(env: SmokeEnv) -> str:
+    """gpunn's own cuBLAS calls (ctypes, the capture-legal matmul): a product against float64, TF32 off and
+    on through its math mode, a .T operand without a copy."""
+    cp = env.require_gpu()
+    from gpunn.ops.cupy_ops import CupyOps
+
+    ops = CupyOps()
+    if ops._matmul_engine() is None:
+        raise AssertionError("cuBLAS could not be opened with ctypes (gpunn.ops.cublas_matmul): no graph capture")
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal((1024, 1024)).astype(np.float32)
+    b = rng.standard_normal((1024, 1024)).astype(np.float32)
+    errors = []
+    for allow in (False, True):
+        with tf32_set(allow):
+            out = cp.empty((1024, 1024), dtype=cp.float32)
+            ops.matmul(cp.asarray(a), cp.asarray(np.ascontiguousarray(b.T)).T, out=out)
+            errors.append(relative_error(cp.asnumpy(out), a.astype(np.float64) @ b.astype(np.float64)))
+    assert_tf32_effect(*errors)
+    return f"error off {errors[0]:.1e}, on {errors[1]:.1e}"
 
 
 def assert_fits_agree(weights, losses, expected_weights, expected_losses) -> None:
@@ -401,10 +440,13 @@ CHECKS = [
     ("dropout", check_dropout),
     ("adam_update", check_adam_update),
     ("fit", check_fit),
+    ("gpunn_matmul", check_gpunn_matmul),
+    ("graph_fit", check_graph_fit),
     ("tf32", check_tf32),
     ("nccl", check_nccl),
 ]
-TOOLCHAIN_CHECKS = {"kernel_launch", "bias_act", "softmax_xent", "sigmoid_bce", "dropout", "adam_update", "fit"}
+TOOLCHAIN_CHECKS = {"kernel_launch", "bias_act", "softmax_xent", "sigmoid_bce", "dropout", "adam_update", "fit",
+                    "graph_fit"}
 
 
 # ---------------------------------------------------------------- running them

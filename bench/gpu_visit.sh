@@ -31,11 +31,13 @@ START=$(date +%s)
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 WORK=$(mktemp -d)                 # scratch (bench outputs before selection); never inside $OUT
-trap 'rm -rf "$WORK"' EXIT
+KERNELS_LINK=""                   # set when the checkout's gpunn/kernels link was made here (removed at exit)
+trap 'rm -rf "$WORK"; [[ -n "$KERNELS_LINK" ]] && rm -f "$KERNELS_LINK"' EXIT
 
 # The kernels live in kernels/ and install as gpunn.kernels (a package-dir mapping), which a bare PYTHONPATH
 # cannot give: install the checkout (editable, offline) unless it is what the interpreter imports already; if
-# pip cannot, lay out the package with links in the scratch folder and put that on PYTHONPATH.
+# pip cannot, link kernels/ into the checkout's gpunn/ for the visit and put the checkout on PYTHONPATH (a
+# layout elsewhere would be shadowed: `python -m` puts the working directory, this checkout, first).
 if ! "$PY" - "$ROOT" 2>/dev/null <<'PYEOF'
 import os, sys
 import gpunn, gpunn.kernels
@@ -44,11 +46,12 @@ sys.exit(0 if os.path.realpath(gpunn.__file__).startswith(root) and os.path.real
 PYEOF
 then
     if ! "$PY" -m pip install -q --no-deps --no-build-isolation -e "$ROOT" > "$WORK/install.log" 2>&1; then
-        mkdir -p "$WORK/src/gpunn"
-        for entry in "$ROOT"/gpunn/*; do ln -s "$entry" "$WORK/src/gpunn/"; done
-        ln -s "$ROOT/kernels" "$WORK/src/gpunn/kernels"
-        export PYTHONPATH="$WORK/src${PYTHONPATH:+:$PYTHONPATH}"
-        echo "gpunn: pip could not install the checkout (see below); running it from links on PYTHONPATH" >&2
+        if [[ ! -e "$ROOT/gpunn/kernels" ]]; then
+            ln -s ../kernels "$ROOT/gpunn/kernels" && KERNELS_LINK="$ROOT/gpunn/kernels"
+        fi
+        export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+        echo "gpunn: pip could not install the checkout (see below); running it from the checkout, kernels/" \
+             "linked as gpunn/kernels" >&2
         cat "$WORK/install.log" >&2
     fi
 fi

@@ -85,3 +85,40 @@ def test_torch_reference_reuses_its_modules():
     assert step.builds == 1
     for a, b in zip(got.grads + got.params, fresh.grads + fresh.params):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("steps_per_call", [1, 4])
+def test_a_graph_contender_whose_capture_is_refused_fails_with_the_reason(monkeypatch, steps_per_call):
+    """cupy-graph timing call-by-call replays would be mislabelled figures: its first replay fails instead,
+    naming why the capture was refused (the runner records it as the contender's failure)."""
+    from gpunn.ops.cuda_graphs import CaptureRefused
+
+    ops = NumpyOps()
+
+    def refuse(tape, repeats):
+        raise CaptureRefused("cuBLAS could not be opened for calls inside a capture")
+
+    monkeypatch.setattr(ops, "compile_replays", refuse)
+    layers = [8, 16, 4]
+    x, y = make_batch(layers, 8, 0)
+    step = GpunnStep("cupy-graph", ops, "cpu", LocalCommunicator(), jit=True, steps_per_call=steps_per_call)
+    step.setup(layers, x, y, initial_weights(layers, 0))
+    step._capture_unchecked = True  # what setup sets on a GPU backend
+    if steps_per_call == 1:
+        step.step()  # records the step; the next call replays it
+    with pytest.raises(RuntimeError, match=r"^cupy-graph: .*could not be captured as a CUDA graph \(cuBLAS could not"):
+        step.step()
+    step.step()  # checked once per setup; later calls replay call by call without asking again
+
+
+def test_a_graph_contender_whose_capture_works_times_as_usual(monkeypatch):
+    ops = NumpyOps()
+    layers = [8, 16, 4]
+    x, y = make_batch(layers, 8, 0)
+    step = GpunnStep("cupy-graph", ops, "cpu", LocalCommunicator(), jit=True)
+    step.setup(layers, x, y, initial_weights(layers, 0))
+    step._capture_unchecked = True
+    step.validation_step()
+    step.step()
+    step.step()
+    assert not step._capture_unchecked and step.model.optimizer.iterations == 3

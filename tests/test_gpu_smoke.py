@@ -94,7 +94,7 @@ def test_checks_drive_the_cuda_launchers_on_the_simulator(name, monkeypatch):
     dict(smoke.CHECKS)[name](host_env(smoke.cuda_kernels()))
 
 
-@pytest.mark.parametrize("name", ["cupy_device", "tf32", "nccl"])
+@pytest.mark.parametrize("name", ["cupy_device", "gpunn_matmul", "graph_fit", "tf32", "nccl"])
 def test_gpu_only_checks_skip_on_the_stand_in(name):
     with pytest.raises(smoke.Skip):
         dict(smoke.CHECKS)[name](host_env())
@@ -150,6 +150,8 @@ def test_fit_comparison_catches_diverging_weights():
     assert len(weights) == 4 and len(losses) == 1 and np.isfinite(losses).all()
     _, again, again_losses = smoke.fit_small_model("numpy", initial_weights=start)
     smoke.assert_fits_agree(again, again_losses, weights, losses)
+    _, replayed, replayed_losses = smoke.fit_small_model("numpy", initial_weights=start, jit_compile=True)
+    smoke.assert_fits_agree(replayed, replayed_losses, weights, losses)  # graph_fit's comparison, replayed
     moved = [w.copy() for w in weights]
     moved[2] += 0.01
     with pytest.raises(AssertionError):

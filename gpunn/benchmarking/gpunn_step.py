@@ -10,6 +10,8 @@ back and recompiles (a fresh optimizer: zero slots, iteration 0), so every case 
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..distributed.sharding import shard_bounds
@@ -67,6 +69,7 @@ class GpunnStep:
         self.clock = CupyEventClock(cp) if cp is not None else HostClock(ops.synchronize)
         self.thread_pool = NUMPY_POOL if cp is None else None  # see timing.Settler
         self.model = None
+        self._capture_unchecked = self._recorded = False
         self.layers = None   # the widths the model was built for
         self.builds = 0      # models built so far (one per size)
 
@@ -85,17 +88,46 @@ class GpunnStep:
         self.ops.upload(y[lo:hi], self.slot.y)
         self.train_step.metrics.reset()
         self.model = model
+        self._capture_unchecked = self.jit and self.ops.xp is not np  # a new step: its graph is captured anew
+        self._recorded = False
         self.ops.synchronize()
 
     def step(self) -> None:
         """Queue ``steps_per_call`` training steps (no host synchronisation)."""
+        if self._capture_unchecked:
+            self._steps_checking_capture()
+        else:
+            self._queue_steps()
+
+    def _queue_steps(self) -> None:
         if self.steps_per_call == 1:
             self.train_step(self.slot)
         else:
             self.train_step.repeat(self.slot, self.steps_per_call)
 
+    def _steps_checking_capture(self) -> None:
+        """The calls of a GPU jit contender up to its first replay, where the step is captured as a CUDA graph
+        (with several steps per call, the recording call itself replays the rest): a contender named for
+        graphs that could only replay call by call would time the wrong thing, so it fails instead, with the
+        reason (the bench reports it and times the others)."""
+        from ..trainer.train_step import GraphFallbackWarning
+
+        replays = self._recorded  # a call after the recording one replays
+        self._recorded = True
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", GraphFallbackWarning)
+            self._queue_steps()
+        for warning in caught:
+            if issubclass(warning.category, GraphFallbackWarning):
+                self._capture_unchecked = False
+                raise RuntimeError(f"{self.name}: {warning.message}")
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        if replays:
+            self._capture_unchecked = False
+
     def validation_step(self) -> None:
         """One step, whatever ``steps_per_call``: what validation compares with the reference."""
+        self._recorded = True
         self.train_step(self.slot)
 
     def synchronize(self) -> None:

@@ -67,6 +67,19 @@ def test_train_options_reach_the_model(tmp_path, capsys):
     capsys.readouterr()
 
 
+@pytest.mark.parametrize("flags, asked", [([], "auto"), (["--jit"], True), (["--no-jit"], False),
+                                          (["--jit", "--steps-per-execution", "4"], True)])
+def test_train_jit_flags_reach_compile(tmp_path, capsys, flags, asked):
+    out_dir = tmp_path / "run"
+    rc = main(["train", "--epochs", "1", "--layers", "8", "--output-dir", str(out_dir), "--verbose", "0",
+               "--backend", "numpy", *flags])
+    assert rc == 0
+    model = gpunn.models.load_model(out_dir / "model.safetensors")
+    assert model._jit_compile == asked
+    assert model.steps_per_execution == (4 if "--steps-per-execution" in flags else 1)
+    capsys.readouterr()
+
+
 def test_train_verbose_prints_the_summary(tmp_path, capsys):
     rc = main(["train", "--epochs", "1", "--layers", "8", "--output-dir", str(tmp_path), "--verbose", "2",
                "--backend", "numpy"])

@@ -4,6 +4,7 @@ With no options it trains on scikit-learn's shipped digits (offline) and reaches
 """
 from __future__ import annotations
 
+import argparse
 import os
 import time
 
@@ -22,10 +23,12 @@ def add_parser(sub) -> None:
     p.add_argument("--validation-split", type=float, default=0.1)
     p.add_argument("--backend", default=None,
                    help="auto, numpy or cupy (default: $GPUNN_BACKEND, else auto: the GPU when one works)")
-    p.add_argument("--jit", action="store_true",
-                   help="compile(jit_compile=True): record the step once and replay it (a CUDA graph on a GPU)")
+    p.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
+                   help="compile(jit_compile=True): record the step once and replay it (a CUDA graph on a GPU); "
+                        "--no-jit: every step eager (default: compile's 'auto', replayed on the CPU)")
     p.add_argument("--steps-per-execution", type=int, default=1, metavar="N",
-                   help="compile(steps_per_execution=N): N steps per execution (one graph launch with --jit)")
+                   help="compile(steps_per_execution=N): N steps per execution (one replay when the step is "
+                        "recorded: one graph launch on a GPU)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output-dir", default="gpunn-run", help="where the model and the PNG go (default gpunn-run)")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
@@ -110,7 +113,7 @@ def run(args) -> int:
     if args.learning_rate is not None:
         optimizer.learning_rate = args.learning_rate
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  jit_compile=args.jit, steps_per_execution=args.steps_per_execution)
+                  jit_compile="auto" if args.jit is None else args.jit, steps_per_execution=args.steps_per_execution)
     if args.verbose and model.is_chief:
         print(f"gpunn {gpunn.__version__} | backend: {ops!r} | data: {args.dataset} "
               f"{x_train.shape[0]} train / {x_test.shape[0]} test, {classes} classes")

@@ -30,7 +30,7 @@ def get_compile_config(model) -> dict:
         "optimizer": optimizers_module.serialize(model.optimizer),
         "loss": None if model.loss is None else losses_module.serialize(model.loss),
         "metrics": [serialize_metric(m) for m in model.metric_identifiers],
-        "jit_compile": bool(model.jit_compile),
+        "jit_compile": model._jit_compile,  # as asked: "auto" resolves again for the backend that loads it
         "steps_per_execution": int(model.steps_per_execution),
     }
 
@@ -43,6 +43,6 @@ def compile_from_config(model, config: dict) -> None:
         optimizer=optimizers_module.get(config["optimizer"]),
         loss=None if config["loss"] is None else losses_module.get(config["loss"]),
         metrics=[deserialize_metric(m) for m in config["metrics"]],
-        jit_compile=config.get("jit_compile") is True,
+        jit_compile=config.get("jit_compile", "auto"),
         steps_per_execution=config.get("steps_per_execution", 1),
     )

@@ -265,9 +265,9 @@ def compile_config_from_keras(config: dict, legacy: bool) -> dict:
         "optimizer": _optimizer_from_keras(config["optimizer_config"] if legacy else config["optimizer"]),
         "loss": _object_from_keras(_single(config.get("loss"), "loss"), "loss", "loss"),
         "metrics": _metrics_from_keras(config.get("metrics")),
-        # Keras 3 keeps these in compile_config (tf.keras 2's training_config has neither); "auto" in either
-        # (a TensorFlow-backend choice) reads as compile's default.
-        "jit_compile": config.get("jit_compile") is True,
+        # Keras 3 keeps these in compile_config (tf.keras 2's training_config has neither); anything but a bool
+        # reads as compile's default, "auto".
+        "jit_compile": config.get("jit_compile") if isinstance(config.get("jit_compile"), bool) else "auto",
         "steps_per_execution": _positive_int_or_default(config.get("steps_per_execution")),
     }
 

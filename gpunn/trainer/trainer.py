@@ -6,6 +6,8 @@ TestStep. Argument checks come first, before any work.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import distributed
@@ -19,6 +21,7 @@ from ..data import (as_feature_array, as_model_dtype, as_numeric_array, check_in
 from ..distributed.agreement import check_agreement
 from ..distributed.run_summary import run_summary
 from ..distributed.sharding import shard_bounds
+from ..ops import get_ops
 from .divergence import DivergenceWarning
 from .epoch_iterator import DeviceDataset, EpochIterator
 from .replicas import agree_on_stop, sync_replicas
@@ -34,6 +37,15 @@ def _check_verbose(verbose) -> int:
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose: expected 'auto', 0, 1 or 2, got {verbose!r}")
     return int(verbose)
+
+
+def _check_jit_compile(value):
+    """Keras's choices for ``jit_compile``: True, False or "auto" (None means "auto", as in Keras)."""
+    if value is None or isinstance(value, str) and value == "auto":
+        return "auto"
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ValueError(f"jit_compile: expected True, False, 'auto' or None, got {value!r}")
 
 
 def _results(results: dict, return_dict: bool):
@@ -55,7 +67,7 @@ class Trainer:
         self._loss_tracker = None  # Keras's loss tracker: a Mean named "loss", made by compile
         self._metric_objects: dict = {}  # the compiled metric objects per label layout (trainer/plan.py)
         self.compiled = False
-        self.jit_compile = False
+        self._jit_compile = "auto"
         self.steps_per_execution = 1
         self.stop_training = False
         self.history = None
@@ -67,18 +79,18 @@ class Trainer:
 
     # ---- compile ----------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly=None,
-                steps_per_execution=1, jit_compile=None, **kwargs):
+                steps_per_execution=1, jit_compile="auto", **kwargs):
         """Configure training. ``jit_compile=True`` records each batch shape's first training step and replays
-        the recording afterwards, as a CUDA graph on a GPU (see the README). ``steps_per_execution=N`` runs N
-        steps per execution as in Keras: callbacks see a batch begin and end every N steps, and with
-        ``jit_compile=True`` the N steps are one replay (one graph launch on a GPU). ``run_eagerly`` is
-        accepted for tf.keras compatibility (True turns ``jit_compile`` off)."""
+        the recording afterwards, as a CUDA graph on a GPU (see the README); ``"auto"`` (Keras's default) does
+        so where the backend gains from it (``jit_compile`` property). ``steps_per_execution=N`` runs N steps per
+        execution as in Keras: callbacks see a batch begin and end every N steps, and with a recorded step the
+        N steps are one replay (one graph launch on a GPU). ``run_eagerly=True`` runs every step eagerly (with
+        ``jit_compile=True`` it warns, as Keras does)."""
         if kwargs:
             raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}")
         if loss_weights is not None:
             raise ValueError("loss_weights: a Sequential model has one output; leave loss_weights as None")
-        if jit_compile not in (None, True, False, "auto"):
-            raise ValueError(f"jit_compile: expected True, False, 'auto' or None, got {jit_compile!r}")
+        jit_compile = _check_jit_compile(jit_compile)
         if (isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer))
                 or steps_per_execution < 1):
             raise ValueError(f"steps_per_execution: expected a positive integer, got {steps_per_execution!r}")
@@ -92,7 +104,10 @@ class Trainer:
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._metric_objects = {}
         self.compiled_metrics = []
-        self.jit_compile = jit_compile is True and not run_eagerly
+        if jit_compile is True and run_eagerly:
+            warnings.warn("If `run_eagerly` is True, then `jit_compile` cannot also be True. Disabling `jit_compile`.",
+                          stacklevel=2)
+        self._jit_compile = False if run_eagerly else jit_compile
         self.steps_per_execution = int(steps_per_execution)
         # As in Keras, the trainable flags of this moment are the ones training uses (trainable_state.py).
         self._compiled_trainable_state = trainable_state.current(self)
@@ -100,6 +115,21 @@ class Trainer:
         self.compiled = True
         self._optimizer_built = False
         self.train_function = self.test_function = None
+
+    @property
+    def jit_compile(self) -> bool:
+        """Whether training steps are recorded once per batch shape and replayed (a CUDA graph on a GPU).
+        ``"auto"`` resolves for the model's backend, as Keras resolves it per backend: on by default where
+        replays were measured faster than eager steps and equal to them (``Ops.replays_by_default``)."""
+        if self._jit_compile == "auto":
+            ops = self.ops if getattr(self, "ops", None) is not None else get_ops()
+            return bool(ops.replays_by_default)
+        return self._jit_compile
+
+    @jit_compile.setter
+    def jit_compile(self, value) -> None:
+        self._jit_compile = _check_jit_compile(value)
+        self.train_function = None  # the next fit makes its step with the new setting
 
     @property
     def metrics_names(self) -> list[str]:

@@ -348,7 +348,32 @@ def check_gpunn_matmul(env: SmokeEnv) -> str:
             ops.matmul(cp.asarray(a), cp.asarray(np.ascontiguousarray(b.T)).T, out=out)
             errors.append(relative_error(cp.asnumpy(out), a.astype(np.float64) @ b.astype(np.float64)))
     assert_tf32_effect(*errors)
-    return f"error off {errors[0]:.1e}, on {errors[1]:.1e}"
+    rates = gemm_rates(cp, ops)
+    return (f"error off {errors[0]:.1e}, on {errors[1]:.1e}; 4096^3 float32 TFLOP/s, gpunn's cuBLAS / CuPy's: "
+            + ", ".join(f"{mode} {mine:.1f} / {cupy_rate:.1f}" for mode, (mine, cupy_rate) in rates.items()))
+
+
+def gemm_rates(cp, ops, n: int = 4096, repeats: int = 5) -> dict:
+    """{"fp32"/"tf32": (TFLOP/s through gpunn's ctypes cuBLAS, through CuPy's matmul)} for an n^3 product:
+    what choosing gpunn's own cuBLAS calls over CuPy's costs or gains, same device, same run."""
+    a = cp.asarray(np.random.default_rng(13).standard_normal((n, n)).astype(np.float32))
+    b, out = cp.asarray(a.T), cp.empty((n, n), dtype=cp.float32)
+    start, stop = cp.cuda.Event(), cp.cuda.Event()
+    rates = {}
+    for mode, allow in (("fp32", False), ("tf32", True)):
+        with tf32_set(allow):
+            pair = []
+            for product in (lambda: ops.matmul(a, b, out=out), lambda: cp.matmul(a, b, out=out)):
+                product()  # warm-up (heuristics, workspace)
+                start.record()
+                for _ in range(repeats):
+                    product()
+                stop.record()
+                stop.synchronize()
+                seconds = cp.cuda.get_elapsed_time(start, stop) / 1e3 / repeats
+                pair.append(2 * n ** 3 / seconds / 1e12)
+            rates[mode] = tuple(pair)
+    return rates
 
 
 def assert_fits_agree(weights, losses, expected_weights, expected_losses) -> None:

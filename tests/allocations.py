@@ -14,6 +14,7 @@ import ctypes
 import traceback
 
 import numpy as np
+import pytest
 
 _MALLOC = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 _CALLOC = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t)
@@ -99,6 +100,20 @@ def count_numpy_allocations():
     finally:
         _handler.set_handler(previous)
         _handler.events = None
+
+
+@contextlib.contextmanager
+def count_step_allocations():
+    """``count_numpy_allocations`` around training steps on the CPU, whose claim to allocate nothing is the
+    compiled steps' (Numba): skips the test when the NumPy twins stand in for them (no Numba, or
+    GPUNN_CPU_JIT=0), as they are the readable oracle and compute with temporaries."""
+    from gpunn.kernels import cpu_fused, cpu_updates
+
+    if cpu_fused() is None or cpu_updates() is None:
+        pytest.skip("the compiled CPU steps are off (GPUNN_CPU_JIT=0 or no Numba): the NumPy twins standing in "
+                    "for them use temporaries")
+    with count_numpy_allocations() as events:
+        yield events
 
 
 def describe(events, limit: int = 3) -> str:

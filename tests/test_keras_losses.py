@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from allocations import count_numpy_allocations, describe
+from allocations import count_step_allocations, describe
 from helpers import assert_gradients_close, assert_same_training, numerical_gradient, numpy_backend  # noqa: F401
 from test_step_allocations import _fit_steps
 from test_train_step import _data, _model
@@ -225,7 +225,7 @@ def test_loss_is_static_and_keeps_keras_numbers(name, need_grad, dtype, rng, num
     output, y = inputs(name, rng, dtype)
     ws = Workspace(ops)
     first = loss.compute(ops, ws, output, y, GRAD_SCALE, False, need_grad)  # makes the buffers
-    with count_numpy_allocations() as events:
+    with count_step_allocations() as events:
         per_sample, grad, predictions = loss.compute(ops, ws, output, y, GRAD_SCALE, False, need_grad)
     assert events == [], describe(events)
     assert per_sample is first[0] and predictions is output and (grad is first[1] if need_grad else grad is None)
@@ -307,7 +307,7 @@ def test_new_primitives_with_out_and_0d_operands_allocate_nothing(numpy_backend)
     ]
     for call in calls:
         call()
-    with count_numpy_allocations() as events:
+    with count_step_allocations() as events:
         for call in calls:
             call()
     assert events == [], describe(events)
@@ -369,7 +369,7 @@ def test_a_training_step_allocates_nothing_after_the_first(name, jit, numpy_back
     x, y = model._prepare(x, y)
     batches, one = _fit_steps(model, x, y, batch_size=8)
     one(batches[0])
-    with count_numpy_allocations() as events:
+    with count_step_allocations() as events:
         for batch in batches[1:]:
             one(batch)
     assert events == [], describe(events)

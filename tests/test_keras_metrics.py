@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from allocations import count_numpy_allocations, describe
+from allocations import count_step_allocations, describe
 from helpers import assert_same_training, numpy_backend, sigmoid, softmax  # noqa: F401
 
 import gpunn
@@ -603,7 +603,7 @@ def test_steps_with_metrics_allocate_nothing_after_the_first(numpy_backend, mult
             runner(slot)
 
     one(batches[0])  # the first step of this size makes its buffers (and records, with jit)
-    with count_numpy_allocations() as events:
+    with count_step_allocations() as events:
         for batch in batches[1:]:
             one(batch)
     assert events == [], describe(events)
@@ -643,7 +643,7 @@ def test_accumulate_is_static_and_replays(numpy_backend, rng, case, weighted):
     weights = rng.uniform(0, 2, 9).astype(np.float32) if weighted else None
     ws, state = Workspace(ops), _state(metric, 4)
     metric.accumulate(ops, ws, y, p, state, weights)  # makes the buffers
-    with count_numpy_allocations() as events:
+    with count_step_allocations() as events:
         metric.accumulate(ops, ws, y, p, state, weights)
     events = [e for e in events if "/kernels/" not in e[1]]  # the fused kernels' NumPy twins (CUDA: none)
     assert events == [], describe(events)

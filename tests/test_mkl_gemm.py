@@ -13,7 +13,7 @@ from gpunn import _compat
 from gpunn.ops import mkl_gemm
 from gpunn.ops.numpy_ops import NumpyOps
 
-from allocations import count_numpy_allocations, describe
+from allocations import count_step_allocations, describe
 from helpers import assert_same_training
 
 needs_mkl = pytest.mark.skipif(_compat.mkl_runtime() is None,
@@ -189,7 +189,7 @@ def test_steps_through_mkl_allocate_nothing_after_the_first(jit):
         model.ops.upload(x[:64], slot.x)
         model.ops.upload(y[:64], slot.y)
         step(slot)
-        with count_numpy_allocations() as events:
+        with count_step_allocations() as events:
             for _ in range(3):
                 step(slot)
     assert events == [], describe(events)

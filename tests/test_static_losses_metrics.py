@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from allocations import count_numpy_allocations, describe
+from allocations import count_step_allocations, describe
 from helpers import numpy_backend, sigmoid, softmax  # noqa: F401
 
 from gpunn import losses, metrics
@@ -90,7 +90,7 @@ def test_loss_is_static_and_keeps_keras_numbers(name, logits, need_grad, dtype, 
     output, y = _loss_inputs(kind, logits, dtype, rng)
     ws = Workspace(ops)
     first = loss.compute(ops, ws, output, y, GRAD_SCALE, logits, need_grad)  # makes the buffers
-    with count_numpy_allocations() as events:
+    with count_step_allocations() as events:
         per_sample, grad, predictions = loss.compute(ops, ws, output, y, GRAD_SCALE, logits, need_grad)
     events = _allocations_outside_fused_kernels(events) if logits else events
     assert events == [], describe(events)
@@ -117,7 +117,7 @@ def test_training_and_evaluation_share_a_loss_workspace(rng, numpy_backend):
     ws = Workspace(ops)
     for need_grad in (True, False):
         loss.compute(ops, ws, output, y, 1.0 / B, False, need_grad)
-    with count_numpy_allocations() as events:
+    with count_step_allocations() as events:
         for need_grad in (True, False, True):
             loss.compute(ops, ws, output, y, 1.0 / B, False, need_grad)
     assert events == [], describe(events)
@@ -183,7 +183,7 @@ def test_metric_is_static_and_keeps_its_numbers(name, dtype, rng, numpy_backend)
     out = np.full((), 123.0)  # overwritten, not added to
     metric.batch_sum(ops, ws, y, p, out)
     out[...] = 123.0
-    with count_numpy_allocations() as events:
+    with count_step_allocations() as events:
         metric.batch_sum(ops, ws, y, p, out)
     assert events == [], describe(events)
     assert out.dtype == np.float64

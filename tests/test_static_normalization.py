@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from allocations import count_numpy_allocations, describe
+from allocations import count_step_allocations, describe
 from helpers import assert_gradients_close, numerical_gradient, numpy_backend  # noqa: F401
 
 import gpunn
@@ -41,7 +41,7 @@ def forward_backward(layer, x, dy, training):
 def assert_static(layer, x, dy, training):
     """A second forward + backward of the same batch size allocates nothing."""
     forward_backward(layer, x, dy, training)
-    with count_numpy_allocations() as events:
+    with count_step_allocations() as events:
         forward_backward(layer, x, dy, training)
     assert events == [], describe(events)
 
@@ -74,7 +74,7 @@ def test_training_and_inference_share_the_workspace(rng):
     x, dy = rng.standard_normal((B, F)), rng.standard_normal((B, F))
     for training in (True, False):
         forward_backward(layer, x, dy, training)
-    with count_numpy_allocations() as events:
+    with count_step_allocations() as events:
         for training in (True, False, True):
             forward_backward(layer, x, dy, training)
     assert events == [], describe(events)

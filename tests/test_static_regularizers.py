@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from allocations import count_numpy_allocations, describe
+from allocations import count_step_allocations, describe
 from helpers import assert_gradients_close, numerical_gradient, numpy_backend  # noqa: F401
 
 import gpunn
@@ -38,7 +38,7 @@ def test_regularizer_is_static_and_keeps_its_numbers(name, dtype, rng, numpy_bac
     reg.penalty(ops, ws, w, out)
     reg.add_gradient(ops, ws, w, grad)
     grad[...] = 1.0
-    with count_numpy_allocations() as events:
+    with count_step_allocations() as events:
         reg.penalty(ops, ws, w, out)
         reg.add_gradient(ops, ws, w, grad)
     assert events == [], describe(events)
@@ -69,7 +69,7 @@ def test_regularizers_sharing_a_workspace_keep_their_own_constants(rng, numpy_ba
     ws, out = Workspace(ops), np.empty(())
     for reg, w in cases:
         reg.penalty(ops, ws, w, out)
-    with count_numpy_allocations() as events:
+    with count_step_allocations() as events:
         values = []
         for reg, w in cases:
             reg.penalty(ops, ws, w, out)
@@ -100,7 +100,7 @@ def test_layer_penalty_and_gradients_are_static(dtype, out_dtype, rng):
     layer.add_regularization_gradients()
     for grad in g.values():
         grad[...] = 0.0
-    with count_numpy_allocations() as events:
+    with count_step_allocations() as events:
         layer.regularization_penalty(out)
         layer.add_regularization_gradients()
     assert events == [], describe(events)
@@ -114,7 +114,7 @@ def test_layer_penalty_and_gradients_are_static(dtype, out_dtype, rng):
 def test_layer_without_regularizers_writes_a_zero_penalty():
     layer = _dense("float64")
     out = np.full((), 5.0)
-    with count_numpy_allocations() as events:
+    with count_step_allocations() as events:
         layer.regularization_penalty(out)
         layer.add_regularization_gradients()
     assert events == [], describe(events)

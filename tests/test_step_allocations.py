@@ -7,9 +7,10 @@ import pytest
 
 import gpunn
 
-from allocations import count_numpy_allocations, describe
+from allocations import count_step_allocations, describe
 from helpers import numpy_backend  # noqa: F401  (fixture)
 from test_train_step import OPTIMIZERS, _data, _model
+
 
 # ---- no allocation after the first step of a size ----------------------------------------------------------
 
@@ -55,7 +56,7 @@ def test_a_step_allocates_nothing_after_the_first(numpy_backend, stack, loss, ou
     x, y = model._prepare(x, y)
     batches, one = _fit_steps(model, x, y, batch_size=8)
     one(batches[0])  # the first step of this size makes its buffers (and records, with jit)
-    with count_numpy_allocations() as events:
+    with count_step_allocations() as events:
         for batch in batches[1:]:
             one(batch)
     assert events == [], describe(events)

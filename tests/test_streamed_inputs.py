@@ -16,7 +16,7 @@ from gpunn import layers, optimizers
 from gpunn.trainer.streamed_data import BatchStream, is_streamed
 from gpunn.trainer.streamed_loops import _run_in_slot, checked_batch
 
-from allocations import count_numpy_allocations, describe
+from allocations import count_step_allocations, describe
 from helpers import numpy_backend  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("numpy_backend")
@@ -135,7 +135,7 @@ def test_a_streamed_step_allocates_nothing_after_the_first_batch_of_a_size():
     step = model.make_train_function().prepare(model._sparse_labels(arrays[0][1]))
     _run_in_slot(step, arrays[0])
     _run_in_slot(step, arrays[-1])  # the partial batch's first step
-    with count_numpy_allocations() as events:
+    with count_step_allocations() as events:
         for batch in arrays[1:-1]:
             _run_in_slot(step, batch)
     assert events == [], describe(events)

@@ -177,3 +177,13 @@ def test_an_allocation_while_capturing_is_refused(accelerators):
     with pytest.raises(cuda_graphs.CaptureRefused, match="allocated device memory 1 time"):
         cuda_graphs.compile_replays(ops, tape, 1)
     assert ops.pool_hooks == []
+
+
+def test_cupy_records_its_step_with_the_accelerators_off_as_it_captures(accelerators):
+    """The recorded (eager) step runs CuPy's own reduction kernels, compiled then, as its graphs will: not CUB,
+    which the capture switches off."""
+    from gpunn.ops.cupy_ops import CupyOps
+
+    with CupyOps.recording_conditions(types.SimpleNamespace(xp=None)):
+        assert accelerators.reduction == [] and accelerators.routine == []
+    assert accelerators.reduction == [1] and accelerators.routine == [1]

@@ -2,6 +2,8 @@
 and, with jit_compile=True, recorded once and replayed, equal to the eager step bit for bit."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -135,6 +137,63 @@ def test_replay_runs_no_layer_logic(numpy_backend, monkeypatch):
     monkeypatch.setattr(layers.Dense, "forward", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
     model.fit(x[:50], y[:50], batch_size=10, epochs=2, verbose=0, shuffle=False)
     assert len(calls) == 3  # the three Dense layers, once, while the first step was recorded
+
+
+class _RecordingSpy:
+    """Counts the steps recorded (``train_step.Recording`` entered) and the conditions they were recorded in."""
+
+    def __init__(self, monkeypatch, ops):
+        from gpunn.trainer import train_step
+
+        self.recorded, self.inside = 0, []
+        real = train_step.Recording
+        spy = self
+
+        class Counted(real):
+            def __enter__(self):
+                spy.recorded += 1
+                return super().__enter__()
+
+        monkeypatch.setattr(train_step, "Recording", Counted)
+        monkeypatch.setattr(ops, "recording_conditions", self._conditions, raising=False)
+
+    @contextlib.contextmanager
+    def _conditions(self):
+        self.inside.append(True)
+        yield
+        self.inside[-1] = False
+
+
+def test_a_change_of_tf32_records_again(numpy_backend, monkeypatch):
+    """A captured GEMM keeps the math mode it was captured with: switching TF32 (a GPU setting, reached here
+    through the backend's ``allow_tf32``) in the middle of a fit makes the step be recorded, and so captured,
+    again; without a switch one recording serves the whole fit."""
+    x, y = _data()
+    monkeypatch.setattr(numpy_backend, "allow_tf32", False, raising=False)
+
+    class SwitchTf32(callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 1:
+                numpy_backend.allow_tf32 = True
+
+    for switch, recordings in ((False, 1), (True, 2)):
+        model = _model()
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=True)
+        spy = _RecordingSpy(monkeypatch, numpy_backend)
+        model.fit(x[:40], y[:40], batch_size=10, epochs=2, verbose=0, shuffle=False,
+                  callbacks=[SwitchTf32()] if switch else [])
+        assert spy.recorded == recordings, switch
+
+
+def test_a_step_is_recorded_under_the_backends_recording_conditions(numpy_backend, monkeypatch):
+    """CupyOps records with CuPy's CUB reductions off, as its graphs are captured: the recorded step runs
+    the kernels its graphs hold. The conditions apply to the recording step only."""
+    x, y = _data()
+    model = _model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=True)
+    spy = _RecordingSpy(monkeypatch, numpy_backend)
+    model.fit(x[:40], y[:40], batch_size=10, epochs=1, verbose=0, shuffle=False)
+    assert spy.recorded == 1 and spy.inside == [False]
 
 
 def test_make_train_function_is_cached_until_the_model_changes(numpy_backend):

@@ -8,6 +8,7 @@ Layers, losses and optimizers call these methods and never look at the device th
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import numpy
@@ -120,6 +121,11 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
         return int(free + self.xp.get_default_memory_pool().free_bytes())
 
     # ---- recorded steps ---------------------------------------------------------------------------
+    def recording_conditions(self):
+        """The context a step is recorded in: none here; CupyOps records under the conditions its CUDA graphs
+        are captured in, so that the recorded step runs (and compiles) the very kernels its graphs replay."""
+        return contextlib.nullcontext()
+
     def compile_replays(self, tape, repeats: int = 1):
         """A callable running ``repeats`` replays of a recorded step (``recording.Tape``). Here the replays
         themselves, call by call; CupyOps captures them as CUDA graphs."""

@@ -12,7 +12,8 @@ inside it would not replay correctly from a graph: an exception from CUDA or a l
 library that refuses capture), or a device allocation (memory the graph would keep using after the pool
 handed it to someone else): a counting memory hook watches the capture. CuPy's CUB reductions need
 temporary storage, so CuPy's accelerators are switched off while capturing (its own reduction kernels
-write straight into ``out``).
+write straight into ``out``), and while recording the step, so that the recorded step runs and compiles the
+kernels its graphs will hold.
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def capture(ops, calls):
     ops.before_capture(stream)
     allocations = _CountingHook(cp)
     graph = failure = None
-    with stream, allocations, _without_accelerators(cp):
+    with stream, allocations, without_accelerators(cp):
         stream.begin_capture()
         call = None
         try:
@@ -111,7 +112,10 @@ def _accelerator_module():
 
 
 @contextlib.contextmanager
-def _without_accelerators(cp):
+def without_accelerators(cp):
+    """CuPy's CUB reductions and routines off inside the block (they take temporary storage from the pool).
+    A step is recorded this way too, so the eager step and its graphs run the same kernels, compiled before
+    any capture begins."""
     _accelerator = _accelerator_module()
     saved = (_accelerator.get_reduction_accelerators(), _accelerator.get_routine_accelerators())
     _accelerator.set_reduction_accelerators([])

@@ -88,6 +88,10 @@ class CupyOps(Ops):
                                              "(gpunn.ops.cublas_matmul)")
         return cuda_graphs.compile_replays(self, tape, repeats)
 
+    def recording_conditions(self):
+        """CuPy's CUB reductions off, as while capturing (``cuda_graphs.without_accelerators``)."""
+        return cuda_graphs.without_accelerators(self.xp)
+
     def capture_stream(self):
         device = self.xp.cuda.runtime.getDevice()
         stream = self._capture_streams.get(device)

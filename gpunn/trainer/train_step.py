@@ -190,7 +190,7 @@ class TrainStep:
                 done = 0
                 signature = self._recording_signature()
                 if recorded is None or not recorded.serves(signature, source):
-                    with Recording(self.ops) as tape:
+                    with self.ops.recording_conditions(), Recording(self.ops) as tape:
                         self._run(state, tape, source)
                     recorded = state.recordings[key] = _Recorded(tape, signature, source)
                     done = 1
@@ -232,8 +232,9 @@ class TrainStep:
 
     def _recording_signature(self):
         """What a recording depends on beyond its buffers: the optimizer's hyperparameters that reach kernels
-        as host values (the learning rate and step count do not: they live on the device)."""
-        return self.model.optimizer.config_version
+        as host values (the learning rate and step count do not: they live on the device), and the GPU's TF32
+        switch (a captured GEMM keeps the math mode it was captured with)."""
+        return self.model.optimizer.config_version, bool(self.ops.allow_tf32)
 
     def _run(self, state: _SizedState, tape, source: _FeedSource | None = None) -> None:
         ops, plan, model, slot = self.ops, self.plan, self.model, state.slot

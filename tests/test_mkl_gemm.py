@@ -263,6 +263,7 @@ print(gemm.gnu_threads, gemm.shares_numba_pool())
 """
     env = {**__import__("os").environ, "MKL_THREADING_LAYER": layer, "GPUNN_CPU_BLAS": "mkl"}
     env.pop("NUMBA_THREADING_LAYER", None)
+    env.pop("GPUNN_CPU_JIT", None)  # the pool shared is the compiled steps' (Numba's)
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == [str(shares), str(shares)], run.stdout + run.stderr

@@ -195,6 +195,30 @@ def torch() -> ModuleType | None:
     return _try_import("torch")
 
 
+@functools.lru_cache(maxsize=None)
+def tensorboard_writing() -> ModuleType | None:
+    """The ``tensorboard`` package's framework-free writing parts (event files, summary protos), as one
+    namespace, or None when the package is missing (``pip install 'gpunn[tensorboard]'``)."""
+    try:
+        from tensorboard.compat.proto import event_pb2, summary_pb2
+        from tensorboard.plugins.histogram.summary_v2 import histogram_pb
+        from tensorboard.plugins.image import metadata as image_metadata
+        from tensorboard.plugins.scalar.summary_v2 import scalar_pb
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
+        from tensorboard.util.tensor_util import make_tensor_proto
+    except Exception:  # ImportError, or a tensorboard whose layout moved
+        return None
+    return _namespace(event_pb2=event_pb2, summary_pb2=summary_pb2, histogram_pb=histogram_pb,
+                      image_metadata=image_metadata, scalar_pb=scalar_pb, EventFileWriter=EventFileWriter,
+                      make_tensor_proto=make_tensor_proto)
+
+
+def _namespace(**members) -> ModuleType:
+    module = ModuleType("tensorboard_writing")
+    module.__dict__.update(members)
+    return module
+
+
 def version_of(dist_name: str) -> str | None:
     from importlib import metadata
 

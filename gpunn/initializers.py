@@ -157,15 +157,58 @@ HeNormal = _family("HeNormal", 2.0, "fan_in", "truncated_normal")
 LecunUniform = _family("LecunUniform", 1.0, "fan_in", "uniform")
 LecunNormal = _family("LecunNormal", 1.0, "fan_in", "truncated_normal")
 
+class Orthogonal(Initializer):
+    """Keras's Orthogonal: the Q of a QR factorisation of a normal draw, its columns' signs fixed by R's
+    diagonal, shaped (rows = the product of all but the last dimension, columns = the last), times ``gain``."""
+
+    def __init__(self, gain=1.0, seed=None):
+        self.gain, self.seed = gain, seed
+
+    def sample(self, shape, rng):
+        if len(shape) < 2:
+            raise ValueError("The tensor to initialize must be at least two-dimensional. "
+                             f"Received: shape={shape} of rank {len(shape)}.")
+        rng = rng if self.seed is None else np.random.default_rng(self.seed)
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        q, r = np.linalg.qr(rng.normal(0.0, 1.0, (max(rows, cols), min(rows, cols))))
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return self.gain * q.reshape(shape)
+
+
+class Identity(Initializer):
+    """Keras's Identity: ``gain`` times the (possibly rectangular) identity matrix; 2-D weights only."""
+
+    def __init__(self, gain=1.0):
+        self.gain = gain
+
+    def sample(self, shape, rng):
+        if len(shape) != 2:
+            raise ValueError("Identity matrix initializer can only be used for 2D matrices. "
+                             f"Received: shape={shape} of rank {len(shape)}.")
+        return self.gain * np.eye(*shape)
+
+
 _BY_NAME = {
     "zeros": Zeros, "ones": Ones, "constant": Constant, "random_normal": RandomNormal,
     "random_uniform": RandomUniform, "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_uniform": HeUniform,
-    "he_normal": HeNormal, "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
+    "he_normal": HeNormal, "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal, "orthogonal": Orthogonal,
+    "identity": Identity,
     # Keras 3's aliases (keras/src/initializers/__init__.py ALL_OBJECTS_DICT), with the classes' defaults
     "normal": RandomNormal, "uniform": RandomUniform, "one": Ones, "zero": Zeros,
 }
 _BY_CLASS = {cls.__name__: cls for cls in _BY_NAME.values()}
+_BY_CLASS.update(OrthogonalInitializer=Orthogonal, IdentityInitializer=Identity)  # Keras's compatibility names
+
+# Keras exports every class under its snake_case name too (keras.initializers.he_normal is HeNormal), and
+# these two under older names.
+zeros, ones, constant, random_normal, random_uniform = Zeros, Ones, Constant, RandomNormal, RandomUniform
+truncated_normal, variance_scaling, orthogonal, identity = TruncatedNormal, VarianceScaling, Orthogonal, Identity
+glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNormal, HeUniform, HeNormal
+lecun_uniform, lecun_normal = LecunUniform, LecunNormal
+OrthogonalInitializer, IdentityInitializer = Orthogonal, Identity
 _DEFAULT = "glorot_uniform"  # what Keras 3's Layer.add_weight uses for a float weight given no initializer
 
 
@@ -193,3 +236,10 @@ def get(identifier) -> Initializer:
 
 def serialize(init: Initializer) -> dict:
     return {"class_name": type(init).__name__, "config": init.get_config()}
+
+
+def deserialize(config) -> Initializer:
+    """An Initializer from ``serialize``'s dict (Keras's ``initializers.deserialize``)."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"config: expected a dict with 'class_name' and 'config', got {config!r}")
+    return get(config)

@@ -81,3 +81,75 @@ def test_constant_of_an_array_of_another_shape_is_refused_naming_both_shapes():
         initializers.Constant(np.zeros((2, 3)))((3,))
     with pytest.raises(ValueError, match="value: expected a number or an array of numbers"):
         initializers.Constant("big")
+
+
+def test_every_keras_initializer_name_an_mlp_uses_is_here_as_the_same_class():
+    """keras.initializers exports each class under its snake_case name too (he_normal is HeNormal), and
+    Orthogonal / Identity under older names; gpunn offers the same names for the same classes."""
+    import importlib.util
+    import json
+    import os
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("keras") is None or importlib.util.find_spec("jax") is None:
+        pytest.skip("keras and jax are in the test extra; Keras's exported names are the spec")
+    listing = ("import json, keras; i = keras.initializers; print(json.dumps({n: getattr(i, n).__name__ "
+               "for n in dir(i) if not n.startswith('_')}))")
+    run = subprocess.run([sys.executable, "-c", listing], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    theirs = json.loads(run.stdout.strip().splitlines()[-1])
+    skipped = {"STFT", "stft", "STFTInitializer"}  # a signal-processing initializer: no MLP use
+    for name, class_name in theirs.items():
+        if name in skipped:
+            continue
+        mine = getattr(initializers, name, None)
+        assert mine is not None, name
+        assert mine.__name__ == class_name.replace("Initializer", "") or mine.__name__ == class_name, name
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (4, 4), (2, 3, 6)])
+def test_orthogonal_gives_orthonormal_rows_or_columns_times_gain(shape):
+    values = initializers.Orthogonal(gain=1.5, seed=7)(shape, "float64")
+    flat = values.reshape(-1, shape[-1]) / 1.5
+    small = min(flat.shape)
+    gram = flat.T @ flat if flat.shape[0] >= flat.shape[1] else flat @ flat.T
+    np.testing.assert_allclose(gram, np.eye(small), atol=1e-12)
+    np.testing.assert_array_equal(values, initializers.Orthogonal(gain=1.5, seed=7)(shape, "float64"))
+    gpunn.utils.set_random_seed(3)
+    first = initializers.get("orthogonal")(shape, "float64")
+    assert not np.array_equal(first, initializers.get("orthogonal")(shape, "float64"))  # unseeded: new draws
+
+
+def test_orthogonal_fixes_the_sign_of_each_column_as_keras_does():
+    """q * sign(diag(r)): the QR factorisation made unique, so R's diagonal is positive."""
+    values = initializers.Orthogonal(seed=2)((6, 4), "float64")
+    draw = np.random.default_rng(2).normal(0.0, 1.0, (6, 4))
+    r = values.T @ draw  # draw = q r with q = values
+    assert (np.diag(r) > 0).all() and np.allclose(np.tril(r, -1), 0.0, atol=1e-12)
+
+
+def test_identity_and_the_shapes_both_refuse():
+    np.testing.assert_array_equal(initializers.get("identity")((2, 3), "float32"), np.eye(2, 3))
+    np.testing.assert_array_equal(initializers.Identity(gain=3.0)((3, 2), "float64"), 3.0 * np.eye(3, 2))
+    with pytest.raises(ValueError, match="Identity matrix initializer can only be used for 2D matrices"):
+        initializers.Identity()((3,), "float32")
+    with pytest.raises(ValueError, match="must be at least two-dimensional"):
+        initializers.Orthogonal()((3,), "float32")
+
+
+def test_orthogonal_kernels_train_and_survive_a_keras_file(tmp_path):
+    gpunn.utils.set_random_seed(1)
+    model = gpunn.Sequential([gpunn.Input(shape=(4,)),
+                              layers.Dense(4, kernel_initializer=initializers.orthogonal(gain=2.0, seed=5)),
+                              layers.Dense(2, kernel_initializer="identity")])
+    model.compile(optimizer="sgd", loss="mse")
+    kernel = model.layers[0].kernel.numpy()
+    np.testing.assert_allclose(kernel.T @ kernel, 4.0 * np.eye(4), atol=1e-5)
+    np.testing.assert_array_equal(model.layers[1].kernel.numpy(), np.eye(4, 2))
+    model.save(tmp_path / "m.keras")
+    loaded = gpunn.models.load_model(tmp_path / "m.keras")
+    assert loaded.layers[0].kernel_initializer.get_config() == {"gain": 2.0, "seed": 5}
+    assert type(loaded.layers[1].kernel_initializer) is initializers.Identity
+    assert initializers.deserialize(initializers.serialize(initializers.Orthogonal(3.0))).gain == 3.0

@@ -9,7 +9,7 @@ work on NumPy arrays as Keras's do. In ``fit`` and ``evaluate`` metrics are unwe
 ``weighted_metrics``); ``update_state(..., sample_weight=...)`` weights them as Keras does.
 
 Modules: ``base`` (the Metric API), ``reduction`` (Mean, per-sample means), ``accuracy``, ``regression``,
-``probabilistic`` (cross-entropies), ``confusion`` and ``confusion_counts`` (TP/FP/TN/FN, Precision,
+``probabilistic`` (cross-entropies), ``loss_backed`` (a loss averaged over samples), ``confusion`` and ``confusion_counts`` (TP/FP/TN/FN, Precision,
 Recall, AUC), ``f_score``, ``registry`` (names), ``state`` (where the state lives).
 """
 from __future__ import annotations
@@ -19,6 +19,8 @@ from .accuracy import (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCate
 from .base import Metric
 from .confusion import AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives, TruePositives
 from .f_score import F1Score, FBetaScore
+from .loss_backed import (CategoricalHinge, CosineSimilarity, Hinge, KLDivergence, LogCoshError,
+                          MeanSquaredLogarithmicError, Poisson, SquaredHinge)
 from .probabilistic import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
 from .reduction import Mean, PerSampleMean
 from .registry import accuracy_for, deserialize, get, serialize
@@ -33,5 +35,7 @@ __all__ = [
     "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
     "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives", "Precision", "Recall", "AUC",
     "FBetaScore", "F1Score",
+    "Hinge", "SquaredHinge", "CategoricalHinge", "KLDivergence", "Poisson", "LogCoshError",
+    "MeanSquaredLogarithmicError", "CosineSimilarity",
     "get", "accuracy_for", "serialize", "deserialize",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import losses as losses_module
 from .base import class_ids, dense_labels
-from .reduction import PerSampleMean
+from .loss_backed import LossMean
 
 
 def _check_axis(axis):
@@ -18,15 +18,9 @@ def _check_smoothing(label_smoothing):
     return float(label_smoothing)
 
 
-class _CrossentropyMetric(PerSampleMean):
-    direction = "down"
-    loss_class = None
-
-    def _loss(self):
-        loss = getattr(self, "_loss_object", None)
-        if loss is None:
-            loss = self._loss_object = self.loss_class(from_logits=self.from_logits)
-        return loss
+class _CrossentropyMetric(LossMean):
+    def _loss_arguments(self):
+        return {"from_logits": self.from_logits}
 
     def _smoothed(self, ops, ws, y_true, predictions, off_value):
         """y * (1 - smoothing) + smoothing * off_value (Keras's label smoothing), in a buffer of ``ws``."""
@@ -34,11 +28,6 @@ class _CrossentropyMetric(PerSampleMean):
         smoothed = self._buffer(ws, "smoothed", predictions.shape, dtype)
         ops.multiply(y_true, self._constant(ws, "keep", 1.0 - self.label_smoothing, dtype), smoothed)
         return ops.add(smoothed, self._constant(ws, "spread", self.label_smoothing * off_value, dtype), smoothed)
-
-    def per_sample(self, ops, ws, y_true, predictions):
-        per_sample, _, _ = self._loss().compute(ops, ws, predictions, self._targets(ops, ws, y_true, predictions),
-                                                1.0, self.from_logits, need_grad=False)
-        return per_sample
 
 
 class BinaryCrossentropy(_CrossentropyMetric):

@@ -8,7 +8,7 @@ failing that to the one the labels and output imply.
 from __future__ import annotations
 
 from .._registry import lookup
-from . import accuracy, confusion, f_score, probabilistic, reduction, regression
+from . import accuracy, confusion, f_score, loss_backed, probabilistic, reduction, regression
 from .base import Metric, to_snake_case
 
 CLASSES = [
@@ -22,6 +22,9 @@ CLASSES = [
     confusion.TruePositives, confusion.FalsePositives, confusion.TrueNegatives, confusion.FalseNegatives,
     confusion.Precision, confusion.Recall, confusion.AUC,
     f_score.FBetaScore, f_score.F1Score,
+    loss_backed.Hinge, loss_backed.SquaredHinge, loss_backed.CategoricalHinge, loss_backed.KLDivergence,
+    loss_backed.Poisson, loss_backed.LogCoshError, loss_backed.MeanSquaredLogarithmicError,
+    loss_backed.CosineSimilarity,
 ]
 
 # Keras's ALL_OBJECTS_DICT: class names and their snake-case forms, plus the short aliases. Lookups ignore case.
@@ -30,7 +33,8 @@ for _cls in CLASSES:
     BY_NAME[_cls.__name__.lower()] = _cls
     BY_NAME[to_snake_case(_cls.__name__)] = _cls
 BY_NAME.update({"mse": regression.MeanSquaredError, "mae": regression.MeanAbsoluteError,
-                "mape": regression.MeanAbsolutePercentageError, "bce": probabilistic.BinaryCrossentropy})
+                "mape": regression.MeanAbsolutePercentageError, "bce": probabilistic.BinaryCrossentropy,
+                "msle": loss_backed.MeanSquaredLogarithmicError})
 BY_CLASS_NAME = {cls.__name__: cls for cls in CLASSES}
 
 _ACCURACY_BY_LOSS = {

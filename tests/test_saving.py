@@ -294,3 +294,15 @@ def test_save_creates_missing_directories(trained, tmp_path):
     path = tmp_path / "a" / "b" / "model.h5"
     trained.save(path)
     assert path.is_file()
+
+
+def test_models_save_model_is_model_save(tmp_path):
+    """keras.models.save_model(model, filepath): the same file as model.save(filepath)."""
+    model = gpunn.Sequential([gpunn.Input(shape=(3,)), gpunn.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    gpunn.models.save_model(model, tmp_path / "m.keras")
+    loaded = gpunn.models.load_model(tmp_path / "m.keras")
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(FileExistsError):
+        gpunn.models.save_model(model, tmp_path / "m.keras", overwrite=False)

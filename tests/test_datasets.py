@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gpunn import datasets
-from gpunn.datasets import _idx, digits, fashion_mnist, mnist, synthetic
+from gpunn.datasets import _cache, _idx, digits, fashion_mnist, mnist, synthetic
 
 IDX_NAMES = _idx.IDX_FILES
 
@@ -149,7 +149,7 @@ def _no_network(*args, **kwargs):
 
 def test_offline_error_lists_files_and_alternative(tmp_path, monkeypatch):
     monkeypatch.setenv("GPUNN_OFFLINE", "1")
-    monkeypatch.setattr(_idx.urllib.request, "urlopen", _no_network)
+    monkeypatch.setattr(_cache.urllib.request, "urlopen", _no_network)
     target = tmp_path / "empty"
     with pytest.raises(FileNotFoundError) as info:
         mnist.load_data(path=target)
@@ -170,7 +170,7 @@ def test_failed_download_error(tmp_path, monkeypatch):
         assert timeout is not None and timeout <= 30  # a short timeout, never a hang
         raise urllib.error.URLError("Name or service not known")
 
-    monkeypatch.setattr(_idx.urllib.request, "urlopen", unreachable)
+    monkeypatch.setattr(_cache.urllib.request, "urlopen", unreachable)
     with pytest.raises(FileNotFoundError, match="downloading failed") as info:
         fashion_mnist.load_data(path=tmp_path)
     assert "Name or service not known" in str(info.value)
@@ -191,7 +191,7 @@ def test_download_fills_cache_atomically(tmp_path, monkeypatch):
         requested.append(url)
         return io.BytesIO(served[url.rsplit("/", 1)[1][:-3]])
 
-    monkeypatch.setattr(_idx.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(_cache.urllib.request, "urlopen", fake_urlopen)
     cache = tmp_path / "cache"
     cache.mkdir()
     # One file already present (plain): only the other three are fetched.

@@ -3,20 +3,33 @@
 - ``digits``: scikit-learn's 8x8 digits, shipped offline (the default for examples and tests).
 - ``mnist``, ``fashion_mnist``: the 28x28 sets, read from IDX files in a local cache (downloaded
   once when missing).
+- ``boston_housing``, ``california_housing``: Keras's regression sets (13 and 8 features).
+- ``imdb``, ``reuters``: Keras's word-index sequence sets (review sentiment, newswire topics), with
+  ``get_word_index``.
 - ``synthetic``: generated classification and regression data of any size.
+
+All but ``digits`` and ``synthetic`` are files in a local cache, downloaded once when missing; the
+Keras sets use Keras's own files, so they return exactly what ``keras.datasets`` returns.
 """
 from __future__ import annotations
 
 import difflib
 
-from . import digits, fashion_mnist, mnist, synthetic
+from . import boston_housing, california_housing, digits, fashion_mnist, imdb, mnist, reuters, synthetic
 
-__all__ = ["digits", "fashion_mnist", "mnist", "synthetic", "load", "NAMES"]
+__all__ = [
+    "boston_housing", "california_housing", "digits", "fashion_mnist", "imdb", "mnist", "reuters", "synthetic",
+    "load", "NAMES",
+]
 
 _MODULES = {
     "digits": digits,
     "mnist": mnist,
     "fashion_mnist": fashion_mnist,
+    "boston_housing": boston_housing,
+    "california_housing": california_housing,
+    "imdb": imdb,
+    "reuters": reuters,
     "synthetic": synthetic,
 }
 NAMES = tuple(_MODULES)
@@ -26,8 +39,9 @@ def load(name, **kwargs):
     """Load a data set by name: ``load("mnist")`` is ``mnist.load_data()``.
 
     Args:
-        name: one of ``'digits'``, ``'mnist'``, ``'fashion_mnist'``, ``'synthetic'``
-            (case-insensitive; ``-`` may stand for ``_``).
+        name: one of ``NAMES``: ``'digits'``, ``'mnist'``, ``'fashion_mnist'``, ``'boston_housing'``,
+            ``'california_housing'``, ``'imdb'``, ``'reuters'``, ``'synthetic'`` (case-insensitive; ``-``
+            may stand for ``_``).
         **kwargs: passed on to that module's ``load_data``.
 
     Returns:

@@ -8,15 +8,13 @@ C order. Files may be gzip-compressed (``.gz``).
 from __future__ import annotations
 
 import gzip
-import hashlib
-import os
 import struct
 import sys
-import tempfile
-import urllib.request
 from pathlib import Path
 
 import numpy as np
+
+from ._cache import data_dir, download, offline
 
 __all__ = [
     "read_idx",
@@ -38,10 +36,6 @@ IDX_FILES = (
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
-
-# Per-read timeout of a download, seconds: long enough for a slow mirror, short enough that an
-# offline machine gets its error quickly.
-_TIMEOUT_S = 10.0
 
 
 def _open(path: Path):
@@ -119,56 +113,11 @@ def write_idx(path, array) -> None:
         f.write(array.tobytes())
 
 
-def data_dir(name: str, path=None) -> Path:
-    """The cache directory of data set ``name``.
-
-    ``path`` if given, else ``$GPUNN_DATA_DIR/<name>`` when that variable is set, else
-    ``~/.gpunn/datasets/<name>``.
-    """
-    if path is not None:
-        return Path(path).expanduser()
-    root = os.environ.get("GPUNN_DATA_DIR")
-    if root:
-        return Path(root).expanduser() / name
-    return Path.home() / ".gpunn" / "datasets" / name
-
-
-def _offline() -> bool:
-    return os.environ.get("GPUNN_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
-
-
 def _find(directory: Path, base: str) -> Path | None:
     for candidate in (directory / base, directory / f"{base}.gz"):
         if candidate.is_file():
             return candidate
     return None
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _download(url: str, dest: Path, md5: str | None) -> None:
-    """Fetch ``url`` to ``dest`` through a temporary file in the same directory.
-
-    os.replace makes the final step atomic, so an interrupted download (or several processes of a
-    data-parallel run fetching at once) never leaves a truncated file under the final name.
-    """
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT_S) as resp:
-            for block in iter(lambda: resp.read(1 << 20), b""):
-                out.write(block)
-        if md5 is not None and _md5(Path(tmp)) != md5:
-            raise OSError(f"{url}: checksum mismatch (expected md5 {md5})")
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _missing_message(name: str, directory: Path, missing, mirrors, reason: str) -> str:
@@ -186,7 +135,7 @@ def _missing_message(name: str, directory: Path, missing, mirrors, reason: str) 
 
 
 def _fetch(name: str, directory: Path, missing, mirrors, md5s) -> None:
-    if _offline():
+    if offline():
         raise FileNotFoundError(
             _missing_message(name, directory, missing, mirrors, "downloading is off (GPUNN_OFFLINE is set).")
         )
@@ -203,7 +152,7 @@ def _fetch(name: str, directory: Path, missing, mirrors, md5s) -> None:
             url = mirror + f"{base}.gz"
             print(f"Downloading {url}", file=sys.stderr)
             try:
-                _download(url, dest, md5s.get(base))
+                download(url, dest, md5s.get(base))
                 break
             except Exception as e:  # noqa: BLE001 - any failure means "try the next mirror"
                 errors.append(f"{url}: {e}")

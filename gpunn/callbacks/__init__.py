@@ -10,6 +10,7 @@ About ``logs``: epoch-end logs are plain dicts of floats. Batch-level logs are a
 Mapping whose values are computed when read; on a GPU each read waits for the device, so a
 callback should read batch logs only when it needs them.
 """
+from .backup_and_restore import BackupAndRestore
 from .base import Callback
 from .callback_list import CallbackList
 from .csv_logger import CSVLogger
@@ -27,4 +28,5 @@ from .terminate_on_nan import TerminateOnNaN
 __all__ = [
     "Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint",
     "ReduceLROnPlateau", "CSVLogger", "TerminateOnNaN", "LearningRateScheduler", "LambdaCallback", "TensorBoard",
+    "BackupAndRestore",
 ]

@@ -60,6 +60,10 @@ def _set_counters(filepath: str, model, counters: dict, by_name: bool) -> None:
 def _compile_safetensors(filepath: str, model, metadata: dict, tensors: dict) -> None:
     with _from_file(filepath, _NOT_COMPILABLE):
         compile_from_config(model, json.loads(metadata["compile_config"]))
+    _restore_optimizer_slots(filepath, model, metadata, tensors)
+
+
+def _restore_optimizer_slots(filepath: str, model, metadata: dict, tensors: dict) -> None:
     with _from_file(filepath, "its optimizer state does not fit the model"):
         slots = {k.split("/", 1)[1]: v for k, v in tensors.items() if k.startswith("optimizer/")}
         if "optimizer_iterations" in metadata:
@@ -81,6 +85,33 @@ def _load_safetensors(filepath: str, data: bytes, compile: bool):
     if compile and "compile_config" in metadata:
         _compile_safetensors(filepath, model, metadata, tensors)
     return model
+
+
+def load_training_state(model, filepath, data: bytes | None = None) -> None:
+    """Into ``model``, built and compiled as the model that ``model.save`` wrote to ``filepath`` (gpunn's
+    safetensors format): its weights, Dropout mask counters and optimizer state (slots, step count and learning
+    rate), so that training goes on exactly as it would have from the save. ``data``: the file's bytes, when the
+    caller has read them already. A damaged file, or one written by a differently built or compiled model, raises
+    NotAModelFileError or ValueError."""
+    filepath = os.fsdecode(check_load_path(filepath))
+    metadata, tensors = read_file(filepath, (MODEL_FORMAT,), data)
+    with _from_file(filepath, "its compile config is not readable"):
+        saved = json.loads(metadata["compile_config"])["optimizer"] if "compile_config" in metadata else {}
+    current = type(model.optimizer).__name__ if model.compiled else None
+    if saved.get("class_name") != current:
+        raise ValueError(f"filepath: {filepath!r} holds the state of a model compiled with optimizer "
+                         f"{saved.get('class_name')!r}; this model's optimizer is {current!r}")
+    with _from_file(filepath, "its weights do not fit this model"):
+        restore_weights(model, tensors, filepath)
+    _set_counters(filepath, model, json.loads(metadata.get("dropout_counters", "{}")), by_name=False)
+    if current is None:
+        return
+    _restore_optimizer_slots(filepath, model, metadata, tensors)
+    rate = saved.get("config", {}).get("learning_rate")
+    # A callback (ReduceLROnPlateau, LearningRateScheduler) may have moved a plain learning rate since compile;
+    # Keras keeps it in an optimizer variable, restored with the others.
+    if model.optimizer.schedule is None and isinstance(rate, (int, float)) and not isinstance(rate, bool):
+        model.optimizer.learning_rate = rate
 
 
 def _load_keras(contents, compile: bool):

@@ -129,6 +129,13 @@ class EpochIterator:
             lo, hi = shard_bounds(start, stop, self.comm.rank, self.comm.size)
             yield Batch(step, lo, hi, stop - start, lo - start)
 
+    def skip_epochs(self, count: int) -> None:
+        """Draw and drop the orders of ``count`` epochs (none when not shuffling): the generator is then where
+        it would be after running them."""
+        if self.shuffle:
+            for _ in range(count):
+                self.rng.permutation(self.n)
+
     def enable_feed(self) -> DeviceFeed | None:
         """The device feed (made on first use), or None when the data stays on the host."""
         if self.feed is None and self.data.on_device:

@@ -193,9 +193,10 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
     model.stop_training = False
     divergence = DivergenceWarning(cbs, True)
     logs: dict = {}
+    model._initial_epoch = None  # only this fit's callbacks may move its start (trainer.py _start_epoch)
     cbs.on_train_begin()
     try:
-        for epoch in range(initial_epoch, epochs):
+        for epoch in range(model._start_epoch(initial_epoch, distributed.current()), epochs):
             cbs.on_epoch_begin(epoch)
             step.metrics.reset()
             stream.begin_epoch()

@@ -76,6 +76,7 @@ class Trainer:
         self.train_function = self.test_function = None
         self._compiled_trainable_state = None  # see trainable_state.py
         self._warned_trainable_state = None
+        self._initial_epoch = None  # set by a callback to move fit's start (Keras's name): see _start_epoch
 
     # ---- compile ----------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly=None,
@@ -290,8 +291,13 @@ class Trainer:
         divergence = DivergenceWarning(cbs, comm.is_chief)
         val_data = None
         logs: dict = {}
+        self._initial_epoch = None  # only this fit's callbacks may move its start
         cbs.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
+        start = self._start_epoch(initial_epoch, comm)
+        # The epochs skipped by a resumed run draw their orders all the same, so that (with the same seed) the
+        # epochs it runs see their batches in the order the interrupted run would have.
+        iterator.skip_epochs(min(start, epochs) - initial_epoch)
+        for epoch in range(start, epochs):
             cbs.on_epoch_begin(epoch)
             step.metrics.reset()
             for batches in iterator.executions(self.steps_per_execution):
@@ -320,6 +326,16 @@ class Trainer:
                 break
         cbs.on_train_end(logs)
         return self.history
+
+    def _start_epoch(self, initial_epoch: int, comm) -> int:
+        """The epoch fit starts at: ``initial_epoch``, unless a callback's ``on_train_begin`` moved it by setting
+        ``model._initial_epoch`` (Keras's trainers: ``self._initial_epoch or initial_epoch``), as BackupAndRestore
+        does to resume an interrupted run. Taken once, so the next fit starts where its own arguments say."""
+        moved, self._initial_epoch = self._initial_epoch, None
+        start = int(moved or initial_epoch)
+        if comm.size > 1:  # ranks starting at different epochs would wait for each other in the first sum
+            comm.check_same("the epoch training starts at (model._initial_epoch, set by a callback)", str(start))
+        return start
 
     # ---- evaluate / predict -----------------------------------------------------------------------
     def _evaluate_arrays(self, arrays: list, batch_size: int, data: DeviceDataset | None = None,

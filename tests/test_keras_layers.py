@@ -120,7 +120,7 @@ def test_bad_arguments_name_the_argument():
         (lambda: layers.GaussianNoise(1.5), "stddev"),
         (lambda: layers.GaussianDropout(1.0), "rate"),
         (lambda: layers.GaussianNoise(0.1, seed="x"), "seed"),
-        (lambda: layers.PReLU(alpha_constraint="non_neg"), "alpha_constraint"),
+        (lambda: layers.PReLU(alpha_constraint="non_negative"), "alpha_constraint"),
         (lambda: layers.PReLU(shared_axes=[0]), "shared_axes"),
         (lambda: layers.Normalization(mean=1.0), "variance"),
         (lambda: layers.Normalization(mean=[1.0, 2.0], variance=[1.0]), "mean"),

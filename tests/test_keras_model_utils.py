@@ -260,8 +260,8 @@ def test_reads_the_json_tf_keras_2_writes():
 
 @pytest.mark.parametrize("change, words", [
     (lambda c: c["layers"][1]["config"].update(kernel_constraint={"module": "keras.constraints",
-                                                                  "class_name": "MaxNorm", "config": {}}),
-     ["kernel_constraint", "MaxNorm"]),
+                                                                  "class_name": "ClipNorm", "config": {}}),
+     ["kernel_constraint", "ClipNorm"]),
     (lambda c: c["layers"][1]["config"].update(dtype={"module": "keras", "class_name": "DTypePolicy",
                                                       "config": {"name": "mixed_float16"}}),
      ["mixed_float16"]),

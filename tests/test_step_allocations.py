@@ -40,6 +40,17 @@ def _fit_steps(model, x, y, batch_size):
     return batches, one
 
 
+def assert_later_steps_allocate_nothing(model, x, y, batch_size=8):
+    """The first step of each size makes its buffers (and records, with jit); the steps after it allocate none."""
+    x, y = model._prepare(x, y)
+    batches, one = _fit_steps(model, x, y, batch_size)
+    one(batches[0])
+    with count_step_allocations() as events:
+        for batch in batches[1:]:
+            one(batch)
+    assert events == [], describe(events)
+
+
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "replay"])
 @pytest.mark.parametrize("optimizer", ["sgd-nesterov", "rmsprop-centered", "adagrad", "adam-amsgrad", "adamw",
                                        "adam-clipnorm", "sgd-global-clipnorm", "rmsprop-clipvalue", "nadam",
@@ -53,10 +64,4 @@ def test_a_step_allocates_nothing_after_the_first(numpy_backend, stack, loss, ou
         loss, np.random.default_rng(1).standard_normal((40, 3)).astype("float32"))
     model = _model(stack, out_activation=out)
     model.compile(optimizer=OPTIMIZERS[optimizer](), loss=loss, metrics=["accuracy"], jit_compile=jit)
-    x, y = model._prepare(x, y)
-    batches, one = _fit_steps(model, x, y, batch_size=8)
-    one(batches[0])  # the first step of this size makes its buffers (and records, with jit)
-    with count_step_allocations() as events:
-        for batch in batches[1:]:
-            one(batch)
-    assert events == [], describe(events)
+    assert_later_steps_allocate_nothing(model, x, y)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import initializers, regularizers
+from .. import constraints, initializers, regularizers
 from ..ops.workspace import Workspace, Workspaces
 from .calling import bind_standalone, call_layer, compute_dtype
 from .variable import Variable
@@ -41,6 +41,7 @@ class WeightSpec:
     shape: tuple[int, ...]
     initializer: initializers.Initializer
     regularizer: regularizers.Regularizer | None = None
+    constraint: constraints.Constraint | None = None
     trainable: bool = True
 
 
@@ -151,9 +152,17 @@ class Layer:
         Layer.bindings_made += 1
         # Looked up once here, not on every training step. Every regularized weight adds to the penalty;
         # only those with a gradient view get the penalty's gradient.
-        specs = [s for s in self.weight_specs() if s.regularizer is not None]
+        all_specs = self.weight_specs()
+        specs = [s for s in all_specs if s.regularizer is not None]
         self._penalized = [(s.regularizer, weights[s.name]) for s in specs]
         self._regularized = [(s.regularizer, weights[s.name], grads[s.name]) for s in specs if s.name in grads]
+        # As Keras, which constrains the variables its optimizer trains: those with a gradient view.
+        self._constrained = [(s.constraint, weights[s.name]) for s in all_specs
+                             if s.constraint is not None and s.name in grads]
+        for spec in all_specs:
+            if spec.constraint is not None:
+                # Each layer names the argument after its weight: kernel_constraint, gamma_constraint...
+                spec.constraint.check_shape(f"{spec.name}_constraint of layer {self.name!r}", spec.shape)
 
     # ---- computation ------------------------------------------------------------------------------
     def forward(self, x, training: bool) -> tuple[Any, Backprop]:
@@ -186,6 +195,15 @@ class Layer:
         ws = self.workspace("regularization")
         for regularizer, weight, grad in self._regularized:
             regularizer.add_gradient(self.ops, ws, weight, grad)
+
+    def apply_constraints(self) -> None:
+        """Project each trained weight onto its constraint, in place. The model calls this after the optimizer's
+        update, as Keras's optimizer does after applying gradients."""
+        if not self._constrained:
+            return
+        ws = self.workspace("constraints")
+        for constraint, weight in self._constrained:
+            constraint.apply(self.ops, ws, weight)
 
     # ---- Keras-facing -----------------------------------------------------------------------------
     def variable(self, name: str) -> Variable:

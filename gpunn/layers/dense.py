@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, initializers, regularizers
+from .. import activations, constraints, initializers, regularizers
 from .activation_step import activation_backward, activation_forward
 from .base import Layer, WeightSpec, weight_property
 
@@ -20,7 +20,8 @@ class Dense(Layer):
     bias = weight_property("bias")
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         # NumPy integers too, as Keras takes them: Dense(y.max() + 1) is a common spelling.
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
@@ -32,15 +33,18 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.resolve("kernel_constraint", kernel_constraint)
+        self.bias_constraint = constraints.resolve("bias_constraint", bias_constraint)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def weight_specs(self):
         specs = [WeightSpec("kernel", (self.input_shape[-1], self.units), self.kernel_initializer,
-                            self.kernel_regularizer)]
+                            self.kernel_regularizer, self.kernel_constraint)]
         if self.use_bias:
-            specs.append(WeightSpec("bias", (self.units,), self.bias_initializer, self.bias_regularizer))
+            specs.append(WeightSpec("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
+                                    self.bias_constraint))
         return specs
 
     def forward(self, x, training, apply_activation=True):
@@ -82,4 +86,6 @@ class Dense(Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }

@@ -11,7 +11,7 @@ share their buffers. Reductions are NumPy's own: mean and var are computed as ``
 """
 from __future__ import annotations
 
-from .. import initializers, regularizers
+from .. import constraints, initializers, regularizers
 from .base import Layer, WeightSpec, weight_property
 
 
@@ -44,7 +44,8 @@ class _ScaleShift(Layer):
     beta = weight_property("beta")
 
     def __init__(self, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros", gamma_initializer="ones",
-                 beta_regularizer=None, gamma_regularizer=None, **kwargs):
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if not epsilon > 0:
             raise ValueError(f"epsilon: expected a positive number, got {epsilon!r}")
@@ -53,14 +54,18 @@ class _ScaleShift(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.resolve("beta_constraint", beta_constraint)
+        self.gamma_constraint = constraints.resolve("gamma_constraint", gamma_constraint)
 
     def weight_specs(self):
         features = (self.input_shape[-1],)
         specs = []
         if self.scale:
-            specs.append(WeightSpec("gamma", features, self.gamma_initializer, self.gamma_regularizer))
+            specs.append(WeightSpec("gamma", features, self.gamma_initializer, self.gamma_regularizer,
+                                    self.gamma_constraint))
         if self.center:
-            specs.append(WeightSpec("beta", features, self.beta_initializer, self.beta_regularizer))
+            specs.append(WeightSpec("beta", features, self.beta_initializer, self.beta_regularizer,
+                                    self.beta_constraint))
         return specs
 
     def moments(self, ws, x2, axis):
@@ -132,4 +137,6 @@ class _ScaleShift(Layer):
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
             "beta_regularizer": regularizers.serialize(self.beta_regularizer),
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
         }

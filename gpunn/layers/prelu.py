@@ -4,11 +4,11 @@
 alpha of shape (1, W)).
 
 Forward keeps min(x, 0) for backward: d alpha = sum of dy * min(x, 0) over the batch and the shared axes, and
-dx = dy * (1 where x > 0, else alpha). gpunn has no weight constraints: ``alpha_constraint`` must be None.
+dx = dy * (1 where x > 0, else alpha).
 """
 from __future__ import annotations
 
-from .. import initializers, regularizers
+from .. import constraints, initializers, regularizers
 from .base import Layer, WeightSpec, weight_property
 
 
@@ -19,11 +19,9 @@ class PReLU(Layer):
     def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None, shared_axes=None,
                  **kwargs):
         super().__init__(**kwargs)
-        if alpha_constraint is not None:
-            raise ValueError(f"alpha_constraint: gpunn has no weight constraints; expected None, got "
-                             f"{alpha_constraint!r}")
         self.alpha_initializer = initializers.get(alpha_initializer)
         self.alpha_regularizer = regularizers.get(alpha_regularizer)
+        self.alpha_constraint = constraints.resolve("alpha_constraint", alpha_constraint)
         if shared_axes is None:
             self.shared_axes = None
         else:
@@ -43,7 +41,8 @@ class PReLU(Layer):
         shape = list(self.input_shape)
         for axis in self.shared_axes or []:
             shape[axis - 1] = 1
-        return [WeightSpec("alpha", tuple(shape), self.alpha_initializer, self.alpha_regularizer)]
+        return [WeightSpec("alpha", tuple(shape), self.alpha_initializer, self.alpha_regularizer,
+                           self.alpha_constraint)]
 
     def forward(self, x, training):
         ops, dtype = self.ops, x.dtype
@@ -75,6 +74,6 @@ class PReLU(Layer):
             **super().get_config(),
             "alpha_initializer": initializers.serialize(self.alpha_initializer),
             "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
-            "alpha_constraint": None,
+            "alpha_constraint": constraints.serialize(self.alpha_constraint),
             "shared_axes": self.shared_axes,
         }

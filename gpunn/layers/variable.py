@@ -8,7 +8,7 @@ writes into that view in place: the flat buffer a model trains and a recorded (`
 replays is the very array written, so the next step sees the value, recorded or not.
 
 The subset kept: ``numpy()``, ``value``, ``assign`` / ``assign_add`` / ``assign_sub``, ``shape``, ``dtype``,
-``ndim``, ``name``, ``path``, ``trainable``, indexing, arithmetic and ``np.asarray(variable)`` (through
+``ndim``, ``name``, ``path``, ``trainable``, ``constraint``, indexing, arithmetic and ``np.asarray(variable)`` (through
 ``__array__``: on the CPU the live array, as Keras's NumPy backend gives, so code that used the arrays
 ``layer.weights`` returned before keeps working). Beyond Keras: ``size`` and item assignment
 (``variable[...] = value``), which that code may use. Unlike Keras, ``==`` compares identity (a Variable stays
@@ -144,6 +144,14 @@ class Variable:
             return False
         spec = next((s for s in self._layer.weight_specs() if s.name == self._name), None)
         return bool(spec is not None and spec.trainable and self._layer.trainable)
+
+    @property
+    def constraint(self):
+        """As in Keras: the weight's constraint (applied after each optimizer update while it trains), or None."""
+        if self._read is not None:
+            return None
+        spec = next((s for s in self._layer.weight_specs() if s.name == self._name), None)
+        return None if spec is None else spec.constraint
 
     def __repr__(self) -> str:
         try:

@@ -14,7 +14,7 @@ gpunn's layer, optimizer, loss and metric configs already use Keras's class and 
 
 Reading takes either flavour and tf.keras 2's variants (``batch_input_shape`` on the first layer, positive
 ``axis`` lists, ``Policy`` dtypes). Keras arguments gpunn has no counterpart for are dropped when they hold
-the value that leaves them unused (``UNUSED_KERAS_ARGUMENTS``, e.g. ``kernel_constraint=None``), and refused
+the value that leaves them unused (``UNUSED_KERAS_ARGUMENTS``, e.g. ``activity_regularizer=None``), and refused
 otherwise: gpunn would compute something else than the file's model. A class gpunn does not have is refused
 by gpunn's own lookup, with the names it has.
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 import warnings
 
-from .. import initializers, losses, metrics, optimizers, regularizers
+from .. import constraints, initializers, losses, metrics, optimizers, regularizers
 from .. import layers as layers_module
 from ..optimizers import schedules
 from .compile_config import get_compile_config
@@ -35,8 +35,7 @@ _ANY = object()
 # name, for every kind of object; it is consulted only for arguments the gpunn class does not take.
 UNUSED_KERAS_ARGUMENTS = {
     # layers (keras/src/layers/...)
-    "kernel_constraint": (None,), "bias_constraint": (None,), "beta_constraint": (None,),
-    "gamma_constraint": (None,), "activity_regularizer": (None,), "quantization_config": (None,),
+    "activity_regularizer": (None,), "quantization_config": (None,),
     "lora_rank": (None,), "lora_alpha": _ANY, "synchronized": (False,), "renorm": (False,),
     "renorm_clipping": (None,), "renorm_momentum": _ANY, "virtual_batch_size": (None,), "adjustment": (None,),
     "fused": _ANY, "rms_scaling": (False,), "sparse": (False, None), "ragged": (False, None),
@@ -53,6 +52,7 @@ UNUSED_KERAS_ARGUMENTS = {
 
 # Where Keras finds each kind of object (the native flavour's "module").
 _MODULES = {"layer": "keras.layers", "initializer": "keras.initializers", "regularizer": "keras.regularizers",
+            "constraint": "keras.constraints",
             "optimizer": "keras.optimizers", "schedule": "keras.optimizers.schedules", "loss": "keras.losses",
             "metric": "keras.metrics"}
 
@@ -68,6 +68,7 @@ def _registries() -> dict[str, dict[str, type]]:
         "layer": {name.lower(): cls for name, cls in layers_module.LAYER_CLASSES.items()},
         "initializer": _classes(initializers, initializers.Initializer),
         "regularizer": _classes(regularizers, regularizers.Regularizer),
+        "constraint": _classes(constraints, constraints.Constraint),
         "optimizer": _classes(optimizers, optimizers.Optimizer),
         "schedule": _classes(schedules, schedules.LearningRateSchedule),
         "loss": _classes(losses, losses.Loss),
@@ -101,6 +102,15 @@ def _keep_supported(cls, config: dict, what: str) -> dict:
             continue
         raise ValueError(f"{what}: {key}={value!r} has no counterpart in gpunn's {cls.__name__}")
     return kept
+
+
+def _object_kind(key: str) -> str | None:
+    """The kind of object a layer argument holds, by Keras's naming ("kernel_initializer", "beta_constraint"...),
+    or None for a plain value."""
+    for kind in ("initializer", "regularizer", "constraint"):
+        if key.endswith("_" + kind):
+            return kind
+    return None
 
 
 # ---- from Keras --------------------------------------------------------------------------------------------
@@ -175,10 +185,9 @@ def _layer_from_keras(entry: dict, rank: int | None) -> tuple[dict, int | None]:
     elif "batch_input_shape" in config:  # tf.keras 2: the first layer of a model built without an InputLayer
         config.setdefault("input_shape", list(config.pop("batch_input_shape")[1:]))
     for key, value in list(config.items()):
-        if key.endswith("_initializer"):
-            config[key] = _object_from_keras(value, "initializer", f"{what} {key}")
-        elif key.endswith("_regularizer"):
-            config[key] = _object_from_keras(value, "regularizer", f"{what} {key}")
+        kind = _object_kind(key)
+        if kind is not None:
+            config[key] = _object_from_keras(value, kind, f"{what} {key}")
     if "input_shape" in config or "shape" in config:
         rank = len(config.get("shape") or config.get("input_shape")) + 1
     if cls.__name__ in ("BatchNormalization", "LayerNormalization"):
@@ -309,10 +318,9 @@ def _layer_to_keras(layer, dtype: str, native: bool) -> dict:
     # Every layer gets the model's dtype: a Keras layer computes in floatx (float32) unless told otherwise.
     config["dtype"] = _dtype(dtype, native)
     for key, value in config.items():
-        if key.endswith("_initializer"):
-            config[key] = _wrap(value, "initializer", native)
-        elif key.endswith("_regularizer"):
-            config[key] = _wrap(value, "regularizer", native)
+        kind = _object_kind(key)
+        if kind is not None:
+            config[key] = _wrap(value, kind, native)
     entry = _wrap({"class_name": type(layer).__name__, "config": config}, "layer", native)
     if native and layer.has_weights and layer.input_shape is not None:
         entry["build_config"] = {"input_shape": [None] + list(layer.input_shape)}

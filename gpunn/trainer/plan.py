@@ -15,6 +15,7 @@ class TrainPlan:
     loss_takes_logits: bool
     need_dx: list              # per layer: does any earlier layer have trainable weights?
     has_regularizers: bool
+    has_constraints: bool      # a trained weight has a constraint, applied after each update
     metrics: list              # the compiled metric objects, resolved for these labels
     sparse_labels: bool
     output_width: int          # the model's output units (sizes per-class metric state)
@@ -41,6 +42,8 @@ def make_plan(model, sparse_labels: bool) -> TrainPlan:
         layers=layers, dense_tail_fused=fused and isinstance(last, Dense),
         loss_takes_logits=fused or loss.from_logits, need_dx=need_dx,
         has_regularizers=any(s.regularizer is not None for layer in layers for s in layer.weight_specs()),
+        has_constraints=any(s.constraint is not None and s.name in layer.bound.grads
+                            for layer in layers for s in layer.weight_specs()),
         metrics=resolve_metrics(model, units, sparse_labels), sparse_labels=sparse_labels, output_width=units,
     )
 

@@ -7,7 +7,8 @@ gradient reducer and the running loss/metric sums. ``fit``, ``train_on_batch`` a
 
 A step: weight penalty (of the weights the batch is computed with), forward, the loss's fused value and
 gradient, sample weights, backprop in reverse into the flat gradient buffer (the reducer told as each layer's
-gradients are final), the sum over ranks, the penalties' gradients, one optimizer update, the metric sums.
+gradients are final), the sum over ranks, the penalties' gradients, one optimizer update, the weight
+constraints (as Keras applies them, after the update), the metric sums.
 
 With ``jit_compile=True`` the first step of each batch shape is recorded (``ops/recording.py``) and later steps
 of that shape replay the recording: the same primitives on the same buffers, without the Python logic.
@@ -260,6 +261,9 @@ class TrainStep:
             for layer in plan.layers:
                 layer.add_regularization_gradients()
         model.optimizer.apply(model.params, model.grads)
+        if plan.has_constraints:
+            for layer in plan.layers:
+                layer.apply_constraints()
         self.metrics.accumulate(per_sample, penalty, predictions, slot.y)
 
 

@@ -1,0 +1,66 @@
+"""Weight constraints with Keras 3's names and formulas (``keras.constraints``): ``MaxNorm``, ``MinMaxNorm``,
+``NonNeg``, ``UnitNorm``, their snake_case aliases, and ``get`` / ``serialize`` / ``deserialize``.
+
+Layers take them as ``kernel_constraint=`` / ``bias_constraint=`` (Dense), ``beta_constraint=`` /
+``gamma_constraint=`` (BatchNormalization, LayerNormalization) and ``alpha_constraint=`` (PReLU). As in Keras,
+a training step applies each trained weight's constraint after the optimizer's update; frozen weights are left
+as they are.
+"""
+from __future__ import annotations
+
+import inspect
+
+from .._registry import lookup
+from .base import Constraint
+from .non_negative import NonNeg
+from .norms import MaxNorm, MinMaxNorm, UnitNorm
+
+# Keras exports each class under its snake_case name too.
+max_norm, min_max_norm, non_neg, unit_norm = MaxNorm, MinMaxNorm, NonNeg, UnitNorm
+
+_CLASSES = (Constraint, MaxNorm, MinMaxNorm, NonNeg, UnitNorm)
+# keras/src/constraints/__init__.py ALL_OBJECTS_DICT: class names and their snake_case (looked up in lower case)
+_BY_NAME = {cls.__name__.lower(): cls for cls in _CLASSES}
+_BY_NAME.update(max_norm=MaxNorm, min_max_norm=MinMaxNorm, non_neg=NonNeg, unit_norm=UnitNorm)
+
+
+def serialize(constraint) -> dict | None:
+    return None if constraint is None else {"class_name": type(constraint).__name__,
+                                            "config": constraint.get_config()}
+
+
+def deserialize(config, custom_objects=None, *, argument: str = "constraint") -> Constraint:
+    """A constraint from ``{"class_name", "config"}`` (Keras's native layout, with "module", also reads);
+    ``custom_objects``: {class name: Constraint subclass} for classes of one's own."""
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise ValueError(f"{argument}: expected a serialized constraint {{'class_name': ..., 'config': ...}}, "
+                         f"got {config!r}")
+    custom = dict(custom_objects or {})
+    cls = custom.get(config["class_name"]) or lookup(argument, config["class_name"], _BY_NAME)
+    return cls.from_config(dict(config.get("config") or {}))
+
+
+def resolve(argument: str, identifier) -> Constraint | None:
+    """``get`` for a layer's argument: errors name ``argument`` (e.g. "kernel_constraint")."""
+    if identifier is None or isinstance(identifier, Constraint):
+        return identifier
+    if inspect.isclass(identifier) and issubclass(identifier, Constraint):
+        return identifier()
+    if isinstance(identifier, dict):
+        return deserialize(identifier, argument=argument)
+    if isinstance(identifier, str):
+        return lookup(argument, identifier, _BY_NAME)()
+    if callable(identifier):
+        raise ValueError(f"{argument}: gpunn takes constraints that are gpunn.constraints.Constraint objects (for one "
+                         f"of your own, subclass it and override __call__); got the callable "
+                         f"{getattr(identifier, '__name__', identifier)!r}")
+    raise ValueError(f"{argument}: could not interpret constraint identifier {identifier!r}")
+
+
+def get(identifier) -> Constraint | None:
+    """A constraint from None, a name ("max_norm", "MaxNorm"...), a config dict, a class or an instance."""
+    return resolve("constraint", identifier)
+
+
+__all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm", "min_max_norm", "non_neg",
+           "unit_norm", "get", "serialize", "deserialize"]

@@ -1,0 +1,116 @@
+"""Constraint: a projection applied to a trained weight after each optimizer update (Keras 3's
+``keras/src/constraints/constraints.py``).
+
+Two ways in: ``constraint(w)`` returns the projected copy of an array, as in Keras; a training step calls
+``constraint.apply(ops, ws, weight)``, which projects the weight in place on its view in the model's flat
+buffer, through Ops primitives, with scratch and 0-d constants from the workspace ``ws``: after the first step
+it allocates nothing, and a recorded step replays it.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import _compat
+from ..ops.base import Ops
+from ..ops.workspace import Workspace
+
+EPSILON = 1e-7  # keras.backend.epsilon(): Keras adds it to the norms it divides by
+
+
+class Constraint:
+    """The identity, as Keras's base class. A constraint of one's own subclasses it and overrides
+    ``__call__(w)`` (returning the projected array, as in Keras: a training step writes its result back into
+    the weight, allocating on every step) or, to run allocation-free on any backend, ``apply``."""
+
+    def __call__(self, w):
+        return w
+
+    def apply(self, ops, ws, weight) -> None:
+        """Project ``weight`` in place. The base class is the identity; a subclass that overrides only
+        ``__call__`` is run through it."""
+        if type(self).__call__ is not Constraint.__call__:
+            ops.assign_result(self, weight)
+
+    def check_shape(self, argument: str, shape: tuple) -> None:
+        """Raise a ValueError naming ``argument`` when this constraint cannot apply to a weight of ``shape``."""
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({arguments})"
+
+
+class ProjectionWithOps(Constraint):
+    """A built-in constraint: written once as ``apply`` (Ops primitives, in place); ``constraint(w)`` runs that
+    on a copy of ``w``."""
+
+    def apply(self, ops, ws, weight) -> None:
+        raise NotImplementedError
+
+    def result_dtype(self, dtype) -> np.dtype:
+        """The dtype of ``constraint(w)`` for a ``w`` of ``dtype``."""
+        return dtype
+
+    def __call__(self, w):
+        ops = _standalone_ops(w)
+        if not isinstance(w, ops.xp.ndarray):
+            array_like = hasattr(w, "__array__")
+            w = np.asarray(w)  # a gpunn Variable (its live array), or nested lists
+            if not array_like and w.dtype == np.float64:
+                w = w.astype(np.float32)  # Keras reads Python floats in floatx
+        out = ops.xp.array(w, dtype=self.result_dtype(w.dtype), copy=True)
+        self.check_shape("w", out.shape)
+        self.apply(ops, Workspace(ops), out)
+        return out
+
+
+_host_ops = None
+
+
+def _standalone_ops(w):
+    """The reference Ops for ``w``'s device: NumPy, or CuPy for a CuPy array."""
+    global _host_ops
+    if hasattr(w, "__cuda_array_interface__") and not isinstance(w, np.ndarray):
+        return Ops(xp=_compat.cupy())
+    if _host_ops is None:
+        _host_ops = Ops()
+    return _host_ops
+
+
+def constant(ws, value, dtype):
+    """A 0-d constant keyed by its value and dtype: constraints with different bounds sharing ``ws`` each keep
+    their own (a constant rewritten between calls would break a recorded step)."""
+    return ws.constant(f"constraint.{np.dtype(dtype)}.{value!r}", value, dtype)
+
+
+def check_number(argument: str, value, minimum=None):
+    """``value`` as a Python int or float (kept as given, as Keras's configs keep it)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{argument}: expected a number, got {value!r}")
+    value = int(value) if isinstance(value, numbers.Integral) else float(value)
+    if not np.isfinite(value) or (minimum is not None and value < minimum):
+        bound = "a finite number" if minimum is None else f"a finite number >= {minimum}"
+        raise ValueError(f"{argument}: expected {bound}, got {value!r}")
+    return value
+
+
+def check_axis(axis):
+    """Keras's ``axis``: an int or a list of ints (the axes the norm is taken over), or None (all axes)."""
+    def one(a):
+        if isinstance(a, (bool, np.bool_)) or not isinstance(a, numbers.Integral):
+            raise ValueError(f"axis: expected an int or a list of ints, got {axis!r}")
+        return int(a)
+
+    if axis is None:
+        return None
+    if isinstance(axis, (list, tuple)):
+        return type(axis)(one(a) for a in axis)
+    return one(axis)

@@ -1,8 +1,9 @@
 """Utilities, as ``keras.utils``."""
 from ..backend import clear_session
 from ..random import set_random_seed
+from .file_utils import get_file
 from .np_utils import to_categorical
 from .numerical_utils import normalize
 from .py_dataset import PyDataset, Sequence
 
-__all__ = ["to_categorical", "set_random_seed", "normalize", "clear_session", "PyDataset", "Sequence"]
+__all__ = ["to_categorical", "set_random_seed", "normalize", "clear_session", "PyDataset", "Sequence", "get_file"]

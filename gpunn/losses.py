@@ -51,6 +51,9 @@ class Loss:
 
         y_pred = np.asarray(y_pred, dtype=np.float64)
         y_true = np.asarray(y_true)
+        one_sample = y_pred.ndim == 1  # Keras reduces the last axis: a vector is one sample, its loss a scalar
+        if one_sample:
+            y_pred = y_pred.reshape(1, -1)
         if self.sparse_labels:
             y_true = _checked_labels(y_true.astype(np.int64).reshape(-1), y_pred.shape[-1])
         else:
@@ -58,7 +61,7 @@ class Loss:
         ops = NumpyOps()
         per_sample, _, _ = self.compute(ops, Workspace(ops), y_pred, y_true, 1.0 / len(y_pred), self.from_logits,
                                         False)
-        return per_sample
+        return per_sample.reshape(()) if one_sample else per_sample
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The mean loss over the batch as a float, as ``keras.losses.Loss.__call__`` returns it."""
@@ -155,6 +158,34 @@ class MeanAbsoluteError(Loss):
         if need_grad:
             grad = ops.sign(diff, _like_output(ws, "grad", output))
             ops.multiply(grad, _constant(ws, "grad_factor", grad_scale / output.shape[-1], output), grad)
+        return per_sample, grad, output
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+class MeanAbsolutePercentageError(Loss):
+    """100 * mean(|(y_true - y_pred) / max(|y_true|, eps)|) over the last axis (Keras's
+    ``mean_absolute_percentage_error``, in its order of operations). The gradient is
+    100 * sign((y_true - y_pred) / s) * (-1 / s) / n, s = max(|y_true|, eps): 0 where the prediction is exact."""
+
+    def __init__(self, name="mean_absolute_percentage_error", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
+        _no_logits(self, logits)
+        scale = ops.abs(y_true, _like_output(ws, "scale", output))
+        ops.maximum(scale, _constant(ws, "epsilon", EPSILON, output), scale)
+        ratio = ops.subtract(y_true, output, _like_output(ws, "diff", output))
+        ops.divide(ratio, scale, ratio)
+        absolute = ops.abs(ratio, _like_output(ws, "elementwise", output))
+        per_sample = _row_mean(ops, ws, absolute, _per_sample(ws, output))
+        ops.multiply(per_sample, _constant(ws, "hundred", 100.0, output), per_sample)
+        grad = None
+        if need_grad:
+            grad = ops.sign(ratio, _like_output(ws, "grad", output))
+            ops.divide(grad, scale, grad)
+            ops.multiply(grad, _constant(ws, "grad_factor", -100.0 * grad_scale / output.shape[-1], output), grad)
         return per_sample, grad, output
 
     def get_config(self):
@@ -598,6 +629,7 @@ class CategoricalHinge(Loss):
 _BY_NAME = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError, "mape": MeanAbsolutePercentageError,
     "binary_crossentropy": BinaryCrossentropy, "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     # keras/src/losses/__init__.py ALL_OBJECTS_DICT: the function names and the short aliases
@@ -667,6 +699,7 @@ def cosine_similarity(y_true, y_pred, axis=-1):
 
 mean_squared_error = mse = _function(MeanSquaredError, "mean_squared_error")
 mean_absolute_error = mae = _function(MeanAbsoluteError, "mean_absolute_error")
+mean_absolute_percentage_error = mape = _plain_function(MeanAbsolutePercentageError, "mean_absolute_percentage_error")
 binary_crossentropy = _function(BinaryCrossentropy, "binary_crossentropy")
 categorical_crossentropy = _function(CategoricalCrossentropy, "categorical_crossentropy")
 sparse_categorical_crossentropy = _function(SparseCategoricalCrossentropy, "sparse_categorical_crossentropy")

@@ -63,6 +63,8 @@ def reference(name, p, t, delta=1.0):
         return ((np.log(np.maximum(p, EPS) + 1.0) - np.log(np.maximum(t, EPS) + 1.0)) ** 2).mean(-1)
     if name == "cosine_similarity":
         return -(_normalize(t) * _normalize(p)).sum(-1)
+    if name == "mean_absolute_percentage_error":
+        return 100.0 * np.abs((t - p) / np.maximum(np.abs(t), EPS)).mean(-1)
     raise KeyError(name)
 
 
@@ -71,6 +73,7 @@ CLASSES = {
     "poisson": losses.Poisson, "hinge": losses.Hinge, "squared_hinge": losses.SquaredHinge,
     "categorical_hinge": losses.CategoricalHinge, "mean_squared_logarithmic_error": losses.MeanSquaredLogarithmicError,
     "cosine_similarity": losses.CosineSimilarity,
+    "mean_absolute_percentage_error": losses.MeanAbsolutePercentageError,
 }
 NAMES = list(CLASSES)
 KERAS_NAMES = {  # keras/src/losses/__init__.py ALL_OBJECTS_DICT, and the default ``name`` of each class
@@ -85,6 +88,8 @@ KERAS_NAMES = {  # keras/src/losses/__init__.py ALL_OBJECTS_DICT, and the defaul
     "mean_squared_logarithmic_error": (["mean_squared_logarithmic_error", "msle", "MSLE",
                                         "MeanSquaredLogarithmicError"], "mean_squared_logarithmic_error"),
     "cosine_similarity": (["cosine_similarity", "CosineSimilarity"], "cosine_similarity"),
+    "mean_absolute_percentage_error": (["mean_absolute_percentage_error", "mape", "MAPE",
+                                        "MeanAbsolutePercentageError"], "mean_absolute_percentage_error"),
 }
 
 
@@ -115,6 +120,10 @@ def inputs(name, rng, dtype=np.float64, rows=B):
         p = rng.uniform(0.0, 1.0, shape)
     elif name == "cosine_similarity":
         p, t = rng.standard_normal(shape), rng.standard_normal(shape)
+    elif name == "mean_absolute_percentage_error":
+        # |y_true| below eps (divided by eps) has its own test: its slope, 1e9, would swamp finite differences
+        t = rng.uniform(0.5, 3.0, shape) * rng.choice([-1.0, 1.0], shape)
+        p = t + rng.uniform(0.1, 1.0, shape) * rng.choice([-1.0, 1.0], shape)  # away from the kink at p = t
     else:
         raise KeyError(name)
     return p.astype(dtype), t.astype(dtype)
@@ -319,6 +328,7 @@ def test_new_primitives_with_out_and_0d_operands_allocate_nothing(numpy_backend)
 # (output activation, targets) for a 3-unit model on _data()'s 53 samples
 TRAINING = {
     "huber": ("linear", "regression"), "log_cosh": ("linear", "regression"),
+    "mean_absolute_percentage_error": ("linear", "regression"),
     "cosine_similarity": ("linear", "regression"), "kl_divergence": ("softmax", "distribution"),
     "poisson": ("softplus", "counts"), "mean_squared_logarithmic_error": ("softplus", "counts"),
     "hinge": ("tanh", "binary"), "squared_hinge": ("linear", "signed"),
@@ -379,3 +389,24 @@ def test_a_training_run_lowers_each_loss(numpy_backend):
     for name in NAMES:
         _, history = _train(name, False, epochs=6)
         assert history["loss"][-1] < history["loss"][0], (name, history["loss"])
+
+
+def test_mape_divides_by_epsilon_where_y_true_is_zero_as_keras_does():
+    """Keras's docstring example (6.111111), and a zero target: |0 - p| / 1e-7."""
+    loss = losses.MeanAbsolutePercentageError()
+    assert float(loss(np.array([100.0, 200.0, 300.0]), np.array([90.0, 210.0, 310.0]))) == pytest.approx(6.111111)
+    got = losses.mean_absolute_percentage_error(np.array([[0.0, 2.0]]), np.array([[1e-8, 1.0]]))
+    np.testing.assert_allclose(got, [100.0 * (1e-8 / EPS + 0.5) / 2], rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss, y_true, y_pred, expected", [
+    (losses.MeanSquaredError(), [0.0, 1.0], [1.0, 1.0], 0.5),
+    (losses.MeanAbsoluteError(), [0.0, 1.0], [1.0, 1.0], 0.5),
+    (losses.CategoricalCrossentropy(), [0.0, 1.0, 0.0], [0.05, 0.95, 0.0], -np.log(0.95)),
+    (losses.SparseCategoricalCrossentropy(), 1, [0.05, 0.95, 0.0], -np.log(0.95)),
+    (losses.Huber(), [0.0, 2.0], [0.5, 0.0], (0.125 + 1.5) / 2),
+])
+def test_a_vector_is_one_sample_as_keras_reduces_the_last_axis(loss, y_true, y_pred, expected):
+    per_sample = loss.per_sample(np.array(y_true), np.array(y_pred))
+    assert per_sample.shape == () and float(per_sample) == pytest.approx(expected, rel=1e-6)
+    assert loss(np.array(y_true), np.array(y_pred)) == pytest.approx(expected, rel=1e-6)

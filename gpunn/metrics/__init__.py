@@ -9,8 +9,9 @@ work on NumPy arrays as Keras's do. In ``fit`` and ``evaluate`` metrics are unwe
 ``weighted_metrics``); ``update_state(..., sample_weight=...)`` weights them as Keras does.
 
 Modules: ``base`` (the Metric API), ``reduction`` (Mean, per-sample means), ``accuracy``, ``regression``,
-``probabilistic`` (cross-entropies), ``loss_backed`` (a loss averaged over samples), ``confusion`` and ``confusion_counts`` (TP/FP/TN/FN, Precision,
-Recall, AUC), ``f_score``, ``registry`` (names), ``state`` (where the state lives).
+``probabilistic`` (cross-entropies), ``loss_backed`` (a loss averaged over samples), ``confusion`` and
+``confusion_counts`` (TP/FP/TN/FN, Precision, Recall, AUC), ``confusion_at`` (a rate at a given other rate),
+``f_score``, ``registry`` (names), ``state`` (where the state lives).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .accuracy import (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCate
                        SparseTopKCategoricalAccuracy, TopKCategoricalAccuracy)
 from .base import Metric
 from .confusion import AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives, TruePositives
+from .confusion_at import PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity
 from .f_score import F1Score, FBetaScore
 from .loss_backed import (CategoricalHinge, CosineSimilarity, Hinge, KLDivergence, LogCoshError,
                           MeanSquaredLogarithmicError, Poisson, SquaredHinge)
@@ -37,5 +39,6 @@ __all__ = [
     "FBetaScore", "F1Score",
     "Hinge", "SquaredHinge", "CategoricalHinge", "KLDivergence", "Poisson", "LogCoshError",
     "MeanSquaredLogarithmicError", "CosineSimilarity",
+    "SensitivityAtSpecificity", "SpecificityAtSensitivity", "PrecisionAtRecall", "RecallAtPrecision",
     "get", "accuracy_for", "serialize", "deserialize",
 ]

@@ -8,7 +8,7 @@ failing that to the one the labels and output imply.
 from __future__ import annotations
 
 from .._registry import lookup
-from . import accuracy, confusion, f_score, loss_backed, probabilistic, reduction, regression
+from . import accuracy, confusion, confusion_at, f_score, loss_backed, probabilistic, reduction, regression
 from .base import Metric, to_snake_case
 
 CLASSES = [
@@ -25,6 +25,8 @@ CLASSES = [
     loss_backed.Hinge, loss_backed.SquaredHinge, loss_backed.CategoricalHinge, loss_backed.KLDivergence,
     loss_backed.Poisson, loss_backed.LogCoshError, loss_backed.MeanSquaredLogarithmicError,
     loss_backed.CosineSimilarity,
+    confusion_at.SensitivityAtSpecificity, confusion_at.SpecificityAtSensitivity, confusion_at.PrecisionAtRecall,
+    confusion_at.RecallAtPrecision,
 ]
 
 # Keras's ALL_OBJECTS_DICT: class names and their snake-case forms, plus the short aliases. Lookups ignore case.

@@ -105,3 +105,20 @@ def keras_unavailable_reason() -> str | None:
         if not found:
             return f"{module} is not installed (pip install keras jax): Keras's side is not checked"
     return None
+
+
+def run_keras(script: str, task) -> object:
+    """Run ``script`` under Keras 3 (jax backend) in a subprocess, ``task`` as JSON on its stdin; its last line of
+    output, parsed as JSON. Skips the calling test when Keras cannot run here."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    reason = keras_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    run = subprocess.run([sys.executable, "-c", script], input=json.dumps(task), capture_output=True, text=True,
+                         timeout=600, env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])

@@ -3,18 +3,12 @@ LogCoshError, MeanSquaredLogarithmicError, CosineSimilarity): Keras 3's names, d
 against Keras itself, run in a subprocess on its jax backend), standalone and compiled into a model."""
 from __future__ import annotations
 
-import importlib.util
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 import gpunn
 from gpunn import layers, metrics
-from helpers import numpy_backend  # noqa: F401  (fixture)
+from helpers import numpy_backend, run_keras  # noqa: F401  (fixture)
 
 CLASSES = ["Hinge", "SquaredHinge", "CategoricalHinge", "KLDivergence", "Poisson", "LogCoshError",
            "MeanSquaredLogarithmicError", "CosineSimilarity"]
@@ -52,14 +46,9 @@ def _batches(name=None):
 
 @pytest.fixture(scope="module")
 def keras_results():
-    if importlib.util.find_spec("keras") is None or importlib.util.find_spec("jax") is None:
-        pytest.skip("keras and jax are in the test extra: Keras's values are the reference")
     task = {"classes": CLASSES,
             "batches": {name: [[a.tolist() for a in batch] for batch in _batches(name)] for name in CLASSES}}
-    run = subprocess.run([sys.executable, "-c", KERAS_SIDE], input=json.dumps(task), capture_output=True, text=True,
-                         timeout=600, env={**os.environ, "KERAS_BACKEND": "jax"})
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return run_keras(KERAS_SIDE, task)
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])

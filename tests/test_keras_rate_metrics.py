@@ -3,18 +3,12 @@
 replayed, they log what they compute on their own."""
 from __future__ import annotations
 
-import importlib.util
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 import gpunn
 from gpunn import layers, metrics
-from helpers import numpy_backend  # noqa: F401  (fixture)
+from helpers import numpy_backend, run_keras  # noqa: F401  (fixture)
 
 CASES = [  # (class, the constrained value, num_thresholds, class_id)
     ("SensitivityAtSpecificity", 0.5, 200, None), ("SensitivityAtSpecificity", 0.9, 7, None),
@@ -53,13 +47,8 @@ def _batches():
 
 @pytest.fixture(scope="module")
 def keras_results():
-    if importlib.util.find_spec("keras") is None or importlib.util.find_spec("jax") is None:
-        pytest.skip("keras and jax are in the test extra: Keras's values are the reference")
     task = {"cases": CASES, "batches": [[a.tolist() for a in batch] for batch in _batches()]}
-    run = subprocess.run([sys.executable, "-c", KERAS_SIDE], input=json.dumps(task), capture_output=True, text=True,
-                         timeout=600, env={**os.environ, "KERAS_BACKEND": "jax"})
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return run_keras(KERAS_SIDE, task)
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=IDS)

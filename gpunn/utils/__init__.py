@@ -5,5 +5,7 @@ from .file_utils import get_file
 from .np_utils import to_categorical
 from .numerical_utils import normalize
 from .py_dataset import PyDataset, Sequence
+from .sequence_utils import pad_sequences
 
-__all__ = ["to_categorical", "set_random_seed", "normalize", "clear_session", "PyDataset", "Sequence", "get_file"]
+__all__ = ["to_categorical", "set_random_seed", "normalize", "clear_session", "PyDataset", "Sequence", "get_file",
+           "pad_sequences"]

@@ -134,6 +134,7 @@ def test_info_prints_versions_and_backends():
     (["train", "--optimizer", "adma"], ["optimizer", "'adma'", "Did you mean 'adam'?"]),
     (["train", "--activation", "rellu"], ["activation", "'rellu'", "Did you mean 'relu'?"]),
     (["train", "--dataset", "digitz"], ["dataset", "'digitz'", "Did you mean 'digits'?"]),
+    (["train", "--dataset", "imdb"], ["--dataset", "'imdb'", "needs a model of its own", "gpunn.datasets.imdb"]),
     (["train", "--backend", "nupmy"], ["backend", "'nupmy'", "Did you mean 'numpy'?"]),
     (["train", "--batch-size", "0"], ["batch_size: expected a positive integer, got 0"]),
     (["train", "--validation-split", "1.5"], ["validation_split", "[0, 1)", "1.5"]),

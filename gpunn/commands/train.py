@@ -92,11 +92,26 @@ class _TrainTimer:
         return self.samples / self.seconds if self.seconds > 0 and self.samples else None
 
 
+# The classification sets of images or features the default model trains on; the others (word-index sequences,
+# house prices) need a model of their own.
+TRAINABLE_DATASETS = ("digits", "mnist", "fashion_mnist", "synthetic")
+
+
+def check_dataset(name: str) -> str:
+    key = name.strip().lower().replace("-", "_")
+    if key in ("imdb", "reuters", "boston_housing", "california_housing"):
+        raise ValueError(f"--dataset: gpunn train trains a classifier of images or feature vectors, one of "
+                         f"{', '.join(TRAINABLE_DATASETS)}; got {name!r}, which needs a model of its own "
+                         f"(gpunn.datasets.{key}.load_data() in a script)")
+    return name
+
+
 def run(args) -> int:
     import gpunn
     from gpunn.data import training_rows
 
     hidden = parse_layers(args.layers)
+    check_dataset(args.dataset)
     ops = gpunn.set_backend(args.backend) if args.backend else gpunn.get_ops()
     gpunn.distributed.init()  # data-parallel under mpiexec/srun; does nothing when run alone
     gpunn.utils.set_random_seed(args.seed)

@@ -78,3 +78,29 @@ def _format_per_step(seconds: float) -> str:
 
 
 # --------------------------------------------------------------------------- base classes
+
+
+class BatchCounter:
+    """When a save every ``every`` training batches is due, from the batch indices the batch hooks see: they
+    restart every epoch, and step by more than one when fit runs several batches per call
+    (``steps_per_execution``), so what was run is counted, not the calls."""
+
+    def __init__(self, every: int):
+        self.every = every
+        self.last = -1  # the last batch index seen
+        self.since_save = 0
+        self.epoch_began = True
+
+    def epoch_begins(self) -> None:
+        self.epoch_began = True
+
+    def due(self, batch: int) -> bool:
+        """Count the batches up to and including ``batch``; True (and the count restarted) when a save is due."""
+        added = batch + 1 if self.epoch_began or batch <= self.last else batch - self.last
+        self.epoch_began = False
+        self.last = batch
+        self.since_save += added
+        if self.since_save >= self.every:
+            self.since_save = 0
+            return True
+        return False

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..models.atomic_write import atomic_write_bytes, remove_stale_temporaries
 from ..models.load import load_training_state
-from ._common import _bad_arg, _is_chief
+from ._common import BatchCounter, _bad_arg, _is_chief
 from .base import Callback
 
 _OWNER = "BackupAndRestore"
@@ -156,15 +156,15 @@ class BackupAndRestore(Callback):
         self._latest = _Backup(self._weights_path, self._training_metadata_path)
         self._previous = _Backup(self._prev_weights_path, self._prev_training_metadata_path)
         self._current_epoch = 0  # the epoch a backup made now resumes at
-        self._last_batch_seen = 0
-        self._batches_seen_since_last_saving = 0
-        self._epoch_just_began = True
+        self._batches = BatchCounter(save_freq) if save_freq != "epoch" else None
+        self._last_batch_seen = 0  # Keras's "batch" in the metadata: 0 at an epoch's end
         self._saved_at_last_batch = False
         self._state_digest = None  # the SHA-256 of the latest state file this callback wrote
 
     # ---- restore ----------------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
-        self._batches_seen_since_last_saving = 0
+        if self._batches is not None:
+            self._batches.since_save = 0
         self._saved_at_last_batch = False
         epoch = self._restore()
         if epoch is not None:
@@ -207,7 +207,8 @@ class BackupAndRestore(Callback):
     # ---- backup -----------------------------------------------------------------------------------
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
-        self._epoch_just_began = True
+        if self._batches is not None:
+            self._batches.epoch_begins()
 
     def on_train_batch_end(self, batch, logs=None):
         self._saved_at_last_batch = self._should_save_on_batch(batch)
@@ -225,20 +226,11 @@ class BackupAndRestore(Callback):
             self._write_metadata()
 
     def _should_save_on_batch(self, batch) -> bool:
-        """Count the batches run (several per call with steps_per_execution) and say when a backup is due."""
-        if self.save_freq == "epoch":
+        if self._batches is None:
             return False
-        if self._epoch_just_began or batch <= self._last_batch_seen:
-            added = batch + 1  # batch indices restart every epoch
-        else:
-            added = batch - self._last_batch_seen
-        self._epoch_just_began = False
+        due = self._batches.due(batch)
         self._last_batch_seen = batch
-        self._batches_seen_since_last_saving += added
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
-            return True
-        return False
+        return due
 
     def _save_model(self):
         if not _is_chief(self.model):

@@ -6,7 +6,7 @@ import numpy as np
 import collections
 import os
 
-from ._common import _is_chief, _print, _bad_arg
+from ._common import BatchCounter, _bad_arg, _is_chief, _print
 from .monitor import _MonitorCallback
 
 
@@ -49,11 +49,12 @@ class ModelCheckpoint(_MonitorCallback):
         self.initial_value_threshold = initial_value_threshold
         self.best = self._worst() if initial_value_threshold is None else float(initial_value_threshold)
         self._current_epoch = 0
-        self._last_batch_seen = -1
-        self._batches_since_save = 0
+        self._batches = BatchCounter(save_freq) if save_freq != "epoch" else None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
+        if self._batches is not None:
+            self._batches.epoch_begins()
 
     def on_train_batch_end(self, batch, logs=None):
         if self._should_save_on_batch(batch):
@@ -64,17 +65,7 @@ class ModelCheckpoint(_MonitorCallback):
             self._save(epoch, None, logs)
 
     def _should_save_on_batch(self, batch) -> bool:
-        if self.save_freq == "epoch":
-            return False
-        # Batch indices restart every epoch, and may step by more than one when fit runs several
-        # batches per call: count what was actually run.
-        added = batch + 1 if batch <= self._last_batch_seen else batch - self._last_batch_seen
-        self._last_batch_seen = batch
-        self._batches_since_save += added
-        if self._batches_since_save >= self.save_freq:
-            self._batches_since_save = 0
-            return True
-        return False
+        return self._batches is not None and self._batches.due(batch)
 
     def _file_path(self, epoch, batch, logs) -> str:
         # format_map reads only the fields the pattern names, so lazy batch logs are not all

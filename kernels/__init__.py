@@ -9,6 +9,8 @@ kernel with its launcher for each.
     dropout.py            counter-based hash dropout: the same mask on CPU and GPU
     gaussian_noise.py     normal draws from the same hash (Box-Muller): GaussianNoise, GaussianDropout
     gather_rows.py        a step's batch rows gathered at a device cursor (the epoch's order on the device)
+    embedding.py          Embedding: table rows looked up by token id; their gradient added back at the ids
+                          (embedding_cpu.py: that gradient compiled for the CPU, when available)
     optimizer_updates.py  SGD / RMSprop / Adagrad / Adam(W) / Nadam / Adamax / Adadelta / Lion steps over one
                           flat buffer (optimizer_rules.py: each element's formula, written once)
     optimizer_updates_cpu.py  the same steps compiled for the CPU (Numba, one parallel pass), when available
@@ -27,6 +29,7 @@ import warnings
 from gpunn.kernels.activations import ACTIVATIONS, NEEDS_PREACTIVATION
 from gpunn.kernels.bias_act import act_backward_bias_grad_numpy, bias_act_forward_numpy
 from gpunn.kernels.dropout import dropout_backward_numpy, dropout_forward_numpy, keep_mask_numpy
+from gpunn.kernels.embedding import embedding_grad_numpy, embedding_lookup_numpy
 from gpunn.kernels.erf import erf_numpy
 from gpunn.kernels.gaussian_noise import random_normal_numpy
 from gpunn.kernels.gather_rows import advance_cursor_numpy, gather_rows_numpy
@@ -69,6 +72,12 @@ def cpu_updates():
 
 
 @functools.lru_cache(maxsize=None)
+def cpu_embedding():
+    """The compiled CPU embedding gradient (``embedding_cpu.CompiledEmbedding``), or None (see _compiled)."""
+    return _compiled("embedding_cpu", "CompiledEmbedding", "embedding gradient")
+
+
+@functools.lru_cache(maxsize=None)
 def cpu_fused():
     """The compiled CPU fused steps (``fused_cpu.CompiledFused``: bias + activation forward and backward,
     softmax, softmax + cross-entropy, sigmoid + BCE, dropout), or None (see _compiled)."""
@@ -78,6 +87,7 @@ def cpu_fused():
 __all__ = [
     "cpu_updates",
     "cpu_fused",
+    "cpu_embedding",
     "ACTIVATIONS",
     "NEEDS_PREACTIVATION",
     "act_backward_bias_grad_numpy",
@@ -91,6 +101,8 @@ __all__ = [
     "bias_act_forward_numpy",
     "dropout_backward_numpy",
     "dropout_forward_numpy",
+    "embedding_grad_numpy",
+    "embedding_lookup_numpy",
     "erf_numpy",
     "gather_rows_numpy",
     "keep_mask_numpy",

@@ -412,3 +412,85 @@ def test_transfer_learning(tmp_path, monkeypatch, numpy_backend):
     assert ns["transfer_accuracy"] >= 0.45  # frozen features of 0-4 still separate 5-9 (chance: 0.2)
     assert ns["fine_tune_trainable_count"] == 6
     assert any(not np.array_equal(a, t) for a, t in zip(ns["after_weights"], ns["tuned_weights"]))
+
+
+# Reviews as keras.datasets.imdb.load_data(num_words=10000) gives them (lists of word ids after the start token 1),
+# made here offline: a fifth of each review's words are cue words, ids 4-53 in negative reviews, 54-103 in positive.
+IMDB_LIKE = '''
+rng = np.random.default_rng(0)
+
+def review(label):
+    length = int(rng.integers(20, 300))
+    words = rng.integers(4, 10000, size=length)
+    cues = rng.integers(4, 54, size=length // 5) + (50 if label else 0)
+    words[rng.choice(length, size=length // 5, replace=False)] = cues
+    return [1] + words.tolist()
+
+train_labels, test_labels = rng.integers(0, 2, 4000), rng.integers(0, 2, 1000)
+train_data = [review(label) for label in train_labels]
+test_data = [review(label) for label in test_labels]
+word_index = {"<PAD>": 0, "<START>": 1, "<UNK>": 2, "<UNUSED>": 3}
+'''
+
+TEXT_CLASSIFICATION = '''
+import numpy as np
+import tensorflow as tf
+from tensorflow import keras
+''' + IMDB_LIKE + '''
+train_data = keras.preprocessing.sequence.pad_sequences(train_data, value=word_index["<PAD>"], padding='post',
+                                                        maxlen=256)
+test_data = keras.preprocessing.sequence.pad_sequences(test_data, value=word_index["<PAD>"], padding='post',
+                                                       maxlen=256)
+vocab_size = 10000
+model = keras.Sequential()
+model.add(keras.layers.Embedding(vocab_size, 16))
+model.add(keras.layers.GlobalAveragePooling1D())
+model.add(keras.layers.Dense(16, activation='relu'))
+model.add(keras.layers.Dense(1, activation='sigmoid'))
+model.compile(optimizer='adam', loss='binary_crossentropy', metrics=['accuracy'])
+x_val, partial_x_train = train_data[:1000], train_data[1000:]
+y_val, partial_y_train = train_labels[:1000], train_labels[1000:]
+history = model.fit(partial_x_train, partial_y_train, epochs=40, batch_size=512, validation_data=(x_val, y_val),
+                    verbose=0)
+results = model.evaluate(test_data, test_labels, verbose=2)
+history_dict = history.history
+model.summary()
+'''
+
+
+def test_text_classification_with_an_embedding(tmp_path, monkeypatch, numpy_backend, capsys):
+    ns = run_script(TEXT_CLASSIFICATION, tmp_path, monkeypatch)
+    loss, accuracy = ns["results"]
+    assert accuracy >= 0.85
+    assert sorted(ns["history_dict"]) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert ns["history_dict"]["val_loss"][-1] < ns["history_dict"]["val_loss"][0]
+    assert ns["model"].layers[0].get_weights()[0].shape == (10000, 16)
+    assert "(None, 256, 16)" in capsys.readouterr().out  # summary: the embedding's sequence output
+
+
+# Deep Learning with Python (Chollet), chapter 6: an embedding learnt with the classifier, flattened.
+EMBEDDING_FLATTEN = '''
+import numpy as np
+from tensorflow.keras.models import Sequential
+from tensorflow.keras.layers import Flatten, Dense, Embedding
+from tensorflow.keras import preprocessing
+''' + IMDB_LIKE + '''
+max_features, maxlen = 10000, 20
+x_train = preprocessing.sequence.pad_sequences(train_data, maxlen=maxlen)
+x_test = preprocessing.sequence.pad_sequences(test_data, maxlen=maxlen)
+model = Sequential()
+model.add(Embedding(10000, 8, input_length=maxlen))
+model.add(Flatten())
+model.add(Dense(1, activation='sigmoid'))
+model.compile(optimizer='rmsprop', loss='binary_crossentropy', metrics=['acc'])
+history = model.fit(x_train, train_labels, epochs=10, batch_size=32, validation_split=0.2, verbose=0)
+test_loss, test_acc = model.evaluate(x_test, test_labels, verbose=0)
+'''
+
+
+def test_embedding_flattened_into_a_classifier(tmp_path, monkeypatch, numpy_backend):
+    with pytest.warns(UserWarning, match="input_length"):  # deprecated in Keras 3, with this warning
+        ns = run_script(EMBEDDING_FLATTEN, tmp_path, monkeypatch)
+    assert ns["test_acc"] >= 0.75
+    assert ns["model"].layers[1].output_shape == (160,)
+    assert ns["history"].history["val_acc"][-1] > 0.7

@@ -8,9 +8,11 @@ from .batch_normalization import BatchNormalization
 from .dense import Dense
 from .dropout import Dropout
 from .elu import ELU
+from .embedding import Embedding
 from .flatten import Flatten
 from .gaussian_dropout import GaussianDropout
 from .gaussian_noise import GaussianNoise
+from .global_pooling import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D, GlobalMaxPooling1D
 from .identity import Identity
 from .input_layer import Input, InputLayer
 from .layer_normalization import LayerNormalization
@@ -25,8 +27,9 @@ from .variable import Variable
 
 LAYER_CLASSES = {
     cls.__name__: cls
-    for cls in (Activation, BatchNormalization, Dense, Dropout, ELU, Flatten, GaussianDropout, GaussianNoise, Identity,
-                InputLayer, LayerNormalization, LeakyReLU, Normalization, PReLU, ReLU, Rescaling, Reshape, Softmax)
+    for cls in (Activation, BatchNormalization, Dense, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise,
+                GlobalAveragePooling1D, GlobalMaxPooling1D, Identity, InputLayer, LayerNormalization, LeakyReLU,
+                Normalization, PReLU, ReLU, Rescaling, Reshape, Softmax)
 }
 
 
@@ -42,4 +45,5 @@ def serialize(layer: Layer) -> dict:
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "BatchNormalization",
            "LayerNormalization", "Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU", "Normalization", "Rescaling",
-           "GaussianNoise", "GaussianDropout", "Reshape", "Identity", "Variable", "deserialize", "serialize"]
+           "GaussianNoise", "GaussianDropout", "Reshape", "Identity", "Embedding", "GlobalAveragePooling1D",
+           "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Variable", "deserialize", "serialize"]

@@ -7,6 +7,8 @@ from .base import Layer
 
 
 class Activation(Layer):
+    supports_masking = True  # passes its input's mask on, as in Keras (masking.py)
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import constraints, initializers, regularizers
 from ..ops.workspace import Workspace, Workspaces
+from . import masking
 from .calling import bind_standalone, call_layer, compute_dtype
 from .variable import Variable
 
@@ -97,6 +98,11 @@ def weight_property(name: str, doc: str = ""):
 
 class Layer:
     has_weights = False
+    # Masks (``masking.py``): Keras's flag for layers that pass the mask of their input on to their output, and
+    # gpunn's for layers that compute with it (``mask_source`` is then the layer making it, set by the model).
+    supports_masking = False
+    uses_mask = False
+    mask_source = None
     # Counts every ``bind`` of every layer: a model whose count has not moved since it last looked knows, without
     # visiting its layers, that none of them was bound to another model's buffers.
     bindings_made = 0
@@ -141,6 +147,15 @@ class Layer:
 
     def weight_specs(self) -> list[WeightSpec]:
         return []
+
+    def output_mask_source(self, source):
+        """The layer making the mask of this layer's output, for an input whose mask ``source`` makes (None: no
+        mask): passed on where the layer supports masking, else dropped with Keras's warning."""
+        return masking.passes_mask(self, source)
+
+    def check_input_values(self, argument: str, x) -> None:
+        """For the first layer of a model: refuse host data ``x`` (before its conversion to the model's dtype)
+        whose values the layer cannot take, naming ``argument``. Any finite number is fine here."""
 
     def bind(self, ops, weights: dict, grads: dict, trainable: bool = True, owner=None) -> None:
         """Compute with these views from now on (see ``Bound``). Binding again on the same backend keeps the

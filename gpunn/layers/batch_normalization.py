@@ -8,6 +8,7 @@ rank normalises its own shard.
 from __future__ import annotations
 
 from .. import initializers
+from . import masking
 from .base import WeightSpec, weight_property
 from .normalization import _ScaleShift
 
@@ -33,6 +34,10 @@ class BatchNormalization(_ScaleShift):
             WeightSpec("moving_mean", features, self.moving_mean_initializer, trainable=False),
             WeightSpec("moving_variance", features, self.moving_variance_initializer, trainable=False),
         ]
+
+    def output_mask_source(self, source):
+        masking.refuse(self, source, "computes the batch's mean and variance over the unmasked steps")
+        return None
 
     def forward(self, x, training):
         x2 = x.reshape(-1, x.shape[-1])

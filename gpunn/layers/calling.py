@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import as_model_dtype, as_numeric_array
+from . import masking
 
 
 class CallResult(np.ndarray):
@@ -68,6 +69,16 @@ def bind_standalone(layer, ops, dtype) -> None:
     layer.bind(ops, weights, {}, trainable=layer.trainable, owner=None)
 
 
+def _rebuilds_with_same_weights(layer, sample_shape) -> bool:
+    """Build ``layer`` for ``sample_shape`` if its weights keep their shapes there (else leave it as it was)."""
+    before, shape = [spec.shape for spec in layer.weight_specs()], layer.input_shape
+    layer.build(sample_shape)
+    if [spec.shape for spec in layer.weight_specs()] == before:
+        return True
+    layer.build(shape)
+    return False
+
+
 def call_layer(layer, inputs, training=False):
     """``layer(inputs)``: see the module docstring. A 1-D input is one sample (the result is 1-D too), or a batch
     of single values for a layer whose samples have shape (1,)."""
@@ -91,13 +102,17 @@ def call_layer(layer, inputs, training=False):
                              f"got samples of shape {sample_shape}")
         layer.build(sample_shape)
     elif tuple(layer.input_shape) != sample_shape:
-        if not layer.weight_specs() and layer.bound.owner is None:  # weightless and in no model: any shape, as Keras
-            layer.build(sample_shape)
+        # In no model, a layer whose weights fit the new shape (none, or an Embedding's table) takes any, as in Keras
+        if layer.bound.owner is None and _rebuilds_with_same_weights(layer, sample_shape):
+            pass
         else:
             raise ValueError(f"inputs: layer {layer.name!r} is built for samples of shape "
                              f"{tuple(layer.input_shape)}, got samples of shape {sample_shape} (array shape "
                              f"{tuple(x.shape)})")
     bind_standalone(layer, ops, dtype)
+    if ops.on_host or not isinstance(inputs, ops.xp.ndarray):  # host data: checked as a model checks its inputs
+        layer.check_input_values("inputs", ops.to_numpy(x))
+    masking.detach(layer)
     y, _ = layer.forward(x, training)
     y = call_result(layer.ops, layer.ops.copy(y))  # the layer's workspace is written again by its next call
     if not flat:

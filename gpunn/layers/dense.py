@@ -15,6 +15,7 @@ LINEAR = activations.ActivationSpec("linear")
 
 
 class Dense(Layer):
+    supports_masking = True  # passes its input's mask on, as in Keras (masking.py)
     has_weights = True
     kernel = weight_property("kernel")
     bias = weight_property("bias")

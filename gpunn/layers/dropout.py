@@ -11,6 +11,8 @@ from .seeded import SeededLayer
 
 
 class Dropout(SeededLayer):
+    supports_masking = True  # passes its input's mask on, as in Keras (masking.py)
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:

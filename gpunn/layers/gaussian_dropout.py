@@ -15,6 +15,8 @@ from .seeded import SeededLayer
 
 
 class GaussianDropout(SeededLayer):
+    supports_masking = True  # passes its input's mask on, as in Keras (masking.py)
+
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.rate = check_unit_interval("rate", rate, upper_open=True)

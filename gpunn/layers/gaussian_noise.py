@@ -18,6 +18,8 @@ def check_unit_interval(argument: str, value, upper_open: bool = False) -> float
 
 
 class GaussianNoise(SeededLayer):
+    supports_masking = True  # passes its input's mask on, as in Keras (masking.py)
+
     def __init__(self, stddev, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.stddev = check_unit_interval("stddev", stddev)

@@ -5,5 +5,7 @@ from .base import Layer
 
 
 class Identity(Layer):
+    supports_masking = True  # passes its input's mask on, as in Keras (masking.py)
+
     def forward(self, x, training):
         return x, (lambda dy, need_dx=True: dy if need_dx else None)

@@ -5,6 +5,8 @@ from .normalization import _ScaleShift
 
 
 class LayerNormalization(_ScaleShift):
+    supports_masking = True  # passes its input's mask on, as in Keras (masking.py)
+
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         if axis not in (-1,):

@@ -22,6 +22,8 @@ def check_number(argument: str, value, allow_none: bool = False, minimum: float 
 
 
 class PointwiseActivation(Layer):
+    supports_masking = True  # ReLU, LeakyReLU, ELU pass their input's mask on, as in Keras (masking.py)
+
     def fused_spec(self):
         """The ActivationSpec the backend's fused step computes this layer with, or None (use ``compute``)."""
         return None

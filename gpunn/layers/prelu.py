@@ -13,6 +13,7 @@ from .base import Layer, WeightSpec, weight_property
 
 
 class PReLU(Layer):
+    supports_masking = True  # passes its input's mask on, as in Keras (masking.py)
     has_weights = True
     alpha = weight_property("alpha")
 

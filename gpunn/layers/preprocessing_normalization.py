@@ -44,6 +44,7 @@ def _axes(axis) -> tuple[int, ...]:
 
 
 class Normalization(Layer):
+    supports_masking = True  # passes its input's mask on, as in Keras (masking.py)
     has_weights = True
     adapt_mean = weight_property("mean", "The adapted mean (the weight, in the kept axes' shape).")
     adapt_variance = weight_property("variance", "The adapted variance (the weight, in the kept axes' shape).")

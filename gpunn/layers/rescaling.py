@@ -25,6 +25,8 @@ def _constant(argument: str, value):
 
 
 class Rescaling(Layer):
+    supports_masking = True  # passes its input's mask on, as in Keras (masking.py)
+
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         self.scale, self.offset = scale, offset

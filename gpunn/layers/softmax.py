@@ -7,6 +7,7 @@ its ``mask`` argument are not supported.
 """
 from __future__ import annotations
 
+from . import masking
 from .activation import Activation
 
 
@@ -25,6 +26,10 @@ class Softmax(Activation):
             raise ValueError(f"axis: gpunn's Softmax normalises over the last axis (-1 or {last} for inputs of "
                              f"shape {(None,) + tuple(input_shape)}), got {self.axis!r}")
         super().build(input_shape)
+
+    def output_mask_source(self, source):
+        masking.refuse(self, source, "leaves the masked steps out of the softmax")
+        return None
 
     def get_config(self):
         config = super().get_config()

@@ -68,7 +68,7 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     source_input = model._input_layer
     if source_input is not None:
         new_input = InputLayer(shape=source_input.declared_input_shape, batch_size=source_input.batch_size,
-                               dtype=source_input.dtype, name=source_input.name)
+                               dtype=source_input.input_dtype or source_input.dtype, name=source_input.name)
         new_layers = [new_input] + new_layers
     cloned = Sequential(new_layers, name=model.name, trainable=model.trainable)
     if model.compiled:

@@ -195,6 +195,10 @@ def _layer_from_keras(entry: dict, rank: int | None) -> tuple[dict, int | None]:
     config = _keep_supported(cls, config, what)
     if cls.__name__ == "Flatten":
         rank = 2
+    elif cls.__name__ == "Embedding" and rank is not None:
+        rank += 1
+    elif cls.__name__ in ("GlobalAveragePooling1D", "GlobalMaxPooling1D"):
+        rank = 3 if config.get("keepdims") else 2
     return {"class_name": cls.__name__, "config": config}, rank
 
 
@@ -314,7 +318,6 @@ def _input_to_keras(shape, batch_size, dtype: str, name: str, native: bool) -> d
 def _layer_to_keras(layer, dtype: str, native: bool) -> dict:
     config = dict(layer.get_config())
     config.pop("input_shape", None)  # Keras 3 declares the input with an InputLayer, written before
-    config.pop("input_dim", None)
     # Every layer gets the model's dtype: a Keras layer computes in floatx (float32) unless told otherwise.
     config["dtype"] = _dtype(dtype, native)
     for key, value in config.items():
@@ -344,7 +347,8 @@ def sequential_config(model, native: bool = True) -> dict:
     source = model._input_layer
     layers = []
     if source is not None:
-        layers.append(_input_to_keras(source.declared_input_shape, source.batch_size, dtype, source.name, native))
+        layers.append(_input_to_keras(source.declared_input_shape, source.batch_size, source.input_dtype or dtype,
+                                      source.name, native))
     elif input_shape is not None:
         layers.append(_input_to_keras(input_shape, None, dtype, "input_layer", native))
     layers += [_layer_to_keras(layer, dtype, native) for layer in model.layers]

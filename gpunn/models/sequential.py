@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from ..layers import masking
 from ..layers.base import Layer, check_trainable, unique_name
 from ..layers.input_layer import InputLayer
 from ..ops import get_ops
@@ -50,6 +51,9 @@ class Sequential(Trainer):
         self.ops = None
         self._store: ParameterStore | None = None
         self._config_dtype: str | None = None  # a dtype get_config recorded, see ``dtype``
+        # (layer, the layer making its mask) for each layer using a mask, and the source of the output's mask
+        self._mask_links: list = []
+        self._output_mask_source = None
         self._init_training_state()
         for layer in layers or []:
             self.add(layer)
@@ -140,6 +144,7 @@ class Sequential(Trainer):
                                  f"shape {tuple(inputs.shape[1:])} (array shape {tuple(inputs.shape)})")
             y = to_backend(self.ops, "inputs", inputs, self.dtype)
         else:
+            self._layers[0].check_input_values("inputs", inputs)
             y = self.ops.asarray(check_inputs("inputs", inputs, expected, self.dtype))
         for layer in self._layers:
             y, _ = layer.forward(y, training)
@@ -235,6 +240,8 @@ class Sequential(Trainer):
         for layer in self._layers:
             _build_layer(layer, shape)
             shape = layer.output_shape
+        self._mask_links, self._output_mask_source = masking.link(self._layers)
+        masking.attach(self._mask_links)
         self._pack(get_ops())
         self.built = True
 
@@ -260,6 +267,7 @@ class Sequential(Trainer):
         """Bind back the layers that a model sharing them bound to its buffers since this one last ran."""
         if self._store is not None:
             self._store.claim()
+            masking.attach(self._mask_links)
 
     @property
     def params(self):

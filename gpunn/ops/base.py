@@ -150,6 +150,29 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
         """``a @ b``; transposed operands are passed as ``.T`` views and reach BLAS without a copy."""
         return self.xp.matmul(a, b, out=out)
 
+    # ---- embedding: table rows by token id, and their gradient (kernels/embedding.py) --------------------
+    @primitive
+    def cast_into(self, source, out):
+        """``out[...] = source`` converted to ``out``'s dtype as C does (floats to ints truncate): token ids
+        arrive in the model's float dtype and index as int64."""
+        self.xp.copyto(out, source, casting="unsafe")
+        return out
+
+    @primitive
+    def embedding_lookup(self, table, ids, out):
+        """``out[s] = table[ids[s]]`` for int64 ``ids`` of any shape (checked in range where the data came in)."""
+        if self.on_host:
+            return numpy.take(table, ids, axis=0, out=out, mode="clip")  # no buffering: see embedding.py
+        return self.xp.take(table, ids, axis=0, out=out)
+
+    @primitive
+    def embedding_grad(self, dy, ids, grad_out):
+        """``grad_out`` (the table's gradient) = the rows of ``dy`` added up at their ids, zero elsewhere."""
+        grad_out.fill(0)
+        rows = dy.reshape(-1, grad_out.shape[1])
+        self.xp.add.at(grad_out, ids.reshape(-1), rows)
+        return grad_out
+
     # ---- dropout: the counter-based hash of kernels/dropout.py --------------------------------------
     @primitive
     def dropout_forward(self, x, rate, seed, counter, out, mask_out):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy
 
 from .. import _compat
-from ..kernels import (bias_act, dropout, gather_rows, gaussian_noise, optimizer_state, optimizer_updates,
-                       sigmoid_bce, softmax_xent)
+from ..kernels import (bias_act, dropout, embedding, gather_rows, gaussian_noise, optimizer_state,
+                       optimizer_updates, sigmoid_bce, softmax_xent)
 from . import cublas_matmul, cuda_graphs, tf32
 from .base import Ops
 from .recording import primitive
@@ -111,6 +111,19 @@ class CupyOps(Ops):
     @primitive
     def advance_cursor(self, cursor, amount) -> None:
         gather_rows.advance_cursor_cuda(cursor, amount)
+
+    # ---- embedding: the CUDA lookup and scatter-add ---------------------------------------------------
+    @primitive
+    def embedding_lookup(self, table, ids, out):
+        if not _has_kernel(table):
+            return Ops.embedding_lookup.unrecorded(self, table, ids, out)
+        return embedding.embedding_lookup_cuda(table, ids, out)
+
+    @primitive
+    def embedding_grad(self, dy, ids, grad_out):
+        if not _has_kernel(grad_out):
+            return Ops.embedding_grad.unrecorded(self, dy, ids, grad_out)
+        return embedding.embedding_grad_cuda(dy, ids, grad_out)
 
     # ---- fused layer steps: the CUDA launchers ----------------------------------------------------
     @primitive

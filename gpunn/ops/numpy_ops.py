@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy
 
-from ..kernels import bias_act, dropout, gather_rows, optimizer_updates, sigmoid_bce, softmax_xent
+from ..kernels import bias_act, dropout, embedding, gather_rows, optimizer_updates, sigmoid_bce, softmax_xent
 from . import mkl_gemm
 from .base import Ops
 from .cpu_matmul import CpuMatmul
@@ -22,9 +22,10 @@ class NumpyOps(CpuMatmul, Ops):
 
     def __init__(self):
         super().__init__()
-        from ..kernels import cpu_fused
+        from ..kernels import cpu_embedding, cpu_fused
 
         self._compiled_steps = cpu_fused()  # compiled (Numba) fused steps, or None: the twins run
+        self._compiled_embedding = cpu_embedding()
         self._mkl = mkl_gemm.make()  # MKL for the larger matmuls (gpunn/ops/mkl_gemm.py), or None: NumPy's BLAS
 
     # ---- fused layer steps: one compiled pass each (kernels/fused_cpu.py), else the NumPy twins -----------
@@ -38,6 +39,16 @@ class NumpyOps(CpuMatmul, Ops):
     @primitive
     def gather_rows(self, source, order, cursor, offset, out):
         return gather_rows.gather_rows_numpy(source, order, cursor, offset, out)
+
+    @primitive
+    def embedding_lookup(self, table, ids, out):
+        return embedding.embedding_lookup_numpy(table, ids, out)
+
+    @primitive
+    def embedding_grad(self, dy, ids, grad_out):
+        if self._compiled_embedding is not None:
+            return self._compiled_embedding.embedding_grad(dy, ids, grad_out)
+        return embedding.embedding_grad_numpy(dy, ids, grad_out)
 
     @primitive
     def bias_act_forward(self, z, bias, activation, out, alpha=0.2):

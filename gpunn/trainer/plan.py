@@ -26,6 +26,11 @@ def make_plan(model, sparse_labels: bool) -> TrainPlan:
     entropy), find which layers need dx, and resolve the metrics (Keras's 'accuracy' depends on the loss and,
     failing that, on the label layout)."""
     loss = model.loss
+    source = getattr(model, "_output_mask_source", None)
+    if source is not None:
+        raise ValueError(f"model {model.name!r}: its output carries the padding mask of layer {source.name!r} "
+                         "(mask_zero=True), which Keras applies to the loss and metrics and gpunn does not; "
+                         "reduce the steps before the output (e.g. GlobalAveragePooling1D) or use mask_zero=False")
     layers = list(model.layers)
     last = layers[-1]
     tail_act = getattr(getattr(last, "activation", None), "name", None)

@@ -40,8 +40,8 @@ EXIT_FAILED, EXIT_SIMULATOR, EXIT_SKIPPED = 1, 2, 3
 def _cases(full: bool):
     """(name, kernel dispatcher, sample args, dtype) for each kernel variant to lower. The optimizer-state
     kernels compute in float64 by design (one thread, the step's scalars) and are checked as float64."""
-    from gpunn.kernels import (bias_act, dropout, gather_rows, gaussian_noise, optimizer_state, optimizer_updates as opt,
-                               sigmoid_bce, softmax_xent)
+    from gpunn.kernels import (bias_act, dropout, embedding, gather_rows, gaussian_noise, optimizer_state,
+                               optimizer_updates as opt, sigmoid_bce, softmax_xent)
     from gpunn.kernels.activations import ACTIVATIONS
     from gpunn.optimizers import schedules
 
@@ -89,6 +89,9 @@ def _cases(full: bool):
         yield "dropout bwd", dropout._backward_kernel(dt), (flat, mask, flat, T(2.0)), dt
         yield "random normal", gaussian_noise._normal_kernel(dt), (flat, counter, u, T(0.0), T(1.0)), dt
         yield "gather rows", gather_rows._gather_kernel(), (m, labels, counter, np.int64(0), m), dt
+        yield "embedding lookup", embedding._lookup_kernel(), (m, labels, m), dt
+        yield "embedding scatter-add", embedding._scatter_add_kernel(), (m, labels, m), dt
+        yield "embedding zero", embedding._zero_kernel(), (flat,), dt
         sc = np.zeros(2, dt)  # the update's step size and decay, made on the device from the optimizer state
         for kind, size in opt.STEP_SCALARS.items():
             yield (f"optimizer step scalars {kind} ({dt})", opt._step_scalars_kernel(kind),

@@ -107,7 +107,8 @@ class Layer:
     # visiting its layers, that none of them was bound to another model's buffers.
     bindings_made = 0
 
-    def __init__(self, name=None, dtype=None, trainable=True, input_shape=None, input_dim=None, **kwargs):
+    def __init__(self, name=None, dtype=None, trainable=True, input_shape=None, input_dim=None,
+                 activity_regularizer=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
         self.name = name or unique_name(_snake(type(self).__name__))
@@ -115,6 +116,9 @@ class Layer:
         if self.dtype is not None and np.dtype(self.dtype).kind != "f":
             raise ValueError(f"dtype: expected a floating dtype such as 'float32' or 'float64', got {dtype!r}")
         self.trainable = trainable
+        # Keras's: regularizer(output) / batch size added to the loss in training and evaluation
+        # (trainer/activity.py)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         if input_dim is not None:
             input_shape = (input_dim,)
         self.declared_input_shape = None if input_shape is None else normalize_shape("input_shape", input_shape)
@@ -291,6 +295,8 @@ class Layer:
             config["dtype"] = self.dtype
         if self.declared_input_shape is not None:
             config["input_shape"] = list(self.declared_input_shape)
+        if self.activity_regularizer is not None:  # as Keras's Layer.get_config writes it
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod

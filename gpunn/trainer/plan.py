@@ -19,6 +19,7 @@ class TrainPlan:
     metrics: list              # the compiled metric objects, resolved for these labels
     sparse_labels: bool
     output_width: int          # the model's output units (sizes per-class metric state)
+    activity: frozenset = frozenset()  # indices of the layers with an activity_regularizer (trainer/activity.py)
 
 
 def make_plan(model, sparse_labels: bool) -> TrainPlan:
@@ -34,8 +35,9 @@ def make_plan(model, sparse_labels: bool) -> TrainPlan:
     layers = list(model.layers)
     last = layers[-1]
     tail_act = getattr(getattr(last, "activation", None), "name", None)
+    # An activity regularizer on the output layer penalises the activated output, which a fused loss never makes
     fused = (not loss.from_logits and loss.fusable_activation is not None and tail_act == loss.fusable_activation
-             and isinstance(last, (Dense, Activation)))
+             and isinstance(last, (Dense, Activation)) and last.activity_regularizer is None)
     if fused and isinstance(last, Activation):
         layers = layers[:-1]
     need_dx, seen_weights = [], False
@@ -50,6 +52,7 @@ def make_plan(model, sparse_labels: bool) -> TrainPlan:
         has_constraints=any(s.constraint is not None and s.name in layer.bound.grads
                             for layer in layers for s in layer.weight_specs()),
         metrics=resolve_metrics(model, units, sparse_labels), sparse_labels=sparse_labels, output_width=units,
+        activity=frozenset(i for i, layer in enumerate(layers) if layer.activity_regularizer is not None),
     )
 
 
@@ -70,8 +73,9 @@ def resolve_metrics(model, units: int, sparse_labels: bool) -> list:
     return resolved
 
 
-def run_forward(plan: TrainPlan, x, training: bool):
-    """(output, backprops): the plan's layers in order; the fused tail Dense hands over logits."""
+def run_forward(plan: TrainPlan, x, training: bool, outputs: dict | None = None):
+    """(output, backprops): the plan's layers in order; the fused tail Dense hands over logits. ``outputs``, when
+    given, receives the output of each layer with an activity regularizer, by index."""
     backprops = []
     last = len(plan.layers) - 1
     for i, layer in enumerate(plan.layers):
@@ -80,6 +84,8 @@ def run_forward(plan: TrainPlan, x, training: bool):
         else:
             x, backprop = layer.forward(x, training)
         backprops.append(backprop)
+        if outputs is not None and i in plan.activity:
+            outputs[i] = x
     return x, backprops
 
 

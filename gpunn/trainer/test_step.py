@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops.workspace import Workspace
+from . import activity
 from .epoch_iterator import BatchSlot
 from .memory import OutOfMemoryGuard
 from .plan import make_plan, run_forward, weight_penalty
@@ -50,12 +51,16 @@ class TestStep:
         ops, plan, model = self.ops, self.plan, self.model
         loss_ws, ws = self._workspaces[slot.key]
         with OutOfMemoryGuard(ops, slot.global_rows):
-            output, _ = run_forward(plan, slot.x, training=False)
+            outputs: dict = {}
+            output, _ = run_forward(plan, slot.x, training=False, outputs=outputs)
             per_sample, _, predictions = model.loss.compute(ops, loss_ws, output, slot.y, 1.0,
                                                             plan.loss_takes_logits, need_grad=False)
             if slot.w is not None:
                 ops.multiply(per_sample, slot.w, per_sample)
             penalty = weight_penalty(plan, ops, ws, model.params.dtype)
+            if outputs:
+                penalty = activity.penalty(plan, ops, ws, outputs, penalty, slot.rows, slot.global_rows,
+                                           model.params.dtype)
             self.metrics.accumulate(per_sample, penalty, predictions, slot.y)
         self.metrics.count_batch(slot.rows)
 

@@ -23,6 +23,7 @@ from ..ops.base import Ops
 from ..ops.cuda_graphs import CaptureRefused
 from ..ops.recording import Recording
 from ..ops.workspace import Workspace
+from . import activity
 from .epoch_iterator import BatchSlot, DeviceFeed
 from .memory import OutOfMemoryGuard
 from .plan import make_plan, run_forward, weight_penalty
@@ -243,7 +244,12 @@ class TrainStep:
         if source is not None:
             source.gather_into(slot)
         penalty = weight_penalty(plan, ops, state.ws, model.params.dtype)
-        output, backprops = run_forward(plan, slot.x, training=True)
+        outputs: dict = {}
+        output, backprops = run_forward(plan, slot.x, training=True, outputs=outputs)
+        if outputs:
+            penalty = activity.penalty(plan, ops, state.ws, outputs, penalty, slot.rows, slot.global_rows,
+                                       model.params.dtype)
+            activity.add_gradients(plan, ops, outputs, backprops, slot.rows, slot.global_rows)
         per_sample, dy, predictions = model.loss.compute(ops, state.loss_ws, output, slot.y,
                                                          1.0 / slot.global_rows, plan.loss_takes_logits)
         if slot.w is not None:  # Keras: each sample's loss, and so its gradient row, scaled by its weight

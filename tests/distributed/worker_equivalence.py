@@ -41,7 +41,7 @@ def train(dtype: str, jit: bool = False) -> dict:
     model = gpunn.Sequential([
         gpunn.Input(shape=(12,), dtype=dtype),
         gpunn.layers.Dense(16, activation="tanh", kernel_regularizer="l2", dtype=dtype),
-        gpunn.layers.Dense(8, activation="relu", dtype=dtype),
+        gpunn.layers.Dense(8, activation="relu", activity_regularizer="l1", dtype=dtype),
         gpunn.layers.Dense(3, activation="softmax", dtype=dtype),
     ])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],

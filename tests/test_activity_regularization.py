@@ -1,0 +1,185 @@
+"""Activity regularization: ``activity_regularizer=`` on any layer and the ActivityRegularization layer (Keras 3:
+``keras/src/layers/layer.py``, ``keras/src/layers/regularization/activity_regularization.py``): regularizer(output)
+/ batch size added to the loss in training and evaluation, and to its gradient.
+
+Checked against Keras 3 itself on the same weights and batches, against finite differences in float64, eager
+against replayed steps bit for bit, and through configs and model files."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import assert_gradients_close, assert_same_training, numerical_gradient, numpy_backend, run_keras  # noqa: F401
+
+import gpunn
+from gpunn import layers, regularizers
+
+
+def _data(rng, rows=40, features=6, outputs=3):
+    x = rng.standard_normal((rows, features)).astype(np.float32)
+    y = (rng.random((rows, outputs)) < 0.5).astype(np.float32)
+    return x, y
+
+
+def _model(dtype=None, output="linear", penalise_output=False):
+    return gpunn.Sequential([
+        gpunn.Input(shape=(6,), dtype=dtype),
+        layers.Dense(8, activation="tanh", activity_regularizer=regularizers.l1(0.05), dtype=dtype),
+        layers.ActivityRegularization(l1=0.01, l2=0.2, dtype=dtype),
+        layers.Dense(5, activation="relu", activity_regularizer=regularizers.l1_l2(l1=0.02, l2=0.03), dtype=dtype),
+        layers.Dense(3, activation=output, dtype=dtype,
+                     activity_regularizer=regularizers.l2(0.1) if penalise_output else None),
+    ])
+
+
+def test_the_penalty_is_the_regularizer_of_the_outputs_over_the_batch_size(rng):
+    model = _model()
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = _data(rng)
+    h1 = np.tanh(x @ model.layers[0].get_weights()[0] + model.layers[0].get_weights()[1]).astype(np.float64)
+    kernel, bias = model.layers[2].get_weights()
+    h2 = np.maximum(h1 @ kernel + bias, 0)
+    out = h2 @ model.layers[3].get_weights()[0] + model.layers[3].get_weights()[1]
+    mse = ((out - y) ** 2).mean()
+    penalty = (0.05 * np.abs(h1).sum() + 0.01 * np.abs(h1).sum() + 0.2 * (h1 ** 2).sum()
+               + 0.02 * np.abs(h2).sum() + 0.03 * (h2 ** 2).sum()) / len(x)
+    assert model.evaluate(x, y, batch_size=len(x), verbose=0) == pytest.approx(mse + penalty, rel=1e-5)
+    assert penalty > 0.1 * mse  # large enough that a missing term would show
+
+
+KERAS_TRAINING = r'''
+import json, sys
+import numpy as np
+import keras
+from keras import layers, regularizers
+task = json.loads(sys.stdin.read())
+out = {}
+for output, penalise in (("linear", False), ("sigmoid", True)):
+    model = keras.Sequential([
+        keras.Input(shape=(6,)),
+        layers.Dense(8, activation="tanh", activity_regularizer=regularizers.l1(0.05)),
+        layers.ActivityRegularization(l1=0.01, l2=0.2),
+        layers.Dense(5, activation="relu", activity_regularizer=regularizers.l1_l2(l1=0.02, l2=0.03)),
+        layers.Dense(3, activation=output, activity_regularizer=regularizers.l2(0.1) if penalise else None),
+    ])
+    model.set_weights([np.array(w, dtype="float32") for w in task["weights"]])
+    loss = "mse" if output == "linear" else "binary_crossentropy"
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.5), loss=loss)
+    x, y = np.array(task["x"], dtype="float32"), np.array(task["y"], dtype="float32")
+    history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history["loss"]
+    out[output] = {"loss": history, "evaluate": model.evaluate(x, y, batch_size=16, verbose=0),
+                   "weights": [w.tolist() for w in model.get_weights()]}
+print(json.dumps(out))
+'''
+
+
+def test_training_and_evaluation_equal_keras(rng):
+    x, y = _data(rng)
+    gpunn.utils.set_random_seed(2)
+    weights = _model().get_weights()
+    ours = {}
+    for output, penalise in (("linear", False), ("sigmoid", True)):
+        model = _model(output=output, penalise_output=penalise)
+        model.set_weights(weights)
+        loss = "mse" if output == "linear" else "binary_crossentropy"
+        model.compile(optimizer=gpunn.optimizers.SGD(0.1, momentum=0.5), loss=loss)
+        history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history["loss"]
+        ours[output] = (history, model.evaluate(x, y, batch_size=16, verbose=0), model.get_weights())
+    theirs = run_keras(KERAS_TRAINING, {"weights": [w.tolist() for w in weights], "x": x.tolist(), "y": y.tolist()})
+    for output, (history, evaluation, trained) in ours.items():
+        np.testing.assert_allclose(history, theirs[output]["loss"], rtol=1e-5, err_msg=output)
+        assert evaluation == pytest.approx(theirs[output]["evaluate"], rel=1e-5)
+        for a, b in zip(trained, theirs[output]["weights"]):
+            np.testing.assert_allclose(a, np.array(b), rtol=1e-4, atol=1e-6, err_msg=output)
+
+
+@pytest.mark.parametrize("output,loss", [("linear", "mse"), ("sigmoid", "binary_crossentropy")])
+def test_gradient_matches_finite_differences(output, loss, rng):
+    model = _model(dtype="float64", output=output, penalise_output=True)
+    model.compile(optimizer=gpunn.optimizers.SGD(1.0), loss=loss)
+    x, y = _data(rng, rows=7)
+    x = x.astype(np.float64)
+    params = np.asarray(model.params).copy()
+    model.train_on_batch(x, y)
+    analytic = np.asarray(model.grads).copy()
+    model.params[...] = params
+    numeric = numerical_gradient(lambda _: model.evaluate(x, y, batch_size=7, verbose=0), model.params)
+    assert_gradients_close(analytic, numeric, what=f"{output} d (loss + activity penalties) / d params")
+
+
+def _train(jit, steps_per_execution=1):
+    gpunn.utils.set_random_seed(6)
+    x, y = _data(np.random.default_rng(6), rows=45)
+    model = _model()
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"], jit_compile=jit,
+                  steps_per_execution=steps_per_execution)
+    history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, validation_split=0.2)
+    return model, history.history
+
+
+def test_replayed_steps_equal_eager_bit_for_bit():
+    eager = _train(False)
+    assert_same_training(eager, _train(True))
+    assert_same_training(eager, _train(True, steps_per_execution=3))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "replay"])
+def test_a_training_step_allocates_nothing_after_the_first(jit, rng):
+    from test_step_allocations import assert_later_steps_allocate_nothing
+
+    model = _model()
+    model.compile(optimizer="adam", loss="mse", jit_compile=jit)
+    x, y = _data(rng, rows=48)
+    assert_later_steps_allocate_nothing(model, x, y, batch_size=16)
+
+
+def test_configs_round_trip_as_keras_writes_them():
+    layer = layers.ActivityRegularization(l1=0.5, l2=0.25, name="act")
+    config = layer.get_config()
+    assert config["l1"] == 0.5 and config["l2"] == 0.25 and "activity_regularizer" not in config
+    assert layers.ActivityRegularization.from_config(config).get_config() == config
+    dense = layers.Dense(4, activity_regularizer="l2")
+    assert dense.get_config()["activity_regularizer"] == {"class_name": "L2", "config": {"l2": 0.01}}
+    assert "activity_regularizer" not in layers.Dense(4).get_config()
+    model = _model()
+    copy = gpunn.models.model_from_json(model.to_json())
+    assert copy.layers[0].activity_regularizer.get_config() == {"l1": 0.05}
+    assert (copy.layers[1].activity_regularizer.l1, copy.layers[1].activity_regularizer.l2) == (0.01, 0.2)
+
+
+KERAS_FILES = r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x = np.array(task["x"], dtype="float32")
+mine = keras.saving.load_model(task["gpunn_file"])
+regs = [layer.activity_regularizer.get_config() if layer.activity_regularizer is not None else None
+        for layer in mine.layers]
+out = {"regularizers": regs, "evaluate": mine.evaluate(x, np.array(task["y"], dtype="float32"), verbose=0)}
+model = keras.Sequential([keras.Input(shape=(6,)), keras.layers.Dense(4, activity_regularizer="l1"),
+                          keras.layers.ActivityRegularization(l2=0.5), keras.layers.Dense(3)])
+model.compile(optimizer="sgd", loss="mse")
+model.save(task["keras_file"])
+out["keras_evaluate"] = model.evaluate(x, np.array(task["y"], dtype="float32"), verbose=0)
+print(json.dumps(out))
+'''
+
+
+def test_model_files_keep_the_regularizers_both_ways_with_keras(tmp_path, rng):
+    x, y = _data(rng)
+    model = _model()
+    model.compile(optimizer="sgd", loss="mse")
+    model.save(tmp_path / "mine.keras")
+    result = run_keras(KERAS_FILES, {"x": x.tolist(), "y": y.tolist(), "gpunn_file": str(tmp_path / "mine.keras"),
+                                     "keras_file": str(tmp_path / "theirs.keras")})
+    assert result["regularizers"][0]["l1"] == pytest.approx(0.05)
+    assert result["evaluate"] == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-5)
+    theirs = gpunn.models.load_model(tmp_path / "theirs.keras")
+    assert theirs.evaluate(x, y, verbose=0) == pytest.approx(result["keras_evaluate"], rel=1e-5)
+
+
+def test_bad_factors_are_refused_by_name():
+    with pytest.raises(ValueError, match="l1: expected a non-negative number"):
+        layers.ActivityRegularization(l1=-1.0)
+    with pytest.raises(ValueError, match="activity_regularizer|regularizer"):
+        layers.Dense(3, activity_regularizer="l3")

@@ -31,7 +31,7 @@ def _train(backend, optimizer, activation="relu", dropout=0.0, epochs=2):
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "rmsprop", "adagrad", "adam", "adamw", "nadam", "adamax", "adadelta",
-                                       "lion"])
+                                       "lion", "ftrl"])
 def test_training_matches_numpy(optimizer):
     cpu_model, cpu_hist, cpu_pred = _train("numpy", optimizer)
     gpu_model, gpu_hist, gpu_pred = _train("cupy", optimizer)
@@ -142,3 +142,25 @@ def test_embedding_model_captured_as_a_graph_trains_as_eager():
         graph = _train_text_classifier("cupy", jit=True)
     for a, b in zip(eager[0].get_weights(), graph[0].get_weights()):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+
+
+def test_alpha_spatial_and_shaped_dropout_and_unit_norm_match_numpy():
+    """Their masks come from the same counter-based hash on both backends: training agrees to float32 rounding."""
+    rng = np.random.default_rng(8)
+    x, y = rng.integers(0, 50, (300, 12)), rng.integers(0, 2, 300)
+    results = []
+    for backend in ("numpy", "cupy"):
+        with gpunn.use_backend(backend):
+            gpunn.utils.set_random_seed(8)
+            model = gpunn.Sequential([
+                gpunn.Input(shape=(12,)), layers.Embedding(50, 8), layers.SpatialDropout1D(0.3),
+                layers.GlobalAveragePooling1D(), layers.Dense(16, activation="selu"), layers.AlphaDropout(0.1),
+                layers.Dense(8), layers.UnitNormalization(), layers.Dropout(0.2, noise_shape=(None, 1)),
+                layers.Dense(1, activation="sigmoid")])
+            model.compile(optimizer="adam", loss="binary_crossentropy")
+            history = model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+            results.append((model.get_weights(), history.history["loss"]))
+    (cpu_weights, cpu_loss), (gpu_weights, gpu_loss) = results
+    for a, b in zip(cpu_weights, gpu_weights):
+        np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-4)
+    np.testing.assert_allclose(cpu_loss, gpu_loss, rtol=1e-3)

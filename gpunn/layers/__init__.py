@@ -4,6 +4,7 @@ from __future__ import annotations
 from .._registry import lookup
 from .activation import Activation
 from .activity_regularization import ActivityRegularization
+from .alpha_dropout import AlphaDropout
 from .base import Layer
 from .batch_normalization import BatchNormalization
 from .dense import Dense
@@ -24,13 +25,16 @@ from .relu import ReLU
 from .rescaling import Rescaling
 from .reshape import Reshape
 from .softmax import Softmax
+from .spatial_dropout import SpatialDropout1D
+from .unit_normalization import UnitNormalization
 from .variable import Variable
 
 LAYER_CLASSES = {
     cls.__name__: cls
-    for cls in (Activation, ActivityRegularization, BatchNormalization, Dense, Dropout, ELU, Embedding, Flatten,
-                GaussianDropout, GaussianNoise, GlobalAveragePooling1D, GlobalMaxPooling1D, Identity, InputLayer,
-                LayerNormalization, LeakyReLU, Normalization, PReLU, ReLU, Rescaling, Reshape, Softmax)
+    for cls in (Activation, ActivityRegularization, AlphaDropout, BatchNormalization, Dense, Dropout, ELU, Embedding,
+                Flatten, GaussianDropout, GaussianNoise, GlobalAveragePooling1D, GlobalMaxPooling1D, Identity,
+                InputLayer, LayerNormalization, LeakyReLU, Normalization, PReLU, ReLU, Rescaling, Reshape, Softmax,
+                SpatialDropout1D, UnitNormalization)
 }
 
 
@@ -44,7 +48,8 @@ def serialize(layer: Layer) -> dict:
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
 
-__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "ActivityRegularization", "Dropout", "Flatten", "BatchNormalization",
+__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "ActivityRegularization", "AlphaDropout",
+           "SpatialDropout1D", "UnitNormalization", "Dropout", "Flatten", "BatchNormalization",
            "LayerNormalization", "Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU", "Normalization", "Rescaling",
            "GaussianNoise", "GaussianDropout", "Reshape", "Identity", "Embedding", "GlobalAveragePooling1D",
            "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Variable", "deserialize", "serialize"]

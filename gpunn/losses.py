@@ -1,5 +1,6 @@
-"""Losses with tf.keras names: MSE, MAE, the binary / categorical / sparse categorical cross-entropies, and
-MSLE, cosine similarity, Huber, log-cosh, KL divergence, Poisson and the hinge losses.
+"""Losses with tf.keras names: MSE, MAE, the binary / categorical / sparse categorical cross-entropies, the binary
+and categorical focal cross-entropies, and MSLE, cosine similarity, Huber, log-cosh, KL divergence, Poisson and the
+hinge losses.
 
 Each loss computes, in one pass, the per-sample loss, the gradient with respect to the model output and the
 predictions the metrics see: what the model outputs, as in Keras (``y_pred``), so raw logits when the loss is
@@ -72,6 +73,11 @@ class Loss:
 
     def get_config(self) -> dict:
         return {"from_logits": self.from_logits, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Loss":
+        """The loss ``get_config`` describes (Keras's ``Loss.from_config``)."""
+        return cls(**config)
 
     def _model_output(self, logits, probabilities):
         """What the metrics see after a logits step: Keras hands them the model's output (``y_pred``), which is
@@ -626,6 +632,292 @@ class CategoricalHinge(Loss):
         return {"name": self.name}
 
 
+# ---- focal cross-entropies ------------------------------------------------------------------------------------
+# keras/src/losses/losses.py ``binary_focal_crossentropy`` and ``categorical_focal_crossentropy``: the cross-
+# entropy of each element times a focal factor (1 - p_t)^gamma that shrinks the loss of well-classified elements.
+# Unlike BinaryCrossentropy / CategoricalCrossentropy they absorb no output activation: Keras computes them from
+# probabilities even with from_logits=True (a sigmoid / softmax first, then the clipped formula), so a logits step
+# would compute the same thing; the model's sigmoid / softmax layer runs as it is. The gradient passes through
+# the clip inside its closed range, as TensorFlow's does (jax halves it on the bounds themselves); at gamma = 0 the
+# focal factor is the constant 1 and has no slope (jax's pow gives NaN for it where 1 - p_t = 0).
+
+_CHAINED_POWERS = 8  # integer exponents up to this are multiplied out, within an ulp or two of pow
+
+
+def _power(ops, ws, base, exponent: float, name: str):
+    """x ** exponent of every element (Keras's ``ops.power`` with a number as the exponent), into the buffer
+    ``name``. There is no power primitive: a small positive integer exponent (gamma = 2, the default) multiplies,
+    rounding as pow does within an ulp or two; any other is exp(exponent * log(x)). Where x is 0 the log is not
+    taken (log(1) instead, a warning-free 0) and the result is pow's: 0 for a positive exponent, inf for a
+    negative one. A negative x gives NaN there, as pow does with a non-integer exponent."""
+    out = _like_output(ws, name, base)
+    if exponent == 0:
+        return ops.fill(1, out)  # x ** 0 is 1, for x = 0 too
+    if float(exponent).is_integer() and 0 < exponent <= _CHAINED_POWERS:
+        ops.copy_into(base, out)
+        for _ in range(int(exponent) - 1):
+            ops.multiply(out, base, out)
+        return out
+    at_zero = ops.equal(base, _constant(ws, "zero", 0.0, base), ws.buffer(f"loss.{name}_at_zero", base.shape,
+                                                                           np.bool_))
+    ops.copy_into(base, out)
+    ops.copy_where(_constant(ws, "one", 1.0, base), at_zero, out)
+    ops.log(out, out)
+    ops.multiply(out, _constant(ws, f"{name}_exponent", exponent, base), out)
+    ops.bias_act_forward(out, None, "exponential", out)  # exp, through the activation primitive (no bias)
+    zero_power = 0.0 if exponent > 0 else np.inf
+    return ops.copy_where(_constant(ws, f"{name}_at_zero_value", zero_power, base), at_zero, out)
+
+
+def _checked_number(argument, value, low=None, high=None):
+    """A finite real number (bools refused: True is not a weight), optionally within [low, high], as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or (low is not None and not low <= value <= high):
+        within = f" in [{low}, {high}]" if low is not None else ""
+        raise ValueError(f"{argument}: expected a finite number{within}, got {value!r}")
+    return float(value)
+
+
+def _checked_flag(argument, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{argument}: expected True or False, got {value!r}")
+    return bool(value)
+
+
+def _checked_features_axis(axis):
+    if isinstance(axis, bool) or axis not in (-1, 1):
+        raise ValueError(f"axis: gpunn's models output (samples, features), so the cross-entropy is taken over the "
+                         f"features axis, -1 (or 1); got {axis!r}")
+    return int(axis)
+
+
+def _smoothed_targets(ops, ws, y_true, output, keep, spread):
+    """y_true * keep + spread (Keras's label smoothing; ``keep`` = 1 - label_smoothing), in the output's dtype."""
+    targets = ops.multiply(y_true, _constant(ws, "label_keep", keep, output), _like_output(ws, "smoothed", output))
+    return ops.add(targets, _constant(ws, "label_spread", spread, output), targets)
+
+
+class _FocalCrossentropy(Loss):
+    """What the two focal losses share: arguments, label smoothing, the probabilities of logits."""
+
+    activation = None  # "sigmoid" / "softmax": what from_logits applies first
+
+    def __init__(self, alpha, gamma, from_logits, label_smoothing, axis, reduction, name):
+        super().__init__(from_logits=from_logits, name=name, reduction=reduction)
+        self.gamma = _checked_number("gamma", gamma)
+        self.label_smoothing = _checked_number("label_smoothing", label_smoothing, 0, 1)
+        self.axis = _checked_features_axis(axis)
+        self.alpha = alpha
+        self._spreads = {}  # per (classes, dtype): the label-smoothing offset, worked out once (see _targets)
+
+    def _targets(self, ops, ws, y_true, output):
+        if not self.label_smoothing:  # Keras smooths only when label_smoothing is not 0
+            return y_true
+        key = (output.shape[-1], output.dtype)
+        spread = self._spreads.get(key)
+        if spread is None:  # a host computation, in NumPy scalars: once, not in every step
+            spread = self._spreads[key] = self._label_spread(*key)
+        return _smoothed_targets(ops, ws, y_true, output, 1.0 - self.label_smoothing, spread)
+
+    def _label_spread(self, classes: int, dtype) -> float:
+        """What label smoothing adds to every target (a host float)."""
+        raise NotImplementedError
+
+    def _probabilities(self, ops, ws, output, logits):
+        """The output itself, or the sigmoid / softmax of logits, computed as the model's activation layer does."""
+        if not logits:
+            return output
+        probabilities = _like_output(ws, "probabilities", output)
+        if self.activation == "softmax":
+            return ops.softmax(output, probabilities)
+        return ops.bias_act_forward(output, None, self.activation, probabilities)
+
+    def get_config(self):
+        return {"name": self.name, "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
+                "axis": self.axis, "alpha": self.alpha, "gamma": self.gamma}
+
+
+class BinaryFocalCrossentropy(_FocalCrossentropy):
+    """mean(w (1 - p_t)^gamma bce) over the last axis (Keras's ``binary_focal_crossentropy``, in its order of
+    operations): bce = -(t log o + (1 - t) log(1 - o)) with o = clip(p, eps, 1 - eps), p_t = t p + (1 - t)(1 - p)
+    of the unclipped p, and w = t alpha + (1 - t)(1 - alpha) with apply_class_balancing (else 1). Labels smoothed
+    to t (1 - s) + s / 2; with from_logits, p = sigmoid(y_pred) first.
+
+    The gradient with respect to p: w [gamma (1 - p_t)^(gamma - 1) (1 - 2t) bce + (1 - p_t)^gamma (o - t) /
+    (o (1 - o))], the second term inside the clip's range only; times p (1 - p) with from_logits."""
+
+    activation = "sigmoid"
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                 axis=-1, reduction="sum_over_batch_size", name="binary_focal_crossentropy"):
+        super().__init__(_checked_number("alpha", alpha), gamma, from_logits, label_smoothing, axis, reduction,
+                         name)
+        self.apply_class_balancing = _checked_flag("apply_class_balancing", apply_class_balancing)
+
+    def _label_spread(self, classes, dtype):
+        return 0.5 * self.label_smoothing  # squeezed towards 0.5
+
+    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
+        one = _constant(ws, "one", 1.0, output)
+        targets = self._targets(ops, ws, y_true, output)
+        p = self._probabilities(ops, ws, output, logits)
+        clipped = _clip_probabilities(ops, ws, p, _like_output(ws, "clipped", output))
+        complement = ops.subtract(one, targets, _like_output(ws, "complement", output))  # 1 - t
+        # Keras's binary_crossentropy: bce = t log o; bce += (1 - t) log(1 - o); -bce
+        bce = ops.log(clipped, _like_output(ws, "bce", output))
+        ops.multiply(targets, bce, bce)
+        scratch = ops.subtract(one, clipped, _like_output(ws, "scratch", output))
+        ops.log(scratch, scratch)
+        ops.multiply(complement, scratch, scratch)
+        ops.add(bce, scratch, bce)
+        ops.negative(bce, bce)
+        # 1 - p_t, p_t = t p + (1 - t)(1 - p)
+        base = ops.subtract(one, p, _like_output(ws, "focal_base", output))
+        ops.multiply(complement, base, base)
+        ops.add(ops.multiply(targets, p, scratch), base, base)
+        ops.subtract(one, base, base)
+        factor = _power(ops, ws, base, self.gamma, "focal_factor")
+        elementwise = ops.multiply(factor, bce, _like_output(ws, "elementwise", output))
+        weight = self._class_weight(ops, ws, targets, complement, output) if self.apply_class_balancing else None
+        if weight is not None:
+            ops.multiply(weight, elementwise, elementwise)
+        per_sample = _row_mean(ops, ws, elementwise, _per_sample(ws, output))
+        grad = None
+        if need_grad:
+            grad = self._gradient(ops, ws, output, p, clipped, targets, complement, bce, base, factor, weight,
+                                  logits)
+            ops.multiply(grad, _constant(ws, "grad_factor", grad_scale / output.shape[-1], output), grad)
+        predictions = self._model_output(output, p) if logits else output
+        return per_sample, grad, predictions
+
+    def _class_weight(self, ops, ws, targets, complement, output):
+        """t alpha + (1 - t)(1 - alpha), alpha and 1 - alpha rounded to the output's dtype as Keras's are."""
+        weight = ops.multiply(targets, _constant(ws, "alpha", self.alpha, output),
+                              _like_output(ws, "class_weight", output))
+        other = ops.multiply(complement, _constant(ws, "one_minus_alpha", 1.0 - self.alpha, output),
+                             _like_output(ws, "class_weight_other", output))
+        return ops.add(weight, other, weight)
+
+    def _gradient(self, ops, ws, output, p, clipped, targets, complement, bce, base, factor, weight, logits):
+        """d loss / d output of each element, before the 1 / C of the mean and grad_scale."""
+        one = _constant(ws, "one", 1.0, output)
+        scratch = _like_output(ws, "scratch", output)
+        # (1 - p_t)^gamma (o - t) / (o (1 - o)), where the clip passes its gradient
+        grad = ops.subtract(clipped, targets, _like_output(ws, "grad", output))
+        ops.subtract(one, clipped, scratch)
+        ops.multiply(clipped, scratch, scratch)
+        ops.divide(grad, scratch, grad)
+        epsilon, top = _constant(ws, "epsilon", EPSILON, output), _constant(ws, "one_minus_epsilon", 1.0 - EPSILON,
+                                                                             output)
+        ops.multiply(grad, _inside_closed_clip_range(ops, ws, p, epsilon, top), grad)
+        ops.multiply(grad, factor, grad)
+        if self.gamma != 0:  # + gamma (1 - p_t)^(gamma - 1) (1 - 2t) bce: the focal factor's own slope
+            slope = _power(ops, ws, base, self.gamma - 1.0, "focal_slope")
+            ops.multiply(slope, bce, slope)
+            ops.multiply(slope, ops.subtract(complement, targets, scratch), slope)  # (1 - t) - t
+            ops.multiply(slope, _constant(ws, "gamma", self.gamma, output), slope)
+            ops.add(grad, slope, grad)
+        if weight is not None:
+            ops.multiply(grad, weight, grad)
+        if logits:  # through the sigmoid: times p (1 - p)
+            ops.subtract(one, p, scratch)
+            ops.multiply(scratch, p, scratch)
+            ops.multiply(grad, scratch, grad)
+        return grad
+
+    def get_config(self):
+        return {**super().get_config(), "apply_class_balancing": self.apply_class_balancing}
+
+
+class CategoricalFocalCrossentropy(_FocalCrossentropy):
+    """sum(alpha (1 - o)^gamma (-t log o)) over the last axis (Keras's ``categorical_focal_crossentropy``, in its
+    order of operations), o = clip(p / sum(p), eps, 1 - eps): the probabilities rescaled to sum to one, then
+    clipped. ``alpha`` is one weight for every class or a list of one per class. Labels smoothed to
+    t (1 - s) + s / classes; with from_logits, p = softmax(y_pred) first.
+
+    The gradient with respect to o: g = -alpha [gamma (1 - o)^(gamma - 1) (-t log o) + (1 - o)^gamma t / o] inside
+    the clip's range; with respect to p: (g - sum(g p) / sum(p)) / sum(p); through the softmax with from_logits."""
+
+    activation = "softmax"
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy"):
+        super().__init__(self._checked_alpha(alpha), gamma, from_logits, label_smoothing, axis, reduction, name)
+
+    @staticmethod
+    def _checked_alpha(alpha):
+        """A number, or a sequence of numbers (one weight per class, as Keras's docstring allows): kept as a float
+        or a list of floats, as Keras's config keeps it."""
+        if isinstance(alpha, (list, tuple, np.ndarray)):
+            values = np.asarray(alpha, dtype=object).reshape(-1) if np.ndim(alpha) <= 1 else None
+            if values is None or len(values) == 0:
+                raise ValueError(f"alpha: expected a number or a flat list of one weight per class, got {alpha!r}")
+            return [_checked_number("alpha", value) for value in values.tolist()]
+        return _checked_number("alpha", alpha)
+
+    def _label_spread(self, classes, dtype):
+        # label_smoothing / num_classes, with num_classes a tensor of the output's dtype: divided in that dtype
+        return float(np.asarray(self.label_smoothing, dtype) / np.asarray(classes, dtype))
+
+    def _alpha(self, ws, output):
+        if not isinstance(self.alpha, list):
+            return _constant(ws, "alpha", self.alpha, output)
+        classes = output.shape[-1]
+        if len(self.alpha) not in (1, classes):
+            raise ValueError(f"alpha: {len(self.alpha)} class weights for an output of {classes} classes")
+        return ws.constant("loss.class_alpha", tuple(self.alpha), output.dtype)  # (classes,), broadcast per row
+
+    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
+        alpha = self._alpha(ws, output)
+        targets = self._targets(ops, ws, y_true, output)
+        p = self._probabilities(ops, ws, output, logits)
+        total = ops.sum(p, -1, _row_buffer(ws, "row_total", output), keepdims=True)
+        clipped = ops.divide(p, total, _like_output(ws, "clipped", output))
+        inside = None
+        if need_grad:  # where the clip passes its gradient, found before clipping in place
+            inside = _inside_closed_clip_range(ops, ws, clipped, _constant(ws, "epsilon", EPSILON, output),
+                                               _constant(ws, "one_minus_epsilon", 1.0 - EPSILON, output))
+        _clip_probabilities(ops, ws, clipped, clipped)
+        cross_entropy = ops.negative(targets, _like_output(ws, "cross_entropy", output))
+        log_o = ops.log(clipped, _like_output(ws, "log_p", output))
+        ops.multiply(cross_entropy, log_o, cross_entropy)  # -t * log(o)
+        base = ops.subtract(_constant(ws, "one", 1.0, output), clipped, _like_output(ws, "focal_base", output))
+        weighting = _power(ops, ws, base, self.gamma, "focal_factor")
+        ops.multiply(weighting, alpha, weighting)
+        elementwise = ops.multiply(weighting, cross_entropy, _like_output(ws, "elementwise", output))
+        per_sample = ops.sum(elementwise, -1, _per_sample(ws, output))
+        grad = None
+        if need_grad:
+            grad = self._gradient(ops, ws, output, p, total, clipped, targets, cross_entropy, base, weighting,
+                                  alpha, inside, logits)
+            ops.multiply(grad, _constant(ws, "grad_scale", grad_scale, output), grad)
+        predictions = self._model_output(output, p) if logits else output
+        return per_sample, grad, predictions
+
+    def _gradient(self, ops, ws, output, p, total, clipped, targets, cross_entropy, base, weighting, alpha, inside,
+                  logits):
+        """d loss / d output of each element, before grad_scale."""
+        grad = ops.divide(targets, clipped, _like_output(ws, "grad", output))
+        ops.multiply(grad, weighting, grad)  # alpha (1 - o)^gamma t / o
+        if self.gamma != 0:  # + alpha gamma (1 - o)^(gamma - 1) (-t log o): the focal factor's own slope
+            slope = _power(ops, ws, base, self.gamma - 1.0, "focal_slope")
+            ops.multiply(slope, cross_entropy, slope)
+            ops.multiply(slope, alpha, slope)
+            ops.multiply(slope, _constant(ws, "gamma", self.gamma, output), slope)
+            ops.add(grad, slope, grad)
+        ops.negative(grad, grad)
+        ops.multiply(grad, inside, grad)
+        # through o = p / sum(p): (g - sum(g p) / sum(p)) / sum(p)
+        scratch = ops.multiply(grad, p, _like_output(ws, "scratch", output))
+        row = ops.sum(scratch, -1, _row_buffer(ws, "row_dot", output), keepdims=True)
+        ops.divide(row, total, row)
+        ops.subtract(grad, row, grad)
+        ops.divide(grad, total, grad)
+        if logits:
+            ops.softmax_backward(p, grad, grad, scratch, _row_buffer(ws, "softmax_rows", output))
+        return grad
+
+
 _BY_NAME = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
@@ -637,6 +929,8 @@ _BY_NAME = {
     "cosine_similarity": CosineSimilarity, "huber": Huber, "log_cosh": LogCosh,
     "kl_divergence": KLDivergence, "kld": KLDivergence, "poisson": Poisson,
     "hinge": Hinge, "squared_hinge": SquaredHinge, "categorical_hinge": CategoricalHinge,
+    "binary_focal_crossentropy": BinaryFocalCrossentropy,
+    "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
     # tf.keras 2 spellings that Keras 3 keeps as legacy exports
     "logcosh": LogCosh, "kullback_leibler_divergence": KLDivergence,
 }
@@ -710,3 +1004,18 @@ poisson = _plain_function(Poisson, "poisson")
 hinge = _plain_function(Hinge, "hinge")
 squared_hinge = _plain_function(SquaredHinge, "squared_hinge")
 categorical_hinge = _plain_function(CategoricalHinge, "categorical_hinge")
+
+
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                              label_smoothing=0.0, axis=-1):
+    """Per-sample binary focal cross-entropies, as ``keras.losses.binary_focal_crossentropy``."""
+    return BinaryFocalCrossentropy(apply_class_balancing=apply_class_balancing, alpha=alpha, gamma=gamma,
+                                   from_logits=from_logits, label_smoothing=label_smoothing,
+                                   axis=axis).per_sample(y_true, y_pred)
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                                   axis=-1):
+    """Per-sample categorical focal cross-entropies, as ``keras.losses.categorical_focal_crossentropy``."""
+    return CategoricalFocalCrossentropy(alpha=alpha, gamma=gamma, from_logits=from_logits,
+                                        label_smoothing=label_smoothing, axis=axis).per_sample(y_true, y_pred)

@@ -1,5 +1,7 @@
 """Keras 3's Huber, LogCosh, KLDivergence, Poisson, Hinge, SquaredHinge, CategoricalHinge,
-MeanSquaredLogarithmicError and CosineSimilarity (keras/src/losses/losses.py), as classes, names and functions:
+MeanSquaredLogarithmicError, CosineSimilarity, BinaryFocalCrossentropy and CategoricalFocalCrossentropy
+(keras/src/losses/losses.py), as classes, names and functions (the focal losses' arguments, logits and Keras's own
+numbers: test_keras_focal_losses.py):
 
 - each value against a formula written here from Keras's source in float64 NumPy, and against the numbers in
   Keras's docstrings and tests (keras/src/losses/losses_test.py);
@@ -38,6 +40,43 @@ def _normalize(x):
     return x / np.sqrt(np.maximum((x * x).sum(-1, keepdims=True), EPS * EPS))
 
 
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def binary_focal_reference(p, t, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                           label_smoothing=0.0):
+    """Per-sample losses in float64, written from keras/src/losses/losses.py ``binary_focal_crossentropy``."""
+    p, t = np.asarray(p, np.float64), np.asarray(t, np.float64)
+    if label_smoothing:
+        t = t * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        p = _sigmoid(p)
+    o = np.clip(p, EPS, 1.0 - EPS)
+    bce = -(t * np.log(o) + (1.0 - t) * np.log(1.0 - o))
+    p_t = t * p + (1.0 - t) * (1.0 - p)
+    focal = np.power(1.0 - p_t, gamma) * bce
+    if apply_class_balancing:
+        focal = (t * alpha + (1.0 - t) * (1.0 - alpha)) * focal
+    return focal.mean(-1)
+
+
+def categorical_focal_reference(p, t, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0):
+    """Per-sample losses in float64, written from keras/src/losses/losses.py ``categorical_focal_crossentropy``."""
+    p, t = np.asarray(p, np.float64), np.asarray(t, np.float64)
+    if label_smoothing:
+        t = t * (1.0 - label_smoothing) + label_smoothing / p.shape[-1]
+    if from_logits:
+        p = _softmax(p)
+    o = np.clip(p / p.sum(-1, keepdims=True), EPS, 1.0 - EPS)
+    return (np.power(1.0 - o, gamma) * np.asarray(alpha, np.float64) * (-t * np.log(o))).sum(-1)
+
+
 def reference(name, p, t, delta=1.0):
     """Per-sample losses in float64, from the function of the same name in keras/src/losses/losses.py."""
     p, t = np.asarray(p, np.float64), np.asarray(t, np.float64)
@@ -65,6 +104,10 @@ def reference(name, p, t, delta=1.0):
         return -(_normalize(t) * _normalize(p)).sum(-1)
     if name == "mean_absolute_percentage_error":
         return 100.0 * np.abs((t - p) / np.maximum(np.abs(t), EPS)).mean(-1)
+    if name == "binary_focal_crossentropy":
+        return binary_focal_reference(p, t)
+    if name == "categorical_focal_crossentropy":
+        return categorical_focal_reference(p, t)
     raise KeyError(name)
 
 
@@ -74,6 +117,8 @@ CLASSES = {
     "categorical_hinge": losses.CategoricalHinge, "mean_squared_logarithmic_error": losses.MeanSquaredLogarithmicError,
     "cosine_similarity": losses.CosineSimilarity,
     "mean_absolute_percentage_error": losses.MeanAbsolutePercentageError,
+    "binary_focal_crossentropy": losses.BinaryFocalCrossentropy,
+    "categorical_focal_crossentropy": losses.CategoricalFocalCrossentropy,
 }
 NAMES = list(CLASSES)
 KERAS_NAMES = {  # keras/src/losses/__init__.py ALL_OBJECTS_DICT, and the default ``name`` of each class
@@ -90,6 +135,10 @@ KERAS_NAMES = {  # keras/src/losses/__init__.py ALL_OBJECTS_DICT, and the defaul
     "cosine_similarity": (["cosine_similarity", "CosineSimilarity"], "cosine_similarity"),
     "mean_absolute_percentage_error": (["mean_absolute_percentage_error", "mape", "MAPE",
                                         "MeanAbsolutePercentageError"], "mean_absolute_percentage_error"),
+    "binary_focal_crossentropy": (["binary_focal_crossentropy", "BinaryFocalCrossentropy"],
+                                  "binary_focal_crossentropy"),
+    "categorical_focal_crossentropy": (["categorical_focal_crossentropy", "CategoricalFocalCrossentropy"],
+                                       "categorical_focal_crossentropy"),
 }
 
 
@@ -124,6 +173,16 @@ def inputs(name, rng, dtype=np.float64, rows=B):
         # |y_true| below eps (divided by eps) has its own test: its slope, 1e9, would swamp finite differences
         t = rng.uniform(0.5, 3.0, shape) * rng.choice([-1.0, 1.0], shape)
         p = t + rng.uniform(0.1, 1.0, shape) * rng.choice([-1.0, 1.0], shape)  # away from the kink at p = t
+    elif name == "binary_focal_crossentropy":
+        t = rng.integers(0, 2, shape).astype(np.float64)
+        p = rng.uniform(0.05, 0.95, shape)
+        # clipped to eps in the cross-entropy, not in the focal factor (the upper bound, 1 - eps, is another
+        # number in float32: its clip is compared with Keras's in float32 in test_keras_focal_losses.py)
+        p[1, 1], p[2, 2] = -0.3, -0.2
+    elif name == "categorical_focal_crossentropy":
+        t = np.eye(C)[rng.integers(0, C, rows)]
+        p = rng.uniform(0.05, 0.95, shape)  # rows not summing to one: Keras rescales them
+        p[2, 2] = -0.2  # clipped after the rescaling
     else:
         raise KeyError(name)
     return p.astype(dtype), t.astype(dtype)
@@ -306,7 +365,7 @@ def test_new_primitives_with_out_and_0d_operands_allocate_nothing(numpy_backend)
     ops = numpy_backend
     a = np.linspace(-2.0, 2.0, 12, dtype=np.float32).reshape(3, 4)
     zero = np.zeros((), np.float32)
-    out, flags, more = np.empty_like(a), np.empty(a.shape, np.bool_), np.empty(a.shape, np.bool_)
+    out, flags, more = np.empty_like(a), np.empty(a.shape, np.bool_), np.zeros(a.shape, np.bool_)
     row, scalar_flag = np.empty((3, 1), np.float32), np.empty((), np.bool_)
     calls = [
         lambda: ops.tanh(a, out), lambda: ops.logaddexp(a, zero, out), lambda: ops.greater_equal(a, zero, flags),
@@ -333,6 +392,7 @@ TRAINING = {
     "poisson": ("softplus", "counts"), "mean_squared_logarithmic_error": ("softplus", "counts"),
     "hinge": ("tanh", "binary"), "squared_hinge": ("linear", "signed"),
     "categorical_hinge": ("linear", "one_hot"),
+    "binary_focal_crossentropy": ("sigmoid", "binary"), "categorical_focal_crossentropy": ("softmax", "one_hot"),
 }
 
 

@@ -11,7 +11,8 @@ work on NumPy arrays as Keras's do. In ``fit`` and ``evaluate`` metrics are unwe
 Modules: ``base`` (the Metric API), ``reduction`` (Mean, per-sample means), ``accuracy``, ``regression``,
 ``probabilistic`` (cross-entropies), ``loss_backed`` (a loss averaged over samples), ``confusion`` and
 ``confusion_counts`` (TP/FP/TN/FN, Precision, Recall, AUC), ``confusion_at`` (a rate at a given other rate),
-``f_score``, ``registry`` (names), ``state`` (where the state lives).
+``f_score``, ``registry`` (names), ``state`` (where the state lives), ``functions`` (Keras's metric functions on
+host arrays, and what ``compile`` makes of them).
 """
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ from .base import Metric
 from .confusion import AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives, TruePositives
 from .confusion_at import PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity
 from .f_score import F1Score, FBetaScore
+from .functions import (binary_accuracy, binary_crossentropy, binary_focal_crossentropy, categorical_accuracy,
+                        categorical_crossentropy, categorical_focal_crossentropy, categorical_hinge, hinge, huber,
+                        kl_divergence, log_cosh, mean_absolute_error, mean_absolute_percentage_error,
+                        mean_squared_error, mean_squared_logarithmic_error, poisson, sparse_categorical_accuracy,
+                        sparse_categorical_crossentropy, sparse_top_k_categorical_accuracy, squared_hinge,
+                        top_k_categorical_accuracy)
 from .loss_backed import (CategoricalHinge, CosineSimilarity, Hinge, KLDivergence, LogCoshError,
                           MeanSquaredLogarithmicError, Poisson, SquaredHinge)
 from .probabilistic import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
@@ -41,4 +48,9 @@ __all__ = [
     "MeanSquaredLogarithmicError", "CosineSimilarity",
     "SensitivityAtSpecificity", "SpecificityAtSensitivity", "PrecisionAtRecall", "RecallAtPrecision",
     "get", "accuracy_for", "serialize", "deserialize",
+    "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy", "binary_crossentropy", "binary_focal_crossentropy",
+    "categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge", "hinge", "huber",
+    "kl_divergence", "log_cosh", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
+    "mean_squared_logarithmic_error", "poisson", "sparse_categorical_crossentropy", "squared_hinge",
 ]

@@ -76,3 +76,14 @@ class CosineSimilarity(LossMean):
         per_sample = super().per_sample(ops, ws, y_true, predictions)
         return ops.negative(per_sample, per_sample)
     # get_config: name and dtype only, as Keras 3's (its axis, -1 or 1 here, means the same for an MLP's output)
+
+
+class LossFunctionMean(LossMean):
+    """Keras's ``MeanMetricWrapper`` of a loss function that has no metric class of its own (``huber``, the focal
+    cross-entropies, the ``cosine_similarity`` loss, negative as the loss is): the mean of ``loss``'s per-sample
+    values, under the function's name."""
+
+    def __init__(self, loss, name, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self._loss_object = loss
+        self.direction = "up" if isinstance(loss, losses_module.CosineSimilarity) else "down"

@@ -56,6 +56,75 @@ def accuracy_for(loss, output_units: int, sparse_labels: bool) -> type[Metric]:
     return accuracy.SparseCategoricalAccuracy if sparse_labels else accuracy.CategoricalAccuracy
 
 
+def _function_table() -> dict:
+    """Keras's functions (``keras.metrics``'s, and the losses') -> how to make the metric Keras makes of each: the
+    class computing the same mean, or a loss to average (functions without a metric class)."""
+    from .. import losses
+    from . import functions
+
+    classes = {
+        functions.binary_accuracy: accuracy.BinaryAccuracy,
+        functions.categorical_accuracy: accuracy.CategoricalAccuracy,
+        functions.sparse_categorical_accuracy: accuracy.SparseCategoricalAccuracy,
+        functions.top_k_categorical_accuracy: accuracy.TopKCategoricalAccuracy,
+        functions.sparse_top_k_categorical_accuracy: accuracy.SparseTopKCategoricalAccuracy,
+        losses.mean_squared_error: regression.MeanSquaredError,
+        losses.mean_absolute_error: regression.MeanAbsoluteError,
+        losses.mean_absolute_percentage_error: regression.MeanAbsolutePercentageError,
+        losses.mean_squared_logarithmic_error: loss_backed.MeanSquaredLogarithmicError,
+        losses.binary_crossentropy: probabilistic.BinaryCrossentropy,
+        losses.categorical_crossentropy: probabilistic.CategoricalCrossentropy,
+        losses.sparse_categorical_crossentropy: probabilistic.SparseCategoricalCrossentropy,
+        losses.hinge: loss_backed.Hinge, losses.squared_hinge: loss_backed.SquaredHinge,
+        losses.categorical_hinge: loss_backed.CategoricalHinge, losses.kl_divergence: loss_backed.KLDivergence,
+        losses.poisson: loss_backed.Poisson, losses.log_cosh: loss_backed.LogCoshError,
+    }
+    table = {fn: (lambda cls=cls, name=fn.__name__: cls(name=name)) for fn, cls in classes.items()}
+    for fn, loss_class in ((losses.huber, losses.Huber), (losses.cosine_similarity, losses.CosineSimilarity),
+                           (losses.binary_focal_crossentropy, losses.BinaryFocalCrossentropy),
+                           (losses.categorical_focal_crossentropy, losses.CategoricalFocalCrossentropy)):
+        table[fn] = lambda loss_class=loss_class, name=fn.__name__: loss_backed.LossFunctionMean(loss_class(), name)
+    return table
+
+
+_FUNCTIONS: dict = {}
+
+
+def function_metric(fn) -> Metric | None:
+    """The metric Keras makes of the function ``fn`` (``MeanMetricWrapper(fn)``, named after it), or None when
+    ``fn`` is not one of Keras's functions as gpunn has them."""
+    if not _FUNCTIONS:
+        _FUNCTIONS.update(_function_table())
+    try:
+        make = _FUNCTIONS.get(fn)
+    except TypeError:  # an unhashable callable
+        return None
+    return None if make is None else make()
+
+
+def function_by_name(name: str):
+    """The function Keras's deserialization finds for ``name``: ``keras.metrics``'s first, then the losses'."""
+    from .. import losses
+    from . import functions
+
+    for module in (functions, losses):
+        fn = getattr(module, name, None) if isinstance(name, str) and not name.startswith("_") else None
+        if callable(fn) and not isinstance(fn, type) and fn in (_FUNCTIONS or _function_table()):
+            return fn
+    raise ValueError(f"metrics: no metric function named {name!r}; gpunn has "
+                     f"{sorted({f.__name__ for f in _function_table()})}")
+
+
+def name_means_function(name: str) -> bool:
+    """Whether the metric name ``name`` gives what its function gives (``"mean_squared_error"`` does;
+    ``"cosine_similarity"``, the metric, is the loss function's value negated; ``"huber"`` names no metric)."""
+    try:
+        by_name = get(name)
+    except ValueError:
+        return False
+    return type(by_name) is type(function_metric(function_by_name(name)))
+
+
 def _instantiate(cls) -> Metric:
     # A class given to compile() gets its default name, not a numbered one (Keras numbers the second
     # instance of a class, "precision_1"; resolving the identifiers again must not).
@@ -89,6 +158,9 @@ def get(identifier, loss=None, output_units: int = 0, sparse_labels: bool = Fals
     if isinstance(identifier, str) and identifier.strip().lower() in ("accuracy", "acc"):
         return accuracy_for(loss, output_units, sparse_labels)(name=identifier)
     if callable(identifier) and not isinstance(identifier, str):
+        made = function_metric(identifier)
+        if made is not None:
+            return made
         name = getattr(identifier, "__name__", None)
         if isinstance(name, str) and name.lower() in BY_NAME:
             return BY_NAME[name.lower()](name=name)

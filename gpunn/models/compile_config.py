@@ -12,10 +12,15 @@ def serialize_metric(identifier):
         return identifier
     if isinstance(identifier, metrics_module.Metric):
         return {"class_name": type(identifier).__name__, "config": identifier.get_config()}
+    if metrics_module.registry.function_metric(identifier) is not None:
+        # Keras's function objects, by name (the cosine_similarity loss and metric differ by their sign)
+        return {"class_name": "function", "config": identifier.__name__}
     return getattr(identifier, "__name__", str(identifier))
 
 
 def deserialize_metric(item):
+    if isinstance(item, dict) and item.get("class_name") == "function":
+        return metrics_module.registry.function_by_name(item.get("config"))
     if isinstance(item, dict):
         classes = {c.__name__: c for c in vars(metrics_module).values()
                    if isinstance(c, type) and issubclass(c, metrics_module.Metric)}

@@ -257,6 +257,8 @@ def _metric_from_keras(value):
         if name in ("accuracy", "acc") or not isinstance(function, str):
             return name
         return function
+    if isinstance(value, dict) and value.get("class_name") == "function":  # keras.metrics.mse, keras.losses.huber
+        return {"class_name": "function", "config": value.get("config")}  # resolved as Keras resolves it
     return _object_from_keras(value, "metric", "metric")
 
 
@@ -294,6 +296,13 @@ def _positive_int_or_default(value) -> int:
 
 def _wrap(value, kind: str, native: bool):
     """gpunn's serialized object in the flavour's layout."""
+    if isinstance(value, dict) and value.get("class_name") == "function":
+        # A function metric as Keras 3 writes it; in the HDF5 flavour its name where the name means the same metric
+        # (as tf.keras wrote names), else Keras 3's form, which its HDF5 reader also takes
+        if not native and metrics.registry.name_means_function(value["config"]):
+            return value["config"]
+        return {"module": "builtins", "class_name": "function", "config": value["config"],
+                "registered_name": "function"}
     if not native or not isinstance(value, dict):
         return value
     return {"module": _MODULES[kind], "class_name": value["class_name"], "config": value["config"],

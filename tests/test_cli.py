@@ -189,3 +189,56 @@ def test_help_exits_0(capsys):
     out = capsys.readouterr().out
     for option in ("--epochs", "--layers", "--optimizer", "--backend", "--output-dir"):
         assert option in out
+
+
+# ---- CIFAR: trained from the local cache, a clear error without it -------------------------------------------
+
+
+def test_train_on_cifar10_from_the_cache(tmp_path, capsys, monkeypatch):
+    """The 32x32x3 images flattened to 3072 features, scaled to [0, 1]; read offline from the cache."""
+    from cifar_files import CIFAR10_ARCHIVE, cifar10_members, write_tar_gz
+
+    members, _ = cifar10_members(train_rows=8, test_rows=6)
+    (tmp_path / "data" / "cifar10").mkdir(parents=True)
+    write_tar_gz(tmp_path / "data" / "cifar10" / CIFAR10_ARCHIVE, members)
+    monkeypatch.setenv("GPUNN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GPUNN_OFFLINE", "1")
+    out_dir = tmp_path / "run"
+    rc = main(["train", "--dataset", "cifar10", "--epochs", "1", "--layers", "8", "--output-dir", str(out_dir),
+               "--verbose", "1", "--backend", "numpy"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "data: cifar10 40 train / 6 test, 10 classes" in out
+    assert 0.0 <= parse_accuracy(out) <= 1.0
+    model = gpunn.models.load_model(out_dir / "model.safetensors")
+    assert model.layers[0].get_weights()[0].shape == (32 * 32 * 3, 8)
+    assert model.layers[-1].units == 10
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_train_on_cifar10_without_its_files_is_a_clear_error(offline, tmp_path, capsys, monkeypatch):
+    """As for mnist: GPUNN_OFFLINE=1, or no network, and no archive in the cache: exit 2 naming what to put where."""
+    import urllib.error
+
+    from gpunn.datasets import _cache, cifar10
+
+    def unreachable(url, timeout=None):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(_cache.urllib.request, "urlopen", unreachable)
+    monkeypatch.setenv("GPUNN_DATA_DIR", str(tmp_path / "data"))
+    if offline:
+        monkeypatch.setenv("GPUNN_OFFLINE", "1")
+    else:
+        monkeypatch.delenv("GPUNN_OFFLINE", raising=False)
+    out_dir = tmp_path / "run"
+    rc = main(["train", "--dataset", "cifar10", "--epochs", "1", "--output-dir", str(out_dir), "--verbose", "0",
+               "--backend", "numpy"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    # (after a "Downloading ..." line when a download was tried)
+    assert "\ngpunn train: error: cifar10: cifar-10-python.tar.gz not found in " in "\n" + err
+    assert ("GPUNN_OFFLINE is set" if offline else "Name or service not known") in err
+    assert str(tmp_path / "data" / "cifar10" / "cifar-10-python.tar.gz") in err and cifar10.ORIGIN in err
+    assert "Traceback" not in err
+    assert not (out_dir / "model.safetensors").exists()

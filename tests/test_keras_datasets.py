@@ -420,6 +420,6 @@ def test_registry_error_lists_the_keras_sets():
     with pytest.raises(ValueError) as info:
         datasets.load("imbd")
     message = str(info.value)
-    for name in ("boston_housing", "california_housing", "imdb", "reuters"):
+    for name in ("boston_housing", "california_housing", "imdb", "reuters", "cifar10", "cifar100"):
         assert repr(name) in message
     assert "Did you mean 'imdb'?" in message

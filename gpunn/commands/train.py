@@ -13,7 +13,8 @@ import numpy as np
 
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train and evaluate an MLP (default: offline digits data)")
-    p.add_argument("--dataset", default="digits", help="digits (offline), mnist, fashion_mnist or synthetic")
+    p.add_argument("--dataset", default="digits",
+                   help="digits (offline), mnist, fashion_mnist, cifar10, cifar100 or synthetic")
     p.add_argument("--layers", default="256,128", help="hidden layer sizes, comma-separated (default 256,128)")
     p.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     p.add_argument("--optimizer", default="adam", help="sgd, rmsprop, adagrad, adam or adamw (default adam)")
@@ -92,9 +93,9 @@ class _TrainTimer:
         return self.samples / self.seconds if self.seconds > 0 and self.samples else None
 
 
-# The classification sets of images or features the default model trains on; the others (word-index sequences,
-# house prices) need a model of their own.
-TRAINABLE_DATASETS = ("digits", "mnist", "fashion_mnist", "synthetic")
+# The classification sets of images or features the default model trains on (images flattened: CIFAR's 32x32x3
+# become 3072 features); the others (word-index sequences, house prices) need a model of their own.
+TRAINABLE_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "synthetic")
 
 
 def check_dataset(name: str) -> str:

@@ -6,6 +6,7 @@
 - ``boston_housing``, ``california_housing``: Keras's regression sets (13 and 8 features).
 - ``imdb``, ``reuters``: Keras's word-index sequence sets (review sentiment, newswire topics), with
   ``get_word_index``.
+- ``cifar10``, ``cifar100``: Keras's 32x32 colour image sets (10 classes; 100 fine or 20 coarse classes).
 - ``synthetic``: generated classification and regression data of any size.
 
 All but ``digits`` and ``synthetic`` are files in a local cache, downloaded once when missing; the
@@ -15,11 +16,12 @@ from __future__ import annotations
 
 import difflib
 
-from . import boston_housing, california_housing, digits, fashion_mnist, imdb, mnist, reuters, synthetic
+from . import (boston_housing, california_housing, cifar10, cifar100, digits, fashion_mnist, imdb, mnist, reuters,
+               synthetic)
 
 __all__ = [
-    "boston_housing", "california_housing", "digits", "fashion_mnist", "imdb", "mnist", "reuters", "synthetic",
-    "load", "NAMES",
+    "boston_housing", "california_housing", "cifar10", "cifar100", "digits", "fashion_mnist", "imdb", "mnist",
+    "reuters", "synthetic", "load", "NAMES",
 ]
 
 _MODULES = {
@@ -30,6 +32,8 @@ _MODULES = {
     "california_housing": california_housing,
     "imdb": imdb,
     "reuters": reuters,
+    "cifar10": cifar10,
+    "cifar100": cifar100,
     "synthetic": synthetic,
 }
 NAMES = tuple(_MODULES)
@@ -40,8 +44,8 @@ def load(name, **kwargs):
 
     Args:
         name: one of ``NAMES``: ``'digits'``, ``'mnist'``, ``'fashion_mnist'``, ``'boston_housing'``,
-            ``'california_housing'``, ``'imdb'``, ``'reuters'``, ``'synthetic'`` (case-insensitive; ``-``
-            may stand for ``_``).
+            ``'california_housing'``, ``'imdb'``, ``'reuters'``, ``'cifar10'``, ``'cifar100'``, ``'synthetic'``
+            (case-insensitive; ``-`` may stand for ``_``).
         **kwargs: passed on to that module's ``load_data``.
 
     Returns:

@@ -79,19 +79,21 @@ def download(url: str, dest: Path, file_hash: str | None = None) -> None:
             os.remove(tmp)
 
 
-def _missing_message(name: str, target: Path, origin: str, reason: str) -> str:
+def _missing_message(name: str, target: Path, origin: str, reason: str, keras_copy=None, other_ways=None) -> str:
+    keras_copy = keras_copy or f"~/.keras/datasets/{Path(origin).name}"
+    other_ways = other_ways or (
+        f"pass path=FILE with an absolute FILE, or set GPUNN_DATA_DIR so that DIR/{name}/ holds it")
     return (
         f"{name}: {target.name} not found in {target.parent}, and {reason}\n"
         f"Put this file there:\n    {target}\n"
         f"It is Keras's file, published at:\n    {origin}\n"
-        f"(where Keras has fetched it, ~/.keras/datasets/{Path(origin).name} is the same file; or pass "
-        f"path=FILE with an absolute FILE, or set GPUNN_DATA_DIR so that DIR/{name}/ holds it).\n"
+        f"(where Keras has fetched it, {keras_copy} is the same file; or {other_ways}).\n"
         "For a data set that needs no download, use gpunn.datasets.digits "
         "(scikit-learn's 8x8 digits, shipped offline)."
     )
 
 
-def cached_file(name: str, fname, origin: str, file_hash: str) -> Path:
+def cached_file(name: str, fname, origin: str, file_hash: str, *, keras_copy=None, other_ways=None) -> Path:
     """The local copy of one of data set ``name``'s files, downloaded first when missing.
 
     Args:
@@ -100,6 +102,10 @@ def cached_file(name: str, fname, origin: str, file_hash: str) -> Path:
             absolute path is used as it is.
         origin: the URL it is downloaded from.
         file_hash: the published md5 or sha256 the download must match.
+        keras_copy: where Keras's own cache keeps the same file, for the message when it is missing
+            (default ``~/.keras/datasets/<the origin's file name>``).
+        other_ways: the other ways to provide it, for that message (default: ``path=FILE`` or
+            ``GPUNN_DATA_DIR``).
 
     Raises:
         FileNotFoundError: the file is missing and could not be downloaded; the message names the
@@ -110,19 +116,22 @@ def cached_file(name: str, fname, origin: str, file_hash: str) -> Path:
         return target
     if offline():
         raise FileNotFoundError(
-            _missing_message(name, target, origin, "downloading is off (GPUNN_OFFLINE is set).")
+            _missing_message(name, target, origin, "downloading is off (GPUNN_OFFLINE is set).", keras_copy,
+                             other_ways)
         )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise FileNotFoundError(
-            _missing_message(name, target, origin, f"the directory cannot be created ({e}).")
+            _missing_message(name, target, origin, f"the directory cannot be created ({e}).", keras_copy,
+                             other_ways)
         ) from e
     print(f"Downloading {origin}", file=sys.stderr)
     try:
         download(origin, target, file_hash)
     except Exception as e:  # noqa: BLE001 - any failure is reported the same way: what to put where
         raise FileNotFoundError(
-            _missing_message(name, target, origin, f"downloading failed:\n    {origin}: {e}")
+            _missing_message(name, target, origin, f"downloading failed:\n    {origin}: {e}", keras_copy,
+                             other_ways)
         ) from e
     return target

@@ -3,37 +3,19 @@
 Keras publishes these sets with each sequence a Python list inside an object array, and NumPy can store
 an object array only as a pickle stream, so ``np.load(allow_pickle=False)`` refuses them. Rather than
 ``allow_pickle=True`` (which would run whatever a tampered file's pickle asks for), the pickle is read
-by an unpickler that may rebuild NumPy arrays and nothing else, as Keras 3 itself reads these files
-(keras/src/datasets/npz_utils.py). Numeric members are read with pickling off altogether.
+by an unpickler that may rebuild NumPy arrays and nothing else (``_restricted_pickle``), as Keras 3 itself
+reads these files (keras/src/datasets/npz_utils.py). Numeric members are read with pickling off altogether.
 """
 from __future__ import annotations
 
 import io
-import pickle
 import zipfile
 
 import numpy as np
 
+from ._restricted_pickle import ArrayOnlyUnpickler
+
 __all__ = ["load_ragged_npz"]
-
-# Rebuilding an object array of lists of ints needs exactly these globals; both spellings of
-# ``multiarray`` are listed so files pickled under NumPy 1 (``numpy.core``) and 2 (``numpy._core``) load.
-_ARRAY_GLOBALS = frozenset({
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-})
-
-
-class _ArrayOnlyUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) in _ARRAY_GLOBALS:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(
-            f"refusing to load {module}.{name} from a data set file: only NumPy arrays are expected "
-            "(the file may be corrupt or tampered with)"
-        )
 
 
 def _read_member(stream: io.BytesIO) -> np.ndarray:
@@ -47,7 +29,7 @@ def _read_member(stream: io.BytesIO) -> np.ndarray:
         raise ValueError(f"unsupported .npy format version {version}")
     if dtype.hasobject:
         # The pickle follows the header; NumPy's own defaults for old (Python 2) pickles apply.
-        return _ArrayOnlyUnpickler(stream, encoding="ASCII", fix_imports=True).load()
+        return ArrayOnlyUnpickler(stream, encoding="ASCII", fix_imports=True).load()
     stream.seek(0)
     return np.lib.format.read_array(stream, allow_pickle=False)
 
@@ -57,7 +39,7 @@ def load_ragged_npz(path) -> dict[str, np.ndarray]:
     lists and plain Python values.
 
     Raises:
-        pickle.UnpicklingError: the file's pickle asks for anything else.
+        RefusedGlobalError (a pickle.UnpicklingError): the file's pickle asks for anything else.
     """
     arrays = {}
     with zipfile.ZipFile(path) as archive:

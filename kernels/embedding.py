@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from gpunn.kernels import _launch
+from gpunn.kernels.bias_act import _zero_kernel  # the gradient is zeroed, then added to
 
 cuda = None  # numba.cuda, bound by the kernel factories on first use
 
@@ -102,19 +103,6 @@ def _scatter_add_kernel():
             if token >= 0 and token < vocabulary:
                 for c in range(col, dy.shape[1], cols):
                     cuda.atomic.add(grad, (token, c), dy[r, c])
-
-    return kernel
-
-
-@functools.lru_cache(maxsize=None)
-def _zero_kernel():
-    _launch.bind_numba_cuda(globals())
-
-    @cuda.jit
-    def kernel(flat):
-        start, stride = cuda.grid(1), cuda.gridsize(1)
-        for i in range(start, flat.shape[0], stride):
-            flat[i] = 0
 
     return kernel
 

@@ -91,7 +91,6 @@ def _cases(full: bool):
         yield "gather rows", gather_rows._gather_kernel(), (m, labels, counter, np.int64(0), m), dt
         yield "embedding lookup", embedding._lookup_kernel(), (m, labels, m), dt
         yield "embedding scatter-add", embedding._scatter_add_kernel(), (m, labels, m), dt
-        yield "embedding zero", embedding._zero_kernel(), (flat,), dt
         sc = np.zeros(2, dt)  # the update's step size and decay, made on the device from the optimizer state
         for kind, size in opt.STEP_SCALARS.items():
             yield (f"optimizer step scalars {kind} ({dt})", opt._step_scalars_kernel(kind),

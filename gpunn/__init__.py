@@ -13,12 +13,12 @@ __version__ = "0.1.0"
 from . import (activations, backend, callbacks, constraints, datasets, distributed, initializers, layers, losses,
                metrics, models, optimizers, preprocessing, regularizers, utils)
 from .layers import Input
-from .models import Sequential, load_model
+from .models import Model, Sequential, load_model
 from .ops import get_ops, set_backend, use_backend
 from .trainer.train_step import GraphFallbackWarning
 
 __all__ = [
-    "Sequential", "Input", "load_model", "GraphFallbackWarning", "set_backend", "use_backend", "get_ops",
+    "Sequential", "Model", "Input", "load_model", "GraphFallbackWarning", "set_backend", "use_backend", "get_ops",
     "activations", "backend", "callbacks", "constraints", "datasets", "distributed", "initializers", "layers",
     "losses", "metrics", "models", "optimizers", "preprocessing", "regularizers", "utils", "__version__",
 ]

@@ -137,7 +137,7 @@ class GpunnStep:
         """The last step's mean loss, gradients and the parameters after it, on the host, in Keras's layout."""
         model, ops = self.model, self.ops
         loss = self.train_step.metrics.result()["loss"]  # the mean over the steps since setup (one, here)
-        grads = [ops.to_numpy(layer.bound.grads[s.name]).copy() for layer in model.layers
+        grads = [ops.to_numpy(layer.bound.grads[s.name]).copy() for layer in model._layers
                  for s in layer.weight_specs()]
         return Snapshot(loss=loss, grads=grads, params=model.get_weights())
 

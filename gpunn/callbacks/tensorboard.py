@@ -195,7 +195,7 @@ class TensorBoard(Callback):
 
     def _log_weights(self, epoch: int) -> None:
         """Keras's tags: ``<weight path with ':' as '_'>/histogram`` (and ``/image``), in the train log."""
-        for layer in self.model.layers:
+        for layer in self.model._layers:
             for weight in layer.weights:
                 name = weight.path.replace(":", "_")
                 values = np.asarray(weight.numpy(), dtype=np.float64)

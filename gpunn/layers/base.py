@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import constraints, initializers, regularizers
 from ..ops.workspace import Workspace, Workspaces
-from . import masking
+from . import masking, symbolic
 from .calling import bind_standalone, call_layer, compute_dtype
 from .variable import Variable
 
@@ -280,11 +280,13 @@ class Layer:
     def count_params(self) -> int:
         return sum(int(np.prod(s.shape)) for s in self.weight_specs())
 
-    def __call__(self, inputs, training=False, mask=None):
+    def __call__(self, inputs, training=None, mask=None):
         """``layer(x)``: the layer's output for the array ``x`` (NumPy, or CuPy on the GPU backend), as a new
         backend array (NumPy on the CPU). As in Keras, a layer not built yet is built for x's samples and gets
         its weights; ``training=True`` runs it as in training (Dropout drops, BatchNormalization updates its
         moving statistics). See ``calling.py``."""
+        if symbolic.is_symbolic(inputs):  # the functional API: x = Dense(64)(inputs)
+            return symbolic.call_symbolic(self, inputs, training, mask)
         if mask is not None:
             raise ValueError("mask: gpunn layers take no mask; leave mask=None")
         return call_layer(self, inputs, training)

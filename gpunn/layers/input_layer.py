@@ -21,6 +21,12 @@ class InputLayer(Layer):
             self.input_dtype, dtype = np.dtype(dtype).name, None
         super().__init__(name=name, dtype=dtype, input_shape=normalize_shape("shape", shape), **kwargs)
         self.batch_size = batch_size
+        self.output_shape = self.declared_input_shape  # what the layers after it receive (summary shows it)
+
+    @property
+    def shape(self) -> tuple:
+        """Keras's ``keras.Input(...).shape``: the batch dimension (None unless given), then the sample shape."""
+        return (self.batch_size,) + tuple(self.declared_input_shape)
 
     def forward(self, x, training):
         return x, (lambda dy, need_dx=True: dy if need_dx else None)

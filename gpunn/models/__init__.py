@@ -1,8 +1,10 @@
-"""``gpunn.models``: Sequential, load_model and save_model, as in tf.keras."""
+"""``gpunn.models``: Sequential, Model (functional chains), load_model and save_model, as in tf.keras."""
 from .file_format import NotAModelFileError
 from .load import load_model
 from .save import save_model
 from .sequential import NotBuiltError, Sequential
 from .cloning import clone_model, model_from_json
+from .functional import Functional, Model
 
-__all__ = ["Sequential", "load_model", "save_model", "clone_model", "model_from_json", "NotAModelFileError", "NotBuiltError"]
+__all__ = ["Sequential", "Model", "Functional", "load_model", "save_model", "clone_model", "model_from_json",
+           "NotAModelFileError", "NotBuiltError"]

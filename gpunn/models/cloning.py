@@ -64,13 +64,19 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
                 cache[id(layer)] = clone_function(layer)
         return cache[id(layer)]
 
-    new_layers = [clone(layer) for layer in model.layers]
+    new_layers = [clone(layer) for layer in model._layers]
     source_input = model._input_layer
+    new_input = None
     if source_input is not None:
         new_input = InputLayer(shape=source_input.declared_input_shape, batch_size=source_input.batch_size,
                                dtype=source_input.input_dtype or source_input.dtype, name=source_input.name)
-        new_layers = [new_input] + new_layers
-    cloned = Sequential(new_layers, name=model.name, trainable=model.trainable)
+    if getattr(model, "is_functional", False):  # Keras clones a functional model as one: the calls made again
+        from .functional import Functional
+
+        cloned = Functional.from_layers(new_input, new_layers, name=model.name, trainable=model.trainable)
+    else:
+        cloned = Sequential(([new_input] if new_input is not None else []) + new_layers, name=model.name,
+                            trainable=model.trainable)
     if model.compiled:
         # Keras: "If model compiled already then set same to cloned model" (compile_from_config): a new
         # optimizer, loss and metric objects from their configs (so no optimizer state or metric sums are shared).

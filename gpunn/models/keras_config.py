@@ -45,7 +45,9 @@ def check_custom_objects(custom_objects) -> None:
 
 
 def sequential_config(model) -> dict:
-    """``model.get_config()`` in Keras 3's layout."""
+    """``model.get_config()`` in Keras 3's layout (a functional model's as ``Functional.get_config`` writes it)."""
+    if getattr(model, "is_functional", False):
+        return keras_file_config.functional_config(model, native=True)
     return keras_file_config.sequential_config(model, native=True)
 
 
@@ -55,19 +57,43 @@ def sequential_from_config(cls, config: dict, build_config: dict | None = None):
     if not isinstance(config, dict):  # (a dict without "layers" is a KeyError, which load_model names)
         raise ValueError("config: a Sequential config must be a dict with a 'name' and a 'layers' list (as "
                          f"model.get_config() returns), got {str(config)[:200]}")
-    translated = keras_file_config.model_config_from_keras({"class_name": "Sequential", "config": config})["config"]
+    class_name = "Functional" if "input_layers" in config else "Sequential"
+    translated = keras_file_config.model_config_from_keras({"class_name": class_name, "config": config})["config"]
+    return model_from_translated(cls, translated, build_config)
+
+
+def _layers_of(translated: dict) -> list:
+    """The layers of a translated config, made anew. Keras writes the model's dtype on every layer; gpunn records
+    it once, on the model, and a layer keeps a dtype of its own only when it declares another (so a config read
+    back equals the one written)."""
     model_dtype = translated.get("dtype")
-    model = cls(name=translated.get("name"), trainable=config.get("trainable", True))
-    model._config_dtype = model_dtype
+    made = []
     for entry in translated["layers"]:
         layer_config = dict(entry["config"])
-        # Keras writes the model's dtype on every layer; gpunn records it once, on the model, and a layer keeps a
-        # dtype of its own only when it declares another (so a config read back equals the one written).
         if model_dtype is not None and layer_config.get("dtype") == model_dtype:
             layer_config.pop("dtype")
-        model.add(layers_module.deserialize({"class_name": entry["class_name"], "config": layer_config}))
+        made.append(layers_module.deserialize({"class_name": entry["class_name"], "config": layer_config}))
+    return made
+
+
+def model_from_translated(cls, translated: dict, build_config: dict | None = None):
+    """A new model from a config translated by ``keras_file_config.model_config_from_keras``: a functional one
+    (``keras.Model``) when the config was a functional chain, else of class ``cls``; built when the config (or
+    ``build_config``, to_json's) records the input shape."""
+    from .functional import Functional
+
+    made = _layers_of(translated)
+    trainable = translated.get("trainable", True)
+    if translated.get("functional"):
+        model = Functional.from_layers(made[0], made[1:], name=translated.get("name"), trainable=trainable)
+        model._config_dtype = translated.get("dtype")
+        return model
+    model = cls(name=translated.get("name"), trainable=trainable)
+    model._config_dtype = translated.get("dtype")
+    for layer in made:
+        model.add(layer)
     build_input_shape = translated.get("build_input_shape") or (build_config or {}).get("input_shape")
-    if build_input_shape and not model.built and model.layers:
+    if build_input_shape and not model.built and model._layers:
         model.build(tuple(build_input_shape))
     return model
 
@@ -92,8 +118,9 @@ def model_from_json_string(cls, json_string):
     if not isinstance(entry, dict) or "class_name" not in entry or "config" not in entry:
         raise ValueError("json_string: expected a serialized model {'class_name': 'Sequential', 'config': {...}}, "
                          f"got {json_string[:200]!r}")
-    if entry["class_name"] != "Sequential":
-        raise ValueError(f"json_string: holds a {entry['class_name']!r} model; gpunn builds Sequential models only")
+    if entry["class_name"] not in ("Sequential", "Functional", "Model"):
+        raise ValueError(f"json_string: holds a {entry['class_name']!r} model; gpunn builds Sequential and "
+                         "functional models only")
     model = sequential_from_config(cls, entry["config"], entry.get("build_config"))
     if entry.get("compile_config"):
         compile_from_config(model, keras_file_config.compile_config_from_keras(entry["compile_config"],

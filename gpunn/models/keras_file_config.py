@@ -203,11 +203,13 @@ def _layer_from_keras(entry: dict, rank: int | None) -> tuple[dict, int | None]:
 
 
 def model_config_from_keras(config: dict) -> dict:
-    """gpunn's serialized Sequential ({"class_name", "config"}) for a Keras model config of either flavour. A
-    model of another class is returned with its class name, for the caller to refuse."""
-    if config.get("class_name") != "Sequential":
+    """gpunn's serialized Sequential ({"class_name", "config"}) for a Keras model config of either flavour (a
+    functional chain as the Sequential of its layers, marked ``"functional": True`` in the config). A model of
+    another class is returned with its class name, for the caller to refuse."""
+    functional = config.get("class_name") in ("Functional", "Model")
+    if config.get("class_name") != "Sequential" and not functional:
         return {"class_name": config.get("class_name"), "config": {}}
-    inner = config["config"]
+    inner = functional_chain(config["config"]) if functional else config["config"]
     if isinstance(inner, list):  # Keras 1 and early Keras 2 wrote a Sequential's config as its layer list
         inner = {"layers": inner}
     build_input_shape = inner.get("build_input_shape")
@@ -223,6 +225,8 @@ def model_config_from_keras(config: dict) -> dict:
         out["dtype"] = dtype_name(inner["dtype"])
     if build_input_shape:
         out["build_input_shape"] = list(build_input_shape)
+    if inner.get("functional"):
+        out["functional"] = True
     return {"class_name": "Sequential", "config": out}
 
 
@@ -277,7 +281,9 @@ def compile_config_from_keras(config: dict, legacy: bool) -> dict:
             warnings.warn(f"The saved model was compiled with {key}={config[key]!r}, which gpunn's Sequential does "
                           "not take; the model is compiled without it", stacklevel=4)
     return {
-        "optimizer": _optimizer_from_keras(config["optimizer_config"] if legacy else config["optimizer"]),
+        # Keras's to_json() leaves the optimizer out; compile_from_config then compiles with compile's default
+        "optimizer": _optimizer_from_keras(config["optimizer_config"] if legacy
+                                           else config.get("optimizer", "rmsprop")),
         "loss": _object_from_keras(_single(config.get("loss"), "loss"), "loss", "loss"),
         "metrics": _metrics_from_keras(config.get("metrics")),
         # Keras 3 keeps these in compile_config (tf.keras 2's training_config has neither); anything but a bool
@@ -360,7 +366,7 @@ def sequential_config(model, native: bool = True) -> dict:
                                       source.name, native))
     elif input_shape is not None:
         layers.append(_input_to_keras(input_shape, None, dtype, "input_layer", native))
-    layers += [_layer_to_keras(layer, dtype, native) for layer in model.layers]
+    layers += [_layer_to_keras(layer, dtype, native) for layer in model._layers]
     return {
         "name": model.name,
         "trainable": model.trainable,
@@ -370,14 +376,95 @@ def sequential_config(model, native: bool = True) -> dict:
     }
 
 
+def functional_config(model, native: bool = True) -> dict:
+    """The ``config`` of a functional model (a chain) as Keras's ``Functional.get_config`` writes it: every
+    layer with its ``name`` and the ``inbound_nodes`` of its one call (on the previous layer's output), the
+    InputLayer first, and the ``input_layers`` / ``output_layers`` it runs between."""
+    dtype = model.dtype
+    source = model._input_layer
+    entry = _input_to_keras(source.declared_input_shape, source.batch_size, source.input_dtype or dtype,
+                            source.name, native)
+    layers = [{**entry, "name": source.name, "inbound_nodes": []}]
+    previous, shape = source.name, [source.batch_size] + list(source.declared_input_shape)
+    for layer in model._layers:
+        entry = _layer_to_keras(layer, dtype, native)
+        history = {"class_name": "__keras_tensor__",
+                   "config": {"shape": shape, "dtype": dtype, "keras_history": [previous, 0, 0]}}
+        layers.append({**entry, "name": layer.name, "inbound_nodes": [{"args": [history], "kwargs": {}}]})
+        previous, shape = layer.name, [None] + list(layer.output_shape)
+    return {"name": model.name, "trainable": model.trainable, "layers": layers,
+            "input_layers": [source.name, 0, 0], "output_layers": [previous, 0, 0]}
+
+
+def functional_chain(config: dict) -> dict:
+    """A Keras functional config (``Functional.get_config``, Keras 3's or tf.keras 2's) that is a chain, as the
+    Sequential config of the same layers (the InputLayer first) with ``"functional": True``; a graph that is not
+    a chain is refused naming where it branches."""
+    entries = {entry.get("name") or entry["config"].get("name"): entry for entry in config["layers"]}
+
+    def endpoint(value, argument):
+        flat = value
+        while isinstance(flat, list) and flat and isinstance(flat[0], list):
+            if len(flat) != 1:
+                raise ValueError(f"{argument}: gpunn's functional models have one input and one output, the "
+                                 f"config has {len(flat)}")
+            flat = flat[0]
+        return flat[0] if isinstance(flat, list) else flat
+
+    first, last = endpoint(config["input_layers"], "input_layers"), endpoint(config["output_layers"], "output_layers")
+    parents = {}
+    for name, entry in entries.items():
+        nodes = entry.get("inbound_nodes") or []
+        if len(nodes) > 1:
+            raise ValueError(f"layer {name!r}: called {len(nodes)} times; gpunn's functional models are a chain of "
+                             "layers each called once")
+        if nodes:
+            parents[name] = _inbound_parent(name, nodes[0])
+    order, current = [], last
+    while current != first:
+        order.append(entries[current])
+        if current not in parents:
+            raise ValueError(f"layer {current!r}: not called on the inputs {first!r}")
+        current = parents[current]
+    order.append(entries[first])
+    order.reverse()
+    layers = [{key: value for key, value in entry.items() if key not in ("inbound_nodes", "name")} for entry in order]
+    return {"name": config.get("name"), "trainable": config.get("trainable", True), "layers": layers,
+            "functional": True}
+
+
+def _inbound_parent(name: str, node) -> str:
+    """The one layer a call node reads from: Keras 3's ``{"args": [keras tensor], "kwargs"}`` or tf.keras 2's
+    ``[[parent, 0, 0, kwargs]]``."""
+    if isinstance(node, dict):
+        args = node.get("args") or []
+        tensors = [a for a in args if isinstance(a, dict) and a.get("class_name") == "__keras_tensor__"]
+        if len(args) != 1 or len(tensors) != 1:
+            raise ValueError(f"layer {name!r}: called on {len(args)} inputs; gpunn's functional models are a chain "
+                             "of layers of one input each")
+        kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None}
+        if kwargs.get("training") is not None and kwargs["training"] is not False or set(kwargs) - {"training"}:
+            raise ValueError(f"layer {name!r}: called with {kwargs}, which gpunn's functional models do not take")
+        return tensors[0]["config"]["keras_history"][0]
+    if isinstance(node, list) and len(node) == 1 and isinstance(node[0], list):
+        return node[0][0]
+    raise ValueError(f"layer {name!r}: called on {len(node) if isinstance(node, list) else node!r} inputs; "
+                     "gpunn's functional models are a chain of layers of one input each")
+
+
 def keras_model_config(model, native: bool, include_compile: bool = True) -> dict:
     """The model's serialized config as Keras writes it (``serialize_keras_object`` for the native flavour,
     with the ``compile_config`` of a compiled model unless ``include_compile`` is False)."""
-    config = sequential_config(model, native)
+    functional = getattr(model, "is_functional", False)
+    config = functional_config(model, native) if functional else sequential_config(model, native)
+    class_name = "Functional" if functional else "Sequential"
     if not native:
-        return {"class_name": "Sequential", "config": config}
-    out = {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None}
-    if config["build_input_shape"] is not None:
+        return {"class_name": class_name, "config": config}
+    out = {"module": "keras", "class_name": class_name, "config": config, "registered_name": None}
+    if functional:
+        out["module"] = "keras.src.models.functional"
+        out["build_config"] = {"input_shape": None}
+    elif config["build_input_shape"] is not None:
         out["build_config"] = {"input_shape": config["build_input_shape"]}
     if include_compile and model.compiled:
         out["compile_config"] = keras_compile_config(model, native=True)

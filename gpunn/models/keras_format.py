@@ -54,7 +54,7 @@ def variables_hdf5(model, include_optimizer: bool, marked: bool = False) -> byte
         writer.attribute("", GPUNN_MARKER, GPUNN_H5_VERSION)
     writer.group("vars")
     writer.attribute("vars", "name", model.name)
-    for path, layer in zip(keras_layer_paths(model), model.layers):
+    for path, layer in zip(keras_layer_paths(model), model.layers):  # a functional model's InputLayer too
         group = f"{path}/vars"
         writer.group(group)
         writer.attribute(group, "name", layer.name)
@@ -71,7 +71,7 @@ def variables_hdf5(model, include_optimizer: bool, marked: bool = False) -> byte
 def dropout_counters(model) -> dict[str, int]:
     """Each seeded layer's draw counter (Dropout's masks...), by layer name: with the seed in its config, what
     it draws when training resumes."""
-    return {layer.name: int(layer.counter) for layer in model.layers if isinstance(layer, SeededLayer)}
+    return {layer.name: int(layer.counter) for layer in model._layers if isinstance(layer, SeededLayer)}
 
 
 def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -> None:

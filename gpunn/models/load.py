@@ -40,9 +40,10 @@ _NOT_COMPILABLE = "its compile config does not describe an optimizer, loss and m
 
 def _build(filepath: str, config: dict):
     with _from_file(filepath, _NOT_A_MODEL):
-        if config["class_name"] != "Sequential":
+        if config["class_name"] not in ("Sequential", "Functional"):
             raise NotAModelFileError(
-                f"filepath: {filepath!r} holds a {config['class_name']!r} model; gpunn builds Sequential models only"
+                f"filepath: {filepath!r} holds a {config['class_name']!r} model; gpunn builds Sequential and "
+                "functional models only"
             )
         model = Sequential.from_config(config["config"])
     if not model.built:
@@ -53,7 +54,7 @@ def _build(filepath: str, config: dict):
 def _set_counters(filepath: str, model, counters: dict, by_name: bool) -> None:
     with _from_file(filepath, "its Dropout mask counters are not readable"):
         for key, counter in counters.items():
-            layer = model.get_layer(name=key) if by_name else model.layers[int(key)]
+            layer = model.get_layer(name=key) if by_name else model._layers[int(key)]
             layer.counter = int(counter)
 
 

@@ -22,7 +22,7 @@ from .keras_variables import weight_tensors
 
 def _weight_tensors(model) -> dict[str, np.ndarray]:
     tensors = {}
-    for index, layer in enumerate(model.layers):
+    for index, layer in enumerate(model._layers):
         for spec, value in zip(layer.weight_specs(), layer.get_weights()):
             # reshaped: ascontiguousarray makes a 0-d weight (Normalization's count) 1-d
             tensors[f"layers/{index:03d}.{layer.name}/{spec.name}"] = np.ascontiguousarray(value).reshape(value.shape)
@@ -36,7 +36,7 @@ def _save_safetensors(model, filepath, overwrite, include_optimizer) -> None:
         # Each seeded layer's draw counter (Dropout's masks, GaussianNoise's normals): with its seed (in the
         # config) it fixes the draws still to come, so training resumed after a load draws what it would have
         # drawn without the save.
-        "dropout_counters": json.dumps({str(i): layer.counter for i, layer in enumerate(model.layers)
+        "dropout_counters": json.dumps({str(i): layer.counter for i, layer in enumerate(model._layers)
                                         if isinstance(layer, SeededLayer)}),
     }
     tensors = _weight_tensors(model)

@@ -116,7 +116,7 @@ class Sequential(Trainer):
         if self.declared_input_shape is not None:
             self.build()
 
-    def __call__(self, inputs, training=False, mask=None):
+    def __call__(self, inputs, training=None, mask=None):
         """``model(x)``: the model's outputs for all of ``x`` at once, as a new backend array (NumPy on the CPU,
         CuPy on the GPU: Keras returns a backend tensor), with ``training=False`` by default as in Keras.
         ``training=True`` runs the layers as in training (Dropout drops, BatchNormalization uses the batch's
@@ -124,6 +124,10 @@ class Sequential(Trainer):
         model on the GPU stays there; host data is checked as ``predict`` checks it."""
         from ..data import as_feature_array, check_inputs
         from ..layers.calling import call_result, check_training, to_backend
+        from ..layers import symbolic
+
+        if symbolic.is_symbolic(inputs):  # a model used as a layer of a functional model: base_model(inputs)
+            return symbolic.call_symbolic_model(self, inputs, training, mask)
 
         if mask is not None:
             raise ValueError("mask: gpunn models take no mask; leave mask=None")

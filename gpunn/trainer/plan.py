@@ -32,7 +32,7 @@ def make_plan(model, sparse_labels: bool) -> TrainPlan:
         raise ValueError(f"model {model.name!r}: its output carries the padding mask of layer {source.name!r} "
                          "(mask_zero=True), which Keras applies to the loss and metrics and gpunn does not; "
                          "reduce the steps before the output (e.g. GlobalAveragePooling1D) or use mask_zero=False")
-    layers = list(model.layers)
+    layers = list(model._layers)
     last = layers[-1]
     tail_act = getattr(getattr(last, "activation", None), "name", None)
     # An activity regularizer on the output layer penalises the activated output, which a fused loss never makes
@@ -44,7 +44,7 @@ def make_plan(model, sparse_labels: bool) -> TrainPlan:
     for layer in layers:
         need_dx.append(seen_weights)
         seen_weights = seen_weights or bool(layer.bound.grads)
-    units = model.layers[-1].output_shape[-1]
+    units = model._layers[-1].output_shape[-1]
     return TrainPlan(
         layers=layers, dense_tail_fused=fused and isinstance(last, Dense),
         loss_takes_logits=fused or loss.from_logits, need_dx=need_dx,

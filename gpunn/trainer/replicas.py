@@ -8,14 +8,14 @@ def sync_replicas(model, comm) -> None:
     """Same weights on every rank (rank 0's), once per communicator; different models fail loudly here."""
     if comm.size == 1 or model._synced_comm is comm:
         return
-    signature = (f"{[type(l).__name__ + str(l.output_shape) for l in model.layers]} dtype={model.dtype} "
+    signature = (f"{[type(l).__name__ + str(l.output_shape) for l in model._layers]} dtype={model.dtype} "
                  f"parameters={model.params.size}")
     comm.check_same("the model definition", signature)
     comm.broadcast_(model.params)
     if model.states.size:
         comm.broadcast_(model.states)
     # Each rank draws its own masks and noise for its samples (same seed everywhere would repeat them).
-    for layer in model.layers:
+    for layer in model._layers:
         if isinstance(layer, SeededLayer) and comm.rank:
             layer.seed = (layer.seed + 7919 * comm.rank) % (2**31 - 1)
     model._synced_comm = comm

@@ -39,7 +39,7 @@ class TestStep:
         key = (rows, global_rows, tuple(y_sample_shape), np.dtype(y_dtype).str, weighted)
         slot = self._slots.get(key)
         if slot is None:
-            slot = BatchSlot(self.ops, rows, global_rows, self.model.layers[0].input_shape, self.model.dtype,
+            slot = BatchSlot(self.ops, rows, global_rows, self.model._layers[0].input_shape, self.model.dtype,
                              y_sample_shape, y_dtype, weighted)
             slot.key = key
             self._slots[key] = slot
@@ -74,7 +74,7 @@ def predict_rows(model, x: np.ndarray, batch_size: int, cbs=None) -> np.ndarray:
     """
     ops = model.ops
     n = len(x)
-    out = ops.empty((n,) + tuple(model.layers[-1].output_shape), dtype=model.dtype)
+    out = ops.empty((n,) + tuple(model._layers[-1].output_shape), dtype=model.dtype)
     inputs: dict = {}
     if cbs is not None:
         cbs.on_predict_begin()
@@ -85,11 +85,11 @@ def predict_rows(model, x: np.ndarray, batch_size: int, cbs=None) -> np.ndarray:
         rows = stop - start
         xb = inputs.get(rows)
         if xb is None:
-            xb = inputs[rows] = ops.empty((rows,) + tuple(model.layers[0].input_shape), dtype=model.dtype)
+            xb = inputs[rows] = ops.empty((rows,) + tuple(model._layers[0].input_shape), dtype=model.dtype)
         ops.upload(x[start:stop], xb)
         with OutOfMemoryGuard(ops, batch_size):
             y = xb
-            for layer in model.layers:
+            for layer in model._layers:
                 y, _ = layer.forward(y, False)
             ops.copy_into(y, out[start:stop])
         if cbs is not None:

@@ -123,7 +123,7 @@ class TrainStep:
             return None
         model = self.model
         layer_segments = []
-        grad_views = [layer.bound.grads[s.name] for layer in model.layers for s in layer.weight_specs()
+        grad_views = [layer.bound.grads[s.name] for layer in model._layers for s in layer.weight_specs()
                       if s.name in layer.bound.grads]
         for layer in self.plan.layers:
             ids = {id(g) for g in layer.bound.grads.values()}
@@ -136,7 +136,7 @@ class TrainStep:
         state = self._states.get(key)
         if state is None:
             model = self.model
-            slot = BatchSlot(self.ops, rows, global_rows, model.layers[0].input_shape, model.dtype,
+            slot = BatchSlot(self.ops, rows, global_rows, model._layers[0].input_shape, model.dtype,
                              y_sample_shape, y_dtype, weighted)
             slot.key = key
             state = self._states[key] = _SizedState(slot, self.ops)

@@ -16,7 +16,7 @@ import warnings
 def current(model) -> dict:
     """{the model and each of its layers: its ``trainable`` flag now}, Keras's ``_compiled_trainable_state``."""
     state = {model: model.trainable}
-    state.update((layer, layer.trainable) for layer in model.layers)
+    state.update((layer, layer.trainable) for layer in model._layers)
     return state
 
 
@@ -25,7 +25,7 @@ def in_effect(model) -> tuple[bool, tuple[bool, ...]]:
     compile (which drops the training step) is taken with its flag of now (see ``record_added_layers``)."""
     compiled = model._compiled_trainable_state or {}
     return (compiled.get(model, model.trainable),
-            tuple(compiled.get(layer, layer.trainable) for layer in model.layers))
+            tuple(compiled.get(layer, layer.trainable) for layer in model._layers))
 
 
 def record_added_layers(model) -> None:
@@ -33,7 +33,7 @@ def record_added_layers(model) -> None:
     now, so that a later change of theirs also waits for the next compile (and is warned about)."""
     compiled = model._compiled_trainable_state
     if compiled is not None:
-        for layer in model.layers:
+        for layer in model._layers:
             compiled.setdefault(layer, layer.trainable)
 
 

@@ -195,13 +195,13 @@ class Trainer:
     def _prepare(self, x, y, x_argument="x", y_argument="y"):
         x = as_feature_array(x_argument, x)
         self._ensure_built(x.shape)
-        self.layers[0].check_input_values(x_argument, x)
-        x = check_inputs(x_argument, x, self.layers[0].input_shape, self.dtype)
+        self._layers[0].check_input_values(x_argument, x)
+        x = check_inputs(x_argument, x, self._layers[0].input_shape, self.dtype)
         if y is None:
             return x, None
         y = as_numeric_array(y_argument, y)
         check_same_length(x, y, y_argument)
-        y = check_targets(y_argument, y, self.loss, self.layers[-1].output_shape, self.dtype)
+        y = check_targets(y_argument, y, self.loss, self._layers[-1].output_shape, self.dtype)
         return x, y
 
     def _sample_weights(self, y, sample_weight, class_weight, argument="sample_weight"):
@@ -209,7 +209,7 @@ class Trainer:
         if sample_weight is not None and class_weight is not None:
             raise ValueError("sample_weight, class_weight: give at most one of them")
         if class_weight is not None:
-            weights = class_weight_to_sample_weight(class_weight, y, self.loss, self.layers[-1].output_shape[-1],
+            weights = class_weight_to_sample_weight(class_weight, y, self.loss, self._layers[-1].output_shape[-1],
                                                     self.dtype)
             argument = "class_weight"
         elif sample_weight is not None:
@@ -405,7 +405,7 @@ class Trainer:
         may be a generator, iterator or PyDataset yielding batches of x (or tuples whose first element is x);
         ``steps``: how many batches to predict (all by default)."""
         _check_verbose(verbose)
-        if not self.layers:
+        if not self._layers:
             raise ValueError("predict: the model has no layers")
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         steps = check_positive_int("steps", steps, allow_none=True)
@@ -426,7 +426,7 @@ class Trainer:
         if hi > lo:
             local = predict_rows(self, x[lo:hi], batch_size, cbs)
         else:
-            local = np.zeros((0,) + tuple(self.layers[-1].output_shape), dtype=self.dtype)
+            local = np.zeros((0,) + tuple(self._layers[-1].output_shape), dtype=self.dtype)
         return comm.allgather_rows(local)
 
     def __call__(self, x, training=False):

@@ -1,0 +1,181 @@
+"""Keras's functional API for a chain of layers: ``keras.Model(inputs, outputs)`` (keras/src/models/functional.py).
+
+A chain trains exactly as the Sequential model of the same layers; it shows what Keras's functional models show
+(the InputLayer in ``layers`` and ``summary``, no ``add``); its config and model files are Keras's functional
+layout, read by Keras and read from Keras's; graphs that are not chains are refused by name."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import assert_same_training, numpy_backend, run_keras  # noqa: F401
+
+import gpunn
+from gpunn import layers
+
+
+def _data(rows=60):
+    rng = np.random.default_rng(1)
+    return rng.standard_normal((rows, 6)).astype(np.float32), rng.integers(0, 3, rows)
+
+
+def _stack():
+    return [layers.Dense(16, activation="relu"), layers.BatchNormalization(), layers.Dropout(0.2),
+            layers.Dense(3, activation="softmax")]
+
+
+def _functional(name="mlp"):
+    inputs = gpunn.Input(shape=(6,), name="features")
+    x = inputs
+    for layer in _stack():
+        x = layer(x)
+    return gpunn.Model(inputs=inputs, outputs=x, name=name)
+
+
+def _fit(model, jit):
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=jit)
+    x, y = _data()
+    return model, model.fit(x, y, batch_size=16, epochs=3, verbose=0, validation_split=0.2).history
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "replay"])
+def test_a_chain_trains_as_the_sequential_of_its_layers_bit_for_bit(jit):
+    functional_model = _functional()
+    sequential_model = gpunn.Sequential([gpunn.Input(shape=(6,))] + _stack())
+    sequential_model.set_weights(functional_model.get_weights())
+    sequential_model.layers[2].seed = functional_model.layers[3].seed  # the Dropout masks
+    gpunn.utils.set_random_seed(3)  # the same shuffles
+    functional = _fit(functional_model, jit)
+    gpunn.utils.set_random_seed(3)
+    sequential = _fit(sequential_model, jit)
+    assert_same_training(functional, sequential)
+    x, _ = _data()
+    np.testing.assert_array_equal(functional[0].predict(x, verbose=0), sequential[0].predict(x, verbose=0))
+
+
+def test_it_shows_what_keras_functional_models_show(capsys):
+    inputs = gpunn.Input(shape=(6,), name="features")
+    assert inputs.shape == (None, 6)
+    hidden = layers.Dense(16, activation="relu", name="hidden")(inputs)
+    assert hidden.shape == (None, 16) and hidden.ndim == 2
+    outputs = layers.Dense(3, name="out")(hidden)
+    model = gpunn.Model(inputs=inputs, outputs=outputs)
+    assert [layer.name for layer in model.layers] == ["features", "hidden", "out"]
+    assert model.get_layer(index=0) is inputs and model.get_layer("out") is model.layers[2]
+    assert model.input_shape == (None, 6) and model.output_shape == (None, 3)
+    assert model.inputs == [inputs]
+    assert len(model.layers[1].weights) == 2  # built by the call, as in Keras
+    assert isinstance(model, gpunn.Model) and isinstance(gpunn.Sequential(), gpunn.Model)
+    model.summary()
+    text = capsys.readouterr().out
+    assert "features (InputLayer)" in text and "(None, 6)" in text and "Total params: 163" in text
+    with pytest.raises(AttributeError, match="no attribute 'add'"):
+        model.add(layers.Dense(2))
+
+
+def test_a_sequential_model_called_in_the_chain_brings_its_layers():
+    base = gpunn.Sequential([gpunn.Input(shape=(6,)), layers.Dense(8, activation="relu", name="base_dense")])
+    inputs = gpunn.Input(shape=(6,))
+    outputs = layers.Dense(2, name="head")(base(inputs))
+    model = gpunn.Model(inputs, outputs)
+    assert [layer.name for layer in model.layers][1:] == ["base_dense", "head"]
+    x, _ = _data(5)
+    hidden = np.maximum(x @ base.layers[0].get_weights()[0] + base.layers[0].get_weights()[1], 0)
+    np.testing.assert_allclose(model.predict(x, verbose=0), hidden @ model.layers[2].get_weights()[0]
+                               + model.layers[2].get_weights()[1], rtol=1e-5)
+
+
+def test_graphs_that_are_not_chains_are_refused_by_name():
+    a, b = gpunn.Input(shape=(3,)), gpunn.Input(shape=(3,))
+    out_a = layers.Dense(2)(a)
+    with pytest.raises(ValueError, match="one input and one output, got 2 inputs"):
+        gpunn.Model(inputs=[a, b], outputs=out_a)
+    with pytest.raises(ValueError, match="do not come from these inputs"):
+        gpunn.Model(inputs=b, outputs=out_a)
+    shared = layers.Dense(3)
+    with pytest.raises(ValueError, match="called twice"):
+        gpunn.Model(a, shared(shared(a)))
+    with pytest.raises(ValueError, match="training: a functional model runs layer"):
+        layers.Dropout(0.5)(a, training=False)
+    with pytest.raises(ValueError, match="subclassed models"):
+        gpunn.Model()
+
+    class Mine(gpunn.Model):
+        def call(self, x):
+            return x
+
+    with pytest.raises(ValueError, match="subclassed models"):
+        Mine()
+
+
+def test_config_json_and_clone_keep_it_functional():
+    model = _functional()
+    config = model.get_config()
+    assert config["input_layers"] == ["features", 0, 0] and config["output_layers"][0] == model.layers[-1].name
+    assert config["layers"][1]["inbound_nodes"][0]["args"][0]["config"]["keras_history"] == ["features", 0, 0]
+    for again in (gpunn.Model.from_config(config), gpunn.models.model_from_json(model.to_json()),
+                  gpunn.models.clone_model(model)):
+        assert type(again).__name__ == "Functional"
+        assert [layer.name for layer in again.layers] == [layer.name for layer in model.layers]
+        assert again.get_config() == config
+
+
+KERAS_SIDE = r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x = np.array(task["x"], dtype="float32")
+out = {}
+for name in ("mine.keras", "mine.h5"):
+    mine = keras.saving.load_model(task["dir"] + "/" + name)
+    out[name] = {"class": type(mine).__name__, "layers": [layer.name for layer in mine.layers],
+                 "predict": mine.predict(x, verbose=0).tolist()}
+inputs = keras.Input(shape=(6,), name="feats")
+h = keras.layers.Dense(8, activation="relu")(inputs)
+h = keras.layers.BatchNormalization()(h)
+h = keras.layers.Dropout(0.3)(h)
+outputs = keras.layers.Dense(3, activation="softmax")(h)
+model = keras.Model(inputs, outputs, name="theirs")
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(x, np.array(task["y"]), epochs=2, verbose=0)
+model.save(task["dir"] + "/theirs.keras")
+model.save(task["dir"] + "/theirs.h5")
+out["keras_predict"] = model.predict(x, verbose=0).tolist()
+out["keras_json"] = model.to_json()
+out["keras_config"] = model.get_config()
+print(json.dumps(out))
+'''
+
+
+def test_model_files_and_configs_both_ways_with_keras(tmp_path):
+    x, y = _data()
+    model = _fit(_functional(), False)[0]
+    model.save(tmp_path / "mine.keras")
+    model.save(tmp_path / "mine.h5")
+    theirs = run_keras(KERAS_SIDE, {"x": x.tolist(), "y": y.tolist(), "dir": str(tmp_path)})
+    ours = model.predict(x, verbose=0)
+    for name in ("mine.keras", "mine.h5"):
+        assert theirs[name]["class"] == "Functional"
+        assert theirs[name]["layers"] == [layer.name for layer in model.layers]
+        np.testing.assert_allclose(theirs[name]["predict"], ours, rtol=1e-5, atol=1e-6, err_msg=name)
+    for name in ("theirs.keras", "theirs.h5"):
+        loaded = gpunn.models.load_model(tmp_path / name)
+        assert type(loaded).__name__ == "Functional" and loaded.layers[0].name == "feats"
+        np.testing.assert_allclose(loaded.predict(x, verbose=0), theirs["keras_predict"], rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+        assert loaded.optimizer.iterations > 0  # the optimizer state came along
+    for made in (gpunn.models.model_from_json(theirs["keras_json"]), gpunn.Model.from_config(theirs["keras_config"])):
+        assert [layer.name for layer in made.layers] == ["feats", "dense", "batch_normalization", "dropout",
+                                                         "dense_1"]
+        assert made.output_shape == (None, 3)
+
+
+def test_keras_graphs_that_are_not_chains_are_refused_when_read():
+    config = _functional().get_config()
+    config["layers"][2]["inbound_nodes"] = config["layers"][2]["inbound_nodes"] * 2
+    with pytest.raises(ValueError, match="called 2 times"):
+        gpunn.Model.from_config(config)
+    config = _functional().get_config()
+    config["layers"][2]["inbound_nodes"][0]["args"].append(config["layers"][2]["inbound_nodes"][0]["args"][0])
+    with pytest.raises(ValueError, match="called on 2 inputs"):
+        gpunn.Model.from_config(config)

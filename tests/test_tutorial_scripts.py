@@ -494,3 +494,41 @@ def test_embedding_flattened_into_a_classifier(tmp_path, monkeypatch, numpy_back
     assert ns["test_acc"] >= 0.75
     assert ns["model"].layers[1].output_shape == (160,)
     assert ns["history"].history["val_acc"][-1] > 0.7
+
+
+# The Keras guide "The Functional API", its first model (MNIST there; the offline digits here, 64 features).
+FUNCTIONAL_API = '''
+import numpy as np
+import tensorflow as tf
+from tensorflow import keras
+from tensorflow.keras import layers
+''' + DIGITS + '''
+inputs = keras.Input(shape=(64,))
+dense = layers.Dense(64, activation="relu")
+x = dense(inputs)
+x = layers.Dense(64, activation="relu")(x)
+outputs = layers.Dense(10)(x)
+model = keras.Model(inputs=inputs, outputs=outputs, name="mnist_model")
+model.summary()
+x_train = train_images.reshape(1400, 64).astype("float32")
+x_test = test_images.reshape(len(test_images), 64).astype("float32")
+model.compile(
+    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    optimizer=keras.optimizers.RMSprop(),
+    metrics=["accuracy"],
+)
+history = model.fit(x_train, train_labels, batch_size=64, epochs=20, validation_split=0.2, verbose=0)
+test_scores = model.evaluate(x_test, test_labels, verbose=2)
+model.save("my_model.keras")
+predictions = model.predict(x_test, verbose=0)
+del model
+model = keras.models.load_model("my_model.keras")
+'''
+
+
+def test_functional_api_guide(tmp_path, monkeypatch, numpy_backend, capsys):
+    ns = run_script(FUNCTIONAL_API, tmp_path, monkeypatch)
+    assert ns["test_scores"][1] >= 0.85
+    assert "mnist_model" in capsys.readouterr().out
+    assert [type(layer).__name__ for layer in ns["model"].layers] == ["InputLayer", "Dense", "Dense", "Dense"]
+    np.testing.assert_allclose(ns["model"].predict(ns["x_test"], verbose=0), ns["predictions"], rtol=1e-6)

@@ -11,8 +11,9 @@ kernel with its launcher for each.
     gather_rows.py        a step's batch rows gathered at a device cursor (the epoch's order on the device)
     embedding.py          Embedding: table rows looked up by token id; their gradient added back at the ids
                           (embedding_cpu.py: that gradient compiled for the CPU, when available)
-    optimizer_updates.py  SGD / RMSprop / Adagrad / Adam(W) / Nadam / Adamax / Adadelta / Lion steps over one
-                          flat buffer (optimizer_rules.py: each element's formula, written once)
+    optimizer_updates.py  SGD / RMSprop / Adagrad / Adam(W) / Nadam / Adamax / Adadelta / Lion / Ftrl / Lamb steps
+                          over one flat buffer (optimizer_rules.py: each element's formula, written once; Lamb's
+                          trust ratio per weight from block sums)
     optimizer_updates_cpu.py  the same steps compiled for the CPU (Numba, one parallel pass), when available
     _launch.py            prepared launches, cached CuPy -> Numba views and configurations, CuPy's stream,
                           grid sizes, argument checks
@@ -38,6 +39,8 @@ from gpunn.kernels.optimizer_updates import (
     adagrad_update_numpy,
     adam_update_numpy,
     adamax_update_numpy,
+    ftrl_update_numpy,
+    lamb_update_numpy,
     lion_update_numpy,
     nadam_update_numpy,
     rmsprop_update_numpy,
@@ -96,6 +99,8 @@ __all__ = [
     "advance_cursor_numpy",
     "adam_update_numpy",
     "adamax_update_numpy",
+    "ftrl_update_numpy",
+    "lamb_update_numpy",
     "lion_update_numpy",
     "nadam_update_numpy",
     "bias_act_forward_numpy",

@@ -7,6 +7,9 @@ Every rule takes the element's parameter, gradient and state, the step's scalars
 (``decay`` = 1 - lr * weight_decay; Adam's ``alpha`` its bias-corrected step size; ``*_c`` = 1 - beta, computed in
 double precision by the caller) and compile-time flags, and returns the new parameter and state.
 
+Lamb's rules are the element-wise parts of its update: a weight's trust ratio needs the norms of the whole weight
+(a segment of the flat buffer), which the loops and kernels reduce between them.
+
 The step scalars that Nadam and Adamax derive from the step count (``nadam_step_scalars``,
 ``adamax_step_size``) are written here once too: the host calls them for the CPU updates, and the CUDA
 step-scalars kernel compiles them as device functions that read the count from the optimizer's device state.
@@ -105,6 +108,54 @@ def lion_rule(p, g, m, lr, beta_1, beta_1c, beta_2, beta_2c, decay):
     return p * decay - step, m * beta_2 + g * beta_2c
 
 
+def ftrl_rule(p, g, acc, linear, lr, power, l1, l2_twice, shrinkage_twice, decay, half_power):
+    """(p, acc, linear), Keras 3's Ftrl (keras/src/optimizers/ftrl.py ``update_step``), ``power`` being
+    -learning_rate_power (>= 0), ``l2_twice`` = 2 (l2 + beta / (2 lr)) (``ftrl_l2_twice``, a step scalar) and
+    ``shrinkage_twice`` = 2 l2_shrinkage:
+        new_acc = acc + g^2;  linear += (g + shrinkage_twice p) - (new_acc^power - acc^power) / lr * p
+        p = (clip(linear, -l1, l1) - linear) / (new_acc^power / lr + l2_twice)
+    ``half_power``: power is 0.5 (Keras's default), taken as a square root: it vectorises on the CPU where pow
+    does not, and rounds as well or better. The learning rate divides, as in Keras: at 0 the parameters
+    become NaN, there is no paused FTRL step."""
+    p = p * decay
+    new_acc = acc + g * g
+    if half_power:
+        new_acc_power = math.sqrt(new_acc)
+        acc_power = math.sqrt(acc)
+    else:
+        new_acc_power = new_acc ** power
+        acc_power = acc ** power
+    linear = linear + ((g + shrinkage_twice * p) - (new_acc_power - acc_power) / lr * p)
+    quadratic = new_acc_power / lr + l2_twice
+    clipped = min(max(linear, -l1), l1)
+    return (clipped - linear) / quadratic, new_acc, linear
+
+
+def lamb_moments_rule(p, g, m, v, beta_1c, beta_2c, decay):
+    """(p, m, v), the element-wise half of Keras 3's Lamb (keras/src/optimizers/lamb.py): the decayed parameter
+    and the moving averages of g and g^2 (Adam's). Its direction (``lamb_direction``) is then scaled by the
+    weight's trust ratio (``lamb_trust_ratio``), which needs the whole weight's norms first."""
+    return p * decay, m + (g - m) * beta_1c, v + (g * g - v) * beta_2c
+
+
+def lamb_direction(m, v, m_correction, v_correction, eps):
+    """Lamb's direction before its trust ratio: (m / (1 - beta_1^t)) / (sqrt(v / (1 - beta_2^t)) + eps), the
+    corrections given as step scalars."""
+    return (m / m_correction) / (math.sqrt(v / v_correction) + eps)
+
+
+def lamb_trust_ratio(w_squares, d_squares, one):
+    """One weight's trust ratio ||w|| / ||d||, from the sums of squares of its (decayed) values and of its
+    direction; 1 where a norm is not positive (0, or NaN), as Keras's nested ``where``. ``one``: 1 in the sums'
+    dtype (a literal would widen float32 arithmetic to float64 on the GPU)."""
+    w_norm = math.sqrt(w_squares)
+    d_norm = math.sqrt(d_squares)
+    zero = one - one
+    if w_norm > zero and d_norm > zero:
+        return w_norm / d_norm
+    return one
+
+
 # ---- step scalars from the step count (float64, once per update) ------------------------------------------
 
 
@@ -144,3 +195,8 @@ def nadam_step_scalars(step, beta_1, beta_2):
 def adamax_step_size(lr, step, beta_1):
     """Adamax's lr / (1 - beta_1^t) for the 1-based ``step``, in float64."""
     return lr / (1.0 - beta_1 ** step)
+
+
+def ftrl_l2_twice(lr, l2, beta):
+    """Ftrl's 2 (l2 + beta / (2 lr)), in float64 (Keras adds beta / (2 lr) to l2 at every step)."""
+    return 2.0 * (l2 + beta / (2.0 * lr))

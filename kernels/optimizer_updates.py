@@ -22,16 +22,29 @@ Adamax    m += (g - m)(1 - beta_1);  u = max(beta_2 u, |g|);  p -= lr m / ((1 - 
 Adadelta  acc_g = rho acc_g + (1 - rho) g^2;  dx = -sqrt(acc_dx + eps) g / sqrt(acc_g + eps)
           acc_dx = rho acc_dx + (1 - rho) dx^2;  p += lr dx
 Lion      p -= lr sign(beta_1 m + (1 - beta_1) g);  m = beta_2 m + (1 - beta_2) g
+Ftrl      with P = -learning_rate_power and L2 = 2 (l2 + beta / (2 lr)):
+          new = acc + g^2;  linear += (g + 2 l2_shrinkage p) - (new^P - acc^P) / lr * p;  acc = new
+          p = (clip(linear, -l1, l1) - linear) / (new^P / lr + L2)
+Lamb      m += (g - m)(1 - beta_1);  v += (g^2 - v)(1 - beta_2)
+          d = (m / (1 - beta_1^step)) / (sqrt(v / (1 - beta_2^step)) + eps)
+          per weight (a segment of the buffer): p -= lr ||p|| / ||d|| d  (the ratio 1 where a norm is 0)
 
 NumPy twins: ``sgd_update_numpy``, ``rmsprop_update_numpy``, ``adagrad_update_numpy``,
 ``adam_update_numpy``, ``nadam_update_numpy``, ``adamax_update_numpy``, ``adadelta_update_numpy``,
-``lion_update_numpy``, in place; the optional ``scratch`` replaces their temporaries: the shape of p, or
-(``SCRATCH_ROWS[step]``, p.size) for the twins that need two.
-CUDA kernels: one grid-stride launch per step over the whole buffer, a compile-time variant per flag
-(momentum, nesterov, centered, amsgrad), arithmetic in the buffer's dtype.
+``lion_update_numpy``, ``ftrl_update_numpy``, ``lamb_update_numpy``, in place; the optional ``scratch``
+replaces their temporaries: the shape of p, or (``SCRATCH_ROWS[step]``, p.size) for the twins that need more.
+CUDA kernels: one grid-stride launch per step over the whole buffer (Lamb: two, see below), a compile-time
+variant per flag (momentum, nesterov, centered, amsgrad, Ftrl's square-root power), arithmetic in the buffer's
+dtype.
 Launchers with the twins' argument lists: ``sgd_update_cuda``, ``rmsprop_update_cuda``,
 ``adagrad_update_cuda``, ``adam_update_cuda``, ``nadam_update_cuda``, ``adamax_update_cuda``,
-``adadelta_update_cuda``, ``lion_update_cuda`` (``scratch`` accepted, not needed).
+``adadelta_update_cuda``, ``lion_update_cuda``, ``ftrl_update_cuda``, ``lamb_update_cuda`` (``scratch``
+accepted, not needed).
+
+Lamb's updates take the weights' ``segments`` too: (start, stop) pairs tiling the buffer in order. Its CUDA
+update is two kernels over blocks that each take up to LAMB_CHUNK elements of one weight: the first updates the
+moments and writes each block's partial sums of squares, the second sums a weight's partials in a fixed order
+(every block of the weight the same way: deterministic, no atomics) and moves the parameters.
 """
 from __future__ import annotations
 
@@ -41,14 +54,16 @@ import weakref
 
 import numpy as np
 
+from gpunn import _compat
 from gpunn.kernels import _launch
 from gpunn.kernels import optimizer_rules as rules
+from gpunn.kernels._row_reduce import BLOCK_THREADS, row_reducers
 
 cuda = None  # numba.cuda, bound by the kernel factories on first use
 
 
 # Temporaries each twin needs, where more than one: its ``scratch`` is then (rows, p.size).
-SCRATCH_ROWS = {"nadam_update": 2, "adadelta_update": 2, "lion_update": 2}
+SCRATCH_ROWS = {"nadam_update": 2, "adadelta_update": 2, "lion_update": 2, "ftrl_update": 3, "lamb_update": 2}
 
 
 def _scratch_for(p, scratch):
@@ -58,7 +73,7 @@ def _scratch_for(p, scratch):
 def _scratch_rows(p, scratch, rows):
     if scratch is None:
         scratch = np.empty((rows,) + p.shape, dtype=p.dtype)
-    return scratch[0], scratch[1]
+    return tuple(scratch[:rows])
 
 
 def _decay(p, lr, weight_decay):
@@ -243,6 +258,86 @@ def lion_update_numpy(p, g, m, lr, beta_1, beta_2, weight_decay, scratch=None):
     return p
 
 
+def ftrl_l2_twice_host(lr, l2, beta):
+    """Ftrl's 2 (l2 + beta / (2 lr)) for a host learning rate (``optimizer_rules.ftrl_l2_twice``). At lr = 0 it
+    is what Keras's float arithmetic makes of it (inf, NaN for beta = 0), where Python would raise."""
+    if lr == 0.0:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(rules.ftrl_l2_twice(np.float64(0.0), l2, beta))
+    return rules.ftrl_l2_twice(lr, l2, beta)
+
+
+def _power_into(x, power, out):
+    """x^power into ``out``: a square root for 0.5, as the compiled rule takes it (``optimizer_rules.ftrl_rule``)."""
+    if power == 0.5:
+        return np.sqrt(x, out=out)
+    return np.power(x, power, out=out)
+
+
+def ftrl_update_numpy(p, g, acc, linear, lr, learning_rate_power, l1, l2, l2_shrinkage, beta, weight_decay,
+                      scratch=None):
+    """Ftrl step in place (Keras 3's keras/src/optimizers/ftrl.py); ``scratch``: (3, p.size)."""
+    _decay(p, lr, weight_decay)
+    power = -learning_rate_power
+    s, t, u = _scratch_rows(p, scratch, 3)
+    _power_into(acc, power, t)  # acc^P
+    np.multiply(g, g, out=s)
+    acc += s  # the new accumulator
+    _power_into(acc, power, s)  # new^P
+    np.subtract(s, t, out=t)
+    t /= lr
+    t *= p  # (new^P - acc^P) / lr * p
+    np.multiply(p, 2.0 * l2_shrinkage, out=u)
+    u += g
+    u -= t
+    linear += u
+    s /= lr
+    s += ftrl_l2_twice_host(lr, l2, beta)  # the quadratic
+    np.clip(linear, -l1, l1, out=t)
+    t -= linear
+    np.divide(t, s, out=p)
+    return p
+
+
+def check_segments(segments, size: int) -> None:
+    """Raise ValueError naming ``segments`` unless its (start, stop) pairs tile [0, size) in order (each weight's
+    segment of the flat buffer, as the parameter store lays them out)."""
+    position = 0
+    for start, stop in segments:
+        if start != position or stop < start:
+            raise ValueError(f"segments: expected (start, stop) pairs tiling [0, {size}) in order, got "
+                             f"{[tuple(int(x) for x in pair) for pair in segments]}")
+        position = stop
+    if position != size:
+        raise ValueError(f"segments: expected (start, stop) pairs tiling [0, {size}) in order, they end at "
+                         f"{position}")
+
+
+def lamb_update_numpy(p, g, m, v, segments, lr, beta_1, beta_2, epsilon, step, weight_decay, scratch=None):
+    """Lamb step in place (Keras 3's keras/src/optimizers/lamb.py); ``segments``: each weight's (start, stop),
+    tiling p (``check_segments``), whose own norms give its trust ratio; ``scratch``: (2, p.size)."""
+    _decay(p, lr, weight_decay)
+    s, t = _scratch_rows(p, scratch, 2)
+    np.subtract(g, m, out=s)
+    s *= 1.0 - beta_1
+    m += s
+    np.multiply(g, g, out=s)
+    s -= v
+    s *= 1.0 - beta_2
+    v += s
+    np.divide(v, 1.0 - beta_2 ** step, out=s)
+    np.sqrt(s, out=s)
+    s += epsilon
+    np.divide(m, 1.0 - beta_1 ** step, out=t)
+    np.divide(t, s, out=s)  # the direction d
+    for start, stop in segments:
+        w, d = p[start:stop], s[start:stop]
+        ratio = rules.lamb_trust_ratio(float(np.dot(w, w)), float(np.dot(d, d)), 1.0)
+        d *= ratio * lr
+        w -= d
+    return p
+
+
 # ---------------------------------------------------------------- CUDA kernels
 
 
@@ -418,9 +513,103 @@ def _lion_kernel(dtype: str):
     return kernel
 
 
+@functools.lru_cache(maxsize=None)
+def _ftrl_kernel(dtype: str, half_power: bool):
+    _launch.bind_numba_cuda(globals())
+    rule = cuda.jit(device=True)(rules.ftrl_rule)
+
+    # sc = [lr, decay, 2 (l2 + beta / (2 lr))], made by the step-scalars kernel from the learning rate.
+    @cuda.jit
+    def kernel(p, g, acc, linear, sc, power, l1, shrinkage_twice):
+        lr, decay, l2_twice = sc[0], sc[1], sc[2]
+        i = cuda.grid(1)
+        step = cuda.gridsize(1)
+        while i < p.shape[0]:
+            pi, ai, li = rule(p[i], g[i], acc[i], linear[i], lr, power, l1, l2_twice, shrinkage_twice, decay,
+                              half_power)
+            p[i] = pi
+            acc[i] = ai
+            linear[i] = li
+            i += step
+
+    return kernel
+
+
+# Elements of one weight that one block of the Lamb kernels takes: each thread LAMB_CHUNK / BLOCK_THREADS of
+# them (strided, so that a warp reads adjacent ones), then the block's sums of squares by a shared-memory tree.
+LAMB_CHUNK = 8 * BLOCK_THREADS
+
+
+@functools.lru_cache(maxsize=None)
+def _lamb_kernels(dtype: str):
+    """(moments, apply): the two launches of a Lamb update over ``chunks`` (``lamb_chunks``: per block its
+    elements [lo, hi), within one weight, and that weight's blocks [first, end)). ``partials`` (blocks, 2):
+    each block's sums of squares of the decayed parameters and of the direction."""
+    _launch.bind_numba_cuda(globals())
+    row_sum, _ = row_reducers()
+    moments_rule = cuda.jit(device=True)(rules.lamb_moments_rule)
+    direction = cuda.jit(device=True)(rules.lamb_direction)
+    trust_ratio = cuda.jit(device=True)(rules.lamb_trust_ratio)
+    T = np.dtype(dtype).type
+    zero, one = T(0), T(1)
+    shared_type = _launch.numba_dtype(dtype)
+
+    # sc = [lr, decay, 1 - beta_1^t, 1 - beta_2^t], made by the step-scalars kernel from the step count.
+    @cuda.jit
+    def moments(p, g, m, v, chunks, partials, sc, beta_1c, beta_2c, eps):
+        buf = cuda.shared.array(BLOCK_THREADS, dtype=shared_type)
+        decay, m_correction, v_correction = sc[1], sc[2], sc[3]
+        block = cuda.blockIdx.x
+        tx = cuda.threadIdx.x
+        w_squares = zero
+        d_squares = zero
+        i = chunks[block, 0] + tx
+        stop = chunks[block, 1]
+        while i < stop:
+            pi, mi, vi = moments_rule(p[i], g[i], m[i], v[i], beta_1c, beta_2c, decay)
+            p[i] = pi
+            m[i] = mi
+            v[i] = vi
+            d = direction(mi, vi, m_correction, v_correction, eps)
+            w_squares += pi * pi
+            d_squares += d * d
+            i += BLOCK_THREADS
+        w_total = row_sum(buf, 0, tx, BLOCK_THREADS, w_squares)
+        d_total = row_sum(buf, 0, tx, BLOCK_THREADS, d_squares)
+        if tx == 0:
+            partials[block, 0] = w_total
+            partials[block, 1] = d_total
+
+    @cuda.jit
+    def apply(p, m, v, chunks, partials, sc, eps):
+        buf = cuda.shared.array(BLOCK_THREADS, dtype=shared_type)
+        lr, m_correction, v_correction = sc[0], sc[2], sc[3]
+        block = cuda.blockIdx.x
+        tx = cuda.threadIdx.x
+        # The weight's sums, from its blocks' partials in a fixed order: each of its blocks gets the same ratio.
+        w_squares = zero
+        d_squares = zero
+        k = chunks[block, 2] + tx
+        end = chunks[block, 3]
+        while k < end:
+            w_squares += partials[k, 0]
+            d_squares += partials[k, 1]
+            k += BLOCK_THREADS
+        w_total = row_sum(buf, 0, tx, BLOCK_THREADS, w_squares)
+        d_total = row_sum(buf, 0, tx, BLOCK_THREADS, d_squares)
+        lr_ratio = trust_ratio(w_total, d_total, one) * lr
+        i = chunks[block, 0] + tx
+        stop = chunks[block, 1]
+        while i < stop:
+            p[i] = p[i] - lr_ratio * direction(m[i], v[i], m_correction, v_correction, eps)
+            i += BLOCK_THREADS
+
+    return moments, apply
+
+
 # The step scalars each kind of update reads (sc, in the parameters' dtype): [step size, decay] for all,
-# then Nadam's m_coef, g_coef, v_correction.
-STEP_SCALARS = {"lr": 2, "adam": 2, "adamax": 2, "nadam": 5}
+# then Nadam's m_coef, g_coef, v_correction; Ftrl's 2 (l2 + beta / (2 lr)); Lamb's 1 - beta_1^t, 1 - beta_2^t.
+STEP_SCALARS = {"lr": 2, "adam": 2, "adamax": 2, "nadam": 5, "ftrl": 3, "lamb": 4}
 
 
 @functools.lru_cache(maxsize=None)
@@ -428,13 +617,16 @@ def _step_scalars_kernel(kind: str):
     """One thread: the update's step scalars from the optimizer's device state, in float64, stored in the
     parameters' dtype: sc = [step size, 1 - lr * wd, ...]. The step size is lr, or for ``kind`` 'adam'
     lr * sqrt(1 - b2^t) / (1 - b1^t), for 'adamax' lr / (1 - b1^t); 'nadam' adds m_coef, g_coef and
-    v_correction (optimizer_rules.nadam_step_scalars)."""
+    v_correction (optimizer_rules.nadam_step_scalars); 'ftrl' adds 2 (l2 + beta / (2 lr))
+    (optimizer_rules.ftrl_l2_twice), its two hyperparameters coming as ``beta_1`` = l2 and ``beta_2`` = beta;
+    'lamb' adds 1 - b1^t and 1 - b2^t."""
     if kind not in STEP_SCALARS:
         raise ValueError(f"kind: expected one of {sorted(STEP_SCALARS)}, got {kind!r}")
     _launch.bind_numba_cuda(globals())
-    adam, adamax, nadam = kind == "adam", kind == "adamax", kind == "nadam"
+    adam, adamax, nadam, ftrl, lamb = kind == "adam", kind == "adamax", kind == "nadam", kind == "ftrl", kind == "lamb"
     adamax_step_size = cuda.jit(device=True)(rules.adamax_step_size)
     nadam_step_scalars = cuda.jit(device=True)(rules.nadam_step_scalars)
+    ftrl_l2_twice = cuda.jit(device=True)(rules.ftrl_l2_twice)
 
     @cuda.jit
     def kernel(state, sc, beta_1, beta_2):
@@ -452,6 +644,11 @@ def _step_scalars_kernel(kind: str):
                 sc[2] = m_coef
                 sc[3] = g_coef
                 sc[4] = v_correction
+            if ftrl:
+                sc[2] = ftrl_l2_twice(lr, beta_1, beta_2)
+            if lamb:
+                sc[2] = 1.0 - beta_1 ** step
+                sc[3] = 1.0 - beta_2 ** step
 
     return kernel
 
@@ -472,6 +669,8 @@ _NADAM_PLANS = _launch.plan_cache()
 _ADAMAX_PLANS = _launch.plan_cache()
 _ADADELTA_PLANS = _launch.plan_cache()
 _LION_PLANS = _launch.plan_cache()
+_FTRL_PLANS = _launch.plan_cache()
+_LAMB_PLANS = _launch.plan_cache()
 
 
 def _check_flat(p, **state):
@@ -690,3 +889,102 @@ def _lion_plan(p, g, m, state, stream):
     _check_flat(p, g=g, m=m)
     views = (_launch.device_view(p), _launch.device_view(g), _launch.device_view(m))
     return _flat_plan(_lion_kernel(_launch.dtype_name(p.dtype)), p, state, stream, *views)
+
+
+def ftrl_update_cuda(p, g, acc, linear, state, learning_rate_power, l1, l2, l2_shrinkage, beta, scratch=None):
+    """Ftrl step in place (``ftrl_update_numpy``) with lr and weight decay read from ``state``; the step-scalars
+    kernel adds 2 (l2 + beta / (2 lr)), which follows a scheduled learning rate."""
+    power = -float(learning_rate_power)
+    half_power = power == 0.5
+    stream = _launch.current_stream()
+    key = _launch.plan_key((stream, half_power), p, g, acc, linear, state)
+    plan = _FTRL_PLANS.get(key)
+    if plan is None:
+        plan = _launch.keep(_FTRL_PLANS, key, _ftrl_plan(p, g, acc, linear, state, half_power, stream))
+    (prepare, update, _), T = plan
+    prepare(float(l2), float(beta))
+    update(T(power), T(l1), T(2.0 * l2_shrinkage))
+    return p
+
+
+def _ftrl_plan(p, g, acc, linear, state, half_power, stream):
+    _check_flat(p, g=g, acc=acc, linear=linear)
+    views = (_launch.device_view(p), _launch.device_view(g), _launch.device_view(acc), _launch.device_view(linear))
+    kernel = _ftrl_kernel(_launch.dtype_name(p.dtype), half_power)
+    return _flat_plan(kernel, p, state, stream, *views, scalars="ftrl")
+
+
+def lamb_chunks(segments) -> np.ndarray:
+    """int64 (blocks, 4), the blocks of the Lamb kernels: [lo, hi) the elements of one block (at most LAMB_CHUNK,
+    all of one weight), [first, end) the blocks of that weight. A weight of no elements has no block."""
+    rows = []
+    for start, stop in segments:
+        first = len(rows)
+        count = -(-(stop - start) // LAMB_CHUNK)
+        rows += [[start + k * LAMB_CHUNK, min(stop, start + (k + 1) * LAMB_CHUNK), first, first + count]
+                 for k in range(count)]
+    return np.array(rows, dtype=np.int64).reshape(len(rows), 4)
+
+
+def _to_device(host):
+    """A device copy of the host array ``host``: CuPy, else NumPy under the simulator, else Numba."""
+    cp = _compat.cupy()
+    if cp is not None:
+        return cp.asarray(host)
+    if _compat.cuda_simulator_enabled():
+        return np.array(host)
+    return _compat.numba_cuda().to_device(host)
+
+
+# The Lamb kernels' block table and partial sums, made at an optimizer's first launch and freed with its state,
+# as the step scalars (see above): a plan made while a CUDA graph is captured must allocate nothing.
+_lamb_buffers: dict = {}
+
+
+def _lamb_buffers_for(state, segments, dtype):
+    key = (id(state), segments, np.dtype(dtype).str)
+    buffers = _lamb_buffers.get(key)
+    if buffers is None:
+        chunks = lamb_chunks(segments)
+        buffers = _lamb_buffers[key] = (_to_device(chunks), _launch.empty_device((max(1, len(chunks)), 2), dtype))
+        weakref.finalize(state, _lamb_buffers.pop, key, None)
+    return buffers
+
+
+def lamb_update_cuda(p, g, m, v, state, beta_1, beta_2, epsilon, segments, scratch=None):
+    """Lamb step in place (``lamb_update_numpy``) with lr, the 1-based step and weight decay read from the device
+    ``state``; ``segments``: a tuple of (start, stop) int pairs tiling p, each weight's trust ratio taken on its
+    own segment."""
+    stream = _launch.current_stream()
+    key = _launch.plan_key((stream, segments), p, g, m, v, state)
+    plan = _LAMB_PLANS.get(key)
+    if plan is None:
+        plan = _launch.keep(_LAMB_PLANS, key, _lamb_plan(p, g, m, v, state, segments, stream))
+    (prepare, moments, apply), T = plan
+    prepare(float(beta_1), float(beta_2))
+    if moments is not None:  # no block without an element
+        moments(T(1.0 - beta_1), T(1.0 - beta_2), T(epsilon))
+        apply(T(epsilon))
+    return p
+
+
+def _lamb_plan(p, g, m, v, state, segments, stream):
+    _check_flat(p, g=g, m=m, v=v)
+    _check_state(state)
+    check_segments(segments, p.shape[0])
+    T = np.dtype(p.dtype).type
+    sc = _step_scalars_buffer(state, "lamb", p.dtype)
+    scv = _launch.device_view(sc)
+    prepare = _launch.bind(_launch.configured(_step_scalars_kernel("lamb"), 1, 1, stream),
+                           _launch.device_view(state), scv)
+    chunks, partials = _lamb_buffers_for(state, segments, p.dtype)
+    blocks = chunks.shape[0]
+    if blocks == 0:
+        return (prepare, None, None), T
+    moments_kernel, apply_kernel = _lamb_kernels(_launch.dtype_name(p.dtype))
+    pv, mv, vv = _launch.device_view(p), _launch.device_view(m), _launch.device_view(v)
+    cv, partv = _launch.device_view(chunks), _launch.device_view(partials)
+    moments = _launch.bind(_launch.configured(moments_kernel, blocks, BLOCK_THREADS, stream),
+                           pv, _launch.device_view(g), mv, vv, cv, partv, scv)
+    apply = _launch.bind(_launch.configured(apply_kernel, blocks, BLOCK_THREADS, stream), pv, mv, vv, cv, partv, scv)
+    return (prepare, moments, apply), T

@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit, prange
 
 from gpunn.kernels import optimizer_rules as rules
-from gpunn.kernels.optimizer_updates import adam_alpha
+from gpunn.kernels.optimizer_updates import adam_alpha, ftrl_l2_twice_host
 
 # The per-element rules, inlined into each loop (one formula for the CPU and the GPU).
 _sgd = njit(inline="always")(rules.sgd_rule)
@@ -41,6 +41,10 @@ _nadam = njit(inline="always")(rules.nadam_rule)
 _adamax = njit(inline="always")(rules.adamax_rule)
 _adadelta = njit(inline="always")(rules.adadelta_rule)
 _lion = njit(inline="always")(rules.lion_rule)
+_ftrl = njit(inline="always")(rules.ftrl_rule)
+_lamb_moments = njit(inline="always")(rules.lamb_moments_rule)
+_lamb_direction = njit(inline="always")(rules.lamb_direction)
+_lamb_trust_ratio = njit(inline="always")(rules.lamb_trust_ratio)
 
 
 @njit(inline="always")
@@ -147,8 +151,63 @@ def lion(p, g, m, lr, beta_1, beta_1c, beta_2, beta_2c, decay):
         p[i], m[i] = _lion(p[i], g[i], m[i], lr, beta_1, beta_1c, beta_2, beta_2c, decay)
 
 
+# error_model="numpy": FTRL divides by the learning rate, and at 0 Keras's arithmetic gives inf and NaN where
+# Numba's default (Python's) error model would raise ZeroDivisionError (and check every division for it).
+@njit(parallel=True, cache=True, error_model="numpy")
+def ftrl(p, g, acc, linear, lr, power, l1, l2_twice, shrinkage_twice, decay):
+    t = p.dtype.type
+    lr, power, l1, l2_twice, shrinkage_twice, decay = t(lr), t(power), t(l1), t(l2_twice), t(shrinkage_twice), t(decay)
+    half_power = power == t(0.5)
+    # The accumulator only grows and the linear term sums gradients: neither decays toward the subnormals that
+    # the moments of the other loops are flushed from, so both are read as they are (as Adagrad's).
+    for i in prange(p.shape[0]):
+        p[i], acc[i], linear[i] = _ftrl(p[i], g[i], acc[i], linear[i], lr, power, l1, l2_twice, shrinkage_twice,
+                                        decay, half_power)
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def _sums_of_squares(w, d):
+    """(sum w^2, sum d^2): each square in the arrays' dtype (one that underflows there adds nothing, as in Keras
+    and the CUDA kernels), summed in float64, where a float32 running sum over a million elements would be off
+    in the fourth digit. Reassociation, the only licence given, lets LLVM keep the sums in SIMD lanes."""
+    w_squares = 0.0
+    d_squares = 0.0
+    for i in range(w.shape[0]):
+        w_squares += np.float64(w[i] * w[i])
+        d_squares += np.float64(d[i] * d[i])
+    return w_squares, d_squares
+
+
+@njit(parallel=True, cache=True)
+def lamb(p, g, m, v, directions, segments, lr, beta_1c, beta_2c, m_correction, v_correction, epsilon, decay):
+    """One pass over all elements (the decay, the moments, each direction into ``directions``), then per weight (a
+    row of ``segments``, tiling p) its sums of squares and one pass moving its parameters by lr * trust ratio *
+    direction. Reductions keep a loop from being vectorised, so they have a loop of their own.
+
+    Negligible moments are read as zero, as in Adam's loop. Though Lamb normalises its direction, this moves no
+    parameter of a weight that has moments of ordinary size by a visible amount: the tiny ones add nothing to its
+    norms. Only a weight whose moments are all negligible (no gradient has reached it for hundreds of steps)
+    stops moving, where the exact formula would still move it by lr ||w|| along its vanishing direction (XLA on
+    the CPU, which flushes subnormals, stops it too, some steps later)."""
+    t = p.dtype.type
+    lr, beta_1c, beta_2c, epsilon, decay = t(lr), t(beta_1c), t(beta_2c), t(epsilon), t(decay)
+    m_correction, v_correction = t(m_correction), t(v_correction)
+    small, zero = t(_negligible(p.dtype)), t(0.0)
+    for i in prange(p.shape[0]):
+        p[i], m[i], v[i] = _lamb_moments(p[i], g[i], _or_zero(m[i], small, zero), _or_zero(v[i], small, zero),
+                                         beta_1c, beta_2c, decay)
+        directions[i] = _lamb_direction(m[i], v[i], m_correction, v_correction, epsilon)
+    for k in range(segments.shape[0]):
+        start, stop = segments[k, 0], segments[k, 1]
+        w_squares, d_squares = _sums_of_squares(p[start:stop], directions[start:stop])
+        lr_ratio = t(_lamb_trust_ratio(w_squares, d_squares, 1.0)) * lr
+        for i in prange(start, stop):
+            p[i] = p[i] - lr_ratio * directions[i]
+
+
 class CompiledUpdates:
-    """Launchers with the NumPy twins' argument lists (``scratch`` accepted and not needed).
+    """Launchers with the NumPy twins' argument lists (``scratch`` accepted and not needed, but by Lamb's, which
+    keeps its directions there).
 
     ``pool_threads``: how many threads a large update may use; one unless the BLAS shares Numba's thread pool
     (``gpunn/ops/mkl_gemm.py``: MKL on libgomp, as Numba's 'omp' layer), where no spinning BLAS worker is left
@@ -181,6 +240,9 @@ class CompiledUpdates:
             "adamax_update": lambda: (a(), a(), a(), a(), 0.0, 0.9, 0.999, 1e-7, 1, 0.0),
             "adadelta_update": lambda: (a(), a(), a(), a(), 0.0, 0.95, 1e-7, 0.0),
             "lion_update": lambda: (a(), a(), a(), 0.0, 0.9, 0.99, 0.0),
+            "ftrl_update": lambda: (a(), a(), a(1.0), a(), 0.001, -0.5, 0.0, 0.0, 0.0, 0.0, 0.0),
+            "lamb_update": lambda: (a(), a(), a(), a(), np.array([[0, 1]], np.int64), 0.0, 0.9, 0.999, 1e-7, 1, 0.0,
+                                    a()),
         }[step]()
         getattr(self, step)(*args)
 
@@ -228,3 +290,16 @@ class CompiledUpdates:
     def lion_update(self, p, g, m, lr, beta_1, beta_2, weight_decay, scratch=None):
         self._enter(p.size)
         lion(p, g, m, lr, beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2, self._decay(lr, weight_decay))
+
+    def ftrl_update(self, p, g, acc, linear, lr, learning_rate_power, l1, l2, l2_shrinkage, beta, weight_decay,
+                    scratch=None):
+        self._enter(p.size)
+        ftrl(p, g, acc, linear, lr, -learning_rate_power, l1, ftrl_l2_twice_host(lr, l2, beta), 2.0 * l2_shrinkage,
+             self._decay(lr, weight_decay))
+
+    def lamb_update(self, p, g, m, v, segments, lr, beta_1, beta_2, epsilon, step, weight_decay, scratch=None):
+        """``segments``: an int64 (weights, 2) array of (start, stop) tiling p (the twin takes any sequence);
+        ``scratch``: the shape of p, where the directions wait for their weight's norms (made here when None)."""
+        self._enter(p.size)
+        lamb(p, g, m, v, np.empty_like(p) if scratch is None else scratch, segments, lr, 1.0 - beta_1, 1.0 - beta_2,
+             1.0 - beta_1 ** step, 1.0 - beta_2 ** step, epsilon, self._decay(lr, weight_decay))

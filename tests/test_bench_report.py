@@ -229,6 +229,11 @@ def test_unfused_primitives_match_the_twins(rng):
     ("sgd_update", 1, (1, 0.1, 0.0), (0.9, True)),
     ("rmsprop_update", 3, (1, 1e-3, 0.0), (0.9, 0.5, 1e-7, True)),
     ("adagrad_update", 1, (1, 1e-2, 0.0), (1e-7,)),
+    # accumulator, linear; a learning rate of 0.5: FTRL's linear term adds (new^P - acc^P) / lr * p, which at a
+    # small rate is large and cancels, and the reference's float64 arithmetic (its state is float64) would part
+    # from the fused float32 one in the fifth digit
+    ("ftrl_update", 2, (1, 0.5, 0.01), (-0.6, 0.01, 0.01, 0.05, 0.2)),
+    ("lamb_update", 2, (3, 1e-2, 0.01), (0.9, 0.999, 1e-7, ((0, 200), (200, 300)))),  # two weights
 ])
 def test_unfused_optimizer_updates_match_the_twins(rng, update, state, hyper, args):
     """``hyper``: the optimizer's device state (step, learning rate, weight decay) the updates read."""

@@ -26,7 +26,17 @@ def _cases(n, dt, rng):
         "adagrad": ("adagrad_update", (p, g, np.abs(s) + 0.1, 1e-3, 1e-7, 0.0)),
         "adam": ("adam_update", (p, g, z.copy(), z.copy(), None, 1e-3, 0.9, 0.999, 1e-7, 3, 0.0)),
         "adamw_amsgrad": ("adam_update", (p, g, z.copy(), z.copy(), z.copy(), 1e-3, 0.9, 0.999, 1e-7, 3, 0.004)),
+        "ftrl": ("ftrl_update", (p, g, np.abs(s) + 0.1, z.copy(), 1e-3, -0.5, 0.0, 0.0, 0.0, 0.0, 0.0)),
+        "ftrl_regularized_decay": ("ftrl_update", (p, g, np.abs(s), s * 0.1, 0.05, -0.6, 0.01, 0.02, 0.03, 0.5,
+                                                   0.004)),
+        "lamb_decay": ("lamb_update", (p, g, s * 0.1, np.abs(s) * 0.01, _weights(n), 1e-3, 0.9, 0.999, 1e-7, 3, 0.004)),
     }
+
+
+def _weights(n):
+    """Lamb's weights over n elements (int64 (weights, 2) of (start, stop), tiling n): a kernel, a bias, and a
+    weight over the rest."""
+    return np.array([[0, n // 2], [n // 2, n // 2 + n // 7], [n // 2 + n // 7, n]], dtype=np.int64)
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-6), (np.float64, 1e-13)])
@@ -63,7 +73,8 @@ def test_gpunn_cpu_jit_0_turns_them_off():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("step", ["sgd_update", "rmsprop_update", "adagrad_update", "adam_update"])
+@pytest.mark.parametrize("step", ["sgd_update", "rmsprop_update", "adagrad_update", "adam_update", "ftrl_update",
+                                  "lamb_update"])
 def test_warm_up_compiles_the_loop_for_the_dtype(step, dtype):
     from gpunn.kernels import optimizer_updates_cpu  # imports Numba: only where the module is usable
 
@@ -101,6 +112,9 @@ def _decaying_cases(n, dt, state):
         "nadam": ("nadam_update", (p, g, s(), s(), 1e-3, 0.9, 0.999, 1e-7, 3, 0.0), [2, 3]),
         "adamax": ("adamax_update", (p, g, s(), s(), 1e-3, 0.9, 0.999, 1e-7, 3, 0.0), [2, 3]),
         "adadelta": ("adadelta_update", (p, g, s(), s(), 1.0, 0.95, 1e-7, 0.0), [2, 3]),
+        # Lamb normalises its direction; a weight's negligible moments still make a direction whose square
+        # underflows in the dtype, so the parameters come out the same
+        "lamb": ("lamb_update", (p, g, s(), s(), _weights(n), 1e-3, 0.9, 0.999, 1e-7, 3, 0.0), [2, 3]),
     }
 
 
@@ -135,6 +149,45 @@ def test_a_nan_state_stays_nan(case):
     getattr(compiled, step)(*args)
     for k in state_at:
         assert np.isnan(args[k]).all()
+
+
+def test_ftrl_divides_by_a_zero_learning_rate_as_keras_does():
+    """The loop is compiled with NumPy's error model: lr = 0 gives Keras's inf and NaN, not ZeroDivisionError."""
+    args = (np.ones(3, np.float32), np.array([1.0, 0.0, -2.0], np.float32), np.full(3, 0.1, np.float32),
+            np.zeros(3, np.float32))
+    expected = tuple(a.copy() for a in args)
+    compiled.ftrl_update(*args, 0.0, -0.5, 0.0, 0.0, 0.0, 0.0, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        twins.ftrl_update_numpy(*expected, 0.0, -0.5, 0.0, 0.0, 0.0, 0.0, 0.0)
+    assert np.isnan(args[0]).all()
+    for got, want in zip(args, expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_without_numba_lamb_runs_its_twin_whole(monkeypatch):
+    """The twins' fallback cuts large buffers into one slice per thread (NumpyOps._flat_update): Lamb's twin must
+    run whole, its weights' norms taken over each whole segment, and equal the compiled loop."""
+    n = NumpyOps.PARALLEL_MIN_ELEMENTS + 4321
+    rng = np.random.default_rng(5)
+    p0, g = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    segments = tuple(tuple(int(x) for x in pair) for pair in _weights(n))
+    state = np.array([0.0, 0.01, 0.02])  # step, learning rate, weight decay; the update counts the step itself
+    results = []
+    for use_numba in (False, True):
+        ops = NumpyOps()
+        if not use_numba:
+            monkeypatch.setattr(ops, "_compiled_updates", lambda: None)  # as without Numba (or GPUNN_CPU_JIT=0)
+            ops.set_update_threads(4)
+        p, m, v = p0.copy(), np.zeros(n, np.float32), np.zeros(n, np.float32)
+        for step in (1.0, 2.0):
+            state[0] = step
+            ops.lamb_update(p, g, m, v, state, 0.9, 0.999, 1e-7, segments)
+        results.append(p)
+    expected, m, v = p0.copy(), np.zeros(n, np.float32), np.zeros(n, np.float32)
+    for step in (1, 2):
+        twins.lamb_update_numpy(expected, g, m, v, segments, 0.01, 0.9, 0.999, 1e-7, step, 0.02)
+    np.testing.assert_array_equal(results[0], expected)
+    np.testing.assert_allclose(results[1], expected, rtol=2e-6, atol=2e-6)
 
 
 def test_lion_reads_its_moment_as_it_is():

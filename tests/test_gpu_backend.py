@@ -31,7 +31,7 @@ def _train(backend, optimizer, activation="relu", dropout=0.0, epochs=2):
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "rmsprop", "adagrad", "adam", "adamw", "nadam", "adamax", "adadelta",
-                                       "lion", "ftrl"])
+                                       "lion", "ftrl", "lamb"])
 def test_training_matches_numpy(optimizer):
     cpu_model, cpu_hist, cpu_pred = _train("numpy", optimizer)
     gpu_model, gpu_hist, gpu_pred = _train("cupy", optimizer)

@@ -31,6 +31,10 @@ OPTIMIZERS = {
     "adadelta": lambda: optimizers.Adadelta(1.0),
     "lion-restarts": lambda: optimizers.Lion(schedules.CosineDecayRestarts(0.003, 9, m_mul=0.8),
                                              weight_decay=0.1),
+    "ftrl-schedule": lambda: optimizers.Ftrl(schedules.ExponentialDecay(0.2, decay_steps=5, decay_rate=0.8),
+                                             l1_regularization_strength=0.001, l2_regularization_strength=0.01,
+                                             beta=0.5),
+    "lamb-clipnorm": lambda: optimizers.Lamb(0.01, weight_decay=0.01, clipnorm=1.0),
 }
 
 

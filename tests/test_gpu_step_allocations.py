@@ -25,7 +25,7 @@ def _pool_requests(cp):
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "replay"])
-@pytest.mark.parametrize("optimizer", ["sgd", "rmsprop", "adagrad", "adam", "adamw"])
+@pytest.mark.parametrize("optimizer", ["sgd", "rmsprop", "adagrad", "adam", "adamw", "ftrl", "lamb"])
 def test_a_gpu_step_takes_no_memory_after_the_first(optimizer, jit):
     cp = _compat.cupy()
     rng = np.random.default_rng(0)

@@ -1,10 +1,11 @@
-"""Nadam, Adamax, Adadelta, Lion and the PolynomialDecay / CosineDecayRestarts schedules against Keras 3's
-formulas written out plainly in float64 (keras/src/optimizers/{nadam,adamax,adadelta,lion}.py and
+"""Nadam, Adamax, Adadelta, Lion, Ftrl, Lamb and the PolynomialDecay / CosineDecayRestarts schedules against Keras
+3's formulas written out plainly in float64 (keras/src/optimizers/{nadam,adamax,adadelta,lion,ftrl,lamb}.py and
 keras/src/optimizers/schedules/learning_rate_schedule.py); their NumPy twins and compiled CPU loops against
 each other; names, defaults, configs; learning_rate=0; resuming from a saved model."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -88,16 +89,62 @@ def keras_lion(p0, grads, lrs, beta_1=0.9, beta_2=0.99, wd=0.0):
     return out
 
 
-KERAS = {"nadam": keras_nadam, "adamax": keras_adamax, "adadelta": keras_adadelta, "lion": keras_lion}
+def keras_ftrl(p0, grads, lrs, learning_rate_power=-0.5, initial_accumulator_value=0.1,
+               l1_regularization_strength=0.0, l2_regularization_strength=0.0,
+               l2_shrinkage_regularization_strength=0.0, beta=0.0, wd=0.0):
+    p, accum, linear = p0.copy(), np.full_like(p0, initial_accumulator_value), np.zeros_like(p0)
+    out = [p.copy()]
+    for g, lr in zip(grads, lrs):
+        p = p - p * wd * lr
+        l2_reg = l2_regularization_strength + beta / (2.0 * lr)
+        grad_to_use = g + 2 * l2_shrinkage_regularization_strength * p
+        new_accum = accum + g ** 2
+        linear = linear + (grad_to_use - (new_accum ** -learning_rate_power - accum ** -learning_rate_power)
+                           / lr * p)
+        quadratic = new_accum ** -learning_rate_power / lr + 2 * l2_reg
+        linear_clipped = np.clip(linear, -l1_regularization_strength, l1_regularization_strength)
+        p = (linear_clipped - linear) / quadratic
+        accum = new_accum
+        out.append(p.copy())
+    return out
+
+
+def keras_lamb(p0, grads, lrs, beta_1=0.9, beta_2=0.999, epsilon=1e-7, wd=0.0, segments=SEGMENTS):
+    """Each weight (a segment) moves by its own trust ratio ||w|| / ||update||, 1 where a norm is 0."""
+    p, m, v = p0.copy(), np.zeros_like(p0), np.zeros_like(p0)
+    out = [p.copy()]
+    for iterations, (g, lr) in enumerate(zip(grads, lrs)):
+        p = p - p * wd * lr
+        local_step = iterations + 1
+        m = m + (g - m) * (1 - beta_1)
+        v = v + (g * g - v) * (1 - beta_2)
+        update = (m / (1.0 - beta_1 ** local_step)) / (np.sqrt(v / (1.0 - beta_2 ** local_step)) + epsilon)
+        moved = p.copy()
+        for start, stop in segments:
+            w_norm = np.sqrt(np.sum(p[start:stop] ** 2))
+            g_norm = np.sqrt(np.sum(update[start:stop] ** 2))
+            ratio = w_norm / g_norm if w_norm > 0 and g_norm > 0 else 1.0
+            moved[start:stop] = p[start:stop] - ratio * lr * update[start:stop]
+        p = moved
+        out.append(p.copy())
+    return out
+
+
+KERAS = {"nadam": keras_nadam, "adamax": keras_adamax, "adadelta": keras_adadelta, "lion": keras_lion,
+         "ftrl": keras_ftrl, "lamb": keras_lamb}
 CLASSES = {"nadam": optimizers.Nadam, "adamax": optimizers.Adamax, "adadelta": optimizers.Adadelta,
-           "lion": optimizers.Lion}
+           "lion": optimizers.Lion, "ftrl": optimizers.Ftrl, "lamb": optimizers.Lamb}
 HYPER = {  # not the defaults, so that a hyperparameter that is not passed on shows
     "nadam": dict(beta_1=0.8, beta_2=0.95, epsilon=1e-6),
     "adamax": dict(beta_1=0.85, beta_2=0.9, epsilon=1e-6),
     "adadelta": dict(rho=0.8, epsilon=1e-5),
     "lion": dict(beta_1=0.7, beta_2=0.95),
+    # l1 = 0.05 holds some parameters at exactly zero (|linear| <= l1), as FTRL's sparsity does
+    "ftrl": dict(learning_rate_power=-0.7, initial_accumulator_value=0.3, l1_regularization_strength=0.05,
+                 l2_regularization_strength=0.02, l2_shrinkage_regularization_strength=0.01, beta=0.5),
+    "lamb": dict(beta_1=0.8, beta_2=0.95, epsilon=1e-6),
 }
-LEARNING_RATE = {"nadam": 0.01, "adamax": 0.02, "adadelta": 1.0, "lion": 0.003}
+LEARNING_RATE = {"nadam": 0.01, "adamax": 0.02, "adadelta": 1.0, "lion": 0.003, "ftrl": 0.2, "lamb": 0.05}
 
 
 def _learning_rates(name, scheduled):
@@ -136,6 +183,47 @@ def test_optimizer_follows_keras(name, wd, scheduled, backend, rng, numpy_backen
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14, err_msg=f"after {step} steps")
     assert optimizer.iterations == STEPS
     assert not np.allclose(history[-1], history[0])
+
+
+@pytest.mark.parametrize("learning_rate_power", [-0.5, 0.0], ids=["sqrt", "fixed-rate"])
+@pytest.mark.parametrize("backend", ["numpy", "reference"])
+def test_ftrl_follows_keras_with_its_defaults_and_a_fixed_rate(learning_rate_power, backend, rng, numpy_backend):
+    """-0.5 (the default) takes the square-root form of new^P, 0 is Keras's fixed rate (new^0 = 1)."""
+    ops = numpy_backend if backend == "numpy" else Ops()
+    optimizer = optimizers.Ftrl(learning_rate=0.3, learning_rate_power=learning_rate_power)
+    history, grads = _run(optimizer, ops, rng)
+    expected = keras_ftrl(history[0], grads, [0.3] * STEPS, learning_rate_power=learning_rate_power)
+    for step, (got, want) in enumerate(zip(history, expected)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14, err_msg=f"after {step} steps")
+    assert not np.allclose(history[-1], history[0])
+
+
+def test_ftrl_l1_holds_weights_at_zero(rng, numpy_backend):
+    """A strong L1 clips every |linear| below it: the parameters are exactly 0 (FTRL's sparse solutions)."""
+    optimizer = optimizers.Ftrl(learning_rate=0.1, l1_regularization_strength=1e3)
+    history, grads = _run(optimizer, numpy_backend, rng)
+    assert np.all(history[-1] == 0.0)
+    np.testing.assert_array_equal(history[-1], keras_ftrl(history[0], grads, [0.1] * STEPS,
+                                                          l1_regularization_strength=1e3)[-1])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "reference"])
+def test_lamb_ratio_is_one_for_a_zero_weight_and_a_zero_direction(backend, numpy_backend):
+    """Keras's nested ``where``: a weight of norm 0 (here the first) and a direction of norm 0 (the third: a zero
+    gradient from zero moments) step with ratio 1, the others by ||w|| / ||d||."""
+    ops = numpy_backend if backend == "numpy" else Ops()
+    p0 = np.concatenate([np.zeros(6), [1.0, -2.0, 0.5], [3.0, 4.0]])
+    g = np.concatenate([np.linspace(-1, 1, 6), [0.3, 0.1, -0.2], [0.0, 0.0]])
+    optimizer = optimizers.Lamb(learning_rate=0.1)
+    params = ops.asarray(p0.copy())
+    optimizer.build(ops, params, SEGMENTS)
+    optimizer.apply(params, ops.asarray(g.copy()))
+    got = np.array(params)
+    np.testing.assert_allclose(got, keras_lamb(p0, [g], [0.1])[-1], rtol=1e-12)
+    d = g[:6] / (np.abs(g[:6]) + 1e-7)  # step 1: m / (1 - beta_1) = g, v / (1 - beta_2) = g^2
+    np.testing.assert_allclose(got[:6], -0.1 * d, rtol=1e-12)  # ratio 1
+    np.testing.assert_array_equal(got[9:], p0[9:])  # ratio 1, direction 0
+    np.testing.assert_allclose(np.linalg.norm(got[6:9] - p0[6:9]), 0.1 * np.linalg.norm(p0[6:9]), rtol=1e-12)
 
 
 def test_nadam_with_keras_defaults_over_many_steps(rng, numpy_backend):
@@ -183,7 +271,18 @@ def _twin_cases(n, dtype, rng):
         "adadelta_update-decay": ((p, g, np.abs(s), np.abs(s) * 0.1), (0.5, 0.8, 1e-6, 0.02)),
         "lion_update": ((p, g, s * 0.1), (1e-3, 0.9, 0.99, 0.0)),
         "lion_update-decay": ((p, g, s * 0.1), (1e-3, 0.5, 0.9, 0.1)),
+        "ftrl_update": ((p, g, np.abs(s) + 0.1, s * 0.1), (1e-3, -0.5, 0.0, 0.0, 0.0, 0.0, 0.0)),
+        "ftrl_update-power": ((p, g, np.abs(s) + 0.1, s * 0.1), (0.05, -0.7, 0.01, 0.02, 0.01, 0.5, 0.0)),
+        "ftrl_update-decay": ((p, g, np.abs(s), s), (0.05, 0.0, 0.5, 0.0, 0.1, 1.0, 0.01)),
+        "lamb_update": ((p, g, s * 0.1, np.abs(s) * 0.01), (_thirds(n), 1e-3, 0.9, 0.999, 1e-7, 3, 0.0)),
+        "lamb_update-decay": ((p, g, s * 0.1, np.abs(s) * 0.01), (_thirds(n), 2e-2, 0.8, 0.99, 1e-6, 11, 0.01)),
     }
+
+
+def _thirds(n):
+    """Three weights tiling n elements, as the compiled loops take them (int64 (weights, 2)); for n = 1 the
+    first two are empty."""
+    return np.array([[0, n // 3], [n // 3, n // 2], [n // 2, n]], dtype=np.int64)
 
 
 def _copies(arrays):
@@ -238,7 +337,8 @@ def test_compiled_update_matches_its_twin(case, n, dtype, rtol):
 
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("step", ["nadam_update", "adamax_update", "adadelta_update", "lion_update"])
+@pytest.mark.parametrize("step", ["nadam_update", "adamax_update", "adadelta_update", "lion_update", "ftrl_update",
+                                  "lamb_update"])
 def test_warm_up_compiles_the_loop_for_the_dtype(step, dtype):
     from gpunn.kernels import optimizer_updates_cpu
 
@@ -274,12 +374,15 @@ def test_keras_names_and_defaults():
     assert (adadelta.rho, adadelta.epsilon) == (0.95, 1e-7)
     lion = optimizers.Lion()
     assert (lion.beta_1, lion.beta_2) == (0.9, 0.99)
+    lamb = optimizers.Lamb()
+    assert (lamb.beta_1, lamb.beta_2, lamb.epsilon, lamb.name) == (0.9, 0.999, 1e-7, "lamb")
     assert nadam.name == "nadam" and lion.name == "lion"
 
 
 def test_slots_carry_keras_names(numpy_backend):
     expected = {"nadam": {"momentum", "velocity"}, "adamax": {"momentum", "norm"},
-                "adadelta": {"accumulated_grad", "accumulated_delta_var"}, "lion": {"momentum"}}
+                "adadelta": {"accumulated_grad", "accumulated_delta_var"}, "lion": {"momentum"},
+                "ftrl": {"accumulator", "linear"}, "lamb": {"momentum", "velocity"}}
     for name, slots in expected.items():
         opt = optimizers.get(name)
         opt.build(numpy_backend, np.zeros(4), [(0, 4)])
@@ -315,11 +418,42 @@ def test_bad_hyperparameters_are_named():
         optimizers.Adadelta(rho="x")
     with pytest.raises(TypeError, match="unexpected keyword argument"):
         optimizers.Lion(epsilon=1e-7)  # Keras's Lion has no epsilon
+    with pytest.raises(ValueError, match=r"^beta_2: expected a number in \[0.0, 1.0\), got 1.5"):
+        optimizers.Lamb(beta_2=1.5)
+
+
+@pytest.mark.parametrize("argument, value, message", [
+    ("initial_accumulator_value", -0.1, "expected a finite number >= 0.0, got -0.1"),
+    ("learning_rate_power", 0.5, "expected a finite number <= 0.0, got 0.5"),
+    ("l1_regularization_strength", -1, "expected a finite number >= 0.0, got -1"),
+    ("l2_regularization_strength", -1e-3, "expected a finite number >= 0.0, got -0.001"),
+    ("l2_shrinkage_regularization_strength", -2.0, "expected a finite number >= 0.0, got -2.0"),
+    ("l1_regularization_strength", "0.1", "expected a finite number >= 0.0, got '0.1'"),
+    ("l2_regularization_strength", math.inf, "expected a finite number >= 0.0, got inf"),
+    ("beta", None, "expected a finite number, got None"),
+    ("learning_rate_power", True, "expected a finite number <= 0.0, got True"),
+])
+def test_ftrl_refuses_bad_arguments_by_name(argument, value, message):
+    """Keras's checks (keras/src/optimizers/ftrl.py raises ValueError for the negative ones), naming the argument."""
+    with pytest.raises(ValueError, match="^" + re.escape(f"{argument}: {message}") + "$"):
+        optimizers.Ftrl(**{argument: value})
+
+
+def test_ftrl_takes_keras_boundary_values():
+    """What Keras accepts: zero everywhere it asks for >= 0 or <= 0, and any beta."""
+    opt = optimizers.Ftrl(learning_rate_power=0.0, initial_accumulator_value=0.0, beta=-0.5)
+    assert (opt.learning_rate_power, opt.initial_accumulator_value, opt.beta) == (0.0, 0.0, -0.5)
+    defaults = optimizers.Ftrl()
+    assert (defaults.learning_rate, defaults.learning_rate_power, defaults.initial_accumulator_value,
+            defaults.l1_regularization_strength, defaults.l2_regularization_strength,
+            defaults.l2_shrinkage_regularization_strength, defaults.beta) == (0.001, -0.5, 0.1, 0.0, 0.0, 0.0, 0.0)
+    assert defaults.name == "ftrl"
 
 
 # ---- learning_rate = 0 ---------------------------------------------------------------------------------------
 
-ALL = ["sgd", "rmsprop", "adagrad", "adam", "adamw", "nadam", "adamax", "adadelta", "lion"]
+# Not Ftrl: its new parameters follow from its slots divided by the learning rate (Keras's too are NaN at 0).
+ALL = ["sgd", "rmsprop", "adagrad", "adam", "adamw", "nadam", "adamax", "adadelta", "lion", "lamb"]
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -490,6 +624,10 @@ RESUME = {
     "adamax": lambda: optimizers.Adamax(schedules.PolynomialDecay(0.02, 7, cycle=True)),
     "adadelta": lambda: optimizers.Adadelta(1.0, rho=0.9),
     "lion": lambda: optimizers.Lion(schedules.CosineDecayRestarts(0.003, 5, m_mul=0.7), weight_decay=0.1),
+    "ftrl": lambda: optimizers.Ftrl(schedules.PolynomialDecay(0.3, 7, cycle=True), l1_regularization_strength=0.01,
+                                    l2_regularization_strength=0.01, beta=0.2, weight_decay=0.01),
+    "lamb": lambda: optimizers.Lamb(schedules.CosineDecayRestarts(0.05, 5, m_mul=0.7), weight_decay=0.01,
+                                    clipnorm=1.0),
 }
 
 

@@ -67,6 +67,12 @@ OPTIMIZERS = {
     "adadelta": lambda: optimizers.Adadelta(1.0, clipnorm=0.5),
     "lion": lambda: optimizers.Lion(schedules.CosineDecayRestarts(0.003, 3, t_mul=1.5, m_mul=0.8),
                                     weight_decay=0.1),
+    "ftrl": lambda: optimizers.Ftrl(schedules.ExponentialDecay(0.3, decay_steps=3, decay_rate=0.7),
+                                    learning_rate_power=-0.6, l1_regularization_strength=0.001,
+                                    l2_regularization_strength=0.01, l2_shrinkage_regularization_strength=0.01,
+                                    beta=0.5, weight_decay=0.01, clipnorm=1.0),
+    "lamb": lambda: optimizers.Lamb(schedules.CosineDecay(0.02, decay_steps=10, warmup_target=0.05, warmup_steps=3),
+                                    beta_1=0.8, weight_decay=0.01, global_clipnorm=2.0),
 }
 
 

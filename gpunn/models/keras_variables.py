@@ -64,6 +64,8 @@ KERAS_OPTIMIZER_LAYOUTS: dict[str, KerasOptimizerLayout] = {
     "Adamax": KerasOptimizerLayout((("momentum", "norm"),)),
     "Adadelta": KerasOptimizerLayout((("accumulated_grad", "accumulated_delta_var"),)),
     "Lion": KerasOptimizerLayout((("momentum",),)),
+    "Ftrl": KerasOptimizerLayout((("accumulator", "linear"),)),
+    "Lamb": KerasOptimizerLayout((("momentum", "velocity"),)),
 }
 
 

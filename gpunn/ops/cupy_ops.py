@@ -229,3 +229,17 @@ class CupyOps(Ops):
         if not _has_kernel(p):
             return Ops.lion_update.unrecorded(self, p, g, m, state, beta_1, beta_2)
         optimizer_updates.lion_update_cuda(p, g, m, state, beta_1, beta_2)
+
+    @primitive
+    def ftrl_update(self, p, g, acc, linear, state, learning_rate_power, l1, l2, l2_shrinkage, beta):
+        if not _has_kernel(p):
+            return Ops.ftrl_update.unrecorded(self, p, g, acc, linear, state, learning_rate_power, l1, l2,
+                                              l2_shrinkage, beta)
+        optimizer_updates.ftrl_update_cuda(p, g, acc, linear, state, learning_rate_power, l1, l2, l2_shrinkage,
+                                           beta)
+
+    @primitive
+    def lamb_update(self, p, g, m, v, state, beta_1, beta_2, epsilon, segments):
+        if not _has_kernel(p):
+            return Ops.lamb_update.unrecorded(self, p, g, m, v, state, beta_1, beta_2, epsilon, segments)
+        optimizer_updates.lamb_update_cuda(p, g, m, v, state, beta_1, beta_2, epsilon, segments)

@@ -211,3 +211,32 @@ class NumpyOps(CpuMatmul, Ops):
     def lion_update(self, p, g, m, state, beta_1, beta_2):
         lr, _, weight_decay = self._hyper(state)
         self._flat_update("lion_update", (p, g, m), (lr, beta_1, beta_2, weight_decay))
+
+    @primitive
+    def ftrl_update(self, p, g, acc, linear, state, learning_rate_power, l1, l2, l2_shrinkage, beta):
+        lr, _, weight_decay = self._hyper(state)
+        self._flat_update("ftrl_update", (p, g, acc, linear),
+                          (lr, learning_rate_power, l1, l2, l2_shrinkage, beta, weight_decay))
+
+    @primitive
+    def lamb_update(self, p, g, m, v, state, beta_1, beta_2, epsilon, segments):
+        lr, step, weight_decay = self._hyper(state)
+        bounds = self._segment_array(segments, p.size)
+        scalars = (lr, beta_1, beta_2, epsilon, step, weight_decay)
+        compiled = self._compiled_updates()
+        if compiled is not None:
+            compiled.lamb_update(p, g, m, v, bounds, *scalars, scratch=self._scratch(p.size, p.dtype))
+            return
+        # The twin whole, on one thread: _flat_update's slices would cut the weights whose norms it takes.
+        scratch = self._scratch(2 * p.size, p.dtype).reshape(2, p.size)
+        optimizer_updates.lamb_update_numpy(p, g, m, v, bounds, *scalars, scratch=scratch)
+
+    def _segment_array(self, segments, size):
+        """The weights' (start, stop) tuple as the int64 (weights, 2) array the compiled loop takes, checked and
+        made once per tuple (a step allocates nothing)."""
+        cache = self.__dict__.setdefault("_segment_arrays", {})
+        bounds = cache.get(segments)
+        if bounds is None:
+            optimizer_updates.check_segments(segments, size)
+            bounds = cache[segments] = numpy.array(segments, dtype=numpy.int64).reshape(len(segments), 2)
+        return bounds

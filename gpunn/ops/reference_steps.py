@@ -249,3 +249,35 @@ class ReferenceSteps:
         p[...] = p - p * (lr * weight_decay)
         p[...] = p - lr * xp.sign(m * beta_1 + g * (1 - beta_1))
         m[...] = m * beta_2 + g * (1 - beta_2)
+
+    @primitive
+    def ftrl_update(self, p, g, acc, linear, state, learning_rate_power, l1, l2, l2_shrinkage, beta):
+        """Keras 3's Ftrl (keras/src/optimizers/ftrl.py), the learning rate and weight decay read from the
+        device ``state``."""
+        xp = self.xp
+        lr, _, weight_decay = self._hyper_arrays(state)
+        p[...] = p - p * (lr * weight_decay)
+        power = -learning_rate_power
+        new_acc = acc + g * g
+        linear[...] = linear + (g + 2 * l2_shrinkage * p) - (new_acc ** power - acc ** power) / lr * p
+        quadratic = new_acc ** power / lr + 2 * (l2 + beta / (2.0 * lr))
+        p[...] = (xp.clip(linear, -l1, l1) - linear) / quadratic
+        acc[...] = new_acc
+
+    @primitive
+    def lamb_update(self, p, g, m, v, state, beta_1, beta_2, epsilon, segments):
+        """Keras 3's Lamb (keras/src/optimizers/lamb.py) over the weights' ``segments`` ((start, stop) pairs):
+        each weight's trust ratio from its own norms; the learning rate, step and weight decay read from the
+        device ``state``."""
+        xp = self.xp
+        lr, step, weight_decay = self._hyper_arrays(state)
+        p[...] = p - p * (lr * weight_decay)
+        m[...] = m + (g - m) * (1 - beta_1)
+        v[...] = v + (g * g - v) * (1 - beta_2)
+        direction = (m / (1.0 - beta_1 ** step)) / (xp.sqrt(v / (1.0 - beta_2 ** step)) + epsilon)
+        for start, stop in segments:
+            w_norm = xp.sqrt(xp.sum(p[start:stop] ** 2))
+            d_norm = xp.sqrt(xp.sum(direction[start:stop] ** 2))
+            positive = (w_norm > 0) & (d_norm > 0)
+            ratio = xp.where(positive, w_norm / xp.where(positive, d_norm, 1), 1)
+            p[start:stop] -= ratio * lr * direction[start:stop]

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from .._registry import lookup
 from . import schedules
-from .algorithms import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, Nadam, RMSprop
+from .algorithms import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Ftrl, Lamb, Lion, Nadam, RMSprop
 from .base import Optimizer
 
 _BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW, "nadam": Nadam,
-            "adamax": Adamax, "adadelta": Adadelta, "lion": Lion}
+            "adamax": Adamax, "adadelta": Adadelta, "lion": Lion, "ftrl": Ftrl, "lamb": Lamb}
 
 
 def get(identifier) -> Optimizer:
@@ -26,4 +26,4 @@ def serialize(optimizer: Optimizer) -> dict:
 
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Nadam", "Adamax", "Adadelta", "Lion",
-           "schedules", "get", "serialize"]
+           "Ftrl", "Lamb", "schedules", "get", "serialize"]

@@ -1,7 +1,8 @@
-"""SGD, RMSprop, Adagrad, Adam, AdamW, Nadam, Adamax, Adadelta, Lion: Keras 3 formulas (keras/src/optimizers/),
-each one ``ops`` call over the flat buffers."""
+"""SGD, RMSprop, Adagrad, Adam, AdamW, Nadam, Adamax, Adadelta, Lion, Ftrl, Lamb: Keras 3 formulas
+(keras/src/optimizers/), each one ``ops`` call over the flat buffers."""
 from __future__ import annotations
 
+import math
 import numbers
 
 from .base import Optimizer
@@ -13,6 +14,15 @@ def _in_range(argument, value, low=0.0, high=1.0, high_open=True, low_open=False
     if not ok:
         raise ValueError(f"{argument}: expected a number in {'(' if low_open else '['}{low}, {high}"
                          f"{')' if high_open else ']'}, got {value!r}")
+    return float(value)
+
+
+def _finite(argument, value, low=-math.inf, high=math.inf):
+    """``value`` as a float, or a ValueError naming ``argument`` unless it is a finite number in [low, high]."""
+    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not (is_number and math.isfinite(value) and low <= value <= high):
+        bound = f" >= {low}" if low > -math.inf else f" <= {high}" if high < math.inf else ""
+        raise ValueError(f"{argument}: expected a finite number{bound}, got {value!r}")
     return float(value)
 
 
@@ -217,3 +227,73 @@ class Lion(Optimizer):
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}
+
+
+class Ftrl(Optimizer):
+    """Follow The Regularized Leader, Keras 3's keras/src/optimizers/ftrl.py: with P = -learning_rate_power,
+    new = acc + g^2;  linear += g + 2 l2_shrinkage p - (new^P - acc^P) / lr * p;  acc = new;
+    p = (clip(linear, -l1, l1) - linear) / (new^P / lr + 2 (l2 + beta / (2 lr))).
+    The slots are Keras's: ``accumulator`` (from initial_accumulator_value) and ``linear`` (from zero). The new
+    parameter follows from the slots, not from the old one, so the learning rate must not be 0 (Keras divides by
+    it and gets NaN too); l2 + beta / (2 lr) follows a scheduled rate on the device (kernels/optimizer_rules.py
+    ``ftrl_l2_twice``)."""
+
+    update_step = "ftrl_update"
+    host_hyperparameters = Optimizer.host_hyperparameters + (
+        "learning_rate_power", "l1_regularization_strength", "l2_regularization_strength",
+        "l2_shrinkage_regularization_strength", "beta")
+    # The one-element rehearsal at build time runs on zeroed slots: an accumulator of zero with a zero gradient
+    # divides 0 by 0 (as Keras would with initial_accumulator_value=0); one keeps it finite.
+    rehearsal_slot_values = {"accumulator": 1.0}
+
+    def __init__(self, learning_rate=0.001, learning_rate_power=-0.5, initial_accumulator_value=0.1,
+                 l1_regularization_strength=0.0, l2_regularization_strength=0.0,
+                 l2_shrinkage_regularization_strength=0.0, beta=0.0, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        # Keras's checks, in its order; gpunn also refuses what is not a finite number.
+        self.initial_accumulator_value = _finite("initial_accumulator_value", initial_accumulator_value, low=0.0)
+        self.learning_rate_power = _finite("learning_rate_power", learning_rate_power, high=0.0)
+        self.l1_regularization_strength = _finite("l1_regularization_strength", l1_regularization_strength, low=0.0)
+        self.l2_regularization_strength = _finite("l2_regularization_strength", l2_regularization_strength, low=0.0)
+        self.l2_shrinkage_regularization_strength = _finite(
+            "l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength, low=0.0)
+        self.beta = _finite("beta", beta)
+
+    def active_slots(self):
+        return ("accumulator", "linear")
+
+    def build(self, ops, params, segments):
+        super().build(ops, params, segments)
+        self.slots["accumulator"][...] = self.initial_accumulator_value
+
+    def update(self, params, grads):
+        s = self.slots
+        self.ops.ftrl_update(params, grads, s["accumulator"], s["linear"], self.state, self.learning_rate_power,
+                             self.l1_regularization_strength, self.l2_regularization_strength,
+                             self.l2_shrinkage_regularization_strength, self.beta)
+
+    def get_config(self):
+        return {**super().get_config(), "learning_rate_power": self.learning_rate_power,
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "l1_regularization_strength": self.l1_regularization_strength,
+                "l2_regularization_strength": self.l2_regularization_strength,
+                "l2_shrinkage_regularization_strength": self.l2_shrinkage_regularization_strength,
+                "beta": self.beta}
+
+
+class Lamb(_TwoMoments):
+    """Layer-wise adaptive moments, Keras 3's keras/src/optimizers/lamb.py: Adam's moments give each element's
+    direction d = (m / (1 - beta_1^t)) / (sqrt(v / (1 - beta_2^t)) + eps); each weight then moves by
+    lr * ||w|| / ||d|| * d, its trust ratio taken on its own norms (1 where one of them is 0), after the
+    decoupled weight decay. The weights are the segments of the flat buffer (the ones clipnorm clips by), passed
+    to the update as a constant host tuple."""
+
+    update_step = "lamb_update"
+
+    def active_slots(self):
+        return ("momentum", "velocity")
+
+    def update(self, params, grads):
+        s = self.slots
+        self.ops.lamb_update(params, grads, s["momentum"], s["velocity"], self.state, self.beta_1, self.beta_2,
+                             self.epsilon, self._segments)

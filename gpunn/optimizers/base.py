@@ -33,6 +33,9 @@ class Optimizer:
     # Hyperparameters that reach the update as host values: changing one after build bumps ``config_version``,
     # so a recorded step records again. The learning rate, weight decay and step count live on the device.
     host_hyperparameters: tuple[str, ...] = ("clipnorm", "clipvalue", "global_clipnorm")
+    # Slot values the one-element rehearsal (``_rehearse_update``) starts from instead of zero, where zero would
+    # make the formula divide 0 by 0.
+    rehearsal_slot_values: dict = {}
 
     def __init__(self, learning_rate=None, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
                  name=None, **kwargs):
@@ -56,7 +59,7 @@ class Optimizer:
         self.global_clipnorm = _non_negative_or_none("global_clipnorm", global_clipnorm)
         self.name = name or type(self).__name__.lower()
         self.slots: dict = {}
-        self._segments: list[tuple[int, int]] = []
+        self._segments: tuple[tuple[int, int], ...] = ()
 
     def __setattr__(self, name, value):
         object.__setattr__(self, name, value)
@@ -129,7 +132,8 @@ class Optimizer:
     def build(self, ops, params, segments) -> None:
         """Allocate the slot buffers (same size as ``params``); ``segments`` are each weight's (start, stop)."""
         self.ops = ops
-        self._segments = list(segments)
+        # A tuple of int pairs: hashable and constant, so an update may take it as a host argument (Lamb's).
+        self._segments = tuple((int(start), int(stop)) for start, stop in segments)
         self._size = params.size
         self.slots = {name: ops.zeros(params.shape, dtype=params.dtype) for name in self.active_slots()}
         lr = 0.0 if self.schedule is not None else self._learning_rate
@@ -143,15 +147,18 @@ class Optimizer:
         """Run this optimizer's update once on one-element buffers. A GPU backend compiles the kernel of exactly
         this variant (momentum, centered, amsgrad... and dtype) here, at build time, instead of inside the first
         timed training step; the model's own buffers and the step count are not touched."""
-        saved_slots, saved_state = self.slots, self.state
+        saved_slots, saved_state, saved_segments = self.slots, self.state, self._segments
         self.slots = {name: self.ops.zeros((1,), dtype=dtype) for name in saved_slots}
+        for name, value in self.rehearsal_slot_values.items():
+            self.ops.fill(value, self.slots[name])
         self.state = self.ops.copy(saved_state)
+        self._segments = ((0, 1),)  # one weight of one element
         try:
             params, grads = self.ops.zeros((1,), dtype=dtype), self.ops.zeros((1,), dtype=dtype)
             self.ops.advance_optimizer_state(self.state, self._schedule_formula())
             self.update(params, grads)
         finally:
-            self.slots, self.state = saved_slots, saved_state
+            self.slots, self.state, self._segments = saved_slots, saved_state, saved_segments
 
     def active_slots(self) -> tuple[str, ...]:
         return self.slot_names

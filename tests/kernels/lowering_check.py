@@ -110,6 +110,14 @@ def _cases(full: bool):
         yield "adamax", opt._adamax_kernel(dt), (flat,) * 4 + (sc, T(0.1), T(0.999), T(1e-7)), dt
         yield "adadelta", opt._adadelta_kernel(dt), (flat,) * 4 + (sc, T(0.95), T(0.05), T(1e-7)), dt
         yield "lion", opt._lion_kernel(dt), (flat,) * 3 + (sc, T(0.9), T(0.1), T(0.99), T(0.01)), dt
+        for half_power in (True, False):
+            yield (f"ftrl half_power={half_power}", opt._ftrl_kernel(dt, half_power),
+                   (flat,) * 4 + (np.zeros(3, dt), T(0.5), T(0.01), T(0.1)), dt)
+        chunks, partials, lamb_sc = opt.lamb_chunks(((0, 3), (3, 7))), np.zeros((2, 2), dt), np.zeros(4, dt)
+        lamb_moments, lamb_apply = opt._lamb_kernels(dt)
+        yield ("lamb moments", lamb_moments, (flat,) * 4 + (chunks, partials, lamb_sc, T(0.1), T(0.001), T(1e-7)),
+               dt)
+        yield "lamb apply", lamb_apply, (flat,) * 3 + (chunks, partials, lamb_sc, T(1e-7)), dt
 
 
 class Stages:

@@ -94,6 +94,8 @@ def cases():
         "rmsprop centered": lambda: opt.rmsprop_update_cuda(p, g, m, v, vhat, state, 0.9, 0.9, 1e-7, True),
         "adagrad": lambda: opt.adagrad_update_cuda(p, g, m, state, 1e-7),
         "adam amsgrad": lambda: opt.adam_update_cuda(p, g, m, v, vhat, state, 0.9, 0.999, 1e-7),
+        "ftrl": lambda: opt.ftrl_update_cuda(p, g, m, v, state, -0.5, 0.01, 0.01, 0.0, 0.1),
+        "lamb": lambda: opt.lamb_update_cuda(p, g, m, v, state, 0.9, 0.999, 1e-7, ((0, 600), (600, 1000))),
     }
 
 
@@ -126,9 +128,10 @@ class Counter:
         class CurrentStream:
             ptr = STREAM_PTR
 
-        # empty(): the small device buffers a launcher makes once, in its first preparation
+        # empty(), asarray(): the small device buffers a launcher makes once, in its first preparation
         fake_cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(get_current_stream=CurrentStream),
-                                          empty=lambda shape, dtype: HostOnlyArray(next(EMPTY_PTRS), shape, dtype))
+                                          empty=lambda shape, dtype: HostOnlyArray(next(EMPTY_PTRS), shape, dtype),
+                                          asarray=lambda host: HostOnlyArray(next(EMPTY_PTRS), host.shape, host.dtype))
         _compat.cupy = lambda: fake_cupy
         numba.cuda.from_cuda_array_interface = from_cuda_array_interface
         numba.cuda.external_stream = external_stream
@@ -233,8 +236,9 @@ def test_repeated_launches_redo_no_expensive_work():
     for name, counts in report.items():
         first, repeat = counts["first"], counts["repeat"]
         # two launches: zero dbias, then accumulate into it; an optimizer update: its step size and decay
-        # from the device state, then the update
-        launches = 2 if name.endswith("atomic") or name.split()[0] in ("sgd", "rmsprop", "adagrad", "adam") else 1
+        # from the device state, then the update; Lamb's: the step scalars, the moments, then the update
+        two = name.endswith("atomic") or name.split()[0] in ("sgd", "rmsprop", "adagrad", "adam", "ftrl")
+        launches = 3 if name == "lamb" else 2 if two else 1
         assert first["calls into numba-cuda"] == launches, (name, first)
         assert first["check_array calls"] >= 1, (name, first)  # the first launch prepares
         assert repeat["calls into numba-cuda"] == launches, (name, repeat)

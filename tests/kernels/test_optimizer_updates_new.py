@@ -1,6 +1,6 @@
-"""The Nadam, Adamax, Adadelta and Lion CUDA launchers against their NumPy twins (the step scalars made on the
-device from the optimizer's state), the step-scalars kernel against the host formulas, and the
-PolynomialDecay / CosineDecayRestarts schedules compiled as device functions against the host."""
+"""The Nadam, Adamax, Adadelta, Lion, Ftrl and Lamb CUDA launchers against their NumPy twins (the step scalars made
+on the device from the optimizer's state), Lamb's block table, the step-scalars kernel against the host formulas,
+and the PolynomialDecay / CosineDecayRestarts schedules compiled as device functions against the host."""
 import numpy as np
 import pytest
 from kernels_testing import FLOATS, assert_close
@@ -21,8 +21,13 @@ VARIANTS = {
     "adadelta-decay": (2, dict(rho=0.8, epsilon=1e-6), 0.02),
     "lion": (1, dict(beta_1=0.9, beta_2=0.99), 0.0),
     "lion-decay": (1, dict(beta_1=0.5, beta_2=0.9), 0.1),
+    # Ftrl's slots: accumulator, linear (from zero here: the square root of a zero accumulator is fine)
+    "ftrl": (2, dict(learning_rate_power=-0.5, l1=0.0, l2=0.0, l2_shrinkage=0.0, beta=0.0), 0.0),
+    "ftrl-power": (2, dict(learning_rate_power=-0.7, l1=0.05, l2=0.02, l2_shrinkage=0.01, beta=0.5), 0.0),
+    "ftrl-fixed-decay": (2, dict(learning_rate_power=0.0, l1=0.5, l2=0.1, l2_shrinkage=0.0, beta=1.0), 0.01),
 }
-STEP_ARGUMENTS = {"nadam": True, "adamax": True, "adadelta": False, "lion": False}  # twins taking the step
+STEP_ARGUMENTS = {"nadam": True, "adamax": True, "adadelta": False, "lion": False,
+                  "ftrl": False}  # twins taking the step
 
 
 def _twin_step(kind, p, g, state_arrays, hp, lr, t, wd):
@@ -62,11 +67,16 @@ def test_step_scalars_kernel_matches_the_host(dev, step):
         opt._step_scalars_kernel(kind)[1, 1](state, sc, 0.85, 0.995)
         got = dev.to_host(sc)
         want = {"lr": 0.03, "adam": opt.adam_alpha(0.03, 0.85, 0.995, step),
-                "adamax": optimizer_rules.adamax_step_size(0.03, float(step), 0.85), "nadam": 0.03}[kind]
+                "adamax": optimizer_rules.adamax_step_size(0.03, float(step), 0.85), "nadam": 0.03,
+                "ftrl": 0.03, "lamb": 0.03}[kind]
         np.testing.assert_allclose(got[:2], [want, 1.0 - 0.03 * 0.1], rtol=1e-14)
         if kind == "nadam":
             np.testing.assert_allclose(got[2:], optimizer_rules.nadam_step_scalars(float(step), 0.85, 0.995),
                                        rtol=1e-14)
+        if kind == "ftrl":  # l2 = 0.85 and beta = 0.995 in the two hyperparameters' places
+            np.testing.assert_allclose(got[2], 2.0 * (0.85 + 0.995 / (2.0 * 0.03)), rtol=1e-14)
+        if kind == "lamb":
+            np.testing.assert_allclose(got[2:], [1.0 - 0.85 ** step, 1.0 - 0.995 ** step], rtol=1e-14)
 
 
 def test_step_scalars_kernel_rejects_an_unknown_kind():
@@ -85,10 +95,84 @@ def test_cuda_launchers_reject_bad_arguments(dev):
         (lambda: opt.adadelta_update_cuda(p, p, p, short, state, 0.95, 1e-7), "acc_dx"),
         (lambda: opt.lion_update_cuda(p, short, p, state, 0.9, 0.99), "g"),
         (lambda: opt.lion_update_cuda(p, p, p, dev.to_device(np.zeros(3, np.float32)), 0.9, 0.99), "state"),
+        (lambda: opt.ftrl_update_cuda(p, p, p, short, state, -0.5, 0.0, 0.0, 0.0, 0.0), "linear"),
+        (lambda: opt.ftrl_update_cuda(p, p, f64, p, state, -0.5, 0.0, 0.0, 0.0, 0.0), "acc"),
+        (lambda: opt.lamb_update_cuda(p, p, short, p, state, 0.9, 0.999, 1e-7, ((0, 5),)), "m"),
+        (lambda: opt.lamb_update_cuda(p, p, p, p, state, 0.9, 0.999, 1e-7, ((0, 2), (3, 5))), "segments"),
+        (lambda: opt.lamb_update_cuda(p, p, p, p, state, 0.9, 0.999, 1e-7, ((0, 4),)), "segments"),
     ]
     for call, name in cases:
         with pytest.raises(ValueError, match=name):
             call()
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("n", [1, 5, 37])
+def test_ftrl_cuda_follows_a_changing_learning_rate_from_keras_initial_accumulator(dev, dtype, n, rng):
+    """Ftrl from Keras's starting slots (accumulator 0.1, linear 0) on tiny odd shapes; the learning rate changes
+    every step, so 2 (l2 + beta / (2 lr)) is remade on the device from the state each time."""
+    hp = dict(learning_rate_power=-0.6, l1=0.02, l2=0.03, l2_shrinkage=0.05, beta=0.4)
+    p0 = rng.standard_normal(n).astype(dtype)
+    p, acc, linear = p0.copy(), np.full(n, 0.1, dtype), np.zeros(n, dtype)
+    dev_p, dev_acc, dev_linear = dev.to_device(p), dev.to_device(acc), dev.to_device(linear)
+    state = dev.to_device(np.array([0.0, 0.0, 0.02]))  # the optimizer's state, rewritten in place as it is
+    for t, lr in enumerate([0.3, 0.1, 0.05, 0.2], start=1):
+        g = rng.standard_normal(n).astype(dtype)
+        opt.ftrl_update_numpy(p, g, acc, linear, lr, *hp.values(), 0.02)
+        state[...] = dev.to_device(np.array([t, lr, 0.02]))
+        opt.ftrl_update_cuda(dev_p, dev.to_device(g), dev_acc, dev_linear, state, *hp.values())
+    for name, got, want in (("p", dev_p, p), ("accumulator", dev_acc, acc), ("linear", dev_linear, linear)):
+        assert_close(dev.to_host(got), want, dtype, scale=10, err_msg=name)
+    assert not np.allclose(p, p0)
+
+
+# Lamb: weights (segments) of tiny odd sizes, an empty one included; with blocks of 5 elements (LAMB_CHUNK set
+# small) a weight spans several blocks, whose partial sums the second kernel adds up. (Each block costs the
+# simulator a thread per GPU thread: the cases are few and short.)
+LAMB_SEGMENTS = {"one": ((0, 1),), "odd": ((0, 5), (5, 5), (5, 12), (12, 13)), "long": ((0, 2), (2, 17))}
+LAMB_CASES = [("odd", 5), ("long", 5), ("one", opt.LAMB_CHUNK), ("odd", opt.LAMB_CHUNK)]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("layout, chunk", LAMB_CASES)
+def test_lamb_cuda_matches_twin(dev, layout, chunk, dtype, rng, monkeypatch):
+    monkeypatch.setattr(opt, "LAMB_CHUNK", chunk)
+    segments = LAMB_SEGMENTS[layout]
+    n = segments[-1][1]
+    p0 = rng.standard_normal(n).astype(dtype)
+    p, m, v = p0.copy(), np.zeros(n, dtype), np.zeros(n, dtype)
+    dev_p, dev_m, dev_v = dev.to_device(p), dev.to_device(m), dev.to_device(v)
+    state = dev.to_device(np.zeros(3))
+    for t, (lr, wd) in enumerate([(0.1, 0.0), (0.05, 0.02)], start=1):
+        g = rng.standard_normal(n).astype(dtype)
+        opt.lamb_update_numpy(p, g, m, v, segments, lr, 0.85, 0.99, 1e-6, t, wd)
+        state[...] = dev.to_device(np.array([t, lr, wd]))
+        opt.lamb_update_cuda(dev_p, dev.to_device(g), dev_m, dev_v, state, 0.85, 0.99, 1e-6, segments)
+    for name, got, want in (("p", dev_p, p), ("momentum", dev_m, m), ("velocity", dev_v, v)):
+        assert_close(dev.to_host(got), want, dtype, scale=10, err_msg=name)
+    assert not np.allclose(p, p0)
+
+
+def test_lamb_cuda_weight_over_two_blocks_of_the_real_size(dev, rng):
+    """A weight one element longer than a block at the block size the GPU runs (one step: the simulator is slow)."""
+    segments = ((0, 3), (3, 4 + opt.LAMB_CHUNK))
+    n = segments[-1][1]
+    p, g = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    m, v = (0.1 * rng.standard_normal(n)).astype(np.float32), np.abs(rng.standard_normal(n)).astype(np.float32)
+    dev_args = [dev.to_device(a) for a in (p, g, m, v)]
+    opt.lamb_update_numpy(p, g, m, v, segments, 0.01, 0.9, 0.999, 1e-7, 4, 0.0)
+    opt.lamb_update_cuda(*dev_args, dev.to_device(np.array([4.0, 0.01, 0.0])), 0.9, 0.999, 1e-7, segments)
+    assert_close(dev.to_host(dev_args[0]), p, np.float32, scale=10)
+    assert len(opt.lamb_chunks(segments)) == 3
+
+
+def test_lamb_chunks_split_each_weight_into_blocks(monkeypatch):
+    monkeypatch.setattr(opt, "LAMB_CHUNK", 4)
+    np.testing.assert_array_equal(opt.lamb_chunks(((0, 9), (9, 9), (9, 13), (13, 14))), [
+        [0, 4, 0, 3], [4, 8, 0, 3], [8, 9, 0, 3],  # a weight of 9: three blocks, the last short
+        [9, 13, 3, 4],  # the empty weight has none; 4 elements: one full block
+        [13, 14, 4, 5]])
+    assert opt.lamb_chunks(((0, 0),)).shape == (0, 4)
 
 
 SCHEDULES = {

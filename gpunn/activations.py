@@ -1,8 +1,20 @@
-"""Activation functions, by name (``'relu'``) or as these callables (``gpunn.activations.relu``).
+"""Activation functions, by name (``'relu'``) or as these callables (``gpunn.activations.relu``), following
+Keras 3's ``keras/src/activations/activations.py`` and ``keras/src/activations/__init__.py`` (its names and
+the aliases ``swish`` and ``hard_swish``).
 
 Inside Dense layers the element-wise ones run fused with the bias add (the backend's ``bias_act_forward``);
-softmax is a row-wise op, fused with cross-entropy when it ends a classifier. This module owns the names and
-what each needs for its gradient; the backends implement them (and their tests check they implement these).
+softmax is a row-wise op, fused with cross-entropy when it ends a classifier; log_softmax and glu are row-wise
+ops of Ops primitives (``layers/activation_step.py``). This module owns the names and what each needs for its
+gradient; the backends implement them (and their tests check they implement these).
+
+A name gets Keras's default parameters, as Keras's ``get`` returns the function itself: celu alpha 1.0,
+soft_shrink and hard_shrink threshold 0.5, squareplus b 4 (each reaches the fused step as the spec's
+``alpha``). The functions take Keras's keyword arguments and compute with the same fused step. Two of
+Keras's names make no layer activation: ``threshold`` is a function only, as its two required arguments have
+no defaults (Keras fails on the name too, ``threshold() missing 2 required positional arguments``; gpunn
+says so when the layer is made), and ``sparsemax`` is not provided (Keras 3.15's computes a wrong threshold
+whenever two or more inputs are in the support, keras-team/keras#23425, so there is no Keras value to follow,
+and the Ops primitives have no sort to build it from).
 """
 from __future__ import annotations
 
@@ -15,15 +27,20 @@ from ._registry import lookup
 # The element-wise activations (run in the fused bias + activation step), and those whose gradient needs the
 # pre-activation z rather than the output y.
 ELEMENTWISE = ("linear", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "silu",
-               "selu", "softplus", "softsign", "hard_sigmoid", "exponential", "mish")
-NEEDS_PREACTIVATION = frozenset({"elu", "gelu", "silu", "softsign", "mish"})
+               "selu", "softplus", "softsign", "hard_sigmoid", "exponential", "mish",
+               "relu6", "hard_silu", "log_sigmoid", "celu", "hard_tanh", "soft_shrink", "hard_shrink",
+               "tanh_shrink", "squareplus", "sparse_plus", "sparse_sigmoid")
+NEEDS_PREACTIVATION = frozenset({"elu", "gelu", "silu", "softsign", "mish", "hard_silu", "hard_tanh", "tanh_shrink"})
 
-DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
+# Each activation's one parameter, as Keras's defaults give it (the fused step's ``alpha``).
+DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0, "celu": 1.0, "soft_shrink": 0.5, "hard_shrink": 0.5,
+                 "squareplus": 4.0}
 
 
 @dataclass(frozen=True)
 class ActivationSpec:
-    """What a layer needs to know about its activation: the name and the slope parameter."""
+    """What a layer needs to know about its activation: the name and its parameter (leaky_relu's slope, celu's
+    alpha, the shrinks' threshold, squareplus's b)."""
 
     name: str
     alpha: float = 0.2
@@ -54,8 +71,41 @@ def linear(x):
     return np.asarray(x)
 
 
-def relu(x):
-    return _elementwise("relu", x, 0.0)
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Keras's ``ReLU.static_call``: x above ``threshold`` (0 at and below it), clipped to [0, max_value],
+    minus negative_slope * max(threshold - x, 0). The defaults are the fused relu; a slope alone the fused
+    leaky_relu, max_value=6 alone the fused relu6."""
+    for argument, value in (("negative_slope", negative_slope), ("threshold", threshold)):
+        _check_real(argument, value)
+    if max_value is not None:
+        _check_real("max_value", max_value)
+    if negative_slope == 0.0 and threshold == 0.0:
+        if max_value is None:
+            return _elementwise("relu", x, 0.0)
+        if max_value == 6:
+            return _elementwise("relu6", x, 0.0)
+    if negative_slope != 0.0 and max_value is None and threshold == 0.0:
+        return _elementwise("leaky_relu", x, negative_slope)
+    x = _float_array(x)
+    dtype = x.dtype.type
+    if negative_slope != 0.0:
+        negative_part = np.maximum(dtype(threshold) - x, 0) if threshold != 0 else np.maximum(-x, 0)
+    if threshold != 0.0:
+        y = np.where(x > dtype(threshold), x, dtype(0))
+    elif max_value == 6:  # Keras takes its relu6 here, and clips no further
+        y, max_value = _elementwise("relu6", x, 0.0), None
+    else:
+        y = _elementwise("relu", x, 0.0)
+    if max_value is not None:
+        y = np.minimum(np.maximum(y, dtype(0)), dtype(max_value))
+    if negative_slope != 0.0:
+        y = y - dtype(negative_slope) * negative_part
+    return y
+
+
+def relu6(x):
+    """min(max(x, 0), 6)."""
+    return _elementwise("relu6", x, 0.0)
 
 
 def leaky_relu(x, negative_slope=0.2):
@@ -126,6 +176,70 @@ def mish(x):
     return _elementwise("mish", x, 0.0)
 
 
+def hard_silu(x):
+    """x * hard_sigmoid(x): 0 below -3, x above 3, x (x + 3) / 6 between."""
+    return _elementwise("hard_silu", x, 0.0)
+
+
+hard_swish = hard_silu
+
+
+def log_sigmoid(x):
+    """log(sigmoid(x)) = -softplus(-x)."""
+    return _elementwise("log_sigmoid", x, 0.0)
+
+
+def celu(x, alpha=1.0):
+    """x above 0, alpha * (exp(x / alpha) - 1) at and below."""
+    _check_real("alpha", alpha, positive=True)  # the gradient and the compiled exp part assume alpha > 0
+    return _elementwise("celu", x, alpha)
+
+
+def hard_tanh(x):
+    """x clipped to [-1, 1]."""
+    return _elementwise("hard_tanh", x, 0.0)
+
+
+def soft_shrink(x, threshold=0.5):
+    """x - threshold above threshold, x + threshold below -threshold, 0 between (and for NaN, as Keras's)."""
+    _check_real("threshold", threshold)
+    return _elementwise("soft_shrink", x, threshold)
+
+
+def hard_shrink(x, threshold=0.5):
+    """x where |x| > threshold, 0 elsewhere (and for NaN, as Keras's)."""
+    _check_real("threshold", threshold)
+    return _elementwise("hard_shrink", x, threshold)
+
+
+def tanh_shrink(x):
+    """x - tanh(x)."""
+    return _elementwise("tanh_shrink", x, 0.0)
+
+
+def squareplus(x, b=4):
+    """(x + sqrt(x^2 + b)) / 2."""
+    _check_real("b", b)
+    return _elementwise("squareplus", x, b)
+
+
+def sparse_plus(x):
+    """0 at and below -1, x at and above 1, (x + 1)^2 / 4 between."""
+    return _elementwise("sparse_plus", x, 0.0)
+
+
+def sparse_sigmoid(x):
+    """0 at and below -1, 1 at and above 1, (x + 1) / 2 between."""
+    return _elementwise("sparse_sigmoid", x, 0.0)
+
+
+def threshold(x, threshold, default_value):
+    """x where x > threshold, default_value elsewhere (Keras's numpy backend). A function only: its two
+    arguments have no defaults, so the name cannot make a layer's activation (see ``get``)."""
+    x = _float_array(x)
+    return np.where(x > x.dtype.type(threshold), x, x.dtype.type(default_value))
+
+
 def softmax(x, axis=-1):
     x = np.asarray(x)
     shifted = x - x.max(axis=axis, keepdims=True)
@@ -133,13 +247,47 @@ def softmax(x, axis=-1):
     return e / e.sum(axis=axis, keepdims=True)
 
 
+def log_softmax(x, axis=-1):
+    """x - max(x) - log(sum(exp(x - max(x)))) along ``axis`` (Keras's numpy backend)."""
+    x = _float_array(x)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def glu(x, axis=-1):
+    """a * sigmoid(b), where a and b are the two halves of x along ``axis`` (which must have an even size)."""
+    x = _float_array(x)
+    if x.shape[axis] % 2:
+        raise ValueError(f"axis size must be divisible by 2. Received: x.shape={x.shape} with axis={axis}")
+    first, second = np.split(x, 2, axis)
+    return first * sigmoid(second)
+
+
+def _float_array(x):
+    """x as a float array, as ``_elementwise`` takes it (at least float32)."""
+    x = np.asarray(x)
+    return x.astype(np.result_type(x.dtype, np.float32), copy=False)
+
+
+def _check_real(argument: str, value, positive: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or \
+            not np.isfinite(value) or (positive and value <= 0):
+        expected = "a positive number" if positive else "a finite number"
+        raise ValueError(f"{argument}: expected {expected}, got {value!r}")
+
+
 _BY_NAME = {
     "linear": linear, "relu": relu, "leaky_relu": leaky_relu, "elu": elu, "gelu": gelu,
     "sigmoid": sigmoid, "tanh": tanh, "silu": silu, "swish": silu, "softmax": softmax,
     "selu": selu, "softplus": softplus, "softsign": softsign, "hard_sigmoid": hard_sigmoid,
-    "exponential": exponential, "mish": mish,
+    "exponential": exponential, "mish": mish, "relu6": relu6, "hard_silu": hard_silu,
+    "hard_swish": hard_silu, "log_sigmoid": log_sigmoid, "celu": celu, "hard_tanh": hard_tanh,
+    "soft_shrink": soft_shrink, "hard_shrink": hard_shrink, "tanh_shrink": tanh_shrink,
+    "squareplus": squareplus, "sparse_plus": sparse_plus, "sparse_sigmoid": sparse_sigmoid,
+    "threshold": threshold, "log_softmax": log_softmax, "glu": glu,
 }
-_NAME_OF = {id(f): n for n, f in _BY_NAME.items() if n != "swish"}
+_ALIASES = {"swish", "hard_swish"}  # Keras serializes them under the function's own name
+_NAME_OF = {id(f): n for n, f in _BY_NAME.items() if n not in _ALIASES}
 
 
 def get(identifier) -> ActivationSpec:
@@ -155,9 +303,18 @@ def get(identifier) -> ActivationSpec:
                 f"activation: gpunn computes gradients by hand, so it takes its own activations only; got the "
                 f"callable {getattr(identifier, '__name__', identifier)!r}. Use one of {sorted(_BY_NAME)}."
             )
-        return ActivationSpec(name, DEFAULT_ALPHA.get(name, 0.0))
-    fn = lookup("activation", identifier, _BY_NAME)
-    name = "silu" if fn is silu else _NAME_OF[id(fn)]
+    elif isinstance(identifier, str) and identifier.strip().lower() == "sparsemax":
+        raise ValueError("activation 'sparsemax' is not provided: Keras 3's computes a wrong threshold whenever two or "
+                         "more inputs are in the support (keras-team/keras#23425), so there is no Keras value to "
+                         "follow")
+    else:
+        name = _NAME_OF[id(lookup("activation", identifier, _BY_NAME))]
+    if name == "threshold":
+        # Keras's get returns the function and the layer's call fails with this TypeError; gpunn says it when
+        # the layer is made.
+        raise TypeError("activation 'threshold': threshold() missing 2 required positional arguments: 'threshold' "
+                        "and 'default_value' (Keras's threshold has no defaults, so its name cannot be a layer's "
+                        "activation; call gpunn.activations.threshold(x, threshold, default_value) on arrays)")
     return ActivationSpec(name, DEFAULT_ALPHA.get(name, 0.0))
 
 

@@ -42,6 +42,12 @@ from gpunn.kernels.dropout import (
 _CODES = loops.CODES
 _READS_Z = frozenset(_CODES[name] for name in NEEDS_PREACTIVATION if name != "elu")  # elu's f' uses y only
 _NEEDS_Z = frozenset(_CODES[name] for name in NEEDS_PREACTIVATION)
+# relu6 .. sparse_sigmoid: their own entry points, compiled on first use (see fused_loops_cpu.py)
+_THIRD_GROUP = frozenset(code for code in _CODES.values() if code >= loops.RELU6)
+_BIAS_ACT_FORWARD = {False: loops.bias_act_forward, True: loops.bias_act_forward_third_group}
+_ACT_FORWARD = {False: loops.act_forward, True: loops.act_forward_third_group}
+_ACT_BACKWARD_BIAS_GRAD = {False: loops.act_backward_bias_grad, True: loops.act_backward_bias_grad_third_group}
+_ACT_BACKWARD = {False: loops.act_backward, True: loops.act_backward_third_group}
 
 
 def _activation_code(activation) -> int:
@@ -58,7 +64,8 @@ class CompiledFused:
         """Compile (or load from Numba's disk cache) every entry point for float ``dtype`` and C-contiguous
         arrays, on tiny arrays, so that the first training step, often inside a timed epoch, does not pay
         for it: about 10 s per dtype the first time on a machine, 0.05 s from the disk cache. Class ids are
-        warmed as int64 and int32."""
+        warmed as int64 and int32. The third group's activation steps (relu6 .. sparse_sigmoid) are left to
+        their first use: most models never call them."""
         dtype = np.dtype(dtype)
         z, out, y = (np.full((2, 3), 0.5, dtype) for _ in range(3))
         bias = np.zeros(3, dtype)
@@ -86,16 +93,18 @@ class CompiledFused:
         inplace = out is z
         if inplace and code in _NEEDS_Z:
             raise ValueError(f"out: must not be z for {activation!r}, whose backward needs z")
+        third_group = code in _THIRD_GROUP
         if bias is None:
-            loops.act_forward(z, code, out, inplace, float(alpha))
+            _ACT_FORWARD[third_group](z, code, out, inplace, float(alpha))
         else:
-            loops.bias_act_forward(z, bias, code, out, inplace, float(alpha))
+            _BIAS_ACT_FORWARD[third_group](z, bias, code, out, inplace, float(alpha))
         return out
 
     def act_backward_bias_grad(self, dy, y, z, activation, dz_out, dbias_out, alpha=LEAKY_RELU_ALPHA,
                                scratch=None):
         """dz_out = dy * f'(.) (``dz_out`` may be ``dy``); dbias_out = dz_out summed over the batch (None: no
-        bias). ``z`` is only read for gelu, silu, softsign and mish; ``scratch`` is accepted and not needed."""
+        bias). ``z`` is only read for the activations in NEEDS_PREACTIVATION but elu; ``scratch`` is accepted and
+        not needed."""
         code = _activation_code(activation)
         if dy.ndim != 2:
             return act_backward_bias_grad_numpy(dy, y, z, activation, dz_out, dbias_out, alpha, scratch)
@@ -104,10 +113,11 @@ class CompiledFused:
         elif z is None:
             raise ValueError(f"z: the pre-activation is needed for {activation!r}")
         inplace = dz_out is dy
+        third_group = code in _THIRD_GROUP
         if dbias_out is None:
-            loops.act_backward(dy, y, z, code, dz_out, inplace, float(alpha))
+            _ACT_BACKWARD[third_group](dy, y, z, code, dz_out, inplace, float(alpha))
         else:
-            loops.act_backward_bias_grad(dy, y, z, code, dz_out, dbias_out, inplace, float(alpha))
+            _ACT_BACKWARD_BIAS_GRAD[third_group](dy, y, z, code, dz_out, dbias_out, inplace, float(alpha))
         return dz_out
 
     # ------------------------------------------------------------ softmax and losses

@@ -60,9 +60,15 @@ _SCALAR_OVERLOAD = {"forceinline": True, "error_model": "numpy"}
 # Activation codes: the wrapper resolves the name once; each step branches on the code once per block.
 LINEAR, RELU, LEAKY_RELU, ELU, GELU, SIGMOID, TANH, SILU = range(8)
 SELU, SOFTPLUS, SOFTSIGN, HARD_SIGMOID, EXPONENTIAL, MISH = range(8, 14)
+# The third group (Keras 3's relu6 .. sparse_sigmoid) runs through entry points of its own (see there).
+RELU6, HARD_SILU, LOG_SIGMOID, CELU, HARD_TANH, SOFT_SHRINK, HARD_SHRINK = range(14, 21)
+TANH_SHRINK, SQUAREPLUS, SPARSE_PLUS, SPARSE_SIGMOID = range(21, 25)
 CODES = {"linear": LINEAR, "relu": RELU, "leaky_relu": LEAKY_RELU, "elu": ELU, "gelu": GELU,
          "sigmoid": SIGMOID, "tanh": TANH, "silu": SILU, "selu": SELU, "softplus": SOFTPLUS,
-         "softsign": SOFTSIGN, "hard_sigmoid": HARD_SIGMOID, "exponential": EXPONENTIAL, "mish": MISH}
+         "softsign": SOFTSIGN, "hard_sigmoid": HARD_SIGMOID, "exponential": EXPONENTIAL, "mish": MISH,
+         "relu6": RELU6, "hard_silu": HARD_SILU, "log_sigmoid": LOG_SIGMOID, "celu": CELU, "hard_tanh": HARD_TANH,
+         "soft_shrink": SOFT_SHRINK, "hard_shrink": HARD_SHRINK, "tanh_shrink": TANH_SHRINK,
+         "squareplus": SQUAREPLUS, "sparse_plus": SPARSE_PLUS, "sparse_sigmoid": SPARSE_SIGMOID}
 
 
 # ---------------------------------------------------------------- intrinsics
@@ -864,6 +870,225 @@ def act_backward(dy, y, z, code, dz, inplace, alpha):
             _activation_grad_block(code, dy, y, z, dy, r0, min(r0 + step, rows), alpha)
         else:
             _activation_grad_block(code, dy, y, z, dz, r0, min(r0 + step, rows), alpha)
+
+
+# ---------------------------------------------------------------- bias + activation: the third group
+# relu6 .. sparse_sigmoid have entry points of their own, the same steps as above around their own blocks: in the
+# entry points above, eleven more branches (each inlined four times, in place and not, in both loops) doubled
+# their compilation for every model (a cold ``warm_up``: 100 s instead of 45 s where measured), where these
+# compile only for a model that uses them (about 10 s cold).
+
+
+@row_helper
+def _activate_third_group(code, z, out, r0, r1, alpha):
+    """out[r, c] = f(z[r, c]) for relu6 .. sparse_sigmoid, rows r0..r1-1: the twins' formulas (activations.py)
+    with selects that keep or drop NaN as the twins' np.maximum / np.minimum / masks do; alpha in z's dtype."""
+    t = z.dtype.type
+    zero, one, half, two, three, six = t(0.0), t(1.0), t(0.5), t(2.0), t(3.0), t(6.0)
+    n = z.shape[1]
+    if code == RELU6:
+        for r in range(r0, r1):
+            for c in range(n):
+                u = z[r, c]
+                u = select(u < zero, zero, u)
+                out[r, c] = select(u > six, six, u)
+    elif code == HARD_SILU:
+        for r in range(r0, r1):
+            for c in range(n):
+                v = z[r, c]
+                u = v + three
+                u = select(u < zero, zero, u)
+                out[r, c] = (select(u > six, six, u) / six) * v
+    elif code == LOG_SIGMOID:
+        for r in range(r0, r1):
+            for c in range(n):
+                out[r, c] = -softplus(-z[r, c], zero)
+    elif code == CELU:  # max(z, 0) + a expm1(min(z, 0) / a), a > 0
+        for r in range(r0, r1):
+            for c in range(n):
+                v = z[r, c]
+                out[r, c] = select(v < zero, zero, v) + alpha * expm1_nonpositive(select(v > zero, zero, v) / alpha)
+    elif code == HARD_TANH:
+        for r in range(r0, r1):
+            for c in range(n):
+                u = z[r, c]
+                u = select(u < -one, -one, u)
+                out[r, c] = select(u > one, one, u)
+    elif code == SOFT_SHRINK:  # NaN fails both tests: 0, as Keras's where
+        for r in range(r0, r1):
+            for c in range(n):
+                v = z[r, c]
+                out[r, c] = select(v > alpha, v - alpha, select(v < -alpha, v + alpha, zero))
+    elif code == HARD_SHRINK:
+        for r in range(r0, r1):
+            for c in range(n):
+                v = z[r, c]
+                out[r, c] = select(math.fabs(v) > alpha, v, zero)
+    elif code == TANH_SHRINK:
+        for r in range(r0, r1):
+            for c in range(n):
+                v = z[r, c]
+                out[r, c] = v - tanh(v)
+    elif code == SQUAREPLUS:
+        for r in range(r0, r1):
+            for c in range(n):
+                v = z[r, c]
+                out[r, c] = (v + math.sqrt(v * v + alpha)) / two
+    elif code == SPARSE_PLUS:
+        four = t(4.0)
+        for r in range(r0, r1):
+            for c in range(n):
+                v = z[r, c]
+                u = v + one
+                out[r, c] = select(v <= -one, zero, select(v >= one, v, (u * u) / four))
+    else:  # SPARSE_SIGMOID
+        for r in range(r0, r1):
+            for c in range(n):
+                u = z[r, c] + one
+                u = select(u < zero, zero, u)
+                out[r, c] = select(u > two, two, u) * half
+
+
+@row_helper
+def _third_group_grad(code, dy, y, z, dz, r0, r1, alpha):
+    """dz[r, c] = dy[r, c] * f'(.) for relu6 .. sparse_sigmoid, rows r0..r1-1, as the twins compute f' (alpha in
+    dy's dtype)."""
+    t = dy.dtype.type
+    zero, one, half, three, six = t(0.0), t(1.0), t(0.5), t(3.0), t(6.0)
+    n = dy.shape[1]
+    if code == RELU6:  # [0 < y < 6]
+        for r in range(r0, r1):
+            for c in range(n):
+                u = y[r, c]
+                dz[r, c] = dy[r, c] * select((u > zero) & (u < six), one, zero)
+    elif code == HARD_SILU:  # h + (z / 6) [0 < z + 3 < 6]
+        for r in range(r0, r1):
+            for c in range(n):
+                v = z[r, c]
+                u = v + three
+                inside = select((u > zero) & (u < six), one, zero)
+                h = select(u < zero, zero, u)
+                h = select(h > six, six, h) / six
+                dz[r, c] = dy[r, c] * (h + (v / six) * inside)
+    elif code == LOG_SIGMOID:  # -expm1(y), y <= 0
+        for r in range(r0, r1):
+            for c in range(n):
+                dz[r, c] = dy[r, c] * -expm1_nonpositive(y[r, c])
+    elif code == CELU:  # min(y / a + 1, 1), NaN kept
+        for r in range(r0, r1):
+            for c in range(n):
+                u = y[r, c] / alpha + one
+                dz[r, c] = dy[r, c] * select(u > one, one, u)
+    elif code == HARD_TANH:  # 1 - [|z| > 1]
+        for r in range(r0, r1):
+            for c in range(n):
+                dz[r, c] = dy[r, c] * select(math.fabs(z[r, c]) > one, zero, one)
+    elif code == SOFT_SHRINK or code == HARD_SHRINK:  # [y != 0]
+        for r in range(r0, r1):
+            for c in range(n):
+                dz[r, c] = dy[r, c] * select(y[r, c] != zero, one, zero)
+    elif code == TANH_SHRINK:  # tanh(z)^2
+        for r in range(r0, r1):
+            for c in range(n):
+                u = tanh(z[r, c])
+                dz[r, c] = dy[r, c] * (u * u)
+    elif code == SQUAREPLUS:  # 1 / (1 + (b / 4) / y / y)
+        q = alpha / t(4.0)
+        for r in range(r0, r1):
+            for c in range(n):
+                u = y[r, c]
+                dz[r, c] = dy[r, c] * (one / (one + (q / u) / u))
+    elif code == SPARSE_PLUS:  # min(sqrt(y), 1), NaN kept
+        for r in range(r0, r1):
+            for c in range(n):
+                u = math.sqrt(y[r, c])
+                dz[r, c] = dy[r, c] * select(u > one, one, u)
+    else:  # SPARSE_SIGMOID: dy / 2 where 0 < y < 1
+        for r in range(r0, r1):
+            for c in range(n):
+                u = y[r, c]
+                dz[r, c] = (dy[r, c] * half) * select((u > zero) & (u < one), one, zero)
+
+
+@row_helper
+def _forward_block_third_group(z, bias, has_bias, code, out, r0, r1, alpha):
+    if has_bias:
+        for r in range(r0, r1):
+            for c in range(z.shape[1]):
+                z[r, c] += bias[c]
+    _activate_third_group(code, z, out, r0, r1, alpha)
+
+
+@jit
+def bias_act_forward_third_group(z, bias, code, out, inplace, alpha):
+    """``bias_act_forward`` for the third group."""
+    prefer_wide_vectors()
+    if out.shape != z.shape or bias.shape[0] != z.shape[1]:
+        raise ValueError("bias_act_forward: out must have z's shape (B, N) and bias (N,)")
+    a = z.dtype.type(alpha)
+    rows, step = z.shape[0], _block_rows(z.shape[1])
+    for r0 in range(0, rows, step):
+        if inplace:
+            _forward_block_third_group(z, bias, True, code, z, r0, min(r0 + step, rows), a)
+        else:
+            _forward_block_third_group(z, bias, True, code, out, r0, min(r0 + step, rows), a)
+
+
+@jit
+def act_forward_third_group(z, code, out, inplace, alpha):
+    """``act_forward`` for the third group."""
+    prefer_wide_vectors()
+    if out.shape != z.shape:
+        raise ValueError("bias_act_forward: out must have z's shape")
+    a = z.dtype.type(alpha)
+    rows, step = z.shape[0], _block_rows(z.shape[1])
+    for r0 in range(0, rows, step):
+        if inplace:
+            _activate_third_group(code, z, z, r0, min(r0 + step, rows), a)
+        else:
+            _activate_third_group(code, z, out, r0, min(r0 + step, rows), a)
+
+
+@row_helper
+def _backward_block_third_group(dy, y, z, code, dz, dbias, has_bias, r0, r1, alpha):
+    _third_group_grad(code, dy, y, z, dz, r0, r1, alpha)
+    if has_bias:
+        for r in range(r0, r1):
+            for c in range(dy.shape[1]):
+                dbias[c] += dz[r, c]
+
+
+@jit
+def act_backward_bias_grad_third_group(dy, y, z, code, dz, dbias, inplace, alpha):
+    """``act_backward_bias_grad`` for the third group."""
+    prefer_wide_vectors()
+    _check_backward(dy, y, z, dz)
+    if dbias.shape[0] != dy.shape[1]:
+        raise ValueError("act_backward_bias_grad: dbias_out must be (N,)")
+    t = dy.dtype.type
+    a = t(alpha)
+    for c in range(dbias.shape[0]):
+        dbias[c] = t(0.0)
+    rows, step = dy.shape[0], _block_rows(dy.shape[1])
+    for r0 in range(0, rows, step):
+        if inplace:
+            _backward_block_third_group(dy, y, z, code, dy, dbias, True, r0, min(r0 + step, rows), a)
+        else:
+            _backward_block_third_group(dy, y, z, code, dz, dbias, True, r0, min(r0 + step, rows), a)
+
+
+@jit
+def act_backward_third_group(dy, y, z, code, dz, inplace, alpha):
+    """``act_backward`` for the third group."""
+    prefer_wide_vectors()
+    _check_backward(dy, y, z, dz)
+    a = dy.dtype.type(alpha)
+    rows, step = dy.shape[0], _block_rows(dy.shape[1])
+    for r0 in range(0, rows, step):
+        if inplace:
+            _third_group_grad(code, dy, y, z, dy, r0, min(r0 + step, rows), a)
+        else:
+            _third_group_grad(code, dy, y, z, dz, r0, min(r0 + step, rows), a)
 
 
 # ---------------------------------------------------------------- softmax and cross-entropy

@@ -5,8 +5,9 @@
     f(x) = negative_slope * (x - threshold)    for x < threshold (0 at x = threshold)
 
 computed as Keras does: (x if x > threshold else 0), clipped to [0, max_value], minus
-negative_slope * max(threshold - x, 0). Defaults (no max, slope 0, threshold 0) are the plain relu, and a slope
-with neither max nor threshold is leaky_relu: both run in the backend's fused activation step.
+negative_slope * max(threshold - x, 0). Defaults (no max, slope 0, threshold 0) are the plain relu, a slope
+with neither max nor threshold is leaky_relu, and max_value=6 alone is relu6 (Keras takes its relu6 op there):
+all three run in the backend's fused activation step.
 """
 from __future__ import annotations
 
@@ -22,8 +23,12 @@ class ReLU(PointwiseActivation):
         self.threshold = check_number("threshold", threshold)
 
     def fused_spec(self):
-        if self.max_value is not None or self.threshold != 0.0:
+        if self.threshold != 0.0:
             return None
+        if self.max_value is not None:
+            relu6 = self.max_value == 6.0 and self.negative_slope == 0.0
+            # relu6's gradient, 0 at 0 and at 6, is what ``compute`` gives there too
+            return activations.ActivationSpec("relu6", 0.0) if relu6 else None
         if self.negative_slope == 0.0:
             return activations.ActivationSpec("relu", 0.0)
         return activations.ActivationSpec("leaky_relu", self.negative_slope)

@@ -12,7 +12,9 @@ from ..kernels.optimizer_rules import NADAM_CACHE_LAST, NADAM_CACHE_PRODUCTS
 from .recording import primitive
 
 REFERENCE_ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "silu", "gelu",
-                         "selu", "softplus", "softsign", "hard_sigmoid", "exponential", "mish")
+                         "selu", "softplus", "softsign", "hard_sigmoid", "exponential", "mish",
+                         "relu6", "hard_silu", "log_sigmoid", "celu", "hard_tanh", "soft_shrink", "hard_shrink",
+                         "tanh_shrink", "squareplus", "sparse_plus", "sparse_sigmoid")
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 
 
@@ -55,6 +57,29 @@ def activation(xp, z, name, alpha):
         return xp.exp(z)
     if name == "mish":
         return z * xp.tanh(xp.logaddexp(z, 0))
+    # Keras 3's third group (jax.nn); alpha is celu's alpha, the shrinks' threshold, squareplus's b
+    if name == "relu6":
+        return xp.clip(z, 0, 6)
+    if name == "hard_silu":
+        return z * (xp.clip(z + 3, 0, 6) / 6)
+    if name == "log_sigmoid":
+        return -xp.logaddexp(-z, 0)
+    if name == "celu":
+        return xp.maximum(z, 0) + alpha * xp.expm1(xp.minimum(z, 0) / alpha)
+    if name == "hard_tanh":
+        return xp.clip(z, -1, 1)
+    if name == "soft_shrink":
+        return xp.where(z > alpha, z - alpha, xp.where(z < -alpha, z + alpha, xp.zeros_like(z)))
+    if name == "hard_shrink":
+        return xp.where(xp.abs(z) > alpha, z, xp.zeros_like(z))
+    if name == "tanh_shrink":
+        return z - xp.tanh(z)
+    if name == "squareplus":
+        return (z + xp.sqrt(z * z + alpha)) / 2
+    if name == "sparse_plus":
+        return xp.where(z <= -1, xp.zeros_like(z), xp.where(z >= 1, z, (z + 1) * (z + 1) / 4))
+    if name == "sparse_sigmoid":
+        return xp.clip(z + 1, 0, 2) * 0.5
     raise ValueError(f"activation: the reference steps implement {REFERENCE_ACTIVATIONS}, not {name!r}")
 
 
@@ -91,6 +116,26 @@ def activation_grad(xp, dy, y, z, name, alpha):
     if name == "mish":
         t = xp.tanh(xp.logaddexp(z, 0))
         return dy * (t + (1 - t * t) * z / (1 + xp.exp(-z)))
+    if name == "relu6":
+        return dy * ((y > 0) & (y < 6))
+    if name == "hard_silu":
+        return dy * (xp.clip(z + 3, 0, 6) / 6 + (z / 6) * ((z + 3 > 0) & (z + 3 < 6)))
+    if name == "log_sigmoid":
+        return dy * -xp.expm1(y)
+    if name == "celu":
+        return dy * xp.minimum(y / alpha + 1, 1)
+    if name == "hard_tanh":
+        return xp.where(xp.abs(z) > 1, 0 * dy, dy)
+    if name in ("soft_shrink", "hard_shrink"):
+        return dy * (y != 0)
+    if name == "tanh_shrink":
+        return dy * xp.tanh(z) ** 2
+    if name == "squareplus":
+        return dy / (1 + (alpha / 4) / y / y)
+    if name == "sparse_plus":
+        return dy * xp.minimum(xp.sqrt(y), 1)
+    if name == "sparse_sigmoid":
+        return xp.where((y > 0) & (y < 1), dy * 0.5, 0 * dy)
     raise ValueError(f"activation: the reference steps implement {REFERENCE_ACTIVATIONS}, not {name!r}")
 
 

@@ -51,6 +51,29 @@ def reference_activation(name, z):
         return np.exp(z)
     if name == "mish":
         return z * np.tanh(np.log(1.0 + np.exp(z)))
+    # Keras 3's third group (jax.nn); ALPHA is celu's alpha, the shrinks' threshold and squareplus's b here
+    if name == "relu6":
+        return np.clip(z, 0.0, 6.0)
+    if name == "hard_silu":
+        return z * np.clip(z + 3.0, 0.0, 6.0) / 6.0
+    if name == "log_sigmoid":
+        return -np.log(1.0 + np.exp(-z))
+    if name == "celu":
+        return np.where(z > 0, z, ALPHA * (np.exp(np.minimum(z, 0) / ALPHA) - 1.0))
+    if name == "hard_tanh":
+        return np.clip(z, -1.0, 1.0)
+    if name == "soft_shrink":
+        return np.where(z > ALPHA, z - ALPHA, np.where(z < -ALPHA, z + ALPHA, 0.0))
+    if name == "hard_shrink":
+        return np.where(np.abs(z) > ALPHA, z, 0.0)
+    if name == "tanh_shrink":
+        return z - np.tanh(z)
+    if name == "squareplus":
+        return (z + np.sqrt(z * z + ALPHA)) / 2.0
+    if name == "sparse_plus":
+        return np.where(z <= -1.0, 0.0, np.where(z >= 1.0, z, (z + 1.0) ** 2 / 4.0))
+    if name == "sparse_sigmoid":
+        return np.clip(z + 1.0, 0.0, 2.0) / 2.0
     raise AssertionError(name)
 
 

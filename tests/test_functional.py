@@ -2,7 +2,8 @@
 
 A chain trains exactly as the Sequential model of the same layers; it shows what Keras's functional models show
 (the InputLayer in ``layers`` and ``summary``, no ``add``); its config and model files are Keras's functional
-layout, read by Keras and read from Keras's; graphs that are not chains are refused by name."""
+layout, read by Keras and read from Keras's; what gpunn's functional models cannot be (several inputs, shared
+layers) is refused by name. Graphs that are not chains: ``test_functional_graphs.py``."""
 from __future__ import annotations
 
 import numpy as np
@@ -84,7 +85,7 @@ def test_a_sequential_model_called_in_the_chain_brings_its_layers():
                                + model.layers[2].get_weights()[1], rtol=1e-5)
 
 
-def test_graphs_that_are_not_chains_are_refused_by_name():
+def test_several_inputs_shared_layers_and_fixed_training_are_refused_by_name():
     a, b = gpunn.Input(shape=(3,)), gpunn.Input(shape=(3,))
     out_a = layers.Dense(2)(a)
     with pytest.raises(ValueError, match="one input and one output, got 2 inputs"):
@@ -170,12 +171,12 @@ def test_model_files_and_configs_both_ways_with_keras(tmp_path):
         assert made.output_shape == (None, 3)
 
 
-def test_keras_graphs_that_are_not_chains_are_refused_when_read():
+def test_keras_configs_gpunn_cannot_build_are_refused_when_read():
     config = _functional().get_config()
     config["layers"][2]["inbound_nodes"] = config["layers"][2]["inbound_nodes"] * 2
     with pytest.raises(ValueError, match="called 2 times"):
         gpunn.Model.from_config(config)
     config = _functional().get_config()
     config["layers"][2]["inbound_nodes"][0]["args"].append(config["layers"][2]["inbound_nodes"][0]["args"][0])
-    with pytest.raises(ValueError, match="called on 2 inputs"):
+    with pytest.raises(ValueError, match="called on 2 arguments"):
         gpunn.Model.from_config(config)

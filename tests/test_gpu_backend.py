@@ -164,3 +164,39 @@ def test_alpha_spatial_and_shaped_dropout_and_unit_norm_match_numpy():
     for a, b in zip(cpu_weights, gpu_weights):
         np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-4)
     np.testing.assert_allclose(cpu_loss, gpu_loss, rtol=1e-3)
+
+
+def _train_graph(backend, jit=False):
+    """A functional graph (skip connection, every merge layer, the input read again) trained on digits."""
+    (x, y), _ = gpunn.datasets.digits.load_data()
+    x = x.reshape(len(x), -1)
+    with gpunn.use_backend(backend):
+        gpunn.utils.set_random_seed(9)
+        inputs = gpunn.Input(shape=(64,))
+        h = layers.Dense(32, activation="relu")(inputs)
+        r = layers.Dropout(0.2)(layers.BatchNormalization()(layers.Dense(32, activation="tanh")(h)))
+        merged = [merge()([h, r]) for merge in (layers.Add, layers.Subtract, layers.Multiply, layers.Average,
+                                                 layers.Maximum, layers.Minimum)]
+        wide = layers.Concatenate()([inputs] + merged)
+        model = gpunn.Model(inputs, layers.Dense(10, activation="softmax")(wide))
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=jit)
+        history = model.fit(x, y, batch_size=64, epochs=2, verbose=0)
+        return model, history.history, model.predict(x[:100], verbose=0)
+
+
+def test_a_functional_graph_matches_numpy_and_its_captured_step_matches_eager():
+    import warnings
+
+    from gpunn.trainer.train_step import GraphFallbackWarning
+
+    cpu_model, cpu_hist, cpu_pred = _train_graph("numpy")
+    gpu_model, gpu_hist, gpu_pred = _train_graph("cupy")
+    for a, b in zip(cpu_model.get_weights(), gpu_model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-4)
+    np.testing.assert_allclose(cpu_hist["loss"], gpu_hist["loss"], rtol=1e-3)
+    np.testing.assert_allclose(cpu_pred, gpu_pred, rtol=1e-3, atol=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GraphFallbackWarning)  # a refused capture must fail here, not hide
+        graph = _train_graph("cupy", jit=True)
+    for a, b in zip(gpu_model.get_weights(), graph[0].get_weights()):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)

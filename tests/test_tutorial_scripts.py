@@ -532,3 +532,62 @@ def test_functional_api_guide(tmp_path, monkeypatch, numpy_backend, capsys):
     assert "mnist_model" in capsys.readouterr().out
     assert [type(layer).__name__ for layer in ns["model"].layers] == ["InputLayer", "Dense", "Dense", "Dense"]
     np.testing.assert_allclose(ns["model"].predict(ns["x_test"], verbose=0), ns["predictions"], rtol=1e-6)
+
+
+WIDE_AND_DEEP = '''
+import numpy as np
+import tensorflow as tf
+# Shaped like scikit-learn's California housing table (8 features, a price in units of $100,000), drawn here.
+rng = np.random.default_rng(42)
+X = rng.normal([3.9, 28.6, 5.4, 1.1, 1425, 3.1, 35.6, -119.6], [1.9, 12.6, 2.5, 0.5, 1132, 10.4, 2.1, 2.0],
+               size=(3000, 8)).astype("float32")
+y = (0.4 * X[:, 0] + 0.01 * X[:, 1] - 0.1 * (X[:, 6] - 35.6) + rng.normal(0, 0.3, 3000)).astype("float32")
+X_train, y_train = X[:2000], y[:2000]
+X_valid, y_valid = X[2000:2500], y[2000:2500]
+X_test, y_test = X[2500:], y[2500:]
+
+tf.keras.utils.set_random_seed(42)
+normalization_layer = tf.keras.layers.Normalization()
+hidden_layer1 = tf.keras.layers.Dense(30, activation="relu")
+hidden_layer2 = tf.keras.layers.Dense(30, activation="relu")
+concat_layer = tf.keras.layers.Concatenate()
+output_layer = tf.keras.layers.Dense(1)
+
+input_ = tf.keras.layers.Input(shape=X_train.shape[1:])
+normalized = normalization_layer(input_)
+hidden1 = hidden_layer1(normalized)
+hidden2 = hidden_layer2(hidden1)
+concat = concat_layer([normalized, hidden2])
+output = output_layer(concat)
+
+model = tf.keras.Model(inputs=[input_], outputs=[output])
+model.summary()
+optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3)
+model.compile(loss="mse", optimizer=optimizer, metrics=["RootMeanSquaredError"])
+normalization_layer.adapt(X_train)
+history = model.fit(X_train, y_train, epochs=20, validation_data=(X_valid, y_valid), verbose=0)
+mse_test, rmse_test = model.evaluate(X_test, y_test)
+X_new = X_test[:3]
+y_pred = model.predict(X_new)
+'''
+
+
+def test_wide_and_deep_from_the_functional_api_chapter(tmp_path, monkeypatch, numpy_backend, capsys):
+    """Geron's "Hands-On Machine Learning" (3rd ed., chapter 10): the input read again by a Concatenate, the
+    Normalization adapted after the model is built (its statistics must reach the model)."""
+    ns = run_script(WIDE_AND_DEEP, tmp_path, monkeypatch)
+    assert "Connected to" in capsys.readouterr().out
+    model, history = ns["model"], ns["history"].history
+    np.testing.assert_allclose(np.asarray(ns["normalization_layer"].mean).reshape(-1), ns["X_train"].mean(axis=0), rtol=1e-4)
+    assert history["val_loss"][-1] < 0.5 * history["val_loss"][0]
+    assert ns["rmse_test"] < 0.45 and abs(ns["mse_test"] - ns["rmse_test"] ** 2) < 1e-4
+    # The wide path: the output reads the normalized features directly
+    normalized = (ns["X_new"] - ns["X_train"].mean(axis=0)) / ns["X_train"].std(axis=0)
+    hidden = model.predict(ns["X_new"], verbose=0)
+    kernel, bias = ns["output_layer"].get_weights()
+    deep = np.maximum(np.maximum(normalized @ ns["hidden_layer1"].get_weights()[0]
+                                 + ns["hidden_layer1"].get_weights()[1], 0) @ ns["hidden_layer2"].get_weights()[0]
+                      + ns["hidden_layer2"].get_weights()[1], 0)
+    np.testing.assert_allclose(hidden, np.concatenate([normalized, deep], axis=1) @ kernel + bias, rtol=2e-3,
+                               atol=2e-3)
+    np.testing.assert_allclose(ns["y_pred"], hidden, rtol=1e-6)

@@ -33,8 +33,8 @@ def model_summary(model) -> dict:
                   if key not in _PER_RANK_KEYS and not key.endswith("initializer")}
         layers.append({"class": type(layer).__name__, **config, "output_shape": str(tuple(layer.output_shape)),
                        "parameters": layer.count_params()})
-    return {"input_shape": str(tuple(model.layers[0].input_shape)), "dtype": str(model.dtype), "layers": layers,
-            "parameters": int(model.params.size)}
+    return {"input_shape": str(tuple(model.input_shape[1:])), "dtype": str(model.dtype), "layers": layers,
+            "connections": str(model._sources), "parameters": int(model.params.size)}
 
 
 def compile_summary(model, optimizer: bool = True) -> dict:

@@ -18,6 +18,8 @@ from .global_pooling import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPo
 from .identity import Identity
 from .input_layer import Input, InputLayer
 from .layer_normalization import LayerNormalization
+from .merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average, concatenate,
+                      maximum, minimum, multiply, subtract)
 from .leaky_relu import LeakyReLU
 from .preprocessing_normalization import Normalization
 from .prelu import PReLU
@@ -31,10 +33,11 @@ from .variable import Variable
 
 LAYER_CLASSES = {
     cls.__name__: cls
-    for cls in (Activation, ActivityRegularization, AlphaDropout, BatchNormalization, Dense, Dropout, ELU, Embedding,
-                Flatten, GaussianDropout, GaussianNoise, GlobalAveragePooling1D, GlobalMaxPooling1D, Identity,
-                InputLayer, LayerNormalization, LeakyReLU, Normalization, PReLU, ReLU, Rescaling, Reshape, Softmax,
-                SpatialDropout1D, UnitNormalization)
+    for cls in (Activation, ActivityRegularization, Add, AlphaDropout, Average, BatchNormalization, Concatenate, Dense,
+                Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise, GlobalAveragePooling1D,
+                GlobalMaxPooling1D, Identity, InputLayer, LayerNormalization, LeakyReLU, Maximum, Minimum, Multiply,
+                Normalization, PReLU, ReLU, Rescaling, Reshape, Softmax, SpatialDropout1D, Subtract,
+                UnitNormalization)
 }
 
 
@@ -52,4 +55,6 @@ __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "ActivityRegul
            "SpatialDropout1D", "UnitNormalization", "Dropout", "Flatten", "BatchNormalization",
            "LayerNormalization", "Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU", "Normalization", "Rescaling",
            "GaussianNoise", "GaussianDropout", "Reshape", "Identity", "Embedding", "GlobalAveragePooling1D",
-           "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Variable", "deserialize", "serialize"]
+           "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Add", "Subtract", "Multiply", "Average", "Maximum",
+           "Minimum", "Concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
+           "Variable", "deserialize", "serialize"]

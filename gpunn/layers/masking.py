@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import warnings
 
+from . import wiring
+
 
 def passes_mask(layer, source):
     """The mask source of ``layer``'s output, for an input whose mask ``source`` makes (None: no mask)."""
@@ -29,8 +31,12 @@ def passes_mask(layer, source):
     return None
 
 
-def link(layers) -> tuple[list, object]:
-    """([(layer, mask source)] for the layers that use a mask, the source of the mask the last output carries)."""
+def link(layers, sources=None) -> tuple[list, object]:
+    """([(layer, mask source)] for the layers that use a mask, the source of the mask the last output carries);
+    ``sources``: how the layers connect (``wiring.py``; None: a chain)."""
+    if sources is not None:
+        return wiring.link_masks(layers, sources, lambda layer, source: layer.output_mask_source(source),
+                                 lambda layer, source: refuse(layer, source, "combines the masks of its inputs"))
     links, source = [], None
     for layer in layers:
         if layer.uses_mask:

@@ -1,7 +1,7 @@
-"""Symbolic calls, Keras's functional API for a chain of layers: ``x = Dense(64)(inputs)`` on ``inputs =
-keras.Input(shape=...)`` returns a ``SymbolicTensor``, a record of the call (the layer and what it was called on),
-with the shape Keras's ``KerasTensor`` would have. ``keras.Model(inputs, outputs)`` (``models/functional.py``)
-follows these records back from the outputs to the inputs.
+"""Symbolic calls, Keras's functional API: ``x = Dense(64)(inputs)`` on ``inputs = keras.Input(shape=...)``
+returns a ``SymbolicTensor``, a record of the call (the layer and what it was called on: one value, or the list
+a merge layer takes), with the shape Keras's ``KerasTensor`` would have. ``keras.Model(inputs, outputs)``
+(``models/functional.py``) follows these records back from the outputs to the inputs.
 
 As in Keras, the call builds the layer for the shape it receives (its weights exist from then on).
 """
@@ -9,13 +9,18 @@ from __future__ import annotations
 
 
 class SymbolicTensor:
-    """The output of ``layer`` called on ``parent`` (an InputLayer or another SymbolicTensor), of sample shape
-    ``sample_shape``."""
+    """The output of ``layer`` called on ``parents`` (InputLayers or other SymbolicTensors: one, or those of a
+    merge layer's list), of sample shape ``sample_shape``."""
 
-    def __init__(self, layer, parent, sample_shape: tuple):
+    def __init__(self, layer, parents, sample_shape: tuple):
         self.layer = layer
-        self.parent = parent
+        self.parents = tuple(parents)
         self._sample_shape = tuple(sample_shape)
+
+    @property
+    def parent(self):
+        """The one value a layer of one input was called on."""
+        return self.parents[0]
 
     @property
     def shape(self) -> tuple:
@@ -55,12 +60,27 @@ def call_symbolic(layer, inputs, training=None, mask=None) -> SymbolicTensor:
                          "BatchNormalization in inference mode")
     if mask is not None:
         raise ValueError("mask: gpunn layers take no mask; leave mask=None")
-    shape = sample_shape_of(inputs)
     from ..models.sequential import _build_layer
 
-    if not layer.built or tuple(layer.input_shape) != shape:
+    if isinstance(inputs, list):  # a merge layer's inputs
+        for i, value in enumerate(inputs):
+            if not is_symbolic(value):
+                raise ValueError(f"inputs[{i}]: layer {layer.name!r} is called on symbolic inputs (of keras.Input); "
+                                 f"all its inputs must be, got {type(value).__name__}")
+        shape = [sample_shape_of(value) for value in inputs]
+        parents = inputs
+    else:
+        shape, parents = sample_shape_of(inputs), [inputs]
+    if not layer.built or _shapes(layer.input_shape) != _shapes(shape):
         _build_layer(layer, shape)
-    return SymbolicTensor(layer, inputs, layer.output_shape)
+    return SymbolicTensor(layer, parents, layer.output_shape)
+
+
+def _shapes(shape):
+    """A sample shape, or a merge layer's list of them, comparable with ``==``."""
+    if shape and isinstance(shape[0], (tuple, list)):
+        return tuple(tuple(s) for s in shape)
+    return tuple(shape)
 
 
 class ModelCall(SymbolicTensor):
@@ -74,4 +94,4 @@ def call_symbolic_model(model, inputs, training=None, mask=None) -> SymbolicTens
     shape = sample_shape_of(inputs)
     if not model.built or tuple(model.input_shape[1:]) != shape:
         model.build((None,) + shape)
-    return ModelCall(model, inputs, model.output_shape[1:])
+    return ModelCall(model, [inputs], model.output_shape[1:])

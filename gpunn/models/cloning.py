@@ -73,7 +73,8 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     if getattr(model, "is_functional", False):  # Keras clones a functional model as one: the calls made again
         from .functional import Functional
 
-        cloned = Functional.from_layers(new_input, new_layers, name=model.name, trainable=model.trainable)
+        cloned = Functional.from_layers(new_input, new_layers, name=model.name, trainable=model.trainable,
+                                        sources=model._sources)
     else:
         cloned = Sequential(([new_input] if new_input is not None else []) + new_layers, name=model.name,
                             trainable=model.trainable)

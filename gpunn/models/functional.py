@@ -1,4 +1,4 @@
-"""``keras.Model(inputs, outputs)``: Keras's functional API, for models that are a chain of layers.
+"""``keras.Model(inputs, outputs)``: Keras's functional API.
 
 ``inputs = keras.Input(shape=(784,)); x = layers.Dense(64, activation="relu")(inputs); outputs =
 layers.Dense(10)(x); model = keras.Model(inputs=inputs, outputs=outputs)`` is the same computation as a
@@ -11,11 +11,14 @@ starts with the InputLayer (``get_layer(index=...)`` counts it), ``summary()`` l
 Model files (``.keras``, ``.h5``, gpunn's safetensors) hold it in Keras's functional layout: Keras loads them as
 its functional models, and gpunn loads Keras's functional models that are chains.
 
-A graph that is not a chain (several inputs or outputs, a layer called twice, merge layers) is refused naming
-what it has; so is a fixed ``training=`` in a call (``symbolic.py``).
+Between its one input and one output the model may be any graph (``layers/wiring.py``): branches, skip
+connections, merge layers (``Add``, ``Concatenate``... ``layers/merging.py``), the input read again further on.
+``layers`` lists them in Keras's order. Several inputs or outputs and a layer called twice (shared layers) are
+refused naming what the model has; so is a fixed ``training=`` in a call (``symbolic.py``).
 """
 from __future__ import annotations
 
+from ..layers import wiring
 from ..layers.base import unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.symbolic import ModelCall, SymbolicTensor
@@ -33,27 +36,72 @@ def _single(argument: str, value):
     return value
 
 
-def _chain(inputs: InputLayer, outputs) -> list:
-    """The layers (and models) called from ``inputs`` to ``outputs``, in order."""
+def _call_order(inputs: InputLayer, output: SymbolicTensor) -> list:
+    """The calls from ``inputs`` to ``output`` in Keras's order (keras/src/ops/function.py ``map_graph``): by
+    depth, the longest way to the output, deepest first; calls of one depth in the order a depth-first walk from
+    the output first meets them. Every call comes after the calls it reads."""
+    order_seen: dict = {}  # call -> index of first visit
+    finished: list = []  # post-order: every call after its parents
+    done, in_progress = set(), set()
+
+    def visit(node):
+        if not isinstance(node, SymbolicTensor):
+            if node is not inputs:
+                name = getattr(node, "name", node)
+                raise ValueError(f"outputs: they do not come from these inputs ({inputs.name!r}) alone but also from "
+                                 f"the input {name!r}; gpunn's functional models take one input")
+            return
+        if id(node) in done:
+            return
+        order_seen.setdefault(id(node), len(order_seen))
+        in_progress.add(id(node))
+        for parent in node.parents:
+            visit(parent)
+        in_progress.discard(id(node))
+        done.add(id(node))
+        finished.append(node)
+
+    visit(output)
+    depth: dict = {}
+    for node in reversed(finished):
+        here = depth.setdefault(id(node), 0)
+        for parent in node.parents:
+            if isinstance(parent, SymbolicTensor):
+                depth[id(parent)] = max(depth.get(id(parent), 0), here + 1)
+    return sorted(finished, key=lambda node: (-depth[id(node)], order_seen[id(node)]))
+
+
+def _graph(inputs: InputLayer, outputs) -> tuple[list, tuple]:
+    """(layers, sources): the layers called from ``inputs`` to ``outputs`` in Keras's order, and for each the
+    indices of the layers it reads (``wiring.py``; -1: the input). A model called as a layer contributes its
+    layers in its place."""
     if not isinstance(inputs, InputLayer):
         raise ValueError(f"inputs: expected what keras.Input(shape=...) returns, got {inputs!r}")
     if not isinstance(outputs, SymbolicTensor):
         raise ValueError(f"outputs: expected the result of calling layers on the inputs, got {outputs!r}")
-    calls, node = [], outputs
-    while isinstance(node, SymbolicTensor):
-        calls.append(node.layer)
-        node = node.parent
-    if node is not inputs:
-        raise ValueError(f"outputs: they do not come from these inputs ({inputs.name!r}) but from the input "
-                         f"{getattr(node, 'name', node)!r}")
-    calls.reverse()
+    layers, sources, made_by = [], [], {}  # made_by: call -> index of the layer whose output it is
     seen = set()
-    for layer in calls:
-        if id(layer) in seen:
-            raise ValueError(f"outputs: layer {layer.name!r} is called twice on the way from the inputs; gpunn's "
-                             "functional models are a chain of distinct layers")
-        seen.add(id(layer))
-    return calls
+
+    def index_of(value) -> int:
+        return wiring.MODEL_INPUT if value is inputs else made_by[id(value)]
+
+    for call in _call_order(inputs, outputs):
+        reads = tuple(index_of(parent) for parent in call.parents)
+        inner = call.layer._layers if isinstance(call, ModelCall) else [call.layer]
+        inner_sources = call.layer._sources if isinstance(call, ModelCall) else None
+        base = len(layers)
+        for k, layer in enumerate(inner):
+            if id(layer) in seen:
+                raise ValueError(f"outputs: layer {layer.name!r} is called twice on the way from the inputs; gpunn's "
+                                 "functional models call each layer once (shared layers are not supported)")
+            seen.add(id(layer))
+            layers.append(layer)
+            if inner_sources is None:
+                sources.append(reads if k == 0 else (base + k - 1,))
+            else:
+                sources.append(tuple(reads[0] if s == wiring.MODEL_INPUT else base + s for s in inner_sources[k]))
+        made_by[id(call)] = len(layers) - 1
+    return layers, tuple(sources)
 
 
 class Functional(Sequential):
@@ -67,19 +115,21 @@ class Functional(Sequential):
                              "outputs=...), and Sequential ones; subclassed models (a call() method of your "
                              "own) are not supported")
         inputs, outputs = _single("inputs", inputs), _single("outputs", outputs)
-        calls = _chain(inputs, outputs)
+        layers, sources = _graph(inputs, outputs)
         super().__init__(name=name or unique_name("functional"), trainable=trainable)
         Sequential.add(self, inputs)
-        for layer in calls:
-            Sequential.add(self, layer)  # a model called as a layer adds its layers, as in a Sequential
+        self._connect(layers, None if wiring.is_chain(sources) else sources)
+        self._outputs = outputs
 
     @classmethod
-    def from_layers(cls, input_layer: InputLayer, layers: list, name=None, trainable=True) -> "Functional":
-        """The chain ``input_layer`` -> ``layers``, called in order."""
-        x = input_layer
-        for layer in layers:
-            x = layer(x)
-        return cls(input_layer, x, name=name, trainable=trainable)
+    def from_layers(cls, input_layer: InputLayer, layers: list, name=None, trainable=True,
+                    sources=None) -> "Functional":
+        """The model of ``layers`` called as ``sources`` says (``wiring.py``; None: a chain, in order)."""
+        values = {wiring.MODEL_INPUT: input_layer}
+        for i, layer in enumerate(layers):
+            reads = (i - 1,) if sources is None else sources[i]
+            values[i] = layer(wiring.layer_inputs(layer, values, reads))
+        return cls(input_layer, values[len(layers) - 1], name=name, trainable=trainable)
 
     @property
     def layers(self) -> list:
@@ -89,6 +139,18 @@ class Functional(Sequential):
     @property
     def inputs(self) -> list:
         return [self._input_layer]
+
+    @property
+    def input(self):
+        return self._input_layer
+
+    @property
+    def outputs(self) -> list:
+        return [self._outputs]
+
+    @property
+    def output(self):
+        return self._outputs
 
     def add(self, layer) -> None:
         raise AttributeError("'Functional' object has no attribute 'add': a functional model is made whole by "

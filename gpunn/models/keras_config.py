@@ -85,7 +85,8 @@ def model_from_translated(cls, translated: dict, build_config: dict | None = Non
     made = _layers_of(translated)
     trainable = translated.get("trainable", True)
     if translated.get("functional"):
-        model = Functional.from_layers(made[0], made[1:], name=translated.get("name"), trainable=trainable)
+        model = Functional.from_layers(made[0], made[1:], name=translated.get("name"), trainable=trainable,
+                                       sources=translated.get("sources"))
         model._config_dtype = translated.get("dtype")
         return model
     model = cls(name=translated.get("name"), trainable=trainable)

@@ -25,6 +25,7 @@ import warnings
 
 from .. import constraints, initializers, losses, metrics, optimizers, regularizers
 from .. import layers as layers_module
+from ..layers import wiring
 from ..optimizers import schedules
 from .compile_config import get_compile_config
 
@@ -209,15 +210,19 @@ def model_config_from_keras(config: dict) -> dict:
     functional = config.get("class_name") in ("Functional", "Model")
     if config.get("class_name") != "Sequential" and not functional:
         return {"class_name": config.get("class_name"), "config": {}}
-    inner = functional_chain(config["config"]) if functional else config["config"]
+    inner = functional_graph(config["config"]) if functional else config["config"]
     if isinstance(inner, list):  # Keras 1 and early Keras 2 wrote a Sequential's config as its layer list
         inner = {"layers": inner}
     build_input_shape = inner.get("build_input_shape")
     rank = len(build_input_shape) if build_input_shape else None
-    layers = []
-    for entry in inner["layers"]:
+    sources = inner.get("sources")
+    layers, ranks = [], {}
+    for i, entry in enumerate(inner["layers"]):
+        if sources is not None and i > 0:  # a graph: the rank of what the layer reads (the input is index 0 here)
+            rank = ranks[sources[i - 1][0] + 1]
         layer, rank = _layer_from_keras(entry, rank)
         layers.append(layer)
+        ranks[i] = rank
     out = {"name": inner.get("name"), "layers": layers}
     if inner.get("trainable") is not None:
         out["trainable"] = inner["trainable"]
@@ -227,6 +232,7 @@ def model_config_from_keras(config: dict) -> dict:
         out["build_input_shape"] = list(build_input_shape)
     if inner.get("functional"):
         out["functional"] = True
+        out["sources"] = sources
     return {"class_name": "Sequential", "config": out}
 
 
@@ -377,29 +383,35 @@ def sequential_config(model, native: bool = True) -> dict:
 
 
 def functional_config(model, native: bool = True) -> dict:
-    """The ``config`` of a functional model (a chain) as Keras's ``Functional.get_config`` writes it: every
-    layer with its ``name`` and the ``inbound_nodes`` of its one call (on the previous layer's output), the
-    InputLayer first, and the ``input_layers`` / ``output_layers`` it runs between."""
+    """The ``config`` of a functional model as Keras's ``Functional.get_config`` writes it: every layer with its
+    ``name`` and the ``inbound_nodes`` of its one call (the Keras tensors it read: one, or a merge layer's list),
+    the InputLayer first, and the ``input_layers`` / ``output_layers`` it runs between."""
     dtype = model.dtype
     source = model._input_layer
     entry = _input_to_keras(source.declared_input_shape, source.batch_size, source.input_dtype or dtype,
                             source.name, native)
     layers = [{**entry, "name": source.name, "inbound_nodes": []}]
-    previous, shape = source.name, [source.batch_size] + list(source.declared_input_shape)
-    for layer in model._layers:
+    names = {wiring.MODEL_INPUT: source.name}
+    shapes = {wiring.MODEL_INPUT: [source.batch_size] + list(source.declared_input_shape)}
+    sources = model._sources or wiring.chain(len(model._layers))
+    for i, layer in enumerate(model._layers):
         entry = _layer_to_keras(layer, dtype, native)
-        history = {"class_name": "__keras_tensor__",
-                   "config": {"shape": shape, "dtype": dtype, "keras_history": [previous, 0, 0]}}
-        layers.append({**entry, "name": layer.name, "inbound_nodes": [{"args": [history], "kwargs": {}}]})
-        previous, shape = layer.name, [None] + list(layer.output_shape)
+        tensors = [{"class_name": "__keras_tensor__",
+                    "config": {"shape": shapes[s], "dtype": dtype, "keras_history": [names[s], 0, 0]}}
+                   for s in sources[i]]
+        args = [tensors] if wiring.takes_list(layer) else tensors
+        layers.append({**entry, "name": layer.name, "inbound_nodes": [{"args": args, "kwargs": {}}]})
+        names[i], shapes[i] = layer.name, [None] + list(layer.output_shape)
     return {"name": model.name, "trainable": model.trainable, "layers": layers,
-            "input_layers": [source.name, 0, 0], "output_layers": [previous, 0, 0]}
+            "input_layers": [source.name, 0, 0], "output_layers": [model._layers[-1].name, 0, 0]}
 
 
-def functional_chain(config: dict) -> dict:
-    """A Keras functional config (``Functional.get_config``, Keras 3's or tf.keras 2's) that is a chain, as the
-    Sequential config of the same layers (the InputLayer first) with ``"functional": True``; a graph that is not
-    a chain is refused naming where it branches."""
+def functional_graph(config: dict) -> dict:
+    """A Keras functional config (``Functional.get_config``, Keras 3's or tf.keras 2's) as gpunn's: the layers from
+    the InputLayer to the output, each after those it reads, with ``"functional": True`` and ``"sources"``: per
+    layer after the InputLayer, the indices (among those layers; -1: the input) of the layers it reads
+    (``layers/wiring.py``), None for a chain. What gpunn's functional models cannot be (several inputs or outputs,
+    a layer called twice) is refused by name."""
     entries = {entry.get("name") or entry["config"].get("name"): entry for entry in config["layers"]}
 
     def endpoint(value, argument):
@@ -412,44 +424,60 @@ def functional_chain(config: dict) -> dict:
         return flat[0] if isinstance(flat, list) else flat
 
     first, last = endpoint(config["input_layers"], "input_layers"), endpoint(config["output_layers"], "output_layers")
-    parents = {}
+    reads = {}
     for name, entry in entries.items():
         nodes = entry.get("inbound_nodes") or []
         if len(nodes) > 1:
-            raise ValueError(f"layer {name!r}: called {len(nodes)} times; gpunn's functional models are a chain of "
-                             "layers each called once")
+            raise ValueError(f"layer {name!r}: called {len(nodes)} times; gpunn's functional models call each layer "
+                             "once (shared layers are not supported)")
         if nodes:
-            parents[name] = _inbound_parent(name, nodes[0])
-    order, current = [], last
-    while current != first:
-        order.append(entries[current])
-        if current not in parents:
-            raise ValueError(f"layer {current!r}: not called on the inputs {first!r}")
-        current = parents[current]
-    order.append(entries[first])
-    order.reverse()
-    layers = [{key: value for key, value in entry.items() if key not in ("inbound_nodes", "name")} for entry in order]
+            reads[name] = _inbound_parents(name, nodes[0])
+    order, placed = [], set()  # every layer after those it reads (a depth-first walk from the output)
+
+    def place(name, path=()):
+        if name in placed:
+            return
+        if name in path:
+            raise ValueError(f"layer {name!r}: its inbound nodes form a cycle")
+        if name != first:
+            if name not in reads:
+                raise ValueError(f"layer {name!r}: not called on the inputs {first!r}")
+            for parent in reads[name]:
+                place(parent, path + (name,))
+        placed.add(name)
+        order.append(name)
+
+    place(last)
+    index = {name: i - 1 for i, name in enumerate(order)}  # the InputLayer (first placed) is -1
+    sources = tuple(tuple(index[parent] for parent in reads[name]) for name in order[1:])
+    layers = [{key: value for key, value in entries[name].items() if key not in ("inbound_nodes", "name")}
+              for name in order]
     return {"name": config.get("name"), "trainable": config.get("trainable", True), "layers": layers,
-            "functional": True}
+            "functional": True, "sources": None if wiring.is_chain(sources) else [list(s) for s in sources]}
 
 
-def _inbound_parent(name: str, node) -> str:
-    """The one layer a call node reads from: Keras 3's ``{"args": [keras tensor], "kwargs"}`` or tf.keras 2's
-    ``[[parent, 0, 0, kwargs]]``."""
+def _inbound_parents(name: str, node) -> list:
+    """The layers a call node reads from: Keras 3's ``{"args": [keras tensor] or [[keras tensors]], "kwargs"}``
+    or tf.keras 2's ``[[parent, 0, 0, kwargs], ...]``."""
     if isinstance(node, dict):
         args = node.get("args") or []
-        tensors = [a for a in args if isinstance(a, dict) and a.get("class_name") == "__keras_tensor__"]
-        if len(args) != 1 or len(tensors) != 1:
-            raise ValueError(f"layer {name!r}: called on {len(args)} inputs; gpunn's functional models are a chain "
-                             "of layers of one input each")
+        flat = args[0] if len(args) == 1 and isinstance(args[0], list) else args
+        tensors = [a for a in flat if isinstance(a, dict) and a.get("class_name") == "__keras_tensor__"]
+        if len(args) != 1 or not tensors or len(tensors) != len(flat):
+            raise ValueError(f"layer {name!r}: called on {len(args)} arguments; gpunn's functional models call "
+                             "layers on one input or one list of inputs")
         kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None}
         if kwargs.get("training") is not None and kwargs["training"] is not False or set(kwargs) - {"training"}:
             raise ValueError(f"layer {name!r}: called with {kwargs}, which gpunn's functional models do not take")
-        return tensors[0]["config"]["keras_history"][0]
-    if isinstance(node, list) and len(node) == 1 and isinstance(node[0], list):
-        return node[0][0]
-    raise ValueError(f"layer {name!r}: called on {len(node) if isinstance(node, list) else node!r} inputs; "
-                     "gpunn's functional models are a chain of layers of one input each")
+        for tensor in tensors:
+            history = tensor["config"]["keras_history"]
+            if history[1:] != [0, 0]:
+                raise ValueError(f"layer {name!r}: reads output {history[1:]} of layer {history[0]!r}; gpunn's "
+                                 "functional models call each layer once, with one output")
+        return [tensor["config"]["keras_history"][0] for tensor in tensors]
+    if isinstance(node, list) and node and all(isinstance(t, list) for t in node):
+        return [tensor[0] for tensor in node]
+    raise ValueError(f"layer {name!r}: an inbound node gpunn cannot read ({node!r})")
 
 
 def keras_model_config(model, native: bool, include_compile: bool = True) -> dict:

@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from ..layers import masking
+from ..layers import masking, wiring
 from ..layers.base import Layer, check_trainable, unique_name
 from ..layers.input_layer import InputLayer
 from ..ops import get_ops
@@ -47,6 +47,9 @@ class Sequential(Trainer):
         self._trainable = check_trainable(trainable)
         self._input_layer: InputLayer | None = None
         self._layers: list[Layer] = []
+        # How the layers connect (layers/wiring.py): None for a chain, else per layer the indices it reads
+        self._sources: tuple | None = None
+        self._built_input_shape: tuple | None = None
         self.built = False
         self.ops = None
         self._store: ParameterStore | None = None
@@ -101,7 +104,11 @@ class Sequential(Trainer):
         it comes first."""
         if model is self:
             raise ValueError("layer: a model cannot be added to itself")
-        inner = model.layers
+        if model._sources is not None:
+            raise ValueError(f"layer: the model {model.name!r} is a graph, not a chain of layers; a Sequential model "
+                             "takes chains only. Call it in a functional model instead: outputs = "
+                             "head(model(inputs)); keras.Model(inputs, outputs)")
+        inner = model._layers
         if not inner:
             raise ValueError(f"layer: the model {model.name!r} has no layers to add")
         clashes = sorted({layer.name for layer in inner} & {layer.name for layer in self._layers})
@@ -114,6 +121,18 @@ class Sequential(Trainer):
         self._layers.extend(inner)
         self._invalidate()
         if self.declared_input_shape is not None:
+            self.build()
+
+    def _connect(self, layers: list, sources) -> None:
+        """Take ``layers`` connected as ``sources`` says (``wiring.py``; None: a chain), then build when the input
+        shape is known."""
+        names = [layer.name for layer in layers]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"layer: the model would have several layers named {repeated}; names must be unique")
+        self._layers, self._sources = list(layers), sources
+        self._invalidate()
+        if self.declared_input_shape is not None and self._layers:
             self.build()
 
     def __call__(self, inputs, training=None, mask=None):
@@ -141,23 +160,35 @@ class Sequential(Trainer):
         if inputs.ndim == 0:
             raise ValueError("inputs: expected an array with a batch dimension, got a scalar")
         self._ensure_built(tuple(inputs.shape))
-        expected = tuple(self._layers[0].input_shape)
+        expected = self._built_input_shape
         if on_device:
             if tuple(inputs.shape[1:]) != expected:
                 raise ValueError(f"inputs: expected samples of shape {expected} (the model's input), got samples of "
                                  f"shape {tuple(inputs.shape[1:])} (array shape {tuple(inputs.shape)})")
             y = to_backend(self.ops, "inputs", inputs, self.dtype)
         else:
-            self._layers[0].check_input_values("inputs", inputs)
+            self._check_input_values("inputs", inputs)
             y = self.ops.asarray(check_inputs("inputs", inputs, expected, self.dtype))
-        for layer in self._layers:
-            y, _ = layer.forward(y, training)
+        y, _ = wiring.forward(self._layers, self._sources, y, training)
         return call_result(self.ops, self.ops.copy(y))  # the last layer's workspace is written again next call
+
+    def _check_input_values(self, argument: str, x) -> None:
+        """Host inputs ``x`` refused, naming ``argument``, where a layer reading them cannot take their values."""
+        for i, layer in enumerate(self._layers):
+            if i == 0 or (self._sources is not None and wiring.MODEL_INPUT in self._sources[i]):
+                layer.check_input_values(argument, x)
 
     def pop(self) -> Layer:
         if not self._layers:
             raise ValueError("pop: the model has no layers")
+        if self._sources is not None and any(len(self._layers) - 1 in reads for reads in self._sources):
+            raise ValueError("pop: the last layer's output is read by other layers as well; only the last layer of a "
+                             "chain can be removed")
         layer = self._layers.pop()
+        if self._sources is not None:
+            self._sources = self._sources[:-1]
+            if wiring.is_chain(self._sources):
+                self._sources = None
         self._invalidate()
         return layer
 
@@ -185,7 +216,7 @@ class Sequential(Trainer):
     @property
     def input_shape(self):
         self._require_built("input_shape")
-        return (None,) + tuple(self._layers[0].input_shape)
+        return (None,) + self._built_input_shape
 
     @property
     def output_shape(self):
@@ -240,11 +271,9 @@ class Sequential(Trainer):
                     f"dtype: layer {layer.name!r} holds {held.pop()} weights and this model computes in {dtype}; "
                     f"build the model in the weights' dtype (e.g. gpunn.Input(shape=..., dtype=...))"
                 )
-        shape = tuple(input_shape)
-        for layer in self._layers:
-            _build_layer(layer, shape)
-            shape = layer.output_shape
-        self._mask_links, self._output_mask_source = masking.link(self._layers)
+        wiring.build_shapes(self._layers, self._sources, tuple(input_shape), _build_layer)
+        self._built_input_shape = tuple(input_shape)
+        self._mask_links, self._output_mask_source = masking.link(self._layers, self._sources)
         masking.attach(self._mask_links)
         self._pack(get_ops())
         self.built = True

@@ -2,7 +2,8 @@
 
 Followed: keras/src/utils/summary_utils.py ``print_summary``: columns "Layer (type)", "Output Shape", "Param #"
 (and "Trainable" with ``show_trainable``) at ``positions`` [0.45, 0.80, 1.0] of ``line_length`` (default
-``min(88, terminal columns - 4)``), drawn as rich draws Keras's table (heavy head, a line between rows, long
+``min(88, terminal columns - 4)``); for a functional model that is not a chain, a "Connected to" column too, at
+[0.3, 0.56, 0.74, 1.0] of 108, drawn as rich draws Keras's table (heavy head, a line between rows, long
 cells wrapped), then " Total params: N (size)", " Trainable params", " Non-trainable params" and, once the
 optimizer has its variables, " Optimizer params" (Total counts them too, as in Keras). Sizes as Keras's
 ``readable_memory_size``. gpunn adds one last line naming the backend. Drawn here rather than through rich,
@@ -107,9 +108,25 @@ def _output_shape(layer) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ")"
 
 
-def _layer_rows(layer, expand_nested, show_trainable, level=0) -> list[list[str]]:
+def _connections(model) -> dict | None:
+    """Keras's "Connected to" cells (``get_connections``) by layer id, for a model whose graph is not a chain
+    (None for a chain: Keras prints no such column there): the layers each reads, as ``name[node][tensor]``."""
+    sources = getattr(model, "_sources", None)
+    if sources is None:
+        return None
+    names = {i: layer.name for i, layer in enumerate(model._layers)}
+    names[-1] = model._input_layer.name
+    cells = {id(model._input_layer): "-"}
+    for layer, reads in zip(model._layers, sources):
+        cells[id(layer)] = ", ".join(f"{names[s]}[0][0]" for s in reads)
+    return cells
+
+
+def _layer_rows(layer, expand_nested, show_trainable, level=0, connections=None) -> list[list[str]]:
     prefix = "   " * level + "└ " if level else ""
     cells = [f"{prefix}{layer.name} ({type(layer).__name__})", _output_shape(layer), f"{layer.count_params():,}"]
+    if connections is not None:
+        cells.append(connections.get(id(layer), "-"))
     if show_trainable:
         cells.append("-" if not layer.weights else ("Y" if layer.trainable else "N"))
     rows = [cells]
@@ -139,10 +156,17 @@ def layer_range_bounds(layers, layer_range) -> tuple[int, int]:
 def format_summary(model, line_length=None, positions=None, expand_nested=False, show_trainable=False,
                    layer_range=None) -> str:
     """``model.summary()``'s text (Keras 3's table and totals), ending with a newline as Keras's does."""
-    default_line_length = 88
-    positions = list(positions) if positions is not None else [0.45, 0.80, 1.0]
-    header = ["Layer (type)", "Output Shape", "Param #"]
-    alignment = ["left", "left", "right"]
+    connections = _connections(model)
+    if connections is None:
+        default_line_length = 88
+        positions = list(positions) if positions is not None else [0.45, 0.80, 1.0]
+        header = ["Layer (type)", "Output Shape", "Param #"]
+        alignment = ["left", "left", "right"]
+    else:
+        default_line_length = 108
+        positions = list(positions) if positions is not None else [0.3, 0.56, 0.74, 1.0]
+        header = ["Layer (type)", "Output Shape", "Param #", "Connected to"]
+        alignment = ["left", "left", "right", "left"]
     if show_trainable:
         default_line_length += 12
         positions = [p * 0.90 for p in positions] + [1.0]
@@ -159,7 +183,8 @@ def format_summary(model, line_length=None, positions=None, expand_nested=False,
     lines = [f'Model: "{model.name}"', _rule(_TOP, widths), *_row(header, widths, alignment, _HEAD),
              _rule(_HEAD_RULE, widths)]
     first, last = layer_range_bounds(model.layers, layer_range)
-    rows = [row for layer in model.layers[first:last] for row in _layer_rows(layer, expand_nested, show_trainable)]
+    rows = [row for layer in model.layers[first:last]
+            for row in _layer_rows(layer, expand_nested, show_trainable, connections=connections)]
     for i, row in enumerate(rows):
         if i:
             lines.append(_rule(_ROW_RULE, widths))

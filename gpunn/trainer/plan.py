@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import metrics as metrics_module
+from ..layers import wiring
 from ..layers.activation import Activation
 from ..layers.dense import Dense
 
@@ -11,9 +12,10 @@ from ..layers.dense import Dense
 @dataclass
 class TrainPlan:
     layers: list               # the layers run in training (a fused trailing Activation layer left out)
+    sources: tuple | None      # how they connect (layers/wiring.py); None: a chain
     dense_tail_fused: bool     # the last Dense returns logits; the loss applies its activation
     loss_takes_logits: bool
-    need_dx: list              # per layer: does any earlier layer have trainable weights?
+    need_dx: list              # per layer: does any layer it reads from have trainable weights? (wiring.need_dx)
     has_regularizers: bool
     has_constraints: bool      # a trained weight has a constraint, applied after each update
     metrics: list              # the compiled metric objects, resolved for these labels
@@ -32,7 +34,7 @@ def make_plan(model, sparse_labels: bool) -> TrainPlan:
         raise ValueError(f"model {model.name!r}: its output carries the padding mask of layer {source.name!r} "
                          "(mask_zero=True), which Keras applies to the loss and metrics and gpunn does not; "
                          "reduce the steps before the output (e.g. GlobalAveragePooling1D) or use mask_zero=False")
-    layers = list(model._layers)
+    layers, sources = list(model._layers), model._sources
     last = layers[-1]
     tail_act = getattr(getattr(last, "activation", None), "name", None)
     # An activity regularizer on the output layer penalises the activated output, which a fused loss never makes
@@ -40,13 +42,14 @@ def make_plan(model, sparse_labels: bool) -> TrainPlan:
              and isinstance(last, (Dense, Activation)) and last.activity_regularizer is None)
     if fused and isinstance(last, Activation):
         layers = layers[:-1]
-    need_dx, seen_weights = [], False
-    for layer in layers:
-        need_dx.append(seen_weights)
-        seen_weights = seen_weights or bool(layer.bound.grads)
+        # The loss reads the logits the Activation would have read, which in a graph come from the layer
+        # before it (every other layer is an ancestor of the one it reads): what remains ends there.
+        if sources is not None:
+            sources = sources[:-1]
+    need_dx = wiring.need_dx(layers, sources, lambda layer: layer.bound.grads)
     units = model._layers[-1].output_shape[-1]
     return TrainPlan(
-        layers=layers, dense_tail_fused=fused and isinstance(last, Dense),
+        layers=layers, sources=sources, dense_tail_fused=fused and isinstance(last, Dense),
         loss_takes_logits=fused or loss.from_logits, need_dx=need_dx,
         has_regularizers=any(s.regularizer is not None for layer in layers for s in layer.weight_specs()),
         has_constraints=any(s.constraint is not None and s.name in layer.bound.grads
@@ -76,17 +79,8 @@ def resolve_metrics(model, units: int, sparse_labels: bool) -> list:
 def run_forward(plan: TrainPlan, x, training: bool, outputs: dict | None = None):
     """(output, backprops): the plan's layers in order; the fused tail Dense hands over logits. ``outputs``, when
     given, receives the output of each layer with an activity regularizer, by index."""
-    backprops = []
-    last = len(plan.layers) - 1
-    for i, layer in enumerate(plan.layers):
-        if i == last and plan.dense_tail_fused:
-            x, backprop = layer.forward(x, training, apply_activation=False)
-        else:
-            x, backprop = layer.forward(x, training)
-        backprops.append(backprop)
-        if outputs is not None and i in plan.activity:
-            outputs[i] = x
-    return x, backprops
+    return wiring.forward(plan.layers, plan.sources, x, training, raw_last=plan.dense_tail_fused, outputs=outputs,
+                          keep=plan.activity)
 
 
 def weight_penalty(plan: TrainPlan, ops, ws, dtype):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..layers import wiring
 from ..ops.workspace import Workspace
 from . import activity
 from .epoch_iterator import BatchSlot
@@ -39,7 +40,7 @@ class TestStep:
         key = (rows, global_rows, tuple(y_sample_shape), np.dtype(y_dtype).str, weighted)
         slot = self._slots.get(key)
         if slot is None:
-            slot = BatchSlot(self.ops, rows, global_rows, self.model._layers[0].input_shape, self.model.dtype,
+            slot = BatchSlot(self.ops, rows, global_rows, self.model._built_input_shape, self.model.dtype,
                              y_sample_shape, y_dtype, weighted)
             slot.key = key
             self._slots[key] = slot
@@ -85,12 +86,10 @@ def predict_rows(model, x: np.ndarray, batch_size: int, cbs=None) -> np.ndarray:
         rows = stop - start
         xb = inputs.get(rows)
         if xb is None:
-            xb = inputs[rows] = ops.empty((rows,) + tuple(model._layers[0].input_shape), dtype=model.dtype)
+            xb = inputs[rows] = ops.empty((rows,) + tuple(model._built_input_shape), dtype=model.dtype)
         ops.upload(x[start:stop], xb)
         with OutOfMemoryGuard(ops, batch_size):
-            y = xb
-            for layer in model._layers:
-                y, _ = layer.forward(y, False)
+            y, _ = wiring.forward(model._layers, model._sources, xb, False)
             ops.copy_into(y, out[start:stop])
         if cbs is not None:
             cbs.on_predict_batch_end(index, {"outputs": ops.to_numpy(out[start:stop])})

@@ -19,6 +19,7 @@ import warnings
 
 import numpy as np
 
+from ..layers import wiring
 from ..ops.base import Ops
 from ..ops.cuda_graphs import CaptureRefused
 from ..ops.recording import Recording
@@ -136,7 +137,7 @@ class TrainStep:
         state = self._states.get(key)
         if state is None:
             model = self.model
-            slot = BatchSlot(self.ops, rows, global_rows, model._layers[0].input_shape, model.dtype,
+            slot = BatchSlot(self.ops, rows, global_rows, model._built_input_shape, model.dtype,
                              y_sample_shape, y_dtype, weighted)
             slot.key = key
             state = self._states[key] = _SizedState(slot, self.ops)
@@ -256,11 +257,9 @@ class TrainStep:
             ops.multiply(per_sample, slot.w, per_sample)
             ops.multiply(dy, slot.w.reshape((-1,) + (1,) * (dy.ndim - 1)), dy)
         reducer = self._reducer
-        for index in range(len(backprops) - 1, -1, -1):
-            if dy is not None:  # None: no layer below has trainable weights (e.g. a frozen first layer)
-                dy = backprops[index](dy, plan.need_dx[index])
-            if reducer is not None:
-                call(reducer.layer_done, index, device=reducer.device_only)
+        layer_done = None if reducer is None else (
+            lambda index: call(reducer.layer_done, index, device=reducer.device_only))
+        wiring.backward(plan.layers, plan.sources, backprops, dy, plan.need_dx, ops, state.ws, layer_done)
         if reducer is not None:
             call(reducer.wait, device=reducer.device_only)
         if plan.has_regularizers:

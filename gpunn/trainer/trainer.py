@@ -195,8 +195,8 @@ class Trainer:
     def _prepare(self, x, y, x_argument="x", y_argument="y"):
         x = as_feature_array(x_argument, x)
         self._ensure_built(x.shape)
-        self._layers[0].check_input_values(x_argument, x)
-        x = check_inputs(x_argument, x, self._layers[0].input_shape, self.dtype)
+        self._check_input_values(x_argument, x)
+        x = check_inputs(x_argument, x, self._built_input_shape, self.dtype)
         if y is None:
             return x, None
         y = as_numeric_array(y_argument, y)

@@ -38,12 +38,13 @@ def train(dtype: str, jit: bool = False) -> dict:
     gpunn.utils.set_random_seed(3)
     x, y = data()
     x = x.astype(dtype)
-    model = gpunn.Sequential([
-        gpunn.Input(shape=(12,), dtype=dtype),
-        gpunn.layers.Dense(16, activation="tanh", kernel_regularizer="l2", dtype=dtype),
-        gpunn.layers.Dense(8, activation="relu", activity_regularizer="l1", dtype=dtype),
-        gpunn.layers.Dense(3, activation="softmax", dtype=dtype),
-    ])
+    # A graph (the input read again by a Concatenate): the reducer is told of each layer's gradients as the
+    # backward pass through the graph finishes them.
+    inputs = gpunn.Input(shape=(12,), dtype=dtype)
+    hidden = gpunn.layers.Dense(16, activation="tanh", kernel_regularizer="l2", dtype=dtype)(inputs)
+    hidden = gpunn.layers.Dense(8, activation="relu", activity_regularizer="l1", dtype=dtype)(hidden)
+    wide = gpunn.layers.Concatenate(dtype=dtype)([inputs, hidden])
+    model = gpunn.Model(inputs, gpunn.layers.Dense(3, activation="softmax", dtype=dtype)(wide))
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
                   jit_compile=jit, steps_per_execution=3 if jit else 1)
     history = model.fit(x[:140], y[:140], batch_size=BATCH, epochs=EPOCHS, verbose=0,

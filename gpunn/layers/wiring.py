@@ -1,0 +1,138 @@
+"""How a model's layers are connected, and the forward and backward passes that follow the connections.
+
+A Sequential model is a chain: each layer reads the output of the layer before it. A functional model may be
+any graph of one input and one output (``models/functional.py``): skip connections, branches that meet again in
+a merge layer (``merging.py``), the input read again further on (Keras's "wide & deep"). Such a model keeps its
+layers in an order where every layer comes after the layers it reads (Keras's order: by depth, see
+``functional.py``) and, for each layer, its *sources*: the indices of the layers whose outputs it reads, ``-1``
+for the model's input. ``sources`` is None for a chain, whose passes stay the plain loops they always were.
+
+Backward through a graph: a layer's output read by several layers receives the sum of their gradients, summed
+into a buffer of the step's own workspace. Every gradient handed to a backprop is that backprop's alone (layers
+may write their dz into the dy they receive): merge layers hand each input a buffer of its own.
+"""
+from __future__ import annotations
+
+MODEL_INPUT = -1
+
+
+def is_chain(sources) -> bool:
+    """Whether ``sources`` connect each layer to the one before it alone (the model's input for the first)."""
+    return all(tuple(s) == (i - 1,) for i, s in enumerate(sources))
+
+
+def chain(count: int) -> tuple:
+    return tuple((i - 1,) for i in range(count))
+
+
+def takes_list(layer) -> bool:
+    return getattr(layer, "takes_inputs_list", False)
+
+
+def layer_inputs(layer, values: dict, sources: tuple):
+    """What ``layer`` is called with: the value it reads, or the list of them for a merge layer."""
+    if takes_list(layer):
+        return [values[s] for s in sources]
+    return values[sources[0]]
+
+
+def build_shapes(layers: list, sources, input_shape: tuple, build) -> None:
+    """``build(layer, shape)`` for each layer in order, with the sample shape(s) it receives."""
+    if sources is None:
+        shape = tuple(input_shape)
+        for layer in layers:
+            build(layer, shape)
+            shape = layer.output_shape
+        return
+    shapes = {MODEL_INPUT: tuple(input_shape)}
+    for i, layer in enumerate(layers):
+        build(layer, layer_inputs(layer, shapes, sources[i]))
+        shapes[i] = tuple(layer.output_shape)
+
+
+def forward(layers: list, sources, x, training: bool, raw_last: bool = False, outputs: dict | None = None,
+            keep: frozenset = frozenset()):
+    """(output, backprops): every layer run once, in order. ``raw_last``: the last layer (a Dense) hands over its
+    pre-activation output (the loss applies the activation). ``outputs``, when given, receives the output of
+    each layer whose index is in ``keep``."""
+    backprops = []
+    last = len(layers) - 1
+    values = None if sources is None else {MODEL_INPUT: x}
+    for i, layer in enumerate(layers):
+        if values is not None:
+            x = layer_inputs(layer, values, sources[i])
+        if i == last and raw_last:
+            x, backprop = layer.forward(x, training, apply_activation=False)
+        else:
+            x, backprop = layer.forward(x, training)
+        backprops.append(backprop)
+        if values is not None:
+            values[i] = x
+        if outputs is not None and i in keep:
+            outputs[i] = x
+    return x, backprops
+
+
+def need_dx(layers: list, sources, has_grads) -> list:
+    """Per layer, whether its backprop must compute the gradient of its input: whether any layer it reads from,
+    directly or not, has trained weights (``has_grads(layer)``). For a merge layer, a tuple: one flag per input."""
+    if sources is None:
+        flags, seen = [], False
+        for layer in layers:
+            flags.append(seen)
+            seen = seen or bool(has_grads(layer))
+        return flags
+    trained_above = {MODEL_INPUT: False}
+    flags = []
+    for i, layer in enumerate(layers):
+        reads = [trained_above[s] for s in sources[i]]
+        flags.append(tuple(reads) if takes_list(layer) else reads[0])
+        trained_above[i] = any(reads) or bool(has_grads(layer))
+    return flags
+
+
+def backward(layers: list, sources, backprops: list, dy, flags: list, ops, ws, layer_done=None) -> None:
+    """Backprop ``dy`` (the gradient at the last layer's output) through every layer, in reverse order;
+    ``layer_done(index)`` is told as each layer's weight gradients are final."""
+    if sources is None:
+        for index in range(len(backprops) - 1, -1, -1):
+            if dy is not None:  # None: no layer below has trainable weights (e.g. a frozen first layer)
+                dy = backprops[index](dy, flags[index])
+            if layer_done is not None:
+                layer_done(index)
+        return
+    pending = {len(backprops) - 1: dy}
+    for index in range(len(backprops) - 1, -1, -1):
+        gradient = pending.pop(index, None)
+        if gradient is not None:  # None: nothing below this layer is trained through it
+            dx = backprops[index](gradient, flags[index])
+            for source, part in zip(sources[index], dx if takes_list(layers[index]) else [dx]):
+                if part is None or source == MODEL_INPUT:
+                    continue
+                if source not in pending:
+                    pending[source] = part
+                    continue
+                total = ws.buffer(f"gradient_sum.{source}", part.shape, part.dtype)
+                ops.add(pending[source], part, total)
+                pending[source] = total
+        if layer_done is not None:
+            layer_done(index)
+
+
+def link_masks(layers: list, sources, passes_mask, refuse) -> tuple[list, object]:
+    """([(layer, mask source)] for the layers that use a mask, the source of the mask the output carries), as
+    ``masking.link`` for a chain. A merge layer given a masked input is refused (``refuse(layer, source)``)."""
+    values = {MODEL_INPUT: None}
+    links = []
+    for i, layer in enumerate(layers):
+        reads = [values[s] for s in sources[i]]
+        masked = [s for s in reads if s is not None]
+        if takes_list(layer):
+            if masked:
+                refuse(layer, masked[0])
+            values[i] = None
+            continue
+        if layer.uses_mask:
+            links.append((layer, reads[0]))
+        values[i] = passes_mask(layer, reads[0])
+    return links, values[len(layers) - 1]

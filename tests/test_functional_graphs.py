@@ -1,0 +1,295 @@
+"""Functional models that are graphs, not chains (``layers/wiring.py``, ``layers/merging.py``): skip connections,
+branches that meet in a merge layer, the input read again (Keras's "wide & deep").
+
+Gradients are checked against finite differences in float64 for every merge layer, a value read by several
+layers, a value merged with itself, a fused output activation after a merge and a frozen branch; training equals
+Keras's on the same weights and batches; replays equal the eager step bit for bit; configs, summaries and model
+files are Keras's, both ways."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import assert_gradients_close, assert_same_training, numerical_gradient, numpy_backend, run_keras  # noqa: F401
+
+import gpunn
+from gpunn import layers
+
+B, F = 5, 6
+
+
+def _graph(case: str, dtype="float64"):
+    """(model, loss) of a small graph for the finite-difference checks."""
+    d = dict(dtype=dtype)
+    inputs = gpunn.Input(shape=(F,), dtype=dtype)
+    if case == "wide_and_deep":
+        h = layers.Dense(5, activation="tanh", **d)(inputs)
+        h = layers.Dense(4, activation="tanh", **d)(h)
+        out = layers.Dense(2, **d)(layers.Concatenate(**d)([inputs, h]))
+        return gpunn.Model(inputs, out), "mse"
+    if case == "residual":
+        h = layers.Dense(4, activation="tanh", **d)(inputs)
+        r = layers.Dense(4, activation="sigmoid", **d)(h)
+        r = layers.LayerNormalization(**d)(r)
+        out = layers.Dense(2, **d)(layers.Add(**d)([h, r]))
+        return gpunn.Model(inputs, out), "mse"
+    if case in ("multiply", "subtract", "average", "maximum", "minimum"):
+        merge = {"multiply": layers.Multiply, "subtract": layers.Subtract, "average": layers.Average,
+                 "maximum": layers.Maximum, "minimum": layers.Minimum}[case]
+        h = layers.Dense(4, activation="tanh", **d)(inputs)
+        a = layers.Dense(4, activation="sigmoid", **d)(h)  # h read by three layers
+        b = layers.Dense(4, **d)(h)
+        merged = merge(**d)([a, b]) if case == "subtract" else merge(**d)([a, b, h])
+        out = layers.Dense(2, **d)(merged)
+        return gpunn.Model(inputs, out), "mse"
+    if case == "merged_with_itself":
+        h = layers.Dense(4, activation="tanh", **d)(inputs)
+        twice = layers.Add(**d)([h, h])
+        squared = layers.Multiply(**d)([twice, h])
+        both = layers.Concatenate(**d)([squared, squared, h])
+        return gpunn.Model(inputs, layers.Dense(2, **d)(both)), "mse"
+    if case == "softmax_after_concatenate":  # the loss takes the Concatenate's output as logits
+        a = layers.Dense(2, **d)(inputs)
+        b = layers.Dense(1, **d)(layers.Dense(3, activation="tanh", **d)(inputs))
+        out = layers.Activation("softmax", **d)(layers.Concatenate(**d)([a, b]))
+        return gpunn.Model(inputs, out), "sparse_categorical_crossentropy"
+    if case == "frozen_branch":
+        frozen = layers.Dense(4, activation="tanh", trainable=False, **d)
+        a = frozen(inputs)
+        b = layers.Dense(4, activation="tanh", **d)(inputs)
+        out = layers.Dense(2, **d)(layers.Average(**d)([layers.Dense(4, **d)(a), b]))
+        return gpunn.Model(inputs, out), "mse"
+    raise KeyError(case)
+
+
+GRAPHS = ["wide_and_deep", "residual", "multiply", "subtract", "average", "maximum", "minimum",
+          "merged_with_itself", "softmax_after_concatenate", "frozen_branch"]
+
+
+def _reference_loss(loss, predictions, y):
+    if loss == "mse":
+        return ((predictions - y) ** 2).mean()
+    return -np.log(predictions[np.arange(len(y)), y]).mean()
+
+
+@pytest.mark.parametrize("case", GRAPHS)
+def test_graph_gradients_match_finite_differences(case, rng):
+    model, loss = _graph(case)
+    model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss=loss)
+    x = rng.standard_normal((B, F))
+    y = rng.integers(0, 3, B) if loss != "mse" else rng.standard_normal((B, 2))
+    model.build()
+    assert model._sources is not None, "the case must be a graph"
+
+    def objective(_):
+        return _reference_loss(loss, model.predict(x, verbose=0), y)
+
+    numeric = numerical_gradient(objective, model.params)
+    assert np.abs(numeric).min() >= 0 and np.count_nonzero(numeric) > numeric.size // 2
+    before = np.array(model.params)
+    model.train_on_batch(x, y)
+    assert_gradients_close(np.array(model.grads), numeric, what=f"{case}: d loss / d params")
+    np.testing.assert_allclose(np.array(model.params), before - 0.1 * numeric, rtol=1e-8, atol=1e-10)
+
+
+def test_layers_are_listed_in_keras_order_with_their_connections():
+    inputs = gpunn.Input(shape=(8,), name="x")
+    h1 = layers.Dense(16, activation="relu")(inputs)
+    h2 = layers.Dense(16, activation="relu")(h1)
+    c = layers.Concatenate()([inputs, h2])
+    a = layers.Add()([h1, h2])
+    c2 = layers.concatenate([c, a], axis=-1)
+    model = gpunn.Model(inputs, layers.Dense(1)(c2))
+    names = [layer.name for layer in model.layers]
+    # Keras 3.15 lists this graph's layers in this order (by depth, then as a walk from the output meets them)
+    assert [name.rsplit("_", 1)[0] if name[-1].isdigit() else name for name in names] == [
+        "x", "dense", "dense", "concatenate", "add", "concatenate", "dense"]
+    assert model.output_shape == (None, 1) and model.layers[3].output_shape == (24,)
+    assert model.input is inputs and model.inputs == [inputs] and model.output is model.outputs[0]
+
+
+def test_wrong_merges_are_refused_by_name():
+    a, b = gpunn.Input(shape=(3,)), gpunn.Input(shape=(3,))
+    h = layers.Dense(4)(a)
+    with pytest.raises(ValueError, match="takes inputs of one shape in gpunn, got samples of shapes"):
+        layers.Add()([a, h])
+    with pytest.raises(ValueError, match="exactly 2 inputs, got 3"):
+        layers.Subtract()([h, h, h])
+    with pytest.raises(ValueError, match="should be called on a list of inputs"):
+        layers.Add()(h)
+    with pytest.raises(ValueError, match="match except on that axis"):
+        layers.Concatenate(axis=1)([gpunn.Input(shape=(2, 3)), gpunn.Input(shape=(2, 4))])
+    with pytest.raises(ValueError, match="batch axis"):
+        layers.Concatenate(axis=0)([a, a])
+    with pytest.raises(ValueError, match="one input and one output, got 2 inputs"):
+        gpunn.Model([a, b], layers.Add()([a, b]))
+    with pytest.raises(ValueError, match="also from the input"):
+        gpunn.Model(a, layers.Add()([a, b]))
+    shared = layers.Dense(3)
+    with pytest.raises(ValueError, match="called twice"):
+        gpunn.Model(a, layers.Add()([shared(a), shared(h)]))
+    graph = gpunn.Model(a, layers.Add()([a, layers.Dense(3)(a)]))
+    with pytest.raises(ValueError, match="is a graph, not a chain"):
+        gpunn.Sequential([graph, layers.Dense(2)])
+    with pytest.raises(AttributeError, match="no attribute 'pop'"):
+        graph.pop()
+
+
+def test_masks_reaching_a_merge_are_refused():
+    tokens = gpunn.Input(shape=(5,), dtype="int32")
+    e = layers.Embedding(20, 4, mask_zero=True)(tokens)
+    f = layers.Embedding(20, 4)(tokens)
+    with pytest.raises(ValueError, match="combines the masks of its inputs"):
+        gpunn.Model(tokens, layers.GlobalAveragePooling1D()(layers.Add()([e, f])))
+
+
+def test_merge_layers_on_arrays_compute_keras_formulas():
+    a = np.array([[1.0, -2.0, 3.0]], dtype=np.float32)
+    b = np.array([[0.5, 4.0, -1.0]], dtype=np.float32)
+    c = np.array([[2.0, 2.0, 2.0]], dtype=np.float32)
+    np.testing.assert_array_equal(layers.add([a, b, c]), (a + b) + c)
+    np.testing.assert_array_equal(layers.subtract([a, b]), a - b)
+    np.testing.assert_array_equal(layers.multiply([a, b, c]), (a * b) * c)
+    np.testing.assert_array_equal(layers.average([a, b, c]), ((a + b) + c) / np.float32(3))
+    np.testing.assert_array_equal(layers.maximum([a, b, c]), np.maximum(np.maximum(a, b), c))
+    np.testing.assert_array_equal(layers.minimum([a, b, c]), np.minimum(np.minimum(a, b), c))
+    np.testing.assert_array_equal(layers.concatenate([a, b]), np.concatenate([a, b], axis=-1))
+    cube = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    np.testing.assert_array_equal(layers.Concatenate(axis=1)([cube, cube]), np.concatenate([cube, cube], axis=1))
+    assert layers.Concatenate(axis=1).get_config()["axis"] == 1
+
+
+def test_maximum_gives_a_tie_to_the_first_input():
+    layer = layers.Maximum(dtype="float64")
+    x = [np.array([[1.0, 2.0]]), np.array([[1.0, 3.0]])]
+    layer([*x])  # built and bound on its own
+    _, backprop = layer.forward(x, True)
+    first, second = backprop(np.array([[10.0, 20.0]]), (True, True))
+    np.testing.assert_array_equal(first, [[10.0, 0.0]])
+    np.testing.assert_array_equal(second, [[0.0, 20.0]])
+
+
+def _trained_graph(jit):
+    gpunn.utils.set_random_seed(4)
+    inputs = gpunn.Input(shape=(F,))
+    h = layers.Dense(16, activation="relu")(inputs)
+    r = layers.Dropout(0.3)(layers.BatchNormalization()(layers.Dense(16, activation="relu")(h)))
+    out = layers.Dense(3, activation="softmax")(layers.Concatenate()([inputs, layers.Add()([h, r])]))
+    model = gpunn.Model(inputs, out)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=jit)
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((70, F)).astype(np.float32), rng.integers(0, 3, 70)
+    return model, model.fit(x, y, batch_size=16, epochs=3, verbose=0, validation_split=0.2).history
+
+
+def test_a_graph_replays_bit_for_bit_as_its_eager_steps():
+    assert_same_training(_trained_graph(False), _trained_graph(True))
+
+
+BUILD = '''
+def build(keras, layers):
+    inputs = keras.Input(shape=(6,), name="features")
+    h1 = layers.Dense(12, activation="relu", name="h1")(inputs)
+    h2 = layers.Dense(12, activation="tanh", name="h2")(h1)
+    skip = layers.Add(name="skip")([h1, h2])
+    gate = layers.Dense(12, activation="sigmoid", name="gate")(h1)
+    gated = layers.Multiply(name="gated")([skip, gate])
+    low = layers.Minimum(name="low")([h1, h2])
+    wide = layers.Concatenate(name="wide")([inputs, gated, low])
+    return keras.Model(inputs, layers.Dense(3, activation="softmax", name="out")(wide), name="graph")
+'''
+
+KERAS_SIDE = BUILD + r'''
+import json, os, sys
+os.environ["COLUMNS"] = "200"  # rich draws Keras's summary no wider than the terminal
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x, y = np.array(task["x"], dtype="float32"), np.array(task["y"])
+model = build(keras, keras.layers)
+model.set_weights([np.array(w, dtype="float32") for w in task["weights"]])
+texts = []
+model.summary(line_length=108, print_fn=lambda text, line_break=False: texts.append(text))
+out = {"layers": [layer.name for layer in model.layers], "config": model.get_config(), "summary": texts[0]}
+for name in ("mine.keras", "mine.h5"):
+    mine = keras.saving.load_model(task["dir"] + "/" + name)
+    out[name] = mine.predict(x, verbose=0).tolist()
+model.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy")
+model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+out["trained"] = [w.tolist() for w in model.get_weights()]
+out["predict"] = model.predict(x, verbose=0).tolist()
+model.save(task["dir"] + "/theirs.keras")
+model.save(task["dir"] + "/theirs.h5")
+out["json"] = model.to_json()
+print(json.dumps(out))
+'''
+
+
+def _connections(config):
+    """What a functional config says of the graph: endpoints, and each layer's class and inbound nodes."""
+    return (config["input_layers"], config["output_layers"],
+            [(entry["name"], entry["class_name"], entry["inbound_nodes"]) for entry in config["layers"]])
+
+
+def _built():
+    namespace: dict = {}
+    exec(BUILD, namespace)
+    return namespace["build"](gpunn, layers)
+
+
+def test_a_graph_trains_shows_and_saves_as_in_keras(tmp_path):
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal((48, 6)).astype(np.float32), rng.integers(0, 3, 48)
+    model = _built()
+    model.save(tmp_path / "mine.keras")
+    model.save(tmp_path / "mine.h5")
+    initial = model.get_weights()
+    theirs = run_keras(KERAS_SIDE, {"x": x.tolist(), "y": y.tolist(), "dir": str(tmp_path),
+                                    "weights": [w.tolist() for w in initial]})
+    assert [layer.name for layer in model.layers] == theirs["layers"]
+    assert _connections(model.get_config()) == _connections(theirs["config"])
+    texts = []
+    model.summary(line_length=108, print_fn=texts.append)
+    assert texts[0].split(" Total params")[0] == theirs["summary"].split(" Total params")[0]
+    before = model.predict(x, verbose=0)
+    for name in ("mine.keras", "mine.h5"):
+        np.testing.assert_allclose(theirs[name], before, rtol=1e-5, atol=1e-6, err_msg=name)
+
+    model.compile(optimizer=gpunn.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+    for ours, keras_weight in zip(model.get_weights(), theirs["trained"]):
+        np.testing.assert_allclose(ours, keras_weight, rtol=1e-4, atol=1e-5)
+    for loaded in (gpunn.models.load_model(tmp_path / "theirs.keras"), gpunn.models.load_model(tmp_path / "theirs.h5")):
+        assert [layer.name for layer in loaded.layers] == theirs["layers"]
+        np.testing.assert_allclose(loaded.predict(x, verbose=0), theirs["predict"], rtol=1e-5, atol=1e-6)
+    made = gpunn.models.model_from_json(theirs["json"])
+    assert made.get_config() == model.get_config()
+
+
+def test_config_json_clone_and_files_keep_the_graph(tmp_path):
+    model = _built()
+    x = np.random.default_rng(3).standard_normal((9, 6)).astype(np.float32)
+    expected = model.predict(x, verbose=0)
+    config = model.get_config()
+    skip = next(entry for entry in config["layers"] if entry["name"] == "skip")
+    assert [t["config"]["keras_history"][0] for t in skip["inbound_nodes"][0]["args"][0]] == ["h1", "h2"]
+    clone = gpunn.models.clone_model(model)
+    for again in (gpunn.Model.from_config(config), gpunn.models.model_from_json(model.to_json()), clone):
+        assert type(again).__name__ == "Functional" and again.get_config() == config
+    clone.set_weights(model.get_weights())
+    np.testing.assert_array_equal(clone.predict(x, verbose=0), expected)
+    for name in ("m.keras", "m.h5", "m.safetensors"):
+        model.save(tmp_path / name)
+        loaded = gpunn.models.load_model(tmp_path / name)
+        assert loaded.get_config() == config, name
+        np.testing.assert_array_equal(loaded.predict(x, verbose=0), expected, err_msg=name)
+
+
+def test_a_graph_model_called_inside_another_brings_its_graph():
+    inner = _built()
+    inputs = gpunn.Input(shape=(6,))
+    outer = gpunn.Model(inputs, layers.Dense(2, name="head")(inner(inputs)))
+    assert [layer.name for layer in outer.layers][1:] == [layer.name for layer in inner.layers][1:] + ["head"]
+    x = np.random.default_rng(5).standard_normal((4, 6)).astype(np.float32)
+    head = outer.get_layer("head").get_weights()
+    np.testing.assert_allclose(outer.predict(x, verbose=0), inner.predict(x, verbose=0) @ head[0] + head[1],
+                               rtol=1e-5, atol=1e-6)

@@ -52,6 +52,10 @@ def _graph(case: str, dtype="float64"):
         b = layers.Dense(1, **d)(layers.Dense(3, activation="tanh", **d)(inputs))
         out = layers.Activation("softmax", **d)(layers.Concatenate(**d)([a, b]))
         return gpunn.Model(inputs, out), "sparse_categorical_crossentropy"
+    if case == "batch_norm_fixed_in_inference":  # trained gamma and beta, the moving statistics as they are
+        h = layers.Dense(4, activation="tanh", **d)(inputs)
+        normalized = layers.BatchNormalization(**d)(layers.Dense(4, **d)(h), training=False)
+        return gpunn.Model(inputs, layers.Dense(2, **d)(layers.Add(**d)([h, normalized]))), "mse"
     if case == "frozen_branch":
         frozen = layers.Dense(4, activation="tanh", trainable=False, **d)
         a = frozen(inputs)
@@ -62,7 +66,7 @@ def _graph(case: str, dtype="float64"):
 
 
 GRAPHS = ["wide_and_deep", "residual", "multiply", "subtract", "average", "maximum", "minimum",
-          "merged_with_itself", "softmax_after_concatenate", "frozen_branch"]
+          "merged_with_itself", "softmax_after_concatenate", "frozen_branch", "batch_norm_fixed_in_inference"]
 
 
 def _reference_loss(loss, predictions, y):
@@ -293,3 +297,122 @@ def test_a_graph_model_called_inside_another_brings_its_graph():
     head = outer.get_layer("head").get_weights()
     np.testing.assert_allclose(outer.predict(x, verbose=0), inner.predict(x, verbose=0) @ head[0] + head[1],
                                rtol=1e-5, atol=1e-6)
+
+
+# ---- a training mode fixed in a call -------------------------------------------------------------------------
+
+TRANSFER = '''
+def base_model(keras, layers, dtype="float32"):
+    return keras.Sequential([keras.Input(shape=(10,), dtype=dtype),
+                             layers.Dense(16, activation="relu", name="b1", dtype=dtype),
+                             layers.BatchNormalization(name="bn", dtype=dtype), layers.Dropout(0.4, name="drop"),
+                             layers.Dense(8, activation="relu", name="b2", dtype=dtype)], name="base")
+
+
+def transfer(keras, layers, base, dtype="float32"):
+    inputs = keras.Input(shape=(10,), name="features", dtype=dtype)
+    x = base(inputs, training=False)
+    outputs = layers.Dense(1, activation="sigmoid", name="head", dtype=dtype)(x)
+    return keras.Model(inputs, outputs, name="transfer")
+'''
+
+KERAS_LOADS = r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+mine = keras.saving.load_model(task["file"])
+print(json.dumps(mine.predict(np.array(task["x"], dtype="float32"), verbose=0).tolist()))
+'''
+
+
+def _transfer_models(dtype="float32"):
+    namespace: dict = {}
+    exec(TRANSFER, namespace)
+    base = namespace["base_model"](gpunn, layers, dtype)
+    return base, namespace["transfer"](gpunn, layers, base, dtype)
+
+
+def _transfer_data(dtype="float32"):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((64, 10)).astype(dtype)
+    return x, (x[:, 0] + x[:, 1] > 0).astype(dtype)
+
+
+def test_a_frozen_base_called_with_training_false_trains_the_head_on_its_inference_outputs(tmp_path):
+    """The transfer-learning guide's pattern, phase one: the head learns from what the base predicts (its
+    BatchNormalization on the moving statistics, its Dropout off), as Keras 3.16 runs it (keras-team/keras#23364;
+    Keras 3.15 let fit's mode override a call's ``training``)."""
+    x, y = _transfer_data()
+    base, model = _transfer_models()
+    assert model._modes == (False, False, False, False, None)
+    model.save(tmp_path / "mine.keras")
+    theirs = run_keras(KERAS_LOADS, {"x": x.tolist(), "file": str(tmp_path / "mine.keras")})
+    np.testing.assert_allclose(theirs, model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    features = base.predict(x, verbose=0).astype(np.float64)
+    kernel, bias = (w.astype(np.float64) for w in model.get_layer("head").get_weights())
+    for _ in range(2):  # logistic regression on the base's outputs, batches of 16 in order
+        for start in range(0, 64, 16):
+            f, t = features[start:start + 16], y[start:start + 16]
+            error = (1 / (1 + np.exp(-(f @ kernel + bias)))[:, 0] - t) / 16
+            kernel -= 0.1 * f.T @ error[:, None]
+            bias -= 0.1 * error.sum()
+    base.trainable = False
+    model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="binary_crossentropy")
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    np.testing.assert_allclose(model.get_layer("head").get_weights()[0], kernel, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.get_layer("head").get_weights()[1], bias, rtol=1e-5, atol=1e-6)
+
+
+def test_an_unfrozen_base_called_with_training_false_fine_tunes_in_inference_mode():
+    """Phase two: every weight trained (the true gradient of the inference-mode loss), the moving statistics kept,
+    the Dropout off: the loss a training step reports is the loss evaluate computes."""
+    x, y = _transfer_data("float64")
+    base, model = _transfer_models("float64")
+    model.compile(optimizer=gpunn.optimizers.SGD(0.05), loss="binary_crossentropy")
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)  # in inference mode: the moving statistics stay
+    moving = [np.array(w) for w in base.get_layer("bn").non_trainable_weights]
+    np.testing.assert_array_equal(moving[0], 0.0)
+
+    def objective(_):
+        p = model.predict(x[:16], verbose=0)[:, 0]
+        return -(y[:16] * np.log(p) + (1 - y[:16]) * np.log(1 - p)).mean()
+
+    numeric = numerical_gradient(objective, model.params)
+    expected_loss = model.evaluate(x[:16], y[:16], verbose=0)
+    assert model.train_on_batch(x[:16], y[:16]) == pytest.approx(expected_loss, rel=1e-12)
+    assert_gradients_close(np.array(model.grads), numeric, what="d loss / d params")
+    for before, after in zip(moving, base.get_layer("bn").non_trainable_weights):
+        np.testing.assert_array_equal(np.array(after), before)
+
+
+def test_fixed_modes_survive_configs_clones_and_files(tmp_path):
+    _, model = _transfer_models()
+    config = model.get_config()
+    nodes = {entry["name"]: entry["inbound_nodes"] for entry in config["layers"]}
+    assert nodes["bn"][0]["kwargs"] == {"training": False} and nodes["head"][0]["kwargs"] == {}
+    x = np.random.default_rng(2).standard_normal((7, 10)).astype(np.float32)
+    expected = model.predict(x, verbose=0)
+    for again in (gpunn.Model.from_config(config), gpunn.models.clone_model(model)):
+        assert again._modes == model._modes and again.get_config() == config
+    for name in ("m.keras", "m.h5", "m.safetensors"):
+        model.save(tmp_path / name)
+        loaded = gpunn.models.load_model(tmp_path / name)
+        assert loaded._modes == model._modes, name
+        np.testing.assert_array_equal(loaded.predict(x, verbose=0), expected, err_msg=name)
+    with pytest.raises(ValueError, match="fixes the training mode"):
+        gpunn.Sequential([model, layers.Dense(1)])
+    with pytest.raises(ValueError, match="takes training=None"):
+        layers.Dense(2)(gpunn.Input(shape=(3,)), training="no")
+
+
+def test_dropout_fixed_in_training_drops_in_predict_too():
+    """Monte Carlo dropout: ``Dropout(rate)(x, training=True)`` drops in predict and evaluate, as in Keras."""
+    inputs = gpunn.Input(shape=(30,))
+    outputs = layers.Dropout(0.5)(layers.Dense(30, activation="relu")(inputs), training=True)
+    model = gpunn.Model(inputs, outputs)
+    x = np.ones((4, 30), dtype=np.float32)
+    first, second = model.predict(x, verbose=0), model.predict(x, verbose=0)
+    assert (first == 0).mean() > 0.2 and not np.array_equal(first, second)
+    plain = gpunn.Model(inputs, layers.Dropout(0.5)(layers.Dense(30, activation="relu")(inputs)))
+    assert (plain.predict(x, verbose=0) == 0).mean() < (first == 0).mean()

@@ -34,7 +34,7 @@ def model_summary(model) -> dict:
         layers.append({"class": type(layer).__name__, **config, "output_shape": str(tuple(layer.output_shape)),
                        "parameters": layer.count_params()})
     return {"input_shape": str(tuple(model.input_shape[1:])), "dtype": str(model.dtype), "layers": layers,
-            "connections": str(model._sources), "parameters": int(model.params.size)}
+            "connections": str(model._sources), "modes": str(model._modes), "parameters": int(model.params.size)}
 
 
 def compile_summary(model, optimizer: bool = True) -> dict:

@@ -7,15 +7,19 @@ As in Keras, the call builds the layer for the shape it receives (its weights ex
 """
 from __future__ import annotations
 
+import numpy as np
+
 
 class SymbolicTensor:
     """The output of ``layer`` called on ``parents`` (InputLayers or other SymbolicTensors: one, or those of a
     merge layer's list), of sample shape ``sample_shape``."""
 
-    def __init__(self, layer, parents, sample_shape: tuple):
+    def __init__(self, layer, parents, sample_shape: tuple, training=None):
         self.layer = layer
         self.parents = tuple(parents)
         self._sample_shape = tuple(sample_shape)
+        # A mode fixed in the call (``layer(x, training=False)``), which the model's own mode does not change
+        self.training = training
 
     @property
     def parent(self):
@@ -51,13 +55,19 @@ def sample_shape_of(value) -> tuple:
     return tuple(value.declared_input_shape)
 
 
+def _fixed_training(layer, training):
+    """A call's ``training``: None (the model's mode) or a fixed True / False, as Keras takes it."""
+    if training is None or isinstance(training, (bool, np.bool_)):
+        return None if training is None else bool(training)
+    raise ValueError(f"training: layer {layer.name!r} takes training=None (the mode fit, evaluate and predict run "
+                     f"in), True or False, got {training!r}")
+
+
 def call_symbolic(layer, inputs, training=None, mask=None) -> SymbolicTensor:
-    """``layer(inputs)`` on a symbolic input: the layer built for its shape, the call recorded."""
-    if training is not None:
-        raise ValueError(f"training: a functional model runs layer {layer.name!r} as fit/evaluate/predict ask "
-                         f"(training in fit, inference otherwise); a fixed training={training!r} in the graph is "
-                         "not supported: leave it out, or freeze the layers (trainable=False) to keep "
-                         "BatchNormalization in inference mode")
+    """``layer(inputs)`` on a symbolic input: the layer built for its shape, the call recorded. A fixed
+    ``training`` holds in fit, evaluate and predict alike (``base_model(inputs, training=False)`` keeps its
+    BatchNormalization in inference mode while it is fine-tuned), as in Keras."""
+    training = _fixed_training(layer, training)
     if mask is not None:
         raise ValueError("mask: gpunn layers take no mask; leave mask=None")
     from ..models.sequential import _build_layer
@@ -73,7 +83,7 @@ def call_symbolic(layer, inputs, training=None, mask=None) -> SymbolicTensor:
         shape, parents = sample_shape_of(inputs), [inputs]
     if not layer.built or _shapes(layer.input_shape) != _shapes(shape):
         _build_layer(layer, shape)
-    return SymbolicTensor(layer, parents, layer.output_shape)
+    return SymbolicTensor(layer, parents, layer.output_shape, training)
 
 
 def _shapes(shape):
@@ -89,9 +99,12 @@ class ModelCall(SymbolicTensor):
 
 
 def call_symbolic_model(model, inputs, training=None, mask=None) -> SymbolicTensor:
-    if training is not None or mask is not None:
-        call_symbolic(model, inputs, training, mask)  # the same refusals, by name
+    """A model called on a symbolic input; a fixed ``training`` holds for each of its layers whose own call
+    fixed none."""
+    training = _fixed_training(model, training)
+    if mask is not None:
+        raise ValueError("mask: gpunn models take no mask; leave mask=None")
     shape = sample_shape_of(inputs)
     if not model.built or tuple(model.input_shape[1:]) != shape:
         model.build((None,) + shape)
-    return ModelCall(model, [inputs], model.output_shape[1:])
+    return ModelCall(model, [inputs], model.output_shape[1:], training)

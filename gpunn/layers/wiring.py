@@ -51,8 +51,9 @@ def build_shapes(layers: list, sources, input_shape: tuple, build) -> None:
 
 
 def forward(layers: list, sources, x, training: bool, raw_last: bool = False, outputs: dict | None = None,
-            keep: frozenset = frozenset()):
-    """(output, backprops): every layer run once, in order. ``raw_last``: the last layer (a Dense) hands over its
+            keep: frozenset = frozenset(), modes=None):
+    """(output, backprops): every layer run once, in order, in mode ``training`` or the one ``modes`` fixes for it
+    (None, or None for a layer: the model's). ``raw_last``: the last layer (a Dense) hands over its
     pre-activation output (the loss applies the activation). ``outputs``, when given, receives the output of
     each layer whose index is in ``keep``."""
     backprops = []
@@ -61,10 +62,11 @@ def forward(layers: list, sources, x, training: bool, raw_last: bool = False, ou
     for i, layer in enumerate(layers):
         if values is not None:
             x = layer_inputs(layer, values, sources[i])
+        mode = training if modes is None or modes[i] is None else modes[i]
         if i == last and raw_last:
-            x, backprop = layer.forward(x, training, apply_activation=False)
+            x, backprop = layer.forward(x, mode, apply_activation=False)
         else:
-            x, backprop = layer.forward(x, training)
+            x, backprop = layer.forward(x, mode)
         backprops.append(backprop)
         if values is not None:
             values[i] = x

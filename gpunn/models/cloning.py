@@ -74,7 +74,7 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
         from .functional import Functional
 
         cloned = Functional.from_layers(new_input, new_layers, name=model.name, trainable=model.trainable,
-                                        sources=model._sources)
+                                        sources=model._sources, modes=model._modes)
     else:
         cloned = Sequential(([new_input] if new_input is not None else []) + new_layers, name=model.name,
                             trainable=model.trainable)

@@ -14,7 +14,8 @@ its functional models, and gpunn loads Keras's functional models that are chains
 Between its one input and one output the model may be any graph (``layers/wiring.py``): branches, skip
 connections, merge layers (``Add``, ``Concatenate``... ``layers/merging.py``), the input read again further on.
 ``layers`` lists them in Keras's order. Several inputs or outputs and a layer called twice (shared layers) are
-refused naming what the model has; so is a fixed ``training=`` in a call (``symbolic.py``).
+refused naming what the model has. A ``training=`` fixed in a call (``base_model(inputs, training=False)``)
+holds in fit, evaluate and predict, as in Keras (``symbolic.py``).
 """
 from __future__ import annotations
 
@@ -71,15 +72,16 @@ def _call_order(inputs: InputLayer, output: SymbolicTensor) -> list:
     return sorted(finished, key=lambda node: (-depth[id(node)], order_seen[id(node)]))
 
 
-def _graph(inputs: InputLayer, outputs) -> tuple[list, tuple]:
-    """(layers, sources): the layers called from ``inputs`` to ``outputs`` in Keras's order, and for each the
-    indices of the layers it reads (``wiring.py``; -1: the input). A model called as a layer contributes its
-    layers in its place."""
+def _graph(inputs: InputLayer, outputs) -> tuple[list, tuple, tuple]:
+    """(layers, sources, modes): the layers called from ``inputs`` to ``outputs`` in Keras's order, for each the
+    indices of the layers it reads (``wiring.py``; -1: the input) and the ``training`` its call fixed (None: the
+    model's mode). A model called as a layer contributes its layers in its place, its call's ``training`` holding
+    for those whose own call fixed none."""
     if not isinstance(inputs, InputLayer):
         raise ValueError(f"inputs: expected what keras.Input(shape=...) returns, got {inputs!r}")
     if not isinstance(outputs, SymbolicTensor):
         raise ValueError(f"outputs: expected the result of calling layers on the inputs, got {outputs!r}")
-    layers, sources, made_by = [], [], {}  # made_by: call -> index of the layer whose output it is
+    layers, sources, modes, made_by = [], [], [], {}  # made_by: call -> index of the layer whose output it is
     seen = set()
 
     def index_of(value) -> int:
@@ -89,6 +91,7 @@ def _graph(inputs: InputLayer, outputs) -> tuple[list, tuple]:
         reads = tuple(index_of(parent) for parent in call.parents)
         inner = call.layer._layers if isinstance(call, ModelCall) else [call.layer]
         inner_sources = call.layer._sources if isinstance(call, ModelCall) else None
+        inner_modes = call.layer._modes if isinstance(call, ModelCall) else None
         base = len(layers)
         for k, layer in enumerate(inner):
             if id(layer) in seen:
@@ -96,12 +99,14 @@ def _graph(inputs: InputLayer, outputs) -> tuple[list, tuple]:
                                  "functional models call each layer once (shared layers are not supported)")
             seen.add(id(layer))
             layers.append(layer)
+            own = None if inner_modes is None else inner_modes[k]
+            modes.append(call.training if own is None else own)
             if inner_sources is None:
                 sources.append(reads if k == 0 else (base + k - 1,))
             else:
                 sources.append(tuple(reads[0] if s == wiring.MODEL_INPUT else base + s for s in inner_sources[k]))
         made_by[id(call)] = len(layers) - 1
-    return layers, tuple(sources)
+    return layers, tuple(sources), tuple(modes)
 
 
 class Functional(Sequential):
@@ -115,20 +120,23 @@ class Functional(Sequential):
                              "outputs=...), and Sequential ones; subclassed models (a call() method of your "
                              "own) are not supported")
         inputs, outputs = _single("inputs", inputs), _single("outputs", outputs)
-        layers, sources = _graph(inputs, outputs)
+        layers, sources, modes = _graph(inputs, outputs)
         super().__init__(name=name or unique_name("functional"), trainable=trainable)
         Sequential.add(self, inputs)
-        self._connect(layers, None if wiring.is_chain(sources) else sources)
+        self._connect(layers, None if wiring.is_chain(sources) else sources,
+                      None if all(mode is None for mode in modes) else modes)
         self._outputs = outputs
 
     @classmethod
     def from_layers(cls, input_layer: InputLayer, layers: list, name=None, trainable=True,
-                    sources=None) -> "Functional":
-        """The model of ``layers`` called as ``sources`` says (``wiring.py``; None: a chain, in order)."""
+                    sources=None, modes=None) -> "Functional":
+        """The model of ``layers`` called as ``sources`` says (``wiring.py``; None: a chain, in order), each with
+        the ``training`` of ``modes`` (None: none fixed)."""
         values = {wiring.MODEL_INPUT: input_layer}
         for i, layer in enumerate(layers):
             reads = (i - 1,) if sources is None else sources[i]
-            values[i] = layer(wiring.layer_inputs(layer, values, reads))
+            training = None if modes is None else modes[i]
+            values[i] = layer(wiring.layer_inputs(layer, values, reads), training=training)
         return cls(input_layer, values[len(layers) - 1], name=name, trainable=trainable)
 
     @property

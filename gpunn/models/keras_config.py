@@ -86,7 +86,7 @@ def model_from_translated(cls, translated: dict, build_config: dict | None = Non
     trainable = translated.get("trainable", True)
     if translated.get("functional"):
         model = Functional.from_layers(made[0], made[1:], name=translated.get("name"), trainable=trainable,
-                                       sources=translated.get("sources"))
+                                       sources=translated.get("sources"), modes=translated.get("modes"))
         model._config_dtype = translated.get("dtype")
         return model
     model = cls(name=translated.get("name"), trainable=trainable)

@@ -233,6 +233,7 @@ def model_config_from_keras(config: dict) -> dict:
     if inner.get("functional"):
         out["functional"] = True
         out["sources"] = sources
+        out["modes"] = inner.get("modes")
     return {"class_name": "Sequential", "config": out}
 
 
@@ -385,7 +386,8 @@ def sequential_config(model, native: bool = True) -> dict:
 def functional_config(model, native: bool = True) -> dict:
     """The ``config`` of a functional model as Keras's ``Functional.get_config`` writes it: every layer with its
     ``name`` and the ``inbound_nodes`` of its one call (the Keras tensors it read: one, or a merge layer's list),
-    the InputLayer first, and the ``input_layers`` / ``output_layers`` it runs between."""
+    the InputLayer first, and the ``input_layers`` / ``output_layers`` it runs between. A ``training`` fixed in a
+    call is in its node's ``kwargs``."""
     dtype = model.dtype
     source = model._input_layer
     entry = _input_to_keras(source.declared_input_shape, source.batch_size, source.input_dtype or dtype,
@@ -394,13 +396,15 @@ def functional_config(model, native: bool = True) -> dict:
     names = {wiring.MODEL_INPUT: source.name}
     shapes = {wiring.MODEL_INPUT: [source.batch_size] + list(source.declared_input_shape)}
     sources = model._sources or wiring.chain(len(model._layers))
+    modes = model._modes or (None,) * len(model._layers)
     for i, layer in enumerate(model._layers):
         entry = _layer_to_keras(layer, dtype, native)
         tensors = [{"class_name": "__keras_tensor__",
                     "config": {"shape": shapes[s], "dtype": dtype, "keras_history": [names[s], 0, 0]}}
                    for s in sources[i]]
         args = [tensors] if wiring.takes_list(layer) else tensors
-        layers.append({**entry, "name": layer.name, "inbound_nodes": [{"args": args, "kwargs": {}}]})
+        kwargs = {} if modes[i] is None else {"training": modes[i]}
+        layers.append({**entry, "name": layer.name, "inbound_nodes": [{"args": args, "kwargs": kwargs}]})
         names[i], shapes[i] = layer.name, [None] + list(layer.output_shape)
     return {"name": model.name, "trainable": model.trainable, "layers": layers,
             "input_layers": [source.name, 0, 0], "output_layers": [model._layers[-1].name, 0, 0]}
@@ -410,8 +414,9 @@ def functional_graph(config: dict) -> dict:
     """A Keras functional config (``Functional.get_config``, Keras 3's or tf.keras 2's) as gpunn's: the layers from
     the InputLayer to the output, each after those it reads, with ``"functional": True`` and ``"sources"``: per
     layer after the InputLayer, the indices (among those layers; -1: the input) of the layers it reads
-    (``layers/wiring.py``), None for a chain. What gpunn's functional models cannot be (several inputs or outputs,
-    a layer called twice) is refused by name."""
+    (``layers/wiring.py``), None for a chain; ``"modes"``: per layer the ``training`` its call fixed, None when
+    none did. What gpunn's functional models cannot be (several inputs or outputs, a layer called twice) is
+    refused by name."""
     entries = {entry.get("name") or entry["config"].get("name"): entry for entry in config["layers"]}
 
     def endpoint(value, argument):
@@ -424,14 +429,14 @@ def functional_graph(config: dict) -> dict:
         return flat[0] if isinstance(flat, list) else flat
 
     first, last = endpoint(config["input_layers"], "input_layers"), endpoint(config["output_layers"], "output_layers")
-    reads = {}
+    reads, fixed = {}, {}
     for name, entry in entries.items():
         nodes = entry.get("inbound_nodes") or []
         if len(nodes) > 1:
             raise ValueError(f"layer {name!r}: called {len(nodes)} times; gpunn's functional models call each layer "
                              "once (shared layers are not supported)")
         if nodes:
-            reads[name] = _inbound_parents(name, nodes[0])
+            reads[name], fixed[name] = _inbound(name, nodes[0])
     order, placed = [], set()  # every layer after those it reads (a depth-first walk from the output)
 
     def place(name, path=()):
@@ -452,13 +457,15 @@ def functional_graph(config: dict) -> dict:
     sources = tuple(tuple(index[parent] for parent in reads[name]) for name in order[1:])
     layers = [{key: value for key, value in entries[name].items() if key not in ("inbound_nodes", "name")}
               for name in order]
+    modes = [fixed[name] for name in order[1:]]
     return {"name": config.get("name"), "trainable": config.get("trainable", True), "layers": layers,
-            "functional": True, "sources": None if wiring.is_chain(sources) else [list(s) for s in sources]}
+            "functional": True, "sources": None if wiring.is_chain(sources) else [list(s) for s in sources],
+            "modes": None if all(mode is None for mode in modes) else modes}
 
 
-def _inbound_parents(name: str, node) -> list:
-    """The layers a call node reads from: Keras 3's ``{"args": [keras tensor] or [[keras tensors]], "kwargs"}``
-    or tf.keras 2's ``[[parent, 0, 0, kwargs], ...]``."""
+def _inbound(name: str, node) -> tuple[list, bool | None]:
+    """(the layers a call node reads from, the ``training`` the call fixed or None): Keras 3's ``{"args": [keras
+    tensor] or [[keras tensors]], "kwargs"}`` or tf.keras 2's ``[[parent, 0, 0, kwargs], ...]``."""
     if isinstance(node, dict):
         args = node.get("args") or []
         flat = args[0] if len(args) == 1 and isinstance(args[0], list) else args
@@ -466,18 +473,27 @@ def _inbound_parents(name: str, node) -> list:
         if len(args) != 1 or not tensors or len(tensors) != len(flat):
             raise ValueError(f"layer {name!r}: called on {len(args)} arguments; gpunn's functional models call "
                              "layers on one input or one list of inputs")
-        kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None}
-        if kwargs.get("training") is not None and kwargs["training"] is not False or set(kwargs) - {"training"}:
-            raise ValueError(f"layer {name!r}: called with {kwargs}, which gpunn's functional models do not take")
+        training = _call_training(name, node.get("kwargs"))
         for tensor in tensors:
             history = tensor["config"]["keras_history"]
             if history[1:] != [0, 0]:
                 raise ValueError(f"layer {name!r}: reads output {history[1:]} of layer {history[0]!r}; gpunn's "
                                  "functional models call each layer once, with one output")
-        return [tensor["config"]["keras_history"][0] for tensor in tensors]
+        return [tensor["config"]["keras_history"][0] for tensor in tensors], training
     if isinstance(node, list) and node and all(isinstance(t, list) for t in node):
-        return [tensor[0] for tensor in node]
+        trainings = {_call_training(name, tensor[3] if len(tensor) > 3 else None) for tensor in node}
+        return [tensor[0] for tensor in node], trainings.pop() if len(trainings) == 1 else None
     raise ValueError(f"layer {name!r}: an inbound node gpunn cannot read ({node!r})")
+
+
+def _call_training(name: str, kwargs) -> bool | None:
+    """The ``training`` a call node's kwargs fix (None: none); other keyword arguments are refused by name."""
+    kwargs = {k: v for k, v in (kwargs or {}).items() if v is not None}
+    training = kwargs.pop("training", None)
+    if kwargs or not (training is None or isinstance(training, bool)):
+        raise ValueError(f"layer {name!r}: called with {kwargs or {'training': training}}, which gpunn's functional "
+                         "models do not take")
+    return training
 
 
 def keras_model_config(model, native: bool, include_compile: bool = True) -> dict:

@@ -49,6 +49,8 @@ class Sequential(Trainer):
         self._layers: list[Layer] = []
         # How the layers connect (layers/wiring.py): None for a chain, else per layer the indices it reads
         self._sources: tuple | None = None
+        # Per layer, the ``training`` its functional call fixed (None: the model's mode); None when none did
+        self._modes: tuple | None = None
         self._built_input_shape: tuple | None = None
         self.built = False
         self.ops = None
@@ -104,10 +106,12 @@ class Sequential(Trainer):
         it comes first."""
         if model is self:
             raise ValueError("layer: a model cannot be added to itself")
-        if model._sources is not None:
-            raise ValueError(f"layer: the model {model.name!r} is a graph, not a chain of layers; a Sequential model "
-                             "takes chains only. Call it in a functional model instead: outputs = "
-                             "head(model(inputs)); keras.Model(inputs, outputs)")
+        if model._sources is not None or model._modes is not None:
+            what = "is a graph, not a chain of layers" if model._sources is not None else \
+                "fixes the training mode of some of its layers"
+            raise ValueError(f"layer: the model {model.name!r} {what}; a Sequential model takes plain chains only. "
+                             "Call it in a functional model instead: outputs = head(model(inputs)); "
+                             "keras.Model(inputs, outputs)")
         inner = model._layers
         if not inner:
             raise ValueError(f"layer: the model {model.name!r} has no layers to add")
@@ -123,14 +127,14 @@ class Sequential(Trainer):
         if self.declared_input_shape is not None:
             self.build()
 
-    def _connect(self, layers: list, sources) -> None:
-        """Take ``layers`` connected as ``sources`` says (``wiring.py``; None: a chain), then build when the input
-        shape is known."""
+    def _connect(self, layers: list, sources, modes=None) -> None:
+        """Take ``layers`` connected as ``sources`` says (``wiring.py``; None: a chain), each run in the mode
+        ``modes`` fixes (None: the model's), then build when the input shape is known."""
         names = [layer.name for layer in layers]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
             raise ValueError(f"layer: the model would have several layers named {repeated}; names must be unique")
-        self._layers, self._sources = list(layers), sources
+        self._layers, self._sources, self._modes = list(layers), sources, modes
         self._invalidate()
         if self.declared_input_shape is not None and self._layers:
             self.build()
@@ -169,7 +173,7 @@ class Sequential(Trainer):
         else:
             self._check_input_values("inputs", inputs)
             y = self.ops.asarray(check_inputs("inputs", inputs, expected, self.dtype))
-        y, _ = wiring.forward(self._layers, self._sources, y, training)
+        y, _ = wiring.forward(self._layers, self._sources, y, training, modes=self._modes)
         return call_result(self.ops, self.ops.copy(y))  # the last layer's workspace is written again next call
 
     def _check_input_values(self, argument: str, x) -> None:
@@ -185,6 +189,8 @@ class Sequential(Trainer):
             raise ValueError("pop: the last layer's output is read by other layers as well; only the last layer of a "
                              "chain can be removed")
         layer = self._layers.pop()
+        if self._modes is not None:
+            self._modes = self._modes[:-1]
         if self._sources is not None:
             self._sources = self._sources[:-1]
             if wiring.is_chain(self._sources):

@@ -13,6 +13,7 @@ from ..layers.dense import Dense
 class TrainPlan:
     layers: list               # the layers run in training (a fused trailing Activation layer left out)
     sources: tuple | None      # how they connect (layers/wiring.py); None: a chain
+    modes: tuple | None        # per layer, a training mode its functional call fixed (None: the step's)
     dense_tail_fused: bool     # the last Dense returns logits; the loss applies its activation
     loss_takes_logits: bool
     need_dx: list              # per layer: does any layer it reads from have trainable weights? (wiring.need_dx)
@@ -34,7 +35,7 @@ def make_plan(model, sparse_labels: bool) -> TrainPlan:
         raise ValueError(f"model {model.name!r}: its output carries the padding mask of layer {source.name!r} "
                          "(mask_zero=True), which Keras applies to the loss and metrics and gpunn does not; "
                          "reduce the steps before the output (e.g. GlobalAveragePooling1D) or use mask_zero=False")
-    layers, sources = list(model._layers), model._sources
+    layers, sources, modes = list(model._layers), model._sources, model._modes
     last = layers[-1]
     tail_act = getattr(getattr(last, "activation", None), "name", None)
     # An activity regularizer on the output layer penalises the activated output, which a fused loss never makes
@@ -46,10 +47,12 @@ def make_plan(model, sparse_labels: bool) -> TrainPlan:
         # before it (every other layer is an ancestor of the one it reads): what remains ends there.
         if sources is not None:
             sources = sources[:-1]
+        if modes is not None:
+            modes = modes[:-1]
     need_dx = wiring.need_dx(layers, sources, lambda layer: layer.bound.grads)
     units = model._layers[-1].output_shape[-1]
     return TrainPlan(
-        layers=layers, sources=sources, dense_tail_fused=fused and isinstance(last, Dense),
+        layers=layers, sources=sources, modes=modes, dense_tail_fused=fused and isinstance(last, Dense),
         loss_takes_logits=fused or loss.from_logits, need_dx=need_dx,
         has_regularizers=any(s.regularizer is not None for layer in layers for s in layer.weight_specs()),
         has_constraints=any(s.constraint is not None and s.name in layer.bound.grads
@@ -80,7 +83,7 @@ def run_forward(plan: TrainPlan, x, training: bool, outputs: dict | None = None)
     """(output, backprops): the plan's layers in order; the fused tail Dense hands over logits. ``outputs``, when
     given, receives the output of each layer with an activity regularizer, by index."""
     return wiring.forward(plan.layers, plan.sources, x, training, raw_last=plan.dense_tail_fused, outputs=outputs,
-                          keep=plan.activity)
+                          keep=plan.activity, modes=plan.modes)
 
 
 def weight_penalty(plan: TrainPlan, ops, ws, dtype):

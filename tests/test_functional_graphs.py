@@ -416,3 +416,18 @@ def test_dropout_fixed_in_training_drops_in_predict_too():
     assert (first == 0).mean() > 0.2 and not np.array_equal(first, second)
     plain = gpunn.Model(inputs, layers.Dropout(0.5)(layers.Dense(30, activation="relu")(inputs)))
     assert (plain.predict(x, verbose=0) == 0).mean() < (first == 0).mean()
+
+
+def test_keras_recorded_dropout_default_is_a_plain_call_but_a_fixed_mode_elsewhere_is_kept():
+    """Keras up to 3.15 writes ``"training": false`` in the node of every plain Dropout call (its call()'s default):
+    read from a Keras config, that is no fixed mode. On a BatchNormalization it is one; gpunn marks its own."""
+    inputs = gpunn.Input(shape=(4,))
+    hidden = layers.Dropout(0.5, name="drop")(layers.BatchNormalization(name="bn")(inputs))
+    config = gpunn.Model(inputs, layers.Dense(1)(hidden)).get_config()
+    nodes = {entry["name"]: entry["inbound_nodes"][0] for entry in config["layers"] if entry["inbound_nodes"]}
+    nodes["drop"]["kwargs"] = {"training": False}  # as Keras 3.15 wrote it for the plain call
+    assert gpunn.Model.from_config(config)._modes is None
+    nodes["bn"]["kwargs"] = {"training": False}
+    assert gpunn.Model.from_config(config)._modes == (False, None, None)
+    fixed = gpunn.Model(inputs, layers.Dense(1)(layers.Dropout(0.5)(inputs, training=False)))
+    assert gpunn.Model.from_config(fixed.get_config())._modes == (False, None)

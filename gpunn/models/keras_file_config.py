@@ -383,6 +383,14 @@ def sequential_config(model, native: bool = True) -> dict:
     }
 
 
+# Layers whose Keras call() defaults to training=False. Keras up to 3.15 recorded that default in the call's node
+# (``"kwargs": {"training": false}``) for every plain call, so in a Keras config it does not say that the script
+# fixed the mode: it is read as a plain call. gpunn marks the calls it did fix (``FIXED_MARK`` in the node, which
+# Keras ignores), so that its own configs and files keep them.
+TRAINING_FALSE_BY_DEFAULT = {"Dropout", "AlphaDropout", "GaussianDropout", "GaussianNoise", "SpatialDropout1D"}
+FIXED_MARK = "gpunn_fixed_training"
+
+
 def functional_config(model, native: bool = True) -> dict:
     """The ``config`` of a functional model as Keras's ``Functional.get_config`` writes it: every layer with its
     ``name`` and the ``inbound_nodes`` of its one call (the Keras tensors it read: one, or a merge layer's list),
@@ -403,8 +411,10 @@ def functional_config(model, native: bool = True) -> dict:
                     "config": {"shape": shapes[s], "dtype": dtype, "keras_history": [names[s], 0, 0]}}
                    for s in sources[i]]
         args = [tensors] if wiring.takes_list(layer) else tensors
-        kwargs = {} if modes[i] is None else {"training": modes[i]}
-        layers.append({**entry, "name": layer.name, "inbound_nodes": [{"args": args, "kwargs": kwargs}]})
+        node = {"args": args, "kwargs": {} if modes[i] is None else {"training": modes[i]}}
+        if modes[i] is False and type(layer).__name__ in TRAINING_FALSE_BY_DEFAULT:
+            node[FIXED_MARK] = True
+        layers.append({**entry, "name": layer.name, "inbound_nodes": [node]})
         names[i], shapes[i] = layer.name, [None] + list(layer.output_shape)
     return {"name": model.name, "trainable": model.trainable, "layers": layers,
             "input_layers": [source.name, 0, 0], "output_layers": [model._layers[-1].name, 0, 0]}
@@ -437,6 +447,9 @@ def functional_graph(config: dict) -> dict:
                              "once (shared layers are not supported)")
         if nodes:
             reads[name], fixed[name] = _inbound(name, nodes[0])
+            if fixed[name] is False and entry.get("class_name") in TRAINING_FALSE_BY_DEFAULT and not (
+                    isinstance(nodes[0], dict) and nodes[0].get(FIXED_MARK)):
+                fixed[name] = None  # Keras's recorded default, not a mode the script fixed
     order, placed = [], set()  # every layer after those it reads (a depth-first walk from the output)
 
     def place(name, path=()):

@@ -85,13 +85,15 @@ def test_a_sequential_model_called_in_the_chain_brings_its_layers():
                                + model.layers[2].get_weights()[1], rtol=1e-5)
 
 
-def test_several_inputs_and_shared_layers_are_refused_by_name():
+def test_shared_layers_and_outside_inputs_are_refused_by_name():
     a, b = gpunn.Input(shape=(3,)), gpunn.Input(shape=(3,))
     out_a = layers.Dense(2)(a)
-    with pytest.raises(ValueError, match="one input and one output, got 2 inputs"):
-        gpunn.Model(inputs=[a, b], outputs=out_a)
-    with pytest.raises(ValueError, match="do not come from these inputs"):
+    with pytest.raises(ValueError, match="do not come from the inputs given"):
         gpunn.Model(inputs=b, outputs=out_a)
+    unused = gpunn.Model(inputs=[a, b], outputs=out_a)  # as in Keras, an input may go unused, listed where Keras does
+    assert [layer.name for layer in unused.layers] == [a.name, b.name, out_a.layer.name]
+    ones = np.ones((2, 3), dtype=np.float32)
+    np.testing.assert_allclose(unused.predict([ones, ones], verbose=0), unused.layers[2](ones), rtol=1e-6)
     shared = layers.Dense(3)
     with pytest.raises(ValueError, match="called twice"):
         gpunn.Model(a, shared(shared(a)))

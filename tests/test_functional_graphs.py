@@ -124,10 +124,12 @@ def test_wrong_merges_are_refused_by_name():
         layers.Concatenate(axis=1)([gpunn.Input(shape=(2, 3)), gpunn.Input(shape=(2, 4))])
     with pytest.raises(ValueError, match="batch axis"):
         layers.Concatenate(axis=0)([a, a])
-    with pytest.raises(ValueError, match="one input and one output, got 2 inputs"):
-        gpunn.Model([a, b], layers.Add()([a, b]))
+    with pytest.raises(ValueError, match="one output, got 2 outputs"):
+        gpunn.Model([a, b], [layers.Dense(1)(a), layers.Dense(1)(b)])
     with pytest.raises(ValueError, match="also from the input"):
         gpunn.Model(a, layers.Add()([a, b]))
+    with pytest.raises(ValueError, match="several inputs; gpunn calls models of one input"):
+        gpunn.Model(a, gpunn.Model([a, b], layers.Add()([a, b]))([a, b]))
     shared = layers.Dense(3)
     with pytest.raises(ValueError, match="called twice"):
         gpunn.Model(a, layers.Add()([shared(a), shared(h)]))
@@ -431,3 +433,194 @@ def test_keras_recorded_dropout_default_is_a_plain_call_but_a_fixed_mode_elsewhe
     assert gpunn.Model.from_config(config)._modes == (False, None, None)
     fixed = gpunn.Model(inputs, layers.Dense(1)(layers.Dropout(0.5)(inputs, training=False)))
     assert gpunn.Model.from_config(fixed.get_config())._modes == (False, None)
+
+
+# ---- several inputs ------------------------------------------------------------------------------------------
+
+MULTI = '''
+def build(keras, layers, dtype="float32", as_dict=False):
+    input_wide = keras.Input(shape=(5,), name="wide", dtype=dtype)
+    input_deep = keras.Input(shape=(6,), name="deep", dtype=dtype)
+    hidden = layers.Dense(12, activation="relu", name="h1", dtype=dtype)(input_deep)
+    hidden = layers.Dense(12, activation="tanh", name="h2", dtype=dtype)(hidden)
+    concat = layers.concatenate([input_wide, hidden], name="concat", dtype=dtype)
+    output = layers.Dense(1, name="out", dtype=dtype)(concat)
+    inputs = {"wide": input_wide, "deep": input_deep} if as_dict else [input_wide, input_deep]
+    return keras.Model(inputs=inputs, outputs=output, name="wide_deep")
+'''
+
+KERAS_MULTI = MULTI + r'''
+import json, os, sys
+os.environ["COLUMNS"] = "200"
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+xw, xd, y = (np.array(task[k], dtype="float32") for k in ("xw", "xd", "y"))
+model = build(keras, keras.layers)
+model.set_weights([np.array(w, dtype="float32") for w in task["weights"]])
+texts = []
+model.summary(line_length=108, print_fn=lambda text, line_break=False: texts.append(text))
+out = {"layers": [layer.name for layer in model.layers], "config": model.get_config(), "summary": texts[0]}
+for name in ("mine.keras", "mine.h5"):
+    out[name] = keras.saving.load_model(task["dir"] + "/" + name).predict([xw, xd], verbose=0).tolist()
+model.compile(optimizer=keras.optimizers.SGD(0.02), loss="mse")
+model.fit((xw, xd), y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+out["trained"] = [w.tolist() for w in model.get_weights()]
+out["predict"] = model.predict((xw, xd), verbose=0).tolist()
+model.save(task["dir"] + "/theirs.keras")
+model.save(task["dir"] + "/theirs.h5")
+as_dict = build(keras, keras.layers, as_dict=True)
+out["dict_layers"] = [layer.name for layer in as_dict.layers]
+out["dict_config"] = as_dict.get_config()
+print(json.dumps(out))
+'''
+
+
+def _multi(dtype="float32", as_dict=False):
+    namespace: dict = {}
+    exec(MULTI, namespace)
+    return namespace["build"](gpunn, layers, dtype, as_dict)
+
+
+def _multi_data(dtype="float32", rows=48):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((rows, 8)).astype(dtype)
+    return x[:, :5], x[:, 2:], (x[:, :3].sum(axis=1, keepdims=True)).astype(dtype)
+
+
+def test_several_inputs_train_show_and_save_as_in_keras(tmp_path):
+    xw, xd, y = _multi_data()
+    model = _multi()
+    model.save(tmp_path / "mine.keras")
+    model.save(tmp_path / "mine.h5")
+    theirs = run_keras(KERAS_MULTI, {"xw": xw.tolist(), "xd": xd.tolist(), "y": y.tolist(), "dir": str(tmp_path),
+                                     "weights": [w.tolist() for w in model.get_weights()]})
+    assert [layer.name for layer in model.layers] == theirs["layers"]
+    assert _connections(model.get_config()) == _connections(theirs["config"])
+    assert _connections(_multi(as_dict=True).get_config()) == _connections(theirs["dict_config"])
+    assert [layer.name for layer in _multi(as_dict=True).layers] == theirs["dict_layers"]
+    texts = []
+    model.summary(line_length=108, print_fn=texts.append)
+    assert texts[0].split(" Total params")[0] == theirs["summary"].split(" Total params")[0]
+    before = model.predict([xw, xd], verbose=0)
+    for name in ("mine.keras", "mine.h5"):
+        np.testing.assert_allclose(theirs[name], before, rtol=1e-5, atol=1e-6, err_msg=name)
+    model.compile(optimizer=gpunn.optimizers.SGD(0.02), loss="mse")
+    model.fit((xw, xd), y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+    for ours, keras_weight in zip(model.get_weights(), theirs["trained"]):
+        np.testing.assert_allclose(ours, keras_weight, rtol=1e-4, atol=1e-5)
+    for name in ("theirs.keras", "theirs.h5"):
+        loaded = gpunn.models.load_model(tmp_path / name)
+        assert [layer.name for layer in loaded.layers] == theirs["layers"]
+        np.testing.assert_allclose(loaded.predict([xw, xd], verbose=0), theirs["predict"], rtol=1e-5, atol=1e-6)
+
+
+def test_several_inputs_take_lists_tuples_and_dicts_everywhere(tmp_path):
+    xw, xd, y = _multi_data()
+    model = _multi(as_dict=True)
+    assert model.input_shape == [(None, 6), (None, 5)]  # a dict's inputs in the order of its sorted keys
+    assert [i.name for i in model.inputs] == ["deep", "wide"] and set(model.input) == {"wide", "deep"}
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    history = model.fit({"wide": xw, "deep": xd}, y, batch_size=16, epochs=2, verbose=0,
+                        validation_data=({"deep": xd, "wide": xw}, y))
+    assert len(history.history["val_loss"]) == 2
+    expected = model.predict({"wide": xw, "deep": xd}, verbose=0)
+    np.testing.assert_array_equal(model.predict([xd, xw], verbose=0), expected)
+    np.testing.assert_allclose(model.predict((xd, xw), batch_size=7, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(model({"wide": xw, "deep": xd}), expected)
+    assert model.evaluate({"wide": xw, "deep": xd}, y, verbose=0) == model.evaluate([xd, xw], y, verbose=0)
+    model.train_on_batch({"wide": xw[:4], "deep": xd[:4]}, y[:4])
+    for name in ("m.keras", "m.h5", "m.safetensors"):
+        model.save(tmp_path / name)
+        loaded = gpunn.models.load_model(tmp_path / name)
+        assert [i.name for i in loaded.inputs] == ["deep", "wide"], name
+        np.testing.assert_array_equal(loaded.predict({"wide": xw, "deep": xd}, verbose=0),
+                                      model.predict({"wide": xw, "deep": xd}, verbose=0), err_msg=name)
+    clone = gpunn.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    np.testing.assert_array_equal(clone.predict({"wide": xw, "deep": xd}, verbose=0),
+                                  model.predict({"wide": xw, "deep": xd}, verbose=0))
+
+
+def test_several_inputs_are_checked_by_name_before_any_work():
+    xw, xd, y = _multi_data()
+    model = _multi()
+    model.compile(optimizer="adam", loss="mse")
+    with pytest.raises(ValueError, match=r"x: the model has 2 inputs \['wide', 'deep'\]; expected a list or tuple"):
+        model.fit(xw, y, verbose=0)
+    with pytest.raises(ValueError, match="a list of 3"):
+        model.fit([xw, xd, xd], y, verbose=0)
+    with pytest.raises(ValueError, match=r"x\[1\]: expected samples of shape \(6,\)"):
+        model.fit([xw, xw], y, verbose=0)
+    with pytest.raises(ValueError, match="different numbers of samples"):
+        model.fit([xw, xd[:-1]], y, verbose=0)
+    with pytest.raises(ValueError, match="missing \\['deep'\\]"):
+        model.predict({"wide": xw}, verbose=0)
+    with pytest.raises(ValueError, match="x\\[0\\]"):
+        bad = xw.copy()
+        bad[0, 0] = np.nan
+        model.fit([bad, xd], y, verbose=0)
+    assert model.optimizer.iterations == 0
+
+
+def test_an_embedding_input_beside_a_feature_input():
+    tokens = gpunn.Input(shape=(4,), dtype="int32", name="tokens")
+    features = gpunn.Input(shape=(3,), name="features")
+    pooled = layers.GlobalAveragePooling1D()(layers.Embedding(10, 5)(tokens))
+    model = gpunn.Model([tokens, features], layers.Dense(1)(layers.Concatenate()([pooled, features])))
+    model.compile(optimizer="adam", loss="mse")
+    rng = np.random.default_rng(1)
+    ids, x, y = rng.integers(0, 10, (20, 4)), rng.standard_normal((20, 3)), rng.standard_normal((20, 1))
+    model.fit([ids, x], y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"x\[0\]"):
+        model.fit([ids + 10, x], y, epochs=1, verbose=0)
+
+
+def test_several_inputs_gradients_match_finite_differences(rng):
+    model = _multi("float64")
+    model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="mse")
+    xw, xd, y = (a.astype(np.float64) for a in _multi_data("float64", rows=B))
+    model.build()
+
+    def objective(_):
+        return ((model.predict([xw, xd], verbose=0) - y) ** 2).mean()
+
+    numeric = numerical_gradient(objective, model.params)
+    model.train_on_batch([xw, xd], y)
+    assert_gradients_close(np.array(model.grads), numeric, what="two inputs: d loss / d params")
+
+
+def test_several_inputs_replay_bit_for_bit_as_eager():
+    def run(jit):
+        gpunn.utils.set_random_seed(2)
+        model = _multi()
+        model.compile(optimizer="adam", loss="mse", jit_compile=jit)
+        xw, xd, y = _multi_data(rows=70)
+        return model, model.fit([xw, xd], y, batch_size=16, epochs=3, verbose=0, validation_split=0.2).history
+
+    assert_same_training(run(False), run(True))
+
+
+def test_several_inputs_from_generators_and_datasets():
+    """Batches of (inputs, y) where the inputs are a tuple or a dict, as Keras's data adapters take them."""
+    xw, xd, y = _multi_data()
+    model = _multi()
+    model.compile(optimizer="adam", loss="mse")
+
+    def batches():
+        while True:
+            for start in range(0, 48, 16):
+                yield (xw[start:start + 16], xd[start:start + 16]), y[start:start + 16]
+
+    class ByName(gpunn.utils.PyDataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            rows = slice(16 * i, 16 * (i + 1))
+            return {"wide": xw[rows], "deep": xd[rows]}, y[rows]
+
+    history = model.fit(batches(), steps_per_epoch=3, epochs=2, verbose=0, validation_data=ByName(), shuffle=False)
+    assert len(history.history["val_loss"]) == 2
+    assert model.evaluate(ByName(), verbose=0) == pytest.approx(model.evaluate([xw, xd], y, verbose=0), rel=1e-6)
+    np.testing.assert_allclose(model.predict(ByName(), verbose=0), model.predict([xw, xd], verbose=0), rtol=1e-6)

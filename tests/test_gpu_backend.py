@@ -200,3 +200,31 @@ def test_a_functional_graph_matches_numpy_and_its_captured_step_matches_eager():
         graph = _train_graph("cupy", jit=True)
     for a, b in zip(gpu_model.get_weights(), graph[0].get_weights()):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+
+
+def _train_two_inputs(backend, jit=False):
+    (x, y), _ = gpunn.datasets.digits.load_data()
+    x = x.reshape(len(x), -1).astype("float32")
+    with gpunn.use_backend(backend):
+        gpunn.utils.set_random_seed(10)
+        left, right = gpunn.Input(shape=(40,)), gpunn.Input(shape=(24,))
+        deep = layers.Dense(32, activation="relu")(layers.Dense(32, activation="relu")(right))
+        model = gpunn.Model([left, right], layers.Dense(10, activation="softmax")(layers.Concatenate()([left, deep])))
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=jit)
+        model.fit((x[:, :40], x[:, 40:]), y, batch_size=64, epochs=2, verbose=0)
+        return model, model.predict([x[:100, :40], x[:100, 40:]], verbose=0)
+
+
+def test_two_inputs_match_numpy_and_their_captured_step_matches_eager():
+    import warnings
+
+    from gpunn.trainer.train_step import GraphFallbackWarning
+
+    cpu_model, cpu_pred = _train_two_inputs("numpy")
+    gpu_model, gpu_pred = _train_two_inputs("cupy")
+    np.testing.assert_allclose(cpu_pred, gpu_pred, rtol=1e-3, atol=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GraphFallbackWarning)  # a refused capture must fail here, not hide
+        graph_model, graph_pred = _train_two_inputs("cupy", jit=True)
+    for a, b in zip(gpu_model.get_weights(), graph_model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)

@@ -591,3 +591,47 @@ def test_wide_and_deep_from_the_functional_api_chapter(tmp_path, monkeypatch, nu
     np.testing.assert_allclose(hidden, np.concatenate([normalized, deep], axis=1) @ kernel + bias, rtol=2e-3,
                                atol=2e-3)
     np.testing.assert_allclose(ns["y_pred"], hidden, rtol=1e-6)
+
+
+WIDE_AND_DEEP_TWO_INPUTS = WIDE_AND_DEEP.split("tf.keras.utils.set_random_seed(42)")[0] + '''
+tf.keras.utils.set_random_seed(42)
+input_wide = tf.keras.layers.Input(shape=[5])  # features 0 to 4
+input_deep = tf.keras.layers.Input(shape=[6])  # features 2 to 7
+norm_layer_wide = tf.keras.layers.Normalization()
+norm_layer_deep = tf.keras.layers.Normalization()
+norm_wide = norm_layer_wide(input_wide)
+norm_deep = norm_layer_deep(input_deep)
+hidden1 = tf.keras.layers.Dense(30, activation="relu")(norm_deep)
+hidden2 = tf.keras.layers.Dense(30, activation="relu")(hidden1)
+concat = tf.keras.layers.concatenate([norm_wide, hidden2])
+output = tf.keras.layers.Dense(1)(concat)
+model = tf.keras.Model(inputs=[input_wide, input_deep], outputs=[output])
+
+optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3)
+model.compile(loss="mse", optimizer=optimizer, metrics=["RootMeanSquaredError"])
+
+X_train_wide, X_train_deep = X_train[:, :5], X_train[:, 2:]
+X_valid_wide, X_valid_deep = X_valid[:, :5], X_valid[:, 2:]
+X_test_wide, X_test_deep = X_test[:, :5], X_test[:, 2:]
+X_new_wide, X_new_deep = X_test_wide[:3], X_test_deep[:3]
+
+norm_layer_wide.adapt(X_train_wide)
+norm_layer_deep.adapt(X_train_deep)
+history = model.fit((X_train_wide, X_train_deep), y_train, epochs=20,
+                    validation_data=((X_valid_wide, X_valid_deep), y_valid), verbose=0)
+mse_test = model.evaluate((X_test_wide, X_test_deep), y_test)
+y_pred = model.predict((X_new_wide, X_new_deep))
+'''
+
+
+def test_wide_and_deep_with_two_inputs(tmp_path, monkeypatch, numpy_backend):
+    """The same chapter's next model: the wide and the deep path fed by two inputs, data passed as tuples."""
+    ns = run_script(WIDE_AND_DEEP_TWO_INPUTS, tmp_path, monkeypatch)
+    history = ns["history"].history
+    assert history["val_loss"][-1] < 0.5 * history["val_loss"][0]
+    assert ns["mse_test"][0] < 0.2 and ns["y_pred"].shape == (3, 1)
+    np.testing.assert_allclose(np.asarray(ns["norm_layer_deep"].mean).reshape(-1),
+                               ns["X_train_deep"].mean(axis=0), rtol=1e-4)
+    model = ns["model"]
+    np.testing.assert_allclose(model.predict([ns["X_new_wide"], ns["X_new_deep"]], verbose=0), ns["y_pred"],
+                               rtol=1e-6)

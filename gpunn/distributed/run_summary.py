@@ -33,7 +33,7 @@ def model_summary(model) -> dict:
                   if key not in _PER_RANK_KEYS and not key.endswith("initializer")}
         layers.append({"class": type(layer).__name__, **config, "output_shape": str(tuple(layer.output_shape)),
                        "parameters": layer.count_params()})
-    return {"input_shape": str(tuple(model.input_shape[1:])), "dtype": str(model.dtype), "layers": layers,
+    return {"input_shape": str(model.input_shape), "dtype": str(model.dtype), "layers": layers,
             "connections": str(model._sources), "modes": str(model._modes), "parameters": int(model.params.size)}
 
 

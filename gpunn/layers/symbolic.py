@@ -104,6 +104,9 @@ def call_symbolic_model(model, inputs, training=None, mask=None) -> SymbolicTens
     training = _fixed_training(model, training)
     if mask is not None:
         raise ValueError("mask: gpunn models take no mask; leave mask=None")
+    if getattr(model, "_packed", None) is not None:
+        raise ValueError(f"inputs: model {model.name!r} has several inputs; gpunn calls models of one input inside "
+                         "another model")
     shape = sample_shape_of(inputs)
     if not model.built or tuple(model.input_shape[1:]) != shape:
         model.build((None,) + shape)

@@ -5,7 +5,9 @@ any graph of one input and one output (``models/functional.py``): skip connectio
 a merge layer (``merging.py``), the input read again further on (Keras's "wide & deep"). Such a model keeps its
 layers in an order where every layer comes after the layers it reads (Keras's order: by depth, see
 ``functional.py``) and, for each layer, its *sources*: the indices of the layers whose outputs it reads, ``-1``
-for the model's input. ``sources`` is None for a chain, whose passes stay the plain loops they always were.
+for the model's input (``-1 - k`` for its input k, when it has several: ``input_source``). ``sources`` is None
+for a chain, whose passes stay the plain loops they always were. A model of several inputs runs on one array of
+all their features side by side (``packed_inputs.py``), split into the inputs before the first layer.
 
 Backward through a graph: a layer's output read by several layers receives the sum of their gradients, summed
 into a buffer of the step's own workspace. Every gradient handed to a backprop is that backprop's alone (layers
@@ -16,8 +18,17 @@ from __future__ import annotations
 MODEL_INPUT = -1
 
 
+def input_source(k: int) -> int:
+    """The source index of the model's input ``k``."""
+    return -1 - k
+
+
+def is_model_input(source: int) -> bool:
+    return source < 0
+
+
 def is_chain(sources) -> bool:
-    """Whether ``sources`` connect each layer to the one before it alone (the model's input for the first)."""
+    """Whether ``sources`` connect each layer to the one before it alone (the model's one input for the first)."""
     return all(tuple(s) == (i - 1,) for i, s in enumerate(sources))
 
 
@@ -36,15 +47,16 @@ def layer_inputs(layer, values: dict, sources: tuple):
     return values[sources[0]]
 
 
-def build_shapes(layers: list, sources, input_shape: tuple, build) -> None:
-    """``build(layer, shape)`` for each layer in order, with the sample shape(s) it receives."""
+def build_shapes(layers: list, sources, input_shapes: list, build) -> None:
+    """``build(layer, shape)`` for each layer in order, with the sample shape(s) it receives; ``input_shapes``:
+    the sample shape of each of the model's inputs."""
     if sources is None:
-        shape = tuple(input_shape)
+        shape = tuple(input_shapes[0])
         for layer in layers:
             build(layer, shape)
             shape = layer.output_shape
         return
-    shapes = {MODEL_INPUT: tuple(input_shape)}
+    shapes = {input_source(k): tuple(shape) for k, shape in enumerate(input_shapes)}
     for i, layer in enumerate(layers):
         build(layer, layer_inputs(layer, shapes, sources[i]))
         shapes[i] = tuple(layer.output_shape)
@@ -55,10 +67,12 @@ def forward(layers: list, sources, x, training: bool, raw_last: bool = False, ou
     """(output, backprops): every layer run once, in order, in mode ``training`` or the one ``modes`` fixes for it
     (None, or None for a layer: the model's). ``raw_last``: the last layer (a Dense) hands over its
     pre-activation output (the loss applies the activation). ``outputs``, when given, receives the output of
-    each layer whose index is in ``keep``."""
+    each layer whose index is in ``keep``. ``x``: the input, or the list of a model's several inputs."""
     backprops = []
     last = len(layers) - 1
-    values = None if sources is None else {MODEL_INPUT: x}
+    values = None
+    if sources is not None:
+        values = {input_source(k): value for k, value in enumerate(x)} if isinstance(x, list) else {MODEL_INPUT: x}
     for i, layer in enumerate(layers):
         if values is not None:
             x = layer_inputs(layer, values, sources[i])
@@ -84,10 +98,10 @@ def need_dx(layers: list, sources, has_grads) -> list:
             flags.append(seen)
             seen = seen or bool(has_grads(layer))
         return flags
-    trained_above = {MODEL_INPUT: False}
+    trained_above: dict = {}
     flags = []
     for i, layer in enumerate(layers):
-        reads = [trained_above[s] for s in sources[i]]
+        reads = [trained_above.get(s, False) for s in sources[i]]  # a model's input: nothing trained above
         flags.append(tuple(reads) if takes_list(layer) else reads[0])
         trained_above[i] = any(reads) or bool(has_grads(layer))
     return flags
@@ -109,7 +123,7 @@ def backward(layers: list, sources, backprops: list, dy, flags: list, ops, ws, l
         if gradient is not None:  # None: nothing below this layer is trained through it
             dx = backprops[index](gradient, flags[index])
             for source, part in zip(sources[index], dx if takes_list(layers[index]) else [dx]):
-                if part is None or source == MODEL_INPUT:
+                if part is None or is_model_input(source):
                     continue
                 if source not in pending:
                     pending[source] = part
@@ -124,10 +138,10 @@ def backward(layers: list, sources, backprops: list, dy, flags: list, ops, ws, l
 def link_masks(layers: list, sources, passes_mask, refuse) -> tuple[list, object]:
     """([(layer, mask source)] for the layers that use a mask, the source of the mask the output carries), as
     ``masking.link`` for a chain. A merge layer given a masked input is refused (``refuse(layer, source)``)."""
-    values = {MODEL_INPUT: None}
+    values: dict = {}
     links = []
     for i, layer in enumerate(layers):
-        reads = [values[s] for s in sources[i]]
+        reads = [values.get(s) for s in sources[i]]  # a model's input carries no mask
         masked = [s for s in reads if s is not None]
         if takes_list(layer):
             if masked:

@@ -65,15 +65,22 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
         return cache[id(layer)]
 
     new_layers = [clone(layer) for layer in model._layers]
-    source_input = model._input_layer
-    new_input = None
-    if source_input is not None:
-        new_input = InputLayer(shape=source_input.declared_input_shape, batch_size=source_input.batch_size,
-                               dtype=source_input.input_dtype or source_input.dtype, name=source_input.name)
+
+    def new_input_for(source):
+        return InputLayer(shape=source.declared_input_shape, batch_size=source.batch_size,
+                          dtype=source.input_dtype or source.dtype, name=source.name)
+
+    new_input = None if model._input_layer is None else new_input_for(model._input_layer)
     if getattr(model, "is_functional", False):  # Keras clones a functional model as one: the calls made again
         from .functional import Functional
 
-        cloned = Functional.from_layers(new_input, new_layers, name=model.name, trainable=model.trainable,
+        inputs = new_input
+        if len(model.inputs) > 1:  # in the structure they were given in (a dict keeps its keys)
+            structure = model._input_structure
+            made = {id(source): new_input_for(source) for source in model.inputs}
+            inputs = ({key: made[id(value)] for key, value in structure.items()} if isinstance(structure, dict)
+                      else [made[id(source)] for source in structure])
+        cloned = Functional.from_layers(inputs, new_layers, name=model.name, trainable=model.trainable,
                                         sources=model._sources, modes=model._modes)
     else:
         cloned = Sequential(([new_input] if new_input is not None else []) + new_layers, name=model.name,

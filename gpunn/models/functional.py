@@ -11,10 +11,13 @@ starts with the InputLayer (``get_layer(index=...)`` counts it), ``summary()`` l
 Model files (``.keras``, ``.h5``, gpunn's safetensors) hold it in Keras's functional layout: Keras loads them as
 its functional models, and gpunn loads Keras's functional models that are chains.
 
-Between its one input and one output the model may be any graph (``layers/wiring.py``): branches, skip
-connections, merge layers (``Add``, ``Concatenate``... ``layers/merging.py``), the input read again further on.
-``layers`` lists them in Keras's order. Several inputs or outputs and a layer called twice (shared layers) are
-refused naming what the model has. A ``training=`` fixed in a call (``base_model(inputs, training=False)``)
+Between its inputs and its one output the model may be any graph (``layers/wiring.py``): branches, skip
+connections, merge layers (``Add``, ``Concatenate``... ``layers/merging.py``), an input read again further on.
+Several inputs (a list, or a dict by name) run as one array of their features side by side
+(``layers/packed_inputs.py``); ``fit``, ``evaluate``, ``predict`` and calls take a list or tuple of arrays in
+the order of ``inputs``, or a dict by input name, as Keras does. ``layers`` lists the InputLayers and the layers
+in Keras's order. Several outputs and a layer called twice (shared layers) are refused naming what the model
+has. A ``training=`` fixed in a call (``base_model(inputs, training=False)``)
 holds in fit, evaluate and predict, as in Keras (``symbolic.py``).
 """
 from __future__ import annotations
@@ -22,43 +25,64 @@ from __future__ import annotations
 from ..layers import wiring
 from ..layers.base import unique_name
 from ..layers.input_layer import InputLayer
+from ..layers.packed_inputs import PackedInputs
 from ..layers.symbolic import ModelCall, SymbolicTensor
 from .sequential import Sequential
 
 
-def _single(argument: str, value):
+def _single_output(value):
     if isinstance(value, dict) and len(value) == 1:
         value = next(iter(value.values()))
     if isinstance(value, (list, tuple)) and len(value) == 1:
         value = value[0]
     if isinstance(value, (list, tuple, dict)):
-        raise ValueError(f"{argument}: gpunn's functional models take one input and one output, got "
-                         f"{len(value)} {argument}")
+        raise ValueError(f"outputs: gpunn's functional models have one output, got {len(value)} outputs")
     return value
 
 
-def _call_order(inputs: InputLayer, output: SymbolicTensor) -> list:
-    """The calls from ``inputs`` to ``output`` in Keras's order (keras/src/ops/function.py ``map_graph``): by
-    depth, the longest way to the output, deepest first; calls of one depth in the order a depth-first walk from
-    the output first meets them. Every call comes after the calls it reads."""
-    order_seen: dict = {}  # call -> index of first visit
-    finished: list = []  # post-order: every call after its parents
-    done, in_progress = set(), set()
+def _input_list(inputs) -> tuple[list, list, object]:
+    """(the InputLayers in Keras's order, the names data for them is matched by, their structure as given): a
+    list or tuple keeps its order; a dict is taken in the order of its sorted keys, as Keras flattens it, and
+    its keys name the inputs' data."""
+    if isinstance(inputs, dict):
+        keys = sorted(inputs)
+        layers, names = [inputs[key] for key in keys], [str(key) for key in keys]
+    elif isinstance(inputs, (list, tuple)):
+        layers = list(inputs)
+        names = [getattr(layer, "name", None) for layer in layers]
+    else:
+        layers, names = [inputs], [getattr(inputs, "name", None)]
+    for k, layer in enumerate(layers):
+        if not isinstance(layer, InputLayer):
+            raise ValueError(f"inputs: expected what keras.Input(shape=...) returns, got {layer!r}"
+                             + (f" for input {k}" if len(layers) > 1 else ""))
+    if len({id(layer) for layer in layers}) != len(layers):
+        raise ValueError("inputs: an input is given twice")
+    if not layers:
+        raise ValueError("inputs: expected at least one input")
+    return layers, names, inputs
+
+
+def _keras_order(inputs: list, output: SymbolicTensor) -> list:
+    """The model's inputs and the calls from them to ``output`` in Keras's order (keras/src/ops/function.py
+    ``map_graph``): by depth, the longest way to the output, deepest first; those of one depth in the order a
+    depth-first walk from the output first meets them (an input nothing reads last but the output, as Keras
+    places it). Every call comes after what it reads."""
+    order_seen: dict = {}  # node -> index of first visit
+    finished: list = []  # post-order: every node after its parents
+    done = set()
 
     def visit(node):
         if not isinstance(node, SymbolicTensor):
-            if node is not inputs:
+            if not any(node is layer for layer in inputs):
                 name = getattr(node, "name", node)
-                raise ValueError(f"outputs: they do not come from these inputs ({inputs.name!r}) alone but also from "
-                                 f"the input {name!r}; gpunn's functional models take one input")
-            return
+                raise ValueError(f"outputs: they do not come from the inputs given ({[i.name for i in inputs]}) "
+                                 f"alone but also from the input {name!r}")
         if id(node) in done:
             return
         order_seen.setdefault(id(node), len(order_seen))
-        in_progress.add(id(node))
-        for parent in node.parents:
+        for parent in getattr(node, "parents", ()):
             visit(parent)
-        in_progress.discard(id(node))
         done.add(id(node))
         finished.append(node)
 
@@ -66,29 +90,32 @@ def _call_order(inputs: InputLayer, output: SymbolicTensor) -> list:
     depth: dict = {}
     for node in reversed(finished):
         here = depth.setdefault(id(node), 0)
-        for parent in node.parents:
-            if isinstance(parent, SymbolicTensor):
-                depth[id(parent)] = max(depth.get(id(parent), 0), here + 1)
+        for parent in getattr(node, "parents", ()):
+            depth[id(parent)] = max(depth.get(id(parent), 0), here + 1)
+    for layer in inputs:  # an input nothing reads: Keras gives it depth 0 and the first place there
+        if id(layer) not in done:
+            depth[id(layer)], order_seen[id(layer)] = 0, -1
+            finished.append(layer)
     return sorted(finished, key=lambda node: (-depth[id(node)], order_seen[id(node)]))
 
 
-def _graph(inputs: InputLayer, outputs) -> tuple[list, tuple, tuple]:
-    """(layers, sources, modes): the layers called from ``inputs`` to ``outputs`` in Keras's order, for each the
-    indices of the layers it reads (``wiring.py``; -1: the input) and the ``training`` its call fixed (None: the
-    model's mode). A model called as a layer contributes its layers in its place, its call's ``training`` holding
-    for those whose own call fixed none."""
-    if not isinstance(inputs, InputLayer):
-        raise ValueError(f"inputs: expected what keras.Input(shape=...) returns, got {inputs!r}")
+def _graph(inputs: list, outputs) -> tuple[list, tuple, tuple, list]:
+    """(layers, sources, modes, keras_layers): the layers called from ``inputs`` to ``outputs`` in Keras's order,
+    for each the indices of the layers it reads (``wiring.py``; ``-1 - k``: input k) and the ``training`` its call
+    fixed (None: the model's mode), and what Keras's ``model.layers`` lists (the InputLayers in their places). A
+    model called as a layer contributes its layers in its place, its call's ``training`` holding for those whose
+    own call fixed none."""
     if not isinstance(outputs, SymbolicTensor):
         raise ValueError(f"outputs: expected the result of calling layers on the inputs, got {outputs!r}")
-    layers, sources, modes, made_by = [], [], [], {}  # made_by: call -> index of the layer whose output it is
+    layers, sources, modes, keras_layers = [], [], [], []
+    made_by: dict = {}  # call -> index of the layer whose output it is; input -> its source index
+    made_by.update({id(layer): wiring.input_source(k) for k, layer in enumerate(inputs)})
     seen = set()
-
-    def index_of(value) -> int:
-        return wiring.MODEL_INPUT if value is inputs else made_by[id(value)]
-
-    for call in _call_order(inputs, outputs):
-        reads = tuple(index_of(parent) for parent in call.parents)
+    for call in _keras_order(inputs, outputs):
+        if not isinstance(call, SymbolicTensor):
+            keras_layers.append(call)
+            continue
+        reads = tuple(made_by[id(parent)] for parent in call.parents)
         inner = call.layer._layers if isinstance(call, ModelCall) else [call.layer]
         inner_sources = call.layer._sources if isinstance(call, ModelCall) else None
         inner_modes = call.layer._modes if isinstance(call, ModelCall) else None
@@ -99,6 +126,7 @@ def _graph(inputs: InputLayer, outputs) -> tuple[list, tuple, tuple]:
                                  "functional models call each layer once (shared layers are not supported)")
             seen.add(id(layer))
             layers.append(layer)
+            keras_layers.append(layer)
             own = None if inner_modes is None else inner_modes[k]
             modes.append(call.training if own is None else own)
             if inner_sources is None:
@@ -106,7 +134,7 @@ def _graph(inputs: InputLayer, outputs) -> tuple[list, tuple, tuple]:
             else:
                 sources.append(tuple(reads[0] if s == wiring.MODEL_INPUT else base + s for s in inner_sources[k]))
         made_by[id(call)] = len(layers) - 1
-    return layers, tuple(sources), tuple(modes)
+    return layers, tuple(sources), tuple(modes), keras_layers
 
 
 class Functional(Sequential):
@@ -119,38 +147,45 @@ class Functional(Sequential):
             raise ValueError("Model: gpunn builds models of the functional API, keras.Model(inputs=..., "
                              "outputs=...), and Sequential ones; subclassed models (a call() method of your "
                              "own) are not supported")
-        inputs, outputs = _single("inputs", inputs), _single("outputs", outputs)
-        layers, sources, modes = _graph(inputs, outputs)
+        input_layers, input_names, structure = _input_list(inputs)
+        outputs = _single_output(outputs)
+        layers, sources, modes, keras_layers = _graph(input_layers, outputs)
         super().__init__(name=name or unique_name("functional"), trainable=trainable)
-        Sequential.add(self, inputs)
-        self._connect(layers, None if wiring.is_chain(sources) else sources,
+        Sequential.add(self, input_layers[0])
+        self._input_layers, self._input_structure, self._keras_layers = input_layers, structure, keras_layers
+        if len(input_layers) > 1:
+            self._packed = PackedInputs(input_names, [layer.declared_input_shape for layer in input_layers])
+        chain = wiring.is_chain(sources) and len(input_layers) == 1
+        self._connect(layers, None if chain else sources,
                       None if all(mode is None for mode in modes) else modes)
         self._outputs = outputs
 
     @classmethod
-    def from_layers(cls, input_layer: InputLayer, layers: list, name=None, trainable=True,
-                    sources=None, modes=None) -> "Functional":
+    def from_layers(cls, inputs, layers: list, name=None, trainable=True, sources=None, modes=None) -> "Functional":
         """The model of ``layers`` called as ``sources`` says (``wiring.py``; None: a chain, in order), each with
-        the ``training`` of ``modes`` (None: none fixed)."""
-        values = {wiring.MODEL_INPUT: input_layer}
+        the ``training`` of ``modes`` (None: none fixed); ``inputs``: an InputLayer, or the list (or dict) of the
+        model's several."""
+        input_layers, _, _ = _input_list(inputs)
+        values = {wiring.input_source(k): layer for k, layer in enumerate(input_layers)}
         for i, layer in enumerate(layers):
             reads = (i - 1,) if sources is None else sources[i]
             training = None if modes is None else modes[i]
             values[i] = layer(wiring.layer_inputs(layer, values, reads), training=training)
-        return cls(input_layer, values[len(layers) - 1], name=name, trainable=trainable)
+        return cls(inputs, values[len(layers) - 1], name=name, trainable=trainable)
 
     @property
     def layers(self) -> list:
-        """As in Keras's functional models: the InputLayer, then the layers in the order they were called."""
-        return [self._input_layer] + list(self._layers)
+        """As in Keras's functional models: the InputLayers and the layers, in Keras's order."""
+        return list(self._keras_layers)
 
     @property
     def inputs(self) -> list:
-        return [self._input_layer]
+        return list(self._input_layers)
 
     @property
     def input(self):
-        return self._input_layer
+        """The input, or the inputs as they were given (list or dict), as Keras's ``model.input``."""
+        return self._input_layers[0] if len(self._input_layers) == 1 else self._input_structure
 
     @property
     def outputs(self) -> list:

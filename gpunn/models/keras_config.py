@@ -85,7 +85,9 @@ def model_from_translated(cls, translated: dict, build_config: dict | None = Non
     made = _layers_of(translated)
     trainable = translated.get("trainable", True)
     if translated.get("functional"):
-        model = Functional.from_layers(made[0], made[1:], name=translated.get("name"), trainable=trainable,
+        count, keys = translated.get("inputs", 1), translated.get("input_keys")
+        inputs = made[0] if count == 1 else dict(zip(keys, made[:count])) if keys else made[:count]
+        model = Functional.from_layers(inputs, made[count:], name=translated.get("name"), trainable=trainable,
                                        sources=translated.get("sources"), modes=translated.get("modes"))
         model._config_dtype = translated.get("dtype")
         return model

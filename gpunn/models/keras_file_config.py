@@ -215,11 +215,12 @@ def model_config_from_keras(config: dict) -> dict:
         inner = {"layers": inner}
     build_input_shape = inner.get("build_input_shape")
     rank = len(build_input_shape) if build_input_shape else None
-    sources = inner.get("sources")
+    sources, inputs = inner.get("sources"), inner.get("inputs", 1)
     layers, ranks = [], {}
     for i, entry in enumerate(inner["layers"]):
-        if sources is not None and i > 0:  # a graph: the rank of what the layer reads (the input is index 0 here)
-            rank = ranks[sources[i - 1][0] + 1]
+        if sources is not None and i >= inputs:  # a graph: the rank of what the layer reads (the inputs first)
+            source = sources[i - inputs][0]
+            rank = ranks[source + inputs] if source >= 0 else ranks[-1 - source]
         layer, rank = _layer_from_keras(entry, rank)
         layers.append(layer)
         ranks[i] = rank
@@ -234,6 +235,7 @@ def model_config_from_keras(config: dict) -> dict:
         out["functional"] = True
         out["sources"] = sources
         out["modes"] = inner.get("modes")
+        out["inputs"], out["input_keys"] = inputs, inner.get("input_keys")
     return {"class_name": "Sequential", "config": out}
 
 
@@ -392,53 +394,67 @@ FIXED_MARK = "gpunn_fixed_training"
 
 
 def functional_config(model, native: bool = True) -> dict:
-    """The ``config`` of a functional model as Keras's ``Functional.get_config`` writes it: every layer with its
-    ``name`` and the ``inbound_nodes`` of its one call (the Keras tensors it read: one, or a merge layer's list),
-    the InputLayer first, and the ``input_layers`` / ``output_layers`` it runs between. A ``training`` fixed in a
-    call is in its node's ``kwargs``."""
+    """The ``config`` of a functional model as Keras's ``Functional.get_config`` writes it: every layer, in
+    Keras's order, with its ``name`` and the ``inbound_nodes`` of its one call (the Keras tensors it read: one, or
+    a merge layer's list), the InputLayers among them, and the ``input_layers`` (one, or a list or dict of them)
+    and ``output_layers`` it runs between. A ``training`` fixed in a call is in its node's ``kwargs``."""
     dtype = model.dtype
-    source = model._input_layer
-    entry = _input_to_keras(source.declared_input_shape, source.batch_size, source.input_dtype or dtype,
-                            source.name, native)
-    layers = [{**entry, "name": source.name, "inbound_nodes": []}]
-    names = {wiring.MODEL_INPUT: source.name}
-    shapes = {wiring.MODEL_INPUT: [source.batch_size] + list(source.declared_input_shape)}
+    names, shapes, dtypes, entries = {}, {}, {}, {}
+    for k, source in enumerate(model.inputs):
+        key = wiring.input_source(k)
+        names[key], dtypes[key] = source.name, source.input_dtype or dtype
+        shapes[key] = [source.batch_size] + list(source.declared_input_shape)
+        entry = _input_to_keras(source.declared_input_shape, source.batch_size, dtypes[key], source.name, native)
+        entries[id(source)] = {**entry, "name": source.name, "inbound_nodes": []}
     sources = model._sources or wiring.chain(len(model._layers))
     modes = model._modes or (None,) * len(model._layers)
     for i, layer in enumerate(model._layers):
         entry = _layer_to_keras(layer, dtype, native)
         tensors = [{"class_name": "__keras_tensor__",
-                    "config": {"shape": shapes[s], "dtype": dtype, "keras_history": [names[s], 0, 0]}}
+                    "config": {"shape": shapes[s], "dtype": dtypes.get(s, dtype), "keras_history": [names[s], 0, 0]}}
                    for s in sources[i]]
         args = [tensors] if wiring.takes_list(layer) else tensors
         node = {"args": args, "kwargs": {} if modes[i] is None else {"training": modes[i]}}
         if modes[i] is False and type(layer).__name__ in TRAINING_FALSE_BY_DEFAULT:
             node[FIXED_MARK] = True
-        layers.append({**entry, "name": layer.name, "inbound_nodes": [node]})
+        entries[id(layer)] = {**entry, "name": layer.name, "inbound_nodes": [node]}
         names[i], shapes[i] = layer.name, [None] + list(layer.output_shape)
-    return {"name": model.name, "trainable": model.trainable, "layers": layers,
-            "input_layers": [source.name, 0, 0], "output_layers": [model._layers[-1].name, 0, 0]}
+    structure = getattr(model, "_input_structure", None)
+    if len(model.inputs) == 1:
+        input_layers = [model.inputs[0].name, 0, 0]
+    elif isinstance(structure, dict):
+        input_layers = {str(key): [value.name, 0, 0] for key, value in structure.items()}
+    else:
+        input_layers = [[source.name, 0, 0] for source in model.inputs]
+    return {"name": model.name, "trainable": model.trainable, "layers": [entries[id(l)] for l in model.layers],
+            "input_layers": input_layers, "output_layers": [model._layers[-1].name, 0, 0]}
+
+
+def _endpoint_names(value, argument: str) -> tuple[list, list | None]:
+    """(the layer names, the dict keys or None) of ``input_layers`` / ``output_layers``: Keras 3 writes one as
+    ``[name, 0, 0]``, several as a list of those or a dict of them; tf.keras 2 always a list."""
+    if isinstance(value, dict):
+        keys = sorted(value)
+        return [_endpoint_names(value[key], argument)[0][0] for key in keys], [str(key) for key in keys]
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return [value[0]], None
+    if isinstance(value, list) and value and all(isinstance(item, list) for item in value):
+        return [_endpoint_names(item, argument)[0][0] for item in value], None
+    raise ValueError(f"{argument}: expected [name, 0, 0] or a list or dict of them, got {value!r}")
 
 
 def functional_graph(config: dict) -> dict:
-    """A Keras functional config (``Functional.get_config``, Keras 3's or tf.keras 2's) as gpunn's: the layers from
-    the InputLayer to the output, each after those it reads, with ``"functional": True`` and ``"sources"``: per
-    layer after the InputLayer, the indices (among those layers; -1: the input) of the layers it reads
-    (``layers/wiring.py``), None for a chain; ``"modes"``: per layer the ``training`` its call fixed, None when
-    none did. What gpunn's functional models cannot be (several inputs or outputs, a layer called twice) is
-    refused by name."""
+    """A Keras functional config (``Functional.get_config``, Keras 3's or tf.keras 2's) as gpunn's: the InputLayers
+    (``"inputs"`` of them, and ``"input_keys"`` when they were a dict), then the layers from them to the output,
+    each after those it reads, with ``"functional": True`` and ``"sources"``: per layer after the InputLayers,
+    the indices (among those layers; ``-1 - k``: input k) of the layers it reads (``layers/wiring.py``), None for
+    a chain; ``"modes"``: per layer the ``training`` its call fixed, None when none did. What gpunn's functional
+    models cannot be (several outputs, a layer called twice) is refused by name."""
     entries = {entry.get("name") or entry["config"].get("name"): entry for entry in config["layers"]}
-
-    def endpoint(value, argument):
-        flat = value
-        while isinstance(flat, list) and flat and isinstance(flat[0], list):
-            if len(flat) != 1:
-                raise ValueError(f"{argument}: gpunn's functional models have one input and one output, the "
-                                 f"config has {len(flat)}")
-            flat = flat[0]
-        return flat[0] if isinstance(flat, list) else flat
-
-    first, last = endpoint(config["input_layers"], "input_layers"), endpoint(config["output_layers"], "output_layers")
+    inputs, input_keys = _endpoint_names(config["input_layers"], "input_layers")
+    outputs, _ = _endpoint_names(config["output_layers"], "output_layers")
+    if len(outputs) != 1:
+        raise ValueError(f"output_layers: gpunn's functional models have one output, the config has {len(outputs)}")
     reads, fixed = {}, {}
     for name, entry in entries.items():
         nodes = entry.get("inbound_nodes") or []
@@ -450,29 +466,30 @@ def functional_graph(config: dict) -> dict:
             if fixed[name] is False and entry.get("class_name") in TRAINING_FALSE_BY_DEFAULT and not (
                     isinstance(nodes[0], dict) and nodes[0].get(FIXED_MARK)):
                 fixed[name] = None  # Keras's recorded default, not a mode the script fixed
-    order, placed = [], set()  # every layer after those it reads (a depth-first walk from the output)
+    order, placed = [], set(inputs)  # every layer after those it reads (a depth-first walk from the output)
 
     def place(name, path=()):
         if name in placed:
             return
         if name in path:
             raise ValueError(f"layer {name!r}: its inbound nodes form a cycle")
-        if name != first:
-            if name not in reads:
-                raise ValueError(f"layer {name!r}: not called on the inputs {first!r}")
-            for parent in reads[name]:
-                place(parent, path + (name,))
+        if name not in reads:
+            raise ValueError(f"layer {name!r}: not called on the inputs {inputs}")
+        for parent in reads[name]:
+            place(parent, path + (name,))
         placed.add(name)
         order.append(name)
 
-    place(last)
-    index = {name: i - 1 for i, name in enumerate(order)}  # the InputLayer (first placed) is -1
-    sources = tuple(tuple(index[parent] for parent in reads[name]) for name in order[1:])
+    place(outputs[0])
+    index = {name: wiring.input_source(k) for k, name in enumerate(inputs)}
+    index.update({name: i for i, name in enumerate(order)})
+    sources = tuple(tuple(index[parent] for parent in reads[name]) for name in order)
     layers = [{key: value for key, value in entries[name].items() if key not in ("inbound_nodes", "name")}
-              for name in order]
-    modes = [fixed[name] for name in order[1:]]
+              for name in inputs + order]
+    modes = [fixed[name] for name in order]
     return {"name": config.get("name"), "trainable": config.get("trainable", True), "layers": layers,
-            "functional": True, "sources": None if wiring.is_chain(sources) else [list(s) for s in sources],
+            "functional": True, "inputs": len(inputs), "input_keys": input_keys,
+            "sources": None if wiring.is_chain(sources) else [list(s) for s in sources],
             "modes": None if all(mode is None for mode in modes) else modes}
 
 

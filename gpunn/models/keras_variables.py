@@ -130,8 +130,11 @@ def weight_tensors(model, per_layer: list[list[np.ndarray] | None], filepath) ->
     tensors ``save.restore_weights`` takes, keyed by the layers' positions and weights' names. A layer whose
     number of weights differs from the file's is refused here; shapes are checked by ``restore_weights``."""
     tensors = {}
-    first = len(model.layers) - len(model._layers)  # past the InputLayer a functional model lists first
-    for index, (layer, values) in enumerate(zip(model.layers[first:], per_layer[first:])):
+    position = {id(layer): index for index, layer in enumerate(model._layers)}  # a functional's InputLayers: none
+    for layer, values in zip(model.layers, per_layer):
+        if id(layer) not in position:
+            continue
+        index = position[id(layer)]
         specs = keras_weight_order(layer)
         if not values:
             continue  # reported as missing by restore_weights, if the layer has weights

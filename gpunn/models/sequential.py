@@ -51,6 +51,8 @@ class Sequential(Trainer):
         self._sources: tuple | None = None
         # Per layer, the ``training`` its functional call fixed (None: the model's mode); None when none did
         self._modes: tuple | None = None
+        # A functional model of several inputs: how they are packed into the one array it runs on
+        self._packed = None
         self._built_input_shape: tuple | None = None
         self.built = False
         self.ops = None
@@ -149,8 +151,18 @@ class Sequential(Trainer):
         from ..layers.calling import call_result, check_training, to_backend
         from ..layers import symbolic
 
-        if symbolic.is_symbolic(inputs):  # a model used as a layer of a functional model: base_model(inputs)
+        values = inputs.values() if isinstance(inputs, dict) else inputs if isinstance(inputs, (list, tuple)) else [
+            inputs]
+        if any(symbolic.is_symbolic(value) for value in values):  # a model called in a functional model
             return symbolic.call_symbolic_model(self, inputs, training, mask)
+        if self._packed is not None:  # several inputs: one array of their features side by side
+            ops = self.ops or get_ops()
+            values = self._packed.per_input("inputs", inputs)
+            if not ops.on_host and all(isinstance(v, ops.xp.ndarray) for v in values):
+                self._ensure_built(None)
+                inputs = self._packed.pack_device("inputs", values, self.dtype)
+            else:
+                inputs = self._pack_inputs("inputs", inputs)
 
         if mask is not None:
             raise ValueError("mask: gpunn models take no mask; leave mask=None")
@@ -173,14 +185,37 @@ class Sequential(Trainer):
         else:
             self._check_input_values("inputs", inputs)
             y = self.ops.asarray(check_inputs("inputs", inputs, expected, self.dtype))
-        y, _ = wiring.forward(self._layers, self._sources, y, training, modes=self._modes)
+        y, _ = wiring.forward(self._layers, self._sources, self._split_inputs(y), training, modes=self._modes)
         return call_result(self.ops, self.ops.copy(y))  # the last layer's workspace is written again next call
 
-    def _check_input_values(self, argument: str, x) -> None:
-        """Host inputs ``x`` refused, naming ``argument``, where a layer reading them cannot take their values."""
+    def _check_input_values(self, argument: str, x, k: int | None = None) -> None:
+        """Host inputs ``x`` refused, naming ``argument``, where a layer reading them cannot take their values.
+        ``k``: the model's input they are; None: what the model runs on (for several inputs, the packed array,
+        whose inputs were checked one by one as they were packed)."""
+        if k is None and self._packed is not None:
+            return
+        source = wiring.input_source(k or 0)
         for i, layer in enumerate(self._layers):
-            if i == 0 or (self._sources is not None and wiring.MODEL_INPUT in self._sources[i]):
+            if (i == 0 and self._sources is None) or (self._sources is not None and source in self._sources[i]):
                 layer.check_input_values(argument, x)
+
+    def _pack_inputs(self, argument: str, x):
+        """For a model of several inputs, the one array it runs on, from what was passed for them (checked input
+        by input: values, shapes, dtype); any other model's ``x`` as it is."""
+        if self._packed is None:
+            return x
+        from ..data import as_feature_array, check_inputs
+
+        def convert(k, name, value):
+            array = as_feature_array(name, value)
+            self._check_input_values(name, array, k)
+            return check_inputs(name, array, self._packed.shapes[k], self.dtype)
+
+        return self._packed.pack(argument, x, self.dtype, convert)
+
+    def _split_inputs(self, x):
+        """The packed batch ``x`` as the list of the model's inputs (a model of one input: ``x`` itself)."""
+        return x if self._packed is None else self._packed.split(x)
 
     def pop(self) -> Layer:
         if not self._layers:
@@ -213,6 +248,8 @@ class Sequential(Trainer):
 
     @property
     def declared_input_shape(self) -> tuple | None:
+        if self._packed is not None:
+            return (self._packed.width,)
         if self._input_layer is not None:
             return self._input_layer.declared_input_shape
         if self._layers and self._layers[0].declared_input_shape is not None:
@@ -221,7 +258,10 @@ class Sequential(Trainer):
 
     @property
     def input_shape(self):
+        """(None,) + the input's sample shape; for several inputs, the list of them, as Keras gives it."""
         self._require_built("input_shape")
+        if self._packed is not None:
+            return [(None,) + shape for shape in self._packed.shapes]
         return (None,) + self._built_input_shape
 
     @property
@@ -277,7 +317,8 @@ class Sequential(Trainer):
                     f"dtype: layer {layer.name!r} holds {held.pop()} weights and this model computes in {dtype}; "
                     f"build the model in the weights' dtype (e.g. gpunn.Input(shape=..., dtype=...))"
                 )
-        wiring.build_shapes(self._layers, self._sources, tuple(input_shape), _build_layer)
+        input_shapes = [tuple(input_shape)] if self._packed is None else self._packed.shapes
+        wiring.build_shapes(self._layers, self._sources, input_shapes, _build_layer)
         self._built_input_shape = tuple(input_shape)
         self._mask_links, self._output_mask_source = masking.link(self._layers, self._sources)
         masking.attach(self._mask_links)
@@ -288,6 +329,8 @@ class Sequential(Trainer):
         """New flat buffers for the layers (their current values kept, new layers initialised), laid out for the
         trainable flags in effect (those of the last compile)."""
         self.ops = ops
+        if self._packed is not None:
+            self._packed.bind(ops)
         self._store = ParameterStore(ops, self._layers, self.dtype, trainable_state.in_effect(self))
         self._drop_steps()
 

@@ -17,6 +17,8 @@ import textwrap
 
 import numpy as np
 
+from ..layers import wiring
+
 # rich's box.HEAVY_HEAD, which Keras's table uses: (left, horizontal, cross, right) per line kind.
 _TOP = ("┏", "━", "┳", "┓")
 _HEAD = ("┃", " ", "┃", "┃")
@@ -115,8 +117,9 @@ def _connections(model) -> dict | None:
     if sources is None:
         return None
     names = {i: layer.name for i, layer in enumerate(model._layers)}
-    names[-1] = model._input_layer.name
-    cells = {id(model._input_layer): "-"}
+    cells = {}
+    for k, source in enumerate(model._input_layers):
+        names[wiring.input_source(k)], cells[id(source)] = source.name, "-"
     for layer, reads in zip(model._layers, sources):
         cells[id(layer)] = ", ".join(f"{names[s]}[0][0]" for s in reads)
     return cells

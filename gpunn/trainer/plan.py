@@ -14,6 +14,7 @@ class TrainPlan:
     layers: list               # the layers run in training (a fused trailing Activation layer left out)
     sources: tuple | None      # how they connect (layers/wiring.py); None: a chain
     modes: tuple | None        # per layer, a training mode its functional call fixed (None: the step's)
+    split_inputs: object       # the batch as the model's inputs (several: layers/packed_inputs.py)
     dense_tail_fused: bool     # the last Dense returns logits; the loss applies its activation
     loss_takes_logits: bool
     need_dx: list              # per layer: does any layer it reads from have trainable weights? (wiring.need_dx)
@@ -52,7 +53,7 @@ def make_plan(model, sparse_labels: bool) -> TrainPlan:
     need_dx = wiring.need_dx(layers, sources, lambda layer: layer.bound.grads)
     units = model._layers[-1].output_shape[-1]
     return TrainPlan(
-        layers=layers, sources=sources, modes=modes, dense_tail_fused=fused and isinstance(last, Dense),
+        layers=layers, sources=sources, modes=modes, split_inputs=model._split_inputs, dense_tail_fused=fused and isinstance(last, Dense),
         loss_takes_logits=fused or loss.from_logits, need_dx=need_dx,
         has_regularizers=any(s.regularizer is not None for layer in layers for s in layer.weight_specs()),
         has_constraints=any(s.constraint is not None and s.name in layer.bound.grads
@@ -82,7 +83,7 @@ def resolve_metrics(model, units: int, sparse_labels: bool) -> list:
 def run_forward(plan: TrainPlan, x, training: bool, outputs: dict | None = None):
     """(output, backprops): the plan's layers in order; the fused tail Dense hands over logits. ``outputs``, when
     given, receives the output of each layer with an activity regularizer, by index."""
-    return wiring.forward(plan.layers, plan.sources, x, training, raw_last=plan.dense_tail_fused, outputs=outputs,
+    return wiring.forward(plan.layers, plan.sources, plan.split_inputs(x), training, raw_last=plan.dense_tail_fused, outputs=outputs,
                           keep=plan.activity, modes=plan.modes)
 
 

@@ -89,7 +89,7 @@ def predict_rows(model, x: np.ndarray, batch_size: int, cbs=None) -> np.ndarray:
             xb = inputs[rows] = ops.empty((rows,) + tuple(model._built_input_shape), dtype=model.dtype)
         ops.upload(x[start:stop], xb)
         with OutOfMemoryGuard(ops, batch_size):
-            y, _ = wiring.forward(model._layers, model._sources, xb, False, modes=model._modes)
+            y, _ = wiring.forward(model._layers, model._sources, model._split_inputs(xb), False, modes=model._modes)
             ops.copy_into(y, out[start:stop])
         if cbs is not None:
             cbs.on_predict_batch_end(index, {"outputs": ops.to_numpy(out[start:stop])})

@@ -193,7 +193,7 @@ class Trainer:
 
     # ---- data checks ------------------------------------------------------------------------------
     def _prepare(self, x, y, x_argument="x", y_argument="y"):
-        x = as_feature_array(x_argument, x)
+        x = as_feature_array(x_argument, self._pack_inputs(x_argument, x))
         self._ensure_built(x.shape)
         self._check_input_values(x_argument, x)
         x = check_inputs(x_argument, x, self._built_input_shape, self.dtype)

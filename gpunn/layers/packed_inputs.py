@@ -1,0 +1,95 @@
+"""A model of several inputs (``keras.Model(inputs=[a, b], ...)``) runs on one array: each sample's features of
+every input, flattened and side by side, input 0's first. Everything on the data side (checks, shuffles, batches,
+shards over ranks, device feeds, recorded steps and CUDA graphs) then handles one array, as for any model.
+
+``pack`` makes that array from what a user passes, as Keras takes it: a list or tuple in the order of
+``model.inputs``, or a dict by input name. ``split`` hands each input its columns before the first layer runs,
+copied into buffers of its own for the batch size (contiguous, as the layers take them; a step allocates
+nothing once they exist).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ops.workspace import Workspaces
+
+
+class PackedInputs:
+    def __init__(self, names: list, shapes: list):
+        self.names = list(names)
+        self.shapes = [tuple(shape) for shape in shapes]
+        self.widths = [math.prod(shape) for shape in self.shapes]
+        self.offsets = [sum(self.widths[:k]) for k in range(len(self.widths))]
+        self.width = sum(self.widths)
+        self.ops = None
+        self._workspaces = None
+
+    def bind(self, ops) -> None:
+        if self.ops is not ops:
+            self.ops, self._workspaces = ops, Workspaces(ops)
+
+    # ---- the device side -------------------------------------------------------------------------------
+    def split(self, x) -> list:
+        """The inputs in the packed batch ``x`` (rows, width), each (rows,) + its sample shape."""
+        rows = x.shape[0]
+        ws = self._workspaces(rows)
+        parts = []
+        for k, (shape, offset, width) in enumerate(zip(self.shapes, self.offsets, self.widths)):
+            part = ws.buffer(f"input{k}", (rows,) + shape, x.dtype)
+            self.ops.copy_into(x[:, offset:offset + width], part.reshape(rows, width))
+            parts.append(part)
+        return parts
+
+    def pack_device(self, argument: str, arrays: list, dtype):
+        """The packed array of device arrays (a model called on CuPy arrays stays on the GPU)."""
+        xp = self.ops.xp
+        self._check_shapes(argument, [tuple(a.shape) for a in arrays])
+        return xp.concatenate([xp.asarray(a, dtype=dtype).reshape(len(a), -1) for a in arrays], axis=1)
+
+    # ---- the host side ---------------------------------------------------------------------------------
+    def per_input(self, argument: str, x) -> list:
+        """What was passed for the inputs, as one value per input in the model's order."""
+        count = len(self.names)
+        if isinstance(x, dict):
+            missing = [name for name in self.names if name not in x]
+            unknown = sorted(str(key) for key in x if key not in self.names)
+            if missing or unknown:
+                raise ValueError(f"{argument}: expected a dict of the model's inputs {self.names}; "
+                                 + (f"missing {missing}" if missing else f"unknown keys {unknown}"))
+            return [x[name] for name in self.names]
+        if isinstance(x, (list, tuple)) and len(x) == count:
+            return list(x)
+        got = f"a {type(x).__name__} of {len(x)}" if isinstance(x, (list, tuple)) else type(x).__name__
+        raise ValueError(f"{argument}: the model has {count} inputs {self.names}; expected a list or tuple of "
+                         f"{count} arrays in that order, or a dict by input name, got {got}")
+
+    def pack(self, argument: str, x, dtype, convert) -> np.ndarray:
+        """The packed host array of what was passed for the inputs. ``convert(k, name, value)``: input k's
+        value as a checked host array of its samples' shape in ``dtype`` (``name`` names it in errors)."""
+        values = self.per_input(argument, x)
+        arrays = []
+        for k, value in enumerate(values):
+            name = f"{argument}[{self.names[k]!r}]" if isinstance(x, dict) else f"{argument}[{k}]"
+            arrays.append(convert(k, name, value))
+        lengths = {len(a) for a in arrays}
+        if len(lengths) > 1:
+            raise ValueError(f"{argument}: the inputs have different numbers of samples "
+                             f"{[len(a) for a in arrays]}; each input needs one row per sample")
+        rows = arrays[0].shape[0]
+        packed = np.empty((rows, self.width), dtype=dtype)
+        for array, offset, width in zip(arrays, self.offsets, self.widths):
+            packed[:, offset:offset + width] = array.reshape(rows, width)
+        return packed
+
+    def _check_shapes(self, argument: str, shapes: list) -> None:
+        if len(shapes) != len(self.shapes):
+            raise ValueError(f"{argument}: the model has {len(self.shapes)} inputs {self.names}, got {len(shapes)} "
+                             "arrays")
+        for k, (shape, expected) in enumerate(zip(shapes, self.shapes)):
+            if tuple(shape[1:]) != expected:
+                raise ValueError(f"{argument}[{k}]: input {self.names[k]!r} takes samples of shape {expected}, got "
+                                 f"samples of shape {tuple(shape[1:])}")
+        if len({shape[0] for shape in shapes}) > 1:
+            raise ValueError(f"{argument}: the inputs have different numbers of samples {[s[0] for s in shapes]}")

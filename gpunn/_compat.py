@@ -219,6 +219,17 @@ def _namespace(**members) -> ModuleType:
     return module
 
 
+@functools.lru_cache(maxsize=None)
+def pydot() -> ModuleType | None:
+    """pydot for ``plot_model`` / ``model_to_dot`` (``pip install 'gpunn[plot]'``), else pydot_ng or pydotplus (the
+    older forks Keras also takes), or None."""
+    for name in ("pydot", "pydot_ng", "pydotplus"):
+        module = _try_import(name)
+        if module is not None:
+            return module
+    return None
+
+
 def version_of(dist_name: str) -> str | None:
     from importlib import metadata
 

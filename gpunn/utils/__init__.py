@@ -2,10 +2,11 @@
 from ..backend import clear_session
 from ..random import set_random_seed
 from .file_utils import get_file
+from .model_visualization import model_to_dot, plot_model
 from .np_utils import to_categorical
 from .numerical_utils import normalize
 from .py_dataset import PyDataset, Sequence
 from .sequence_utils import pad_sequences
 
 __all__ = ["to_categorical", "set_random_seed", "normalize", "clear_session", "PyDataset", "Sequence", "get_file",
-           "pad_sequences"]
+           "pad_sequences", "model_to_dot", "plot_model"]

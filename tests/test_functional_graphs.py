@@ -109,6 +109,7 @@ def test_layers_are_listed_in_keras_order_with_their_connections():
         "x", "dense", "dense", "concatenate", "add", "concatenate", "dense"]
     assert model.output_shape == (None, 1) and model.layers[3].output_shape == (24,)
     assert model.input is inputs and model.inputs == [inputs] and model.output is model.outputs[0]
+    assert model.output_names == [model.layers[-1].name]
 
 
 def test_wrong_merges_are_refused_by_name():

@@ -270,6 +270,11 @@ class Sequential(Trainer):
         return (None,) + tuple(self._layers[-1].output_shape)
 
     @property
+    def output_names(self) -> list[str]:
+        """As Keras's: the names of the layers making the outputs (``dict(zip(model.output_names, ...))``)."""
+        return [self._layers[-1].name] if self._layers else []
+
+    @property
     def dtype(self) -> str:
         """The first dtype a layer declares; else that of the weights reused layers hold (a layer keeps its
         weights' precision, as a Keras layer keeps its variables'; ``get_config`` records it); else float32."""

@@ -625,3 +625,81 @@ def test_several_inputs_from_generators_and_datasets():
     assert len(history.history["val_loss"]) == 2
     assert model.evaluate(ByName(), verbose=0) == pytest.approx(model.evaluate([xw, xd], y, verbose=0), rel=1e-6)
     np.testing.assert_allclose(model.predict(ByName(), verbose=0), model.predict([xw, xd], verbose=0), rtol=1e-6)
+
+    class InputsOnly(ByName):  # a dict batch is the inputs alone, as Keras's unpack_x_y_sample_weight takes it
+        def __getitem__(self, i):
+            return super().__getitem__(i)[0]
+
+    np.testing.assert_allclose(model.predict(InputsOnly(), verbose=0), model.predict([xw, xd], verbose=0), rtol=1e-6)
+
+
+def test_a_model_called_in_a_graph_keeps_its_layers_order_through_configs_clones_and_files(tmp_path):
+    """The nested model's layers take their places in the whole graph's Keras order, so that a model rebuilt
+    from its config (a file, a clone) puts every weight back on its layer."""
+    i = gpunn.Input(shape=(4,))
+    inner = gpunn.Model(i, layers.Dense(4, name="in_c")(layers.Dense(4, name="in_b")(layers.Dense(4, name="in_a")(i))))
+    x = gpunn.Input(shape=(4,), name="x")
+    side = layers.Dense(4, name="s3")(layers.Dense(4, name="s2")(layers.Dense(4, name="s1")(x)))
+    model = gpunn.Model(x, layers.Dense(2, name="out")(layers.Add(name="add")([inner(x), side])))
+    names = [layer.name for layer in model.layers]
+    data = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    expected = model.predict(data, verbose=0)
+    assert [layer.name for layer in gpunn.models.model_from_json(model.to_json()).layers] == names
+    clone = gpunn.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    np.testing.assert_array_equal(clone.predict(data, verbose=0), expected)
+    for name in ("m.keras", "m.h5", "m.safetensors"):
+        model.save(tmp_path / name)
+        loaded = gpunn.models.load_model(tmp_path / name)
+        assert [layer.name for layer in loaded.layers] == names, name
+        np.testing.assert_array_equal(loaded.predict(data, verbose=0), expected, err_msg=name)
+
+
+def test_one_input_in_a_list_or_dict_and_builds_of_several_inputs():
+    """As Keras: a model of one input takes it in a list of one or a dict by its name; a model called on a list
+    of one symbolic input; build() of several inputs checks the shapes it is given."""
+    a = gpunn.Input(shape=(3,), name="a")
+    model = gpunn.Model(a, layers.Dense(2)(a))
+    x = np.ones((4, 3), dtype=np.float32)
+    expected = model.predict(x, verbose=0)
+    np.testing.assert_array_equal(model.predict([x], verbose=0), expected)
+    np.testing.assert_array_equal(model.predict({"a": x}, verbose=0), expected)
+    with pytest.raises(ValueError, match="one input is"):
+        model.predict({"b": x}, verbose=0)
+    outer_input = gpunn.Input(shape=(3,))
+    assert gpunn.Model(outer_input, model([outer_input])).output_shape == (None, 2)
+    with pytest.raises(ValueError, match="has one input"):
+        model([outer_input, outer_input])
+    two = _multi()
+    two.build([(None, 5), (None, 6)])
+    two.build([(5,), (6,)])
+    with pytest.raises(ValueError, match="input_shape: the model's inputs"):
+        two.build([(None, 5), (None, 7)])
+    xw, xd, _ = _multi_data()
+    assert two.predict([xw, xd], verbose=0).shape == (48, 1)
+
+
+def test_a_dropout_fixed_in_a_keras_3_16_file_stays_fixed(tmp_path):
+    """Keras 3.16 records only the modes a script passed: its files' training=False on a Dropout is kept."""
+    inputs = gpunn.Input(shape=(4,))
+    model = gpunn.Model(inputs, layers.Dense(1)(layers.Dropout(0.5, name="drop")(inputs, training=False)))
+    model.save(tmp_path / "m.keras")
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    for entry in config["config"]["layers"]:
+        for node in entry["inbound_nodes"]:
+            node.pop("gpunn_fixed_training", None)  # as Keras writes it
+    members["config.json"] = json.dumps(config).encode()
+    for version, expected in (("3.16.0", (False, None)), ("3.15.1", None)):
+        metadata = json.loads(members["metadata.json"])
+        metadata["keras_version"] = version
+        metadata.pop("gpunn", None)
+        members["metadata.json"] = json.dumps(metadata).encode()
+        with zipfile.ZipFile(tmp_path / f"{version}.keras", "w") as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+        assert gpunn.models.load_model(tmp_path / f"{version}.keras")._modes == expected, version

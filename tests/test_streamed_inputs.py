@@ -407,7 +407,7 @@ def _bad(batches):
     ([(np.where(X[:5] > 1, np.nan, X[:5]), Y[:5])], ["batch 0 of the generator, its x", "NaN"]),
     ([(X[:5], Y[:5], -W[:5] - 1)], ["batch 0 of the generator, its sample_weight", "non-negative"]),
     ([X[:5]], ["x: batch 0 of the generator", "without y"]),
-    ([{"x": X[:5]}], ["batch 0 of the generator", "a dict"]),
+    ([{"x": X[:5]}], ["batch 0 of the generator", "without y (dict)"]),
     ([(X[:5], Y[:5], W[:5], W[:5])], ["batch 0 of the generator", "a tuple of 4 elements"]),
     ([], ["x: the generator yielded no batch"]),
 ])

@@ -107,6 +107,13 @@ def call_symbolic_model(model, inputs, training=None, mask=None) -> SymbolicTens
     if getattr(model, "_packed", None) is not None:
         raise ValueError(f"inputs: model {model.name!r} has several inputs; gpunn calls models of one input inside "
                          "another model")
+    if isinstance(inputs, dict) and len(inputs) == 1:
+        inputs = next(iter(inputs.values()))
+    if isinstance(inputs, (list, tuple)) and len(inputs) == 1:
+        inputs = inputs[0]
+    if not is_symbolic(inputs):
+        raise ValueError(f"inputs: model {model.name!r} has one input; it is called on one symbolic value (what "
+                         f"keras.Input or a layer returns), got {type(inputs).__name__}")
     shape = sample_shape_of(inputs)
     if not model.built or tuple(model.input_shape[1:]) != shape:
         model.build((None,) + shape)

@@ -63,13 +63,10 @@ def _input_list(inputs) -> tuple[list, list, object]:
     return layers, names, inputs
 
 
-def _keras_order(inputs: list, output: SymbolicTensor) -> list:
-    """The model's inputs and the calls from them to ``output`` in Keras's order (keras/src/ops/function.py
-    ``map_graph``): by depth, the longest way to the output, deepest first; those of one depth in the order a
-    depth-first walk from the output first meets them (an input nothing reads last but the output, as Keras
-    places it). Every call comes after what it reads."""
-    order_seen: dict = {}  # node -> index of first visit
-    finished: list = []  # post-order: every node after its parents
+def _calls_in_order(inputs: list, output: SymbolicTensor) -> list:
+    """The calls from ``inputs`` to ``output``, each after the calls it reads (a depth-first walk from the
+    output); calls from elsewhere are refused by name."""
+    finished: list = []
     done = set()
 
     def visit(node):
@@ -78,43 +75,64 @@ def _keras_order(inputs: list, output: SymbolicTensor) -> list:
                 name = getattr(node, "name", node)
                 raise ValueError(f"outputs: they do not come from the inputs given ({[i.name for i in inputs]}) "
                                  f"alone but also from the input {name!r}")
+            return
         if id(node) in done:
             return
-        order_seen.setdefault(id(node), len(order_seen))
-        for parent in getattr(node, "parents", ()):
+        for parent in node.parents:
             visit(parent)
         done.add(id(node))
         finished.append(node)
 
     visit(output)
+    return finished
+
+
+def keras_order(sources: tuple, input_count: int) -> list:
+    """The model's inputs (as their source indices, ``-1 - k``) and layers (as indices) in Keras's order
+    (keras/src/ops/function.py ``map_graph``): by depth, the longest way to the output (the last layer), deepest
+    first; those of one depth in the order a depth-first walk from the output first meets them (an input nothing
+    reads at depth 0, first there, as Keras places it). Every layer comes after what it reads."""
+    first_seen: dict = {}
+    finished: list = []
+    done = set()
+
+    def visit(node):
+        if node in done:
+            return
+        first_seen.setdefault(node, len(first_seen))
+        for parent in sources[node] if node >= 0 else ():
+            visit(parent)
+        done.add(node)
+        finished.append(node)
+
+    visit(len(sources) - 1)
     depth: dict = {}
     for node in reversed(finished):
-        here = depth.setdefault(id(node), 0)
-        for parent in getattr(node, "parents", ()):
-            depth[id(parent)] = max(depth.get(id(parent), 0), here + 1)
-    for layer in inputs:  # an input nothing reads: Keras gives it depth 0 and the first place there
-        if id(layer) not in done:
-            depth[id(layer)], order_seen[id(layer)] = 0, -1
-            finished.append(layer)
-    return sorted(finished, key=lambda node: (-depth[id(node)], order_seen[id(node)]))
+        here = depth.setdefault(node, 0)
+        for parent in sources[node] if node >= 0 else ():
+            depth[parent] = max(depth.get(parent, 0), here + 1)
+    for k in range(input_count):
+        source = wiring.input_source(k)
+        if source not in done:
+            depth[source], first_seen[source] = 0, -1
+            finished.append(source)
+    return sorted(finished, key=lambda node: (-depth[node], first_seen[node]))
 
 
 def _graph(inputs: list, outputs) -> tuple[list, tuple, tuple, list]:
     """(layers, sources, modes, keras_layers): the layers called from ``inputs`` to ``outputs`` in Keras's order,
     for each the indices of the layers it reads (``wiring.py``; ``-1 - k``: input k) and the ``training`` its call
     fixed (None: the model's mode), and what Keras's ``model.layers`` lists (the InputLayers in their places). A
-    model called as a layer contributes its layers in its place, its call's ``training`` holding for those whose
-    own call fixed none."""
+    model called as a layer contributes its layers, its call's ``training`` holding for those whose own call fixed
+    none; the order is that of the whole graph so made, so that rebuilding the model from its layers and their
+    sources (a config, a file, a clone) gives the same order."""
     if not isinstance(outputs, SymbolicTensor):
         raise ValueError(f"outputs: expected the result of calling layers on the inputs, got {outputs!r}")
-    layers, sources, modes, keras_layers = [], [], [], []
+    layers, sources, modes = [], [], []
     made_by: dict = {}  # call -> index of the layer whose output it is; input -> its source index
     made_by.update({id(layer): wiring.input_source(k) for k, layer in enumerate(inputs)})
     seen = set()
-    for call in _keras_order(inputs, outputs):
-        if not isinstance(call, SymbolicTensor):
-            keras_layers.append(call)
-            continue
+    for call in _calls_in_order(inputs, outputs):
         reads = tuple(made_by[id(parent)] for parent in call.parents)
         inner = call.layer._layers if isinstance(call, ModelCall) else [call.layer]
         inner_sources = call.layer._sources if isinstance(call, ModelCall) else None
@@ -126,7 +144,6 @@ def _graph(inputs: list, outputs) -> tuple[list, tuple, tuple, list]:
                                  "functional models call each layer once (shared layers are not supported)")
             seen.add(id(layer))
             layers.append(layer)
-            keras_layers.append(layer)
             own = None if inner_modes is None else inner_modes[k]
             modes.append(call.training if own is None else own)
             if inner_sources is None:
@@ -134,7 +151,13 @@ def _graph(inputs: list, outputs) -> tuple[list, tuple, tuple, list]:
             else:
                 sources.append(tuple(reads[0] if s == wiring.MODEL_INPUT else base + s for s in inner_sources[k]))
         made_by[id(call)] = len(layers) - 1
-    return layers, tuple(sources), tuple(modes), keras_layers
+    order = keras_order(tuple(sources), len(inputs))
+    new_index = {old: new for new, old in enumerate(node for node in order if node >= 0)}
+    ordered = [node for node in order if node >= 0]
+    return ([layers[i] for i in ordered],
+            tuple(tuple(s if s < 0 else new_index[s] for s in sources[i]) for i in ordered),
+            tuple(modes[i] for i in ordered),
+            [inputs[-1 - node] if node < 0 else layers[node] for node in order])
 
 
 class Functional(Sequential):

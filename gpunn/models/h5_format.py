@@ -95,6 +95,13 @@ def _json_attribute(filepath: str, contents, name: str):
         raise NotAModelFileError(f"filepath: {filepath!r} is damaged: its {name} is not JSON ({exc})") from None
 
 
+def _text_attribute(contents, name: str) -> str | None:
+    text = contents.attribute("", name)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return text if isinstance(text, str) else None
+
+
 def _weights_in_order(filepath: str, contents, group: str) -> list[tuple[str, list]]:
     """(layer name, its weights) of each layer with weights, in the order of ``layer_names``
     (legacy_h5_format.py ``load_weights_from_hdf5_group``)."""
@@ -149,6 +156,7 @@ def read_model(filepath: str, contents) -> KerasFileContents:
         compile_config=_json_attribute(filepath, contents, "training_config"),
         weights_in_order=_weights_in_order(filepath, contents, "model_weights"),
         optimizer_values=_optimizer_values(filepath, contents), dropout_counters=counters,
+        keras_version=_text_attribute(contents, "keras_version"),
     )
 
 

@@ -203,14 +203,14 @@ def _layer_from_keras(entry: dict, rank: int | None) -> tuple[dict, int | None]:
     return {"class_name": cls.__name__, "config": config}, rank
 
 
-def model_config_from_keras(config: dict) -> dict:
+def model_config_from_keras(config: dict, keras_version: str | None = None) -> dict:
     """gpunn's serialized Sequential ({"class_name", "config"}) for a Keras model config of either flavour (a
     functional chain as the Sequential of its layers, marked ``"functional": True`` in the config). A model of
     another class is returned with its class name, for the caller to refuse."""
     functional = config.get("class_name") in ("Functional", "Model")
     if config.get("class_name") != "Sequential" and not functional:
         return {"class_name": config.get("class_name"), "config": {}}
-    inner = functional_graph(config["config"]) if functional else config["config"]
+    inner = functional_graph(config["config"], keras_version) if functional else config["config"]
     if isinstance(inner, list):  # Keras 1 and early Keras 2 wrote a Sequential's config as its layer list
         inner = {"layers": inner}
     build_input_shape = inner.get("build_input_shape")
@@ -386,9 +386,10 @@ def sequential_config(model, native: bool = True) -> dict:
 
 
 # Layers whose Keras call() defaults to training=False. Keras up to 3.15 recorded that default in the call's node
-# (``"kwargs": {"training": false}``) for every plain call, so in a Keras config it does not say that the script
-# fixed the mode: it is read as a plain call. gpunn marks the calls it did fix (``FIXED_MARK`` in the node, which
-# Keras ignores), so that its own configs and files keep them.
+# (``"kwargs": {"training": false}``) for every plain call, so in a config from such a Keras (or of no known
+# version: a config or JSON string) it does not say that the script fixed the mode: it is read as a plain call.
+# Keras 3.16 records only what the script passed. gpunn marks the calls it did fix (``FIXED_MARK`` in the node,
+# which Keras ignores), so that its own configs and files keep them.
 TRAINING_FALSE_BY_DEFAULT = {"Dropout", "AlphaDropout", "GaussianDropout", "GaussianNoise", "SpatialDropout1D"}
 FIXED_MARK = "gpunn_fixed_training"
 
@@ -443,7 +444,16 @@ def _endpoint_names(value, argument: str) -> tuple[list, list | None]:
     raise ValueError(f"{argument}: expected [name, 0, 0] or a list or dict of them, got {value!r}")
 
 
-def functional_graph(config: dict) -> dict:
+def _records_training_default(keras_version: str | None) -> bool:
+    """Whether the Keras that wrote a config recorded Dropout's ``training=False`` default in every call
+    (releases before 3.16, and an unknown one)."""
+    try:
+        return tuple(int(part) for part in str(keras_version).split(".")[:2]) < (3, 16)
+    except ValueError:
+        return True
+
+
+def functional_graph(config: dict, keras_version: str | None = None) -> dict:
     """A Keras functional config (``Functional.get_config``, Keras 3's or tf.keras 2's) as gpunn's: the InputLayers
     (``"inputs"`` of them, and ``"input_keys"`` when they were a dict), then the layers from them to the output,
     each after those it reads, with ``"functional": True`` and ``"sources"``: per layer after the InputLayers,
@@ -464,7 +474,8 @@ def functional_graph(config: dict) -> dict:
         if nodes:
             reads[name], fixed[name] = _inbound(name, nodes[0])
             if fixed[name] is False and entry.get("class_name") in TRAINING_FALSE_BY_DEFAULT and not (
-                    isinstance(nodes[0], dict) and nodes[0].get(FIXED_MARK)):
+                    isinstance(nodes[0], dict) and nodes[0].get(FIXED_MARK)) and _records_training_default(
+                    keras_version):
                 fixed[name] = None  # Keras's recorded default, not a mode the script fixed
     order, placed = [], set(inputs)  # every layer after those it reads (a depth-first walk from the output)
 

@@ -179,6 +179,7 @@ def read_model(filepath: str, data: bytes) -> KerasFileContents:
         filepath=filepath, legacy=False, model_config=config, compile_config=config.get("compile_config"),
         weights_by_path={k: v for k, v in found.items() if k.startswith("layers/")},
         optimizer_values=found.get("optimizer"), dropout_counters=counters,
+        keras_version=metadata.get("keras_version") if isinstance(metadata, dict) else None,
     )
 
 

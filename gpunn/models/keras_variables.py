@@ -281,6 +281,7 @@ class KerasFileContents:
     weights_in_order: list[tuple[str, list]] | None = None
     optimizer_values: list | None = None
     dropout_counters: dict = field(default_factory=dict)
+    keras_version: str | None = None  # the Keras release that wrote the file, where the file says
 
     def per_layer_weights(self, model) -> list[list | None]:
         """Each of ``model``'s layers' weights in the file (Keras's order), None where it holds none. Keras 3

@@ -119,7 +119,7 @@ def _load_keras(contents, compile: bool):
     """A model from a Keras-format file's contents (``keras_variables.KerasFileContents``)."""
     filepath = contents.filepath
     with _from_file(filepath, _NOT_A_MODEL):
-        config = model_config_from_keras(contents.model_config)
+        config = model_config_from_keras(contents.model_config, contents.keras_version)
     model = _build(filepath, config)
     with _from_file(filepath, "its weights do not fit its model config"):
         restore_weights(model, weight_tensors(model, contents.per_layer_weights(model), filepath), filepath)

@@ -203,7 +203,7 @@ class Sequential(Trainer):
         """For a model of several inputs, the one array it runs on, from what was passed for them (checked input
         by input: values, shapes, dtype); any other model's ``x`` as it is."""
         if self._packed is None:
-            return x
+            return self._single_input(x)
         from ..data import as_feature_array, check_inputs
 
         def convert(k, name, value):
@@ -212,6 +212,23 @@ class Sequential(Trainer):
             return check_inputs(name, array, self._packed.shapes[k], self.dtype)
 
         return self._packed.pack(argument, x, self.dtype, convert)
+
+    def _single_input(self, x):
+        """A functional model of one input takes it alone, or, as Keras does, in a list or tuple of one array or
+        a dict of one keyed by the input's name (a nested Python list stays data)."""
+        if not getattr(self, "is_functional", False):
+            return x
+        if isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):
+            return x[0]
+        if isinstance(x, dict):
+            structure = getattr(self, "_input_structure", None)
+            names = {self._input_layer.name} | ({str(key) for key in structure} if isinstance(structure, dict)
+                                                else set())
+            if len(x) != 1 or next(iter(x)) not in names:
+                raise ValueError(f"x: the model's one input is {sorted(names)}; got a dict with keys "
+                                 f"{sorted(str(key) for key in x)}")
+            return next(iter(x.values()))
+        return x
 
     def _split_inputs(self, x):
         """The packed batch ``x`` as the list of the model's inputs (a model of one input: ``x`` itself)."""
@@ -323,12 +340,29 @@ class Sequential(Trainer):
                     f"build the model in the weights' dtype (e.g. gpunn.Input(shape=..., dtype=...))"
                 )
         input_shapes = [tuple(input_shape)] if self._packed is None else self._packed.shapes
+        if self._packed is not None:
+            input_shape = self._packed_build_shape(input_shape)
         wiring.build_shapes(self._layers, self._sources, input_shapes, _build_layer)
         self._built_input_shape = tuple(input_shape)
         self._mask_links, self._output_mask_source = masking.link(self._layers, self._sources)
         masking.attach(self._mask_links)
         self._pack(get_ops())
         self.built = True
+
+    def _packed_build_shape(self, input_shape) -> tuple:
+        """What ``build(input_shape)`` means for a model of several inputs: their shapes (with or without the
+        batch axis) or the packed width; anything else is refused."""
+        packed = self._packed
+        shapes = list(input_shape) if isinstance(input_shape, (list, tuple)) else None
+        if shapes and all(isinstance(shape, (list, tuple)) for shape in shapes) and len(shapes) == len(packed.shapes):
+            given = [tuple(shape[1:]) if len(shape) == len(expected) + 1 else tuple(shape)
+                     for shape, expected in zip(shapes, packed.shapes)]
+            if given == packed.shapes:
+                return (packed.width,)
+        elif tuple(input_shape) == (packed.width,):
+            return (packed.width,)
+        raise ValueError(f"input_shape: the model's inputs {packed.names} have shapes "
+                         f"{[(None,) + shape for shape in packed.shapes]}; got {input_shape!r}")
 
     def _pack(self, ops) -> None:
         """New flat buffers for the layers (their current values kept, new layers initialised), laid out for the

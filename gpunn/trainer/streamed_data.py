@@ -74,10 +74,7 @@ def unpack_batch(where: str, batch) -> tuple:
     ``unpack_x_y_sample_weight``)."""
     if isinstance(batch, list):
         batch = tuple(batch)
-    if isinstance(batch, dict):
-        raise ValueError(f"{where}: expected a tuple (x, y) or (x, y, sample_weight), got a dict (keys "
-                         f"{sorted(batch)[:5]}); gpunn models have one input and one output")
-    if not isinstance(batch, tuple):
+    if not isinstance(batch, tuple):  # an array, or a dict of a model's inputs: x alone, as in Keras
         return batch, None, None
     if not 1 <= len(batch) <= 3:
         raise ValueError(f"{where}: expected a batch x, (x,), (x, y) or (x, y, sample_weight), got a tuple of "

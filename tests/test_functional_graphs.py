@@ -205,6 +205,14 @@ def build(keras, layers):
     return keras.Model(inputs, layers.Dense(3, activation="softmax", name="out")(wide), name="graph")
 '''
 
+# Keras's side of the comparisons: the model given gpunn's weights, then what Keras shows of it
+KERAS_SHOWS = '''
+model.set_weights([np.array(w, dtype="float32") for w in task["weights"]])
+texts = []
+model.summary(line_length=108, print_fn=lambda text, line_break=False: texts.append(text))
+out = {"layers": [layer.name for layer in model.layers], "config": model.get_config(), "summary": texts[0]}
+'''
+
 KERAS_SIDE = BUILD + r'''
 import json, os, sys
 os.environ["COLUMNS"] = "200"  # rich draws Keras's summary no wider than the terminal
@@ -213,11 +221,7 @@ import keras
 task = json.loads(sys.stdin.read())
 x, y = np.array(task["x"], dtype="float32"), np.array(task["y"])
 model = build(keras, keras.layers)
-model.set_weights([np.array(w, dtype="float32") for w in task["weights"]])
-texts = []
-model.summary(line_length=108, print_fn=lambda text, line_break=False: texts.append(text))
-out = {"layers": [layer.name for layer in model.layers], "config": model.get_config(), "summary": texts[0]}
-for name in ("mine.keras", "mine.h5"):
+''' + KERAS_SHOWS + r'''for name in ("mine.keras", "mine.h5"):
     mine = keras.saving.load_model(task["dir"] + "/" + name)
     out[name] = mine.predict(x, verbose=0).tolist()
 model.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy")
@@ -458,11 +462,7 @@ import keras
 task = json.loads(sys.stdin.read())
 xw, xd, y = (np.array(task[k], dtype="float32") for k in ("xw", "xd", "y"))
 model = build(keras, keras.layers)
-model.set_weights([np.array(w, dtype="float32") for w in task["weights"]])
-texts = []
-model.summary(line_length=108, print_fn=lambda text, line_break=False: texts.append(text))
-out = {"layers": [layer.name for layer in model.layers], "config": model.get_config(), "summary": texts[0]}
-for name in ("mine.keras", "mine.h5"):
+''' + KERAS_SHOWS + r'''for name in ("mine.keras", "mine.h5"):
     out[name] = keras.saving.load_model(task["dir"] + "/" + name).predict([xw, xd], verbose=0).tolist()
 model.compile(optimizer=keras.optimizers.SGD(0.02), loss="mse")
 model.fit((xw, xd), y, batch_size=16, epochs=3, shuffle=False, verbose=0)

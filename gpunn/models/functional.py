@@ -4,12 +4,13 @@
 layers.Dense(10)(x); model = keras.Model(inputs=inputs, outputs=outputs)`` is the same computation as a
 Sequential model of those layers, and runs as one: ``Functional`` is a Sequential whose layers were given by the
 calls (``layers/symbolic.py``) instead of a list. What differs is what Keras's functional models show: ``layers``
-starts with the InputLayer (``get_layer(index=...)`` counts it), ``summary()`` lists it, there is no ``add`` or
-``pop``, and ``get_config()`` / ``to_json()`` are Keras's functional layout (``inbound_nodes``, ``input_layers``,
-``output_layers``; ``keras_config.py``), which ``keras.Model.from_config`` reads and ``Model.from_config`` takes.
+lists the InputLayers (``get_layer(index=...)`` counts them), ``summary()`` too, there is no ``add`` or ``pop``,
+and ``get_config()`` / ``to_json()`` are Keras's functional layout (``inbound_nodes``, ``input_layers``,
+``output_layers``; ``keras_file_config.py``), which ``keras.Model.from_config`` reads and ``Model.from_config``
+takes.
 
 Model files (``.keras``, ``.h5``, gpunn's safetensors) hold it in Keras's functional layout: Keras loads them as
-its functional models, and gpunn loads Keras's functional models that are chains.
+its functional models, and gpunn loads Keras's functional models of the layers it has.
 
 Between its inputs and its one output the model may be any graph (``layers/wiring.py``): branches, skip
 connections, merge layers (``Add``, ``Concatenate``... ``layers/merging.py``), an input read again further on.
@@ -17,8 +18,8 @@ Several inputs (a list, or a dict by name) run as one array of their features si
 (``layers/packed_inputs.py``); ``fit``, ``evaluate``, ``predict`` and calls take a list or tuple of arrays in
 the order of ``inputs``, or a dict by input name, as Keras does. ``layers`` lists the InputLayers and the layers
 in Keras's order. Several outputs and a layer called twice (shared layers) are refused naming what the model
-has. A ``training=`` fixed in a call (``base_model(inputs, training=False)``)
-holds in fit, evaluate and predict, as in Keras (``symbolic.py``).
+has. A ``training=`` fixed in a call (``base_model(inputs, training=False)``) holds in fit, evaluate and predict,
+as in Keras (``symbolic.py``).
 """
 from __future__ import annotations
 

@@ -78,7 +78,7 @@ def _layers_of(translated: dict) -> list:
 
 def model_from_translated(cls, translated: dict, build_config: dict | None = None):
     """A new model from a config translated by ``keras_file_config.model_config_from_keras``: a functional one
-    (``keras.Model``) when the config was a functional chain, else of class ``cls``; built when the config (or
+    (``keras.Model``) when the config was a functional model's, else of class ``cls``; built when the config (or
     ``build_config``, to_json's) records the input shape."""
     from .functional import Functional
 

@@ -205,8 +205,9 @@ def _layer_from_keras(entry: dict, rank: int | None) -> tuple[dict, int | None]:
 
 def model_config_from_keras(config: dict, keras_version: str | None = None) -> dict:
     """gpunn's serialized Sequential ({"class_name", "config"}) for a Keras model config of either flavour (a
-    functional chain as the Sequential of its layers, marked ``"functional": True`` in the config). A model of
-    another class is returned with its class name, for the caller to refuse."""
+    functional model as its InputLayers and layers, marked ``"functional": True`` with their connections:
+    ``functional_graph``; ``keras_version``: the Keras that wrote it, where known). A model of another class is
+    returned with its class name, for the caller to refuse."""
     functional = config.get("class_name") in ("Functional", "Model")
     if config.get("class_name") != "Sequential" and not functional:
         return {"class_name": config.get("class_name"), "config": {}}

@@ -703,3 +703,49 @@ def test_a_dropout_fixed_in_a_keras_3_16_file_stays_fixed(tmp_path):
             for name, data in members.items():
                 archive.writestr(name, data)
         assert gpunn.models.load_model(tmp_path / f"{version}.keras")._modes == expected, version
+
+
+def _random_graph(seed: int):
+    """A small float64 graph drawn from ``seed``: one or two inputs, then layers each reading an earlier value (a
+    Dense, an activation, a normalization, an identity, a PReLU) or merging two or three others (any merge
+    layer)."""
+    import random
+
+    draw, d = random.Random(seed), dict(dtype="float64")
+    inputs = [gpunn.Input(shape=(4,), dtype="float64") for _ in range(draw.choice([1, 2]))]
+    values = list(inputs)
+    unary = [lambda: layers.Dense(4, activation="tanh", **d), lambda: layers.Dense(4, **d),
+             lambda: layers.Activation("sigmoid", **d), lambda: layers.LayerNormalization(**d),
+             lambda: layers.Identity(**d), lambda: layers.PReLU(alpha_initializer="random_normal", **d)]
+    merges = [layers.Add, layers.Subtract, layers.Multiply, layers.Average, layers.Maximum, layers.Minimum,
+              layers.Concatenate]
+    for _ in range(draw.randint(3, 7)):
+        if draw.random() < 0.4 and len(values) >= 2:
+            # Distinct operands: Subtract(x, x) is exactly 0, where a PReLU downstream has its kink, which finite
+            # differences cannot see past (merging a value with itself is checked in _graph above)
+            merge = draw.choice(merges)
+            count = min(len(values), 2 if merge is layers.Subtract else draw.randint(2, 3))
+            value = merge(**d)([values[i] for i in draw.sample(range(len(values)), count)])
+            if merge is layers.Concatenate:
+                value = layers.Dense(4, **d)(value)
+        else:
+            value = draw.choice(unary)()(values[draw.randrange(len(values))])
+        values.append(value)
+    return gpunn.Model(inputs if len(inputs) > 1 else inputs[0], layers.Dense(2, **d)(values[-1])), len(inputs)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_graphs_gradients_match_finite_differences(seed):
+    model, count = _random_graph(seed)
+    model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="mse")
+    rng = np.random.default_rng(seed)
+    xs = [rng.standard_normal((5, 4)) for _ in range(count)]
+    x, y = (xs if count > 1 else xs[0]), rng.standard_normal((5, 2))
+    model.build()
+
+    def objective(_):
+        return ((model.predict(x, verbose=0) - y) ** 2).mean()
+
+    numeric = numerical_gradient(objective, model.params)
+    model.train_on_batch(x, y)
+    assert_gradients_close(np.array(model.grads), numeric, rtol=1e-5, what=f"random graph {seed}")

@@ -56,6 +56,11 @@ def _graph(case: str, dtype="float64"):
         h = layers.Dense(4, activation="tanh", **d)(inputs)
         normalized = layers.BatchNormalization(**d)(layers.Dense(4, **d)(h), training=False)
         return gpunn.Model(inputs, layers.Dense(2, **d)(layers.Add(**d)([h, normalized]))), "mse"
+    if case in ("dot", "dot_normalized"):  # cosine similarity when normalized; (1, d) samples as Embedding gives
+        a = layers.Reshape((1, 3), **d)(layers.Dense(3, activation="tanh", **d)(inputs))
+        b = layers.Reshape((1, 3), **d)(layers.Dense(3, **d)(inputs))
+        similarity = layers.Dot(axes=2, normalize=case == "dot_normalized", **d)([a, b])
+        return gpunn.Model(inputs, layers.Dense(2, **d)(layers.Flatten(**d)(similarity))), "mse"
     if case == "frozen_branch":
         frozen = layers.Dense(4, activation="tanh", trainable=False, **d)
         a = frozen(inputs)
@@ -66,7 +71,8 @@ def _graph(case: str, dtype="float64"):
 
 
 GRAPHS = ["wide_and_deep", "residual", "multiply", "subtract", "average", "maximum", "minimum",
-          "merged_with_itself", "softmax_after_concatenate", "frozen_branch", "batch_norm_fixed_in_inference"]
+          "merged_with_itself", "softmax_after_concatenate", "frozen_branch", "batch_norm_fixed_in_inference", "dot",
+          "dot_normalized"]
 
 
 def _reference_loss(loss, predictions, y):
@@ -749,3 +755,70 @@ def test_random_graphs_gradients_match_finite_differences(seed):
     numeric = numerical_gradient(objective, model.params)
     model.train_on_batch(x, y)
     assert_gradients_close(np.array(model.grads), numeric, rtol=1e-5, what=f"random graph {seed}")
+
+
+
+KERAS_DOT = r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+out = {}
+for name, case in task["cases"].items():
+    a, b = np.array(case["a"], dtype="float32"), np.array(case["b"], dtype="float32")
+    layer = keras.layers.Dot(axes=case["axes"], normalize=case["normalize"])
+    out[name] = {"value": np.asarray(layer([a, b])).tolist(), "shape": list(layer.compute_output_shape(
+        [(None,) + a.shape[1:], (None,) + b.shape[1:]])), "config": {k: layer.get_config()[k] for k in ("axes", "normalize")}}
+users = keras.Input(shape=(1,), name="user", dtype="int32")
+items = keras.Input(shape=(1,), name="item", dtype="int32")
+user_vector = keras.layers.Flatten(name="uf")(keras.layers.Embedding(6, 4, name="ue")(users))
+item_vector = keras.layers.Flatten(name="if")(keras.layers.Embedding(7, 4, name="ie")(items))
+score = keras.layers.Dot(axes=1, name="score")([user_vector, item_vector])
+model = keras.Model([users, items], keras.layers.Activation("sigmoid", name="prob")(score))
+model.set_weights([np.array(w, dtype="float32") for w in task["weights"]])
+model.compile(optimizer=keras.optimizers.SGD(0.5), loss="binary_crossentropy")
+u, i, y = (np.array(task[k]) for k in ("u", "i", "y"))
+model.fit((u, i), y.astype("float32"), batch_size=8, epochs=3, shuffle=False, verbose=0)
+out["trained"] = [w.tolist() for w in model.get_weights()]
+print(json.dumps(out))
+'''
+
+
+def test_dot_computes_and_trains_as_keras_s():
+    """Values, shapes and configs of Dot on arrays against Keras's; a two-input recommender (an Embedding per id,
+    their dot product, a sigmoid) trains to Keras's weights."""
+    rng = np.random.default_rng(3)
+    cases = {
+        "flat": {"a": rng.standard_normal((4, 5)), "b": rng.standard_normal((4, 5)), "axes": 1, "normalize": False},
+        "flat_cosine": {"a": rng.standard_normal((4, 5)), "b": rng.standard_normal((4, 5)), "axes": -1,
+                        "normalize": True},
+        "rows": {"a": rng.standard_normal((3, 1, 4)), "b": rng.standard_normal((3, 1, 4)), "axes": 2,
+                 "normalize": False},
+        "columns": {"a": rng.standard_normal((3, 4, 1)), "b": rng.standard_normal((3, 1, 4)), "axes": [1, 2],
+                    "normalize": True},
+    }
+    users, items = gpunn.Input(shape=(1,), name="user", dtype="int32"), gpunn.Input(shape=(1,), name="item",
+                                                                                   dtype="int32")
+    user_vector = layers.Flatten(name="uf")(layers.Embedding(6, 4, name="ue")(users))
+    item_vector = layers.Flatten(name="if")(layers.Embedding(7, 4, name="ie")(items))
+    model = gpunn.Model([users, items], layers.Activation("sigmoid", name="prob")(
+        layers.Dot(axes=1, name="score")([user_vector, item_vector])))
+    u, i = rng.integers(0, 6, (24, 1)), rng.integers(0, 7, (24, 1))
+    y = (u[:, 0] + i[:, 0]) % 2
+    task = {"cases": {name: {**case, "a": case["a"].tolist(), "b": case["b"].tolist()} for name, case in cases.items()},
+            "weights": [w.tolist() for w in model.get_weights()], "u": u.tolist(), "i": i.tolist(), "y": y.tolist()}
+    theirs = run_keras(KERAS_DOT, task)
+    for name, case in cases.items():
+        layer = layers.Dot(axes=case["axes"], normalize=case["normalize"])
+        got = layer([case["a"].astype(np.float32), case["b"].astype(np.float32)])
+        np.testing.assert_allclose(got, theirs[name]["value"], rtol=1e-5, atol=1e-6, err_msg=name)
+        assert [None] + list(layer.output_shape) == theirs[name]["shape"], name
+        assert {k: layer.get_config()[k] for k in ("axes", "normalize")} == theirs[name]["config"], name
+    model.compile(optimizer=gpunn.optimizers.SGD(0.5), loss="binary_crossentropy")
+    model.fit((u, i), y.astype(np.float32), batch_size=8, epochs=3, shuffle=False, verbose=0)
+    for ours, keras_weight in zip(model.get_weights(), theirs["trained"]):
+        np.testing.assert_allclose(ours, keras_weight, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="other than the batch and the dot axis have size 1"):
+        layers.Dot(axes=2)([gpunn.Input(shape=(2, 3)), gpunn.Input(shape=(2, 3))])
+    with pytest.raises(ValueError, match="one size along its axes"):
+        layers.Dot(axes=1)([gpunn.Input(shape=(3,)), gpunn.Input(shape=(4,))])

@@ -18,8 +18,8 @@ from .global_pooling import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPo
 from .identity import Identity
 from .input_layer import Input, InputLayer
 from .layer_normalization import LayerNormalization
-from .merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average, concatenate,
-                      maximum, minimum, multiply, subtract)
+from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
+                      concatenate, dot, maximum, minimum, multiply, subtract)
 from .leaky_relu import LeakyReLU
 from .preprocessing_normalization import Normalization
 from .prelu import PReLU
@@ -34,7 +34,7 @@ from .variable import Variable
 LAYER_CLASSES = {
     cls.__name__: cls
     for cls in (Activation, ActivityRegularization, Add, AlphaDropout, Average, BatchNormalization, Concatenate, Dense,
-                Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise, GlobalAveragePooling1D,
+                Dot, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise, GlobalAveragePooling1D,
                 GlobalMaxPooling1D, Identity, InputLayer, LayerNormalization, LeakyReLU, Maximum, Minimum, Multiply,
                 Normalization, PReLU, ReLU, Rescaling, Reshape, Softmax, SpatialDropout1D, Subtract,
                 UnitNormalization)
@@ -56,5 +56,6 @@ __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "ActivityRegul
            "LayerNormalization", "Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU", "Normalization", "Rescaling",
            "GaussianNoise", "GaussianDropout", "Reshape", "Identity", "Embedding", "GlobalAveragePooling1D",
            "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Add", "Subtract", "Multiply", "Average", "Maximum",
-           "Minimum", "Concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
+           "Minimum", "Concatenate", "Dot", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
+           "dot",
            "Variable", "deserialize", "serialize"]

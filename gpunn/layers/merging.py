@@ -1,5 +1,5 @@
 """Merge layers (Keras 3: ``keras/src/layers/merging/``): Add, Subtract, Multiply, Average, Maximum, Minimum,
-Concatenate, and their functional forms ``add([a, b])``, ``concatenate([a, b], axis=-1)``...
+Concatenate, Dot, and their functional forms ``add([a, b])``, ``concatenate([a, b], axis=-1)``...
 
 Each is called on a list of inputs (``Add()([x1, x2])``), in a functional model (``wiring.py``) or on arrays.
 The element-wise ones fold the inputs left to right as Keras does (``((x0 + x1) + x2)``; Average divides that
@@ -11,6 +11,8 @@ Backward hands each input a gradient buffer of its own (the caller's backprops m
 A padding mask reaching a merge layer is refused (``wiring.link_masks``): Keras combines masks there.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -271,6 +273,106 @@ class Concatenate(Merge):
         return {**super().get_config(), "axis": self.axis}
 
 
+class Dot(Merge):
+    """The dot product of two inputs along ``axes`` (Keras 3's ``Dot``: ``batch_dot``), after an L2
+    normalization of each along its axis with ``normalize=True`` (Keras's ``x / max(norm(x), 1e-7)``: the cosine
+    similarity). gpunn takes inputs whose sample axes other than the dot axis have size 1 (``(d,)``, ``(1, d)``:
+    an Embedding of one id, as in the recommendation examples); others are refused by name."""
+
+    min_inputs = max_inputs = 2
+    EPSILON = 1e-7  # Keras's backend.epsilon(), the lower bound of ops.normalize's norm
+
+    def __init__(self, axes, normalize=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axes, (list, tuple)):
+            if len(axes) != 2 or not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axes):
+                raise ValueError(f"axes: expected an int or a list of two ints, got {axes!r}")
+            axes = [int(a) for a in axes]
+        elif isinstance(axes, bool) or not isinstance(axes, (int, np.integer)):
+            raise ValueError(f"axes: expected an int or a list of two ints, got {axes!r}")
+        else:
+            axes = int(axes)
+        if not isinstance(normalize, (bool, np.bool_)):
+            raise ValueError(f"normalize: expected True or False, got {normalize!r}")
+        self.axes, self.normalize = axes, bool(normalize)
+
+    def _batched_axes(self, shapes) -> list:
+        """The dot axis of each input, as an axis of the batched input (Keras's rule for negative axes)."""
+        axes = [self.axes] * 2 if isinstance(self.axes, int) else list(self.axes)
+        return [axis % (len(shape) + 1) if axis < 0 else axis for axis, shape in zip(axes, shapes)]
+
+    def compute_output_shape(self, input_shapes) -> tuple:
+        shapes = [tuple(shape) for shape in input_shapes]
+        axes = self._batched_axes(shapes)
+        if 0 in axes:
+            raise ValueError(f"axes: Dot(axes={self.axes}) would take the dot product along the batch axis")
+        if any(axis > len(shape) for axis, shape in zip(axes, shapes)):
+            raise ValueError(f"axes: Dot(axes={self.axes}) on samples of shapes {shapes}: no such axis")
+        widths = [shape[axis - 1] for axis, shape in zip(axes, shapes)]
+        if widths[0] != widths[1]:
+            raise ValueError(f"inputs: Dot(axes={self.axes}) takes inputs of one size along its axes, got samples of "
+                             f"shapes {shapes} ({widths[0]} and {widths[1]} along them)")
+        if any(math.prod(shape) != width for shape, width in zip(shapes, widths)):
+            raise ValueError(f"inputs: gpunn's Dot takes inputs whose axes other than the batch and the dot axis have "
+                             f"size 1, got samples of shapes {shapes}")
+        # Keras's compute_output_shape: the first input's axes but its dot axis, then the second's but its
+        # batch and dot axes; a lone batch axis gets a 1.
+        first = [None] + list(shapes[0])
+        second = [None] + list(shapes[1])
+        first.pop(axes[0])
+        second.pop(axes[1])
+        second.pop(0)
+        out = first + second
+        return tuple(out[1:]) if len(out) > 1 else (1,)
+
+    def _normalized(self, ws, name, x):
+        """(x / max(||x||, eps) along the rows, max(||x||, eps), ||x|| > eps as 0/1) for (rows, d) ``x``."""
+        ops = self.ops
+        rows = x.shape[0]
+        squares = ops.multiply(x, x, ws.buffer(f"{name}.squares", x.shape, x.dtype))
+        norm = ops.sqrt(ops.sum(squares, 1, ws.buffer(f"{name}.norm", (rows, 1), x.dtype), keepdims=True),
+                        ws.buffer(f"{name}.norm", (rows, 1), x.dtype))
+        epsilon = ws.constant("epsilon", self.EPSILON, x.dtype)
+        bounded = ops.maximum(norm, epsilon, ws.buffer(f"{name}.bounded", (rows, 1), x.dtype))
+        above = ops.greater(norm, epsilon, ws.buffer(f"{name}.above", (rows, 1), np.bool_))
+        return ops.divide(x, bounded, ws.buffer(f"{name}.unit", x.shape, x.dtype)), bounded, above
+
+    def forward(self, xs, training):
+        ops = self.ops
+        rows = xs[0].shape[0]
+        ws = self.workspace(rows)
+        width = math.prod(xs[0].shape[1:])
+        a, b = (x.reshape(rows, width) for x in xs)
+        normalized = [self._normalized(ws, f"n{i}", v) for i, v in enumerate((a, b))] if self.normalize else None
+        if normalized:
+            a, b = normalized[0][0], normalized[1][0]
+        products = ops.multiply(a, b, ws.buffer("products", a.shape, a.dtype))
+        y = ops.sum(products, 1, ws.buffer("y", (rows, 1), a.dtype), keepdims=True)
+
+        def backprop(dy, need_dx=True):
+            grad = dy.reshape(rows, 1)
+            dxs = []
+            for i, (own, other, flag) in enumerate(zip((a, b), (b, a), _flags(need_dx, 2))):
+                if not flag:
+                    dxs.append(None)
+                    continue
+                dx = ops.multiply(grad, other, ws.buffer(f"dx{i}", own.shape, own.dtype))
+                if normalized:  # through x / max(||x||, eps): (d - u (u . d)) / ||x||, or d / eps below eps
+                    _, bounded, above = normalized[i]
+                    along = ops.multiply(own, dx, ws.buffer("along", own.shape, own.dtype))
+                    along_sum = ops.sum(along, 1, ws.buffer("along.sum", (rows, 1), own.dtype), keepdims=True)
+                    ops.multiply(along_sum, above, along_sum)
+                    ops.subtract(dx, ops.multiply(own, along_sum, along), dx)
+                    ops.divide(dx, bounded, dx)
+                dxs.append(dx.reshape(xs[i].shape))
+            return dxs
+
+        return y.reshape((rows,) + tuple(self.output_shape)), backprop
+
+    def get_config(self):
+        return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
+
+
 def _flags(need_dx, count: int) -> tuple:
     """One flag per input: a merge's ``need_dx`` is a tuple; a bare bool applies to every input."""
     if isinstance(need_dx, (tuple, list)):
@@ -307,4 +409,8 @@ def concatenate(inputs, axis=-1, **kwargs):
     return Concatenate(axis=axis, **kwargs)(inputs)
 
 
-MERGE_CLASSES = (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)
+def dot(inputs, axes=-1, normalize=False, **kwargs):
+    return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)
+
+
+MERGE_CLASSES = (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot)

@@ -822,3 +822,45 @@ def test_dot_computes_and_trains_as_keras_s():
         layers.Dot(axes=2)([gpunn.Input(shape=(2, 3)), gpunn.Input(shape=(2, 3))])
     with pytest.raises(ValueError, match="one size along its axes"):
         layers.Dot(axes=1)([gpunn.Input(shape=(3,)), gpunn.Input(shape=(4,))])
+
+
+KERAS_NESTED = r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x = np.array(task["x"], dtype="float32")
+base = keras.Sequential([keras.Input(shape=(6,)), keras.layers.Dense(8, activation="relu", name="b1"),
+                         keras.layers.BatchNormalization(name="bn"), keras.layers.Dropout(0.3, name="drop"),
+                         keras.layers.Dense(5, name="b2")], name="base")
+features = keras.Input(shape=(5,), name="f_in")
+tower = keras.Model(features, keras.layers.Add(name="f_add")([features, keras.layers.Dense(5, name="f1")(features)]),
+                    name="tower")
+inputs = keras.Input(shape=(6,), name="x")
+hidden = tower(base(inputs, training=False))
+model = keras.Model(inputs, keras.layers.Dense(2, name="head")(hidden), name="outer")
+rng = np.random.default_rng(0)
+model.set_weights([rng.standard_normal(w.shape).astype("float32") * 0.5 + (1.0 if "variance" in w.path else 0.0)
+                   for w in model.weights])
+model.save(task["dir"] + "/nested.keras")
+model.save(task["dir"] + "/nested.h5")
+print(json.dumps({"predict": model.predict(x, verbose=0).tolist(), "json": model.to_json(),
+                  "names": [w.path for w in model.weights]}))
+'''
+
+
+def test_keras_files_of_a_model_calling_models_load_flattened(tmp_path):
+    """A Keras model that calls a Sequential (with training=False) and a functional model as layers, saved by
+    Keras: gpunn loads it as the graph of their layers, every weight from its place in the file, the fixed mode
+    kept; the same model from Keras's JSON; Keras's HDF5 of it is refused by name."""
+    x = np.random.default_rng(1).standard_normal((7, 6)).astype(np.float32)
+    theirs = run_keras(KERAS_NESTED, {"x": x.tolist(), "dir": str(tmp_path)})
+    model = gpunn.models.load_model(tmp_path / "nested.keras")
+    assert [layer.name for layer in model.layers] == ["x", "b1", "bn", "drop", "b2", "f1", "f_add", "head"]
+    assert model._modes == (False, False, False, False, None, None, None)
+    np.testing.assert_allclose(model.predict(x, verbose=0), theirs["predict"], rtol=1e-5, atol=1e-5)
+    from_json = gpunn.models.model_from_json(theirs["json"])
+    assert [layer.name for layer in from_json.layers] == [layer.name for layer in model.layers]
+    assert from_json._modes == model._modes
+    with pytest.raises(Exception, match="calls another model as a layer"):
+        gpunn.models.load_model(tmp_path / "nested.h5")

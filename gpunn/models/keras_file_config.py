@@ -27,6 +27,7 @@ from .. import constraints, initializers, losses, metrics, optimizers, regulariz
 from .. import layers as layers_module
 from ..layers import wiring
 from ..optimizers import schedules
+from . import keras_nested
 from .compile_config import get_compile_config
 
 _ANY = object()
@@ -237,6 +238,7 @@ def model_config_from_keras(config: dict, keras_version: str | None = None) -> d
         out["sources"] = sources
         out["modes"] = inner.get("modes")
         out["inputs"], out["input_keys"] = inputs, inner.get("input_keys")
+        out["keras_paths"] = inner.get("keras_paths")
     return {"class_name": "Sequential", "config": out}
 
 
@@ -461,6 +463,12 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
     the indices (among those layers; ``-1 - k``: input k) of the layers it reads (``layers/wiring.py``), None for
     a chain; ``"modes"``: per layer the ``training`` its call fixed, None when none did. What gpunn's functional
     models cannot be (several outputs, a layer called twice) is refused by name."""
+    def inbound(entry, node):
+        return _resolved_inbound(entry, node, keras_version)
+
+    keras_paths = None
+    if keras_nested.has_nested(config):  # a model called as a layer: its layers in its place
+        config, keras_paths = keras_nested.flatten(config, inbound, FIXED_MARK)
     entries = {entry.get("name") or entry["config"].get("name"): entry for entry in config["layers"]}
     inputs, input_keys = _endpoint_names(config["input_layers"], "input_layers")
     outputs, _ = _endpoint_names(config["output_layers"], "output_layers")
@@ -473,11 +481,7 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
             raise ValueError(f"layer {name!r}: called {len(nodes)} times; gpunn's functional models call each layer "
                              "once (shared layers are not supported)")
         if nodes:
-            reads[name], fixed[name] = _inbound(name, nodes[0])
-            if fixed[name] is False and entry.get("class_name") in TRAINING_FALSE_BY_DEFAULT and not (
-                    isinstance(nodes[0], dict) and nodes[0].get(FIXED_MARK)) and _records_training_default(
-                    keras_version):
-                fixed[name] = None  # Keras's recorded default, not a mode the script fixed
+            reads[name], fixed[name] = inbound(entry, nodes[0])
     order, placed = [], set(inputs)  # every layer after those it reads (a depth-first walk from the output)
 
     def place(name, path=()):
@@ -500,9 +504,20 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
               for name in inputs + order]
     modes = [fixed[name] for name in order]
     return {"name": config.get("name"), "trainable": config.get("trainable", True), "layers": layers,
-            "functional": True, "inputs": len(inputs), "input_keys": input_keys,
+            "functional": True, "inputs": len(inputs), "input_keys": input_keys, "keras_paths": keras_paths,
             "sources": None if wiring.is_chain(sources) else [list(s) for s in sources],
             "modes": None if all(mode is None for mode in modes) else modes}
+
+
+def _resolved_inbound(entry: dict, node, keras_version) -> tuple[list, bool | None]:
+    """``_inbound`` of a layer entry's node, a Dropout's ``training=False`` that Keras recorded as its default
+    (``TRAINING_FALSE_BY_DEFAULT``) read as no fixed mode."""
+    name = entry.get("name") or entry["config"].get("name")
+    parents, training = _inbound(name, node)
+    if training is False and entry.get("class_name") in TRAINING_FALSE_BY_DEFAULT and not (
+            isinstance(node, dict) and node.get(FIXED_MARK)) and _records_training_default(keras_version):
+        training = None  # Keras's recorded default, not a mode the script fixed
+    return parents, training
 
 
 def _inbound(name: str, node) -> tuple[list, bool | None]:

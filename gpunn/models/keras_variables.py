@@ -283,12 +283,19 @@ class KerasFileContents:
     dropout_counters: dict = field(default_factory=dict)
     keras_version: str | None = None  # the Keras release that wrote the file, where the file says
 
-    def per_layer_weights(self, model) -> list[list | None]:
+    def per_layer_weights(self, model, paths: dict | None = None) -> list[list | None]:
         """Each of ``model``'s layers' weights in the file (Keras's order), None where it holds none. Keras 3
-        files are matched by path; tf.keras HDF5 files, as Keras loads them (legacy_h5_format.py
-        ``load_weights_from_hdf5_group``), by the order of the layers that have weights."""
+        files are matched by path (``paths``: by layer name, where the file's model called another model, whose
+        layers gpunn flattened: ``keras_nested.py``); tf.keras HDF5 files, as Keras loads them
+        (legacy_h5_format.py ``load_weights_from_hdf5_group``), by the order of the layers that have weights."""
         if self.weights_by_path is not None:
+            if paths is not None:
+                return [self.weights_by_path.get(paths[layer.name]) if layer.name in paths else None
+                        for layer in model.layers]
             return [self.weights_by_path.get(path) for path in keras_layer_paths(model)]
+        if paths is not None:
+            raise ValueError(f"filepath: {self.filepath!r} is an HDF5 file of a model that calls another model as a "
+                             "layer, which gpunn does not read; save it as a .keras file")
         weighted = [index for index, layer in enumerate(model.layers) if layer.weight_specs()]
         saved = self.weights_in_order or []
         if len(saved) > len(weighted):

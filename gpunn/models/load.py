@@ -122,7 +122,8 @@ def _load_keras(contents, compile: bool):
         config = model_config_from_keras(contents.model_config, contents.keras_version)
     model = _build(filepath, config)
     with _from_file(filepath, "its weights do not fit its model config"):
-        restore_weights(model, weight_tensors(model, contents.per_layer_weights(model), filepath), filepath)
+        per_layer = contents.per_layer_weights(model, config["config"].get("keras_paths"))
+        restore_weights(model, weight_tensors(model, per_layer, filepath), filepath)
     _set_counters(filepath, model, contents.dropout_counters, by_name=True)
     if compile and contents.compile_config:
         with _from_file(filepath, _NOT_COMPILABLE):

@@ -18,7 +18,8 @@ B, F = 5, 6
 
 
 def _graph(case: str, dtype="float64"):
-    """(model, loss) of a small graph for the finite-difference checks."""
+    """(model, loss) of a small graph for the finite-difference checks (its weights drawn from a fixed seed)."""
+    gpunn.utils.set_random_seed(7)
     d = dict(dtype=dtype)
     inputs = gpunn.Input(shape=(F,), dtype=dtype)
     if case == "wide_and_deep":
@@ -98,7 +99,8 @@ def test_graph_gradients_match_finite_differences(case, rng):
     before = np.array(model.params)
     model.train_on_batch(x, y)
     assert_gradients_close(np.array(model.grads), numeric, what=f"{case}: d loss / d params")
-    np.testing.assert_allclose(np.array(model.params), before - 0.1 * numeric, rtol=1e-8, atol=1e-10)
+    # the update is the step's own gradient (the finite differences themselves are good to ~1e-9 only)
+    np.testing.assert_allclose(np.array(model.params), before - 0.1 * np.array(model.grads), rtol=1e-12, atol=1e-15)
 
 
 def test_layers_are_listed_in_keras_order_with_their_connections():
@@ -248,6 +250,7 @@ def _connections(config):
 
 
 def _built():
+    gpunn.utils.set_random_seed(11)  # the same weights whichever tests ran before
     namespace: dict = {}
     exec(BUILD, namespace)
     return namespace["build"](gpunn, layers)
@@ -340,6 +343,7 @@ print(json.dumps(mine.predict(np.array(task["x"], dtype="float32"), verbose=0).t
 
 
 def _transfer_models(dtype="float32"):
+    gpunn.utils.set_random_seed(11)  # the same weights whichever tests ran before
     namespace: dict = {}
     exec(TRANSFER, namespace)
     base = namespace["base_model"](gpunn, layers, dtype)
@@ -421,14 +425,17 @@ def test_fixed_modes_survive_configs_clones_and_files(tmp_path):
 
 def test_dropout_fixed_in_training_drops_in_predict_too():
     """Monte Carlo dropout: ``Dropout(rate)(x, training=True)`` drops in predict and evaluate, as in Keras."""
+    gpunn.utils.set_random_seed(5)
     inputs = gpunn.Input(shape=(30,))
-    outputs = layers.Dropout(0.5)(layers.Dense(30, activation="relu")(inputs), training=True)
-    model = gpunn.Model(inputs, outputs)
+    hidden = layers.Dense(30, activation="relu", bias_initializer="ones")(inputs)  # mostly positive
+    model = gpunn.Model(inputs, layers.Dropout(0.5)(hidden, training=True))
     x = np.ones((4, 30), dtype=np.float32)
     first, second = model.predict(x, verbose=0), model.predict(x, verbose=0)
-    assert (first == 0).mean() > 0.2 and not np.array_equal(first, second)
-    plain = gpunn.Model(inputs, layers.Dropout(0.5)(layers.Dense(30, activation="relu")(inputs)))
-    assert (plain.predict(x, verbose=0) == 0).mean() < (first == 0).mean()
+    assert (first == 0).mean() > 0.3 and not np.array_equal(first, second)
+    plain = gpunn.Model(inputs, layers.Dropout(0.5)(hidden))  # the same Dense: only the dropout differs
+    kept = plain.predict(x, verbose=0)
+    np.testing.assert_array_equal(kept, hidden.layer(x))
+    assert (kept == 0).mean() < (first == 0).mean()
 
 
 def test_keras_recorded_dropout_default_is_a_plain_call_but_a_fixed_mode_elsewhere_is_kept():
@@ -484,6 +491,7 @@ print(json.dumps(out))
 
 
 def _multi(dtype="float32", as_dict=False):
+    gpunn.utils.set_random_seed(11)  # the same weights whichever tests ran before
     namespace: dict = {}
     exec(MULTI, namespace)
     return namespace["build"](gpunn, layers, dtype, as_dict)

@@ -637,14 +637,15 @@ def test_several_inputs_from_generators_and_datasets():
 
     history = model.fit(batches(), steps_per_epoch=3, epochs=2, verbose=0, validation_data=ByName(), shuffle=False)
     assert len(history.history["val_loss"]) == 2
-    assert model.evaluate(ByName(), verbose=0) == pytest.approx(model.evaluate([xw, xd], y, verbose=0), rel=1e-6)
-    np.testing.assert_allclose(model.predict(ByName(), verbose=0), model.predict([xw, xd], verbose=0), rtol=1e-6)
+    assert model.evaluate(ByName(), verbose=0) == pytest.approx(model.evaluate([xw, xd], y, verbose=0), rel=1e-5)
+    expected = model.predict([xw, xd], verbose=0)  # in batches of 32: the last digits may differ from 16's
+    np.testing.assert_allclose(model.predict(ByName(), verbose=0), expected, rtol=1e-5, atol=1e-6)
 
     class InputsOnly(ByName):  # a dict batch is the inputs alone, as Keras's unpack_x_y_sample_weight takes it
         def __getitem__(self, i):
             return super().__getitem__(i)[0]
 
-    np.testing.assert_allclose(model.predict(InputsOnly(), verbose=0), model.predict([xw, xd], verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(model.predict(InputsOnly(), verbose=0), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_a_model_called_in_a_graph_keeps_its_layers_order_through_configs_clones_and_files(tmp_path):

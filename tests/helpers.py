@@ -122,3 +122,21 @@ def run_keras(script: str, task) -> object:
                          timeout=600, env={**os.environ, "KERAS_BACKEND": "jax"})
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def bench_module(name: str):
+    """``bench/<name>.py`` imported as a module, for a module-scoped fixture to yield (a generator: bench/ is not a
+    package, and its scripts import their siblings, so bench/ is on ``sys.path`` while the fixture lives)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    sys.path.insert(0, str(bench))
+    try:
+        spec = importlib.util.spec_from_file_location(name, bench / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(str(bench))

@@ -2,26 +2,13 @@
 times them against, its chains the same Dense layers without the graph's edges, and one short timing runs."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-from helpers import numpy_backend  # noqa: F401  (fixture)
-
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+from helpers import bench_module, numpy_backend  # noqa: F401  (fixture)
 
 
 @pytest.fixture(scope="module")
 def graph_step():
-    sys.path.insert(0, str(BENCH))  # graph_step imports its sibling cpu_epoch
-    try:
-        spec = importlib.util.spec_from_file_location("graph_step", BENCH / "graph_step.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.path.remove(str(BENCH))
+    yield from bench_module("graph_step")
 
 
 def test_the_graphs_are_the_pytorch_modules_and_the_chains_drop_only_the_edges(graph_step):

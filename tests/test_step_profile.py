@@ -2,30 +2,18 @@
 form the backend gave the call (a bound Ops method, NumPy's matmul, an MKL product prepared for replays)."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from helpers import bench_module
 
 import gpunn
 from gpunn.ops import mkl_gemm
 from gpunn.ops.numpy_ops import NumpyOps
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-
 
 @pytest.fixture(scope="module")
 def step_overhead():
-    sys.path.insert(0, str(BENCH))  # step_overhead imports its sibling cpu_epoch
-    try:
-        spec = importlib.util.spec_from_file_location("step_overhead", BENCH / "step_overhead.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.path.remove(str(BENCH))
+    yield from bench_module("step_overhead")
 
 
 @pytest.mark.parametrize("blas", ["numpy", "auto"])

@@ -412,5 +412,3 @@ def concatenate(inputs, axis=-1, **kwargs):
 def dot(inputs, axes=-1, normalize=False, **kwargs):
     return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)
 
-
-MERGE_CLASSES = (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot)

@@ -427,8 +427,12 @@ def test_bad_constructor_arguments(make, exc_type, fragments):
 
 
 def test_compile_rejects_unsupported_arguments(model):
-    with expect(ValueError, "loss_weights:", "one output"):
-        model.compile(optimizer="adam", loss="mse", loss_weights=[1.0])
+    with expect(ValueError, "loss_weights: expected one weight per output (1:", "got 2"):
+        model.compile(optimizer="adam", loss="mse", loss_weights=[1.0, 2.0])
+    with expect(ValueError, "loss_weights['", "expected a finite number, got nan"):
+        model.compile(optimizer="adam", loss="mse", loss_weights=float("nan"))
+    with expect(ValueError, "loss: expected one loss per output (1:", "got 2"):
+        model.compile(optimizer="adam", loss=["mse", "mae"])
     with expect(TypeError, "compile: unexpected keyword argument(s) ['weighted_metrics']"):
         model.compile(optimizer="adam", loss="mse", weighted_metrics=["mae"])
 

@@ -45,7 +45,12 @@ def build(keras, layers):
     summed = layers.Add(name="add")([h1, h2])
     joined = layers.Concatenate(name="cat")([summed, feats, summed])
     graph = keras.Model([ids, feats], layers.Dense(1, name="out")(joined), name="graph")
-    return {"mlp": seq, "built_later": built, "chain": chain, "graph": graph}
+    t_in = keras.Input(shape=(6,), name="t_in")
+    trunk = layers.Dense(5, activation="relu", name="trunk")(t_in)
+    gate = layers.Dense(2, activation="sigmoid", name="gate")(trunk)
+    value = layers.Dense(1, name="value")(layers.Concatenate(name="gated")([trunk, gate]))
+    heads = keras.Model(t_in, [gate, value], name="heads")  # two outputs, one of them read again
+    return {"mlp": seq, "built_later": built, "chain": chain, "graph": graph, "heads": heads}
 
 OPTIONS = [
     {},

@@ -635,3 +635,46 @@ def test_wide_and_deep_with_two_inputs(tmp_path, monkeypatch, numpy_backend):
     model = ns["model"]
     np.testing.assert_allclose(model.predict([ns["X_new_wide"], ns["X_new_deep"]], verbose=0), ns["y_pred"],
                                rtol=1e-6)
+
+
+# The chapter's lines that split the features for the two inputs and adapt their Normalization layers
+_TWO_INPUT_DATA = WIDE_AND_DEEP_TWO_INPUTS[WIDE_AND_DEEP_TWO_INPUTS.index("X_train_wide, X_train_deep ="):
+                                           WIDE_AND_DEEP_TWO_INPUTS.index("history = model.fit(")]
+
+WIDE_AND_DEEP_AUXILIARY_OUTPUT = WIDE_AND_DEEP_TWO_INPUTS.split("output = tf.keras.layers.Dense(1)(concat)")[0] + '''
+output = tf.keras.layers.Dense(1)(concat)
+aux_output = tf.keras.layers.Dense(1)(hidden2)
+model = tf.keras.Model(inputs=[input_wide, input_deep], outputs=[output, aux_output])
+
+optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3)
+model.compile(loss=("mse", "mse"), loss_weights=(0.9, 0.1), optimizer=optimizer,
+              metrics=["RootMeanSquaredError"])
+
+''' + _TWO_INPUT_DATA + '''history = model.fit(
+    (X_train_wide, X_train_deep), (y_train, y_train), epochs=20,
+    validation_data=((X_valid_wide, X_valid_deep), (y_valid, y_valid)), verbose=0
+)
+eval_results = model.evaluate((X_test_wide, X_test_deep), (y_test, y_test))
+weighted_sum_of_losses, main_loss, aux_loss, main_rmse, aux_rmse = eval_results
+y_pred_main, y_pred_aux = model.predict((X_new_wide, X_new_deep))
+y_pred_tuple = model.predict((X_new_wide, X_new_deep))
+y_pred = dict(zip(model.output_names, y_pred_tuple))
+'''
+
+
+def test_wide_and_deep_with_an_auxiliary_output(tmp_path, monkeypatch, numpy_backend):
+    """The chapter's auxiliary output: two outputs, weighted losses, a flat metrics list for both outputs (as
+    tf.keras took it), targets as a tuple, evaluate unpacked into five numbers, predict into two arrays."""
+    ns = run_script(WIDE_AND_DEEP_AUXILIARY_OUTPUT, tmp_path, monkeypatch)
+    history = ns["history"].history
+    main, aux = ns["model"].output_names
+    assert set(history) == {f"{prefix}{name}" for prefix in ("", "val_") for name in
+                            ("loss", f"{main}_loss", f"{aux}_loss", f"{main}_RootMeanSquaredError",
+                             f"{aux}_RootMeanSquaredError")}
+    assert history["val_loss"][-1] < 0.5 * history["val_loss"][0]
+    assert ns["weighted_sum_of_losses"] == pytest.approx(0.9 * ns["main_loss"] + 0.1 * ns["aux_loss"], rel=1e-5)
+    assert ns["main_loss"] < 0.25 and ns["main_rmse"] == pytest.approx(np.sqrt(ns["main_loss"]), rel=1e-4)
+    assert ns["aux_rmse"] == pytest.approx(np.sqrt(ns["aux_loss"]), rel=1e-4)
+    assert ns["y_pred_main"].shape == ns["y_pred_aux"].shape == (3, 1)
+    assert sorted(ns["y_pred"]) == sorted([main, aux])
+    np.testing.assert_array_equal(ns["y_pred"][main], ns["y_pred_main"])

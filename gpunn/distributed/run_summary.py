@@ -42,9 +42,18 @@ def compile_summary(model, optimizer: bool = True) -> dict:
     if optimizer:
         config = {key: value for key, value in model.optimizer.get_config().items() if key != "name"}
         summary["optimizer"] = {"class": type(model.optimizer).__name__, **config}
-    summary["loss"] = {"class": type(model.loss).__name__, **model.loss.get_config()}
-    summary["metrics"] = [m if isinstance(m, str) else {"class": type(m).__name__, **m.get_config()}
-                          for m in model.metric_identifiers]
+    def loss(spec) -> dict:
+        return {"class": type(spec.loss).__name__, **spec.loss.get_config()}
+
+    def metrics(spec) -> list:
+        return [m if isinstance(m, str) else {"class": type(m).__name__, **m.get_config()} if hasattr(m, "get_config")
+                else getattr(m, "__name__", str(m)) for m in spec.metrics]
+
+    specs = model._output_specs  # per output, in the outputs' order (their names are not compared)
+    several = len(specs) > 1
+    summary["loss"] = [loss(spec) for spec in specs] if several else loss(specs[0])
+    summary["loss_weights"] = [spec.weight for spec in specs]
+    summary["metrics"] = [metrics(spec) for spec in specs] if several else metrics(specs[0])
     summary["jit_compile"] = bool(model.jit_compile)
     summary["steps_per_execution"] = int(getattr(model, "steps_per_execution", 1))
     return summary

@@ -31,12 +31,14 @@ def passes_mask(layer, source):
     return None
 
 
-def link(layers, sources=None) -> tuple[list, object]:
-    """([(layer, mask source)] for the layers that use a mask, the source of the mask the last output carries);
-    ``sources``: how the layers connect (``wiring.py``; None: a chain)."""
+def link(layers, sources=None, output_indices=None) -> tuple[list, object]:
+    """([(layer, mask source)] for the layers that use a mask, the source of the mask an output carries (the
+    first found of the outputs at ``output_indices``; None: the last layer's); ``sources``: how the layers
+    connect (``wiring.py``; None: a chain)."""
     if sources is not None:
         return wiring.link_masks(layers, sources, lambda layer, source: layer.output_mask_source(source),
-                                 lambda layer, source: refuse(layer, source, "combines the masks of its inputs"))
+                                 lambda layer, source: refuse(layer, source, "combines the masks of its inputs"),
+                                 output_indices)
     links, source = [], None
     for layer in layers:
         if layer.uses_mask:

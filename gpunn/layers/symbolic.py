@@ -107,6 +107,9 @@ def call_symbolic_model(model, inputs, training=None, mask=None) -> SymbolicTens
     if getattr(model, "_packed", None) is not None:
         raise ValueError(f"inputs: model {model.name!r} has several inputs; gpunn calls models of one input inside "
                          "another model")
+    if getattr(model, "_output_indices", None) is not None:
+        raise ValueError(f"model {model.name!r}: has several outputs (or its output in a list or dict); gpunn calls "
+                         "models of one output inside another model")
     if isinstance(inputs, dict) and len(inputs) == 1:
         inputs = next(iter(inputs.values()))
     if isinstance(inputs, (list, tuple)) and len(inputs) == 1:

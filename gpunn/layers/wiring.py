@@ -62,14 +62,14 @@ def build_shapes(layers: list, sources, input_shapes: list, build) -> None:
         shapes[i] = tuple(layer.output_shape)
 
 
-def forward(layers: list, sources, x, training: bool, raw_last: bool = False, outputs: dict | None = None,
-            keep: frozenset = frozenset(), modes=None):
+def forward(layers: list, sources, x, training: bool, raw: frozenset = frozenset(), outputs: dict | None = None,
+            keep: frozenset = frozenset(), modes=None, output_indices=None):
     """(output, backprops): every layer run once, in order, in mode ``training`` or the one ``modes`` fixes for it
-    (None, or None for a layer: the model's). ``raw_last``: the last layer (a Dense) hands over its
-    pre-activation output (the loss applies the activation). ``outputs``, when given, receives the output of
+    (None, or None for a layer: the model's). The output is the last layer's, or the list of the outputs of the
+    layers at ``output_indices`` (a model of several outputs). ``raw``: indices of Dense layers that hand over
+    their pre-activation output (the loss applies the activation). ``outputs``, when given, receives the output of
     each layer whose index is in ``keep``. ``x``: the input, or the list of a model's several inputs."""
     backprops = []
-    last = len(layers) - 1
     values = None
     if sources is not None:
         values = {input_source(k): value for k, value in enumerate(x)} if isinstance(x, list) else {MODEL_INPUT: x}
@@ -77,7 +77,7 @@ def forward(layers: list, sources, x, training: bool, raw_last: bool = False, ou
         if values is not None:
             x = layer_inputs(layer, values, sources[i])
         mode = training if modes is None or modes[i] is None else modes[i]
-        if i == last and raw_last:
+        if i in raw:
             x, backprop = layer.forward(x, mode, apply_activation=False)
         else:
             x, backprop = layer.forward(x, mode)
@@ -86,6 +86,8 @@ def forward(layers: list, sources, x, training: bool, raw_last: bool = False, ou
             values[i] = x
         if outputs is not None and i in keep:
             outputs[i] = x
+    if output_indices is not None:
+        return [values[i] for i in output_indices], backprops
     return x, backprops
 
 
@@ -108,8 +110,9 @@ def need_dx(layers: list, sources, has_grads) -> list:
 
 
 def backward(layers: list, sources, backprops: list, dy, flags: list, ops, ws, layer_done=None) -> None:
-    """Backprop ``dy`` (the gradient at the last layer's output) through every layer, in reverse order;
-    ``layer_done(index)`` is told as each layer's weight gradients are final."""
+    """Backprop ``dy`` (the gradient at the last layer's output; for a model of several outputs, a dict of the
+    gradient at each output by its layer's index) through every layer, in reverse order; ``layer_done(index)``
+    is told as each layer's weight gradients are final."""
     if sources is None:
         for index in range(len(backprops) - 1, -1, -1):
             if dy is not None:  # None: no layer below has trainable weights (e.g. a frozen first layer)
@@ -117,7 +120,7 @@ def backward(layers: list, sources, backprops: list, dy, flags: list, ops, ws, l
             if layer_done is not None:
                 layer_done(index)
         return
-    pending = {len(backprops) - 1: dy}
+    pending = dict(dy) if isinstance(dy, dict) else {len(backprops) - 1: dy}
     for index in range(len(backprops) - 1, -1, -1):
         gradient = pending.pop(index, None)
         if gradient is not None:  # None: nothing below this layer is trained through it
@@ -135,9 +138,10 @@ def backward(layers: list, sources, backprops: list, dy, flags: list, ops, ws, l
             layer_done(index)
 
 
-def link_masks(layers: list, sources, passes_mask, refuse) -> tuple[list, object]:
-    """([(layer, mask source)] for the layers that use a mask, the source of the mask the output carries), as
-    ``masking.link`` for a chain. A merge layer given a masked input is refused (``refuse(layer, source)``)."""
+def link_masks(layers: list, sources, passes_mask, refuse, output_indices=None) -> tuple[list, object]:
+    """([(layer, mask source)] for the layers that use a mask, the source of the mask an output carries (the
+    first found of those at ``output_indices``; None: the last layer's)), as ``masking.link`` for a chain. A
+    merge layer given a masked input is refused (``refuse(layer, source)``)."""
     values: dict = {}
     links = []
     for i, layer in enumerate(layers):
@@ -151,4 +155,5 @@ def link_masks(layers: list, sources, passes_mask, refuse) -> tuple[list, object
         if layer.uses_mask:
             links.append((layer, reads[0]))
         values[i] = passes_mask(layer, reads[0])
-    return links, values[len(layers) - 1]
+    ends = (len(layers) - 1,) if output_indices is None else output_indices
+    return links, next((values[i] for i in ends if values[i] is not None), None)

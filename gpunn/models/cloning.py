@@ -81,7 +81,8 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
             inputs = ({key: made[id(value)] for key, value in structure.items()} if isinstance(structure, dict)
                       else [made[id(source)] for source in structure])
         cloned = Functional.from_layers(inputs, new_layers, name=model.name, trainable=model.trainable,
-                                        sources=model._sources, modes=model._modes)
+                                        sources=model._sources, modes=model._modes, outputs=model._output_indices,
+                                        output_keys=model._output_keys)
     else:
         cloned = Sequential(([new_input] if new_input is not None else []) + new_layers, name=model.name,
                             trainable=model.trainable)

@@ -28,13 +28,27 @@ def deserialize_metric(item):
     return item
 
 
+def map_nested(function, value):
+    """``function`` applied to each item of a list, tuple or dict of them (nested), or to ``value`` itself (a
+    serialized object, a dict with a "class_name", is one item)."""
+    if isinstance(value, dict) and "class_name" not in value:
+        return {key: map_nested(function, item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [map_nested(function, item) for item in value]
+    return None if value is None else function(value)
+
+
 def get_compile_config(model) -> dict:
-    """{"optimizer", "loss", "metrics", "jit_compile", "steps_per_execution"} of a compiled model, the objects as
-    gpunn serializes them (Keras's ``compile_config`` keeps the last two as well)."""
+    """{"optimizer", "loss", "loss_weights", "metrics", "jit_compile", "steps_per_execution"} of a compiled
+    model, the objects as gpunn serializes them (Keras's ``compile_config`` keeps the last two as well); for
+    several outputs, ``loss`` and ``metrics`` keep the list or dict they were given in."""
+    weights = [spec.weight for spec in model._output_specs]
     return {
         "optimizer": optimizers_module.serialize(model.optimizer),
-        "loss": None if model.loss is None else losses_module.serialize(model.loss),
-        "metrics": [serialize_metric(m) for m in model.metric_identifiers],
+        "loss": map_nested(losses_module.serialize, model.loss),
+        "loss_weights": None if all(w is None for w in weights) else
+        (weights if model._several_outputs else weights[0]),
+        "metrics": map_nested(serialize_metric, model.metric_identifiers),
         "jit_compile": model._jit_compile,  # as asked: "auto" resolves again for the backend that loads it
         "steps_per_execution": int(model.steps_per_execution),
     }
@@ -46,8 +60,9 @@ def compile_from_config(model, config: dict) -> None:
     compile's defaults for them."""
     model.compile(
         optimizer=optimizers_module.get(config["optimizer"]),
-        loss=None if config["loss"] is None else losses_module.get(config["loss"]),
-        metrics=[deserialize_metric(m) for m in config["metrics"]],
+        loss=map_nested(losses_module.get, config["loss"]),
+        loss_weights=config.get("loss_weights"),
+        metrics=map_nested(deserialize_metric, config["metrics"]),
         jit_compile=config.get("jit_compile", "auto"),
         steps_per_execution=config.get("steps_per_execution", 1),
     )

@@ -17,8 +17,11 @@ connections, merge layers (``Add``, ``Concatenate``... ``layers/merging.py``), a
 Several inputs (a list, or a dict by name) run as one array of their features side by side
 (``layers/packed_inputs.py``); ``fit``, ``evaluate``, ``predict`` and calls take a list or tuple of arrays in
 the order of ``inputs``, or a dict by input name, as Keras does. ``layers`` lists the InputLayers and the layers
-in Keras's order. Several outputs and a layer called twice (shared layers) are refused naming what the model
-has. A ``training=`` fixed in a call (``base_model(inputs, training=False)``) holds in fit, evaluate and predict,
+in Keras's order. Several outputs (a list, or a dict by key) are the outputs of the layers making them
+(``_output_indices``); their targets are packed as the inputs are (``trainer/packed_targets.py``), ``compile``
+takes a loss, loss weight and metrics per output (``trainer/compiled_outputs.py``), and ``predict`` returns a list
+or dict. A layer called twice (shared layers) is refused naming what the model has. A ``training=`` fixed in a
+call (``base_model(inputs, training=False)``) holds in fit, evaluate and predict,
 as in Keras (``symbolic.py``).
 """
 from __future__ import annotations
@@ -31,14 +34,28 @@ from ..layers.symbolic import ModelCall, SymbolicTensor
 from .sequential import Sequential
 
 
-def _single_output(value):
-    if isinstance(value, dict) and len(value) == 1:
-        value = next(iter(value.values()))
-    if isinstance(value, (list, tuple)) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, (list, tuple, dict)):
-        raise ValueError(f"outputs: gpunn's functional models have one output, got {len(value)} outputs")
-    return value
+def _output_list(outputs) -> tuple[list, list | None]:
+    """(the outputs in Keras's order, the dict keys naming them or None): a list or tuple keeps its order; a
+    dict is taken in the order of its sorted keys, as Keras flattens it (``predict`` then returns a dict)."""
+    if isinstance(outputs, dict):
+        keys = sorted(outputs)
+        values, keys = [outputs[key] for key in keys], [str(key) for key in keys]
+    elif isinstance(outputs, (list, tuple)):
+        values, keys = list(outputs), None
+    else:
+        values, keys = [outputs], None
+    if not values:
+        raise ValueError("outputs: expected at least one output")
+    for k, value in enumerate(values):
+        if isinstance(value, InputLayer):
+            raise ValueError(f"outputs: output {k} is the input {value.name!r} itself; an output must be the result "
+                             "of a layer called on the inputs")
+        if not isinstance(value, SymbolicTensor):
+            raise ValueError(f"outputs: expected the result of calling layers on the inputs, got {value!r}"
+                             + (f" for output {k}" if len(values) > 1 else ""))
+    if len({id(value) for value in values}) != len(values):
+        raise ValueError("outputs: an output is given twice")
+    return values, keys
 
 
 def _input_list(inputs) -> tuple[list, list, object]:
@@ -64,9 +81,9 @@ def _input_list(inputs) -> tuple[list, list, object]:
     return layers, names, inputs
 
 
-def _calls_in_order(inputs: list, output: SymbolicTensor) -> list:
-    """The calls from ``inputs`` to ``output``, each after the calls it reads (a depth-first walk from the
-    output); calls from elsewhere are refused by name."""
+def _calls_in_order(inputs: list, outputs: list) -> list:
+    """The calls from ``inputs`` to ``outputs``, each after the calls it reads (a depth-first walk from each
+    output in turn); calls from elsewhere are refused by name."""
     finished: list = []
     done = set()
 
@@ -84,15 +101,17 @@ def _calls_in_order(inputs: list, output: SymbolicTensor) -> list:
         done.add(id(node))
         finished.append(node)
 
-    visit(output)
+    for output in outputs:
+        visit(output)
     return finished
 
 
-def keras_order(sources: tuple, input_count: int) -> list:
+def keras_order(sources: tuple, input_count: int, outputs=None) -> list:
     """The model's inputs (as their source indices, ``-1 - k``) and layers (as indices) in Keras's order
     (keras/src/ops/function.py ``map_graph``): by depth, the longest way to the output (the last layer), deepest
-    first; those of one depth in the order a depth-first walk from the output first meets them (an input nothing
-    reads at depth 0, first there, as Keras places it). Every layer comes after what it reads."""
+    first; those of one depth in the order a depth-first walk from the outputs (``outputs``: their indices, in
+    order; None: the last layer alone) first meets them (an input nothing reads at depth 0, first there, as Keras
+    places it). Every layer comes after what it reads."""
     first_seen: dict = {}
     finished: list = []
     done = set()
@@ -106,7 +125,8 @@ def keras_order(sources: tuple, input_count: int) -> list:
         done.add(node)
         finished.append(node)
 
-    visit(len(sources) - 1)
+    for output in (len(sources) - 1,) if outputs is None else outputs:
+        visit(output)
     depth: dict = {}
     for node in reversed(finished):
         here = depth.setdefault(node, 0)
@@ -120,15 +140,15 @@ def keras_order(sources: tuple, input_count: int) -> list:
     return sorted(finished, key=lambda node: (-depth[node], first_seen[node]))
 
 
-def _graph(inputs: list, outputs) -> tuple[list, tuple, tuple, list]:
-    """(layers, sources, modes, keras_layers): the layers called from ``inputs`` to ``outputs`` in Keras's order,
+def _graph(inputs: list, outputs: list) -> tuple[list, tuple, tuple, list, tuple]:
+    """(layers, sources, modes, keras_layers, output_indices): the layers called from ``inputs`` to ``outputs``
+    in Keras's order,
     for each the indices of the layers it reads (``wiring.py``; ``-1 - k``: input k) and the ``training`` its call
     fixed (None: the model's mode), and what Keras's ``model.layers`` lists (the InputLayers in their places). A
     model called as a layer contributes its layers, its call's ``training`` holding for those whose own call fixed
     none; the order is that of the whole graph so made, so that rebuilding the model from its layers and their
-    sources (a config, a file, a clone) gives the same order."""
-    if not isinstance(outputs, SymbolicTensor):
-        raise ValueError(f"outputs: expected the result of calling layers on the inputs, got {outputs!r}")
+    sources (a config, a file, a clone) gives the same order; and the indices of the layers making the
+    outputs."""
     layers, sources, modes = [], [], []
     made_by: dict = {}  # call -> index of the layer whose output it is; input -> its source index
     made_by.update({id(layer): wiring.input_source(k) for k, layer in enumerate(inputs)})
@@ -152,13 +172,17 @@ def _graph(inputs: list, outputs) -> tuple[list, tuple, tuple, list]:
             else:
                 sources.append(tuple(reads[0] if s == wiring.MODEL_INPUT else base + s for s in inner_sources[k]))
         made_by[id(call)] = len(layers) - 1
-    order = keras_order(tuple(sources), len(inputs))
+    ends = [made_by[id(output)] for output in outputs]
+    if len(set(ends)) != len(ends):
+        raise ValueError("outputs: two outputs are the same layer's output; give each once")
+    order = keras_order(tuple(sources), len(inputs), ends)
     new_index = {old: new for new, old in enumerate(node for node in order if node >= 0)}
     ordered = [node for node in order if node >= 0]
     return ([layers[i] for i in ordered],
             tuple(tuple(s if s < 0 else new_index[s] for s in sources[i]) for i in ordered),
             tuple(modes[i] for i in ordered),
-            [inputs[-1 - node] if node < 0 else layers[node] for node in order])
+            [inputs[-1 - node] if node < 0 else layers[node] for node in order],
+            tuple(new_index[end] for end in ends))
 
 
 class Functional(Sequential):
@@ -172,30 +196,39 @@ class Functional(Sequential):
                              "outputs=...), and Sequential ones; subclassed models (a call() method of your "
                              "own) are not supported")
         input_layers, input_names, structure = _input_list(inputs)
-        outputs = _single_output(outputs)
-        layers, sources, modes, keras_layers = _graph(input_layers, outputs)
+        output_values, output_keys = _output_list(outputs)
+        layers, sources, modes, keras_layers, ends = _graph(input_layers, output_values)
         super().__init__(name=name or unique_name("functional"), trainable=trainable)
         Sequential.add(self, input_layers[0])
         self._input_layers, self._input_structure, self._keras_layers = input_layers, structure, keras_layers
         if len(input_layers) > 1:
             self._packed = PackedInputs(input_names, [layer.declared_input_shape for layer in input_layers])
-        chain = wiring.is_chain(sources) and len(input_layers) == 1
+        several = len(output_values) > 1 or output_keys is not None
+        chain = wiring.is_chain(sources) and len(input_layers) == 1 and not several
+        self._output_keys = output_keys
         self._connect(layers, None if chain else sources,
-                      None if all(mode is None for mode in modes) else modes)
-        self._outputs = outputs
+                      None if all(mode is None for mode in modes) else modes, ends if several else None)
+        self._outputs = output_values
+        self._output_structure = outputs
 
     @classmethod
-    def from_layers(cls, inputs, layers: list, name=None, trainable=True, sources=None, modes=None) -> "Functional":
+    def from_layers(cls, inputs, layers: list, name=None, trainable=True, sources=None, modes=None,
+                    outputs=None, output_keys=None) -> "Functional":
         """The model of ``layers`` called as ``sources`` says (``wiring.py``; None: a chain, in order), each with
         the ``training`` of ``modes`` (None: none fixed); ``inputs``: an InputLayer, or the list (or dict) of the
-        model's several."""
+        model's several; ``outputs``: the indices of the layers making its outputs (None: the last layer alone),
+        keyed by ``output_keys`` when they were a dict."""
         input_layers, _, _ = _input_list(inputs)
         values = {wiring.input_source(k): layer for k, layer in enumerate(input_layers)}
         for i, layer in enumerate(layers):
             reads = (i - 1,) if sources is None else sources[i]
             training = None if modes is None else modes[i]
             values[i] = layer(wiring.layer_inputs(layer, values, reads), training=training)
-        return cls(inputs, values[len(layers) - 1], name=name, trainable=trainable)
+        if outputs is None:
+            return cls(inputs, values[len(layers) - 1], name=name, trainable=trainable)
+        ends = [values[i] for i in outputs]
+        return cls(inputs, dict(zip(output_keys, ends)) if output_keys is not None else ends, name=name,
+                   trainable=trainable)
 
     @property
     def layers(self) -> list:
@@ -213,11 +246,12 @@ class Functional(Sequential):
 
     @property
     def outputs(self) -> list:
-        return [self._outputs]
+        return list(self._outputs)
 
     @property
     def output(self):
-        return self._outputs
+        """The output, or the outputs as they were given (list or dict), as Keras's ``model.output``."""
+        return self._outputs[0] if len(self._outputs) == 1 else self._output_structure
 
     def add(self, layer) -> None:
         raise AttributeError("'Functional' object has no attribute 'add': a functional model is made whole by "

@@ -88,7 +88,8 @@ def model_from_translated(cls, translated: dict, build_config: dict | None = Non
         count, keys = translated.get("inputs", 1), translated.get("input_keys")
         inputs = made[0] if count == 1 else dict(zip(keys, made[:count])) if keys else made[:count]
         model = Functional.from_layers(inputs, made[count:], name=translated.get("name"), trainable=trainable,
-                                       sources=translated.get("sources"), modes=translated.get("modes"))
+                                       sources=translated.get("sources"), modes=translated.get("modes"),
+                                       outputs=translated.get("outputs"), output_keys=translated.get("output_keys"))
         model._config_dtype = translated.get("dtype")
         return model
     model = cls(name=translated.get("name"), trainable=trainable)

@@ -28,7 +28,7 @@ from .. import layers as layers_module
 from ..layers import wiring
 from ..optimizers import schedules
 from . import keras_nested
-from .compile_config import get_compile_config
+from .compile_config import get_compile_config, map_nested
 
 _ANY = object()
 
@@ -239,6 +239,7 @@ def model_config_from_keras(config: dict, keras_version: str | None = None) -> d
         out["modes"] = inner.get("modes")
         out["inputs"], out["input_keys"] = inputs, inner.get("input_keys")
         out["keras_paths"] = inner.get("keras_paths")
+        out["outputs"], out["output_keys"] = inner.get("outputs"), inner.get("output_keys")
     return {"class_name": "Sequential", "config": out}
 
 
@@ -253,14 +254,18 @@ def _single(value, what: str):
     return value
 
 
-def _metrics_from_keras(value) -> list:
+def _metrics_from_keras(value, one_output: bool = True):
     if value is None:
         return []
+    if not one_output and isinstance(value, dict) and "class_name" not in value:  # by output name
+        return {key: _metrics_from_keras(per_output) for key, per_output in value.items()}
+    if not one_output and isinstance(value, (list, tuple)) and any(isinstance(m, (list, tuple)) for m in value):
+        return [_metrics_from_keras(per_output) for per_output in value]  # one entry per output
     if isinstance(value, dict) and "class_name" not in value:  # by output name
         value = [m for per_output in value.values() for m in (per_output or [])]
     if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], (list, tuple)):
         value = value[0]  # one list per output, and one output
-    return [_metric_from_keras(m) for m in value]
+    return [_metric_from_keras(m) for m in (value if isinstance(value, (list, tuple)) else [value])]
 
 
 def _metric_from_keras(value):
@@ -288,16 +293,19 @@ def _optimizer_from_keras(value):
 
 def compile_config_from_keras(config: dict, legacy: bool) -> dict:
     """gpunn's compile config for Keras's ``compile_config`` (native) or ``training_config`` (legacy)."""
-    for key in ("weighted_metrics", "loss_weights"):
-        if config.get(key):
-            warnings.warn(f"The saved model was compiled with {key}={config[key]!r}, which gpunn's Sequential does "
-                          "not take; the model is compiled without it", stacklevel=4)
+    if config.get("weighted_metrics"):
+        warnings.warn(f"The saved model was compiled with weighted_metrics={config['weighted_metrics']!r}, which "
+                      "gpunn's compile does not take; the model is compiled without them", stacklevel=4)
+    loss = config.get("loss")
+    one = not isinstance(loss, (list, tuple, dict)) or "class_name" in loss or len(loss) == 1
     return {
         # Keras's to_json() leaves the optimizer out; compile_from_config then compiles with compile's default
         "optimizer": _optimizer_from_keras(config["optimizer_config"] if legacy
                                            else config.get("optimizer", "rmsprop")),
-        "loss": _object_from_keras(_single(config.get("loss"), "loss"), "loss", "loss"),
-        "metrics": _metrics_from_keras(config.get("metrics")),
+        "loss": _object_from_keras(_single(loss, "loss"), "loss", "loss") if one else
+        map_nested(lambda value: _object_from_keras(value, "loss", "loss"), loss),
+        "loss_weights": config.get("loss_weights"),
+        "metrics": _metrics_from_keras(config.get("metrics"), one),
         # Keras 3 keeps these in compile_config (tf.keras 2's training_config has neither); anything but a bool
         # reads as compile's default, "auto".
         "jit_compile": config.get("jit_compile") if isinstance(config.get("jit_compile"), bool) else "auto",
@@ -430,8 +438,15 @@ def functional_config(model, native: bool = True) -> dict:
         input_layers = {str(key): [value.name, 0, 0] for key, value in structure.items()}
     else:
         input_layers = [[source.name, 0, 0] for source in model.inputs]
+    ends = [model._layers[i].name for i in model._output_layer_indices()]
+    if not model._several_outputs:
+        output_layers = [ends[0], 0, 0]
+    elif model._output_keys is not None:
+        output_layers = {key: [name, 0, 0] for key, name in zip(model._output_keys, ends)}
+    else:
+        output_layers = [[name, 0, 0] for name in ends]
     return {"name": model.name, "trainable": model.trainable, "layers": [entries[id(l)] for l in model.layers],
-            "input_layers": input_layers, "output_layers": [model._layers[-1].name, 0, 0]}
+            "input_layers": input_layers, "output_layers": output_layers}
 
 
 def _endpoint_names(value, argument: str) -> tuple[list, list | None]:
@@ -471,9 +486,8 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
         config, keras_paths = keras_nested.flatten(config, inbound, FIXED_MARK)
     entries = {entry.get("name") or entry["config"].get("name"): entry for entry in config["layers"]}
     inputs, input_keys = _endpoint_names(config["input_layers"], "input_layers")
-    outputs, _ = _endpoint_names(config["output_layers"], "output_layers")
-    if len(outputs) != 1:
-        raise ValueError(f"output_layers: gpunn's functional models have one output, the config has {len(outputs)}")
+    outputs, output_keys = _endpoint_names(config["output_layers"], "output_layers")
+    several = len(outputs) > 1 or output_keys is not None
     reads, fixed = {}, {}
     for name, entry in entries.items():
         nodes = entry.get("inbound_nodes") or []
@@ -496,7 +510,11 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
         placed.add(name)
         order.append(name)
 
-    place(outputs[0])
+    for output in outputs:
+        if output in inputs:
+            raise ValueError(f"output_layers: the output {output!r} is an input; gpunn's functional models "
+                             "output what layers compute")
+        place(output)
     index = {name: wiring.input_source(k) for k, name in enumerate(inputs)}
     index.update({name: i for i, name in enumerate(order)})
     sources = tuple(tuple(index[parent] for parent in reads[name]) for name in order)
@@ -505,8 +523,10 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
     modes = [fixed[name] for name in order]
     return {"name": config.get("name"), "trainable": config.get("trainable", True), "layers": layers,
             "functional": True, "inputs": len(inputs), "input_keys": input_keys, "keras_paths": keras_paths,
-            "sources": None if wiring.is_chain(sources) else [list(s) for s in sources],
-            "modes": None if all(mode is None for mode in modes) else modes}
+            "sources": None if wiring.is_chain(sources) and not several else [list(s) for s in sources],
+            "modes": None if all(mode is None for mode in modes) else modes,
+            "outputs": [index[name] for name in outputs] if several else None, "output_keys": output_keys}
+
 
 
 def _resolved_inbound(entry: dict, node, keras_version) -> tuple[list, bool | None]:
@@ -583,11 +603,12 @@ def keras_compile_config(model, native: bool) -> dict:
         if schedule["config"].get("name", "") is None:  # Keras takes its default name, never None
             del schedule["config"]["name"]
         optimizer["config"]["learning_rate"] = _wrap(schedule, "schedule", native)
-    loss = _wrap(config["loss"], "loss", native)
-    metric_list = [_wrap(m, "metric", native) for m in config["metrics"]]
+    loss = map_nested(lambda value: _wrap(value, "loss", native), config["loss"])
+    metric_list = map_nested(lambda value: _wrap(value, "metric", native), config["metrics"])
+    weights = config["loss_weights"]
     if native:
-        return {"optimizer": _wrap(optimizer, "optimizer", native), "loss": loss, "loss_weights": None,
+        return {"optimizer": _wrap(optimizer, "optimizer", native), "loss": loss, "loss_weights": weights,
                 "metrics": metric_list, "weighted_metrics": None, "run_eagerly": False,
                 "steps_per_execution": config["steps_per_execution"], "jit_compile": config["jit_compile"]}
-    return {"loss": loss, "metrics": metric_list, "weighted_metrics": None, "loss_weights": None,
+    return {"loss": loss, "metrics": metric_list, "weighted_metrics": None, "loss_weights": weights,
             "optimizer_config": optimizer}

@@ -119,6 +119,9 @@ def _expanded(entry: dict, parent: str, training, inbound, fixed_mark: str, path
         layers.append({**layer, "inbound_nodes": [_node(parents, takes_list, mode, mark)]})
     paths.pop(input_name, None)
     output = flat["output_layers"]
+    if isinstance(output, dict) or isinstance(output[0], list) and len(output) > 1:
+        raise ValueError(f"layer {_name(entry)!r}: a called model of several outputs; gpunn calls models of one "
+                         "output inside another")
     return layers, paths, output[0] if isinstance(output[0], str) else output[0][0]
 
 

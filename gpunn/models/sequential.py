@@ -53,6 +53,10 @@ class Sequential(Trainer):
         self._modes: tuple | None = None
         # A functional model of several inputs: how they are packed into the one array it runs on
         self._packed = None
+        # A functional model of several outputs: the indices of the layers making them (None: the last layer),
+        # and the keys naming them when they were given as a dict
+        self._output_indices: tuple | None = None
+        self._output_keys: list | None = None
         self._built_input_shape: tuple | None = None
         self.built = False
         self.ops = None
@@ -129,14 +133,16 @@ class Sequential(Trainer):
         if self.declared_input_shape is not None:
             self.build()
 
-    def _connect(self, layers: list, sources, modes=None) -> None:
+    def _connect(self, layers: list, sources, modes=None, output_indices=None) -> None:
         """Take ``layers`` connected as ``sources`` says (``wiring.py``; None: a chain), each run in the mode
-        ``modes`` fixes (None: the model's), then build when the input shape is known."""
+        ``modes`` fixes (None: the model's), whose outputs are those of the layers at ``output_indices`` (None: the
+        last layer's alone), then build when the input shape is known."""
         names = [layer.name for layer in layers]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
             raise ValueError(f"layer: the model would have several layers named {repeated}; names must be unique")
         self._layers, self._sources, self._modes = list(layers), sources, modes
+        self._output_indices = None if output_indices is None else tuple(output_indices)
         self._invalidate()
         if self.declared_input_shape is not None and self._layers:
             self.build()
@@ -185,8 +191,11 @@ class Sequential(Trainer):
         else:
             self._check_input_values("inputs", inputs)
             y = self.ops.asarray(check_inputs("inputs", inputs, expected, self.dtype))
-        y, _ = wiring.forward(self._layers, self._sources, self._split_inputs(y), training, modes=self._modes)
-        return call_result(self.ops, self.ops.copy(y))  # the last layer's workspace is written again next call
+        y, _ = wiring.forward(self._layers, self._sources, self._split_inputs(y), training, modes=self._modes,
+                              output_indices=self._output_indices)
+        if self._output_indices is None:
+            return call_result(self.ops, self.ops.copy(y))  # the last layer's workspace is written again next call
+        return self._structure_outputs([call_result(self.ops, self.ops.copy(value)) for value in y])
 
     def _check_input_values(self, argument: str, x, k: int | None = None) -> None:
         """Host inputs ``x`` refused, naming ``argument``, where a layer reading them cannot take their values.
@@ -283,13 +292,37 @@ class Sequential(Trainer):
 
     @property
     def output_shape(self):
+        """(None,) + the output's sample shape; for several outputs, the list of them, as Keras gives it."""
         self._require_built("output_shape")
-        return (None,) + tuple(self._layers[-1].output_shape)
+        shapes = [(None,) + shape for shape in self._output_shapes()]
+        return shapes[0] if self._output_indices is None else self._structure_outputs(shapes)
 
     @property
     def output_names(self) -> list[str]:
         """As Keras's: the names of the layers making the outputs (``dict(zip(model.output_names, ...))``)."""
-        return [self._layers[-1].name] if self._layers else []
+        return [self._layers[i].name for i in self._output_layer_indices()] if self._layers else []
+
+    def _output_layer_indices(self) -> tuple:
+        """The indices of the layers making the model's outputs, in Keras's order of the outputs."""
+        return (len(self._layers) - 1,) if self._output_indices is None else self._output_indices
+
+    def _output_shapes(self) -> list:
+        """The sample shape of each output."""
+        return [tuple(self._layers[i].output_shape) for i in self._output_layer_indices()]
+
+    @property
+    def _several_outputs(self) -> bool:
+        """Whether the model's outputs come as a list or dict (several, or one given in a dict)."""
+        return self._output_indices is not None
+
+    def _structure_outputs(self, values: list):
+        """Per-output ``values`` as the model gives its outputs: the value alone for one output, else a list in
+        the outputs' order, or a dict by their keys when they were given as a dict (as Keras's ``predict``)."""
+        if self._output_indices is None:
+            return values[0]
+        if self._output_keys is not None:
+            return dict(zip(self._output_keys, values))
+        return list(values)
 
     @property
     def dtype(self) -> str:
@@ -344,7 +377,7 @@ class Sequential(Trainer):
             input_shape = self._packed_build_shape(input_shape)
         wiring.build_shapes(self._layers, self._sources, input_shapes, _build_layer)
         self._built_input_shape = tuple(input_shape)
-        self._mask_links, self._output_mask_source = masking.link(self._layers, self._sources)
+        self._mask_links, self._output_mask_source = masking.link(self._layers, self._sources, self._output_indices)
         masking.attach(self._mask_links)
         self._pack(get_ops())
         self.built = True

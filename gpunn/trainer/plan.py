@@ -3,10 +3,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import metrics as metrics_module
 from ..layers import wiring
 from ..layers.activation import Activation
 from ..layers.dense import Dense
+from . import compiled_outputs
+
+
+@dataclass
+class OutputPlan:
+    """One output of the model as the step computes its loss."""
+    index: int                 # the layer (in the plan's layers) whose output it is
+    name: str
+    loss: object
+    weight: float | None       # the loss's weight in the total (None: 1)
+    takes_logits: bool         # the loss reads logits (fused activation, or from_logits=True)
+    raw: bool                  # the layer is a Dense handing over its pre-activation output
+    sparse_labels: bool
+    width: int                 # the output's units (sizes per-class metric state)
+    metrics: list              # its compiled metric objects, resolved for its labels
 
 
 @dataclass
@@ -15,76 +29,130 @@ class TrainPlan:
     sources: tuple | None      # how they connect (layers/wiring.py); None: a chain
     modes: tuple | None        # per layer, a training mode its functional call fixed (None: the step's)
     split_inputs: object       # the batch as the model's inputs (several: layers/packed_inputs.py)
-    dense_tail_fused: bool     # the last Dense returns logits; the loss applies its activation
-    loss_takes_logits: bool
+    outputs: list              # an OutputPlan per model output
+    output_indices: tuple | None  # for several outputs, the layers making them (wiring.forward); else None
+    targets: object            # for several outputs, how their targets are packed (PackedTargets); else None
     need_dx: list              # per layer: does any layer it reads from have trainable weights? (wiring.need_dx)
     has_regularizers: bool
     has_constraints: bool      # a trained weight has a constraint, applied after each update
-    metrics: list              # the compiled metric objects, resolved for these labels
-    sparse_labels: bool
-    output_width: int          # the model's output units (sizes per-class metric state)
+    metrics: list              # every compiled metric object, output by output
+    metric_outputs: list       # per metric, the position of its output in ``outputs``
+    metric_names: list         # per metric, its name in the logs
+    loss_names: list           # for several outputs, the names of their losses in the logs; else empty
+    sparse_labels: object      # the label layout the plan was made for (a tuple per output for several)
     activity: frozenset = frozenset()  # indices of the layers with an activity_regularizer (trainer/activity.py)
 
+    @property
+    def raw(self) -> frozenset:
+        """The layers handing over logits to the loss (wiring.forward's ``raw``)."""
+        return frozenset(output.index for output in self.outputs if output.raw)
 
-def make_plan(model, sparse_labels: bool) -> TrainPlan:
-    """Fuse the output activation into the loss where the loss can take logits (softmax / sigmoid + cross-
+    @property
+    def loss_takes_logits(self) -> bool:
+        return self.outputs[0].takes_logits
+
+    @property
+    def dense_tail_fused(self) -> bool:
+        return self.outputs[0].raw
+
+    @property
+    def output_width(self) -> int:
+        return self.outputs[0].width
+
+
+def _fusable(loss, layer) -> bool:
+    """Whether ``layer``'s activation can be left to ``loss`` (softmax / sigmoid + cross-entropy). An activity
+    regularizer on an output layer penalises the activated output, which a fused loss never makes."""
+    tail_act = getattr(getattr(layer, "activation", None), "name", None)
+    return (not loss.from_logits and loss.fusable_activation is not None and tail_act == loss.fusable_activation
+            and isinstance(layer, (Dense, Activation)) and layer.activity_regularizer is None)
+
+
+def make_plan(model, sparse_labels) -> TrainPlan:
+    """Fuse the output activations into the losses where a loss can take logits (softmax / sigmoid + cross-
     entropy), find which layers need dx, and resolve the metrics (Keras's 'accuracy' depends on the loss and,
-    failing that, on the label layout)."""
-    loss = model.loss
+    failing that, on the label layout). ``sparse_labels``: whether the labels are class ids, one flag per output
+    for a model of several."""
     source = getattr(model, "_output_mask_source", None)
     if source is not None:
         raise ValueError(f"model {model.name!r}: its output carries the padding mask of layer {source.name!r} "
                          "(mask_zero=True), which Keras applies to the loss and metrics and gpunn does not; "
                          "reduce the steps before the output (e.g. GlobalAveragePooling1D) or use mask_zero=False")
+    specs = model._output_specs
     layers, sources, modes = list(model._layers), model._sources, model._modes
-    last = layers[-1]
-    tail_act = getattr(getattr(last, "activation", None), "name", None)
-    # An activity regularizer on the output layer penalises the activated output, which a fused loss never makes
-    fused = (not loss.from_logits and loss.fusable_activation is not None and tail_act == loss.fusable_activation
-             and isinstance(last, (Dense, Activation)) and last.activity_regularizer is None)
-    if fused and isinstance(last, Activation):
-        layers = layers[:-1]
-        # The loss reads the logits the Activation would have read, which in a graph come from the layer
-        # before it (every other layer is an ancestor of the one it reads): what remains ends there.
-        if sources is not None:
-            sources = sources[:-1]
-        if modes is not None:
-            modes = modes[:-1]
+    several = model._several_outputs
+    flags = tuple(sparse_labels) if several else (bool(sparse_labels),)
+    ends = list(model._output_layer_indices())
+    units = [shape[-1] for shape in model._output_shapes()]
+    if not several:
+        fused = [_fusable(specs[0].loss, layers[-1])]
+        raw = [fused[0] and isinstance(layers[-1], Dense)]
+        if fused[0] and isinstance(layers[-1], Activation):
+            layers = layers[:-1]
+            ends = [len(layers) - 1]
+            # The loss reads the logits the Activation would have read, which in a graph come from the layer
+            # before it (every other layer is an ancestor of the one it reads): what remains ends there.
+            if sources is not None:
+                sources = sources[:-1]
+            if modes is not None:
+                modes = modes[:-1]
+    else:
+        read = {s for reads in sources for s in reads}
+        # An output read by other layers hands them its activated value: its activation stays in the layer.
+        fused = [isinstance(layers[i], Dense) and _fusable(spec.loss, layers[i]) and i not in read
+                 for i, spec in zip(ends, specs)]
+        raw = list(fused)
+    objects = _metric_objects(model, specs, units, flags)
+    outputs = [OutputPlan(index=i, name=spec.name, loss=spec.loss, weight=spec.weight,
+                          takes_logits=is_fused or spec.loss.from_logits,
+                          raw=is_raw, sparse_labels=flag, width=width, metrics=metrics)
+               for i, spec, is_fused, is_raw, flag, width, metrics in zip(ends, specs, fused, raw, flags, units,
+                                                                          objects)]
+    metrics = [metric for output in outputs for metric in output.metrics]
+    metric_outputs = [k for k, output in enumerate(outputs) for _ in output.metrics]
+    if several:
+        loss_names, metric_names = compiled_outputs.log_names(specs, objects)
+        # Keras's evaluate lists the loss, the outputs' losses, then the other logs by name: so do the logs
+        order = sorted(range(len(metrics)), key=lambda m: metric_names[m])
+        metrics, metric_outputs = [metrics[m] for m in order], [metric_outputs[m] for m in order]
+        metric_names = [metric_names[m] for m in order]
+        targets = model._targets_layout()
+    else:
+        loss_names, metric_names, targets = [], [m.name for m in metrics], None
     need_dx = wiring.need_dx(layers, sources, lambda layer: layer.bound.grads)
-    units = model._layers[-1].output_shape[-1]
     return TrainPlan(
-        layers=layers, sources=sources, modes=modes, split_inputs=model._split_inputs, dense_tail_fused=fused and isinstance(last, Dense),
-        loss_takes_logits=fused or loss.from_logits, need_dx=need_dx,
+        layers=layers, sources=sources, modes=modes, split_inputs=model._split_inputs, outputs=outputs,
+        output_indices=tuple(ends) if several else None, targets=targets, need_dx=need_dx,
         has_regularizers=any(s.regularizer is not None for layer in layers for s in layer.weight_specs()),
         has_constraints=any(s.constraint is not None and s.name in layer.bound.grads
                             for layer in layers for s in layer.weight_specs()),
-        metrics=resolve_metrics(model, units, sparse_labels), sparse_labels=sparse_labels, output_width=units,
+        metrics=metrics, metric_outputs=metric_outputs, metric_names=metric_names, loss_names=loss_names,
+        sparse_labels=flags if several else bool(sparse_labels),
         activity=frozenset(i for i, layer in enumerate(layers) if layer.activity_regularizer is not None),
     )
 
 
-def resolve_metrics(model, units: int, sparse_labels: bool) -> list:
-    """The compiled metric objects for this label layout, each checked against it (a clear error for a metric
-    that cannot take these labels and outputs). Made once per compile and layout and kept on the model
-    (``model._metric_objects``, reset by ``compile``), so training, evaluation and ``model.metrics`` share one
-    set of objects, as Keras's compiled metrics are one set."""
+def _metric_objects(model, specs: list, units: list, sparse: tuple) -> list:
+    """Per output, the compiled metric objects for this label layout, each checked against it (a clear error
+    for a metric that cannot take these labels and outputs). Made once per compile and layout and kept on the
+    model (``model._metric_objects``, reset by ``compile``), so training, evaluation and ``model.metrics`` share
+    one set of objects, as Keras's compiled metrics are one set."""
     cache = getattr(model, "_metric_objects", None)
-    key = (bool(sparse_labels), int(units))
+    key = (tuple(sparse), tuple(int(u) for u in units))
     if cache is not None and key in cache:
         return cache[key]
-    resolved = [metrics_module.get(m, model.loss, units, sparse_labels) for m in model.metric_identifiers]
-    for metric in resolved:
-        metric.check_layout(units, sparse_labels)
+    resolved = compiled_outputs.resolve_metric_objects(specs, units, list(sparse))
     if cache is not None:
         cache[key] = resolved
     return resolved
 
 
 def run_forward(plan: TrainPlan, x, training: bool, outputs: dict | None = None):
-    """(output, backprops): the plan's layers in order; the fused tail Dense hands over logits. ``outputs``, when
-    given, receives the output of each layer with an activity regularizer, by index."""
-    return wiring.forward(plan.layers, plan.sources, plan.split_inputs(x), training, raw_last=plan.dense_tail_fused, outputs=outputs,
-                          keep=plan.activity, modes=plan.modes)
+    """(output, backprops): the plan's layers in order; an output Dense whose activation the loss applies hands
+    over logits. The output is the model's one, or the list of its several. ``outputs``, when given, receives the
+    output of each layer with an activity regularizer, by index."""
+    return wiring.forward(plan.layers, plan.sources, plan.split_inputs(x), training, raw=plan.raw, outputs=outputs,
+                          keep=plan.activity, modes=plan.modes, output_indices=plan.output_indices)
 
 
 def weight_penalty(plan: TrainPlan, ops, ws, dtype):

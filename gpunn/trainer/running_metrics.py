@@ -32,25 +32,38 @@ class RunningMetrics:
 
     Owned by a step, so its buffer stays where a recorded step writes. ``output_width``: the model's output
     width, which sizes per-class state (F1Score, R2Score); None: taken from the first batch.
+
+    A model of several outputs (``trainer/output_losses.py``) also tracks each output's own loss (``loss_parts``:
+    a Mean of that output's per-sample loss per output, named as in the logs), and each metric reads its own
+    output (``metric_outputs``: per metric, the output's position; ``metric_names``: the metrics' names in the
+    logs; ``output_widths``: per output, its width). The logs list the loss, the outputs' losses, then the
+    metrics, as Keras's ``evaluate`` orders them.
     """
 
-    def __init__(self, ops, metrics, comm, loss_name="loss", loss_tracker=None, output_width=None):
+    def __init__(self, ops, metrics, comm, loss_name="loss", loss_tracker=None, output_width=None,
+                 loss_parts=(), metric_outputs=None, metric_names=None, output_widths=None):
         self.ops, self.metrics, self.comm = ops, list(metrics), comm
         self.loss_tracker = loss_tracker if loss_tracker is not None else Mean(name=loss_name)
-        self.names = [self.loss_tracker.name] + [m.name for m in self.metrics]
+        self.part_trackers = list(loss_parts)
+        self.metric_outputs = list(metric_outputs) if metric_outputs is not None else [0] * len(self.metrics)
+        self.metric_names = list(metric_names) if metric_names is not None else [m.name for m in self.metrics]
+        self.names = [self.loss_tracker.name] + [t.name for t in self.part_trackers] + self.metric_names
+        self._output_widths = output_widths
         self._workspaces = Workspaces(ops)  # per (batch rows, metric): each metric's scratch buffers
         self.layout = self.state = self._views = None
         self.count = 0  # samples and batches since reset, on the host (the loss's count is on the device)
         self.batches = 0
-        if output_width is not None:
-            self._allocate(output_width)
+        if output_width is not None or output_widths is not None:
+            self._allocate(output_widths or [output_width])
 
     @property
     def _owners(self) -> list:
-        return [self.loss_tracker] + self.metrics
+        return [self.loss_tracker] + self.part_trackers + self.metrics
 
-    def _allocate(self, width: int) -> None:
-        shapes = [owner.state_shapes(width) for owner in self._owners]
+    def _allocate(self, widths: list) -> None:
+        first = 1 + len(self.part_trackers)
+        shapes = [owner.state_shapes(widths[0]) for owner in self._owners[:first]]
+        shapes += [metric.state_shapes(widths[k]) for metric, k in zip(self.metrics, self.metric_outputs)]
         self.layout = StateLayout(shapes)
         self.state = self.ops.zeros(self.layout.size, dtype="float64")
         self._views = self.layout.views(self.state)
@@ -70,11 +83,14 @@ class RunningMetrics:
         self.count = 0
         self.batches = 0
 
-    def accumulate(self, per_sample_loss, penalty, predictions, y_true) -> None:
+    def accumulate(self, per_sample_loss, penalty, predictions, y_true, parts=None) -> None:
         """Add one batch on the device (``penalty``: a 0-d weight penalty, or None). Metrics are unweighted:
-        ``per_sample_loss`` carries the sample weights, the metrics see only labels and predictions."""
+        ``per_sample_loss`` carries the sample weights, the metrics see only labels and predictions.
+        ``predictions`` / ``y_true``: the model's output and targets, or lists of them per output; ``parts``:
+        per output, its own per-sample loss (several outputs)."""
+        several = isinstance(predictions, list)
         if self.state is None:
-            self._allocate(predictions.shape[-1])
+            self._allocate([p.shape[-1] for p in predictions] if several else [predictions.shape[-1]])
         ops = self.ops
         n = per_sample_loss.shape[0]
         ws = self._workspaces((n, "loss"))
@@ -88,11 +104,20 @@ class RunningMetrics:
             wide = ws.buffer("running.penalty_total64", (), np.float64)
             ops.copy_into(scaled, wide)
             ops.add(batch_total, wide, batch_total)
+        samples = ws.constant("running.samples", float(n), np.float64)
         loss = self._views[0]
         ops.add(loss["total"], batch_total, loss["total"])
-        ops.add(loss["count"], ws.constant("running.samples", float(n), np.float64), loss["count"])
-        for i, metric in enumerate(self.metrics, start=1):
-            metric.accumulate(ops, self._workspaces((n, i)), y_true, predictions, self._views[i])
+        ops.add(loss["count"], samples, loss["count"])
+        for k, part in enumerate(parts or []):  # Keras tracks each output's loss without the weight penalty
+            part_total = ws.buffer(f"running.part_total{k}", (), np.float64)
+            ops.sum(part, None, part_total)
+            view = self._views[1 + k]
+            ops.add(view["total"], part_total, view["total"])
+            ops.add(view["count"], samples, view["count"])
+        first = 1 + len(self.part_trackers)
+        for i, (metric, k) in enumerate(zip(self.metrics, self.metric_outputs), start=first):
+            predicted, labels = (predictions[k], y_true[k]) if several else (predictions, y_true)
+            metric.accumulate(ops, self._workspaces((n, i)), labels, predicted, self._views[i])
 
     def count_batch(self, rows: int) -> None:
         """The host's share of a batch: how many samples and batches the state now covers (kept out of any
@@ -117,6 +142,13 @@ class RunningMetrics:
 
     def lazy_logs(self) -> "LazyLogs":
         return LazyLogs(self)
+
+
+def running_metrics_for(plan, ops, comm, model) -> RunningMetrics:
+    """The running sums a step of ``plan`` keeps: the model's loss tracker, its outputs' losses and metrics."""
+    return RunningMetrics(ops, plan.metrics, comm, loss_tracker=getattr(model, "_loss_tracker", None),
+                          loss_parts=model._loss_part_trackers(plan.loss_names), metric_outputs=plan.metric_outputs,
+                          metric_names=plan.metric_names, output_widths=[o.width for o in plan.outputs])
 
 
 class LazyLogs(Mapping):

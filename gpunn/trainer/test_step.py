@@ -8,13 +8,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers import wiring
-from ..ops.workspace import Workspace
-from . import activity
+from ..ops.workspace import Workspace, Workspaces
+from . import activity, output_losses
 from .epoch_iterator import BatchSlot
 from .memory import OutOfMemoryGuard
 from .plan import make_plan, run_forward, weight_penalty
 from .replicas import sync_replicas
-from .running_metrics import RunningMetrics
+from .running_metrics import RunningMetrics, running_metrics_for
 
 
 class TestStep:
@@ -31,8 +31,7 @@ class TestStep:
     def prepare(self, sparse_labels: bool) -> "TestStep":
         if self.plan is None or self.plan.sparse_labels != sparse_labels:
             self.plan = make_plan(self.model, sparse_labels)
-            self.metrics = RunningMetrics(self.ops, self.plan.metrics, self.comm, output_width=self.plan.output_width,
-                                          loss_tracker=getattr(self.model, "_loss_tracker", None))
+            self.metrics = running_metrics_for(self.plan, self.ops, self.comm, self.model)
             self.model.compiled_metrics = self.plan.metrics
         return self
 
@@ -44,7 +43,7 @@ class TestStep:
                              y_sample_shape, y_dtype, weighted)
             slot.key = key
             self._slots[key] = slot
-            self._workspaces[key] = (Workspace(self.ops), Workspace(self.ops))
+            self._workspaces[key] = (Workspaces(self.ops), Workspace(self.ops))
         return slot
 
     def __call__(self, slot: BatchSlot) -> None:
@@ -54,28 +53,27 @@ class TestStep:
         with OutOfMemoryGuard(ops, slot.global_rows):
             outputs: dict = {}
             output, _ = run_forward(plan, slot.x, training=False, outputs=outputs)
-            per_sample, _, predictions = model.loss.compute(ops, loss_ws, output, slot.y, 1.0,
-                                                            plan.loss_takes_logits, need_grad=False)
-            if slot.w is not None:
-                ops.multiply(per_sample, slot.w, per_sample)
+            batch = output_losses.compute(plan, ops, loss_ws, output, slot.y, slot.w, 1.0, need_grad=False)
             penalty = weight_penalty(plan, ops, ws, model.params.dtype)
             if outputs:
                 penalty = activity.penalty(plan, ops, ws, outputs, penalty, slot.rows, slot.global_rows,
                                            model.params.dtype)
-            self.metrics.accumulate(per_sample, penalty, predictions, slot.y)
+            self.metrics.accumulate(batch.per_sample, penalty, *batch.metric_inputs(), batch.parts)
         self.metrics.count_batch(slot.rows)
 
 
-def predict_rows(model, x: np.ndarray, batch_size: int, cbs=None) -> np.ndarray:
-    """The model's outputs for host rows ``x`` (every layer, output activation included), as a host array.
+def predict_rows(model, x: np.ndarray, batch_size: int, cbs=None):
+    """The model's outputs for host rows ``x`` (every layer, output activation included), as a host array, or
+    for a model of several outputs their host arrays as the model gives its outputs (a list or a dict).
 
-    Batches are copied into one input buffer per batch size and the outputs into one device array, read back
-    once at the end. ``cbs``: a CallbackList told of each batch as Keras tells it (``on_predict_batch_end``
-    gets ``{"outputs": ...}``, the batch's outputs: read back per batch only then).
+    Batches are copied into one input buffer per batch size and the outputs into device arrays, read back once
+    at the end. ``cbs``: a CallbackList told of each batch as Keras tells it (``on_predict_batch_end`` gets
+    ``{"outputs": ...}``, the batch's outputs: read back per batch only then).
     """
     ops = model.ops
     n = len(x)
-    out = ops.empty((n,) + tuple(model._layers[-1].output_shape), dtype=model.dtype)
+    ends = model._output_indices
+    outs = [ops.empty((n,) + shape, dtype=model.dtype) for shape in model._output_shapes()]
     inputs: dict = {}
     if cbs is not None:
         cbs.on_predict_begin()
@@ -89,10 +87,13 @@ def predict_rows(model, x: np.ndarray, batch_size: int, cbs=None) -> np.ndarray:
             xb = inputs[rows] = ops.empty((rows,) + tuple(model._built_input_shape), dtype=model.dtype)
         ops.upload(x[start:stop], xb)
         with OutOfMemoryGuard(ops, batch_size):
-            y, _ = wiring.forward(model._layers, model._sources, model._split_inputs(xb), False, modes=model._modes)
-            ops.copy_into(y, out[start:stop])
+            y, _ = wiring.forward(model._layers, model._sources, model._split_inputs(xb), False, modes=model._modes,
+                                  output_indices=ends)
+            for value, out in zip([y] if ends is None else y, outs):
+                ops.copy_into(value, out[start:stop])
         if cbs is not None:
-            cbs.on_predict_batch_end(index, {"outputs": ops.to_numpy(out[start:stop])})
+            batch = [ops.to_numpy(out[start:stop]) for out in outs]
+            cbs.on_predict_batch_end(index, {"outputs": model._structure_outputs(batch)})
     if cbs is not None:
         cbs.on_predict_end()
-    return ops.to_numpy(out)
+    return model._structure_outputs([ops.to_numpy(out) for out in outs])

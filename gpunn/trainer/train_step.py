@@ -23,13 +23,13 @@ from ..layers import wiring
 from ..ops.base import Ops
 from ..ops.cuda_graphs import CaptureRefused
 from ..ops.recording import Recording
-from ..ops.workspace import Workspace
-from . import activity
+from ..ops.workspace import Workspace, Workspaces
+from . import activity, output_losses
 from .epoch_iterator import BatchSlot, DeviceFeed
 from .memory import OutOfMemoryGuard
 from .plan import make_plan, run_forward, weight_penalty
 from .replicas import sync_replicas
-from .running_metrics import RunningMetrics
+from .running_metrics import RunningMetrics, running_metrics_for
 
 
 class _Recorded:
@@ -58,7 +58,7 @@ class _SizedState:
 
     def __init__(self, slot: BatchSlot, ops):
         self.slot = slot
-        self.loss_ws = Workspace(ops)
+        self.loss_ws = Workspaces(ops)  # per output (output_losses.py)
         self.ws = Workspace(ops)
         self.recordings: dict = {}
 
@@ -98,8 +98,7 @@ class TrainStep:
         """Resolve the plan and metrics for this label layout (the first call, or when it changes)."""
         if self.plan is None or self.plan.sparse_labels != sparse_labels:
             self.plan = make_plan(self.model, sparse_labels)
-            self.metrics = RunningMetrics(self.ops, self.plan.metrics, self.comm, output_width=self.plan.output_width,
-                                          loss_tracker=getattr(self.model, "_loss_tracker", None))
+            self.metrics = running_metrics_for(self.plan, self.ops, self.comm, self.model)
             self.model.compiled_metrics = self.plan.metrics
             self._reducer = self._make_reducer()
             self._states.clear()
@@ -251,15 +250,11 @@ class TrainStep:
             penalty = activity.penalty(plan, ops, state.ws, outputs, penalty, slot.rows, slot.global_rows,
                                        model.params.dtype)
             activity.add_gradients(plan, ops, outputs, backprops, slot.rows, slot.global_rows)
-        per_sample, dy, predictions = model.loss.compute(ops, state.loss_ws, output, slot.y,
-                                                         1.0 / slot.global_rows, plan.loss_takes_logits)
-        if slot.w is not None:  # Keras: each sample's loss, and so its gradient row, scaled by its weight
-            ops.multiply(per_sample, slot.w, per_sample)
-            ops.multiply(dy, slot.w.reshape((-1,) + (1,) * (dy.ndim - 1)), dy)
+        batch = output_losses.compute(plan, ops, state.loss_ws, output, slot.y, slot.w, 1.0 / slot.global_rows)
         reducer = self._reducer
         layer_done = None if reducer is None else (
             lambda index: call(reducer.layer_done, index, device=reducer.device_only))
-        wiring.backward(plan.layers, plan.sources, backprops, dy, plan.need_dx, ops, state.ws, layer_done)
+        wiring.backward(plan.layers, plan.sources, backprops, batch.gradients, plan.need_dx, ops, state.ws, layer_done)
         if reducer is not None:
             call(reducer.wait, device=reducer.device_only)
         if plan.has_regularizers:
@@ -269,7 +264,7 @@ class TrainStep:
         if plan.has_constraints:
             for layer in plan.layers:
                 layer.apply_constraints()
-        self.metrics.accumulate(per_sample, penalty, predictions, slot.y)
+        self.metrics.accumulate(batch.per_sample, penalty, *batch.metric_inputs(), batch.parts)
 
 
 def _call(function, *args, device: bool = False):

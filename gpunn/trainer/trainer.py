@@ -11,7 +11,6 @@ import warnings
 import numpy as np
 
 from .. import distributed
-from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from .. import random as gpunn_random
@@ -27,8 +26,9 @@ from .epoch_iterator import DeviceDataset, EpochIterator
 from .replicas import agree_on_stop, sync_replicas
 from .streamed_loops import StreamedValidation, evaluate_streamed, fit_streamed, is_streamed, predict_streamed
 from .test_step import TestStep, predict_rows
-from . import trainable_state
+from . import compiled_outputs, trainable_state
 from .train_step import TrainStep
+from .packed_targets import PackedTargets
 
 
 def _check_verbose(verbose) -> int:
@@ -63,8 +63,10 @@ class Trainer:
         self.optimizer = None
         self.loss = None
         self.compiled_metrics: list = []
-        self.metric_identifiers: list = []
+        self.metric_identifiers: list = []  # as compile was given them (per output for several: a list or dict)
+        self._output_specs: list = []  # per output: its loss, loss weight and metrics (compiled_outputs.py)
         self._loss_tracker = None  # Keras's loss tracker: a Mean named "loss", made by compile
+        self._part_trackers: dict = {}  # for several outputs, a Mean of each output's loss, by its log name
         self._metric_objects: dict = {}  # the compiled metric objects per label layout (trainer/plan.py)
         self.compiled = False
         self._jit_compile = "auto"
@@ -89,20 +91,16 @@ class Trainer:
         ``jit_compile=True`` it warns, as Keras does)."""
         if kwargs:
             raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}")
-        if loss_weights is not None:
-            raise ValueError("loss_weights: a Sequential model has one output; leave loss_weights as None")
         jit_compile = _check_jit_compile(jit_compile)
         if (isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer))
                 or steps_per_execution < 1):
             raise ValueError(f"steps_per_execution: expected a positive integer, got {steps_per_execution!r}")
-        self.optimizer = optimizers_module.get(optimizer)
-        self.loss = losses_module.get(loss) if loss is not None else None
-        if metrics is not None and not isinstance(metrics, (list, tuple)):
-            raise TypeError(f"metrics: expected a list of metric names or objects, got {type(metrics).__name__}")
-        self.metric_identifiers = list(metrics or [])
-        for identifier in self.metric_identifiers:  # unknown names fail here, before any work
-            metrics_module.get(identifier, self.loss, 2, True)
+        optimizer = optimizers_module.get(optimizer)
+        self.loss, self._output_specs = compiled_outputs.resolve(self, loss, loss_weights, metrics)
+        self.optimizer = optimizer
+        self.metric_identifiers = metrics if isinstance(metrics, dict) else list(metrics or [])
         self._loss_tracker = metrics_module.Mean(name="loss")
+        self._part_trackers = {}
         self._metric_objects = {}
         self.compiled_metrics = []
         if jit_compile is True and run_eagerly:
@@ -134,17 +132,26 @@ class Trainer:
 
     @property
     def metrics_names(self) -> list[str]:
+        """The names of the logs, in the order ``evaluate`` lists its values."""
+        step = self.test_function or self.train_function
+        if step is not None and step.metrics is not None:
+            return list(step.metrics.names)
         return ["loss"] + [m.name for m in self.compiled_metrics]
 
     @property
     def metrics(self) -> list:
-        """The loss tracker (a Mean named "loss"), then the compiled metric objects (resolved by the first
-        ``fit`` / ``evaluate``), each reading the state of the last epoch or evaluation. Keras 3 lists the
-        compiled metrics inside one "compile_metrics" object; here they are listed one by one, as
-        ``metrics_names`` and the History name them."""
+        """The loss tracker (a Mean named "loss"), for several outputs the trackers of their losses, then the
+        compiled metric objects (resolved by the first ``fit`` / ``evaluate``), each reading the state of the
+        last epoch or evaluation. Keras 3 lists the compiled metrics inside one "compile_metrics" object; here
+        they are listed one by one, as ``metrics_names`` and the History name them."""
         if not self.compiled or self._loss_tracker is None:
             return []
-        return [self._loss_tracker] + list(self.compiled_metrics)
+        return [self._loss_tracker] + list(self._part_trackers.values()) + list(self.compiled_metrics)
+
+    def _loss_part_trackers(self, names: list) -> list:
+        """The trackers of the outputs' losses named ``names`` (made once per compile, shared by training and
+        evaluation as the loss tracker is)."""
+        return [self._part_trackers.setdefault(name, metrics_module.Mean(name=name)) for name in names]
 
     def reset_metrics(self) -> None:
         """Zero the state of the loss tracker and every compiled metric (Keras's ``reset_metrics``)."""
@@ -182,7 +189,10 @@ class Trainer:
             step = self.test_function = TestStep(self, comm)
         return step
 
-    def _sparse_labels(self, y) -> bool:
+    def _sparse_labels(self, y):
+        """Whether the targets are class ids; for a model of several outputs, a tuple of the outputs' flags."""
+        if self._several_outputs:
+            return tuple(bool(spec.loss.sparse_labels) for spec in self._output_specs)
         return self.loss.sparse_labels or y.ndim == 1
 
     def _check_ranks_agree(self, comm, call: str, data: dict, **sections) -> None:
@@ -199,15 +209,53 @@ class Trainer:
         x = check_inputs(x_argument, x, self._built_input_shape, self.dtype)
         if y is None:
             return x, None
-        y = as_numeric_array(y_argument, y)
+        if self._several_outputs:
+            y = self._pack_targets(y_argument, y)
+            check_same_length(x, y, y_argument)
+            return x, y
+        y = as_numeric_array(y_argument, self._single_target(y_argument, y))
         check_same_length(x, y, y_argument)
         y = check_targets(y_argument, y, self.loss, self._layers[-1].output_shape, self.dtype)
         return x, y
+
+    def _targets_layout(self) -> PackedTargets:
+        """How the targets of a model of several outputs are packed, for its compiled losses."""
+        return PackedTargets(self.output_names, self._output_keys, list(self._sparse_labels(None)),
+                             self._output_shapes(), self.dtype)
+
+    def _pack_targets(self, argument: str, y) -> np.ndarray:
+        """The one target array of a model of several outputs, from a list, tuple or dict of theirs (each
+        checked against its output and loss)."""
+        specs, shapes = self._output_specs, self._output_shapes()
+
+        def convert(k, name, value):
+            return check_targets(name, as_numeric_array(name, value), specs[k].loss, shapes[k], self.dtype)
+
+        return self._targets_layout().pack(argument, y, convert)
+
+    def _single_target(self, argument: str, y):
+        """A model of one output takes its targets alone, or, as Keras does, in a list or tuple of one array or
+        a dict of one keyed by the output's name."""
+        if isinstance(y, (list, tuple)) and len(y) == 1 and getattr(y[0], "ndim", 0) >= 1:
+            return y[0]
+        if isinstance(y, dict):
+            if len(y) != 1 or next(iter(y)) not in self.output_names:
+                raise ValueError(f"{argument}: the model's one output is {self.output_names}; got a dict with keys "
+                                 f"{sorted(str(key) for key in y)}")
+            return next(iter(y.values()))
+        return y
 
     def _sample_weights(self, y, sample_weight, class_weight, argument="sample_weight"):
         """Per-sample weights (host, the model's dtype) from ``sample_weight`` or ``class_weight``, or None."""
         if sample_weight is not None and class_weight is not None:
             raise ValueError("sample_weight, class_weight: give at most one of them")
+        if self._several_outputs and class_weight is not None:  # as Keras refuses it
+            raise ValueError(f"class_weight: only supported for models with a single output; this model has "
+                             f"{len(self.output_names)} outputs {self.output_names}. Pass sample_weight instead")
+        if self._several_outputs and (isinstance(sample_weight, dict) or isinstance(sample_weight, (list, tuple))
+                                      and any(np.ndim(item) > 0 for item in sample_weight)):
+            raise ValueError(f"{argument}: gpunn takes one weight per sample, applied to every output's loss; got "
+                             f"a {type(sample_weight).__name__} of weights per output")
         if class_weight is not None:
             weights = class_weight_to_sample_weight(class_weight, y, self.loss, self._layers[-1].output_shape[-1],
                                                     self.dtype)
@@ -425,9 +473,11 @@ class Trainer:
         lo, hi = shard_bounds(0, len(x), comm.rank, comm.size)
         if hi > lo:
             local = predict_rows(self, x[lo:hi], batch_size, cbs)
+            parts = list(local.values()) if isinstance(local, dict) else [local] if not self._several_outputs \
+                else local
         else:
-            local = np.zeros((0,) + tuple(self._layers[-1].output_shape), dtype=self.dtype)
-        return comm.allgather_rows(local)
+            parts = [np.zeros((0,) + shape, dtype=self.dtype) for shape in self._output_shapes()]
+        return self._structure_outputs([comm.allgather_rows(part) for part in parts])
 
     def __call__(self, x, training=False):
         x, _ = self._prepare(x, None)

@@ -38,23 +38,28 @@ def train(dtype: str, jit: bool = False) -> dict:
     gpunn.utils.set_random_seed(3)
     x, y = data()
     x = x.astype(dtype)
-    # A graph (the input read again by a Concatenate): the reducer is told of each layer's gradients as the
-    # backward pass through the graph finishes them.
+    # A graph (the input read again by a Concatenate) of two outputs: the reducer is told of each layer's
+    # gradients as the backward pass through the graph finishes them; the targets of both outputs are sharded
+    # as one packed array, and each output's loss and metrics are summed over ranks.
     inputs = gpunn.Input(shape=(12,), dtype=dtype)
     hidden = gpunn.layers.Dense(16, activation="tanh", kernel_regularizer="l2", dtype=dtype)(inputs)
     hidden = gpunn.layers.Dense(8, activation="relu", activity_regularizer="l1", dtype=dtype)(hidden)
     wide = gpunn.layers.Concatenate(dtype=dtype)([inputs, hidden])
-    model = gpunn.Model(inputs, gpunn.layers.Dense(3, activation="softmax", dtype=dtype)(wide))
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  jit_compile=jit, steps_per_execution=3 if jit else 1)
-    history = model.fit(x[:140], y[:140], batch_size=BATCH, epochs=EPOCHS, verbose=0,
-                        validation_data=(x[140:], y[140:]))
-    step_loss = model.train_on_batch(x[:9], y[:9])  # 9 rows over 2 ranks: 5 and 4
+    classes = gpunn.layers.Dense(3, activation="softmax", dtype=dtype, name="classes")(wide)
+    aux = gpunn.layers.Dense(1, dtype=dtype, name="aux")(hidden)
+    model = gpunn.Model(inputs, [classes, aux])
+    model.compile(optimizer="adam", loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.3],
+                  metrics=[["accuracy"], ["mae"]], jit_compile=jit, steps_per_execution=3 if jit else 1)
+    targets = [y, x[:, 4:5]]
+    history = model.fit(x[:140], [t[:140] for t in targets], batch_size=BATCH, epochs=EPOCHS, verbose=0,
+                        validation_data=(x[140:], [t[140:] for t in targets]))
+    step_loss = model.train_on_batch(x[:9], [t[:9] for t in targets])  # 9 rows over 2 ranks: 5 and 4
     out = {f"w{i}": w for i, w in enumerate(model.get_weights())}
     out.update({f"history_{k}": np.array(v) for k, v in history.history.items()})
     out["step_loss"] = np.array(step_loss)
-    out["evaluate"] = np.array(model.evaluate(x, y, batch_size=25, verbose=0))
-    out["predict"] = model.predict(x, batch_size=20)
+    out["evaluate"] = np.array(model.evaluate(x, targets, batch_size=25, verbose=0))
+    for k, predicted in enumerate(model.predict(x, batch_size=20)):
+        out[f"predict{k}"] = predicted
     return out
 
 

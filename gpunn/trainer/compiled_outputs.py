@@ -1,0 +1,208 @@
+"""What ``compile`` says for each of a model's outputs: its loss, the weight of that loss in the total, and its
+metrics, resolved from ``loss`` / ``loss_weights`` / ``metrics`` as Keras 3 resolves them
+(keras/src/trainers/compile_utils.py ``CompileLoss.build``, ``CompileMetrics._build_metrics_set``).
+
+- ``loss``: one loss for every output, a list or tuple of one per output, or a dict by output name.
+- ``loss_weights``: a number (one output), a list or tuple of one per output, or a dict by output name; the
+  training loss is the weighted sum of the outputs' losses.
+- ``metrics``: for one output, every metric given (nested lists flattened). For several: a list or tuple of one
+  entry per output (a metric, a list of them, or None), or a dict by output name (outputs left out get none). A
+  flat list of another length applies to every output, as tf.keras 2 did (Keras 3 refuses it; scripts written
+  for tf.keras, such as "Hands-On Machine Learning"'s auxiliary-output model, pass ``metrics=["mse"]``).
+
+An output's name is that of the layer making it (``model.output_names``), or its key when the outputs were given
+as a dict (compile's dicts may use either). The logs name each output's loss ``"<output name>_loss"`` and each of its metrics
+``"<output name>_<metric name>"``, as Keras's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import losses as losses_module
+from .. import metrics as metrics_module
+
+
+@dataclass
+class OutputSpec:
+    name: str                  # the output's name: its layer's
+    loss: object               # a gpunn Loss
+    weight: float | None       # the loss's weight in the total (None: 1, and no multiplication)
+    metrics: list = field(default_factory=list)  # metric identifiers, as given
+
+
+def _output_keys(model) -> list:
+    """The names an output may be given by: its layer's name, and its dict key when outputs were a dict."""
+    names = list(model.output_names)
+    keys = getattr(model, "_output_keys", None)
+    return [[name] + ([key] if keys is not None and key != name else []) for name, key in zip(names, keys or names)]
+
+
+def _by_output(argument: str, value: dict, model) -> list:
+    """The values of a dict keyed by output name (or key), in the outputs' order; None for outputs it leaves
+    out; unknown keys refused."""
+    keys = _output_keys(model)
+    known = {key for names in keys for key in names}
+    unknown = sorted(str(key) for key in value if key not in known)
+    if unknown:
+        raise ValueError(f"{argument}: unknown output name(s) {unknown}; the model's outputs are "
+                         f"{model.output_names}")
+    return [next((value[key] for key in names if key in value), None) for names in keys]
+
+
+def _is_structure(value) -> bool:
+    """A list, tuple or dict of per-output entries (a serialized object, a dict with "class_name", is one
+    entry)."""
+    return isinstance(value, (list, tuple)) or isinstance(value, dict) and "class_name" not in value
+
+
+def _check_loss_weight(argument: str, weight):
+    if weight is None:
+        return None
+    try:
+        weight = float(weight)
+    except (TypeError, ValueError):
+        raise ValueError(f"{argument}: expected a number, got {weight!r}") from None
+    if weight != weight or weight in (float("inf"), float("-inf")):
+        raise ValueError(f"{argument}: expected a finite number, got {weight!r}")
+    return weight
+
+
+def _names(model) -> list:
+    return getattr(model, "_output_keys", None) or model.output_names
+
+
+def _one_per_output(argument: str, what: str, value, count: int, model) -> list | None:
+    """The entries of ``value`` per output, when it is a dict by output name (every output given) or a list or
+    tuple of one per output; None when it is neither (one value for every output)."""
+    if _is_structure(value) and isinstance(value, dict):
+        per_output = _by_output(argument, value, model)
+        missing = [name for name, entry in zip(_names(model), per_output) if entry is None]
+        if missing:  # Keras: "Expected keys [...] in loss dict"
+            raise ValueError(f"{argument}: expected a {what} for every output {_names(model)}; the dict has none "
+                             f"for {missing}")
+        return per_output
+    if isinstance(value, (list, tuple)):
+        if len(value) != count:
+            raise ValueError(f"{argument}: expected one {what} per output ({count}: {_names(model)}), got "
+                             f"{len(value)}")
+        return list(value)
+    return None
+
+
+def _losses(loss, count: int, model) -> list:
+    per_output = _one_per_output("loss", "loss", loss, count, model) or [loss] * count
+    for name, value in zip(_names(model), per_output):
+        if value is None:
+            raise ValueError(f"loss: output {name!r} has no loss; gpunn trains every output of a model (give each a "
+                             "loss, or build a model without that output)")
+    return [losses_module.get(value) for value in per_output]
+
+
+def _weights(loss_weights, count: int, model) -> list:
+    if loss_weights is None:
+        return [None] * count
+    per_output = _one_per_output("loss_weights", "weight", loss_weights, count, model)
+    if per_output is None:
+        if count > 1:
+            raise ValueError(f"loss_weights: the model has {count} outputs {_names(model)}; expected a list or "
+                             f"dict of one weight per output, got {loss_weights!r}")
+        per_output = [loss_weights]
+    return [_check_loss_weight(f"loss_weights[{name!r}]", value) for name, value in zip(_names(model), per_output)]
+
+
+def _flatten(value) -> list:
+    if value is None:
+        return []
+    if _is_structure(value) and isinstance(value, dict):
+        return [item for key in sorted(value) for item in _flatten(value[key])]
+    if isinstance(value, (list, tuple)):
+        return [item for entry in value for item in _flatten(entry)]
+    return [value]
+
+
+def _metrics(metrics, count: int, model) -> list:
+    if metrics is None:
+        return [[] for _ in range(count)]
+    if not isinstance(metrics, (list, tuple, dict)):
+        raise TypeError(f"metrics: expected a list of metric names or objects, got {type(metrics).__name__} (for "
+                        "several outputs: a list or dict of them per output)")
+    if count == 1:
+        return [_flatten(metrics)]
+    if not _is_structure(metrics):
+        return [[metrics] for _ in range(count)]
+    if isinstance(metrics, dict):
+        return [_flatten(value) for value in _by_output("metrics", metrics, model)]
+    if len(metrics) == count:
+        return [_flatten(entry) for entry in metrics]
+    if any(_is_structure(entry) for entry in metrics):
+        raise ValueError(f"metrics: the model has {count} outputs {model.output_names}; expected a list of one "
+                         f"entry per output, a dict by output name, or a flat list of metrics for every output, "
+                         f"got {metrics!r}")
+    return [list(metrics) for _ in range(count)]
+
+
+def resolve(model, loss, loss_weights, metrics) -> tuple[object, list]:
+    """(what ``model.loss`` holds: the Loss, or for several outputs the losses in the structure given; the
+    OutputSpec of each output). Every name is looked up here, so a bad one fails in ``compile``."""
+    several = getattr(model, "_several_outputs", False)
+    count = len(model.output_names) if several else 1
+    if loss is None:
+        if loss_weights is not None:
+            raise ValueError("loss_weights: given without a loss")
+        per_loss = [None] * count
+    else:
+        per_loss = _losses(loss, count, model)
+    weights = _weights(loss_weights, count, model)
+    per_metrics = _metrics(metrics, count, model)
+    # Keras names an output by its layer, or by its key when the outputs were a dict
+    keys = getattr(model, "_output_keys", None)
+    names = (keys or model.output_names) if several else [model.output_names[0] if model.output_names else "output"]
+    specs = [OutputSpec(name, l, w, m) for name, l, w, m in zip(names, per_loss, weights, per_metrics)]
+    for spec in specs:  # unknown metric names fail here, before any work
+        for identifier in spec.metrics:
+            metrics_module.get(identifier, spec.loss, 2, True)
+    if loss is None:
+        return None, specs
+    if not several:
+        return per_loss[0], specs
+    if _is_structure(loss) and isinstance(loss, dict):
+        return {key: losses_module.get(value) for key, value in loss.items()}, specs
+    return type(loss)(per_loss) if isinstance(loss, (list, tuple)) else per_loss[0], specs
+
+
+def resolve_metric_objects(specs: list, units: list, sparse: list) -> list:
+    """Per output, the metric objects its identifiers make for its loss and label layout, each checked against
+    that layout. A metric object given for several outputs is copied for the later ones (each keeps its own
+    state)."""
+    seen: set = set()
+    resolved = []
+    for spec, width, sparse_labels in zip(specs, units, sparse):
+        objects = []
+        for identifier in spec.metrics:
+            metric = metrics_module.get(identifier, spec.loss, width, sparse_labels)
+            if id(metric) in seen:
+                metric = type(metric).from_config(metric.get_config())
+            seen.add(id(metric))
+            metric.check_layout(width, sparse_labels)
+            objects.append(metric)
+        resolved.append(objects)
+    return resolved
+
+
+def log_names(specs: list, metric_objects: list) -> tuple[list, list]:
+    """(the names of the outputs' losses, the names of their metrics in the logs) of a model of several outputs:
+    ``"<output>_loss"`` and ``"<output>_<metric>"``, a repeated name numbered ``_1``, ``_2``... as Keras's
+    ``CompileMetrics.result`` numbers it."""
+    loss_names = [f"{spec.name}_loss" for spec in specs]
+    counters: dict = {}
+    names = []
+    for spec, objects in zip(specs, metric_objects):
+        for metric in objects:
+            name = f"{spec.name}_{metric.name}"
+            if name in counters:
+                counters[name] += 1
+                name = f"{name}_{counters[name] - 1}"
+            else:
+                counters[name] = 1
+            names.append(name)
+    return loss_names, names

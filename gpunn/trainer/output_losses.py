@@ -1,0 +1,79 @@
+"""The loss of a batch over the model's outputs, as a step computes it: each output's loss, its gradient and the
+predictions its metrics see, then the training loss, the sum of the outputs' losses times their weights (Keras's
+``CompileLoss``). Sample weights scale every output's per-sample loss and gradient rows.
+
+All of it goes through Ops primitives into workspace buffers (one workspace per output per batch size), so it
+records and replays as the rest of the step. A model of one output without a loss weight runs exactly the calls
+it always did.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class BatchLoss:
+    per_sample: object         # the training loss of each sample (weights applied), shape (rows,)
+    gradients: object          # d loss / d output: the array (one output), or {layer index: array}; None in tests
+    predictions: list          # per output, what its metrics see as y_pred
+    labels: list               # per output, its targets
+    parts: list | None         # per output, its own per-sample loss (sample weights applied, not the loss
+    # weight), for the "<output>_loss" logs; None for one output
+
+    def metric_inputs(self) -> tuple:
+        """(predictions, labels) as RunningMetrics takes them: of the one output, or lists per output."""
+        if self.parts is None:
+            return self.predictions[0], self.labels[0]
+        return self.predictions, self.labels
+
+
+def compute(plan, ops, workspaces, values, y, w, grad_scale: float, need_grad: bool = True) -> BatchLoss:
+    """The BatchLoss of the model's ``values`` (its output, or the list of its several) against the targets
+    ``y`` (packed for several outputs), ``w`` the sample weights or None. ``workspaces(key)``: the step's loss
+    workspace for this batch size and ``key``. ``grad_scale``: d (batch loss) / d (sum of per-sample losses)."""
+    if plan.output_indices is None:
+        return _one_output(plan.outputs[0], ops, workspaces, values, y, w, grad_scale, need_grad)
+    labels = plan.targets.split(ops, y)
+    parts, predictions, gradients = [], [], {}
+    for k, (output, value, label) in enumerate(zip(plan.outputs, values, labels)):
+        scale = grad_scale if output.weight is None else grad_scale * output.weight
+        per_sample, dy, predicted = output.loss.compute(ops, workspaces(k), value, label, scale,
+                                                        output.takes_logits, need_grad)
+        _apply_sample_weights(ops, w, per_sample, dy)
+        parts.append(per_sample)
+        predictions.append(predicted)
+        gradients[output.index] = dy
+    ws = workspaces("total")
+    total = ws.buffer("loss.total", parts[0].shape, parts[0].dtype)
+    for k, (output, part) in enumerate(zip(plan.outputs, parts)):
+        if output.weight is None:
+            weighted = part
+        else:
+            weighted = ops.multiply(part, ws.constant(f"loss.weight{k}", output.weight, part.dtype),
+                                    ws.buffer(f"loss.weighted{k}", part.shape, part.dtype))
+        if k == 0:
+            ops.copy_into(weighted, total)
+        else:
+            ops.add(total, weighted, total)
+    return BatchLoss(total, gradients if need_grad else None, predictions, labels, parts)
+
+
+def _one_output(output, ops, workspaces, value, y, w, grad_scale, need_grad) -> BatchLoss:
+    scale = grad_scale if output.weight is None else grad_scale * output.weight
+    per_sample, dy, predicted = output.loss.compute(ops, workspaces(0), value, y, scale, output.takes_logits,
+                                                    need_grad)
+    _apply_sample_weights(ops, w, per_sample, dy)
+    if output.weight is not None:
+        ws = workspaces("total")
+        per_sample = ops.multiply(per_sample, ws.constant("loss.weight0", output.weight, per_sample.dtype),
+                                  ws.buffer("loss.total", per_sample.shape, per_sample.dtype))
+    return BatchLoss(per_sample, dy, [predicted], [y], None)
+
+
+def _apply_sample_weights(ops, w, per_sample, dy) -> None:
+    """Keras: each sample's loss, and so its gradient row, scaled by its weight."""
+    if w is None:
+        return
+    ops.multiply(per_sample, w, per_sample)
+    if dy is not None:
+        ops.multiply(dy, w.reshape((-1,) + (1,) * (dy.ndim - 1)), dy)

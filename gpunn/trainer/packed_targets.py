@@ -1,0 +1,93 @@
+"""The targets of a model of several outputs, packed into one array as its inputs are (``layers/packed_inputs.py``):
+each sample's targets of every output, flattened and side by side, output 0's first. Everything on the data
+side (checks, shuffles, batches, shards over ranks, device feeds, recorded steps and CUDA graphs) then handles
+one target array, as for any model.
+
+``pack`` makes that array from what a user passes, as Keras takes it: a list or tuple in the order of the
+outputs, or a dict by output name. Integer class ids (a sparse loss's targets) and float targets share the
+array in float64, which holds both exactly; otherwise it is in the model's dtype. ``split`` hands each output's
+loss its targets before the loss runs, copied into buffers of their own per batch size, class ids as int64 (a
+step allocates nothing once they exist).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ops.workspace import Workspaces
+
+
+class PackedTargets:
+    def __init__(self, names: list, keys: list | None, sparse: list, output_shapes: list, dtype):
+        self.names, self.keys = list(names), keys
+        self.shapes = [() if is_sparse else tuple(shape) for is_sparse, shape in zip(sparse, output_shapes)]
+        self.dtypes = [np.dtype(np.int64) if is_sparse else np.dtype(dtype) for is_sparse in sparse]
+        self.widths = [math.prod(shape) for shape in self.shapes]
+        self.offsets = [sum(self.widths[:k]) for k in range(len(self.widths))]
+        self.width = sum(self.widths)
+        self.dtype = np.dtype(np.float64) if any(sparse) else np.dtype(dtype)
+        self._workspaces = None
+
+    # ---- the host side ---------------------------------------------------------------------------------
+    def per_output(self, argument: str, y) -> list:
+        """What was passed for the outputs, one value per output in the model's order."""
+        count = len(self.names)
+        if isinstance(y, dict):
+            known = self.names + (self.keys or [])
+            unknown = sorted(str(key) for key in y if key not in known)
+            values = [y.get(name, y.get(key)) if self.keys else y.get(name)
+                      for name, key in zip(self.names, self.keys or self.names)]
+            missing = [name for name, value in zip(self.names, values) if value is None]
+            if unknown or missing:
+                raise ValueError(f"{argument}: expected a dict of the targets of the model's outputs {self.names}; "
+                                 + (f"unknown keys {unknown}" if unknown else f"missing {missing}"))
+            return values
+        if isinstance(y, (list, tuple)) and len(y) == count:
+            return list(y)
+        got = f"a {type(y).__name__} of {len(y)}" if isinstance(y, (list, tuple)) else type(y).__name__
+        raise ValueError(f"{argument}: the model has {count} outputs {self.names}; expected a list or tuple of "
+                         f"{count} target arrays in that order, or a dict by output name, got {got}")
+
+    def pack(self, argument: str, y, convert) -> np.ndarray:
+        """The packed host array of what was passed for the outputs. ``convert(k, name, value)``: output k's
+        targets as a checked host array (``name`` names them in errors)."""
+        values = self.per_output(argument, y)
+        arrays = []
+        for k, value in enumerate(values):
+            name = f"{argument}[{self.names[k]!r}]" if isinstance(y, dict) else f"{argument}[{k}]"
+            arrays.append(convert(k, name, value))
+        lengths = [len(a) for a in arrays]
+        if len(set(lengths)) > 1:
+            raise ValueError(f"{argument}: the outputs' targets have different numbers of samples {lengths}; each "
+                             "needs one row per sample")
+        rows = lengths[0]
+        packed = np.empty((rows, self.width), dtype=self.dtype)
+        for array, offset, width in zip(arrays, self.offsets, self.widths):
+            packed[:, offset:offset + width] = array.reshape(rows, width)
+        return packed
+
+    def unpack(self, packed: np.ndarray) -> list:
+        """Each output's targets from a packed host array, in their own dtype."""
+        rows = len(packed)
+        return [packed[:, offset:offset + width].reshape((rows,) + shape).astype(dtype, copy=False)
+                for offset, width, shape, dtype in zip(self.offsets, self.widths, self.shapes, self.dtypes)]
+
+    # ---- the device side -------------------------------------------------------------------------------
+    def split(self, ops, y) -> list:
+        """The outputs' targets in the packed batch ``y`` (rows, width), each (rows,) + its sample shape, in its
+        own dtype."""
+        if self._workspaces is None or self._workspaces.ops is not ops:
+            self._workspaces = Workspaces(ops)
+        rows = y.shape[0]
+        ws = self._workspaces(rows)
+        parts = []
+        for k, (shape, dtype, offset, width) in enumerate(zip(self.shapes, self.dtypes, self.offsets, self.widths)):
+            part = ws.buffer(f"target{k}", (rows,) + shape, dtype)
+            view = part.reshape(rows, width)
+            if dtype == y.dtype:
+                ops.copy_into(y[:, offset:offset + width], view)
+            else:
+                ops.cast_into(y[:, offset:offset + width], view)
+            parts.append(part)
+        return parts

@@ -155,12 +155,13 @@ x = np.array(task["x"], dtype="float32")
 mine = keras.saving.load_model(task["gpunn_file"])
 regs = [layer.activity_regularizer.get_config() if layer.activity_regularizer is not None else None
         for layer in mine.layers]
-out = {"regularizers": regs, "evaluate": mine.evaluate(x, np.array(task["y"], dtype="float32"), verbose=0)}
+out = {"regularizers": regs, "predict": mine.predict(x, verbose=0).tolist()}
 model = keras.Sequential([keras.Input(shape=(6,)), keras.layers.Dense(4, activity_regularizer="l1"),
                           keras.layers.ActivityRegularization(l2=0.5), keras.layers.Dense(3)])
 model.compile(optimizer="sgd", loss="mse")
 model.save(task["keras_file"])
-out["keras_evaluate"] = model.evaluate(x, np.array(task["y"], dtype="float32"), verbose=0)
+out["keras_regularizers"] = [layer.get_config().get("activity_regularizer") for layer in model.layers]
+out["keras_predict"] = model.predict(x, verbose=0).tolist()
 print(json.dumps(out))
 '''
 
@@ -172,10 +173,17 @@ def test_model_files_keep_the_regularizers_both_ways_with_keras(tmp_path, rng):
     model.save(tmp_path / "mine.keras")
     result = run_keras(KERAS_FILES, {"x": x.tolist(), "y": y.tolist(), "gpunn_file": str(tmp_path / "mine.keras"),
                                      "keras_file": str(tmp_path / "theirs.keras")})
+    # Each regularizer and the outputs, both ways. Not Keras's evaluate: Keras 3.15's loss of a model with
+    # activity regularizers depends on the process's hash seed (PYTHONHASHSEED 0 and 1 give one value, 2 and 3
+    # another, for the same file and data); gpunn's equals one of them. The penalties' values are checked
+    # against formulas in this file's other tests.
     assert result["regularizers"][0]["l1"] == pytest.approx(0.05)
-    assert result["evaluate"] == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-5)
+    assert result["regularizers"][2] == {"l1": pytest.approx(0.02), "l2": pytest.approx(0.03)}
+    np.testing.assert_allclose(result["predict"], model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
     theirs = gpunn.models.load_model(tmp_path / "theirs.keras")
-    assert theirs.evaluate(x, y, verbose=0) == pytest.approx(result["keras_evaluate"], rel=1e-5)
+    assert theirs.layers[0].activity_regularizer.get_config()["l1"] == pytest.approx(0.01)
+    assert (theirs.layers[1].l1, theirs.layers[1].l2) == (0.0, 0.5)
+    np.testing.assert_allclose(theirs.predict(x, verbose=0), result["keras_predict"], rtol=1e-5, atol=1e-6)
 
 
 def test_bad_factors_are_refused_by_name():

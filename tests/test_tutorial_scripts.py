@@ -678,3 +678,55 @@ def test_wide_and_deep_with_an_auxiliary_output(tmp_path, monkeypatch, numpy_bac
     assert ns["y_pred_main"].shape == ns["y_pred_aux"].shape == (3, 1)
     assert sorted(ns["y_pred"]) == sorted([main, aux])
     np.testing.assert_array_equal(ns["y_pred"][main], ns["y_pred_main"])
+
+
+WIDE_AND_DEEP_SUBCLASSED = WIDE_AND_DEEP_TWO_INPUTS.split("tf.keras.utils.set_random_seed(42)")[0] + '''
+tf.keras.utils.set_random_seed(42)
+class WideAndDeepModel(tf.keras.Model):
+    def __init__(self, units=30, activation="relu", **kwargs):
+        super().__init__(**kwargs)  # needed to support naming the model
+        self.norm_layer_wide = tf.keras.layers.Normalization()
+        self.norm_layer_deep = tf.keras.layers.Normalization()
+        self.hidden1 = tf.keras.layers.Dense(units, activation=activation)
+        self.hidden2 = tf.keras.layers.Dense(units, activation=activation)
+        self.main_output = tf.keras.layers.Dense(1)
+        self.aux_output = tf.keras.layers.Dense(1)
+
+    def call(self, inputs):
+        input_wide, input_deep = inputs
+        norm_wide = self.norm_layer_wide(input_wide)
+        norm_deep = self.norm_layer_deep(input_deep)
+        hidden1 = self.hidden1(norm_deep)
+        hidden2 = self.hidden2(hidden1)
+        concat = tf.keras.layers.concatenate([norm_wide, hidden2])
+        output = self.main_output(concat)
+        aux_output = self.aux_output(hidden2)
+        return output, aux_output
+
+model = WideAndDeepModel(30, activation="relu", name="my_cool_model")
+optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3)
+model.compile(loss="mse", loss_weights=[0.9, 0.1], optimizer=optimizer,
+              metrics=["RootMeanSquaredError"])
+''' + _TWO_INPUT_DATA.replace("norm_layer_", "model.norm_layer_") + '''history = model.fit(
+    (X_train_wide, X_train_deep), (y_train, y_train), epochs=10,
+    validation_data=((X_valid_wide, X_valid_deep), (y_valid, y_valid)), verbose=0)
+eval_results = model.evaluate((X_test_wide, X_test_deep), (y_test, y_test))
+weighted_sum_of_losses, main_loss, aux_loss, main_rmse, aux_rmse = eval_results
+y_pred_main, y_pred_aux = model.predict((X_new_wide, X_new_deep))
+'''
+
+
+def test_wide_and_deep_as_a_subclassed_model(tmp_path, monkeypatch, numpy_backend):
+    """The chapter's "Using the Subclassing API to Build Dynamic Models": layers made in __init__, wired in
+    call(), compiled before the model has seen data (its two outputs known from call() at fit). Keras 3 refuses
+    this compile (one loss given with two loss weights); tf.keras 2 ran it, and so does gpunn."""
+    ns = run_script(WIDE_AND_DEEP_SUBCLASSED, tmp_path, monkeypatch)
+    model, history = ns["model"], ns["history"].history
+    assert model.name == "my_cool_model" and model.output_names == ["output_1", "output_2"]
+    assert "val_output_2_RootMeanSquaredError" in history
+    assert history["val_loss"][-1] < 0.5 * history["val_loss"][0]
+    assert ns["weighted_sum_of_losses"] == pytest.approx(0.9 * ns["main_loss"] + 0.1 * ns["aux_loss"], rel=1e-5)
+    assert ns["main_rmse"] == pytest.approx(np.sqrt(ns["main_loss"]), rel=1e-4)
+    assert ns["y_pred_main"].shape == ns["y_pred_aux"].shape == (3, 1)
+    np.testing.assert_allclose(np.asarray(model.norm_layer_deep.mean).reshape(-1), ns["X_train_deep"].mean(axis=0),
+                               rtol=1e-4)

@@ -41,6 +41,34 @@ class SymbolicTensor:
     def __repr__(self) -> str:
         return f"<SymbolicTensor shape={self.shape} from layer {self.layer.name!r}>"
 
+    # ``x + y``, ``x - y``, ``x * y`` between symbolic values, as Keras's KerasTensor takes them (a subclassed
+    # model's call() writes them): the merge layers Add, Subtract and Multiply. With a number, NotImplemented
+    # (Python's TypeError): gpunn has no layer adding a constant.
+    def _merged(self, other, kind: str, reverse: bool = False):
+        if not is_symbolic(other):
+            return NotImplemented
+        from . import merging
+
+        return getattr(merging, kind)([other, self] if reverse else [self, other])
+
+    def __add__(self, other):
+        return self._merged(other, "add")
+
+    def __radd__(self, other):
+        return self._merged(other, "add", reverse=True)
+
+    def __sub__(self, other):
+        return self._merged(other, "subtract")
+
+    def __rsub__(self, other):
+        return self._merged(other, "subtract", reverse=True)
+
+    def __mul__(self, other):
+        return self._merged(other, "multiply")
+
+    def __rmul__(self, other):
+        return self._merged(other, "multiply", reverse=True)
+
 
 def is_symbolic(value) -> bool:
     from .input_layer import InputLayer

@@ -27,10 +27,11 @@ as in Keras (``symbolic.py``).
 from __future__ import annotations
 
 from ..layers import wiring
-from ..layers.base import unique_name
+from ..layers.base import _snake, unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.packed_inputs import PackedInputs
 from ..layers.symbolic import ModelCall, SymbolicTensor
+from . import subclassed
 from .sequential import Sequential
 
 
@@ -185,6 +186,13 @@ def _graph(inputs: list, outputs: list) -> tuple[list, tuple, tuple, list, tuple
             tuple(new_index[end] for end in ends))
 
 
+def _wiring(inputs, outputs) -> tuple:
+    """(the inputs' parts, the outputs' parts, the graph between them) as ``Functional._wire`` takes them."""
+    input_parts = _input_list(inputs)
+    output_parts = _output_list(outputs)
+    return input_parts, output_parts, _graph(input_parts[0], output_parts[0])
+
+
 class Functional(Sequential):
     is_functional = True  # configs and files take Keras's functional layout (keras_file_config.py)
 
@@ -192,18 +200,22 @@ class Functional(Sequential):
         if kwargs:
             raise TypeError(f"Model: unexpected keyword argument(s) {sorted(kwargs)}")
         if inputs is None or outputs is None:
-            raise ValueError("Model: gpunn builds models of the functional API, keras.Model(inputs=..., "
-                             "outputs=...), and Sequential ones; subclassed models (a call() method of your "
-                             "own) are not supported")
-        input_layers, input_names, structure = _input_list(inputs)
-        output_values, output_keys = _output_list(outputs)
-        layers, sources, modes, keras_layers, ends = _graph(input_layers, output_values)
+            raise ValueError("Model: expected keras.Model(inputs=..., outputs=...) (a subclass of keras.Model with "
+                             "a call() method of its own needs no inputs or outputs)")
+        wiring_parts = _wiring(inputs, outputs)  # errors before a name is taken
         super().__init__(name=name or unique_name("functional"), trainable=trainable)
+        self._wire(inputs, outputs, *wiring_parts)
+
+    def _wire(self, inputs, outputs, input_parts, output_parts, graph) -> None:
+        """Take the graph from ``inputs`` to ``outputs`` (``_wiring``'s parts of it) as the model's layers."""
+        input_layers, input_names, structure = input_parts
+        output_values, output_keys = output_parts
+        layers, sources, modes, keras_layers, ends = graph
         Sequential.add(self, input_layers[0])
         self._input_layers, self._input_structure, self._keras_layers = input_layers, structure, keras_layers
         if len(input_layers) > 1:
             self._packed = PackedInputs(input_names, [layer.declared_input_shape for layer in input_layers])
-        several = len(output_values) > 1 or output_keys is not None
+        several = len(output_values) > 1  # one output in a dict trains as one output (its key names it)
         chain = wiring.is_chain(sources) and len(input_layers) == 1 and not several
         self._output_keys = output_keys
         self._connect(layers, None if chain else sources,
@@ -224,9 +236,9 @@ class Functional(Sequential):
             reads = (i - 1,) if sources is None else sources[i]
             training = None if modes is None else modes[i]
             values[i] = layer(wiring.layer_inputs(layer, values, reads), training=training)
-        if outputs is None:
-            return cls(inputs, values[len(layers) - 1], name=name, trainable=trainable)
-        ends = [values[i] for i in outputs]
+        ends = [values[i] for i in (outputs if outputs is not None else [len(layers) - 1])]
+        if outputs is None and output_keys is None:
+            return cls(inputs, ends[0], name=name, trainable=trainable)
         return cls(inputs, dict(zip(output_keys, ends)) if output_keys is not None else ends, name=name,
                    trainable=trainable)
 
@@ -251,7 +263,8 @@ class Functional(Sequential):
     @property
     def output(self):
         """The output, or the outputs as they were given (list or dict), as Keras's ``model.output``."""
-        return self._outputs[0] if len(self._outputs) == 1 else self._output_structure
+        return self._outputs[0] if len(self._outputs) == 1 and self._output_keys is None else \
+            self._output_structure
 
     def add(self, layer) -> None:
         raise AttributeError("'Functional' object has no attribute 'add': a functional model is made whole by "
@@ -275,16 +288,94 @@ class _ModelType(type):
         return isinstance(instance, Sequential)  # Keras: every model, Sequential ones too, is a keras.Model
 
 
-class Model(metaclass=_ModelType):
+class Model(Functional, metaclass=_ModelType):
     """``keras.Model``: ``Model(inputs=..., outputs=..., name=...)`` makes a functional model (a ``Functional``,
-    as Keras's does); ``isinstance(model, Model)`` holds for every gpunn model, Sequential ones too."""
+    as Keras's does); ``isinstance(model, Model)`` holds for every gpunn model, Sequential ones too.
+
+    A subclass with a ``call()`` of its own (``class WideAndDeep(keras.Model)``) learns its graph from that
+    ``call()`` on the first data it sees (``subclassed.py``); one that passes ``inputs`` and ``outputs`` to
+    ``super().__init__`` is a functional model made by its constructor."""
 
     def __new__(cls, *args, **kwargs):
-        return Functional(*args, **kwargs)  # a subclass of Model (a call() of its own) is refused there
+        if cls is Model:
+            return Functional(*args, **kwargs)
+        return object.__new__(cls)
 
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        return Functional.from_config(config, custom_objects)
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        name = name or unique_name(_snake(type(self).__name__))
+        if inputs is not None or outputs is not None:
+            Functional.__init__(self, inputs, outputs, name=name, trainable=trainable, **kwargs)
+            self._awaits_trace = False
+            return
+        if kwargs:
+            raise TypeError(f"Model: unexpected keyword argument(s) {sorted(kwargs)}")
+        if type(self).call is Model.call:
+            raise TypeError(f"{type(self).__name__}: a subclass of keras.Model needs a call() method (or inputs and "
+                            "outputs given to super().__init__)")
+        Sequential.__init__(self, name=name, trainable=trainable)
+        self._awaits_trace = True
+        self._output_labels = None
+        self._outputs_as_tuple = False
+        self._internal_attributes = set(vars(self)) | {"_internal_attributes"}
 
+    def call(self, inputs, training=None, mask=None):
+        """What a subclass defines: the outputs for ``inputs``, by calling its layers."""
+        raise NotImplementedError(f"{type(self).__name__}.call")
+
+    # ---- the graph of call() -------------------------------------------------------------------------
+    def _trace_for(self, x, argument: str = "x") -> None:
+        """Learn the graph of ``call()`` from inputs shaped like the data ``x``, once (``subclassed.py``)."""
+        if getattr(self, "_awaits_trace", False):
+            self._trace(subclassed.inputs_like(argument, x))
+
+    def _trace(self, inputs) -> None:
+        if type(self).build is not Model.build and not getattr(self, "_user_built", False):
+            # The subclass makes layers in a build() of its own (Keras calls it before call()); its
+            # super().build() comes back to Model.build, which then only takes note.
+            self._building = True
+            try:
+                self.build(subclassed.shapes_of(inputs))
+            finally:
+                self._building = False
+        tracked = subclassed.tracked_layers(self)
+        outputs = subclassed.trace(self, inputs)
+        several = isinstance(outputs, (list, tuple)) and len(outputs) > 1
+        parts = _wiring(inputs, outputs)
+        before = dict(vars(self))
+        self._awaits_trace = False
+        try:
+            self._wire(inputs, outputs, *parts)
+        except Exception:  # e.g. a layer refusing the shape it is given: the model stays as it was
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+        self._tracked = tracked
+        if several:  # tf.keras 2's names for the outputs of a subclassed model
+            self._output_labels = [f"output_{k + 1}" for k in range(len(outputs))]
+            self._outputs_as_tuple = isinstance(outputs, tuple)
+        if self.compiled:  # compile's losses and metrics per output, now that the outputs are known
+            self._resolve_compile()
+
+    def build(self, input_shape=None) -> None:
+        if getattr(self, "_building", False):  # super().build() in a subclass's own build(), run by _trace
+            self._user_built = True
+            return
+        if getattr(self, "_awaits_trace", False):
+            self._user_built = True
+            if input_shape is None:
+                raise ValueError(f"build: {type(self).__name__} learns its layers from call(); pass the input "
+                                 "shape, build((None, features)) (or a list of shapes for several inputs), or call "
+                                 "fit/predict on data")
+            self._trace(subclassed.inputs_of_shape(input_shape))
+            return
+        super().build(input_shape)
+
+    @property
+    def layers(self) -> list:
+        """Before the graph is known, the layers the subclass set as attributes (Keras's tracking); after, the
+        functional model's layers, InputLayers included."""
+        if getattr(self, "_awaits_trace", False):
+            return subclassed.tracked_layers(self)
+        return super().layers
 
 __all__ = ["Functional", "Model", "ModelCall"]

@@ -127,6 +127,6 @@ def model_from_json_string(cls, json_string):
                          "functional models only")
     model = sequential_from_config(cls, entry["config"], entry.get("build_config"))
     if entry.get("compile_config"):
-        compile_from_config(model, keras_file_config.compile_config_from_keras(entry["compile_config"],
-                                                                               legacy=False))
+        compile_from_config(model, keras_file_config.compile_config_from_keras(
+            entry["compile_config"], legacy=False, outputs=len(model._output_layer_indices())))
     return model

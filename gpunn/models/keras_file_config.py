@@ -291,19 +291,20 @@ def _optimizer_from_keras(value):
     return optimizer
 
 
-def compile_config_from_keras(config: dict, legacy: bool) -> dict:
-    """gpunn's compile config for Keras's ``compile_config`` (native) or ``training_config`` (legacy)."""
+def compile_config_from_keras(config: dict, legacy: bool, outputs: int = 1) -> dict:
+    """gpunn's compile config for Keras's ``compile_config`` (native) or ``training_config`` (legacy), for a
+    model of ``outputs`` outputs."""
     if config.get("weighted_metrics"):
         warnings.warn(f"The saved model was compiled with weighted_metrics={config['weighted_metrics']!r}, which "
                       "gpunn's compile does not take; the model is compiled without them", stacklevel=4)
     loss = config.get("loss")
-    one = not isinstance(loss, (list, tuple, dict)) or "class_name" in loss or len(loss) == 1
+    one = outputs == 1
     return {
         # Keras's to_json() leaves the optimizer out; compile_from_config then compiles with compile's default
         "optimizer": _optimizer_from_keras(config["optimizer_config"] if legacy
                                            else config.get("optimizer", "rmsprop")),
         "loss": _object_from_keras(_single(loss, "loss"), "loss", "loss") if one else
-        map_nested(lambda value: _object_from_keras(value, "loss", "loss"), loss),
+        map_nested(lambda value: _object_from_keras(value, "loss", "loss"), loss),  # one loss, or one per output
         "loss_weights": config.get("loss_weights"),
         "metrics": _metrics_from_keras(config.get("metrics"), one),
         # Keras 3 keeps these in compile_config (tf.keras 2's training_config has neither); anything but a bool
@@ -439,10 +440,10 @@ def functional_config(model, native: bool = True) -> dict:
     else:
         input_layers = [[source.name, 0, 0] for source in model.inputs]
     ends = [model._layers[i].name for i in model._output_layer_indices()]
-    if not model._several_outputs:
-        output_layers = [ends[0], 0, 0]
-    elif model._output_keys is not None:
+    if model._output_keys is not None:
         output_layers = {key: [name, 0, 0] for key, name in zip(model._output_keys, ends)}
+    elif not model._several_outputs:
+        output_layers = [ends[0], 0, 0]
     else:
         output_layers = [[name, 0, 0] for name in ends]
     return {"name": model.name, "trainable": model.trainable, "layers": [entries[id(l)] for l in model.layers],
@@ -487,7 +488,7 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
     entries = {entry.get("name") or entry["config"].get("name"): entry for entry in config["layers"]}
     inputs, input_keys = _endpoint_names(config["input_layers"], "input_layers")
     outputs, output_keys = _endpoint_names(config["output_layers"], "output_layers")
-    several = len(outputs) > 1 or output_keys is not None
+    several = len(outputs) > 1
     reads, fixed = {}, {}
     for name, entry in entries.items():
         nodes = entry.get("inbound_nodes") or []
@@ -525,7 +526,8 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
             "functional": True, "inputs": len(inputs), "input_keys": input_keys, "keras_paths": keras_paths,
             "sources": None if wiring.is_chain(sources) and not several else [list(s) for s in sources],
             "modes": None if all(mode is None for mode in modes) else modes,
-            "outputs": [index[name] for name in outputs] if several else None, "output_keys": output_keys}
+            "outputs": [index[name] for name in outputs] if several or output_keys else None,
+            "output_keys": output_keys}
 
 
 

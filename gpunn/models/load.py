@@ -127,7 +127,8 @@ def _load_keras(contents, compile: bool):
     _set_counters(filepath, model, contents.dropout_counters, by_name=True)
     if compile and contents.compile_config:
         with _from_file(filepath, _NOT_COMPILABLE):
-            compile_from_config(model, compile_config_from_keras(contents.compile_config, contents.legacy))
+            compile_from_config(model, compile_config_from_keras(contents.compile_config, contents.legacy,
+                                                                    len(model._output_layer_indices())))
         if contents.optimizer_values:
             with _from_file(filepath, "its optimizer state does not fit the model"):
                 apply_optimizer_state(model, optimizer_state(model, contents.optimizer_values, filepath))

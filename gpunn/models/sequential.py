@@ -103,7 +103,7 @@ class Sequential(Trainer):
             self._layers.append(layer)
         self._invalidate()
         if self.declared_input_shape is not None and self._layers:
-            self.build()  # as in Keras: a model that knows its input shape is built as it is assembled
+            Sequential.build(self)  # as in Keras: a model that knows its input shape is built as it is assembled
 
     def _add_model(self, model: "Sequential") -> None:
         """A Sequential used as a layer: its layers join this model's in order, the very objects, so that they
@@ -131,7 +131,7 @@ class Sequential(Trainer):
         self._layers.extend(inner)
         self._invalidate()
         if self.declared_input_shape is not None:
-            self.build()
+            Sequential.build(self)
 
     def _connect(self, layers: list, sources, modes=None, output_indices=None) -> None:
         """Take ``layers`` connected as ``sources`` says (``wiring.py``; None: a chain), each run in the mode
@@ -145,7 +145,7 @@ class Sequential(Trainer):
         self._output_indices = None if output_indices is None else tuple(output_indices)
         self._invalidate()
         if self.declared_input_shape is not None and self._layers:
-            self.build()
+            Sequential.build(self)
 
     def __call__(self, inputs, training=None, mask=None):
         """``model(x)``: the model's outputs for all of ``x`` at once, as a new backend array (NumPy on the CPU,
@@ -161,6 +161,7 @@ class Sequential(Trainer):
             inputs]
         if any(symbolic.is_symbolic(value) for value in values):  # a model called in a functional model
             return symbolic.call_symbolic_model(self, inputs, training, mask)
+        self._trace_for(inputs, "inputs")
         if self._packed is not None:  # several inputs: one array of their features side by side
             ops = self.ops or get_ops()
             values = self._packed.per_input("inputs", inputs)
@@ -295,11 +296,15 @@ class Sequential(Trainer):
         """(None,) + the output's sample shape; for several outputs, the list of them, as Keras gives it."""
         self._require_built("output_shape")
         shapes = [(None,) + shape for shape in self._output_shapes()]
-        return shapes[0] if self._output_indices is None else self._structure_outputs(shapes)
+        return shapes[0] if self._output_indices is None else shapes  # as Keras: a list, for outputs in a dict too
 
     @property
     def output_names(self) -> list[str]:
-        """As Keras's: the names of the layers making the outputs (``dict(zip(model.output_names, ...))``)."""
+        """As Keras's: the names of the layers making the outputs (``dict(zip(model.output_names, ...))``); a
+        subclassed model's several outputs are ``output_1``, ``output_2``... as tf.keras 2 named them."""
+        labels = getattr(self, "_output_labels", None)
+        if labels:
+            return list(labels)
         return [self._layers[i].name for i in self._output_layer_indices()] if self._layers else []
 
     def _output_layer_indices(self) -> tuple:
@@ -312,17 +317,18 @@ class Sequential(Trainer):
 
     @property
     def _several_outputs(self) -> bool:
-        """Whether the model's outputs come as a list or dict (several, or one given in a dict)."""
+        """Whether the model has several outputs (each with its loss, targets and logs)."""
         return self._output_indices is not None
 
     def _structure_outputs(self, values: list):
         """Per-output ``values`` as the model gives its outputs: the value alone for one output, else a list in
-        the outputs' order, or a dict by their keys when they were given as a dict (as Keras's ``predict``)."""
-        if self._output_indices is None:
-            return values[0]
+        the outputs' order, or a dict by their keys when they were given as a dict, one output too (as Keras's
+        ``predict``)."""
         if self._output_keys is not None:
             return dict(zip(self._output_keys, values))
-        return list(values)
+        if self._output_indices is None:
+            return values[0]
+        return tuple(values) if getattr(self, "_outputs_as_tuple", False) else list(values)
 
     @property
     def dtype(self) -> str:
@@ -455,9 +461,9 @@ class Sequential(Trainer):
         """Built, and computing with this model's own buffers (every fit/evaluate/predict comes here first)."""
         if not self.built:
             if self.declared_input_shape is None:
-                self.build(tuple(x_shape[1:]))
+                Sequential.build(self, tuple(x_shape[1:]))
             else:
-                self.build()
+                Sequential.build(self)
         self._claim_layers()
 
     # ---- weights ----------------------------------------------------------------------------------

@@ -30,23 +30,31 @@ class OutputSpec:
     metrics: list = field(default_factory=list)  # metric identifiers, as given
 
 
-def _output_keys(model) -> list:
-    """The names an output may be given by: its layer's name, and its dict key when outputs were a dict."""
-    names = list(model.output_names)
+def output_position(key, model) -> int | None:
+    """The output a dict key names: its key when the outputs were given as a dict (preferred: a key may be
+    another output's layer name), else its layer's name; None when it names none."""
     keys = getattr(model, "_output_keys", None)
-    return [[name] + ([key] if keys is not None and key != name else []) for name, key in zip(names, keys or names)]
+    if keys is not None and key in keys:
+        return keys.index(key)
+    names = list(model.output_names)
+    return names.index(key) if key in names else None
 
 
 def _by_output(argument: str, value: dict, model) -> list:
     """The values of a dict keyed by output name (or key), in the outputs' order; None for outputs it leaves
-    out; unknown keys refused."""
-    keys = _output_keys(model)
-    known = {key for names in keys for key in names}
-    unknown = sorted(str(key) for key in value if key not in known)
-    if unknown:
-        raise ValueError(f"{argument}: unknown output name(s) {unknown}; the model's outputs are "
-                         f"{model.output_names}")
-    return [next((value[key] for key in names if key in value), None) for names in keys]
+    out; unknown keys, and two keys for one output, refused."""
+    per_output: list = [None] * len(model.output_names)
+    given: dict = {}
+    for key, item in value.items():
+        position = output_position(key, model)
+        if position is None:
+            raise ValueError(f"{argument}: unknown output name(s) {[str(key)]}; the model's outputs are "
+                             f"{_names(model)}")
+        if position in given:
+            raise ValueError(f"{argument}: keys {given[position]!r} and {key!r} name the same output")
+        given[position] = key
+        per_output[position] = item
+    return per_output
 
 
 def _is_structure(value) -> bool:
@@ -168,6 +176,24 @@ def resolve(model, loss, loss_weights, metrics) -> tuple[object, list]:
     if _is_structure(loss) and isinstance(loss, dict):
         return {key: losses_module.get(value) for key, value in loss.items()}, specs
     return type(loss)(per_loss) if isinstance(loss, (list, tuple)) else per_loss[0], specs
+
+
+def check_names(loss, metrics):
+    """For a model whose outputs are not known yet (a subclassed one before its first data): every loss and
+    metric name looked up, so that a bad one fails in ``compile``; the losses in the structure given."""
+    def losses(value):
+        if _is_structure(value):
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            made = {key: losses(item) for key, item in items}
+            return made if isinstance(value, dict) else type(value)(made.values())
+        return None if value is None else losses_module.get(value)
+
+    if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
+        raise TypeError(f"metrics: expected a list of metric names or objects, got {type(metrics).__name__} (for "
+                        "several outputs: a list or dict of them per output)")
+    for identifier in _flatten(metrics):
+        metrics_module.get(identifier, None, 2, True)
+    return losses(loss)
 
 
 def resolve_metric_objects(specs: list, units: list, sparse: list) -> list:

@@ -34,11 +34,20 @@ class PackedTargets:
         """What was passed for the outputs, one value per output in the model's order."""
         count = len(self.names)
         if isinstance(y, dict):
-            known = self.names + (self.keys or [])
-            unknown = sorted(str(key) for key in y if key not in known)
-            values = [y.get(name, y.get(key)) if self.keys else y.get(name)
-                      for name, key in zip(self.names, self.keys or self.names)]
-            missing = [name for name, value in zip(self.names, values) if value is None]
+            values: list = [None] * count
+            unknown = []
+            for key, value in y.items():
+                # a key of the outputs' dict first (it may be another output's layer name), else a layer name
+                position = self.keys.index(key) if self.keys and key in self.keys else \
+                    self.names.index(key) if key in self.names else None
+                if position is None:
+                    unknown.append(str(key))
+                elif values[position] is not None:
+                    raise ValueError(f"{argument}: two keys give the targets of output {self.names[position]!r}")
+                else:
+                    values[position] = value
+            unknown.sort()
+            missing = [name for name, value in zip(self.keys or self.names, values) if value is None]
             if unknown or missing:
                 raise ValueError(f"{argument}: expected a dict of the targets of the model's outputs {self.names}; "
                                  + (f"unknown keys {unknown}" if unknown else f"missing {missing}"))

@@ -258,7 +258,8 @@ def evaluate_streamed(model, x, y=None, sample_weight=None, steps=None, cbs=None
 
 def predict_streamed(model, x, steps=None, cbs=None) -> np.ndarray:
     """``model.predict`` over a generator, iterator or PyDataset yielding ``x``, ``(x,)`` or ``(x, y, ...)``
-    batches (targets ignored, as in Keras): the outputs of every batch, concatenated."""
+    batches (targets ignored, as in Keras): the outputs of every batch, concatenated (each output's, for a model
+    of several)."""
     _single_rank("x")
     stream = BatchStream(x, "x", _check_steps("steps", steps), "steps")
     outputs = []
@@ -281,4 +282,8 @@ def predict_streamed(model, x, steps=None, cbs=None) -> np.ndarray:
             cbs.on_predict_end()
     finally:
         stream.close()
+    if isinstance(outputs[0], dict):  # a model's outputs as a dict, or a list or tuple: each concatenated
+        return {key: np.concatenate([batch[key] for batch in outputs]) for key in outputs[0]}
+    if isinstance(outputs[0], (list, tuple)):
+        return type(outputs[0])(np.concatenate(parts) for parts in zip(*outputs))
     return np.concatenate(outputs)

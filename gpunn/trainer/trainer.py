@@ -96,13 +96,15 @@ class Trainer:
                 or steps_per_execution < 1):
             raise ValueError(f"steps_per_execution: expected a positive integer, got {steps_per_execution!r}")
         optimizer = optimizers_module.get(optimizer)
-        self.loss, self._output_specs = compiled_outputs.resolve(self, loss, loss_weights, metrics)
+        if getattr(self, "_awaits_trace", False):  # a subclassed model: its outputs are known at its first data
+            self.loss = compiled_outputs.check_names(loss, metrics)
+        else:
+            compiled_outputs.resolve(self, loss, loss_weights, metrics)  # every name and structure checked now
+        self._compile_arguments = (loss, loss_weights, metrics)
         self.optimizer = optimizer
         self.metric_identifiers = metrics if isinstance(metrics, dict) else list(metrics or [])
         self._loss_tracker = metrics_module.Mean(name="loss")
-        self._part_trackers = {}
-        self._metric_objects = {}
-        self.compiled_metrics = []
+        self._resolve_compile()
         if jit_compile is True and run_eagerly:
             warnings.warn("If `run_eagerly` is True, then `jit_compile` cannot also be True. Disabling `jit_compile`.",
                           stacklevel=2)
@@ -114,6 +116,19 @@ class Trainer:
         self.compiled = True
         self._optimizer_built = False
         self.train_function = self.test_function = None
+
+    def _resolve_compile(self) -> None:
+        """``model.loss`` and each output's loss, weight and metrics from compile's arguments (again once a
+        subclassed model knows its outputs); the metric objects and steps made for the old ones are dropped."""
+        if not getattr(self, "_awaits_trace", False):
+            self.loss, self._output_specs = compiled_outputs.resolve(self, *self._compile_arguments)
+        self._part_trackers = {}
+        self._metric_objects = {}
+        self.compiled_metrics = []
+        self.train_function = self.test_function = None
+
+    def _trace_for(self, x, argument: str = "x") -> None:
+        """A subclassed model learns its graph from the first data it sees (``models/subclassed.py``)."""
 
     @property
     def jit_compile(self) -> bool:
@@ -203,6 +218,7 @@ class Trainer:
 
     # ---- data checks ------------------------------------------------------------------------------
     def _prepare(self, x, y, x_argument="x", y_argument="y"):
+        self._trace_for(x, x_argument)
         x = as_feature_array(x_argument, self._pack_inputs(x_argument, x))
         self._ensure_built(x.shape)
         self._check_input_values(x_argument, x)
@@ -239,8 +255,9 @@ class Trainer:
         if isinstance(y, (list, tuple)) and len(y) == 1 and getattr(y[0], "ndim", 0) >= 1:
             return y[0]
         if isinstance(y, dict):
-            if len(y) != 1 or next(iter(y)) not in self.output_names:
-                raise ValueError(f"{argument}: the model's one output is {self.output_names}; got a dict with keys "
+            names = set(self.output_names) | set(getattr(self, "_output_keys", None) or [])
+            if len(y) != 1 or next(iter(y)) not in names:
+                raise ValueError(f"{argument}: the model's one output is {sorted(names)}; got a dict with keys "
                                  f"{sorted(str(key) for key in y)}")
             return next(iter(y.values()))
         return y
@@ -453,7 +470,7 @@ class Trainer:
         may be a generator, iterator or PyDataset yielding batches of x (or tuples whose first element is x);
         ``steps``: how many batches to predict (all by default)."""
         _check_verbose(verbose)
-        if not self._layers:
+        if not self._layers and not getattr(self, "_awaits_trace", False):
             raise ValueError("predict: the model has no layers")
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         steps = check_positive_int("steps", steps, allow_none=True)
@@ -473,8 +490,8 @@ class Trainer:
         lo, hi = shard_bounds(0, len(x), comm.rank, comm.size)
         if hi > lo:
             local = predict_rows(self, x[lo:hi], batch_size, cbs)
-            parts = list(local.values()) if isinstance(local, dict) else [local] if not self._several_outputs \
-                else local
+            parts = list(local.values()) if isinstance(local, dict) else list(local) if self._several_outputs \
+                else [local]
         else:
             parts = [np.zeros((0,) + shape, dtype=self.dtype) for shape in self._output_shapes()]
         return self._structure_outputs([comm.allgather_rows(part) for part in parts])

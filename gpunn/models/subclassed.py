@@ -1,0 +1,170 @@
+"""Subclassed models: ``class WideAndDeep(keras.Model)`` with layers made in ``__init__`` and a ``call()`` of
+their own, as Keras's guides and "Hands-On Machine Learning" (chapter 10) write them.
+
+gpunn learns such a model's graph by running its ``call()`` once on symbolic inputs shaped like the first data it
+sees (``fit``, ``evaluate``, ``predict``, a call, or ``build(input_shape)``): the layers it calls, on what, and
+what it returns. The model is from then on the functional model of that graph (``functional.py``), so it trains,
+replays, captures and shards as any functional model. Keras runs ``call()`` on every step instead; the two agree
+when ``call()`` is made of layer calls (and ``+``, ``-``, ``*`` between them, merge layers in gpunn), which is what
+an MLP's ``call()`` is. A ``call()`` that takes ``training`` is run with ``training=True``, ``False`` and ``None``:
+if it calls other layers depending on the mode (Python ``if training:``), it is refused by name, since gpunn's
+graph is one for both modes (layers such as Dropout take the mode themselves).
+
+Departures, each stated in the README: ``model.layers`` lists the tracked layers (attributes, in the order they
+were set) until the graph is known, then the functional model's layers (its InputLayers included); files and
+configs hold the functional graph, which loads as a functional model (Keras needs the class registered to load
+a subclassed model; gpunn does not rebuild the class); outputs returned as a tuple or list are named
+``output_1``, ``output_2``... in the logs, as tf.keras 2 named them.
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from ..layers.base import Layer
+from ..layers.input_layer import InputLayer
+
+
+def tracked_layers(model) -> list:
+    """The layers (and models) the subclass set as attributes, in the order it set them, lists and dicts of
+    them included (Keras's tracking)."""
+    found: list = []
+    seen: set = set()
+
+    def take(value):
+        if isinstance(value, (Layer, _model_types())) and not isinstance(value, InputLayer):
+            if id(value) not in seen:
+                seen.add(id(value))
+                found.append(value)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                take(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                take(item)
+
+    internal = model._internal_attributes | {"_building", "_user_built"}
+    for name, value in vars(model).items():
+        if name not in internal:
+            take(value)
+    return found
+
+
+def _model_types():
+    from .sequential import Sequential
+
+    return Sequential
+
+
+def _input_for(argument: str, value):
+    """An Input shaped like the samples of ``value`` (an array; int dtypes kept for Embedding inputs)."""
+    from ..layers.input_layer import Input
+
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        value = np.asarray(value)
+        shape = value.shape
+    if len(shape) < 1:
+        raise ValueError(f"{argument}: expected an array with a batch dimension, got a scalar")
+    dtype = getattr(value, "dtype", None)
+    kind = np.dtype(dtype).kind if dtype is not None else "f"
+    return Input(shape=tuple(int(d) for d in shape[1:]), dtype="int32" if kind in "iu" else None)
+
+
+def _is_array_list(x) -> bool:
+    return isinstance(x, (list, tuple)) and len(x) > 0 and all(getattr(item, "ndim", 0) >= 1 for item in x)
+
+
+def inputs_like(argument: str, x):
+    """Symbolic inputs with the structure of the data ``x``: one Input, a tuple or list of them (several arrays),
+    or a dict of them by key."""
+    if isinstance(x, dict):
+        return {key: _input_for(f"{argument}[{key!r}]", value) for key, value in x.items()}
+    if _is_array_list(x):
+        made = [_input_for(f"{argument}[{k}]", value) for k, value in enumerate(x)]
+        return tuple(made) if isinstance(x, tuple) else made
+    return _input_for(argument, x)
+
+
+def inputs_of_shape(input_shape):
+    """Symbolic inputs for ``build(input_shape)``: one shape (with the batch axis), or a list of them."""
+    from ..layers.input_layer import Input
+
+    def one(shape):
+        shape = tuple(shape)
+        return Input(shape=shape[1:])
+
+    if isinstance(input_shape, (list, tuple)) and input_shape and all(isinstance(s, (list, tuple))
+                                                                       for s in input_shape):
+        return [one(shape) for shape in input_shape]
+    if isinstance(input_shape, dict):
+        return {key: one(shape) for key, shape in input_shape.items()}
+    return one(input_shape)
+
+
+def shapes_of(inputs):
+    """The shapes (batch axis None) of symbolic inputs, in their structure: what a subclass's build() gets."""
+    if isinstance(inputs, dict):
+        return {key: shapes_of(value) for key, value in inputs.items()}
+    if isinstance(inputs, (list, tuple)):
+        return type(inputs)(shapes_of(value) for value in inputs)
+    return (None,) + tuple(inputs.declared_input_shape)
+
+
+def _flat(value) -> list:
+    if isinstance(value, dict):
+        return [item for key in sorted(value) for item in _flat(value[key])]
+    if isinstance(value, (list, tuple)):
+        return [item for entry in value for item in _flat(entry)]
+    return [value]
+
+
+def _structure(inputs, outputs, tracked: set) -> list:
+    """What a trace made, comparable between traces: per call, its layer (by identity when the subclass tracks
+    it, else by class: ``x + y`` makes a new Add each time) and the positions of what it read."""
+    from . import functional
+
+    input_list = _flat(inputs)
+    calls = functional._calls_in_order(input_list, [o for o in _flat(outputs) if not isinstance(o, InputLayer)])
+    position = {id(layer): -1 - k for k, layer in enumerate(input_list)}
+    position.update({id(call): k for k, call in enumerate(calls)})
+    return [(id(call.layer) if id(call.layer) in tracked else type(call.layer).__name__,
+             tuple(position.get(id(parent)) for parent in call.parents)) for call in calls]
+
+
+def trace(model, inputs):
+    """Run ``model.call`` on the symbolic ``inputs``; what it returns (one output, or a tuple, list or dict of
+    them). Refuses a call() whose layers depend on the ``training`` it is given."""
+    name = type(model).__name__
+    parameters = inspect.signature(model.call).parameters
+
+    def run(training):
+        kwargs = {"training": training} if "training" in parameters else {}
+        try:
+            return model.call(inputs, **kwargs)
+        except Exception as exc:
+            message = (f"{name}.call: gpunn runs call() once on symbolic inputs to learn the model's graph, and it "
+                       f"failed: {exc}. call() may call layers (and add, subtract or multiply their outputs); "
+                       "functions of other libraries (tf.*, np.*) cannot run on those inputs")
+            try:
+                wrapped = type(exc)(message)
+            except Exception:  # an exception class whose constructor takes other arguments
+                wrapped = RuntimeError(message)
+            raise wrapped from exc
+
+    outputs = run(None)
+    if "training" in parameters:
+        tracked = {id(layer) for layer in tracked_layers(model)}
+        plain = _structure(inputs, outputs, tracked)
+        for training in (True, False):
+            if _structure(inputs, run(training), tracked) != plain:
+                raise ValueError(f"{name}.call: calls other layers when training={training} than when training is "
+                                 "not given; gpunn runs one graph in both modes (Dropout, BatchNormalization and the "
+                                 "noise layers take the mode themselves), so call the same layers whatever "
+                                 "`training` is")
+    for value in _flat(outputs):
+        if isinstance(value, InputLayer) or not hasattr(value, "layer"):
+            raise ValueError(f"{name}.call: returned {value!r}; it must return what layers compute from the inputs "
+                             "(one output, or a tuple, list or dict of them)")
+    return outputs

@@ -1,0 +1,238 @@
+"""Subclassed models (``class Net(keras.Model)`` with a ``call()``): their graph learned from ``call()`` on the
+first data, trained as Keras trains them (checked against Keras 3 on the same weights and batches), and the
+cases gpunn refuses named."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gpunn
+from gpunn import layers
+from helpers import numpy_backend, run_keras  # noqa: F401
+
+NET = '''
+def define(keras, layers):
+    class Net(keras.Model):
+        def __init__(self, units=16, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden = layers.Dense(units, activation="relu")
+            self.norm = layers.BatchNormalization()
+            self.skip = layers.Dense(units)
+            self.head = layers.Dense(3, activation="softmax")
+
+        def call(self, inputs, training=None):
+            hidden = self.norm(self.hidden(inputs), training=training)
+            return self.head(hidden + self.skip(inputs))
+
+    return Net
+
+ATTRIBUTES = ["hidden", "norm", "skip", "head"]
+'''
+
+KERAS_NET = NET + r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x, y = np.array(task["x"], dtype="float32"), np.array(task["y"])
+model = define(keras, keras.layers)(name="net")
+model(x[:2])
+for name in ATTRIBUTES:
+    getattr(model, name).set_weights([np.array(w, dtype="float32") for w in task["weights"][name]])
+model.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0, validation_split=0.25)
+out = {"history": {k: [float(v) for v in values] for k, values in history.history.items()},
+       "weights": {name: [w.tolist() for w in getattr(model, name).get_weights()] for name in ATTRIBUTES},
+       "predict": model.predict(x, verbose=0).tolist(), "evaluate": model.evaluate(x, y, verbose=0),
+       "count": model.count_params()}
+print(json.dumps(out))
+'''
+
+
+def _net(**kwargs):
+    gpunn.utils.set_random_seed(5)
+    namespace: dict = {}
+    exec(NET, namespace)
+    return namespace["define"](gpunn, layers)(**kwargs), namespace["ATTRIBUTES"]
+
+
+def _data(rows=64):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((rows, 6)).astype("float32")
+    return x, (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0.5).astype(np.int64)
+
+
+def test_a_subclassed_model_trains_as_keras_s():
+    x, y = _data()
+    model, attributes = _net(name="net")
+    assert [layer.name for layer in model.layers] == [getattr(model, a).name for a in attributes]  # tracked
+    model(x[:2])  # its graph, from a first call
+    weights = {name: [w.tolist() for w in getattr(model, name).get_weights()] for name in attributes}
+    theirs = run_keras(KERAS_NET, {"x": x.tolist(), "y": y.tolist(), "weights": weights})
+    model.compile(optimizer=gpunn.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0, validation_split=0.25)
+    assert set(history.history) == set(theirs["history"])
+    for key, values in theirs["history"].items():
+        np.testing.assert_allclose(history.history[key], values, rtol=1e-4, atol=1e-5, err_msg=key)
+    for name in attributes:
+        for ours, keras_weight in zip(getattr(model, name).get_weights(), theirs["weights"][name]):
+            np.testing.assert_allclose(ours, keras_weight, rtol=1e-4, atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(model.predict(x, verbose=0), theirs["predict"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0), theirs["evaluate"], rtol=1e-4, atol=1e-5)
+    assert model.count_params() == theirs["count"]
+
+
+@pytest.mark.parametrize("first", ["fit", "predict", "call", "build", "generator"])
+def test_the_graph_comes_from_whatever_sees_data_first(first):
+    x, y = _data()
+    model, _ = _net()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    if first == "fit":
+        model.fit(x, y, epochs=1, verbose=0)
+    elif first == "predict":
+        model.predict(x, verbose=0)
+    elif first == "call":
+        model(x)
+    elif first == "build":
+        model.build((None, 6))
+    else:
+        model.fit(iter([(x[:32], y[:32]), (x[32:], y[32:])]), epochs=1, shuffle=False, verbose=0)
+    assert model.built and model.input_shape == (None, 6) and model.output_shape == (None, 3)
+    assert [layer.name for layer in model.layers][0].startswith("input_layer")
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.predict(x, verbose=0).shape == (64, 3)
+
+
+def test_call_branching_on_training_is_refused_by_name():
+    class Branching(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = layers.Dense(4)
+            self.drop = layers.Dropout(0.5)
+            self.head = layers.Dense(1)
+
+        def call(self, inputs, training=None):
+            hidden = self.hidden(inputs)
+            if training:
+                hidden = self.drop(hidden)
+            return self.head(hidden)
+
+    model = Branching()
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="Branching.call: calls other layers when training=True than when training "
+                                         "is not given"):
+        model.fit(np.ones((4, 3)), np.ones((4, 1)), verbose=0)
+    assert not model.built
+
+
+def test_dropout_given_the_mode_in_call_drops_in_fit_only():
+    class Dropping(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.drop = layers.Dropout(0.5)
+            self.head = layers.Dense(1, kernel_initializer="ones", use_bias=False)
+
+        def call(self, inputs, training=None):
+            return self.head(self.drop(inputs, training=training))
+
+    model = Dropping()
+    x = np.ones((200, 4), dtype="float32")
+    np.testing.assert_array_equal(model.predict(x, verbose=0), 4.0)  # inference: no drop
+    dropped = np.asarray(model(x, training=True))
+    assert set(np.unique(dropped)) <= {0.0, 2.0, 4.0, 6.0, 8.0} and dropped.std() > 0
+
+
+def test_a_call_that_cannot_run_on_symbolic_inputs_says_why():
+    class UsesNumpy(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.head = layers.Dense(1)
+
+        def call(self, inputs):
+            return self.head(inputs * 2.0)
+
+    with pytest.raises(TypeError, match=r"UsesNumpy.call: gpunn runs call\(\) once on symbolic inputs .* "
+                                        "unsupported operand"):
+        UsesNumpy().predict(np.ones((2, 3)), verbose=0)
+
+
+def test_compile_checks_names_before_the_graph_is_known():
+    model, _ = _net()
+    with pytest.raises(ValueError, match="nope"):
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["nope"])
+    with pytest.raises(ValueError, match="loss"):
+        model.compile(optimizer="adam", loss="no_such_loss")
+    with pytest.raises(TypeError, match="needs a call"):
+        type("NoCall", (gpunn.Model,), {})()
+
+
+def test_a_subclass_made_with_the_functional_api_is_functional(tmp_path):
+    class Functional(gpunn.Model):
+        def __init__(self):
+            inputs = gpunn.Input(shape=(3,))
+            super().__init__(inputs, layers.Dense(2)(inputs), name="made")
+
+    model = Functional()
+    assert model.name == "made" and model.built and isinstance(model, gpunn.Model)
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+
+
+def test_files_hold_the_graph_and_weights_load_into_a_new_instance(tmp_path):
+    x, y = _data()
+    model, attributes = _net()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    expected = model.predict(x, verbose=0)
+    model.save(tmp_path / "net.keras")
+    loaded = gpunn.models.load_model(tmp_path / "net.keras")  # the graph, as a functional model
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), expected)
+    model.save_weights(tmp_path / "net.weights.h5")
+    again, _ = _net()
+    with pytest.raises(ValueError, match="not been built"):
+        again.load_weights(tmp_path / "net.weights.h5")
+    again.build((None, 6))
+    again.load_weights(tmp_path / "net.weights.h5")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), expected)
+
+
+def test_several_outputs_are_named_as_tf_keras_named_them():
+    class TwoHeads(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.trunk = layers.Dense(8, activation="relu")
+            self.main = layers.Dense(1)
+            self.aux = layers.Dense(1)
+
+        def call(self, inputs):
+            hidden = self.trunk(inputs)
+            return self.main(hidden), self.aux(hidden)
+
+    model = TwoHeads()
+    model.compile(optimizer="adam", loss="mse", loss_weights=[0.9, 0.1], metrics=["mae"])
+    x = np.random.default_rng(0).standard_normal((32, 4))
+    history = model.fit(x, (x[:, :1], x[:, 1:2]), epochs=2, verbose=0)
+    assert list(history.history) == ["loss", "output_1_loss", "output_2_loss", "output_1_mae", "output_2_mae"]
+    predicted = model.predict(x, verbose=0)
+    assert isinstance(predicted, tuple) and [p.shape for p in predicted] == [(32, 1), (32, 1)]
+    assert model.output_names == ["output_1", "output_2"]
+
+
+def test_a_subclass_making_its_layers_in_build_gets_them_built_before_call():
+    class Lazy(gpunn.Model):
+        def build(self, input_shape):
+            self.hidden = layers.Dense(input_shape[-1] * 2, activation="tanh")
+            self.head = layers.Dense(1)
+            super().build(input_shape)
+
+        def call(self, inputs):
+            return self.head(self.hidden(inputs))
+
+    for first in ("fit", "build"):
+        model = Lazy()
+        model.compile(optimizer="sgd", loss="mse")
+        if first == "build":
+            model.build((None, 3))
+        model.fit(np.ones((8, 3)), np.ones((8, 1)), epochs=1, verbose=0)
+        assert model.hidden.get_weights()[0].shape == (3, 6)
+        assert model.count_params() == 3 * 6 + 6 + 6 + 1

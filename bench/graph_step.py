@@ -7,12 +7,15 @@ Two models, each on a batch staged in memory, Adam, softmax output with sparse c
   Concatenate([x, that]) -> Dense(10); batch 128.
 - ``residual``: x(64) -> Dense(256, relu) -> two blocks of h + Dense(256, relu)(h) (``Add``) -> Dense(10);
   batch 128.
+- ``aux_output``: ``wide_deep`` with a second, auxiliary output (Géron's): Dense(10) on the deep path's last
+  hidden layer, its sparse cross-entropy weighted 0.3 in the loss (``loss_weights=[1.0, 0.3]``); batch 128.
 
 Contenders: ``gpunn-eager`` (the model's training step, what ``fit`` runs per batch), ``gpunn-replay`` (the same
 with ``jit_compile=True``), ``pytorch`` (zero_grad, forward, backward, step; the same graph written as a
 ``torch.nn.Module``), and ``gpunn-chain-replay``: the same layers with the graph's extra edges taken out (no
 Concatenate of the input, no Add: a plain chain of as many Dense layers, the last as wide as the graph's), to
-show what reading a value twice and merging costs. Timed in blocks of ``--steps`` steps, contenders in turns
+show what reading a value twice and merging costs (for ``aux_output``: the same model without its auxiliary
+output, to show what a second output costs). Timed in blocks of ``--steps`` steps, contenders in turns
 (``cpu_epoch.time_in_turns``), the median block per step.
 
     python bench/graph_step.py --output bench/results/graph_step.json --markdown bench/results/graph_step.md
@@ -31,7 +34,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cpu_epoch  # noqa: E402  (bench/ is not a package; the shared timing and record helpers live there)
 
 FEATURES, WIDTH, CLASSES, BATCH = 64, 256, 10, 128
-MODELS = ("wide_deep", "residual")
+MODELS = ("wide_deep", "residual", "aux_output")
+AUX_WEIGHT = 0.3
 CONTENDERS = ("gpunn-eager", "gpunn-replay", "gpunn-chain-replay", "pytorch")
 SETTLE_S, MAX_OTHER_CPU, WARMUP_STEPS = 0.25, 0.25, 200
 
@@ -43,17 +47,24 @@ def build_gpunn(kind: str, jit: bool, chain: bool = False):
     gpunn.utils.set_random_seed(0)
     inputs = gpunn.Input(shape=(FEATURES,))
     h = layers.Dense(WIDTH, activation="relu")(inputs)
-    if kind == "wide_deep":
-        h = layers.Dense(WIDTH, activation="relu")(h)
-        # the chain: the same Dense layers, the input not read again (the output Dense a little narrower)
-        h = h if chain else layers.Concatenate()([inputs, h])
+    deep = None
+    if kind in ("wide_deep", "aux_output"):
+        h = deep = layers.Dense(WIDTH, activation="relu")(h)
+        if kind == "wide_deep":
+            # the chain: the same Dense layers, the input not read again (the output Dense a little narrower)
+            h = h if chain else layers.Concatenate()([inputs, h])
+        else:
+            h = layers.Concatenate()([inputs, h])
     else:
         for _ in range(2):
             block = layers.Dense(WIDTH, activation="relu")(h)
             h = block if chain else layers.Add()([h, block])
-    model = gpunn.Model(inputs, layers.Dense(CLASSES, activation="softmax")(h))
+    output = layers.Dense(CLASSES, activation="softmax")(h)
+    two = kind == "aux_output" and not chain  # the "chain" of aux_output: the same model, one output
+    model = gpunn.Model(inputs, [output, layers.Dense(CLASSES, activation="softmax")(deep)] if two else output)
     model.compile(optimizer=gpunn.optimizers.Adam(cpu_epoch.LEARNING_RATE, epsilon=cpu_epoch.EPSILON),
-                  loss="sparse_categorical_crossentropy", jit_compile=jit)
+                  loss="sparse_categorical_crossentropy", loss_weights=[1.0, AUX_WEIGHT] if two else None,
+                  jit_compile=jit)
     return model
 
 
@@ -85,17 +96,34 @@ def build_torch(kind: str):
                 h = h + torch.relu(block(h))
             return self.out(h)
 
-    model = WideDeep() if kind == "wide_deep" else Residual()
+    class AuxOutput(WideDeep):
+        def __init__(self):
+            super().__init__()
+            self.aux = torch.nn.Linear(WIDTH, CLASSES)
+
+        def forward(self, x):
+            h = torch.relu(self.h2(torch.relu(self.h1(x))))
+            return self.out(torch.cat([x, h], dim=1)), self.aux(h)
+
+    model = {"wide_deep": WideDeep, "residual": Residual, "aux_output": AuxOutput}[kind]()
     optimizer = torch.optim.Adam(model.parameters(), lr=cpu_epoch.LEARNING_RATE, eps=cpu_epoch.EPSILON)
-    return model, optimizer, torch.nn.CrossEntropyLoss()
+    cross_entropy = torch.nn.CrossEntropyLoss()
+    if kind != "aux_output":
+        return model, optimizer, cross_entropy
+
+    def loss(outputs, y):
+        main, aux = outputs
+        return cross_entropy(main, y) + AUX_WEIGHT * cross_entropy(aux, y)
+
+    return model, optimizer, loss
 
 
 class GpunnSteps:
     def __init__(self, name, kind, x, y):
         self.name = name
         model = build_gpunn(kind, jit="replay" in name, chain="chain" in name)
-        x, y = model._prepare(x, y)
-        self.step = model.make_train_function().prepare(sparse_labels=True)
+        x, y = model._prepare(x, [y, y] if model._several_outputs else y)  # the same labels for both outputs
+        self.step = model.make_train_function().prepare(model._sparse_labels(y))
         self.slot = self.step.slot(len(x), len(x), y.shape[1:], y.dtype, weighted=False)
         model.ops.upload(x, self.slot.x)
         model.ops.upload(y, self.slot.y)
@@ -153,8 +181,10 @@ def markdown(record: dict) -> str:
              "Written by `bench/graph_step.py` from `graph_step.json`. A batch of 128 staged in memory, Adam, softmax "
              "output with sparse cross-entropy. `wide_deep`: x(64) -> Dense(256, relu) -> Dense(256, relu), "
              "Concatenate([x, h]) -> Dense(10). `residual`: x(64) -> Dense(256, relu), two blocks h + Dense(256, "
-             "relu)(h), -> Dense(10). `gpunn-chain-replay`: the same Dense layers without the graph's extra edges "
-             "(no Concatenate with the input, no Add). Ratios: the other's time over the first's (above 1: the "
+             "relu)(h), -> Dense(10). `aux_output`: `wide_deep` with a second output, Dense(10) on the deep path, its "
+             f"loss weighted {AUX_WEIGHT}. `gpunn-chain-replay`: the same Dense layers without the graph's extra "
+             "edges (no Concatenate with the input, no Add; for `aux_output`, the model without its second output). "
+             "Ratios: the other's time over the first's (above 1: the "
              "first is faster).", "", f"Command: `{record['command']}`", ""] + cpu_epoch.machine_lines(record)
     for kind in MODELS:
         part = record["models"][kind]

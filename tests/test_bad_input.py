@@ -433,8 +433,10 @@ def test_compile_rejects_unsupported_arguments(model):
         model.compile(optimizer="adam", loss="mse", loss_weights=float("nan"))
     with expect(ValueError, "loss: expected one loss per output (1:", "got 2"):
         model.compile(optimizer="adam", loss=["mse", "mae"])
-    with expect(TypeError, "compile: unexpected keyword argument(s) ['weighted_metrics']"):
-        model.compile(optimizer="adam", loss="mse", weighted_metrics=["mae"])
+    with expect(TypeError, "compile: unexpected keyword argument(s) ['auto_scale_loss']"):
+        model.compile(optimizer="adam", loss="mse", auto_scale_loss=False)
+    with expect(ValueError, "weighted_metrics", "nope"):
+        model.compile(optimizer="adam", loss="mse", weighted_metrics=["nope"])
 
 
 def test_layers_of_different_dtypes():

@@ -47,7 +47,8 @@ def compile_summary(model, optimizer: bool = True) -> dict:
 
     def metrics(spec) -> list:
         return [m if isinstance(m, str) else {"class": type(m).__name__, **m.get_config()} if hasattr(m, "get_config")
-                else getattr(m, "__name__", str(m)) for m in spec.metrics]
+                else getattr(m, "__name__", str(m)) for m in spec.metrics] + [
+            {"weighted": m if isinstance(m, str) else getattr(m, "name", str(m))} for m in spec.weighted_metrics]
 
     specs = model._output_specs  # per output, in the outputs' order (their names are not compared)
     several = len(specs) > 1

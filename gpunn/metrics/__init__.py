@@ -5,8 +5,8 @@ with Ops primitives (``accumulate``: inside a training step, recorded and replay
 first batch of a size) and computes its value from the state on the host (``finalize``). Compiled into a
 model, every metric's state lives in one device buffer that ``fit`` / ``evaluate`` read once per epoch (and
 for batch logs only when a callback asks); used on its own, ``update_state`` / ``result`` / ``reset_state``
-work on NumPy arrays as Keras's do. In ``fit`` and ``evaluate`` metrics are unweighted (there is no
-``weighted_metrics``); ``update_state(..., sample_weight=...)`` weights them as Keras does.
+work on NumPy arrays as Keras's do. In ``fit`` and ``evaluate`` the compiled ``metrics`` are unweighted and the
+``weighted_metrics`` take the sample weights; ``update_state(..., sample_weight=...)`` weights them as Keras does.
 
 Modules: ``base`` (the Metric API), ``reduction`` (Mean, per-sample means), ``accuracy``, ``regression``,
 ``probabilistic`` (cross-entropies), ``loss_backed`` (a loss averaged over samples), ``confusion`` and

@@ -39,7 +39,8 @@ def map_nested(function, value):
 
 
 def get_compile_config(model) -> dict:
-    """{"optimizer", "loss", "loss_weights", "metrics", "jit_compile", "steps_per_execution"} of a compiled
+    """{"optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "jit_compile", "steps_per_execution"}
+    of a compiled
     model, the objects as gpunn serializes them (Keras's ``compile_config`` keeps the last two as well); for
     several outputs, ``loss`` and ``metrics`` keep the list or dict they were given in."""
     weights = [spec.weight for spec in model._output_specs]
@@ -49,6 +50,7 @@ def get_compile_config(model) -> dict:
         "loss_weights": None if all(w is None for w in weights) else
         (weights if model._several_outputs else weights[0]),
         "metrics": map_nested(serialize_metric, model.metric_identifiers),
+        "weighted_metrics": map_nested(serialize_metric, model.weighted_metric_identifiers),
         "jit_compile": model._jit_compile,  # as asked: "auto" resolves again for the backend that loads it
         "steps_per_execution": int(model.steps_per_execution),
     }
@@ -63,6 +65,7 @@ def compile_from_config(model, config: dict) -> None:
         loss=map_nested(losses_module.get, config["loss"]),
         loss_weights=config.get("loss_weights"),
         metrics=map_nested(deserialize_metric, config["metrics"]),
+        weighted_metrics=map_nested(deserialize_metric, config.get("weighted_metrics") or []),
         jit_compile=config.get("jit_compile", "auto"),
         steps_per_execution=config.get("steps_per_execution", 1),
     )

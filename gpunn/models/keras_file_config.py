@@ -21,7 +21,6 @@ by gpunn's own lookup, with the names it has.
 from __future__ import annotations
 
 import inspect
-import warnings
 
 from .. import constraints, initializers, losses, metrics, optimizers, regularizers
 from .. import layers as layers_module
@@ -294,9 +293,6 @@ def _optimizer_from_keras(value):
 def compile_config_from_keras(config: dict, legacy: bool, outputs: int = 1) -> dict:
     """gpunn's compile config for Keras's ``compile_config`` (native) or ``training_config`` (legacy), for a
     model of ``outputs`` outputs."""
-    if config.get("weighted_metrics"):
-        warnings.warn(f"The saved model was compiled with weighted_metrics={config['weighted_metrics']!r}, which "
-                      "gpunn's compile does not take; the model is compiled without them", stacklevel=4)
     loss = config.get("loss")
     one = outputs == 1
     return {
@@ -307,6 +303,7 @@ def compile_config_from_keras(config: dict, legacy: bool, outputs: int = 1) -> d
         map_nested(lambda value: _object_from_keras(value, "loss", "loss"), loss),  # one loss, or one per output
         "loss_weights": config.get("loss_weights"),
         "metrics": _metrics_from_keras(config.get("metrics"), one),
+        "weighted_metrics": _metrics_from_keras(config.get("weighted_metrics"), one),
         # Keras 3 keeps these in compile_config (tf.keras 2's training_config has neither); anything but a bool
         # reads as compile's default, "auto".
         "jit_compile": config.get("jit_compile") if isinstance(config.get("jit_compile"), bool) else "auto",
@@ -607,10 +604,11 @@ def keras_compile_config(model, native: bool) -> dict:
         optimizer["config"]["learning_rate"] = _wrap(schedule, "schedule", native)
     loss = map_nested(lambda value: _wrap(value, "loss", native), config["loss"])
     metric_list = map_nested(lambda value: _wrap(value, "metric", native), config["metrics"])
+    weighted = map_nested(lambda value: _wrap(value, "metric", native), config["weighted_metrics"]) or None
     weights = config["loss_weights"]
     if native:
         return {"optimizer": _wrap(optimizer, "optimizer", native), "loss": loss, "loss_weights": weights,
-                "metrics": metric_list, "weighted_metrics": None, "run_eagerly": False,
+                "metrics": metric_list, "weighted_metrics": weighted, "run_eagerly": False,
                 "steps_per_execution": config["steps_per_execution"], "jit_compile": config["jit_compile"]}
-    return {"loss": loss, "metrics": metric_list, "weighted_metrics": None, "loss_weights": weights,
+    return {"loss": loss, "metrics": metric_list, "weighted_metrics": weighted, "loss_weights": weights,
             "optimizer_config": optimizer}

@@ -28,6 +28,7 @@ class OutputSpec:
     loss: object               # a gpunn Loss
     weight: float | None       # the loss's weight in the total (None: 1, and no multiplication)
     metrics: list = field(default_factory=list)  # metric identifiers, as given
+    weighted_metrics: list = field(default_factory=list)  # those computed with the sample weights
 
 
 def output_position(key, model) -> int | None:
@@ -128,28 +129,28 @@ def _flatten(value) -> list:
     return [value]
 
 
-def _metrics(metrics, count: int, model) -> list:
+def _metrics(argument: str, metrics, count: int, model) -> list:
     if metrics is None:
         return [[] for _ in range(count)]
     if not isinstance(metrics, (list, tuple, dict)):
-        raise TypeError(f"metrics: expected a list of metric names or objects, got {type(metrics).__name__} (for "
+        raise TypeError(f"{argument}: expected a list of metric names or objects, got {type(metrics).__name__} (for "
                         "several outputs: a list or dict of them per output)")
     if count == 1:
         return [_flatten(metrics)]
     if not _is_structure(metrics):
         return [[metrics] for _ in range(count)]
     if isinstance(metrics, dict):
-        return [_flatten(value) for value in _by_output("metrics", metrics, model)]
+        return [_flatten(value) for value in _by_output(argument, metrics, model)]
     if len(metrics) == count:
         return [_flatten(entry) for entry in metrics]
     if any(_is_structure(entry) for entry in metrics):
-        raise ValueError(f"metrics: the model has {count} outputs {model.output_names}; expected a list of one "
+        raise ValueError(f"{argument}: the model has {count} outputs {model.output_names}; expected a list of one "
                          f"entry per output, a dict by output name, or a flat list of metrics for every output, "
                          f"got {metrics!r}")
     return [list(metrics) for _ in range(count)]
 
 
-def resolve(model, loss, loss_weights, metrics) -> tuple[object, list]:
+def resolve(model, loss, loss_weights, metrics, weighted_metrics=None) -> tuple[object, list]:
     """(what ``model.loss`` holds: the Loss, or for several outputs the losses in the structure given; the
     OutputSpec of each output). Every name is looked up here, so a bad one fails in ``compile``."""
     several = getattr(model, "_several_outputs", False)
@@ -161,14 +162,17 @@ def resolve(model, loss, loss_weights, metrics) -> tuple[object, list]:
     else:
         per_loss = _losses(loss, count, model)
     weights = _weights(loss_weights, count, model)
-    per_metrics = _metrics(metrics, count, model)
+    per_metrics = _metrics("metrics", metrics, count, model)
+    per_weighted = _metrics("weighted_metrics", weighted_metrics, count, model)
     # Keras names an output by its layer, or by its key when the outputs were a dict
     keys = getattr(model, "_output_keys", None)
     names = (keys or model.output_names) if several else [model.output_names[0] if model.output_names else "output"]
-    specs = [OutputSpec(name, l, w, m) for name, l, w, m in zip(names, per_loss, weights, per_metrics)]
+    specs = [OutputSpec(name, l, w, m, wm) for name, l, w, m, wm in zip(names, per_loss, weights, per_metrics,
+                                                                          per_weighted)]
     for spec in specs:  # unknown metric names fail here, before any work
-        for identifier in spec.metrics:
-            metrics_module.get(identifier, spec.loss, 2, True)
+        for argument, identifiers in (("metrics", spec.metrics), ("weighted_metrics", spec.weighted_metrics)):
+            for identifier in identifiers:
+                _check_metric(argument, identifier, spec.loss)
     if loss is None:
         return None, specs
     if not several:
@@ -178,7 +182,17 @@ def resolve(model, loss, loss_weights, metrics) -> tuple[object, list]:
     return type(loss)(per_loss) if isinstance(loss, (list, tuple)) else per_loss[0], specs
 
 
-def check_names(loss, metrics):
+def _check_metric(argument: str, identifier, loss) -> None:
+    """``identifier`` names a metric gpunn has; else the registry's error, naming ``argument``."""
+    try:
+        metrics_module.get(identifier, loss, 2, True)
+    except ValueError as exc:
+        if argument == "metrics":
+            raise
+        raise ValueError(f"{argument}: {str(exc).removeprefix('metrics: ')}") from None
+
+
+def check_names(loss, metrics, weighted_metrics=None):
     """For a model whose outputs are not known yet (a subclassed one before its first data): every loss and
     metric name looked up, so that a bad one fails in ``compile``; the losses in the structure given."""
     def losses(value):
@@ -188,47 +202,55 @@ def check_names(loss, metrics):
             return made if isinstance(value, dict) else type(value)(made.values())
         return None if value is None else losses_module.get(value)
 
-    if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
-        raise TypeError(f"metrics: expected a list of metric names or objects, got {type(metrics).__name__} (for "
-                        "several outputs: a list or dict of them per output)")
-    for identifier in _flatten(metrics):
-        metrics_module.get(identifier, None, 2, True)
+    for argument, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+        if value is not None and not isinstance(value, (list, tuple, dict)):
+            raise TypeError(f"{argument}: expected a list of metric names or objects, got {type(value).__name__} "
+                            "(for several outputs: a list or dict of them per output)")
+        for identifier in _flatten(value):
+            _check_metric(argument, identifier, None)
     return losses(loss)
 
 
 def resolve_metric_objects(specs: list, units: list, sparse: list) -> list:
-    """Per output, the metric objects its identifiers make for its loss and label layout, each checked against
-    that layout. A metric object given for several outputs is copied for the later ones (each keeps its own
+    """Per output, (its metric objects, its weighted metric objects), each made for its loss and label layout and
+    checked against that layout. A metric object given twice is copied for the later uses (each keeps its own
     state)."""
     seen: set = set()
-    resolved = []
-    for spec, width, sparse_labels in zip(specs, units, sparse):
+
+    def made(identifiers, spec, width, sparse_labels):
         objects = []
-        for identifier in spec.metrics:
+        for identifier in identifiers:
             metric = metrics_module.get(identifier, spec.loss, width, sparse_labels)
             if id(metric) in seen:
                 metric = type(metric).from_config(metric.get_config())
             seen.add(id(metric))
             metric.check_layout(width, sparse_labels)
             objects.append(metric)
-        resolved.append(objects)
-    return resolved
+        return objects
+
+    return [(made(spec.metrics, spec, width, flag), made(spec.weighted_metrics, spec, width, flag))
+            for spec, width, flag in zip(specs, units, sparse)]
 
 
-def log_names(specs: list, metric_objects: list) -> tuple[list, list]:
-    """(the names of the outputs' losses, the names of their metrics in the logs) of a model of several outputs:
-    ``"<output>_loss"`` and ``"<output>_<metric>"``, a repeated name numbered ``_1``, ``_2``... as Keras's
-    ``CompileMetrics.result`` numbers it."""
-    loss_names = [f"{spec.name}_loss" for spec in specs]
+def log_names(specs: list, metric_objects: list, prefixed: bool) -> tuple[list, list]:
+    """(the names of the outputs' losses, the names of their metrics then weighted metrics in the logs), as
+    Keras's ``CompileLoss`` / ``CompileMetrics.result`` name them: ``"<output>_loss"`` for several outputs (none
+    for one), each metric by its name, ``"<output>_<metric>"`` for several outputs (``prefixed``); a repeated name
+    numbered ``_1``, ``_2``...; a weighted metric whose name is taken ``"weighted_<metric>"``."""
+    loss_names = [f"{spec.name}_loss" for spec in specs] if prefixed else []
     counters: dict = {}
-    names = []
-    for spec, objects in zip(specs, metric_objects):
-        for metric in objects:
-            name = f"{spec.name}_{metric.name}"
-            if name in counters:
-                counters[name] += 1
-                name = f"{name}_{counters[name] - 1}"
-            else:
-                counters[name] = 1
-            names.append(name)
+
+    def numbered(name):
+        if name in counters:
+            counters[name] += 1
+            return f"{name}_{counters[name] - 1}"
+        counters[name] = 1
+        return name
+
+    prefix = [f"{spec.name}_" if prefixed else "" for spec in specs]
+    names = [numbered(p + metric.name) for p, (plain, _) in zip(prefix, metric_objects) for metric in plain]
+    for p, (_, weighted) in zip(prefix, metric_objects):
+        for metric in weighted:
+            name = p + metric.name
+            names.append(numbered(f"{p}weighted_{metric.name}") if name in counters else numbered(name))
     return loss_names, names

@@ -38,6 +38,7 @@ class TrainPlan:
     metrics: list              # every compiled metric object, output by output
     metric_outputs: list       # per metric, the position of its output in ``outputs``
     metric_names: list         # per metric, its name in the logs
+    metric_weighted: list      # per metric, whether it takes the sample weights (compile's weighted_metrics)
     loss_names: list           # for several outputs, the names of their losses in the logs; else empty
     sparse_labels: object      # the label layout the plan was made for (a tuple per output for several)
     activity: frozenset = frozenset()  # indices of the layers with an activity_regularizer (trainer/activity.py)
@@ -102,23 +103,25 @@ def make_plan(model, sparse_labels) -> TrainPlan:
         fused = [isinstance(layers[i], Dense) and _fusable(spec.loss, layers[i]) and i not in read
                  for i, spec in zip(ends, specs)]
         raw = list(fused)
-    objects = _metric_objects(model, specs, units, flags)
+    objects = _metric_objects(model, specs, units, flags)  # per output: (metrics, weighted metrics)
     outputs = [OutputPlan(index=i, name=spec.name, loss=spec.loss, weight=spec.weight,
                           takes_logits=is_fused or spec.loss.from_logits,
-                          raw=is_raw, sparse_labels=flag, width=width, metrics=metrics)
-               for i, spec, is_fused, is_raw, flag, width, metrics in zip(ends, specs, fused, raw, flags, units,
-                                                                          objects)]
-    metrics = [metric for output in outputs for metric in output.metrics]
-    metric_outputs = [k for k, output in enumerate(outputs) for _ in output.metrics]
+                          raw=is_raw, sparse_labels=flag, width=width, metrics=plain + weighted)
+               for i, spec, is_fused, is_raw, flag, width, (plain, weighted) in zip(ends, specs, fused, raw, flags,
+                                                                                   units, objects)]
+    # the metrics, then the weighted metrics (Keras's order), each with its output
+    metrics = [m for plain, _ in objects for m in plain] + [m for _, weighted in objects for m in weighted]
+    metric_outputs = [k for k, (plain, _) in enumerate(objects) for _ in plain] + [
+        k for k, (_, weighted) in enumerate(objects) for _ in weighted]
+    metric_weighted = [False] * sum(len(plain) for plain, _ in objects) + [True] * sum(len(w) for _, w in objects)
+    loss_names, metric_names = compiled_outputs.log_names(specs, objects, prefixed=several)
+    targets = None
     if several:
-        loss_names, metric_names = compiled_outputs.log_names(specs, objects)
         # Keras's evaluate lists the loss, the outputs' losses, then the other logs by name: so do the logs
         order = sorted(range(len(metrics)), key=lambda m: metric_names[m])
         metrics, metric_outputs = [metrics[m] for m in order], [metric_outputs[m] for m in order]
-        metric_names = [metric_names[m] for m in order]
+        metric_names, metric_weighted = [metric_names[m] for m in order], [metric_weighted[m] for m in order]
         targets = model._targets_layout()
-    else:
-        loss_names, metric_names, targets = [], [m.name for m in metrics], None
     need_dx = wiring.need_dx(layers, sources, lambda layer: layer.bound.grads)
     return TrainPlan(
         layers=layers, sources=sources, modes=modes, split_inputs=model._split_inputs, outputs=outputs,
@@ -126,7 +129,8 @@ def make_plan(model, sparse_labels) -> TrainPlan:
         has_regularizers=any(s.regularizer is not None for layer in layers for s in layer.weight_specs()),
         has_constraints=any(s.constraint is not None and s.name in layer.bound.grads
                             for layer in layers for s in layer.weight_specs()),
-        metrics=metrics, metric_outputs=metric_outputs, metric_names=metric_names, loss_names=loss_names,
+        metrics=metrics, metric_outputs=metric_outputs, metric_names=metric_names, metric_weighted=metric_weighted,
+        loss_names=loss_names,
         sparse_labels=flags if several else bool(sparse_labels),
         activity=frozenset(i for i, layer in enumerate(layers) if layer.activity_regularizer is not None),
     )

@@ -41,12 +41,13 @@ class RunningMetrics:
     """
 
     def __init__(self, ops, metrics, comm, loss_name="loss", loss_tracker=None, output_width=None,
-                 loss_parts=(), metric_outputs=None, metric_names=None, output_widths=None):
+                 loss_parts=(), metric_outputs=None, metric_names=None, output_widths=None, metric_weighted=None):
         self.ops, self.metrics, self.comm = ops, list(metrics), comm
         self.loss_tracker = loss_tracker if loss_tracker is not None else Mean(name=loss_name)
         self.part_trackers = list(loss_parts)
         self.metric_outputs = list(metric_outputs) if metric_outputs is not None else [0] * len(self.metrics)
         self.metric_names = list(metric_names) if metric_names is not None else [m.name for m in self.metrics]
+        self.metric_weighted = list(metric_weighted) if metric_weighted is not None else [False] * len(self.metrics)
         self.names = [self.loss_tracker.name] + [t.name for t in self.part_trackers] + self.metric_names
         self._output_widths = output_widths
         self._workspaces = Workspaces(ops)  # per (batch rows, metric): each metric's scratch buffers
@@ -83,9 +84,10 @@ class RunningMetrics:
         self.count = 0
         self.batches = 0
 
-    def accumulate(self, per_sample_loss, penalty, predictions, y_true, parts=None) -> None:
+    def accumulate(self, per_sample_loss, penalty, predictions, y_true, parts=None, sample_weight=None) -> None:
         """Add one batch on the device (``penalty``: a 0-d weight penalty, or None). Metrics are unweighted:
-        ``per_sample_loss`` carries the sample weights, the metrics see only labels and predictions.
+        ``per_sample_loss`` carries the sample weights, the metrics see only labels and predictions; the weighted
+        metrics (compile's ``weighted_metrics``) also take ``sample_weight`` when the batch has weights.
         ``predictions`` / ``y_true``: the model's output and targets, or lists of them per output; ``parts``:
         per output, its own per-sample loss (several outputs)."""
         several = isinstance(predictions, list)
@@ -115,9 +117,12 @@ class RunningMetrics:
             ops.add(view["total"], part_total, view["total"])
             ops.add(view["count"], samples, view["count"])
         first = 1 + len(self.part_trackers)
-        for i, (metric, k) in enumerate(zip(self.metrics, self.metric_outputs), start=first):
+        for i, (metric, k, weighted) in enumerate(zip(self.metrics, self.metric_outputs, self.metric_weighted),
+                                                  start=first):
             predicted, labels = (predictions[k], y_true[k]) if several else (predictions, y_true)
-            metric.accumulate(ops, self._workspaces((n, i)), labels, predicted, self._views[i])
+            weights = sample_weight if weighted else None
+            metric.accumulate(ops, self._workspaces((n, i, weights is not None)), labels, predicted, self._views[i],
+                              weights)
 
     def count_batch(self, rows: int) -> None:
         """The host's share of a batch: how many samples and batches the state now covers (kept out of any
@@ -148,7 +153,8 @@ def running_metrics_for(plan, ops, comm, model) -> RunningMetrics:
     """The running sums a step of ``plan`` keeps: the model's loss tracker, its outputs' losses and metrics."""
     return RunningMetrics(ops, plan.metrics, comm, loss_tracker=getattr(model, "_loss_tracker", None),
                           loss_parts=model._loss_part_trackers(plan.loss_names), metric_outputs=plan.metric_outputs,
-                          metric_names=plan.metric_names, output_widths=[o.width for o in plan.outputs])
+                          metric_names=plan.metric_names, output_widths=[o.width for o in plan.outputs],
+                          metric_weighted=plan.metric_weighted)
 
 
 class LazyLogs(Mapping):

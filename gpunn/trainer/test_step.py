@@ -58,7 +58,7 @@ class TestStep:
             if outputs:
                 penalty = activity.penalty(plan, ops, ws, outputs, penalty, slot.rows, slot.global_rows,
                                            model.params.dtype)
-            self.metrics.accumulate(batch.per_sample, penalty, *batch.metric_inputs(), batch.parts)
+            self.metrics.accumulate(batch.per_sample, penalty, *batch.metric_inputs(), batch.parts, slot.w)
         self.metrics.count_batch(slot.rows)
 
 

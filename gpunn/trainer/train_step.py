@@ -264,7 +264,7 @@ class TrainStep:
         if plan.has_constraints:
             for layer in plan.layers:
                 layer.apply_constraints()
-        self.metrics.accumulate(batch.per_sample, penalty, *batch.metric_inputs(), batch.parts)
+        self.metrics.accumulate(batch.per_sample, penalty, *batch.metric_inputs(), batch.parts, slot.w)
 
 
 def _call(function, *args, device: bool = False):

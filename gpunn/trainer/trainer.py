@@ -64,6 +64,7 @@ class Trainer:
         self.loss = None
         self.compiled_metrics: list = []
         self.metric_identifiers: list = []  # as compile was given them (per output for several: a list or dict)
+        self.weighted_metric_identifiers: list = []
         self._output_specs: list = []  # per output: its loss, loss weight and metrics (compiled_outputs.py)
         self._loss_tracker = None  # Keras's loss tracker: a Mean named "loss", made by compile
         self._part_trackers: dict = {}  # for several outputs, a Mean of each output's loss, by its log name
@@ -81,14 +82,15 @@ class Trainer:
         self._initial_epoch = None  # set by a callback to move fit's start (Keras's name): see _start_epoch
 
     # ---- compile ----------------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly=None,
-                steps_per_execution=1, jit_compile="auto", **kwargs):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+                run_eagerly=None, steps_per_execution=1, jit_compile="auto", **kwargs):
         """Configure training. ``jit_compile=True`` records each batch shape's first training step and replays
         the recording afterwards, as a CUDA graph on a GPU (see the README); ``"auto"`` (Keras's default) does
         so where the backend gains from it (``jit_compile`` property). ``steps_per_execution=N`` runs N steps per
         execution as in Keras: callbacks see a batch begin and end every N steps, and with a recorded step the
         N steps are one replay (one graph launch on a GPU). ``run_eagerly=True`` runs every step eagerly (with
-        ``jit_compile=True`` it warns, as Keras does)."""
+        ``jit_compile=True`` it warns, as Keras does). ``weighted_metrics``: metrics computed with the sample
+        weights (``sample_weight`` or ``class_weight``), as Keras's; ``metrics`` are unweighted."""
         if kwargs:
             raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}")
         jit_compile = _check_jit_compile(jit_compile)
@@ -97,12 +99,14 @@ class Trainer:
             raise ValueError(f"steps_per_execution: expected a positive integer, got {steps_per_execution!r}")
         optimizer = optimizers_module.get(optimizer)
         if getattr(self, "_awaits_trace", False):  # a subclassed model: its outputs are known at its first data
-            self.loss = compiled_outputs.check_names(loss, metrics)
-        else:
-            compiled_outputs.resolve(self, loss, loss_weights, metrics)  # every name and structure checked now
-        self._compile_arguments = (loss, loss_weights, metrics)
+            self.loss = compiled_outputs.check_names(loss, metrics, weighted_metrics)
+        else:  # every name and structure checked now
+            compiled_outputs.resolve(self, loss, loss_weights, metrics, weighted_metrics)
+        self._compile_arguments = (loss, loss_weights, metrics, weighted_metrics)
         self.optimizer = optimizer
         self.metric_identifiers = metrics if isinstance(metrics, dict) else list(metrics or [])
+        self.weighted_metric_identifiers = weighted_metrics if isinstance(weighted_metrics, dict) else list(
+            weighted_metrics or [])
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._resolve_compile()
         if jit_compile is True and run_eagerly:

@@ -28,7 +28,6 @@ import os
 import statistics
 import sys
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cpu_epoch  # noqa: E402  (bench/ is not a package; the shared timing and record helpers live there)

@@ -138,7 +138,7 @@ def test_wrong_merges_are_refused_by_name():
     with pytest.raises(ValueError, match="several inputs; gpunn calls models of one input"):
         gpunn.Model(a, gpunn.Model([a, b], layers.Add()([a, b]))([a, b]))
     shared = layers.Dense(3)
-    with pytest.raises(ValueError, match="called twice"):
+    with pytest.raises(ValueError, match="shared layers take one input shape"):
         gpunn.Model(a, layers.Add()([shared(a), shared(h)]))
     graph = gpunn.Model(a, layers.Add()([a, layers.Dense(3)(a)]))
     with pytest.raises(ValueError, match="is a graph, not a chain"):

@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Layer, normalize_shape
+from .symbolic import SymbolicArithmetic
 
 
-class InputLayer(Layer):
+class InputLayer(Layer, SymbolicArithmetic):
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, input_shape=None, **kwargs):
         shape = shape if shape is not None else input_shape
         if shape is None:

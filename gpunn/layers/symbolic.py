@@ -7,43 +7,16 @@ As in Keras, the call builds the layer for the shape it receives (its weights ex
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
-class SymbolicTensor:
-    """The output of ``layer`` called on ``parents`` (InputLayers or other SymbolicTensors: one, or those of a
-    merge layer's list), of sample shape ``sample_shape``."""
+class SymbolicArithmetic:
+    """``x + y``, ``x - y``, ``x * y`` between symbolic values (a layer's output, an input), as Keras's KerasTensor
+    takes them (a subclassed model's call() writes them): the merge layers Add, Subtract and Multiply. With a
+    number, NotImplemented (Python's TypeError): gpunn has no layer adding a constant."""
 
-    def __init__(self, layer, parents, sample_shape: tuple, training=None):
-        self.layer = layer
-        self.parents = tuple(parents)
-        self._sample_shape = tuple(sample_shape)
-        # A mode fixed in the call (``layer(x, training=False)``), which the model's own mode does not change
-        self.training = training
-
-    @property
-    def parent(self):
-        """The one value a layer of one input was called on."""
-        return self.parents[0]
-
-    @property
-    def shape(self) -> tuple:
-        return (None,) + self._sample_shape
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def dtype(self) -> str:
-        return "float32"
-
-    def __repr__(self) -> str:
-        return f"<SymbolicTensor shape={self.shape} from layer {self.layer.name!r}>"
-
-    # ``x + y``, ``x - y``, ``x * y`` between symbolic values, as Keras's KerasTensor takes them (a subclassed
-    # model's call() writes them): the merge layers Add, Subtract and Multiply. With a number, NotImplemented
-    # (Python's TypeError): gpunn has no layer adding a constant.
     def _merged(self, other, kind: str, reverse: bool = False):
         if not is_symbolic(other):
             return NotImplemented
@@ -68,6 +41,50 @@ class SymbolicTensor:
 
     def __rmul__(self, other):
         return self._merged(other, "multiply", reverse=True)
+
+
+_calls_made = itertools.count()
+
+
+class SymbolicTensor(SymbolicArithmetic):
+    """The output of ``layer`` called on ``parents`` (InputLayers or other SymbolicTensors: one, or those of a
+    merge layer's list), of sample shape ``sample_shape``."""
+
+    def __init__(self, layer, parents, sample_shape: tuple, training=None):
+        self.layer = layer
+        self.parents = tuple(parents)
+        self._sample_shape = tuple(sample_shape)
+        # A mode fixed in the call (``layer(x, training=False)``), which the model's own mode does not change
+        self.training = training
+        # When the call was made (Keras numbers a layer's calls, its "nodes", in the order they were made), or
+        # the node index a model rebuilt from a config gives it
+        self.sequence = next(_calls_made)
+        self.node_index = None
+
+    @property
+    def parent(self):
+        """The one value a layer of one input was called on."""
+        return self.parents[0]
+
+    @property
+    def shape(self) -> tuple:
+        return (None,) + self._sample_shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def dtype(self) -> str:
+        return "float32"
+
+    def __repr__(self) -> str:
+        return f"<SymbolicTensor shape={self.shape} from layer {self.layer.name!r}>"
+
+    def __bool__(self):
+        raise TypeError("the truth value of a symbolic value is not known: a functional model (or a subclassed "
+                        "model's call(), run on symbolic inputs) cannot branch on a layer's output")
+
 
 
 def is_symbolic(value) -> bool:

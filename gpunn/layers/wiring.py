@@ -15,6 +15,8 @@ may write their dz into the dy they receive): merge layers hand each input a buf
 """
 from __future__ import annotations
 
+from .shared_call import add_shared_gradients, is_shared_call
+
 MODEL_INPUT = -1
 
 
@@ -45,6 +47,20 @@ def layer_inputs(layer, values: dict, sources: tuple):
     if takes_list(layer):
         return [values[s] for s in sources]
     return values[sources[0]]
+
+
+def layer_of(call):
+    """The layer a call runs (a later call of a shared layer stands for the layer)."""
+    return call.layer if is_shared_call(call) else call
+
+
+def nodes_by_layer(calls: list, sources, nodes) -> dict:
+    """{id(layer): [the sources of each of its calls, in node order]} (Keras's inbound nodes of each layer);
+    ``nodes``: each call's node index."""
+    by_layer: dict = {}
+    for _, call, reads in sorted(zip(nodes, calls, sources), key=lambda triple: triple[0]):
+        by_layer.setdefault(id(layer_of(call)), []).append(reads)
+    return by_layer
 
 
 def build_shapes(layers: list, sources, input_shapes: list, build) -> None:
@@ -121,9 +137,12 @@ def backward(layers: list, sources, backprops: list, dy, flags: list, ops, ws, l
                 layer_done(index)
         return
     pending = dict(dy) if isinstance(dy, dict) else {len(backprops) - 1: dy}
+    shared = {id(call.layer) for call in layers if is_shared_call(call)}  # layers called more than once
+    ran: set = set()
     for index in range(len(backprops) - 1, -1, -1):
         gradient = pending.pop(index, None)
         if gradient is not None:  # None: nothing below this layer is trained through it
+            ran.add(index)
             dx = backprops[index](gradient, flags[index])
             for source, part in zip(sources[index], dx if takes_list(layers[index]) else [dx]):
                 if part is None or is_model_input(source):
@@ -134,6 +153,8 @@ def backward(layers: list, sources, backprops: list, dy, flags: list, ops, ws, l
                 total = ws.buffer(f"gradient_sum.{source}", part.shape, part.dtype)
                 ops.add(pending[source], part, total)
                 pending[source] = total
+        if id(layers[index]) in shared:  # a layer's first call, after all its later ones (it comes first)
+            add_shared_gradients(layers, ran, index, ops)
         if layer_done is not None:
             layer_done(index)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..layers.input_layer import InputLayer
 from . import keras_config
+from ..layers.shared_call import is_shared_call
 from .compile_config import compile_from_config, get_compile_config
 from .sequential import Sequential
 
@@ -64,7 +65,11 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
                 cache[id(layer)] = clone_function(layer)
         return cache[id(layer)]
 
-    new_layers = [clone(layer) for layer in model._layers]
+    # per call: a layer called again is the same clone called again (so the clone shares it as the model does)
+    if getattr(model, "_awaits_trace", False):
+        raise ValueError(f"model: {type(model).__name__} learns its layers from call() on its first data; call "
+                         "fit/predict on data or build(input_shape) before cloning it")
+    new_layers = [clone(layer.layer if is_shared_call(layer) else layer) for layer in model._calls]
 
     def new_input_for(source):
         return InputLayer(shape=source.declared_input_shape, batch_size=source.batch_size,
@@ -82,7 +87,7 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
                       else [made[id(source)] for source in structure])
         cloned = Functional.from_layers(inputs, new_layers, name=model.name, trainable=model.trainable,
                                         sources=model._sources, modes=model._modes, outputs=model._output_indices,
-                                        output_keys=model._output_keys)
+                                        output_keys=model._output_keys, nodes=model._nodes)
     else:
         cloned = Sequential(([new_input] if new_input is not None else []) + new_layers, name=model.name,
                             trainable=model.trainable)

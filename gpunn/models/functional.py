@@ -20,8 +20,8 @@ the order of ``inputs``, or a dict by input name, as Keras does. ``layers`` list
 in Keras's order. Several outputs (a list, or a dict by key) are the outputs of the layers making them
 (``_output_indices``); their targets are packed as the inputs are (``trainer/packed_targets.py``), ``compile``
 takes a loss, loss weight and metrics per output (``trainer/compiled_outputs.py``), and ``predict`` returns a list
-or dict. A layer called twice (shared layers) is refused naming what the model has. A ``training=`` fixed in a
-call (``base_model(inputs, training=False)``) holds in fit, evaluate and predict,
+or dict. A layer called several times (a shared layer) runs its later calls as SharedCalls
+(``layers/shared_call.py``). A ``training=`` fixed in a call (``base_model(inputs, training=False)``) holds in fit, evaluate and predict,
 as in Keras (``symbolic.py``).
 """
 from __future__ import annotations
@@ -30,6 +30,7 @@ from ..layers import wiring
 from ..layers.base import _snake, unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.packed_inputs import PackedInputs
+from ..layers.shared_call import SharedCall, is_shared_call
 from ..layers.symbolic import ModelCall, SymbolicTensor
 from . import subclassed
 from .sequential import Sequential
@@ -107,20 +108,28 @@ def _calls_in_order(inputs: list, outputs: list) -> list:
     return finished
 
 
-def keras_order(sources: tuple, input_count: int, outputs=None) -> list:
-    """The model's inputs (as their source indices, ``-1 - k``) and layers (as indices) in Keras's order
-    (keras/src/ops/function.py ``map_graph``): by depth, the longest way to the output (the last layer), deepest
-    first; those of one depth in the order a depth-first walk from the outputs (``outputs``: their indices, in
-    order; None: the last layer alone) first meets them (an input nothing reads at depth 0, first there, as Keras
-    places it). Every layer comes after what it reads."""
-    first_seen: dict = {}
+def keras_order(sources: tuple, input_count: int, outputs=None, layer_keys=None) -> tuple[list, list]:
+    """(the calls in the order they run, the layers in Keras's order) (keras/src/ops/function.py ``map_graph``).
+    Calls are indices, inputs their source indices ``-1 - k``; ``layer_keys``: per call, its layer (calls of a
+    shared layer share it; None: each call its own); layers are given as the key of a call of them, inputs as
+    their source index.
+
+    Keras's rule: a call's depth is the longest way from it to an output, raised to the deepest of its layer's
+    calls seen so far; a layer's depth is its calls' deepest. Deepest first; those of one depth in the order a
+    depth-first walk from the outputs (``outputs``: their indices, in order; None: the last call alone) first
+    meets their layer (an input nothing reads at depth 0, first there, as Keras places it). Every call comes
+    after what it reads."""
+    def key(node):
+        return node if node < 0 or layer_keys is None else layer_keys[node]
+
+    first_seen: dict = {}  # per layer
     finished: list = []
     done = set()
 
     def visit(node):
         if node in done:
             return
-        first_seen.setdefault(node, len(first_seen))
+        first_seen.setdefault(key(node), len(first_seen))
         for parent in sources[node] if node >= 0 else ():
             visit(parent)
         done.add(node)
@@ -128,17 +137,22 @@ def keras_order(sources: tuple, input_count: int, outputs=None) -> list:
 
     for output in (len(sources) - 1,) if outputs is None else outputs:
         visit(output)
-    depth: dict = {}
+    depth: dict = {}  # per call
+    layer_depth: dict = {}
     for node in reversed(finished):
-        here = depth.setdefault(node, 0)
+        here = max(depth.setdefault(node, 0), layer_depth.get(key(node), 0))
+        depth[node] = layer_depth[key(node)] = here
         for parent in sources[node] if node >= 0 else ():
             depth[parent] = max(depth.get(parent, 0), here + 1)
     for k in range(input_count):
         source = wiring.input_source(k)
         if source not in done:
-            depth[source], first_seen[source] = 0, -1
+            depth[source] = layer_depth[source] = 0
+            first_seen[source] = -1
             finished.append(source)
-    return sorted(finished, key=lambda node: (-depth[node], first_seen[node]))
+    calls = sorted(finished, key=lambda node: (-depth[node], first_seen[key(node)], node))
+    layers = sorted(layer_depth, key=lambda layer: (-layer_depth[layer], first_seen[layer]))
+    return calls, layers
 
 
 def _graph(inputs: list, outputs: list) -> tuple[list, tuple, tuple, list, tuple]:
@@ -153,19 +167,18 @@ def _graph(inputs: list, outputs: list) -> tuple[list, tuple, tuple, list, tuple
     layers, sources, modes = [], [], []
     made_by: dict = {}  # call -> index of the layer whose output it is; input -> its source index
     made_by.update({id(layer): wiring.input_source(k) for k, layer in enumerate(inputs)})
-    seen = set()
+    node_keys = []  # per call: what numbers it among its layer's calls (Keras's node index)
     for call in _calls_in_order(inputs, outputs):
         reads = tuple(made_by[id(parent)] for parent in call.parents)
-        inner = call.layer._layers if isinstance(call, ModelCall) else [call.layer]
+        inner = call.layer._calls if isinstance(call, ModelCall) else [call.layer]
         inner_sources = call.layer._sources if isinstance(call, ModelCall) else None
         inner_modes = call.layer._modes if isinstance(call, ModelCall) else None
         base = len(layers)
+        inner_nodes = call.layer._nodes if isinstance(call, ModelCall) else [0]
         for k, layer in enumerate(inner):
-            if id(layer) in seen:
-                raise ValueError(f"outputs: layer {layer.name!r} is called twice on the way from the inputs; gpunn's "
-                                 "functional models call each layer once (shared layers are not supported)")
-            seen.add(id(layer))
-            layers.append(layer)
+            layers.append(wiring.layer_of(layer))
+            node_keys.append((0, call.node_index) if call.node_index is not None and not isinstance(call, ModelCall)
+                             else (1, call.sequence, inner_nodes[k]))
             own = None if inner_modes is None else inner_modes[k]
             modes.append(call.training if own is None else own)
             if inner_sources is None:
@@ -176,14 +189,41 @@ def _graph(inputs: list, outputs: list) -> tuple[list, tuple, tuple, list, tuple
     ends = [made_by[id(output)] for output in outputs]
     if len(set(ends)) != len(ends):
         raise ValueError("outputs: two outputs are the same layer's output; give each once")
-    order = keras_order(tuple(sources), len(inputs), ends)
+    first_call: dict = {}  # per layer, the index of a call of it: the key keras_order groups its calls by
+    layer_keys = [first_call.setdefault(id(layer), i) for i, layer in enumerate(layers)]
+    order, layer_order = keras_order(tuple(sources), len(inputs), ends, layer_keys)
     new_index = {old: new for new, old in enumerate(node for node in order if node >= 0)}
     ordered = [node for node in order if node >= 0]
-    return ([layers[i] for i in ordered],
+    calls = _calls_of([layers[i] for i in ordered])
+    nodes = _node_indices([layers[i] for i in ordered], [node_keys[i] for i in ordered])
+    return (calls,
             tuple(tuple(s if s < 0 else new_index[s] for s in sources[i]) for i in ordered),
             tuple(modes[i] for i in ordered),
-            [inputs[-1 - node] if node < 0 else layers[node] for node in order],
-            tuple(new_index[end] for end in ends))
+            [inputs[-1 - node] if node < 0 else layers[node] for node in layer_order],
+            tuple(new_index[end] for end in ends), nodes)
+
+
+def _calls_of(layers: list) -> list:
+    """The calls of ``layers`` (in the order they run): a layer's first call the layer itself, its later ones
+    SharedCalls (a shared layer: the same weights, buffers and gradients of their own)."""
+    seen: set = set()
+    calls = []
+    for layer in layers:
+        calls.append(SharedCall(layer) if id(layer) in seen else layer)
+        seen.add(id(layer))
+    return calls
+
+
+def _node_indices(layers: list, keys: list) -> tuple:
+    """Each call's node index, as Keras numbers a layer's calls: in the order they were made (``keys``)."""
+    by_layer: dict = {}
+    for i, (layer, key) in enumerate(zip(layers, keys)):
+        by_layer.setdefault(id(layer), []).append((key, i))
+    nodes = [0] * len(layers)
+    for calls in by_layer.values():
+        for node, (_, i) in enumerate(sorted(calls)):
+            nodes[i] = node
+    return tuple(nodes)
 
 
 def _wiring(inputs, outputs) -> tuple:
@@ -210,22 +250,23 @@ class Functional(Sequential):
         """Take the graph from ``inputs`` to ``outputs`` (``_wiring``'s parts of it) as the model's layers."""
         input_layers, input_names, structure = input_parts
         output_values, output_keys = output_parts
-        layers, sources, modes, keras_layers, ends = graph
+        layers, sources, modes, keras_layers, ends, nodes = graph
         Sequential.add(self, input_layers[0])
         self._input_layers, self._input_structure, self._keras_layers = input_layers, structure, keras_layers
         if len(input_layers) > 1:
             self._packed = PackedInputs(input_names, [layer.declared_input_shape for layer in input_layers])
         several = len(output_values) > 1  # one output in a dict trains as one output (its key names it)
-        chain = wiring.is_chain(sources) and len(input_layers) == 1 and not several
+        shared = any(is_shared_call(layer) for layer in layers)
+        chain = wiring.is_chain(sources) and len(input_layers) == 1 and not several and not shared
         self._output_keys = output_keys
         self._connect(layers, None if chain else sources,
-                      None if all(mode is None for mode in modes) else modes, ends if several else None)
+                      None if all(mode is None for mode in modes) else modes, ends if several else None, nodes)
         self._outputs = output_values
         self._output_structure = outputs
 
     @classmethod
     def from_layers(cls, inputs, layers: list, name=None, trainable=True, sources=None, modes=None,
-                    outputs=None, output_keys=None) -> "Functional":
+                    outputs=None, output_keys=None, nodes=None) -> "Functional":
         """The model of ``layers`` called as ``sources`` says (``wiring.py``; None: a chain, in order), each with
         the ``training`` of ``modes`` (None: none fixed); ``inputs``: an InputLayer, or the list (or dict) of the
         model's several; ``outputs``: the indices of the layers making its outputs (None: the last layer alone),
@@ -236,6 +277,8 @@ class Functional(Sequential):
             reads = (i - 1,) if sources is None else sources[i]
             training = None if modes is None else modes[i]
             values[i] = layer(wiring.layer_inputs(layer, values, reads), training=training)
+            if nodes is not None:  # a shared layer's calls keep the node indices they had (configs, clones)
+                values[i].node_index = nodes[i]
         ends = [values[i] for i in (outputs if outputs is not None else [len(layers) - 1])]
         if outputs is None and output_keys is None:
             return cls(inputs, ends[0], name=name, trainable=trainable)
@@ -287,6 +330,13 @@ class _ModelType(type):
     def __instancecheck__(cls, instance) -> bool:
         return isinstance(instance, Sequential)  # Keras: every model, Sequential ones too, is a keras.Model
 
+    def __call__(cls, *args, **kwargs):
+        model = super().__call__(*args, **kwargs)
+        if cls is not Model and "_awaits_trace" not in vars(model):  # a subclass's __init__ skipped Model's
+            raise RuntimeError(f"{cls.__name__}: its __init__ must call super().__init__() (before setting "
+                               "layers), as Keras requires")
+        return model
+
 
 class Model(Functional, metaclass=_ModelType):
     """``keras.Model``: ``Model(inputs=..., outputs=..., name=...)`` makes a functional model (a ``Functional``,
@@ -313,6 +363,8 @@ class Model(Functional, metaclass=_ModelType):
             raise TypeError(f"{type(self).__name__}: a subclass of keras.Model needs a call() method (or inputs and "
                             "outputs given to super().__init__)")
         Sequential.__init__(self, name=name, trainable=trainable)
+        self._input_layers, self._outputs, self._keras_layers = [], [], []
+        self._input_structure = self._output_structure = None
         self._awaits_trace = True
         self._output_labels = None
         self._outputs_as_tuple = False
@@ -345,16 +397,18 @@ class Model(Functional, metaclass=_ModelType):
         self._awaits_trace = False
         try:
             self._wire(inputs, outputs, *parts)
-        except Exception:  # e.g. a layer refusing the shape it is given: the model stays as it was
-            vars(self).clear()
+            self._tracked = tracked
+            if several:  # tf.keras 2's names for the outputs of a subclassed model
+                self._output_labels = [f"output_{k + 1}" for k in range(len(outputs))]
+                self._outputs_as_tuple = isinstance(outputs, tuple)
+            elif isinstance(outputs, (list, tuple)):  # one output, returned in a tuple or list: predicted in one
+                self._one_output_in = type(outputs)
+            if self.compiled:  # compile's losses and metrics per output, now that the outputs are known
+                self._resolve_compile()
+        except Exception:  # a layer refusing the shape it is given, a loss list of the wrong length...: the model
+            vars(self).clear()  # stays as it was, to be compiled or given data again
             vars(self).update(before)
             raise
-        self._tracked = tracked
-        if several:  # tf.keras 2's names for the outputs of a subclassed model
-            self._output_labels = [f"output_{k + 1}" for k in range(len(outputs))]
-            self._outputs_as_tuple = isinstance(outputs, tuple)
-        if self.compiled:  # compile's losses and metrics per output, now that the outputs are known
-            self._resolve_compile()
 
     def build(self, input_shape=None) -> None:
         if getattr(self, "_building", False):  # super().build() in a subclass's own build(), run by _trace
@@ -369,6 +423,16 @@ class Model(Functional, metaclass=_ModelType):
             self._trace(subclassed.inputs_of_shape(input_shape))
             return
         super().build(input_shape)
+
+    def get_config(self) -> dict:
+        if getattr(self, "_awaits_trace", False):
+            raise ValueError(f"get_config: {type(self).__name__} learns its layers from call() on its first data; "
+                             "call fit/predict on data or build(input_shape) first")
+        return super().get_config()
+
+    def to_json(self, **kwargs) -> str:
+        self.get_config()  # a subclassed model needs its graph first
+        return super().to_json(**kwargs)
 
     @property
     def layers(self) -> list:

@@ -87,9 +87,12 @@ def model_from_translated(cls, translated: dict, build_config: dict | None = Non
     if translated.get("functional"):
         count, keys = translated.get("inputs", 1), translated.get("input_keys")
         inputs = made[0] if count == 1 else dict(zip(keys, made[:count])) if keys else made[:count]
-        model = Functional.from_layers(inputs, made[count:], name=translated.get("name"), trainable=trainable,
+        calls = translated.get("calls")  # a shared layer: the same object at each of its calls
+        layers = made[count:] if calls is None else [made[count + c] for c in calls]
+        model = Functional.from_layers(inputs, layers, name=translated.get("name"), trainable=trainable,
                                        sources=translated.get("sources"), modes=translated.get("modes"),
-                                       outputs=translated.get("outputs"), output_keys=translated.get("output_keys"))
+                                       outputs=translated.get("outputs"), output_keys=translated.get("output_keys"),
+                                       nodes=translated.get("nodes"))
         model._config_dtype = translated.get("dtype")
         return model
     model = cls(name=translated.get("name"), trainable=trainable)

@@ -216,11 +216,16 @@ def model_config_from_keras(config: dict, keras_version: str | None = None) -> d
         inner = {"layers": inner}
     build_input_shape = inner.get("build_input_shape")
     rank = len(build_input_shape) if build_input_shape else None
-    sources, inputs = inner.get("sources"), inner.get("inputs", 1)
+    sources, inputs, calls = inner.get("sources"), inner.get("inputs", 1), inner.get("calls")
+    # the index of the layer each call runs (the inputs first), and each layer's first call
+    layer_of_call = [inputs + c for c in calls] if calls is not None else None
+    first_call = {} if calls is None else {layer: i for i, layer in reversed(list(enumerate(layer_of_call)))}
     layers, ranks = [], {}
     for i, entry in enumerate(inner["layers"]):
         if sources is not None and i >= inputs:  # a graph: the rank of what the layer reads (the inputs first)
-            source = sources[i - inputs][0]
+            source = sources[first_call.get(i, i - inputs)][0]
+            if source >= 0 and layer_of_call is not None:
+                source = layer_of_call[source] - inputs
             rank = ranks[source + inputs] if source >= 0 else ranks[-1 - source]
         layer, rank = _layer_from_keras(entry, rank)
         layers.append(layer)
@@ -239,6 +244,7 @@ def model_config_from_keras(config: dict, keras_version: str | None = None) -> d
         out["inputs"], out["input_keys"] = inputs, inner.get("input_keys")
         out["keras_paths"] = inner.get("keras_paths")
         out["outputs"], out["output_keys"] = inner.get("outputs"), inner.get("output_keys")
+        out["calls"], out["nodes"] = calls, inner.get("nodes")
     return {"class_name": "Sequential", "config": out}
 
 
@@ -409,26 +415,33 @@ def functional_config(model, native: bool = True) -> dict:
     a merge layer's list), the InputLayers among them, and the ``input_layers`` (one, or a list or dict of them)
     and ``output_layers`` it runs between. A ``training`` fixed in a call is in its node's ``kwargs``."""
     dtype = model.dtype
-    names, shapes, dtypes, entries = {}, {}, {}, {}
+    names, shapes, dtypes, entries = {}, {}, {}, {}  # names: by source index, (layer name, node index)
     for k, source in enumerate(model.inputs):
         key = wiring.input_source(k)
-        names[key], dtypes[key] = source.name, source.input_dtype or dtype
+        names[key], dtypes[key] = (source.name, 0), source.input_dtype or dtype
         shapes[key] = [source.batch_size] + list(source.declared_input_shape)
         entry = _input_to_keras(source.declared_input_shape, source.batch_size, dtypes[key], source.name, native)
         entries[id(source)] = {**entry, "name": source.name, "inbound_nodes": []}
-    sources = model._sources or wiring.chain(len(model._layers))
-    modes = model._modes or (None,) * len(model._layers)
-    for i, layer in enumerate(model._layers):
-        entry = _layer_to_keras(layer, dtype, native)
+    calls = model._calls
+    sources = model._sources or wiring.chain(len(calls))
+    modes = model._modes or (None,) * len(calls)
+    nodes: dict = {}  # per layer, its calls' nodes by node index (a shared layer has several)
+    for i, (call, node_index) in enumerate(zip(calls, model._nodes)):
+        layer = wiring.layer_of(call)
         tensors = [{"class_name": "__keras_tensor__",
-                    "config": {"shape": shapes[s], "dtype": dtypes.get(s, dtype), "keras_history": [names[s], 0, 0]}}
+                    "config": {"shape": shapes[s], "dtype": dtypes.get(s, dtype),
+                               "keras_history": [names[s][0], names[s][1], 0]}}
                    for s in sources[i]]
         args = [tensors] if wiring.takes_list(layer) else tensors
         node = {"args": args, "kwargs": {} if modes[i] is None else {"training": modes[i]}}
         if modes[i] is False and type(layer).__name__ in TRAINING_FALSE_BY_DEFAULT:
             node[FIXED_MARK] = True
-        entries[id(layer)] = {**entry, "name": layer.name, "inbound_nodes": [node]}
-        names[i], shapes[i] = layer.name, [None] + list(layer.output_shape)
+        nodes.setdefault(id(layer), {})[node_index] = node
+        if id(layer) not in entries:
+            entries[id(layer)] = {**_layer_to_keras(layer, dtype, native), "name": layer.name}
+        names[i], shapes[i] = (layer.name, node_index), [None] + list(layer.output_shape)
+    for layer_id, by_index in nodes.items():
+        entries[layer_id]["inbound_nodes"] = [by_index[k] for k in sorted(by_index)]
     structure = getattr(model, "_input_structure", None)
     if len(model.inputs) == 1:
         input_layers = [model.inputs[0].name, 0, 0]
@@ -436,13 +449,13 @@ def functional_config(model, native: bool = True) -> dict:
         input_layers = {str(key): [value.name, 0, 0] for key, value in structure.items()}
     else:
         input_layers = [[source.name, 0, 0] for source in model.inputs]
-    ends = [model._layers[i].name for i in model._output_layer_indices()]
+    ends = [[names[i][0], names[i][1], 0] for i in model._output_layer_indices()]
     if model._output_keys is not None:
-        output_layers = {key: [name, 0, 0] for key, name in zip(model._output_keys, ends)}
+        output_layers = {key: end for key, end in zip(model._output_keys, ends)}
     elif not model._several_outputs:
-        output_layers = [ends[0], 0, 0]
+        output_layers = ends[0]
     else:
-        output_layers = [[name, 0, 0] for name in ends]
+        output_layers = ends
     return {"name": model.name, "trainable": model.trainable, "layers": [entries[id(l)] for l in model.layers],
             "input_layers": input_layers, "output_layers": output_layers}
 
@@ -450,13 +463,19 @@ def functional_config(model, native: bool = True) -> dict:
 def _endpoint_names(value, argument: str) -> tuple[list, list | None]:
     """(the layer names, the dict keys or None) of ``input_layers`` / ``output_layers``: Keras 3 writes one as
     ``[name, 0, 0]``, several as a list of those or a dict of them; tf.keras 2 always a list."""
+    calls, keys = _endpoint_calls(value, argument)
+    return [name for name, _ in calls], keys
+
+
+def _endpoint_calls(value, argument: str) -> tuple[list, list | None]:
+    """(the (layer name, node index) of each endpoint, the dict keys or None)."""
     if isinstance(value, dict):
         keys = sorted(value)
-        return [_endpoint_names(value[key], argument)[0][0] for key in keys], [str(key) for key in keys]
+        return [_endpoint_calls(value[key], argument)[0][0] for key in keys], [str(key) for key in keys]
     if isinstance(value, list) and value and isinstance(value[0], str):
-        return [value[0]], None
+        return [(value[0], int(value[1]) if len(value) > 1 else 0)], None
     if isinstance(value, list) and value and all(isinstance(item, list) for item in value):
-        return [_endpoint_names(item, argument)[0][0] for item in value], None
+        return [_endpoint_calls(item, argument)[0][0] for item in value], None
     raise ValueError(f"{argument}: expected [name, 0, 0] or a list or dict of them, got {value!r}")
 
 
@@ -471,77 +490,83 @@ def _records_training_default(keras_version: str | None) -> bool:
 
 def functional_graph(config: dict, keras_version: str | None = None) -> dict:
     """A Keras functional config (``Functional.get_config``, Keras 3's or tf.keras 2's) as gpunn's: the InputLayers
-    (``"inputs"`` of them, and ``"input_keys"`` when they were a dict), then the layers from them to the output,
-    each after those it reads, with ``"functional": True`` and ``"sources"``: per layer after the InputLayers,
-    the indices (among those layers; ``-1 - k``: input k) of the layers it reads (``layers/wiring.py``), None for
-    a chain; ``"modes"``: per layer the ``training`` its call fixed, None when none did. What gpunn's functional
-    models cannot be (several outputs, a layer called twice) is refused by name."""
-    def inbound(entry, node):
-        return _resolved_inbound(entry, node, keras_version)
+    (``"inputs"`` of them, and ``"input_keys"`` when they were a dict), then the layers from them to the outputs,
+    in the order of their first calls, each call after those it reads, with ``"functional": True`` and
+    ``"sources"``: per call, the indices (among the calls; ``-1 - k``: input k) of the calls it reads
+    (``layers/wiring.py``), None for a chain; ``"modes"``: per call the ``training`` it fixed, None when none did;
+    ``"outputs"`` / ``"output_keys"``: the calls making the outputs and their dict keys; for a shared layer,
+    ``"calls"`` (per call, its layer among those after the InputLayers) and ``"nodes"`` (per call, its Keras node
+    index). What gpunn's functional models cannot be is refused by name."""
+    def inbound(entry, node, with_nodes=False):
+        return _resolved_inbound(entry, node, keras_version, with_nodes)
 
     keras_paths = None
     if keras_nested.has_nested(config):  # a model called as a layer: its layers in its place
         config, keras_paths = keras_nested.flatten(config, inbound, FIXED_MARK)
     entries = {entry.get("name") or entry["config"].get("name"): entry for entry in config["layers"]}
     inputs, input_keys = _endpoint_names(config["input_layers"], "input_layers")
-    outputs, output_keys = _endpoint_names(config["output_layers"], "output_layers")
+    outputs, output_keys = _endpoint_calls(config["output_layers"], "output_layers")
     several = len(outputs) > 1
-    reads, fixed = {}, {}
+    reads, fixed = {}, {}  # by call, (layer name, node index): the calls it reads, the training it fixed
     for name, entry in entries.items():
-        nodes = entry.get("inbound_nodes") or []
-        if len(nodes) > 1:
-            raise ValueError(f"layer {name!r}: called {len(nodes)} times; gpunn's functional models call each layer "
-                             "once (shared layers are not supported)")
-        if nodes:
-            reads[name], fixed[name] = inbound(entry, nodes[0])
-    order, placed = [], set(inputs)  # every layer after those it reads (a depth-first walk from the output)
+        for node_index, node in enumerate(entry.get("inbound_nodes") or []):
+            reads[name, node_index], fixed[name, node_index] = inbound(entry, node, True)
+    order, placed = [], {(name, 0) for name in inputs}  # every call after those it reads (walks from the outputs)
 
-    def place(name, path=()):
-        if name in placed:
+    def place(call, path=()):
+        if call in placed:
             return
-        if name in path:
-            raise ValueError(f"layer {name!r}: its inbound nodes form a cycle")
-        if name not in reads:
-            raise ValueError(f"layer {name!r}: not called on the inputs {inputs}")
-        for parent in reads[name]:
-            place(parent, path + (name,))
-        placed.add(name)
-        order.append(name)
+        if call in path:
+            raise ValueError(f"layer {call[0]!r}: its inbound nodes form a cycle")
+        if call not in reads:
+            raise ValueError(f"layer {call[0]!r}: not called on the inputs {inputs}" if call[1] == 0 else
+                             f"layer {call[0]!r}: has no call {call[1]}")
+        for parent in reads[call]:
+            place(parent, path + (call,))
+        placed.add(call)
+        order.append(call)
 
     for output in outputs:
-        if output in inputs:
-            raise ValueError(f"output_layers: the output {output!r} is an input; gpunn's functional models "
+        if output[0] in inputs:
+            raise ValueError(f"output_layers: the output {output[0]!r} is an input; gpunn's functional models "
                              "output what layers compute")
         place(output)
-    index = {name: wiring.input_source(k) for k, name in enumerate(inputs)}
-    index.update({name: i for i, name in enumerate(order)})
-    sources = tuple(tuple(index[parent] for parent in reads[name]) for name in order)
+    index = {(name, 0): wiring.input_source(k) for k, name in enumerate(inputs)}
+    index.update({call: i for i, call in enumerate(order)})
+    sources = tuple(tuple(index[parent] for parent in reads[call]) for call in order)
+    names = list(dict.fromkeys(name for name, _ in order))  # each layer once, in the order of its first call
     layers = [{key: value for key, value in entries[name].items() if key not in ("inbound_nodes", "name")}
-              for name in inputs + order]
-    modes = [fixed[name] for name in order]
+              for name in inputs + names]
+    modes = [fixed[call] for call in order]
+    shared = len(names) < len(order)
     return {"name": config.get("name"), "trainable": config.get("trainable", True), "layers": layers,
             "functional": True, "inputs": len(inputs), "input_keys": input_keys, "keras_paths": keras_paths,
-            "sources": None if wiring.is_chain(sources) and not several else [list(s) for s in sources],
+            "sources": None if wiring.is_chain(sources) and not several and not shared else [list(s) for s in sources],
             "modes": None if all(mode is None for mode in modes) else modes,
-            "outputs": [index[name] for name in outputs] if several or output_keys else None,
-            "output_keys": output_keys}
+            "outputs": [index[call] for call in outputs] if several or output_keys else None,
+            "output_keys": output_keys,
+            # a shared layer's calls: per call, its layer (among those after the InputLayers) and node index
+            "calls": [names.index(name) for name, _ in order] if shared else None,
+            "nodes": [node for _, node in order] if shared else None}
 
 
 
-def _resolved_inbound(entry: dict, node, keras_version) -> tuple[list, bool | None]:
+def _resolved_inbound(entry: dict, node, keras_version, with_nodes: bool = False) -> tuple[list, bool | None]:
     """``_inbound`` of a layer entry's node, a Dropout's ``training=False`` that Keras recorded as its default
     (``TRAINING_FALSE_BY_DEFAULT``) read as no fixed mode."""
     name = entry.get("name") or entry["config"].get("name")
-    parents, training = _inbound(name, node)
+    parents, training = _inbound(name, node, with_nodes)
     if training is False and entry.get("class_name") in TRAINING_FALSE_BY_DEFAULT and not (
             isinstance(node, dict) and node.get(FIXED_MARK)) and _records_training_default(keras_version):
         training = None  # Keras's recorded default, not a mode the script fixed
     return parents, training
 
 
-def _inbound(name: str, node) -> tuple[list, bool | None]:
+def _inbound(name: str, node, with_nodes: bool = False) -> tuple[list, bool | None]:
     """(the layers a call node reads from, the ``training`` the call fixed or None): Keras 3's ``{"args": [keras
-    tensor] or [[keras tensors]], "kwargs"}`` or tf.keras 2's ``[[parent, 0, 0, kwargs], ...]``."""
+    tensor] or [[keras tensors]], "kwargs"}`` or tf.keras 2's ``[[parent, 0, 0, kwargs], ...]``. ``with_nodes``:
+    each parent as (layer name, node index), the call of a shared layer it reads; else its name, and only first
+    calls are read."""
     if isinstance(node, dict):
         args = node.get("args") or []
         flat = args[0] if len(args) == 1 and isinstance(args[0], list) else args
@@ -550,16 +575,21 @@ def _inbound(name: str, node) -> tuple[list, bool | None]:
             raise ValueError(f"layer {name!r}: called on {len(args)} arguments; gpunn's functional models call "
                              "layers on one input or one list of inputs")
         training = _call_training(name, node.get("kwargs"))
-        for tensor in tensors:
-            history = tensor["config"]["keras_history"]
-            if history[1:] != [0, 0]:
-                raise ValueError(f"layer {name!r}: reads output {history[1:]} of layer {history[0]!r}; gpunn's "
-                                 "functional models call each layer once, with one output")
-        return [tensor["config"]["keras_history"][0] for tensor in tensors], training
-    if isinstance(node, list) and node and all(isinstance(t, list) for t in node):
+        histories = [tensor["config"]["keras_history"] for tensor in tensors]
+    elif isinstance(node, list) and node and all(isinstance(t, list) for t in node):
         trainings = {_call_training(name, tensor[3] if len(tensor) > 3 else None) for tensor in node}
-        return [tensor[0] for tensor in node], trainings.pop() if len(trainings) == 1 else None
-    raise ValueError(f"layer {name!r}: an inbound node gpunn cannot read ({node!r})")
+        training = trainings.pop() if len(trainings) == 1 else None
+        histories = [tensor[:3] for tensor in node]
+    else:
+        raise ValueError(f"layer {name!r}: an inbound node gpunn cannot read ({node!r})")
+    for history in histories:
+        if list(history[2:3]) != [0] or (not with_nodes and history[1] != 0):
+            raise ValueError(f"layer {name!r}: reads output {list(history[1:3])} of layer {history[0]!r}; gpunn's "
+                             "layers have one output" + ("" if with_nodes else ", and a model called inside "
+                                                         "another calls each of its layers once"))
+    if with_nodes:
+        return [(history[0], int(history[1])) for history in histories], training
+    return [history[0] for history in histories], training
 
 
 def _call_training(name: str, kwargs) -> bool | None:

@@ -24,6 +24,7 @@ import numpy as np
 from ..layers import masking, wiring
 from ..layers.base import Layer, check_trainable, unique_name
 from ..layers.input_layer import InputLayer
+from ..layers.shared_call import is_shared_call
 from ..ops import get_ops
 from .parameter_store import ParameterStore
 from .summary import format_summary
@@ -47,6 +48,11 @@ class Sequential(Trainer):
         self._trainable = check_trainable(trainable)
         self._input_layer: InputLayer | None = None
         self._layers: list[Layer] = []
+        # The calls the layers run as, in order, when a layer is called more than once (layers/shared_call.py);
+        # None: each layer once, the calls are ``_layers``. ``_sources``, ``_modes`` and ``_output_indices``
+        # index the calls.
+        self._call_list: list | None = None
+        self._call_nodes: tuple | None = None  # each call's node index (Keras's numbering of a layer's calls)
         # How the layers connect (layers/wiring.py): None for a chain, else per layer the indices it reads
         self._sources: tuple | None = None
         # Per layer, the ``training`` its functional call fixed (None: the model's mode); None when none did
@@ -133,15 +139,18 @@ class Sequential(Trainer):
         if self.declared_input_shape is not None:
             Sequential.build(self)
 
-    def _connect(self, layers: list, sources, modes=None, output_indices=None) -> None:
+    def _connect(self, layers: list, sources, modes=None, output_indices=None, nodes=None) -> None:
         """Take ``layers`` connected as ``sources`` says (``wiring.py``; None: a chain), each run in the mode
         ``modes`` fixes (None: the model's), whose outputs are those of the layers at ``output_indices`` (None: the
         last layer's alone), then build when the input shape is known."""
-        names = [layer.name for layer in layers]
+        names = [layer.name for layer in layers if not is_shared_call(layer)]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
             raise ValueError(f"layer: the model would have several layers named {repeated}; names must be unique")
-        self._layers, self._sources, self._modes = list(layers), sources, modes
+        unique = [layer for layer in layers if not is_shared_call(layer)]
+        self._layers, self._sources, self._modes = unique, sources, modes
+        self._call_list = None if len(unique) == len(layers) else list(layers)
+        self._call_nodes = None if self._call_list is None else tuple(nodes)
         self._output_indices = None if output_indices is None else tuple(output_indices)
         self._invalidate()
         if self.declared_input_shape is not None and self._layers:
@@ -192,10 +201,12 @@ class Sequential(Trainer):
         else:
             self._check_input_values("inputs", inputs)
             y = self.ops.asarray(check_inputs("inputs", inputs, expected, self.dtype))
-        y, _ = wiring.forward(self._layers, self._sources, self._split_inputs(y), training, modes=self._modes,
+        y, _ = wiring.forward(self._calls, self._sources, self._split_inputs(y), training, modes=self._modes,
                               output_indices=self._output_indices)
-        if self._output_indices is None:
+        if self._output_indices is None and self._output_keys is None and getattr(self, "_one_output_in", None) is None:
             return call_result(self.ops, self.ops.copy(y))  # the last layer's workspace is written again next call
+        if self._output_indices is None:
+            y = [y]  # one output in a dict: the dict, as Keras returns it
         return self._structure_outputs([call_result(self.ops, self.ops.copy(value)) for value in y])
 
     def _check_input_values(self, argument: str, x, k: int | None = None) -> None:
@@ -205,7 +216,7 @@ class Sequential(Trainer):
         if k is None and self._packed is not None:
             return
         source = wiring.input_source(k or 0)
-        for i, layer in enumerate(self._layers):
+        for i, layer in enumerate(self._calls):
             if (i == 0 and self._sources is None) or (self._sources is not None and source in self._sources[i]):
                 layer.check_input_values(argument, x)
 
@@ -305,15 +316,25 @@ class Sequential(Trainer):
         labels = getattr(self, "_output_labels", None)
         if labels:
             return list(labels)
-        return [self._layers[i].name for i in self._output_layer_indices()] if self._layers else []
+        return [self._calls[i].name for i in self._output_layer_indices()] if self._layers else []
 
     def _output_layer_indices(self) -> tuple:
         """The indices of the layers making the model's outputs, in Keras's order of the outputs."""
-        return (len(self._layers) - 1,) if self._output_indices is None else self._output_indices
+        return (len(self._calls) - 1,) if self._output_indices is None else self._output_indices
 
     def _output_shapes(self) -> list:
         """The sample shape of each output."""
-        return [tuple(self._layers[i].output_shape) for i in self._output_layer_indices()]
+        return [tuple(self._calls[i].output_shape) for i in self._output_layer_indices()]
+
+    @property
+    def _nodes(self) -> tuple:
+        """Each call's node index: 0 for every call of a model whose layers are called once."""
+        return self._call_nodes or (0,) * len(self._calls)
+
+    @property
+    def _calls(self) -> list:
+        """The layers as the model runs them, in order: each layer, then again for each later call of it."""
+        return self._layers if self._call_list is None else self._call_list
 
     @property
     def _several_outputs(self) -> bool:
@@ -327,7 +348,8 @@ class Sequential(Trainer):
         if self._output_keys is not None:
             return dict(zip(self._output_keys, values))
         if self._output_indices is None:
-            return values[0]
+            one_in = getattr(self, "_one_output_in", None)  # a subclass's call() returning (output,) or [output]
+            return values[0] if one_in is None else one_in([values[0]])
         return tuple(values) if getattr(self, "_outputs_as_tuple", False) else list(values)
 
     @property
@@ -381,9 +403,9 @@ class Sequential(Trainer):
         input_shapes = [tuple(input_shape)] if self._packed is None else self._packed.shapes
         if self._packed is not None:
             input_shape = self._packed_build_shape(input_shape)
-        wiring.build_shapes(self._layers, self._sources, input_shapes, _build_layer)
+        wiring.build_shapes(self._calls, self._sources, input_shapes, _build_layer)
         self._built_input_shape = tuple(input_shape)
-        self._mask_links, self._output_mask_source = masking.link(self._layers, self._sources, self._output_indices)
+        self._mask_links, self._output_mask_source = masking.link(self._calls, self._sources, self._output_indices)
         masking.attach(self._mask_links)
         self._pack(get_ops())
         self.built = True
@@ -567,7 +589,17 @@ class Sequential(Trainer):
 
 def _build_layer(layer: Layer, shape: tuple) -> None:
     """``layer.build(shape)``, refused when the layer holds weights made for other inputs: as in Keras, a built
-    layer keeps its weights and takes only inputs that fit them."""
+    layer keeps its weights and takes only inputs that fit them. A later call of a shared layer builds nothing:
+    it takes the inputs the layer was built for."""
+    if is_shared_call(layer):
+        if layer.uses_mask or layer.supports_masking and getattr(layer.layer, "mask_zero", False):
+            raise ValueError(f"layer: {layer.name!r} is called more than once and works with masks; gpunn's shared "
+                             "layers take no masks")
+        if _shape_key(shape) != _shape_key(layer.input_shape):
+            raise ValueError(f"layer: {layer.name!r} is called on inputs of shape {(None,) + tuple(shape)} after "
+                             f"inputs of shape {(None,) + tuple(layer.input_shape)}; gpunn's shared layers take one "
+                             "input shape")
+        return
     held = layer.bound.weights
     before = (layer.input_shape, layer.output_shape)
     layer.build(shape)
@@ -579,3 +611,8 @@ def _build_layer(layer: Layer, shape: tuple) -> None:
                 f"take inputs of shape {(None,) + tuple(shape)} (its weight {spec.name!r} is "
                 f"{tuple(held[spec.name].shape)}, these inputs need {tuple(spec.shape)}). Use a new layer instead"
             )
+
+
+def _shape_key(shape):
+    """A sample shape, or a merge layer's list of them, comparable with ``==``."""
+    return tuple(tuple(item) if isinstance(item, (list, tuple)) else item for item in shape)

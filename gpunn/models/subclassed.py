@@ -58,18 +58,18 @@ def _model_types():
 
 
 def _input_for(argument: str, value):
-    """An Input shaped like the samples of ``value`` (an array; int dtypes kept for Embedding inputs)."""
+    """An Input shaped like the samples of ``value``, in the model's dtype whatever the data's (integer data for
+    a Dense model is numbers, and an Embedding takes its ids in the model's dtype, as Keras casts them)."""
     from ..layers.input_layer import Input
 
     shape = getattr(value, "shape", None)
     if shape is None:
         value = np.asarray(value)
         shape = value.shape
-    if len(shape) < 1:
-        raise ValueError(f"{argument}: expected an array with a batch dimension, got a scalar")
-    dtype = getattr(value, "dtype", None)
-    kind = np.dtype(dtype).kind if dtype is not None else "f"
-    return Input(shape=tuple(int(d) for d in shape[1:]), dtype="int32" if kind in "iu" else None)
+    if len(shape) < 2:
+        raise ValueError(f"{argument}: expected an array of samples, (samples, features...), got shape "
+                         f"{tuple(shape)}")
+    return Input(shape=tuple(int(d) for d in shape[1:]))
 
 
 def _is_array_list(x) -> bool:
@@ -130,7 +130,13 @@ def _structure(inputs, outputs, tracked: set) -> list:
     position = {id(layer): -1 - k for k, layer in enumerate(input_list)}
     position.update({id(call): k for k, call in enumerate(calls)})
     return [(id(call.layer) if id(call.layer) in tracked else type(call.layer).__name__,
-             tuple(position.get(id(parent)) for parent in call.parents)) for call in calls]
+             tuple(position.get(id(parent)) for parent in call.parents), call.training) for call in calls]
+
+
+def _modes_follow_training(plain: list, given: list, training: bool) -> bool:
+    """Whether every call's fixed mode in a trace with ``training`` given is the plain trace's constant, or
+    ``training`` itself where the plain trace fixed none (``layer(x, training=training)``)."""
+    return all(a[:2] == b[:2] and (b[2] == a[2] or (a[2] is None and b[2] is training)) for a, b in zip(plain, given))
 
 
 def trace(model, inputs):
@@ -158,11 +164,16 @@ def trace(model, inputs):
         tracked = {id(layer) for layer in tracked_layers(model)}
         plain = _structure(inputs, outputs, tracked)
         for training in (True, False):
-            if _structure(inputs, run(training), tracked) != plain:
+            given = _structure(inputs, run(training), tracked)
+            if [call[:2] for call in given] != [call[:2] for call in plain]:
                 raise ValueError(f"{name}.call: calls other layers when training={training} than when training is "
                                  "not given; gpunn runs one graph in both modes (Dropout, BatchNormalization and the "
                                  "noise layers take the mode themselves), so call the same layers whatever "
                                  "`training` is")
+            if not _modes_follow_training(plain, given, training):
+                raise ValueError(f"{name}.call: gives a layer a mode made from `training` (not `training` itself, "
+                                 "nor a constant); gpunn runs one graph in both modes: pass training=training, or "
+                                 "a fixed True or False")
     for value in _flat(outputs):
         if isinstance(value, InputLayer) or not hasattr(value, "layer"):
             raise ValueError(f"{name}.call: returned {value!r}; it must return what layers compute from the inputs "

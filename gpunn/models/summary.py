@@ -116,12 +116,14 @@ def _connections(model) -> dict | None:
     sources = getattr(model, "_sources", None)
     if sources is None:
         return None
-    names = {i: layer.name for i, layer in enumerate(model._layers)}
+    names = {}
+    for i, (call, node) in enumerate(zip(model._calls, model._nodes)):
+        names[i] = f"{wiring.layer_of(call).name}[{node}][0]"
     cells = {}
     for k, source in enumerate(model._input_layers):
-        names[wiring.input_source(k)], cells[id(source)] = source.name, "-"
-    for layer, reads in zip(model._layers, sources):
-        cells[id(layer)] = ", ".join(f"{names[s]}[0][0]" for s in reads)
+        names[wiring.input_source(k)], cells[id(source)] = f"{source.name}[0][0]", "-"
+    for layer_id, nodes in wiring.nodes_by_layer(model._calls, sources, model._nodes).items():
+        cells[layer_id] = ", ".join(names[s] for reads in nodes for s in reads)  # every call's, as Keras
     return cells
 
 

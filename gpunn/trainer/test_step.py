@@ -87,7 +87,7 @@ def predict_rows(model, x: np.ndarray, batch_size: int, cbs=None):
             xb = inputs[rows] = ops.empty((rows,) + tuple(model._built_input_shape), dtype=model.dtype)
         ops.upload(x[start:stop], xb)
         with OutOfMemoryGuard(ops, batch_size):
-            y, _ = wiring.forward(model._layers, model._sources, model._split_inputs(xb), False, modes=model._modes,
+            y, _ = wiring.forward(model._calls, model._sources, model._split_inputs(xb), False, modes=model._modes,
                                   output_indices=ends)
             for value, out in zip([y] if ends is None else y, outs):
                 ops.copy_into(value, out[start:stop])

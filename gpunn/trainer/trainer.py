@@ -235,7 +235,7 @@ class Trainer:
             return x, y
         y = as_numeric_array(y_argument, self._single_target(y_argument, y))
         check_same_length(x, y, y_argument)
-        y = check_targets(y_argument, y, self.loss, self._layers[-1].output_shape, self.dtype)
+        y = check_targets(y_argument, y, self.loss, self._calls[-1].output_shape, self.dtype)
         return x, y
 
     def _targets_layout(self) -> PackedTargets:
@@ -278,7 +278,7 @@ class Trainer:
             raise ValueError(f"{argument}: gpunn takes one weight per sample, applied to every output's loss; got "
                              f"a {type(sample_weight).__name__} of weights per output")
         if class_weight is not None:
-            weights = class_weight_to_sample_weight(class_weight, y, self.loss, self._layers[-1].output_shape[-1],
+            weights = class_weight_to_sample_weight(class_weight, y, self.loss, self._calls[-1].output_shape[-1],
                                                     self.dtype)
             argument = "class_weight"
         elif sample_weight is not None:

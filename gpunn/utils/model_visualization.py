@@ -199,11 +199,14 @@ def _edges(model) -> list[tuple]:
         layers = model.layers
         return list(zip(layers[:-1], layers[1:]))
     inputs = model.inputs
+    nodes = wiring.nodes_by_layer(model._calls, model._sources, model._nodes)
     pairs = []
-    for layer, reads in zip(model._layers, model._sources):
-        for source in reads:
-            origin = inputs[-1 - source] if wiring.is_model_input(source) else model._layers[source]
-            pairs.append((origin, layer))
+    for layer in model._layers:  # each layer's calls in turn, as Keras walks its inbound nodes
+        for reads in nodes[id(layer)]:
+            for source in reads:
+                origin = inputs[-1 - source] if wiring.is_model_input(source) else \
+                    wiring.layer_of(model._calls[source])
+                pairs.append((origin, layer))
     return pairs
 
 

@@ -1,0 +1,85 @@
+"""A layer called again in one model (shared layers: a siamese tower, one embedding for two inputs).
+
+A model's calls are its layers in order (``wiring.py``), each computing into its own workspace, and each layer's
+backprop overwrites its gradients (``base.py``). The first call of a shared layer is the layer itself; every later
+call is a ``SharedCall``: the same computation with the same weights (the very views), on buffers of its own and
+with gradients of its own, which the backward pass adds into the layer's once the layer's own backprop has
+written them (``wiring.backward``). Weight penalties and constraints belong to the layer and are applied once.
+Everything else (name, shapes, activation, flags) is the layer's.
+"""
+from __future__ import annotations
+
+import copy
+
+from ..ops.workspace import Workspaces
+from . import base  # a module, not its names: base imports wiring, which imports this
+
+
+class SharedCall:
+    def __init__(self, layer):
+        self.layer = layer
+        self._copy = None
+        self._made_for = None  # the layer's Bound the copy was made for
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.layer, name)
+
+    def _current(self):
+        """The layer's computation on this call's own buffers: a shallow copy of the layer, made again whenever
+        the layer is bound to new buffers (a model packed again, or another model sharing it ran)."""
+        layer = self.layer
+        if self._copy is None or self._made_for is not layer.bound or self._copy.ops is not layer.ops:
+            twin = copy.copy(layer)
+            twin._workspaces = Workspaces(layer.ops)
+            grads = {name: layer.ops.zeros(tuple(g.shape), dtype=g.dtype) for name, g in layer.bound.grads.items()}
+            twin.bound = base.Bound(layer.bound.weights, grads, layer.bound.trainable, layer.bound.owner)
+            twin._penalized, twin._regularized, twin._constrained = [], [], []
+            twin._variables = {}
+            self._copy, self._made_for = twin, layer.bound
+        return self._copy
+
+    @property
+    def bound(self):
+        """This call's weights (the layer's) and gradients (its own)."""
+        return self._current().bound
+
+    def forward(self, x, training, **kwargs):
+        return self._current().forward(x, training, **kwargs)
+
+    def workspace(self, rows):
+        return self._current().workspace(rows)
+
+    # The layer applies its penalties and constraints, once a step.
+    def regularization_penalty(self, out) -> None:
+        self.layer.ops.fill(0, out)
+
+    def add_regularization_gradients(self) -> None:
+        pass
+
+    def apply_constraints(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<SharedCall of {self.layer!r}>"
+
+
+def is_shared_call(layer) -> bool:
+    return isinstance(layer, SharedCall)
+
+
+def add_shared_gradients(calls: list, ran: set, index: int, ops) -> None:
+    """After the backprop of ``calls[index]`` (a layer): add into its gradients those of its later calls that
+    ran backprop this step (``ran``); when the layer's own did not run, the first of them is copied instead."""
+    layer = calls[index]
+    first = index in ran
+    for i, call in enumerate(calls):
+        if isinstance(call, SharedCall) and call.layer is layer and i in ran:
+            for name, grad in layer.bound.grads.items():
+                own = call.bound.grads[name]
+                if first:
+                    ops.add(grad, own, grad)
+                else:
+                    ops.copy_into(own, grad)
+            first = True

@@ -1,0 +1,134 @@
+"""Shared layers: one layer called several times in a functional model (a siamese tower, one encoder for two
+inputs, a block applied twice). Its weights are used by every call and their gradient is the sum over the calls;
+checked against finite differences in float64 and against Keras 3 (order, connections, summary, training, files
+both ways)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gpunn
+from gpunn import layers
+from helpers import assert_gradients_close, assert_same_training, numerical_gradient, numpy_backend, run_keras  # noqa: F401
+
+SIAMESE = '''
+def build(keras, layers, dtype="float32"):
+    left = keras.Input(shape=(5,), name="left", dtype=dtype)
+    right = keras.Input(shape=(5,), name="right", dtype=dtype)
+    tower = layers.Dense(5, activation="tanh", name="tower", dtype=dtype)
+    norm = layers.LayerNormalization(name="norm", dtype=dtype)
+    encoded_left = norm(tower(left))
+    encoded_right = norm(tower(right))
+    again = tower(encoded_right)  # the tower on its own output: a call reading another call of it
+    joined = layers.Concatenate(name="joined", dtype=dtype)([encoded_left, encoded_right, again])
+    score = layers.Dense(1, activation="sigmoid", name="score", dtype=dtype)(joined)
+    return keras.Model([left, right], score, name="siamese")
+'''
+
+KERAS_SIDE = SIAMESE + r'''
+import json, os, sys
+os.environ["COLUMNS"] = "200"
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+xl, xr, y = (np.array(task[k], dtype="float32") for k in ("xl", "xr", "y"))
+model = build(keras, keras.layers)
+model.set_weights([np.array(w, dtype="float32") for w in task["weights"]])
+texts = []
+model.summary(line_length=108, print_fn=lambda text, line_break=False: texts.append(text))
+out = {"layers": [layer.name for layer in model.layers], "config": model.get_config(), "summary": texts[0]}
+out["mine"] = keras.saving.load_model(task["dir"] + "/mine.keras").predict([xl, xr], verbose=0).tolist()
+model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy", metrics=["accuracy"])
+history = model.fit([xl, xr], y, batch_size=8, epochs=3, shuffle=False, verbose=0)
+out["history"] = {k: [float(v) for v in values] for k, values in history.history.items()}
+out["trained"] = [w.tolist() for w in model.get_weights()]
+out["predict"] = model.predict([xl, xr], verbose=0).tolist()
+model.save(task["dir"] + "/theirs.keras")
+print(json.dumps(out))
+'''
+
+
+def _siamese(dtype="float32"):
+    gpunn.utils.set_random_seed(8)
+    namespace: dict = {}
+    exec(SIAMESE, namespace)
+    return namespace["build"](gpunn, layers, dtype)
+
+
+def _data(dtype="float32", rows=32):
+    rng = np.random.default_rng(6)
+    xl, xr = rng.standard_normal((rows, 5)).astype(dtype), rng.standard_normal((rows, 5)).astype(dtype)
+    return xl, xr, (np.abs(xl - xr).sum(axis=1, keepdims=True) > 4).astype(dtype)
+
+
+def _nodes(config):
+    return [(entry["name"], entry["inbound_nodes"]) for entry in config["layers"]], config["output_layers"]
+
+
+def test_a_shared_layer_trains_shows_and_saves_as_in_keras(tmp_path):
+    xl, xr, y = _data()
+    model = _siamese()
+    model.save(tmp_path / "mine.keras")
+    theirs = run_keras(KERAS_SIDE, {"xl": xl.tolist(), "xr": xr.tolist(), "y": y.tolist(), "dir": str(tmp_path),
+                                    "weights": [w.tolist() for w in model.get_weights()]})
+    assert [layer.name for layer in model.layers] == theirs["layers"]
+    assert _nodes(model.get_config()) == _nodes(theirs["config"])
+    texts = []
+    model.summary(line_length=108, print_fn=texts.append)
+    assert texts[0].split(" Total params")[0] == theirs["summary"].split(" Total params")[0]
+    np.testing.assert_allclose(theirs["mine"], model.predict([xl, xr], verbose=0), rtol=1e-5, atol=1e-6)
+    model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="binary_crossentropy", metrics=["accuracy"])
+    history = model.fit([xl, xr], y, batch_size=8, epochs=3, shuffle=False, verbose=0)
+    for key, values in theirs["history"].items():
+        np.testing.assert_allclose(history.history[key], values, rtol=1e-4, atol=1e-5, err_msg=key)
+    for ours, keras_weight in zip(model.get_weights(), theirs["trained"]):
+        np.testing.assert_allclose(ours, keras_weight, rtol=1e-4, atol=1e-5)
+    loaded = gpunn.models.load_model(tmp_path / "theirs.keras")
+    assert loaded._nodes == model._nodes
+    np.testing.assert_allclose(loaded.predict([xl, xr], verbose=0), theirs["predict"], rtol=1e-5, atol=1e-6)
+
+
+def test_a_shared_layer_s_gradient_is_the_sum_over_its_calls():
+    model = _siamese("float64")
+    tower = model.get_layer("tower")
+    tower.kernel_regularizer = None
+    model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="binary_crossentropy")
+    xl, xr, y = _data("float64", rows=6)
+    model.build()
+    assert model.count_params() == 5 * 5 + 5 + 2 * 5 + 15 + 1  # each weight once
+
+    def objective(_):
+        p = np.clip(model.predict([xl, xr], verbose=0), 1e-7, 1 - 1e-7)
+        return -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()
+
+    numeric = numerical_gradient(objective, model.params)
+    model.train_on_batch([xl, xr], y)
+    assert_gradients_close(np.array(model.grads), numeric, what="shared tower and norm: d loss / d params")
+
+
+def test_shared_layers_replay_bit_for_bit_and_clone():
+    def run(jit):
+        model = _siamese()
+        model.compile(optimizer="adam", loss="binary_crossentropy", jit_compile=jit)
+        xl, xr, y = _data(rows=50)
+        return model, model.fit([xl, xr], y, batch_size=16, epochs=2, verbose=0, validation_split=0.2).history
+
+    eager = run(False)
+    assert_same_training(eager, run(True))
+    clone = gpunn.models.clone_model(eager[0])
+    clone.set_weights(eager[0].get_weights())
+    xl, xr, _ = _data()
+    np.testing.assert_array_equal(clone.predict([xl, xr], verbose=0), eager[0].predict([xl, xr], verbose=0))
+    assert clone._nodes == eager[0]._nodes and len(clone.layers) == len(eager[0].layers)
+
+
+def test_a_shared_layer_refuses_another_input_shape_and_masks():
+    inputs = gpunn.Input(shape=(4,))
+    dense = layers.Dense(4)
+    with pytest.raises(ValueError, match="holds weights for inputs of shape|shared layers take one input shape"):
+        gpunn.Model(inputs, dense(layers.Dense(3)(dense(inputs))))
+    ids = gpunn.Input(shape=(3,), dtype="int32")
+    embedding = layers.Embedding(10, 2, mask_zero=True)
+    with pytest.raises(ValueError, match="shared layers take no masks"):
+        pooled = layers.GlobalAveragePooling1D()
+        gpunn.Model(ids, layers.Add()([pooled(embedding(ids)), pooled(embedding(ids))]))

@@ -4,7 +4,6 @@ equal to the equivalent functional model, training equal to Keras 3 for a model 
 and the defects found (since fixed), each a test."""
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pytest

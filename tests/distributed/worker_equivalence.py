@@ -38,11 +38,14 @@ def train(dtype: str, jit: bool = False) -> dict:
     gpunn.utils.set_random_seed(3)
     x, y = data()
     x = x.astype(dtype)
-    # A graph (the input read again by a Concatenate) of two outputs: the reducer is told of each layer's
-    # gradients as the backward pass through the graph finishes them; the targets of both outputs are sharded
-    # as one packed array, and each output's loss and metrics are summed over ranks.
+    # A graph (the input read again by a Concatenate, a layer called twice) of two outputs: the reducer is told
+    # of each layer's gradients as the backward pass through the graph finishes them (a shared layer's once its
+    # calls' are summed); the targets of both outputs are sharded as one packed array, and each output's loss
+    # and metrics are summed over ranks.
     inputs = gpunn.Input(shape=(12,), dtype=dtype)
     hidden = gpunn.layers.Dense(16, activation="tanh", kernel_regularizer="l2", dtype=dtype)(inputs)
+    refine = gpunn.layers.Dense(16, activation="tanh", dtype=dtype)  # shared: called twice, its gradients summed
+    hidden = refine(refine(hidden))
     hidden = gpunn.layers.Dense(8, activation="relu", activity_regularizer="l1", dtype=dtype)(hidden)
     wide = gpunn.layers.Concatenate(dtype=dtype)([inputs, hidden])
     classes = gpunn.layers.Dense(3, activation="softmax", dtype=dtype, name="classes")(wide)

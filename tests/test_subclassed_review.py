@@ -146,13 +146,7 @@ def test_predictions_and_training_equal_the_functional_model_of_the_same_weights
                                   sub.predict(x, verbose=0))
 
 
-KERAS_TOWER = r'''
-import json, sys
-import numpy as np
-import keras
-from keras import layers
-
-
+TOWER = '''
 class Tower(keras.Model):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -166,7 +160,16 @@ class Tower(keras.Model):
         for dense, norm in zip(self.blocks, self.norms):
             x = x + norm(dense(x), training=training)
         return self.head(x)
+'''
 
+KERAS_TOWER = r'''
+import json, sys
+import numpy as np
+import keras
+from keras import layers
+
+
+''' + TOWER + r'''
 
 task = json.loads(sys.stdin.read())
 x, y = np.array(task["x"], dtype="float32"), np.array(task["y"], dtype="float32")
@@ -186,19 +189,13 @@ print(json.dumps(out))
 '''
 
 
-class _Tower(gpunn.Model):
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.proj = layers.Dense(6)
-        self.blocks = [layers.Dense(6, activation="tanh") for _ in range(2)]
-        self.norms = [layers.BatchNormalization() for _ in range(2)]
-        self.head = layers.Dense(1)
+def _tower_class():
+    namespace: dict = {"keras": gpunn, "layers": layers}
+    exec(TOWER, namespace)  # the same class as Keras's side runs
+    return namespace["Tower"]
 
-    def call(self, inputs, training=None):
-        x = self.proj(inputs)
-        for dense, norm in zip(self.blocks, self.norms):
-            x = x + norm(dense(x), training=training)
-        return self.head(x)
+
+_Tower = _tower_class()
 
 
 def test_a_model_holding_its_layers_in_lists_trains_as_keras_s():

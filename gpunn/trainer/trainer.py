@@ -294,7 +294,8 @@ class Trainer:
         """Train for ``epochs`` epochs; returns the History. ``batch_size`` (default 32) is the global batch.
 
         ``sample_weight`` (one weight per sample) or ``class_weight`` ({class id: weight}) scale each sample's
-        loss as in Keras: the reported loss is sum(weight * loss) / samples; metrics stay unweighted.
+        loss as in Keras: the reported loss is sum(weight * loss) / samples; compile's ``metrics`` stay unweighted,
+        its ``weighted_metrics`` take the weights.
 
         ``x`` (and ``validation_data``) may also be a generator, an iterator or a ``gpunn.utils.PyDataset``
         yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches (``streamed_loops.py``)."""

@@ -68,20 +68,7 @@ class PackedInputs:
     def pack(self, argument: str, x, dtype, convert) -> np.ndarray:
         """The packed host array of what was passed for the inputs. ``convert(k, name, value)``: input k's
         value as a checked host array of its samples' shape in ``dtype`` (``name`` names it in errors)."""
-        values = self.per_input(argument, x)
-        arrays = []
-        for k, value in enumerate(values):
-            name = f"{argument}[{self.names[k]!r}]" if isinstance(x, dict) else f"{argument}[{k}]"
-            arrays.append(convert(k, name, value))
-        lengths = {len(a) for a in arrays}
-        if len(lengths) > 1:
-            raise ValueError(f"{argument}: the inputs have different numbers of samples "
-                             f"{[len(a) for a in arrays]}; each input needs one row per sample")
-        rows = arrays[0].shape[0]
-        packed = np.empty((rows, self.width), dtype=dtype)
-        for array, offset, width in zip(arrays, self.offsets, self.widths):
-            packed[:, offset:offset + width] = array.reshape(rows, width)
-        return packed
+        return pack_columns(self, argument, x, self.per_input(argument, x), convert, dtype, "inputs")
 
     def _check_shapes(self, argument: str, shapes: list) -> None:
         if len(shapes) != len(self.shapes):
@@ -93,3 +80,22 @@ class PackedInputs:
                                  f"samples of shape {tuple(shape[1:])}")
         if len({shape[0] for shape in shapes}) > 1:
             raise ValueError(f"{argument}: the inputs have different numbers of samples {[s[0] for s in shapes]}")
+
+
+def pack_columns(layout, argument: str, given, values: list, convert, dtype, what: str) -> np.ndarray:
+    """One host array of ``values`` side by side, as ``layout`` (its ``names``, ``offsets``, ``widths`` and
+    ``width``) places them: each converted by ``convert(k, name, value)`` (``name``: how errors name it, by key
+    when ``given`` was a dict), all of one number of samples (``what`` names them in that error)."""
+    arrays = []
+    for k, value in enumerate(values):
+        name = f"{argument}[{layout.names[k]!r}]" if isinstance(given, dict) else f"{argument}[{k}]"
+        arrays.append(convert(k, name, value))
+    lengths = [len(a) for a in arrays]
+    if len(set(lengths)) > 1:
+        raise ValueError(f"{argument}: the {what} have different numbers of samples {lengths}; each needs one row "
+                         "per sample")
+    rows = lengths[0]
+    packed = np.empty((rows, layout.width), dtype=dtype)
+    for array, offset, width in zip(arrays, layout.offsets, layout.widths):
+        packed[:, offset:offset + width] = array.reshape(rows, width)
+    return packed

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from ..layers.packed_inputs import pack_columns
 from ..ops.workspace import Workspaces
 
 
@@ -61,20 +62,7 @@ class PackedTargets:
     def pack(self, argument: str, y, convert) -> np.ndarray:
         """The packed host array of what was passed for the outputs. ``convert(k, name, value)``: output k's
         targets as a checked host array (``name`` names them in errors)."""
-        values = self.per_output(argument, y)
-        arrays = []
-        for k, value in enumerate(values):
-            name = f"{argument}[{self.names[k]!r}]" if isinstance(y, dict) else f"{argument}[{k}]"
-            arrays.append(convert(k, name, value))
-        lengths = [len(a) for a in arrays]
-        if len(set(lengths)) > 1:
-            raise ValueError(f"{argument}: the outputs' targets have different numbers of samples {lengths}; each "
-                             "needs one row per sample")
-        rows = lengths[0]
-        packed = np.empty((rows, self.width), dtype=self.dtype)
-        for array, offset, width in zip(arrays, self.offsets, self.widths):
-            packed[:, offset:offset + width] = array.reshape(rows, width)
-        return packed
+        return pack_columns(self, argument, y, self.per_output(argument, y), convert, self.dtype, "outputs' targets")
 
     def unpack(self, packed: np.ndarray) -> list:
         """Each output's targets from a packed host array, in their own dtype."""

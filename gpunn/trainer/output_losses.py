@@ -14,7 +14,7 @@ from dataclasses import dataclass
 @dataclass
 class BatchLoss:
     per_sample: object         # the training loss of each sample (weights applied), shape (rows,)
-    gradients: object          # d loss / d output: the array (one output), or {layer index: array}; None in tests
+    gradients: object          # d loss / d output: the array (one output), or {layer index: array}; None in eval
     predictions: list          # per output, what its metrics see as y_pred
     labels: list               # per output, its targets
     parts: list | None         # per output, its own per-sample loss (sample weights applied, not the loss

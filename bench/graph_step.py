@@ -123,7 +123,7 @@ class GpunnSteps:
         model = build_gpunn(kind, jit="replay" in name, chain="chain" in name)
         x, y = model._prepare(x, [y, y] if model._several_outputs else y)  # the same labels for both outputs
         self.step = model.make_train_function().prepare(model._sparse_labels(y))
-        self.slot = self.step.slot(len(x), len(x), y.shape[1:], y.dtype, weighted=False)
+        self.slot = self.step.slot(len(x), len(x), y.shape[1:], y.dtype, weights_shape=None)
         model.ops.upload(x, self.slot.x)
         model.ops.upload(y, self.slot.y)
 

@@ -56,7 +56,7 @@ class GpunnStagedStep:
         self.model = model = cpu_epoch.build_gpunn_mlp(sizes, jit, metrics=())
         x, y = model._prepare(x, y)  # builds the model and converts the data as fit does
         self.train_step = model.make_train_function().prepare(sparse_labels=True)
-        self.slot = self.train_step.slot(len(x), len(x), y.shape[1:], y.dtype, weighted=False)
+        self.slot = self.train_step.slot(len(x), len(x), y.shape[1:], y.dtype, weights_shape=None)
         model.ops.upload(x, self.slot.x)
         model.ops.upload(y, self.slot.y)
 

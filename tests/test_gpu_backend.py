@@ -230,38 +230,51 @@ def test_two_inputs_match_numpy_and_their_captured_step_matches_eager():
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
 
 
-def _train_two_outputs(backend, jit=False):
+def _train_two_outputs(backend, jit=False, variant="plain"):
+    """``variant`` "untrained": a third output left without a loss, and sample weights per output (each output's
+    column of the weights copied on the device)."""
     (x, y), _ = gpunn.datasets.digits.load_data()
     x = x.reshape(len(x), -1).astype("float32")
+    rng = np.random.default_rng(5)
+    weights = [rng.uniform(0.5, 2.0, len(x)), rng.uniform(0.5, 2.0, len(x))]
     with gpunn.use_backend(backend):
         gpunn.utils.set_random_seed(12)
         inputs = gpunn.Input(shape=(64,))
         hidden = layers.Dense(32, activation="relu")(inputs)
         digit = layers.Dense(10, activation="softmax", name="digit")(layers.Dense(32, activation="relu")(hidden))
         ink = layers.Dense(1, name="ink")(hidden)  # an auxiliary regression head: how much ink the image has
-        model = gpunn.Model(inputs, [digit, ink])
-        model.compile(optimizer="adam", loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.1],
-                      metrics=[["accuracy"], ["mae"]], jit_compile=jit)
-        history = model.fit(x, [y, x.mean(axis=1, keepdims=True)], batch_size=64, epochs=2, verbose=0)
+        targets, extra = [y, x.mean(axis=1, keepdims=True)], {}
+        if variant == "plain":
+            model = gpunn.Model(inputs, [digit, ink])
+            model.compile(optimizer="adam", loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.1],
+                          metrics=[["accuracy"], ["mae"]], jit_compile=jit)
+        else:
+            model = gpunn.Model(inputs, [digit, ink, layers.Dense(2, name="spare")(hidden)])
+            model.compile(optimizer="adam", loss=["sparse_categorical_crossentropy", "mse", None],
+                          loss_weights=[1.0, 0.1, None], weighted_metrics=[["accuracy"], ["mae"], None],
+                          jit_compile=jit)
+            extra = {"sample_weight": weights}
+        history = model.fit(x, targets, batch_size=64, epochs=2, verbose=0, **extra)
         return model, history.history, model.predict(x[:100], verbose=0)
 
 
-def test_two_outputs_match_numpy_and_their_captured_step_matches_eager():
+@pytest.mark.parametrize("variant", ["plain", "untrained"])
+def test_two_outputs_match_numpy_and_their_captured_step_matches_eager(variant):
     """Two outputs: the packed targets split on the device (class ids cast to int64), both losses' gradients
     into one backward pass, both outputs' loss and metric sums, inside one captured graph."""
     import warnings
 
     from gpunn.trainer.train_step import GraphFallbackWarning
 
-    cpu_model, cpu_hist, cpu_pred = _train_two_outputs("numpy")
-    gpu_model, gpu_hist, gpu_pred = _train_two_outputs("cupy")
+    cpu_model, cpu_hist, cpu_pred = _train_two_outputs("numpy", variant=variant)
+    gpu_model, gpu_hist, gpu_pred = _train_two_outputs("cupy", variant=variant)
     for key in cpu_hist:
         np.testing.assert_allclose(cpu_hist[key], gpu_hist[key], rtol=1e-3, atol=1e-4, err_msg=key)
     for a, b in zip(cpu_pred, gpu_pred):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
     with warnings.catch_warnings():
         warnings.simplefilter("error", GraphFallbackWarning)  # a refused capture must fail here, not hide
-        graph_model, graph_hist, _ = _train_two_outputs("cupy", jit=True)
+        graph_model, graph_hist, _ = _train_two_outputs("cupy", jit=True, variant=variant)
     for a, b in zip(gpu_model.get_weights(), graph_model.get_weights()):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
     for key in gpu_hist:

@@ -45,7 +45,7 @@ def test_a_gpu_step_takes_no_memory_after_the_first(optimizer, jit):
         batches = list(iterator.batches())
 
         def run(batch):
-            slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, False)
+            slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, None)
             iterator.fill(batch, slot)
             step(slot)
 

@@ -598,7 +598,7 @@ def test_steps_with_metrics_allocate_nothing_after_the_first(numpy_backend, mult
 
     def one(batch):
         for runner in (step, test):
-            slot = runner.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, False)
+            slot = runner.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, None)
             iterator.fill(batch, slot)
             runner(slot)
 

@@ -185,7 +185,7 @@ def test_steps_through_mkl_allocate_nothing_after_the_first(jit):
                       jit_compile=jit)
         x, y = model._prepare(x, y)
         step = model.make_train_function().prepare(True)
-        slot = step.slot(64, 64, y.shape[1:], y.dtype, False)
+        slot = step.slot(64, 64, y.shape[1:], y.dtype, None)
         model.ops.upload(x[:64], slot.x)
         model.ops.upload(y[:64], slot.y)
         step(slot)

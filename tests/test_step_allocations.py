@@ -33,7 +33,7 @@ def _fit_steps(model, x, y, batch_size):
     batches = list(iterator.batches())
 
     def one(batch):
-        slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, False)
+        slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, None)
         iterator.fill(batch, slot)
         step(slot)
 

@@ -83,7 +83,7 @@ class GpunnStep:
         x, y = model._prepare(x, y)
         self.train_step = model.make_train_function().prepare(sparse_labels=True)
         lo, hi = shard_bounds(0, len(x), self.comm.rank, self.comm.size)
-        self.slot = self.train_step.slot(hi - lo, len(x), y.shape[1:], y.dtype, weighted=False)
+        self.slot = self.train_step.slot(hi - lo, len(x), y.shape[1:], y.dtype, weights_shape=None)
         self.ops.upload(x[lo:hi], self.slot.x)
         self.ops.upload(y[lo:hi], self.slot.y)
         self.train_step.metrics.reset()

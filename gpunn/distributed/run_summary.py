@@ -42,8 +42,8 @@ def compile_summary(model, optimizer: bool = True) -> dict:
     if optimizer:
         config = {key: value for key, value in model.optimizer.get_config().items() if key != "name"}
         summary["optimizer"] = {"class": type(model.optimizer).__name__, **config}
-    def loss(spec) -> dict:
-        return {"class": type(spec.loss).__name__, **spec.loss.get_config()}
+    def loss(spec) -> dict | None:
+        return None if spec.loss is None else {"class": type(spec.loss).__name__, **spec.loss.get_config()}
 
     def metrics(spec) -> list:
         return [m if isinstance(m, str) else {"class": type(m).__name__, **m.get_config()} if hasattr(m, "get_config")

@@ -82,13 +82,17 @@ class PackedInputs:
             raise ValueError(f"{argument}: the inputs have different numbers of samples {[s[0] for s in shapes]}")
 
 
-def pack_columns(layout, argument: str, given, values: list, convert, dtype, what: str) -> np.ndarray:
-    """One host array of ``values`` side by side, as ``layout`` (its ``names``, ``offsets``, ``widths`` and
-    ``width``) places them: each converted by ``convert(k, name, value)`` (``name``: how errors name it, by key
-    when ``given`` was a dict), all of one number of samples (``what`` names them in that error)."""
+def pack_columns(layout, argument: str, given, values: list, convert, dtype, what: str,
+                 names: list | None = None, positions: list | None = None) -> np.ndarray:
+    """One host array of ``values`` side by side, as ``layout`` (its ``offsets``, ``widths`` and ``width``)
+    places them: each converted by ``convert(k, name, value)``, all of one number of samples (``what`` names them
+    in that error). ``name`` is how errors name value k: by ``names[k]`` (default ``layout.names``) when
+    ``given`` was a dict, else by its place in ``given``, ``positions[k]`` (default k)."""
+    names = layout.names if names is None else names
     arrays = []
     for k, value in enumerate(values):
-        name = f"{argument}[{layout.names[k]!r}]" if isinstance(given, dict) else f"{argument}[{k}]"
+        place = k if positions is None else positions[k]
+        name = f"{argument}[{names[k]!r}]" if isinstance(given, dict) else f"{argument}[{place}]"
         arrays.append(convert(k, name, value))
     lengths = [len(a) for a in arrays]
     if len(set(lengths)) > 1:

@@ -2,7 +2,10 @@
 metrics, resolved from ``loss`` / ``loss_weights`` / ``metrics`` as Keras 3 resolves them
 (keras/src/trainers/compile_utils.py ``CompileLoss.build``, ``CompileMetrics._build_metrics_set``).
 
-- ``loss``: one loss for every output, a list or tuple of one per output, or a dict by output name.
+- ``loss``: one loss for every output, a list or tuple of one per output, or a dict by output name. For several
+  outputs, ``None`` in the list leaves an output untrained (it is predicted, takes no targets and backpropagates
+  nothing), and so does a key left out of the dict when the model's outputs are a dict (Keras 3 refuses a partial
+  dict for outputs given as a list, and so does gpunn). At least one output has a loss.
 - ``loss_weights``: a number (one output), a list or tuple of one per output, or a dict by output name; the
   training loss is the weighted sum of the outputs' losses.
 - ``metrics``: for one output, every metric given (nested lists flattened). For several: a list or tuple of one
@@ -25,7 +28,7 @@ from .. import metrics as metrics_module
 @dataclass
 class OutputSpec:
     name: str                  # the output's name: its layer's
-    loss: object               # a gpunn Loss
+    loss: object               # a gpunn Loss; None: the output is not trained (several outputs only)
     weight: float | None       # the loss's weight in the total (None: 1, and no multiplication)
     metrics: list = field(default_factory=list)  # metric identifiers, as given
     weighted_metrics: list = field(default_factory=list)  # those computed with the sample weights
@@ -99,18 +102,32 @@ def _one_per_output(argument: str, what: str, value, count: int, model) -> list 
 
 
 def _losses(loss, count: int, model) -> list:
-    per_output = _one_per_output("loss", "loss", loss, count, model) or [loss] * count
-    for name, value in zip(_names(model), per_output):
-        if value is None:
-            raise ValueError(f"loss: output {name!r} has no loss; gpunn trains every output of a model (give each a "
-                             "loss, or build a model without that output)")
-    return [losses_module.get(value) for value in per_output]
+    """Per output, its Loss, or None for an output left untrained (several outputs only)."""
+    if count > 1 and _is_structure(loss) and isinstance(loss, dict) and getattr(model, "_output_keys", None):
+        # outputs given as a dict: Keras walks the loss dict's keys, and an output it leaves out has no loss
+        per_output = _by_output("loss", loss, model)
+    else:
+        per_output = _one_per_output("loss", "loss", loss, count, model) or [loss] * count
+    if count == 1 and per_output[0] is None:
+        raise ValueError(f"loss: the model's one output {_names(model)[0]!r} has no loss")
+    if all(value is None for value in per_output):
+        raise ValueError(f"loss: no output of the model {_names(model)} has a loss; give at least one")
+    return [None if value is None else losses_module.get(value) for value in per_output]
 
 
-def _weights(loss_weights, count: int, model) -> list:
+def _weights(loss_weights, count: int, model, per_loss: list) -> list:
     if loss_weights is None:
         return [None] * count
-    per_output = _one_per_output("loss_weights", "weight", loss_weights, count, model)
+    if count > 1 and _is_structure(loss_weights) and isinstance(loss_weights, dict):
+        # a dict may leave out the outputs without a loss (their weight weighs nothing)
+        per_output = _by_output("loss_weights", loss_weights, model)
+        missing = [name for name, value, loss in zip(_names(model), per_output, per_loss)
+                   if value is None and loss is not None]
+        if missing:
+            raise ValueError(f"loss_weights: expected a weight for every output with a loss; the dict has none for "
+                             f"{missing}")
+    else:
+        per_output = _one_per_output("loss_weights", "weight", loss_weights, count, model)
     if per_output is None:
         if count > 1:
             raise ValueError(f"loss_weights: the model has {count} outputs {_names(model)}; expected a list or "
@@ -129,7 +146,9 @@ def _flatten(value) -> list:
     return [value]
 
 
-def _metrics(argument: str, metrics, count: int, model) -> list:
+def _metrics(argument: str, metrics, count: int, model, trained: list) -> list:
+    """Per output, its metric identifiers. One metric, or a flat list for every output, applies to the outputs
+    with a loss (``trained``)."""
     if metrics is None:
         return [[] for _ in range(count)]
     if not isinstance(metrics, (list, tuple, dict)):
@@ -138,7 +157,7 @@ def _metrics(argument: str, metrics, count: int, model) -> list:
     if count == 1:
         return [_flatten(metrics)]
     if not _is_structure(metrics):
-        return [[metrics] for _ in range(count)]
+        return [[metrics] if is_trained else [] for is_trained in trained]
     if isinstance(metrics, dict):
         return [_flatten(value) for value in _by_output(argument, metrics, model)]
     if len(metrics) == count:
@@ -147,7 +166,7 @@ def _metrics(argument: str, metrics, count: int, model) -> list:
         raise ValueError(f"{argument}: the model has {count} outputs {model.output_names}; expected a list of one "
                          f"entry per output, a dict by output name, or a flat list of metrics for every output, "
                          f"got {metrics!r}")
-    return [list(metrics) for _ in range(count)]
+    return [list(metrics) if is_trained else [] for is_trained in trained]
 
 
 def resolve(model, loss, loss_weights, metrics, weighted_metrics=None) -> tuple[object, list]:
@@ -161,9 +180,10 @@ def resolve(model, loss, loss_weights, metrics, weighted_metrics=None) -> tuple[
         per_loss = [None] * count
     else:
         per_loss = _losses(loss, count, model)
-    weights = _weights(loss_weights, count, model)
-    per_metrics = _metrics("metrics", metrics, count, model)
-    per_weighted = _metrics("weighted_metrics", weighted_metrics, count, model)
+    weights = _weights(loss_weights, count, model, per_loss)
+    trained = [value is not None or loss is None for value in per_loss]
+    per_metrics = _metrics("metrics", metrics, count, model, trained)
+    per_weighted = _metrics("weighted_metrics", weighted_metrics, count, model, trained)
     # Keras names an output by its layer, or by its key when the outputs were a dict
     keys = getattr(model, "_output_keys", None)
     names = (keys or model.output_names) if several else [model.output_names[0] if model.output_names else "output"]
@@ -171,6 +191,12 @@ def resolve(model, loss, loss_weights, metrics, weighted_metrics=None) -> tuple[
                                                                           per_weighted)]
     for spec in specs:  # unknown metric names fail here, before any work
         for argument, identifiers in (("metrics", spec.metrics), ("weighted_metrics", spec.weighted_metrics)):
+            if identifiers and loss is not None and spec.loss is None:
+                # Keras computes them when fit is given targets for every output anyway; gpunn takes targets
+                # for the outputs it trains only
+                raise ValueError(f"{argument}: output {spec.name!r} has no loss, so it takes no targets and its "
+                                 "metrics have nothing to compare with; give it a loss (a loss weight of 0 keeps "
+                                 "it out of training) or leave its metrics out")
             for identifier in identifiers:
                 _check_metric(argument, identifier, spec.loss)
     if loss is None:
@@ -178,7 +204,7 @@ def resolve(model, loss, loss_weights, metrics, weighted_metrics=None) -> tuple[
     if not several:
         return per_loss[0], specs
     if _is_structure(loss) and isinstance(loss, dict):
-        return {key: losses_module.get(value) for key, value in loss.items()}, specs
+        return {key: None if value is None else losses_module.get(value) for key, value in loss.items()}, specs
     return type(loss)(per_loss) if isinstance(loss, (list, tuple)) else per_loss[0], specs
 
 
@@ -237,7 +263,8 @@ def log_names(specs: list, metric_objects: list, prefixed: bool) -> tuple[list, 
     Keras's ``CompileLoss`` / ``CompileMetrics.result`` name them: ``"<output>_loss"`` for several outputs (none
     for one), each metric by its name, ``"<output>_<metric>"`` for several outputs (``prefixed``); a repeated name
     numbered ``_1``, ``_2``...; a weighted metric whose name is taken ``"weighted_<metric>"``."""
-    loss_names = [f"{spec.name}_loss" for spec in specs] if prefixed else []
+    trained = [spec for spec in specs if spec.loss is not None]
+    loss_names = [f"{spec.name}_loss" for spec in trained] if prefixed and len(trained) > 1 else []
     counters: dict = {}
 
     def numbered(name):

@@ -15,18 +15,25 @@ from ..distributed.sharding import shard_bounds
 
 
 class BatchSlot:
-    """A step's input buffers for one batch shape: x, y and (optionally) the sample weights.
+    """A step's input buffers for one batch shape: x, y and (optionally) the sample weights, one per sample
+    (``weights_shape`` ``()``) or one per sample and output with a loss (``(outputs,)``); None: no weights.
 
     A batch is copied (gathered) into its slot before the step runs, so the step always reads the same
     memory: what a recorded step, and later a CUDA graph, needs.
     """
 
-    def __init__(self, ops, rows: int, global_rows: int, x_shape, x_dtype, y_shape, y_dtype, weighted: bool):
+    def __init__(self, ops, rows: int, global_rows: int, x_shape, x_dtype, y_shape, y_dtype,
+                 weights_shape: tuple | None):
         self.rows, self.global_rows = rows, global_rows
         self.x = ops.empty((rows,) + tuple(x_shape), dtype=x_dtype)
         self.y = ops.empty((rows,) + tuple(y_shape), dtype=y_dtype)
-        self.w = ops.empty((rows,), dtype=x_dtype) if weighted else None
-        self.arrays = [self.x, self.y] + ([self.w] if weighted else [])
+        self.w = ops.empty((rows,) + tuple(weights_shape), dtype=x_dtype) if weights_shape is not None else None
+        self.arrays = [self.x, self.y] + ([self.w] if self.w is not None else [])
+
+
+def weights_shape(arrays: list) -> tuple | None:
+    """The sample shape of the weights in ``arrays`` = [x, y] or [x, y, sample_weight]; None without them."""
+    return tuple(arrays[2].shape[1:]) if len(arrays) == 3 else None
 
 
 class DeviceDataset:

@@ -16,36 +16,58 @@ class BatchLoss:
     per_sample: object         # the training loss of each sample (weights applied), shape (rows,)
     gradients: object          # d loss / d output: the array (one output), or {layer index: array}; None in eval
     predictions: list          # per output, what its metrics see as y_pred
-    labels: list               # per output, its targets
-    parts: list | None         # per output, its own per-sample loss (sample weights applied, not the loss
-    # weight), for the "<output>_loss" logs; None for one output
+    labels: list               # per output, its targets (None for an output without a loss)
+    parts: list | None         # per output with a loss, its own per-sample loss (sample weights applied, not the
+    # loss weight), for the "<output>_loss" logs; None unless several outputs have a loss
+    weights: object = None     # the sample weights the metrics take: the batch's (rows,) array or None, or for
+    # several outputs a list of each output's
+
+    @property
+    def several(self) -> bool:
+        return len(self.labels) > 1
 
     def metric_inputs(self) -> tuple:
         """(predictions, labels) as RunningMetrics takes them: of the one output, or lists per output."""
-        if self.parts is None:
+        if not self.several:
             return self.predictions[0], self.labels[0]
         return self.predictions, self.labels
 
 
 def compute(plan, ops, workspaces, values, y, w, grad_scale: float, need_grad: bool = True) -> BatchLoss:
     """The BatchLoss of the model's ``values`` (its output, or the list of its several) against the targets
-    ``y`` (packed for several outputs), ``w`` the sample weights or None. ``workspaces(key)``: the step's loss
-    workspace for this batch size and ``key``. ``grad_scale``: d (batch loss) / d (sum of per-sample losses)."""
+    ``y`` (packed for several outputs), ``w`` the sample weights or None (for several outputs, one column per
+    output with a loss when given per output). ``workspaces(key)``: the step's loss workspace for this batch
+    size and ``key``. ``grad_scale``: d (batch loss) / d (sum of per-sample losses)."""
     if plan.output_indices is None:
         return _one_output(plan.outputs[0], ops, workspaces, values, y, w, grad_scale, need_grad)
-    labels = plan.targets.split(ops, y)
-    parts, predictions, gradients = [], [], {}
-    for k, (output, value, label) in enumerate(zip(plan.outputs, values, labels)):
+    targets = plan.targets.split(ops, y)
+    parts, predictions, labels, weights, gradients = [], [], [], [], {}
+    for k, (output, value) in enumerate(zip(plan.outputs, values)):
+        if output.loss is None:
+            # Not trained: nothing flows back from it. A zero gradient (rather than none) keeps every layer's
+            # backprop, and so every weight gradient, written each step, as when the output had a loss.
+            if need_grad:
+                zero = workspaces(k).buffer("loss.no_gradient", value.shape, value.dtype)
+                ops.fill(0, zero)
+                gradients[output.index] = zero
+            predictions.append(value)
+            labels.append(None)
+            weights.append(None)
+            continue
+        label = targets[output.target]
         scale = grad_scale if output.weight is None else grad_scale * output.weight
         per_sample, dy, predicted = output.loss.compute(ops, workspaces(k), value, label, scale,
                                                         output.takes_logits, need_grad)
-        _apply_sample_weights(ops, w, per_sample, dy)
-        parts.append(per_sample)
+        own = _own_weights(ops, workspaces(k), w, output.target)
+        _apply_sample_weights(ops, own, per_sample, dy)
+        parts.append((output, per_sample))
         predictions.append(predicted)
+        labels.append(label)
+        weights.append(own)
         gradients[output.index] = dy
     ws = workspaces("total")
-    total = ws.buffer("loss.total", parts[0].shape, parts[0].dtype)
-    for k, (output, part) in enumerate(zip(plan.outputs, parts)):
+    total = ws.buffer("loss.total", parts[0][1].shape, parts[0][1].dtype)
+    for k, (output, part) in enumerate(parts):
         if output.weight is None:
             weighted = part
         else:
@@ -55,7 +77,18 @@ def compute(plan, ops, workspaces, values, y, w, grad_scale: float, need_grad: b
             ops.copy_into(weighted, total)
         else:
             ops.add(total, weighted, total)
-    return BatchLoss(total, gradients if need_grad else None, predictions, labels, parts)
+    own_parts = [part for _, part in parts] if len(parts) > 1 else None
+    return BatchLoss(total, gradients if need_grad else None, predictions, labels, own_parts, weights)
+
+
+def _own_weights(ops, ws, w, column: int):
+    """An output's sample weights: the batch's one per sample, or its column of those given per output, copied
+    into a contiguous buffer of its own (the losses and metrics read rows of it)."""
+    if w is None or w.ndim == 1:
+        return w
+    own = ws.buffer("loss.sample_weights", w.shape[:1], w.dtype)
+    ops.copy_into(w[:, column], own)
+    return own
 
 
 def _one_output(output, ops, workspaces, value, y, w, grad_scale, need_grad) -> BatchLoss:
@@ -67,7 +100,7 @@ def _one_output(output, ops, workspaces, value, y, w, grad_scale, need_grad) -> 
         ws = workspaces("total")
         per_sample = ops.multiply(per_sample, ws.constant("loss.weight0", output.weight, per_sample.dtype),
                                   ws.buffer("loss.total", per_sample.shape, per_sample.dtype))
-    return BatchLoss(per_sample, dy, [predicted], [y], None)
+    return BatchLoss(per_sample, dy, [predicted], [y], None, w)
 
 
 def _apply_sample_weights(ops, w, per_sample, dy) -> None:

@@ -14,8 +14,9 @@ class OutputPlan:
     """One output of the model as the step computes its loss."""
     index: int                 # the layer (in the plan's layers) whose output it is
     name: str
-    loss: object
+    loss: object               # None: the output is not trained (compile gave it no loss)
     weight: float | None       # the loss's weight in the total (None: 1)
+    target: int | None         # its place among the outputs with targets (PackedTargets.trained); None: no loss
     takes_logits: bool         # the loss reads logits (fused activation, or from_logits=True)
     raw: bool                  # the layer is a Dense handing over its pre-activation output
     sparse_labels: bool
@@ -65,8 +66,9 @@ def _fusable(loss, layer) -> bool:
     """Whether ``layer``'s activation can be left to ``loss`` (softmax / sigmoid + cross-entropy). An activity
     regularizer on an output layer penalises the activated output, which a fused loss never makes."""
     tail_act = getattr(getattr(layer, "activation", None), "name", None)
-    return (not loss.from_logits and loss.fusable_activation is not None and tail_act == loss.fusable_activation
-            and isinstance(layer, (Dense, Activation)) and layer.activity_regularizer is None)
+    return (loss is not None and not loss.from_logits and loss.fusable_activation is not None
+            and tail_act == loss.fusable_activation and isinstance(layer, (Dense, Activation))
+            and layer.activity_regularizer is None)
 
 
 def make_plan(model, sparse_labels) -> TrainPlan:
@@ -104,11 +106,13 @@ def make_plan(model, sparse_labels) -> TrainPlan:
                  for i, spec in zip(ends, specs)]
         raw = list(fused)
     objects = _metric_objects(model, specs, units, flags)  # per output: (metrics, weighted metrics)
+    trained = [k for k, spec in enumerate(specs) if spec.loss is not None]
     outputs = [OutputPlan(index=i, name=spec.name, loss=spec.loss, weight=spec.weight,
-                          takes_logits=is_fused or spec.loss.from_logits,
+                          target=trained.index(k) if k in trained else None,
+                          takes_logits=is_fused or (spec.loss is not None and spec.loss.from_logits),
                           raw=is_raw, sparse_labels=flag, width=width, metrics=plain + weighted)
-               for i, spec, is_fused, is_raw, flag, width, (plain, weighted) in zip(ends, specs, fused, raw, flags,
-                                                                                   units, objects)]
+               for k, (i, spec, is_fused, is_raw, flag, width, (plain, weighted)) in enumerate(
+                   zip(ends, specs, fused, raw, flags, units, objects))]
     # the metrics, then the weighted metrics (Keras's order), each with its output
     metrics = [m for plain, _ in objects for m in plain] + [m for _, weighted in objects for m in weighted]
     metric_outputs = [k for k, (plain, _) in enumerate(objects) for _ in plain] + [

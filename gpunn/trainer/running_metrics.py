@@ -87,7 +87,8 @@ class RunningMetrics:
     def accumulate(self, per_sample_loss, penalty, predictions, y_true, parts=None, sample_weight=None) -> None:
         """Add one batch on the device (``penalty``: a 0-d weight penalty, or None). Metrics are unweighted:
         ``per_sample_loss`` carries the sample weights, the metrics see only labels and predictions; the weighted
-        metrics (compile's ``weighted_metrics``) also take ``sample_weight`` when the batch has weights.
+        metrics (compile's ``weighted_metrics``) also take ``sample_weight`` when the batch has weights (for
+        several outputs, a list of each output's weights, or None).
         ``predictions`` / ``y_true``: the model's output and targets, or lists of them per output; ``parts``:
         per output, its own per-sample loss (several outputs)."""
         several = isinstance(predictions, list)
@@ -120,7 +121,7 @@ class RunningMetrics:
         for i, (metric, k, weighted) in enumerate(zip(self.metrics, self.metric_outputs, self.metric_weighted),
                                                   start=first):
             predicted, labels = (predictions[k], y_true[k]) if several else (predictions, y_true)
-            weights = sample_weight if weighted else None
+            weights = None if not weighted else sample_weight[k] if isinstance(sample_weight, list) else sample_weight
             metric.accumulate(ops, self._workspaces((n, i, weights is not None)), labels, predicted, self._views[i],
                               weights)
 

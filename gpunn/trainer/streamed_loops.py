@@ -19,6 +19,7 @@ import numpy as np
 from .. import distributed
 from ..data import check_positive_int
 from .divergence import DivergenceWarning
+from .epoch_iterator import weights_shape
 from .streamed_data import RAN_OUT_WARNING, BatchStream, is_py_dataset, is_streamed, source_kind, unpack_batch
 from .test_step import predict_rows
 
@@ -71,7 +72,7 @@ def _next_checked(model, stream: BatchStream, class_weight=None):
 def _run_in_slot(step, arrays) -> None:
     """Copy one checked batch into the step's slot for its shape, then run the step on it."""
     x, y = arrays[0], arrays[1]
-    slot = step.slot(len(x), len(x), y.shape[1:], y.dtype, len(arrays) == 3)
+    slot = step.slot(len(x), len(x), y.shape[1:], y.dtype, weights_shape(arrays))
     for source, out in zip(arrays, slot.arrays):
         step.ops.upload(source, out)
     step(slot)

@@ -35,12 +35,12 @@ class TestStep:
             self.model.compiled_metrics = self.plan.metrics
         return self
 
-    def slot(self, rows: int, global_rows: int, y_sample_shape, y_dtype, weighted: bool) -> BatchSlot:
-        key = (rows, global_rows, tuple(y_sample_shape), np.dtype(y_dtype).str, weighted)
+    def slot(self, rows: int, global_rows: int, y_sample_shape, y_dtype, weights_shape) -> BatchSlot:
+        key = (rows, global_rows, tuple(y_sample_shape), np.dtype(y_dtype).str, weights_shape)
         slot = self._slots.get(key)
         if slot is None:
             slot = BatchSlot(self.ops, rows, global_rows, self.model._built_input_shape, self.model.dtype,
-                             y_sample_shape, y_dtype, weighted)
+                             y_sample_shape, y_dtype, weights_shape)
             slot.key = key
             self._slots[key] = slot
             self._workspaces[key] = (Workspaces(self.ops), Workspace(self.ops))
@@ -58,7 +58,7 @@ class TestStep:
             if outputs:
                 penalty = activity.penalty(plan, ops, ws, outputs, penalty, slot.rows, slot.global_rows,
                                            model.params.dtype)
-            self.metrics.accumulate(batch.per_sample, penalty, *batch.metric_inputs(), batch.parts, slot.w)
+            self.metrics.accumulate(batch.per_sample, penalty, *batch.metric_inputs(), batch.parts, batch.weights)
         self.metrics.count_batch(slot.rows)
 
 

@@ -130,14 +130,14 @@ class TrainStep:
             layer_segments.append([seg for seg, g in zip(model._segments, grad_views) if id(g) in ids])
         return self.comm.gradient_reducer(model.grads, layer_segments)
 
-    def slot(self, rows: int, global_rows: int, y_sample_shape, y_dtype, weighted: bool) -> BatchSlot:
+    def slot(self, rows: int, global_rows: int, y_sample_shape, y_dtype, weights_shape) -> BatchSlot:
         """The input buffers for batches of this shape, made on first use."""
-        key = (rows, global_rows, tuple(y_sample_shape), np.dtype(y_dtype).str, weighted)
+        key = (rows, global_rows, tuple(y_sample_shape), np.dtype(y_dtype).str, weights_shape)
         state = self._states.get(key)
         if state is None:
             model = self.model
             slot = BatchSlot(self.ops, rows, global_rows, model._built_input_shape, model.dtype,
-                             y_sample_shape, y_dtype, weighted)
+                             y_sample_shape, y_dtype, weights_shape)
             slot.key = key
             state = self._states[key] = _SizedState(slot, self.ops)
         return state.slot
@@ -152,7 +152,7 @@ class TrainStep:
         replay of ``count`` steps, one CUDA graph launch on a GPU."""
         self._steps(self._states[slot.key], None, count)
 
-    def run_batches(self, iterator, batches, y_sample_shape, y_dtype, weighted: bool) -> None:
+    def run_batches(self, iterator, batches, y_sample_shape, y_dtype, weights_shape) -> None:
         """Steps on ``batches``, consecutive batches of ``iterator``'s epoch (an execution of
         ``steps_per_execution`` steps). With the iterator's device feed, each step fetches its own batch, and
         a run of batches of one shape is one replay of that many steps (one CUDA graph launch on a GPU);
@@ -161,7 +161,7 @@ class TrainStep:
         first = 0
         while first < len(batches):
             batch = batches[first]
-            slot = self.slot(batch.rows, batch.global_rows, y_sample_shape, y_dtype, weighted)
+            slot = self.slot(batch.rows, batch.global_rows, y_sample_shape, y_dtype, weights_shape)
             if feed is None:
                 iterator.fill(batch, slot)
                 self._steps(self._states[slot.key], None, 1)
@@ -264,7 +264,7 @@ class TrainStep:
         if plan.has_constraints:
             for layer in plan.layers:
                 layer.apply_constraints()
-        self.metrics.accumulate(batch.per_sample, penalty, *batch.metric_inputs(), batch.parts, slot.w)
+        self.metrics.accumulate(batch.per_sample, penalty, *batch.metric_inputs(), batch.parts, batch.weights)
 
 
 def _call(function, *args, device: bool = False):

@@ -22,7 +22,7 @@ from ..distributed.run_summary import run_summary
 from ..distributed.sharding import shard_bounds
 from ..ops import get_ops
 from .divergence import DivergenceWarning
-from .epoch_iterator import DeviceDataset, EpochIterator
+from .epoch_iterator import DeviceDataset, EpochIterator, weights_shape
 from .replicas import agree_on_stop, sync_replicas
 from .streamed_loops import StreamedValidation, evaluate_streamed, fit_streamed, is_streamed, predict_streamed
 from .test_step import TestStep, predict_rows
@@ -53,6 +53,15 @@ def _results(results: dict, return_dict: bool):
         return results
     values = list(results.values())
     return values[0] if len(values) == 1 else values
+
+
+def _per_output(sample_weight) -> bool:
+    """Whether ``sample_weight`` gives weights per output: a dict, or a list or tuple of arrays (or None); a list
+    of numbers is one weight per sample."""
+    if isinstance(sample_weight, dict):
+        return True
+    return isinstance(sample_weight, (list, tuple)) and any(item is None or np.ndim(item) > 0
+                                                             for item in sample_weight)
 
 
 class Trainer:
@@ -211,7 +220,7 @@ class Trainer:
     def _sparse_labels(self, y):
         """Whether the targets are class ids; for a model of several outputs, a tuple of the outputs' flags."""
         if self._several_outputs:
-            return tuple(bool(spec.loss.sparse_labels) for spec in self._output_specs)
+            return tuple(spec.loss is not None and bool(spec.loss.sparse_labels) for spec in self._output_specs)
         return self.loss.sparse_labels or y.ndim == 1
 
     def _check_ranks_agree(self, comm, call: str, data: dict, **sections) -> None:
@@ -241,15 +250,20 @@ class Trainer:
     def _targets_layout(self) -> PackedTargets:
         """How the targets of a model of several outputs are packed, for its compiled losses."""
         return PackedTargets(self.output_names, self._output_keys, list(self._sparse_labels(None)),
-                             self._output_shapes(), self.dtype)
+                             self._output_shapes(), self.dtype, self._trained_outputs())
+
+    def _trained_outputs(self) -> list:
+        """The positions of the outputs with a loss (all of them unless compile left some without one)."""
+        return [k for k, spec in enumerate(self._output_specs) if spec.loss is not None]
 
     def _pack_targets(self, argument: str, y) -> np.ndarray:
         """The one target array of a model of several outputs, from a list, tuple or dict of theirs (each
         checked against its output and loss)."""
-        specs, shapes = self._output_specs, self._output_shapes()
+        specs, shapes, trained = self._output_specs, self._output_shapes(), self._trained_outputs()
 
         def convert(k, name, value):
-            return check_targets(name, as_numeric_array(name, value), specs[k].loss, shapes[k], self.dtype)
+            output = trained[k]
+            return check_targets(name, as_numeric_array(name, value), specs[output].loss, shapes[output], self.dtype)
 
         return self._targets_layout().pack(argument, y, convert)
 
@@ -267,17 +281,19 @@ class Trainer:
         return y
 
     def _sample_weights(self, y, sample_weight, class_weight, argument="sample_weight"):
-        """Per-sample weights (host, the model's dtype) from ``sample_weight`` or ``class_weight``, or None."""
+        """Per-sample weights (host, the model's dtype) from ``sample_weight`` or ``class_weight``, or None: one
+        per sample (rows,), or for a model of several outputs given weights per output, one column per output
+        with a loss (rows, outputs with a loss)."""
         if sample_weight is not None and class_weight is not None:
             raise ValueError("sample_weight, class_weight: give at most one of them")
         if self._several_outputs and class_weight is not None:  # as Keras refuses it
             raise ValueError(f"class_weight: only supported for models with a single output; this model has "
                              f"{len(self.output_names)} outputs {self.output_names}. Pass sample_weight instead")
-        if self._several_outputs and (isinstance(sample_weight, dict) or isinstance(sample_weight, (list, tuple))
-                                      and any(np.ndim(item) > 0 for item in sample_weight)):
-            raise ValueError(f"{argument}: gpunn takes one weight per sample, applied to every output's loss; got "
-                             f"a {type(sample_weight).__name__} of weights per output")
-        if class_weight is not None:
+        if self._several_outputs and _per_output(sample_weight):
+            weights = self._weights_per_output(argument, sample_weight, len(y))
+            if weights is None:
+                return None
+        elif class_weight is not None:
             weights = class_weight_to_sample_weight(class_weight, y, self.loss, self._calls[-1].output_shape[-1],
                                                     self.dtype)
             argument = "class_weight"
@@ -287,15 +303,46 @@ class Trainer:
             return None
         return as_model_dtype(argument, weights, self.dtype)  # the model's precision: weighting never widens a step
 
+    def _weights_per_output(self, argument: str, sample_weight, n: int) -> np.ndarray | None:
+        """(n, outputs with a loss): the weights given per output, as Keras takes them (a list or tuple in the
+        outputs' order, or a dict by output name), ones for an output given None; None when every entry is."""
+        layout = self._targets_layout()
+        trained = layout.trained
+        if isinstance(sample_weight, dict):
+            given: list = [None] * len(self.output_names)
+            for key, value in sample_weight.items():
+                position = layout.position(key)
+                if position is None:
+                    raise ValueError(f"{argument}: unknown output name(s) {[str(key)]}; the model's outputs are "
+                                     f"{self._output_keys or self.output_names}")
+                given[position] = value
+            per_output = [given[k] for k in trained]
+            labels = [f"{argument}[{name!r}]" for name in layout.trained_names]
+        elif len(sample_weight) in (len(self.output_names), len(trained)):
+            full = len(sample_weight) == len(self.output_names)
+            per_output = [sample_weight[k] for k in trained] if full else list(sample_weight)
+            labels = [f"{argument}[{k if full else j}]" for j, k in enumerate(trained)]
+        else:
+            raise ValueError(f"{argument}: the model has {len(self.output_names)} outputs {self.output_names} "
+                             f"({len(trained)} with a loss); expected one weight per sample, or a list of weights per "
+                             f"output (of all of them or of those with a loss), got a {type(sample_weight).__name__} "
+                             f"of {len(sample_weight)}")
+        if all(value is None for value in per_output):
+            return None
+        columns = [np.ones(n, dtype=self.dtype) if value is None else check_sample_weight(label, value, n)
+                   for label, value in zip(labels, per_output)]
+        return np.stack(columns, axis=1)
+
     # ---- fit --------------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Train for ``epochs`` epochs; returns the History. ``batch_size`` (default 32) is the global batch.
 
-        ``sample_weight`` (one weight per sample) or ``class_weight`` ({class id: weight}) scale each sample's
-        loss as in Keras: the reported loss is sum(weight * loss) / samples; compile's ``metrics`` stay unweighted,
-        its ``weighted_metrics`` take the weights.
+        ``sample_weight`` (one weight per sample; for several outputs also one array per output, a list or a dict)
+        or ``class_weight`` ({class id: weight}) scale each sample's loss as in Keras: the reported loss is
+        sum(weight * loss) / samples; compile's ``metrics`` stay unweighted, its ``weighted_metrics`` take the
+        weights.
 
         ``x`` (and ``validation_data``) may also be a generator, an iterator or a ``gpunn.utils.PyDataset``
         yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches (``streamed_loops.py``)."""
@@ -341,7 +388,7 @@ class Trainer:
         self._check_ranks_agree(distributed.current(), "fit", {
             "samples": len(x), "batch_size": batch_size, "epochs": epochs, "initial_epoch": int(initial_epoch),
             "steps_per_epoch": min(steps_per_epoch or len(x), -(-len(x) // batch_size)), "shuffle": bool(shuffle),
-            "sample_weights": weights is not None, "targets": f"{y.dtype.name} {tuple(y.shape[1:])}",
+            "sample_weights": None if weights is None else weights.shape[1:], "targets": f"{y.dtype.name} {tuple(y.shape[1:])}",
             "validation_samples": len(val[0]) if val is not None else 0,
             "validation_sample_weights": val is not None and len(val) == 3,
             "validation_batch_size": validation_batch_size or batch_size, "validation_freq": validation_freq,
@@ -375,7 +422,7 @@ class Trainer:
                 # Keras: callbacks see each execution of steps_per_execution steps as one batch, numbered by
                 # its first step at the beginning and by first + steps_per_execution - 1 at the end.
                 cbs.on_train_batch_begin(batches[0].step)
-                step.run_batches(iterator, batches, y.shape[1:], y.dtype, weights is not None)
+                step.run_batches(iterator, batches, y.shape[1:], y.dtype, None if weights is None else weights.shape[1:])
                 cbs.on_train_batch_end(batches[0].step + self.steps_per_execution - 1, step.metrics.lazy_logs())
                 if agree:
                     agree_on_stop(self, comm)
@@ -423,7 +470,7 @@ class Trainer:
             if cbs is not None:
                 cbs.on_test_batch_begin(batch.step)
             if batch.rows > 0:  # else a rank with an empty share of a batch smaller than the number of ranks
-                slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, len(arrays) == 3)
+                slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, weights_shape(arrays))
                 iterator.fill(batch, slot)
                 step(slot)
             if cbs is not None:
@@ -516,7 +563,7 @@ class Trainer:
         iterator = EpochIterator(self.ops, step.comm, arrays, len(x))
         step.metrics.reset()
         batch = next(iter(iterator.batches()))
-        slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, weights is not None)
+        slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, weights_shape(arrays))
         iterator.fill(batch, slot)
         step(slot)
         return _results(step.metrics.result(), return_dict)

@@ -1,4 +1,5 @@
-"""``keras.backend`` functions a tf.keras script calls: ``clear_session``.
+"""``keras.backend`` functions a tf.keras script calls: ``clear_session``, and tf.keras's array functions that
+custom metrics and losses are written with (``K.mean``, ``K.round``, ``K.epsilon``...: ``autodiff/legacy_backend.py``).
 
 Keras 3 exports ``clear_session`` as both ``keras.backend.clear_session`` and ``keras.utils.clear_session``
 (keras/src/backend/common/global_state.py); gpunn does the same (``gpunn.utils.clear_session``).
@@ -10,9 +11,12 @@ import sys
 
 from . import _compat
 from . import random as gpunn_random
+from .autodiff import legacy_backend as _legacy
 from .layers import base as layers_base
 
-__all__ = ["clear_session"]
+globals().update({_name: getattr(_legacy, _name) for _name in _legacy.NAMES})
+
+__all__ = ["clear_session", *_legacy.NAMES]
 
 
 def clear_session(free_memory=True) -> None:

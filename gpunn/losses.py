@@ -15,9 +15,13 @@ so the numbers are those of the plain array expressions.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from . import custom_objects
 from ._registry import lookup
+from .autodiff import user_functions
 from .ops.workspace import Workspace
 
 EPSILON = 1e-7  # Keras's backend epsilon, used to clip probabilities
@@ -35,7 +39,19 @@ class Loss:
         self.from_logits = bool(from_logits)
         self.name = name or _snake_name(type(self))
 
-    def compute(self, ops, ws, output, y_true, grad_scale, logits: bool, need_grad: bool = True):
+    @property
+    def takes_sample_weights(self) -> bool:
+        """Whether ``compute`` applies the sample weights itself: a loss written as a function (``call``), whose
+        values need not be one per sample, so that its gradient rows cannot simply be scaled by them."""
+        return type(self).call is not Loss.call
+
+    def call(self, y_true, y_pred):
+        """Keras's way of writing a loss: a subclass computes it here from ``gpunn.ops`` (``keras.ops``) functions,
+        per sample or as one value; gpunn differentiates it (``gpunn/autodiff``)."""
+        raise NotImplementedError
+
+    def compute(self, ops, ws, output, y_true, grad_scale, logits: bool, need_grad: bool = True,
+                sample_weight=None):
         """(per-sample loss (B,), d loss / d output or None, predictions for the metrics), written into ``ws``.
 
         ``logits``: ``output`` holds logits, either because the loss was built with ``from_logits=True`` (the
@@ -43,8 +59,11 @@ class Loss:
         output layer into this loss (the metrics then see the probabilities that layer would have output).
 
         ``ws`` is the caller's workspace for this batch size; ``grad_scale`` (a host float, typically 1 / batch)
-        must be the same on every call with a given ``ws``, which holds it as a constant."""
-        raise NotImplementedError
+        must be the same on every call with a given ``ws``, which holds it as a constant. ``sample_weight``: the
+        batch's (B,) weights, given only to a loss that ``takes_sample_weights``."""
+        if not self.takes_sample_weights:
+            raise NotImplementedError
+        return _run_function(self, self.call, False, ops, ws, output, y_true, grad_scale, need_grad, sample_weight)
 
     def per_sample(self, y_true, y_pred) -> np.ndarray:
         """The loss of each sample (float64, on the host), as Keras's loss functions return it."""
@@ -72,6 +91,8 @@ class Loss:
         return float(per_sample.mean())
 
     def get_config(self) -> dict:
+        if self.takes_sample_weights:  # a loss written with call(): Keras's Loss.get_config
+            return {"name": self.name, "reduction": "sum_over_batch_size"}
         return {"from_logits": self.from_logits, "name": self.name}
 
     @classmethod
@@ -83,6 +104,35 @@ class Loss:
         """What the metrics see after a logits step: Keras hands them the model's output (``y_pred``), which is
         the logits themselves with ``from_logits=True`` and the fused output layer's probabilities otherwise."""
         return logits if self.from_logits else probabilities
+
+
+def _run_function(loss, function, match_ranks, ops, ws, output, y_true, grad_scale, need_grad, sample_weight):
+    """A loss written as a Python function, run as one host call of the step (``autodiff/user_functions.py``)."""
+    per_sample = _per_sample(ws, output)
+    gradient = _like_output(ws, "gradient", output) if need_grad else None
+    ops.run_python(functools.partial(user_functions.loss_step, f"loss {loss.name!r}", function, y_true, output,
+                                     grad_scale, sample_weight, per_sample, gradient, match_ranks))
+    return per_sample, gradient, output
+
+
+class FunctionLoss(Loss):
+    """A loss given as a function ``fn(y_true, y_pred)`` written with ``gpunn.ops`` / ``gpunn.backend`` functions
+    (Keras's ``LossFunctionWrapper``): y_true and y_pred brought to the same rank, the values averaged per sample
+    (or one value for the batch), and the gradient taken by ``gpunn/autodiff``."""
+
+    def __init__(self, fn, name=None, reduction="sum_over_batch_size"):
+        super().__init__(name=name or getattr(fn, "__name__", "loss"), reduction=reduction)
+        self.fn = fn
+
+    @property
+    def takes_sample_weights(self) -> bool:
+        return True
+
+    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True, sample_weight=None):
+        return _run_function(self, self.fn, True, ops, ws, output, y_true, grad_scale, need_grad, sample_weight)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "reduction": "sum_over_batch_size"}
 
 
 def _snake_name(cls) -> str:
@@ -938,27 +988,67 @@ _BY_CLASS = {c.__name__: c for c in set(_BY_NAME.values())}
 
 
 def get(identifier) -> Loss:
+    """A Loss from a name, class, instance, config dict or function. A function of the user's becomes a
+    FunctionLoss; a name or config dict gpunn does not have is looked up among the user's own objects
+    (``gpunn.custom_objects``: load_model's ``custom_objects``, ``register_keras_serializable``)."""
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
     if isinstance(identifier, dict):
-        cls = lookup("loss", identifier["class_name"], {k.lower(): v for k, v in _BY_CLASS.items()})
+        class_name = identifier["class_name"]
+        if class_name == "function":  # a function, by the name it was saved under
+            return get(_custom_object(identifier.get("config"), identifier.get("config")))
+        if not (isinstance(class_name, str) and class_name.lower() in {k.lower() for k in _BY_CLASS}):
+            cls = custom_objects.lookup(identifier.get("registered_name"), class_name)
+            if isinstance(cls, type) and issubclass(cls, Loss):
+                return cls.from_config(identifier.get("config", {}))
+            with custom_objects.hint_on_unknown():
+                lookup("loss", class_name, {k.lower(): v for k, v in _BY_CLASS.items()})
+        cls = lookup("loss", class_name, {k.lower(): v for k, v in _BY_CLASS.items()})
         return cls(**identifier.get("config", {}))
     if isinstance(identifier, str) and identifier in _BY_CLASS:  # Keras also takes class names: "Huber"
         return _BY_CLASS[identifier]()
-    if callable(identifier) and getattr(identifier, "__name__", None) in _BY_NAME:
+    if callable(identifier) and getattr(identifier, "__name__", None) in _BY_NAME and _library_function(identifier):
         return _BY_NAME[identifier.__name__]()
     if callable(identifier) and not isinstance(identifier, str):
-        raise ValueError(
-            f"loss: gpunn needs a loss it can differentiate by hand; got the callable "
-            f"{getattr(identifier, '__name__', identifier)!r}. Use one of {sorted(_BY_NAME)} or a gpunn.losses class."
-        )
+        return FunctionLoss(identifier)  # a function of the user's, differentiated by gpunn/autodiff
+    if isinstance(identifier, str) and identifier.strip().lower().replace("-", "_") not in _BY_NAME:
+        custom = custom_objects.lookup(identifier)
+        if custom is not None:
+            return get(custom)
+        with custom_objects.hint_on_unknown():
+            return lookup("loss", identifier, _BY_NAME)()
     return lookup("loss", identifier, _BY_NAME)()
 
 
+def _custom_object(name, fallback):
+    """The user's object saved as ``name``, else gpunn's function of that name, else a clear error."""
+    found = custom_objects.lookup(name)
+    if found is not None:
+        return found
+    if isinstance(name, str) and name.strip().lower().replace("-", "_") in _BY_NAME:
+        return fallback
+    raise custom_objects.missing("loss", str(name))
+
+
+def _library_function(function) -> bool:
+    """Whether ``function`` is a loss function of gpunn's, Keras's or TensorFlow's (known by its name), not one
+    of the user's that happens to share a name."""
+    module = getattr(function, "__module__", None) or ""
+    return module.split(".")[0] in ("gpunn", "keras", "tensorflow", "tf_keras")
+
+
 def serialize(loss: Loss) -> dict:
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    """{"class_name", "config"}: a function of the user's as Keras writes one ("function", its registered
+    name), a Loss class of the user's with its module and registered name too."""
+    if isinstance(loss, FunctionLoss):
+        return {"class_name": "function", "config": custom_objects.get_registered_name(loss.fn)}
+    cls = type(loss)
+    if cls.__module__.split(".")[0] != "gpunn":
+        return {"module": cls.__module__, "class_name": cls.__name__, "config": loss.get_config(),
+                "registered_name": custom_objects.get_registered_name(cls)}
+    return {"class_name": cls.__name__, "config": loss.get_config()}
 
 
 def _function(cls, name):

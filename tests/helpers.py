@@ -140,3 +140,13 @@ def bench_module(name: str):
         yield module
     finally:
         sys.path.remove(str(bench))
+
+
+class Repeat:
+    """An iterable giving a generator function's batches again for every epoch (``fit`` on a stream)."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def __iter__(self):
+        return self.make()

@@ -500,9 +500,10 @@ def test_summary_options(capsys):
         model.summary(layer_range=["nothing_matches", "x"])
 
 
-def test_custom_objects_name_only_gpunns_own_objects(tmp_path):
-    """Keras's custom_objects map names to user classes; gpunn builds its own classes only, so a user object
-    would be silently ignored: it is refused by name, while built-in ones (as tf.keras scripts pass) are fine."""
+def test_custom_objects_name_only_what_gpunn_can_use(tmp_path):
+    """Keras's custom_objects map names to user classes; gpunn takes the user's losses and metrics
+    (test_custom_losses_and_metrics.py) but builds its own layers only, so a user layer would be silently
+    ignored: it is refused by name, while built-in ones (as tf.keras scripts pass) are fine."""
     gpunn.utils.set_random_seed(0)
     model = gpunn.Sequential([gpunn.Input(shape=(3,)), gpunn.layers.Dense(2)])
     model.compile(optimizer="adam", loss="mse")
@@ -516,7 +517,7 @@ def test_custom_objects_name_only_gpunns_own_objects(tmp_path):
     for call in (lambda c: gpunn.models.load_model(path, custom_objects=c),
                  lambda c: gpunn.models.model_from_json(model.to_json(), custom_objects=c),
                  lambda c: gpunn.Sequential.from_config(model.get_config(), custom_objects=c)):
-        with pytest.raises(ValueError, match=r"custom_objects: .* cannot use \['MyLayer'\]"):
+        with pytest.raises(ValueError, match=r"custom_objects: .* cannot build \['MyLayer'\]"):
             call({"MyLayer": MyLayer})
     with pytest.raises(TypeError, match="custom_objects: expected a dict"):
         gpunn.models.load_model(path, custom_objects=[MyLayer])

@@ -12,7 +12,8 @@ import pytest
 import gpunn
 from gpunn import layers
 from gpunn.trainer.plan import make_plan
-from helpers import assert_gradients_close, assert_same_training, numerical_gradient, numpy_backend, run_keras  # noqa: F401
+from helpers import (Repeat, assert_gradients_close, assert_same_training, numerical_gradient,  # noqa: F401
+                     numpy_backend, run_keras)
 
 HEADS = '''
 def build(keras, layers, dtype="float32", outputs_as="list"):
@@ -320,7 +321,7 @@ def test_several_outputs_from_generators_equal_arrays():
                     yield ((xw[part], xd[part]), {"main": y_main[part], "aux": y_main[part] * 2,
                                                   "kind": y_kind[part]}, w[part])
 
-            model.fit(_Repeat(batches), epochs=2, shuffle=False, verbose=0)
+            model.fit(Repeat(batches), epochs=2, shuffle=False, verbose=0)
         return model.get_weights(), model.predict((xw, xd), verbose=0)
 
     (weights_a, predict_a), (weights_b, predict_b) = run("arrays"), run("generator")
@@ -328,16 +329,6 @@ def test_several_outputs_from_generators_equal_arrays():
         np.testing.assert_array_equal(a, b)
     for a, b in zip(predict_a, predict_b):
         np.testing.assert_array_equal(a, b)
-
-
-class _Repeat:
-    """An iterable giving the generator's batches again for every epoch."""
-
-    def __init__(self, make):
-        self.make = make
-
-    def __iter__(self):
-        return self.make()
 
 
 def test_model_attributes_and_refusals_of_several_outputs():

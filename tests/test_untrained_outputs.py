@@ -10,7 +10,7 @@ import pytest
 
 import gpunn
 from gpunn import layers
-from helpers import assert_gradients_close, assert_same_training, numerical_gradient, run_keras
+from helpers import Repeat, assert_gradients_close, assert_same_training, numerical_gradient, run_keras
 
 SCRIPT = '''
 def build(keras, initial, outputs_as="list"):
@@ -198,21 +198,11 @@ def test_weights_per_output_from_a_generator_equal_arrays():
                     yield x[part], {"main": ya[part], "aux": -ya[part], "kind": yb[part]}, {"main": wa[part],
                                                                                            "kind": wb[part]}
 
-            model.fit(_Repeat(batches), epochs=2, shuffle=False, verbose=0)
+            model.fit(Repeat(batches), epochs=2, shuffle=False, verbose=0)
         return model.get_weights()
 
     for a, b in zip(run(False), run(True)):
         np.testing.assert_array_equal(a, b)
-
-
-class _Repeat:
-    """An iterable giving the generator's batches again for every epoch."""
-
-    def __init__(self, make):
-        self.make = make
-
-    def __iter__(self):
-        return self.make()
 
 
 def test_a_recompile_without_an_output_s_loss_leaves_that_output_untouched():

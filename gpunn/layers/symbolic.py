@@ -17,6 +17,8 @@ class SymbolicArithmetic:
     takes them (a subclassed model's call() writes them): the merge layers Add, Subtract and Multiply. With a
     number, NotImplemented (Python's TypeError): gpunn has no layer adding a constant."""
 
+    _is_symbolic = True  # how gpunn.ops functions tell a model's symbolic value from an array (gpunn/autodiff)
+
     def _merged(self, other, kind: str, reverse: bool = False):
         if not is_symbolic(other):
             return NotImplemented

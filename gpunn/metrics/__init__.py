@@ -22,6 +22,7 @@ from .base import Metric
 from .confusion import AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives, TruePositives
 from .confusion_at import PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity
 from .f_score import F1Score, FBetaScore
+from .function_metric import MeanMetricWrapper
 from .functions import (binary_accuracy, binary_crossentropy, binary_focal_crossentropy, categorical_accuracy,
                         categorical_crossentropy, categorical_focal_crossentropy, categorical_hinge, hinge, huber,
                         kl_divergence, log_cosh, mean_absolute_error, mean_absolute_percentage_error,
@@ -37,6 +38,7 @@ from .regression import (MeanAbsoluteError, MeanAbsolutePercentageError, MeanSqu
                          RootMeanSquaredError)
 
 __all__ = [
+    "MeanMetricWrapper",
     "Metric", "Mean", "PerSampleMean",
     "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
     "SparseTopKCategoricalAccuracy",

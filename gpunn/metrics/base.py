@@ -16,11 +16,13 @@ replay it without a host read or an allocation), and how the numbers are made fr
 from __future__ import annotations
 
 import collections
+import functools
 import re
 
 import numpy as np
 
 from ..ops.workspace import Workspace
+from . import user_metric
 from .state import StateLayout
 
 _host_ops = None
@@ -119,6 +121,8 @@ class Metric:
     def state_shapes(self, width: int | None) -> dict | None:
         """{name: shape} of the float64 state arrays for outputs ``width`` values wide (None while the width is
         unknown, for a metric whose state depends on it)."""
+        if user_metric.is_user_metric(self):
+            return user_metric.state_shapes(self)
         return {"total": (), "count": ()}
 
     def accumulate(self, ops, ws, y_true, predictions, state: dict, sample_weight=None) -> None:
@@ -127,14 +131,20 @@ class Metric:
         call with a given ``ws``. ``predictions`` (B, C) as the model outputs them; ``y_true`` in this metric's
         ``label_layout`` ((B, C), or (B,) class ids; (B,) for a one-unit output too); ``sample_weight``: None
         (as in ``fit``, where metrics stay unweighted) or (B,) weights of the predictions' dtype."""
-        raise NotImplementedError
+        if not user_metric.is_user_metric(self):
+            raise NotImplementedError
+        ops.run_python(functools.partial(user_metric.update, self, y_true, predictions, sample_weight, state))
 
     def finalize(self, state: dict):
         """The metric's value from host copies of its state: a float, or an array (per threshold or class)."""
-        raise NotImplementedError
+        if not user_metric.is_user_metric(self):
+            raise NotImplementedError
+        return user_metric.result(self, state)
 
     def check_layout(self, width: int, sparse_labels: bool) -> None:
         """Raise a clear error when this metric cannot take the compiled model's labels and output."""
+        if user_metric.is_user_metric(self):
+            return  # the user's update_state decides what it takes
         if self.label_layout == "dense" and sparse_labels and width != 1:
             raise ValueError(
                 f"metrics: {type(self).__name__} ({self.name!r}) compares labels shaped like the model's output, "
@@ -156,9 +166,20 @@ class Metric:
     def _constant(self, ws, role, value, dtype):
         return ws.constant(f"{self.name}.{role}", value, dtype)
 
+    # ---- Keras's API for a metric of the user's (user_metric.py) --------------------------------------------
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+        """A state variable for ``update_state`` to add into (``assign_add``) and ``result`` to read."""
+        return user_metric.add_user_variable(self, shape, initializer, dtype, aggregation, name)
+
+    def add_weight(self, shape=(), initializer="zeros", dtype=None, name=None):
+        """Keras's older name of ``add_variable``."""
+        return self.add_variable(shape=shape, initializer=initializer, dtype=dtype, name=name)
+
     # ---- where the state lives -----------------------------------------------------------------------------
     def _bind(self, binding: StateBinding) -> None:
         self._state = binding
+        if user_metric.is_user_metric(self):
+            user_metric.bind(self, binding.views)
 
     def _own_host_state(self, width: int) -> dict:
         """Views of a host state this metric owns, for ``width``-wide outputs: the one it has, or a host copy of
@@ -204,6 +225,8 @@ class Metric:
         binding = self._state
         if binding is not None:
             binding.ops.fill(0, binding.flat)
+        for variable in self.__dict__.get("_user_variables", []):
+            variable.assign(0)
 
     def reset_states(self) -> None:  # tf.keras 2 name
         self.reset_state()
@@ -218,7 +241,10 @@ class Metric:
 
     @property
     def variables(self) -> list:
-        """Host copies of the state arrays (Keras: the metric's variables), in declaration order."""
+        """Host copies of the state arrays (Keras: the metric's variables), in declaration order; a metric of the
+        user's: its variables."""
+        if user_metric.is_user_metric(self):
+            return list(self._user_variables)
         binding = self._state
         if binding is None:
             return []

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from .._registry import lookup
 from . import accuracy, confusion, confusion_at, f_score, loss_backed, probabilistic, reduction, regression
+from .. import custom_objects
 from .base import Metric, to_snake_case
+from .function_metric import MeanMetricWrapper
 
 CLASSES = [
     reduction.Mean,
@@ -103,16 +105,22 @@ def function_metric(fn) -> Metric | None:
 
 
 def function_by_name(name: str):
-    """The function Keras's deserialization finds for ``name``: ``keras.metrics``'s first, then the losses'."""
+    """The function Keras's deserialization finds for ``name``: the user's own (``custom_objects``) first, then
+    ``keras.metrics``'s, then the losses'."""
     from .. import losses
     from . import functions
+
+    custom = custom_objects.lookup(name)
+    if callable(custom):
+        return custom
 
     for module in (functions, losses):
         fn = getattr(module, name, None) if isinstance(name, str) and not name.startswith("_") else None
         if callable(fn) and not isinstance(fn, type) and fn in (_FUNCTIONS or _function_table()):
             return fn
-    raise ValueError(f"metrics: no metric function named {name!r}; gpunn has "
-                     f"{sorted({f.__name__ for f in _function_table()})}")
+    raise custom_objects.MissingCustomObjectError(
+        f"metrics: no metric function named {name!r}; gpunn has {sorted({f.__name__ for f in _function_table()})}. "
+        f"A function of the program that wrote the model goes in load_model(..., custom_objects={{{name!r}: ...}})")
 
 
 def name_means_function(name: str) -> bool:
@@ -135,6 +143,14 @@ def deserialize(config: dict) -> Metric:
     """A metric from ``{"class_name": ..., "config": {...}}`` (as ``serialize`` writes it)."""
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"metrics: expected a dict with 'class_name' and 'config', got {config!r}")
+    if config["class_name"] == "MeanMetricWrapper":
+        return MeanMetricWrapper.from_config(dict(config.get("config", {})))
+    if config["class_name"] not in BY_CLASS_NAME:  # a Metric class of the user's (custom_objects)
+        custom = custom_objects.lookup(config.get("registered_name"), config["class_name"])
+        if isinstance(custom, type) and issubclass(custom, Metric):
+            return custom.from_config(dict(config.get("config", {})))
+        with custom_objects.hint_on_unknown():
+            lookup("metrics", config["class_name"], BY_NAME)
     cls = BY_CLASS_NAME.get(config["class_name"]) or lookup("metrics", config["class_name"], BY_NAME)
     kwargs = dict(config.get("config", {}))
     if kwargs.get("name") is None and not cls.default_name:
@@ -162,9 +178,16 @@ def get(identifier, loss=None, output_units: int = 0, sparse_labels: bool = Fals
         if made is not None:
             return made
         name = getattr(identifier, "__name__", None)
-        if isinstance(name, str) and name.lower() in BY_NAME:
+        module = (getattr(identifier, "__module__", None) or "").split(".")[0]
+        if isinstance(name, str) and name.lower() in BY_NAME and module in ("gpunn", "keras", "tensorflow", "tf_keras"):
             return BY_NAME[name.lower()](name=name)
-        raise ValueError(f"metrics: unsupported callable {name or identifier!r}; gpunn runs its own metrics on the "
-                         f"device: use a gpunn.metrics class or one of {sorted(set(BY_NAME))}")
+        # a function of the user's (even one named like a built-in metric): Keras's MeanMetricWrapper of it
+        return MeanMetricWrapper(identifier)
+    if isinstance(identifier, str) and identifier.strip().lower().replace("-", "_") not in BY_NAME:
+        custom = custom_objects.lookup(identifier)  # a function or class of the user's, saved by name
+        if custom is not None:
+            return get(custom, loss, output_units, sparse_labels)
+        with custom_objects.hint_on_unknown():
+            lookup("metrics", identifier, {**BY_NAME, "accuracy": None, "acc": None})
     cls = lookup("metrics", identifier, {**BY_NAME, "accuracy": None, "acc": None})
     return cls(name=identifier)

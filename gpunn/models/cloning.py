@@ -8,7 +8,8 @@ from __future__ import annotations
 from ..layers.input_layer import InputLayer
 from . import keras_config
 from ..layers.shared_call import is_shared_call
-from .compile_config import compile_from_config, get_compile_config
+from ..custom_objects import custom_object_scope
+from .compile_config import compile_from_config, get_compile_config, users_objects
 from .sequential import Sequential
 
 __all__ = ["clone_model", "model_from_json"]
@@ -20,7 +21,8 @@ def model_from_json(json_string, custom_objects=None) -> Sequential:
     when the JSON records an input shape and compiled when it holds a ``compile_config``. ``custom_objects``:
     see ``keras_config.check_custom_objects``."""
     keras_config.check_custom_objects(custom_objects)
-    return keras_config.model_from_json_string(Sequential, json_string)
+    with custom_object_scope(custom_objects):
+        return keras_config.model_from_json_string(Sequential, json_string)
 
 
 def _clone_layer(layer):
@@ -94,5 +96,6 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     if model.compiled:
         # Keras: "If model compiled already then set same to cloned model" (compile_from_config): a new
         # optimizer, loss and metric objects from their configs (so no optimizer state or metric sums are shared).
-        compile_from_config(cloned, get_compile_config(model))
+        with custom_object_scope(users_objects(model)):  # the user's loss and metric functions, by name
+            compile_from_config(cloned, get_compile_config(model))
     return cloned

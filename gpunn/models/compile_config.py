@@ -2,6 +2,7 @@
 that says how the model was compiled."""
 from __future__ import annotations
 
+from .. import custom_objects
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
@@ -11,10 +12,16 @@ def serialize_metric(identifier):
     if isinstance(identifier, str):
         return identifier
     if isinstance(identifier, metrics_module.Metric):
-        return {"class_name": type(identifier).__name__, "config": identifier.get_config()}
+        cls = type(identifier)
+        if cls.__module__.split(".")[0] != "gpunn":  # a Metric class of the user's, found again by these
+            return {"module": cls.__module__, "class_name": cls.__name__, "config": identifier.get_config(),
+                    "registered_name": custom_objects.get_registered_name(cls)}
+        return {"class_name": cls.__name__, "config": identifier.get_config()}
     if metrics_module.registry.function_metric(identifier) is not None:
         # Keras's function objects, by name (the cosine_similarity loss and metric differ by their sign)
         return {"class_name": "function", "config": identifier.__name__}
+    if callable(identifier):  # a function of the user's, by the name it is registered or known under
+        return {"class_name": "function", "config": custom_objects.get_registered_name(identifier)}
     return getattr(identifier, "__name__", str(identifier))
 
 
@@ -24,7 +31,9 @@ def deserialize_metric(item):
     if isinstance(item, dict):
         classes = {c.__name__: c for c in vars(metrics_module).values()
                    if isinstance(c, type) and issubclass(c, metrics_module.Metric)}
-        return classes[item["class_name"]](**item["config"])
+        if item["class_name"] in classes and item["class_name"] != "MeanMetricWrapper":
+            return classes[item["class_name"]](**item["config"])
+        return metrics_module.deserialize(item)  # a wrapped function, or a Metric class of the user's
     return item
 
 
@@ -36,6 +45,37 @@ def map_nested(function, value):
     if isinstance(value, (list, tuple)):
         return [map_nested(function, item) for item in value]
     return None if value is None else function(value)
+
+
+def users_objects(model) -> dict:
+    """{name: object} of the functions and classes of the user's that a model's compile config names by name
+    (its loss functions and Loss classes, its metric functions), so that a config of the model can be compiled
+    again in this program (``clone_model``)."""
+    found: dict = {}
+
+    def note(obj):
+        if obj is not None and str(getattr(obj, "__module__", "")).split(".")[0] != "gpunn":
+            found[custom_objects.get_registered_name(obj)] = obj
+            found.setdefault(getattr(obj, "__name__", ""), obj)
+
+    def loss(value):
+        if isinstance(value, losses_module.FunctionLoss):
+            note(value.fn)
+        elif isinstance(value, losses_module.Loss):
+            note(type(value))
+
+    def metric(value):
+        if isinstance(value, metrics_module.MeanMetricWrapper):
+            note(value._fn)
+        elif isinstance(value, metrics_module.Metric):
+            note(type(value))
+        elif callable(value) and not isinstance(value, type):
+            note(value)
+
+    map_nested(loss, model.loss)
+    map_nested(metric, model.metric_identifiers)
+    map_nested(metric, model.weighted_metric_identifiers)
+    return found
 
 
 def get_compile_config(model) -> dict:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 
 from .. import layers as layers_module
+from .. import losses, metrics
 from . import keras_file_config
 from .compile_config import compile_from_config
 
@@ -27,21 +28,28 @@ __all__ = ["sequential_config", "sequential_from_config", "model_to_json", "mode
 
 
 def check_custom_objects(custom_objects) -> None:
-    """Keras's ``custom_objects`` ({name: class or function}) for classes of a user's own: gpunn builds only its
-    own layers, losses, metrics and optimizers, so a mapping to anything else would be silently ignored;
-    it is refused by name instead. Entries that name gpunn's own objects (as scripts written for tf.keras pass
-    built-in classes) change nothing and are accepted."""
+    """Keras's ``custom_objects`` ({name: class or function}): the user's loss and metric functions, and their
+    Loss and Metric classes, are what a file may name beyond gpunn's own (``gpunn/custom_objects.py``). A layer,
+    optimizer or anything else of the user's would be silently ignored, since gpunn builds only its own; it is
+    refused by name instead. Entries naming gpunn's own objects (as scripts written for tf.keras pass built-in
+    classes) change nothing and are accepted."""
     if custom_objects is None:
         return
     if not isinstance(custom_objects, dict):
         raise TypeError(f"custom_objects: expected a dict {{name: class or function}} or None, got "
                         f"{type(custom_objects).__name__}")
-    foreign = sorted(name for name, obj in custom_objects.items()
-                     if not str(getattr(obj, "__module__", "")).split(".")[0] == "gpunn")
+    def usable(obj) -> bool:
+        if str(getattr(obj, "__module__", "")).split(".")[0] == "gpunn":
+            return True
+        if isinstance(obj, type):
+            return issubclass(obj, (losses.Loss, metrics.Metric))
+        return callable(obj)  # a loss or metric function
+
+    foreign = sorted(name for name, obj in custom_objects.items() if not usable(obj))
     if foreign:
-        raise ValueError(f"custom_objects: gpunn builds only its own layers, losses, metrics and optimizers; "
-                         f"it cannot use {foreign} (user-defined objects). Leave them out, or use gpunn's "
-                         "built-in equivalents")
+        raise ValueError(f"custom_objects: gpunn takes the user's loss and metric functions and Loss / Metric "
+                         f"classes; it cannot build {foreign} (classes of other kinds, such as layers). Leave them "
+                         "out, or use gpunn's built-in equivalents")
 
 
 def sequential_config(model) -> dict:

@@ -127,11 +127,14 @@ def _object_from_keras(value, kind: str, what: str):
         raise ValueError(f"{what}: {value!r} names no class")
     if class_name == "function":  # a Keras function (loss=keras.losses.mse): its name
         return value.get("config")
+    registered = value.get("registered_name")
     class_name = class_name.removeprefix("Custom>")  # tf.keras 2.11+ wrote built-in optimizers this way
     config = dict(value.get("config") or {})
     cls = _registries()[kind].get(class_name.lower())
     if cls is not None:
         config = _keep_supported(cls, config, f"{what} {class_name}")
+    elif isinstance(registered, str) and registered != class_name:  # a class of the user's, registered by name
+        return {"class_name": class_name, "config": config, "registered_name": registered}
     return {"class_name": class_name, "config": config}
 
 
@@ -335,8 +338,9 @@ def _wrap(value, kind: str, native: bool):
                 "registered_name": "function"}
     if not native or not isinstance(value, dict):
         return value
-    return {"module": _MODULES[kind], "class_name": value["class_name"], "config": value["config"],
-            "registered_name": None}
+    # a class of the user's keeps its module and registered name (Keras finds it by them)
+    return {"module": value.get("module", _MODULES[kind]), "class_name": value["class_name"],
+            "config": value["config"], "registered_name": value.get("registered_name")}
 
 
 def _dtype(name: str, native: bool):

@@ -11,6 +11,7 @@ from . import h5_format, keras_format
 from .compile_config import compile_from_config
 from .file_format import MODEL_FORMAT, NotAModelFileError, read_file
 from .file_kinds import KERAS, SAFETENSORS, file_kind
+from ..custom_objects import MissingCustomObjectError, custom_object_scope
 from .file_paths import check_load_path
 from .hdf5_io import read_checked
 from .keras_config import check_custom_objects
@@ -27,7 +28,7 @@ def _from_file(filepath: str, problem: str):
     file, not a bug to report from deep inside the layer that tripped on it."""
     try:
         yield
-    except NotAModelFileError:
+    except (NotAModelFileError, MissingCustomObjectError):  # the latter names what to pass to load_model
         raise
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
         detail = f"missing key {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
@@ -137,13 +138,18 @@ def _load_keras(contents, compile: bool):
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A model saved by ``model.save`` (any format) or by Keras (``.keras``, or tf.keras's ``.h5``): same layers,
-    weights and (if compiled) optimizer state. Nothing in any format is unpickled, and gpunn builds its own
-    classes only: ``custom_objects`` may name only gpunn's own objects (``keras_config.check_custom_objects``),
-    and ``safe_mode`` holds whatever its value (no code is ever deserialized)."""
+    weights and (if compiled) optimizer state. Nothing in any format is unpickled and no code is deserialized
+    (``safe_mode`` holds whatever its value): ``custom_objects`` ({name: function or class}) gives the user's
+    loss and metric functions and Loss / Metric classes a file names (``keras_config.check_custom_objects``)."""
     check_custom_objects(custom_objects)
     filepath = os.fsdecode(check_load_path(filepath))
     with open(filepath, "rb") as handle:
         data = handle.read()
+    with custom_object_scope(custom_objects):  # the user's loss and metric functions and classes, by name
+        return _load(filepath, data, compile)
+
+
+def _load(filepath: str, data: bytes, compile: bool):
     kind = file_kind(data)
     if kind == SAFETENSORS:
         return _load_safetensors(filepath, data, compile)

@@ -44,6 +44,14 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
     def on_host(self) -> bool:
         return self.xp is numpy
 
+    def run_python(self, function):
+        """Run ``function()``, Python code of a user's that computes with arrays of its own (a custom loss or
+        metric function): recorded as a host call, so a replay runs it again and a CUDA graph ends before it
+        (its temporaries come from the memory pool and must not be captured)."""
+        if self._tape is not None:
+            return self._tape.call(function)
+        return function()
+
     # ---- memory and transfers -------------------------------------------------------------------
     def asarray(self, data, dtype=None):
         """Device array from host or device data; no copy when it is already there with that dtype."""

@@ -56,10 +56,8 @@ def compute(plan, ops, workspaces, values, y, w, grad_scale: float, need_grad: b
             continue
         label = targets[output.target]
         scale = grad_scale if output.weight is None else grad_scale * output.weight
-        per_sample, dy, predicted = output.loss.compute(ops, workspaces(k), value, label, scale,
-                                                        output.takes_logits, need_grad)
         own = _own_weights(ops, workspaces(k), w, output.target)
-        _apply_sample_weights(ops, own, per_sample, dy)
+        per_sample, dy, predicted = _weighted_loss(output, ops, workspaces(k), value, label, scale, own, need_grad)
         parts.append((output, per_sample))
         predictions.append(predicted)
         labels.append(label)
@@ -91,11 +89,18 @@ def _own_weights(ops, ws, w, column: int):
     return own
 
 
+def _weighted_loss(output, ops, ws, value, label, scale, w, need_grad) -> tuple:
+    """(per-sample loss, gradient, predictions) of one output, its sample weights ``w`` applied."""
+    if output.loss.takes_sample_weights:  # a loss written as a function weighs its own values
+        return output.loss.compute(ops, ws, value, label, scale, output.takes_logits, need_grad, sample_weight=w)
+    per_sample, dy, predicted = output.loss.compute(ops, ws, value, label, scale, output.takes_logits, need_grad)
+    _apply_sample_weights(ops, w, per_sample, dy)
+    return per_sample, dy, predicted
+
+
 def _one_output(output, ops, workspaces, value, y, w, grad_scale, need_grad) -> BatchLoss:
     scale = grad_scale if output.weight is None else grad_scale * output.weight
-    per_sample, dy, predicted = output.loss.compute(ops, workspaces(0), value, y, scale, output.takes_logits,
-                                                    need_grad)
-    _apply_sample_weights(ops, w, per_sample, dy)
+    per_sample, dy, predicted = _weighted_loss(output, ops, workspaces(0), value, y, scale, w, need_grad)
     if output.weight is not None:
         ws = workspaces("total")
         per_sample = ops.multiply(per_sample, ws.constant("loss.weight0", output.weight, per_sample.dtype),

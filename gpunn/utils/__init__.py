@@ -1,5 +1,7 @@
 """Utilities, as ``keras.utils``."""
 from ..backend import clear_session
+from ..custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
+                              get_registered_object, register_keras_serializable)
 from ..random import set_random_seed
 from .file_utils import get_file
 from .model_visualization import model_to_dot, plot_model
@@ -8,5 +10,6 @@ from .numerical_utils import normalize
 from .py_dataset import PyDataset, Sequence
 from .sequence_utils import pad_sequences
 
-__all__ = ["to_categorical", "set_random_seed", "normalize", "clear_session", "PyDataset", "Sequence", "get_file",
+__all__ = ["CustomObjectScope", "custom_object_scope", "get_custom_objects", "get_registered_name",
+           "get_registered_object", "register_keras_serializable", "to_categorical", "set_random_seed", "normalize", "clear_session", "PyDataset", "Sequence", "get_file",
            "pad_sequences", "model_to_dot", "plot_model"]

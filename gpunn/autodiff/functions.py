@@ -1,0 +1,679 @@
+"""``keras.ops``'s functions for the functions users write (custom losses, metric functions), each with its
+gradient (``tensor.py``), on NumPy or CuPy arrays alike.
+
+Arguments may be Tensors, arrays or Python numbers; results are Tensors. Python numbers stay "weak" as in Keras
+(``x * 2.0`` keeps a float32 ``x`` float32). Gradients follow TensorFlow's conventions where they differ from
+JAX's at a tie or a kink: ``maximum`` / ``minimum`` give a tie's gradient to the first argument, ``abs`` and
+``relu`` have gradient 0 at 0, ``clip`` passes the gradient where the value is inside the bounds or on them,
+``max`` / ``min`` share it equally between tied elements, and ``round``, ``floor``, ``sign`` and comparisons
+have none.
+"""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from .tensor import Tensor, array_module
+
+EPSILON = 1e-7  # Keras's backend epsilon
+
+
+# ---- plumbing -----------------------------------------------------------------------------------------------------
+
+def _value(x, xp=np):
+    """The array (or Python number) behind ``x``."""
+    if isinstance(x, Tensor):
+        return x.value
+    if isinstance(x, (list, tuple)):
+        return xp.asarray([_value(item, xp) for item in x])
+    if getattr(x, "_is_symbolic", False):
+        raise TypeError("gpunn.ops functions compute on arrays; on a symbolic model tensor, use a layer instead")
+    return x
+
+
+def _needs(x) -> bool:
+    return isinstance(x, Tensor) and x.requires_grad
+
+
+def _shape(x) -> tuple:
+    return tuple(np.shape(x.value if isinstance(x, Tensor) else x))
+
+
+def _unbroadcast(xp, grad, shape: tuple):
+    """``grad`` summed back to ``shape`` (the inverse of broadcasting an operand of that shape)."""
+    if tuple(grad.shape) == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _make(out, inputs: list, rules: list) -> Tensor:
+    """A Tensor of ``out`` computed from ``inputs``; ``rules[i](grad)`` is d/d inputs[i] of sum(grad * out),
+    already of inputs[i]'s shape. Inputs that need no gradient are left out of the record."""
+    kept = [(x, rule) for x, rule in zip(inputs, rules) if _needs(x)]
+    if not kept:
+        return Tensor(out)
+    return Tensor(out, tuple(x for x, _ in kept), lambda grad: tuple(rule(grad) for _, rule in kept))
+
+
+def _unary(x, forward, derivative=None):
+    """f(x) element by element; ``derivative(xp, x, out)`` is f'(x) (None: no gradient)."""
+    xp = array_module(x)
+    value = xp.asarray(_value(x, xp))
+    out = forward(xp, value)
+    if derivative is None:
+        return Tensor(out)
+    return _make(out, [x], [lambda g: g * derivative(xp, value, out)])
+
+
+def _binary(a, b, forward, grad_a=None, grad_b=None):
+    """f(a, b) with broadcasting; ``grad_a(xp, g, va, vb, out)`` is the gradient for a before un-broadcasting."""
+    xp = array_module(a, b)
+    va, vb = _value(a, xp), _value(b, xp)
+    out = forward(xp, va, vb)
+    if not isinstance(out, xp.ndarray):
+        out = xp.asarray(out)
+    rules = [None if grad_a is None else lambda g: _unbroadcast(xp, grad_a(xp, g, va, vb, out), _shape(a)),
+             None if grad_b is None else lambda g: _unbroadcast(xp, grad_b(xp, g, va, vb, out), _shape(b))]
+    inputs = [x if rule is not None else None for x, rule in zip((a, b), rules)]
+    return _make(out, inputs, rules)
+
+
+def _axis_tuple(axis, ndim: int):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, (list, tuple)) else (axis,)
+    return tuple(sorted(int(a) % ndim for a in axes)) if ndim else ()
+
+
+def _expand_reduced(xp, grad, shape: tuple, axis, keepdims: bool):
+    """A gradient of a reduction, of the reduced shape, put back on ``shape`` (broadcast along the axes)."""
+    if not keepdims:
+        for a in _axis_tuple(axis, len(shape)):
+            grad = xp.expand_dims(grad, a)
+    return xp.broadcast_to(grad, shape)
+
+
+# ---- arithmetic ---------------------------------------------------------------------------------------------------
+
+def add(x1, x2):
+    return _binary(x1, x2, lambda xp, a, b: xp.add(a, b), lambda xp, g, a, b, o: g, lambda xp, g, a, b, o: g)
+
+
+def subtract(x1, x2):
+    return _binary(x1, x2, lambda xp, a, b: xp.subtract(a, b), lambda xp, g, a, b, o: g,
+                   lambda xp, g, a, b, o: -g)
+
+
+def multiply(x1, x2):
+    return _binary(x1, x2, lambda xp, a, b: xp.multiply(a, b), lambda xp, g, a, b, o: g * b,
+                   lambda xp, g, a, b, o: g * a)
+
+
+def divide(x1, x2):
+    return _binary(x1, x2, lambda xp, a, b: xp.true_divide(a, b), lambda xp, g, a, b, o: g / b,
+                   lambda xp, g, a, b, o: -g * o / b)
+
+
+true_divide = divide
+
+
+def divide_no_nan(x1, x2):
+    """x1 / x2, 0 where x2 is 0 (and no gradient there)."""
+    def forward(xp, a, b):
+        safe = xp.where(xp.asarray(b) == 0, 1, b)
+        return xp.where(xp.asarray(b) == 0, 0, xp.true_divide(a, safe))
+
+    def grad_a(xp, g, a, b, o):
+        return xp.where(xp.asarray(b) == 0, 0, g / xp.where(xp.asarray(b) == 0, 1, b))
+
+    def grad_b(xp, g, a, b, o):
+        return xp.where(xp.asarray(b) == 0, 0, -g * o / xp.where(xp.asarray(b) == 0, 1, b))
+
+    return _binary(x1, x2, forward, grad_a, grad_b)
+
+
+def negative(x):
+    return _unary(x, lambda xp, v: xp.negative(v), lambda xp, v, o: -1)
+
+
+def power(x1, x2):
+    def grad_exponent(xp, g, a, b, o):
+        base = xp.asarray(a)
+        return g * o * xp.log(xp.where(base > 0, base, 1))  # d/db a^b = a^b log a (0 where a <= 0, as TF)
+
+    return _binary(x1, x2, lambda xp, a, b: xp.power(a, b),
+                   lambda xp, g, a, b, o: g * b * xp.power(a, b - 1), grad_exponent)
+
+
+def square(x):
+    return _unary(x, lambda xp, v: xp.square(v), lambda xp, v, o: 2 * v)
+
+
+def sqrt(x):
+    return _unary(x, lambda xp, v: xp.sqrt(v), lambda xp, v, o: 0.5 / o)
+
+
+def rsqrt(x):
+    return _unary(x, lambda xp, v: 1 / xp.sqrt(v), lambda xp, v, o: -0.5 * o / v)
+
+
+def absolute(x):
+    return _unary(x, lambda xp, v: xp.abs(v), lambda xp, v, o: xp.sign(v))
+
+
+abs = absolute  # noqa: A001 (Keras's name)
+
+
+def exp(x):
+    return _unary(x, lambda xp, v: xp.exp(v), lambda xp, v, o: o)
+
+
+def expm1(x):
+    return _unary(x, lambda xp, v: xp.expm1(v), lambda xp, v, o: o + 1)
+
+
+def log(x):
+    return _unary(x, lambda xp, v: xp.log(v), lambda xp, v, o: 1 / v)
+
+
+def log1p(x):
+    return _unary(x, lambda xp, v: xp.log1p(v), lambda xp, v, o: 1 / (1 + v))
+
+
+def log2(x):
+    return _unary(x, lambda xp, v: xp.log2(v), lambda xp, v, o: 1 / (v * np.log(2.0)))
+
+
+def log10(x):
+    return _unary(x, lambda xp, v: xp.log10(v), lambda xp, v, o: 1 / (v * np.log(10.0)))
+
+
+def reciprocal(x):
+    return _unary(x, lambda xp, v: 1 / v, lambda xp, v, o: -o * o)
+
+
+def sin(x):
+    return _unary(x, lambda xp, v: xp.sin(v), lambda xp, v, o: xp.cos(v))
+
+
+def cos(x):
+    return _unary(x, lambda xp, v: xp.cos(v), lambda xp, v, o: -xp.sin(v))
+
+
+def tanh(x):
+    return _unary(x, lambda xp, v: xp.tanh(v), lambda xp, v, o: 1 - o * o)
+
+
+def cosh(x):
+    return _unary(x, lambda xp, v: xp.cosh(v), lambda xp, v, o: xp.sinh(v))
+
+
+def sinh(x):
+    return _unary(x, lambda xp, v: xp.sinh(v), lambda xp, v, o: xp.cosh(v))
+
+
+def maximum(x1, x2):
+    return _binary(x1, x2, lambda xp, a, b: xp.maximum(a, b), lambda xp, g, a, b, o: g * (xp.asarray(a) >= b),
+                   lambda xp, g, a, b, o: g * (xp.asarray(a) < b))
+
+
+def minimum(x1, x2):
+    return _binary(x1, x2, lambda xp, a, b: xp.minimum(a, b), lambda xp, g, a, b, o: g * (xp.asarray(a) <= b),
+                   lambda xp, g, a, b, o: g * (xp.asarray(a) > b))
+
+
+def clip(x, x_min, x_max):
+    xp = array_module(x, x_min, x_max)
+    value, low, high = xp.asarray(_value(x, xp)), _value(x_min, xp), _value(x_max, xp)
+    out = xp.clip(value, low, high)
+    return _make(out, [x], [lambda g: g * ((value >= low) & (value <= high))])
+
+
+def where(condition, x1=None, x2=None):
+    if x1 is None and x2 is None:
+        return nonzero(condition)
+    xp = array_module(condition, x1, x2)
+    mask = xp.asarray(_value(condition, xp)).astype(bool)
+    out = xp.where(mask, _value(x1, xp), _value(x2, xp))
+    return _make(out, [x1, x2], [lambda g: _unbroadcast(xp, xp.where(mask, g, 0), _shape(x1)),
+                                 lambda g: _unbroadcast(xp, xp.where(mask, 0, g), _shape(x2))])
+
+
+def nonzero(x):
+    xp = array_module(x)
+    return tuple(Tensor(i) for i in xp.nonzero(_value(x, xp)))
+
+
+# ---- without a gradient ---------------------------------------------------------------------------------------
+
+def _no_gradient(function):
+    """NumPy's or CuPy's ``function`` of the arrays, as a Tensor without a gradient."""
+    def op(*args):
+        xp = array_module(*args)
+        return Tensor(getattr(xp, function)(*(_value(arg, xp) for arg in args)))
+    op.__name__ = function
+    return op
+
+
+sign = _no_gradient("sign")
+floor = _no_gradient("floor")
+ceil = _no_gradient("ceil")
+isnan = _no_gradient("isnan")
+isinf = _no_gradient("isinf")
+isfinite = _no_gradient("isfinite")
+logical_not = _no_gradient("logical_not")
+
+
+def round(x, decimals=0):  # noqa: A001 (Keras's name)
+    xp = array_module(x)
+    return Tensor(xp.round(_value(x, xp), decimals))
+
+
+equal = _no_gradient("equal")
+not_equal = _no_gradient("not_equal")
+greater = _no_gradient("greater")
+greater_equal = _no_gradient("greater_equal")
+less = _no_gradient("less")
+less_equal = _no_gradient("less_equal")
+logical_and = _no_gradient("logical_and")
+logical_or = _no_gradient("logical_or")
+logical_xor = _no_gradient("logical_xor")
+
+
+def argmax(x, axis=None, keepdims=False):
+    xp = array_module(x)
+    return Tensor(xp.argmax(_value(x, xp), axis=axis, keepdims=keepdims))
+
+
+def argmin(x, axis=None, keepdims=False):
+    xp = array_module(x)
+    return Tensor(xp.argmin(_value(x, xp), axis=axis, keepdims=keepdims))
+
+
+def all(x, axis=None, keepdims=False):  # noqa: A001 (Keras's name)
+    xp = array_module(x)
+    return Tensor(xp.all(_value(x, xp), axis=axis, keepdims=keepdims))
+
+
+def any(x, axis=None, keepdims=False):  # noqa: A001 (Keras's name)
+    xp = array_module(x)
+    return Tensor(xp.any(_value(x, xp), axis=axis, keepdims=keepdims))
+
+
+def one_hot(x, num_classes, axis=-1, dtype=None):
+    xp = array_module(x)
+    ids = xp.asarray(_value(x, xp)).astype(np.int64)
+    out = (ids[..., None] == xp.arange(num_classes)).astype(dtype or "float32")
+    return Tensor(xp.moveaxis(out, -1, axis) if axis != -1 else out)
+
+
+def stop_gradient(variable):
+    return Tensor(_value(variable))
+
+
+# ---- reductions ---------------------------------------------------------------------------------------------------
+
+def _axis_argument(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def sum(x, axis=None, keepdims=False):  # noqa: A001 (Keras's name)
+    xp = array_module(x)
+    axis = _axis_argument(axis)
+    value = xp.asarray(_value(x, xp))
+    out = xp.sum(value, axis=axis, keepdims=keepdims)
+    return _make(out, [x], [lambda g: _expand_reduced(xp, g, value.shape, axis, keepdims)])
+
+
+def mean(x, axis=None, keepdims=False):
+    xp = array_module(x)
+    axis = _axis_argument(axis)
+    value = xp.asarray(_value(x, xp))
+    if value.dtype.kind in "iub":  # Keras's mean of integers is a float
+        value = value.astype("float32")
+    out = xp.mean(value, axis=axis, keepdims=keepdims)
+    count = builtins.max(1, int(np.prod([value.shape[a] for a in _axis_tuple(axis, value.ndim)])))
+    return _make(out, [x], [lambda g: _expand_reduced(xp, g, value.shape, axis, keepdims) / count])
+
+
+def _chooser(x, axis, keepdims, function):
+    xp = array_module(x)
+    axis = _axis_argument(axis)
+    value = xp.asarray(_value(x, xp))
+    out = getattr(xp, function)(value, axis=axis, keepdims=keepdims)
+
+    def rule(g):
+        chosen = value == _expand_reduced(xp, out, value.shape, axis, keepdims)
+        ties = xp.sum(chosen, axis=axis, keepdims=True)
+        return _expand_reduced(xp, g, value.shape, axis, keepdims) * chosen / ties
+
+    return _make(out, [x], [rule])
+
+
+def max(x, axis=None, keepdims=False, initial=None):  # noqa: A001 (Keras's name)
+    return _chooser(x, axis, keepdims, "max")
+
+
+def min(x, axis=None, keepdims=False, initial=None):  # noqa: A001 (Keras's name)
+    return _chooser(x, axis, keepdims, "min")
+
+
+amax, amin = max, min
+
+
+def prod(x, axis=None, keepdims=False, dtype=None):
+    xp = array_module(x)
+    axis = _axis_argument(axis)
+    value = xp.asarray(_value(x, xp))
+    out = xp.prod(value, axis=axis, keepdims=keepdims)
+    # d prod / d x_i = prod / x_i (the product of the others; exact only where no factor is 0)
+    return _make(out, [x], [lambda g: _expand_reduced(xp, g * out, value.shape, axis, keepdims) / value])
+
+
+def var(x, axis=None, keepdims=False):
+    centred = subtract(x, mean(x, axis=axis, keepdims=True))
+    return mean(square(centred), axis=axis, keepdims=keepdims)
+
+
+def std(x, axis=None, keepdims=False):
+    return sqrt(var(x, axis=axis, keepdims=keepdims))
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    top = stop_gradient(max(x, axis=axis, keepdims=True))
+    total = log(sum(exp(subtract(x, top)), axis=axis, keepdims=True))
+    out = add(total, top)
+    return out if keepdims else squeeze(out, axis=axis)
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    if ord not in (None, 2, "fro", "euclidean"):
+        raise ValueError(f"ord: gpunn.ops.norm computes the Euclidean norm only (ord=None or 2), got {ord!r}")
+    return sqrt(sum(square(x), axis=axis, keepdims=keepdims))
+
+
+def cumsum(x, axis=None, dtype=None):
+    xp = array_module(x)
+    value = xp.asarray(_value(x, xp))
+    if axis is None:
+        return cumsum(reshape(x, (-1,)), axis=0)
+    out = xp.cumsum(value, axis=axis)
+    return _make(out, [x], [lambda g: xp.flip(xp.cumsum(xp.flip(g, axis), axis=axis), axis)])
+
+
+# ---- shapes -------------------------------------------------------------------------------------------------------
+
+def _reshaping(x, forward, back):
+    xp = array_module(x)
+    value = xp.asarray(_value(x, xp))
+    out = forward(xp, value)
+    return _make(out, [x], [lambda g: back(xp, g, value)])
+
+
+def reshape(x, newshape):
+    return _reshaping(x, lambda xp, v: xp.reshape(v, newshape), lambda xp, g, v: g.reshape(v.shape))
+
+
+def ravel(x):
+    return reshape(x, (-1,))
+
+
+def expand_dims(x, axis):
+    return _reshaping(x, lambda xp, v: xp.expand_dims(v, axis), lambda xp, g, v: g.reshape(v.shape))
+
+
+def squeeze(x, axis=None):
+    axis = _axis_argument(axis)
+    return _reshaping(x, lambda xp, v: xp.squeeze(v, axis=axis), lambda xp, g, v: g.reshape(v.shape))
+
+
+def transpose(x, axes=None):
+    def back(xp, g, v):
+        order = tuple(reversed(range(v.ndim))) if axes is None else tuple(int(a) % v.ndim for a in axes)
+        return xp.transpose(g, np.argsort(order))
+
+    return _reshaping(x, lambda xp, v: xp.transpose(v, axes), back)
+
+
+def broadcast_to(x, shape):
+    return _reshaping(x, lambda xp, v: xp.broadcast_to(v, shape), lambda xp, g, v: _unbroadcast(xp, g, v.shape))
+
+
+def get_item(x, key):
+    xp = array_module(x)
+    value = xp.asarray(_value(x, xp))
+    key = tuple(_value(k, xp) for k in key) if isinstance(key, tuple) else _value(key, xp)
+    out = value[key]
+
+    def rule(g):
+        full = xp.zeros(value.shape, dtype=g.dtype)
+        if hasattr(xp, "add") and hasattr(xp.add, "at"):
+            xp.add.at(full, key, g)  # repeated indices add up
+        else:  # CuPy
+            import cupyx
+
+            cupyx.scatter_add(full, key, g)
+        return full
+
+    return _make(out, [x], [rule])
+
+
+def concatenate(xs, axis=0):
+    xp = array_module(*xs)
+    values = [xp.asarray(_value(x, xp)) for x in xs]
+    out = xp.concatenate(values, axis=axis)
+    bounds = np.cumsum([v.shape[axis] for v in values])[:-1]
+    rules = [lambda g, k=k: xp.split(g, bounds, axis=axis)[k] for k in range(len(values))]
+    return _make(out, list(xs), rules)
+
+
+def stack(x, axis=0):
+    return concatenate([expand_dims(item, axis) for item in x], axis=axis)
+
+
+def tile(x, repeats):
+    xp = array_module(x)
+    value = xp.asarray(_value(x, xp))
+    out = xp.tile(value, repeats)
+    reps = (1,) * (out.ndim - len(np.atleast_1d(repeats))) + tuple(np.atleast_1d(repeats))
+    shape = (1,) * (out.ndim - value.ndim) + value.shape
+
+    def rule(g):
+        split = g.reshape([n for r, s in zip(reps, shape) for n in (r, s)])
+        return split.sum(axis=tuple(range(0, 2 * len(shape), 2))).reshape(value.shape)
+
+    return _make(out, [x], [rule])
+
+
+# ---- products -----------------------------------------------------------------------------------------------------
+
+def matmul(x1, x2):
+    def grad_a(xp, g, a, b, o):
+        b = xp.asarray(b)
+        return g @ xp.swapaxes(b, -1, -2) if b.ndim > 1 else xp.multiply.outer(g, b)
+
+    def grad_b(xp, g, a, b, o):
+        a = xp.asarray(a)
+        return xp.swapaxes(a, -1, -2) @ g if a.ndim > 1 else xp.multiply.outer(a, g)
+
+    return _binary(x1, x2, lambda xp, a, b: xp.matmul(a, b), grad_a, grad_b)
+
+
+def dot(x1, x2):
+    if _shape(x1) and _shape(x2) and len(_shape(x1)) <= 2 and len(_shape(x2)) <= 2:
+        return matmul(x1, x2) if len(_shape(x1)) == 2 or len(_shape(x2)) == 2 else sum(multiply(x1, x2))
+    return multiply(x1, x2)
+
+
+# ---- dtypes and constructors --------------------------------------------------------------------------------------
+
+def cast(x, dtype):
+    xp = array_module(x)
+    value = xp.asarray(_value(x, xp))
+    out = value.astype(dtype)
+    if np.dtype(dtype).kind != "f" or value.dtype.kind != "f":
+        return Tensor(out)  # integers and booleans carry no gradient
+    return _make(out, [x], [lambda g: g.astype(value.dtype)])
+
+
+def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
+    if isinstance(x, Tensor):
+        return x if dtype is None else cast(x, dtype)
+    xp = array_module(x)
+    value = xp.asarray(x)
+    if dtype is None and value.dtype == np.float64 and not isinstance(x, np.ndarray):
+        value = value.astype("float32")  # Keras's floatx for Python numbers
+    return Tensor(value if dtype is None else value.astype(dtype))
+
+
+def convert_to_numpy(x):
+    return x.numpy() if isinstance(x, Tensor) else np.asarray(x)
+
+
+def ones_like(x, dtype=None):
+    xp = array_module(x)
+    return Tensor(xp.ones_like(_value(x, xp), dtype=dtype))
+
+
+def zeros_like(x, dtype=None):
+    xp = array_module(x)
+    return Tensor(xp.zeros_like(_value(x, xp), dtype=dtype))
+
+
+def full_like(x, fill_value, dtype=None):
+    xp = array_module(x)
+    return Tensor(xp.full_like(_value(x, xp), fill_value, dtype=dtype))
+
+
+def ones(shape, dtype=None):
+    return Tensor(np.ones(shape, dtype=dtype or "float32"))
+
+
+def zeros(shape, dtype=None):
+    return Tensor(np.zeros(shape, dtype=dtype or "float32"))
+
+
+def arange(start, stop=None, step=1, dtype=None):
+    return Tensor(np.arange(start, stop, step, dtype=dtype))
+
+
+def shape(x) -> tuple:
+    return _shape(x)
+
+
+def ndim(x) -> int:
+    return len(_shape(x))
+
+
+def size(x) -> int:
+    return int(np.prod(_shape(x)))
+
+
+def is_tensor(x) -> bool:
+    return isinstance(x, Tensor)
+
+
+# ---- activations --------------------------------------------------------------------------------------------------
+
+def relu(x):
+    return _unary(x, lambda xp, v: xp.maximum(v, 0), lambda xp, v, o: v > 0)
+
+
+def sigmoid(x):
+    def forward(xp, v):  # stable on both sides: exp of a non-positive number only
+        e = xp.exp(-xp.abs(v))
+        return xp.where(v >= 0, 1 / (1 + e), e / (1 + e))
+
+    return _unary(x, forward, lambda xp, v, o: o * (1 - o))
+
+
+def softplus(x):
+    return _unary(x, lambda xp, v: xp.logaddexp(v, 0), lambda xp, v, o: 1 / (1 + xp.exp(-v)))
+
+
+def softsign(x):
+    return _unary(x, lambda xp, v: v / (1 + xp.abs(v)), lambda xp, v, o: 1 / (1 + xp.abs(v)) ** 2)
+
+
+def silu(x):
+    return multiply(x, sigmoid(x))
+
+
+swish = silu
+
+
+def elu(x, alpha=1.0):
+    return _unary(x, lambda xp, v: xp.where(v > 0, v, alpha * xp.expm1(xp.minimum(v, 0))),
+                  lambda xp, v, o: xp.where(v > 0, 1, o + alpha))
+
+
+def leaky_relu(x, negative_slope=0.2):
+    return _unary(x, lambda xp, v: xp.where(v > 0, v, negative_slope * v),
+                  lambda xp, v, o: xp.where(v > 0, 1, negative_slope))
+
+
+def softmax(x, axis=-1):
+    shifted = subtract(x, stop_gradient(max(x, axis=axis, keepdims=True)))
+    e = exp(shifted)
+    return divide(e, sum(e, axis=axis, keepdims=True))
+
+
+def log_softmax(x, axis=-1):
+    shifted = subtract(x, stop_gradient(max(x, axis=axis, keepdims=True)))
+    return subtract(shifted, log(sum(exp(shifted), axis=axis, keepdims=True)))
+
+
+def log_sigmoid(x):
+    return negative(softplus(negative(x)))
+
+
+# ---- losses, as keras.ops computes them -----------------------------------------------------------------------
+
+def binary_crossentropy(target, output, from_logits=False):
+    """Element-wise, as ``keras.ops.binary_crossentropy`` (probabilities clipped to [eps, 1 - eps])."""
+    if from_logits:
+        # log(1 + e^x) - x * t, written stably: max(x, 0) - x t + log(1 + e^-|x|)
+        return add(subtract(relu(output), multiply(output, target)), softplus(negative(absolute(output))))
+    output = clip(output, EPSILON, 1 - EPSILON)
+    return negative(add(multiply(target, log(output)), multiply(subtract(1, target), log(subtract(1, output)))))
+
+
+def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """Per row, as ``keras.ops.categorical_crossentropy`` (rows normalised, then clipped)."""
+    if from_logits:
+        return negative(sum(multiply(target, log_softmax(output, axis=axis)), axis=axis))
+    output = divide(output, sum(output, axis=axis, keepdims=True))
+    output = clip(output, EPSILON, 1 - EPSILON)
+    return negative(sum(multiply(target, log(output)), axis=axis))
+
+
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    ids = cast(target, "int64")
+    if len(_shape(ids)) == len(_shape(output)) and _shape(ids)[-1] == 1:
+        ids = squeeze(ids, axis=-1)
+    return categorical_crossentropy(one_hot(ids, _shape(output)[axis], dtype=str(_value(output).dtype)), output,
+                                    from_logits=from_logits, axis=axis)
+
+
+# NumPy functions and ufuncs called on a Tensor (``np.mean(y_pred)``), sent to the functions above
+UFUNCS = {"add": add, "subtract": subtract, "multiply": multiply, "true_divide": divide, "divide": divide,
+          "negative": negative, "power": power, "square": square, "sqrt": sqrt, "absolute": absolute, "exp": exp,
+          "expm1": expm1, "log": log, "log1p": log1p, "log2": log2, "log10": log10, "sin": sin, "cos": cos,
+          "tanh": tanh, "maximum": maximum, "minimum": minimum, "equal": equal, "not_equal": not_equal,
+          "greater": greater, "greater_equal": greater_equal, "less": less, "less_equal": less_equal,
+          "logical_and": logical_and, "logical_or": logical_or, "logical_not": logical_not, "sign": sign,
+          "floor": floor, "ceil": ceil, "isnan": isnan, "isfinite": isfinite, "matmul": matmul}
+ARRAY_FUNCTIONS = {"mean": mean, "sum": sum, "max": max, "min": min, "amax": max, "amin": min, "prod": prod,
+                   "var": var, "std": std, "clip": clip, "where": where, "reshape": reshape, "squeeze": squeeze,
+                   "expand_dims": expand_dims, "transpose": transpose, "concatenate": concatenate, "stack": stack,
+                   "argmax": argmax, "argmin": argmin, "round": round, "around": round, "dot": dot,
+                   "all": all, "any": any, "cumsum": cumsum, "broadcast_to": broadcast_to, "tile": tile,
+                   "ones_like": ones_like, "zeros_like": zeros_like, "full_like": full_like, "shape": shape,
+                   "ndim": ndim, "size": size, "ravel": ravel}

@@ -1,0 +1,240 @@
+"""Tensors that remember how they were computed, so that a function a user writes with ``gpunn.ops`` (a custom
+loss, a metric function) can be differentiated.
+
+A ``Tensor`` holds a NumPy or CuPy array (``value``) and, when it was computed from tensors that need a
+gradient, the tensors it was computed from and how to send a gradient back to them (``_parents``,
+``_backward``). ``gradients(result, wrt)`` walks that record backwards (reverse-mode differentiation of the one
+evaluation that ran, as TensorFlow's GradientTape does). Every operation computes eagerly on the array's own
+device; nothing is compiled.
+
+Converting a tensor that needs a gradient to a NumPy array (``np.asarray``, a TensorFlow function, NumPy
+functions gpunn does not know) would drop its gradient without a word, so it raises instead, naming what to use.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+
+def array_module(*values):
+    """CuPy when any of ``values`` (arrays or Tensors) is a CuPy array, else NumPy."""
+    for value in values:
+        value = value.value if isinstance(value, Tensor) else value
+        if type(value).__module__.split(".")[0] == "cupy":
+            return sys.modules["cupy"]
+    return np
+
+
+class Tensor:
+    """An array and, if it needs a gradient, how it was computed."""
+
+    __array_priority__ = 1000  # NumPy hands ``array <op> tensor`` to the tensor's reflected operator
+
+    def __init__(self, value, parents: tuple = (), backward=None, requires_grad: bool | None = None):
+        self.value = value
+        self._parents = parents
+        self._backward = backward  # gradient of the output -> tuple of gradients, one per parent (None: none)
+        self.requires_grad = any(p.requires_grad for p in parents) if requires_grad is None else requires_grad
+
+    # ---- what it is -----------------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.value.shape)
+
+    @property
+    def dtype(self):
+        return self.value.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.value.ndim
+
+    @property
+    def size(self) -> int:
+        return int(self.value.size)
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def numpy(self) -> np.ndarray:
+        """The values on the host, without the gradient (as ``keras`` tensors' ``.numpy()``)."""
+        value = self.value
+        return value.get() if hasattr(value, "get") else np.asarray(value)
+
+    def __repr__(self) -> str:
+        return f"<gpunn Tensor shape={self.shape} dtype={self.dtype}>"
+
+    def __array__(self, dtype=None, copy=None):
+        if self.requires_grad:
+            raise TypeError(
+                "a gpunn Tensor that needs a gradient was converted to a NumPy array, which would drop its gradient "
+                "(a NumPy or TensorFlow function called on y_pred?): write the computation with gpunn.ops (keras.ops) "
+                "or gpunn.backend functions, or take .numpy() of a value meant to carry no gradient")
+        value = self.numpy()
+        return value if dtype is None else value.astype(dtype)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from . import functions
+
+        handler = functions.UFUNCS.get(ufunc.__name__)
+        if method != "__call__" or kwargs or handler is None:
+            if not any(isinstance(x, Tensor) and x.requires_grad for x in inputs):
+                values = [x.value if isinstance(x, Tensor) else x for x in inputs]
+                return Tensor(getattr(ufunc, method)(*values, **kwargs))
+            raise TypeError(f"numpy.{ufunc.__name__} ({method}) has no gradient in gpunn; use gpunn.ops")
+        return handler(*inputs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from . import functions
+
+        handler = functions.ARRAY_FUNCTIONS.get(func.__name__)
+        if handler is None:
+            raise TypeError(f"numpy.{func.__name__} has no gradient in gpunn; use the gpunn.ops function of that name")
+        return handler(*args, **kwargs)
+
+    def __float__(self) -> float:
+        return float(self.numpy())
+
+    def __int__(self) -> int:
+        return int(self.numpy())
+
+    def __bool__(self) -> bool:
+        return bool(self.numpy())
+
+    # ---- operators --------------------------------------------------------------------------------------------
+    def __add__(self, other):
+        from .functions import add
+        return add(self, other)
+
+    def __radd__(self, other):
+        from .functions import add
+        return add(other, self)
+
+    def __sub__(self, other):
+        from .functions import subtract
+        return subtract(self, other)
+
+    def __rsub__(self, other):
+        from .functions import subtract
+        return subtract(other, self)
+
+    def __mul__(self, other):
+        from .functions import multiply
+        return multiply(self, other)
+
+    def __rmul__(self, other):
+        from .functions import multiply
+        return multiply(other, self)
+
+    def __truediv__(self, other):
+        from .functions import divide
+        return divide(self, other)
+
+    def __rtruediv__(self, other):
+        from .functions import divide
+        return divide(other, self)
+
+    def __pow__(self, other):
+        from .functions import power
+        return power(self, other)
+
+    def __rpow__(self, other):
+        from .functions import power
+        return power(other, self)
+
+    def __neg__(self):
+        from .functions import negative
+        return negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        from .functions import absolute
+        return absolute(self)
+
+    def __matmul__(self, other):
+        from .functions import matmul
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        from .functions import matmul
+        return matmul(other, self)
+
+    def __getitem__(self, key):
+        from .functions import get_item
+        return get_item(self, key)
+
+    def __eq__(self, other):
+        from .functions import equal
+        return equal(self, other)
+
+    def __ne__(self, other):
+        from .functions import not_equal
+        return not_equal(self, other)
+
+    def __gt__(self, other):
+        from .functions import greater
+        return greater(self, other)
+
+    def __ge__(self, other):
+        from .functions import greater_equal
+        return greater_equal(self, other)
+
+    def __lt__(self, other):
+        from .functions import less
+        return less(self, other)
+
+    def __le__(self, other):
+        from .functions import less_equal
+        return less_equal(self, other)
+
+    def __and__(self, other):
+        from .functions import logical_and
+        return logical_and(self, other)
+
+    def __or__(self, other):
+        from .functions import logical_or
+        return logical_or(self, other)
+
+    def __invert__(self):
+        from .functions import logical_not
+        return logical_not(self)
+
+    __hash__ = object.__hash__
+
+    @property
+    def T(self):
+        from .functions import transpose
+        return transpose(self)
+
+
+def gradients(result: Tensor, wrt: list, seed) -> list:
+    """d(sum(seed * result)) / d(each of ``wrt``): the gradient of ``result`` weighted by ``seed`` (an array of
+    its shape) sent back through the record of how it was computed. A tensor of ``wrt`` that ``result`` does not
+    depend on gets None."""
+    order: list = []
+    seen: set = set()
+    stack = [(result, False)]
+    while stack:  # depth-first, iterative: a long chain of operations must not hit Python's recursion limit
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen or not node.requires_grad:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((parent, False) for parent in node._parents)
+    grads = {id(result): seed}
+    for node in reversed(order):  # each node after every node computed from it
+        grad = grads.get(id(node))
+        if grad is None or node._backward is None:
+            continue
+        for parent, part in zip(node._parents, node._backward(grad)):
+            if part is None or not parent.requires_grad:
+                continue
+            previous = grads.get(id(parent))
+            grads[id(parent)] = part if previous is None else previous + part
+    return [grads.get(id(t)) for t in wrt]

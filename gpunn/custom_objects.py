@@ -1,0 +1,121 @@
+"""Keras's registry of a user's own objects (keras/src/saving/object_registration.py): the losses and metric
+functions or classes a model file names but gpunn does not have. ``load_model(custom_objects=...)``,
+``custom_object_scope(...)`` and ``register_keras_serializable()`` make them known by name; the losses' and
+metrics' lookups consult them (``lookup``) before giving up with ``MissingCustomObjectError``.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+_GLOBAL_OBJECTS: dict = {}  # name -> object: register_keras_serializable and get_custom_objects()
+_GLOBAL_NAMES: dict = {}  # object -> its registered name ("package>name")
+_scopes = threading.local()
+
+
+class MissingCustomObjectError(ValueError):
+    """A file or config names a function or class of the user's that is not known here."""
+
+
+def get_custom_objects() -> dict:
+    """The global dict of custom objects, by name (Keras's ``get_custom_objects``): entries added to it are
+    found by every later load."""
+    return _GLOBAL_OBJECTS
+
+
+class CustomObjectScope:
+    """``with custom_object_scope({"name": object}):`` the objects are known by name inside the block (Keras's
+    ``CustomObjectScope``)."""
+
+    def __init__(self, *custom_objects):
+        for objects in custom_objects:
+            if objects is not None and not isinstance(objects, dict):
+                raise TypeError(f"custom_objects: expected dicts {{name: object}}, got {type(objects).__name__}")
+        self.custom_objects = {}
+        for objects in custom_objects:
+            self.custom_objects.update(objects or {})
+
+    def __enter__(self):
+        _stack().append(self.custom_objects)
+        return self
+
+    def __exit__(self, *exc):
+        _stack().pop()
+        return False
+
+
+custom_object_scope = CustomObjectScope
+
+
+def _stack() -> list:
+    if not hasattr(_scopes, "stack"):
+        _scopes.stack = []
+    return _scopes.stack
+
+
+def register_keras_serializable(package="Custom", name=None):
+    """Decorator registering a function or class under ``"package>name"`` (name: its own by default), as
+    Keras's: files then name it that way, and loading finds it without ``custom_objects``."""
+    def decorate(obj):
+        registered = f"{package}>{name or obj.__name__}"
+        if isinstance(obj, type) and not hasattr(obj, "get_config"):
+            raise ValueError(f"Cannot register a class that does not have a get_config() method: {obj!r}")
+        if registered in _GLOBAL_OBJECTS and _GLOBAL_OBJECTS[registered] is not obj:
+            raise ValueError(f"{registered!r} has already been registered to {_GLOBAL_OBJECTS[registered]!r}")
+        _GLOBAL_OBJECTS[registered] = obj
+        _GLOBAL_NAMES[obj] = registered
+        return obj
+
+    return decorate
+
+
+def get_registered_name(obj) -> str:
+    """The name a file gives ``obj``: its registered name, else its own."""
+    try:
+        return _GLOBAL_NAMES.get(obj, getattr(obj, "__name__", None) or type(obj).__name__)
+    except TypeError:  # unhashable
+        return getattr(obj, "__name__", None) or type(obj).__name__
+
+
+def get_registered_object(name, custom_objects=None, module_objects=None):
+    """The object known by ``name``: in the innermost scope first, then the global registry, then
+    ``custom_objects`` and ``module_objects``; None when none has it."""
+    for objects in reversed(_stack()):
+        if name in objects:
+            return objects[name]
+    for objects in (_GLOBAL_OBJECTS, custom_objects or {}, module_objects or {}):
+        if name in objects:
+            return objects[name]
+    return None
+
+
+def lookup(*names):
+    """The first object known by one of ``names`` (a registered name, then a plain one), or None."""
+    for name in names:
+        if isinstance(name, str):
+            found = get_registered_object(name)
+            if found is not None:
+                return found
+    return None
+
+
+def missing(kind: str, name: str) -> MissingCustomObjectError:
+    return MissingCustomObjectError(
+        f"{kind}: could not locate {name!r}, a function or class of the program that wrote the model; pass it to "
+        f"load_model(..., custom_objects={{{name!r}: ...}}) (or model_from_json, custom_object_scope), register it "
+        "with gpunn.saving.register_keras_serializable(), or load with compile=False")
+
+
+@contextlib.contextmanager
+def hint_on_unknown():
+    """An unknown-name ValueError raised in the block becomes a MissingCustomObjectError saying where the user's
+    own objects go (the name may be one of theirs, saved in a model file)."""
+    try:
+        yield
+    except MissingCustomObjectError:
+        raise
+    except ValueError as exc:
+        raise MissingCustomObjectError(
+            f"{exc} A function or class of the user's goes in load_model(..., custom_objects={{name: ...}}) (or "
+            "custom_object_scope, register_keras_serializable); load_model(..., compile=False) skips the "
+            "compile config.") from None

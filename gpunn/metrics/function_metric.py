@@ -1,0 +1,55 @@
+"""A metric given as a function ``fn(y_true, y_pred)`` of the user's, written with ``gpunn.ops`` or tf.keras's
+backend functions (``K.mean``, ``K.round``...): what Keras makes of it, a ``MeanMetricWrapper`` named after the
+function. Its values are averaged per sample, weighted when the metric is weighted; a function returning one
+value per batch counts once per batch, as Keras's ``Mean`` counts it (so a tf.keras-era ``recall_m`` reports the
+mean of its per-batch values, as it did there).
+
+The function runs on the batch's own arrays (NumPy or CuPy) as a host call of the step (``Ops.run_python``), its
+sums added into the metric's device state like any metric's.
+"""
+from __future__ import annotations
+
+import functools
+
+from .. import custom_objects
+from ..autodiff import user_functions
+from .base import Metric, divide_no_nan
+
+
+class MeanMetricWrapper(Metric):
+    """Keras's ``keras.metrics.MeanMetricWrapper(fn, name=None, dtype=None, **kwargs)``: the mean of
+    ``fn(y_true, y_pred, **kwargs)`` over the samples (or batches, for one value per batch) seen."""
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        if not callable(fn):
+            raise TypeError(f"fn: expected a function of (y_true, y_pred), got {type(fn).__name__}")
+        super().__init__(name=name or getattr(fn, "__name__", None), dtype=dtype)
+        self._fn = fn
+        self._fn_kwargs = kwargs
+
+    def state_shapes(self, width):
+        return {"total": (), "count": ()}
+
+    def check_layout(self, width, sparse_labels):
+        """Any layout: the function decides what it takes."""
+
+    def accumulate(self, ops, ws, y_true, predictions, state, sample_weight=None):
+        function = functools.partial(self._fn, **self._fn_kwargs) if self._fn_kwargs else self._fn
+        ops.run_python(functools.partial(user_functions.metric_step, f"metric {self.name!r}", function, y_true,
+                                         predictions, sample_weight, state["total"], state["count"]))
+
+    def finalize(self, state):
+        return float(divide_no_nan(state["total"], state["count"]))
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self._dtype, "fn": custom_objects.get_registered_name(self._fn),
+                **self._fn_kwargs}
+
+    @classmethod
+    def from_config(cls, config):
+        """The wrapper of the function the config names: the user's own (``custom_objects``), else gpunn's."""
+        from .registry import function_by_name
+
+        config = dict(config)
+        fn = config.pop("fn")
+        return cls(function_by_name(fn) if isinstance(fn, str) else fn, **config)

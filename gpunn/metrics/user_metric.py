@@ -1,0 +1,92 @@
+"""A Metric subclass of the user's, written as Keras's guides write one: state variables made with
+``add_variable`` / ``add_weight`` in ``__init__``, ``update_state(y_true, y_pred, sample_weight=None)`` adding
+into them with ``assign_add`` / ``assign`` and ``gpunn.ops`` functions, ``result()`` computing from them.
+
+Standalone, the variables hold host arrays of their own. Compiled into a model, they are views of the metric's
+part of the model's running-metrics buffer (``trainer/running_metrics.py``): ``update_state`` runs as a host
+call of the step (``Ops.run_python``) and writes there on the device, the buffer is zeroed at every reset (what
+Keras's default ``reset_state`` does), summed across ranks at epoch ends (Keras's default aggregation, "sum"),
+and ``result()`` is called on host copies of it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autodiff import Tensor
+from ..autodiff.functions import _value
+
+
+class MetricVariable(Tensor):
+    """A metric's state variable: a Tensor whose array is updated in place (``assign``, ``assign_add``,
+    ``assign_sub``), so that the same object reads whatever buffer the metric is bound to."""
+
+    def __init__(self, key: str, name: str, value):
+        super().__init__(value, requires_grad=False)
+        self.key, self.name = key, name
+
+    def _bind(self, array) -> None:
+        self.value = array
+
+    def assign(self, value):
+        self.value[...] = _value(value)
+        return self
+
+    def assign_add(self, delta):
+        self.value += _value(delta)
+        return self
+
+    def assign_sub(self, delta):
+        self.value -= _value(delta)
+        return self
+
+    def __repr__(self) -> str:
+        return f"<MetricVariable {self.name} shape={self.shape}>"
+
+
+def add_user_variable(metric, shape, initializer, dtype, aggregation, name) -> MetricVariable:
+    """A new state variable of ``metric`` (Keras's ``Metric.add_variable``)."""
+    from .. import initializers
+
+    if aggregation not in ("sum", "mean", "none", "only_first_replica"):
+        raise ValueError(f"aggregation: expected 'sum', 'mean', 'none' or 'only_first_replica', got {aggregation!r}")
+    if not hasattr(metric, "_state"):
+        raise RuntimeError("You forgot to call `super().__init__()` in the `__init__()` method of the metric "
+                           f"{type(metric).__name__}. Go add it!")
+    variables = metric.__dict__.setdefault("_user_variables", [])
+    shape = tuple(int(n) for n in np.atleast_1d(shape)) if np.ndim(shape) or shape != () else ()
+    if isinstance(initializer, (int, float)):
+        value = np.full(shape, initializer, dtype=np.float64)
+    else:
+        value = np.asarray(initializers.get(initializer or "zeros")(shape, "float64"), dtype=np.float64)
+    # state lives in float64, as every metric's does here (Keras: the metric's dtype, float32)
+    variable = MetricVariable(f"{len(variables)}.{name or 'variable'}", name or "variable", value)
+    variables.append(variable)
+    return variable
+
+
+def is_user_metric(metric) -> bool:
+    return bool(metric.__dict__.get("_user_variables"))
+
+
+def state_shapes(metric) -> dict:
+    return {v.key: v.shape for v in metric._user_variables}
+
+
+def bind(metric, views: dict) -> None:
+    for variable in metric._user_variables:
+        variable._bind(views[variable.key])
+
+
+def update(metric, y_true, y_pred, sample_weight, views) -> None:
+    """One batch into the state ``views``: the user's update_state on its variables bound to them."""
+    bind(metric, views)
+    metric.update_state(Tensor(y_true), Tensor(y_pred),
+                        sample_weight=None if sample_weight is None else Tensor(sample_weight))
+
+
+def result(metric, views: dict):
+    """The user's result() on host copies of the state: a float, or an array."""
+    bind(metric, {key: np.array(value, dtype=np.float64) for key, value in views.items()})
+    value = metric.result()
+    value = value.numpy() if isinstance(value, Tensor) else np.asarray(value, dtype=np.float64)
+    return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)

@@ -1,0 +1,25 @@
+"""``keras.saving``: loading and saving models and weights, and the registry of the user's own objects (loss and
+metric functions, Loss and Metric classes) that model files name (``custom_objects.py``)."""
+from __future__ import annotations
+
+from .custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
+                             get_registered_object, register_keras_serializable)
+from .models import load_model, save_model
+
+__all__ = ["load_model", "save_model", "save_weights", "load_weights", "register_keras_serializable",
+           "get_custom_objects", "custom_object_scope", "CustomObjectScope", "get_registered_name",
+           "get_registered_object"]
+
+
+def save_weights(model, filepath, overwrite=True, max_shard_size=None):
+    """``model.save_weights(filepath, overwrite)`` (Keras 3's function form)."""
+    if max_shard_size is not None:
+        raise ValueError("max_shard_size: gpunn writes one weights file; leave it None")
+    model.save_weights(filepath, overwrite=overwrite)
+
+
+def load_weights(model, filepath, skip_mismatch=False):
+    """``model.load_weights(filepath)`` (Keras 3's function form); every weight must fit."""
+    if skip_mismatch:
+        raise ValueError("skip_mismatch: gpunn loads every weight or none (a mismatch is an error); leave it False")
+    model.load_weights(filepath)

@@ -96,8 +96,16 @@ def check_same_length(x: np.ndarray, y: np.ndarray, y_argument: str = "y") -> No
 
 
 def check_targets(argument: str, y: np.ndarray, loss, output_shape: tuple, dtype: str) -> np.ndarray:
-    """Targets in the layout the loss wants: int class ids (B,) for sparse losses, else (B, *output_shape)."""
+    """Targets in the layout the loss wants: int class ids (B,) for sparse losses, else (B, *output_shape); a
+    loss written as a function (``takes_sample_weights``) reads them its own way and takes them as given (class
+    ids, wider rows), a one-unit output's (B,) seen as (B, 1)."""
     units = output_shape[-1]
+    if getattr(loss, "takes_sample_weights", False) and not loss.sparse_labels:
+        if y.ndim == 0:
+            raise ValueError(f"{argument}: expected one target per sample, got a scalar")
+        if tuple(output_shape) == (1,) and y.ndim == 1:
+            y = y.reshape(-1, 1)
+        return as_model_dtype(argument, y, dtype)
     if loss.sparse_labels:
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]

@@ -33,9 +33,13 @@ class Loss:
     fusable_activation: str | None = None
     sparse_labels = False
 
-    def __init__(self, from_logits=False, name=None, reduction="sum_over_batch_size"):
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None, from_logits=False):
+        """Keras's ``Loss(name=None, reduction=..., dtype=None)`` (a subclass of the user's passes these on);
+        ``dtype``: None or a float dtype (gpunn computes a loss in the model's dtype)."""
         if reduction not in ("sum_over_batch_size", "auto"):
             raise ValueError(f"reduction: only 'sum_over_batch_size' is supported, got {reduction!r}")
+        if dtype is not None and np.dtype(dtype).kind != "f":
+            raise ValueError(f"dtype: expected a floating dtype or None, got {dtype!r}")
         self.from_logits = bool(from_logits)
         self.name = name or _snake_name(type(self))
 
@@ -63,6 +67,11 @@ class Loss:
         batch's (B,) weights, given only to a loss that ``takes_sample_weights``."""
         if not self.takes_sample_weights:
             raise NotImplementedError
+        return self.weighted_compute(ops, ws, output, y_true, grad_scale, logits, need_grad, sample_weight)
+
+    def weighted_compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad, sample_weight):
+        """``compute`` of a loss that ``takes_sample_weights``: its ``call`` (even in a subclass of a built-in
+        loss, whose own ``compute`` it replaces), run and differentiated by ``gpunn/autodiff``."""
         return _run_function(self, self.call, False, ops, ws, output, y_true, grad_scale, need_grad, sample_weight)
 
     def per_sample(self, y_true, y_pred) -> np.ndarray:
@@ -71,6 +80,11 @@ class Loss:
 
         y_pred = np.asarray(y_pred, dtype=np.float64)
         y_true = np.asarray(y_true)
+        if self.takes_sample_weights:  # a loss written as a function takes y_true as given
+            ops = NumpyOps()
+            per_sample, _, _ = self.weighted_compute(ops, Workspace(ops), y_pred, y_true.astype(np.float64),
+                                                     1.0 / max(len(y_pred), 1), False, False, None)
+            return per_sample
         one_sample = y_pred.ndim == 1  # Keras reduces the last axis: a vector is one sample, its loss a scalar
         if one_sample:
             y_pred = y_pred.reshape(1, -1)
@@ -120,15 +134,15 @@ class FunctionLoss(Loss):
     (Keras's ``LossFunctionWrapper``): y_true and y_pred brought to the same rank, the values averaged per sample
     (or one value for the batch), and the gradient taken by ``gpunn/autodiff``."""
 
-    def __init__(self, fn, name=None, reduction="sum_over_batch_size"):
-        super().__init__(name=name or getattr(fn, "__name__", "loss"), reduction=reduction)
+    def __init__(self, fn, name=None, reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name=name or getattr(fn, "__name__", "loss"), reduction=reduction, dtype=dtype)
         self.fn = fn
 
     @property
     def takes_sample_weights(self) -> bool:
         return True
 
-    def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True, sample_weight=None):
+    def weighted_compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad, sample_weight):
         return _run_function(self, self.fn, True, ops, ws, output, y_true, grad_scale, need_grad, sample_weight)
 
     def get_config(self) -> dict:
@@ -257,6 +271,9 @@ def _fused_buffers(ws, output, need_grad):
 class BinaryCrossentropy(Loss):
     fusable_activation = "sigmoid"
 
+    def __init__(self, from_logits=False, name=None, reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype, from_logits=from_logits)
+
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         if logits:
             per_sample, probs, grad = _fused_buffers(ws, output, need_grad)
@@ -305,6 +322,9 @@ def _inside_clip_range(ops, ws, output):
 
 class CategoricalCrossentropy(Loss):
     fusable_activation = "softmax"
+
+    def __init__(self, from_logits=False, name=None, reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype, from_logits=from_logits)
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         if logits:

@@ -282,8 +282,8 @@ def test_two_outputs_match_numpy_and_their_captured_step_matches_eager(variant):
 
 
 def _train_with_a_custom_loss(backend, jit=False):
-    """A loss and a metric written with gpunn.ops / K, and a Metric subclass: each runs on the batch's CuPy
-    arrays as a host call between the step's graphs."""
+    """A loss and a metric written with gpunn.ops / K, a Metric subclass and a Layer subclass: each runs on the
+    batch's CuPy arrays as a host call between the step's graphs."""
     from gpunn import backend as K
     from gpunn import ops
 
@@ -307,19 +307,26 @@ def _train_with_a_custom_loss(backend, jit=False):
         def result(self):
             return ops.convert_to_tensor(self.hits)
 
+    class Gated(gpunn.layers.Layer):  # a layer of the user's: weights of its own, call() with gpunn.ops
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 32), initializer="glorot_uniform", name="w")
+            self.gate = self.add_weight(shape=(32,), initializer="zeros", name="gate")
+
+        def call(self, inputs):
+            return ops.relu(ops.matmul(inputs, self.w)) * ops.sigmoid(self.gate)
+
     (x, y), _ = gpunn.datasets.digits.load_data()
     x = x.reshape(len(x), -1).astype("float32") / 16
     targets = gpunn.utils.to_categorical(y, 10)
     with gpunn.use_backend(backend):
         gpunn.utils.set_random_seed(13)
-        model = gpunn.Sequential([gpunn.Input(shape=(64,)), layers.Dense(32, activation="relu"),
-                                  layers.Dense(10, activation="sigmoid")])
+        model = gpunn.Sequential([gpunn.Input(shape=(64,)), Gated(), layers.Dense(10, activation="sigmoid")])
         model.compile(optimizer="adam", loss=smooth_l1, metrics=[recall_m, Hits()], jit_compile=jit)
         history = model.fit(x, targets, batch_size=64, epochs=2, verbose=0)
         return model, history.history
 
 
-def test_custom_losses_and_metrics_match_numpy_and_replay_between_graphs():
+def test_custom_losses_metrics_and_layers_match_numpy_and_replay_between_graphs():
     import warnings
 
     from gpunn.trainer.train_step import GraphFallbackWarning

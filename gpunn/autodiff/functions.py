@@ -16,15 +16,29 @@ import numpy as np
 
 from .tensor import Tensor, array_module
 
-EPSILON = 1e-7  # Keras's backend epsilon
+_EPSILON = [1e-7]  # Keras's backend epsilon (K.set_epsilon changes it, as keras.config.set_epsilon does)
+
+
+def epsilon() -> float:
+    return _EPSILON[0]
 
 
 # ---- plumbing -----------------------------------------------------------------------------------------------------
 
+def _tensor(x):
+    """``x`` as a Tensor when it is one, or a weight of a layer (``layers/variable.py``: the Tensor its layer's
+    call is being differentiated with, else a constant); None for anything else."""
+    if isinstance(x, Tensor):
+        return x
+    as_tensor = getattr(x, "_autodiff_tensor", None)
+    return as_tensor() if as_tensor is not None else None
+
+
 def _value(x, xp=np):
     """The array (or Python number) behind ``x``."""
-    if isinstance(x, Tensor):
-        return x.value
+    tensor = _tensor(x)
+    if tensor is not None:
+        return tensor.value
     if isinstance(x, (list, tuple)):
         return xp.asarray([_value(item, xp) for item in x])
     if getattr(x, "_is_symbolic", False):
@@ -33,11 +47,13 @@ def _value(x, xp=np):
 
 
 def _needs(x) -> bool:
-    return isinstance(x, Tensor) and x.requires_grad
+    tensor = _tensor(x)
+    return tensor is not None and tensor.requires_grad
 
 
 def _shape(x) -> tuple:
-    return tuple(np.shape(x.value if isinstance(x, Tensor) else x))
+    tensor = _tensor(x)
+    return tuple(np.shape(tensor.value if tensor is not None else x))
 
 
 def _unbroadcast(xp, grad, shape: tuple):
@@ -56,7 +72,7 @@ def _unbroadcast(xp, grad, shape: tuple):
 def _make(out, inputs: list, rules: list) -> Tensor:
     """A Tensor of ``out`` computed from ``inputs``; ``rules[i](grad)`` is d/d inputs[i] of sum(grad * out),
     already of inputs[i]'s shape. Inputs that need no gradient are left out of the record."""
-    kept = [(x, rule) for x, rule in zip(inputs, rules) if _needs(x)]
+    kept = [(_tensor(x), rule) for x, rule in zip(inputs, rules) if _needs(x)]
     if not kept:
         return Tensor(out)
     return Tensor(out, tuple(x for x, _ in kept), lambda grad: tuple(rule(grad) for _, rule in kept))
@@ -69,7 +85,7 @@ def _unary(x, forward, derivative=None):
     out = forward(xp, value)
     if derivative is None:
         return Tensor(out)
-    return _make(out, [x], [lambda g: g * derivative(xp, value, out)])
+    return _make(out, [x], [lambda g: (g * derivative(xp, value, out)).astype(g.dtype, copy=False)])
 
 
 def _binary(a, b, forward, grad_a=None, grad_b=None):
@@ -373,8 +389,22 @@ def prod(x, axis=None, keepdims=False, dtype=None):
     axis = _axis_argument(axis)
     value = xp.asarray(_value(x, xp))
     out = xp.prod(value, axis=axis, keepdims=keepdims)
-    # d prod / d x_i = prod / x_i (the product of the others; exact only where no factor is 0)
-    return _make(out, [x], [lambda g: _expand_reduced(xp, g * out, value.shape, axis, keepdims) / value])
+
+    def rule(g):
+        # d prod / d x_i = the product of the other factors (exact where factors are 0, unlike prod / x_i): the
+        # reduced axes moved last and flattened, the products before and after each factor multiplied
+        axes = _axis_tuple(axis, value.ndim)
+        rest = [a for a in range(value.ndim) if a not in axes]
+        moved = xp.transpose(value, rest + list(axes))
+        flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+        ones = xp.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+        before = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+        after = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(flat, -1)[..., :-1]], axis=-1), axis=-1), -1)
+        others = (before * after).reshape(moved.shape)
+        others = xp.transpose(others, np.argsort(rest + list(axes)))
+        return _expand_reduced(xp, g, value.shape, axis, keepdims) * others
+
+    return _make(out, [x], [rule])
 
 
 def var(x, axis=None, keepdims=False):
@@ -394,9 +424,51 @@ def logsumexp(x, axis=None, keepdims=False):
 
 
 def norm(x, ord=None, axis=None, keepdims=False):
-    if ord not in (None, 2, "fro", "euclidean"):
-        raise ValueError(f"ord: gpunn.ops.norm computes the Euclidean norm only (ord=None or 2), got {ord!r}")
-    return sqrt(sum(square(x), axis=axis, keepdims=keepdims))
+    """Keras's ``ops.norm``: a vector norm (1-D, or an int axis: ord None/2, 1, inf, -inf or a number p), or a
+    matrix norm (2-D with axis None, or two axes: 'fro' / None, or 2, the largest singular value)."""
+    rank = len(_shape(x))
+    matrix = (axis is None and rank == 2) or (isinstance(axis, (list, tuple)) and len(axis) == 2)
+    if matrix:
+        if ord in (None, "fro"):
+            return sqrt(sum(square(x), axis=axis, keepdims=keepdims))
+        if ord == 2:
+            return _spectral_norm(x, axis, keepdims)
+        raise ValueError(f"ord: gpunn.ops.norm of a matrix takes None, 'fro' or 2, got {ord!r}")
+    if axis is None and rank != 1:
+        if ord not in (None, 2):
+            raise ValueError(f"ord: the norm of a {rank}-D array over all its axes takes None or 2, got {ord!r}")
+        return sqrt(sum(square(x), keepdims=keepdims))
+    if ord in (None, 2):
+        return sqrt(sum(square(x), axis=axis, keepdims=keepdims))
+    if ord == 1:
+        return sum(absolute(x), axis=axis, keepdims=keepdims)
+    if ord in (np.inf, float("inf")):
+        return max(absolute(x), axis=axis, keepdims=keepdims)
+    if ord in (-np.inf, float("-inf")):
+        return min(absolute(x), axis=axis, keepdims=keepdims)
+    if isinstance(ord, (int, float)) and not isinstance(ord, bool) and ord > 0:
+        return power(sum(power(absolute(x), ord), axis=axis, keepdims=keepdims), 1.0 / ord)
+    raise ValueError(f"ord: gpunn.ops.norm of a vector takes None, a positive number, inf or -inf, got {ord!r}")
+
+
+def _spectral_norm(x, axis, keepdims):
+    """The largest singular value over the two ``axis`` (the last two by default); its gradient u v^T."""
+    xp = array_module(x)
+    value = xp.asarray(_value(x, xp))
+    axes = (-2, -1) if axis is None else tuple(int(a) % value.ndim for a in axis)
+    moved = xp.moveaxis(value, axes, (-2, -1))
+    u, singular, vt = xp.linalg.svd(moved, full_matrices=False)
+    out = singular[..., 0]
+    if keepdims:
+        for a in sorted(a % value.ndim for a in axes):
+            out = xp.expand_dims(out, a)
+
+    def rule(g):
+        g = g.reshape(out.shape if not keepdims else singular[..., 0].shape)
+        outer = u[..., :, :1] * vt[..., :1, :]
+        return xp.moveaxis(g[..., None, None] * outer, (-2, -1), axes)
+
+    return _make(out, [x], [rule])
 
 
 def cumsum(x, axis=None, dtype=None):
@@ -495,21 +567,45 @@ def tile(x, repeats):
 # ---- products -----------------------------------------------------------------------------------------------------
 
 def matmul(x1, x2):
-    def grad_a(xp, g, a, b, o):
-        b = xp.asarray(b)
-        return g @ xp.swapaxes(b, -1, -2) if b.ndim > 1 else xp.multiply.outer(g, b)
+    """NumPy's matmul, 1-D operands included (promoted to a row / a column, as NumPy does, for the gradient)."""
+    xp = array_module(x1, x2)
+    a, b = xp.asarray(_value(x1, xp)), xp.asarray(_value(x2, xp))
+    out = xp.matmul(a, b)
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
 
-    def grad_b(xp, g, a, b, o):
-        a = xp.asarray(a)
-        return xp.swapaxes(a, -1, -2) @ g if a.ndim > 1 else xp.multiply.outer(a, g)
+    def promoted(g):  # the gradient of the output, with the axes a 1-D operand lost put back
+        if a.ndim == 1:
+            g = xp.expand_dims(g, -2 if b.ndim > 1 else 0)
+        if b.ndim == 1:
+            g = xp.expand_dims(g, -1)
+        return g
 
-    return _binary(x1, x2, lambda xp, a, b: xp.matmul(a, b), grad_a, grad_b)
+    def grad_a(g):
+        full = promoted(g) @ xp.swapaxes(b2, -1, -2)
+        return _unbroadcast(xp, full, a2.shape).reshape(a.shape)
+
+    def grad_b(g):
+        full = xp.swapaxes(a2, -1, -2) @ promoted(g)
+        return _unbroadcast(xp, full, b2.shape).reshape(b.shape)
+
+    return _make(out, [x1, x2], [grad_a, grad_b])
 
 
 def dot(x1, x2):
-    if _shape(x1) and _shape(x2) and len(_shape(x1)) <= 2 and len(_shape(x2)) <= 2:
-        return matmul(x1, x2) if len(_shape(x1)) == 2 or len(_shape(x2)) == 2 else sum(multiply(x1, x2))
-    return multiply(x1, x2)
+    """NumPy's (and Keras's) dot: a product with a scalar, the inner product of vectors, else a sum over x1's
+    last axis and x2's second-to-last (its only axis when 1-D)."""
+    rank_a, rank_b = len(_shape(x1)), len(_shape(x2))
+    if rank_a == 0 or rank_b == 0:
+        return multiply(x1, x2)
+    if rank_b <= 2:
+        return matmul(x1, x2)
+    # x2 of rank > 2: its second-to-last axis first, the rest flattened; one matmul; then the axes laid out
+    shape_b = _shape(x2)
+    order = [rank_b - 2] + [k for k in range(rank_b) if k != rank_b - 2]
+    flat = reshape(transpose(x2, order), (shape_b[-2], -1))
+    rest = tuple(shape_b[k] for k in order[1:])
+    return reshape(matmul(x1, flat), tuple(_shape(x1)[:-1]) + rest)
 
 
 # ---- dtypes and constructors --------------------------------------------------------------------------------------
@@ -641,7 +737,7 @@ def binary_crossentropy(target, output, from_logits=False):
     if from_logits:
         # log(1 + e^x) - x * t, written stably: max(x, 0) - x t + log(1 + e^-|x|)
         return add(subtract(relu(output), multiply(output, target)), softplus(negative(absolute(output))))
-    output = clip(output, EPSILON, 1 - EPSILON)
+    output = clip(output, epsilon(), 1 - epsilon())
     return negative(add(multiply(target, log(output)), multiply(subtract(1, target), log(subtract(1, output)))))
 
 
@@ -650,7 +746,7 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
     if from_logits:
         return negative(sum(multiply(target, log_softmax(output, axis=axis)), axis=axis))
     output = divide(output, sum(output, axis=axis, keepdims=True))
-    output = clip(output, EPSILON, 1 - EPSILON)
+    output = clip(output, epsilon(), 1 - epsilon())
     return negative(sum(multiply(target, log(output)), axis=axis))
 
 

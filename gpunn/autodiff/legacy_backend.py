@@ -10,17 +10,16 @@ import numpy as np
 from . import functions as F
 from .tensor import Tensor, array_module
 
-_EPSILON = [1e-7]
 FLOATX = "float32"
 
 
 def epsilon() -> float:
-    """The fuzz factor Keras's losses and metrics clip with (1e-7)."""
-    return _EPSILON[0]
+    """The fuzz factor Keras's losses and metrics clip with (1e-7; gpunn.ops's cross-entropies use it too)."""
+    return F.epsilon()
 
 
 def set_epsilon(value) -> None:
-    _EPSILON[0] = float(value)
+    F._EPSILON[0] = float(value)
 
 
 def floatx() -> str:

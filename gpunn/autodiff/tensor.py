@@ -18,8 +18,10 @@ import numpy as np
 
 
 def array_module(*values):
-    """CuPy when any of ``values`` (arrays or Tensors) is a CuPy array, else NumPy."""
+    """CuPy when any of ``values`` (arrays, Tensors or layer weights) is a CuPy array, else NumPy."""
     for value in values:
+        if not isinstance(value, Tensor) and hasattr(value, "_autodiff_tensor"):
+            value = value._autodiff_tensor()
         value = value.value if isinstance(value, Tensor) else value
         if type(value).__module__.split(".")[0] == "cupy":
             return sys.modules["cupy"]

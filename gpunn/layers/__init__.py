@@ -1,6 +1,7 @@
 """Layers with tf.keras names and meanings."""
 from __future__ import annotations
 
+from .. import custom_objects
 from .._registry import lookup
 from .activation import Activation
 from .activity_regularization import ActivityRegularization
@@ -16,6 +17,7 @@ from .gaussian_dropout import GaussianDropout
 from .gaussian_noise import GaussianNoise
 from .global_pooling import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D, GlobalMaxPooling1D
 from .identity import Identity
+from .lambda_layer import Lambda
 from .input_layer import Input, InputLayer
 from .layer_normalization import LayerNormalization
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
@@ -35,23 +37,32 @@ LAYER_CLASSES = {
     cls.__name__: cls
     for cls in (Activation, ActivityRegularization, Add, AlphaDropout, Average, BatchNormalization, Concatenate, Dense,
                 Dot, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise, GlobalAveragePooling1D,
-                GlobalMaxPooling1D, Identity, InputLayer, LayerNormalization, LeakyReLU, Maximum, Minimum, Multiply,
+                GlobalMaxPooling1D, Identity, InputLayer, Lambda, LayerNormalization, LeakyReLU, Maximum, Minimum, Multiply,
                 Normalization, PReLU, ReLU, Rescaling, Reshape, Softmax, SpatialDropout1D, Subtract,
                 UnitNormalization)
 }
 
 
 def deserialize(config: dict) -> Layer:
-    """A layer from ``{"class_name": ..., "config": ...}`` as written by a saved model."""
+    """A layer from ``{"class_name": ..., "config": ...}`` as written by a saved model; a class gpunn does not
+    have is looked up among the user's own (``gpunn.custom_objects``)."""
+    if str(config["class_name"]).lower() not in {k.lower() for k in LAYER_CLASSES}:
+        custom = custom_objects.lookup(config.get("registered_name"), config["class_name"])
+        if isinstance(custom, type) and issubclass(custom, Layer):
+            return custom.from_config(dict(config["config"]))
     cls = lookup("layer class_name", config["class_name"], {k.lower(): v for k, v in LAYER_CLASSES.items()})
     return cls.from_config(dict(config["config"]))
 
 
 def serialize(layer: Layer) -> dict:
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    cls = type(layer)
+    if cls.__module__.split(".")[0] != "gpunn":  # a layer class of the user's, found again by these
+        return {"module": cls.__module__, "class_name": cls.__name__, "config": layer.get_config(),
+                "registered_name": custom_objects.get_registered_name(cls)}
+    return {"class_name": cls.__name__, "config": layer.get_config()}
 
 
-__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "ActivityRegularization", "AlphaDropout",
+__all__ = ["Layer", "Input", "InputLayer", "Lambda", "Dense", "Activation", "ActivityRegularization", "AlphaDropout",
            "SpatialDropout1D", "UnitNormalization", "Dropout", "Flatten", "BatchNormalization",
            "LayerNormalization", "Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU", "Normalization", "Rescaling",
            "GaussianNoise", "GaussianDropout", "Reshape", "Identity", "Embedding", "GlobalAveragePooling1D",

@@ -14,8 +14,9 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import constraints, initializers, regularizers
+from ..autodiff import Tensor
 from ..ops.workspace import Workspace, Workspaces
-from . import masking, symbolic
+from . import masking, symbolic, user_layer
 from .calling import bind_standalone, call_layer, compute_dtype
 from .variable import Variable
 
@@ -97,7 +98,6 @@ def weight_property(name: str, doc: str = ""):
 
 
 class Layer:
-    has_weights = False
     # Masks (``masking.py``): Keras's flag for layers that pass the mask of their input on to their output, and
     # gpunn's for layers that compute with it (``mask_source`` is then the layer making it, set by the model).
     supports_masking = False
@@ -106,6 +106,11 @@ class Layer:
     # Counts every ``bind`` of every layer: a model whose count has not moved since it last looked knows, without
     # visiting its layers, that none of them was bound to another model's buffers.
     bindings_made = 0
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if user_layer.is_user_layer_class(cls):  # Keras's way: build() and call() of the user's (user_layer.py)
+            user_layer.adapt(cls)
 
     def __init__(self, name=None, dtype=None, trainable=True, input_shape=None, input_dim=None,
                  activity_regularizer=None, **kwargs):
@@ -140,8 +145,15 @@ class Layer:
     def trainable(self, value) -> None:
         self._trainable = check_trainable(value)
 
+    @property
+    def has_weights(self) -> bool:
+        return bool(self.weight_specs())
+
     # ---- construction -----------------------------------------------------------------------------
     def build(self, input_shape: tuple) -> None:
+        if user_layer.is_user_layer_class(type(self)):
+            user_layer.build_user_layer(self, input_shape)
+            return
         self.input_shape = tuple(input_shape)
         self.output_shape = self.compute_output_shape(self.input_shape)
         self.built = True
@@ -150,7 +162,27 @@ class Layer:
         return input_shape
 
     def weight_specs(self) -> list[WeightSpec]:
-        return []
+        return list(self.__dict__.get("_added_specs", []))  # a layer of the user's: those add_weight made
+
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True, regularizer=None,
+                   constraint=None, aggregation="none", overwrite_with_gradient=False, name=None):
+        """A weight of a layer of the user's (Keras's ``Layer.add_weight``), in ``__init__`` or ``build``: gpunn
+        keeps it in the model's flat buffers like any layer's and returns its Variable, which ``call`` computes
+        with. ``initializer``: None gives Glorot-uniform, as Keras gives a float weight."""
+        if dtype is not None and np.dtype(dtype).kind != "f":
+            raise ValueError(f"dtype: a weight of layer {self.name!r} is a floating-point array (gpunn keeps "
+                             f"weights in the model's float buffers), got {dtype!r}")
+        if overwrite_with_gradient:
+            raise ValueError("overwrite_with_gradient: not supported; gpunn's optimizers update every weight")
+        specs = self.__dict__.setdefault("_added_specs", [])
+        if name is None:
+            name = "variable" if not specs else f"variable_{len(specs)}"
+        if any(spec.name == name for spec in specs):
+            raise ValueError(f"name: layer {self.name!r} already has a weight {name!r}")
+        specs.append(WeightSpec(name, normalize_shape("shape", () if shape is None else shape) if shape != () else (),
+                                initializers.get(initializer), regularizers.get(regularizer),
+                                constraints.get(constraint), bool(trainable)))
+        return self.variable(name)
 
     def output_mask_source(self, source):
         """The layer making the mask of this layer's output, for an input whose mask ``source`` makes (None: no
@@ -186,6 +218,8 @@ class Layer:
     # ---- computation ------------------------------------------------------------------------------
     def forward(self, x, training: bool) -> tuple[Any, Backprop]:
         """(y, backprop): y written into this layer's workspace for x's batch size (see ``workspace``)."""
+        if user_layer.is_user_layer_class(type(self)):
+            return user_layer.forward(self, x, training)
         raise NotImplementedError
 
     def workspace(self, rows: int) -> Workspace:
@@ -287,6 +321,10 @@ class Layer:
         moving statistics). See ``calling.py``."""
         if symbolic.is_symbolic(inputs):  # the functional API: x = Dense(64)(inputs)
             return symbolic.call_symbolic(self, inputs, training, mask)
+        if isinstance(inputs, Tensor):  # inside a call() of the user's, being differentiated
+            raise TypeError(f"layer {self.name!r} was called inside another layer's call(); gpunn runs a layer of "
+                            "the user's that computes with gpunn.ops and weights of its own (add_weight), not one "
+                            "that calls other layers: build the model from the layers instead")
         if mask is not None:
             raise ValueError("mask: gpunn layers take no mask; leave mask=None")
         return call_layer(self, inputs, training)

@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from ..autodiff import Tensor
+
 
 class Variable:
     __slots__ = ("_layer", "_name", "_view_shape", "_read")
@@ -37,6 +39,9 @@ class Variable:
     def _array(self):
         if self._read is not None:
             return self._read()
+        traced = self._traced()
+        if traced is not None:  # inside a differentiated call(): the array that call computes with
+            return traced.value
         layer = self._layer
         array = layer.bound.weights.get(self._name)
         if array is None:
@@ -92,6 +97,8 @@ class Variable:
     def _converted(self, value):
         """``value`` on the weight's device and in its dtype, after checking its shape."""
         if isinstance(value, Variable):
+            value = value.value
+        if isinstance(value, Tensor):  # an assignment in a call(): its value, never differentiated (as in Keras)
             value = value.value
         ops = self._ops()
         target = self.value
@@ -160,8 +167,21 @@ class Variable:
             return f"<Variable path={self.path}, not built>"
         return f"<Variable path={self.path}, shape={value.shape}, dtype={value.dtype.name}, value={value}>"
 
+    # ---- in a call() differentiated by gpunn/autodiff (a layer of the user's: user_layer.py) ----------------
+    def _traced(self):
+        """The Tensor this weight is while its layer's call is being differentiated, else None."""
+        traced = getattr(self._layer, "_traced_weights", None)
+        return None if traced is None or self._read is not None else traced.get(self._name)
+
+    def _autodiff_tensor(self):
+        """The weight as gpunn.ops functions take it: the traced Tensor, else a constant of its value."""
+        traced = self._traced()
+        return traced if traced is not None else Tensor(self.value)
+
     # ---- as an array ----------------------------------------------------------------------------------
     def __array__(self, dtype=None, copy=None):
+        if self._traced() is not None and self._traced().requires_grad:
+            return self._traced().__array__(dtype)  # raises: the weight's gradient would be dropped
         value = self.value
         ops = self._ops()
         host = ops.to_numpy(value) if ops is not None else np.asarray(value)
@@ -175,7 +195,8 @@ class Variable:
         return self.shape[0]
 
     def __getitem__(self, index):
-        return self.value[index]
+        traced = self._traced()
+        return traced[index] if traced is not None else self.value[index]
 
     def __float__(self) -> float:
         return float(self._scalar())
@@ -192,17 +213,21 @@ class Variable:
         raise TypeError("A Keras Variable cannot be used as a boolean.")  # Keras's message
 
     def __neg__(self):
-        return -self.value
+        return -(self._traced() if self._traced() is not None else self.value)
 
     def __pos__(self):
-        return self.value
+        return self._traced() if self._traced() is not None else self.value
 
     def __abs__(self):
-        return abs(self.value)
+        return abs(self._traced() if self._traced() is not None else self.value)
 
 
 def _binary(name):
     def method(self, other):
+        traced = self._traced()
+        if traced is not None or isinstance(other, Variable) and other._traced() is not None:
+            # inside a differentiated call(): the arithmetic of Tensors, which keeps the weight's gradient
+            return getattr(self._autodiff_tensor(), name)(other)
         if isinstance(other, Variable):
             other = other.value
         return getattr(self.value, name)(other)

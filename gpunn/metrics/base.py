@@ -167,6 +167,12 @@ class Metric:
         return ws.constant(f"{self.name}.{role}", value, dtype)
 
     # ---- Keras's API for a metric of the user's (user_metric.py) --------------------------------------------
+    @property
+    def takes_labels_as_given(self) -> bool:
+        """A metric of the user's (its own update_state): it sees y_true as the data gave it, and its own
+        reset_state runs at every reset."""
+        return user_metric.is_user_metric(self)
+
     def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
         """A state variable for ``update_state`` to add into (``assign_add``) and ``result`` to read."""
         return user_metric.add_user_variable(self, shape, initializer, dtype, aggregation, name)
@@ -252,6 +258,10 @@ class Metric:
 
     def get_config(self) -> dict:
         return {"name": self.name, "dtype": self.dtype}
+
+    def copy(self) -> "Metric":
+        """A new metric of the same configuration, with a state of its own."""
+        return type(self).from_config(self.get_config())
 
     @classmethod
     def from_config(cls, config):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from .. import custom_objects
 from ..autodiff import user_functions
 from .base import Metric, divide_no_nan
@@ -30,12 +32,29 @@ class MeanMetricWrapper(Metric):
     def state_shapes(self, width):
         return {"total": (), "count": ()}
 
+    takes_labels_as_given = True
+
     def check_layout(self, width, sparse_labels):
         """Any layout: the function decides what it takes."""
 
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """One batch of host data, handed to the function as given (Keras's ``MeanMetricWrapper.update_state``)."""
+        state = self._own_host_state(None)
+        y_pred = np.asarray(y_pred)
+        weights = None if sample_weight is None else np.broadcast_to(
+            np.asarray(sample_weight, dtype=np.float64).reshape(-1), (len(y_pred),))
+        user_functions.metric_step(f"metric {self.name!r}", self._function(), np.asarray(y_true), y_pred, weights,
+                                   state["total"], state["count"])
+
+    def _function(self):
+        return functools.partial(self._fn, **self._fn_kwargs) if self._fn_kwargs else self._fn
+
+    def copy(self) -> "MeanMetricWrapper":
+        """A new wrapper of the same function object (no lookup by name)."""
+        return type(self)(self._fn, name=self.name, dtype=self._dtype, **self._fn_kwargs)
+
     def accumulate(self, ops, ws, y_true, predictions, state, sample_weight=None):
-        function = functools.partial(self._fn, **self._fn_kwargs) if self._fn_kwargs else self._fn
-        ops.run_python(functools.partial(user_functions.metric_step, f"metric {self.name!r}", function, y_true,
+        ops.run_python(functools.partial(user_functions.metric_step, f"metric {self.name!r}", self._function(), y_true,
                                          predictions, sample_weight, state["total"], state["count"]))
 
     def finalize(self, state):

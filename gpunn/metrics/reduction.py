@@ -3,6 +3,8 @@
 ``total / count`` (0 before any sample)."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .base import Metric, add_into, divide_no_nan
@@ -24,9 +26,34 @@ class Mean(Metric):
     def state_shapes(self, width):
         return {"total": (), "count": ()}
 
+    @property
+    def takes_labels_as_given(self) -> bool:
+        return self._own_update()
+
+    def _own_update(self) -> bool:
+        """A subclass of the user's whose update_state(y_true, y_pred) computes the values it averages."""
+        return type(self).update_state is not Mean.update_state
+
     def check_layout(self, width, sparse_labels):
-        raise ValueError(f"metrics: Mean ({self.name!r}) averages the values given to update_state(values); it "
-                         "cannot be compiled into a model as a metric of (y_true, y_pred) (nor can it in Keras)")
+        if not self._own_update():
+            raise ValueError(f"metrics: Mean ({self.name!r}) averages the values given to update_state(values); "
+                             "compiled into a model it needs update_state(y_true, y_pred) of a subclass (as in "
+                             "Keras)")
+
+    def accumulate(self, ops, ws, y_true, predictions, state, sample_weight=None):
+        """A subclass's update_state(y_true, y_pred, sample_weight), its values added into ``state`` (the model's
+        buffer), as one host call of the step."""
+        ops.run_python(functools.partial(self._update_into, state, y_true, predictions, sample_weight))
+
+    def _update_into(self, state, y_true, predictions, sample_weight) -> None:
+        from ..autodiff import Tensor
+
+        self._target = state
+        try:
+            self.update_state(Tensor(y_true), Tensor(predictions),
+                              sample_weight=None if sample_weight is None else Tensor(sample_weight))
+        finally:
+            self._target = None
 
     def update_state(self, values, sample_weight=None):
         """Keras's ``reduce_to_samplewise_values`` then sums: values of rank > 1 are averaged over their
@@ -47,7 +74,8 @@ class Mean(Metric):
                 weights = weights.mean(axis=tuple(range(1, weights.ndim)))
         if values.ndim > 1:
             values = values.mean(axis=tuple(range(1, values.ndim)))
-        state = self._own_host_state(None)
+        # a subclass's update inside a model's step adds into the model's buffer, else into its own host state
+        state = getattr(self, "_target", None) or self._own_host_state(None)
         state["total"] += values.sum()
         if weights is not None:
             state["count"] += weights.sum()

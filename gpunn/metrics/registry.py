@@ -123,6 +123,11 @@ def function_by_name(name: str):
         f"A function of the program that wrote the model goes in load_model(..., custom_objects={{{name!r}: ...}})")
 
 
+def knows_name(name: str) -> bool:
+    """Whether ``name`` is one of gpunn's metric names (else it may name a function or class of the user's)."""
+    return name.strip().lower().replace("-", "_") in {**BY_NAME, "accuracy": None, "acc": None}
+
+
 def name_means_function(name: str) -> bool:
     """Whether the metric name ``name`` gives what its function gives (``"mean_squared_error"`` does;
     ``"cosine_similarity"``, the metric, is the loss function's value negated; ``"huber"`` names no metric)."""

@@ -9,7 +9,7 @@ from ..layers.input_layer import InputLayer
 from . import keras_config
 from ..layers.shared_call import is_shared_call
 from ..custom_objects import custom_object_scope
-from .compile_config import compile_from_config, get_compile_config, users_objects
+from .compile_config import compile_like
 from .sequential import Sequential
 
 __all__ = ["clone_model", "model_from_json"]
@@ -96,6 +96,5 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     if model.compiled:
         # Keras: "If model compiled already then set same to cloned model" (compile_from_config): a new
         # optimizer, loss and metric objects from their configs (so no optimizer state or metric sums are shared).
-        with custom_object_scope(users_objects(model)):  # the user's loss and metric functions, by name
-            compile_from_config(cloned, get_compile_config(model))
+        compile_like(cloned, model)
     return cloned

@@ -26,6 +26,10 @@ def serialize_metric(identifier):
 
 
 def deserialize_metric(item):
+    if isinstance(item, str) and not metrics_module.registry.knows_name(item):
+        custom = custom_objects.lookup(item)  # the user's, found while load_model's custom objects are known
+        if custom is not None:
+            return custom
     if isinstance(item, dict) and item.get("class_name") == "function":
         return metrics_module.registry.function_by_name(item.get("config"))
     if isinstance(item, dict):
@@ -47,35 +51,31 @@ def map_nested(function, value):
     return None if value is None else function(value)
 
 
-def users_objects(model) -> dict:
-    """{name: object} of the functions and classes of the user's that a model's compile config names by name
-    (its loss functions and Loss classes, its metric functions), so that a config of the model can be compiled
-    again in this program (``clone_model``)."""
-    found: dict = {}
-
-    def note(obj):
-        if obj is not None and str(getattr(obj, "__module__", "")).split(".")[0] != "gpunn":
-            found[custom_objects.get_registered_name(obj)] = obj
-            found.setdefault(getattr(obj, "__name__", ""), obj)
+def compile_like(model, other) -> None:
+    """Compile ``model`` as ``other`` was compiled (``clone_model``): a new optimizer from its config, new loss and
+    metric objects, the user's functions and classes taken as they are (never looked up by name, where two may
+    share one, such as two lambdas)."""
+    config = get_compile_config(other)
 
     def loss(value):
         if isinstance(value, losses_module.FunctionLoss):
-            note(value.fn)
-        elif isinstance(value, losses_module.Loss):
-            note(type(value))
+            return losses_module.FunctionLoss(value.fn, name=value.name)
+        if isinstance(value, losses_module.Loss) and type(value).__module__.split(".")[0] != "gpunn":
+            return type(value).from_config(value.get_config())
+        return None if value is None else losses_module.get(losses_module.serialize(value))
 
     def metric(value):
-        if isinstance(value, metrics_module.MeanMetricWrapper):
-            note(value._fn)
-        elif isinstance(value, metrics_module.Metric):
-            note(type(value))
-        elif callable(value) and not isinstance(value, type):
-            note(value)
+        return value.copy() if isinstance(value, metrics_module.Metric) else value
 
-    map_nested(loss, model.loss)
-    map_nested(metric, model.metric_identifiers)
-    map_nested(metric, model.weighted_metric_identifiers)
-    return found
+    model.compile(
+        optimizer=optimizers_module.get(config["optimizer"]),
+        loss=map_nested(loss, other.loss),
+        loss_weights=config.get("loss_weights"),
+        metrics=map_nested(metric, other.metric_identifiers),
+        weighted_metrics=map_nested(metric, other.weighted_metric_identifiers) or None,
+        jit_compile=config.get("jit_compile", "auto"),
+        steps_per_execution=config.get("steps_per_execution", 1),
+    )
 
 
 def get_compile_config(model) -> dict:

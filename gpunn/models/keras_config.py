@@ -29,9 +29,9 @@ __all__ = ["sequential_config", "sequential_from_config", "model_to_json", "mode
 
 def check_custom_objects(custom_objects) -> None:
     """Keras's ``custom_objects`` ({name: class or function}): the user's loss and metric functions, and their
-    Loss and Metric classes, are what a file may name beyond gpunn's own (``gpunn/custom_objects.py``). A layer,
-    optimizer or anything else of the user's would be silently ignored, since gpunn builds only its own; it is
-    refused by name instead. Entries naming gpunn's own objects (as scripts written for tf.keras pass built-in
+    Loss, Metric and Layer classes, are what a file may name beyond gpunn's own (``gpunn/custom_objects.py``).
+    Any other class of the user's (an optimizer) would be silently ignored, since gpunn builds only its own; it
+    is refused by name instead. Entries naming gpunn's own objects (as scripts written for tf.keras pass built-in
     classes) change nothing and are accepted."""
     if custom_objects is None:
         return
@@ -42,14 +42,14 @@ def check_custom_objects(custom_objects) -> None:
         if str(getattr(obj, "__module__", "")).split(".")[0] == "gpunn":
             return True
         if isinstance(obj, type):
-            return issubclass(obj, (losses.Loss, metrics.Metric))
+            return issubclass(obj, (losses.Loss, metrics.Metric, layers_module.Layer))
         return callable(obj)  # a loss or metric function
 
     foreign = sorted(name for name, obj in custom_objects.items() if not usable(obj))
     if foreign:
-        raise ValueError(f"custom_objects: gpunn takes the user's loss and metric functions and Loss / Metric "
-                         f"classes; it cannot build {foreign} (classes of other kinds, such as layers). Leave them "
-                         "out, or use gpunn's built-in equivalents")
+        raise ValueError(f"custom_objects: gpunn takes the user's loss and metric functions and Loss / Metric / "
+                         f"Layer classes; it cannot build {foreign} (classes of other kinds, such as optimizers). "
+                         "Leave them out, or use gpunn's built-in equivalents")
 
 
 def sequential_config(model) -> dict:

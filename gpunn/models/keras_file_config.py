@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import inspect
 
-from .. import constraints, initializers, losses, metrics, optimizers, regularizers
+from .. import constraints, custom_objects, initializers, losses, metrics, optimizers, regularizers
 from .. import layers as layers_module
 from ..layers import wiring
 from ..optimizers import schedules
@@ -178,8 +178,23 @@ def _layer_from_keras(entry: dict, rank: int | None) -> tuple[dict, int | None]:
     classes = _registries()["layer"]
     cls = classes.get(str(class_name).lower())
     if cls is None:
-        raise ValueError(f"layer class {class_name!r}: gpunn has no such layer; it has "
-                         f"{sorted(c.__name__ for c in classes.values())}")
+        custom = custom_objects.lookup(entry.get("registered_name"), class_name)
+        if isinstance(custom, type) and issubclass(custom, layers_module.Layer):  # a layer class of the user's
+            config = dict(entry.get("config") or {})
+            if "dtype" in config:
+                config["dtype"] = dtype_name(config["dtype"])
+            config.pop("batch_input_shape", None)
+            own = _arguments(custom)
+            for key, value in list(config.items()):  # what Keras's Layer writes and gpunn's Layer does not take
+                unused = UNUSED_KERAS_ARGUMENTS.get(key)
+                if key not in own and (unused is _ANY or unused is not None and value in unused):
+                    del config[key]
+            return {"class_name": class_name, "config": config,
+                    "registered_name": entry.get("registered_name")}, None
+        raise ValueError(
+            f"layer class {class_name!r}: gpunn has no such layer; it has "
+            f"{sorted(c.__name__ for c in classes.values())}. A layer class of the user's goes in "
+            "load_model(..., custom_objects={name: class})")
     config = dict(entry.get("config") or {})
     what = f"layer {config.get('name', class_name)!r} ({class_name})"
     if "dtype" in config:
@@ -281,8 +296,14 @@ def _metric_from_keras(value):
     # ({"name": "accuracy", "fn": "sparse_categorical_accuracy"}): back to the name, which gpunn resolves as
     # tf.keras did ('accuracy' from the loss), or to the function's name.
     if isinstance(value, dict) and value.get("class_name") == "MeanMetricWrapper":
-        config = value.get("config") or {}
+        config = dict(value.get("config") or {})
         name, function = config.get("name"), config.get("fn")
+        if isinstance(function, dict) and function.get("class_name") == "function":  # Keras 3's form
+            function = config["fn"] = function.get("config")
+        extra = set(config) - {"name", "dtype", "fn"}
+        if isinstance(function, str) and (extra or not metrics.registry.name_means_function(function)):
+            # a function of the user's, or one given arguments: the wrapper itself, its function found by name
+            return {"class_name": "MeanMetricWrapper", "config": config}
         if name in ("accuracy", "acc") or not isinstance(function, str):
             return name
         return function
@@ -367,7 +388,7 @@ def _layer_to_keras(layer, dtype: str, native: bool) -> dict:
         kind = _object_kind(key)
         if kind is not None:
             config[key] = _wrap(value, kind, native)
-    entry = _wrap({"class_name": type(layer).__name__, "config": config}, "layer", native)
+    entry = _wrap(layers_module.serialize(layer) | {"config": config}, "layer", native)
     if native and layer.has_weights and layer.input_shape is not None:
         entry["build_config"] = {"input_shape": [None] + list(layer.input_shape)}
     return entry

@@ -248,7 +248,7 @@ def resolve_metric_objects(specs: list, units: list, sparse: list) -> list:
         for identifier in identifiers:
             metric = metrics_module.get(identifier, spec.loss, width, sparse_labels)
             if id(metric) in seen:
-                metric = type(metric).from_config(metric.get_config())
+                metric = metric.copy()
             seen.add(id(metric))
             metric.check_layout(width, sparse_labels)
             objects.append(metric)

@@ -92,7 +92,7 @@ def _own_weights(ops, ws, w, column: int):
 def _weighted_loss(output, ops, ws, value, label, scale, w, need_grad) -> tuple:
     """(per-sample loss, gradient, predictions) of one output, its sample weights ``w`` applied."""
     if output.loss.takes_sample_weights:  # a loss written as a function weighs its own values
-        return output.loss.compute(ops, ws, value, label, scale, output.takes_logits, need_grad, sample_weight=w)
+        return output.loss.weighted_compute(ops, ws, value, label, scale, output.takes_logits, need_grad, w)
     per_sample, dy, predicted = output.loss.compute(ops, ws, value, label, scale, output.takes_logits, need_grad)
     _apply_sample_weights(ops, w, per_sample, dy)
     return per_sample, dy, predicted

@@ -41,6 +41,7 @@ class TrainPlan:
     metric_names: list         # per metric, its name in the logs
     metric_weighted: list      # per metric, whether it takes the sample weights (compile's weighted_metrics)
     loss_names: list           # for several outputs, the names of their losses in the logs; else empty
+    labels_as_column: bool     # class ids given as a (samples, 1) column: the user's metrics see them so
     sparse_labels: object      # the label layout the plan was made for (a tuple per output for several)
     activity: frozenset = frozenset()  # indices of the layers with an activity_regularizer (trainer/activity.py)
 
@@ -66,7 +67,8 @@ def _fusable(loss, layer) -> bool:
     """Whether ``layer``'s activation can be left to ``loss`` (softmax / sigmoid + cross-entropy). An activity
     regularizer on an output layer penalises the activated output, which a fused loss never makes."""
     tail_act = getattr(getattr(layer, "activation", None), "name", None)
-    return (loss is not None and not loss.from_logits and loss.fusable_activation is not None
+    return (loss is not None and not loss.from_logits and not loss.takes_sample_weights
+            and loss.fusable_activation is not None
             and tail_act == loss.fusable_activation and isinstance(layer, (Dense, Activation))
             and layer.activity_regularizer is None)
 
@@ -134,8 +136,8 @@ def make_plan(model, sparse_labels) -> TrainPlan:
         has_constraints=any(s.constraint is not None and s.name in layer.bound.grads
                             for layer in layers for s in layer.weight_specs()),
         metrics=metrics, metric_outputs=metric_outputs, metric_names=metric_names, metric_weighted=metric_weighted,
-        loss_names=loss_names,
-        sparse_labels=flags if several else bool(sparse_labels),
+        loss_names=loss_names, labels_as_column=not several and sparse_labels == "column",
+        sparse_labels=flags if several else sparse_labels,
         activity=frozenset(i for i, layer in enumerate(layers) if layer.activity_regularizer is not None),
     )
 

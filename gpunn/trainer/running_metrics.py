@@ -41,7 +41,8 @@ class RunningMetrics:
     """
 
     def __init__(self, ops, metrics, comm, loss_name="loss", loss_tracker=None, output_width=None,
-                 loss_parts=(), metric_outputs=None, metric_names=None, output_widths=None, metric_weighted=None):
+                 loss_parts=(), metric_outputs=None, metric_names=None, output_widths=None, metric_weighted=None,
+                 labels_as_column=False):
         self.ops, self.metrics, self.comm = ops, list(metrics), comm
         self.loss_tracker = loss_tracker if loss_tracker is not None else Mean(name=loss_name)
         self.part_trackers = list(loss_parts)
@@ -50,6 +51,7 @@ class RunningMetrics:
         self.metric_weighted = list(metric_weighted) if metric_weighted is not None else [False] * len(self.metrics)
         self.names = [self.loss_tracker.name] + [t.name for t in self.part_trackers] + self.metric_names
         self._output_widths = output_widths
+        self.labels_as_column = labels_as_column
         self._workspaces = Workspaces(ops)  # per (batch rows, metric): each metric's scratch buffers
         self.layout = self.state = self._views = None
         self.count = 0  # samples and batches since reset, on the host (the loss's count is on the device)
@@ -70,6 +72,14 @@ class RunningMetrics:
         self._views = self.layout.views(self.state)
         self._own_layouts = [StateLayout([s]) for s in shapes]
         self._bind()
+        self._reset_users_metrics()
+
+    def _reset_users_metrics(self) -> None:
+        """A metric of the user's starts where its own reset_state puts it (Keras calls it before every epoch
+        and evaluation), on its variables bound to this buffer."""
+        for metric in self.metrics:
+            if metric.takes_labels_as_given:
+                metric.reset_state()
 
     def _bind(self) -> None:
         for index, owner in enumerate(self._owners):
@@ -81,6 +91,7 @@ class RunningMetrics:
         if self.state is not None:
             self.ops.fill(0, self.state)
             self._bind()
+            self._reset_users_metrics()
         self.count = 0
         self.batches = 0
 
@@ -122,6 +133,8 @@ class RunningMetrics:
                                                   start=first):
             predicted, labels = (predictions[k], y_true[k]) if several else (predictions, y_true)
             weights = None if not weighted else sample_weight[k] if isinstance(sample_weight, list) else sample_weight
+            if self.labels_as_column and metric.takes_labels_as_given:
+                labels = labels.reshape(-1, 1)
             metric.accumulate(ops, self._workspaces((n, i, weights is not None)), labels, predicted, self._views[i],
                               weights)
 
@@ -155,7 +168,7 @@ def running_metrics_for(plan, ops, comm, model) -> RunningMetrics:
     return RunningMetrics(ops, plan.metrics, comm, loss_tracker=getattr(model, "_loss_tracker", None),
                           loss_parts=model._loss_part_trackers(plan.loss_names), metric_outputs=plan.metric_outputs,
                           metric_names=plan.metric_names, output_widths=[o.width for o in plan.outputs],
-                          metric_weighted=plan.metric_weighted)
+                          metric_weighted=plan.metric_weighted, labels_as_column=plan.labels_as_column)
 
 
 class LazyLogs(Mapping):

@@ -221,6 +221,8 @@ class Trainer:
         """Whether the targets are class ids; for a model of several outputs, a tuple of the outputs' flags."""
         if self._several_outputs:
             return tuple(spec.loss is not None and bool(spec.loss.sparse_labels) for spec in self._output_specs)
+        if self.loss.sparse_labels and getattr(self, "_labels_as_column", False):
+            return "column"  # class ids, which the user's metrics see as the (samples, 1) column given
         return self.loss.sparse_labels or y.ndim == 1
 
     def _check_ranks_agree(self, comm, call: str, data: dict, **sections) -> None:
@@ -243,6 +245,8 @@ class Trainer:
             check_same_length(x, y, y_argument)
             return x, y
         y = as_numeric_array(y_argument, self._single_target(y_argument, y))
+        # class ids given as a column: a sparse loss takes them flat; the user's metrics see them as given
+        self._labels_as_column = bool(self.loss.sparse_labels and y.ndim == 2 and y.shape[1] == 1)
         check_same_length(x, y, y_argument)
         y = check_targets(y_argument, y, self.loss, self._calls[-1].output_shape, self.dtype)
         return x, y
@@ -263,7 +267,14 @@ class Trainer:
 
         def convert(k, name, value):
             output = trained[k]
-            return check_targets(name, as_numeric_array(name, value), specs[output].loss, shapes[output], self.dtype)
+            checked = check_targets(name, as_numeric_array(name, value), specs[output].loss, shapes[output],
+                                    self.dtype)
+            expected = () if specs[output].loss.sparse_labels else tuple(shapes[output])
+            if tuple(checked.shape[1:]) != expected:  # a loss of the user's, given targets of another shape
+                raise ValueError(f"{name}: expected targets of shape (samples, {', '.join(map(str, expected))}) "
+                                 f"for output {self.output_names[output]!r} (a model of several outputs takes "
+                                 f"each output's targets shaped like it), got shape {checked.shape}")
+            return checked
 
         return self._targets_layout().pack(argument, y, convert)
 

@@ -1,0 +1,147 @@
+"""A Layer subclass of the user's, written as Keras's guide "Making new layers and models via subclassing"
+writes one: weights made with ``add_weight`` (in ``__init__`` or ``build(input_shape)``), and ``call(inputs)``
+computing with ``gpunn.ops`` (``keras.ops``) functions and the array operators.
+
+gpunn wraps such a class when it is defined (``Layer.__init_subclass__``):
+
+- ``build(sample_shape)`` calls the user's ``build`` with Keras's batch shape ``(None, ...)``, then runs ``call``
+  once on a batch of ones to learn the output shape.
+- ``forward`` runs ``call`` on the batch's arrays (NumPy or CuPy) with the layer's weights as Tensors that
+  need a gradient (``gpunn/autodiff``), as one host call of the step (``Ops.run_python``); ``backprop`` sends
+  the output's gradient back through the record of that evaluation into the weight gradients and dx, as a
+  second host call. A replay runs both again, bit for bit; a CUDA graph ends before each.
+- Everything else (flat weight buffers, optimizers, regularizers and constraints given to ``add_weight``,
+  ``trainable``, configs, files) is any layer's.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+
+import numpy as np
+
+from ..autodiff import Tensor, gradients
+
+
+def is_user_layer_class(cls) -> bool:
+    """A class outside gpunn that defines ``call``."""
+    return cls.__module__.split(".")[0] != "gpunn" and any(
+        "call" in vars(klass) for klass in cls.__mro__ if klass.__module__.split(".")[0] != "gpunn")
+
+
+def adapt(cls) -> None:
+    """Wrap a user layer class's ``build`` (when it has one of its own) so that gpunn's build runs it."""
+    user_build = vars(cls).get("build")
+    if user_build is None or getattr(user_build, "_gpunn_wrapped", False):
+        return
+
+    @functools.wraps(user_build)
+    def build(self, input_shape):
+        build_user_layer(self, input_shape, functools.partial(user_build, self))
+
+    build._gpunn_wrapped = True
+    cls.build = build
+
+
+def _sample_shape(shape) -> tuple:
+    """gpunn passes sample shapes; a user's ``super().build(input_shape)`` passes Keras's, batch first."""
+    shape = tuple(shape)
+    return shape[1:] if shape and shape[0] is None else shape
+
+
+def build_user_layer(layer, input_shape, user_build=None) -> None:
+    """Build ``layer`` for samples of ``input_shape``: the weights made in ``__init__`` kept, those of an earlier
+    build made again by the user's ``build`` (given Keras's batch shape), the output shape found by one call."""
+    if getattr(layer, "_building", False):  # the user's build called super().build(input_shape)
+        return
+    sample = _sample_shape(input_shape)
+    specs = layer.__dict__.setdefault("_added_specs", [])
+    kept = layer.__dict__.setdefault("_specs_before_build", len(specs))
+    del specs[kept:]
+    layer._building = True
+    try:
+        if user_build is not None:
+            user_build((None,) + sample)
+    finally:
+        layer._building = False
+    layer.input_shape = sample
+    layer.output_shape = _output_sample_shape(layer, sample)
+    layer.built = True
+
+
+def _takes_training(layer) -> bool:
+    try:
+        parameters = inspect.signature(layer.call).parameters
+    except (TypeError, ValueError):
+        return False
+    return "training" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+def _call(layer, inputs: Tensor, training: bool) -> Tensor:
+    result = layer.call(inputs, training=training) if _takes_training(layer) else layer.call(inputs)
+    if not isinstance(result, Tensor):
+        result = Tensor(np.asarray(result)) if getattr(result, "_autodiff_tensor", None) is None else \
+            result._autodiff_tensor()
+    return result
+
+
+def _output_sample_shape(layer, sample: tuple) -> tuple:
+    """The shape of one sample of ``call``'s output, from a call on two samples of ones (weights of ones)."""
+    dtype = layer.dtype or "float32"
+    weights = {spec.name: np.ones(spec.shape, dtype=dtype) for spec in layer._added_specs}
+    layer._traced_weights = {name: Tensor(value) for name, value in weights.items()}
+    try:
+        with np.errstate(all="ignore"):
+            result = _call(layer, Tensor(np.ones((2,) + tuple(sample), dtype=dtype)), False)
+    finally:
+        layer._traced_weights = None
+    if result.ndim == 0 or result.shape[0] != 2:
+        raise ValueError(f"layer {layer.name!r}: call() returned shape {result.shape} for a batch of 2 samples; "
+                         "a layer returns one row per sample")
+    return tuple(result.shape[1:])
+
+
+def forward(layer, x, training: bool):
+    """(y, backprop) for gpunn's step: the user's call as a host call writing into the layer's workspace."""
+    rows = x.shape[0]
+    ws = layer.workspace(rows)
+    out = ws.buffer("call.output", (rows,) + tuple(layer.output_shape), x.dtype)
+    record: dict = {}
+    layer.ops.run_python(functools.partial(_forward, layer, x, training, out, record))
+
+    def backprop(dy, need_dx=True):
+        dx = ws.buffer("call.dx", x.shape, x.dtype) if need_dx else None
+        layer.ops.run_python(functools.partial(_backward, layer, dy, dx, record))
+        return dx
+
+    return out, backprop
+
+
+def _forward(layer, x, training, out, record) -> None:
+    inputs = Tensor(x, requires_grad=True)
+    grads = layer.bound.grads
+    weights = {name: Tensor(view, requires_grad=name in grads) for name, view in layer.bound.weights.items()}
+    layer._traced_weights = weights
+    try:
+        result = _call(layer, inputs, training)
+    finally:
+        layer._traced_weights = None
+    if tuple(result.shape) != tuple(out.shape):
+        raise ValueError(f"layer {layer.name!r}: call() returned shape {result.shape} for inputs of shape "
+                         f"{tuple(x.shape)}, where it returned (batch,) + {tuple(layer.output_shape)} when built")
+    out[...] = result.value
+    record.update(result=result, inputs=inputs, weights=weights)
+
+
+def _backward(layer, dy, dx, record) -> None:
+    result, inputs, weights = record["result"], record["inputs"], record["weights"]
+    names = [name for name in weights if name in layer.bound.grads]
+    found = gradients(result, [inputs] + [weights[name] for name in names], dy)
+    for name, grad in zip(names, found[1:]):
+        target = layer.bound.grads[name]
+        if grad is None:
+            target[...] = 0  # the output does not depend on this weight
+        else:
+            target[...] = grad
+    if dx is not None:
+        dx[...] = 0 if found[0] is None else found[0]

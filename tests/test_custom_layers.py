@@ -1,0 +1,215 @@
+"""Layers of the user's, as Keras's guide "Making new layers and models via subclassing" writes them: weights
+from add_weight (in __init__ or build), call() with keras.ops. Trained as Keras trains them (one Keras process
+for every case, files both ways), their gradients against finite differences in float64, replays against eager
+steps (bit for bit), and what they refuse."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gpunn
+from gpunn import layers
+from helpers import assert_gradients_close, assert_same_training, numerical_gradient, run_keras
+
+SCRIPT = '''
+def definitions(keras):
+    ops = keras.ops
+
+    class Linear(keras.layers.Layer):  # the guide's, its weights made in build()
+        def __init__(self, units=32, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal",
+                                     trainable=True, name="w")
+            self.b = self.add_weight(shape=(self.units,), initializer="zeros", trainable=True, name="b")
+
+        def call(self, inputs):
+            return ops.matmul(inputs, self.w) + self.b
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    class ScaledTanh(keras.layers.Layer):  # weights made in __init__, a penalty, element-wise and broadcasting
+        def __init__(self, width=4, **kwargs):
+            super().__init__(**kwargs)
+            self.width = width
+            self.scale = self.add_weight(shape=(width,), initializer="ones", regularizer="l2", name="scale")
+            self.shift = self.add_weight(shape=(1, width), initializer="zeros", name="shift")
+
+        def call(self, inputs):
+            return ops.tanh(inputs - self.shift) * self.scale + 0.1 * ops.square(inputs)
+
+        def get_config(self):
+            return {**super().get_config(), "width": self.width}
+
+    class RunningSum(keras.layers.Layer):  # the guide's ComputeSum: a non-trainable weight assigned in call
+        def build(self, input_shape):
+            self.total = self.add_weight(shape=(input_shape[-1],), initializer="zeros", trainable=False,
+                                         name="total")
+
+        def call(self, inputs):
+            self.total.assign_add(ops.sum(inputs, axis=0))
+            return inputs
+
+    return Linear, ScaledTanh, RunningSum
+
+
+def halve(x):  # a named function for a Lambda layer (files name it; custom_objects finds it)
+    return x * 0.5
+
+
+def run(keras, x, y, initial, tmp):
+    Linear, ScaledTanh, RunningSum = definitions(keras)
+    inputs = keras.Input(shape=(4,))
+    hidden = ScaledTanh(4, name="scaled")(keras.layers.Dense(4, name="dense")(inputs))
+    hidden = keras.layers.Lambda(halve, name="halve")(hidden)
+    outputs = Linear(1, name="linear")(RunningSum(name="running")(hidden))
+    model = keras.Model(inputs, outputs)
+    for layer in model.layers:
+        if layer.name in initial:
+            layer.set_weights(initial[layer.name])
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    model.save(tmp + "/model.keras")
+    return {"history": {k: [float(v) for v in values] for k, values in history.history.items()},
+            "weights": {layer.name: [w.tolist() for w in layer.get_weights()] for layer in model.layers},
+            "predict": model.predict(x, verbose=0).tolist()}
+'''
+
+KERAS_SIDE = SCRIPT + r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x, y = np.array(task["x"], dtype="float32"), np.array(task["y"], dtype="float32")
+initial = {name: [np.array(w, dtype="float32") for w in values] for name, values in task["initial"].items()}
+out = run(keras, x, y, initial, task["dir"] + "/keras")
+Linear, ScaledTanh, RunningSum = definitions(keras)
+mine = keras.saving.load_model(task["dir"] + "/gpunn/model.keras",
+                               custom_objects={"Linear": Linear, "ScaledTanh": ScaledTanh, "RunningSum": RunningSum,
+                                               "halve": halve})
+out["gpunn's file"] = mine.predict(x, verbose=0).tolist()
+# a lambda is written as Keras writes it (bytecode), which Keras loads with safe_mode=False
+mine = keras.saving.load_model(task["dir"] + "/gpunn/lambda.keras", safe_mode=False)
+out["gpunn's lambda"] = mine.predict(x, verbose=0).tolist()
+print(json.dumps(out))
+'''
+
+
+def _data(rows=40):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, 4)).astype("float32")
+    return x, (np.sin(x[:, :1]) + x[:, 1:2]).astype("float32")
+
+
+def test_layers_of_the_user_s_train_and_save_as_in_keras(tmp_path):
+    x, y = _data()
+    for side in ("gpunn", "keras"):
+        (tmp_path / side).mkdir()
+    namespace: dict = {}
+    exec(SCRIPT, namespace)
+    Linear, ScaledTanh, RunningSum = namespace["definitions"](gpunn)
+    initial = {"dense": [np.random.default_rng(1).normal(size=(4, 4)).astype("float32"), np.zeros(4, "float32")],
+               "scaled": [np.linspace(0.5, 1.5, 4).astype("float32"), np.full((1, 4), 0.1, "float32")],
+               "linear": [np.random.default_rng(2).normal(size=(4, 1)).astype("float32"), np.zeros(1, "float32")]}
+    ours = namespace["run"](gpunn, x, y, initial, str(tmp_path / "gpunn"))
+    tripled = gpunn.Sequential([gpunn.Input(shape=(4,)), layers.Lambda(lambda t: t * 3.0 + 1.0)])
+    tripled.save(tmp_path / "gpunn" / "lambda.keras")
+    theirs = run_keras(KERAS_SIDE, {"x": x.tolist(), "y": y.tolist(), "dir": str(tmp_path),
+                                    "initial": {k: [w.tolist() for w in v] for k, v in initial.items()}})
+    assert sorted(ours["history"]) == sorted(theirs["history"]) == ["loss"]
+    np.testing.assert_allclose(ours["history"]["loss"], theirs["history"]["loss"], rtol=1e-4)
+    for name in ("dense", "scaled", "running", "linear"):
+        for mine, keras_weight in zip(ours["weights"][name], theirs["weights"][name]):
+            np.testing.assert_allclose(mine, keras_weight, rtol=1e-4, atol=1e-5, err_msg=name)
+    assert np.any(np.array(ours["weights"]["running"][0]) != 0)  # the non-trainable sum moved, as in Keras
+    np.testing.assert_allclose(ours["predict"], theirs["predict"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(theirs["gpunn's file"], ours["predict"], rtol=1e-5, atol=1e-6)  # Keras loads ours
+    np.testing.assert_allclose(theirs["gpunn's lambda"], x * 3.0 + 1.0, rtol=1e-6)
+    with pytest.raises(gpunn.models.NotAModelFileError, match="saved as Python bytecode, which gpunn never loads"):
+        gpunn.models.load_model(tmp_path / "gpunn" / "lambda.keras")
+    loaded = gpunn.models.load_model(tmp_path / "keras" / "model.keras",
+                                     custom_objects={"Linear": Linear, "ScaledTanh": ScaledTanh,
+                                                     "RunningSum": RunningSum, "halve": namespace["halve"]})
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), theirs["predict"], rtol=1e-5, atol=1e-6)
+    assert [type(layer).__name__ for layer in loaded.layers[1:]] == ["Dense", "ScaledTanh", "Lambda", "RunningSum",
+                                                                      "Linear"]
+
+
+def test_a_layer_of_the_user_s_matches_finite_differences():
+    """d loss / d (its weights and everything before it), in float64, with its weight penalty."""
+    namespace: dict = {}
+    exec(SCRIPT, namespace)
+    Linear, ScaledTanh, _ = namespace["definitions"](gpunn)
+    gpunn.utils.set_random_seed(5)
+    model = gpunn.Sequential([gpunn.Input(shape=(3,), dtype="float64"), layers.Dense(4, dtype="float64"),
+                              ScaledTanh(4, dtype="float64"), Linear(2, dtype="float64")])
+    model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="mse")
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(7, 3)), rng.normal(size=(7, 2))
+    model.layers[1].set_weights([np.linspace(0.5, 1.5, 4), np.full((1, 4), 0.2)])
+
+    def objective(_):
+        penalty = 0.01 * (model.layers[1].get_weights()[0] ** 2).sum()
+        return ((model.predict(x, verbose=0) - y) ** 2).mean() + penalty
+
+    numeric = numerical_gradient(objective, model.params)
+    model.train_on_batch(x, y)
+    assert_gradients_close(np.array(model.grads), numeric, what="d loss / d params through a layer of the user's")
+
+
+def test_layers_of_the_user_s_replay_bit_for_bit():
+    namespace: dict = {}
+    exec(SCRIPT, namespace)
+    Linear, ScaledTanh, RunningSum = namespace["definitions"](gpunn)
+    x, y = _data(70)
+
+    def run(jit):
+        gpunn.utils.set_random_seed(7)
+        model = gpunn.Sequential([gpunn.Input(shape=(4,)), ScaledTanh(4), layers.Dropout(0.1), RunningSum(),
+                                  Linear(1)])
+        model.compile(optimizer="adam", loss="mae", metrics=["mse"], jit_compile=jit, steps_per_execution=2)
+        history = model.fit(x, y, batch_size=16, epochs=3, verbose=0, validation_split=0.2)
+        return model, history.history
+
+    assert_same_training(run(False), run(True))
+
+
+def test_what_a_layer_of_the_user_s_refuses():
+    namespace: dict = {}
+    exec(SCRIPT, namespace)
+    Linear = namespace["definitions"](gpunn)[0]
+
+    class CallsALayer(gpunn.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = Linear(2)
+
+        def call(self, inputs):
+            return self.inner(inputs)
+
+    class DropsTheGradient(gpunn.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+        def call(self, inputs):
+            return inputs * np.asarray(self.w)  # NumPy would drop w's gradient
+
+    class OneRow(gpunn.layers.Layer):
+        def call(self, inputs):
+            return gpunn.ops.sum(inputs, axis=0, keepdims=True)
+
+    x, y = _data()
+    for layer, error, message in ((CallsALayer(), TypeError, "called inside another layer's call"),
+                                  (DropsTheGradient(), TypeError, "would drop its gradient"),
+                                  (OneRow(), ValueError, "returned shape .* a layer returns one row per sample")):
+        with pytest.raises(error, match=message):
+            model = gpunn.Sequential([gpunn.Input(shape=(4,)), layer, layers.Dense(1)])
+            model.compile(optimizer="sgd", loss="mse")
+            model.fit(x, y, epochs=1, verbose=0)
+    layer = Linear(3)
+    assert layer(x[:2]).shape == (2, 3) and [w.shape for w in layer.weights] == [(4, 3), (3,)]
+    with pytest.raises(ValueError, match="already has a weight 'w'"):
+        layer.add_weight(shape=(2,), name="w")

@@ -10,8 +10,8 @@ Importing gpunn needs neither CUDA nor MPI; the backend (NumPy or CuPy) is chose
 """
 __version__ = "0.1.0"
 
-from . import (activations, backend, callbacks, constraints, datasets, distributed, initializers, layers, losses,
-               metrics, models, optimizers, preprocessing, regularizers, saving, utils)
+from . import (activations, backend, callbacks, config, constraints, datasets, distributed, initializers, layers,
+               losses, metrics, models, optimizers, preprocessing, random, regularizers, saving, utils)
 from .layers import Input
 from .models import Model, Sequential, load_model
 from .ops import get_ops, set_backend, use_backend
@@ -19,6 +19,7 @@ from .trainer.train_step import GraphFallbackWarning
 
 __all__ = [
     "Sequential", "Model", "Input", "load_model", "GraphFallbackWarning", "set_backend", "use_backend", "get_ops",
-    "activations", "backend", "callbacks", "constraints", "datasets", "distributed", "initializers", "layers",
-    "losses", "metrics", "models", "optimizers", "preprocessing", "regularizers", "saving", "utils", "__version__",
+    "activations", "backend", "callbacks", "config", "constraints", "datasets", "distributed", "initializers",
+    "layers", "losses", "metrics", "models", "optimizers", "preprocessing", "random", "regularizers", "saving",
+    "utils", "__version__",
 ]

@@ -1,4 +1,6 @@
-"""gpunn's own random state: weight initialisation, shuffling and dropout seeds all draw from it.
+"""gpunn's own random state: weight initialisation, shuffling and dropout seeds all draw from it; and
+``keras.random``'s functions (``normal``, ``uniform``, ``dropout``..., ``SeedGenerator``) for the functions users
+write, drawing from it (their values are NumPy's, not Keras's backends').
 
 ``gpunn.utils.set_random_seed(s)`` resets it (and Python's and NumPy's global generators), so the same seed
 gives the same run bit for bit on the CPU.
@@ -8,6 +10,9 @@ from __future__ import annotations
 import random as _py_random
 
 import numpy as np
+
+from .autodiff import Tensor
+from .autodiff import functions
 
 _generator = np.random.default_rng()
 
@@ -36,3 +41,83 @@ def reseed_from_python_random() -> None:
 def new_seed() -> int:
     """A 32-bit seed for a component (a dropout layer's counter-based RNG), drawn from gpunn's generator."""
     return int(_generator.integers(0, 2**31 - 1))
+
+
+# ---- keras.random: random tensors for the functions users write (a layer's call(), a loss) --------------------
+
+class SeedGenerator:
+    """Keras's ``keras.random.SeedGenerator(seed=None)``: a random state of its own that advances at each draw
+    (a layer of the user's makes one in ``__init__`` and passes it as ``seed=``). Unseeded, it is seeded from
+    gpunn's generator, so ``set_random_seed`` repeats it."""
+
+    def __init__(self, seed=None, name=None, **kwargs):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise ValueError(f"seed: expected an integer or None, got {seed!r}")
+        self.name = name or "seed_generator"
+        self._generator = np.random.default_rng(new_seed() if seed is None else int(seed))
+
+    def next(self) -> np.random.Generator:
+        return self._generator
+
+
+def _draws(seed) -> np.random.Generator:
+    """Keras's seed argument: None draws from gpunn's generator (advancing it), a SeedGenerator from its own, an
+    integer gives the same values at every call (a stateless draw)."""
+    if seed is None:
+        return generator()
+    if isinstance(seed, SeedGenerator):
+        return seed.next()
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed: expected None, an integer or a SeedGenerator, got {seed!r}")
+    return np.random.default_rng(int(seed))
+
+
+def _tensor(values, dtype):
+    return Tensor(np.asarray(values, dtype=dtype or "float32"))
+
+
+def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    return _tensor(_draws(seed).normal(mean, stddev, size=tuple(shape)), dtype)
+
+
+def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+    return _tensor(_draws(seed).uniform(minval, maxval, size=tuple(shape)), dtype)
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    """Normal values redrawn until within two standard deviations of the mean, as Keras's."""
+    rng = _draws(seed)
+    values = rng.normal(0.0, 1.0, size=tuple(shape))
+    outside = np.abs(values) > 2
+    while outside.any():
+        values[outside] = rng.normal(0.0, 1.0, size=int(outside.sum()))
+        outside = np.abs(values) > 2
+    return _tensor(mean + stddev * values, dtype)
+
+
+def randint(shape, minval, maxval, dtype="int32", seed=None):
+    return _tensor(_draws(seed).integers(minval, maxval, size=tuple(shape)), dtype)
+
+
+def dropout(inputs, rate, noise_shape=None, seed=None):
+    """``inputs`` with elements zeroed with probability ``rate`` and the rest scaled by 1 / (1 - rate)."""
+    if not 0 <= rate < 1:
+        raise ValueError(f"rate: expected a number in [0, 1), got {rate!r}")
+    shape = functions.shape(inputs) if noise_shape is None else tuple(
+        n if n is not None else m for n, m in zip(noise_shape, functions.shape(inputs)))
+    keep = _draws(seed).uniform(size=shape) >= rate
+    return functions.multiply(inputs, _tensor(keep / (1.0 - rate), str(functions.convert_to_tensor(inputs).dtype)))
+
+
+def shuffle(x, axis=0, seed=None):
+    """``x`` with its slices along ``axis`` in a random order."""
+    order = _draws(seed).permutation(functions.shape(x)[axis])
+    moved = functions.transpose(x, _swap(axis, len(functions.shape(x)))) if axis else x
+    shuffled = functions.get_item(moved, order)
+    return functions.transpose(shuffled, _swap(axis, len(functions.shape(x)))) if axis else shuffled
+
+
+def _swap(axis: int, rank: int) -> list:
+    order = list(range(rank))
+    order[0], order[axis] = order[axis], order[0]
+    return order

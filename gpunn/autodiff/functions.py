@@ -38,7 +38,11 @@ def _value(x, xp=np):
     """The array (or Python number) behind ``x``."""
     tensor = _tensor(x)
     if tensor is not None:
-        return tensor.value
+        value = tensor.value
+        # a host array (a keras.random draw) next to device arrays goes to the device
+        return xp.asarray(value) if xp is not np and isinstance(value, np.ndarray) else value
+    if xp is not np and isinstance(x, np.ndarray):
+        return xp.asarray(x)
     if isinstance(x, (list, tuple)):
         return xp.asarray([_value(item, xp) for item in x])
     if getattr(x, "_is_symbolic", False):

@@ -1,0 +1,59 @@
+"""``keras.config``: the settings a Keras 3 script reads or sets. gpunn computes in each layer's dtype and
+with the backend chosen by ``gpunn.set_backend``; a setting it has no counterpart for is refused by name,
+never taken and ignored."""
+from __future__ import annotations
+
+from .autodiff.legacy_backend import epsilon, floatx, set_epsilon, set_floatx
+
+__all__ = ["backend", "epsilon", "set_epsilon", "floatx", "set_floatx", "image_data_format",
+           "set_image_data_format", "dtype_policy", "set_dtype_policy", "enable_unsafe_deserialization",
+           "enable_traceback_filtering", "disable_traceback_filtering", "is_traceback_filtering_enabled"]
+
+
+def backend() -> str:
+    """The backend gpunn computes with now: "numpy" or "cupy" (Keras names its own: "jax", "torch"...)."""
+    from .ops import get_ops
+
+    return "numpy" if get_ops().on_host else "cupy"
+
+
+def image_data_format() -> str:
+    return "channels_last"
+
+
+def set_image_data_format(data_format) -> None:
+    if data_format != "channels_last":
+        raise ValueError(f"data_format: gpunn's layers take channels last; got {data_format!r}")
+
+
+def dtype_policy() -> str:
+    return floatx()
+
+
+def set_dtype_policy(policy) -> None:
+    """Only "float32": gpunn has no mixed precision (a layer's dtype argument sets float64)."""
+    name = getattr(policy, "name", policy)
+    if name != "float32":
+        raise ValueError(f"policy: gpunn computes in each layer's dtype (float32 unless given dtype='float64') and "
+                         f"has no mixed precision; got {name!r}")
+
+
+def enable_unsafe_deserialization() -> None:
+    """Accepted: gpunn never deserializes code (a Lambda's bytecode is refused whatever this says), so there is
+    nothing to enable."""
+
+
+_traceback_filtering = [True]
+
+
+def enable_traceback_filtering() -> None:
+    _traceback_filtering[0] = True
+
+
+def disable_traceback_filtering() -> None:
+    """gpunn shows whole tracebacks always; the flag is kept for scripts that read it back."""
+    _traceback_filtering[0] = False
+
+
+def is_traceback_filtering_enabled() -> bool:
+    return _traceback_filtering[0]

@@ -1,0 +1,80 @@
+"""keras.config and keras.random as gpunn has them: the settings a Keras 3 script reads or sets (others refused
+by name), and random draws for the functions users write (a layer of their own drawing noise in training)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gpunn
+from gpunn import layers, ops
+from helpers import assert_same_training
+
+
+def test_config_reads_and_refuses_by_name():
+    assert gpunn.config.backend() in ("numpy", "cupy")
+    assert gpunn.config.floatx() == "float32" and gpunn.config.image_data_format() == "channels_last"
+    gpunn.config.set_epsilon(1e-5)
+    try:
+        assert gpunn.backend.epsilon() == 1e-5
+        clipped = ops.binary_crossentropy(np.array([1.0]), np.array([0.0])).numpy()  # log(eps) at the clip
+        np.testing.assert_allclose(clipped, [-np.log(1e-5)], rtol=1e-6)
+    finally:
+        gpunn.config.set_epsilon(1e-7)
+    for call, message in ((lambda: gpunn.config.set_floatx("float16"), "set_floatx"),
+                          (lambda: gpunn.config.set_dtype_policy("mixed_float16"), "no mixed precision"),
+                          (lambda: gpunn.config.set_image_data_format("channels_first"), "channels last")):
+        with pytest.raises(ValueError, match=message):
+            call()
+    gpunn.config.enable_unsafe_deserialization()  # gpunn never loads code: nothing to enable
+    gpunn.config.disable_traceback_filtering()
+    assert not gpunn.config.is_traceback_filtering_enabled()
+    gpunn.config.enable_traceback_filtering()
+
+
+def test_random_draws_follow_keras_s_seed_rules():
+    gpunn.utils.set_random_seed(1)
+    first = gpunn.random.normal((3, 2)).numpy()
+    gpunn.utils.set_random_seed(1)
+    np.testing.assert_array_equal(first, gpunn.random.normal((3, 2)).numpy())  # the global state repeats
+    np.testing.assert_array_equal(gpunn.random.uniform((4,), seed=5).numpy(),
+                                  gpunn.random.uniform((4,), seed=5).numpy())  # an integer seed: stateless
+    generator = gpunn.random.SeedGenerator(3)
+    assert not np.array_equal(gpunn.random.uniform((4,), seed=generator).numpy(),
+                              gpunn.random.uniform((4,), seed=generator).numpy())  # a SeedGenerator advances
+    assert gpunn.random.normal((2,), dtype="float64").dtype == np.float64
+    values = gpunn.random.truncated_normal((1000,), stddev=2.0, seed=1).numpy()
+    assert np.abs(values).max() <= 4.0
+    assert set(np.unique(gpunn.random.randint((100,), 0, 3, seed=2).numpy())) == {0, 1, 2}
+    kept = gpunn.random.dropout(np.ones((200, 5)), 0.4, seed=4).numpy()
+    assert set(np.unique(kept)) == {0.0, 1 / 0.6} and 0.3 < (kept == 0).mean() < 0.5
+    rows = gpunn.random.shuffle(np.arange(12.0).reshape(6, 2), seed=7).numpy()
+    assert sorted(rows[:, 0]) == [0, 2, 4, 6, 8, 10] and (rows[:, 1] - rows[:, 0] == 1).all()
+
+
+def test_a_layer_of_the_user_s_drawing_noise_in_training_replays_bit_for_bit():
+    class Noise(gpunn.layers.Layer):  # Keras's guide pattern: a SeedGenerator made in __init__
+        def __init__(self, stddev=0.1, **kwargs):
+            super().__init__(**kwargs)
+            self.stddev = stddev
+            self.seed_generator = gpunn.random.SeedGenerator(1337)
+
+        def call(self, inputs, training=None):
+            if training:
+                return inputs + gpunn.random.normal(ops.shape(inputs), stddev=self.stddev, seed=self.seed_generator)
+            return inputs
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(48, 4)).astype("float32"), rng.normal(size=(48, 1)).astype("float32")
+
+    def run(jit):
+        gpunn.utils.set_random_seed(2)
+        model = gpunn.Sequential([gpunn.Input(shape=(4,)), Noise(), layers.Dense(3, activation="relu"),
+                                  layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse", jit_compile=jit)
+        return model, model.fit(x, y, batch_size=16, epochs=2, verbose=0).history
+
+    model, history = run(False)
+    assert_same_training((model, history), run(True))
+    noise = model.layers[0]
+    np.testing.assert_array_equal(noise(x), x)  # no noise outside training
+    assert not np.array_equal(noise(x, training=True), x)

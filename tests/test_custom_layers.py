@@ -204,12 +204,27 @@ def test_what_a_layer_of_the_user_s_refuses():
     x, y = _data()
     for layer, error, message in ((CallsALayer(), TypeError, "called inside another layer's call"),
                                   (DropsTheGradient(), TypeError, "would drop its gradient"),
-                                  (OneRow(), ValueError, "returned shape .* a layer returns one row per sample")):
+                                  (OneRow(), ValueError, "returned shape .* a layer in a model returns one row per sample")):
         with pytest.raises(error, match=message):
             model = gpunn.Sequential([gpunn.Input(shape=(4,)), layer, layers.Dense(1)])
             model.compile(optimizer="sgd", loss="mse")
             model.fit(x, y, epochs=1, verbose=0)
     layer = Linear(3)
     assert layer(x[:2]).shape == (2, 3) and [w.shape for w in layer.weights] == [(4, 3), (3,)]
+    assert layer(gpunn.ops.ones((2, 4))).shape == (2, 3)  # a gpunn.ops result, as the guide calls it
+
+    class ComputeSum(gpunn.layers.Layer):  # the guide's, on its own: its result is not one row per sample
+        def __init__(self, input_dim):
+            super().__init__()
+            self.total = self.add_weight(initializer="zeros", shape=(input_dim,), trainable=False)
+
+        def call(self, inputs):
+            self.total.assign_add(gpunn.ops.sum(inputs, axis=0))
+            return self.total
+
+    summed = ComputeSum(3)
+    np.testing.assert_array_equal(summed(np.ones((2, 3))), [2, 2, 2])
+    np.testing.assert_array_equal(summed(np.ones((2, 3))), [4, 4, 4])
+    assert len(summed.non_trainable_weights) == 1 and summed.trainable_weights == []
     with pytest.raises(ValueError, match="already has a weight 'w'"):
         layer.add_weight(shape=(2,), name="w")

@@ -321,6 +321,8 @@ class Layer:
         moving statistics). See ``calling.py``."""
         if symbolic.is_symbolic(inputs):  # the functional API: x = Dense(64)(inputs)
             return symbolic.call_symbolic(self, inputs, training, mask)
+        if isinstance(inputs, Tensor) and not user_layer.tracing():  # a gpunn.ops result, outside any call()
+            inputs = inputs.value
         if isinstance(inputs, Tensor):  # inside a call() of the user's, being differentiated
             raise TypeError(f"layer {self.name!r} was called inside another layer's call(); gpunn runs a layer of "
                             "the user's that computes with gpunn.ops and weights of its own (add_weight), not one "

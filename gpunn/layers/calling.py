@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import as_model_dtype, as_numeric_array
-from . import masking
+from . import masking, user_layer
 
 
 class CallResult(np.ndarray):
@@ -95,6 +95,29 @@ def call_layer(layer, inputs, training=False):
     if flat:
         x = x.reshape(-1, 1) if scalars else x.reshape(1, -1)
     sample_shape = tuple(x.shape[1:])
+    layer._standalone = user_layer.runs_call(layer)  # a call() of the user's may return anything on its own
+    try:
+        _build_for(layer, sample_shape, x)
+    finally:
+        layer._standalone = False
+    bind_standalone(layer, ops, dtype)
+    if ops.on_host or not isinstance(inputs, ops.xp.ndarray):  # host data: checked as a model checks its inputs
+        layer.check_input_values("inputs", ops.to_numpy(x))
+    masking.detach(layer)
+    if user_layer.runs_call(layer):
+        y = user_layer.call_eagerly(layer, x, training)
+    else:
+        y, _ = layer.forward(x, training)
+    y = call_result(layer.ops, layer.ops.copy(y))  # the layer's workspace is written again by its next call
+    if not flat or y.ndim == 0:
+        return y
+    if scalars:
+        return y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
+    return y[0]
+
+
+def _build_for(layer, sample_shape, x) -> None:
+    """Build ``layer`` for samples of ``sample_shape`` (first call), or check it was built for them."""
     if not layer.built:
         declared = layer.declared_input_shape
         if declared is not None and tuple(declared) != sample_shape:
@@ -109,14 +132,3 @@ def call_layer(layer, inputs, training=False):
             raise ValueError(f"inputs: layer {layer.name!r} is built for samples of shape "
                              f"{tuple(layer.input_shape)}, got samples of shape {sample_shape} (array shape "
                              f"{tuple(x.shape)})")
-    bind_standalone(layer, ops, dtype)
-    if ops.on_host or not isinstance(inputs, ops.xp.ndarray):  # host data: checked as a model checks its inputs
-        layer.check_input_values("inputs", ops.to_numpy(x))
-    masking.detach(layer)
-    y, _ = layer.forward(x, training)
-    y = call_result(layer.ops, layer.ops.copy(y))  # the layer's workspace is written again by its next call
-    if not flat:
-        return y
-    if scalars:
-        return y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
-    return y[0]

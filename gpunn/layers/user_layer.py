@@ -23,6 +23,18 @@ import numpy as np
 from ..autodiff import Tensor, gradients
 
 
+_tracing = [0]  # how many calls of the user's are being run (a layer called inside one is refused)
+
+
+def tracing() -> bool:
+    return _tracing[0] > 0
+
+
+def runs_call(layer) -> bool:
+    """A layer whose computation is its ``call()``: a layer of the user's, or a Lambda."""
+    return is_user_layer_class(type(layer)) or type(layer).__name__ == "Lambda" and hasattr(layer, "function")
+
+
 def is_user_layer_class(cls) -> bool:
     """A class outside gpunn that defines ``call``."""
     return cls.__module__.split(".")[0] != "gpunn" and any(
@@ -78,7 +90,11 @@ def _takes_training(layer) -> bool:
 
 
 def _call(layer, inputs: Tensor, training: bool) -> Tensor:
-    result = layer.call(inputs, training=training) if _takes_training(layer) else layer.call(inputs)
+    _tracing[0] += 1
+    try:
+        result = layer.call(inputs, training=training) if _takes_training(layer) else layer.call(inputs)
+    finally:
+        _tracing[0] -= 1
     if not isinstance(result, Tensor):
         result = Tensor(np.asarray(result)) if getattr(result, "_autodiff_tensor", None) is None else \
             result._autodiff_tensor()
@@ -96,14 +112,28 @@ def _output_sample_shape(layer, sample: tuple) -> tuple:
     finally:
         layer._traced_weights = None
     if result.ndim == 0 or result.shape[0] != 2:
+        if getattr(layer, "_standalone", False):
+            return None  # called on its own, a layer may return anything (Keras's ComputeSum returns its total)
         raise ValueError(f"layer {layer.name!r}: call() returned shape {result.shape} for a batch of 2 samples; "
-                         "a layer returns one row per sample")
+                         "a layer in a model returns one row per sample")
     return tuple(result.shape[1:])
+
+
+def call_eagerly(layer, x, training: bool):
+    """``layer(x)`` on its own: its call() on the array, its result as it comes (any shape), no gradient."""
+    layer._traced_weights = {name: Tensor(view) for name, view in layer.bound.weights.items()}
+    try:
+        return _call(layer, Tensor(x), training).value
+    finally:
+        layer._traced_weights = None
 
 
 def forward(layer, x, training: bool):
     """(y, backprop) for gpunn's step: the user's call as a host call writing into the layer's workspace."""
     rows = x.shape[0]
+    if layer.output_shape is None:
+        raise ValueError(f"layer {layer.name!r}: its call() does not return one row per sample (it was built on "
+                         "its own); a layer in a model must")
     ws = layer.workspace(rows)
     out = ws.buffer("call.output", (rows,) + tuple(layer.output_shape), x.dtype)
     record: dict = {}

@@ -51,6 +51,8 @@ class SeedGenerator:
     gpunn's generator, so ``set_random_seed`` repeats it."""
 
     def __init__(self, seed=None, name=None, **kwargs):
+        if kwargs:  # Keras's backend argument picks where its state lives; gpunn's is a NumPy generator
+            raise TypeError(f"SeedGenerator: unexpected keyword argument(s) {sorted(kwargs)}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise ValueError(f"seed: expected an integer or None, got {seed!r}")
         self.name = name or "seed_generator"

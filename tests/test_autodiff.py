@@ -139,3 +139,14 @@ def test_the_functions_keras_names_are_here():
         K.set_floatx("float64")
     np.testing.assert_array_equal(ops.one_hot(np.array([2, 0]), 3).numpy(), [[0, 0, 1], [1, 0, 0]])
     assert ops.divide_no_nan(Tensor(np.array([1.0, 2.0])), Tensor(np.array([0.0, 4.0]))).numpy().tolist() == [0, 0.5]
+
+
+def test_keras_s_optional_arguments_are_used_or_refused():
+    np.testing.assert_array_equal(ops.max(np.array([1.0, 2.0]), initial=5.0).numpy(), 5.0)
+    np.testing.assert_array_equal(ops.min(np.array([1.0, 2.0]), initial=0.5).numpy(), 0.5)
+    assert ops.prod(np.array([2, 3]), dtype="float64").dtype == np.float64
+    assert ops.cumsum(np.array([1, 2]), dtype="float32").dtype == np.float32
+    with pytest.raises(ValueError, match="sparse, ragged"):
+        ops.convert_to_tensor(np.ones(2), sparse=True)
+    with pytest.raises(TypeError, match="SeedGenerator: unexpected keyword"):
+        gpunn.random.SeedGenerator(1, backend="jax")

@@ -378,17 +378,24 @@ def _chooser(x, axis, keepdims, function):
 
 
 def max(x, axis=None, keepdims=False, initial=None):  # noqa: A001 (Keras's name)
-    return _chooser(x, axis, keepdims, "max")
+    return _with_initial(_chooser(x, axis, keepdims, "max"), initial, maximum)
 
 
 def min(x, axis=None, keepdims=False, initial=None):  # noqa: A001 (Keras's name)
-    return _chooser(x, axis, keepdims, "min")
+    return _with_initial(_chooser(x, axis, keepdims, "min"), initial, minimum)
+
+
+def _with_initial(reduced, initial, combine):
+    """Keras's ``initial``: the reduction also takes this value into account."""
+    return reduced if initial is None else combine(reduced, initial)
 
 
 amax, amin = max, min
 
 
 def prod(x, axis=None, keepdims=False, dtype=None):
+    if dtype is not None:
+        return prod(cast(x, dtype), axis=axis, keepdims=keepdims)
     xp = array_module(x)
     axis = _axis_argument(axis)
     value = xp.asarray(_value(x, xp))
@@ -476,6 +483,8 @@ def _spectral_norm(x, axis, keepdims):
 
 
 def cumsum(x, axis=None, dtype=None):
+    if dtype is not None:
+        return cumsum(cast(x, dtype), axis=axis)
     xp = array_module(x)
     value = xp.asarray(_value(x, xp))
     if axis is None:
@@ -624,6 +633,8 @@ def cast(x, dtype):
 
 
 def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
+    if sparse or ragged:
+        raise ValueError("sparse, ragged: gpunn's tensors are dense arrays; leave them None or False")
     if isinstance(x, Tensor):
         return x if dtype is None else cast(x, dtype)
     xp = array_module(x)

@@ -174,6 +174,11 @@ class Layer:
                              f"weights in the model's float buffers), got {dtype!r}")
         if overwrite_with_gradient:
             raise ValueError("overwrite_with_gradient: not supported; gpunn's optimizers update every weight")
+        if aggregation not in ("none", "mean", "sum", "only_first_replica"):
+            raise ValueError(f"aggregation: expected 'none', 'mean', 'sum' or 'only_first_replica', got "
+                             f"{aggregation!r}")
+        # autocast and aggregation change nothing here: gpunn has no mixed precision, and data-parallel ranks
+        # average every weight's gradient and keep identical weights
         specs = self.__dict__.setdefault("_added_specs", [])
         if name is None:
             name = "variable" if not specs else f"variable_{len(specs)}"

@@ -7,22 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autodiff.user_functions import same_rank as _same_rank
 from ..losses import (binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy,
                       categorical_focal_crossentropy, categorical_hinge, hinge, huber, kl_divergence, log_cosh,
                       mean_absolute_error, mean_absolute_percentage_error, mean_squared_error,
                       mean_squared_logarithmic_error, poisson, sparse_categorical_crossentropy, squared_hinge)
 
 FLOATX = np.float32
-
-
-def _same_rank(y_true, y_pred):
-    """Keras's ``squeeze_or_expand_to_same_rank``: where one has one more axis and it is of size 1, a rank-1 other
-    gets that axis too, else the extra axis is dropped."""
-    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
-        return (y_true, y_pred[..., np.newaxis]) if y_pred.ndim == 1 else (y_true[..., 0], y_pred)
-    if y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
-        return (y_true[..., np.newaxis], y_pred) if y_true.ndim == 1 else (y_true, y_pred[..., 0])
-    return y_true, y_pred
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):

@@ -108,20 +108,95 @@ def keras_unavailable_reason() -> str | None:
 
 
 def run_keras(script: str, task) -> object:
-    """Run ``script`` under Keras 3 (jax backend) in a subprocess, ``task`` as JSON on its stdin; its last line of
-    output, parsed as JSON. Skips the calling test when Keras cannot run here."""
+    """Run ``script`` under Keras 3 (jax backend), ``task`` as JSON on its stdin; its last line of output, parsed
+    as JSON. Skips the calling test when Keras cannot run here."""
     import json
-    import os
-    import subprocess
-    import sys
 
     reason = keras_unavailable_reason()
     if reason:
         pytest.skip(reason)
-    run = subprocess.run([sys.executable, "-c", script], input=json.dumps(task), capture_output=True, text=True,
-                         timeout=600, env={**os.environ, "KERAS_BACKEND": "jax"})
+    run = run_keras_script(script, stdin=json.dumps(task))
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+# What Keras and JAX read when they are imported: a script run with other values of these needs its own interpreter.
+_IMPORT_TIME_VARIABLES = ("KERAS_", "JAX_", "XLA_", "PYTHONPATH")
+
+
+def run_keras_script(script: str, *args: str, env: dict | None = None, cwd=None, stdin: str = "",
+                     timeout: float = 600):
+    """``python -c script *args`` (a ``subprocess.CompletedProcess``, text output) with ``env`` (default: this
+    process's, with KERAS_BACKEND=jax).
+
+    The script runs in a child forked from a process that has imported Keras on jax (``keras_server.py``, one per
+    test process), which saves each script the import, about 7 s. A fresh interpreter runs it instead where
+    ``os.fork`` is missing, or where ``env`` sets what Keras or JAX read at import time otherwise."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    env = {**os.environ, "KERAS_BACKEND": "jax"} if env is None else dict(env)
+    argv = [sys.executable, "-c", script, *map(str, args)]
+    if not hasattr(os, "fork") or _import_time(env) != _import_time(_KerasServer.environment()):
+        return subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+    with tempfile.TemporaryDirectory() as work:
+        paths = {name: os.path.join(work, name) for name in ("stdin_file", "stdout", "stderr")}
+        for name, text in (("stdin_file", stdin), ("stdout", ""), ("stderr", "")):
+            with open(paths[name], "w") as file:
+                file.write(text)
+        returncode = _keras_server().run({"script": script, "argv": ["-c", *map(str, args)], "env": env,
+                                          "cwd": str(cwd or os.getcwd()), "timeout": timeout, **paths})
+        with open(paths["stdout"]) as out, open(paths["stderr"]) as err:
+            return subprocess.CompletedProcess(argv, returncode, out.read(), err.read())
+
+
+def _import_time(env: dict) -> dict:
+    return {name: value for name, value in env.items() if name.startswith(_IMPORT_TIME_VARIABLES)}
+
+
+class _KerasServer:
+    """The ``keras_server.py`` process of this test process, started at its first script."""
+
+    def __init__(self):
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("keras_server.py"))],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                        env=self.environment())
+
+    @staticmethod
+    def environment() -> dict:
+        import os
+
+        return {**os.environ, "KERAS_BACKEND": "jax"}
+
+    def run(self, request: dict) -> int:
+        import json
+
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        reply = self.process.stdout.readline()
+        if not reply:
+            raise RuntimeError(f"the Keras script server ended (exit status {self.process.wait()}); its error is "
+                               "above in the captured stderr")
+        return json.loads(reply)["returncode"]
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+@functools.lru_cache(maxsize=None)
+def _keras_server() -> _KerasServer:
+    import atexit
+
+    server = _KerasServer()
+    atexit.register(server.close)
+    return server
 
 
 def bench_module(name: str):

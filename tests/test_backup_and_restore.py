@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
-from helpers import keras_unavailable_reason, numpy_backend  # noqa: F401  (fixture)
+from helpers import keras_unavailable_reason, numpy_backend, run_keras_script  # noqa: F401  (fixture)
 
 import gpunn
 from gpunn.callbacks.backup_and_restore import BackupAndRestore
@@ -438,8 +436,7 @@ def test_resume_epochs_and_files_left_are_keras_3s(tmp_path):
     (tmp_path / "task.json").write_text(json.dumps(task))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["KERAS_BACKEND"] = "jax"
-    run = subprocess.run([sys.executable, "-c", KERAS_SIDE, str(tmp_path)], capture_output=True, text=True,
-                         env=env, timeout=600, cwd=tmp_path)
+    run = run_keras_script(KERAS_SIDE, str(tmp_path), env=env, timeout=600, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-4000:]
     keras_seen = json.loads((tmp_path / "out.json").read_text())
     ours = [gpunn_side(tmp_path, save_freq, interrupt, index)

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -22,7 +20,7 @@ import pytest
 
 import gpunn
 from gpunn import constraints, layers, optimizers
-from helpers import assert_same_training, keras_unavailable_reason, numpy_backend  # noqa: F401  (fixture)
+from helpers import assert_same_training, keras_unavailable_reason, numpy_backend, run_keras_script  # noqa: F401  (fixture)
 from test_step_allocations import assert_later_steps_allocate_nothing
 
 CONSTRAINTS = {
@@ -84,8 +82,7 @@ def _run_keras(script, work, *args, x64=False, backend="jax"):
     env["KERAS_BACKEND"] = backend
     if x64:
         env["JAX_ENABLE_X64"] = "1"
-    run = subprocess.run([sys.executable, "-c", script, str(work), *args], capture_output=True, text=True, env=env,
-                         timeout=600, cwd=work)
+    run = run_keras_script(script, str(work), *args, env=env, timeout=600, cwd=work)
     assert run.returncode == 0, run.stderr[-4000:]
 
 

@@ -8,14 +8,13 @@ import importlib.util
 import io
 import json
 import os
-import subprocess
-import sys
 import tarfile
 import zipfile
 
 import pytest
 
 from gpunn.utils import get_file
+from helpers import run_keras_script
 
 
 def _url(path) -> str:
@@ -153,8 +152,7 @@ def test_paths_and_extractions_equal_keras_s(source, tmp_path):
              {"fname": "flowers", "origin": _url(source / "bundle.zip"), "extract": True},
              {"origin": _url(source / "bundle.zip"), "extract": True}]
     (tmp_path / "keras").mkdir()  # Keras would use /tmp/.keras for a cache_dir that does not exist yet
-    run = subprocess.run([sys.executable, "-c", KERAS_SIDE, str(tmp_path / "keras"), json.dumps(calls)],
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "KERAS_BACKEND": "jax"})
+    run = run_keras_script(KERAS_SIDE, str(tmp_path / "keras"), json.dumps(calls), timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     theirs = json.loads(run.stdout.strip().splitlines()[-1])
     ours = []

@@ -15,7 +15,6 @@ import json
 import os
 import pickle
 import shutil
-import subprocess
 import sys
 import tarfile
 import textwrap
@@ -25,7 +24,7 @@ import numpy as np
 import pytest
 from cifar_files import (CIFAR10_ARCHIVE, CIFAR10_FOLDER, CIFAR10_TRAIN, CIFAR100_ARCHIVE, CIFAR100_FOLDER,
                          batch_dict, cifar10_members, cifar100_members, python2_pickle, write_tar_gz)
-from helpers import keras_unavailable_reason
+from helpers import keras_unavailable_reason, run_keras_script
 
 from gpunn import datasets
 from gpunn.datasets import _cache, _cifar, cifar10, cifar100
@@ -141,8 +140,7 @@ def keras_side(archives):
     (root / "cases.json").write_text(json.dumps(CASES))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(KERAS_BACKEND="jax", KERAS_HOME=str(root / "keras_home"))
-    run = subprocess.run([sys.executable, "-c", KERAS_SIDE, str(out_dir), str(root / "cases.json")],
-                         capture_output=True, text=True, env=env, timeout=600, cwd=root)
+    run = run_keras_script(KERAS_SIDE, str(out_dir), str(root / "cases.json"), env=env, timeout=600, cwd=root)
     assert run.returncode == 0, run.stderr[-4000:]
     return json.loads((out_dir / "keras.json").read_text())
 

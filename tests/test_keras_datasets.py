@@ -12,14 +12,12 @@ import io
 import json
 import os
 import pickle
-import subprocess
-import sys
 import textwrap
 import zipfile
 
 import numpy as np
 import pytest
-from helpers import keras_unavailable_reason
+from helpers import keras_unavailable_reason, run_keras_script
 
 from gpunn import datasets
 from gpunn.datasets import _cache, boston_housing, california_housing, imdb, reuters
@@ -171,8 +169,7 @@ def keras_side(cache):
     (cache / "cases.json").write_text(json.dumps(CASES))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["KERAS_BACKEND"] = "jax"
-    run = subprocess.run([sys.executable, "-c", KERAS_SIDE, str(cache)], capture_output=True, text=True, env=env,
-                         timeout=600, cwd=cache)
+    run = run_keras_script(KERAS_SIDE, str(cache), env=env, timeout=600, cwd=cache)
     assert run.returncode == 0, run.stderr[-4000:]
     # A pickle this test's own subprocess just wrote: it keeps the arrays and their items' types exactly.
     with open(cache / "keras.pickle", "rb") as f:

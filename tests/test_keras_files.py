@@ -20,8 +20,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 import textwrap
 import warnings
 import zipfile
@@ -29,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import keras_unavailable_reason, numpy_backend  # noqa: F401
+from helpers import keras_unavailable_reason, numpy_backend, run_keras_script  # noqa: F401
 
 import gpunn
 from gpunn import layers, losses, optimizers, regularizers
@@ -614,8 +612,7 @@ def keras_side(tmp_path_factory):
     (work / "task.json").write_text(json.dumps({"x": x.tolist(), "y": y.tolist()}))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["KERAS_BACKEND"] = "jax"
-    run = subprocess.run([sys.executable, "-c", KERAS_SIDE, str(work)], capture_output=True, text=True, env=env,
-                         timeout=600, cwd=work)
+    run = run_keras_script(KERAS_SIDE, str(work), env=env, timeout=600, cwd=work)
     assert run.returncode == 0, run.stderr[-4000:]
     return model, work, json.loads((work / "out.json").read_text())
 

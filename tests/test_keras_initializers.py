@@ -88,16 +88,14 @@ def test_every_keras_initializer_name_an_mlp_uses_is_here_as_the_same_class():
     Orthogonal / Identity under older names; gpunn offers the same names for the same classes."""
     import importlib.util
     import json
-    import os
-    import subprocess
-    import sys
+
+    from helpers import run_keras_script
 
     if importlib.util.find_spec("keras") is None or importlib.util.find_spec("jax") is None:
         pytest.skip("keras and jax are in the test extra; Keras's exported names are the spec")
     listing = ("import json, keras; i = keras.initializers; print(json.dumps({n: getattr(i, n).__name__ "
                "for n in dir(i) if not n.startswith('_')}))")
-    run = subprocess.run([sys.executable, "-c", listing], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "KERAS_BACKEND": "jax"})
+    run = run_keras_script(listing, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     theirs = json.loads(run.stdout.strip().splitlines()[-1])
     skipped = {"STFT", "stft", "STFTInitializer"}  # a signal-processing initializer: no MLP use

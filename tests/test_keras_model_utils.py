@@ -7,8 +7,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -18,7 +16,7 @@ import gpunn
 from gpunn import layers, optimizers
 from gpunn.models import clone_model, model_from_json
 
-from helpers import numpy_backend  # noqa: F401  (fixture)
+from helpers import numpy_backend, run_keras_script  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("numpy_backend")
 
@@ -316,9 +314,8 @@ def _run_keras(model, x, code):
             handle.write(model.to_json())
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         env["KERAS_BACKEND"] = "jax"
-        run = subprocess.run([sys.executable, "-c", code, os.path.join(tmp, "data.npz"),
-                              os.path.join(tmp, "model.json")], capture_output=True, text=True, env=env,
-                             timeout=300, cwd=tmp)
+        run = run_keras_script(code, os.path.join(tmp, "data.npz"), os.path.join(tmp, "model.json"), env=env,
+                               timeout=300, cwd=tmp)
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["compiled"] and result["optimizer"] == "Adam"

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
-from helpers import keras_unavailable_reason
+from helpers import keras_unavailable_reason, run_keras_script
 
 import gpunn
 from gpunn import layers, metrics, optimizers, regularizers
@@ -196,8 +194,7 @@ def compared(tmp_path_factory):
     (work / "cases.json").write_text(json.dumps(list(CASES)))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["KERAS_BACKEND"] = "jax"
-    run = subprocess.run([sys.executable, "-c", KERAS_FIT, str(work)], capture_output=True, text=True, env=env,
-                         timeout=600, cwd=work)
+    run = run_keras_script(KERAS_FIT, str(work), env=env, timeout=600, cwd=work)
     assert run.returncode == 0, run.stderr[-4000:]
     theirs = json.loads((work / "keras.json").read_text())
     return ours, theirs

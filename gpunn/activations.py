@@ -57,8 +57,14 @@ class ActivationSpec:
 
 def _elementwise(name: str, x, alpha: float):
     """The activation of host data, computed by the CPU backend's fused step (Keras's functions return
-    tensors; these return NumPy arrays)."""
+    tensors; these return NumPy arrays). Inside a layer's call(), on a gpunn Tensor or a weight, the same step
+    as a differentiable function (``autodiff.functions.fused_activation``)."""
     from .ops import NumpyOps
+
+    if _traced(x):
+        from .autodiff.functions import fused_activation
+
+        return fused_activation(x, name, alpha)
 
     x = np.array(x, dtype=np.result_type(np.asarray(x).dtype, np.float32), copy=True)
     z2d = x.reshape(-1, x.shape[-1]) if x.ndim else x.reshape(1, 1)
@@ -67,8 +73,15 @@ def _elementwise(name: str, x, alpha: float):
     return out.reshape(x.shape)
 
 
+def _traced(x) -> bool:
+    """A gpunn Tensor (``gpunn.ops`` results, the inputs of a layer's call()) or a layer's weight."""
+    from .autodiff import Tensor
+
+    return isinstance(x, Tensor) or hasattr(x, "_autodiff_tensor")
+
+
 def linear(x):
-    return np.asarray(x)
+    return x if _traced(x) else np.asarray(x)
 
 
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
@@ -241,6 +254,10 @@ def threshold(x, threshold, default_value):
 
 
 def softmax(x, axis=-1):
+    if _traced(x):
+        from .autodiff.functions import softmax as traced_softmax
+
+        return traced_softmax(x, axis=axis)
     x = np.asarray(x)
     shifted = x - x.max(axis=axis, keepdims=True)
     e = np.exp(shifted)
@@ -249,6 +266,10 @@ def softmax(x, axis=-1):
 
 def log_softmax(x, axis=-1):
     """x - max(x) - log(sum(exp(x - max(x)))) along ``axis`` (Keras's numpy backend)."""
+    if _traced(x):
+        from .autodiff.functions import log_softmax as traced_log_softmax
+
+        return traced_log_softmax(x, axis=axis)
     x = _float_array(x)
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))

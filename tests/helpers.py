@@ -188,6 +188,7 @@ class _KerasServer:
     def close(self) -> None:
         self.process.stdin.close()
         self.process.wait(timeout=60)
+        self.process.stdout.close()
 
 
 @functools.lru_cache(maxsize=None)

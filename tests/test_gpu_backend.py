@@ -282,8 +282,8 @@ def test_two_outputs_match_numpy_and_their_captured_step_matches_eager(variant):
 
 
 def _train_with_a_custom_loss(backend, jit=False):
-    """A loss and a metric written with gpunn.ops / K, a Metric subclass and a Layer subclass: each runs on the
-    batch's CuPy arrays as a host call between the step's graphs."""
+    """A loss and a metric written with gpunn.ops / K, a Metric subclass and two Layer subclasses (one holding
+    built-in layers): each runs on the batch's CuPy arrays as a host call between the step's graphs."""
     from gpunn import backend as K
     from gpunn import ops
 
@@ -315,12 +315,21 @@ def _train_with_a_custom_loss(backend, jit=False):
         def call(self, inputs):
             return ops.relu(ops.matmul(inputs, self.w)) * ops.sigmoid(self.gate)
 
+    class Block(gpunn.layers.Layer):  # layers inside a layer of the user's: each runs its own (CuPy) step
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = layers.Dense(32, activation="gelu")
+            self.norm = layers.LayerNormalization()
+
+        def call(self, inputs):
+            return self.norm(inputs + gpunn.activations.tanh(self.dense(inputs)))
+
     (x, y), _ = gpunn.datasets.digits.load_data()
     x = x.reshape(len(x), -1).astype("float32") / 16
     targets = gpunn.utils.to_categorical(y, 10)
     with gpunn.use_backend(backend):
         gpunn.utils.set_random_seed(13)
-        model = gpunn.Sequential([gpunn.Input(shape=(64,)), Gated(), layers.Dense(10, activation="sigmoid")])
+        model = gpunn.Sequential([gpunn.Input(shape=(64,)), Gated(), Block(), layers.Dense(10, activation="sigmoid")])
         model.compile(optimizer="adam", loss=smooth_l1, metrics=[recall_m, Hits()], jit_compile=jit)
         history = model.fit(x, targets, batch_size=64, epochs=2, verbose=0)
         return model, history.history

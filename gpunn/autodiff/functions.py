@@ -745,6 +745,30 @@ def log_sigmoid(x):
     return negative(softplus(negative(x)))
 
 
+def fused_activation(x, name: str, alpha: float):
+    """One of gpunn's element-wise activations (``activations.ELEMENTWISE``) computed and differentiated by the
+    backend's fused bias + activation step, as a Dense layer computes it: ``gpunn.activations.gelu(x)`` inside a
+    layer's call()."""
+    from ..activations import NEEDS_PREACTIVATION
+    from ..ops import NumpyOps, get_ops
+
+    xp = array_module(x)
+    value = xp.asarray(_value(x, xp))
+    value = value.astype(np.result_type(value.dtype, np.float32), copy=False)
+    ops = NumpyOps() if xp is np else get_ops()
+    z = xp.ascontiguousarray(value).reshape(-1, value.shape[-1]) if value.ndim else value.reshape(1, 1)
+    y = xp.empty_like(z)
+    ops.bias_act_forward(z, None, name, y, alpha)
+
+    def rule(grad):
+        dy = xp.ascontiguousarray(grad, dtype=y.dtype).reshape(y.shape)
+        dz = xp.empty_like(z)
+        ops.act_backward_bias_grad(dy, y, z if name in NEEDS_PREACTIVATION else None, name, dz, None, alpha)
+        return dz.reshape(value.shape)
+
+    return _make(y.reshape(value.shape), [x], [rule])
+
+
 # ---- losses, as keras.ops computes them -----------------------------------------------------------------------
 
 def binary_crossentropy(target, output, from_logits=False):

@@ -7,28 +7,21 @@ weight gradients into the gradient views (overwriting, not accumulating: each we
 from __future__ import annotations
 
 import itertools
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
 from .. import constraints, initializers, regularizers
+from ..naming import snake_case
 from ..autodiff import Tensor
 from ..ops.workspace import Workspace, Workspaces
-from . import masking, symbolic, user_layer
+from . import masking, sublayers, symbolic, user_layer
 from .calling import bind_standalone, call_layer, compute_dtype
 from .variable import Variable
 
 Backprop = Callable[..., Any]
 _name_counters: dict[str, itertools.count] = {}
-
-
-def _snake(name: str) -> str:
-    """keras/src/utils/naming.py ``to_snake_case``: the prefix of generated layer names ("re_lu", "p_re_lu")."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def unique_name(prefix: str) -> str:
@@ -116,7 +109,9 @@ class Layer:
                  activity_regularizer=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
-        self.name = name or unique_name(_snake(type(self).__name__))
+        if name is not None and (not isinstance(name, str) or "/" in name):  # Keras's rule: '/' separates paths
+            raise ValueError(f"name: must be a string and cannot contain character `/`. Received: name={name!r}")
+        self.name = name or unique_name(snake_case(type(self).__name__))
         self.dtype = np.dtype(dtype).name if dtype is not None else None
         if self.dtype is not None and np.dtype(self.dtype).kind != "f":
             raise ValueError(f"dtype: expected a floating dtype such as 'float32' or 'float64', got {dtype!r}")
@@ -144,6 +139,7 @@ class Layer:
     @trainable.setter
     def trainable(self, value) -> None:
         self._trainable = check_trainable(value)
+        sublayers.set_trainable(self, self._trainable)  # as Keras: a layer's flag goes down to its sublayers
 
     @property
     def has_weights(self) -> bool:
@@ -162,7 +158,10 @@ class Layer:
         return input_shape
 
     def weight_specs(self) -> list[WeightSpec]:
-        return list(self.__dict__.get("_added_specs", []))  # a layer of the user's: those add_weight made
+        if user_layer.is_user_layer_class(type(self)):
+            # those add_weight made, then those of the layers it holds (sublayers.py)
+            return sublayers.flat_specs(self)
+        return list(self.__dict__.get("_added_specs", []))
 
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True, regularizer=None,
                    constraint=None, aggregation="none", overwrite_with_gradient=False, name=None):
@@ -184,6 +183,8 @@ class Layer:
             name = "variable" if not specs else f"variable_{len(specs)}"
         if any(spec.name == name for spec in specs):
             raise ValueError(f"name: layer {self.name!r} already has a weight {name!r}")
+        if not isinstance(name, str) or "/" in name:  # '/' separates the weights of sublayers (sublayers.py)
+            raise ValueError(f"name: expected a string without '/' (as Keras's), got {name!r}")
         specs.append(WeightSpec(name, normalize_shape("shape", () if shape is None else shape) if shape != () else (),
                                 initializers.get(initializer), regularizers.get(regularizer),
                                 constraints.get(constraint), bool(trainable)))
@@ -206,6 +207,7 @@ class Layer:
         self.ops = ops
         self.bound = Bound(weights, grads, bool(trainable), owner)
         Layer.bindings_made += 1
+        sublayers.bind_children(self, ops, weights, grads, trainable, owner)
         # Looked up once here, not on every training step. Every regularized weight adds to the penalty;
         # only those with a gradient view get the penalty's gradient.
         all_specs = self.weight_specs()
@@ -269,7 +271,8 @@ class Layer:
         weight wherever the layer computes with it at that moment (see ``variable.py``)."""
         found = self._variables.get(name)
         if found is None:
-            found = self._variables[name] = Variable(self, name)
+            found = sublayers.variable_of(self, name) if "/" in name else None
+            found = self._variables[name] = Variable(self, name) if found is None else found
         return found
 
     @property
@@ -328,10 +331,8 @@ class Layer:
             return symbolic.call_symbolic(self, inputs, training, mask)
         if isinstance(inputs, Tensor) and not user_layer.tracing():  # a gpunn.ops result, outside any call()
             inputs = inputs.value
-        if isinstance(inputs, Tensor):  # inside a call() of the user's, being differentiated
-            raise TypeError(f"layer {self.name!r} was called inside another layer's call(); gpunn runs a layer of "
-                            "the user's that computes with gpunn.ops and weights of its own (add_weight), not one "
-                            "that calls other layers: build the model from the layers instead")
+        if isinstance(inputs, Tensor):  # inside a call() of the user's: a sublayer (sublayers.py)
+            return user_layer.call_sublayer(self, inputs, training)
         if mask is not None:
             raise ValueError("mask: gpunn layers take no mask; leave mask=None")
         return call_layer(self, inputs, training)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import as_model_dtype, as_numeric_array
-from . import masking, user_layer
+from . import masking, sublayers, user_layer
 
 
 class CallResult(np.ndarray):
@@ -59,7 +59,7 @@ def to_backend(ops, argument: str, data, dtype):
 def bind_standalone(layer, ops, dtype) -> None:
     """Give a built layer that no model has bound arrays of its own: its current weights where it holds them,
     the others from their initializers (drawn from gpunn's generator, as a model draws them)."""
-    held = layer.bound.weights
+    held = sublayers.held_weights(layer)
     specs = layer.weight_specs()
     if layer.ops is not None and all(spec.name in held for spec in specs):
         return

@@ -23,11 +23,20 @@ import numpy as np
 from ..autodiff import Tensor, gradients
 
 
-_tracing = [0]  # how many calls of the user's are being run (a layer called inside one is refused)
+class _Frame:
+    """One call() of the user's being run: its layer, its ``training``, whether it runs on ones only to learn
+    shapes, and the sublayers it called (each may be called once: its output lives in its workspace)."""
+
+    def __init__(self, layer, training: bool, shapes_only: bool):
+        self.layer, self.training, self.shapes_only = layer, training, shapes_only
+        self.called: set = set()
+
+
+_frames: list[_Frame] = []  # the calls of the user's being run, innermost last
 
 
 def tracing() -> bool:
-    return _tracing[0] > 0
+    return bool(_frames)
 
 
 def runs_call(layer) -> bool:
@@ -89,12 +98,12 @@ def _takes_training(layer) -> bool:
     return "training" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
-def _call(layer, inputs: Tensor, training: bool) -> Tensor:
-    _tracing[0] += 1
+def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False) -> Tensor:
+    _frames.append(_Frame(layer, training, shapes_only))
     try:
         result = layer.call(inputs, training=training) if _takes_training(layer) else layer.call(inputs)
     finally:
-        _tracing[0] -= 1
+        _frames.pop()
     if not isinstance(result, Tensor):
         result = Tensor(np.asarray(result)) if getattr(result, "_autodiff_tensor", None) is None else \
             result._autodiff_tensor()
@@ -108,7 +117,7 @@ def _output_sample_shape(layer, sample: tuple) -> tuple:
     layer._traced_weights = {name: Tensor(value) for name, value in weights.items()}
     try:
         with np.errstate(all="ignore"):
-            result = _call(layer, Tensor(np.ones((2,) + tuple(sample), dtype=dtype)), False)
+            result = _call(layer, Tensor(np.ones((2,) + tuple(sample), dtype=dtype)), False, shapes_only=True)
     finally:
         layer._traced_weights = None
     if result.ndim == 0 or result.shape[0] != 2:
@@ -121,7 +130,7 @@ def _output_sample_shape(layer, sample: tuple) -> tuple:
 
 def call_eagerly(layer, x, training: bool):
     """``layer(x)`` on its own: its call() on the array, its result as it comes (any shape), no gradient."""
-    layer._traced_weights = {name: Tensor(view) for name, view in layer.bound.weights.items()}
+    layer._traced_weights = {spec.name: Tensor(layer.bound.weights[spec.name]) for spec in _own(layer)}
     try:
         return _call(layer, Tensor(x), training).value
     finally:
@@ -150,7 +159,8 @@ def forward(layer, x, training: bool):
 def _forward(layer, x, training, out, record) -> None:
     inputs = Tensor(x, requires_grad=True)
     grads = layer.bound.grads
-    weights = {name: Tensor(view, requires_grad=name in grads) for name, view in layer.bound.weights.items()}
+    weights = {spec.name: Tensor(layer.bound.weights[spec.name], requires_grad=spec.name in grads)
+               for spec in _own(layer)}
     layer._traced_weights = weights
     try:
         result = _call(layer, inputs, training)
@@ -166,6 +176,9 @@ def _forward(layer, x, training, out, record) -> None:
 def _backward(layer, dy, dx, record) -> None:
     result, inputs, weights = record["result"], record["inputs"], record["weights"]
     names = [name for name in weights if name in layer.bound.grads]
+    for name, grad in layer.bound.grads.items():
+        if name not in weights:  # a sublayer's: written by its backprop, if the output depends on it at all
+            grad.fill(0)
     found = gradients(result, [inputs] + [weights[name] for name in names], dy)
     for name, grad in zip(names, found[1:]):
         target = layer.bound.grads[name]
@@ -175,3 +188,53 @@ def _backward(layer, dy, dx, record) -> None:
             target[...] = grad
     if dx is not None:
         dx[...] = 0 if found[0] is None else found[0]
+
+
+def _own(layer) -> list:
+    """The weights ``layer`` made itself (add_weight), not those of its sublayers."""
+    return list(layer.__dict__.get("_added_specs", []))
+
+
+def call_sublayer(sublayer, x: Tensor, training):
+    """``sublayer(x)`` inside a call() of the user's (``sublayers.py``). Learning shapes, it is built for x's
+    samples and gives ones of its output's shape; computing, it runs its own forward on x's array (its weights
+    are views into the outer layer's), and its backprop runs when the gradient reaches it."""
+    if not _frames:
+        raise RuntimeError("call_sublayer runs inside a call() of the user's only")
+    frame = _frames[-1]
+    outer = frame.layer
+    if id(sublayer) in frame.called:
+        raise ValueError(f"layer {sublayer.name!r} is called twice inside the call() of layer {outer.name!r}; gpunn "
+                         "runs each layer inside another once per call (hold two layers instead)")
+    frame.called.add(id(sublayer))
+    if sublayer.activity_regularizer is not None:
+        raise ValueError(f"layer {sublayer.name!r} inside layer {outer.name!r} has an activity_regularizer, which "
+                         "gpunn applies to a model's layers only; give it to the outer layer instead")
+    training = frame.training if training is None else bool(training)
+    sample = tuple(x.shape[1:])
+    if frame.shapes_only:
+        if not sublayer.built:
+            sublayer.build(sample)
+        elif tuple(sublayer.input_shape) != sample:
+            raise ValueError(f"layer {sublayer.name!r} inside layer {outer.name!r} was built for samples of shape "
+                             f"{tuple(sublayer.input_shape)}, and is called on samples of shape {sample}")
+        if sublayer.output_shape is None:
+            raise ValueError(f"layer {sublayer.name!r} inside layer {outer.name!r}: its call() does not return one "
+                             "row per sample")
+        return Tensor(np.ones((x.shape[0],) + tuple(sublayer.output_shape), dtype=x.dtype))
+    if not sublayer.built or sublayer.ops is None:
+        raise ValueError(f"layer {sublayer.name!r} is called inside the call() of layer {outer.name!r} only in "
+                         "training, or only sometimes; gpunn builds the layers inside a layer from one call with "
+                         "training=False: call every layer in both modes (Dropout takes the mode itself)")
+    ops = sublayer.ops
+    dtype = next(iter(outer.bound.weights.values())).dtype if outer.bound.weights else x.dtype
+    value = ops.xp.ascontiguousarray(x.value, dtype=dtype)
+    y, backprop = sublayer.forward(value, training)
+
+    def backward(dy):
+        # a copy: a layer's backprop may write into the gradient it is given
+        dx = backprop(ops.xp.array(dy, dtype=y.dtype, copy=True), need_dx=x.requires_grad)
+        return (dx,)
+
+    needs = x.requires_grad or bool(sublayer.bound.grads)
+    return Tensor(y, parents=(x,), backward=backward, requires_grad=needs)

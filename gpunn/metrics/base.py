@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import collections
 import functools
-import re
 
 import numpy as np
 
+from ..naming import snake_case
 from ..ops.workspace import Workspace
 from . import user_metric
 from .state import StateLayout
@@ -43,10 +43,7 @@ def host_ops():
 _name_uids: collections.defaultdict = collections.defaultdict(int)
 
 
-def to_snake_case(name: str) -> str:
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+to_snake_case = snake_case
 
 
 def auto_name(class_name: str) -> str:

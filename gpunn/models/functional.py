@@ -27,7 +27,8 @@ as in Keras (``symbolic.py``).
 from __future__ import annotations
 
 from ..layers import wiring
-from ..layers.base import _snake, unique_name
+from ..layers.base import unique_name
+from ..naming import snake_case
 from ..layers.input_layer import InputLayer
 from ..layers.packed_inputs import PackedInputs
 from ..layers.shared_call import SharedCall, is_shared_call
@@ -352,7 +353,7 @@ class Model(Functional, metaclass=_ModelType):
         return object.__new__(cls)
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
-        name = name or unique_name(_snake(type(self).__name__))
+        name = name or unique_name(snake_case(type(self).__name__))
         if inputs is not None or outputs is not None:
             Functional.__init__(self, inputs, outputs, name=name, trainable=trainable, **kwargs)
             self._awaits_trace = False

@@ -25,7 +25,7 @@ from .file_format import NotAModelFileError, gpunn_version
 from .hdf5_io import GPUNN_MARKER, HDF5Writer
 from .keras_file_config import keras_compile_config, keras_model_config
 from .keras_format import GPUNN_H5_VERSION, KERAS_LAYOUT_VERSION, dropout_counters
-from .keras_variables import KerasFileContents, keras_weight_order, layer_weights, optimizer_variables
+from .keras_variables import KerasFileContents, layer_weights, legacy_weight_order, optimizer_variables
 
 _BACKEND = "gpunn"
 
@@ -50,9 +50,9 @@ def _weights_group(writer: HDF5Writer, group: str, model) -> None:
     for layer in sorted(model.layers, key=lambda layer: layer.name):
         layer_group = path(layer.name)
         writer.group(layer_group)
-        names = [f"{layer.name}/{spec.name}:0" for spec in keras_weight_order(layer)]
+        names = [f"{layer.name}/{spec.name}:0" for spec in legacy_weight_order(layer)]
         writer.names_attribute(layer_group, "weight_names", names)
-        for name, value in zip(names, layer_weights(layer)):
+        for name, value in zip(names, layer_weights(layer, legacy_weight_order)):
             writer.dataset(f"{layer_group}/{name}", value)
     writer.group(path("top_level_model_weights"))
     writer.names_attribute(path("top_level_model_weights"), "weight_names", [])

@@ -24,12 +24,13 @@ import re
 import zipfile
 import zlib
 
+from ..layers import sublayers
 from ..layers.seeded import SeededLayer
 from .atomic_write import atomic_write_bytes
 from .file_format import NotAModelFileError, gpunn_version
 from .hdf5_io import GPUNN_MARKER, HDF5Writer, read_checked
 from .keras_file_config import keras_model_config
-from .keras_variables import KerasFileContents, keras_layer_paths, layer_weights, optimizer_variables
+from .keras_variables import KerasFileContents, keras_layer_paths, layer_weights, optimizer_variables, owner_paths
 
 CONFIG_MEMBER = "config.json"
 METADATA_MEMBER = "metadata.json"
@@ -55,11 +56,14 @@ def variables_hdf5(model, include_optimizer: bool, marked: bool = False) -> byte
     writer.group("vars")
     writer.attribute("vars", "name", model.name)
     for path, layer in zip(keras_layer_paths(model), model.layers):  # a functional model's InputLayer too
-        group = f"{path}/vars"
-        writer.group(group)
-        writer.attribute(group, "name", layer.name)
-        for index, value in enumerate(layer_weights(layer)):
-            writer.dataset(f"{group}/{index}", value)
+        values = iter(layer_weights(layer))
+        # a layer holding layers: each one's own variables at its own path ('layers/block/linear_1/vars')
+        for (owner_path, count), (_, owner) in zip(owner_paths(layer, path), sublayers.owners(layer)):
+            group = f"{owner_path}/vars"
+            writer.group(group)
+            writer.attribute(group, "name", owner.name)
+            for index in range(count):
+                writer.dataset(f"{group}/{index}", next(values))
     if include_optimizer:
         writer.group("optimizer/vars")
         writer.attribute("optimizer/vars", "name", model.optimizer.name)
@@ -69,9 +73,11 @@ def variables_hdf5(model, include_optimizer: bool, marked: bool = False) -> byte
 
 
 def dropout_counters(model) -> dict[str, int]:
-    """Each seeded layer's draw counter (Dropout's masks...), by layer name: with the seed in its config, what
-    it draws when training resumes."""
-    return {layer.name: int(layer.counter) for layer in model._layers if isinstance(layer, SeededLayer)}
+    """Each seeded layer's draw counter (Dropout's masks...), by layer name (inside a layer of the user's, that
+    layer's name and the path below it: 'block/blocks/dropout'): with the seed in its config, what it draws when
+    training resumes."""
+    return {f"{model._layers[i].name}/{path}" if path else layer.name: int(layer.counter)
+            for i, path, layer in sublayers.with_sublayers(model._layers) if isinstance(layer, SeededLayer)}
 
 
 def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -> None:

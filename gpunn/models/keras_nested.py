@@ -10,7 +10,7 @@ names them for flat models).
 """
 from __future__ import annotations
 
-from .keras_variables import _snake_case
+from ..naming import container_name, snake_case
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 
@@ -26,13 +26,7 @@ class _Paths:
         self.prefix, self.used = prefix, {}
 
     def next(self, class_name: str) -> str:
-        name = _snake_case(class_name)
-        if name in self.used:
-            self.used[name] += 1
-            name = f"{name}_{self.used[name]}"
-        else:
-            self.used[name] = 0
-        return f"{self.prefix}/{name}"
+        return f"{self.prefix}/{container_name(snake_case(class_name), self.used)}"
 
 
 def _tensor(name: str) -> dict:

@@ -19,12 +19,14 @@ variable is the segment of that buffer for one trained weight, shaped like it.
 """
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+
+from ..layers import sublayers
+from ..naming import container_name, snake_case
 
 
 @dataclass(frozen=True)
@@ -90,22 +92,43 @@ def optimizer_layout(optimizer) -> KerasOptimizerLayout:
 
 
 def keras_weight_order(layer) -> list:
-    """The layer's weight specs in Keras's saving order: the trainable kind first, then the others."""
+    """The layer's weight specs in Keras's saving order: the trainable kind first, then the others; for a layer
+    holding layers (``layers/sublayers.py``), each layer's in turn, its own first (``layer.weights``)."""
     specs = layer.weight_specs()
+    if sublayers.has_sublayers(layer):
+        return specs
     return [s for s in specs if s.trainable] + [s for s in specs if not s.trainable]
 
 
-def layer_weights(layer) -> list[np.ndarray]:
-    """The layer's weights (host copies) in Keras's saving order."""
+def legacy_weight_order(layer) -> list:
+    """The order of a tf.keras HDF5 file (legacy_h5_format.py ``_legacy_weights``): ``trainable_weights`` then
+    ``non_trainable_weights``, which for a layer holding layers differs from ``keras_weight_order``."""
+    specs = keras_weight_order(layer)
+    if not layer.trainable:
+        return specs
+    return [s for s in specs if s.trainable] + [s for s in specs if not s.trainable]
+
+
+def layer_weights(layer, order=keras_weight_order) -> list[np.ndarray]:
+    """The layer's weights (host copies) in Keras's saving order (or ``order``)."""
     values = dict(zip([s.name for s in layer.weight_specs()], layer.get_weights()))
-    return [values[s.name] for s in keras_weight_order(layer)]
+    return [values[s.name] for s in order(layer)]
 
 
-def _snake_case(name: str) -> str:
-    """keras/src/utils/naming.py ``to_snake_case``."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+def owner_paths(layer, path: str) -> list[tuple[str, int]]:
+    """(where its variables are in a Keras 3 weights file, how many) of the layer at ``path`` and of each layer
+    it holds, in the order of ``keras_weight_order``."""
+    return [(f"{path}/{below}" if below else path, len(sublayers.own_specs(owner)))
+            for below, owner in sublayers.owners(layer)]
+
+
+def from_legacy_order(layer, values: list) -> list:
+    """A layer's weights read in ``legacy_weight_order``, in ``keras_weight_order``."""
+    legacy = [s.name for s in legacy_weight_order(layer)]
+    if len(values) != len(legacy):
+        return values  # the count is refused, naming the file, by weight_tensors
+    by_name = dict(zip(legacy, values))
+    return [by_name[s.name] for s in keras_weight_order(layer)]
 
 
 def keras_layer_paths(model) -> list[str]:
@@ -115,13 +138,7 @@ def keras_layer_paths(model) -> list[str]:
     used: dict[str, int] = {}
     paths = []
     for layer in model.layers:
-        name = _snake_case(type(layer).__name__)
-        if name in used:
-            used[name] += 1
-            name = f"{name}_{used[name]}"
-        else:
-            used[name] = 0
-        paths.append(f"layers/{name}")
+        paths.append(f"layers/{container_name(snake_case(type(layer).__name__), used)}")
     return paths
 
 
@@ -292,7 +309,7 @@ class KerasFileContents:
             if paths is not None:
                 return [self.weights_by_path.get(paths[layer.name]) if layer.name in paths else None
                         for layer in model.layers]
-            return [self.weights_by_path.get(path) for path in keras_layer_paths(model)]
+            return [self._by_path(layer, path) for layer, path in zip(model.layers, keras_layer_paths(model))]
         if paths is not None:
             raise ValueError(f"filepath: {self.filepath!r} is an HDF5 file of a model that calls another model as a "
                              "layer, which gpunn does not read; save it as a .keras file")
@@ -305,5 +322,21 @@ class KerasFileContents:
             )
         per_layer: list[list | None] = [None] * len(model.layers)
         for index, (_, values) in zip(weighted, saved):
-            per_layer[index] = values
+            per_layer[index] = from_legacy_order(model.layers[index], values)
         return per_layer
+
+    def _by_path(self, layer, path: str) -> list | None:
+        """The weights of the layer at ``path`` and of those it holds, each at its own path; None when the file
+        has none of them."""
+        values, found = [], False
+        for owner_path, count in owner_paths(layer, path):
+            held = self.weights_by_path.get(owner_path)
+            found = found or held is not None
+            values += list(held) if held is not None else [None] * count
+        if not found:
+            return None
+        if any(value is None for value in values):
+            missing = [p for p, count in owner_paths(layer, path) if count and p not in self.weights_by_path]
+            raise ValueError(f"filepath: {self.filepath!r} holds no weights for {missing}, inside layer "
+                             f"{layer.name!r} ({path!r})")
+        return values

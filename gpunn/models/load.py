@@ -12,6 +12,7 @@ from .compile_config import compile_from_config
 from .file_format import MODEL_FORMAT, NotAModelFileError, read_file
 from .file_kinds import KERAS, SAFETENSORS, file_kind
 from ..custom_objects import MissingCustomObjectError, custom_object_scope
+from ..layers import sublayers
 from .file_paths import check_load_path
 from .hdf5_io import read_checked
 from .keras_config import check_custom_objects
@@ -55,8 +56,9 @@ def _build(filepath: str, config: dict):
 def _set_counters(filepath: str, model, counters: dict, by_name: bool) -> None:
     with _from_file(filepath, "its Dropout mask counters are not readable"):
         for key, counter in counters.items():
-            layer = model.get_layer(name=key) if by_name else model._layers[int(key)]
-            layer.counter = int(counter)
+            where, _, path = key.partition("/")  # a layer inside a layer of the user's: its path below it
+            layer = model.get_layer(name=where) if by_name else model._layers[int(where)]
+            sublayers.below(layer, path).counter = int(counter)
 
 
 def _compile_safetensors(filepath: str, model, metadata: dict, tensors: dict) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers.base import Layer
+from ..layers.sublayers import held_weights
 
 
 class ParameterStore:
@@ -68,7 +69,7 @@ class ParameterStore:
         ops, dtype = self.ops, self.dtype
         for layer in self.layers:
             weights = self._views[id(layer)][0]
-            held = layer.bound.weights
+            held = held_weights(layer)
             for spec in layer.weight_specs():
                 if spec.name in held:
                     _copy(layer.ops, held[spec.name], ops, weights[spec.name])

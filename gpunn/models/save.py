@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 
+from ..layers import sublayers
 from ..layers.seeded import SeededLayer
 from . import h5_format, keras_format
 from .compile_config import deserialize_metric, get_compile_config, serialize_metric  # noqa: F401 (re-exported)
@@ -36,7 +37,9 @@ def _save_safetensors(model, filepath, overwrite, include_optimizer) -> None:
         # Each seeded layer's draw counter (Dropout's masks, GaussianNoise's normals): with its seed (in the
         # config) it fixes the draws still to come, so training resumed after a load draws what it would have
         # drawn without the save.
-        "dropout_counters": json.dumps({str(i): layer.counter for i, layer in enumerate(model._layers)
+        # (a layer inside a layer of the user's: its path below it, '3/blocks/dropout')
+        "dropout_counters": json.dumps({f"{i}/{path}" if path else str(i): layer.counter
+                                        for i, path, layer in sublayers.with_sublayers(model._layers)
                                         if isinstance(layer, SeededLayer)}),
     }
     tensors = _weight_tensors(model)
@@ -79,8 +82,9 @@ def save_weights(model, filepath, overwrite=True, save_format=None) -> None:
 
 
 def _position_key(key: str) -> tuple[str, str]:
-    """('000', 'kernel') from 'layers/000.dense_3/kernel': the layer's position and the weight's name."""
-    layer_part, weight = key[len("layers/"):].rsplit("/", 1)
+    """('000', 'kernel') from 'layers/000.dense_3/kernel': the layer's position and the weight's name (which
+    may hold '/', for a weight of a layer inside it: 'layers/001.block/linear_1/w'; a layer's name never does)."""
+    layer_part, weight = key[len("layers/"):].split("/", 1)
     return layer_part.split(".", 1)[0], weight
 
 

@@ -49,8 +49,17 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
         metric function): recorded as a host call, so a replay runs it again and a CUDA graph ends before it
         (its temporaries come from the memory pool and must not be captured)."""
         if self._tape is not None:
-            return self._tape.call(function)
+            return self._tape.call(self._unrecorded, function)
         return function()
+
+    def _unrecorded(self, function):
+        """``function()`` with recording off: array primitives it calls (a layer's forward inside a layer of the
+        user's) run as part of the host call, which a replay runs again, and are not recorded a second time."""
+        tape, self._tape = self._tape, None
+        try:
+            return function()
+        finally:
+            self._tape = tape
 
     # ---- memory and transfers -------------------------------------------------------------------
     def asarray(self, data, dtype=None):

@@ -1,6 +1,7 @@
 """Data-parallel replicas: the same weights on every rank before the first step, and a model check."""
 from __future__ import annotations
 
+from ..layers import sublayers
 from ..layers.seeded import SeededLayer
 
 
@@ -15,7 +16,7 @@ def sync_replicas(model, comm) -> None:
     if model.states.size:
         comm.broadcast_(model.states)
     # Each rank draws its own masks and noise for its samples (same seed everywhere would repeat them).
-    for layer in model._layers:
+    for _, _, layer in sublayers.with_sublayers(model._layers):  # those inside layers of the user's too
         if isinstance(layer, SeededLayer) and comm.rank:
             layer.seed = (layer.seed + 7919 * comm.rank) % (2**31 - 1)
     model._synced_comm = comm

@@ -12,12 +12,22 @@ from __future__ import annotations
 
 import warnings
 
+from ..layers import sublayers
+
 
 def current(model) -> dict:
-    """{the model and each of its layers: its ``trainable`` flag now}, Keras's ``_compiled_trainable_state``."""
+    """{the model and each of its layers, and the layers they hold: its ``trainable`` flag now}, Keras's
+    ``_compiled_trainable_state``."""
     state = {model: model.trainable}
-    state.update((layer, layer.trainable) for layer in model._layers)
+    for layer in model._layers:
+        state.update((owner, owner.trainable) for _, owner in sublayers.owners(layer))
     return state
+
+
+def check_nested(model) -> None:
+    """Refuse a layer frozen (or unfrozen) on its own inside a layer of the user's (``layers/sublayers.py``)."""
+    for layer in model._layers:
+        sublayers.check_flags(layer)
 
 
 def in_effect(model) -> tuple[bool, tuple[bool, ...]]:

@@ -107,6 +107,7 @@ class Trainer:
                 or steps_per_execution < 1):
             raise ValueError(f"steps_per_execution: expected a positive integer, got {steps_per_execution!r}")
         optimizer = optimizers_module.get(optimizer)
+        trainable_state.check_nested(self)
         if getattr(self, "_awaits_trace", False):  # a subclassed model: its outputs are known at its first data
             self.loss = compiled_outputs.check_names(loss, metrics, weighted_metrics)
         else:  # every name and structure checked now
@@ -205,6 +206,7 @@ class Trainer:
         step = self.train_function
         if force or step is None or step.comm is not comm or step.ops is not self.ops:
             if force:  # Keras: how a change of `trainable` reaches training without a compile()
+                trainable_state.check_nested(self)
                 self._compiled_trainable_state = trainable_state.current(self)
             self._pack_for_training()  # the buffers laid out for the compiled trainable flags
             step = self.train_function = TrainStep(self, comm, jit=self.jit_compile)

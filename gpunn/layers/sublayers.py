@@ -1,0 +1,156 @@
+"""Layers that a layer of the user's holds and calls inside its ``call()``, as Keras's guide "Making new layers and
+models via subclassing" composes them (``MLPBlock`` holding three ``Linear`` layers; a block holding Dense and
+Dropout layers, in attributes or in lists and dicts of them).
+
+The outer layer owns every weight below it, as Keras's ``layer.weights`` lists them: its own (the trainable kind
+first), then each sublayer's in the order the attributes were set, depth first. A model keeps them in its flat
+buffers as weights of the outer layer, named by their path below it (``linear_1/kernel``, ``blocks/dense_1/bias``:
+the paths of Keras's weights files, ``saving_lib._save_state``), and binding the outer layer binds each sublayer to
+its part of those views, so a sublayer computes with the very arrays the model trains. Penalties and constraints
+of sublayer weights are the outer layer's, so a model applies each once.
+
+``trainable`` follows Keras: setting it on the outer layer sets it on every sublayer. A sublayer frozen on its own
+(its flag differing from the outer layer's) is refused when the model is compiled (``check_flags``).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from ..naming import container_name, snake_case
+
+# Layer attributes that hold layers but are not sublayers (the layer making a mask, set by a model)
+_NOT_SUBLAYERS = frozenset({"mask_source"})
+
+
+def children(layer) -> list[tuple[str, object]]:
+    """(path below ``layer``, sublayer) of each layer ``layer`` holds directly, in the order its attributes were
+    set: an attribute's name, or for a layer in a list, tuple or dict, the attribute's name and the layer's
+    snake-case class name made unique in that container (``blocks/dense_1``), as Keras's files name them."""
+    from .base import Layer  # base calls this module: imported here, when a layer exists
+    from .input_layer import InputLayer
+
+    found: list[tuple[str, object]] = []
+
+    def take(path: str, value, used: dict | None):
+        if isinstance(value, Layer) and not isinstance(value, InputLayer):
+            if used is not None:
+                path = f"{path}/{container_name(snake_case(type(value).__name__), used)}"
+            found.append((path, value))
+        elif isinstance(value, (list, tuple, dict)):
+            items = list(value.values()) if isinstance(value, dict) else list(value)
+            inner: dict = {}
+            for item in items:
+                if isinstance(item, (list, tuple, dict)):
+                    take(f"{path}/{container_name('container', inner)}", item, None)
+                else:
+                    take(path, item, inner)
+
+    for name, value in list(vars(layer).items()):
+        if name not in _NOT_SUBLAYERS and value is not layer:
+            take(name, value, None)
+    return found
+
+
+def owners(layer) -> list[tuple[str, object]]:
+    """(path below ``layer``, layer) of ``layer`` ('') and every layer below it, depth first, each once."""
+    found: list[tuple[str, object]] = []
+    seen: set = set()
+
+    def visit(path: str, owner):
+        if id(owner) in seen:
+            return
+        seen.add(id(owner))
+        found.append((path, owner))
+        for child_path, child in children(owner):
+            visit(f"{path}/{child_path}" if path else child_path, child)
+
+    visit("", layer)
+    return found
+
+
+def own_specs(layer) -> list:
+    """The weights ``layer`` made itself, in Keras's order for one layer: the trainable kind first."""
+    specs = list(layer.__dict__.get("_added_specs", [])) if _is_composite_kind(layer) else layer.weight_specs()
+    return [s for s in specs if s.trainable] + [s for s in specs if not s.trainable]
+
+
+def _is_composite_kind(layer) -> bool:
+    from .user_layer import is_user_layer_class
+
+    return is_user_layer_class(type(layer))
+
+
+def flat_specs(layer) -> list:
+    """Every weight of a layer of the user's and of the layers below it, in Keras's ``layer.weights`` order, the
+    sublayers' named by their path (``linear_1/kernel``)."""
+    specs = []
+    for path, owner in owners(layer):
+        for spec in own_specs(owner):
+            specs.append(spec if not path else dataclasses.replace(spec, name=f"{path}/{spec.name}"))
+    return specs
+
+
+def with_sublayers(layers) -> list[tuple[int, str, object]]:
+    """(index in ``layers``, path below that layer, layer) of each of ``layers`` ('') and every layer below it."""
+    return [(index, path, owner) for index, layer in enumerate(layers) for path, owner in owners(layer)]
+
+
+def below(layer, path: str):
+    """The layer at ``path`` below ``layer`` ('' is ``layer``); KeyError if there is none."""
+    for found_path, owner in owners(layer):
+        if found_path == path:
+            return owner
+    raise KeyError(f"no layer at {path!r} inside layer {layer.name!r}")
+
+
+def has_sublayers(layer) -> bool:
+    return bool(children(layer))
+
+
+def held_weights(layer) -> dict:
+    """{weight name: the array it is now} of ``layer`` and the layers below it (those a sublayer holds since it
+    was called on its own are kept when the outer layer is bound)."""
+    held = {}
+    for path, owner in owners(layer):
+        for name, array in owner.bound.weights.items():
+            held.setdefault(f"{path}/{name}" if path else name, array)
+    return held
+
+
+def bind_children(layer, ops, weights: dict, grads: dict, trainable: bool, owner) -> None:
+    """Bind each sublayer of ``layer`` to its part of the views ``layer`` was just bound with."""
+    seen: set = set()
+    for path, child in children(layer):
+        if id(child) in seen:
+            continue
+        seen.add(id(child))
+        prefix = f"{path}/"
+        child.bind(ops, {name[len(prefix):]: view for name, view in weights.items() if name.startswith(prefix)},
+                   {name[len(prefix):]: view for name, view in grads.items() if name.startswith(prefix)},
+                   trainable=trainable, owner=owner)
+
+
+def variable_of(layer, name: str):
+    """The Variable of the weight ``name`` (a path below ``layer``) as its own layer gives it, so that
+    ``block.weights`` holds the very objects ``block.linear_1.kernel`` returns."""
+    for path, owner in owners(layer):
+        if path and name.startswith(f"{path}/") and "/" not in name[len(path) + 1:]:
+            return owner.variable(name[len(path) + 1:])
+    return None
+
+
+def set_trainable(layer, value: bool) -> None:
+    """Keras's ``Layer.trainable`` setter: the flag goes down to every sublayer."""
+    for _, child in children(layer):
+        child.trainable = value
+
+
+def check_flags(layer) -> None:
+    """Refuse a sublayer whose ``trainable`` differs from its outer layer's: gpunn trains (or freezes) a layer of
+    the user's with everything below it."""
+    for path, owner in owners(layer)[1:]:
+        if owner.trainable != layer.trainable:
+            raise ValueError(
+                f"trainable: layer {owner.name!r} (at {path!r} inside layer {layer.name!r}) has trainable="
+                f"{owner.trainable}, its outer layer trainable={layer.trainable}; gpunn trains or freezes a layer "
+                f"of the user's with all the layers inside it: set {layer.name}.trainable instead")

@@ -1,0 +1,357 @@
+"""Layers of the user's that hold and call other layers, as Keras's guide "Making new layers and models via
+subclassing" composes them ("Layers are recursively composable": MLPBlock of Linear layers), and blocks of
+built-in layers (Dense with a penalty, BatchNormalization, LayerNormalization) in attributes and lists.
+
+Trained as Keras trains them from the same weights (one Keras process; files of the three formats both ways),
+their gradients against finite differences in float64, replays against eager steps (bit for bit), Keras's
+``trainable`` rules, and what gpunn refuses."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import gpunn
+from gpunn import layers
+from helpers import assert_gradients_close, assert_same_training, numerical_gradient, run_keras
+
+SCRIPT = '''
+def definitions(keras):
+    ops, layers = keras.ops, keras.layers
+
+    class Linear(layers.Layer):  # the guide's, with a non-trainable weight made between the two trainable ones
+        def __init__(self, units=32, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal", name="w")
+            self.s = self.add_weight(shape=(self.units,), initializer="zeros", trainable=False, name="s")
+            self.b = self.add_weight(shape=(self.units,), initializer="zeros", name="b")
+
+        def call(self, inputs):
+            return ops.matmul(inputs, self.w) + self.b + self.s
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    class MLPBlock(layers.Layer):  # the guide's, with a weight of its own and a list of built-in layers
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.scale = self.add_weight(shape=(), initializer="ones", name="scale")
+            self.linear_1 = Linear(8)
+            self.blocks = [layers.Dense(6, kernel_regularizer=keras.regularizers.L2(0.01)),
+                           layers.Dense(6, activation="tanh")]
+            self.linear_3 = Linear(3)
+
+        def call(self, inputs):
+            x = self.linear_1(inputs)
+            x = keras.activations.relu(x)
+            for block in self.blocks:
+                x = block(x)
+            return self.linear_3(x) * self.scale
+
+    class Residual(layers.Layer):  # normalization layers inside: batch statistics and moving averages
+        def __init__(self, width, **kwargs):
+            super().__init__(**kwargs)
+            self.width = width
+            self.norm = layers.BatchNormalization(momentum=0.8)
+            self.dense = layers.Dense(width, activation="gelu")
+            self.layer_norm = layers.LayerNormalization()
+
+        def call(self, inputs, training=None):
+            return self.layer_norm(inputs + self.dense(self.norm(inputs, training=training)))
+
+        def get_config(self):
+            return {**super().get_config(), "width": self.width}
+
+    return Linear, MLPBlock, Residual
+
+
+def build(keras):
+    Linear, MLPBlock, Residual = definitions(keras)
+    return keras.Sequential([keras.Input(shape=(5,)), MLPBlock(name="mlp"), Residual(3, name="residual"),
+                             keras.layers.Dense(1, name="head")])
+
+
+def describe(model):
+    block = model.get_layer("mlp")
+    counts = [len(block.weights), len(block.trainable_weights), len(block.non_trainable_weights)]
+    block.trainable = False
+    counts += [len(block.trainable_weights), len(block.non_trainable_weights), block.linear_1.trainable,
+               block.blocks[1].trainable]
+    block.trainable = True
+    return counts
+
+
+def run(keras, x, y, initial, tmp):
+    model = build(keras)
+    model.set_weights(initial)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    history = model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    model.save(tmp + "/model.keras")
+    model.save(tmp + "/model.h5")
+    model.save_weights(tmp + "/model.weights.h5")
+    return {"history": {k: [float(v) for v in values] for k, values in history.history.items()},
+            "weights": [w.tolist() for w in model.get_weights()],
+            "shapes": [list(w.shape) for w in model.weights],
+            "evaluate": float(model.evaluate(x, y, verbose=0)),
+            "predict": model.predict(x, verbose=0).tolist(),
+            "counts": describe(model)}
+'''
+
+KERAS_SIDE = SCRIPT + r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x, y = np.array(task["x"], dtype="float32"), np.array(task["y"], dtype="float32")
+initial = [np.array(w, dtype="float32") for w in task["initial"]]
+out = run(keras, x, y, initial, task["dir"] + "/keras")
+Linear, MLPBlock, Residual = definitions(keras)
+objects = {"Linear": Linear, "MLPBlock": MLPBlock, "Residual": Residual}
+out["gpunn's files"] = {}
+for name in ("model.keras", "model.h5"):
+    mine = keras.saving.load_model(task["dir"] + "/gpunn/" + name, custom_objects=objects)
+    out["gpunn's files"][name] = mine.predict(x, verbose=0).tolist()
+mine = build(keras)
+mine.load_weights(task["dir"] + "/gpunn/model.weights.h5")
+out["gpunn's files"]["model.weights.h5"] = mine.predict(x, verbose=0).tolist()
+print(json.dumps(out))
+'''
+
+
+class Noisy(gpunn.layers.Layer):
+    """A Dropout inside a block: its masks drawn again in each replay as in eager steps, its counter in files."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = layers.Dense(4, activation="relu")
+        self.dropout = layers.Dropout(0.3, seed=3)
+
+    def call(self, inputs, training=None):
+        return self.dropout(self.dense(inputs), training=training)
+
+
+def _namespace() -> dict:
+    namespace: dict = {}
+    exec(SCRIPT, namespace)
+    return namespace
+
+
+def _data(rows=40):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, 5)).astype("float32")
+    return x, (np.sin(x[:, :1]) + x[:, 1:2] * x[:, 2:3]).astype("float32")
+
+
+def test_blocks_of_layers_train_and_save_as_in_keras(tmp_path):
+    """The same weights (set through ``model.set_weights``, so in Keras's order of ``model.weights``), the same
+    batches: the same history, weights, predictions; each side loads the other's .keras, .h5 and .weights.h5."""
+    x, y = _data()
+    for side in ("gpunn", "keras"):
+        (tmp_path / side).mkdir()
+    namespace = _namespace()
+    gpunn.utils.set_random_seed(1)
+    initial = [w + 0.05 for w in namespace["build"](gpunn).get_weights()]  # nonzero biases and s, too
+    ours = namespace["run"](gpunn, x, y, initial, str(tmp_path / "gpunn"))
+    theirs = run_keras(KERAS_SIDE, {"x": x.tolist(), "y": y.tolist(), "dir": str(tmp_path),
+                                    "initial": [w.tolist() for w in initial]})
+    assert ours["shapes"] == theirs["shapes"]
+    # 1 + 3 + 2 + 2 + 3 weights; 8 trainable (the two s and nothing else kept); frozen: every one kept, flags down
+    assert ours["counts"] == theirs["counts"] == [11, 9, 2, 0, 11, False, False]
+    np.testing.assert_allclose(ours["history"]["loss"], theirs["history"]["loss"], rtol=1e-4)
+    for index, (mine, keras_weight) in enumerate(zip(ours["weights"], theirs["weights"])):
+        np.testing.assert_allclose(mine, keras_weight, rtol=2e-4, atol=2e-5, err_msg=f"weight #{index}")
+    np.testing.assert_allclose(ours["evaluate"], theirs["evaluate"], rtol=1e-4)
+    # LayerNormalization over 3 features magnifies the weights' float32 differences (a few 1e-6) about 50 times
+    np.testing.assert_allclose(ours["predict"], theirs["predict"], rtol=1e-4, atol=5e-4)
+    for name, predicted in theirs["gpunn's files"].items():  # Keras reads gpunn's files
+        np.testing.assert_allclose(predicted, ours["predict"], rtol=1e-5, atol=1e-6, err_msg=name)
+    Linear, MLPBlock, Residual = namespace["definitions"](gpunn)
+    objects = {"Linear": Linear, "MLPBlock": MLPBlock, "Residual": Residual}
+    for name in ("model.keras", "model.h5"):  # and gpunn reads Keras's
+        loaded = gpunn.models.load_model(tmp_path / "keras" / name, custom_objects=objects)
+        np.testing.assert_allclose(loaded.predict(x, verbose=0), theirs["predict"], rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    model = namespace["build"](gpunn)
+    model.load_weights(tmp_path / "keras" / "model.weights.h5")
+    np.testing.assert_allclose(model.predict(x, verbose=0), theirs["predict"], rtol=1e-5, atol=1e-6)
+
+
+def test_a_block_s_weights_are_its_sublayers_own():
+    """``block.weights`` holds the Variables the sublayers give; a weight set through either is the model's."""
+    Linear, MLPBlock, _ = _namespace()["definitions"](gpunn)
+    block = MLPBlock()
+    model = gpunn.Sequential([gpunn.Input(shape=(5,)), block])
+    assert block.weights[1] is block.linear_1.w and block.weights[4] is block.blocks[0].kernel
+    assert [w.name for w in block.weights[:4]] == ["scale", "w", "b", "s"]  # the trainable kind first, as Keras
+    block.linear_1.w.assign(np.full((5, 8), 0.5, "float32"))
+    assert np.all(model.get_weights()[1] == 0.5)
+    x = np.random.default_rng(3).normal(size=(4, 5)).astype("float32")
+    np.testing.assert_allclose(block(x), model.predict(x, verbose=0), rtol=1e-6)  # on its own, the same
+
+
+def test_a_block_matches_finite_differences():
+    """d loss / d every weight (the block's own, its sublayers', those of the sublayers' sublayers) and d loss /
+    d x through the block, in float64, with the sublayer's weight penalty."""
+    Linear, MLPBlock, Residual = _namespace()["definitions"](gpunn)
+    gpunn.utils.set_random_seed(5)
+    model = gpunn.Sequential([gpunn.Input(shape=(4,), dtype="float64"), layers.Dense(5, dtype="float64"),
+                              MLPBlock(dtype="float64"), Residual(3, dtype="float64")])
+    model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="mse")
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(7, 4)), rng.normal(size=(7, 3))
+    model.set_weights([w + rng.normal(scale=0.1, size=w.shape) for w in model.get_weights()])
+    block = model.layers[1]
+
+    def objective(_):
+        # BatchNormalization on the batch's statistics, as in training (evaluate would take the moving ones)
+        predictions = gpunn.ops.convert_to_numpy(model(x, training=True))
+        return ((predictions - y) ** 2).mean() + 0.01 * (block.blocks[0].get_weights()[0] ** 2).sum()
+
+    moving = [w.copy() for w in model.layers[2].norm.get_weights()]
+    numeric = numerical_gradient(objective, model.params)
+    for w, kept in zip(model.layers[2].norm.weights, moving):
+        w.assign(kept)
+    model.train_on_batch(x, y)
+    assert_gradients_close(np.array(model.grads), numeric, what="d loss / d params through blocks of layers")
+
+
+def test_blocks_replay_bit_for_bit():
+    Linear, MLPBlock, Residual = _namespace()["definitions"](gpunn)
+
+    x, y = _data(70)
+
+    def run(jit):
+        gpunn.utils.set_random_seed(7)
+        model = gpunn.Sequential([gpunn.Input(shape=(5,)), MLPBlock(), Noisy(), Residual(4), layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mae", metrics=["mse"], jit_compile=jit, steps_per_execution=2)
+        history = model.fit(x, y, batch_size=16, epochs=3, verbose=0, validation_split=0.2)
+        return model, history.history
+
+    eager, replayed = run(False), run(True)
+    assert sum(len(state.recordings) for state in replayed[0].train_function._states.values()) > 0
+    assert_same_training(eager, replayed)
+
+
+def test_trainable_goes_down_and_a_sublayer_frozen_alone_is_refused():
+    Linear, MLPBlock, _ = _namespace()["definitions"](gpunn)
+    x, y = _data()
+    block = MLPBlock()
+    model = gpunn.Sequential([gpunn.Input(shape=(5,)), block, layers.Dense(1)])
+    block.trainable = False
+    assert not block.linear_1.trainable and not block.blocks[1].trainable
+    model.compile(optimizer="adam", loss="mse")
+    before = block.get_weights()
+    model.fit(x, y, epochs=1, verbose=0)
+    for old, new in zip(before, block.get_weights()):
+        np.testing.assert_array_equal(old, new)
+    block.trainable = True
+    block.blocks[0].trainable = False
+    with pytest.raises(ValueError, match=r"layer 'dense\S*' \(at 'blocks/dense' inside layer 'mlp_block\S*'\) has "
+                                         r"trainable=False.*set mlp_block\S*\.trainable instead"):
+        model.compile(optimizer="adam", loss="mse")
+    block.blocks[0].trainable = True
+    model.compile(optimizer="adam", loss="mse")
+    block.linear_3.trainable = False  # after compile: Keras's warning, and training goes on as compiled
+    with pytest.warns(UserWarning, match="trainable` state has changed.*linear"):
+        model.fit(x, y, epochs=1, verbose=0)
+
+
+def test_what_a_block_refuses():
+    x, y = _data()
+
+    class CalledTwice(gpunn.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = layers.Dense(5)
+
+        def call(self, inputs):
+            return self.dense(self.dense(inputs))
+
+    class OnlyInTraining(gpunn.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = layers.Dense(5)
+            self.noise = layers.GaussianNoise(0.1)
+
+        def call(self, inputs, training=None):
+            x = self.dense(inputs)
+            return self.noise(x, training=training) if training else x
+
+    class Regularized(gpunn.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = layers.Dense(5, activity_regularizer="l2")
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+    for layer, message in ((CalledTwice(), "called twice inside the call"),
+                           (OnlyInTraining(), "only in training, or only sometimes"),
+                           (Regularized(), "has an activity_regularizer")):
+        with pytest.raises(ValueError, match=message):
+            model = gpunn.Sequential([gpunn.Input(shape=(5,)), layer, layers.Dense(1)])
+            model.compile(optimizer="sgd", loss="mse")
+            model.fit(x, y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="without '/'"):
+        gpunn.layers.Layer().add_weight(shape=(2,), name="a/b")
+
+
+def test_activations_on_tensors_inside_call_are_differentiated_as_in_a_dense_layer():
+    """``keras.activations.gelu(x)`` inside call() runs the fused step a Dense layer runs, forward and back."""
+    class Activated(gpunn.layers.Layer):
+        def __init__(self, name_of_activation, **kwargs):
+            super().__init__(**kwargs)
+            self.activation = getattr(gpunn.activations, name_of_activation)
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 3), initializer="glorot_uniform")
+
+        def call(self, inputs):
+            return self.activation(gpunn.ops.matmul(inputs, self.w))
+
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=(6, 4)), rng.normal(size=(6, 3))
+    for name in ("gelu", "relu", "mish", "softmax", "linear"):
+        gpunn.utils.set_random_seed(9)
+        ours = gpunn.Sequential([gpunn.Input(shape=(4,), dtype="float64"), Activated(name, dtype="float64")])
+        gpunn.utils.set_random_seed(9)
+        dense = gpunn.Sequential([gpunn.Input(shape=(4,), dtype="float64"),
+                                  layers.Dense(3, activation=name, use_bias=False, dtype="float64")])
+        dense.set_weights(ours.get_weights())
+        for model in (ours, dense):
+            model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="mse")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model.train_on_batch(x, y)
+        np.testing.assert_allclose(np.array(ours.grads), np.array(dense.grads), rtol=1e-12, atol=1e-14,
+                                   err_msg=name)
+
+
+@pytest.mark.parametrize("filename", ["model.gpunn", "model.keras", "model.h5"])
+def test_training_resumed_from_a_file_ends_as_the_uninterrupted_run(tmp_path, filename):
+    """Weights, optimizer slots and the mask counter of a Dropout inside a block all come back from the file."""
+    namespace = _namespace()
+    Linear, MLPBlock, Residual = namespace["definitions"](gpunn)
+
+    objects = {"Linear": Linear, "MLPBlock": MLPBlock, "Residual": Residual, "Noisy": Noisy}
+    x, y = _data(48)
+
+    def fresh():
+        gpunn.utils.set_random_seed(11)
+        model = gpunn.Sequential([gpunn.Input(shape=(5,)), MLPBlock(), Noisy(), Residual(4), layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        return model
+
+    whole = fresh()
+    whole.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    first = fresh()
+    first.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    first.save(tmp_path / filename)
+    resumed = gpunn.models.load_model(tmp_path / filename, custom_objects=objects)
+    resumed.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(whole.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)

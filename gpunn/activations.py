@@ -74,10 +74,19 @@ def _elementwise(name: str, x, alpha: float):
 
 
 def _traced(x) -> bool:
-    """A gpunn Tensor (``gpunn.ops`` results, the inputs of a layer's call()) or a layer's weight."""
+    """A gpunn Tensor (``gpunn.ops`` results, the inputs of a layer's call()), or a layer's weight inside a
+    call() (outside one, a weight is its array)."""
     from .autodiff import Tensor
+    from .layers.user_layer import tracing
 
-    return isinstance(x, Tensor) or hasattr(x, "_autodiff_tensor")
+    return isinstance(x, Tensor) or (hasattr(x, "_autodiff_tensor") and tracing())
+
+
+def _host_only(name: str, x) -> None:
+    """Refuse by name a form of an activation that has no differentiable counterpart on a gpunn Tensor."""
+    if _traced(x):
+        raise TypeError(f"{name} on a gpunn Tensor (inside a layer's call()): not differentiable here; write it with "
+                        "gpunn.ops (gpunn.ops.clip, gpunn.ops.where, ...)")
 
 
 def linear(x):
@@ -99,6 +108,7 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
             return _elementwise("relu6", x, 0.0)
     if negative_slope != 0.0 and max_value is None and threshold == 0.0:
         return _elementwise("leaky_relu", x, negative_slope)
+    _host_only(f"relu(max_value={max_value}, threshold={threshold}, negative_slope={negative_slope})", x)
     x = _float_array(x)
     dtype = x.dtype.type
     if negative_slope != 0.0:
@@ -249,6 +259,7 @@ def sparse_sigmoid(x):
 def threshold(x, threshold, default_value):
     """x where x > threshold, default_value elsewhere (Keras's numpy backend). A function only: its two
     arguments have no defaults, so the name cannot make a layer's activation (see ``get``)."""
+    _host_only("threshold", x)
     x = _float_array(x)
     return np.where(x > x.dtype.type(threshold), x, x.dtype.type(default_value))
 
@@ -277,6 +288,7 @@ def log_softmax(x, axis=-1):
 
 def glu(x, axis=-1):
     """a * sigmoid(b), where a and b are the two halves of x along ``axis`` (which must have an even size)."""
+    _host_only("glu", x)
     x = _float_array(x)
     if x.shape[axis] % 2:
         raise ValueError(f"axis size must be divisible by 2. Received: x.shape={x.shape} with axis={axis}")

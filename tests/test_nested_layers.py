@@ -58,21 +58,39 @@ def definitions(keras):
             self.width = width
             self.norm = layers.BatchNormalization(momentum=0.8)
             self.dense = layers.Dense(width, activation="gelu")
+            self.add = layers.Add()
             self.layer_norm = layers.LayerNormalization()
 
         def call(self, inputs, training=None):
-            return self.layer_norm(inputs + self.dense(self.norm(inputs, training=training)))
+            return self.layer_norm(self.add([inputs, self.dense(self.norm(inputs, training=training))]))
 
         def get_config(self):
             return {**super().get_config(), "width": self.width}
 
-    return Linear, MLPBlock, Residual
+    class Aliased(layers.Layer):  # a layer held twice; one assigned in build(), after an attribute set to None
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.proj = None
+            self.zz = layers.Dense(3)
+            self.aa = self.zz
+
+        def build(self, input_shape):
+            self.proj = layers.Dense(2)
+
+        def call(self, inputs):
+            return self.proj(self.aa(inputs))
+
+    return Linear, MLPBlock, Residual, Aliased
 
 
 def build(keras):
-    Linear, MLPBlock, Residual = definitions(keras)
+    Linear, MLPBlock, Residual, _ = definitions(keras)
     return keras.Sequential([keras.Input(shape=(5,)), MLPBlock(name="mlp"), Residual(3, name="residual"),
                              keras.layers.Dense(1, name="head")])
+
+
+def aliased(keras):
+    return keras.Sequential([keras.Input(shape=(5,)), definitions(keras)[3]()])
 
 
 def describe(model):
@@ -82,10 +100,15 @@ def describe(model):
     counts += [len(block.trainable_weights), len(block.non_trainable_weights), block.linear_1.trainable,
                block.blocks[1].trainable]
     block.trainable = True
+    block.linear_1.trainable = False  # alone: its weights leave the block's trainable ones
+    counts += [len(block.trainable_weights), len(block.non_trainable_weights)]
+    block.linear_1.trainable = True
     return counts
 
 
 def run(keras, x, y, initial, tmp):
+    import numpy as np
+
     model = build(keras)
     model.set_weights(initial)
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
@@ -93,7 +116,11 @@ def run(keras, x, y, initial, tmp):
     model.save(tmp + "/model.keras")
     model.save(tmp + "/model.h5")
     model.save_weights(tmp + "/model.weights.h5")
-    return {"history": {k: [float(v) for v in values] for k, values in history.history.items()},
+    other = aliased(keras)
+    other.set_weights([np.full(w.shape, 0.1 * (index + 1), "float32") for index, w in enumerate(other.weights)])
+    other.save_weights(tmp + "/aliased.weights.h5")
+    return {"aliased": [list(w.shape) for w in other.weights],
+            "history": {k: [float(v) for v in values] for k, values in history.history.items()},
             "weights": [w.tolist() for w in model.get_weights()],
             "shapes": [list(w.shape) for w in model.weights],
             "evaluate": float(model.evaluate(x, y, verbose=0)),
@@ -109,7 +136,7 @@ task = json.loads(sys.stdin.read())
 x, y = np.array(task["x"], dtype="float32"), np.array(task["y"], dtype="float32")
 initial = [np.array(w, dtype="float32") for w in task["initial"]]
 out = run(keras, x, y, initial, task["dir"] + "/keras")
-Linear, MLPBlock, Residual = definitions(keras)
+Linear, MLPBlock, Residual, _ = definitions(keras)
 objects = {"Linear": Linear, "MLPBlock": MLPBlock, "Residual": Residual}
 out["gpunn's files"] = {}
 for name in ("model.keras", "model.h5"):
@@ -118,6 +145,9 @@ for name in ("model.keras", "model.h5"):
 mine = build(keras)
 mine.load_weights(task["dir"] + "/gpunn/model.weights.h5")
 out["gpunn's files"]["model.weights.h5"] = mine.predict(x, verbose=0).tolist()
+mine = aliased(keras)
+mine.load_weights(task["dir"] + "/gpunn/aliased.weights.h5")
+out["gpunn's aliased"] = [w.tolist() for w in mine.get_weights()]
 print(json.dumps(out))
 '''
 
@@ -159,8 +189,9 @@ def test_blocks_of_layers_train_and_save_as_in_keras(tmp_path):
     theirs = run_keras(KERAS_SIDE, {"x": x.tolist(), "y": y.tolist(), "dir": str(tmp_path),
                                     "initial": [w.tolist() for w in initial]})
     assert ours["shapes"] == theirs["shapes"]
-    # 1 + 3 + 2 + 2 + 3 weights; 8 trainable (the two s and nothing else kept); frozen: every one kept, flags down
-    assert ours["counts"] == theirs["counts"] == [11, 9, 2, 0, 11, False, False]
+    # 1 + 3 + 2 + 2 + 3 weights; 9 trainable (the two s kept); frozen: every one kept, flags down; linear_1 alone
+    assert ours["counts"] == theirs["counts"] == [11, 9, 2, 0, 11, False, False, 7, 4]
+    assert ours["aliased"] == theirs["aliased"] == [[5, 3], [3], [3, 2], [2]]  # in the order Keras tracks them
     np.testing.assert_allclose(ours["history"]["loss"], theirs["history"]["loss"], rtol=1e-4)
     for index, (mine, keras_weight) in enumerate(zip(ours["weights"], theirs["weights"])):
         np.testing.assert_allclose(mine, keras_weight, rtol=2e-4, atol=2e-5, err_msg=f"weight #{index}")
@@ -169,7 +200,15 @@ def test_blocks_of_layers_train_and_save_as_in_keras(tmp_path):
     np.testing.assert_allclose(ours["predict"], theirs["predict"], rtol=1e-4, atol=5e-4)
     for name, predicted in theirs["gpunn's files"].items():  # Keras reads gpunn's files
         np.testing.assert_allclose(predicted, ours["predict"], rtol=1e-5, atol=1e-6, err_msg=name)
-    Linear, MLPBlock, Residual = namespace["definitions"](gpunn)
+    # a layer held under two names, and one assigned late: each side reads the other's file, weight for weight
+    written = [np.full(shape, 0.1 * (index + 1), "float32") for index, shape in enumerate(theirs["aliased"])]
+    for mine, value in zip(theirs["gpunn's aliased"], written):
+        np.testing.assert_array_equal(mine, value)
+    other = namespace["aliased"](gpunn)
+    other.load_weights(tmp_path / "keras" / "aliased.weights.h5")
+    for mine, value in zip(other.get_weights(), written):
+        np.testing.assert_array_equal(mine, value)
+    Linear, MLPBlock, Residual, _ = namespace["definitions"](gpunn)
     objects = {"Linear": Linear, "MLPBlock": MLPBlock, "Residual": Residual}
     for name in ("model.keras", "model.h5"):  # and gpunn reads Keras's
         loaded = gpunn.models.load_model(tmp_path / "keras" / name, custom_objects=objects)
@@ -182,7 +221,7 @@ def test_blocks_of_layers_train_and_save_as_in_keras(tmp_path):
 
 def test_a_block_s_weights_are_its_sublayers_own():
     """``block.weights`` holds the Variables the sublayers give; a weight set through either is the model's."""
-    Linear, MLPBlock, _ = _namespace()["definitions"](gpunn)
+    Linear, MLPBlock, _, _ = _namespace()["definitions"](gpunn)
     block = MLPBlock()
     model = gpunn.Sequential([gpunn.Input(shape=(5,)), block])
     assert block.weights[1] is block.linear_1.w and block.weights[4] is block.blocks[0].kernel
@@ -196,7 +235,7 @@ def test_a_block_s_weights_are_its_sublayers_own():
 def test_a_block_matches_finite_differences():
     """d loss / d every weight (the block's own, its sublayers', those of the sublayers' sublayers) and d loss /
     d x through the block, in float64, with the sublayer's weight penalty."""
-    Linear, MLPBlock, Residual = _namespace()["definitions"](gpunn)
+    Linear, MLPBlock, Residual, _ = _namespace()["definitions"](gpunn)
     gpunn.utils.set_random_seed(5)
     model = gpunn.Sequential([gpunn.Input(shape=(4,), dtype="float64"), layers.Dense(5, dtype="float64"),
                               MLPBlock(dtype="float64"), Residual(3, dtype="float64")])
@@ -220,7 +259,7 @@ def test_a_block_matches_finite_differences():
 
 
 def test_blocks_replay_bit_for_bit():
-    Linear, MLPBlock, Residual = _namespace()["definitions"](gpunn)
+    Linear, MLPBlock, Residual, _ = _namespace()["definitions"](gpunn)
 
     x, y = _data(70)
 
@@ -237,7 +276,7 @@ def test_blocks_replay_bit_for_bit():
 
 
 def test_trainable_goes_down_and_a_sublayer_frozen_alone_is_refused():
-    Linear, MLPBlock, _ = _namespace()["definitions"](gpunn)
+    Linear, MLPBlock, _, _ = _namespace()["definitions"](gpunn)
     x, y = _data()
     block = MLPBlock()
     model = gpunn.Sequential([gpunn.Input(shape=(5,)), block, layers.Dense(1)])
@@ -335,7 +374,7 @@ def test_activations_on_tensors_inside_call_are_differentiated_as_in_a_dense_lay
 def test_training_resumed_from_a_file_ends_as_the_uninterrupted_run(tmp_path, filename):
     """Weights, optimizer slots and the mask counter of a Dropout inside a block all come back from the file."""
     namespace = _namespace()
-    Linear, MLPBlock, Residual = namespace["definitions"](gpunn)
+    Linear, MLPBlock, Residual, _ = namespace["definitions"](gpunn)
 
     objects = {"Linear": Linear, "MLPBlock": MLPBlock, "Residual": Residual, "Noisy": Noisy}
     x, y = _data(48)
@@ -355,3 +394,93 @@ def test_training_resumed_from_a_file_ends_as_the_uninterrupted_run(tmp_path, fi
     resumed.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
     for a, b in zip(whole.get_weights(), resumed.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_block_made_frozen_trains_nothing_inside_and_reloads(tmp_path):
+    """``Block(trainable=False)`` sets the flag before its layers exist, as in Keras (and as a file's config makes
+    it again): everything inside is frozen all the same."""
+    Linear, MLPBlock, _, _ = _namespace()["definitions"](gpunn)
+    x, y = _data()
+    block = MLPBlock(trainable=False)
+    model = gpunn.Sequential([gpunn.Input(shape=(5,)), block, layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    before = block.get_weights()
+    model.fit(x, y, epochs=1, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, block.get_weights()))
+    assert block.trainable_weights == [] and len(model.trainable_weights) == 2
+    model.save(tmp_path / "frozen.keras")
+    loaded = gpunn.models.load_model(tmp_path / "frozen.keras", custom_objects={"Linear": Linear, "MLPBlock": MLPBlock})
+    loaded.fit(x, y, epochs=1, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, loaded.layers[0].get_weights()))
+
+
+def test_a_layer_inside_a_block_is_held_there_alone():
+    class Holding(gpunn.layers.Layer):
+        def __init__(self, inner, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = inner
+
+        def call(self, inputs):
+            return self.inner(inputs)
+
+    shared = layers.Dense(5, name="shared")
+    with pytest.raises(ValueError, match=r"layer 'shared' is used inside layer 'first' \(at 'inner'\) and inside "
+                                         r"layer 'second'.*give each place a layer of its own"):
+        gpunn.Sequential([gpunn.Input(shape=(5,)), Holding(shared, name="first"), Holding(shared, name="second")])
+    direct = layers.Dense(5, name="direct")
+    with pytest.raises(ValueError, match="layer 'direct' is used as a layer of the model and inside layer"):
+        gpunn.Sequential([gpunn.Input(shape=(5,)), direct, Holding(direct)])
+
+    # a layer taken from another model (transfer learning): its values come along, and either model sees the
+    # other's training, as for any layer two models share
+    x, y = _data()
+    taken = layers.Dense(5)
+    source = gpunn.Sequential([gpunn.Input(shape=(5,)), taken])
+    values = [w.copy() for w in taken.get_weights()]
+    target = gpunn.Sequential([gpunn.Input(shape=(5,)), Holding(taken), layers.Dense(1)])
+    for got, want in zip(target.layers[0].get_weights(), values):
+        np.testing.assert_array_equal(got, want)
+    target.compile(optimizer="adam", loss="mse")
+    target.fit(x, y, epochs=1, verbose=0)
+    np.testing.assert_allclose(source.predict(x, verbose=0), x @ taken.get_weights()[0] + taken.get_weights()[1],
+                               rtol=1e-5, atol=1e-6)
+    assert not np.allclose(taken.get_weights()[0], values[0])
+
+
+def test_a_layer_of_the_user_s_called_twice_in_a_model_sums_both_gradients():
+    """A siamese use of a layer of the user's (each call on buffers of its own): d loss / d its weights is the sum
+    over both calls (float64 finite differences). A block holding layers is refused there, by name."""
+    Linear, MLPBlock, _, _ = _namespace()["definitions"](gpunn)
+    gpunn.utils.set_random_seed(12)
+    linear = Linear(3, dtype="float64")
+    left, right = gpunn.Input(shape=(4,), dtype="float64"), gpunn.Input(shape=(4,), dtype="float64")
+    merged = layers.Subtract()([linear(left), linear(right)])
+    model = gpunn.Model([left, right], layers.Dense(1, dtype="float64")(merged))
+    model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="mse")
+    rng = np.random.default_rng(13)
+    a, b, y = rng.normal(size=(6, 4)), rng.normal(size=(6, 4)), rng.normal(size=(6, 1))
+    numeric = numerical_gradient(lambda _: ((model.predict([a, b], verbose=0) - y) ** 2).mean(), model.params)
+    model.train_on_batch([a, b], y)
+    assert_gradients_close(np.array(model.grads), numeric, what="a layer of the user's called twice")
+    block = MLPBlock()
+    with pytest.raises(ValueError, match="holds other layers and is called more than once"):
+        gpunn.Model([left, right], layers.Add()([block(left), block(right)]))
+
+
+def test_what_a_call_cannot_hold():
+    class HoldsAModel(gpunn.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.net = gpunn.Sequential([layers.Dense(3)])
+
+        def call(self, inputs):
+            return self.net(inputs)
+
+    class ClippedRelu(gpunn.layers.Layer):
+        def call(self, inputs):
+            return gpunn.activations.relu(inputs, threshold=0.5)
+
+    for layer, message in ((HoldsAModel(), "is called inside a layer's call"),
+                           (ClippedRelu(), r"relu\(.*threshold=0.5.*\) on a gpunn Tensor")):
+        with pytest.raises(TypeError, match=message):
+            gpunn.Sequential([gpunn.Input(shape=(5,)), layer])

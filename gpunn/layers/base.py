@@ -90,6 +90,11 @@ def weight_property(name: str, doc: str = ""):
     return property(get, doc=doc or f"The weight {name!r} as a Variable (None when the layer has none).")
 
 
+# gpunn's own attributes of a layer holding lists and dicts, never layers: not noted by ``Layer.__setattr__``
+_UNTRACKED = frozenset({"_layer_attributes", "_traced_weights", "_added_specs", "_variables", "_penalized",
+                        "_regularized", "_constrained", "declared_input_shape", "input_shape", "output_shape"})
+
+
 class Layer:
     # Masks (``masking.py``): Keras's flag for layers that pass the mask of their input on to their output, and
     # gpunn's for layers that compute with it (``mask_source`` is then the layer making it, set by the model).
@@ -99,6 +104,14 @@ class Layer:
     # Counts every ``bind`` of every layer: a model whose count has not moved since it last looked knows, without
     # visiting its layers, that none of them was bound to another model's buffers.
     bindings_made = 0
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        if isinstance(value, (Layer, list, tuple, dict)) and name not in _UNTRACKED:
+            # Keras tracks a layer when it is assigned: the order of the layers a layer holds (sublayers.py)
+            order = self.__dict__.setdefault("_layer_attributes", {})
+            order.pop(name, None)
+            order[name] = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -280,19 +293,28 @@ class Layer:
         """As in Keras: the layer's Variables, in the order of ``get_weights`` (``np.asarray(w)`` reads one)."""
         return [self.variable(s.name) for s in self.weight_specs()] if self.built else []
 
+    def _trained_kind(self) -> list[tuple[Any, bool]]:
+        """(spec, whether Keras counts it trainable now): the trainable kind, of a layer (this one, or the one
+        inside it that made the weight) whose flag is True, while this layer's is True."""
+        if user_layer.is_user_layer_class(type(self)):
+            pairs = sublayers.flat_specs_and_owners(self)
+        else:
+            pairs = [(spec, self) for spec in self.weight_specs()]
+        return [(spec, spec.trainable and owner.trainable and self.trainable) for spec, owner in pairs]
+
     @property
     def trainable_weights(self) -> list:
         """As in Keras: the trainable-kind weights while ``trainable`` is True, else none."""
-        if not (self.built and self.trainable):
+        if not self.built:
             return []
-        return [self.variable(s.name) for s in self.weight_specs() if s.trainable]
+        return [self.variable(spec.name) for spec, trained in self._trained_kind() if trained]
 
     @property
     def non_trainable_weights(self) -> list:
         """As in Keras: every weight of a frozen layer, else those that are never trained (moving statistics)."""
         if not self.built:
             return []
-        return [self.variable(s.name) for s in self.weight_specs() if not (s.trainable and self.trainable)]
+        return [self.variable(spec.name) for spec, trained in self._trained_kind() if not trained]
 
     def get_weights(self) -> list[np.ndarray]:
         if not self.built:
@@ -333,6 +355,9 @@ class Layer:
             inputs = inputs.value
         if isinstance(inputs, Tensor):  # inside a call() of the user's: a sublayer (sublayers.py)
             return user_layer.call_sublayer(self, inputs, training)
+        if user_layer.tracing() and isinstance(inputs, (list, tuple, dict)):
+            raise TypeError(f"layer {self.name!r} takes several inputs inside a layer's call(), which gpunn does not "
+                            "run; combine them there with gpunn.ops (x + y, gpunn.ops.concatenate([x, y], axis=-1))")
         if mask is not None:
             raise ValueError("mask: gpunn layers take no mask; leave mask=None")
         return call_layer(self, inputs, training)

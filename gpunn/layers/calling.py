@@ -64,8 +64,14 @@ def bind_standalone(layer, ops, dtype) -> None:
     if layer.ops is not None and all(spec.name in held for spec in specs):
         return
     ops = layer.ops or ops
-    weights = {spec.name: held[spec.name] if spec.name in held else ops.asarray(spec.initializer(spec.shape, dtype))
-               for spec in specs}
+
+    def first_value(spec):
+        if spec.name not in held:
+            return ops.asarray(spec.initializer(spec.shape, dtype))
+        held_ops, array = held[spec.name]
+        return array if held_ops is ops else ops.asarray(held_ops.to_numpy(array))
+
+    weights = {spec.name: first_value(spec) for spec in specs}
     layer.bind(ops, weights, {}, trainable=layer.trainable, owner=None)
 
 

@@ -18,7 +18,28 @@ import numpy as np
 
 from .base import Layer
 from .calling import bind_standalone, call_result, check_training, compute_dtype, to_backend
-from . import symbolic
+from . import symbolic, user_layer
+
+
+def _merge_tensors(layer, tensors: list):
+    """What a merge layer computes, on the gpunn Tensors of a call() of the user's (``sublayers.py``)."""
+    from ..autodiff import functions as f
+
+    kind = type(layer).__name__
+    if kind == "Concatenate":
+        return f.concatenate(tensors, axis=layer.axis)
+    if kind == "Subtract":
+        if len(tensors) != 2:
+            raise ValueError(f"inputs: a Subtract layer takes 2 inputs, got {len(tensors)}")
+        return f.subtract(tensors[0], tensors[1])
+    folds = {"Add": f.add, "Average": f.add, "Multiply": f.multiply, "Maximum": f.maximum, "Minimum": f.minimum}
+    if kind not in folds:
+        raise TypeError(f"layer {layer.name!r} ({kind}) is called inside a layer's call(), where gpunn merges with "
+                        "Add, Subtract, Multiply, Average, Maximum, Minimum and Concatenate; use gpunn.ops there")
+    result = tensors[0]
+    for tensor in tensors[1:]:
+        result = folds[kind](result, tensor)
+    return f.divide(result, len(tensors)) if kind == "Average" else result
 
 
 class Merge(Layer):
@@ -60,6 +81,8 @@ class Merge(Layer):
                              f"{type(inputs).__name__}")
         if any(symbolic.is_symbolic(value) for value in inputs):
             return symbolic.call_symbolic(self, list(inputs), training, mask)
+        if user_layer.tracing():  # inside a call() of the user's: the merge of gpunn Tensors, differentiated
+            return _merge_tensors(self, list(inputs))
         if mask is not None:
             raise ValueError("mask: gpunn layers take no mask; leave mask=None")
         from ..ops import get_ops

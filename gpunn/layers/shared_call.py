@@ -17,6 +17,9 @@ from . import base  # a module, not its names: base imports wiring, which import
 
 class SharedCall:
     def __init__(self, layer):
+        if base.sublayers.has_sublayers(layer):
+            raise ValueError(f"layer {layer.name!r} holds other layers and is called more than once in this model; "
+                             "gpunn runs each layer inside a layer of the user's once a step: make a second one")
         self.layer = layer
         self._copy = None
         self._made_for = None  # the layer's Bound the copy was made for
@@ -32,6 +35,7 @@ class SharedCall:
         layer = self.layer
         if self._copy is None or self._made_for is not layer.bound or self._copy.ops is not layer.ops:
             twin = copy.copy(layer)
+            twin._shared_from = layer  # a layer of the user's: its call() reads the layer's Variables
             twin._workspaces = Workspaces(layer.ops)
             grads = {name: layer.ops.zeros(tuple(g.shape), dtype=g.dtype) for name, g in layer.bound.grads.items()}
             twin.bound = base.Bound(layer.bound.weights, grads, layer.bound.trainable, layer.bound.owner)

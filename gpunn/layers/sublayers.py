@@ -23,32 +23,48 @@ _NOT_SUBLAYERS = frozenset({"mask_source"})
 
 
 def children(layer) -> list[tuple[str, object]]:
-    """(path below ``layer``, sublayer) of each layer ``layer`` holds directly, in the order its attributes were
-    set: an attribute's name, or for a layer in a list, tuple or dict, the attribute's name and the layer's
-    snake-case class name made unique in that container (``blocks/dense_1``), as Keras's files name them."""
+    """(path below ``layer``, sublayer) of each layer ``layer`` holds directly, each once, in the order Keras
+    tracks them: the order the attributes holding them were last assigned (``Layer.__setattr__`` notes it).
+
+    The path is an attribute's name, or for a layer in a list, tuple or dict, the attribute's name and the layer's
+    snake-case class name made unique in that container (``blocks/dense_1``), as Keras's files name them; a layer
+    held twice is at the first of its attributes in Keras's saving order (saving_lib.py ``_name_key``: names
+    starting with '_' last)."""
     from .base import Layer  # base calls this module: imported here, when a layer exists
     from .input_layer import InputLayer
 
-    found: list[tuple[str, object]] = []
+    found: list[tuple[str, str, object]] = []  # (attribute, path, layer)
 
-    def take(path: str, value, used: dict | None):
+    def take(attribute: str, path: str, value, used: dict | None):
         if isinstance(value, Layer) and not isinstance(value, InputLayer):
             if used is not None:
                 path = f"{path}/{container_name(snake_case(type(value).__name__), used)}"
-            found.append((path, value))
+            found.append((attribute, path, value))
         elif isinstance(value, (list, tuple, dict)):
             items = list(value.values()) if isinstance(value, dict) else list(value)
             inner: dict = {}
             for item in items:
                 if isinstance(item, (list, tuple, dict)):
-                    take(f"{path}/{container_name('container', inner)}", item, None)
+                    take(attribute, f"{path}/{container_name('container', inner)}", item, None)
                 else:
-                    take(path, item, inner)
+                    take(attribute, path, item, inner)
 
-    for name, value in list(vars(layer).items()):
-        if name not in _NOT_SUBLAYERS and value is not layer:
-            take(name, value, None)
-    return found
+    attributes = vars(layer)
+    assigned = [name for name in attributes.get("_layer_attributes", {}) if name in attributes]
+    for name in assigned + [name for name in attributes if name not in assigned]:
+        if name not in _NOT_SUBLAYERS and attributes[name] is not layer:
+            take(name, name, attributes[name], None)
+    saved_at: dict = {}
+    for attribute, path, value in found:
+        key = ("~" + attribute) if attribute.startswith("_") else attribute
+        if id(value) not in saved_at or key < saved_at[id(value)][0]:
+            saved_at[id(value)] = (key, path)
+    result, seen = [], set()
+    for _, _, value in found:
+        if id(value) not in seen:
+            seen.add(id(value))
+            result.append((saved_at[id(value)][1], value))
+    return result
 
 
 def owners(layer) -> list[tuple[str, object]]:
@@ -70,24 +86,28 @@ def owners(layer) -> list[tuple[str, object]]:
 
 def own_specs(layer) -> list:
     """The weights ``layer`` made itself, in Keras's order for one layer: the trainable kind first."""
-    specs = list(layer.__dict__.get("_added_specs", [])) if _is_composite_kind(layer) else layer.weight_specs()
+    specs = list(layer.__dict__.get("_added_specs", [])) if _is_user_layer(layer) else layer.weight_specs()
     return [s for s in specs if s.trainable] + [s for s in specs if not s.trainable]
 
 
-def _is_composite_kind(layer) -> bool:
+def _is_user_layer(layer) -> bool:
     from .user_layer import is_user_layer_class
 
     return is_user_layer_class(type(layer))
 
 
-def flat_specs(layer) -> list:
-    """Every weight of a layer of the user's and of the layers below it, in Keras's ``layer.weights`` order, the
-    sublayers' named by their path (``linear_1/kernel``)."""
-    specs = []
+def flat_specs_and_owners(layer) -> list[tuple]:
+    """(spec, the layer that made it) of every weight of a layer of the user's and of the layers below it, in
+    Keras's ``layer.weights`` order, the sublayers' named by their path (``linear_1/kernel``)."""
+    found = []
     for path, owner in owners(layer):
         for spec in own_specs(owner):
-            specs.append(spec if not path else dataclasses.replace(spec, name=f"{path}/{spec.name}"))
-    return specs
+            found.append((spec if not path else dataclasses.replace(spec, name=f"{path}/{spec.name}"), owner))
+    return found
+
+
+def flat_specs(layer) -> list:
+    return [spec for spec, _ in flat_specs_and_owners(layer)]
 
 
 def with_sublayers(layers) -> list[tuple[int, str, object]]:
@@ -108,13 +128,32 @@ def has_sublayers(layer) -> bool:
 
 
 def held_weights(layer) -> dict:
-    """{weight name: the array it is now} of ``layer`` and the layers below it (those a sublayer holds since it
-    was called on its own are kept when the outer layer is bound)."""
+    """{weight name: (the Ops of its array, the array it is now)} of ``layer`` and the layers below it (a
+    sublayer called on its own, or taken from another model, keeps its values when the outer layer is bound)."""
     held = {}
     for path, owner in owners(layer):
         for name, array in owner.bound.weights.items():
-            held.setdefault(f"{path}/{name}" if path else name, array)
+            held.setdefault(f"{path}/{name}" if path else name, (owner.ops, array))
     return held
+
+
+def bound_elsewhere(layer, owner) -> bool:
+    """Whether ``layer`` or a layer below it computes with views another ``owner`` than this one handed out."""
+    return any(below_layer.bound.owner is not owner for _, below_layer in owners(layer))
+
+
+def check_held_once(layers) -> None:
+    """Refuse a layer held by a layer of the user's that the model also uses elsewhere (directly, or inside
+    another layer): gpunn keeps each weight in one place of a model's buffers."""
+    where: dict = {}
+    for layer in layers:
+        for path, owner in owners(layer):
+            place = f"inside layer {layer.name!r} (at {path!r})" if path else "as a layer of the model"
+            if id(owner) in where:
+                raise ValueError(
+                    f"layer {owner.name!r} is used {where[id(owner)]} and {place}; gpunn keeps a layer held by a "
+                    "layer of the user's in that layer alone: give each place a layer of its own")
+            where[id(owner)] = place
 
 
 def bind_children(layer, ops, weights: dict, grads: dict, trainable: bool, owner) -> None:
@@ -146,11 +185,14 @@ def set_trainable(layer, value: bool) -> None:
 
 
 def check_flags(layer) -> None:
-    """Refuse a sublayer whose ``trainable`` differs from its outer layer's: gpunn trains (or freezes) a layer of
-    the user's with everything below it."""
+    """Refuse a sublayer frozen while its trainable outer layer is not: gpunn trains (or freezes) a layer of the
+    user's with everything below it. (A frozen outer layer freezes all of them, whatever their flags, as in
+    Keras, where a layer made with ``trainable=False`` sets the flag before its sublayers exist.)"""
+    if not layer.trainable:
+        return
     for path, owner in owners(layer)[1:]:
-        if owner.trainable != layer.trainable:
+        if not owner.trainable:
             raise ValueError(
-                f"trainable: layer {owner.name!r} (at {path!r} inside layer {layer.name!r}) has trainable="
-                f"{owner.trainable}, its outer layer trainable={layer.trainable}; gpunn trains or freezes a layer "
-                f"of the user's with all the layers inside it: set {layer.name}.trainable instead")
+                f"trainable: layer {owner.name!r} (at {path!r} inside layer {layer.name!r}) has trainable=False, "
+                f"its outer layer trainable=True; gpunn trains or freezes a layer of the user's with all the "
+                f"layers inside it: set {layer.name}.trainable instead")

@@ -21,6 +21,7 @@ import inspect
 import numpy as np
 
 from ..autodiff import Tensor, gradients
+from . import sublayers
 
 
 class _Frame:
@@ -114,12 +115,12 @@ def _output_sample_shape(layer, sample: tuple) -> tuple:
     """The shape of one sample of ``call``'s output, from a call on two samples of ones (weights of ones)."""
     dtype = layer.dtype or "float32"
     weights = {spec.name: np.ones(spec.shape, dtype=dtype) for spec in layer._added_specs}
-    layer._traced_weights = {name: Tensor(value) for name, value in weights.items()}
+    _home(layer)._traced_weights = {name: Tensor(value) for name, value in weights.items()}
     try:
         with np.errstate(all="ignore"):
             result = _call(layer, Tensor(np.ones((2,) + tuple(sample), dtype=dtype)), False, shapes_only=True)
     finally:
-        layer._traced_weights = None
+        _home(layer)._traced_weights = None
     if result.ndim == 0 or result.shape[0] != 2:
         if getattr(layer, "_standalone", False):
             return None  # called on its own, a layer may return anything (Keras's ComputeSum returns its total)
@@ -130,11 +131,12 @@ def _output_sample_shape(layer, sample: tuple) -> tuple:
 
 def call_eagerly(layer, x, training: bool):
     """``layer(x)`` on its own: its call() on the array, its result as it comes (any shape), no gradient."""
-    layer._traced_weights = {spec.name: Tensor(layer.bound.weights[spec.name]) for spec in _own(layer)}
+    _home(layer)._traced_weights = {spec.name: Tensor(layer.bound.weights[spec.name])
+                                    for spec in sublayers.own_specs(layer)}
     try:
         return _call(layer, Tensor(x), training).value
     finally:
-        layer._traced_weights = None
+        _home(layer)._traced_weights = None
 
 
 def forward(layer, x, training: bool):
@@ -160,12 +162,12 @@ def _forward(layer, x, training, out, record) -> None:
     inputs = Tensor(x, requires_grad=True)
     grads = layer.bound.grads
     weights = {spec.name: Tensor(layer.bound.weights[spec.name], requires_grad=spec.name in grads)
-               for spec in _own(layer)}
-    layer._traced_weights = weights
+               for spec in sublayers.own_specs(layer)}
+    _home(layer)._traced_weights = weights
     try:
         result = _call(layer, inputs, training)
     finally:
-        layer._traced_weights = None
+        _home(layer)._traced_weights = None
     if tuple(result.shape) != tuple(out.shape):
         raise ValueError(f"layer {layer.name!r}: call() returned shape {result.shape} for inputs of shape "
                          f"{tuple(x.shape)}, where it returned (batch,) + {tuple(layer.output_shape)} when built")
@@ -190,9 +192,10 @@ def _backward(layer, dy, dx, record) -> None:
         dx[...] = 0 if found[0] is None else found[0]
 
 
-def _own(layer) -> list:
-    """The weights ``layer`` made itself (add_weight), not those of its sublayers."""
-    return list(layer.__dict__.get("_added_specs", []))
+def _home(layer):
+    """The layer whose Variables ``call()`` reads (``self.w``): the layer itself, or for a later call of a layer
+    called twice in a model (``shared_call.py``: a copy of the layer on buffers of its own), the layer copied."""
+    return layer.__dict__.get("_shared_from", layer)
 
 
 def call_sublayer(sublayer, x: Tensor, training):

@@ -43,13 +43,10 @@ def host_ops():
 _name_uids: collections.defaultdict = collections.defaultdict(int)
 
 
-to_snake_case = snake_case
-
-
 def auto_name(class_name: str) -> str:
     """Keras's ``auto_name``: the snake-case class name, then ``_1``, ``_2``, ... for later instances
     (``Precision()`` twice in a program: "precision", then "precision_1")."""
-    prefix = to_snake_case(class_name)
+    prefix = snake_case(class_name)
     uid = _name_uids[prefix]
     _name_uids[prefix] += 1
     return prefix if uid == 0 else f"{prefix}_{uid}"

@@ -10,7 +10,8 @@ from __future__ import annotations
 from .._registry import lookup
 from . import accuracy, confusion, confusion_at, f_score, loss_backed, probabilistic, reduction, regression
 from .. import custom_objects
-from .base import Metric, to_snake_case
+from ..naming import snake_case
+from .base import Metric
 from .function_metric import MeanMetricWrapper
 
 CLASSES = [
@@ -35,7 +36,7 @@ CLASSES = [
 BY_NAME = {}
 for _cls in CLASSES:
     BY_NAME[_cls.__name__.lower()] = _cls
-    BY_NAME[to_snake_case(_cls.__name__)] = _cls
+    BY_NAME[snake_case(_cls.__name__)] = _cls
 BY_NAME.update({"mse": regression.MeanSquaredError, "mae": regression.MeanAbsoluteError,
                 "mape": regression.MeanAbsolutePercentageError, "bce": probabilistic.BinaryCrossentropy,
                 "msle": loss_backed.MeanSquaredLogarithmicError})
@@ -141,7 +142,7 @@ def name_means_function(name: str) -> bool:
 def _instantiate(cls) -> Metric:
     # A class given to compile() gets its default name, not a numbered one (Keras numbers the second
     # instance of a class, "precision_1"; resolving the identifiers again must not).
-    return cls() if cls.default_name else cls(name=to_snake_case(cls.__name__))
+    return cls() if cls.default_name else cls(name=snake_case(cls.__name__))
 
 
 def deserialize(config: dict) -> Metric:
@@ -159,7 +160,7 @@ def deserialize(config: dict) -> Metric:
     cls = BY_CLASS_NAME.get(config["class_name"]) or lookup("metrics", config["class_name"], BY_NAME)
     kwargs = dict(config.get("config", {}))
     if kwargs.get("name") is None and not cls.default_name:
-        kwargs["name"] = to_snake_case(cls.__name__)  # as for a class: resolving it again names it the same
+        kwargs["name"] = snake_case(cls.__name__)  # as for a class: resolving it again names it the same
     return cls(**kwargs)
 
 

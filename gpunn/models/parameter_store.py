@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers.base import Layer
-from ..layers.sublayers import held_weights
+from ..layers import sublayers
 
 
 class ParameterStore:
@@ -30,6 +30,7 @@ class ParameterStore:
         """``trainable_state``: (the model's ``trainable``, each layer's ``trainable``), the flags this layout is
         made for. As in Keras, a layer's trainable-kind weights are trained when both flags are True; a layer's
         own flag also sets BatchNormalization's mode."""
+        sublayers.check_held_once(layers)
         self.ops = ops
         self.layers = list(layers)
         self.dtype = dtype
@@ -69,10 +70,10 @@ class ParameterStore:
         ops, dtype = self.ops, self.dtype
         for layer in self.layers:
             weights = self._views[id(layer)][0]
-            held = held_weights(layer)
+            held = sublayers.held_weights(layer)
             for spec in layer.weight_specs():
                 if spec.name in held:
-                    _copy(layer.ops, held[spec.name], ops, weights[spec.name])
+                    _copy(*held[spec.name], ops, weights[spec.name])
                 else:
                     weights[spec.name][...] = ops.asarray(spec.initializer(spec.shape, dtype))
 
@@ -86,10 +87,10 @@ class ParameterStore:
         if self._checked_at == Layer.bindings_made:
             return
         for layer in self.layers:
-            if layer.bound.owner is not self:
+            if sublayers.bound_elsewhere(layer, self):  # the layer, or one it holds, ran in another model
                 weights = self._views[id(layer)][0]
-                for name, current in layer.bound.weights.items():
-                    _copy(layer.ops, current, self.ops, weights[name])
+                for name, (ops, current) in sublayers.held_weights(layer).items():
+                    _copy(ops, current, self.ops, weights[name])
                 self._bind(layer)
         self._checked_at = Layer.bindings_made
 

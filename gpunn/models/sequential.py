@@ -164,10 +164,14 @@ class Sequential(Trainer):
         model on the GPU stays there; host data is checked as ``predict`` checks it."""
         from ..data import as_feature_array, check_inputs
         from ..layers.calling import call_result, check_training, to_backend
-        from ..layers import symbolic
+        from ..autodiff import Tensor
+        from ..layers import symbolic, user_layer
 
         values = inputs.values() if isinstance(inputs, dict) else inputs if isinstance(inputs, (list, tuple)) else [
             inputs]
+        if user_layer.tracing() and any(isinstance(value, Tensor) for value in values):
+            raise TypeError(f"model {self.name!r} is called inside a layer's call(); gpunn runs the layers a layer of "
+                            "the user's holds, not a model: hold its layers in the layer instead (a list of them)")
         if any(symbolic.is_symbolic(value) for value in values):  # a model called in a functional model
             return symbolic.call_symbolic_model(self, inputs, training, mask)
         self._trace_for(inputs, "inputs")

@@ -203,6 +203,32 @@ class Layer:
                                 constraints.get(constraint), bool(trainable)))
         return self.variable(name)
 
+    def add_loss(self, loss) -> None:
+        """Keras's ``add_loss`` in a ``call()`` of the user's: a scalar (or values summed) that the model adds to
+        its loss in training and evaluation, differentiated with the layer (the guide's
+        ActivityRegularizationLayer: ``self.add_loss(self.rate * ops.mean(inputs))``)."""
+        user_layer.add_loss(self, loss)
+
+    @property
+    def losses(self) -> list:
+        """As in Keras: the losses the last call gave ``add_loss`` (this layer's and those inside it), then each
+        weight penalty, as host scalars."""
+        found = [user_layer.host_scalar(loss) for _, owner in sublayers.owners(self)
+                 for loss in owner.__dict__.get("_last_losses", [])]
+        if self.built and self.ops is not None:
+            found += [np.asarray(self.ops.to_numpy(regularizer_value))
+                      for regularizer_value in self._weight_penalties()]
+        return found
+
+    def _weight_penalties(self) -> list:
+        out = []
+        for regularizer, weight in getattr(self, "_penalized", []):
+            ws = self.workspace("regularization")
+            term = self.ops.zeros((), weight.dtype)
+            regularizer.penalty(self.ops, ws, weight, term)
+            out.append(term)
+        return out
+
     def output_mask_source(self, source):
         """The layer making the mask of this layer's output, for an input whose mask ``source`` makes (None: no
         mask): passed on where the layer supports masking, else dropped with Keras's warning."""

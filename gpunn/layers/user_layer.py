@@ -31,6 +31,7 @@ class _Frame:
     def __init__(self, layer, training: bool, shapes_only: bool):
         self.layer, self.training, self.shapes_only = layer, training, shapes_only
         self.called: set = set()
+        self.added: list = []  # what call() gave add_loss
 
 
 _frames: list[_Frame] = []  # the calls of the user's being run, innermost last
@@ -100,11 +101,19 @@ def _takes_training(layer) -> bool:
 
 
 def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False) -> Tensor:
-    _frames.append(_Frame(layer, training, shapes_only))
+    """``layer.call(inputs)`` on Tensors; what it gave ``add_loss`` is left in ``_home(layer)._added_now``."""
+    frame = _Frame(layer, training, shapes_only)
+    _frames.append(frame)
     try:
         result = layer.call(inputs, training=training) if _takes_training(layer) else layer.call(inputs)
     finally:
         _frames.pop()
+    home = _home(layer)
+    home._added_now = frame.added
+    if shapes_only:
+        home._added_now = []  # a call on ones to learn shapes is no call of the user's
+        if frame.added:
+            home._adds_losses = True  # the model adds its losses to the loss it reports and differentiates
     if not isinstance(result, Tensor):
         result = Tensor(np.asarray(result)) if getattr(result, "_autodiff_tensor", None) is None else \
             result._autodiff_tensor()
@@ -134,9 +143,14 @@ def call_eagerly(layer, x, training: bool):
     _home(layer)._traced_weights = {spec.name: Tensor(layer.bound.weights[spec.name])
                                     for spec in sublayers.own_specs(layer)}
     try:
-        return _call(layer, Tensor(x), training).value
+        result = _call(layer, Tensor(x), training).value
     finally:
         _home(layer)._traced_weights = None
+    # ``layer.losses`` (base.py): those of this call, read back only when asked for; as with Keras's compiled
+    # steps, a model's steps leave them as they were
+    for _, owner in sublayers.owners(layer):
+        owner._last_losses = list(owner.__dict__.get("_added_now", []))
+    return result
 
 
 def forward(layer, x, training: bool):
@@ -173,6 +187,18 @@ def _forward(layer, x, training, out, record) -> None:
                          f"{tuple(x.shape)}, where it returned (batch,) + {tuple(layer.output_shape)} when built")
     out[...] = result.value
     record.update(result=result, inputs=inputs, weights=weights)
+    added = _home(layer)._added_now
+    if getattr(layer, "_adds_losses", False):
+        buffer = layer.workspace(x.shape[0]).buffer("added_losses", (), out.dtype)
+        if x.shape[0] == 0:  # a rank with no rows of this batch: its losses count for nothing
+            buffer[...] = 0
+        else:
+            total = _sum_of(added, result.value)
+            buffer[...] = total.value
+            record["added"] = total
+    elif added:
+        raise ValueError(f"layer {layer.name!r}: call() gave add_loss a loss only now, not when the layer was built "
+                         "(one call with training=False); give it one in both modes")
 
 
 def _backward(layer, dy, dx, record) -> None:
@@ -181,6 +207,15 @@ def _backward(layer, dy, dx, record) -> None:
     for name, grad in layer.bound.grads.items():
         if name not in weights:  # a sublayer's: written by its backprop, if the output depends on it at all
             grad.fill(0)
+    if "added" in record:
+        # sum(dy * output) + scale * the added losses: one backward pass gives both gradients; ``scale`` weighs
+        # this rank's losses by its share of the global batch (trainer/layer_losses.py)
+        from ..autodiff import functions
+
+        scale = layer._added_loss_scale[dy.shape[0]]
+        result = functions.add(functions.sum(functions.multiply(result, Tensor(dy))),
+                               functions.multiply(record["added"], scale))
+        dy = functions.ones_like(result).value
     found = gradients(result, [inputs] + [weights[name] for name in names], dy)
     for name, grad in zip(names, found[1:]):
         target = layer.bound.grads[name]
@@ -241,3 +276,33 @@ def call_sublayer(sublayer, x: Tensor, training):
 
     needs = x.requires_grad or bool(sublayer.bound.grads)
     return Tensor(y, parents=(x,), backward=backward, requires_grad=needs)
+
+
+def add_loss(layer, loss) -> None:
+    """Keras's ``Layer.add_loss`` inside a call(): the loss (a scalar Tensor, or an array of values summed) joins
+    what the model reports and differentiates (``trainer/layer_losses.py``)."""
+    if not _frames:
+        raise ValueError(f"layer {layer.name!r}: add_loss is taken inside call() only (gpunn adds no loss that "
+                         "does not depend on the call's inputs or weights)")
+    _frames[-1].added.append(loss)
+
+
+def adds_losses(layer) -> bool:
+    """Whether ``layer``, or a layer inside it, gives add_loss a loss in its call()."""
+    return any(getattr(owner, "_adds_losses", False) for _, owner in sublayers.owners(layer))
+
+
+def _sum_of(losses: list, like) -> Tensor:
+    from ..autodiff import functions
+
+    total = Tensor(like.dtype.type(0) if hasattr(like, "dtype") else np.float32(0))
+    for loss in losses:
+        total = functions.add(total, functions.sum(loss))
+    return functions.cast(total, str(like.dtype))
+
+
+def host_scalar(loss):
+    """A loss given to add_loss, as a host array."""
+    value = loss.value if isinstance(loss, Tensor) else getattr(loss, "_autodiff_tensor", lambda: loss)()
+    value = value.value if isinstance(value, Tensor) else value
+    return np.asarray(value.get() if hasattr(value, "get") else value)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..layers import wiring
+from ..layers import user_layer, wiring
 from ..layers.activation import Activation
 from ..layers.dense import Dense
 from . import compiled_outputs
@@ -44,6 +44,7 @@ class TrainPlan:
     labels_as_column: bool     # class ids given as a (samples, 1) column: the user's metrics see them so
     sparse_labels: object      # the label layout the plan was made for (a tuple per output for several)
     activity: frozenset = frozenset()  # indices of the layers with an activity_regularizer (trainer/activity.py)
+    added_losses: frozenset = frozenset()  # indices of the layers giving add_loss losses (trainer/layer_losses.py)
 
     @property
     def raw(self) -> frozenset:
@@ -139,6 +140,7 @@ def make_plan(model, sparse_labels) -> TrainPlan:
         loss_names=loss_names, labels_as_column=not several and sparse_labels == "column",
         sparse_labels=flags if several else sparse_labels,
         activity=frozenset(i for i, layer in enumerate(layers) if layer.activity_regularizer is not None),
+        added_losses=frozenset(i for i, layer in enumerate(layers) if user_layer.adds_losses(layer)),
     )
 
 

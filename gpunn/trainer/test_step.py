@@ -9,7 +9,7 @@ import numpy as np
 
 from ..layers import wiring
 from ..ops.workspace import Workspace, Workspaces
-from . import activity, output_losses
+from . import activity, layer_losses, output_losses
 from .epoch_iterator import BatchSlot
 from .memory import OutOfMemoryGuard
 from .plan import make_plan, run_forward, weight_penalty
@@ -58,6 +58,7 @@ class TestStep:
             if outputs:
                 penalty = activity.penalty(plan, ops, ws, outputs, penalty, slot.rows, slot.global_rows,
                                            model.params.dtype)
+            penalty = layer_losses.penalty(plan, ops, ws, penalty, slot.rows, slot.global_rows, model.params.dtype)
             self.metrics.accumulate(batch.per_sample, penalty, *batch.metric_inputs(), batch.parts, batch.weights)
         self.metrics.count_batch(slot.rows)
 

@@ -24,7 +24,7 @@ from ..ops.base import Ops
 from ..ops.cuda_graphs import CaptureRefused
 from ..ops.recording import Recording
 from ..ops.workspace import Workspace, Workspaces
-from . import activity, output_losses
+from . import activity, layer_losses, output_losses
 from .epoch_iterator import BatchSlot, DeviceFeed
 from .memory import OutOfMemoryGuard
 from .plan import make_plan, run_forward, weight_penalty
@@ -250,6 +250,7 @@ class TrainStep:
             penalty = activity.penalty(plan, ops, state.ws, outputs, penalty, slot.rows, slot.global_rows,
                                        model.params.dtype)
             activity.add_gradients(plan, ops, outputs, backprops, slot.rows, slot.global_rows)
+        penalty = layer_losses.penalty(plan, ops, state.ws, penalty, slot.rows, slot.global_rows, model.params.dtype)
         batch = output_losses.compute(plan, ops, state.loss_ws, output, slot.y, slot.w, 1.0 / slot.global_rows)
         reducer = self._reducer
         layer_done = None if reducer is None else (

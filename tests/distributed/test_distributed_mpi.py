@@ -116,3 +116,17 @@ def test_gpunn_train_cli_under_mpiexec(mpirun, tmp_path):
     assert run.output.count("test accuracy:") == 1, run.output
     assert run.output.count("| backend:") == 1, run.output
     assert (tmp_path / "model.safetensors").exists() and (tmp_path / "training_curves.png").exists()
+
+
+def test_losses_a_layer_of_the_user_s_adds_sum_over_ranks_to_one_process_s(mpirun, workers, tmp_path):
+    """add_loss inside a layer of the user's (a mean over the rank's rows and a weight penalty), 2 ranks of
+    replayed steps: each rank's losses weighed by its share of the global batch, the result is one process's."""
+    spec = importlib.util.spec_from_file_location("worker_equivalence", workers / "worker_equivalence.py")
+    worker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker)
+    with gpunn.use_backend("numpy"):
+        reference = {dtype: worker.train(dtype, jit=True, user_layers=True) for dtype in ("float64", "float32")}
+    run = mpirun(2, ["worker_equivalence.py", str(tmp_path), "user-layers"])
+    assert run.returncode == 0, run.output
+    ranks = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(2)]
+    _assert_equal_to_one_eager_process(ranks, reference)

@@ -8,7 +8,8 @@ rows at the rank's offset, the MPI reduction a host call between replayed device
 on a backend that 'captures' compiled replays as CupyOps does with CUDA graphs, with a gradient reducer that
 declares itself device work (as NCCL's does from 2.9): the reduction is recorded inside the replay, as it is
 captured inside the graph on GPUs. ``graph-refuse1``: rank 1's backend refuses to capture, so every rank must
-replay call by call (a graph holding collectives is launched by all ranks or none).
+replay call by call (a graph holding collectives is launched by all ranks or none). ``user-layers``: ``jit``
+with a layer of the user's giving add_loss losses (``LossyBlock``).
 """
 import sys
 import warnings
@@ -34,7 +35,25 @@ def data():
     return x, y
 
 
-def train(dtype: str, jit: bool = False) -> dict:
+class LossyBlock(gpunn.layers.Layer):
+    """A layer of the user's holding a Dense, giving add_loss a loss of its output (a mean over this rank's
+    rows) and one of its weight: each weighed by the rank's share of the global batch in the gradients."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = gpunn.layers.Dense(16, activation="tanh", dtype=kwargs.get("dtype"))
+
+    def build(self, input_shape):
+        self.gain = self.add_weight(shape=(16,), initializer="ones", name="gain")
+
+    def call(self, inputs):
+        y = self.dense(inputs) * self.gain
+        self.add_loss(0.01 * gpunn.ops.mean(gpunn.ops.square(y)))
+        self.add_loss(0.02 * gpunn.ops.sum(gpunn.ops.square(self.gain - 0.9)))
+        return y
+
+
+def train(dtype: str, jit: bool = False, user_layers: bool = False) -> dict:
     gpunn.utils.set_random_seed(3)
     x, y = data()
     x = x.astype(dtype)
@@ -46,6 +65,8 @@ def train(dtype: str, jit: bool = False) -> dict:
     hidden = gpunn.layers.Dense(16, activation="tanh", kernel_regularizer="l2", dtype=dtype)(inputs)
     refine = gpunn.layers.Dense(16, activation="tanh", dtype=dtype)  # shared: called twice, its gradients summed
     hidden = refine(refine(hidden))
+    if user_layers:  # its forward and backward are host calls of the step (never inside a graph)
+        hidden = LossyBlock(dtype=dtype)(hidden)
     hidden = gpunn.layers.Dense(8, activation="relu", activity_regularizer="l1", dtype=dtype)(hidden)
     wide = gpunn.layers.Concatenate(dtype=dtype)([inputs, hidden])
     classes = gpunn.layers.Dense(3, activation="softmax", dtype=dtype, name="classes")(wide)
@@ -104,7 +125,11 @@ def main(out_dir: str, mode: str = "") -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", GraphFallbackWarning)
         for dtype in ("float64", "float32"):
-            results.update({f"{dtype}/{k}": v for k, v in train(dtype, bool(mode)).items()})
+            if mode == "user-layers":
+                found = train(dtype, jit=True, user_layers=True)
+            else:
+                found = train(dtype, bool(mode))
+            results.update({f"{dtype}/{k}": v for k, v in found.items()})
     if mode.startswith("graph"):
         fallbacks = [str(w.message) for w in caught if issubclass(w.category, GraphFallbackWarning)]
         extra = {"captures": ops.captures, "graph_replays": _DeviceOnlyReducer.replays,

@@ -1,0 +1,142 @@
+"""``add_loss`` in a layer of the user's (Keras's guide "Making new layers and models via subclassing", "The
+add_loss() method"): the losses join the loss a model reports and differentiates, in training and evaluation, as
+in Keras 3 (checked against it), against finite differences in float64, and in replays (bit for bit)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gpunn
+from gpunn import layers
+from helpers import assert_gradients_close, assert_same_training, numerical_gradient, run_keras
+
+SCRIPT = '''
+def definitions(keras):
+    ops = keras.ops
+
+    class ActivityRegularizationLayer(keras.layers.Layer):  # the guide's
+        def __init__(self, rate=1e-2, **kwargs):
+            super().__init__(**kwargs)
+            self.rate = rate
+
+        def call(self, inputs):
+            self.add_loss(self.rate * ops.mean(inputs))
+            return inputs
+
+    class OuterLayer(keras.layers.Layer):  # the guide's: the loss of a layer inside
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.activity_reg = ActivityRegularizationLayer(1e-2)
+
+        def call(self, inputs):
+            return self.activity_reg(inputs)
+
+    class Shrunk(keras.layers.Layer):  # a loss of its weights and of its inputs, a penalty of a layer inside
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = keras.layers.Dense(3, kernel_regularizer=keras.regularizers.L2(0.02))
+
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(3,), initializer="ones", name="scale")
+
+        def call(self, inputs):
+            self.add_loss(0.05 * ops.sum(ops.square(self.scale - 0.5)))
+            y = self.dense(inputs) * self.scale
+            self.add_loss(0.01 * ops.mean(ops.square(y)))
+            return y
+
+    return ActivityRegularizationLayer, OuterLayer, Shrunk
+
+
+def run(keras, x, y, initial):
+    _, OuterLayer, Shrunk = definitions(keras)
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(5, activation="tanh"), OuterLayer(),
+                              Shrunk(), keras.layers.Dense(1)])
+    model.set_weights(initial)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    history = model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+    return {"history": [float(v) for v in history.history["loss"]],
+            "evaluate": float(model.evaluate(x, y, verbose=0)),
+            "weights": [w.tolist() for w in model.get_weights()],
+            "losses": [float(v) for v in model.layers[2].losses]}
+'''
+
+KERAS_SIDE = SCRIPT + r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+initial = [np.array(w, dtype="float32") for w in task["initial"]]
+print(json.dumps(run(keras, np.array(task["x"], "float32"), np.array(task["y"], "float32"), initial)))
+'''
+
+
+def _definitions():
+    namespace: dict = {}
+    exec(SCRIPT, namespace)
+    return namespace
+
+
+def _data(rows=40):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, 4)).astype("float32")
+    return x, (x[:, :1] * x[:, 1:2] + 0.5).astype("float32")
+
+
+def test_added_losses_train_and_evaluate_as_in_keras():
+    namespace = _definitions()
+    x, y = _data()
+    _, OuterLayer, Shrunk = namespace["definitions"](gpunn)
+    gpunn.utils.set_random_seed(3)
+    initial = [w + 0.05 for w in gpunn.Sequential([gpunn.Input(shape=(4,)), layers.Dense(5), OuterLayer(), Shrunk(),
+                                                   layers.Dense(1)]).get_weights()]
+    ours = namespace["run"](gpunn, x, y, initial)
+    theirs = run_keras(KERAS_SIDE, {"x": x.tolist(), "y": y.tolist(), "initial": [w.tolist() for w in initial]})
+    np.testing.assert_allclose(ours["history"], theirs["history"], rtol=1e-4)
+    np.testing.assert_allclose(ours["evaluate"], theirs["evaluate"], rtol=1e-4)
+    for index, (mine, keras_weight) in enumerate(zip(ours["weights"], theirs["weights"])):
+        np.testing.assert_allclose(mine, keras_weight, rtol=2e-4, atol=2e-5, err_msg=f"weight #{index}")
+    # after a model's steps, as with Keras's compiled ones: the penalty of the Dense inside only
+    assert len(ours["losses"]) == len(theirs["losses"]) == 1
+    np.testing.assert_allclose(ours["losses"], theirs["losses"], rtol=1e-4)
+
+
+def test_layer_losses_are_the_last_call_s():
+    """The guide's asserts: none before a call, one after each call (not accumulated)."""
+    ActivityRegularizationLayer, OuterLayer, _ = _definitions()["definitions"](gpunn)
+    layer = OuterLayer()
+    assert len(layer.losses) == 0
+    layer(np.zeros((1, 1), "float32"))
+    assert len(layer.losses) == 1
+    layer(np.ones((2, 1), "float32"))
+    assert len(layer.losses) == 1
+    np.testing.assert_allclose(layer.losses[0], 1e-2)
+    with pytest.raises(ValueError, match="add_loss is taken inside call"):
+        ActivityRegularizationLayer().add_loss(1.0)
+
+
+def test_added_losses_match_finite_differences():
+    _, OuterLayer, Shrunk = _definitions()["definitions"](gpunn)
+    gpunn.utils.set_random_seed(5)
+    model = gpunn.Sequential([gpunn.Input(shape=(4,), dtype="float64"), layers.Dense(5, dtype="float64"),
+                              OuterLayer(dtype="float64"), Shrunk(dtype="float64"), layers.Dense(1, dtype="float64")])
+    model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="mse")
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(7, 4)), rng.normal(size=(7, 1))
+    numeric = numerical_gradient(lambda _: model.evaluate(x, y, batch_size=7, verbose=0), model.params)
+    model.train_on_batch(x, y)
+    assert_gradients_close(np.array(model.grads), numeric, what="d (loss + added losses) / d params")
+
+
+def test_added_losses_replay_bit_for_bit():
+    _, OuterLayer, Shrunk = _definitions()["definitions"](gpunn)
+    x, y = _data(70)
+
+    def run(jit):
+        gpunn.utils.set_random_seed(7)
+        model = gpunn.Sequential([gpunn.Input(shape=(4,)), layers.Dense(5), OuterLayer(), Shrunk(), layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mae", jit_compile=jit, steps_per_execution=2)
+        history = model.fit(x, y, batch_size=16, epochs=3, verbose=0, validation_split=0.2)
+        return model, history.history
+
+    assert_same_training(run(False), run(True))

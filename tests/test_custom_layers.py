@@ -219,3 +219,15 @@ def test_what_a_layer_of_the_user_s_refuses():
     assert len(summed.non_trainable_weights) == 1 and summed.trainable_weights == []
     with pytest.raises(ValueError, match="already has a weight 'w'"):
         layer.add_weight(shape=(2,), name="w")
+
+
+def test_a_lambda_s_output_shape_must_be_what_its_function_returns():
+    """Keras's ``output_shape`` (a sample's shape, or a function of the batch shape) is checked against the shape
+    gpunn learns from one call; a wrong one is refused, naming it, rather than kept unused."""
+    double = lambda t: t * 2.0  # noqa: E731
+    for fine in ((4,), (None,), lambda shape: shape):
+        gpunn.Sequential([gpunn.Input(shape=(4,)), layers.Lambda(double, output_shape=fine)])
+    for wrong, said in (((3,), r"\(3,\)"), (lambda shape: (shape[0], 7), r"\(7,\)"), ((4, 1), r"\(4, 1\)")):
+        with pytest.raises(ValueError, match=rf"output_shape: layer .* was given output_shape={said} .* returns "
+                                             r"samples of shape \(4,\)"):
+            gpunn.Sequential([gpunn.Input(shape=(4,)), layers.Lambda(double, output_shape=wrong)])

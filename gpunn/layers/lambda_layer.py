@@ -71,6 +71,22 @@ class Lambda(Layer):
 
     def build(self, input_shape):
         user_layer.build_user_layer(self, input_shape)
+        self._check_output_shape()
+
+    def _check_output_shape(self) -> None:
+        """gpunn learns the output shape from one call; an ``output_shape`` given (a sample's shape, or Keras's
+        function of the batch shape) that disagrees with it is refused rather than kept unused."""
+        given = self._output_shape_argument
+        if given is None or self.output_shape is None:
+            return
+        if callable(given):
+            given = tuple(given((None,) + tuple(self.input_shape)))[1:]
+        given = tuple(None if size is None else int(size) for size in given)
+        found = tuple(self.output_shape)
+        if len(given) != len(found) or any(g is not None and g != f for g, f in zip(given, found)):
+            raise ValueError(f"output_shape: layer {self.name!r} (Lambda) was given output_shape={given} (a sample's "
+                             f"shape), but its function returns samples of shape {found} for inputs of shape "
+                             f"{tuple(self.input_shape)}")
 
     def forward(self, x, training):
         return user_layer.forward(self, x, training)

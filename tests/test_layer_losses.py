@@ -45,11 +45,51 @@ def definitions(keras):
             self.add_loss(0.01 * ops.mean(ops.square(y)))
             return y
 
-    return ActivityRegularizationLayer, OuterLayer, Shrunk
+    class Sampling(keras.layers.Layer):  # the guide's VAE, its noise fixed: two inputs, given as a tuple
+        def call(self, inputs):
+            z_mean, z_log_var = inputs
+            return z_mean + ops.exp(0.5 * z_log_var) * 0.3
+
+    class Encoder(keras.layers.Layer):  # the guide's VAE encoder, its KL term given to add_loss
+        def __init__(self, latent_dim=3, intermediate_dim=8, **kwargs):
+            super().__init__(**kwargs)
+            self.dense_proj = keras.layers.Dense(intermediate_dim, activation="relu")
+            self.dense_mean = keras.layers.Dense(latent_dim)
+            self.dense_log_var = keras.layers.Dense(latent_dim)
+            self.sampling = Sampling()
+
+        def call(self, inputs):
+            x = self.dense_proj(inputs)
+            z_mean, z_log_var = self.dense_mean(x), self.dense_log_var(x)
+            self.add_loss(-0.5 * ops.mean(z_log_var - ops.square(z_mean) - ops.exp(z_log_var) + 1))
+            return self.sampling((z_mean, z_log_var))
+
+    class Gate(keras.layers.Layer):  # two inputs in a functional model
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[0][-1],), initializer="ones", name="w")
+
+        def call(self, inputs):
+            u, v = inputs
+            return u * ops.sigmoid(v * self.w)
+
+    return ActivityRegularizationLayer, OuterLayer, Shrunk, Encoder, Gate
+
+
+def run_vae(keras, x, initial):
+    Encoder, Gate = definitions(keras)[3:]
+    inputs = keras.Input(shape=(4,))
+    z = Encoder()(inputs)
+    outputs = keras.layers.Dense(4)(Gate()([z, keras.layers.Dense(3)(inputs)]))
+    model = keras.Model(inputs, outputs)
+    model.set_weights(initial)
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
+    history = model.fit(x, x, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    return {"history": [float(v) for v in history.history["loss"]],
+            "weights": [w.tolist() for w in model.get_weights()]}
 
 
 def run(keras, x, y, initial):
-    _, OuterLayer, Shrunk = definitions(keras)
+    _, OuterLayer, Shrunk = definitions(keras)[:3]
     model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(5, activation="tanh"), OuterLayer(),
                               Shrunk(), keras.layers.Dense(1)])
     model.set_weights(initial)
@@ -67,7 +107,9 @@ import numpy as np
 import keras
 task = json.loads(sys.stdin.read())
 initial = [np.array(w, dtype="float32") for w in task["initial"]]
-print(json.dumps(run(keras, np.array(task["x"], "float32"), np.array(task["y"], "float32"), initial)))
+out = run(keras, np.array(task["x"], "float32"), np.array(task["y"], "float32"), initial)
+out["vae"] = run_vae(keras, np.array(task["x"], "float32"), [np.array(w, "float32") for w in task["vae_initial"]])
+print(json.dumps(out))
 '''
 
 
@@ -86,12 +128,21 @@ def _data(rows=40):
 def test_added_losses_train_and_evaluate_as_in_keras():
     namespace = _definitions()
     x, y = _data()
-    _, OuterLayer, Shrunk = namespace["definitions"](gpunn)
+    _, OuterLayer, Shrunk, Encoder, Gate = namespace["definitions"](gpunn)
     gpunn.utils.set_random_seed(3)
     initial = [w + 0.05 for w in gpunn.Sequential([gpunn.Input(shape=(4,)), layers.Dense(5), OuterLayer(), Shrunk(),
                                                    layers.Dense(1)]).get_weights()]
+    inputs = gpunn.Input(shape=(4,))
+    gated = Gate()([Encoder()(inputs), layers.Dense(3)(inputs)])
+    vae_initial = [w + 0.05 for w in gpunn.Model(inputs, layers.Dense(4)(gated)).get_weights()]
     ours = namespace["run"](gpunn, x, y, initial)
-    theirs = run_keras(KERAS_SIDE, {"x": x.tolist(), "y": y.tolist(), "initial": [w.tolist() for w in initial]})
+    ours["vae"] = namespace["run_vae"](gpunn, x, vae_initial)
+    theirs = run_keras(KERAS_SIDE, {"x": x.tolist(), "y": y.tolist(), "initial": [w.tolist() for w in initial],
+                                    "vae_initial": [w.tolist() for w in vae_initial]})
+    # the guide's VAE encoder (a layer of two inputs inside, its KL term added) and a layer of two inputs
+    np.testing.assert_allclose(ours["vae"]["history"], theirs["vae"]["history"], rtol=1e-4)
+    for index, (mine, keras_weight) in enumerate(zip(ours["vae"]["weights"], theirs["vae"]["weights"])):
+        np.testing.assert_allclose(mine, keras_weight, rtol=2e-4, atol=2e-5, err_msg=f"VAE weight #{index}")
     np.testing.assert_allclose(ours["history"], theirs["history"], rtol=1e-4)
     np.testing.assert_allclose(ours["evaluate"], theirs["evaluate"], rtol=1e-4)
     for index, (mine, keras_weight) in enumerate(zip(ours["weights"], theirs["weights"])):
@@ -103,7 +154,7 @@ def test_added_losses_train_and_evaluate_as_in_keras():
 
 def test_layer_losses_are_the_last_call_s():
     """The guide's asserts: none before a call, one after each call (not accumulated)."""
-    ActivityRegularizationLayer, OuterLayer, _ = _definitions()["definitions"](gpunn)
+    ActivityRegularizationLayer, OuterLayer = _definitions()["definitions"](gpunn)[:2]
     layer = OuterLayer()
     assert len(layer.losses) == 0
     layer(np.zeros((1, 1), "float32"))
@@ -116,7 +167,7 @@ def test_layer_losses_are_the_last_call_s():
 
 
 def test_added_losses_match_finite_differences():
-    _, OuterLayer, Shrunk = _definitions()["definitions"](gpunn)
+    _, OuterLayer, Shrunk = _definitions()["definitions"](gpunn)[:3]
     gpunn.utils.set_random_seed(5)
     model = gpunn.Sequential([gpunn.Input(shape=(4,), dtype="float64"), layers.Dense(5, dtype="float64"),
                               OuterLayer(dtype="float64"), Shrunk(dtype="float64"), layers.Dense(1, dtype="float64")])
@@ -129,7 +180,7 @@ def test_added_losses_match_finite_differences():
 
 
 def test_added_losses_replay_bit_for_bit():
-    _, OuterLayer, Shrunk = _definitions()["definitions"](gpunn)
+    _, OuterLayer, Shrunk = _definitions()["definitions"](gpunn)[:3]
     x, y = _data(70)
 
     def run(jit):
@@ -140,3 +191,27 @@ def test_added_losses_replay_bit_for_bit():
         return model, history.history
 
     assert_same_training(run(False), run(True))
+
+
+def test_layers_of_several_inputs_match_finite_differences():
+    """The guide's VAE encoder (Sampling takes (z_mean, z_log_var) inside it, the KL term added) and a layer of
+    two inputs in a functional model, in float64, replayed as eager steps ran."""
+    Encoder, Gate = _definitions()["definitions"](gpunn)[3:]
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(7, 4))
+
+    def build():
+        gpunn.utils.set_random_seed(9)
+        inputs = gpunn.Input(shape=(4,), dtype="float64")
+        z = Encoder(dtype="float64")(inputs)
+        outputs = layers.Dense(4, dtype="float64")(Gate(dtype="float64")([z, layers.Dense(3, dtype="float64")(inputs)]))
+        model = gpunn.Model(inputs, outputs)
+        model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="mse")
+        return model
+
+    model = build()
+    numeric = numerical_gradient(lambda _: model.evaluate(x, x, batch_size=7, verbose=0), model.params)
+    model.train_on_batch(x, x)
+    assert_gradients_close(np.array(model.grads), numeric, what="through layers of several inputs")
+    with pytest.raises(TypeError, match="takes several inputs in a functional model or inside another layer"):
+        Gate()([x, x])

@@ -381,6 +381,14 @@ class Layer:
             inputs = inputs.value
         if isinstance(inputs, Tensor):  # inside a call() of the user's: a sublayer (sublayers.py)
             return user_layer.call_sublayer(self, inputs, training)
+        several = isinstance(inputs, (list, tuple))
+        if several and user_layer.is_user_layer_class(type(self)):
+            if user_layer.tracing() and all(isinstance(value, Tensor) for value in inputs):
+                return user_layer.call_sublayer(self, list(inputs), training)
+            if inputs and all(symbolic.is_symbolic(value) for value in inputs):  # layer([a, b]) in a graph
+                return symbolic.call_symbolic(self, list(inputs), training, mask)
+            raise TypeError(f"layer {self.name!r}: a layer of the user's takes several inputs in a functional "
+                            "model or inside another layer's call(); called on its own, give it one array")
         if user_layer.tracing() and isinstance(inputs, (list, tuple, dict)):
             raise TypeError(f"layer {self.name!r} takes several inputs inside a layer's call(), which gpunn does not "
                             "run; combine them there with gpunn.ops (x + y, gpunn.ops.concatenate([x, y], axis=-1))")

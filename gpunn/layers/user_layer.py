@@ -66,10 +66,28 @@ def adapt(cls) -> None:
     cls.build = build
 
 
-def _sample_shape(shape) -> tuple:
-    """gpunn passes sample shapes; a user's ``super().build(input_shape)`` passes Keras's, batch first."""
+def _several(shape) -> bool:
+    """Whether ``shape`` is a list of shapes (a layer called on several inputs, ``layer([a, b])``)."""
+    return isinstance(shape, (list, tuple)) and bool(shape) and all(isinstance(s, (list, tuple)) for s in shape)
+
+
+def _sample_shape(shape):
+    """gpunn passes sample shapes; a user's ``super().build(input_shape)`` passes Keras's, batch first. Several
+    inputs: a list of them."""
+    if _several(shape):
+        return [_sample_shape(s) for s in shape]
     shape = tuple(shape)
     return shape[1:] if shape and shape[0] is None else shape
+
+
+def _batch_shape(sample):
+    return [(None,) + tuple(s) for s in sample] if isinstance(sample, list) else (None,) + tuple(sample)
+
+
+def _ones(rows: int, sample, dtype):
+    if isinstance(sample, list):
+        return [Tensor(np.ones((rows,) + tuple(s), dtype=dtype)) for s in sample]
+    return Tensor(np.ones((rows,) + tuple(sample), dtype=dtype))
 
 
 def build_user_layer(layer, input_shape, user_build=None) -> None:
@@ -84,9 +102,10 @@ def build_user_layer(layer, input_shape, user_build=None) -> None:
     layer._building = True
     try:
         if user_build is not None:
-            user_build((None,) + sample)
+            user_build(_batch_shape(sample))
     finally:
         layer._building = False
+    layer.takes_inputs_list = isinstance(sample, list)  # the model hands it a list of inputs (wiring.py)
     layer.input_shape = sample
     layer.output_shape = _output_sample_shape(layer, sample)
     layer.built = True
@@ -114,6 +133,9 @@ def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False) -> T
         home._added_now = []  # a call on ones to learn shapes is no call of the user's
         if frame.added:
             home._adds_losses = True  # the model adds its losses to the loss it reports and differentiates
+    if isinstance(result, (tuple, list, dict)):
+        raise ValueError(f"layer {layer.name!r}: call() returned a {type(result).__name__}; gpunn runs layers of the "
+                         "user's that return one tensor (return each output from a layer of its own)")
     if not isinstance(result, Tensor):
         result = Tensor(np.asarray(result)) if getattr(result, "_autodiff_tensor", None) is None else \
             result._autodiff_tensor()
@@ -127,7 +149,7 @@ def _output_sample_shape(layer, sample: tuple) -> tuple:
     _home(layer)._traced_weights = {name: Tensor(value) for name, value in weights.items()}
     try:
         with np.errstate(all="ignore"):
-            result = _call(layer, Tensor(np.ones((2,) + tuple(sample), dtype=dtype)), False, shapes_only=True)
+            result = _call(layer, _ones(2, sample, dtype), False, shapes_only=True)
     finally:
         _home(layer)._traced_weights = None
     if result.ndim == 0 or result.shape[0] != 2:
@@ -155,25 +177,29 @@ def call_eagerly(layer, x, training: bool):
 
 def forward(layer, x, training: bool):
     """(y, backprop) for gpunn's step: the user's call as a host call writing into the layer's workspace."""
-    rows = x.shape[0]
+    several = isinstance(x, list)
+    rows = (x[0] if several else x).shape[0]
     if layer.output_shape is None:
         raise ValueError(f"layer {layer.name!r}: its call() does not return one row per sample (it was built on "
                          "its own); a layer in a model must")
     ws = layer.workspace(rows)
-    out = ws.buffer("call.output", (rows,) + tuple(layer.output_shape), x.dtype)
+    xs = x if several else [x]
+    out = ws.buffer("call.output", (rows,) + tuple(layer.output_shape), xs[0].dtype)
     record: dict = {}
     layer.ops.run_python(functools.partial(_forward, layer, x, training, out, record))
 
     def backprop(dy, need_dx=True):
-        dx = ws.buffer("call.dx", x.shape, x.dtype) if need_dx else None
-        layer.ops.run_python(functools.partial(_backward, layer, dy, dx, record))
-        return dx
+        flags = tuple(need_dx) if isinstance(need_dx, (tuple, list)) else (bool(need_dx),) * len(xs)
+        dxs = [ws.buffer(f"call.dx{i}", xi.shape, xi.dtype) if flag else None
+               for i, (xi, flag) in enumerate(zip(xs, flags))]
+        layer.ops.run_python(functools.partial(_backward, layer, dy, dxs, record))
+        return dxs if several else dxs[0]
 
     return out, backprop
 
 
 def _forward(layer, x, training, out, record) -> None:
-    inputs = Tensor(x, requires_grad=True)
+    inputs = [Tensor(xi, requires_grad=True) for xi in x] if isinstance(x, list) else Tensor(x, requires_grad=True)
     grads = layer.bound.grads
     weights = {spec.name: Tensor(layer.bound.weights[spec.name], requires_grad=spec.name in grads)
                for spec in sublayers.own_specs(layer)}
@@ -183,14 +209,14 @@ def _forward(layer, x, training, out, record) -> None:
     finally:
         _home(layer)._traced_weights = None
     if tuple(result.shape) != tuple(out.shape):
-        raise ValueError(f"layer {layer.name!r}: call() returned shape {result.shape} for inputs of shape "
-                         f"{tuple(x.shape)}, where it returned (batch,) + {tuple(layer.output_shape)} when built")
+        raise ValueError(f"layer {layer.name!r}: call() returned shape {result.shape} for a batch of "
+                         f"{out.shape[0]} rows, where it returned (batch,) + {tuple(layer.output_shape)} when built")
     out[...] = result.value
-    record.update(result=result, inputs=inputs, weights=weights)
+    record.update(result=result, inputs=inputs if isinstance(inputs, list) else [inputs], weights=weights)
     added = _home(layer)._added_now
     if getattr(layer, "_adds_losses", False):
-        buffer = layer.workspace(x.shape[0]).buffer("added_losses", (), out.dtype)
-        if x.shape[0] == 0:  # a rank with no rows of this batch: its losses count for nothing
+        buffer = layer.workspace(out.shape[0]).buffer("added_losses", (), out.dtype)
+        if out.shape[0] == 0:  # a rank with no rows of this batch: its losses count for nothing
             buffer[...] = 0
         else:
             total = _sum_of(added, result.value)
@@ -201,7 +227,7 @@ def _forward(layer, x, training, out, record) -> None:
                          "(one call with training=False); give it one in both modes")
 
 
-def _backward(layer, dy, dx, record) -> None:
+def _backward(layer, dy, dxs, record) -> None:
     result, inputs, weights = record["result"], record["inputs"], record["weights"]
     names = [name for name in weights if name in layer.bound.grads]
     for name, grad in layer.bound.grads.items():
@@ -216,15 +242,16 @@ def _backward(layer, dy, dx, record) -> None:
         result = functions.add(functions.sum(functions.multiply(result, Tensor(dy))),
                                functions.multiply(record["added"], scale))
         dy = functions.ones_like(result).value
-    found = gradients(result, [inputs] + [weights[name] for name in names], dy)
-    for name, grad in zip(names, found[1:]):
+    found = gradients(result, inputs + [weights[name] for name in names], dy)
+    for name, grad in zip(names, found[len(inputs):]):
         target = layer.bound.grads[name]
         if grad is None:
             target[...] = 0  # the output does not depend on this weight
         else:
             target[...] = grad
-    if dx is not None:
-        dx[...] = 0 if found[0] is None else found[0]
+    for dx, grad in zip(dxs, found):
+        if dx is not None:
+            dx[...] = 0 if grad is None else grad
 
 
 def _home(layer):
@@ -233,10 +260,11 @@ def _home(layer):
     return layer.__dict__.get("_shared_from", layer)
 
 
-def call_sublayer(sublayer, x: Tensor, training):
-    """``sublayer(x)`` inside a call() of the user's (``sublayers.py``). Learning shapes, it is built for x's
-    samples and gives ones of its output's shape; computing, it runs its own forward on x's array (its weights
-    are views into the outer layer's), and its backprop runs when the gradient reaches it."""
+def call_sublayer(sublayer, x, training):
+    """``sublayer(x)`` inside a call() of the user's (``sublayers.py``; ``x`` a Tensor, or a list of them for a
+    layer of the user's taking several inputs). Learning shapes, it is built for x's samples and gives ones of
+    its output's shape; computing, it runs its own forward on x's arrays (its weights are views into the outer
+    layer's), and its backprop runs when the gradient reaches it."""
     if not _frames:
         raise RuntimeError("call_sublayer runs inside a call() of the user's only")
     frame = _frames[-1]
@@ -249,33 +277,40 @@ def call_sublayer(sublayer, x: Tensor, training):
         raise ValueError(f"layer {sublayer.name!r} inside layer {outer.name!r} has an activity_regularizer, which "
                          "gpunn applies to a model's layers only; give it to the outer layer instead")
     training = frame.training if training is None else bool(training)
-    sample = tuple(x.shape[1:])
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
+    sample = [tuple(t.shape[1:]) for t in xs] if isinstance(x, (list, tuple)) else tuple(x.shape[1:])
     if frame.shapes_only:
         if not sublayer.built:
             sublayer.build(sample)
-        elif tuple(sublayer.input_shape) != sample:
+        elif _comparable(sublayer.input_shape) != _comparable(sample):
             raise ValueError(f"layer {sublayer.name!r} inside layer {outer.name!r} was built for samples of shape "
                              f"{tuple(sublayer.input_shape)}, and is called on samples of shape {sample}")
         if sublayer.output_shape is None:
             raise ValueError(f"layer {sublayer.name!r} inside layer {outer.name!r}: its call() does not return one "
                              "row per sample")
-        return Tensor(np.ones((x.shape[0],) + tuple(sublayer.output_shape), dtype=x.dtype))
+        return Tensor(np.ones((xs[0].shape[0],) + tuple(sublayer.output_shape), dtype=xs[0].dtype))
     if not sublayer.built or sublayer.ops is None:
         raise ValueError(f"layer {sublayer.name!r} is called inside the call() of layer {outer.name!r} only in "
                          "training, or only sometimes; gpunn builds the layers inside a layer from one call with "
                          "training=False: call every layer in both modes (Dropout takes the mode itself)")
     ops = sublayer.ops
-    dtype = next(iter(outer.bound.weights.values())).dtype if outer.bound.weights else x.dtype
-    value = ops.xp.ascontiguousarray(x.value, dtype=dtype)
-    y, backprop = sublayer.forward(value, training)
+    dtype = next(iter(outer.bound.weights.values())).dtype if outer.bound.weights else xs[0].dtype
+    values = [ops.xp.ascontiguousarray(t.value, dtype=dtype) for t in xs]
+    several = isinstance(x, (list, tuple))
+    y, backprop = sublayer.forward(values if several else values[0], training)
 
     def backward(dy):
         # a copy: a layer's backprop may write into the gradient it is given
-        dx = backprop(ops.xp.array(dy, dtype=y.dtype, copy=True), need_dx=x.requires_grad)
-        return (dx,)
+        flags = [t.requires_grad for t in xs]
+        dxs = backprop(ops.xp.array(dy, dtype=y.dtype, copy=True), need_dx=flags if several else flags[0])
+        return tuple(dxs) if several else (dxs,)
 
-    needs = x.requires_grad or bool(sublayer.bound.grads)
-    return Tensor(y, parents=(x,), backward=backward, requires_grad=needs)
+    needs = any(t.requires_grad for t in xs) or bool(sublayer.bound.grads)
+    return Tensor(y, parents=tuple(xs), backward=backward, requires_grad=needs)
+
+
+def _comparable(shape):
+    return [tuple(s) for s in shape] if isinstance(shape, list) else tuple(shape)
 
 
 def add_loss(layer, loss) -> None:

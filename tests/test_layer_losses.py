@@ -215,3 +215,43 @@ def test_layers_of_several_inputs_match_finite_differences():
     assert_gradients_close(np.array(model.grads), numeric, what="through layers of several inputs")
     with pytest.raises(TypeError, match="takes several inputs in a functional model or inside another layer"):
         Gate()([x, x])
+
+
+def test_a_layer_called_twice_adds_the_losses_of_both_calls_once_each():
+    """A layer of the user's called on two inputs in one model: its added losses, one per call, each counted
+    once in the loss reported (and each differentiated: finite differences in float64)."""
+    ActivityRegularizationLayer = _definitions()["definitions"](gpunn)[0]
+    gpunn.utils.set_random_seed(4)
+    shared = ActivityRegularizationLayer(0.5, dtype="float64")
+    left, right = gpunn.Input(shape=(3,), dtype="float64"), gpunn.Input(shape=(3,), dtype="float64")
+    dense = layers.Dense(3, dtype="float64")
+    merged = layers.Add()([shared(dense(left)), shared(layers.Dense(3, dtype="float64")(right))])
+    model = gpunn.Model([left, right], layers.Dense(1, dtype="float64")(merged))
+    model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="mse")
+    rng = np.random.default_rng(5)
+    a, b, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 3)), rng.normal(size=(6, 1))
+    plain = float(np.mean((model.predict([a, b], verbose=0) - y) ** 2))
+    first = 0.5 * np.mean(a @ model.layers[2].kernel.numpy() + model.layers[2].bias.numpy())
+    second = 0.5 * np.mean(b @ model.layers[3].kernel.numpy() + model.layers[3].bias.numpy())
+    assert model.evaluate([a, b], y, batch_size=6, verbose=0) == pytest.approx(plain + first + second, rel=1e-10)
+    numeric = numerical_gradient(lambda _: model.evaluate([a, b], y, batch_size=6, verbose=0), model.params)
+    model.train_on_batch([a, b], y)
+    assert_gradients_close(np.array(model.grads), numeric, what="a layer adding losses, called twice")
+
+
+def test_add_loss_takes_lists_of_tensors_and_refuses_plain_numbers():
+    class Two(gpunn.layers.Layer):
+        def call(self, inputs):
+            self.add_loss([gpunn.ops.mean(inputs), 2.0 * gpunn.ops.mean(inputs)])
+            return inputs
+
+    class Constant(gpunn.layers.Layer):
+        def call(self, inputs):
+            self.add_loss(0.5)
+            return inputs
+
+    layer = Two()
+    layer(np.ones((2, 3), "float32"))
+    np.testing.assert_allclose(layer.losses, [1.0, 2.0])
+    with pytest.raises(ValueError, match="on a tensor input. Received invalid value: 0.5"):
+        Constant()(np.ones((2, 3), "float32"))

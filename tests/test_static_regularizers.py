@@ -121,14 +121,27 @@ def test_layer_without_regularizers_writes_a_zero_penalty():
     assert float(out) == 0.0
 
 
-def test_frozen_layer_still_pays_its_penalty(rng):
-    """A frozen layer's weights have no gradient views, but their penalty counts, as before."""
+def test_a_frozen_layer_pays_no_penalty(rng):
+    """As in Keras (``Layer._get_regularization_losses`` takes ``trainable_weights``): a frozen layer's weights
+    are not trained and add no penalty to the loss; a trained layer's do."""
     layer = layers.Dense(3, kernel_regularizer=regularizers.l2(0.1), trainable=False, dtype="float64")
-    gpunn.Sequential([gpunn.Input(shape=(5,), dtype="float64"), layer]).build()
+    model = gpunn.Sequential([gpunn.Input(shape=(5,), dtype="float64"), layer])
+    model.build()
     out = np.empty(())
     layer.regularization_penalty(out)
-    assert float(out) == pytest.approx(0.1 * (np.asarray(layer.bound.weights["kernel"]) ** 2).sum(), rel=1e-12)
+    assert float(out) == 0.0 and layer.losses == []
     layer.add_regularization_gradients()  # nothing to add to
+    x = rng.standard_normal((4, 5))
+    model.compile(optimizer="sgd", loss="mse")
+    plain = float(np.mean((model.predict(x, verbose=0) - 1.0) ** 2))
+    assert model.evaluate(x, np.ones((4, 3)), verbose=0) == pytest.approx(plain, rel=1e-12)
+    trained = layers.Dense(3, kernel_regularizer=regularizers.l2(0.1), dtype="float64")
+    model = gpunn.Sequential([gpunn.Input(shape=(5,), dtype="float64"), trained])
+    model.compile(optimizer="sgd", loss="mse")
+    plain = float(np.mean((model.predict(x, verbose=0) - 1.0) ** 2))
+    penalty = 0.1 * (np.asarray(trained.kernel) ** 2).sum()
+    assert model.evaluate(x, np.ones((4, 3)), verbose=0) == pytest.approx(plain + penalty, rel=1e-12)
+    np.testing.assert_allclose(model.losses, [penalty], rtol=1e-12)
 
 
 def test_recorded_penalty_and_gradients_replay_on_new_weights(rng):

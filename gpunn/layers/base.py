@@ -92,7 +92,8 @@ def weight_property(name: str, doc: str = ""):
 
 # gpunn's own attributes of a layer holding lists and dicts, never layers: not noted by ``Layer.__setattr__``
 _UNTRACKED = frozenset({"_layer_attributes", "_traced_weights", "_added_specs", "_variables", "_penalized",
-                        "_regularized", "_constrained", "declared_input_shape", "input_shape", "output_shape"})
+                        "_regularized", "_constrained", "declared_input_shape", "input_shape", "output_shape",
+                        "_added_now", "_last_losses", "_shared_from"})
 
 
 class Layer:
@@ -221,12 +222,15 @@ class Layer:
         return found
 
     def _weight_penalties(self) -> list:
+        """The penalty of each trainable weight (Keras: of ``trainable_weights``), computed now."""
+        trained = {spec.name for spec, counted in self._trained_kind() if counted}
         out = []
-        for regularizer, weight in getattr(self, "_penalized", []):
-            ws = self.workspace("regularization")
-            term = self.ops.zeros((), weight.dtype)
-            regularizer.penalty(self.ops, ws, weight, term)
-            out.append(term)
+        for spec in self.weight_specs():
+            if spec.regularizer is not None and spec.name in trained and spec.name in self.bound.weights:
+                weight = self.bound.weights[spec.name]
+                term = self.ops.zeros((), weight.dtype)
+                spec.regularizer.penalty(self.ops, self.workspace("regularization"), weight, term)
+                out.append(term)
         return out
 
     def output_mask_source(self, source):
@@ -247,11 +251,12 @@ class Layer:
         self.bound = Bound(weights, grads, bool(trainable), owner)
         Layer.bindings_made += 1
         sublayers.bind_children(self, ops, weights, grads, trainable, owner)
-        # Looked up once here, not on every training step. Every regularized weight adds to the penalty;
-        # only those with a gradient view get the penalty's gradient.
+        # Looked up once here, not on every training step. As in Keras (``Layer._get_regularization_losses``, of
+        # ``trainable_weights``), the weights the model trains add their penalties to its loss, and get the
+        # penalty's gradient: those with a gradient view.
         all_specs = self.weight_specs()
         specs = [s for s in all_specs if s.regularizer is not None]
-        self._penalized = [(s.regularizer, weights[s.name]) for s in specs]
+        self._penalized = [(s.regularizer, weights[s.name]) for s in specs if s.name in grads]
         self._regularized = [(s.regularizer, weights[s.name], grads[s.name]) for s in specs if s.name in grads]
         # As Keras, which constrains the variables its optimizer trains: those with a gradient view.
         self._constrained = [(s.constraint, weights[s.name]) for s in all_specs

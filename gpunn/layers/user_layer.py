@@ -150,6 +150,8 @@ def _output_sample_shape(layer, sample: tuple) -> tuple:
     try:
         with np.errstate(all="ignore"):
             result = _call(layer, _ones(2, sample, dtype), False, shapes_only=True)
+            if _takes_training(layer):  # what call() does only in training: losses added, layers called
+                _call(layer, _ones(2, sample, dtype), True, shapes_only=True)
     finally:
         _home(layer)._traced_weights = None
     if result.ndim == 0 or result.shape[0] != 2:
@@ -168,8 +170,7 @@ def call_eagerly(layer, x, training: bool):
         result = _call(layer, Tensor(x), training).value
     finally:
         _home(layer)._traced_weights = None
-    # ``layer.losses`` (base.py): those of this call, read back only when asked for; as with Keras's compiled
-    # steps, a model's steps leave them as they were
+    # ``layer.losses`` (base.py): those of this call, read back only when asked for (a model's steps clear them)
     for _, owner in sublayers.owners(layer):
         owner._last_losses = list(owner.__dict__.get("_added_now", []))
     return result
@@ -186,6 +187,7 @@ def forward(layer, x, training: bool):
     xs = x if several else [x]
     out = ws.buffer("call.output", (rows,) + tuple(layer.output_shape), xs[0].dtype)
     record: dict = {}
+    layer._last_losses = []  # ``layer.losses``: a model's steps leave none, as Keras's compiled (jax) steps
     layer.ops.run_python(functools.partial(_forward, layer, x, training, out, record))
 
     def backprop(dy, need_dx=True):
@@ -234,11 +236,12 @@ def _backward(layer, dy, dxs, record) -> None:
         if name not in weights:  # a sublayer's: written by its backprop, if the output depends on it at all
             grad.fill(0)
     if "added" in record:
-        # sum(dy * output) + scale * the added losses: one backward pass gives both gradients; ``scale`` weighs
-        # this rank's losses by its share of the global batch (trainer/layer_losses.py)
+        # sum(dy * output) + scale * the added losses: one backward pass gives both gradients; ``scale`` (a 0-d
+        # buffer the step fills before its backward pass: trainer/layer_losses.py) weighs this rank's losses by
+        # its share of the global batch
         from ..autodiff import functions
 
-        scale = layer._added_loss_scale[dy.shape[0]]
+        scale = Tensor(layer.workspace(dy.shape[0]).buffer("added_losses.scale", (), dy.dtype))
         result = functions.add(functions.sum(functions.multiply(result, Tensor(dy))),
                                functions.multiply(record["added"], scale))
         dy = functions.ones_like(result).value
@@ -314,12 +317,16 @@ def _comparable(shape):
 
 
 def add_loss(layer, loss) -> None:
-    """Keras's ``Layer.add_loss`` inside a call(): the loss (a scalar Tensor, or an array of values summed) joins
-    what the model reports and differentiates (``trainer/layer_losses.py``)."""
+    """Keras's ``Layer.add_loss`` inside a call(): each loss (a Tensor, a weight or an array: a scalar, or values
+    summed; or a list of them) joins what the model reports and differentiates (``trainer/layer_losses.py``)."""
     if not _frames:
         raise ValueError(f"layer {layer.name!r}: add_loss is taken inside call() only (gpunn adds no loss that "
                          "does not depend on the call's inputs or weights)")
-    _frames[-1].added.append(loss)
+    for value in (loss if isinstance(loss, (list, tuple)) else [loss]):
+        if not (isinstance(value, Tensor) or hasattr(value, "_autodiff_tensor") or hasattr(value, "shape")):
+            raise ValueError("`add_loss()` can only be called from inside `build()` or `call()`, on a tensor input. "
+                             f"Received invalid value: {value!r}")  # Keras's message
+        _frames[-1].added.append(value)
 
 
 def adds_losses(layer) -> bool:

@@ -530,6 +530,12 @@ class Sequential(Trainer):
             layer.set_weights(weights[i:i + n])
             i += n
 
+    @property
+    def losses(self) -> list:
+        """As Keras's ``model.losses``: every layer's ``losses`` (what a call on its own gave add_loss, and the
+        penalties of the weights it trains), as host scalars."""
+        return [loss for layer in self._layers for loss in layer.losses]
+
     def count_params(self) -> int:
         self._require_built("count_params")
         return sum(layer.count_params() for layer in self._layers)

@@ -75,8 +75,11 @@ def train(dtype: str, jit: bool = False, user_layers: bool = False) -> dict:
     model.compile(optimizer="adam", loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.3],
                   metrics=[["accuracy"], ["mae"]], jit_compile=jit, steps_per_execution=3 if jit else 1)
     targets = [y, x[:, 4:5]]
-    history = model.fit(x[:140], [t[:140] for t in targets], batch_size=BATCH, epochs=EPOCHS, verbose=0,
-                        validation_data=(x[140:], [t[140:] for t in targets]))
+    # with user_layers: batches of 16 rows, the last of 15, so that rank 0 takes 8 rows of global batches of two
+    # sizes (each weighs its added losses by its own share)
+    rows, batch = (143, 16) if user_layers else (140, BATCH)
+    history = model.fit(x[:rows], [t[:rows] for t in targets], batch_size=batch, epochs=EPOCHS, verbose=0,
+                        validation_data=(x[rows:], [t[rows:] for t in targets]))
     step_loss = model.train_on_batch(x[:9], [t[:9] for t in targets])  # 9 rows over 2 ranks: 5 and 4
     out = {f"w{i}": w for i, w in enumerate(model.get_weights())}
     out.update({f"history_{k}": np.array(v) for k, v in history.history.items()})

@@ -67,18 +67,20 @@ def definitions(keras):
         def get_config(self):
             return {**super().get_config(), "width": self.width}
 
-    class Aliased(layers.Layer):  # a layer held twice; one assigned in build(), after an attribute set to None
+    class Aliased(layers.Layer):  # a layer held twice; layers made in build(), one in a list made in __init__
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
             self.proj = None
+            self.late = []
             self.zz = layers.Dense(3)
             self.aa = self.zz
 
         def build(self, input_shape):
+            self.late.append(layers.Dense(2))
             self.proj = layers.Dense(2)
 
         def call(self, inputs):
-            return self.proj(self.aa(inputs))
+            return self.proj(self.late[0](self.aa(inputs)))
 
     return Linear, MLPBlock, Residual, Aliased
 
@@ -191,7 +193,8 @@ def test_blocks_of_layers_train_and_save_as_in_keras(tmp_path):
     assert ours["shapes"] == theirs["shapes"]
     # 1 + 3 + 2 + 2 + 3 weights; 9 trainable (the two s kept); frozen: every one kept, flags down; linear_1 alone
     assert ours["counts"] == theirs["counts"] == [11, 9, 2, 0, 11, False, False, 7, 4]
-    assert ours["aliased"] == theirs["aliased"] == [[5, 3], [3], [3, 2], [2]]  # in the order Keras tracks them
+    # in the order Keras tracks them: zz when assigned, then the Dense appended to late, then proj
+    assert ours["aliased"] == theirs["aliased"] == [[5, 3], [3], [3, 2], [2], [2, 2], [2]]
     np.testing.assert_allclose(ours["history"]["loss"], theirs["history"]["loss"], rtol=1e-4)
     for index, (mine, keras_weight) in enumerate(zip(ours["weights"], theirs["weights"])):
         np.testing.assert_allclose(mine, keras_weight, rtol=2e-4, atol=2e-5, err_msg=f"weight #{index}")

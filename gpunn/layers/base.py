@@ -91,7 +91,7 @@ def weight_property(name: str, doc: str = ""):
 
 
 # gpunn's own attributes of a layer holding lists and dicts, never layers: not noted by ``Layer.__setattr__``
-_UNTRACKED = frozenset({"_layer_attributes", "_traced_weights", "_added_specs", "_variables", "_penalized",
+_UNTRACKED = frozenset({"_tracked", "_traced_weights", "_added_specs", "_variables", "_penalized",
                         "_regularized", "_constrained", "declared_input_shape", "input_shape", "output_shape",
                         "_added_now", "_last_losses", "_shared_from"})
 
@@ -107,12 +107,15 @@ class Layer:
     bindings_made = 0
 
     def __setattr__(self, name, value):
+        if name in _UNTRACKED or not isinstance(value, (Layer, list, tuple, dict)):
+            object.__setattr__(self, name, value)
+            return
+        # Keras tracks a layer when it is assigned, or appended to a list the layer holds: the order of the layers
+        # a layer of the user's holds (sublayers.py)
+        if type(value) is list and user_layer.is_user_layer_class(type(self)):
+            value = sublayers.TrackedList(value, self)
         object.__setattr__(self, name, value)
-        if isinstance(value, (Layer, list, tuple, dict)) and name not in _UNTRACKED:
-            # Keras tracks a layer when it is assigned: the order of the layers a layer holds (sublayers.py)
-            order = self.__dict__.setdefault("_layer_attributes", {})
-            order.pop(name, None)
-            order[name] = None
+        sublayers.note(self, value)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

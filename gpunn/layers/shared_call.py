@@ -35,7 +35,7 @@ class SharedCall:
         layer = self.layer
         if self._copy is None or self._made_for is not layer.bound or self._copy.ops is not layer.ops:
             twin = copy.copy(layer)
-            twin.__dict__["_layer_attributes"] = dict(layer.__dict__.get("_layer_attributes", {}))  # not shared
+            twin.__dict__["_tracked"] = dict(layer.__dict__.get("_tracked", {}))  # the layer's own, not shared
             twin._shared_from = layer  # a layer of the user's: its call() reads the layer's Variables
             twin._workspaces = Workspaces(layer.ops)
             grads = {name: layer.ops.zeros(tuple(g.shape), dtype=g.dtype) for name, g in layer.bound.grads.items()}

@@ -24,7 +24,7 @@ _NOT_SUBLAYERS = frozenset({"mask_source", "_shared_from"})
 
 def children(layer) -> list[tuple[str, object]]:
     """(path below ``layer``, sublayer) of each layer ``layer`` holds directly, each once, in the order Keras
-    tracks them: the order the attributes holding them were last assigned (``Layer.__setattr__`` notes it).
+    tracks them: the order they were assigned, or appended to a list the layer holds (``note``).
 
     The path is an attribute's name, or for a layer in a list, tuple or dict, the attribute's name and the layer's
     snake-case class name made unique in that container (``blocks/dense_1``), as Keras's files name them; a layer
@@ -50,10 +50,11 @@ def children(layer) -> list[tuple[str, object]]:
                     take(attribute, path, item, inner)
 
     attributes = vars(layer)
-    assigned = [name for name in attributes.get("_layer_attributes", {}) if name in attributes]
-    for name in assigned + [name for name in attributes if name not in assigned]:
+    for name in list(attributes):
         if name not in _NOT_SUBLAYERS and attributes[name] is not layer:
             take(name, name, attributes[name], None)
+    tracked = attributes.get("_tracked", {})
+    found.sort(key=lambda entry: tracked.get(id(entry[2]), len(tracked)))  # stable: the others as found
     saved_at: dict = {}
     for attribute, path, value in found:
         key = ("~" + attribute) if attribute.startswith("_") else attribute
@@ -88,6 +89,58 @@ def own_specs(layer) -> list:
     """The weights ``layer`` made itself, in Keras's order for one layer: the trainable kind first."""
     specs = list(layer.__dict__.get("_added_specs", [])) if _is_user_layer(layer) else layer.weight_specs()
     return [s for s in specs if s.trainable] + [s for s in specs if not s.trainable]
+
+
+def note(owner, value) -> None:
+    """Note the layers in ``value`` (a layer, or a list, tuple or dict of them) as tracked by ``owner`` now,
+    those not noted before (Keras's tracker: its layers are in the order they were first assigned)."""
+    from .base import Layer
+
+    tracked = owner.__dict__.get("_tracked")
+    if tracked is None:
+        tracked = {}
+        object.__setattr__(owner, "_tracked", tracked)
+
+    def visit(item):
+        if isinstance(item, Layer):
+            tracked.setdefault(id(item), len(tracked))
+        elif isinstance(item, (list, tuple)):
+            for inner in item:
+                visit(inner)
+        elif isinstance(item, dict):
+            for inner in item.values():
+                visit(inner)
+
+    visit(value)
+
+
+class TrackedList(list):
+    """A list a layer of the user's holds (Keras's TrackedList): layers put in it later are noted then."""
+
+    def __init__(self, items, owner):
+        super().__init__(items)
+        self._owner = owner
+
+    def append(self, value):
+        super().append(value)
+        note(self._owner, value)
+
+    def extend(self, values):
+        values = list(values)
+        super().extend(values)
+        note(self._owner, values)
+
+    def insert(self, index, value):
+        super().insert(index, value)
+        note(self._owner, value)
+
+    def __setitem__(self, index, value):
+        super().__setitem__(index, value)
+        note(self._owner, value)
+
+    def __iadd__(self, values):
+        self.extend(values)
+        return self
 
 
 def _is_user_layer(layer) -> bool:

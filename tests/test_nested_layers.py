@@ -486,6 +486,16 @@ def test_what_a_call_cannot_hold():
         def call(self, inputs):
             return gpunn.activations.relu(inputs, threshold=0.5)
 
+    class Masked(gpunn.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = layers.Dense(3)
+
+        def call(self, inputs):
+            return self.dense(inputs, mask=inputs > 0)
+
+    with pytest.raises(ValueError, match="mask: gpunn layers take no mask"):
+        gpunn.Sequential([gpunn.Input(shape=(5,)), Masked()])
     for layer, message in ((HoldsAModel(), "is called inside a layer's call"),
                            (ClippedRelu(), r"relu\(.*threshold=0.5.*\) on a gpunn Tensor")):
         with pytest.raises(TypeError, match=message):

@@ -388,6 +388,8 @@ class Layer:
         if isinstance(inputs, Tensor) and not user_layer.tracing():  # a gpunn.ops result, outside any call()
             inputs = inputs.value
         if isinstance(inputs, Tensor):  # inside a call() of the user's: a sublayer (sublayers.py)
+            if mask is not None:
+                raise ValueError("mask: gpunn layers take no mask; leave mask=None")
             return user_layer.call_sublayer(self, inputs, training)
         several = isinstance(inputs, (list, tuple))
         if several and user_layer.is_user_layer_class(type(self)):

@@ -3,14 +3,23 @@ names (``gpunn.ops``) and tf.keras's backend functions (``gpunn.backend``), comp
 arrays, with reverse-mode gradients (``tensor.py``)."""
 from __future__ import annotations
 
-from . import functions
+from . import array_functions, elementwise_functions, functions
 from .tensor import Tensor, array_module, gradients
 
-# keras.ops's names that gpunn.ops provides (functions.py), in one place for gpunn.ops to export
-OPS_NAMES = sorted(
-    name for name, value in vars(functions).items()
-    if callable(value) and not name.startswith("_") and getattr(value, "__module__", "") == functions.__name__
-    and name not in ("array_module", "epsilon")
-) + ["abs", "amax", "amin", "true_divide", "swish"]
 
-__all__ = ["Tensor", "array_module", "gradients", "functions", "OPS_NAMES"]
+def _public_functions(module) -> dict:
+    """The functions ``module`` defines (or makes with functions.py's helpers), by name."""
+    return {name: value for name, value in vars(module).items()
+            if callable(value) and not name.startswith("_") and not isinstance(value, type)
+            and getattr(value, "__module__", "") in (module.__name__, functions.__name__)
+            and name not in ("array_module", "epsilon")}
+
+
+# keras.ops's names that gpunn.ops provides, in one place for gpunn.ops to export
+OPS_FUNCTIONS = {**_public_functions(functions), **_public_functions(elementwise_functions),
+                 **_public_functions(array_functions)}
+OPS_FUNCTIONS.update({"abs": functions.abs, "amax": functions.amax, "amin": functions.amin,
+                      "true_divide": functions.true_divide, "swish": functions.swish})
+OPS_NAMES = sorted(OPS_FUNCTIONS)
+
+__all__ = ["Tensor", "array_module", "gradients", "functions", "OPS_FUNCTIONS", "OPS_NAMES"]

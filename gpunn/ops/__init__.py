@@ -105,10 +105,10 @@ def get_ops() -> Ops:
 # keras.ops's functions, for the functions users write (custom losses and metric functions): differentiable,
 # on NumPy or CuPy arrays (gpunn/autodiff/). Importing them here makes ``keras.ops.mean`` work after
 # ``import gpunn as keras``; this package's own names (Ops, get_ops...) are none of keras.ops's.
+from ..autodiff import OPS_FUNCTIONS as _OPS_FUNCTIONS  # noqa: E402
 from ..autodiff import OPS_NAMES as _OPS_NAMES  # noqa: E402
-from ..autodiff import functions as _functions  # noqa: E402
 
-globals().update({_name: getattr(_functions, _name) for _name in _OPS_NAMES})
+globals().update(_OPS_FUNCTIONS)
 
 __all__ = ["Ops", "NumpyOps", "BACKENDS", "BackendUnavailableError", "get_ops", "set_backend", "use_backend",
            *_OPS_NAMES]

@@ -1,0 +1,367 @@
+"""More of ``keras.ops``'s array functions, differentiable as ``functions.py``'s are: flips, rolls, triangles,
+gathers, padding, splits, sorting, outer and Einstein products, and constants (``eye``, ``full``, ``linspace``).
+Each gradient sends the output's gradient back to where each value came from (checked against finite differences
+in the tests)."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import functions as f
+from .functions import _make, _value, array_module
+from .tensor import Tensor
+
+
+def _array(x, xp):
+    return xp.asarray(_value(x, xp))
+
+
+def _moved(x, forward, back):
+    """A function that moves values (``forward``), whose gradient moves them back (``back(xp, grad, value)``)."""
+    xp = array_module(x)
+    value = _array(x, xp)
+    return _make(forward(xp, value), [x], [lambda g: back(xp, g, value)])
+
+
+# ---- rearranging -----------------------------------------------------------------------------------------------------
+
+def flip(x, axis=None):
+    return _moved(x, lambda xp, v: xp.flip(v, axis=axis), lambda xp, g, v: xp.flip(g, axis=axis))
+
+
+def fliplr(x):
+    return flip(x, axis=1)
+
+
+def flipud(x):
+    return flip(x, axis=0)
+
+
+def roll(x, shift, axis=None):
+    def back(xp, g, v):
+        negated = tuple(-s for s in shift) if isinstance(shift, (list, tuple)) else -shift
+        return xp.roll(g, negated, axis=axis)
+
+    return _moved(x, lambda xp, v: xp.roll(v, shift, axis=axis), back)
+
+
+def swapaxes(x, axis1, axis2):
+    return _moved(x, lambda xp, v: xp.swapaxes(v, axis1, axis2), lambda xp, g, v: xp.swapaxes(g, axis1, axis2))
+
+
+def moveaxis(x, source, destination):
+    return _moved(x, lambda xp, v: xp.moveaxis(v, source, destination),
+                  lambda xp, g, v: xp.moveaxis(g, destination, source))
+
+
+def tril(x, k=0):
+    return _moved(x, lambda xp, v: xp.tril(v, k), lambda xp, g, v: xp.tril(g, k))
+
+
+def triu(x, k=0):
+    return _moved(x, lambda xp, v: xp.triu(v, k), lambda xp, g, v: xp.triu(g, k))
+
+
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    def back(xp, g, v):
+        full = xp.zeros(v.shape, dtype=g.dtype)
+        view = xp.diagonal(full, offset=offset, axis1=axis1, axis2=axis2)
+        index = np.indices(view.shape)
+        rows = index[-1] + max(-offset, 0)
+        cols = index[-1] + max(offset, 0)
+        moved = xp.moveaxis(full, (axis1, axis2), (-2, -1))
+        moved[(*index[:-1], rows, cols)] = g
+        return xp.moveaxis(moved, (-2, -1), (axis1, axis2))
+
+    return _moved(x, lambda xp, v: xp.diagonal(v, offset=offset, axis1=axis1, axis2=axis2).copy(), back)
+
+
+def trace(x, offset=0, axis1=0, axis2=1):
+    return f.sum(diagonal(x, offset=offset, axis1=axis1, axis2=axis2), axis=-1)
+
+
+def repeat(x, repeats, axis=None):
+    def back(xp, g, v):
+        if axis is None:  # NumPy repeats the flattened array
+            return _sum_segments(xp, g, np.broadcast_to(np.asarray(repeats), (v.size,)), 0).reshape(v.shape)
+        return _sum_segments(xp, g, np.broadcast_to(np.asarray(repeats), (v.shape[axis],)), axis)
+
+    return _moved(x, lambda xp, v: xp.repeat(v, repeats, axis=axis), back)
+
+
+def _sum_segments(xp, g, counts, axis):
+    """The sums of consecutive segments of ``g`` along ``axis``, of the given lengths."""
+    bounds = np.cumsum(counts)[:-1]
+    parts = xp.split(g, bounds, axis=axis)
+    return xp.concatenate([part.sum(axis=axis, keepdims=True) for part in parts], axis=axis)
+
+
+def pad(x, pad_width, mode="constant", constant_values=None):
+    if mode != "constant":
+        raise ValueError(f"pad: mode {mode!r} is not differentiable here; gpunn pads with a constant "
+                         "(mode='constant')")
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64).reshape(-1, 2) if np.ndim(pad_width) else
+                             np.asarray([[pad_width, pad_width]]), (len(f._shape(x)), 2))
+
+    def forward(xp, v):
+        return xp.pad(v, [tuple(w) for w in widths.tolist()], mode="constant",
+                      constant_values=0 if constant_values is None else constant_values)
+
+    def back(xp, g, v):
+        return g[tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(widths, v.shape))]
+
+    return _moved(x, forward, back)
+
+
+# ---- gathering -----------------------------------------------------------------------------------------------------
+
+def take(x, indices, axis=None):
+    xp = array_module(x)
+    value = _array(x, xp)
+    ids = xp.asarray(_value(indices, xp)).astype(np.int64)
+    source = value.reshape(-1) if axis is None else value
+    out = xp.take(source, ids, axis=0 if axis is None else axis)
+
+    def back(g):
+        if axis is None:
+            full = xp.zeros(source.shape, dtype=g.dtype)
+            _scatter_add(xp, full, (ids.reshape(-1),), g.reshape(-1))
+            return full.reshape(value.shape)
+        moved_g = xp.moveaxis(g, tuple(range(axis % value.ndim, axis % value.ndim + ids.ndim)),
+                              tuple(range(ids.ndim)))
+        full = xp.zeros(xp.moveaxis(value, axis, 0).shape, dtype=g.dtype)
+        _scatter_add(xp, full, (ids.reshape(-1),), moved_g.reshape((-1,) + full.shape[1:]))
+        return xp.moveaxis(full, 0, axis)
+
+    return _make(out, [x], [back])
+
+
+def take_along_axis(x, indices, axis=None):
+    xp = array_module(x)
+    value = _array(x, xp)
+    ids = xp.asarray(_value(indices, xp)).astype(np.int64)
+    out = xp.take_along_axis(value if axis is not None else value.reshape(-1), ids, axis=-1 if axis is None else axis)
+
+    def back(g):
+        if axis is None:
+            full = xp.zeros(value.size, dtype=g.dtype)
+            _scatter_add(xp, full, (ids.reshape(-1),), g.reshape(-1))
+            return full.reshape(value.shape)
+        full = xp.zeros(value.shape, dtype=g.dtype)
+        index = list(np.indices(ids.shape, sparse=True))
+        index[axis % value.ndim] = ids
+        _scatter_add(xp, full, tuple(xp.asarray(i) for i in index), g)
+        return full
+
+    return _make(out, [x], [back])
+
+
+def _scatter_add(xp, target, index, values) -> None:
+    if xp is np:
+        np.add.at(target, index, values)
+    else:  # CuPy
+        import cupyx
+
+        cupyx.scatter_add(target, index, values)
+
+
+def sort(x, axis=-1):
+    xp = array_module(x)
+    order = xp.argsort(_array(x, xp), axis=axis)
+    return take_along_axis(x, order, axis=axis)
+
+
+def argsort(x, axis=-1):
+    xp = array_module(x)
+    return Tensor(xp.argsort(_array(x, xp), axis=axis))
+
+
+def top_k(x, k, sorted=True):  # noqa: A002 (Keras's argument name)
+    """The ``k`` largest values along the last axis and their indices (Keras's ``ops.top_k``), the values
+    differentiable; ties keep the earlier index first, as TensorFlow does."""
+    xp = array_module(x)
+    value = _array(x, xp)
+    if not 0 <= int(k) <= value.shape[-1]:
+        raise ValueError(f"top_k: k={k} for a last axis of {value.shape[-1]} values")
+    order = xp.argsort(-value, axis=-1, kind="stable") if xp is np else xp.argsort(-value, axis=-1)
+    indices = order[..., :k]
+    return take_along_axis(x, indices, axis=-1), Tensor(indices)
+
+
+def in_top_k(targets, predictions, k):
+    """Whether each row's target class is among its ``k`` largest predictions."""
+    xp = array_module(predictions)
+    scores = _array(predictions, xp)
+    ids = xp.asarray(_value(targets, xp)).astype(np.int64).reshape(-1)
+    target_scores = scores[xp.arange(len(ids)), ids]
+    return Tensor((scores > target_scores[:, None]).sum(axis=-1) < k)
+
+
+def split(x, indices_or_sections, axis=0):
+    size = f._shape(x)[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        indices_or_sections = int(indices_or_sections)
+        if size % indices_or_sections:
+            raise ValueError(f"split: {size} values along axis {axis} do not split into {indices_or_sections} equal "
+                             "parts")
+        bounds = list(range(0, size, size // indices_or_sections))[1:]
+    else:
+        bounds = [int(b) for b in indices_or_sections]
+    edges = [0] + bounds + [size]
+    axis = axis % len(f._shape(x))
+    return [f.get_item(x, tuple(slice(None) for _ in range(axis)) + (slice(lo, hi),))
+            for lo, hi in zip(edges[:-1], edges[1:])]
+
+
+def array_split(x, indices_or_sections, axis=0):
+    size = f._shape(x)[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        indices_or_sections = int(indices_or_sections)
+        sizes = [size // indices_or_sections + (1 if k < size % indices_or_sections else 0)
+                 for k in range(indices_or_sections)]
+        indices_or_sections = list(np.cumsum(sizes)[:-1])
+    return split(x, indices_or_sections, axis=axis)
+
+
+def unstack(x, num=None, axis=0):
+    parts = split(x, f._shape(x)[axis], axis=axis)
+    return [f.squeeze(part, axis=axis) for part in parts]
+
+
+def hstack(xs):
+    return f.concatenate(xs, axis=1 if len(f._shape(xs[0])) > 1 else 0)
+
+
+def vstack(xs):
+    return f.concatenate([x if len(f._shape(x)) > 1 else f.reshape(x, (1, -1)) for x in xs], axis=0)
+
+
+# ---- products ------------------------------------------------------------------------------------------------------
+
+def einsum(subscripts, *operands):
+    """Einstein summation over explicit subscripts (``"ij,jk->ik"``); each operand's gradient is the einsum of
+    the output's gradient with the other operands, back to that operand's subscripts."""
+    if "->" not in subscripts or "." in subscripts:
+        raise ValueError(f"einsum: gpunn takes explicit subscripts without ellipses ('ij,jk->ik'), got "
+                         f"{subscripts!r}")
+    xp = array_module(*operands)
+    values = [_array(x, xp) for x in operands]
+    inputs, output = subscripts.replace(" ", "").split("->")
+    terms = inputs.split(",")
+    if any(len(set(term)) != len(term) for term in terms + [output]):
+        raise ValueError(f"einsum: an index repeated within one operand (a diagonal, {subscripts!r}) is not "
+                         "differentiable here; take ops.diagonal first")
+    out = xp.einsum(subscripts, *values)
+
+    def rule(k):
+        def back(g):
+            others = [t for j, t in enumerate(terms) if j != k]
+            sizes = {c: n for t, v in zip(terms, values) for c, n in zip(t, v.shape)}
+            target = terms[k]
+            missing = [c for c in target if c not in output and c not in "".join(others)]
+            grad = xp.einsum(",".join([output] + others) + "->" + "".join(c for c in target if c not in missing),
+                             g, *[v for j, v in enumerate(values) if j != k])
+            if missing:  # an index summed away in this operand alone: its gradient is broadcast back over it
+                grad = _broadcast_into(xp, grad, "".join(c for c in target if c not in missing), target, sizes)
+            return grad
+
+        return back
+
+    return _make(out, list(operands), [rule(k) for k in range(len(operands))])
+
+
+def _broadcast_into(xp, grad, kept: str, target: str, sizes: dict):
+    shape = [sizes[c] if c in kept else 1 for c in target]
+    order = [kept.index(c) for c in target if c in kept]
+    return xp.broadcast_to(xp.transpose(grad, order).reshape(shape), [sizes[c] for c in target])
+
+
+def outer(x1, x2):
+    return f.multiply(f.reshape(x1, (-1, 1)), f.reshape(x2, (1, -1)))
+
+
+def tensordot(x1, x2, axes=2):
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    n1, n2 = len(f._shape(x1)), len(f._shape(x2))
+    if isinstance(axes, int):
+        a1, a2 = list(range(n1 - axes, n1)), list(range(axes))
+    else:
+        a1, a2 = ([axes[0]] if isinstance(axes[0], int) else list(axes[0])), \
+            ([axes[1]] if isinstance(axes[1], int) else list(axes[1]))
+        a1, a2 = [a % n1 for a in a1], [a % n2 for a in a2]
+    first = letters[:n1]
+    second = [letters[n1 + k] for k in range(n2)]
+    for i, j in zip(a1, a2):
+        second[j] = first[i]
+    second = "".join(second)
+    output = "".join(c for k, c in enumerate(first) if k not in a1) + "".join(
+        c for k, c in enumerate(second) if k not in a2)
+    return einsum(f"{first},{second}->{output}", x1, x2)
+
+
+# ---- statistics ----------------------------------------------------------------------------------------------------
+
+def moments(x, axes, keepdims=False, synchronized=False):
+    """(mean, variance) over ``axes``, as ``keras.ops.moments``."""
+    mean = f.mean(x, axis=axes, keepdims=True)
+    variance = f.mean(f.square(f.subtract(x, mean)), axis=axes, keepdims=keepdims)
+    return (mean if keepdims else f.squeeze(mean, axis=axes)), variance
+
+
+def normalize(x, axis=-1, order=2, epsilon=None):
+    """``x`` divided by its ``order``-norm along ``axis`` (Keras's ``ops.normalize``)."""
+    norm = f.norm(x, ord=order, axis=axis, keepdims=True)
+    return f.divide(x, f.maximum(norm, f.epsilon() if epsilon is None else epsilon))  # Keras's lower bound
+
+
+def average(x, axis=None, weights=None):
+    if weights is None:
+        return f.mean(x, axis=axis)
+    if axis is not None and len(f._shape(weights)) == 1 and len(f._shape(x)) > 1:
+        shape = [1] * len(f._shape(x))
+        shape[axis] = -1
+        weights = f.reshape(weights, shape)
+    return f.divide(f.sum(f.multiply(x, weights), axis=axis), f.sum(f.broadcast_to(weights, f._shape(x)), axis=axis))
+
+
+def cumprod(x, axis=None, dtype=None):
+    """The running product, differentiable where no value is 0 (as a product of the running values)."""
+    xp = array_module(x)
+    value = _array(x, xp)
+    source = value.reshape(-1) if axis is None else value
+    out = xp.cumprod(source, axis=0 if axis is None else axis, dtype=dtype)
+
+    def back(g):
+        step = 0 if axis is None else axis
+        total = xp.flip(xp.cumsum(xp.flip(g * out, axis=step), axis=step), axis=step)
+        return (total / source).reshape(value.shape)
+
+    return _make(out, [x], [back])
+
+
+def count_nonzero(x, axis=None):
+    xp = array_module(x)
+    return Tensor(xp.count_nonzero(_array(x, xp), axis=axis))
+
+
+# ---- constants -----------------------------------------------------------------------------------------------------
+
+def eye(N, M=None, k=0, dtype=None):  # noqa: N803 (Keras's argument names)
+    return Tensor(np.eye(N, M, k, dtype=dtype or "float32"))
+
+
+def identity(n, dtype=None):
+    return eye(n, dtype=dtype)
+
+
+def full(shape, fill_value, dtype=None):
+    return Tensor(np.full(shape, fill_value, dtype=dtype or "float32"))  # Keras: floatx unless a dtype is given
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    values = np.linspace(start, stop, num=num, endpoint=endpoint, retstep=retstep, dtype=dtype or "float32",
+                         axis=axis)
+    return (Tensor(values[0]), values[1]) if retstep else Tensor(values)
+
+
+def copy(x):
+    return _moved(x, lambda xp, v: v.copy(), lambda xp, g, v: g)

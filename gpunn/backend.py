@@ -13,6 +13,7 @@ from . import _compat
 from . import random as gpunn_random
 from .autodiff import legacy_backend as _legacy
 from .layers import base as layers_base
+from .metrics import base as metrics_base
 
 globals().update({_name: getattr(_legacy, _name) for _name in _legacy.NAMES})
 
@@ -22,8 +23,8 @@ __all__ = ["clear_session", *_legacy.NAMES]
 def clear_session(free_memory=True) -> None:
     """Reset the state gpunn keeps between models, as ``keras.backend.clear_session`` does.
 
-    - Generated names start again: the next ``Dense()`` is ``"dense"``, the next model ``"sequential"``
-      (Keras's example 2). Models and layers already made keep their names.
+    - Generated names start again: the next ``Dense()`` is ``"dense"``, the next model ``"sequential"``, the next
+      ``AUC()`` ``"auc"`` (Keras's example 2). Models and layers already made keep their names.
     - The random state: Keras drops its global seed generator and the seed ``set_random_seed`` stored; the next
       one is seeded from Python's ``random`` (``make_default_seed``). gpunn's generator (weight initialisation,
       shuffling, dropout seeds) is re-seeded the same way, so ``set_random_seed(s)`` then ``clear_session()``
@@ -38,6 +39,7 @@ def clear_session(free_memory=True) -> None:
         raise TypeError(f"free_memory: expected True or False, got {free_memory!r}")
     # Keras resets its name uids with its global state (keras/src/backend/common/global_state.py).
     layers_base._name_counters.clear()
+    metrics_base._name_uids.clear()
     gpunn_random.reseed_from_python_random()
     if free_memory:
         gc.collect()

@@ -99,6 +99,13 @@ def lookup(*names):
     return None
 
 
+def user_class(config: dict, base: type):
+    """The class of the user's a serialized object names (``registered_name``, then ``class_name``), when it is
+    a subclass of ``base``; None otherwise."""
+    found = lookup(config.get("registered_name"), config.get("class_name"))
+    return found if isinstance(found, type) and issubclass(found, base) else None
+
+
 def missing(kind: str, name: str) -> MissingCustomObjectError:
     return MissingCustomObjectError(
         f"{kind}: could not locate {name!r}, a function or class of the program that wrote the model; pass it to "

@@ -19,7 +19,7 @@ import functools
 
 import numpy as np
 
-from . import custom_objects
+from . import custom_objects, loss_tensors, overrides
 from ._registry import lookup
 from .autodiff import user_functions
 from .ops.workspace import Workspace
@@ -51,8 +51,14 @@ class Loss:
 
     def call(self, y_true, y_pred):
         """Keras's way of writing a loss: a subclass computes it here from ``gpunn.ops`` (``keras.ops``) functions,
-        per sample or as one value; gpunn differentiates it (``gpunn/autodiff``)."""
-        raise NotImplementedError
+        per sample or as one value; gpunn differentiates it (``gpunn/autodiff``). A built-in loss's ``call`` is its
+        per-sample values (Keras's ``LossFunctionWrapper.call``), so a subclass may build on ``super().call``."""
+        if type(self).compute is Loss.compute:
+            raise NotImplementedError(f"{type(self).__name__}: a Loss subclass computes its values in call(y_true, "
+                                      "y_pred)")
+        if loss_tensors.involves_tensors(y_true, y_pred):
+            return loss_tensors.builtin_per_sample(self, y_true, y_pred)
+        return self._builtin_per_sample(y_true, y_pred)
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits: bool, need_grad: bool = True,
                 sample_weight=None):
@@ -75,16 +81,28 @@ class Loss:
         return _run_function(self, self.call, False, ops, ws, output, y_true, grad_scale, need_grad, sample_weight)
 
     def per_sample(self, y_true, y_pred) -> np.ndarray:
-        """The loss of each sample (float64, on the host), as Keras's loss functions return it."""
+        """The loss of each sample (float64, on the host), as Keras's loss functions return it; on Tensors (in a
+        function of the user's being differentiated), a Tensor carrying the gradient (``loss_tensors.py``)."""
+        from .ops import NumpyOps
+
+        if loss_tensors.involves_tensors(y_true, y_pred):
+            return loss_tensors.per_sample(self, y_true, y_pred)
+
+        if self.takes_sample_weights:  # a loss written as a function takes y_true as given
+            y_pred = np.asarray(y_pred, dtype=np.float64)
+            ops = NumpyOps()
+            per_sample, _, _ = self.weighted_compute(ops, Workspace(ops), y_pred,
+                                                     np.asarray(y_true).astype(np.float64),
+                                                     1.0 / max(len(y_pred), 1), False, False, None)
+            return per_sample
+        return self._builtin_per_sample(y_true, y_pred)
+
+    def _builtin_per_sample(self, y_true, y_pred) -> np.ndarray:
+        """The per-sample values of host arrays through the loss's ``compute``."""
         from .ops import NumpyOps
 
         y_pred = np.asarray(y_pred, dtype=np.float64)
         y_true = np.asarray(y_true)
-        if self.takes_sample_weights:  # a loss written as a function takes y_true as given
-            ops = NumpyOps()
-            per_sample, _, _ = self.weighted_compute(ops, Workspace(ops), y_pred, y_true.astype(np.float64),
-                                                     1.0 / max(len(y_pred), 1), False, False, None)
-            return per_sample
         one_sample = y_pred.ndim == 1  # Keras reduces the last axis: a vector is one sample, its loss a scalar
         if one_sample:
             y_pred = y_pred.reshape(1, -1)
@@ -98,7 +116,10 @@ class Loss:
         return per_sample.reshape(()) if one_sample else per_sample
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        """The mean loss over the batch as a float, as ``keras.losses.Loss.__call__`` returns it."""
+        """The mean loss over the batch as a float, as ``keras.losses.Loss.__call__`` returns it (a Tensor on
+        Tensors, carrying the gradient)."""
+        if loss_tensors.involves_tensors(y_true, y_pred, sample_weight):
+            return loss_tensors.mean_loss(self, y_true, y_pred, sample_weight)
         per_sample = self.per_sample(y_true, y_pred)
         if sample_weight is not None:
             per_sample = per_sample * np.asarray(sample_weight, dtype=np.float64).reshape(-1)
@@ -262,19 +283,62 @@ class MeanAbsolutePercentageError(Loss):
         return {"name": self.name}
 
 
+def _smoothed_targets(ops, ws, y_true, output, keep, spread):
+    """y_true * keep + spread (Keras's label smoothing; ``keep`` = 1 - label_smoothing), in the output's dtype."""
+    targets = ops.multiply(y_true, _constant(ws, "label_keep", keep, output), _like_output(ws, "smoothed", output))
+    return ops.add(targets, _constant(ws, "label_spread", spread, output), targets)
+
+
+class _LabelSmoothing:
+    """Keras's ``label_smoothing`` of a cross-entropy's targets: y_true * (1 - label_smoothing) + spread, where
+    the subclass's ``_label_spread(classes, dtype)`` says what every target gains."""
+
+    label_smoothing = 0.0
+
+    def _targets(self, ops, ws, y_true, output):
+        if not self.label_smoothing:  # Keras smooths only when label_smoothing is not 0
+            return y_true
+        spreads = self.__dict__.setdefault("_spreads", {})  # per (classes, dtype), worked out once on the host
+        key = (output.shape[-1], output.dtype)
+        spread = spreads.get(key)
+        if spread is None:
+            spread = spreads[key] = self._label_spread(*key)
+        return _smoothed_targets(ops, ws, y_true, output, 1.0 - self.label_smoothing, spread)
+
+    def _label_spread(self, classes: int, dtype) -> float:
+        raise NotImplementedError
+
+
+def _binary_spread(loss, classes, dtype) -> float:
+    return 0.5 * loss.label_smoothing  # Keras squeezes binary targets towards 0.5
+
+
+def _categorical_spread(loss, classes, dtype) -> float:
+    # label_smoothing / num_classes, with num_classes a tensor of the output's dtype: divided in that dtype
+    return float(np.asarray(loss.label_smoothing, dtype) / np.asarray(classes, dtype))
+
+
 def _fused_buffers(ws, output, need_grad):
     """(per-sample, probabilities, gradient or None) buffers for a fused logits step."""
     grad = _like_output(ws, "grad", output) if need_grad else None
     return _per_sample(ws, output), _like_output(ws, "probabilities", output), grad
 
 
-class BinaryCrossentropy(Loss):
+class BinaryCrossentropy(_LabelSmoothing, Loss):
     fusable_activation = "sigmoid"
+    _label_spread = _binary_spread
 
-    def __init__(self, from_logits=False, name=None, reduction="sum_over_batch_size", dtype=None):
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size", name=None,
+                 dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype, from_logits=from_logits)
+        self.label_smoothing = _checked_number("label_smoothing", label_smoothing, 0, 1)
+        self.axis = _checked_features_axis(axis)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing, "axis": self.axis}
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
+        y_true = self._targets(ops, ws, y_true, output)
         if logits:
             per_sample, probs, grad = _fused_buffers(ws, output, need_grad)
             ops.sigmoid_bce(output, y_true, probs, grad, per_sample, grad_scale / output.shape[-1])
@@ -320,33 +384,47 @@ def _inside_clip_range(ops, ws, output):
     return ops.logical_and(inside, below_top, inside)
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_LabelSmoothing, Loss):
     fusable_activation = "softmax"
+    _label_spread = _categorical_spread
 
-    def __init__(self, from_logits=False, name=None, reduction="sum_over_batch_size", dtype=None):
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size", name=None,
+                 dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype, from_logits=from_logits)
+        self.label_smoothing = _checked_number("label_smoothing", label_smoothing, 0, 1)
+        self.axis = _checked_features_axis(axis)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing, "axis": self.axis}
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         if logits:
             per_sample, probs, grad = _fused_buffers(ws, output, need_grad)
+            if not self.sparse_labels:  # class ids go to the kernel as they are; Keras smooths one-hot targets only
+                y_true = self._targets(ops, ws, y_true, output)
             ops.softmax_xent(output, y_true, probs, grad, per_sample, grad_scale)
             return per_sample, grad, self._model_output(output, probs)
         # Keras: rescale the probabilities to sum to one, clip, then -sum(t * log p).
         total = ops.sum(output, -1, _row_buffer(ws, "row_total", output), keepdims=True)
         p = ops.divide(output, total, _like_output(ws, "clipped", output))
+        inside = _inside_clip_range(ops, ws, p) if need_grad else None  # where the clip passes a gradient
         _clip_probabilities(ops, ws, p, p)
         targets = self._dense_targets(ops, ws, y_true, output)
+        if not self.sparse_labels:
+            targets = self._targets(ops, ws, targets, output)
         log_p = ops.log(p, _like_output(ws, "elementwise", output))
         ops.multiply(targets, log_p, log_p)
         per_sample = ops.sum(log_p, -1, _per_sample(ws, output))
         ops.negative(per_sample, per_sample)
-        grad = self._gradient(ops, ws, output, p, total, targets, grad_scale) if need_grad else None
+        grad = self._gradient(ops, ws, output, p, total, targets, inside, grad_scale) if need_grad else None
         return per_sample, grad, output
 
     @staticmethod
-    def _gradient(ops, ws, output, p, total, targets, grad_scale):
-        """d/d output of -sum(t * log(output / total)): -t / output + sum(t) / total (output = p * total),
-        computed as sum(t) / total - t / (p * total), which is the same number (x + (-y) is x - y)."""
+    def _gradient(ops, ws, output, p, total, targets, inside, grad_scale):
+        """d/d output of -sum(t * log(clip(output / total))): -t' / output + sum(t') / total (output = p * total),
+        computed as sum(t') / total - t' / (p * total), which is the same number (x + (-y) is x - y); t' is t
+        where the clip passes a gradient and 0 where it is active (Keras's clip has no gradient there)."""
+        targets = ops.multiply(targets, inside, _like_output(ws, "passing_targets", output))
         denominator = ops.multiply(p, total, _like_output(ws, "scratch", output))
         grad = ops.divide(targets, denominator, _like_output(ws, "grad", output))
         target_total = ops.sum(targets, -1, _row_buffer(ws, "target_total", output), keepdims=True)
@@ -360,6 +438,16 @@ class CategoricalCrossentropy(Loss):
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     sparse_labels = True
+
+    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size", axis=-1, name=None,
+                 dtype=None):  # Keras's order, which puts axis after reduction here
+        if ignore_class is not None:
+            raise ValueError(f"ignore_class: gpunn does not support ignoring a class (got {ignore_class!r}); give "
+                             "those samples a sample_weight of 0 instead")
+        super().__init__(from_logits=from_logits, axis=axis, reduction=reduction, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {**Loss.get_config(self), "ignore_class": None, "axis": self.axis}
 
     def _dense_targets(self, ops, ws, y_true, output):
         """One-hot rows of the labels, gathered from an identity matrix: the gather writes into the buffer
@@ -761,13 +849,7 @@ def _checked_features_axis(axis):
     return int(axis)
 
 
-def _smoothed_targets(ops, ws, y_true, output, keep, spread):
-    """y_true * keep + spread (Keras's label smoothing; ``keep`` = 1 - label_smoothing), in the output's dtype."""
-    targets = ops.multiply(y_true, _constant(ws, "label_keep", keep, output), _like_output(ws, "smoothed", output))
-    return ops.add(targets, _constant(ws, "label_spread", spread, output), targets)
-
-
-class _FocalCrossentropy(Loss):
+class _FocalCrossentropy(_LabelSmoothing, Loss):
     """What the two focal losses share: arguments, label smoothing, the probabilities of logits."""
 
     activation = None  # "sigmoid" / "softmax": what from_logits applies first
@@ -778,20 +860,6 @@ class _FocalCrossentropy(Loss):
         self.label_smoothing = _checked_number("label_smoothing", label_smoothing, 0, 1)
         self.axis = _checked_features_axis(axis)
         self.alpha = alpha
-        self._spreads = {}  # per (classes, dtype): the label-smoothing offset, worked out once (see _targets)
-
-    def _targets(self, ops, ws, y_true, output):
-        if not self.label_smoothing:  # Keras smooths only when label_smoothing is not 0
-            return y_true
-        key = (output.shape[-1], output.dtype)
-        spread = self._spreads.get(key)
-        if spread is None:  # a host computation, in NumPy scalars: once, not in every step
-            spread = self._spreads[key] = self._label_spread(*key)
-        return _smoothed_targets(ops, ws, y_true, output, 1.0 - self.label_smoothing, spread)
-
-    def _label_spread(self, classes: int, dtype) -> float:
-        """What label smoothing adds to every target (a host float)."""
-        raise NotImplementedError
 
     def _probabilities(self, ops, ws, output, logits):
         """The output itself, or the sigmoid / softmax of logits, computed as the model's activation layer does."""
@@ -824,8 +892,7 @@ class BinaryFocalCrossentropy(_FocalCrossentropy):
                          name)
         self.apply_class_balancing = _checked_flag("apply_class_balancing", apply_class_balancing)
 
-    def _label_spread(self, classes, dtype):
-        return 0.5 * self.label_smoothing  # squeezed towards 0.5
+    _label_spread = _binary_spread
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         one = _constant(ws, "one", 1.0, output)
@@ -925,9 +992,7 @@ class CategoricalFocalCrossentropy(_FocalCrossentropy):
             return [_checked_number("alpha", value) for value in values.tolist()]
         return _checked_number("alpha", alpha)
 
-    def _label_spread(self, classes, dtype):
-        # label_smoothing / num_classes, with num_classes a tensor of the output's dtype: divided in that dtype
-        return float(np.asarray(self.label_smoothing, dtype) / np.asarray(classes, dtype))
+    _label_spread = _categorical_spread
 
     def _alpha(self, ws, output):
         if not isinstance(self.alpha, list):
@@ -1011,10 +1076,13 @@ def get(identifier) -> Loss:
     """A Loss from a name, class, instance, config dict or function. A function of the user's becomes a
     FunctionLoss; a name or config dict gpunn does not have is looked up among the user's own objects
     (``gpunn.custom_objects``: load_model's ``custom_objects``, ``register_keras_serializable``)."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
+    if isinstance(identifier, Loss) or isinstance(identifier, type) and issubclass(identifier, Loss):
+        cls = identifier if isinstance(identifier, type) else type(identifier)
+        if overrides.user_definition(cls, "__call__") is not None:
+            overrides.refuse(cls, "__call__", "a compiled model", "gpunn's steps run a loss's call(y_true, y_pred) "
+                             "and apply the sample weights and the mean over the batch themselves, as Keras's "
+                             "Loss.__call__ does; write the loss in call() instead")
+        return identifier if isinstance(identifier, Loss) else identifier()
     if isinstance(identifier, dict):
         class_name = identifier["class_name"]
         if class_name == "function":  # a function, by the name it was saved under
@@ -1104,9 +1172,26 @@ def cosine_similarity(y_true, y_pred, axis=-1):
 mean_squared_error = mse = _function(MeanSquaredError, "mean_squared_error")
 mean_absolute_error = mae = _function(MeanAbsoluteError, "mean_absolute_error")
 mean_absolute_percentage_error = mape = _plain_function(MeanAbsolutePercentageError, "mean_absolute_percentage_error")
-binary_crossentropy = _function(BinaryCrossentropy, "binary_crossentropy")
-categorical_crossentropy = _function(CategoricalCrossentropy, "categorical_crossentropy")
-sparse_categorical_crossentropy = _function(SparseCategoricalCrossentropy, "sparse_categorical_crossentropy")
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Per-sample binary cross-entropies, as ``keras.losses.binary_crossentropy``."""
+    return BinaryCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,
+                              axis=axis).per_sample(y_true, y_pred)
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Per-sample categorical cross-entropies, as ``keras.losses.categorical_crossentropy``."""
+    return CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,
+                                   axis=axis).per_sample(y_true, y_pred)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
+    """Per-sample cross-entropies of class ids, as ``keras.losses.sparse_categorical_crossentropy``."""
+    return SparseCategoricalCrossentropy(from_logits=from_logits, ignore_class=ignore_class,
+                                         axis=axis).per_sample(y_true, y_pred)
+
+
 mean_squared_logarithmic_error = msle = _plain_function(MeanSquaredLogarithmicError, "mean_squared_logarithmic_error")
 log_cosh = logcosh = _plain_function(LogCosh, "log_cosh")
 kl_divergence = kld = kullback_leibler_divergence = _plain_function(KLDivergence, "kl_divergence")

@@ -2,14 +2,25 @@
 
 Penalties and their gradients are written through Ops primitives into the caller's buffers, with scratch
 and 0-d constants from a workspace: after the first call they allocate nothing.
+
+A regularizer of one's own, as Keras's guides write it (a ``Regularizer`` subclass whose ``__call__(x)`` returns
+the penalty, computed with ``gpunn.ops``), runs its ``__call__`` instead, as a host call of the step: the
+penalty of the weight, and its gradient through ``gpunn/autodiff``.
 """
 from __future__ import annotations
 
+import functools
+
+from . import custom_objects, overrides
 from ._registry import lookup
+from .autodiff import Tensor, gradients
+from .autodiff import functions as autodiff_functions
 
 
 class Regularizer:
     """penalty(W) = l1 * sum|W| + l2 * sum(W^2); its gradient is added to the weight's gradient in place."""
+
+    l1 = l2 = 0.0  # the base class's factors: a subclass of one's own need not call __init__ (Keras's guide's doesn't)
 
     def __init__(self, l1=0.0, l2=0.0):
         for arg, value in (("l1", l1), ("l2", l2)):
@@ -17,8 +28,25 @@ class Regularizer:
                 raise ValueError(f"{arg}: expected a non-negative number, got {value!r}")
         self.l1, self.l2 = float(l1), float(l2)
 
+    def __call__(self, x):
+        """Keras's ``regularizer(x)``: the penalty of ``x`` (an array, a Variable, or a Tensor in a function of
+        one's own, differentiably)."""
+        total = 0.0
+        if self.l1:
+            total = total + self.l1 * autodiff_functions.sum(autodiff_functions.absolute(x))
+        if self.l2:
+            total = total + self.l2 * autodiff_functions.sum(autodiff_functions.square(x))
+        return total
+
+    def runs_own_call(self) -> bool:
+        """Whether a subclass of the script's computes the penalty in its own ``__call__``."""
+        return overrides.user_definition(type(self), "__call__") is not None
+
     def penalty(self, ops, ws, weight, out) -> None:
         """out (0-d, the weight's dtype) = l1 * sum|W| + l2 * sum(W^2)."""
+        if self.runs_own_call():
+            ops.run_python(functools.partial(self._own_penalty, weight, out))
+            return
         if not (self.l1 or self.l2):
             ops.fill(0, out)
             return
@@ -36,6 +64,9 @@ class Regularizer:
 
     def add_gradient(self, ops, ws, weight, grad) -> None:
         """grad += l1 * sign(W) + 2 * l2 * W."""
+        if self.runs_own_call():
+            ops.run_python(functools.partial(self._own_gradient, weight, grad))
+            return
         scratch = _scratch(ws, weight)
         if self.l1:
             ops.sign(weight, scratch)
@@ -46,7 +77,32 @@ class Regularizer:
             ops.add(grad, scratch, grad)
 
     def get_config(self) -> dict:
+        if overrides.user_definition(type(self), "__init__") is not None and \
+                overrides.user_definition(type(self), "get_config") is None:
+            # Keras's base class has no configuration: a subclass of the user's saves through its own get_config
+            raise NotImplementedError(f"{type(self).__name__} does not implement get_config()")
         return {"l1": self.l1, "l2": self.l2}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    # ---- a __call__ of one's own -------------------------------------------------------------------------------
+    def _own_penalty(self, weight, out) -> None:
+        value = self(Tensor(weight))
+        out[...] = value.value if isinstance(value, Tensor) else value
+
+    def _own_gradient(self, weight, grad) -> None:
+        tensor = Tensor(weight, requires_grad=True)
+        value = self(tensor)
+        if not isinstance(value, Tensor) or not value.requires_grad:
+            # as a loss of the user's: a penalty computed outside gpunn.ops would train nothing, without a word
+            raise TypeError(f"regularizer {type(self).__name__}: its __call__ returned a value that does not depend "
+                            "on the weight through gpunn.ops (keras.ops) functions, so it has no gradient; compute "
+                            "the penalty with gpunn.ops on the weight it is given")
+        (part,) = gradients(value, [tensor], value.value * 0 + 1)
+        if part is not None:
+            grad += part
 
 
 def _scratch(ws, weight):
@@ -109,8 +165,11 @@ def get(identifier) -> Regularizer | None:
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     if isinstance(identifier, dict):
-        cls = lookup("regularizer", identifier["class_name"], {k.lower(): v for k, v in _BY_CLASS.items()})
-        return cls(**identifier.get("config", {}))
+        cls = custom_objects.user_class(identifier, Regularizer)  # one of the user's, saved in a model file
+        if cls is None:
+            with custom_objects.hint_on_unknown():
+                cls = lookup("regularizer", identifier["class_name"], {k.lower(): v for k, v in _BY_CLASS.items()})
+        return cls.from_config(dict(identifier.get("config") or {}))
     return lookup("regularizer", identifier, _BY_NAME)()
 
 

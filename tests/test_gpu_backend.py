@@ -282,8 +282,10 @@ def test_two_outputs_match_numpy_and_their_captured_step_matches_eager(variant):
 
 
 def _train_with_a_custom_loss(backend, jit=False):
-    """A loss and a metric written with gpunn.ops / K, a Metric subclass and two Layer subclasses (one holding
-    built-in layers): each runs on the batch's CuPy arrays as a host call between the step's graphs."""
+    """A loss and a metric written with gpunn.ops / K, a Metric subclass, a built-in metric's subclass overriding
+    update_state and result, two Layer subclasses (one holding built-in layers), a regularizer, a constraint's
+    subclass and a learning-rate schedule of the user's: each runs on the batch's CuPy arrays as a host call
+    between the step's graphs."""
     from gpunn import backend as K
     from gpunn import ops
 
@@ -306,6 +308,25 @@ def _train_with_a_custom_loss(backend, jit=False):
 
         def result(self):
             return ops.convert_to_tensor(self.hits)
+
+    class Percent(gpunn.metrics.CategoricalAccuracy):  # Keras runs a subclass's update_state and result
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            super().update_state(y_true, ops.square(y_pred), sample_weight=sample_weight)
+
+        def result(self):
+            return 100.0 * super().result()
+
+    class SquaredPenalty(gpunn.regularizers.Regularizer):
+        def __call__(self, x):
+            return 1e-3 * ops.sum(ops.square(x))
+
+    class ClippedMaxNorm(gpunn.constraints.MaxNorm):
+        def __call__(self, w):
+            return ops.clip(super().__call__(w), -0.5, 0.5)
+
+    class InverseSqrt(gpunn.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step):
+            return 0.01 / ops.sqrt(ops.cast(step, "float32") + 1.0)
 
     class Gated(gpunn.layers.Layer):  # a layer of the user's: weights of its own, call() with gpunn.ops
         def build(self, input_shape):
@@ -331,8 +352,11 @@ def _train_with_a_custom_loss(backend, jit=False):
     targets = gpunn.utils.to_categorical(y, 10)
     with gpunn.use_backend(backend):
         gpunn.utils.set_random_seed(13)
-        model = gpunn.Sequential([gpunn.Input(shape=(64,)), Gated(), Block(), layers.Dense(10, activation="sigmoid")])
-        model.compile(optimizer="adam", loss=smooth_l1, metrics=[recall_m, Hits()], jit_compile=jit)
+        model = gpunn.Sequential([gpunn.Input(shape=(64,)), Gated(), Block(),
+                                  layers.Dense(10, activation="sigmoid", kernel_regularizer=SquaredPenalty(),
+                                               kernel_constraint=ClippedMaxNorm(2.0))])
+        model.compile(optimizer=gpunn.optimizers.Adam(InverseSqrt()), loss=smooth_l1,
+                      metrics=[recall_m, Hits(), Percent()], jit_compile=jit)
         history = model.fit(x, targets, batch_size=64, epochs=2, verbose=0)
         return model, history.history
 
@@ -353,3 +377,28 @@ def test_custom_losses_metrics_and_layers_match_numpy_and_replay_between_graphs(
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
     for key in gpu_hist:
         np.testing.assert_allclose(gpu_hist[key], graph_hist[key], rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+def test_a_predict_step_of_ones_own_gets_device_outputs_back_as_host_arrays():
+    class Scored(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(3, activation="softmax")
+
+        def call(self, x):
+            return self.dense(x)
+
+        def predict_step(self, data):
+            probabilities = self(data)
+            return {"probabilities": probabilities, "label": gpunn.ops.argmax(probabilities, axis=-1)}
+
+    x = np.random.default_rng(3).normal(size=(37, 5)).astype("float32")
+    outputs = {}
+    for backend in ("numpy", "cupy"):
+        with gpunn.use_backend(backend):
+            gpunn.utils.set_random_seed(8)
+            outputs[backend] = Scored().predict(x, batch_size=8, verbose=0)
+    assert isinstance(outputs["cupy"]["probabilities"], np.ndarray)
+    np.testing.assert_allclose(outputs["cupy"]["probabilities"], outputs["numpy"]["probabilities"], rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_array_equal(outputs["cupy"]["label"], outputs["numpy"]["label"])

@@ -390,8 +390,10 @@ def test_clear_session_restarts_generated_names():
     first = [layers.Dense(2).name for _ in range(3)]
     assert first == ["dense", "dense_1", "dense_2"]
     assert gpunn.Sequential().name == "sequential"
+    assert [gpunn.metrics.AUC().name for _ in range(2)] == ["auc", "auc_1"]
     gpunn.backend.clear_session(free_memory=False)
     assert layers.Dense(2).name == "dense" and gpunn.Sequential().name == "sequential"
+    assert gpunn.metrics.AUC().name == "auc"  # Keras's metric names start again too (its global state)
     assert gpunn.utils.clear_session is gpunn.backend.clear_session
 
 

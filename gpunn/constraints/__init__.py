@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 
+from .. import custom_objects as user_objects
 from .._registry import lookup
 from .base import Constraint
 from .non_negative import NonNeg
@@ -36,7 +37,10 @@ def deserialize(config, custom_objects=None, *, argument: str = "constraint") ->
         raise ValueError(f"{argument}: expected a serialized constraint {{'class_name': ..., 'config': ...}}, "
                          f"got {config!r}")
     custom = dict(custom_objects or {})
-    cls = custom.get(config["class_name"]) or lookup(argument, config["class_name"], _BY_NAME)
+    cls = custom.get(config["class_name"]) or user_objects.user_class(config, Constraint)
+    if cls is None:
+        with user_objects.hint_on_unknown():
+            cls = lookup(argument, config["class_name"], _BY_NAME)
     return cls.from_config(dict(config.get("config") or {}))
 
 

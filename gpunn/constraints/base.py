@@ -12,8 +12,8 @@ import numbers
 
 import numpy as np
 
-from .. import _compat
-from ..ops.base import Ops
+from .. import overrides
+from ..ops.base import reference_ops_for
 from ..ops.workspace import Workspace
 
 EPSILON = 1e-7  # keras.backend.epsilon(): Keras adds it to the norms it divides by
@@ -30,7 +30,7 @@ class Constraint:
     def apply(self, ops, ws, weight) -> None:
         """Project ``weight`` in place. The base class is the identity; a subclass that overrides only
         ``__call__`` is run through it."""
-        if type(self).__call__ is not Constraint.__call__:
+        if overrides.user_definition(type(self), "__call__") is not None:
             ops.assign_result(self, weight)
 
     def check_shape(self, argument: str, shape: tuple) -> None:
@@ -50,17 +50,27 @@ class Constraint:
 
 class ProjectionWithOps(Constraint):
     """A built-in constraint: written once as ``apply`` (Ops primitives, in place); ``constraint(w)`` runs that
-    on a copy of ``w``."""
+    on a copy of ``w``. A subclass of the script's overriding ``__call__`` (and not ``apply``) is run through
+    its ``__call__``, as Keras runs it; its ``super().__call__(w)`` is the built-in projection."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if overrides.user_definition(cls, "__call__") and not overrides.user_definition(cls, "apply"):
+            cls.apply = Constraint.apply  # ops.assign_result(self, weight): the subclass's __call__, written back
 
     def apply(self, ops, ws, weight) -> None:
         raise NotImplementedError
+
+    def _projection(self, ops, ws, weight) -> None:
+        """The built-in ``apply`` of the class, whatever a subclass of the script's put in its place."""
+        overrides.nearest_gpunn_class(type(self)).apply(self, ops, ws, weight)
 
     def result_dtype(self, dtype) -> np.dtype:
         """The dtype of ``constraint(w)`` for a ``w`` of ``dtype``."""
         return dtype
 
     def __call__(self, w):
-        ops = _standalone_ops(w)
+        ops = reference_ops_for(w)
         if not isinstance(w, ops.xp.ndarray):
             array_like = hasattr(w, "__array__")
             w = np.asarray(w)  # a gpunn Variable (its live array), or nested lists
@@ -68,21 +78,8 @@ class ProjectionWithOps(Constraint):
                 w = w.astype(np.float32)  # Keras reads Python floats in floatx
         out = ops.xp.array(w, dtype=self.result_dtype(w.dtype), copy=True)
         self.check_shape("w", out.shape)
-        self.apply(ops, Workspace(ops), out)
+        self._projection(ops, Workspace(ops), out)
         return out
-
-
-_host_ops = None
-
-
-def _standalone_ops(w):
-    """The reference Ops for ``w``'s device: NumPy, or CuPy for a CuPy array."""
-    global _host_ops
-    if hasattr(w, "__cuda_array_interface__") and not isinstance(w, np.ndarray):
-        return Ops(xp=_compat.cupy())
-    if _host_ops is None:
-        _host_ops = Ops()
-    return _host_ops
 
 
 def constant(ws, value, dtype):

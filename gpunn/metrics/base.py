@@ -20,12 +20,15 @@ import functools
 
 import numpy as np
 
+from .. import overrides
 from ..naming import snake_case
 from ..ops.workspace import Workspace
 from . import user_metric
 from .state import StateLayout
 
 _host_ops = None
+# Where a subclass's own update_state, run inside a model's step, adds its batch (a name no subclass would use)
+_STEP_TARGET = "_gpunn_step_target"
 
 
 def host_ops():
@@ -165,7 +168,75 @@ class Metric:
     def takes_labels_as_given(self) -> bool:
         """A metric of the user's (its own update_state): it sees y_true as the data gave it, and its own
         reset_state runs at every reset."""
-        return user_metric.is_user_metric(self)
+        return user_metric.is_user_metric(self) or self._user_overrides("update_state")
+
+    # ---- a script's subclass of a built-in metric ------------------------------------------------------------
+    # Keras runs a subclass's update_state, result and reset_state wherever the metric is used; so does gpunn,
+    # around the built-in state (a subclass calling super() reaches the built-in computation).
+    def _user_overrides(self, name: str) -> bool:
+        """Whether a script's subclass of a built-in metric overrides ``name`` (a metric of the user's own, made
+        with add_variable, is the user's throughout: user_metric.py)."""
+        return not user_metric.is_user_metric(self) and overrides.user_definition(type(self), name) is not None
+
+    @property
+    def resets_itself(self) -> bool:
+        """Whether the metric's own reset_state must run at every reset of a model's state (after the zeroing)."""
+        return self.takes_labels_as_given or self._user_overrides("reset_state")
+
+    def step_accumulate(self, ops, ws, y_true, predictions, state: dict, sample_weight=None) -> None:
+        """``accumulate`` inside a model's step, or, for a subclass with its own ``update_state``, that
+        ``update_state`` as a host call of the step, on Tensors of the batch, adding into ``state``."""
+        if not self._user_overrides("update_state"):
+            self.accumulate(ops, ws, y_true, predictions, state, sample_weight)
+            return
+        ops.run_python(functools.partial(self._own_update_into, ops, state, y_true, predictions, sample_weight))
+
+    def _own_update_into(self, ops, state, y_true, predictions, sample_weight) -> None:
+        from ..autodiff import Tensor
+
+        self.__dict__[_STEP_TARGET] = (ops, state)
+        try:
+            self.update_state(Tensor(y_true), Tensor(predictions),
+                              sample_weight=None if sample_weight is None else Tensor(sample_weight))
+        finally:
+            del self.__dict__[_STEP_TARGET]
+
+    def _update_target(self, width):
+        """(the state ``update_state`` adds into, the model's step state or None): the metric's own host state;
+        or, when a subclass's own update_state runs in a model's step, a zeroed host state whose sums
+        ``_add_into_step`` then adds into the model's."""
+        target = self.__dict__.get(_STEP_TARGET)
+        if target is None:
+            return self._own_host_state(width), None
+        return self._empty_host_state(self.state_shapes(width)).views, target
+
+    @staticmethod
+    def _add_into_step(part: dict, target) -> None:
+        if target is None:
+            return
+        ops, state = target
+        for name, total in state.items():
+            device_part = ops.empty(np.shape(part[name]), dtype="float64")
+            ops.upload(np.asarray(part[name], dtype=np.float64), device_part)
+            ops.add(total, device_part, total)
+
+    def value_of(self, state: dict):
+        """The metric's value from host copies of its state: ``finalize``, or a subclass's own ``result()`` run on
+        that state."""
+        if not self._user_overrides("result"):
+            return self.finalize(state)
+        layout = StateLayout([{name: np.shape(view) for name, view in state.items()}])
+        flat = np.zeros(layout.size, dtype=np.float64)
+        views = layout.views(flat)[0]
+        for name, view in state.items():
+            views[name][...] = view
+        bound, self._state = self._state, StateBinding(host_ops(), flat, views, layout)
+        try:
+            value = self.result()
+        finally:
+            self._state = bound
+        value = _host_array(value)  # a Tensor computed with gpunn.ops, too
+        return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
 
     def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
         """A state variable for ``update_state`` to add into (``assign_add``) and ``result`` to read."""
@@ -200,7 +271,7 @@ class Metric:
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Add a batch of host data (NumPy arrays or lists) to the state, as Keras's ``update_state``."""
         y_true, y_pred, weights = self._host_inputs(y_true, y_pred, sample_weight)
-        state = self._own_host_state(y_pred.shape[-1])
+        state, target = self._update_target(y_pred.shape[-1])
         ops = host_ops()
         # One workspace for the current batch shape (a stream of equal batches reuses its buffers); a new one
         # when the shape changes, since a workspace's constants are made for one shape.
@@ -208,6 +279,7 @@ class Metric:
         if self._host_workspace is None or self._host_workspace[0] != key:
             self._host_workspace = (key, Workspace(ops))
         self.accumulate(ops, self._host_workspace[1], y_true, y_pred, state, weights)
+        self._add_into_step(state, target)
 
     def result(self):
         """The metric's value over everything added since the last reset: a float (with ``.numpy()``), or an
@@ -279,6 +351,8 @@ class Metric:
 
     def _host_inputs(self, y_true, y_pred, sample_weight):
         """(y_true, y_pred (B, C), weights (B,) or None) as host arrays in the layout ``accumulate`` takes."""
+        y_true, y_pred, sample_weight = (None if value is None else _host_array(value)
+                                         for value in (y_true, y_pred, sample_weight))
         y_pred = np.asarray(y_pred)
         if y_pred.dtype not in (np.float32, np.float64):
             y_pred = y_pred.astype(np.float64)
@@ -314,6 +388,15 @@ class Metric:
                                  f"{np.shape(sample_weight)}")
             weights = np.ascontiguousarray(weights)
         return y_true, y_pred, weights
+
+
+def _host_array(value):
+    """A host array of ``value``: a Tensor's array (gpunn.ops results), a device array copied back, or as given
+    (NumPy takes lists and numbers)."""
+    from ..autodiff.functions import _value
+
+    value = _value(value)
+    return value.get() if hasattr(value, "__cuda_array_interface__") else value
 
 
 # ---- label layouts inside a step ---------------------------------------------------------------------------------

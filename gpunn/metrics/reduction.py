@@ -3,11 +3,10 @@
 ``total / count`` (0 before any sample)."""
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 
-from .base import Metric, add_into, divide_no_nan
+from .base import Metric, _host_array, add_into, divide_no_nan
 
 
 class Mean(Metric):
@@ -26,42 +25,19 @@ class Mean(Metric):
     def state_shapes(self, width):
         return {"total": (), "count": ()}
 
-    @property
-    def takes_labels_as_given(self) -> bool:
-        return self._own_update()
-
-    def _own_update(self) -> bool:
-        """A subclass of the user's whose update_state(y_true, y_pred) computes the values it averages."""
-        return type(self).update_state is not Mean.update_state
-
     def check_layout(self, width, sparse_labels):
-        if not self._own_update():
+        if not self._user_overrides("update_state"):
             raise ValueError(f"metrics: Mean ({self.name!r}) averages the values given to update_state(values); "
                              "compiled into a model it needs update_state(y_true, y_pred) of a subclass (as in "
                              "Keras)")
 
-    def accumulate(self, ops, ws, y_true, predictions, state, sample_weight=None):
-        """A subclass's update_state(y_true, y_pred, sample_weight), its values added into ``state`` (the model's
-        buffer), as one host call of the step."""
-        ops.run_python(functools.partial(self._update_into, state, y_true, predictions, sample_weight))
-
-    def _update_into(self, state, y_true, predictions, sample_weight) -> None:
-        from ..autodiff import Tensor
-
-        self._target = state
-        try:
-            self.update_state(Tensor(y_true), Tensor(predictions),
-                              sample_weight=None if sample_weight is None else Tensor(sample_weight))
-        finally:
-            self._target = None
-
     def update_state(self, values, sample_weight=None):
         """Keras's ``reduce_to_samplewise_values`` then sums: values of rank > 1 are averaged over their
         non-batch axes, weighted by ``sample_weight`` when given (count += sum of weights, else of samples)."""
-        values = np.asarray(values, dtype=np.float64)
+        values = np.asarray(_host_array(values), dtype=np.float64)
         weights = None
         if sample_weight is not None:
-            weights = np.asarray(sample_weight, dtype=np.float64)
+            weights = np.asarray(_host_array(sample_weight), dtype=np.float64)
             if weights.ndim == values.ndim + 1 and weights.shape[-1] == 1:
                 weights = weights[..., 0]
             elif values.ndim == weights.ndim + 1 and values.shape[-1] == 1:
@@ -75,12 +51,13 @@ class Mean(Metric):
         if values.ndim > 1:
             values = values.mean(axis=tuple(range(1, values.ndim)))
         # a subclass's update inside a model's step adds into the model's buffer, else into its own host state
-        state = getattr(self, "_target", None) or self._own_host_state(None)
+        state, target = self._update_target(None)
         state["total"] += values.sum()
         if weights is not None:
             state["count"] += weights.sum()
         else:
             state["count"] += values.shape[0] if values.ndim >= 1 else 1
+        self._add_into_step(state, target)
 
     def finalize(self, state):
         return float(divide_no_nan(state["total"], state["count"]))

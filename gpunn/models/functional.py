@@ -26,6 +26,7 @@ as in Keras (``symbolic.py``).
 """
 from __future__ import annotations
 
+from .. import overrides
 from ..layers import wiring
 from ..layers.base import unique_name
 from ..naming import snake_case
@@ -355,6 +356,10 @@ class Model(Functional, metaclass=_ModelType):
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         name = name or unique_name(snake_case(type(self).__name__))
         if inputs is not None or outputs is not None:
+            if overrides.user_definition(type(self), "call"):
+                overrides.refuse(type(self), "call", "a model given inputs and outputs",
+                                 "such a model runs the graph from its inputs to its outputs; either let call() "
+                                 "define the model (no inputs or outputs given to super().__init__) or drop call()")
             Functional.__init__(self, inputs, outputs, name=name, trainable=trainable, **kwargs)
             self._awaits_trace = False
             return

@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 
 from .. import layers as layers_module
-from .. import losses, metrics
+from .. import constraints, losses, metrics, regularizers
+from ..optimizers import schedules
 from . import keras_file_config
 from .compile_config import compile_from_config
 
@@ -42,14 +43,16 @@ def check_custom_objects(custom_objects) -> None:
         if str(getattr(obj, "__module__", "")).split(".")[0] == "gpunn":
             return True
         if isinstance(obj, type):
-            return issubclass(obj, (losses.Loss, metrics.Metric, layers_module.Layer))
+            return issubclass(obj, (losses.Loss, metrics.Metric, layers_module.Layer, regularizers.Regularizer,
+                                    constraints.Constraint, schedules.LearningRateSchedule))
         return callable(obj)  # a loss or metric function
 
     foreign = sorted(name for name, obj in custom_objects.items() if not usable(obj))
     if foreign:
         raise ValueError(f"custom_objects: gpunn takes the user's loss and metric functions and Loss / Metric / "
-                         f"Layer classes; it cannot build {foreign} (classes of other kinds, such as optimizers). "
-                         "Leave them out, or use gpunn's built-in equivalents")
+                         f"Layer / Regularizer / Constraint / LearningRateSchedule classes; it cannot build "
+                         f"{foreign} (classes of other kinds, such as optimizers). Leave them out, or use gpunn's "
+                         "built-in equivalents")
 
 
 def sequential_config(model) -> dict:

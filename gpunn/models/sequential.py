@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from .. import overrides
 from ..layers import masking, wiring
 from ..layers.base import Layer, check_trainable, unique_name
 from ..layers.input_layer import InputLayer
@@ -42,6 +43,10 @@ class Sequential(Trainer):
     """A linear stack of layers: ``Sequential([Dense(64, activation='relu'), Dense(10)])`` or ``.add(layer)``."""
 
     def __init__(self, layers=None, name=None, trainable=True):
+        if not getattr(self, "is_functional", False) and overrides.user_definition(type(self), "call"):
+            overrides.refuse(type(self), "call", "a Sequential model",
+                             "a Sequential runs its layers in order; to compute something else, subclass "
+                             "keras.Model (gpunn.Model), make the layers in __init__ and wire them in call()")
         self.name = name or unique_name("sequential")
         # As in Keras, the constructor's flag is the model's own (the layers keep theirs; none is trained while
         # the model's is False); the setter sets every layer's.

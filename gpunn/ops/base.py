@@ -247,3 +247,18 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.device_description}>"
+
+
+_reference_ops: dict = {}
+
+
+def reference_ops_for(array) -> Ops:
+    """The reference Ops of ``array``'s device: NumPy's, or CuPy's for a device array. For computing on arrays
+    outside a model (a constraint or a loss called on its own, or inside a function of the user's)."""
+    on_device = hasattr(array, "__cuda_array_interface__") and not isinstance(array, numpy.ndarray)
+    key = "cupy" if on_device else "numpy"
+    if key not in _reference_ops:
+        from .. import _compat
+
+        _reference_ops[key] = Ops(xp=_compat.cupy()) if on_device else Ops()
+    return _reference_ops[key]

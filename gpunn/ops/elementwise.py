@@ -82,8 +82,10 @@ class ElementwisePrimitives:
     def assign_result(self, function, out):
         """out[...] = function(out): a projection written in array expressions of its own (a user's weight
         constraint). A replay calls ``function`` again, so it computes what the eager step did, though it
-        allocates its result on each call."""
-        self.xp.copyto(out, function(out))
+        allocates its result on each call. The function may compute with ``gpunn.ops`` (a Tensor comes back)."""
+        from ..autodiff.functions import _value
+
+        self.xp.copyto(out, _value(function(out), self.xp))
         return out
 
     @primitive

@@ -7,10 +7,12 @@ element-wise.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
+from .. import overrides
 from ..ops.workspace import Workspace
 from .schedules import LearningRateSchedule, deserialize as deserialize_schedule, serialize as serialize_schedule
 
@@ -39,6 +41,7 @@ class Optimizer:
 
     def __init__(self, learning_rate=None, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
                  name=None, **kwargs):
+        _refuse_own_update(type(self))
         for legacy in ("lr", "decay"):
             if legacy in kwargs:
                 raise TypeError(f"{type(self).__name__}: argument {legacy!r} is the legacy Keras 2 name; use "
@@ -124,9 +127,15 @@ class Optimizer:
     def schedule(self) -> LearningRateSchedule | None:
         return self._learning_rate if isinstance(self._learning_rate, LearningRateSchedule) else None
 
-    def _schedule_formula(self):
+    def _advance_state(self) -> None:
+        """This step's learning rate into the device state, and one more iteration: on the device from the
+        schedule's formula, or, for a schedule of the script's own, by calling it on the host (a host call of
+        the step, reading the count back)."""
         schedule = self.schedule
-        return None if schedule is None else schedule.formula()
+        if schedule is not None and schedule.runs_own_call():
+            self.ops.run_python(functools.partial(_advance_by_own_schedule, self.ops, self.state, schedule))
+            return
+        self.ops.advance_optimizer_state(self.state, None if schedule is None else schedule.formula())
 
     # ---- state ------------------------------------------------------------------------------------
     def build(self, ops, params, segments) -> None:
@@ -155,7 +164,10 @@ class Optimizer:
         self._segments = ((0, 1),)  # one weight of one element
         try:
             params, grads = self.ops.zeros((1,), dtype=dtype), self.ops.zeros((1,), dtype=dtype)
-            self.ops.advance_optimizer_state(self.state, self._schedule_formula())
+            # the formula is compiled here; a schedule of the user's is not called ahead of the steps that use it
+            schedule = self.schedule
+            self.ops.advance_optimizer_state(self.state, None if schedule is None or schedule.runs_own_call() else
+                                             schedule.formula())
             self.update(params, grads)
         finally:
             self.slots, self.state, self._segments = saved_slots, saved_state, saved_segments
@@ -172,7 +184,7 @@ class Optimizer:
         """One update, all on the device: clip, take this step's learning rate and count the step, update;
         then the host's count (a replayed step skips this method and calls ``count_step`` itself)."""
         self._clip(grads)
-        self.ops.advance_optimizer_state(self.state, self._schedule_formula())
+        self._advance_state()
         self.update(params, grads)
         self.count_step()
 
@@ -223,3 +235,42 @@ class Optimizer:
         if isinstance(config.get("learning_rate"), dict):
             config["learning_rate"] = deserialize_schedule(config["learning_rate"])
         return cls(**config)
+
+
+# What a subclass of the script's may redefine: its constructor and its configuration (an optimizer with other
+# arguments or another name). Redefining anything else of gpunn's optimizer, or a method Keras's optimizers call
+# (update_step, apply_gradients...), would be ignored by the fused update kernels that carry out every step.
+_SUBCLASS_MAY_REDEFINE = {"__init__", "get_config", "from_config"}
+_KERAS_OPTIMIZER_HOOKS = {"update_step", "build", "apply", "apply_gradients", "stateless_apply", "add_variable",
+                          "add_variable_from_reference", "finalize_variable_values", "exclude_from_weight_decay",
+                          "scale_loss", "_apply_weight_decay", "_clip_gradients", "_backend_apply_gradients",
+                          "_backend_update_step", "_var_key"}
+
+
+def _refuse_own_update(cls) -> None:
+    gpunn_members = set().union(*(vars(klass) for klass in cls.__mro__ if overrides.is_gpunn_class(klass)))
+    for klass in cls.__mro__:
+        if overrides.is_gpunn_class(klass):
+            return
+        for name in sorted(set(vars(klass)) - _SUBCLASS_MAY_REDEFINE):
+            if name in _KERAS_OPTIMIZER_HOOKS or (name in gpunn_members and not name.startswith("__")):
+                raise overrides.OverrideNotSupportedError(
+                    f"{klass.__name__}.{name}: gpunn's optimizers update every weight in one fused kernel of their "
+                    f"own and would not call your {name}() (it would be ignored); use one of gpunn.optimizers "
+                    "(SGD, Adam, AdamW, RMSprop, ...) with its arguments, a subclass of one redefining only "
+                    "__init__ and get_config, or a learning-rate schedule of your own")
+
+
+def _advance_by_own_schedule(ops, state, schedule) -> None:
+    """Keras's step with a schedule: the rate at the current count (``schedule(iterations)``), then the count
+    plus one; ``state`` is the optimizer's (iterations, learning rate, weight decay)."""
+    host = np.array(ops.to_numpy(state), dtype=np.float64)
+    rate = schedule(np.int64(host[ITERATIONS]))
+    rate = getattr(rate, "value", rate)  # a Tensor computed with gpunn.ops
+    rate = float(rate.get() if hasattr(rate, "__cuda_array_interface__") else rate)
+    if not math.isfinite(rate) or rate < 0:
+        raise ValueError(f"learning_rate: the schedule {type(schedule).__name__} gave {rate!r} at step "
+                         f"{int(host[ITERATIONS])}; expected a finite number >= 0")
+    host[LEARNING_RATE] = rate
+    host[ITERATIONS] += 1.0
+    ops.upload(host, state)

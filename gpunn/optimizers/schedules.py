@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import numbers
 
+from .. import custom_objects, overrides
 from .._registry import lookup
 from ..kernels import lr_schedules
 
@@ -11,12 +12,19 @@ from ..kernels import lr_schedules
 class LearningRateSchedule:
     """A learning rate as a function of the optimizer's step count. Each schedule's formula is written once
     in ``gpunn.kernels.lr_schedules``: evaluated here on the host, and on the device inside a training step
-    (``formula()`` names it and its constants)."""
+    (``formula()`` names it and its constants).
+
+    A schedule of one's own, as Keras's guides write it (a subclass whose ``__call__(step)`` returns the rate),
+    and a subclass of a built-in one overriding ``__call__``, are called on the host at every step instead
+    (``runs_own_call``; the optimizer makes that a host call of the step)."""
 
     def formula(self) -> tuple:
         """(the lr_schedules function, the constants that follow the step): hashable, so the device code
         compiled for it is reused."""
         raise NotImplementedError
+
+    def runs_own_call(self) -> bool:
+        return overrides.user_definition(type(self), "__call__") is not None
 
     def __call__(self, step) -> float:
         function, constants = self.formula()
@@ -154,5 +162,8 @@ def serialize(schedule: LearningRateSchedule) -> dict:
 
 
 def deserialize(config: dict) -> LearningRateSchedule:
-    cls = lookup("learning_rate schedule", config["class_name"], {k.lower(): v for k, v in _BY_CLASS.items()})
+    cls = custom_objects.user_class(config, LearningRateSchedule)  # one of the user's, saved in a model file
+    if cls is None:
+        with custom_objects.hint_on_unknown():
+            cls = lookup("learning_rate schedule", config["class_name"], {k.lower(): v for k, v in _BY_CLASS.items()})
     return cls.from_config(config["config"])

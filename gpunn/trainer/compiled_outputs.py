@@ -250,7 +250,8 @@ def resolve_metric_objects(specs: list, units: list, sparse: list) -> list:
             if id(metric) in seen:
                 metric = metric.copy()
             seen.add(id(metric))
-            metric.check_layout(width, sparse_labels)
+            if not metric.takes_labels_as_given:  # a metric's own update_state decides what it takes
+                metric.check_layout(width, sparse_labels)
             objects.append(metric)
         return objects
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .. import overrides
 from ..metrics.base import StateBinding
 from ..metrics.reduction import Mean
 from ..metrics.state import StateLayout
@@ -71,6 +72,7 @@ class RunningMetrics:
         self.state = self.ops.zeros(self.layout.size, dtype="float64")
         self._views = self.layout.views(self.state)
         self._own_layouts = [StateLayout([s]) for s in shapes]
+        self._restore(self._kept_states())
         self._bind()
         self._reset_users_metrics()
 
@@ -78,8 +80,26 @@ class RunningMetrics:
         """A metric of the user's starts where its own reset_state puts it (Keras calls it before every epoch
         and evaluation), on its variables bound to this buffer."""
         for metric in self.metrics:
-            if metric.takes_labels_as_given:
+            if metric.resets_itself:
                 metric.reset_state()
+
+    def _kept_states(self) -> list:
+        """(span, host copy of the state) of each metric whose reset_state is the script's. Keras calls only that
+        reset_state, on the one state a metric has for fit and evaluate alike, so such a metric starts from what it
+        holds, wherever it is bound now (this buffer, another step's, or its own host state)."""
+        kept = []
+        first = 1 + len(self.part_trackers)
+        for index, metric in enumerate(self.metrics, start=first):
+            binding = metric._state
+            if (overrides.user_definition(type(metric), "reset_state") is None or binding is None
+                    or binding.layout.fields != self._own_layouts[index].fields):
+                continue
+            kept.append((self.layout.spans[index], np.array(binding.ops.to_numpy(binding.flat), dtype=np.float64)))
+        return kept
+
+    def _restore(self, kept: list) -> None:
+        for (start, stop), values in kept:
+            self.ops.upload(values, self.state[start:stop])
 
     def _bind(self) -> None:
         for index, owner in enumerate(self._owners):
@@ -89,7 +109,9 @@ class RunningMetrics:
 
     def reset(self) -> None:
         if self.state is not None:
+            kept = self._kept_states()
             self.ops.fill(0, self.state)
+            self._restore(kept)
             self._bind()
             self._reset_users_metrics()
         self.count = 0
@@ -135,8 +157,8 @@ class RunningMetrics:
             weights = None if not weighted else sample_weight[k] if isinstance(sample_weight, list) else sample_weight
             if self.labels_as_column and metric.takes_labels_as_given:
                 labels = labels.reshape(-1, 1)
-            metric.accumulate(ops, self._workspaces((n, i, weights is not None)), labels, predicted, self._views[i],
-                              weights)
+            metric.step_accumulate(ops, self._workspaces((n, i, weights is not None)), labels, predicted,
+                                   self._views[i], weights)
 
     def count_batch(self, rows: int) -> None:
         """The host's share of a batch: how many samples and batches the state now covers (kept out of any
@@ -157,7 +179,7 @@ class RunningMetrics:
         if across_ranks and self.comm.size > 1:
             host = np.asarray(self.comm.allreduce_host(host), dtype=np.float64)
         views = self.layout.views(host)
-        return {name: _log_value(owner.finalize(view)) for name, owner, view in zip(self.names, self._owners, views)}
+        return {name: _log_value(owner.value_of(view)) for name, owner, view in zip(self.names, self._owners, views)}
 
     def lazy_logs(self) -> "LazyLogs":
         return LazyLogs(self)

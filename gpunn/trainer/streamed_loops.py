@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import distributed
 from ..data import check_positive_int
+from . import custom_steps
 from .divergence import DivergenceWarning
 from .epoch_iterator import weights_shape
 from .streamed_data import RAN_OUT_WARNING, BatchStream, is_py_dataset, is_streamed, source_kind, unpack_batch
@@ -263,6 +264,7 @@ def predict_streamed(model, x, steps=None, cbs=None) -> np.ndarray:
     of several)."""
     _single_rank("x")
     stream = BatchStream(x, "x", _check_steps("steps", steps), "steps")
+    own_step = custom_steps.has_own_predict_step(model)  # it gets each element as yielded, as in Keras
     outputs = []
     try:
         stream.peek()  # an empty source is an error
@@ -271,20 +273,21 @@ def predict_streamed(model, x, steps=None, cbs=None) -> np.ndarray:
             cbs.on_predict_begin()
         index = 0
         while (raw := stream.next_batch()) is not None:
-            (xb,) = checked_batch(model, stream, raw, stream.read - 1, False)
-            if cbs is not None:
-                cbs.on_predict_batch_begin(index)
-            outputs.append(predict_rows(model, xb, len(xb)))
-            if cbs is not None:
-                cbs.on_predict_batch_end(index, {"outputs": outputs[-1]})
+            if own_step:
+                outputs.append(custom_steps.run_predict_step(model, custom_steps.standardized_batch(raw), index,
+                                                             cbs))
+            else:
+                (xb,) = checked_batch(model, stream, raw, stream.read - 1, False)
+                if cbs is not None:
+                    cbs.on_predict_batch_begin(index)
+                outputs.append(predict_rows(model, xb, len(xb)))
+                if cbs is not None:
+                    cbs.on_predict_batch_end(index, {"outputs": outputs[-1]})
             index += 1
         stream.end_epoch()
         if cbs is not None:
             cbs.on_predict_end()
     finally:
         stream.close()
-    if isinstance(outputs[0], dict):  # a model's outputs as a dict, or a list or tuple: each concatenated
-        return {key: np.concatenate([batch[key] for batch in outputs]) for key in outputs[0]}
-    if isinstance(outputs[0], (list, tuple)):
-        return type(outputs[0])(np.concatenate(parts) for parts in zip(*outputs))
-    return np.concatenate(outputs)
+    # each output's batches concatenated (a model's outputs as a dict, list or tuple keep that structure)
+    return custom_steps.concatenate_batches(outputs)

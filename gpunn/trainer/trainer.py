@@ -26,7 +26,7 @@ from .epoch_iterator import DeviceDataset, EpochIterator, weights_shape
 from .replicas import agree_on_stop, sync_replicas
 from .streamed_loops import StreamedValidation, evaluate_streamed, fit_streamed, is_streamed, predict_streamed
 from .test_step import TestStep, predict_rows
-from . import compiled_outputs, trainable_state
+from . import compiled_outputs, custom_steps, trainable_state
 from .train_step import TrainStep
 from .packed_targets import PackedTargets
 
@@ -187,7 +187,10 @@ class Trainer:
         for metric in self.metrics:
             metric.reset_state()
 
-    def _require_compiled(self, what: str) -> None:
+    def _require_compiled(self, what: str, hooks=()) -> None:
+        """Refuse a step that cannot run: the model not compiled, or compiled without a loss, or a subclass
+        overriding one of ``hooks`` (Keras's steps' hooks, which gpunn's steps do not call: custom_steps.py)."""
+        custom_steps.refuse_overridden_hooks(self, what, hooks)
         if not self.compiled:
             raise RuntimeError(f"{what}: the model must be compiled first; call model.compile(optimizer=..., loss=...)")
         if self.loss is None:
@@ -361,7 +364,9 @@ class Trainer:
         yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches (``streamed_loops.py``)."""
         from ..callbacks import CallbackList
 
-        self._require_compiled("fit")
+        self._require_compiled("fit", custom_steps.TRAIN_HOOKS)
+        if validation_data is not None or validation_split:
+            custom_steps.refuse_overridden_hooks(self, "fit (its validation)", ("test_step",))
         if is_streamed(x):
             return fit_streamed(self, x, y, batch_size, epochs, _check_verbose(verbose), callbacks,
                                 validation_split, validation_data, shuffle, class_weight, sample_weight,
@@ -498,7 +503,7 @@ class Trainer:
         """Loss and metrics over (x, y): a float when there are no metrics, else [loss, *metrics] (or a dict).
         ``x`` may be a generator, iterator or PyDataset of (x, y[, sample_weight]) batches; ``steps``: how many
         batches to read (all by default)."""
-        self._require_compiled("evaluate")
+        self._require_compiled("evaluate", custom_steps.TEST_HOOKS)
         verbose = _check_verbose(verbose)
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         steps = check_positive_int("steps", steps, allow_none=True)
@@ -542,6 +547,8 @@ class Trainer:
         cbs = self._test_callbacks(callbacks, 0)
         if is_streamed(x):
             return predict_streamed(self, x, steps, cbs)
+        if custom_steps.has_own_predict_step(self):
+            return custom_steps.predict_with_own_step(self, x, batch_size, steps, cbs)
         x, _ = self._prepare(x, None)
         if steps is not None:  # Keras predicts the first `steps` batches only
             x = x[:steps * batch_size]
@@ -561,6 +568,15 @@ class Trainer:
             parts = [np.zeros((0,) + shape, dtype=self.dtype) for shape in self._output_shapes()]
         return self._structure_outputs([comm.allgather_rows(part) for part in parts])
 
+    def predict_step(self, data):
+        """Keras's ``predict_step``: the model's outputs for the batch ``data`` (``x``, ``(x,)``, ``(x, y)``...).
+        gpunn's ``predict`` computes these itself; it runs this method only when a subclass overrides it
+        (``custom_steps.py``), whose ``super().predict_step(data)`` comes here."""
+        from ..utils.step_data import unpack_x_y_sample_weight
+
+        x, _, _ = unpack_x_y_sample_weight(data)
+        return self(x, training=False)
+
     def __call__(self, x, training=False):
         x, _ = self._prepare(x, None)
         return predict_rows(self, x, len(x))
@@ -568,7 +584,7 @@ class Trainer:
     # ---- single batches ---------------------------------------------------------------------------
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on exactly this batch; returns its loss (and metrics)."""
-        self._require_compiled("train_on_batch")
+        self._require_compiled("train_on_batch", custom_steps.TRAIN_HOOKS)
         x, y = self._prepare(x, y)
         weights = self._sample_weights(y, sample_weight, class_weight)
         step = self.make_train_function().prepare(self._sparse_labels(y))
@@ -582,13 +598,15 @@ class Trainer:
         return _results(step.metrics.result(), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        self._require_compiled("test_on_batch")
+        self._require_compiled("test_on_batch", custom_steps.TEST_HOOKS)
         x, y = self._prepare(x, y)
         weights = self._sample_weights(y, sample_weight, None)
         results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), len(x))
         return _results(results, return_dict)
 
     def predict_on_batch(self, x):
+        if custom_steps.has_own_predict_step(self):
+            return custom_steps.predict_on_batch_with_own_step(self, x)
         x, _ = self._prepare(x, None)
         return predict_rows(self, x, len(x))
 

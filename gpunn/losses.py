@@ -20,6 +20,7 @@ import functools
 import numpy as np
 
 from . import custom_objects, loss_tensors, overrides
+from . import custom_objects as custom_objects_lookup  # ``deserialize`` has an argument of that name
 from ._registry import lookup
 from .autodiff import user_functions
 from .ops.workspace import Workspace
@@ -1125,6 +1126,13 @@ def _library_function(function) -> bool:
     of the user's that happens to share a name."""
     module = getattr(function, "__module__", None) or ""
     return module.split(".")[0] in ("gpunn", "keras", "tensorflow", "tf_keras")
+
+
+def deserialize(config, custom_objects=None):
+    """Keras's ``deserialize``: the object ``config`` describes (a config dict, or a name), the user's classes
+    and functions taken from ``custom_objects`` too."""
+    with custom_objects_lookup.custom_object_scope(custom_objects):
+        return get(config)
 
 
 def serialize(loss: Loss) -> dict:

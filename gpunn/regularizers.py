@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 
 from . import custom_objects, overrides
+from . import custom_objects as custom_objects_lookup  # ``deserialize`` has an argument of that name
 from ._registry import lookup
 from .autodiff import Tensor, gradients
 from .autodiff import functions as autodiff_functions
@@ -171,6 +172,13 @@ def get(identifier) -> Regularizer | None:
                 cls = lookup("regularizer", identifier["class_name"], {k.lower(): v for k, v in _BY_CLASS.items()})
         return cls.from_config(dict(identifier.get("config") or {}))
     return lookup("regularizer", identifier, _BY_NAME)()
+
+
+def deserialize(config, custom_objects=None):
+    """Keras's ``deserialize``: the object ``config`` describes (a config dict, or a name), the user's classes
+    and functions taken from ``custom_objects`` too."""
+    with custom_objects_lookup.custom_object_scope(custom_objects):
+        return get(config)
 
 
 def serialize(reg: Regularizer | None):

@@ -226,6 +226,15 @@ def test_objects_of_ones_own_are_saved_and_loaded_with_custom_objects(numpy_back
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     with pytest.raises(gpunn.custom_objects.MissingCustomObjectError, match="Penalty"):
         gpunn.models.load_model(path)
+    clone = gpunn.models.clone_model(model)  # Keras finds the user's classes again without being told
+    assert isinstance(clone.layers[0].kernel_regularizer, Penalty) and clone.layers[0].kernel_regularizer is not \
+        dense.kernel_regularizer and isinstance(clone.layers[0].kernel_constraint, Halved)
+    assert isinstance(clone.optimizer.schedule, Slow) and clone.optimizer.schedule.rate == 0.05
+    assert isinstance(gpunn.regularizers.deserialize(gpunn.regularizers.serialize(Penalty(0.3)),
+                                                     custom_objects={"Penalty": Penalty}), Penalty)
+    assert gpunn.optimizers.deserialize({"class_name": "SGD", "config": {"learning_rate": {
+        "class_name": "Slow", "config": {"rate": 0.2}}}}, custom_objects={"Slow": Slow}).schedule.rate == 0.2
+    assert gpunn.losses.deserialize({"class_name": "Huber", "config": {"delta": 0.5}}).delta == 0.5
     unconfigured = gpunn.Sequential([layers.Input((3,)), layers.Dense(1, kernel_regularizer=Unconfigured(0.1))])
     with pytest.raises(NotImplementedError, match="Unconfigured does not implement get_config"):  # as Keras
         unconfigured.save(tmp_path / "unconfigured.keras")

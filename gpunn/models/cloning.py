@@ -5,7 +5,11 @@ and keras/src/models/model.py (``model_from_json``).
 """
 from __future__ import annotations
 
+from .. import overrides
+from ..constraints import Constraint
+from ..layers.base import Layer
 from ..layers.input_layer import InputLayer
+from ..regularizers import Regularizer
 from . import keras_config
 from ..layers.shared_call import is_shared_call
 from ..custom_objects import custom_object_scope
@@ -29,6 +33,34 @@ def _clone_layer(layer):
     """Keras's default ``clone_function``: ``layer.__class__.from_config(layer.get_config())``: same config,
     new weights."""
     return layer.__class__.from_config(layer.get_config())
+
+
+def _own_classes(model) -> dict:
+    """{name: class} of the user's regularizers, constraints and schedule that ``model``'s layers and optimizer
+    hold. Keras's clone finds them again through the module its config names; gpunn, which never imports what a
+    config names, puts them in scope for the clone instead."""
+    found: dict = {}
+    seen: set = set()
+
+    def visit(layer) -> None:
+        if id(layer) in seen:
+            return
+        seen.add(id(layer))
+        for value in vars(layer).values():
+            items = value if isinstance(value, (list, tuple)) else value.values() if isinstance(value, dict) \
+                else [value]
+            for item in items:
+                if isinstance(item, Layer):
+                    visit(item)  # a layer of the user's holding layers
+                elif isinstance(item, (Regularizer, Constraint)) and not overrides.is_gpunn_class(type(item)):
+                    found[type(item).__name__] = type(item)
+
+    for call in model._calls:
+        visit(call.layer if is_shared_call(call) else call)
+    schedule = getattr(model.optimizer, "schedule", None) if getattr(model, "optimizer", None) else None
+    if schedule is not None and not overrides.is_gpunn_class(type(schedule)):
+        found[type(schedule).__name__] = type(schedule)
+    return found
 
 
 def clone_model(model, input_tensors=None, clone_function=None, call_function=None, recursive=False, **kwargs):
@@ -57,6 +89,12 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
         clone_function = _clone_layer
     elif not callable(clone_function):
         raise ValueError(f"clone_function: expected a callable taking a layer, got {clone_function!r}")
+    with custom_object_scope(_own_classes(model)):
+        return _clone_checked(model, clone_function, recursive)
+
+
+def _clone_checked(model, clone_function, recursive):
+    """``clone_model`` of checked arguments."""
     cache: dict = {}  # Keras's _wrap_clone_function: a layer listed twice is cloned once
 
     def clone(layer):

@@ -1,6 +1,7 @@
 """Optimizers with tf.keras names; each updates the whole model in one call over flat buffers."""
 from __future__ import annotations
 
+from .. import custom_objects as custom_objects_lookup  # ``deserialize`` has an argument of that name
 from .._registry import lookup
 from . import schedules
 from .algorithms import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Ftrl, Lamb, Lion, Nadam, RMSprop
@@ -21,9 +22,16 @@ def get(identifier) -> Optimizer:
     return lookup("optimizer", identifier, _BY_NAME)()
 
 
+def deserialize(config, custom_objects=None):
+    """Keras's ``deserialize``: the object ``config`` describes (a config dict, or a name), the user's classes
+    and functions taken from ``custom_objects`` too."""
+    with custom_objects_lookup.custom_object_scope(custom_objects):
+        return get(config)
+
+
 def serialize(optimizer: Optimizer) -> dict:
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
 
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Nadam", "Adamax", "Adadelta", "Lion",
+__all__ = ["deserialize", "Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Nadam", "Adamax", "Adadelta", "Lion",
            "Ftrl", "Lamb", "schedules", "get", "serialize"]

@@ -114,15 +114,15 @@ def test_a_sequential_subclass_is_checked_as_a_model_of_ones_own(numpy_backend):
 
 
 def test_a_hook_inherited_from_a_class_of_ones_own_is_found(numpy_backend):
-    class WithLoss(_Base):
-        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-            return 0.0
+    class WithMetrics(_Base):
+        def compute_metrics(self, x, y, y_pred, sample_weight=None):
+            return {}
 
-    class Child(WithLoss):
+    class Child(WithMetrics):
         pass
 
     model = _compiled(Child)
-    with pytest.raises(OverrideNotSupportedError, match=r"WithLoss\.compute_loss"):
+    with pytest.raises(OverrideNotSupportedError, match=r"WithMetrics\.compute_metrics"):
         model.fit(*_data(), verbose=0)
 
 

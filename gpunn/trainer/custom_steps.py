@@ -8,8 +8,9 @@ does the same with ``test_step``; ``predict`` calls ``predict_step``. A subclass
   batch, ``data`` the batch as Keras 3 hands it over (the array of one input, ``(inputs,)`` for a tuple or list of
   them, a dict as it is, the yielded element of a stream), its outputs (a tensor, or a tuple, list or dict of
   them) brought to the host and concatenated batch after batch.
-- The training and evaluation hooks: gpunn's steps are recorded objects computing the compiled loss and metrics
-  on the device, which a Python override cannot enter. An override is refused by name when ``fit``,
+- ``compute_loss``: the model's loss (``own_compute_loss.py``).
+- The other training and evaluation hooks: gpunn's steps are recorded objects computing the compiled loss and
+  metrics on the device, which a Python override cannot enter. An override is refused by name when ``fit``,
   ``evaluate``, ``train_on_batch`` or ``test_on_batch`` starts, before any work: running gpunn's step in its place
   would train and report something other than what the script says.
 """
@@ -27,9 +28,6 @@ _INSTEAD = {
                   "metrics in metrics of your own",
     "test_step": "gpunn's evaluate runs its own step with the compiled loss and metrics; give compile a loss or "
                  "metrics of your own",
-    "compute_loss": "gpunn's steps compute the compiled loss plus the weight penalties and what layers give "
-                    "add_loss(); give compile a loss function of your own, loss(y_true, y_pred), or add the extra "
-                    "term with self.add_loss() in a layer's call()",
     "compute_metrics": "the logs are those of the compiled metrics; give compile metrics of your own (a function "
                        "metric(y_true, y_pred), or a gpunn.metrics.Metric subclass)",
     "get_metrics_result": "the logs are those of the loss and the compiled metrics, each metric's result(); give "
@@ -38,7 +36,8 @@ _INSTEAD = {
                      "evaluation (a Metric subclass's own reset_state() runs then)",
     "metrics": "the logs list the loss and the metrics given to compile; give your metrics to compile(metrics=...)",
 }
-_SHARED = ("compute_loss", "compute_metrics", "get_metrics_result", "reset_metrics", "metrics")
+# compute_loss is not among them: it runs, as the model's loss (own_compute_loss.py)
+_SHARED = ("compute_metrics", "get_metrics_result", "reset_metrics", "metrics")
 TRAIN_HOOKS = ("train_step",) + _SHARED
 TEST_HOOKS = ("test_step",) + _SHARED
 
@@ -50,8 +49,12 @@ def refuse_overridden_hooks(model, where: str, hooks) -> None:
             overrides.refuse(type(model), name, where, _INSTEAD[name])
 
 
+def has_own(model, name: str) -> bool:
+    return overrides.user_definition(type(model), name) is not None
+
+
 def has_own_predict_step(model) -> bool:
-    return overrides.user_definition(type(model), "predict_step") is not None
+    return has_own(model, "predict_step")
 
 
 # ---- predict_step of the user's ------------------------------------------------------------------------------------

@@ -33,13 +33,14 @@ class BatchLoss:
         return self.predictions, self.labels
 
 
-def compute(plan, ops, workspaces, values, y, w, grad_scale: float, need_grad: bool = True) -> BatchLoss:
+def compute(plan, ops, workspaces, values, y, w, grad_scale: float, need_grad: bool = True, x=None) -> BatchLoss:
     """The BatchLoss of the model's ``values`` (its output, or the list of its several) against the targets
     ``y`` (packed for several outputs), ``w`` the sample weights or None (for several outputs, one column per
     output with a loss when given per output). ``workspaces(key)``: the step's loss workspace for this batch
-    size and ``key``. ``grad_scale``: d (batch loss) / d (sum of per-sample losses)."""
+    size and ``key``. ``grad_scale``: d (batch loss) / d (sum of per-sample losses). ``x``: the batch's inputs,
+    for a model whose own compute_loss takes them (``own_compute_loss.py``)."""
     if plan.output_indices is None:
-        return _one_output(plan.outputs[0], ops, workspaces, values, y, w, grad_scale, need_grad)
+        return _one_output(plan.outputs[0], ops, workspaces, values, y, w, grad_scale, need_grad, x)
     targets = plan.targets.split(ops, y)
     parts, predictions, labels, weights, gradients = [], [], [], [], {}
     for k, (output, value) in enumerate(zip(plan.outputs, values)):
@@ -89,8 +90,10 @@ def _own_weights(ops, ws, w, column: int):
     return own
 
 
-def _weighted_loss(output, ops, ws, value, label, scale, w, need_grad) -> tuple:
+def _weighted_loss(output, ops, ws, value, label, scale, w, need_grad, x=None) -> tuple:
     """(per-sample loss, gradient, predictions) of one output, its sample weights ``w`` applied."""
+    if getattr(output.loss, "takes_inputs", False):  # a model's own compute_loss
+        return output.loss.weighted_compute(ops, ws, value, label, scale, output.takes_logits, need_grad, w, x=x)
     if output.loss.takes_sample_weights:  # a loss written as a function weighs its own values
         return output.loss.weighted_compute(ops, ws, value, label, scale, output.takes_logits, need_grad, w)
     per_sample, dy, predicted = output.loss.compute(ops, ws, value, label, scale, output.takes_logits, need_grad)
@@ -98,9 +101,9 @@ def _weighted_loss(output, ops, ws, value, label, scale, w, need_grad) -> tuple:
     return per_sample, dy, predicted
 
 
-def _one_output(output, ops, workspaces, value, y, w, grad_scale, need_grad) -> BatchLoss:
+def _one_output(output, ops, workspaces, value, y, w, grad_scale, need_grad, x=None) -> BatchLoss:
     scale = grad_scale if output.weight is None else grad_scale * output.weight
-    per_sample, dy, predicted = _weighted_loss(output, ops, workspaces(0), value, y, scale, w, need_grad)
+    per_sample, dy, predicted = _weighted_loss(output, ops, workspaces(0), value, y, scale, w, need_grad, x)
     if output.weight is not None:
         ws = workspaces("total")
         per_sample = ops.multiply(per_sample, ws.constant("loss.weight0", output.weight, per_sample.dtype),

@@ -53,7 +53,8 @@ class TestStep:
         with OutOfMemoryGuard(ops, slot.global_rows):
             outputs: dict = {}
             output, _ = run_forward(plan, slot.x, training=False, outputs=outputs)
-            batch = output_losses.compute(plan, ops, loss_ws, output, slot.y, slot.w, 1.0, need_grad=False)
+            batch = output_losses.compute(plan, ops, loss_ws, output, slot.y, slot.w, 1.0, need_grad=False,
+                                          x=slot.x)
             penalty = weight_penalty(plan, ops, ws, model.params.dtype)
             if outputs:
                 penalty = activity.penalty(plan, ops, ws, outputs, penalty, slot.rows, slot.global_rows,

@@ -251,7 +251,8 @@ class TrainStep:
                                        model.params.dtype)
             activity.add_gradients(plan, ops, outputs, backprops, slot.rows, slot.global_rows)
         penalty = layer_losses.penalty(plan, ops, state.ws, penalty, slot.rows, slot.global_rows, model.params.dtype)
-        batch = output_losses.compute(plan, ops, state.loss_ws, output, slot.y, slot.w, 1.0 / slot.global_rows)
+        batch = output_losses.compute(plan, ops, state.loss_ws, output, slot.y, slot.w, 1.0 / slot.global_rows,
+                                      x=slot.x)
         reducer = self._reducer
         layer_done = None if reducer is None else (
             lambda index: call(reducer.layer_done, index, device=reducer.device_only))

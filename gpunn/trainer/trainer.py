@@ -136,6 +136,8 @@ class Trainer:
         subclassed model knows its outputs); the metric objects and steps made for the old ones are dropped."""
         if not getattr(self, "_awaits_trace", False):
             self.loss, self._output_specs = compiled_outputs.resolve(self, *self._compile_arguments)
+            if custom_steps.has_own(self, "compute_loss"):
+                self._take_own_compute_loss()
         self._part_trackers = {}
         self._metric_objects = {}
         self.compiled_metrics = []
@@ -193,7 +195,7 @@ class Trainer:
         custom_steps.refuse_overridden_hooks(self, what, hooks)
         if not self.compiled:
             raise RuntimeError(f"{what}: the model must be compiled first; call model.compile(optimizer=..., loss=...)")
-        if self.loss is None:
+        if self.loss is None and not custom_steps.has_own(self, "compute_loss"):
             raise RuntimeError(f"{what}: the model was compiled without a loss; call model.compile(loss=...)")
         trainable_state.warn_if_changed(self)
 
@@ -567,6 +569,38 @@ class Trainer:
         else:
             parts = [np.zeros((0,) + shape, dtype=self.dtype) for shape in self._output_shapes()]
         return self._structure_outputs([comm.allgather_rows(part) for part in parts])
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras's ``compute_loss``: the loss given to ``compile`` of ``y_pred`` against ``y`` (weighted by
+        ``sample_weight``). gpunn's steps compute it themselves; a subclass's own ``compute_loss`` becomes the loss
+        of its steps (``own_compute_loss.py``), and its ``super().compute_loss(...)`` comes here."""
+        compiled = getattr(self.loss, "compiled", self.loss)
+        if compiled is None:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+        return compiled(y, y_pred, sample_weight)
+
+    def _take_own_compute_loss(self) -> None:
+        """Make the subclass's own compute_loss the loss of the model's one output, or refuse it by name where
+        what Keras would compute with it differs from what gpunn can."""
+        from ..overrides import OverrideNotSupportedError
+        from .own_compute_loss import OwnComputeLoss, penalties_of, trained_outside_call
+
+        name = type(self).__name__
+        problem = None
+        if len(self._output_specs) != 1:
+            problem = "gpunn runs a compute_loss of your own for models of one output"
+        elif penalties_of(self):
+            problem = (f"the model has weight penalties or add_loss terms ({penalties_of(self)}): in Keras what "
+                       "compute_loss returns is the whole loss (its default adds them), while gpunn's steps add "
+                       "them besides; drop them, or fold them into the loss")
+        elif trained_outside_call(self):
+            problem = (f"the model holds trainable layers it does not call in call() ({trained_outside_call(self)}): "
+                       "Keras trains every trainable weight a model holds through compute_loss (a teacher called "
+                       "there too), gpunn calls them as constants; freeze them (teacher.trainable = False)")
+        if problem is not None:
+            raise OverrideNotSupportedError(f"{name}.compute_loss: {problem}")
+        self.loss = OwnComputeLoss(self, self.loss)
+        self._output_specs[0].loss = self.loss
 
     def predict_step(self, data):
         """Keras's ``predict_step``: the model's outputs for the batch ``data`` (``x``, ``(x,)``, ``(x, y)``...).

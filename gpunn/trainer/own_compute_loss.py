@@ -1,0 +1,107 @@
+"""A model subclass's own ``compute_loss(x, y, y_pred, sample_weight, training)``, as the loss of its steps.
+
+Keras's training and test steps take their loss from ``model.compute_loss``; a subclass may override it (the
+knowledge-distillation example's ``Distiller`` mixes a student loss with a distillation loss of a teacher's
+predictions for ``x``). gpunn makes that method the model's loss: a host call of the step hands it the batch's
+inputs (a host array), targets and predictions (a Tensor, differentiated by ``gpunn/autodiff``) and the sample
+weights, and takes its value as the batch's loss. Its ``super().compute_loss(...)`` is the loss given to
+``compile`` (``Trainer.compute_loss``); the built-in losses compute on Tensors (``loss_tensors.py``).
+
+As in Keras, what the method returns is the whole loss: a model whose weight penalties or ``add_loss`` terms gpunn
+would add besides is refused by name (Keras adds them only inside its default ``compute_loss``).
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+
+import numpy as np
+
+from ..autodiff import Tensor, user_functions
+from ..losses import FunctionLoss
+
+
+class OwnComputeLoss(FunctionLoss):
+    """The loss of a model whose class overrides ``compute_loss``; ``compiled``: the Loss given to compile (or
+    None), what ``super().compute_loss`` computes."""
+
+    takes_inputs = True  # the step hands weighted_compute the batch's inputs (output_losses.py)
+
+    def __init__(self, model, compiled):
+        super().__init__(fn=None, name="loss")
+        self.model, self.compiled = model, compiled
+
+    def weighted_compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad, sample_weight, x=None):
+        from ..losses import _like_output, _per_sample
+
+        per_sample = _per_sample(ws, output)
+        gradient = _like_output(ws, "gradient", output) if need_grad else None
+        ops.run_python(functools.partial(_step, self.model, ops, x, y_true, output, grad_scale, sample_weight,
+                                         per_sample, gradient))
+        return per_sample, gradient, output
+
+
+def _takes_training(method) -> bool:
+    try:
+        parameters = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return "training" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+def _step(model, ops, x, y_true, y_pred, grad_scale, sample_weight, per_sample_out, gradient_out) -> None:
+    """One batch's loss from the model's compute_loss, written as a loss function's is (its value for every
+    sample, its gradient with respect to y_pred)."""
+    inputs = np.asarray(ops.to_numpy(x))  # what a Keras step's x is to a teacher model called on it
+    kwargs = {"training": gradient_out is not None} if _takes_training(model.compute_loss) else {}
+    weights = None if sample_weight is None else Tensor(sample_weight)
+
+    def loss(truth, prediction):
+        return model.compute_loss(x=inputs, y=truth, y_pred=prediction, sample_weight=weights, **kwargs)
+
+    # the sample weights go to compute_loss, which applies them (Keras's contract); none are applied again here
+    user_functions.loss_step(f"{type(model).__name__}.compute_loss", loss, y_true, y_pred, grad_scale, None,
+                             per_sample_out, gradient_out, False)
+
+
+def trained_outside_call(model) -> list:
+    """The names of the layers and models ``model`` holds (as attributes) that it does not call in its graph and
+    would train: Keras differentiates compute_loss with respect to every trainable weight the model tracks, so a
+    teacher called inside compute_loss trains there; gpunn calls it as a constant."""
+    from ..layers.base import Layer
+    from ..models.sequential import Sequential
+
+    in_graph = {id(layer) for layer in model.layers}
+    found, seen = [], set()
+
+    def take(value, name):
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                take(item, name)
+        elif isinstance(value, dict):
+            for item in value.values():
+                take(item, name)
+        elif isinstance(value, (Layer, Sequential)) and id(value) not in seen:
+            seen.add(id(value))
+            layers = value.layers if isinstance(value, Sequential) else [value]
+            trained = [layer for layer in layers if id(layer) not in in_graph and layer.trainable
+                       and value.trainable and layer.has_weights]
+            if trained:
+                found.append(name)
+
+    for name, value in vars(model).items():
+        if not name.startswith("_"):
+            take(value, name)
+    return found
+
+
+def penalties_of(model) -> list:
+    """What gpunn's steps add to a model's loss besides the compiled one: (layer name, what) pairs."""
+    found = []
+    for layer in model.layers:
+        for name, value in vars(layer).items():
+            if name.endswith("regularizer") and value is not None:
+                found.append((layer.name, name.lstrip("_")))
+        if getattr(layer, "_adds_losses", False):
+            found.append((layer.name, "add_loss"))
+    return found

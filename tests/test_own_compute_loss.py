@@ -1,0 +1,151 @@
+"""A model subclass's own ``compute_loss`` as the loss of its steps (Keras's knowledge-distillation example's
+``Distiller``, and an override building on ``super().compute_loss``): training and evaluation equal Keras 3's on
+the same weights and batches (Keras itself, in a subprocess on its jax backend), eager and replayed; what Keras
+would compute differently (a trainable teacher, weight penalties, several outputs) is refused by name."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gpunn
+from gpunn import layers
+from gpunn.overrides import OverrideNotSupportedError
+from helpers import numpy_backend, run_keras  # noqa: F401  (fixture)
+
+CLASSES = '''
+class Distiller(keras.Model):
+    """keras.io's knowledge-distillation example, as written there."""
+
+    def __init__(self, student, teacher):
+        super().__init__()
+        self.teacher = teacher
+        self.student = student
+
+    def compile(self, optimizer, metrics, student_loss_fn, distillation_loss_fn, alpha=0.1, temperature=3, **kw):
+        super().compile(optimizer=optimizer, metrics=metrics, **kw)
+        self.student_loss_fn = student_loss_fn
+        self.distillation_loss_fn = distillation_loss_fn
+        self.alpha = alpha
+        self.temperature = temperature
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, allow_empty=False):
+        teacher_pred = self.teacher(x, training=False)
+        student_loss = self.student_loss_fn(y, y_pred)
+        distillation_loss = self.distillation_loss_fn(
+            keras.ops.softmax(teacher_pred / self.temperature, axis=1),
+            keras.ops.softmax(y_pred / self.temperature, axis=1),
+        ) * (self.temperature ** 2)
+        return self.alpha * student_loss + (1 - self.alpha) * distillation_loss
+
+    def call(self, x):
+        return self.student(x)
+
+
+class Smoothed(keras.Model):
+    """A compute_loss adding a term to Keras's default (the compiled loss, sample weights applied)."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = keras.layers.Dense(5, activation="tanh")
+        self.out = keras.layers.Dense(2)
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        base = super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+        return base + 0.05 * keras.ops.mean(keras.ops.square(y_pred)) + 0.0 * keras.ops.mean(x)
+'''
+
+RUN = '''
+rng = np.random.default_rng(0)
+x = rng.normal(size=(24, 6)).astype("float32")
+y = rng.integers(0, 3, 24)
+targets = rng.normal(size=(24, 2)).astype("float32")
+weights = rng.uniform(0.5, 1.5, 24).astype("float32")
+teacher = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
+student = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(3)])
+teacher.set_weights([(0.5 * rng.normal(size=w.shape)).astype("float32") for w in teacher.get_weights()])
+student.set_weights([(0.5 * rng.normal(size=w.shape)).astype("float32") for w in student.get_weights()])
+teacher.trainable = False  # Keras would train it through compute_loss otherwise
+distiller = Distiller(student=student, teacher=teacher)
+distiller.compile(optimizer=keras.optimizers.SGD(0.2), metrics=[keras.metrics.SparseCategoricalAccuracy()],
+                  student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  distillation_loss_fn=keras.losses.KLDivergence(), alpha=0.1, temperature=10, **COMPILE)
+history = distiller.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history
+results = {"distiller": {"history": {k: [float(v) for v in values] for k, values in history.items()},
+                         "evaluate": {k: float(v) for k, v in
+                                      distiller.evaluate(x, y, verbose=0, return_dict=True).items()},
+                         "weights": [np.asarray(w).tolist() for w in student.get_weights()]}}
+smoothed = Smoothed()
+smoothed(x[:1])  # its weights made (Keras's build((None, 6)) makes none for a model with its own call())
+smoothed.set_weights([(0.5 * rng.normal(size=np.shape(w))).astype("float32") for w in smoothed.get_weights()])
+smoothed.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", **COMPILE)
+history = smoothed.fit(x, targets, sample_weight=weights, batch_size=8, epochs=3, shuffle=False, verbose=0).history
+results["smoothed"] = {"history": {k: [float(v) for v in values] for k, values in history.items()},
+                       "evaluate": {"loss": float(smoothed.evaluate(x, targets, verbose=0))},
+                       "weights": [np.asarray(w).tolist() for w in smoothed.get_weights()]}
+'''
+
+KERAS_SIDE = "import json\nimport numpy as np\nimport keras\nCOMPILE = {}\n" + CLASSES + RUN + \
+    "print(json.dumps(results))\n"
+
+
+@pytest.fixture(scope="module")
+def keras_results():
+    return run_keras(KERAS_SIDE, {})
+
+
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["eager", "replayed"])
+def test_an_own_compute_loss_trains_and_evaluates_as_keras(numpy_backend, keras_results, jit_compile):
+    namespace = {"keras": gpunn, "np": np, "COMPILE": {"jit_compile": jit_compile}}
+    exec(CLASSES + RUN, namespace)
+    for label, ours in namespace["results"].items():
+        theirs = keras_results[label]
+        assert ours["history"].keys() == theirs["history"].keys()
+        for key, values in theirs["history"].items():
+            np.testing.assert_allclose(ours["history"][key], values, rtol=2e-5, err_msg=f"{label} {key}")
+        for key, value in theirs["evaluate"].items():
+            assert ours["evaluate"][key] == pytest.approx(value, rel=2e-5), (label, key)
+        for a, b in zip(ours["weights"], theirs["weights"]):
+            np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, err_msg=label)
+
+
+def _with_own_loss(**layer_kwargs):
+    class Own(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1, **layer_kwargs)
+
+        def call(self, x):
+            return self.dense(x)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None):
+            return gpunn.ops.mean(gpunn.ops.square(y - y_pred))
+
+    return Own()
+
+
+def test_what_keras_would_compute_otherwise_is_refused_by_name_before_training(numpy_backend):
+    x, y = np.ones((8, 3)), np.ones((8, 1))
+    model = _with_own_loss(kernel_regularizer="l2")
+    model.compile(optimizer="sgd")
+    with pytest.raises(OverrideNotSupportedError, match=r"Own\.compute_loss: the model has weight penalties"):
+        model.fit(x, y, verbose=0)
+
+    model = _with_own_loss()
+    model.teacher = gpunn.Sequential([layers.Input((3,)), layers.Dense(1)])
+    model.compile(optimizer="sgd")
+    with pytest.raises(OverrideNotSupportedError,
+                       match=r"trainable layers it does not call in call\(\) \(\['teacher'\]\)"):
+        model.fit(x, y, verbose=0)
+    model.teacher.trainable = False
+    model.compile(optimizer="sgd")
+    assert np.isfinite(model.fit(x, y, verbose=0).history["loss"][0])
+
+
+def test_a_model_without_an_own_compute_loss_still_needs_a_loss(numpy_backend):
+    model = gpunn.Sequential([layers.Input((3,)), layers.Dense(1)])
+    model.compile(optimizer="sgd")
+    with pytest.raises(RuntimeError, match="compiled without a loss"):
+        model.fit(np.ones((4, 3)), np.ones((4, 1)), verbose=0)

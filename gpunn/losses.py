@@ -1135,9 +1135,18 @@ def deserialize(config, custom_objects=None):
         return get(config)
 
 
-def serialize(loss: Loss) -> dict:
+def as_compiled(loss):
+    """The loss ``compile`` was given: for a model whose own compute_loss is its loss (own_compute_loss.py), the
+    one that wraps (None when compile had none), as Keras's compile config holds it."""
+    return loss.compiled if getattr(loss, "takes_inputs", False) else loss
+
+
+def serialize(loss: Loss) -> dict | None:
     """{"class_name", "config"}: a function of the user's as Keras writes one ("function", its registered
     name), a Loss class of the user's with its module and registered name too."""
+    loss = as_compiled(loss)
+    if loss is None:
+        return None
     if isinstance(loss, FunctionLoss):
         return {"class_name": "function", "config": custom_objects.get_registered_name(loss.fn)}
     cls = type(loss)

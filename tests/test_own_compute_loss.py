@@ -149,3 +149,25 @@ def test_a_model_without_an_own_compute_loss_still_needs_a_loss(numpy_backend):
     model.compile(optimizer="sgd")
     with pytest.raises(RuntimeError, match="compiled without a loss"):
         model.fit(np.ones((4, 3)), np.ones((4, 1)), verbose=0)
+
+
+def test_files_and_clones_hold_the_loss_compile_was_given(numpy_backend, tmp_path):
+    """As Keras's compile config does: the compiled loss (or none), not the model's compute_loss."""
+    from gpunn.models.compile_config import get_compile_config
+
+    x, y = np.ones((8, 3)), np.ones((8, 1))
+    model = _with_own_loss()
+    model.compile(optimizer="sgd", loss="mae")
+    model.fit(x, y, verbose=0)
+    assert get_compile_config(model)["loss"]["class_name"] == "MeanAbsoluteError"
+    model.save(tmp_path / "own.keras")
+    loaded = gpunn.models.load_model(tmp_path / "own.keras")  # its functional graph, as any subclassed model's
+    assert isinstance(loaded.loss, gpunn.losses.MeanAbsoluteError)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert isinstance(gpunn.models.clone_model(model).loss, gpunn.losses.MeanAbsoluteError)
+    bare = _with_own_loss()
+    bare.compile(optimizer="sgd")
+    bare.fit(x, y, verbose=0)
+    assert get_compile_config(bare)["loss"] is None
+    bare.save(tmp_path / "bare.keras")
+    assert gpunn.models.load_model(tmp_path / "bare.keras").loss is None

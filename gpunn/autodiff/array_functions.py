@@ -302,6 +302,9 @@ def tensordot(x1, x2, axes=2):
 
 def moments(x, axes, keepdims=False, synchronized=False):
     """(mean, variance) over ``axes``, as ``keras.ops.moments``."""
+    if synchronized:
+        raise NotImplementedError("moments: synchronized=True (across devices) is not supported; gpunn computes on "
+                                  "one device's batch (data-parallel ranks hold their own)")
     mean = f.mean(x, axis=axes, keepdims=True)
     variance = f.mean(f.square(f.subtract(x, mean)), axis=axes, keepdims=keepdims)
     return (mean if keepdims else f.squeeze(mean, axis=axes)), variance

@@ -645,7 +645,11 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
 
 
 def convert_to_numpy(x):
-    return x.numpy() if isinstance(x, Tensor) else np.asarray(x)
+    """A host NumPy array of ``x``: a Tensor's values, a device array copied back, or what NumPy makes of it."""
+    tensor = _tensor(x)
+    if tensor is not None:
+        return tensor.numpy()
+    return x.get() if hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray) else np.asarray(x)
 
 
 def ones_like(x, dtype=None):

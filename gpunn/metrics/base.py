@@ -21,6 +21,7 @@ import functools
 import numpy as np
 
 from .. import overrides
+from ..autodiff.functions import convert_to_numpy
 from ..naming import snake_case
 from ..ops.workspace import Workspace
 from . import user_metric
@@ -180,7 +181,8 @@ class Metric:
 
     @property
     def resets_itself(self) -> bool:
-        """Whether the metric's own reset_state must run at every reset of a model's state (after the zeroing)."""
+        """Whether the metric's own reset_state must run at every reset of a model's state (a user's Metric, or a
+        built-in one's subclass overriding reset_state, whose state is then kept for it: running_metrics.py)."""
         return self.takes_labels_as_given or self._user_overrides("reset_state")
 
     def step_accumulate(self, ops, ws, y_true, predictions, state: dict, sample_weight=None) -> None:
@@ -235,7 +237,7 @@ class Metric:
             value = self.result()
         finally:
             self._state = bound
-        value = _host_array(value)  # a Tensor computed with gpunn.ops, too
+        value = convert_to_numpy(value)  # a Tensor computed with gpunn.ops, too
         return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
 
     def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
@@ -351,7 +353,7 @@ class Metric:
 
     def _host_inputs(self, y_true, y_pred, sample_weight):
         """(y_true, y_pred (B, C), weights (B,) or None) as host arrays in the layout ``accumulate`` takes."""
-        y_true, y_pred, sample_weight = (None if value is None else _host_array(value)
+        y_true, y_pred, sample_weight = (None if value is None else convert_to_numpy(value)
                                          for value in (y_true, y_pred, sample_weight))
         y_pred = np.asarray(y_pred)
         if y_pred.dtype not in (np.float32, np.float64):
@@ -388,15 +390,6 @@ class Metric:
                                  f"{np.shape(sample_weight)}")
             weights = np.ascontiguousarray(weights)
         return y_true, y_pred, weights
-
-
-def _host_array(value):
-    """A host array of ``value``: a Tensor's array (gpunn.ops results), a device array copied back, or as given
-    (NumPy takes lists and numbers)."""
-    from ..autodiff.functions import _value
-
-    value = _value(value)
-    return value.get() if hasattr(value, "__cuda_array_interface__") else value
 
 
 # ---- label layouts inside a step ---------------------------------------------------------------------------------

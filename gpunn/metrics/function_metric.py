@@ -15,7 +15,8 @@ import numpy as np
 
 from .. import custom_objects
 from ..autodiff import user_functions
-from .base import Metric, _host_array, divide_no_nan
+from ..autodiff.functions import convert_to_numpy
+from .base import Metric, divide_no_nan
 
 
 class MeanMetricWrapper(Metric):
@@ -40,10 +41,10 @@ class MeanMetricWrapper(Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         """One batch of host data, handed to the function as given (Keras's ``MeanMetricWrapper.update_state``)."""
         state, target = self._update_target(None)  # a subclass's own update_state in a step: the model's, too
-        y_pred = np.asarray(_host_array(y_pred))
+        y_pred = np.asarray(convert_to_numpy(y_pred))
         weights = None if sample_weight is None else np.broadcast_to(
-            np.asarray(_host_array(sample_weight), dtype=np.float64).reshape(-1), (len(y_pred),))
-        user_functions.metric_step(f"metric {self.name!r}", self._function(), np.asarray(_host_array(y_true)), y_pred,
+            np.asarray(convert_to_numpy(sample_weight), dtype=np.float64).reshape(-1), (len(y_pred),))
+        user_functions.metric_step(f"metric {self.name!r}", self._function(), np.asarray(convert_to_numpy(y_true)), y_pred,
                                    weights, state["total"], state["count"])
         self._add_into_step(state, target)
 

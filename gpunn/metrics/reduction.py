@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Metric, _host_array, add_into, divide_no_nan
+from ..autodiff.functions import convert_to_numpy
+from .base import Metric, add_into, divide_no_nan
 
 
 class Mean(Metric):
@@ -34,10 +35,10 @@ class Mean(Metric):
     def update_state(self, values, sample_weight=None):
         """Keras's ``reduce_to_samplewise_values`` then sums: values of rank > 1 are averaged over their
         non-batch axes, weighted by ``sample_weight`` when given (count += sum of weights, else of samples)."""
-        values = np.asarray(_host_array(values), dtype=np.float64)
+        values = np.asarray(convert_to_numpy(values), dtype=np.float64)
         weights = None
         if sample_weight is not None:
-            weights = np.asarray(_host_array(sample_weight), dtype=np.float64)
+            weights = np.asarray(convert_to_numpy(sample_weight), dtype=np.float64)
             if weights.ndim == values.ndim + 1 and weights.shape[-1] == 1:
                 weights = weights[..., 0]
             elif values.ndim == weights.ndim + 1 and values.shape[-1] == 1:

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .. import overrides
+from ..autodiff.functions import convert_to_numpy
 from ..ops.workspace import Workspace
 from .schedules import LearningRateSchedule, deserialize as deserialize_schedule, serialize as serialize_schedule
 
@@ -265,9 +266,7 @@ def _advance_by_own_schedule(ops, state, schedule) -> None:
     """Keras's step with a schedule: the rate at the current count (``schedule(iterations)``), then the count
     plus one; ``state`` is the optimizer's (iterations, learning rate, weight decay)."""
     host = np.array(ops.to_numpy(state), dtype=np.float64)
-    rate = schedule(np.int64(host[ITERATIONS]))
-    rate = getattr(rate, "value", rate)  # a Tensor computed with gpunn.ops
-    rate = float(rate.get() if hasattr(rate, "__cuda_array_interface__") else rate)
+    rate = float(convert_to_numpy(schedule(np.int64(host[ITERATIONS]))))  # a Tensor computed with gpunn.ops, too
     if not math.isfinite(rate) or rate < 0:
         raise ValueError(f"learning_rate: the schedule {type(schedule).__name__} gave {rate!r} at step "
                          f"{int(host[ITERATIONS])}; expected a finite number >= 0")

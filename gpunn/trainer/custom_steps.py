@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import overrides
+from ..autodiff.functions import convert_to_numpy
 
 # What each hook does in Keras, and what a script does with gpunn instead.
 _INSTEAD = {
@@ -58,17 +59,6 @@ def has_own_predict_step(model) -> bool:
 
 
 # ---- predict_step of the user's ------------------------------------------------------------------------------------
-
-def _to_host(ops, value):
-    """A step's output on the host: a backend array, a gpunn.ops Tensor, or anything np.asarray takes."""
-    from ..autodiff import Tensor
-
-    if isinstance(value, Tensor):
-        value = value.value
-    if hasattr(value, "__cuda_array_interface__"):
-        return np.asarray(ops.to_numpy(value))
-    return np.asarray(value)
-
 
 def _rebuilt(like, items: list):
     """A list, tuple or namedtuple of ``items``, of the type of ``like``."""
@@ -129,7 +119,7 @@ def run_predict_step(model, data, index: int, cbs):
     """The model's ``predict_step`` on one batch ``data``, its outputs on the host; ``cbs`` told of the batch."""
     if cbs is not None:
         cbs.on_predict_batch_begin(index)
-    outputs = _map(lambda value: _to_host(model.ops, value), model.predict_step(data))
+    outputs = _map(convert_to_numpy, model.predict_step(data))  # backend arrays and Tensors, on the host
     if cbs is not None:
         cbs.on_predict_batch_end(index, {"outputs": outputs})
     return outputs

@@ -402,3 +402,25 @@ def test_a_predict_step_of_ones_own_gets_device_outputs_back_as_host_arrays():
     np.testing.assert_allclose(outputs["cupy"]["probabilities"], outputs["numpy"]["probabilities"], rtol=1e-5,
                                atol=1e-6)
     np.testing.assert_array_equal(outputs["cupy"]["label"], outputs["numpy"]["label"])
+
+
+def test_keras_ops_between_layers_train_on_cupy_as_on_numpy_and_replay_between_graphs():
+    import warnings
+
+    from test_symbolic_ops import _built, _data
+
+    from gpunn.trainer.train_step import GraphFallbackWarning
+
+    x, y = _data(40)
+    runs = {}
+    for backend, jit in (("numpy", False), ("cupy", False), ("cupy", True)):
+        with gpunn.use_backend(backend), warnings.catch_warnings():
+            warnings.simplefilter("error", GraphFallbackWarning)  # graphs split around the operations' host calls
+            model = _built()
+            model.compile(optimizer="adam", loss="mse", jit_compile=jit)
+            history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+            runs[backend, jit] = (model.get_weights(), history.history["loss"])
+    for key in (("cupy", False), ("cupy", True)):
+        np.testing.assert_allclose(runs[key][1], runs["numpy", False][1], rtol=1e-4, err_msg=str(key))
+        for ours, reference in zip(runs[key][0], runs["numpy", False][0]):
+            np.testing.assert_allclose(ours, reference, rtol=2e-4, atol=2e-5, err_msg=str(key))

@@ -23,6 +23,7 @@ from .layer_normalization import LayerNormalization
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
 from .leaky_relu import LeakyReLU
+from .operation import Operation
 from .preprocessing_normalization import Normalization
 from .prelu import PReLU
 from .relu import ReLU
@@ -37,9 +38,9 @@ LAYER_CLASSES = {
     cls.__name__: cls
     for cls in (Activation, ActivityRegularization, Add, AlphaDropout, Average, BatchNormalization, Concatenate, Dense,
                 Dot, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise, GlobalAveragePooling1D,
-                GlobalMaxPooling1D, Identity, InputLayer, Lambda, LayerNormalization, LeakyReLU, Maximum, Minimum, Multiply,
-                Normalization, PReLU, ReLU, Rescaling, Reshape, Softmax, SpatialDropout1D, Subtract,
-                UnitNormalization)
+                GlobalMaxPooling1D, Identity, InputLayer, Lambda, LayerNormalization, LeakyReLU, Maximum, Minimum,
+                Multiply, Normalization, Operation, PReLU, ReLU, Rescaling, Reshape, Softmax, SpatialDropout1D,
+                Subtract, UnitNormalization)
 }
 
 

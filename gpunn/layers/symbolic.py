@@ -12,19 +12,38 @@ import itertools
 import numpy as np
 
 
+def _operator(name: str, reverse: bool = False):
+    """The array operator that is ``gpunn.ops.<name>`` on a symbolic value and a number, array or symbolic value."""
+    def method(self, other):
+        return self._operation(other, name, reverse)
+
+    return method
+
+
 class SymbolicArithmetic:
-    """``x + y``, ``x - y``, ``x * y`` between symbolic values (a layer's output, an input), as Keras's KerasTensor
-    takes them (a subclassed model's call() writes them): the merge layers Add, Subtract and Multiply. With a
-    number, NotImplemented (Python's TypeError): gpunn has no layer adding a constant."""
+    """The array operators on symbolic values (a layer's output, an input), as Keras's KerasTensor takes them (a
+    functional model or a subclassed model's call() writes them): ``x + y``, ``x - y``, ``x * y`` between two
+    values of one shape are the merge layers Add, Subtract and Multiply; with a number, an array or a value of
+    another shape, and the other operators (``/``, ``**``, ``@``, ``-x``, ``abs(x)``, ``x[:, 1:3]``, ``x > 0``...),
+    they are the keras.ops operations Keras records (``operation.py``)."""
 
     _is_symbolic = True  # how gpunn.ops functions tell a model's symbolic value from an array (gpunn/autodiff)
+    # NumPy's operators hand over to ours (``np.ones(4) * x`` is ``x.__rmul__``), and its functions refuse
+    __array_ufunc__ = None
 
     def _merged(self, other, kind: str, reverse: bool = False):
-        if not is_symbolic(other):
-            return NotImplemented
-        from . import merging
+        if is_symbolic(other) and sample_shape_of(other) == sample_shape_of(self):
+            from . import merging
 
-        return getattr(merging, kind)([other, self] if reverse else [self, other])
+            return getattr(merging, kind)([other, self] if reverse else [self, other])
+        return self._operation(other, kind, reverse)
+
+    def _operation(self, other, name: str, reverse: bool = False):
+        if not isinstance(other, (int, float, np.generic, np.ndarray, list, tuple)) and not is_symbolic(other):
+            return NotImplemented
+        from .. import ops
+
+        return getattr(ops, name)(*((other, self) if reverse else (self, other)))
 
     def __add__(self, other):
         return self._merged(other, "add")
@@ -43,6 +62,44 @@ class SymbolicArithmetic:
 
     def __rmul__(self, other):
         return self._merged(other, "multiply", reverse=True)
+
+    # as Keras's KerasTensor takes them (``!=`` and ``==`` keep Python's meaning: symbolic values are compared and
+    # hashed by identity)
+    __truediv__, __rtruediv__ = _operator("true_divide"), _operator("true_divide", reverse=True)
+    __floordiv__, __rfloordiv__ = _operator("floor_divide"), _operator("floor_divide", reverse=True)
+    __mod__, __rmod__ = _operator("mod"), _operator("mod", reverse=True)
+    __pow__, __rpow__ = _operator("power"), _operator("power", reverse=True)
+    __matmul__, __rmatmul__ = _operator("matmul"), _operator("matmul", reverse=True)
+    __lt__, __le__ = _operator("less"), _operator("less_equal")
+    __gt__, __ge__ = _operator("greater"), _operator("greater_equal")
+    __and__, __rand__ = _operator("logical_and"), _operator("logical_and", reverse=True)
+    __or__, __ror__ = _operator("logical_or"), _operator("logical_or", reverse=True)
+    __xor__, __rxor__ = _operator("logical_xor"), _operator("logical_xor", reverse=True)
+
+    def __invert__(self):
+        from .. import ops
+
+        return ops.logical_not(self)
+
+    def __round__(self, ndigits=None):
+        from .. import ops
+
+        return ops.round(self, 0 if ndigits is None else ndigits)
+
+    def __getitem__(self, key):
+        from .. import ops
+
+        return ops.get_item(self, key)
+
+    def __neg__(self):
+        from .. import ops
+
+        return ops.negative(self)
+
+    def __abs__(self):
+        from .. import ops
+
+        return ops.absolute(self)
 
 
 _calls_made = itertools.count()

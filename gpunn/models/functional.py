@@ -31,6 +31,7 @@ from ..layers import wiring
 from ..layers.base import unique_name
 from ..naming import snake_case
 from ..layers.input_layer import InputLayer
+from ..layers.operation import is_operation
 from ..layers.packed_inputs import PackedInputs
 from ..layers.shared_call import SharedCall, is_shared_call
 from ..layers.symbolic import ModelCall, SymbolicTensor
@@ -289,7 +290,13 @@ class Functional(Sequential):
 
     @property
     def layers(self) -> list:
-        """As in Keras's functional models: the InputLayers and the layers, in Keras's order."""
+        """As in Keras's functional models: the InputLayers and the layers, in Keras's order (not the keras.ops
+        operations between them, which are in ``operations``)."""
+        return [layer for layer in self._keras_layers if not is_operation(layer)]
+
+    @property
+    def operations(self) -> list:
+        """Keras's ``Functional.operations``: the layers and the keras.ops operations, in Keras's order."""
         return list(self._keras_layers)
 
     @property

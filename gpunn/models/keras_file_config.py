@@ -24,7 +24,8 @@ import inspect
 
 from .. import constraints, custom_objects, initializers, losses, metrics, optimizers, regularizers
 from .. import layers as layers_module
-from ..layers import wiring
+from ..layers import operation, wiring
+from ..layers.operation import is_operation
 from ..optimizers import schedules
 from . import keras_nested
 from .compile_config import get_compile_config, map_nested
@@ -394,6 +395,13 @@ def _layer_to_keras(layer, dtype: str, native: bool) -> dict:
     return entry
 
 
+def _operation_to_keras(operation) -> dict:
+    """A keras.ops operation of a functional model, as Keras writes one (in both flavours: Keras reads an
+    operation by its module)."""
+    return {"module": operation.keras_module, "class_name": operation.keras_class,
+            "config": operation.keras_config(), "registered_name": operation.keras_class}
+
+
 def _input_shape(model) -> list | None:
     """The model's input shape without the batch dimension: built, declared, or None (not known yet)."""
     if model.built:
@@ -457,13 +465,17 @@ def functional_config(model, native: bool = True) -> dict:
                     "config": {"shape": shapes[s], "dtype": dtypes.get(s, dtype),
                                "keras_history": [names[s][0], names[s][1], 0]}}
                    for s in sources[i]]
-        args = [tensors] if wiring.takes_list(layer) else tensors
-        node = {"args": args, "kwargs": {} if modes[i] is None else {"training": modes[i]}}
+        if is_operation(layer):  # keras.ops on symbolic values: the call's constants with its tensors
+            node = layer.keras_node(tensors)
+        else:
+            args = [tensors] if wiring.takes_list(layer) else tensors
+            node = {"args": args, "kwargs": {} if modes[i] is None else {"training": modes[i]}}
         if modes[i] is False and type(layer).__name__ in TRAINING_FALSE_BY_DEFAULT:
             node[FIXED_MARK] = True
         nodes.setdefault(id(layer), {})[node_index] = node
         if id(layer) not in entries:
-            entries[id(layer)] = {**_layer_to_keras(layer, dtype, native), "name": layer.name}
+            entry = _operation_to_keras(layer) if is_operation(layer) else _layer_to_keras(layer, dtype, native)
+            entries[id(layer)] = {**entry, "name": layer.name}
         names[i], shapes[i] = (layer.name, node_index), [None] + list(layer.output_shape)
     for layer_id, by_index in nodes.items():
         entries[layer_id]["inbound_nodes"] = [by_index[k] for k in sorted(by_index)]
@@ -481,7 +493,7 @@ def functional_config(model, native: bool = True) -> dict:
         output_layers = ends[0]
     else:
         output_layers = ends
-    return {"name": model.name, "trainable": model.trainable, "layers": [entries[id(l)] for l in model.layers],
+    return {"name": model.name, "trainable": model.trainable, "layers": [entries[id(l)] for l in model.operations],
             "input_layers": input_layers, "output_layers": output_layers}
 
 
@@ -560,8 +572,7 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
     index.update({call: i for i, call in enumerate(order)})
     sources = tuple(tuple(index[parent] for parent in reads[call]) for call in order)
     names = list(dict.fromkeys(name for name, _ in order))  # each layer once, in the order of its first call
-    layers = [{key: value for key, value in entries[name].items() if key not in ("inbound_nodes", "name")}
-              for name in inputs + names]
+    layers = [_entry_without_nodes(entries[name]) for name in inputs + names]
     modes = [fixed[call] for call in order]
     shared = len(names) < len(order)
     return {"name": config.get("name"), "trainable": config.get("trainable", True), "layers": layers,
@@ -575,11 +586,30 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
             "nodes": [node for _, node in order] if shared else None}
 
 
+def _is_operation(entry: dict) -> bool:
+    return operation.is_keras_operation(entry, _registries()["layer"])
+
+
+def _entry_without_nodes(entry: dict) -> dict:
+    """A layer entry of a functional config, as a Sequential's config holds it; a keras.ops operation as gpunn's
+    Operation, with the constants of its one call."""
+    if _is_operation(entry):
+        nodes = entry.get("inbound_nodes") or []
+        if len(nodes) != 1 or not isinstance(nodes[0], dict):
+            raise ValueError(f"operation {entry.get('name')!r}: called {len(nodes)} times; Keras calls an operation "
+                             "once")
+        return operation.from_keras(entry, nodes[0])
+    return {key: value for key, value in entry.items() if key not in ("inbound_nodes", "name")}
+
 
 def _resolved_inbound(entry: dict, node, keras_version, with_nodes: bool = False) -> tuple[list, bool | None]:
     """``_inbound`` of a layer entry's node, a Dropout's ``training=False`` that Keras recorded as its default
     (``TRAINING_FALSE_BY_DEFAULT``) read as no fixed mode."""
     name = entry.get("name") or entry["config"].get("name")
+    if _is_operation(entry):  # its tensors among the constants of its arguments
+        histories = [tensor["config"]["keras_history"] for tensor in operation.keras_tensors_of(node)]
+        _check_histories(name, histories, with_nodes)
+        return [(h[0], int(h[1])) if with_nodes else h[0] for h in histories], None
     parents, training = _inbound(name, node, with_nodes)
     if training is False and entry.get("class_name") in TRAINING_FALSE_BY_DEFAULT and not (
             isinstance(node, dict) and node.get(FIXED_MARK)) and _records_training_default(keras_version):
@@ -607,14 +637,18 @@ def _inbound(name: str, node, with_nodes: bool = False) -> tuple[list, bool | No
         histories = [tensor[:3] for tensor in node]
     else:
         raise ValueError(f"layer {name!r}: an inbound node gpunn cannot read ({node!r})")
+    _check_histories(name, histories, with_nodes)
+    if with_nodes:
+        return [(history[0], int(history[1])) for history in histories], training
+    return [history[0] for history in histories], training
+
+
+def _check_histories(name: str, histories: list, with_nodes: bool) -> None:
     for history in histories:
         if list(history[2:3]) != [0] or (not with_nodes and history[1] != 0):
             raise ValueError(f"layer {name!r}: reads output {list(history[1:3])} of layer {history[0]!r}; gpunn's "
                              "layers have one output" + ("" if with_nodes else ", and a model called inside "
                                                          "another calls each of its layers once"))
-    if with_nodes:
-        return [(history[0], int(history[1])) for history in histories], training
-    return [history[0] for history in histories], training
 
 
 def _call_training(name: str, kwargs) -> bool | None:

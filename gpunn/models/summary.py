@@ -129,7 +129,8 @@ def _connections(model) -> dict | None:
 
 def _layer_rows(layer, expand_nested, show_trainable, level=0, connections=None) -> list[list[str]]:
     prefix = "   " * level + "└ " if level else ""
-    cells = [f"{prefix}{layer.name} ({type(layer).__name__})", _output_shape(layer), f"{layer.count_params():,}"]
+    kind = getattr(layer, "keras_class", None) or type(layer).__name__  # an operation: Keras's class of it
+    cells = [f"{prefix}{layer.name} ({kind})", _output_shape(layer), f"{layer.count_params():,}"]
     if connections is not None:
         cells.append(connections.get(id(layer), "-"))
     if show_trainable:
@@ -187,8 +188,9 @@ def format_summary(model, line_length=None, positions=None, expand_nested=False,
 
     lines = [f'Model: "{model.name}"', _rule(_TOP, widths), *_row(header, widths, alignment, _HEAD),
              _rule(_HEAD_RULE, widths)]
-    first, last = layer_range_bounds(model.layers, layer_range)
-    rows = [row for layer in model.layers[first:last]
+    listed = model.operations if getattr(model, "is_functional", False) else model.layers  # with keras.ops calls
+    first, last = layer_range_bounds(listed, layer_range)
+    rows = [row for layer in listed[first:last]
             for row in _layer_rows(layer, expand_nested, show_trainable, connections=connections)]
     for i, row in enumerate(rows):
         if i:

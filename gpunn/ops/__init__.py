@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import difflib
+import functools
 import os
 import warnings
 
@@ -108,7 +109,35 @@ def get_ops() -> Ops:
 from ..autodiff import OPS_FUNCTIONS as _OPS_FUNCTIONS  # noqa: E402
 from ..autodiff import OPS_NAMES as _OPS_NAMES  # noqa: E402
 
-globals().update(_OPS_FUNCTIONS)
+_unwrapped = dict(_OPS_FUNCTIONS)  # the functions themselves, for what computes on arrays only
+_symbolic_call = []  # set by layers/operation.py: a keras.ops call on a model's symbolic values makes a node
+
+
+def _symbolic(values) -> bool:
+    # (no any(): this module's globals take keras.ops's names, ops.any among them)
+    for value in values:
+        if getattr(value, "_is_symbolic", False) or isinstance(value, (list, tuple)) and _symbolic(value):
+            return True
+    return False
+
+
+def _taking_symbolic_values(name: str, function):
+    """``function`` as keras.ops's: on a functional model's symbolic values (``keras.Input``, a layer's output) it
+    records an operation of the model's graph, as Keras's ops do on KerasTensors; on arrays it computes."""
+    @functools.wraps(function)
+    def dispatch(*args, **kwargs):
+        if _symbolic_call and (_symbolic(args) or _symbolic(kwargs.values())):
+            return _symbolic_call[0](name, args, kwargs)
+        return function(*args, **kwargs)
+
+    return dispatch
+
+
+def set_symbolic_call(make_node) -> None:
+    _symbolic_call[:] = [make_node]
+
+
+globals().update({name: _taking_symbolic_values(name, function) for name, function in _OPS_FUNCTIONS.items()})
 
 __all__ = ["Ops", "NumpyOps", "BACKENDS", "BackendUnavailableError", "get_ops", "set_backend", "use_backend",
            *_OPS_NAMES]

@@ -138,7 +138,7 @@ def make_layer_label(layer, shapes=(None, None), dtype=None, **kwargs) -> str:
     """Keras's ``make_layer_label``: an HTML-like table of the layer's name and class, its activation, then one
     row of its shapes, output dtype and trainable state, as the options ask. ``shapes``: (input shape, output
     shape) as Keras prints them, None where unknown ('?'); ``dtype``: the output dtype, None where unknown."""
-    class_name = layer.__class__.__name__
+    class_name = getattr(layer, "keras_class", None) or layer.__class__.__name__  # an operation: Keras's class
     show_layer_names = kwargs.pop("show_layer_names")
     show_layer_activations = kwargs.pop("show_layer_activations")
     show_dtype = kwargs.pop("show_dtype")
@@ -190,13 +190,18 @@ def add_edge(dot, src, dst) -> None:
         dot.add_edge(edge)
 
 
+def _drawn(model) -> list:
+    """What Keras draws of a model: its layers, and a functional model's keras.ops operations among them."""
+    return model.operations if getattr(model, "is_functional", False) else model.layers
+
+
 def _edges(model) -> list[tuple]:
     """(source, destination) layer pairs in Keras's order: for each layer in order, what it reads in order. A
     chain (a Sequential, or a functional model whose layers each read the one before) joins consecutive
     entries of ``model.layers`` (a functional one starts with its InputLayer); a graph follows ``_sources``,
     where ``-1 - k`` is the model's input k."""
     if model._sources is None:
-        layers = model.layers
+        layers = _drawn(model)
         return list(zip(layers[:-1], layers[1:]))
     inputs = model.inputs
     nodes = wiring.nodes_by_layer(model._calls, model._sources, model._nodes)
@@ -276,7 +281,7 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
         dot.add_node(make_node(model, **options))
         return dot
     batch = _batch_size(model)
-    for layer in model.layers:
+    for layer in _drawn(model):
         dot.add_node(_layer_node(model, layer, batch, **options))
     for source, destination in _edges(model):
         add_edge(dot, source, destination)

@@ -1,0 +1,305 @@
+"""``keras.ops`` functions and array operators on a functional model's symbolic values, as Keras 3 takes them:
+``ops.concatenate([x, inputs], axis=-1)``, ``x * 2.0 + 1.0``, ``ops.exp(-y)`` between layers, in a functional model
+or in a subclassed model's ``call()``. Each call becomes an ``Operation``: a node of the graph that runs the
+``gpunn.ops`` function as a layer of the user's runs its ``call()`` (``user_layer.py``: a host call of the step,
+its gradient from ``gpunn/autodiff``).
+
+As in Keras, an operation is no layer of ``model.layers`` but is in ``summary()`` and in configs and files,
+written as Keras writes it (``keras_operations.py``): the operation's class and init arguments, and a node whose
+``args`` hold the symbolic inputs and the constants (numbers, lists, NumPy arrays) the call was given.
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from .. import ops as gpunn_ops
+from ..naming import snake_case
+from . import symbolic, user_layer
+from .base import Layer, unique_name
+from .keras_operations import OPERATIONS, REQUIRED
+
+KERAS_MODULE_PREFIX = "keras.src.ops."
+
+
+class _Slot:
+    """Where the k-th symbolic input goes among an operation's arguments."""
+
+    def __init__(self, index: int):
+        self.index = index
+
+    def __eq__(self, other):
+        return isinstance(other, _Slot) and other.index == self.index
+
+    def __repr__(self) -> str:
+        return f"<input {self.index}>"
+
+
+def _map(value, leaf):
+    """``value`` with ``leaf`` applied to everything but lists and tuples (kept as such)."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_map(item, leaf) for item in value)
+    return leaf(value)
+
+
+def _walk(value):
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _walk(item)
+    else:
+        yield value
+
+
+def has_symbolic(args, kwargs) -> bool:
+    return any(symbolic.is_symbolic(v) for value in (*args, *kwargs.values()) for v in _walk(value))
+
+
+def _bound(name: str, args, kwargs) -> dict:
+    """The call's arguments by Keras's parameter names, defaults filled in."""
+    parameters = [inspect.Parameter(p, inspect.Parameter.KEYWORD_ONLY if kind == "k" else
+                                    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                    default=inspect.Parameter.empty if default is REQUIRED else default)
+                  for p, default, kind in OPERATIONS[name][2]]
+    try:
+        bound = inspect.Signature(parameters).bind(*args, **kwargs)
+    except TypeError as error:
+        raise TypeError(f"gpunn.ops.{name}: {error}") from None
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def _constant(value, where: str):
+    if isinstance(value, (int, float, bool, str, type(None), np.generic, slice, type(Ellipsis))):
+        return value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, np.ndarray):
+        return np.array(value)  # a copy: the model keeps the value it was given
+    raise TypeError(f"{where}: an operation on a model's symbolic values takes numbers, strings, lists and NumPy "
+                    f"arrays besides them, got {type(value).__name__}; compute it inside a layer of your own")
+
+
+class Operation(Layer):
+    """One ``keras.ops`` call in a model's graph: the function ``operation`` applied to ``arguments`` (by Keras's
+    parameter names; the symbolic inputs as slots, filled with the arrays the layer is called on)."""
+
+    def __init__(self, operation: str, arguments: dict, name=None, **kwargs):
+        if operation not in OPERATIONS:
+            raise ValueError(f"operation: gpunn has no symbolic keras.ops.{operation}")
+        super().__init__(name=name or unique_name(snake_case(OPERATIONS[operation][1])), **kwargs)
+        self.operation = operation
+        self.arguments = dict(arguments)
+        if operation == "get_item" and isinstance(self.arguments.get("key"), list):
+            self.arguments["key"] = tuple(self.arguments["key"])  # x[:, 0:3]'s key, which configs hold as a list
+        self.slots = sum(isinstance(v, _Slot) for value in self.arguments.values() for v in _walk(value))
+        self.takes_inputs_list = self.slots > 1  # how a model hands it its inputs (wiring.py), before it is built
+
+    @property
+    def keras_class(self) -> str:
+        return OPERATIONS[self.operation][1]
+
+    @property
+    def keras_module(self) -> str:
+        return KERAS_MODULE_PREFIX + OPERATIONS[self.operation][0]
+
+    def __call__(self, inputs, training=None, mask=None):
+        if isinstance(inputs, (list, tuple)) and inputs and all(map(symbolic.is_symbolic, inputs)):
+            return symbolic.call_symbolic(self, list(inputs), training, mask)  # a model rebuilt from its config
+        return super().__call__(inputs, training, mask)
+
+    def call(self, inputs):
+        values = inputs if self.slots > 1 else [inputs]
+        arguments = {key: _map(value, lambda v: values[v.index] if isinstance(v, _Slot) else v)
+                     for key, value in self.arguments.items()}
+        result = _apply(gpunn_ops._unwrapped[self.operation], self.operation, arguments)
+        if isinstance(result, (tuple, list)):
+            raise ValueError(f"gpunn.ops.{self.operation} returns {len(result)} values; on a model's symbolic values "
+                             "gpunn takes operations of one result (compute it in a layer of your own, returning "
+                             "one tensor per layer)")
+        rows = values[0].shape[0]
+        if not result.shape or result.shape[0] != rows:
+            raise ValueError(f"gpunn.ops.{self.operation} on a model's symbolic values returned shape "
+                             f"{tuple(result.shape)} for a batch of {rows} samples: a model computes one row per "
+                             "sample, so an operation between its layers keeps the batch axis first (reduce over "
+                             "the other axes: axis=-1)")
+        return result
+
+    def build(self, input_shape):
+        user_layer.build_user_layer(self, input_shape)
+
+    def forward(self, x, training):
+        return user_layer.forward(self, x, training)
+
+    # ---- configs ------------------------------------------------------------------------------------------
+    def keras_config(self) -> dict:
+        """The operation's config as Keras writes it: its name and the arguments its class is made with."""
+        return {"name": self.name, **{key: _serializable(self.arguments[parameter])
+                                      for key, parameter in OPERATIONS[self.operation][3]}}
+
+    def keras_node(self, tensors: list) -> dict:
+        """The node of its call as Keras writes it: ``args`` and ``kwargs`` with ``tensors`` (Keras tensor dicts,
+        one per slot) in the slots' places."""
+        def fill(value):  # tuples as lists, as in Keras's configs
+            if isinstance(value, (list, tuple)):
+                return [fill(item) for item in value]
+            return tensors[value.index] if isinstance(value, _Slot) else _serializable(value)
+
+        _, _, _, _, call, call_keywords = OPERATIONS[self.operation]
+        return {"args": [fill(self.arguments[p]) for p in call],
+                "kwargs": {key: fill(self.arguments[p]) for key, p in call_keywords}}
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable, "operation": self.operation,
+                "arguments": {key: _map(value, _to_config) for key, value in self.arguments.items()}}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        arguments = {key: _map(value, _from_config) for key, value in config.pop("arguments").items()}
+        return cls(config.pop("operation"), arguments, **config)
+
+
+def _apply(function, name: str, arguments: dict):
+    """``function`` (gpunn.ops's) called with Keras's arguments: by keyword where it names its parameters, in
+    Keras's order where it takes ``*args``; an argument it lacks is refused unless it has Keras's default."""
+    try:
+        signature = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        signature = {}
+    if any(p.kind is p.VAR_POSITIONAL for p in signature.values()):
+        return function(*arguments.values())
+    for parameter, default, _ in OPERATIONS[name][2]:
+        if parameter not in signature:
+            value = arguments.pop(parameter)
+            if value is not default and value != default:
+                raise ValueError(f"gpunn.ops.{name}: takes no {parameter}={value!r} (Keras's {parameter!r}); leave "
+                                 f"it at {default!r}")
+    return function(**arguments)
+
+
+def _serializable(value):
+    """A constant as Keras's configs hold it (serialization_lib.py: a NumPy array as ``__numpy__``, a slice as
+    ``__slice__``, ``...`` as ``__ellipsis__``)."""
+    if isinstance(value, np.ndarray):
+        return {"class_name": "__numpy__", "config": {"value": value.tolist(), "dtype": str(value.dtype)}}
+    if isinstance(value, slice):
+        return {"class_name": "__slice__", "config": {"start": value.start, "stop": value.stop, "step": value.step}}
+    if value is Ellipsis:
+        return {"class_name": "__ellipsis__", "config": {}}
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _to_config(value):
+    if isinstance(value, _Slot):
+        return {"class_name": "__input__", "config": {"index": value.index}}
+    return _serializable(value)
+
+
+def _from_config(value):
+    if isinstance(value, dict) and value.get("class_name") == "__input__":
+        return _Slot(int(value["config"]["index"]))
+    if isinstance(value, dict) and value.get("class_name") == "__numpy__":
+        return np.asarray(value["config"]["value"], dtype=value["config"].get("dtype"))
+    if isinstance(value, dict) and value.get("class_name") == "__slice__":
+        return slice(value["config"].get("start"), value["config"].get("stop"), value["config"].get("step"))
+    if isinstance(value, dict) and value.get("class_name") == "__ellipsis__":
+        return Ellipsis
+    return value
+
+
+def symbolic_call(name: str, args, kwargs):
+    """``gpunn.ops.<name>(*args, **kwargs)`` on symbolic values: an Operation called on them."""
+    if name not in OPERATIONS:
+        raise TypeError(f"gpunn.ops.{name} does not run on a model's symbolic values (in a functional model, or a "
+                        "subclassed model's call()); compute it in a layer of your own, or a Lambda layer")
+    arguments = _bound(name, args, kwargs)
+    inputs: list = []
+
+    def slot(value):
+        if symbolic.is_symbolic(value):
+            inputs.append(value)
+            return _Slot(len(inputs) - 1)
+        return _constant(value, f"gpunn.ops.{name}")
+
+    arguments = {key: _map(value, slot) for key, value in arguments.items()}
+    if not inputs:
+        raise TypeError(f"gpunn.ops.{name}: no symbolic value among its arguments")
+    layer = Operation(name, arguments)
+    return symbolic.call_symbolic(layer, inputs if len(inputs) > 1 else inputs[0])
+
+
+def from_keras(entry: dict, node: dict) -> dict:
+    """gpunn's serialized Operation for a Keras config's operation entry (``{"module": "keras.src.ops...",
+    "class_name": "Mean", "config": {...}}``) and its one call node (``{"args", "kwargs"}``), the Keras tensors
+    among the arguments becoming slots, in the order of the node's tensors."""
+    class_name, config = entry.get("class_name"), dict(entry.get("config") or {})
+    module = entry.get("module")  # none in a legacy (HDF5) config
+    names = [n for n, spec in OPERATIONS.items()
+             if spec[1] == class_name and (module is None or KERAS_MODULE_PREFIX + spec[0] == module)]
+    if not names:
+        raise ValueError(f"operation {config.get('name', class_name)!r} ({module or 'keras.ops'}.{class_name}): gpunn "
+                         "has no such keras.ops function")
+    name = names[0]
+    _, _, parameters, init, call, call_keywords = OPERATIONS[name]
+    arguments = {p: default for p, default, _ in parameters}
+    for key, parameter in init:
+        if key in config:
+            arguments[parameter] = config[key]
+    count = [0]
+
+    def slot(value):
+        if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+            count[0] += 1
+            return {"class_name": "__input__", "config": {"index": count[0] - 1}}
+        return value
+
+    args, kwargs = node.get("args") or [], node.get("kwargs") or {}
+    for parameter, value in zip(call, args):
+        arguments[parameter] = _map(value, slot)
+    for key, parameter in call_keywords:
+        if key in kwargs:
+            arguments[parameter] = _map(kwargs[key], slot)
+    missing = [p for p, value in arguments.items() if value is REQUIRED]
+    if missing:
+        raise ValueError(f"operation {config.get('name', class_name)!r} ({class_name}): its config lacks {missing}")
+    return {"class_name": "Operation", "config": {"name": config.get("name"), "operation": name,
+                                                  "arguments": arguments}}
+
+
+def keras_tensors_of(node: dict) -> list:
+    """The Keras tensor dicts among a Keras operation node's arguments, in order."""
+    values = list(node.get("args") or []) + list((node.get("kwargs") or {}).values())
+    return [v for v in _walk_dicts(values) if v.get("class_name") == "__keras_tensor__"]
+
+
+def _walk_dicts(value):
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _walk_dicts(item)
+    elif isinstance(value, dict):
+        yield value
+
+
+def is_keras_operation(entry: dict, layer_classes=()) -> bool:
+    """Whether a Keras config's layer entry is an operation (``keras.ops`` on symbolic values): by its module, or
+    in a legacy (HDF5) config, which names none, by its class: one no layer has (``layer_classes``, lower case),
+    or one a merge layer shares (Add, Multiply...) called otherwise than on a list of tensors."""
+    module = entry.get("module")
+    if module is not None:
+        return str(module).startswith(KERAS_MODULE_PREFIX)
+    class_name = str(entry.get("class_name"))
+    if class_name not in _CLASSES:
+        return False
+    if class_name.lower() not in layer_classes:
+        return True
+    nodes = [node for node in entry.get("inbound_nodes") or [] if isinstance(node, dict)]
+    return any(len(node.get("args") or []) != 1 or not isinstance(node["args"][0], list) for node in nodes)
+
+
+_CLASSES = {spec[1] for spec in OPERATIONS.values()}
+
+
+def is_operation(layer) -> bool:
+    return isinstance(layer, Operation)
+
+
+gpunn_ops.set_symbolic_call(symbolic_call)

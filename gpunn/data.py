@@ -61,6 +61,8 @@ def as_model_dtype(argument: str, array: np.ndarray, dtype) -> np.ndarray:
     large for it are refused, since the cast would silently make them inf (a float64 1e39 in a float32 model)."""
     with np.errstate(over="ignore"):
         cast = np.ascontiguousarray(array, dtype=dtype)
+    if array.dtype.kind in "iu" and cast.dtype.kind == "f" and array.size:
+        _check_exact_integers(argument, array, cast.dtype)
     # Only a cast can overflow: an array already in the model's dtype was found finite before.
     if cast.dtype != array.dtype and not all_finite(cast):
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(cast))[0])
@@ -70,6 +72,18 @@ def as_model_dtype(argument: str, array: np.ndarray, dtype) -> np.ndarray:
             f"{cast[index]!r}; rescale the data or use a wider dtype"
         )
     return cast
+
+
+def _check_exact_integers(argument: str, array: np.ndarray, dtype: np.dtype) -> None:
+    """Integers (ids, counts) become the model's floats; those beyond the float's exact range would become
+    other integers without a word (16777217 is 16777216 in float32), so they are refused."""
+    exact = 2 ** (np.finfo(dtype).nmant + 1)
+    largest = max(abs(int(array.min())), abs(int(array.max())))
+    if largest > exact:
+        index = tuple(int(i) for i in np.argwhere(np.abs(array.astype(np.float64)) > exact)[0])
+        raise ValueError(f"{argument}: integers reach the model as {dtype.name}, exact up to {exact:,}; got "
+                         f"{array[index]!r} at index {index}, which would become {dtype.type(array[index])!r} "
+                         "(bring ids into a smaller range, e.g. with their index in a vocabulary)")
 
 
 def check_inputs(argument: str, x: np.ndarray, input_shape: tuple | None, dtype: str) -> np.ndarray:

@@ -197,8 +197,8 @@ def test_the_array_operators_record_keras_operations():
 
 def test_what_operations_cannot_be_is_refused_by_name():
     inputs = gpunn.Input(shape=(6,))
-    with pytest.raises(TypeError, match="gpunn.ops.cast does not run on a model's symbolic values"):
-        ops.cast(inputs, "float64")
+    with pytest.raises(TypeError, match="gpunn.ops.convert_to_numpy does not run on a model's symbolic values"):
+        ops.convert_to_numpy(inputs)
     with pytest.raises(ValueError, match="gpunn.ops.split returns 2 values"):
         ops.split(inputs, 2, axis=-1)
     with pytest.raises(ValueError, match="gpunn.ops.one_hot: takes no sparse=True"):
@@ -228,3 +228,177 @@ def test_ops_still_compute_on_arrays_and_in_layers_of_the_users():
     model = gpunn.Model(inputs, Scale()(inputs))
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     np.testing.assert_array_equal(model.predict(x, verbose=0), np.concatenate([x, 2 * x], axis=-1))
+
+
+def test_every_operation_takes_keras_s_parameters():
+    """An operation read from a Keras config calls gpunn.ops's function with Keras's parameter names: each
+    function takes them all (or takes ``*args``), but for the ones gpunn leaves at Keras's default."""
+    import inspect
+
+    from gpunn.layers.keras_operations import OPERATIONS
+
+    missing = {}
+    for name, (_, _, parameters, _, _, _) in OPERATIONS.items():
+        signature = inspect.signature(ops._unwrapped[name]).parameters
+        if any(p.kind is p.VAR_POSITIONAL for p in signature.values()):
+            continue
+        missing.update({(name, p): default for p, default, _ in parameters if p not in signature})
+        required = [p for p, q in signature.items() if q.default is q.empty and q.kind is not q.VAR_KEYWORD]
+        assert set(required) <= {p for p, _, _ in parameters}, name
+    assert missing == {("one_hot", "sparse"): False, ("top_k", "is_stable"): True}
+
+
+def test_keras_s_sub_namespaces_hold_the_same_functions():
+    from gpunn.ops import linalg, nn
+
+    assert nn.sigmoid is ops.sigmoid and ops.numpy.mean is ops.mean and linalg.norm is ops.norm
+    inputs = gpunn.Input(shape=(3,))
+    assert nn.relu(inputs).layer.keras_class == "Relu"  # on symbolic values, operations too
+    assert not hasattr(nn, "mean") and not hasattr(ops.numpy, "relu")  # Keras's names only
+
+
+def test_hdf5_files_tell_operations_from_layers_of_the_same_class_name(tmp_path):
+    """A legacy (HDF5) config names no module: Reshape and Softmax are both layers and operations, told apart by
+    their configs."""
+    inputs = gpunn.Input(shape=(6,))
+    h = layers.Softmax(name="soft")(layers.Dense(6, name="h")(inputs))
+    shaped = layers.Reshape((2, 3), name="shaped")(h)
+    flat = layers.Flatten(name="flat")(ops.softmax(ops.reshape(shaped, (-1, 6)) * 2.0))
+    model = gpunn.Model(inputs, layers.Dense(2, name="out")(flat))
+    x = np.random.default_rng(1).standard_normal((5, 6)).astype(np.float32)
+    model.save(tmp_path / "m.h5")
+    loaded = gpunn.models.load_model(tmp_path / "m.h5")
+    assert [type(layer).__name__ for layer in loaded.layers] == ["InputLayer", "Dense", "Softmax", "Reshape",
+                                                                 "Flatten", "Dense"]
+    assert [op.keras_class for op in loaded.operations if hasattr(op, "keras_class")] == [
+        "Reshape", "Multiply", "Softmax"]
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_a_model_with_operations_called_twice_in_another_saves_and_loads(tmp_path):
+    i0 = gpunn.Input(shape=(4,))
+    inner = gpunn.Model(i0, layers.Dense(3, name="d")(i0) * 2.0 + ops.mean(i0, axis=-1, keepdims=True))
+    inputs = gpunn.Input(shape=(4,))
+    model = gpunn.Model(inputs, layers.Dense(1, name="out")(ops.concatenate([inner(inputs), inner(-inputs)],
+                                                                            axis=-1)))
+    x = np.random.default_rng(2).standard_normal((3, 4)).astype(np.float32)
+    expected = model.predict(x, verbose=0)
+    for again in (gpunn.Model.from_config(model.get_config()), gpunn.models.model_from_json(model.to_json())):
+        again.set_weights(model.get_weights())
+        np.testing.assert_allclose(again.predict(x, verbose=0), expected, rtol=1e-6)
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_array_equal(gpunn.models.load_model(tmp_path / "m.keras").predict(x, verbose=0), expected)
+
+
+KERAS_NESTED = r'''
+import json, sys
+import numpy as np
+import keras
+from keras import layers, ops
+task = json.loads(sys.stdin.read())
+keras.utils.set_random_seed(3)
+i0 = keras.Input(shape=(6,))
+t, u = layers.Dense(6, name="t")(i0), layers.Dense(6, name="u")(i0)
+inner = keras.Model(i0, ops.where(t > u, 0.5, t * 2.0), name="inner")
+inputs = keras.Input(shape=(6,))
+model = keras.Model(inputs, layers.Dense(2, name="out")(inner(inputs)))
+model.save(task["file"])
+print(json.dumps(model.predict(np.array(task["x"], dtype="float32"), verbose=0).tolist()))
+'''
+
+
+def test_operations_inside_a_model_keras_called_in_another_keep_their_constants(tmp_path):
+    x = np.random.default_rng(4).standard_normal((5, 6)).astype(np.float32)
+    theirs = run_keras(KERAS_NESTED, {"x": x.tolist(), "file": str(tmp_path / "nested.keras")})
+    loaded = gpunn.models.load_model(tmp_path / "nested.keras")
+    where = next(op for op in loaded.operations if getattr(op, "operation", None) == "where")
+    assert where.arguments["x1"] == 0.5
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), theirs, rtol=1e-5, atol=1e-6)
+
+
+SUBCLASS = '''
+class Branches(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.a = layers.Dense(5, activation="relu")
+        self.b = layers.Dense(5)
+        self.out = layers.Dense(2)
+
+    def call(self, x):
+        return self.out(ops.concatenate([self.a(x), ops.sigmoid(self.b(x))], axis=-1))
+'''
+
+KERAS_SUBCLASSED = r'''
+import json, sys
+import numpy as np
+import keras
+from keras import layers, ops
+task = json.loads(sys.stdin.read())
+''' + SUBCLASS + r'''
+model = Branches()
+x = np.array(task["x"], dtype="float32")
+model(x)
+model.set_weights([np.array(w, dtype="float32") for w in task["weights"]])
+print(json.dumps({"predict": model.predict(x, verbose=0).tolist(),
+                  "shapes": [list(w.shape) for w in model.get_weights()]}))
+'''
+
+
+def test_a_subclassed_model_lists_its_weights_in_the_order_it_set_its_layers():
+    """Keras orders a subclass's weights by its attributes; its graph (here `b` reached through an operation)
+    does not change that, so weights move between Keras and gpunn with set_weights."""
+    namespace: dict = {"keras": gpunn, "layers": layers, "ops": ops}
+    exec(SUBCLASS, namespace)
+    model = namespace["Branches"]()
+    x = np.random.default_rng(5).standard_normal((4, 6)).astype(np.float32)
+    model(x)
+    weights = model.get_weights()
+    np.testing.assert_array_equal(weights[0], model.a.get_weights()[0])
+    np.testing.assert_array_equal(weights[2], model.b.get_weights()[0])
+    theirs = run_keras(KERAS_SUBCLASSED, {"x": x.tolist(), "weights": [w.tolist() for w in weights]})
+    assert theirs["shapes"] == [list(w.shape) for w in weights]
+    np.testing.assert_allclose(model.predict(x, verbose=0), theirs["predict"], rtol=1e-5, atol=1e-6)
+    model.set_weights([w + 1 for w in weights])  # set_weights takes them in that order too
+    np.testing.assert_array_equal(model.a.get_weights()[0], weights[0] + 1)
+
+
+def test_a_symbolic_value_is_not_iterable_and_the_batch_axis_is_checked_on_two_batch_sizes():
+    inputs = gpunn.Input(shape=(2,))
+    with pytest.raises(NotImplementedError, match="Iterating over a symbolic KerasTensor is not supported"):
+        a, b = inputs
+    with pytest.raises(ValueError, match=r"gpunn.ops.sum on a model's symbolic values returned shape \(2,\) for a "
+                                         "batch of 3"):
+        ops.sum(inputs, axis=0)  # (2, 2) on the first trial batch: the second tells the axes apart
+    with pytest.raises(ValueError, match=r"gpunn.ops.matmul on symbolic values of shapes \(None, 2\) .*trial batch"):
+        inputs @ np.ones((5, 2), "float32")
+
+
+def test_more_operations_run_on_symbolic_values_and_keep_their_arguments(tmp_path):
+    inputs = gpunn.Input(shape=(6,))
+    assert ops.shape(inputs) == (None, 6)
+    parts = [ops.einsum("bi,ij->bj", inputs, np.ones((6, 3), "float32")), ops.cast(inputs, "float32"),
+             ops.pad(inputs, ((0, 0), (1, 2))), ops.norm(inputs, axis=-1, keepdims=True), ops.erf(inputs),
+             ops.nn.relu(inputs), ops.clip(inputs, -0.5, 0.5)]
+    model = gpunn.Model(inputs, layers.Dense(1)(ops.concatenate(parts, axis=-1)))
+    x = np.random.default_rng(6).standard_normal((4, 6)).astype(np.float32)
+    expected = model.predict(x, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = gpunn.models.load_model(tmp_path / "m.keras")
+    assert [op.keras_class for op in loaded.operations if hasattr(op, "keras_class")] == [
+        "Einsum", "Cast", "Pad", "Norm", "Erf", "Relu", "Clip", "Concatenate"]
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), expected)
+
+
+def test_integers_beyond_the_model_s_exact_range_are_refused():
+    inputs = gpunn.Input(shape=(1,), dtype="int32")
+    model = gpunn.Model(inputs, ops.mod(inputs, 1000))
+    np.testing.assert_array_equal(model.predict(np.array([[16777216], [12345]]), verbose=0)[:, 0], [216, 345])
+    with pytest.raises(ValueError, match="integers reach the model as float32, exact up to 16,777,216; got "
+                                         r"np.int64\(16777217\) at index \(0, 0\)"):
+        model.predict(np.array([[16777217]]), verbose=0)
+
+
+def test_gpunn_ops_functions_pickle_by_name():
+    import pickle
+
+    assert pickle.loads(pickle.dumps(ops.mean)) is ops.mean

@@ -15,6 +15,7 @@ import inspect
 import numpy as np
 
 from .. import ops as gpunn_ops
+from ..autodiff import Tensor
 from ..naming import snake_case
 from . import symbolic, user_layer
 from .base import Layer, unique_name
@@ -51,22 +52,19 @@ def _walk(value):
         yield value
 
 
-def has_symbolic(args, kwargs) -> bool:
-    return any(symbolic.is_symbolic(v) for value in (*args, *kwargs.values()) for v in _walk(value))
-
-
 def _bound(name: str, args, kwargs) -> dict:
     """The call's arguments by Keras's parameter names, defaults filled in."""
-    parameters = [inspect.Parameter(p, inspect.Parameter.KEYWORD_ONLY if kind == "k" else
-                                    inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                    default=inspect.Parameter.empty if default is REQUIRED else default)
+    kinds = {"p": inspect.Parameter.POSITIONAL_OR_KEYWORD, "k": inspect.Parameter.KEYWORD_ONLY,
+             "*": inspect.Parameter.VAR_POSITIONAL}
+    parameters = [inspect.Parameter(p, kinds[kind], default=inspect.Parameter.empty if default is REQUIRED or
+                                    kind == "*" else default)
                   for p, default, kind in OPERATIONS[name][2]]
     try:
         bound = inspect.Signature(parameters).bind(*args, **kwargs)
     except TypeError as error:
         raise TypeError(f"gpunn.ops.{name}: {error}") from None
     bound.apply_defaults()
-    return dict(bound.arguments)
+    return dict(bound.arguments)  # ``*operands`` as a tuple
 
 
 def _constant(value, where: str):
@@ -110,7 +108,8 @@ class Operation(Layer):
         values = inputs if self.slots > 1 else [inputs]
         arguments = {key: _map(value, lambda v: values[v.index] if isinstance(v, _Slot) else v)
                      for key, value in self.arguments.items()}
-        result = _apply(gpunn_ops._unwrapped[self.operation], self.operation, arguments)
+        with np.errstate(all="ignore"):  # log(0) in nan_to_num(log(x)), as Keras's backends, says nothing
+            result = _apply(gpunn_ops._unwrapped[self.operation], self.operation, arguments)
         if isinstance(result, (tuple, list)):
             raise ValueError(f"gpunn.ops.{self.operation} returns {len(result)} values; on a model's symbolic values "
                              "gpunn takes operations of one result (compute it in a layer of your own, returning "
@@ -124,7 +123,13 @@ class Operation(Layer):
         return result
 
     def build(self, input_shape):
-        user_layer.build_user_layer(self, input_shape)
+        user_layer.build_user_layer(self, input_shape)  # its output shape, from a call on 2 rows
+        # and once more on 3, which call() checks keep their row count: on 2 rows alone, a reduction over the
+        # batch axis of (2, 2) samples would pass for one over the features
+        samples = input_shape if self.slots > 1 else [input_shape]
+        ones = [Tensor(np.ones((3,) + tuple(sample), dtype=self.dtype or "float32")) for sample in samples]
+        with np.errstate(all="ignore"):
+            self.call(ones if self.slots > 1 else ones[0])
 
     def forward(self, x, training):
         return user_layer.forward(self, x, training)
@@ -144,8 +149,10 @@ class Operation(Layer):
             return tensors[value.index] if isinstance(value, _Slot) else _serializable(value)
 
         _, _, _, _, call, call_keywords = OPERATIONS[self.operation]
-        return {"args": [fill(self.arguments[p]) for p in call],
-                "kwargs": {key: fill(self.arguments[p]) for key, p in call_keywords}}
+        args = []
+        for p in call:  # ``*operands``: each its own argument
+            args += fill(self.arguments[p[1:]]) if p.startswith("*") else [fill(self.arguments[p])]
+        return {"args": args, "kwargs": {key: fill(self.arguments[p]) for key, p in call_keywords}}
 
     def get_config(self) -> dict:
         return {"name": self.name, "trainable": self.trainable, "operation": self.operation,
@@ -166,7 +173,11 @@ def _apply(function, name: str, arguments: dict):
     except (TypeError, ValueError):
         signature = {}
     if any(p.kind is p.VAR_POSITIONAL for p in signature.values()):
-        return function(*arguments.values())
+        positional = []
+        for parameter, _, kind in OPERATIONS[name][2]:
+            value = arguments[parameter]
+            positional += list(value) if kind == "*" else [value]
+        return function(*positional)
     for parameter, default, _ in OPERATIONS[name][2]:
         if parameter not in signature:
             value = arguments.pop(parameter)
@@ -208,6 +219,8 @@ def _from_config(value):
 
 def symbolic_call(name: str, args, kwargs):
     """``gpunn.ops.<name>(*args, **kwargs)`` on symbolic values: an Operation called on them."""
+    if name == "shape" and len(args) == 1 and not kwargs:
+        return args[0].shape  # as Keras's ops.shape: (None, ...), the batch size unknown
     if name not in OPERATIONS:
         raise TypeError(f"gpunn.ops.{name} does not run on a model's symbolic values (in a functional model, or a "
                         "subclassed model's call()); compute it in a layer of your own, or a Lambda layer")
@@ -224,7 +237,14 @@ def symbolic_call(name: str, args, kwargs):
     if not inputs:
         raise TypeError(f"gpunn.ops.{name}: no symbolic value among its arguments")
     layer = Operation(name, arguments)
-    return symbolic.call_symbolic(layer, inputs if len(inputs) > 1 else inputs[0])
+    try:
+        return symbolic.call_symbolic(layer, inputs if len(inputs) > 1 else inputs[0])
+    except (ValueError, TypeError) as error:
+        if str(error).startswith(f"gpunn.ops.{name}"):
+            raise
+        shapes = ", ".join(str(value.shape) for value in inputs)
+        raise type(error)(f"gpunn.ops.{name} on symbolic values of shapes {shapes} (run on a trial batch of 2 "
+                          f"samples to learn its output's shape): {error}") from None
 
 
 def from_keras(entry: dict, node: dict) -> dict:
@@ -253,8 +273,12 @@ def from_keras(entry: dict, node: dict) -> dict:
         return value
 
     args, kwargs = node.get("args") or [], node.get("kwargs") or {}
-    for parameter, value in zip(call, args):
-        arguments[parameter] = _map(value, slot)
+    for k, parameter in enumerate(call):
+        if parameter.startswith("*"):  # the rest of the arguments
+            arguments[parameter[1:]] = [_map(value, slot) for value in args[k:]]
+            break
+        if k < len(args):
+            arguments[parameter] = _map(args[k], slot)
     for key, parameter in call_keywords:
         if key in kwargs:
             arguments[parameter] = _map(kwargs[key], slot)
@@ -279,20 +303,15 @@ def _walk_dicts(value):
         yield value
 
 
-def is_keras_operation(entry: dict, layer_classes=()) -> bool:
+def is_keras_operation(entry: dict) -> bool:
     """Whether a Keras config's layer entry is an operation (``keras.ops`` on symbolic values): by its module, or
-    in a legacy (HDF5) config, which names none, by its class: one no layer has (``layer_classes``, lower case),
-    or one a merge layer shares (Add, Multiply...) called otherwise than on a list of tensors."""
+    in a legacy (HDF5) config, which names none, by its class and config: an operation's holds its name and its
+    class's arguments only, a layer's also its ``trainable`` and ``dtype`` (Reshape and Softmax are both)."""
     module = entry.get("module")
     if module is not None:
         return str(module).startswith(KERAS_MODULE_PREFIX)
-    class_name = str(entry.get("class_name"))
-    if class_name not in _CLASSES:
-        return False
-    if class_name.lower() not in layer_classes:
-        return True
-    nodes = [node for node in entry.get("inbound_nodes") or [] if isinstance(node, dict)]
-    return any(len(node.get("args") or []) != 1 or not isinstance(node["args"][0], list) for node in nodes)
+    config = entry.get("config") or {}
+    return str(entry.get("class_name")) in _CLASSES and "trainable" not in config and "dtype" not in config
 
 
 _CLASSES = {spec[1] for spec in OPERATIONS.values()}

@@ -86,6 +86,10 @@ class SymbolicArithmetic:
 
         return ops.round(self, 0 if ndigits is None else ndigits)
 
+    def __iter__(self):
+        # as Keras's KerasTensor: without it, __getitem__ would make ``a, b = x`` split the batch axis
+        raise NotImplementedError("Iterating over a symbolic KerasTensor is not supported.")
+
     def __getitem__(self, key):
         from .. import ops
 

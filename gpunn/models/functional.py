@@ -447,6 +447,18 @@ class Model(Functional, metaclass=_ModelType):
         self.get_config()  # a subclassed model needs its graph first
         return super().to_json(**kwargs)
 
+    def _weight_order(self) -> list:
+        """A subclass's layers in the order it set them as attributes (Keras's tracking, which orders its
+        ``weights``), whatever their order in the graph; layers inside one set (a Sequential's) at its place."""
+        tracked = getattr(self, "_tracked", None)
+        if not tracked:
+            return self._layers
+        place: dict = {}
+        for k, item in enumerate(tracked):
+            for layer in [item, *getattr(item, "_layers", ())]:
+                place.setdefault(id(layer), k)
+        return sorted(self._layers, key=lambda layer: place.get(id(layer), len(tracked)))
+
     @property
     def layers(self) -> list:
         """Before the graph is known, the layers the subclass set as attributes (Keras's tracking); after, the

@@ -586,19 +586,17 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
             "nodes": [node for _, node in order] if shared else None}
 
 
-def _is_operation(entry: dict) -> bool:
-    return operation.is_keras_operation(entry, _registries()["layer"])
-
-
 def _entry_without_nodes(entry: dict) -> dict:
     """A layer entry of a functional config, as a Sequential's config holds it; a keras.ops operation as gpunn's
     Operation, with the constants of its one call."""
-    if _is_operation(entry):
-        nodes = entry.get("inbound_nodes") or []
-        if len(nodes) != 1 or not isinstance(nodes[0], dict):
-            raise ValueError(f"operation {entry.get('name')!r}: called {len(nodes)} times; Keras calls an operation "
-                             "once")
-        return operation.from_keras(entry, nodes[0])
+    if operation.is_keras_operation(entry):
+        # Keras calls an operation once; gpunn's model calling another model twice calls its operations twice,
+        # with the same constants each time (a shared layer's calls)
+        calls = [operation.from_keras(entry, node) for node in entry.get("inbound_nodes") or []]
+        if not calls or any(call != calls[0] for call in calls):
+            raise ValueError(f"operation {entry.get('name')!r}: called {len(calls)} times"
+                             + (", with other arguments each time" if calls else ""))
+        return calls[0]
     return {key: value for key, value in entry.items() if key not in ("inbound_nodes", "name")}
 
 
@@ -606,7 +604,7 @@ def _resolved_inbound(entry: dict, node, keras_version, with_nodes: bool = False
     """``_inbound`` of a layer entry's node, a Dropout's ``training=False`` that Keras recorded as its default
     (``TRAINING_FALSE_BY_DEFAULT``) read as no fixed mode."""
     name = entry.get("name") or entry["config"].get("name")
-    if _is_operation(entry):  # its tensors among the constants of its arguments
+    if operation.is_keras_operation(entry):  # its tensors among the constants of its arguments
         histories = [tensor["config"]["keras_history"] for tensor in operation.keras_tensors_of(node)]
         _check_histories(name, histories, with_nodes)
         return [(h[0], int(h[1])) if with_nodes else h[0] for h in histories], None

@@ -10,6 +10,7 @@ names them for flat models).
 """
 from __future__ import annotations
 
+from ..layers.operation import is_keras_operation
 from ..naming import container_name, snake_case
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
@@ -104,6 +105,9 @@ def _expanded(entry: dict, parent: str, training, inbound, fixed_mark: str, path
     layers = []
     for layer in flat["layers"]:
         if _name(layer) == input_name:
+            continue
+        if is_keras_operation(layer):  # its node holds its constants: only what it reads changes
+            layers.append(_renamed(layer, {input_name: parent}))
             continue
         node = (layer.get("inbound_nodes") or [None])[0]
         parents, own = inbound(layer, node)

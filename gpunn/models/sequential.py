@@ -500,7 +500,11 @@ class Sequential(Trainer):
     # ---- weights ----------------------------------------------------------------------------------
     @property
     def weights(self) -> list:
-        return [w for layer in self._layers for w in layer.weights]
+        return [w for layer in self._weight_order() for w in layer.weights]
+
+    def _weight_order(self) -> list:
+        """The layers in the order Keras lists their weights (``weights``, ``get_weights``...): the model's."""
+        return self._layers
 
     @property
     def trainable_weights(self) -> list:
@@ -508,7 +512,7 @@ class Sequential(Trainer):
         Like ``layer.trainable``, these follow the flags of now; training follows those of the last compile."""
         if not (self.built and self.trainable):
             return []
-        return [w for layer in self._layers for w in layer.trainable_weights]
+        return [w for layer in self._weight_order() for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self) -> list:
@@ -516,12 +520,12 @@ class Sequential(Trainer):
             return []
         if not self.trainable:
             return self.weights
-        return [w for layer in self._layers for w in layer.non_trainable_weights]
+        return [w for layer in self._weight_order() for w in layer.non_trainable_weights]
 
     def get_weights(self) -> list[np.ndarray]:
         """Host copies in Keras's order and layout (Dense: kernel (inputs, units), then bias)."""
         self._require_built("get_weights")
-        return [w for layer in self._layers for w in layer.get_weights()]
+        return [w for layer in self._weight_order() for w in layer.get_weights()]
 
     def set_weights(self, weights) -> None:
         self._require_built("set_weights")
@@ -530,7 +534,7 @@ class Sequential(Trainer):
         if len(weights) != expected:
             raise ValueError(f"weights: expected a list of {expected} arrays (as get_weights returns), got {len(weights)}")
         i = 0
-        for layer in self._layers:
+        for layer in self._weight_order():
             n = len(layer.weight_specs())
             layer.set_weights(weights[i:i + n])
             i += n

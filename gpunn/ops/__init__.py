@@ -13,6 +13,7 @@ import contextvars
 import difflib
 import functools
 import os
+import sys
 import warnings
 
 from .. import _compat
@@ -116,7 +117,10 @@ _symbolic_call = []  # set by layers/operation.py: a keras.ops call on a model's
 def _symbolic(values) -> bool:
     # (no any(): this module's globals take keras.ops's names, ops.any among them)
     for value in values:
-        if getattr(value, "_is_symbolic", False) or isinstance(value, (list, tuple)) and _symbolic(value):
+        if getattr(value, "_is_symbolic", False):
+            return True
+        # a list's values, unless it starts with a number: a list of numbers (convert_to_tensor's can be long)
+        if isinstance(value, (list, tuple)) and value and not isinstance(value[0], (int, float)) and _symbolic(value):
             return True
     return False
 
@@ -130,6 +134,7 @@ def _taking_symbolic_values(name: str, function):
             return _symbolic_call[0](name, args, kwargs)
         return function(*args, **kwargs)
 
+    dispatch.__module__, dispatch.__qualname__ = __name__, name  # pickled as gpunn.ops.<name>, which it is
     return dispatch
 
 
@@ -138,6 +143,10 @@ def set_symbolic_call(make_node) -> None:
 
 
 globals().update({name: _taking_symbolic_values(name, function) for name, function in _OPS_FUNCTIONS.items()})
+
+from . import keras_namespaces as _keras_namespaces  # noqa: E402
+
+_keras_namespaces.install(sys.modules[__name__], {name: globals()[name] for name in _OPS_NAMES})
 
 __all__ = ["Ops", "NumpyOps", "BACKENDS", "BackendUnavailableError", "get_ops", "set_backend", "use_backend",
            *_OPS_NAMES]

@@ -395,11 +395,15 @@ class Layer:
     def count_params(self) -> int:
         return sum(int(np.prod(s.shape)) for s in self.weight_specs())
 
-    def __call__(self, inputs, training=None, mask=None):
+    def __call__(self, inputs, *more, training=None, mask=None):
         """``layer(x)``: the layer's output for the array ``x`` (NumPy, or CuPy on the GPU backend), as a new
         backend array (NumPy on the CPU). As in Keras, a layer not built yet is built for x's samples and gets
         its weights; ``training=True`` runs it as in training (Dropout drops, BatchNormalization updates its
-        moving statistics). See ``calling.py``."""
+        moving statistics). See ``calling.py``. A layer of the user's whose ``call()`` takes several inputs
+        (``layer(targets, logits)``) is called on them as on a list; for others, ``more`` is Keras's positional
+        ``training`` and ``mask``."""
+        if more:
+            inputs, training, mask = self._positional(inputs, more, training, mask)
         if symbolic.is_symbolic(inputs):  # the functional API: x = Dense(64)(inputs)
             return symbolic.call_symbolic(self, inputs, training, mask)
         if isinstance(inputs, Tensor) and not user_layer.tracing():  # a gpunn.ops result, outside any call()
@@ -422,6 +426,14 @@ class Layer:
         if mask is not None:
             raise ValueError("mask: gpunn layers take no mask; leave mask=None")
         return call_layer(self, inputs, training)
+
+    def _positional(self, inputs, more: tuple, training, mask):
+        if user_layer.spreads_inputs(self):
+            return [inputs, *more], training, mask
+        if len(more) > 2 or training is not None and more or mask is not None and len(more) > 1:
+            raise TypeError(f"layer {self.name!r}: called with {1 + len(more)} positional arguments; its call() "
+                            "takes the inputs, then training and mask")
+        return inputs, more[0], more[1] if len(more) > 1 else mask
 
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable}

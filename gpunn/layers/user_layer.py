@@ -111,6 +111,20 @@ def build_user_layer(layer, input_shape, user_build=None) -> None:
     layer.built = True
 
 
+@functools.lru_cache(maxsize=None)
+def _spreads(cls) -> bool:
+    required = [p for name, p in inspect.signature(cls.call).parameters.items()
+                if name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty]
+    return len(required) >= 2
+
+
+def spreads_inputs(layer) -> bool:
+    """Whether ``layer`` is a layer of the user's whose ``call()`` takes its inputs as several arguments (two or
+    more without defaults: Keras's ``call(self, targets, logits, sample_weights=None)``, called ``layer(targets,
+    logits)``): gpunn hands it the list of its inputs spread over them."""
+    return is_user_layer_class(type(layer)) and _spreads(type(layer))
+
+
 def _takes_training(layer) -> bool:
     try:
         parameters = inspect.signature(layer.call).parameters
@@ -124,7 +138,8 @@ def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False) -> T
     frame = _Frame(layer, training, shapes_only)
     _frames.append(frame)
     try:
-        result = layer.call(inputs, training=training) if _takes_training(layer) else layer.call(inputs)
+        arguments = list(inputs) if isinstance(inputs, list) and spreads_inputs(layer) else [inputs]
+        result = layer.call(*arguments, training=training) if _takes_training(layer) else layer.call(*arguments)
     finally:
         _frames.pop()
     home = _home(layer)

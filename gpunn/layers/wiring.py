@@ -15,6 +15,7 @@ may write their dz into the dy they receive): merge layers hand each input a buf
 """
 from __future__ import annotations
 
+from . import user_layer
 from .shared_call import add_shared_gradients, is_shared_call
 
 MODEL_INPUT = -1
@@ -39,7 +40,8 @@ def chain(count: int) -> tuple:
 
 
 def takes_list(layer) -> bool:
-    return getattr(layer, "takes_inputs_list", False)
+    # (a layer of the user's taking several inputs as arguments takes them so before it is built, from a config)
+    return getattr(layer, "takes_inputs_list", False) or user_layer.spreads_inputs(layer)
 
 
 def layer_inputs(layer, values: dict, sources: tuple):

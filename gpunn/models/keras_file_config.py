@@ -24,7 +24,7 @@ import inspect
 
 from .. import constraints, custom_objects, initializers, losses, metrics, optimizers, regularizers
 from .. import layers as layers_module
-from ..layers import operation, wiring
+from ..layers import operation, user_layer, wiring
 from ..layers.operation import is_operation
 from ..optimizers import schedules
 from . import keras_nested
@@ -468,7 +468,9 @@ def functional_config(model, native: bool = True) -> dict:
         if is_operation(layer):  # keras.ops on symbolic values: the call's constants with its tensors
             node = layer.keras_node(tensors)
         else:
-            args = [tensors] if wiring.takes_list(layer) else tensors
+            # a list for a layer taking one (a merge layer's); each its own argument for a layer of the user's whose
+            # call() takes several (``layer(targets, logits)``)
+            args = [tensors] if wiring.takes_list(layer) and not user_layer.spreads_inputs(layer) else tensors
             node = {"args": args, "kwargs": {} if modes[i] is None else {"training": modes[i]}}
         if modes[i] is False and type(layer).__name__ in TRAINING_FALSE_BY_DEFAULT:
             node[FIXED_MARK] = True
@@ -608,6 +610,10 @@ def _resolved_inbound(entry: dict, node, keras_version, with_nodes: bool = False
         histories = [tensor["config"]["keras_history"] for tensor in operation.keras_tensors_of(node)]
         _check_histories(name, histories, with_nodes)
         return [(h[0], int(h[1])) if with_nodes else h[0] for h in histories], None
+    arguments = node.get("args") or [] if isinstance(node, dict) else []
+    if len(arguments) > 1 and str(entry.get("class_name")).lower() in _registries()["layer"]:
+        raise ValueError(f"layer {name!r}: called on {len(arguments)} arguments; gpunn's layers are called on one "
+                         "input or one list of inputs (only a layer of the user's takes several arguments)")
     parents, training = _inbound(name, node, with_nodes)
     if training is False and entry.get("class_name") in TRAINING_FALSE_BY_DEFAULT and not (
             isinstance(node, dict) and node.get(FIXED_MARK)) and _records_training_default(keras_version):
@@ -624,9 +630,10 @@ def _inbound(name: str, node, with_nodes: bool = False) -> tuple[list, bool | No
         args = node.get("args") or []
         flat = args[0] if len(args) == 1 and isinstance(args[0], list) else args
         tensors = [a for a in flat if isinstance(a, dict) and a.get("class_name") == "__keras_tensor__"]
-        if len(args) != 1 or not tensors or len(tensors) != len(flat):
-            raise ValueError(f"layer {name!r}: called on {len(args)} arguments; gpunn's functional models call "
-                             "layers on one input or one list of inputs")
+        if not tensors or len(tensors) != len(flat):
+            raise ValueError(f"layer {name!r}: called on {len(args)} arguments, not all tensors; gpunn's functional "
+                             "models call layers on tensors: one, a list of them, or several (a layer of the "
+                             "user's taking them as arguments)")
         training = _call_training(name, node.get("kwargs"))
         histories = [tensor["config"]["keras_history"] for tensor in tensors]
     elif isinstance(node, list) and node and all(isinstance(t, list) for t in node):

@@ -102,6 +102,15 @@ def _weighted_loss(output, ops, ws, value, label, scale, w, need_grad, x=None) -
 
 
 def _one_output(output, ops, workspaces, value, y, w, grad_scale, need_grad, x=None) -> BatchLoss:
+    if output.loss is None:  # a model compiled without a loss: its layers' add_loss terms alone (layer_losses.py)
+        ws = workspaces(0)
+        per_sample = ws.buffer("loss.none", (value.shape[0],), value.dtype)
+        ops.fill(0, per_sample)
+        dy = None
+        if need_grad:
+            dy = ws.buffer("loss.no_gradient", value.shape, value.dtype)
+            ops.fill(0, dy)
+        return BatchLoss(per_sample, dy, [value], [None], None, None)
     scale = grad_scale if output.weight is None else grad_scale * output.weight
     per_sample, dy, predicted = _weighted_loss(output, ops, workspaces(0), value, y, scale, w, need_grad, x)
     if output.weight is not None:

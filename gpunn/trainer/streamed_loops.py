@@ -57,10 +57,10 @@ def checked_batch(model, stream: BatchStream, raw, index: int, targets: bool, cl
     x, y, weight = unpack_batch(where, raw)
     if not targets:
         return [model._prepare(x, None, f"{where}, its x")[0]]
-    if y is None:
+    if y is None and not model._takes_no_targets():
         raise ValueError(f"{where}: expected a tuple (x, y) or (x, y, sample_weight) with targets, got a batch "
                          f"without y ({type(raw).__name__})")
-    x, y = model._prepare(x, y, f"{where}, its x", f"{where}, its y")
+    x, y = model._prepare_with_targets(x, y, f"{where}, its x", f"{where}, its y")
     weights = model._sample_weights(y, weight, class_weight, f"{where}, its sample_weight")
     return [x, y] + ([weights] if weights is not None else [])
 
@@ -135,7 +135,8 @@ def validation_arrays(model, validation_data, validation_steps, batch_size: int)
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight), or a "
                          "generator or PyDataset")
-    val = list(model._prepare(validation_data[0], validation_data[1], "validation_data[0]", "validation_data[1]"))
+    val = list(model._prepare_with_targets(validation_data[0], validation_data[1], "validation_data[0]",
+                                           "validation_data[1]"))
     if len(validation_data) == 3 and validation_data[2] is not None:
         val.append(model._sample_weights(val[1], validation_data[2], None, "validation_data[2]"))
     if validation_steps is not None:

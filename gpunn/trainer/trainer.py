@@ -20,6 +20,7 @@ from ..data import (as_feature_array, as_model_dtype, as_numeric_array, check_in
 from ..distributed.agreement import check_agreement
 from ..distributed.run_summary import run_summary
 from ..distributed.sharding import shard_bounds
+from ..layers import user_layer
 from ..ops import get_ops
 from .divergence import DivergenceWarning
 from .epoch_iterator import DeviceDataset, EpochIterator, weights_shape
@@ -195,9 +196,15 @@ class Trainer:
         custom_steps.refuse_overridden_hooks(self, what, hooks)
         if not self.compiled:
             raise RuntimeError(f"{what}: the model must be compiled first; call model.compile(optimizer=..., loss=...)")
-        if self.loss is None and not custom_steps.has_own(self, "compute_loss"):
-            raise RuntimeError(f"{what}: the model was compiled without a loss; call model.compile(loss=...)")
+        if self.loss is None and not custom_steps.has_own(self, "compute_loss") and not self._adds_losses():
+            raise RuntimeError(f"{what}: the model was compiled without a loss, and none of its layers gives "
+                               "add_loss one; call model.compile(loss=...)")
         trainable_state.warn_if_changed(self)
+
+    def _adds_losses(self) -> bool:
+        """Whether a layer of the model gives ``add_loss`` a loss (Keras's "endpoint layer": a model compiled
+        without a loss trains on those alone)."""
+        return any(user_layer.adds_losses(layer) for layer in self._layers)
 
     def _ensure_optimizer(self) -> None:
         if not self._optimizer_built or self.optimizer.ops is not self.ops:
@@ -228,6 +235,8 @@ class Trainer:
         """Whether the targets are class ids; for a model of several outputs, a tuple of the outputs' flags."""
         if self._several_outputs:
             return tuple(spec.loss is not None and bool(spec.loss.sparse_labels) for spec in self._output_specs)
+        if self.loss is None:  # a model compiled without a loss: no targets (``_prepare_with_targets``)
+            return False
         if self.loss.sparse_labels and getattr(self, "_labels_as_column", False):
             return "column"  # class ids, which the user's metrics see as the (samples, 1) column given
         return self.loss.sparse_labels or y.ndim == 1
@@ -257,6 +266,20 @@ class Trainer:
         check_same_length(x, y, y_argument)
         y = check_targets(y_argument, y, self.loss, self._calls[-1].output_shape, self.dtype)
         return x, y
+
+    def _prepare_with_targets(self, x, y, x_argument="x", y_argument="y"):
+        """``_prepare`` for a step computing the loss: targets needed, except by a model compiled without a loss
+        whose layers give add_loss its loss (Keras's endpoint layer): as in Keras, that loss alone trains it and
+        ``y`` is not used (it gets targets of no columns)."""
+        if self._takes_no_targets():
+            x, _ = self._prepare(x, None, x_argument)
+            return x, np.zeros((len(x), 0), dtype=self.dtype)
+        if y is None:
+            raise ValueError(f"{y_argument}: fit needs targets for the model's loss; got None")
+        return self._prepare(x, y, x_argument, y_argument)
+
+    def _takes_no_targets(self) -> bool:
+        return self.loss is None and not custom_steps.has_own(self, "compute_loss") and self._adds_losses()
 
     def _targets_layout(self) -> PackedTargets:
         """How the targets of a model of several outputs are packed, for its compiled losses."""
@@ -374,8 +397,6 @@ class Trainer:
                                 validation_split, validation_data, shuffle, class_weight, sample_weight,
                                 initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
                                 validation_freq)
-        if y is None:
-            raise ValueError("y: fit needs targets; got None")
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs: expected a non-negative integer, got {epochs!r}")
@@ -385,7 +406,7 @@ class Trainer:
         verbose = _check_verbose(verbose)
         validation_freq = check_positive_int("validation_freq", validation_freq)
         steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch, allow_none=True)
-        x, y = self._prepare(x, y)
+        x, y = self._prepare_with_targets(x, y)
         weights = self._sample_weights(y, sample_weight, class_weight)
         validation_steps = check_positive_int("validation_steps", validation_steps, allow_none=True)
         val_stream = None
@@ -395,7 +416,7 @@ class Trainer:
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
-            val = list(self._prepare(validation_data[0], validation_data[1], "validation_data[0]",
+            val = list(self._prepare_with_targets(validation_data[0], validation_data[1], "validation_data[0]",
                                      "validation_data[1]"))
             if len(validation_data) == 3 and validation_data[2] is not None:
                 val.append(self._sample_weights(val[1], validation_data[2], None, "validation_data[2]"))
@@ -515,7 +536,7 @@ class Trainer:
             if verbose:
                 print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
             return _results(results, return_dict)
-        x, y = self._prepare(x, y)
+        x, y = self._prepare_with_targets(x, y)
         weights = self._sample_weights(y, sample_weight, None)
         if steps is not None:  # Keras evaluates the first `steps` batches only
             x, y = x[:steps * batch_size], y[:steps * batch_size]
@@ -619,7 +640,7 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on exactly this batch; returns its loss (and metrics)."""
         self._require_compiled("train_on_batch", custom_steps.TRAIN_HOOKS)
-        x, y = self._prepare(x, y)
+        x, y = self._prepare_with_targets(x, y)
         weights = self._sample_weights(y, sample_weight, class_weight)
         step = self.make_train_function().prepare(self._sparse_labels(y))
         arrays = [x, y] + ([weights] if weights is not None else [])
@@ -633,7 +654,7 @@ class Trainer:
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch", custom_steps.TEST_HOOKS)
-        x, y = self._prepare(x, y)
+        x, y = self._prepare_with_targets(x, y)
         weights = self._sample_weights(y, sample_weight, None)
         results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), len(x))
         return _results(results, return_dict)

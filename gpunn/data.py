@@ -62,7 +62,7 @@ def as_model_dtype(argument: str, array: np.ndarray, dtype) -> np.ndarray:
     with np.errstate(over="ignore"):
         cast = np.ascontiguousarray(array, dtype=dtype)
     if array.dtype.kind in "iu" and cast.dtype.kind == "f" and array.size:
-        _check_exact_integers(argument, array, cast.dtype)
+        _check_exact_integers(argument, array, cast)
     # Only a cast can overflow: an array already in the model's dtype was found finite before.
     if cast.dtype != array.dtype and not all_finite(cast):
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(cast))[0])
@@ -74,15 +74,18 @@ def as_model_dtype(argument: str, array: np.ndarray, dtype) -> np.ndarray:
     return cast
 
 
-def _check_exact_integers(argument: str, array: np.ndarray, dtype: np.dtype) -> None:
+def _check_exact_integers(argument: str, array: np.ndarray, cast: np.ndarray) -> None:
     """Integers (ids, counts) become the model's floats; those beyond the float's exact range would become
     other integers without a word (16777217 is 16777216 in float32), so they are refused."""
+    dtype = cast.dtype
     exact = 2 ** (np.finfo(dtype).nmant + 1)
-    largest = max(abs(int(array.min())), abs(int(array.max())))
-    if largest > exact:
-        index = tuple(int(i) for i in np.argwhere(np.abs(array.astype(np.float64)) > exact)[0])
+    if max(abs(int(array.min())), abs(int(array.max()))) <= exact:
+        return  # every integer up to there is a float of the dtype
+    changed = cast.astype(np.float64) != array  # (20,000,000 is a float32; 16,777,217 is not)
+    if changed.any():
+        index = tuple(int(i) for i in np.argwhere(changed)[0])
         raise ValueError(f"{argument}: integers reach the model as {dtype.name}, exact up to {exact:,}; got "
-                         f"{array[index]!r} at index {index}, which would become {dtype.type(array[index])!r} "
+                         f"{array[index]!r} at index {index}, which would become {cast[index]!r} "
                          "(bring ids into a smaller range, e.g. with their index in a vocabulary)")
 
 

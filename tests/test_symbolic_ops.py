@@ -402,3 +402,61 @@ def test_gpunn_ops_functions_pickle_by_name():
     import pickle
 
     assert pickle.loads(pickle.dumps(ops.mean)) is ops.mean
+
+
+def test_a_subclassed_model_s_weights_files_load_into_the_layers_they_came_from(tmp_path):
+    """Files key weights by the layers' places in the graph; ``get_weights`` lists them in attribute order: a
+    subclass whose attributes come in another order than its calls reads back what it wrote."""
+    class Inner(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.late = layers.Dense(3)
+            self.early = layers.Dense(3)
+
+        def call(self, x):
+            return self.late(self.early(x))
+
+    class Outer(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.head = layers.Dense(2)
+            self.inner = Inner()
+
+        def call(self, x):
+            return self.head(self.inner(x))
+
+    x, _ = _data(5)
+    model = Outer()
+    model(x)
+    # Keras's order: head, then the inner model's attributes (late, early), whatever the graph's
+    expected = [model.head, model.inner.late, model.inner.early]
+    for k, layer in enumerate(expected):
+        np.testing.assert_array_equal(model.get_weights()[2 * k], layer.get_weights()[0])
+    for name in ("w.weights.h5", "w.safetensors"):
+        model.save_weights(tmp_path / name)
+        again = Outer()
+        again(x)
+        again.load_weights(tmp_path / name)
+        np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0), err_msg=name)
+
+
+def test_integers_a_float_holds_exactly_pass_the_range_check():
+    inputs = gpunn.Input(shape=(1,))
+    model = gpunn.Model(inputs, inputs * 1.0)
+    big = np.array([[20_000_000], [1_700_000_000 // 128 * 128]], dtype=np.int64)  # floats of float32, exactly
+    np.testing.assert_array_equal(model.predict(big, verbose=0), big)
+
+
+def test_linear_algebra_operations_learn_their_shapes_on_invertible_matrices():
+    matrices, vectors = gpunn.Input(shape=(3, 3)), gpunn.Input(shape=(3,))
+    inverse = ops.inv(matrices)
+    solved = ops.solve(matrices, ops.expand_dims(vectors, -1))
+    factor = ops.cholesky(ops.matmul(matrices, ops.transpose(matrices, (0, 2, 1))) + np.eye(3, dtype="float32"))
+    assert (inverse.shape, solved.shape, factor.shape) == ((None, 3, 3), (None, 3, 1), (None, 3, 3))
+    model = gpunn.Model([matrices, vectors], [inverse, solved[..., 0]])
+    rng = np.random.default_rng(8)
+    m = rng.standard_normal((4, 3, 3)).astype(np.float32) + 3 * np.eye(3, dtype=np.float32)
+    v = rng.standard_normal((4, 3)).astype(np.float32)
+    got_inverse, got_solved = model.predict([m, v], verbose=0)
+    np.testing.assert_allclose(got_inverse, np.linalg.inv(m), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got_solved, np.linalg.solve(m, v[..., None])[..., 0], rtol=1e-4, atol=1e-5)

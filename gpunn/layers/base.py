@@ -428,7 +428,9 @@ class Layer:
         return call_layer(self, inputs, training)
 
     def _positional(self, inputs, more: tuple, training, mask):
-        if user_layer.spreads_inputs(self):
+        if user_layer.is_user_layer_class(type(self)) and (
+                user_layer.spreads_inputs(self) or all(symbolic.is_symbolic(value) for value in more)):
+            self._spread_call = True  # (``call(self, logits, targets=None)`` called ``layer(logits, targets)``)
             return [inputs, *more], training, mask
         if len(more) > 2 or training is not None and more or mask is not None and len(more) > 1:
             raise TypeError(f"layer {self.name!r}: called with {1 + len(more)} positional arguments; its call() "

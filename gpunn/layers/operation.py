@@ -126,10 +126,21 @@ class Operation(Layer):
         user_layer.build_user_layer(self, input_shape)  # its output shape, from a call on 2 rows
         # and once more on 3, which call() checks keep their row count: on 2 rows alone, a reduction over the
         # batch axis of (2, 2) samples would pass for one over the features
-        samples = input_shape if self.slots > 1 else [input_shape]
-        ones = [Tensor(np.ones((3,) + tuple(sample), dtype=self.dtype or "float32")) for sample in samples]
         with np.errstate(all="ignore"):
-            self.call(ones if self.slots > 1 else ones[0])
+            self.call(self.trial_inputs(3, input_shape if self.slots > 1 else tuple(input_shape),
+                                        self.dtype or "float32"))
+
+    @staticmethod
+    def trial_inputs(rows: int, sample, dtype):
+        """What the output's shape is learnt from: ones, plus the identity over the last two axes where they are
+        square, so that ``inv``, ``solve`` and ``cholesky`` get matrices they take (I + 1 1^T is positive
+        definite)."""
+        if isinstance(sample, list):
+            return [Operation.trial_inputs(rows, s, dtype) for s in sample]
+        values = np.ones((rows,) + tuple(sample), dtype=dtype)
+        if len(sample) >= 2 and sample[-1] == sample[-2]:
+            values += np.eye(sample[-1], dtype=dtype)
+        return Tensor(values)
 
     def forward(self, x, training):
         return user_layer.forward(self, x, training)

@@ -102,7 +102,7 @@ def build_user_layer(layer, input_shape, user_build=None) -> None:
     layer._building = True
     try:
         if user_build is not None:
-            user_build(_batch_shape(sample))
+            _run_build(layer, user_build, sample)
     finally:
         layer._building = False
     layer.takes_inputs_list = isinstance(sample, list)  # the model hands it a list of inputs (wiring.py)
@@ -113,16 +113,41 @@ def build_user_layer(layer, input_shape, user_build=None) -> None:
 
 @functools.lru_cache(maxsize=None)
 def _spreads(cls) -> bool:
-    required = [p for name, p in inspect.signature(cls.call).parameters.items()
-                if name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty]
-    return len(required) >= 2
+    return len(_required_inputs(cls)) >= 2
+
+
+def _required_inputs(cls) -> list:
+    """The names of ``cls.call``'s arguments without defaults, but for ``training`` and ``mask``."""
+    return [name for name, p in inspect.signature(cls.call).parameters.items()
+            if name not in ("self", "training", "mask") and p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty]
 
 
 def spreads_inputs(layer) -> bool:
     """Whether ``layer`` is a layer of the user's whose ``call()`` takes its inputs as several arguments (two or
     more without defaults: Keras's ``call(self, targets, logits, sample_weights=None)``, called ``layer(targets,
     logits)``): gpunn hands it the list of its inputs spread over them."""
-    return is_user_layer_class(type(layer)) and _spreads(type(layer))
+    return is_user_layer_class(type(layer)) and (_spreads(type(layer)) or layer.__dict__.get("_spread_call", False))
+
+
+def _run_build(layer, user_build, sample) -> None:
+    """The user's ``build`` with Keras's batch shapes. A layer whose call() takes several inputs as arguments
+    gets them as Keras gives them: by name to a ``build(self, targets_shape, logits_shape)``, the first one's alone
+    to a ``build(self, input_shape)``."""
+    if not (isinstance(sample, list) and spreads_inputs(layer)):
+        user_build(_batch_shape(sample))
+        return
+    shapes = [_batch_shape(s) for s in sample]
+    names = [f"{name}_shape" for name in _required_inputs(type(layer))]
+    try:
+        parameters = list(inspect.signature(user_build).parameters)
+    except (TypeError, ValueError):
+        parameters = []
+    if set(names) <= set(parameters):
+        user_build(**dict(zip(names, shapes)))
+    elif len(parameters) == 1:
+        user_build(shapes[0])
+    else:
+        user_build(shapes)
 
 
 def _takes_training(layer) -> bool:
@@ -163,10 +188,11 @@ def _output_sample_shape(layer, sample: tuple) -> tuple:
     weights = {spec.name: np.ones(spec.shape, dtype=dtype) for spec in layer._added_specs}
     _home(layer)._traced_weights = {name: Tensor(value) for name, value in weights.items()}
     try:
+        trial = getattr(layer, "trial_inputs", None) or _ones  # (an operation's: invertible matrices)
         with np.errstate(all="ignore"):
-            result = _call(layer, _ones(2, sample, dtype), False, shapes_only=True)
+            result = _call(layer, trial(2, sample, dtype), False, shapes_only=True)
             if _takes_training(layer):  # what call() does only in training: losses added, layers called
-                _call(layer, _ones(2, sample, dtype), True, shapes_only=True)
+                _call(layer, trial(2, sample, dtype), True, shapes_only=True)
     finally:
         _home(layer)._traced_weights = None
     if result.ndim == 0 or result.shape[0] != 2:

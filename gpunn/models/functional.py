@@ -449,15 +449,25 @@ class Model(Functional, metaclass=_ModelType):
 
     def _weight_order(self) -> list:
         """A subclass's layers in the order it set them as attributes (Keras's tracking, which orders its
-        ``weights``), whatever their order in the graph; layers inside one set (a Sequential's) at its place."""
+        ``weights``), whatever their order in the graph; the layers of a model it holds at that model's place, in
+        that model's own order."""
         tracked = getattr(self, "_tracked", None)
         if not tracked:
             return self._layers
         place: dict = {}
+
+        def visit(item, path: tuple) -> None:
+            place.setdefault(id(item), path)
+            if hasattr(item, "_internal_attributes"):  # a subclassed model: its attributes' order
+                inner = subclassed.tracked_layers(item)
+            else:
+                inner = getattr(item, "_layers", ())
+            for k, layer in enumerate(inner):
+                visit(layer, path + (k,))
+
         for k, item in enumerate(tracked):
-            for layer in [item, *getattr(item, "_layers", ())]:
-                place.setdefault(id(layer), k)
-        return sorted(self._layers, key=lambda layer: place.get(id(layer), len(tracked)))
+            visit(item, (k,))
+        return sorted(self._layers, key=lambda layer: place.get(id(layer), (len(tracked),)))
 
     @property
     def layers(self) -> list:

@@ -102,7 +102,13 @@ def restore_weights(model, tensors: dict, filepath) -> None:
                 f"filepath: weight {key!r} in {filepath!r} has shape {saved[_position_key(key)].shape}, the model "
                 f"expects {value.shape}"
             )
-    model.set_weights([saved[_position_key(key)] for key in expected])
+    values = [saved[_position_key(key)] for key in expected]
+    start = 0
+    for layer in model._layers:  # the files' order (set_weights takes Keras's, a subclass's attribute order)
+        count = len(layer.weight_specs())
+        if count:
+            layer.set_weights(values[start:start + count])
+        start += count
 
 
 def read_keras_weights(filepath: str, data: bytes):

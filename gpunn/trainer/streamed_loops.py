@@ -57,7 +57,7 @@ def checked_batch(model, stream: BatchStream, raw, index: int, targets: bool, cl
     x, y, weight = unpack_batch(where, raw)
     if not targets:
         return [model._prepare(x, None, f"{where}, its x")[0]]
-    if y is None and not model._takes_no_targets():
+    if y is None and not model._without_loss():
         raise ValueError(f"{where}: expected a tuple (x, y) or (x, y, sample_weight) with targets, got a batch "
                          f"without y ({type(raw).__name__})")
     x, y = model._prepare_with_targets(x, y, f"{where}, its x", f"{where}, its y")

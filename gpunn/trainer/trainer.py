@@ -196,9 +196,8 @@ class Trainer:
         custom_steps.refuse_overridden_hooks(self, what, hooks)
         if not self.compiled:
             raise RuntimeError(f"{what}: the model must be compiled first; call model.compile(optimizer=..., loss=...)")
-        if self.loss is None and not custom_steps.has_own(self, "compute_loss") and not self._adds_losses():
-            raise RuntimeError(f"{what}: the model was compiled without a loss, and none of its layers gives "
-                               "add_loss one; call model.compile(loss=...)")
+        if self._without_loss() and self.built:  # (a subclassed model not traced yet: checked once it is)
+            self._check_trains_on_added_losses(what)
         trainable_state.warn_if_changed(self)
 
     def _adds_losses(self) -> bool:
@@ -267,19 +266,35 @@ class Trainer:
         y = check_targets(y_argument, y, self.loss, self._calls[-1].output_shape, self.dtype)
         return x, y
 
-    def _prepare_with_targets(self, x, y, x_argument="x", y_argument="y"):
+    def _prepare_with_targets(self, x, y, x_argument="x", y_argument="y", what="fit"):
         """``_prepare`` for a step computing the loss: targets needed, except by a model compiled without a loss
         whose layers give add_loss its loss (Keras's endpoint layer): as in Keras, that loss alone trains it and
         ``y`` is not used (it gets targets of no columns)."""
-        if self._takes_no_targets():
-            x, _ = self._prepare(x, None, x_argument)
+        if self._without_loss():
+            x, _ = self._prepare(x, None, x_argument)  # (a subclassed model learns its layers here)
+            self._check_trains_on_added_losses(what)
             return x, np.zeros((len(x), 0), dtype=self.dtype)
         if y is None:
-            raise ValueError(f"{y_argument}: fit needs targets for the model's loss; got None")
+            raise ValueError(f"{y_argument}: {what} needs targets for the model's loss; got None")
         return self._prepare(x, y, x_argument, y_argument)
 
-    def _takes_no_targets(self) -> bool:
-        return self.loss is None and not custom_steps.has_own(self, "compute_loss") and self._adds_losses()
+    def _without_loss(self) -> bool:
+        return self.loss is None and not custom_steps.has_own(self, "compute_loss")
+
+    def _check_trains_on_added_losses(self, what: str) -> None:
+        """A model compiled without a loss trains on its layers' add_loss terms: one output's model with such
+        layers and no metrics (they would have no targets to compare with)."""
+        if not self._adds_losses():
+            raise RuntimeError(f"{what}: the model was compiled without a loss, and none of its layers gives "
+                               "add_loss one; call model.compile(loss=...)")
+        if self._several_outputs:
+            raise ValueError(f"{what}: the model has several outputs and was compiled without a loss; gpunn trains "
+                             "a model on its layers' add_loss terms alone when it has one output (give compile a "
+                             "loss per output, None for those it does not train)")
+        if any(spec.metrics or spec.weighted_metrics for spec in self._output_specs):
+            raise ValueError(f"{what}: the model was compiled without a loss but with metrics; it trains on its "
+                             "layers' add_loss terms, takes no targets, and its metrics would have none to compare "
+                             "with (compute them in the layer, or give compile a loss)")
 
     def _targets_layout(self) -> PackedTargets:
         """How the targets of a model of several outputs are packed, for its compiled losses."""
@@ -327,6 +342,9 @@ class Trainer:
         with a loss (rows, outputs with a loss)."""
         if sample_weight is not None and class_weight is not None:
             raise ValueError("sample_weight, class_weight: give at most one of them")
+        if class_weight is not None and self._without_loss():
+            raise ValueError("class_weight: the model was compiled without a loss and takes no targets, so no "
+                             "classes to weigh; pass sample_weight (or weigh the loss in the layer that adds it)")
         if self._several_outputs and class_weight is not None:  # as Keras refuses it
             raise ValueError(f"class_weight: only supported for models with a single output; this model has "
                              f"{len(self.output_names)} outputs {self.output_names}. Pass sample_weight instead")
@@ -413,6 +431,11 @@ class Trainer:
         if is_streamed(validation_data):  # a generator or PyDataset: read batch by batch at each validation
             val_stream, validation_data, validation_split = StreamedValidation(self, validation_data,
                                                                                validation_steps), None, 0.0
+        if validation_data is not None and self._without_loss():  # no targets: x alone, or (x,), as Keras takes
+            if not isinstance(validation_data, (tuple, list)):
+                validation_data = (validation_data, None)
+            elif isinstance(validation_data, tuple) and len(validation_data) == 1:
+                validation_data = (validation_data[0], None)
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
@@ -536,7 +559,7 @@ class Trainer:
             if verbose:
                 print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
             return _results(results, return_dict)
-        x, y = self._prepare_with_targets(x, y)
+        x, y = self._prepare_with_targets(x, y, what="evaluate")
         weights = self._sample_weights(y, sample_weight, None)
         if steps is not None:  # Keras evaluates the first `steps` batches only
             x, y = x[:steps * batch_size], y[:steps * batch_size]
@@ -640,7 +663,7 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on exactly this batch; returns its loss (and metrics)."""
         self._require_compiled("train_on_batch", custom_steps.TRAIN_HOOKS)
-        x, y = self._prepare_with_targets(x, y)
+        x, y = self._prepare_with_targets(x, y, what="train_on_batch")
         weights = self._sample_weights(y, sample_weight, class_weight)
         step = self.make_train_function().prepare(self._sparse_labels(y))
         arrays = [x, y] + ([weights] if weights is not None else [])
@@ -654,7 +677,7 @@ class Trainer:
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch", custom_steps.TEST_HOOKS)
-        x, y = self._prepare_with_targets(x, y)
+        x, y = self._prepare_with_targets(x, y, what="test_on_batch")
         weights = self._sample_weights(y, sample_weight, None)
         results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), len(x))
         return _results(results, return_dict)

@@ -460,3 +460,12 @@ def test_linear_algebra_operations_learn_their_shapes_on_invertible_matrices():
     got_inverse, got_solved = model.predict([m, v], verbose=0)
     np.testing.assert_allclose(got_inverse, np.linalg.inv(m), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(got_solved, np.linalg.solve(m, v[..., None])[..., 0], rtol=1e-4, atol=1e-5)
+
+
+def test_index_operations_on_square_samples_learn_their_shapes():
+    ids = gpunn.Input(shape=(2, 2), dtype="int32")
+    taken = ops.take(np.array([1.0, 2.0], dtype="float32"), ids)  # indices 0 and 1: the trial's must be too
+    model = gpunn.Model(ids, ops.take_along_axis(taken, ids, axis=2))
+    x = np.array([[[0, 1], [1, 0]]] * 3)
+    expected = np.take_along_axis(np.array([1.0, 2.0])[x], x, axis=2)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), expected)

@@ -307,6 +307,10 @@ def quantile(x, q, axis=None, method="linear", keepdims=False):
         raise ValueError(f"quantile: q must be in [0, 1], got {levels.tolist()}")
     axes = f._axis_tuple(axis, value.ndim)
     kept = [k for k in range(value.ndim) if k not in axes]
+    if value.size == 0:  # NaN for an empty slice, nothing for no slice, as NumPy and Keras
+        shape = tuple(1 if k in axes else n for k, n in enumerate(value.shape)) if keepdims else \
+            tuple(value.shape[k] for k in kept)
+        return Tensor(xp.full(levels.shape + shape, np.nan, dtype=value.dtype))
     rows = f.reshape(f.transpose(x, kept + list(axes)), tuple(value.shape[k] for k in kept) + (-1,))
     ordered = af.sort(rows, axis=-1)
     position = levels * (rows.shape[-1] - 1)
@@ -590,7 +594,7 @@ def bincount(x, weights=None, minlength=0, sparse=False):
     if ids.ndim not in (1, 2):
         raise ValueError(f"bincount: x must be 1-D or 2-D, got shape {ids.shape}")
     length = builtins.max(int(ids.max()) + 1 if ids.size else 0, int(minlength))
-    rows = ids.reshape(-1, ids.shape[-1])
+    rows = ids.reshape(1, -1) if ids.ndim == 1 else ids
     flat = (rows + xp.arange(rows.shape[0])[:, None] * length).reshape(-1)  # each row counts in its own bins
     shape = (length,) if ids.ndim == 1 else (rows.shape[0], length)
     if weights is None:

@@ -22,6 +22,7 @@ from .base import Layer, unique_name
 from .keras_operations import OPERATIONS, REQUIRED
 
 KERAS_MODULE_PREFIX = "keras.src.ops."
+_OF_INVERTIBLE_MATRICES = {"inv", "solve", "cholesky"}  # (ones are singular)
 
 
 class _Slot:
@@ -130,15 +131,13 @@ class Operation(Layer):
             self.call(self.trial_inputs(3, input_shape if self.slots > 1 else tuple(input_shape),
                                         self.dtype or "float32"))
 
-    @staticmethod
-    def trial_inputs(rows: int, sample, dtype):
-        """What the output's shape is learnt from: ones, plus the identity over the last two axes where they are
-        square, so that ``inv``, ``solve`` and ``cholesky`` get matrices they take (I + 1 1^T is positive
-        definite)."""
+    def trial_inputs(self, rows: int, sample, dtype):
+        """What the output's shape is learnt from: ones (indices of ``take`` among them); for the functions of
+        invertible matrices, plus the identity over the last two axes (I + 1 1^T is positive definite)."""
         if isinstance(sample, list):
-            return [Operation.trial_inputs(rows, s, dtype) for s in sample]
+            return [self.trial_inputs(rows, s, dtype) for s in sample]
         values = np.ones((rows,) + tuple(sample), dtype=dtype)
-        if len(sample) >= 2 and sample[-1] == sample[-2]:
+        if self.operation in _OF_INVERTIBLE_MATRICES and len(sample) >= 2 and sample[-1] == sample[-2]:
             values += np.eye(sample[-1], dtype=dtype)
         return Tensor(values)
 

@@ -10,6 +10,7 @@ written as Keras writes it (``keras_operations.py``): the operation's class and 
 """
 from __future__ import annotations
 
+import functools
 import inspect
 
 import numpy as np
@@ -110,7 +111,7 @@ class Operation(Layer):
         arguments = {key: _map(value, lambda v: values[v.index] if isinstance(v, _Slot) else v)
                      for key, value in self.arguments.items()}
         with np.errstate(all="ignore"):  # log(0) in nan_to_num(log(x)), as Keras's backends, says nothing
-            result = _apply(gpunn_ops._unwrapped[self.operation], self.operation, arguments)
+            result = _apply(self.operation, arguments)
         if isinstance(result, (tuple, list)):
             raise ValueError(f"gpunn.ops.{self.operation} returns {len(result)} values; on a model's symbolic values "
                              "gpunn takes operations of one result (compute it in a layer of your own, returning "
@@ -175,25 +176,35 @@ class Operation(Layer):
         return cls(config.pop("operation"), arguments, **config)
 
 
-def _apply(function, name: str, arguments: dict):
-    """``function`` (gpunn.ops's) called with Keras's arguments: by keyword where it names its parameters, in
-    Keras's order where it takes ``*args``; an argument it lacks is refused unless it has Keras's default."""
+@functools.lru_cache(maxsize=None)
+def _convention(name: str) -> tuple[bool, tuple]:
+    """How gpunn.ops's ``name`` takes Keras's arguments (read once, not at every step): (whether it takes
+    ``*args``, Keras's (parameter, default) pairs it does not name)."""
     try:
-        signature = inspect.signature(function).parameters
+        signature = inspect.signature(gpunn_ops._unwrapped[name]).parameters
     except (TypeError, ValueError):
         signature = {}
     if any(p.kind is p.VAR_POSITIONAL for p in signature.values()):
+        return True, ()
+    return False, tuple((p, default) for p, default, _ in OPERATIONS[name][2] if p not in signature)
+
+
+def _apply(name: str, arguments: dict):
+    """gpunn.ops's ``name`` called with Keras's arguments: by keyword where it names its parameters, in Keras's
+    order where it takes ``*args``; an argument it lacks is refused unless it has Keras's default."""
+    function = gpunn_ops._unwrapped[name]
+    takes_args, lacking = _convention(name)
+    if takes_args:
         positional = []
         for parameter, _, kind in OPERATIONS[name][2]:
             value = arguments[parameter]
             positional += list(value) if kind == "*" else [value]
         return function(*positional)
-    for parameter, default, _ in OPERATIONS[name][2]:
-        if parameter not in signature:
-            value = arguments.pop(parameter)
-            if value is not default and value != default:
-                raise ValueError(f"gpunn.ops.{name}: takes no {parameter}={value!r} (Keras's {parameter!r}); leave "
-                                 f"it at {default!r}")
+    for parameter, default in lacking:
+        value = arguments.pop(parameter)
+        if value is not default and value != default:
+            raise ValueError(f"gpunn.ops.{name}: takes no {parameter}={value!r} (Keras's {parameter!r}); leave it "
+                             f"at {default!r}")
     return function(**arguments)
 
 
@@ -302,15 +313,7 @@ def from_keras(entry: dict, node: dict) -> dict:
 def keras_tensors_of(node: dict) -> list:
     """The Keras tensor dicts among a Keras operation node's arguments, in order."""
     values = list(node.get("args") or []) + list((node.get("kwargs") or {}).values())
-    return [v for v in _walk_dicts(values) if v.get("class_name") == "__keras_tensor__"]
-
-
-def _walk_dicts(value):
-    if isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _walk_dicts(item)
-    elif isinstance(value, dict):
-        yield value
+    return [v for v in _walk(values) if isinstance(v, dict) and v.get("class_name") == "__keras_tensor__"]
 
 
 def is_keras_operation(entry: dict) -> bool:

@@ -29,6 +29,7 @@ from ..layers.seeded import SeededLayer
 from .atomic_write import atomic_write_bytes
 from .file_format import NotAModelFileError, gpunn_version
 from .hdf5_io import GPUNN_MARKER, HDF5Writer, read_checked
+from .keras_attribute_paths import graph_layer_paths, is_model, is_subclassed, saveable_paths
 from .keras_file_config import keras_model_config
 from .keras_variables import KerasFileContents, keras_layer_paths, layer_weights, optimizer_variables, owner_paths
 
@@ -42,28 +43,53 @@ GPUNN_H5_VERSION = "1"
 # A member declaring more than this and expanding more than 100x is refused unread (saving_lib.py
 # ``_reject_zip_bomb``).
 _BOMB_FLOOR_BYTES = 1 << 32
+# The root attribute naming the layout of the variables in the files gpunn writes (Keras ignores it): a file
+# without it follows the model's kind (Keras's files), or is a graph's (gpunn's files before the attribute).
+LAYOUT_ATTRIBUTE = "gpunn_weights_layout"
+GRAPH_LAYOUT = "graph"
+ATTRIBUTES_LAYOUT = "attributes"
 _VARS_PATH = re.compile(r"(?:(?P<owner>.+)/)?vars/(?P<index>\d+)")
 
 
 # ---- writing ----------------------------------------------------------------------------------------------
 
 
-def variables_hdf5(model, include_optimizer: bool, marked: bool = False) -> bytes:
-    """The variables file of the model (``model.weights.h5`` in a ``.keras`` zip, or a ``.weights.h5``)."""
+def _write_layer(writer: HDF5Writer, layer, path: str, with_values: bool) -> None:
+    """The variables of ``layer`` at ``path``: a layer holding layers keeps each one's own at its own path
+    ('layers/block/linear_1/vars'); ``with_values`` False: the groups alone (a layer the model never built)."""
+    values = iter(layer_weights(layer)) if with_values else iter(())
+    for (owner_path, count), (_, owner) in zip(owner_paths(layer, path), sublayers.owners(layer)):
+        group = f"{owner_path}/vars"
+        writer.group(group)
+        writer.attribute(group, "name", owner.name)
+        for index in range(count if with_values else 0):
+            writer.dataset(f"{group}/{index}", next(values))
+
+
+def variables_hdf5(model, include_optimizer: bool, marked: bool = False, layout: str = GRAPH_LAYOUT) -> bytes:
+    """The variables file of the model (``model.weights.h5`` in a ``.keras`` zip, or a ``.weights.h5``), in the
+    layout of a functional model (GRAPH_LAYOUT: 'layers/<name>' per layer of the graph) or of a subclassed one
+    (ATTRIBUTES_LAYOUT: under its attributes, ``keras_attribute_paths.py``)."""
     writer = HDF5Writer()
     if marked:  # a file of its own (not a member of a zip, which has its CRCs): its record is required
         writer.attribute("", GPUNN_MARKER, GPUNN_H5_VERSION)
+    writer.attribute("", LAYOUT_ATTRIBUTE, layout)
     writer.group("vars")
     writer.attribute("vars", "name", model.name)
-    for path, layer in zip(keras_layer_paths(model), model.layers):  # a functional model's InputLayer too
-        values = iter(layer_weights(layer))
-        # a layer holding layers: each one's own variables at its own path ('layers/block/linear_1/vars')
-        for (owner_path, count), (_, owner) in zip(owner_paths(layer, path), sublayers.owners(layer)):
-            group = f"{owner_path}/vars"
-            writer.group(group)
-            writer.attribute(group, "name", owner.name)
-            for index in range(count):
-                writer.dataset(f"{group}/{index}", next(values))
+    if layout == ATTRIBUTES_LAYOUT:
+        graph_layer_paths(model)  # refuses a layer with weights that no attribute holds
+        in_graph = {id(layer) for layer in model._layers}
+        for path, value in saveable_paths(model):
+            if not path:
+                continue
+            if is_model(value):
+                writer.group(f"{path}/vars")
+                writer.attribute(f"{path}/vars", "name", value.name)
+            else:
+                _write_layer(writer, value, path, with_values=id(value) in in_graph)
+    else:
+        for path, layer in zip(keras_layer_paths(model), model.layers):  # a functional model's InputLayer too
+            _write_layer(writer, layer, path, with_values=True)
     if include_optimizer:
         writer.group("optimizer/vars")
         writer.attribute("optimizer/vars", "name", model.optimizer.name)
@@ -97,7 +123,11 @@ def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -
 
 
 def save_weights(model, filepath: str, overwrite: bool) -> None:
-    atomic_write_bytes(filepath, variables_hdf5(model, include_optimizer=False, marked=True), overwrite)
+    # A subclassed model's as Keras saves it, under its attributes: Keras loads them into an instance of the class.
+    # (Its .keras file holds the functional graph, which Keras loads as a functional model: the graph's layout.)
+    layout = ATTRIBUTES_LAYOUT if is_subclassed(model) else GRAPH_LAYOUT
+    atomic_write_bytes(filepath, variables_hdf5(model, include_optimizer=False, marked=True, layout=layout),
+                       overwrite)
 
 
 # ---- reading ----------------------------------------------------------------------------------------------
@@ -178,12 +208,15 @@ def read_model(filepath: str, data: bytes) -> KerasFileContents:
     if not isinstance(config, dict):
         raise NotAModelFileError(f"filepath: {filepath!r}: {CONFIG_MEMBER!r} holds no model config")
     where = f" (zip member {WEIGHTS_MEMBER!r})"
-    found = variables(filepath, read_checked(filepath, members[WEIGHTS_MEMBER], where), where)
     gpunn_part = metadata.get("gpunn") if isinstance(metadata, dict) else None
     counters = (gpunn_part or {}).get("dropout_counters") or {} if isinstance(gpunn_part, dict) else {}
+    contents = read_checked(filepath, members[WEIGHTS_MEMBER], where)
+    found = variables(filepath, contents, where)
+    # Keras's file of a subclassed model (its class in the config) keeps the weights under its attributes
+    graph = config.get("class_name") in ("Sequential", "Functional", "Model")
     return KerasFileContents(
         filepath=filepath, legacy=False, model_config=config, compile_config=config.get("compile_config"),
-        weights_by_path={k: v for k, v in found.items() if k.startswith("layers/")},
+        weights_by_path=_layer_weights(found), layout=_layout(contents, GRAPH_LAYOUT if graph else ATTRIBUTES_LAYOUT),
         optimizer_values=found.get("optimizer"), dropout_counters=counters,
         keras_version=metadata.get("keras_version") if isinstance(metadata, dict) else None,
     )
@@ -192,5 +225,19 @@ def read_model(filepath: str, data: bytes) -> KerasFileContents:
 def read_weights(filepath: str, contents) -> KerasFileContents:
     """The weights of a Keras 3 ``.weights.h5`` file (read with ``hdf5_io.read_checked``)."""
     found = variables(filepath, contents)
-    return KerasFileContents(filepath=filepath, legacy=False,
-                             weights_by_path={k: v for k, v in found.items() if k.startswith("layers/")})
+    # gpunn's files before the layout attribute: the graph's; Keras's: the model's own (None: follow the model)
+    unnamed = GRAPH_LAYOUT if contents.attributes.get(GPUNN_MARKER) is not None else None
+    return KerasFileContents(filepath=filepath, legacy=False, weights_by_path=_layer_weights(found),
+                             layout=_layout(contents, unnamed))
+
+
+def _layer_weights(found: dict) -> dict:
+    """The layers' variables by path: all but the model's own ('') and the optimizer's."""
+    return {path: values for path, values in found.items() if path not in ("", "optimizer")}
+
+
+def _layout(contents, unnamed: str | None) -> str | None:
+    layout = contents.attributes.get(LAYOUT_ATTRIBUTE)
+    if isinstance(layout, bytes):
+        layout = layout.decode("utf-8", "replace")
+    return layout if layout in (GRAPH_LAYOUT, ATTRIBUTES_LAYOUT) else unnamed

@@ -299,6 +299,9 @@ class KerasFileContents:
     optimizer_values: list | None = None
     dropout_counters: dict = field(default_factory=dict)
     keras_version: str | None = None  # the Keras release that wrote the file, where the file says
+    # Keras 3 files: where the layers' variables are (keras_format.GRAPH_LAYOUT, ATTRIBUTES_LAYOUT for a
+    # subclassed model's), None where the model's kind says (a Keras weights file)
+    layout: str | None = None
 
     def per_layer_weights(self, model, paths: dict | None = None) -> list[list | None]:
         """Each of ``model``'s layers' weights in the file (Keras's order), None where it holds none. Keras 3
@@ -323,6 +326,20 @@ class KerasFileContents:
         per_layer: list[list | None] = [None] * len(model.layers)
         for index, (_, values) in zip(weighted, saved):
             per_layer[index] = from_legacy_order(model.layers[index], values)
+        return per_layer
+
+    def per_layer_at(self, model, path_of: dict) -> list[list | None]:
+        """Each of ``model``'s layers' weights (Keras's order) at the path ``path_of`` gives it (by the layer's
+        id), None for the others; a layer with weights whose path holds none is refused, naming the path."""
+        per_layer = []
+        for layer in model.layers:
+            path = path_of.get(id(layer))
+            values = None if path is None else self._by_path(layer, path)
+            if values is None and path is not None and layer.weight_specs():
+                held = sorted({p.split("/", 1)[0] for p in self.weights_by_path})
+                raise ValueError(f"filepath: {self.filepath!r} holds no weights at {path!r}, where Keras keeps those "
+                                 f"of layer {layer.name!r} of {type(model).__name__} (the file holds {held})")
+            per_layer.append(values)
         return per_layer
 
     def _by_path(self, layer, path: str) -> list | None:

@@ -18,6 +18,8 @@ from .file_format import write_file
 from .file_kinds import H5, KERAS, KERAS_WEIGHTS, SAFETENSORS, file_kind, model_file_kind, weights_file_kind
 from .file_paths import check_load_path, check_save_path
 from .hdf5_io import read_checked
+from .keras_attribute_paths import graph_layer_paths, is_subclassed
+from .keras_format import GRAPH_LAYOUT
 from .keras_variables import weight_tensors
 
 
@@ -136,5 +138,9 @@ def load_weights(model, filepath) -> None:
         _, tensors = read_file(filepath, (WEIGHTS_FORMAT, MODEL_FORMAT), data)
     else:
         contents = read_keras_weights(os.fsdecode(filepath), data)
-        tensors = weight_tensors(model, contents.per_layer_weights(model), filepath)
+        if contents.weights_by_path is not None and is_subclassed(model) and contents.layout != GRAPH_LAYOUT:
+            per_layer = contents.per_layer_at(model, graph_layer_paths(model, filepath))
+        else:
+            per_layer = contents.per_layer_weights(model)
+        tensors = weight_tensors(model, per_layer, filepath)
     restore_weights(model, tensors, filepath)

@@ -1,0 +1,195 @@
+"""A subclassed model's ``.weights.h5`` files as Keras 3 writes and reads them: each layer's variables under the
+path of the attribute that holds it (saving_lib.py ``_walk_saveable``), whatever order ``call()`` uses the layers
+in. Checked against Keras 3 both ways on one model that has every kind of holder: attributes set in another order
+than called, a list, a dict holding a list, a private attribute, attributes sorting after Keras's own 'layers'
+(saved under it), a layer holding layers, a Sequential, a functional model and a subclassed model inside."""
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+import gpunn
+from gpunn import layers
+from gpunn.models import keras_format
+from gpunn.models.atomic_write import atomic_write_bytes
+from helpers import numpy_backend, run_keras  # noqa: F401
+
+DEFINE = '''
+def define(keras, layers):
+    class Block(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.a = layers.Dense(3)
+            self.b = layers.Dense(3)
+
+        def call(self, x):
+            return self.b(self.a(x))
+
+    class Inner(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.proj = layers.Dense(3)
+
+        def call(self, x):
+            return self.proj(x)
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.head = layers.Dense(2)  # set first, called last
+            self.first = layers.Dense(4, activation="relu")
+            self.blocks = [layers.Dense(4), layers.Dense(4)]
+            self.block = Block()
+            self.seq = keras.Sequential([layers.Dense(4), layers.BatchNormalization()])
+            self.drop = layers.Dropout(0.1)
+            self.out = layers.Dense(3)
+            self._private = layers.Dense(3)
+            self.inner = Inner()
+            inputs = keras.Input((3,))
+            self.backbone = keras.Model(inputs, layers.Dense(3)(layers.Dense(3, activation="relu")(inputs)))
+            self.zeta = {"x": layers.Dense(3), "y": [layers.Dense(3), layers.Dense(3)]}
+
+        def call(self, x):
+            h = self.first(x)
+            for dense in self.blocks:
+                h = dense(h)
+            h = self.block(self.drop(self.seq(h)))
+            h = self.out(h) + self._private(h) + self.inner(h)
+            h = self.zeta["y"][1](self.zeta["y"][0](self.zeta["x"](h)))
+            return self.head(self.backbone(h))
+
+    return Net
+'''
+
+KERAS_SIDE = DEFINE + r'''
+import json, os, sys
+import h5py
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x = np.array(task["x"], dtype="float32")
+keras.utils.set_random_seed(4)
+model = define(keras, keras.layers)()
+model(x[:2])
+theirs = os.path.join(task["dir"], "keras.weights.h5")
+model.save_weights(theirs)
+predicted = model.predict(x, verbose=0).tolist()
+fresh = define(keras, keras.layers)()
+fresh(x[:2])
+fresh.load_weights(os.path.join(task["dir"], "gpunn.weights.h5"))
+tree = {}
+with h5py.File(theirs) as file:
+    file.visititems(lambda name, item: tree.__setitem__(name, list(getattr(item, "shape", ()) or ())))
+print(json.dumps({"predict": predicted, "predict_of_gpunn_file": fresh.predict(x, verbose=0).tolist(),
+                  "tree": tree}))
+'''
+
+
+def _net():
+    namespace: dict = {}
+    exec(DEFINE, namespace)
+    return namespace["define"](gpunn, layers)()
+
+
+def _data():
+    return np.random.default_rng(0).standard_normal((5, 5)).astype(np.float32)
+
+
+def _tree(path) -> dict:
+    tree = {}
+    with h5py.File(path) as file:
+        file.visititems(lambda name, item: tree.__setitem__(name, list(getattr(item, "shape", ()) or ())))
+    return tree
+
+
+def test_weights_files_are_keras_s_and_load_both_ways(tmp_path):
+    x = _data()
+    gpunn.utils.set_random_seed(9)
+    model = _net()
+    model(x[:2])
+    model.save_weights(tmp_path / "gpunn.weights.h5")
+    theirs = run_keras(KERAS_SIDE, {"x": x.tolist(), "dir": str(tmp_path)})
+    # every group and dataset where Keras puts it ('head/vars/0', 'layers/sequential/layers/dense/vars/1', ...)
+    ours = _tree(tmp_path / "gpunn.weights.h5")
+    assert ours == theirs["tree"]
+    assert "head/vars/0" in ours and "layers/sequential/layers/dense/vars/0" in ours and "inner/layers/dense/vars/0" \
+        in ours and "blocks/dense_1/vars/0" in ours
+    # Keras loads gpunn's file into its own instance of the class, gpunn loads Keras's
+    np.testing.assert_allclose(theirs["predict_of_gpunn_file"], model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    fresh = _net()
+    fresh(x[:2])
+    fresh.load_weights(tmp_path / "keras.weights.h5")
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), theirs["predict"], rtol=1e-5, atol=1e-6)
+
+
+def test_a_weights_file_reads_back_exactly_and_keeps_the_head_at_its_attribute(tmp_path):
+    x = _data()
+    model = _net()
+    model(x[:2])
+    model.save_weights(tmp_path / "w.weights.h5")
+    with h5py.File(tmp_path / "w.weights.h5") as file:
+        np.testing.assert_array_equal(file["head/vars/0"][()], model.head.get_weights()[0])
+        np.testing.assert_array_equal(file["first/vars/0"][()], model.first.get_weights()[0])
+    fresh = _net()
+    fresh(x[:2])
+    fresh.load_weights(tmp_path / "w.weights.h5")
+    np.testing.assert_array_equal(fresh.predict(x, verbose=0), model.predict(x, verbose=0))
+    for ours, again in zip(model.get_weights(), fresh.get_weights()):
+        np.testing.assert_array_equal(ours, again)
+
+
+def test_files_written_in_the_graph_s_layout_still_load(tmp_path, monkeypatch):
+    """gpunn wrote a subclassed model's weights in its graph's layout ('layers/dense', in call order) before the
+    layout attribute existed: such a file (gpunn's marker, no layout) still loads by the graph's places."""
+    x = _data()
+    model = _net()
+    model(x[:2])
+    monkeypatch.setattr(keras_format, "LAYOUT_ATTRIBUTE", "not_the_layout_attribute")
+    data = keras_format.variables_hdf5(model, include_optimizer=False, marked=True, layout=keras_format.GRAPH_LAYOUT)
+    monkeypatch.undo()
+    atomic_write_bytes(str(tmp_path / "old.weights.h5"), data, overwrite=True)
+    with h5py.File(tmp_path / "old.weights.h5") as file:
+        assert "head" not in file and keras_format.LAYOUT_ATTRIBUTE not in file.attrs
+    fresh = _net()
+    fresh(x[:2])
+    fresh.load_weights(tmp_path / "old.weights.h5")
+    np.testing.assert_array_equal(fresh.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+class _MakesALayerInCall(gpunn.Model):
+    def __init__(self):
+        super().__init__()
+        self.first = layers.Dense(3)
+
+    def call(self, x):
+        return layers.Dense(2)(self.first(x))
+
+
+def test_a_layer_with_weights_that_no_attribute_holds_is_refused_by_name(tmp_path):
+    model = _MakesALayerInCall()
+    model.build((None, 4))
+    with pytest.raises(ValueError, match="holds weights but no attribute of the model holds the layer"):
+        model.save_weights(tmp_path / "w.weights.h5")
+    assert not (tmp_path / "w.weights.h5").exists()
+
+
+def _two_dense(names):
+    class TwoDense(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            setattr(self, names[1], layers.Dense(2))
+            setattr(self, names[0], layers.Dense(3))
+
+        def call(self, x):
+            return getattr(self, names[1])(getattr(self, names[0])(x))
+
+    model = TwoDense()
+    model.build((None, 4))
+    return model
+
+
+def test_a_file_of_other_attributes_names_the_path_it_lacks(tmp_path):
+    _two_dense(("first", "second")).save_weights(tmp_path / "w.weights.h5")
+    with pytest.raises(ValueError, match=r"holds no weights at 'hidden'.*the file holds \['first', 'layers'\]"):
+        _two_dense(("hidden", "out")).load_weights(tmp_path / "w.weights.h5")

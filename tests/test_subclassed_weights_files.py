@@ -1,6 +1,7 @@
-"""A subclassed model's ``.weights.h5`` files as Keras 3 writes and reads them: each layer's variables under the
-path of the attribute that holds it (saving_lib.py ``_walk_saveable``), whatever order ``call()`` uses the layers
-in. Checked against Keras 3 both ways on one model that has every kind of holder: attributes set in another order
+"""A subclassed model's weights files as Keras 3 writes and reads them, whatever order ``call()`` uses its layers
+in: in a ``.weights.h5`` file each layer's variables under the path of the attribute that holds it (saving_lib.py
+``_walk_saveable``); in a tf.keras HDF5 weights file an entry per layer or model held, in the order they were set
+(legacy_h5_format.py). Checked against Keras 3 both ways on one model that has every kind of holder: attributes set in another order
 than called, a list, a dict holding a list, a private attribute, attributes sorting after Keras's own 'layers'
 (saved under it), a layer holding layers, a Sequential, a functional model and a subclassed model inside."""
 from __future__ import annotations
@@ -11,7 +12,8 @@ import pytest
 
 import gpunn
 from gpunn import layers
-from gpunn.models import keras_format
+from gpunn.models import h5_format, keras_format
+from gpunn.models.hdf5_io import GPUNN_MARKER, HDF5Writer
 from gpunn.models.atomic_write import atomic_write_bytes
 from helpers import numpy_backend, run_keras  # noqa: F401
 
@@ -62,11 +64,22 @@ def define(keras, layers):
     return Net
 '''
 
-KERAS_SIDE = DEFINE + r'''
+ENTRIES = '''
+def _entries(path):
+    """The shapes of each entry of a tf.keras weights file, in the order of its layer_names."""
+    import h5py
+    with h5py.File(path) as file:
+        names = [n.decode() if isinstance(n, bytes) else n for n in file.attrs["layer_names"]]
+        return [[list(file[name][w].shape) for w in (v.decode() if isinstance(v, bytes) else v
+                                                    for v in file[name].attrs["weight_names"])] for name in names]
+'''
+
+KERAS_SIDE = DEFINE + ENTRIES + r'''
 import json, os, sys
 import h5py
 import numpy as np
 import keras
+from keras.src.legacy.saving import legacy_h5_format
 task = json.loads(sys.stdin.read())
 x = np.array(task["x"], dtype="float32")
 keras.utils.set_random_seed(4)
@@ -74,16 +87,26 @@ model = define(keras, keras.layers)()
 model(x[:2])
 theirs = os.path.join(task["dir"], "keras.weights.h5")
 model.save_weights(theirs)
+model.save(os.path.join(task["dir"], "keras.keras"))
 predicted = model.predict(x, verbose=0).tolist()
+with h5py.File(os.path.join(task["dir"], "keras.h5"), "w") as file:  # tf.keras's save_weights("w.h5")
+    legacy_h5_format.save_weights_to_hdf5_group(file, model)
 fresh = define(keras, keras.layers)()
 fresh(x[:2])
 fresh.load_weights(os.path.join(task["dir"], "gpunn.weights.h5"))
+legacy = define(keras, keras.layers)()
+legacy(x[:2])
+legacy.load_weights(os.path.join(task["dir"], "gpunn.h5"))
 tree = {}
 with h5py.File(theirs) as file:
     file.visititems(lambda name, item: tree.__setitem__(name, list(getattr(item, "shape", ()) or ())))
 print(json.dumps({"predict": predicted, "predict_of_gpunn_file": fresh.predict(x, verbose=0).tolist(),
-                  "tree": tree}))
+                  "predict_of_gpunn_h5": legacy.predict(x, verbose=0).tolist(), "tree": tree,
+                  "h5_entries": _entries(os.path.join(task["dir"], "keras.h5"))}))
 '''
+
+
+exec(ENTRIES)
 
 
 def _net():
@@ -109,6 +132,7 @@ def test_weights_files_are_keras_s_and_load_both_ways(tmp_path):
     model = _net()
     model(x[:2])
     model.save_weights(tmp_path / "gpunn.weights.h5")
+    model.save_weights(tmp_path / "gpunn.h5")
     theirs = run_keras(KERAS_SIDE, {"x": x.tolist(), "dir": str(tmp_path)})
     # every group and dataset where Keras puts it ('head/vars/0', 'layers/sequential/layers/dense/vars/1', ...)
     ours = _tree(tmp_path / "gpunn.weights.h5")
@@ -121,6 +145,16 @@ def test_weights_files_are_keras_s_and_load_both_ways(tmp_path):
     fresh(x[:2])
     fresh.load_weights(tmp_path / "keras.weights.h5")
     np.testing.assert_allclose(fresh.predict(x, verbose=0), theirs["predict"], rtol=1e-5, atol=1e-6)
+    # tf.keras's HDF5 weights files: an entry per layer or model held, in the order the attributes were set (a
+    # model's weights in one entry, the trainable ones first), matched by that order
+    assert _entries(tmp_path / "gpunn.h5") == theirs["h5_entries"]
+    np.testing.assert_allclose(theirs["predict_of_gpunn_h5"], model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    # and the weights of Keras's .keras file of the subclass (its class in the config)
+    for name in ("keras.h5", "keras.keras"):
+        again = _net()
+        again(x[:2])
+        again.load_weights(tmp_path / name)
+        np.testing.assert_allclose(again.predict(x, verbose=0), theirs["predict"], rtol=1e-5, atol=1e-6)
 
 
 def test_a_weights_file_reads_back_exactly_and_keeps_the_head_at_its_attribute(tmp_path):
@@ -157,6 +191,22 @@ def test_files_written_in_the_graph_s_layout_still_load(tmp_path, monkeypatch):
     np.testing.assert_array_equal(fresh.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
+def test_tf_keras_weights_files_written_in_the_graph_s_order_still_load(tmp_path):
+    """Likewise gpunn's tf.keras HDF5 weights files of a subclassed model, which listed the graph's layers."""
+    x = _data()
+    model = _net()
+    model(x[:2])
+    writer = HDF5Writer()
+    h5_format._weights_group(writer, "", model, keras_format.GRAPH_LAYOUT)
+    writer.attribute("", GPUNN_MARKER, keras_format.GPUNN_H5_VERSION)
+    atomic_write_bytes(str(tmp_path / "old.h5"), writer.to_bytes(), overwrite=True)
+    assert _entries(tmp_path / "old.h5")[0] == []  # the InputLayer first: the graph's order
+    fresh = _net()
+    fresh(x[:2])
+    fresh.load_weights(tmp_path / "old.h5")
+    np.testing.assert_array_equal(fresh.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
 class _MakesALayerInCall(gpunn.Model):
     def __init__(self):
         super().__init__()
@@ -169,9 +219,10 @@ class _MakesALayerInCall(gpunn.Model):
 def test_a_layer_with_weights_that_no_attribute_holds_is_refused_by_name(tmp_path):
     model = _MakesALayerInCall()
     model.build((None, 4))
-    with pytest.raises(ValueError, match="holds weights but no attribute of the model holds the layer"):
-        model.save_weights(tmp_path / "w.weights.h5")
-    assert not (tmp_path / "w.weights.h5").exists()
+    for name in ("w.weights.h5", "w.h5"):
+        with pytest.raises(ValueError, match="holds weights but no attribute of the model holds the layer"):
+            model.save_weights(tmp_path / name)
+        assert not (tmp_path / name).exists()
 
 
 def _two_dense(names):

@@ -24,8 +24,10 @@ from .atomic_write import atomic_write_bytes
 from .file_format import NotAModelFileError, gpunn_version
 from .hdf5_io import GPUNN_MARKER, HDF5Writer
 from .keras_file_config import keras_compile_config, keras_model_config
-from .keras_format import GPUNN_H5_VERSION, KERAS_LAYOUT_VERSION, dropout_counters
-from .keras_variables import KerasFileContents, layer_weights, legacy_weight_order, optimizer_variables
+from .keras_attribute_paths import graph_layer_paths, is_model, is_subclassed, keras_layers
+from .keras_format import (ATTRIBUTES_LAYOUT, GPUNN_H5_VERSION, GRAPH_LAYOUT, KERAS_LAYOUT_VERSION, LAYOUT_ATTRIBUTE,
+                           dropout_counters, layout_of)
+from .keras_variables import KerasFileContents, keras_weight_order, legacy_weight_order, optimizer_variables
 
 _BACKEND = "gpunn"
 
@@ -37,25 +39,77 @@ def _root_attributes(writer: HDF5Writer) -> None:
     writer.attribute("", GPUNN_MARKER, GPUNN_H5_VERSION)
 
 
-def _weights_group(writer: HDF5Writer, group: str, model) -> None:
+def _keras_trainable(holder, layer, spec) -> bool:
+    return spec.trainable and layer.trainable and holder.trainable
+
+
+def legacy_entries(model, layout: str = GRAPH_LAYOUT) -> list[tuple[str, list[tuple[object, object]]]]:
+    """(name, [(layer, weight spec)]) of each entry of a weights group, in Keras's ``model.layers`` order: the
+    graph's layers (GRAPH_LAYOUT), or for a subclassed model's weights file (ATTRIBUTES_LAYOUT) the layers and
+    models it holds, in the order it set them (Keras's ``model.layers`` for a subclass), a model being one entry
+    of all its weights in Keras's ``trainable_weights + non_trainable_weights`` order. A held layer the graph never
+    called has no weights, as in Keras."""
+    if layout != ATTRIBUTES_LAYOUT:
+        return [(layer.name, [(layer, spec) for spec in legacy_weight_order(layer)]) for layer in model.layers]
+    in_graph = {id(layer) for layer in model._layers}
+    entries = []
+    for item in keras_layers(model):
+        inside = [layer for layer in item.layers if id(layer) in in_graph] if is_model(item) else \
+            [item] if id(item) in in_graph else []
+        pairs = [(layer, spec) for layer in inside for spec in legacy_weight_order(layer)]
+        if is_model(item):
+            pairs = [pair for pair in pairs if _keras_trainable(item, *pair)] + \
+                [pair for pair in pairs if not _keras_trainable(item, *pair)]
+        entries.append((item.name, pairs))
+    return entries
+
+
+def _weights_group(writer: HDF5Writer, group: str, model, layout: str = GRAPH_LAYOUT) -> None:
     """legacy_h5_format.py ``save_weights_to_hdf5_group``."""
-    writer.names_attribute(group, "layer_names", [layer.name for layer in model.layers])
+    entries = legacy_entries(model, layout)
+    writer.names_attribute(group, "layer_names", [name for name, _ in entries])
     writer.attribute(group, "backend", _BACKEND)
     writer.attribute(group, "keras_version", KERAS_LAYOUT_VERSION)
 
     def path(name):
         return f"{group}/{name}" if group else name
 
+    held = {}
     # Sorted by name, as Keras writes them, "to ensure that group names are strictly growing".
-    for layer in sorted(model.layers, key=lambda layer: layer.name):
-        layer_group = path(layer.name)
+    for name, pairs in sorted(entries, key=lambda entry: entry[0]):
+        layer_group = path(name)
         writer.group(layer_group)
-        names = [f"{layer.name}/{spec.name}:0" for spec in legacy_weight_order(layer)]
+        names = [f"{layer.name}/{spec.name}:0" for layer, spec in pairs]
         writer.names_attribute(layer_group, "weight_names", names)
-        for name, value in zip(names, layer_weights(layer, legacy_weight_order)):
-            writer.dataset(f"{layer_group}/{name}", value)
+        for weight_name, (layer, spec) in zip(names, pairs):
+            if id(layer) not in held:
+                held[id(layer)] = dict(zip([s.name for s in layer.weight_specs()], layer.get_weights()))
+            writer.dataset(f"{layer_group}/{weight_name}", held[id(layer)][spec.name])
     writer.group(path("top_level_model_weights"))
     writer.names_attribute(path("top_level_model_weights"), "weight_names", [])
+
+
+def per_layer_from_entries(contents: KerasFileContents, model) -> list[list | None]:
+    """Each of the subclassed ``model``'s graph layers' weights (Keras's order) from a tf.keras weights file of a
+    subclassed model, whose entries follow the layers and models it holds (``legacy_entries``), matched by order
+    as Keras matches them (legacy_h5_format.py ``load_weights_from_hdf5_group``)."""
+    entries = [(name, pairs) for name, pairs in legacy_entries(model, ATTRIBUTES_LAYOUT) if pairs]
+    saved = contents.weights_in_order or []
+    if len(saved) != len(entries):
+        raise ValueError(
+            f"filepath: {contents.filepath!r} holds weights for {len(saved)} layers ({[n for n, _ in saved]}); "
+            f"{type(model).__name__} holds {len(entries)} layers or models with weights "
+            f"({[n for n, _ in entries]}), matched in the order it set them as attributes"
+        )
+    found = {}
+    for (name, pairs), (saved_name, values) in zip(entries, saved):
+        if len(values) != len(pairs):
+            raise ValueError(f"filepath: {contents.filepath!r} holds {len(values)} weights for {saved_name!r}, "
+                             f"which {type(model).__name__} reads into {name!r}, which has {len(pairs)}")
+        for (layer, spec), value in zip(pairs, values):
+            found[(id(layer), spec.name)] = value
+    return [[found[(id(layer), spec.name)] for spec in keras_weight_order(layer)] if layer.weight_specs() else None
+            for layer in model.layers]
 
 
 def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -> None:
@@ -78,10 +132,15 @@ def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -
 
 
 def save_weights(model, filepath: str, overwrite: bool) -> None:
+    # A subclassed model's in the order of what it holds, which Keras matches the file's entries to
+    layout = ATTRIBUTES_LAYOUT if is_subclassed(model) else GRAPH_LAYOUT
+    if layout == ATTRIBUTES_LAYOUT:
+        graph_layer_paths(model)  # refuses a layer with weights that no attribute holds
     writer = HDF5Writer()
-    _weights_group(writer, "", model)
+    _weights_group(writer, "", model, layout)
     writer.attribute("", "gpunn_version", gpunn_version())
     writer.attribute("", GPUNN_MARKER, GPUNN_H5_VERSION)
+    writer.attribute("", LAYOUT_ATTRIBUTE, layout)
     atomic_write_bytes(filepath, writer.to_bytes(), overwrite)
 
 
@@ -152,7 +211,7 @@ def read_model(filepath: str, contents) -> KerasFileContents:
         )
     counters = _json_attribute(filepath, contents, "gpunn_dropout_counters") or {}
     return KerasFileContents(
-        filepath=filepath, legacy=True, model_config=model_config,
+        filepath=filepath, legacy=True, model_config=model_config, layout=GRAPH_LAYOUT,
         compile_config=_json_attribute(filepath, contents, "training_config"),
         weights_in_order=_weights_in_order(filepath, contents, "model_weights"),
         optimizer_values=_optimizer_values(filepath, contents), dropout_counters=counters,
@@ -171,5 +230,7 @@ def read_weights(filepath: str, contents) -> KerasFileContents:
     if group and group not in contents.groups:
         raise NotAModelFileError(f"filepath: {filepath!r} is an HDF5 file but holds no Keras weights (no "
                                  "'layer_names' attribute nor 'model_weights' group)")
-    return KerasFileContents(filepath=filepath, legacy=True,
+    # gpunn's files before the layout attribute: the graph's; tf.keras's: the model's own (None: follow the model)
+    unnamed = GRAPH_LAYOUT if contents.attribute("", GPUNN_MARKER) is not None else None
+    return KerasFileContents(filepath=filepath, legacy=True, layout=layout_of(contents, unnamed),
                              weights_in_order=_weights_in_order(filepath, contents, group))

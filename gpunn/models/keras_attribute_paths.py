@@ -63,7 +63,9 @@ def user_attributes(model) -> list[tuple[str, object]]:
     return list(found.items())
 
 
-def _tracked(model) -> list:
+def keras_layers(model) -> list:
+    """Keras's ``model.layers`` of the subclassed ``model``: the layers and models it holds, in the order it set
+    them (``subclassed.tracked_layers``)."""
     from .subclassed import tracked_layers
 
     return list(getattr(model, "_tracked", None) or tracked_layers(model))
@@ -73,7 +75,7 @@ def _children(model) -> list[tuple[str, object]]:
     """(attribute, value) in the order Keras walks them."""
     if not is_subclassed(model):
         return [("layers", model.layers)]
-    attributes = user_attributes(model) + [("layers", _tracked(model))]
+    attributes = user_attributes(model) + [("layers", keras_layers(model))]
     return sorted(attributes, key=lambda item: _sort_key(item[0]))
 
 

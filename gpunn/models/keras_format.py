@@ -216,7 +216,7 @@ def read_model(filepath: str, data: bytes) -> KerasFileContents:
     graph = config.get("class_name") in ("Sequential", "Functional", "Model")
     return KerasFileContents(
         filepath=filepath, legacy=False, model_config=config, compile_config=config.get("compile_config"),
-        weights_by_path=_layer_weights(found), layout=_layout(contents, GRAPH_LAYOUT if graph else ATTRIBUTES_LAYOUT),
+        weights_by_path=_layer_weights(found), layout=layout_of(contents, GRAPH_LAYOUT if graph else ATTRIBUTES_LAYOUT),
         optimizer_values=found.get("optimizer"), dropout_counters=counters,
         keras_version=metadata.get("keras_version") if isinstance(metadata, dict) else None,
     )
@@ -228,7 +228,7 @@ def read_weights(filepath: str, contents) -> KerasFileContents:
     # gpunn's files before the layout attribute: the graph's; Keras's: the model's own (None: follow the model)
     unnamed = GRAPH_LAYOUT if contents.attributes.get(GPUNN_MARKER) is not None else None
     return KerasFileContents(filepath=filepath, legacy=False, weights_by_path=_layer_weights(found),
-                             layout=_layout(contents, unnamed))
+                             layout=layout_of(contents, unnamed))
 
 
 def _layer_weights(found: dict) -> dict:
@@ -236,7 +236,8 @@ def _layer_weights(found: dict) -> dict:
     return {path: values for path, values in found.items() if path not in ("", "optimizer")}
 
 
-def _layout(contents, unnamed: str | None) -> str | None:
+def layout_of(contents, unnamed: str | None) -> str | None:
+    """The layout a file of gpunn's names (LAYOUT_ATTRIBUTE), else ``unnamed``."""
     layout = contents.attributes.get(LAYOUT_ATTRIBUTE)
     if isinstance(layout, bytes):
         layout = layout.decode("utf-8", "replace")

@@ -138,8 +138,12 @@ def load_weights(model, filepath) -> None:
         _, tensors = read_file(filepath, (WEIGHTS_FORMAT, MODEL_FORMAT), data)
     else:
         contents = read_keras_weights(os.fsdecode(filepath), data)
-        if contents.weights_by_path is not None and is_subclassed(model) and contents.layout != GRAPH_LAYOUT:
+        by_attributes = is_subclassed(model) and contents.layout != GRAPH_LAYOUT
+        if by_attributes and contents.weights_by_path is not None:
             per_layer = contents.per_layer_at(model, graph_layer_paths(model, filepath))
+        elif by_attributes:
+            graph_layer_paths(model, filepath)  # refuses a layer with weights that no attribute holds
+            per_layer = h5_format.per_layer_from_entries(contents, model)
         else:
             per_layer = contents.per_layer_weights(model)
         tensors = weight_tensors(model, per_layer, filepath)

@@ -231,3 +231,42 @@ def test_a_lambda_s_output_shape_must_be_what_its_function_returns():
         with pytest.raises(ValueError, match=rf"output_shape: layer .* was given output_shape={said} .* returns "
                                              r"samples of shape \(4,\)"):
             gpunn.Sequential([gpunn.Input(shape=(4,)), layers.Lambda(double, output_shape=wrong)])
+
+
+class _ConfiguredDense(layers.Layer):
+    """The functional API guide's CustomDense, with the get_config() that makes it serializable."""
+
+    def __init__(self, units=32):
+        super().__init__()
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal", trainable=True)
+        self.b = self.add_weight(shape=(self.units,), initializer="random_normal", trainable=True)
+
+    def call(self, inputs):
+        return gpunn.ops.matmul(inputs, self.w) + self.b
+
+    def get_config(self):
+        return {"units": self.units}
+
+
+@pytest.mark.parametrize("kind", ["functional", "sequential"])
+def test_from_config_takes_the_user_s_classes_from_custom_objects(kind):
+    """``keras.Model.from_config(config, custom_objects={"CustomDense": CustomDense})`` (the functional API
+    guide): the config names the class, custom_objects gives it."""
+    if kind == "functional":
+        inputs = gpunn.Input((4,))
+        model, cls = gpunn.Model(inputs, _ConfiguredDense(10)(inputs)), gpunn.Model
+    else:
+        model, cls = gpunn.Sequential([gpunn.Input((4,)), _ConfiguredDense(10)]), gpunn.Sequential
+    config = model.get_config()
+    with pytest.raises(ValueError, match="_ConfiguredDense.*custom_objects"):
+        cls.from_config(config)
+    again = cls.from_config(config, custom_objects={"_ConfiguredDense": _ConfiguredDense})
+    assert type(again.layers[-1]) is _ConfiguredDense and again.layers[-1].units == 10
+    again.set_weights(model.get_weights())  # (its get_config() names no layer: a new name, as in Keras)
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(ValueError, match="_ConfiguredDense"):  # the scope ends with the call
+        cls.from_config(config)

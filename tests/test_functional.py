@@ -181,3 +181,17 @@ def test_keras_configs_gpunn_cannot_build_are_refused_when_read():
     config["layers"][2]["inbound_nodes"][0]["args"].append(config["layers"][2]["inbound_nodes"][0]["args"][0])
     with pytest.raises(ValueError, match="called on 2 arguments"):
         gpunn.Model.from_config(config)
+
+
+def test_input_takes_keras_s_batch_shape_and_refuses_sparse_inputs():
+    inputs = gpunn.Input(batch_shape=(8, 5))
+    assert inputs.shape == (8, 5) and gpunn.Input(batch_shape=(None, 5)).shape == (None, 5)
+    model = gpunn.Model(inputs, gpunn.layers.Dense(2)(inputs))
+    assert model.get_config()["layers"][0]["config"]["batch_shape"] == [8, 5]
+    assert gpunn.Input(shape=(3,), sparse=False, ragged=False).shape == (None, 3)
+    with pytest.raises(ValueError, match="batch_shape: give either"):
+        gpunn.Input(shape=(5,), batch_shape=(None, 5))
+    with pytest.raises(ValueError, match="batch_shape: expected the batch size"):
+        gpunn.Input(batch_shape=(5,))
+    with pytest.raises(ValueError, match="sparse: gpunn's inputs are dense"):
+        gpunn.Input(shape=(5,), sparse=True)

@@ -236,3 +236,60 @@ def test_a_subclass_making_its_layers_in_build_gets_them_built_before_call():
         model.fit(np.ones((8, 3)), np.ones((8, 1)), epochs=1, verbose=0)
         assert model.hidden.get_weights()[0].shape == (3, 6)
         assert model.count_params() == 3 * 6 + 6 + 6 + 1
+
+
+NO_TRAINING = '''
+def define(keras, layers):
+    class Plain(keras.Model):
+        """call() names no `training`: Keras 3's fit passes none, and its layers run in inference."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.norm = layers.BatchNormalization()
+            self.hidden = layers.Dense(8, activation="relu")
+            self.drop = layers.Dropout(0.5)
+            self.noise = layers.GaussianNoise(1.0)
+            self.head = layers.Dense(2)
+
+        def call(self, inputs):
+            return self.head(self.drop(self.noise(self.hidden(self.norm(inputs)))))
+
+    return Plain
+'''
+
+KERAS_NO_TRAINING = NO_TRAINING + r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x, y = np.array(task["x"], dtype="float32"), np.array(task["y"], dtype="float32")
+model = define(keras, keras.layers)()
+model(x[:2])
+for name in ("norm", "hidden", "head"):
+    getattr(model, name).set_weights([np.array(w, dtype="float32") for w in task["weights"][name]])
+model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+print(json.dumps({"loss": history.history["loss"],
+                  "weights": {n: [w.tolist() for w in getattr(model, n).get_weights()] for n in ("norm", "hidden", "head")}}))
+'''
+
+
+def test_a_call_without_training_runs_its_layers_in_inference_in_fit_as_keras_3_does():
+    """Keras 3's trainers give call() ``training`` only when it names one: Dropout and the noise layers pass their
+    inputs and BatchNormalization keeps its moving statistics, in fit too. gpunn does the same, and says so."""
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((32, 5)).astype(np.float32), rng.standard_normal((32, 2)).astype(np.float32)
+    namespace: dict = {}
+    exec(NO_TRAINING, namespace)
+    model = namespace["define"](gpunn, layers)()
+    with pytest.warns(UserWarning, match=r"Plain.call takes no `training` argument.*inference.*batch_normalization"):
+        model(x[:2])
+    weights = {name: [w.tolist() for w in getattr(model, name).get_weights()] for name in ("norm", "hidden", "head")}
+    theirs = run_keras(KERAS_NO_TRAINING, {"x": x.tolist(), "y": y.tolist(), "weights": weights})
+    model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="mse")
+    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    np.testing.assert_allclose(history.history["loss"], theirs["loss"], rtol=1e-5)
+    for name in ("norm", "hidden", "head"):
+        for ours, keras_weight in zip(getattr(model, name).get_weights(), theirs["weights"][name]):
+            np.testing.assert_allclose(ours, keras_weight, rtol=1e-5, atol=1e-6, err_msg=name)
+    np.testing.assert_array_equal(model.norm.get_weights()[2], np.zeros(5, np.float32))  # never updated

@@ -17,6 +17,9 @@ from gpunn.models.hdf5_io import GPUNN_MARKER, HDF5Writer
 from gpunn.models.atomic_write import atomic_write_bytes
 from helpers import numpy_backend, run_keras  # noqa: F401
 
+# The models here name no `training` in call(), which gpunn (as Keras 3) runs in inference, with a warning
+pytestmark = pytest.mark.filterwarnings("ignore:Net.call takes no `training`")
+
 DEFINE = '''
 def define(keras, layers):
     class Block(layers.Layer):
@@ -244,3 +247,108 @@ def test_a_file_of_other_attributes_names_the_path_it_lacks(tmp_path):
     _two_dense(("first", "second")).save_weights(tmp_path / "w.weights.h5")
     with pytest.raises(ValueError, match=r"holds no weights at 'hidden'.*the file holds \['first', 'layers'\]"):
         _two_dense(("hidden", "out")).load_weights(tmp_path / "w.weights.h5")
+
+
+RESUMED = '''
+def define(keras, layers):
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.head = layers.Dense(4)  # set first, called last: the optimizer's variables follow the attributes
+            self.first = layers.Dense(4, activation="tanh")
+            self.norm = layers.BatchNormalization()
+
+        def call(self, x, training=None):
+            return self.head(self.first(self.norm(x, training=training)))
+
+    return Net
+'''
+
+KERAS_RESUMES = RESUMED + r'''
+import json, os, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x, y = np.array(task["x"], dtype="float32"), np.array(task["y"], dtype="float32")
+
+
+def model():
+    made = define(keras, keras.layers)()
+    made(x[:2])
+    for name in ("head", "first", "norm"):
+        getattr(made, name).set_weights([np.array(w, dtype="float32") for w in task["weights"][name]])
+    made.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    return made
+
+
+def weights(made):
+    return {name: [w.tolist() for w in getattr(made, name).get_weights()] for name in ("head", "first", "norm")}
+
+
+fit = dict(batch_size=len(x), shuffle=False, verbose=0)
+resumed = model()
+resumed.fit(x, y, epochs=1, **fit)  # its optimizer built (Keras loads an optimizer's state into a built one only)
+resumed.load_weights(os.path.join(task["dir"], "gpunn.weights.h5"))
+iterations = int(resumed.optimizer.iterations)
+resumed.fit(x, y, epochs=1, **fit)
+trained = model()
+trained.fit(x, y, epochs=2, **fit)
+trained.save_weights(os.path.join(task["dir"], "keras.weights.h5"))
+trained.fit(x, y, epochs=1, **fit)
+print(json.dumps({"resumed": weights(resumed), "iterations": iterations, "continued": weights(trained)}))
+'''
+
+
+def test_the_optimizer_s_state_resumes_from_weights_files_both_ways(tmp_path):
+    """``save_weights`` of a compiled model keeps its optimizer's variables (Keras's walk reaches
+    ``model.optimizer``), in the order of Keras's ``trainable_variables``: for a subclass, its attributes' order.
+    Keras resumes gpunn's Adam and gpunn resumes Keras's, when the optimizer has run (as Keras loads them)."""
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((16, 4)).astype(np.float32), rng.standard_normal((16, 4)).astype(np.float32)
+    namespace: dict = {}
+    exec(RESUMED, namespace)
+
+    def model(initial=None):
+        made = namespace["define"](gpunn, layers)()
+        made(x[:2])
+        if initial is not None:
+            for name in ("head", "first", "norm"):
+                getattr(made, name).set_weights([np.array(w, dtype=np.float32) for w in initial[name]])
+        made.compile(optimizer=gpunn.optimizers.Adam(0.05), loss="mse")
+        return made
+
+    fit = dict(batch_size=len(x), shuffle=False, verbose=0)
+    trained = model()
+    initial = {name: [w.tolist() for w in getattr(trained, name).get_weights()] for name in ("head", "first", "norm")}
+    trained.fit(x, y, epochs=2, **fit)
+    trained.save_weights(tmp_path / "gpunn.weights.h5")
+    with h5py.File(tmp_path / "gpunn.weights.h5") as file:
+        assert file["optimizer/vars"].attrs["name"] == trained.optimizer.name and len(file["optimizer/vars"]) == 2 + 2 * 6
+    trained.fit(x, y, epochs=1, **fit)
+    theirs = run_keras(KERAS_RESUMES, {"x": x.tolist(), "y": y.tolist(), "weights": initial, "dir": str(tmp_path)})
+    assert theirs["iterations"] == 2
+    for name in ("head", "first", "norm"):  # Keras went on from gpunn's state as gpunn did
+        for ours, keras_weight in zip(getattr(trained, name).get_weights(), theirs["resumed"][name]):
+            np.testing.assert_allclose(ours, keras_weight, rtol=2e-5, atol=2e-6, err_msg=name)
+    resumed = model(initial)
+    resumed.fit(x, y, epochs=1, **fit)
+    resumed.load_weights(tmp_path / "keras.weights.h5")
+    assert resumed.optimizer.iterations == 2
+    resumed.fit(x, y, epochs=1, **fit)
+    for name in ("head", "first", "norm"):  # and gpunn from Keras's
+        for ours, keras_weight in zip(getattr(resumed, name).get_weights(), theirs["continued"][name]):
+            np.testing.assert_allclose(ours, keras_weight, rtol=2e-5, atol=2e-6, err_msg=name)
+
+
+def test_an_optimizer_that_has_not_run_keeps_its_state_with_keras_s_warning(tmp_path):
+    x = np.ones((4, 4), dtype=np.float32)
+    trained = _two_dense(("first", "second"))
+    trained.compile(optimizer="adam", loss="mse")
+    trained.fit(x, np.ones((4, 2), dtype=np.float32), verbose=0)
+    trained.save_weights(tmp_path / "w.weights.h5")
+    fresh = _two_dense(("first", "second"))
+    fresh.compile(optimizer="adam", loss="mse")
+    with pytest.warns(UserWarning, match=r"has 10 variables, while this model's Adam has not run yet.*not loaded"):
+        fresh.load_weights(tmp_path / "w.weights.h5")
+    assert fresh.optimizer.iterations == 0
+    np.testing.assert_array_equal(fresh.predict(x, verbose=0), trained.predict(x, verbose=0))

@@ -13,10 +13,23 @@ from .symbolic import SymbolicArithmetic
 
 
 class InputLayer(Layer, SymbolicArithmetic):
-    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, input_shape=None, **kwargs):
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, input_shape=None, batch_shape=None,
+                 sparse=None, ragged=None, **kwargs):
+        for argument, value in (("sparse", sparse), ("ragged", ragged)):
+            if value:
+                raise ValueError(f"{argument}: gpunn's inputs are dense arrays; leave it False (got {value!r})")
         shape = shape if shape is not None else input_shape
+        if batch_shape is not None:  # Keras's other spelling: the batch size first, then the sample shape
+            if shape is not None or batch_size is not None:
+                raise ValueError(f"batch_shape: give either batch_shape={batch_shape!r} or shape (with batch_size), "
+                                 f"not both (got shape={shape!r}, batch_size={batch_size!r})")
+            if not isinstance(batch_shape, (list, tuple)) or len(batch_shape) < 2:
+                raise ValueError("batch_shape: expected the batch size (or None) and the sample shape, e.g. "
+                                 f"(None, 784), got {batch_shape!r}")
+            batch_size, shape = batch_shape[0], tuple(batch_shape[1:])
         if shape is None:
-            raise ValueError("shape: InputLayer needs the input shape without the batch dimension, e.g. shape=(784,)")
+            raise ValueError("shape: InputLayer needs the input shape without the batch dimension, e.g. shape=(784,) "
+                             "(or batch_shape=(None, 784))")
         self.input_dtype = None
         if dtype is not None and np.dtype(dtype).kind in "iub":
             self.input_dtype, dtype = np.dtype(dtype).name, None
@@ -40,6 +53,7 @@ class InputLayer(Layer, SymbolicArithmetic):
         return config
 
 
-def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None, name=None, **kwargs):
     """``keras.Input``: in gpunn it returns the InputLayer, which ``Sequential`` accepts as its first layer."""
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs)
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse, ragged=ragged,
+                      batch_shape=batch_shape, name=name, **kwargs)

@@ -406,6 +406,8 @@ class Model(Functional, metaclass=_ModelType):
         outputs = subclassed.trace(self, inputs)
         several = isinstance(outputs, (list, tuple)) and len(outputs) > 1
         parts = _wiring(inputs, outputs)
+        if not subclassed.takes_training(self):
+            parts = parts[:2] + (subclassed.modes_of_a_call_without_training(self, parts[2]),)
         before = dict(vars(self))
         self._awaits_trace = False
         try:

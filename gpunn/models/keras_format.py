@@ -93,7 +93,7 @@ def variables_hdf5(model, include_optimizer: bool, marked: bool = False, layout:
     if include_optimizer:
         writer.group("optimizer/vars")
         writer.attribute("optimizer/vars", "name", model.optimizer.name)
-        for index, (_, value) in enumerate(optimizer_variables(model)):
+        for index, (_, value) in enumerate(optimizer_variables(model, attribute_order=layout == ATTRIBUTES_LAYOUT)):
             writer.dataset(f"optimizer/vars/{index}", value)
     return writer.to_bytes()
 
@@ -125,9 +125,10 @@ def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -
 def save_weights(model, filepath: str, overwrite: bool) -> None:
     # A subclassed model's as Keras saves it, under its attributes: Keras loads them into an instance of the class.
     # (Its .keras file holds the functional graph, which Keras loads as a functional model: the graph's layout.)
+    # A compiled model's optimizer too, as Keras's walk reaches it ('optimizer/vars').
     layout = ATTRIBUTES_LAYOUT if is_subclassed(model) else GRAPH_LAYOUT
-    atomic_write_bytes(filepath, variables_hdf5(model, include_optimizer=False, marked=True, layout=layout),
-                       overwrite)
+    data = variables_hdf5(model, include_optimizer=model.compiled, marked=True, layout=layout)
+    atomic_write_bytes(filepath, data, overwrite)
 
 
 # ---- reading ----------------------------------------------------------------------------------------------
@@ -228,7 +229,7 @@ def read_weights(filepath: str, contents) -> KerasFileContents:
     # gpunn's files before the layout attribute: the graph's; Keras's: the model's own (None: follow the model)
     unnamed = GRAPH_LAYOUT if contents.attributes.get(GPUNN_MARKER) is not None else None
     return KerasFileContents(filepath=filepath, legacy=False, weights_by_path=_layer_weights(found),
-                             layout=layout_of(contents, unnamed))
+                             optimizer_values=found.get("optimizer"), layout=layout_of(contents, unnamed))
 
 
 def _layer_weights(found: dict) -> dict:

@@ -176,14 +176,26 @@ def trained_weights(model) -> list[tuple]:
             if spec.trainable and flag and model_flag]
 
 
+def _trained_in_keras_order(model, attribute_order: bool) -> list[tuple]:
+    """((layer, spec), (start, stop) in the flat buffers) of each trained weight, in the order of Keras's
+    ``model.trainable_variables`` (which orders its optimizer's variables): the graph's, or with
+    ``attribute_order`` a subclassed model's attributes' (``Model._weight_order``; within a layer, its own)."""
+    pairs = list(zip(trained_weights(model), model._store.segments))
+    if attribute_order:
+        place = {id(layer): k for k, layer in enumerate(model._weight_order())}
+        pairs.sort(key=lambda pair: place.get(id(pair[0][0]), len(place)))
+    return pairs
+
+
 def _variable_path(model, layer, spec) -> str:
     # Keras 3's variable path ('sequential/dense/kernel'), as its optimizer names slot variables after it.
     return f"{model.name}_{layer.name}_{spec.name}"
 
 
-def optimizer_variables(model) -> list[tuple[str, np.ndarray]]:
-    """(Keras's variable name, value) of each variable of the model's optimizer, in Keras's order. An optimizer
-    that has not run yet has only its step count and learning rate, as an unbuilt Keras optimizer."""
+def optimizer_variables(model, attribute_order: bool = False) -> list[tuple[str, np.ndarray]]:
+    """(Keras's variable name, value) of each variable of the model's optimizer, in Keras's order (for a subclassed
+    model's weights file, ``attribute_order``: ``_trained_in_keras_order``). An optimizer that has not run yet has
+    only its step count and learning rate, as an unbuilt Keras optimizer."""
     optimizer = model.optimizer
     prefix = optimizer.name
     variables = [(f"{prefix}/iteration", np.asarray(optimizer.iterations, dtype=np.int64))]
@@ -193,11 +205,9 @@ def optimizer_variables(model) -> list[tuple[str, np.ndarray]]:
     if not getattr(model, "_optimizer_built", False):
         return variables
     layout = optimizer_layout(optimizer)
-    weights = trained_weights(model)
-    segments = model._store.segments
     slots = {name: model.ops.to_numpy(value) for name, value in optimizer.slots.items()}
     for call in layout.calls:
-        for (layer, spec), (start, stop) in zip(weights, segments):
+        for (layer, spec), (start, stop) in _trained_in_keras_order(model, attribute_order):
             for slot in call:
                 keras_name = layout.keras_names.get(slot, slot)
                 value = slots[slot][start:stop].reshape(spec.shape).copy()
@@ -218,7 +228,7 @@ class OptimizerState:
     slots: dict = field(default_factory=dict)
 
 
-def optimizer_state(model, values: list[np.ndarray], filepath) -> OptimizerState | None:
+def optimizer_state(model, values: list[np.ndarray], filepath, attribute_order: bool = False) -> OptimizerState | None:
     """The state that Keras's optimizer variables ``values`` give the model's (compiled) optimizer, or None
     with a warning when they do not fit it; Keras warns and starts a fresh optimizer then too
     (base_optimizer.py ``load_own_variables``, legacy_h5_format.py ``load_model_from_hdf5``)."""
@@ -238,8 +248,8 @@ def optimizer_state(model, values: list[np.ndarray], filepath) -> OptimizerState
     if len(values) == head:
         return state  # an optimizer that had not run yet
     layout = optimizer_layout(optimizer)
-    weights = trained_weights(model)
-    segments = model._store.segments
+    ordered = _trained_in_keras_order(model, attribute_order)
+    weights = [pair for pair, _ in ordered]
     expected = head + sum(len(call) for call in layout.calls) * len(weights) + len(layout.scalars)
     if len(values) != expected:
         warnings.warn(
@@ -253,7 +263,7 @@ def optimizer_state(model, values: list[np.ndarray], filepath) -> OptimizerState
     slots = {slot: np.zeros(size, dtype=model.dtype) for call in layout.calls for slot in call}
     position = head
     for call in layout.calls:
-        for (layer, spec), (start, stop) in zip(weights, segments):
+        for (layer, spec), (start, stop) in ordered:
             for slot in call:
                 value = np.asarray(values[position])
                 if value.shape != tuple(spec.shape):

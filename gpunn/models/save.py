@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from .file_paths import check_load_path, check_save_path
 from .hdf5_io import read_checked
 from .keras_attribute_paths import graph_layer_paths, is_subclassed
 from .keras_format import GRAPH_LAYOUT
-from .keras_variables import weight_tensors
+from .keras_variables import apply_optimizer_state, optimizer_state, weight_tensors
 
 
 def _weight_tensors(model) -> dict[str, np.ndarray]:
@@ -136,15 +137,38 @@ def load_weights(model, filepath) -> None:
         data = handle.read()
     if file_kind(data) == SAFETENSORS:
         _, tensors = read_file(filepath, (WEIGHTS_FORMAT, MODEL_FORMAT), data)
+        restore_weights(model, tensors, filepath)
+        return
+    contents = read_keras_weights(os.fsdecode(filepath), data)
+    by_attributes = is_subclassed(model) and contents.layout != GRAPH_LAYOUT
+    if by_attributes and contents.weights_by_path is not None:
+        per_layer = contents.per_layer_at(model, graph_layer_paths(model, filepath))
+    elif by_attributes:
+        graph_layer_paths(model, filepath)  # refuses a layer with weights that no attribute holds
+        per_layer = h5_format.per_layer_from_entries(contents, model)
     else:
-        contents = read_keras_weights(os.fsdecode(filepath), data)
-        by_attributes = is_subclassed(model) and contents.layout != GRAPH_LAYOUT
-        if by_attributes and contents.weights_by_path is not None:
-            per_layer = contents.per_layer_at(model, graph_layer_paths(model, filepath))
-        elif by_attributes:
-            graph_layer_paths(model, filepath)  # refuses a layer with weights that no attribute holds
-            per_layer = h5_format.per_layer_from_entries(contents, model)
-        else:
-            per_layer = contents.per_layer_weights(model)
-        tensors = weight_tensors(model, per_layer, filepath)
-    restore_weights(model, tensors, filepath)
+        per_layer = contents.per_layer_weights(model)
+    restore_weights(model, weight_tensors(model, per_layer, filepath), filepath)
+    # Keras 3's files (not tf.keras's HDF5 ones, whose weights loader reads no optimizer)
+    if not contents.legacy and contents.optimizer_values and model.compiled:
+        _restore_optimizer(model, contents.optimizer_values, filepath, attribute_order=by_attributes)
+
+
+def _restore_optimizer(model, values: list, filepath, attribute_order: bool) -> None:
+    """A weights file's optimizer variables into the compiled model's optimizer, as Keras's ``load_weights`` loads
+    them (base_optimizer.py ``load_own_variables``): when their number is the optimizer's, else with a warning,
+    leaving it as it is. An optimizer that has not run yet has only its step count and learning rate (Keras's
+    unbuilt optimizer): the saved state of one that had run is not loaded into it."""
+    optimizer = model.optimizer
+    unbuilt = 1 + (optimizer.schedule is None)
+    built = getattr(model, "_optimizer_built", False)
+    if (len(values) == unbuilt) == built:
+        warnings.warn(
+            f"filepath: {filepath!r}: the saved optimizer state has {len(values)} variables, while this model's "
+            f"{type(optimizer).__name__} {'has run' if built else 'has not run yet (it has ' + str(unbuilt) + ')'}; "
+            "as Keras does, its state is not loaded (the weights are). To resume training where the file left "
+            "it, load the model with load_model, or run a step before load_weights",
+            stacklevel=4,  # the user's model.load_weights
+        )
+        return
+    apply_optimizer_state(model, optimizer_state(model, values, filepath, attribute_order))

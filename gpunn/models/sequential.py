@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 
 from .. import overrides
+from ..custom_objects import custom_object_scope
 from ..layers import masking, wiring
 from ..layers.base import Layer, check_trainable, unique_name
 from ..layers.input_layer import InputLayer
@@ -594,7 +595,8 @@ class Sequential(Trainer):
         held before (layers without a ``"module"`` key), as Keras tells them apart. ``custom_objects``: see
         ``keras_config.check_custom_objects``."""
         keras_config.check_custom_objects(custom_objects)
-        return keras_config.sequential_from_config(cls, config)
+        with custom_object_scope(custom_objects):  # the user's classes and functions the config names
+            return keras_config.sequential_from_config(cls, config)
 
     def to_json(self, **kwargs) -> str:
         """The model's config as Keras 3 writes it (``keras.models.model_from_json`` and

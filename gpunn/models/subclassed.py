@@ -139,6 +139,45 @@ def _modes_follow_training(plain: list, given: list, training: bool) -> bool:
     return all(a[:2] == b[:2] and (b[2] == a[2] or (a[2] is None and b[2] is training)) for a, b in zip(plain, given))
 
 
+def takes_training(model) -> bool:
+    """Keras's ``_call_has_training_arg``: whether the model's call() names a ``training`` parameter."""
+    return "training" in inspect.signature(model.call).parameters
+
+
+def _depends_on_mode(layer) -> bool:
+    """Whether a layer computes otherwise in training: Dropout and the noise layers, BatchNormalization, a layer
+    of the user's whose call() takes ``training``."""
+    from ..layers.batch_normalization import BatchNormalization
+    from ..layers.seeded import SeededLayer
+    from ..layers import user_layer
+
+    return isinstance(layer, (SeededLayer, BatchNormalization)) or (user_layer.runs_call(layer)
+                                                                   and user_layer._takes_training(layer))
+
+
+def modes_of_a_call_without_training(model, graph: tuple) -> tuple:
+    """The graph (``functional._graph``'s tuple) of a call() that names no ``training``, with the modes Keras 3
+    runs it in. Keras's trainers pass ``training`` to a model's call() only when it names one
+    (keras/src/backend/*/trainer.py, ``_call_has_training_arg``): its layers then get no mode, and run in inference
+    in fit too (Dropout passes its inputs, BatchNormalization normalizes with its moving statistics and keeps
+    them). A layer given a mode in call() keeps it. Warns once, naming the layers concerned."""
+    from ..layers import wiring
+
+    calls, sources, modes = graph[:3]
+    concerned = [wiring.layer_of(call).name for call, mode in zip(calls, modes)
+                 if mode is None and _depends_on_mode(wiring.layer_of(call))]
+    if concerned:
+        import warnings
+
+        warnings.warn(f"{type(model).__name__}.call takes no `training` argument: as in Keras 3, fit runs the layers it "
+                      f"calls in inference mode ({concerned}: no dropout or noise, BatchNormalization on its moving "
+                      "statistics). To train them, give call() a `training=None` argument and pass it on "
+                      "(`self.dropout(x, training=training)`)", stacklevel=5)
+    fixed = tuple(False if mode is None and not isinstance(wiring.layer_of(call), InputLayer) else mode
+                  for call, mode in zip(calls, modes))
+    return (calls, sources, fixed) + tuple(graph[3:])
+
+
 def trace(model, inputs):
     """Run ``model.call`` on the symbolic ``inputs``; what it returns (one output, or a tuple, list or dict of
     them). Refuses a call() whose layers depend on the ``training`` it is given."""

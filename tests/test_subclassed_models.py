@@ -282,14 +282,80 @@ def test_a_call_without_training_runs_its_layers_in_inference_in_fit_as_keras_3_
     namespace: dict = {}
     exec(NO_TRAINING, namespace)
     model = namespace["define"](gpunn, layers)()
-    with pytest.warns(UserWarning, match=r"Plain.call takes no `training` argument.*inference.*batch_normalization"):
-        model(x[:2])
+    model(x[:2])
     weights = {name: [w.tolist() for w in getattr(model, name).get_weights()] for name in ("norm", "hidden", "head")}
     theirs = run_keras(KERAS_NO_TRAINING, {"x": x.tolist(), "y": y.tolist(), "weights": weights})
     model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="mse")
-    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    with pytest.warns(UserWarning, match=r"Plain.call takes no `training` argument.*inference.*batch_normalization"):
+        history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
     np.testing.assert_allclose(history.history["loss"], theirs["loss"], rtol=1e-5)
     for name in ("norm", "hidden", "head"):
         for ours, keras_weight in zip(getattr(model, name).get_weights(), theirs["weights"][name]):
             np.testing.assert_allclose(ours, keras_weight, rtol=1e-5, atol=1e-6, err_msg=name)
     np.testing.assert_array_equal(model.norm.get_weights()[2], np.zeros(5, np.float32))  # never updated
+
+
+class _InnerWithoutTraining(gpunn.Model):
+    def __init__(self):
+        super().__init__()
+        self.norm = layers.BatchNormalization()
+
+    def call(self, inputs):
+        return self.norm(inputs)
+
+
+class _OuterPassingTraining(gpunn.Model):
+    def __init__(self):
+        super().__init__()
+        self.inner = _InnerWithoutTraining()
+        self.head = layers.Dense(2)
+
+    def call(self, inputs, training=None):
+        return self.head(self.inner(inputs, training=training))
+
+
+def test_a_model_without_training_called_inside_another_takes_that_one_s_mode():
+    """Only the model fit trains runs in inference for lacking ``training``: called inside another model, its
+    layers take the mode that model gives them (Keras's call context)."""
+    x = np.random.default_rng(3).standard_normal((16, 4)).astype(np.float32) + 1.0
+    model = _OuterPassingTraining()
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, np.zeros((16, 2), np.float32), batch_size=16, epochs=1, verbose=0)
+    np.testing.assert_allclose(model.inner.norm.get_weights()[2], 0.01 * x.mean(axis=0), rtol=1e-5)
+    inputs = gpunn.Input((4,))
+    inner = _InnerWithoutTraining()
+    inner.build((None, 4))
+    sequential = gpunn.Sequential([inputs, inner, layers.Dense(2)])  # held by a Sequential: no mode fixed
+    sequential.compile(optimizer="sgd", loss="mse")
+    sequential.fit(x, np.zeros((16, 2), np.float32), batch_size=16, epochs=1, verbose=0)
+    np.testing.assert_allclose(inner.norm.get_weights()[2], 0.01 * x.mean(axis=0), rtol=1e-5)
+
+
+class _Reassigning(gpunn.Model):
+    def __init__(self):
+        super().__init__()
+        self.a = layers.Dense(4)
+        self.a = layers.Dense(5)  # the first one stays tracked (Keras's tracker keeps it), its id is not reused
+        self.b = layers.Dense(2)
+
+    def call(self, x):
+        return self.b(self.a(x))
+
+
+def test_a_reassigned_attribute_keeps_keras_s_weight_order():
+    model = _Reassigning()
+    model.build((None, 3))
+    assert [w.shape for w in model.get_weights()] == [(3, 5), (5,), (5, 2), (2,)]
+
+
+def test_a_call_without_training_keeps_its_inference_when_saved_or_cloned(tmp_path):
+    namespace: dict = {}
+    exec(NO_TRAINING, namespace)
+    model = namespace["define"](gpunn, layers)()
+    x = np.random.default_rng(0).standard_normal((16, 5)).astype(np.float32) + 1.0
+    model(x[:2])
+    model.save(tmp_path / "m.keras")
+    for again in (gpunn.models.load_model(tmp_path / "m.keras"), gpunn.models.clone_model(model)):
+        again.compile(optimizer="sgd", loss="mse")
+        again.fit(x, np.zeros((16, 2), np.float32), verbose=0)
+        np.testing.assert_array_equal(again.layers[1].get_weights()[2], np.zeros(5, np.float32))

@@ -109,7 +109,9 @@ print(json.dumps({"predict": predicted, "predict_of_gpunn_file": fresh.predict(x
 '''
 
 
-exec(ENTRIES)
+_shared: dict = {}
+exec(ENTRIES, _shared)  # the same function reads Keras's files in its process and gpunn's here
+_entries = _shared["_entries"]
 
 
 def _net():
@@ -348,7 +350,119 @@ def test_an_optimizer_that_has_not_run_keeps_its_state_with_keras_s_warning(tmp_
     trained.save_weights(tmp_path / "w.weights.h5")
     fresh = _two_dense(("first", "second"))
     fresh.compile(optimizer="adam", loss="mse")
-    with pytest.warns(UserWarning, match=r"has 10 variables, while this model's Adam has not run yet.*not loaded"):
+    with pytest.warns(UserWarning, match=r"has 10 variables, while this model's Adam has 2 \(it has not run yet\).*not loaded"):
         fresh.load_weights(tmp_path / "w.weights.h5")
     assert fresh.optimizer.iterations == 0
     np.testing.assert_array_equal(fresh.predict(x, verbose=0), trained.predict(x, verbose=0))
+
+
+LATE_LIST = '''
+def define(keras, layers):
+    class Inner(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.y = layers.Dense(4)  # set first, called second
+            self.x = layers.Dense(4, activation="tanh")
+
+        def call(self, inputs):
+            return self.y(self.x(inputs))
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = []
+            self.final = layers.Dense(4)  # set before the layers appended to the list: tracked before them
+            self.hidden.append(layers.Dense(4, activation="tanh"))
+            self.hidden.append(layers.Dense(4, activation="tanh"))
+            self.inner = Inner()
+            self.extra = layers.Dense(7)  # never called: no weights, an empty group
+
+        def call(self, inputs):
+            h = inputs
+            for dense in self.hidden:
+                h = dense(h)
+            return self.final(self.inner(h))
+
+    return Net
+'''
+
+KERAS_LATE_LIST = LATE_LIST + ENTRIES + r'''
+import json, os, sys
+import numpy as np
+import keras
+from keras.src.legacy.saving import legacy_h5_format
+import h5py
+task = json.loads(sys.stdin.read())
+x, y = np.array(task["x"], dtype="float32"), np.array(task["y"], dtype="float32")
+model = define(keras, keras.layers)()
+model(x[:2])
+model.set_weights([np.array(w, dtype="float32") for w in task["weights"]])
+model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+model.fit(x, y, batch_size=len(x), epochs=2, shuffle=False, verbose=0)
+model.save_weights(os.path.join(task["dir"], "keras.weights.h5"))
+with h5py.File(os.path.join(task["dir"], "keras.h5"), "w") as file:
+    legacy_h5_format.save_weights_to_hdf5_group(file, model)
+model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+print(json.dumps({"weights": [w.tolist() for w in model.get_weights()], "predict": model.predict(x, verbose=0).tolist(),
+                  "h5_entries": _entries(os.path.join(task["dir"], "keras.h5"))}))
+'''
+
+
+def test_layers_appended_to_a_list_later_and_a_held_subclass_follow_keras_s_order(tmp_path):
+    """Keras tracks a layer appended to a list when it is appended (after ``self.final`` here), which orders
+    ``get_weights``, the optimizer's variables and tf.keras files; a held subclass's entry lists its weights in its
+    own attributes' order; a layer never called has an empty group."""
+    rng = np.random.default_rng(8)
+    x, y = rng.standard_normal((12, 4)).astype(np.float32), rng.standard_normal((12, 4)).astype(np.float32)
+    namespace: dict = {}
+    exec(LATE_LIST, namespace)
+
+    def model():
+        made = namespace["define"](gpunn, layers)()
+        made(x[:2])
+        return made
+
+    first = model()
+    assert first.get_weights()[0].shape == (4, 4)  # final's kernel first, as Keras orders them
+    initial = [w.tolist() for w in first.get_weights()]
+    theirs = run_keras(KERAS_LATE_LIST, {"x": x.tolist(), "y": y.tolist(), "weights": initial, "dir": str(tmp_path)})
+    resumed = model()
+    resumed.compile(optimizer=gpunn.optimizers.Adam(0.05), loss="mse")
+    resumed.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)  # its optimizer built
+    resumed.load_weights(tmp_path / "keras.weights.h5")
+    resumed.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+    for ours, keras_weight in zip(resumed.get_weights(), theirs["weights"]):
+        np.testing.assert_allclose(ours, keras_weight, rtol=2e-5, atol=2e-6)
+    legacy = model()
+    legacy.load_weights(tmp_path / "keras.h5")
+    legacy.save_weights(tmp_path / "gpunn.h5")
+    assert _entries(tmp_path / "gpunn.h5") == theirs["h5_entries"]
+    legacy.save_weights(tmp_path / "gpunn.weights.h5")
+    with h5py.File(tmp_path / "gpunn.weights.h5") as file:
+        assert "extra/vars" in file and len(file["extra/vars"]) == 0
+
+
+def test_plain_sgd_s_state_loads_once_it_has_run(tmp_path):
+    """Keras's SGD without momentum has only its step count and rate, built or not: they load."""
+    x = np.ones((4, 4), dtype=np.float32)
+    trained = _two_dense(("first", "second"))
+    trained.compile(optimizer="sgd", loss="mse")
+    trained.fit(x, np.ones((4, 2), dtype=np.float32), epochs=3, verbose=0)
+    trained.save_weights(tmp_path / "w.weights.h5")
+    fresh = _two_dense(("first", "second"))
+    fresh.compile(optimizer="sgd", loss="mse")
+    fresh.fit(x, np.ones((4, 2), dtype=np.float32), verbose=0)
+    fresh.load_weights(tmp_path / "w.weights.h5")
+    assert fresh.optimizer.iterations == 3
+
+
+def test_a_subclass_s_weights_file_is_refused_by_a_functional_model(tmp_path):
+    """gpunn's model file of a subclass holds the functional graph; its weights files hold the attributes' layout,
+    which a functional model (what load_model gives back) cannot read without guessing."""
+    model = _two_dense(("first", "second"))
+    model.save(tmp_path / "m.keras")
+    loaded = gpunn.models.load_model(tmp_path / "m.keras")
+    for name in ("w.weights.h5", "w.h5"):
+        model.save_weights(tmp_path / name)
+        with pytest.raises(ValueError, match="holds a subclassed model's weights under the attributes"):
+            loaded.load_weights(tmp_path / name)

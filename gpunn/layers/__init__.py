@@ -23,6 +23,7 @@ from .layer_normalization import LayerNormalization
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
 from .leaky_relu import LeakyReLU
+from .model_losses import AddedLosses
 from .operation import Operation
 from .preprocessing_normalization import Normalization
 from .prelu import PReLU
@@ -36,7 +37,7 @@ from .variable import Variable
 
 LAYER_CLASSES = {
     cls.__name__: cls
-    for cls in (Activation, ActivityRegularization, Add, AlphaDropout, Average, BatchNormalization, Concatenate, Dense,
+    for cls in (Activation, ActivityRegularization, Add, AddedLosses, AlphaDropout, Average, BatchNormalization, Concatenate, Dense,
                 Dot, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise, GlobalAveragePooling1D,
                 GlobalMaxPooling1D, Identity, InputLayer, Lambda, LayerNormalization, LeakyReLU, Maximum, Minimum,
                 Multiply, Normalization, Operation, PReLU, ReLU, Rescaling, Reshape, Softmax, SpatialDropout1D,

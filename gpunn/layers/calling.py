@@ -114,7 +114,13 @@ def call_layer(layer, inputs, training=False):
         y = user_layer.call_eagerly(layer, x, training)
     else:
         y, _ = layer.forward(x, training)
-    y = call_result(layer.ops, layer.ops.copy(y))  # the layer's workspace is written again by its next call
+    if isinstance(y, (tuple, list)):  # a call() of the user's returning several tensors (several_outputs.py)
+        return type(y)(_result(layer, part, flat, scalars) for part in y)
+    return _result(layer, y, flat, scalars)
+
+
+def _result(layer, y, flat: bool, scalars: bool):
+    y = call_result(layer.ops, layer.ops.copy(layer.ops.asarray(y)))  # the workspace is written again next call
     if not flat or y.ndim == 0:
         return y
     if scalars:

@@ -18,7 +18,7 @@ import numpy as np
 from .. import ops as gpunn_ops
 from ..autodiff import Tensor
 from ..naming import snake_case
-from . import symbolic, user_layer
+from . import model_losses, symbolic, user_layer
 from .base import Layer, unique_name
 from .keras_operations import OPERATIONS, REQUIRED
 
@@ -78,6 +78,11 @@ def _constant(value, where: str):
                     f"arrays besides them, got {type(value).__name__}; compute it inside a layer of your own")
 
 
+class BatchReduction(ValueError):
+    """An operation whose result over a batch is one number (``ops.mean(x)``): a loss for ``add_loss``
+    (``model_losses.py``), no value of the graph."""
+
+
 class Operation(Layer):
     """One ``keras.ops`` call in a model's graph: the function ``operation`` applied to ``arguments`` (by Keras's
     parameter names; the symbolic inputs as slots, filled with the arrays the layer is called on)."""
@@ -117,7 +122,10 @@ class Operation(Layer):
                              "gpunn takes operations of one result (compute it in a layer of your own, returning "
                              "one tensor per layer)")
         rows = values[0].shape[0]
-        if not result.shape or result.shape[0] != rows:
+        if not result.shape:
+            raise BatchReduction(f"gpunn.ops.{self.operation} on a model's symbolic values reduces the batch to one "
+                                 "number")
+        if result.shape[0] != rows:
             raise ValueError(f"gpunn.ops.{self.operation} on a model's symbolic values returned shape "
                              f"{tuple(result.shape)} for a batch of {rows} samples: a model computes one row per "
                              "sample, so an operation between its layers keeps the batch axis first (reduce over "
@@ -249,7 +257,7 @@ def symbolic_call(name: str, args, kwargs):
     inputs: list = []
 
     def slot(value):
-        if symbolic.is_symbolic(value):
+        if symbolic.is_symbolic(value) or model_losses.is_batch_reduced(value):
             inputs.append(value)
             return _Slot(len(inputs) - 1)
         return _constant(value, f"gpunn.ops.{name}")
@@ -257,9 +265,18 @@ def symbolic_call(name: str, args, kwargs):
     arguments = {key: _map(value, slot) for key, value in arguments.items()}
     if not inputs:
         raise TypeError(f"gpunn.ops.{name}: no symbolic value among its arguments")
+    reduced = [value for value in inputs if model_losses.is_batch_reduced(value)]
+    if reduced:
+        if len(reduced) < len(inputs):
+            raise ValueError(f"gpunn.ops.{name}: combines a value reduced over the whole batch (one number per batch, "
+                             "such as ops.mean(x)) with the model's values of one row per sample; gpunn takes such a "
+                             "number in add_loss (and operations on it) only")
+        return model_losses.BatchReduced(name, arguments, inputs)
     layer = Operation(name, arguments)
     try:
         return symbolic.call_symbolic(layer, inputs if len(inputs) > 1 else inputs[0])
+    except BatchReduction:  # ops.mean(x) over every axis: a loss for add_loss, computed from x later
+        return model_losses.BatchReduced(name, arguments, inputs)
     except (ValueError, TypeError) as error:
         if str(error).startswith(f"gpunn.ops.{name}"):
             raise

@@ -91,18 +91,24 @@ def own_specs(layer) -> list:
     return [s for s in specs if s.trainable] + [s for s in specs if not s.trainable]
 
 
-def note(owner, value) -> None:
+def note(owner, value, key: str = "_tracked") -> None:
     """Note the layers in ``value`` (a layer, or a list, tuple or dict of them) as tracked by ``owner`` now,
-    those not noted before (Keras's tracker: its layers are in the order they were first assigned)."""
+    those not noted before (Keras's tracker: its layers are in the order they were first assigned), in
+    ``owner.<key>`` ({id(layer): rank}); a model's layers (models included) in its ``_tracking_order``."""
     from .base import Layer
 
-    tracked = owner.__dict__.get("_tracked")
+    tracked = owner.__dict__.get(key)
     if tracked is None:
         tracked = {}
-        object.__setattr__(owner, "_tracked", tracked)
+        object.__setattr__(owner, key, tracked)
+    # the layers noted, kept alive as Keras's tracker keeps them: a layer replaced and freed would leave its id, and
+    # its rank, to the next one made
+    held = owner.__dict__.setdefault(f"{key}_held", [])
 
     def visit(item):
-        if isinstance(item, Layer):
+        if isinstance(item, Layer) or hasattr(item, "_layers"):
+            if id(item) not in tracked:
+                held.append(item)
             tracked.setdefault(id(item), len(tracked))
         elif isinstance(item, (list, tuple)):
             for inner in item:
@@ -117,26 +123,26 @@ def note(owner, value) -> None:
 class TrackedList(list):
     """A list a layer of the user's holds (Keras's TrackedList): layers put in it later are noted then."""
 
-    def __init__(self, items, owner):
+    def __init__(self, items, owner, key: str = "_tracked"):
         super().__init__(items)
-        self._owner = owner
+        self._owner, self._key = owner, key
 
     def append(self, value):
         super().append(value)
-        note(self._owner, value)
+        note(self._owner, value, self._key)
 
     def extend(self, values):
         values = list(values)
         super().extend(values)
-        note(self._owner, values)
+        note(self._owner, values, self._key)
 
     def insert(self, index, value):
         super().insert(index, value)
-        note(self._owner, value)
+        note(self._owner, value, self._key)
 
     def __setitem__(self, index, value):
         super().__setitem__(index, value)
-        note(self._owner, value)
+        note(self._owner, value, self._key)
 
     def __iadd__(self, values):
         self.extend(values)

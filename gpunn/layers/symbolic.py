@@ -11,6 +11,8 @@ import itertools
 
 import numpy as np
 
+from . import several_outputs
+
 
 def _operator(name: str, reverse: bool = False):
     """The array operator that is ``gpunn.ops.<name>`` on a symbolic value and a number, array or symbolic value."""
@@ -191,7 +193,10 @@ def call_symbolic(layer, inputs, training=None, mask=None) -> SymbolicTensor:
         shape, parents = sample_shape_of(inputs), [inputs]
     if not layer.built or _shapes(layer.input_shape) != _shapes(shape):
         _build_layer(layer, shape)
-    return SymbolicTensor(layer, parents, layer.output_shape, training)
+    output = SymbolicTensor(layer, parents, layer.output_shape, training)
+    if several_outputs.unpacks(layer):  # a layer of the user's returning several tensors: each a slice of its output
+        return several_outputs.unpack_symbolic(layer, output)
+    return output
 
 
 def _shapes(shape):

@@ -21,7 +21,7 @@ import inspect
 import numpy as np
 
 from ..autodiff import Tensor, gradients
-from . import sublayers
+from . import several_outputs, sublayers
 
 
 class _Frame:
@@ -173,9 +173,11 @@ def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False) -> T
         home._added_now = []  # a call on ones to learn shapes is no call of the user's
         if frame.added:
             home._adds_losses = True  # the model adds its losses to the loss it reports and differentiates
-    if isinstance(result, (tuple, list, dict)):
-        raise ValueError(f"layer {layer.name!r}: call() returned a {type(result).__name__}; gpunn runs layers of the "
-                         "user's that return one tensor (return each output from a layer of its own)")
+    if isinstance(result, dict):
+        raise ValueError(f"layer {layer.name!r}: call() returned a dict; gpunn runs layers of the user's that return "
+                         "one tensor, or a tuple or list of them")
+    if several_outputs.returns_several(result):
+        return result  # (several_outputs.py)
     if not isinstance(result, Tensor):
         result = Tensor(np.asarray(result)) if getattr(result, "_autodiff_tensor", None) is None else \
             result._autodiff_tensor()
@@ -195,6 +197,9 @@ def _output_sample_shape(layer, sample: tuple) -> tuple:
                 _call(layer, trial(2, sample, dtype), True, shapes_only=True)
     finally:
         _home(layer)._traced_weights = None
+    layer.__dict__.pop("output_parts", None)
+    if several_outputs.returns_several(result):
+        return several_outputs.record(layer, result, 2)
     if result.ndim == 0 or result.shape[0] != 2:
         if getattr(layer, "_standalone", False):
             return None  # called on its own, a layer may return anything (Keras's ComputeSum returns its total)
@@ -208,9 +213,13 @@ def call_eagerly(layer, x, training: bool):
     _home(layer)._traced_weights = {spec.name: Tensor(layer.bound.weights[spec.name])
                                     for spec in sublayers.own_specs(layer)}
     try:
-        result = _call(layer, Tensor(x), training).value
+        result = _call(layer, Tensor(x), training)
     finally:
         _home(layer)._traced_weights = None
+    if several_outputs.returns_several(result):
+        result = type(result)(part.value if isinstance(part, Tensor) else part for part in result)
+    else:
+        result = result.value
     # ``layer.losses`` (base.py): those of this call, read back only when asked for (a model's steps clear them)
     for _, owner in sublayers.owners(layer):
         owner._last_losses = list(owner.__dict__.get("_added_now", []))
@@ -251,6 +260,8 @@ def _forward(layer, x, training, out, record) -> None:
         result = _call(layer, inputs, training)
     finally:
         _home(layer)._traced_weights = None
+    if several_outputs.returns_several(result):
+        result = several_outputs.pack(result, out.shape[0], out.dtype)
     if tuple(result.shape) != tuple(out.shape):
         raise ValueError(f"layer {layer.name!r}: call() returned shape {result.shape} for a batch of "
                          f"{out.shape[0]} rows, where it returned (batch,) + {tuple(layer.output_shape)} when built")
@@ -332,7 +343,8 @@ def call_sublayer(sublayer, x, training):
         if sublayer.output_shape is None:
             raise ValueError(f"layer {sublayer.name!r} inside layer {outer.name!r}: its call() does not return one "
                              "row per sample")
-        return Tensor(np.ones((xs[0].shape[0],) + tuple(sublayer.output_shape), dtype=xs[0].dtype))
+        ones = Tensor(np.ones((xs[0].shape[0],) + tuple(sublayer.output_shape), dtype=xs[0].dtype))
+        return several_outputs.unpack(sublayer, ones) if several_outputs.of(sublayer) else ones
     if not sublayer.built or sublayer.ops is None:
         raise ValueError(f"layer {sublayer.name!r} is called inside the call() of layer {outer.name!r} only in "
                          "training, or only sometimes; gpunn builds the layers inside a layer from one call with "
@@ -350,7 +362,8 @@ def call_sublayer(sublayer, x, training):
         return tuple(dxs) if several else (dxs,)
 
     needs = any(t.requires_grad for t in xs) or bool(sublayer.bound.grads)
-    return Tensor(y, parents=tuple(xs), backward=backward, requires_grad=needs)
+    result = Tensor(y, parents=tuple(xs), backward=backward, requires_grad=needs)
+    return several_outputs.unpack(sublayer, result) if several_outputs.of(sublayer) else result
 
 
 def _comparable(shape):

@@ -126,7 +126,7 @@ def _clone_checked(model, clone_function, recursive):
             inputs = ({key: made[id(value)] for key, value in structure.items()} if isinstance(structure, dict)
                       else [made[id(source)] for source in structure])
         cloned = Functional.from_layers(inputs, new_layers, name=model.name, trainable=model.trainable,
-                                        sources=model._sources, modes=model._modes, outputs=model._output_indices,
+                                        sources=model._sources, modes=model._modes_in_fit(warn=False), outputs=model._output_indices,
                                         output_keys=model._output_keys, nodes=model._nodes)
     else:
         cloned = Sequential(([new_input] if new_input is not None else []) + new_layers, name=model.name,

@@ -27,8 +27,8 @@ as in Keras (``symbolic.py``).
 from __future__ import annotations
 
 from .. import overrides
-from ..layers import wiring
-from ..layers.base import unique_name
+from ..layers import several_outputs, sublayers, wiring
+from ..layers.base import Layer, unique_name
 from ..naming import snake_case
 from ..layers.input_layer import InputLayer
 from ..layers.operation import is_operation
@@ -279,7 +279,8 @@ class Functional(Sequential):
         for i, layer in enumerate(layers):
             reads = (i - 1,) if sources is None else sources[i]
             training = None if modes is None else modes[i]
-            values[i] = layer(wiring.layer_inputs(layer, values, reads), training=training)
+            with several_outputs.packed_calls():  # (its slices are among the layers)
+                values[i] = layer(wiring.layer_inputs(layer, values, reads), training=training)
             if nodes is not None:  # a shared layer's calls keep the node indices they had (configs, clones)
                 values[i].node_index = nodes[i]
         ends = [values[i] for i in (outputs if outputs is not None else [len(layers) - 1])]
@@ -383,9 +384,32 @@ class Model(Functional, metaclass=_ModelType):
         self._outputs_as_tuple = False
         self._internal_attributes = set(vars(self)) | {"_internal_attributes"}
 
+    def __setattr__(self, name, value):
+        # After Model.__init__, what the subclass sets: Keras tracks a layer (or model) when it is assigned, or
+        # appended to a list the model holds, and orders model.layers, weights and files so (subclassed.py)
+        internal = vars(self).get("_internal_attributes")
+        if internal is None or name in internal or name in subclassed.SET_LATER or \
+                not isinstance(value, (Layer, Sequential, list, tuple, dict)):
+            object.__setattr__(self, name, value)
+            return
+        if type(value) is list:
+            value = sublayers.TrackedList(value, self, subclassed.TRACKING_ORDER)
+        object.__setattr__(self, name, value)
+        sublayers.note(self, value, subclassed.TRACKING_ORDER)
+
     def call(self, inputs, training=None, mask=None):
         """What a subclass defines: the outputs for ``inputs``, by calling its layers."""
         raise NotImplementedError(f"{type(self).__name__}.call")
+
+    def _modes_in_fit(self, warn: bool = True):
+        if "_internal_attributes" in vars(self) and not subclassed.takes_training(self):
+            return subclassed.modes_of_a_call_without_training(self, warn)
+        return super()._modes_in_fit()
+
+    def add_loss(self, loss) -> None:
+        """Keras's ``self.add_loss(loss)`` in call(): a loss computed from the model's values, which fit adds to
+        the compiled loss (``layers/model_losses.py``)."""
+        subclassed.add_loss(self, loss)
 
     # ---- the graph of call() -------------------------------------------------------------------------
     def _trace_for(self, x, argument: str = "x") -> None:
@@ -406,8 +430,6 @@ class Model(Functional, metaclass=_ModelType):
         outputs = subclassed.trace(self, inputs)
         several = isinstance(outputs, (list, tuple)) and len(outputs) > 1
         parts = _wiring(inputs, outputs)
-        if not subclassed.takes_training(self):
-            parts = parts[:2] + (subclassed.modes_of_a_call_without_training(self, parts[2]),)
         before = dict(vars(self))
         self._awaits_trace = False
         try:

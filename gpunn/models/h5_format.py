@@ -54,8 +54,11 @@ def legacy_entries(model, layout: str = GRAPH_LAYOUT) -> list[tuple[str, list[tu
     in_graph = {id(layer) for layer in model._layers}
     entries = []
     for item in keras_layers(model):
-        inside = [layer for layer in item.layers if id(layer) in in_graph] if is_model(item) else \
-            [item] if id(item) in in_graph else []
+        if is_model(item):  # its layers in Keras's order of its weights (a subclass's: its attributes')
+            held = item._weight_order() if hasattr(item, "_weight_order") else item.layers
+            inside = [layer for layer in held if id(layer) in in_graph]
+        else:
+            inside = [item] if id(item) in in_graph else []
         pairs = [(layer, spec) for layer in inside for spec in legacy_weight_order(layer)]
         if is_model(item):
             pairs = [pair for pair in pairs if _keras_trainable(item, *pair)] + \

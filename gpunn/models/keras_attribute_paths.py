@@ -26,30 +26,25 @@ from ..layers.input_layer import InputLayer
 from ..naming import container_name, snake_case
 from .keras_variables import keras_layer_paths
 
-# Attributes gpunn sets on a subclassed model after its __init__ (those set before are its _internal_attributes).
-_SET_LATER = frozenset({"_tracked", "_building", "_user_built"})
-
-
 def is_subclassed(model) -> bool:
     """Whether ``model`` is a subclass of keras.Model with a call() of its own (not a functional model)."""
     return "_internal_attributes" in vars(model)
-
 
 def is_model(value) -> bool:
     from .sequential import Sequential
 
     return isinstance(value, Sequential)
 
-
 def _sort_key(name: str) -> str:
     """saving_lib.py ``_name_key``: attributes starting with '_' come last."""
     return f"~{name}" if name.startswith("_") else name
 
-
 def user_attributes(model) -> list[tuple[str, object]]:
     """(name, value) of what the subclass set on ``model`` (and the properties its classes define), as Keras's
     ``dir()`` sees them."""
-    internal = model._internal_attributes | _SET_LATER
+    from .subclassed import SET_LATER
+
+    internal = model._internal_attributes | SET_LATER
     found = {name: value for name, value in vars(model).items() if name not in internal}
     for cls in type(model).__mro__:
         if cls.__module__.startswith("gpunn."):
@@ -62,7 +57,6 @@ def user_attributes(model) -> list[tuple[str, object]]:
                     continue
     return list(found.items())
 
-
 def keras_layers(model) -> list:
     """Keras's ``model.layers`` of the subclassed ``model``: the layers and models it holds, in the order it set
     them (``subclassed.tracked_layers``)."""
@@ -70,14 +64,12 @@ def keras_layers(model) -> list:
 
     return list(getattr(model, "_tracked", None) or tracked_layers(model))
 
-
 def _children(model) -> list[tuple[str, object]]:
     """(attribute, value) in the order Keras walks them."""
     if not is_subclassed(model):
         return [("layers", model.layers)]
     attributes = user_attributes(model) + [("layers", keras_layers(model))]
     return sorted(attributes, key=lambda item: _sort_key(item[0]))
-
 
 def saveable_paths(model) -> list[tuple[str, object]]:
     """(path, object) of each layer and model that Keras's walk reaches from the subclassed ``model``, each once,
@@ -119,7 +111,6 @@ def saveable_paths(model) -> list[tuple[str, object]]:
 
     visit("", model)
     return found
-
 
 def graph_layer_paths(model, filepath=None) -> dict[int, str]:
     """{id(layer): its path} for each layer of the subclassed ``model``'s graph that holds weights. A layer with

@@ -457,7 +457,7 @@ def functional_config(model, native: bool = True) -> dict:
         entries[id(source)] = {**entry, "name": source.name, "inbound_nodes": []}
     calls = model._calls
     sources = model._sources or wiring.chain(len(calls))
-    modes = model._modes or (None,) * len(calls)
+    modes = model._modes_in_fit(warn=False) or (None,) * len(calls)
     nodes: dict = {}  # per layer, its calls' nodes by node index (a shared layer has several)
     for i, (call, node_index) in enumerate(zip(calls, model._nodes)):
         layer = wiring.layer_of(call)

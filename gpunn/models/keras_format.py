@@ -57,12 +57,18 @@ _VARS_PATH = re.compile(r"(?:(?P<owner>.+)/)?vars/(?P<index>\d+)")
 def _write_layer(writer: HDF5Writer, layer, path: str, with_values: bool) -> None:
     """The variables of ``layer`` at ``path``: a layer holding layers keeps each one's own at its own path
     ('layers/block/linear_1/vars'); ``with_values`` False: the groups alone (a layer the model never built)."""
-    values = iter(layer_weights(layer)) if with_values else iter(())
+    if not with_values:  # (an unbuilt layer has no weight specs to count)
+        for below, owner in sublayers.owners(layer):
+            group = f"{path}/{below}/vars" if below else f"{path}/vars"
+            writer.group(group)
+            writer.attribute(group, "name", owner.name)
+        return
+    values = iter(layer_weights(layer))
     for (owner_path, count), (_, owner) in zip(owner_paths(layer, path), sublayers.owners(layer)):
         group = f"{owner_path}/vars"
         writer.group(group)
         writer.attribute(group, "name", owner.name)
-        for index in range(count if with_values else 0):
+        for index in range(count):
             writer.dataset(f"{group}/{index}", next(values))
 
 

@@ -218,6 +218,17 @@ def optimizer_variables(model, attribute_order: bool = False) -> list[tuple[str,
     return variables
 
 
+def optimizer_variable_count(model) -> int:
+    """How many variables Keras's optimizer of the model has now (``optimizer.variables``): the step count and
+    learning rate (unless a schedule gives it), then, once it has run, those ``build`` made."""
+    optimizer = model.optimizer
+    head = 1 + (optimizer.schedule is None)
+    if not getattr(model, "_optimizer_built", False):
+        return head
+    layout = optimizer_layout(optimizer)
+    return head + sum(len(call) for call in layout.calls) * len(trained_weights(model)) + len(layout.scalars)
+
+
 @dataclass
 class OptimizerState:
     """What a file's optimizer variables set in a gpunn optimizer: the step count, the learning rate (None:

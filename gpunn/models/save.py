@@ -20,8 +20,8 @@ from .file_kinds import H5, KERAS, KERAS_WEIGHTS, SAFETENSORS, file_kind, model_
 from .file_paths import check_load_path, check_save_path
 from .hdf5_io import read_checked
 from .keras_attribute_paths import graph_layer_paths, is_subclassed
-from .keras_format import GRAPH_LAYOUT
-from .keras_variables import apply_optimizer_state, optimizer_state, weight_tensors
+from .keras_format import ATTRIBUTES_LAYOUT, GRAPH_LAYOUT
+from .keras_variables import apply_optimizer_state, optimizer_state, optimizer_variable_count, weight_tensors
 
 
 def _weight_tensors(model) -> dict[str, np.ndarray]:
@@ -140,6 +140,10 @@ def load_weights(model, filepath) -> None:
         restore_weights(model, tensors, filepath)
         return
     contents = read_keras_weights(os.fsdecode(filepath), data)
+    if contents.layout == ATTRIBUTES_LAYOUT and not is_subclassed(model):
+        raise ValueError(f"filepath: {filepath!r} holds a subclassed model's weights under the attributes that hold its "
+                         f"layers (save_weights of a keras.Model subclass); {type(model).__name__} {model.name!r} is "
+                         "not one: load it into an instance of that class")
     by_attributes = is_subclassed(model) and contents.layout != GRAPH_LAYOUT
     if by_attributes and contents.weights_by_path is not None:
         per_layer = contents.per_layer_at(model, graph_layer_paths(model, filepath))
@@ -156,18 +160,17 @@ def load_weights(model, filepath) -> None:
 
 def _restore_optimizer(model, values: list, filepath, attribute_order: bool) -> None:
     """A weights file's optimizer variables into the compiled model's optimizer, as Keras's ``load_weights`` loads
-    them (base_optimizer.py ``load_own_variables``): when their number is the optimizer's, else with a warning,
-    leaving it as it is. An optimizer that has not run yet has only its step count and learning rate (Keras's
-    unbuilt optimizer): the saved state of one that had run is not loaded into it."""
+    them (base_optimizer.py ``load_own_variables``): when they are as many as the optimizer has now, else with a
+    warning, leaving it as it is (one that has not run has only its step count and learning rate)."""
     optimizer = model.optimizer
-    unbuilt = 1 + (optimizer.schedule is None)
-    built = getattr(model, "_optimizer_built", False)
-    if (len(values) == unbuilt) == built:
+    count = optimizer_variable_count(model)
+    if len(values) != count:
+        ran = getattr(model, "_optimizer_built", False)
         warnings.warn(
             f"filepath: {filepath!r}: the saved optimizer state has {len(values)} variables, while this model's "
-            f"{type(optimizer).__name__} {'has run' if built else 'has not run yet (it has ' + str(unbuilt) + ')'}; "
-            "as Keras does, its state is not loaded (the weights are). To resume training where the file left "
-            "it, load the model with load_model, or run a step before load_weights",
+            f"{type(optimizer).__name__} has {count}{'' if ran else ' (it has not run yet)'}; as Keras does, its "
+            "state is not loaded (the weights are). To resume training where the file left it, load the model "
+            "with load_model, or run a step before load_weights",
             stacklevel=4,  # the user's model.load_weights
         )
         return

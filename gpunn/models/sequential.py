@@ -558,6 +558,11 @@ class Sequential(Trainer):
                 return layer
         raise ValueError(f"name: no layer named {name!r}; the layers are {[l.name for l in self._layers]}")
 
+    def _modes_in_fit(self, warn: bool = True):
+        """Per layer, the training mode fit runs it in (None: training): the modes its calls fixed. Configs and
+        clones keep these (a subclassed model's, loaded or cloned as a functional one, runs as it ran)."""
+        return self._modes
+
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
                 layer_range=None) -> None:
         """Keras 3's table (``summary.py``), printed, or handed whole to ``print_fn`` as Keras does."""

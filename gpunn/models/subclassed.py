@@ -26,6 +26,13 @@ from ..layers.base import Layer
 from ..layers.input_layer import InputLayer
 
 
+# Attributes gpunn sets on a subclassed model after its __init__ (those set before are its _internal_attributes),
+# and the one where it notes the order its layers were tracked in (Model.__setattr__).
+TRACKING_ORDER = "_tracking_order"
+SET_LATER = frozenset({"_tracked", "_building", "_user_built", "_losses_of_trace", "_warned_of_inference",
+                       TRACKING_ORDER, TRACKING_ORDER + "_held", "_compile_arguments", "_labels_as_column"})
+
+
 def tracked_layers(model) -> list:
     """The layers (and models) the subclass set as attributes, in the order it set them, lists and dicts of
     them included (Keras's tracking)."""
@@ -44,10 +51,13 @@ def tracked_layers(model) -> list:
             for item in value.values():
                 take(item)
 
-    internal = model._internal_attributes | {"_building", "_user_built"}
+    internal = model._internal_attributes | SET_LATER
     for name, value in vars(model).items():
         if name not in internal:
             take(value)
+    order = vars(model).get(TRACKING_ORDER, {})
+    if all(id(layer) in order for layer in found):  # (a layer put in a dict or nested list later: as found)
+        found.sort(key=lambda layer: order[id(layer)])
     return found
 
 
@@ -151,31 +161,50 @@ def _depends_on_mode(layer) -> bool:
     from ..layers.seeded import SeededLayer
     from ..layers import user_layer
 
-    return isinstance(layer, (SeededLayer, BatchNormalization)) or (user_layer.runs_call(layer)
-                                                                   and user_layer._takes_training(layer))
+    if isinstance(layer, (SeededLayer, BatchNormalization)):
+        return True
+    if not user_layer.runs_call(layer):
+        return False
+    from ..layers import sublayers
+
+    return user_layer._takes_training(layer) or any(_depends_on_mode(owner) for path, owner in sublayers.owners(layer)
+                                                    if path)
 
 
-def modes_of_a_call_without_training(model, graph: tuple) -> tuple:
-    """The graph (``functional._graph``'s tuple) of a call() that names no ``training``, with the modes Keras 3
-    runs it in. Keras's trainers pass ``training`` to a model's call() only when it names one
-    (keras/src/backend/*/trainer.py, ``_call_has_training_arg``): its layers then get no mode, and run in inference
-    in fit too (Dropout passes its inputs, BatchNormalization normalizes with its moving statistics and keeps
-    them). A layer given a mode in call() keeps it. Warns once, naming the layers concerned."""
+def _callers_level() -> int:
+    """The ``stacklevel`` of the first frame outside gpunn (the user's fit), for a warning issued here."""
+    import os
+    import sys
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def modes_of_a_call_without_training(model, warn: bool = True) -> tuple:
+    """The modes fit runs the layers of a model whose call() names no ``training`` in, when fit trains that model
+    itself. Keras's trainers pass ``training`` to a model's call() only when it names one (keras/src/backend/*/
+    trainer.py, ``_call_has_training_arg``): its layers then get no mode, and run in inference in fit too (Dropout
+    passes its inputs, BatchNormalization normalizes with its moving statistics and keeps them). A layer given a
+    mode in call() keeps it; called inside another model, the model's layers take that model's mode as any
+    layer does. Warns once, naming the layers concerned."""
     from ..layers import wiring
 
-    calls, sources, modes = graph[:3]
+    calls = model._calls
+    modes = model._modes or (None,) * len(calls)
     concerned = [wiring.layer_of(call).name for call, mode in zip(calls, modes)
                  if mode is None and _depends_on_mode(wiring.layer_of(call))]
-    if concerned:
+    if warn and concerned and not getattr(model, "_warned_of_inference", False):
         import warnings
 
+        model._warned_of_inference = True
         warnings.warn(f"{type(model).__name__}.call takes no `training` argument: as in Keras 3, fit runs the layers it "
                       f"calls in inference mode ({concerned}: no dropout or noise, BatchNormalization on its moving "
                       "statistics). To train them, give call() a `training=None` argument and pass it on "
-                      "(`self.dropout(x, training=training)`)", stacklevel=5)
-    fixed = tuple(False if mode is None and not isinstance(wiring.layer_of(call), InputLayer) else mode
-                  for call, mode in zip(calls, modes))
-    return (calls, sources, fixed) + tuple(graph[3:])
+                      "(`self.dropout(x, training=training)`)", stacklevel=_callers_level())
+    return tuple(False if mode is None else mode for mode in modes)
 
 
 def trace(model, inputs):
@@ -186,6 +215,7 @@ def trace(model, inputs):
 
     def run(training):
         kwargs = {"training": training} if "training" in parameters else {}
+        model._losses_of_trace = []  # what call() gives self.add_loss (add_loss below)
         try:
             return model.call(inputs, **kwargs)
         except Exception as exc:
@@ -199,11 +229,18 @@ def trace(model, inputs):
             raise wrapped from exc
 
     outputs = run(None)
+    losses = model._losses_of_trace
     if "training" in parameters:
         tracked = {id(layer) for layer in tracked_layers(model)}
         plain = _structure(inputs, outputs, tracked)
         for training in (True, False):
             given = _structure(inputs, run(training), tracked)
+            if len(model._losses_of_trace) != len(losses):
+                count = len(model._losses_of_trace)
+                del model._losses_of_trace
+                raise ValueError(f"{name}.call: gives add_loss {count} loss(es) when training={training} and "
+                                 f"{len(losses)} when training is not given; gpunn runs one graph in both modes: add "
+                                 "the same losses whatever `training` is")
             if [call[:2] for call in given] != [call[:2] for call in plain]:
                 raise ValueError(f"{name}.call: calls other layers when training={training} than when training is "
                                  "not given; gpunn runs one graph in both modes (Dropout, BatchNormalization and the "
@@ -213,8 +250,29 @@ def trace(model, inputs):
                 raise ValueError(f"{name}.call: gives a layer a mode made from `training` (not `training` itself, "
                                  "nor a constant); gpunn runs one graph in both modes: pass training=training, or "
                                  "a fixed True or False")
+    del model._losses_of_trace
     for value in _flat(outputs):
         if isinstance(value, InputLayer) or not hasattr(value, "layer"):
             raise ValueError(f"{name}.call: returned {value!r}; it must return what layers compute from the inputs "
                              "(one output, or a tuple, list or dict of them)")
+    if losses:  # computed by one layer reading the first output, which it passes on (model_losses.py)
+        from ..layers import model_losses
+
+        outputs = model_losses.splice(outputs, losses)
     return outputs
+
+
+def add_loss(model, loss) -> None:
+    """Keras's ``self.add_loss(loss)`` in a subclassed model's call(): a loss computed from the model's symbolic
+    values (``model_losses.py``), or a list of them."""
+    from ..layers import model_losses
+    from ..layers.symbolic import is_symbolic
+
+    if not hasattr(model, "_losses_of_trace"):
+        raise ValueError(f"{type(model).__name__}.add_loss: gpunn takes a model's add_loss inside its call(), on "
+                         "values computed from its inputs; a loss of its own elsewhere goes in a layer's call()")
+    for value in (loss if isinstance(loss, (list, tuple)) else [loss]):
+        if not (is_symbolic(value) or model_losses.is_batch_reduced(value)):
+            raise ValueError("`add_loss()` can only be called from inside `build()` or `call()`, on a tensor input. "
+                             f"Received invalid value: {value!r}")  # Keras's message
+        model._losses_of_trace.append(value)

@@ -85,7 +85,7 @@ def make_plan(model, sparse_labels) -> TrainPlan:
                          "(mask_zero=True), which Keras applies to the loss and metrics and gpunn does not; "
                          "reduce the steps before the output (e.g. GlobalAveragePooling1D) or use mask_zero=False")
     specs = model._output_specs
-    layers, sources, modes = list(model._calls), model._sources, model._modes
+    layers, sources, modes = list(model._calls), model._sources, model._modes_in_fit()
     several = model._several_outputs
     flags = tuple(sparse_labels) if several else (bool(sparse_labels),)
     ends = list(model._output_layer_indices())

@@ -101,13 +101,13 @@ def note(owner, value, key: str = "_tracked") -> None:
     if tracked is None:
         tracked = {}
         object.__setattr__(owner, key, tracked)
-    # the layers noted, kept alive as Keras's tracker keeps them: a layer replaced and freed would leave its id, and
-    # its rank, to the next one made
-    held = owner.__dict__.setdefault(f"{key}_held", [])
+    # a model keeps the layers noted alive, as Keras's tracker keeps them: a layer replaced and freed would leave
+    # its id, and its rank, to the next one made (a layer's attributes are its sublayers: not there)
+    held = owner.__dict__.setdefault(f"{key}_held", []) if key != "_tracked" else None
 
     def visit(item):
         if isinstance(item, Layer) or hasattr(item, "_layers"):
-            if id(item) not in tracked:
+            if held is not None and id(item) not in tracked:
                 held.append(item)
             tracked.setdefault(id(item), len(tracked))
         elif isinstance(item, (list, tuple)):

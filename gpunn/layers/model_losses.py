@@ -30,44 +30,23 @@ class BatchReduced:
 
     _is_symbolic = True  # gpunn.ops functions hand it to operation.symbolic_call
     __array_ufunc__ = None  # np.float32(2) * value: ours
+    shape = ()  # one number (ops.shape(value))
 
     def __init__(self, operation: str, arguments: dict, inputs: list):
         self.operation, self.arguments, self.inputs = operation, arguments, list(inputs)
 
-    shape = ()
-
-    def _apply(self, name: str, other, reverse: bool):
+    def _operation(self, other, name: str, reverse: bool):
         from .. import ops
 
         function = getattr(ops, name)
         return function(other, self) if reverse else function(self, other)
 
-    def __add__(self, other):
-        return self._apply("add", other, False)
-
-    def __radd__(self, other):
-        return self._apply("add", other, True)
-
-    def __sub__(self, other):
-        return self._apply("subtract", other, False)
-
-    def __rsub__(self, other):
-        return self._apply("subtract", other, True)
-
-    def __mul__(self, other):
-        return self._apply("multiply", other, False)
-
-    def __rmul__(self, other):
-        return self._apply("multiply", other, True)
-
-    def __truediv__(self, other):
-        return self._apply("divide", other, False)
-
-    def __rtruediv__(self, other):
-        return self._apply("divide", other, True)
-
-    def __pow__(self, other):
-        return self._apply("power", other, False)
+    # the operators of symbolic values (symbolic.py), each a gpunn.ops call giving another BatchReduced
+    __add__, __radd__ = symbolic._operator("add"), symbolic._operator("add", reverse=True)
+    __sub__, __rsub__ = symbolic._operator("subtract"), symbolic._operator("subtract", reverse=True)
+    __mul__, __rmul__ = symbolic._operator("multiply"), symbolic._operator("multiply", reverse=True)
+    __truediv__, __rtruediv__ = symbolic._operator("divide"), symbolic._operator("divide", reverse=True)
+    __pow__ = symbolic._operator("power")
 
     def __neg__(self):
         from .. import ops
@@ -77,13 +56,12 @@ class BatchReduced:
     def __repr__(self) -> str:
         return f"<BatchReduced {self.operation}: one number per batch, which add_loss takes, not a model's value>"
 
-    def __array__(self, *args, **kwargs):
+    def _refuse(self, *args, **kwargs):
         raise ValueError(f"gpunn.ops.{self.operation} reduced a model's values over the whole batch to one number, "
                          "which a subclassed model's self.add_loss takes (and operations on it); a layer or an output "
                          "takes values of one row per sample (reduce over the other axes: axis=-1)")
 
-    def __getitem__(self, key):
-        self.__array__()
+    __array__ = __getitem__ = _refuse  # as a layer's input (an array), or sliced
 
 
 def is_batch_reduced(value) -> bool:
@@ -180,10 +158,8 @@ class AddedLosses(Layer):
 def splice(outputs, losses: list):
     """``outputs`` of a trace, the first one read through an AddedLosses layer computing ``losses`` (values of
     the graph, or BatchReduced)."""
-    first = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
-    if isinstance(outputs, dict):
-        key = next(iter(outputs))
-        first = outputs[key]
+    key = next(iter(outputs)) if isinstance(outputs, dict) else 0
+    first = outputs[key] if isinstance(outputs, (dict, list, tuple)) else outputs
     read = leaves(losses)
     position = {id(value): k for k, value in enumerate(read)}
     layer = AddedLosses([_as_config(loss, position) for loss in losses])

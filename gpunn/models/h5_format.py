@@ -27,7 +27,8 @@ from .keras_file_config import keras_compile_config, keras_model_config
 from .keras_attribute_paths import graph_layer_paths, is_model, is_subclassed, keras_layers
 from .keras_format import (ATTRIBUTES_LAYOUT, GPUNN_H5_VERSION, GRAPH_LAYOUT, KERAS_LAYOUT_VERSION, LAYOUT_ATTRIBUTE,
                            dropout_counters, layout_of)
-from .keras_variables import KerasFileContents, keras_weight_order, legacy_weight_order, optimizer_variables
+from .keras_variables import (KerasFileContents, keras_trainable, keras_weight_order, legacy_weight_order,
+                              optimizer_variables)
 
 _BACKEND = "gpunn"
 
@@ -37,10 +38,6 @@ def _root_attributes(writer: HDF5Writer) -> None:
     writer.attribute("", "backend", _BACKEND)
     writer.attribute("", "gpunn_version", gpunn_version())
     writer.attribute("", GPUNN_MARKER, GPUNN_H5_VERSION)
-
-
-def _keras_trainable(holder, layer, spec) -> bool:
-    return spec.trainable and layer.trainable and holder.trainable
 
 
 def legacy_entries(model, layout: str = GRAPH_LAYOUT) -> list[tuple[str, list[tuple[object, object]]]]:
@@ -61,8 +58,10 @@ def legacy_entries(model, layout: str = GRAPH_LAYOUT) -> list[tuple[str, list[tu
             inside = [item] if id(item) in in_graph else []
         pairs = [(layer, spec) for layer in inside for spec in legacy_weight_order(layer)]
         if is_model(item):
-            pairs = [pair for pair in pairs if _keras_trainable(item, *pair)] + \
-                [pair for pair in pairs if not _keras_trainable(item, *pair)]
+            trainable_in = {id(layer): keras_trainable(layer) for layer in inside}
+            trained = [item.trainable and trainable_in[id(layer)](spec) for layer, spec in pairs]
+            pairs = [pair for pair, kind in zip(pairs, trained) if kind] + \
+                [pair for pair, kind in zip(pairs, trained) if not kind]
         entries.append((item.name, pairs))
     return entries
 

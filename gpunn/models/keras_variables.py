@@ -100,13 +100,23 @@ def keras_weight_order(layer) -> list:
     return [s for s in specs if s.trainable] + [s for s in specs if not s.trainable]
 
 
+def keras_trainable(layer):
+    """Whether Keras holds each of the layer's weight specs trainable (a predicate): a variable is trainable in
+    Keras while the layer that made it is (the ``trainable`` setter sets it on every variable below), so a frozen
+    sublayer's weights are not, whatever the outer layer's flag."""
+    made_by = {spec.name: owner for spec, owner in sublayers.flat_specs_and_owners(layer)} \
+        if sublayers.has_sublayers(layer) else {}
+    return lambda spec: spec.trainable and layer.trainable and made_by.get(spec.name, layer).trainable
+
+
 def legacy_weight_order(layer) -> list:
     """The order of a tf.keras HDF5 file (legacy_h5_format.py ``_legacy_weights``): ``trainable_weights`` then
     ``non_trainable_weights``, which for a layer holding layers differs from ``keras_weight_order``."""
     specs = keras_weight_order(layer)
     if not layer.trainable:
         return specs
-    return [s for s in specs if s.trainable] + [s for s in specs if not s.trainable]
+    trainable = keras_trainable(layer)
+    return [s for s in specs if trainable(s)] + [s for s in specs if not trainable(s)]
 
 
 def layer_weights(layer, order=keras_weight_order) -> list[np.ndarray]:

@@ -356,6 +356,26 @@ def test_an_optimizer_that_has_not_run_keeps_its_state_with_keras_s_warning(tmp_
     np.testing.assert_array_equal(fresh.predict(x, verbose=0), trained.predict(x, verbose=0))
 
 
+def test_a_file_without_an_optimizer_leaves_a_trained_one_as_it_is_with_keras_s_warning(tmp_path):
+    """Keras 3.15 warns 'Skipping variable loading for optimizer ..., because it has 6 variables whereas the saved
+    optimizer has 0 variables' for the weights of an uncompiled model loaded into a compiled one."""
+    x = np.ones((4, 4), dtype=np.float32)
+    uncompiled = _two_dense(("first", "second"))
+    uncompiled(x)
+    uncompiled.save_weights(tmp_path / "w.weights.h5")
+    trained = _two_dense(("first", "second"))
+    trained.compile(optimizer="adam", loss="mse")
+    trained.fit(x, np.ones((4, 2), dtype=np.float32), verbose=0)
+    slots = {name: np.array(value) for name, value in trained.optimizer.slots.items()}
+    with pytest.warns(UserWarning, match=r"has 0 variables, while this model's Adam has 10; .*not loaded.*no optimizer"):
+        trained.load_weights(tmp_path / "w.weights.h5")
+    assert trained.optimizer.iterations == 1
+    assert slots and all(np.any(value) for value in slots.values())
+    for name, value in trained.optimizer.slots.items():
+        np.testing.assert_array_equal(value, slots[name], err_msg=name)
+    np.testing.assert_array_equal(trained.predict(x, verbose=0), uncompiled.predict(x, verbose=0))
+
+
 LATE_LIST = '''
 def define(keras, layers):
     class Inner(keras.Model):

@@ -153,9 +153,10 @@ def load_weights(model, filepath) -> None:
     else:
         per_layer = contents.per_layer_weights(model)
     restore_weights(model, weight_tensors(model, per_layer, filepath), filepath)
-    # Keras 3's files (not tf.keras's HDF5 ones, whose weights loader reads no optimizer)
-    if not contents.legacy and contents.optimizer_values and model.compiled:
-        _restore_optimizer(model, contents.optimizer_values, filepath, attribute_order=by_attributes)
+    # Keras 3's files (not tf.keras's HDF5 ones, whose weights loader reads no optimizer); one saved from a model
+    # without an optimizer has none, which Keras reports as 0 variables
+    if not contents.legacy and model.compiled:
+        _restore_optimizer(model, contents.optimizer_values or [], filepath, attribute_order=by_attributes)
 
 
 def _restore_optimizer(model, values: list, filepath, attribute_order: bool) -> None:
@@ -166,11 +167,13 @@ def _restore_optimizer(model, values: list, filepath, attribute_order: bool) -> 
     count = optimizer_variable_count(model)
     if len(values) != count:
         ran = getattr(model, "_optimizer_built", False)
+        hint = ("The file was saved from a model with no optimizer, so this one keeps its own state" if not values
+                else "To resume training where the file left it, load the model with load_model, or run a step "
+                     "before load_weights")
         warnings.warn(
             f"filepath: {filepath!r}: the saved optimizer state has {len(values)} variables, while this model's "
             f"{type(optimizer).__name__} has {count}{'' if ran else ' (it has not run yet)'}; as Keras does, its "
-            "state is not loaded (the weights are). To resume training where the file left it, load the model "
-            "with load_model, or run a step before load_weights",
+            f"state is not loaded (the weights are). {hint}",
             stacklevel=4,  # the user's model.load_weights
         )
         return

@@ -6,7 +6,7 @@ import csv
 
 import numpy as np
 import pytest
-from helpers import digits, mlp, numpy_backend, softmax  # noqa: F401
+from helpers import digits, mlp, numpy_backend, run_keras, softmax  # noqa: F401
 
 import gpunn
 from gpunn import callbacks, layers, optimizers, regularizers
@@ -119,6 +119,62 @@ def test_steps_per_epoch_limits_the_batches(data):
     model = compiled_mlp(optimizer=optimizers.SGD(0.01))
     model.fit(x, y, epochs=2, batch_size=10, steps_per_epoch=3, verbose=0)
     assert model.optimizer.iterations == 6
+
+
+STEPS_ACROSS_EPOCHS = r'''
+import json, warnings
+import numpy as np
+import keras
+x = np.arange(12, dtype="float32")[:, None]
+model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, kernel_initializer="zeros")])
+model.compile(optimizer=keras.optimizers.SGD(0.001), loss="mse")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    history = model.fit(x, x, batch_size=4, steps_per_epoch=2, epochs=3, shuffle=False, verbose=0)
+print(json.dumps({"loss": history.history["loss"], "iterations": int(model.optimizer.iterations),
+                  "warnings": sum("ran out of data" in str(w.message) for w in caught)}))
+'''
+
+
+def test_steps_per_epoch_runs_on_through_the_data_across_epochs_as_in_keras():
+    """Keras keeps one iterator across epochs when steps_per_epoch is given: with 3 batches a pass and 2 steps an
+    epoch, the second epoch runs the third batch alone (and warns that the input ran out), the third starts a
+    new pass: 5 steps, every row trained on."""
+    keras_side = run_keras(STEPS_ACROSS_EPOCHS, {})
+    x = np.arange(12, dtype=np.float32)[:, None]
+    model = gpunn.Sequential([gpunn.Input((1,)), layers.Dense(1, kernel_initializer="zeros")])
+    model.compile(optimizer=optimizers.SGD(0.001), loss="mse")
+    with pytest.warns(UserWarning, match="ran out of data") as caught:
+        history = model.fit(x, x, batch_size=4, steps_per_epoch=2, epochs=3, shuffle=False, verbose=0)
+    assert sum("ran out of data" in str(w.message) for w in caught) == keras_side["warnings"] == 1
+    assert model.optimizer.iterations == keras_side["iterations"] == 5
+    np.testing.assert_allclose(history.history["loss"], keras_side["loss"], rtol=1e-5)
+
+
+def test_epochs_skipped_on_resume_leave_a_pass_where_running_them_would():
+    """A run resumed at a later epoch (initial_epoch, BackupAndRestore) sees the batches the uninterrupted run
+    would have, mid-pass too."""
+    x = np.arange(40, dtype=np.float32)[:, None]
+
+    def rows_of_epochs(skip, run):
+        iterator = gpunn.trainer.EpochIterator(gpunn.get_ops(), gpunn.distributed.current(), [x, x], 4,
+                                               steps_per_epoch=3, shuffle=True, rng=np.random.default_rng(5))
+        iterator.skip_epochs(skip)
+        seen = []
+        for _ in range(run):
+            for batch in iterator.batches():
+                slot = gpunn.trainer.BatchSlot(iterator.ops, batch.rows, batch.global_rows, (1,), x.dtype, (1,),
+                                               x.dtype, None)
+                iterator.fill(batch, slot)
+                seen.append(np.asarray(slot.x)[:, 0].tolist())
+        return seen
+
+    with pytest.warns(UserWarning, match="ran out of data"):  # 10 batches a pass, 3 an epoch: the 4th runs 1
+        whole = rows_of_epochs(0, 6)
+    assert [len(whole)] == [3 + 3 + 3 + 1 + 3 + 3]
+    assert sorted(row for batch in whole[:10] for row in batch) == list(range(40))
+    np.testing.assert_array_equal(rows_of_epochs(4, 2), whole[10:])
+    np.testing.assert_array_equal(rows_of_epochs(2, 1), whole[6:9])
 
 
 def test_iterations_count_the_batches(data):

@@ -7,11 +7,17 @@ module turns checked host arrays into batches; the steps (``train_step.py``, ``t
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..distributed.sharding import shard_bounds
+
+# Keras's message (keras/src/trainers/epoch_iterator.py _interrupted_warning).
+RAN_OUT_WARNING = ("Your input ran out of data; interrupting training. Make sure that your dataset or generator "
+                   "can generate at least `steps_per_epoch * epochs` batches. You may need to use the `.repeat()` "
+                   "function when building your dataset.")
 
 
 class BatchSlot:
@@ -73,9 +79,10 @@ class DeviceFeed:
         self.cursor = ops.zeros((1,), dtype=np.int64)
         self._zero = np.zeros(1, dtype=np.int64)
 
-    def start_epoch(self, order_host: np.ndarray) -> None:
+    def start_epoch(self, order_host: np.ndarray, rows_done: int = 0) -> None:
+        """A pass over the data in ``order_host``, ``rows_done`` rows into it (a run resumed mid-pass)."""
         self.ops.upload(order_host, self.order)
-        self.ops.upload(self._zero, self.cursor)
+        self.ops.upload(self._zero + rows_done, self.cursor)
 
     def gather_into(self, slot: BatchSlot, offset: int, global_rows: int) -> None:
         """This rank's rows of the global batch at the cursor (``offset`` rows into it), then the cursor moved
@@ -103,8 +110,12 @@ class Batch:
 class EpochIterator:
     """Batches of ``batch_size`` (the global batch) over ``arrays`` = [x, y] or [x, y, sample_weight].
 
-    Shuffles every epoch when asked (the generator is seeded identically on every rank, so all ranks agree
-    on the order) and gives each rank its contiguous share of each batch (``shard_bounds``).
+    An epoch is one pass over the data, or ``steps_per_epoch`` batches. As in Keras (its ``EpochIterator`` keeps
+    one iterator across epochs when ``steps_per_epoch`` is given), a pass then runs on from where the last epoch
+    left it; an epoch that reaches the end of a pass before its steps are done stops there, with Keras's warning,
+    and the next epoch starts a new pass. Each pass is shuffled when asked (the generator is seeded identically
+    on every rank, so all ranks agree on the order); each rank takes its contiguous share of each batch
+    (``shard_bounds``).
     """
 
     def __init__(self, ops, comm, arrays: list[np.ndarray], batch_size: int, steps_per_epoch: int | None = None,
@@ -113,35 +124,54 @@ class EpochIterator:
         self.data = data if data is not None else DeviceDataset(ops, arrays)
         self.n = self.data.n
         self.batch_size = batch_size
-        full = math.ceil(self.n / batch_size)
-        self.steps = full if steps_per_epoch is None else min(steps_per_epoch, full)
+        self.pass_batches = math.ceil(self.n / batch_size)
+        self.steps_per_epoch = steps_per_epoch
+        self.steps = self.pass_batches if steps_per_epoch is None else steps_per_epoch  # Keras's num_batches
         self.shuffle = shuffle
         self.rng = rng
         self._order_host = None
-        # With the data on the device and shuffled, or when asked (``enable_feed``), the epoch's order is on
+        self._done = 0  # batches of the current pass already run
+        self._feed_done = None  # batches of the pass the feed's cursor stands at (None: not started on it)
+        # With the data on the device and shuffled, or when asked (``enable_feed``), the pass's order is on
         # the device too: a step can fetch its own batch at the feed's cursor, and ``fill`` gathers the rows
         # the order names there.
         self.feed = None
 
+    def _next_epoch(self) -> tuple[int, int, bool]:
+        """(the pass's first batch this epoch runs, how many, whether the pass ends before steps_per_epoch are
+        done); draws a new pass's order when one starts."""
+        if self._done == 0 or self.steps_per_epoch is None:
+            self._done = 0
+            self._feed_done = None
+            if self.shuffle:
+                self._order_host = self.rng.permutation(self.n)
+        first = self._done
+        count = min(self.steps, self.pass_batches - first)
+        self._done = 0 if first + count >= self.pass_batches else first + count
+        return first, count, count < self.steps
+
     def batches(self):
-        """This epoch's batches; draws the epoch's order first when shuffling."""
-        if self.shuffle:
-            self._order_host = self.rng.permutation(self.n)
-            if self.data.on_device:
-                self.enable_feed()
-        if self.feed is not None:
-            self.feed.start_epoch(self._order_host if self.shuffle else np.arange(self.n, dtype=np.int64))
-        for step in range(self.steps):
-            start, stop = step * self.batch_size, min((step + 1) * self.batch_size, self.n)
+        """This epoch's batches (their steps numbered from 0 in the epoch)."""
+        first, count, ran_out = self._next_epoch()
+        if self.shuffle and self.data.on_device:
+            self.enable_feed()
+        if self.feed is not None and self._feed_done != first:
+            order = self._order_host if self.shuffle else np.arange(self.n, dtype=np.int64)
+            self.feed.start_epoch(order, first * self.batch_size)
+        for step in range(count):
+            start = (first + step) * self.batch_size
+            stop = min(start + self.batch_size, self.n)
             lo, hi = shard_bounds(start, stop, self.comm.rank, self.comm.size)
+            self._feed_done = first + step + 1
             yield Batch(step, lo, hi, stop - start, lo - start)
+        if ran_out:
+            warnings.warn(RAN_OUT_WARNING, UserWarning, stacklevel=3)
 
     def skip_epochs(self, count: int) -> None:
-        """Draw and drop the orders of ``count`` epochs (none when not shuffling): the generator is then where
-        it would be after running them."""
-        if self.shuffle:
-            for _ in range(count):
-                self.rng.permutation(self.n)
+        """Go through ``count`` epochs without running them: the orders drawn and the place in the pass are then
+        where they would be after running them."""
+        for _ in range(count):
+            self._next_epoch()
 
     def enable_feed(self) -> DeviceFeed | None:
         """The device feed (made on first use), or None when the data stays on the host."""

@@ -34,12 +34,7 @@ import numpy as np
 
 from ..foreign_data import is_scipy_sparse
 from ..utils.py_dataset import PyDataset
-
-# Keras's message (keras/src/trainers/epoch_iterator.py _interrupted_warning).
-RAN_OUT_WARNING = ("Your input ran out of data; interrupting training. Make sure that your dataset or generator "
-                   "can generate at least `steps_per_epoch * epochs` batches. You may need to use the `.repeat()` "
-                   "function when building your dataset.")
-
+from .epoch_iterator import RAN_OUT_WARNING
 
 def is_py_dataset(data) -> bool:
     """A gpunn (or Keras) ``PyDataset``, or a tf.keras ``Sequence``: batches by index, with epoch hooks."""

@@ -54,6 +54,16 @@ class ActivationSpec:
     def needs_preactivation(self) -> bool:
         return self.name in NEEDS_PREACTIVATION
 
+    @property
+    def __name__(self) -> str:  # as Keras's get returns the function, code reads its name
+        return self.name
+
+    def __call__(self, x):
+        """The activation of ``x`` (an array, a gpunn Tensor inside a call(), or a model's symbolic value), with
+        this spec's parameter: Keras's ``activations.get`` returns a function, which layers of the user's call."""
+        parameter = PARAMETER_NAME.get(self.name)
+        return _BY_NAME[self.name](x, **({parameter: self.alpha} if parameter else {}))
+
 
 def _elementwise(name: str, x, alpha: float):
     """The activation of host data, computed by the CPU backend's fused step (Keras's functions return
@@ -61,6 +71,8 @@ def _elementwise(name: str, x, alpha: float):
     as a differentiable function (``autodiff.functions.fused_activation``)."""
     from .ops import NumpyOps
 
+    if _symbolic(x):
+        return _operation(name, x, alpha)
     if _traced(x):
         from .autodiff.functions import fused_activation
 
@@ -71,6 +83,31 @@ def _elementwise(name: str, x, alpha: float):
     out = np.empty_like(z2d) if name in NEEDS_PREACTIVATION else z2d
     NumpyOps().bias_act_forward(z2d, None, name, out, alpha)
     return out.reshape(x.shape)
+
+
+# Each activation's parameter under the name its function (and keras.ops's) takes it.
+PARAMETER_NAME = {"leaky_relu": "negative_slope", "elu": "alpha", "celu": "alpha", "soft_shrink": "threshold",
+                  "hard_shrink": "threshold", "squareplus": "b"}
+
+
+def _symbolic(x) -> bool:
+    """A model's symbolic value (a functional model's, or a subclassed model's call() traced)."""
+    return getattr(x, "_is_symbolic", False)
+
+
+def _operation(name: str, x, alpha: float):
+    """The activation of a symbolic value: the ``keras.ops`` function Keras's activation calls (its
+    activations are ops calls), an operation of the model's graph."""
+    from . import ops
+
+    if name == "mish":  # Keras's Mish.static_call: x * tanh(softplus(x))
+        return x * ops.tanh(ops.softplus(x))
+    if name == "exponential":
+        return ops.exp(x)
+    if name == "gelu":
+        return ops.gelu(x, approximate=False)
+    parameter = PARAMETER_NAME.get(name)
+    return getattr(ops, name)(x, **({parameter: alpha} if parameter else {}))
 
 
 def _traced(x) -> bool:
@@ -84,13 +121,14 @@ def _traced(x) -> bool:
 
 def _host_only(name: str, x) -> None:
     """Refuse by name a form of an activation that has no differentiable counterpart on a gpunn Tensor."""
-    if _traced(x):
-        raise TypeError(f"{name} on a gpunn Tensor (inside a layer's call()): not differentiable here; write it with "
-                        "gpunn.ops (gpunn.ops.clip, gpunn.ops.where, ...)")
+    if _traced(x) or _symbolic(x):
+        raise TypeError(f"{name} on a gpunn Tensor or a model's symbolic value: not differentiable here; write it "
+                        "with gpunn.ops (gpunn.ops.clip, gpunn.ops.where, ...), or use a layer (layers.ReLU takes "
+                        "max_value, negative_slope and threshold)")
 
 
 def linear(x):
-    return x if _traced(x) else np.asarray(x)
+    return x if _traced(x) or _symbolic(x) else np.asarray(x)
 
 
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
@@ -259,12 +297,20 @@ def sparse_sigmoid(x):
 def threshold(x, threshold, default_value):
     """x where x > threshold, default_value elsewhere (Keras's numpy backend). A function only: its two
     arguments have no defaults, so the name cannot make a layer's activation (see ``get``)."""
+    if _symbolic(x):
+        from . import ops
+
+        return ops.threshold(x, threshold, default_value)
     _host_only("threshold", x)
     x = _float_array(x)
     return np.where(x > x.dtype.type(threshold), x, x.dtype.type(default_value))
 
 
 def softmax(x, axis=-1):
+    if _symbolic(x):
+        from . import ops
+
+        return ops.softmax(x, axis=axis)
     if _traced(x):
         from .autodiff.functions import softmax as traced_softmax
 
@@ -277,6 +323,10 @@ def softmax(x, axis=-1):
 
 def log_softmax(x, axis=-1):
     """x - max(x) - log(sum(exp(x - max(x)))) along ``axis`` (Keras's numpy backend)."""
+    if _symbolic(x):
+        from . import ops
+
+        return ops.log_softmax(x, axis=axis)
     if _traced(x):
         from .autodiff.functions import log_softmax as traced_log_softmax
 
@@ -288,6 +338,10 @@ def log_softmax(x, axis=-1):
 
 def glu(x, axis=-1):
     """a * sigmoid(b), where a and b are the two halves of x along ``axis`` (which must have an even size)."""
+    if _symbolic(x):
+        from . import ops
+
+        return ops.glu(x, axis=axis)
     _host_only("glu", x)
     x = _float_array(x)
     if x.shape[axis] % 2:
@@ -351,5 +405,12 @@ def get(identifier) -> ActivationSpec:
     return ActivationSpec(name, DEFAULT_ALPHA.get(name, 0.0))
 
 
-def serialize(spec: ActivationSpec) -> str:
-    return spec.name
+def serialize(activation) -> str:
+    """The name Keras saves an activation under: of an ActivationSpec, or of one of this module's functions."""
+    if isinstance(activation, ActivationSpec):
+        return activation.name
+    name = _NAME_OF.get(id(activation)) if callable(activation) else None
+    if name is None:
+        raise ValueError(f"activation: expected one of gpunn.activations' functions or what activations.get "
+                         f"returns, got {activation!r}")
+    return name

@@ -559,3 +559,83 @@ def test_training_steps_with_the_new_activations_allocate_nothing_after_the_firs
     rng = np.random.default_rng(4)
     x, y = rng.standard_normal((40, 5)).astype("float32"), rng.standard_normal((40, 1)).astype("float32")
     assert_later_steps_allocate_nothing(model, x, y)
+
+
+# ---- what activations.get returns, and activations of a model's symbolic values ------------------------------
+
+
+def test_get_returns_a_callable_as_keras_does_its_parameter_included(rng):
+    """Keras's ``activations.get`` returns the function, which layers of the user's keep and call."""
+    x = rng.standard_normal((3, 5)).astype(np.float32)
+    for name in ("relu", "sigmoid", "leaky_relu", "celu", "soft_shrink", "squareplus", "softmax", "log_softmax"):
+        got = activations.get(name)
+        assert got.__name__ == name
+        np.testing.assert_array_equal(got(x), getattr(activations, name)(x), err_msg=name)
+        assert activations.serialize(getattr(activations, name)) == activations.serialize(got) == name
+    np.testing.assert_allclose(activations.get("leaky_relu")(x), np.where(x > 0, x, 0.2 * x), rtol=1e-6)
+    with pytest.raises(ValueError, match="activation: expected one of gpunn.activations' functions"):
+        activations.serialize(np.tanh)
+
+
+def test_a_stored_activation_called_in_a_layer_of_the_user_s_trains(rng, numpy_backend):
+    class Scaled(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = layers.Dense(3)
+            self.act = activations.get("tanh")
+
+        def call(self, inputs):
+            return self.act(self.dense(inputs)) * 2.0
+
+    x = rng.standard_normal((8, 4)).astype(np.float32)
+    inputs = gpunn.Input((4,))
+    model = gpunn.Model(inputs, Scaled()(inputs))
+    kernel, bias = model.get_weights()
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.tanh(x @ kernel + bias) * 2.0, rtol=1e-5, atol=1e-6)
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, np.zeros((8, 3), np.float32), verbose=0)
+    assert not np.array_equal(model.get_weights()[0], kernel)
+
+
+SYMBOLIC_ACTIVATIONS = r'''
+def outputs(keras, h):
+    activations, ops = keras.activations, keras.ops
+    return [activations.sigmoid(h) * 5, activations.relu(h), activations.softmax(h), activations.leaky_relu(h, 0.1),
+            activations.gelu(h), activations.exponential(h), activations.linear(h), activations.celu(h, 2.0),
+            activations.threshold(h, 0.5, -1.0), activations.log_softmax(h), activations.relu(h, max_value=6.0),
+            activations.elu(h) + activations.get("tanh")(h)]
+'''
+
+KERAS_SYMBOLIC_ACTIVATIONS = SYMBOLIC_ACTIVATIONS + r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x = np.array(task["x"], dtype="float32")
+inputs = keras.Input((4,))
+model = keras.Model(inputs, outputs(keras, keras.layers.Dense(4, kernel_initializer="identity")(inputs)))
+loaded = keras.models.load_model(task["file"])
+print(json.dumps({"predict": [a.tolist() for a in model.predict(x, verbose=0)],
+                  "gpunn_file": [a.tolist() for a in loaded.predict(x, verbose=0)]}))
+'''
+
+
+def test_activations_of_symbolic_values_are_keras_s_operations(tmp_path):
+    """Keras's activations are keras.ops calls, so on a functional model's values they are operations of its
+    graph: the same values, and a .keras file Keras reads."""
+    namespace: dict = {}
+    exec(SYMBOLIC_ACTIVATIONS, namespace)
+    x = np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4)
+    inputs = gpunn.Input((4,))
+    model = gpunn.Model(inputs, namespace["outputs"](gpunn, layers.Dense(4, kernel_initializer="identity")(inputs)))
+    model.save(tmp_path / "activations.keras")
+    keras_side = run_keras(KERAS_SYMBOLIC_ACTIVATIONS, {"x": x.tolist(), "file": str(tmp_path / "activations.keras")})
+    for ours, theirs, from_file in zip(model.predict(x, verbose=0), keras_side["predict"], keras_side["gpunn_file"]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(from_file, theirs, rtol=1e-6, atol=1e-6)
+
+
+def test_an_activation_without_an_operation_is_refused_on_symbolic_values_by_name():
+    h = layers.Dense(4)(gpunn.Input((4,)))
+    with pytest.raises(TypeError, match=r"relu\(max_value=None, threshold=0.5.*layers.ReLU"):
+        activations.relu(h, threshold=0.5)

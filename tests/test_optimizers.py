@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from helpers import numpy_backend  # noqa: F401
 
+import gpunn
 from gpunn import optimizers
 from gpunn.optimizers import schedules
 
@@ -392,3 +393,29 @@ def test_inverse_time_decay():
     st = schedules.InverseTimeDecay(0.1, decay_steps=4, decay_rate=0.5, staircase=True)
     for step in (0, 3, 4, 9):
         assert st(step) == pytest.approx(0.1 / (1 + 0.5 * (step // 4)), rel=1e-12)
+
+
+def test_step_count_and_learning_rate_read_and_assign_as_keras_variables():
+    """Scripts and callbacks written for Keras read ``optimizer.learning_rate.numpy()`` and call
+    ``.assign(value)`` on it and on ``iterations``; they are numbers too (float(), formatting, JSON)."""
+    import json
+
+    model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(1)])
+    model.compile(optimizer=gpunn.optimizers.Adam(1e-3), loss="mse")
+    model.fit(np.ones((8, 3), np.float32), np.ones((8, 1), np.float32), batch_size=4, verbose=0)
+    optimizer = model.optimizer
+    assert optimizer.iterations.numpy() == 2 and optimizer.iterations.numpy().dtype == np.int64
+    assert optimizer.learning_rate.numpy() == np.float32(1e-3) and optimizer.learning_rate.numpy().dtype == np.float32
+    assert float(optimizer.lr) == 1e-3 and f"{optimizer.learning_rate:.1e}" == "1.0e-03"
+    assert json.loads(json.dumps({"lr": optimizer.learning_rate, "step": optimizer.iterations})) == \
+        {"lr": 1e-3, "step": 2}
+    assert optimizer.learning_rate.assign(1e-4) == 1e-4 and optimizer.learning_rate == 1e-4
+    with pytest.raises(ValueError, match="learning_rate: expected a finite number >= 0"):
+        optimizer.learning_rate.assign(-1.0)
+    optimizer.iterations.assign(10)
+    assert optimizer.iterations == 10
+    model.fit(np.ones((8, 3), np.float32), np.ones((8, 1), np.float32), batch_size=4, verbose=0)
+    assert optimizer.iterations == 12  # the device count took the assigned value too
+    scheduled = gpunn.optimizers.SGD(gpunn.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5))
+    with pytest.raises(TypeError, match="follows a schedule"):
+        scheduled.learning_rate.assign(0.2)

@@ -15,6 +15,7 @@ import numpy as np
 from .. import overrides
 from ..autodiff.functions import convert_to_numpy
 from ..ops.workspace import Workspace
+from .host_values import HostFloat, HostInt
 from .schedules import LearningRateSchedule, deserialize as deserialize_schedule, serialize as serialize_schedule
 
 
@@ -73,9 +74,17 @@ class Optimizer:
     # ---- values kept on the device ----------------------------------------------------------------
     @property
     def learning_rate(self) -> float:
+        """The rate of the next update (a schedule's value at the step count), a float with Keras Variable's
+        ``numpy()`` and ``assign()``."""
         if isinstance(self._learning_rate, LearningRateSchedule):
-            return float(self._learning_rate(self.iterations))
-        return self._learning_rate
+            rate = float(self._learning_rate(self._iterations))
+        else:
+            rate = self._learning_rate
+        return HostFloat(rate, self._assign_learning_rate)
+
+    def _assign_learning_rate(self, value):
+        self.learning_rate = value
+        return self.learning_rate
 
     @learning_rate.setter
     def learning_rate(self, value):
@@ -107,8 +116,13 @@ class Optimizer:
 
     @property
     def iterations(self) -> int:
-        """Updates done so far (a host copy of the device count, kept in step by the training step)."""
-        return self._iterations
+        """Updates done so far (a host copy of the device count, kept in step by the training step), an int with
+        Keras Variable's ``numpy()`` and ``assign()``."""
+        return HostInt(self._iterations, self._assign_iterations)
+
+    def _assign_iterations(self, value):
+        self.iterations = value
+        return self.iterations
 
     @iterations.setter
     def iterations(self, value):

@@ -6,6 +6,7 @@ weight gradients into the gradient views (overwriting, not accumulating: each we
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -16,7 +17,7 @@ from .. import constraints, initializers, overrides, regularizers
 from ..naming import snake_case
 from ..autodiff import Tensor
 from ..ops.workspace import Workspace, Workspaces
-from . import masking, sublayers, symbolic, user_layer
+from . import keyword_inputs, masking, sublayers, symbolic, user_layer
 from .calling import bind_standalone, call_layer, compute_dtype
 from .variable import Variable
 
@@ -96,6 +97,20 @@ _UNTRACKED = frozenset({"_tracked", "_traced_weights", "_added_specs", "_variabl
                         "_added_now", "_last_losses", "_shared_from"})
 
 
+def _takes_keras_shapes(build):
+    """A built-in layer's ``build`` taking Keras's shapes, batch axis first (``layer.build((None, 4))``, as a
+    user's build() passes them on to its sublayers), as well as gpunn's sample shapes."""
+    if getattr(build, "takes_keras_shapes", False):
+        return build
+
+    @functools.wraps(build)
+    def taking_keras_shapes(self, input_shape, *args, **kwargs):
+        return build(self, user_layer.sample_shape(input_shape), *args, **kwargs)
+
+    taking_keras_shapes.takes_keras_shapes = True
+    return taking_keras_shapes
+
+
 class Layer:
     # Masks (``masking.py``): Keras's flag for layers that pass the mask of their input on to their output, and
     # gpunn's for layers that compute with it (``mask_source`` is then the layer making it, set by the model).
@@ -128,6 +143,26 @@ class Layer:
         elif overrides.user_definition(cls, "__call__") is not None:  # models have their own checks
             base = overrides.nearest_gpunn_class(cls)
             cls._builtin_under_call = base if base is not Layer else None
+        if "build" in cls.__dict__ and not user_layer.is_user_layer_class(cls):
+            cls.build = _takes_keras_shapes(cls.__dict__["build"])
+
+    def add_metric(self, *args, **kwargs):
+        """Removed in Keras 3, which says so (its message)."""
+        raise NotImplementedError(
+            "Layer `add_metric()` method is deprecated. Add your metric in `Model.compile(metrics=[...])`, or create "
+            "metric trackers in init() or build() when subclassing the layer or model, then call "
+            "`metric.update_state()` whenever necessary.")
+
+    @property
+    def input(self):
+        """The symbolic input(s) of the layer's first call (Keras's ``layer.input``)."""
+        return symbolic.first_call(self, "input")
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's first call (Keras's ``layer.output``): what a feature extractor,
+        ``keras.Model(model.inputs, layer.output)``, ends at."""
+        return symbolic.first_call(self, "output")
 
     def __init__(self, name=None, dtype=None, trainable=True, input_shape=None, input_dim=None,
                  activity_regularizer=None, **kwargs):
@@ -184,7 +219,7 @@ class Layer:
         if user_layer.is_user_layer_class(type(self)):
             user_layer.build_user_layer(self, input_shape)
             return
-        self.input_shape = tuple(input_shape)
+        self.input_shape = tuple(user_layer.sample_shape(input_shape))
         self.output_shape = self.compute_output_shape(self.input_shape)
         self.built = True
 
@@ -367,9 +402,18 @@ class Layer:
             return []
         return [self.variable(spec.name) for spec, trained in self._trained_kind() if not trained]
 
+    def _standalone_weights(self) -> None:
+        """A layer built by ``layer.build(shape)`` alone has weights, as Keras's ``build`` makes them: drawn from
+        their initializers when first read (a model binds them to its buffers, keeping their values)."""
+        if self.built and self.bound.owner is None and any(s.name not in self.bound.weights for s in self.weight_specs()):
+            from ..ops import get_ops
+
+            bind_standalone(self, get_ops(), compute_dtype(self))
+
     def get_weights(self) -> list[np.ndarray]:
         if not self.built:
             return []
+        self._standalone_weights()
         return [self.ops.to_numpy(self.bound.weights[s.name]).copy() for s in self.weight_specs()]
 
     def set_weights(self, values) -> None:
@@ -395,13 +439,19 @@ class Layer:
     def count_params(self) -> int:
         return sum(int(np.prod(s.shape)) for s in self.weight_specs())
 
-    def __call__(self, inputs, *more, training=None, mask=None):
+    def __call__(self, inputs=keyword_inputs.NOT_GIVEN, *more, training=None, mask=None, **keywords):
         """``layer(x)``: the layer's output for the array ``x`` (NumPy, or CuPy on the GPU backend), as a new
         backend array (NumPy on the CPU). As in Keras, a layer not built yet is built for x's samples and gets
         its weights; ``training=True`` runs it as in training (Dropout drops, BatchNormalization updates its
         moving statistics). See ``calling.py``. A layer of the user's whose ``call()`` takes several inputs
         (``layer(targets, logits)``) is called on them as on a list; for others, ``more`` is Keras's positional
-        ``training`` and ``mask``."""
+        ``training`` and ``mask``. Inputs given by keyword (``layer(logits, targets=None)``) are put in the order
+        of call()'s arguments (``keyword_inputs.py``)."""
+        if keywords or inputs is keyword_inputs.NOT_GIVEN:
+            inputs, more = keyword_inputs.positional_inputs(self, inputs, more, keywords,
+                                                            user_layer.is_user_layer_class(type(self)))
+            if more:  # inputs, never training and mask
+                self._spread_call = True
         if more:
             inputs, training, mask = self._positional(inputs, more, training, mask)
         if symbolic.is_symbolic(inputs):  # the functional API: x = Dense(64)(inputs)

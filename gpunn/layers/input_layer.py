@@ -38,6 +38,16 @@ class InputLayer(Layer, SymbolicArithmetic):
         self.output_shape = self.declared_input_shape  # what the layers after it receive (summary shows it)
 
     @property
+    def input(self):
+        """Keras's: an InputLayer's node takes no tensor."""
+        return []
+
+    @property
+    def output(self):
+        """The input itself (Keras's InputLayer outputs the KerasTensor it made)."""
+        return self
+
+    @property
     def shape(self) -> tuple:
         """Keras's ``keras.Input(...).shape``: the batch dimension (None unless given), then the sample shape."""
         return (self.batch_size,) + tuple(self.declared_input_shape)

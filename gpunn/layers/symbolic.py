@@ -195,8 +195,25 @@ def call_symbolic(layer, inputs, training=None, mask=None) -> SymbolicTensor:
         _build_layer(layer, shape)
     output = SymbolicTensor(layer, parents, layer.output_shape, training)
     if several_outputs.unpacks(layer):  # a layer of the user's returning several tensors: each a slice of its output
-        return several_outputs.unpack_symbolic(layer, output)
+        output = several_outputs.unpack_symbolic(layer, output)
+    # Keras's layer.input / layer.output: the tensors of the layer's first call ("node 0")
+    layer.__dict__.setdefault("_first_call", (inputs, output))
     return output
+
+
+def first_call(layer, what: str):
+    """The input (``what`` 'input') or output of the layer's first call on symbolic values, as Keras's
+    ``Operation.input`` / ``output`` (``_get_node_attribute_at_index(0, ...)``): a Sequential holding a layer not
+    yet called makes its graph of symbolic values first, as Keras's Sequential does when it is built."""
+    if "_first_call" not in layer.__dict__:
+        holder = layer.__dict__.get("_sequential_holder")
+        model = holder() if holder is not None else None
+        if model is not None and model.built:
+            model._symbolic_graph()
+    if "_first_call" not in layer.__dict__:
+        raise AttributeError(f"The layer {layer.name} has never been called and thus has no defined {what}.")
+    inputs, output = layer.__dict__["_first_call"]
+    return inputs if what == "input" else output
 
 
 def _shapes(shape):

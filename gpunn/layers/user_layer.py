@@ -71,11 +71,11 @@ def _several(shape) -> bool:
     return isinstance(shape, (list, tuple)) and bool(shape) and all(isinstance(s, (list, tuple)) for s in shape)
 
 
-def _sample_shape(shape):
+def sample_shape(shape):
     """gpunn passes sample shapes; a user's ``super().build(input_shape)`` passes Keras's, batch first. Several
     inputs: a list of them."""
     if _several(shape):
-        return [_sample_shape(s) for s in shape]
+        return [sample_shape(s) for s in shape]
     shape = tuple(shape)
     return shape[1:] if shape and shape[0] is None else shape
 
@@ -95,7 +95,7 @@ def build_user_layer(layer, input_shape, user_build=None) -> None:
     build made again by the user's ``build`` (given Keras's batch shape), the output shape found by one call."""
     if getattr(layer, "_building", False):  # the user's build called super().build(input_shape)
         return
-    sample = _sample_shape(input_shape)
+    sample = sample_shape(input_shape)
     specs = layer.__dict__.setdefault("_added_specs", [])
     kept = layer.__dict__.setdefault("_specs_before_build", len(specs))
     del specs[kept:]

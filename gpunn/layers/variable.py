@@ -45,6 +45,9 @@ class Variable:
         layer = self._layer
         array = layer.bound.weights.get(self._name)
         if array is None:
+            layer._standalone_weights()
+            array = layer.bound.weights.get(self._name)
+        if array is None:
             raise ValueError(
                 f"variable {self.path!r}: layer {layer.name!r} holds no weight {self._name!r} yet; build it (add "
                 "it to a built model, or call it on data) first"

@@ -18,6 +18,7 @@ Keras semantics kept here:
 from __future__ import annotations
 
 import warnings
+import weakref
 
 import numpy as np
 
@@ -113,6 +114,7 @@ class Sequential(Trainer):
             if any(existing.name == layer.name for existing in self._layers):
                 raise ValueError(f"layer: the model already has a layer named {layer.name!r}; names must be unique")
             self._layers.append(layer)
+            self._hold(layer)
         self._invalidate()
         if self.declared_input_shape is not None and self._layers:
             Sequential.build(self)  # as in Keras: a model that knows its input shape is built as it is assembled
@@ -141,9 +143,48 @@ class Sequential(Trainer):
             source = model._input_layer
             self._input_layer = InputLayer(shape=source.declared_input_shape, dtype=source.dtype)
         self._layers.extend(inner)
+        for layer in inner:
+            self._hold(layer)
         self._invalidate()
         if self.declared_input_shape is not None:
             Sequential.build(self)
+
+    def _hold(self, layer) -> None:
+        """Let the layer find the first Sequential it joined, whose graph gives it a ``layer.output``."""
+        layer.__dict__.setdefault("_sequential_holder", weakref.ref(self))
+
+    def _symbolic_graph(self) -> tuple:
+        """(input, output) of the model's layers called in turn on a symbolic input (the model's Input, or one
+        of its built shape): Keras's Sequential builds such a functional graph, which gives ``model.inputs``,
+        ``model.outputs`` and each layer's ``input`` / ``output``. Made once per structure."""
+        graph = self.__dict__.get("_graph")
+        if graph is None:
+            if not self.built:
+                raise AttributeError(f"Sequential model '{self.name}' has no defined inputs yet.")
+            source = self._input_layer if self._input_layer is not None else \
+                InputLayer(shape=self._built_input_shape, dtype=self._declared_dtype())
+            value = source
+            for layer in self._layers:
+                value = layer(value)
+            graph = self.__dict__["_graph"] = (source, value)
+        return graph
+
+    @property
+    def inputs(self) -> list:
+        return [self._symbolic_graph()[0]]
+
+    @property
+    def outputs(self) -> list:
+        return [self._symbolic_graph()[1]]
+
+    @property
+    def input(self):
+        """The symbolic input (tf.keras gives it; Keras 3 only once the model was called on one, else raising)."""
+        return self._symbolic_graph()[0]
+
+    @property
+    def output(self):
+        return self._symbolic_graph()[1]
 
     def _connect(self, layers: list, sources, modes=None, output_indices=None, nodes=None) -> None:
         """Take ``layers`` connected as ``sources`` says (``wiring.py``; None: a chain), each run in the mode
@@ -284,6 +325,7 @@ class Sequential(Trainer):
     def _invalidate(self) -> None:
         # The layers keep their weights where they are; the next build copies them into new buffers.
         self.built = False
+        self.__dict__.pop("_graph", None)
         self._store = None
         self._drop_steps()
 

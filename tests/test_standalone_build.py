@@ -1,0 +1,79 @@
+"""``layer.build(shape)`` with Keras's shapes (batch axis first), as a layer of the user's calls it on the
+layers it holds in its own build(), and the weights a layer built alone has (Keras's build makes them)."""
+from __future__ import annotations
+
+import numpy as np
+
+import gpunn
+from gpunn import layers
+from helpers import numpy_backend, run_keras  # noqa: F401
+
+COMPOSITE = r'''
+def composite(keras):
+    class Block(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.first = keras.layers.Dense(5, activation="relu")
+            self.second = keras.layers.Dense(2)
+            self.norm = keras.layers.BatchNormalization()
+
+        def build(self, input_shape):  # the sublayers built by hand, with the batch axis
+            self.first.build(input_shape)
+            self.norm.build((None, 5))
+            self.second.build((None, 5))
+
+        def call(self, inputs, training=False):
+            return self.second(self.norm(self.first(inputs), training=training))
+
+    return Block
+'''
+
+KERAS_SIDE = COMPOSITE + r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x = np.array(task["x"], "float32")
+block = composite(keras)()
+block.build((None, 4))
+inputs = keras.Input((4,))
+model = keras.Model(inputs, block(inputs))
+model.set_weights([np.array(w, "float32") for w in task["weights"]])
+print(json.dumps({"shapes": [list(w.shape) for w in block.weights], "predict": model.predict(x, verbose=0).tolist()}))
+'''
+
+
+def test_a_layer_of_the_user_s_building_its_layers_by_hand_as_in_keras():
+    namespace: dict = {}
+    exec(COMPOSITE, namespace)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 4)).astype(np.float32)
+    block = namespace["composite"](gpunn)()
+    block.build((None, 4))
+    assert block.built and [tuple(w.shape) for w in block.weights][:2] == [(4, 5), (5,)]
+    inputs = gpunn.Input((4,))
+    model = gpunn.Model(inputs, block(inputs))
+    weights = [rng.standard_normal(w.shape).astype(np.float32) for w in model.get_weights()]
+    variance = [k for k, w in enumerate(model.weights) if "moving_variance" in w.path]
+    assert len(variance) == 1
+    weights[variance[0]] = np.abs(weights[variance[0]]) + 0.5
+    model.set_weights(weights)
+    theirs = run_keras(KERAS_SIDE, {"x": x.tolist(), "weights": [w.tolist() for w in weights]})
+    assert [list(w.shape) for w in block.weights] == theirs["shapes"]
+    np.testing.assert_allclose(model.predict(x, verbose=0), theirs["predict"], rtol=1e-5, atol=1e-6)
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, np.zeros((6, 2), np.float32), verbose=0)
+    assert not np.array_equal(model.get_weights()[0], weights[0])
+
+
+def test_a_layer_built_alone_has_its_weights_and_a_model_keeps_them():
+    dense = layers.Dense(3)
+    dense.build((None, 5))
+    assert dense.input_shape == (5,) and [w.shape for w in dense.get_weights()] == [(5, 3), (3,)]
+    kernel = dense.kernel.numpy()
+    assert np.any(kernel) and not np.any(dense.bias.numpy())  # Glorot-uniform and zeros, as Keras initialises
+    model = gpunn.Sequential([gpunn.Input((5,)), dense])
+    np.testing.assert_array_equal(model.get_weights()[0], kernel)
+    norm = layers.BatchNormalization()
+    norm.build((None, 4))
+    np.testing.assert_array_equal(norm.moving_variance.numpy(), np.ones(4, np.float32))

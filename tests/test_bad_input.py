@@ -454,3 +454,44 @@ def test_bad_epochs_are_named(epochs, shown, model, xy):
     with expect(ValueError, "epochs: expected a non-negative integer", f"got {shown}"):
         model.fit(x, y, epochs=epochs, verbose=0)
     before.check()
+
+
+# ---- Keras forms gpunn does not take, refused by name ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: gpunn.Input((None,)), r"shape: gpunn's samples have a fixed shape; got \(None,\)"),
+    (lambda: gpunn.Input(shape=(None, 4)), r"an axis of any length \(None\): pad or cut the samples"),
+    (lambda: gpunn.Input((), dtype="string"), r"dtype: gpunn's inputs are numbers; got 'string'"),
+])
+def test_inputs_gpunn_cannot_take_are_refused_when_made(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_inputs_of_one_name_are_refused_as_keras_refuses_them():
+    first = gpunn.Input((4,), name="features")
+    output = gpunn.layers.Dense(1)(first)
+    second = gpunn.Input((4,), name="features")
+    with pytest.raises(ValueError, match="the name 'features' is used 2 times among the model's inputs"):
+        gpunn.Model([first, second], output)
+    with pytest.raises(ValueError, match="another Input of that name: names must be unique"):
+        gpunn.Model(second, output)
+
+
+def test_a_model_with_a_train_step_and_no_call_is_refused_for_its_train_step():
+    class Distiller(gpunn.Model):
+        def __init__(self, student):
+            super().__init__()
+            self.student = student
+
+        def train_step(self, data):
+            return {}
+
+    with pytest.raises(gpunn.overrides.OverrideNotSupportedError, match=r"Distiller.train_step: a model without a call"):
+        Distiller(gpunn.layers.Dense(1))
+
+
+def test_an_eager_value_prints_and_formats_its_number():
+    loss = gpunn.ops.mean(np.arange(4.0, dtype=np.float32))
+    assert f"{loss:.3f}" == "1.500" and str(loss) == "1.5" and "value=" in repr(loss)

@@ -65,7 +65,18 @@ class Tensor:
         return value.get() if hasattr(value, "get") else np.asarray(value)
 
     def __repr__(self) -> str:
-        return f"<gpunn Tensor shape={self.shape} dtype={self.dtype}>"
+        if self.requires_grad:  # a value being differentiated: its numbers are not what the user should read
+            return f"<gpunn Tensor shape={self.shape} dtype={self.dtype}>"
+        return f"<gpunn Tensor shape={self.shape} dtype={self.dtype} value={self.numpy()!r}>"
+
+    def __str__(self) -> str:
+        return repr(self) if self.requires_grad else str(self.numpy())
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats the value, as for a NumPy value (Keras's eager tensors)."""
+        if not spec:
+            return str(self)
+        return format(self.numpy().item() if self.size == 1 else self.numpy(), spec)
 
     def __array__(self, dtype=None, copy=None):
         if self.requires_grad:

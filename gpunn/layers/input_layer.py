@@ -12,6 +12,14 @@ from .base import Layer, normalize_shape
 from .symbolic import SymbolicArithmetic
 
 
+def _refuse_variable_length(shape) -> None:
+    """A sample axis of unknown length (Keras's ``Input(shape=(None,))`` for sequences of any length)."""
+    dims = (shape,) if isinstance(shape, (int, np.integer)) or shape is None else tuple(shape)
+    if any(dim is None for dim in dims):
+        raise ValueError(f"shape: gpunn's samples have a fixed shape; got {tuple(dims)!r}, with an axis of any length "
+                         "(None): pad or cut the samples to one length (keras.utils.pad_sequences) and give it")
+
+
 class InputLayer(Layer, SymbolicArithmetic):
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, input_shape=None, batch_shape=None,
                  sparse=None, ragged=None, **kwargs):
@@ -30,7 +38,12 @@ class InputLayer(Layer, SymbolicArithmetic):
         if shape is None:
             raise ValueError("shape: InputLayer needs the input shape without the batch dimension, e.g. shape=(784,) "
                              "(or batch_shape=(None, 784))")
+        _refuse_variable_length(shape)
         self.input_dtype = None
+        if isinstance(dtype, str) and dtype.lower() in ("string", "str", "object"):
+            raise ValueError(f"dtype: gpunn's inputs are numbers; got {dtype!r} (Keras's string inputs feed "
+                             "StringLookup / TextVectorization): turn the strings into integer ids or features before "
+                             "the model, e.g. with a vocabulary dict, and give dtype='int32'")
         if dtype is not None and np.dtype(dtype).kind in "iub":
             self.input_dtype, dtype = np.dtype(dtype).name, None
         super().__init__(name=name, dtype=dtype, input_shape=normalize_shape("shape", shape), **kwargs)

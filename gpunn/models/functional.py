@@ -30,6 +30,7 @@ from .. import overrides
 from ..layers import several_outputs, sublayers, wiring
 from ..layers.base import Layer, unique_name
 from ..naming import snake_case
+from ..trainer import custom_steps
 from ..layers.input_layer import InputLayer
 from ..layers.operation import is_operation
 from ..layers.packed_inputs import PackedInputs
@@ -96,8 +97,10 @@ def _calls_in_order(inputs: list, outputs: list) -> list:
         if not isinstance(node, SymbolicTensor):
             if not any(node is layer for layer in inputs):
                 name = getattr(node, "name", node)
+                twin = " (another Input of that name: names must be unique)" if name in [i.name for i in inputs] \
+                    else ""
                 raise ValueError(f"outputs: they do not come from the inputs given ({[i.name for i in inputs]}) "
-                                 f"alone but also from the input {name!r}")
+                                 f"alone but also from the input {name!r}{twin}")
             return
         if id(node) in done:
             return
@@ -167,6 +170,11 @@ def _graph(inputs: list, outputs: list) -> tuple[list, tuple, tuple, list, tuple
     none; the order is that of the whole graph so made, so that rebuilding the model from its layers and their
     sources (a config, a file, a clone) gives the same order; and the indices of the layers making the
     outputs."""
+    names = [layer.name for layer in inputs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:  # Keras: 'The name "inputs" is used 2 times in the model. All operation names should be unique.'
+        raise ValueError(f"inputs: the name {repeated[0]!r} is used {names.count(repeated[0])} times among the model's "
+                         "inputs; all names should be unique (give each keras.Input its own name)")
     layers, sources, modes = [], [], []
     made_by: dict = {}  # call -> index of the layer whose output it is; input -> its source index
     made_by.update({id(layer): wiring.input_source(k) for k, layer in enumerate(inputs)})
@@ -374,6 +382,8 @@ class Model(Functional, metaclass=_ModelType):
         if kwargs:
             raise TypeError(f"Model: unexpected keyword argument(s) {sorted(kwargs)}")
         if type(self).call is Model.call:
+            if custom_steps.has_own(self, "train_step"):  # Keras's GAN / distiller pattern: the step is the model
+                custom_steps.refuse_overridden_hooks(self, "a model without a call()", ("train_step",))
             raise TypeError(f"{type(self).__name__}: a subclass of keras.Model needs a call() method (or inputs and "
                             "outputs given to super().__init__)")
         Sequential.__init__(self, name=name, trainable=trainable)

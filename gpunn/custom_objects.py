@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import threading
 
+from . import _registry
+
 _GLOBAL_OBJECTS: dict = {}  # name -> object: register_keras_serializable and get_custom_objects()
 _GLOBAL_NAMES: dict = {}  # object -> its registered name ("package>name")
 _scopes = threading.local()
@@ -99,11 +101,42 @@ def lookup(*names):
     return None
 
 
-def user_class(config: dict, base: type):
-    """The class of the user's a serialized object names (``registered_name``, then ``class_name``), when it is
-    a subclass of ``base``; None otherwise."""
-    found = lookup(config.get("registered_name"), config.get("class_name"))
-    return found if isinstance(found, type) and issubclass(found, base) else None
+def _of_kind(found, base):
+    return found if base is None or isinstance(found, type) and issubclass(found, base) else None
+
+
+def user_class(config: dict, base: type, builtins=()):
+    """The class of the user's a serialized object names, found as Keras's ``_retrieve_class_or_fn`` finds it:
+    by its ``registered_name`` (the class name when the config has none) first, so that a registered class named
+    like a built-in one is still the user's; then, when gpunn has no class of that name (``builtins``: its own, by
+    lower-case name), by the plain class name, which older files and tf.keras's wrote without a registered name.
+    None when it names none of the user's subclasses of ``base``."""
+    class_name = config.get("class_name")
+    found = _of_kind(lookup(config.get("registered_name", class_name)), base)
+    if found is None and str(class_name).strip().lower().replace("-", "_") not in builtins:
+        found = _of_kind(lookup(class_name), base)
+    return found
+
+
+def resolve(config: dict, argument: str, builtins, base: type):
+    """The class a serialized object ({"class_name", "config", "registered_name"}) names: the user's
+    (``user_class``), else gpunn's own of that name (``builtins``, by lower-case name). Every config gpunn reads
+    resolves its class here. A name registered under a package ("P>Name") that is not known here fails rather
+    than silently becoming gpunn's class of the same plain name, as Keras refuses it."""
+    found = user_class(config, base, builtins)
+    if found is not None:
+        return found
+    check_registered(config, argument)
+    with hint_on_unknown():
+        return _registry.lookup(argument, config.get("class_name"), builtins)
+
+
+def check_registered(config: dict, argument: str) -> None:
+    """Refuse a config naming a class registered under a package ("P>Name") that is not known here: reading it
+    as gpunn's class of the same plain name would silently build another object (Keras refuses it too)."""
+    registered = config.get("registered_name")
+    if isinstance(registered, str) and ">" in registered and registered != config.get("class_name"):
+        raise missing(argument, registered)
 
 
 def missing(kind: str, name: str) -> MissingCustomObjectError:

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from . import custom_objects
 from . import random as gpunn_random
 from ._registry import lookup
 
@@ -227,7 +228,8 @@ def get(identifier) -> Initializer:
     if isinstance(identifier, str) and identifier in _BY_CLASS:
         return _BY_CLASS[identifier]()
     if isinstance(identifier, dict):  # a serialized initializer
-        cls = lookup("initializer", identifier["class_name"], {k.lower(): v for k, v in _BY_CLASS.items()})
+        cls = custom_objects.resolve(identifier, "initializer", {k.lower(): v for k, v in _BY_CLASS.items()},
+                                     Initializer)
         return cls.from_config(identifier.get("config", {}))
     if isinstance(identifier, type) and issubclass(identifier, Initializer):
         return identifier()

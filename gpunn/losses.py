@@ -1088,13 +1088,9 @@ def get(identifier) -> Loss:
         class_name = identifier["class_name"]
         if class_name == "function":  # a function, by the name it was saved under
             return get(_custom_object(identifier.get("config"), identifier.get("config")))
-        if not (isinstance(class_name, str) and class_name.lower() in {k.lower() for k in _BY_CLASS}):
-            cls = custom_objects.lookup(identifier.get("registered_name"), class_name)
-            if isinstance(cls, type) and issubclass(cls, Loss):
-                return cls.from_config(identifier.get("config", {}))
-            with custom_objects.hint_on_unknown():
-                lookup("loss", class_name, {k.lower(): v for k, v in _BY_CLASS.items()})
-        cls = lookup("loss", class_name, {k.lower(): v for k, v in _BY_CLASS.items()})
+        cls = custom_objects.resolve(identifier, "loss", {k.lower(): v for k, v in _BY_CLASS.items()}, Loss)
+        if cls not in _BY_CLASS.values():  # a Loss class of the user's
+            return cls.from_config(identifier.get("config", {}))
         return cls(**identifier.get("config", {}))
     if isinstance(identifier, str) and identifier in _BY_CLASS:  # Keras also takes class names: "Huber"
         return _BY_CLASS[identifier]()

@@ -166,10 +166,8 @@ def get(identifier) -> Regularizer | None:
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     if isinstance(identifier, dict):
-        cls = custom_objects.user_class(identifier, Regularizer)  # one of the user's, saved in a model file
-        if cls is None:
-            with custom_objects.hint_on_unknown():
-                cls = lookup("regularizer", identifier["class_name"], {k.lower(): v for k, v in _BY_CLASS.items()})
+        cls = custom_objects.resolve(identifier, "regularizer", {k.lower(): v for k, v in _BY_CLASS.items()},
+                                     Regularizer)
         return cls.from_config(dict(identifier.get("config") or {}))
     return lookup("regularizer", identifier, _BY_NAME)()
 

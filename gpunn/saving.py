@@ -5,10 +5,11 @@ from __future__ import annotations
 from .custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
                              get_registered_object, register_keras_serializable)
 from .models import load_model, save_model
+from .serialization import deserialize_keras_object, serialize_keras_object
 
 __all__ = ["load_model", "save_model", "save_weights", "load_weights", "register_keras_serializable",
            "get_custom_objects", "custom_object_scope", "CustomObjectScope", "get_registered_name",
-           "get_registered_object"]
+           "get_registered_object", "serialize_keras_object", "deserialize_keras_object"]
 
 
 def save_weights(model, filepath, overwrite=True, max_shard_size=None):

@@ -37,10 +37,7 @@ def deserialize(config, custom_objects=None, *, argument: str = "constraint") ->
         raise ValueError(f"{argument}: expected a serialized constraint {{'class_name': ..., 'config': ...}}, "
                          f"got {config!r}")
     custom = dict(custom_objects or {})
-    cls = custom.get(config["class_name"]) or user_objects.user_class(config, Constraint)
-    if cls is None:
-        with user_objects.hint_on_unknown():
-            cls = lookup(argument, config["class_name"], _BY_NAME)
+    cls = custom.get(config["class_name"]) or user_objects.resolve(config, argument, _BY_NAME, Constraint)
     return cls.from_config(dict(config.get("config") or {}))
 
 

@@ -1,8 +1,7 @@
 """Layers with tf.keras names and meanings."""
 from __future__ import annotations
 
-from .. import custom_objects
-from .._registry import lookup
+from .. import custom_objects as user_objects  # ``deserialize`` has an argument of that name
 from .activation import Activation
 from .activity_regularization import ActivityRegularization
 from .alpha_dropout import AlphaDropout
@@ -45,23 +44,32 @@ LAYER_CLASSES = {
 }
 
 
-def deserialize(config: dict) -> Layer:
-    """A layer from ``{"class_name": ..., "config": ...}`` as written by a saved model; a class gpunn does not
-    have is looked up among the user's own (``gpunn.custom_objects``)."""
-    if str(config["class_name"]).lower() not in {k.lower() for k in LAYER_CLASSES}:
-        custom = custom_objects.lookup(config.get("registered_name"), config["class_name"])
-        if isinstance(custom, type) and issubclass(custom, Layer):
-            return custom.from_config(dict(config["config"]))
-    cls = lookup("layer class_name", config["class_name"], {k.lower(): v for k, v in LAYER_CLASSES.items()})
-    return cls.from_config(dict(config["config"]))
+def deserialize(config: dict, custom_objects=None) -> Layer:
+    """A new layer from its serialized form (``serialize``'s, Keras's, or gpunn's older ``{"class_name",
+    "config"}``), its class found by ``gpunn.custom_objects.resolve``; the layers and other objects nested in its
+    config stay configs, which the class's ``from_config`` rebuilds (as in Keras)."""
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise TypeError(f"config: expected a serialized layer {{'class_name': ..., 'config': {{...}}}} (as "
+                        f"layers.serialize returns), got {type(config).__name__} {str(config)[:200]}")
+    with user_objects.custom_object_scope(custom_objects):
+        if "module" in config:  # Keras's layout: its dtype policy and nested objects as gpunn's layer takes them
+            from ..models.keras_file_config import layer_from_keras
+
+            config = layer_from_keras(config)
+            if config["config"].get("dtype") == "float32":  # Keras's default policy, written on every layer: gpunn's
+                config["config"] = {k: v for k, v in config["config"].items() if k != "dtype"}  # layer takes its model's
+        cls = user_objects.resolve(config, "layer class_name", {k.lower(): v for k, v in LAYER_CLASSES.items()},
+                                   Layer)
+        return cls.from_config(dict(config["config"]))
 
 
 def serialize(layer: Layer) -> dict:
-    cls = type(layer)
-    if cls.__module__.split(".")[0] != "gpunn":  # a layer class of the user's, found again by these
-        return {"module": cls.__module__, "class_name": cls.__name__, "config": layer.get_config(),
-                "registered_name": custom_objects.get_registered_name(cls)}
-    return {"class_name": cls.__name__, "config": layer.get_config()}
+    """Keras's ``serialize_keras_object(layer)``: layers and other objects held in its config serialized too."""
+    from ..serialization import serialize_keras_object
+
+    if not isinstance(layer, Layer):
+        raise TypeError(f"layer: expected a gpunn Layer, got {type(layer).__name__}")
+    return serialize_keras_object(layer)
 
 
 __all__ = ["Layer", "Input", "InputLayer", "Lambda", "Dense", "Activation", "ActivityRegularization", "AlphaDropout",

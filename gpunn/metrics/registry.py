@@ -151,13 +151,10 @@ def deserialize(config: dict) -> Metric:
         raise ValueError(f"metrics: expected a dict with 'class_name' and 'config', got {config!r}")
     if config["class_name"] == "MeanMetricWrapper":
         return MeanMetricWrapper.from_config(dict(config.get("config", {})))
-    if config["class_name"] not in BY_CLASS_NAME:  # a Metric class of the user's (custom_objects)
-        custom = custom_objects.lookup(config.get("registered_name"), config["class_name"])
-        if isinstance(custom, type) and issubclass(custom, Metric):
-            return custom.from_config(dict(config.get("config", {})))
-        with custom_objects.hint_on_unknown():
-            lookup("metrics", config["class_name"], BY_NAME)
-    cls = BY_CLASS_NAME.get(config["class_name"]) or lookup("metrics", config["class_name"], BY_NAME)
+    cls = custom_objects.resolve(config, "metrics", {**BY_NAME, **{k.lower(): v for k, v in BY_CLASS_NAME.items()}},
+                                 Metric)
+    if cls not in BY_CLASS_NAME.values() and cls not in BY_NAME.values():  # a Metric class of the user's
+        return cls.from_config(dict(config.get("config", {})))
     kwargs = dict(config.get("config", {}))
     if kwargs.get("name") is None and not cls.default_name:
         kwargs["name"] = snake_case(cls.__name__)  # as for a class: resolving it again names it the same

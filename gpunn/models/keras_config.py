@@ -83,7 +83,8 @@ def _layers_of(translated: dict) -> list:
         layer_config = dict(entry["config"])
         if model_dtype is not None and layer_config.get("dtype") == model_dtype:
             layer_config.pop("dtype")
-        made.append(layers_module.deserialize({"class_name": entry["class_name"], "config": layer_config}))
+        made.append(layers_module.deserialize({"class_name": entry["class_name"], "config": layer_config,
+                                               "registered_name": entry.get("registered_name")}))
     return made
 
 
@@ -136,8 +137,14 @@ def model_from_json_string(cls, json_string):
     if not isinstance(entry, dict) or "class_name" not in entry or "config" not in entry:
         raise ValueError("json_string: expected a serialized model {'class_name': 'Sequential', 'config': {...}}, "
                          f"got {json_string[:200]!r}")
+    return model_from_entry(cls, entry, "json_string")
+
+
+def model_from_entry(cls, entry: dict, argument: str = "config"):
+    """The model a serialized model ({"class_name", "config", "build_config", "compile_config"}) describes, as
+    Keras's ``deserialize_keras_object`` makes it."""
     if entry["class_name"] not in ("Sequential", "Functional", "Model"):
-        raise ValueError(f"json_string: holds a {entry['class_name']!r} model; gpunn builds Sequential and "
+        raise ValueError(f"{argument}: holds a {entry['class_name']!r} model; gpunn builds Sequential and "
                          "functional models only")
     model = sequential_from_config(cls, entry["config"], entry.get("build_config"))
     if entry.get("compile_config"):

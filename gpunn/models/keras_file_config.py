@@ -64,6 +64,16 @@ def _classes(module, base) -> dict[str, type]:
     return {obj.__name__.lower(): obj for obj in vars(module).values() if isinstance(obj, type) and issubclass(obj, base)}
 
 
+def kind_of_module(module) -> str | None:
+    """The kind of object Keras's ``module`` holds ("keras.layers": "layer"), None for another module."""
+    return next((kind for kind, name in _MODULES.items() if name == module), None)
+
+
+def registries() -> dict[str, dict[str, type]]:
+    """gpunn's classes of each kind, by lower-case class name."""
+    return _registries()
+
+
 def _registries() -> dict[str, dict[str, type]]:
     # Made on each use: others add classes to these modules.
     return {
@@ -131,12 +141,19 @@ def _object_from_keras(value, kind: str, what: str):
     registered = value.get("registered_name")
     class_name = class_name.removeprefix("Custom>")  # tf.keras 2.11+ wrote built-in optimizers this way
     config = dict(value.get("config") or {})
-    cls = _registries()[kind].get(class_name.lower())
-    if cls is not None:
+    builtins = _registries()[kind]
+    cls = builtins.get(class_name.lower())
+    if cls is not None and custom_objects.user_class(value, None, builtins) in (None, cls):
+        custom_objects.check_registered(value, what)
         config = _keep_supported(cls, config, f"{what} {class_name}")
     elif isinstance(registered, str) and registered != class_name:  # a class of the user's, registered by name
         return {"class_name": class_name, "config": config, "registered_name": registered}
     return {"class_name": class_name, "config": config}
+
+
+def object_from_keras(value: dict, kind: str):
+    """gpunn's serialized object (optimizer, loss, initializer...) for a Keras one."""
+    return _optimizer_from_keras(value) if kind == "optimizer" else _object_from_keras(value, kind, kind)
 
 
 def dtype_name(value) -> str | None:
@@ -173,25 +190,31 @@ def _input_from_keras(config: dict) -> dict:
     return config
 
 
+def layer_from_keras(entry: dict) -> dict:
+    """gpunn's serialized layer for one Keras serialized (``layers.serialize``, ``serialize_keras_object``)."""
+    return _layer_from_keras(entry, None)[0]
+
+
 def _layer_from_keras(entry: dict, rank: int | None) -> tuple[dict, int | None]:
     """(gpunn's serialized layer, the rank of its output) for a Keras layer entry whose input has ``rank``."""
     class_name = entry.get("class_name")
     classes = _registries()["layer"]
     cls = classes.get(str(class_name).lower())
+    custom = custom_objects.user_class(entry, layers_module.Layer, classes)
+    if custom is not None and custom is not cls:  # a layer class of the user's (found as load_model finds it)
+        config = dict(entry.get("config") or {})
+        if "dtype" in config:
+            config["dtype"] = dtype_name(config["dtype"])
+        config.pop("batch_input_shape", None)
+        own = _arguments(custom)
+        for key, value in list(config.items()):  # what Keras's Layer writes and gpunn's Layer does not take
+            unused = UNUSED_KERAS_ARGUMENTS.get(key)
+            if key not in own and (unused is _ANY or unused is not None and value in unused):
+                del config[key]
+        return {"class_name": class_name, "config": config,
+                "registered_name": entry.get("registered_name")}, None
+    custom_objects.check_registered(entry, "layer class_name")
     if cls is None:
-        custom = custom_objects.lookup(entry.get("registered_name"), class_name)
-        if isinstance(custom, type) and issubclass(custom, layers_module.Layer):  # a layer class of the user's
-            config = dict(entry.get("config") or {})
-            if "dtype" in config:
-                config["dtype"] = dtype_name(config["dtype"])
-            config.pop("batch_input_shape", None)
-            own = _arguments(custom)
-            for key, value in list(config.items()):  # what Keras's Layer writes and gpunn's Layer does not take
-                unused = UNUSED_KERAS_ARGUMENTS.get(key)
-                if key not in own and (unused is _ANY or unused is not None and value in unused):
-                    del config[key]
-            return {"class_name": class_name, "config": config,
-                    "registered_name": entry.get("registered_name")}, None
         raise ValueError(
             f"layer class {class_name!r}: gpunn has no such layer; it has "
             f"{sorted(c.__name__ for c in classes.values())}. A layer class of the user's goes in "
@@ -380,17 +403,42 @@ def _input_to_keras(shape, batch_size, dtype: str, name: str, native: bool) -> d
             "config": {"batch_input_shape": batch_shape, "dtype": dtype, "sparse": False, "name": name}}
 
 
+def class_entry(cls, kind: str, config) -> dict:
+    """Keras's ``module``, ``class_name`` and ``registered_name`` of a class (serialization_lib.py
+    ``serialize_keras_object``): gpunn's own under Keras's public module for its kind, with no registered name;
+    the user's under its module (None for ``__main__``, as Keras writes it) and its registered name."""
+    if cls.__module__.split(".")[0] == "gpunn":
+        return {"module": _MODULES.get(kind, cls.__module__), "class_name": cls.__name__, "config": config, "registered_name": None}
+    return {"module": None if cls.__module__ == "__main__" else cls.__module__, "class_name": cls.__name__,
+            "config": config, "registered_name": custom_objects.get_registered_name(cls)}
+
+
+def layer_to_keras(layer) -> dict:
+    """A standalone layer as Keras's ``serialize_keras_object`` writes it, in the dtype it computes in."""
+    from ..layers.calling import compute_dtype
+
+    return _layer_to_keras(layer, compute_dtype(layer), native=True)
+
+
 def _layer_to_keras(layer, dtype: str, native: bool) -> dict:
+    from ..serialization import serialize_keras_object
+
     config = dict(layer.get_config())
     config.pop("input_shape", None)  # Keras 3 declares the input with an InputLayer, written before
     # Every layer gets the model's dtype: a Keras layer computes in floatx (float32) unless told otherwise.
     config["dtype"] = _dtype(dtype, native)
     for key, value in config.items():
         kind = _object_kind(key)
-        if kind is not None:
+        if kind is not None and (value is None or isinstance(value, (str, dict))):
             config[key] = _wrap(value, kind, native)
-    entry = _wrap(layers_module.serialize(layer) | {"config": config}, "layer", native)
-    if native and layer.has_weights and layer.input_shape is not None:
+        elif key != "dtype" and not isinstance(value, dict):
+            # a layer, regularizer... held by a layer of the user's: its config, as Keras writes it (gpunn's own
+            # layers hold configs already)
+            config[key] = serialize_keras_object(value)
+    entry = class_entry(type(layer), "layer", config)
+    if not native and entry["registered_name"] is None:  # tf.keras's HDF5 layout names gpunn's classes only
+        entry = {"class_name": entry["class_name"], "config": config}
+    if native and layer.input_shape is not None and layer.has_weights:  # (an unbuilt sublayer has no specs yet)
         entry["build_config"] = {"input_shape": [None] + list(layer.input_shape)}
     return entry
 

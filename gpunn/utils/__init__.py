@@ -3,6 +3,7 @@ from ..backend import clear_session
 from ..custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
                               get_registered_object, register_keras_serializable)
 from ..random import set_random_seed
+from ..serialization import deserialize_keras_object, serialize_keras_object
 from .file_utils import get_file
 from .model_visualization import model_to_dot, plot_model
 from .np_utils import to_categorical
@@ -12,5 +13,6 @@ from .sequence_utils import pad_sequences
 from .step_data import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
 __all__ = ["CustomObjectScope", "custom_object_scope", "get_custom_objects", "get_registered_name",
-           "get_registered_object", "register_keras_serializable", "to_categorical", "set_random_seed", "normalize", "clear_session", "PyDataset", "Sequence", "get_file",
+           "get_registered_object", "register_keras_serializable", "serialize_keras_object",
+           "deserialize_keras_object", "to_categorical", "set_random_seed", "normalize", "clear_session", "PyDataset", "Sequence", "get_file",
            "pad_sequences", "model_to_dot", "plot_model", "pack_x_y_sample_weight", "unpack_x_y_sample_weight"]

@@ -18,7 +18,9 @@ and the Ops primitives have no sort to build it from).
 """
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -44,11 +46,14 @@ class ActivationSpec:
 
     name: str
     alpha: float = 0.2
+    # An activation function of the user's (Keras takes any callable): run on gpunn Tensors, its gradient by
+    # gpunn's autodiff (``layers/activation_step.py``); its name is marked so that no built-in's is taken for it.
+    function: Callable | None = None
 
     @property
     def elementwise(self) -> bool:
         """True when it runs in the fused bias+activation kernel."""
-        return self.name in ELEMENTWISE
+        return self.function is None and self.name in ELEMENTWISE
 
     @property
     def needs_preactivation(self) -> bool:
@@ -56,11 +61,13 @@ class ActivationSpec:
 
     @property
     def __name__(self) -> str:  # as Keras's get returns the function, code reads its name
-        return self.name
+        return self.function.__name__ if self.function is not None else self.name
 
     def __call__(self, x):
         """The activation of ``x`` (an array, a gpunn Tensor inside a call(), or a model's symbolic value), with
         this spec's parameter: Keras's ``activations.get`` returns a function, which layers of the user's call."""
+        if self.function is not None:
+            return self.function(x)
         parameter = PARAMETER_NAME.get(self.name)
         return _BY_NAME[self.name](x, **({parameter: self.alpha} if parameter else {}))
 
@@ -383,13 +390,14 @@ def get(identifier) -> ActivationSpec:
         return ActivationSpec("linear")
     if isinstance(identifier, ActivationSpec):
         return identifier
+    if isinstance(identifier, dict):  # a serialized function of the user's (Keras's {"class_name": "function"...})
+        from .serialization import deserialize_keras_object
+
+        return get(deserialize_keras_object(identifier))
     if callable(identifier):
         name = _NAME_OF.get(id(identifier))
         if name is None:
-            raise ValueError(
-                f"activation: gpunn computes gradients by hand, so it takes its own activations only; got the "
-                f"callable {getattr(identifier, '__name__', identifier)!r}. Use one of {sorted(_BY_NAME)}."
-            )
+            return _users_function(identifier)
     elif isinstance(identifier, str) and identifier.strip().lower() == "sparsemax":
         raise ValueError("activation 'sparsemax' is not provided: Keras 3's computes a wrong threshold whenever two or "
                          "more inputs are in the support (keras-team/keras#23425), so there is no Keras value to "
@@ -405,10 +413,27 @@ def get(identifier) -> ActivationSpec:
     return ActivationSpec(name, DEFAULT_ALPHA.get(name, 0.0))
 
 
-def serialize(activation) -> str:
-    """The name Keras saves an activation under: of an ActivationSpec, or of one of this module's functions."""
+def _users_function(function) -> ActivationSpec:
+    """An activation of the user's: any callable computing with gpunn.ops (keras.ops) on its argument, as Keras
+    takes one (``Dense(1, activation=custom_fn)``); its config is Keras's function entry."""
+    from .custom_objects import get_registered_name
+
+    return ActivationSpec(f"function:{get_registered_name(function)}", 0.0, function)
+
+
+def serialize(activation):
+    """What Keras saves an activation as: a built-in's name (of an ActivationSpec, or of one of this module's
+    functions), or for a function of the user's Keras's entry ({"module": "builtins", "class_name": "function",
+    "config": its registered name, ...}), which ``get`` reads back where the function is known (custom_objects,
+    register_keras_serializable)."""
+    if isinstance(activation, ActivationSpec) and activation.function is not None:
+        activation = activation.function
     if isinstance(activation, ActivationSpec):
         return activation.name
+    if isinstance(activation, types.FunctionType) and id(activation) not in _NAME_OF:
+        from .serialization import serialize_keras_object
+
+        return serialize_keras_object(activation)
     name = _NAME_OF.get(id(activation)) if callable(activation) else None
     if name is None:
         raise ValueError(f"activation: expected one of gpunn.activations' functions or what activations.get "

@@ -258,17 +258,9 @@ def test_names_are_case_and_dash_tolerant():
     assert type(losses.get("Sparse_Categorical_Crossentropy")) is losses.SparseCategoricalCrossentropy
 
 
-def test_foreign_callables_are_refused_clearly():
-    with expect(ValueError, "activation:", "gradients by hand", "'my_act'", "relu"):
-        def my_act(x):
-            return x
-
-        layers.Dense(3, activation=my_act)
-
-
 def test_functions_of_the_user_s_become_keras_s_wrappers():
     """A loss or metric function is Keras's LossFunctionWrapper / MeanMetricWrapper of it (gpunn.autodiff
-    differentiates it); an activation function is still refused above."""
+    differentiates it), as an activation function is (test_users_activations.py)."""
     def my_loss(y_true, y_pred):
         return 0.0
 

@@ -9,11 +9,15 @@ only a caller that declares that shape may run it (the Activation layer; Dense d
 """
 from __future__ import annotations
 
+from . import users_activation as users_function
+
 
 def activation_forward(ops, ws, z, bias, act, may_overwrite_z=True, may_halve_width=False):
     """y = act(z + bias) (bias None: none). With ``may_overwrite_z``, activations whose gradient reads the
     output overwrite z in place (y is z); otherwise, and for those that need z, the pre-activation, in backward,
     y goes into ``ws``. ``may_halve_width``: the caller takes glu's output of half z's width."""
+    if act.function is not None:
+        return users_function.forward(ops, ws, z, bias, act.function)
     if act.elementwise:
         in_place = may_overwrite_z and not act.needs_preactivation
         y = z if in_place else ws.buffer("y", z.shape, z.dtype)
@@ -35,6 +39,8 @@ def activation_backward(ops, ws, dy, y, z, act, dz_out, dbias_out):
     """dz_out = dL/dz from dy = dL/dy (``dz_out`` may be ``dy``, but not for glu, whose dz is twice as wide);
     the bias gradient summed into ``dbias_out`` (None: no bias). ``z`` is read only by activations that need the
     pre-activation."""
+    if act.function is not None:
+        return users_function.backward(ops, ws, dy, dz_out, dbias_out)
     if act.elementwise:
         preact = z if act.needs_preactivation else None
         return ops.act_backward_bias_grad(dy, y, preact, act.name, dz_out, dbias_out, act.alpha)

@@ -12,12 +12,14 @@ import numpy as np
 class Workspace:
     """Named buffers on one Ops; ``buffer(name, shape, dtype)`` returns the same array every time."""
 
-    __slots__ = ("ops", "_buffers", "_values")
+    __slots__ = ("ops", "_buffers", "_values", "objects")
 
     def __init__(self, ops):
         self.ops = ops
         self._buffers: dict = {}
         self._values: dict = {}  # the host value each constant holds
+        # What a host call of a step keeps for a later one (a user's activation: its computation, for backward)
+        self.objects: dict = {}
 
     def buffer(self, name: str, shape, dtype):
         """The buffer ``name``, made (uninitialised) the first time or when its shape or dtype changes."""

@@ -1,0 +1,103 @@
+"""An activation function of the user's, as Keras takes any callable (``Dense(1, activation=custom_fn)``, the
+guide "Serialization and saving"; ``Activation(fn)``): computed with gpunn.ops on the pre-activation, its gradient
+by gpunn's autodiff; saved as Keras saves a function, found again through custom_objects."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import numpy_backend, run_keras  # noqa: F401
+from test_gradients import F, build, check_layer
+
+import gpunn
+from gpunn import activations, layers, ops
+
+DEFINE = r'''
+def define(keras):
+    def custom_fn(x):
+        return keras.ops.elu(x) + 1.0
+
+    def swish_like(x):
+        return x * keras.ops.sigmoid(x)
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation=custom_fn),
+                              keras.layers.Activation(swish_like), keras.layers.Dense(2)])
+    return model, {"custom_fn": custom_fn, "swish_like": swish_like}
+'''
+
+KERAS_SIDE = DEFINE + r'''
+import json, os, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x, y = np.array(task["x"], "float32"), np.array(task["y"], "float32")
+model, functions = define(keras)
+model.set_weights([np.array(w, "float32") for w in task["weights"]])
+model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+history = model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+model.save(os.path.join(task["dir"], "keras.keras"))
+ours = keras.models.load_model(os.path.join(task["dir"], "gpunn.keras"), custom_objects=functions)
+print(json.dumps({"loss": history.history["loss"], "weights": [w.tolist() for w in model.get_weights()],
+                  "predict": model.predict(x, verbose=0).tolist(),
+                  "gpunn_file": ours.predict(x, verbose=0).tolist(),
+                  "config": model.layers[0].get_config()["activation"]}))
+'''
+
+
+def test_a_function_of_the_user_s_trains_and_saves_as_in_keras(tmp_path):
+    namespace: dict = {}
+    exec(DEFINE, namespace)
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((16, 4)).astype(np.float32), rng.standard_normal((16, 2)).astype(np.float32)
+    model, functions = namespace["define"](gpunn)
+    weights = [rng.standard_normal(w.shape).astype(np.float32) * 0.5 for w in model.get_weights()]
+    model.set_weights(weights)
+    model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="mse")
+    history = model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+    model.save(tmp_path / "gpunn.keras")
+    theirs = run_keras(KERAS_SIDE, {"x": x.tolist(), "y": y.tolist(), "weights": [w.tolist() for w in weights],
+                                    "dir": str(tmp_path)})
+    np.testing.assert_allclose(history.history["loss"], theirs["loss"], rtol=1e-5)
+    for ours, keras_weight in zip(model.get_weights(), theirs["weights"]):
+        np.testing.assert_allclose(ours, keras_weight, rtol=1e-5, atol=1e-6)
+    predicted = model.predict(x, verbose=0)
+    np.testing.assert_allclose(theirs["gpunn_file"], predicted, rtol=1e-5, atol=1e-6)
+    assert model.layers[0].get_config()["activation"] == theirs["config"]
+    loaded = gpunn.models.load_model(tmp_path / "keras.keras", custom_objects=functions)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), theirs["predict"], rtol=1e-5, atol=1e-6)
+    with pytest.raises(Exception, match="custom_fn"):  # without the function: named, not guessed
+        gpunn.models.load_model(tmp_path / "keras.keras")
+
+
+def _softsign_cubed(x):
+    return ops.power(x / (1.0 + ops.abs(x)), 3.0) + ops.sin(x)
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_the_gradient_of_a_function_of_the_user_s_matches_finite_differences(use_bias, rng, numpy_backend):
+    check_layer(build(layers.Dense(3, activation=_softsign_cubed, use_bias=use_bias)),
+                rng.standard_normal((5, F)), rng)
+    check_layer(build(layers.Activation(_softsign_cubed)), rng.standard_normal((5, F)), rng)
+
+
+def test_a_function_of_the_user_s_is_never_taken_for_a_built_in_of_its_name():
+    def sigmoid(x):  # the user's, not the fused sigmoid a cross-entropy would absorb
+        return ops.sigmoid(x) * 0.5
+
+    spec = activations.get(sigmoid)
+    assert spec.function is sigmoid and not spec.elementwise and spec.name != "sigmoid"
+    assert spec.__name__ == "sigmoid" and activations.serialize(spec)["config"] == "sigmoid"
+    model = gpunn.Sequential([gpunn.Input((3,)), layers.Dense(1, activation=sigmoid)])
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    x = np.ones((4, 3), np.float32)
+    kernel, bias = model.get_weights()
+    expected = 0.5 / (1.0 + np.exp(-(x @ kernel + bias)))
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-6)
+
+
+def test_a_function_changing_the_shape_is_refused_by_name():
+    def halves(x):
+        return x[:, :1]
+
+    model = gpunn.Sequential([gpunn.Input((3,)), layers.Dense(2, activation=halves)])
+    with pytest.raises(ValueError, match=r"activation 'halves': returned shape \(4, 1\) for inputs of shape \(4, 2\)"):
+        model.predict(np.ones((4, 3), np.float32), verbose=0)

@@ -124,11 +124,13 @@ def check_targets(argument: str, y: np.ndarray, loss, output_shape: tuple, dtype
             y = y.reshape(-1, 1)
         return as_model_dtype(argument, y, dtype)
     if loss.sparse_labels:
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
-        if y.ndim != 1:
+        steps = tuple(output_shape[:-1])  # an output per step (samples, steps..., classes): an id per step
+        if y.shape[1:] == steps + (1,):
+            y = y[..., 0]
+        if y.shape[1:] != steps:
+            wanted = "(samples,)" if not steps else f"(samples, {', '.join(map(str, steps))})"
             raise ValueError(
-                f"{argument}: {type(loss).__name__} expects integer class ids of shape (samples,), got shape "
+                f"{argument}: {type(loss).__name__} expects integer class ids of shape {wanted}, got shape "
                 f"{y.shape}; for one-hot targets use 'categorical_crossentropy'"
             )
         if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
@@ -143,8 +145,10 @@ def check_targets(argument: str, y: np.ndarray, loss, output_shape: tuple, dtype
         return y.astype(np.int64, copy=False)
     expected = tuple(output_shape)
     if y.shape[1:] != expected:
-        if expected == (1,) and y.ndim == 1:
-            y = y.reshape(-1, 1)
+        if expected and expected[-1] == 1 and y.shape[1:] == expected[:-1]:
+            # Keras's squeeze_or_expand_to_same_rank (losses/loss.py): targets one axis short of an output whose
+            # last axis is 1, (samples,) for (samples, 1) or (samples, 6) for (samples, 6, 1)
+            y = y.reshape(y.shape + (1,))
         elif y.ndim == 1 and loss.fusable_activation == "softmax":
             raise ValueError(
                 f"{argument}: {type(loss).__name__} expects one-hot targets of shape (samples, {units}), got class "

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass
 class BatchLoss:
@@ -58,7 +60,8 @@ def compute(plan, ops, workspaces, values, y, w, grad_scale: float, need_grad: b
         label = targets[output.target]
         scale = grad_scale if output.weight is None else grad_scale * output.weight
         own = _own_weights(ops, workspaces(k), w, output.target)
-        per_sample, dy, predicted = _weighted_loss(output, ops, workspaces(k), value, label, scale, own, need_grad)
+        per_sample, dy, predicted, label, own = _weighted_loss(output, ops, workspaces(k), value, label, scale, own,
+                                                               need_grad)
         parts.append((output, per_sample))
         predictions.append(predicted)
         labels.append(label)
@@ -91,7 +94,35 @@ def _own_weights(ops, ws, w, column: int):
 
 
 def _weighted_loss(output, ops, ws, value, label, scale, w, need_grad, x=None) -> tuple:
-    """(per-sample loss, gradient, predictions) of one output, its sample weights ``w`` applied."""
+    """(per-sample loss, gradient, predictions, and the targets and sample weights its metrics take) of one
+    output, its sample weights ``w`` applied.
+
+    An output per step (samples, steps..., features), a Dense on sequences: as Keras's losses reduce every axis
+    but the features' and then average over all of them, each step is a row of its own here, a sample's loss the
+    mean over its steps (each step's gradient scaled by 1 / steps); the metrics see the rows, each step weighted
+    by its sample's weight, as Keras broadcasts the weights."""
+    own_way = getattr(output.loss, "takes_inputs", False) or output.loss.takes_sample_weights
+    steps = int(np.prod(value.shape[1:-1])) if value.ndim > 2 and not own_way else None
+    if steps is None:
+        return _rows_loss(output, ops, ws, value, label, scale, w, need_grad, x) + (label, w)
+    rows = value.shape[0]
+    flat_label = label.reshape((rows * steps,) + tuple(label.shape[value.ndim - 1:]))
+    flat_w = None
+    if w is not None:
+        flat_w = ws.buffer("loss.step_weights", (rows, steps), w.dtype)
+        ops.fill(1, flat_w)
+        ops.multiply(flat_w, w.reshape(-1, 1), flat_w)
+        flat_w = flat_w.reshape(-1)
+    per_step, dy, predicted = _rows_loss(output, ops, ws, value.reshape(-1, value.shape[-1]), flat_label,
+                                         scale / steps, flat_w, need_grad)
+    per_sample = ws.buffer("loss.mean_over_steps", (rows,), per_step.dtype)
+    ops.sum(per_step.reshape(rows, steps), 1, per_sample)
+    ops.multiply(per_sample, ws.constant("loss.inverse_steps", 1.0 / steps, per_sample.dtype), per_sample)
+    return per_sample, None if dy is None else dy.reshape(value.shape), predicted, flat_label, flat_w
+
+
+def _rows_loss(output, ops, ws, value, label, scale, w, need_grad, x=None) -> tuple:
+    """(per-row loss, gradient, predictions) of one output's rows, its sample weights ``w`` applied."""
     if getattr(output.loss, "takes_inputs", False):  # a model's own compute_loss
         return output.loss.weighted_compute(ops, ws, value, label, scale, output.takes_logits, need_grad, w, x=x)
     if output.loss.takes_sample_weights:  # a loss written as a function weighs its own values
@@ -112,7 +143,7 @@ def _one_output(output, ops, workspaces, value, y, w, grad_scale, need_grad, x=N
             ops.fill(0, dy)
         return BatchLoss(per_sample, dy, [value], [None], None, None)
     scale = grad_scale if output.weight is None else grad_scale * output.weight
-    per_sample, dy, predicted = _weighted_loss(output, ops, workspaces(0), value, y, scale, w, need_grad, x)
+    per_sample, dy, predicted, y, w = _weighted_loss(output, ops, workspaces(0), value, y, scale, w, need_grad, x)
     if output.weight is not None:
         ws = workspaces("total")
         per_sample = ops.multiply(per_sample, ws.constant("loss.weight0", output.weight, per_sample.dtype),

@@ -25,8 +25,10 @@ from .leaky_relu import LeakyReLU
 from .model_losses import AddedLosses
 from .operation import Operation
 from .preprocessing_normalization import Normalization
+from .permute import Permute
 from .prelu import PReLU
 from .relu import ReLU
+from .repeat_vector import RepeatVector
 from .rescaling import Rescaling
 from .reshape import Reshape
 from .softmax import Softmax
@@ -39,7 +41,8 @@ LAYER_CLASSES = {
     for cls in (Activation, ActivityRegularization, Add, AddedLosses, AlphaDropout, Average, BatchNormalization, Concatenate, Dense,
                 Dot, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise, GlobalAveragePooling1D,
                 GlobalMaxPooling1D, Identity, InputLayer, Lambda, LayerNormalization, LeakyReLU, Maximum, Minimum,
-                Multiply, Normalization, Operation, PReLU, ReLU, Rescaling, Reshape, Softmax, SpatialDropout1D,
+                Multiply, Normalization, Operation, Permute, PReLU, ReLU, RepeatVector, Rescaling, Reshape, Softmax,
+                SpatialDropout1D,
                 Subtract, UnitNormalization)
 }
 
@@ -75,7 +78,7 @@ def serialize(layer: Layer) -> dict:
 __all__ = ["Layer", "Input", "InputLayer", "Lambda", "Dense", "Activation", "ActivityRegularization", "AlphaDropout",
            "SpatialDropout1D", "UnitNormalization", "Dropout", "Flatten", "BatchNormalization",
            "LayerNormalization", "Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU", "Normalization", "Rescaling",
-           "GaussianNoise", "GaussianDropout", "Reshape", "Identity", "Embedding", "GlobalAveragePooling1D",
+           "GaussianNoise", "GaussianDropout", "Reshape", "RepeatVector", "Permute", "Identity", "Embedding", "GlobalAveragePooling1D",
            "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Add", "Subtract", "Multiply", "Average", "Maximum",
            "Minimum", "Concatenate", "Dot", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
            "dot",

@@ -7,6 +7,7 @@ from .activity_regularization import ActivityRegularization
 from .alpha_dropout import AlphaDropout
 from .base import Layer
 from .batch_normalization import BatchNormalization
+from .category_encoding import CategoryEncoding
 from .dense import Dense
 from .dropout import Dropout
 from .elu import ELU
@@ -38,7 +39,8 @@ from .variable import Variable
 
 LAYER_CLASSES = {
     cls.__name__: cls
-    for cls in (Activation, ActivityRegularization, Add, AddedLosses, AlphaDropout, Average, BatchNormalization, Concatenate, Dense,
+    for cls in (Activation, ActivityRegularization, Add, AddedLosses, AlphaDropout, Average, BatchNormalization,
+                CategoryEncoding, Concatenate, Dense,
                 Dot, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise, GlobalAveragePooling1D,
                 GlobalMaxPooling1D, Identity, InputLayer, Lambda, LayerNormalization, LeakyReLU, Maximum, Minimum,
                 Multiply, Normalization, Operation, Permute, PReLU, ReLU, RepeatVector, Rescaling, Reshape, Softmax,
@@ -76,7 +78,7 @@ def serialize(layer: Layer) -> dict:
 
 
 __all__ = ["Layer", "Input", "InputLayer", "Lambda", "Dense", "Activation", "ActivityRegularization", "AlphaDropout",
-           "SpatialDropout1D", "UnitNormalization", "Dropout", "Flatten", "BatchNormalization",
+           "SpatialDropout1D", "UnitNormalization", "Dropout", "Flatten", "BatchNormalization", "CategoryEncoding",
            "LayerNormalization", "Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU", "Normalization", "Rescaling",
            "GaussianNoise", "GaussianDropout", "Reshape", "RepeatVector", "Permute", "Identity", "Embedding", "GlobalAveragePooling1D",
            "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Add", "Subtract", "Multiply", "Average", "Maximum",

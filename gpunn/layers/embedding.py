@@ -23,9 +23,8 @@ import numpy as np
 
 from .. import constraints, initializers, regularizers
 from .base import Layer, WeightSpec, weight_property
+from .token_ids import check_ids
 
-# The largest integer n such that every id in [0, n] is exact in the dtype (then every id below it is).
-_EXACT_IDS = {np.dtype(np.float32): 2 ** 24, np.dtype(np.float64): 2 ** 53}
 
 
 def _positive_int(argument: str, value) -> int:
@@ -97,26 +96,9 @@ class Embedding(Layer):
         return self.bound.weights["embeddings"].dtype
 
     def check_input_values(self, argument: str, x) -> None:
-        """Token ids: integers in [0, input_dim), exact in the model's dtype (TensorFlow's message for ids out of
-        range names the first one; so does this, with its index)."""
-        x = np.asarray(x)
-        if x.dtype.kind == "b":
-            raise TypeError(f"{argument}: expected token ids (integers in [0, {self.input_dim})) for layer "
-                            f"{self.name!r}, got booleans")
-        if x.size == 0:
-            return
-        bad = (x < 0) | (x >= self.input_dim)
-        if x.dtype.kind == "f":
-            bad |= x != np.floor(x)
-        if bad.any():
-            index = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"{argument}: expected token ids, integers in [0, {self.input_dim}) for layer "
-                             f"{self.name!r} (input_dim={self.input_dim}), got {x[index].item()!r} at index {index}")
-        limit = _EXACT_IDS.get(np.dtype(self._dtype() if self.bound.weights else "float32"))
-        if limit is not None and self.input_dim > limit and x.max() > limit:
-            raise ValueError(f"{argument}: token id {x.max()} is above {limit:,}, the largest the model's dtype "
-                             f"holds exactly (gpunn passes ids in the model's dtype); build the model in float64 "
-                             f"(gpunn.Input(shape=..., dtype='float64'))")
+        """Token ids: integers in [0, input_dim), exact in the model's dtype (``token_ids.py``)."""
+        check_ids(argument, x, self.input_dim, self.name, f"input_dim={self.input_dim}",
+                  self._dtype() if self.bound.weights else "float32", noun="token ids")
 
     def forward(self, x, training):
         ops = self.ops

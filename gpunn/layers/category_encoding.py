@@ -1,0 +1,75 @@
+"""CategoryEncoding (Keras 3: ``keras/src/layers/preprocessing/category_encoding.py``): integer categories in
+[0, num_tokens) to one-hot rows, or per sample to a multi-hot or count row, as a model's first layer after an
+integer input (``Input(shape=(k,), dtype="int32")``).
+
+Output shapes as Keras's ``compute_output_shape``: "one_hot" of samples of one id (shape (1,)) gives
+(num_tokens,), of k ids (k, num_tokens); "multi_hot" and "count" give (num_tokens,). Ids outside [0,
+num_tokens) are refused before any work (``token_ids.py``), where Keras's JAX backend would silently drop them.
+Not supported: ``sparse=True`` and the ``count_weights`` call argument. The categories have no gradient.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Layer
+from .token_ids import check_ids
+
+OUTPUT_MODES = ("one_hot", "multi_hot", "count")
+
+
+class CategoryEncoding(Layer):
+    def __init__(self, num_tokens=None, output_mode="multi_hot", sparse=False, **kwargs):
+        super().__init__(**kwargs)
+        if output_mode == "binary":  # Keras's deprecated name
+            output_mode = "multi_hot"
+        if output_mode not in OUTPUT_MODES:
+            raise ValueError(f"output_mode: expected one of {OUTPUT_MODES}, got {output_mode!r}")
+        if num_tokens is None:
+            raise ValueError("num_tokens: must be set to use this layer (Keras's IntegerLookup, which learns the "
+                             "categories, is not provided: map them to 0..n-1 first)")
+        if isinstance(num_tokens, bool) or not isinstance(num_tokens, (int, np.integer)) or num_tokens < 1:
+            raise ValueError(f"num_tokens: expected an integer >= 1, got {num_tokens!r}")
+        if sparse:
+            raise ValueError("sparse: gpunn's layers output dense arrays; leave sparse=False")
+        self.num_tokens, self.output_mode, self.sparse = int(num_tokens), output_mode, False
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(f"layer {self.name!r}: CategoryEncoding takes samples of ids of one axis (batch, k), "
+                             f"got samples of shape {tuple(input_shape)}")
+        if self.output_mode == "one_hot" and input_shape[0] != 1:
+            return (input_shape[0], self.num_tokens)
+        return (self.num_tokens,)
+
+    def check_input_values(self, argument: str, x) -> None:
+        check_ids(argument, x, self.num_tokens, self.name, f"num_tokens={self.num_tokens}", np.float32,
+                  noun="categories")
+
+    def forward(self, x, training):
+        ops, rows = self.ops, x.shape[0]
+        ws = self.workspace(rows)
+        tokens = ws.buffer("tokens", (1, 1, self.num_tokens), x.dtype)
+        if ws.objects.get("tokens") is not tokens:  # written once into each buffer made
+            ops.upload(np.arange(self.num_tokens, dtype=x.dtype).reshape(tokens.shape), tokens)
+            ws.objects["tokens"] = tokens
+        hot = ws.buffer("one_hot", (rows, x.shape[1], self.num_tokens), x.dtype)
+        ops.equal(x.reshape(rows, x.shape[1], 1), tokens, hot)  # 1.0 where an id is the token, else 0.0
+        if self.output_mode == "one_hot":
+            y = hot.reshape((rows,) + tuple(self.output_shape))
+        elif self.output_mode == "multi_hot":
+            y = ops.max(hot, 1, ws.buffer("y", (rows, self.num_tokens), x.dtype))
+        else:
+            y = ops.sum(hot, 1, ws.buffer("y", (rows, self.num_tokens), x.dtype))
+
+        def backprop(dy, need_dx=True):
+            if not need_dx:
+                return None
+            dx = ws.buffer("dx", x.shape, x.dtype)
+            ops.fill(0, dx)  # categories have no gradient
+            return dx
+
+        return y, backprop
+
+    def get_config(self):
+        return {**super().get_config(), "num_tokens": self.num_tokens, "output_mode": self.output_mode,
+                "sparse": self.sparse}

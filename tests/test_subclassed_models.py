@@ -98,7 +98,8 @@ def test_the_graph_comes_from_whatever_sees_data_first(first):
     else:
         model.fit(iter([(x[:32], y[:32]), (x[32:], y[32:])]), epochs=1, shuffle=False, verbose=0)
     assert model.built and model.input_shape == (None, 6) and model.output_shape == (None, 3)
-    assert [layer.name for layer in model.layers][0].startswith("input_layer")
+    assert [layer.name for layer in model._graph_layers][0].startswith("input_layer")
+    assert "InputLayer" not in [type(layer).__name__ for layer in model.layers]  # Keras's: what the model holds
     model.fit(x, y, epochs=1, verbose=0)
     assert model.predict(x, verbose=0).shape == (64, 3)
 

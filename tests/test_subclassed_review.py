@@ -62,7 +62,7 @@ def test_residual_two_output_gradients_match_finite_differences():
     w = rng.uniform(0.2, 2.0, 7)
     model.predict(x, verbose=0)  # the graph
     assert model.dtype == "float64" and model.params.dtype == np.float64
-    assert [type(layer).__name__ for layer in model.layers] == ["InputLayer", "Dense", "Dense", "Add", "Multiply",
+    assert [type(layer).__name__ for layer in model._graph_layers] == ["InputLayer", "Dense", "Dense", "Add", "Multiply",
                                                                  "Dense", "Dense"]
 
     def objective(_):

@@ -28,7 +28,7 @@ def run_summary(call: str, model, data: dict, compiled: bool = True, optimizer: 
 
 def model_summary(model) -> dict:
     layers = []
-    for layer in model.layers:
+    for layer in model._graph_layers:
         config = {key: value for key, value in layer.get_config().items()
                   if key not in _PER_RANK_KEYS and not key.endswith("initializer")}
         layers.append({"class": type(layer).__name__, **config, "output_shape": str(tuple(layer.output_shape)),

@@ -37,6 +37,7 @@ from ..layers.packed_inputs import PackedInputs
 from ..layers.shared_call import SharedCall, is_shared_call
 from ..layers.symbolic import ModelCall, SymbolicTensor
 from . import subclassed
+from .keras_attribute_paths import is_subclassed, keras_layers
 from .sequential import Sequential
 
 
@@ -301,6 +302,10 @@ class Functional(Sequential):
     def layers(self) -> list:
         """As in Keras's functional models: the InputLayers and the layers, in Keras's order (not the keras.ops
         operations between them, which are in ``operations``)."""
+        return self._graph_layers
+
+    @property
+    def _graph_layers(self) -> list:
         return [layer for layer in self._keras_layers if not is_operation(layer)]
 
     @property
@@ -505,10 +510,10 @@ class Model(Functional, metaclass=_ModelType):
 
     @property
     def layers(self) -> list:
-        """Before the graph is known, the layers the subclass set as attributes (Keras's tracking); after, the
-        functional model's layers, InputLayers included."""
-        if getattr(self, "_awaits_trace", False):
-            return subclassed.tracked_layers(self)
+        """As in Keras: a subclassed model's are the layers and models it set as attributes, in the order it set
+        them (its traced graph's, InputLayers and operations included, are ``_graph_layers``)."""
+        if getattr(self, "_awaits_trace", False) or is_subclassed(self):
+            return keras_layers(self)
         return super().layers
 
 __all__ = ["Functional", "Model", "ModelCall"]

@@ -47,7 +47,7 @@ def legacy_entries(model, layout: str = GRAPH_LAYOUT) -> list[tuple[str, list[tu
     of all its weights in Keras's ``trainable_weights + non_trainable_weights`` order. A held layer the graph never
     called has no weights, as in Keras."""
     if layout != ATTRIBUTES_LAYOUT:
-        return [(layer.name, [(layer, spec) for spec in legacy_weight_order(layer)]) for layer in model.layers]
+        return [(layer.name, [(layer, spec) for spec in legacy_weight_order(layer)]) for layer in model._graph_layers]
     in_graph = {id(layer) for layer in model._layers}
     entries = []
     for item in keras_layers(model):
@@ -111,7 +111,7 @@ def per_layer_from_entries(contents: KerasFileContents, model) -> list[list | No
         for (layer, spec), value in zip(pairs, values):
             found[(id(layer), spec.name)] = value
     return [[found[(id(layer), spec.name)] for spec in keras_weight_order(layer)] if layer.weight_specs() else None
-            for layer in model.layers]
+            for layer in model._graph_layers]
 
 
 def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -> None:

@@ -94,7 +94,7 @@ def variables_hdf5(model, include_optimizer: bool, marked: bool = False, layout:
             else:
                 _write_layer(writer, value, path, with_values=id(value) in in_graph)
     else:
-        for path, layer in zip(keras_layer_paths(model), model.layers):  # a functional model's InputLayer too
+        for path, layer in zip(keras_layer_paths(model), model._graph_layers):  # a functional model's InputLayer too
             _write_layer(writer, layer, path, with_values=True)
     if include_optimizer:
         writer.group("optimizer/vars")

@@ -147,7 +147,7 @@ def keras_layer_paths(model) -> list[str]:
     layer's own name, which differs between two instances of one model)."""
     used: dict[str, int] = {}
     paths = []
-    for layer in model.layers:
+    for layer in model._graph_layers:
         paths.append(f"layers/{container_name(snake_case(type(layer).__name__), used)}")
     return paths
 
@@ -158,7 +158,7 @@ def weight_tensors(model, per_layer: list[list[np.ndarray] | None], filepath) ->
     number of weights differs from the file's is refused here; shapes are checked by ``restore_weights``."""
     tensors = {}
     position = {id(layer): index for index, layer in enumerate(model._layers)}  # a functional's InputLayers: none
-    for layer, values in zip(model.layers, per_layer):
+    for layer, values in zip(model._graph_layers, per_layer):
         if id(layer) not in position:
             continue
         index = position[id(layer)]
@@ -342,28 +342,28 @@ class KerasFileContents:
         if self.weights_by_path is not None:
             if paths is not None:
                 return [self.weights_by_path.get(paths[layer.name]) if layer.name in paths else None
-                        for layer in model.layers]
-            return [self._by_path(layer, path) for layer, path in zip(model.layers, keras_layer_paths(model))]
+                        for layer in model._graph_layers]
+            return [self._by_path(layer, path) for layer, path in zip(model._graph_layers, keras_layer_paths(model))]
         if paths is not None:
             raise ValueError(f"filepath: {self.filepath!r} is an HDF5 file of a model that calls another model as a "
                              "layer, which gpunn does not read; save it as a .keras file")
-        weighted = [index for index, layer in enumerate(model.layers) if layer.weight_specs()]
+        weighted = [index for index, layer in enumerate(model._graph_layers) if layer.weight_specs()]
         saved = self.weights_in_order or []
         if len(saved) > len(weighted):
             raise ValueError(
                 f"filepath: {self.filepath!r} holds weights for {len(saved)} layers ({[n for n, _ in saved]}); "
                 f"the model has {len(weighted)} layers with weights"
             )
-        per_layer: list[list | None] = [None] * len(model.layers)
+        per_layer: list[list | None] = [None] * len(model._graph_layers)
         for index, (_, values) in zip(weighted, saved):
-            per_layer[index] = from_legacy_order(model.layers[index], values)
+            per_layer[index] = from_legacy_order(model._graph_layers[index], values)
         return per_layer
 
     def per_layer_at(self, model, path_of: dict) -> list[list | None]:
         """Each of ``model``'s layers' weights (Keras's order) at the path ``path_of`` gives it (by the layer's
         id), None for the others; a layer with weights whose path holds none is refused, naming the path."""
         per_layer = []
-        for layer in model.layers:
+        for layer in model._graph_layers:
             path = path_of.get(id(layer))
             values = None if path is None else self._by_path(layer, path)
             if values is None and path is not None and layer.weight_specs():

@@ -100,6 +100,12 @@ class Sequential(Trainer):
         """The model's layers in order (those of a Sequential added as a layer included, in its place)."""
         return list(self._layers)
 
+    @property
+    def _graph_layers(self) -> list:
+        """The layers as the model runs and saves them (a functional model's InputLayers included; for a
+        subclassed model those of its traced graph, where ``layers`` is Keras's list of what it holds)."""
+        return self.layers
+
     def add(self, layer: Layer) -> None:
         if isinstance(layer, Sequential):
             self._add_model(layer)

@@ -10,9 +10,8 @@ an MLP's ``call()`` is. A ``call()`` that takes ``training`` is run with ``train
 if it calls other layers depending on the mode (Python ``if training:``), it is refused by name, since gpunn's
 graph is one for both modes (layers such as Dropout take the mode themselves).
 
-Departures, each stated in the README: ``model.layers`` lists the tracked layers (attributes, in the order they
-were set) until the graph is known, then the functional model's layers (its InputLayers included); files and
-configs hold the functional graph, which loads as a functional model (Keras needs the class registered to load
+``model.layers`` lists the tracked layers (attributes, in the order they were set), as Keras's does; the traced
+graph's layers are ``model._graph_layers``. Departures, each stated in the README: files and configs hold the functional graph, which loads as a functional model (Keras needs the class registered to load
 a subclassed model; gpunn does not rebuild the class); outputs returned as a tuple or list are named
 ``output_1``, ``output_2``... in the logs, as tf.keras 2 named them.
 """

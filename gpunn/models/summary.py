@@ -188,7 +188,7 @@ def format_summary(model, line_length=None, positions=None, expand_nested=False,
 
     lines = [f'Model: "{model.name}"', _rule(_TOP, widths), *_row(header, widths, alignment, _HEAD),
              _rule(_HEAD_RULE, widths)]
-    listed = model.operations if getattr(model, "is_functional", False) else model.layers  # with keras.ops calls
+    listed = model.operations if getattr(model, "is_functional", False) else model._graph_layers  # with keras.ops calls
     first, last = layer_range_bounds(listed, layer_range)
     rows = [row for layer in listed[first:last]
             for row in _layer_rows(layer, expand_nested, show_trainable, connections=connections)]

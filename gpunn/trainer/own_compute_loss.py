@@ -71,7 +71,7 @@ def trained_outside_call(model) -> list:
     from ..layers.base import Layer
     from ..models.sequential import Sequential
 
-    in_graph = {id(layer) for layer in model.layers}
+    in_graph = {id(layer) for layer in model._graph_layers}
     found, seen = [], set()
 
     def take(value, name):
@@ -98,7 +98,7 @@ def trained_outside_call(model) -> list:
 def penalties_of(model) -> list:
     """What gpunn's steps add to a model's loss besides the compiled one: (layer name, what) pairs."""
     found = []
-    for layer in model.layers:
+    for layer in model._graph_layers:
         for name, value in vars(layer).items():
             if name.endswith("regularizer") and value is not None:
                 found.append((layer.name, name.lstrip("_")))

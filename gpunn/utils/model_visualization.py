@@ -192,7 +192,7 @@ def add_edge(dot, src, dst) -> None:
 
 def _drawn(model) -> list:
     """What Keras draws of a model: its layers, and a functional model's keras.ops operations among them."""
-    return model.operations if getattr(model, "is_functional", False) else model.layers
+    return model.operations if getattr(model, "is_functional", False) else model._graph_layers
 
 
 def _edges(model) -> list[tuple]:

@@ -413,6 +413,15 @@ def get(identifier) -> ActivationSpec:
     return ActivationSpec(name, DEFAULT_ALPHA.get(name, 0.0))
 
 
+def deserialize(config, custom_objects=None) -> ActivationSpec:
+    """Keras's ``activations.deserialize``: a name, or a serialized function of the user's (found through
+    ``custom_objects``, the scopes or its registration)."""
+    from .custom_objects import custom_object_scope
+
+    with custom_object_scope(custom_objects):
+        return get(config)
+
+
 def _users_function(function) -> ActivationSpec:
     """An activation of the user's: any callable computing with gpunn.ops (keras.ops) on its argument, as Keras
     takes one (``Dense(1, activation=custom_fn)``); its config is Keras's function entry."""

@@ -397,6 +397,7 @@ def get(identifier) -> ActivationSpec:
     if callable(identifier):
         name = _NAME_OF.get(id(identifier))
         if name is None:
+            _refuse_layer(identifier)
             return _users_function(identifier)
     elif isinstance(identifier, str) and identifier.strip().lower() == "sparsemax":
         raise ValueError("activation 'sparsemax' is not provided: Keras 3's computes a wrong threshold whenever two or "
@@ -420,6 +421,17 @@ def deserialize(config, custom_objects=None) -> ActivationSpec:
 
     with custom_object_scope(custom_objects):
         return get(config)
+
+
+def _refuse_layer(identifier) -> None:
+    """A layer given as an activation (Keras takes ``Dense(2, activation=layers.LeakyReLU(0.1))``): gpunn runs a
+    layer in the model's graph, with its own step, not inside another layer's activation."""
+    from .layers.base import Layer
+
+    if isinstance(identifier, Layer):
+        raise ValueError(f"activation: got the layer {type(identifier).__name__} {identifier.name!r}; gpunn takes an "
+                         "activation's name or function here: put the layer after this one (Dense(2), then "
+                         f"{type(identifier).__name__}(...)), or give its name (activation='leaky_relu')")
 
 
 def _users_function(function) -> ActivationSpec:

@@ -91,3 +91,13 @@ def test_what_cannot_be_an_input_is_refused_by_name(call, message):
 def test_add_metric_is_refused_with_keras_3_s_message():
     with pytest.raises(NotImplementedError, match=r"Layer `add_metric\(\)` method is deprecated"):
         layers.Dense(2).add_metric(1.0)
+
+
+def test_arguments_after_the_last_given_keep_their_defaults_whatever_they_are():
+    class Two(layers.Layer):
+        def call(self, a, b=None, c=3):
+            return a + b * c if b is not None else a * c
+
+    inputs = gpunn.Input((2,))
+    model = gpunn.Model(inputs, Two()(inputs, b=inputs))
+    np.testing.assert_allclose(model.predict(np.ones((1, 2), np.float32), verbose=0), [[4.0, 4.0]])

@@ -79,3 +79,18 @@ def test_a_layer_never_called_has_keras_s_error_and_an_input_layer_its_tensor():
     model = gpunn.Model(inputs, layers.Dense(2)(inputs))
     assert model.layers[0].output is inputs and model.layers[0].input == []
     assert model.layers[1].input is inputs
+
+
+def test_a_layer_finds_its_output_in_the_newest_built_model_that_holds_it():
+    base = gpunn.Sequential([gpunn.Input((4,)), layers.Dense(3), layers.Dense(2)])
+    reused = gpunn.Sequential([gpunn.Input((4,)), *base.layers[:1], layers.Dense(1)])
+    del base
+    assert reused.layers[0].output.shape == (None, 3)
+    popped_from = gpunn.Sequential([gpunn.Input((4,)), layers.Dense(3), layers.Dense(5)])
+    moved = popped_from.pop()
+    gpunn.Sequential([gpunn.Input((3,)), moved])
+    assert moved.output.shape == (None, 5) and moved.input.shape == (None, 3)
+    dense = layers.Dense(2)
+    gpunn.Sequential([dense])  # never built
+    gpunn.Sequential([gpunn.Input((6,)), dense])
+    assert dense.output.shape == (None, 2)

@@ -419,3 +419,22 @@ def test_step_count_and_learning_rate_read_and_assign_as_keras_variables():
     scheduled = gpunn.optimizers.SGD(gpunn.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5))
     with pytest.raises(TypeError, match="follows a schedule"):
         scheduled.learning_rate.assign(0.2)
+
+
+def test_a_read_learning_rate_copies_and_pickles_as_a_number_and_keeps_no_optimizer_alive():
+    import copy
+    import gc
+    import pickle
+
+    optimizer = gpunn.optimizers.Adam(1e-3)
+    rate, step = optimizer.learning_rate, optimizer.iterations
+    assert type(copy.copy(rate)) is float and type(copy.deepcopy(step)) is int
+    assert pickle.loads(pickle.dumps({"lr": rate})) == {"lr": 1e-3}
+    step.assign_add(5)
+    assert optimizer.iterations == 5
+    optimizer.iterations.assign_sub(2)
+    assert optimizer.iterations == 3
+    del optimizer
+    gc.collect()
+    with pytest.raises(ReferenceError, match="the optimizer this value was read from no longer exists"):
+        rate.assign(1.0)

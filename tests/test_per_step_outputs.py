@@ -58,3 +58,15 @@ def test_a_per_step_output_trains_as_in_keras(case):
         np.testing.assert_allclose(history.history[key], values, rtol=2e-5, err_msg=key)
     for ours, keras_weight in zip(model.get_weights(), theirs["weights"]):
         np.testing.assert_allclose(ours, keras_weight, rtol=2e-5, atol=1e-6)
+
+
+def test_class_ids_per_step_for_one_of_several_outputs():
+    inputs = gpunn.Input((5, 3))
+    steps = gpunn.layers.Dense(4, activation="softmax", name="steps")(inputs)
+    summary = gpunn.layers.Dense(2, name="summary")(gpunn.layers.Flatten()(inputs))
+    model = gpunn.Model(inputs, [steps, summary])
+    model.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy", "mse"])
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((8, 5, 3)).astype(np.float32)
+    history = model.fit(x, [rng.integers(0, 4, (8, 5)), rng.standard_normal((8, 2))], epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all() and "steps_loss" in history.history

@@ -101,3 +101,55 @@ def test_a_function_changing_the_shape_is_refused_by_name():
     model = gpunn.Sequential([gpunn.Input((3,)), layers.Dense(2, activation=halves)])
     with pytest.raises(ValueError, match=r"activation 'halves': returned shape \(4, 1\) for inputs of shape \(4, 2\)"):
         model.predict(np.ones((4, 3), np.float32), verbose=0)
+
+
+OVER_TIME = r'''
+def over_time_models(keras):
+    def over_time(x):  # attention pooling's weights: a softmax over the steps, not the features
+        return keras.ops.softmax(x, axis=1)
+
+    inputs = keras.Input((5, 3))
+    dense = keras.Model(inputs, keras.layers.Dense(2, activation=over_time)(inputs))
+    activation = keras.Model(inputs, keras.layers.Activation(over_time)(keras.layers.Dense(2)(inputs)))
+    return dense, activation
+'''
+
+KERAS_OVER_TIME = OVER_TIME + r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x, y = np.array(task["x"], "float32"), np.array(task["y"], "float32")
+results = []
+for model, weights in zip(over_time_models(keras), task["weights"]):
+    model.set_weights([np.array(w, "float32") for w in weights])
+    predicted = model.predict(x, verbose=0).tolist()
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    results.append({"predict": predicted, "loss": model.fit(x, y, epochs=2, batch_size=2, shuffle=False,
+                                                            verbose=0).history["loss"]})
+print(json.dumps(results))
+'''
+
+
+def test_a_function_of_the_user_s_sees_the_layer_s_output_shape_as_in_keras():
+    namespace: dict = {}
+    exec(OVER_TIME, namespace)
+    rng = np.random.default_rng(8)
+    x, y = rng.standard_normal((4, 5, 3)).astype(np.float32), rng.standard_normal((4, 5, 2)).astype(np.float32)
+    models = namespace["over_time_models"](gpunn)
+    weights = [model.get_weights() for model in models]
+    theirs = run_keras(KERAS_OVER_TIME, {"x": x.tolist(), "y": y.tolist(),
+                                         "weights": [[w.tolist() for w in ws] for ws in weights]})
+    for model, expected in zip(models, theirs):
+        np.testing.assert_allclose(model.predict(x, verbose=0), expected["predict"], rtol=1e-5, atol=1e-6)
+        model.compile(optimizer=gpunn.optimizers.SGD(0.5), loss="mse")
+        history = model.fit(x, y, epochs=2, batch_size=2, shuffle=False, verbose=0)
+        np.testing.assert_allclose(history.history["loss"], expected["loss"], rtol=1e-5)
+
+
+def test_a_function_without_a_gradient_and_a_layer_are_refused_by_name():
+    model = gpunn.Sequential([gpunn.Input((3,)), layers.Dense(2, activation=lambda t: np.ones(t.shape))])
+    with pytest.raises(ValueError, match="activation '<lambda>': its result does not come from its input"):
+        model.predict(np.ones((2, 3), np.float32), verbose=0)
+    with pytest.raises(ValueError, match="activation: got the layer LeakyReLU"):
+        layers.Dense(2, activation=layers.LeakyReLU(0.1))

@@ -29,7 +29,7 @@ class Activation(Layer):
         ws = self.workspace(shape[0])
         z = x.reshape(-1, shape[-1])
         # Never overwrite x: the layer before keeps it for its own backward.
-        y = activation_forward(ops, ws, z, None, act, may_overwrite_z=False, may_halve_width=True)
+        y = activation_forward(ops, ws, z, None, act, may_overwrite_z=False, may_halve_width=True, shape=shape)
 
         def backprop(dy, need_dx=True):
             if not need_dx:

@@ -12,12 +12,13 @@ from __future__ import annotations
 from . import users_activation as users_function
 
 
-def activation_forward(ops, ws, z, bias, act, may_overwrite_z=True, may_halve_width=False):
+def activation_forward(ops, ws, z, bias, act, may_overwrite_z=True, may_halve_width=False, shape=None):
     """y = act(z + bias) (bias None: none). With ``may_overwrite_z``, activations whose gradient reads the
     output overwrite z in place (y is z); otherwise, and for those that need z, the pre-activation, in backward,
-    y goes into ``ws``. ``may_halve_width``: the caller takes glu's output of half z's width."""
+    y goes into ``ws``. ``may_halve_width``: the caller takes glu's output of half z's width. ``shape``: the
+    layer's output shape, of which z is the rows (a function of the user's sees that shape, its axes)."""
     if act.function is not None:
-        return users_function.forward(ops, ws, z, bias, act.function)
+        return users_function.forward(ops, ws, z, bias, act.function, z.shape if shape is None else shape)
     if act.elementwise:
         in_place = may_overwrite_z and not act.needs_preactivation
         y = z if in_place else ws.buffer("y", z.shape, z.dtype)

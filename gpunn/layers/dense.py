@@ -58,7 +58,7 @@ class Dense(Layer):
         z = ops.matmul(x2, kernel, out=ws.buffer("z", (rows, self.units), kernel.dtype))
         act = self.activation if apply_activation else LINEAR
         identity = act.name == "linear" and bias is None  # nothing for the fused steps to do
-        y = z if identity else activation_forward(ops, ws, z, bias, act)
+        y = z if identity else activation_forward(ops, ws, z, bias, act, shape=x.shape[:-1] + (self.units,))
 
         def backprop(dy, need_dx=True):
             grads = self.bound.grads

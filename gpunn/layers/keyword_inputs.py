@@ -42,7 +42,10 @@ def positional_inputs(layer, inputs, more: tuple, keywords: dict, takes_argument
     twice = [name for name in names[:len(given)] if name in keywords]
     if twice:
         raise TypeError(f"layer {layer.name!r}: argument {twice[0]!r} given by position and by keyword")
-    values = given + [keywords.get(name, parameters[k].default) for k, name in enumerate(names) if k >= len(given)]
+    # up to the last argument given: the ones after it keep call()'s defaults, whatever they are
+    last = max([len(given) - 1] + [names.index(name) for name in keywords])
+    values = given + [keywords.get(name, parameters[k].default) for k, name in enumerate(names)
+                      if len(given) <= k <= last]
     while values and values[-1] is None:  # None, or a default of None: the call's own default
         values.pop()
     for name, value in zip(names, values):

@@ -204,11 +204,13 @@ def call_symbolic(layer, inputs, training=None, mask=None) -> SymbolicTensor:
 def first_call(layer, what: str):
     """The input (``what`` 'input') or output of the layer's first call on symbolic values, as Keras's
     ``Operation.input`` / ``output`` (``_get_node_attribute_at_index(0, ...)``): a Sequential holding a layer not
-    yet called makes its graph of symbolic values first, as Keras's Sequential does when it is built."""
-    if "_first_call" not in layer.__dict__:
-        holder = layer.__dict__.get("_sequential_holder")
-        model = holder() if holder is not None else None
-        if model is not None and model.built:
+    yet called makes its graph of symbolic values first, as Keras's Sequential does when it is built (the newest
+    built one holding it, when it joined several)."""
+    for holder in reversed(layer.__dict__.get("_sequential_holders", [])):
+        if "_first_call" in layer.__dict__:
+            break
+        model = holder()
+        if model is not None and model.built and any(held is layer for held in model._layers):
             model._symbolic_graph()
     if "_first_call" not in layer.__dict__:
         raise AttributeError(f"The layer {layer.name} has never been called and thus has no defined {what}.")

@@ -11,23 +11,25 @@ from ..autodiff import Tensor, gradients
 _RECORD = "users_activation.record"
 
 
-def forward(ops, ws, z, bias, function):
-    """y = function(z + bias) into the workspace, the computation kept for ``backward``."""
+def forward(ops, ws, z, bias, function, shape):
+    """y = function(z + bias) into the workspace, the computation kept for ``backward``. ``z`` holds the rows
+    of the layer's output, of ``shape`` (batch, steps..., units): the function sees that shape, as in Keras."""
     if bias is not None:
         ops.add(z, bias, out=z)
     y = ws.buffer("y", z.shape, z.dtype)
     record = ws.objects.setdefault(_RECORD, {})
-    ops.run_python(functools.partial(_forward, function, z, y, record))
+    ops.run_python(functools.partial(_forward, function, z.reshape(shape), y.reshape(shape), record))
     return y
 
 
 def _forward(function, z, y, record) -> None:
+    name = getattr(function, "__name__", repr(function))
     pre_activation = Tensor(z, requires_grad=True)
     result = function(pre_activation)
-    if not isinstance(result, Tensor):
-        result = Tensor(result)
+    if not isinstance(result, Tensor) or not result.requires_grad:
+        raise ValueError(f"activation {name!r}: its result does not come from its input through gpunn.ops / "
+                         "keras.ops (or gpunn.activations), so it has no gradient; compute it with those")
     if tuple(result.shape) != tuple(z.shape):
-        name = getattr(function, "__name__", repr(function))
         raise ValueError(f"activation {name!r}: returned shape {tuple(result.shape)} for inputs of shape "
                          f"{tuple(z.shape)}; an activation keeps its input's shape")
     y[...] = result.value
@@ -43,5 +45,9 @@ def backward(ops, ws, dy, dz_out, dbias_out):
 
 
 def _backward(dy, dz_out, record) -> None:
-    (grad,) = gradients(record["result"], [record["input"]], dy)
-    dz_out[...] = 0 if grad is None else grad
+    pre_activation = record["input"]
+    (grad,) = gradients(record["result"], [pre_activation], dy.reshape(pre_activation.shape))
+    if grad is None:
+        dz_out[...] = 0
+    else:
+        dz_out[...] = grad.reshape(dz_out.shape)

@@ -156,8 +156,10 @@ class Sequential(Trainer):
             Sequential.build(self)
 
     def _hold(self, layer) -> None:
-        """Let the layer find the first Sequential it joined, whose graph gives it a ``layer.output``."""
-        layer.__dict__.setdefault("_sequential_holder", weakref.ref(self))
+        """Let the layer find the Sequentials it joined, whose graph gives it a ``layer.output`` (``first_call``:
+        the newest that still holds it and is built)."""
+        holders = layer.__dict__.setdefault("_sequential_holders", [])
+        holders[:] = [ref for ref in holders if ref() is not None and ref() is not self] + [weakref.ref(self)]
 
     def _symbolic_graph(self) -> tuple:
         """(input, output) of the model's layers called in turn on a symbolic input (the model's Input, or one
@@ -319,6 +321,8 @@ class Sequential(Trainer):
             raise ValueError("pop: the last layer's output is read by other layers as well; only the last layer of a "
                              "chain can be removed")
         layer = self._layers.pop()
+        layer.__dict__["_sequential_holders"] = [ref for ref in layer.__dict__.get("_sequential_holders", [])
+                                                 if ref() is not self]
         if self._modes is not None:
             self._modes = self._modes[:-1]
         if self._sources is not None:
@@ -467,6 +471,11 @@ class Sequential(Trainer):
         masking.attach(self._mask_links)
         self._pack(get_ops())
         self.built = True
+        if not getattr(self, "is_functional", False):
+            # As Keras's Sequential makes its functional graph when it is built: each layer's first call is then
+            # this model's (layer.input / layer.output), even when the model is not kept
+            self.__dict__.pop("_graph", None)
+            self._symbolic_graph()
 
     def _packed_build_shape(self, input_shape) -> tuple:
         """What ``build(input_shape)`` means for a model of several inputs: their shapes (with or without the

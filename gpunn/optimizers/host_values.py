@@ -1,46 +1,65 @@
 """An optimizer's step count and learning rate as its readers get them: numbers (``float(lr)``, arithmetic,
-formatting) that also answer what Keras's Variables do (``.numpy()``, ``.assign(v)``, ``.value``), as scripts
-and callbacks written for Keras read ``optimizer.learning_rate.numpy()`` or call
+formatting) that also answer what Keras's Variables do (``.numpy()``, ``.value``, ``.assign(v)``,
+``.assign_add(v)``), as scripts and callbacks written for Keras read ``optimizer.learning_rate.numpy()`` or call
 ``optimizer.learning_rate.assign(1e-4)``. Assigning goes through the optimizer's setter, which checks the value
-and writes it to the device."""
+and writes it to the device; the optimizer is held weakly (a stored value keeps none alive), and a copy or a
+pickle is the plain number."""
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 
 
-class HostFloat(float):
-    """A float with Keras Variable's reading and assigning methods (float32, as Keras keeps a learning rate)."""
+class _Assigning:
+    _NUMPY_TYPE: type = np.float64
 
-    def __new__(cls, value, assign):
-        number = super().__new__(cls, value)
-        number._assign = assign
-        return number
+    def _held(self, assign) -> None:
+        self._assign = weakref.WeakMethod(assign)
 
-    def numpy(self) -> np.float32:
-        return np.float32(self)
+    def numpy(self):
+        return self._NUMPY_TYPE(self)
 
     @property
-    def value(self) -> np.float32:
+    def value(self):
         return self.numpy()
 
     def assign(self, value):
-        return self._assign(value)
+        assign = self._assign()
+        if assign is None:
+            raise ReferenceError("assign: the optimizer this value was read from no longer exists")
+        return assign(value)
+
+    def assign_add(self, value):
+        return self.assign(self + value)
+
+    def assign_sub(self, value):
+        return self.assign(self - value)
 
 
-class HostInt(int):
-    """An int with Keras Variable's reading and assigning methods (int64, as Keras keeps ``iterations``)."""
+class HostFloat(_Assigning, float):
+    """A float with Keras Variable's methods (float32, as Keras keeps a learning rate)."""
+
+    _NUMPY_TYPE = np.float32
 
     def __new__(cls, value, assign):
-        number = super().__new__(cls, value)
-        number._assign = assign
+        number = float.__new__(cls, value)
+        number._held(assign)
         return number
 
-    def numpy(self) -> np.int64:
-        return np.int64(self)
+    def __reduce__(self):
+        return float, (float(self),)
 
-    @property
-    def value(self) -> np.int64:
-        return self.numpy()
 
-    def assign(self, value):
-        return self._assign(value)
+class HostInt(_Assigning, int):
+    """An int with Keras Variable's methods (int64, as Keras keeps ``iterations``)."""
+
+    _NUMPY_TYPE = np.int64
+
+    def __new__(cls, value, assign):
+        number = int.__new__(cls, value)
+        number._held(assign)
+        return number
+
+    def __reduce__(self):
+        return int, (int(self),)

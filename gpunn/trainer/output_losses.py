@@ -99,8 +99,9 @@ def _weighted_loss(output, ops, ws, value, label, scale, w, need_grad, x=None) -
 
     An output per step (samples, steps..., features), a Dense on sequences: as Keras's losses reduce every axis
     but the features' and then average over all of them, each step is a row of its own here, a sample's loss the
-    mean over its steps (each step's gradient scaled by 1 / steps); the metrics see the rows, each step weighted
-    by its sample's weight, as Keras broadcasts the weights."""
+    mean over its steps (each step's gradient scaled by 1 / steps); the metrics see the rows. A sample's weight
+    weighs each of its steps, as a weight per step repeated would in Keras (which refuses weights of shape
+    (samples,) for such an output, unless its targets are one axis short: its loss is then one per sample)."""
     own_way = getattr(output.loss, "takes_inputs", False) or output.loss.takes_sample_weights
     steps = int(np.prod(value.shape[1:-1])) if value.ndim > 2 and not own_way else None
     if steps is None:

@@ -26,7 +26,7 @@ class PackedTargets:
                  trained: list | None = None):
         self.names, self.keys = list(names), keys
         self.trained = list(range(len(names))) if trained is None else list(trained)  # the outputs with targets
-        self.shapes = [() if sparse[k] else tuple(output_shapes[k]) for k in self.trained]
+        self.shapes = [tuple(output_shapes[k][:-1]) if sparse[k] else tuple(output_shapes[k]) for k in self.trained]
         self.dtypes = [np.dtype(np.int64) if sparse[k] else np.dtype(dtype) for k in self.trained]
         self.widths = [math.prod(shape) for shape in self.shapes]
         self.offsets = [sum(self.widths[:k]) for k in range(len(self.widths))]

@@ -314,7 +314,8 @@ class Trainer:
             output = trained[k]
             checked = check_targets(name, as_numeric_array(name, value), specs[output].loss, shapes[output],
                                     self.dtype)
-            expected = () if specs[output].loss.sparse_labels else tuple(shapes[output])
+            # class ids: one per sample, or per step of an output per step
+            expected = tuple(shapes[output][:-1] if specs[output].loss.sparse_labels else shapes[output])
             if tuple(checked.shape[1:]) != expected:  # a loss of the user's, given targets of another shape
                 raise ValueError(f"{name}: expected targets of shape (samples, {', '.join(map(str, expected))}) "
                                  f"for output {self.output_names[output]!r} (a model of several outputs takes "
@@ -451,7 +452,7 @@ class Trainer:
             val = [a[:validation_steps * (validation_batch_size or batch_size)] for a in val]
         self._check_ranks_agree(distributed.current(), "fit", {
             "samples": len(x), "batch_size": batch_size, "epochs": epochs, "initial_epoch": int(initial_epoch),
-            "steps_per_epoch": min(steps_per_epoch or len(x), -(-len(x) // batch_size)), "shuffle": bool(shuffle),
+            "steps_per_epoch": steps_per_epoch, "shuffle": bool(shuffle),
             "sample_weights": None if weights is None else weights.shape[1:], "targets": f"{y.dtype.name} {tuple(y.shape[1:])}",
             "validation_samples": len(val[0]) if val is not None else 0,
             "validation_sample_weights": val is not None and len(val) == 3,

@@ -19,7 +19,7 @@ and the Ops primitives have no sort to build it from).
 from __future__ import annotations
 
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -49,6 +49,9 @@ class ActivationSpec:
     # An activation function of the user's (Keras takes any callable): run on gpunn Tensors, its gradient by
     # gpunn's autodiff (``layers/activation_step.py``); its name is marked so that no built-in's is taken for it.
     function: Callable | None = None
+    # An activation layer given as the activation (``Dense(50, activation=layers.LeakyReLU(0.2))``, as
+    # "Hands-On Machine Learning" writes it): computed as its fused step, saved as the layer, as Keras saves it
+    layer: object = field(default=None, compare=False)
 
     @property
     def elementwise(self) -> bool:
@@ -397,8 +400,7 @@ def get(identifier) -> ActivationSpec:
     if callable(identifier):
         name = _NAME_OF.get(id(identifier))
         if name is None:
-            _refuse_layer(identifier)
-            return _users_function(identifier)
+            return _from_layer(identifier) or _users_function(identifier)
     elif isinstance(identifier, str) and identifier.strip().lower() == "sparsemax":
         raise ValueError("activation 'sparsemax' is not provided: Keras 3's computes a wrong threshold whenever two or "
                          "more inputs are in the support (keras-team/keras#23425), so there is no Keras value to "
@@ -423,15 +425,20 @@ def deserialize(config, custom_objects=None) -> ActivationSpec:
         return get(config)
 
 
-def _refuse_layer(identifier) -> None:
-    """A layer given as an activation (Keras takes ``Dense(2, activation=layers.LeakyReLU(0.1))``): gpunn runs a
-    layer in the model's graph, with its own step, not inside another layer's activation."""
+def _from_layer(identifier) -> ActivationSpec | None:
+    """The spec of a layer given as an activation, as Keras takes any callable: an activation layer without
+    weights that a fused step computes (LeakyReLU, ReLU, ELU of Keras's defaults...). Another layer is refused by
+    name: gpunn runs it in the model's graph, with its own step. None: not a layer."""
     from .layers.base import Layer
 
-    if isinstance(identifier, Layer):
-        raise ValueError(f"activation: got the layer {type(identifier).__name__} {identifier.name!r}; gpunn takes an "
-                         "activation's name or function here: put the layer after this one (Dense(2), then "
-                         f"{type(identifier).__name__}(...)), or give its name (activation='leaky_relu')")
+    if not isinstance(identifier, Layer):
+        return None
+    spec = identifier.fused_spec() if hasattr(identifier, "fused_spec") and not identifier.weight_specs() else None
+    if spec is None:
+        raise ValueError(f"activation: got the layer {type(identifier).__name__} {identifier.name!r}, which gpunn "
+                         "does not run as another layer's activation: put it after this one (Dense(2), then "
+                         f"{type(identifier).__name__}(...)), or give an activation's name or function")
+    return ActivationSpec(spec.name, spec.alpha, layer=identifier)
 
 
 def _users_function(function) -> ActivationSpec:
@@ -449,6 +456,10 @@ def serialize(activation):
     register_keras_serializable)."""
     if isinstance(activation, ActivationSpec) and activation.function is not None:
         activation = activation.function
+    if isinstance(activation, ActivationSpec) and activation.layer is not None:
+        from .serialization import serialize_keras_object
+
+        return serialize_keras_object(activation.layer)
     if isinstance(activation, ActivationSpec):
         return activation.name
     if isinstance(activation, types.FunctionType) and id(activation) not in _NAME_OF:

@@ -151,5 +151,49 @@ def test_a_function_without_a_gradient_and_a_layer_are_refused_by_name():
     model = gpunn.Sequential([gpunn.Input((3,)), layers.Dense(2, activation=lambda t: np.ones(t.shape))])
     with pytest.raises(ValueError, match="activation '<lambda>': its result does not come from its input"):
         model.predict(np.ones((2, 3), np.float32), verbose=0)
-    with pytest.raises(ValueError, match="activation: got the layer LeakyReLU"):
-        layers.Dense(2, activation=layers.LeakyReLU(0.1))
+    with pytest.raises(ValueError, match="activation: got the layer PReLU .* which gpunn does not run"):
+        layers.Dense(2, activation=layers.PReLU())
+
+
+LAYER_AS_ACTIVATION = r'''
+def layer_as_activation(keras):  # "Hands-On Machine Learning", chapter 11
+    leaky_relu = keras.layers.LeakyReLU(negative_slope=0.2)
+    return keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation=leaky_relu),
+                             keras.layers.Dense(3, activation=keras.layers.ReLU(max_value=6.0)),
+                             keras.layers.Dense(1)])
+'''
+
+KERAS_LAYER_AS_ACTIVATION = LAYER_AS_ACTIVATION + r'''
+import json, os, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x, y = np.array(task["x"], "float32"), np.array(task["y"], "float32")
+model = layer_as_activation(keras)
+model.set_weights([np.array(w, "float32") for w in task["weights"]])
+model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+history = model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+model.save(os.path.join(task["dir"], "keras.keras"))
+ours = keras.models.load_model(os.path.join(task["dir"], "gpunn.keras"))
+print(json.dumps({"loss": history.history["loss"], "predict": model.predict(x, verbose=0).tolist(),
+                  "gpunn_file": ours.predict(x, verbose=0).tolist()}))
+'''
+
+
+def test_an_activation_layer_as_an_activation_trains_and_saves_as_in_keras(tmp_path):
+    namespace: dict = {}
+    exec(LAYER_AS_ACTIVATION, namespace)
+    rng = np.random.default_rng(10)
+    x, y = rng.standard_normal((8, 4)).astype(np.float32) * 3, rng.standard_normal((8, 1)).astype(np.float32)
+    model = namespace["layer_as_activation"](gpunn)
+    assert model.layers[0].activation.name == "leaky_relu" and model.layers[1].activation.name == "relu6"
+    weights = model.get_weights()
+    model.save(tmp_path / "gpunn.keras")
+    theirs = run_keras(KERAS_LAYER_AS_ACTIVATION, {"x": x.tolist(), "y": y.tolist(), "dir": str(tmp_path),
+                                                   "weights": [w.tolist() for w in weights]})
+    np.testing.assert_allclose(theirs["gpunn_file"], model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="mse")
+    history = model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    np.testing.assert_allclose(history.history["loss"], theirs["loss"], rtol=1e-5)
+    loaded = gpunn.models.load_model(tmp_path / "keras.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), theirs["predict"], rtol=1e-5, atol=1e-6)

@@ -438,3 +438,71 @@ def test_a_read_learning_rate_copies_and_pickles_as_a_number_and_keeps_no_optimi
     gc.collect()
     with pytest.raises(ReferenceError, match="the optimizer this value was read from no longer exists"):
         rate.assign(1.0)
+
+
+@pytest.mark.parametrize("given", [np.array(0.25), np.float32(0.25), np.int64(2), np.array(2, dtype=np.int32)])
+def test_learning_rate_takes_numpy_scalars_and_0d_arrays(given):
+    """``K.get_value(optimizer.learning_rate)`` and arithmetic on what it returns give NumPy scalars or 0-d
+    arrays; Keras's Variable ``assign`` takes them, and so does the setter."""
+    opt = optimizers.SGD(0.1)
+    opt.learning_rate = given
+    assert opt.learning_rate == pytest.approx(float(given))
+    opt.learning_rate.assign(given / 2)
+    assert opt.learning_rate == pytest.approx(float(given) / 2)
+    with pytest.raises(ValueError, match=r"^learning_rate: expected a finite number >= 0 or a schedule, got array"):
+        opt.learning_rate = np.array([float(given)])  # one number, not a vector of them
+    with pytest.raises(ValueError, match=r"^learning_rate: expected a finite number >= 0 or a schedule, got"):
+        opt.learning_rate = np.bool_(True)
+
+
+def test_keras_backend_get_and_set_value_read_and_write_learning_rates_and_weights(numpy_backend):
+    K = gpunn.backend
+    model = gpunn.Sequential([gpunn.Input(shape=(3,)), gpunn.layers.Dense(2)])
+    model.compile(optimizer=optimizers.Adam(1e-3), loss="mse")
+    rate = K.get_value(model.optimizer.learning_rate)
+    assert rate == np.float32(1e-3) and isinstance(rate, np.float32)  # tf.keras gives the Variable's numpy()
+    K.set_value(model.optimizer.learning_rate, rate * 10)
+    assert model.optimizer.learning_rate == pytest.approx(1e-2)
+    K.set_value(model.optimizer.learning_rate, np.array(0.5))
+    assert model.optimizer.learning_rate == 0.5
+    kernel = model.layers[0].kernel
+    K.batch_set_value([(kernel, np.ones((3, 2))), (model.optimizer.iterations, 7)])
+    np.testing.assert_array_equal(model.get_weights()[0], np.ones((3, 2)))
+    assert model.optimizer.iterations == 7
+    read_kernel, read_step = K.batch_get_value([kernel, model.optimizer.iterations])
+    np.testing.assert_array_equal(read_kernel, np.ones((3, 2)))
+    assert read_step == 7 and isinstance(read_step, np.int64)
+    with pytest.raises(TypeError, match=r"^set_value: x must be a variable .* got float 0.1"):
+        K.set_value(0.1, 0.2)
+
+
+def test_the_learning_rate_finder_of_hands_on_ml_ch11_runs_and_restores_the_model(numpy_backend):
+    """Géron's ``find_learning_rate``: a callback multiplies the rate after every batch (reading it with
+    ``.numpy()``), and the rate read with ``K.get_value`` beforehand is set back afterwards."""
+    K = gpunn.backend
+
+    class ExponentialLearningRate(gpunn.callbacks.Callback):
+        def __init__(self, factor):
+            self.factor, self.rates, self.losses = factor, [], []
+
+        def on_batch_end(self, batch, logs=None):
+            lr = self.model.optimizer.learning_rate.numpy()
+            self.rates.append(lr)
+            self.losses.append(logs["loss"])
+            self.model.optimizer.learning_rate = lr * self.factor
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 4)).astype(np.float32), rng.normal(size=(64, 1)).astype(np.float32)
+    model = gpunn.Sequential([gpunn.Input(shape=(4,)), gpunn.layers.Dense(8, activation="relu"),
+                              gpunn.layers.Dense(1)])
+    model.compile(optimizer=optimizers.SGD(0.02), loss="mse")
+    init_weights, init_lr = model.get_weights(), K.get_value(model.optimizer.learning_rate)
+    model.optimizer.learning_rate = 1e-4
+    finder = ExponentialLearningRate(factor=10 ** (4 / 8))
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[finder])
+    model.optimizer.learning_rate = init_lr
+    model.set_weights(init_weights)
+    np.testing.assert_allclose(finder.rates, 1e-4 * (10 ** 0.5) ** np.arange(8), rtol=1e-5)
+    assert model.optimizer.learning_rate == pytest.approx(0.02)
+    for restored, initial in zip(model.get_weights(), init_weights):
+        np.testing.assert_array_equal(restored, initial)

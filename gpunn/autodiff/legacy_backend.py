@@ -213,11 +213,30 @@ def dtype(x) -> str:
 
 
 def get_value(x):
-    """The value on the host (a NumPy array)."""
-    if isinstance(x, Tensor):
+    """The value on the host: a NumPy array, or for a value that has one (a Tensor, a layer's Variable, an
+    optimizer's learning rate or step count) its ``numpy()``, a NumPy scalar for those two as in tf.keras."""
+    if isinstance(x, Tensor) or (hasattr(x, "numpy") and hasattr(x, "assign")):
         return x.numpy()
     xp = array_module(x)
     return x.get() if xp is not np and hasattr(x, "get") else np.asarray(x)
+
+
+def batch_get_value(tensors) -> list:
+    return [get_value(x) for x in tensors]
+
+
+def set_value(x, value) -> None:
+    """``x.assign(value)``: x is a layer's Variable or an optimizer's ``learning_rate`` / ``iterations``, as in
+    tf.keras's ``K.set_value(model.optimizer.learning_rate, 1e-3)``."""
+    if not callable(getattr(x, "assign", None)):
+        raise TypeError(f"set_value: x must be a variable (a layer's weight, an optimizer's learning_rate or "
+                        f"iterations), got {type(x).__name__} {x!r}")
+    x.assign(value)
+
+
+def batch_set_value(tuples) -> None:
+    for x, value in tuples:
+        set_value(x, value)
 
 
 eval = get_value  # noqa: A001 (Keras's name)
@@ -240,6 +259,7 @@ NAMES = ["epsilon", "set_epsilon", "floatx", "set_floatx", "cast_to_floatx", "me
          "permute_dimensions", "transpose", "squeeze", "expand_dims", "concatenate", "stack", "dot", "switch",
          "l2_normalize", "relu", "hard_sigmoid", "binary_crossentropy", "categorical_crossentropy",
          "sparse_categorical_crossentropy", "constant", "ones_like", "zeros_like", "int_shape", "shape", "ndim",
-         "dtype", "get_value", "eval", "abs", "cast", "cos", "sin", "exp", "log", "tanh", "sigmoid", "softplus",
-         "softsign", "maximum", "minimum", "square", "sign", "round", "equal", "not_equal", "greater",
-         "greater_equal", "less", "less_equal", "reshape", "one_hot", "stop_gradient", "cumsum", "elu", "softmax"]
+         "dtype", "get_value", "batch_get_value", "set_value", "batch_set_value", "eval", "abs", "cast", "cos", "sin",
+         "exp", "log", "tanh", "sigmoid", "softplus", "softsign", "maximum", "minimum", "square", "sign", "round",
+         "equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "reshape", "one_hot", "stop_gradient",
+         "cumsum", "elu", "softmax"]

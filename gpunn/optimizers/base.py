@@ -27,6 +27,24 @@ def _non_negative_or_none(argument, value):
     return float(value)
 
 
+def _rate_number(value) -> float:
+    """A learning rate given as a number, as Keras's Variable ``assign`` takes one: a Python or NumPy number, a
+    0-d array (what ``keras.backend.get_value`` and arithmetic on it give back, on the host or the device), a
+    value read from an optimizer or a Tensor. 0 is allowed, as in Keras: a LearningRateScheduler may pause
+    training with it."""
+    number = convert_to_numpy(value) if not isinstance(value, (int, float)) else value
+    kind = getattr(getattr(number, "dtype", None), "kind", None)
+    if isinstance(number, (int, float)) and not isinstance(number, bool):
+        rate = float(number)
+    elif kind in ("f", "i", "u") and np.ndim(number) == 0:
+        rate = float(number)
+    else:
+        rate = math.nan
+    if not 0 <= rate < math.inf:
+        raise ValueError(f"learning_rate: expected a finite number >= 0 or a schedule, got {value!r}")
+    return rate
+
+
 ITERATIONS, LEARNING_RATE, WEIGHT_DECAY = 0, 1, 2  # the optimizer's device state, float64
 
 
@@ -94,10 +112,7 @@ class Optimizer:
             return
         if isinstance(self._learning_rate, LearningRateSchedule):
             raise TypeError("learning_rate: this optimizer follows a schedule; it cannot be set to a number")
-        # 0 is allowed, as in Keras: a LearningRateScheduler may pause training with it.
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 <= value < math.inf:
-            raise ValueError(f"learning_rate: expected a finite number >= 0 or a schedule, got {value!r}")
-        self._learning_rate = float(value)
+        self._learning_rate = _rate_number(value)
         self._write_state(LEARNING_RATE, self._learning_rate)
 
     lr = learning_rate  # Keras 2 spelling some callbacks and scripts still read

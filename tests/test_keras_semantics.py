@@ -18,7 +18,7 @@ import gpunn
 from gpunn import callbacks, layers, losses, metrics, optimizers
 from gpunn.ops.workspace import Workspace
 
-from helpers import numpy_backend  # noqa: F401  (fixture)
+from helpers import numpy_backend, run_keras  # noqa: F401  (fixture)
 
 FEATURES, CLASSES = 6, 3
 
@@ -168,6 +168,35 @@ def test_weight_lists_counts_and_summary_agree_after_a_change():
         _fit(model, epochs=1)  # and training agrees: the frozen layers stay as they were
         assert model.params.size == trainable
 
+
+_VARIABLE_LISTS_SCRIPT = """
+import json, sys, keras
+from keras import layers
+frozen = json.load(sys.stdin)
+model = keras.Sequential([keras.Input((4,)), layers.Dense(3, name="base"), layers.BatchNormalization(name="norm"),
+                          layers.Dense(2, name="head")])
+for layer in model.layers:
+    layer.trainable = layer.name not in frozen
+print(json.dumps({f"{owner}.{name}": [v.path.split("/", 1)[1] for v in getattr(obj, name)]
+                  for owner, obj in (("model", model), ("bn", model.layers[1]))
+                  for name in ("variables", "trainable_variables", "non_trainable_variables")}))
+"""
+
+
+@pytest.mark.parametrize("frozen", [[], ["norm"], ["base", "head"]])
+def test_variables_lists_are_keras_s(frozen):
+    """``variables`` / ``trainable_variables`` / ``non_trainable_variables`` list what Keras lists (a model without
+    random layers: Keras adds their seed states to ``variables``). Keras's paths start with the model's name where
+    the model built the layer; gpunn's with the layer's."""
+    model = gpunn.Sequential([gpunn.Input((4,)), layers.Dense(3, name="base"), layers.BatchNormalization(name="norm"),
+                              layers.Dense(2, name="head")])
+    for layer in model.layers:
+        layer.trainable = layer.name not in frozen
+    ours = {f"{owner}.{name}": [v.path for v in getattr(obj, name)]
+            for owner, obj in (("model", model), ("bn", model.layers[1]))
+            for name in ("variables", "trainable_variables", "non_trainable_variables")}
+    assert ours == run_keras(_VARIABLE_LISTS_SCRIPT, frozen)
+    assert ours["bn.variables"] == ["norm/gamma", "norm/beta", "norm/moving_mean", "norm/moving_variance"]
 
 def test_frozen_batch_normalization_after_training_runs_in_inference_mode():
     """Keras 3: ``if training and self.trainable`` batch statistics, else the moving ones, left unchanged."""

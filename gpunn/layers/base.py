@@ -20,6 +20,7 @@ from ..ops.workspace import Workspace, Workspaces
 from . import keyword_inputs, masking, sublayers, symbolic, user_layer
 from .calling import bind_standalone, call_layer, compute_dtype
 from .variable import Variable
+from .variable_lists import KerasVariableLists
 
 Backprop = Callable[..., Any]
 _name_counters: dict[str, itertools.count] = {}
@@ -111,7 +112,7 @@ def _takes_keras_shapes(build):
     return taking_keras_shapes
 
 
-class Layer:
+class Layer(KerasVariableLists):
     # Masks (``masking.py``): Keras's flag for layers that pass the mask of their input on to their output, and
     # gpunn's for layers that compute with it (``mask_source`` is then the layer making it, set by the model).
     supports_masking = False

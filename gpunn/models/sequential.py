@@ -28,6 +28,7 @@ from ..layers import masking, wiring
 from ..layers.base import Layer, check_trainable, unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.shared_call import is_shared_call
+from ..layers.variable_lists import KerasVariableLists
 from ..ops import get_ops
 from .parameter_store import ParameterStore
 from .summary import format_summary
@@ -41,7 +42,7 @@ class NotBuiltError(ValueError):
     """The model has no weights yet."""
 
 
-class Sequential(Trainer):
+class Sequential(Trainer, KerasVariableLists):
     """A linear stack of layers: ``Sequential([Dense(64, activation='relu'), Dense(10)])`` or ``.add(layer)``."""
 
     def __init__(self, layers=None, name=None, trainable=True):

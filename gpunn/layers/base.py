@@ -17,7 +17,7 @@ from .. import constraints, initializers, overrides, regularizers
 from ..naming import snake_case
 from ..autodiff import Tensor
 from ..ops.workspace import Workspace, Workspaces
-from . import keyword_inputs, masking, sublayers, symbolic, user_layer
+from . import keyword_inputs, masking, sublayers, symbolic, training_override, user_layer
 from .calling import bind_standalone, call_layer, compute_dtype
 from .variable import Variable
 from .variable_lists import KerasVariableLists
@@ -135,6 +135,8 @@ class Layer(KerasVariableLists):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if training_override.is_training_override_class(cls):
+            training_override.adapt(cls)
         if user_layer.is_user_layer_class(cls):  # Keras's way: build() and call() of the user's (user_layer.py)
             user_layer.adapt(cls)
             # A built-in layer computes with its own kernels, never a call(): one of the user's over it is refused
@@ -168,7 +170,7 @@ class Layer(KerasVariableLists):
     def __init__(self, name=None, dtype=None, trainable=True, input_shape=None, input_dim=None,
                  activity_regularizer=None, **kwargs):
         base = getattr(type(self), "_builtin_under_call", None)
-        if base is not None:
+        if base is not None and not training_override.is_training_override_class(type(self)):
             method = "call" if overrides.user_definition(type(self), "call") else "__call__"
             owner = overrides.user_definition(type(self), method)
             raise overrides.OverrideNotSupportedError(
@@ -328,6 +330,11 @@ class Layer(KerasVariableLists):
         if user_layer.is_user_layer_class(type(self)):
             return user_layer.forward(self, x, training)
         raise NotImplementedError
+
+    def call(self, inputs, training=None, **kwargs):
+        """A built-in layer's ``call()``: what a subclass's ``super().call(inputs, training=True)`` reaches
+        (``training_override.py``); on the layer itself, ``layer(inputs)``."""
+        return training_override.super_call(self, inputs, training=training, **kwargs)
 
     def workspace(self, rows: int) -> Workspace:
         """This layer's buffers for batches of ``rows`` samples, made on the first step of that size."""
@@ -504,3 +511,4 @@ class Layer(KerasVariableLists):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"
+

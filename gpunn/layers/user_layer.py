@@ -21,7 +21,7 @@ import inspect
 import numpy as np
 
 from ..autodiff import Tensor, gradients
-from . import several_outputs, sublayers
+from . import several_outputs, sublayers, training_override
 
 
 class _Frame:
@@ -47,9 +47,10 @@ def runs_call(layer) -> bool:
 
 
 def is_user_layer_class(cls) -> bool:
-    """A class outside gpunn that defines ``call``."""
+    """A class outside gpunn that defines ``call``, but over a built-in layer (``training_override.py``)."""
     return cls.__module__.split(".")[0] != "gpunn" and any(
-        "call" in vars(klass) for klass in cls.__mro__ if klass.__module__.split(".")[0] != "gpunn")
+        "call" in vars(klass) for klass in cls.__mro__ if klass.__module__.split(".")[0] != "gpunn") and not (
+        training_override.is_training_override_class(cls))
 
 
 def adapt(cls) -> None:

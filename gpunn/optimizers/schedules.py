@@ -93,6 +93,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
 
 class InverseTimeDecay(LearningRateSchedule):
+    """initial_learning_rate / (1 + decay_rate * step / decay_steps), the ratio floored when staircase."""
+
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
         _positive("initial_learning_rate", initial_learning_rate)
         _positive("decay_steps", decay_steps)

@@ -1,0 +1,140 @@
+"""A subclass of a built-in layer whose ``call()`` passes its inputs to ``super().call()`` in a training mode of
+its own: Monte Carlo dropout, as *Hands-On Machine Learning* writes it,
+
+    class MCDropout(keras.layers.Dropout):
+        def call(self, inputs, training=False):
+            return super().call(inputs, training=True)
+
+gpunn's built-in layers compute with their own kernels, not with a ``call()``. Such a ``call()`` is read, once per
+mode the model runs the layer in (training or not), by running it on a stand-in input with a ``super().call()``
+that records what it was given and returns a stand-in output. It must pass the input on unchanged, call
+``super().call()`` once and return what that returned; the layer then runs its kernels in the mode that call
+chose (``training`` left out means inference, as the built-in ``call()``'s defaults say in Keras). Any other
+``call()`` (one that computes with the inputs or with the output) is refused by name when it is read, before the
+layer runs.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+
+from .. import overrides
+
+
+class _StandIn:
+    """What ``call()`` is given, or gets back from ``super().call()``, while gpunn reads it."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def __repr__(self) -> str:
+        return f"<gpunn's stand-in for the {self.what} while call() is read>"
+
+
+class _Reading:
+    def __init__(self, layer, inputs: _StandIn, output: _StandIn):
+        self.layer, self.inputs, self.output = layer, inputs, output
+        self.calls: list[tuple] = []
+
+
+_readings: list[_Reading] = []
+
+
+def is_training_override_class(cls) -> bool:
+    """A class of the script's, under a built-in layer (not Layer or Lambda), that defines ``call()``."""
+    owner = overrides.user_definition(cls, "call")
+    base = overrides.nearest_gpunn_class(cls)
+    return owner is not None and base is not None and base.__name__ not in ("Layer", "Lambda") and any(
+        klass.__module__ == "gpunn.layers.base" and klass.__name__ == "Layer" for klass in base.__mro__)
+
+
+def adapt(cls) -> None:
+    """Run the built-in ``forward`` of ``cls`` in the mode its ``call()`` chooses, and read that ``call()`` once
+    the layer is made, so that one gpunn cannot run is refused before any work."""
+    if not getattr(cls.forward, "_mode_from_call", False):
+        cls.forward = _in_the_mode_call_chooses(cls.forward)
+    if "__init__" in vars(cls) or not getattr(cls.__init__, "_reads_call", False):
+        cls.__init__ = _reading_call_once_made(cls.__init__)
+
+
+def _in_the_mode_call_chooses(forward):
+    @functools.wraps(forward)
+    def forward_in_chosen_mode(self, x, training, **kwargs):
+        return forward(self, x, forced_mode(self, training), **kwargs)
+
+    forward_in_chosen_mode._mode_from_call = True
+    return forward_in_chosen_mode
+
+
+def _reading_call_once_made(init):
+    @functools.wraps(init)
+    def init_then_read_call(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        if type(self).__init__ is init_then_read_call:  # the outermost __init__: the layer is made
+            forced_mode(self, False)
+
+    init_then_read_call._reads_call = True
+    return init_then_read_call
+
+
+def forced_mode(layer, training: bool) -> bool:
+    """The mode the built-in kernels run in when the model runs ``layer`` in mode ``training``."""
+    modes = layer.__dict__.get("_modes_from_call")
+    if modes is None:
+        modes = {mode: _read_call(layer, mode) for mode in (False, True)}
+        object.__setattr__(layer, "_modes_from_call", modes)
+    return modes[bool(training)]
+
+
+def super_call(layer, inputs, training=None, **kwargs):
+    """A built-in layer's ``call()``: inside a subclass's ``call()`` being read, the record of its arguments;
+    called on a built-in layer itself, the layer's computation (``layer(inputs)``), as in Keras."""
+    reading = _readings[-1] if _readings and _readings[-1].layer is layer else None
+    if reading is not None:
+        reading.calls.append((inputs, training, kwargs))
+        return reading.output
+    if not is_training_override_class(type(layer)):
+        return layer(inputs, training=training, **kwargs)
+    raise TypeError(f"{type(layer).__name__}: super().call() of its built-in "
+                    f"{overrides.nearest_gpunn_class(type(layer)).__name__} runs only inside its call()")
+
+
+def _read_call(layer, mode: bool) -> bool:
+    call = type(layer).call
+    reading = _Reading(layer, _StandIn("inputs"), _StandIn("output of super().call()"))
+    _readings.append(reading)
+    try:
+        returned = call(layer, reading.inputs, training=mode) if _takes_training(call) else call(layer, reading.inputs)
+    except Exception as error:
+        raise _refusal(layer, f"this one does more (run on a stand-in input, it raised {type(error).__name__}: "
+                              f"{error})") from error
+    finally:
+        _readings.pop()
+    if len(reading.calls) != 1:
+        raise _refusal(layer, f"this one calls super().call() {len(reading.calls)} times, not once")
+    inputs, training, kwargs = reading.calls[0]
+    if inputs is not reading.inputs:
+        raise _refusal(layer, "this one gives super().call() other inputs than its own")
+    if any(value is not None for value in kwargs.values()):
+        raise _refusal(layer, f"this one gives super().call() the argument(s) {sorted(kwargs)}")
+    if returned is not reading.output:
+        raise _refusal(layer, "this one returns something else than what super().call() returned")
+    if training is not None and not isinstance(training, bool):
+        raise _refusal(layer, f"this one gives super().call() training={training!r}, not True, False or None")
+    return bool(training)
+
+
+def _takes_training(call) -> bool:
+    parameters = inspect.signature(call).parameters
+    return "training" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+def _refusal(layer, why: str) -> overrides.OverrideNotSupportedError:
+    cls = type(layer)
+    owner = overrides.user_definition(cls, "call")
+    base = overrides.nearest_gpunn_class(cls).__name__
+    return overrides.OverrideNotSupportedError(
+        f"{owner.__name__}.call: gpunn runs a call() of your own over its built-in {base} only when it passes its "
+        f"inputs to super().call() with a training mode of its own and returns the result (as Monte Carlo "
+        f"dropout does): {why}; subclass gpunn.layers.Layer (keras.layers.Layer) instead, holding a {base} made in "
+        "__init__ and calling it in call(), or making the weights with add_weight()")

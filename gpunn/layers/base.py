@@ -511,4 +511,3 @@ class Layer(KerasVariableLists):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"
-

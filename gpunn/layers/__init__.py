@@ -32,6 +32,7 @@ from .relu import ReLU
 from .repeat_vector import RepeatVector
 from .rescaling import Rescaling
 from .reshape import Reshape
+from .rms_normalization import RMSNormalization
 from .softmax import Softmax
 from .spatial_dropout import SpatialDropout1D
 from .unit_normalization import UnitNormalization
@@ -43,7 +44,8 @@ LAYER_CLASSES = {
                 CategoryEncoding, Concatenate, Dense,
                 Dot, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise, GlobalAveragePooling1D,
                 GlobalMaxPooling1D, Identity, InputLayer, Lambda, LayerNormalization, LeakyReLU, Maximum, Minimum,
-                Multiply, Normalization, Operation, Permute, PReLU, ReLU, RepeatVector, Rescaling, Reshape, Softmax,
+                Multiply, Normalization, Operation, Permute, PReLU, ReLU, RepeatVector, Rescaling, Reshape,
+                RMSNormalization, Softmax,
                 SpatialDropout1D,
                 Subtract, UnitNormalization)
 }
@@ -79,7 +81,8 @@ def serialize(layer: Layer) -> dict:
 
 __all__ = ["Layer", "Input", "InputLayer", "Lambda", "Dense", "Activation", "ActivityRegularization", "AlphaDropout",
            "SpatialDropout1D", "UnitNormalization", "Dropout", "Flatten", "BatchNormalization", "CategoryEncoding",
-           "LayerNormalization", "Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU", "Normalization", "Rescaling",
+           "LayerNormalization", "RMSNormalization", "Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU", "Normalization",
+           "Rescaling",
            "GaussianNoise", "GaussianDropout", "Reshape", "RepeatVector", "Permute", "Identity", "Embedding", "GlobalAveragePooling1D",
            "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Add", "Subtract", "Multiply", "Average", "Maximum",
            "Minimum", "Concatenate", "Dot", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",

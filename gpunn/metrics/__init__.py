@@ -11,8 +11,8 @@ work on NumPy arrays as Keras's do. In ``fit`` and ``evaluate`` the compiled ``m
 Modules: ``base`` (the Metric API), ``reduction`` (Mean, per-sample means), ``accuracy``, ``regression``,
 ``probabilistic`` (cross-entropies), ``loss_backed`` (a loss averaged over samples), ``confusion`` and
 ``confusion_counts`` (TP/FP/TN/FN, Precision, Recall, AUC), ``confusion_at`` (a rate at a given other rate),
-``f_score``, ``registry`` (names), ``state`` (where the state lives), ``functions`` (Keras's metric functions on
-host arrays, and what ``compile`` makes of them).
+``f_score``, ``correlation`` (Pearson's and the concordance coefficients), ``registry`` (names), ``state`` (where
+the state lives), ``functions`` (Keras's metric functions on host arrays, and what ``compile`` makes of them).
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from .accuracy import (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCate
 from .base import Metric
 from .confusion import AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives, TruePositives
 from .confusion_at import PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity
+from .correlation import ConcordanceCorrelation, PearsonCorrelation, concordance_correlation, pearson_correlation
 from .f_score import F1Score, FBetaScore
 from .function_metric import MeanMetricWrapper
 from .functions import (binary_accuracy, binary_crossentropy, binary_focal_crossentropy, categorical_accuracy,
@@ -49,10 +50,12 @@ __all__ = [
     "Hinge", "SquaredHinge", "CategoricalHinge", "KLDivergence", "Poisson", "LogCoshError",
     "MeanSquaredLogarithmicError", "CosineSimilarity",
     "SensitivityAtSpecificity", "SpecificityAtSensitivity", "PrecisionAtRecall", "RecallAtPrecision",
+    "PearsonCorrelation", "ConcordanceCorrelation",
     "get", "accuracy_for", "serialize", "deserialize",
     "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "top_k_categorical_accuracy",
     "sparse_top_k_categorical_accuracy", "binary_crossentropy", "binary_focal_crossentropy",
     "categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge", "hinge", "huber",
     "kl_divergence", "log_cosh", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
     "mean_squared_logarithmic_error", "poisson", "sparse_categorical_crossentropy", "squared_hinge",
+    "pearson_correlation", "concordance_correlation",
 ]

@@ -8,7 +8,8 @@ failing that to the one the labels and output imply.
 from __future__ import annotations
 
 from .._registry import lookup
-from . import accuracy, confusion, confusion_at, f_score, loss_backed, probabilistic, reduction, regression
+from . import (accuracy, confusion, confusion_at, correlation, f_score, loss_backed, probabilistic, reduction,
+               regression)
 from .. import custom_objects
 from ..naming import snake_case
 from .base import Metric
@@ -30,6 +31,7 @@ CLASSES = [
     loss_backed.CosineSimilarity,
     confusion_at.SensitivityAtSpecificity, confusion_at.SpecificityAtSensitivity, confusion_at.PrecisionAtRecall,
     confusion_at.RecallAtPrecision,
+    correlation.PearsonCorrelation, correlation.ConcordanceCorrelation,
 ]
 
 # Keras's ALL_OBJECTS_DICT: class names and their snake-case forms, plus the short aliases. Lookups ignore case.
@@ -81,6 +83,8 @@ def _function_table() -> dict:
         losses.hinge: loss_backed.Hinge, losses.squared_hinge: loss_backed.SquaredHinge,
         losses.categorical_hinge: loss_backed.CategoricalHinge, losses.kl_divergence: loss_backed.KLDivergence,
         losses.poisson: loss_backed.Poisson, losses.log_cosh: loss_backed.LogCoshError,
+        correlation.pearson_correlation: correlation.PearsonCorrelation,
+        correlation.concordance_correlation: correlation.ConcordanceCorrelation,
     }
     table = {fn: (lambda cls=cls, name=fn.__name__: cls(name=name)) for fn, cls in classes.items()}
     for fn, loss_class in ((losses.huber, losses.Huber), (losses.cosine_similarity, losses.CosineSimilarity),
@@ -115,7 +119,7 @@ def function_by_name(name: str):
     if callable(custom):
         return custom
 
-    for module in (functions, losses):
+    for module in (functions, losses, correlation):
         fn = getattr(module, name, None) if isinstance(name, str) and not name.startswith("_") else None
         if callable(fn) and not isinstance(fn, type) and fn in (_FUNCTIONS or _function_table()):
             return fn

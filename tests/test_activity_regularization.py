@@ -191,3 +191,48 @@ def test_bad_factors_are_refused_by_name():
         layers.ActivityRegularization(l1=-1.0)
     with pytest.raises(ValueError, match="activity_regularizer|regularizer"):
         layers.Dense(3, activity_regularizer="l3")
+
+
+_LOSSES_AFTER_CALLS = """
+import json, sys, numpy as np
+if sys.argv[1] == "keras":
+    import keras
+else:
+    import gpunn as keras
+L, k = keras.layers, keras.initializers.Constant(0.1)
+model = keras.Sequential([
+    keras.Input((3,)),
+    L.Dense(4, kernel_initializer=k, kernel_regularizer="l2", activity_regularizer="l1"),
+    L.ActivityRegularization(l1=0.01, l2=0.2),
+    L.Dense(2, kernel_initializer=k, activity_regularizer=keras.regularizers.L2(0.3), bias_regularizer="l1",
+            bias_initializer="ones")])
+listed = lambda losses: [round(float(np.asarray(v)), 6) for v in losses]
+out = {"before": listed(model.losses)}
+x = np.arange(15, dtype="float32").reshape(5, 3) / 10
+model(x)
+out["after_a_call"], out["first_layer"] = listed(model.losses), listed(model.layers[0].losses)
+model(x[:2])
+out["after_another"] = listed(model.losses)
+dense = L.Dense(2, kernel_initializer=k, activity_regularizer="l2")
+dense(x)
+out["a_layer_on_its_own"] = listed(dense.losses)
+inputs = keras.Input((3,))
+functional = keras.Model(inputs, L.Dense(2, kernel_initializer=k, activity_regularizer="l1")(inputs))
+functional(x)
+out["functional"] = listed(functional.losses)
+print(json.dumps(out))
+"""
+
+
+def test_losses_after_a_call_list_the_activity_penalties_first_as_keras():
+    """``model.losses`` after ``model(x)``: the activity penalties of that call (each regularizer(output) / batch
+    size), then the weight penalties; a new call replaces them."""
+    import json
+    import subprocess
+    import sys
+
+    ours = subprocess.run([sys.executable, "-c", _LOSSES_AFTER_CALLS, "gpunn"], capture_output=True, text=True,
+                          check=True)
+    ours = json.loads(ours.stdout.strip().splitlines()[-1])
+    assert ours == run_keras(_LOSSES_AFTER_CALLS.replace('sys.argv[1] == "keras"', "True"), None)
+    assert len(ours["after_a_call"]) == 5 and ours["after_a_call"][3:] == ours["before"]

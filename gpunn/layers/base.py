@@ -17,7 +17,7 @@ from .. import constraints, initializers, overrides, regularizers
 from ..naming import snake_case
 from ..autodiff import Tensor
 from ..ops.workspace import Workspace, Workspaces
-from . import keyword_inputs, masking, sublayers, symbolic, training_override, user_layer
+from . import activity_losses, keyword_inputs, masking, sublayers, symbolic, training_override, user_layer
 from .calling import bind_standalone, call_layer, compute_dtype
 from .variable import Variable
 from .variable_lists import KerasVariableLists
@@ -272,12 +272,19 @@ class Layer(KerasVariableLists):
     def losses(self) -> list:
         """As in Keras: the losses the last call gave ``add_loss`` (this layer's and those inside it), then each
         weight penalty, as host scalars."""
-        found = [user_layer.host_scalar(loss) for _, owner in sublayers.owners(self)
-                 for loss in owner.__dict__.get("_last_losses", [])]
-        if self.built and self.ops is not None:
-            found += [np.asarray(self.ops.to_numpy(regularizer_value))
-                      for regularizer_value in self._weight_penalties()]
-        return found
+        return self._called_losses() + self._penalty_values()
+
+    def _called_losses(self) -> list:
+        """What the last call added: each layer's (this one's, then those inside it) add_loss terms, then its
+        activity regularizer's (``activity_losses.py``)."""
+        return [loss for _, owner in sublayers.owners(self)
+                for loss in [*map(user_layer.host_scalar, owner.__dict__.get("_last_losses", [])),
+                             *activity_losses.recorded(owner)]]
+
+    def _penalty_values(self) -> list:
+        if not (self.built and self.ops is not None):
+            return []
+        return [np.asarray(self.ops.to_numpy(regularizer_value)) for regularizer_value in self._weight_penalties()]
 
     def _weight_penalties(self) -> list:
         """The penalty of each trainable weight (Keras: of ``trainable_weights``), computed now."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import as_model_dtype, as_numeric_array
-from . import masking, sublayers, user_layer
+from . import activity_losses, masking, sublayers, user_layer
 
 
 class CallResult(np.ndarray):
@@ -114,6 +114,7 @@ def call_layer(layer, inputs, training=False):
         y = user_layer.call_eagerly(layer, x, training)
     else:
         y, _ = layer.forward(x, training)
+        activity_losses.record(layer, y)
     if isinstance(y, (tuple, list)):  # a call() of the user's returning several tensors (several_outputs.py)
         return type(y)(_result(layer, part, flat, scalars) for part in y)
     return _result(layer, y, flat, scalars)

@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import overrides
 from ..custom_objects import custom_object_scope
-from ..layers import masking, wiring
+from ..layers import activity_losses, masking, wiring
 from ..layers.base import Layer, check_trainable, unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.shared_call import is_shared_call
@@ -261,8 +261,12 @@ class Sequential(Trainer, KerasVariableLists):
         else:
             self._check_input_values("inputs", inputs)
             y = self.ops.asarray(check_inputs("inputs", inputs, expected, self.dtype))
+        regularized = frozenset(i for i, layer in enumerate(self._calls) if layer.activity_regularizer is not None)
+        outputs = {}
         y, _ = wiring.forward(self._calls, self._sources, self._split_inputs(y), training, modes=self._modes,
-                              output_indices=self._output_indices)
+                              output_indices=self._output_indices, outputs=outputs, keep=regularized)
+        for i, layer in enumerate(self._calls):
+            activity_losses.record(layer, outputs.get(i))
         if self._output_indices is None and self._output_keys is None and getattr(self, "_one_output_in", None) is None:
             return call_result(self.ops, self.ops.copy(y))  # the last layer's workspace is written again next call
         if self._output_indices is None:
@@ -600,9 +604,10 @@ class Sequential(Trainer, KerasVariableLists):
 
     @property
     def losses(self) -> list:
-        """As Keras's ``model.losses``: every layer's ``losses`` (what a call on its own gave add_loss, and the
-        penalties of the weights it trains), as host scalars."""
-        return [loss for layer in self._layers for loss in layer.losses]
+        """As Keras's ``model.losses``, host scalars: what the last call added (each layer's add_loss terms and
+        activity penalties), then the penalties of the weights the layers train."""
+        return ([loss for layer in self._layers for loss in layer._called_losses()]
+                + [loss for layer in self._layers for loss in layer._penalty_values()])
 
     def count_params(self) -> int:
         self._require_built("count_params")

@@ -9,6 +9,7 @@ from .base import Layer
 from .batch_normalization import BatchNormalization
 from .category_encoding import CategoryEncoding
 from .dense import Dense
+from .discretization import Discretization
 from .dropout import Dropout
 from .elu import ELU
 from .embedding import Embedding
@@ -16,9 +17,11 @@ from .flatten import Flatten
 from .gaussian_dropout import GaussianDropout
 from .gaussian_noise import GaussianNoise
 from .global_pooling import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D, GlobalMaxPooling1D
+from .hashing import Hashing
 from .identity import Identity
 from .lambda_layer import Lambda
 from .input_layer import Input, InputLayer
+from .integer_lookup import IntegerLookup
 from .layer_normalization import LayerNormalization
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
@@ -41,7 +44,7 @@ from .variable import Variable
 LAYER_CLASSES = {
     cls.__name__: cls
     for cls in (Activation, ActivityRegularization, Add, AddedLosses, AlphaDropout, Average, BatchNormalization,
-                CategoryEncoding, Concatenate, Dense,
+                CategoryEncoding, Concatenate, Dense, Discretization, Hashing, IntegerLookup,
                 Dot, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise, GlobalAveragePooling1D,
                 GlobalMaxPooling1D, Identity, InputLayer, Lambda, LayerNormalization, LeakyReLU, Maximum, Minimum,
                 Multiply, Normalization, Operation, Permute, PReLU, ReLU, RepeatVector, Rescaling, Reshape,
@@ -86,5 +89,5 @@ __all__ = ["Layer", "Input", "InputLayer", "Lambda", "Dense", "Activation", "Act
            "GaussianNoise", "GaussianDropout", "Reshape", "RepeatVector", "Permute", "Identity", "Embedding", "GlobalAveragePooling1D",
            "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Add", "Subtract", "Multiply", "Average", "Maximum",
            "Minimum", "Concatenate", "Dot", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
-           "dot",
+           "dot", "Discretization", "Hashing", "IntegerLookup",
            "Variable", "deserialize", "serialize"]

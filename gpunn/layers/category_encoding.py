@@ -25,8 +25,8 @@ class CategoryEncoding(Layer):
         if output_mode not in OUTPUT_MODES:
             raise ValueError(f"output_mode: expected one of {OUTPUT_MODES}, got {output_mode!r}")
         if num_tokens is None:
-            raise ValueError("num_tokens: must be set to use this layer (Keras's IntegerLookup, which learns the "
-                             "categories, is not provided: map them to 0..n-1 first)")
+            raise ValueError("num_tokens: must be set to use this layer (to learn the categories from data, use "
+                             "IntegerLookup(output_mode=...) and its adapt() instead)")
         if isinstance(num_tokens, bool) or not isinstance(num_tokens, (int, np.integer)) or num_tokens < 1:
             raise ValueError(f"num_tokens: expected an integer >= 1, got {num_tokens!r}")
         if sparse:

@@ -70,6 +70,9 @@ def _write_layer(writer: HDF5Writer, layer, path: str, with_values: bool) -> Non
         writer.attribute(group, "name", owner.name)
         for index in range(count):
             writer.dataset(f"{group}/{index}", next(values))
+        # State Keras keeps by name beside the weights (IntegerLookup's "idf_weights"), which its loader requires
+        for name, value in getattr(owner, "keras_named_variables", dict)().items():
+            writer.dataset(f"{group}/{name}", value)
 
 
 def variables_hdf5(model, include_optimizer: bool, marked: bool = False, layout: str = GRAPH_LAYOUT) -> bytes:

@@ -275,6 +275,8 @@ class Functional(Sequential):
                       None if all(mode is None for mode in modes) else modes, ends if several else None, nodes)
         self._outputs = output_values
         self._output_structure = outputs
+        self._held_models = list({id(call.layer): call.layer for call in _calls_in_order(input_layers, output_values)
+                                  if isinstance(call, ModelCall)}.values())
 
     @classmethod
     def from_layers(cls, inputs, layers: list, name=None, trainable=True, sources=None, modes=None,

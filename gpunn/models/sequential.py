@@ -95,6 +95,9 @@ class Sequential(Trainer, KerasVariableLists):
         self._trainable = check_trainable(value)
         for layer in self._layers:
             layer.trainable = self._trainable
+        # A model added as a layer, or called in a functional model, is one of Keras's sublayers: its flag follows
+        for model in self.__dict__.get("_held_models", ()):
+            model.trainable = self._trainable
 
     @property
     def layers(self) -> list[Layer]:
@@ -142,6 +145,7 @@ class Sequential(Trainer, KerasVariableLists):
         inner = model._layers
         if not inner:
             raise ValueError(f"layer: the model {model.name!r} has no layers to add")
+        self.__dict__.setdefault("_held_models", []).append(model)
         clashes = sorted({layer.name for layer in inner} & {layer.name for layer in self._layers})
         if clashes:
             raise ValueError(f"layer: the model already has layers named {clashes}; the layers of {model.name!r} "

@@ -28,8 +28,8 @@ class _Frame:
     """One call() of the user's being run: its layer, its ``training``, whether it runs on ones only to learn
     shapes, and the sublayers it called (each may be called once: its output lives in its workspace)."""
 
-    def __init__(self, layer, training: bool, shapes_only: bool):
-        self.layer, self.training, self.shapes_only = layer, training, shapes_only
+    def __init__(self, layer, training: bool, shapes_only: bool, in_step: bool = False):
+        self.layer, self.training, self.shapes_only, self.in_step = layer, training, shapes_only, in_step
         self.called: set = set()
         self.added: list = []  # what call() gave add_loss
 
@@ -39,6 +39,18 @@ _frames: list[_Frame] = []  # the calls of the user's being run, innermost last
 
 def tracing() -> bool:
     return bool(_frames)
+
+
+def running_call() -> tuple[str, object] | None:
+    """What kind of call() of the user's is running, and its layer: ("trial", layer) for a call on ones that
+    learns shapes, ("model", layer) for one a model runs (a step, ``model(x)``, predict), ("alone", layer) for
+    ``layer(x)`` on its own; None outside any."""
+    if not _frames:
+        return None
+    layer = _frames[-1].layer
+    if any(frame.shapes_only for frame in _frames):
+        return "trial", layer
+    return ("model" if any(frame.in_step for frame in _frames) else "alone"), layer
 
 
 def runs_call(layer) -> bool:
@@ -159,9 +171,9 @@ def _takes_training(layer) -> bool:
     return "training" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
-def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False) -> Tensor:
+def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False, in_step: bool = False) -> Tensor:
     """``layer.call(inputs)`` on Tensors; what it gave ``add_loss`` is left in ``_home(layer)._added_now``."""
-    frame = _Frame(layer, training, shapes_only)
+    frame = _Frame(layer, training, shapes_only, in_step)
     _frames.append(frame)
     try:
         arguments = list(inputs) if isinstance(inputs, list) and spreads_inputs(layer) else [inputs]
@@ -258,7 +270,7 @@ def _forward(layer, x, training, out, record) -> None:
                for spec in sublayers.own_specs(layer)}
     _home(layer)._traced_weights = weights
     try:
-        result = _call(layer, inputs, training)
+        result = _call(layer, inputs, training, in_step=True)
     finally:
         _home(layer)._traced_weights = None
     if several_outputs.returns_several(result):

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import overrides
 from ..autodiff.functions import convert_to_numpy
+from ..layers import user_layer
 from ..naming import snake_case
 from ..ops.workspace import Workspace
 from . import user_metric
@@ -102,6 +103,12 @@ class Metric:
     ``label_layout``: "dense" for labels shaped like the output (one-hot rows, binary targets, regression
     targets), "class_ids" for one integer class id per sample.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "update_state" in cls.__dict__:  # gpunn's metrics' and the user's alike
+            cls.update_state = _unless_in_a_layers_call(cls.__dict__["update_state"])
+
 
     direction: str | None = None  # "up" or "down": which way is better (Keras's _direction), None: unknown
     default_name: str | None = None  # None: named from the class as Keras's auto_name does
@@ -424,3 +431,39 @@ def add_into(ops, ws, metric, role, batch_part, total):
         ops.copy_into(batch_part, wide)
         batch_part = wide
     ops.add(total, batch_part, total)
+
+
+def _updated_in_a_layers_call(metric) -> bool:
+    """True for an update to skip: one from a call() of the user's run on ones to learn shapes, which is no call
+    of the user's. One from a call() a model runs is refused: Keras 3 lists a metric a layer holds among the
+    model's metrics and logs it on TensorFlow and torch (and refuses to update it in a step on jax); gpunn does
+    neither, and would leave it counting unseen."""
+    running = user_layer.running_call()
+    if running is None or running[0] == "alone":
+        return False
+    kind, layer = running
+    if kind == "trial":
+        return True
+    raise NotImplementedError(
+        f"metric {metric.name!r}: updated in the call() of layer {layer.name!r} while a model runs it; gpunn does "
+        "not report the metrics a layer updates (they would be missing from the logs and never reset). Give the "
+        "metric to compile(metrics=[...]), or, for a layer that computes the loss from targets it takes as inputs "
+        "(an endpoint layer), return what the metric needs as an output and compute the metric on it. Calling "
+        "the layer on its own (layer(x)) updates it")
+
+
+def _unless_in_a_layers_call(update_state):
+    if getattr(update_state, "_checks_layer_calls", False):
+        return update_state
+
+    @functools.wraps(update_state)
+    def checked_update_state(self, *args, **kwargs):
+        if _updated_in_a_layers_call(self):
+            return None
+        return update_state(self, *args, **kwargs)
+
+    checked_update_state._checks_layer_calls = True
+    return checked_update_state
+
+
+Metric.update_state = _unless_in_a_layers_call(Metric.update_state)

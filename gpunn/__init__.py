@@ -17,9 +17,14 @@ from .models import Model, Sequential, load_model
 from .ops import get_ops, set_backend, use_backend
 from .trainer.train_step import GraphFallbackWarning
 
+
+def version() -> str:
+    """gpunn's version (``keras.version()``'s counterpart)."""
+    return __version__
+
 __all__ = [
     "Sequential", "Model", "Input", "load_model", "GraphFallbackWarning", "set_backend", "use_backend", "get_ops",
     "activations", "backend", "callbacks", "config", "constraints", "datasets", "distributed", "initializers",
     "layers", "losses", "metrics", "models", "optimizers", "preprocessing", "random", "regularizers", "saving",
-    "utils", "__version__",
+    "utils", "__version__", "version",
 ]

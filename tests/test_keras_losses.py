@@ -203,6 +203,17 @@ def test_keras_names_resolve_and_round_trip(name):
     assert type(restored) is cls and restored.get_config() == loss.get_config()
 
 
+def test_the_short_aliases_keras_registers_resolve():
+    """keras/src/losses/__init__.py ALL_OBJECTS_DICT's aliases, as ``compile(loss="bce")`` gives them."""
+    for alias, cls in (("bce", losses.BinaryCrossentropy), ("BCE", losses.BinaryCrossentropy),
+                       ("kld", losses.KLDivergence), ("KLD", losses.KLDivergence),
+                       ("mae", losses.MeanAbsoluteError), ("MAE", losses.MeanAbsoluteError),
+                       ("mse", losses.MeanSquaredError), ("MSE", losses.MeanSquaredError),
+                       ("mape", losses.MeanAbsolutePercentageError), ("MAPE", losses.MeanAbsolutePercentageError),
+                       ("msle", losses.MeanSquaredLogarithmicError), ("MSLE", losses.MeanSquaredLogarithmicError)):
+        assert type(losses.get(alias)) is cls, alias
+
+
 def test_arguments_of_huber_and_cosine_similarity_are_kept():
     huber = losses.get(losses.serialize(losses.Huber(delta=2.5, name="h")))
     assert (huber.delta, huber.name) == (2.5, "h")

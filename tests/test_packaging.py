@@ -37,3 +37,11 @@ def test_kernels_install_as_gpunn_kernels():
     import gpunn.kernels
 
     assert Path(gpunn.kernels.__file__).resolve().parent == (REPO / "kernels").resolve()
+
+
+def test_the_version_reads_as_keras_version_does():
+    import importlib.metadata
+
+    import gpunn
+
+    assert gpunn.version() == gpunn.__version__ == importlib.metadata.version("gpunn")

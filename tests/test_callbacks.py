@@ -566,3 +566,17 @@ def test_evaluate_predict_and_fit_validation_tell_callbacks_as_keras_does():
     model.fit(x, y, batch_size=5, epochs=2, verbose=0, validation_split=0.4, callbacks=[log])
     assert log.events.count("test_begin") == 2 and sum(e[0] == "test_end" for e in log.events
                                                          if isinstance(e, tuple)) == 2
+
+
+def test_predict_shows_keras_s_progress_unless_verbose_is_0(capsys):
+    """Keras's predict draws its progress bar by default ("auto"), one line with verbose=2, nothing with 0."""
+    model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(2)])
+    x = np.ones((100, 3), np.float32)
+    model.predict(x, verbose=0)
+    assert capsys.readouterr().out == ""
+    model.predict(x, verbose=2)
+    assert re.fullmatch(r"4/4 - \S+ - \S+/step\n", capsys.readouterr().out)
+    model.predict(x)
+    assert "4/4" in capsys.readouterr().out
+    model.predict(x, batch_size=10, steps=3, verbose=2)
+    assert capsys.readouterr().out.startswith("3/3 - ")

@@ -582,6 +582,15 @@ class Trainer:
             return None
         return CallbackList(callbacks, model=self, verbose=verbose)
 
+    def _predict_callbacks(self, callbacks, verbose, steps):
+        """The CallbackList ``predict`` tells of its batches, with Keras's progress bar unless ``verbose`` is 0
+        (None: neither callbacks nor a bar). ``steps``: the number of batches, None when not known."""
+        from ..callbacks import CallbackList
+
+        if not callbacks and not verbose:
+            return None
+        return CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose, steps=steps)
+
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for ``x`` as a NumPy array (probabilities after a softmax/sigmoid output layer). ``x``
         may be a generator, iterator or PyDataset yielding batches of x (or tuples whose first element is x);
@@ -591,14 +600,16 @@ class Trainer:
             raise ValueError("predict: the model has no layers")
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         steps = check_positive_int("steps", steps, allow_none=True)
-        cbs = self._test_callbacks(callbacks, 0)
+        shown = 1 if verbose == "auto" else verbose  # Keras's progress bar, as its predict shows it
         if is_streamed(x):
-            return predict_streamed(self, x, steps, cbs)
+            return predict_streamed(self, x, steps, self._predict_callbacks(callbacks, shown, steps))
         if custom_steps.has_own_predict_step(self):
-            return custom_steps.predict_with_own_step(self, x, batch_size, steps, cbs)
+            return custom_steps.predict_with_own_step(self, x, batch_size, steps,
+                                                      self._predict_callbacks(callbacks, shown, steps))
         x, _ = self._prepare(x, None)
         if steps is not None:  # Keras predicts the first `steps` batches only
             x = x[:steps * batch_size]
+        cbs = self._predict_callbacks(callbacks, shown, -(-len(x) // batch_size))
         comm = distributed.current()
         if comm.size == 1:
             return predict_rows(self, x, batch_size, cbs)

@@ -331,8 +331,10 @@ def test_what_a_block_refuses():
         def call(self, inputs):
             return self.dense(inputs)
 
-    for layer, message in ((CalledTwice(), "called twice inside the call"),
-                           (Regularized(), "has an activity_regularizer")):
+    model = gpunn.Sequential([gpunn.Input(shape=(5,)), CalledTwice(), layers.Dense(1)])  # the same weights twice
+    model.compile(optimizer="sgd", loss="mse")  # (tests/test_repeated_sublayer_calls.py)
+    model.fit(x, y, epochs=1, verbose=0)
+    for layer, message in ((Regularized(), "has an activity_regularizer"),):
         with pytest.raises(ValueError, match=message):
             model = gpunn.Sequential([gpunn.Input(shape=(5,)), layer, layers.Dense(1)])
             model.compile(optimizer="sgd", loss="mse")

@@ -95,7 +95,8 @@ def weight_property(name: str, doc: str = ""):
 # gpunn's own attributes of a layer holding lists and dicts, never layers: not noted by ``Layer.__setattr__``
 _UNTRACKED = frozenset({"_tracked", "_traced_weights", "_added_specs", "_variables", "_penalized",
                         "_regularized", "_constrained", "declared_input_shape", "input_shape", "output_shape",
-                        "_added_now", "_last_losses", "_shared_from"})
+                        "_added_now", "_repeats_now", "_repeated_call_twins", "_last_losses",
+                        "_shared_from"})
 
 
 def _takes_keras_shapes(build):

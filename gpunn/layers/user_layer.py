@@ -21,7 +21,7 @@ import inspect
 import numpy as np
 
 from ..autodiff import Tensor, gradients
-from . import several_outputs, sublayers, training_override
+from . import repeated_sublayer_calls, several_outputs, sublayers, training_override
 
 
 class _Frame:
@@ -30,7 +30,8 @@ class _Frame:
 
     def __init__(self, layer, training: bool, shapes_only: bool, in_step: bool = False):
         self.layer, self.training, self.shapes_only, self.in_step = layer, training, shapes_only, in_step
-        self.called: set = set()
+        self.called: dict = {}  # id(sublayer) -> how many times call() called it
+        self.repeats: list = []  # the later calls of sublayers called more than once (repeated_sublayer_calls.py)
         self.added: list = []  # what call() gave add_loss
 
 
@@ -182,6 +183,7 @@ def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False, in_s
         _frames.pop()
     home = _home(layer)
     home._added_now = frame.added
+    home._repeats_now = frame.repeats
     if shapes_only:
         home._added_now = []  # a call on ones to learn shapes is no call of the user's
         if frame.added:
@@ -279,7 +281,8 @@ def _forward(layer, x, training, out, record) -> None:
         raise ValueError(f"layer {layer.name!r}: call() returned shape {result.shape} for a batch of "
                          f"{out.shape[0]} rows, where it returned (batch,) + {tuple(layer.output_shape)} when built")
     out[...] = result.value
-    record.update(result=result, inputs=inputs if isinstance(inputs, list) else [inputs], weights=weights)
+    record.update(result=result, inputs=inputs if isinstance(inputs, list) else [inputs], weights=weights,
+                  repeats=_home(layer)._repeats_now)
     added = _home(layer)._added_now
     if getattr(layer, "_adds_losses", False):
         buffer = layer.workspace(out.shape[0]).buffer("added_losses", (), out.dtype)
@@ -311,6 +314,7 @@ def _backward(layer, dy, dxs, record) -> None:
                                functions.multiply(record["added"], scale))
         dy = functions.ones_like(result).value
     found = gradients(result, inputs + [weights[name] for name in names], dy)
+    repeated_sublayer_calls.add_gradients(record["repeats"], layer.ops)
     for name, grad in zip(names, found[len(inputs):]):
         target = layer.bound.grads[name]
         if grad is None:
@@ -337,10 +341,8 @@ def call_sublayer(sublayer, x, training):
         raise RuntimeError("call_sublayer runs inside a call() of the user's only")
     frame = _frames[-1]
     outer = frame.layer
-    if id(sublayer) in frame.called:
-        raise ValueError(f"layer {sublayer.name!r} is called twice inside the call() of layer {outer.name!r}; gpunn "
-                         "runs each layer inside another once per call (hold two layers instead)")
-    frame.called.add(id(sublayer))
+    number = frame.called.get(id(sublayer), 0)  # its calls so far in this call(): later ones run on twins
+    frame.called[id(sublayer)] = number + 1
     if sublayer.activity_regularizer is not None:
         raise ValueError(f"layer {sublayer.name!r} inside layer {outer.name!r} has an activity_regularizer, which "
                          "gpunn applies to a model's layers only; give it to the outer layer instead")
@@ -366,12 +368,18 @@ def call_sublayer(sublayer, x, training):
     dtype = next(iter(outer.bound.weights.values())).dtype if outer.bound.weights else xs[0].dtype
     values = [ops.xp.ascontiguousarray(t.value, dtype=dtype) for t in xs]
     several = isinstance(x, (list, tuple))
-    y, backprop = sublayer.forward(values if several else values[0], training)
+    repeat = None
+    if number:
+        repeat = repeated_sublayer_calls.Repeat(sublayer, repeated_sublayer_calls.twin(_home(outer), sublayer, number))
+        frame.repeats.append(repeat)
+    y, backprop = (repeat.twin if repeat else sublayer).forward(values if several else values[0], training)
 
     def backward(dy):
         # a copy: a layer's backprop may write into the gradient it is given
         flags = [t.requires_grad for t in xs]
         dxs = backprop(ops.xp.array(dy, dtype=y.dtype, copy=True), need_dx=flags if several else flags[0])
+        if repeat is not None:
+            repeat.ran = True
         return tuple(dxs) if several else (dxs,)
 
     needs = any(t.requires_grad for t in xs) or bool(sublayer.bound.grads)

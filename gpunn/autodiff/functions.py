@@ -579,11 +579,26 @@ def tile(x, repeats):
 
 # ---- products -----------------------------------------------------------------------------------------------------
 
+def _product(xp, a, b):
+    """``a @ b``; on the host, 2-D, as gpunn's CPU ops multiply: through MKL's thread pool where gpunn uses MKL
+    (``ops/mkl_gemm.py``). NumPy's product would wake OpenBLAS's pool, whose spinning workers and MKL's then fight
+    for the cores: a layer of the user's multiplying between the model's Dense layers ran ten times slower."""
+    if xp is np and a.ndim == 2 and b.ndim == 2:
+        from ..ops import mkl_gemm  # here, not above: gpunn.ops imports this module
+
+        gemm = mkl_gemm.make()
+        if gemm is not None:
+            out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+            if gemm.matmul(a, b, out):
+                return out
+    return xp.matmul(a, b)
+
+
 def matmul(x1, x2):
     """NumPy's matmul, 1-D operands included (promoted to a row / a column, as NumPy does, for the gradient)."""
     xp = array_module(x1, x2)
     a, b = xp.asarray(_value(x1, xp)), xp.asarray(_value(x2, xp))
-    out = xp.matmul(a, b)
+    out = _product(xp, a, b)
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
 
@@ -595,11 +610,11 @@ def matmul(x1, x2):
         return g
 
     def grad_a(g):
-        full = promoted(g) @ xp.swapaxes(b2, -1, -2)
+        full = _product(xp, promoted(g), xp.swapaxes(b2, -1, -2))
         return _unbroadcast(xp, full, a2.shape).reshape(a.shape)
 
     def grad_b(g):
-        full = xp.swapaxes(a2, -1, -2) @ promoted(g)
+        full = _product(xp, xp.swapaxes(a2, -1, -2), promoted(g))
         return _unbroadcast(xp, full, b2.shape).reshape(b.shape)
 
     return _make(out, [x1, x2], [grad_a, grad_b])

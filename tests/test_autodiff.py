@@ -151,3 +151,32 @@ def test_keras_s_optional_arguments_are_used_or_refused():
         ops.convert_to_tensor(np.ones(2), sparse=True)
     with pytest.raises(TypeError, match="SeedGenerator: unexpected keyword"):
         gpunn.random.SeedGenerator(1, backend="jax")
+
+
+def test_host_products_go_through_the_ops_matmul_where_gpunn_uses_mkl(monkeypatch):
+    """A user's layer multiplying with NumPy's BLAS between MKL's matmuls woke a second thread pool whose
+    spinning workers fought MKL's (bench/results/user_layer_step.md): its products, and their gradients, go
+    through the same MKL call as the CPU ops'."""
+    from gpunn.ops import mkl_gemm
+
+    gemm = mkl_gemm.make()
+    if gemm is None:
+        pytest.skip("MKL is not used here (GPUNN_CPU_BLAS, or not installed): NumPy's BLAS is the only pool")
+    calls = []
+    original = type(gemm).matmul
+
+    def counted(self, a, b, out):
+        done = original(self, a, b, out)
+        calls.append(done)
+        return done
+
+    monkeypatch.setattr(type(gemm), "matmul", counted)
+    rng = np.random.default_rng(0)
+    a = Tensor(rng.normal(size=(128, 512)).astype(np.float32), requires_grad=True)
+    b = Tensor(rng.normal(size=(512, 256)).astype(np.float32), requires_grad=True)
+    product = ops.matmul(a, b)
+    grad_a, grad_b = gradients(ops.sum(product), [a, b], np.ones((), np.float32))
+    assert calls.count(True) == 3  # the product and both gradients (a broadcast gradient copied first)
+    np.testing.assert_allclose(product.value, a.value @ b.value, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(grad_a, np.ones((128, 256), np.float32) @ b.value.T, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(grad_b, a.value.T @ np.ones((128, 256), np.float32), rtol=1e-4, atol=1e-3)

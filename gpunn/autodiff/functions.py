@@ -587,9 +587,10 @@ def _product(xp, a, b):
         from ..ops import mkl_gemm  # here, not above: gpunn.ops imports this module
 
         gemm = mkl_gemm.make()
-        if gemm is not None:
+        if gemm is not None and a.shape[0] * a.shape[1] * b.shape[1] >= mkl_gemm.SMALL_PRODUCT:
             out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
-            if gemm.matmul(a, b, out):
+            # A layout MKL cannot take (a broadcast gradient) is copied first, as NumPy would copy it
+            if gemm.matmul(a, b, out) or gemm.matmul(np.ascontiguousarray(a), np.ascontiguousarray(b), out):
                 return out
     return xp.matmul(a, b)
 

@@ -243,6 +243,9 @@ def test_model_checkpoint_best_only_formats_names(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Epoch 2: val_loss did not improve from 0.50000" in out
     assert "Epoch 3: val_loss improved from 0.50000 to 0.40000, saving model to" in out
+    # Keras's messages (keras/src/callbacks/model_checkpoint.py): None before a best, then the save's end
+    assert f"Epoch 1: val_loss improved from None to 0.50000, saving model to {model.saved[0]}" in out
+    assert f"Epoch 3: finished saving model to {model.saved[1]}" in out
 
 
 def test_model_checkpoint_every_epoch_weights_only_and_threshold(tmp_path):

@@ -11,8 +11,8 @@ from .monitor import _MonitorCallback
 
 
 def _format_best(best) -> str:
-    # Keras prints the running best with 5 decimals; before the first value there is none yet.
-    return "none yet" if best is None else f"{best:.5f}"
+    # Keras prints the running best with 5 decimals, and None before the first value (model_checkpoint.py)
+    return "None" if best is None else f"{best:.5f}"
 
 
 class ModelCheckpoint(_MonitorCallback):
@@ -107,3 +107,5 @@ class ModelCheckpoint(_MonitorCallback):
             self.model.save_weights(path)
         else:
             self.model.save(path)
+        if talk:
+            _print(f"Epoch {epoch + 1}: finished saving model to {path}")

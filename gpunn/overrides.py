@@ -8,6 +8,7 @@ since running gpunn's own code in its place would train or report something othe
 from __future__ import annotations
 
 import functools
+import inspect
 
 
 class OverrideNotSupportedError(NotImplementedError):
@@ -39,3 +40,13 @@ def refuse(cls: type, name: str, where: str, instead: str) -> None:
     member = f"`{name}` property" if isinstance(vars(owner).get(name), property) else f"{name}()"
     raise OverrideNotSupportedError(f"{owner.__name__}.{name}: {where} in gpunn does not use a {member} of your "
                                     f"own (it would be ignored); {instead}")
+
+
+def names_training(function) -> bool:
+    """Whether Keras passes ``training`` to ``function`` (a call() or compute_loss): when its signature names
+    it, not when it only takes ``**kwargs`` (keras/src/layers/layer.py ``_call_has_training_arg``,
+    keras/src/trainers/trainer.py ``_compute_loss_has_training_arg``)."""
+    try:
+        return "training" in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False

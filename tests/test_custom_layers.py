@@ -270,3 +270,26 @@ def test_from_config_takes_the_user_s_classes_from_custom_objects(kind):
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
     with pytest.raises(ValueError, match="_ConfiguredDense"):  # the scope ends with the call
         cls.from_config(config)
+
+
+def test_training_reaches_a_call_that_names_it_not_one_taking_only_kwargs():
+    """Keras passes ``training`` to a call() whose signature names it (``Layer._call_has_training_arg``), not to
+    one taking ``**kwargs``."""
+    seen = []
+
+    class Kwargs(gpunn.layers.Layer):
+        def call(self, x, **kwargs):
+            seen.append(sorted(kwargs))
+            return x
+
+    class Named(gpunn.layers.Layer):
+        def call(self, x, training=None):
+            seen.append(training)
+            return x
+
+    x = np.ones((4, 3), np.float32)
+    Kwargs()(x, training=True)
+    assert seen and all(entry == [] for entry in seen)  # the calls that build it, and this one
+    seen.clear()
+    Named()(x, training=True)
+    assert seen[-1] is True

@@ -518,3 +518,12 @@ def test_a_nested_model_s_flag_follows_the_outer_model_s_as_in_keras():
     out["functional_unfrozen"] = [base.trainable, len(base.trainable_weights), len(functional.trainable_weights)]
     assert out == run_keras(_NESTED_FLAGS_SCRIPT, None)
     assert out["frozen"] == [False, False, 0] and out["unfrozen"] == [True, 4, 6]
+
+
+def test_a_model_the_outer_one_refused_to_add_does_not_follow_its_flag():
+    outer = gpunn.Sequential([gpunn.Input((3,)), layers.Dense(3, name="taken")])
+    clashing = gpunn.Sequential([gpunn.Input((3,)), layers.Dense(3, name="taken")])
+    with pytest.raises(ValueError, match="already has layers named"):
+        outer.add(clashing)
+    outer.trainable = False
+    assert clashing.trainable and clashing.layers[0].trainable

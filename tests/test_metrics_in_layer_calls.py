@@ -62,3 +62,17 @@ def test_on_its_own_a_layer_s_metric_counts_what_its_calls_saw():
     assert float(np.asarray(layer.seen.variables[1])) == 5  # the count: this call's samples only
     layer(np.full((2, 2), 10.0, np.float32))
     assert float(layer.seen.result()) == pytest.approx((45 + 40) / 14)
+
+
+def test_a_layer_inside_a_layer_called_on_its_own_counts_too():
+    class Outer(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.inner = MeanOfInputs()
+
+        def call(self, x):
+            return self.inner(x)
+
+    outer = Outer()
+    outer(np.arange(10, dtype=np.float32).reshape(5, 2))
+    assert float(outer.inner.seen.result()) == pytest.approx(4.5)

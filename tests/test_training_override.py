@@ -35,7 +35,8 @@ class MCDropout(keras.layers.Dropout):
         return super().call(inputs, training=True)
 model = keras.Sequential([keras.Input((50,)), MCDropout(0.25, seed=1)])
 out = model.predict(np.ones((400, 50), "float32"), verbose=0)
-print(json.dumps({"values": sorted(set(np.round(out.astype("float64"), 5).ravel().tolist())), "dropped": float((out == 0).mean())}))
+values = sorted(set(np.round(out.astype("float64"), 5).ravel().tolist()))
+print(json.dumps({"values": values, "dropped": float((out == 0).mean())}))
 """
 
 
@@ -182,3 +183,70 @@ def _classes(n=64):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(n, 8)).astype(np.float32)
     return x, (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0.5)
+
+
+class _Switchable(layers.Dropout):
+    """Monte Carlo dropout behind a flag, set after the layer is made (or by from_config after construction)."""
+
+    def __init__(self, rate, **kwargs):
+        super().__init__(rate, **kwargs)
+        self.mc = False
+
+    def call(self, inputs, training=None):
+        return super().call(inputs, training=True if self.mc else training)
+
+
+def test_the_mode_follows_what_call_reads_at_each_run():
+    layer = _Switchable(0.5, seed=4)
+    model = gpunn.Sequential([layers.Input((50,)), layer])
+    x = np.ones((10, 50), np.float32)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), x)
+    layer.mc = True
+    assert (model.predict(x, verbose=0) == 0).any()
+
+
+def test_a_from_config_setting_attributes_after_construction_loads():
+    class Flagged(layers.Dropout):
+        def call(self, inputs, training=None):
+            return super().call(inputs, training=self.always or training)  # self.always: set by from_config
+
+        def get_config(self):
+            return {**super().get_config(), "always": self.always}
+
+        @classmethod
+        def from_config(cls, config):
+            always = config.pop("always")
+            layer = cls(**config)
+            layer.always = always
+            return layer
+
+    layer = Flagged.from_config({**layers.Dropout(0.5, seed=1).get_config(), "always": True})
+    model = gpunn.Sequential([layers.Input((50,)), layer])
+    assert (model.predict(np.ones((10, 50), np.float32), verbose=0) == 0).any()
+
+
+def test_training_reaches_a_call_that_names_it_not_one_taking_kwargs_as_in_keras():
+    class KwargsOnly(layers.Dropout):
+        def call(self, inputs, **kwargs):
+            return super().call(inputs, **kwargs)  # Keras passes no training here: Dropout's default, inference
+
+    class NumpyTrue(layers.Dropout):
+        def call(self, inputs, training=None):
+            return super().call(inputs, training=np.True_)
+
+    x = np.ones((10, 50), np.float32)
+    np.testing.assert_array_equal(np.asarray(KwargsOnly(0.5)(x, training=True)), x)
+    assert (np.asarray(NumpyTrue(0.5)(x)) == 0).any()
+
+
+def test_a_dunder_call_over_a_built_in_layer_is_refused_even_with_a_call():
+    class Scaled(layers.Dropout):
+        def call(self, inputs, training=None):
+            return super().call(inputs, training=training)
+
+        def __call__(self, *args, **kwargs):
+            return super().__call__(*args, **kwargs)
+
+    with pytest.raises(OverrideNotSupportedError, match=r"^Scaled\.__call__: gpunn does not run a __call__\(\) of "
+                                                        r"your own over its built-in Dropout"):
+        Scaled(0.5)

@@ -140,13 +140,11 @@ class Layer(KerasVariableLists):
             training_override.adapt(cls)
         if user_layer.is_user_layer_class(cls):  # Keras's way: build() and call() of the user's (user_layer.py)
             user_layer.adapt(cls)
-            # A built-in layer computes with its own kernels, never a call(): one of the user's over it is refused
-            # when the layer is made (Layer.__init__).
-            base = overrides.nearest_gpunn_class(cls)
-            cls._builtin_under_call = base if base is not Layer and base.__name__ != "Lambda" else None
-        elif overrides.user_definition(cls, "__call__") is not None:  # models have their own checks
-            base = overrides.nearest_gpunn_class(cls)
-            cls._builtin_under_call = base if base is not Layer else None
+        # A built-in layer computes with its own kernels: a __call__ of the user's over it would be skipped in a
+        # model, and is refused when the layer is made (Layer.__init__); a call() is read (training_override.py)
+        base = overrides.nearest_gpunn_class(cls)
+        over_builtin = base is not Layer and not user_layer.is_user_layer_class(cls)
+        cls._builtin_under_call = base if over_builtin and overrides.user_definition(cls, "__call__") else None
         if "build" in cls.__dict__ and not user_layer.is_user_layer_class(cls):
             cls.build = _takes_keras_shapes(cls.__dict__["build"])
 
@@ -171,15 +169,13 @@ class Layer(KerasVariableLists):
     def __init__(self, name=None, dtype=None, trainable=True, input_shape=None, input_dim=None,
                  activity_regularizer=None, **kwargs):
         base = getattr(type(self), "_builtin_under_call", None)
-        if base is not None and not training_override.is_training_override_class(type(self)):
-            method = "call" if overrides.user_definition(type(self), "call") else "__call__"
-            owner = overrides.user_definition(type(self), method)
+        if base is not None:
+            owner = overrides.user_definition(type(self), "__call__")
             raise overrides.OverrideNotSupportedError(
-                f"{owner.__name__}.{method}: gpunn does not run a {method}() of your own over its built-in "
-                f"{base.__name__} (it computes with {base.__name__}'s own kernels, and super().call() does not "
-                "exist); subclass "
-                f"gpunn.layers.Layer (keras.layers.Layer) instead, holding a {base.__name__} made in __init__ and "
-                "calling it in call(), or making the weights with add_weight()")
+                f"{owner.__name__}.__call__: gpunn does not run a __call__() of your own over its built-in "
+                f"{base.__name__} (it computes with {base.__name__}'s own kernels, and a model would skip yours); "
+                f"subclass gpunn.layers.Layer (keras.layers.Layer) instead, holding a {base.__name__} made in "
+                "__init__ and calling it in call(), or making the weights with add_weight()")
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
         if name is not None and (not isinstance(name, str) or "/" in name):  # Keras's rule: '/' separates paths

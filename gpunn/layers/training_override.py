@@ -5,18 +5,19 @@ its own: Monte Carlo dropout, as *Hands-On Machine Learning* writes it,
         def call(self, inputs, training=False):
             return super().call(inputs, training=True)
 
-gpunn's built-in layers compute with their own kernels, not with a ``call()``. Such a ``call()`` is read, once per
-mode the model runs the layer in (training or not), by running it on a stand-in input with a ``super().call()``
-that records what it was given and returns a stand-in output. It must pass the input on unchanged, call
-``super().call()`` once and return what that returned; the layer then runs its kernels in the mode that call
-chose (``training`` left out means inference, as the built-in ``call()``'s defaults say in Keras). Any other
-``call()`` (one that computes with the inputs or with the output) is refused by name when it is read, before the
-layer runs.
+gpunn's built-in layers compute with their own kernels, not with a ``call()``. Such a ``call()`` is read each time
+the layer runs (it may read the layer's attributes), and once when the layer is made, by running it on a stand-in
+input with a ``super().call()`` that records what it was given and returns a stand-in output. It must pass the
+input on unchanged, call ``super().call()`` once and return what that returned; the layer then runs its kernels in
+the mode that call chose (``training`` left out means inference, as the built-in ``call()``'s defaults say in
+Keras). Any other ``call()`` (one that computes with the inputs or with the output) is refused by name when it is
+read, before the layer runs.
 """
 from __future__ import annotations
 
 import functools
-import inspect
+
+import numpy as np
 
 from .. import overrides
 
@@ -71,19 +72,18 @@ def _reading_call_once_made(init):
     def init_then_read_call(self, *args, **kwargs):
         init(self, *args, **kwargs)
         if type(self).__init__ is init_then_read_call:  # the outermost __init__: the layer is made
-            forced_mode(self, False)
+            for mode in (False, True):
+                _read_call(self, mode, made_now=True)
 
     init_then_read_call._reads_call = True
     return init_then_read_call
 
 
 def forced_mode(layer, training: bool) -> bool:
-    """The mode the built-in kernels run in when the model runs ``layer`` in mode ``training``."""
-    modes = layer.__dict__.get("_modes_from_call")
-    if modes is None:
-        modes = {mode: _read_call(layer, mode) for mode in (False, True)}
-        object.__setattr__(layer, "_modes_from_call", modes)
-    return modes[bool(training)]
+    """The mode the built-in kernels run in when the model runs ``layer`` in mode ``training``: call() read
+    again at every run, since it may read the layer's attributes (a recorded step keeps the mode of the run it
+    recorded, as a traced Keras step does)."""
+    return _read_call(layer, bool(training))
 
 
 def super_call(layer, inputs, training=None, **kwargs):
@@ -99,13 +99,19 @@ def super_call(layer, inputs, training=None, **kwargs):
                     f"{overrides.nearest_gpunn_class(type(layer)).__name__} runs only inside its call()")
 
 
-def _read_call(layer, mode: bool) -> bool:
+def _read_call(layer, mode: bool, made_now: bool = False) -> bool | None:
+    """The mode call() gives super().call() when run in ``mode``. ``made_now``: read as the layer is made, to
+    refuse a call() of another shape at once; one missing an attribute then may need what is set after (a
+    ``from_config`` setting attributes), so it is read again when the layer runs (None now)."""
     call = type(layer).call
     reading = _Reading(layer, _StandIn("inputs"), _StandIn("output of super().call()"))
     _readings.append(reading)
     try:
-        returned = call(layer, reading.inputs, training=mode) if _takes_training(call) else call(layer, reading.inputs)
+        named = overrides.names_training(call)
+        returned = call(layer, reading.inputs, training=mode) if named else call(layer, reading.inputs)
     except Exception as error:
+        if made_now and isinstance(error, AttributeError) and not reading.calls:
+            return None
         raise _refusal(layer, f"this one does more (run on a stand-in input, it raised {type(error).__name__}: "
                               f"{error})") from error
     finally:
@@ -119,14 +125,9 @@ def _read_call(layer, mode: bool) -> bool:
         raise _refusal(layer, f"this one gives super().call() the argument(s) {sorted(kwargs)}")
     if returned is not reading.output:
         raise _refusal(layer, "this one returns something else than what super().call() returned")
-    if training is not None and not isinstance(training, bool):
+    if training is not None and not isinstance(training, (bool, np.bool_)):
         raise _refusal(layer, f"this one gives super().call() training={training!r}, not True, False or None")
     return bool(training)
-
-
-def _takes_training(call) -> bool:
-    parameters = inspect.signature(call).parameters
-    return "training" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def _refusal(layer, why: str) -> overrides.OverrideNotSupportedError:

@@ -20,6 +20,7 @@ import inspect
 
 import numpy as np
 
+from .. import overrides
 from ..autodiff import Tensor, gradients
 from . import repeated_sublayer_calls, several_outputs, sublayers, training_override
 
@@ -51,7 +52,8 @@ def running_call() -> tuple[str, object] | None:
     layer = _frames[-1].layer
     if any(frame.shapes_only for frame in _frames):
         return "trial", layer
-    return ("model" if any(frame.in_step for frame in _frames) else "alone"), layer
+    # the outermost call() says who runs them all: a layer inside another runs its step's forward either way
+    return ("model" if _frames[0].in_step else "alone"), layer
 
 
 def runs_call(layer) -> bool:
@@ -164,21 +166,14 @@ def _run_build(layer, user_build, sample) -> None:
         user_build(shapes)
 
 
-def _takes_training(layer) -> bool:
-    try:
-        parameters = inspect.signature(layer.call).parameters
-    except (TypeError, ValueError):
-        return False
-    return "training" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-
-
 def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False, in_step: bool = False) -> Tensor:
     """``layer.call(inputs)`` on Tensors; what it gave ``add_loss`` is left in ``_home(layer)._added_now``."""
     frame = _Frame(layer, training, shapes_only, in_step)
     _frames.append(frame)
     try:
         arguments = list(inputs) if isinstance(inputs, list) and spreads_inputs(layer) else [inputs]
-        result = layer.call(*arguments, training=training) if _takes_training(layer) else layer.call(*arguments)
+        keyword = {"training": training} if overrides.names_training(layer.call) else {}
+        result = layer.call(*arguments, **keyword)
     finally:
         _frames.pop()
     home = _home(layer)
@@ -208,7 +203,7 @@ def _output_sample_shape(layer, sample: tuple) -> tuple:
         trial = getattr(layer, "trial_inputs", None) or _ones  # (an operation's: invertible matrices)
         with np.errstate(all="ignore"):
             result = _call(layer, trial(2, sample, dtype), False, shapes_only=True)
-            if _takes_training(layer):  # what call() does only in training: losses added, layers called
+            if overrides.names_training(layer.call):  # what call() does only in training: losses added, layers called
                 _call(layer, trial(2, sample, dtype), True, shapes_only=True)
     finally:
         _home(layer)._traced_weights = None

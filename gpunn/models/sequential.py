@@ -145,7 +145,6 @@ class Sequential(Trainer, KerasVariableLists):
         inner = model._layers
         if not inner:
             raise ValueError(f"layer: the model {model.name!r} has no layers to add")
-        self.__dict__.setdefault("_held_models", []).append(model)
         clashes = sorted({layer.name for layer in inner} & {layer.name for layer in self._layers})
         if clashes:
             raise ValueError(f"layer: the model already has layers named {clashes}; the layers of {model.name!r} "
@@ -154,6 +153,7 @@ class Sequential(Trainer, KerasVariableLists):
             source = model._input_layer
             self._input_layer = InputLayer(shape=source.declared_input_shape, dtype=source.dtype)
         self._layers.extend(inner)
+        self.__dict__.setdefault("_held_models", []).append(model)
         for layer in inner:
             self._hold(layer)
         self._invalidate()

@@ -21,6 +21,7 @@ import inspect
 
 import numpy as np
 
+from .. import overrides
 from ..layers.base import Layer
 from ..layers.input_layer import InputLayer
 
@@ -166,8 +167,8 @@ def _depends_on_mode(layer) -> bool:
         return False
     from ..layers import sublayers
 
-    return user_layer._takes_training(layer) or any(_depends_on_mode(owner) for path, owner in sublayers.owners(layer)
-                                                    if path)
+    return overrides.names_training(layer.call) or any(
+        _depends_on_mode(owner) for path, owner in sublayers.owners(layer) if path)
 
 
 def _callers_level() -> int:

@@ -13,10 +13,10 @@ would add besides is refused by name (Keras adds them only inside its default ``
 from __future__ import annotations
 
 import functools
-import inspect
 
 import numpy as np
 
+from .. import overrides
 from ..autodiff import Tensor, user_functions
 from ..losses import FunctionLoss
 
@@ -41,19 +41,12 @@ class OwnComputeLoss(FunctionLoss):
         return per_sample, gradient, output
 
 
-def _takes_training(method) -> bool:
-    try:
-        parameters = inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
-    return "training" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-
 
 def _step(model, ops, x, y_true, y_pred, grad_scale, sample_weight, per_sample_out, gradient_out) -> None:
     """One batch's loss from the model's compute_loss, written as a loss function's is (its value for every
     sample, its gradient with respect to y_pred)."""
     inputs = np.asarray(ops.to_numpy(x))  # what a Keras step's x is to a teacher model called on it
-    kwargs = {"training": gradient_out is not None} if _takes_training(model.compute_loss) else {}
+    kwargs = {"training": gradient_out is not None} if overrides.names_training(model.compute_loss) else {}
     weights = None if sample_weight is None else Tensor(sample_weight)
 
     def loss(truth, prediction):

@@ -224,15 +224,65 @@ print(json.dumps(out))
 """
 
 
-def test_losses_after_a_call_list_the_activity_penalties_first_as_keras():
-    """``model.losses`` after ``model(x)``: the activity penalties of that call (each regularizer(output) / batch
-    size), then the weight penalties; a new call replaces them."""
+_LOSSES_OF_OTHER_CALLS = """
+import sys, json, numpy as np
+if sys.argv[1] == "keras":
+    import keras
+else:
+    import gpunn as keras
+L, k = keras.layers, keras.initializers.Constant(0.1)
+listed = lambda losses: [round(float(np.asarray(v)), 5) for v in losses]
+out = {}
+class Adding(L.Layer):
+    def call(self, x):
+        self.add_loss(0.5 * keras.ops.mean(x))
+        return x
+x = np.arange(15, dtype="float32").reshape(5, 3) / 10
+m = keras.Sequential([keras.Input((3,)), L.Dense(3, kernel_initializer=k, activity_regularizer="l1", kernel_regularizer="l2"), Adding()])
+m(x)
+out["add_loss_and_activity"] = listed(m.losses)
+m.compile("sgd", "mse")
+m.fit(x, np.ones((5, 3)), verbose=0, epochs=1)
+out["after_fit"] = listed(m.losses)
+m(x)
+m.predict(x, verbose=0)
+out["after_predict"] = listed(m.losses)
+i = keras.Input((3,))
+shared = L.Dense(3, kernel_initializer=k, activity_regularizer="l1")
+f = keras.Model(i, shared(shared(i)))
+f(x)
+out["shared_twice"] = listed(f.losses)
+u = Adding(activity_regularizer="l2")
+u(x)
+out["user_layer_alone"] = listed(u.losses)
+lam = L.Lambda(lambda t: t * 2, activity_regularizer="l1")
+lam(x)
+out["lambda_alone"] = listed(lam.losses)
+print(json.dumps(out))
+"""
+
+
+def _ours_and_keras(script):
     import json
     import subprocess
     import sys
 
-    ours = subprocess.run([sys.executable, "-c", _LOSSES_AFTER_CALLS, "gpunn"], capture_output=True, text=True,
-                          check=True)
+    ours = subprocess.run([sys.executable, "-c", script, "gpunn"], capture_output=True, text=True, check=True)
     ours = json.loads(ours.stdout.strip().splitlines()[-1])
-    assert ours == run_keras(_LOSSES_AFTER_CALLS.replace('sys.argv[1] == "keras"', "True"), None)
+    return ours, run_keras(script.replace('sys.argv[1] == "keras"', "True"), None)
+
+
+def test_losses_after_a_call_list_the_activity_penalties_first_as_keras():
+    """``model.losses`` after ``model(x)``: the activity penalties of that call (each regularizer(output) / batch
+    size), then the weight penalties; a new call replaces them."""
+    ours, keras = _ours_and_keras(_LOSSES_AFTER_CALLS)
+    assert ours == keras
     assert len(ours["after_a_call"]) == 5 and ours["after_a_call"][3:] == ours["before"]
+
+
+def test_losses_of_added_terms_steps_shared_layers_and_layers_of_the_user_s_as_keras():
+    """add_loss terms of a model's call listed with its activity terms; none left after fit or predict (Keras's
+    compiled steps); a term per call of a shared layer; a layer of the user's and a Lambda called on their own."""
+    ours, keras = _ours_and_keras(_LOSSES_OF_OTHER_CALLS)
+    assert ours == keras
+    assert len(ours["add_loss_and_activity"]) == 3 and len(ours["shared_twice"]) == 2

@@ -110,11 +110,12 @@ def call_layer(layer, inputs, training=False):
     if ops.on_host or not isinstance(inputs, ops.xp.ndarray):  # host data: checked as a model checks its inputs
         layer.check_input_values("inputs", ops.to_numpy(x))
     masking.detach(layer)
+    activity_losses.clear(layer)
     if user_layer.runs_call(layer):
         y = user_layer.call_eagerly(layer, x, training)
     else:
         y, _ = layer.forward(x, training)
-        activity_losses.record(layer, y)
+    activity_losses.add(layer, y)
     if isinstance(y, (tuple, list)):  # a call() of the user's returning several tensors (several_outputs.py)
         return type(y)(_result(layer, part, flat, scalars) for part in y)
     return _result(layer, y, flat, scalars)

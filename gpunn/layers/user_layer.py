@@ -230,10 +230,17 @@ def call_eagerly(layer, x, training: bool):
         result = type(result)(part.value if isinstance(part, Tensor) else part for part in result)
     else:
         result = result.value
-    # ``layer.losses`` (base.py): those of this call, read back only when asked for (a model's steps clear them)
-    for _, owner in sublayers.owners(layer):
-        owner._last_losses = list(owner.__dict__.get("_added_now", []))
+    keep_added_losses(layer)
     return result
+
+
+def keep_added_losses(layer) -> None:
+    """``layer.losses`` (base.py) after a call on its own or a model's call: what its call() (and those of the
+    layers inside it) gave add_loss, read back only when asked for (a model's steps clear them)."""
+    if not runs_call(layer):
+        return
+    for _, owner in sublayers.owners(_home(layer)):
+        owner._last_losses = list(owner.__dict__.get("_added_now", []))
 
 
 def forward(layer, x, training: bool):

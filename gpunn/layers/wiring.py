@@ -15,7 +15,7 @@ may write their dz into the dy they receive): merge layers hand each input a buf
 """
 from __future__ import annotations
 
-from . import user_layer
+from . import activity_losses, user_layer
 from .shared_call import add_shared_gradients, is_shared_call
 
 MODEL_INPUT = -1
@@ -95,6 +95,7 @@ def forward(layers: list, sources, x, training: bool, raw: frozenset = frozenset
         if values is not None:
             x = layer_inputs(layer, values, sources[i])
         mode = training if modes is None or modes[i] is None else modes[i]
+        activity_losses.clear(layer)  # ``layer.losses`` after a model's call: that call's (Sequential.__call__)
         if i in raw:
             x, backprop = layer.forward(x, mode, apply_activation=False)
         else:

@@ -269,8 +269,9 @@ class Sequential(Trainer, KerasVariableLists):
         outputs = {}
         y, _ = wiring.forward(self._calls, self._sources, self._split_inputs(y), training, modes=self._modes,
                               output_indices=self._output_indices, outputs=outputs, keep=regularized)
-        for i, layer in enumerate(self._calls):
-            activity_losses.record(layer, outputs.get(i))
+        for i, layer in enumerate(self._calls):  # what the call added: ``model.losses`` lists it (Keras's order)
+            user_layer.keep_added_losses(layer)
+            activity_losses.add(layer, outputs.get(i))
         if self._output_indices is None and self._output_keys is None and getattr(self, "_one_output_in", None) is None:
             return call_result(self.ops, self.ops.copy(y))  # the last layer's workspace is written again next call
         if self._output_indices is None:

@@ -22,6 +22,7 @@ def version() -> str:
     """gpunn's version (``keras.version()``'s counterpart)."""
     return __version__
 
+
 __all__ = [
     "Sequential", "Model", "Input", "load_model", "GraphFallbackWarning", "set_backend", "use_backend", "get_ops",
     "activations", "backend", "callbacks", "config", "constraints", "datasets", "distributed", "initializers",

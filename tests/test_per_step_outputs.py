@@ -70,3 +70,19 @@ def test_class_ids_per_step_for_one_of_several_outputs():
     x = rng.standard_normal((8, 5, 3)).astype(np.float32)
     history = model.fit(x, [rng.integers(0, 4, (8, 5)), rng.standard_normal((8, 2))], epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all() and "steps_loss" in history.history
+
+
+@pytest.mark.parametrize("metric", [gpunn.metrics.PearsonCorrelation(axis=0), gpunn.metrics.CosineSimilarity(axis=1),
+                                    gpunn.metrics.ConcordanceCorrelation(axis=2)])
+def test_a_metric_reducing_over_another_axis_than_the_features_is_refused_by_name(metric):
+    """The metrics of an output per step see one row per step: Keras's axis=0 or 1 would reduce other values."""
+    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(6), gpunn.layers.Reshape((2, 3))])
+    model.compile("sgd", "mse", metrics=[metric])
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=rf"^metrics: {type(metric).__name__} .* with axis={metric.axis} on an "
+                                         r"output of shape \(None, 2, 3\)"):
+        model.fit(np.ones((8, 4)), np.ones((8, 2, 3)), verbose=0)
+    for now, then in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(now, then)
+    model.compile("sgd", "mse", metrics=[type(metric)(axis=-1)])
+    assert set(model.fit(np.ones((8, 4)), np.ones((8, 2, 3)), verbose=0).history) == {"loss", metric.name}

@@ -109,7 +109,6 @@ class Metric:
         if "update_state" in cls.__dict__:  # gpunn's metrics' and the user's alike
             cls.update_state = _unless_in_a_layers_call(cls.__dict__["update_state"])
 
-
     direction: str | None = None  # "up" or "down": which way is better (Keras's _direction), None: unknown
     default_name: str | None = None  # None: named from the class as Keras's auto_name does
     label_layout = "dense"

@@ -237,26 +237,40 @@ def check_names(loss, metrics, weighted_metrics=None):
     return losses(loss)
 
 
-def resolve_metric_objects(specs: list, units: list, sparse: list) -> list:
+def resolve_metric_objects(specs: list, units: list, sparse: list, sample_shapes: list) -> list:
     """Per output, (its metric objects, its weighted metric objects), each made for its loss and label layout and
-    checked against that layout. A metric object given twice is copied for the later uses (each keeps its own
-    state)."""
+    checked against that layout and the output's ``sample_shapes``. A metric object given twice is copied for the
+    later uses (each keeps its own state)."""
     seen: set = set()
 
-    def made(identifiers, spec, width, sparse_labels):
+    def made(identifiers, spec, width, sparse_labels, shape):
         objects = []
         for identifier in identifiers:
             metric = metrics_module.get(identifier, spec.loss, width, sparse_labels)
             if id(metric) in seen:
                 metric = metric.copy()
             seen.add(id(metric))
+            _check_axis_per_step(metric, shape)
             if not metric.takes_labels_as_given:  # a metric's own update_state decides what it takes
                 metric.check_layout(width, sparse_labels)
             objects.append(metric)
         return objects
 
-    return [(made(spec.metrics, spec, width, flag), made(spec.weighted_metrics, spec, width, flag))
-            for spec, width, flag in zip(specs, units, sparse)]
+    return [(made(spec.metrics, spec, width, flag, shape), made(spec.weighted_metrics, spec, width, flag, shape))
+            for spec, width, flag, shape in zip(specs, units, sparse, sample_shapes)]
+
+
+def _check_axis_per_step(metric, sample_shape: tuple) -> None:
+    """An output per step (samples, steps..., features) reaches the metrics as rows, one per step
+    (output_losses.py): an ``axis`` of -1 (the features) or None (all axes) reduces what Keras reduces; any other
+    would reduce over rows, not what Keras computes, so it is refused by name."""
+    axis = getattr(metric, "axis", -1)
+    over_features = axis is None or axis == -1 or (isinstance(axis, (list, tuple)) and list(axis) == [-1])
+    if len(sample_shape) < 2 or over_features:
+        return
+    raise ValueError(f"metrics: {type(metric).__name__} {metric.name!r} with axis={axis!r} on an output of shape "
+                     f"{(None,) + tuple(sample_shape)}: gpunn's metrics of an output per step see one row per step, "
+                     "so they reduce over the last axis (axis=-1) or all axes (axis=None) only")
 
 
 def log_names(specs: list, metric_objects: list, prefixed: bool) -> tuple[list, list]:

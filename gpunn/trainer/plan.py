@@ -153,7 +153,7 @@ def _metric_objects(model, specs: list, units: list, sparse: tuple) -> list:
     key = (tuple(sparse), tuple(int(u) for u in units))
     if cache is not None and key in cache:
         return cache[key]
-    resolved = compiled_outputs.resolve_metric_objects(specs, units, list(sparse))
+    resolved = compiled_outputs.resolve_metric_objects(specs, units, list(sparse), model._output_shapes())
     if cache is not None:
         cache[key] = resolved
     return resolved

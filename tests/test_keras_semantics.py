@@ -474,49 +474,35 @@ def test_binary_accuracy_compares_labels_exactly_as_keras(numpy_backend):
     assert float(out) == np.sum(y_true == (y_pred > 0.5)) == 2
 
 
-_NESTED_FLAGS_SCRIPT = """
-import json, sys, keras
-from keras import layers
-out = {}
-inner = keras.Sequential([keras.Input((3,)), layers.Dense(3), layers.Dense(3)], name="inner")
-outer = keras.Sequential([keras.Input((3,)), inner, layers.Dense(1)], name="outer")
-outer.trainable = False
-out["frozen"] = [inner.trainable, inner.layers[0].trainable, len(outer.trainable_weights)]
-outer.trainable = True
-out["unfrozen"] = [inner.trainable, len(inner.trainable_weights), len(outer.trainable_weights)]
-inner.trainable = False
-out["inner_frozen"] = [outer.trainable, len(outer.trainable_weights)]
-base = keras.Sequential([keras.Input((3,)), layers.Dense(3)], name="base")
-inputs = keras.Input((3,))
-functional = keras.Model(inputs, layers.Dense(1)(base(inputs)))
-functional.trainable = False
-out["functional_frozen"] = [base.trainable, base.layers[0].trainable]
-functional.trainable = True
-out["functional_unfrozen"] = [base.trainable, len(base.trainable_weights), len(functional.trainable_weights)]
-print(json.dumps(out))
-"""
-
-
-def test_a_nested_model_s_flag_follows_the_outer_model_s_as_in_keras():
-    """Keras's ``trainable`` setter sets every sublayer's flag, a model added as a layer or called in a functional
-    model included: ``inner.trainable`` reads what ``outer.trainable = ...`` set, both ways."""
-    out = {}
-    inner = gpunn.Sequential([gpunn.Input((3,)), layers.Dense(3), layers.Dense(3)], name="inner")
-    outer = gpunn.Sequential([gpunn.Input((3,)), inner, layers.Dense(1)], name="outer")
+_NESTED_FLAGS = """
+def nested_flags(keras):
+    layers, out = keras.layers, {}
+    inner = keras.Sequential([keras.Input((3,)), layers.Dense(3), layers.Dense(3)], name="inner")
+    outer = keras.Sequential([keras.Input((3,)), inner, layers.Dense(1)], name="outer")
     outer.trainable = False
     out["frozen"] = [inner.trainable, inner.layers[0].trainable, len(outer.trainable_weights)]
     outer.trainable = True
     out["unfrozen"] = [inner.trainable, len(inner.trainable_weights), len(outer.trainable_weights)]
     inner.trainable = False
     out["inner_frozen"] = [outer.trainable, len(outer.trainable_weights)]
-    base = gpunn.Sequential([gpunn.Input((3,)), layers.Dense(3)], name="base")
-    inputs = gpunn.Input((3,))
-    functional = gpunn.Model(inputs, layers.Dense(1)(base(inputs)))
+    base = keras.Sequential([keras.Input((3,)), layers.Dense(3)], name="base")
+    inputs = keras.Input((3,))
+    functional = keras.Model(inputs, layers.Dense(1)(base(inputs)))
     functional.trainable = False
     out["functional_frozen"] = [base.trainable, base.layers[0].trainable]
     functional.trainable = True
     out["functional_unfrozen"] = [base.trainable, len(base.trainable_weights), len(functional.trainable_weights)]
-    assert out == run_keras(_NESTED_FLAGS_SCRIPT, None)
+    return out
+"""
+
+
+def test_a_nested_model_s_flag_follows_the_outer_model_s_as_in_keras():
+    """Keras's ``trainable`` setter sets every sublayer's flag, a model added as a layer or called in a functional
+    model included: ``inner.trainable`` reads what ``outer.trainable = ...`` set, both ways."""
+    namespace: dict = {}
+    exec(_NESTED_FLAGS, namespace)
+    out = namespace["nested_flags"](gpunn)
+    assert out == run_keras("import json, keras\n" + _NESTED_FLAGS + "print(json.dumps(nested_flags(keras)))", None)
     assert out["frozen"] == [False, False, 0] and out["unfrozen"] == [True, 4, 6]
 
 

@@ -553,6 +553,8 @@ def test_discretization_adapted_after_the_model_is_built_must_keep_its_bins():
     (lambda: layers.Hashing(4, mask_value=""), TypeError, r"mask_value: gpunn's Hashing takes numbers"),
     (lambda: layers.Hashing(4, salt="pepper"), ValueError, r"salt: expected a tuple of 2 integers"),
     (lambda: layers.Hashing(4, salt=[1, -2]), ValueError, r"salt: expected unsigned integers"),
+    (lambda: layers.Hashing(4, dtype="float64"), ValueError, r"dtype: when `output_mode=\"int\"`, `dtype` should be "
+                                                             r"an integer type"),
     (lambda: layers.IntegerLookup(max_tokens=1), ValueError, r"max_tokens: if set, must be greater than 1"),
     (lambda: layers.IntegerLookup(num_oov_indices=-1), ValueError, r"num_oov_indices: expected an integer >= 0"),
     (lambda: layers.IntegerLookup(vocabulary=["a", "b"]), TypeError, r"vocabulary: gpunn's IntegerLookup takes "

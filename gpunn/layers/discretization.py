@@ -86,19 +86,8 @@ class Discretization(numeric.TakesNumbers, Layer):
         if numeric.is_one_array(data):
             self.update_state(data)
         else:
-            try:
-                batches = iter(data)
-            except TypeError:
-                raise TypeError(f"data: expected an array or an iterable of batches, got {type(data).__name__}") \
-                    from None
-            seen = 0
-            for batch in batches:
-                if steps is not None and seen >= steps:
-                    break
+            for batch in numeric.adapt_batches(data, steps):
                 self.update_state(batch)
-                seen += 1
-            if seen == 0:
-                raise ValueError("data: adapt() received an empty iterable (no batches)")
         self.finalize_state()
 
     def update_state(self, data):

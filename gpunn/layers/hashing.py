@@ -32,6 +32,9 @@ class Hashing(numeric.TakesNumbers, Layer):
         # Keras's dtype is the output's: int64 in "int" mode (which it requires there), else floatx. gpunn's
         # layers compute and output in the model's float dtype: an integer dtype is kept for the files only.
         dtype = kwargs.pop("dtype", None)
+        if output_mode == "int" and dtype is not None and np.dtype(dtype).name not in ("int32", "int64"):
+            raise ValueError("dtype: when `output_mode=\"int\"`, `dtype` should be an integer type, 'int32' or "
+                             f"'int64'. Received: dtype={dtype!r}")  # Keras's check (hashing.py)
         self.keras_file_dtype = "int64" if output_mode == "int" else None
         if dtype is not None and np.dtype(dtype).kind in "iu":
             self.keras_file_dtype, dtype = np.dtype(dtype).name, None

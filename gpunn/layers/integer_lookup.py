@@ -226,14 +226,7 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
             tokens = _tokens_of("data", data)
             self.update_state(tokens.reshape(-1, 1) if tokens.ndim == 1 else tokens)
         else:
-            try:
-                batches = iter(data)
-            except TypeError:
-                raise TypeError(f"data: expected an array or an iterable of batches, got {type(data).__name__}") \
-                    from None
-            for seen, batch in enumerate(batches):
-                if steps is not None and seen >= steps:
-                    break
+            for batch in numeric.adapt_batches(data, steps):
                 self.update_state(batch)
         self.finalize_state()
 

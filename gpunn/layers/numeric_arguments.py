@@ -87,3 +87,20 @@ class TakesNumbers:
     def __call__(self, inputs=NOT_GIVEN, *more, **keywords):
         refuse_text("inputs", inputs, type(self).__name__)
         return super().__call__(inputs, *more, **keywords)
+
+
+def adapt_batches(data, steps):
+    """The batches ``adapt`` reads from an iterable ``data`` (a generator, a PyDataset...), ``steps`` at most;
+    one that is not iterable, or gives no batch, is refused by name."""
+    try:
+        batches = iter(data)
+    except TypeError:
+        raise TypeError(f"data: expected an array or an iterable of batches, got {type(data).__name__}") from None
+    seen = 0
+    for batch in batches:
+        if steps is not None and seen >= steps:
+            break
+        yield batch
+        seen += 1
+    if seen == 0:
+        raise ValueError("data: adapt() received an empty iterable (no batches)")

@@ -459,13 +459,15 @@ def test_weights_are_keras_variables():
     kernel = dense.kernel
     assert isinstance(kernel, Variable) and kernel is dense.weights[0] and kernel is dense.kernel
     assert kernel.shape == (4, 3) and kernel.dtype == "float32" and kernel.name == "kernel"
-    assert kernel.path == "d/kernel" and kernel.trainable and kernel.ndim == 2 and kernel.size == 12
+    # a Sequential builds its layers under its name, as Keras's (tests/test_variable_paths.py)
+    assert kernel.path == f"{model.name}/d/kernel" and kernel.trainable and kernel.ndim == 2 and kernel.size == 12
     np.testing.assert_array_equal(np.asarray(kernel), model.get_weights()[0])
     np.testing.assert_array_equal(kernel.numpy(), kernel.value)
     assert out.bias is None and [w.name for w in bn.weights] == ["gamma", "beta", "moving_mean", "moving_variance"]
     assert bn.gamma.trainable and not bn.moving_mean.trainable
-    assert [w.path for w in model.trainable_weights] == ["d/kernel", "d/bias", "bn/gamma", "bn/beta", "out/kernel"]
-    assert [w.path for w in model.non_trainable_weights] == ["bn/moving_mean", "bn/moving_variance"]
+    assert [w.path.split("/", 1)[1] for w in model.trainable_weights] == ["d/kernel", "d/bias", "bn/gamma", "bn/beta",
+                                                                          "out/kernel"]
+    assert [w.path.split("/", 1)[1] for w in model.non_trainable_weights] == ["bn/moving_mean", "bn/moving_variance"]
     assert len(model.weights) == 7
     dense.trainable = False
     assert not kernel.trainable  # follows the layer's flag, as Keras's setter sets it

@@ -174,10 +174,10 @@ import json, sys, keras
 from keras import layers
 frozen = json.load(sys.stdin)
 model = keras.Sequential([keras.Input((4,)), layers.Dense(3, name="base"), layers.BatchNormalization(name="norm"),
-                          layers.Dense(2, name="head")])
+                          layers.Dense(2, name="head")], name="m")
 for layer in model.layers:
     layer.trainable = layer.name not in frozen
-print(json.dumps({f"{owner}.{name}": [v.path.split("/", 1)[1] for v in getattr(obj, name)]
+print(json.dumps({f"{owner}.{name}": [v.path for v in getattr(obj, name)]
                   for owner, obj in (("model", model), ("bn", model.layers[1]))
                   for name in ("variables", "trainable_variables", "non_trainable_variables")}))
 """
@@ -186,17 +186,16 @@ print(json.dumps({f"{owner}.{name}": [v.path.split("/", 1)[1] for v in getattr(o
 @pytest.mark.parametrize("frozen", [[], ["norm"], ["base", "head"]])
 def test_variables_lists_are_keras_s(frozen):
     """``variables`` / ``trainable_variables`` / ``non_trainable_variables`` list what Keras lists (a model without
-    random layers: Keras adds their seed states to ``variables``). Keras's paths start with the model's name where
-    the model built the layer; gpunn's with the layer's."""
+    random layers: Keras adds their seed states to ``variables``)."""
     model = gpunn.Sequential([gpunn.Input((4,)), layers.Dense(3, name="base"), layers.BatchNormalization(name="norm"),
-                              layers.Dense(2, name="head")])
+                              layers.Dense(2, name="head")], name="m")
     for layer in model.layers:
         layer.trainable = layer.name not in frozen
     ours = {f"{owner}.{name}": [v.path for v in getattr(obj, name)]
             for owner, obj in (("model", model), ("bn", model.layers[1]))
             for name in ("variables", "trainable_variables", "non_trainable_variables")}
     assert ours == run_keras(_VARIABLE_LISTS_SCRIPT, frozen)
-    assert ours["bn.variables"] == ["norm/gamma", "norm/beta", "norm/moving_mean", "norm/moving_variance"]
+    assert ours["bn.variables"] == ["m/norm/gamma", "m/norm/beta", "m/norm/moving_mean", "m/norm/moving_variance"]
 
 def test_frozen_batch_normalization_after_training_runs_in_inference_mode():
     """Keras 3: ``if training and self.trainable`` batch statistics, else the moving ones, left unchanged."""

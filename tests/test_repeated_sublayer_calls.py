@@ -91,22 +91,22 @@ def test_training_equals_keras(jit):
 
 def test_a_layer_holding_layers_called_twice_is_refused_by_name():
     class Block(layers.Layer):
-        def __init__(self):
-            super().__init__()
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
             self.inner = layers.Dense(3)
 
         def call(self, x):
             return self.inner(x)
 
     class Outer(layers.Layer):
-        def __init__(self):
-            super().__init__()
-            self.block = Block()
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.block = Block(name="block")
 
         def call(self, x):
             return self.block(self.block(x))
 
-    model = gpunn.Sequential([gpunn.Input((3,)), Outer()])
+    model = gpunn.Sequential([gpunn.Input((3,)), Outer(name="outer")])
     with pytest.raises(ValueError, match=r"layer 'block' holds other layers and is called twice inside the call\(\) "
                                          r"of layer 'outer'"):
         model.predict(np.ones((2, 3), np.float32), verbose=0)

@@ -94,13 +94,13 @@ def test_weight_histograms_and_images_every_histogram_freq_epochs(tmp_path):
               callbacks=[gpunn.callbacks.TensorBoard(log_dir=tmp_path, histogram_freq=2, write_images=True)])
     train = _read(tmp_path / "train")
     kernel = model.layers[0].kernel.numpy()
-    for weight in ("hidden/kernel", "hidden/bias", "out/kernel", "out/bias"):
-        assert [step for step, _ in train[f"{weight}/histogram"]] == [0, 2]
-        assert [step for step, _ in train[f"{weight}/image"]] == [0, 2]
-    counts = train["hidden/kernel/histogram"][-1][1]
+    for weight in ("hidden/kernel", "hidden/bias", "out/kernel", "out/bias"):  # Keras's tags: the variables' paths
+        assert [step for step, _ in train[f"{model.name}/{weight}/histogram"]] == [0, 2]
+        assert [step for step, _ in train[f"{model.name}/{weight}/image"]] == [0, 2]
+    counts = train[f"{model.name}/hidden/kernel/histogram"][-1][1]
     assert counts.shape == (30, 3) and counts[:, 2].sum() == kernel.size  # TensorBoard's default 30 buckets
     assert counts[0, 0] == pytest.approx(kernel.min()) and counts[-1, 1] == pytest.approx(kernel.max())
-    width, height, png = train["hidden/kernel/image"][-1][1]
+    width, height, png = train[f"{model.name}/hidden/kernel/image"][-1][1]
     assert (int(width), int(height)) == (6, 5)  # a 6x5 kernel is taller than wide: drawn transposed, as Keras does
     from PIL import Image
     import io
@@ -211,4 +211,4 @@ def test_tensorboards_get_started_script_runs_after_the_import_rename(tmp_path, 
     train, validation = _read(run / "train"), _read(run / "validation")
     assert [step for step, _ in train["epoch_accuracy"]] == [0, 1, 2, 3, 4]
     assert [step for step, _ in validation["epoch_loss"]] == [0, 1, 2, 3, 4]
-    assert len(train["layers_dense/kernel/histogram"]) == 5
+    assert len(train[f"{namespace['model'].name}/layers_dense/kernel/histogram"]) == 5

@@ -17,7 +17,7 @@ from .. import constraints, initializers, overrides, regularizers
 from ..naming import snake_case
 from ..autodiff import Tensor
 from ..ops.workspace import Workspace, Workspaces
-from . import activity_losses, keyword_inputs, masking, sublayers, symbolic, training_override, user_layer
+from . import activity_losses, keyword_inputs, masking, sublayers, symbolic, training_override, user_layer, variable_paths
 from .calling import bind_standalone, call_layer, compute_dtype
 from .variable import Variable
 from .variable_lists import KerasVariableLists
@@ -124,6 +124,8 @@ class Layer(KerasVariableLists):
     bindings_made = 0
 
     def __setattr__(self, name, value):
+        if name == "built" and value:
+            variable_paths.fix_prefix(self)
         if name in _UNTRACKED or not isinstance(value, (Layer, list, tuple, dict)):
             object.__setattr__(self, name, value)
             return
@@ -247,6 +249,7 @@ class Layer(KerasVariableLists):
                              f"{aggregation!r}")
         # autocast and aggregation change nothing here: gpunn has no mixed precision, and data-parallel ranks
         # average every weight's gradient and keep identical weights
+        variable_paths.fix_prefix(self)
         specs = self.__dict__.setdefault("_added_specs", [])
         if name is None:
             name = "variable" if not specs else f"variable_{len(specs)}"

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import overrides
 from ..autodiff import Tensor, gradients
-from . import repeated_sublayer_calls, several_outputs, sublayers, training_override
+from . import repeated_sublayer_calls, several_outputs, sublayers, training_override, variable_paths
 
 
 class _Frame:
@@ -115,15 +115,17 @@ def build_user_layer(layer, input_shape, user_build=None) -> None:
     specs = layer.__dict__.setdefault("_added_specs", [])
     kept = layer.__dict__.setdefault("_specs_before_build", len(specs))
     del specs[kept:]
-    layer._building = True
-    try:
-        if user_build is not None:
-            _run_build(layer, user_build, sample)
-    finally:
-        layer._building = False
-    layer.takes_inputs_list = isinstance(sample, list)  # the model hands it a list of inputs (wiring.py)
-    layer.input_shape = sample
-    layer.output_shape = _output_sample_shape(layer, sample)
+    variable_paths.fix_prefix(layer)
+    with variable_paths.scope(layer.name):  # the layers it builds inside: '<its name>/...' in their paths
+        layer._building = True
+        try:
+            if user_build is not None:
+                _run_build(layer, user_build, sample)
+        finally:
+            layer._building = False
+        layer.takes_inputs_list = isinstance(sample, list)  # the model hands it a list of inputs (wiring.py)
+        layer.input_shape = sample
+        layer.output_shape = _output_sample_shape(layer, sample)
     layer.built = True
 
 

@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from ..autodiff import Tensor
+from . import variable_paths
 
 
 class Variable:
@@ -127,8 +128,9 @@ class Variable:
 
     @property
     def path(self) -> str:
-        """``'<layer name>/<weight name>'``, as Keras's ``variable.path``."""
-        return f"{self._layer.name}/{self._name}"
+        """Keras's ``variable.path``: the scopes the layer was built in, its name, the weight's
+        (``variable_paths.py``)."""
+        return f"{variable_paths.prefix(self._layer)}{self._layer.name}/{self._name}"
 
     @property
     def shape(self) -> tuple:

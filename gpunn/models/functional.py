@@ -27,7 +27,7 @@ as in Keras (``symbolic.py``).
 from __future__ import annotations
 
 from .. import overrides
-from ..layers import several_outputs, sublayers, wiring
+from ..layers import several_outputs, sublayers, variable_paths, wiring
 from ..layers.base import Layer, unique_name
 from ..naming import snake_case
 from ..trainer import custom_steps
@@ -435,6 +435,10 @@ class Model(Functional, metaclass=_ModelType):
             self._trace(subclassed.inputs_like(argument, x))
 
     def _trace(self, inputs) -> None:
+        with variable_paths.scope(self.name):  # Keras traces call() under the model's name: the layers' paths
+            self._trace_call(inputs)
+
+    def _trace_call(self, inputs) -> None:
         if type(self).build is not Model.build and not getattr(self, "_user_built", False):
             # The subclass makes layers in a build() of its own (Keras calls it before call()); its
             # super().build() comes back to Model.build, which then only takes note.

@@ -20,6 +20,7 @@ import json
 
 from .. import layers as layers_module
 from .. import constraints, losses, metrics, regularizers
+from ..layers import variable_paths
 from ..optimizers import schedules
 from . import keras_file_config
 from .compile_config import compile_from_config
@@ -110,6 +111,9 @@ def model_from_translated(cls, translated: dict, build_config: dict | None = Non
     model = cls(name=translated.get("name"), trainable=trainable)
     model._config_dtype = translated.get("dtype")
     for layer in made:
+        # Keras builds each layer from its own build config as it deserializes it, before the model: under no
+        # model's name (their variables' paths: 'dense/kernel', variable_paths.py)
+        variable_paths.fix_prefix(layer)
         model.add(layer)
     build_input_shape = translated.get("build_input_shape") or (build_config or {}).get("input_shape")
     if build_input_shape and not model.built and model._layers:

@@ -17,6 +17,7 @@ Keras semantics kept here:
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 import weakref
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from .. import overrides
 from ..custom_objects import custom_object_scope
-from ..layers import activity_losses, masking, wiring
+from ..layers import activity_losses, masking, variable_paths, wiring
 from ..layers.base import Layer, check_trainable, unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.shared_call import is_shared_call
@@ -475,7 +476,11 @@ class Sequential(Trainer, KerasVariableLists):
         input_shapes = [tuple(input_shape)] if self._packed is None else self._packed.shapes
         if self._packed is not None:
             input_shape = self._packed_build_shape(input_shape)
-        wiring.build_shapes(self._calls, self._sources, input_shapes, _build_layer)
+        # Keras's Sequential builds its layers under its name (their paths: 'sequential/dense/kernel'); a functional
+        # model's were built as they were called on its inputs
+        with contextlib.nullcontext() if getattr(self, "is_functional", False) else variable_paths.scope(self.name):
+            _fix_held_models_prefixes(self)
+            wiring.build_shapes(self._calls, self._sources, input_shapes, _build_layer)
         self._built_input_shape = tuple(input_shape)
         self._mask_links, self._output_mask_source = masking.link(self._calls, self._sources, self._output_indices)
         masking.attach(self._mask_links)
@@ -679,6 +684,17 @@ class Sequential(Trainer, KerasVariableLists):
 
     def __repr__(self) -> str:
         return f"<Sequential name={self.name!r} layers={len(self._layers)} built={self.built}>"
+
+
+def _fix_held_models_prefixes(model) -> None:
+    """The layers of a Sequential added to ``model`` (not built yet) are built under its name too, as Keras
+    builds that model inside this one (``outer/inner/dense/kernel``)."""
+    for held in model.__dict__.get("_held_models", ()):
+        with variable_paths.scope(held.name):
+            _fix_held_models_prefixes(held)
+            for layer in held._layers:
+                if not layer.built and not layer.__dict__.get("_added_specs"):
+                    variable_paths.fix_prefix(layer)
 
 
 def _build_layer(layer: Layer, shape: tuple) -> None:

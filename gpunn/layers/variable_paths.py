@@ -1,0 +1,33 @@
+"""Keras's ``variable.path``: the names of the models and layers whose build or call made the variable, then the
+layer's, then the weight's (``sequential/dense/kernel``), fixed when the variable is made (keras/src/backend/
+common/name_scope.py). A Sequential builds its layers under its name, a subclassed model traces its call() under
+its own, a layer of the user's builds its inner layers under its; a functional model's layers are built as they are
+called on its inputs, under none (``dense/kernel``), as is a layer built or called on its own, or whose weights
+were made in ``__init__``.
+
+gpunn fixes a layer's prefix when its first weight is made or it is first built, whichever comes first.
+"""
+from __future__ import annotations
+
+import contextlib
+
+_scopes: list[str] = []
+
+
+@contextlib.contextmanager
+def scope(name: str):
+    """Layers first built (or weights first made) inside get ``name/`` in their paths."""
+    _scopes.append(name)
+    try:
+        yield
+    finally:
+        _scopes.pop()
+
+
+def fix_prefix(layer) -> None:
+    """Keep the prefix of the scopes open now, unless the layer has one already."""
+    layer.__dict__.setdefault("_path_prefix", "".join(f"{name}/" for name in _scopes))
+
+
+def prefix(layer) -> str:
+    return layer.__dict__.get("_path_prefix", "")

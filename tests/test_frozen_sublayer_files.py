@@ -29,7 +29,7 @@ def define(keras, subclassed):
     class Net(keras.Model):
         def __init__(self):
             super().__init__()
-            self.block = Block()
+            self.block = Block(name="block")  # named: the file's entry, whatever layers the process made before
             self.head = layers.Dense(2)
 
         def call(self, x, training=False):

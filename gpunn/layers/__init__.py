@@ -85,9 +85,8 @@ def serialize(layer: Layer) -> dict:
 __all__ = ["Layer", "Input", "InputLayer", "Lambda", "Dense", "Activation", "ActivityRegularization", "AlphaDropout",
            "SpatialDropout1D", "UnitNormalization", "Dropout", "Flatten", "BatchNormalization", "CategoryEncoding",
            "LayerNormalization", "RMSNormalization", "Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU", "Normalization",
-           "Rescaling",
-           "GaussianNoise", "GaussianDropout", "Reshape", "RepeatVector", "Permute", "Identity", "Embedding", "GlobalAveragePooling1D",
-           "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Add", "Subtract", "Multiply", "Average", "Maximum",
-           "Minimum", "Concatenate", "Dot", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
-           "dot", "Discretization", "Hashing", "IntegerLookup",
-           "Variable", "deserialize", "serialize"]
+           "Rescaling", "GaussianNoise", "GaussianDropout", "Reshape", "RepeatVector", "Permute", "Identity",
+           "Embedding", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Add",
+           "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "add", "subtract",
+           "multiply", "average", "maximum", "minimum", "concatenate", "dot", "Discretization", "Hashing",
+           "IntegerLookup", "Variable", "deserialize", "serialize"]

@@ -17,7 +17,8 @@ from .. import constraints, initializers, overrides, regularizers
 from ..naming import snake_case
 from ..autodiff import Tensor
 from ..ops.workspace import Workspace, Workspaces
-from . import activity_losses, keyword_inputs, masking, sublayers, symbolic, training_override, user_layer, variable_paths
+from . import (activity_losses, keyword_inputs, masking, sublayers, symbolic, training_override, user_layer,
+               variable_paths)
 from .calling import bind_standalone, call_layer, compute_dtype
 from .variable import Variable
 from .variable_lists import KerasVariableLists

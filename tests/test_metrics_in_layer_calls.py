@@ -39,7 +39,7 @@ class MeanOfInputs(layers.Layer):
 
 def test_a_metric_updated_in_a_layer_s_call_is_refused_when_the_model_first_runs_it():
     inputs, targets = gpunn.Input((4,), name="inputs"), gpunn.Input((1,), name="targets")
-    endpoint = LogisticEndpoint()
+    endpoint = LogisticEndpoint(name="logistic_endpoint")  # named: whatever layers the process made before
     model = gpunn.Model([inputs, targets], endpoint(layers.Dense(1)(inputs), targets))
     model.compile(optimizer="adam")
     assert endpoint.accuracy_fn.result() == 0.0  # building the model updated nothing

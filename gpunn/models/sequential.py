@@ -693,7 +693,7 @@ def _fix_held_models_prefixes(model) -> None:
         with variable_paths.scope(held.name):
             _fix_held_models_prefixes(held)
             for layer in held._layers:
-                if not layer.built and not layer.__dict__.get("_added_specs"):
+                if not layer.built:  # (a layer whose weights were made already has its prefix: fix_prefix keeps it)
                     variable_paths.fix_prefix(layer)
 
 

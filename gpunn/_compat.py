@@ -106,7 +106,19 @@ def numba_omp_layer_loads() -> bool:
 @functools.lru_cache(maxsize=None)
 def numba_cuda() -> ModuleType | None:
     """``numba.cuda`` (from the numba-cuda package), real or simulated, or None."""
+    _restore_numpy_row_stack()
     return _try_import("numba.cuda")
+
+
+def _restore_numpy_row_stack() -> None:
+    """numba-cuda (0.30.4 and earlier) registers a CUDA twin of ``np.row_stack`` when its array typing loads,
+    at the first kernel compile; NumPy 2.5 removed that alias of ``np.vstack``, so on NumPy 2.5 every kernel
+    compile raises AttributeError. Numba's CPU compiler checks for the name first; numba-cuda does not. Put
+    the alias back, as NumPy had it, only where it is missing: nothing changes on NumPy < 2.5."""
+    import numpy as np
+
+    if not hasattr(np, "row_stack"):
+        np.row_stack = np.vstack
 
 
 @functools.lru_cache(maxsize=None)

@@ -956,11 +956,11 @@ def lamb_update_cuda(p, g, m, v, state, beta_1, beta_2, epsilon, segments, scrat
     ``state``; ``segments``: a tuple of (start, stop) int pairs tiling p, each weight's trust ratio taken on its
     own segment."""
     stream = _launch.current_stream()
-    key = _launch.plan_key((stream, segments), p, g, m, v, state)
+    key = _launch.plan_key((stream, segments, LAMB_CHUNK), p, g, m, v, state)
     plan = _LAMB_PLANS.get(key)
     if plan is None:
         plan = _launch.keep(_LAMB_PLANS, key, _lamb_plan(p, g, m, v, state, segments, stream))
-    (prepare, moments, apply), T = plan
+    (prepare, moments, apply, _buffers), T = plan
     prepare(float(beta_1), float(beta_2))
     if moments is not None:  # no block without an element
         moments(T(1.0 - beta_1), T(1.0 - beta_2), T(epsilon))
@@ -979,12 +979,15 @@ def _lamb_plan(p, g, m, v, state, segments, stream):
                            _launch.device_view(state), scv)
     chunks, partials = _lamb_buffers_for(state, segments, p.dtype)
     blocks = chunks.shape[0]
+    # The plan holds its own buffers: its views do not (see _launch.device_view), and a later state that CuPy's
+    # pool places at this one's address finds this plan by the same key after this state's buffers were freed.
+    buffers = (sc, chunks, partials)
     if blocks == 0:
-        return (prepare, None, None), T
+        return (prepare, None, None, buffers), T
     moments_kernel, apply_kernel = _lamb_kernels(_launch.dtype_name(p.dtype))
     pv, mv, vv = _launch.device_view(p), _launch.device_view(m), _launch.device_view(v)
     cv, partv = _launch.device_view(chunks), _launch.device_view(partials)
     moments = _launch.bind(_launch.configured(moments_kernel, blocks, BLOCK_THREADS, stream),
                            pv, _launch.device_view(g), mv, vv, cv, partv, scv)
     apply = _launch.bind(_launch.configured(apply_kernel, blocks, BLOCK_THREADS, stream), pv, mv, vv, cv, partv, scv)
-    return (prepare, moments, apply), T
+    return (prepare, moments, apply, buffers), T

@@ -179,11 +179,11 @@ def test_an_allocation_while_capturing_is_refused(accelerators):
     assert ops.pool_hooks == []
 
 
-def test_cupy_records_its_step_with_the_accelerators_off_as_it_captures(accelerators):
-    """The recorded (eager) step runs CuPy's own reduction kernels, compiled then, as its graphs will: not CUB,
+def test_cupy_runs_its_steps_with_the_accelerators_off_as_it_captures(accelerators):
+    """Eager and recorded steps run CuPy's own reduction kernels, compiled then, as its graphs will: not CUB,
     which the capture switches off."""
     from gpunn.ops.cupy_ops import CupyOps
 
-    with CupyOps.recording_conditions(types.SimpleNamespace(xp=None)):
+    with CupyOps.step_conditions(types.SimpleNamespace(xp=None)):
         assert accelerators.reduction == [] and accelerators.routine == []
     assert accelerators.reduction == [1] and accelerators.routine == [1]

@@ -57,10 +57,11 @@ def test_auto_follows_the_backend(asked):
         assert model.jit_compile is True and model.train_function.jit
 
 
-def test_the_cupy_backend_does_not_replay_by_default_until_measured():
+def test_the_numpy_and_cupy_backends_replay_by_default():
+    """Both were measured faster replayed than eager (bench/results), and replays equal eager steps."""
     from gpunn.ops.cupy_ops import CupyOps
 
-    assert CupyOps.replays_by_default is False
+    assert CupyOps.replays_by_default is True
     assert gpunn.ops.NumpyOps.replays_by_default is True
 
 

@@ -534,8 +534,8 @@ def test_new_layers_train_on_the_gpu_as_on_the_cpu():
             set_random_seed(9)
             norm = layers.Normalization()
             norm.adapt(x)
-            model = gpunn.Sequential([gpunn.Input(shape=(64,)), norm, layers.GaussianNoise(0.1), layers.Dense(32),
-                                      layers.PReLU(), layers.GaussianDropout(0.2),
+            model = gpunn.Sequential([gpunn.Input(shape=(64,)), norm, layers.GaussianNoise(0.1),
+                                      layers.Dense(32, name="hidden"), layers.PReLU(), layers.GaussianDropout(0.2),
                                       layers.ReLU(max_value=3.0, negative_slope=0.1, threshold=0.1),
                                       layers.Dense(16), layers.ELU(0.5), layers.Dense(10), layers.Softmax()])
             model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
@@ -549,7 +549,7 @@ def test_new_layers_train_on_the_gpu_as_on_the_cpu():
         out = gpu(cupy.asarray(x[:5]))
         assert isinstance(out, cupy.ndarray) and out.shape == (5, 10)
         np.testing.assert_allclose(cupy.asnumpy(out), cpu(x[:5]), rtol=1e-3, atol=1e-4)
-        kernel = gpu.layers[3].kernel
+        kernel = gpu.get_layer("hidden").kernel
         kernel.assign(cupy.zeros((64, 32), dtype=cupy.float32))
         assert float(cupy.abs(kernel.value).sum()) == 0.0 and np.asarray(kernel).sum() == 0.0
         draws = layers.GaussianNoise(1.0, seed=3)(cupy.zeros((50, 40), dtype=cupy.float32), training=True)

@@ -146,12 +146,13 @@ def test_replay_runs_no_layer_logic(numpy_backend, monkeypatch):
 
 
 class _RecordingSpy:
-    """Counts the steps recorded (``train_step.Recording`` entered) and the conditions they were recorded in."""
+    """Counts the steps recorded (``train_step.Recording`` entered), and for each step run (``TrainStep._run``)
+    whether the backend's step conditions were in force."""
 
     def __init__(self, monkeypatch, ops):
         from gpunn.trainer import train_step
 
-        self.recorded, self.inside = 0, []
+        self.recorded, self.active, self.runs_inside = 0, False, []
         real = train_step.Recording
         spy = self
 
@@ -160,14 +161,23 @@ class _RecordingSpy:
                 spy.recorded += 1
                 return super().__enter__()
 
+        real_run = train_step.TrainStep._run
+
+        def run(step, *args, **kwargs):
+            spy.runs_inside.append(spy.active)
+            return real_run(step, *args, **kwargs)
+
         monkeypatch.setattr(train_step, "Recording", Counted)
-        monkeypatch.setattr(ops, "recording_conditions", self._conditions, raising=False)
+        monkeypatch.setattr(train_step.TrainStep, "_run", run)
+        monkeypatch.setattr(ops, "step_conditions", self._conditions, raising=False)
 
     @contextlib.contextmanager
     def _conditions(self):
-        self.inside.append(True)
-        yield
-        self.inside[-1] = False
+        self.active = True
+        try:
+            yield
+        finally:
+            self.active = False
 
 
 def test_a_change_of_tf32_records_again(numpy_backend, monkeypatch):
@@ -191,15 +201,18 @@ def test_a_change_of_tf32_records_again(numpy_backend, monkeypatch):
         assert spy.recorded == recordings, switch
 
 
-def test_a_step_is_recorded_under_the_backends_recording_conditions(numpy_backend, monkeypatch):
-    """CupyOps records with CuPy's CUB reductions off, as its graphs are captured: the recorded step runs
-    the kernels its graphs hold. The conditions apply to the recording step only."""
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "recorded"])
+def test_every_step_runs_under_the_backends_step_conditions(numpy_backend, monkeypatch, jit):
+    """CupyOps runs steps with CuPy's CUB reductions off, as its graphs are captured: an eager step, the recorded
+    one and the replays all run the kernels the graphs hold (same sums, bit for bit; no pool allocations)."""
     x, y = _data()
     model = _model()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=True)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=jit)
     spy = _RecordingSpy(monkeypatch, numpy_backend)
     model.fit(x[:40], y[:40], batch_size=10, epochs=1, verbose=0, shuffle=False)
-    assert spy.recorded == 1 and spy.inside == [False]
+    assert spy.recorded == (1 if jit else 0)
+    assert spy.runs_inside == ([True] if jit else [True] * 4)  # replays do not call _run
+    assert not spy.active
 
 
 def test_make_train_function_is_cached_until_the_model_changes(numpy_backend):

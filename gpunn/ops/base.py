@@ -88,7 +88,8 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
         if self.on_host:
             numpy.copyto(out, host_array)
         else:
-            out.set(numpy.ascontiguousarray(host_array, dtype=out.dtype))
+            # CuPy's set() takes only the shape of ``out``; ascontiguousarray would make a 0-d host value 1-d.
+            out.set(numpy.asarray(host_array, dtype=out.dtype, order="C"))
 
     @primitive
     def take_rows(self, array, indices, out=None):
@@ -138,9 +139,10 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
         return int(free + self.xp.get_default_memory_pool().free_bytes())
 
     # ---- recorded steps ---------------------------------------------------------------------------
-    def recording_conditions(self):
-        """The context a step is recorded in: none here; CupyOps records under the conditions its CUDA graphs
-        are captured in, so that the recorded step runs (and compiles) the very kernels its graphs replay."""
+    def step_conditions(self):
+        """The context every training step runs in, eager, recorded or replayed: none here; CupyOps runs steps
+        under the conditions its CUDA graphs are captured in, so that an eager step and a recorded one run (and
+        compile) the very kernels its graphs replay."""
         return contextlib.nullcontext()
 
     def compile_replays(self, tape, repeats: int = 1):

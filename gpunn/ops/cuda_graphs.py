@@ -12,8 +12,8 @@ inside it would not replay correctly from a graph: an exception from CUDA or a l
 library that refuses capture), or a device allocation (memory the graph would keep using after the pool
 handed it to someone else): a counting memory hook watches the capture. CuPy's CUB reductions need
 temporary storage, so CuPy's accelerators are switched off while capturing (its own reduction kernels
-write straight into ``out``), and while recording the step, so that the recorded step runs and compiles the
-kernels its graphs will hold.
+write straight into ``out``), and while every training step runs, eager or recorded, so that a step computes
+what its graphs compute and compiles the kernels they will hold.
 """
 from __future__ import annotations
 
@@ -114,8 +114,8 @@ def _accelerator_module():
 @contextlib.contextmanager
 def without_accelerators(cp):
     """CuPy's CUB reductions and routines off inside the block (they take temporary storage from the pool).
-    A step is recorded this way too, so the eager step and its graphs run the same kernels, compiled before
-    any capture begins."""
+    Every training step runs this way too (``CupyOps.step_conditions``), so eager steps and graphs run the
+    same kernels, compiled before any capture begins."""
     _accelerator = _accelerator_module()
     saved = (_accelerator.get_reduction_accelerators(), _accelerator.get_routine_accelerators())
     _accelerator.set_reduction_accelerators([])

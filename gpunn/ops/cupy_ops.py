@@ -25,8 +25,9 @@ def _has_kernel(array) -> bool:
 
 class CupyOps(Ops):
     name = "cupy"
-    # CUDA graphs are on by request only (jit_compile=True) until a GPU has measured them against eager steps.
-    replays_by_default = False
+    # CUDA graphs by default (jit_compile="auto"): on an H200 a replayed step of a 784-256-256-10 MLP took 0.07 ms
+    # against 1.0 ms eager and 1.4 ms for PyTorch (bench/results/gpu-h200), training as the eager step does.
+    replays_by_default = True
 
     def __init__(self, allow_tf32: bool | None = None):
         """``allow_tf32``: None keeps the process's TF32 setting (``gpunn.ops.tf32``); a bool sets it for the
@@ -88,8 +89,9 @@ class CupyOps(Ops):
                                              "(gpunn.ops.cublas_matmul)")
         return cuda_graphs.compile_replays(self, tape, repeats)
 
-    def recording_conditions(self):
-        """CuPy's CUB reductions off, as while capturing (``cuda_graphs.without_accelerators``)."""
+    def step_conditions(self):
+        """CuPy's CUB reductions off, as while capturing (``cuda_graphs.without_accelerators``): CUB takes
+        temporary storage from the pool at every reduction and sums in another order than CuPy's own kernels."""
         return cuda_graphs.without_accelerators(self.xp)
 
     def capture_stream(self):

@@ -181,7 +181,10 @@ class TrainStep:
         self.model._claim_layers()
         if self.model._store is not self._store:
             self._follow_new_buffers()
-        with OutOfMemoryGuard(self.ops, state.slot.global_rows):
+        # Eager, recorded and replayed steps all run under the backend's step conditions (on CuPy: its own
+        # reduction kernels, not CUB's), so an eager step computes what its CUDA graph computes, bit for bit, and
+        # takes no memory from the pool after its first run.
+        with OutOfMemoryGuard(self.ops, state.slot.global_rows), self.ops.step_conditions():
             if not self.jit:
                 for _ in range(count):
                     self._run(state, None, source)
@@ -192,7 +195,7 @@ class TrainStep:
                 done = 0
                 signature = self._recording_signature()
                 if recorded is None or not recorded.serves(signature, source):
-                    with self.ops.recording_conditions(), Recording(self.ops) as tape:
+                    with Recording(self.ops) as tape:
                         self._run(state, tape, source)
                     recorded = state.recordings[key] = _Recorded(tape, signature, source)
                     done = 1

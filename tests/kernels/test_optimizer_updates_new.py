@@ -194,3 +194,36 @@ def test_cuda_schedule_matches_the_host_formula(dev, name):
         got.append(float(dev.to_host(device)[1]))
     np.testing.assert_allclose(got, [schedule(k) for k in range(12)], rtol=1e-12)
     assert dev.to_host(device)[0] == 12.0
+
+
+@pytest.mark.gpu
+def test_lamb_on_a_new_state_at_a_freed_states_address_matches_its_twin(rng):
+    """Launch plans are found by their arrays' addresses. A second optimizer whose state CuPy's pool places where
+    a freed one was finds the first one's plan: the plan must hold the buffers its launches read (the block table,
+    the partial sums, the step scalars), or the second optimizer's step reads freed memory. Both states are made
+    over one allocation here, so that the second is at the first one's address whatever the pool's order."""
+    import cupy
+
+    segments = LAMB_SEGMENTS["odd"]
+    n = segments[-1][1]
+    dev_p, dev_g, dev_m, dev_v = (cupy.empty(n, np.float32) for _ in range(4))
+    memory = cupy.cuda.alloc(3 * 8)
+
+    def step():
+        p, g = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+        m, v = np.zeros(n, np.float32), np.zeros(n, np.float32)
+        for host, device in ((p, dev_p), (g, dev_g), (m, dev_m), (v, dev_v)):
+            device.set(host)
+        state = cupy.ndarray((3,), np.float64, memory)
+        state.set(np.array([1.0, 0.1, 0.01]))
+        opt.lamb_update_numpy(p, g, m, v, segments, 0.1, 0.85, 0.99, 1e-6, 1, 0.01)
+        opt.lamb_update_cuda(dev_p, dev_g, dev_m, dev_v, state, 0.85, 0.99, 1e-6, segments)
+        assert_close(cupy.asnumpy(dev_p), p, np.float32, scale=10)
+
+    step()
+    plans = len(opt._LAMB_PLANS)
+    # The first state is gone (and with it whatever only it kept alive); garbage takes the pool's free blocks.
+    junk = [cupy.full(64, 1e30, np.float32) for _ in range(32)]
+    step()
+    assert len(opt._LAMB_PLANS) == plans  # the second state's step ran the first one's plan
+    del junk

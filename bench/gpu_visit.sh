@@ -13,8 +13,9 @@
 #             a short fit on CuPy vs NumPy, TF32 on/off, a one-rank NCCL communicator  (bench/gpu_smoke.py)
 #   2 gpu     python -m pytest -m gpu (CuPy parity with the CPU, whole training runs on the GPU)
 #   3 nccl    NCCL tests, one-rank allreduce timings, and an mpiexec-launched NCCL fit when mpiexec exists
-#   4 bench   gpunn bench fp32: eager, CUDA graph, 16 steps per graph, beside PyTorch eager and torch.compile
-#             (reduce-overhead): 784-256-256-10 at batch 64/128/256, 4096-4096-4096-10 at 4096
+#   4 bench   gpunn bench fp32: eager, CUDA graph, 16 steps per graph, beside PyTorch eager, torch.compile
+#             (reduce-overhead) and PyTorch's whole step as one CUDA graph: 784-256-256-10 at batch 64/128/256,
+#             4096-4096-4096-10 at 4096
 #   5 kernels tests/kernels on the device, about 90 s on an H200 (skipped when stage 1 could not launch a kernel)
 #   6 tf32    the same benchmark cases with TF32 matmuls
 # At most 8 files land directly in $OUT (summary.txt, smoke.log, tests.log, bench.log, bench.json, bench.md,
@@ -192,7 +193,7 @@ else
     CASES=(--case 784-256-256-10:64,128,256 --case 4096-4096-4096-10:4096)
     CAP=$(cap_for 170)
     run_capped bench "$CAP" "$OUT/bench.log" "$PY" -m gpunn.cli bench "${CASES[@]}" \
-        --backends cupy,cupy-graph,cupy-graph16,cupy-unfused,torch-cuda,torch-cuda-compiled --repeats 5 \
+        --backends cupy,cupy-graph,cupy-graph16,cupy-unfused,torch-cuda,torch-cuda-compiled,torch-cuda-graph --repeats 5 \
         --time-limit $(( CAP > 30 ? CAP - 25 : 5 )) --debug \
         --output "$WORK/fp32" --name bench
     cp "$WORK/fp32/bench.json" "$WORK/fp32/bench.md" "$WORK/fp32/bench.png" "$OUT/" 2>/dev/null
@@ -209,7 +210,7 @@ else
     # ---- 6 tf32 -----------------------------------------------------------------------------------
     CAP=$(cap_for 60)
     run_capped tf32 "$CAP" "$OUT/bench.log" "$PY" -m gpunn.cli bench --tf32 --case 784-256-256-10:128 \
-        --case 4096-4096-4096-10:4096 --backends cupy,cupy-graph,torch-cuda --repeats 5 \
+        --case 4096-4096-4096-10:4096 --backends cupy,cupy-graph,torch-cuda,torch-cuda-graph --repeats 5 \
         --time-limit $(( CAP > 30 ? CAP - 25 : 5 )) --debug --no-plot --output "$WORK/tf32" --name bench-tf32
     cp "$WORK/tf32/bench-tf32.json" "$OUT/" 2>/dev/null
     [[ -f "$WORK/tf32/bench-tf32.md" ]] && { echo; cat "$WORK/tf32/bench-tf32.md"; } >> "$OUT/bench.md"

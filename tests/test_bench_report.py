@@ -85,7 +85,8 @@ def test_sizes_and_batches_parse_and_reject_nonsense():
         parse_batches("8,-1")
     with pytest.raises(ValueError, match="--backends"):
         contenders.expand("numpy,tensorflow")
-    assert contenders.expand("torch,numpy") == ["numpy", "torch-cpu", "torch-cuda", "torch-cuda-compiled"]
+    assert contenders.expand("torch,numpy") == ["numpy", "torch-cpu", "torch-cuda", "torch-cuda-compiled",
+                                                  "torch-cuda-graph"]
 
 
 # ---- the report ----------------------------------------------------------------------------------------------

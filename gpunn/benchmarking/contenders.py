@@ -11,6 +11,7 @@
     torch-cpu       PyTorch, the reference on the CPU                            cpu
     torch-cuda      PyTorch, the reference on the GPU                            cuda
     torch-cuda-compiled  PyTorch's forward and backward under torch.compile(mode="reduce-overhead") (CUDA graphs)  cuda
+    torch-cuda-graph     PyTorch's whole step (forward, backward, capturable Adam) captured as one CUDA graph     cuda
 
 Aliases: ``all`` (every one), ``gpunn``, ``torch``, ``cpu``, ``gpu``. Under MPI the gpunn contenders train
 data-parallel over all ranks; PyTorch (single-process here) is left out.
@@ -22,20 +23,23 @@ from dataclasses import dataclass
 from .. import _compat
 
 NAMES = ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "cupy", "cupy-graph", "cupy-graph16", "cupy-unfused",
-         "torch-cpu", "torch-cuda", "torch-cuda-compiled")
+         "torch-cpu", "torch-cuda", "torch-cuda-compiled", "torch-cuda-graph")
 ALIASES = {
     "all": NAMES,
     "auto": NAMES,
     "gpunn": ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "cupy", "cupy-graph", "cupy-graph16",
               "cupy-unfused"),
     "jit": ("numpy-jit", "numpy-jit16", "cupy-graph", "cupy-graph16"),
-    "torch": ("torch-cpu", "torch-cuda", "torch-cuda-compiled"),
-    "pytorch": ("torch-cpu", "torch-cuda", "torch-cuda-compiled"),
+    "torch": ("torch-cpu", "torch-cuda", "torch-cuda-compiled", "torch-cuda-graph"),
+    "pytorch": ("torch-cpu", "torch-cuda", "torch-cuda-compiled", "torch-cuda-graph"),
     "cpu": ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "torch-cpu"),
-    "gpu": ("cupy", "cupy-graph", "cupy-graph16", "cupy-unfused", "torch-cuda", "torch-cuda-compiled"),
+    "gpu": ("cupy", "cupy-graph", "cupy-graph16", "cupy-unfused", "torch-cuda", "torch-cuda-compiled",
+            "torch-cuda-graph"),
 }
 # gpunn contenders trained with jit_compile=True, and the steps each of their calls makes (steps_per_execution)
 JIT_STEPS = {"numpy-jit": 1, "numpy-jit16": 16, "cupy-graph": 1, "cupy-graph16": 16}
+# PyTorch contenders run other than eagerly (torch_step.TorchStep's modes)
+TORCH_MODES = {"torch-cuda-compiled": "compiled", "torch-cuda-graph": "graph"}
 CPU_NAMES = ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "torch-cpu")
 QUICK_BACKENDS = ("numpy", "cupy", "torch")
 
@@ -68,7 +72,7 @@ class ContenderSpec:
 
             torch = _compat.torch()
             device = f"cuda:{torch.cuda.current_device()}" if self.device == "cuda" else "cpu"
-            return TorchStep(self.name, torch, device, threads, compiled=self.name == "torch-cuda-compiled")
+            return TorchStep(self.name, torch, device, threads, mode=TORCH_MODES.get(self.name, "eager"))
         from .gpunn_step import GpunnStep, limit_update_threads
 
         ops = self._make_ops()

@@ -7,6 +7,11 @@ two differ only where gradients are within a few epsilons of zero, which validat
 
 As for gpunn (gpunn_step.py), the modules are built once per model size; each ``setup`` copies the initial
 weights in and starts a fresh optimizer.
+
+Three ways to run the step on a GPU (``mode``): ``eager``, PyTorch as most scripts run it; ``compiled``, the model
+under ``torch.compile(mode="reduce-overhead")`` (its forward and backward replayed as CUDA graphs, zero_grad and
+the optimizer step eager); ``graph``, the whole step (forward, loss, backward, a capturable Adam) captured as one
+CUDA graph, as PyTorch's CUDA-graphs notes show for whole-network capture: PyTorch's best at a launch-bound step.
 """
 from __future__ import annotations
 
@@ -25,9 +30,14 @@ class TorchStep:
     ranks = 1
     steps_per_call = 1
 
-    def __init__(self, name: str, torch, device: str, threads: int | None, compiled: bool = False):
-        self.name, self.torch, self.device = name, torch, device
-        self.compiled = compiled  # torch.compile(mode="reduce-overhead"): the forward/backward as CUDA graphs
+    MODES = ("eager", "compiled", "graph")
+
+    def __init__(self, name: str, torch, device: str, threads: int | None, mode: str = "eager"):
+        if mode not in self.MODES:
+            raise ValueError(f"mode: expected one of {', '.join(self.MODES)}, got {mode!r}")
+        if mode != "eager" and not device.startswith("cuda"):
+            raise ValueError(f"mode: {mode!r} replays CUDA graphs and needs a 'cuda' device, got {device!r}")
+        self.name, self.torch, self.device, self.mode = name, torch, device, mode
         self.threads = int(threads) if threads else None
         self._set_threads()
         if device.startswith("cuda"):
@@ -73,20 +83,59 @@ class TorchStep:
                 linear.bias.copy_(torch.from_numpy(bias))
         self.linears = linears
         # The compiled module shares the parameters; compiling is lazy (the first step, before the timing).
-        self.forward = torch.compile(model, mode="reduce-overhead") if self.compiled else model
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.999), eps=EPSILON)
+        self.forward = torch.compile(model, mode="reduce-overhead") if self.mode == "compiled" else model
+        # capturable: the step count stays on the device, so a captured Adam step advances it at each replay.
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.999), eps=EPSILON,
+                                          capturable=self.mode == "graph")
         self.loss_fn = nn.CrossEntropyLoss()  # mean over the batch: the same 1/B gradient scale as gpunn
         self.xb = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
         self.yb = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(self.device)
         self._loss = None
+        self.graph = None
+        if self.mode == "graph":
+            self._capture(weights)
         self.synchronize()
 
-    def step(self) -> None:
+    def _capture(self, weights: list) -> None:
+        """The whole step as one CUDA graph (PyTorch's notes on CUDA graphs, whole-network capture): a few eager
+        steps on a side stream first (they make the optimizer's state and warm the libraries up), then the
+        initial weights and a fresh optimizer state put back in place, then the capture, which runs nothing."""
+        torch = self.torch
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                self._eager_step()
+        torch.cuda.current_stream().wait_stream(side)
+        with torch.no_grad():
+            for linear, kernel, bias in zip(self.linears, weights[0::2], weights[1::2]):
+                linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.T)))
+                linear.bias.copy_(torch.from_numpy(bias))
+            for state in self.optimizer.state.values():
+                for value in state.values():
+                    if torch.is_tensor(value):
+                        value.zero_()
+        self.graph = torch.cuda.CUDAGraph()
+        self.optimizer.zero_grad(set_to_none=True)  # the backward inside the capture makes the gradients anew
+        with torch.cuda.graph(self.graph):
+            loss = self.loss_fn(self.model(self.xb), self.yb)
+            loss.backward()
+            self.optimizer.step()
+        self._captured_loss = loss
+
+    def _eager_step(self):
         self.optimizer.zero_grad(set_to_none=True)
         loss = self.loss_fn(self.forward(self.xb), self.yb)
         loss.backward()
         self.optimizer.step()
-        self._loss = loss
+        return loss
+
+    def step(self) -> None:
+        if self.graph is not None:
+            self.graph.replay()
+            self._loss = self._captured_loss
+        else:
+            self._loss = self._eager_step()
 
     def validation_step(self) -> None:
         self.step()
@@ -107,7 +156,7 @@ class TorchStep:
 
     def close(self) -> None:
         """Drop this case's batch and optimizer; the modules stay for the next batch size."""
-        self.optimizer = self.xb = self.yb = self._loss = self.forward = None
+        self.optimizer = self.xb = self.yb = self._loss = self.forward = self.graph = self._captured_loss = None
 
     def release(self) -> None:
         """Drop the modules too (before the next model size, or at the end)."""

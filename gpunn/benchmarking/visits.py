@@ -23,7 +23,7 @@ import time
 
 # Public Ops methods that queue no device work: allocation without initialisation, settings, waiting.
 NOT_COUNTED = frozenset({"empty", "empty_like", "synchronize", "set_tf32", "prepare_update", "set_update_threads",
-                         "free_bytes", "update_threads"})
+                         "free_bytes", "update_threads", "step_conditions"})
 
 
 def public_methods(ops) -> list[str]:

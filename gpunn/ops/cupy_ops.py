@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy
 
 from .. import _compat
-from ..kernels import (bias_act, dropout, embedding, gather_rows, gaussian_noise, optimizer_state,
+from ..kernels import (bias_act, clip_norm, dropout, embedding, gather_rows, gaussian_noise, optimizer_state,
                        optimizer_updates, sigmoid_bce, softmax_xent)
 from . import cublas_matmul, cuda_graphs, tf32
 from .base import Ops
@@ -183,6 +183,13 @@ class CupyOps(Ops):
     @primitive
     def advance_optimizer_state(self, state, schedule=None):
         optimizer_state.advance_cuda(state, schedule)
+
+    @primitive
+    def scale_to_norm(self, g, limits, scratch):
+        # Two launches over many blocks: CuPy's own full reduction (CUB is off in steps) runs in one block.
+        if not _has_kernel(g):
+            return Ops.scale_to_norm.unrecorded(self, g, limits, scratch)
+        clip_norm.scale_to_norm_cuda(g, limits, scratch)
 
     @primitive
     def sgd_update(self, p, g, velocity, state, momentum, nesterov):

@@ -8,6 +8,7 @@ still replay them. The same code runs on NumPy and on CuPy (``Ops()`` and ``Ops(
 """
 from __future__ import annotations
 
+from ..kernels import clip_norm
 from ..kernels.optimizer_rules import NADAM_CACHE_LAST, NADAM_CACHE_PRODUCTS
 from .recording import primitive
 
@@ -308,6 +309,13 @@ class ReferenceSteps:
         quadratic = new_acc ** power / lr + 2 * (l2 + beta / (2.0 * lr))
         p[...] = (xp.clip(linear, -l1, l1) - linear) / quadratic
         acc[...] = new_acc
+
+    @primitive
+    def scale_to_norm(self, g, limits, scratch):
+        """``g *= min(1, clip / max(||g||, 1e-12))`` in place, the norm kept on the device (Keras's clipnorm and
+        global_clipnorm); ``limits``: (clip, 1e-12, 1) in g's dtype (``kernels.clip_norm.limits``); ``scratch``: a
+        1-D buffer of g's dtype with at least g.size + 1 elements."""
+        clip_norm.scale_to_norm_numpy(g, limits, scratch, xp=self.xp)
 
     @primitive
     def lamb_update(self, p, g, m, v, state, beta_1, beta_2, epsilon, segments):

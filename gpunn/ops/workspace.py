@@ -38,16 +38,20 @@ class Workspace:
         return buf
 
     def constant(self, name: str, value, dtype):
-        """A 0-d array holding ``value``: ufuncs given a Python or NumPy scalar convert it to a small array on
-        every call (an allocation on the CPU); a 0-d array of the operand's dtype is used as it is. The value is
-        written again (on the host, no allocation) when it changes."""
+        """A 0-d array holding ``value`` (1-D for a tuple of values): ufuncs given a Python or NumPy scalar convert
+        it to a small array on every call (an allocation on the CPU); a 0-d array of the operand's dtype is used
+        as it is. The value is written again (from the host, no allocation on the CPU) when it changes."""
         buf = self._buffers.get(name)
-        if buf is None or buf.dtype != dtype:
+        shape = (len(value),) if isinstance(value, tuple) else ()  # not np.shape: it makes an array of a scalar
+        if buf is None or buf.dtype != dtype or buf.shape != shape:
             buf = self.ops.asarray(np.asarray(value, dtype=dtype))
             self._buffers[name] = buf
             self._values[name] = value
         elif self._values[name] != value:
-            buf.fill(value)
+            if buf.ndim:
+                self.ops.upload(np.asarray(value, dtype=dtype), buf)
+            else:
+                buf.fill(value)
             self._values[name] = value
         return buf
 

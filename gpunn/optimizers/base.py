@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import overrides
 from ..autodiff.functions import convert_to_numpy
+from ..kernels import clip_norm
 from ..ops.workspace import Workspace
 from .host_values import HostFloat, HostInt
 from .schedules import LearningRateSchedule, deserialize as deserialize_schedule, serialize as serialize_schedule
@@ -237,17 +238,10 @@ class Optimizer:
             for start, stop in self._segments:
                 self._scale_to_norm(grads[start:stop], self.clipnorm, "segment")
 
-    def _scale_to_norm(self, g, clip: float, scratch_name: str) -> None:
-        ops, ws, dtype = self.ops, self._workspace, g.dtype
-        squares = ws.buffer("clip.squares", (self._size,), dtype)[:g.size].reshape(g.shape)
-        norm = ws.buffer("clip.norm", (), dtype)
-        ops.multiply(g, g, squares)
-        ops.sum(squares, None, norm)
-        ops.sqrt(norm, norm)
-        ops.maximum(norm, ws.constant("clip.tiny", 1e-12, dtype), norm)
-        ops.divide(ws.constant("clip." + scratch_name, clip, dtype), norm, norm)
-        ops.minimum(norm, ws.constant("clip.one", 1.0, dtype), norm)
-        ops.multiply(g, norm, g)
+    def _scale_to_norm(self, g, clip: float, which: str) -> None:
+        ws = self._workspace
+        self.ops.scale_to_norm(g, ws.constant("clip." + which, clip_norm.limits(clip), g.dtype),
+                               ws.buffer("clip.scratch", (self._size + 1,), g.dtype))
 
     # ---- config -----------------------------------------------------------------------------------
     def get_config(self) -> dict:

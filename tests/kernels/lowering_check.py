@@ -40,7 +40,7 @@ EXIT_FAILED, EXIT_SIMULATOR, EXIT_SKIPPED = 1, 2, 3
 def _cases(full: bool):
     """(name, kernel dispatcher, sample args, dtype) for each kernel variant to lower. The optimizer-state
     kernels compute in float64 by design (one thread, the step's scalars) and are checked as float64."""
-    from gpunn.kernels import (bias_act, dropout, embedding, gather_rows, gaussian_noise, optimizer_state,
+    from gpunn.kernels import (bias_act, clip_norm, dropout, embedding, gather_rows, gaussian_noise, optimizer_state,
                                optimizer_updates as opt, sigmoid_bce, softmax_xent)
     from gpunn.kernels.activations import ACTIVATIONS
     from gpunn.optimizers import schedules
@@ -118,6 +118,9 @@ def _cases(full: bool):
         yield ("lamb moments", lamb_moments, (flat,) * 4 + (chunks, partials, lamb_sc, T(0.1), T(0.001), T(1e-7)),
                dt)
         yield "lamb apply", lamb_apply, (flat,) * 3 + (chunks, partials, lamb_sc, T(1e-7)), dt
+        partial_squares, apply_scale = clip_norm._kernels(dt)
+        yield "clip partial squares", partial_squares, (flat, np.zeros(2, dt)), dt
+        yield "clip apply scale", apply_scale, (flat, np.zeros(2, dt), np.ones(3, dt)), dt
 
 
 class Stages:

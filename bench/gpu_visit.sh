@@ -18,6 +18,7 @@
 #             4096-4096-4096-10 at 4096
 #   5 kernels tests/kernels on the device, about 90 s on an H200 (skipped when stage 1 could not launch a kernel)
 #   6 tf32    the same benchmark cases with TF32 matmuls
+#   7 parts   where the 4096-4096-4096-10 step's device time goes, call by call, fp32 and TF32 (bench/step_parts.py)
 # At most 8 files land directly in $OUT (summary.txt, smoke.log, tests.log, bench.log, bench.json, bench.md,
 # bench.png, bench-tf32.json); the summary of every stage is printed last. Without a GPU every GPU stage
 # reports "skipped: no GPU" and the script ends within a minute (CI runs it that way).
@@ -153,7 +154,7 @@ tail -n 30 "$OUT/smoke.log"
 
 skip_all_gpu() {
     local reason=$1
-    for stage in gpu nccl bench kernels tf32; do
+    for stage in gpu nccl bench kernels tf32 parts; do
         record "$stage" "skipped: $reason" 0 ""
     done
 }
@@ -215,6 +216,11 @@ else
     cp "$WORK/tf32/bench-tf32.json" "$OUT/" 2>/dev/null
     [[ -f "$WORK/tf32/bench-tf32.md" ]] && { echo; cat "$WORK/tf32/bench-tf32.md"; } >> "$OUT/bench.md"
     record tf32 "$(status_of $RC)" "$SECS" "$(tail -n 1 "$OUT/bench.log")"
+
+    # ---- 7 parts ----------------------------------------------------------------------------------
+    run_capped parts "$(cap_for 60)" "$WORK/parts.md" "$PY" bench/step_parts.py --tf32
+    { echo; cat "$WORK/parts.md"; } >> "$OUT/bench.md"
+    record parts "$(status_of $RC)" "$SECS" "$(grep -m 2 'replayed step' "$WORK/parts.md" | cut -c1-60 | tr '\n' ' ')"
 fi
 
 # ---- summary, last ----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "bench" / "gpu_visit.sh"
-STAGES = ("smoke", "gpu", "nccl", "bench", "kernels", "tf32")
+STAGES = ("smoke", "gpu", "nccl", "bench", "kernels", "tf32", "parts")
 
 pytestmark = pytest.mark.skipif(shutil.which("timeout") is None, reason="needs coreutils' timeout")
 

@@ -1,0 +1,152 @@
+"""Where one training step's device time goes: each backend call of the recorded step timed on its own, grouped
+by primitive (matmul, the fused bias+activation steps, the loss, the optimizer update, ...), beside the whole
+step replayed as a CUDA graph.
+
+The step is gpunn's recorded training step (``jit_compile=True``) of a Dense-relu MLP with Adam and sparse
+softmax cross-entropy on a batch already on the device, as ``gpunn bench`` runs it. Its calls are run in order,
+call by call, with a CUDA event before and after each (on the CPU, the host clock): the device time of each call,
+with the queue kept full (no synchronisation between calls). The median over ``--repeats`` runs is reported per
+call, then summed per primitive. The graph's step time is the median of ``--repeats`` blocks of ``--steps``
+replays. What the matmuls take of the step, against the measured matmul peak, says how much the memory-bound
+steps leave to win.
+
+    python bench/step_parts.py --layers 4096-4096-4096-10 --batch 4096 [--tf32]      (on a GPU)
+    python bench/step_parts.py --backend numpy --layers 64-32-10 --batch 16           (the same on the CPU)
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import numpy as np
+
+
+def _ops(backend: str):
+    from gpunn.ops import NumpyOps
+
+    if backend == "numpy":
+        return NumpyOps()
+    from gpunn.ops.cupy_ops import CupyOps
+
+    return CupyOps()
+
+
+class _Clock:
+    """Marks on the device's queue (CUDA events) or the host's clock; ``elapsed(a, b)`` in seconds."""
+
+    def __init__(self, ops):
+        self.ops = ops
+        self.cp = None if ops.xp is np else ops.xp
+
+    def mark(self):
+        if self.cp is None:
+            return time.perf_counter()
+        event = self.cp.cuda.Event()
+        event.record()
+        return event
+
+    def elapsed(self, a, b) -> float:
+        if self.cp is None:
+            return b - a
+        b.synchronize()
+        return self.cp.cuda.get_elapsed_time(a, b) / 1e3
+
+
+def _recorded_calls(step) -> list:
+    """The recorded step's bound calls (the contender has run its recording step)."""
+    recordings = [recorded for state in step.train_step._states.values() for recorded in state.recordings.values()]
+    if len(recordings) != 1:
+        raise RuntimeError(f"expected one recorded step, found {len(recordings)}")
+    return [bound for bound, _kind in recordings[0].tape.calls]
+
+
+def _call_name(bound) -> str:
+    function = getattr(bound, "func", bound)
+    return getattr(function, "__name__", None) or repr(function)
+
+
+def measure(backend: str, layers: tuple, batch: int, repeats: int, steps: int, tf32: bool) -> dict:
+    from gpunn.benchmarking.gpunn_step import GpunnStep
+    from gpunn.benchmarking.runner import initial_weights, make_batch
+    from gpunn.distributed import LocalCommunicator
+    from gpunn.ops import tf32 as tf32_setting
+
+    ops = _ops(backend)
+    if backend != "numpy":
+        tf32_setting.set_tf32(tf32)
+    step = GpunnStep(f"{backend}-replay", ops, backend, LocalCommunicator(), jit=True)
+    x, y = make_batch(layers, batch, 0)
+    step.setup(layers, x, y, initial_weights(layers, 0))
+    for _ in range(3):  # the recording step, the capture, a replay
+        step.step()
+    step.synchronize()
+    clock = _Clock(ops)
+
+    whole = []
+    for _ in range(repeats):
+        start = clock.mark()
+        for _ in range(steps):
+            step.step()
+        whole.append(clock.elapsed(start, clock.mark()) / steps)
+
+    calls = _recorded_calls(step)
+    per_call = [[] for _ in calls]
+    for _ in range(repeats):
+        marks = [clock.mark()]
+        for bound in calls:
+            bound()
+            marks.append(clock.mark())
+        for i in range(len(calls)):
+            per_call[i].append(clock.elapsed(marks[i], marks[i + 1]))
+    by_name: dict = {}
+    for bound, times in zip(calls, per_call):
+        name = _call_name(bound)
+        count, seconds = by_name.get(name, (0, 0.0))
+        by_name[name] = (count + 1, seconds + statistics.median(times))
+    matmul_flops = 6 * batch * sum(a * b for a, b in zip(layers[:-1], layers[1:])) - 2 * batch * layers[0] * layers[1]
+    return {"backend": backend, "layers": "-".join(map(str, layers)), "batch": batch, "tf32": tf32,
+            "step_ms": statistics.median(whole) * 1e3, "calls": len(calls),
+            "by_primitive": {name: {"calls": count, "ms": seconds * 1e3} for name, (count, seconds) in
+                             sorted(by_name.items(), key=lambda item: -item[1][1])},
+            "matmul_gflop": matmul_flops / 1e9}
+
+
+def report(result: dict) -> str:
+    total = sum(part["ms"] for part in result["by_primitive"].values())
+    lines = [f"## step parts: {result['layers']} at batch {result['batch']}, {result['backend']}"
+             f"{', TF32' if result['tf32'] else ''}",
+             "",
+             f"replayed step {result['step_ms']:.3f} ms; its {result['calls']} calls one by one {total:.3f} ms; "
+             f"matmul work {result['matmul_gflop']:.1f} GFLOP",
+             "",
+             "| primitive | calls | ms | share of the calls |",
+             "|---|---:|---:|---:|"]
+    for name, part in result["by_primitive"].items():
+        lines.append(f"| {name} | {part['calls']} | {part['ms']:.4f} | {100 * part['ms'] / total:.1f}% |")
+    matmul = result["by_primitive"].get("matmul", {"ms": 0.0})["ms"]
+    if matmul:
+        lines += ["", f"matmuls: {result['matmul_gflop'] / matmul:.1f} TFLOP/s over their own time; "
+                      f"{result['matmul_gflop'] / result['step_ms']:.1f} TFLOP/s over the replayed step"]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("cupy", "numpy"), default="cupy")
+    parser.add_argument("--layers", default="4096-4096-4096-10")
+    parser.add_argument("--batch", type=int, default=4096)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=10, help="graph replays per timed block")
+    parser.add_argument("--tf32", action="store_true")
+    args = parser.parse_args(argv)
+    layers = tuple(int(width) for width in args.layers.split("-"))
+    for tf32 in ((False, True) if args.tf32 else (False,)):
+        print(report(measure(args.backend, layers, args.batch, args.repeats, args.steps, tf32)))
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

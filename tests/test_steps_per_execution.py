@@ -155,13 +155,17 @@ def test_replays_are_compiled_once_per_shape_and_count_and_again_after_a_change(
         assert [repeats for _, repeats in ops.captures[before:]] == [3, 1, 3, 1]
 
 
-def test_a_step_that_cannot_be_captured_falls_back_with_one_warning_and_the_same_results():
+@pytest.mark.parametrize("jit, setting", [(True, "jit_compile=True: "),
+                                          ("auto", 'jit_compile="auto" (on a GPU: graphs): ')])
+def test_a_step_that_cannot_be_captured_falls_back_with_one_warning_and_the_same_results(jit, setting):
+    """The warning names the setting that asked for graphs: the script's jit_compile=True, or the default."""
     reference = _train(True, 4)
     with gpunn.use_backend(_CapturingOps(refuse="a library refused the capture")):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fallback = _train(True, 4)
+            fallback = _train(jit, 4)
     messages = [str(w.message) for w in caught if issubclass(w.category, GraphFallbackWarning)]
     assert len(messages) == 1
+    assert messages[0].startswith(setting), messages[0]
     assert "could not be captured as a CUDA graph (a library refused the capture)" in messages[0]
     assert_same_training(reference, fallback)

@@ -230,7 +230,8 @@ class TrainStep:
             if refused is None:
                 return _then(runner, reducer.after_replay) if collectives_inside else runner
             self._capture_refused = True
-            warnings.warn(f"jit_compile=True: the training step could not be captured as a CUDA graph ({refused}); "
+            setting = "jit_compile=True" if self.model._jit_compile is True else 'jit_compile="auto" (on a GPU: graphs)'
+            warnings.warn(f"{setting}: the training step could not be captured as a CUDA graph ({refused}); "
                           "it is replayed call by call instead: same results, less of the speed-up",
                           GraphFallbackWarning, stacklevel=4)
         return Ops.compile_replays(self.ops, tape, repeats)

@@ -2,6 +2,8 @@
 launch over the flat buffer) on the CUDA simulator, against the NumPy backend: proves the kernels are wired
 into training without a GPU. Tiny shapes: the simulator runs ~0.2 ms per thread.
 """
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -36,6 +38,9 @@ class SimulatedCupyOps(CupyOps):
 
     def free_bytes(self):
         return None
+
+    def step_conditions(self):
+        return contextlib.nullcontext()  # NumPy arrays: no CuPy reductions to switch (CuPy may not be installed)
 
 
 def _train(ops, optimizer, activation, out_activation, loss, y, dropout=0.0):

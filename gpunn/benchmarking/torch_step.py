@@ -76,12 +76,8 @@ class TorchStep:
         torch, nn = self.torch, self.torch.nn
         self._set_threads()
         model = self._model_for(layers)
-        linears = [m for m in model if isinstance(m, nn.Linear)]
-        with torch.no_grad():
-            for linear, kernel, bias in zip(linears, weights[0::2], weights[1::2]):
-                linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.T)))
-                linear.bias.copy_(torch.from_numpy(bias))
-        self.linears = linears
+        self.linears = [m for m in model if isinstance(m, nn.Linear)]
+        self._load_weights(weights)
         # The compiled module shares the parameters; compiling is lazy (the first step, before the timing).
         self.forward = torch.compile(model, mode="reduce-overhead") if self.mode == "compiled" else model
         # capturable: the step count stays on the device, so a captured Adam step advances it at each replay.
@@ -107,10 +103,8 @@ class TorchStep:
             for _ in range(3):
                 self._eager_step()
         torch.cuda.current_stream().wait_stream(side)
+        self._load_weights(weights)
         with torch.no_grad():
-            for linear, kernel, bias in zip(self.linears, weights[0::2], weights[1::2]):
-                linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.T)))
-                linear.bias.copy_(torch.from_numpy(bias))
             for state in self.optimizer.state.values():
                 for value in state.values():
                     if torch.is_tensor(value):
@@ -122,6 +116,14 @@ class TorchStep:
             loss.backward()
             self.optimizer.step()
         self._captured_loss = loss
+
+    def _load_weights(self, weights: list) -> None:
+        """gpunn's (in, out) kernels and biases copied into the modules, in place (nn.Linear keeps (out, in))."""
+        torch = self.torch
+        with torch.no_grad():
+            for linear, kernel, bias in zip(self.linears, weights[0::2], weights[1::2]):
+                linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.T)))
+                linear.bias.copy_(torch.from_numpy(bias))
 
     def _eager_step(self):
         self.optimizer.zero_grad(set_to_none=True)

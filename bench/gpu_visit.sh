@@ -16,7 +16,11 @@
 #   4 bench   gpunn bench fp32: eager, CUDA graph, 16 steps per graph, beside PyTorch eager, torch.compile
 #             (reduce-overhead) and PyTorch's whole step as one CUDA graph: 784-256-256-10 at batch 64/128/256,
 #             4096-4096-4096-10 at 4096
-#   5 kernels tests/kernels on the device, about 90 s on an H200 (skipped when stage 1 could not launch a kernel)
+#   5 kernels tests/kernels on the device, over 150 s in one process on an H200 (skipped when stage 1 could not
+#             launch a kernel)
+# The test stages run on 8 pytest-xdist workers where pytest-xdist is installed, and tests.log gets each test's
+# outcome and each failure's traceback as they happen (bench/pytest_live_log.py): a stage cut off at its cap
+# still tells what passed, what failed and why, and what was running.
 #   6 tf32    the same benchmark cases with TF32 matmuls
 #   7 parts   where the 4096-4096-4096-10 step's device time goes, call by call, fp32 and TF32 (bench/step_parts.py)
 # At most 8 files land directly in $OUT (summary.txt, smoke.log, tests.log, bench.log, bench.json, bench.md,
@@ -27,6 +31,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 OUT=${OUT:-gpu-visit}
 PY=${PYTHON:-python3}
+PY=$(command -v "$PY" || echo "$PY")  # absolute: mpiexec's launcher looks a bare name up on a PATH of its own
 BUDGET=${GPU_VISIT_BUDGET:-540}   # seconds for the whole visit
 RESERVE=15                        # kept back for the summary and for a stage's kill grace
 START=$(date +%s)
@@ -107,11 +112,24 @@ status_of() {  # status_of RC -> PASS / FAIL / TIMEOUT
     esac
 }
 
-pytest_line() {  # the last pytest summary line in LOG
-    grep -E "^(=+ )?[0-9]+ (passed|failed|skipped|error|deselected)|no tests ran" "$1" | tail -n 1 | sed 's/=//g;s/^ *//'
-}
-
 PYTEST_OPTS=(-q --tb=short -rfE -p no:cacheprovider -o faulthandler_timeout=120)
+XDIST=0  # pytest-xdist's workers for the test stages: the tests compile kernels, which is CPU-bound work
+"$PY" -c "import xdist" 2> /dev/null && XDIST=8
+
+# pytest_stage STAGE CAP DIST PYTEST-ARGS...: pytest under run_capped, appending to tests.log, on $XDIST workers
+# (DIST: xdist's --dist mode, or "serial"), each test's start and outcome and each failure's traceback written
+# as they happen (bench/pytest_live_log.py) and appended to tests.log afterwards, so that a run cut off at its
+# cap still says what passed, what failed and why, and what was running; sets RC, SECS and TESTS_LINE.
+pytest_stage() {
+    local stage=$1 cap=$2 dist=$3; shift 3
+    local live="$WORK/$stage-live.log" workers=()
+    : > "$live"
+    [[ "$dist" != serial ]] && (( XDIST )) && workers=(-n "$XDIST" --dist "$dist")
+    run_capped "$stage" "$cap" "$OUT/tests.log" env PYTHONPATH="$ROOT/bench${PYTHONPATH:+:$PYTHONPATH}" \
+        GPUNN_LIVE_LOG="$live" "$PY" -m pytest "${PYTEST_OPTS[@]}" ${workers[@]+"${workers[@]}"} -p pytest_live_log "$@"
+    { echo "### stage $stage: each test as it ended"; cat "$live"; } >> "$OUT/tests.log"
+    TESTS_LINE=$("$PY" bench/pytest_live_log.py "$live")
+}
 
 # ---- machine facts --------------------------------------------------------------------------------
 {
@@ -164,14 +182,13 @@ if (( ! HAVE_GPU )); then
 else
     # ---- 2 gpu ------------------------------------------------------------------------------------
     LOG="$OUT/tests.log"
-    run_capped gpu "$(cap_for 120)" "$LOG" "$PY" -m pytest -m gpu "${PYTEST_OPTS[@]}" tests \
-        --ignore=tests/distributed/test_distributed_nccl.py
-    record gpu "$(status_of $RC)" "$SECS" "$(pytest_line "$LOG")"
+    pytest_stage gpu "$(cap_for 120)" load -m gpu tests --ignore=tests/distributed/test_distributed_nccl.py
+    record gpu "$(status_of $RC)" "$SECS" "$TESTS_LINE"
 
     # ---- 3 nccl -----------------------------------------------------------------------------------
     T3=$(date +%s)
-    run_capped nccl "$(cap_for 40)" "$LOG" "$PY" -m pytest "${PYTEST_OPTS[@]}" tests/distributed/test_distributed_nccl.py
-    NCCL_RC=$RC; NCCL_LINE=$(pytest_line "$LOG")
+    pytest_stage nccl "$(cap_for 40)" serial tests/distributed/test_distributed_nccl.py
+    NCCL_RC=$RC; NCCL_LINE=$TESTS_LINE
     run_capped nccl "$(cap_for 30)" "$LOG" "$PY" bench/allreduce.py --nccl --repeats 20
     (( RC != 0 && NCCL_RC == 0 )) && NCCL_RC=$RC
     MPIEXEC=$(command -v mpiexec || true)
@@ -202,8 +219,9 @@ else
 
     # ---- 5 kernels on the device ------------------------------------------------------------------
     if (( KERNELS_OK )); then
-        run_capped kernels "$(cap_for 150)" "$LOG" "$PY" -m pytest "${PYTEST_OPTS[@]}" tests/kernels
-        record kernels "$(status_of $RC)" "$SECS" "$(pytest_line "$LOG")"
+        # a file's tests on one worker: they share its compiled kernels
+        pytest_stage kernels "$(cap_for 150)" loadfile tests/kernels
+        record kernels "$(status_of $RC)" "$SECS" "$TESTS_LINE"
     else
         record kernels "skipped: no kernel launch" 0 "stage 1 could not launch a gpunn kernel (see smoke.log)"
     fi

@@ -10,6 +10,12 @@ call, then summed per primitive. The graph's step time is the median of ``--repe
 replays. What the matmuls take of the step, against the measured matmul peak, says how much the memory-bound
 steps leave to win.
 
+Each matmul of the step is listed too (its shapes, ``T`` marking an operand passed as a transposed view), with
+the same product timed through the array library's own matmul and, where PyTorch is installed, through
+``torch.matmul`` on the same memory, and for a forward product ``torch._addmm_activation`` (cuBLASLt's
+bias + ReLU epilogue on a GPU) beside gpunn's matmul followed by its bias+ReLU kernel: whether another GEMM
+path, or folding the bias and activation into the GEMM, would pay.
+
     python bench/step_parts.py --layers 4096-4096-4096-10 --batch 4096 [--tf32]      (on a GPU)
     python bench/step_parts.py --backend numpy --layers 64-32-10 --batch 16           (the same on the CPU)
 """
@@ -67,6 +73,64 @@ def _call_name(bound) -> str:
     return getattr(function, "__name__", None) or repr(function)
 
 
+def _matmul_operands(bound):
+    """(a, b) of a recorded matmul call (``partial(Ops.matmul, ops, a, b, out=...)`` or
+    ``partial(numpy.matmul, a, b, out=...)``), or None for a call prepared otherwise (MKL's)."""
+    arrays = [arg for arg in getattr(bound, "args", ()) if getattr(arg, "ndim", 0) == 2]
+    return (arrays[0], arrays[1]) if len(arrays) >= 2 else None
+
+
+def _layout(x) -> str:
+    shape = f"{x.shape[0]}x{x.shape[1]}"
+    return shape if x.flags.c_contiguous else shape + " (T)"
+
+
+def _median_time(clock, run, repeats: int) -> float:
+    for _ in range(2):  # warm-up: the library picks its kernel
+        run()
+    times = []
+    for _ in range(repeats):
+        start = clock.mark()
+        run()
+        times.append(clock.elapsed(start, clock.mark()))
+    return statistics.median(times)
+
+
+def _torch_view(torch, x):
+    """A torch tensor on ``x``'s memory, strides included (a transposed view stays one)."""
+    return torch.as_tensor(x, device="cuda") if hasattr(x, "__cuda_array_interface__") else torch.from_numpy(x)
+
+
+def _reference_matmuls(ops, clock, products: list, repeats: int) -> dict:
+    """{(a layout, b layout): {reference: seconds}} for each distinct product: the array library's matmul,
+    torch.matmul, and for a forward product (both operands row-major) torch's matmul + bias + ReLU in one call."""
+    from gpunn import _compat
+
+    torch = _compat.torch()
+    if ops.xp is not np:  # the references in the step's precision
+        from gpunn.ops import tf32 as tf32_setting
+
+        tf32_setting.apply_to_cupy()
+        if torch is not None:
+            tf32_setting.apply_to_torch(torch)
+    references: dict = {}
+    for a, b in products:
+        key = (_layout(a), _layout(b))
+        if key in references:
+            continue
+        out = ops.xp.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+        found = {f"{ops.xp.__name__}.matmul": _median_time(clock, lambda: ops.xp.matmul(a, b, out=out), repeats)}
+        if torch is not None:
+            ta, tb, tout = (_torch_view(torch, x) for x in (a, b, out))
+            found["torch.matmul"] = _median_time(clock, lambda: torch.matmul(ta, tb, out=tout), repeats)
+            if a.flags.c_contiguous and b.flags.c_contiguous:
+                bias = torch.zeros(b.shape[1], dtype=ta.dtype, device=ta.device)
+                found["torch addmm+relu"] = _median_time(
+                    clock, lambda: torch._addmm_activation(bias, ta, tb, use_gelu=False), repeats)
+        references[key] = found
+    return references
+
+
 def measure(backend: str, layers: tuple, batch: int, repeats: int, steps: int, tf32: bool) -> dict:
     from gpunn.benchmarking.gpunn_step import GpunnStep
     from gpunn.benchmarking.runner import initial_weights, make_batch
@@ -106,12 +170,22 @@ def measure(backend: str, layers: tuple, batch: int, repeats: int, steps: int, t
         name = _call_name(bound)
         count, seconds = by_name.get(name, (0, 0.0))
         by_name[name] = (count + 1, seconds + statistics.median(times))
+    matmuls = []
+    for bound, times in zip(calls, per_call):
+        operands = _matmul_operands(bound) if _call_name(bound) == "matmul" else None
+        if operands is not None:
+            a, b = operands
+            matmuls.append({"a": _layout(a), "b": _layout(b), "ms": statistics.median(times) * 1e3,
+                            "gflop": 2 * a.shape[0] * a.shape[1] * b.shape[1] / 1e9, "operands": (a, b)})
+    references = _reference_matmuls(ops, clock, [m.pop("operands") for m in matmuls], repeats)
+    for m in matmuls:
+        m["references_ms"] = {name: seconds * 1e3 for name, seconds in references[m["a"], m["b"]].items()}
     matmul_flops = 6 * batch * sum(a * b for a, b in zip(layers[:-1], layers[1:])) - 2 * batch * layers[0] * layers[1]
     return {"backend": backend, "layers": "-".join(map(str, layers)), "batch": batch, "tf32": tf32,
             "step_ms": statistics.median(whole) * 1e3, "calls": len(calls),
             "by_primitive": {name: {"calls": count, "ms": seconds * 1e3} for name, (count, seconds) in
                              sorted(by_name.items(), key=lambda item: -item[1][1])},
-            "matmul_gflop": matmul_flops / 1e9}
+            "matmul_gflop": matmul_flops / 1e9, "matmuls": matmuls}
 
 
 def report(result: dict) -> str:
@@ -130,7 +204,24 @@ def report(result: dict) -> str:
     if matmul:
         lines += ["", f"matmuls: {result['matmul_gflop'] / matmul:.1f} TFLOP/s over their own time; "
                       f"{result['matmul_gflop'] / result['step_ms']:.1f} TFLOP/s over the replayed step"]
+    lines += _matmul_table(result.get("matmuls", []))
     return "\n".join(lines)
+
+
+def _matmul_table(matmuls: list) -> list:
+    """Each matmul of the step in order, its TFLOP/s, and the same product through the reference paths."""
+    if not matmuls:
+        return []
+    names = list(dict.fromkeys(name for m in matmuls for name in m["references_ms"]))
+    lines = ["", "| matmul | a | b | GFLOP | ms | TFLOP/s | " + " | ".join(f"{n} ms" for n in names) + " |",
+             "|---:|---|---|---:|---:|---:|" + "---:|" * len(names)]
+    for i, m in enumerate(matmuls, 1):
+        cells = [f"{m['references_ms'][n]:.4f}" if n in m["references_ms"] else "-" for n in names]
+        lines.append(f"| {i} | {m['a']} | {m['b']} | {m['gflop']:.2f} | {m['ms']:.4f} | "
+                     f"{m['gflop'] / m['ms']:.1f} | " + " | ".join(cells) + " |")
+    lines += ["", "(T): the operand is a transposed view. torch addmm+relu: the product with a bias added and ReLU "
+                  "applied in the same call (cuBLASLt's epilogue on a GPU), beside gpunn's matmul plus bias_act_forward."]
+    return lines
 
 
 def main(argv=None) -> int:

@@ -84,3 +84,57 @@ def test_visit_keeps_its_budget_when_every_stage_fails(tmp_path):
     rows = _stage_rows(summary)
     assert set(rows) == set(STAGES), summary
     assert any(rows[stage].startswith(("FAIL", "TIMEOUT")) for stage in STAGES[1:]), summary
+
+
+LIVE_LOG_TESTS = '''
+import pytest
+
+def test_fine():
+    pass
+
+def test_wrong():
+    assert 1 == 2, "one is not two"
+
+@pytest.mark.skip(reason="not here")
+def test_elsewhere():
+    pass
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("setup broke")
+
+def test_needs_broken(broken):
+    pass
+'''
+
+
+def _live_log_module():
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import pytest_live_log
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    return pytest_live_log
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_live_log_has_each_outcome_and_each_failures_traceback(tmp_path, workers):
+    (tmp_path / "test_sample.py").write_text(LIVE_LOG_TESTS)
+    live = tmp_path / "live.log"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "bench"), "GPUNN_LIVE_LOG": str(live)}
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "pytest_live_log",
+            *(["-n", str(workers)] if workers else []), "test_sample.py"]
+    run = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stdout + run.stderr
+    text = live.read_text()
+    assert text.count("start ") == text.count("end ") == 4  # the controller alone writes under xdist
+    assert "one is not two" in text and "setup broke" in text
+    assert _live_log_module().summarize(text) == ("1 passed, 1 failed, 1 skipped, 1 error; "
+                                                  "failed: test_needs_broken, test_wrong")
+
+
+def test_the_live_log_summary_names_the_tests_a_cut_off_run_was_running():
+    text = ("start t.py::test_a\nstart t.py::test_b\npassed t.py::test_a 0.10s\nend t.py::test_a\n"
+            "start t.py::test_c\n")
+    assert _live_log_module().summarize(text) == "1 passed; cut off while running: test_b, test_c"
+    assert _live_log_module().summarize("") == "no test ended"

@@ -13,16 +13,17 @@
 #             a short fit on CuPy vs NumPy, TF32 on/off, a one-rank NCCL communicator  (bench/gpu_smoke.py)
 #   2 gpu     python -m pytest -m gpu (CuPy parity with the CPU, whole training runs on the GPU)
 #   3 nccl    NCCL tests, one-rank allreduce timings, and an mpiexec-launched NCCL fit when mpiexec exists
-#   4 bench   gpunn bench fp32: eager, CUDA graph, 16 steps per graph, beside PyTorch eager, torch.compile
-#             (reduce-overhead) and PyTorch's whole step as one CUDA graph: 784-256-256-10 at batch 64/128/256,
-#             4096-4096-4096-10 at 4096
+#   4 bench   gpunn bench fp32: eager, CUDA graph, 16 steps per graph, the graph with cuBLASLt's bias + ReLU
+#             epilogues, beside PyTorch eager, torch.compile (reduce-overhead) and PyTorch's whole step as one CUDA
+#             graph: 784-256-256-10 at batch 64/128/256, 4096-4096-4096-10 at 4096
 #   5 kernels tests/kernels on the device, over 150 s in one process on an H200 (skipped when stage 1 could not
 #             launch a kernel)
+#   6 tf32    the same benchmark cases with TF32 matmuls
+#   7 parts   where the 4096-4096-4096-10 step's device time goes, call by call, fp32 and TF32, without and with
+#             the epilogues, each matmul beside cupy.matmul, torch.matmul and torch's addmm+ReLU (bench/step_parts.py)
 # The test stages run on 8 pytest-xdist workers where pytest-xdist is installed, and tests.log gets each test's
 # outcome and each failure's traceback as they happen (bench/pytest_live_log.py): a stage cut off at its cap
 # still tells what passed, what failed and why, and what was running.
-#   6 tf32    the same benchmark cases with TF32 matmuls
-#   7 parts   where the 4096-4096-4096-10 step's device time goes, call by call, fp32 and TF32 (bench/step_parts.py)
 # At most 8 files land directly in $OUT (summary.txt, smoke.log, tests.log, bench.log, bench.json, bench.md,
 # bench.png, bench-tf32.json); the summary of every stage is printed last. Without a GPU every GPU stage
 # reports "skipped: no GPU" and the script ends within a minute (CI runs it that way).
@@ -209,10 +210,10 @@ else
 
     # ---- 4 bench (fp32) ---------------------------------------------------------------------------
     CASES=(--case 784-256-256-10:64,128,256 --case 4096-4096-4096-10:4096)
+    BACKENDS=cupy,cupy-graph,cupy-graph16,cupy-graph-lt,cupy-unfused,torch-cuda,torch-cuda-compiled,torch-cuda-graph
     CAP=$(cap_for 170)
-    run_capped bench "$CAP" "$OUT/bench.log" "$PY" -m gpunn.cli bench "${CASES[@]}" \
-        --backends cupy,cupy-graph,cupy-graph16,cupy-unfused,torch-cuda,torch-cuda-compiled,torch-cuda-graph --repeats 5 \
-        --time-limit $(( CAP > 30 ? CAP - 25 : 5 )) --debug \
+    run_capped bench "$CAP" "$OUT/bench.log" "$PY" -m gpunn.cli bench "${CASES[@]}" --backends "$BACKENDS" \
+        --repeats 5 --time-limit $(( CAP > 30 ? CAP - 25 : 5 )) --debug \
         --output "$WORK/fp32" --name bench
     cp "$WORK/fp32/bench.json" "$WORK/fp32/bench.md" "$WORK/fp32/bench.png" "$OUT/" 2>/dev/null
     record bench "$(status_of $RC)" "$SECS" "$(tail -n 1 "$OUT/bench.log")"
@@ -229,14 +230,14 @@ else
     # ---- 6 tf32 -----------------------------------------------------------------------------------
     CAP=$(cap_for 60)
     run_capped tf32 "$CAP" "$OUT/bench.log" "$PY" -m gpunn.cli bench --tf32 --case 784-256-256-10:128 \
-        --case 4096-4096-4096-10:4096 --backends cupy,cupy-graph,torch-cuda,torch-cuda-graph --repeats 5 \
+        --case 4096-4096-4096-10:4096 --backends cupy,cupy-graph,cupy-graph-lt,torch-cuda,torch-cuda-graph --repeats 5 \
         --time-limit $(( CAP > 30 ? CAP - 25 : 5 )) --debug --no-plot --output "$WORK/tf32" --name bench-tf32
     cp "$WORK/tf32/bench-tf32.json" "$OUT/" 2>/dev/null
     [[ -f "$WORK/tf32/bench-tf32.md" ]] && { echo; cat "$WORK/tf32/bench-tf32.md"; } >> "$OUT/bench.md"
     record tf32 "$(status_of $RC)" "$SECS" "$(tail -n 1 "$OUT/bench.log")"
 
     # ---- 7 parts ----------------------------------------------------------------------------------
-    run_capped parts "$(cap_for 60)" "$WORK/parts.md" "$PY" bench/step_parts.py --tf32
+    run_capped parts "$(cap_for 60)" "$WORK/parts.md" "$PY" bench/step_parts.py --tf32 --epilogues
     { echo; cat "$WORK/parts.md"; } >> "$OUT/bench.md"
     record parts "$(status_of $RC)" "$SECS" "$(grep -m 2 'replayed step' "$WORK/parts.md" | cut -c1-60 | tr '\n' ' ')"
 fi

@@ -29,14 +29,14 @@ import time
 import numpy as np
 
 
-def _ops(backend: str):
+def _ops(backend: str, epilogues: bool = False):
     from gpunn.ops import NumpyOps
 
     if backend == "numpy":
         return NumpyOps()
     from gpunn.ops.cupy_ops import CupyOps
 
-    return CupyOps()
+    return CupyOps(matmul_epilogues=epilogues)
 
 
 class _Clock:
@@ -131,13 +131,14 @@ def _reference_matmuls(ops, clock, products: list, repeats: int) -> dict:
     return references
 
 
-def measure(backend: str, layers: tuple, batch: int, repeats: int, steps: int, tf32: bool) -> dict:
+def measure(backend: str, layers: tuple, batch: int, repeats: int, steps: int, tf32: bool,
+            epilogues: bool = False) -> dict:
     from gpunn.benchmarking.gpunn_step import GpunnStep
     from gpunn.benchmarking.runner import initial_weights, make_batch
     from gpunn.distributed import LocalCommunicator
     from gpunn.ops import tf32 as tf32_setting
 
-    ops = _ops(backend)
+    ops = _ops(backend, epilogues)
     if backend != "numpy":
         tf32_setting.set_tf32(tf32)
     step = GpunnStep(f"{backend}-replay", ops, backend, LocalCommunicator(), jit=True)
@@ -182,6 +183,7 @@ def measure(backend: str, layers: tuple, batch: int, repeats: int, steps: int, t
         m["references_ms"] = {name: seconds * 1e3 for name, seconds in references[m["a"], m["b"]].items()}
     matmul_flops = 6 * batch * sum(a * b for a, b in zip(layers[:-1], layers[1:])) - 2 * batch * layers[0] * layers[1]
     return {"backend": backend, "layers": "-".join(map(str, layers)), "batch": batch, "tf32": tf32,
+            "epilogues": epilogues,
             "step_ms": statistics.median(whole) * 1e3, "calls": len(calls),
             "by_primitive": {name: {"calls": count, "ms": seconds * 1e3} for name, (count, seconds) in
                              sorted(by_name.items(), key=lambda item: -item[1][1])},
@@ -191,7 +193,7 @@ def measure(backend: str, layers: tuple, batch: int, repeats: int, steps: int, t
 def report(result: dict) -> str:
     total = sum(part["ms"] for part in result["by_primitive"].values())
     lines = [f"## step parts: {result['layers']} at batch {result['batch']}, {result['backend']}"
-             f"{', TF32' if result['tf32'] else ''}",
+             f"{', TF32' if result['tf32'] else ''}{', cuBLASLt epilogues' if result.get('epilogues') else ''}",
              "",
              f"replayed step {result['step_ms']:.3f} ms; its {result['calls']} calls one by one {total:.3f} ms; "
              f"matmul work {result['matmul_gflop']:.1f} GFLOP",
@@ -220,7 +222,8 @@ def _matmul_table(matmuls: list) -> list:
         lines.append(f"| {i} | {m['a']} | {m['b']} | {m['gflop']:.2f} | {m['ms']:.4f} | "
                      f"{m['gflop'] / m['ms']:.1f} | " + " | ".join(cells) + " |")
     lines += ["", "(T): the operand is a transposed view. torch addmm+relu: the product with a bias added and ReLU "
-                  "applied in the same call (cuBLASLt's epilogue on a GPU), beside gpunn's matmul plus bias_act_forward."]
+                  "applied in the same call (cuBLASLt's epilogue on a GPU), beside gpunn's matmul plus "
+                  "bias_act_forward."]
     return lines
 
 
@@ -231,12 +234,15 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=4096)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10, help="graph replays per timed block")
-    parser.add_argument("--tf32", action="store_true")
+    parser.add_argument("--tf32", action="store_true", help="also with TF32 matmuls")
+    parser.add_argument("--epilogues", action="store_true",
+                        help="also with Dense's bias + ReLU in cuBLASLt's GEMM epilogue (CuPy)")
     args = parser.parse_args(argv)
     layers = tuple(int(width) for width in args.layers.split("-"))
     for tf32 in ((False, True) if args.tf32 else (False,)):
-        print(report(measure(args.backend, layers, args.batch, args.repeats, args.steps, tf32)))
-        print()
+        for epilogues in ((False, True) if args.epilogues and args.backend == "cupy" else (False,)):
+            print(report(measure(args.backend, layers, args.batch, args.repeats, args.steps, tf32, epilogues)))
+            print()
     return 0
 
 

@@ -141,18 +141,31 @@ def has_nccl() -> bool:
 def cublas_library():
     """The cuBLAS shared library CuPy uses, opened with ctypes (for calls CuPy's wrappers refuse while a
     stream is being captured), or None when there is no GPU backend or it cannot be found."""
+    return _nvidia_library("cublas")
+
+
+@functools.lru_cache(maxsize=None)
+def cublaslt_library():
+    """cuBLASLt (cuBLAS's GEMMs with fused epilogues), opened with ctypes, or None when there is no GPU backend
+    or it cannot be found."""
+    return _nvidia_library("cublasLt")
+
+
+def _nvidia_library(name: str):
+    """An NVIDIA library of a GPU backend (``libcublas``, ``libcublasLt``), opened with ctypes: where CUDA's
+    path finder puts it (the pip wheels first), else by its CUDA 13 or 12 name; None without CuPy."""
     if cupy() is None:
         return None
     candidates = []
     try:
         from cuda.pathfinder import load_nvidia_dynamic_lib
 
-        path = load_nvidia_dynamic_lib("cublas").abs_path
+        path = load_nvidia_dynamic_lib(name).abs_path
         if path:
             candidates.append(path)
     except Exception:  # noqa: BLE001 - any failure here means: try the plain names
         pass
-    candidates += ["libcublas.so.13", "libcublas.so.12", "libcublas.so"]
+    candidates += [f"lib{name}.so.13", f"lib{name}.so.12", f"lib{name}.so"]
     return _first_loadable(candidates)
 
 

@@ -8,6 +8,7 @@
     cupy-unfused    the CuPy backend with CuPy expression chains                 cuda
     numpy-jit16     numpy-jit, 16 steps per replay (steps_per_execution=16)      cpu
     cupy-graph16    cupy-graph, 16 steps per graph launch                        cuda
+    cupy-graph-lt   cupy-graph, Dense's bias + ReLU in cuBLASLt's GEMM epilogue   cuda
     torch-cpu       PyTorch, the reference on the CPU                            cpu
     torch-cuda      PyTorch, the reference on the GPU                            cuda
     torch-cuda-compiled  PyTorch's forward and backward under torch.compile(mode="reduce-overhead") (CUDA graphs)  cuda
@@ -22,22 +23,22 @@ from dataclasses import dataclass
 
 from .. import _compat
 
-NAMES = ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "cupy", "cupy-graph", "cupy-graph16", "cupy-unfused",
-         "torch-cpu", "torch-cuda", "torch-cuda-compiled", "torch-cuda-graph")
+NAMES = ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "cupy", "cupy-graph", "cupy-graph16", "cupy-graph-lt",
+         "cupy-unfused", "torch-cpu", "torch-cuda", "torch-cuda-compiled", "torch-cuda-graph")
 ALIASES = {
     "all": NAMES,
     "auto": NAMES,
     "gpunn": ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "cupy", "cupy-graph", "cupy-graph16",
-              "cupy-unfused"),
-    "jit": ("numpy-jit", "numpy-jit16", "cupy-graph", "cupy-graph16"),
+              "cupy-graph-lt", "cupy-unfused"),
+    "jit": ("numpy-jit", "numpy-jit16", "cupy-graph", "cupy-graph16", "cupy-graph-lt"),
     "torch": ("torch-cpu", "torch-cuda", "torch-cuda-compiled", "torch-cuda-graph"),
     "pytorch": ("torch-cpu", "torch-cuda", "torch-cuda-compiled", "torch-cuda-graph"),
     "cpu": ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "torch-cpu"),
-    "gpu": ("cupy", "cupy-graph", "cupy-graph16", "cupy-unfused", "torch-cuda", "torch-cuda-compiled",
+    "gpu": ("cupy", "cupy-graph", "cupy-graph16", "cupy-graph-lt", "cupy-unfused", "torch-cuda", "torch-cuda-compiled",
             "torch-cuda-graph"),
 }
 # gpunn contenders trained with jit_compile=True, and the steps each of their calls makes (steps_per_execution)
-JIT_STEPS = {"numpy-jit": 1, "numpy-jit16": 16, "cupy-graph": 1, "cupy-graph16": 16}
+JIT_STEPS = {"numpy-jit": 1, "numpy-jit16": 16, "cupy-graph": 1, "cupy-graph16": 16, "cupy-graph-lt": 1}
 # PyTorch contenders run other than eagerly (torch_step.TorchStep's modes)
 TORCH_MODES = {"torch-cuda-compiled": "compiled", "torch-cuda-graph": "graph"}
 CPU_NAMES = ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "torch-cpu")
@@ -94,10 +95,11 @@ class ContenderSpec:
             from ..ops import NumpyOps
 
             return NumpyOps()
-        if self.name in ("cupy", "cupy-graph", "cupy-graph16"):
+        if self.name in ("cupy", "cupy-graph", "cupy-graph16", "cupy-graph-lt"):
             from ..ops.cupy_ops import CupyOps
 
-            return CupyOps()
+            # the same backend with and without epilogues, side by side in one run
+            return CupyOps(matmul_epilogues=self.name == "cupy-graph-lt")
         return unfused_numpy_ops() if self.name == "numpy-unfused" else unfused_cupy_ops()
 
 

@@ -21,9 +21,9 @@ import inspect
 import statistics
 import time
 
-# Public Ops methods that queue no device work: allocation without initialisation, settings, waiting.
+# Public Ops methods that queue no device work: allocation without initialisation, settings, waiting, questions.
 NOT_COUNTED = frozenset({"empty", "empty_like", "synchronize", "set_tf32", "prepare_update", "set_update_threads",
-                         "free_bytes", "update_threads", "step_conditions"})
+                         "free_bytes", "update_threads", "step_conditions", "fuses_bias_act_into_matmul"})
 
 
 def public_methods(ops) -> list[str]:

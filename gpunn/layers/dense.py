@@ -1,7 +1,8 @@
 """Dense: y = activation(x @ kernel + bias), kernel of shape (inputs, units) as in Keras.
 
-Bias add and activation run as one fused step (``ops.bias_act_forward``); backward fuses the activation
-derivative with the bias-gradient reduction (``ops.act_backward_bias_grad``), then two matmuls.
+Bias add and activation run as one fused step (``ops.bias_act_forward``), or inside the GEMM where the backend
+can (``ops.matmul_bias_act``: cuBLASLt's epilogues); backward fuses the activation derivative with the
+bias-gradient reduction (``ops.act_backward_bias_grad``), then two matmuls.
 """
 from __future__ import annotations
 
@@ -55,10 +56,15 @@ class Dense(Layer):
         x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         rows = x2.shape[0]
         ws = self.workspace(rows)
-        z = ops.matmul(x2, kernel, out=ws.buffer("z", (rows, self.units), kernel.dtype))
         act = self.activation if apply_activation else LINEAR
         identity = act.name == "linear" and bias is None  # nothing for the fused steps to do
-        y = z if identity else activation_forward(ops, ws, z, bias, act, shape=x.shape[:-1] + (self.units,))
+        z = ws.buffer("z", (rows, self.units), kernel.dtype)
+        if (bias is not None and act.elementwise and not act.needs_preactivation
+                and ops.fuses_bias_act_into_matmul(act.name, kernel.dtype)):
+            y = ops.matmul_bias_act(x2, kernel, bias, act.name, z, act.alpha)  # y is z, as in place below
+        else:
+            z = ops.matmul(x2, kernel, out=z)
+            y = z if identity else activation_forward(ops, ws, z, bias, act, shape=x.shape[:-1] + (self.units,))
 
         def backprop(dy, need_dx=True):
             grads = self.bound.grads

@@ -169,6 +169,20 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
         """``a @ b``; transposed operands are passed as ``.T`` views and reach BLAS without a copy."""
         return self.xp.matmul(a, b, out=out)
 
+    @primitive
+    def matmul_bias_act(self, a, b, bias, activation, out, alpha=0.2):
+        """``out = activation(a @ b + bias)``, a Dense layer's forward for an activation whose gradient reads its
+        output (the pre-activation is not kept): the matmul, then the fused bias + activation step in place. A
+        backend whose GEMM applies the bias and activation to its output tiles (``fuses_bias_act_into_matmul``)
+        makes it one call."""
+        self.matmul(a, b, out=out)
+        return self.bias_act_forward(out, bias, activation, out, alpha)
+
+    def fuses_bias_act_into_matmul(self, activation: str, dtype) -> bool:
+        """Whether ``matmul_bias_act`` saves the separate bias + activation pass for this activation and dtype
+        (layers call it only then, so that other backends' steps keep their calls)."""
+        return False
+
     # ---- embedding: table rows by token id, and their gradient (kernels/embedding.py) --------------------
     @primitive
     def cast_into(self, source, out):

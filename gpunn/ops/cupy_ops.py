@@ -7,16 +7,19 @@ dtype falls back to the reference steps of the base class.
 """
 from __future__ import annotations
 
+import os
+
 import numpy
 
 from .. import _compat
 from ..kernels import (bias_act, clip_norm, dropout, embedding, gather_rows, gaussian_noise, optimizer_state,
                        optimizer_updates, sigmoid_bce, softmax_xent)
-from . import cublas_matmul, cuda_graphs, tf32
+from . import cublas_matmul, cublaslt_matmul, cuda_graphs, tf32
 from .base import Ops
 from .recording import primitive
 
 KERNEL_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
+EPILOGUES_ENV = "GPUNN_MATMUL_EPILOGUES"
 
 
 def _has_kernel(array) -> bool:
@@ -28,10 +31,14 @@ class CupyOps(Ops):
     # CUDA graphs by default (jit_compile="auto"): on an H200 a replayed step of a 784-256-256-10 MLP took 0.07 ms
     # against 1.0 ms eager and 1.4 ms for PyTorch (bench/results/gpu-h200), training as the eager step does.
     replays_by_default = True
+    # Dense's bias + ReLU inside its forward GEMM (cuBLASLt); set per backend object in __init__
+    matmul_epilogues = False
 
-    def __init__(self, allow_tf32: bool | None = None):
+    def __init__(self, allow_tf32: bool | None = None, matmul_epilogues: bool | None = None):
         """``allow_tf32``: None keeps the process's TF32 setting (``gpunn.ops.tf32``); a bool sets it for the
-        whole process, since cuBLAS's compute type is not per backend object."""
+        whole process, since cuBLAS's compute type is not per backend object. ``matmul_epilogues``: a Dense
+        layer's bias and ReLU applied inside its forward GEMM by cuBLASLt (``cublaslt_matmul.py``); None reads
+        ``GPUNN_MATMUL_EPILOGUES`` (1 / 0), off by default until measured on a GPU."""
         cp = _compat.cupy()
         if cp is None:
             raise RuntimeError(f"CupyOps needs a GPU: {_compat.cupy_unavailable_reason()}")
@@ -43,6 +50,9 @@ class CupyOps(Ops):
         # Per device: a cuBLAS handle, like a stream, belongs to the device current when it was made, and the
         # backend may be made before distributed.init() picks this process's GPU.
         self._engines: dict = {}
+        self._epilogue_engines: dict = {}
+        self.matmul_epilogues = (os.environ.get(EPILOGUES_ENV, "0") == "1" if matmul_epilogues is None
+                                 else bool(matmul_epilogues))
         self._capture_streams: dict = {}
         self._descriptions: dict = {}
         self._matmul_engine()
@@ -63,6 +73,15 @@ class CupyOps(Ops):
             self._engines[device] = cublas_matmul.make(self.xp)
         return self._engines[device]
 
+    def _epilogue_engine(self):
+        """cuBLASLt for the current device when matmul epilogues are on and it can be opened, else None."""
+        if not self.matmul_epilogues:
+            return None
+        device = self.xp.cuda.runtime.getDevice()
+        if device not in self._epilogue_engines:
+            self._epilogue_engines[device] = cublaslt_matmul.make(self.xp)
+        return self._epilogue_engines[device]
+
     @property
     def allow_tf32(self) -> bool:
         return tf32.tf32_enabled()
@@ -79,6 +98,19 @@ class CupyOps(Ops):
         if engine is not None and engine.supports(a, b, out):
             return engine(a, b, out, tf32.tf32_enabled())
         return self.xp.matmul(a, b, out=out)
+
+    def fuses_bias_act_into_matmul(self, activation: str, dtype) -> bool:
+        return (activation in cublaslt_matmul.EPILOGUES and numpy.dtype(dtype) in KERNEL_DTYPES
+                and self._epilogue_engine() is not None)
+
+    @primitive
+    def matmul_bias_act(self, a, b, bias, activation, out, alpha=0.2):
+        engine = self._epilogue_engine()
+        if (engine is not None and engine.supports(a, b, out, bias, activation)
+                and engine(a, b, out, bias, activation, tf32.tf32_enabled())):
+            return out
+        # no epilogue for these operands (a layout, an alignment, no algorithm): the two calls
+        return Ops.matmul_bias_act.unrecorded(self, a, b, bias, activation, out, alpha)
 
     # ---- recorded steps as CUDA graphs ----------------------------------------------------------------
     def compile_replays(self, tape, repeats: int = 1):

@@ -14,8 +14,9 @@
 #   2 gpu     python -m pytest -m gpu (CuPy parity with the CPU, whole training runs on the GPU)
 #   3 nccl    NCCL tests, one-rank allreduce timings, and an mpiexec-launched NCCL fit when mpiexec exists
 #   4 bench   gpunn bench fp32: eager, CUDA graph, 16 steps per graph, the graph with cuBLASLt's bias + ReLU
-#             epilogues, beside PyTorch eager, torch.compile (reduce-overhead) and PyTorch's whole step as one CUDA
-#             graph: 784-256-256-10 at batch 64/128/256, 4096-4096-4096-10 at 4096
+#             epilogues (when bench/epilogue_check.py passed first; its line goes to smoke.log), beside PyTorch
+#             eager, torch.compile (reduce-overhead) and PyTorch's whole step as one CUDA graph: 784-256-256-10
+#             at batch 64/128/256, 4096-4096-4096-10 at 4096
 #   5 kernels tests/kernels on the device, over 150 s in one process on an H200 (skipped when stage 1 could not
 #             launch a kernel)
 #   6 tf32    the same benchmark cases with TF32 matmuls
@@ -209,14 +210,22 @@ else
     record nccl "$(status_of $NCCL_RC)" "$(( $(date +%s) - T3 ))" "$NCCL_LINE"
 
     # ---- 4 bench (fp32) ---------------------------------------------------------------------------
+    # The cuBLASLt epilogue contenders only after their check passed in a process of its own: a broken call
+    # must not take the other contenders' figures down with it.
+    LT_BACKEND="" PARTS_EPILOGUES=""
+    if timeout -k 5 60 "$PY" bench/epilogue_check.py > "$WORK/epilogues.log" 2>&1; then
+        LT_BACKEND=",cupy-graph-lt" PARTS_EPILOGUES="--epilogues"
+    fi
+    { echo; cat "$WORK/epilogues.log"; } >> "$OUT/smoke.log"
+    EPILOGUE_LINE=$(grep '^epilogues:' "$WORK/epilogues.log" | tail -n 1)
     CASES=(--case 784-256-256-10:64,128,256 --case 4096-4096-4096-10:4096)
-    BACKENDS=cupy,cupy-graph,cupy-graph16,cupy-graph-lt,cupy-unfused,torch-cuda,torch-cuda-compiled,torch-cuda-graph
+    BACKENDS=cupy,cupy-graph,cupy-graph16${LT_BACKEND},cupy-unfused,torch-cuda,torch-cuda-compiled,torch-cuda-graph
     CAP=$(cap_for 170)
     run_capped bench "$CAP" "$OUT/bench.log" "$PY" -m gpunn.cli bench "${CASES[@]}" --backends "$BACKENDS" \
         --repeats 5 --time-limit $(( CAP > 30 ? CAP - 25 : 5 )) --debug \
         --output "$WORK/fp32" --name bench
     cp "$WORK/fp32/bench.json" "$WORK/fp32/bench.md" "$WORK/fp32/bench.png" "$OUT/" 2>/dev/null
-    record bench "$(status_of $RC)" "$SECS" "$(tail -n 1 "$OUT/bench.log")"
+    record bench "$(status_of $RC)" "$SECS" "$(tail -n 1 "$OUT/bench.log"); ${EPILOGUE_LINE:-epilogues: no check line}"
 
     # ---- 5 kernels on the device ------------------------------------------------------------------
     if (( KERNELS_OK )); then
@@ -230,14 +239,14 @@ else
     # ---- 6 tf32 -----------------------------------------------------------------------------------
     CAP=$(cap_for 60)
     run_capped tf32 "$CAP" "$OUT/bench.log" "$PY" -m gpunn.cli bench --tf32 --case 784-256-256-10:128 \
-        --case 4096-4096-4096-10:4096 --backends cupy,cupy-graph,cupy-graph-lt,torch-cuda,torch-cuda-graph --repeats 5 \
-        --time-limit $(( CAP > 30 ? CAP - 25 : 5 )) --debug --no-plot --output "$WORK/tf32" --name bench-tf32
+        --case 4096-4096-4096-10:4096 --backends "cupy,cupy-graph${LT_BACKEND},torch-cuda,torch-cuda-graph" \
+        --repeats 5 --time-limit $(( CAP > 30 ? CAP - 25 : 5 )) --debug --no-plot --output "$WORK/tf32" --name bench-tf32
     cp "$WORK/tf32/bench-tf32.json" "$OUT/" 2>/dev/null
     [[ -f "$WORK/tf32/bench-tf32.md" ]] && { echo; cat "$WORK/tf32/bench-tf32.md"; } >> "$OUT/bench.md"
     record tf32 "$(status_of $RC)" "$SECS" "$(tail -n 1 "$OUT/bench.log")"
 
     # ---- 7 parts ----------------------------------------------------------------------------------
-    run_capped parts "$(cap_for 60)" "$WORK/parts.md" "$PY" bench/step_parts.py --tf32 --epilogues
+    run_capped parts "$(cap_for 60)" "$WORK/parts.md" "$PY" bench/step_parts.py --tf32 $PARTS_EPILOGUES
     { echo; cat "$WORK/parts.md"; } >> "$OUT/bench.md"
     record parts "$(status_of $RC)" "$SECS" "$(grep -m 2 'replayed step' "$WORK/parts.md" | cut -c1-60 | tr '\n' ' ')"
 fi

@@ -68,3 +68,14 @@ def test_training_with_the_epilogue_equals_training_without(jit):
     np.testing.assert_allclose(fused_loss, plain_loss, rtol=1e-4)
     for fused, plain in zip(fused_weights, plain_weights):
         np.testing.assert_allclose(fused, plain, rtol=1e-3, atol=1e-4)
+
+
+def test_the_visits_epilogue_check_passes():
+    """bench/epilogue_check.py gates the epilogue contenders in a GPU visit: on a GPU it must pass."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "epilogue_check.py"
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr

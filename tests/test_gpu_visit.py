@@ -138,3 +138,13 @@ def test_the_live_log_summary_names_the_tests_a_cut_off_run_was_running():
             "start t.py::test_c\n")
     assert _live_log_module().summarize(text) == "1 passed; cut off while running: test_b, test_c"
     assert _live_log_module().summarize("") == "no test ended"
+
+
+@pytest.mark.skipif(_gpu_present(), reason="a GPU is here: tests/test_gpu_matmul_epilogues.py runs the real check")
+def test_the_epilogue_check_says_it_skipped_without_a_gpu():
+    """The visit times the cuBLASLt epilogue contenders only when bench/epilogue_check.py exits 0; without a GPU
+    it exits 2 with one line saying so."""
+    run = subprocess.run([sys.executable, str(REPO / "bench" / "epilogue_check.py")], cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stdout.startswith("epilogues: skipped, no GPU"), run.stdout

@@ -29,6 +29,10 @@ import time
 import numpy as np
 
 
+# The calls that are GEMMs: plain, or with a bias, an activation or ReLU's derivative folded in (cuBLASLt).
+GEMM_PRIMITIVES = ("matmul", "matmul_bias_act", "matmul_bias_relu_mask", "matmul_relu_backward")
+
+
 def _ops(backend: str, epilogues: bool = False):
     from gpunn.ops import NumpyOps
 
@@ -202,10 +206,11 @@ def report(result: dict) -> str:
              "|---|---:|---:|---:|"]
     for name, part in result["by_primitive"].items():
         lines.append(f"| {name} | {part['calls']} | {part['ms']:.4f} | {100 * part['ms'] / total:.1f}% |")
-    matmul = result["by_primitive"].get("matmul", {"ms": 0.0})["ms"]
+    matmul = sum(part["ms"] for name, part in result["by_primitive"].items() if name in GEMM_PRIMITIVES)
     if matmul:
-        lines += ["", f"matmuls: {result['matmul_gflop'] / matmul:.1f} TFLOP/s over their own time; "
-                      f"{result['matmul_gflop'] / result['step_ms']:.1f} TFLOP/s over the replayed step"]
+        with_epilogues = " (with the epilogues folded into them)" if result.get("epilogues") else ""
+        lines += ["", f"matmuls{with_epilogues}: {result['matmul_gflop'] / matmul:.1f} TFLOP/s over their own "
+                      f"time; {result['matmul_gflop'] / result['step_ms']:.1f} TFLOP/s over the replayed step"]
     lines += _matmul_table(result.get("matmuls", []))
     return "\n".join(lines)
 

@@ -81,12 +81,30 @@ class _FakeCublasLt:
         shape = self.objects[d_layout.value]
         out = _column_major(d, shape["rows"], shape["cols"], shape["ld"], dtype)
         epilogue = op["attrs"][lt.DESC_EPILOGUE]
-        bias = np.frombuffer((ctypes.c_char * (shape["rows"] * np.dtype(dtype).itemsize)).from_address(
-            op["attrs"][lt.DESC_BIAS_POINTER]), dtype=dtype)
-        result = product + bias[:, None]  # the bias runs along D's rows
-        out[...] = np.maximum(result, 0) if epilogue == lt.EPILOGUE_RELU_BIAS else result
+        vector = np.frombuffer((ctypes.c_char * (shape["rows"] * np.dtype(dtype).itemsize)).from_address(
+            op["attrs"][lt.DESC_BIAS_POINTER]), dtype=dtype)  # a bias, or where a bias gradient goes
+        if epilogue in (lt.EPILOGUE_RELU_AUX_BIAS, lt.EPILOGUE_DRELU_BGRAD):
+            bits = self._mask(op, shape["rows"], shape["cols"])
+        if epilogue == lt.EPILOGUE_DRELU_BGRAD:  # ReLU's derivative from the forward's mask, the bias gradient
+            gradient = product * np.unpackbits(bits, axis=0, bitorder="little")[:shape["rows"]]
+            out[...] = gradient
+            vector[...] = gradient.sum(axis=1)  # along D's rows: one value per unit
+        else:
+            result = product + vector[:, None]  # the bias runs along D's rows
+            relu = epilogue in (lt.EPILOGUE_RELU_BIAS, lt.EPILOGUE_RELU_AUX_BIAS)
+            out[...] = np.maximum(result, 0) if relu else result
+            if epilogue == lt.EPILOGUE_RELU_AUX_BIAS:
+                packed = np.packbits(result > 0, axis=0, bitorder="little")
+                bits[...] = 0
+                bits[:packed.shape[0]] = packed
         self.log.append(("matmul", op["compute"], epilogue, stream))
         return 0
+
+    def _mask(self, op, rows, cols):
+        """The ReLU bit-mask as a (ld / 8 bytes) x cols column-major view: bit r of column c is output (r, c)."""
+        ld = op["attrs"][lt.DESC_EPILOGUE_AUX_LD]
+        assert ld % lt.MASK_LD_MULTIPLE == 0 and ld >= rows
+        return _column_major(op["attrs"][lt.DESC_EPILOGUE_AUX_POINTER], ld // 8, cols, ld // 8, np.uint8)
 
 
 def _engine(algorithms: int = 1):
@@ -208,3 +226,60 @@ def test_make_without_a_gpu_backend_is_none():
     if lt._compat.cupy() is not None:
         pytest.skip("this machine has a CuPy GPU backend; tests/test_gpu_matmul_epilogues.py covers make() there")
     assert lt.make(_FakeCupy()) is None
+
+
+def test_a_bias_of_another_alignment_gets_a_plan_of_its_own():
+    """cuBLASLt's heuristic takes the alignment of the bias pointer set on the descriptor when it chooses: a
+    bias less aligned than the one a plan was made for must not run that plan's algorithm."""
+    engine, lib, _ = _engine()
+    rng = np.random.default_rng(6)
+    a, b = _aligned(rng.standard_normal((4, 6)).astype(np.float32)), _aligned(np.ones((6, 4), np.float32))
+    store = _aligned(np.zeros(8, np.float32))
+    for bias in (store[:4], store[4:]):  # 256-byte aligned, then 16 bytes past it
+        out = _aligned(np.empty((4, 4), np.float32))
+        assert engine(_Array(a), _Array(b), _Array(out), _Array(bias), "relu", tf32=False)
+        np.testing.assert_allclose(out, _expected(a, b, bias, "relu"), rtol=1e-5)
+    assert lib.log.count(("create", "desc")) == 2
+
+
+def test_the_relu_mask_pair_gives_relus_derivative_and_the_bias_gradient():
+    """The forward GEMM writes a ReLU mask (RELU_AUX_BIAS) beside relu(x @ w + b); the backward GEMM of the next
+    layer's input gradient (DRELU_BGRAD) multiplies its product by the mask and sums the bias gradient: what
+    act_backward_bias_grad does after a plain matmul. Widths that are not a multiple of the mask's 128 bits."""
+    engine, lib, _ = _engine()
+    rng = np.random.default_rng(8)
+    rows, inputs, units, nxt = 6, 5, 130, 3
+    x = _aligned(rng.standard_normal((rows, inputs)).astype(np.float32))
+    w = _aligned(rng.standard_normal((inputs, units)).astype(np.float32))
+    bias = _aligned(rng.standard_normal(units).astype(np.float32))
+    y = _aligned(np.empty((rows, units), np.float32))
+    mask = _aligned(np.full(lt.mask_bytes(rows, units), 0xAA, np.uint8))
+    assert lt.mask_ld(units) == 256 and mask.size == 32 * rows
+    dz_next = _aligned(rng.standard_normal((rows, nxt)).astype(np.float32))
+    w_next = _aligned(rng.standard_normal((units, nxt)).astype(np.float32))
+    d = _aligned(np.empty((rows, units), np.float32))
+    dbias = _aligned(np.empty(units, np.float32))
+    forward = (_Array(x), _Array(w), _Array(y), _Array(bias), _Array(mask))
+    backward = (_Array(dz_next), _Array(w_next.T), _Array(d), _Array(dbias), _Array(mask))
+    assert engine.supports_masked(*forward) and engine.supports_masked(*backward)
+    assert engine.prepare(*forward, "relu_mask", tf32=False) and engine.prepare(*backward, "relu_grad", tf32=False)
+    engine.run_masked(*forward, "relu_mask", tf32=False)
+    engine.run_masked(*backward, "relu_grad", tf32=False)
+    np.testing.assert_allclose(y, _expected(x, w, bias, "relu"), rtol=1e-5, atol=1e-6)
+    expected_d = (dz_next.astype(np.float64) @ w_next.T.astype(np.float64)) * (y > 0)
+    np.testing.assert_allclose(d, expected_d, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dbias, expected_d.sum(axis=0), rtol=1e-5, atol=1e-5)
+    epilogues = [entry[2] for entry in lib.log if entry[0] == "matmul"]
+    assert epilogues == [lt.EPILOGUE_RELU_AUX_BIAS, lt.EPILOGUE_DRELU_BGRAD]
+
+
+def test_a_mask_pair_without_an_algorithm_is_refused_before_it_runs():
+    engine, _, _ = _engine(algorithms=0)
+    x, w, y = (_aligned(np.ones(s, np.float32)) for s in ((2, 3), (3, 4), (2, 4)))
+    bias, mask = _aligned(np.zeros(4, np.float32)), _aligned(np.zeros(lt.mask_bytes(2, 4), np.uint8))
+    args = (_Array(x), _Array(w), _Array(y), _Array(bias), _Array(mask))
+    assert not engine.prepare(*args, "relu_mask", tf32=False)
+    with pytest.raises(lt.CublasError, match="not prepared"):
+        engine.run_masked(*args, "relu_mask", tf32=False)
+    short = _aligned(np.zeros(lt.mask_bytes(2, 4) - 1, np.uint8))
+    assert not engine.supports_masked(*args[:4], _Array(short))

@@ -57,14 +57,27 @@ def _train(epilogues: bool, jit: bool):
         with warnings.catch_warnings():
             warnings.simplefilter("error", GraphFallbackWarning)
             history = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-    return model.get_weights(), history.history["loss"]
+    return model, history.history["loss"]
+
+
+def _recorded_names(model) -> list:
+    from gpunn.ops import relu_fusion
+
+    recordings = [r for state in model.train_function._states.values() for r in state.recordings.values()]
+    return [relu_fusion.described(bound)[0] for recording in recordings for bound, _ in recording.tape.calls]
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "graph"])
 def test_training_with_the_epilogue_equals_training_without(jit):
+    """Eager: the forward GEMMs with bias + ReLU. Graph: also both ReLU layers' backward in the GEMM before it
+    (relu_fusion.py: RELU_AUX_BIAS writes the mask, DRELU_BGRAD reads it and sums the bias gradient)."""
+    plain_model, plain_loss = _train(False, jit)
+    fused_model, fused_loss = _train(True, jit)
+    if jit:
+        names = _recorded_names(fused_model)
+        assert names.count("matmul_bias_relu_mask") == 2 and names.count("matmul_relu_backward") == 2, names
+    plain_weights, fused_weights = plain_model.get_weights(), fused_model.get_weights()
     # another GEMM kernel sums in another order: equal to float32 rounding, amplified a little over 50 steps
-    plain_weights, plain_loss = _train(False, jit)
-    fused_weights, fused_loss = _train(True, jit)
     np.testing.assert_allclose(fused_loss, plain_loss, rtol=1e-4)
     for fused, plain in zip(fused_weights, plain_weights):
         np.testing.assert_allclose(fused, plain, rtol=1e-3, atol=1e-4)

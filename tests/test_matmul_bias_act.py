@@ -1,8 +1,9 @@
 """Dense's forward as one ``matmul_bias_act`` call, where a backend folds the bias and activation into its GEMM
-(CuPy with cuBLASLt's epilogues, ``GPUNN_MATMUL_EPILOGUES=1``). On the CPU a NumPy backend that says it fuses
-runs the base composition (the matmul, then the fused bias + activation step in place): training through it,
-eager and replayed, must equal the usual step bit for bit, and the recorded step must hold one call per
-fused layer where it held two. tests/test_cublaslt_matmul.py checks the GEMM itself."""
+(CuPy with cuBLASLt's epilogues, ``GPUNN_MATMUL_EPILOGUES=1``), and a recording's ReLU backward folded into the
+GEMM before it (``relu_fusion.py``). On the CPU a NumPy backend that says it fuses runs the base compositions
+(the calls they replace): training through them, eager and replayed, must equal the usual step bit for bit, and
+the recorded step must hold the fused calls where it held the separate ones. tests/test_cublaslt_matmul.py
+checks the GEMMs themselves against a stand-in cuBLASLt."""
 from __future__ import annotations
 
 import numpy as np
@@ -14,28 +15,49 @@ from gpunn.ops import NumpyOps
 
 
 class _FusingNumpyOps(NumpyOps):
-    def __init__(self):
+    def __init__(self, relu_backward=False):
         super().__init__()
         self.asked = []
+        self.relu_backward = relu_backward
+        self.prepared = []
 
     def fuses_bias_act_into_matmul(self, activation, dtype):
         self.asked.append(activation)
         return activation in ("relu", "linear")
 
+    def fuses_relu_backward_into_matmul(self):
+        return self.relu_backward
 
-def _train(ops, jit):
+    def prepare_relu_backward(self, forward, backward):
+        self.prepared.append((forward, backward))
+        return True
+
+
+def _train(ops, jit, stack=None):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((48, 7)).astype(np.float32)
     y = rng.integers(0, 3, 48)
     with gpunn.use_backend(ops):
         gpunn.utils.set_random_seed(11)
-        model = gpunn.Sequential([layers.Input((7,)), layers.Dense(9, activation="relu", name="hidden_relu"),
-                                  layers.Dense(6, activation="tanh", name="hidden_tanh"),
-                                  layers.Dense(5, name="hidden_linear"),
+        model = gpunn.Sequential([layers.Input((7,)), *(stack() if stack else _mixed_stack()),
                                   layers.Dense(3, activation="softmax", name="probabilities")])
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=jit)
         history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
     return model, history.history["loss"]
+
+
+def _mixed_stack():
+    return [layers.Dense(9, activation="relu", name="hidden_relu"),
+            layers.Dense(6, activation="tanh", name="hidden_tanh"), layers.Dense(5, name="hidden_linear")]
+
+
+def _relu_stack():
+    """ReLU layers fed to a Dense (fusable), one fed to a Dropout (not: its backward is not next to the matmul's)
+    and one without a bias (not: no bias gradient to sum)."""
+    return [layers.Dense(9, activation="relu", name="relu_a"), layers.Dense(8, activation="relu", name="relu_b"),
+            layers.Dense(7, activation="relu", name="relu_dropped"), layers.Dropout(0.3, name="drop"),
+            layers.Dense(6, activation="relu", use_bias=False, name="relu_unbiased"),
+            layers.Dense(5, activation="relu", name="relu_last")]
 
 
 @pytest.mark.parametrize("jit", [False, True])
@@ -71,3 +93,35 @@ def test_the_recorded_step_holds_one_call_for_each_fused_layer():
 
 def test_backends_fuse_nothing_unless_they_say_so():
     assert not NumpyOps().fuses_bias_act_into_matmul("relu", np.float32)
+
+
+def test_a_recordings_relu_backward_folded_into_the_gemm_trains_bit_for_bit():
+    usual_model, usual_loss = _train(NumpyOps(), True, _relu_stack)
+    fusing = _FusingNumpyOps(relu_backward=True)
+    fused_model, fused_loss = _train(fusing, True, _relu_stack)
+    assert fused_loss == usual_loss
+    for usual, fused in zip(usual_model.get_weights(), fused_model.get_weights()):
+        np.testing.assert_array_equal(fused, usual)
+    # relu_a's backward follows relu_b's input-gradient matmul, relu_b's follows relu_dropped's, relu_last's
+    # follows the output layer's; relu_dropped's follows Dropout's backward, and relu_unbiased has no bias
+    names = sorted({id(forward["out"]): forward["out"].shape for forward, _ in fusing.prepared}.values())
+    assert names == [(16, 5), (16, 8), (16, 9)]
+
+
+def test_the_rewritten_recording_holds_the_fused_calls_in_place_of_the_separate_ones():
+    from gpunn.ops import relu_fusion
+    from gpunn.ops.recording import DEVICE
+
+    ops = _FusingNumpyOps(relu_backward=True)
+    rng = np.random.default_rng(1)
+    with gpunn.use_backend(ops):
+        model = gpunn.Sequential([layers.Input((4,)), *_relu_stack(), layers.Dense(2, name="out")])
+        model.compile(optimizer="sgd", loss="mse", jit_compile=True)
+        model.fit(rng.standard_normal((8, 4)).astype(np.float32), rng.standard_normal((8, 2)).astype(np.float32),
+                  batch_size=8, epochs=2, verbose=0)
+    recording = next(r for state in model.train_function._states.values() for r in state.recordings.values())
+    names = [relu_fusion.described(bound)[0] for bound, kind in recording.tape.calls if kind == DEVICE]
+    assert names.count("matmul_bias_relu_mask") == 3 and names.count("matmul_relu_backward") == 3
+    relu_backwards = [args for name, args in map(relu_fusion.described, (b for b, _ in recording.tape.calls))
+                      if name == "act_backward_bias_grad" and args["activation"] == "relu"]
+    assert len(relu_backwards) == 2  # relu_dropped's and relu_unbiased's stay as they were

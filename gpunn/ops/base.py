@@ -14,6 +14,7 @@ import functools
 import numpy
 
 from ..kernels import optimizer_state
+from . import relu_fusion
 from .elementwise import ElementwisePrimitives
 from .recording import primitive
 from .reference_steps import ReferenceSteps
@@ -182,6 +183,41 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
         """Whether ``matmul_bias_act`` saves the separate bias + activation pass for this activation and dtype
         (layers call it only then, so that other backends' steps keep their calls)."""
         return False
+
+    # ---- a recorded step's ReLU backward inside the GEMM before it (relu_fusion.py) -------------------
+    @primitive
+    def matmul_bias_relu_mask(self, a, b, bias, out, mask):
+        """``matmul_bias_act(a, b, bias, "relu", out)`` that also writes which outputs were positive into
+        ``mask`` (from ``relu_mask_buffer``, in the backend's own format) for ``matmul_relu_backward``. Here
+        the mask is not needed: that call reads the output instead."""
+        return self.matmul_bias_act(a, b, bias, "relu", out)
+
+    @primitive
+    def matmul_relu_backward(self, a, b, y, mask, out, dbias_out):
+        """``out = (a @ b) * (y > 0)`` and ``dbias_out`` its column sums: the input gradient a Dense layer passes
+        back, through the ReLU and bias of the layer before it (output ``y``, ``mask`` written by its
+        ``matmul_bias_relu_mask``). Here the matmul, then that layer's ReLU backward in place, as unfused."""
+        self.matmul(a, b, out=out)
+        return self.act_backward_bias_grad(out, y, None, "relu", out, dbias_out)
+
+    def relu_mask_buffer(self, rows: int, units: int):
+        """A buffer for the ReLU mask of a (rows x units) output (here none is kept: a 0-length placeholder)."""
+        return self.xp.empty(0, dtype=numpy.uint8)
+
+    def fuses_relu_backward_into_matmul(self) -> bool:
+        """Whether a recording's ReLU layers are rewritten by ``optimize_recording`` (none by default)."""
+        return False
+
+    def prepare_relu_backward(self, forward: dict, backward: dict) -> bool:
+        """Whether this backend fuses this pair, everything for it made now (before any capture): ``forward``
+        holds ``matmul_bias_relu_mask``'s arguments, ``backward`` ``matmul_relu_backward``'s."""
+        return False
+
+    def optimize_recording(self, tape) -> None:
+        """Rewrite a finished recording's calls into fewer that compute the same (``relu_fusion.py``), where
+        this backend fuses them; its replays run the rewritten calls."""
+        if self.fuses_relu_backward_into_matmul():
+            tape.calls = relu_fusion.fuse_relu_backward(self, tape.calls)
 
     # ---- embedding: table rows by token id, and their gradient (kernels/embedding.py) --------------------
     @primitive

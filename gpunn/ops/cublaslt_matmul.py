@@ -1,10 +1,14 @@
-"""A Dense layer's forward product with its bias and ReLU in one cuBLASLt call, legal inside a CUDA-graph capture.
+"""Dense layers' GEMMs with the bias and ReLU folded in, through cuBLASLt, legal inside a CUDA-graph capture.
 
 ``out = relu(a @ b + bias)`` (or ``a @ b + bias``) in one GEMM: cuBLASLt's epilogues (``CUBLASLT_EPILOGUE_
 RELU_BIAS``, ``CUBLASLT_EPILOGUE_BIAS``) apply the bias and the activation to each output tile before it is
 stored, which saves the separate bias + activation pass over the output (bias_act_forward): on a 4096-wide MLP
-at batch 4096, a read and a write of 64 MiB per layer. ReLU's gradient reads the output (y > 0), so the backward
-pass is unchanged.
+at batch 4096, a read and a write of 64 MiB per layer.
+
+In a recorded step a ReLU layer's backward folds in too (relu_fusion.py), as a pair: the forward GEMM also writes
+a ReLU bit-mask (``RELU_AUX_BIAS``), and the next layer's input-gradient GEMM multiplies its product by ReLU's
+derivative from that mask and sums the bias gradient (``DRELU_BGRAD``), which saves act_backward_bias_grad's
+pass (reads of dy and y, a write of dz).
 
 As for gpunn's cuBLAS matmul (cublas_matmul.py), the operands are row-major and cuBLASLt is column-major: the
 row-major C (M x N) = A (M x K) @ B (K x N) is the column-major C^T = B^T A^T, so cuBLASLt's "A" is ``b`` and its
@@ -30,12 +34,18 @@ from .cublas_matmul import OP_N, WORKSPACE_BYTES, CublasError, _operand
 CUDA_R_32F, CUDA_R_64F = 0, 1
 COMPUTE_32F, COMPUTE_32F_FAST_TF32, COMPUTE_64F = 68, 77, 70
 DESC_TRANSA, DESC_TRANSB, DESC_EPILOGUE, DESC_BIAS_POINTER = 3, 4, 7, 8
+DESC_EPILOGUE_AUX_POINTER, DESC_EPILOGUE_AUX_LD = 11, 12
 EPILOGUE_DEFAULT, EPILOGUE_RELU_BIAS, EPILOGUE_BIAS = 1, 6, 4
+EPILOGUE_RELU_AUX_BIAS, EPILOGUE_DRELU_BGRAD = 134, 152
 PREF_MAX_WORKSPACE_BYTES = 1
 PREF_MIN_ALIGNMENT_A, PREF_MIN_ALIGNMENT_B, PREF_MIN_ALIGNMENT_C, PREF_MIN_ALIGNMENT_D = 5, 6, 7, 8
 
 # The activations a plan folds into the GEMM, by gpunn's activation name.
 EPILOGUES = {"relu": EPILOGUE_RELU_BIAS, "linear": EPILOGUE_BIAS}
+# With a ReLU mask (a bit per output, written by the forward GEMM, read by the backward one): the forward
+# product + bias + ReLU, and the backward product times ReLU's derivative with the bias gradient summed.
+MASK_EPILOGUES = {"relu_mask": EPILOGUE_RELU_AUX_BIAS, "relu_grad": EPILOGUE_DRELU_BGRAD}
+MASK_LD_MULTIPLE = 128  # cuBLASLt: a ReLU bit-mask's leading dimension, in bits, is a multiple of 128
 _DTYPES = {numpy.dtype(numpy.float32): CUDA_R_32F, numpy.dtype(numpy.float64): CUDA_R_64F}
 
 
@@ -46,6 +56,16 @@ class _Algo(ctypes.Structure):
 class _HeuristicResult(ctypes.Structure):
     _fields_ = [("algo", _Algo), ("workspaceSize", ctypes.c_size_t), ("state", ctypes.c_int),
                 ("wavesCount", ctypes.c_float), ("reserved", ctypes.c_int * 4)]
+
+
+def mask_ld(units: int) -> int:
+    """The ReLU mask's leading dimension in bits for outputs ``units`` wide (the rows of cuBLASLt's D)."""
+    return -(-units // MASK_LD_MULTIPLE) * MASK_LD_MULTIPLE
+
+
+def mask_bytes(rows: int, units: int) -> int:
+    """Bytes of the ReLU mask of a (rows x units) output: a bit per output, each row padded (``mask_ld``)."""
+    return mask_ld(units) // 8 * rows
 
 
 def _alignment(ptr: int) -> int:
@@ -59,13 +79,21 @@ class _Plan:
 
     def __init__(self, engine, desc, layouts, algo):
         self.engine, self.desc, self.layouts, self.algo = engine, desc, layouts, algo
-        self._bias = ctypes.c_void_p()
+        self._pointer = ctypes.c_void_p()
 
-    def run(self, a_ptr, b_ptr, out_ptr, bias_ptr, stream_ptr, dtype):
+    def _point(self, attribute, ptr) -> None:
+        self._pointer.value = ptr
+        self.engine._check(self.engine.lib.cublasLtMatmulDescSetAttribute(
+            self.desc, attribute, ctypes.byref(self._pointer), ctypes.sizeof(self._pointer)),
+            "cublasLtMatmulDescSetAttribute")
+
+    def run(self, a_ptr, b_ptr, out_ptr, vector_ptr, aux_ptr, stream_ptr, dtype):
+        """One launch; ``vector_ptr`` is the bias (forward) or the bias gradient (DRELU_BGRAD), ``aux_ptr`` the
+        ReLU mask or None. Plans are shared by layers of one shape, so the pointers are set at each call."""
         engine, lib = self.engine, self.engine.lib
-        self._bias.value = bias_ptr
-        engine._check(lib.cublasLtMatmulDescSetAttribute(self.desc, DESC_BIAS_POINTER, ctypes.byref(self._bias),
-                                                         ctypes.sizeof(self._bias)), "cublasLtMatmulDescSetAttribute")
+        self._point(DESC_BIAS_POINTER, vector_ptr)
+        if aux_ptr is not None:
+            self._point(DESC_EPILOGUE_AUX_POINTER, aux_ptr)
         alpha, beta = engine.scalars[dtype]
         lt_a, lt_b, lt_d = self.layouts
         # cuBLASLt's A is b and its B is a; C and D are both out (beta = 0: C is not read)
@@ -77,7 +105,8 @@ class _Plan:
 class CublasLtMatmul:
     """``out = act(a @ b + bias)`` for 2-D float32/float64 CuPy arrays, act in ``EPILOGUES``; ``supports`` says
     which calls it takes, ``__call__`` returns False when cuBLASLt has no algorithm for one (the caller then
-    runs the matmul and the bias + activation step apart)."""
+    runs the matmul and the bias + activation step apart). ``prepare`` and ``run_masked`` do the same for the
+    ReLU-mask pair (``MASK_EPILOGUES``), whose two GEMMs must both have an algorithm before either runs."""
 
     def __init__(self, cp, library):
         self.cp, self.lib = cp, library
@@ -127,16 +156,40 @@ class CublasLtMatmul:
                 and _operand(a) is not None and _operand(b) is not None)
 
     def __call__(self, a, b, out, bias, activation: str, tf32: bool) -> bool:
-        pointers = (a.data.ptr, b.data.ptr, out.data.ptr, bias.data.ptr)
-        key = (a.shape, a.strides, b.shape, b.strides, out.shape, a.dtype, activation,
-               tf32 and a.dtype == numpy.float32, tuple(_alignment(p) for p in pointers[:3]))
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = self._plan(a, b, out, bias, activation, key[7], key[8])
+        return self._launch(a, b, out, bias, None, activation, tf32)
+
+    def supports_masked(self, a, b, out, vector, mask) -> bool:
+        """The operands of a masked pair's GEMM: as ``supports``, and a uint8 mask of ``mask_bytes``."""
+        return (self.supports(a, b, out, vector, "relu") and mask is not None and mask.ndim == 1
+                and mask.dtype == numpy.uint8 and mask.flags.c_contiguous and mask.data.ptr % 16 == 0
+                and mask.shape[0] >= mask_bytes(*out.shape))
+
+    def prepare(self, a, b, out, vector, mask, kind: str, tf32: bool) -> bool:
+        """Make the plan of one GEMM of a ReLU-mask pair (``kind`` in ``MASK_EPILOGUES``) now; False when
+        cuBLASLt has no algorithm for it."""
+        return self._plan_for(a, b, out, vector, mask, kind, tf32) is not False
+
+    def run_masked(self, a, b, out, vector, mask, kind: str, tf32: bool) -> None:
+        if not self._launch(a, b, out, vector, mask, kind, tf32):
+            raise CublasError(f"cuBLASLt has no algorithm for this {kind} GEMM, which was not prepared")
+
+    def _launch(self, a, b, out, vector, mask, kind, tf32) -> bool:
+        plan = self._plan_for(a, b, out, vector, mask, kind, tf32)
         if plan is False:  # cuBLASLt offered no algorithm for this one
             return False
-        plan.run(*pointers, self.cp.cuda.get_current_stream().ptr, a.dtype)
+        plan.run(a.data.ptr, b.data.ptr, out.data.ptr, vector.data.ptr, None if mask is None else mask.data.ptr,
+                 self.cp.cuda.get_current_stream().ptr, a.dtype)
         return True
+
+    def _plan_for(self, a, b, out, vector, mask, kind, tf32):
+        pointers = (a.data.ptr, b.data.ptr, out.data.ptr, vector.data.ptr) + (() if mask is None else (mask.data.ptr,))
+        tf32 = bool(tf32 and a.dtype == numpy.float32)
+        key = (a.shape, a.strides, b.shape, b.strides, out.shape, a.dtype, kind, tf32,
+               tuple(_alignment(p) for p in pointers))
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._plan(a, b, out, vector, mask, kind, tf32, key[8])
+        return plan
 
     def _layout(self, x, dtype_code):
         """cuBLASLt's layout of operand ``x`` as stored (before its op): column-major, its leading dimension."""
@@ -150,7 +203,7 @@ class CublasLtMatmul:
     def _set(self, setter, obj, attribute, value) -> None:
         self._check(setter(obj, attribute, ctypes.byref(value), ctypes.sizeof(value)), setter.__name__)
 
-    def _plan(self, a, b, out, bias, activation, tf32, alignments):
+    def _plan(self, a, b, out, vector, mask, kind, tf32, alignments):
         lib, dtype_code = self.lib, _DTYPES[a.dtype]
         compute = COMPUTE_64F if a.dtype == numpy.float64 else (COMPUTE_32F_FAST_TF32 if tf32 else COMPUTE_32F)
         desc = ctypes.c_void_p()
@@ -164,14 +217,19 @@ class CublasLtMatmul:
         set_desc = lib.cublasLtMatmulDescSetAttribute
         self._set(set_desc, desc, DESC_TRANSA, ctypes.c_int32(op_b))
         self._set(set_desc, desc, DESC_TRANSB, ctypes.c_int32(op_a))
-        self._set(set_desc, desc, DESC_EPILOGUE, ctypes.c_uint32(EPILOGUES[activation]))
-        self._set(set_desc, desc, DESC_BIAS_POINTER, ctypes.c_void_p(bias.data.ptr))
+        self._set(set_desc, desc, DESC_EPILOGUE, ctypes.c_uint32({**EPILOGUES, **MASK_EPILOGUES}[kind]))
+        # the pointers' values count for the heuristic (their alignment); each run sets its own
+        self._set(set_desc, desc, DESC_BIAS_POINTER, ctypes.c_void_p(vector.data.ptr))
+        if mask is not None:
+            self._set(set_desc, desc, DESC_EPILOGUE_AUX_POINTER, ctypes.c_void_p(mask.data.ptr))
+            self._set(set_desc, desc, DESC_EPILOGUE_AUX_LD, ctypes.c_int64(mask_ld(out.shape[1])))
         preference = ctypes.c_void_p()
         self._check(lib.cublasLtMatmulPreferenceCreate(ctypes.byref(preference)), "cublasLtMatmulPreferenceCreate")
         set_pref = lib.cublasLtMatmulPreferenceSetAttribute
         self._set(set_pref, preference, PREF_MAX_WORKSPACE_BYTES, ctypes.c_uint64(WORKSPACE_BYTES))
         # cuBLASLt's heuristic assumes 256-byte aligned operands unless told otherwise (its A is b, its B is a)
-        align_a, align_b, align_out = alignments
+        # the bias's and the mask's alignments count too: the heuristic reads them from the descriptor
+        align_a, align_b, align_out = alignments[:3]
         for attribute, value in ((PREF_MIN_ALIGNMENT_A, align_b), (PREF_MIN_ALIGNMENT_B, align_a),
                                  (PREF_MIN_ALIGNMENT_C, align_out), (PREF_MIN_ALIGNMENT_D, align_out)):
             self._set(set_pref, preference, attribute, ctypes.c_uint32(value))

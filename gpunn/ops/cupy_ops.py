@@ -112,6 +112,30 @@ class CupyOps(Ops):
         # no epilogue for these operands (a layout, an alignment, no algorithm): the two calls
         return Ops.matmul_bias_act.unrecorded(self, a, b, bias, activation, out, alpha)
 
+    # ---- a recording's ReLU backward in the GEMM before it: cuBLASLt's RELU_AUX_BIAS and DRELU_BGRAD ----------
+    def fuses_relu_backward_into_matmul(self) -> bool:
+        return self._epilogue_engine() is not None
+
+    def relu_mask_buffer(self, rows: int, units: int):
+        return self.xp.empty(cublaslt_matmul.mask_bytes(rows, units), dtype=numpy.uint8)
+
+    def prepare_relu_backward(self, forward: dict, backward: dict) -> bool:
+        engine, allow = self._epilogue_engine(), tf32.tf32_enabled()
+        f = (forward["a"], forward["b"], forward["out"], forward["bias"], forward["mask"])
+        b = (backward["a"], backward["b"], backward["out"], backward["dbias_out"], backward["mask"])
+        return (engine is not None and engine.supports_masked(*f) and engine.supports_masked(*b)
+                and engine.prepare(*f, "relu_mask", allow) and engine.prepare(*b, "relu_grad", allow))
+
+    @primitive
+    def matmul_bias_relu_mask(self, a, b, bias, out, mask):
+        self._epilogue_engine().run_masked(a, b, out, bias, mask, "relu_mask", tf32.tf32_enabled())
+        return out
+
+    @primitive
+    def matmul_relu_backward(self, a, b, y, mask, out, dbias_out):
+        self._epilogue_engine().run_masked(a, b, out, dbias_out, mask, "relu_grad", tf32.tf32_enabled())
+        return out
+
     # ---- recorded steps as CUDA graphs ----------------------------------------------------------------
     def compile_replays(self, tape, repeats: int = 1):
         """``repeats`` replays of ``tape`` captured as CUDA graphs (``cuda_graphs.py``); raises

@@ -197,6 +197,7 @@ class TrainStep:
                 if recorded is None or not recorded.serves(signature, source):
                     with Recording(self.ops) as tape:
                         self._run(state, tape, source)
+                    self.ops.optimize_recording(tape)  # the replays' calls; this step ran the recorded ones
                     recorded = state.recordings[key] = _Recorded(tape, signature, source)
                     done = 1
                 if count > done:

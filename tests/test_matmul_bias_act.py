@@ -125,3 +125,47 @@ def test_the_rewritten_recording_holds_the_fused_calls_in_place_of_the_separate_
     relu_backwards = [args for name, args in map(relu_fusion.described, (b for b, _ in recording.tape.calls))
                       if name == "act_backward_bias_grad" and args["activation"] == "relu"]
     assert len(relu_backwards) == 2  # relu_dropped's and relu_unbiased's stay as they were
+
+
+def _pair_tape(ops, extra_writer=False, gap=False):
+    """A ReLU layer's forward, the next layer's input-gradient matmul and the ReLU backward, as recorded calls."""
+    from gpunn.ops.recording import DEVICE
+
+    rng = np.random.default_rng(2)
+    x, w, bias = rng.standard_normal((4, 3)), rng.standard_normal((3, 5)), rng.standard_normal(5)
+    dz, w_next = rng.standard_normal((4, 2)), rng.standard_normal((5, 2))
+    y, d, dbias = np.empty((4, 5)), np.empty((4, 5)), np.empty(5)
+    bind = lambda name, *args: (ops.bind_for_replay(getattr(type(ops), name).unrecorded, args, {}), DEVICE)  # noqa: E731
+    calls = [bind("matmul_bias_act", x, w, bias, "relu", y)]
+    if extra_writer:
+        calls.append(bind("bias_act_forward", y, None, "relu", y))
+    calls.append(bind("matmul", dz, w_next.T, d))
+    if gap:
+        calls.append(bind("add", dbias, dbias, dbias))
+    calls.append(bind("act_backward_bias_grad", d, y, None, "relu", d, dbias))
+    return calls, (y, d, dbias)
+
+
+@pytest.mark.parametrize("case", ["fused", "y written twice", "a call in between", "not prepared"])
+def test_only_a_pair_whose_mask_is_sure_to_be_fresh_is_rewritten(case):
+    from gpunn.ops import relu_fusion
+
+    ops = _FusingNumpyOps(relu_backward=True)
+    if case == "not prepared":
+        ops.prepare_relu_backward = lambda forward, backward: False
+    calls, outputs = _pair_tape(ops, extra_writer=case == "y written twice", gap=case == "a call in between")
+    rewritten = relu_fusion.fuse_relu_backward(ops, calls)
+    names = [relu_fusion.described(bound)[0] for bound, _ in rewritten]
+    if case == "fused":
+        assert names == ["matmul_bias_relu_mask", "matmul_relu_backward"]
+        for bound, _ in calls:
+            bound()
+        expected = [o.copy() for o in outputs]
+        for o in outputs:
+            o[...] = np.nan  # every output must be written again by the rewritten calls
+        for bound, _ in rewritten:
+            bound()
+        for got, want in zip(outputs, expected):
+            np.testing.assert_array_equal(got, want)
+    else:
+        assert names == [relu_fusion.described(bound)[0] for bound, _ in calls]

@@ -60,7 +60,8 @@ def fuse_relu_backward(ops, calls: list) -> list:
     module's notes); the list itself is left as it was."""
     described_calls = [described(bound) if kind == DEVICE else (None, {}) for bound, kind in calls]
     forwards = {id(args["out"]): i for i, (name, args) in enumerate(described_calls)
-                if name == "matmul_bias_act" and args.get("activation") == "relu" and args.get("bias") is not None}
+                if name == "matmul_bias_act" and args.get("activation") == "relu" and args.get("bias") is not None
+                and _writers(calls, described_calls, args["out"]) == 1}  # else the mask could be stale when read
     rewritten = list(calls)
     masks: dict = {}
     dropped = set()
@@ -87,6 +88,19 @@ def fuse_relu_backward(ops, calls: list) -> list:
         rewritten[i] = (_bind(ops, "matmul_relu_backward", backward_args), DEVICE)
         dropped.add(i + 1)
     return [call for i, call in enumerate(rewritten) if i not in dropped]
+
+
+def _writers(calls: list, described_calls: list, array) -> int:
+    """How many calls may write ``array``: primitives that pass it as ``out`` or an ``..._out`` argument, and
+    any other call (a host call, a collective) bound to it at all."""
+    count = 0
+    for (bound, _kind), (name, args) in zip(calls, described_calls):
+        if name is None:
+            bound_to = (*getattr(bound, "args", ()), *getattr(bound, "keywords", {}).values())
+            count += any(value is array for value in bound_to)
+        else:
+            count += any(value is array for key, value in args.items() if key == "out" or key.endswith("_out"))
+    return count
 
 
 def _bind(ops, name: str, arguments: dict):

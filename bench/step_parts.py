@@ -77,13 +77,6 @@ def _call_name(bound) -> str:
     return getattr(function, "__name__", None) or repr(function)
 
 
-def _matmul_operands(bound):
-    """(a, b) of a recorded matmul call (``partial(Ops.matmul, ops, a, b, out=...)`` or
-    ``partial(numpy.matmul, a, b, out=...)``), or None for a call prepared otherwise (MKL's)."""
-    arrays = [arg for arg in getattr(bound, "args", ()) if getattr(arg, "ndim", 0) == 2]
-    return (arrays[0], arrays[1]) if len(arrays) >= 2 else None
-
-
 def _layout(x) -> str:
     shape = f"{x.shape[0]}x{x.shape[1]}"
     return shape if x.flags.c_contiguous else shape + " (T)"
@@ -141,6 +134,7 @@ def measure(backend: str, layers: tuple, batch: int, repeats: int, steps: int, t
     from gpunn.benchmarking.runner import initial_weights, make_batch
     from gpunn.distributed import LocalCommunicator
     from gpunn.ops import tf32 as tf32_setting
+    from gpunn.ops.recording import describe_call
 
     ops = _ops(backend, epilogues)
     if backend != "numpy":
@@ -177,9 +171,9 @@ def measure(backend: str, layers: tuple, batch: int, repeats: int, steps: int, t
         by_name[name] = (count + 1, seconds + statistics.median(times))
     matmuls = []
     for bound, times in zip(calls, per_call):
-        operands = _matmul_operands(bound) if _call_name(bound) == "matmul" else None
-        if operands is not None:
-            a, b = operands
+        name, arguments = describe_call(bound)
+        if name == "matmul":
+            a, b = arguments["a"], arguments["b"]
             matmuls.append({"a": _layout(a), "b": _layout(b), "ms": statistics.median(times) * 1e3,
                             "gflop": 2 * a.shape[0] * a.shape[1] * b.shape[1] / 1e9, "operands": (a, b)})
     references = _reference_matmuls(ops, clock, [m.pop("operands") for m in matmuls], repeats)

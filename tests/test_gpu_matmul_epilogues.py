@@ -61,10 +61,10 @@ def _train(epilogues: bool, jit: bool):
 
 
 def _recorded_names(model) -> list:
-    from gpunn.ops import relu_fusion
+    from gpunn.ops.recording import describe_call
 
     recordings = [r for state in model.train_function._states.values() for r in state.recordings.values()]
-    return [relu_fusion.described(bound)[0] for recording in recordings for bound, _ in recording.tape.calls]
+    return [describe_call(bound)[0] for recording in recordings for bound, _ in recording.tape.calls]
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "graph"])

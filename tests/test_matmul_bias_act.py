@@ -109,8 +109,7 @@ def test_a_recordings_relu_backward_folded_into_the_gemm_trains_bit_for_bit():
 
 
 def test_the_rewritten_recording_holds_the_fused_calls_in_place_of_the_separate_ones():
-    from gpunn.ops import relu_fusion
-    from gpunn.ops.recording import DEVICE
+    from gpunn.ops.recording import DEVICE, describe_call
 
     ops = _FusingNumpyOps(relu_backward=True)
     rng = np.random.default_rng(1)
@@ -120,9 +119,9 @@ def test_the_rewritten_recording_holds_the_fused_calls_in_place_of_the_separate_
         model.fit(rng.standard_normal((8, 4)).astype(np.float32), rng.standard_normal((8, 2)).astype(np.float32),
                   batch_size=8, epochs=2, verbose=0)
     recording = next(r for state in model.train_function._states.values() for r in state.recordings.values())
-    names = [relu_fusion.described(bound)[0] for bound, kind in recording.tape.calls if kind == DEVICE]
+    names = [describe_call(bound)[0] for bound, kind in recording.tape.calls if kind == DEVICE]
     assert names.count("matmul_bias_relu_mask") == 3 and names.count("matmul_relu_backward") == 3
-    relu_backwards = [args for name, args in map(relu_fusion.described, (b for b, _ in recording.tape.calls))
+    relu_backwards = [args for name, args in map(describe_call, (b for b, _ in recording.tape.calls))
                       if name == "act_backward_bias_grad" and args["activation"] == "relu"]
     assert len(relu_backwards) == 2  # relu_dropped's and relu_unbiased's stay as they were
 
@@ -149,13 +148,14 @@ def _pair_tape(ops, extra_writer=False, gap=False):
 @pytest.mark.parametrize("case", ["fused", "y written twice", "a call in between", "not prepared"])
 def test_only_a_pair_whose_mask_is_sure_to_be_fresh_is_rewritten(case):
     from gpunn.ops import relu_fusion
+    from gpunn.ops.recording import describe_call
 
     ops = _FusingNumpyOps(relu_backward=True)
     if case == "not prepared":
         ops.prepare_relu_backward = lambda forward, backward: False
     calls, outputs = _pair_tape(ops, extra_writer=case == "y written twice", gap=case == "a call in between")
     rewritten = relu_fusion.fuse_relu_backward(ops, calls)
-    names = [relu_fusion.described(bound)[0] for bound, _ in rewritten]
+    names = [describe_call(bound)[0] for bound, _ in rewritten]
     if case == "fused":
         assert names == ["matmul_bias_relu_mask", "matmul_relu_backward"]
         for bound, _ in calls:
@@ -168,4 +168,16 @@ def test_only_a_pair_whose_mask_is_sure_to_be_fresh_is_rewritten(case):
         for got, want in zip(outputs, expected):
             np.testing.assert_array_equal(got, want)
     else:
-        assert names == [relu_fusion.described(bound)[0] for bound, _ in calls]
+        assert names == [describe_call(bound)[0] for bound, _ in calls]
+
+
+@pytest.mark.parametrize("value, on", [("1", True), ("true", True), (" Yes ", True), ("0", False), ("", False),
+                                       ("no", False)])
+def test_the_epilogue_switch_reads_the_environment_as_gpunn_tf32_does(monkeypatch, value, on):
+    from gpunn.ops import tf32
+    from gpunn.ops.cupy_ops import EPILOGUES_ENV
+
+    monkeypatch.setenv(EPILOGUES_ENV, value)
+    monkeypatch.setenv("GPUNN_TF32", value)
+    assert tf32.environment_switch(EPILOGUES_ENV) is on
+    assert tf32.tf32_from_environment() is on

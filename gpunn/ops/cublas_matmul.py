@@ -46,6 +46,16 @@ def _operand(x):
     return None
 
 
+def gemm_operands(a, b, out) -> bool:
+    """Whether ``out = a @ b`` is one GEMM for cuBLAS as called here: 2-D float32/float64 operands of one dtype,
+    non-empty, each row- or column-contiguous (see ``_operand``), ``out`` C-contiguous."""
+    return (out is not None and a.ndim == 2 and b.ndim == 2 and out.ndim == 2
+            and a.dtype in _GEMM_DTYPES and a.dtype == b.dtype == out.dtype
+            and a.shape[1] == b.shape[0] and out.shape == (a.shape[0], b.shape[1]) and min(out.shape) > 0
+            and a.shape[1] > 0 and out.flags.c_contiguous
+            and _operand(a) is not None and _operand(b) is not None)
+
+
 class CublasMatmul:
     """``out = a @ b`` for 2-D float32/float64 CuPy arrays on the current stream; ``supports`` says which
     calls it takes (the others stay with CuPy)."""
@@ -97,11 +107,7 @@ class CublasMatmul:
             self._stream = stream_ptr
 
     def supports(self, a, b, out) -> bool:
-        return (out is not None and a.ndim == 2 and b.ndim == 2 and out.ndim == 2
-                and a.dtype in _GEMM_DTYPES and a.dtype == b.dtype == out.dtype
-                and a.shape[1] == b.shape[0] and out.shape == (a.shape[0], b.shape[1]) and min(out.shape) > 0
-                and a.shape[1] > 0 and out.flags.c_contiguous
-                and _operand(a) is not None and _operand(b) is not None)
+        return gemm_operands(a, b, out)
 
     def __call__(self, a, b, out, tf32: bool):
         self.bind_stream(self.cp.cuda.get_current_stream().ptr)

@@ -28,7 +28,7 @@ import ctypes
 import numpy
 
 from .. import _compat
-from .cublas_matmul import OP_N, WORKSPACE_BYTES, CublasError, _operand
+from .cublas_matmul import OP_N, WORKSPACE_BYTES, CublasError, _operand, gemm_operands
 
 # cublasLt.h / cublas_api.h / library_types.h
 CUDA_R_32F, CUDA_R_64F = 0, 1
@@ -146,14 +146,10 @@ class CublasLtMatmul:
             raise CublasError(f"{call} failed with cuBLAS status {status}")
 
     def supports(self, a, b, out, bias, activation: str) -> bool:
-        return (activation in EPILOGUES and bias is not None and out is not None
-                and a.ndim == 2 and b.ndim == 2 and out.ndim == 2 and bias.ndim == 1
-                and a.dtype in _DTYPES and a.dtype == b.dtype == out.dtype == bias.dtype
-                and a.shape[1] == b.shape[0] and out.shape == (a.shape[0], b.shape[1]) and min(out.shape) > 0
-                and a.shape[1] > 0 and bias.shape == (out.shape[1],) and out.flags.c_contiguous
+        return (activation in EPILOGUES and bias is not None and gemm_operands(a, b, out)
+                and bias.dtype == out.dtype and bias.shape == (out.shape[1],) and bias.flags.c_contiguous
                 # cuBLASLt documents no bias alignment; its epilogues are reported to fail below 16 bytes
-                and bias.flags.c_contiguous and bias.data.ptr % 16 == 0
-                and _operand(a) is not None and _operand(b) is not None)
+                and bias.data.ptr % 16 == 0)
 
     def __call__(self, a, b, out, bias, activation: str, tf32: bool) -> bool:
         return self._launch(a, b, out, bias, None, activation, tf32)

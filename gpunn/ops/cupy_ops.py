@@ -7,8 +7,6 @@ dtype falls back to the reference steps of the base class.
 """
 from __future__ import annotations
 
-import os
-
 import numpy
 
 from .. import _compat
@@ -38,7 +36,7 @@ class CupyOps(Ops):
         """``allow_tf32``: None keeps the process's TF32 setting (``gpunn.ops.tf32``); a bool sets it for the
         whole process, since cuBLAS's compute type is not per backend object. ``matmul_epilogues``: a Dense
         layer's bias and ReLU applied inside its forward GEMM by cuBLASLt (``cublaslt_matmul.py``); None reads
-        ``GPUNN_MATMUL_EPILOGUES`` (1 / 0), off by default until measured on a GPU."""
+        ``GPUNN_MATMUL_EPILOGUES`` (1, true or yes: on), off by default until measured on a GPU."""
         cp = _compat.cupy()
         if cp is None:
             raise RuntimeError(f"CupyOps needs a GPU: {_compat.cupy_unavailable_reason()}")
@@ -51,7 +49,7 @@ class CupyOps(Ops):
         # backend may be made before distributed.init() picks this process's GPU.
         self._engines: dict = {}
         self._epilogue_engines: dict = {}
-        self.matmul_epilogues = (os.environ.get(EPILOGUES_ENV, "0") == "1" if matmul_epilogues is None
+        self.matmul_epilogues = (tf32.environment_switch(EPILOGUES_ENV) if matmul_epilogues is None
                                  else bool(matmul_epilogues))
         self._capture_streams: dict = {}
         self._descriptions: dict = {}

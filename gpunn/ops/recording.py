@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 import inspect
 
+import numpy
+
 
 class NotReplayableError(RuntimeError):
     """A step did something while recording that a replay could not repeat."""
@@ -112,3 +114,29 @@ class Recording:
     def __exit__(self, *exc) -> bool:
         self.ops._tape = None
         return False
+
+
+@functools.lru_cache(maxsize=None)
+def _signature(function) -> inspect.Signature:
+    return inspect.signature(function)
+
+
+def describe_call(bound) -> tuple[str | None, dict]:
+    """(name, {parameter: argument}) of a recorded call: the primitive or function it calls, with what it is
+    bound to (a NumPy or MKL matmul as ``matmul`` with a, b, out); (None, {}) where that cannot be told."""
+    operands = getattr(bound, "operands", None)  # NumpyOps's MKL product (mkl_gemm.PreparedGemm)
+    if operands is not None and getattr(bound, "__name__", None) == "matmul":
+        return "matmul", dict(zip(("a", "b", "out"), operands))
+    function = getattr(bound, "func", None)
+    if function is None:
+        return None, {}
+    if function is numpy.matmul:  # NumpyOps's product where MKL does not take it
+        return "matmul", {"a": bound.args[0], "b": bound.args[1], "out": bound.keywords.get("out")}
+    try:
+        arguments = _signature(function).bind(*bound.args, **bound.keywords)
+    except (TypeError, ValueError):
+        return None, {}
+    arguments.apply_defaults()
+    named = dict(arguments.arguments)
+    named.pop("self", None)
+    return getattr(function, "__name__", None), named

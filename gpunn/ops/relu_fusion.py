@@ -15,37 +15,7 @@ rewritten only where the backend has made everything it needs for both of its ca
 """
 from __future__ import annotations
 
-import functools
-import inspect
-
-import numpy
-
-from .recording import DEVICE
-
-
-@functools.lru_cache(maxsize=None)
-def _signature(function) -> inspect.Signature:
-    return inspect.signature(function)
-
-
-def described(bound) -> tuple[str | None, dict]:
-    """(primitive name, {parameter: argument}) of a recorded call; (None, {}) for one of another kind."""
-    operands = getattr(bound, "operands", None)  # NumpyOps's MKL product (mkl_gemm.PreparedGemm)
-    if operands is not None and getattr(bound, "__name__", None) == "matmul":
-        return "matmul", dict(zip(("a", "b", "out"), operands))
-    function = getattr(bound, "func", None)
-    if function is None:
-        return None, {}
-    if function is numpy.matmul:  # NumpyOps's product where MKL does not take it
-        return "matmul", {"a": bound.args[0], "b": bound.args[1], "out": bound.keywords.get("out")}
-    try:
-        arguments = _signature(function).bind(*bound.args, **bound.keywords)
-    except (TypeError, ValueError):
-        return None, {}
-    arguments.apply_defaults()
-    named = dict(arguments.arguments)
-    named.pop("self", None)
-    return getattr(function, "__name__", None), named
+from .recording import DEVICE, describe_call
 
 
 def _is_relu_backward_of(matmul: dict, backward: dict) -> bool:
@@ -58,7 +28,7 @@ def _is_relu_backward_of(matmul: dict, backward: dict) -> bool:
 def fuse_relu_backward(ops, calls: list) -> list:
     """``calls`` (a recording's ``(bound call, kind)`` list) with each fusable ReLU layer rewritten (see the
     module's notes); the list itself is left as it was."""
-    described_calls = [described(bound) if kind == DEVICE else (None, {}) for bound, kind in calls]
+    described_calls = [describe_call(bound) if kind == DEVICE else (None, {}) for bound, kind in calls]
     forwards = {id(args["out"]): i for i, (name, args) in enumerate(described_calls)
                 if name == "matmul_bias_act" and args.get("activation") == "relu" and args.get("bias") is not None
                 and _writers(calls, described_calls, args["out"]) == 1}  # else the mask could be stale when read

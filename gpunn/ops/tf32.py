@@ -16,9 +16,14 @@ from .. import _compat
 _enabled: bool | None = None  # None: not set by a call yet, so the environment decides
 
 
+def environment_switch(name: str) -> bool:
+    """A GPU setting switched on in the environment: ``NAME=1`` (or true/yes)."""
+    return os.environ.get(name, "0").strip().lower() in ("1", "true", "yes")
+
+
 def tf32_from_environment() -> bool:
     """``GPUNN_TF32=1`` (or true/yes) asks for TF32."""
-    return os.environ.get("GPUNN_TF32", "0").strip().lower() in ("1", "true", "yes")
+    return environment_switch("GPUNN_TF32")
 
 
 def tf32_enabled() -> bool:

@@ -28,3 +28,14 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def device_segments_checked():
+    """Fails the test when a NumPy replay ran Python of the test's own (the user's code) or an allocating Ops
+    call inside a device run of a recorded step: work a CUDA graph would freeze (``graph_segments.py``)."""
+    from graph_segments import watch_device_segments
+
+    with watch_device_segments() as watch:
+        yield watch
+    assert not watch.found, f"inside what a CUDA graph would capture: {watch.report()}"

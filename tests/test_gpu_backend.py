@@ -289,98 +289,20 @@ def test_two_outputs_match_numpy_and_their_captured_step_matches_eager(variant):
         np.testing.assert_allclose(gpu_hist[key], graph_hist[key], rtol=1e-4, atol=1e-5, err_msg=key)
 
 
-def _train_with_a_custom_loss(backend, jit=False):
-    """A loss and a metric written with gpunn.ops / K, a Metric subclass, a built-in metric's subclass overriding
-    update_state and result, two Layer subclasses (one holding built-in layers), a regularizer, a constraint's
-    subclass and a learning-rate schedule of the user's: each runs on the batch's CuPy arrays as a host call
-    between the step's graphs."""
-    from gpunn import backend as K
-    from gpunn import ops
-
-    def smooth_l1(y_true, y_pred):
-        error = ops.abs(y_true - y_pred)
-        return ops.mean(ops.where(error < 1.0, 0.5 * ops.square(error), error - 0.5), axis=-1)
-
-    def recall_m(y_true, y_pred):
-        true_positives = K.sum(K.round(K.clip(y_true * y_pred, 0, 1)))
-        return true_positives / (K.sum(K.round(K.clip(y_true, 0, 1))) + K.epsilon())
-
-    class Hits(gpunn.metrics.Metric):
-        def __init__(self, name="hits", **kwargs):
-            super().__init__(name=name, **kwargs)
-            self.hits = self.add_variable(shape=(), initializer="zeros", name="hits")
-
-        def update_state(self, y_true, y_pred, sample_weight=None):
-            self.hits.assign_add(ops.sum(ops.cast(ops.argmax(y_true, axis=1) == ops.argmax(y_pred, axis=1),
-                                                  "float32")))
-
-        def result(self):
-            return ops.convert_to_tensor(self.hits)
-
-    class Percent(gpunn.metrics.CategoricalAccuracy):  # Keras runs a subclass's update_state and result
-        def update_state(self, y_true, y_pred, sample_weight=None):
-            super().update_state(y_true, ops.square(y_pred), sample_weight=sample_weight)
-
-        def result(self):
-            return 100.0 * super().result()
-
-    class SquaredPenalty(gpunn.regularizers.Regularizer):
-        def __call__(self, x):
-            return 1e-3 * ops.sum(ops.square(x))
-
-    class ClippedMaxNorm(gpunn.constraints.MaxNorm):
-        def __call__(self, w):
-            return ops.clip(super().__call__(w), -0.5, 0.5)
-
-    class InverseSqrt(gpunn.optimizers.schedules.LearningRateSchedule):
-        def __call__(self, step):
-            return 0.01 / ops.sqrt(ops.cast(step, "float32") + 1.0)
-
-    class Gated(gpunn.layers.Layer):  # a layer of the user's: weights of its own, call() with gpunn.ops
-        def build(self, input_shape):
-            self.w = self.add_weight(shape=(input_shape[-1], 32), initializer="glorot_uniform", name="w")
-            self.gate = self.add_weight(shape=(32,), initializer="zeros", name="gate")
-
-        def call(self, inputs):
-            return ops.relu(ops.matmul(inputs, self.w)) * ops.sigmoid(self.gate)
-
-    class Block(gpunn.layers.Layer):  # layers inside a layer of the user's: each runs its own (CuPy) step
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.dense = layers.Dense(32, activation="gelu")
-            self.norm = layers.LayerNormalization()
-
-        def call(self, inputs):
-            y = self.norm(inputs + gpunn.activations.tanh(self.dense(inputs)))
-            self.add_loss(0.01 * ops.mean(ops.square(y)))  # added to the loss, differentiated on the device
-            return y
-
-    (x, y), _ = gpunn.datasets.digits.load_data()
-    x = x.reshape(len(x), -1).astype("float32") / 16
-    targets = gpunn.utils.to_categorical(y, 10)
-    with gpunn.use_backend(backend):
-        gpunn.utils.set_random_seed(13)
-        model = gpunn.Sequential([gpunn.Input(shape=(64,)), Gated(), Block(),
-                                  layers.Dense(10, activation="sigmoid", kernel_regularizer=SquaredPenalty(),
-                                               kernel_constraint=ClippedMaxNorm(2.0))])
-        model.compile(optimizer=gpunn.optimizers.Adam(InverseSqrt()), loss=smooth_l1,
-                      metrics=[recall_m, Hits(), Percent()], jit_compile=jit)
-        history = model.fit(x, targets, batch_size=64, epochs=2, verbose=0)
-        return model, history.history
-
-
 def test_custom_losses_metrics_and_layers_match_numpy_and_replay_between_graphs():
     import warnings
 
+    from test_graph_segments import train_with_users_own_objects
+
     from gpunn.trainer.train_step import GraphFallbackWarning
 
-    cpu_model, cpu_hist = _train_with_a_custom_loss("numpy")
-    gpu_model, gpu_hist = _train_with_a_custom_loss("cupy")
+    cpu_model, cpu_hist = train_with_users_own_objects("numpy")
+    gpu_model, gpu_hist = train_with_users_own_objects("cupy")
     for key in cpu_hist:
         np.testing.assert_allclose(cpu_hist[key], gpu_hist[key], rtol=1e-3, atol=1e-4, err_msg=key)
     with warnings.catch_warnings():
         warnings.simplefilter("error", GraphFallbackWarning)  # graphs split around the host calls, not refused
-        graph_model, graph_hist = _train_with_a_custom_loss("cupy", jit=True)
+        graph_model, graph_hist = train_with_users_own_objects("cupy", jit=True)
     for a, b in zip(gpu_model.get_weights(), graph_model.get_weights()):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
     for key in gpu_hist:

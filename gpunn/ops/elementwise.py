@@ -6,7 +6,15 @@ every call can be recorded and replayed (``recording.py``).
 """
 from __future__ import annotations
 
+import functools
+
 from .recording import primitive
+
+
+def _write_result(xp, function, out) -> None:
+    from ..autodiff.functions import _value
+
+    xp.copyto(out, _value(function(out), xp))
 
 
 class ElementwisePrimitives:
@@ -78,14 +86,12 @@ class ElementwisePrimitives:
         self.xp.copyto(out, source)
         return out
 
-    @primitive
     def assign_result(self, function, out):
         """out[...] = function(out): a projection written in array expressions of its own (a user's weight
-        constraint). A replay calls ``function`` again, so it computes what the eager step did, though it
-        allocates its result on each call. The function may compute with ``gpunn.ops`` (a Tensor comes back)."""
-        from ..autodiff.functions import _value
-
-        self.xp.copyto(out, _value(function(out), self.xp))
+        constraint), which may compute with ``gpunn.ops`` (a Tensor comes back). It runs as a host call of the
+        step (``run_python``): a replay calls ``function`` again, and a CUDA graph ends before it, since it
+        allocates its result at every call and its Python would run only once, at capture."""
+        self.run_python(functools.partial(_write_result, self.xp, function, out))
         return out
 
     @primitive

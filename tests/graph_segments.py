@@ -9,7 +9,8 @@ capture. Likewise an allocation or a host transfer made through the Ops (``empty
 
 The NumPy backend replays every call, so its results cannot show this. ``watch_device_segments`` replays the
 device runs of NumPy replays under a profiler and notes every call of code from the tests' own files (the
-user's code of a test) and of the Ops methods that allocate or transfer.
+user's code of a test) and of the Ops methods that allocate or transfer. ``conftest.py`` runs the CPU tests
+under it, so every recorded step the suite trains is checked.
 """
 from __future__ import annotations
 

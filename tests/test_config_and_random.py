@@ -9,9 +9,6 @@ import gpunn
 from gpunn import layers, ops
 from helpers import assert_same_training
 
-# a recorded step's device runs are checked for what a CUDA graph would freeze (conftest.py)
-pytestmark = pytest.mark.usefixtures("device_segments_checked")
-
 
 def test_config_reads_and_refuses_by_name():
     assert gpunn.config.backend() in ("numpy", "cupy")

@@ -23,9 +23,6 @@ from gpunn import constraints, layers, optimizers
 from helpers import assert_same_training, keras_unavailable_reason, numpy_backend, run_keras_script  # noqa: F401  (fixture)
 from test_step_allocations import assert_later_steps_allocate_nothing
 
-# a recorded step's device runs are checked for what a CUDA graph would freeze (conftest.py)
-pytestmark = pytest.mark.usefixtures("device_segments_checked")
-
 CONSTRAINTS = {
     "max_norm": lambda: constraints.MaxNorm(),
     "max_norm_axis_1": lambda: constraints.MaxNorm(max_value=1.5, axis=1),

@@ -11,9 +11,6 @@ from helpers import numpy_backend, run_keras  # noqa: F401
 import gpunn
 from gpunn import ops
 
-# a recorded step's device runs are checked for what a CUDA graph would freeze (conftest.py)
-pytestmark = pytest.mark.usefixtures("device_segments_checked")
-
 ENDPOINT = '''
 class LogisticEndpoint(keras.layers.Layer):
     def __init__(self, name=None, **kwargs):

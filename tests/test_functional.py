@@ -13,9 +13,6 @@ from helpers import assert_same_training, numpy_backend, run_keras  # noqa: F401
 import gpunn
 from gpunn import layers
 
-# a recorded step's device runs are checked for what a CUDA graph would freeze (conftest.py)
-pytestmark = pytest.mark.usefixtures("device_segments_checked")
-
 
 def _data(rows=60):
     rng = np.random.default_rng(1)

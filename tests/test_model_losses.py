@@ -11,9 +11,6 @@ import gpunn
 from gpunn import layers
 from helpers import assert_gradients_close, numerical_gradient, numpy_backend, run_keras  # noqa: F401
 
-# a recorded step's device runs are checked for what a CUDA graph would freeze (conftest.py)
-pytestmark = pytest.mark.usefixtures("device_segments_checked")
-
 VAE = '''
 def define(keras, layers, ops, epsilon=None, dtype=None):
     class Sampling(layers.Layer):

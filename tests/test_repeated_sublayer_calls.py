@@ -10,9 +10,6 @@ from gpunn import layers
 
 from helpers import assert_gradients_close, numerical_gradient, numpy_backend, run_keras  # noqa: F401
 
-# a recorded step's device runs are checked for what a CUDA graph would freeze (conftest.py)
-pytestmark = pytest.mark.usefixtures("device_segments_checked")
-
 _DEFINITIONS = """
 class Twice(keras.layers.Layer):
     '''The guide's CustomRNN in small: one Dense applied again to its own output.'''

@@ -10,9 +10,6 @@ from helpers import assert_gradients_close, numerical_gradient, numpy_backend, r
 import gpunn
 from gpunn import layers, ops
 
-# a recorded step's device runs are checked for what a CUDA graph would freeze (conftest.py)
-pytestmark = pytest.mark.usefixtures("device_segments_checked")
-
 BUILD = '''
 def build(keras, layers, ops, dtype="float32"):
     d = dict(dtype=dtype)

@@ -13,9 +13,6 @@ from gpunn import layers
 from gpunn.overrides import OverrideNotSupportedError
 from helpers import numpy_backend, run_keras  # noqa: F401  (fixture)
 
-# a recorded step's device runs are checked for what a CUDA graph would freeze (conftest.py)
-pytestmark = pytest.mark.usefixtures("device_segments_checked")
-
 CLASSES = '''
 class SquaredPenalty(keras.regularizers.Regularizer):
     def __init__(self, strength):

@@ -13,8 +13,9 @@ steps leave to win.
 Each matmul of the step is listed too (its shapes, ``T`` marking an operand passed as a transposed view), with
 the same product timed through the array library's own matmul and, where PyTorch is installed, through
 ``torch.matmul`` on the same memory, and for a forward product ``torch._addmm_activation`` (cuBLASLt's
-bias + ReLU epilogue on a GPU) beside gpunn's matmul followed by its bias+ReLU kernel: whether another GEMM
-path, or folding the bias and activation into the GEMM, would pay.
+bias + ReLU epilogue on a GPU) beside gpunn's matmul followed by its bias+ReLU kernel, and on a GPU through
+cuBLASLt with the algorithm its heuristic picks and with the fastest of its first few (timed): whether another
+GEMM path, folding the bias and activation into the GEMM, or choosing GEMM algorithms by timing would pay.
 
     python bench/step_parts.py --layers 4096-4096-4096-10 --batch 4096 [--tf32]      (on a GPU)
     python bench/step_parts.py --backend numpy --layers 64-32-10 --batch 16           (the same on the CPU)
@@ -31,6 +32,8 @@ import numpy as np
 
 # The calls that are GEMMs: plain, or with a bias, an activation or ReLU's derivative folded in (cuBLASLt).
 GEMM_PRIMITIVES = ("matmul", "matmul_bias_act", "matmul_bias_relu_mask", "matmul_relu_backward")
+LT_ALGORITHMS = 8  # cuBLASLt algorithms timed per product, the heuristic's first ones
+LT_HEURISTIC, LT_BEST = "cuBLASLt heuristic's", f"cuBLASLt best of {LT_ALGORITHMS}"
 
 
 def _ops(backend: str, epilogues: bool = False):
@@ -100,16 +103,20 @@ def _torch_view(torch, x):
 
 def _reference_matmuls(ops, clock, products: list, repeats: int) -> dict:
     """{(a layout, b layout): {reference: seconds}} for each distinct product: the array library's matmul,
-    torch.matmul, and for a forward product (both operands row-major) torch's matmul + bias + ReLU in one call."""
+    torch.matmul, for a forward product (both operands row-major) torch's matmul + bias + ReLU in one call, and on
+    a GPU cuBLASLt's algorithms (``lt_algorithm_times``)."""
     from gpunn import _compat
 
     torch = _compat.torch()
+    lt_engine = None
     if ops.xp is not np:  # the references in the step's precision
+        from gpunn.ops import cublaslt_matmul
         from gpunn.ops import tf32 as tf32_setting
 
         tf32_setting.apply_to_cupy()
         if torch is not None:
             tf32_setting.apply_to_torch(torch)
+        lt_engine = cublaslt_matmul.make(ops.xp)
     references: dict = {}
     for a, b in products:
         key = (_layout(a), _layout(b))
@@ -124,8 +131,28 @@ def _reference_matmuls(ops, clock, products: list, repeats: int) -> dict:
                 bias = torch.zeros(b.shape[1], dtype=ta.dtype, device=ta.device)
                 found["torch addmm+relu"] = _median_time(
                     clock, lambda: torch._addmm_activation(bias, ta, tb, use_gelu=False), repeats)
+        if lt_engine is not None:
+            found.update(lt_algorithm_times(lt_engine, ops.xp, clock, a, b, out, ops.allow_tf32,
+                                            ops.xp.cuda.get_current_stream().ptr, repeats))
         references[key] = found
     return references
+
+
+def lt_algorithm_times(engine, xp, clock, a, b, out, tf32: bool, stream_ptr: int, repeats: int,
+                       count: int = LT_ALGORITHMS) -> dict:
+    """The product through cuBLASLt, a zero bias folded in as a Dense layer's would be: {reference: seconds} for
+    the algorithm its heuristic ranks first (what gpunn's epilogue GEMMs run) and for the fastest of the first
+    ``count`` it offers (what timing the candidates once per shape, at plan time, would run); {} when cuBLASLt
+    takes no such call."""
+    bias = xp.zeros(b.shape[1], dtype=a.dtype)
+    if not engine.supports(a, b, out, bias, "linear"):
+        return {}
+    plans = engine.candidate_plans(a, b, out, bias, "linear", tf32, count)
+    times = [_median_time(clock, lambda plan=plan: plan.run(a.data.ptr, b.data.ptr, out.data.ptr, bias.data.ptr,
+                                                             None, stream_ptr, a.dtype), repeats) for plan in plans]
+    if not times:
+        return {}
+    return {LT_HEURISTIC: times[0], LT_BEST: min(times)}
 
 
 def measure(backend: str, layers: tuple, batch: int, repeats: int, steps: int, tf32: bool,
@@ -222,7 +249,9 @@ def _matmul_table(matmuls: list) -> list:
                      f"{m['gflop'] / m['ms']:.1f} | " + " | ".join(cells) + " |")
     lines += ["", "(T): the operand is a transposed view. torch addmm+relu: the product with a bias added and ReLU "
                   "applied in the same call (cuBLASLt's epilogue on a GPU), beside gpunn's matmul plus "
-                  "bias_act_forward."]
+                  "bias_act_forward. cuBLASLt: the product with a zero bias folded in, through the algorithm "
+                  "cuBLASLt's heuristic ranks first, and through the fastest of its first "
+                  f"{LT_ALGORITHMS}."]
     return lines
 
 

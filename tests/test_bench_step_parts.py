@@ -27,3 +27,34 @@ def test_step_parts_groups_the_recorded_calls_by_primitive():
     assert [(a.strip(), b.strip()) for a, b in matmuls] == [("4x12", "12x16"), ("4x16", "16x3"), ("16x4 (T)", "4x3"),
                                                             ("4x3", "3x16 (T)"), ("12x4 (T)", "4x16")], out
     assert "numpy.matmul ms" in out, out
+
+
+def test_cublaslt_columns_time_the_heuristics_first_algorithm_and_the_fastest_of_those_offered():
+    import numpy as np
+    from test_cublas_matmul import _Array
+    from test_cublaslt_matmul import _aligned, _engine
+
+    from gpunn.ops import NumpyOps
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import step_parts
+
+    class AlignedArrays:  # the engine's bias comes from the array library: here 256-byte aligned host memory
+        @staticmethod
+        def zeros(shape, dtype):
+            return _Array(_aligned(np.zeros(shape, dtype)))
+
+    engine, lib, _ = _engine(algorithms=3)
+    rng = np.random.default_rng(4)
+    a, b = (_Array(_aligned(rng.standard_normal(s).astype(np.float32))) for s in ((6, 5), (5, 4)))
+    out = _Array(_aligned(np.zeros((6, 4), np.float32)))
+    clock = step_parts._Clock(NumpyOps())
+    found = step_parts.lt_algorithm_times(engine, AlignedArrays, clock, a, b, out, False, 0, repeats=2)
+    assert set(found) == {step_parts.LT_HEURISTIC, step_parts.LT_BEST}
+    assert 0 < found[step_parts.LT_BEST] <= found[step_parts.LT_HEURISTIC]
+    assert sorted(set(lib.algorithms_run)) == [100, 101, 102]  # each offered algorithm was run
+    assert len(lib.algorithms_run) == 3 * (2 + 2)  # two warm-up runs and two timed each
+    np.testing.assert_allclose(out.a, a.a @ b.a, rtol=1e-5)
+    refused = step_parts.lt_algorithm_times(engine, AlignedArrays, clock, a, b, _Array(np.zeros((4, 6), np.float32).T),
+                                            False, 0, repeats=2)
+    assert refused == {}  # a transposed output: cuBLASLt is not asked

@@ -23,6 +23,7 @@ class _FakeCublasLt:
         self.objects: dict = {}
         self.log: list = []
         self.algorithms = algorithms
+        self.algorithms_run: list = []  # the algorithm of each matmul, by its first word
         ids = itertools.count(1000)
 
         def creator(kind, make):
@@ -42,10 +43,12 @@ class _FakeCublasLt:
             self.log.append(("destroy", self.objects.pop(obj.value)["kind"]))
             return 0
 
-        def heuristic(handle, desc, a, b, c, d, preference, requested, result_ref, found_ref):
+        def heuristic(handle, desc, a, b, c, d, preference, requested, results, found_ref):
             self.log.append(("heuristic", dict(self.objects[preference.value]["attrs"])))
             found_ref._obj.value = min(requested, self.algorithms)
-            result_ref._obj.state = 0
+            for rank in range(found_ref._obj.value):  # each algorithm told apart by its first word
+                results[rank].state = 0
+                results[rank].algo.data[0] = 100 + rank
             return 0
 
         self.cublasLtCreate = creator("handle", lambda: {})
@@ -98,6 +101,7 @@ class _FakeCublasLt:
                 bits[...] = 0
                 bits[:packed.shape[0]] = packed
         self.log.append(("matmul", op["compute"], epilogue, stream))
+        self.algorithms_run.append(algo._obj.data[0])
         return 0
 
     def _mask(self, op, rows, cols):
@@ -202,6 +206,25 @@ def test_no_algorithm_means_the_caller_runs_the_two_steps():
     assert sum(entry[0] == "heuristic" for entry in lib.log) == 1
     assert not any(entry[0] == "matmul" for entry in lib.log)
     assert lib.log.count(("destroy", "layout")) == 3 and lib.log.count(("destroy", "desc")) == 1
+
+
+def test_candidate_plans_are_the_heuristics_algorithms_in_its_order_and_each_computes_the_product():
+    engine, lib, cp = _engine(algorithms=3)
+    rng = np.random.default_rng(9)
+    a, b = _aligned(rng.standard_normal((5, 7)).astype(np.float32)), _aligned(rng.standard_normal((7, 3)).astype(
+        np.float32))
+    bias, out = _aligned(rng.standard_normal(3).astype(np.float32)), _aligned(np.zeros((5, 3), np.float32))
+    plans = engine.candidate_plans(*(_Array(x) for x in (a, b, out, bias)), "linear", tf32=False, count=8)
+    assert len(plans) == 3  # what the heuristic offered, not what was asked for
+    for plan in plans:
+        out[...] = 0
+        plan.run(a.ctypes.data, b.ctypes.data, out.ctypes.data, bias.ctypes.data, None, 7, a.dtype)
+        np.testing.assert_allclose(out, _expected(a, b, bias, "linear"), rtol=1e-5)
+    assert lib.algorithms_run == [100, 101, 102]
+    assert engine(*(_Array(x) for x in (a, b, out, bias)), "linear", tf32=False)
+    assert lib.algorithms_run[-1] == 100  # a call runs the heuristic's first
+    none, _, _ = _engine(algorithms=0)
+    assert none.candidate_plans(*(_Array(x) for x in (a, b, out, bias)), "linear", tf32=False, count=8) == []
 
 
 def test_calls_it_leaves_to_the_unfused_path():

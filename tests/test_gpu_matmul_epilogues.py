@@ -44,6 +44,25 @@ def test_the_fused_gemm_matches_numpy_for_every_layout(dtype, activation):
     assert any(plan is not False for plan in engine._plans.values()), "cuBLASLt found no algorithm: nothing fused"
 
 
+def test_every_algorithm_the_heuristic_offers_computes_the_product():
+    """The candidates ``bench/step_parts.py`` times (and a choice by timing would pick from) are all correct."""
+    cp = _compat.cupy()
+    engine = _ops(True)._epilogue_engine()
+    assert engine is not None, "cuBLASLt could not be opened with ctypes"
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((257, 96)).astype("float32"), rng.standard_normal((96, 130)).astype("float32")
+    bias = rng.standard_normal(130).astype("float32")
+    da, db, dbias = cp.asarray(a), cp.asarray(b), cp.asarray(bias)
+    out = cp.empty((257, 130), "float32")
+    plans = engine.candidate_plans(da, db, out, dbias, "linear", False, 8)
+    assert plans, "cuBLASLt offered no algorithm"
+    for plan in plans:
+        out.fill(cp.nan)
+        plan.run(da.data.ptr, db.data.ptr, out.data.ptr, dbias.data.ptr, None, cp.cuda.get_current_stream().ptr,
+                 da.dtype)
+        np.testing.assert_allclose(cp.asnumpy(out), a.astype(np.float64) @ b + bias, rtol=1e-4, atol=1e-4)
+
+
 def _train(epilogues: bool, jit: bool):
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((50 * 16 + 7, 12)).astype("float32"), rng.integers(0, 4, 50 * 16 + 7)

@@ -200,6 +200,19 @@ class CublasLtMatmul:
         self._check(setter(obj, attribute, ctypes.byref(value), ctypes.sizeof(value)), setter.__name__)
 
     def _plan(self, a, b, out, vector, mask, kind, tf32, alignments):
+        plans = self._plans_ranked(a, b, out, vector, mask, kind, tf32, alignments, 1)
+        return plans[0] if plans else False
+
+    def candidate_plans(self, a, b, out, vector, kind: str, tf32: bool, count: int) -> list:
+        """Up to ``count`` plans for one GEMM (no mask), one per algorithm cuBLASLt's heuristic offers, in its
+        order (the first is the one a call runs): for timing the algorithms against each other."""
+        pointers = (a.data.ptr, b.data.ptr, out.data.ptr, vector.data.ptr)
+        tf32 = bool(tf32 and a.dtype == numpy.float32)
+        return self._plans_ranked(a, b, out, vector, None, kind, tf32, tuple(_alignment(p) for p in pointers), count)
+
+    def _plans_ranked(self, a, b, out, vector, mask, kind, tf32, alignments, count: int) -> list:
+        """Plans of the heuristic's first ``count`` algorithms for this GEMM (sharing its descriptors), best
+        first by the heuristic's estimate; [] when it offers none."""
         lib, dtype_code = self.lib, _DTYPES[a.dtype]
         compute = COMPUTE_64F if a.dtype == numpy.float64 else (COMPUTE_32F_FAST_TF32 if tf32 else COMPUTE_32F)
         desc = ctypes.c_void_p()
@@ -229,16 +242,17 @@ class CublasLtMatmul:
         for attribute, value in ((PREF_MIN_ALIGNMENT_A, align_b), (PREF_MIN_ALIGNMENT_B, align_a),
                                  (PREF_MIN_ALIGNMENT_C, align_out), (PREF_MIN_ALIGNMENT_D, align_out)):
             self._set(set_pref, preference, attribute, ctypes.c_uint32(value))
-        result, found = _HeuristicResult(), ctypes.c_int(0)
-        status = lib.cublasLtMatmulAlgoGetHeuristic(self.handle, desc, lt_a, lt_b, lt_d, lt_d, preference, 1,
-                                                    ctypes.byref(result), ctypes.byref(found))
+        results, found = (_HeuristicResult * count)(), ctypes.c_int(0)
+        status = lib.cublasLtMatmulAlgoGetHeuristic(self.handle, desc, lt_a, lt_b, lt_d, lt_d, preference, count,
+                                                    results, ctypes.byref(found))
         lib.cublasLtMatmulPreferenceDestroy(preference)
-        if status != 0 or found.value < 1 or result.state != 0:
+        usable = [r for r in results[:found.value] if r.state == 0] if status == 0 else []
+        if not usable:
             lib.cublasLtMatmulDescDestroy(desc)
             for layout in (lt_a, lt_b, lt_d):
                 lib.cublasLtMatrixLayoutDestroy(layout)
-            return False
-        return _Plan(self, desc, (lt_a, lt_b, lt_d), result.algo)
+            return []
+        return [_Plan(self, desc, (lt_a, lt_b, lt_d), result.algo) for result in usable]
 
 
 def make(cp) -> CublasLtMatmul | None:

@@ -219,7 +219,9 @@ else
     { echo; cat "$WORK/epilogues.log"; } >> "$OUT/smoke.log"
     EPILOGUE_LINE=$(grep '^epilogues:' "$WORK/epilogues.log" | tail -n 1)
     CASES=(--case 784-256-256-10:64,128,256 --case 4096-4096-4096-10:4096)
-    BACKENDS=cupy,cupy-graph,cupy-graph16${LT_BACKEND},cupy-unfused,torch-cuda,torch-cuda-compiled,torch-cuda-graph
+    # cupy-cub beside cupy: the eager step with CuPy's CUB reductions, and without them (as its graphs run)
+    BACKENDS=cupy,cupy-cub,cupy-graph,cupy-graph16${LT_BACKEND},cupy-unfused
+    BACKENDS+=,torch-cuda,torch-cuda-compiled,torch-cuda-graph
     CAP=$(cap_for 170)
     run_capped bench "$CAP" "$OUT/bench.log" "$PY" -m gpunn.cli bench "${CASES[@]}" --backends "$BACKENDS" \
         --repeats 5 --time-limit $(( CAP > 30 ? CAP - 25 : 5 )) --debug \

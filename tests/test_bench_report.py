@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from gpunn import cli
+from gpunn import _compat, cli
 from gpunn.benchmarking import BenchConfig, flops_per_step, format_table, parse_batches, parse_sizes, run, write_all
 from gpunn.benchmarking import contenders, schema, timing, validation
 from gpunn.benchmarking.contenders import ContenderSpec
@@ -87,6 +87,21 @@ def test_sizes_and_batches_parse_and_reject_nonsense():
         contenders.expand("numpy,tensorflow")
     assert contenders.expand("torch,numpy") == ["numpy", "torch-cpu", "torch-cuda", "torch-cuda-compiled",
                                                   "torch-cuda-graph"]
+
+
+def test_the_cub_contender_is_the_cupy_backend_with_its_step_reductions_left_to_cupy(monkeypatch):
+    """``cupy-cub`` beside ``cupy`` measures what running eager steps without CUB (as graphs run) costs."""
+    from gpunn.benchmarking.cub_steps import cub_cupy_ops
+    from gpunn.ops import cupy_ops
+
+    assert "cupy-cub" in contenders.expand("gpu") and "cupy-cub" not in contenders.expand("jit")
+    monkeypatch.setattr(cupy_ops.CupyOps, "__init__", lambda self: None)  # no device to open here
+    ops = cub_cupy_ops()
+    assert isinstance(ops, cupy_ops.CupyOps) and ops.name == "cupy-cub"
+    with ops.step_conditions() as inside:  # nothing switched: CuPy's own setting (CUB on by default) stays
+        assert inside is None
+    if not _compat.has_cupy_gpu():
+        assert contenders.SPECS["cupy-cub"].unavailable_reason(1)
 
 
 # ---- the report ----------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
     numpy-jit       the NumPy backend with jit_compile=True (a recorded step)    cpu
     numpy-unfused   the NumPy backend with naive expression chains (unfused.py)  cpu
     cupy            gpunn's CuPy backend (Numba CUDA kernels)                    cuda
+    cupy-cub        cupy, CuPy's CUB reductions on in its steps (cub_steps.py)  cuda
     cupy-graph      the CuPy backend with jit_compile=True (a CUDA graph)        cuda
     cupy-unfused    the CuPy backend with CuPy expression chains                 cuda
     numpy-jit16     numpy-jit, 16 steps per replay (steps_per_execution=16)      cpu
@@ -23,19 +24,19 @@ from dataclasses import dataclass
 
 from .. import _compat
 
-NAMES = ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "cupy", "cupy-graph", "cupy-graph16", "cupy-graph-lt",
-         "cupy-unfused", "torch-cpu", "torch-cuda", "torch-cuda-compiled", "torch-cuda-graph")
+NAMES = ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "cupy", "cupy-cub", "cupy-graph", "cupy-graph16",
+         "cupy-graph-lt", "cupy-unfused", "torch-cpu", "torch-cuda", "torch-cuda-compiled", "torch-cuda-graph")
 ALIASES = {
     "all": NAMES,
     "auto": NAMES,
-    "gpunn": ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "cupy", "cupy-graph", "cupy-graph16",
+    "gpunn": ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "cupy", "cupy-cub", "cupy-graph", "cupy-graph16",
               "cupy-graph-lt", "cupy-unfused"),
     "jit": ("numpy-jit", "numpy-jit16", "cupy-graph", "cupy-graph16", "cupy-graph-lt"),
     "torch": ("torch-cpu", "torch-cuda", "torch-cuda-compiled", "torch-cuda-graph"),
     "pytorch": ("torch-cpu", "torch-cuda", "torch-cuda-compiled", "torch-cuda-graph"),
     "cpu": ("numpy", "numpy-jit", "numpy-jit16", "numpy-unfused", "torch-cpu"),
-    "gpu": ("cupy", "cupy-graph", "cupy-graph16", "cupy-graph-lt", "cupy-unfused", "torch-cuda", "torch-cuda-compiled",
-            "torch-cuda-graph"),
+    "gpu": ("cupy", "cupy-cub", "cupy-graph", "cupy-graph16", "cupy-graph-lt", "cupy-unfused", "torch-cuda",
+            "torch-cuda-compiled", "torch-cuda-graph"),
 }
 # gpunn contenders trained with jit_compile=True, and the steps each of their calls makes (steps_per_execution)
 JIT_STEPS = {"numpy-jit": 1, "numpy-jit16": 16, "cupy-graph": 1, "cupy-graph16": 16, "cupy-graph-lt": 1}
@@ -89,6 +90,7 @@ class ContenderSpec:
         return f"cuda:{cp.cuda.Device().id}" if cp is not None else "cuda"
 
     def _make_ops(self):
+        from .cub_steps import cub_cupy_ops
         from .unfused import unfused_cupy_ops, unfused_numpy_ops
 
         if self.name in ("numpy", "numpy-jit", "numpy-jit16"):
@@ -100,6 +102,8 @@ class ContenderSpec:
 
             # the same backend with and without epilogues, side by side in one run
             return CupyOps(matmul_epilogues=self.name == "cupy-graph-lt")
+        if self.name == "cupy-cub":
+            return cub_cupy_ops()
         return unfused_numpy_ops() if self.name == "numpy-unfused" else unfused_cupy_ops()
 
 

@@ -1,5 +1,7 @@
-"""``keras.backend`` functions a tf.keras script calls: ``clear_session``, and tf.keras's array functions that
-custom metrics and losses are written with (``K.mean``, ``K.round``, ``K.epsilon``...: ``autodiff/legacy_backend.py``).
+"""``keras.backend`` functions a tf.keras script calls: Keras 3's (``clear_session``, ``backend``, ``floatx``,
+``epsilon``, ``image_data_format``, ``get_uid``, ``is_keras_tensor``, the dtype helpers of ``gpunn/dtypes.py``), and
+tf.keras's array functions that custom metrics and losses are written with (``K.mean``, ``K.round``, ``K.epsilon``...:
+``autodiff/legacy_backend.py``).
 
 Keras 3 exports ``clear_session`` as both ``keras.backend.clear_session`` and ``keras.utils.clear_session``
 (keras/src/backend/common/global_state.py); gpunn does the same (``gpunn.utils.clear_session``).
@@ -9,15 +11,25 @@ from __future__ import annotations
 import gc
 import sys
 
-from . import _compat
+from . import _compat, naming
+from .config import backend, image_data_format, set_image_data_format  # noqa: F401  (Keras 3's keras.backend names)
+from .dtypes import is_float_dtype, is_int_dtype, result_type, standardize_dtype  # noqa: F401
+from .naming import get_uid  # noqa: F401
 from . import random as gpunn_random
 from .autodiff import legacy_backend as _legacy
-from .layers import base as layers_base
-from .metrics import base as metrics_base
 
 globals().update({_name: getattr(_legacy, _name) for _name in _legacy.NAMES})
 
-__all__ = ["clear_session", *_legacy.NAMES]
+__all__ = ["clear_session", "backend", "image_data_format", "set_image_data_format", "is_keras_tensor", "get_uid",
+           "standardize_dtype", "is_float_dtype", "is_int_dtype", "result_type", *_legacy.NAMES]
+
+
+def is_keras_tensor(x) -> bool:
+    """Whether ``x`` is a symbolic value of a functional model being built (``keras.Input(...)`` and what
+    layers make of it), as ``keras.backend.is_keras_tensor``."""
+    from .utils.symbolic_values import is_keras_tensor as symbolic  # gpunn.utils imports this module
+
+    return symbolic(x)
 
 
 def clear_session(free_memory=True) -> None:
@@ -38,8 +50,7 @@ def clear_session(free_memory=True) -> None:
     if not isinstance(free_memory, (bool, int)):
         raise TypeError(f"free_memory: expected True or False, got {free_memory!r}")
     # Keras resets its name uids with its global state (keras/src/backend/common/global_state.py).
-    layers_base._name_counters.clear()
-    metrics_base._name_uids.clear()
+    naming.reset_uids()
     gpunn_random.reseed_from_python_random()
     if free_memory:
         gc.collect()

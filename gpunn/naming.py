@@ -1,8 +1,13 @@
-"""Keras's snake-case names (keras/src/utils/naming.py ``to_snake_case``): the prefix of generated layer names
-("re_lu", "p_re_lu") and the names of layers in Keras's weights files ("layers/dense_1")."""
+"""Names as keras/src/utils/naming.py makes them: snake case (``to_snake_case``: the prefix of generated layer
+names, "re_lu", "p_re_lu", and the names of layers in Keras's weights files, "layers/dense_1"), and the one table
+of uids that generated names and ``keras.backend.get_uid`` share ("dense", then "dense_1"...), which
+``clear_session`` resets."""
 from __future__ import annotations
 
+import collections
 import re
+
+_object_name_uids: collections.defaultdict = collections.defaultdict(int)
 
 
 def snake_case(name: str) -> str:
@@ -19,3 +24,21 @@ def container_name(name: str, used: dict) -> str:
         return f"{name}_{used[name]}"
     used[name] = 0
     return name
+
+
+def uniquify(name: str) -> str:
+    """``name`` the first time, then ``name_1``, ``name_2``... (Keras's ``uniquify``)."""
+    uid = _object_name_uids[name]
+    _object_name_uids[name] += 1
+    return name if uid == 0 else f"{name}_{uid}"
+
+
+def get_uid(prefix: str = "") -> int:
+    """``keras.backend.get_uid``: the prefix's counter, counted up: 1 at its first call, then 2, 3... It counts
+    with the generated names: after ``get_uid("dense")`` the next ``Dense()`` is named "dense_1"."""
+    _object_name_uids[prefix] += 1
+    return _object_name_uids[prefix]
+
+
+def reset_uids() -> None:
+    _object_name_uids.clear()

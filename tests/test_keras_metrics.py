@@ -13,7 +13,7 @@ from helpers import assert_same_training, numpy_backend, sigmoid, softmax  # noq
 
 import gpunn
 from gpunn import layers, losses, metrics
-from gpunn.metrics import base as metrics_base
+from gpunn import naming
 from gpunn.ops.recording import Recording
 from gpunn.ops.workspace import Workspace
 from gpunn.trainer.running_metrics import RunningMetrics
@@ -306,7 +306,7 @@ def test_reset_state_and_call(rng):
 
 
 def test_names_and_configs_as_keras(monkeypatch):
-    monkeypatch.setattr(metrics_base, "_name_uids", collections.defaultdict(int))
+    monkeypatch.setattr(naming, "_object_name_uids", collections.defaultdict(int))
     assert [metrics.Precision().name, metrics.Precision().name, metrics.AUC().name] == ["precision", "precision_1",
                                                                                        "auc"]
     defaults = {metrics.Recall: "recall", metrics.TruePositives: "true_positives", metrics.AUC: "auc_1",

@@ -7,14 +7,13 @@ weight gradients into the gradient views (overwriting, not accumulating: each we
 from __future__ import annotations
 
 import functools
-import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
 from .. import constraints, initializers, overrides, regularizers
-from ..naming import snake_case
+from ..naming import snake_case, uniquify
 from ..autodiff import Tensor
 from ..ops.workspace import Workspace, Workspaces
 from . import (activity_losses, keyword_inputs, masking, sublayers, symbolic, training_override, user_layer,
@@ -24,13 +23,8 @@ from .variable import Variable
 from .variable_lists import KerasVariableLists
 
 Backprop = Callable[..., Any]
-_name_counters: dict[str, itertools.count] = {}
-
-
 def unique_name(prefix: str) -> str:
-    counter = _name_counters.setdefault(prefix, itertools.count())
-    n = next(counter)
-    return prefix if n == 0 else f"{prefix}_{n}"
+    return uniquify(prefix)
 
 
 @dataclass

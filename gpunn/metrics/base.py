@@ -15,7 +15,6 @@ replay it without a host read or an allocation), and how the numbers are made fr
 """
 from __future__ import annotations
 
-import collections
 import functools
 
 import numpy as np
@@ -23,7 +22,7 @@ import numpy as np
 from .. import overrides
 from ..autodiff.functions import convert_to_numpy
 from ..layers import user_layer
-from ..naming import snake_case
+from ..naming import snake_case, uniquify
 from ..ops.workspace import Workspace
 from . import user_metric
 from .state import StateLayout
@@ -45,16 +44,10 @@ def host_ops():
 
 # ---- names, as keras/src/utils/naming.py makes them ------------------------------------------------------------
 
-_name_uids: collections.defaultdict = collections.defaultdict(int)
-
-
 def auto_name(class_name: str) -> str:
     """Keras's ``auto_name``: the snake-case class name, then ``_1``, ``_2``, ... for later instances
     (``Precision()`` twice in a program: "precision", then "precision_1")."""
-    prefix = snake_case(class_name)
-    uid = _name_uids[prefix]
-    _name_uids[prefix] += 1
-    return prefix if uid == 0 else f"{prefix}_{uid}"
+    return uniquify(snake_case(class_name))
 
 
 # ---- what result() returns ---------------------------------------------------------------------------------------

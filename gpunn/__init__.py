@@ -12,8 +12,13 @@ __version__ = "0.1.0"
 
 from . import (activations, backend, callbacks, config, constraints, datasets, distributed, initializers, layers,
                losses, metrics, models, optimizers, preprocessing, random, regularizers, saving, utils)
-from .layers import Input
+from .initializers import Initializer
+from .layers import Input, Layer
+from .losses import Loss
+from .metrics import Metric
 from .models import Model, Sequential, load_model
+from .optimizers import Optimizer
+from .regularizers import Regularizer
 from .ops import get_ops, set_backend, use_backend
 from .trainer.train_step import GraphFallbackWarning
 
@@ -25,6 +30,8 @@ def version() -> str:
 
 __all__ = [
     "Sequential", "Model", "Input", "load_model", "GraphFallbackWarning", "set_backend", "use_backend", "get_ops",
+    # the base classes Keras 3 exports at its top level (class MyLayer(keras.Layer): ...)
+    "Layer", "Loss", "Metric", "Optimizer", "Regularizer", "Initializer",
     "activations", "backend", "callbacks", "config", "constraints", "datasets", "distributed", "initializers",
     "layers", "losses", "metrics", "models", "optimizers", "preprocessing", "random", "regularizers", "saving",
     "utils", "__version__", "version",

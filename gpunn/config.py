@@ -4,10 +4,14 @@ never taken and ignored."""
 from __future__ import annotations
 
 from .autodiff.legacy_backend import epsilon, floatx, set_epsilon, set_floatx
+from .io_utils import disable_interactive_logging, enable_interactive_logging, is_interactive_logging_enabled
+from .run_limits import max_epochs, max_steps_per_epoch, set_max_epochs, set_max_steps_per_epoch
 
 __all__ = ["backend", "epsilon", "set_epsilon", "floatx", "set_floatx", "image_data_format",
            "set_image_data_format", "dtype_policy", "set_dtype_policy", "enable_unsafe_deserialization",
-           "enable_traceback_filtering", "disable_traceback_filtering", "is_traceback_filtering_enabled"]
+           "enable_traceback_filtering", "disable_traceback_filtering", "is_traceback_filtering_enabled",
+           "max_epochs", "set_max_epochs", "max_steps_per_epoch", "set_max_steps_per_epoch",
+           "enable_interactive_logging", "disable_interactive_logging", "is_interactive_logging_enabled"]
 
 
 def backend() -> str:

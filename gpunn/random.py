@@ -101,6 +101,52 @@ def randint(shape, minval, maxval, dtype="int32", seed=None):
     return _tensor(_draws(seed).integers(minval, maxval, size=tuple(shape)), dtype)
 
 
+def categorical(logits, num_samples, dtype="int32", seed=None):
+    """(batch, num_samples) class ids, each row's drawn independently from the categorical distribution whose
+    unnormalised log-probabilities are that row of ``logits`` (batch, classes)."""
+    logits = np.asarray(functions.convert_to_numpy(logits), dtype=np.float64)
+    if logits.ndim != 2:
+        raise ValueError(f"`logits` should be a 2-D tensor with shape [batch_size, num_classes]. Received: "
+                         f"logits of shape {logits.shape}")
+    rng = _draws(seed)
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    cumulative = np.cumsum(probabilities / probabilities.sum(axis=1, keepdims=True), axis=1)
+    draws = rng.uniform(size=(logits.shape[0], int(num_samples)))
+    ids = np.stack([np.searchsorted(row, u, side="right") for row, u in zip(cumulative, draws)]) if len(logits) \
+        else np.zeros((0, int(num_samples)), np.int64)
+    return _tensor(np.minimum(ids, logits.shape[1] - 1), dtype)  # a draw at 1.0 after rounding: the last class
+
+
+def gamma(shape, alpha, dtype=None, seed=None):
+    """Gamma(alpha, 1) values."""
+    return _tensor(_draws(seed).gamma(alpha, 1.0, size=tuple(shape)), _float_dtype(dtype))
+
+
+def binomial(shape, counts, probabilities, dtype=None, seed=None):
+    """Binomial values: successes in ``counts`` trials of probability ``probabilities`` (broadcast together),
+    as floats, as Keras returns them."""
+    counts, probabilities = (np.asarray(functions.convert_to_numpy(v)) for v in (counts, probabilities))
+    return _tensor(_draws(seed).binomial(counts.astype(np.int64), probabilities, size=tuple(shape)),
+                   _float_dtype(dtype))
+
+
+def beta(shape, alpha, beta, dtype=None, seed=None):
+    """Beta(alpha, beta) values."""
+    alpha, beta = (np.asarray(functions.convert_to_numpy(v), dtype=np.float64) for v in (alpha, beta))
+    return _tensor(_draws(seed).beta(alpha, beta, size=tuple(shape)), _float_dtype(dtype))
+
+
+def _float_dtype(dtype):
+    """Keras's rule for these draws: a float dtype, floatx by default."""
+    from .autodiff.legacy_backend import floatx
+
+    if dtype is None:
+        return floatx()
+    if not np.issubdtype(np.dtype(dtype), np.floating):
+        raise ValueError(f"dtype: expected a floating-point type, got {dtype!r}")
+    return dtype
+
+
 def dropout(inputs, rate, noise_shape=None, seed=None):
     """``inputs`` with elements zeroed with probability ``rate`` and the rest scaled by 1 / (1 - rate)."""
     if not 0 <= rate < 1:

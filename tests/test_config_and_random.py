@@ -51,6 +51,31 @@ def test_random_draws_follow_keras_s_seed_rules():
     assert sorted(rows[:, 0]) == [0, 2, 4, 6, 8, 10] and (rows[:, 1] - rows[:, 0] == 1).all()
 
 
+def test_the_distributions_keras_random_draws_from():
+    """categorical, gamma, binomial and beta: Keras's shapes and dtypes, the seed rules, and their moments."""
+    logits = np.log(np.array([[0.2, 0.3, 0.5], [0.9, 0.05, 0.05]]))
+    ids = gpunn.random.categorical(logits, 20000, seed=3).numpy()
+    assert ids.shape == (2, 20000) and ids.dtype == np.int32
+    frequencies = np.stack([np.bincount(row, minlength=3) / 20000 for row in ids])
+    np.testing.assert_allclose(frequencies, np.exp(logits), atol=0.015)
+    np.testing.assert_array_equal(ids, gpunn.random.categorical(logits + 7.0, 20000, seed=3).numpy())  # unnormalised
+    with pytest.raises(ValueError, match="2-D tensor"):
+        gpunn.random.categorical(np.zeros(3), 2)
+    draws = {"gamma": gpunn.random.gamma((40000,), alpha=2.5, seed=1),
+             "binomial": gpunn.random.binomial((40000,), counts=10, probabilities=0.3, seed=1),
+             "beta": gpunn.random.beta((40000,), alpha=2.0, beta=6.0, seed=1)}
+    means = {"gamma": 2.5, "binomial": 3.0, "beta": 0.25}
+    for name, values in draws.items():
+        assert values.dtype == np.float32 and values.shape == (40000,), name  # floats, floatx by default
+        assert abs(float(values.numpy().mean()) - means[name]) < 0.03 * means[name] + 0.01, name
+    assert set(np.unique(draws["binomial"].numpy())) <= set(range(11))
+    np.testing.assert_array_equal(gpunn.random.beta((5,), 1.0, 2.0, seed=9).numpy(),
+                                  gpunn.random.beta((5,), 1.0, 2.0, seed=9).numpy())
+    assert gpunn.random.gamma((2,), 1.0, dtype="float64").dtype == np.float64
+    with pytest.raises(ValueError, match="dtype: expected a floating-point type"):
+        gpunn.random.gamma((2,), 1.0, dtype="int32")
+
+
 def test_a_layer_of_the_user_s_drawing_noise_in_training_replays_bit_for_bit():
     class Noise(gpunn.layers.Layer):  # Keras's guide pattern: a SeedGenerator made in __init__
         def __init__(self, stddev=0.1, **kwargs):

@@ -1,5 +1,6 @@
 """Keras 3's ``keras.backend`` namespace (keras/api/backend/__init__.py): every name exists in ``gpunn.backend``,
-and the dtype helpers and ``get_uid`` answer as Keras's own do (Keras itself, in a subprocess on jax)."""
+and the dtype helpers and ``get_uid`` answer as Keras's own do (Keras itself, in a subprocess on jax); Keras 3's
+top-level base classes (``keras.Layer``...)."""
 from __future__ import annotations
 
 import numpy as np
@@ -94,3 +95,22 @@ def test_backend_names_the_backend_and_keras_tensors_are_told_apart():
         assert K.backend() == gpunn.config.backend() == "numpy"
     assert K.image_data_format() == "channels_last"
     assert K.is_keras_tensor(gpunn.Input(shape=(3,))) and not K.is_keras_tensor(np.ones(3))
+
+
+def test_keras_3s_top_level_base_classes_are_gpunns():
+    """``class Scale(keras.Layer)``, ``keras.Loss``...: Keras 3 exports its base classes at the top level."""
+    for name, module in (("Layer", gpunn.layers), ("Loss", gpunn.losses), ("Metric", gpunn.metrics),
+                         ("Optimizer", gpunn.optimizers), ("Regularizer", gpunn.regularizers),
+                         ("Initializer", gpunn.initializers)):
+        assert getattr(gpunn, name) is getattr(module, name), name
+        assert name in gpunn.__all__
+
+    class Scale(gpunn.Layer):
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="scale")
+
+        def call(self, inputs):
+            return inputs * self.scale
+
+    model = gpunn.Sequential([gpunn.Input((3,)), Scale(name="scale")])
+    np.testing.assert_array_equal(model.predict(np.full((2, 3), 2.0, "float32"), verbose=0), 2.0)

@@ -63,6 +63,8 @@ KERAS_EXAMPLES = [
     (lambda: metrics.SparseTopKCategoricalAccuracy(k=1), [2, 1], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]], [0.7, 0.3], 0.3),
     (lambda: metrics.Mean(), [1, 3, 5, 7], None, None, 4.0),
     (lambda: metrics.Mean(), [1, 3, 5, 7], None, [1, 1, 0, 0], 2.0),
+    (lambda: metrics.Sum(), [1, 3, 5, 7], None, None, 16.0),
+    (lambda: metrics.Sum(), [1, 3, 5, 7], None, [1, 1, 0, 0], 4.0),
 ]
 
 F_SCORE_TRUE = np.array([[1, 1, 1], [1, 0, 0], [1, 1, 0]], np.int32)
@@ -73,7 +75,7 @@ F_SCORE_PRED = np.array([[0.2, 0.6, 0.7], [0.2, 0.6, 0.6], [0.6, 0.8, 0.0]], np.
 def test_keras_docstring_examples(case):
     make, y_true, y_pred, weights, expected = KERAS_EXAMPLES[case]
     metric = make()
-    if isinstance(metric, metrics.Mean):
+    if isinstance(metric, (metrics.Mean, metrics.Sum)):
         metric.update_state(y_true, sample_weight=weights)
     else:
         metric.update_state(y_true, y_pred, sample_weight=weights)
@@ -493,6 +495,9 @@ def test_metrics_that_cannot_take_the_labels_fail_clearly(rng):
     model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=[metrics.Mean()])
     with pytest.raises(ValueError, match=r"Mean .* compiled into a model it needs update_state\(y_true, y_pred\)"):
         model.evaluate(x, np.eye(4)[rng.integers(0, 4, 10)], verbose=0)
+    model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=[metrics.Sum()])
+    with pytest.raises(ValueError, match=r"Sum .* compiled into a model it needs update_state\(y_true, y_pred\)"):
+        model.evaluate(x, np.eye(4)[rng.integers(0, 4, 10)], verbose=0)
 
 
 def test_state_is_summed_across_ranks_when_read(rng, numpy_backend):
@@ -657,3 +662,22 @@ def test_accumulate_is_static_and_replays(numpy_backend, rng, case, weighted):
     metric.accumulate(ops, Workspace(ops), y.copy(), p.copy(), eager, weights)
     for name in state:
         np.testing.assert_array_equal(state[name], eager[name], err_msg=name)
+
+
+def test_a_subclass_of_sum_counts_over_an_evaluation_and_a_replayed_fit(rng, numpy_backend):
+    """Keras's way of counting in a model: a Sum subclass whose update_state(y_true, y_pred) adds the batch's
+    count; the model's value is the total over all batches, eager and replayed alike."""
+    class Confident(metrics.Sum):
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            super().update_state(gpunn.ops.cast(gpunn.ops.max(y_pred, axis=-1) > 0.3, "float32"))
+
+    x, y = rng.standard_normal((23, 5)), rng.integers(0, 4, 23)
+    runs = []
+    for jit in (False, True):
+        model = _classifier(classes=4)
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=[Confident(name="sure")],
+                      jit_compile=jit)
+        expected = float((model.predict(x, verbose=0).max(axis=-1) > 0.3).sum())
+        assert model.evaluate(x, y, batch_size=5, verbose=0, return_dict=True)["sure"] == expected
+        runs.append(model.fit(x, y, batch_size=5, epochs=3, verbose=0).history["sure"])
+    assert runs[0] == runs[1] and all(0 <= v <= 23 for v in runs[0])

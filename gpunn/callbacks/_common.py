@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 import numbers
-import sys
-from tqdm import tqdm
+
+from ..io_utils import print_msg
 
 
 def _is_chief(model) -> bool:
@@ -13,9 +13,9 @@ def _is_chief(model) -> bool:
 
 
 def _print(message: str) -> None:
-    # tqdm.write clears and redraws a live progress bar around the message instead of
-    # printing into the middle of it. sys.stdout is looked up now, so redirections apply.
-    tqdm.write(message, file=sys.stdout)
+    # To stdout through tqdm.write, which redraws a live progress bar around the message instead of printing
+    # into the middle of it; or to the gpunn logger, with interactive logging off.
+    print_msg(message)
 
 
 def _bad_arg(owner: str, name: str, expected: str, value) -> ValueError:

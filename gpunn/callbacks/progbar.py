@@ -5,6 +5,7 @@ import sys
 import time
 from tqdm import tqdm
 
+from ..io_utils import is_interactive_logging_enabled
 from ._common import _is_chief, _print, _format_value, _format_elapsed, _format_per_step
 from .base import Callback
 
@@ -18,6 +19,8 @@ class ProgbarLogger(Callback):
     - ``verbose=2``: one line per epoch,
       ``Epoch 3/10 - 1s - 2ms/step - loss: 0.1234 - accuracy: 0.9876 - val_loss: ...``.
     - ``verbose=0``: nothing.
+    - With interactive logging off (``keras.config.disable_interactive_logging()``), ``verbose=1`` writes what
+      ``verbose=2`` does, each line a record of the ``gpunn`` logger (``io_utils.py``).
 
     Batch metrics are read only when the bar is redrawn (at most every ``refresh_interval``
     seconds), never with ``verbose=2``, because on a GPU each read waits for the device.
@@ -100,7 +103,7 @@ class ProgbarLogger(Callback):
         self._head = head
         self.seen = 0
         self._start = self._last_draw = self._clock()
-        if self.verbose == 1:
+        if self.verbose == 1 and is_interactive_logging_enabled():  # else a line at the end, as verbose=2
             self._bar = tqdm(
                 total=self.target,
                 desc=head or None,

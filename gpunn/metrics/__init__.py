@@ -33,14 +33,14 @@ from .functions import (binary_accuracy, binary_crossentropy, binary_focal_cross
 from .loss_backed import (CategoricalHinge, CosineSimilarity, Hinge, KLDivergence, LogCoshError,
                           MeanSquaredLogarithmicError, Poisson, SquaredHinge)
 from .probabilistic import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
-from .reduction import Mean, PerSampleMean
+from .reduction import Mean, PerSampleMean, Sum
 from .registry import accuracy_for, deserialize, get, serialize
 from .regression import (MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, R2Score,
                          RootMeanSquaredError)
 
 __all__ = [
     "MeanMetricWrapper",
-    "Metric", "Mean", "PerSampleMean",
+    "Metric", "Mean", "Sum", "PerSampleMean",
     "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
     "SparseTopKCategoricalAccuracy",
     "MeanAbsoluteError", "MeanSquaredError", "RootMeanSquaredError", "MeanAbsolutePercentageError", "R2Score",

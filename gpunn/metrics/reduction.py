@@ -1,6 +1,6 @@
-"""Means: Keras's ``Mean`` (of values given to it) and the per-sample means behind most metrics (Keras's
-``MeanMetricWrapper``, keras/src/metrics/reduction_metrics.py): state ``total`` and ``count``, result
-``total / count`` (0 before any sample)."""
+"""Keras's reduction metrics (keras/src/metrics/reduction_metrics.py): ``Mean`` and ``Sum`` of the values given
+to them, and the per-sample means behind most metrics (Keras's ``MeanMetricWrapper``): state ``total`` (and
+``count``), result ``total / count`` (0 before any sample), or ``total`` for ``Sum``."""
 from __future__ import annotations
 
 
@@ -35,22 +35,7 @@ class Mean(Metric):
     def update_state(self, values, sample_weight=None):
         """Keras's ``reduce_to_samplewise_values`` then sums: values of rank > 1 are averaged over their
         non-batch axes, weighted by ``sample_weight`` when given (count += sum of weights, else of samples)."""
-        values = np.asarray(convert_to_numpy(values), dtype=np.float64)
-        weights = None
-        if sample_weight is not None:
-            weights = np.asarray(convert_to_numpy(sample_weight), dtype=np.float64)
-            if weights.ndim == values.ndim + 1 and weights.shape[-1] == 1:
-                weights = weights[..., 0]
-            elif values.ndim == weights.ndim + 1 and values.shape[-1] == 1:
-                values = values[..., 0]
-            if values.ndim > weights.ndim:
-                values = values.mean(axis=tuple(range(weights.ndim, values.ndim)))
-            weights = np.broadcast_to(weights, values.shape)
-            values = values * weights
-            if weights.ndim > 1:
-                weights = weights.mean(axis=tuple(range(1, weights.ndim)))
-        if values.ndim > 1:
-            values = values.mean(axis=tuple(range(1, values.ndim)))
+        values, weights = samplewise_values(values, sample_weight, np.mean)
         # a subclass's update inside a model's step adds into the model's buffer, else into its own host state
         state, target = self._update_target(None)
         state["total"] += values.sum()
@@ -62,6 +47,38 @@ class Mean(Metric):
 
     def finalize(self, state):
         return float(divide_no_nan(state["total"], state["count"]))
+
+
+class Sum(Metric):
+    """The (weighted) sum of the values given to ``update_state(values, sample_weight=None)``, as Keras's
+    ``keras.metrics.Sum``: values of rank > 1 are summed over their non-batch axes.
+
+    >>> m = Sum(); m.update_state([1, 3, 5, 7], sample_weight=[1, 1, 0, 0]); float(m.result())
+    4.0
+    """
+
+    default_name = "sum"
+
+    def __init__(self, name="sum", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def state_shapes(self, width):
+        return {"total": ()}
+
+    def check_layout(self, width, sparse_labels):
+        if not self._user_overrides("update_state"):
+            raise ValueError(f"metrics: Sum ({self.name!r}) adds up the values given to update_state(values); "
+                             "compiled into a model it needs update_state(y_true, y_pred) of a subclass (as in "
+                             "Keras)")
+
+    def update_state(self, values, sample_weight=None):
+        values, _ = samplewise_values(values, sample_weight, np.sum)
+        state, target = self._update_target(None)
+        state["total"] += values.sum()
+        self._add_into_step(state, target)
+
+    def finalize(self, state):
+        return float(state["total"])
 
 
 class PerSampleMean(Metric):
@@ -112,3 +129,26 @@ def row_mean(metric, ops, ws, elementwise):
     dtype = elementwise.dtype
     per_sample = ops.sum(elementwise, -1, metric._buffer(ws, "per_sample", elementwise.shape[:1], dtype))
     return ops.divide(per_sample, metric._constant(ws, "width", elementwise.shape[-1], dtype), per_sample)
+
+
+def samplewise_values(values, sample_weight, reduce):
+    """Keras's ``reduce_to_samplewise_values`` on host data: (values, weights) as float64, the values weighted
+    and reduced (``reduce``: np.mean or np.sum) to one per sample, or to the weights' rank; weights None when
+    not given."""
+    values = np.asarray(convert_to_numpy(values), dtype=np.float64)
+    weights = None
+    if sample_weight is not None:
+        weights = np.asarray(convert_to_numpy(sample_weight), dtype=np.float64)
+        if weights.ndim == values.ndim + 1 and weights.shape[-1] == 1:
+            weights = weights[..., 0]
+        elif values.ndim == weights.ndim + 1 and values.shape[-1] == 1:
+            values = values[..., 0]
+        if values.ndim > weights.ndim:
+            values = reduce(values, axis=tuple(range(weights.ndim, values.ndim)))
+        weights = np.broadcast_to(weights, values.shape)
+        values = values * weights
+        if weights.ndim > 1:
+            weights = reduce(weights, axis=tuple(range(1, weights.ndim)))
+    if values.ndim > 1:
+        values = reduce(values, axis=tuple(range(1, values.ndim)))
+    return values, weights

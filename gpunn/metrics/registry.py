@@ -16,7 +16,7 @@ from .base import Metric
 from .function_metric import MeanMetricWrapper
 
 CLASSES = [
-    reduction.Mean,
+    reduction.Mean, reduction.Sum,
     accuracy.Accuracy, accuracy.BinaryAccuracy, accuracy.CategoricalAccuracy, accuracy.SparseCategoricalAccuracy,
     accuracy.TopKCategoricalAccuracy, accuracy.SparseTopKCategoricalAccuracy,
     regression.MeanSquaredError, regression.RootMeanSquaredError, regression.MeanAbsoluteError,

@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import overrides
 from ..custom_objects import custom_object_scope
+from ..io_utils import print_msg
 from ..layers import activity_losses, masking, variable_paths, wiring
 from ..layers.base import Layer, check_trainable, unique_name
 from ..layers.input_layer import InputLayer
@@ -643,7 +644,7 @@ class Sequential(Trainer, KerasVariableLists):
         text = format_summary(self, line_length=line_length, positions=positions, expand_nested=expand_nested,
                               show_trainable=show_trainable, layer_range=layer_range)
         if print_fn is None:
-            print(text, end="")
+            print_msg(text, line_break=False)
         else:
             print_fn(text)
 

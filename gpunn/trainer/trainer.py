@@ -14,6 +14,8 @@ from .. import distributed
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from .. import random as gpunn_random
+from .. import run_limits
+from ..io_utils import print_msg
 from ..data import (as_feature_array, as_model_dtype, as_numeric_array, check_inputs, check_positive_int,
                     check_same_length, check_sample_weight, check_targets, class_weight_to_sample_weight,
                     split_validation)
@@ -411,6 +413,9 @@ class Trainer:
         self._require_compiled("fit", custom_steps.TRAIN_HOOKS)
         if validation_data is not None or validation_split:
             custom_steps.refuse_overridden_hooks(self, "fit (its validation)", ("test_step",))
+            validation_steps = run_limits.limited_steps(validation_steps)
+        epochs = run_limits.limited_epochs(epochs)  # keras.config.set_max_epochs, for debugging runs
+        steps_per_epoch = run_limits.limited_steps(steps_per_epoch)
         if is_streamed(x):
             return fit_streamed(self, x, y, batch_size, epochs, _check_verbose(verbose), callbacks,
                                 validation_split, validation_data, shuffle, class_weight, sample_weight,
@@ -553,12 +558,12 @@ class Trainer:
         self._require_compiled("evaluate", custom_steps.TEST_HOOKS)
         verbose = _check_verbose(verbose)
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
-        steps = check_positive_int("steps", steps, allow_none=True)
+        steps = check_positive_int("steps", run_limits.limited_steps(steps), allow_none=True)
         cbs = self._test_callbacks(callbacks, verbose)
         if is_streamed(x):
             results = evaluate_streamed(self, x, y, sample_weight, steps, cbs)
             if verbose:
-                print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
+                print_msg(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
             return _results(results, return_dict)
         x, y = self._prepare_with_targets(x, y, what="evaluate")
         weights = self._sample_weights(y, sample_weight, None)
@@ -570,7 +575,7 @@ class Trainer:
             "targets": f"{y.dtype.name} {tuple(y.shape[1:])}"}, optimizer=False)
         results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), batch_size, cbs=cbs)
         if verbose and getattr(self, "is_chief", True):
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
+            print_msg(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
         return _results(results, return_dict)
 
     def _test_callbacks(self, callbacks, verbose):
@@ -599,7 +604,7 @@ class Trainer:
         if not self._layers and not getattr(self, "_awaits_trace", False):
             raise ValueError("predict: the model has no layers")
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
-        steps = check_positive_int("steps", steps, allow_none=True)
+        steps = check_positive_int("steps", run_limits.limited_steps(steps), allow_none=True)
         shown = 1 if verbose == "auto" else verbose  # Keras's progress bar, as its predict shows it
         if is_streamed(x):
             return predict_streamed(self, x, steps, self._predict_callbacks(callbacks, shown, steps))

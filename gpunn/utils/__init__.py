@@ -1,5 +1,7 @@
 """Utilities, as ``keras.utils``."""
 from ..backend import clear_session
+from ..dtypes import standardize_dtype
+from ..io_utils import disable_interactive_logging, enable_interactive_logging, is_interactive_logging_enabled
 from ..custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
                               get_registered_object, register_keras_serializable)
 from ..random import set_random_seed
@@ -17,4 +19,5 @@ __all__ = ["CustomObjectScope", "custom_object_scope", "get_custom_objects", "ge
            "get_registered_object", "register_keras_serializable", "serialize_keras_object",
            "deserialize_keras_object", "to_categorical", "set_random_seed", "normalize", "clear_session", "PyDataset", "Sequence", "get_file",
            "pad_sequences", "model_to_dot", "plot_model", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
-           "get_source_inputs", "is_keras_tensor"]
+           "get_source_inputs", "is_keras_tensor", "standardize_dtype", "enable_interactive_logging",
+           "disable_interactive_logging", "is_interactive_logging_enabled"]

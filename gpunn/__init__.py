@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 from . import (activations, backend, callbacks, config, constraints, datasets, distributed, initializers, layers,
                losses, metrics, models, optimizers, preprocessing, random, regularizers, saving, utils)
 from .initializers import Initializer
-from .layers import Input, Layer
+from .layers import Input, InputSpec, Layer
 from .losses import Loss
 from .metrics import Metric
 from .models import Model, Sequential, load_model
@@ -31,7 +31,7 @@ def version() -> str:
 __all__ = [
     "Sequential", "Model", "Input", "load_model", "GraphFallbackWarning", "set_backend", "use_backend", "get_ops",
     # the base classes Keras 3 exports at its top level (class MyLayer(keras.Layer): ...)
-    "Layer", "Loss", "Metric", "Optimizer", "Regularizer", "Initializer",
+    "Layer", "Loss", "Metric", "Optimizer", "Regularizer", "Initializer", "InputSpec",
     "activations", "backend", "callbacks", "config", "constraints", "datasets", "distributed", "initializers",
     "layers", "losses", "metrics", "models", "optimizers", "preprocessing", "random", "regularizers", "saving",
     "utils", "__version__", "version",

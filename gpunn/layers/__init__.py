@@ -21,6 +21,7 @@ from .hashing import Hashing
 from .identity import Identity
 from .lambda_layer import Lambda
 from .input_layer import Input, InputLayer
+from .input_spec import InputSpec
 from .integer_lookup import IntegerLookup
 from .layer_normalization import LayerNormalization
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
@@ -82,8 +83,8 @@ def serialize(layer: Layer) -> dict:
     return serialize_keras_object(layer)
 
 
-__all__ = ["Layer", "Input", "InputLayer", "Lambda", "Dense", "Activation", "ActivityRegularization", "AlphaDropout",
-           "SpatialDropout1D", "UnitNormalization", "Dropout", "Flatten", "BatchNormalization", "CategoryEncoding",
+__all__ = ["Layer", "Input", "InputLayer", "InputSpec", "Lambda", "Dense", "Activation", "ActivityRegularization",
+           "AlphaDropout", "SpatialDropout1D", "UnitNormalization", "Dropout", "Flatten", "BatchNormalization", "CategoryEncoding",
            "LayerNormalization", "RMSNormalization", "Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU", "Normalization",
            "Rescaling", "GaussianNoise", "GaussianDropout", "Reshape", "RepeatVector", "Permute", "Identity",
            "Embedding", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Add",

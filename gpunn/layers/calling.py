@@ -16,6 +16,7 @@ import numpy as np
 
 from ..data import as_model_dtype, as_numeric_array
 from . import activity_losses, masking, sublayers, user_layer
+from .input_spec import check_layer_inputs
 
 
 class CallResult(np.ndarray):
@@ -132,12 +133,14 @@ def _result(layer, y, flat: bool, scalars: bool):
 
 def _build_for(layer, sample_shape, x) -> None:
     """Build ``layer`` for samples of ``sample_shape`` (first call), or check it was built for them."""
+    check_layer_inputs(layer, sample_shape, x.shape[0], x.dtype)  # its own input_spec, at every call
     if not layer.built:
         declared = layer.declared_input_shape
         if declared is not None and tuple(declared) != sample_shape:
             raise ValueError(f"inputs: layer {layer.name!r} was declared for samples of shape {tuple(declared)}, "
                              f"got samples of shape {sample_shape}")
         layer.build(sample_shape)
+        check_layer_inputs(layer, sample_shape, x.shape[0], x.dtype)  # build may have set it
     elif tuple(layer.input_shape) != sample_shape:
         # In no model, a layer whose weights fit the new shape (none, or an Embedding's table) takes any, as in Keras
         if layer.bound.owner is None and _rebuilds_with_same_weights(layer, sample_shape):

@@ -29,6 +29,7 @@ from ..io_utils import print_msg
 from ..layers import activity_losses, masking, variable_paths, wiring
 from ..layers.base import Layer, check_trainable, unique_name
 from ..layers.input_layer import InputLayer
+from ..layers.input_spec import check_layer_inputs
 from ..layers.shared_call import is_shared_call
 from ..layers.variable_lists import KerasVariableLists
 from ..ops import get_ops
@@ -713,7 +714,9 @@ def _build_layer(layer: Layer, shape: tuple) -> None:
         return
     held = layer.bound.weights
     before = (layer.input_shape, layer.output_shape)
+    check_layer_inputs(layer, shape)  # a layer's own input_spec, before its build and after (build may set it)
     layer.build(shape)
+    check_layer_inputs(layer, shape)
     for spec in layer.weight_specs():
         if spec.name in held and tuple(held[spec.name].shape) != tuple(spec.shape):
             layer.input_shape, layer.output_shape = before

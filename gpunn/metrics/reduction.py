@@ -27,10 +27,7 @@ class Mean(Metric):
         return {"total": (), "count": ()}
 
     def check_layout(self, width, sparse_labels):
-        if not self._user_overrides("update_state"):
-            raise ValueError(f"metrics: Mean ({self.name!r}) averages the values given to update_state(values); "
-                             "compiled into a model it needs update_state(y_true, y_pred) of a subclass (as in "
-                             "Keras)")
+        _needs_own_update_state(self, "averages")
 
     def update_state(self, values, sample_weight=None):
         """Keras's ``reduce_to_samplewise_values`` then sums: values of rank > 1 are averaged over their
@@ -66,10 +63,7 @@ class Sum(Metric):
         return {"total": ()}
 
     def check_layout(self, width, sparse_labels):
-        if not self._user_overrides("update_state"):
-            raise ValueError(f"metrics: Sum ({self.name!r}) adds up the values given to update_state(values); "
-                             "compiled into a model it needs update_state(y_true, y_pred) of a subclass (as in "
-                             "Keras)")
+        _needs_own_update_state(self, "adds up")
 
     def update_state(self, values, sample_weight=None):
         values, _ = samplewise_values(values, sample_weight, np.sum)
@@ -152,3 +146,12 @@ def samplewise_values(values, sample_weight, reduce):
     if values.ndim > 1:
         values = reduce(values, axis=tuple(range(1, values.ndim)))
     return values, weights
+
+
+def _needs_own_update_state(metric, does: str) -> None:
+    """A Mean or Sum reduces the values given to ``update_state(values)``: in a model, whose steps give it
+    ``(y_true, y_pred)``, only a subclass's own update_state can say what to reduce."""
+    if not metric._user_overrides("update_state"):
+        raise ValueError(f"metrics: {type(metric).__name__} ({metric.name!r}) {does} the values given to "
+                         "update_state(values); compiled into a model it needs update_state(y_true, y_pred) of a "
+                         "subclass (as in Keras)")

@@ -96,6 +96,7 @@ def test_a_spec_set_in_build_checks_the_calls_after_it():
 
 
 def test_the_spec_itself_as_keras_s():
+    assert gpunn.layers.Dense(3).input_spec is None  # a layer without one, as Keras's property reads
     spec = gpunn.InputSpec(shape=(None, 4), dtype="float32")
     assert spec.ndim == 2 and repr(spec) == "InputSpec(dtype=float32, shape=(None, 4), ndim=2)"
     assert gpunn.layers.InputSpec.from_config(spec.get_config()).get_config() == spec.get_config()

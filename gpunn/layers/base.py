@@ -114,6 +114,9 @@ class Layer(KerasVariableLists):
     supports_masking = False
     uses_mask = False
     mask_source = None
+    # Keras's: what the layer's inputs must be, set by a layer of the user's (``input_spec.py``); gpunn's own
+    # layers check their inputs themselves.
+    input_spec = None
     # Counts every ``bind`` of every layer: a model whose count has not moved since it last looked knows, without
     # visiting its layers, that none of them was bound to another model's buffers.
     bindings_made = 0

@@ -57,7 +57,7 @@ def check_layer_inputs(layer, sample_shapes, batch=None, dtypes=None) -> None:
     """Keras's ``assert_input_compatibility`` for ``layer``'s ``input_spec``, if it has one: ``sample_shapes``
     is one sample shape or a list of them (merged inputs), ``batch`` the batch size when known, ``dtypes`` the
     inputs' dtypes when known."""
-    specs = layer.__dict__.get("input_spec")
+    specs = getattr(layer, "input_spec", None)
     if not specs:
         return
     specs = list(specs) if isinstance(specs, (list, tuple)) else [specs]

@@ -20,6 +20,7 @@ from .lambda_callback import LambdaCallback
 from .learning_rate_scheduler import LearningRateScheduler
 from .model_checkpoint import ModelCheckpoint
 from .progbar import ProgbarLogger
+from .swap_ema_weights import SwapEMAWeights
 from .reduce_lr_on_plateau import ReduceLROnPlateau
 from .tensorboard import TensorBoard
 from .terminate_on_nan import TerminateOnNaN
@@ -28,5 +29,5 @@ from .terminate_on_nan import TerminateOnNaN
 __all__ = [
     "Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint",
     "ReduceLROnPlateau", "CSVLogger", "TerminateOnNaN", "LearningRateScheduler", "LambdaCallback", "TensorBoard",
-    "BackupAndRestore",
+    "BackupAndRestore", "SwapEMAWeights",
 ]

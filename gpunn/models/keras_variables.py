@@ -74,6 +74,8 @@ KERAS_OPTIMIZER_LAYOUTS: dict[str, KerasOptimizerLayout] = {
 def optimizer_layout(optimizer) -> KerasOptimizerLayout:
     """This optimizer's layout, with only the slots it uses."""
     active = tuple(optimizer.active_slots())
+    # Keras's base build makes the weights' moving average (use_ema) before an algorithm's own slots
+    leading = tuple((slot,) for slot in optimizer.state_slots() if slot not in active)
     for cls in type(optimizer).__mro__:
         layout = KERAS_OPTIMIZER_LAYOUTS.get(cls.__name__)
         if layout is not None:
@@ -85,7 +87,7 @@ def optimizer_layout(optimizer) -> KerasOptimizerLayout:
     missing = [s for s in active if s not in listed]
     if missing:  # a slot the table does not know yet: after the known ones, one call each
         calls += tuple((s,) for s in missing)
-    return KerasOptimizerLayout(calls, layout.keras_names, layout.scalars)
+    return KerasOptimizerLayout(leading + calls, layout.keras_names, layout.scalars)
 
 
 # ---- weights -----------------------------------------------------------------------------------------------

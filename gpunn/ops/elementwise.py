@@ -38,6 +38,10 @@ class ElementwisePrimitives:
         return self.xp.divide(a, b, out=out)
 
     @primitive
+    def remainder(self, a, b, out):
+        return self.xp.remainder(a, b, out=out)
+
+    @primitive
     def maximum(self, a, b, out):
         return self.xp.maximum(a, b, out=out)
 

@@ -3,7 +3,7 @@
 Keras 3 semantics: ``learning_rate`` is a float or a schedule called with ``iterations`` (the number of
 updates done so far); ``weight_decay`` is decoupled (p -= p * wd * lr before the update); ``clipnorm``
 clips each weight's gradient by its own norm, ``global_clipnorm`` all of them together, ``clipvalue``
-element-wise.
+element-wise. ``use_ema`` keeps an exponential moving average of the weights after each update (``ema.py``).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from .. import overrides
 from ..autodiff.functions import convert_to_numpy
 from ..kernels import clip_norm
 from ..ops.workspace import Workspace
+from . import ema
 from .host_values import HostFloat, HostInt
 from .schedules import LearningRateSchedule, deserialize as deserialize_schedule, serialize as serialize_schedule
 
@@ -55,13 +56,14 @@ class Optimizer:
     default_learning_rate = 0.001
     # Hyperparameters that reach the update as host values: changing one after build bumps ``config_version``,
     # so a recorded step records again. The learning rate, weight decay and step count live on the device.
-    host_hyperparameters: tuple[str, ...] = ("clipnorm", "clipvalue", "global_clipnorm")
+    host_hyperparameters: tuple[str, ...] = ("clipnorm", "clipvalue", "global_clipnorm", "use_ema", "ema_momentum",
+                                             "ema_overwrite_frequency")
     # Slot values the one-element rehearsal (``_rehearse_update``) starts from instead of zero, where zero would
     # make the formula divide 0 by 0.
     rehearsal_slot_values: dict = {}
 
     def __init__(self, learning_rate=None, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 name=None, **kwargs):
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, name=None, **kwargs):
         _refuse_own_update(type(self))
         for legacy in ("lr", "decay"):
             if legacy in kwargs:
@@ -81,6 +83,8 @@ class Optimizer:
         self.clipnorm = _non_negative_or_none("clipnorm", clipnorm)
         self.clipvalue = _non_negative_or_none("clipvalue", clipvalue)
         self.global_clipnorm = _non_negative_or_none("global_clipnorm", global_clipnorm)
+        self.use_ema, self.ema_momentum, self.ema_overwrite_frequency = ema.check_arguments(
+            use_ema, ema_momentum, ema_overwrite_frequency)
         self.name = name or type(self).__name__.lower()
         self.slots: dict = {}
         self._segments: tuple[tuple[int, int], ...] = ()
@@ -172,10 +176,11 @@ class Optimizer:
     def build(self, ops, params, segments) -> None:
         """Allocate the slot buffers (same size as ``params``); ``segments`` are each weight's (start, stop)."""
         self.ops = ops
+        self._params = params  # the trained weights' flat buffer (what finalize_variable_values overwrites)
         # A tuple of int pairs: hashable and constant, so an update may take it as a host argument (Lamb's).
         self._segments = tuple((int(start), int(stop)) for start, stop in segments)
         self._size = params.size
-        self.slots = {name: ops.zeros(params.shape, dtype=params.dtype) for name in self.active_slots()}
+        self.slots = {name: ops.zeros(params.shape, dtype=params.dtype) for name in self.state_slots()}
         lr = 0.0 if self.schedule is not None else self._learning_rate
         self.state = ops.asarray(np.array([self._iterations, lr, self._weight_decay], dtype=np.float64))
         self._workspace = Workspace(ops)
@@ -204,7 +209,13 @@ class Optimizer:
             self.slots, self.state, self._segments = saved_slots, saved_state, saved_segments
 
     def active_slots(self) -> tuple[str, ...]:
+        """The algorithm's own slots."""
         return self.slot_names
+
+    def state_slots(self) -> tuple[str, ...]:
+        """Every slot kept: with ``use_ema`` the weights' moving average first (Keras's base ``build`` makes it
+        before an algorithm's), then the algorithm's."""
+        return ((ema.SLOT,) if self.use_ema else ()) + tuple(self.active_slots())
 
     def variables(self) -> dict:
         """Everything needed to resume: the slots and the step count (for saving)."""
@@ -217,6 +228,8 @@ class Optimizer:
         self._clip(grads)
         self._advance_state()
         self.update(params, grads)
+        if self.use_ema:
+            ema.update_average(self, params)
         self.count_step()
 
     def update(self, params, grads) -> None:
@@ -243,15 +256,25 @@ class Optimizer:
         self.ops.scale_to_norm(g, ws.constant("clip." + which, clip_norm.limits(clip), g.dtype),
                                ws.buffer("clip.scratch", (self._size + 1,), g.dtype))
 
+    def finalize_variable_values(self, var_list=None) -> None:
+        """At the end of ``fit``, as Keras's: with ``use_ema``, the trained weights become their moving average
+        (``var_list`` is accepted for Keras's signature; the optimizer's weights are the model's trained ones)."""
+        if self.use_ema and ema.SLOT in self.slots:
+            ema.overwrite_weights(self)
+
     # ---- config -----------------------------------------------------------------------------------
     def get_config(self) -> dict:
         lr = self._learning_rate
-        return {
+        config = {
             "name": self.name,
             "learning_rate": serialize_schedule(lr) if isinstance(lr, LearningRateSchedule) else lr,
             "weight_decay": self._weight_decay or None,
             "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm,
         }
+        if self.use_ema:
+            config.update(use_ema=True, ema_momentum=self.ema_momentum,
+                          ema_overwrite_frequency=self.ema_overwrite_frequency)
+        return config
 
     @classmethod
     def from_config(cls, config: dict):

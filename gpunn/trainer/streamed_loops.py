@@ -243,6 +243,8 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
         stream.close()
         if val_stream is not None:
             val_stream.close()
+    if epochs > 0:  # Keras: with use_ema, the weights become their moving average, before on_train_end
+        model.optimizer.finalize_variable_values()
     cbs.on_train_end(logs)
     return model.history
 

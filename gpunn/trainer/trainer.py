@@ -512,6 +512,8 @@ class Trainer:
                 agree_on_stop(self, comm)
             if self.stop_training:
                 break
+        if epochs > 0:  # Keras: with use_ema, the weights become their moving average, before on_train_end
+            self.optimizer.finalize_variable_values()
         cbs.on_train_end(logs)
         return self.history
 

@@ -24,6 +24,7 @@ from .input_layer import Input, InputLayer
 from .input_spec import InputSpec
 from .integer_lookup import IntegerLookup
 from .layer_normalization import LayerNormalization
+from .masking_layer import Masking
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
 from .leaky_relu import LeakyReLU
@@ -47,7 +48,8 @@ LAYER_CLASSES = {
     for cls in (Activation, ActivityRegularization, Add, AddedLosses, AlphaDropout, Average, BatchNormalization,
                 CategoryEncoding, Concatenate, Dense, Discretization, Hashing, IntegerLookup,
                 Dot, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise, GlobalAveragePooling1D,
-                GlobalMaxPooling1D, Identity, InputLayer, Lambda, LayerNormalization, LeakyReLU, Maximum, Minimum,
+                GlobalMaxPooling1D, Identity, InputLayer, Lambda, LayerNormalization, LeakyReLU, Masking, Maximum,
+                Minimum,
                 Multiply, Normalization, Operation, Permute, PReLU, ReLU, RepeatVector, Rescaling, Reshape,
                 RMSNormalization, Softmax,
                 SpatialDropout1D,
@@ -85,7 +87,7 @@ def serialize(layer: Layer) -> dict:
 
 __all__ = ["Layer", "Input", "InputLayer", "InputSpec", "Lambda", "Dense", "Activation", "ActivityRegularization",
            "AlphaDropout", "SpatialDropout1D", "UnitNormalization", "Dropout", "Flatten", "BatchNormalization",
-           "CategoryEncoding",
+           "CategoryEncoding", "Masking",
            "LayerNormalization", "RMSNormalization", "Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU", "Normalization",
            "Rescaling", "GaussianNoise", "GaussianDropout", "Reshape", "RepeatVector", "Permute", "Identity",
            "Embedding", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Add",

@@ -1,8 +1,9 @@
 """Keras's masks through a Sequential model (keras/src/layers/layer.py ``__call__`` and ``compute_mask``).
 
-A mask marks the time steps of a sequence that are padding. In gpunn's layers only ``Embedding(mask_zero=True)``
-makes one (token id 0 is padding); it travels with the outputs through the layers that support masking
-(Keras's ``supports_masking``: Dense, Dropout, the activations...), and a layer that uses it
+A mask marks the time steps of a sequence that are padding. In gpunn's layers ``Embedding(mask_zero=True)`` makes
+one (token id 0 is padding), and so does ``Masking`` (steps whose features all equal its ``mask_value``); it
+travels with the outputs through the layers that support masking (Keras's ``supports_masking``: Dense, Dropout,
+the activations...), and a layer that uses it
 (``GlobalAveragePooling1D``: the mean over the steps that are not padding) consumes it. As in Keras, a layer that
 does not support masking drops it, with Keras's warning, and nothing after it sees it.
 

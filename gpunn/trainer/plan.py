@@ -82,8 +82,9 @@ def make_plan(model, sparse_labels) -> TrainPlan:
     source = getattr(model, "_output_mask_source", None)
     if source is not None:
         raise ValueError(f"model {model.name!r}: its output carries the padding mask of layer {source.name!r} "
-                         "(mask_zero=True), which Keras applies to the loss and metrics and gpunn does not; "
-                         "reduce the steps before the output (e.g. GlobalAveragePooling1D) or use mask_zero=False")
+                         "(mask_zero=True, or a Masking layer), which Keras applies to the loss and metrics and gpunn "
+                         "does not; reduce the steps before the output (e.g. GlobalAveragePooling1D), or use "
+                         "mask_zero=False")
     specs = model._output_specs
     layers, sources, modes = list(model._calls), model._sources, model._modes_in_fit()
     several = model._several_outputs

@@ -7,7 +7,7 @@ from .autodiff.legacy_backend import epsilon, floatx, set_epsilon, set_floatx
 from .io_utils import disable_interactive_logging, enable_interactive_logging, is_interactive_logging_enabled
 from .run_limits import max_epochs, max_steps_per_epoch, set_max_epochs, set_max_steps_per_epoch
 
-__all__ = ["backend", "epsilon", "set_epsilon", "floatx", "set_floatx", "image_data_format",
+__all__ = ["backend", "set_backend", "epsilon", "set_epsilon", "floatx", "set_floatx", "image_data_format",
            "set_image_data_format", "dtype_policy", "set_dtype_policy", "enable_unsafe_deserialization",
            "enable_traceback_filtering", "disable_traceback_filtering", "is_traceback_filtering_enabled",
            "max_epochs", "set_max_epochs", "max_steps_per_epoch", "set_max_steps_per_epoch",
@@ -19,6 +19,20 @@ def backend() -> str:
     from .ops import get_ops
 
     return "numpy" if get_ops().on_host else "cupy"
+
+
+def set_backend(backend) -> None:
+    """``keras.config.set_backend``: here, the backend gpunn computes with from now on, "numpy", "cupy" or "auto"
+    (``gpunn.set_backend``). Keras's own backends are refused by name: a script asking for one would not get it."""
+    if isinstance(backend, str) and backend.lower() in KERAS_BACKENDS:
+        raise ValueError(f"backend: {backend!r} is a backend of Keras's; gpunn computes with 'numpy' (the CPU) or "
+                         "'cupy' (a GPU), or 'auto' (a GPU where there is one)")
+    from .ops import set_backend as choose
+
+    choose(backend)
+
+
+KERAS_BACKENDS = ("jax", "tensorflow", "torch", "openvino")
 
 
 def image_data_format() -> str:

@@ -31,6 +31,20 @@ def test_config_reads_and_refuses_by_name():
     gpunn.config.enable_traceback_filtering()
 
 
+def test_set_backend_chooses_gpunn_s_backend_and_refuses_keras_s_by_name():
+    before = gpunn.get_ops()
+    try:
+        gpunn.config.set_backend("numpy")
+        assert gpunn.config.backend() == "numpy" and gpunn.get_ops().on_host
+        for name in ("jax", "tensorflow", "torch"):
+            with pytest.raises(ValueError, match=f"'{name}' is a backend of Keras's; gpunn computes with 'numpy'"):
+                gpunn.config.set_backend(name)
+        with pytest.raises(ValueError, match="backend: expected one of"):
+            gpunn.config.set_backend("nunpy")
+    finally:
+        gpunn.set_backend(before)
+
+
 def test_random_draws_follow_keras_s_seed_rules():
     gpunn.utils.set_random_seed(1)
     first = gpunn.random.normal((3, 2)).numpy()

@@ -9,6 +9,7 @@ from ..serialization import deserialize_keras_object, serialize_keras_object
 from .file_utils import get_file
 from .model_visualization import model_to_dot, plot_model
 from .np_utils import to_categorical
+from .progbar import Progbar
 from .numerical_utils import normalize
 from .py_dataset import PyDataset, Sequence
 from .sequence_utils import pad_sequences
@@ -20,4 +21,4 @@ __all__ = ["CustomObjectScope", "custom_object_scope", "get_custom_objects", "ge
            "deserialize_keras_object", "to_categorical", "set_random_seed", "normalize", "clear_session", "PyDataset", "Sequence", "get_file",
            "pad_sequences", "model_to_dot", "plot_model", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
            "get_source_inputs", "is_keras_tensor", "standardize_dtype", "enable_interactive_logging",
-           "disable_interactive_logging", "is_interactive_logging_enabled"]
+           "disable_interactive_logging", "is_interactive_logging_enabled", "Progbar"]

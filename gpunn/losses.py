@@ -156,6 +156,9 @@ class FunctionLoss(Loss):
     (Keras's ``LossFunctionWrapper``): y_true and y_pred brought to the same rank, the values averaged per sample
     (or one value for the batch), and the gradient taken by ``gpunn/autodiff``."""
 
+    # A loss class of Keras's written as a function here (overlap_losses.py) is saved as its class and config
+    serialized_as_class = False
+
     def __init__(self, fn, name=None, reduction="sum_over_batch_size", dtype=None):
         super().__init__(name=name or getattr(fn, "__name__", "loss"), reduction=reduction, dtype=dtype)
         self.fn = fn
@@ -1144,7 +1147,7 @@ def serialize(loss: Loss) -> dict | None:
     loss = as_compiled(loss)
     if loss is None:
         return None
-    if isinstance(loss, FunctionLoss):
+    if isinstance(loss, FunctionLoss) and not loss.serialized_as_class:
         return {"class_name": "function", "config": custom_objects.get_registered_name(loss.fn)}
     cls = type(loss)
     if cls.__module__.split(".")[0] != "gpunn":
@@ -1228,3 +1231,10 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
     """Per-sample categorical focal cross-entropies, as ``keras.losses.categorical_focal_crossentropy``."""
     return CategoricalFocalCrossentropy(alpha=alpha, gamma=gamma, from_logits=from_logits,
                                         label_smoothing=label_smoothing, axis=axis).per_sample(y_true, y_pred)
+
+
+# Keras's overlap losses, written with gpunn.ops in a module of their own (which builds on FunctionLoss above)
+from .overlap_losses import Dice, Tversky, dice, tversky  # noqa: E402,F401  (gpunn.losses.dice...)
+
+_BY_NAME.update(dice=Dice, tversky=Tversky)
+_BY_CLASS.update(Dice=Dice, Tversky=Tversky)

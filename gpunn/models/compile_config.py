@@ -59,7 +59,7 @@ def compile_like(model, other) -> None:
 
     def loss(value):
         value = losses_module.as_compiled(value)  # a compute_loss of the model's own wraps it again at compile
-        if isinstance(value, losses_module.FunctionLoss):
+        if isinstance(value, losses_module.FunctionLoss) and not value.serialized_as_class:
             return losses_module.FunctionLoss(value.fn, name=value.name)
         if isinstance(value, losses_module.Loss) and type(value).__module__.split(".")[0] != "gpunn":
             return type(value).from_config(value.get_config())

@@ -5,17 +5,9 @@ import numpy as np
 
 import numbers
 
-from ..io_utils import print_msg
-
 
 def _is_chief(model) -> bool:
     return bool(getattr(model, "is_chief", True))
-
-
-def _print(message: str) -> None:
-    # To stdout through tqdm.write, which redraws a live progress bar around the message instead of printing
-    # into the middle of it; or to the gpunn logger, with interactive logging off.
-    print_msg(message)
 
 
 def _bad_arg(owner: str, name: str, expected: str, value) -> ValueError:

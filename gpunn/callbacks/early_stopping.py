@@ -1,7 +1,8 @@
 """EarlyStopping: stop when a monitored quantity stops improving."""
 from __future__ import annotations
 
-from ._common import _is_chief, _print, _check_int
+from ..io_utils import print_msg
+from ._common import _is_chief, _check_int
 from .monitor import _MonitorCallback
 
 
@@ -70,8 +71,8 @@ class EarlyStopping(_MonitorCallback):
     def on_train_end(self, logs=None):
         talk = self.verbose > 0 and _is_chief(self.model)
         if self.stopped_epoch > 0 and talk:
-            _print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+            print_msg(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if talk:
-                _print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+                print_msg(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)

@@ -7,7 +7,8 @@ import inspect
 import math
 import numbers
 
-from ._common import _is_chief, _print, _bad_arg
+from ..io_utils import print_msg
+from ._common import _is_chief, _bad_arg
 from .base import Callback
 
 
@@ -59,7 +60,7 @@ class LearningRateScheduler(Callback):
             )
         optimizer.learning_rate = float(new_lr)
         if self.verbose > 0 and _is_chief(self.model):
-            _print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(new_lr)}.")
+            print_msg(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(new_lr)}.")
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

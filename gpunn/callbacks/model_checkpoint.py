@@ -6,7 +6,8 @@ import numpy as np
 import collections
 import os
 
-from ._common import BatchCounter, _bad_arg, _is_chief, _print
+from ..io_utils import print_msg
+from ._common import BatchCounter, _bad_arg, _is_chief
 from .monitor import _MonitorCallback
 
 
@@ -92,14 +93,14 @@ class ModelCheckpoint(_MonitorCallback):
                 return
             if not self._is_improvement(current, self.best):
                 if talk:
-                    _print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {_format_best(self.best)}")
+                    print_msg(f"Epoch {epoch + 1}: {self.monitor} did not improve from {_format_best(self.best)}")
                 return
             if talk:
-                _print(f"Epoch {epoch + 1}: {self.monitor} improved from {_format_best(self.best)} to "
-                       f"{current:.5f}, saving model to {path}")
+                print_msg(f"Epoch {epoch + 1}: {self.monitor} improved from {_format_best(self.best)} to "
+                          f"{current:.5f}, saving model to {path}")
             self.best = current
         elif talk:
-            _print(f"Epoch {epoch + 1}: saving model to {path}")
+            print_msg(f"Epoch {epoch + 1}: saving model to {path}")
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, exist_ok=True)
@@ -108,4 +109,4 @@ class ModelCheckpoint(_MonitorCallback):
         else:
             self.model.save(path)
         if talk:
-            _print(f"Epoch {epoch + 1}: finished saving model to {path}")
+            print_msg(f"Epoch {epoch + 1}: finished saving model to {path}")

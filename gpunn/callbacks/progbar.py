@@ -5,8 +5,8 @@ import sys
 import time
 from tqdm import tqdm
 
-from ..io_utils import is_interactive_logging_enabled
-from ._common import _is_chief, _print, _format_value, _format_elapsed, _format_per_step
+from ..io_utils import is_interactive_logging_enabled, print_msg
+from ._common import _is_chief, _format_value, _format_elapsed, _format_per_step
 from .base import Callback
 
 
@@ -148,7 +148,7 @@ class ProgbarLogger(Callback):
         head = self._head or f"{self.seen}/{self.target or self.seen}"
         parts = [head, *timing]
         parts += [f"{key}: {_format_value(value)}" for key, value in (logs or {}).items()]
-        _print(" - ".join(parts))
+        print_msg(" - ".join(parts))
 
     def _close(self):
         """Drop a bar left open by an interrupted epoch."""

@@ -5,7 +5,8 @@ import numpy as np
 
 import numbers
 
-from ._common import _is_chief, _print, _bad_arg, _check_int, _check_number
+from ..io_utils import print_msg
+from ._common import _is_chief, _bad_arg, _check_int, _check_number
 from .monitor import _MonitorCallback
 
 
@@ -73,7 +74,7 @@ class ReduceLROnPlateau(_MonitorCallback):
                     new_lr = max(old_lr * self.factor, self.min_lr)
                     optimizer.learning_rate = new_lr
                     if self.verbose > 0 and _is_chief(self.model):
-                        _print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+                        print_msg(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
                     self.cooldown_counter = self.cooldown
                     self.wait = 0
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 
-from ._common import _is_chief, _print
+from ..io_utils import print_msg
+from ._common import _is_chief
 from .base import Callback
 
 
@@ -21,5 +22,5 @@ class TerminateOnNaN(Callback):
         loss = float(loss)
         if math.isnan(loss) or math.isinf(loss):
             if _is_chief(self.model):
-                _print(f"Batch {batch}: Invalid loss, terminating training")
+                print_msg(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True

@@ -109,6 +109,10 @@ def test_arguments_are_checked_and_configs_round_trip():
         gpunn.optimizers.Adam(use_ema=True, ema_momentum=1.5)
     with pytest.raises(ValueError, match="`ema_overwrite_frequency` must be an integer >= 1 or None"):
         gpunn.optimizers.Adam(use_ema=True, ema_overwrite_frequency=0.5)
+    trained, _ = _train(None, jit=False, epochs=1)
+    with pytest.raises(ValueError, match=r"The length of model variables \(1\) to override does not match"):
+        trained.optimizer.finalize_variable_values(trained.trainable_weights[:1])
+    trained.optimizer.finalize_variable_values(trained.trainable_weights)  # one per trained weight: taken
     model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(2)])
     model.compile("sgd", "mse")
     with pytest.raises(ValueError, match="SwapEMAWeights must be used when `use_ema=True`"):

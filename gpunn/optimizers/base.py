@@ -257,9 +257,14 @@ class Optimizer:
                                ws.buffer("clip.scratch", (self._size + 1,), g.dtype))
 
     def finalize_variable_values(self, var_list=None) -> None:
-        """At the end of ``fit``, as Keras's: with ``use_ema``, the trained weights become their moving average
-        (``var_list`` is accepted for Keras's signature; the optimizer's weights are the model's trained ones)."""
+        """At the end of ``fit``, as Keras's: with ``use_ema``, the trained weights become their moving average.
+        The optimizer's weights are the model's trained ones; a ``var_list`` given is checked as Keras checks it
+        (one variable per trained weight)."""
         if self.use_ema and ema.SLOT in self.slots:
+            if var_list is not None and len(var_list) != len(self._segments):
+                raise ValueError(f"The length of model variables ({len(var_list)}) to override does not match the "
+                                 f"length of model variables stored in the optimizer ({len(self._segments)}). "
+                                 "Please check if the optimizer was called on your model.")
             ema.overwrite_weights(self)
 
     # ---- config -----------------------------------------------------------------------------------

@@ -435,17 +435,25 @@ def test_progbar_verbose_1_draws_bars(capsys):
     final = [chunk for chunk in re.split(r"[\r\n]+", out) if chunk.startswith("Epoch 2/2") and "/step" in chunk]
     assert final, out
     line = final[-1]
-    assert re.search(r"\[\d+s \d+(us|ms|s)/step, loss=0\.0567 accuracy=0\.9900 val_loss=1\.2000e-04 "
-                     r"val_accuracy=0\.9600\]", line), line
+    # the names sorted, as Keras hands them to its callbacks
+    assert re.search(r"\[\d+s \d+(us|ms|s)/step, accuracy=0\.9900 loss=0\.0567 val_accuracy=0\.9600 "
+                     r"val_loss=1\.2000e-04\]", line), line
 
 
-def test_progbar_verbose_2_one_line_per_epoch(capsys):
+def test_progbar_verbose_2_writes_keras_s_lines(capsys):
+    """Keras's ProgbarLogger with verbose=2: the epoch's number as it begins, and as it ends the batches, the
+    time, the time per step and the logs, their names sorted."""
     fake_fit(FakeModel(), [], EPOCHS, steps=3, verbose=2)
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2
-    assert re.fullmatch(r"Epoch 1/2 - \d+s - \d+(us|ms|s)/step - loss: 0\.1234 - accuracy: 0\.9876 - "
-                        r"val_loss: 0\.2000 - val_accuracy: 0\.9500", lines[0]), lines[0]
-    assert lines[1].startswith("Epoch 2/2 - ")
+    assert len(lines) == 4
+    assert lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2"
+    assert re.fullmatch(r"3/3 - \d+s - \d+(us|ms|s)/step - accuracy: 0\.9876 - loss: 0\.1234 - "
+                        r"val_accuracy: 0\.9500 - val_loss: 0\.2000", lines[1]), lines[1]
+    # Keras's verbose=2 line tests the value, not its magnitude, against 1e-3
+    assert lines[3].endswith(" - val_accuracy: 0.9600 - val_loss: 1.2000e-04"), lines[3]
+    fake_fit(FakeModel(), [], EPOCHS[:1], steps=12, verbose=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("12/12 - ")  # no "Epoch 1/1" line for a single epoch
 
 
 def test_progbar_verbose_0_prints_nothing(capsys):

@@ -3,6 +3,7 @@ seeds, validation, callbacks, regularizers; expectations from Keras's documented
 from __future__ import annotations
 
 import csv
+import re
 
 import numpy as np
 import pytest
@@ -254,7 +255,7 @@ def test_evaluate_return_forms(data):
     assert result[1] == pytest.approx(np.mean(probs.argmax(axis=1) == yt), abs=1e-12)
 
     as_dict = plain.evaluate(xt, yt, verbose=0, return_dict=True)
-    assert list(as_dict) == ["loss", "accuracy"]
+    assert list(as_dict) == ["accuracy", "loss"]  # sorted, as Keras's
     assert as_dict["loss"] == pytest.approx(result[0], rel=1e-12)
     assert plain.metrics_names == ["loss", "accuracy"]
 
@@ -272,9 +273,14 @@ def test_evaluate_prints_a_line_when_verbose(data, capsys):
     model = compiled_mlp()
     model.evaluate(xt, yt, verbose=0)
     assert capsys.readouterr().out == ""
-    loss, acc = model.evaluate(xt, yt, verbose=1)
+    loss, acc = model.evaluate(xt, yt, verbose=2)  # Keras's line: batches, times, then the logs sorted
     out = capsys.readouterr().out
-    assert f"loss: {loss:.4f}" in out and f"accuracy: {acc:.4f}" in out
+    batches = -(-len(xt) // 32)
+    assert re.fullmatch(rf"{batches}/{batches} - \d+s - \d+(us|ms|s)/step - accuracy: {acc:.4f} - loss: {loss:.4f}\n",
+                        out), out
+    model.evaluate(xt, yt, verbose=1)  # the progress bar
+    out = capsys.readouterr().out
+    assert f"{batches}/{batches}" in out and f"accuracy={acc:.4f} loss={loss:.4f}" in out
 
 
 def test_predict_shapes_and_probabilities(data):

@@ -4,6 +4,7 @@ fit / evaluate / predict, validation_data, steps, callbacks, the checks every ba
 from __future__ import annotations
 
 import math
+import re
 import threading
 import warnings
 
@@ -315,9 +316,21 @@ def test_evaluate_and_predict_over_streams_match_arrays():
 
 
 def test_evaluate_prints_as_for_arrays(capsys):
+    """Keras's verbose=2 line, the same for the arrays and for their batches (the count learned as they end);
+    verbose=1 draws the bar, its length learned too."""
     model = _model()
+    model.evaluate(_batches(), verbose=2)
+    from_batches = capsys.readouterr().out
+    model.evaluate(X, Y, batch_size=10, verbose=2)
+    from_arrays = capsys.readouterr().out
+
+    def without_times(line):
+        return re.sub(r" - \d+s - \d+(us|ms|s)/step", "", line)
+
+    assert re.fullmatch(r"10/10 - accuracy: \d\.\d{4} - loss: \d\.\d{4}\n", without_times(from_batches))
+    assert without_times(from_batches) == without_times(from_arrays)
     model.evaluate(_batches(), verbose=1)
-    assert capsys.readouterr().out.startswith("loss: ")
+    assert "10/10" in capsys.readouterr().out
 
 
 # ---- callbacks and the progress bar -------------------------------------------------------------------------
@@ -369,7 +382,7 @@ def test_progress_bar_of_unknown_length(capsys):
 
     history = model.fit(endless_epochs(), epochs=1, verbose=2, shuffle=False)
     out = capsys.readouterr().out
-    assert out.startswith("Epoch 1/1 - ") and "loss: " in out and len(history.history["loss"]) == 1
+    assert out.startswith("10/10 - ") and "loss: " in out and len(history.history["loss"]) == 1
     model.fit(_batches(), epochs=1, verbose=1, shuffle=False)  # tqdm without a total, then the count learned
     out = capsys.readouterr().out
     assert "10/10" in out

@@ -213,7 +213,7 @@ def test_several_outputs_are_named_as_tf_keras_named_them():
     model.compile(optimizer="adam", loss="mse", loss_weights=[0.9, 0.1], metrics=["mae"])
     x = np.random.default_rng(0).standard_normal((32, 4))
     history = model.fit(x, (x[:, :1], x[:, 1:2]), epochs=2, verbose=0)
-    assert list(history.history) == ["loss", "output_1_loss", "output_2_loss", "output_1_mae", "output_2_mae"]
+    assert list(history.history) == ["loss", "output_1_loss", "output_1_mae", "output_2_loss", "output_2_mae"]
     predicted = model.predict(x, verbose=0)
     assert isinstance(predicted, tuple) and [p.shape for p in predicted] == [(32, 1), (32, 1)]
     assert model.output_names == ["output_1", "output_2"]

@@ -532,11 +532,11 @@ def test_several_outputs_returned_as_a_tuple_list_or_dict(returns):
     if returns == "dict":  # Keras's names: the dict's keys, sorted
         model.compile(optimizer="sgd", loss={"zeta": "mse", "alpha": "mae"}, metrics={"zeta": ["mae"]})
         history = model.fit(x, {"zeta": small, "alpha": wide}, verbose=0)
-        assert list(history.history) == ["loss", "alpha_loss", "zeta_loss", "zeta_mae"]
+        assert list(history.history) == ["alpha_loss", "loss", "zeta_loss", "zeta_mae"]
     else:  # tf.keras 2's names
         model.compile(optimizer="sgd", loss=["mse", "mae"], metrics=[["mae"], []])
         history = model.fit(x, (small, wide), verbose=0)
-        assert list(history.history) == ["loss", "output_1_loss", "output_2_loss", "output_1_mae"]
+        assert list(history.history) == ["loss", "output_1_loss", "output_1_mae", "output_2_loss"]
         assert model.output_names == ["output_1", "output_2"]
         by_name = model.evaluate(x, {"output_1": small, "output_2": wide}, verbose=0, return_dict=True)
         assert by_name == model.evaluate(x, [small, wide], verbose=0, return_dict=True)

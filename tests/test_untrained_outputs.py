@@ -152,7 +152,7 @@ def test_weights_per_output_and_an_untrained_output_match_finite_differences():
     result = model.train_on_batch(x, {"gate": y_gate, "classes": y_class},
                                   sample_weight={"gate": w_gate, "classes": w_class}, return_dict=True)
     assert_gradients_close(np.array(model.grads), numeric, what="d loss / d params, an untrained output")
-    assert list(result) == ["loss", "gate_loss", "classes_loss"]
+    assert list(result) == ["classes_loss", "gate_loss", "loss"]
     # the untrained output feeds the softmax head, so its layer is trained through that path only
     assert np.any(np.array(model.layers[2].bound.grads["kernel"]) != 0)
 
@@ -225,7 +225,7 @@ def test_what_an_untrained_output_takes_and_refuses():
     model = _three_heads()
     model.compile(optimizer="sgd", loss=["mse", None, "sparse_categorical_crossentropy"])
     logs = model.evaluate(x, [ya, yb], verbose=0, return_dict=True)
-    assert list(logs) == ["loss", "main_loss", "kind_loss"]  # only the trained outputs' losses
+    assert list(logs) == ["kind_loss", "loss", "main_loss"]  # only the trained outputs' losses
     assert model.evaluate(x, [ya, None, yb], verbose=0, return_dict=True) == logs  # every output's, None for aux
     assert model.evaluate(x, {"main": ya, "kind": yb, "aux": "unused"}, verbose=0, return_dict=True) == logs
     assert len(model.predict(x, verbose=0)) == 3  # it is still predicted

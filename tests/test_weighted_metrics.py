@@ -81,7 +81,7 @@ def test_weighted_metrics_per_output_and_class_weights():
     model.compile(optimizer="sgd", loss=["mse", "sparse_categorical_crossentropy"], metrics={"value": ["mae"]},
                   weighted_metrics={"value": ["mae"], "kind": ["accuracy"]})
     logs = model.evaluate(x, [y_value, y_class], sample_weight=w, verbose=0, return_dict=True)
-    assert list(logs) == ["loss", "value_loss", "kind_loss", "kind_accuracy", "value_mae", "value_weighted_mae"]
+    assert list(logs) == ["kind_accuracy", "kind_loss", "loss", "value_loss", "value_mae", "value_weighted_mae"]
     value, kind = model.predict(x, verbose=0)
     error = np.abs(value - y_value).reshape(-1)
     assert logs["value_mae"] == pytest.approx(error.mean(), rel=1e-5)

@@ -57,18 +57,6 @@ def _format_value(value) -> str:
     return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
 
 
-def _format_elapsed(seconds: float) -> str:
-    return f"{seconds:.0f}s"
-
-
-def _format_per_step(seconds: float) -> str:
-    if seconds >= 1:
-        return f"{seconds:.0f}s/step"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.0f}ms/step"
-    return f"{seconds * 1e6:.0f}us/step"
-
-
 # --------------------------------------------------------------------------- base classes
 
 

@@ -1,6 +1,7 @@
 """CallbackList: forwards every hook to a list of callbacks, adding History and the progress bar."""
 from __future__ import annotations
 
+from ..logs_order import in_keras_order
 from .base import Callback
 from .history import History
 from .progbar import ProgbarLogger
@@ -75,86 +76,88 @@ class CallbackList(Callback):
         for cb in self.callbacks:
             cb.set_model(model)
 
-    # Batch hooks pass ``logs`` through untouched (no ``logs or {}``): that would ask a lazy
-    # Mapping for its length on every batch.
+    # Every hook hands its callbacks the logs with their names sorted, as Keras's CallbackList does; the
+    # callbacks share that one dict, so a name one adds (ReduceLROnPlateau's learning_rate) reaches those after
+    # it. A lazy Mapping (batch logs) sorts its own names and is passed through untouched (no ``logs or {}``:
+    # that would ask it for its length on every batch).
 
     def on_train_begin(self, logs=None):
-        logs = {} if logs is None else logs
+        logs = {} if logs is None else in_keras_order(logs)
         for cb in self.callbacks:
             cb.on_train_begin(logs)
 
     def on_train_end(self, logs=None):
-        logs = {} if logs is None else logs
+        logs = {} if logs is None else in_keras_order(logs)
         for cb in self.callbacks:
             cb.on_train_end(logs)
 
     def on_epoch_begin(self, epoch, logs=None):
-        logs = {} if logs is None else logs
+        logs = {} if logs is None else in_keras_order(logs)
         for cb in self.callbacks:
             cb.on_epoch_begin(epoch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = {} if logs is None else logs
+        logs = {} if logs is None else in_keras_order(logs)
         for cb in self.callbacks:
             cb.on_epoch_end(epoch, logs)
 
     def on_batch_begin(self, batch, logs=None):
-        logs = {} if logs is None else logs
+        logs = {} if logs is None else in_keras_order(logs)
         for cb in self.callbacks:
             cb.on_batch_begin(batch, logs=logs)
 
     def on_batch_end(self, batch, logs=None):
-        logs = {} if logs is None else logs
+        logs = {} if logs is None else in_keras_order(logs)
         for cb in self.callbacks:
             cb.on_batch_end(batch, logs=logs)
 
     def on_train_batch_begin(self, batch, logs=None):
-        logs = {} if logs is None else logs
+        logs = {} if logs is None else in_keras_order(logs)
         for cb in self.callbacks:
             cb.on_train_batch_begin(batch, logs=logs)
 
     def on_train_batch_end(self, batch, logs=None):
-        logs = {} if logs is None else logs
+        logs = {} if logs is None else in_keras_order(logs)
         for cb in self.callbacks:
             cb.on_train_batch_end(batch, logs=logs)
 
     def on_test_begin(self, logs=None):
-        logs = {} if logs is None else logs
+        logs = {} if logs is None else in_keras_order(logs)
         for cb in self.callbacks:
             cb.on_test_begin(logs)
 
     def on_test_end(self, logs=None):
-        logs = {} if logs is None else logs
+        logs = {} if logs is None else in_keras_order(logs)
         for cb in self.callbacks:
             cb.on_test_end(logs)
 
     def on_test_batch_begin(self, batch, logs=None):
-        logs = {} if logs is None else logs
+        logs = {} if logs is None else in_keras_order(logs)
         for cb in self.callbacks:
             cb.on_test_batch_begin(batch, logs=logs)
 
     def on_test_batch_end(self, batch, logs=None):
-        logs = {} if logs is None else logs
+        logs = {} if logs is None else in_keras_order(logs)
         for cb in self.callbacks:
             cb.on_test_batch_end(batch, logs=logs)
 
     def on_predict_begin(self, logs=None):
-        logs = {} if logs is None else logs
+        logs = {} if logs is None else in_keras_order(logs)
         for cb in self.callbacks:
             cb.on_predict_begin(logs)
 
     def on_predict_end(self, logs=None):
-        logs = {} if logs is None else logs
+        logs = {} if logs is None else in_keras_order(logs)
         for cb in self.callbacks:
             cb.on_predict_end(logs)
 
     def on_predict_batch_begin(self, batch, logs=None):
-        logs = {} if logs is None else logs
+        logs = {} if logs is None else in_keras_order(logs)
         for cb in self.callbacks:
             cb.on_predict_batch_begin(batch, logs=logs)
 
     def on_predict_batch_end(self, batch, logs=None):
-        logs = {} if logs is None else logs
+        logs = {} if logs is None else in_keras_order(logs)
         for cb in self.callbacks:
             cb.on_predict_batch_end(batch, logs=logs)
 

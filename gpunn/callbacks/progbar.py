@@ -1,4 +1,4 @@
-"""ProgbarLogger: the progress bar (verbose=1) or one line per epoch (verbose=2)."""
+"""ProgbarLogger: the progress bar (verbose=1) or Keras's lines (verbose=2)."""
 from __future__ import annotations
 
 import sys
@@ -6,7 +6,8 @@ import time
 from tqdm import tqdm
 
 from ..io_utils import is_interactive_logging_enabled, print_msg
-from ._common import _is_chief, _format_value, _format_elapsed, _format_per_step
+from ..utils.progbar import format_time_per_unit, summary_line
+from ._common import _is_chief, _format_value
 from .base import Callback
 
 
@@ -16,8 +17,9 @@ class ProgbarLogger(Callback):
     - ``verbose=1``: a tqdm progress bar per epoch (``Epoch 3/10``, steps as the unit) with the
       running metrics (``loss=0.1234 accuracy=0.9876``); at the end of the epoch the bar shows
       the total time, the time per step and all epoch metrics, ``val_`` ones included.
-    - ``verbose=2``: one line per epoch,
-      ``Epoch 3/10 - 1s - 2ms/step - loss: 0.1234 - accuracy: 0.9876 - val_loss: ...``.
+    - ``verbose=2``: Keras's lines, ``Epoch 3/10`` as an epoch begins (when there are several), and as it ends
+      ``469/469 - 1s - 2ms/step - accuracy: 0.9876 - loss: 0.1234 - val_accuracy: ...``; ``evaluate`` and
+      ``predict`` write the second kind once.
     - ``verbose=0``: nothing.
     - With interactive logging off (``keras.config.disable_interactive_logging()``), ``verbose=1`` writes what
       ``verbose=2`` does, each line a record of the ``gpunn`` logger (``io_utils.py``).
@@ -62,6 +64,8 @@ class ProgbarLogger(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._begin(f"Epoch {epoch + 1}/{self.epochs}")
+        if self._active and self._bar is None and self.epochs > 1:  # Keras's line, before the epoch's work
+            print_msg(self._head)
 
     def on_train_batch_end(self, batch, logs=None):
         self._update(batch, logs)
@@ -133,7 +137,7 @@ class ProgbarLogger(Callback):
             return
         self._active = False
         elapsed = self._clock() - self._start
-        timing = [_format_elapsed(elapsed), _format_per_step(elapsed / max(self.seen, 1))]
+        per_step = elapsed / max(self.seen, 1)
         bar, self._bar = self._bar, None
         if bar is not None:
             bar.n = self.seen
@@ -141,14 +145,13 @@ class ProgbarLogger(Callback):
                 bar.total = self.seen
             bar.set_postfix_str(self._inline(logs), refresh=False)
             # Literal text inside a tqdm format string: braces must be doubled.
-            timing_text = " ".join(timing).replace("{", "{{").replace("}", "}}")
+            timing_text = f"{elapsed:.0f}s{format_time_per_unit(per_step)}".replace("{", "{{").replace("}", "}}")
             bar.bar_format = "{l_bar}{bar}| {n_fmt}/{total_fmt} [" + timing_text + "{postfix}]"
             bar.close()
             return
-        head = self._head or f"{self.seen}/{self.target or self.seen}"
-        parts = [head, *timing]
-        parts += [f"{key}: {_format_value(value)}" for key, value in (logs or {}).items()]
-        print_msg(" - ".join(parts))
+        target = self.target or self.seen
+        if target > 0:  # Keras writes no line for a loop that ran no batch
+            print_msg(summary_line(self.seen, target, elapsed, per_step, list((logs or {}).items())))
 
     def _close(self):
         """Drop a bar left open by an interrupted epoch."""

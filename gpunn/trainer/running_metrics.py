@@ -209,7 +209,7 @@ class LazyLogs(Mapping):
         return self._resolve()[key]
 
     def __iter__(self):
-        return iter(self._running.names)
+        return iter(sorted(self._running.names))  # Keras's order (logs_order.py)
 
     def __len__(self):
         return len(self._running.names)

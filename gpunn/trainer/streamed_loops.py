@@ -254,6 +254,8 @@ def evaluate_streamed(model, x, y=None, sample_weight=None, steps=None, cbs=None
     _refuse_with_stream(x, y=y, sample_weight=sample_weight)
     _single_rank("x")
     stream = BatchStream(x, "x", _check_steps("steps", steps), "steps")
+    if cbs is not None:  # the progress bar's length, where the source tells it
+        cbs.set_params({**cbs.params, "steps": stream.steps})
     try:
         results = run_test(model, stream, cbs=cbs)
     finally:

@@ -15,7 +15,7 @@ from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from .. import random as gpunn_random
 from .. import run_limits
-from ..io_utils import print_msg
+from ..logs_order import in_keras_order
 from ..data import (as_feature_array, as_model_dtype, as_numeric_array, check_inputs, check_positive_int,
                     check_same_length, check_sample_weight, check_targets, class_weight_to_sample_weight,
                     split_validation)
@@ -53,7 +53,7 @@ def _check_jit_compile(value):
 
 def _results(results: dict, return_dict: bool):
     if return_dict:
-        return results
+        return in_keras_order(results)
     values = list(results.values())
     return values[0] if len(values) == 1 else values
 
@@ -561,11 +561,8 @@ class Trainer:
         verbose = _check_verbose(verbose)
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         steps = check_positive_int("steps", run_limits.limited_steps(steps), allow_none=True)
-        cbs = self._test_callbacks(callbacks, verbose)
         if is_streamed(x):
-            results = evaluate_streamed(self, x, y, sample_weight, steps, cbs)
-            if verbose:
-                print_msg(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
+            results = evaluate_streamed(self, x, y, sample_weight, steps, self._test_callbacks(callbacks, verbose))
             return _results(results, return_dict)
         x, y = self._prepare_with_targets(x, y, what="evaluate")
         weights = self._sample_weights(y, sample_weight, None)
@@ -575,19 +572,19 @@ class Trainer:
         self._check_ranks_agree(distributed.current(), "evaluate", {
             "samples": len(x), "batch_size": batch_size, "sample_weights": weights is not None,
             "targets": f"{y.dtype.name} {tuple(y.shape[1:])}"}, optimizer=False)
+        cbs = self._test_callbacks(callbacks, verbose, -(-len(x) // batch_size))
         results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), batch_size, cbs=cbs)
-        if verbose and getattr(self, "is_chief", True):
-            print_msg(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
         return _results(results, return_dict)
 
-    def _test_callbacks(self, callbacks, verbose):
-        """The CallbackList that ``evaluate``/``predict`` tell of their batches (None without callbacks): as in
-        Keras, ``on_test_*`` / ``on_predict_*`` (evaluate prints its own summary line, so no progress bar)."""
+    def _test_callbacks(self, callbacks, verbose, steps=None):
+        """The CallbackList ``evaluate`` tells of its batches (``on_test_*``, as in Keras), with Keras's progress
+        bar (``verbose=1``) or line (``verbose=2``); None with neither callbacks nor a bar. ``steps``: the number
+        of batches, None when not known yet."""
         from ..callbacks import CallbackList
 
-        if not callbacks:
+        if not callbacks and not verbose:
             return None
-        return CallbackList(callbacks, model=self, verbose=verbose)
+        return CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose, steps=steps)
 
     def _predict_callbacks(self, callbacks, verbose, steps):
         """The CallbackList ``predict`` tells of its batches, with Keras's progress bar unless ``verbose`` is 0

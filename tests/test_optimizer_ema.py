@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import gpunn
-from helpers import assert_same_training, run_keras
+from helpers import assert_same_state, assert_same_training, run_keras
 
 TRAIN = '''
 def train(keras, frequency, jit=None, use_ema=True, callbacks=(), epochs=3):
@@ -78,11 +78,7 @@ def test_the_average_is_saved_where_keras_keeps_it_and_training_resumes_exactly(
     y = (x.sum(axis=1) > 0).astype("int64")
     for model in (first, resumed):
         model.fit(x, y, batch_size=8, epochs=4, initial_epoch=2, shuffle=False, verbose=0)
-    for a, b in zip(first.get_weights(), resumed.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    for name in first.optimizer.slots:
-        np.testing.assert_array_equal(np.asarray(first.optimizer.slots[name]),
-                                      np.asarray(resumed.optimizer.slots[name]))
+    assert_same_state(first, resumed)
     script = '''
 import json, sys
 import numpy as np

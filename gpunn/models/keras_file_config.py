@@ -48,7 +48,7 @@ UNUSED_KERAS_ARGUMENTS = {
     "dtype": _ANY, "label_smoothing": (0,), "axis": (-1,), "ignore_class": (None,),
     # optimizers
     "use_ema": (False,), "ema_momentum": _ANY, "ema_overwrite_frequency": (None,), "loss_scale_factor": (None,),
-    "gradient_accumulation_steps": (None,), "is_legacy_optimizer": (False,), "jit_compile": _ANY,
+    "is_legacy_optimizer": (False,), "jit_compile": _ANY,
     "decay": (0,),
 }
 

@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..layers import sublayers
+from ..layers import sublayers, variable_paths
 from ..naming import container_name, snake_case
 
 
@@ -68,6 +68,7 @@ KERAS_OPTIMIZER_LAYOUTS: dict[str, KerasOptimizerLayout] = {
     "Lion": KerasOptimizerLayout((("momentum",),)),
     "Ftrl": KerasOptimizerLayout((("accumulator", "linear"),)),
     "Lamb": KerasOptimizerLayout((("momentum", "velocity"),)),
+    "Muon": KerasOptimizerLayout((("momentum", "velocity"),)),  # a velocity for AdamW's weights only
 }
 
 
@@ -188,6 +189,12 @@ def trained_weights(model) -> list[tuple]:
             if spec.trainable and flag and model_flag]
 
 
+def trained_weight_descriptions(model) -> list[tuple[str, tuple]]:
+    """(Keras's variable path, shape) of each trained weight, in the flat buffer's order (what Muon sorts by)."""
+    return [(f"{variable_paths.prefix(layer)}{layer.name}/{spec.name}", tuple(spec.shape))
+            for layer, spec in trained_weights(model)]
+
+
 def _trained_in_keras_order(model, attribute_order: bool) -> list[tuple]:
     """((layer, spec), (start, stop) in the flat buffers) of each trained weight, in the order of Keras's
     ``model.trainable_variables`` (which orders its optimizer's variables): the graph's, or with
@@ -210,7 +217,7 @@ def optimizer_variables(model, attribute_order: bool = False) -> list[tuple[str,
     only its step count and learning rate, as an unbuilt Keras optimizer."""
     optimizer = model.optimizer
     prefix = optimizer.name
-    variables = [(f"{prefix}/iteration", np.asarray(optimizer.iterations, dtype=np.int64))]
+    variables = [(f"{prefix}/iteration", np.asarray(optimizer.step_count, dtype=np.int64))]
     if optimizer.schedule is None:
         # Keras keeps it in a float32 variable (floatx); the exact value is in the optimizer's config.
         variables.append((f"{prefix}/learning_rate", np.asarray(optimizer.learning_rate, dtype=np.float32)))
@@ -220,7 +227,7 @@ def optimizer_variables(model, attribute_order: bool = False) -> list[tuple[str,
     slots = {name: model.ops.to_numpy(value) for name, value in optimizer.slots.items()}
     for call in layout.calls:
         for (layer, spec), (start, stop) in _trained_in_keras_order(model, attribute_order):
-            for slot in call:
+            for slot in _kept(model, call, (start, stop)):
                 keras_name = layout.keras_names.get(slot, slot)
                 value = slots[slot][start:stop].reshape(spec.shape).copy()
                 variables.append((f"{prefix}/{_variable_path(model, layer, spec)}_{keras_name}", value))
@@ -238,7 +245,20 @@ def optimizer_variable_count(model) -> int:
     if not getattr(model, "_optimizer_built", False):
         return head
     layout = optimizer_layout(optimizer)
-    return head + sum(len(call) for call in layout.calls) * len(trained_weights(model)) + len(layout.scalars)
+    return head + _slot_variable_count(model, layout) + len(layout.scalars)
+
+
+def _kept(model, call: tuple, segment: tuple) -> tuple:
+    """The slots of ``call`` Keras's optimizer makes a variable of for the trained weight at ``segment`` (the
+    optimizer told of the weights first: it may not have been built yet)."""
+    optimizer = model.optimizer
+    optimizer.set_trained_weights(trained_weight_descriptions(model))
+    index = [tuple(s) for s in model._store.segments].index(tuple(segment))
+    return tuple(slot for slot in call if optimizer.keras_slot_kept(slot, index))
+
+
+def _slot_variable_count(model, layout) -> int:
+    return sum(len(_kept(model, call, segment)) for call in layout.calls for segment in model._store.segments)
 
 
 @dataclass
@@ -273,7 +293,7 @@ def optimizer_state(model, values: list[np.ndarray], filepath, attribute_order: 
     layout = optimizer_layout(optimizer)
     ordered = _trained_in_keras_order(model, attribute_order)
     weights = [pair for pair, _ in ordered]
-    expected = head + sum(len(call) for call in layout.calls) * len(weights) + len(layout.scalars)
+    expected = head + _slot_variable_count(model, layout) + len(layout.scalars)
     if len(values) != expected:
         warnings.warn(
             f"filepath: {filepath!r}: the saved optimizer state has {len(values)} variables, while this "
@@ -287,7 +307,7 @@ def optimizer_state(model, values: list[np.ndarray], filepath, attribute_order: 
     position = head
     for call in layout.calls:
         for (layer, spec), (start, stop) in ordered:
-            for slot in call:
+            for slot in _kept(model, call, (start, stop)):
                 value = np.asarray(values[position])
                 if value.shape != tuple(spec.shape):
                     raise ValueError(
@@ -310,7 +330,7 @@ def apply_optimizer_state(model, state: OptimizerState | None) -> None:
         model._ensure_optimizer()
         for name, value in state.slots.items():
             optimizer.slots[name][...] = model.ops.asarray(value, dtype=optimizer.slots[name].dtype)
-    optimizer.iterations = state.iterations
+    optimizer.step_count = state.iterations
 
 
 # ---- what a Keras-format file holds ------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def _restore_optimizer_slots(filepath: str, model, metadata: dict, tensors: dict
             for name, value in slots.items():
                 if name in model.optimizer.slots:
                     model.optimizer.slots[name][...] = model.ops.asarray(value)
-            model.optimizer.iterations = int(metadata["optimizer_iterations"])
+            model.optimizer.step_count = int(metadata["optimizer_iterations"])
 
 
 def _load_safetensors(filepath: str, data: bytes, compile: bool):

@@ -50,7 +50,13 @@ def _optimizer_size(model) -> tuple[int, int] | None:
     float32 there; gpunn keeps them on the device too)."""
     if not (getattr(model, "compiled", False) and getattr(model, "_optimizer_built", False)):
         return None
-    count, size = _weights_size(model.optimizer.slots.values())
+    optimizer = model.optimizer
+    count, size = _weights_size(optimizer.slots.values())
+    for name, slot in optimizer.slots.items():  # what Keras makes for some weights only (Muon's velocity)
+        for index, (start, stop) in enumerate(model._store.segments):
+            if not optimizer.keras_slot_kept(name, index):
+                count -= stop - start
+                size -= (stop - start) * np.dtype(slot.dtype).itemsize
     return count + 2, size + 8
 
 

@@ -6,9 +6,10 @@ from .._registry import lookup
 from . import schedules
 from .algorithms import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Ftrl, Lamb, Lion, Nadam, RMSprop
 from .base import Optimizer
+from .muon import Muon
 
 _BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW, "nadam": Nadam,
-            "adamax": Adamax, "adadelta": Adadelta, "lion": Lion, "ftrl": Ftrl, "lamb": Lamb}
+            "adamax": Adamax, "adadelta": Adadelta, "lion": Lion, "ftrl": Ftrl, "lamb": Lamb, "muon": Muon}
 
 
 def get(identifier) -> Optimizer:
@@ -33,5 +34,5 @@ def serialize(optimizer: Optimizer) -> dict:
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
 
 
-__all__ = ["deserialize", "Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Nadam", "Adamax", "Adadelta", "Lion",
-           "Ftrl", "Lamb", "schedules", "get", "serialize"]
+__all__ = ["deserialize", "Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Nadam", "Adamax", "Adadelta",
+           "Lion", "Ftrl", "Lamb", "Muon", "schedules", "get", "serialize"]

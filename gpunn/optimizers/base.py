@@ -4,6 +4,8 @@ Keras 3 semantics: ``learning_rate`` is a float or a schedule called with ``iter
 updates done so far); ``weight_decay`` is decoupled (p -= p * wd * lr before the update); ``clipnorm``
 clips each weight's gradient by its own norm, ``global_clipnorm`` all of them together, ``clipvalue``
 element-wise. ``use_ema`` keeps an exponential moving average of the weights after each update (``ema.py``).
+``gradient_accumulation_steps`` updates on every N-th step only, with the mean of the N steps' gradients
+(``accumulation.py``).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from .. import overrides
 from ..autodiff.functions import convert_to_numpy
 from ..kernels import clip_norm
 from ..ops.workspace import Workspace
-from . import ema
+from . import accumulation, ema
 from .host_values import HostFloat, HostInt
 from .schedules import LearningRateSchedule, deserialize as deserialize_schedule, serialize as serialize_schedule
 
@@ -57,13 +59,14 @@ class Optimizer:
     # Hyperparameters that reach the update as host values: changing one after build bumps ``config_version``,
     # so a recorded step records again. The learning rate, weight decay and step count live on the device.
     host_hyperparameters: tuple[str, ...] = ("clipnorm", "clipvalue", "global_clipnorm", "use_ema", "ema_momentum",
-                                             "ema_overwrite_frequency")
+                                             "ema_overwrite_frequency", "gradient_accumulation_steps")
     # Slot values the one-element rehearsal (``_rehearse_update``) starts from instead of zero, where zero would
     # make the formula divide 0 by 0.
     rehearsal_slot_values: dict = {}
 
     def __init__(self, learning_rate=None, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, name=None, **kwargs):
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, gradient_accumulation_steps=None,
+                 name=None, **kwargs):
         _refuse_own_update(type(self))
         for legacy in ("lr", "decay"):
             if legacy in kwargs:
@@ -75,8 +78,12 @@ class Optimizer:
             raise ValueError("clipnorm, global_clipnorm: give at most one of them")
         self.config_version = 0
         self.state = None  # device float64 [iterations, learning_rate, weight_decay], made by build()
+        # With gradient accumulation, the device's count of steps (Keras's ``_iterations``) and the rate its
+        # schedule gives, [steps, learning_rate, unused]; None otherwise (the count of updates is the one).
+        self.step_state = None
         self.ops = None
-        self._iterations = 0
+        self.gradient_accumulation_steps = accumulation.check_steps(gradient_accumulation_steps)
+        self._iterations = 0  # the steps done (Keras's ``_iterations``): the updates, unless accumulating
         self._learning_rate = None
         self.learning_rate = self.default_learning_rate if learning_rate is None else learning_rate
         self.weight_decay = weight_decay
@@ -97,8 +104,8 @@ class Optimizer:
     # ---- values kept on the device ----------------------------------------------------------------
     @property
     def learning_rate(self) -> float:
-        """The rate of the next update (a schedule's value at the step count), a float with Keras Variable's
-        ``numpy()`` and ``assign()``."""
+        """The rate of the next update (a schedule's value at the step count, steps between updates included),
+        a float with Keras Variable's ``numpy()`` and ``assign()``."""
         if isinstance(self._learning_rate, LearningRateSchedule):
             rate = float(self._learning_rate(self._iterations))
         else:
@@ -137,8 +144,10 @@ class Optimizer:
     @property
     def iterations(self) -> int:
         """Updates done so far (a host copy of the device count, kept in step by the training step), an int with
-        Keras Variable's ``numpy()`` and ``assign()``."""
-        return HostInt(self._iterations, self._assign_iterations)
+        Keras Variable's ``numpy()`` and ``assign()``. With gradient accumulation, Keras's ``iterations``: the
+        steps done // ``gradient_accumulation_steps``; setting it starts that update's first step."""
+        every = self.gradient_accumulation_steps or 1
+        return HostInt(self._iterations // every, self._assign_iterations)
 
     def _assign_iterations(self, value):
         self.iterations = value
@@ -146,12 +155,30 @@ class Optimizer:
 
     @iterations.setter
     def iterations(self, value):
+        self.step_count = int(value) * (self.gradient_accumulation_steps or 1)
+
+    @property
+    def step_count(self) -> int:
+        """The training steps done (Keras's ``_iterations``, what its files keep): ``iterations``, unless
+        gradients are accumulated over several steps per update."""
+        return self._iterations
+
+    @step_count.setter
+    def step_count(self, value):
         self._iterations = int(value)
-        self._write_state(ITERATIONS, float(self._iterations))
+        every = self.gradient_accumulation_steps
+        self._write_state(ITERATIONS, float(self._iterations // (every or 1)))
+        if every and self.step_state is not None:
+            self.ops.fill(float(self._iterations), self.step_state[ITERATIONS:ITERATIONS + 1])
 
     def count_step(self) -> None:
-        """The host's side of one update (the device count is advanced by the update itself)."""
+        """The host's side of one step (the device counts are advanced by the step itself)."""
         self._iterations += 1
+
+    def next_step_phase(self) -> str | None:
+        """What the next step does with gradient accumulation (``accumulation.ACCUMULATE`` or ``UPDATE``; None
+        without): known on the host, so each kind is recorded and replayed as a step of its own."""
+        return accumulation.phase(self._iterations, self.gradient_accumulation_steps)
 
     def _write_state(self, index: int, value: float) -> None:
         # The host writes the device state only when a value changes (a callback, a checkpoint), never per step.
@@ -165,12 +192,18 @@ class Optimizer:
     def _advance_state(self) -> None:
         """This step's learning rate into the device state, and one more iteration: on the device from the
         schedule's formula, or, for a schedule of the script's own, by calling it on the host (a host call of
-        the step, reading the count back)."""
-        schedule = self.schedule
+        the step, reading the count back). With gradient accumulation the schedule follows the count of steps
+        (``step_state``), and the update's own count is one more update."""
+        schedule, counted = self.schedule, self.state if self.step_state is None else self.step_state
         if schedule is not None and schedule.runs_own_call():
-            self.ops.run_python(functools.partial(_advance_by_own_schedule, self.ops, self.state, schedule))
-            return
-        self.ops.advance_optimizer_state(self.state, None if schedule is None else schedule.formula())
+            self.ops.run_python(functools.partial(_advance_by_own_schedule, self.ops, counted, schedule))
+        else:
+            self.ops.advance_optimizer_state(counted, None if schedule is None else schedule.formula())
+        if counted is not self.state:
+            if schedule is not None:
+                rate = slice(LEARNING_RATE, LEARNING_RATE + 1)
+                self.ops.copy_into(counted[rate], self.state[rate])
+            self.ops.advance_optimizer_state(self.state, None)
 
     # ---- state ------------------------------------------------------------------------------------
     def build(self, ops, params, segments) -> None:
@@ -182,7 +215,11 @@ class Optimizer:
         self._size = params.size
         self.slots = {name: ops.zeros(params.shape, dtype=params.dtype) for name in self.state_slots()}
         lr = 0.0 if self.schedule is not None else self._learning_rate
-        self.state = ops.asarray(np.array([self._iterations, lr, self._weight_decay], dtype=np.float64))
+        every = self.gradient_accumulation_steps
+        self.state = ops.asarray(np.array([self._iterations // (every or 1), lr, self._weight_decay],
+                                          dtype=np.float64))
+        if every:
+            self.step_state = ops.asarray(np.array([self._iterations, lr, 0.0], dtype=np.float64))
         self._workspace = Workspace(ops)
         if self.update_step is not None:
             ops.prepare_update(self.update_step, params.dtype)
@@ -212,10 +249,21 @@ class Optimizer:
         """The algorithm's own slots."""
         return self.slot_names
 
+    def set_trained_weights(self, descriptions) -> None:
+        """(Keras's variable path, shape) of each trained weight, in the flat buffer's order, told before ``build``:
+        kept by an algorithm that treats weights by their kind (Muon)."""
+
+    def keras_slot_kept(self, slot: str, weight_index: int) -> bool:
+        """Whether Keras's optimizer makes a variable of ``slot`` for that trained weight (by its place in the flat
+        buffer; Muon's velocity is for some weights only); gpunn keeps every slot over the whole buffer."""
+        return True
+
     def state_slots(self) -> tuple[str, ...]:
-        """Every slot kept: with ``use_ema`` the weights' moving average first (Keras's base ``build`` makes it
-        before an algorithm's), then the algorithm's."""
-        return ((ema.SLOT,) if self.use_ema else ()) + tuple(self.active_slots())
+        """Every slot kept, in the order of Keras's base ``build`` and then the algorithm's: with ``use_ema`` the
+        weights' moving average, with ``gradient_accumulation_steps`` the gradients' accumulator, then the
+        algorithm's own."""
+        return (((ema.SLOT,) if self.use_ema else ()) + ((accumulation.SLOT,) if self.gradient_accumulation_steps
+                                                          else ()) + tuple(self.active_slots()))
 
     def variables(self) -> dict:
         """Everything needed to resume: the slots and the step count (for saving)."""
@@ -223,13 +271,22 @@ class Optimizer:
 
     # ---- the update -------------------------------------------------------------------------------
     def apply(self, params, grads) -> None:
-        """One update, all on the device: clip, take this step's learning rate and count the step, update;
-        then the host's count (a replayed step skips this method and calls ``count_step`` itself)."""
-        self._clip(grads)
-        self._advance_state()
-        self.update(params, grads)
+        """One step, all on the device: clip, take this step's learning rate and count the step, update;
+        then the host's count (a replayed step skips this method and calls ``count_step`` itself). With
+        gradient accumulation, a step between updates adds its gradients to the accumulator instead, and the
+        update's step takes their mean first (``accumulation.py``)."""
+        between_updates = self.next_step_phase() == accumulation.ACCUMULATE
+        if between_updates:
+            accumulation.add_to_accumulator(self, grads)
+            self.ops.advance_optimizer_state(self.step_state, None)
+        else:
+            if self.gradient_accumulation_steps:
+                accumulation.take_mean(self, grads)
+            self._clip(grads)
+            self._advance_state()
+            self.update(params, grads)
         if self.use_ema:
-            ema.update_average(self, params)
+            ema.update_average(self, params, between_updates)
         self.count_step()
 
     def update(self, params, grads) -> None:
@@ -279,6 +336,8 @@ class Optimizer:
         if self.use_ema:
             config.update(use_ema=True, ema_momentum=self.ema_momentum,
                           ema_overwrite_frequency=self.ema_overwrite_frequency)
+        if self.gradient_accumulation_steps:
+            config["gradient_accumulation_steps"] = self.gradient_accumulation_steps
         return config
 
     @classmethod

@@ -36,12 +36,15 @@ def check_arguments(use_ema, ema_momentum, ema_overwrite_frequency):
     return bool(use_ema), float(ema_momentum), frequency
 
 
-def update_average(optimizer, params) -> None:
-    """The moving average's step, then the overwrite when it is due (this step counted already on the device:
-    Keras's ``iterations`` is the device count minus one)."""
+def update_average(optimizer, params, between_updates: bool = False) -> None:
+    """The moving average's step, then the overwrite when it is due. ``count`` is Keras's ``iterations + 1``: the
+    device's count of updates, this step's counted already, or, for a step between updates of gradient
+    accumulation (which Keras averages too), not yet."""
     ops, ws, state = optimizer.ops, optimizer._workspace, optimizer.state
     dtype, average = params.dtype, optimizer.slots[SLOT]
     count = state[0:1]  # ITERATIONS, float64
+    if between_updates:
+        count = ops.add(count, ws.constant("ema.one_count", 1.0, np.float64), ws.buffer("ema.count", (1,), np.float64))
     later = ops.greater(count, ws.constant("ema.one_count", 1.0, np.float64), ws.buffer("ema.later", (1,), np.bool_))
     momentum = ops.multiply(later, ws.constant("ema.momentum", optimizer.ema_momentum, dtype),
                             ws.buffer("ema.step_momentum", (1,), dtype))

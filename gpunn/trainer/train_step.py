@@ -21,6 +21,7 @@ import numpy as np
 
 from ..layers import wiring
 from ..ops.base import Ops
+from ..optimizers import accumulation
 from ..ops.cuda_graphs import CaptureRefused
 from ..ops.recording import Recording
 from ..ops.workspace import Workspace, Workspaces
@@ -189,21 +190,26 @@ class TrainStep:
                 for _ in range(count):
                     self._run(state, None, source)
             else:
-                # One recording per way of getting the batch: in the slot already, or fetched from a feed.
-                key = source is not None
-                recorded = state.recordings.get(key)
-                done = 0
+                optimizer = self.model.optimizer
                 signature = self._recording_signature()
-                if recorded is None or not recorded.serves(signature, source):
-                    with Recording(self.ops) as tape:
-                        self._run(state, tape, source)
-                    self.ops.optimize_recording(tape)  # the replays' calls; this step ran the recorded ones
-                    recorded = state.recordings[key] = _Recorded(tape, signature, source)
-                    done = 1
-                if count > done:
-                    self._runner(recorded, count - done)()
-                    for _ in range(count - done):
-                        self.model.optimizer.count_step()  # the host's count; the replays advanced the device's
+                # One recording per way of getting the batch (in the slot already, or fetched from a feed) and, with
+                # gradient accumulation, per kind of step (between updates, or the update's): the host knows which
+                # steps are which, so each replay does only its own kind's work.
+                for phase, steps in accumulation.phase_runs(optimizer.step_count,
+                                                            optimizer.gradient_accumulation_steps, count):
+                    key = (source is not None, phase)
+                    recorded = state.recordings.get(key)
+                    done = 0
+                    if recorded is None or not recorded.serves(signature, source):
+                        with Recording(self.ops) as tape:
+                            self._run(state, tape, source)
+                        self.ops.optimize_recording(tape)  # the replays' calls; this step ran the recorded ones
+                        recorded = state.recordings[key] = _Recorded(tape, signature, source)
+                        done = 1
+                    if steps > done:
+                        self._runner(recorded, steps - done)()
+                        for _ in range(steps - done):
+                            optimizer.count_step()  # the host's count; the replays advanced the device's
         for _ in range(count):
             self.metrics.count_batch(state.slot.rows)
 

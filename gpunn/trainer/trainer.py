@@ -209,6 +209,9 @@ class Trainer:
 
     def _ensure_optimizer(self) -> None:
         if not self._optimizer_built or self.optimizer.ops is not self.ops:
+            from ..models.keras_variables import trained_weight_descriptions
+
+            self.optimizer.set_trained_weights(trained_weight_descriptions(self))
             self.optimizer.build(self.ops, self.params, self._segments)
             self._optimizer_built = True
 

@@ -130,3 +130,17 @@ def test_losses_a_layer_of_the_user_s_adds_sum_over_ranks_to_one_process_s(mpiru
     assert run.returncode == 0, run.output
     ranks = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(2)]
     _assert_equal_to_one_eager_process(ranks, reference)
+
+
+def test_accumulated_gradients_over_ranks_equal_one_process_s(mpirun, workers, tmp_path):
+    """gradient_accumulation_steps=2 on 2 ranks of replayed steps: each step's gradients are summed over ranks,
+    then accumulated; updates come every second step, as in one eager process."""
+    spec = importlib.util.spec_from_file_location("worker_equivalence", workers / "worker_equivalence.py")
+    worker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker)
+    with gpunn.use_backend("numpy"):
+        reference = {dtype: worker.train(dtype, accumulate=True) for dtype in ("float64", "float32")}
+    run = mpirun(2, ["worker_equivalence.py", str(tmp_path), "accumulate"])
+    assert run.returncode == 0, run.output
+    ranks = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(2)]
+    _assert_equal_to_one_eager_process(ranks, reference)

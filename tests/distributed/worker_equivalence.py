@@ -9,7 +9,8 @@ on a backend that 'captures' compiled replays as CupyOps does with CUDA graphs, 
 declares itself device work (as NCCL's does from 2.9): the reduction is recorded inside the replay, as it is
 captured inside the graph on GPUs. ``graph-refuse1``: rank 1's backend refuses to capture, so every rank must
 replay call by call (a graph holding collectives is launched by all ranks or none). ``user-layers``: ``jit``
-with a layer of the user's giving add_loss losses (``LossyBlock``).
+with a layer of the user's giving add_loss losses (``LossyBlock``). ``accumulate``: ``jit`` with Adam's
+``gradient_accumulation_steps=2`` (each rank sums its gradients over ranks, then accumulates them).
 """
 import sys
 import warnings
@@ -53,7 +54,7 @@ class LossyBlock(gpunn.layers.Layer):
         return y
 
 
-def train(dtype: str, jit: bool = False, user_layers: bool = False) -> dict:
+def train(dtype: str, jit: bool = False, user_layers: bool = False, accumulate: bool = False) -> dict:
     gpunn.utils.set_random_seed(3)
     x, y = data()
     x = x.astype(dtype)
@@ -72,7 +73,8 @@ def train(dtype: str, jit: bool = False, user_layers: bool = False) -> dict:
     classes = gpunn.layers.Dense(3, activation="softmax", dtype=dtype, name="classes")(wide)
     aux = gpunn.layers.Dense(1, dtype=dtype, name="aux")(hidden)
     model = gpunn.Model(inputs, [classes, aux])
-    model.compile(optimizer="adam", loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.3],
+    optimizer = gpunn.optimizers.Adam(gradient_accumulation_steps=2) if accumulate else "adam"
+    model.compile(optimizer=optimizer, loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.3],
                   metrics=[["accuracy"], ["mae"]], jit_compile=jit, steps_per_execution=3 if jit else 1)
     targets = [y, x[:, 4:5]]
     # with user_layers: batches of 16 rows, the last of 15, so that rank 0 takes 8 rows of global batches of two
@@ -130,6 +132,8 @@ def main(out_dir: str, mode: str = "") -> None:
         for dtype in ("float64", "float32"):
             if mode == "user-layers":
                 found = train(dtype, jit=True, user_layers=True)
+            elif mode == "accumulate":
+                found = train(dtype, jit=True, accumulate=True)
             else:
                 found = train(dtype, bool(mode))
             results.update({f"{dtype}/{k}": v for k, v in found.items()})

@@ -82,6 +82,25 @@ def test_weights_follow_validation_split_and_validation_data(data, rng):
     assert history.history["val_loss"][0] == pytest.approx(expected, rel=1e-6)
 
 
+def test_class_weight_weighs_the_training_rows_only_not_those_validation_split_keeps(data):
+    """Keras's fit splits the samples with their sample_weight, and applies class_weight in its training iterator:
+    the validation loss of a class-weighted fit is the unweighted loss of the last rows."""
+    x, y = data
+    class_weight = {0: 1.0, 1: 3.0, 2: 0.5}
+    with gpunn.use_backend("numpy"):
+        model, reference = _model(), _model()
+        history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, validation_split=0.25,
+                            class_weight=class_weight)
+        expected = model.evaluate(x[18:], y[18:], verbose=0)[0]
+        reference.fit(x[:18], y[:18], batch_size=8, epochs=1, shuffle=False, verbose=0,
+                      sample_weight=np.array([class_weight[c] for c in y[:18]]))
+    assert history.history["val_loss"][0] == pytest.approx(expected, rel=1e-12)
+    weighted = model.evaluate(x[18:], y[18:], sample_weight=np.array([class_weight[c] for c in y[18:]]), verbose=0)
+    assert abs(weighted[0] - expected) > 1e-3  # the weights would have shown
+    for ours, theirs in zip(model.get_weights(), reference.get_weights()):  # the training rows weighed by class
+        np.testing.assert_array_equal(ours, theirs)
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"sample_weight": np.ones(23)}, r"sample_weight: expected one weight per sample, shape \(24,\)"),
     ({"sample_weight": -np.ones(24)}, "sample_weight: expected non-negative weights"),

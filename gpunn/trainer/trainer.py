@@ -453,9 +453,13 @@ class Trainer:
             if len(validation_data) == 3 and validation_data[2] is not None:
                 val.append(self._sample_weights(val[1], validation_data[2], None, "validation_data[2]"))
         else:
-            arrays, val = split_validation([x, y] + ([weights] if weights is not None else []), validation_split)
+            # Keras splits the samples with their sample_weight; class_weight weighs the training rows alone
+            # (its epoch iterator applies it), so the validation rows of a class-weighted fit are unweighted.
+            split_weights = weights if class_weight is None else None
+            arrays, val = split_validation([x, y] + ([split_weights] if split_weights is not None else []),
+                                           validation_split)
             x, y = arrays[:2]
-            weights = arrays[2] if weights is not None else None
+            weights = None if weights is None else arrays[2] if split_weights is not None else weights[:len(x)]
         if val is not None and validation_steps is not None:  # Keras validates on validation_steps batches only
             val = [a[:validation_steps * (validation_batch_size or batch_size)] for a in val]
         self._check_ranks_agree(distributed.current(), "fit", {

@@ -69,6 +69,7 @@ KERAS_OPTIMIZER_LAYOUTS: dict[str, KerasOptimizerLayout] = {
     "Ftrl": KerasOptimizerLayout((("accumulator", "linear"),)),
     "Lamb": KerasOptimizerLayout((("momentum", "velocity"),)),
     "Muon": KerasOptimizerLayout((("momentum", "velocity"),)),  # a velocity for AdamW's weights only
+    "Adafactor": KerasOptimizerLayout((("factor_rows", "factor_columns", "velocity"),)),  # r and c for 2-D only
 }
 
 
@@ -229,7 +230,8 @@ def optimizer_variables(model, attribute_order: bool = False) -> list[tuple[str,
         for (layer, spec), (start, stop) in _trained_in_keras_order(model, attribute_order):
             for slot in _kept(model, call, (start, stop)):
                 keras_name = layout.keras_names.get(slot, slot)
-                value = slots[slot][start:stop].reshape(spec.shape).copy()
+                low, high, shape = _place(model, slot, (start, stop), spec.shape)
+                value = slots[slot][low:high].reshape(shape).copy()
                 variables.append((f"{prefix}/{_variable_path(model, layer, spec)}_{keras_name}", value))
     dtype = model.dtype
     for name, value_of in layout.scalars:
@@ -255,6 +257,13 @@ def _kept(model, call: tuple, segment: tuple) -> tuple:
     optimizer.set_trained_weights(trained_weight_descriptions(model))
     index = [tuple(s) for s in model._store.segments].index(tuple(segment))
     return tuple(slot for slot in call if optimizer.keras_slot_kept(slot, index))
+
+
+def _place(model, slot: str, segment: tuple, shape) -> tuple:
+    """(start, stop, shape) of Keras's variable of ``slot`` for the trained weight at ``segment`` in the slot's
+    flat buffer (``Optimizer.keras_slot_place``)."""
+    index = [tuple(s) for s in model._store.segments].index(tuple(segment))
+    return model.optimizer.keras_slot_place(slot, index, tuple(segment), tuple(shape))
 
 
 def _slot_variable_count(model, layout) -> int:
@@ -303,18 +312,21 @@ def optimizer_state(model, values: list[np.ndarray], filepath, attribute_order: 
         )
         return None
     size = model._store.params.size
-    slots = {slot: np.zeros(size, dtype=model.dtype) for call in layout.calls for slot in call}
+    slots = {slot: np.zeros(optimizer.slot_size(slot, size), dtype=model.dtype) for call in layout.calls
+             for slot in call}
     position = head
     for call in layout.calls:
         for (layer, spec), (start, stop) in ordered:
             for slot in _kept(model, call, (start, stop)):
                 value = np.asarray(values[position])
-                if value.shape != tuple(spec.shape):
+                low, high, shape = _place(model, slot, (start, stop), spec.shape)
+                if value.shape != shape:
                     raise ValueError(
                         f"filepath: optimizer variable #{position} ({slot} of {layer.name}/{spec.name}) in "
-                        f"{filepath!r} has shape {value.shape}, the model's weight is {tuple(spec.shape)}"
+                        f"{filepath!r} has shape {value.shape}, expected {shape} (the model's weight is "
+                        f"{tuple(spec.shape)})"
                     )
-                slots[slot][start:stop] = value.reshape(-1)
+                slots[slot][low:high] = value.reshape(-1)
                 position += 1
     state.slots = slots
     return state

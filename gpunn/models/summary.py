@@ -18,6 +18,7 @@ import textwrap
 import numpy as np
 
 from ..layers import wiring
+from .keras_variables import trained_weight_descriptions
 
 # rich's box.HEAVY_HEAD, which Keras's table uses: (left, horizontal, cross, right) per line kind.
 _TOP = ("┏", "━", "┳", "┓")
@@ -51,12 +52,14 @@ def _optimizer_size(model) -> tuple[int, int] | None:
     if not (getattr(model, "compiled", False) and getattr(model, "_optimizer_built", False)):
         return None
     optimizer = model.optimizer
-    count, size = _weights_size(optimizer.slots.values())
-    for name, slot in optimizer.slots.items():  # what Keras makes for some weights only (Muon's velocity)
-        for index, (start, stop) in enumerate(model._store.segments):
-            if not optimizer.keras_slot_kept(name, index):
-                count -= stop - start
-                size -= (stop - start) * np.dtype(slot.dtype).itemsize
+    count = size = 0
+    shapes = [shape for _, shape in trained_weight_descriptions(model)]
+    for name, slot in optimizer.slots.items():  # Keras's variables: some slots are for some weights only (Muon's)
+        for index, (segment, shape) in enumerate(zip(model._store.segments, shapes)):
+            if optimizer.keras_slot_kept(name, index):
+                low, high, _ = optimizer.keras_slot_place(name, index, tuple(segment), shape)
+                count += high - low
+                size += (high - low) * np.dtype(slot.dtype).itemsize
     return count + 2, size + 8
 
 

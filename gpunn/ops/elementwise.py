@@ -66,6 +66,10 @@ class ElementwisePrimitives:
         return self.xp.log(a, out=out)
 
     @primitive
+    def power(self, a, b, out):
+        return self.xp.power(a, b, out=out)
+
+    @primitive
     def greater(self, a, b, out):
         return self.xp.greater(a, b, out=out)
 

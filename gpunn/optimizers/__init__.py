@@ -5,11 +5,13 @@ from .. import custom_objects as custom_objects_lookup  # ``deserialize`` has an
 from .._registry import lookup
 from . import schedules
 from .algorithms import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Ftrl, Lamb, Lion, Nadam, RMSprop
+from .adafactor import Adafactor
 from .base import Optimizer
 from .muon import Muon
 
 _BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW, "nadam": Nadam,
-            "adamax": Adamax, "adadelta": Adadelta, "lion": Lion, "ftrl": Ftrl, "lamb": Lamb, "muon": Muon}
+            "adamax": Adamax, "adadelta": Adadelta, "lion": Lion, "ftrl": Ftrl, "lamb": Lamb, "muon": Muon,
+            "adafactor": Adafactor}
 
 
 def get(identifier) -> Optimizer:
@@ -35,4 +37,4 @@ def serialize(optimizer: Optimizer) -> dict:
 
 
 __all__ = ["deserialize", "Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Nadam", "Adamax", "Adadelta",
-           "Lion", "Ftrl", "Lamb", "Muon", "schedules", "get", "serialize"]
+           "Lion", "Ftrl", "Lamb", "Muon", "Adafactor", "schedules", "get", "serialize"]

@@ -213,7 +213,8 @@ class Optimizer:
         # A tuple of int pairs: hashable and constant, so an update may take it as a host argument (Lamb's).
         self._segments = tuple((int(start), int(stop)) for start, stop in segments)
         self._size = params.size
-        self.slots = {name: ops.zeros(params.shape, dtype=params.dtype) for name in self.state_slots()}
+        self.slots = {name: ops.zeros((self.slot_size(name, params.size),), dtype=params.dtype)
+                      for name in self.state_slots()}
         lr = 0.0 if self.schedule is not None else self._learning_rate
         every = self.gradient_accumulation_steps
         self.state = ops.asarray(np.array([self._iterations // (every or 1), lr, self._weight_decay],
@@ -252,6 +253,16 @@ class Optimizer:
     def set_trained_weights(self, descriptions) -> None:
         """(Keras's variable path, shape) of each trained weight, in the flat buffer's order, told before ``build``:
         kept by an algorithm that treats weights by their kind (Muon)."""
+
+    def slot_size(self, slot: str, params_size: int) -> int:
+        """How many values the flat buffer of ``slot`` holds: one per parameter, unless the algorithm keeps a slot
+        of another shape (Adafactor's factored second moments)."""
+        return params_size
+
+    def keras_slot_place(self, slot: str, weight_index: int, segment: tuple[int, int], shape: tuple) -> tuple:
+        """Where Keras's variable of ``slot`` for that trained weight lives in the slot's flat buffer: (start,
+        stop, shape); the weight's own segment and shape, unless the slot has a shape of its own."""
+        return segment[0], segment[1], tuple(shape)
 
     def keras_slot_kept(self, slot: str, weight_index: int) -> bool:
         """Whether Keras's optimizer makes a variable of ``slot`` for that trained weight (by its place in the flat
@@ -293,6 +304,14 @@ class Optimizer:
         """The algorithm's update over the flat buffers; reads the learning rate, step and weight decay from
         ``self.state``."""
         raise NotImplementedError
+
+    def _decoupled_decay(self, p, decay, rate, scratch) -> None:
+        """Keras's ``_apply_weight_decay`` on one weight, for the algorithms that step weight by weight (Muon,
+        Adafactor): w -= w * decay * lr, ``decay`` and ``rate`` device scalars of w's dtype (a decay of 0 leaves
+        w as it is); ``scratch`` as large as ``p``."""
+        self.ops.multiply(p, decay, scratch)
+        self.ops.multiply(scratch, rate, scratch)
+        self.ops.subtract(p, scratch, p)
 
     def _clip(self, grads) -> None:
         if self.clipvalue is None and self.global_clipnorm is None and self.clipnorm is None:

@@ -21,13 +21,12 @@ and its files hold those alone (``keras_slot_kept``).
 from __future__ import annotations
 
 import math
-import numbers
 import re
 
 import numpy as np
 
-from .algorithms import _in_range
-from .base import ITERATIONS, LEARNING_RATE, Optimizer
+from .algorithms import _finite, _in_range
+from .base import ITERATIONS, LEARNING_RATE, WEIGHT_DECAY, Optimizer
 
 
 class Muon(Optimizer):
@@ -43,23 +42,23 @@ class Muon(Optimizer):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
         self.adam_beta_1 = _in_range("adam_beta_1", adam_beta_1)
         self.adam_beta_2 = _in_range("adam_beta_2", adam_beta_2)
-        self.adam_weight_decay = _number_or_none("adam_weight_decay", adam_weight_decay)
-        self.epsilon = _number("epsilon", epsilon)
+        self.adam_weight_decay = _finite_or_none("adam_weight_decay", adam_weight_decay)
+        self.epsilon = _finite("epsilon", epsilon)
         if exclude_layers is not None and (isinstance(exclude_layers, str) or not all(
                 isinstance(pattern, str) for pattern in exclude_layers)):
             raise ValueError(f"exclude_layers: expected a list of strings (regular expressions) or None, got "
                              f"{exclude_layers!r}")
         self.exclude_layers = list(exclude_layers or [])
         self.exclude_embeddings = bool(exclude_embeddings)
-        self.muon_a, self.muon_b, self.muon_c = (_number(name, value) for name, value in
+        self.muon_a, self.muon_b, self.muon_c = (_finite(name, value) for name, value in
                                                  (("muon_a", muon_a), ("muon_b", muon_b), ("muon_c", muon_c)))
-        self.adam_lr_ratio = _number("adam_lr_ratio", adam_lr_ratio)
+        self.adam_lr_ratio = _finite("adam_lr_ratio", adam_lr_ratio)
         self.momentum = _in_range("momentum", momentum, high_open=False)
         if isinstance(ns_steps, bool) or not isinstance(ns_steps, (int, np.integer)) or ns_steps < 0:
             raise ValueError(f"ns_steps: expected an integer >= 0, got {ns_steps!r}")
         self.ns_steps = int(ns_steps)
         self.nesterov = bool(nesterov)
-        self.rms_rate = _number_or_none("rms_rate", rms_rate)
+        self.rms_rate = _finite_or_none("rms_rate", rms_rate)
         self._weight_descriptions: tuple = ()
 
     def active_slots(self):
@@ -117,7 +116,7 @@ class Muon(Optimizer):
         dtype = params.dtype
         ops.cast_into(state[LEARNING_RATE:LEARNING_RATE + 1], self._rate)  # Keras: lr cast to the weight's dtype
         decay = ws.buffer("muon.decay", (1,), dtype)
-        ops.cast_into(state[2:3], decay)
+        ops.cast_into(state[WEIGHT_DECAY:WEIGHT_DECAY + 1], decay)
         adamw_flags = self._adamw_flags()
         if any(adamw_flags):
             ops.copy_into(state[ITERATIONS:ITERATIONS + 1], self._adam_state[0:1])
@@ -125,19 +124,13 @@ class Muon(Optimizer):
         for index, ((start, stop), (_, shape)) in enumerate(zip(self._segments, self._weight_descriptions)):
             p, g = params[start:stop], grads[start:stop]
             adamw = adamw_flags[index]
-            self._decay(p, self._constants["adam_decay"] if adamw else decay, stop - start)
+            scratch = ws.buffer("muon.decay_scratch", (self._size,), dtype)[:stop - start]
+            self._decoupled_decay(p, self._constants["adam_decay"] if adamw else decay, self._rate, scratch)
             if adamw:
                 ops.adam_update(p, g, self.slots["momentum"][start:stop], self.slots["velocity"][start:stop], None,
                                 self._adam_state, self.adam_beta_1, self.adam_beta_2, self.epsilon)
             else:
                 self._muon_step(p.reshape(shape), g, self.slots["momentum"][start:stop], index)
-
-    def _decay(self, p, decay, size) -> None:
-        """w -= w * decay * lr, as Keras's ``_apply_weight_decay`` writes it (a decay of 0 leaves w as it is)."""
-        scratch = self._workspace.buffer("muon.decay_scratch", (self._size,), p.dtype)[:size]
-        self.ops.multiply(p, decay, scratch)
-        self.ops.multiply(scratch, self._rate, scratch)
-        self.ops.subtract(p, scratch, p)
 
     def _muon_step(self, p, g, m, index) -> None:
         ops, ws, k = self.ops, self._workspace, self._constants
@@ -195,11 +188,5 @@ class Muon(Optimizer):
                 "rms_rate": self.rms_rate}
 
 
-def _number(argument, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{argument}: expected a finite number, got {value!r}")
-    return float(value)
-
-
-def _number_or_none(argument, value):
-    return None if value is None else _number(argument, value)
+def _finite_or_none(argument, value):
+    return None if value is None else _finite(argument, value)

@@ -125,6 +125,39 @@ def run_keras(script: str, task) -> object:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
+def run_case_both_ways(case_source: str, cases: list, extra_compile=None) -> tuple[list, list]:
+    """The differential tests' runner: ``case_source`` defines ``run(module, case, extra_compile=None)``, which
+    builds, trains and reads one case with ``module`` (keras or gpunn) and returns JSON-ready results. Every case
+    runs under Keras 3 (one child process) and under gpunn on NumPy (``extra_compile(case)``, if given, adds
+    compile arguments there); returns (gpunn's results, Keras's), JSON round-tripped alike."""
+    import json
+
+    import gpunn
+
+    theirs = run_keras(case_source + KERAS_CASE_MAIN, cases)
+    namespace: dict = {}
+    exec(compile(case_source, "differential_case.py", "exec"), namespace)
+    with gpunn.use_backend("numpy"):
+        ours = [json.loads(json.dumps(namespace["run"](gpunn, case, extra_compile and extra_compile(case))))
+                for case in cases]
+    return ours, theirs
+
+
+KERAS_CASE_MAIN = r'''
+import json, sys
+import keras
+print(json.dumps([run(keras, case) for case in json.loads(sys.stdin.read())]))
+'''
+
+
+def assert_close_to_keras(ours, theirs, where: str, rtol=3e-3, atol=3e-4) -> None:
+    """Lists or numbers from a differential case, equal in shape and close in value (Keras computes in float32
+    on jax, with other roundings); ``where`` names the case in the message."""
+    ours, theirs = np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float)
+    assert ours.shape == theirs.shape and np.allclose(ours, theirs, rtol=rtol, atol=atol), \
+        f"{ours.tolist()} vs Keras's {theirs.tolist()}; {where}"
+
+
 # What Keras and JAX read when they are imported: a script run with other values of these needs its own interpreter.
 _IMPORT_TIME_VARIABLES = ("KERAS_", "JAX_", "XLA_", "PYTHONPATH")
 

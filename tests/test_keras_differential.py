@@ -13,11 +13,9 @@ from __future__ import annotations
 import json
 import random
 
-import numpy as np
 import pytest
-from helpers import run_keras
+from helpers import assert_close_to_keras, run_case_both_ways
 
-import gpunn
 
 # Run under Keras and under gpunn: one case's results from its configuration.
 CASE = r'''
@@ -82,11 +80,6 @@ def run(keras, case, extra_compile=None):
     return {"history": {k: np.asarray(v, dtype=float).tolist() for k, v in history.history.items()},
             "evaluate": {k: np.asarray(v, dtype=float).tolist() for k, v in evaluated.items()},
             "weights": [w.tolist() for w in model.get_weights()]}
-'''
-KERAS_SCRIPT = CASE + r'''
-import json, sys
-import keras
-print(json.dumps([run(keras, case) for case in json.loads(sys.stdin.read())]))
 '''
 CASES = 16
 SEED = 20261204
@@ -179,20 +172,10 @@ def _cases() -> list[dict]:
     return cases
 
 
-def _close(ours, theirs) -> bool:
-    ours, theirs = np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float)
-    return ours.shape == theirs.shape and np.allclose(ours, theirs, rtol=3e-3, atol=3e-4)
-
-
 @pytest.fixture(scope="module")
 def both():
     cases = _cases()
-    theirs = run_keras(KERAS_SCRIPT, cases)
-    namespace: dict = {}
-    exec(compile(CASE, "differential_case.py", "exec"), namespace)
-    with gpunn.use_backend("numpy"):
-        ours = [json.loads(json.dumps(namespace["run"](gpunn, case, {"jit_compile": case["jit"]})))
-                for case in cases]
+    ours, theirs = run_case_both_ways(CASE, cases, lambda case: {"jit_compile": case["jit"]})
     return cases, ours, theirs
 
 
@@ -204,8 +187,8 @@ def test_a_random_model_trains_evaluates_and_logs_as_in_keras(both, index):
     assert sorted(ours["history"]) == sorted(theirs["history"]), where
     assert sorted(ours["evaluate"]) == sorted(theirs["evaluate"]), where
     for name, values in theirs["history"].items():
-        assert _close(ours["history"][name], values), f"{name}: {ours['history'][name]} vs Keras's {values}; {where}"
+        assert_close_to_keras(ours["history"][name], values, f"{name}; {where}")
     for name, value in theirs["evaluate"].items():
-        assert _close(ours["evaluate"][name], value), f"evaluate {name}: {ours['evaluate'][name]} vs {value}; {where}"
+        assert_close_to_keras(ours["evaluate"][name], value, f"evaluate {name}; {where}")
     for k, (mine, keras_weight) in enumerate(zip(ours["weights"], theirs["weights"])):
-        assert _close(mine, keras_weight), f"weight {k}; {where}"
+        assert_close_to_keras(mine, keras_weight, f"weight {k}; {where}")

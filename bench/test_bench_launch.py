@@ -90,9 +90,9 @@ def host_only():
     class CurrentStream:
         ptr = STREAM_PTR
 
-    made = iter(range(1 << 41, 1 << 42, 1 << 16))  # pointers for the small buffers a launcher makes once
+    device = HostOnlyDevice()  # also where the small buffers a launcher makes once are placed
     fake_cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(get_current_stream=CurrentStream),
-                                      empty=lambda shape, dtype: HostOnlyArray(next(made), shape, dtype))
+                                      empty=lambda shape, dtype: device.empty(shape, dtype))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_compat, "cupy", lambda: fake_cupy)
         mp.setattr(numba.cuda, "from_cuda_array_interface", lambda desc, owner=None, sync=True: object())
@@ -100,15 +100,14 @@ def host_only():
                    lambda ptr: driver.Stream(binding.CUstream(ptr), external=True))
         mp.setattr(dispatcher.CUDADispatcher, "call", record_call)
         _launch.clear_caches()
-        yield HostOnlyDevice(), launches
+        yield device, launches
         _launch.clear_caches()
 
 
 def _cases(dev):
     """{name: zero-argument call of one launcher}, shaped like a small MLP's step (batch 64)."""
-    from gpunn.kernels import bias_act, dropout, optimizer_updates as opt, sigmoid_bce, softmax_xent
+    from gpunn.kernels import bias_act, dropout, optimizer_updates as opt, sigmoid_bce, softmax_xent, weight_average
 
-    f32 = np.float32
     z, out, dy, y, dz = (dev.empty((64, 128)) for _ in range(5))
     bias, dbias = dev.empty((128,)), dev.empty((128,))
     logits, probs, dlogits, targets = (dev.empty((64, 10)) for _ in range(4))
@@ -128,11 +127,16 @@ def _cases(dev):
         "dropout backward": lambda: dropout.dropout_backward_cuda(dy, mask, 0.5, dz),
         "adam": lambda: opt.adam_update_cuda(p, g, m, v, None, state, 0.9, 0.999, 1e-7),
         "sgd momentum": lambda: opt.sgd_update_cuda(p, g, m, state, 0.9, False),
+        "moving average": lambda: weight_average.ema_update_cuda(p, m, state, 0.99, 0, 0),
     }
 
 
+# Launches into numba-cuda per call, where more than one: the optimizer's step scalars, then its pass.
+LAUNCHES = {"adam": 2, "sgd momentum": 2, "moving average": 2}
+
+
 CASE_NAMES = ["bias+relu forward", "bias+gelu forward", "relu backward+dbias", "softmax xent sparse", "softmax",
-              "sigmoid bce", "dropout forward", "dropout backward", "adam", "sgd momentum"]
+              "sigmoid bce", "dropout forward", "dropout backward", "adam", "sgd momentum", "moving average"]
 
 
 @HOST_ONLY
@@ -144,7 +148,8 @@ def test_launcher_host_path(benchmark, host_only, case):
     call()  # first launch: kernel variant, views, checks and configuration are made here
     before = launches[0]
     call()
-    assert launches[0] == before + 1, "the launcher must reach numba-cuda exactly once per launch"
+    expected = LAUNCHES.get(case, 1)
+    assert launches[0] == before + expected, f"the launcher must reach numba-cuda {expected} time(s) per call"
     benchmark.group = "gpunn launcher host path (no GPU)"
     benchmark(call)
 

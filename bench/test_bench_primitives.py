@@ -80,9 +80,26 @@ def test_adam_update(run_benchmark, ops_pairs, settler, rng, device, variant, si
     settler.before(_pool(device))
     p, g = _arrays(ops, rng, (size,), (size,))
     m, v = ops.zeros(size), ops.zeros(size)
-    step = iter(range(1, 10**9))
-    run_benchmark(lambda: ops.adam_update(p, g, m, v, None, 1e-3, 0.9, 0.999, 1e-7, next(step), 0.0),
-                  ops.synchronize, f"adam update {device} {size:,} params")
+    state = ops.asarray(np.array([0.0, 1e-3, 0.0]))  # the optimizer's device state: step, learning rate, decay
+
+    def step():
+        ops.advance_optimizer_state(state)
+        ops.adam_update(p, g, m, v, None, state, 0.9, 0.999, 1e-7)
+
+    run_benchmark(step, ops.synchronize, f"adam update {device} {size:,} params")
+
+
+@pytest.mark.parametrize("size", FLAT_SIZES)
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("device", DEVICES)
+def test_ema_update(run_benchmark, ops_pairs, settler, rng, device, variant, size):
+    """The weights' moving average (use_ema): one pass against the expression chain, with no overwrite."""
+    ops = _ops(ops_pairs, device, variant)
+    settler.before(_pool(device))
+    p, average = _arrays(ops, rng, (size,), (size,))
+    state = ops.asarray(np.array([5.0, 1e-3, 0.0]))
+    run_benchmark(lambda: ops.ema_update(p, average, state, 0.99, 0, 0), ops.synchronize,
+                  f"moving average of the weights {device} {size:,} params")
 
 
 MATMUL_SHAPES = [(256, 256, 256), (512, 784, 1024), (2048, 2048, 2048)]  # (m, k, n): (m, k) @ (k, n)

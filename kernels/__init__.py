@@ -15,6 +15,8 @@ kernel with its launcher for each.
                           over one flat buffer (optimizer_rules.py: each element's formula, written once; Lamb's
                           trust ratio per weight from block sums)
     optimizer_updates_cpu.py  the same steps compiled for the CPU (Numba, one parallel pass), when available
+    weight_average.py     the weights' moving average of an optimizer's use_ema, one pass (compiled for the CPU in
+                          optimizer_updates_cpu.py)
     _launch.py            prepared launches, cached CuPy -> Numba views and configurations, CuPy's stream,
                           grid sizes, argument checks
     _row_reduce.py        shared-memory row reductions used by the loss kernels
@@ -48,6 +50,7 @@ from gpunn.kernels.optimizer_updates import (
 )
 from gpunn.kernels.sigmoid_bce import sigmoid_bce_numpy
 from gpunn.kernels.softmax_xent import softmax_numpy, softmax_xent_numpy
+from gpunn.kernels.weight_average import ema_update_numpy
 
 
 
@@ -106,6 +109,7 @@ __all__ = [
     "bias_act_forward_numpy",
     "dropout_backward_numpy",
     "dropout_forward_numpy",
+    "ema_update_numpy",
     "embedding_grad_numpy",
     "embedding_lookup_numpy",
     "erf_numpy",

@@ -36,6 +36,7 @@ from __future__ import annotations
 import collections
 import functools
 import math
+import weakref
 
 import numpy as np
 
@@ -307,3 +308,21 @@ def empty_device(shape, dtype):
     if _compat.cuda_simulator_enabled():
         return np.empty(shape, dtype=dtype)
     return _compat.numba_cuda().device_array(shape, dtype=dtype)
+
+
+# Scalars a step's kernels compute on the device from a state buffer (an optimizer's learning rate and count)
+# live outside the launch plans: a plan is made per stream, and a CUDA-graph capture runs on a stream of its own,
+# where its plans are made while capturing and nothing may be allocated. So each state buffer has one scalars
+# buffer per kind and dtype, made at its first launch (eagerly) and freed with the state buffer; a graph's
+# recording holds that state buffer, so the scalars outlive every graph that reads them.
+_state_scalar_buffers: dict = {}
+
+
+def state_scalars(state, kind: str, size: int, dtype):
+    """The device buffer of ``size`` scalars in ``dtype`` that the kernels of ``kind`` derive from ``state``."""
+    key = (id(state), kind, np.dtype(dtype).str)
+    scalars = _state_scalar_buffers.get(key)
+    if scalars is None:
+        scalars = _state_scalar_buffers[key] = empty_device((size,), dtype)
+        weakref.finalize(state, _state_scalar_buffers.pop, key, None)
+    return scalars

@@ -200,3 +200,21 @@ def adamax_step_size(lr, step, beta_1):
 def ftrl_l2_twice(lr, l2, beta):
     """Ftrl's 2 (l2 + beta / (2 lr)), in float64 (Keras adds beta / (2 lr) to l2 at every step)."""
     return 2.0 * (l2 + beta / (2.0 * lr))
+
+
+def ema_rule(p, average, momentum, rest, overwrite):
+    """(p, average) of the weights' moving average (``use_ema``): average = momentum average + rest p (rest =
+    1 - momentum, in the parameter's dtype); where ``overwrite`` is due, the weight takes the average."""
+    average = average * momentum + p * rest
+    if overwrite:
+        return average, average
+    return p, average
+
+
+def ema_step_scalars(count, ema_momentum, frequency):
+    """(momentum, overwrite due) of the moving average's step, for ``count`` updates done, this one included
+    (Keras's ``iterations + 1``): the first step copies the weights (momentum 0), and the weights take the average
+    every ``frequency`` steps (0: never)."""
+    momentum = ema_momentum if count > 1.0 else 0.0
+    due = frequency > 0 and math.fmod(count, frequency) == 0.0
+    return momentum, due

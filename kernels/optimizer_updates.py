@@ -684,21 +684,9 @@ def _check_state(state):
     _launch.check_array("state", state, shape=(3,), dtype=np.float64, contiguous=True)
 
 
-# The step scalars (``sc``) live outside the launch plans: a plan is made per stream, and a CUDA-graph capture
-# runs on a stream of its own, where its plans are made while capturing and nothing may be allocated. So each
-# optimizer state buffer has one step-scalars buffer per kind and dtype, made at its first launch (eagerly)
-# and freed with the state buffer; a graph's recording holds that state buffer, so the step scalars outlive
-# every graph that reads them.
-_step_scalar_buffers: dict = {}
-
-
 def _step_scalars_buffer(state, kind: str, dtype):
-    key = (id(state), kind, np.dtype(dtype).str)
-    sc = _step_scalar_buffers.get(key)
-    if sc is None:
-        sc = _step_scalar_buffers[key] = _launch.empty_device((STEP_SCALARS[kind],), dtype)
-        weakref.finalize(state, _step_scalar_buffers.pop, key, None)
-    return sc
+    """The step scalars (``sc``) of ``kind`` for this optimizer state buffer (``_launch.state_scalars``)."""
+    return _launch.state_scalars(state, kind, STEP_SCALARS[kind], dtype)
 
 
 def _flat_plan(kernel, p, state, stream, *views, scalars="lr"):

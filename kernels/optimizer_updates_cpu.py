@@ -45,6 +45,7 @@ _ftrl = njit(inline="always")(rules.ftrl_rule)
 _lamb_moments = njit(inline="always")(rules.lamb_moments_rule)
 _lamb_direction = njit(inline="always")(rules.lamb_direction)
 _lamb_trust_ratio = njit(inline="always")(rules.lamb_trust_ratio)
+_ema = njit(inline="always")(rules.ema_rule)
 
 
 @njit(inline="always")
@@ -205,6 +206,18 @@ def lamb(p, g, m, v, directions, segments, lr, beta_1c, beta_2c, m_correction, v
             p[i] = p[i] - lr_ratio * directions[i]
 
 
+@njit(parallel=True, cache=True)
+def ema(p, average, momentum, overwrite):
+    # The moving average is not flushed to zero like the optimizers' state: it is a weight's value, not a decaying
+    # moment, and stays in the weights' range.
+    t = p.dtype.type
+    momentum = t(momentum)
+    rest = t(1.0) - momentum
+    for i in prange(p.shape[0]):
+        pi, average[i] = _ema(p[i], average[i], momentum, rest, overwrite)
+        if overwrite:
+            p[i] = pi
+
 class CompiledUpdates:
     """Launchers with the NumPy twins' argument lists (``scratch`` accepted and not needed, but by Lamb's, which
     keeps its directions there).
@@ -243,6 +256,7 @@ class CompiledUpdates:
             "ftrl_update": lambda: (a(), a(), a(1.0), a(), 0.001, -0.5, 0.0, 0.0, 0.0, 0.0, 0.0),
             "lamb_update": lambda: (a(), a(), a(), a(), np.array([[0, 1]], np.int64), 0.0, 0.9, 0.999, 1e-7, 1, 0.0,
                                     a()),
+            "ema_update": lambda: (a(), a(), np.zeros(3), 0.99, 0, 0),
         }[step]()
         getattr(self, step)(*args)
 
@@ -303,3 +317,9 @@ class CompiledUpdates:
         self._enter(p.size)
         lamb(p, g, m, v, np.empty_like(p) if scratch is None else scratch, segments, lr, 1.0 - beta_1, 1.0 - beta_2,
              1.0 - beta_1 ** step, 1.0 - beta_2 ** step, epsilon, self._decay(lr, weight_decay))
+
+    def ema_update(self, p, average, state, ema_momentum, frequency, count_offset, scratch=None):
+        """``weight_average.ema_update_numpy``'s step: the count read from the (host) optimizer state."""
+        self._enter(p.size)
+        momentum, due = rules.ema_step_scalars(float(state[0]) + count_offset, ema_momentum, frequency)
+        ema(p, average, momentum, due)

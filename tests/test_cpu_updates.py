@@ -7,6 +7,7 @@ import pytest
 
 from gpunn.kernels import cpu_updates
 from gpunn.kernels import optimizer_updates as twins
+from gpunn.kernels import weight_average
 from gpunn.ops import NumpyOps
 
 compiled = cpu_updates()
@@ -30,6 +31,8 @@ def _cases(n, dt, rng):
         "ftrl_regularized_decay": ("ftrl_update", (p, g, np.abs(s), s * 0.1, 0.05, -0.6, 0.01, 0.02, 0.03, 0.5,
                                                    0.004)),
         "lamb_decay": ("lamb_update", (p, g, s * 0.1, np.abs(s) * 0.01, _weights(n), 1e-3, 0.9, 0.999, 1e-7, 3, 0.004)),
+        "ema_first_step": ("ema_update", (p, s, np.array([1.0, 0.0, 0.0]), 0.99, 0, 0)),
+        "ema_overwrite_between_updates": ("ema_update", (p, s, np.array([5.0, 0.0, 0.0]), 0.9, 3, 1)),
     }
 
 
@@ -47,7 +50,7 @@ def test_compiled_update_matches_its_twin(case, n, dtype, rtol):
     expected = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
     got = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
     for _ in range(3):  # several steps: the state arrays carry over
-        getattr(twins, step + "_numpy")(*expected)
+        getattr(weight_average if step == "ema_update" else twins, step + "_numpy")(*expected)
         getattr(compiled, step)(*got)
     for e, g in zip(expected, got):
         if isinstance(e, np.ndarray):
@@ -74,7 +77,7 @@ def test_gpunn_cpu_jit_0_turns_them_off():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("step", ["sgd_update", "rmsprop_update", "adagrad_update", "adam_update", "ftrl_update",
-                                  "lamb_update"])
+                                  "lamb_update", "ema_update"])
 def test_warm_up_compiles_the_loop_for_the_dtype(step, dtype):
     from gpunn.kernels import optimizer_updates_cpu  # imports Numba: only where the module is usable
 

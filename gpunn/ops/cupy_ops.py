@@ -11,7 +11,7 @@ import numpy
 
 from .. import _compat
 from ..kernels import (bias_act, clip_norm, dropout, embedding, gather_rows, gaussian_noise, optimizer_state,
-                       optimizer_updates, sigmoid_bce, softmax_xent)
+                       optimizer_updates, sigmoid_bce, softmax_xent, weight_average)
 from . import cublas_matmul, cublaslt_matmul, cuda_graphs, tf32
 from .base import Ops
 from .recording import primitive
@@ -306,3 +306,9 @@ class CupyOps(Ops):
         if not _has_kernel(p):
             return Ops.lamb_update.unrecorded(self, p, g, m, v, state, beta_1, beta_2, epsilon, segments)
         optimizer_updates.lamb_update_cuda(p, g, m, v, state, beta_1, beta_2, epsilon, segments)
+
+    @primitive
+    def ema_update(self, p, average, state, ema_momentum, frequency, count_offset):
+        if not _has_kernel(p):
+            return Ops.ema_update.unrecorded(self, p, average, state, ema_momentum, frequency, count_offset)
+        weight_average.ema_update_cuda(p, average, state, ema_momentum, frequency, count_offset)

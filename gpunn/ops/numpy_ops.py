@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy
 
-from ..kernels import bias_act, dropout, embedding, gather_rows, optimizer_updates, sigmoid_bce, softmax_xent
+from ..kernels import (bias_act, dropout, embedding, gather_rows, optimizer_updates, sigmoid_bce, softmax_xent,
+                       weight_average)
 from . import mkl_gemm
 from .base import Ops
 from .cpu_matmul import CpuMatmul
@@ -230,6 +231,15 @@ class NumpyOps(CpuMatmul, Ops):
         # The twin whole, on one thread: _flat_update's slices would cut the weights whose norms it takes.
         scratch = self._scratch(2 * p.size, p.dtype).reshape(2, p.size)
         optimizer_updates.lamb_update_numpy(p, g, m, v, bounds, *scalars, scratch=scratch)
+
+    @primitive
+    def ema_update(self, p, average, state, ema_momentum, frequency, count_offset):
+        compiled = self._compiled_updates()
+        if compiled is not None:
+            compiled.ema_update(p, average, state, ema_momentum, frequency, count_offset)
+            return
+        weight_average.ema_update_numpy(p, average, state, ema_momentum, frequency, count_offset,
+                                        scratch=self._scratch(p.size, p.dtype))
 
     def _segment_array(self, segments, size):
         """The weights' (start, stop) tuple as the int64 (weights, 2) array the compiled loop takes, checked and

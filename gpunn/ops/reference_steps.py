@@ -334,3 +334,18 @@ class ReferenceSteps:
             positive = (w_norm > 0) & (d_norm > 0)
             ratio = xp.where(positive, w_norm / xp.where(positive, d_norm, 1), 1)
             p[start:stop] -= ratio * lr * direction[start:stop]
+
+    @primitive
+    def ema_update(self, p, average, state, ema_momentum, frequency, count_offset):
+        """The weights' moving average (``use_ema``; kernels/weight_average.py), the count of updates read from
+        the device ``state`` (plus ``count_offset``: 1 for a step between the updates of gradient accumulation):
+        average = m average + (1 - m) p, m = ema_momentum but 0 at the first update; p = average every
+        ``frequency`` updates (0: never)."""
+        xp = self.xp
+        count = state[0:1] + count_offset
+        momentum = ((count > 1) * ema_momentum).astype(p.dtype)
+        rest = (1 - momentum).astype(p.dtype)
+        average[...] = average * momentum + p * rest
+        if frequency:
+            due = xp.fmod(count, frequency) == 0
+            p[...] = xp.where(due, average, p)

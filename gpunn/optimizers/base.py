@@ -225,6 +225,8 @@ class Optimizer:
         if self.update_step is not None:
             ops.prepare_update(self.update_step, params.dtype)
             self._rehearse_update(params.dtype)
+        if self.use_ema:
+            ops.prepare_update("ema_update", params.dtype)
 
     def _rehearse_update(self, dtype) -> None:
         """Run this optimizer's update once on one-element buffers. A GPU backend compiles the kernel of exactly
@@ -243,6 +245,8 @@ class Optimizer:
             self.ops.advance_optimizer_state(self.state, None if schedule is None or schedule.runs_own_call() else
                                              schedule.formula())
             self.update(params, grads)
+            if self.use_ema:
+                ema.update_average(self, params)
         finally:
             self.slots, self.state, self._segments = saved_slots, saved_state, saved_segments
 

@@ -41,7 +41,8 @@ def _cases(full: bool):
     """(name, kernel dispatcher, sample args, dtype) for each kernel variant to lower. The optimizer-state
     kernels compute in float64 by design (one thread, the step's scalars) and are checked as float64."""
     from gpunn.kernels import (bias_act, clip_norm, dropout, embedding, gather_rows, gaussian_noise, optimizer_state,
-                               optimizer_updates as opt, sigmoid_bce, softmax_xent)
+                               optimizer_updates as opt, sigmoid_bce, softmax_xent,
+                               weight_average)
     from gpunn.kernels.activations import ACTIVATIONS
     from gpunn.optimizers import schedules
 
@@ -118,6 +119,10 @@ def _cases(full: bool):
         yield ("lamb moments", lamb_moments, (flat,) * 4 + (chunks, partials, lamb_sc, T(0.1), T(0.001), T(1e-7)),
                dt)
         yield "lamb apply", lamb_apply, (flat,) * 3 + (chunks, partials, lamb_sc, T(1e-7)), dt
+        yield (f"moving average scalars ({dt})", weight_average._scalars_kernel(),
+               (state, np.zeros(weight_average.SCALARS, dt), 0.99, 3.0, 1.0), "float64")
+        yield ("moving average", weight_average._average_kernel(dt), (flat, flat, np.zeros(weight_average.SCALARS, dt)),
+               dt)
         partial_squares, apply_scale = clip_norm._kernels(dt)
         yield "clip partial squares", partial_squares, (flat, np.zeros(2, dt)), dt
         yield "clip apply scale", apply_scale, (flat, np.zeros(2, dt), np.ones(3, dt)), dt

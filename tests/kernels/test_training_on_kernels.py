@@ -70,6 +70,21 @@ def test_each_optimizer_trains_the_same_through_the_kernels(optimizer):
     np.testing.assert_allclose(got_hist["loss"], expected_hist["loss"], rtol=1e-5)
 
 
+@pytest.mark.parametrize("arguments", [{"ema_momentum": 0.5},
+                                       {"ema_momentum": 0.5, "ema_overwrite_frequency": 1,
+                                        "gradient_accumulation_steps": 2}], ids=["average", "overwrite-accumulate"])
+def test_the_weights_moving_average_trains_the_same_through_the_kernels(arguments):
+    """use_ema's fused pass (kernels/weight_average.py) on the device: its count read from the optimizer's state,
+    one more for a step between the updates of gradient accumulation."""
+    y = np.array([0, 1, 1, 0, 1, 0])
+    runs = [_train(ops, gpunn.optimizers.Adam(use_ema=True, **arguments), "relu", "softmax",
+                   "sparse_categorical_crossentropy", y) for ops in (gpunn.ops.NumpyOps(), SimulatedCupyOps())]
+    (expected, expected_hist), (got, got_hist) = runs
+    for a, b in zip(expected, got):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_hist["loss"], expected_hist["loss"], rtol=1e-5)
+
+
 @pytest.mark.parametrize("activation", ["tanh", "gelu"])
 def test_sigmoid_output_and_dropout_train_the_same_through_the_kernels(activation):
     y = np.array([[0.0], [1.0], [1.0], [0.0], [1.0], [0.0]])
@@ -129,8 +144,9 @@ def test_a_dtype_without_kernels_falls_back_to_the_reference_steps(rng):
 
 
 # One optimizer per kind of step scalars (kernels/optimizer_updates.py: STEP_SCALARS); the simulator is slow.
-@pytest.mark.parametrize("optimizer", ["sgd", "nadam", "adamax", gpunn.optimizers.Adam(amsgrad=True, weight_decay=0.01)],
-                         ids=["sgd", "nadam", "adamax", "adam-amsgrad-wd"])
+@pytest.mark.parametrize("optimizer", ["sgd", "nadam", "adamax", gpunn.optimizers.Adam(amsgrad=True, weight_decay=0.01),
+                                       gpunn.optimizers.SGD(use_ema=True, ema_overwrite_frequency=2)],
+                         ids=["sgd", "nadam", "adamax", "adam-amsgrad-wd", "sgd-moving-average"])
 def test_later_steps_allocate_no_device_memory_on_another_stream(monkeypatch, optimizer):
     """What a CUDA-graph capture needs of every launcher in a step: once a step has run, a later step
     allocates no device memory, even on another stream, where every launch prepares its plan again (a capture

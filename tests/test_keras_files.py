@@ -372,6 +372,7 @@ def test_float64_uncompiled_and_unrun_models_round_trip(suffix, tmp_path):
 def test_gpunn_files_have_the_layout_of_keras_files(tmp_path):
     """The same model, trained the same number of steps: the same datasets, at the same paths, of the same shapes,
     as in the files Keras wrote; and every config key gpunn writes is one Keras wrote."""
+    gpunn.utils.clear_session()  # the optimizer's generated name from its first, as in Keras's fresh process
     model = trained(dropout=0.0, names=True)
     model.save(tmp_path / "m.keras")
     model.save(tmp_path / "m.h5")

@@ -367,6 +367,7 @@ def test_keras_names_and_defaults():
         assert type(optimizers.get(name)) is cls
         assert type(optimizers.get(cls.__name__)) is cls
         assert cls().learning_rate == 0.001
+    gpunn.utils.clear_session()  # Keras's generated names count per process: 'nadam', then 'nadam_1'...
     nadam, adamax = optimizers.Nadam(), optimizers.Adamax()
     for opt in (nadam, adamax):
         assert (opt.beta_1, opt.beta_2, opt.epsilon) == (0.9, 0.999, 1e-7)
@@ -376,6 +377,7 @@ def test_keras_names_and_defaults():
     assert (lion.beta_1, lion.beta_2) == (0.9, 0.99)
     lamb = optimizers.Lamb()
     assert (lamb.beta_1, lamb.beta_2, lamb.epsilon, lamb.name) == (0.9, 0.999, 1e-7, "lamb")
+    assert optimizers.Lamb().name == "lamb_1" and optimizers.RMSprop().name == "rm_sprop"
     assert nadam.name == "nadam" and lion.name == "lion"
 
 
@@ -443,6 +445,7 @@ def test_ftrl_takes_keras_boundary_values():
     """What Keras accepts: zero everywhere it asks for >= 0 or <= 0, and any beta."""
     opt = optimizers.Ftrl(learning_rate_power=0.0, initial_accumulator_value=0.0, beta=-0.5)
     assert (opt.learning_rate_power, opt.initial_accumulator_value, opt.beta) == (0.0, 0.0, -0.5)
+    gpunn.utils.clear_session()
     defaults = optimizers.Ftrl()
     assert (defaults.learning_rate, defaults.learning_rate_power, defaults.initial_accumulator_value,
             defaults.l1_regularization_strength, defaults.l2_regularization_strength,

@@ -271,7 +271,7 @@ def save_the_old_way(model, path, weights_only=False):
             "optimizer": optimizers.serialize(model.optimizer), "loss": losses.serialize(model.loss),
             "metrics": [save_module.serialize_metric(m) for m in model.metric_identifiers]})
         metadata["optimizer_iterations"] = str(model.optimizer.iterations)
-        for name, value in model.optimizer.variables().items():
+        for name, value in model.optimizer.slot_buffers().items():
             tensors[f"optimizer/{name}"] = np.asarray(value).copy()
     save_file(tensors, str(path), metadata=metadata)
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..layers import sublayers, variable_paths
 from ..naming import container_name, snake_case
+from ..optimizers.variable_view import OptimizerVariablePlace, head_places
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class KerasOptimizerLayout:
     calls: tuple[tuple[str, ...], ...]
     keras_names: dict = field(default_factory=dict)
     scalars: tuple[tuple[str, Callable], ...] = ()
+    # Slots whose Keras variables take the weight's own name ('kernel', Adafactor's factored moments), and a
+    # scalar placeholder for a weight they do not factor is made outside the optimizer's name scope ('bias').
+    named_as_weight: tuple[str, ...] = ()
 
 
 def _nadam_u_product(optimizer, dtype) -> np.ndarray:
@@ -69,7 +73,8 @@ KERAS_OPTIMIZER_LAYOUTS: dict[str, KerasOptimizerLayout] = {
     "Ftrl": KerasOptimizerLayout((("accumulator", "linear"),)),
     "Lamb": KerasOptimizerLayout((("momentum", "velocity"),)),
     "Muon": KerasOptimizerLayout((("momentum", "velocity"),)),  # a velocity for AdamW's weights only
-    "Adafactor": KerasOptimizerLayout((("factor_rows", "factor_columns", "velocity"),)),  # r and c for 2-D only
+    "Adafactor": KerasOptimizerLayout((("factor_rows", "factor_columns", "velocity"),),  # r and c for 2-D only
+                                      named_as_weight=("factor_rows", "factor_columns")),
 }
 
 
@@ -89,7 +94,7 @@ def optimizer_layout(optimizer) -> KerasOptimizerLayout:
     missing = [s for s in active if s not in listed]
     if missing:  # a slot the table does not know yet: after the known ones, one call each
         calls += tuple((s,) for s in missing)
-    return KerasOptimizerLayout(leading + calls, layout.keras_names, layout.scalars)
+    return KerasOptimizerLayout(leading + calls, layout.keras_names, layout.scalars, layout.named_as_weight)
 
 
 # ---- weights -----------------------------------------------------------------------------------------------
@@ -212,30 +217,49 @@ def _variable_path(model, layer, spec) -> str:
     return f"{model.name}_{layer.name}_{spec.name}"
 
 
-def optimizer_variables(model, attribute_order: bool = False) -> list[tuple[str, np.ndarray]]:
-    """(Keras's variable name, value) of each variable of the model's optimizer, in Keras's order (for a subclassed
-    model's weights file, ``attribute_order``: ``_trained_in_keras_order``). An optimizer that has not run yet has
-    only its step count and learning rate, as an unbuilt Keras optimizer."""
+def optimizer_variable_places(model, attribute_order: bool = False) -> list[OptimizerVariablePlace]:
+    """Each variable of the model's optimizer, in Keras's order (for a subclassed model's weights file,
+    ``attribute_order``: ``_trained_in_keras_order``). An optimizer that has not run yet has only its step count and
+    learning rate, as an unbuilt Keras optimizer."""
     optimizer = model.optimizer
     prefix = optimizer.name
-    variables = [(f"{prefix}/iteration", np.asarray(optimizer.step_count, dtype=np.int64))]
-    if optimizer.schedule is None:
-        # Keras keeps it in a float32 variable (floatx); the exact value is in the optimizer's config.
-        variables.append((f"{prefix}/learning_rate", np.asarray(optimizer.learning_rate, dtype=np.float32)))
+    places = head_places(optimizer)
     if not getattr(model, "_optimizer_built", False):
-        return variables
+        return places
     layout = optimizer_layout(optimizer)
-    slots = {name: model.ops.to_numpy(value) for name, value in optimizer.slots.items()}
     for call in layout.calls:
         for (layer, spec), (start, stop) in _trained_in_keras_order(model, attribute_order):
             for slot in _kept(model, call, (start, stop)):
-                keras_name = layout.keras_names.get(slot, slot)
                 low, high, shape = _place(model, slot, (start, stop), spec.shape)
-                value = slots[slot][low:high].reshape(shape).copy()
-                variables.append((f"{prefix}/{_variable_path(model, layer, spec)}_{keras_name}", value))
-    dtype = model.dtype
+                if slot in layout.named_as_weight:
+                    path = f"{prefix}/{spec.name}" if len(shape) else spec.name
+                else:
+                    path = f"{prefix}/{_variable_path(model, layer, spec)}_{layout.keras_names.get(slot, slot)}"
+                places.append(OptimizerVariablePlace(path, "slot", slot, low, high, tuple(shape)))
     for name, value_of in layout.scalars:
-        variables.append((f"{prefix}/{name}", value_of(optimizer, dtype)))
+        places.append(OptimizerVariablePlace(f"{prefix}/{name}", "scalar", value_of=value_of))
+    return places
+
+
+def optimizer_variables(model, attribute_order: bool = False) -> list[tuple[str, np.ndarray]]:
+    """(Keras's variable name, value) of each variable of the model's optimizer, in Keras's order
+    (``optimizer_variable_places``): copies, as files hold them."""
+    optimizer = model.optimizer
+    slots = {}
+    variables = []
+    for place in optimizer_variable_places(model, attribute_order):
+        if place.kind == "iteration":
+            value = np.asarray(optimizer.step_count, dtype=np.int64)
+        elif place.kind == "learning_rate":
+            # Keras keeps it in a float32 variable (floatx); the exact value is in the optimizer's config.
+            value = np.asarray(optimizer.learning_rate, dtype=np.float32)
+        elif place.kind == "slot":
+            if place.slot not in slots:
+                slots[place.slot] = model.ops.to_numpy(optimizer.slots[place.slot])
+            value = slots[place.slot][place.low:place.high].reshape(place.shape).copy()
+        else:
+            value = place.value_of(optimizer, model.dtype)
+        variables.append((place.path, value))
     return variables
 
 

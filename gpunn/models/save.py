@@ -50,7 +50,7 @@ def _save_safetensors(model, filepath, overwrite, include_optimizer) -> None:
         metadata["compile_config"] = json.dumps(get_compile_config(model))
         if include_optimizer and getattr(model, "_optimizer_built", False):
             metadata["optimizer_iterations"] = str(model.optimizer.step_count)
-            for name, value in model.optimizer.variables().items():
+            for name, value in model.optimizer.slot_buffers().items():
                 tensors[f"optimizer/{name}"] = model.ops.to_numpy(value).copy()
     write_file(filepath, tensors, metadata, overwrite)
 

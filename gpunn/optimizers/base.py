@@ -14,11 +14,11 @@ import math
 
 import numpy as np
 
-from .. import overrides
+from .. import naming, overrides
 from ..autodiff.functions import convert_to_numpy
 from ..kernels import clip_norm
 from ..ops.workspace import Workspace
-from . import accumulation, ema
+from . import accumulation, ema, variable_view
 from .host_values import HostFloat, HostInt
 from .schedules import LearningRateSchedule, deserialize as deserialize_schedule, serialize as serialize_schedule
 
@@ -92,7 +92,8 @@ class Optimizer:
         self.global_clipnorm = _non_negative_or_none("global_clipnorm", global_clipnorm)
         self.use_ema, self.ema_momentum, self.ema_overwrite_frequency = ema.check_arguments(
             use_ema, ema_momentum, ema_overwrite_frequency)
-        self.name = name or type(self).__name__.lower()
+        # Keras's auto_name: the class name in snake case, made unique in the process ('adam', 'adam_1', 'rm_sprop')
+        self.name = name or naming.uniquify(naming.snake_case(type(self).__name__))
         self.slots: dict = {}
         self._segments: tuple[tuple[int, int], ...] = ()
 
@@ -280,9 +281,39 @@ class Optimizer:
         return (((ema.SLOT,) if self.use_ema else ()) + ((accumulation.SLOT,) if self.gradient_accumulation_steps
                                                           else ()) + tuple(self.active_slots()))
 
-    def variables(self) -> dict:
-        """Everything needed to resume: the slots and the step count (for saving)."""
+    def slot_buffers(self) -> dict:
+        """Every slot's flat buffer by name: with the step count, everything needed to resume (gpunn's files)."""
         return dict(self.slots)
+
+    # Set by the model that compiles this optimizer: the places of Keras's variables over its trained weights
+    # (models/keras_variables.py ``optimizer_variable_places``); None before.
+    _variable_places = None
+
+    @property
+    def variables(self) -> list:
+        """Keras's ``optimizer.variables``: the step count, the learning rate (unless a schedule gives it), then,
+        once the optimizer has run, what Keras's ``build`` makes for the trained weights, in Keras's order and
+        with its names; each a live view with ``numpy()`` and ``assign()`` (``variable_view.py``)."""
+        places = self._variable_places() if self._variable_places is not None else variable_view.head_places(self)
+        return [variable_view.OptimizerVariable(self, place) for place in places]
+
+    def set_weights(self, weights) -> None:
+        """Keras's: each of ``variables`` set to the array at its place in ``weights``, shapes checked."""
+        if self.ops is None:
+            raise ValueError("You are calling `set_weights()` on an optimizer that has not yet been built. Train the "
+                             "model once (fit or train_on_batch) to create the optimizer weights before calling "
+                             "`set_weights()`.")
+        variables = self.variables
+        if len(weights) != len(variables):
+            raise ValueError(f"weights: this {type(self).__name__} has {len(variables)} variables, got "
+                             f"{len(weights)} arrays")
+        for variable, weight in zip(variables, weights):
+            weight = np.asarray(weight)
+            if tuple(variable.shape) != weight.shape:
+                raise ValueError(f"Optimizer variable {variable.path} has shape {variable.shape} not compatible with "
+                                 f"provided weight shape {weight.shape}.")
+        for variable, weight in zip(variables, weights):
+            variable.assign(weight)
 
     # ---- the update -------------------------------------------------------------------------------
     def apply(self, params, grads) -> None:

@@ -6,7 +6,9 @@ TestStep. Argument checks come first, before any work.
 """
 from __future__ import annotations
 
+import functools
 import warnings
+import weakref
 
 import numpy as np
 
@@ -117,6 +119,7 @@ class Trainer:
             compiled_outputs.resolve(self, loss, loss_weights, metrics, weighted_metrics)
         self._compile_arguments = (loss, loss_weights, metrics, weighted_metrics)
         self.optimizer = optimizer
+        optimizer._variable_places = functools.partial(_keras_variable_places, weakref.ref(self), optimizer)
         self.metric_identifiers = metrics if isinstance(metrics, dict) else list(metrics or [])
         self.weighted_metric_identifiers = weighted_metrics if isinstance(weighted_metrics, dict) else list(
             weighted_metrics or [])
@@ -715,3 +718,15 @@ class Trainer:
     @property
     def is_chief(self) -> bool:
         return distributed.current().is_chief
+
+
+def _keras_variable_places(model_ref, optimizer) -> list:
+    """The places of Keras's variables of ``optimizer`` over its model's trained weights (``optimizer.variables``);
+    those of an optimizer not yet built when the model is gone or compiled with another optimizer since."""
+    from ..models.keras_variables import optimizer_variable_places
+    from ..optimizers.variable_view import head_places
+
+    model = model_ref()
+    if model is None or model.optimizer is not optimizer:
+        return head_places(optimizer)
+    return optimizer_variable_places(model)

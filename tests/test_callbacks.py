@@ -274,9 +274,9 @@ def test_model_checkpoint_batch_frequency_reads_only_named_fields(tmp_path):
 def test_model_checkpoint_missing_metric_and_bad_save_freq(tmp_path):
     model = FakeModel()
     checkpoint = cb.ModelCheckpoint(str(tmp_path / "m"), monitor="val_loss", save_best_only=True)
-    with pytest.warns(UserWarning, match="val_loss"):
+    with pytest.warns(UserWarning, match="Can save best model only with val_loss available"):
         fake_fit(model, [checkpoint], [{"loss": 1.0}])
-    assert model.saved == []
+    assert len(model.saved) == 1  # Keras 3 saves after the warning (tf.keras 2 skipped)
     with pytest.raises(ValueError, match=r"save_freq must be 'epoch' or a positive integer, got save_freq='batch'"):
         cb.ModelCheckpoint("x", save_freq="batch")
     with pytest.raises(KeyError, match="val_acc"):

@@ -5,6 +5,7 @@ import numpy as np
 
 import collections
 import os
+import warnings
 
 from ..io_utils import print_msg
 from ._common import BatchCounter, _bad_arg, _is_chief
@@ -26,7 +27,7 @@ class ModelCheckpoint(_MonitorCallback):
         monitor: metric compared when ``save_best_only``.
         verbose: 1 prints a message on every save decision.
         save_best_only: save only when ``monitor`` improves on the best value so far; if the
-            metric is missing from the logs, warn and do not save.
+            metric is missing from the logs, warn and save (Keras 3's rule).
         save_weights_only: call ``model.save_weights(path)`` instead of ``model.save(path)``.
         mode: ``'min'``, ``'max'`` or ``'auto'`` (max for accuracy/AUC-like names, else min).
         save_freq: ``'epoch'``, or an integer number of batches between saves.
@@ -87,10 +88,13 @@ class ModelCheckpoint(_MonitorCallback):
             return
         path = self._file_path(epoch, batch, logs)
         talk = self.verbose > 0
-        if self.save_best_only:
-            current = self._get_monitor_value(logs)
-            if current is None:
-                return
+        current = logs.get(self.monitor) if self.save_best_only and logs else None
+        if self.save_best_only and current is None:
+            # Keras 3 saves then, after this warning (tf.keras 2 skipped the save): a monitor that only the epoch's
+            # logs hold (val_loss) is missing at a batch-level save, which keeps every save_freq-th batch's model.
+            warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=3)
+        elif self.save_best_only:
+            current = float(current)
             if not self._is_improvement(current, self.best):
                 if talk:
                     print_msg(f"Epoch {epoch + 1}: {self.monitor} did not improve from {_format_best(self.best)}")

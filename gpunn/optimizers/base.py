@@ -285,8 +285,8 @@ class Optimizer:
         """Every slot's flat buffer by name: with the step count, everything needed to resume (gpunn's files)."""
         return dict(self.slots)
 
-    # Set by the model that compiles this optimizer: the places of Keras's variables over its trained weights
-    # (models/keras_variables.py ``optimizer_variable_places``); None before.
+    # Set by the model that compiles this optimizer: called with the optimizer, the places of Keras's variables over
+    # the model's trained weights (models/keras_variables.py ``optimizer_variable_places``); None before.
     _variable_places = None
 
     @property
@@ -294,7 +294,7 @@ class Optimizer:
         """Keras's ``optimizer.variables``: the step count, the learning rate (unless a schedule gives it), then,
         once the optimizer has run, what Keras's ``build`` makes for the trained weights, in Keras's order and
         with its names; each a live view with ``numpy()`` and ``assign()`` (``variable_view.py``)."""
-        places = self._variable_places() if self._variable_places is not None else variable_view.head_places(self)
+        places = self._variable_places(self) if self._variable_places is not None else variable_view.head_places(self)
         return [variable_view.OptimizerVariable(self, place) for place in places]
 
     def set_weights(self, weights) -> None:

@@ -119,7 +119,7 @@ class Trainer:
             compiled_outputs.resolve(self, loss, loss_weights, metrics, weighted_metrics)
         self._compile_arguments = (loss, loss_weights, metrics, weighted_metrics)
         self.optimizer = optimizer
-        optimizer._variable_places = functools.partial(_keras_variable_places, weakref.ref(self), optimizer)
+        optimizer._variable_places = functools.partial(_keras_variable_places, weakref.ref(self))
         self.metric_identifiers = metrics if isinstance(metrics, dict) else list(metrics or [])
         self.weighted_metric_identifiers = weighted_metrics if isinstance(weighted_metrics, dict) else list(
             weighted_metrics or [])

@@ -10,11 +10,15 @@ penalty of the weight, and its gradient through ``gpunn/autodiff``.
 from __future__ import annotations
 
 import functools
+import math
+
+import numpy as np
 
 from . import custom_objects, overrides
 from . import custom_objects as custom_objects_lookup  # ``deserialize`` has an argument of that name
 from ._registry import lookup
 from .autodiff import Tensor, gradients
+from .autodiff import array_functions
 from .autodiff import functions as autodiff_functions
 
 
@@ -146,6 +150,45 @@ class L1L2(Regularizer):
         super().__init__(l1=l1, l2=l2)
 
 
+class OrthogonalRegularizer(Regularizer):
+    """Keras's: for a 2-D weight, ``factor * 0.5 * sum|P - diag(P)| / (n (n - 1) / 2)``, where P holds the dot products
+    of its L2-normalized rows (``mode="rows"``, n rows) or columns (``"columns"``): the mean absolute cosine between
+    two of them, pushing them towards orthogonality. Computed with gpunn.ops and differentiated through
+    ``gpunn/autodiff``, as a host call of the step (like a regularizer of one's own)."""
+
+    def __init__(self, factor=0.01, mode="rows"):
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) or factor < 0:
+            raise ValueError(f"Invalid value for argument factor: expected a non-negative float.Received: "
+                             f"factor={factor}")
+        if mode not in {"rows", "columns"}:
+            raise ValueError(f'Invalid value for argument `mode`. Expected one of {{"rows", "columns"}}. Received: '
+                             f"mode={mode}")
+        self.factor, self.mode = float(factor), mode
+
+    def runs_own_call(self) -> bool:
+        return True
+
+    def __call__(self, inputs):
+        shape = tuple(inputs.shape)
+        if len(shape) != 2:
+            raise ValueError(f"Inputs to OrthogonalRegularizer must have rank 2. Received: inputs.shape={shape}")
+        if self.mode == "rows":
+            unit = array_functions.normalize(inputs, axis=1)
+            product, size = autodiff_functions.matmul(unit, autodiff_functions.transpose(unit)), shape[0]
+        else:
+            unit = array_functions.normalize(inputs, axis=0)
+            product, size = autodiff_functions.matmul(autodiff_functions.transpose(unit), unit), shape[1]
+        off_diagonal = autodiff_functions.multiply(product, 1.0 - np.eye(size, dtype=np.dtype(inputs.dtype)))
+        pairs = size * (size - 1.0) / 2.0
+        return self.factor * 0.5 * autodiff_functions.sum(autodiff_functions.absolute(off_diagonal)) / pairs
+
+    def get_config(self) -> dict:
+        return {"factor": self.factor, "mode": self.mode}
+
+
+orthogonal_regularizer = OrthogonalRegularizer  # Keras's snake-case alias
+
+
 def l1(l1=0.01):
     return L1(l1)
 
@@ -158,8 +201,10 @@ def l1_l2(l1=0.01, l2=0.01):
     return L1L2(l1, l2)
 
 
-_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": lambda: L1L2(0.01, 0.01), "l1l2": L1L2}
-_BY_CLASS = {"L1": L1, "L2": L2, "L1L2": L1L2, "Regularizer": Regularizer}
+_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": lambda: L1L2(0.01, 0.01), "l1l2": L1L2,
+            "orthogonal_regularizer": OrthogonalRegularizer}
+_BY_CLASS = {"L1": L1, "L2": L2, "L1L2": L1L2, "OrthogonalRegularizer": OrthogonalRegularizer,
+             "Regularizer": Regularizer}
 
 
 def get(identifier) -> Regularizer | None:

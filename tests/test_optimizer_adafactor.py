@@ -5,79 +5,28 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import assert_same_training, run_keras
+from helpers import assert_same_training
+from keras_optimizer_checks import OptimizerAgainstKeras
 
 import gpunn
 
-TRAIN = '''
-def data():
-    x = np.linspace(-1, 1, 288, dtype="float32").reshape(48, 6)
-    return x, (np.sin(4 * x[:, 0]) * x[:, 1] > 0).astype("int64")
-
-
-def model_for(keras, arguments, jit=None, steps_per_execution=1):
-    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(9, activation="tanh", name="wide"),
-                              keras.layers.Dense(4, activation="tanh", name="narrow"),
-                              keras.layers.Dense(2, activation="softmax", name="out")], name="net")
-    model.set_weights([np.linspace(-0.6, 0.6, w.size, dtype="float32").reshape(w.shape) for w in model.get_weights()])
-    model.compile(keras.optimizers.Adafactor(**arguments), "sparse_categorical_crossentropy",
-                  steps_per_execution=steps_per_execution, **({} if jit is None else {"jit_compile": jit}))
-    return model
-
-
-def train(keras, arguments, jit=None, steps_per_execution=1, epochs=3):
-    model = model_for(keras, arguments, jit, steps_per_execution)
-    x, y = data()
-    history = model.fit(x, y, batch_size=8, epochs=epochs, shuffle=False, verbose=0)
-    return model, history.history
-'''
+CHECKS = OptimizerAgainstKeras("Adafactor", narrow_activation="tanh", output_name="out")
 ARGUMENTS = {
     "defaults": {"learning_rate": 0.05},
     "clipped": {"learning_rate": 0.5, "clip_threshold": 0.5, "beta_2_decay": -0.5, "epsilon_2": 0.01},
     "decayed": {"learning_rate": 0.02, "weight_decay": 0.1, "relative_step": False},
 }
-KERAS_SCRIPT = '''
-import json, sys
-import numpy as np
-import keras
-''' + TRAIN + '''
-task = json.loads(sys.stdin.read())
-runs = {}
-for name, arguments in task["arguments"].items():
-    model, history = train(keras, arguments, False)
-    runs[name] = [[w.tolist() for w in model.get_weights()], history["loss"]]
-model = keras.models.load_model(task["ours"])  # gpunn's file, saved mid-training
+READ = '''
 runs["read"] = [np.asarray(v).tolist() for v in model.optimizer.variables]
-model.fit(*data(), batch_size=8, epochs=1, shuffle=False, verbose=0)
-runs["continued"] = [w.tolist() for w in model.get_weights()]
-model.save(task["theirs"])
-runs["saved"] = [np.asarray(v).tolist() for v in model.optimizer.variables]
-runs["config_keys"] = sorted(keras.optimizers.Adafactor().get_config())
-print(json.dumps(runs))
 '''
-
-
-def _namespace() -> dict:
-    namespace = {"np": np}
-    exec(TRAIN, namespace)
-    return namespace
-
-
-def _train(arguments, **kwargs):
-    return _namespace()["train"](gpunn, arguments, **kwargs)
 
 
 def test_training_and_files_equal_keras_s(tmp_path):
     ours_path, theirs_path = str(tmp_path / "ours.keras"), str(tmp_path / "theirs.keras")
-    half_trained, _ = _train(ARGUMENTS["defaults"], jit=False, epochs=1)
+    half_trained, _ = CHECKS.train(ARGUMENTS["defaults"], jit=False, epochs=1)
     half_trained.save(ours_path)
-    keras = run_keras(KERAS_SCRIPT, {"arguments": ARGUMENTS, "ours": ours_path, "theirs": theirs_path})
-    for name, arguments in ARGUMENTS.items():
-        model, history = _train(arguments, jit=False)
-        weights, losses = keras[name]
-        for ours, theirs in zip(model.get_weights(), weights):
-            np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-4, atol=3e-5, err_msg=name)
-        np.testing.assert_allclose(history["loss"], losses, rtol=1e-4, err_msg=name)
+    keras = CHECKS.run_keras(ARGUMENTS, ours_path, theirs_path, READ)
+    CHECKS.assert_training_equals_keras(ARGUMENTS, keras)
     # Keras read gpunn's file: per weight r, c (scalar placeholders for a bias) and the velocity, in Keras's order
     read = [np.asarray(v) for v in keras["read"]]
     assert [v.shape for v in read[2:]] == [(6,), (9,), (6, 9), (), (), (9,), (9,), (4,), (9, 4), (), (), (4,), (4,),
@@ -88,19 +37,13 @@ def test_training_and_files_equal_keras_s(tmp_path):
     np.testing.assert_array_equal(read[8], slots["factor_rows"][7:16])
     np.testing.assert_array_equal(read[4].reshape(-1), slots["velocity"][:54])
     assert read[5] == read[6] == 0
-    resumed = gpunn.models.load_model(ours_path)  # and went on training as gpunn goes on
-    resumed.fit(*_namespace()["data"](), batch_size=8, epochs=1, shuffle=False, verbose=0)
-    for ours, theirs in zip(resumed.get_weights(), keras["continued"]):
-        np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-4, atol=3e-5)
+    CHECKS.assert_resumes_as_keras(ours_path, keras)  # and went on training as gpunn goes on
     loaded = gpunn.models.load_model(theirs_path)  # Keras's file, read by gpunn
     saved = [np.asarray(v) for v in keras["saved"]]
     assert int(saved[0]) == loaded.optimizer.iterations == 12
     np.testing.assert_array_equal(saved[15], np.asarray(loaded.optimizer.slots["factor_columns"])[15:17])
     np.testing.assert_array_equal(saved[16].reshape(-1), np.asarray(loaded.optimizer.slots["velocity"])[103:111])
-    ours = set(gpunn.optimizers.Adafactor().get_config())
-    assert ours <= set(keras["config_keys"])
-    assert set(keras["config_keys"]) - ours == {"use_ema", "ema_momentum", "ema_overwrite_frequency",
-                                               "loss_scale_factor", "gradient_accumulation_steps"}
+    CHECKS.assert_config_keys_are_keras_s(keras)
 
 
 def test_one_step_is_keras_s_formulas_in_float64():
@@ -139,8 +82,8 @@ def test_one_step_is_keras_s_formulas_in_float64():
 
 @pytest.mark.parametrize("name,steps_per_execution", [("defaults", 1), ("clipped", 4), ("decayed", 3)])
 def test_replayed_steps_equal_eager_ones_bit_for_bit(name, steps_per_execution):
-    eager = _train(ARGUMENTS[name], jit=False)
-    assert_same_training(eager, _train(ARGUMENTS[name], jit=True, steps_per_execution=steps_per_execution))
+    eager = CHECKS.train(ARGUMENTS[name], jit=False)
+    assert_same_training(eager, CHECKS.train(ARGUMENTS[name], jit=True, steps_per_execution=steps_per_execution))
 
 
 def test_arguments_and_configuration():
@@ -164,7 +107,7 @@ def test_adafactor_on_the_gpu_matches_numpy_and_its_graph_replays_it():
     for backend, jit in (("numpy", False), ("cupy", False), ("cupy", True)):
         with gpunn.use_backend(backend), warnings.catch_warnings():
             warnings.simplefilter("error", GraphFallbackWarning)
-            runs[backend, jit] = _train(ARGUMENTS["clipped"], jit=jit, steps_per_execution=2)
+            runs[backend, jit] = CHECKS.train(ARGUMENTS["clipped"], jit=jit, steps_per_execution=2)
     for key, tolerance in ((("cupy", False), 1e-6), (("numpy", False), 1e-4)):
         for ours, reference in zip(runs["cupy", True][0].get_weights(), runs[key][0].get_weights()):
             np.testing.assert_allclose(ours, reference, rtol=tolerance, atol=tolerance / 5, err_msg=str(key))

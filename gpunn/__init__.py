@@ -23,6 +23,15 @@ from .ops import get_ops, set_backend, use_backend
 from .trainer.train_step import GraphFallbackWarning
 
 
+def __getattr__(name: str):
+    # gpunn.wrappers imports scikit-learn's pipelines and encoders: loaded on first use, not with gpunn
+    if name == "wrappers":
+        import importlib
+
+        return importlib.import_module(".wrappers", __name__)
+    raise AttributeError(f"module 'gpunn' has no attribute {name!r}")
+
+
 def version() -> str:
     """gpunn's version (``keras.version()``'s counterpart)."""
     return __version__
@@ -34,5 +43,5 @@ __all__ = [
     "Layer", "Loss", "Metric", "Optimizer", "Regularizer", "Initializer", "InputSpec",
     "activations", "backend", "callbacks", "config", "constraints", "datasets", "distributed", "initializers",
     "layers", "losses", "metrics", "models", "optimizers", "preprocessing", "random", "regularizers", "saving",
-    "utils", "__version__", "version",
+    "utils", "wrappers", "__version__", "version",
 ]

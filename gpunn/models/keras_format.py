@@ -116,6 +116,11 @@ def dropout_counters(model) -> dict[str, int]:
 
 
 def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -> None:
+    atomic_write_bytes(filepath, model_file_bytes(model, include_optimizer), overwrite)
+
+
+def model_file_bytes(model, include_optimizer: bool) -> bytes:
+    """The bytes of ``model``'s ``.keras`` file."""
     config = keras_model_config(model, native=True)
     metadata = {
         "keras_version": KERAS_LAYOUT_VERSION,
@@ -128,7 +133,7 @@ def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -
         archive.writestr(METADATA_MEMBER, json.dumps(metadata))
         archive.writestr(CONFIG_MEMBER, json.dumps(config))
         archive.writestr(WEIGHTS_MEMBER, weights)
-    atomic_write_bytes(filepath, buffer.getvalue(), overwrite)
+    return buffer.getvalue()
 
 
 def save_weights(model, filepath: str, overwrite: bool) -> None:

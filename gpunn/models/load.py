@@ -148,10 +148,11 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     with open(filepath, "rb") as handle:
         data = handle.read()
     with custom_object_scope(custom_objects):  # the user's loss and metric functions and classes, by name
-        return _load(filepath, data, compile)
+        return load_model_bytes(filepath, data, compile)
 
 
-def _load(filepath: str, data: bytes, compile: bool):
+def load_model_bytes(filepath: str, data: bytes, compile: bool):
+    """``load_model`` of a file's contents, ``data``; ``filepath`` names it in errors."""
     kind = file_kind(data)
     if kind == SAFETENSORS:
         return _load_safetensors(filepath, data, compile)

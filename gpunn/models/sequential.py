@@ -86,6 +86,12 @@ class Sequential(Trainer, KerasVariableLists):
         for layer in layers or []:
             self.add(layer)
 
+    def __reduce__(self):
+        # pickle, joblib and copy.deepcopy take the model as its .keras file's bytes, as Keras's models do
+        from .pickling import reduce_model
+
+        return reduce_model(self)
+
     # ---- structure --------------------------------------------------------------------------------
     @property
     def trainable(self) -> bool:

@@ -92,6 +92,24 @@ def test_adam_update(run_benchmark, ops_pairs, settler, rng, device, variant, si
 @pytest.mark.parametrize("size", FLAT_SIZES)
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("device", DEVICES)
+def test_schedule_free_adamw_update(run_benchmark, ops_pairs, settler, rng, device, variant, size):
+    """ScheduleFreeAdamW's step (three state buffers read, three written): one pass against the expression chain."""
+    ops = _ops(ops_pairs, device, variant)
+    settler.before(_pool(device))
+    p, g = _arrays(ops, rng, (size,), (size,))
+    z, v = ops.copy(p), ops.zeros(size)
+    state = ops.asarray(np.array([0.0, 1e-3, 0.0]))
+
+    def step():
+        ops.advance_optimizer_state(state)
+        ops.schedule_free_adamw_update(p, g, z, v, state, 0.9, 0.999, 1e-8, 0)
+
+    run_benchmark(step, ops.synchronize, f"schedule-free adamw update {device} {size:,} params")
+
+
+@pytest.mark.parametrize("size", FLAT_SIZES)
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("device", DEVICES)
 def test_ema_update(run_benchmark, ops_pairs, settler, rng, device, variant, size):
     """The weights' moving average (use_ema): one pass against the expression chain, with no overwrite."""
     ops = _ops(ops_pairs, device, variant)

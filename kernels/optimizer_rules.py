@@ -108,6 +108,22 @@ def lion_rule(p, g, m, lr, beta_1, beta_1c, beta_2, beta_2c, decay):
     return p * decay - step, m * beta_2 + g * beta_2c
 
 
+def schedule_free_adamw_rule(p, g, z, v, lr, beta_1, beta_1c, beta_2c, eps, decay, v_correction, weight, weight_c):
+    """(p, z, v), Keras 3's ScheduleFreeAdamW (keras/src/optimizers/schedule_free_adamw.py). The parameter is
+    y, an interpolation between z (Keras's ``momentum``, where the Adam-scaled steps land) and the running
+    average x of the z's, which follows from them:
+        v += (g^2 - v)(1 - beta_2);  z_new = z - lr g / (sqrt(v / (1 - beta_2^t)) + eps)
+        x = (y - (1 - beta_1) z) / beta_1;  x_new = (1 - 1/t) x + z_new / t;  y = (1 - beta_1) z_new + beta_1 x_new
+    ``lr``, ``v_correction`` = 1 - beta_2^t, ``weight`` = 1/t and ``weight_c`` = 1 - 1/t are step scalars
+    (``schedule_free_step_scalars``); ``decay`` applies to y first, as Keras's weight decay does."""
+    p = p * decay
+    v = v + (g * g - v) * beta_2c
+    z_new = z - (lr * g) / (math.sqrt(v / v_correction) + eps)
+    x = (p - beta_1c * z) / beta_1
+    x = weight_c * x + weight * z_new
+    return beta_1c * z_new + beta_1 * x, z_new, v
+
+
 def ftrl_rule(p, g, acc, linear, lr, power, l1, l2_twice, shrinkage_twice, decay, half_power):
     """(p, acc, linear), Keras 3's Ftrl (keras/src/optimizers/ftrl.py ``update_step``), ``power`` being
     -learning_rate_power (>= 0), ``l2_twice`` = 2 (l2 + beta / (2 lr)) (``ftrl_l2_twice``, a step scalar) and
@@ -195,6 +211,15 @@ def nadam_step_scalars(step, beta_1, beta_2):
 def adamax_step_size(lr, step, beta_1):
     """Adamax's lr / (1 - beta_1^t) for the 1-based ``step``, in float64."""
     return lr / (1.0 - beta_1 ** step)
+
+
+def schedule_free_step_scalars(lr, step, warmup_steps, beta_2):
+    """ScheduleFreeAdamW's (learning rate, 1 - beta_2^t, 1/t, 1 - 1/t) for the 1-based ``step``, in float64: the
+    rate rises linearly over the first ``warmup_steps`` steps (Keras: lr min(t / warmup_steps, 1))."""
+    if warmup_steps > 0.0:
+        lr = lr * min(step / warmup_steps, 1.0)
+    weight = 1.0 / step
+    return lr, 1.0 - beta_2 ** step, weight, 1.0 - weight
 
 
 def ftrl_l2_twice(lr, l2, beta):

@@ -25,20 +25,25 @@ Lion      p -= lr sign(beta_1 m + (1 - beta_1) g);  m = beta_2 m + (1 - beta_2) 
 Ftrl      with P = -learning_rate_power and L2 = 2 (l2 + beta / (2 lr)):
           new = acc + g^2;  linear += (g + 2 l2_shrinkage p) - (new^P - acc^P) / lr * p;  acc = new
           p = (clip(linear, -l1, l1) - linear) / (new^P / lr + L2)
+ScheduleFreeAdamW  with lr rising over warmup_steps, w = 1 / step (optimizer_rules.schedule_free_adamw_rule):
+          v += (g^2 - v)(1 - beta_2);  z_old = z;  z -= lr g / (sqrt(v / (1 - beta_2^step)) + eps)
+          x = (1 - w)(p - (1 - beta_1) z_old) / beta_1 + w z;  p = (1 - beta_1) z + beta_1 x
 Lamb      m += (g - m)(1 - beta_1);  v += (g^2 - v)(1 - beta_2)
           d = (m / (1 - beta_1^step)) / (sqrt(v / (1 - beta_2^step)) + eps)
           per weight (a segment of the buffer): p -= lr ||p|| / ||d|| d  (the ratio 1 where a norm is 0)
 
 NumPy twins: ``sgd_update_numpy``, ``rmsprop_update_numpy``, ``adagrad_update_numpy``,
 ``adam_update_numpy``, ``nadam_update_numpy``, ``adamax_update_numpy``, ``adadelta_update_numpy``,
-``lion_update_numpy``, ``ftrl_update_numpy``, ``lamb_update_numpy``, in place; the optional ``scratch``
+``lion_update_numpy``, ``ftrl_update_numpy``, ``lamb_update_numpy``,
+``schedule_free_adamw_update_numpy``, in place; the optional ``scratch``
 replaces their temporaries: the shape of p, or (``SCRATCH_ROWS[step]``, p.size) for the twins that need more.
 CUDA kernels: one grid-stride launch per step over the whole buffer (Lamb: two, see below), a compile-time
 variant per flag (momentum, nesterov, centered, amsgrad, Ftrl's square-root power), arithmetic in the buffer's
 dtype.
 Launchers with the twins' argument lists: ``sgd_update_cuda``, ``rmsprop_update_cuda``,
 ``adagrad_update_cuda``, ``adam_update_cuda``, ``nadam_update_cuda``, ``adamax_update_cuda``,
-``adadelta_update_cuda``, ``lion_update_cuda``, ``ftrl_update_cuda``, ``lamb_update_cuda`` (``scratch``
+``adadelta_update_cuda``, ``lion_update_cuda``, ``ftrl_update_cuda``, ``lamb_update_cuda``,
+``schedule_free_adamw_update_cuda`` (``scratch``
 accepted, not needed).
 
 Lamb's updates take the weights' ``segments`` too: (start, stop) pairs tiling the buffer in order. Its CUDA
@@ -63,7 +68,8 @@ cuda = None  # numba.cuda, bound by the kernel factories on first use
 
 
 # Temporaries each twin needs, where more than one: its ``scratch`` is then (rows, p.size).
-SCRATCH_ROWS = {"nadam_update": 2, "adadelta_update": 2, "lion_update": 2, "ftrl_update": 3, "lamb_update": 2}
+SCRATCH_ROWS = {"nadam_update": 2, "adadelta_update": 2, "lion_update": 2, "ftrl_update": 3, "lamb_update": 2,
+                "schedule_free_adamw_update": 2}
 
 
 def _scratch_for(p, scratch):
@@ -215,6 +221,35 @@ def adamax_update_numpy(p, g, m, u, lr, beta_1, beta_2, epsilon, step, weight_de
     np.divide(m, s, out=s)
     s *= step_size
     p -= s
+    return p
+
+
+def schedule_free_adamw_update_numpy(p, g, z, v, lr, beta_1, beta_2, epsilon, warmup_steps, step, weight_decay,
+                                     scratch=None):
+    """ScheduleFreeAdamW step in place (Keras 3's keras/src/optimizers/schedule_free_adamw.py): ``p`` is the
+    model's weight y, ``z`` Keras's ``momentum``; ``scratch``: (2, p.size)."""
+    _decay(p, lr, weight_decay)
+    lr, v_correction, weight, weight_c = rules.schedule_free_step_scalars(lr, step, warmup_steps, beta_2)
+    s, t = _scratch_rows(p, scratch, 2)
+    np.multiply(g, g, out=s)
+    s -= v
+    s *= 1.0 - beta_2
+    v += s
+    np.divide(v, v_correction, out=s)
+    np.sqrt(s, out=s)
+    s += epsilon
+    np.multiply(g, lr, out=t)
+    np.divide(t, s, out=t)  # the step z takes
+    np.multiply(z, 1.0 - beta_1, out=s)
+    np.subtract(p, s, out=s)
+    s /= beta_1  # x, from y and the old z
+    z -= t
+    s *= weight_c
+    np.multiply(z, weight, out=t)
+    s += t  # the new x
+    s *= beta_1
+    np.multiply(z, 1.0 - beta_1, out=p)
+    p += s
     return p
 
 
@@ -475,6 +510,28 @@ def _adamax_kernel(dtype: str):
 
 
 @functools.lru_cache(maxsize=None)
+def _schedule_free_adamw_kernel(dtype: str):
+    _launch.bind_numba_cuda(globals())
+    rule = cuda.jit(device=True)(rules.schedule_free_adamw_rule)
+
+    # sc = [lr (warmed up), decay, 1 - beta_2^t, 1/t, 1 - 1/t], made by the step-scalars kernel from the step count.
+    @cuda.jit
+    def kernel(p, g, z, v, sc, beta_1, beta_1c, beta_2c, eps):
+        lr, decay, v_correction, weight, weight_c = sc[0], sc[1], sc[2], sc[3], sc[4]
+        i = cuda.grid(1)
+        step = cuda.gridsize(1)
+        while i < p.shape[0]:
+            pi, zi, vi = rule(p[i], g[i], z[i], v[i], lr, beta_1, beta_1c, beta_2c, eps, decay, v_correction,
+                              weight, weight_c)
+            p[i] = pi
+            z[i] = zi
+            v[i] = vi
+            i += step
+
+    return kernel
+
+
+@functools.lru_cache(maxsize=None)
 def _adadelta_kernel(dtype: str):
     _launch.bind_numba_cuda(globals())
     rule = cuda.jit(device=True)(rules.adadelta_rule)
@@ -608,8 +665,9 @@ def _lamb_kernels(dtype: str):
 
 
 # The step scalars each kind of update reads (sc, in the parameters' dtype): [step size, decay] for all,
-# then Nadam's m_coef, g_coef, v_correction; Ftrl's 2 (l2 + beta / (2 lr)); Lamb's 1 - beta_1^t, 1 - beta_2^t.
-STEP_SCALARS = {"lr": 2, "adam": 2, "adamax": 2, "nadam": 5, "ftrl": 3, "lamb": 4}
+# then Nadam's m_coef, g_coef, v_correction; Ftrl's 2 (l2 + beta / (2 lr)); Lamb's 1 - beta_1^t, 1 - beta_2^t;
+# ScheduleFreeAdamW's 1 - beta_2^t, 1/t, 1 - 1/t (its step size the warmed-up rate).
+STEP_SCALARS = {"lr": 2, "adam": 2, "adamax": 2, "nadam": 5, "ftrl": 3, "lamb": 4, "schedule_free": 5}
 
 
 @functools.lru_cache(maxsize=None)
@@ -619,11 +677,14 @@ def _step_scalars_kernel(kind: str):
     lr * sqrt(1 - b2^t) / (1 - b1^t), for 'adamax' lr / (1 - b1^t); 'nadam' adds m_coef, g_coef and
     v_correction (optimizer_rules.nadam_step_scalars); 'ftrl' adds 2 (l2 + beta / (2 lr))
     (optimizer_rules.ftrl_l2_twice), its two hyperparameters coming as ``beta_1`` = l2 and ``beta_2`` = beta;
-    'lamb' adds 1 - b1^t and 1 - b2^t."""
+    'lamb' adds 1 - b1^t and 1 - b2^t; 'schedule_free' warms the rate up and adds 1 - b2^t, 1/t and 1 - 1/t
+    (optimizer_rules.schedule_free_step_scalars), its warmup steps coming as ``beta_1``."""
     if kind not in STEP_SCALARS:
         raise ValueError(f"kind: expected one of {sorted(STEP_SCALARS)}, got {kind!r}")
     _launch.bind_numba_cuda(globals())
     adam, adamax, nadam, ftrl, lamb = kind == "adam", kind == "adamax", kind == "nadam", kind == "ftrl", kind == "lamb"
+    schedule_free = kind == "schedule_free"
+    schedule_free_step_scalars = cuda.jit(device=True)(rules.schedule_free_step_scalars)
     adamax_step_size = cuda.jit(device=True)(rules.adamax_step_size)
     nadam_step_scalars = cuda.jit(device=True)(rules.nadam_step_scalars)
     ftrl_l2_twice = cuda.jit(device=True)(rules.ftrl_l2_twice)
@@ -649,6 +710,12 @@ def _step_scalars_kernel(kind: str):
             if lamb:
                 sc[2] = 1.0 - beta_1 ** step
                 sc[3] = 1.0 - beta_2 ** step
+            if schedule_free:
+                warmed_lr, v_correction, weight, weight_c = schedule_free_step_scalars(lr, step, beta_1, beta_2)
+                sc[0] = warmed_lr
+                sc[2] = v_correction
+                sc[3] = weight
+                sc[4] = weight_c
 
     return kernel
 
@@ -671,6 +738,7 @@ _ADADELTA_PLANS = _launch.plan_cache()
 _LION_PLANS = _launch.plan_cache()
 _FTRL_PLANS = _launch.plan_cache()
 _LAMB_PLANS = _launch.plan_cache()
+_SCHEDULE_FREE_PLANS = _launch.plan_cache()
 
 
 def _check_flat(p, **state):
@@ -838,6 +906,27 @@ def _adamax_plan(p, g, m, u, state, stream):
     _check_flat(p, g=g, m=m, u=u)
     views = (_launch.device_view(p), _launch.device_view(g), _launch.device_view(m), _launch.device_view(u))
     return _flat_plan(_adamax_kernel(_launch.dtype_name(p.dtype)), p, state, stream, *views, scalars="adamax")
+
+
+def schedule_free_adamw_update_cuda(p, g, z, v, state, beta_1, beta_2, epsilon, warmup_steps, scratch=None):
+    """ScheduleFreeAdamW step in place (``schedule_free_adamw_update_numpy``) with lr, the 1-based step and
+    weight decay read from the device ``state``."""
+    stream = _launch.current_stream()
+    key = _launch.plan_key((stream,), p, g, z, v, state)
+    plan = _SCHEDULE_FREE_PLANS.get(key)
+    if plan is None:
+        plan = _launch.keep(_SCHEDULE_FREE_PLANS, key, _schedule_free_adamw_plan(p, g, z, v, state, stream))
+    (prepare, update, _), T = plan
+    prepare(float(warmup_steps), float(beta_2))
+    update(T(beta_1), T(1.0 - beta_1), T(1.0 - beta_2), T(epsilon))
+    return p
+
+
+def _schedule_free_adamw_plan(p, g, z, v, state, stream):
+    _check_flat(p, g=g, z=z, v=v)
+    views = (_launch.device_view(p), _launch.device_view(g), _launch.device_view(z), _launch.device_view(v))
+    return _flat_plan(_schedule_free_adamw_kernel(_launch.dtype_name(p.dtype)), p, state, stream, *views,
+                      scalars="schedule_free")
 
 
 def adadelta_update_cuda(p, g, acc_g, acc_dx, state, rho, epsilon, scratch=None):

@@ -41,6 +41,7 @@ _nadam = njit(inline="always")(rules.nadam_rule)
 _adamax = njit(inline="always")(rules.adamax_rule)
 _adadelta = njit(inline="always")(rules.adadelta_rule)
 _lion = njit(inline="always")(rules.lion_rule)
+_schedule_free_adamw = njit(inline="always")(rules.schedule_free_adamw_rule)
 _ftrl = njit(inline="always")(rules.ftrl_rule)
 _lamb_moments = njit(inline="always")(rules.lamb_moments_rule)
 _lamb_direction = njit(inline="always")(rules.lamb_direction)
@@ -152,6 +153,18 @@ def lion(p, g, m, lr, beta_1, beta_1c, beta_2, beta_2c, decay):
         p[i], m[i] = _lion(p[i], g[i], m[i], lr, beta_1, beta_1c, beta_2, beta_2c, decay)
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def schedule_free_adamw(p, g, z, v, lr, beta_1, beta_1c, beta_2c, epsilon, decay, v_correction, weight, weight_c):
+    t = p.dtype.type
+    lr, beta_1, beta_1c, beta_2c, epsilon = t(lr), t(beta_1), t(beta_1c), t(beta_2c), t(epsilon)
+    decay, v_correction, weight, weight_c = t(decay), t(v_correction), t(weight), t(weight_c)
+    small, zero = t(_negligible(p.dtype)), t(0.0)
+    # z is where the weights' steps land (a weight, not a decaying moment): read as it is; v is a moment
+    for i in prange(p.shape[0]):
+        p[i], z[i], v[i] = _schedule_free_adamw(p[i], g[i], z[i], _or_zero(v[i], small, zero), lr, beta_1, beta_1c,
+                                                beta_2c, epsilon, decay, v_correction, weight, weight_c)
+
+
 # error_model="numpy": FTRL divides by the learning rate, and at 0 Keras's arithmetic gives inf and NaN where
 # Numba's default (Python's) error model would raise ZeroDivisionError (and check every division for it).
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -253,6 +266,7 @@ class CompiledUpdates:
             "adamax_update": lambda: (a(), a(), a(), a(), 0.0, 0.9, 0.999, 1e-7, 1, 0.0),
             "adadelta_update": lambda: (a(), a(), a(), a(), 0.0, 0.95, 1e-7, 0.0),
             "lion_update": lambda: (a(), a(), a(), 0.0, 0.9, 0.99, 0.0),
+            "schedule_free_adamw_update": lambda: (a(), a(), a(), a(), 0.0, 0.9, 0.999, 1e-8, 0, 1, 0.0),
             "ftrl_update": lambda: (a(), a(), a(1.0), a(), 0.001, -0.5, 0.0, 0.0, 0.0, 0.0, 0.0),
             "lamb_update": lambda: (a(), a(), a(), a(), np.array([[0, 1]], np.int64), 0.0, 0.9, 0.999, 1e-7, 1, 0.0,
                                     a()),
@@ -304,6 +318,13 @@ class CompiledUpdates:
     def lion_update(self, p, g, m, lr, beta_1, beta_2, weight_decay, scratch=None):
         self._enter(p.size)
         lion(p, g, m, lr, beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2, self._decay(lr, weight_decay))
+
+    def schedule_free_adamw_update(self, p, g, z, v, lr, beta_1, beta_2, epsilon, warmup_steps, step, weight_decay,
+                                   scratch=None):
+        self._enter(p.size)
+        warmed_lr, v_correction, weight, weight_c = rules.schedule_free_step_scalars(lr, step, warmup_steps, beta_2)
+        schedule_free_adamw(p, g, z, v, warmed_lr, beta_1, 1.0 - beta_1, 1.0 - beta_2, epsilon,
+                            self._decay(lr, weight_decay), v_correction, weight, weight_c)
 
     def ftrl_update(self, p, g, acc, linear, lr, learning_rate_power, l1, l2, l2_shrinkage, beta, weight_decay,
                     scratch=None):

@@ -38,7 +38,7 @@ COMPARED_IN = {"rmsprop": "float64"}
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "rmsprop", "adagrad", "adam", "adamw", "nadam", "adamax", "adadelta",
-                                       "lion", "ftrl", "lamb"])
+                                       "lion", "ftrl", "lamb", "schedulefreeadamw"])
 def test_training_matches_numpy(optimizer):
     dtype = COMPARED_IN.get(optimizer, "float32")
     cpu_model, cpu_hist, cpu_pred = _train("numpy", optimizer, dtype=dtype)

@@ -35,6 +35,7 @@ OPTIMIZERS = {
                                              l1_regularization_strength=0.001, l2_regularization_strength=0.01,
                                              beta=0.5),
     "lamb-clipnorm": lambda: optimizers.Lamb(0.01, weight_decay=0.01, clipnorm=1.0),
+    "schedule-free-warmup": lambda: optimizers.ScheduleFreeAdamW(0.01, warmup_steps=9, weight_decay=0.01),
 }
 
 

@@ -68,10 +68,12 @@ CASES = 10
 SEED = 20261206
 OPTIMIZERS = ["SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "Lion", "Ftrl", "Adafactor",
               "Muon"]
+# Set-ups drawn after the CASES above (their own draws), each with the optimizer named here: one written by each.
+FORCED_OPTIMIZERS = ["ScheduleFreeAdamW"] * 2
 
 
-def _case(draw: random.Random, index: int, folder) -> dict:
-    name = draw.choice(OPTIMIZERS)
+def _case(draw: random.Random, index: int, folder, name=None) -> dict:
+    name = name or draw.choice(OPTIMIZERS)
     arguments = {"learning_rate": 0.02}
     if name == "SGD":
         arguments.update(momentum=0.9, nesterov=draw.random() < 0.5)
@@ -79,6 +81,8 @@ def _case(draw: random.Random, index: int, folder) -> dict:
         arguments.update(centered=draw.random() < 0.5, momentum=draw.choice([0.0, 0.5]))
     elif name == "Adam":
         arguments.update(amsgrad=draw.random() < 0.5)
+    elif name == "ScheduleFreeAdamW":
+        arguments.update(warmup_steps=draw.choice([0, 5]), weight_decay=draw.choice([None, 0.01]))
     if draw.random() < 0.3:
         arguments.update(use_ema=True, ema_momentum=0.8, ema_overwrite_frequency=draw.choice([None, 3]))
     if draw.random() < 0.3:
@@ -98,6 +102,7 @@ def both(tmp_path_factory):
     folder = tmp_path_factory.mktemp("resume")
     draw = random.Random(SEED)
     cases = [_case(draw, index, folder) for index in range(CASES)]
+    cases += [_case(draw, CASES + k, folder, name) for k, name in enumerate(FORCED_OPTIMIZERS)]
     run_keras(CASE + KERAS_MAIN, ["start", [case for case in cases if case["writer"] == "keras"]])
     namespace: dict = {}
     exec(compile(CASE, "differential_case.py", "exec"), namespace)
@@ -110,7 +115,7 @@ def both(tmp_path_factory):
     return cases, ours, theirs
 
 
-@pytest.mark.parametrize("index", range(CASES))
+@pytest.mark.parametrize("index", range(CASES + len(FORCED_OPTIMIZERS)))
 def test_training_resumed_from_a_keras_file_goes_on_as_in_keras(both, index):
     cases, ours, theirs = both
     case, ours, theirs = cases[index], ours[index], theirs[index]

@@ -76,6 +76,8 @@ CONSTRAINTS = [["MaxNorm", {"max_value": 0.8}], ["NonNeg", {}], ["UnitNorm", {}]
 OPTIMIZERS = ["SGD", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "Lion", "Ftrl",
               "Lamb", "Adafactor", "Muon"]
 LEARNING_RATES = {"SGD": 0.05, "Adadelta": 1.0, "Adagrad": 0.1, "Ftrl": 0.1, "Lion": 0.003}
+# Set-ups drawn after the CASES above (their own draws), each with the optimizer named here.
+FORCED_OPTIMIZERS = ["ScheduleFreeAdamW"] * 3
 
 
 def _layer(draw: random.Random) -> dict:
@@ -105,8 +107,8 @@ def _schedule(draw: random.Random, rate: float) -> list:
         ["InverseTimeDecay", {"initial_learning_rate": rate, "decay_steps": 2, "decay_rate": 0.5}]])
 
 
-def _optimizer(draw: random.Random) -> list:
-    name = draw.choice(OPTIMIZERS)
+def _optimizer(draw: random.Random, name=None) -> list:
+    name = name or draw.choice(OPTIMIZERS)
     arguments = {"learning_rate": LEARNING_RATES.get(name, 0.01)}
     if name == "SGD":
         arguments.update(momentum=draw.choice([0.0, 0.9]), nesterov=draw.random() < 0.5)
@@ -117,6 +119,8 @@ def _optimizer(draw: random.Random) -> list:
     elif name == "Ftrl":
         arguments.update(l1_regularization_strength=draw.choice([0.0, 0.01]), beta=draw.choice([0.0, 0.1]),
                          l2_regularization_strength=draw.choice([0.0, 0.01]))
+    elif name == "ScheduleFreeAdamW":
+        arguments.update(warmup_steps=draw.choice([0, 4]), beta_1=draw.choice([0.9, 0.8]))
     clipping = draw.random()
     if clipping < 0.15:
         arguments["clipnorm"] = 0.3
@@ -158,9 +162,9 @@ def _callbacks(draw: random.Random, validation: bool, scheduled: bool) -> list:
     return callbacks
 
 
-def _case(draw: random.Random, index: int) -> dict:
+def _case(draw: random.Random, index: int, optimizer_name=None) -> dict:
     layers = [_layer(draw) for _ in range(draw.randint(1, 2))]
-    optimizer = _optimizer(draw)
+    optimizer = _optimizer(draw, optimizer_name)
     validation = draw.random() < 0.6
     callbacks = _callbacks(draw, validation, "schedule" in optimizer[1])
     fit = {"epochs": draw.randint(3, 6), "batch_size": draw.choice([4, 7, 10]), "validation": validation}
@@ -182,11 +186,12 @@ def _case(draw: random.Random, index: int) -> dict:
 def both():
     draw = random.Random(SEED)
     cases = [_case(draw, index) for index in range(CASES)]
+    cases += [_case(draw, CASES + k, name) for k, name in enumerate(FORCED_OPTIMIZERS)]
     ours, theirs = run_case_both_ways(CASE, cases, lambda case: {"jit_compile": case["jit"]})
     return cases, ours, theirs
 
 
-@pytest.mark.parametrize("index", range(CASES))
+@pytest.mark.parametrize("index", range(CASES + len(FORCED_OPTIMIZERS)))
 def test_a_random_training_set_up_runs_as_in_keras(both, index):
     cases, ours, theirs = both
     case, ours, theirs = cases[index], ours[index], theirs[index]

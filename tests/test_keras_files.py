@@ -316,7 +316,7 @@ OPTIMIZERS = {
     "rmsprop-centered": lambda: optimizers.RMSprop(learning_rate=0.01, momentum=0.5, centered=True),
     "adagrad": lambda: optimizers.Adagrad(learning_rate=0.05),
 }
-for _name in ("Nadam", "Adamax", "Adadelta", "Lion", "Ftrl", "Lamb"):  # where this gpunn has them
+for _name in ("Nadam", "Adamax", "Adadelta", "Lion", "Ftrl", "Lamb", "ScheduleFreeAdamW"):  # where this gpunn has them
     if hasattr(optimizers, _name):
         OPTIMIZERS[_name.lower()] = (lambda cls: lambda: cls(learning_rate=0.01))(getattr(optimizers, _name))
 

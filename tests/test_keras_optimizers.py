@@ -1,5 +1,6 @@
-"""Nadam, Adamax, Adadelta, Lion, Ftrl, Lamb and the PolynomialDecay / CosineDecayRestarts schedules against Keras
-3's formulas written out plainly in float64 (keras/src/optimizers/{nadam,adamax,adadelta,lion,ftrl,lamb}.py and
+"""Nadam, Adamax, Adadelta, Lion, Ftrl, Lamb, ScheduleFreeAdamW and the PolynomialDecay / CosineDecayRestarts schedules
+against Keras 3's formulas written out plainly in float64 (keras/src/optimizers/{nadam,adamax,adadelta,lion,ftrl,lamb,
+schedule_free_adamw}.py and
 keras/src/optimizers/schedules/learning_rate_schedule.py); their NumPy twins and compiled CPU loops against
 each other; names, defaults, configs; learning_rate=0; resuming from a saved model."""
 from __future__ import annotations
@@ -130,10 +131,31 @@ def keras_lamb(p0, grads, lrs, beta_1=0.9, beta_2=0.999, epsilon=1e-7, wd=0.0, s
     return out
 
 
+def keras_schedule_free_adamw(p0, grads, lrs, beta_1=0.9, beta_2=0.999, epsilon=1e-8, warmup_steps=0, wd=0.0):
+    """The model's weights are y; z (Keras's ``momentum``) starts at them."""
+    y, z, v = p0.copy(), p0.copy(), np.zeros_like(p0)
+    out = [y.copy()]
+    for iterations, (g, lr) in enumerate(zip(grads, lrs)):
+        y = y - y * wd * lr
+        local_step = iterations + 1
+        if warmup_steps > 0:
+            lr = lr * min(local_step / warmup_steps, 1.0)
+        z_old = z
+        v = v + (g ** 2 - v) * (1 - beta_2)
+        z = z - lr * g / (np.sqrt(v / (1 - beta_2 ** local_step)) + epsilon)
+        weight = 1.0 / local_step
+        x_old = (y - (1 - beta_1) * z_old) / beta_1
+        x_new = (1 - weight) * x_old + weight * z
+        y = (1 - beta_1) * z + beta_1 * x_new
+        out.append(y.copy())
+    return out
+
+
 KERAS = {"nadam": keras_nadam, "adamax": keras_adamax, "adadelta": keras_adadelta, "lion": keras_lion,
-         "ftrl": keras_ftrl, "lamb": keras_lamb}
+         "ftrl": keras_ftrl, "lamb": keras_lamb, "schedulefreeadamw": keras_schedule_free_adamw}
 CLASSES = {"nadam": optimizers.Nadam, "adamax": optimizers.Adamax, "adadelta": optimizers.Adadelta,
-           "lion": optimizers.Lion, "ftrl": optimizers.Ftrl, "lamb": optimizers.Lamb}
+           "lion": optimizers.Lion, "ftrl": optimizers.Ftrl, "lamb": optimizers.Lamb,
+           "schedulefreeadamw": optimizers.ScheduleFreeAdamW}
 HYPER = {  # not the defaults, so that a hyperparameter that is not passed on shows
     "nadam": dict(beta_1=0.8, beta_2=0.95, epsilon=1e-6),
     "adamax": dict(beta_1=0.85, beta_2=0.9, epsilon=1e-6),
@@ -143,8 +165,10 @@ HYPER = {  # not the defaults, so that a hyperparameter that is not passed on sh
     "ftrl": dict(learning_rate_power=-0.7, initial_accumulator_value=0.3, l1_regularization_strength=0.05,
                  l2_regularization_strength=0.02, l2_shrinkage_regularization_strength=0.01, beta=0.5),
     "lamb": dict(beta_1=0.8, beta_2=0.95, epsilon=1e-6),
+    "schedulefreeadamw": dict(beta_1=0.8, beta_2=0.95, epsilon=1e-6, warmup_steps=3),
 }
-LEARNING_RATE = {"nadam": 0.01, "adamax": 0.02, "adadelta": 1.0, "lion": 0.003, "ftrl": 0.2, "lamb": 0.05}
+LEARNING_RATE = {"nadam": 0.01, "adamax": 0.02, "adadelta": 1.0, "lion": 0.003, "ftrl": 0.2, "lamb": 0.05,
+                 "schedulefreeadamw": 0.02}
 
 
 def _learning_rates(name, scheduled):
@@ -276,6 +300,9 @@ def _twin_cases(n, dtype, rng):
         "ftrl_update-decay": ((p, g, np.abs(s), s), (0.05, 0.0, 0.5, 0.0, 0.1, 1.0, 0.01)),
         "lamb_update": ((p, g, s * 0.1, np.abs(s) * 0.01), (_thirds(n), 1e-3, 0.9, 0.999, 1e-7, 3, 0.0)),
         "lamb_update-decay": ((p, g, s * 0.1, np.abs(s) * 0.01), (_thirds(n), 2e-2, 0.8, 0.99, 1e-6, 11, 0.01)),
+        "schedule_free_adamw_update": ((p, g, p + s * 0.1, np.abs(s) * 0.01), (2.5e-3, 0.9, 0.999, 1e-8, 0, 1, 0.0)),
+        "schedule_free_adamw_update-warmup": ((p, g, p - s * 0.2, np.abs(s) * 0.01),
+                                              (1e-2, 0.7, 0.99, 1e-6, 10, 4, 0.01)),
     }
 
 
@@ -338,7 +365,7 @@ def test_compiled_update_matches_its_twin(case, n, dtype, rtol):
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("step", ["nadam_update", "adamax_update", "adadelta_update", "lion_update", "ftrl_update",
-                                  "lamb_update"])
+                                  "lamb_update", "schedule_free_adamw_update"])
 def test_warm_up_compiles_the_loop_for_the_dtype(step, dtype):
     from gpunn.kernels import optimizer_updates_cpu
 
@@ -366,7 +393,7 @@ def test_keras_names_and_defaults():
     for name, cls in CLASSES.items():
         assert type(optimizers.get(name)) is cls
         assert type(optimizers.get(cls.__name__)) is cls
-        assert cls().learning_rate == 0.001
+        assert cls().learning_rate == (0.0025 if name == "schedulefreeadamw" else 0.001)
     gpunn.utils.clear_session()  # Keras's generated names count per process: 'nadam', then 'nadam_1'...
     nadam, adamax = optimizers.Nadam(), optimizers.Adamax()
     for opt in (nadam, adamax):
@@ -379,12 +406,16 @@ def test_keras_names_and_defaults():
     assert (lamb.beta_1, lamb.beta_2, lamb.epsilon, lamb.name) == (0.9, 0.999, 1e-7, "lamb")
     assert optimizers.Lamb().name == "lamb_1" and optimizers.RMSprop().name == "rm_sprop"
     assert nadam.name == "nadam" and lion.name == "lion"
+    schedule_free = optimizers.ScheduleFreeAdamW()
+    assert (schedule_free.beta_1, schedule_free.beta_2, schedule_free.epsilon, schedule_free.warmup_steps,
+            schedule_free.weight_decay, schedule_free.name) == (0.9, 0.999, 1e-8, 0, 0.0, "schedule_free_adam_w")
 
 
 def test_slots_carry_keras_names(numpy_backend):
     expected = {"nadam": {"momentum", "velocity"}, "adamax": {"momentum", "norm"},
                 "adadelta": {"accumulated_grad", "accumulated_delta_var"}, "lion": {"momentum"},
-                "ftrl": {"accumulator", "linear"}, "lamb": {"momentum", "velocity"}}
+                "ftrl": {"accumulator", "linear"}, "lamb": {"momentum", "velocity"},
+                "schedulefreeadamw": {"momentum", "velocity"}}
     for name, slots in expected.items():
         opt = optimizers.get(name)
         opt.build(numpy_backend, np.zeros(4), [(0, 4)])
@@ -422,6 +453,13 @@ def test_bad_hyperparameters_are_named():
         optimizers.Lion(epsilon=1e-7)  # Keras's Lion has no epsilon
     with pytest.raises(ValueError, match=r"^beta_2: expected a number in \[0.0, 1.0\), got 1.5"):
         optimizers.Lamb(beta_2=1.5)
+    # ScheduleFreeAdamW divides by beta_1 and by 1 - beta_2^t: Keras gives NaN weights at 0 and 1
+    with pytest.raises(ValueError, match=r"^beta_1: expected a number in \(0.0, 1.0\], got 0"):
+        optimizers.ScheduleFreeAdamW(beta_1=0)
+    with pytest.raises(ValueError, match=r"^beta_2: expected a number in \[0.0, 1.0\), got 1"):
+        optimizers.ScheduleFreeAdamW(beta_2=1)
+    with pytest.raises(ValueError, match=r"^warmup_steps: expected a finite number >= 0.0, got -5"):
+        optimizers.ScheduleFreeAdamW(warmup_steps=-5)
 
 
 @pytest.mark.parametrize("argument, value, message", [
@@ -456,6 +494,8 @@ def test_ftrl_takes_keras_boundary_values():
 # ---- learning_rate = 0 ---------------------------------------------------------------------------------------
 
 # Not Ftrl: its new parameters follow from its slots divided by the learning rate (Keras's too are NaN at 0).
+# Not ScheduleFreeAdamW either: at rate 0 its weights y = (1 - beta_1) z + beta_1 x stay where they were only to
+# rounding (x is recovered from y and z), in Keras too.
 ALL = ["sgd", "rmsprop", "adagrad", "adam", "adamw", "nadam", "adamax", "adadelta", "lion", "lamb"]
 
 
@@ -631,6 +671,7 @@ RESUME = {
                                     l2_regularization_strength=0.01, beta=0.2, weight_decay=0.01),
     "lamb": lambda: optimizers.Lamb(schedules.CosineDecayRestarts(0.05, 5, m_mul=0.7), weight_decay=0.01,
                                     clipnorm=1.0),
+    "schedulefreeadamw": lambda: optimizers.ScheduleFreeAdamW(0.01, warmup_steps=7, weight_decay=0.01),
 }
 
 

@@ -54,7 +54,7 @@ def assert_later_steps_allocate_nothing(model, x, y, batch_size=8):
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "replay"])
 @pytest.mark.parametrize("optimizer", ["sgd-nesterov", "rmsprop-centered", "adagrad", "adam-amsgrad", "adamw",
                                        "adam-clipnorm", "sgd-global-clipnorm", "rmsprop-clipvalue", "nadam",
-                                       "adamax", "adadelta", "lion", "ftrl", "lamb"])
+                                       "adamax", "adadelta", "lion", "ftrl", "lamb", "schedulefreeadamw"])
 @pytest.mark.parametrize("stack, loss, out", STACKS_AND_LOSSES, ids=[s[0] for s in STACKS_AND_LOSSES])
 def test_a_step_allocates_nothing_after_the_first(numpy_backend, stack, loss, out, optimizer, jit):
     x, labels = _data(n=40, classes=3)

@@ -73,6 +73,7 @@ OPTIMIZERS = {
                                     beta=0.5, weight_decay=0.01, clipnorm=1.0),
     "lamb": lambda: optimizers.Lamb(schedules.CosineDecay(0.02, decay_steps=10, warmup_target=0.05, warmup_steps=3),
                                     beta_1=0.8, weight_decay=0.01, global_clipnorm=2.0),
+    "schedulefreeadamw": lambda: optimizers.ScheduleFreeAdamW(0.01, warmup_steps=4, weight_decay=0.01),
 }
 
 

@@ -18,7 +18,8 @@ def add_parser(sub) -> None:
     p.add_argument("--layers", default="256,128", help="hidden layer sizes, comma-separated (default 256,128)")
     p.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     p.add_argument("--optimizer", default="adam", help="any Keras optimizer name gpunn has: sgd, rmsprop, adagrad, "
-                   "adam, adamw, nadam, adamax, adadelta, lion, ftrl, lamb (default adam)")
+                   "adam, adamw, nadam, adamax, adadelta, lion, ftrl, lamb, muon, adafactor, schedulefreeadamw "
+                   "(default adam)")
     p.add_argument("--learning-rate", type=float, default=None, help="default: the optimizer's own")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=32)

@@ -70,6 +70,7 @@ KERAS_OPTIMIZER_LAYOUTS: dict[str, KerasOptimizerLayout] = {
     "Adamax": KerasOptimizerLayout((("momentum", "norm"),)),
     "Adadelta": KerasOptimizerLayout((("accumulated_grad", "accumulated_delta_var"),)),
     "Lion": KerasOptimizerLayout((("momentum",),)),
+    "ScheduleFreeAdamW": KerasOptimizerLayout((("momentum", "velocity"),)),
     "Ftrl": KerasOptimizerLayout((("accumulator", "linear"),)),
     "Lamb": KerasOptimizerLayout((("momentum", "velocity"),)),
     "Muon": KerasOptimizerLayout((("momentum", "velocity"),)),  # a velocity for AdamW's weights only

@@ -294,6 +294,13 @@ class CupyOps(Ops):
         optimizer_updates.lion_update_cuda(p, g, m, state, beta_1, beta_2)
 
     @primitive
+    def schedule_free_adamw_update(self, p, g, z, v, state, beta_1, beta_2, epsilon, warmup_steps):
+        if not _has_kernel(p):
+            return Ops.schedule_free_adamw_update.unrecorded(self, p, g, z, v, state, beta_1, beta_2, epsilon,
+                                                             warmup_steps)
+        optimizer_updates.schedule_free_adamw_update_cuda(p, g, z, v, state, beta_1, beta_2, epsilon, warmup_steps)
+
+    @primitive
     def ftrl_update(self, p, g, acc, linear, state, learning_rate_power, l1, l2, l2_shrinkage, beta):
         if not _has_kernel(p):
             return Ops.ftrl_update.unrecorded(self, p, g, acc, linear, state, learning_rate_power, l1, l2,

@@ -214,6 +214,12 @@ class NumpyOps(CpuMatmul, Ops):
         self._flat_update("lion_update", (p, g, m), (lr, beta_1, beta_2, weight_decay))
 
     @primitive
+    def schedule_free_adamw_update(self, p, g, z, v, state, beta_1, beta_2, epsilon, warmup_steps):
+        lr, step, weight_decay = self._hyper(state)
+        self._flat_update("schedule_free_adamw_update", (p, g, z, v),
+                          (lr, beta_1, beta_2, epsilon, warmup_steps, step, weight_decay))
+
+    @primitive
     def ftrl_update(self, p, g, acc, linear, state, learning_rate_power, l1, l2, l2_shrinkage, beta):
         lr, _, weight_decay = self._hyper(state)
         self._flat_update("ftrl_update", (p, g, acc, linear),

@@ -297,6 +297,19 @@ class ReferenceSteps:
         m[...] = m * beta_2 + g * (1 - beta_2)
 
     @primitive
+    def schedule_free_adamw_update(self, p, g, z, v, state, beta_1, beta_2, epsilon, warmup_steps):
+        xp = self.xp
+        lr, step, weight_decay = self._hyper_arrays(state)
+        p[...] = p - p * (lr * weight_decay)
+        if warmup_steps > 0:
+            lr = lr * xp.minimum(step / warmup_steps, 1.0)
+        v[...] = v + (g * g - v) * (1 - beta_2)
+        x = (p - (1 - beta_1) * z) / beta_1  # the average, from y and the old z
+        z[...] = z - lr * g / (xp.sqrt(v / (1.0 - beta_2 ** step)) + epsilon)
+        x = (1.0 - 1.0 / step) * x + z / step
+        p[...] = (1 - beta_1) * z + beta_1 * x
+
+    @primitive
     def ftrl_update(self, p, g, acc, linear, state, learning_rate_power, l1, l2, l2_shrinkage, beta):
         """Keras 3's Ftrl (keras/src/optimizers/ftrl.py), the learning rate and weight decay read from the
         device ``state``."""

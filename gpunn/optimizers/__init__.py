@@ -4,14 +4,15 @@ from __future__ import annotations
 from .. import custom_objects as custom_objects_lookup  # ``deserialize`` has an argument of that name
 from .._registry import lookup
 from . import schedules
-from .algorithms import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Ftrl, Lamb, Lion, Nadam, RMSprop
+from .algorithms import (SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Ftrl, Lamb, Lion, Nadam, RMSprop,
+                         ScheduleFreeAdamW)
 from .adafactor import Adafactor
 from .base import Optimizer
 from .muon import Muon
 
 _BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW, "nadam": Nadam,
             "adamax": Adamax, "adadelta": Adadelta, "lion": Lion, "ftrl": Ftrl, "lamb": Lamb, "muon": Muon,
-            "adafactor": Adafactor}
+            "adafactor": Adafactor, "schedulefreeadamw": ScheduleFreeAdamW}
 
 
 def get(identifier) -> Optimizer:
@@ -37,4 +38,4 @@ def serialize(optimizer: Optimizer) -> dict:
 
 
 __all__ = ["deserialize", "Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Nadam", "Adamax", "Adadelta",
-           "Lion", "Ftrl", "Lamb", "Muon", "Adafactor", "schedules", "get", "serialize"]
+           "Lion", "Ftrl", "Lamb", "Muon", "Adafactor", "ScheduleFreeAdamW", "schedules", "get", "serialize"]

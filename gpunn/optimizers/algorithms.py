@@ -1,4 +1,4 @@
-"""SGD, RMSprop, Adagrad, Adam, AdamW, Nadam, Adamax, Adadelta, Lion, Ftrl, Lamb: Keras 3 formulas
+"""SGD, RMSprop, Adagrad, Adam, AdamW, Nadam, Adamax, Adadelta, Lion, Ftrl, Lamb, ScheduleFreeAdamW: Keras 3 formulas
 (keras/src/optimizers/), each one ``ops`` call over the flat buffers."""
 from __future__ import annotations
 
@@ -227,6 +227,45 @@ class Lion(Optimizer):
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}
+
+
+class ScheduleFreeAdamW(Optimizer):
+    """Schedule-free AdamW (Defazio et al., 2024), as Keras 3 writes it (keras/src/optimizers/schedule_free_adamw.py):
+    no learning-rate schedule is needed. Adam-scaled steps move a sequence z (Keras's ``momentum`` slot, starting
+    at the weights), x is the running average of the z's, and the model's weights are y = (1 - beta_1) z + beta_1 x
+    (kernels/optimizer_rules.py ``schedule_free_adamw_rule``); the rate rises linearly over ``warmup_steps``. As in
+    Keras, the model trains, evaluates and saves at y."""
+
+    update_step = "schedule_free_adamw_update"
+    host_hyperparameters = Optimizer.host_hyperparameters + ("beta_1", "beta_2", "epsilon", "warmup_steps")
+
+    default_learning_rate = 0.0025
+
+    def __init__(self, learning_rate=0.0025, beta_1=0.9, beta_2=0.999, epsilon=1e-8, warmup_steps=0, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        # beta_1 divides (x is recovered from y and z) and 1 - beta_2^t does: 0 and 1 give NaN in Keras
+        self.beta_1 = _in_range("beta_1", beta_1, low_open=True, high_open=False)
+        self.beta_2 = _in_range("beta_2", beta_2)
+        self.epsilon = _finite("epsilon", epsilon, low=0.0)
+        self.warmup_steps = _finite("warmup_steps", warmup_steps, low=0.0)
+        if float(warmup_steps).is_integer():
+            self.warmup_steps = int(warmup_steps)
+
+    def active_slots(self):
+        return ("momentum", "velocity")
+
+    def build(self, ops, params, segments):
+        super().build(ops, params, segments)
+        ops.copy_into(params, self.slots["momentum"])  # z starts at the weights (Keras's build)
+
+    def update(self, params, grads):
+        s = self.slots
+        self.ops.schedule_free_adamw_update(params, grads, s["momentum"], s["velocity"], self.state, self.beta_1,
+                                            self.beta_2, self.epsilon, self.warmup_steps)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "warmup_steps": self.warmup_steps}
 
 
 class Ftrl(Optimizer):

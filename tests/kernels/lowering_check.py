@@ -111,6 +111,8 @@ def _cases(full: bool):
         yield "adamax", opt._adamax_kernel(dt), (flat,) * 4 + (sc, T(0.1), T(0.999), T(1e-7)), dt
         yield "adadelta", opt._adadelta_kernel(dt), (flat,) * 4 + (sc, T(0.95), T(0.05), T(1e-7)), dt
         yield "lion", opt._lion_kernel(dt), (flat,) * 3 + (sc, T(0.9), T(0.1), T(0.99), T(0.01)), dt
+        yield ("schedule-free adamw", opt._schedule_free_adamw_kernel(dt),
+               (flat,) * 4 + (np.zeros(5, dt), T(0.9), T(0.1), T(0.001), T(1e-8)), dt)
         for half_power in (True, False):
             yield (f"ftrl half_power={half_power}", opt._ftrl_kernel(dt, half_power),
                    (flat,) * 4 + (np.zeros(3, dt), T(0.5), T(0.01), T(0.1)), dt)

@@ -1,5 +1,5 @@
-"""The Nadam, Adamax, Adadelta, Lion, Ftrl and Lamb CUDA launchers against their NumPy twins (the step scalars made
-on the device from the optimizer's state), Lamb's block table, the step-scalars kernel against the host formulas,
+"""The Nadam, Adamax, Adadelta, Lion, Ftrl, Lamb and ScheduleFreeAdamW CUDA launchers against their NumPy twins (the
+step scalars made on the device from the optimizer's state), Lamb's block table, the step-scalars kernel against the host formulas,
 and the PolynomialDecay / CosineDecayRestarts schedules compiled as device functions against the host."""
 import numpy as np
 import pytest
@@ -25,9 +25,12 @@ VARIANTS = {
     "ftrl": (2, dict(learning_rate_power=-0.5, l1=0.0, l2=0.0, l2_shrinkage=0.0, beta=0.0), 0.0),
     "ftrl-power": (2, dict(learning_rate_power=-0.7, l1=0.05, l2=0.02, l2_shrinkage=0.01, beta=0.5), 0.0),
     "ftrl-fixed-decay": (2, dict(learning_rate_power=0.0, l1=0.5, l2=0.1, l2_shrinkage=0.0, beta=1.0), 0.01),
+    # its slots: z (from zero here, away from the weights) and v
+    "schedule_free_adamw": (2, dict(beta_1=0.9, beta_2=0.999, epsilon=1e-8, warmup_steps=0), 0.0),
+    "schedule_free_adamw-warmup-decay": (2, dict(beta_1=0.7, beta_2=0.99, epsilon=1e-6, warmup_steps=2), 0.01),
 }
 STEP_ARGUMENTS = {"nadam": True, "adamax": True, "adadelta": False, "lion": False,
-                  "ftrl": False}  # twins taking the step
+                  "ftrl": False, "schedule_free_adamw": True}  # twins taking the step
 
 
 def _twin_step(kind, p, g, state_arrays, hp, lr, t, wd):
@@ -68,7 +71,7 @@ def test_step_scalars_kernel_matches_the_host(dev, step):
         got = dev.to_host(sc)
         want = {"lr": 0.03, "adam": opt.adam_alpha(0.03, 0.85, 0.995, step),
                 "adamax": optimizer_rules.adamax_step_size(0.03, float(step), 0.85), "nadam": 0.03,
-                "ftrl": 0.03, "lamb": 0.03}[kind]
+                "ftrl": 0.03, "lamb": 0.03, "schedule_free": 0.03 * min(step / 0.85, 1.0)}[kind]
         np.testing.assert_allclose(got[:2], [want, 1.0 - 0.03 * 0.1], rtol=1e-14)
         if kind == "nadam":
             np.testing.assert_allclose(got[2:], optimizer_rules.nadam_step_scalars(float(step), 0.85, 0.995),
@@ -77,6 +80,8 @@ def test_step_scalars_kernel_matches_the_host(dev, step):
             np.testing.assert_allclose(got[2], 2.0 * (0.85 + 0.995 / (2.0 * 0.03)), rtol=1e-14)
         if kind == "lamb":
             np.testing.assert_allclose(got[2:], [1.0 - 0.85 ** step, 1.0 - 0.995 ** step], rtol=1e-14)
+        if kind == "schedule_free":  # warmup_steps = 0.85 in beta_1's place
+            np.testing.assert_allclose(got[2:], [1.0 - 0.995 ** step, 1.0 / step, 1.0 - 1.0 / step], rtol=1e-14)
 
 
 def test_step_scalars_kernel_rejects_an_unknown_kind():
@@ -100,6 +105,8 @@ def test_cuda_launchers_reject_bad_arguments(dev):
         (lambda: opt.lamb_update_cuda(p, p, short, p, state, 0.9, 0.999, 1e-7, ((0, 5),)), "m"),
         (lambda: opt.lamb_update_cuda(p, p, p, p, state, 0.9, 0.999, 1e-7, ((0, 2), (3, 5))), "segments"),
         (lambda: opt.lamb_update_cuda(p, p, p, p, state, 0.9, 0.999, 1e-7, ((0, 4),)), "segments"),
+        (lambda: opt.schedule_free_adamw_update_cuda(p, p, short, p, state, 0.9, 0.999, 1e-8, 0), "z"),
+        (lambda: opt.schedule_free_adamw_update_cuda(p, p, p, f64, state, 0.9, 0.999, 1e-8, 0), "v"),
     ]
     for call, name in cases:
         with pytest.raises(ValueError, match=name):

@@ -59,7 +59,7 @@ def _train(ops, optimizer, activation, out_activation, loss, y, dropout=0.0):
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "rmsprop", "adagrad", "adam", "adamw", "nadam", "adamax", "adadelta",
-                                       "lion", "ftrl", "lamb"])
+                                       "lion", "ftrl", "lamb", "schedulefreeadamw"])
 def test_each_optimizer_trains_the_same_through_the_kernels(optimizer):
     y = np.array([0, 1, 1, 0, 1, 0])
     expected, expected_hist = _train(gpunn.ops.NumpyOps(), optimizer, "relu", "softmax",
@@ -104,6 +104,7 @@ def test_sigmoid_output_and_dropout_train_the_same_through_the_kernels(activatio
     (gpunn.optimizers.Lion(), "lion_update"),
     (gpunn.optimizers.Ftrl(), "ftrl_update"),
     (gpunn.optimizers.Lamb(), "lamb_update"),
+    (gpunn.optimizers.ScheduleFreeAdamW(warmup_steps=5), "schedule_free_adamw_update"),
 ])
 def test_optimizer_kernel_is_rehearsed_on_one_element_when_the_optimizer_is_built(monkeypatch, optimizer, step):
     """The update kernel of exactly this variant compiles when the optimizer is built (a one-element

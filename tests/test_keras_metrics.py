@@ -281,6 +281,8 @@ def _stream_cases(rng):
         (metrics.MeanAbsolutePercentageError, {}, regression_y, regression_p),
         (metrics.R2Score, {}, regression_y, regression_p),
         (metrics.BinaryAccuracy, {}, binary_y, binary_p), (metrics.CategoricalAccuracy, {}, onehot, probs),
+        (metrics.MeanIoU, {"num_classes": 4, "sparse_y_pred": False, "dtype": "float32"}, ids, probs),
+        (metrics.OneHotIoU, {"num_classes": 4, "target_class_ids": [1, 3], "dtype": "float64"}, onehot, probs),
     ]
 
 

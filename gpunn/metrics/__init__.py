@@ -11,7 +11,7 @@ work on NumPy arrays as Keras's do. In ``fit`` and ``evaluate`` the compiled ``m
 Modules: ``base`` (the Metric API), ``reduction`` (Mean, per-sample means), ``accuracy``, ``regression``,
 ``probabilistic`` (cross-entropies), ``loss_backed`` (a loss averaged over samples), ``confusion`` and
 ``confusion_counts`` (TP/FP/TN/FN, Precision, Recall, AUC), ``confusion_at`` (a rate at a given other rate),
-``f_score``, ``correlation`` (Pearson's and the concordance coefficients), ``registry`` (names), ``state`` (where
+``f_score``, ``iou`` (intersection over union, from a confusion matrix), ``correlation`` (Pearson's and the concordance coefficients), ``registry`` (names), ``state`` (where
 the state lives), ``functions`` (Keras's metric functions on host arrays, and what ``compile`` makes of them).
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ from .confusion_at import PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpe
 from .correlation import ConcordanceCorrelation, PearsonCorrelation, concordance_correlation, pearson_correlation
 from .f_score import F1Score, FBetaScore
 from .function_metric import MeanMetricWrapper
+from .iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
 from .functions import (binary_accuracy, binary_crossentropy, binary_focal_crossentropy, categorical_accuracy,
                         categorical_crossentropy, categorical_focal_crossentropy, categorical_hinge, hinge, huber,
                         kl_divergence, log_cosh, mean_absolute_error, mean_absolute_percentage_error,
@@ -47,6 +48,7 @@ __all__ = [
     "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
     "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives", "Precision", "Recall", "AUC",
     "FBetaScore", "F1Score",
+    "IoU", "BinaryIoU", "MeanIoU", "OneHotIoU", "OneHotMeanIoU",
     "Hinge", "SquaredHinge", "CategoricalHinge", "KLDivergence", "Poisson", "LogCoshError",
     "MeanSquaredLogarithmicError", "CosineSimilarity",
     "SensitivityAtSpecificity", "SpecificityAtSensitivity", "PrecisionAtRecall", "RecallAtPrecision",

@@ -8,7 +8,7 @@ failing that to the one the labels and output imply.
 from __future__ import annotations
 
 from .._registry import lookup
-from . import (accuracy, confusion, confusion_at, correlation, f_score, loss_backed, probabilistic, reduction,
+from . import (accuracy, confusion, confusion_at, correlation, f_score, iou, loss_backed, probabilistic, reduction,
                regression)
 from .. import custom_objects
 from ..naming import snake_case
@@ -26,6 +26,7 @@ CLASSES = [
     confusion.TruePositives, confusion.FalsePositives, confusion.TrueNegatives, confusion.FalseNegatives,
     confusion.Precision, confusion.Recall, confusion.AUC,
     f_score.FBetaScore, f_score.F1Score,
+    iou.IoU, iou.BinaryIoU, iou.MeanIoU, iou.OneHotIoU, iou.OneHotMeanIoU,
     loss_backed.Hinge, loss_backed.SquaredHinge, loss_backed.CategoricalHinge, loss_backed.KLDivergence,
     loss_backed.Poisson, loss_backed.LogCoshError, loss_backed.MeanSquaredLogarithmicError,
     loss_backed.CosineSimilarity,

@@ -1238,3 +1238,9 @@ from .overlap_losses import Dice, Tversky, dice, tversky  # noqa: E402,F401  (gp
 
 _BY_NAME.update(dice=Dice, tversky=Tversky)
 _BY_CLASS.update(Dice=Dice, Tversky=Tversky)
+# and the noise-robust cross-entropy
+from .robust_losses import (CategoricalGeneralizedCrossEntropy,  # noqa: E402,F401
+                            categorical_generalized_cross_entropy)
+
+_BY_NAME.update(categorical_generalized_cross_entropy=CategoricalGeneralizedCrossEntropy)
+_BY_CLASS.update(CategoricalGeneralizedCrossEntropy=CategoricalGeneralizedCrossEntropy)

@@ -1244,3 +1244,8 @@ from .robust_losses import (CategoricalGeneralizedCrossEntropy,  # noqa: E402,F4
 
 _BY_NAME.update(categorical_generalized_cross_entropy=CategoricalGeneralizedCrossEntropy)
 _BY_CLASS.update(CategoricalGeneralizedCrossEntropy=CategoricalGeneralizedCrossEntropy)
+# and the metric-learning loss over a batch's pairs of rows
+from .pair_losses import Circle, circle  # noqa: E402,F401
+
+_BY_NAME.update(circle=Circle)
+_BY_CLASS.update(Circle=Circle)

@@ -717,16 +717,19 @@ def relu(x):
     return _unary(x, lambda xp, v: xp.maximum(v, 0), lambda xp, v, o: v > 0)
 
 
-def sigmoid(x):
-    def forward(xp, v):  # stable on both sides: exp of a non-positive number only
-        e = xp.exp(-xp.abs(v))
-        return xp.where(v >= 0, 1 / (1 + e), e / (1 + e))
+def _stable_sigmoid(xp, v):
+    """1 / (1 + exp(-v)), stable on both sides: exp of a non-positive number only (no overflow, no warning, for a
+    very negative v)."""
+    e = xp.exp(-xp.abs(v))
+    return xp.where(v >= 0, 1 / (1 + e), e / (1 + e))
 
-    return _unary(x, forward, lambda xp, v, o: o * (1 - o))
+
+def sigmoid(x):
+    return _unary(x, _stable_sigmoid, lambda xp, v, o: o * (1 - o))
 
 
 def softplus(x):
-    return _unary(x, lambda xp, v: xp.logaddexp(v, 0), lambda xp, v, o: 1 / (1 + xp.exp(-v)))
+    return _unary(x, lambda xp, v: xp.logaddexp(v, 0), lambda xp, v, o: _stable_sigmoid(xp, v))
 
 
 def softsign(x):

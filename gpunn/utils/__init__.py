@@ -15,10 +15,12 @@ from .py_dataset import PyDataset, Sequence
 from .sequence_utils import pad_sequences
 from .step_data import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from .symbolic_values import get_source_inputs, is_keras_tensor
+from .timeseries import timeseries_dataset_from_array
 
 __all__ = ["CustomObjectScope", "custom_object_scope", "get_custom_objects", "get_registered_name",
            "get_registered_object", "register_keras_serializable", "serialize_keras_object",
            "deserialize_keras_object", "to_categorical", "set_random_seed", "normalize", "clear_session", "PyDataset", "Sequence", "get_file",
            "pad_sequences", "model_to_dot", "plot_model", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
            "get_source_inputs", "is_keras_tensor", "standardize_dtype", "enable_interactive_logging",
-           "disable_interactive_logging", "is_interactive_logging_enabled", "Progbar"]
+           "disable_interactive_logging", "is_interactive_logging_enabled", "Progbar",
+           "timeseries_dataset_from_array"]

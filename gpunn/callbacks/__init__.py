@@ -22,6 +22,7 @@ from .model_checkpoint import ModelCheckpoint
 from .progbar import ProgbarLogger
 from .swap_ema_weights import SwapEMAWeights
 from .reduce_lr_on_plateau import ReduceLROnPlateau
+from .remote_monitor import RemoteMonitor
 from .tensorboard import TensorBoard
 from .terminate_on_nan import TerminateOnNaN
 
@@ -29,5 +30,5 @@ from .terminate_on_nan import TerminateOnNaN
 __all__ = [
     "Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint",
     "ReduceLROnPlateau", "CSVLogger", "TerminateOnNaN", "LearningRateScheduler", "LambdaCallback", "TensorBoard",
-    "BackupAndRestore", "SwapEMAWeights",
+    "BackupAndRestore", "SwapEMAWeights", "RemoteMonitor",
 ]

@@ -45,6 +45,15 @@ CASES = {
     "cumprod": "ops.cumprod(p, axis=1)", "count_nonzero": "ops.count_nonzero(a > 0, axis=0)",
     "eye": "ops.eye(3, 4, k=1)", "identity": "ops.identity(3)", "full": "ops.full((2, 3), 1.5)",
     "linspace": "ops.linspace(0.0, 1.0, 7)", "copy": "ops.copy(a)",
+    "erfc": "ops.erfc(a * 2)", "i0": "ops.i0(a)", "sinc": "ops.sinc(a)", "sinc_at_0": "ops.sinc(np.round(a))",
+    "logaddexp2": "ops.logaddexp2(a, b)",
+    # fmod of multiples of 1/16, exact in float32 (Keras computes in float32 on jax)
+    "fmod": "ops.fmod(np.round(a * 48) / 16, np.round(p * 16) / 16)",
+    "fmod_negative": "ops.fmod(np.round(a * 48) / 16, -np.round(p * 16) / 16)",
+    "fmax": "ops.fmax(a, np.where(b > 0.5, np.nan, b))", "fmin": "ops.fmin(np.where(a > 0.5, np.nan, a), b)",
+    "ldexp": "ops.ldexp(a, np.arange(20).reshape(4, 5) % 4 - 1)", "heaviside": "ops.heaviside(np.round(a), 0.5)",
+    "nextafter": "ops.nextafter(a, b)", "gcd": "ops.gcd(np.array([4, 6, 9, 0]), np.array([6, 4, 3, 5]))",
+    "lcm": "ops.lcm(np.array([4, 6, 9, 0]), np.array([6, 4, 3, 5]))",
 }
 
 SETUP = '''
@@ -100,6 +109,11 @@ GRADIENTS = {
     "normalize": (lambda x: ops.normalize(x, axis=0), [(4, 5)]),
     "average": (lambda x, w: ops.average(x, axis=1, weights=ops.square(w) + 0.5), [(4, 5), (5,)]),
     "cumprod": (lambda x: ops.cumprod(ops.square(x) + 0.5, axis=1), [(4, 5)]), "copy": (ops.copy, [(4, 5)]),
+    "erfc": (ops.erfc, [(4, 5)]), "i0": (ops.i0, [(4, 5)]), "sinc": (ops.sinc, [(4, 5)]),
+    "logaddexp2": (ops.logaddexp2, [(4, 5), (4, 5)]),
+    "fmod": (lambda x, y: ops.fmod(x * 3, ops.square(y) + 2.0), [(4, 5), (4, 5)]),
+    "fmax": (ops.fmax, [(4, 5), (4, 5)]), "fmin": (ops.fmin, [(4, 5), (4, 5)]),
+    "ldexp": (lambda x: ops.ldexp(x, np.array([[1, -2, 0, 3, 2]])), [(4, 5)]),
 }
 
 

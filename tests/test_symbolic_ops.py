@@ -390,6 +390,30 @@ def test_more_operations_run_on_symbolic_values_and_keep_their_arguments(tmp_pat
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), expected)
 
 
+def test_the_special_functions_run_on_symbolic_values_and_keras_loads_them(tmp_path):
+    inputs = gpunn.Input(shape=(4,))
+    parts = [ops.erfc(inputs), ops.sinc(inputs), ops.logaddexp2(inputs, 0.5), ops.fmax(inputs, 0.1),
+             ops.fmin(inputs, 0.2), ops.fmod(inputs, 0.7), ops.i0(inputs)]
+    model = gpunn.Model(inputs, layers.Dense(1)(ops.concatenate(parts, axis=-1)))
+    x = np.random.default_rng(8).standard_normal((5, 4)).astype(np.float32)
+    expected = model.predict(x, verbose=0)
+    model.save(tmp_path / "special.keras")
+    loaded = gpunn.models.load_model(tmp_path / "special.keras")
+    assert [op.keras_class for op in loaded.operations if hasattr(op, "keras_class")] == [
+        "Erfc", "Sinc", "Logaddexp2", "Fmax", "Fmin", "Fmod", "I0", "Concatenate"]
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), expected)
+    script = """
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+model = keras.models.load_model(task["path"])
+print(json.dumps(np.asarray(model.predict(np.array(task["x"], "float32"), verbose=0)).tolist()))
+"""
+    theirs = run_keras(script, {"path": str(tmp_path / "special.keras"), "x": x.tolist()})
+    np.testing.assert_allclose(expected, np.asarray(theirs), rtol=1e-5, atol=1e-6)
+
+
 def test_integers_beyond_the_model_s_exact_range_are_refused():
     inputs = gpunn.Input(shape=(1,), dtype="int32")
     model = gpunn.Model(inputs, ops.mod(inputs, 1000))

@@ -10,8 +10,10 @@ Importing gpunn needs neither CUDA nor MPI; the backend (NumPy or CuPy) is chose
 """
 __version__ = "0.1.0"
 
-from . import (activations, backend, callbacks, config, constraints, datasets, distributed, initializers, layers,
-               losses, metrics, models, optimizers, preprocessing, random, regularizers, saving, utils)
+from . import (activations, backend, callbacks, config, constraints, datasets, distributed, dtype_policies,
+               initializers, layers, losses, metrics, mixed_precision, models, optimizers, preprocessing, random,
+               regularizers, saving, utils)
+from .dtype_policies import DTypePolicy, FloatDTypePolicy
 from .initializers import Initializer
 from .layers import Input, InputSpec, Layer
 from .losses import Loss
@@ -40,7 +42,8 @@ def version() -> str:
 __all__ = [
     "Sequential", "Model", "Input", "load_model", "GraphFallbackWarning", "set_backend", "use_backend", "get_ops",
     # the base classes Keras 3 exports at its top level (class MyLayer(keras.Layer): ...)
-    "Layer", "Loss", "Metric", "Optimizer", "Regularizer", "Initializer", "InputSpec",
+    "Layer", "Loss", "Metric", "Optimizer", "Regularizer", "Initializer", "InputSpec", "DTypePolicy",
+    "FloatDTypePolicy", "dtype_policies", "mixed_precision",
     "activations", "backend", "callbacks", "config", "constraints", "datasets", "distributed", "initializers",
     "layers", "losses", "metrics", "models", "optimizers", "preprocessing", "random", "regularizers", "saving",
     "utils", "wrappers", "__version__", "version",

@@ -44,12 +44,16 @@ def set_image_data_format(data_format) -> None:
         raise ValueError(f"data_format: gpunn's layers take channels last; got {data_format!r}")
 
 
-def dtype_policy() -> str:
-    return floatx()
+def dtype_policy():
+    """The global DTypePolicy (Keras's ``config.dtype_policy``): float32."""
+    from .dtype_policies import DTypePolicy
+
+    return DTypePolicy(floatx())
 
 
 def set_dtype_policy(policy) -> None:
-    """Only "float32": gpunn has no mixed precision (a layer's dtype argument sets float64)."""
+    """Only "float32" (a name or a DTypePolicy): gpunn has no mixed precision (a layer's dtype argument, a name
+    or a DTypePolicy, sets float64)."""
     name = getattr(policy, "name", policy)
     if name != "float32":
         raise ValueError(f"policy: gpunn computes in each layer's dtype (float32 unless given dtype='float64') and "

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import constraints, initializers, overrides, regularizers
+from .. import constraints, dtype_policies, initializers, overrides, regularizers
 from ..naming import snake_case, uniquify
 from ..autodiff import Tensor
 from ..ops.workspace import Workspace, Workspaces
@@ -181,6 +181,7 @@ class Layer(KerasVariableLists):
         if name is not None and (not isinstance(name, str) or "/" in name):  # Keras's rule: '/' separates paths
             raise ValueError(f"name: must be a string and cannot contain character `/`. Received: name={name!r}")
         self.name = name or unique_name(snake_case(type(self).__name__))
+        dtype = dtype_policies.dtype_name(dtype)  # a DTypePolicy's name (Keras: dtype=keras.DTypePolicy(...))
         self.dtype = np.dtype(dtype).name if dtype is not None else None
         if self.dtype is not None and np.dtype(self.dtype).kind != "f":
             raise ValueError(f"dtype: expected a floating dtype such as 'float32' or 'float64', got {dtype!r}")
@@ -198,6 +199,19 @@ class Layer(KerasVariableLists):
         self.bound = Bound()
         self._workspaces = None
         self._variables: dict = {}  # weight name -> its Variable, made on first use (see ``variable``)
+
+    @property
+    def dtype_policy(self):
+        """Keras's ``layer.dtype_policy``: a DTypePolicy of the layer's dtype (float32 unless it was given one)."""
+        return dtype_policies.DTypePolicy(self.dtype or "float32")
+
+    @property
+    def compute_dtype(self) -> str:
+        return self.dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        return self.dtype_policy.variable_dtype
 
     @property
     def trainable(self) -> bool:

@@ -1,0 +1,118 @@
+"""Dtype policies (``keras.dtype_policies``, ``keras.DTypePolicy``): the dtype a layer computes in and keeps its
+weights in, by name.
+
+gpunn computes each layer in one float dtype, its weights' (float32 unless the layer is given ``dtype="float64"``
+or a ``DTypePolicy("float64")``; on a GPU, float32 matmuls may run on TF32 tensor cores, opt-in:
+``gpunn.ops.tf32.set_tf32(True)``). The half-precision
+policies ("float16", "bfloat16") and Keras's mixed ones ("mixed_float16", "mixed_bfloat16": float16 compute over
+float32 weights) have no gpunn counterpart yet and are refused by name where they are made, rather than
+training in another precision than the script asked for.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .autodiff.legacy_backend import floatx
+
+HALF_PRECISION = ("float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
+
+
+def checked_policy_name(argument: str, name) -> str:
+    """A policy's name as gpunn can compute it (a float dtype's name), or an error naming ``argument``."""
+    if not isinstance(name, str):
+        raise TypeError(f"{argument}: expected a dtype policy name such as 'float32', got {type(name).__name__} "
+                        f"{name!r}")
+    if name in HALF_PRECISION:
+        raise ValueError(f"{argument}: the dtype policy {name!r} computes in half precision, which gpunn does not "
+                         "have: it computes in float32 or, per layer, float64 (on a GPU, the nearest speed-up is "
+                         "TF32 matmuls: gpunn.ops.tf32.set_tf32(True))")
+    try:
+        dtype = np.dtype(name)
+    except TypeError:
+        raise ValueError(f"{argument}: expected a dtype policy name such as 'float32' or 'float64', got "
+                         f"{name!r}") from None
+    if dtype.kind != "f":
+        raise ValueError(f"{argument}: gpunn's layers compute in a float dtype ('float32', 'float64'), got {name!r}")
+    return dtype.name
+
+
+class DTypePolicy:
+    """A layer's compute and variable dtype, one float dtype here: ``DTypePolicy("float64")`` (None: the global
+    policy's, float32)."""
+
+    def __init__(self, name=None):
+        self._name = checked_policy_name("name", floatx() if name is None else name)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def compute_dtype(self) -> str:
+        return self._name
+
+    @property
+    def variable_dtype(self) -> str:
+        return self._name
+
+    @property
+    def quantization_mode(self):
+        return None  # gpunn has no quantized layers
+
+    def get_config(self) -> dict:
+        return {"name": self._name}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "DTypePolicy":
+        return cls(**config)
+
+    def __eq__(self, other):
+        return isinstance(other, DTypePolicy) and other.name == self.name
+
+    def __hash__(self):
+        return hash(("DTypePolicy", self._name))
+
+    def __repr__(self):
+        return f'<DTypePolicy "{self._name}">'  # FloatDTypePolicy's too, as Keras's
+
+
+class FloatDTypePolicy(DTypePolicy):
+    """Keras 3's older name for a float policy (kept by Keras as a subclass of DTypePolicy)."""
+
+
+_CLASSES = {"DTypePolicy": DTypePolicy, "FloatDTypePolicy": FloatDTypePolicy}
+
+
+def serialize(policy: DTypePolicy) -> dict:
+    """Keras's form: ``{"module": "keras", "class_name": "DTypePolicy", "config": {"name": ...}, ...}``."""
+    return {"module": "keras", "class_name": type(policy).__name__, "config": policy.get_config(),
+            "registered_name": None}
+
+
+def deserialize(config, custom_objects=None) -> DTypePolicy:
+    if not isinstance(config, dict) or config.get("class_name") not in _CLASSES:
+        raise ValueError(f"config: expected a serialized DTypePolicy, got {config!r}")
+    return _CLASSES[config["class_name"]].from_config(config.get("config", {}))
+
+
+def get(identifier) -> DTypePolicy:
+    """A policy from a name, a serialized policy or a policy."""
+    if isinstance(identifier, DTypePolicy):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    return DTypePolicy(identifier)
+
+
+def dtype_name(dtype):
+    """A layer's ``dtype`` argument as a dtype name (a policy's name; None stays None)."""
+    if isinstance(dtype, DTypePolicy):
+        return dtype.name
+    if isinstance(dtype, dict) and dtype.get("class_name") in _CLASSES:
+        return deserialize(dtype).name
+    if isinstance(dtype, str) and dtype in HALF_PRECISION:
+        checked_policy_name("dtype", dtype)
+    return dtype
+
+
+__all__ = ["DTypePolicy", "FloatDTypePolicy", "get", "serialize", "deserialize"]

@@ -54,6 +54,13 @@ CASES = {
     "ldexp": "ops.ldexp(a, np.arange(20).reshape(4, 5) % 4 - 1)", "heaviside": "ops.heaviside(np.round(a), 0.5)",
     "nextafter": "ops.nextafter(a, b)", "gcd": "ops.gcd(np.array([4, 6, 9, 0]), np.array([6, 4, 3, 5]))",
     "lcm": "ops.lcm(np.array([4, 6, 9, 0]), np.array([6, 4, 3, 5]))",
+    "real": "ops.real(a)", "imag": "ops.imag(a)", "conj": "ops.conj(a)", "conjugate": "ops.conjugate(a)",
+    "isreal": "ops.isreal(a)", "array": "ops.array(a)", "empty": "np.asarray(ops.empty((2, 3)).shape)",
+    "empty_like": "np.asarray(ops.empty_like(a).shape)", "tri": "ops.tri(3, 4, 1)", "inner": "ops.inner(a, b)",
+    "inner_vectors": "ops.inner(a[0], b[1])", "vdot": "ops.vdot(a, b)", "diagflat": "ops.diagflat(a[:2], 1)",
+    "rot90": "ops.rot90(a)", "rot90_2": "ops.rot90(a, 2)", "rot90_3": "ops.rot90(a, k=3)",
+    "rot90_axes": "ops.rot90(ops.reshape(a, (2, 2, 5)), 1, axes=(1, 2))", "hsplit": "ops.hsplit(a[:, :4], 2)[1]",
+    "vsplit": "ops.vsplit(a, 2)[0]",
 }
 
 SETUP = '''
@@ -114,6 +121,9 @@ GRADIENTS = {
     "fmod": (lambda x, y: ops.fmod(x * 3, ops.square(y) + 2.0), [(4, 5), (4, 5)]),
     "fmax": (ops.fmax, [(4, 5), (4, 5)]), "fmin": (ops.fmin, [(4, 5), (4, 5)]),
     "ldexp": (lambda x: ops.ldexp(x, np.array([[1, -2, 0, 3, 2]])), [(4, 5)]),
+    "real": (ops.real, [(4, 5)]), "inner": (ops.inner, [(4, 5), (3, 5)]), "vdot": (ops.vdot, [(4, 5), (4, 5)]),
+    "diagflat": (lambda x: ops.diagflat(x, -1), [(2, 3)]),
+    "rot90": (lambda x: ops.rot90(x, 3, axes=(1, 0)), [(4, 5)]), "hsplit": (lambda x: ops.hsplit(x, 2)[0], [(4, 6)]),
 }
 
 

@@ -10,10 +10,9 @@ values (its exponential is 0 either way), and a finite gradient for a row with n
 from __future__ import annotations
 
 import functools
-import numbers
 
 from . import ops
-from .losses import FunctionLoss, Loss
+from .losses import FunctionLoss, Loss, _checked_number
 
 _LEFT_OUT = -1e30  # below any weighted distance by far; exp() of its difference to them is exactly 0
 
@@ -60,18 +59,12 @@ def _circle_over_positive_rows(y_true, y_pred, **arguments):
     return values * kept * (rows / ops.maximum(ops.sum(kept), 1.0))  # no row kept: every value is 0 anyway
 
 
-def _number(argument, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{argument}: expected a number, got {value!r}")
-    return value
-
-
 class Circle(FunctionLoss):
     serialized_as_class = True
 
     def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True, reduction="sum_over_batch_size", name="circle",
                  dtype=None):
-        self.gamma, self.margin = _number("gamma", gamma), _number("margin", margin)
+        self.gamma, self.margin = _checked_number("gamma", gamma), _checked_number("margin", margin)
         self.remove_diagonal = bool(remove_diagonal)
         super().__init__(functools.partial(_circle_over_positive_rows, gamma=self.gamma, margin=self.margin,
                                            remove_diagonal=self.remove_diagonal),

@@ -110,5 +110,5 @@ def test_found_by_name_saved_as_its_class_and_checked(tmp_path):
     assert (loaded.loss.gamma, loaded.loss.margin, loaded.loss.remove_diagonal) == (24.0, 0.35, True)
     _, _, _, _, x, y = _data()
     assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-6)
-    with pytest.raises(ValueError, match="gamma: expected a number, got '80'"):
+    with pytest.raises(ValueError, match="gamma: expected a finite number, got '80'"):
         gpunn.losses.Circle(gamma="80")

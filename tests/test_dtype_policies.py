@@ -50,6 +50,7 @@ def test_a_layer_given_a_float64_policy_computes_as_one_given_float64():
         return model
 
     by_policy, by_name = trained(gpunn.DTypePolicy("float64")), trained("float64")
+    assert gpunn.Input((3,), dtype=gpunn.DTypePolicy("float64")).dtype == "float64"  # Keras's Input takes one too
     assert by_policy.layers[0].compute_dtype == by_policy.layers[0].variable_dtype == "float64"
     assert by_policy.predict(x, verbose=0).dtype == np.float64
     for a, b in zip(by_policy.get_weights(), by_name.get_weights()):

@@ -9,10 +9,8 @@ import math
 
 import numpy as np
 
-from .extra_functions import _floats
+from .extra_functions import _TWO_OVER_SQRT_PI, _floats
 from .functions import _binary, _no_gradient, _unary
-
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 def _special(xp, name):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import dtype_policies
 from .base import Layer, normalize_shape
 from .symbolic import SymbolicArithmetic
 
@@ -40,6 +41,7 @@ class InputLayer(Layer, SymbolicArithmetic):
                              "(or batch_shape=(None, 784))")
         _refuse_variable_length(shape)
         self.input_dtype = None
+        dtype = dtype_policies.dtype_name(dtype)  # a DTypePolicy's name, as Keras's Input takes one
         if isinstance(dtype, str) and dtype.lower() in ("string", "str", "object"):
             raise ValueError(f"dtype: gpunn's inputs are numbers; got {dtype!r} (Keras's string inputs feed "
                              "StringLookup / TextVectorization): turn the strings into integer ids or features before "

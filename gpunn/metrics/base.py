@@ -408,12 +408,13 @@ def class_ids(metric, ops, ws, y_true):
     return ops.copy_into(ids, metric._buffer(ws, "class_ids", ids.shape, np.intp))
 
 
-def one_hot_rows(metric, ops, ws, ids, width, dtype):
+def one_hot_rows(metric, ops, ws, ids, width, dtype, role="one_hot"):
     """(B, width) one-hot rows of ``ids`` gathered from an identity matrix (a gather writes into its buffer
-    without allocating). The diagonal is set on every call (width elements), so a replay needs no set-up."""
+    without allocating), into the buffer ``role`` (a metric needing two sets of rows names them apart). The
+    diagonal is set on every call (width elements), so a replay needs no set-up."""
     identity = metric._zeros(ws, "identity", (width, width), dtype)
     ops.fill(1, identity.reshape(-1)[::width + 1])
-    return ops.take_rows(identity, ids, out=metric._buffer(ws, "one_hot", (len(ids), width), dtype))
+    return ops.take_rows(identity, ids, out=metric._buffer(ws, role, (len(ids), width), dtype))
 
 
 def add_into(ops, ws, metric, role, batch_part, total):

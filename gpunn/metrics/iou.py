@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 from ..autodiff.functions import convert_to_numpy
-from .base import Metric, add_into
+from .base import Metric, add_into, one_hot_rows
 
 EPSILON = 1e-7  # Keras's backend epsilon
 
@@ -85,12 +85,6 @@ class IoU(Metric):
     def _predicted_ids(self, ops, ws, predictions):
         return self._ids(ops, ws, "predicted_ids", predictions, self.sparse_y_pred)
 
-    def _one_hot(self, ops, ws, role, ids, dtype):
-        n = self.num_classes
-        identity = self._zeros(ws, "identity", (n, n), dtype)
-        ops.fill(1, identity.reshape(-1)[::n + 1])
-        return ops.take_rows(identity, ids, out=self._buffer(ws, role, (len(ids), n), dtype))
-
     def _weights(self, ops, ws, sample_weight, rows, dtype):
         """(rows,) weights in ``dtype`` (a 0-d one without sample weights), truncated as Keras does where the
         metric's dtype is an integer one."""
@@ -128,8 +122,8 @@ class IoU(Metric):
         kept_true = ops.multiply(true, valid, self._buffer(ws, "kept_true", (rows,), np.intp))
         kept_predicted = ops.multiply(predicted, valid, self._buffer(ws, "kept_predicted", (rows,), np.intp))
         kept_weights = ops.multiply(weights, valid, self._buffer(ws, "kept_weights", (rows,), dtype))
-        true_rows = self._one_hot(ops, ws, "true_rows", kept_true, dtype)
-        predicted_rows = self._one_hot(ops, ws, "predicted_rows", kept_predicted, dtype)
+        true_rows = one_hot_rows(self, ops, ws, kept_true, self.num_classes, dtype, role="true_rows")
+        predicted_rows = one_hot_rows(self, ops, ws, kept_predicted, self.num_classes, dtype, role="predicted_rows")
         ops.multiply(predicted_rows, kept_weights.reshape(-1, 1), predicted_rows)
         matrix = ops.matmul(true_rows.T, predicted_rows,
                             self._buffer(ws, "confusion", (self.num_classes, self.num_classes), dtype))

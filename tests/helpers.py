@@ -6,6 +6,9 @@ into a module to run all its tests on the NumPy backend, whatever machine they r
 from __future__ import annotations
 
 import functools
+import json
+import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -264,3 +267,24 @@ class Repeat:
 
     def __iter__(self):
         return self.make()
+
+
+# ---- Keras with TensorFlow (its lookup and hashing layers need it; it is not installed beside the tests) ----------
+
+def run_keras_with_tensorflow_script(script: str, task, backend: str = "jax") -> dict:
+    """``script`` (reading ``task`` as JSON on stdin, printing its result as JSON last) run by the interpreter
+    GPUNN_KERAS_TF_PYTHON names, one with Keras 3.15 and TensorFlow; skips where none is named (the tests then
+    check against results recorded with such an interpreter)."""
+    python = os.environ.get("GPUNN_KERAS_TF_PYTHON")
+    if not python:
+        pytest.skip("GPUNN_KERAS_TF_PYTHON names no interpreter with Keras 3.15 and TensorFlow: checked against the "
+                    "recorded results only")
+    return run_with_python(python, script, task, backend)
+
+
+def run_with_python(python: str, script: str, task, backend: str = "jax") -> dict:
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run = subprocess.run([python, "-c", script], input=json.dumps(task), capture_output=True, text=True,
+                         env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])

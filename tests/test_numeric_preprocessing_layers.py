@@ -15,8 +15,6 @@ TensorFlow: they are checked against Keras live, as the other Keras comparisons 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,14 +22,13 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from helpers import numpy_backend, run_keras  # noqa: E402,F401
+from helpers import numpy_backend, run_keras, run_keras_with_tensorflow_script, run_with_python  # noqa: E402,F401
 
 import gpunn  # noqa: E402
 from gpunn import layers  # noqa: E402
 from gpunn.layers.stable_hashes import fingerprint64, siphash64  # noqa: E402
 
 RECORD = Path(__file__).parent / "data" / "keras_numeric_preprocessing.json"
-KERAS_TF_PYTHON = os.environ.get("GPUNN_KERAS_TF_PYTHON")
 
 # ---- the cases: one layer, maybe adapted, called on inputs ---------------------------------------------------
 
@@ -219,21 +216,6 @@ print(json.dumps({"keras": keras.__version__, "tensorflow": tf.__version__,
 def run_keras_with_tensorflow(task) -> dict:
     """KERAS_SIDE run live by the interpreter GPUNN_KERAS_TF_PYTHON names (skips where none is named)."""
     return run_keras_with_tensorflow_script(KERAS_SIDE, task)
-
-
-def run_keras_with_tensorflow_script(script: str, task) -> dict:
-    if not KERAS_TF_PYTHON:
-        pytest.skip("GPUNN_KERAS_TF_PYTHON names no interpreter with Keras 3.15 and TensorFlow: checked against the "
-                    "recorded results only")
-    return _run(KERAS_TF_PYTHON, task, script)
-
-
-def _run(python: str, task, script: str = KERAS_SIDE) -> dict:
-    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    run = subprocess.run([python, "-c", script], input=json.dumps(task), capture_output=True, text=True,
-                         env=env, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def recorded() -> dict:
@@ -583,7 +565,7 @@ def test_bad_arguments_are_refused_by_name(make, error, message):
 def test_strings_are_refused_naming_what_is_supported(make):
     layer = make()
     with pytest.raises(TypeError, match=rf"inputs: gpunn's {type(layer).__name__} takes numbers .*got strings; string "
-                                        r"categories .*StringLookup.* are not supported"):
+                                        r"categories go to a StringLookup layer"):
         layer(np.array([["a"], ["b"]]))
     with pytest.raises(TypeError, match=rf"inputs: gpunn's {type(layer).__name__} takes numbers"):
         layer("a")
@@ -620,7 +602,7 @@ def test_bad_data_and_unready_layers_are_refused_by_name(tmp_path):
         layers.IntegerLookup(vocabulary=[2 ** 30], invert=True)(np.array([[1]]))
     vocabulary_file = tmp_path / "vocabulary.txt"
     vocabulary_file.write_text("7\nseven\n")
-    with pytest.raises(TypeError, match=r"vocabulary: line 2 of .* is 'seven'; gpunn's IntegerLookup takes integer"):
+    with pytest.raises(TypeError, match=r"vocabulary: line 2 of .* is 'seven'; IntegerLookup takes integer"):
         layers.IntegerLookup(vocabulary=str(vocabulary_file))
 
 
@@ -645,7 +627,7 @@ def test_vocabulary_file_and_a_keras_files_assets():
 def record(python: str) -> None:
     """Write RECORD with what Keras (run by ``python``, with TensorFlow) computes for the cases."""
     task = make_task()
-    result = _run(python, task)
+    result = run_with_python(python, KERAS_SIDE, task)
     RECORD.write_text(json.dumps({"keras": result["keras"], "tensorflow": result["tensorflow"], "task": task,
                                   "cases": result["cases"], "model": result["model"],
                                   "hashes": result["hashes"]}) + "\n")

@@ -40,6 +40,7 @@ from .reshape import Reshape
 from .rms_normalization import RMSNormalization
 from .softmax import Softmax
 from .spatial_dropout import SpatialDropout1D
+from .string_lookup import StringLookup
 from .unit_normalization import UnitNormalization
 from .variable import Variable
 
@@ -52,7 +53,7 @@ LAYER_CLASSES = {
                 Minimum,
                 Multiply, Normalization, Operation, Permute, PReLU, ReLU, RepeatVector, Rescaling, Reshape,
                 RMSNormalization, Softmax,
-                SpatialDropout1D,
+                SpatialDropout1D, StringLookup,
                 Subtract, UnitNormalization)
 }
 
@@ -93,4 +94,4 @@ __all__ = ["Layer", "Input", "InputLayer", "InputSpec", "Lambda", "Dense", "Acti
            "Embedding", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Add",
            "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "add", "subtract",
            "multiply", "average", "maximum", "minimum", "concatenate", "dot", "Discretization", "Hashing",
-           "IntegerLookup", "Variable", "deserialize", "serialize"]
+           "IntegerLookup", "StringLookup", "Variable", "deserialize", "serialize"]

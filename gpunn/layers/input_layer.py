@@ -3,6 +3,8 @@
 An integer ``dtype`` (``Input(shape=(256,), dtype="int32")`` before an Embedding, as Keras scripts write it)
 declares the inputs' dtype only: gpunn passes token ids in the model's float dtype (``layers/embedding.py``), so
 it does not make the model compute in integers; it is kept (``input_dtype``) and written back to configs.
+``dtype="string"`` declares an input of strings, which one layer reading text (StringLookup) turns into numbers
+on the host before the device sees them (``text_inputs.py``).
 """
 from __future__ import annotations
 
@@ -42,11 +44,12 @@ class InputLayer(Layer, SymbolicArithmetic):
         _refuse_variable_length(shape)
         self.input_dtype = None
         dtype = dtype_policies.dtype_name(dtype)  # a DTypePolicy's name, as Keras's Input takes one
-        if isinstance(dtype, str) and dtype.lower() in ("string", "str", "object"):
-            raise ValueError(f"dtype: gpunn's inputs are numbers; got {dtype!r} (Keras's string inputs feed "
-                             "StringLookup / TextVectorization): turn the strings into integer ids or features before "
-                             "the model, e.g. with a vocabulary dict, and give dtype='int32'")
-        if dtype is not None and np.dtype(dtype).kind in "iub":
+        if isinstance(dtype, str) and dtype.lower() in ("string", "str"):
+            self.input_dtype, dtype = "string", None
+        elif isinstance(dtype, str) and dtype.lower() == "object":
+            raise ValueError("dtype: expected a numeric dtype or 'string' (for strings, read by a StringLookup "
+                             "layer), got 'object'")
+        elif dtype is not None and np.dtype(dtype).kind in "iub":
             self.input_dtype, dtype = np.dtype(dtype).name, None
         super().__init__(name=name, dtype=dtype, input_shape=normalize_shape("shape", shape), **kwargs)
         self.batch_size = batch_size

@@ -14,13 +14,13 @@ Saved state: a given vocabulary is in the config as Keras keeps it. A learned on
 written into the config too, with the special tokens first and ``has_input_vocabulary=False`` (so the loaded
 layer can be adapted again, in gpunn and in Keras), where Keras writes it into the file's assets.
 
-Where gpunn differs: tokens are integers (``vocabulary_dtype="int64"`` only; strings are refused by name:
-StringLookup is not provided); the inputs reach the layer in the model's float dtype, so tokens are exact up
-to 2**24 in float32 (gpunn refuses larger ones before any work) and floats are truncated toward zero as
+Where gpunn differs: tokens are integers (``vocabulary_dtype="int64"`` only; strings are refused by name: they
+are StringLookup's, ``string_lookup.py``); the inputs reach the layer in the model's float dtype, so tokens are
+exact up to 2**24 in float32 (gpunn refuses larger ones before any work) and floats are truncated toward zero as
 Keras's cast truncates them; outputs are the model's floats (Keras: int64 indices and tokens); ``sparse=True``
-is refused. Not read: a vocabulary Keras kept in a ``.keras`` file's assets (an adapted layer saved by Keras):
-such a layer is refused when used, naming ``set_vocabulary``; nor the IDF weights Keras keeps among the
-file's variables, so a "tf_idf" layer saved by Keras or gpunn loads in the other only with a given vocabulary.
+is refused. An adapted layer saved by Keras keeps its vocabulary in the ``.keras`` file's assets and its IDF
+weights among the file's variables: ``load_model`` reads both (``load_keras_assets``); a layer made from such a
+config alone is refused when used, naming ``set_vocabulary``.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from .token_counts import TokenCounts
 INT64_MAX = np.iinfo(np.int64).max
 
 
-def _token(argument: str, value):
+def _integer_token(argument: str, value):
     """A special token: None or an integer."""
     numeric.refuse_text(argument, value, "IntegerLookup")
     if value is None:
@@ -45,7 +45,7 @@ def _token(argument: str, value):
     return numeric.integer_argument(argument, value)
 
 
-def _tokens_of(argument: str, values) -> np.ndarray:
+def _integer_tokens(argument: str, values) -> np.ndarray:
     """A vocabulary (or data) as a flat int64 array; strings refused."""
     numeric.refuse_text(argument, values, "IntegerLookup")
     array = np.asarray(numeric.on_host(values))
@@ -56,24 +56,36 @@ def _tokens_of(argument: str, values) -> np.ndarray:
     return numeric.as_int64(array)
 
 
-def _read_vocabulary_file(path: str) -> np.ndarray:
+def read_vocabulary_lines(path: str, encoding: str = "utf-8") -> list:
+    """The lines of a vocabulary file, without the empty lines at its end (Keras's reading)."""
     if not os.path.exists(path):
         raise ValueError(f"vocabulary: the vocabulary file {path!r} does not exist")
-    with open(path) as file:
+    with open(path, encoding=encoding) as file:
         lines = file.read().splitlines()
     while lines and lines[-1] == "":
         lines.pop()
+    return lines
+
+
+def _read_integer_vocabulary(path: str) -> np.ndarray:
+    lines = read_vocabulary_lines(path)
     tokens = []
     for number, line in enumerate(lines, 1):
         try:
             tokens.append(int(line))
         except ValueError:
-            raise TypeError(f"vocabulary: line {number} of {path!r} is {line!r}; gpunn's IntegerLookup takes integer "
-                            "tokens (string vocabularies, Keras's StringLookup, are not supported)") from None
+            raise TypeError(f"vocabulary: line {number} of {path!r} is {line!r}; IntegerLookup takes integer tokens "
+                            "(a vocabulary of strings is StringLookup's)") from None
     return np.array(tokens, dtype=np.int64)
 
 
 class IntegerLookup(numeric.TakesNumbers, Layer):
+    # What makes this layer's tokens integers (StringLookup, string_lookup.py, replaces them by strings)
+    token_dtype = np.int64
+    _special_token = staticmethod(_integer_token)
+    _tokens_of = staticmethod(_integer_tokens)
+    _read_vocabulary_file = staticmethod(_read_integer_vocabulary)
+
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=-1, vocabulary=None,
                  vocabulary_dtype="int64", idf_weights=None, invert=False, output_mode="int", sparse=False,
                  pad_to_max_tokens=False, oov_method="floormod", salt=None, name=None, vocabulary_size=None,
@@ -89,14 +101,11 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
             raise ValueError("pad_to_max_tokens: True needs max_tokens to be set")
         self.pad_to_max_tokens = bool(pad_to_max_tokens)
         self.num_oov_indices = numeric.integer_argument("num_oov_indices", num_oov_indices, minimum=0)
-        if vocabulary_dtype != "int64":
-            raise ValueError(f"vocabulary_dtype: only 'int64' is supported (as in Keras's IntegerLookup), got "
-                             f"{vocabulary_dtype!r}")
-        self.vocabulary_dtype = "int64"
+        self.vocabulary_dtype = self._checked_vocabulary_dtype(vocabulary_dtype)
         if oov_method not in ("floormod", "farmhash"):
             raise ValueError(f"oov_method: expected 'floormod' or 'farmhash', got {oov_method!r}")
         self.oov_method = oov_method
-        if salt is not None and oov_method != "farmhash":
+        if salt is not None and oov_method != "farmhash" and self.token_dtype is np.int64:
             raise ValueError(f"salt: can only be used with oov_method='farmhash', got oov_method={oov_method!r}")
         self.salt = numeric.check_salt(salt)
         self.output_mode = categorical.check_output_mode(output_mode, categorical.ALL_MODES, "IntegerLookup")
@@ -108,8 +117,8 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
         self.sparse = categorical.check_not_sparse(sparse)
         if idf_weights is not None and self.output_mode != "tf_idf":
             raise ValueError(f"idf_weights: only used with output_mode='tf_idf', got output_mode={self.output_mode!r}")
-        self.mask_token = _token("mask_token", mask_token)
-        self.oov_token = _token("oov_token", oov_token)
+        self.mask_token = self._special_token("mask_token", mask_token)
+        self.oov_token = self._special_token("oov_token", oov_token)
         if self.invert and self.oov_token is None:
             raise ValueError("oov_token: invert=True outputs oov_token for indices outside the vocabulary; give an "
                              "integer")
@@ -124,16 +133,23 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
         if self.output_mode == "tf_idf" and self._has_input_vocabulary and idf_weights is None:
             raise ValueError("idf_weights: when the vocabulary is given with output_mode='tf_idf', give its "
                              "idf_weights too")
-        self._tokens = np.zeros(0, dtype=np.int64)  # the vocabulary without its special tokens
+        self._tokens = np.zeros(0, dtype=self.token_dtype)  # the vocabulary without its special tokens
         self._sorted_tokens = (self._tokens, np.zeros(0, dtype=np.int64))  # (sorted tokens, their positions)
         self.idf_weights = None  # float32, one per index (tf_idf)
         self._vocabulary_version = 0  # counts the vocabularies set: a step's buffers follow it
         self._counts = None
         if vocabulary is not None:
             self.set_vocabulary(vocabulary, idf_weights)
-        # A Keras file's adapted layer: the vocabulary is in the file's assets, which gpunn does not read.
+        # A Keras file's adapted layer: the vocabulary is in the file's assets (``load_keras_assets``).
         self._vocabulary_not_read = (vocabulary is None and self._frozen_vocab_size is not None
                                      and self._frozen_vocab_size > self._token_start_index())
+
+    @staticmethod
+    def _checked_vocabulary_dtype(vocabulary_dtype) -> str:
+        if vocabulary_dtype != "int64":
+            raise ValueError(f"vocabulary_dtype: only 'int64' is supported (as in Keras's IntegerLookup), got "
+                             f"{vocabulary_dtype!r}")
+        return "int64"
 
     # ---- indices of the special tokens (Keras's) --------------------------------------------------------
     def _oov_start_index(self) -> int:
@@ -166,8 +182,8 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
         if isinstance(vocabulary, str):
             if self.output_mode == "tf_idf":
                 raise ValueError("vocabulary: output_mode 'tf_idf' does not take a vocabulary file")
-            vocabulary = _read_vocabulary_file(vocabulary)
-        vocabulary = _tokens_of("vocabulary", vocabulary).reshape(-1)
+            vocabulary = self._read_vocabulary_file(vocabulary)
+        vocabulary = self._tokens_of("vocabulary", vocabulary).reshape(-1)
         if vocabulary.size == 0:
             raise ValueError("vocabulary: cannot set an empty vocabulary")
         token_start = self._token_start_index()
@@ -199,7 +215,7 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
     def _set(self, tokens: np.ndarray, idf_weights) -> None:
         """Take ``tokens`` (and the IDF weights of every index but the padding) as the vocabulary."""
         self._record_vocabulary_size(len(tokens) + self._token_start_index())
-        self._tokens = np.asarray(tokens, dtype=np.int64)
+        self._tokens = np.asarray(tokens, dtype=self.token_dtype)
         order = np.argsort(self._tokens, kind="stable")
         self._sorted_tokens = (self._tokens[order], order)
         if idf_weights is not None:
@@ -220,10 +236,11 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
         """Learn the vocabulary (and the IDF weights for "tf_idf") from ``data``: an array or a list (one array of
         tokens: a 1-D one is one token per sample), or an iterable of batches (``steps`` batches at most)."""
         steps = numeric.integer_argument("steps", steps, minimum=1, allow_none=True)
-        numeric.refuse_text("data", data, "IntegerLookup")
+        if self.token_dtype is np.int64:
+            numeric.refuse_text("data", data, "IntegerLookup")
         self.reset_state()
         if numeric.is_one_array(data) or isinstance(data, (list, tuple)):
-            tokens = _tokens_of("data", data)
+            tokens = self._tokens_of("data", data)
             self.update_state(tokens.reshape(-1, 1) if tokens.ndim == 1 else tokens)
         else:
             for batch in numeric.adapt_batches(data, steps):
@@ -234,7 +251,7 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
         if self._has_input_vocabulary:
             raise ValueError(f"adapt: layer {self.name!r} was given its vocabulary (the vocabulary argument); make it "
                              "without one to learn it from data")
-        tokens = _tokens_of("data", data)
+        tokens = self._tokens_of("data", data)
         if tokens.ndim < 2:
             tokens = tokens.reshape(1, -1)  # a 1-D batch is one document, as Keras takes it
         elif tokens.ndim > 2 and self.output_mode == "tf_idf":
@@ -261,7 +278,7 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
 
     def reset_state(self):
         if not self._has_input_vocabulary:
-            self._counts = TokenCounts(count_documents=self.output_mode == "tf_idf")
+            self._counts = TokenCounts(count_documents=self.output_mode == "tf_idf", token_dtype=self.token_dtype)
 
     # ---- shapes and computation -----------------------------------------------------------------------
     @property
@@ -280,11 +297,20 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
         if self.num_oov_indices == 0 and not self.invert:
             self._refuse_oov(argument, numeric.as_int64(np.asarray(x)))
 
-    def forward(self, x, training):
+    def _check_vocabulary_read(self) -> None:
         if self._vocabulary_not_read:
-            raise ValueError(f"layer {self.name!r}: its vocabulary of {self._frozen_vocab_size} indices was kept in "
-                             "the assets of the Keras file it was loaded from, which gpunn does not read; give it "
-                             "with layer.set_vocabulary(...)")
+            raise ValueError(f"layer {self.name!r}: its vocabulary of {self._frozen_vocab_size} indices is kept in the "
+                             "assets of the Keras file its config came from: load the model with load_model (which "
+                             "reads them), or give it with layer.set_vocabulary(...)")
+
+    def _upload_idf_weights(self, ws, idf) -> None:
+        """The IDF weights written to the device buffer ``idf`` when the vocabulary changed since the last step."""
+        if ws.objects.get("idf_version") != (id(idf), self._vocabulary_version):
+            self.ops.upload(self.idf_weights.reshape(idf.shape), idf)
+            ws.objects["idf_version"] = (id(idf), self._vocabulary_version)
+
+    def forward(self, x, training):
+        self._check_vocabulary_read()
         ops = self.ops
         ws = self.workspace(x.shape[0])
         indices = ws.buffer("indices", x.shape, x.dtype)
@@ -298,10 +324,8 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
     def _indices_and_weights(self, values: np.ndarray, ws, idf) -> np.ndarray:
         """The step's host call: the indices (or, inverted, tokens) of ``values``, and the IDF weights written
         to the device when the vocabulary changed since the last step."""
-        if idf is not None and ws.objects.get("idf_version") != (id(idf), self._vocabulary_version):
-            ops = self.ops
-            ops.upload(self.idf_weights.reshape(idf.shape), idf)
-            ws.objects["idf_version"] = (id(idf), self._vocabulary_version)
+        if idf is not None:
+            self._upload_idf_weights(ws, idf)
         keys = numeric.as_int64(values)
         return self._tokens_at(keys, values.dtype) if self.invert else self._lookup(keys)
 
@@ -319,12 +343,14 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
         if self.num_oov_indices == 0:
             self._refuse_oov("inputs", keys)
         elif self.num_oov_indices > 1:
-            if self.oov_method == "floormod":
-                buckets = np.mod(keys, self.num_oov_indices)
-            else:
-                buckets = hash_buckets(keys, self.num_oov_indices, self.salt)
-            lookups = np.where(lookups == -1, buckets + self._oov_start_index(), lookups)
+            lookups = np.where(lookups == -1, self._oov_buckets(keys) + self._oov_start_index(), lookups)
         return lookups
+
+    def _oov_buckets(self, keys: np.ndarray) -> np.ndarray:
+        """The OOV index (from 0) each key would take (Keras's ``_lookup_dense`` with several OOV indices)."""
+        if self.oov_method == "floormod":
+            return np.mod(keys, self.num_oov_indices)
+        return hash_buckets(keys, self.num_oov_indices, self.salt)
 
     def _refuse_oov(self, argument: str, keys: np.ndarray) -> None:
         outside = ~np.isin(keys, self._tokens)
@@ -332,9 +358,9 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
             outside &= keys != self.mask_token
         if outside.any():
             index = tuple(int(i) for i in np.argwhere(outside)[0])
-            raise ValueError(f"{argument}: layer {self.name!r} (IntegerLookup with num_oov_indices=0) takes tokens of "
-                             f"its vocabulary only, got {keys[index]} at index {index}; set num_oov_indices=1 to map "
-                             "other tokens to an OOV index")
+            raise ValueError(f"{argument}: layer {self.name!r} ({type(self).__name__} with num_oov_indices=0) takes "
+                             f"tokens of its vocabulary only, got {keys[index].item()!r} at index {index}; set "
+                             "num_oov_indices=1 to map other tokens to an OOV index")
 
     def _tokens_at(self, keys: np.ndarray, dtype) -> np.ndarray:
         """Inverted: the token of each index of ``keys`` (``oov_token`` outside the vocabulary, the mask token at 0),
@@ -357,6 +383,29 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
         if self.output_mode != "tf_idf" or self.idf_weights is None:
             return {}
         return {"idf_weights": self.idf_weights}
+
+    def load_keras_assets(self, files: dict, variables: dict) -> None:
+        """A Keras file's vocabulary for this layer (its ``vocabulary.txt`` asset, the special tokens first), with
+        the IDF weights Keras keeps among the layer's variables ("tf_idf")."""
+        if "vocabulary.txt" not in files or self.input_vocabulary is not None:
+            return  # (a given vocabulary is in the config, as Keras's load_assets skips it)
+        try:
+            lines = files["vocabulary.txt"].decode("utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"layer {self.name!r}: its vocabulary asset is not UTF-8 text ({exc})") from None
+        while lines and lines[-1] == "":
+            lines.pop()
+        idf_weights = np.asarray(variables["idf_weights"], dtype=np.float32).reshape(-1) \
+            if self.output_mode == "tf_idf" and "idf_weights" in variables else None
+        if self.output_mode == "tf_idf" and idf_weights is None:
+            raise ValueError(f"layer {self.name!r}: its file holds a vocabulary but no IDF weights")
+        self.set_vocabulary(self._tokens_of_lines(lines), idf_weights[:len(lines)] if idf_weights is not None else None)
+
+    def _tokens_of_lines(self, lines: list) -> np.ndarray:
+        try:
+            return np.array([int(line) for line in lines], dtype=np.int64)
+        except ValueError:
+            raise ValueError(f"layer {self.name!r}: its vocabulary asset holds a line that is not an integer") from None
 
     # ---- config ---------------------------------------------------------------------------------------
     def get_config(self):

@@ -1,6 +1,6 @@
 """What Keras's preprocessing layers of numeric categories (Discretization, Hashing, IntegerLookup) take: numbers
-only (strings, which Keras's StringLookup and its TensorFlow hashing take, are refused by name), their argument
-checks, and the conversions Keras applies to their data.
+only (strings, which StringLookup takes, are refused by name), their argument checks, and the conversions Keras
+applies to their data.
 """
 from __future__ import annotations
 
@@ -63,8 +63,7 @@ def refuse_text(argument: str, value, layer: str) -> None:
     """Refuse string data or tokens: gpunn's preprocessing layers take numbers."""
     if is_text(value):
         raise TypeError(f"{argument}: gpunn's {layer} takes numbers (integers, or floats), got strings; string "
-                        "categories (Keras's StringLookup, or string inputs to its Hashing and IntegerLookup) are not "
-                        "supported: map them to integers before the model")
+                        "categories go to a StringLookup layer (which turns them into indices)")
 
 
 def is_one_array(data) -> bool:

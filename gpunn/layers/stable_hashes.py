@@ -1,4 +1,5 @@
-"""The string hashes Keras's ``Hashing`` and ``IntegerLookup`` apply to integers, without TensorFlow.
+"""The string hashes Keras's ``Hashing`` and ``IntegerLookup`` apply to integers, and ``StringLookup`` to the
+strings outside its vocabulary, without TensorFlow.
 
 Keras hashes an integer as TensorFlow does: ``tf.strings.as_string`` (its decimal text, '-12'), then
 ``tf.strings.to_hash_bucket_fast`` (FarmHash's ``Fingerprint64``, which is ``farmhashna::Hash64``) or, with a
@@ -6,8 +7,8 @@ salt, ``tf.strings.to_hash_bucket_strong`` (SipHash-2-4 keyed by the two salt in
 modulo the number of buckets. Both are written here over NumPy uint64 arrays (whose arithmetic wraps modulo
 2**64, as C's does), one vectorised pass per text length, so a batch costs a few array operations.
 
-The decimal text of an int64 is at most 20 bytes, so only FarmHash's branches for 0-16 and 17-32 bytes are
-needed; longer texts are refused.
+The decimal text of an int64 is at most 20 bytes; strings may be of any length, so FarmHash's branches for
+33-64 bytes and its loop over 64-byte blocks are here too.
 """
 from __future__ import annotations
 
@@ -37,6 +38,16 @@ def siphash64(texts: np.ndarray, key) -> np.ndarray:
     return _by_length(texts, lambda block, length: _siphash_of_length(block, length, k0, k1))
 
 
+def text_hash_buckets(texts: np.ndarray, num_buckets: int, salt=None) -> np.ndarray:
+    """The bucket in [0, ``num_buckets``) of each ``str`` in ``texts`` (any shape), as TensorFlow's
+    ``to_hash_bucket_fast`` (``salt`` None) or ``to_hash_bucket_strong`` assigns its UTF-8 bytes."""
+    texts = np.asarray(texts)
+    distinct, where = np.unique(texts.reshape(-1), return_inverse=True)
+    encoded = [text.encode("utf-8") for text in distinct.tolist()]
+    hashes = fingerprint64(encoded) if salt is None else siphash64(encoded, salt)
+    return (hashes % _U64(num_buckets)).astype(np.int64)[where].reshape(texts.shape)
+
+
 def hash_buckets(values: np.ndarray, num_buckets: int, salt=None) -> np.ndarray:
     """The bucket in [0, ``num_buckets``) of each int64 in ``values`` (any shape), as TensorFlow assigns it to
     the integer's decimal text: FarmHash64 when ``salt`` is None, else SipHash64 keyed by ``salt`` (two ints)."""
@@ -51,19 +62,19 @@ def hash_buckets(values: np.ndarray, num_buckets: int, salt=None) -> np.ndarray:
 # ---- helpers ----------------------------------------------------------------------------------------------
 
 
-def _by_length(texts: np.ndarray, hash_block) -> np.ndarray:
-    """``hash_block(bytes matrix, length)`` applied to the texts of each length, gathered back in order."""
-    texts = np.asarray(texts, dtype=bytes)
-    lengths = np.char.str_len(texts) if texts.size else np.zeros(0, dtype=np.int64)
-    if texts.size and lengths.max() > 32:
-        raise ValueError(f"texts: hashes are written for texts of at most 32 bytes, got {int(lengths.max())}")
-    out = np.empty(texts.shape, dtype=np.uint64)
-    width = max(int(lengths.max()) if texts.size else 0, 1)
-    # One byte matrix (rows padded with zeros): rows of one length are hashed together.
-    matrix = np.frombuffer(texts.astype(f"S{width}").tobytes(), dtype=np.uint8).reshape(len(texts), width)
+def _by_length(texts, hash_block) -> np.ndarray:
+    """``hash_block(bytes matrix, length)`` applied to the texts (byte strings) of each length, gathered back in
+    order."""
+    texts = list(texts)
+    lengths = np.array([len(text) for text in texts], dtype=np.int64)
+    out = np.empty(len(texts), dtype=np.uint64)
     for length in np.unique(lengths):
-        rows = lengths == length
-        out[rows] = hash_block(matrix[rows, :length], int(length))
+        rows = np.flatnonzero(lengths == length)
+        # The texts of one length as one byte matrix, hashed together (NumPy's bytes arrays would drop
+        # trailing NUL bytes, so the matrix is joined from the bytes themselves)
+        joined = b"".join(texts[row] for row in rows)
+        block = np.frombuffer(joined, dtype=np.uint8).reshape(len(rows), int(length))
+        out[rows] = hash_block(block, int(length))
     return out
 
 
@@ -96,7 +107,11 @@ def _hash_len16(u, v, mul):
 
 
 def _farmhash_of_length(block: np.ndarray, length: int) -> np.ndarray:
-    """farmhashna::Hash64 of rows of ``length`` bytes (HashLen0to16 and HashLen17to32)."""
+    """farmhashna::Hash64 of rows of ``length`` bytes."""
+    if length > 64:
+        return _farmhash_long(block, length)
+    if length > 32:
+        return _farmhash_33_to_64(block, length)
     n = len(block)
     with np.errstate(over="ignore"):
         if length == 0:
@@ -123,6 +138,74 @@ def _farmhash_of_length(block: np.ndarray, length: int) -> np.ndarray:
         c = _little_endian(block, length - 8, 8) * mul
         d = _little_endian(block, length - 16, 8) * _K2
         return _hash_len16(_rotate_right(a + b, 43) + _rotate_right(c, 30) + d, a + _rotate_right(b + _K2, 18) + c,
+                           mul)
+
+
+def _farmhash_33_to_64(block: np.ndarray, length: int) -> np.ndarray:
+    """farmhashna's HashLen33to64."""
+    with np.errstate(over="ignore"):
+        mul = _K2 + _U64(2 * length)
+        a = _little_endian(block, 0, 8) * _K2
+        b = _little_endian(block, 8, 8)
+        c = _little_endian(block, length - 8, 8) * mul
+        d = _little_endian(block, length - 16, 8) * _K2
+        y = _rotate_right(a + b, 43) + _rotate_right(c, 30) + d
+        z = _hash_len16(y, a + _rotate_right(b + _K2, 18) + c, mul)
+        e = _little_endian(block, 16, 8) * mul
+        f = _little_endian(block, 24, 8)
+        g = (y + _little_endian(block, length - 32, 8)) * mul
+        h = (z + _little_endian(block, length - 24, 8)) * mul
+        return _hash_len16(_rotate_right(e + f, 43) + _rotate_right(g, 30) + h, e + _rotate_right(f + a, 18) + g, mul)
+
+
+def _weak_hash_len32_with_seeds(block: np.ndarray, start: int, a, b):
+    """farmhashna's WeakHashLen32WithSeeds of the 32 bytes at ``start``, seeded with ``a`` and ``b``."""
+    w, x, y, z = (_little_endian(block, start + 8 * i, 8) for i in range(4))
+    a = a + w
+    b = _rotate_right(b + a + z, 21)
+    c = a
+    a = a + x + y
+    b = b + _rotate_right(a, 44)
+    return a + z, b + c
+
+
+def _farmhash_long(block: np.ndarray, length: int) -> np.ndarray:
+    """farmhashna's Hash64 for more than 64 bytes: a state of 56 bytes through every 64-byte block, then the
+    last 64 bytes."""
+    n = len(block)
+    with np.errstate(over="ignore"):
+        seed = _U64(81)
+        x = np.full(n, seed, dtype=np.uint64)
+        y = np.full(n, seed * _K1 + _U64(113), dtype=np.uint64)
+        z = _shift_mix(y * _K2 + _U64(113)) * _K2
+        v = (np.zeros(n, np.uint64), np.zeros(n, np.uint64))
+        w = (np.zeros(n, np.uint64), np.zeros(n, np.uint64))
+        x = x * _K2 + _little_endian(block, 0, 8)
+        end = ((length - 1) // 64) * 64
+        for s in range(0, end, 64):
+            x = _rotate_right(x + y + v[0] + _little_endian(block, s + 8, 8), 37) * _K1
+            y = _rotate_right(y + v[1] + _little_endian(block, s + 48, 8), 42) * _K1
+            x = x ^ w[1]
+            y = y + v[0] + _little_endian(block, s + 40, 8)
+            z = _rotate_right(z + w[0], 33) * _K1
+            v = _weak_hash_len32_with_seeds(block, s, v[1] * _K1, x + w[0])
+            w = _weak_hash_len32_with_seeds(block, s + 32, z + w[1], y + _little_endian(block, s + 16, 8))
+            z, x = x, z
+        mul = _K1 + ((z & _U64(0xFF)) << _U64(1))
+        s = length - 64
+        w0 = w[0] + _U64((length - 1) & 63)
+        v0 = v[0] + w0
+        w0 = w0 + v0
+        v, w = (v0, v[1]), (w0, w[1])
+        x = _rotate_right(x + y + v[0] + _little_endian(block, s + 8, 8), 37) * mul
+        y = _rotate_right(y + v[1] + _little_endian(block, s + 48, 8), 42) * mul
+        x = x ^ (w[1] * _U64(9))
+        y = y + v[0] * _U64(9) + _little_endian(block, s + 40, 8)
+        z = _rotate_right(z + w[0], 33) * mul
+        v = _weak_hash_len32_with_seeds(block, s, v[1] * mul, x + w[0])
+        w = _weak_hash_len32_with_seeds(block, s + 32, z + w[1], y + _little_endian(block, s + 16, 8))
+        z, x = x, z
+        return _hash_len16(_hash_len16(v[0], w[0], mul) + _shift_mix(y) * _K0 + z, _hash_len16(v[1], w[1], mul) + x,
                            mul)
 
 

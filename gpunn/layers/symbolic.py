@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from . import several_outputs
+from . import several_outputs, text_inputs
 
 
 def _operator(name: str, reverse: bool = False):
@@ -182,6 +182,8 @@ def call_symbolic(layer, inputs, training=None, mask=None) -> SymbolicTensor:
         raise ValueError("mask: gpunn layers take no mask; leave mask=None")
     from ..models.sequential import _build_layer
 
+    text_inputs.check_call(layer, inputs)
+
     if isinstance(inputs, list):  # a merge layer's inputs
         for i, value in enumerate(inputs):
             if not is_symbolic(value):
@@ -249,6 +251,7 @@ def call_symbolic_model(model, inputs, training=None, mask=None) -> SymbolicTens
     if not is_symbolic(inputs):
         raise ValueError(f"inputs: model {model.name!r} has one input; it is called on one symbolic value (what "
                          f"keras.Input or a layer returns), got {type(inputs).__name__}")
+    text_inputs.check_call(model, inputs)
     shape = sample_shape_of(inputs)
     if not model.built or tuple(model.input_shape[1:]) != shape:
         model.build((None,) + shape)

@@ -49,6 +49,8 @@ LAYOUT_ATTRIBUTE = "gpunn_weights_layout"
 GRAPH_LAYOUT = "graph"
 ATTRIBUTES_LAYOUT = "attributes"
 _VARS_PATH = re.compile(r"(?:(?P<owner>.+)/)?vars/(?P<index>\d+)")
+# A variable Keras stores by name (an IntegerLookup / StringLookup's 'idf_weights')
+_NAMED_VAR_PATH = re.compile(r"(?P<owner>.+)/vars/(?P<name>[A-Za-z_]\w*)")
 
 
 # ---- writing ----------------------------------------------------------------------------------------------
@@ -234,7 +236,28 @@ def read_model(filepath: str, data: bytes) -> KerasFileContents:
         weights_by_path=_layer_weights(found), layout=layout_of(contents, GRAPH_LAYOUT if graph else ATTRIBUTES_LAYOUT),
         optimizer_values=found.get("optimizer"), dropout_counters=counters,
         keras_version=metadata.get("keras_version") if isinstance(metadata, dict) else None,
+        assets_by_path=_assets(members), named_variables=_named_variables(contents),
     )
+
+
+def _named_variables(contents) -> dict:
+    """{owner path: {name: value}} of the variables Keras stores by name."""
+    found: dict = {}
+    for path, value in contents.datasets.items():
+        match = _NAMED_VAR_PATH.fullmatch(path)
+        if match is not None:
+            found.setdefault(match["owner"], {})[match["name"]] = value
+    return found
+
+
+def _assets(members: dict) -> dict:
+    """{layer path: {file name: bytes}} of the zip's 'assets/<layer path>/<file name>' members."""
+    by_path: dict = {}
+    for name, data in members.items():
+        if name.startswith("assets/") and not name.endswith("/") and name.count("/") >= 2:
+            path, file_name = name[len("assets/"):].rsplit("/", 1)
+            by_path.setdefault(path, {})[file_name] = data
+    return by_path
 
 
 def read_weights(filepath: str, contents) -> KerasFileContents:

@@ -389,6 +389,10 @@ class KerasFileContents:
     optimizer_values: list | None = None
     dropout_counters: dict = field(default_factory=dict)
     keras_version: str | None = None  # the Keras release that wrote the file, where the file says
+    # A .keras file's assets ('assets/<layer path>/<file>'): {layer path: {file name: its bytes}} (the vocabulary
+    # Keras writes for an adapted IntegerLookup / StringLookup)
+    assets_by_path: dict = field(default_factory=dict)
+    named_variables: dict = field(default_factory=dict)  # {layer path: {name: value}} ('idf_weights')
     # Keras 3 files: where the layers' variables are (keras_format.GRAPH_LAYOUT, ATTRIBUTES_LAYOUT for a
     # subclassed model's), None where the model's kind says (a Keras weights file)
     layout: str | None = None

@@ -17,7 +17,7 @@ from .file_paths import check_load_path
 from .hdf5_io import read_checked
 from .keras_config import check_custom_objects
 from .keras_file_config import compile_config_from_keras, model_config_from_keras
-from .keras_variables import apply_optimizer_state, optimizer_state, weight_tensors
+from .keras_variables import apply_optimizer_state, keras_layer_paths, optimizer_state, weight_tensors
 from .save import restore_weights
 from .sequential import Sequential
 
@@ -118,6 +118,17 @@ def load_training_state(model, filepath, data: bytes | None = None) -> None:
         model.optimizer.learning_rate = rate
 
 
+def _load_assets(model, contents) -> None:
+    """The assets Keras wrote for the model's layers (an adapted lookup layer's vocabulary, with the IDF weights
+    it keeps among its variables) given to the layers that read them (``load_keras_assets``)."""
+    if not contents.assets_by_path:
+        return
+    for layer, path in zip(model._graph_layers, keras_layer_paths(model)):
+        files = contents.assets_by_path.get(path)
+        if files and hasattr(layer, "load_keras_assets"):
+            layer.load_keras_assets(files, contents.named_variables.get(path, {}))
+
+
 def _load_keras(contents, compile: bool):
     """A model from a Keras-format file's contents (``keras_variables.KerasFileContents``)."""
     filepath = contents.filepath
@@ -127,6 +138,7 @@ def _load_keras(contents, compile: bool):
     with _from_file(filepath, "its weights do not fit its model config"):
         per_layer = contents.per_layer_weights(model, config["config"].get("keras_paths"))
         restore_weights(model, weight_tensors(model, per_layer, filepath), filepath)
+        _load_assets(model, contents)
     _set_counters(filepath, model, contents.dropout_counters, by_name=True)
     if compile and contents.compile_config:
         with _from_file(filepath, _NOT_COMPILABLE):

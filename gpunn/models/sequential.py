@@ -26,7 +26,7 @@ import numpy as np
 from .. import overrides
 from ..custom_objects import custom_object_scope
 from ..io_utils import print_msg
-from ..layers import activity_losses, masking, variable_paths, wiring
+from ..layers import activity_losses, masking, text_inputs, variable_paths, wiring
 from ..layers.base import Layer, check_trainable, unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.input_spec import check_layer_inputs
@@ -160,7 +160,7 @@ class Sequential(Trainer, KerasVariableLists):
                              "would repeat them (names must be unique)")
         if not self._layers and self._input_layer is None and model._input_layer is not None:
             source = model._input_layer
-            self._input_layer = InputLayer(shape=source.declared_input_shape, dtype=source.dtype)
+            self._input_layer = InputLayer(shape=source.declared_input_shape, dtype=source.input_dtype or source.dtype)
         self._layers.extend(inner)
         self.__dict__.setdefault("_held_models", []).append(model)
         for layer in inner:
@@ -184,7 +184,8 @@ class Sequential(Trainer, KerasVariableLists):
             if not self.built:
                 raise AttributeError(f"Sequential model '{self.name}' has no defined inputs yet.")
             source = self._input_layer if self._input_layer is not None else \
-                InputLayer(shape=self._built_input_shape, dtype=self._declared_dtype())
+                InputLayer(shape=self._built_input_shape,
+                           dtype="string" if text_inputs.encoders(self) else self._declared_dtype())
             value = source
             for layer in self._layers:
                 value = layer(value)
@@ -261,7 +262,7 @@ class Sequential(Trainer, KerasVariableLists):
         ops = self.ops or get_ops()
         on_device = not ops.on_host and isinstance(inputs, ops.xp.ndarray)
         if not on_device:
-            inputs = as_feature_array("inputs", inputs)
+            inputs = as_feature_array("inputs", self._pack_inputs("inputs", inputs) if self._packed is None else inputs)
         if inputs.ndim == 0:
             raise ValueError("inputs: expected an array with a batch dimension, got a scalar")
         self._ensure_built(tuple(inputs.shape))
@@ -301,12 +302,14 @@ class Sequential(Trainer, KerasVariableLists):
     def _pack_inputs(self, argument: str, x):
         """For a model of several inputs, the one array it runs on, from what was passed for them (checked input
         by input: values, shapes, dtype); any other model's ``x`` as it is."""
+        encoders = text_inputs.encoders(self)
         if self._packed is None:
-            return self._single_input(x)
+            x = self._single_input(x)
+            return encoders[0].encode_text(argument, x) if encoders else x
         from ..data import as_feature_array, check_inputs
 
         def convert(k, name, value):
-            array = as_feature_array(name, value)
+            array = as_feature_array(name, encoders[k].encode_text(name, value) if k in encoders else value)
             self._check_input_values(name, array, k)
             return check_inputs(name, array, self._packed.shapes[k], self.dtype)
 
@@ -489,6 +492,7 @@ class Sequential(Trainer, KerasVariableLists):
         with contextlib.nullcontext() if getattr(self, "is_functional", False) else variable_paths.scope(self.name):
             _fix_held_models_prefixes(self)
             wiring.build_shapes(self._calls, self._sources, input_shapes, _build_layer)
+        text_inputs.encoders(self)  # (checks where the string inputs go)
         self._built_input_shape = tuple(input_shape)
         self._mask_links, self._output_mask_source = masking.link(self._calls, self._sources, self._output_indices)
         masking.attach(self._mask_links)

@@ -41,6 +41,7 @@ from .rms_normalization import RMSNormalization
 from .softmax import Softmax
 from .spatial_dropout import SpatialDropout1D
 from .string_lookup import StringLookup
+from .text_vectorization import TextVectorization
 from .unit_normalization import UnitNormalization
 from .variable import Variable
 
@@ -53,7 +54,7 @@ LAYER_CLASSES = {
                 Minimum,
                 Multiply, Normalization, Operation, Permute, PReLU, ReLU, RepeatVector, Rescaling, Reshape,
                 RMSNormalization, Softmax,
-                SpatialDropout1D, StringLookup,
+                SpatialDropout1D, StringLookup, TextVectorization,
                 Subtract, UnitNormalization)
 }
 
@@ -94,4 +95,4 @@ __all__ = ["Layer", "Input", "InputLayer", "InputSpec", "Lambda", "Dense", "Acti
            "Embedding", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Add",
            "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "add", "subtract",
            "multiply", "average", "maximum", "minimum", "concatenate", "dot", "Discretization", "Hashing",
-           "IntegerLookup", "StringLookup", "Variable", "deserialize", "serialize"]
+           "IntegerLookup", "StringLookup", "TextVectorization", "Variable", "deserialize", "serialize"]

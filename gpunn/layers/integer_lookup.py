@@ -247,10 +247,20 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
                 self.update_state(batch)
         self.finalize_state()
 
-    def update_state(self, data):
+    def _check_adaptable(self) -> None:
         if self._has_input_vocabulary:
             raise ValueError(f"adapt: layer {self.name!r} was given its vocabulary (the vocabulary argument); make it "
                              "without one to learn it from data")
+
+    def update_rows(self, rows: list) -> None:
+        """``update_state`` for documents of different lengths (a list of token lists: TextVectorization's)."""
+        self._check_adaptable()
+        if self._counts is None:
+            self.reset_state()
+        self._counts.update_rows(rows)
+
+    def update_state(self, data):
+        self._check_adaptable()
         tokens = self._tokens_of("data", data)
         if tokens.ndim < 2:
             tokens = tokens.reshape(1, -1)  # a 1-D batch is one document, as Keras takes it

@@ -87,6 +87,10 @@ class StringLookup(IntegerLookup):
         indices = self._lookup(distinct)[where].reshape(texts.shape)
         return np.where(indices == INT64_MAX, -1, indices)
 
+    def encoded_shape(self, sample_shape: tuple) -> tuple:
+        """The sample shape of ``encode_text``'s output for strings of ``sample_shape``: theirs."""
+        return tuple(sample_shape)
+
     def _oov_buckets(self, keys: np.ndarray) -> np.ndarray:
         return text_hash_buckets(keys, self.num_oov_indices, self.salt)
 

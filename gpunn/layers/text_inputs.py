@@ -1,11 +1,13 @@
 """String inputs of a model (``keras.Input(shape=(1,), dtype="string")``): where they may go, and how their
 strings become numbers before the device sees them.
 
-A model computes on numbers, on the device. A string input is read by one layer that reads text (StringLookup:
-``reads_text``), and by nothing else; that layer turns the input's strings into numbers on the host
-(``encode_text``), once per array the model is given (fit / evaluate / predict / a call), before the inputs
-are checked, packed and uploaded as any numeric input. On the device the layer receives those numbers in
-place of the strings. So every check here runs when the model is wired, before any data: a string input read
+A model computes on numbers, on the device. A string input is read by one layer that reads text (StringLookup,
+TextVectorization: ``reads_text``), and by nothing else; that layer turns the input's strings into numbers on
+the host (``encode_text``), once per array the model is given (fit / evaluate / predict / a call), before the
+inputs are checked, packed and uploaded as any numeric input. On the device the layer receives those numbers in
+place of the strings: the model's input then has the shape of what the layer made (``encoded_shape``: a
+StringLookup's indices keep the strings' shape, a TextVectorization's output is its own), while the model's
+``inputs`` and configs keep the strings' shape, as Keras's do. So every check here runs when the model is wired, before any data: a string input read
 by a layer of numbers, or a text layer reading numbers, would otherwise compute on meaningless values.
 """
 from __future__ import annotations
@@ -26,21 +28,39 @@ def _name(value) -> str:
     return getattr(getattr(value, "layer", value), "name", type(value).__name__)
 
 
+def encoded_shape(input_layer, reader=None) -> tuple:
+    """The sample shape of the numbers a model receives for ``input_layer``: for a string input, what the layer
+    reading it makes of its strings (``reader``, or the one last called on it), else its declared shape."""
+    declared = tuple(input_layer.declared_input_shape)
+    if not is_text_input(input_layer):
+        return declared
+    if reader is not None and reads_text(reader):
+        return tuple(reader.encoded_shape(declared))
+    return input_layer.__dict__.get("_encoded_shape", declared)
+
+
 def check_call(layer, inputs) -> None:
     """A symbolic call ``layer(inputs)``: strings go into a layer reading text only, which reads a string
-    input of the model itself."""
+    input of the model itself (which then takes the shape of what the layer makes of the strings)."""
     values = inputs if isinstance(inputs, (list, tuple)) else [inputs]
     if reads_text(layer):
         if len(values) != 1 or not is_text_input(values[0]):
             got = ", ".join(f"{_name(value)!r}" for value in values)
             raise TypeError(f"layer {layer.name!r} ({type(layer).__name__}) reads strings: call it on a string input "
                             f"of the model, keras.Input(shape=(1,), dtype='string'); got the numbers of {got}")
+        values[0].__dict__["_encoded_shape"] = encoded_shape(values[0], layer)
         return
     for value in values:
         if is_text_input(value):
             raise TypeError(f"layer {layer.name!r} ({type(layer).__name__}) computes on numbers, and input "
                             f"{value.name!r} holds strings: turn them into numbers first, e.g. "
                             f"StringLookup(vocabulary=...)({value.name})")
+
+
+def first_reader(model):
+    """The first layer of a Sequential model when it reads text (its input is then strings), else None."""
+    first = model._layers[0] if model._layers else None
+    return first if reads_text(first) and getattr(model, "_packed", None) is None else None
 
 
 def encoders(model) -> dict:

@@ -31,6 +31,14 @@ class TokenCounts:
                 self.documents_holding.update(np.unique(row).tolist())
             self.documents += len(batch)
 
+    def update_rows(self, rows: list) -> None:
+        """Count documents of any lengths (``rows``: a list of token lists, TextVectorization's split text)."""
+        self.tokens.update(token for row in rows for token in row)
+        if self.count_documents:
+            for row in rows:
+                self.documents_holding.update(set(row))
+            self.documents += len(rows)
+
     def __len__(self) -> int:
         return len(self.tokens)
 

@@ -27,7 +27,7 @@ as in Keras (``symbolic.py``).
 from __future__ import annotations
 
 from .. import overrides
-from ..layers import several_outputs, sublayers, variable_paths, wiring
+from ..layers import several_outputs, sublayers, text_inputs, variable_paths, wiring
 from ..layers.base import Layer, unique_name
 from ..naming import snake_case
 from ..trainer import custom_steps
@@ -266,7 +266,8 @@ class Functional(Sequential):
         Sequential.add(self, input_layers[0])
         self._input_layers, self._input_structure, self._keras_layers = input_layers, structure, keras_layers
         if len(input_layers) > 1:
-            self._packed = PackedInputs(input_names, [layer.declared_input_shape for layer in input_layers])
+            # (a string input's columns hold what the layer reading it made of the strings: text_inputs.py)
+            self._packed = PackedInputs(input_names, [text_inputs.encoded_shape(layer) for layer in input_layers])
         several = len(output_values) > 1  # one output in a dict trains as one output (its key names it)
         shared = any(is_shared_call(layer) for layer in layers)
         chain = wiring.is_chain(sources) and len(input_layers) == 1 and not several and not shared

@@ -24,7 +24,7 @@ import inspect
 
 from .. import constraints, custom_objects, initializers, losses, metrics, optimizers, regularizers
 from .. import layers as layers_module
-from ..layers import operation, user_layer, wiring
+from ..layers import operation, text_inputs, user_layer, wiring
 from ..layers.operation import is_operation
 from ..optimizers import schedules
 from . import keras_nested
@@ -470,8 +470,9 @@ def sequential_config(model, native: bool = True) -> dict:
     if source is not None:
         layers.append(_input_to_keras(source.declared_input_shape, source.batch_size, source.input_dtype or dtype,
                                       source.name, native))
-    elif input_shape is not None:
-        layers.append(_input_to_keras(input_shape, None, dtype, "input_layer", native))
+    elif input_shape is not None:  # (a Sequential started by a layer reading text takes strings)
+        strings = text_inputs.first_reader(model) is not None
+        layers.append(_input_to_keras(input_shape, None, "string" if strings else dtype, "input_layer", native))
     layers += [_layer_to_keras(layer, dtype, native) for layer in model._layers]
     return {
         "name": model.name,

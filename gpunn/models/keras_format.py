@@ -75,6 +75,11 @@ def _write_layer(writer: HDF5Writer, layer, path: str, with_values: bool) -> Non
         # State Keras keeps by name beside the weights (IntegerLookup's "idf_weights"), which its loader requires
         for name, value in getattr(owner, "keras_named_variables", dict)().items():
             writer.dataset(f"{group}/{name}", value)
+    # Keras's own parts of a layer that are not gpunn layers (TextVectorization's '_lookup_layer'), by path below it
+    for below, named in getattr(layer, "keras_part_variables", dict)().items():
+        writer.group(f"{path}/{below}/vars")
+        for name, value in named.items():
+            writer.dataset(f"{path}/{below}/vars/{name}", value)
 
 
 def variables_hdf5(model, include_optimizer: bool, marked: bool = False, layout: str = GRAPH_LAYOUT) -> bytes:

@@ -184,7 +184,7 @@ class Sequential(Trainer, KerasVariableLists):
             if not self.built:
                 raise AttributeError(f"Sequential model '{self.name}' has no defined inputs yet.")
             source = self._input_layer if self._input_layer is not None else \
-                InputLayer(shape=self._built_input_shape,
+                InputLayer(shape=self.input_shape[1:],
                            dtype="string" if text_inputs.encoders(self) else self._declared_dtype())
             value = source
             for layer in self._layers:
@@ -305,7 +305,11 @@ class Sequential(Trainer, KerasVariableLists):
         encoders = text_inputs.encoders(self)
         if self._packed is None:
             x = self._single_input(x)
-            return encoders[0].encode_text(argument, x) if encoders else x
+            if not encoders:
+                return x
+            if not self.built and self.declared_input_shape is None:  # a Sequential started by a layer reading text
+                Sequential.build(self, tuple(np.shape(x)[1:]) or (1,))  # built for its strings' shape
+            return encoders[0].encode_text(argument, x)
         from ..data import as_feature_array, check_inputs
 
         def convert(k, name, value):
@@ -372,19 +376,32 @@ class Sequential(Trainer, KerasVariableLists):
     def declared_input_shape(self) -> tuple | None:
         if self._packed is not None:
             return (self._packed.width,)
+        # (the shape of the numbers the model runs on: for a string input, what the layer reading it makes of
+        # the strings, text_inputs.py)
         if self._input_layer is not None:
-            return self._input_layer.declared_input_shape
+            return text_inputs.encoded_shape(self._input_layer, text_inputs.first_reader(self))
         if self._layers and self._layers[0].declared_input_shape is not None:
             return self._layers[0].declared_input_shape
+        if self.__dict__.get("_text_sample_shape") is not None and text_inputs.first_reader(self) is not None:
+            return text_inputs.first_reader(self).encoded_shape(self._text_sample_shape)
         return None
+
+    def _strings_sample_shape(self) -> tuple | None:
+        """For a model whose one input is strings, their sample shape (Keras's input shape), else None."""
+        if self._packed is not None:
+            return None
+        if self._input_layer is not None:
+            return tuple(self._input_layer.declared_input_shape) if text_inputs.is_text_input(self._input_layer) \
+                else None
+        return self.__dict__.get("_text_sample_shape") if text_inputs.first_reader(self) is not None else None
 
     @property
     def input_shape(self):
         """(None,) + the input's sample shape; for several inputs, the list of them, as Keras gives it."""
         self._require_built("input_shape")
         if self._packed is not None:
-            return [(None,) + shape for shape in self._packed.shapes]
-        return (None,) + self._built_input_shape
+            return [(None,) + tuple(layer.declared_input_shape) for layer in self._input_layers]
+        return (None,) + (self._strings_sample_shape() or self._built_input_shape)
 
     @property
     def output_shape(self):
@@ -473,6 +490,11 @@ class Sequential(Trainer, KerasVariableLists):
                 input_shape = input_shape[1:]
             elif input_shape and input_shape[0] is None:
                 input_shape = input_shape[1:]
+            if self._input_layer is None and text_inputs.first_reader(self) is not None and declared is None:
+                # A Sequential started by a layer reading text, built for its strings' shape: it runs on what
+                # that layer makes of them
+                self._text_sample_shape = input_shape
+                input_shape = text_inputs.first_reader(self).encoded_shape(input_shape)
         dtypes = {layer.dtype for layer in self._layers if layer.dtype is not None}
         if len(dtypes) > 1:
             raise ValueError(f"dtype: all layers of a model must share one dtype, got {sorted(dtypes)}")

@@ -439,6 +439,32 @@ def test_shuffle_with_a_generator_warns_as_keras():
         _model().fit(Batches(), epochs=1, verbose=0)  # a PyDataset shuffles its batch order
 
 
+class DatasetV2:
+    """Stands for a tf.data.Dataset (what Keras's ``is_tf_dataset`` recognises: the class's name and module):
+    an iterable of batches that NumPy reads, iterated again each epoch."""
+
+    def __init__(self, batches):
+        self.batches = batches
+
+    def __iter__(self):
+        return iter(self.batches)
+
+
+DatasetV2.__module__ = "tensorflow.python.data.ops.dataset_ops"
+
+
+def test_a_tf_data_dataset_trains_as_an_iterable_with_kerass_warning():
+    dataset = DatasetV2([(X[i:i + 8], Y[i:i + 8]) for i in range(0, 32, 8)])
+    model = _model()
+    with pytest.warns(UserWarning, match=r"provided as a tf.data.Dataset. The Dataset is expected to already be "
+                                         r"shuffled \(via `.shuffle\(buffer_size\)`\)"):
+        history = model.fit(dataset, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    reference = _model()
+    reference.fit(X[:32], Y[:32], batch_size=8, epochs=2, shuffle=False, verbose=0)
+    assert _same(model.get_weights(), reference.get_weights())
+
+
 def test_several_ranks_refuse_streamed_inputs(monkeypatch):
     class TwoRanks:
         size, rank, is_chief = 2, 0, True

@@ -55,10 +55,19 @@ def is_streamed(data) -> bool:
     return isinstance(data, types.GeneratorType) or hasattr(data, "__next__") or hasattr(data, "__iter__")
 
 
+def is_tf_dataset(data) -> bool:
+    """A tf.data.Dataset (an iterable of batches of tensors, which NumPy reads), recognised without importing
+    TensorFlow, as Keras's ``is_tf_dataset`` recognises it."""
+    return any(parent.__name__ in ("DatasetV2", "DistributedDataset", "DistributedDatasetsFromFunction")
+               and "tensorflow.python." in str(parent.__module__) for parent in type(data).__mro__)
+
+
 def source_kind(data) -> str:
     """How errors and warnings name the source."""
     if is_py_dataset(data):
         return "PyDataset"
+    if is_tf_dataset(data):
+        return "tf.data.Dataset"
     if isinstance(data, types.GeneratorType):
         return "generator"
     return "iterator" if hasattr(data, "__next__") else "iterable"

@@ -21,7 +21,8 @@ from ..data import check_positive_int
 from . import custom_steps
 from .divergence import DivergenceWarning
 from .epoch_iterator import weights_shape
-from .streamed_data import RAN_OUT_WARNING, BatchStream, is_py_dataset, is_streamed, source_kind, unpack_batch
+from .streamed_data import (RAN_OUT_WARNING, BatchStream, is_py_dataset, is_streamed, is_tf_dataset, source_kind,
+                           unpack_batch)
 from .test_step import predict_rows
 
 __all__ = ["fit_streamed", "evaluate_streamed", "predict_streamed", "StreamedValidation", "is_streamed"]
@@ -170,7 +171,11 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
     if batch_size is not None:
         batch_size = check_positive_int("batch_size", batch_size)  # sizes array validation only, as in Keras
     _single_rank("x")
-    if shuffle and not is_py_dataset(x):
+    if shuffle and is_tf_dataset(x):
+        warnings.warn("`shuffle=True` was passed, but will be ignored since the data `x` was provided as a "
+                      "tf.data.Dataset. The Dataset is expected to already be shuffled (via `.shuffle(buffer_size)`).",
+                      UserWarning, stacklevel=3)  # Keras's warning
+    elif shuffle and not is_py_dataset(x):
         warnings.warn(f"`shuffle=True` was passed, but will be ignored since the data `x` was provided as a "
                       f"{source_kind(x)}. The {source_kind(x)} is expected to yield already-shuffled data.",
                       UserWarning, stacklevel=3)  # Keras's warning

@@ -398,9 +398,6 @@ def test_string_inputs_where_they_cannot_go_are_refused_when_wired():
         layers.StringLookup(vocabulary=["a"])(number)
     with pytest.raises(TypeError, match=r"\(Concatenate\) computes on numbers, and input 'text' holds strings"):
         layers.Concatenate()([text, number])
-    once, twice = layers.StringLookup(vocabulary=["a"]), layers.StringLookup(vocabulary=["b"])
-    with pytest.raises(TypeError, match=r"input 'text' holds strings and is read by layers .* give each its own input"):
-        gpunn.Model(text, layers.Concatenate()([once(text), twice(text)]))
     with pytest.raises(TypeError, match=r"reads strings and must come first"):
         gpunn.Sequential([layers.Dense(1), layers.StringLookup(vocabulary=["a"])]).build((None, 1))
     with pytest.raises(TypeError, match=r"StringLookup with invert=True outputs strings, which a gpunn model does not "
@@ -409,6 +406,42 @@ def test_string_inputs_where_they_cannot_go_are_refused_when_wired():
     inner = gpunn.Sequential([gpunn.Input((1,), dtype="string"), layers.StringLookup(vocabulary=["a"])])
     with pytest.raises(TypeError, match=r"computes on numbers, and input 'text' holds strings"):
         inner(text)
+
+
+def wide_and_deep(one_input: bool, jit_compile: bool):
+    """A string column one-hot encoded (wide) and embedded (deep), as the structured-data tutorials' wide & deep
+    models do: one string input read by two lookups, or the same column given as two inputs."""
+    gpunn.utils.set_random_seed(5)
+    colors = ["red", "green", "blue", "teal"]
+    wide_in = gpunn.Input((1,), dtype="string", name="color")
+    deep_in = wide_in if one_input else gpunn.Input((1,), dtype="string", name="color_again")
+    wide = layers.StringLookup(vocabulary=colors, output_mode="one_hot")(wide_in)
+    deep = layers.Flatten()(layers.Embedding(5, 3)(layers.StringLookup(vocabulary=colors)(deep_in)))
+    value = gpunn.Input((1,), name="value")
+    hidden = layers.Dense(6, activation="relu")(layers.Concatenate()([deep, value]))
+    output = layers.Dense(1)(layers.Concatenate()([wide, hidden]))
+    model = gpunn.Model([wide_in, value] if one_input else [wide_in, deep_in, value], output)
+    model.compile(optimizer=gpunn.optimizers.Adam(0.01), loss="mse", jit_compile=jit_compile)
+    return model
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_a_string_input_read_by_two_layers_trains_as_two_inputs_of_it(jit_compile):
+    rng = np.random.default_rng(2)
+    color = rng.choice(["red", "green", "blue", "teal", "ochre"], (64, 1))
+    value = rng.standard_normal((64, 1)).astype("float32")
+    y = (color[:, 0] == "red") + value[:, 0]
+    one, two = wide_and_deep(True, jit_compile), wide_and_deep(False, jit_compile)
+    two.set_weights(one.get_weights())
+    one.fit([color, value], y, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    two.fit([color, color, value], y, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    assert _same_arrays(one.get_weights(), two.get_weights())
+    np.testing.assert_array_equal(one.predict([color, value], verbose=0), two.predict([color, color, value], verbose=0))
+    assert one.input_shape == [(None, 1), (None, 1)]
+
+
+def _same_arrays(a, b) -> bool:
+    return len(a) == len(b) and all(np.array_equal(u, v) for u, v in zip(a, b))
 
 
 def test_bad_strings_and_arguments_are_refused_by_name():

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import categorical_outputs as categorical
 from . import numeric_arguments as numeric
-from . import symbolic
+from . import symbolic, text_inputs
 from .integer_lookup import INT64_MAX, IntegerLookup, read_vocabulary_lines
 from .keyword_inputs import NOT_GIVEN
 from .stable_hashes import text_hash_buckets
@@ -125,15 +125,16 @@ class StringLookup(IntegerLookup):
         self._check_vocabulary_read()
         ops = self.ops
         ws = self.workspace(x.shape[0])
+        indices = text_inputs.columns_of(self, x, ws)  # (its own columns, where others read the input too)
         if self.output_mode == "int":
-            y = ws.buffer("indices", x.shape, x.dtype)
-            ops.copy_into(x, y)
+            y = ws.buffer("indices", indices.shape, x.dtype)
+            ops.copy_into(indices, y)
             return y, categorical.no_gradient(ops, ws, x)
         idf = None
         if self.output_mode == "tf_idf":
             idf = ws.buffer("idf", (1, self.depth), x.dtype)
             ops.run_python(lambda: self._upload_idf_weights(ws, idf))  # (an adapt() after a recorded step is seen)
-        y = categorical.encode(ops, ws, x, self.output_mode, self.depth, self.output_shape, idf)
+        y = categorical.encode(ops, ws, indices, self.output_mode, self.depth, self.output_shape, idf)
         return y, categorical.no_gradient(ops, ws, x)
 
     def _tokens_of_lines(self, lines: list) -> np.ndarray:

@@ -1,16 +1,22 @@
 """String inputs of a model (``keras.Input(shape=(1,), dtype="string")``): where they may go, and how their
 strings become numbers before the device sees them.
 
-A model computes on numbers, on the device. A string input is read by one layer that reads text (StringLookup,
-TextVectorization: ``reads_text``), and by nothing else; that layer turns the input's strings into numbers on
-the host (``encode_text``), once per array the model is given (fit / evaluate / predict / a call), before the
-inputs are checked, packed and uploaded as any numeric input. On the device the layer receives those numbers in
-place of the strings: the model's input then has the shape of what the layer made (``encoded_shape``: a
-StringLookup's indices keep the strings' shape, a TextVectorization's output is its own), while the model's
-``inputs`` and configs keep the strings' shape, as Keras's do. So every check here runs when the model is wired, before any data: a string input read
+A model computes on numbers, on the device. A string input is read by layers that read text (StringLookup,
+TextVectorization: ``reads_text``), and by nothing else; they turn the input's strings into numbers on the host
+(``encode_text``), once per array the model is given (fit / evaluate / predict / a call), before the inputs are
+checked, packed and uploaded as any numeric input. On the device each layer receives those numbers in place of
+the strings: the model's input then has the shape of what its layer made (``encoded_shape``: a StringLookup's
+indices keep the strings' shape, a TextVectorization's output is its own), or, read by several layers (a wide
+model's one-hot and a deep model's embedding of one column), their outputs flattened side by side, each layer
+taking its own columns (``columns_of``). The model's ``inputs`` and configs keep the strings' shape, as Keras's
+do. So every check here runs when the model is wired, before any data: a string input read
 by a layer of numbers, or a text layer reading numbers, would otherwise compute on meaningless values.
 """
 from __future__ import annotations
+
+import math
+
+import numpy as np
 
 from . import wiring
 
@@ -28,17 +34,6 @@ def _name(value) -> str:
     return getattr(getattr(value, "layer", value), "name", type(value).__name__)
 
 
-def encoded_shape(input_layer, reader=None) -> tuple:
-    """The sample shape of the numbers a model receives for ``input_layer``: for a string input, what the layer
-    reading it makes of its strings (``reader``, or the one last called on it), else its declared shape."""
-    declared = tuple(input_layer.declared_input_shape)
-    if not is_text_input(input_layer):
-        return declared
-    if reader is not None and reads_text(reader):
-        return tuple(reader.encoded_shape(declared))
-    return input_layer.__dict__.get("_encoded_shape", declared)
-
-
 def check_call(layer, inputs) -> None:
     """A symbolic call ``layer(inputs)``: strings go into a layer reading text only, which reads a string
     input of the model itself (which then takes the shape of what the layer makes of the strings)."""
@@ -48,7 +43,6 @@ def check_call(layer, inputs) -> None:
             got = ", ".join(f"{_name(value)!r}" for value in values)
             raise TypeError(f"layer {layer.name!r} ({type(layer).__name__}) reads strings: call it on a string input "
                             f"of the model, keras.Input(shape=(1,), dtype='string'); got the numbers of {got}")
-        values[0].__dict__["_encoded_shape"] = encoded_shape(values[0], layer)
         return
     for value in values:
         if is_text_input(value):
@@ -63,28 +57,91 @@ def first_reader(model):
     return first if reads_text(first) and getattr(model, "_packed", None) is None else None
 
 
-def encoders(model) -> dict:
-    """{k: the layer reading the model's string input k}, each wiring checked as ``check_call`` checks a call
-    (a model rebuilt from a config, or a Sequential, is wired without symbolic calls)."""
-    calls, sources = model._calls, model._sources
-    input_layers = list(getattr(model, "_input_layers", None) or ([model._input_layer] if model._input_layer else []))
+def _input_layers(model) -> list:
+    return list(getattr(model, "_input_layers", None) or ([model._input_layer] if model._input_layer else []))
+
+
+def readers(model, calls=None, sources=None) -> dict:
+    """{k: the layers reading the model's string input k, in the order they run}, each wiring checked as
+    ``check_call`` checks a call (a model rebuilt from a config, or a Sequential, is wired without symbolic
+    calls). ``calls`` / ``sources``: the model's (``_calls``, ``_sources``) unless given."""
+    calls = model._calls if calls is None else calls
+    sources = model._sources if sources is None else sources
+    input_layers = _input_layers(model)
     if not input_layers:  # a Sequential started by a layer reading text takes strings
         for i, layer in enumerate(calls):
             if reads_text(layer) and i > 0:
                 raise TypeError(f"layer {layer.name!r} ({type(layer).__name__}) reads strings and must come first, "
                                 "reading the model's input; it comes after other layers")
-        return {0: calls[0]} if calls and reads_text(calls[0]) else {}
-    found = {}
+        return {0: [calls[0]]} if calls and reads_text(calls[0]) else {}
+    found: dict = {}
     for i, layer in enumerate(calls):
         reads = (i - 1,) if sources is None else tuple(sources[i])
         values = [input_layers[-1 - s] if wiring.is_model_input(s) else calls[s] for s in reads]
         check_call(layer, values)
         for s in reads:
             if wiring.is_model_input(s) and is_text_input(input_layers[-1 - s]):
-                k = -1 - s
-                if k in found and found[k] is not layer:
-                    raise TypeError(f"input {input_layers[k].name!r} holds strings and is read by layers "
-                                    f"{found[k].name!r} and {layer.name!r}; gpunn turns a string input into numbers "
-                                    "with one layer: give each its own input (of the same data)")
-                found[k] = layer
+                found.setdefault(-1 - s, [])
+                if layer not in found[-1 - s]:
+                    found[-1 - s].append(layer)
     return found
+
+
+def encoded_shapes(model, calls=None, sources=None) -> list:
+    """The sample shape of the numbers the model runs on for each of its inputs: a string input's readers'
+    outputs (one reader's, or the columns of several side by side), else the declared shape."""
+    by_input = readers(model, calls, sources)
+    shapes = []
+    for k, layer in enumerate(_input_layers(model)):
+        declared = tuple(layer.declared_input_shape)
+        made = [tuple(reader.encoded_shape(declared)) for reader in by_input.get(k, [])]
+        shapes.append(made[0] if len(made) == 1 else (sum(math.prod(shape) for shape in made),) if made else declared)
+    return shapes
+
+
+def strings_shapes(model, shapes: list, sample_shape=None) -> list:
+    """``shapes`` (those of the numbers the model runs on, per input) with each string input's own shape in place
+    (``sample_shape``: a Sequential's without an InputLayer, started by a layer reading text)."""
+    input_layers = _input_layers(model)
+    if not input_layers:
+        return [tuple(sample_shape)] if sample_shape is not None and first_reader(model) is not None else shapes
+    return [tuple(layer.declared_input_shape) if is_text_input(layer) else shape
+            for layer, shape in zip(input_layers, shapes)]
+
+
+def place_columns(model) -> None:
+    """Tell each layer reading a string input that others read too which columns of it are its own
+    (``columns_of``); the others read the whole input."""
+    for k, layers in readers(model).items():
+        declared = tuple(_input_layers(model)[k].declared_input_shape) if _input_layers(model) else None
+        offset = 0
+        for reader in layers:
+            if len(layers) == 1:
+                reader.__dict__["_text_columns"] = None
+                continue
+            shape = tuple(reader.encoded_shape(declared))
+            reader.__dict__["_text_columns"] = (offset, math.prod(shape), shape)
+            offset += math.prod(shape)
+
+
+def columns_of(reader, x, ws):
+    """The part of the model's input ``x`` (rows, ...) that ``reader`` made (see ``place_columns``), copied into
+    a buffer of the workspace ``ws`` (as packed inputs are split: a recorded step replays the copy)."""
+    columns = reader.__dict__.get("_text_columns")
+    if columns is None:
+        return x
+    offset, width, shape = columns
+    rows = x.shape[0]
+    part = ws.buffer("text_columns", (rows,) + shape, x.dtype)
+    reader.ops.copy_into(x.reshape(rows, -1)[:, offset:offset + width], part.reshape(rows, width))
+    return part
+
+
+def encode(model, k: int, argument: str, data) -> np.ndarray:
+    """The numbers the model runs on for its string input k: its reader's output for ``data``, or, for several
+    readers, their outputs flattened side by side (in the order ``place_columns`` gives them)."""
+    layers = readers(model)[k]
+    if len(layers) == 1:
+        return layers[0].encode_text(argument, data)
+    parts = [np.asarray(reader.encode_text(argument, data)) for reader in layers]
+    return np.concatenate([part.reshape(len(part), -1).astype(np.float64) for part in parts], axis=1)

@@ -27,7 +27,8 @@ import re
 
 import numpy as np
 
-from . import symbolic
+from . import symbolic, text_inputs
+from .calling import call_result, compute_dtype
 from .base import Layer
 from .keyword_inputs import NOT_GIVEN
 from .numeric_arguments import adapt_batches, integer_argument, is_one_array
@@ -225,9 +226,16 @@ class TextVectorization(Layer):
         return self.compute_output_shape(sample_shape)
 
     def __call__(self, inputs=NOT_GIVEN, *more, **keywords):
+        if symbolic.is_symbolic(inputs):
+            self.encoded_shape(symbolic.sample_shape_of(inputs))  # (refused here when a model cannot take it)
         if symbolic.is_symbolic(inputs) or inputs is NOT_GIVEN:
             return super().__call__(inputs, *more, **keywords)
-        return super().__call__(self.encode_text("inputs", inputs), *more, **keywords)
+        # On its own: the output is the host's work, handed over as a backend array of the layer's floats (the
+        # layer may be built in a model, for strings)
+        from ..ops import get_ops
+
+        ops = self.ops or get_ops()
+        return call_result(ops, ops.asarray(self.encode_text("inputs", inputs).astype(compute_dtype(self))))
 
     def check_input_values(self, argument: str, x) -> None:
         """(The model's inputs reach the layer as the output it made, ``encode_text``.)"""
@@ -236,8 +244,9 @@ class TextVectorization(Layer):
         """``x``: the output ``encode_text`` made (in the model's float dtype)."""
         ops = self.ops
         ws = self.workspace(x.shape[0])
-        y = ws.buffer("y", x.shape, x.dtype)
-        ops.copy_into(x, y)
+        made = text_inputs.columns_of(self, x, ws)  # (its own columns, where others read the input too)
+        y = ws.buffer("y", made.shape, x.dtype)
+        ops.copy_into(made, y)
 
         def backprop(dy, need_dx=True):
             if not need_dx:

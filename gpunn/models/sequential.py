@@ -185,7 +185,7 @@ class Sequential(Trainer, KerasVariableLists):
                 raise AttributeError(f"Sequential model '{self.name}' has no defined inputs yet.")
             source = self._input_layer if self._input_layer is not None else \
                 InputLayer(shape=self.input_shape[1:],
-                           dtype="string" if text_inputs.encoders(self) else self._declared_dtype())
+                           dtype="string" if text_inputs.first_reader(self) else self._declared_dtype())
             value = source
             for layer in self._layers:
                 value = layer(value)
@@ -302,18 +302,18 @@ class Sequential(Trainer, KerasVariableLists):
     def _pack_inputs(self, argument: str, x):
         """For a model of several inputs, the one array it runs on, from what was passed for them (checked input
         by input: values, shapes, dtype); any other model's ``x`` as it is."""
-        encoders = text_inputs.encoders(self)
+        readers = text_inputs.readers(self)
         if self._packed is None:
             x = self._single_input(x)
-            if not encoders:
+            if not readers:
                 return x
             if not self.built and self.declared_input_shape is None:  # a Sequential started by a layer reading text
                 Sequential.build(self, tuple(np.shape(x)[1:]) or (1,))  # built for its strings' shape
-            return encoders[0].encode_text(argument, x)
+            return text_inputs.encode(self, 0, argument, x)
         from ..data import as_feature_array, check_inputs
 
         def convert(k, name, value):
-            array = as_feature_array(name, encoders[k].encode_text(name, value) if k in encoders else value)
+            array = as_feature_array(name, text_inputs.encode(self, k, name, value) if k in readers else value)
             self._check_input_values(name, array, k)
             return check_inputs(name, array, self._packed.shapes[k], self.dtype)
 
@@ -379,7 +379,9 @@ class Sequential(Trainer, KerasVariableLists):
         # (the shape of the numbers the model runs on: for a string input, what the layer reading it makes of
         # the strings, text_inputs.py)
         if self._input_layer is not None:
-            return text_inputs.encoded_shape(self._input_layer, text_inputs.first_reader(self))
+            if text_inputs.is_text_input(self._input_layer):
+                return text_inputs.encoded_shapes(self)[0]
+            return self._input_layer.declared_input_shape
         if self._layers and self._layers[0].declared_input_shape is not None:
             return self._layers[0].declared_input_shape
         if self.__dict__.get("_text_sample_shape") is not None and text_inputs.first_reader(self) is not None:
@@ -507,6 +509,8 @@ class Sequential(Trainer, KerasVariableLists):
                     f"build the model in the weights' dtype (e.g. gpunn.Input(shape=..., dtype=...))"
                 )
         input_shapes = [tuple(input_shape)] if self._packed is None else self._packed.shapes
+        # (a layer reading strings is built for their shape, not for the numbers it makes of them)
+        input_shapes = text_inputs.strings_shapes(self, input_shapes, self.__dict__.get("_text_sample_shape"))
         if self._packed is not None:
             input_shape = self._packed_build_shape(input_shape)
         # Keras's Sequential builds its layers under its name (their paths: 'sequential/dense/kernel'); a functional
@@ -514,7 +518,7 @@ class Sequential(Trainer, KerasVariableLists):
         with contextlib.nullcontext() if getattr(self, "is_functional", False) else variable_paths.scope(self.name):
             _fix_held_models_prefixes(self)
             wiring.build_shapes(self._calls, self._sources, input_shapes, _build_layer)
-        text_inputs.encoders(self)  # (checks where the string inputs go)
+        text_inputs.place_columns(self)  # (and checks where the string inputs go)
         self._built_input_shape = tuple(input_shape)
         self._mask_links, self._output_mask_source = masking.link(self._calls, self._sources, self._output_indices)
         masking.attach(self._mask_links)

@@ -288,3 +288,13 @@ def run_with_python(python: str, script: str, task, backend: str = "jax") -> dic
                          env=env, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def assert_config_as_kerass(ours: dict, theirs: dict, vocabulary: list, what: str) -> None:
+    """A lookup layer's config (StringLookup, TextVectorization) as Keras's: gpunn's also holds a learned
+    vocabulary (and its IDF weights), which Keras's file keeps in its assets instead."""
+    learned = ("vocabulary", "idf_weights", "has_input_vocabulary") if "has_input_vocabulary" in ours else ()
+    assert {k: v for k, v in ours.items() if k not in learned} == \
+        {k: v for k, v in theirs.items() if k not in learned}, f"config of {what}"
+    if learned:
+        assert ours["vocabulary"] == vocabulary and theirs["vocabulary"] is None, f"vocabulary of {what}"

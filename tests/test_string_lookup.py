@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from helpers import numpy_backend, run_keras_with_tensorflow_script, run_with_python  # noqa: E402,F401
+from helpers import (assert_config_as_kerass, numpy_backend, run_keras_with_tensorflow_script,  # noqa: E402,F401
+                     run_with_python)
 
 import gpunn  # noqa: E402
 from gpunn import layers  # noqa: E402
@@ -227,14 +228,7 @@ def assert_same_case(case, ours, theirs):
         if key in ("output", "idf_weights") and not isinstance(value[0][0] if key == "output" else "", str):
             np.testing.assert_allclose(ours[key], value, rtol=1e-6, atol=0, err_msg=f"{key} of {what}")
         elif key == "config":
-            # gpunn's config holds a learned vocabulary (and its IDF weights) too, where Keras's file keeps it
-            # in its assets: the rest is Keras's
-            learned = ("vocabulary", "idf_weights", "has_input_vocabulary") if "has_input_vocabulary" in ours[key] \
-                else ()
-            assert {k: v for k, v in ours[key].items() if k not in learned} == \
-                {k: v for k, v in value.items() if k not in learned}, f"config of {what}"
-            if learned:
-                assert ours[key]["vocabulary"] == theirs["vocabulary"] and value["vocabulary"] is None
+            assert_config_as_kerass(ours[key], value, theirs["vocabulary"], what)
         else:
             assert ours[key] == value, f"{key} of {what}"
 
@@ -442,6 +436,38 @@ def test_a_string_input_read_by_two_layers_trains_as_two_inputs_of_it(jit_compil
 
 def _same_arrays(a, b) -> bool:
     return len(a) == len(b) and all(np.array_equal(u, v) for u, v in zip(a, b))
+
+
+def test_hashing_strings_as_kerass_documented_examples():
+    """Hashing's docstring: strings into 3 bins, with a mask value, with SipHash salts."""
+    data = np.array([["A"], ["B"], ["C"], ["D"], ["E"]])
+    np.testing.assert_array_equal(layers.Hashing(num_bins=3)(data).ravel(), [1, 0, 1, 1, 2])
+    np.testing.assert_array_equal(layers.Hashing(num_bins=3, mask_value="")(
+        np.array([["A"], ["B"], [""], ["C"], ["D"]])).ravel(), [1, 1, 0, 2, 2])
+    np.testing.assert_array_equal(layers.Hashing(num_bins=3, salt=[133, 137])(data).ravel(), [1, 2, 1, 0, 2])
+    np.testing.assert_array_equal(layers.Hashing(num_bins=3, salt=133)(data).ravel(), [0, 0, 2, 1, 0])
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_a_string_input_hashed_in_a_model_as_on_its_own(jit_compile):
+    """Hashing on a model's string input (beside a StringLookup reading it too) gives the bins it gives on its
+    own; the same layer then hashes numbers again in a model of numbers."""
+    words = np.array([["alpha"], ["beta"], [""], ["a much longer string than thirty-two bytes"], ["beta"]])
+    hashing = layers.Hashing(7, mask_value="", output_mode="one_hot")
+    expected = hashing(words)
+    text = gpunn.Input((1,), dtype="string")
+    both = layers.Concatenate()([hashing(text), layers.StringLookup(vocabulary=["beta"], output_mode="one_hot")(text)])
+    model = gpunn.Model(text, both)
+    model.compile(optimizer="sgd", loss="mse", jit_compile=jit_compile)
+    np.testing.assert_array_equal(model.predict(words, verbose=0)[:, :7], expected)
+    np.testing.assert_array_equal(model.predict(words, verbose=0)[:, 7:], [[1, 0], [0, 1], [1, 0], [1, 0], [0, 1]])
+    assert model.evaluate(words, np.zeros((5, 9)), verbose=0) == pytest.approx(np.mean(np.concatenate(
+        [expected, [[1, 0], [0, 1], [1, 0], [1, 0], [0, 1]]], axis=1) ** 2))
+    numbers = gpunn.Input((1,))
+    numeric = gpunn.Model(numbers, layers.Hashing(7)(numbers))
+    np.testing.assert_array_equal(numeric.predict(np.array([[1.0], [2.0]]), verbose=0),
+                                  layers.Hashing(7)(np.array([[1], [2]])))
+    assert layers.Hashing.from_config(hashing.get_config()).get_config() == hashing.get_config()
 
 
 def test_bad_strings_and_arguments_are_refused_by_name():

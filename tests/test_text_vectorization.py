@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from helpers import numpy_backend, run_keras_with_tensorflow_script, run_with_python  # noqa: E402,F401
+from helpers import (assert_config_as_kerass, numpy_backend, run_keras_with_tensorflow_script,  # noqa: E402,F401
+                     run_with_python)
 
 import gpunn  # noqa: E402
 from gpunn import layers  # noqa: E402
@@ -176,14 +177,7 @@ def assert_same_case(args, ours, theirs):
         if key in ("output", "column"):
             np.testing.assert_allclose(ours[key], value, rtol=1e-6, atol=0, err_msg=f"{key} of {what}")
         elif key == "config":
-            # gpunn's config holds a learned vocabulary (and its IDF weights) too, where Keras's file keeps it
-            # in its assets: the rest is Keras's
-            learned = ("vocabulary", "idf_weights", "has_input_vocabulary") if "has_input_vocabulary" in ours[key] \
-                else ()
-            assert {k: v for k, v in ours[key].items() if k not in learned} == \
-                {k: v for k, v in value.items() if k not in learned}, f"config of {what}"
-            if learned:
-                assert ours[key]["vocabulary"] == theirs["vocabulary"] and value["vocabulary"] is None
+            assert_config_as_kerass(ours[key], value, theirs["vocabulary"], what)
         else:
             assert ours[key] == value, f"{key} of {what}"
 

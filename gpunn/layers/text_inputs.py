@@ -27,7 +27,18 @@ def is_text_input(value) -> bool:
 
 
 def reads_text(layer) -> bool:
+    """Whether ``layer`` reads strings only (StringLookup, TextVectorization)."""
     return bool(getattr(layer, "reads_text", False))
+
+
+def takes_text(layer) -> bool:
+    """Whether ``layer`` may read a string input: those reading strings only, and Hashing (strings or numbers)."""
+    return reads_text(layer) or bool(getattr(layer, "takes_text", False))
+
+
+def reading_strings(layer) -> bool:
+    """Whether ``layer`` (one that takes strings or numbers) now receives what it made of strings."""
+    return "_text_columns" in layer.__dict__
 
 
 def _name(value) -> str:
@@ -45,14 +56,15 @@ def check_call(layer, inputs) -> None:
                             f"of the model, keras.Input(shape=(1,), dtype='string'); got the numbers of {got}")
         return
     for value in values:
-        if is_text_input(value):
+        if is_text_input(value) and not (takes_text(layer) and len(values) == 1):
             raise TypeError(f"layer {layer.name!r} ({type(layer).__name__}) computes on numbers, and input "
                             f"{value.name!r} holds strings: turn them into numbers first, e.g. "
                             f"StringLookup(vocabulary=...)({value.name})")
 
 
 def first_reader(model):
-    """The first layer of a Sequential model when it reads text (its input is then strings), else None."""
+    """The first layer of a Sequential model when it reads strings only (its input is then strings), else
+    None."""
     first = model._layers[0] if model._layers else None
     return first if reads_text(first) and getattr(model, "_packed", None) is None else None
 
@@ -68,7 +80,7 @@ def readers(model, calls=None, sources=None) -> dict:
     calls = model._calls if calls is None else calls
     sources = model._sources if sources is None else sources
     input_layers = _input_layers(model)
-    if not input_layers:  # a Sequential started by a layer reading text takes strings
+    if not input_layers:  # a Sequential started by a layer reading strings only takes strings
         for i, layer in enumerate(calls):
             if reads_text(layer) and i > 0:
                 raise TypeError(f"layer {layer.name!r} ({type(layer).__name__}) reads strings and must come first, "
@@ -111,8 +123,14 @@ def strings_shapes(model, shapes: list, sample_shape=None) -> list:
 
 def place_columns(model) -> None:
     """Tell each layer reading a string input that others read too which columns of it are its own
-    (``columns_of``); the others read the whole input."""
-    for k, layers in readers(model).items():
+    (``columns_of``); the others read the whole input. A layer that takes strings or numbers and reads none
+    here computes on numbers again."""
+    by_input = readers(model)
+    reading = {id(layer) for layers in by_input.values() for layer in layers}
+    for layer in model._calls:
+        if takes_text(layer) and id(layer) not in reading:
+            layer.__dict__.pop("_text_columns", None)
+    for k, layers in by_input.items():
         declared = tuple(_input_layers(model)[k].declared_input_shape) if _input_layers(model) else None
         offset = 0
         for reader in layers:

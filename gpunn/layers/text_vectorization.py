@@ -27,6 +27,7 @@ import re
 
 import numpy as np
 
+from . import categorical_outputs as categorical
 from . import symbolic, text_inputs
 from .calling import call_result, compute_dtype
 from .base import Layer
@@ -247,15 +248,7 @@ class TextVectorization(Layer):
         made = text_inputs.columns_of(self, x, ws)  # (its own columns, where others read the input too)
         y = ws.buffer("y", made.shape, x.dtype)
         ops.copy_into(made, y)
-
-        def backprop(dy, need_dx=True):
-            if not need_dx:
-                return None
-            dx = ws.buffer("dx", x.shape, x.dtype)
-            ops.fill(0, dx)
-            return dx
-
-        return y, backprop
+        return y, categorical.no_gradient(ops, ws, x)
 
     # ---- files and config -------------------------------------------------------------------------------------
     def load_keras_assets(self, files: dict, variables: dict) -> None:

@@ -470,6 +470,33 @@ def test_a_string_input_hashed_in_a_model_as_on_its_own(jit_compile):
     assert layers.Hashing.from_config(hashing.get_config()).get_config() == hashing.get_config()
 
 
+@pytest.mark.gpu
+def test_string_inputs_train_the_same_on_the_gpu():
+    """StringLookup, TextVectorization and Hashing read the strings on the host; the GPU trains on their output as
+    the CPU does (and replays the step as a CUDA graph)."""
+    rng = np.random.default_rng(4)
+    color = rng.choice(["red", "green", "blue", "teal", "ochre"], (256, 1))
+    text = np.array([" ".join(rng.choice(["good", "bad", "plot", "the", "fun"], 5)) for _ in range(256)])[:, None]
+    y = ((color[:, 0] == "red") ^ np.char.startswith(text[:, 0], "good")).astype("float32")
+    histories = []
+    for backend in ("numpy", "cupy"):
+        with gpunn.use_backend(backend):
+            gpunn.utils.set_random_seed(3)
+            c, t = gpunn.Input((1,), dtype="string"), gpunn.Input((1,), dtype="string")
+            lookup = layers.StringLookup(output_mode="one_hot")
+            lookup.adapt(color)
+            vectorize = layers.TextVectorization(max_tokens=8, output_sequence_length=5)
+            vectorize.adapt(text[:, 0])
+            words = layers.GlobalAveragePooling1D()(layers.Embedding(8, 4)(vectorize(t)))
+            features = layers.Concatenate()([lookup(c), layers.Hashing(6, output_mode="one_hot")(c), words])
+            model = gpunn.Model([c, t], layers.Dense(1, activation="sigmoid")(layers.Dense(8, activation="relu")(
+                features)))
+            model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"], jit_compile=True)
+            histories.append(model.fit([color, text], y, batch_size=32, epochs=3, shuffle=False, verbose=0).history)
+    for key, values in histories[0].items():
+        np.testing.assert_allclose(histories[1][key], values, rtol=1e-4, err_msg=key)
+
+
 def test_bad_strings_and_arguments_are_refused_by_name():
     model, _, _ = build_model(make_model_task())
     x, _ = model_data(make_model_task())

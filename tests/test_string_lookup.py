@@ -96,8 +96,70 @@ def make_hash_texts() -> list[str]:
         ["é" * n for n in (1, 9, 17, 33, 70)]
 
 
+def make_wide_deep_task() -> dict:
+    """Data for keras-io's wide & deep / deep & cross models (scalar string inputs, ``ops.expand_dims``), and the
+    seed of their first weights."""
+    rng = np.random.default_rng(13)
+    n = 96
+    return {"value": np.round(rng.standard_normal(n), 4).tolist(), "color": rng.choice(WIDE_DEEP_VOCABULARY["color"], n)
+            .tolist(), "size": rng.choice(WIDE_DEEP_VOCABULARY["size"], n).tolist(), "y": rng.integers(0, 3, n).tolist()}
+
+
+WIDE_DEEP_VOCABULARY = {"color": ["red", "green", "blue"], "size": ["S", "M", "L", "XL"]}
+
+# keras-io's structured_data/wide_deep_cross_networks.py, its model builders as written there (run by both sides)
+WIDE_DEEP = r'''
+import math
+
+
+def build_wide_deep(lib, kind, vocabularies):
+    layers = lib.layers
+    inputs = {name: layers.Input(name=name, shape=(), dtype="float32" if name == "value" else "string")
+              for name in ["value", "color", "size"]}
+
+    def encode_inputs(inputs, use_embedding=False):
+        encoded = []
+        for name in inputs:
+            if name in vocabularies:
+                vocabulary = vocabularies[name]
+                lookup = layers.StringLookup(vocabulary=vocabulary, mask_token=None, num_oov_indices=0,
+                                             output_mode="int" if use_embedding else "binary")
+                if use_embedding:
+                    embedding = layers.Embedding(input_dim=len(vocabulary), output_dim=int(math.sqrt(len(vocabulary))))
+                    encoded.append(embedding(lookup(inputs[name])))
+                else:
+                    encoded.append(lookup(lib.ops.expand_dims(inputs[name], -1)))
+            else:
+                encoded.append(lib.ops.expand_dims(inputs[name], -1))
+        return layers.concatenate(encoded)
+
+    if kind == "wide_and_deep":
+        wide = layers.BatchNormalization()(encode_inputs(inputs))
+        deep = encode_inputs(inputs, use_embedding=True)
+        for units in [8, 8]:
+            deep = layers.Dropout(0.0)(layers.ReLU()(layers.BatchNormalization()(layers.Dense(units)(deep))))
+        merged = layers.concatenate([wide, deep])
+    else:
+        x0 = encode_inputs(inputs, use_embedding=True)
+        cross = x0
+        for _ in [8, 8]:
+            x = layers.Dense(cross.shape[-1])(cross)
+            cross = x0 * x + cross
+        cross = layers.BatchNormalization()(cross)
+        deep = x0
+        for units in [8, 8]:
+            deep = layers.Dropout(0.0)(layers.ReLU()(layers.BatchNormalization()(layers.Dense(units)(deep))))
+        merged = layers.concatenate([cross, deep])
+    model = lib.Model(inputs=inputs, outputs=layers.Dense(units=3, activation="softmax")(merged))
+    rng = np.random.default_rng(21)  # first weights (positive: the moving variances among them)
+    model.set_weights([np.abs(rng.standard_normal(w.shape)).astype("float32") * 0.3 + 0.1 for w in model.get_weights()])
+    return model
+'''
+
+
 def make_task() -> dict:
-    return {"cases": make_cases(), "model": make_model_task(), "hash_texts": make_hash_texts()}
+    return {"cases": make_cases(), "model": make_model_task(), "hash_texts": make_hash_texts(),
+            "wide_deep": make_wide_deep_task()}
 
 
 # ---- Keras's side (TensorFlow needed) -----------------------------------------------------------------------------
@@ -184,13 +246,31 @@ def run_hashes(texts):
             "siphash": tf.strings.to_hash_bucket_strong(texts, wide, key=[2 ** 40 + 7, 99]).numpy().tolist()}
 
 
+def run_wide_deep(task):
+    data = {"value": np.array(task["value"], "float32"), "color": np.array(task["color"]),
+            "size": np.array(task["size"])}
+    result = {}
+    for kind in ("wide_and_deep", "deep_and_cross"):
+        model = build_wide_deep(keras, kind, VOCABULARIES)
+        model.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy")
+        history = model.fit(tf.data.Dataset.from_tensor_slices((data, np.array(task["y"]))).batch(16), epochs=2,
+                            verbose=0)
+        result[kind] = {"loss": history.history["loss"],
+                        "trained": np.asarray(model({k: tf.constant(v) for k, v in data.items()})).tolist()}
+    return result
+
+
 result = {"keras": keras.__version__, "tensorflow": tf.__version__,
           "cases": [run_or_error(case) for case in task["cases"]], "model": run_model(task["model"]),
-          "hashes": run_hashes(task["hash_texts"])}
+          "hashes": run_hashes(task["hash_texts"]), "wide_deep": run_wide_deep(task["wide_deep"])}
 if "file" in task:
     result["file_outputs"] = write_file(task["model"] | {"file": task["file"]})
 print(json.dumps(result))
 '''
+
+
+KERAS_SIDE = KERAS_SIDE.replace("def run_case(case):", WIDE_DEEP + f"\n\nVOCABULARIES = {WIDE_DEEP_VOCABULARY!r}\n\n\n"
+                                "def run_case(case):", 1)
 
 
 def run_keras(task) -> dict:
@@ -347,7 +427,33 @@ def test_a_model_of_string_inputs_trains_as_kerass(jit_compile):
 
 def test_a_model_of_string_inputs_trains_as_kerass_run_live():
     task = make_task()
-    assert run_keras(task)["model"] == recorded()["model"]
+    theirs = run_keras(task)
+    assert theirs["model"] == recorded()["model"] and theirs["wide_deep"] == recorded()["wide_deep"]
+
+
+def build_wide_deep(kind):
+    namespace = {"np": np}
+    exec(WIDE_DEEP, namespace)
+    return namespace["build_wide_deep"](gpunn, kind, WIDE_DEEP_VOCABULARY)
+
+
+@pytest.mark.parametrize("kind", ["wide_and_deep", "deep_and_cross"])
+def test_keras_ios_wide_and_deep_models_train_as_kerass(kind, tmp_path):
+    """Scalar string inputs read twice (a one-hot lookup of their ``ops.expand_dims`` view, an embedded one of
+    the strings themselves): trained as Keras trains them from tf.data; the file loads back."""
+    task, theirs = make_wide_deep_task(), recorded()["wide_deep"][kind]
+    data = {"value": np.array(task["value"], "float32"), "color": np.array(task["color"]),
+            "size": np.array(task["size"])}
+    model = build_wide_deep(kind)
+    model.compile(optimizer=gpunn.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy")
+    history = model.fit(data, np.array(task["y"]), epochs=2, batch_size=16, shuffle=False, verbose=0)
+    np.testing.assert_allclose(history.history["loss"], theirs["loss"], rtol=1e-5)
+    np.testing.assert_allclose(model.predict(data, verbose=0), theirs["trained"], rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "model.keras")
+    loaded = gpunn.models.load_model(tmp_path / "model.keras")
+    np.testing.assert_array_equal(loaded.predict(data, verbose=0), model.predict(data, verbose=0))
+    with pytest.raises(TypeError, match=r"\(Dense\) computes on numbers, and input 'color' holds strings"):
+        gpunn.layers.Dense(2)(gpunn.ops.expand_dims([i for i in loaded.inputs if i.name == "color"][0], -1))
 
 
 def test_string_inputs_take_every_form_of_data():
@@ -583,7 +689,7 @@ def record(python: str) -> None:
     result = run_with_python(python, KERAS_SIDE, task | {"file": str(KERAS_FILE)}, backend="tensorflow")
     RECORD.write_text(json.dumps({"keras": result["keras"], "tensorflow": result["tensorflow"], "task": task,
                                   "cases": result["cases"], "model": result["model"], "hashes": result["hashes"],
-                                  "file_outputs": result["file_outputs"]}) + "\n")
+                                  "wide_deep": result["wide_deep"], "file_outputs": result["file_outputs"]}) + "\n")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import numpy as np
 from .. import ops as gpunn_ops
 from ..autodiff import Tensor
 from ..naming import snake_case
-from . import model_losses, symbolic, user_layer
+from . import model_losses, symbolic, text_inputs, user_layer
 from .base import Layer, unique_name
 from .keras_operations import OPERATIONS, REQUIRED
 
@@ -151,6 +151,8 @@ class Operation(Layer):
         return Tensor(values)
 
     def forward(self, x, training):
+        if text_inputs.is_strings_view(self):  # (a reshape of strings: the numbers made of them pass as they are)
+            return x, (lambda dy, need_dx=True: dy if need_dx else None)
         return user_layer.forward(self, x, training)
 
     # ---- configs ------------------------------------------------------------------------------------------

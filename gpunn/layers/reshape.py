@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from . import text_inputs
 from .base import Layer
 
 
@@ -38,6 +39,8 @@ class Reshape(Layer):
         return self.target_shape
 
     def forward(self, x, training):
+        if text_inputs.is_strings_view(self):  # (a reshape of strings: the numbers made of them pass as they are)
+            return x, (lambda dy, need_dx=True: dy if need_dx else None)
         shape = x.shape
         y = x.reshape((shape[0],) + tuple(self.output_shape))
         return y, (lambda dy, need_dx=True: dy.reshape(shape) if need_dx else None)

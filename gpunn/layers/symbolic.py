@@ -183,7 +183,7 @@ def call_symbolic(layer, inputs, training=None, mask=None) -> SymbolicTensor:
     from ..models.sequential import _build_layer
 
     text_inputs.check_call(layer, inputs)
-
+    text_inputs.note_strings(layer, inputs)
     if isinstance(inputs, list):  # a merge layer's inputs
         for i, value in enumerate(inputs):
             if not is_symbolic(value):
@@ -196,6 +196,7 @@ def call_symbolic(layer, inputs, training=None, mask=None) -> SymbolicTensor:
     if not layer.built or _shapes(layer.input_shape) != _shapes(shape):
         _build_layer(layer, shape)
     output = SymbolicTensor(layer, parents, layer.output_shape, training)
+    text_inputs.mark_view(layer, inputs, output)
     if several_outputs.unpacks(layer):  # a layer of the user's returning several tensors: each a slice of its output
         output = several_outputs.unpack_symbolic(layer, output)
     # Keras's layer.input / layer.output: the tensors of the layer's first call ("node 0")

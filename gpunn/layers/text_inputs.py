@@ -41,6 +41,55 @@ def reading_strings(layer) -> bool:
     return "_text_columns" in layer.__dict__
 
 
+# Operations and layers that only reshape their input: on a string input they make a view of its strings, which a
+# layer reading strings reads as strings of that shape (Keras's tutorials write lookup(ops.expand_dims(strings, -1)))
+SHAPE_ONLY = {"expand_dims", "reshape", "squeeze", "Reshape"}
+
+
+def _shape_only(layer) -> bool:
+    return getattr(layer, "operation", None) in SHAPE_ONLY or type(layer).__name__ in SHAPE_ONLY
+
+
+def strings_view(value):
+    """(the model's string input, the sample shape of its strings as ``value`` holds them) when ``value`` is a
+    string input or a reshaped view of one, else None."""
+    if is_text_input(value):
+        return value, tuple(value.declared_input_shape)
+    return getattr(value, "__dict__", {}).get("_strings_of")
+
+
+def note_strings(layer, inputs) -> None:
+    """A symbolic call ``layer(inputs)`` on strings (the model's string input, or a view of it): a layer taking
+    strings reads them in the view's shape (``strings_shape``); a reshape makes a view (``mark_view``), which
+    passes on the device what was made of the strings as it is (``is_strings_view``)."""
+    view = None if isinstance(inputs, (list, tuple)) else strings_view(inputs)
+    if view is None:
+        return
+    if takes_text(layer):
+        layer.__dict__["_strings_shape"] = view[1]
+    elif _shape_only(layer):
+        layer.__dict__["_strings_view_of"] = view[1]
+
+
+def mark_view(layer, inputs, output) -> None:
+    """``output`` of a reshape of strings: a view of them, in its shape."""
+    view = None if isinstance(inputs, (list, tuple)) else strings_view(inputs)
+    if view is not None and _shape_only(layer):
+        output.__dict__["_strings_of"] = (view[0], tuple(output._sample_shape))
+
+
+def is_strings_view(layer) -> bool:
+    """Whether ``layer`` reshapes strings (a view of a string input): on the device it passes on unchanged what
+    the layers reading the view made of the strings."""
+    return "_strings_view_of" in layer.__dict__
+
+
+def strings_shape(reader, declared: tuple) -> tuple:
+    """The sample shape of the strings ``reader`` reads from a string input declared ``declared``: a view's, or
+    the input's."""
+    return tuple(reader.__dict__.get("_strings_shape", declared))
+
+
 def _name(value) -> str:
     return getattr(getattr(value, "layer", value), "name", type(value).__name__)
 
@@ -49,17 +98,20 @@ def check_call(layer, inputs) -> None:
     """A symbolic call ``layer(inputs)``: strings go into a layer reading text only, which reads a string
     input of the model itself (which then takes the shape of what the layer makes of the strings)."""
     values = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    if _shape_only(layer) and len(values) == 1 and strings_view(values[0]) is not None:
+        return  # a view of the strings (mark_view)
     if reads_text(layer):
-        if len(values) != 1 or not is_text_input(values[0]):
+        if len(values) != 1 or strings_view(values[0]) is None:
             got = ", ".join(f"{_name(value)!r}" for value in values)
             raise TypeError(f"layer {layer.name!r} ({type(layer).__name__}) reads strings: call it on a string input "
                             f"of the model, keras.Input(shape=(1,), dtype='string'); got the numbers of {got}")
         return
     for value in values:
-        if is_text_input(value) and not (takes_text(layer) and len(values) == 1):
+        view = strings_view(value)
+        if view is not None and not (takes_text(layer) and len(values) == 1):
             raise TypeError(f"layer {layer.name!r} ({type(layer).__name__}) computes on numbers, and input "
-                            f"{value.name!r} holds strings: turn them into numbers first, e.g. "
-                            f"StringLookup(vocabulary=...)({value.name})")
+                            f"{view[0].name!r} holds strings: turn them into numbers first, e.g. "
+                            f"StringLookup(vocabulary=...)({view[0].name})")
 
 
 def first_reader(model):
@@ -86,16 +138,26 @@ def readers(model, calls=None, sources=None) -> dict:
                 raise TypeError(f"layer {layer.name!r} ({type(layer).__name__}) reads strings and must come first, "
                                 "reading the model's input; it comes after other layers")
         return {0: [calls[0]]} if calls and reads_text(calls[0]) else {}
+    sources_of = (lambda i: (i - 1,)) if sources is None else (lambda i: tuple(sources[i]))
+
+    def string_input(source):
+        """The string input a source is (or is a view of), else None."""
+        if wiring.is_model_input(source):
+            return -1 - source if is_text_input(input_layers[-1 - source]) else None
+        return string_input(sources_of(source)[0]) if is_strings_view(calls[source]) else None
+
     found: dict = {}
     for i, layer in enumerate(calls):
-        reads = (i - 1,) if sources is None else tuple(sources[i])
-        values = [input_layers[-1 - s] if wiring.is_model_input(s) else calls[s] for s in reads]
+        if is_strings_view(layer):
+            continue  # (checked when it was called)
+        reads = sources_of(i)
+        strings = [string_input(s) for s in reads]
+        values = [input_layers[k] if k is not None else input_layers[-1 - s] if wiring.is_model_input(s) else calls[s]
+                  for s, k in zip(reads, strings)]
         check_call(layer, values)
-        for s in reads:
-            if wiring.is_model_input(s) and is_text_input(input_layers[-1 - s]):
-                found.setdefault(-1 - s, [])
-                if layer not in found[-1 - s]:
-                    found[-1 - s].append(layer)
+        for k in strings:
+            if k is not None and layer not in found.setdefault(k, []):
+                found[k].append(layer)
     return found
 
 
@@ -106,9 +168,22 @@ def encoded_shapes(model, calls=None, sources=None) -> list:
     shapes = []
     for k, layer in enumerate(_input_layers(model)):
         declared = tuple(layer.declared_input_shape)
-        made = [tuple(reader.encoded_shape(declared)) for reader in by_input.get(k, [])]
+        made = [tuple(reader.encoded_shape(strings_shape(reader, declared))) for reader in by_input.get(k, [])]
         shapes.append(made[0] if len(made) == 1 else (sum(math.prod(shape) for shape in made),) if made else declared)
     return shapes
+
+
+def build_readers_for_strings(model, build_layer):
+    """``build_layer(layer, shape)`` where a layer reading a string input of ``model`` is built for the shape of
+    the strings it reads (a view's), whatever shape the model passes it."""
+    reading = {id(reader) for layers in readers(model).values() for reader in layers}
+
+    def build(layer, shape):
+        if is_strings_view(layer):
+            return build_layer(layer, layer.__dict__["_strings_view_of"])
+        return build_layer(layer, strings_shape(layer, shape) if id(layer) in reading else shape)
+
+    return build
 
 
 def strings_shapes(model, shapes: list, sample_shape=None) -> list:
@@ -137,7 +212,7 @@ def place_columns(model) -> None:
             if len(layers) == 1:
                 reader.__dict__["_text_columns"] = None
                 continue
-            shape = tuple(reader.encoded_shape(declared))
+            shape = tuple(reader.encoded_shape(strings_shape(reader, declared)))
             reader.__dict__["_text_columns"] = (offset, math.prod(shape), shape)
             offset += math.prod(shape)
 
@@ -159,7 +234,17 @@ def encode(model, k: int, argument: str, data) -> np.ndarray:
     """The numbers the model runs on for its string input k: its reader's output for ``data``, or, for several
     readers, their outputs flattened side by side (in the order ``place_columns`` gives them)."""
     layers = readers(model)[k]
+    input_layers = _input_layers(model)
+    declared = tuple(input_layers[k].declared_input_shape) if input_layers else None
+
+    def strings_for(reader):  # (a reader of a reshaped view takes the strings so reshaped)
+        shape = strings_shape(reader, declared) if declared is not None else None
+        if shape is None or shape == declared:
+            return data
+        array = np.asarray(data, dtype=object)
+        return array.reshape((len(array),) + shape)
+
     if len(layers) == 1:
-        return layers[0].encode_text(argument, data)
-    parts = [np.asarray(reader.encode_text(argument, data)) for reader in layers]
+        return layers[0].encode_text(argument, strings_for(layers[0]))
+    parts = [np.asarray(reader.encode_text(argument, strings_for(reader))) for reader in layers]
     return np.concatenate([part.reshape(len(part), -1).astype(np.float64) for part in parts], axis=1)

@@ -232,7 +232,7 @@ def _layer_from_keras(entry: dict, rank: int | None) -> tuple[dict, int | None]:
         if kind is not None:
             config[key] = _object_from_keras(value, kind, f"{what} {key}")
     if "input_shape" in config or "shape" in config:
-        rank = len(config.get("shape") or config.get("input_shape")) + 1
+        rank = len(config["shape"] if config.get("shape") is not None else config["input_shape"]) + 1
     if cls.__name__ in ("BatchNormalization", "LayerNormalization"):
         config = _last_axis(config, rank)
     config = _keep_supported(cls, config, what)

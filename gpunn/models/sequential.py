@@ -517,7 +517,8 @@ class Sequential(Trainer, KerasVariableLists):
         # model's were built as they were called on its inputs
         with contextlib.nullcontext() if getattr(self, "is_functional", False) else variable_paths.scope(self.name):
             _fix_held_models_prefixes(self)
-            wiring.build_shapes(self._calls, self._sources, input_shapes, _build_layer)
+            wiring.build_shapes(self._calls, self._sources, input_shapes,
+                                text_inputs.build_readers_for_strings(self, _build_layer))
         text_inputs.place_columns(self)  # (and checks where the string inputs go)
         self._built_input_shape = tuple(input_shape)
         self._mask_links, self._output_mask_source = masking.link(self._calls, self._sources, self._output_indices)

@@ -271,19 +271,23 @@ class Repeat:
 
 # ---- Keras with TensorFlow (its lookup and hashing layers need it; it is not installed beside the tests) ----------
 
-def run_keras_with_tensorflow_script(script: str, task, backend: str = "jax") -> dict:
+def run_keras_with_tensorflow_script(script: str, task, backend: str = "jax", gpunn_path: bool = False) -> dict:
     """``script`` (reading ``task`` as JSON on stdin, printing its result as JSON last) run by the interpreter
     GPUNN_KERAS_TF_PYTHON names, one with Keras 3.15 and TensorFlow; skips where none is named (the tests then
-    check against results recorded with such an interpreter)."""
+    check against results recorded with such an interpreter). ``gpunn_path``: the script imports this checkout's
+    gpunn (the interpreter then needs gpunn's dependencies too)."""
     python = os.environ.get("GPUNN_KERAS_TF_PYTHON")
     if not python:
         pytest.skip("GPUNN_KERAS_TF_PYTHON names no interpreter with Keras 3.15 and TensorFlow: checked against the "
                     "recorded results only")
-    return run_with_python(python, script, task, backend)
+    return run_with_python(python, script, task, backend, gpunn_path)
 
 
-def run_with_python(python: str, script: str, task, backend: str = "jax") -> dict:
+def run_with_python(python: str, script: str, task, backend: str = "jax", gpunn_path: bool = False) -> dict:
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if gpunn_path:
+        env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(os.path.abspath(__file__)))] + (
+            [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     run = subprocess.run([python, "-c", script], input=json.dumps(task), capture_output=True, text=True,
                          env=env, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -16,8 +16,8 @@ from .. import constraints, dtype_policies, initializers, overrides, regularizer
 from ..naming import snake_case, uniquify
 from ..autodiff import Tensor
 from ..ops.workspace import Workspace, Workspaces
-from . import (activity_losses, keyword_inputs, masking, sublayers, symbolic, training_override, user_layer,
-               variable_paths)
+from . import (activity_losses, keyword_inputs, masking, sublayers, symbolic, tf_pipeline, training_override,
+               user_layer, variable_paths)
 from .calling import bind_standalone, call_layer, compute_dtype
 from .variable import Variable
 from .variable_lists import KerasVariableLists
@@ -474,6 +474,8 @@ class Layer(KerasVariableLists):
         (``layer(targets, logits)``) is called on them as on a list; for others, ``more`` is Keras's positional
         ``training`` and ``mask``. Inputs given by keyword (``layer(logits, targets=None)``) are put in the order
         of call()'s arguments (``keyword_inputs.py``)."""
+        if tf_pipeline.is_pipeline_tensor(inputs):  # inside tf.data's map (tf_pipeline.py)
+            return tf_pipeline.call_in_pipeline(self, inputs)
         if keywords or inputs is keyword_inputs.NOT_GIVEN:
             inputs, more = keyword_inputs.positional_inputs(self, inputs, more, keywords,
                                                             user_layer.is_user_layer_class(type(self)))

@@ -42,6 +42,8 @@ def _checked_boundaries(bin_boundaries) -> list[float]:
 
 
 class Discretization(numeric.TakesNumbers, Layer):
+    keras_int_output = True  # Keras's "int" output is int64 bins (tf_pipeline.py)
+
     def __init__(self, bin_boundaries=None, num_bins=None, epsilon=0.01, output_mode="int", sparse=False,
                  dtype=None, name=None, **kwargs):
         super().__init__(name=name, dtype=dtype, **kwargs)

@@ -26,7 +26,7 @@ import numpy as np
 from . import categorical_outputs as categorical
 from . import numeric_arguments as numeric
 from .base import Layer
-from . import text_inputs
+from . import text_inputs, tf_pipeline
 from .keyword_inputs import NOT_GIVEN
 from .stable_hashes import hash_buckets, text_hash_buckets
 from .text_data import text_array
@@ -36,6 +36,7 @@ OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count")
 
 class Hashing(Layer):
     takes_text = True  # a model's string input may be read by it (text_inputs.py)
+    keras_int_output = True  # Keras's "int" output is int64 bins (tf_pipeline.py)
 
     def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False, **kwargs):
         # Keras's dtype is the output's: int64 in "int" mode (which it requires there), else floatx. gpunn's
@@ -64,6 +65,8 @@ class Hashing(Layer):
         return categorical.output_shape(input_shape, self.output_mode, self.num_bins, f"Hashing {self.name!r}")
 
     def __call__(self, inputs=NOT_GIVEN, *more, **keywords):
+        if tf_pipeline.is_pipeline_tensor(inputs):  # inside tf.data's map (tf_pipeline.py)
+            return tf_pipeline.call_in_pipeline(self, inputs)
         if not numeric.is_text(inputs):
             return super().__call__(inputs, *more, **keywords)
         # On its own, on strings: their bins, made on the host, encoded as the model's string input's are

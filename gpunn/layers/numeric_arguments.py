@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import tf_pipeline
 from .keyword_inputs import NOT_GIVEN
 
 
@@ -84,6 +85,8 @@ class TakesNumbers:
     """A layer refusing string inputs by name when called (the data check would name their dtype only)."""
 
     def __call__(self, inputs=NOT_GIVEN, *more, **keywords):
+        if tf_pipeline.is_pipeline_tensor(inputs):  # inside tf.data's map (tf_pipeline.py)
+            return tf_pipeline.call_in_pipeline(self, inputs)
         refuse_text("inputs", inputs, type(self).__name__)
         return super().__call__(inputs, *more, **keywords)
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import categorical_outputs as categorical
 from . import numeric_arguments as numeric
-from . import symbolic, text_inputs
+from . import symbolic, text_inputs, tf_pipeline
 from .integer_lookup import INT64_MAX, IntegerLookup, read_vocabulary_lines
 from .keyword_inputs import NOT_GIVEN
 from .stable_hashes import text_hash_buckets
@@ -99,6 +99,8 @@ class StringLookup(IntegerLookup):
 
     # ---- calls ------------------------------------------------------------------------------------------
     def __call__(self, inputs=NOT_GIVEN, *more, **keywords):
+        if tf_pipeline.is_pipeline_tensor(inputs):  # inside tf.data's map (tf_pipeline.py)
+            return tf_pipeline.call_in_pipeline(self, inputs)
         if symbolic.is_symbolic(inputs) or inputs is NOT_GIVEN:
             if self.invert:
                 raise TypeError(f"layer {self.name!r}: StringLookup with invert=True outputs strings, which a gpunn "

@@ -28,7 +28,7 @@ import re
 import numpy as np
 
 from . import categorical_outputs as categorical
-from . import symbolic, text_inputs
+from . import symbolic, text_inputs, tf_pipeline
 from .calling import call_result, compute_dtype
 from .base import Layer
 from .keyword_inputs import NOT_GIVEN
@@ -65,6 +65,7 @@ def _ngram_widths(ngrams):
 
 class TextVectorization(Layer):
     reads_text = True  # the model hands it its string input as the output it made (text_inputs.py)
+    keras_int_output = True  # Keras's "int" output is int64 indices (tf_pipeline.py)
 
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", split="whitespace", ngrams=None,
                  output_mode="int", output_sequence_length=None, pad_to_max_tokens=False, vocabulary=None,
@@ -227,6 +228,8 @@ class TextVectorization(Layer):
         return self.compute_output_shape(sample_shape)
 
     def __call__(self, inputs=NOT_GIVEN, *more, **keywords):
+        if tf_pipeline.is_pipeline_tensor(inputs):  # inside tf.data's map (tf_pipeline.py)
+            return tf_pipeline.call_in_pipeline(self, inputs)
         if symbolic.is_symbolic(inputs):
             self.encoded_shape(symbolic.sample_shape_of(inputs))  # (refused here when a model cannot take it)
         if symbolic.is_symbolic(inputs) or inputs is NOT_GIVEN:

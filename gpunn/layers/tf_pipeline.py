@@ -1,0 +1,82 @@
+"""A layer called inside a tf.data pipeline: ``dataset.map(lambda x, y: (vectorize_layer(x), y))``, as TensorFlow's
+text and structured-data tutorials preprocess their data (TextVectorization, StringLookup, IntegerLookup...).
+
+There the call receives a symbolic TensorFlow tensor, which holds no values until the pipeline runs. The layer's
+call is then wrapped in ``tf.numpy_function``: the pipeline runs it on each batch's values (a NumPy array), as the
+layer runs on its own, and gets a tensor of the dtype Keras's layer would give (int64 indices, float32 rows,
+strings for an inverted lookup). A scalar (a ``map`` before ``batch``, one sample at a time) is one sample of one
+value, as Keras's preprocessing layers take it. The calls are made one at a time (a lock): tf.data may run its map on several
+threads, and a layer's call reuses its scratch buffers.
+
+TensorFlow is looked up, never imported: such a tensor exists only when the user's script imported it.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+
+import numpy as np
+
+_ONE_CALL_AT_A_TIME = threading.Lock()
+
+
+def _tensorflow():
+    return sys.modules.get("tensorflow")
+
+
+def is_pipeline_tensor(value) -> bool:
+    """Whether ``value`` is a symbolic TensorFlow tensor (inside ``tf.data.Dataset.map`` or a ``tf.function``)."""
+    tf = _tensorflow()
+    return tf is not None and type(value).__module__.startswith("tensorflow.") and tf.is_tensor(value) \
+        and not hasattr(value, "numpy")
+
+
+def _output_dtype(layer) -> str:
+    """The dtype of Keras's layer's output: int64 indices for the lookups, hashing and bins in "int" mode, strings
+    for an inverted StringLookup, else float32."""
+    token_dtype = getattr(layer, "token_dtype", None)  # (the lookups': an inverted one outputs tokens)
+    if token_dtype is not None and layer.invert:
+        return "string" if token_dtype is str else "int64"
+    if getattr(layer, "output_mode", None) == "int" and getattr(layer, "keras_int_output", False):
+        return "int64"
+    return "float32"
+
+
+def _output_shape(layer, input_shape) -> list:
+    """The static shape of the output, where the layer knows it (its samples' dimensions known)."""
+    if not input_shape:  # a scalar: one sample of one value
+        shape = _output_shape(layer, [1, 1])
+        return None if shape is None else [dim for dim in shape[1:] if dim != 1] if len(shape) == 2 else shape[1:]
+    sample = tuple(input_shape[1:])
+    if any(dim is None for dim in sample):
+        return [None] * (1 + len(sample))
+    try:
+        if getattr(layer, "token_dtype", None) is not None and layer.invert:
+            return [None] + list(sample)
+        return [None] + list(layer.compute_output_shape(sample))
+    except (ValueError, TypeError):
+        return None
+
+
+def call_in_pipeline(layer, inputs):
+    """``layer(inputs)`` for a symbolic TensorFlow tensor: see the module docstring."""
+    tf = _tensorflow()
+    dtype = _output_dtype(layer)
+
+    def run(values):
+        scalar = np.ndim(values) == 0
+        with _ONE_CALL_AT_A_TIME:
+            out = layer(np.reshape(values, (1, 1)) if scalar else values)
+            out = np.asarray(out.get() if hasattr(out, "get") and not isinstance(out, np.ndarray) else out)
+        if scalar:  # (the one sample's output, without its axes of one value)
+            out = out[0].reshape(()) if out[0].size == 1 and out.shape[1:] == (1,) else out[0]
+        if dtype == "string":
+            return out.astype(object)
+        return np.array(out, dtype=dtype)
+
+    result = tf.numpy_function(run, [inputs], tf.string if dtype == "string" else tf.as_dtype(dtype),
+                               stateful=False)
+    shape = _output_shape(layer, inputs.shape.as_list())
+    if shape is not None:
+        result.set_shape(shape)
+    return result

@@ -491,6 +491,12 @@ class Layer(KerasVariableLists):
             if mask is not None:
                 raise ValueError("mask: gpunn layers take no mask; leave mask=None")
             return user_layer.call_sublayer(self, inputs, training)
+        if isinstance(inputs, dict) and inputs and user_layer.is_user_layer_class(type(self)) and all(
+                symbolic.is_symbolic(value) for value in inputs.values()):
+            # A layer of the user's called on a dict (Keras's structured-data tutorials: ``Classifier()(inputs)``):
+            # called on the list of its values, its call() given them as the dict again (user_layer.py)
+            self.__dict__["_input_keys"] = [str(key) for key in inputs]
+            return symbolic.call_symbolic(self, list(inputs.values()), training, mask)
         several = isinstance(inputs, (list, tuple))
         if several and user_layer.is_user_layer_class(type(self)):
             if user_layer.tracing() and all(isinstance(value, Tensor) for value in inputs):

@@ -140,6 +140,15 @@ def _required_inputs(cls) -> list:
             if name not in ("self", "training", "mask") and p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty]
 
 
+def as_called(layer, inputs):
+    """What the layer was called on, given the list of its inputs: the dict of them for a layer called on a dict
+    (``_input_keys``, its keys in order), else ``inputs`` as they are."""
+    keys = layer.__dict__.get("_input_keys")
+    if keys is None or not isinstance(inputs, list) or len(inputs) != len(keys):
+        return inputs
+    return dict(zip(keys, inputs))
+
+
 def spreads_inputs(layer) -> bool:
     """Whether ``layer`` is a layer of the user's whose ``call()`` takes its inputs as several arguments (two or
     more without defaults: Keras's ``call(self, targets, logits, sample_weights=None)``, called ``layer(targets,
@@ -152,7 +161,7 @@ def _run_build(layer, user_build, sample) -> None:
     gets them as Keras gives them: by name to a ``build(self, targets_shape, logits_shape)``, the first one's alone
     to a ``build(self, input_shape)``."""
     if not (isinstance(sample, list) and spreads_inputs(layer)):
-        user_build(_batch_shape(sample))
+        user_build(as_called(layer, _batch_shape(sample)))
         return
     shapes = [_batch_shape(s) for s in sample]
     names = [f"{name}_shape" for name in _required_inputs(type(layer))]
@@ -173,7 +182,7 @@ def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False, in_s
     frame = _Frame(layer, training, shapes_only, in_step)
     _frames.append(frame)
     try:
-        arguments = list(inputs) if isinstance(inputs, list) and spreads_inputs(layer) else [inputs]
+        arguments = list(inputs) if isinstance(inputs, list) and spreads_inputs(layer) else [as_called(layer, inputs)]
         keyword = {"training": training} if overrides.names_training(layer.call) else {}
         result = layer.call(*arguments, **keyword)
     finally:

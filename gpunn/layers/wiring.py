@@ -40,8 +40,10 @@ def chain(count: int) -> tuple:
 
 
 def takes_list(layer) -> bool:
-    # (a layer of the user's taking several inputs as arguments takes them so before it is built, from a config)
-    return getattr(layer, "takes_inputs_list", False) or user_layer.spreads_inputs(layer)
+    # (a layer of the user's taking several inputs as arguments, or a dict of them, takes them so before it is
+    # built, from a config)
+    return getattr(layer, "takes_inputs_list", False) or user_layer.spreads_inputs(layer) or \
+        "_input_keys" in getattr(layer, "__dict__", {})
 
 
 def layer_inputs(layer, values: dict, sources: tuple):

@@ -102,6 +102,10 @@ def model_from_translated(cls, translated: dict, build_config: dict | None = Non
         inputs = made[0] if count == 1 else dict(zip(keys, made[:count])) if keys else made[:count]
         calls = translated.get("calls")  # a shared layer: the same object at each of its calls
         layers = made[count:] if calls is None else [made[count + c] for c in calls]
+        for layer in made[count:]:  # a layer of the user's called on a dict takes the dict again
+            keys = (translated.get("call_keys") or {}).get(layer.name)
+            if keys is not None:
+                layer.__dict__["_input_keys"] = keys
         model = Functional.from_layers(inputs, layers, name=translated.get("name"), trainable=trainable,
                                        sources=translated.get("sources"), modes=translated.get("modes"),
                                        outputs=translated.get("outputs"), output_keys=translated.get("output_keys"),

@@ -287,6 +287,7 @@ def model_config_from_keras(config: dict, keras_version: str | None = None) -> d
         out["keras_paths"] = inner.get("keras_paths")
         out["outputs"], out["output_keys"] = inner.get("outputs"), inner.get("output_keys")
         out["calls"], out["nodes"] = calls, inner.get("nodes")
+        out["call_keys"] = inner.get("call_keys")
     return {"class_name": "Sequential", "config": out}
 
 
@@ -440,7 +441,9 @@ def _layer_to_keras(layer, dtype: str, native: bool) -> dict:
     if not native and entry["registered_name"] is None:  # tf.keras's HDF5 layout names gpunn's classes only
         entry = {"class_name": entry["class_name"], "config": config}
     if native and layer.input_shape is not None and layer.has_weights:  # (an unbuilt sublayer has no specs yet)
-        entry["build_config"] = {"input_shape": [None] + list(layer.input_shape)}
+        shape = layer.input_shape  # (a layer taking several inputs: their shapes, as a dict when called on one)
+        entry["build_config"] = {"input_shape": user_layer.as_called(layer, [[None] + list(s) for s in shape])
+                                 if isinstance(shape, list) else [None] + list(shape)}
     return entry
 
 
@@ -520,7 +523,8 @@ def functional_config(model, native: bool = True) -> dict:
         else:
             # a list for a layer taking one (a merge layer's); each its own argument for a layer of the user's whose
             # call() takes several (``layer(targets, logits)``)
-            args = [tensors] if wiring.takes_list(layer) and not user_layer.spreads_inputs(layer) else tensors
+            args = [user_layer.as_called(layer, tensors)] if wiring.takes_list(layer) and not \
+                user_layer.spreads_inputs(layer) else tensors
             node = {"args": args, "kwargs": {} if modes[i] is None else {"training": modes[i]}}
         if modes[i] is False and type(layer).__name__ in TRAINING_FALSE_BY_DEFAULT:
             node[FIXED_MARK] = True
@@ -623,6 +627,9 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
     index = {(name, 0): wiring.input_source(k) for k, name in enumerate(inputs)}
     index.update({call: i for i, call in enumerate(order)})
     sources = tuple(tuple(index[parent] for parent in reads[call]) for call in order)
+    # the keys of a layer called on a dict of tensors (Keras's node {"args": [{key: tensor}]})
+    call_keys = {name: [str(key) for key in entry["inbound_nodes"][0]["args"][0]]
+                 for name, entry in entries.items() if _called_on_dict(entry)}
     names = list(dict.fromkeys(name for name, _ in order))  # each layer once, in the order of its first call
     layers = [_entry_without_nodes(entries[name]) for name in inputs + names]
     modes = [fixed[call] for call in order]
@@ -635,7 +642,14 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
             "output_keys": output_keys,
             # a shared layer's calls: per call, its layer (among those after the InputLayers) and node index
             "calls": [names.index(name) for name, _ in order] if shared else None,
-            "nodes": [node for _, node in order] if shared else None}
+            "nodes": [node for _, node in order] if shared else None, "call_keys": call_keys or None}
+
+
+def _called_on_dict(entry: dict) -> bool:
+    nodes = entry.get("inbound_nodes") or []
+    args = nodes[0].get("args") if nodes and isinstance(nodes[0], dict) else None
+    return bool(args) and len(args) == 1 and isinstance(args[0], dict) and \
+        args[0].get("class_name") != "__keras_tensor__"
 
 
 def _entry_without_nodes(entry: dict) -> dict:
@@ -678,6 +692,8 @@ def _inbound(name: str, node, with_nodes: bool = False) -> tuple[list, bool | No
     calls are read."""
     if isinstance(node, dict):
         args = node.get("args") or []
+        if len(args) == 1 and isinstance(args[0], dict) and args[0].get("class_name") != "__keras_tensor__":
+            args = [list(args[0].values())]  # a dict of tensors (a layer of the user's called on a dict: call_keys)
         flat = args[0] if len(args) == 1 and isinstance(args[0], list) else args
         tensors = [a for a in flat if isinstance(a, dict) and a.get("class_name") == "__keras_tensor__"]
         if not tensors or len(tensors) != len(flat):

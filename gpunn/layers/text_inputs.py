@@ -1,16 +1,19 @@
 """String inputs of a model (``keras.Input(shape=(1,), dtype="string")``): where they may go, and how their
 strings become numbers before the device sees them.
 
-A model computes on numbers, on the device. A string input is read by layers that read text (StringLookup,
-TextVectorization: ``reads_text``), and by nothing else; they turn the input's strings into numbers on the host
-(``encode_text``), once per array the model is given (fit / evaluate / predict / a call), before the inputs are
-checked, packed and uploaded as any numeric input. On the device each layer receives those numbers in place of
-the strings: the model's input then has the shape of what its layer made (``encoded_shape``: a StringLookup's
-indices keep the strings' shape, a TextVectorization's output is its own), or, read by several layers (a wide
-model's one-hot and a deep model's embedding of one column), their outputs flattened side by side, each layer
-taking its own columns (``columns_of``). The model's ``inputs`` and configs keep the strings' shape, as Keras's
-do. So every check here runs when the model is wired, before any data: a string input read
-by a layer of numbers, or a text layer reading numbers, would otherwise compute on meaningless values.
+A model computes on numbers, on the device. A string input is read by layers that take strings (StringLookup,
+TextVectorization: ``reads_text``; Hashing: ``takes_text``), directly or through reshapes of it (``ops.expand_dims``
+and the like: views, ``strings_view``), and by nothing else. Those layers turn the input's strings into numbers on
+the host (``encode_text``), once per array the model is given (fit / evaluate / predict / a call), before the
+inputs are checked, packed and uploaded as any numeric input. On the device each layer receives those numbers in
+place of the strings (a reshape in between passes them on as they are): the model's input then has the shape of
+what its layer made (``encoded_shape``: a StringLookup's indices keep the strings' shape, a TextVectorization's
+output is its own), or, read by several layers (a wide model's one-hot and a deep model's embedding of one
+column), their outputs flattened side by side, each layer taking its own columns (``columns_of``). The model's
+``inputs`` and configs keep the strings' shape, as Keras's do.
+
+Every check here runs when the model is wired, before any data: a string input read by a layer of numbers, or a
+layer of strings reading numbers, would otherwise compute on meaningless values.
 """
 from __future__ import annotations
 

@@ -101,8 +101,9 @@ def make_wide_deep_task() -> dict:
     seed of their first weights."""
     rng = np.random.default_rng(13)
     n = 96
-    return {"value": np.round(rng.standard_normal(n), 4).tolist(), "color": rng.choice(WIDE_DEEP_VOCABULARY["color"], n)
-            .tolist(), "size": rng.choice(WIDE_DEEP_VOCABULARY["size"], n).tolist(), "y": rng.integers(0, 3, n).tolist()}
+    return {"value": np.round(rng.standard_normal(n), 4).tolist(),
+            "color": rng.choice(WIDE_DEEP_VOCABULARY["color"], n).tolist(),
+            "size": rng.choice(WIDE_DEEP_VOCABULARY["size"], n).tolist(), "y": rng.integers(0, 3, n).tolist()}
 
 
 WIDE_DEEP_VOCABULARY = {"color": ["red", "green", "blue"], "size": ["S", "M", "L", "XL"]}

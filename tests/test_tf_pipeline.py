@@ -33,8 +33,8 @@ class SymbolicTensor:
     def set_shape(self, shape):
         self.static_shape = shape
 
-    def run(self, values):
-        return self.function(values)
+    def run(self, *values):
+        return self.function(*values)
 
 
 SymbolicTensor.__module__ = "tensorflow.python.framework.ops"
@@ -47,7 +47,7 @@ def fake_tensorflow(monkeypatch):
     module.string = "string"
     module.as_dtype = lambda name: name
     module.numpy_function = lambda function, arguments, dtype, stateful=True: SymbolicTensor(
-        [], function, arguments[0], dtype)
+        [], function, arguments, dtype)
     monkeypatch.setitem(sys.modules, "tensorflow", module)
     return module
 
@@ -83,6 +83,12 @@ def test_an_inverted_lookup_gives_strings(fake_tensorflow):
     out = inverse(SymbolicTensor([None, 2]))
     assert out.dtype == "string" and out.static_shape == [None, 2]
     assert out.run(np.array([[1, 2], [0, 1]])).tolist() == [["a", "b"], ["[UNK]", "a"]]
+
+
+def test_a_cross_of_several_features_in_a_pipeline(fake_tensorflow):
+    out = layers.HashedCrossing(5)((SymbolicTensor([None]), SymbolicTensor([None])))
+    assert out.dtype == "int64" and out.static_shape == [None]
+    np.testing.assert_array_equal(out.run(np.array([b"A", b"B"], dtype=object), np.array([101, 102])), [1, 1])
 
 
 def test_other_layers_in_a_pipeline_too(fake_tensorflow):

@@ -17,6 +17,7 @@ from .flatten import Flatten
 from .gaussian_dropout import GaussianDropout
 from .gaussian_noise import GaussianNoise
 from .global_pooling import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D, GlobalMaxPooling1D
+from .hashed_crossing import HashedCrossing
 from .hashing import Hashing
 from .identity import Identity
 from .lambda_layer import Lambda
@@ -48,7 +49,7 @@ from .variable import Variable
 LAYER_CLASSES = {
     cls.__name__: cls
     for cls in (Activation, ActivityRegularization, Add, AddedLosses, AlphaDropout, Average, BatchNormalization,
-                CategoryEncoding, Concatenate, Dense, Discretization, Hashing, IntegerLookup,
+                CategoryEncoding, Concatenate, Dense, Discretization, HashedCrossing, Hashing, IntegerLookup,
                 Dot, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise, GlobalAveragePooling1D,
                 GlobalMaxPooling1D, Identity, InputLayer, Lambda, LayerNormalization, LeakyReLU, Masking, Maximum,
                 Minimum,
@@ -94,5 +95,6 @@ __all__ = ["Layer", "Input", "InputLayer", "InputSpec", "Lambda", "Dense", "Acti
            "Rescaling", "GaussianNoise", "GaussianDropout", "Reshape", "RepeatVector", "Permute", "Identity",
            "Embedding", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Add",
            "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "add", "subtract",
-           "multiply", "average", "maximum", "minimum", "concatenate", "dot", "Discretization", "Hashing",
+           "multiply", "average", "maximum", "minimum", "concatenate", "dot", "Discretization", "HashedCrossing",
+           "Hashing",
            "IntegerLookup", "StringLookup", "TextVectorization", "Variable", "deserialize", "serialize"]

@@ -12,10 +12,10 @@ Strings never reach the device: on a model's string input the layer is one of th
 (``text_inputs.py``): the model hashes them on the host once per array, and the layer encodes the bins on the
 device. Called on its own, on strings, it does the same in one call.
 
-Where gpunn differs: the model's numeric inputs reach the layer in its float dtype, so integers are exact up to 2**24 in float32 (gpunn refuses
-larger ones before any work; a float64 model takes them up to 2**53); "int" outputs are the model's floats, not
-int64; ``sparse=True`` is refused. With samples of k > 1 values, "one_hot" gives (batch, k, num_bins), what
-Keras's call returns (Keras's declared output shape there is (batch, num_bins)).
+Where gpunn differs: the model's numeric inputs reach the layer in its float dtype, so integers are exact up to
+2**24 in float32 (gpunn refuses larger ones before any work; a float64 model takes them up to 2**53); "int" outputs
+are the model's floats, not int64; ``sparse=True`` is refused. With samples of k > 1 values, "one_hot" gives (batch,
+k, num_bins), what Keras's call returns (Keras's declared output shape there is (batch, num_bins)).
 """
 from __future__ import annotations
 

@@ -97,10 +97,11 @@ class TextVectorization(Layer):
         self.ragged = False
         self.encoding = encoding
         # (held untracked: it is this layer's part, not a sublayer with weights or a config of its own)
-        object.__setattr__(self, "_lookup", StringLookup(max_tokens=max_tokens, vocabulary=vocabulary, idf_weights=idf_weights,
-                                    pad_to_max_tokens=pad_to_max_tokens, mask_token="", output_mode=output_mode,
-                                    sparse=sparse, has_input_vocabulary=has_input_vocabulary, encoding=encoding,
-                                    vocabulary_size=vocabulary_size, name=f"{self.name}_lookup"))
+        lookup = StringLookup(max_tokens=max_tokens, vocabulary=vocabulary, idf_weights=idf_weights,
+                              pad_to_max_tokens=pad_to_max_tokens, mask_token="", output_mode=output_mode,
+                              sparse=sparse, has_input_vocabulary=has_input_vocabulary, encoding=encoding,
+                              vocabulary_size=vocabulary_size, name=f"{self.name}_lookup")
+        object.__setattr__(self, "_lookup", lookup)
 
     # ---- the vocabulary (the lookup's) ------------------------------------------------------------------
     def get_vocabulary(self, include_special_tokens=True) -> list:

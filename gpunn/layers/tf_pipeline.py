@@ -3,9 +3,9 @@ text and structured-data tutorials preprocess their data (TextVectorization, Str
 
 There the call receives a symbolic TensorFlow tensor, which holds no values until the pipeline runs. The layer's
 call is then wrapped in ``tf.numpy_function``: the pipeline runs it on each batch's values (a NumPy array), as the
-layer runs on its own, and gets a tensor of the dtype Keras's layer would give (int64 indices, float32 rows,
-strings for an inverted lookup). A scalar (a ``map`` before ``batch``, one sample at a time) is one sample of one
-value, as Keras's preprocessing layers take it. The calls are made one at a time (a lock): tf.data may run its map on several
+layer runs on its own, and gets a tensor of the dtype Keras's layer would give (int64 indices, float32 rows, strings
+for an inverted lookup). A scalar (a ``map`` before ``batch``, one sample at a time) is one sample of one value, as
+Keras's preprocessing layers take it. The calls are made one at a time (a lock): tf.data may run its map on several
 threads, and a layer's call reuses its scratch buffers.
 
 TensorFlow is looked up, never imported: such a tensor exists only when the user's script imported it.
@@ -43,7 +43,15 @@ def _output_dtype(layer) -> str:
 
 
 def _output_shape(layer, input_shape) -> list:
-    """The static shape of the output, where the layer knows it (its samples' dimensions known)."""
+    """The static shape of the output, where the layer knows it (its samples' dimensions known); ``input_shape``:
+    the input's, or the list of the inputs' of a layer taking several (HashedCrossing)."""
+    if input_shape and isinstance(input_shape[0], list):
+        if any(dim is None for shape in input_shape for dim in shape[1:]) or not all(input_shape):
+            return None
+        try:
+            return [None] + list(layer.compute_output_shape([tuple(shape[1:]) for shape in input_shape]))
+        except (ValueError, TypeError):
+            return None
     if not input_shape:  # a scalar: one sample of one value
         shape = _output_shape(layer, [1, 1])
         return None if shape is None else [dim for dim in shape[1:] if dim != 1] if len(shape) == 2 else shape[1:]
@@ -59,14 +67,20 @@ def _output_shape(layer, input_shape) -> list:
 
 
 def call_in_pipeline(layer, inputs):
-    """``layer(inputs)`` for a symbolic TensorFlow tensor: see the module docstring."""
+    """``layer(inputs)`` for a symbolic TensorFlow tensor, or a list or tuple of them for a layer taking several
+    (HashedCrossing): see the module docstring."""
     tf = _tensorflow()
     dtype = _output_dtype(layer)
+    several = isinstance(inputs, (list, tuple))
 
-    def run(values):
+    def run(*arrays):
+        values = arrays[0]
         scalar = np.ndim(values) == 0
         with _ONE_CALL_AT_A_TIME:
-            out = layer(np.reshape(values, (1, 1)) if scalar else values)
+            if several:
+                out = layer(tuple(np.reshape(a, (1, 1)) if scalar else a for a in arrays))
+            else:
+                out = layer(np.reshape(values, (1, 1)) if scalar else values)
             out = np.asarray(out.get() if hasattr(out, "get") and not isinstance(out, np.ndarray) else out)
         if scalar:  # (the one sample's output, without its axes of one value)
             out = out[0].reshape(()) if out[0].size == 1 and out.shape[1:] == (1,) else out[0]
@@ -74,9 +88,9 @@ def call_in_pipeline(layer, inputs):
             return out.astype(object)
         return np.array(out, dtype=dtype)
 
-    result = tf.numpy_function(run, [inputs], tf.string if dtype == "string" else tf.as_dtype(dtype),
-                               stateful=False)
-    shape = _output_shape(layer, inputs.shape.as_list())
+    result = tf.numpy_function(run, list(inputs) if several else [inputs],
+                               tf.string if dtype == "string" else tf.as_dtype(dtype), stateful=False)
+    shape = _output_shape(layer, [value.shape.as_list() for value in inputs] if several else inputs.shape.as_list())
     if shape is not None:
         result.set_shape(shape)
     return result

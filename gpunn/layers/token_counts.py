@@ -1,11 +1,11 @@
 """What ``IntegerLookup.adapt`` and ``StringLookup.adapt`` count over the batches they are given, and the
 vocabulary they make of them, as Keras's ``IndexLookup`` (``update_state``, ``finalize_state``) does.
 
-Each batch is a 2-D array of documents (rows) of tokens (int64, or strings for StringLookup). Counted: every token's occurrences and, for
-"tf_idf", the number of documents holding it and the number of documents. The vocabulary is the tokens by
-count, most frequent first, ties broken by the larger token first (strings: by code points, the order of their
-UTF-8 bytes, which Keras sorts); its IDF weights are
-log(1 + documents / (1 + documents holding the token)), in float64 and then rounded to float32.
+Each batch is a 2-D array of documents (rows) of tokens (int64, or strings for StringLookup). Counted: every token's
+occurrences and, for "tf_idf", the number of documents holding it and the number of documents. The vocabulary is the
+tokens by count, most frequent first, ties broken by the larger token first (strings: by code points, the order of
+their UTF-8 bytes, which Keras sorts); its IDF weights are log(1 + documents / (1 + documents holding the token)),
+in float64 and then rounded to float32.
 """
 from __future__ import annotations
 

@@ -88,7 +88,11 @@ def serialize(layer: Layer) -> dict:
     return serialize_keras_object(layer)
 
 
-__all__ = ["Layer", "Input", "InputLayer", "InputSpec", "Lambda", "Dense", "Activation", "ActivityRegularization",
+# tf.keras 2's layers.experimental.preprocessing (imported after the classes it names)
+from . import experimental  # noqa: E402
+
+__all__ = ["experimental", "Layer", "Input", "InputLayer", "InputSpec", "Lambda", "Dense", "Activation",
+           "ActivityRegularization",
            "AlphaDropout", "SpatialDropout1D", "UnitNormalization", "Dropout", "Flatten", "BatchNormalization",
            "CategoryEncoding", "Masking",
            "LayerNormalization", "RMSNormalization", "Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU", "Normalization",

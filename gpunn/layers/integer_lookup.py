@@ -167,6 +167,10 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
         """The number of indices: the special ones and the vocabulary's."""
         return len(self._tokens) + self._token_start_index()
 
+    def vocab_size(self) -> int:
+        """tf.keras 2.3-2.5's name of ``vocabulary_size()``, which scripts of its era call."""
+        return self.vocabulary_size()
+
     def get_vocabulary(self, include_special_tokens=True) -> list:
         """The token of each index (mask and OOV tokens first), or the vocabulary alone."""
         tokens = self._tokens.tolist()

@@ -575,6 +575,11 @@ def test_a_string_input_hashed_in_a_model_as_on_its_own(jit_compile):
     np.testing.assert_array_equal(numeric.predict(np.array([[1.0], [2.0]]), verbose=0),
                                   layers.Hashing(7)(np.array([[1], [2]])))
     assert layers.Hashing.from_config(hashing.get_config()).get_config() == hashing.get_config()
+    with pytest.raises(TypeError, match=r"has mask_value='' and is given numbers; give a mask value of the inputs' "
+                                        r"kind"):
+        layers.Hashing(7, mask_value="")(np.array([[1], [2]]))
+    with pytest.raises(TypeError, match=r"has mask_value=0 and is given strings"):
+        layers.Hashing(7, mask_value=0)(words)
 
 
 @pytest.mark.gpu

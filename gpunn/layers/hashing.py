@@ -94,8 +94,7 @@ class Hashing(Layer):
     def encode_text(self, argument: str, data) -> np.ndarray:
         """The bin of each string of ``data`` (the host's work for a string input)."""
         texts = text_array(argument, data)
-        return self._masked_bins(texts, isinstance(self.mask_value, str),
-                                 lambda bins: text_hash_buckets(texts, bins, self.salt))
+        return self._masked_bins(argument, texts, True, lambda bins: text_hash_buckets(texts, bins, self.salt))
 
     def encoded_shape(self, sample_shape: tuple) -> tuple:
         return tuple(sample_shape)
@@ -103,16 +102,19 @@ class Hashing(Layer):
     def bins_of(self, values) -> np.ndarray:
         """The bin of each of ``values`` (a NumPy array of numbers), as Keras's ``_hash_values_to_bins``."""
         values = np.asarray(values)
-        return self._masked_bins(values, not isinstance(self.mask_value, str),
+        return self._masked_bins("inputs", values, False,
                                  lambda bins: hash_buckets(numeric.as_int64(values), bins, self.salt))
 
-    def _masked_bins(self, values: np.ndarray, mask_comparable: bool, hashed) -> np.ndarray:
-        """``hashed(number of bins)``, with ``mask_value`` (where set, more than one bin, and of the values' kind)
-        in bin 0 and the others after it, as Keras's ``_hash_values_to_bins`` places them."""
+    def _masked_bins(self, argument: str, values: np.ndarray, strings: bool, hashed) -> np.ndarray:
+        """``hashed(number of bins)``, with ``mask_value`` (where set, and more than one bin) in bin 0 and the
+        others after it, as Keras's ``_hash_values_to_bins`` places them. A mask of the other kind than the values
+        (a string for numbers, a number for strings) is refused, as TensorFlow's comparison refuses it."""
         if self.mask_value is None or self.num_bins == 1:
             return hashed(self.num_bins)
-        masked = values == self.mask_value if mask_comparable else np.zeros(values.shape, bool)
-        return np.where(masked, 0, hashed(self.num_bins - 1) + 1)
+        if isinstance(self.mask_value, str) != strings:
+            raise TypeError(f"{argument}: layer {self.name!r} has mask_value={self.mask_value!r} and is given "
+                            f"{'strings' if strings else 'numbers'}; give a mask value of the inputs' kind")
+        return np.where(values == self.mask_value, 0, hashed(self.num_bins - 1) + 1)
 
     def get_config(self):
         config = {**super().get_config(), "num_bins": self.num_bins, "salt": self.salt, "mask_value": self.mask_value,

@@ -195,3 +195,72 @@ def test_input_takes_keras_s_batch_shape_and_refuses_sparse_inputs():
         gpunn.Input(batch_shape=(5,))
     with pytest.raises(ValueError, match="sparse: gpunn's inputs are dense"):
         gpunn.Input(shape=(5,), sparse=True)
+
+
+INTERMEDIATE_KERAS_SIDE = r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+inputs, side = keras.Input((5,), name="features"), keras.Input((3,), name="side")
+hidden = keras.layers.Dense(3, name="hidden")(keras.layers.Dense(4, name="first")(inputs))
+joined = keras.layers.Add(name="joined")([hidden, side])
+outputs = keras.layers.Dense(2, name="head")(joined)
+whole = keras.Model([inputs, side], outputs)
+for name, values in zip(["first", "hidden", "head"], task["weights"]):
+    whole.get_layer(name).set_weights([np.array(v, "float32") for v in values])
+from_hidden = keras.Model(inputs=[hidden, side], outputs=outputs)
+from_joined = keras.Model(inputs=joined, outputs=outputs)
+x = [np.array(task["hidden"], "float32"), np.array(task["side"], "float32")]
+print(json.dumps({"layers": [type(l).__name__ for l in from_hidden.layers],
+                  "input_shapes": [list(t.shape) for t in from_hidden.inputs],
+                  "from_hidden": from_hidden.predict(x, verbose=0).tolist(),
+                  "from_joined": from_joined.predict(np.array(task["hidden"], "float32"), verbose=0).tolist(),
+                  "loaded": keras.saving.load_model(task["file"]).predict(x, verbose=0).tolist()}))
+'''
+
+
+def test_a_model_from_a_layers_output_reads_a_new_input_as_keras(tmp_path):
+    """``keras.Model(inputs=<a layer's output>, outputs=...)`` (keras-io's FeatureSpace tutorial trains such a
+    model): as Keras's ``clone_graph_nodes``, a new input of that output's shape ("...CLONE") stands for it; the
+    layers after it are the model's, shared with the model they were called in."""
+    rng = np.random.default_rng(0)
+    inputs, side = gpunn.Input((5,), name="features"), gpunn.Input((3,), name="side")
+    first, hidden_layer = layers.Dense(4, name="first"), layers.Dense(3, name="hidden")
+    head = layers.Dense(2, name="head")
+    hidden = hidden_layer(first(inputs))
+    joined = layers.Add(name="joined")([hidden, side])
+    outputs = head(joined)
+    whole = gpunn.Model([inputs, side], outputs)
+    weights = [[rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()]
+               for layer in (first, hidden_layer, head)]
+    for layer, values in zip((first, hidden_layer, head), weights):
+        layer.set_weights(values)
+    from_hidden = gpunn.Model(inputs=[hidden, side], outputs=outputs)
+    from_joined = gpunn.Model(inputs=joined, outputs=outputs)
+    assert [type(layer).__name__ for layer in from_hidden.layers] == ["InputLayer", "InputLayer", "Add", "Dense"]
+    assert from_hidden.layers[0].name == "hiddenCLONE" and from_hidden.input[1] is side
+    assert from_hidden.count_params() == head.count_params() and from_hidden.layers[-1] is head
+    h, s = rng.normal(size=(6, 3)).astype("float32"), rng.normal(size=(6, 3)).astype("float32")
+    expected = (h + s) @ weights[2][0] + weights[2][1]
+    np.testing.assert_allclose(from_hidden.predict([h, s], verbose=0), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(from_joined.predict(h, verbose=0), h @ weights[2][0] + weights[2][1], rtol=1e-5,
+                               atol=1e-6)
+    # trained, it trains the layers the whole model has
+    from_joined.compile(optimizer="sgd", loss="mse")
+    from_joined.fit(h, np.zeros((6, 2), "float32"), epochs=1, verbose=0)
+    assert not np.array_equal(head.get_weights()[0], weights[2][0])
+    np.testing.assert_allclose(whole.layers[-1].get_weights()[0], head.get_weights()[0])
+    for layer, values in zip((first, hidden_layer, head), weights):
+        layer.set_weights(values)
+    from_hidden.save(tmp_path / "from_hidden.keras")
+    loaded = gpunn.models.load_model(tmp_path / "from_hidden.keras")
+    np.testing.assert_allclose(loaded.predict([h, s], verbose=0), expected, rtol=1e-5, atol=1e-6)
+    theirs = run_keras(INTERMEDIATE_KERAS_SIDE, {
+        "weights": [[w.tolist() for w in values] for values in weights], "hidden": h.tolist(), "side": s.tolist(),
+        "file": str(tmp_path / "from_hidden.keras")})
+    assert theirs["layers"] == ["InputLayer", "InputLayer", "Add", "Dense"]
+    assert theirs["input_shapes"] == [[None, 3], [None, 3]]
+    for key, ours in (("from_hidden", expected), ("from_joined", h @ weights[2][0] + weights[2][1]),
+                      ("loaded", expected)):
+        np.testing.assert_allclose(theirs[key], ours, rtol=1e-5, atol=1e-6, err_msg=key)

@@ -31,7 +31,7 @@ from ..layers import several_outputs, sublayers, text_inputs, variable_paths, wi
 from ..layers.base import Layer, unique_name
 from ..naming import snake_case
 from ..trainer import custom_steps
-from ..layers.input_layer import InputLayer
+from ..layers.input_layer import Input, InputLayer
 from ..layers.operation import is_operation
 from ..layers.packed_inputs import PackedInputs
 from ..layers.shared_call import SharedCall, is_shared_call
@@ -65,10 +65,37 @@ def _output_list(outputs) -> tuple[list, list | None]:
     return values, keys
 
 
+def _stand_in(tensor: SymbolicTensor) -> InputLayer:
+    """The input of a model whose input is a layer's output (``keras.Model(inputs=encoded_features, ...)``):
+    Keras's ``clone_graph_nodes`` gives such a model a new ``keras.Input`` of that output's shape and dtype, named
+    after it with "CLONE", and the layers after it read that input. The tensor stays the graph's: the model's
+    walk from its outputs stops at it (``_calls_in_order``)."""
+    layer = Input(batch_shape=tensor.shape, dtype=tensor.dtype, name=unique_name(f"{tensor.layer.name}CLONE"))
+    layer.stands_for = tensor
+    return layer
+
+
+def _stand_ins(inputs: list) -> dict:
+    """id of a layer output taken as a model input -> the index of the input standing for it."""
+    return {id(layer.stands_for): k for k, layer in enumerate(inputs) if getattr(layer, "stands_for", None) is not None}
+
+
 def _input_list(inputs) -> tuple[list, list, object]:
     """(the InputLayers in Keras's order, the names data for them is matched by, their structure as given): a
     list or tuple keeps its order; a dict is taken in the order of its sorted keys, as Keras flattens it, and
-    its keys name the inputs' data."""
+    its keys name the inputs' data. A layer's output given as an input is replaced by an input standing for it
+    (``_stand_in``), in the structure too."""
+    if isinstance(inputs, SymbolicTensor) or isinstance(inputs, (list, tuple, dict)) and any(
+            isinstance(value, SymbolicTensor) for value in (inputs.values() if isinstance(inputs, dict) else inputs)):
+        def replace(value):
+            return _stand_in(value) if isinstance(value, SymbolicTensor) else value
+
+        if isinstance(inputs, dict):
+            inputs = {key: replace(value) for key, value in inputs.items()}
+        elif isinstance(inputs, (list, tuple)):
+            inputs = type(inputs)(replace(value) for value in inputs)
+        else:
+            inputs = replace(inputs)
     if isinstance(inputs, dict):
         keys = sorted(inputs)
         layers, names = [inputs[key] for key in keys], [str(key) for key in keys]
@@ -93,8 +120,11 @@ def _calls_in_order(inputs: list, outputs: list) -> list:
     output in turn); calls from elsewhere are refused by name."""
     finished: list = []
     done = set()
+    stand_ins = _stand_ins(inputs)
 
     def visit(node):
+        if id(node) in stand_ins:
+            return
         if not isinstance(node, SymbolicTensor):
             if not any(node is layer for layer in inputs):
                 name = getattr(node, "name", node)
@@ -179,6 +209,7 @@ def _graph(inputs: list, outputs: list) -> tuple[list, tuple, tuple, list, tuple
     layers, sources, modes = [], [], []
     made_by: dict = {}  # call -> index of the layer whose output it is; input -> its source index
     made_by.update({id(layer): wiring.input_source(k) for k, layer in enumerate(inputs)})
+    made_by.update({tensor: wiring.input_source(k) for tensor, k in _stand_ins(inputs).items()})
     node_keys = []  # per call: what numbers it among its layer's calls (Keras's node index)
     for call in _calls_in_order(inputs, outputs):
         reads = tuple(made_by[id(parent)] for parent in call.parents)

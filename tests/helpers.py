@@ -9,6 +9,8 @@ import functools
 import json
 import os
 import subprocess
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -302,3 +304,42 @@ def assert_config_as_kerass(ours: dict, theirs: dict, vocabulary: list, what: st
         {k: v for k, v in theirs.items() if k not in learned}, f"config of {what}"
     if learned:
         assert ours["vocabulary"] == vocabulary and theirs["vocabulary"] is None, f"vocabulary of {what}"
+
+
+class SymbolicTensor:
+    """A stand-in for TensorFlow's symbolic tensor (inside ``dataset.map``): a shape, and for a numpy_function's
+    result, how to compute it (``run``: its function on values for its arguments; ``output``: which of the
+    function's outputs it is, where the function has several)."""
+
+    def __init__(self, shape, function=None, argument=None, dtype=None, output=None):
+        self.shape = types.SimpleNamespace(as_list=lambda: list(shape))
+        self.function, self.argument, self.dtype, self.static_shape = function, argument, dtype, None
+        self.output = output
+
+    def set_shape(self, shape):
+        self.static_shape = shape
+
+    def run(self, *values):
+        result = self.function(*values)
+        return result if self.output is None else result[self.output]
+
+
+SymbolicTensor.__module__ = "tensorflow.python.framework.ops"
+
+
+def install_fake_tensorflow(monkeypatch):
+    """A stand-in ``tensorflow`` module in sys.modules: what gpunn's tf.data support looks up
+    (``gpunn/layers/tf_pipeline.py``), its ``numpy_function`` returning SymbolicTensors."""
+    module = types.ModuleType("tensorflow")
+    module.is_tensor = lambda value: isinstance(value, SymbolicTensor)
+    module.string = "string"
+    module.as_dtype = lambda name: name
+
+    def numpy_function(function, arguments, dtype, stateful=True):
+        if isinstance(dtype, list):
+            return [SymbolicTensor([], function, arguments, each, output=k) for k, each in enumerate(dtype)]
+        return SymbolicTensor([], function, arguments, dtype)
+
+    module.numpy_function = numpy_function
+    monkeypatch.setitem(sys.modules, "tensorflow", module)
+    return module

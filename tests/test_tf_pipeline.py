@@ -11,45 +11,20 @@ from __future__ import annotations
 
 import json
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from helpers import run_keras_with_tensorflow_script  # noqa: E402
+from helpers import SymbolicTensor, install_fake_tensorflow, run_keras_with_tensorflow_script  # noqa: E402
 
 from gpunn import layers  # noqa: E402
 
 
-class SymbolicTensor:
-    """A stand-in for TensorFlow's symbolic tensor: a shape, and for a numpy_function's result, how to compute it."""
-
-    def __init__(self, shape, function=None, argument=None, dtype=None):
-        self.shape = types.SimpleNamespace(as_list=lambda: list(shape))
-        self.function, self.argument, self.dtype, self.static_shape = function, argument, dtype, None
-
-    def set_shape(self, shape):
-        self.static_shape = shape
-
-    def run(self, *values):
-        return self.function(*values)
-
-
-SymbolicTensor.__module__ = "tensorflow.python.framework.ops"
-
-
 @pytest.fixture
 def fake_tensorflow(monkeypatch):
-    module = types.ModuleType("tensorflow")
-    module.is_tensor = lambda value: isinstance(value, SymbolicTensor)
-    module.string = "string"
-    module.as_dtype = lambda name: name
-    module.numpy_function = lambda function, arguments, dtype, stateful=True: SymbolicTensor(
-        [], function, arguments, dtype)
-    monkeypatch.setitem(sys.modules, "tensorflow", module)
-    return module
+    return install_fake_tensorflow(monkeypatch)
 
 
 def test_a_batch_of_documents_in_a_pipeline_gives_keras_dtype_and_shape(fake_tensorflow):

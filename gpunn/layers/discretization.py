@@ -42,7 +42,8 @@ def _checked_boundaries(bin_boundaries) -> list[float]:
 
 
 class Discretization(numeric.TakesNumbers, Layer):
-    keras_int_output = True  # Keras's "int" output is int64 bins (tf_pipeline.py)
+    keras_int_dtype = "int32"  # the dtype of Keras's "int" output: int32 bins (tf_pipeline.py)
+    keras_dtype_by_name = True  # Keras's config names its dtype ("float32"), not a DTypePolicy
 
     def __init__(self, bin_boundaries=None, num_bins=None, epsilon=0.01, output_mode="int", sparse=False,
                  dtype=None, name=None, **kwargs):

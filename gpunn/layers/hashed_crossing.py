@@ -71,7 +71,7 @@ def cross_bins(values: list, num_bins: int) -> np.ndarray:
 
 class HashedCrossing(Layer):
     takes_inputs_list = True  # the model hands it the list of its inputs (wiring.py)
-    keras_int_output = True  # Keras's "int" output is int64 bins (tf_pipeline.py)
+    keras_int_dtype = "int64"  # the dtype of Keras's "int" output: int64 bins (tf_pipeline.py)
 
     def __init__(self, num_bins, output_mode="int", sparse=False, name=None, dtype=None, **kwargs):
         # Keras's dtype is the output's (int64 in "int" mode): kept for the files; gpunn outputs its model's floats

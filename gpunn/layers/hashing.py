@@ -36,7 +36,7 @@ OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count")
 
 class Hashing(Layer):
     takes_text = True  # a model's string input may be read by it (text_inputs.py)
-    keras_int_output = True  # Keras's "int" output is int64 bins (tf_pipeline.py)
+    keras_int_dtype = "int64"  # the dtype of Keras's "int" output: int64 bins (tf_pipeline.py)
 
     def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False, **kwargs):
         # Keras's dtype is the output's: int64 in "int" mode (which it requires there), else floatx. gpunn's

@@ -65,7 +65,7 @@ def _ngram_widths(ngrams):
 
 class TextVectorization(Layer):
     reads_text = True  # the model hands it its string input as the output it made (text_inputs.py)
-    keras_int_output = True  # Keras's "int" output is int64 indices (tf_pipeline.py)
+    keras_int_dtype = "int64"  # the dtype of Keras's "int" output: int64 indices (tf_pipeline.py)
 
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", split="whitespace", ngrams=None,
                  output_mode="int", output_sequence_length=None, pad_to_max_tokens=False, vocabulary=None,

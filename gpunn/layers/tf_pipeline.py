@@ -31,14 +31,21 @@ def is_pipeline_tensor(value) -> bool:
         and not hasattr(value, "numpy")
 
 
+def is_tf_dataset(data) -> bool:
+    """A tf.data.Dataset (an iterable of batches of tensors, which NumPy reads), recognised without importing
+    TensorFlow, as Keras's ``is_tf_dataset`` recognises it."""
+    return any(parent.__name__ in ("DatasetV2", "DistributedDataset", "DistributedDatasetsFromFunction")
+               and "tensorflow.python." in str(parent.__module__) for parent in type(data).__mro__)
+
+
 def _output_dtype(layer) -> str:
-    """The dtype of Keras's layer's output: int64 indices for the lookups, hashing and bins in "int" mode, strings
-    for an inverted StringLookup, else float32."""
+    """The dtype of Keras's layer's output: in "int" mode the layer's ``keras_int_dtype`` (int64 indices of the
+    lookups and hashing, int32 bins of Discretization), strings for an inverted StringLookup, else float32."""
     token_dtype = getattr(layer, "token_dtype", None)  # (the lookups': an inverted one outputs tokens)
     if token_dtype is not None and layer.invert:
         return "string" if token_dtype is str else "int64"
-    if getattr(layer, "output_mode", None) == "int" and getattr(layer, "keras_int_output", False):
-        return "int64"
+    if getattr(layer, "output_mode", None) == "int" and getattr(layer, "keras_int_dtype", None):
+        return layer.keras_int_dtype
     return "float32"
 
 
@@ -94,3 +101,26 @@ def call_in_pipeline(layer, inputs):
     if shape is not None:
         result.set_shape(shape)
     return result
+
+
+def call_on_dict_in_pipeline(run, inputs: dict, outputs: list):
+    """``run`` (a dict of NumPy arrays -> a list of arrays) on a dict of symbolic TensorFlow tensors, as one
+    ``tf.numpy_function`` of the pipeline: the list of tensors it gives, of the dtypes and static shapes of
+    ``outputs`` (a list of (dtype, shape or None)). A layer taking a dict of features (FeatureSpace) is called
+    so."""
+    tf = _tensorflow()
+    keys = list(inputs)
+
+    def run_on_arrays(*arrays):
+        with _ONE_CALL_AT_A_TIME:
+            results = run(dict(zip(keys, arrays)))
+        return [result.astype(object) if dtype == "string" else np.asarray(result, dtype=dtype)
+                for result, (dtype, _) in zip(results, outputs)]
+
+    tensors = tf.numpy_function(run_on_arrays, [inputs[key] for key in keys],
+                                [tf.string if dtype == "string" else tf.as_dtype(dtype) for dtype, _ in outputs],
+                                stateful=False)
+    for tensor, (_, shape) in zip(tensors, outputs):
+        if shape is not None:
+            tensor.set_shape(shape)
+    return list(tensors)

@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..foreign_data import is_scipy_sparse
+from ..layers.tf_pipeline import is_tf_dataset
 from ..utils.py_dataset import PyDataset
 from .epoch_iterator import RAN_OUT_WARNING
 
@@ -53,13 +54,6 @@ def is_streamed(data) -> bool:
             or hasattr(data, "__cuda_array_interface__") or is_scipy_sparse(data)):
         return False
     return isinstance(data, types.GeneratorType) or hasattr(data, "__next__") or hasattr(data, "__iter__")
-
-
-def is_tf_dataset(data) -> bool:
-    """A tf.data.Dataset (an iterable of batches of tensors, which NumPy reads), recognised without importing
-    TensorFlow, as Keras's ``is_tf_dataset`` recognises it."""
-    return any(parent.__name__ in ("DatasetV2", "DistributedDataset", "DistributedDatasetsFromFunction")
-               and "tensorflow.python." in str(parent.__module__) for parent in type(data).__mro__)
 
 
 def source_kind(data) -> str:

@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 
-from . import h5_format, keras_format
+from . import feature_space_files, h5_format, keras_format
 from .compile_config import compile_from_config
 from .file_format import MODEL_FORMAT, NotAModelFileError, read_file
 from .file_kinds import KERAS, SAFETENSORS, file_kind
@@ -169,7 +169,10 @@ def load_model_bytes(filepath: str, data: bytes, compile: bool):
     if kind == SAFETENSORS:
         return _load_safetensors(filepath, data, compile)
     if kind == KERAS:
-        return _load_keras(keras_format.read_model(filepath, data), compile)
+        contents = keras_format.read_model(filepath, data)
+        if feature_space_files.is_feature_space_config(contents.model_config):
+            return feature_space_files.load_feature_space(contents)
+        return _load_keras(contents, compile)
     contents = read_checked(filepath, data)
     if h5_format.is_legacy_file(contents):
         return _load_keras(h5_format.read_model(filepath, contents), compile)

@@ -1,6 +1,7 @@
 """Utilities, as ``keras.utils``."""
 from ..backend import clear_session
 from ..dtypes import standardize_dtype
+from ..layers.feature_space import FeatureSpace
 from ..io_utils import disable_interactive_logging, enable_interactive_logging, is_interactive_logging_enabled
 from ..custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
                               get_registered_object, register_keras_serializable)
@@ -17,7 +18,7 @@ from .step_data import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from .symbolic_values import get_source_inputs, is_keras_tensor
 from .timeseries import timeseries_dataset_from_array
 
-__all__ = ["CustomObjectScope", "custom_object_scope", "get_custom_objects", "get_registered_name",
+__all__ = ["FeatureSpace", "CustomObjectScope", "custom_object_scope", "get_custom_objects", "get_registered_name",
            "get_registered_object", "register_keras_serializable", "serialize_keras_object",
            "deserialize_keras_object", "to_categorical", "set_random_seed", "normalize", "clear_session", "PyDataset", "Sequence", "get_file",
            "pad_sequences", "model_to_dot", "plot_model", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",

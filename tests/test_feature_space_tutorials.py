@@ -626,3 +626,49 @@ def test_the_advanced_tutorial_runs_as_written_as_keras_runs_it(tmp_path):
     for result in (ours, theirs):
         np.testing.assert_allclose(result["inference"], result["training"], rtol=1e-5, atol=1e-6)
         assert result["sample"] == pytest.approx(result["sample_trained"], rel=1e-5)
+
+
+LOAD_IN_KERAS = r"""
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x = {name: np.array(values, dtype=object if name == "thal" else None) for name, values in task["x"].items()}
+print(json.dumps({path: np.asarray(keras.models.load_model(path).predict(x, verbose=0)).tolist()
+                  for path in task["files"]}))
+"""
+
+
+def saved_inference_models(directory) -> tuple:
+    """(the raw features, the inference model's predictions, its files): the end-to-end model of raw features, as
+    deployed, made both tutorials' ways (the shared layers, or the training model called on the encoded
+    features), each saved."""
+    x = heart_columns(303, 0)
+    y = x.pop("target")
+    gpunn.utils.set_random_seed(0)
+    feature_space = make_space(FeatureSpace, layers, TUTORIAL_SPACE)
+    feature_space.adapt(x)
+    training_model, inference_model = tutorial_models(feature_space)
+    training_model.fit(np.asarray(feature_space(x)), y, epochs=2, verbose=0)
+    called = gpunn.Model(feature_space.get_inputs(), training_model(feature_space.get_encoded_features()))
+    expected = inference_model.predict(x, verbose=0)
+    np.testing.assert_allclose(called.predict(x, verbose=0), expected, rtol=1e-6)
+    files = [str(directory / "shared.keras"), str(directory / "called.keras")]
+    inference_model.save(files[0])
+    called.save(files[1])
+    return x, expected, files
+
+
+def test_the_inference_models_files_load_again(tmp_path, numpy_backend):
+    x, expected, files = saved_inference_models(tmp_path)
+    for path in files:
+        np.testing.assert_allclose(gpunn.models.load_model(path).predict(x, verbose=0), expected, rtol=1e-6,
+                                   err_msg=path)
+
+
+def test_keras_loads_the_inference_models_files(tmp_path, numpy_backend):
+    x, expected, files = saved_inference_models(tmp_path)
+    theirs = run_keras_with_tensorflow_script(LOAD_IN_KERAS, {"x": {k: v.tolist() for k, v in x.items()},
+                                                             "files": files}, backend="tensorflow")
+    for path in files:
+        np.testing.assert_allclose(theirs[path], expected, rtol=1e-5, atol=1e-6, err_msg=path)

@@ -453,6 +453,18 @@ class LabeledDataset(Dataset):
         return iter([({"sex": np.array([1])}, np.array([0]))])
 
 
+def test_adapted_again_it_keeps_its_encodings_or_says_why_it_cannot():
+    space = FeatureSpace({"sex": "integer_categorical", "chol": "float_normalized"})
+    space.adapt({"sex": [1, 0, 1], "chol": [1.0, 2.0, 3.0]})
+    encoded = space.get_encoded_features()
+    space.adapt({"sex": [0, 1, 1, 0], "chol": [5.0, 6.0, 7.0, 9.0]})  # the same vocabulary size: as Keras
+    assert space.get_encoded_features() is encoded
+    np.testing.assert_allclose(np.asarray(space({"sex": [1], "chol": [6.75]})), [[0.0, 0.0, 1.0, 0.0]], atol=1e-6)
+    with pytest.raises(ValueError, match=r"adapted again, feature 'sex' now has 4 values to encode where its "
+                                         r"encoded features \(and the models made from them\) were made for 3"):
+        space.adapt({"sex": [0, 1, 2], "chol": [1.0, 2.0, 3.0]})
+
+
 def test_features_needing_no_data_need_no_adapt_and_keras_documented_attributes():
     space = FeatureSpace({"chol": FeatureSpace.float_rescaled(scale=0.5, offset=1.0),
                           "age": FeatureSpace.float_discretized(num_bins=None, bin_boundaries=[30.0, 50.0]),

@@ -21,7 +21,8 @@ The encoded features are in the order of their sorted names, then the crosses' s
 Where gpunn differs: a FeatureSpace is also adapted on a pandas DataFrame (by its columns); a feature whose layer
 was given its vocabulary or bin boundaries is not adapted (Keras fails adapting it); a float_discretized feature
 given ``bin_boundaries`` is one-hot encoded over len(bin_boundaries) + 1 bins (Keras cannot encode it); data with a
-missing or an unknown feature is refused by name. Outputs have Keras's dtypes: float32 (one-hot, float), int64
+missing or an unknown feature is refused by name; adapted again to data whose vocabulary size differs, it says that
+its encodings (and the models made from them) no longer fit, where Keras goes on with stale ones. Outputs have Keras's dtypes: float32 (one-hot, float), int64
 indices and int32 bins ("int"). The inputs of ``get_inputs()`` declare an integer or string dtype as their
 ``input_dtype`` (their ``dtype`` is the model's float dtype, which a gpunn model computes in).
 """
@@ -193,6 +194,7 @@ class FeatureSpace(Layer):
         """Learn each feature's vocabulary, mean and variance or bins from ``dataset``: a ``tf.data.Dataset``
         of feature dicts (no labels: ``dataset.map(lambda x, y: x)``), or a dict of columns (a pandas DataFrame
         too)."""
+        encoded_for = {name: encoder.num_tokens for name, encoder in self.one_hot_encoders.items()}
         if tf_pipeline.is_tf_dataset(dataset):
             for name in self._adaptable():  # (one pass over the dataset per feature, as Keras makes)
                 self.preprocessors[name].adapt(_dataset_column(dataset, name))
@@ -200,6 +202,13 @@ class FeatureSpace(Layer):
             batches = _dict_batches(dataset)
             for name in self._adaptable():
                 self.preprocessors[name].adapt(_as_batch(batch[name]) for batch in batches)
+        changed = {name: (size, _cardinality(self._layer_of(name))) for name, size in encoded_for.items()
+                   if _cardinality(self._layer_of(name)) != size}
+        if changed:  # (the encoders, and the models made of them, were made for the sizes learned before)
+            name, (before, now) = next(iter(changed.items()))
+            raise ValueError(f"dataset: adapted again, feature {name!r} now has {now} values to encode where its "
+                             f"encoded features (and the models made from them) were made for {before}; make a "
+                             "new FeatureSpace to adapt it to other data")
         self._is_adapted = True
         self.get_encoded_features()  # (makes the encoders, knowing the vocabularies' sizes)
         self.built = True

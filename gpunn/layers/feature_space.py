@@ -21,10 +21,11 @@ The encoded features are in the order of their sorted names, then the crosses' s
 Where gpunn differs: a FeatureSpace is also adapted on a pandas DataFrame (by its columns); a feature whose layer
 was given its vocabulary or bin boundaries is not adapted (Keras fails adapting it); a float_discretized feature
 given ``bin_boundaries`` is one-hot encoded over len(bin_boundaries) + 1 bins (Keras cannot encode it); data with a
-missing or an unknown feature is refused by name; adapted again to data whose vocabulary size differs, it says that
-its encodings (and the models made from them) no longer fit, where Keras goes on with stale ones. Outputs have Keras's dtypes: float32 (one-hot, float), int64
-indices and int32 bins ("int"). The inputs of ``get_inputs()`` declare an integer or string dtype as their
-``input_dtype`` (their ``dtype`` is the model's float dtype, which a gpunn model computes in).
+missing or an unknown feature is refused by name; adapted again to data whose vocabulary size differs, it says
+that its encodings (and the models made from them) no longer fit, where Keras goes on with stale ones. Outputs
+have Keras's dtypes: float32 (one-hot, float), int64 indices and int32 bins ("int"). The inputs of
+``get_inputs()`` declare an integer or string dtype as their ``input_dtype`` (their ``dtype`` is the model's float
+dtype, which a gpunn model computes in).
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from . import tf_pipeline
 from .base import Layer, unique_name
 from .category_encoding import CategoryEncoding
 from .discretization import Discretization
+from .feature_space_specs import Cross, Feature, FeatureIdentity, build_config, entry, from_entry
 from .hashed_crossing import HashedCrossing
 from .hashing import Hashing
 from .integer_lookup import IntegerLookup
@@ -41,9 +43,8 @@ from .merging import Concatenate
 from .preprocessing_normalization import Normalization
 from .rescaling import Rescaling
 from .string_lookup import StringLookup
-from .text_vectorization import TextVectorization
-from .feature_space_specs import Cross, Feature, FeatureIdentity, build_config, entry, from_entry
 from .text_data import text_array
+from .text_vectorization import TextVectorization
 
 _ADAPT_BATCH = 32  # Keras's batches for data given unbatched (a dict of columns, a dataset of single samples)
 

@@ -37,7 +37,8 @@ def _kind_of(cls) -> str | None:
 def serialize_keras_object(obj):
     """The config of ``obj`` in Keras's layout (see the module docstring); ``deserialize_keras_object`` makes
     the object anew from it."""
-    from .models import Sequential, keras_file_config
+    from .layers.feature_space import FeatureSpace
+    from .models import Sequential, feature_space_files, keras_file_config
 
     if obj is None or isinstance(obj, _PLAIN):
         return obj
@@ -60,6 +61,8 @@ def serialize_keras_object(obj):
                 "registered_name": "function"}
     if isinstance(obj, Sequential):  # a functional model too
         return keras_file_config.keras_model_config(obj, native=True, include_compile=True)
+    if isinstance(obj, FeatureSpace):
+        return feature_space_files.config_entry(obj)  # (keras.utils's, as Keras writes it)
     kind = _kind_of(type(obj))
     if kind == "layer":
         return keras_file_config.layer_to_keras(obj)
@@ -156,11 +159,13 @@ def _function(name):
 def _instance(config: dict):
     """A new object of the class ``config`` names, by the reader of its kind (the ``.keras`` files')."""
     from . import constraints, initializers, layers, losses, metrics, optimizers, regularizers
-    from .models import Sequential, keras_config, keras_file_config
+    from .models import Sequential, feature_space_files, keras_config, keras_file_config
     from .optimizers import schedules
 
     if config["class_name"] in ("Sequential", "Functional", "Model") and config.get("module") in ("keras", None):
         return keras_config.model_from_entry(Sequential, config)
+    if feature_space_files.is_feature_space_config(config) and config.get("module") in ("keras.utils", None):
+        return feature_space_files.from_config_entry(config)
     kind = keras_file_config.kind_of_module(config.get("module"))
     builtins = keras_file_config.registries().get(kind, {})
     cls = user_objects.resolve(config, f"{kind or 'object'} class_name", builtins, _kinds().get(kind))

@@ -397,6 +397,18 @@ def test_keras_reads_gpunns_file(tmp_path):
                         "gpunn's file read by Keras")
 
 
+def test_serialized_it_is_kerass_entry_and_made_again_from_it():
+    case = make_cases()[1]
+    space = make_space(FeatureSpace, layers, case)
+    space.adapt(adapt_data(case, make_columns(100, 0)))
+    entry = gpunn.saving.serialize_keras_object(space)
+    theirs = json.loads(zipfile.ZipFile(KERAS_FILE).read("config.json"))
+    assert {k: v for k, v in entry.items() if k != "config"} == {k: v for k, v in theirs.items() if k != "config"}
+    again = gpunn.saving.deserialize_keras_object(json.loads(json.dumps(entry)))
+    assert isinstance(again, FeatureSpace) and strip_names(again.get_config()) == strip_names(space.get_config())
+    assert again.get_encoded_features().shape == space.get_encoded_features().shape
+
+
 def test_a_feature_space_saves_to_keras_files_only(tmp_path):
     space = FeatureSpace({"chol": "float"})
     with pytest.raises(ValueError, match=r"filepath: a FeatureSpace is saved to a .keras file, got '.*space.h5'"):

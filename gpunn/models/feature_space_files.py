@@ -29,6 +29,22 @@ def is_feature_space_config(config) -> bool:
     return isinstance(config, dict) and config.get("class_name") == CLASS_NAME
 
 
+def config_entry(feature_space) -> dict:
+    """The FeatureSpace as Keras's ``serialize_keras_object`` writes it (its file's ``config.json``)."""
+    return {"module": "keras.utils", "class_name": CLASS_NAME, "config": feature_space.get_config(),
+            "registered_name": None, "build_config": feature_space.get_build_config()}
+
+
+def from_config_entry(entry: dict):
+    """A FeatureSpace made from its serialized config (``config_entry``'s, or Keras's): its layers as their
+    configs say (gpunn's lookups keep their vocabulary there, Keras's in the file's assets)."""
+    from ..layers.feature_space import FeatureSpace
+
+    feature_space = FeatureSpace.from_config(entry["config"])
+    feature_space.build_from_config(entry.get("build_config") or {})
+    return feature_space
+
+
 def _container_paths(attribute: str, layers) -> list:
     """(path, layer) of the layers of a dict, as Keras's saving_lib names them."""
     used: dict = {}
@@ -58,8 +74,7 @@ def save_feature_space(feature_space, filepath) -> None:
         raise ValueError(f"filepath: a FeatureSpace is saved to a .keras file, got {str(filepath)!r}")
     filepath = check_save_path(filepath)
     feature_space._check_if_built()
-    config = {"module": "keras.utils", "class_name": CLASS_NAME, "config": feature_space.get_config(),
-              "registered_name": None, "build_config": feature_space.get_build_config()}
+    config = config_entry(feature_space)
     metadata = {"keras_version": KERAS_LAYOUT_VERSION,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
                 "gpunn": {"version": gpunn_version()}}

@@ -264,3 +264,24 @@ def test_a_model_from_a_layers_output_reads_a_new_input_as_keras(tmp_path):
     for key, ours in (("from_hidden", expected), ("from_joined", h @ weights[2][0] + weights[2][1]),
                       ("loaded", expected)):
         np.testing.assert_allclose(theirs[key], ours, rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_a_dicts_keys_naming_no_input_are_left_unused_with_a_warning_as_keras_leaves_them():
+    """A table's columns given whole (``dict(dataframe)``, a tf.data pipeline of every column): the model takes
+    its inputs' columns; the others are named in a warning."""
+    a, b = gpunn.Input((1,), name="a"), gpunn.Input((1,), name="b")
+    both = gpunn.Model({"a": a, "b": b}, layers.Dense(1, kernel_initializer="ones")(layers.Concatenate()([a, b])))
+    one = gpunn.Model({"a": a}, layers.Dense(1, kernel_initializer="ones")(a))
+    x = {"a": np.ones((4, 1), "float32"), "b": np.full((4, 1), 2.0, "float32"), "extra": np.zeros((4, 3))}
+    unused = r"the dict holds keys that name none of the model's inputs, which are left unused: \['extra'\]"
+    with pytest.warns(UserWarning, match=unused):
+        np.testing.assert_allclose(both.predict(x, verbose=0), 3.0)
+    with pytest.warns(UserWarning, match=unused):
+        np.testing.assert_allclose(both(x), 3.0)
+    both.compile(optimizer="sgd", loss="mse")
+    with pytest.warns(UserWarning, match=unused):
+        both.fit(x, np.zeros((4, 1)), verbose=0)
+    with pytest.warns(UserWarning, match=r"left unused: \['b', 'extra'\] \(the input: 'a'\)"):
+        np.testing.assert_allclose(one.predict(x, verbose=0), 1.0)
+    with pytest.raises(ValueError, match=r"expected a dict of the model's inputs \['a', 'b'\]; missing \['b'\]"):
+        both.predict({"a": x["a"], "extra": x["extra"]}, verbose=0)

@@ -3,13 +3,15 @@ every input, flattened and side by side, input 0's first. Everything on the data
 shards over ranks, device feeds, recorded steps and CUDA graphs) then handles one array, as for any model.
 
 ``pack`` makes that array from what a user passes, as Keras takes it: a list or tuple in the order of
-``model.inputs``, or a dict by input name. ``split`` hands each input its columns before the first layer runs,
+``model.inputs``, or a dict by input name (keys naming no input, a table's other columns, are left unused with a
+warning, as Keras leaves them). ``split`` hands each input its columns before the first layer runs,
 copied into buffers of its own for the batch size (contiguous, as the layers take them; a step allocates
 nothing once they exist).
 """
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -49,15 +51,18 @@ class PackedInputs:
         return xp.concatenate([xp.asarray(a, dtype=dtype).reshape(len(a), -1) for a in arrays], axis=1)
 
     # ---- the host side ---------------------------------------------------------------------------------
-    def per_input(self, argument: str, x) -> list:
-        """What was passed for the inputs, as one value per input in the model's order."""
+    def per_input(self, argument: str, x, warn: bool = True) -> list:
+        """What was passed for the inputs, as one value per input in the model's order (``warn``: of a dict's
+        keys left unused)."""
         count = len(self.names)
         if isinstance(x, dict):
             missing = [name for name in self.names if name not in x]
+            if missing:
+                raise ValueError(f"{argument}: expected a dict of the model's inputs {self.names}; missing {missing}")
             unknown = sorted(str(key) for key in x if key not in self.names)
-            if missing or unknown:
-                raise ValueError(f"{argument}: expected a dict of the model's inputs {self.names}; "
-                                 + (f"missing {missing}" if missing else f"unknown keys {unknown}"))
+            if unknown and warn:  # Keras takes the inputs' keys and leaves the others (a table's unused columns)
+                warnings.warn(f"{argument}: the dict holds keys that name none of the model's inputs, which are "
+                              f"left unused: {unknown} (the inputs: {self.names})", UserWarning, stacklevel=2)
             return [x[name] for name in self.names]
         if isinstance(x, (list, tuple)) and len(x) == count:
             return list(x)

@@ -247,7 +247,7 @@ class Sequential(Trainer, KerasVariableLists):
         self._trace_for(inputs, "inputs")
         if self._packed is not None:  # several inputs: one array of their features side by side
             ops = self.ops or get_ops()
-            values = self._packed.per_input("inputs", inputs)
+            values = self._packed.per_input("inputs", inputs, warn=False)  # (packing warns of unused keys)
             if not ops.on_host and all(isinstance(v, ops.xp.ndarray) for v in values):
                 self._ensure_built(None)
                 inputs = self._packed.pack_device("inputs", values, self.dtype)
@@ -321,7 +321,7 @@ class Sequential(Trainer, KerasVariableLists):
 
     def _single_input(self, x):
         """A functional model of one input takes it alone, or, as Keras does, in a list or tuple of one array or
-        a dict of one keyed by the input's name (a nested Python list stays data)."""
+        a dict holding it by the input's name (other keys left unused; a nested Python list stays data)."""
         if not getattr(self, "is_functional", False):
             return x
         if isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):
@@ -330,10 +330,15 @@ class Sequential(Trainer, KerasVariableLists):
             structure = getattr(self, "_input_structure", None)
             names = {self._input_layer.name} | ({str(key) for key in structure} if isinstance(structure, dict)
                                                 else set())
-            if len(x) != 1 or next(iter(x)) not in names:
+            found = [key for key in x if key in names]
+            if len(found) != 1:
                 raise ValueError(f"x: the model's one input is {sorted(names)}; got a dict with keys "
                                  f"{sorted(str(key) for key in x)}")
-            return next(iter(x.values()))
+            if len(x) > 1:  # Keras takes the input's key and leaves the others (a table's unused columns)
+                warnings.warn(f"x: the dict holds keys that name none of the model's inputs, which are left unused: "
+                              f"{sorted(str(key) for key in x if key != found[0])} (the input: {found[0]!r})",
+                              UserWarning, stacklevel=2)
+            return x[found[0]]
         return x
 
     def _split_inputs(self, x):

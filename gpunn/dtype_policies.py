@@ -105,11 +105,14 @@ def get(identifier) -> DTypePolicy:
 
 
 def dtype_name(dtype):
-    """A layer's ``dtype`` argument as a dtype name (a policy's name; None stays None)."""
+    """A layer's ``dtype`` argument as a dtype name (a policy's name, a TensorFlow DType's; None stays
+    None)."""
     if isinstance(dtype, DTypePolicy):
         return dtype.name
     if isinstance(dtype, dict) and dtype.get("class_name") in _CLASSES:
         return deserialize(dtype).name
+    if type(dtype).__module__.startswith("tensorflow") and isinstance(getattr(dtype, "name", None), str):
+        dtype = dtype.name  # TensorFlow's DType (``dtype=tf.string``, ``tf.float32`` in tf.keras scripts)
     if isinstance(dtype, str) and dtype in HALF_PRECISION:
         checked_policy_name("dtype", dtype)
     return dtype

@@ -293,3 +293,59 @@ def test_training_reaches_a_call_that_names_it_not_one_taking_only_kwargs():
     seen.clear()
     Named()(x, training=True)
     assert seen[-1] is True
+
+
+GATED = '''
+class Gated(keras.layers.Layer):
+    """keras-io's GatedResidualNetwork pattern: a projection made in __init__, used only when the widths differ."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.dense = keras.layers.Dense(units, activation="elu")
+        self.project = keras.layers.Dense(units)
+
+    def build(self):  # (keras-io's VariableSelection: a build taking no shape)
+        self.scale = self.add_weight(shape=(self.units,), initializer="ones", name="scale")
+
+    def call(self, inputs):
+        if inputs.shape[-1] != self.units:
+            inputs = self.project(inputs)
+        return (inputs + self.dense(inputs)) * self.scale
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def gated_model(width):
+    inputs = keras.Input((width,))
+    return keras.Model(inputs, keras.layers.Dense(1)(Gated(4)(inputs)))
+'''
+
+GATED_KERAS_SIDE = r"""
+import json, sys
+import numpy as np
+import keras
+""" + GATED + r"""
+task = json.loads(sys.stdin.read())
+print(json.dumps({str(width): [list(w.shape) for w in gated_model(width).weights] for width in (4, 3)}))
+"""
+
+
+def test_a_build_taking_no_shape_and_a_sublayer_never_called_are_as_in_keras(tmp_path):
+    """A layer's ``build(self)`` is called without a shape; a sublayer made in ``__init__`` that ``call()`` never
+    calls is never built and has no weights (the model of width 4 skips the projection), as in Keras."""
+    namespace = {"keras": gpunn}
+    exec(GATED, namespace)
+    theirs = run_keras(GATED_KERAS_SIDE, {})
+    x, y = np.random.default_rng(0).normal(size=(32, 4)).astype("float32"), np.zeros((32, 1), "float32")
+    for width in (4, 3):
+        model = namespace["gated_model"](width)
+        assert [list(w.shape) for w in model.weights] == theirs[str(width)], width
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x[:, :width], y, epochs=1, verbose=0)
+        model.save(tmp_path / f"gated{width}.keras")
+        loaded = gpunn.models.load_model(tmp_path / f"gated{width}.keras",
+                                         custom_objects={"Gated": namespace["Gated"]})
+        np.testing.assert_allclose(loaded.predict(x[:, :width], verbose=0), model.predict(x[:, :width], verbose=0),
+                                   rtol=1e-6)

@@ -285,3 +285,17 @@ def test_a_dicts_keys_naming_no_input_are_left_unused_with_a_warning_as_keras_le
         np.testing.assert_allclose(one.predict(x, verbose=0), 1.0)
     with pytest.raises(ValueError, match=r"expected a dict of the model's inputs \['a', 'b'\]; missing \['b'\]"):
         both.predict({"a": x["a"], "extra": x["extra"]}, verbose=0)
+
+
+def test_tensorflow_dtypes_name_their_dtype_as_in_tf_keras_scripts():
+    """``keras.Input(shape=(1,), dtype=tf.string)``, ``dtype=tf.float32``: TensorFlow's DType objects (a stand-in of
+    their class here: TensorFlow is not a dependency) are taken by their names."""
+    class DType:
+        def __init__(self, name):
+            self.name = name
+
+    DType.__module__ = "tensorflow.python.framework.dtypes"
+    text, number, ids = (gpunn.Input((1,), dtype=DType("string")), gpunn.Input((2,), dtype=DType("float32")),
+                         gpunn.Input((3,), dtype=DType("int64")))
+    assert (text.input_dtype, number.dtype, ids.input_dtype) == ("string", "float32", "int64")
+    assert layers.Dense(2, dtype=DType("float64")).dtype == "float64"

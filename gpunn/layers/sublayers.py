@@ -85,9 +85,19 @@ def owners(layer) -> list[tuple[str, object]]:
     return found
 
 
+def never_built(layer) -> bool:
+    """A built-in sublayer made in ``__init__`` that ``call()`` never called: no shape, no weights (as Keras)."""
+    return not layer.built and layer.input_shape is None and layer.declared_input_shape is None and not (
+        _is_user_layer(layer))
+
+
 def own_specs(layer) -> list:
-    """The weights ``layer`` made itself, in Keras's order for one layer: the trainable kind first."""
-    specs = list(layer.__dict__.get("_added_specs", [])) if _is_user_layer(layer) else layer.weight_specs()
+    """The weights ``layer`` made itself, in Keras's order for one layer: the trainable kind first. A built-in
+    sublayer that was never built (made in ``__init__``, never called by ``call()``) has none, as in Keras."""
+    if _is_user_layer(layer):
+        specs = list(layer.__dict__.get("_added_specs", []))
+    else:
+        specs = [] if never_built(layer) else layer.weight_specs()
     return [s for s in specs if s.trainable] + [s for s in specs if not s.trainable]
 
 
@@ -219,7 +229,7 @@ def bind_children(layer, ops, weights: dict, grads: dict, trainable: bool, owner
     """Bind each sublayer of ``layer`` to its part of the views ``layer`` was just bound with."""
     seen: set = set()
     for path, child in children(layer):
-        if id(child) in seen:
+        if id(child) in seen or never_built(child):
             continue
         seen.add(id(child))
         prefix = f"{path}/"

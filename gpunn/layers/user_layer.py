@@ -159,16 +159,20 @@ def spreads_inputs(layer) -> bool:
 def _run_build(layer, user_build, sample) -> None:
     """The user's ``build`` with Keras's batch shapes. A layer whose call() takes several inputs as arguments
     gets them as Keras gives them: by name to a ``build(self, targets_shape, logits_shape)``, the first one's alone
-    to a ``build(self, input_shape)``."""
+    to a ``build(self, input_shape)``; a ``build(self)`` taking no shape is called without one, as Keras calls it."""
+    try:
+        parameters = list(inspect.signature(user_build).parameters)
+    except (TypeError, ValueError):
+        parameters = None
+    if parameters == []:
+        user_build()
+        return
     if not (isinstance(sample, list) and spreads_inputs(layer)):
         user_build(as_called(layer, _batch_shape(sample)))
         return
     shapes = [_batch_shape(s) for s in sample]
     names = [f"{name}_shape" for name in _required_inputs(type(layer))]
-    try:
-        parameters = list(inspect.signature(user_build).parameters)
-    except (TypeError, ValueError):
-        parameters = []
+    parameters = parameters or []
     if set(names) <= set(parameters):
         user_build(**dict(zip(names, shapes)))
     elif len(parameters) == 1:

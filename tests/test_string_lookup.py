@@ -700,3 +700,45 @@ def record(python: str) -> None:
 
 if __name__ == "__main__":
     record(sys.argv[1])
+
+
+def _recommender(nested: bool):
+    """keras-io's movielens baseline (memory-efficient embeddings): each id column embedded by a
+    ``Sequential([StringLookup, Embedding])`` encoder called on its string input, or by the same layers called
+    one after the other."""
+    users, movies = [f"u{i}" for i in range(20)], [f"m{i}" for i in range(12)]
+
+    def encoder(vocabulary, name):
+        lookup = layers.StringLookup(vocabulary=vocabulary, mask_token=None, num_oov_indices=0)
+        embedding = layers.Embedding(input_dim=len(vocabulary), output_dim=4)
+        if nested:
+            return gpunn.Sequential([lookup, embedding], name=f"{name}_embedding")
+        return lambda x: embedding(lookup(x))
+
+    gpunn.utils.set_random_seed(5)
+    user_input = layers.Input(name="user_id", shape=(), dtype="string")
+    movie_input = layers.Input(name="movie_id", shape=(), dtype="string")
+    logits = layers.Dot(axes=1)([encoder(users, "user")(user_input), encoder(movies, "movie")(movie_input)])
+    model = gpunn.Model([user_input, movie_input], gpunn.activations.sigmoid(logits) * 5)
+    model.compile(optimizer=gpunn.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+    rng = np.random.default_rng(0)
+    x = {"user_id": rng.choice(users, 200), "movie_id": rng.choice(movies, 200)}
+    return model, x, rng.uniform(0, 5, 200).astype("float32")
+
+
+def test_a_sequential_starting_with_a_lookup_reads_a_string_input(tmp_path):
+    """The encoder's layers join the model, its lookup reading the strings: it trains as the same layers called
+    in turn, and its file loads again."""
+    (nested, x, y), (flat, _, _) = _recommender(True), _recommender(False)
+    histories = [model.fit(x, y, epochs=2, batch_size=32, shuffle=False, verbose=0).history
+                 for model in (nested, flat)]
+    assert histories[0] == histories[1]
+    nested.save(tmp_path / "recommender.keras")
+    np.testing.assert_allclose(gpunn.models.load_model(tmp_path / "recommender.keras").predict(x, verbose=0),
+                               nested.predict(x, verbose=0), rtol=1e-6)
+    numbers = gpunn.Input((1,))
+    with pytest.raises(TypeError, match=r"layer 'string_lookup.*' \(StringLookup\) reads strings: call it on a "
+                                        r"string input"):
+        gpunn.Sequential([layers.StringLookup(vocabulary=["a"]), layers.Embedding(2, 2)])(numbers)
+    with pytest.raises(TypeError, match=r"computes on numbers, and input 'ids' holds strings"):
+        gpunn.Sequential([layers.Dense(2)])(layers.Input((1,), dtype="string", name="ids"))

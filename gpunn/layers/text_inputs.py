@@ -103,6 +103,11 @@ def check_call(layer, inputs) -> None:
     values = inputs if isinstance(inputs, (list, tuple)) else [inputs]
     if _shape_only(layer) and len(values) == 1 and strings_view(values[0]) is not None:
         return  # a view of the strings (mark_view)
+    if hasattr(layer, "_layers") and first_reader(layer) is not None and len(values) == 1:
+        # a Sequential whose first layer reads strings (keras-io's ``Sequential([StringLookup(...), Embedding(...)])``
+        # encoders): its layers join the model, the first one reading the strings
+        check_call(first_reader(layer), values[0])
+        return
     if reads_text(layer):
         if len(values) != 1 or strings_view(values[0]) is None:
             got = ", ".join(f"{_name(value)!r}" for value in values)

@@ -360,3 +360,68 @@ def test_a_call_without_training_keeps_its_inference_when_saved_or_cloned(tmp_pa
         again.compile(optimizer="sgd", loss="mse")
         again.fit(x, np.zeros((16, 2), np.float32), verbose=0)
         np.testing.assert_array_equal(again.layers[1].get_weights()[2], np.zeros(5, np.float32))
+
+
+BATCH_SIZED = '''
+def define(keras, layers, ops):
+    class Tiled(keras.Model):
+        """call() computing with the batch size (keras-io's neural decision forests: ops.zeros([batch_size, n]),
+        ops.reshape(x, [batch_size, -1]))."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden = layers.Dense(8, activation="tanh")
+            self.head = layers.Dense(3, activation="softmax")
+
+        def call(self, inputs):
+            batch_size = ops.shape(inputs)[0]
+            h = ops.reshape(self.hidden(inputs), [batch_size, 4, 2])
+            h = ops.reshape(ops.tile(h, (1, 1, 2)), [batch_size, -1])
+            outputs = ops.zeros([batch_size, 3])
+            for _ in range(2):
+                outputs += self.head(h) + ops.ones([batch_size, 1]) * 0.25
+            return outputs / 2.5
+
+    return Tiled
+
+ATTRIBUTES = ["hidden", "head"]
+'''
+
+KERAS_BATCH_SIZED = BATCH_SIZED + r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x, y = np.array(task["x"], dtype="float32"), np.array(task["y"])
+model = define(keras, keras.layers, keras.ops)(name="tiled")
+model(x[:2])
+for name in ATTRIBUTES:
+    getattr(model, name).set_weights([np.array(w, dtype="float32") for w in task["weights"][name]])
+model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+print(json.dumps({"loss": [float(v) for v in history.history["loss"]],
+                  "predict": model.predict(x[:7], batch_size=5, verbose=0).tolist()}))
+'''
+
+
+def test_a_call_computing_with_the_batch_size_trains_as_keras(tmp_path):
+    """``ops.shape(x)[0]`` in a subclassed model's call() is the batch size when the model runs (it is unknown
+    while gpunn learns the graph): shapes and constants made with it fit every batch, a last one of 7 rows too."""
+    x, y = _data()
+    gpunn.utils.set_random_seed(5)
+    namespace: dict = {}
+    exec(BATCH_SIZED, namespace)
+    model = namespace["define"](gpunn, layers, gpunn.ops)(name="tiled")
+    model(x[:2])
+    weights = {name: [w.tolist() for w in getattr(model, name).get_weights()] for name in namespace["ATTRIBUTES"]}
+    theirs = run_keras(KERAS_BATCH_SIZED, {"x": x.tolist(), "y": y.tolist(), "weights": weights})
+    model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+    np.testing.assert_allclose(history.history["loss"], theirs["loss"], rtol=1e-5)
+    np.testing.assert_allclose(model.predict(x[:7], batch_size=5, verbose=0), theirs["predict"], rtol=1e-5,
+                               atol=1e-6)
+    model.save(tmp_path / "tiled.keras")  # (its graph: the batch size of a shape is None in Keras's layout)
+    clone = gpunn.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    for again in (gpunn.models.load_model(tmp_path / "tiled.keras"), clone):
+        np.testing.assert_allclose(again.predict(x[:7], verbose=0), theirs["predict"], rtol=1e-5, atol=1e-6)

@@ -23,6 +23,8 @@ from .base import Layer, unique_name
 from .keras_operations import OPERATIONS, REQUIRED
 
 KERAS_MODULE_PREFIX = "keras.src.ops."
+ROWS_OF = "__rows_of__"  # a node's inputs read for their batch size alone (``BatchSize``)
+_SHAPE_PARAMETERS = {"shape", "newshape"}  # where a batch size (None in Keras's configs) may be
 _OF_INVERTIBLE_MATRICES = {"inv", "solve", "cholesky"}  # (ones are singular)
 
 
@@ -37,6 +39,40 @@ class _Slot:
 
     def __repr__(self) -> str:
         return f"<input {self.index}>"
+
+
+class BatchSize:
+    """``ops.shape(x)[0]`` of a symbolic value ``x`` in a subclassed model's ``call()``: the batch size, unknown until
+    the model runs (Keras runs such a call() on each batch, knowing it). Given to an operation's shape
+    (``ops.zeros([batch_size, n])``, ``ops.reshape(x, [batch_size, -1])``), it makes ``x`` one of the operation's
+    inputs, whose row count fills that place when the model runs (``_BatchOf``). It equals None, and shows as None,
+    as Keras's symbolic batch size."""
+    _is_symbolic = True  # (so that keras.ops calls given it make operations: gpunn/ops/__init__.py)
+
+    def __init__(self, source):
+        self.source = source
+
+    def __eq__(self, other):  # (Keras's ops.shape gives None there: ``ops.shape(x) == (None, 6)`` holds)
+        return other is None or isinstance(other, BatchSize)
+
+    def __hash__(self):
+        return hash(None)
+
+    def __repr__(self) -> str:
+        return "None"
+
+
+class _BatchOf:
+    """In an operation's arguments: the row count of its k-th input (a ``BatchSize`` given to it)."""
+
+    def __init__(self, index: int):
+        self.index = index
+
+    def __eq__(self, other):
+        return isinstance(other, _BatchOf) and other.index == self.index
+
+    def __repr__(self) -> str:
+        return f"<rows of input {self.index}>"
 
 
 def _map(value, leaf):
@@ -95,7 +131,8 @@ class Operation(Layer):
         self.arguments = dict(arguments)
         if operation == "get_item" and isinstance(self.arguments.get("key"), list):
             self.arguments["key"] = tuple(self.arguments["key"])  # x[:, 0:3]'s key, which configs hold as a list
-        self.slots = sum(isinstance(v, _Slot) for value in self.arguments.values() for v in _walk(value))
+        self.slots = len({v.index for value in self.arguments.values() for v in _walk(value)
+                          if isinstance(v, (_Slot, _BatchOf))})
         self.takes_inputs_list = self.slots > 1  # how a model hands it its inputs (wiring.py), before it is built
 
     @property
@@ -113,8 +150,12 @@ class Operation(Layer):
 
     def call(self, inputs):
         values = inputs if self.slots > 1 else [inputs]
-        arguments = {key: _map(value, lambda v: values[v.index] if isinstance(v, _Slot) else v)
-                     for key, value in self.arguments.items()}
+        def fill(v):
+            if isinstance(v, _Slot):
+                return values[v.index]
+            return values[v.index].shape[0] if isinstance(v, _BatchOf) else v
+
+        arguments = {key: _map(value, fill) for key, value in self.arguments.items()}
         with np.errstate(all="ignore"):  # log(0) in nan_to_num(log(x)), as Keras's backends, says nothing
             result = _apply(self.operation, arguments)
         if isinstance(result, (tuple, list)):
@@ -158,7 +199,10 @@ class Operation(Layer):
     # ---- configs ------------------------------------------------------------------------------------------
     def keras_config(self) -> dict:
         """The operation's config as Keras writes it: its name and the arguments its class is made with."""
-        return {"name": self.name, **{key: _serializable(self.arguments[parameter])
+        def keras_value(v):  # (a batch size: Keras's None)
+            return None if isinstance(v, _BatchOf) else v
+
+        return {"name": self.name, **{key: _serializable(_map(self.arguments[parameter], keras_value))
                                       for key, parameter in OPERATIONS[self.operation][3]}}
 
     def keras_node(self, tensors: list) -> dict:
@@ -167,13 +211,21 @@ class Operation(Layer):
         def fill(value):  # tuples as lists, as in Keras's configs
             if isinstance(value, (list, tuple)):
                 return [fill(item) for item in value]
+            if isinstance(value, _BatchOf):
+                return None  # (Keras's symbolic batch size)
             return tensors[value.index] if isinstance(value, _Slot) else _serializable(value)
 
         _, _, _, _, call, call_keywords = OPERATIONS[self.operation]
         args = []
         for p in call:  # ``*operands``: each its own argument
             args += fill(self.arguments[p[1:]]) if p.startswith("*") else [fill(self.arguments[p])]
-        return {"args": args, "kwargs": {key: fill(self.arguments[p]) for key, p in call_keywords}}
+        kwargs = {key: fill(self.arguments[p]) for key, p in call_keywords}
+        markers = [v for value in self.arguments.values() for v in _walk(value)]
+        batch_only = sorted({v.index for v in markers if isinstance(v, _BatchOf)}
+                            - {v.index for v in markers if isinstance(v, _Slot)})
+        if batch_only:  # (an input read for its batch size alone: gpunn's, which Keras's graphs cannot hold)
+            kwargs[ROWS_OF] = [tensors[k] for k in batch_only]
+        return {"args": args, "kwargs": kwargs}
 
     def get_config(self) -> dict:
         return {"name": self.name, "trainable": self.trainable, "operation": self.operation,
@@ -233,12 +285,16 @@ def _serializable(value):
 def _to_config(value):
     if isinstance(value, _Slot):
         return {"class_name": "__input__", "config": {"index": value.index}}
+    if isinstance(value, _BatchOf):
+        return {"class_name": "__rows_of_input__", "config": {"index": value.index}}
     return _serializable(value)
 
 
 def _from_config(value):
     if isinstance(value, dict) and value.get("class_name") == "__input__":
         return _Slot(int(value["config"]["index"]))
+    if isinstance(value, dict) and value.get("class_name") == "__rows_of_input__":
+        return _BatchOf(int(value["config"]["index"]))
     if isinstance(value, dict) and value.get("class_name") == "__numpy__":
         return np.asarray(value["config"]["value"], dtype=value["config"].get("dtype"))
     if isinstance(value, dict) and value.get("class_name") == "__slice__":
@@ -251,7 +307,12 @@ def _from_config(value):
 def symbolic_call(name: str, args, kwargs):
     """``gpunn.ops.<name>(*args, **kwargs)`` on symbolic values: an Operation called on them."""
     if name == "shape" and len(args) == 1 and not kwargs:
-        return args[0].shape  # as Keras's ops.shape: (None, ...), the batch size unknown
+        # as Keras's ops.shape, the batch size unknown: a BatchSize, which an operation's shape takes
+        return (BatchSize(args[0]),) + tuple(args[0].shape[1:])
+    if name in ("zeros", "ones"):  # of a shape holding a batch size: Keras's Full, of that value
+        arguments = inspect.signature(gpunn_ops._unwrapped[name]).bind(*args, **kwargs).arguments
+        return symbolic_call("full", (arguments["shape"], 0.0 if name == "zeros" else 1.0),
+                             {"dtype": arguments.get("dtype")})
     if name not in OPERATIONS:
         raise TypeError(f"gpunn.ops.{name} does not run on a model's symbolic values (in a functional model, or a "
                         "subclassed model's call()); compute it in a layer of your own, or a Lambda layer")
@@ -259,6 +320,11 @@ def symbolic_call(name: str, args, kwargs):
     inputs: list = []
 
     def slot(value):
+        if isinstance(value, BatchSize):
+            known = [k for k, given in enumerate(inputs) if given is value.source]
+            if not known:
+                inputs.append(value.source)
+            return _BatchOf(known[0] if known else len(inputs) - 1)
         if symbolic.is_symbolic(value) or model_losses.is_batch_reduced(value):
             inputs.append(value)
             return _Slot(len(inputs) - 1)
@@ -322,6 +388,12 @@ def from_keras(entry: dict, node: dict) -> dict:
     for key, parameter in call_keywords:
         if key in kwargs:
             arguments[parameter] = _map(kwargs[key], slot)
+    for value in kwargs.get(ROWS_OF) or ():
+        slot(value)
+    for parameter in _SHAPE_PARAMETERS & set(arguments):  # a batch size (None): the rows of the inputs, all alike
+        if isinstance(arguments[parameter], (list, tuple)) and count[0]:
+            arguments[parameter] = [{"class_name": "__rows_of_input__", "config": {"index": 0}} if value is None
+                                    else value for value in arguments[parameter]]
     missing = [p for p, value in arguments.items() if value is REQUIRED]
     if missing:
         raise ValueError(f"operation {config.get('name', class_name)!r} ({class_name}): its config lacks {missing}")

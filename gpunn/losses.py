@@ -19,7 +19,7 @@ import functools
 
 import numpy as np
 
-from . import custom_objects, loss_tensors, overrides
+from . import custom_objects, keras_objects, loss_tensors, overrides
 from . import custom_objects as custom_objects_lookup  # ``deserialize`` has an argument of that name
 from ._registry import lookup
 from .autodiff import user_functions
@@ -1081,6 +1081,8 @@ def get(identifier) -> Loss:
     """A Loss from a name, class, instance, config dict or function. A function of the user's becomes a
     FunctionLoss; a name or config dict gpunn does not have is looked up among the user's own objects
     (``gpunn.custom_objects``: load_model's ``custom_objects``, ``register_keras_serializable``)."""
+    if keras_objects.is_keras_object(identifier):  # (Keras's own: tf.losses.BinaryCrossentropy(from_logits=True))
+        return keras_objects.as_gpunn(identifier, "loss")
     if isinstance(identifier, Loss) or isinstance(identifier, type) and issubclass(identifier, Loss):
         cls = identifier if isinstance(identifier, type) else type(identifier)
         if overrides.user_definition(cls, "__call__") is not None:

@@ -299,3 +299,40 @@ def test_tensorflow_dtypes_name_their_dtype_as_in_tf_keras_scripts():
                          gpunn.Input((3,), dtype=DType("int64")))
     assert (text.input_dtype, number.dtype, ids.input_dtype) == ("string", "float32", "int64")
     assert layers.Dense(2, dtype=DType("float64")).dtype == "float64"
+
+
+KERAS_OBJECTS = r'''
+import json, sys
+import numpy as np
+import keras
+import gpunn
+
+task = json.loads(sys.stdin.read())
+x, y = np.array(task["x"], dtype="float32"), np.array(task["y"])
+
+
+def trained(optimizer, loss, metrics):
+    gpunn.utils.set_random_seed(3)
+    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(8, activation="relu"), gpunn.layers.Dense(1)])
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history
+    return {key: [float(v) for v in values] for key, values in history.items()}
+
+
+theirs = trained(keras.optimizers.Adam(0.01), keras.losses.BinaryCrossentropy(from_logits=True),
+                 [keras.metrics.BinaryAccuracy(threshold=0.0), keras.metrics.AUC(name="auc")])
+ours = trained(gpunn.optimizers.Adam(0.01), gpunn.losses.BinaryCrossentropy(from_logits=True),
+               [gpunn.metrics.BinaryAccuracy(threshold=0.0), gpunn.metrics.AUC(name="auc")])
+print(json.dumps({"theirs": theirs, "ours": ours}))
+'''
+
+
+def test_kerass_own_metrics_losses_and_optimizers_become_gpunns():
+    """``metrics=[tf.metrics.BinaryAccuracy(threshold=0.0)]`` (the TF text-classification tutorial), a Keras loss or
+    optimizer object: gpunn's of the same class and config, named as Keras names them (not a Keras metric
+    averaged as a function over the batches)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 4))
+    result = run_keras(KERAS_OBJECTS, {"x": x.tolist(), "y": (x[:, 0] > 0).astype(int).tolist()})
+    assert sorted(result["theirs"]) == ["auc", "binary_accuracy", "loss"]
+    assert result["theirs"] == result["ours"]

@@ -615,6 +615,17 @@ def test_schedule_values_at_known_steps():
     assert sgdr(30) == pytest.approx(0.25)  # the third restart
 
 
+def test_a_schedule_called_on_an_array_of_steps_gives_each_rate():
+    """The TF "Overfit and underfit" tutorial plots its InverseTimeDecay at ``np.linspace(0, 100000)``."""
+    schedule = schedules.InverseTimeDecay(0.001, decay_steps=20 * 1000, decay_rate=1, staircase=False)
+    steps = np.linspace(0, 100000)
+    rates = schedule(steps)
+    assert rates.dtype == np.float32 and rates.shape == steps.shape
+    np.testing.assert_allclose(rates, [schedule(float(step)) for step in steps], rtol=1e-6)
+    np.testing.assert_allclose(rates, 0.001 / (1 + steps / 20000), rtol=1e-6)
+    assert schedule(np.arange(6).reshape(2, 3)).shape == (2, 3)
+
+
 def test_new_schedules_keep_keras_defaults_and_config():
     poly = schedules.PolynomialDecay(0.1, 100)
     assert poly.get_config() == {"initial_learning_rate": 0.1, "decay_steps": 100, "end_learning_rate": 0.0001,

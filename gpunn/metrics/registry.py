@@ -10,7 +10,7 @@ from __future__ import annotations
 from .._registry import lookup
 from . import (accuracy, confusion, confusion_at, correlation, f_score, iou, loss_backed, probabilistic, reduction,
                regression)
-from .. import custom_objects
+from .. import custom_objects, keras_objects
 from ..naming import snake_case
 from .base import Metric
 from .function_metric import MeanMetricWrapper
@@ -175,6 +175,8 @@ def get(identifier, loss=None, output_units: int = 0, sparse_labels: bool = Fals
     (the key in the logs), as in Keras. 'accuracy'/'acc' resolve from the loss, else the label layout."""
     if isinstance(identifier, Metric):
         return identifier
+    if keras_objects.is_keras_object(identifier):  # (Keras's own: tf.metrics.BinaryAccuracy(threshold=0.0))
+        return keras_objects.as_gpunn(identifier, "metric")
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return _instantiate(identifier)
     if isinstance(identifier, dict):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import custom_objects as custom_objects_lookup  # ``deserialize`` has an argument of that name
+from .. import keras_objects
 from .._registry import lookup
 from . import schedules
 from .algorithms import (SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Ftrl, Lamb, Lion, Nadam, RMSprop,
@@ -18,6 +19,8 @@ _BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "a
 def get(identifier) -> Optimizer:
     if isinstance(identifier, Optimizer):
         return identifier
+    if keras_objects.is_keras_object(identifier):  # (Keras's own: tf.optimizers.Adam(1e-3))
+        return keras_objects.as_gpunn(identifier, "optimizer")
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
         return identifier()
     if isinstance(identifier, dict):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 from .. import custom_objects, overrides
 from .._registry import lookup
 from ..kernels import lr_schedules
@@ -26,8 +28,14 @@ class LearningRateSchedule:
     def runs_own_call(self) -> bool:
         return overrides.user_definition(type(self), "__call__") is not None
 
-    def __call__(self, step) -> float:
+    def __call__(self, step):
+        """The rate at ``step``; at each step of an array of steps (the TF tutorials plot a schedule so:
+        ``lr_schedule(np.linspace(0, 100000))``), an array of the rates, float32 as Keras's."""
         function, constants = self.formula()
+        if np.ndim(step):
+            steps = np.asarray(step, dtype=np.float64)
+            return np.array([function(float(s), *constants) for s in steps.reshape(-1)],
+                            dtype=np.float32).reshape(steps.shape)
         return float(function(float(step), *constants))
 
     def get_config(self) -> dict:

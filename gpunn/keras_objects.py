@@ -1,0 +1,31 @@
+"""Objects of Keras itself (keras, tf.keras, tf_keras) given where gpunn takes its own: the TensorFlow tutorials'
+``metrics=[tf.metrics.BinaryAccuracy(threshold=0.0)]`` or ``optimizer=tf.optimizers.Adam()``, which the import
+rename leaves Keras's. Each becomes gpunn's object of the same class and config, as a Keras file holding it would
+give it (``serialization.py``); a class gpunn lacks is refused by its name there.
+
+Taken as a function instead, a Keras metric object would be averaged over the batches as its running result:
+a silently wrong metric.
+"""
+from __future__ import annotations
+
+_ROOTS = ("keras", "tf_keras", "tensorflow")
+_MODULES = {"metric": "keras.metrics", "loss": "keras.losses", "optimizer": "keras.optimizers"}
+
+
+def is_keras_object(obj) -> bool:
+    """Whether ``obj`` is an instance of one of Keras's classes (not gpunn's: those live in gpunn)."""
+    return not isinstance(obj, type) and (type(obj).__module__ or "").split(".")[0] in _ROOTS and hasattr(
+        obj, "get_config")
+
+
+def as_gpunn(obj, kind: str):
+    """gpunn's ``kind`` ("metric", "loss", "optimizer") of Keras's ``obj``: its class, made from its config."""
+    from .serialization import deserialize_keras_object
+
+    try:
+        config = obj.get_config()
+    except Exception as exc:  # (a Keras object whose config cannot be read: say which)
+        raise TypeError(f"{kind}: the Keras {type(obj).__name__} given cannot be read by its config ({exc}); give "
+                        f"gpunn's own (gpunn.{kind}s.{type(obj).__name__})") from None
+    return deserialize_keras_object({"module": _MODULES[kind], "class_name": type(obj).__name__, "config": config,
+                                     "registered_name": None})

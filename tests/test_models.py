@@ -438,6 +438,22 @@ def test_summary(capsys):
     assert 'Model: "digits_mlp"' in capsys.readouterr().out
 
 
+def test_summary_of_a_model_not_built_yet_is_kerass():
+    """Keras 3 prints a model before it knows its input (the TF regression tutorial's ``dnn_model.summary()``):
+    each layer not built yet as "?" and "0 (unbuilt)", one built already (an adapted Normalization) as it is."""
+    norm = layers.Normalization(axis=-1, name="norm")
+    norm.adapt(np.arange(18.0).reshape(2, 9))
+    model = gpunn.Sequential([norm, layers.Dense(64, activation="relu", name="hidden"), layers.Dense(1, name="out")])
+    lines = []
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in text.splitlines() if line.startswith("│ ")]
+    assert rows == [["norm (Normalization)", "(None, 9)", "19"], ["hidden (Dense)", "?", "0 (unbuilt)"],
+                    ["out (Dense)", "?", "0 (unbuilt)"]]
+    assert "Total params: 19 (76.00 B)" in text and "Non-trainable params: 19 (76.00 B)" in text
+    assert not model.built
+
+
 # ---- seeds ---------------------------------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ import textwrap
 import numpy as np
 
 from ..layers import wiring
+from ..ops import get_ops
 from .keras_variables import trained_weight_descriptions
 
 # rich's box.HEAVY_HEAD, which Keras's table uses: (left, horizontal, cross, right) per line kind.
@@ -139,7 +140,10 @@ def _connections(model) -> dict | None:
 def _layer_rows(layer, expand_nested, show_trainable, level=0, connections=None) -> list[list[str]]:
     prefix = "   " * level + "└ " if level else ""
     kind = getattr(layer, "keras_class", None) or type(layer).__name__  # an operation: Keras's class of it
-    cells = [f"{prefix}{layer.name} ({kind})", _output_shape(layer), f"{layer.count_params():,}"]
+    if layer.output_shape is None:  # a layer of a model not built yet: Keras's "?" and "0 (unbuilt)"
+        cells = [f"{prefix}{layer.name} ({kind})", "?", "0 (unbuilt)"]
+    else:
+        cells = [f"{prefix}{layer.name} ({kind})", _output_shape(layer), f"{layer.count_params():,}"]
     if connections is not None:
         cells.append(connections.get(id(layer), "-"))
     if show_trainable:
@@ -207,13 +211,18 @@ def format_summary(model, line_length=None, positions=None, expand_nested=False,
         lines += _row(row, widths, alignment)
     lines.append(_rule(_BOTTOM, widths))
 
-    trainable = _weights_size(model.trainable_weights)
-    non_trainable = _weights_size(model.non_trainable_weights)
-    optimizer = _optimizer_size(model)
+    if model.built:
+        trainable = _weights_size(model.trainable_weights)
+        non_trainable = _weights_size(model.non_trainable_weights)
+    else:  # (the weights of the layers built already: an adapted Normalization's)
+        built = [layer for layer in listed if layer.output_shape is not None]
+        trainable = _weights_size([w for layer in built for w in layer.trainable_weights])
+        non_trainable = _weights_size([w for layer in built for w in layer.non_trainable_weights])
+    optimizer = _optimizer_size(model) if model.built else None
     total = [a + b + (optimizer[i] if optimizer else 0) for i, (a, b) in enumerate(zip(trainable, non_trainable))]
     totals = [("Total params", total), ("Trainable params", trainable), ("Non-trainable params", non_trainable)]
     if optimizer is not None:
         totals.append(("Optimizer params", optimizer))
     lines += [f" {label}: {count:,} ({readable_memory_size(size)})" for label, (count, size) in totals]
-    lines.append(f" Backend: {model.ops!r}")
+    lines.append(f" Backend: {model.ops or get_ops()!r}")
     return "\n".join(lines) + "\n"

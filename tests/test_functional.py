@@ -336,3 +336,54 @@ def test_kerass_own_metrics_losses_and_optimizers_become_gpunns():
     result = run_keras(KERAS_OBJECTS, {"x": x.tolist(), "y": (x[:, 0] > 0).astype(int).tolist()})
     assert sorted(result["theirs"]) == ["auc", "binary_accuracy", "loss"]
     assert result["theirs"] == result["ours"]
+
+
+def _titanic_head(nested: bool):
+    """The TF csv tutorial's model: a preprocessing head of a dict of numeric and string inputs (a functional model
+    of several inputs), called on those inputs inside the model it trains; or the same layers called in turn."""
+    gpunn.utils.set_random_seed(3)
+    rng = np.random.default_rng(0)
+    data = {"sex": rng.choice(["male", "female"], 64), "age": rng.uniform(1, 80, 64).astype("float32"),
+            "fare": rng.uniform(5, 500, 64).astype("float32"), "alone": rng.choice(["y", "n"], 64)}
+    inputs = {name: gpunn.Input((1,), name=name, dtype="string" if values.dtype.kind == "U" else "float32")
+              for name, values in data.items()}
+    norm = layers.Normalization()
+    norm.adapt(np.stack([data["age"], data["fare"]], axis=1))
+    parts = [norm(layers.Concatenate()([inputs["age"], inputs["fare"]]))]
+    for name in ("sex", "alone"):
+        lookup = layers.StringLookup(vocabulary=np.unique(data[name]))
+        parts.append(layers.CategoryEncoding(num_tokens=lookup.vocabulary_size())(lookup(inputs[name])))
+    preprocessed = layers.Concatenate()(parts)
+    if nested:
+        preprocessed = gpunn.Model(inputs, preprocessed)(inputs)
+    body = gpunn.Sequential([layers.Dense(8, activation="relu"), layers.Dense(1)])
+    model = gpunn.Model(inputs, body(preprocessed))
+    model.compile(loss=gpunn.losses.BinaryCrossentropy(from_logits=True), optimizer="adam")
+    return model, data, rng.integers(0, 2, 64)
+
+
+def test_a_model_of_several_inputs_is_called_inside_another_as_in_the_tf_csv_tutorial(tmp_path):
+    (nested, data, y), (flat, _, _) = _titanic_head(True), _titanic_head(False)
+    assert [type(layer).__name__ for layer in nested.layers] == [type(layer).__name__ for layer in flat.layers]
+    histories = [model.fit(data, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+                 for model in (nested, flat)]
+    assert histories[0] == histories[1]
+    nested.save(tmp_path / "titanic.keras")
+    np.testing.assert_allclose(gpunn.models.load_model(tmp_path / "titanic.keras").predict(data, verbose=0),
+                               nested.predict(data, verbose=0), rtol=1e-6)
+
+
+def test_a_model_of_several_inputs_refuses_what_does_not_fit_its_inputs():
+    a, b = gpunn.Input((2,), name="a"), gpunn.Input((3,), name="b")
+    head = gpunn.Model({"a": a, "b": b}, layers.Concatenate()([a, b]))
+    other = gpunn.Input((2,), name="other")
+    with pytest.raises(ValueError, match=r"model 'functional.*' takes the inputs \['a', 'b'\]; the dict it is called "
+                                         r"on has no \['b'\]"):
+        head({"a": other})
+    with pytest.raises(ValueError, match=r"inputs\['b'\]: model .* takes samples of shape \(3,\) there, got \(2,\)"):
+        head([other, other])
+    with pytest.raises(ValueError, match=r"has 2 inputs \['a', 'b'\]; call it on a list of 2 symbolic values"):
+        head([other])
+    with pytest.raises(TypeError, match=r"its input 'b' computes on numbers, and is given the strings of 'text'"):
+        head([other, gpunn.Input((3,), dtype="string", name="text")])
+    assert head([other, gpunn.Input((3,))]).shape == (None, 5)

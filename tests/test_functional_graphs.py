@@ -135,8 +135,10 @@ def test_wrong_merges_are_refused_by_name():
         layers.Concatenate(axis=0)([a, a])
     with pytest.raises(ValueError, match="also from the input"):
         gpunn.Model(a, layers.Add()([a, b]))
-    with pytest.raises(ValueError, match="several inputs; gpunn calls models of one input"):
-        gpunn.Model(a, gpunn.Model([a, b], layers.Add()([a, b]))([a, b]))
+    inner = gpunn.Model([a, b], layers.Add()([a, b]))  # (a model of several inputs, called inside another)
+    with pytest.raises(ValueError, match="also from the input"):
+        gpunn.Model(a, inner([a, b]))
+    assert gpunn.Model([a, b], inner([a, b])).output_shape == (None, 3)
     shared = layers.Dense(3)
     with pytest.raises(ValueError, match="shared layers take one input shape"):
         gpunn.Model(a, layers.Add()([shared(a), shared(h)]))

@@ -432,7 +432,7 @@ def test_frozen_attributes_before_the_first_data():
 
 # ---- order of operations ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("what", ["summary", "count_params", "get_weights", "save_weights", "input_shape"])
+@pytest.mark.parametrize("what", ["count_params", "get_weights", "save_weights", "input_shape"])
 def test_what_needs_the_graph_says_so_before_the_first_data(what, tmp_path):
     model = _TwoDense()
     with pytest.raises(Exception, match="not been built"):
@@ -442,6 +442,17 @@ def test_what_needs_the_graph_says_so_before_the_first_data(what, tmp_path):
             model.input_shape  # noqa: B018
         else:
             getattr(model, what)()
+    assert not model.built
+
+
+def test_its_summary_before_the_first_data_lists_its_layers_unbuilt_as_keras():
+    model = _TwoDense()
+    lines = []
+    model.summary(print_fn=lines.append)
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in "\n".join(lines).splitlines()
+            if line.startswith("│ ")]
+    assert rows == [[f"{model.hidden.name} (Dense)", "?", "0 (unbuilt)"], [f"{model.head.name} (Dense)", "?",
+                                                                          "0 (unbuilt)"]]
     assert not model.built
 
 

@@ -233,6 +233,39 @@ class ModelCall(SymbolicTensor):
     very objects (sharing their weights with it), as they join a Sequential it is added to."""
 
 
+def _call_model_of_several_inputs(model, inputs, training) -> SymbolicTensor:
+    """A functional model of several inputs called on symbolic values (the TF csv tutorial's
+    ``preprocessing_head(inputs)``): a list or tuple in the order of its inputs, or a dict by their names; its
+    layers join the calling model, reading those values in place of its inputs."""
+    names = model._packed.names
+    if getattr(model, "_output_indices", None) is not None:
+        raise ValueError(f"model {model.name!r}: has several outputs (or its output in a list or dict); gpunn calls "
+                         "models of one output inside another model")
+    if isinstance(inputs, dict):
+        missing = [name for name in names if name not in inputs]
+        if missing:
+            raise ValueError(f"inputs: model {model.name!r} takes the inputs {names}; the dict it is called on has "
+                             f"no {missing}")
+        values = [inputs[name] for name in names]
+    elif isinstance(inputs, (list, tuple)) and len(inputs) == len(names):
+        values = list(inputs)
+    else:
+        got = f"a {type(inputs).__name__} of {len(inputs)}" if isinstance(inputs, (list, tuple)) else \
+            type(inputs).__name__
+        raise ValueError(f"inputs: model {model.name!r} has {len(names)} inputs {names}; call it on a list of "
+                         f"{len(names)} symbolic values in that order, or a dict by input name, got {got}")
+    for name, value, input_layer in zip(names, values, model._input_layers):
+        if not is_symbolic(value):
+            raise ValueError(f"inputs[{name!r}]: model {model.name!r} is called on symbolic values (what keras.Input "
+                             f"or a layer returns), got {type(value).__name__}")
+        expected, got = tuple(input_layer.declared_input_shape), sample_shape_of(value)
+        if expected != got:
+            raise ValueError(f"inputs[{name!r}]: model {model.name!r} takes samples of shape {expected} there, got "
+                             f"{got}")
+        text_inputs.check_model_input(model, input_layer, value)
+    return ModelCall(model, values, model.output_shape[1:], training)
+
+
 def call_symbolic_model(model, inputs, training=None, mask=None) -> SymbolicTensor:
     """A model called on a symbolic input; a fixed ``training`` holds for each of its layers whose own call
     fixed none."""
@@ -240,8 +273,7 @@ def call_symbolic_model(model, inputs, training=None, mask=None) -> SymbolicTens
     if mask is not None:
         raise ValueError("mask: gpunn models take no mask; leave mask=None")
     if getattr(model, "_packed", None) is not None:
-        raise ValueError(f"inputs: model {model.name!r} has several inputs; gpunn calls models of one input inside "
-                         "another model")
+        return _call_model_of_several_inputs(model, inputs, training)
     if getattr(model, "_output_indices", None) is not None:
         raise ValueError(f"model {model.name!r}: has several outputs (or its output in a list or dict); gpunn calls "
                          "models of one output inside another model")

@@ -122,6 +122,17 @@ def check_call(layer, inputs) -> None:
                             f"StringLookup(vocabulary=...)({view[0].name})")
 
 
+def check_model_input(model, input_layer, value) -> None:
+    """A model called inside another: its string input gets strings, its numeric one numbers."""
+    view = strings_view(value)
+    if is_text_input(input_layer) and view is None:
+        raise TypeError(f"model {model.name!r}: its input {input_layer.name!r} holds strings, and is given the "
+                        f"numbers of {_name(value)!r}")
+    if view is not None and not is_text_input(input_layer):
+        raise TypeError(f"model {model.name!r}: its input {input_layer.name!r} computes on numbers, and is given the "
+                        f"strings of {view[0].name!r}")
+
+
 def first_reader(model):
     """The first layer of a Sequential model when it reads strings only (its input is then strings), else
     None."""

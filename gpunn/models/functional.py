@@ -227,7 +227,8 @@ def _graph(inputs: list, outputs: list) -> tuple[list, tuple, tuple, list, tuple
             if inner_sources is None:
                 sources.append(reads if k == 0 else (base + k - 1,))
             else:
-                sources.append(tuple(reads[0] if s == wiring.MODEL_INPUT else base + s for s in inner_sources[k]))
+                # (its input k: what the call gave it there)
+                sources.append(tuple(reads[-1 - s] if wiring.is_model_input(s) else base + s for s in inner_sources[k]))
         made_by[id(call)] = len(layers) - 1
     ends = [made_by[id(output)] for output in outputs]
     if len(set(ends)) != len(ends):

@@ -201,7 +201,10 @@ def format_summary(model, line_length=None, positions=None, expand_nested=False,
 
     lines = [f'Model: "{model.name}"', _rule(_TOP, widths), *_row(header, widths, alignment, _HEAD),
              _rule(_HEAD_RULE, widths)]
-    listed = model.operations if getattr(model, "is_functional", False) else model._graph_layers  # with keras.ops calls
+    if not model.built:  # (a subclassed model: the layers it holds, as Keras lists them)
+        listed = list(model.layers)
+    else:  # with the keras.ops calls
+        listed = model.operations if getattr(model, "is_functional", False) else model._graph_layers
     first, last = layer_range_bounds(listed, layer_range)
     rows = [row for layer in listed[first:last]
             for row in _layer_rows(layer, expand_nested, show_trainable, connections=connections)]

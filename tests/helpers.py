@@ -343,3 +343,14 @@ def install_fake_tensorflow(monkeypatch):
     module.numpy_function = numpy_function
     monkeypatch.setitem(sys.modules, "tensorflow", module)
     return module
+
+
+def assert_trains_as_flat_and_loads(nested, flat, x, y, path, batch_size: int) -> None:
+    """A model whose layers came in a model called inside it trains as the same layers called in turn, bit for bit,
+    and its file (at ``path``) loads again to the same predictions."""
+    histories = [model.fit(x, y, epochs=2, batch_size=batch_size, shuffle=False, verbose=0).history
+                 for model in (nested, flat)]
+    assert histories[0] == histories[1]
+    nested.save(path)
+    np.testing.assert_allclose(gpunn.models.load_model(path).predict(x, verbose=0), nested.predict(x, verbose=0),
+                               rtol=1e-6)

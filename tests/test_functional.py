@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import assert_same_training, numpy_backend, run_keras  # noqa: F401
+from helpers import assert_same_training, assert_trains_as_flat_and_loads, numpy_backend, run_keras  # noqa: F401
 
 import gpunn
 from gpunn import layers
@@ -365,12 +365,7 @@ def _titanic_head(nested: bool):
 def test_a_model_of_several_inputs_is_called_inside_another_as_in_the_tf_csv_tutorial(tmp_path):
     (nested, data, y), (flat, _, _) = _titanic_head(True), _titanic_head(False)
     assert [type(layer).__name__ for layer in nested.layers] == [type(layer).__name__ for layer in flat.layers]
-    histories = [model.fit(data, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
-                 for model in (nested, flat)]
-    assert histories[0] == histories[1]
-    nested.save(tmp_path / "titanic.keras")
-    np.testing.assert_allclose(gpunn.models.load_model(tmp_path / "titanic.keras").predict(data, verbose=0),
-                               nested.predict(data, verbose=0), rtol=1e-6)
+    assert_trains_as_flat_and_loads(nested, flat, data, y, tmp_path / "titanic.keras", batch_size=16)
 
 
 def test_a_model_of_several_inputs_refuses_what_does_not_fit_its_inputs():

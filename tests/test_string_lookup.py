@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from helpers import (assert_config_as_kerass, numpy_backend, run_keras_with_tensorflow_script,  # noqa: E402,F401
-                     run_with_python)
+from helpers import (assert_config_as_kerass, assert_trains_as_flat_and_loads, numpy_backend,  # noqa: E402,F401
+                     run_keras_with_tensorflow_script, run_with_python)
 
 import gpunn  # noqa: E402
 from gpunn import layers  # noqa: E402
@@ -729,12 +729,7 @@ def test_a_sequential_starting_with_a_lookup_reads_a_string_input(tmp_path):
     """The encoder's layers join the model, its lookup reading the strings: it trains as the same layers called
     in turn, and its file loads again."""
     (nested, x, y), (flat, _, _) = _recommender(True), _recommender(False)
-    histories = [model.fit(x, y, epochs=2, batch_size=32, shuffle=False, verbose=0).history
-                 for model in (nested, flat)]
-    assert histories[0] == histories[1]
-    nested.save(tmp_path / "recommender.keras")
-    np.testing.assert_allclose(gpunn.models.load_model(tmp_path / "recommender.keras").predict(x, verbose=0),
-                               nested.predict(x, verbose=0), rtol=1e-6)
+    assert_trains_as_flat_and_loads(nested, flat, x, y, tmp_path / "recommender.keras", batch_size=32)
     numbers = gpunn.Input((1,))
     with pytest.raises(TypeError, match=r"layer 'string_lookup.*' \(StringLookup\) reads strings: call it on a "
                                         r"string input"):

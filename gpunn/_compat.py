@@ -215,6 +215,11 @@ def launched_by_mpi() -> bool:
 
 
 @functools.lru_cache(maxsize=None)
+def keras() -> ModuleType | None:
+    """Keras 3 itself, used only to export a model to the formats Keras writes (``models/export.py``)."""
+    return _try_import("keras")
+
+
 def torch() -> ModuleType | None:
     """PyTorch, used only as a benchmark reference."""
     return _try_import("torch")

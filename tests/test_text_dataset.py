@@ -162,3 +162,4 @@ def test_with_tensorflow_imported_it_is_kerass_dataset(tmp_path):
                                             gpunn_path=True)
     assert ours["type"] == theirs["type"] == "tensorflow"
     assert json.dumps(ours, sort_keys=True) == json.dumps(theirs, sort_keys=True)
+

@@ -692,6 +692,14 @@ class Sequential(Trainer, KerasVariableLists):
             print_fn(text)
 
     # ---- files ------------------------------------------------------------------------------------
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Keras's ``export``: a TensorFlow SavedModel (or ONNX, OpenVINO) for serving, written by Keras 3 from
+        the model's ``.keras`` file (``export.py``)."""
+        from .export import export_model
+
+        return export_model(self, filepath, format=format, verbose=verbose, input_signature=input_signature,
+                            **kwargs)
+
     def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None) -> None:
         """One file: config, weights and optimizer state, written atomically. The name chooses the format as in
         Keras: '.keras' Keras 3's, '.h5' / '.hdf5' tf.keras's, else gpunn's safetensors (or ``save_format``:

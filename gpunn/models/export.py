@@ -1,0 +1,26 @@
+"""``model.export(filepath, format="tf_saved_model")`` (Keras 3's ``Model.export``): the model for serving, in the
+formats Keras writes: a TensorFlow SavedModel (``tf.saved_model.load(path).serve(x)``, TF Serving), ONNX or
+OpenVINO. gpunn hands the model to Keras as its ``.keras`` file (which Keras loads as its own model, same layers
+and weights) and Keras exports it, with Keras's arguments. Needs Keras 3, and the format's library (TensorFlow for
+a SavedModel); without them the error says so.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+from .. import _compat
+
+
+def export_model(model, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+    model._require_built("export")
+    keras = _compat.keras()
+    if keras is None:
+        raise ImportError("export: gpunn exports a model through Keras 3, which cannot be imported here (pip install "
+                          "keras, and tensorflow for format='tf_saved_model'); model.save('model.keras') writes the "
+                          "file Keras exports from")
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "model.keras")
+        model.save(path, include_optimizer=False)
+        theirs = keras.saving.load_model(path, compile=False)
+    return theirs.export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)

@@ -1,0 +1,52 @@
+"""``model.export(path)`` (``gpunn/models/export.py``): the SavedModel Keras writes from the model's .keras file,
+served by TensorFlow where GPUNN_KERAS_TF_PYTHON names an interpreter with Keras 3.15 and TensorFlow."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from helpers import run_keras_with_tensorflow_script  # noqa: E402
+
+import gpunn  # noqa: E402
+
+EXPORT = r'''
+import json, sys
+import numpy as np
+import tensorflow as tf
+import gpunn
+
+task = json.loads(sys.stdin.read())
+x = np.array(task["x"], dtype="float32")
+gpunn.utils.set_random_seed(0)
+model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(8, activation="relu"), gpunn.layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, x[:, :1], epochs=2, verbose=0)
+model.export(task["path"], verbose=False)
+loaded = tf.saved_model.load(task["path"])  # (held: its functions read its variables)
+served = loaded.serve(tf.constant(x)).numpy()
+print(json.dumps({"served": served.tolist(), "predicted": model.predict(x, verbose=0).tolist()}))
+'''
+
+
+def test_export_writes_a_saved_model_that_tensorflow_serves(tmp_path):
+    """The TF text tutorial's ``export_model.export(path)`` then ``tf.saved_model.load(path).serve(...)``: Keras
+    writes the SavedModel from the model's .keras file."""
+    x = np.random.default_rng(0).normal(size=(6, 4))
+    result = run_keras_with_tensorflow_script(EXPORT, {"x": x.tolist(), "path": str(tmp_path / "exported")},
+                                              backend="tensorflow", gpunn_path=True)
+    np.testing.assert_allclose(result["served"], result["predicted"], rtol=1e-6, atol=1e-6)
+
+
+def test_export_says_what_it_needs(monkeypatch, tmp_path):
+    from gpunn import _compat
+    from gpunn.models import NotBuiltError
+
+    with pytest.raises(NotBuiltError, match="export: this model has not been built yet"):
+        gpunn.Sequential([gpunn.layers.Dense(1)]).export(tmp_path / "m")
+    monkeypatch.setattr(_compat, "keras", lambda: None)
+    with pytest.raises(ImportError, match=r"export: gpunn exports a model through Keras 3, which cannot be imported"):
+        gpunn.Sequential([gpunn.Input((2,)), gpunn.layers.Dense(1)]).export(tmp_path / "m")

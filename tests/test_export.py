@@ -50,3 +50,34 @@ def test_export_says_what_it_needs(monkeypatch, tmp_path):
     monkeypatch.setattr(_compat, "keras", lambda: None)
     with pytest.raises(ImportError, match=r"export: gpunn exports a model through Keras 3, which cannot be imported"):
         gpunn.Sequential([gpunn.Input((2,)), gpunn.layers.Dense(1)]).export(tmp_path / "m")
+
+
+EXPORT_TEXT = r'''
+import json, sys
+import numpy as np
+import tensorflow as tf
+import gpunn
+
+task = json.loads(sys.stdin.read())
+texts = np.array(task["texts"])
+vectorize = gpunn.layers.TextVectorization(max_tokens=20, output_mode="multi_hot")
+vectorize.adapt(texts)
+model = gpunn.Sequential([gpunn.Input((len(vectorize.get_vocabulary()),)), gpunn.layers.Dense(1)])
+export_model = gpunn.Sequential([vectorize, model, gpunn.layers.Activation("sigmoid")])
+export_model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+export_model.evaluate(texts, np.array(task["y"]), verbose=0)
+export_model.export(task["path"], verbose=False)
+loaded = tf.saved_model.load(task["path"])
+served = loaded.serve(tf.constant(texts)).numpy()
+print(json.dumps({"served": served.tolist(), "predicted": export_model.predict(texts, verbose=0).tolist()}))
+'''
+
+
+def test_a_text_model_exported_serves_a_vector_of_strings(tmp_path):
+    """The TF text tutorial's ``export_model`` (TextVectorization first, built from a vector of strings, as Keras
+    builds it: one string per sample) served on a vector of strings."""
+    texts = ["the film was good", "bad plot", "good good film", "a plot"]
+    result = run_keras_with_tensorflow_script(EXPORT_TEXT, {"texts": texts, "y": [1, 0, 1, 0],
+                                                            "path": str(tmp_path / "exported")},
+                                              backend="tensorflow", gpunn_path=True)
+    np.testing.assert_allclose(result["served"], result["predicted"], rtol=1e-6, atol=1e-6)

@@ -308,7 +308,7 @@ class Sequential(Trainer, KerasVariableLists):
             if not readers:
                 return x
             if not self.built and self.declared_input_shape is None:  # a Sequential started by a layer reading text
-                Sequential.build(self, tuple(np.shape(x)[1:]) or (1,))  # built for its strings' shape
+                Sequential.build(self, tuple(np.shape(x)[1:]))  # built for its strings' shape (Keras: () for a vector)
             return text_inputs.encode(self, 0, argument, x)
         from ..data import as_feature_array, check_inputs
 
@@ -408,7 +408,8 @@ class Sequential(Trainer, KerasVariableLists):
         self._require_built("input_shape")
         if self._packed is not None:
             return [(None,) + tuple(layer.declared_input_shape) for layer in self._input_layers]
-        return (None,) + (self._strings_sample_shape() or self._built_input_shape)
+        strings = self._strings_sample_shape()  # (() for one string per sample, as Keras's (None,))
+        return (None,) + (strings if strings is not None else self._built_input_shape)
 
     @property
     def output_shape(self):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import numeric_arguments as numeric
 from . import tf_pipeline
 from .base import Layer, unique_name
 from .category_encoding import CategoryEncoding
@@ -453,11 +454,7 @@ def _host_array(name: str, value) -> np.ndarray:
 
 
 def _on_host(value) -> np.ndarray:
-    if hasattr(value, "__cuda_array_interface__") and hasattr(value, "get"):
-        return value.get()
-    if type(value).__module__.split(".")[0] == "pandas":
-        return value.to_numpy()
-    return np.asarray(value)
+    return np.asarray(numeric.on_host(value))  # (a CuPy or pandas array as NumPy's)
 
 
 def _as_batch(array: np.ndarray) -> np.ndarray:

@@ -7,7 +7,8 @@ Followed: keras/src/utils/text_dataset_utils.py and dataset_utils.py (``index_di
 (the tutorials go on with ``dataset.map``, ``cache``, ``prefetch``), the result is Keras's ``tf.data.Dataset``, made
 as Keras makes it (its shuffle buffer of 8 batches included); elsewhere it is a ``PyDataset`` of NumPy batches
 (texts as ``str``, decoded from UTF-8), which ``fit``, ``evaluate``, ``predict`` and ``TextVectorization.adapt``
-read, shuffled anew at each epoch from the whole set. TensorFlow is looked up, never imported.
+read, shuffled anew at each epoch from the whole set; ``format="grain"`` (Keras's TensorFlow-free format) gives
+that PyDataset too, not a Grain dataset. TensorFlow is looked up, never imported.
 """
 from __future__ import annotations
 

@@ -349,3 +349,81 @@ def test_a_build_taking_no_shape_and_a_sublayer_never_called_are_as_in_keras(tmp
                                          custom_objects={"Gated": namespace["Gated"]})
         np.testing.assert_allclose(loaded.predict(x[:, :width], verbose=0), model.predict(x[:, :width], verbose=0),
                                    rtol=1e-6)
+
+
+ADD_WEIGHT_CALLS = r'''
+class Weighted(keras.layers.Layer):
+    def __init__(self, how):
+        super().__init__()
+        self.how = how
+
+    def build(self, input_shape):
+        self.w = eval(self.how, {"self": self})
+
+    def call(self, x):
+        return x
+
+
+def outcome(how):
+    """What add_weight made (its shape) or refused (the exception's type and message)."""
+    try:
+        layer = Weighted(how)
+        layer(np.ones((2, 3), "float32"))
+        return ["made", list(layer.w.shape), float(np.asarray(layer.w).ravel()[0])]
+    except Exception as error:
+        return [type(error).__name__, str(error)]
+
+
+HOWS = ['self.add_weight((3, 2), "ones")', 'self.add_weight((2,), "zeros", "float32")',
+        'self.add_variable((4,), "ones")', 'self.add_weight("kernel", (3,))',
+        'self.add_weight((3,), "ones", "float32", True)', 'self.add_weight((3,), shape=(3,))',
+        'self.add_weight((3,), "ones", initializer="zeros")', 'self.add_weight((3,), "ones", "float32", dtype="float32")']
+'''
+
+ADD_WEIGHT_KERAS_SIDE = r"""
+import json, sys
+import numpy as np
+import keras
+""" + ADD_WEIGHT_CALLS + r"""
+print(json.dumps([outcome(how) for how in HOWS]))
+"""
+
+
+def test_add_weight_takes_and_refuses_positional_arguments_as_keras_3():
+    """Keras 3's ``add_weight(shape, initializer, dtype)`` by position (Keras 2's order) and ``add_variable``, with
+    Keras's errors for a name given first, too many positional arguments, or one given twice."""
+    namespace = {"keras": gpunn, "np": np}
+    exec(ADD_WEIGHT_CALLS, namespace)
+    ours = [namespace["outcome"](how) for how in namespace["HOWS"]]
+    assert ours == run_keras(ADD_WEIGHT_KERAS_SIDE, {})
+    assert [kind for kind, *_ in ours] == ["made"] * 3 + ["ValueError", "TypeError"] + ["ValueError"] * 3
+
+
+def test_a_model_subclass_owning_a_weight_is_refused_by_name():
+    """Keras lets a keras.Model subclass own a weight (keras-io's neural decision forests); gpunn traces a model's
+    call() as layer calls, so it says to make the class a Layer, which works."""
+
+    class Tree(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.pi = self.add_weight(shape=[4, 2], initializer="random_normal")
+
+        def call(self, x):
+            return x
+
+    with pytest.raises(TypeError, match=r"Tree.add_weight: .*make Tree a keras.layers.Layer subclass"):
+        Tree()
+
+    class TreeLayer(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.pi = self.add_weight(shape=[4, 2], initializer="random_normal")
+            self.decide = layers.Dense(4, activation="sigmoid")
+
+        def call(self, x):
+            return gpunn.ops.matmul(self.decide(x), gpunn.activations.softmax(self.pi))
+
+    inputs = gpunn.Input((3,))
+    model = gpunn.Model(inputs, TreeLayer()(inputs))
+    assert model.predict(np.ones((5, 3), "float32"), verbose=0).shape == (5, 2)
+    assert len(model.trainable_weights) == 3

@@ -246,11 +246,13 @@ class Layer(KerasVariableLists):
             return sublayers.flat_specs(self)
         return list(self.__dict__.get("_added_specs", []))
 
-    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True, regularizer=None,
-                   constraint=None, aggregation="none", overwrite_with_gradient=False, name=None):
+    def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+                   regularizer=None, constraint=None, aggregation="none", overwrite_with_gradient=False, name=None):
         """A weight of a layer of the user's (Keras's ``Layer.add_weight``), in ``__init__`` or ``build``: gpunn
         keeps it in the model's flat buffers like any layer's and returns its Variable, which ``call`` computes
-        with. ``initializer``: None gives Glorot-uniform, as Keras gives a float weight."""
+        with. ``initializer``: None gives Glorot-uniform, as Keras gives a float weight. As Keras 3, it takes
+        ``shape``, ``initializer`` and ``dtype`` by position too (Keras 2's order), the rest by keyword."""
+        shape, initializer, dtype = _positional_weight_arguments(args, shape, initializer, dtype)
         if dtype is not None and np.dtype(dtype).kind != "f":
             raise ValueError(f"dtype: a weight of layer {self.name!r} is a floating-point array (gpunn keeps "
                              f"weights in the model's float buffers), got {dtype!r}")
@@ -273,6 +275,12 @@ class Layer(KerasVariableLists):
                                 initializers.get(initializer), regularizers.get(regularizer),
                                 constraints.get(constraint), bool(trainable)))
         return self.variable(name)
+
+    def add_variable(self, shape, initializer, dtype=None, trainable=True, autocast=True, regularizer=None,
+                     constraint=None, name=None):
+        """Keras's alias of ``add_weight``."""
+        return self.add_weight(shape=shape, initializer=initializer, dtype=dtype, trainable=trainable,
+                               autocast=autocast, regularizer=regularizer, constraint=constraint, name=name)
 
     def add_loss(self, loss) -> None:
         """Keras's ``add_loss`` in a ``call()`` of the user's: a scalar (or values summed) that the model adds to
@@ -538,3 +546,18 @@ class Layer(KerasVariableLists):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"
+
+
+def _positional_weight_arguments(args: tuple, shape, initializer, dtype) -> tuple:
+    """``add_weight(shape, initializer, dtype)`` by position, checked as Keras 3 checks it (its messages)."""
+    if len(args) > 3:
+        raise TypeError(f"add_weight() takes at most 3 positional arguments but {len(args)} were given.")
+    if args and isinstance(args[0], str):
+        raise ValueError(f"`name` must be passed as a keyword argument. Received: add_weight('{args[0]}', ...). "
+                         f"Use: add_weight(shape=..., name='{args[0]}').")
+    given = [shape, initializer, dtype]
+    for k, (label, value) in enumerate(zip(("shape", "initializer", "dtype"), args)):
+        if given[k] is not None:
+            raise ValueError(f"`{label}` was passed both positionally and as a keyword argument.")
+        given[k] = value
+    return tuple(given)

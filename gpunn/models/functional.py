@@ -461,6 +461,17 @@ class Model(Functional, metaclass=_ModelType):
         the compiled loss (``layers/model_losses.py``)."""
         subclassed.add_loss(self, loss)
 
+    def add_weight(self, *args, **kwargs):
+        """Refused by name: Keras lets a ``keras.Model`` subclass own weights used in its ``call()`` (a Model is a
+        Layer there); gpunn learns such a model's graph from ``call()`` as calls of layers, where a weight of the
+        model's own has no layer to live in."""
+        raise TypeError(f"{type(self).__name__}.add_weight: gpunn learns a keras.Model subclass's graph from the layers "
+                        "its call() calls, and keeps weights in layers only; make "
+                        f"{type(self).__name__} a keras.layers.Layer subclass (add_weight, sublayers and call() work "
+                        "there, and a model can call it), or hold the weight in a layer of its own")
+
+    add_variable = add_weight
+
     # ---- the graph of call() -------------------------------------------------------------------------
     def _trace_for(self, x, argument: str = "x") -> None:
         """Learn the graph of ``call()`` from inputs shaped like the data ``x``, once (``subclassed.py``)."""

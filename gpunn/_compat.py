@@ -216,7 +216,8 @@ def launched_by_mpi() -> bool:
 
 @functools.lru_cache(maxsize=None)
 def keras() -> ModuleType | None:
-    """Keras 3 itself, used only to export a model to the formats Keras writes (``models/export.py``)."""
+    """Keras 3 itself, used only to export a model to the formats Keras writes (``models/export.py``) and to
+    split tf.data and torch datasets as Keras does (``utils/split_dataset.py``)."""
     return _try_import("keras")
 
 

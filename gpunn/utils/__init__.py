@@ -14,6 +14,7 @@ from .progbar import Progbar
 from .numerical_utils import normalize
 from .py_dataset import PyDataset, Sequence
 from .sequence_utils import pad_sequences
+from .split_dataset import split_dataset
 from .step_data import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from .text_dataset import text_dataset_from_directory
 from .symbolic_values import get_source_inputs, is_keras_tensor
@@ -25,4 +26,4 @@ __all__ = ["FeatureSpace", "CustomObjectScope", "custom_object_scope", "get_cust
            "pad_sequences", "model_to_dot", "plot_model", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
            "get_source_inputs", "is_keras_tensor", "standardize_dtype", "enable_interactive_logging",
            "disable_interactive_logging", "is_interactive_logging_enabled", "Progbar",
-           "timeseries_dataset_from_array", "text_dataset_from_directory"]
+           "timeseries_dataset_from_array", "text_dataset_from_directory", "split_dataset"]

@@ -216,9 +216,16 @@ def launched_by_mpi() -> bool:
 
 @functools.lru_cache(maxsize=None)
 def keras() -> ModuleType | None:
-    """Keras 3 itself, used only to export a model to the formats Keras writes (``models/export.py``) and to
-    split tf.data and torch datasets as Keras does (``utils/split_dataset.py``)."""
+    """Keras 3 itself, used only to export a model to the formats Keras writes (``models/export.py``) and to make
+    the tf.data datasets of Keras's data utilities where a script uses TensorFlow (``keras_utility``)."""
     return _try_import("keras")
+
+
+def keras_utility(name: str):
+    """``keras.utils.<name>`` (a function making tf.data datasets, ``utils/split_dataset.py``,
+    ``utils/timeseries.py``), or None where Keras 3 cannot be imported."""
+    module = keras()
+    return None if module is None else getattr(module.utils, name, None)
 
 
 def torch() -> ModuleType | None:

@@ -139,3 +139,47 @@ def test_without_a_batch_size_one_window_at_a_time():
     assert target == 10
     with pytest.raises(IndexError, match="index: 4 is out of range for 4 batches"):
         dataset[4]
+
+
+WITH_TENSORFLOW = r'''
+import json, sys
+import numpy as np
+import tensorflow as tf
+task = json.loads(sys.stdin.read())
+if task["lib"] == "keras":
+    import keras
+else:
+    import gpunn as keras
+series = np.arange(120, dtype="float32").reshape(40, 3)
+
+
+def split_window(features):  # the TF time-series tutorial's WindowGenerator.split_window
+    inputs, labels = features[:, :3, :], features[:, 3:, 1:2]
+    inputs.set_shape([None, 3, None])
+    labels.set_shape([None, 3, None])
+    return inputs, labels
+
+
+dataset = keras.utils.timeseries_dataset_from_array(data=series, targets=None, sequence_length=6, sequence_stride=1,
+                                                    shuffle=True, seed=3, batch_size=8).map(split_window)
+result = {"type": type(dataset).__module__.split(".")[0],
+          "batches": [[x.numpy().tolist(), y.numpy().tolist()] for x, y in dataset]}
+if task["lib"] == "gpunn":
+    model = keras.Sequential([keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse", metrics=[keras.metrics.MeanAbsoluteError()])
+    model.fit(dataset, epochs=1, verbose=0)
+    result["evaluated"] = sorted(model.evaluate(dataset, verbose=0, return_dict=True))
+print(json.dumps(result))
+'''
+
+
+def test_with_tensorflow_imported_it_is_kerass_dataset():
+    """The TF time-series tutorial's WindowGenerator maps the windows with TensorFlow: where TensorFlow is
+    imported, the windows are Keras's own tf.data dataset (the same batches), which gpunn's fit reads."""
+    from helpers import run_keras_with_tensorflow_script
+
+    theirs = run_keras_with_tensorflow_script(WITH_TENSORFLOW, {"lib": "keras"}, backend="tensorflow")
+    ours = run_keras_with_tensorflow_script(WITH_TENSORFLOW, {"lib": "gpunn"}, backend="tensorflow",
+                                            gpunn_path=True)
+    assert ours.pop("evaluated") == ["loss", "mean_absolute_error"]
+    assert ours == theirs and theirs["type"] == "tensorflow"

@@ -45,13 +45,13 @@ def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=
 
 
 def _by_keras(dataset, left_size, right_size, shuffle, seed, preferred_backend):
-    keras = _compat.keras()
-    if keras is None:
+    kerass = _compat.keras_utility("split_dataset")
+    if kerass is None:
         raise ImportError("split_dataset: Keras 3 makes the tf.data (or torch) parts, as keras.utils.split_dataset "
                           "does, and it could not be imported (pip install keras; with TensorFlow it comes "
                           "installed); NumPy arrays are split without it when TensorFlow is not imported")
-    return keras.utils.split_dataset(dataset, left_size=left_size, right_size=right_size, shuffle=shuffle, seed=seed,
-                                     preferred_backend=preferred_backend)
+    return kerass(dataset, left_size=left_size, right_size=right_size, shuffle=shuffle, seed=seed,
+                  preferred_backend=preferred_backend)
 
 
 def _is_torch_dataset(dataset) -> bool:

@@ -2,7 +2,10 @@
 each window's start, as batches for ``fit``, ``evaluate`` and ``predict``.
 
 Keras 3 returns a ``tf.data.Dataset`` (or a Grain dataset with ``format="grain"``), which needs TensorFlow (or
-Grain); gpunn returns a ``PyDataset`` of NumPy batches, which ``fit`` reads and a ``for`` loop iterates, with
+Grain). Where the script has imported TensorFlow (the TF time-series tutorial's ``WindowGenerator`` goes on with
+``dataset.map``), gpunn lets Keras 3 make it (TensorFlow installs Keras 3), so it is Keras's dataset. Elsewhere
+(and with ``format="grain"``) gpunn returns a ``PyDataset`` of NumPy batches, which ``fit`` reads and a ``for``
+loop iterates, with
 Keras's windows, targets, checks and start positions (shuffled by ``np.random.RandomState(seed)``, as Keras
 shuffles them). Windows are gathered batch by batch, not held. With ``shuffle=True`` the order changes again at
 each epoch's end and each new iteration (Keras's dataset reshuffles a buffer of 8 batches at each iteration; these
@@ -12,9 +15,11 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 
 import numpy as np
 
+from .. import _compat
 from .py_dataset import PyDataset
 
 
@@ -61,6 +66,12 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
     "grain", Keras's choice of dataset library) is checked and otherwise changes nothing here."""
     if format not in ("tf", "grain"):
         raise ValueError(f'`format` should be either "tf" or "grain". Received: format={format}')
+    kerass = _compat.keras_utility("timeseries_dataset_from_array") if format == "tf" and \
+        "tensorflow" in sys.modules else None
+    if kerass is not None:
+        return kerass(data, targets, sequence_length, sequence_stride=sequence_stride, sampling_rate=sampling_rate,
+                      batch_size=batch_size, shuffle=shuffle, seed=seed, start_index=start_index,
+                      end_index=end_index)
     data = np.asarray(data)
     if data.ndim == 0:
         raise ValueError(f"data: expected an array of time steps (first axis: time), got a scalar {data!r}")

@@ -567,3 +567,21 @@ def test_call_results_have_numpy_as_tf_keras_outputs_do(numpy_backend):
     np.testing.assert_array_equal(plain, out)
     model = gpunn.Sequential([gpunn.Input(shape=(4,)), layers.Dense(2)])
     assert type(model(np.ones((5, 4), "float32")).numpy()) is np.ndarray
+
+
+def test_slices_and_arithmetic_of_a_weight_have_numpy_as_tf_keras_tensors_do(numpy_backend):
+    """The TF time-series tutorial plots ``linear.layers[0].kernel[:, 0].numpy()``: a weight's slices, arithmetic
+    and comparisons give arrays with ``.numpy()`` (a 0-d one for one element, as an EagerTensor)."""
+    gpunn.utils.set_random_seed(0)
+    dense = layers.Dense(3)
+    dense(np.ones((2, 4), "float32"))
+    kernel = np.asarray(dense.kernel)
+    for result, expected in [(dense.kernel[:, 0], kernel[:, 0]), (dense.kernel[1, 2], kernel[1, 2]),
+                             (dense.kernel * 2, kernel * 2), (1 - dense.kernel, 1 - kernel), (-dense.kernel, -kernel),
+                             (abs(dense.kernel), abs(kernel)), (+dense.kernel, kernel), (dense.kernel > 0, kernel > 0)]:
+        plain = result.numpy()
+        assert type(plain) is np.ndarray and plain.dtype == expected.dtype
+        np.testing.assert_array_equal(plain, expected)
+    dense.kernel[:, 0].numpy()[0] = 7.0  # a slice is a view of the weight, as before
+    assert float(dense.kernel[0, 0]) == 7.0
+    assert not np.shares_memory(+dense.kernel, dense.kernel.value)  # +x is a new tensor, as in Keras

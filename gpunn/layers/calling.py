@@ -16,19 +16,8 @@ import numpy as np
 
 from ..data import as_model_dtype, as_numeric_array
 from . import activity_losses, masking, sublayers, user_layer
+from .call_result import CallResult, call_result  # noqa: F401 (imported from here)
 from .input_spec import check_layer_inputs
-
-
-class CallResult(np.ndarray):
-    """A NumPy array with ``.numpy()`` (a plain ndarray copy-free view), as tf.keras outputs have."""
-
-    def numpy(self) -> np.ndarray:
-        return self.view(np.ndarray)
-
-
-def call_result(ops, y):
-    """``y`` as what a layer or model call returns: a ``CallResult`` on the CPU, the CuPy array on a GPU."""
-    return y.view(CallResult) if ops.on_host else y
 
 
 def check_training(training) -> bool:

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..autodiff import Tensor
 from . import variable_paths
+from .call_result import host_result
 
 
 class Variable:
@@ -201,7 +202,7 @@ class Variable:
 
     def __getitem__(self, index):
         traced = self._traced()
-        return traced[index] if traced is not None else self.value[index]
+        return traced[index] if traced is not None else host_result(self.value[index])
 
     def __float__(self) -> float:
         return float(self._scalar())
@@ -218,13 +219,13 @@ class Variable:
         raise TypeError("A Keras Variable cannot be used as a boolean.")  # Keras's message
 
     def __neg__(self):
-        return -(self._traced() if self._traced() is not None else self.value)
+        return -self._traced() if self._traced() is not None else host_result(-self.value)
 
     def __pos__(self):
-        return self._traced() if self._traced() is not None else self.value
+        return self._traced() if self._traced() is not None else host_result(self.value.copy())
 
     def __abs__(self):
-        return abs(self._traced() if self._traced() is not None else self.value)
+        return abs(self._traced()) if self._traced() is not None else host_result(abs(self.value))
 
 
 def _binary(name):
@@ -235,7 +236,7 @@ def _binary(name):
             return getattr(self._autodiff_tensor(), name)(other)
         if isinstance(other, Variable):
             other = other.value
-        return getattr(self.value, name)(other)
+        return host_result(getattr(self.value, name)(other))
 
     method.__name__ = name
     return method

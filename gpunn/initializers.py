@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from . import custom_objects
+from . import custom_objects, keras_objects
 from . import random as gpunn_random
 from ._registry import lookup
 
@@ -225,6 +225,8 @@ def get(identifier) -> Initializer:
         return _BY_NAME[_DEFAULT]()
     if isinstance(identifier, Initializer):
         return identifier
+    if keras_objects.is_keras_object(identifier):  # (Keras's own: tf.initializers.zeros())
+        return keras_objects.as_gpunn(identifier, "initializer")
     if isinstance(identifier, str) and identifier in _BY_CLASS:
         return _BY_CLASS[identifier]()
     if isinstance(identifier, dict):  # a serialized initializer

@@ -1,6 +1,6 @@
 """Objects of Keras itself (keras, tf.keras, tf_keras) given where gpunn takes its own: the TensorFlow tutorials'
-``metrics=[tf.metrics.BinaryAccuracy(threshold=0.0)]`` or ``optimizer=tf.optimizers.Adam()``, which the import
-rename leaves Keras's. Each becomes gpunn's object of the same class and config, as a Keras file holding it would
+``metrics=[tf.metrics.BinaryAccuracy(threshold=0.0)]``, ``optimizer=tf.optimizers.Adam()`` or
+``kernel_initializer=tf.initializers.zeros()``, which the import rename leaves Keras's. Each becomes gpunn's object of the same class and config, as a Keras file holding it would
 give it (``serialization.py``); a class gpunn lacks is refused by its name there.
 
 Taken as a function instead, a Keras metric object would be averaged over the batches as its running result:
@@ -9,7 +9,8 @@ a silently wrong metric.
 from __future__ import annotations
 
 _ROOTS = ("keras", "tf_keras", "tensorflow")
-_MODULES = {"metric": "keras.metrics", "loss": "keras.losses", "optimizer": "keras.optimizers"}
+_MODULES = {"metric": "keras.metrics", "loss": "keras.losses", "optimizer": "keras.optimizers",
+            "initializer": "keras.initializers", "regularizer": "keras.regularizers", "constraint": "keras.constraints"}
 
 
 def is_keras_object(obj) -> bool:
@@ -19,7 +20,7 @@ def is_keras_object(obj) -> bool:
 
 
 def as_gpunn(obj, kind: str):
-    """gpunn's ``kind`` ("metric", "loss", "optimizer") of Keras's ``obj``: its class, made from its config."""
+    """gpunn's ``kind`` (a key of ``_MODULES``) of Keras's ``obj``: its class, made from its config."""
     from .serialization import deserialize_keras_object
 
     try:

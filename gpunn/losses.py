@@ -23,6 +23,7 @@ from . import custom_objects, keras_objects, loss_tensors, overrides
 from . import custom_objects as custom_objects_lookup  # ``deserialize`` has an argument of that name
 from ._registry import lookup
 from .autodiff import user_functions
+from .layers.call_result import host_result
 from .ops.workspace import Workspace
 
 EPSILON = 1e-7  # Keras's backend epsilon, used to clip probabilities
@@ -43,6 +44,15 @@ class Loss:
             raise ValueError(f"dtype: expected a floating dtype or None, got {dtype!r}")
         self.from_logits = bool(from_logits)
         self.name = name or _snake_name(type(self))
+        self._dtype = None if dtype is None else np.dtype(dtype).name
+
+    @property
+    def dtype(self) -> str:
+        """Keras's ``loss.dtype``: the given dtype, else ``floatx()``; in a model a loss computes in the model's
+        dtype."""
+        from .backend import floatx
+
+        return getattr(self, "_dtype", None) or floatx()
 
     @property
     def takes_sample_weights(self) -> bool:
@@ -117,14 +127,16 @@ class Loss:
         return per_sample.reshape(()) if one_sample else per_sample
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        """The mean loss over the batch as a float, as ``keras.losses.Loss.__call__`` returns it (a Tensor on
-        Tensors, carrying the gradient)."""
+        """The mean loss over the batch, as ``keras.losses.Loss.__call__`` returns it: on arrays a 0-d array with
+        ``.numpy()`` (of the loss's dtype when it was given one, else as ``keras_values`` says); on Tensors a Tensor,
+        carrying the gradient."""
         if loss_tensors.involves_tensors(y_true, y_pred, sample_weight):
             return loss_tensors.mean_loss(self, y_true, y_pred, sample_weight)
         per_sample = self.per_sample(y_true, y_pred)
         if sample_weight is not None:
             per_sample = per_sample * np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-        return float(per_sample.mean())
+        # Keras's: a 0-d tensor with .numpy() (the TF quickstart's loss_fn(...).numpy())
+        return keras_values(per_sample.mean(), y_pred, getattr(self, "_dtype", None))
 
     def get_config(self) -> dict:
         if self.takes_sample_weights:  # a loss written with call(): Keras's Loss.get_config
@@ -479,8 +491,8 @@ class MeanSquaredLogarithmicError(Loss):
     """mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1))^2) over the last axis (Keras's
     ``mean_squared_logarithmic_error``: log of the value plus one, after clipping below at epsilon)."""
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error"):
-        super().__init__(name=name, reduction=reduction)
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         _no_logits(self, logits)
@@ -511,8 +523,8 @@ class CosineSimilarity(Loss):
     -1 and 1, 0 when either vector is zero. Keras normalises as ``x * rsqrt(max(sum(x^2), eps^2))``
     (keras/src/ops/nn.py ``_normalize``), computed here as ``x * (1 / sqrt(...))``."""
 
-    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity"):
-        super().__init__(name=name, reduction=reduction)
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
         if isinstance(axis, bool) or axis not in (-1, 1):
             raise ValueError(f"axis: gpunn's models output (samples, features), so the similarity is taken over "
                              f"the features axis, -1 (or 1); got {axis!r}")
@@ -560,8 +572,8 @@ class Huber(Loss):
     """mean(0.5 e^2 where |e| <= delta, else delta |e| - 0.5 delta^2) over the last axis, e = y_pred - y_true
     (Keras's ``huber``). The gradient is e clipped to [-delta, delta]."""
 
-    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
-        super().__init__(name=name, reduction=reduction)
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
         if isinstance(delta, bool) or not isinstance(delta, (int, float, np.integer, np.floating)) or not delta >= 0:
             raise ValueError(f"delta: expected a number >= 0 (where the loss turns from quadratic to linear), got "
                              f"{delta!r}")
@@ -605,8 +617,8 @@ class LogCosh(Loss):
     e + softplus(-2 e) - log(2), with softplus(x) = logaddexp(x, 0). The gradient is tanh(e). Keras converts
     log(2) to a float32 tensor whatever the dtype; here it is log(2) in the output's dtype."""
 
-    def __init__(self, reduction="sum_over_batch_size", name="log_cosh"):
-        super().__init__(name=name, reduction=reduction)
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         _no_logits(self, logits)
@@ -630,8 +642,8 @@ class KLDivergence(Loss):
     """sum(t log(t / p)) over the last axis with t = clip(y_true, eps, 1) and p = clip(y_pred, eps, 1) (Keras's
     ``kl_divergence``: both clipped, so a zero target contributes eps log(eps / p))."""
 
-    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence"):
-        super().__init__(name=name, reduction=reduction)
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         _no_logits(self, logits)
@@ -667,8 +679,8 @@ def _inside_closed_clip_range(ops, ws, output, low, high):
 class Poisson(Loss):
     """mean(y_pred - y_true log(y_pred + eps)) over the last axis (Keras's ``poisson``)."""
 
-    def __init__(self, reduction="sum_over_batch_size", name="poisson"):
-        super().__init__(name=name, reduction=reduction)
+    def __init__(self, reduction="sum_over_batch_size", name="poisson", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         _no_logits(self, logits)
@@ -716,8 +728,8 @@ class Hinge(Loss):
     """mean(max(1 - t y_pred, 0)) over the last axis, t the labels as -1/1 (0/1 labels are converted; Keras's
     ``hinge``)."""
 
-    def __init__(self, reduction="sum_over_batch_size", name="hinge"):
-        super().__init__(name=name, reduction=reduction)
+    def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         _no_logits(self, logits)
@@ -737,8 +749,8 @@ class Hinge(Loss):
 class SquaredHinge(Loss):
     """mean(max(1 - t y_pred, 0)^2) over the last axis, t as for Hinge (Keras's ``squared_hinge``)."""
 
-    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge"):
-        super().__init__(name=name, reduction=reduction)
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         _no_logits(self, logits)
@@ -760,8 +772,8 @@ class CategoricalHinge(Loss):
     """max(neg - pos + 1, 0) with pos = sum(t y_pred) and neg = max((1 - t) y_pred) over the last axis (Keras's
     ``categorical_hinge``; labels one-hot, 0/1 or -1/1, used as they are)."""
 
-    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge"):
-        super().__init__(name=name, reduction=reduction)
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         _no_logits(self, logits)
@@ -858,8 +870,8 @@ class _FocalCrossentropy(_LabelSmoothing, Loss):
 
     activation = None  # "sigmoid" / "softmax": what from_logits applies first
 
-    def __init__(self, alpha, gamma, from_logits, label_smoothing, axis, reduction, name):
-        super().__init__(from_logits=from_logits, name=name, reduction=reduction)
+    def __init__(self, alpha, gamma, from_logits, label_smoothing, axis, reduction, name, dtype=None):
+        super().__init__(from_logits=from_logits, name=name, reduction=reduction, dtype=dtype)
         self.gamma = _checked_number("gamma", gamma)
         self.label_smoothing = _checked_number("label_smoothing", label_smoothing, 0, 1)
         self.axis = _checked_features_axis(axis)
@@ -891,9 +903,9 @@ class BinaryFocalCrossentropy(_FocalCrossentropy):
     activation = "sigmoid"
 
     def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
-                 axis=-1, reduction="sum_over_batch_size", name="binary_focal_crossentropy"):
+                 axis=-1, reduction="sum_over_batch_size", name="binary_focal_crossentropy", dtype=None):
         super().__init__(_checked_number("alpha", alpha), gamma, from_logits, label_smoothing, axis, reduction,
-                         name)
+                         name, dtype)
         self.apply_class_balancing = _checked_flag("apply_class_balancing", apply_class_balancing)
 
     _label_spread = _binary_spread
@@ -982,8 +994,9 @@ class CategoricalFocalCrossentropy(_FocalCrossentropy):
     activation = "softmax"
 
     def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
-                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy"):
-        super().__init__(self._checked_alpha(alpha), gamma, from_logits, label_smoothing, axis, reduction, name)
+                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy", dtype=None):
+        super().__init__(self._checked_alpha(alpha), gamma, from_logits, label_smoothing, axis, reduction, name,
+                         dtype)
 
     @staticmethod
     def _checked_alpha(alpha):
@@ -1158,11 +1171,27 @@ def serialize(loss: Loss) -> dict | None:
     return {"class_name": cls.__name__, "config": loss.get_config()}
 
 
+def keras_values(values, y_pred, dtype=None):
+    """What a ``keras.losses`` function or loss object returns for arrays: the losses (computed in float64 here) as
+    an array with ``.numpy()``, in ``dtype`` if given, else in the predictions' float dtype (float32 for float32
+    ones, as Keras; float64 ones keep their precision, where Keras narrows them to its float32 policy), else
+    ``floatx()`` (integers, lists: as Keras converts them). Tensors (a function of the user's being
+    differentiated) as they are."""
+    if loss_tensors.involves_tensors(values):
+        return values
+    if dtype is None:
+        from .backend import floatx
+
+        given = getattr(y_pred, "dtype", None)
+        dtype = np.dtype(given).name if given is not None and np.dtype(given).kind == "f" else floatx()
+    return host_result(np.asarray(values, dtype=dtype))
+
+
 def _function(cls, name):
     def fn(y_true, y_pred, from_logits=False):
         """Per-sample losses, as the function of the same name in ``keras.losses``."""
         kwargs = {"from_logits": from_logits} if from_logits else {}
-        return cls(**kwargs).per_sample(y_true, y_pred)
+        return keras_values(cls(**kwargs).per_sample(y_true, y_pred), y_pred)
 
     fn.__name__ = name
     return fn
@@ -1172,7 +1201,7 @@ def _plain_function(cls, name):
     """The function of a loss that takes neither from_logits nor an argument of its own."""
     def fn(y_true, y_pred):
         """Per-sample losses, as the function of the same name in ``keras.losses``."""
-        return cls().per_sample(y_true, y_pred)
+        return keras_values(cls().per_sample(y_true, y_pred), y_pred)
 
     fn.__name__ = name
     return fn
@@ -1180,12 +1209,12 @@ def _plain_function(cls, name):
 
 def huber(y_true, y_pred, delta=1.0):
     """Per-sample Huber losses, as ``keras.losses.huber``."""
-    return Huber(delta=delta).per_sample(y_true, y_pred)
+    return keras_values(Huber(delta=delta).per_sample(y_true, y_pred), y_pred)
 
 
 def cosine_similarity(y_true, y_pred, axis=-1):
     """Per-sample negative cosine similarities, as ``keras.losses.cosine_similarity``."""
-    return CosineSimilarity(axis=axis).per_sample(y_true, y_pred)
+    return keras_values(CosineSimilarity(axis=axis).per_sample(y_true, y_pred), y_pred)
 
 
 mean_squared_error = mse = _function(MeanSquaredError, "mean_squared_error")
@@ -1195,20 +1224,20 @@ mean_absolute_percentage_error = mape = _plain_function(MeanAbsolutePercentageEr
 
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Per-sample binary cross-entropies, as ``keras.losses.binary_crossentropy``."""
-    return BinaryCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,
-                              axis=axis).per_sample(y_true, y_pred)
+    return keras_values(BinaryCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,
+                              axis=axis).per_sample(y_true, y_pred), y_pred)
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Per-sample categorical cross-entropies, as ``keras.losses.categorical_crossentropy``."""
-    return CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,
-                                   axis=axis).per_sample(y_true, y_pred)
+    return keras_values(CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,
+                                   axis=axis).per_sample(y_true, y_pred), y_pred)
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
     """Per-sample cross-entropies of class ids, as ``keras.losses.sparse_categorical_crossentropy``."""
-    return SparseCategoricalCrossentropy(from_logits=from_logits, ignore_class=ignore_class,
-                                         axis=axis).per_sample(y_true, y_pred)
+    return keras_values(SparseCategoricalCrossentropy(from_logits=from_logits, ignore_class=ignore_class,
+                                         axis=axis).per_sample(y_true, y_pred), y_pred)
 
 
 mean_squared_logarithmic_error = msle = _plain_function(MeanSquaredLogarithmicError, "mean_squared_logarithmic_error")
@@ -1223,16 +1252,16 @@ categorical_hinge = _plain_function(CategoricalHinge, "categorical_hinge")
 def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
                               label_smoothing=0.0, axis=-1):
     """Per-sample binary focal cross-entropies, as ``keras.losses.binary_focal_crossentropy``."""
-    return BinaryFocalCrossentropy(apply_class_balancing=apply_class_balancing, alpha=alpha, gamma=gamma,
+    return keras_values(BinaryFocalCrossentropy(apply_class_balancing=apply_class_balancing, alpha=alpha, gamma=gamma,
                                    from_logits=from_logits, label_smoothing=label_smoothing,
-                                   axis=axis).per_sample(y_true, y_pred)
+                                   axis=axis).per_sample(y_true, y_pred), y_pred)
 
 
 def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
                                    axis=-1):
     """Per-sample categorical focal cross-entropies, as ``keras.losses.categorical_focal_crossentropy``."""
-    return CategoricalFocalCrossentropy(alpha=alpha, gamma=gamma, from_logits=from_logits,
-                                        label_smoothing=label_smoothing, axis=axis).per_sample(y_true, y_pred)
+    return keras_values(CategoricalFocalCrossentropy(alpha=alpha, gamma=gamma, from_logits=from_logits,
+                                        label_smoothing=label_smoothing, axis=axis).per_sample(y_true, y_pred), y_pred)
 
 
 # Keras's overlap losses, written with gpunn.ops in a module of their own (which builds on FunctionLoss above)

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from . import custom_objects, overrides
+from . import custom_objects, keras_objects, overrides
 from . import custom_objects as custom_objects_lookup  # ``deserialize`` has an argument of that name
 from ._registry import lookup
 from .autodiff import Tensor, gradients
@@ -210,6 +210,8 @@ _BY_CLASS = {"L1": L1, "L2": L2, "L1L2": L1L2, "OrthogonalRegularizer": Orthogon
 def get(identifier) -> Regularizer | None:
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
+    if keras_objects.is_keras_object(identifier):  # (Keras's own: tf.keras.regularizers.l2(1e-4))
+        return keras_objects.as_gpunn(identifier, "regularizer")
     if isinstance(identifier, dict):
         cls = custom_objects.resolve(identifier, "regularizer", {k.lower(): v for k, v in _BY_CLASS.items()},
                                      Regularizer)

@@ -102,10 +102,10 @@ def test_shared_layers_and_outside_inputs_are_refused_by_name():
 
     class Mine(gpunn.Model):
         def call(self, x):
-            return x
+            return [x.shape]
 
     with pytest.raises(ValueError, match="must return what layers compute from the inputs"):
-        Mine().predict(np.ones((2, 3)), verbose=0)  # a subclassed model, whose call() computes nothing
+        Mine().predict(np.ones((2, 3)), verbose=0)  # a subclassed model, whose call() returns no tensor
 
 
 def test_config_json_and_clone_keep_it_functional():
@@ -311,30 +311,38 @@ task = json.loads(sys.stdin.read())
 x, y = np.array(task["x"], dtype="float32"), np.array(task["y"])
 
 
-def trained(optimizer, loss, metrics):
+def trained(lib, optimizer, loss, metrics):
     gpunn.utils.set_random_seed(3)
-    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(8, activation="relu"), gpunn.layers.Dense(1)])
+    hidden = gpunn.layers.Dense(8, activation="relu", kernel_initializer=lib.initializers.HeNormal(seed=4),
+                                bias_initializer=lib.initializers.Constant(0.1),
+                                kernel_regularizer=lib.regularizers.L2(1e-3),
+                                kernel_constraint=lib.constraints.MaxNorm(2.0))
+    model = gpunn.Sequential([gpunn.Input((4,)), hidden, gpunn.layers.Dense(1)])
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history
-    return {key: [float(v) for v in values] for key, values in history.items()}
+    kinds = [type(getattr(hidden, kind)).__module__.split(".")[0] for kind in
+             ("kernel_initializer", "bias_initializer", "kernel_regularizer", "kernel_constraint")]
+    return {"kinds": kinds, **{key: [float(v) for v in values] for key, values in history.items()}}
 
 
-theirs = trained(keras.optimizers.Adam(0.01), keras.losses.BinaryCrossentropy(from_logits=True),
+theirs = trained(keras, keras.optimizers.Adam(0.01), keras.losses.BinaryCrossentropy(from_logits=True),
                  [keras.metrics.BinaryAccuracy(threshold=0.0), keras.metrics.AUC(name="auc")])
-ours = trained(gpunn.optimizers.Adam(0.01), gpunn.losses.BinaryCrossentropy(from_logits=True),
+ours = trained(gpunn, gpunn.optimizers.Adam(0.01), gpunn.losses.BinaryCrossentropy(from_logits=True),
                [gpunn.metrics.BinaryAccuracy(threshold=0.0), gpunn.metrics.AUC(name="auc")])
 print(json.dumps({"theirs": theirs, "ours": ours}))
 '''
 
 
 def test_kerass_own_metrics_losses_and_optimizers_become_gpunns():
-    """``metrics=[tf.metrics.BinaryAccuracy(threshold=0.0)]`` (the TF text-classification tutorial), a Keras loss or
-    optimizer object: gpunn's of the same class and config, named as Keras names them (not a Keras metric
+    """``metrics=[tf.metrics.BinaryAccuracy(threshold=0.0)]`` (the TF text-classification tutorial), a Keras loss,
+    optimizer, initializer (``tf.initializers.zeros()``: the TF time-series tutorial), penalty or constraint
+    object: gpunn's of the same class and config, named as Keras names them (not a Keras metric
     averaged as a function over the batches)."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 4))
     result = run_keras(KERAS_OBJECTS, {"x": x.tolist(), "y": (x[:, 0] > 0).astype(int).tolist()})
-    assert sorted(result["theirs"]) == ["auc", "binary_accuracy", "loss"]
+    assert sorted(result["theirs"]) == ["auc", "binary_accuracy", "kinds", "loss"]
+    assert result["theirs"]["kinds"] == ["gpunn"] * 4  # (initializers, penalties and constraints too: gpunn's)
     assert result["theirs"] == result["ours"]
 
 

@@ -477,7 +477,7 @@ def test_what_keras_accepts_is_accepted():
     """Keras checks none of these: a negative or fractional gamma, alpha outside [0, 1], integers."""
     assert losses.BinaryFocalCrossentropy(gamma=-1, alpha=2).get_config()["gamma"] == -1.0
     assert losses.CategoricalFocalCrossentropy(alpha=np.float32(0.5), gamma=np.int64(3)).gamma == 3.0
-    np.testing.assert_allclose(losses.binary_focal_crossentropy([[1.0, 0.0]], [[0.5, 0.25]], gamma=-1.0),
+    np.testing.assert_allclose(losses.binary_focal_crossentropy([[1.0, 0.0]], np.array([[0.5, 0.25]]), gamma=-1.0),
                                binary_focal_reference([[0.5, 0.25]], [[1.0, 0.0]], gamma=-1.0), rtol=1e-14)
 
 

@@ -580,8 +580,16 @@ def test_slices_and_arithmetic_of_a_weight_have_numpy_as_tf_keras_tensors_do(num
                              (dense.kernel * 2, kernel * 2), (1 - dense.kernel, 1 - kernel), (-dense.kernel, -kernel),
                              (abs(dense.kernel), abs(kernel)), (+dense.kernel, kernel), (dense.kernel > 0, kernel > 0)]:
         plain = result.numpy()
-        assert type(plain) is np.ndarray and plain.dtype == expected.dtype
+        assert type(plain) is (np.ndarray if np.ndim(expected) else type(expected)) and plain.dtype == expected.dtype
         np.testing.assert_array_equal(plain, expected)
     dense.kernel[:, 0].numpy()[0] = 7.0  # a slice is a view of the weight, as before
     assert float(dense.kernel[0, 0]) == 7.0
     assert not np.shares_memory(+dense.kernel, dense.kernel.value)  # +x is a new tensor, as in Keras
+
+
+def test_a_layer_called_on_its_own_ignores_a_declared_input_shape_as_keras_does():
+    """The TF custom-layers tutorial: ``Dense(10, input_shape=(None, 5))`` called on a (10, 5) batch builds for
+    what it is called on (a declared input_shape only tells a Sequential its input)."""
+    layer = layers.Dense(10, input_shape=(None, 5))
+    assert layer(np.zeros((10, 5), "float32")).shape == (10, 10)
+    assert [tuple(v.shape) for v in layer.variables] == [(5, 10), (10,)]

@@ -209,3 +209,24 @@ def test_binary_accuracy_through_evaluate(rng):
     assert acc == pytest.approx(((p > 0.5) == t).mean(), rel=1e-6)
     pc = np.clip(p, EPS, 1 - EPS)
     assert loss == pytest.approx(-(t * np.log(pc) + (1 - t) * np.log(1 - pc)).mean(), rel=1e-5)
+
+
+def test_a_loss_called_on_arrays_returns_kerass_dtype_with_numpy():
+    """The TF beginner quickstart prints ``loss_fn(y_train[:1], predictions).numpy()``: a loss object's value on
+    arrays is a 0-d array with ``.numpy()`` (a NumPy scalar), float32 for float32 predictions as in Keras; the
+    functions (``keras.losses.mae``) return per-sample values the same way. float64 predictions keep float64."""
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(1, 10)).astype("float32")
+    value = losses.SparseCategoricalCrossentropy(from_logits=True)(np.array([3], "uint8"), logits)
+    scalar = value.numpy()
+    assert type(scalar) is np.float32 and value.shape == () and float(value) == pytest.approx(
+        -np.log(np.exp(logits[0, 3]) / np.exp(logits).sum()), rel=1e-6)
+    a = rng.random((4, 140)).astype("float32")
+    per_sample = losses.mae(a, a * 0.5)
+    assert per_sample.dtype == np.float32 and per_sample.shape == (4,) and type(per_sample.numpy()) is np.ndarray
+    np.testing.assert_allclose(per_sample.numpy(), np.abs(a * 0.5).mean(axis=-1), rtol=1e-6)
+    assert losses.mse([[1.0, 2.0]], [[1.0, 3.0]]).dtype == np.float32  # lists: floatx, as Keras converts them
+    assert losses.MeanSquaredError()(a, a * 0.5).dtype == np.float32
+    assert losses.MeanSquaredError()(a, a.astype("float64")).dtype == np.float64
+    assert losses.MeanSquaredError(dtype="float64")(a, a * 0.5).dtype == np.float64
+    assert losses.MeanSquaredError().dtype == "float32" and losses.Huber(dtype="float64").dtype == "float64"

@@ -425,3 +425,32 @@ def test_a_call_computing_with_the_batch_size_trains_as_keras(tmp_path):
     clone.set_weights(model.get_weights())
     for again in (gpunn.models.load_model(tmp_path / "tiled.keras"), clone):
         np.testing.assert_allclose(again.predict(x[:7], verbose=0), theirs["predict"], rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_returning_its_inputs_passes_them_on():
+    """The TF time-series tutorial's baselines: ``call()`` returning its inputs as they came (``RepeatBaseline``),
+    or in a tuple with a layer's output; gpunn's graph takes them through an Identity layer, as Keras returns them."""
+
+    class RepeatBaseline(gpunn.Model):
+        def call(self, inputs):
+            return inputs
+
+    class Both(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(2)
+
+        def call(self, inputs):
+            return inputs, self.dense(inputs)
+
+    x = np.random.default_rng(0).random((16, 3, 4)).astype("float32")
+    baseline = RepeatBaseline()
+    baseline.compile(loss="mse", metrics=[gpunn.metrics.MeanAbsoluteError()])
+    assert baseline.evaluate(x, x, verbose=0, return_dict=True) == {"loss": 0.0, "mean_absolute_error": 0.0}
+    np.testing.assert_array_equal(baseline.predict(x, verbose=0), x)
+    np.testing.assert_array_equal(baseline(x), x)
+    assert baseline.layers == [] and baseline.count_params() == 0
+    both = Both()
+    passed, dense = both.predict(x, verbose=0)
+    np.testing.assert_array_equal(passed, x)
+    assert dense.shape == (16, 3, 2) and [type(layer).__name__ for layer in both.layers] == ["Dense"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 
 from .. import custom_objects as user_objects
+from .. import keras_objects
 from .._registry import lookup
 from .base import Constraint
 from .non_negative import NonNeg
@@ -45,6 +46,8 @@ def resolve(argument: str, identifier) -> Constraint | None:
     """``get`` for a layer's argument: errors name ``argument`` (e.g. "kernel_constraint")."""
     if identifier is None or isinstance(identifier, Constraint):
         return identifier
+    if keras_objects.is_keras_object(identifier):  # (Keras's own: tf.keras.constraints.MaxNorm(3))
+        return keras_objects.as_gpunn(identifier, "constraint")
     if inspect.isclass(identifier) and issubclass(identifier, Constraint):
         return identifier()
     if isinstance(identifier, dict):

@@ -8,8 +8,11 @@ import numpy as np
 class CallResult(np.ndarray):
     """A NumPy array with ``.numpy()`` (a plain ndarray copy-free view), as tf.keras outputs have."""
 
-    def numpy(self) -> np.ndarray:
-        return self.view(np.ndarray)
+    def numpy(self):
+        """The plain ndarray (a view, no copy); of a 0-d result its NumPy scalar, as an EagerTensor's ``numpy()``
+        gives ``np.float32(2.78)``."""
+        plain = self.view(np.ndarray)
+        return plain[()] if plain.ndim == 0 else plain
 
 
 def call_result(ops, y):

@@ -124,10 +124,8 @@ def _build_for(layer, sample_shape, x) -> None:
     """Build ``layer`` for samples of ``sample_shape`` (first call), or check it was built for them."""
     check_layer_inputs(layer, sample_shape, x.shape[0], x.dtype)  # its own input_spec, at every call
     if not layer.built:
-        declared = layer.declared_input_shape
-        if declared is not None and tuple(declared) != sample_shape:
-            raise ValueError(f"inputs: layer {layer.name!r} was declared for samples of shape {tuple(declared)}, "
-                             f"got samples of shape {sample_shape}")
+        # (a declared input_shape is ignored, as Keras ignores it here: it tells a Sequential its input, no more;
+        # the TF custom-layers tutorial calls Dense(10, input_shape=(None, 5)) on a (10, 5) batch)
         layer.build(sample_shape)
         check_layer_inputs(layer, sample_shape, x.shape[0], x.dtype)  # build may have set it
     elif tuple(layer.input_shape) != sample_shape:

@@ -251,14 +251,29 @@ def trace(model, inputs):
                                  "nor a constant); gpunn runs one graph in both modes: pass training=training, or "
                                  "a fixed True or False")
     del model._losses_of_trace
+    outputs = _inputs_passed_on(outputs)
     for value in _flat(outputs):
-        if isinstance(value, InputLayer) or not hasattr(value, "layer"):
+        if not hasattr(value, "layer"):
             raise ValueError(f"{name}.call: returned {value!r}; it must return what layers compute from the inputs "
                              "(one output, or a tuple, list or dict of them)")
     if losses:  # computed by one layer reading the first output, which it passes on (model_losses.py)
         from ..layers import model_losses
 
         outputs = model_losses.splice(outputs, losses)
+    return outputs
+
+
+def _inputs_passed_on(outputs):
+    """``outputs`` with each input returned as it came (the TF time-series tutorial's ``RepeatBaseline``:
+    ``return inputs``) taken through an Identity layer, since a graph's output is a layer's."""
+    from ..layers.identity import Identity
+
+    if isinstance(outputs, InputLayer):
+        return Identity()(outputs)
+    if isinstance(outputs, dict):
+        return {key: _inputs_passed_on(value) for key, value in outputs.items()}
+    if isinstance(outputs, (list, tuple)):
+        return type(outputs)(_inputs_passed_on(value) for value in outputs)
     return outputs
 
 

@@ -124,7 +124,7 @@ class Layer(KerasVariableLists):
     def __setattr__(self, name, value):
         if name == "built" and value:
             variable_paths.fix_prefix(self)
-        if name in _UNTRACKED or not isinstance(value, (Layer, list, tuple, dict)):
+        if name in _UNTRACKED or not (isinstance(value, (Layer, list, tuple, dict)) or sublayers.is_model(value)):
             object.__setattr__(self, name, value)
             return
         # Keras tracks a layer when it is assigned, or appended to a list the layer holds: the order of the layers

@@ -33,39 +33,56 @@ def children(layer) -> list[tuple[str, object]]:
     from .base import Layer  # base calls this module: imported here, when a layer exists
     from .input_layer import InputLayer
 
-    found: list[tuple[str, str, object]] = []  # (attribute, path, layer)
+    found: list[tuple[str, str, object, object]] = []  # (attribute, path, layer, what was tracked for it)
 
-    def take(attribute: str, path: str, value, used: dict | None):
+    def take(attribute: str, path: str, value, used: dict | None, model=None):
         if isinstance(value, Layer) and not isinstance(value, InputLayer):
             if used is not None:
                 path = f"{path}/{container_name(snake_case(type(value).__name__), used)}"
-            found.append((attribute, path, value))
+            found.append((attribute, path, value, model or value))
+        elif is_held_sequential(value):  # its layers, where Keras's files have them: '<attribute>/layers/dense'
+            if used is not None:
+                path = f"{path}/{container_name(snake_case(type(value).__name__), used)}"
+            take(attribute, f"{path}/layers", list(value._layers), None, value)
         elif isinstance(value, (list, tuple, dict)):
             items = list(value.values()) if isinstance(value, dict) else list(value)
             inner: dict = {}
             for item in items:
                 if isinstance(item, (list, tuple, dict)):
-                    take(attribute, f"{path}/{container_name('container', inner)}", item, None)
+                    take(attribute, f"{path}/{container_name('container', inner)}", item, None, model)
                 else:
-                    take(attribute, path, item, inner)
+                    take(attribute, path, item, inner, model)
 
     attributes = vars(layer)
     for name in list(attributes):
         if name not in _NOT_SUBLAYERS and attributes[name] is not layer:
             take(name, name, attributes[name], None)
     tracked = attributes.get("_tracked", {})
-    found.sort(key=lambda entry: tracked.get(id(entry[2]), len(tracked)))  # stable: the others as found
+    # (stable: the others as found; a held Sequential's layers at the Sequential's place)
+    found.sort(key=lambda entry: tracked.get(id(entry[3]), len(tracked)))
     saved_at: dict = {}
-    for attribute, path, value in found:
+    for attribute, path, value, _ in found:
         key = ("~" + attribute) if attribute.startswith("_") else attribute
         if id(value) not in saved_at or key < saved_at[id(value)][0]:
             saved_at[id(value)] = (key, path)
     result, seen = [], set()
-    for _, _, value in found:
+    for _, _, value, _ in found:
         if id(value) not in seen:
             seen.add(id(value))
             result.append((saved_at[id(value)][1], value))
     return result
+
+
+def is_model(value) -> bool:
+    """Whether ``value`` is a gpunn model (models import layers: known by what only a model has)."""
+    return hasattr(value, "_layers") and hasattr(value, "compile") and not isinstance(value, type)
+
+
+def is_held_sequential(value) -> bool:
+    """A Sequential model a layer of the user's holds and calls in its ``call()`` (keras-io's MLP-Mixer blocks:
+    ``self.mlp1 = keras.Sequential([Dense, Activation, Dense, Dropout])``): its layers are that layer's sublayers,
+    called one after the other. Functional and subclassed models are not (``Sequential.__call__`` says so)."""
+    return is_model(value) and not getattr(value, "is_functional", False)
 
 
 def owners(layer) -> list[tuple[str, object]]:
@@ -116,7 +133,7 @@ def note(owner, value, key: str = "_tracked") -> None:
     held = owner.__dict__.setdefault(f"{key}_held", []) if key != "_tracked" else None
 
     def visit(item):
-        if isinstance(item, Layer) or hasattr(item, "_layers"):
+        if isinstance(item, Layer) or is_model(item):
             if held is not None and id(item) not in tracked:
                 held.append(item)
             tracked.setdefault(id(item), len(tracked))

@@ -11,6 +11,7 @@ names them for flat models).
 from __future__ import annotations
 
 from ..layers.operation import is_keras_operation
+from ..layers.base import unique_name
 from ..naming import container_name, snake_case
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
@@ -91,7 +92,11 @@ def _expanded(entry: dict, parent: str, training, inbound, fixed_mark: str, path
                 continue  # a Sequential's weights file lists no InputLayer
             if layer["class_name"] in MODEL_CLASSES:
                 raise ValueError(f"layer {_name(layer)!r}: a model nested two levels deep; gpunn reads one level")
+            # (a layer of the user's whose get_config leaves out its name: Keras names it anew when loading)
             name = _name(layer)
+            if name is None:
+                name = unique_name(snake_case(layer["class_name"]))
+                layer = {**layer, "config": {**layer["config"], "name": name}}
             layers.append({**layer, "name": name, "inbound_nodes": [_node([previous], False, training, mark)]})
             paths[name] = container.next(layer["class_name"])
             previous = name

@@ -404,7 +404,7 @@ class KerasFileContents:
         (legacy_h5_format.py ``load_weights_from_hdf5_group``), by the order of the layers that have weights."""
         if self.weights_by_path is not None:
             if paths is not None:
-                return [self.weights_by_path.get(paths[layer.name]) if layer.name in paths else None
+                return [self._by_path(layer, paths[layer.name]) if layer.name in paths else None
                         for layer in model._graph_layers]
             return [self._by_path(layer, path) for layer, path in zip(model._graph_layers, keras_layer_paths(model))]
         if paths is not None:

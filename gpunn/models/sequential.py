@@ -240,8 +240,17 @@ class Sequential(Trainer, KerasVariableLists):
         values = inputs.values() if isinstance(inputs, dict) else inputs if isinstance(inputs, (list, tuple)) else [
             inputs]
         if user_layer.tracing() and any(isinstance(value, Tensor) for value in values):
-            raise TypeError(f"model {self.name!r} is called inside a layer's call(); gpunn runs the layers a layer of "
-                            "the user's holds, not a model: hold its layers in the layer instead (a list of them)")
+            if getattr(self, "is_functional", False):
+                raise TypeError(f"model {self.name!r} is called inside a layer's call(); gpunn runs the layers and "
+                                "Sequential models a layer of the user's holds, not a functional or subclassed model: "
+                                "hold its layers in the layer instead (a list of them)")
+            # a Sequential the layer holds (sublayers.is_held_sequential): its layers, one after the other (built
+            # under its name, as Keras's paths have them: 'mixer/sequential/dense/kernel')
+            with variable_paths.scope(self.name):
+                for layer in self._layers:
+                    if not isinstance(layer, InputLayer):
+                        inputs = layer(inputs, training=training)
+            return inputs
         if any(symbolic.is_symbolic(value) for value in values):  # a model called in a functional model
             return symbolic.call_symbolic_model(self, inputs, training, mask)
         self._trace_for(inputs, "inputs")

@@ -93,8 +93,9 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
         return _clone_checked(model, clone_function, recursive)
 
 
-def _clone_checked(model, clone_function, recursive):
-    """``clone_model`` of checked arguments."""
+def _clone_checked(model, clone_function, recursive, sample_shape=None):
+    """``clone_model`` of checked arguments; ``sample_shape``: the clone's input takes samples of that shape
+    (a model of one input: ``shape_variants.py``), else the model's."""
     cache: dict = {}  # Keras's _wrap_clone_function: a layer listed twice is cloned once
 
     def clone(layer):
@@ -112,10 +113,12 @@ def _clone_checked(model, clone_function, recursive):
     new_layers = [clone(layer.layer if is_shared_call(layer) else layer) for layer in model._calls]
 
     def new_input_for(source):
-        return InputLayer(shape=source.declared_input_shape, batch_size=source.batch_size,
+        return InputLayer(shape=sample_shape or source.declared_input_shape, batch_size=source.batch_size,
                           dtype=source.input_dtype or source.dtype, name=source.name)
 
     new_input = None if model._input_layer is None else new_input_for(model._input_layer)
+    if new_input is None and sample_shape is not None:
+        new_input = InputLayer(shape=sample_shape)
     if getattr(model, "is_functional", False):  # Keras clones a functional model as one: the calls made again
         from .functional import Functional
 

@@ -235,6 +235,7 @@ class Sequential(Trainer, KerasVariableLists):
         from ..data import as_feature_array, check_inputs
         from ..layers.calling import call_result, check_training, to_backend
         from ..autodiff import Tensor
+        from . import shape_variants
         from ..layers import symbolic, user_layer
 
         values = inputs.values() if isinstance(inputs, dict) else inputs if isinstance(inputs, (list, tuple)) else [
@@ -254,6 +255,11 @@ class Sequential(Trainer, KerasVariableLists):
         if any(symbolic.is_symbolic(value) for value in values):  # a model called in a functional model
             return symbolic.call_symbolic_model(self, inputs, training, mask)
         self._trace_for(inputs, "inputs")
+        variant = shape_variants.variant_for(self, inputs, "inputs")  # samples of another shape (shape_variants.py)
+        if variant is not None:
+            result = variant(inputs, training=training)
+            shape_variants.after_call(self, variant, check_training(training))
+            return result
         if self._packed is not None:  # several inputs: one array of their features side by side
             ops = self.ops or get_ops()
             values = self._packed.per_input("inputs", inputs, warn=False)  # (packing warns of unused keys)

@@ -255,6 +255,14 @@ class Trainer:
             check_agreement(comm, run_summary(call, self, data, **sections))
 
     # ---- data checks ------------------------------------------------------------------------------
+    def _shape_variant(self, x, argument: str = "x"):
+        """The model's variant for samples of another shape than it was built for (``shape_variants.py``), or
+        None where the model takes ``x`` itself."""
+        from ..models import shape_variants
+
+        self._trace_for(x, argument)
+        return shape_variants.variant_for(self, x, argument)
+
     def _prepare(self, x, y, x_argument="x", y_argument="y"):
         self._trace_for(x, x_argument)
         x = as_feature_array(x_argument, self._pack_inputs(x_argument, x))
@@ -574,6 +582,10 @@ class Trainer:
         if is_streamed(x):
             results = evaluate_streamed(self, x, y, sample_weight, steps, self._test_callbacks(callbacks, verbose))
             return _results(results, return_dict)
+        variant = self._shape_variant(x)
+        if variant is not None:
+            return variant.evaluate(x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight,
+                                    return_dict=return_dict, callbacks=callbacks, steps=steps)
         x, y = self._prepare_with_targets(x, y, what="evaluate")
         weights = self._sample_weights(y, sample_weight, None)
         if steps is not None:  # Keras evaluates the first `steps` batches only
@@ -620,6 +632,9 @@ class Trainer:
         if custom_steps.has_own_predict_step(self):
             return custom_steps.predict_with_own_step(self, x, batch_size, steps,
                                                       self._predict_callbacks(callbacks, shown, steps))
+        variant = self._shape_variant(x)
+        if variant is not None:
+            return variant.predict(x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
         x, _ = self._prepare(x, None)
         if steps is not None:  # Keras predicts the first `steps` batches only
             x = x[:steps * batch_size]
@@ -703,6 +718,9 @@ class Trainer:
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch", custom_steps.TEST_HOOKS)
+        variant = self._shape_variant(x)
+        if variant is not None:
+            return variant.test_on_batch(x, y, sample_weight=sample_weight, return_dict=return_dict)
         x, y = self._prepare_with_targets(x, y, what="test_on_batch")
         weights = self._sample_weights(y, sample_weight, None)
         results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), len(x))
@@ -711,6 +729,9 @@ class Trainer:
     def predict_on_batch(self, x):
         if custom_steps.has_own_predict_step(self):
             return custom_steps.predict_on_batch_with_own_step(self, x)
+        variant = self._shape_variant(x)
+        if variant is not None:
+            return variant.predict_on_batch(x)
         x, _ = self._prepare(x, None)
         return predict_rows(self, x, len(x))
 

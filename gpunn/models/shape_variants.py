@@ -1,0 +1,80 @@
+"""A model called on samples of another shape than it was built for, as Keras's models take them: a Dense layer
+reads the last axis only, so a model trained on windows of one time step predicts on windows of 24 (the TF
+time-series tutorial calls its Linear and Dense models on its wide window so).
+
+gpunn's models run on buffers made for one sample shape. For data of another shape, ``variant_for`` makes a
+variant of the model: its architecture (``cloning.py``) on an input of the new shape, kept per shape. Its weights
+are the model's, copied in before each use, and the non-trainable ones (BatchNormalization's moving statistics)
+copied back after a call in training mode, so the model stays the one place the weights live. It serves calls,
+``predict`` and ``evaluate`` (and their ``_on_batch`` forms) on arrays; ``fit`` keeps the model's shape (it trains
+the model's own buffers). Where the layers cannot take the new shape (a Flatten before a Dense), the error says
+so, with the layer's reason.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..custom_objects import custom_object_scope
+
+
+def variant_for(model, x, argument: str = "x"):
+    """The variant of ``model`` for ``x``'s samples, or None where ``model`` takes ``x`` itself (or ``x`` is not
+    an array of samples of one input: the usual checks then run)."""
+    shape = _sample_shape(x)
+    built = getattr(model, "_built_input_shape", None)
+    if shape is None or built is None or shape == tuple(built) or not model.built or \
+            getattr(model, "_packed", None) is not None or getattr(model, "_text_sample_shape", None) is not None:
+        return None
+    variants = model.__dict__.setdefault("_shape_variants", {})
+    key = (shape, id(getattr(model, "_store", None)), _compile_token(model))
+    if key not in variants:
+        variants.clear()  # made for an older build or compile of the model
+        variants[key] = _made(model, shape, argument)
+    variant = variants[key]
+    variant.set_weights(model.get_weights())
+    return variant
+
+
+def after_call(model, variant, training: bool) -> None:
+    """After ``variant`` ran in training mode: what it updated besides the weights (moving statistics) back in the
+    model."""
+    if training and variant is not None:
+        model.set_weights(variant.get_weights())
+
+
+def _sample_shape(x) -> tuple | None:
+    shape = getattr(x, "shape", None)
+    if shape is None and isinstance(x, (list, tuple)) and x and not isinstance(x[0], (str, bytes)):
+        try:
+            shape = np.shape(x)
+        except ValueError:
+            return None
+    if shape is None or len(shape) < 2 or any(not isinstance(d, (int, np.integer)) for d in shape):
+        return None
+    return tuple(int(d) for d in shape[1:])
+
+
+def _compile_token(model):
+    """What the variant's compile copies: the model's compiled loss, metrics and optimizer objects."""
+    return (id(getattr(model, "loss", None)), id(getattr(model, "optimizer", None)), bool(model.compiled))
+
+
+def _made(model, shape: tuple, argument: str):
+    from .cloning import _clone_checked, _clone_layer, _own_classes
+
+    built = tuple(model._built_input_shape)
+    try:
+        with custom_object_scope(_own_classes(model)):
+            variant = _clone_checked(model, _clone_layer, recursive=False, sample_shape=shape)
+        if not variant.built:
+            variant.build((None,) + shape)
+    except Exception as exc:
+        raise ValueError(f"{argument}: expected samples of shape {built} (the model's input), got samples of shape "
+                         f"{shape}; its layers do not take samples of that shape ({type(exc).__name__}: {exc})") \
+            from None
+    ours, theirs = [w.shape for w in variant.get_weights()], [w.shape for w in model.get_weights()]
+    if ours != theirs:
+        raise ValueError(f"{argument}: expected samples of shape {built} (the model's input), got samples of shape "
+                         f"{shape}; for those its layers would need weights of other shapes ({ours} where the "
+                         f"model's are {theirs})")
+    return variant

@@ -1,0 +1,112 @@
+"""A model called on samples of another shape than it was built for (the TF time-series tutorial trains Linear and
+Dense models on windows of one step and calls them on its 24-step wide window): calls, predict and evaluate run
+a variant of the model built for that shape with the model's weights, as Keras's models take any shape their
+layers take. Checked against Keras 3 on the same weights, against the model built for the wide shape, and
+for what stays the model's (weights set or trained later, moving statistics)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gpunn
+from gpunn import layers
+from helpers import run_keras
+
+KERAS_SIDE = r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+model = keras.Sequential([keras.Input((1, 5)), keras.layers.Dense(4, activation="relu"),
+                          keras.layers.BatchNormalization(), keras.layers.Dense(1)])
+model.set_weights([np.array(w, dtype="float32") for w in task["weights"]])
+model.compile(loss="mse", metrics=[keras.metrics.MeanAbsoluteError()])
+wide, targets = np.array(task["wide"], dtype="float32"), np.array(task["targets"], dtype="float32")
+print(json.dumps({"call": np.asarray(model(wide)).tolist(), "predict": model.predict(wide, verbose=0).tolist(),
+                  "evaluate": model.evaluate(wide, targets, verbose=0, return_dict=True)}))
+'''
+
+
+def _trained(seed=0):
+    gpunn.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = gpunn.Sequential([gpunn.Input((1, 5)), layers.Dense(4, activation="relu"), layers.BatchNormalization(),
+                              layers.Dense(1)])
+    model.compile(loss="mse", metrics=[gpunn.metrics.MeanAbsoluteError()])
+    model.fit(rng.normal(size=(32, 1, 5)).astype("float32"), rng.normal(size=(32, 1, 1)).astype("float32"),
+              epochs=2, verbose=0)
+    wide = rng.normal(size=(6, 24, 5)).astype("float32")
+    return model, wide, rng.normal(size=(6, 24, 1)).astype("float32")
+
+
+def test_calls_predict_and_evaluate_on_a_wider_window_are_kerass():
+    model, wide, targets = _trained()
+    theirs = run_keras(KERAS_SIDE, {"weights": [w.tolist() for w in model.get_weights()], "wide": wide.tolist(),
+                                    "targets": targets.tolist()})
+    for ours, kerass in ((model(wide), theirs["call"]), (model.predict(wide, verbose=0), theirs["predict"]),
+                         (model.predict_on_batch(wide), theirs["predict"])):
+        assert np.shape(ours) == (6, 24, 1)
+        np.testing.assert_allclose(ours, kerass, rtol=1e-5, atol=1e-6)
+    ours = model.evaluate(wide, targets, verbose=0, return_dict=True)
+    assert sorted(ours) == sorted(theirs["evaluate"]) == ["loss", "mean_absolute_error"]
+    for key, value in theirs["evaluate"].items():
+        assert ours[key] == pytest.approx(value, rel=1e-5)
+    assert model.test_on_batch(wide, targets) == pytest.approx(model.evaluate(wide, targets, verbose=0), rel=1e-6)
+
+
+def test_a_variant_computes_as_the_model_built_for_that_shape_and_each_step_as_the_model():
+    model, wide, targets = _trained()
+    built_wide = gpunn.Sequential([gpunn.Input((24, 5)), layers.Dense(4, activation="relu"),
+                                   layers.BatchNormalization(), layers.Dense(1)])
+    built_wide.compile(loss="mse", metrics=[gpunn.metrics.MeanAbsoluteError()])
+    built_wide.set_weights(model.get_weights())
+    np.testing.assert_array_equal(model.predict(wide, verbose=0), built_wide.predict(wide, verbose=0))
+    assert model.evaluate(wide, targets, verbose=0) == built_wide.evaluate(wide, targets, verbose=0)
+    np.testing.assert_allclose(np.asarray(model(wide))[:, 7:8], model(wide[:, 7:8]), rtol=1e-6, atol=1e-7)
+
+
+def test_the_weights_stay_the_models():
+    model, wide, targets = _trained()
+    before = model.predict(wide, verbose=0)
+    model.set_weights([w * 0.5 for w in model.get_weights()])  # set after the variant was made
+    halved = model.predict(wide, verbose=0)
+    assert not np.allclose(halved, before)
+    model.fit(np.ones((8, 1, 5), "float32"), np.ones((8, 1, 1), "float32"), epochs=1, verbose=0)  # trains the model
+    built_wide = gpunn.Sequential([gpunn.Input((24, 5)), layers.Dense(4, activation="relu"),
+                                   layers.BatchNormalization(), layers.Dense(1)])
+    built_wide.set_weights(model.get_weights())
+    np.testing.assert_array_equal(model(wide), built_wide(wide))
+    moving = model.layers[1].get_weights()[2:]
+    model(wide, training=True)  # as in Keras, a call in training mode moves the model's moving statistics
+    assert all(not np.allclose(after, kept) for after, kept in zip(model.layers[1].get_weights()[2:], moving))
+    with pytest.raises(ValueError, match=r"expected samples of shape \(1, 5\)"):  # fit trains on the model's shape
+        model.fit(wide, targets, verbose=0)
+
+
+def test_a_subclassed_baseline_slices_any_window():
+    """The tutorial's Baseline: ``inputs[:, :, i][:, :, tf.newaxis]``, evaluated on one-step windows, then called on
+    the wide window."""
+
+    class Baseline(gpunn.Model):
+        def __init__(self, label_index=None):
+            super().__init__()
+            self.label_index = label_index
+
+        def call(self, inputs):
+            return inputs[:, :, self.label_index][:, :, None]
+
+    model, wide, _ = _trained()
+    baseline = Baseline(3)
+    baseline.compile(loss="mse")
+    baseline.evaluate(wide[:, :1], wide[:, :1, 3:4], verbose=0)
+    np.testing.assert_array_equal(baseline(wide), wide[:, :, 3:4])
+
+
+def test_layers_that_cannot_take_the_shape_say_so():
+    model = gpunn.Sequential([gpunn.Input((1, 5)), layers.Flatten(), layers.Dense(1)])
+    with pytest.raises(ValueError, match=r"inputs: expected samples of shape \(1, 5\) .* got samples of shape "
+                                         r"\(24, 5\); for those its layers would need weights of other shapes"):
+        model(np.ones((2, 24, 5), "float32"))
+    dense = gpunn.Sequential([gpunn.Input((1, 5)), layers.Dense(1)])
+    with pytest.raises(ValueError, match=r"x: expected samples of shape \(1, 5\) .* got samples of shape \(1, 6\)"):
+        dense.predict(np.ones((2, 1, 6), "float32"), verbose=0)

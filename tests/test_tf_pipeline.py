@@ -134,3 +134,33 @@ def test_tensorflows_text_classification_tutorial_runs_live():
     assert result["exported"]["accuracy"] == pytest.approx(result["manual"])
     np.testing.assert_allclose(result["predicted"], 1 / (1 + np.exp(-np.array(result["direct"]))), rtol=1e-5)
     assert json.dumps(result)  # (what came back is plain JSON)
+
+
+STEPS = r'''
+import json, sys
+import numpy as np
+import tensorflow as tf
+task = json.loads(sys.stdin.read())
+if task["lib"] == "keras":
+    import keras
+else:
+    import gpunn as keras
+x, y = np.ones((50, 3), "float32"), np.zeros((50, 1), "float32")
+counted = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)  # 7 batches, known to TensorFlow
+uncounted = counted.filter(lambda a, b: True)  # TensorFlow cannot count these
+model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+model.compile(optimizer="sgd", loss="mse")
+print(json.dumps({name: model.fit(data, epochs=2, verbose=0).params["steps"]
+                  for name, data in (("counted", counted), ("uncounted", uncounted))}))
+'''
+
+
+def test_the_steps_of_a_tf_data_dataset_are_its_cardinality_as_in_keras():
+    """``history.params["steps"]`` (and the progress bar's length) of a tf.data dataset: its cardinality where
+    TensorFlow knows it, else None, as Keras's TF data adapter gives them."""
+    from helpers import run_keras_with_tensorflow_script
+
+    theirs = run_keras_with_tensorflow_script(STEPS, {"lib": "keras"}, backend="tensorflow")
+    ours = run_keras_with_tensorflow_script(STEPS, {"lib": "gpunn"}, backend="tensorflow", gpunn_path=True)
+    assert ours == theirs
+    assert theirs["counted"] == 7

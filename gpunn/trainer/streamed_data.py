@@ -151,6 +151,7 @@ class _IterableReader:
     def __init__(self, data):
         self.data = data
         self.one_shot = isinstance(data, types.GeneratorType) or hasattr(data, "__next__")
+        self.num_batches = _known_cardinality(data)
 
     def iterator(self):
         return self.data if self.one_shot else iter(self.data)
@@ -160,6 +161,20 @@ class _IterableReader:
 
     def on_epoch_end(self) -> None:
         pass
+
+
+def _known_cardinality(data) -> int | None:
+    """A tf.data dataset's number of batches where TensorFlow knows it (Keras's TF data adapter: ``params["steps"]``
+    and the progress bar's length), else None (infinite, unknown, or not a tf.data dataset)."""
+    from ..layers.tf_pipeline import is_tf_dataset
+
+    if not is_tf_dataset(data):
+        return None
+    try:
+        count = int(data.cardinality())
+    except Exception:  # (a dataset TensorFlow cannot count)
+        return None
+    return count if count >= 0 else None
 
 
 class BatchStream:

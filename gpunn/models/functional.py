@@ -421,11 +421,11 @@ class Model(Functional, metaclass=_ModelType):
             return
         if kwargs:
             raise TypeError(f"Model: unexpected keyword argument(s) {sorted(kwargs)}")
-        if type(self).call is Model.call:
-            if custom_steps.has_own(self, "train_step"):  # Keras's GAN / distiller pattern: the step is the model
-                custom_steps.refuse_overridden_hooks(self, "a model without a call()", ("train_step",))
-            raise TypeError(f"{type(self).__name__}: a subclass of keras.Model needs a call() method (or inputs and "
-                            "outputs given to super().__init__)")
+        if type(self).call is Model.call and custom_steps.has_own(self, "train_step"):
+            # Keras's GAN / distiller pattern: the step is the model
+            custom_steps.refuse_overridden_hooks(self, "a model without a call()", ("train_step",))
+        # (a call() may be given to the class after the model is made, as the TF time-series tutorial's FeedBack
+        # gets its own: it is needed when the model first runs, _trace_call)
         Sequential.__init__(self, name=name, trainable=trainable)
         self._input_layers, self._outputs, self._keras_layers = [], [], []
         self._input_structure = self._output_structure = None
@@ -483,6 +483,10 @@ class Model(Functional, metaclass=_ModelType):
             self._trace_call(inputs)
 
     def _trace_call(self, inputs) -> None:
+        if type(self).call is Model.call:
+            raise NotImplementedError(f"{type(self).__name__}: a subclass of keras.Model needs a call() method (or "
+                                      "inputs and outputs given to super().__init__); Keras's message: Model "
+                                      f"{type(self).__name__} does not have a `call()` method implemented.")
         if type(self).build is not Model.build and not getattr(self, "_user_built", False):
             # The subclass makes layers in a build() of its own (Keras calls it before call()); its
             # super().build() comes back to Model.build, which then only takes note.

@@ -85,6 +85,7 @@ def _data(rows=24):
 
 
 def test_a_held_sequential_is_kerass_paths_predictions_and_files(tmp_path):
+    gpunn.backend.clear_session()  # (names start again, as in the Keras process)
     Mixer, make = _definitions()
     gpunn.utils.set_random_seed(2)
     model = make()

@@ -736,3 +736,44 @@ def test_a_sequential_starting_with_a_lookup_reads_a_string_input(tmp_path):
         gpunn.Sequential([layers.StringLookup(vocabulary=["a"]), layers.Embedding(2, 2)])(numbers)
     with pytest.raises(TypeError, match=r"computes on numbers, and input 'ids' holds strings"):
         gpunn.Sequential([layers.Dense(2)])(layers.Input((1,), dtype="string", name="ids"))
+
+
+LOOKUP_DTYPES = r'''
+import json, sys
+import numpy as np
+task = json.loads(sys.stdin.read())
+if task["lib"] == "keras":
+    import tensorflow as tf
+    import keras
+else:
+    import gpunn as keras
+L = keras.layers
+found = {}
+for mode in ["int", "one_hot", "multi_hot", "count"]:
+    for name, make, data in [
+            ("StringLookup", lambda: L.StringLookup(vocabulary=["a", "b"], output_mode=mode), np.array([["a"], ["z"]])),
+            ("IntegerLookup", lambda: L.IntegerLookup(vocabulary=[5, 7], output_mode=mode), np.array([[5], [9]])),
+            ("TextVectorization", lambda: L.TextVectorization(vocabulary=["a", "b"], output_mode=mode),
+             np.array(["a b", "z"])),
+            ("Hashing", lambda: L.Hashing(num_bins=3, output_mode=mode), np.array([["a"], ["b"]])),
+            ("Discretization", lambda: L.Discretization(bin_boundaries=[0.0], output_mode=mode),
+             np.array([[-1.0], [2.0]]))]:
+        if name == "TextVectorization" and mode == "one_hot":
+            continue  # (Keras's TextVectorization has no one_hot)
+        out = np.asarray(make()(data))
+        found[f"{name} {mode}"] = [str(out.dtype), out.tolist()]
+print(json.dumps(found))
+'''
+
+
+def test_lookups_called_on_their_own_return_kerass_dtypes():
+    """The preprocessing-layers guide prints a lookup's output: int64 indices and one_hot / multi_hot / count rows
+    of the lookups (their table's values), int64 bins of Hashing and int32 of Discretization in "int" mode, float32
+    rows of those two otherwise, as Keras 3 on TensorFlow gives them."""
+    from helpers import run_keras_with_tensorflow_script, run_with_python
+
+    ours = run_with_python(sys.executable, LOOKUP_DTYPES, {"lib": "gpunn"}, gpunn_path=True)
+    assert ours["StringLookup int"] == ["int64", [[1], [0]]] and ours["StringLookup one_hot"][0] == "int64"
+    assert ours["Discretization int"][0] == "int32" and ours["Hashing count"][0] == "float32"
+    theirs = run_keras_with_tensorflow_script(LOOKUP_DTYPES, {"lib": "keras"}, backend="tensorflow")
+    assert ours == theirs

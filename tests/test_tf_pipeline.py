@@ -42,10 +42,11 @@ def test_a_batch_of_documents_in_a_pipeline_gives_keras_dtype_and_shape(fake_ten
 
 
 def test_one_sample_at_a_time_is_one_value_per_sample(fake_tensorflow):
-    """``map`` before ``batch``: a scalar per call, as Keras's layers take it (multi_hot rows, int indices)."""
+    """``map`` before ``batch``: a scalar per call, as Keras's layers take it (multi_hot rows, int indices; a
+    lookup's multi_hot rows are int64 in Keras, its table's values)."""
     lookup = layers.StringLookup(vocabulary=["fixed", "normal"], num_oov_indices=0, output_mode="binary")
     out = lookup(SymbolicTensor([]))
-    assert out.dtype == "float32" and out.static_shape == [2]
+    assert out.dtype == "int64" and out.static_shape == [2]
     np.testing.assert_array_equal(out.run(np.array(b"normal", dtype=object)), [0, 1])
     ids = layers.IntegerLookup(vocabulary=[3, 7])
     out = ids(SymbolicTensor([]))

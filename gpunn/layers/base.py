@@ -183,7 +183,7 @@ class Layer(KerasVariableLists):
         self.name = name or unique_name(snake_case(type(self).__name__))
         dtype = dtype_policies.dtype_name(dtype)  # a DTypePolicy's name (Keras: dtype=keras.DTypePolicy(...))
         self.dtype = np.dtype(dtype).name if dtype is not None else None
-        if self.dtype is not None and np.dtype(self.dtype).kind != "f":
+        if dtype is not None and np.dtype(dtype).kind != "f":
             raise ValueError(f"dtype: expected a floating dtype such as 'float32' or 'float64', got {dtype!r}")
         self.trainable = trainable
         # Keras's: regularizer(output) / batch size added to the loss in training and evaluation
@@ -199,6 +199,12 @@ class Layer(KerasVariableLists):
         self.bound = Bound()
         self._workspaces = None
         self._variables: dict = {}  # weight name -> its Variable, made on first use (see ``variable``)
+
+    @property
+    def declared_dtype(self) -> str | None:
+        """The float dtype the layer was given, None where it follows the model's (an InputLayer's ``dtype`` says
+        Keras's ``floatx()`` then)."""
+        return self.dtype
 
     @property
     def dtype_policy(self):
@@ -532,8 +538,8 @@ class Layer(KerasVariableLists):
 
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable}
-        if self.dtype is not None:
-            config["dtype"] = self.dtype
+        if self.declared_dtype is not None:
+            config["dtype"] = self.declared_dtype
         if self.declared_input_shape is not None:
             config["input_shape"] = list(self.declared_input_shape)
         if self.activity_regularizer is not None:  # as Keras's Layer.get_config writes it

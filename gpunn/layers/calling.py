@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import as_model_dtype, as_numeric_array
-from . import activity_losses, masking, sublayers, user_layer
+from . import activity_losses, masking, sublayers, tf_pipeline, user_layer
 from .call_result import CallResult, call_result  # noqa: F401 (imported from here)
 from .input_spec import check_layer_inputs
 
@@ -112,7 +112,11 @@ def call_layer(layer, inputs, training=False):
 
 
 def _result(layer, y, flat: bool, scalars: bool):
-    y = call_result(layer.ops, layer.ops.copy(layer.ops.asarray(y)))  # the workspace is written again next call
+    y = layer.ops.copy(layer.ops.asarray(y))  # the workspace is written again next call
+    dtype = tf_pipeline.keras_output_dtype(layer)
+    if np.dtype(dtype).kind in "iu":  # a lookup's or a binning's indices, called on its own: Keras's integers
+        y = y.astype(dtype)
+    y = call_result(layer.ops, y)
     if not flat or y.ndim == 0:
         return y
     if scalars:

@@ -56,6 +56,22 @@ class InputLayer(Layer, SymbolicArithmetic):
         self.output_shape = self.declared_input_shape  # what the layers after it receive (summary shows it)
 
     @property
+    def dtype(self) -> str:
+        """Keras's ``keras.Input(...).dtype``: the inputs' dtype ('int32', 'string', 'float64'), ``floatx()`` where none
+        was given (``declared_dtype`` is the float dtype given, or None)."""
+        from ..backend import floatx
+
+        return self.input_dtype or self.__dict__.get("_float_dtype") or floatx()
+
+    @dtype.setter
+    def dtype(self, value) -> None:
+        self.__dict__["_float_dtype"] = value
+
+    @property
+    def declared_dtype(self) -> str | None:
+        return self.__dict__.get("_float_dtype")
+
+    @property
     def input(self):
         """Keras's: an InputLayer's node takes no tensor."""
         return []

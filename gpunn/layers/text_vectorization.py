@@ -66,6 +66,7 @@ def _ngram_widths(ngrams):
 class TextVectorization(Layer):
     reads_text = True  # the model hands it its string input as the output it made (text_inputs.py)
     keras_int_dtype = "int64"  # the dtype of Keras's "int" output: int64 indices (tf_pipeline.py)
+    keras_counts_dtype = "int64"  # and of its "multi_hot" and "count" outputs (its table's values)
 
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", split="whitespace", ngrams=None,
                  output_mode="int", output_sequence_length=None, pad_to_max_tokens=False, vocabulary=None,
@@ -235,12 +236,14 @@ class TextVectorization(Layer):
             self.encoded_shape(symbolic.sample_shape_of(inputs))  # (refused here when a model cannot take it)
         if symbolic.is_symbolic(inputs) or inputs is NOT_GIVEN:
             return super().__call__(inputs, *more, **keywords)
-        # On its own: the output is the host's work, handed over as a backend array of the layer's floats (the
-        # layer may be built in a model, for strings)
+        # On its own: the output is the host's work, handed over as a backend array of Keras's dtype (int64
+        # indices in "int" mode, else the layer's floats; the layer may be built in a model, for strings)
         from ..ops import get_ops
 
         ops = self.ops or get_ops()
-        return call_result(ops, ops.asarray(self.encode_text("inputs", inputs).astype(compute_dtype(self))))
+        dtype = tf_pipeline.keras_output_dtype(self)
+        dtype = dtype if np.dtype(dtype).kind in "iu" else compute_dtype(self)
+        return call_result(ops, ops.asarray(self.encode_text("inputs", inputs).astype(dtype)))
 
     def check_input_values(self, argument: str, x) -> None:
         """(The model's inputs reach the layer as the output it made, ``encode_text``.)"""

@@ -38,14 +38,19 @@ def is_tf_dataset(data) -> bool:
                and "tensorflow.python." in str(parent.__module__) for parent in type(data).__mro__)
 
 
-def _output_dtype(layer) -> str:
+def keras_output_dtype(layer) -> str:
     """The dtype of Keras's layer's output: in "int" mode the layer's ``keras_int_dtype`` (int64 indices of the
-    lookups and hashing, int32 bins of Discretization), strings for an inverted StringLookup, else float32."""
+    lookups and hashing, int32 bins of Discretization), in "one_hot", "multi_hot" and "count" modes a lookup's
+    ``keras_counts_dtype`` (int64, its table's values: Hashing's and Discretization's are float32), strings for an
+    inverted StringLookup, else float32 (tf_idf's weights, the other layers)."""
     token_dtype = getattr(layer, "token_dtype", None)  # (the lookups': an inverted one outputs tokens)
     if token_dtype is not None and layer.invert:
         return "string" if token_dtype is str else "int64"
-    if getattr(layer, "output_mode", None) == "int" and getattr(layer, "keras_int_dtype", None):
+    mode = getattr(layer, "output_mode", None)
+    if mode == "int" and getattr(layer, "keras_int_dtype", None):
         return layer.keras_int_dtype
+    if mode in ("one_hot", "multi_hot", "count") and getattr(layer, "keras_counts_dtype", None):
+        return layer.keras_counts_dtype
     return "float32"
 
 
@@ -77,7 +82,7 @@ def call_in_pipeline(layer, inputs):
     """``layer(inputs)`` for a symbolic TensorFlow tensor, or a list or tuple of them for a layer taking several
     (HashedCrossing): see the module docstring."""
     tf = _tensorflow()
-    dtype = _output_dtype(layer)
+    dtype = keras_output_dtype(layer)
     several = isinstance(inputs, (list, tuple))
 
     def run(*arrays):

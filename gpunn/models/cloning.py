@@ -114,7 +114,7 @@ def _clone_checked(model, clone_function, recursive, sample_shape=None):
 
     def new_input_for(source):
         return InputLayer(shape=sample_shape or source.declared_input_shape, batch_size=source.batch_size,
-                          dtype=source.input_dtype or source.dtype, name=source.name)
+                          dtype=source.input_dtype or source.declared_dtype, name=source.name)
 
     new_input = None if model._input_layer is None else new_input_for(model._input_layer)
     if new_input is None and sample_shape is not None:

@@ -160,7 +160,8 @@ class Sequential(Trainer, KerasVariableLists):
                              "would repeat them (names must be unique)")
         if not self._layers and self._input_layer is None and model._input_layer is not None:
             source = model._input_layer
-            self._input_layer = InputLayer(shape=source.declared_input_shape, dtype=source.input_dtype or source.dtype)
+            self._input_layer = InputLayer(shape=source.declared_input_shape,
+                                           dtype=source.input_dtype or source.declared_dtype)
         self._layers.extend(inner)
         self.__dict__.setdefault("_held_models", []).append(model)
         for layer in inner:
@@ -490,8 +491,8 @@ class Sequential(Trainer, KerasVariableLists):
 
     def _declared_dtype(self) -> str | None:
         for layer in ([self._input_layer] if self._input_layer else []) + self._layers:
-            if layer.dtype is not None:
-                return layer.dtype
+            if layer.declared_dtype is not None:
+                return layer.declared_dtype
         return None
 
     # ---- building ---------------------------------------------------------------------------------
@@ -518,7 +519,7 @@ class Sequential(Trainer, KerasVariableLists):
                 # that layer makes of them
                 self._text_sample_shape = input_shape
                 input_shape = text_inputs.first_reader(self).encoded_shape(input_shape)
-        dtypes = {layer.dtype for layer in self._layers if layer.dtype is not None}
+        dtypes = {layer.declared_dtype for layer in self._layers if layer.declared_dtype is not None}
         if len(dtypes) > 1:
             raise ValueError(f"dtype: all layers of a model must share one dtype, got {sorted(dtypes)}")
         dtype = self.dtype

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..custom_objects import custom_object_scope
+from ..layers import numeric_arguments
 
 
 def variant_for(model, x, argument: str = "x"):
@@ -22,8 +23,12 @@ def variant_for(model, x, argument: str = "x"):
     an array of samples of one input: the usual checks then run)."""
     shape = _sample_shape(x)
     built = getattr(model, "_built_input_shape", None)
-    if shape is None or built is None or shape == tuple(built) or not model.built or \
-            getattr(model, "_packed", None) is not None or getattr(model, "_text_sample_shape", None) is not None:
+    if shape is None or built is None or not model.built or getattr(model, "_packed", None) is not None or \
+            getattr(model, "_text_sample_shape", None) is not None or model.__dict__.get("_variant_of") is not None:
+        return None
+    if numeric_arguments.is_text(x) or getattr(getattr(x, "dtype", None), "name", None) == "string":
+        return None  # strings: the model reads what its text layers make of them (text_inputs.py)
+    if shape == tuple(built) or _rank_adjusted(shape, tuple(built)):
         return None
     variants = model.__dict__.setdefault("_shape_variants", {})
     key = (shape, id(getattr(model, "_store", None)), _compile_token(model))
@@ -43,15 +48,17 @@ def after_call(model, variant, training: bool) -> None:
 
 
 def _sample_shape(x) -> tuple | None:
+    """The shape of one sample of an array (a list is the model's inputs, one per entry: not here)."""
     shape = getattr(x, "shape", None)
-    if shape is None and isinstance(x, (list, tuple)) and x and not isinstance(x[0], (str, bytes)):
-        try:
-            shape = np.shape(x)
-        except ValueError:
-            return None
     if shape is None or len(shape) < 2 or any(not isinstance(d, (int, np.integer)) for d in shape):
         return None
     return tuple(int(d) for d in shape[1:])
+
+
+def _rank_adjusted(shape: tuple, built: tuple) -> bool:
+    """Whether ``shape`` differs from ``built`` by a trailing axis of 1 only, which Keras's
+    ``Functional._adjust_input_rank`` adds or drops (and the model's own checks then do)."""
+    return shape == built + (1,) or shape + (1,) == built
 
 
 def _compile_token(model):
@@ -72,6 +79,7 @@ def _made(model, shape: tuple, argument: str):
         raise ValueError(f"{argument}: expected samples of shape {built} (the model's input), got samples of shape "
                          f"{shape}; its layers do not take samples of that shape ({type(exc).__name__}: {exc})") \
             from None
+    variant._variant_of = model  # (never a variant of its own)
     ours, theirs = [w.shape for w in variant.get_weights()], [w.shape for w in model.get_weights()]
     if ours != theirs:
         raise ValueError(f"{argument}: expected samples of shape {built} (the model's input), got samples of shape "

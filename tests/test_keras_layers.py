@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import digits, numpy_backend  # noqa: F401
+from helpers import digits, numpy_backend, run_keras  # noqa: F401
 from test_gradients import check_layer
 
 import gpunn
@@ -593,3 +593,25 @@ def test_a_layer_called_on_its_own_ignores_a_declared_input_shape_as_keras_does(
     layer = layers.Dense(10, input_shape=(None, 5))
     assert layer(np.zeros((10, 5), "float32")).shape == (10, 10)
     assert [tuple(v.shape) for v in layer.variables] == [(5, 10), (10,)]
+
+
+INPUT_DTYPES = r'''
+import json, sys
+import keras
+inputs = [keras.Input(shape=(1,), dtype=dtype) if dtype else keras.Input(shape=(3,))
+          for dtype in ("int64", "string", "float32", "float64", "int32", "bool", None)]
+print(json.dumps([str(i.dtype) for i in inputs]))
+'''
+
+
+def test_an_input_s_dtype_is_kerass():
+    """The TF csv tutorial keeps the numeric inputs by ``input.dtype == tf.float32``: an Input's dtype is the one
+    given ('int64', 'string', 'float64'), else floatx(), as Keras's KerasTensor says; a model of float64 layers
+    after an Input of no dtype computes in float64 still."""
+    ours = [str(i.dtype) for i in [gpunn.Input(shape=(1,), dtype=dtype) if dtype else gpunn.Input(shape=(3,))
+                                   for dtype in ("int64", "string", "float32", "float64", "int32", "bool", None)]]
+    assert ours == run_keras(INPUT_DTYPES, {}) == ["int64", "string", "float32", "float64", "int32", "bool",
+                                                   "float32"]
+    inputs = gpunn.Input((3,))
+    model = gpunn.Model(inputs, layers.Dense(2, dtype="float64")(inputs))
+    assert model.predict(np.ones((2, 3)), verbose=0).dtype == np.float64

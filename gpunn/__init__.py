@@ -21,6 +21,7 @@ from .metrics import Metric
 from .models import Model, Sequential, load_model
 from .optimizers import Optimizer
 from .regularizers import Regularizer
+from .standalone_variables import Variable
 from .ops import get_ops, set_backend, use_backend
 from .trainer.train_step import GraphFallbackWarning
 
@@ -43,7 +44,7 @@ __all__ = [
     "Sequential", "Model", "Input", "load_model", "GraphFallbackWarning", "set_backend", "use_backend", "get_ops",
     # the base classes Keras 3 exports at its top level (class MyLayer(keras.Layer): ...)
     "Layer", "Loss", "Metric", "Optimizer", "Regularizer", "Initializer", "InputSpec", "DTypePolicy",
-    "FloatDTypePolicy", "dtype_policies", "mixed_precision",
+    "FloatDTypePolicy", "Variable", "dtype_policies", "mixed_precision",
     "activations", "backend", "callbacks", "config", "constraints", "datasets", "distributed", "initializers",
     "layers", "losses", "metrics", "models", "optimizers", "preprocessing", "random", "regularizers", "saving",
     "utils", "wrappers", "__version__", "version",

@@ -124,6 +124,11 @@ class Layer(KerasVariableLists):
     def __setattr__(self, name, value):
         if name == "built" and value:
             variable_paths.fix_prefix(self)
+        if getattr(getattr(value, "_layer", None), "standalone_variable", False):
+            # keras.Variable(...) set as an attribute: Keras tracks it as a weight; here it becomes one
+            from ..standalone_variables import as_layer_weight
+
+            value = as_layer_weight(self, name, value)
         if name in _UNTRACKED or not (isinstance(value, (Layer, list, tuple, dict)) or sublayers.is_model(value)):
             object.__setattr__(self, name, value)
             return

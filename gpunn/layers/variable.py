@@ -131,6 +131,8 @@ class Variable:
     def path(self) -> str:
         """Keras's ``variable.path``: the scopes the layer was built in, its name, the weight's
         (``variable_paths.py``)."""
+        if getattr(self._layer, "standalone_variable", False):  # keras.Variable made on its own: its name
+            return self._name
         return f"{variable_paths.prefix(self._layer)}{self._layer.name}/{self._name}"
 
     @property

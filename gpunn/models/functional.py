@@ -437,6 +437,8 @@ class Model(Functional, metaclass=_ModelType):
     def __setattr__(self, name, value):
         # After Model.__init__, what the subclass sets: Keras tracks a layer (or model) when it is assigned, or
         # appended to a list the model holds, and orders model.layers, weights and files so (subclassed.py)
+        if getattr(getattr(value, "_layer", None), "standalone_variable", False):
+            self.add_weight()  # keras.Variable(...) as a model's own weight: refused by name, as add_weight is
         internal = vars(self).get("_internal_attributes")
         if internal is None or name in internal or name in subclassed.SET_LATER or \
                 not isinstance(value, (Layer, Sequential, list, tuple, dict)):

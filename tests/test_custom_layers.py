@@ -427,3 +427,30 @@ def test_a_model_subclass_owning_a_weight_is_refused_by_name():
     model = gpunn.Model(inputs, TreeLayer()(inputs))
     assert model.predict(np.ones((5, 3), "float32"), verbose=0).shape == (5, 2)
     assert len(model.trainable_weights) == 3
+
+
+@pytest.mark.parametrize("hook", ["save_own_variables", "load_own_variables", "save_assets", "load_assets"])
+def test_a_layer_s_own_saving_hooks_are_refused_by_name(tmp_path, hook):
+    """Keras calls a layer's save_own_variables / load_own_variables / save_assets / load_assets (the guide
+    "Customizing Saving and Serialization"); gpunn writes the weights itself and would skip them: refused when
+    saving and loading, naming the hook, rather than losing the state they carry."""
+
+    class Plain(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.scale = self.add_weight(shape=(3,), initializer="ones", name="scale")
+
+        def call(self, x):
+            return x * self.scale
+
+    model = gpunn.Sequential([gpunn.Input((3,)), Plain()])
+    model.save(tmp_path / "plain.keras")
+    Hooked = type("Plain", (Plain,), {hook: lambda self, store: None})  # (its file paths are Plain's)
+    hooked = gpunn.Sequential([gpunn.Input((3,)), Hooked()])
+    for action in (lambda: hooked.save(tmp_path / "hooked.keras"),
+                   lambda: hooked.save_weights(tmp_path / "hooked.weights.h5"),
+                   lambda: hooked.load_weights(tmp_path / "plain.keras"),
+                   lambda: gpunn.models.load_model(tmp_path / "plain.keras", custom_objects={"Plain": Hooked})):
+        with pytest.raises(gpunn.overrides.OverrideNotSupportedError, match=f"Plain.{hook}: .* in gpunn does not use"):
+            action()
+    assert not (tmp_path / "hooked.keras").exists()

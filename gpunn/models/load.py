@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 
-from . import feature_space_files, h5_format, keras_format
+from . import feature_space_files, h5_format, keras_format, saving_hooks
 from .compile_config import compile_from_config
 from .file_format import MODEL_FORMAT, NotAModelFileError, read_file
 from .file_kinds import KERAS, SAFETENSORS, file_kind
@@ -160,7 +160,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     with open(filepath, "rb") as handle:
         data = handle.read()
     with custom_object_scope(custom_objects):  # the user's loss and metric functions and classes, by name
-        return load_model_bytes(filepath, data, compile)
+        model = load_model_bytes(filepath, data, compile)
+    saving_hooks.refuse_own_hooks(model, "load_model")
+    return model
 
 
 def load_model_bytes(filepath: str, data: bytes, compile: bool):

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..layers import sublayers
 from ..layers.seeded import SeededLayer
-from . import h5_format, keras_format
+from . import h5_format, keras_format, saving_hooks
 from .compile_config import deserialize_metric, get_compile_config, serialize_metric  # noqa: F401 (re-exported)
 from .file_format import FORMAT_VERSION, MODEL_FORMAT, WEIGHTS_FORMAT, NotAModelFileError, gpunn_version, read_file
 from .file_format import write_file
@@ -61,6 +61,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
     filepath = check_save_path(filepath, overwrite)
     kind = model_file_kind(filepath, save_format)
     model._require_built("save")
+    saving_hooks.refuse_own_hooks(model, "model.save")
     if kind == KERAS:
         keras_format.save_model(model, filepath, overwrite, include_optimizer)
     elif kind == H5:
@@ -75,6 +76,7 @@ def save_weights(model, filepath, overwrite=True, save_format=None) -> None:
     filepath = check_save_path(filepath, overwrite)
     kind = weights_file_kind(filepath, save_format)
     model._require_built("save_weights")
+    saving_hooks.refuse_own_hooks(model, "save_weights")
     if kind == KERAS_WEIGHTS:
         keras_format.save_weights(model, filepath, overwrite)
     elif kind == H5:
@@ -133,6 +135,7 @@ def load_weights(model, filepath) -> None:
     layers with weights, safetensors files by position and weight name."""
     filepath = check_load_path(filepath)
     model._require_built("load_weights")  # before reading what may be a large file
+    saving_hooks.refuse_own_hooks(model, "load_weights")
     with open(filepath, "rb") as handle:
         data = handle.read()
     if file_kind(data) == SAFETENSORS:

@@ -51,6 +51,9 @@ def clear_session(free_memory=True) -> None:
         raise TypeError(f"free_memory: expected True or False, got {free_memory!r}")
     # Keras resets its name uids with its global state (keras/src/backend/common/global_state.py).
     naming.reset_uids()
+    from .standalone_variables import reset_names
+
+    reset_names()  # (keras.Variable's names too)
     gpunn_random.reseed_from_python_random()
     if free_memory:
         gc.collect()

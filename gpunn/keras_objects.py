@@ -1,7 +1,8 @@
 """Objects of Keras itself (keras, tf.keras, tf_keras) given where gpunn takes its own: the TensorFlow tutorials'
 ``metrics=[tf.metrics.BinaryAccuracy(threshold=0.0)]``, ``optimizer=tf.optimizers.Adam()`` or
-``kernel_initializer=tf.initializers.zeros()``, which the import rename leaves Keras's. Each becomes gpunn's object of the same class and config, as a Keras file holding it would
-give it (``serialization.py``); a class gpunn lacks is refused by its name there.
+``kernel_initializer=tf.initializers.zeros()``, which the import rename leaves Keras's. Each becomes gpunn's
+object of the same class and config, as a Keras file holding it would give it (``serialization.py``); a class
+gpunn lacks is refused by its name there.
 
 Taken as a function instead, a Keras metric object would be averaged over the batches as its running result:
 a silently wrong metric.

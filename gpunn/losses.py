@@ -1182,9 +1182,21 @@ def keras_values(values, y_pred, dtype=None):
     if dtype is None:
         from .backend import floatx
 
-        given = getattr(y_pred, "dtype", None)
-        dtype = np.dtype(given).name if given is not None and np.dtype(given).kind == "f" else floatx()
+        given = _dtype_of(y_pred)
+        dtype = given.name if given is not None and given.kind == "f" else floatx()
     return host_result(np.asarray(values, dtype=dtype))
+
+
+def _dtype_of(value) -> np.dtype | None:
+    """The NumPy dtype of an array, a CuPy array or a framework's tensor (TensorFlow's ``tf.float32`` is no NumPy
+    dtype: read from its array), None for lists and numbers."""
+    given = getattr(value, "dtype", None)
+    if given is None:
+        return None
+    try:
+        return np.dtype(given)
+    except TypeError:
+        return np.asarray(value).dtype
 
 
 def _function(cls, name):
@@ -1224,20 +1236,20 @@ mean_absolute_percentage_error = mape = _plain_function(MeanAbsolutePercentageEr
 
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Per-sample binary cross-entropies, as ``keras.losses.binary_crossentropy``."""
-    return keras_values(BinaryCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,
-                              axis=axis).per_sample(y_true, y_pred), y_pred)
+    loss = BinaryCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+    return keras_values(loss.per_sample(y_true, y_pred), y_pred)
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Per-sample categorical cross-entropies, as ``keras.losses.categorical_crossentropy``."""
-    return keras_values(CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,
-                                   axis=axis).per_sample(y_true, y_pred), y_pred)
+    loss = CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+    return keras_values(loss.per_sample(y_true, y_pred), y_pred)
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
     """Per-sample cross-entropies of class ids, as ``keras.losses.sparse_categorical_crossentropy``."""
-    return keras_values(SparseCategoricalCrossentropy(from_logits=from_logits, ignore_class=ignore_class,
-                                         axis=axis).per_sample(y_true, y_pred), y_pred)
+    loss = SparseCategoricalCrossentropy(from_logits=from_logits, ignore_class=ignore_class, axis=axis)
+    return keras_values(loss.per_sample(y_true, y_pred), y_pred)
 
 
 mean_squared_logarithmic_error = msle = _plain_function(MeanSquaredLogarithmicError, "mean_squared_logarithmic_error")
@@ -1252,16 +1264,17 @@ categorical_hinge = _plain_function(CategoricalHinge, "categorical_hinge")
 def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
                               label_smoothing=0.0, axis=-1):
     """Per-sample binary focal cross-entropies, as ``keras.losses.binary_focal_crossentropy``."""
-    return keras_values(BinaryFocalCrossentropy(apply_class_balancing=apply_class_balancing, alpha=alpha, gamma=gamma,
-                                   from_logits=from_logits, label_smoothing=label_smoothing,
-                                   axis=axis).per_sample(y_true, y_pred), y_pred)
+    loss = BinaryFocalCrossentropy(apply_class_balancing=apply_class_balancing, alpha=alpha, gamma=gamma,
+                                   from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+    return keras_values(loss.per_sample(y_true, y_pred), y_pred)
 
 
 def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
                                    axis=-1):
     """Per-sample categorical focal cross-entropies, as ``keras.losses.categorical_focal_crossentropy``."""
-    return keras_values(CategoricalFocalCrossentropy(alpha=alpha, gamma=gamma, from_logits=from_logits,
-                                        label_smoothing=label_smoothing, axis=axis).per_sample(y_true, y_pred), y_pred)
+    loss = CategoricalFocalCrossentropy(alpha=alpha, gamma=gamma, from_logits=from_logits,
+                                        label_smoothing=label_smoothing, axis=axis)
+    return keras_values(loss.per_sample(y_true, y_pred), y_pred)
 
 
 # Keras's overlap losses, written with gpunn.ops in a module of their own (which builds on FunctionLoss above)

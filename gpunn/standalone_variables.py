@@ -28,8 +28,8 @@ class _Holder:
     _traced_weights = None
     trainable = True
 
-    def __init__(self, name: str, value: np.ndarray, trainable: bool):
-        self.name = name
+    def __init__(self, name: str, value: np.ndarray, trainable: bool, named: bool):
+        self.name, self.named = name, named
         self.bound = Bound(weights={name: value})
         self.specs = [WeightSpec(name, tuple(value.shape), initializers_module.Constant(0.0), None, None,
                                  bool(trainable))]
@@ -52,12 +52,12 @@ class _VariableType(type):
         if isinstance(name, str) and "/" in name:
             raise ValueError(f"Argument `name` must be a string and cannot contain character `/`. Received: "
                              f"name={name}")  # Keras's message
+        named = name is not None
         if name is None:
             name = "variable" if _count[0] == 0 else f"variable_{_count[0]}"
             _count[0] += 1
         value = _initial_value(initializer, shape, dtype)
-        variable = _LayerVariable(_Holder(name, value, trainable), name)
-        return variable
+        return _LayerVariable(_Holder(name, value, trainable, named), name)
 
 
 class Variable(metaclass=_VariableType):
@@ -77,7 +77,9 @@ def _initial_value(initializer, shape, dtype) -> np.ndarray:
         if shape is not None and tuple(shape) != value.shape:
             raise ValueError(f"shape: the initial value has shape {value.shape}, got shape={tuple(shape)!r}")
         if dtype is None and value.dtype.kind == "f":
-            dtype = "float32"  # Keras's floatx for a float value given without a dtype
+            from .backend import floatx
+
+            dtype = floatx()  # a float value given without a dtype: floatx(), as Keras's jax backend makes it
     return value.astype(dtype) if dtype is not None else value
 
 
@@ -86,15 +88,25 @@ def is_standalone(value) -> bool:
 
 
 def as_layer_weight(layer, name: str, variable):
-    """The layer's weight made for ``variable`` (one made on its own, set as the layer's attribute ``name``),
-    starting from its value, of its dtype (float: the layer's weights are the model's floats) and flag."""
+    """``variable`` (one made on its own, set as the layer's attribute ``name``) made the layer's weight: a weight
+    of its shape and flag starting from its value (float: the layer's weights are the model's floats), named as
+    it was named (a name it was given; else the layer's next free one), and the object itself now that weight's
+    Variable, so that what the script holds reads and writes the layer's weight."""
     value = variable.numpy()
     if value.dtype.kind != "f":
         raise ValueError(f"{name}: layer {layer.name!r} keeps its weights in the model's float buffers; "
                          f"keras.Variable of dtype {value.dtype} cannot be one of them (make it a float, or keep the "
                          "number as a plain attribute)")
-    return layer.add_weight(shape=value.shape, initializer=_Values(value), trainable=variable.trainable,
-                            name=variable.name)
+    holder = variable._layer
+    weight = layer.add_weight(shape=value.shape, initializer=_Values(value), trainable=variable.trainable,
+                              name=variable.name if holder.named else None)
+    variable._layer, variable._name = weight._layer, weight._name
+    return variable
+
+
+def reset_names() -> None:
+    """``clear_session()``: the next variable made on its own is named 'variable' again, as in Keras."""
+    _count[0] = 0
 
 
 class _Values(initializers_module.Initializer):

@@ -377,7 +377,8 @@ def outcome(how):
 HOWS = ['self.add_weight((3, 2), "ones")', 'self.add_weight((2,), "zeros", "float32")',
         'self.add_variable((4,), "ones")', 'self.add_weight("kernel", (3,))',
         'self.add_weight((3,), "ones", "float32", True)', 'self.add_weight((3,), shape=(3,))',
-        'self.add_weight((3,), "ones", initializer="zeros")', 'self.add_weight((3,), "ones", "float32", dtype="float32")']
+        'self.add_weight((3,), "ones", initializer="zeros")',
+        'self.add_weight((3,), "ones", "float32", dtype="float32")']
 '''
 
 ADD_WEIGHT_KERAS_SIDE = r"""

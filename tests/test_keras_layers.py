@@ -582,8 +582,9 @@ def test_slices_and_arithmetic_of_a_weight_have_numpy_as_tf_keras_tensors_do(num
         plain = result.numpy()
         assert type(plain) is (np.ndarray if np.ndim(expected) else type(expected)) and plain.dtype == expected.dtype
         np.testing.assert_array_equal(plain, expected)
-    dense.kernel[:, 0].numpy()[0] = 7.0  # a slice is a view of the weight, as before
-    assert float(dense.kernel[0, 0]) == 7.0
+    column = dense.kernel[:, 0]
+    column.numpy()[0] = 7.0  # a slice is a new array, as a Keras tensor is: the weight stays as it was
+    assert float(dense.kernel[0, 0]) == kernel[0, 0] != 7.0
     assert not np.shares_memory(+dense.kernel, dense.kernel.value)  # +x is a new tensor, as in Keras
 
 

@@ -230,3 +230,14 @@ def test_a_loss_called_on_arrays_returns_kerass_dtype_with_numpy():
     assert losses.MeanSquaredError()(a, a.astype("float64")).dtype == np.float64
     assert losses.MeanSquaredError(dtype="float64")(a, a * 0.5).dtype == np.float64
     assert losses.MeanSquaredError().dtype == "float32" and losses.Huber(dtype="float64").dtype == "float64"
+
+    class Tensorish:  # a framework's tensor: its dtype no NumPy dtype (tf.float32), its values an array
+        dtype = object()
+
+        def __init__(self, value):
+            self.value = value
+
+        def __array__(self, dtype=None, copy=None):
+            return self.value if dtype is None else self.value.astype(dtype)
+
+    assert losses.mae(a, Tensorish(a * 0.5)).dtype == np.float32  # (the TF autoencoder tutorial's losses.mae)

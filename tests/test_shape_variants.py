@@ -110,3 +110,59 @@ def test_layers_that_cannot_take_the_shape_say_so():
     dense = gpunn.Sequential([gpunn.Input((1, 5)), layers.Dense(1)])
     with pytest.raises(ValueError, match=r"x: expected samples of shape \(1, 5\) .* got samples of shape \(1, 6\)"):
         dense.predict(np.ones((2, 1, 6), "float32"), verbose=0)
+
+
+def test_a_recompile_alternating_shapes_and_the_random_stream():
+    """A recompile reaches the variant (its metrics); two shapes in turn keep their variants; making one draws
+    nothing from the random streams (a seeded run goes on as without it)."""
+    model, wide, targets = _trained()
+    model.compile(loss="mse", metrics=[gpunn.metrics.MeanAbsoluteError()])
+    assert sorted(model.evaluate(wide, targets, verbose=0, return_dict=True)) == ["loss", "mean_absolute_error"]
+    model.compile(loss="mse", metrics=[gpunn.metrics.MeanSquaredError()])
+    assert sorted(model.evaluate(wide, targets, verbose=0, return_dict=True)) == ["loss", "mean_squared_error"]
+    narrow = wide[:, :12]
+    model(wide), model(narrow)
+    made = dict(model._shape_variants)
+    model(wide), model(narrow)
+    assert sorted(model._shape_variants) == [(12, 5), (24, 5)] and all(
+        model._shape_variants[shape][0] is made[shape][0] for shape in made)
+
+    def draws(call_on_other_shape):
+        model, wide, _ = _trained(seed=3)
+        gpunn.utils.set_random_seed(11)
+        if call_on_other_shape:
+            model(wide[:, :7])
+        return gpunn.random.generator().random(3), np.random.random(3)
+
+    for ours, plain in zip(draws(True), draws(False)):
+        np.testing.assert_array_equal(ours, plain)
+
+
+def test_what_a_variant_would_compute_otherwise_is_refused():
+    """A subclassed model whose call() read its inputs' shape when traced (Keras runs call() again for another
+    shape), and a model with a step or loss of its own (a copy of its layers would skip it)."""
+
+    class ReadsShape(gpunn.Model):
+        def call(self, x):
+            return x[:, -1:, :] * float(x.shape[1])
+
+    class OwnLoss(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1)
+
+        def call(self, x):
+            return self.dense(x)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            return gpunn.ops.mean(gpunn.ops.square(y_pred - y)) * 2.0
+
+    reads = ReadsShape()
+    np.testing.assert_array_equal(reads(np.ones((2, 1, 5), "float32")), 1.0)
+    with pytest.raises(ValueError, match=r"ReadsShape.call\(\) read its inputs' shape when gpunn traced it"):
+        reads(np.ones((2, 24, 5), "float32"))
+    own = OwnLoss()
+    own.compile(optimizer="sgd")
+    own.evaluate(np.ones((4, 1, 5), "float32"), np.ones((4, 1, 1), "float32"), verbose=0)
+    with pytest.raises(ValueError, match="without the compute_loss of OwnLoss's own"):
+        own.evaluate(np.ones((4, 3, 5), "float32"), np.ones((4, 3, 1), "float32"), verbose=0)

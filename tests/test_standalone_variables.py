@@ -68,7 +68,8 @@ def test_what_a_variable_cannot_be():
         def call(self, x):
             return x
 
-    with pytest.raises(TypeError, match="Net.add_weight: .*make Net a keras.layers.Layer subclass"):
+    with pytest.raises(TypeError, match="Net.w: a keras.Variable held by a keras.Model subclass .* make Net a "
+                                        "keras.layers.Layer subclass"):
         Net()
 
     class Steps(gpunn.layers.Layer):
@@ -82,3 +83,37 @@ def test_what_a_variable_cannot_be():
         gpunn.Variable("zeros")
     with pytest.raises(ValueError, match="cannot contain character `/`"):
         gpunn.Variable(1.0, name="a/b")
+
+
+def test_unnamed_variables_take_the_layer_s_free_names_and_stay_the_weight():
+    """A layer mixing ``add_weight()`` and ``keras.Variable(...)`` without names: Keras's 'variable',
+    'variable_1'; the Variable the script made is then the layer's weight (assigning it changes the layer's
+    output), and ``clear_session()`` starts the names again."""
+
+    class Scaled(gpunn.layers.Layer):
+        def build(self, input_shape):
+            self.k = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+            self.t = gpunn.Variable(np.float32(2.0), trainable=False)
+
+        def call(self, x):
+            return x * self.k * self.t
+
+    layer = Scaled()
+    np.testing.assert_array_equal(layer(np.ones((2, 3), "float32")), 2.0)
+    assert [w.name for w in layer.weights] == ["variable", "variable_1"]
+
+    class Shared(gpunn.layers.Layer):
+        def __init__(self, variable, **kwargs):
+            super().__init__(**kwargs)
+            self.shared = variable
+
+        def call(self, x):
+            return x * self.shared
+
+    scale = gpunn.Variable(np.ones((3,)), name="scale")
+    shared = Shared(scale)
+    shared(np.ones((1, 3), "float32"))
+    scale.assign(np.full((3,), 2.0))
+    np.testing.assert_array_equal(shared(np.ones((1, 3), "float32")), [[2.0, 2.0, 2.0]])
+    gpunn.backend.clear_session()
+    assert gpunn.Variable(1.0).name == "variable"

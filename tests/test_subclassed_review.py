@@ -590,7 +590,7 @@ def test_a_subclass_without_call_is_refused():
             self.dense = layers.Dense(1)
 
     model = NoCall()  # as Keras: refused when it first runs (a call() may be given to the class until then)
-    with pytest.raises(NotImplementedError, match="needs a call.*does not have a `call\(\)` method implemented"):
+    with pytest.raises(NotImplementedError, match=r"needs a call.*does not have a `call\(\)` method implemented"):
         model(np.ones((2, 3), "float32"))
     NoCall.call = lambda self, inputs: self.dense(inputs)  # the TF time-series tutorial's FeedBack.call = call
     assert model(np.ones((2, 3), "float32")).shape == (2, 1)

@@ -124,12 +124,15 @@ class Layer(KerasVariableLists):
     def __setattr__(self, name, value):
         if name == "built" and value:
             variable_paths.fix_prefix(self)
-        if getattr(getattr(value, "_layer", None), "standalone_variable", False):
+        if name in _UNTRACKED:
+            object.__setattr__(self, name, value)
+            return
+        if isinstance(value, Variable) and getattr(value._layer, "standalone_variable", False):
             # keras.Variable(...) set as an attribute: Keras tracks it as a weight; here it becomes one
             from ..standalone_variables import as_layer_weight
 
             value = as_layer_weight(self, name, value)
-        if name in _UNTRACKED or not (isinstance(value, (Layer, list, tuple, dict)) or sublayers.is_model(value)):
+        if not (isinstance(value, (Layer, list, tuple, dict)) or sublayers.is_model(value)):
             object.__setattr__(self, name, value)
             return
         # Keras tracks a layer when it is assigned, or appended to a list the layer holds: the order of the layers
@@ -276,8 +279,10 @@ class Layer(KerasVariableLists):
         # average every weight's gradient and keep identical weights
         variable_paths.fix_prefix(self)
         specs = self.__dict__.setdefault("_added_specs", [])
-        if name is None:
-            name = "variable" if not specs else f"variable_{len(specs)}"
+        if name is None:  # (the first name not taken: a keras.Variable's may be)
+            taken = {spec.name for spec in specs}
+            name = next(f"variable_{k}" if k else "variable" for k in range(len(specs) + 1)
+                        if (f"variable_{k}" if k else "variable") not in taken)
         if any(spec.name == name for spec in specs):
             raise ValueError(f"name: layer {self.name!r} already has a weight {name!r}")
         if not isinstance(name, str) or "/" in name:  # '/' separates the weights of sublayers (sublayers.py)

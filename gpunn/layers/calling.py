@@ -114,7 +114,7 @@ def call_layer(layer, inputs, training=False):
 def _result(layer, y, flat: bool, scalars: bool):
     y = layer.ops.copy(layer.ops.asarray(y))  # the workspace is written again next call
     dtype = tf_pipeline.keras_output_dtype(layer)
-    if np.dtype(dtype).kind in "iu":  # a lookup's or a binning's indices, called on its own: Keras's integers
+    if dtype != "string" and np.dtype(dtype).kind in "iu":  # a lookup's or binning's indices: Keras's integers
         y = y.astype(dtype)
     y = call_result(layer.ops, y)
     if not flat or y.ndim == 0:

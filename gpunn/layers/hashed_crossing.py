@@ -128,7 +128,8 @@ class HashedCrossing(Layer):
         from ..ops import get_ops
 
         ops = self.ops or get_ops()
-        return call_result(ops, ops.asarray(np.asarray(out).astype(compute_dtype(self))))
+        dtype = self.keras_int_dtype if self.output_mode == "int" else compute_dtype(self)  # (Keras's int64 bins)
+        return call_result(ops, ops.asarray(np.asarray(out).astype(dtype)))
 
     def forward(self, x, training):
         """``x``: the list of the model's integer inputs (in its float dtype), one value per sample each."""

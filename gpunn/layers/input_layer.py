@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import dtype_policies
 from .base import Layer, normalize_shape
+from . import symbolic
 from .symbolic import SymbolicArithmetic
 
 
@@ -84,6 +85,7 @@ class InputLayer(Layer, SymbolicArithmetic):
     @property
     def shape(self) -> tuple:
         """Keras's ``keras.Input(...).shape``: the batch dimension (None unless given), then the sample shape."""
+        symbolic.note_shape_read()
         return (self.batch_size,) + tuple(self.declared_input_shape)
 
     def forward(self, x, training):

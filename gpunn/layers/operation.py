@@ -308,6 +308,7 @@ def symbolic_call(name: str, args, kwargs):
     """``gpunn.ops.<name>(*args, **kwargs)`` on symbolic values: an Operation called on them."""
     if name == "shape" and len(args) == 1 and not kwargs:
         # as Keras's ops.shape, the batch size unknown: a BatchSize, which an operation's shape takes
+        symbolic.note_shape_read(None)  # (the user's ops.shape: its sample dimensions are the traced ones)
         return (BatchSize(args[0]),) + tuple(args[0].shape[1:])
     if name in ("zeros", "ones"):  # of a shape holding a batch size: Keras's Full, of that value
         arguments = inspect.signature(gpunn_ops._unwrapped[name]).bind(*args, **kwargs).arguments

@@ -133,6 +133,7 @@ class SymbolicTensor(SymbolicArithmetic):
 
     @property
     def shape(self) -> tuple:
+        note_shape_read()
         return (None,) + self._sample_shape
 
     @property
@@ -150,6 +151,24 @@ class SymbolicTensor(SymbolicArithmetic):
         raise TypeError("the truth value of a symbolic value is not known: a functional model (or a subclassed "
                         "model's call(), run on symbolic inputs) cannot branch on a layer's output")
 
+
+
+_shape_reads = [0]
+
+
+def note_shape_read(depth: int | None = 2) -> None:
+    """Count a read of a symbolic value's shape by the user's code (the frame ``depth`` up, when it is not gpunn's
+    own; None: a read made for the user, ``ops.shape``), which a subclassed model's trace fixes at the traced
+    shape (``shape_variants.py`` asks ``shape_reads``)."""
+    import sys
+
+    if depth is None or sys._getframe(depth).f_globals.get("__name__", "").split(".")[0] != "gpunn":
+        _shape_reads[0] += 1
+
+
+def shape_reads() -> int:
+    """How many times the user's code has read a symbolic value's shape (``ops.shape`` too), so far."""
+    return _shape_reads[0]
 
 
 def is_symbolic(value) -> bool:

@@ -242,7 +242,7 @@ class TextVectorization(Layer):
 
         ops = self.ops or get_ops()
         dtype = tf_pipeline.keras_output_dtype(self)
-        dtype = dtype if np.dtype(dtype).kind in "iu" else compute_dtype(self)
+        dtype = dtype if dtype != "string" and np.dtype(dtype).kind in "iu" else compute_dtype(self)
         return call_result(ops, ops.asarray(self.encode_text("inputs", inputs).astype(dtype)))
 
     def check_input_values(self, argument: str, x) -> None:

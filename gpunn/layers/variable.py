@@ -203,8 +203,9 @@ class Variable:
         return self.shape[0]
 
     def __getitem__(self, index):
+        """A slice of the value: a new array (a Keras tensor is), on the CPU with ``.numpy()``."""
         traced = self._traced()
-        return traced[index] if traced is not None else host_result(self.value[index])
+        return traced[index] if traced is not None else host_result(self.value[index].copy())
 
     def __float__(self) -> float:
         return float(self._scalar())

@@ -438,7 +438,10 @@ class Model(Functional, metaclass=_ModelType):
         # After Model.__init__, what the subclass sets: Keras tracks a layer (or model) when it is assigned, or
         # appended to a list the model holds, and orders model.layers, weights and files so (subclassed.py)
         if getattr(getattr(value, "_layer", None), "standalone_variable", False):
-            self.add_weight()  # keras.Variable(...) as a model's own weight: refused by name, as add_weight is
+            raise TypeError(f"{type(self).__name__}.{name}: a keras.Variable held by a keras.Model subclass would be a "
+                            "weight of the model's own; gpunn learns such a model's graph from the layers its call() "
+                            f"calls, and keeps weights in layers only: make {type(self).__name__} a "
+                            "keras.layers.Layer subclass, or hold the variable in a layer of its own")
         internal = vars(self).get("_internal_attributes")
         if internal is None or name in internal or name in subclassed.SET_LATER or \
                 not isinstance(value, (Layer, Sequential, list, tuple, dict)):
@@ -467,8 +470,8 @@ class Model(Functional, metaclass=_ModelType):
         """Refused by name: Keras lets a ``keras.Model`` subclass own weights used in its ``call()`` (a Model is a
         Layer there); gpunn learns such a model's graph from ``call()`` as calls of layers, where a weight of the
         model's own has no layer to live in."""
-        raise TypeError(f"{type(self).__name__}.add_weight: gpunn learns a keras.Model subclass's graph from the layers "
-                        "its call() calls, and keeps weights in layers only; make "
+        raise TypeError(f"{type(self).__name__}.add_weight: gpunn learns a keras.Model subclass's graph from the "
+                        "layers its call() calls, and keeps weights in layers only; make "
                         f"{type(self).__name__} a keras.layers.Layer subclass (add_weight, sublayers and call() work "
                         "there, and a model can call it), or hold the weight in a layer of its own")
 

@@ -7,8 +7,9 @@ variant of the model: its architecture (``cloning.py``) on an input of the new s
 are the model's, copied in before each use, and the non-trainable ones (BatchNormalization's moving statistics)
 copied back after a call in training mode, so the model stays the one place the weights live. It serves calls,
 ``predict`` and ``evaluate`` (and their ``_on_batch`` forms) on arrays; ``fit`` keeps the model's shape (it trains
-the model's own buffers). Where the layers cannot take the new shape (a Flatten before a Dense), the error says
-so, with the layer's reason.
+the model's own buffers); its callbacks see the variant as their model. Where the layers cannot take the new
+shape (a Flatten before a Dense), or a copy of them would compute otherwise than Keras (steps of the model's own,
+a subclassed model's ``call()`` that read its inputs' shape), the error says so.
 """
 from __future__ import annotations
 
@@ -30,14 +31,38 @@ def variant_for(model, x, argument: str = "x"):
         return None  # strings: the model reads what its text layers make of them (text_inputs.py)
     if shape == tuple(built) or _rank_adjusted(shape, tuple(built)):
         return None
+    _check_possible(model, shape, tuple(built), argument)
     variants = model.__dict__.setdefault("_shape_variants", {})
-    key = (shape, id(getattr(model, "_store", None)), _compile_token(model))
-    if key not in variants:
-        variants.clear()  # made for an older build or compile of the model
-        variants[key] = _made(model, shape, argument)
-    variant = variants[key]
+    store = getattr(model, "_store", None)
+    made = variants.get(shape)
+    if made is None or made[1] is not store:  # (made for an earlier build of the model)
+        variants[shape] = made = (_made(model, shape, argument), store)
+    variant = made[0]
     variant.set_weights(model.get_weights())
     return variant
+
+
+def forget(model) -> None:
+    """Drop the model's variants: it was compiled or built again (``Trainer.compile``, ``Sequential.build``)."""
+    model.__dict__.pop("_shape_variants", None)
+
+
+def _check_possible(model, shape: tuple, built: tuple, argument: str) -> None:
+    """Refuse, by name, what a variant would compute otherwise than Keras: steps of the model's own, and a
+    subclassed model whose ``call()`` read its inputs' shape when it was traced (Keras runs ``call()`` again for
+    each shape; gpunn's graph holds the traced shape's values)."""
+    from ..trainer import custom_steps
+
+    expected = f"{argument}: expected samples of shape {built} (the model's input), got samples of shape {shape}"
+    own = [name for name in ("compute_loss", "compute_metrics", "train_step", "test_step", "predict_step")
+           if custom_steps.has_own(model, name)]
+    if own:
+        raise ValueError(f"{expected}; gpunn runs a model on samples of another shape as a copy of its layers, "
+                         f"without the {', '.join(own)} of {type(model).__name__}'s own: give it samples of its shape")
+    if model.__dict__.get("_call_read_shapes"):
+        raise ValueError(f"{expected}; {type(model).__name__}.call() read its inputs' shape when gpunn traced it for "
+                         f"samples of shape {built}, and Keras would run it again for these: give it samples of its "
+                         "shape, or make a model of this shape")
 
 
 def after_call(model, variant, training: bool) -> None:
@@ -61,15 +86,14 @@ def _rank_adjusted(shape: tuple, built: tuple) -> bool:
     return shape == built + (1,) or shape + (1,) == built
 
 
-def _compile_token(model):
-    """What the variant's compile copies: the model's compiled loss, metrics and optimizer objects."""
-    return (id(getattr(model, "loss", None)), id(getattr(model, "optimizer", None)), bool(model.compiled))
-
-
 def _made(model, shape: tuple, argument: str):
     from .cloning import _clone_checked, _clone_layer, _own_classes
 
+    from .. import random as gpunn_random
+
     built = tuple(model._built_input_shape)
+    # the clone's first weights are drawn, then replaced by the model's: the random streams stay where they were
+    drawn, global_draws = gpunn_random.generator().bit_generator.state, np.random.get_state()
     try:
         with custom_object_scope(_own_classes(model)):
             variant = _clone_checked(model, _clone_layer, recursive=False, sample_shape=shape)
@@ -79,6 +103,9 @@ def _made(model, shape: tuple, argument: str):
         raise ValueError(f"{argument}: expected samples of shape {built} (the model's input), got samples of shape "
                          f"{shape}; its layers do not take samples of that shape ({type(exc).__name__}: {exc})") \
             from None
+    finally:
+        gpunn_random.generator().bit_generator.state = drawn
+        np.random.set_state(global_draws)
     variant._variant_of = model  # (never a variant of its own)
     ours, theirs = [w.shape for w in variant.get_weights()], [w.shape for w in model.get_weights()]
     if ours != theirs:

@@ -30,6 +30,7 @@ from ..layers.input_layer import InputLayer
 # and the one where it notes the order its layers were tracked in (Model.__setattr__).
 TRACKING_ORDER = "_tracking_order"
 SET_LATER = frozenset({"_tracked", "_building", "_user_built", "_losses_of_trace", "_warned_of_inference",
+                       "_call_read_shapes",
                        TRACKING_ORDER, TRACKING_ORDER + "_held", "_compile_arguments", "_labels_as_column"})
 
 
@@ -228,7 +229,11 @@ def trace(model, inputs):
                 wrapped = RuntimeError(message)
             raise wrapped from exc
 
+    from ..layers import symbolic
+
+    reads = symbolic.shape_reads()
     outputs = run(None)
+    model._call_read_shapes = symbolic.shape_reads() != reads  # (a variant for other shapes would be wrong)
     losses = model._losses_of_trace
     if "training" in parameters:
         tracked = {id(layer) for layer in tracked_layers(model)}

@@ -105,6 +105,9 @@ class Trainer:
         N steps are one replay (one graph launch on a GPU). ``run_eagerly=True`` runs every step eagerly (with
         ``jit_compile=True`` it warns, as Keras does). ``weighted_metrics``: metrics computed with the sample
         weights (``sample_weight`` or ``class_weight``), as Keras's; ``metrics`` are unweighted."""
+        from ..models import shape_variants
+
+        shape_variants.forget(self)  # (compiled anew: a variant copies the new compile when it is made)
         if kwargs:
             raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}")
         jit_compile = _check_jit_compile(jit_compile)

@@ -91,7 +91,7 @@ def _output_dtype(layer, model) -> str:
     """Keras's output dtype: an InputLayer's own (an int one stays int), else the dtype the model computes in
     (a gpunn model computes in one dtype throughout)."""
     if isinstance(layer, InputLayer):
-        return layer.input_dtype or layer.dtype or model.dtype
+        return layer.input_dtype or layer.declared_dtype or model.dtype
     return model.dtype
 
 

@@ -1,13 +1,14 @@
 """``keras.utils.split_dataset``: a dataset cut into a left part and a right part (train / validation).
 
 Keras 3 returns two ``tf.data.Dataset`` objects (``torch.utils.data`` subsets for a torch dataset), which needs
-TensorFlow even for NumPy arrays. Where the script has imported TensorFlow, or hands over a ``tf.data.Dataset`` or
-a torch dataset, gpunn lets Keras 3 itself make the split (TensorFlow installs it), so the parts are Keras's, batch
-size and order included. Elsewhere, NumPy arrays (an array of samples, or a tuple or list of arrays of the same
-length) are split as NumPy arrays in the same structure: the same samples on each side as Keras's, shuffled by
-Python's ``random`` with the same seed, so ``x_train, x_val = split_dataset(x, left_size=0.8)`` and
-``(x_train, y_train), (x_val, y_val) = split_dataset((x, y), ...)`` give what Keras's datasets hold, as arrays
-that ``fit`` takes. Followed: keras/src/utils/dataset_utils.py (its checks and messages).
+TensorFlow even for NumPy arrays. Where TensorFlow is imported in the process (by the script or a library it
+uses) and Keras 3 can be, or the script hands over a ``tf.data.Dataset`` or a torch dataset or names
+``preferred_backend``, gpunn lets Keras 3 itself make the split (TensorFlow installs it), so the parts are Keras's,
+batch size and order included. Elsewhere, NumPy arrays (an array of samples, or a tuple or list of arrays of the
+same length) are split as NumPy arrays in the same structure: the same samples on each side as Keras's, shuffled by
+Python's ``random`` with the same seed, so ``x_train, x_val = split_dataset(x, left_size=0.8)`` and ``(x_train,
+y_train), (x_val, y_val) = split_dataset((x, y), ...)`` give what Keras's datasets hold, as arrays that ``fit``
+takes. Followed: keras/src/utils/dataset_utils.py (its checks and messages).
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from ..layers.tf_pipeline import is_tf_dataset
 
 def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=None, preferred_backend=None):
     """See the module docstring; the arguments are Keras's."""
-    if is_tf_dataset(dataset) or _is_torch_dataset(dataset) or "tensorflow" in sys.modules:
+    if is_tf_dataset(dataset) or _is_torch_dataset(dataset) or preferred_backend in ("torch", "tensorflow") or (
+            "tensorflow" in sys.modules and _compat.keras_utility("split_dataset") is not None):
         return _by_keras(dataset, left_size, right_size, shuffle, seed, preferred_backend)
     if not isinstance(dataset, (tuple, list, np.ndarray)):
         raise TypeError(f"Unsupported dataset type: {type(dataset)}")  # Keras's message

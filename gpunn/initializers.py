@@ -55,6 +55,8 @@ class Constant(Initializer):
     float64 array and saved in the config as nested lists."""
 
     def __init__(self, value=0.0):
+        if isinstance(value, dict) and value.get("class_name") == "__numpy__":  # an array in Keras's config
+            value = np.array(value["config"]["value"], dtype=value["config"].get("dtype"))
         array = np.asarray(value)
         if array.dtype.kind not in "biuf":
             raise ValueError(f"value: expected a number or an array of numbers, got {value!r}")

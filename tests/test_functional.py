@@ -390,3 +390,33 @@ def test_a_model_of_several_inputs_refuses_what_does_not_fit_its_inputs():
     with pytest.raises(TypeError, match=r"its input 'b' computes on numbers, and is given the strings of 'text'"):
         head([other, gpunn.Input((3,), dtype="string", name="text")])
     assert head([other, gpunn.Input((3,))]).shape == (None, 5)
+
+
+CONSTANT_EMBEDDINGS = r'''
+import json, sys
+import numpy as np
+import keras
+import gpunn
+
+task = json.loads(sys.stdin.read())
+matrix = np.arange(12.0).reshape(4, 3)  # pretrained vectors, as the NLP tutorials give an Embedding
+ids = np.array([[0], [3]])
+theirs = keras.layers.Embedding(4, 3, embeddings_initializer=keras.initializers.Constant(matrix))(ids)
+ours = gpunn.layers.Embedding(4, 3, embeddings_initializer=keras.initializers.Constant(matrix))(ids)
+inputs = keras.Input((1,))
+embedded = keras.layers.Embedding(4, 3, embeddings_initializer=keras.initializers.Constant(matrix))(inputs)
+keras.Model(inputs, embedded).save(task["path"])
+print(json.dumps({"theirs": np.asarray(theirs).tolist(), "ours": np.asarray(ours).tolist()}))
+'''
+
+
+def test_kerass_constant_of_an_array_becomes_gpunns(tmp_path):
+    """``embeddings_initializer=tf.keras.initializers.Constant(embedding_matrix)``: Keras's config holds the array as
+    ``__numpy__``; gpunn's Constant takes it, from Keras's object and from Keras's file."""
+    path = str(tmp_path / "embedding.keras")
+    result = run_keras(CONSTANT_EMBEDDINGS, {"path": path})
+    assert result["ours"] == result["theirs"] == [[[0.0, 1.0, 2.0]], [[9.0, 10.0, 11.0]]]
+    loaded = gpunn.models.load_model(path)
+    np.testing.assert_array_equal(loaded.predict(np.array([[3.0]]), verbose=0), [[[9.0, 10.0, 11.0]]])
+    assert gpunn.layers.Embedding.from_config(loaded.layers[1].get_config()).get_config() == \
+        loaded.layers[1].get_config()

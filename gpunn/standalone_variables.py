@@ -49,6 +49,11 @@ class _VariableType(type):
                  synchronization="auto", name=None):
         """Keras's constructor: ``initializer`` a value (array, number, list) or an initializer (a name, or one
         called with ``shape``)."""
+        if aggregation not in ("none", "mean", "sum", "only_first_replica"):  # as add_weight checks it
+            raise ValueError(f"aggregation: expected 'none', 'mean', 'sum' or 'only_first_replica', got "
+                             f"{aggregation!r}")
+        # autocast, aggregation and synchronization change nothing here: gpunn has no mixed precision, and
+        # data-parallel ranks average every weight's gradient and keep identical weights (as for add_weight)
         if isinstance(name, str) and "/" in name:
             raise ValueError(f"Argument `name` must be a string and cannot contain character `/`. Received: "
                              f"name={name}")  # Keras's message

@@ -27,10 +27,10 @@ def variant_for(model, x, argument: str = "x"):
     if shape is None or built is None or not model.built or getattr(model, "_packed", None) is not None or \
             getattr(model, "_text_sample_shape", None) is not None or model.__dict__.get("_variant_of") is not None:
         return None
+    if shape == tuple(built) or _rank_adjusted(shape, tuple(built)):
+        return None  # (first: every call of the model's own shape stops here)
     if numeric_arguments.is_text(x) or getattr(getattr(x, "dtype", None), "name", None) == "string":
         return None  # strings: the model reads what its text layers make of them (text_inputs.py)
-    if shape == tuple(built) or _rank_adjusted(shape, tuple(built)):
-        return None
     _check_possible(model, shape, tuple(built), argument)
     variants = model.__dict__.setdefault("_shape_variants", {})
     store = getattr(model, "_store", None)

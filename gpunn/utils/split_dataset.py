@@ -23,7 +23,7 @@ from ..layers.tf_pipeline import is_tf_dataset
 
 def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=None, preferred_backend=None):
     """See the module docstring; the arguments are Keras's."""
-    if is_tf_dataset(dataset) or _is_torch_dataset(dataset) or preferred_backend in ("torch", "tensorflow") or (
+    if is_tf_dataset(dataset) or _is_torch_dataset(dataset) or preferred_backend is not None or (
             "tensorflow" in sys.modules and _compat.keras_utility("split_dataset") is not None):
         return _by_keras(dataset, left_size, right_size, shuffle, seed, preferred_backend)
     if not isinstance(dataset, (tuple, list, np.ndarray)):

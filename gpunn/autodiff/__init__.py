@@ -3,8 +3,8 @@ names (``gpunn.ops``) and tf.keras's backend functions (``gpunn.backend``), comp
 arrays, with reverse-mode gradients (``tensor.py``)."""
 from __future__ import annotations
 
-from . import (array_functions, composed_functions, elementwise_functions, extra_functions, functions,
-               special_functions)
+from . import (array_functions, composed_functions, elementwise_functions, extra_functions, fourier_functions,
+               functions, image_functions, special_functions)
 from .tensor import Tensor, array_module, gradients
 
 
@@ -19,9 +19,12 @@ def _public_functions(module) -> dict:
 # keras.ops's names that gpunn.ops provides, in one place for gpunn.ops to export
 OPS_FUNCTIONS = {**_public_functions(functions), **_public_functions(elementwise_functions),
                  **_public_functions(array_functions), **_public_functions(extra_functions),
-                 **_public_functions(special_functions), **_public_functions(composed_functions)}
+                 **_public_functions(special_functions), **_public_functions(composed_functions),
+                 **_public_functions(fourier_functions)}
 OPS_FUNCTIONS.update({"abs": functions.abs, "amax": functions.amax, "amin": functions.amin,
                       "true_divide": functions.true_divide, "swish": functions.swish})
 OPS_NAMES = sorted(OPS_FUNCTIONS)
+# keras.ops.image's, exported as gpunn.ops.image only (Keras has no keras.ops.resize)
+IMAGE_FUNCTIONS = _public_functions(image_functions)
 
-__all__ = ["Tensor", "array_module", "gradients", "functions", "OPS_FUNCTIONS", "OPS_NAMES"]
+__all__ = ["Tensor", "array_module", "gradients", "functions", "OPS_FUNCTIONS", "OPS_NAMES", "IMAGE_FUNCTIONS"]

@@ -651,8 +651,9 @@ def cast(x, dtype):
 def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
     if sparse or ragged:
         raise ValueError("sparse, ragged: gpunn's tensors are dense arrays; leave them None or False")
-    if isinstance(x, Tensor):
-        return x if dtype is None else cast(x, dtype)
+    tensor = _tensor(x)  # a Tensor, or a layer's weight (its gradient kept: keras-io's PositionEmbedding converts one)
+    if tensor is not None:
+        return tensor if dtype is None else cast(tensor, dtype)
     xp = array_module(x)
     value = xp.asarray(x)
     if dtype is None and value.dtype == np.float64 and not isinstance(x, np.ndarray):

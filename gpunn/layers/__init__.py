@@ -20,6 +20,8 @@ from .global_pooling import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPo
 from .hashed_crossing import HashedCrossing
 from .hashing import Hashing
 from .identity import Identity
+from .image_preprocessing import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
+                                  RandomRotation, RandomTranslation, RandomZoom, Resizing)
 from .lambda_layer import Lambda
 from .input_layer import Input, InputLayer
 from .input_spec import InputSpec
@@ -56,7 +58,8 @@ LAYER_CLASSES = {
                 Multiply, Normalization, Operation, Permute, PReLU, ReLU, RepeatVector, Rescaling, Reshape,
                 RMSNormalization, Softmax,
                 SpatialDropout1D, StringLookup, TextVectorization,
-                Subtract, UnitNormalization)
+                Subtract, UnitNormalization, Resizing, CenterCrop, RandomCrop, RandomFlip, RandomZoom,
+                RandomTranslation, RandomRotation, RandomContrast, RandomBrightness)
 }
 
 
@@ -101,4 +104,6 @@ __all__ = ["experimental", "Layer", "Input", "InputLayer", "InputSpec", "Lambda"
            "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "add", "subtract",
            "multiply", "average", "maximum", "minimum", "concatenate", "dot", "Discretization", "HashedCrossing",
            "Hashing",
-           "IntegerLookup", "StringLookup", "TextVectorization", "Variable", "deserialize", "serialize"]
+           "IntegerLookup", "StringLookup", "TextVectorization", "Variable", "deserialize", "serialize",
+           "Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomZoom", "RandomTranslation", "RandomRotation",
+           "RandomContrast", "RandomBrightness"]

@@ -499,7 +499,7 @@ class Layer(KerasVariableLists):
         ``training`` and ``mask``. Inputs given by keyword (``layer(logits, targets=None)``) are put in the order
         of call()'s arguments (``keyword_inputs.py``)."""
         if tf_pipeline.is_pipeline_tensor(inputs):  # inside tf.data's map (tf_pipeline.py)
-            return tf_pipeline.call_in_pipeline(self, inputs)
+            return tf_pipeline.call_in_pipeline(self, inputs, training)
         if keywords or inputs is keyword_inputs.NOT_GIVEN:
             inputs, more = keyword_inputs.positional_inputs(self, inputs, more, keywords,
                                                             user_layer.is_user_layer_class(type(self)))

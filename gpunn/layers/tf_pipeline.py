@@ -73,14 +73,18 @@ def _output_shape(layer, input_shape) -> list:
     try:
         if getattr(layer, "token_dtype", None) is not None and layer.invert:
             return [None] + list(sample)
-        return [None] + list(layer.compute_output_shape(sample))
-    except (ValueError, TypeError):
+        for each in getattr(layer, "_layers", [layer]):  # a Sequential's layers, one after the other
+            if type(each).__name__ != "InputLayer":
+                sample = tuple(each.compute_output_shape(sample))
+        return [None] + list(sample)
+    except (ValueError, TypeError, AttributeError):
         return None
 
 
-def call_in_pipeline(layer, inputs):
+def call_in_pipeline(layer, inputs, training=None):
     """``layer(inputs)`` for a symbolic TensorFlow tensor, or a list or tuple of them for a layer taking several
-    (HashedCrossing): see the module docstring."""
+    (HashedCrossing): see the module docstring. ``training``, where given, is passed on (an augmentation layer or
+    model mapped over a dataset: ``ds.map(lambda x, y: (augment(x, training=True), y))``)."""
     tf = _tensorflow()
     dtype = keras_output_dtype(layer)
     several = isinstance(inputs, (list, tuple))
@@ -88,11 +92,12 @@ def call_in_pipeline(layer, inputs):
     def run(*arrays):
         values = arrays[0]
         scalar = np.ndim(values) == 0
+        mode = {} if training is None else {"training": training}
         with _ONE_CALL_AT_A_TIME:
             if several:
-                out = layer(tuple(np.reshape(a, (1, 1)) if scalar else a for a in arrays))
+                out = layer(tuple(np.reshape(a, (1, 1)) if scalar else a for a in arrays), **mode)
             else:
-                out = layer(np.reshape(values, (1, 1)) if scalar else values)
+                out = layer(np.reshape(values, (1, 1)) if scalar else values, **mode)
             out = np.asarray(out.get() if hasattr(out, "get") and not isinstance(out, np.ndarray) else out)
         if scalar:  # (the one sample's output, without its axes of one value)
             out = out[0].reshape(()) if out[0].size == 1 and out.shape[1:] == (1,) else out[0]

@@ -57,8 +57,10 @@ def running_call() -> tuple[str, object] | None:
 
 
 def runs_call(layer) -> bool:
-    """A layer whose computation is its ``call()``: a layer of the user's, or a Lambda."""
-    return is_user_layer_class(type(layer)) or type(layer).__name__ == "Lambda" and hasattr(layer, "function")
+    """A layer whose computation is its ``call()``: a layer of the user's, a Lambda, or a built-in layer written
+    as Keras writes it, on gpunn.ops (``computes_in_call``: the image preprocessing layers)."""
+    return is_user_layer_class(type(layer)) or type(layer).__name__ == "Lambda" and hasattr(layer, "function") or (
+        getattr(type(layer), "computes_in_call", False))
 
 
 def is_user_layer_class(cls) -> bool:

@@ -493,6 +493,10 @@ def sequential_config(model, native: bool = True) -> dict:
 # Keras 3.16 records only what the script passed. gpunn marks the calls it did fix (``FIXED_MARK`` in the node,
 # which Keras ignores), so that its own configs and files keep them.
 TRAINING_FALSE_BY_DEFAULT = {"Dropout", "AlphaDropout", "GaussianDropout", "GaussianNoise", "SpatialDropout1D"}
+# And those whose call() defaults to training=True (the image preprocessing layers: a random one transforms when
+# called on its own), recorded as ``"training": true`` the same way.
+TRAINING_TRUE_BY_DEFAULT = {"Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomZoom", "RandomTranslation",
+                            "RandomRotation", "RandomContrast", "RandomBrightness"}
 FIXED_MARK = "gpunn_fixed_training"
 
 
@@ -527,7 +531,7 @@ def functional_config(model, native: bool = True) -> dict:
             args = [user_layer.as_called(layer, tensors)] if wiring.takes_list(layer) and not \
                 user_layer.spreads_inputs(layer) else tensors
             node = {"args": args, "kwargs": {} if modes[i] is None else {"training": modes[i]}}
-        if modes[i] is False and type(layer).__name__ in TRAINING_FALSE_BY_DEFAULT:
+        if _records_default(modes[i], type(layer).__name__):
             node[FIXED_MARK] = True
         nodes.setdefault(id(layer), {})[node_index] = node
         if id(layer) not in entries:
@@ -668,8 +672,9 @@ def _entry_without_nodes(entry: dict) -> dict:
 
 
 def _resolved_inbound(entry: dict, node, keras_version, with_nodes: bool = False) -> tuple[list, bool | None]:
-    """``_inbound`` of a layer entry's node, a Dropout's ``training=False`` that Keras recorded as its default
-    (``TRAINING_FALSE_BY_DEFAULT``) read as no fixed mode."""
+    """``_inbound`` of a layer entry's node, a Dropout's ``training=False`` or a RandomFlip's ``training=True``
+    that Keras recorded as its default (``TRAINING_FALSE_BY_DEFAULT``, ``TRAINING_TRUE_BY_DEFAULT``) read as no
+    fixed mode."""
     name = entry.get("name") or entry["config"].get("name")
     if operation.is_keras_operation(entry):  # its tensors among the constants of its arguments
         histories = [tensor["config"]["keras_history"] for tensor in operation.keras_tensors_of(node)]
@@ -680,10 +685,17 @@ def _resolved_inbound(entry: dict, node, keras_version, with_nodes: bool = False
         raise ValueError(f"layer {name!r}: called on {len(arguments)} arguments; gpunn's layers are called on one "
                          "input or one list of inputs (only a layer of the user's takes several arguments)")
     parents, training = _inbound(name, node, with_nodes)
-    if training is False and entry.get("class_name") in TRAINING_FALSE_BY_DEFAULT and not (
+    if _records_default(training, entry.get("class_name")) and not (
             isinstance(node, dict) and node.get(FIXED_MARK)) and _records_training_default(keras_version):
         training = None  # Keras's recorded default, not a mode the script fixed
     return parents, training
+
+
+def _records_default(training, class_name) -> bool:
+    """Whether ``training`` is the default of the call() of the layer class ``class_name``, which Keras up to 3.15
+    wrote in the call's node."""
+    return (training is False and class_name in TRAINING_FALSE_BY_DEFAULT) or (
+        training is True and class_name in TRAINING_TRUE_BY_DEFAULT)
 
 
 def _inbound(name: str, node, with_nodes: bool = False) -> tuple[list, bool | None]:

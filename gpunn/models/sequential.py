@@ -237,8 +237,10 @@ class Sequential(Trainer, KerasVariableLists):
         from ..layers.calling import call_result, check_training, to_backend
         from ..autodiff import Tensor
         from . import shape_variants
-        from ..layers import symbolic, user_layer
+        from ..layers import symbolic, tf_pipeline, user_layer
 
+        if tf_pipeline.is_pipeline_tensor(inputs):  # in tf.data's map (an augmentation model): its layers on the host
+            return tf_pipeline.call_in_pipeline(self, inputs, training)
         values = inputs.values() if isinstance(inputs, dict) else inputs if isinstance(inputs, (list, tuple)) else [
             inputs]
         if user_layer.tracing() and any(isinstance(value, Tensor) for value in values):

@@ -108,6 +108,7 @@ def get_ops() -> Ops:
 # on NumPy or CuPy arrays (gpunn/autodiff/). Importing them here makes ``keras.ops.mean`` work after
 # ``import gpunn as keras``; this package's own names (Ops, get_ops...) are none of keras.ops's.
 from ..autodiff import OPS_FUNCTIONS as _OPS_FUNCTIONS  # noqa: E402
+from ..autodiff import IMAGE_FUNCTIONS as _IMAGE_FUNCTIONS  # noqa: E402
 from ..autodiff import OPS_NAMES as _OPS_NAMES  # noqa: E402
 
 _unwrapped = dict(_OPS_FUNCTIONS)  # the functions themselves, for what computes on arrays only
@@ -147,6 +148,8 @@ globals().update({name: _taking_symbolic_values(name, function) for name, functi
 from . import keras_namespaces as _keras_namespaces  # noqa: E402
 
 _keras_namespaces.install(sys.modules[__name__], {name: globals()[name] for name in _OPS_NAMES})
+_keras_namespaces.install_image(sys.modules[__name__], {
+    name: _taking_symbolic_values(f"image.{name}", function) for name, function in _IMAGE_FUNCTIONS.items()})
 
 __all__ = ["Ops", "NumpyOps", "BACKENDS", "BackendUnavailableError", "get_ops", "set_backend", "use_backend",
            *_OPS_NAMES]

@@ -51,3 +51,12 @@ def install(package, functions: dict) -> None:
                 setattr(module, name, functions[name])
         setattr(package, namespace, module)
         sys.modules[module.__name__] = module
+
+
+def install_image(package, functions: dict) -> None:
+    """``package.image`` (``keras.ops.image``: ``from gpunn.ops import image`` too)."""
+    module = types.ModuleType(f"{package.__name__}.image", "keras.ops.image's functions that gpunn.ops has")
+    for name, function in functions.items():
+        setattr(module, name, function)
+    package.image = module
+    sys.modules[module.__name__] = module

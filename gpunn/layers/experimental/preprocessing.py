@@ -7,6 +7,8 @@ from ..category_encoding import CategoryEncoding as _CategoryEncoding
 from ..discretization import Discretization
 from ..hashed_crossing import HashedCrossing
 from ..hashing import Hashing
+from ..image_preprocessing import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
+                                   RandomRotation, RandomTranslation, RandomZoom, Resizing)
 from ..integer_lookup import IntegerLookup
 from ..preprocessing_normalization import Normalization
 from ..rescaling import Rescaling
@@ -26,4 +28,5 @@ class CategoryEncoding(_CategoryEncoding):
 
 
 __all__ = ["CategoryEncoding", "Discretization", "HashedCrossing", "Hashing", "IntegerLookup", "Normalization",
-           "Rescaling", "StringLookup", "TextVectorization"]
+           "Rescaling", "StringLookup", "TextVectorization", "Resizing", "CenterCrop", "RandomCrop", "RandomFlip",
+           "RandomZoom", "RandomTranslation", "RandomRotation", "RandomContrast", "RandomBrightness"]

@@ -1,0 +1,10 @@
+"""Keras 3's image preprocessing layers: resizing and cropping, and the random augmentations of images
+(``base.py`` says how they run)."""
+from .affine import RandomRotation, RandomTranslation, RandomZoom
+from .color import RandomBrightness, RandomContrast
+from .random_crop import RandomCrop
+from .random_flip import RandomFlip
+from .resizing import CenterCrop, Resizing
+
+__all__ = ["Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomZoom", "RandomTranslation", "RandomRotation",
+           "RandomContrast", "RandomBrightness"]

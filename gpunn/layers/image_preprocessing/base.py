@@ -1,0 +1,156 @@
+"""The base of Keras 3's image preprocessing layers (``keras/src/layers/preprocessing/image_preprocessing/``:
+``BaseImagePreprocessingLayer``): layers of images of shape (height, width, channels) (or channels first), that
+resize, crop, flip, move or recolour them, the random ones only in training.
+
+Keras writes these layers as a ``call()`` on its ops; gpunn's are written the same way, on ``gpunn.ops``, and
+run as a layer of the user's does (``user_layer.py``): each step's call is a host call, its gradient from
+``gpunn/autodiff`` (the geometric ones pass the gradient back through their interpolation, so a layer inside a
+model may be differentiated, as Keras's may). Their random draws come from a SeedGenerator of the layer's
+(``gpunn.random``; NumPy's numbers, not Keras's backends'), drawn on the host at each call, so a recorded step
+draws anew at every replay.
+
+As in Keras: called on its own (``layer(images)``) a random layer transforms (``training`` defaults to True there),
+in a model only in training; a single image (rank 3) is taken as well as a batch; the output is in the layer's
+compute dtype (float32), whatever the input's. Bounding boxes, segmentation masks and dicts of them, which
+Keras's layers also transform, are not taken: gpunn trains on images.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import config as gpunn_config
+from ... import random as gpunn_random
+from ...autodiff import Tensor
+from ...autodiff import functions as f
+from .. import symbolic, tf_pipeline, user_layer
+from ..base import Layer
+
+SUPPORTED_FILL_MODES = ("reflect", "wrap", "constant", "nearest")
+SUPPORTED_INTERPOLATIONS = ("nearest", "bilinear")
+
+
+def standardize_data_format(data_format) -> str:
+    """Keras's ``backend.standardize_data_format``: None is ``image_data_format()``."""
+    if data_format is None:
+        return gpunn_config.image_data_format()
+    data_format = str(data_format).lower()
+    if data_format not in {"channels_first", "channels_last"}:
+        raise ValueError("The `data_format` argument must be one of {'channels_first', 'channels_last'}. "
+                         f"Received: data_format={data_format}")  # Keras's message
+    return data_format
+
+
+def check_fill_and_interpolation(fill_mode, interpolation) -> None:
+    """RandomZoom's, RandomTranslation's and RandomRotation's checks, with Keras's exceptions and messages."""
+    if fill_mode not in SUPPORTED_FILL_MODES:
+        raise NotImplementedError(f"Unknown `fill_mode` {fill_mode}. Expected of one {SUPPORTED_FILL_MODES}.")
+    if interpolation not in SUPPORTED_INTERPOLATIONS:
+        raise NotImplementedError(f"Unknown `interpolation` {interpolation}. Expected of one "
+                                  f"{SUPPORTED_INTERPOLATIONS}.")
+
+
+class ImagePreprocessingLayer(Layer):
+    """``call(images, training=True)``: ``transform_images(images, training)`` on a batch of images in the
+    layer's compute dtype. Subclasses define ``transform_images``, and ``compute_output_shape`` (of a sample)
+    where it is not the input's."""
+
+    computes_in_call = True  # user_layer.runs_call: its computation is its call(), run as a user's layer's is
+    _USE_BASE_FACTOR = False  # whether ``factor`` is the layer's argument (Keras's _USE_BASE_FACTOR)
+    _FACTOR_BOUNDS = (-1, 1)
+
+    def __init__(self, factor=None, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = standardize_data_format(data_format)
+        if self._USE_BASE_FACTOR:
+            self._set_factor(factor or 0.0)
+        elif factor is not None:
+            raise ValueError(f"Layer {type(self).__name__} does not take a `factor` argument. Received: "
+                             f"factor={factor}")
+
+    def _set_factor(self, factor) -> None:
+        """Keras's: a number x gives (-x, x) clipped to the bounds, a pair its sorted values."""
+        low, high = self._FACTOR_BOUNDS
+        message = (f"The `factor` argument should be a number (or a list of two numbers) in the range [{low}, "
+                   f"{high}]. Received: factor={factor}")
+        if isinstance(factor, (tuple, list)):
+            if len(factor) != 2 or factor[0] > high or factor[1] < low:
+                raise ValueError(message)
+            lower, upper = sorted(factor)
+        elif isinstance(factor, (int, float)) and not isinstance(factor, bool):
+            if factor < low or factor > high:
+                raise ValueError(message)
+            factor = abs(factor)
+            lower, upper = max(-factor, low), factor
+        else:
+            raise ValueError(message)
+        self.factor = (lower, upper)
+
+    # ---- axes ------------------------------------------------------------------------------------------------
+    @property
+    def height_axis(self) -> int:
+        return -2 if self.data_format == "channels_first" else -3
+
+    @property
+    def width_axis(self) -> int:
+        return -1 if self.data_format == "channels_first" else -2
+
+    def image_size(self, shape) -> tuple[int, int]:
+        return int(shape[self.height_axis]), int(shape[self.width_axis])
+
+    # ---- calling -----------------------------------------------------------------------------------------------
+    def __call__(self, inputs=None, *more, training=None, mask=None, **keywords):
+        """As any layer's, but on its own a random layer transforms unless told ``training=False`` (Keras's
+        ``call(data, training=True)``), and a single image (rank 3) is one sample, not a batch of rows."""
+        if tf_pipeline.is_pipeline_tensor(inputs):  # in tf.data's map: one host call on each batch's arrays
+            return tf_pipeline.call_in_pipeline(self, inputs, training)
+        if symbolic.is_symbolic(inputs) or user_layer.tracing() or more or keywords:
+            return super().__call__(inputs, *more, training=training, mask=mask, **keywords)
+        training = True if training is None else training
+        values = inputs.value if isinstance(inputs, Tensor) else inputs
+        if len(values.shape if hasattr(values, "shape") else np.shape(values)) == 3:  # one image
+            batch = values[None] if hasattr(values, "shape") else np.asarray(values)[None]
+            return super().__call__(batch, training=training, mask=mask)[0]
+        return super().__call__(inputs, training=training, mask=mask)
+
+    def build(self, input_shape):
+        if len(tuple(input_shape)) != 3:
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) takes images, samples of shape (height, "
+                             f"width, channels) ({self.data_format}), got samples of shape {tuple(input_shape)}")
+        user_layer.build_user_layer(self, input_shape)
+
+    def forward(self, x, training):
+        return user_layer.forward(self, x, training)
+
+    def call(self, inputs, training=True):
+        images = f.cast(inputs, self.dtype or "float32")
+        return self.transform_images(images, bool(training))
+
+    def transform_images(self, images, training: bool):
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape):
+        """A sample's output shape: the input's, but for the layers that resize or crop."""
+        return tuple(input_shape)
+
+    # ---- random draws ------------------------------------------------------------------------------------------
+    def make_generator(self, seed) -> None:
+        """The layer's SeedGenerator (Keras's ``self.generator = SeedGenerator(seed)``): seeded from gpunn's
+        generator when ``seed`` is None, so ``set_random_seed`` repeats a run."""
+        self.seed = seed
+        self.generator = gpunn_random.SeedGenerator(seed)
+
+    def draw(self, shape, minval, maxval) -> Tensor:
+        """Uniform draws in [minval, maxval), float32 (Keras's); none while the layer is called on ones to learn
+        its output shape (the lower bound then), so that building draws nothing from the layer's stream."""
+        called = user_layer.running_call()
+        if called is not None and called[0] == "trial":
+            return Tensor(np.full(shape, minval, dtype=np.float32))
+        return self.uniform(shape, minval, maxval)
+
+    def uniform(self, shape, minval, maxval) -> Tensor:
+        """Uniform draws in [minval, maxval), float32, from the layer's generator."""
+        return gpunn_random.uniform(shape, minval=minval, maxval=maxval, dtype="float32", seed=self.generator)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+

@@ -228,6 +228,11 @@ def keras_utility(name: str):
     return None if module is None else getattr(module.utils, name, None)
 
 
+def pil_image() -> ModuleType | None:
+    """Pillow's ``PIL.Image``, which reads and writes image files (``utils/image_files.py``), or None."""
+    return _try_import("PIL.Image")
+
+
 def torch() -> ModuleType | None:
     """PyTorch, used only as a benchmark reference."""
     return _try_import("torch")

@@ -1,8 +1,11 @@
 """``keras.preprocessing``: the names Keras 3 keeps there for scripts written for tf.keras 2
 (``keras.preprocessing.sequence.pad_sequences``, ``keras.preprocessing.timeseries_dataset_from_array``,
-``keras.preprocessing.text_dataset_from_directory``). Image pipelines are not part of gpunn."""
+``keras.preprocessing.text_dataset_from_directory``, ``keras.preprocessing.image_dataset_from_directory``,
+``keras.preprocessing.image.load_img``...)."""
+from ..utils.image_dataset import image_dataset_from_directory
 from ..utils.text_dataset import text_dataset_from_directory
 from ..utils.timeseries import timeseries_dataset_from_array
-from . import sequence
+from . import image, sequence
 
-__all__ = ["sequence", "text_dataset_from_directory", "timeseries_dataset_from_array"]
+__all__ = ["image", "sequence", "image_dataset_from_directory", "text_dataset_from_directory",
+           "timeseries_dataset_from_array"]

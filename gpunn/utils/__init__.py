@@ -8,6 +8,8 @@ from ..custom_objects import (CustomObjectScope, custom_object_scope, get_custom
 from ..random import set_random_seed
 from ..serialization import deserialize_keras_object, serialize_keras_object
 from .file_utils import get_file
+from .image_dataset import image_dataset_from_directory
+from .image_files import array_to_img, img_to_array, load_img, save_img
 from .model_visualization import model_to_dot, plot_model
 from .np_utils import to_categorical
 from .progbar import Progbar
@@ -26,4 +28,5 @@ __all__ = ["FeatureSpace", "CustomObjectScope", "custom_object_scope", "get_cust
            "pad_sequences", "model_to_dot", "plot_model", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
            "get_source_inputs", "is_keras_tensor", "standardize_dtype", "enable_interactive_logging",
            "disable_interactive_logging", "is_interactive_logging_enabled", "Progbar",
-           "timeseries_dataset_from_array", "text_dataset_from_directory", "split_dataset"]
+           "timeseries_dataset_from_array", "text_dataset_from_directory", "split_dataset",
+           "image_dataset_from_directory", "load_img", "img_to_array", "array_to_img", "save_img"]

@@ -319,3 +319,41 @@ def test_patches_layer_trains_in_a_functional_model():
     losses = model.fit(x, y, batch_size=8, epochs=2, verbose=0).history["loss"]
     assert all(np.isfinite(losses)) and losses[1] < losses[0]
     assert model.predict(x[:3], verbose=0).shape == (3, 3)
+
+
+SYMBOLIC_KERAS = r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+x = np.asarray(task["x"], "float32")
+ours = keras.saving.load_model(task["ours"])
+inputs = keras.Input((8, 8, 3))
+h = keras.ops.image.resize(inputs, (6, 7), interpolation="bicubic")
+h = keras.ops.image.crop_images(h, top_cropping=1, left_cropping=1, target_height=4, target_width=5)
+h = keras.ops.image.pad_images(h, top_padding=1, left_padding=2, target_height=6, target_width=7)
+h = keras.ops.image.rgb_to_grayscale(h)
+h = keras.ops.image.extract_patches(h, 2, strides=(2, 3))
+theirs = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(h)))
+theirs.save(task["theirs"])
+print(json.dumps({"ours": ours.predict(x, verbose=0).tolist(), "theirs": theirs.predict(x, verbose=0).tolist()}))
+'''
+
+
+def test_image_functions_on_a_functional_models_symbolic_values_save_as_kerass(numpy_backend, tmp_path):
+    """``keras.ops.image`` between layers of a functional model: operations of its graph, written as Keras writes
+    them (``keras.src.ops.image.Resize``...), so that each side loads the other's file and predicts alike."""
+    inputs = gpunn.Input((8, 8, 3))
+    h = image.resize(inputs, (5, 5))
+    h = image.pad_images(h, top_padding=1, left_padding=0, target_height=6, target_width=6)
+    h = image.extract_patches(h, 2)
+    model = gpunn.Model(inputs, gpunn.layers.Dense(2)(gpunn.layers.Flatten()(h)))
+    model.compile(optimizer="adam", loss="mse")
+    x = np.random.default_rng(3).uniform(0, 1, (3, 8, 8, 3)).astype(np.float32)
+    model.fit(x, np.zeros((3, 2)), epochs=1, verbose=0)  # (trains: the operations pass the gradient back)
+    model.save(tmp_path / "ours.keras")
+    result = run_keras(SYMBOLIC_KERAS, {"x": x.tolist(), "ours": str(tmp_path / "ours.keras"),
+                                        "theirs": str(tmp_path / "theirs.keras")})
+    np.testing.assert_allclose(result["ours"], model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+    theirs = gpunn.models.load_model(tmp_path / "theirs.keras")
+    np.testing.assert_allclose(theirs.predict(x, verbose=0), result["theirs"], rtol=1e-5, atol=1e-5)

@@ -510,3 +510,36 @@ OPERATIONS = {
     'sinc': ('numpy', 'Sinc', (('x', REQUIRED, 'p'),),
         (), ('x',), ()),
 }
+
+# keras.ops.image's (keras/src/ops/image.py), under gpunn.ops.image's names
+_EDGES = {kind: tuple((f"{side}_{kind}", None, 'p') for side in ("top", "left", "bottom", "right"))
+          + (('target_height', None, 'p'), ('target_width', None, 'p'), ('data_format', None, 'p'))
+          for kind in ("padding", "cropping")}
+OPERATIONS.update({
+    'image.resize': ('image', 'Resize',
+        (('images', REQUIRED, 'p'), ('size', REQUIRED, 'p'), ('interpolation', 'bilinear', 'p'),
+         ('antialias', False, 'p'), ('crop_to_aspect_ratio', False, 'p'), ('pad_to_aspect_ratio', False, 'p'),
+         ('fill_mode', 'constant', 'p'), ('fill_value', 0.0, 'p'), ('data_format', None, 'p')),
+        (('size', 'size'), ('interpolation', 'interpolation'), ('antialias', 'antialias'),
+         ('crop_to_aspect_ratio', 'crop_to_aspect_ratio'), ('pad_to_aspect_ratio', 'pad_to_aspect_ratio'),
+         ('fill_mode', 'fill_mode'), ('fill_value', 'fill_value'), ('data_format', 'data_format')),
+        ('images',), ()),
+    'image.extract_patches': ('image', 'ExtractPatches',
+        (('images', REQUIRED, 'p'), ('size', REQUIRED, 'p'), ('strides', None, 'p'), ('dilation_rate', 1, 'p'),
+         ('padding', 'valid', 'p'), ('data_format', None, 'p')),
+        (('size', 'size'), ('strides', 'strides'), ('dilation_rate', 'dilation_rate'), ('padding', 'padding'),
+         ('data_format', 'data_format')),
+        ('images',), ()),
+    'image.affine_transform': ('image', 'AffineTransform',
+        (('images', REQUIRED, 'p'), ('transform', REQUIRED, 'p'), ('interpolation', 'bilinear', 'p'),
+         ('fill_mode', 'constant', 'p'), ('fill_value', 0, 'p'), ('data_format', None, 'p')),
+        (('interpolation', 'interpolation'), ('fill_mode', 'fill_mode'), ('fill_value', 'fill_value'),
+         ('data_format', 'data_format')),
+        ('images', 'transform'), ()),
+    'image.rgb_to_grayscale': ('image', 'RGBToGrayscale', (('images', REQUIRED, 'p'), ('data_format', None, 'p')),
+        (('data_format', 'data_format'),), ('images',), ()),
+    'image.pad_images': ('image', 'PadImages', (('images', REQUIRED, 'p'),) + _EDGES["padding"],
+        tuple((p[0], p[0]) for p in _EDGES["padding"]), ('images',), ()),
+    'image.crop_images': ('image', 'CropImages', (('images', REQUIRED, 'p'),) + _EDGES["cropping"],
+        tuple((p[0], p[0]) for p in _EDGES["cropping"]), ('images',), ()),
+})

@@ -112,6 +112,7 @@ from ..autodiff import IMAGE_FUNCTIONS as _IMAGE_FUNCTIONS  # noqa: E402
 from ..autodiff import OPS_NAMES as _OPS_NAMES  # noqa: E402
 
 _unwrapped = dict(_OPS_FUNCTIONS)  # the functions themselves, for what computes on arrays only
+_unwrapped.update({f"image.{name}": function for name, function in _IMAGE_FUNCTIONS.items()})
 _symbolic_call = []  # set by layers/operation.py: a keras.ops call on a model's symbolic values makes a node
 
 

@@ -32,6 +32,9 @@ CASES = [
     ("CenterCrop", {"height": 2, "width": 3, "data_format": "channels_first"}, (2, 3, 5, 6), False),
     ("RandomCrop", {"height": 3, "width": 4}, (2, 5, 6, 3), True),
     ("RandomCrop", {"height": 5, "width": 4}, (2, 5, 6, 3), True),  # no room along the height: resized
+    ("RandomCrop", {"height": 10, "width": 4}, (2, 8, 6, 3), True),  # taller than the images
+    ("RandomCrop", {"height": 4, "width": 9}, (2, 8, 6, 3), True),
+    ("RandomCrop", {"height": 4, "width": 4}, (2, 4, 2, 1), True),
     ("RandomCrop", {"height": 3, "width": 4}, (2, 5, 6, 3), False),  # inference: uncropped, as Keras 3's
     ("RandomFlip", {}, (3, 4, 5, 2), True),
     ("RandomFlip", {"mode": "horizontal"}, (3, 4, 5, 2), True),
@@ -140,6 +143,25 @@ def test_random_layers_transform_on_their_own_and_not_in_inference(numpy_backend
     for image, out in zip(images, flipped):  # each image flipped or not, as a whole
         assert np.array_equal(out, image) or np.array_equal(out, image[:, ::-1])
     assert not all(np.array_equal(o, i) for o, i in zip(flipped, images))
+
+
+def test_a_model_called_without_training_transforms_as_kerass_does(numpy_backend):
+    """Keras's layers default to training=True in call(): a model of them called plainly (``augment(images)``, as
+    the tutorials show augmented images) transforms, also nested in a functional model, while Dropout there keeps
+    its own default (off); predict and training=False do not transform."""
+    gpunn.utils.set_random_seed(2)
+    images = np.random.default_rng(0).uniform(0, 255, (6, 5, 6, 3)).astype(np.float32)
+    augment = gpunn.Sequential([layers.RandomFlip("horizontal"), layers.RandomTranslation(0.3, 0.3)])
+    assert not np.allclose(augment(images), images)
+    np.testing.assert_array_equal(augment(images, training=False), images)
+    inputs = gpunn.Input((5, 6, 3))
+    model = gpunn.Model(inputs, layers.Dropout(0.9)(layers.Flatten()(augment(inputs))))
+    flat = images.reshape(6, -1)
+    plain = np.asarray(model(images))
+    assert not np.allclose(plain, flat)
+    assert np.count_nonzero(plain) > 0.5 * plain.size  # (the dropout of rate 0.9 is off)
+    np.testing.assert_array_equal(model.predict(images, verbose=0), flat)
+    np.testing.assert_array_equal(model(images, training=False), flat)
 
 
 def test_uint8_images_give_float32(numpy_backend):

@@ -73,6 +73,8 @@ def _output_shape(layer, input_shape) -> list:
     try:
         if getattr(layer, "token_dtype", None) is not None and layer.invert:
             return [None] + list(sample)
+        if getattr(layer, "_sources", None) is not None:  # a model of branches: its shape is known when it runs
+            return None
         for each in getattr(layer, "_layers", [layer]):  # a Sequential's layers, one after the other
             if type(each).__name__ != "InputLayer":
                 sample = tuple(each.compute_output_shape(sample))

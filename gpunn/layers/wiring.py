@@ -58,6 +58,16 @@ def layer_of(call):
     return call.layer if is_shared_call(call) else call
 
 
+def modes_of_a_plain_call(calls: list, modes):
+    """The modes of a model called without ``training`` (``model(x)``): as in Keras, each layer then runs in its
+    call()'s default mode, inference but for the layers whose call() defaults to training (``training_by_default``:
+    the image augmentations, which transform when a model of them is called so); a mode a call fixed stays."""
+    defaults = [True if getattr(layer_of(call), "training_by_default", False) else None for call in calls]
+    if not any(defaults):
+        return modes
+    return tuple(default if modes is None or modes[i] is None else modes[i] for i, default in enumerate(defaults))
+
+
 def nodes_by_layer(calls: list, sources, nodes) -> dict:
     """{id(layer): [the sources of each of its calls, in node order]} (Keras's inbound nodes of each layer);
     ``nodes``: each call's node index."""

@@ -274,6 +274,7 @@ class Sequential(Trainer, KerasVariableLists):
 
         if mask is not None:
             raise ValueError("mask: gpunn models take no mask; leave mask=None")
+        plain_call = training is None  # (the layers' own default modes: wiring.modes_of_a_plain_call)
         training = check_training(training)
         if not self._layers:
             raise ValueError("inputs: the model has no layers")
@@ -295,7 +296,8 @@ class Sequential(Trainer, KerasVariableLists):
             y = self.ops.asarray(check_inputs("inputs", inputs, expected, self.dtype))
         regularized = frozenset(i for i, layer in enumerate(self._calls) if layer.activity_regularizer is not None)
         outputs = {}
-        y, _ = wiring.forward(self._calls, self._sources, self._split_inputs(y), training, modes=self._modes,
+        modes = wiring.modes_of_a_plain_call(self._calls, self._modes) if plain_call else self._modes
+        y, _ = wiring.forward(self._calls, self._sources, self._split_inputs(y), training, modes=modes,
                               output_indices=self._output_indices, outputs=outputs, keep=regularized)
         for i, layer in enumerate(self._calls):  # what the call added: ``model.losses`` lists it (Keras's order)
             user_layer.keep_added_losses(layer)

@@ -9,9 +9,11 @@ model may be differentiated, as Keras's may). Their random draws come from a See
 (``gpunn.random``; NumPy's numbers, not Keras's backends'), drawn on the host at each call, so a recorded step
 draws anew at every replay.
 
-As in Keras: called on its own (``layer(images)``) a random layer transforms (``training`` defaults to True there),
-in a model only in training; a single image (rank 3) is taken as well as a batch; the output is in the layer's
-compute dtype (float32), whatever the input's. Bounding boxes, segmentation masks and dicts of them, which
+As in Keras: a random layer transforms in training and where nothing says otherwise (Keras's call defaults to
+``training=True``): called on its own (``layer(images)``), or in a model called without ``training``
+(``augment(images)``, a Sequential of them, as Keras's tutorials show augmented images); not in ``predict``,
+``evaluate`` or ``model(x, training=False)``. A single image (rank 3) is taken as well as a batch; the output is in
+the layer's compute dtype (float32), whatever the input's. Bounding boxes, segmentation masks and dicts of them, which
 Keras's layers also transform, are not taken: gpunn trains on images.
 """
 from __future__ import annotations
@@ -55,6 +57,7 @@ class ImagePreprocessingLayer(Layer):
     where it is not the input's."""
 
     computes_in_call = True  # user_layer.runs_call: its computation is its call(), run as a user's layer's is
+    training_by_default = True  # Keras's call(data, training=True): a model called without training transforms
     _USE_BASE_FACTOR = False  # whether ``factor`` is the layer's argument (Keras's _USE_BASE_FACTOR)
     _FACTOR_BOUNDS = (-1, 1)
 

@@ -1,15 +1,18 @@
 """RandomCrop (Keras 3: ``image_preprocessing/random_crop.py``): in training, a (height, width) crop at an offset
-drawn once per batch (Keras's: one offset for all the batch's images); images no larger than that along a side
-are cropped to its aspect ratio and resized to it instead.
+drawn once per batch (Keras's: one offset for all the batch's images); from images no larger than that along a
+side, what Keras cuts there (from the start of the centred box of the crop's aspect ratio) resized to it.
 
 In inference Keras 3 passes the images through uncropped, so its output has another shape than in training.
 gpunn does the same on the layer's own (``layer(images, training=False)``); in a model, whose layers take one
-shape, that is refused by name where the images are larger than the crop (use CenterCrop for inference)."""
+shape, that is refused by name where the images are of another size than the crop (use CenterCrop for
+inference)."""
 from __future__ import annotations
 
 from ... import random as gpunn_random
+from ...autodiff import image_functions as image
 from .. import user_layer
-from .resizing import _Sized, check_size, crop, smart_resize
+from .resizing import _Sized, aspect_crop_box, check_size, crop
+
 
 class RandomCrop(_Sized):
     def __init__(self, height, width, seed=None, data_format=None, name=None, **kwargs):
@@ -43,7 +46,13 @@ class RandomCrop(_Sized):
                 top = int(self.draw((), 0, float(image_height - self.height + 1)).numpy())
                 left = int(self.draw((), 0, float(image_width - self.width + 1)).numpy())
             return crop(self, images, top, left, self.height, self.width)
-        return smart_resize(self, images, self.height, self.width)
+        # No room along a side: Keras starts the crop where the centred box of the target's aspect ratio starts, cuts
+        # (height, width) from there (less where the image ends) and resizes that to (height, width)
+        top, left, _, _ = aspect_crop_box(image_height, image_width, self.height, self.width)
+        cut = crop(self, images, top, left, self.height, self.width)
+        if self.image_size(cut.shape) == (self.height, self.width):
+            return cut
+        return image.resize(cut, size=(self.height, self.width), data_format=self.data_format)
 
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width, "seed": self.seed}

@@ -15,7 +15,8 @@ import pytest
 
 import gpunn
 from gpunn import layers
-from helpers import assert_gradients_close, numerical_gradient, numpy_backend, run_keras  # noqa: F401
+from helpers import (assert_gradients_close, numerical_gradient, numpy_backend, run_keras,  # noqa: F401
+                     run_keras_with_tensorflow_script)
 
 # Each case: (class name, constructor arguments, images' shape, training, data_format)
 CASES = [
@@ -162,6 +163,14 @@ def test_a_model_called_without_training_transforms_as_kerass_does(numpy_backend
     assert np.count_nonzero(plain) > 0.5 * plain.size  # (the dropout of rate 0.9 is off)
     np.testing.assert_array_equal(model.predict(images, verbose=0), flat)
     np.testing.assert_array_equal(model(images, training=False), flat)
+
+
+def test_a_sequential_of_image_layers_takes_one_image(numpy_backend):
+    images = np.random.default_rng(1).uniform(0, 255, (2, 10, 12, 3)).astype(np.float32)
+    resize_and_rescale = gpunn.Sequential([layers.Resizing(6, 6), layers.Rescaling(1 / 255)])
+    one = np.asarray(resize_and_rescale(images[0]))
+    assert one.shape == (6, 6, 3)
+    np.testing.assert_allclose(one, np.asarray(resize_and_rescale(images))[0], rtol=1e-6)
 
 
 def test_uint8_images_give_float32(numpy_backend):
@@ -317,3 +326,40 @@ def test_augmented_model_on_the_gpu_matches_numpy():
     for key in (("cupy", False), ("cupy", True)):
         for ours, reference in zip(weights[key], weights["numpy", False]):
             np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=2e-5, err_msg=str(key))
+
+
+IN_TF_DATA = r'''
+import json, sys
+import numpy as np
+import tensorflow as tf
+task = json.loads(sys.stdin.read())
+if task["lib"] == "keras":
+    import keras
+else:
+    import gpunn as keras
+layers = keras.layers
+x = np.asarray(task["x"], "uint8")
+resize_and_rescale = keras.Sequential([layers.Resizing(6, 5), layers.Rescaling(1.0 / 255)])
+augment = keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomRotation(0.2)])
+ds = tf.data.Dataset.from_tensor_slices((x, np.arange(len(x)) % 2))
+ds = ds.map(lambda a, b: (resize_and_rescale(a), b)).batch(4)
+plain = [a.numpy().tolist() for a, _ in ds]
+augmented = ds.map(lambda a, b: (augment(a, training=True), b))
+shapes = [list(a.shape) for a, _ in augmented]
+kept = [a.numpy().tolist() for a, _ in ds.map(lambda a, b: (augment(a, training=False), b))]
+print(json.dumps({"spec": str(augmented.element_spec), "plain": plain, "shapes": shapes, "kept": kept}))
+'''
+
+
+def test_image_layers_in_tf_data_maps_as_kerass(tmp_path):
+    """The TF data-augmentation tutorial's pipeline: a Sequential of Resizing and Rescaling mapped over single
+    images, then augmentation mapped over batches (live against Keras where GPUNN_KERAS_TF_PYTHON names an
+    interpreter with TensorFlow)."""
+    x = np.random.default_rng(5).integers(0, 256, (6, 9, 8, 3)).astype(np.uint8)
+    theirs = run_keras_with_tensorflow_script(IN_TF_DATA, {"lib": "keras", "x": x.tolist()}, backend="tensorflow")
+    ours = run_keras_with_tensorflow_script(IN_TF_DATA, {"lib": "gpunn", "x": x.tolist()}, backend="tensorflow",
+                                            gpunn_path=True)
+    assert ours["spec"] == theirs["spec"] and ours["shapes"] == theirs["shapes"] == [[4, 6, 5, 3], [2, 6, 5, 3]]
+    for key in ("plain", "kept"):
+        for a, b in zip(ours[key], theirs[key]):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)

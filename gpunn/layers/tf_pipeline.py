@@ -67,6 +67,9 @@ def _output_shape(layer, input_shape) -> list:
     if not input_shape:  # a scalar: one sample of one value
         shape = _output_shape(layer, [1, 1])
         return None if shape is None else [dim for dim in shape[1:] if dim != 1] if len(shape) == 2 else shape[1:]
+    if len(input_shape) == 3 and getattr(_first_layer(layer), "training_by_default", False):  # one image
+        shape = _output_shape(layer, [1] + list(input_shape))
+        return None if shape is None else shape[1:]
     sample = tuple(input_shape[1:])
     if any(dim is None for dim in sample):
         return [None] * (1 + len(sample))
@@ -79,8 +82,13 @@ def _output_shape(layer, input_shape) -> list:
             if type(each).__name__ != "InputLayer":
                 sample = tuple(each.compute_output_shape(sample))
         return [None] + list(sample)
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError, IndexError):
         return None
+
+
+def _first_layer(layer):
+    """A model's first layer (but its InputLayer), or the layer itself."""
+    return next((each for each in getattr(layer, "_layers", [layer]) if type(each).__name__ != "InputLayer"), None)
 
 
 def call_in_pipeline(layer, inputs, training=None):

@@ -257,6 +257,8 @@ class Sequential(Trainer, KerasVariableLists):
             return inputs
         if any(symbolic.is_symbolic(value) for value in values):  # a model called in a functional model
             return symbolic.call_symbolic_model(self, inputs, training, mask)
+        if self._takes_one_image(inputs):  # (Keras's image layers take one image as well as a batch)
+            return self(inputs[None] if hasattr(inputs, "shape") else np.asarray(inputs)[None], training, mask)[0]
         self._trace_for(inputs, "inputs")
         variant = shape_variants.variant_for(self, inputs, "inputs")  # samples of another shape (shape_variants.py)
         if variant is not None:
@@ -307,6 +309,14 @@ class Sequential(Trainer, KerasVariableLists):
         if self._output_indices is None:
             y = [y]  # one output in a dict: the dict, as Keras returns it
         return self._structure_outputs([call_result(self.ops, self.ops.copy(value)) for value in y])
+
+    def _takes_one_image(self, inputs) -> bool:
+        """Whether ``inputs`` is one image for a Sequential starting with an image preprocessing layer (an
+        augmentation model mapped over a dataset of single images: ``ds.map(lambda x, y: (augment(x), y))``)."""
+        first = next((layer for layer in self._layers if not isinstance(layer, InputLayer)), None)
+        shape = getattr(inputs, "shape", None)
+        return getattr(first, "training_by_default", False) and shape is not None and len(shape) == 3 and (
+            self._built_input_shape is None or len(self._built_input_shape) == 3)
 
     def _check_input_values(self, argument: str, x, k: int | None = None) -> None:
         """Host inputs ``x`` refused, naming ``argument``, where a layer reading them cannot take their values.

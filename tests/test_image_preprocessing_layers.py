@@ -173,10 +173,16 @@ def test_a_sequential_of_image_layers_takes_one_image(numpy_backend):
     np.testing.assert_allclose(one, np.asarray(resize_and_rescale(images))[0], rtol=1e-6)
 
 
-def test_uint8_images_give_float32(numpy_backend):
+def test_uint8_images_come_back_in_kerass_dtypes(numpy_backend):
     images = np.random.default_rng(1).integers(0, 256, (2, 5, 6, 3)).astype(np.uint8)
-    for layer in (layers.Resizing(3, 4), layers.CenterCrop(3, 3), layers.RandomFlip()):
-        assert np.asarray(layer(images)).dtype == np.float32
+    for layer in (layers.CenterCrop(3, 3), layers.RandomFlip(), layers.RandomZoom(0.2), layers.RandomContrast(0.3)):
+        assert np.asarray(layer(images)).dtype == np.float32, layer.name
+    resized = np.asarray(layers.Resizing(3, 4)(images))  # Keras's Resizing keeps integer images integers
+    expected = np.asarray(layers.Resizing(3, 4)(images.astype(np.float32)))
+    assert resized.dtype == np.uint8 and np.array_equal(resized, np.clip(np.rint(expected), 0, 255))
+    for layer in (layers.RandomCrop(3, 3), layers.RandomContrast(0.3), layers.RandomBrightness(0.3)):
+        passed = np.asarray(layer(images, training=False))  # passed through in inference, as they came
+        assert passed.dtype == np.uint8 and np.array_equal(passed, images), layer.name
 
 
 def _augmented_model(seed: int, jit: bool):

@@ -22,7 +22,7 @@ import numpy as np
 
 from ... import config as gpunn_config
 from ... import random as gpunn_random
-from ...autodiff import Tensor
+from ...autodiff import Tensor, array_module
 from ...autodiff import functions as f
 from .. import symbolic, tf_pipeline, user_layer
 from ..base import Layer
@@ -112,8 +112,20 @@ class ImagePreprocessingLayer(Layer):
         values = inputs.value if isinstance(inputs, Tensor) else inputs
         if len(values.shape if hasattr(values, "shape") else np.shape(values)) == 3:  # one image
             batch = values[None] if hasattr(values, "shape") else np.asarray(values)[None]
-            return super().__call__(batch, training=training, mask=mask)[0]
-        return super().__call__(inputs, training=training, mask=mask)
+            result = super().__call__(batch, training=training, mask=mask)[0]
+        else:
+            result = super().__call__(inputs, training=training, mask=mask)
+        dtype = np.dtype(getattr(values, "dtype", np.float32))
+        if dtype.kind in "ui" and self.keeps_integers(bool(training)):
+            xp = array_module(result)  # Keras's: rounded, and saturated into the images' integer type
+            info = np.iinfo(dtype)
+            result = xp.clip(xp.rint(result), info.min, info.max).astype(dtype)
+        return result
+
+    def keeps_integers(self, training: bool) -> bool:
+        """Whether, called on its own, the layer gives integer images back in their type (Keras's Resizing does,
+        and the layers that pass images through in inference); the others give their compute dtype."""
+        return False
 
     def build(self, input_shape):
         if len(tuple(input_shape)) != 3:

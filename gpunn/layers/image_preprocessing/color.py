@@ -11,6 +11,9 @@ from .base import ImagePreprocessingLayer
 class _PerImageDraw(ImagePreprocessingLayer):
     _USE_BASE_FACTOR = True
 
+    def keeps_integers(self, training: bool) -> bool:
+        return not training  # (Keras's pass the images through then)
+
     def draws(self, images, minval, maxval):
         """One value per image, shaped to broadcast over it."""
         return f.cast(self.draw((images.shape[0], 1, 1, 1), minval, maxval), images.dtype)

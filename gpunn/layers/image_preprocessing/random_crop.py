@@ -21,6 +21,9 @@ class RandomCrop(_Sized):
         # Keras's: a seed drawn now when none is given, and written in the config
         self.make_generator(gpunn_random.new_seed() if seed is None else seed)
 
+    def keeps_integers(self, training: bool) -> bool:
+        return not training
+
     def transform_images(self, images, training: bool):
         image_height, image_width = self.image_size(images.shape)
         if not training:

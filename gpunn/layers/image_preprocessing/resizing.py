@@ -31,6 +31,9 @@ class Resizing(_Sized):
         self.crop_to_aspect_ratio, self.pad_to_aspect_ratio = crop_to_aspect_ratio, pad_to_aspect_ratio
         self.fill_mode, self.fill_value, self.antialias = fill_mode, fill_value, bool(antialias)
 
+    def keeps_integers(self, training: bool) -> bool:
+        return True
+
     def transform_images(self, images, training: bool):
         return image.resize(images, size=(self.height, self.width), interpolation=self.interpolation,
                             antialias=self.antialias, crop_to_aspect_ratio=self.crop_to_aspect_ratio,

@@ -13,8 +13,9 @@ As in Keras: a random layer transforms in training and where nothing says otherw
 ``training=True``): called on its own (``layer(images)``), or in a model called without ``training``
 (``augment(images)``, a Sequential of them, as Keras's tutorials show augmented images); not in ``predict``,
 ``evaluate`` or ``model(x, training=False)``. A single image (rank 3) is taken as well as a batch; the output is in
-the layer's compute dtype (float32), whatever the input's. Bounding boxes, segmentation masks and dicts of them, which
-Keras's layers also transform, are not taken: gpunn trains on images.
+the layer's compute dtype (float32), but for integer images given to a layer on its own that Keras gives back in
+their type (``keeps_integers``). Bounding boxes, segmentation masks and dicts of them, which Keras's layers also
+transform, are not taken: gpunn trains on images.
 """
 from __future__ import annotations
 

@@ -353,7 +353,13 @@ plain = [a.numpy().tolist() for a, _ in ds]
 augmented = ds.map(lambda a, b: (augment(a, training=True), b))
 shapes = [list(a.shape) for a, _ in augmented]
 kept = [a.numpy().tolist() for a, _ in ds.map(lambda a, b: (augment(a, training=False), b))]
-print(json.dumps({"spec": str(augmented.element_spec), "plain": plain, "shapes": shapes, "kept": kept}))
+sizes = tf.data.Dataset.from_generator(  # images of several sizes, as tfds's tf_flowers yields them
+    lambda: ((x[k, :5 + k % 3, :6 + k % 2], k) for k in range(len(x))),
+    output_signature=(tf.TensorSpec((None, None, 3), tf.uint8), tf.TensorSpec((), tf.int64)))
+resized = sizes.map(lambda a, b: (resize_and_rescale(a), b))
+varied = [a.numpy().tolist() for a, _ in resized]
+print(json.dumps({"spec": str(augmented.element_spec), "plain": plain, "shapes": shapes, "kept": kept,
+                  "varied_spec": str(resized.element_spec), "varied": varied}))
 '''
 
 
@@ -366,6 +372,7 @@ def test_image_layers_in_tf_data_maps_as_kerass(tmp_path):
     ours = run_keras_with_tensorflow_script(IN_TF_DATA, {"lib": "gpunn", "x": x.tolist()}, backend="tensorflow",
                                             gpunn_path=True)
     assert ours["spec"] == theirs["spec"] and ours["shapes"] == theirs["shapes"] == [[4, 6, 5, 3], [2, 6, 5, 3]]
-    for key in ("plain", "kept"):
+    assert ours["varied_spec"] == theirs["varied_spec"]
+    for key in ("plain", "kept", "varied"):
         for a, b in zip(ours[key], theirs[key]):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)

@@ -166,3 +166,19 @@ def test_what_a_variant_would_compute_otherwise_is_refused():
     own.evaluate(np.ones((4, 1, 5), "float32"), np.ones((4, 1, 1), "float32"), verbose=0)
     with pytest.raises(ValueError, match="without the compute_loss of OwnLoss's own"):
         own.evaluate(np.ones((4, 3, 5), "float32"), np.ones((4, 3, 1), "float32"), verbose=0)
+
+
+def test_a_resizing_model_takes_images_of_many_sizes_keeping_the_last_variants():
+    from gpunn.models import shape_variants
+
+    resize_and_rescale = gpunn.Sequential([layers.Resizing(6, 5), layers.Rescaling(1 / 255)])
+    sizes = [(9 + k, 7 + (k % 3)) for k in range(shape_variants.KEPT_VARIANTS + 4)]
+    for height, width in sizes:
+        image = np.random.default_rng(height).uniform(0, 255, (height, width, 3)).astype(np.float32)
+        out = np.asarray(resize_and_rescale(image))
+        alone = np.asarray(layers.Resizing(6, 5)(image)) / 255
+        assert out.shape == (6, 5, 3)
+        np.testing.assert_allclose(out, alone, rtol=1e-5, atol=1e-6)
+    kept = resize_and_rescale.__dict__["_shape_variants"]
+    assert len(kept) == shape_variants.KEPT_VARIANTS
+    assert list(kept) == [size + (3,) for size in sizes[-shape_variants.KEPT_VARIANTS:]]  # the last ones used

@@ -72,7 +72,17 @@ def _output_shape(layer, input_shape) -> list:
         return None if shape is None else shape[1:]
     sample = tuple(input_shape[1:])
     if any(dim is None for dim in sample):
-        return [None] * (1 + len(sample))
+        # images of varying sizes: an image layer's output shape may not depend on them (Resizing's does not)
+        unknown = [None] * (1 + len(sample))
+        if not getattr(_first_layer(layer), "training_by_default", False):
+            return unknown
+        shape = _static_output(layer, sample)
+        return unknown if shape is None else shape
+    return _static_output(layer, sample)
+
+
+def _static_output(layer, sample: tuple):
+    """[None] + the layer's (or a Sequential's) output sample shape for samples of shape ``sample``, or None."""
     try:
         if getattr(layer, "token_dtype", None) is not None and layer.invert:
             return [None] + list(sample)
@@ -103,6 +113,8 @@ def call_in_pipeline(layer, inputs, training=None):
         values = arrays[0]
         scalar = np.ndim(values) == 0
         mode = {} if training is None else {"training": training}
+        if getattr(_first_layer(layer), "training_by_default", False) and np.asarray(values).dtype.kind in "ui":
+            values = np.asarray(values, dtype=np.float32)  # (Keras's image layers give float32 in tf.data)
         with _ONE_CALL_AT_A_TIME:
             if several:
                 out = layer(tuple(np.reshape(a, (1, 1)) if scalar else a for a in arrays), **mode)

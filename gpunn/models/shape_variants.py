@@ -3,7 +3,8 @@ reads the last axis only, so a model trained on windows of one time step predict
 time-series tutorial calls its Linear and Dense models on its wide window so).
 
 gpunn's models run on buffers made for one sample shape. For data of another shape, ``variant_for`` makes a
-variant of the model: its architecture (``cloning.py``) on an input of the new shape, kept per shape. Its weights
+variant of the model: its architecture (``cloning.py``) on an input of the new shape, kept per shape (the
+last ``KEPT_VARIANTS`` shapes used: a Resizing model meets images of many sizes). Its weights
 are the model's, copied in before each use, and the non-trainable ones (BatchNormalization's moving statistics)
 copied back after a call in training mode, so the model stays the one place the weights live. It serves calls,
 ``predict`` and ``evaluate`` (and their ``_on_batch`` forms) on arrays; ``fit`` keeps the model's shape (it trains
@@ -17,6 +18,9 @@ import numpy as np
 
 from ..custom_objects import custom_object_scope
 from ..layers import numeric_arguments
+
+
+KEPT_VARIANTS = 8  # per model, the variants of the shapes used last
 
 
 def variant_for(model, x, argument: str = "x"):
@@ -34,9 +38,12 @@ def variant_for(model, x, argument: str = "x"):
     _check_possible(model, shape, tuple(built), argument)
     variants = model.__dict__.setdefault("_shape_variants", {})
     store = getattr(model, "_store", None)
-    made = variants.get(shape)
+    made = variants.pop(shape, None)
     if made is None or made[1] is not store:  # (made for an earlier build of the model)
-        variants[shape] = made = (_made(model, shape, argument), store)
+        made = (_made(model, shape, argument), store)
+    variants[shape] = made  # the most recently used last
+    while len(variants) > KEPT_VARIANTS:  # (images of many sizes through a Resizing model: the oldest go)
+        variants.pop(next(iter(variants)))
     variant = made[0]
     variant.set_weights(model.get_weights())
     return variant

@@ -591,3 +591,16 @@ def test_predict_shows_keras_s_progress_unless_verbose_is_0(capsys):
     assert "4/4" in capsys.readouterr().out
     model.predict(x, batch_size=10, steps=3, verbose=2)
     assert capsys.readouterr().out.startswith("3/3 - ")
+
+
+def test_fit_gives_callbacks_its_verbose_as_keras_does(capsys):
+    """Keras keeps fit's default ``verbose="auto"`` in the callbacks' params (its progress bar shows as 1)."""
+    x, y = np.ones((8, 3), np.float32), np.zeros((8, 1), np.float32)
+    model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    assert model.fit(x, y, epochs=1).params == {"verbose": "auto", "epochs": 1, "steps": 1}
+    shown = capsys.readouterr()
+    assert "1/1" in shown.out + shown.err  # the progress bar, as verbose=1 shows it
+    assert model.fit(x, y, epochs=1, verbose=0).params["verbose"] == 0
+    batches = (batch for batch in [(x, y)] * 2)  # a generator: the streamed loop
+    assert model.fit(batches, epochs=1, steps_per_epoch=2, shuffle=False).params["verbose"] == "auto"

@@ -148,7 +148,8 @@ def validation_arrays(model, validation_data, validation_steps, batch_size: int)
 def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
                  validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
                  steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
-    """``model.fit`` when ``x`` is a generator, iterator or PyDataset (``verbose`` already checked)."""
+    """``model.fit`` when ``x`` is a generator, iterator or PyDataset (``verbose`` already checked: 0, 1, 2 or
+    "auto")."""
     from ..callbacks import CallbackList
 
     _refuse_with_stream(x, y=y, sample_weight=sample_weight)

@@ -44,6 +44,11 @@ def _check_verbose(verbose) -> int:
     return int(verbose)
 
 
+def _verbose_param(verbose):
+    """``fit``'s ``verbose`` as callbacks' ``params`` hold it: Keras keeps "auto" (its progress bar shows 1)."""
+    return "auto" if verbose == "auto" else _check_verbose(verbose)
+
+
 def _check_jit_compile(value):
     """Keras's choices for ``jit_compile``: True, False or "auto" (None means "auto", as in Keras)."""
     if value is None or isinstance(value, str) and value == "auto":
@@ -434,7 +439,7 @@ class Trainer:
         epochs = run_limits.limited_epochs(epochs)  # keras.config.set_max_epochs, for debugging runs
         steps_per_epoch = run_limits.limited_steps(steps_per_epoch)
         if is_streamed(x):
-            return fit_streamed(self, x, y, batch_size, epochs, _check_verbose(verbose), callbacks,
+            return fit_streamed(self, x, y, batch_size, epochs, _verbose_param(verbose), callbacks,
                                 validation_split, validation_data, shuffle, class_weight, sample_weight,
                                 initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
                                 validation_freq)
@@ -444,7 +449,7 @@ class Trainer:
         epochs = int(epochs)
         if not 0 <= initial_epoch <= epochs:
             raise ValueError(f"initial_epoch: expected 0 <= initial_epoch <= epochs={epochs}, got {initial_epoch!r}")
-        verbose = _check_verbose(verbose)
+        verbose = _verbose_param(verbose)
         validation_freq = check_positive_int("validation_freq", validation_freq)
         steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch, allow_none=True)
         x, y = self._prepare_with_targets(x, y)

@@ -278,7 +278,8 @@ def forward(layer, x, training: bool):
         flags = tuple(need_dx) if isinstance(need_dx, (tuple, list)) else (bool(need_dx),) * len(xs)
         dxs = [ws.buffer(f"call.dx{i}", xi.shape, xi.dtype) if flag else None
                for i, (xi, flag) in enumerate(zip(xs, flags))]
-        layer.ops.run_python(functools.partial(_backward, layer, dy, dxs, record))
+        if any(flags) or layer.bound.grads:  # (else nothing to send back: an augmentation at the model's input)
+            layer.ops.run_python(functools.partial(_backward, layer, dy, dxs, record))
         return dxs if several else dxs[0]
 
     return out, backprop

@@ -20,8 +20,9 @@ from .global_pooling import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPo
 from .hashed_crossing import HashedCrossing
 from .hashing import Hashing
 from .identity import Identity
-from .image_preprocessing import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
-                                  RandomRotation, RandomTranslation, RandomZoom, Resizing)
+from .image_preprocessing import (CenterCrop, RandomBrightness, RandomColorJitter, RandomContrast, RandomCrop,
+                                  RandomFlip, RandomHue, RandomRotation, RandomSaturation, RandomTranslation,
+                                  RandomZoom, Resizing)
 from .lambda_layer import Lambda
 from .input_layer import Input, InputLayer
 from .input_spec import InputSpec
@@ -59,7 +60,8 @@ LAYER_CLASSES = {
                 RMSNormalization, Softmax,
                 SpatialDropout1D, StringLookup, TextVectorization,
                 Subtract, UnitNormalization, Resizing, CenterCrop, RandomCrop, RandomFlip, RandomZoom,
-                RandomTranslation, RandomRotation, RandomContrast, RandomBrightness)
+                RandomTranslation, RandomRotation, RandomContrast, RandomBrightness, RandomSaturation, RandomHue,
+                RandomColorJitter)
 }
 
 
@@ -106,4 +108,4 @@ __all__ = ["experimental", "Layer", "Input", "InputLayer", "InputSpec", "Lambda"
            "Hashing",
            "IntegerLookup", "StringLookup", "TextVectorization", "Variable", "deserialize", "serialize",
            "Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomZoom", "RandomTranslation", "RandomRotation",
-           "RandomContrast", "RandomBrightness"]
+           "RandomContrast", "RandomBrightness", "RandomSaturation", "RandomHue", "RandomColorJitter"]

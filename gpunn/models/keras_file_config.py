@@ -496,7 +496,8 @@ TRAINING_FALSE_BY_DEFAULT = {"Dropout", "AlphaDropout", "GaussianDropout", "Gaus
 # And those whose call() defaults to training=True (the image preprocessing layers: a random one transforms when
 # called on its own), recorded as ``"training": true`` the same way.
 TRAINING_TRUE_BY_DEFAULT = {"Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomZoom", "RandomTranslation",
-                            "RandomRotation", "RandomContrast", "RandomBrightness"}
+                            "RandomRotation", "RandomContrast", "RandomBrightness", "RandomSaturation", "RandomHue",
+                            "RandomColorJitter"}
 FIXED_MARK = "gpunn_fixed_training"
 
 

@@ -2,9 +2,10 @@
 (``base.py`` says how they run)."""
 from .affine import RandomRotation, RandomTranslation, RandomZoom
 from .color import RandomBrightness, RandomContrast
+from .hsv import RandomColorJitter, RandomHue, RandomSaturation
 from .random_crop import RandomCrop
 from .random_flip import RandomFlip
 from .resizing import CenterCrop, Resizing
 
 __all__ = ["Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomZoom", "RandomTranslation", "RandomRotation",
-           "RandomContrast", "RandomBrightness"]
+           "RandomContrast", "RandomBrightness", "RandomSaturation", "RandomHue", "RandomColorJitter"]

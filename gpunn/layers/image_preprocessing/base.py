@@ -52,6 +52,25 @@ def check_fill_and_interpolation(fill_mode, interpolation) -> None:
                                   f"{SUPPORTED_INTERPOLATIONS}.")
 
 
+def factor_range(factor, bounds: tuple) -> tuple:
+    """Keras's ``_set_factor``: a number x gives (-x, x) clipped to ``bounds``, a pair its sorted values."""
+    low, high = bounds
+    message = (f"The `factor` argument should be a number (or a list of two numbers) in the range [{low}, "
+               f"{high}]. Received: factor={factor}")
+    if isinstance(factor, (tuple, list)):
+        if len(factor) != 2 or factor[0] > high or factor[1] < low:
+            raise ValueError(message)
+        lower, upper = sorted(factor)
+    elif isinstance(factor, (int, float)) and not isinstance(factor, bool):
+        if factor < low or factor > high:
+            raise ValueError(message)
+        factor = abs(factor)
+        lower, upper = max(-factor, low), factor
+    else:
+        raise ValueError(message)
+    return lower, upper
+
+
 class ImagePreprocessingLayer(Layer):
     """``call(images, training=True)``: ``transform_images(images, training)`` on a batch of images in the
     layer's compute dtype. Subclasses define ``transform_images``, and ``compute_output_shape`` (of a sample)
@@ -72,22 +91,7 @@ class ImagePreprocessingLayer(Layer):
                              f"factor={factor}")
 
     def _set_factor(self, factor) -> None:
-        """Keras's: a number x gives (-x, x) clipped to the bounds, a pair its sorted values."""
-        low, high = self._FACTOR_BOUNDS
-        message = (f"The `factor` argument should be a number (or a list of two numbers) in the range [{low}, "
-                   f"{high}]. Received: factor={factor}")
-        if isinstance(factor, (tuple, list)):
-            if len(factor) != 2 or factor[0] > high or factor[1] < low:
-                raise ValueError(message)
-            lower, upper = sorted(factor)
-        elif isinstance(factor, (int, float)) and not isinstance(factor, bool):
-            if factor < low or factor > high:
-                raise ValueError(message)
-            factor = abs(factor)
-            lower, upper = max(-factor, low), factor
-        else:
-            raise ValueError(message)
-        self.factor = (lower, upper)
+        self.factor = factor_range(factor, self._FACTOR_BOUNDS)
 
     # ---- axes ------------------------------------------------------------------------------------------------
     @property

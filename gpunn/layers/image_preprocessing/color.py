@@ -8,18 +8,47 @@ from ...autodiff import functions as f
 from .base import ImagePreprocessingLayer
 
 
-class _PerImageDraw(ImagePreprocessingLayer):
+def per_image(draw, images, minval, maxval):
+    """One value per image from ``draw`` (a layer's ``draw``), shaped to broadcast over it."""
+    return f.cast(draw((images.shape[0], 1, 1, 1), minval, maxval), images.dtype)
+
+
+def adjust_contrast(layer, images, draw, factor, value_range):
+    """RandomContrast's computation (also RandomColorJitter's contrast step)."""
+    contrast = per_image(draw, images, 1.0 - factor[0], 1.0 + factor[1])
+    mean = f.mean(f.mean(images, axis=layer.height_axis, keepdims=True), axis=layer.width_axis, keepdims=True)
+    return f.clip((images - mean) * contrast + mean, value_range[0], value_range[1])
+
+
+def adjust_brightness(images, draw, factor, value_range):
+    """RandomBrightness's computation (``value_range`` sorted; also RandomColorJitter's brightness step)."""
+    delta = per_image(draw, images, factor[0], factor[1]) * (value_range[1] - value_range[0])
+    return f.clip(images + delta, value_range[0], value_range[1])
+
+
+def sorted_value_range(value_range) -> list:
+    if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
+        raise ValueError("The `value_range` argument should be a list of two numbers. "
+                         f"Received: value_range={value_range}")  # Keras's message
+    return sorted(value_range)
+
+
+class PerImageDraw(ImagePreprocessingLayer):
+    """A colour layer: ``adjust(images, draw)`` in training, the identity in inference."""
+
     _USE_BASE_FACTOR = True
 
     def keeps_integers(self, training: bool) -> bool:
         return not training  # (Keras's pass the images through then)
 
-    def draws(self, images, minval, maxval):
-        """One value per image, shaped to broadcast over it."""
-        return f.cast(self.draw((images.shape[0], 1, 1, 1), minval, maxval), images.dtype)
+    def transform_images(self, images, training: bool):
+        return self.adjust(images, self.draw) if training else images
+
+    def adjust(self, images, draw):
+        raise NotImplementedError
 
 
-class RandomContrast(_PerImageDraw):
+class RandomContrast(PerImageDraw):
     _FACTOR_BOUNDS = (0, 1)
 
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
@@ -27,31 +56,21 @@ class RandomContrast(_PerImageDraw):
         self.value_range = value_range
         self.make_generator(seed)
 
-    def transform_images(self, images, training: bool):
-        if not training:
-            return images
-        contrast = self.draws(images, 1.0 - self.factor[0], 1.0 + self.factor[1])
-        mean = f.mean(f.mean(images, axis=self.height_axis, keepdims=True), axis=self.width_axis, keepdims=True)
-        return f.clip((images - mean) * contrast + mean, self.value_range[0], self.value_range[1])
+    def adjust(self, images, draw):
+        return adjust_contrast(self, images, draw, self.factor, self.value_range)
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor, "value_range": self.value_range, "seed": self.seed}
 
 
-class RandomBrightness(_PerImageDraw):
+class RandomBrightness(PerImageDraw):
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(factor=factor, **kwargs)
-        if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
-            raise ValueError("The `value_range` argument should be a list of two numbers. "
-                             f"Received: value_range={value_range}")  # Keras's message
-        self.value_range = sorted(value_range)
+        self.value_range = sorted_value_range(value_range)
         self.make_generator(seed)
 
-    def transform_images(self, images, training: bool):
-        if not training:
-            return images
-        delta = self.draws(images, self.factor[0], self.factor[1]) * (self.value_range[1] - self.value_range[0])
-        return f.clip(images + delta, self.value_range[0], self.value_range[1])
+    def adjust(self, images, draw):
+        return adjust_brightness(images, draw, self.factor, self.value_range)
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor, "value_range": self.value_range, "seed": self.seed}

@@ -20,9 +20,11 @@ from .global_pooling import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPo
 from .hashed_crossing import HashedCrossing
 from .hashing import Hashing
 from .identity import Identity
-from .image_preprocessing import (CenterCrop, RandomBrightness, RandomColorJitter, RandomContrast, RandomCrop,
-                                  RandomFlip, RandomHue, RandomRotation, RandomSaturation, RandomTranslation,
-                                  RandomZoom, Resizing)
+from .image_preprocessing import (CenterCrop, RandomBrightness, RandomColorDegeneration, RandomColorJitter,
+                                  RandomContrast, RandomCrop, RandomErasing, RandomFlip, RandomGrayscale, RandomHue,
+                                  RandomInvert, RandomPosterization, RandomRotation, RandomSaturation,
+                                  RandomSharpness, RandomShear, RandomTranslation, RandomZoom, Resizing,
+                                  Solarization)
 from .lambda_layer import Lambda
 from .input_layer import Input, InputLayer
 from .input_spec import InputSpec
@@ -61,7 +63,8 @@ LAYER_CLASSES = {
                 SpatialDropout1D, StringLookup, TextVectorization,
                 Subtract, UnitNormalization, Resizing, CenterCrop, RandomCrop, RandomFlip, RandomZoom,
                 RandomTranslation, RandomRotation, RandomContrast, RandomBrightness, RandomSaturation, RandomHue,
-                RandomColorJitter)
+                RandomColorJitter, RandomGrayscale, RandomInvert, Solarization, RandomPosterization,
+                RandomColorDegeneration, RandomSharpness, RandomShear, RandomErasing)
 }
 
 
@@ -108,4 +111,6 @@ __all__ = ["experimental", "Layer", "Input", "InputLayer", "InputSpec", "Lambda"
            "Hashing",
            "IntegerLookup", "StringLookup", "TextVectorization", "Variable", "deserialize", "serialize",
            "Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomZoom", "RandomTranslation", "RandomRotation",
-           "RandomContrast", "RandomBrightness", "RandomSaturation", "RandomHue", "RandomColorJitter"]
+           "RandomContrast", "RandomBrightness", "RandomSaturation", "RandomHue", "RandomColorJitter",
+           "RandomGrayscale", "RandomInvert", "Solarization", "RandomPosterization", "RandomColorDegeneration",
+           "RandomSharpness", "RandomShear", "RandomErasing"]

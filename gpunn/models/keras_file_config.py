@@ -497,7 +497,9 @@ TRAINING_FALSE_BY_DEFAULT = {"Dropout", "AlphaDropout", "GaussianDropout", "Gaus
 # called on its own), recorded as ``"training": true`` the same way.
 TRAINING_TRUE_BY_DEFAULT = {"Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomZoom", "RandomTranslation",
                             "RandomRotation", "RandomContrast", "RandomBrightness", "RandomSaturation", "RandomHue",
-                            "RandomColorJitter"}
+                            "RandomColorJitter", "RandomGrayscale", "RandomInvert", "Solarization",
+                            "RandomPosterization", "RandomColorDegeneration", "RandomSharpness", "RandomShear",
+                            "RandomErasing"}
 FIXED_MARK = "gpunn_fixed_training"
 
 

@@ -2,10 +2,15 @@
 (``base.py`` says how they run)."""
 from .affine import RandomRotation, RandomTranslation, RandomZoom
 from .color import RandomBrightness, RandomContrast
+from .color_augmentations import (RandomColorDegeneration, RandomGrayscale, RandomInvert, RandomPosterization,
+                                  RandomSharpness, Solarization)
 from .hsv import RandomColorJitter, RandomHue, RandomSaturation
 from .random_crop import RandomCrop
 from .random_flip import RandomFlip
 from .resizing import CenterCrop, Resizing
+from .shear_and_erasing import RandomErasing, RandomShear
 
 __all__ = ["Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomZoom", "RandomTranslation", "RandomRotation",
-           "RandomContrast", "RandomBrightness", "RandomSaturation", "RandomHue", "RandomColorJitter"]
+           "RandomContrast", "RandomBrightness", "RandomSaturation", "RandomHue", "RandomColorJitter",
+           "RandomGrayscale", "RandomInvert", "Solarization", "RandomPosterization", "RandomColorDegeneration",
+           "RandomSharpness", "RandomShear", "RandomErasing"]

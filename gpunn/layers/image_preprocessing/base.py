@@ -52,10 +52,11 @@ def check_fill_and_interpolation(fill_mode, interpolation) -> None:
                                   f"{SUPPORTED_INTERPOLATIONS}.")
 
 
-def factor_range(factor, bounds: tuple) -> tuple:
-    """Keras's ``_set_factor``: a number x gives (-x, x) clipped to ``bounds``, a pair its sorted values."""
+def factor_range(factor, bounds: tuple, argument: str = "factor") -> tuple:
+    """Keras's ``_set_factor`` (``_set_factor_by_name`` for another ``argument``: its message still says
+    "factor="): a number x gives (-x, x) clipped to ``bounds``, a pair its sorted values."""
     low, high = bounds
-    message = (f"The `factor` argument should be a number (or a list of two numbers) in the range [{low}, "
+    message = (f"The `{argument}` argument should be a number (or a list of two numbers) in the range [{low}, "
                f"{high}]. Received: factor={factor}")
     if isinstance(factor, (tuple, list)):
         if len(factor) != 2 or factor[0] > high or factor[1] < low:

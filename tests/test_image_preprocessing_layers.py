@@ -173,6 +173,43 @@ def test_a_sequential_of_image_layers_takes_one_image(numpy_backend):
     np.testing.assert_allclose(one, np.asarray(resize_and_rescale(images))[0], rtol=1e-6)
 
 
+def test_training_none_given_does_not_transform_as_in_keras(numpy_backend):
+    """Keras passes a ``training=None`` given on to the layer's call, where it is falsy: on its own, and in the
+    subclassed-model idiom ``self.augment(x, training=training)`` called plainly, nothing is transformed."""
+    images = np.ones((4, 8, 8, 1), np.float32)
+    augment = layers.RandomTranslation(0.5, 0.5, fill_mode="constant", seed=2)
+    np.testing.assert_array_equal(augment(images, training=None), images)
+    assert not np.allclose(augment(images), images)
+
+    class Model(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.augment = layers.RandomTranslation(0.5, 0.5, fill_mode="constant", seed=2)
+            self.flatten = layers.Flatten()
+
+        def call(self, x, training=None):
+            return self.flatten(self.augment(x, training=training))
+
+    model = Model()
+    np.testing.assert_array_equal(model(images), images.reshape(4, -1))
+    assert not np.allclose(model(images, training=True), images.reshape(4, -1))
+
+
+def test_a_variant_made_again_draws_on_from_the_models_stream(numpy_backend):
+    """Images of more sizes than the variants kept: each call draws new transforms (the variants' augmentation
+    layers share the model's streams), also for a variant made again."""
+    from gpunn.models import shape_variants
+
+    model = gpunn.Sequential([gpunn.Input((8, 8, 1)), layers.RandomTranslation(0.4, 0.4, fill_mode="constant",
+                                                                                 seed=1)])
+    rng = np.random.default_rng(0)
+    sizes = list(range(9, 10 + shape_variants.KEPT_VARIANTS + 1))
+    images = {s: rng.uniform(1, 2, (2, s, s, 1)).astype(np.float32) for s in sizes}
+    first = {s: np.asarray(model(images[s])) for s in sizes}
+    second = {s: np.asarray(model(images[s])) for s in sizes}
+    assert not any(np.array_equal(first[s], second[s]) for s in sizes)
+
+
 def test_uint8_images_come_back_in_kerass_dtypes(numpy_backend):
     images = np.random.default_rng(1).integers(0, 256, (2, 5, 6, 3)).astype(np.uint8)
     for layer in (layers.CenterCrop(3, 3), layers.RandomFlip(), layers.RandomZoom(0.2), layers.RandomContrast(0.3)):

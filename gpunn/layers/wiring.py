@@ -59,9 +59,11 @@ def layer_of(call):
 
 
 def modes_of_a_plain_call(calls: list, modes):
-    """The modes of a model called without ``training`` (``model(x)``): as in Keras, each layer then runs in its
-    call()'s default mode, inference but for the layers whose call() defaults to training (``training_by_default``:
-    the image augmentations, which transform when a model of them is called so); a mode a call fixed stays."""
+    """The modes of a model called without ``training`` (``model(x)``): as in Keras, the layers whose call()
+    defaults to training (``training_by_default``: the image augmentations, which transform when a model of them
+    is called so) run in training, the others in inference (Keras's call context would then also run later layers
+    whose call() defaults to None, BatchNormalization among them, in training: gpunn does not); a mode a call fixed
+    stays."""
     defaults = [True if getattr(layer_of(call), "training_by_default", False) else None for call in calls]
     if not any(defaults):
         return modes

@@ -276,7 +276,9 @@ class Sequential(Trainer, KerasVariableLists):
 
         if mask is not None:
             raise ValueError("mask: gpunn models take no mask; leave mask=None")
-        plain_call = training is None  # (the layers' own default modes: wiring.modes_of_a_plain_call)
+        # (the layers' own default modes: wiring.modes_of_a_plain_call; not for a subclassed model's traced graph,
+        # whose calls given ``training=training`` get Keras's None, which no augmentation takes as training)
+        plain_call = training is None and "_internal_attributes" not in vars(self)
         training = check_training(training)
         if not self._layers:
             raise ValueError("inputs: the model has no layers")

@@ -114,9 +114,19 @@ def _made(model, shape: tuple, argument: str):
         gpunn_random.generator().bit_generator.state = drawn
         np.random.set_state(global_draws)
     variant._variant_of = model  # (never a variant of its own)
+    _share_random_streams(model, variant)
     ours, theirs = [w.shape for w in variant.get_weights()], [w.shape for w in model.get_weights()]
     if ours != theirs:
         raise ValueError(f"{argument}: expected samples of shape {built} (the model's input), got samples of shape "
                          f"{shape}; for those its layers would need weights of other shapes ({ours} where the "
                          f"model's are {theirs})")
     return variant
+
+
+def _share_random_streams(model, variant) -> None:
+    """The variant's image augmentation layers draw from the model's layers' SeedGenerators: a variant made again
+    for a shape (``KEPT_VARIANTS``) goes on drawing where the model's streams are, never repeating the same
+    augmentations, as the model's own layers called on any shape in Keras do."""
+    for ours, theirs in zip(model._calls, variant._calls):
+        if hasattr(ours, "generator") and hasattr(theirs, "generator"):
+            theirs.generator = ours.generator

@@ -29,6 +29,7 @@ from .. import symbolic, tf_pipeline, user_layer
 from ..base import Layer
 
 SUPPORTED_FILL_MODES = ("reflect", "wrap", "constant", "nearest")
+_OMITTED = object()  # ``training`` not given to a call: Keras's default, True
 SUPPORTED_INTERPOLATIONS = ("nearest", "bilinear")
 
 
@@ -107,14 +108,16 @@ class ImagePreprocessingLayer(Layer):
         return int(shape[self.height_axis]), int(shape[self.width_axis])
 
     # ---- calling -----------------------------------------------------------------------------------------------
-    def __call__(self, inputs=None, *more, training=None, mask=None, **keywords):
+    def __call__(self, inputs=None, *more, training=_OMITTED, mask=None, **keywords):
         """As any layer's, but on its own a random layer transforms unless told ``training=False`` (Keras's
-        ``call(data, training=True)``), and a single image (rank 3) is one sample, not a batch of rows."""
+        ``call(data, training=True)``; ``training=None`` given is falsy there: no transform), and a single image
+        (rank 3) is one sample, not a batch of rows."""
         if tf_pipeline.is_pipeline_tensor(inputs):  # in tf.data's map: one host call on each batch's arrays
-            return tf_pipeline.call_in_pipeline(self, inputs, training)
+            return tf_pipeline.call_in_pipeline(self, inputs, None if training is _OMITTED else bool(training))
         if symbolic.is_symbolic(inputs) or user_layer.tracing() or more or keywords:
+            training = None if training is _OMITTED else training
             return super().__call__(inputs, *more, training=training, mask=mask, **keywords)
-        training = True if training is None else training
+        training = True if training is _OMITTED else bool(training)
         values = inputs.value if isinstance(inputs, Tensor) else inputs
         if len(values.shape if hasattr(values, "shape") else np.shape(values)) == 3:  # one image
             batch = values[None] if hasattr(values, "shape") else np.asarray(values)[None]

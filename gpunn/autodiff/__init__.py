@@ -4,7 +4,7 @@ arrays, with reverse-mode gradients (``tensor.py``)."""
 from __future__ import annotations
 
 from . import (array_functions, composed_functions, elementwise_functions, extra_functions, fourier_functions,
-               functions, image_colors, image_functions, special_functions)
+               functions, image_colors, image_filters, image_functions, special_functions)
 from .tensor import Tensor, array_module, gradients
 
 
@@ -25,6 +25,7 @@ OPS_FUNCTIONS.update({"abs": functions.abs, "amax": functions.amax, "amin": func
                       "true_divide": functions.true_divide, "swish": functions.swish})
 OPS_NAMES = sorted(OPS_FUNCTIONS)
 # keras.ops.image's, exported as gpunn.ops.image only (Keras has no keras.ops.resize)
-IMAGE_FUNCTIONS = {**_public_functions(image_functions), **_public_functions(image_colors)}
+IMAGE_FUNCTIONS = {**_public_functions(image_functions), **_public_functions(image_colors),
+                   **_public_functions(image_filters)}
 
 __all__ = ["Tensor", "array_module", "gradients", "functions", "OPS_FUNCTIONS", "OPS_NAMES", "IMAGE_FUNCTIONS"]

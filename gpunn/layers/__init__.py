@@ -20,11 +20,11 @@ from .global_pooling import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPo
 from .hashed_crossing import HashedCrossing
 from .hashing import Hashing
 from .identity import Identity
-from .image_preprocessing import (CenterCrop, RandomBrightness, RandomColorDegeneration, RandomColorJitter,
-                                  RandomContrast, RandomCrop, RandomErasing, RandomFlip, RandomGrayscale, RandomHue,
-                                  RandomInvert, RandomPosterization, RandomRotation, RandomSaturation,
-                                  RandomSharpness, RandomShear, RandomTranslation, RandomZoom, Resizing,
-                                  Solarization)
+from .image_preprocessing import (AutoContrast, CenterCrop, RandomBrightness, RandomColorDegeneration,
+                                  RandomColorJitter, RandomContrast, RandomCrop, RandomErasing, RandomFlip,
+                                  RandomGaussianBlur, RandomGrayscale, RandomHue, RandomInvert, RandomPosterization,
+                                  RandomRotation, RandomSaturation, RandomSharpness, RandomShear, RandomTranslation,
+                                  RandomZoom, Resizing, Solarization)
 from .lambda_layer import Lambda
 from .input_layer import Input, InputLayer
 from .input_spec import InputSpec
@@ -64,7 +64,8 @@ LAYER_CLASSES = {
                 Subtract, UnitNormalization, Resizing, CenterCrop, RandomCrop, RandomFlip, RandomZoom,
                 RandomTranslation, RandomRotation, RandomContrast, RandomBrightness, RandomSaturation, RandomHue,
                 RandomColorJitter, RandomGrayscale, RandomInvert, Solarization, RandomPosterization,
-                RandomColorDegeneration, RandomSharpness, RandomShear, RandomErasing)
+                RandomColorDegeneration, RandomSharpness, RandomShear, RandomErasing, RandomGaussianBlur,
+                AutoContrast)
 }
 
 
@@ -113,4 +114,4 @@ __all__ = ["experimental", "Layer", "Input", "InputLayer", "InputSpec", "Lambda"
            "Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomZoom", "RandomTranslation", "RandomRotation",
            "RandomContrast", "RandomBrightness", "RandomSaturation", "RandomHue", "RandomColorJitter",
            "RandomGrayscale", "RandomInvert", "Solarization", "RandomPosterization", "RandomColorDegeneration",
-           "RandomSharpness", "RandomShear", "RandomErasing"]
+           "RandomSharpness", "RandomShear", "RandomErasing", "RandomGaussianBlur", "AutoContrast"]

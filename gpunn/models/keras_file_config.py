@@ -499,7 +499,7 @@ TRAINING_TRUE_BY_DEFAULT = {"Resizing", "CenterCrop", "RandomCrop", "RandomFlip"
                             "RandomRotation", "RandomContrast", "RandomBrightness", "RandomSaturation", "RandomHue",
                             "RandomColorJitter", "RandomGrayscale", "RandomInvert", "Solarization",
                             "RandomPosterization", "RandomColorDegeneration", "RandomSharpness", "RandomShear",
-                            "RandomErasing"}
+                            "RandomErasing", "RandomGaussianBlur", "AutoContrast"}
 FIXED_MARK = "gpunn_fixed_training"
 
 

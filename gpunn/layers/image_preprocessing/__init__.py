@@ -1,6 +1,7 @@
 """Keras 3's image preprocessing layers: resizing and cropping, and the random augmentations of images
 (``base.py`` says how they run)."""
 from .affine import RandomRotation, RandomTranslation, RandomZoom
+from .blur_and_contrast import AutoContrast, RandomGaussianBlur
 from .color import RandomBrightness, RandomContrast
 from .color_augmentations import (RandomColorDegeneration, RandomGrayscale, RandomInvert, RandomPosterization,
                                   RandomSharpness, Solarization)
@@ -13,4 +14,4 @@ from .shear_and_erasing import RandomErasing, RandomShear
 __all__ = ["Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomZoom", "RandomTranslation", "RandomRotation",
            "RandomContrast", "RandomBrightness", "RandomSaturation", "RandomHue", "RandomColorJitter",
            "RandomGrayscale", "RandomInvert", "Solarization", "RandomPosterization", "RandomColorDegeneration",
-           "RandomSharpness", "RandomShear", "RandomErasing"]
+           "RandomSharpness", "RandomShear", "RandomErasing", "RandomGaussianBlur", "AutoContrast"]

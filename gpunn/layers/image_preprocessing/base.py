@@ -171,6 +171,14 @@ class ImagePreprocessingLayer(Layer):
             return Tensor(np.full(shape, minval, dtype=np.float32))
         return self.uniform(shape, minval, maxval)
 
+    def chosen_images(self, rows: int) -> Tensor:
+        """Which of ``rows`` images a layer applied with a probability transforms, shaped (rows, 1, 1, 1): Keras's
+        two draws, a probability per image in ``factor``'s range, then a threshold per image below which it
+        applies (RandomInvert, RandomGaussianBlur, RandomErasing)."""
+        probability = self.draw((rows,), self.factor[0], self.factor[1])
+        threshold = self.draw((rows,), 0.0, 1.0)
+        return f.reshape(f.less(threshold, probability), (rows, 1, 1, 1))
+
     def uniform(self, shape, minval, maxval) -> Tensor:
         """Uniform draws in [minval, maxval), float32, from the layer's generator."""
         return gpunn_random.uniform(shape, minval=minval, maxval=maxval, dtype="float32", seed=self.generator)

@@ -107,9 +107,7 @@ class RandomInvert(_ColorLayer):
         if not training:
             return images
         rows = images.shape[0]
-        probability = self.draw((rows,), self.factor[0], self.factor[1])
-        threshold = self.draw((rows,), 0.0, 1.0)
-        apply = f.reshape(f.less(threshold, probability), (rows, 1, 1, 1))
+        apply = self.chosen_images(rows)
         return f.where(apply, self.value_range[1] - images, images)
 
     def get_config(self):

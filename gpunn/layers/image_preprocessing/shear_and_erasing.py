@@ -151,9 +151,7 @@ class RandomErasing(_ColorLayer):
         # Keras's draws, in its order: the rectangle's sides, its place (x, then y), the probability, the
         # threshold, then the noise
         mask = self._mask(images.shape, rows)
-        probability = self.draw((rows,), self.factor[0], self.factor[1])
-        threshold = self.draw((rows,), 0.0, 1.0)
-        apply = np.asarray(f.less(threshold, probability).numpy()).reshape(rows, 1, 1, 1)
+        apply = np.asarray(self.chosen_images(rows).numpy())
         return f.where(mask & apply, self._fill(images), images)  # (host arrays go to the images' device)
 
     def get_config(self):

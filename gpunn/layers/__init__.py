@@ -20,7 +20,7 @@ from .global_pooling import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPo
 from .hashed_crossing import HashedCrossing
 from .hashing import Hashing
 from .identity import Identity
-from .image_preprocessing import (AutoContrast, CenterCrop, RandomBrightness, RandomColorDegeneration,
+from .image_preprocessing import (AutoContrast, CenterCrop, Equalization, RandomBrightness, RandomColorDegeneration,
                                   RandomColorJitter, RandomContrast, RandomCrop, RandomErasing, RandomFlip,
                                   RandomGaussianBlur, RandomGrayscale, RandomHue, RandomInvert, RandomPosterization,
                                   RandomRotation, RandomSaturation, RandomSharpness, RandomShear, RandomTranslation,
@@ -65,7 +65,7 @@ LAYER_CLASSES = {
                 RandomTranslation, RandomRotation, RandomContrast, RandomBrightness, RandomSaturation, RandomHue,
                 RandomColorJitter, RandomGrayscale, RandomInvert, Solarization, RandomPosterization,
                 RandomColorDegeneration, RandomSharpness, RandomShear, RandomErasing, RandomGaussianBlur,
-                AutoContrast)
+                AutoContrast, Equalization)
 }
 
 
@@ -114,4 +114,4 @@ __all__ = ["experimental", "Layer", "Input", "InputLayer", "InputSpec", "Lambda"
            "Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomZoom", "RandomTranslation", "RandomRotation",
            "RandomContrast", "RandomBrightness", "RandomSaturation", "RandomHue", "RandomColorJitter",
            "RandomGrayscale", "RandomInvert", "Solarization", "RandomPosterization", "RandomColorDegeneration",
-           "RandomSharpness", "RandomShear", "RandomErasing", "RandomGaussianBlur", "AutoContrast"]
+           "RandomSharpness", "RandomShear", "RandomErasing", "RandomGaussianBlur", "AutoContrast", "Equalization"]

@@ -499,7 +499,7 @@ TRAINING_TRUE_BY_DEFAULT = {"Resizing", "CenterCrop", "RandomCrop", "RandomFlip"
                             "RandomRotation", "RandomContrast", "RandomBrightness", "RandomSaturation", "RandomHue",
                             "RandomColorJitter", "RandomGrayscale", "RandomInvert", "Solarization",
                             "RandomPosterization", "RandomColorDegeneration", "RandomSharpness", "RandomShear",
-                            "RandomErasing", "RandomGaussianBlur", "AutoContrast"}
+                            "RandomErasing", "RandomGaussianBlur", "AutoContrast", "Equalization"}
 FIXED_MARK = "gpunn_fixed_training"
 
 

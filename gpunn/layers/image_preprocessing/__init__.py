@@ -5,6 +5,7 @@ from .blur_and_contrast import AutoContrast, RandomGaussianBlur
 from .color import RandomBrightness, RandomContrast
 from .color_augmentations import (RandomColorDegeneration, RandomGrayscale, RandomInvert, RandomPosterization,
                                   RandomSharpness, Solarization)
+from .equalization import Equalization
 from .hsv import RandomColorJitter, RandomHue, RandomSaturation
 from .random_crop import RandomCrop
 from .random_flip import RandomFlip
@@ -14,4 +15,5 @@ from .shear_and_erasing import RandomErasing, RandomShear
 __all__ = ["Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomZoom", "RandomTranslation", "RandomRotation",
            "RandomContrast", "RandomBrightness", "RandomSaturation", "RandomHue", "RandomColorJitter",
            "RandomGrayscale", "RandomInvert", "Solarization", "RandomPosterization", "RandomColorDegeneration",
-           "RandomSharpness", "RandomShear", "RandomErasing", "RandomGaussianBlur", "AutoContrast"]
+           "RandomSharpness", "RandomShear", "RandomErasing", "RandomGaussianBlur", "AutoContrast",
+           "Equalization"]

@@ -224,3 +224,12 @@ def test_layers_are_registered_and_recorded_as_training_by_default():
         assert name in TRAINING_TRUE_BY_DEFAULT
     blur = layers.RandomGaussianBlur.from_config(layers.RandomGaussianBlur(0.5, 5, (0.1, 0.4)).get_config())
     assert blur.factor == (0, 0.5) and blur.kernel_size == (5, 5) and blur.sigma == (0.1, 0.4)
+
+
+def test_auto_contrast_on_a_constant_image_keeps_it_and_a_finite_gradient():
+    flat = np.full((2, 4, 5, 3), 77.0)
+    layer = layers.AutoContrast(dtype="float64")
+    np.testing.assert_array_equal(layer(flat), flat)
+    images = Tensor(flat.copy(), requires_grad=True)
+    (grad,) = gradients(layer.call(images), [images], np.ones_like(flat))
+    assert np.all(np.isfinite(np.asarray(grad)))

@@ -104,3 +104,16 @@ def test_a_model_of_them_replays_as_it_runs_eagerly(numpy_backend):
 def test_bad_arguments_are_refused_as_keras_refuses_them(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_one_channel_images_pass_in_inference_and_inference_draws_as_kerass(numpy_backend):
+    """As Keras's: in inference the images come back as they are, whatever their channels (one, here), and
+    RandomSaturation and RandomHue still make their draws (one, two), RandomColorJitter none."""
+    grey = np.random.default_rng(0).uniform(0, 255, (2, 5, 6, 1)).astype(np.float32)
+    for layer, expected in ((layers.RandomSaturation(0.3), 1), (layers.RandomHue(0.3), 2),
+                            (layers.RandomColorJitter(hue_factor=0.2, saturation_factor=0.2), 0)):
+        calls = []
+        real = layer.uniform
+        layer.uniform = lambda shape, low, high, real=real, calls=calls: calls.append(shape) or real(shape, low, high)
+        np.testing.assert_array_equal(layer(grey, training=False), grey)
+        assert calls == [(2,)] * expected, type(layer).__name__

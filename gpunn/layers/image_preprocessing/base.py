@@ -166,10 +166,14 @@ class ImagePreprocessingLayer(Layer):
     def draw(self, shape, minval, maxval) -> Tensor:
         """Uniform draws in [minval, maxval), float32 (Keras's); none while the layer is called on ones to learn
         its output shape (the lower bound then), so that building draws nothing from the layer's stream."""
-        called = user_layer.running_call()
-        if called is not None and called[0] == "trial":
+        if self.in_trial():
             return Tensor(np.full(shape, minval, dtype=np.float32))
         return self.uniform(shape, minval, maxval)
+
+    def in_trial(self) -> bool:
+        """Whether the layer is being called on ones to learn its output shape (``user_layer``'s trial calls)."""
+        called = user_layer.running_call()
+        return called is not None and called[0] == "trial"
 
     def chosen_images(self, rows: int) -> Tensor:
         """Which of ``rows`` images a layer applied with a probability transforms, shaped (rows, 1, 1, 1): Keras's

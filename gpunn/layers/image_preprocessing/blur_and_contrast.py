@@ -5,15 +5,14 @@ Their arguments, checks, configs, draws and values are Keras's, quirks included:
 must lie in [0, 1] (a number x gives [0, x]) and its message says "factor="; one pair of sigmas is drawn per batch
 (all its images blurred alike, each with its own probability); its kernel's rows follow ``kernel_size[1]``
 and ``sigma[1]``. AutoContrast takes each image's minimum and maximum over axes 1 and 2 (height and width, channels
-last; channels and height, channels first, as Keras's), and leaves the values it cannot stretch (NaN: a constant
-image) as they came. Both give their compute dtype (float32) for integer images, as Keras's do.
+last; channels and height, channels first, as Keras's), and gives a constant image back as it came (as Keras's,
+but with a finite gradient where Keras's is NaN). Both give their compute dtype (float32) for integer images, as
+Keras's do.
 
 RandomGaussianBlur blurs with ``gpunn.ops.image.gaussian_blur`` (sums of shifted slices where Keras convolves: the
 same values, float rounding apart). Gradients pass through the blur, the where and the clip, and through
 AutoContrast's stretch (its minimum and maximum included)."""
 from __future__ import annotations
-
-import numpy as np
 
 from ...autodiff import functions as f
 from ...autodiff.image_filters import gaussian_blur
@@ -81,14 +80,15 @@ class AutoContrast(ImagePreprocessingLayer):
     def transform_images(self, images, training: bool):
         original = images
         images = transform_value_range(images, self.value_range, (0, 255))
-        with np.errstate(divide="ignore", invalid="ignore"):  # a constant image: NaN, given back as it came
-            low = f.min(images, axis=(1, 2), keepdims=True)
-            high = f.max(images, axis=(1, 2), keepdims=True)
-            scale = 255.0 / (high - low)
-            offset = -low * scale
-            results = f.clip(images * scale + offset, 0.0, 255.0)
-            results = transform_value_range(results, (0, 255), self.value_range)
-            return f.where(f.isnan(results), original, results)
+        low = f.min(images, axis=(1, 2), keepdims=True)
+        high = f.max(images, axis=(1, 2), keepdims=True)
+        # a constant image is given back as it came (Keras's NaN there, replaced): divided by 1 instead of 0, so
+        # that its gradient stays finite (Keras's is NaN)
+        stretched = f.greater(high, low)
+        scale = 255.0 / f.where(stretched, high - low, f.ones_like(high))
+        results = f.clip(images * scale - low * scale, 0.0, 255.0)
+        results = transform_value_range(results, (0, 255), self.value_range)
+        return f.where(stretched, results, original)
 
     def get_config(self):
         return {**super().get_config(), "value_range": self.value_range}

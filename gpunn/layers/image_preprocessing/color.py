@@ -42,10 +42,16 @@ class PerImageDraw(ImagePreprocessingLayer):
         return not training  # (Keras's pass the images through then)
 
     def transform_images(self, images, training: bool):
-        return self.adjust(images, self.draw) if training else images
+        if not training or self.in_trial():  # (a trial learns the output shape: the images', in either mode)
+            self.inference_draws(images.shape[0])
+            return images
+        return self.adjust(images, self.draw)
 
     def adjust(self, images, draw):
         raise NotImplementedError
+
+    def inference_draws(self, rows: int) -> None:
+        """The draws Keras's layer makes in inference too (none for most), so that the stream advances alike."""
 
 
 class RandomContrast(PerImageDraw):

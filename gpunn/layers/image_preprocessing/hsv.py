@@ -62,6 +62,9 @@ class RandomSaturation(PerImageDraw):
     def adjust(self, images, draw):
         return adjust_saturation(self, images, draw, self.factor, self.value_range)
 
+    def inference_draws(self, rows: int) -> None:
+        self.draw((rows,), self.factor[0], self.factor[1])
+
     def get_config(self):
         return {**super().get_config(), "factor": self.factor, "value_range": self.value_range, "seed": self.seed}
 
@@ -76,6 +79,10 @@ class RandomHue(PerImageDraw):
 
     def adjust(self, images, draw):
         return adjust_hue(self, images, draw, self.factor, self.value_range)
+
+    def inference_draws(self, rows: int) -> None:
+        self.draw((rows,), 0.0, 1.0)
+        self.draw((rows,), self.factor[0], self.factor[1])
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor, "value_range": self.value_range, "seed": self.seed}

@@ -31,7 +31,7 @@ class RandomCrop(_Sized):
                 return images
             called = user_layer.running_call()
             if called is not None and called[0] != "alone":
-                if called[0] == "trial":  # learning the output shape: training's
+                if self.in_trial():  # learning the output shape: training's
                     return self._training_crop(images, image_height, image_width, random=False)
                 raise ValueError(
                     f"layer {self.name!r} (RandomCrop): in inference Keras 3's RandomCrop passes images through "

@@ -48,6 +48,22 @@ def assert_gradients_close(analytic, numeric, rtol=1e-6, atol=1e-9, what="gradie
     np.testing.assert_allclose(analytic, numeric, rtol=max(rtol, 1e-5), atol=atol, err_msg=what)
 
 
+def assert_gradients_with_fixed_draws(model, random_layers, x, y, fixed) -> None:
+    """A model's parameter gradients (one ``train_on_batch`` step of a compiled mse model) equal central
+    differences of its training-mode output, with the image layers' uniform draws ``random_layers`` make fixed to
+    values taken in turn from ``fixed`` (the same at every call)."""
+    for layer in random_layers:
+        layer.uniform = lambda shape, minval, maxval: gpunn.autodiff.Tensor(
+            minval + np.resize(fixed, shape) * (maxval - minval))
+
+    def objective(_):
+        return ((gpunn.ops.convert_to_numpy(model(x, training=True)) - y) ** 2).mean()
+
+    numeric = numerical_gradient(objective, model.params)
+    model.train_on_batch(x, y)
+    assert_gradients_close(np.array(model.grads), numeric, what="d loss / d params through augmentation layers")
+
+
 @pytest.fixture(autouse=True)
 def numpy_backend():
     """Run the test on the NumPy backend (the CPU reference), restoring the previous choice afterwards."""

@@ -17,7 +17,7 @@ import pytest
 
 import gpunn
 from gpunn import layers
-from helpers import assert_gradients_close, numerical_gradient, run_keras
+from helpers import assert_gradients_with_fixed_draws, run_keras
 
 
 
@@ -329,19 +329,9 @@ def test_gradient_through_the_layers_inside_a_model_equals_finite_differences():
                               layers.Reshape((3, 4, 3), **f64), *augmentations, layers.Flatten(**f64),
                               layers.Dense(1, **f64)])
     model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="mse")
-    fixed = np.random.default_rng(9).uniform(0, 1, 64)
-    for layer in augmentations:
-        layer.uniform = lambda shape, minval, maxval: gpunn.autodiff.Tensor(
-            (minval + np.resize(fixed, shape) * (maxval - minval)))
     rng = np.random.default_rng(5)
     x, y = rng.normal(size=(3, 3)), rng.normal(size=(3, 1))
-
-    def objective(_):
-        return ((gpunn.ops.convert_to_numpy(model(x, training=True)) - y) ** 2).mean()
-
-    numeric = numerical_gradient(objective, model.params)
-    model.train_on_batch(x, y)
-    assert_gradients_close(np.array(model.grads), numeric, what="d loss / d params through augmentation layers")
+    assert_gradients_with_fixed_draws(model, augmentations, x, y, np.random.default_rng(9).uniform(0, 1, 64))
 
 
 def test_files_load_both_ways_and_predict_alike(keras_results):

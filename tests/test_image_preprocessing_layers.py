@@ -15,7 +15,7 @@ import pytest
 
 import gpunn
 from gpunn import layers
-from helpers import (assert_gradients_close, numerical_gradient, numpy_backend, run_keras,  # noqa: F401
+from helpers import (assert_gradients_with_fixed_draws, numpy_backend, run_keras,  # noqa: F401
                      run_keras_with_tensorflow_script)
 
 # Each case: (class name, constructor arguments, images' shape, training, data_format)
@@ -263,19 +263,9 @@ def test_gradient_through_a_layer_inside_a_model_equals_finite_differences(numpy
                               layers.Resizing(3, 4, interpolation="bicubic", **f64), layers.Flatten(**f64),
                               layers.Dense(1, **f64)])
     model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="mse")
-    fixed = np.random.default_rng(9).uniform(0, 1, 3)
-    for layer in augmentations:
-        layer.uniform = lambda shape, minval, maxval: gpunn.autodiff.Tensor(
-            (minval + fixed[:int(np.prod(shape))] * (maxval - minval)).reshape(shape))
     rng = np.random.default_rng(5)
     x, y = rng.normal(size=(3, 6)), rng.normal(size=(3, 1))
-
-    def objective(_):
-        return ((gpunn.ops.convert_to_numpy(model(x, training=True)) - y) ** 2).mean()
-
-    numeric = numerical_gradient(objective, model.params)
-    model.train_on_batch(x, y)
-    assert_gradients_close(np.array(model.grads), numeric, what="d loss / d params through augmentation layers")
+    assert_gradients_with_fixed_draws(model, augmentations, x, y, np.random.default_rng(9).uniform(0, 1, 3))
 
 
 def test_random_crop_in_a_model_refuses_inference_of_another_shape(numpy_backend):

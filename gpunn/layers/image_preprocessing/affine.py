@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ...autodiff import image_functions as image
-from .base import ImagePreprocessingLayer, check_fill_and_interpolation
+from .base import ImagePreprocessingLayer, check_fill_and_interpolation, checked_pair
 
 _SHIFT_FACTOR_MESSAGE = ("The `height_factor` and `width_factor` arguments should be a number (or a list of two "
                          "numbers) in the range ")
@@ -21,22 +21,9 @@ def _factor_range(factor, argument: str, open_below: bool) -> tuple[float, float
     """Keras's RandomZoom / RandomTranslation factors: a number x is (-x, x), a pair its sorted values, each in
     (-1, 1] for a zoom, [-1, 1] for a shift."""
     message = _SHIFT_FACTOR_MESSAGE + ("(-1.0, 1.0]. " if open_below else "[-1.0, 1.0]. ")
-
-    def check(value):
-        if value > 1.0 or (value <= -1.0 if open_below else value < -1.0):
-            raise ValueError(message + f"Received: input_number={value}")
-
-    if isinstance(factor, (tuple, list)):
-        if len(factor) != 2:
-            raise ValueError(message + f"Received: {argument}={factor}")
-        check(factor[0])
-        check(factor[1])
-        lower, upper = sorted(factor)
-        return lower, upper
-    if isinstance(factor, (int, float)) and not isinstance(factor, bool):
-        check(factor)
-        return -abs(factor), abs(factor)
-    raise ValueError(message + f"Received: {argument}={factor}")
+    return checked_pair(factor, argument, message,
+                        lambda value: (-1.0 < value if open_below else -1.0 <= value) and value <= 1.0,
+                        lambda value: (-abs(value), abs(value)))
 
 
 class _AffineLayer(ImagePreprocessingLayer):

@@ -73,6 +73,27 @@ def factor_range(factor, bounds: tuple, argument: str = "factor") -> tuple:
     return lower, upper
 
 
+def checked_pair(factor, argument: str, message: str, in_range, from_number) -> tuple:
+    """The factor rules of Keras's layers that check their own (RandomZoom's, RandomTranslation's, RandomShear's,
+    Solarization's): a pair, each value passing ``in_range``, as its sorted values; a number, passing it, as
+    ``from_number(x)``; anything else refused. ``message``: Keras's text, before its "Received: ..."."""
+    def check(value):
+        if not in_range(value):
+            raise ValueError(message + f"Received: input_number={value}")
+
+    if isinstance(factor, (tuple, list)):
+        if len(factor) != 2:
+            raise ValueError(message + f"Received: {argument}={factor}")
+        check(factor[0])
+        check(factor[1])
+        lower, upper = sorted(factor)
+        return lower, upper
+    if isinstance(factor, (int, float)) and not isinstance(factor, bool):
+        check(factor)
+        return from_number(factor)
+    raise ValueError(message + f"Received: {argument}={factor}")
+
+
 class ImagePreprocessingLayer(Layer):
     """``call(images, training=True)``: ``transform_images(images, training)`` on a batch of images in the
     layer's compute dtype. Subclasses define ``transform_images``, and ``compute_output_shape`` (of a sample)

@@ -25,7 +25,7 @@ from ...autodiff import Tensor, array_module
 from ...autodiff import array_functions as a
 from ...autodiff import functions as f
 from ...autodiff import image_functions as image
-from .base import ImagePreprocessingLayer
+from .base import ImagePreprocessingLayer, checked_pair
 from .color import sorted_value_range
 
 def transform_value_range(images, original, target):
@@ -120,21 +120,8 @@ _SOLARIZATION_FACTOR_MESSAGE = ("The `addition_factor` and `threshold_factor` ar
 
 def _solarization_factor(factor, name: str) -> tuple:
     """Solarization's factors: a number x is (0, x), a pair its sorted values, each in [0, 1]."""
-    def check(value):
-        if value > 1.0 or value < 0:
-            raise ValueError(_SOLARIZATION_FACTOR_MESSAGE + f"Received: input_number={value}")
-
-    if isinstance(factor, (tuple, list)):
-        if len(factor) != 2:
-            raise ValueError(_SOLARIZATION_FACTOR_MESSAGE + f"Received: {name}={factor}")
-        check(factor[0])
-        check(factor[1])
-        lower, upper = sorted(factor)
-        return lower, upper
-    if isinstance(factor, (int, float)):
-        check(factor)
-        return 0, factor
-    raise ValueError(_SOLARIZATION_FACTOR_MESSAGE + f"Received: {name}={factor}")
+    return checked_pair(factor, name, _SOLARIZATION_FACTOR_MESSAGE, lambda value: 0 <= value <= 1.0,
+                        lambda value: (0, value))
 
 
 class Solarization(_ColorLayer):

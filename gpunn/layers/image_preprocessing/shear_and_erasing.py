@@ -21,7 +21,7 @@ import numpy as np
 from ...autodiff import functions as f
 from .. import user_layer
 from .affine import _AffineLayer, _matrix
-from .base import factor_range
+from .base import checked_pair, factor_range
 from .color_augmentations import _ColorLayer
 
 _SHEAR_FACTOR_MESSAGE = "The `factor` argument should be a number (or a list of two numbers) in the range [0, 1.0]. "
@@ -29,21 +29,8 @@ _SHEAR_FACTOR_MESSAGE = "The `factor` argument should be a number (or a list of 
 
 def _shear_factor(factor, name: str) -> tuple:
     """RandomShear's factors: a number x in [0, 1] is (-x, x), a pair of numbers in [0, 1] its sorted values."""
-    def check(value):
-        if value > 1.0 or value < 0.0:
-            raise ValueError(_SHEAR_FACTOR_MESSAGE + f"Received: input_number={value}")
-
-    if isinstance(factor, (tuple, list)):
-        if len(factor) != 2:
-            raise ValueError(_SHEAR_FACTOR_MESSAGE + f"Received: {name}={factor}")
-        check(factor[0])
-        check(factor[1])
-        lower, upper = sorted(factor)
-        return lower, upper
-    if isinstance(factor, (int, float)):
-        check(factor)
-        return -abs(factor), abs(factor)
-    raise ValueError(_SHEAR_FACTOR_MESSAGE + f"Received: {name}={factor}")
+    return checked_pair(factor, name, _SHEAR_FACTOR_MESSAGE, lambda value: 0.0 <= value <= 1.0,
+                        lambda value: (-abs(value), abs(value)))
 
 
 class RandomShear(_AffineLayer):

@@ -495,11 +495,8 @@ def sequential_config(model, native: bool = True) -> dict:
 TRAINING_FALSE_BY_DEFAULT = {"Dropout", "AlphaDropout", "GaussianDropout", "GaussianNoise", "SpatialDropout1D"}
 # And those whose call() defaults to training=True (the image preprocessing layers: a random one transforms when
 # called on its own), recorded as ``"training": true`` the same way.
-TRAINING_TRUE_BY_DEFAULT = {"Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomZoom", "RandomTranslation",
-                            "RandomRotation", "RandomContrast", "RandomBrightness", "RandomSaturation", "RandomHue",
-                            "RandomColorJitter", "RandomGrayscale", "RandomInvert", "Solarization",
-                            "RandomPosterization", "RandomColorDegeneration", "RandomSharpness", "RandomShear",
-                            "RandomErasing", "RandomGaussianBlur", "AutoContrast", "Equalization"}
+TRAINING_TRUE_BY_DEFAULT = {name for name, cls in layers_module.LAYER_CLASSES.items()
+                            if getattr(cls, "training_by_default", False)}
 FIXED_MARK = "gpunn_fixed_training"
 
 

@@ -10,11 +10,11 @@ gradient; the backends implement them (and their tests check they implement thes
 A name gets Keras's default parameters, as Keras's ``get`` returns the function itself: celu alpha 1.0,
 soft_shrink and hard_shrink threshold 0.5, squareplus b 4 (each reaches the fused step as the spec's
 ``alpha``). The functions take Keras's keyword arguments and compute with the same fused step. Two of
-Keras's names make no layer activation: ``threshold`` is a function only, as its two required arguments have
+Keras's names take other paths: ``threshold`` is a function only, as its two required arguments have
 no defaults (Keras fails on the name too, ``threshold() missing 2 required positional arguments``; gpunn
-says so when the layer is made), and ``sparsemax`` is not provided (Keras 3.15's computes a wrong threshold
-whenever two or more inputs are in the support, keras-team/keras#23425, so there is no Keras value to follow,
-and the Ops primitives have no sort to build it from).
+says so when the layer is made), and ``sparsemax`` runs as gpunn.ops's (a sort per row, ``autodiff/sparsemax.py``,
+the way an activation function of the user's runs), with the threshold of its definition (Keras 3.15's is wrong
+whenever two or more inputs are in the support, keras-team/keras#23425, fixed in Keras's code since).
 """
 from __future__ import annotations
 
@@ -360,6 +360,16 @@ def glu(x, axis=-1):
     return first * sigmoid(second)
 
 
+def sparsemax(x, axis=-1):
+    """The projection of ``x`` onto the probability simplex along ``axis``: ``max(x - tau, 0)``, summing to 1
+    (``gpunn.ops.sparsemax``)."""
+    from . import ops
+
+    if _symbolic(x) or _traced(x):
+        return ops.sparsemax(x, axis=axis)
+    return ops.sparsemax(_float_array(x), axis=axis).value
+
+
 def _float_array(x):
     """x as a float array, as ``_elementwise`` takes it (at least float32)."""
     x = np.asarray(x)
@@ -381,7 +391,7 @@ _BY_NAME = {
     "hard_swish": hard_silu, "log_sigmoid": log_sigmoid, "celu": celu, "hard_tanh": hard_tanh,
     "soft_shrink": soft_shrink, "hard_shrink": hard_shrink, "tanh_shrink": tanh_shrink,
     "squareplus": squareplus, "sparse_plus": sparse_plus, "sparse_sigmoid": sparse_sigmoid,
-    "threshold": threshold, "log_softmax": log_softmax, "glu": glu,
+    "threshold": threshold, "log_softmax": log_softmax, "glu": glu, "sparsemax": sparsemax,
 }
 _ALIASES = {"swish", "hard_swish"}  # Keras serializes them under the function's own name
 _NAME_OF = {id(f): n for n, f in _BY_NAME.items() if n not in _ALIASES}
@@ -401,12 +411,10 @@ def get(identifier) -> ActivationSpec:
         name = _NAME_OF.get(id(identifier))
         if name is None:
             return _from_layer(identifier) or _users_function(identifier)
-    elif isinstance(identifier, str) and identifier.strip().lower() == "sparsemax":
-        raise ValueError("activation 'sparsemax' is not provided: Keras 3's computes a wrong threshold whenever two or "
-                         "more inputs are in the support (keras-team/keras#23425), so there is no Keras value to "
-                         "follow")
     else:
         name = _NAME_OF[id(lookup("activation", identifier, _BY_NAME))]
+    if name == "sparsemax":  # a sort per row: computed as gpunn.ops's, as a function of the user's is
+        return ActivationSpec(name, 0.0, sparsemax)
     if name == "threshold":
         # Keras's get returns the function and the layer's call fails with this TypeError; gpunn says it when
         # the layer is made.

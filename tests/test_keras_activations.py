@@ -198,14 +198,12 @@ def assert_keras_close(got, want, x, dtype, ulps=8):
 
 
 def test_every_keras_activation_name_is_known(keras_results):
-    """Keras's names (its ALL_OBJECTS_DICT, aliases included) are gpunn's, but sparsemax (not provided: Keras's
-    threshold is wrong for supports of two or more, keras-team/keras#23425)."""
+    """Keras's names (its ALL_OBJECTS_DICT, aliases included) are gpunn's (sparsemax's values are those of its
+    definition, which Keras 3.15 misses for supports of two or more: tests/test_keras_ops_more.py)."""
     theirs = set(keras_results["names"])
-    ours = {name for name in theirs if name != "sparsemax" and _resolves(name)}
-    assert ours == theirs - {"sparsemax"}
-    assert "hard_swish" in theirs and "swish" in theirs
-    with pytest.raises(ValueError, match="sparsemax"):
-        activations.get("sparsemax")
+    ours = {name for name in theirs if _resolves(name)}
+    assert ours == theirs
+    assert "hard_swish" in theirs and "swish" in theirs and "sparsemax" in theirs
 
 
 def _resolves(name):

@@ -494,3 +494,51 @@ def test_index_operations_on_square_samples_learn_their_shapes():
     x = np.array([[[0, 1], [1, 0]]] * 3)
     expected = np.take_along_axis(np.array([1.0, 2.0])[x], x, axis=2)
     np.testing.assert_array_equal(model.predict(x, verbose=0), expected)
+
+
+def test_the_newer_operations_run_on_symbolic_values_and_keras_loads_them(tmp_path):
+    """Framing, NaN-aware running sums and medians, cross products, pairwise distances and pixel shuffles between
+    layers: trained, saved, and Keras's own load computing the same predictions."""
+    inputs = gpunn.Input(shape=(6,))
+    sequences = ops.extract_sequences(inputs, 3, 3)                        # (batch, 2, 3)
+    parts = [ops.nancumsum(inputs, axis=-1), ops.nanmedian(inputs, axis=-1, keepdims=True), ops.angle(inputs),
+             layers.Flatten()(ops.cross(sequences, ops.sin(sequences))),
+             layers.Flatten()(ops.cdist(sequences, ops.cos(sequences)))]
+    images = gpunn.Input(shape=(2, 2, 4))
+    shuffled = ops.space_to_depth(ops.depth_to_space(images, 2), 2, data_format="channels_last")
+    merged = ops.concatenate(parts + [layers.Flatten()(shuffled)], axis=-1)
+    model = gpunn.Model([inputs, images], layers.Dense(1)(merged))
+    model.compile(optimizer="sgd", loss="mse")
+    rng = np.random.default_rng(9)
+    x = [rng.standard_normal((8, 6)).astype(np.float32), rng.standard_normal((8, 2, 2, 4)).astype(np.float32)]
+    model.fit(x, rng.standard_normal((8, 1)).astype(np.float32), epochs=1, verbose=0)
+    expected = model.predict(x, verbose=0)
+    model.save(tmp_path / "newer.keras")
+    loaded = gpunn.models.load_model(tmp_path / "newer.keras")
+    classes = {op.keras_class for op in loaded.operations if hasattr(op, "keras_class")}
+    assert {"ExtractSequences", "Nancumsum", "Nanmedian", "Angle", "Cross", "CDist", "DepthToSpace",
+            "SpaceToDepth"} <= classes
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), expected)
+    script = """
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+model = keras.models.load_model(task["path"])
+x = [np.array(v, "float32") for v in task["x"]]
+print(json.dumps(np.asarray(model.predict(x, verbose=0)).tolist()))
+"""
+    theirs = run_keras(script, {"path": str(tmp_path / "newer.keras"), "x": [v.tolist() for v in x]})
+    np.testing.assert_allclose(expected, np.asarray(theirs), rtol=1e-5, atol=1e-5)
+
+
+def test_sparsemax_between_layers_saves_as_keras_s_operation(tmp_path):
+    inputs = gpunn.Input(shape=(5,))
+    model = gpunn.Model(inputs, ops.sparsemax(layers.Dense(4)(inputs)))
+    x = np.random.default_rng(3).standard_normal((6, 5)).astype(np.float32)
+    expected = model.predict(x, verbose=0)
+    np.testing.assert_allclose(expected.sum(axis=-1), 1.0, rtol=1e-5)
+    model.save(tmp_path / "sparsemax.keras")
+    loaded = gpunn.models.load_model(tmp_path / "sparsemax.keras")
+    assert [op.keras_class for op in loaded.operations if hasattr(op, "keras_class")] == ["Sparsemax"]
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), expected)

@@ -313,19 +313,8 @@ def quantile(x, q, axis=None, method="linear", keepdims=False):
         return Tensor(xp.full(levels.shape + shape, np.nan, dtype=value.dtype))
     rows = f.reshape(f.transpose(x, kept + list(axes)), tuple(value.shape[k] for k in kept) + (-1,))
     ordered = af.sort(rows, axis=-1)
-    position = levels * (rows.shape[-1] - 1)
-    low, high = np.floor(position).astype(np.int64), np.ceil(position).astype(np.int64)
-    if method == "lower":
-        out = af.take(ordered, low, axis=-1)
-    elif method == "higher":
-        out = af.take(ordered, high, axis=-1)
-    elif method == "nearest":
-        out = af.take(ordered, np.round(position).astype(np.int64), axis=-1)  # halves to even, as NumPy
-    elif method == "midpoint":
-        out = f.multiply(f.add(af.take(ordered, low, axis=-1), af.take(ordered, high, axis=-1)), 0.5)
-    else:
-        below, above = af.take(ordered, low, axis=-1), af.take(ordered, high, axis=-1)
-        out = f.add(below, f.multiply(f.subtract(above, below), xp.asarray((position - low).astype(value.dtype))))
+    out = _between_order_statistics(np, levels * (rows.shape[-1] - 1), method, value.dtype,
+                                    lambda places: af.take(ordered, xp.asarray(places), axis=-1))
     if levels.ndim:
         out = af.moveaxis(out, -1, 0)
     if keepdims:
@@ -333,6 +322,22 @@ def quantile(x, q, axis=None, method="linear", keepdims=False):
     if value.dtype.kind == "f":  # NumPy: a slice holding a NaN has NaN quantiles
         out = f.where(xp.any(xp.isnan(value), axis=axes, keepdims=keepdims), np.nan, out)
     return out
+
+
+def _between_order_statistics(xp, position, method: str, dtype, take):
+    """The quantiles at fractional ``position``s among sorted values, by ``method``; ``take(places)`` gathers the
+    sorted values at integer places (the gradient reaches the one or two values each is interpolated between)."""
+    low, high = xp.floor(position).astype(np.int64), xp.ceil(position).astype(np.int64)
+    if method == "lower":
+        return take(low)
+    if method == "higher":
+        return take(high)
+    if method == "nearest":
+        return take(xp.round(position).astype(np.int64))  # halves to even, as NumPy
+    if method == "midpoint":
+        return f.multiply(f.add(take(low), take(high)), 0.5)
+    below, above = take(low), take(high)
+    return f.add(below, f.multiply(f.subtract(above, below), xp.asarray((position - low).astype(dtype))))
 
 
 def percentile(x, q, axis=None, method="linear", keepdims=False):
@@ -545,13 +550,37 @@ def _segment(data, segment_ids, num_segments, how):
         out = xp.zeros((num_segments + 1,) + rest, dtype=value.dtype)
         _scatter_into(xp, "add", out, slot, value)
         return _make(out[:num_segments], [data], [lambda g: padded(g)[slot]])
-    lowest = -np.inf if value.dtype.kind == "f" else np.iinfo(value.dtype).min  # an empty segment's maximum
-    out = xp.full((num_segments + 1,) + rest, lowest, dtype=value.dtype)
-    _scatter_into(xp, "max", out, slot, value)
+    if how == "mul":
+        return _segment_product(xp, data, value, slot, num_segments, rest, padded)
+    # an empty segment's maximum (minimum): the lowest (highest) value of the dtype, as JAX gives
+    if value.dtype.kind == "f":
+        extreme = -np.inf if how == "max" else np.inf
+    else:
+        extreme = np.iinfo(value.dtype).min if how == "max" else np.iinfo(value.dtype).max
+    out = xp.full((num_segments + 1,) + rest, extreme, dtype=value.dtype)
+    _scatter_into(xp, how, out, slot, value)
     chosen = value == out[slot]
     ties = xp.zeros(out.shape, dtype=value.dtype)
     _scatter_into(xp, "add", ties, slot, chosen.astype(value.dtype))
     return _make(out[:num_segments], [data], [lambda g: (padded(g) / xp.maximum(ties, 1))[slot] * chosen])
+
+
+def _segment_product(xp, data, value, slot, num_segments, rest, padded):
+    """The products of the segments; the gradient of a value is the product of the others in its segment (so a
+    segment with one 0 sends its gradient to that 0 alone, one with two 0s sends none)."""
+    zero = value == 0
+    nonzero = xp.ones((num_segments + 1,) + rest, dtype=value.dtype)
+    _scatter_into(xp, "mul", nonzero, slot, xp.where(zero, 1, value).astype(value.dtype))
+    zeros = xp.zeros((num_segments + 1,) + rest, dtype=np.int64)
+    _scatter_into(xp, "add", zeros, slot, zero.astype(np.int64))
+    out = xp.where(zeros > 0, 0, nonzero).astype(value.dtype)
+
+    def gradient(g):
+        others = xp.where(zero, xp.where(zeros[slot] == 1, nonzero[slot], 0),
+                          xp.where(zeros[slot] > 0, 0, nonzero[slot] / xp.where(zero, 1, value)))
+        return (padded(g)[slot] * others).astype(g.dtype)
+
+    return _make(out[:num_segments], [data], [gradient])
 
 
 def segment_sum(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002 (Keras's argument name)
@@ -563,6 +592,17 @@ def segment_max(data, segment_ids, num_segments=None, sorted=False):  # noqa: A0
     """The maxima of the rows of ``data`` with each segment id (-inf for an empty segment); tied maxima share
     the gradient equally."""
     return _segment(data, segment_ids, num_segments, "max")
+
+
+def segment_min(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002 (Keras's argument name)
+    """The minima of the rows of ``data`` with each segment id (the dtype's highest value for an empty segment);
+    tied minima share the gradient equally."""
+    return _segment(data, segment_ids, num_segments, "min")
+
+
+def segment_prod(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002 (Keras's argument name)
+    """The products of the rows of ``data`` with each segment id (1 for an empty segment)."""
+    return _segment(data, segment_ids, num_segments, "mul")
 
 
 # ---- binning and membership (no gradient but bincount's weights) -------------------------------------------------

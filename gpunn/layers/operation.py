@@ -25,7 +25,7 @@ from .keras_operations import OPERATIONS, REQUIRED
 KERAS_MODULE_PREFIX = "keras.src.ops."
 ROWS_OF = "__rows_of__"  # a node's inputs read for their batch size alone (``BatchSize``)
 _SHAPE_PARAMETERS = {"shape", "newshape"}  # where a batch size (None in Keras's configs) may be
-_OF_INVERTIBLE_MATRICES = {"inv", "solve", "cholesky"}  # (ones are singular)
+_OF_INVERTIBLE_MATRICES = {"inv", "solve", "cholesky", "logdet"}  # (ones are singular)
 
 
 class _Slot:

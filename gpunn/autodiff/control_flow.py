@@ -1,0 +1,267 @@
+"""``keras.ops``'s control flow and function transformations, run eagerly as Keras's NumPy backend runs them:
+``cond``, ``switch``, ``while_loop``, ``fori_loop``, ``scan``, ``associative_scan``, ``map``, ``vectorized_map``,
+``vectorize`` and ``custom_gradient``, plus ``saturate_cast`` and ``dtype``.
+
+gpunn's functions record every operation they run, so a loop or a branch written with these is differentiated
+through the iterations and the branch that ran; ``custom_gradient`` replaces the recorded gradient of a function
+with one of the user's. Nested structures (lists, tuples, dicts) of arrays are taken where Keras takes them."""
+from __future__ import annotations
+
+import builtins
+import re
+
+import numpy as np
+
+from . import functions as f
+from .functions import _make, _tensor, _value, array_module
+from .tensor import Tensor
+
+
+# ---- nested structures, as keras.tree flattens them (dicts by sorted key) -----------------------------------------
+
+def _is_nested(x) -> bool:
+    return isinstance(x, (list, tuple, dict))
+
+
+def _flatten(x) -> list:
+    if isinstance(x, dict):
+        return [leaf for key in sorted(x) for leaf in _flatten(x[key])]
+    if isinstance(x, (list, tuple)):
+        return [leaf for item in x for leaf in _flatten(item)]
+    return [x]
+
+
+def _pack(structure, leaves: list):
+    """``leaves`` put back into the shape of ``structure``."""
+    leaves = iter(leaves)
+
+    def build(s):
+        if isinstance(s, dict):
+            built = {key: build(s[key]) for key in sorted(s)}  # the leaves come in sorted-key order
+            return type(s)((key, built[key]) for key in s)
+        if isinstance(s, tuple) and hasattr(s, "_fields"):  # a namedtuple
+            return type(s)(*[build(item) for item in s])
+        if isinstance(s, (list, tuple)):
+            return type(s)(build(item) for item in s)
+        return next(leaves)
+
+    return build(structure)
+
+
+def _as_tensor(x):
+    if _tensor(x) is not None or isinstance(x, Tensor):
+        return x
+    value = np.asarray(_value(x)) if not hasattr(x, "dtype") else x
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not hasattr(x, "dtype"):
+        value = value.astype("float32")  # Python floats as Keras converts them
+    return Tensor(value)
+
+
+# ---- branches and loops ---------------------------------------------------------------------------------------------
+
+def cond(pred, true_fn, false_fn):
+    """``true_fn()`` if ``pred`` else ``false_fn()``."""
+    return true_fn() if bool(f.convert_to_numpy(pred)) else false_fn()
+
+
+def switch(index, branches, *operands):
+    """``branches[index](*operands)``, the index clipped into the list (as JAX does)."""
+    chosen = int(np.clip(int(f.convert_to_numpy(index)), 0, len(branches) - 1))
+    return branches[chosen](*operands)
+
+
+def while_loop(cond, body, loop_vars, maximum_iterations=None):  # noqa: A002 (Keras's argument name)
+    """``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)``, at most ``maximum_iterations`` times. A tuple or
+    list of loop variables gives a tuple; a single one, itself."""
+    is_tuple = isinstance(loop_vars, (tuple, list))
+    values = tuple(loop_vars) if is_tuple else (loop_vars,)
+    done = 0
+    while (maximum_iterations is None or done < maximum_iterations) and bool(f.convert_to_numpy(cond(*values))):
+        outputs = body(*values)
+        values = tuple(outputs) if is_tuple else (outputs,)
+        done += 1
+    return values if is_tuple else values[0]
+
+
+def fori_loop(lower, upper, body_fun, init_val):
+    """``val = body_fun(i, val)`` for i from ``lower`` to ``upper`` - 1."""
+    value = init_val
+    for i in range(int(f.convert_to_numpy(lower)), int(f.convert_to_numpy(upper))):
+        value = body_fun(i, value)
+    return value
+
+
+def _stacked(structure_of_lists):
+    return f.stack([_as_tensor(item) for item in structure_of_lists], axis=0)
+
+
+def scan(f_, init, xs=None, length=None, reverse=False, unroll=1):
+    """``carry, y = f(carry, x)`` over the leading axis of ``xs`` (``length`` times when ``xs`` is None); returns
+    the last carry and the ``y``s stacked (in the order of ``xs`` also when ``reverse``)."""
+    if not callable(f_):
+        raise TypeError(f"`f` should be a callable. Received: f={f_}")
+    if not isinstance(unroll, bool) and (not isinstance(unroll, int) or unroll < 1):
+        raise ValueError(f"`unroll` must be an positive integer or boolean. Received: unroll={unroll}")
+    if xs is None and length is None:
+        raise ValueError("Got no `xs` to scan over and `length` not provided.")
+    xs_flat = [] if xs is None else [_as_tensor(x) for x in _flatten(xs)]
+    steps = int(length) if length is not None else f._shape(xs_flat[0])[0]
+    carry = _pack(init, [_as_tensor(leaf) for leaf in _flatten(init)]) if _is_nested(init) else _as_tensor(init)
+    ys = []
+    order = range(steps - 1, -1, -1) if reverse else range(steps)
+    for i in order:
+        x = None if xs is None else (_pack(xs, [leaf[i] for leaf in xs_flat]) if _is_nested(xs) else xs_flat[0][i])
+        carry, y = f_(carry, x)
+        ys.append(y)
+    if reverse:
+        ys = ys[::-1]
+    if not ys or ys[0] is None:
+        return carry, None
+    first = ys[0]
+    if not _is_nested(first):
+        return carry, _stacked(ys)
+    leaves = [_flatten(y) for y in ys]
+    return carry, _pack(first, [_stacked([leaf[k] for leaf in leaves]) for k in range(len(leaves[0]))])
+
+
+def map(f_, xs):  # noqa: A001 (Keras's name)
+    """``f(x)`` for each ``x`` along the leading axis of ``xs`` (a nested structure too), stacked."""
+    def step(_, x):
+        return (), f_(x)
+
+    return scan(step, (), xs)[1]
+
+
+def vectorized_map(function, elements):
+    """``function`` of each slice along the leading axis, stacked: one array, or a list / tuple of arrays sliced
+    together (``function`` then gets a list)."""
+    if not isinstance(elements, (list, tuple)):
+        x = _as_tensor(elements)
+        return f.stack([_as_tensor(function(x[i])) for i in range(f._shape(x)[0])], axis=0)
+    items = [_as_tensor(x) for x in elements]
+    return f.stack([_as_tensor(function([x[i] for x in items])) for i in range(f._shape(items[0])[0])], axis=0)
+
+
+def associative_scan(f_, elems, reverse=False, axis=0):
+    """The running combination ``f(...f(f(e0, e1), e2)..., ek)`` of the slices of ``elems`` along ``axis``
+    (``f`` associative, so the order of evaluation does not matter): one result per slice, of ``elems``'s
+    structure."""
+    if not callable(f_):
+        raise TypeError(f"`f` should be a callable. Received: f={f_}")
+    leaves = [_as_tensor(leaf) for leaf in _flatten(elems)]
+    count = f._shape(leaves[0])[axis]
+    if not builtins.all(f._shape(leaf)[axis] == count for leaf in leaves[1:]):
+        raise ValueError("Array inputs to associative_scan must have the same first dimension. (saw: {})".format(
+            [f._shape(leaf) for leaf in leaves]))
+
+    def slice_at(k):
+        index = (builtins.slice(None),) * (axis % len(f._shape(leaves[0]))) + (builtins.slice(k, k + 1),)
+        return [leaf[index] for leaf in leaves]
+
+    order = range(count - 1, -1, -1) if reverse else range(count)
+    running, results = None, []
+    for k in order:
+        current = slice_at(k)
+        running = current if running is None else _flatten(f_(_pack(elems, running), _pack(elems, current)))
+        results.append(running)
+    if reverse:
+        results = results[::-1]
+    return _pack(elems, [f.concatenate([r[k] for r in results], axis=axis) for k in range(len(leaves))])
+
+
+_DIMS = r"\(\s*(?:\w+\s*(?:,\s*\w+\s*)*)?\)"
+
+
+def _signature(signature: str):
+    """'(m,n),(n)->(m)' as ([['m', 'n'], ['n']], [['m']])."""
+    if not re.fullmatch(rf"\s*{_DIMS}(\s*,\s*{_DIMS})*\s*->\s*{_DIMS}(\s*,\s*{_DIMS})*\s*", signature):
+        raise ValueError(f"not a valid gufunc signature: {signature}")
+    inputs, outputs = signature.split("->")
+    parse = lambda side: [[d.strip() for d in group.split(",") if d.strip()]  # noqa: E731
+                          for group in re.findall(r"\(([^)]*)\)", side)]
+    return parse(inputs), parse(outputs)
+
+
+def vectorize(pyfunc, *, excluded=None, signature=None):
+    """``pyfunc`` mapped over the leading (loop) axes of its arguments, broadcast together, as NumPy's and JAX's
+    ``vectorize`` map it: each call gets the arguments' core axes (those ``signature`` names; none without one,
+    so each call gets single values). ``excluded``: positions or names of arguments passed as they are."""
+    excluded = set(excluded or ())
+    cores = _signature(signature) if signature is not None else None
+
+    def vectorized(*args, **kwargs):
+        positions = [k for k in range(len(args)) if k not in excluded]
+        arrays = [_as_tensor(args[k]) for k in positions]
+        core_ranks = [len(core) for core in cores[0]] if cores is not None else [0] * len(arrays)
+        if len(core_ranks) != len(arrays):
+            raise TypeError(f"wrong number of positional arguments: expected {len(core_ranks)}, got {len(arrays)}")
+        loop_shapes = [f._shape(a)[:len(f._shape(a)) - rank] for a, rank in zip(arrays, core_ranks)]
+        loop = np.broadcast_shapes(*loop_shapes) if loop_shapes else ()
+        arrays = [f.broadcast_to(a, loop + f._shape(a)[len(shape):]) for a, shape in zip(arrays, loop_shapes)]
+        results = []
+        for index in np.ndindex(*loop):
+            call_args = list(args)
+            for k, a in zip(positions, arrays):
+                call_args[k] = a[index] if index else a
+            results.append(pyfunc(*call_args, **kwargs))
+        if not loop:
+            return results[0]
+        if isinstance(results[0], tuple):
+            return tuple(f.reshape(_stacked([r[k] for r in results]), loop + f._shape(_as_tensor(results[0][k])))
+                         for k in range(len(results[0])))
+        return f.reshape(_stacked(results), loop + f._shape(_as_tensor(results[0])))
+
+    return vectorized
+
+
+def custom_gradient(fun):
+    """A function computing ``fun(*args)[0]`` whose gradient is ``fun``'s own: ``fun`` returns ``(output,
+    grad_fn)`` and ``grad_fn(upstream)`` the gradients with respect to the arguments (one, or a tuple of one per
+    argument). The operations inside ``fun`` are not differentiated."""
+    def wrapper(*args):
+        detached = [Tensor(_tensor(a).value) if _tensor(a) is not None else a for a in args]
+        output, grad_fn = fun(*detached)
+        value = _tensor(output).value if _tensor(output) is not None else array_module(output).asarray(output)
+
+        def rule(k):
+            def gradient(upstream):
+                grads = grad_fn(Tensor(upstream))
+                grads = grads if isinstance(grads, (tuple, list)) else (grads,)
+                g = grads[k]
+                return array_module(g).asarray(_value(g)).astype(upstream.dtype, copy=False).reshape(
+                    f._shape(args[k]))
+            return gradient
+
+        return _make(value, list(args), [rule(k) for k in range(len(args))])
+
+    return wrapper
+
+
+# ---- dtypes ----------------------------------------------------------------------------------------------------------
+
+def dtype(x):
+    """The dtype of ``x`` as Keras names it (``"float32"``)."""
+    return np.dtype(getattr(_tensor(x), "dtype", None) or x.dtype).name
+
+
+def _limits(dtype_) -> tuple:
+    dtype_ = np.dtype(dtype_)
+    if dtype_.kind == "b":
+        return 0, 1
+    info = np.iinfo(dtype_) if dtype_.kind in "iu" else np.finfo(dtype_)
+    return info.min, info.max
+
+
+def saturate_cast(x, dtype):  # noqa: A002 (Keras's argument name)
+    """``x`` clipped into the range of ``dtype``, then cast (no wrap-around), as Keras's ``saturate_cast``."""
+    x = _as_tensor(x)
+    source = np.dtype(_value(x).dtype)
+    in_min, in_max = _limits(source)
+    out_min, out_max = _limits(dtype)
+    low = np.asarray(np.maximum(in_min, out_min)).astype(source)
+    if low < out_min:
+        low = np.nextafter(low, 0, dtype=source)
+    high = np.asarray(np.minimum(in_max, out_max)).astype(source)
+    if high > out_max:
+        high = np.nextafter(high, 0, dtype=source)
+    return f.cast(f.clip(x, low, high), np.dtype(dtype).name)

@@ -118,7 +118,8 @@ class TruncatedNormal(Initializer):
 class VarianceScaling(Initializer):
     """Keras's VarianceScaling: the family behind the Glorot, He and LeCun initializers."""
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
         if scale <= 0:
             raise ValueError(f"scale: expected a positive number, got {scale!r}")
         if mode not in ("fan_in", "fan_out", "fan_avg"):
@@ -128,10 +129,28 @@ class VarianceScaling(Initializer):
                 f"distribution: expected 'truncated_normal', 'untruncated_normal' or 'uniform', got {distribution!r}"
             )
         self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
+        # Keras 3.15's: the kernel axes its fans count (an EinsumDense kernel's), None for the usual last two
+        self.input_axes = None if input_axes is None else [int(a) for a in input_axes]
+        self.output_axes = None if output_axes is None else [int(a) for a in output_axes]
+
+    def get_config(self) -> dict:
+        config = {k: v for k, v in super().get_config().items() if k not in ("input_axes", "output_axes")}
+        return {**config, **_axes_config(self)}
+
+    def with_axes(self, input_axes, output_axes):
+        """A copy counting its fans over these kernel axes (what EinsumDense gives its initializer)."""
+        copy = type(self).__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy.input_axes, copy.output_axes = list(input_axes), list(output_axes)
+        return copy
 
     def sample(self, shape, rng):
         rng = rng if self.seed is None else np.random.default_rng(self.seed)
-        fan_in, fan_out = _fans(shape)
+        if self.input_axes is not None and self.output_axes is not None:
+            fan_in = float(math.prod(shape[a] for a in self.input_axes))
+            fan_out = float(math.prod(shape[a] for a in self.output_axes))
+        else:
+            fan_in, fan_out = _fans(shape)
         fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         variance = self.scale / max(1.0, fan)
         if self.distribution == "uniform":
@@ -144,13 +163,21 @@ class VarianceScaling(Initializer):
 
 
 def _family(name, scale, mode, distribution):
-    def __init__(self, seed=None):
-        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        VarianceScaling.__init__(self, scale, mode, distribution, seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, **_axes_config(self)}
 
     return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config})
+
+
+def _axes_config(initializer) -> dict:
+    """Keras 3.15's ``input_axes`` / ``output_axes``, written where they are set (Keras reads their absence as
+    None)."""
+    if initializer.input_axes is None and initializer.output_axes is None:
+        return {}
+    return {"input_axes": initializer.input_axes, "output_axes": initializer.output_axes}
 
 
 GlorotUniform = _family("GlorotUniform", 1.0, "fan_avg", "uniform")

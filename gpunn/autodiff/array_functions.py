@@ -238,13 +238,14 @@ def vstack(xs):
 # ---- products ------------------------------------------------------------------------------------------------------
 
 def einsum(subscripts, *operands):
-    """Einstein summation over explicit subscripts (``"ij,jk->ik"``); each operand's gradient is the einsum of
-    the output's gradient with the other operands, back to that operand's subscripts."""
-    if "->" not in subscripts or "." in subscripts:
-        raise ValueError(f"einsum: gpunn takes explicit subscripts without ellipses ('ij,jk->ik'), got "
-                         f"{subscripts!r}")
+    """Einstein summation over explicit subscripts (``"ij,jk->ik"``, ``"...b,bc->...c"``); each operand's gradient
+    is the einsum of the output's gradient with the other operands, back to that operand's subscripts."""
+    if "->" not in subscripts:
+        raise ValueError(f"einsum: gpunn takes explicit subscripts ('ij,jk->ik'), got {subscripts!r}")
     xp = array_module(*operands)
     values = [_array(x, xp) for x in operands]
+    if "..." in subscripts:
+        subscripts = _without_ellipses(subscripts.replace(" ", ""), values)
     inputs, output = subscripts.replace(" ", "").split("->")
     terms = inputs.split(",")
     if any(len(set(term)) != len(term) for term in terms + [output]):
@@ -267,6 +268,22 @@ def einsum(subscripts, *operands):
         return back
 
     return _make(out, list(operands), [rule(k) for k in range(len(operands))])
+
+
+def _without_ellipses(subscripts: str, values) -> str:
+    """``subscripts`` with each ``...`` spelled out in letters the subscripts do not use, the axes it stands for
+    being the same in every operand that has it (right-aligned, as NumPy reads them)."""
+    inputs, output = subscripts.split("->")
+    terms = inputs.split(",")
+    spans = [v.ndim - (len(t) - 3) for t, v in zip(terms, values) if "..." in t]
+    shapes = {tuple(v.shape[t.index("..."):t.index("...") + v.ndim - (len(t) - 3)])
+              for t, v in zip(terms, values) if "..." in t}
+    if len(shapes) > 1:
+        raise ValueError(f"einsum: the axes '...' stands for differ between operands ({sorted(shapes)}); gpunn takes "
+                         "them equal (broadcast the operands first)")
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in subscripts]
+    letters = "".join(free[:max(spans)])
+    return ",".join(t.replace("...", letters) for t in terms) + "->" + output.replace("...", letters)
 
 
 def _broadcast_into(xp, grad, kept: str, target: str, sizes: dict):

@@ -16,8 +16,8 @@ from .. import constraints, dtype_policies, initializers, overrides, regularizer
 from ..naming import snake_case, uniquify
 from ..autodiff import Tensor
 from ..ops.workspace import Workspace, Workspaces
-from . import (activity_losses, keyword_inputs, masking, sublayers, symbolic, tf_pipeline, training_override,
-               user_layer, variable_paths)
+from . import (activity_losses, keyword_inputs, sublayers, symbolic, tf_pipeline, training_override,
+               user_layer, user_masks, variable_paths)
 from .calling import bind_standalone, call_layer, compute_dtype
 from .variable import Variable
 from .variable_lists import KerasVariableLists
@@ -112,8 +112,13 @@ class Layer(KerasVariableLists):
     # Masks (``masking.py``): Keras's flag for layers that pass the mask of their input on to their output, and
     # gpunn's for layers that compute with it (``mask_source`` is then the layer making it, set by the model).
     supports_masking = False
-    uses_mask = False
     mask_source = None
+
+    @property
+    def uses_mask(self) -> bool:
+        """Whether the layer computes with the mask of its input: gpunn's that do say so; a layer of the user's
+        does when its call() takes ``mask`` (``user_masks.py``)."""
+        return user_masks.call_takes_mask(self)
     # Keras's: what the layer's inputs must be, set by a layer of the user's (``input_spec.py``); gpunn's own
     # layers check their inputs themselves.
     input_spec = None
@@ -336,8 +341,14 @@ class Layer(KerasVariableLists):
 
     def output_mask_source(self, source):
         """The layer making the mask of this layer's output, for an input whose mask ``source`` makes (None: no
-        mask): passed on where the layer supports masking, else dropped with Keras's warning."""
-        return masking.passes_mask(self, source)
+        mask): passed on where the layer supports masking, else dropped with Keras's warning; a layer of the
+        user's with a ``compute_mask`` of its own is asked (``user_masks.py``)."""
+        return user_masks.output_mask_source(self, source)
+
+    def mask_for(self, rows: int):
+        """The mask this layer makes for its output, for batches of ``rows`` (a layer of the user's whose
+        ``compute_mask`` makes one: ``user_masks.py``)."""
+        return self.workspace(rows).buffer("mask", (rows,) + tuple(self._mask_shape), compute_dtype(self))
 
     def check_input_values(self, argument: str, x) -> None:
         """For the first layer of a model: refuse host data ``x`` (before its conversion to the model's dtype)

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import overrides
 from ..autodiff import Tensor, gradients
-from . import repeated_sublayer_calls, several_outputs, sublayers, training_override, variable_paths
+from . import repeated_sublayer_calls, several_outputs, sublayers, training_override, user_masks, variable_paths
 
 
 class _Frame:
@@ -190,6 +190,8 @@ def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False, in_s
     try:
         arguments = list(inputs) if isinstance(inputs, list) and spreads_inputs(layer) else [as_called(layer, inputs)]
         keyword = {"training": training} if overrides.names_training(layer.call) else {}
+        if user_masks.call_takes_mask(layer):
+            keyword["mask"] = user_masks.mask_argument(layer, inputs, shapes_only)
         result = layer.call(*arguments, **keyword)
     finally:
         _frames.pop()
@@ -293,6 +295,8 @@ def _forward(layer, x, training, out, record) -> None:
     _home(layer)._traced_weights = weights
     try:
         result = _call(layer, inputs, training, in_step=True)
+        if getattr(layer, "_makes_own_mask", False):
+            user_masks.write_own_mask(layer, inputs, user_masks.mask_argument(layer, inputs, False))
     finally:
         _home(layer)._traced_weights = None
     if several_outputs.returns_several(result):

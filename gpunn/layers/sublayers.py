@@ -40,7 +40,7 @@ def children(layer) -> list[tuple[str, object]]:
             if used is not None:
                 path = f"{path}/{container_name(snake_case(type(value).__name__), used)}"
             found.append((attribute, path, value, model or value))
-        elif is_held_sequential(value):  # its layers, where Keras's files have them: '<attribute>/layers/dense'
+        elif is_held_model(value):  # its layers, where Keras's files have them: '<attribute>/layers/dense'
             if used is not None:
                 path = f"{path}/{container_name(snake_case(type(value).__name__), used)}"
             take(attribute, f"{path}/layers", list(value._layers), None, value)
@@ -78,11 +78,17 @@ def is_model(value) -> bool:
     return hasattr(value, "_layers") and hasattr(value, "compile") and not isinstance(value, type)
 
 
-def is_held_sequential(value) -> bool:
-    """A Sequential model a layer of the user's holds and calls in its ``call()`` (keras-io's MLP-Mixer blocks:
-    ``self.mlp1 = keras.Sequential([Dense, Activation, Dense, Dropout])``): its layers are that layer's sublayers,
-    called one after the other. Functional and subclassed models are not (``Sequential.__call__`` says so)."""
-    return is_model(value) and not getattr(value, "is_functional", False)
+def is_held_model(value) -> bool:
+    """A Sequential or functional model a layer of the user's holds and calls in its ``call()`` (keras-io's
+    MLP-Mixer blocks: ``self.mlp1 = keras.Sequential([Dense, Activation, Dense, Dropout])``; the functional API
+    guide's layer holding a classifier model): its layers are that layer's sublayers, called as the model calls
+    them. A subclassed model is not (``Sequential.__call__`` says so): its call() is the user's own."""
+    return is_model(value) and (not getattr(value, "is_functional", False) or is_plain_functional(value))
+
+
+def is_plain_functional(model) -> bool:
+    """A model made as ``Model(inputs, outputs)`` (not a subclass of the user's with a call() of its own)."""
+    return type(model).__module__.split(".")[0] == "gpunn"
 
 
 def owners(layer) -> list[tuple[str, object]]:

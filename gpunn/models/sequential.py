@@ -26,7 +26,7 @@ import numpy as np
 from .. import overrides
 from ..custom_objects import custom_object_scope
 from ..io_utils import print_msg
-from ..layers import activity_losses, masking, text_inputs, variable_paths, wiring
+from ..layers import activity_losses, masking, sublayers, text_inputs, variable_paths, wiring
 from ..layers.base import Layer, check_trainable, unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.input_spec import check_layer_inputs
@@ -244,17 +244,14 @@ class Sequential(Trainer, KerasVariableLists):
         values = inputs.values() if isinstance(inputs, dict) else inputs if isinstance(inputs, (list, tuple)) else [
             inputs]
         if user_layer.tracing() and any(isinstance(value, Tensor) for value in values):
-            if getattr(self, "is_functional", False):
+            if not sublayers.is_held_model(self):
                 raise TypeError(f"model {self.name!r} is called inside a layer's call(); gpunn runs the layers and "
-                                "Sequential models a layer of the user's holds, not a functional or subclassed model: "
-                                "hold its layers in the layer instead (a list of them)")
-            # a Sequential the layer holds (sublayers.is_held_sequential): its layers, one after the other (built
-            # under its name, as Keras's paths have them: 'mixer/sequential/dense/kernel')
+                                "the Sequential and functional models a layer of the user's holds, not a subclassed "
+                                "model: hold its layers in the layer instead (a list of them)")
+            # a model the layer holds (sublayers.is_held_model): its layers, as the model calls them (built under
+            # its name, as Keras's paths have them: 'mixer/sequential/dense/kernel')
             with variable_paths.scope(self.name):
-                for layer in self._layers:
-                    if not isinstance(layer, InputLayer):
-                        inputs = layer(inputs, training=training)
-            return inputs
+                return self._called_in_a_layer(inputs, training)
         if any(symbolic.is_symbolic(value) for value in values):  # a model called in a functional model
             return symbolic.call_symbolic_model(self, inputs, training, mask)
         if self._takes_one_image(inputs):  # (Keras's image layers take one image as well as a batch)
@@ -458,6 +455,20 @@ class Sequential(Trainer, KerasVariableLists):
         if labels:
             return list(labels)
         return [self._calls[i].name for i in self._output_layer_indices()] if self._layers else []
+
+    def _called_in_a_layer(self, inputs, training):
+        """The model's layers called on Tensors, as it calls them (the sources and the training modes its graph
+        fixes), inside the call() of a layer of the user's that holds it: its output, or the list of its several."""
+        xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        values = {wiring.input_source(k): x for k, x in enumerate(xs)}
+        x = xs[0]
+        for i, call in enumerate(self._calls):
+            if self._sources is not None:
+                x = wiring.layer_inputs(call, values, self._sources[i])
+            mode = training if self._modes is None or self._modes[i] is None else self._modes[i]
+            x = values[i] = wiring.layer_of(call)(x, training=mode)
+        ends = self._output_layer_indices()
+        return values[ends[0]] if len(ends) == 1 else [values[i] for i in ends]
 
     def _output_layer_indices(self) -> tuple:
         """The indices of the layers making the model's outputs, in Keras's order of the outputs."""

@@ -123,3 +123,41 @@ def test_a_replayed_step_equals_the_eager_one():
             eager = json.dumps(namespace["run"](gpunn, case))
             replayed = json.dumps(namespace["run"](gpunn, case, {"jit_compile": True}))
             assert eager == replayed, case["kind"]
+
+
+def test_eager_masks_are_keras_s():
+    """The guide's eager mask API: ``compute_mask`` of Embedding and Masking, an output's ``_keras_mask``, passed
+    on by a layer supporting masks and dropped by a pooling one, as Keras gives them."""
+    from helpers import run_keras
+
+    script = """
+import json
+import numpy as np
+import keras
+layers = keras.layers
+ids = np.array([[711, 632, 71, 0, 0, 0], [73, 8, 3215, 55, 927, 0]])
+emb = layers.Embedding(input_dim=5000, output_dim=4, mask_zero=True)
+out = emb(ids)
+steps = np.ones((1, 3, 2), "float32") * np.array([1, 0, 1], "float32")[None, :, None]
+print(json.dumps({"compute_mask": np.asarray(emb.compute_mask(ids)).tolist(),
+                  "keras_mask": np.asarray(out._keras_mask).tolist(),
+                  "masking": np.asarray(layers.Masking()(steps)._keras_mask).tolist(),
+                  "masking_compute": np.asarray(layers.Masking(mask_value=1.0).compute_mask(steps)).tolist(),
+                  "dense": np.asarray(layers.Dense(2)(out)._keras_mask).tolist(),
+                  "pooled": getattr(layers.GlobalAveragePooling1D()(out), "_keras_mask", None) is None,
+                  "plain": emb.__class__(10, 2).compute_mask(ids) is None}))
+"""
+    theirs = run_keras(script, {})
+    layers = gpunn.layers
+    ids = np.array([[711, 632, 71, 0, 0, 0], [73, 8, 3215, 55, 927, 0]])
+    emb = layers.Embedding(input_dim=5000, output_dim=4, mask_zero=True)
+    out = emb(ids)
+    steps = np.ones((1, 3, 2), "float32") * np.array([1, 0, 1], "float32")[None, :, None]
+    ours = {"compute_mask": np.asarray(emb.compute_mask(ids)).tolist(),
+            "keras_mask": np.asarray(out._keras_mask).tolist(),
+            "masking": np.asarray(layers.Masking()(steps)._keras_mask).tolist(),
+            "masking_compute": np.asarray(layers.Masking(mask_value=1.0).compute_mask(steps)).tolist(),
+            "dense": np.asarray(layers.Dense(2)(out)._keras_mask).tolist(),
+            "pooled": getattr(layers.GlobalAveragePooling1D()(out), "_keras_mask", None) is None,
+            "plain": layers.Embedding(10, 2).compute_mask(ids) is None}
+    assert ours == theirs

@@ -345,6 +345,11 @@ class Layer(KerasVariableLists):
         user's with a ``compute_mask`` of its own is asked (``user_masks.py``)."""
         return user_masks.output_mask_source(self, source)
 
+    def compute_mask(self, inputs, mask=None):
+        """Keras's: the mask of the output for ``inputs`` carrying ``mask``, passed on where the layer supports
+        masking (Embedding and Masking make theirs)."""
+        return mask if self.supports_masking else None
+
     def mask_for(self, rows: int):
         """The mask this layer makes for its output, for batches of ``rows`` (a layer of the user's whose
         ``compute_mask`` makes one: ``user_masks.py``)."""

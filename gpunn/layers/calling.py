@@ -108,7 +108,12 @@ def call_layer(layer, inputs, training=False):
     activity_losses.add(layer, y)
     if isinstance(y, (tuple, list)):  # a call() of the user's returning several tensors (several_outputs.py)
         return type(y)(_result(layer, part, flat, scalars) for part in y)
-    return _result(layer, y, flat, scalars)
+    result = _result(layer, y, flat, scalars)
+    if isinstance(result, CallResult) and not flat:  # Keras's eager mask: the output's ``_keras_mask``
+        produced = layer.compute_mask(x, getattr(inputs, "_keras_mask", None))
+        if produced is not None:
+            result._keras_mask = produced
+    return result
 
 
 def _result(layer, y, flat: bool, scalars: bool):

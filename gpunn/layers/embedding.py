@@ -88,6 +88,14 @@ class Embedding(Layer):
     def output_mask_source(self, source):
         return self if self.mask_zero else None  # Keras's compute_mask: ids != 0, whatever came in
 
+    def compute_mask(self, inputs, mask=None):
+        """Keras's: where the ids are not 0 (booleans), None without ``mask_zero``."""
+        if not self.mask_zero:
+            return None
+        from .. import ops
+
+        return _value(ops.not_equal(inputs, 0))
+
     def mask_for(self, rows: int):
         """The mask of this layer's last output for batches of ``rows`` samples: 1 where the id is not 0."""
         return self.workspace(rows).buffer("mask", (rows,) + tuple(self.input_shape), self._dtype())
@@ -130,3 +138,8 @@ class Embedding(Layer):
             "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
             "mask_zero": self.mask_zero,
         }
+
+
+def _value(result):
+    """A gpunn.ops result as Keras's eager calls give it: the array (a symbolic value stays as it is)."""
+    return getattr(result, "value", result)

@@ -68,6 +68,9 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
     def output_mask_source(self, source):
         return None
 
+    def compute_mask(self, inputs, mask=None):
+        return None  # the mask is used here, not passed on (Keras's)
+
     def forward(self, x, training):
         ops, dtype = self.ops, x.dtype
         rows, axis = x.shape[0], self._steps_axis

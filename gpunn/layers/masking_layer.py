@@ -22,6 +22,13 @@ class Masking(Layer):
     def output_mask_source(self, source):
         return self  # Keras's compute_mask: any(inputs != mask_value, axis=-1), whatever came in
 
+    def compute_mask(self, inputs, mask=None):
+        """Keras's: the steps with a feature other than ``mask_value`` (booleans)."""
+        from .. import ops
+
+        kept = ops.any(ops.not_equal(inputs, self.mask_value), axis=-1)
+        return getattr(kept, "value", kept)
+
     def mask_for(self, rows: int):
         """The mask of this layer's last output for batches of ``rows`` samples: 1 where a step is kept."""
         return self.workspace(rows).buffer("mask", (rows,) + tuple(self.input_shape[:-1]), self._mask_dtype)

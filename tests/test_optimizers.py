@@ -506,3 +506,27 @@ def test_the_learning_rate_finder_of_hands_on_ml_ch11_runs_and_restores_the_mode
     assert model.optimizer.learning_rate == pytest.approx(0.02)
     for restored, initial in zip(model.get_weights(), init_weights):
         np.testing.assert_array_equal(restored, initial)
+
+
+def test_schedules_take_keras_s_arguments_and_defaults():
+    """Each schedule's signature is Keras's, its default ``name`` included (which its config writes)."""
+    import inspect
+
+    from helpers import run_keras
+
+    theirs = run_keras("""
+import inspect, json
+import keras
+schedules = keras.optimizers.schedules
+print(json.dumps({name: [[p, repr(v.default)] for p, v in inspect.signature(cls.__init__).parameters.items()
+                         if p != "self"]
+                  for name, cls in vars(schedules).items()
+                  if inspect.isclass(cls) and name != "LearningRateSchedule"}))
+""", {})
+    from gpunn.optimizers import schedules
+
+    for name, parameters in theirs.items():
+        ours = [[p, repr(v.default)] for p, v in inspect.signature(getattr(schedules, name).__init__).parameters.items()
+                if p != "self"]
+        assert ours == parameters, name
+    assert schedules.ExponentialDecay(0.1, 10, 0.9).get_config()["name"] == "ExponentialDecay"

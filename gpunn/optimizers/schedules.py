@@ -54,7 +54,7 @@ def _positive(argument, value):
 class ExponentialDecay(LearningRateSchedule):
     """initial_learning_rate * decay_rate ** (step / decay_steps), the exponent floored when staircase."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
         _positive("initial_learning_rate", initial_learning_rate)
         _positive("decay_steps", decay_steps)
         _positive("decay_rate", decay_rate)
@@ -69,7 +69,7 @@ class ExponentialDecay(LearningRateSchedule):
 class CosineDecay(LearningRateSchedule):
     """Optional linear warm-up to warmup_target, then cosine decay to alpha * the peak over decay_steps."""
 
-    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name=None, warmup_target=None,
+    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None,
                  warmup_steps=0):
         _positive("initial_learning_rate", initial_learning_rate)
         _positive("decay_steps", decay_steps)
@@ -87,7 +87,7 @@ class CosineDecay(LearningRateSchedule):
 class PiecewiseConstantDecay(LearningRateSchedule):
     """values[i] while boundaries[i-1] < step <= boundaries[i] (Keras's convention)."""
 
-    def __init__(self, boundaries, values, name=None):
+    def __init__(self, boundaries, values, name="PiecewiseConstant"):
         if len(values) != len(boundaries) + 1:
             raise ValueError(
                 f"values: expected len(boundaries) + 1 = {len(boundaries) + 1} values, got {len(values)}"
@@ -103,7 +103,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 class InverseTimeDecay(LearningRateSchedule):
     """initial_learning_rate / (1 + decay_rate * step / decay_steps), the ratio floored when staircase."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
         _positive("initial_learning_rate", initial_learning_rate)
         _positive("decay_steps", decay_steps)
         self.initial_learning_rate, self.decay_steps = float(initial_learning_rate), decay_steps

@@ -242,3 +242,28 @@ def test_losses_added_in_one_mode_only_are_refused_and_two_models_adding_losses_
     model.compile(optimizer="sgd", loss="mse")
     x = np.ones((4, 3), np.float32)
     model.fit(x, np.zeros((4, 3), np.float32), verbose=0)
+
+
+def test_a_model_call_lists_the_losses_its_call_added():
+    """As Keras: after ``model(x)`` a subclassed model's ``losses`` hold what its call() gave add_loss on ``x``;
+    predict, a compiled step, leaves none."""
+    ops = gpunn.ops
+
+    class WithLoss(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = gpunn.layers.Dense(2)
+
+        def call(self, x):
+            y = self.dense(x)
+            self.add_loss(ops.mean(ops.square(y)))
+            return y
+
+    model = WithLoss()
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+    model.compile("sgd", "mse")
+    model.predict(x, verbose=0)
+    assert model.losses == []
+    y = np.asarray(model(x))
+    assert len(model.losses) == 1
+    np.testing.assert_allclose(float(model.losses[0]), np.mean(np.square(y)), rtol=1e-6)

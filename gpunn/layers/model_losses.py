@@ -125,6 +125,8 @@ def _evaluate(entry, values: list):
 class AddedLosses(Layer):
     """Passes its first input on and gives ``add_loss`` the model's losses, computed from its other inputs."""
 
+    computes_in_call = True  # user_layer.runs_call: its call() runs as a user's layer's, its losses kept likewise
+
     def __init__(self, losses: list, name=None, **kwargs):
         super().__init__(name=name or unique_name("added_losses"), **kwargs)
         self.losses_config = list(losses)

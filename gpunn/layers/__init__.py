@@ -10,6 +10,7 @@ from .batch_normalization import BatchNormalization
 from .category_encoding import CategoryEncoding
 from .dense import Dense
 from .einsum_dense import EinsumDense
+from .group_normalization import GroupNormalization
 from .discretization import Discretization
 from .dropout import Dropout
 from .elu import ELU
@@ -55,8 +56,9 @@ from .variable import Variable
 LAYER_CLASSES = {
     cls.__name__: cls
     for cls in (Activation, ActivityRegularization, Add, AddedLosses, AlphaDropout, Average, BatchNormalization,
-                CategoryEncoding, Concatenate, Dense, Discretization, EinsumDense, HashedCrossing, Hashing,
-                IntegerLookup, Dot, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise, GlobalAveragePooling1D,
+                CategoryEncoding, Concatenate, Dense, Discretization, EinsumDense, GroupNormalization, HashedCrossing,
+                Hashing, IntegerLookup, Dot, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise,
+                GlobalAveragePooling1D,
                 GlobalMaxPooling1D, Identity, InputLayer, Lambda, LayerNormalization, LeakyReLU, Masking, Maximum,
                 Minimum,
                 Multiply, Normalization, Operation, Permute, PReLU, ReLU, RepeatVector, Rescaling, Reshape,
@@ -101,7 +103,8 @@ def serialize(layer: Layer) -> dict:
 # tf.keras 2's layers.experimental.preprocessing (imported after the classes it names)
 from . import experimental  # noqa: E402
 
-__all__ = ["experimental", "Layer", "Input", "InputLayer", "InputSpec", "Lambda", "Dense", "EinsumDense", "Activation",
+__all__ = ["experimental", "Layer", "Input", "InputLayer", "InputSpec", "Lambda", "Dense", "EinsumDense",
+           "GroupNormalization", "Activation",
            "ActivityRegularization",
            "AlphaDropout", "SpatialDropout1D", "UnitNormalization", "Dropout", "Flatten", "BatchNormalization",
            "CategoryEncoding", "Masking",

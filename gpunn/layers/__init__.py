@@ -11,6 +11,7 @@ from .category_encoding import CategoryEncoding
 from .dense import Dense
 from .einsum_dense import EinsumDense
 from .group_normalization import GroupNormalization
+from .time_distributed import TimeDistributed
 from .discretization import Discretization
 from .dropout import Dropout
 from .elu import ELU
@@ -57,7 +58,7 @@ LAYER_CLASSES = {
     cls.__name__: cls
     for cls in (Activation, ActivityRegularization, Add, AddedLosses, AlphaDropout, Average, BatchNormalization,
                 CategoryEncoding, Concatenate, Dense, Discretization, EinsumDense, GroupNormalization, HashedCrossing,
-                Hashing, IntegerLookup, Dot, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise,
+                Hashing, IntegerLookup, Dot, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise, TimeDistributed,
                 GlobalAveragePooling1D,
                 GlobalMaxPooling1D, Identity, InputLayer, Lambda, LayerNormalization, LeakyReLU, Masking, Maximum,
                 Minimum,
@@ -104,7 +105,7 @@ def serialize(layer: Layer) -> dict:
 from . import experimental  # noqa: E402
 
 __all__ = ["experimental", "Layer", "Input", "InputLayer", "InputSpec", "Lambda", "Dense", "EinsumDense",
-           "GroupNormalization", "Activation",
+           "GroupNormalization", "TimeDistributed", "Activation",
            "ActivityRegularization",
            "AlphaDropout", "SpatialDropout1D", "UnitNormalization", "Dropout", "Flatten", "BatchNormalization",
            "CategoryEncoding", "Masking",

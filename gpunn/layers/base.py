@@ -260,7 +260,7 @@ class Layer(KerasVariableLists):
         return input_shape
 
     def weight_specs(self) -> list[WeightSpec]:
-        if user_layer.is_user_layer_class(type(self)):
+        if user_layer.runs_call(self):
             # those add_weight made, then those of the layers it holds (sublayers.py)
             return sublayers.flat_specs(self)
         return list(self.__dict__.get("_added_specs", []))
@@ -449,7 +449,7 @@ class Layer(KerasVariableLists):
     def _trained_kind(self) -> list[tuple[Any, bool]]:
         """(spec, whether Keras counts it trainable now): the trainable kind, of a layer (this one, or the one
         inside it that made the weight) whose flag is True, while this layer's is True."""
-        if user_layer.is_user_layer_class(type(self)):
+        if user_layer.runs_call(self):
             pairs = sublayers.flat_specs_and_owners(self)
         else:
             pairs = [(spec, self) for spec in self.weight_specs()]

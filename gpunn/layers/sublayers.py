@@ -183,9 +183,11 @@ class TrackedList(list):
 
 
 def _is_user_layer(layer) -> bool:
-    from .user_layer import is_user_layer_class
+    """A layer whose computation is its call() (a layer of the user's, or a built-in written so): its weights are
+    those add_weight made, then those of the layers it holds."""
+    from .user_layer import runs_call
 
-    return is_user_layer_class(type(layer))
+    return runs_call(layer)
 
 
 def flat_specs_and_owners(layer) -> list[tuple]:

@@ -12,6 +12,7 @@ from .dense import Dense
 from .einsum_dense import EinsumDense
 from .group_normalization import GroupNormalization
 from .time_distributed import TimeDistributed
+from .pipeline import Pipeline
 from .discretization import Discretization
 from .dropout import Dropout
 from .elu import ELU
@@ -59,6 +60,7 @@ LAYER_CLASSES = {
     for cls in (Activation, ActivityRegularization, Add, AddedLosses, AlphaDropout, Average, BatchNormalization,
                 CategoryEncoding, Concatenate, Dense, Discretization, EinsumDense, GroupNormalization, HashedCrossing,
                 Hashing, IntegerLookup, Dot, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise, TimeDistributed,
+                Pipeline,
                 GlobalAveragePooling1D,
                 GlobalMaxPooling1D, Identity, InputLayer, Lambda, LayerNormalization, LeakyReLU, Masking, Maximum,
                 Minimum,
@@ -105,7 +107,7 @@ def serialize(layer: Layer) -> dict:
 from . import experimental  # noqa: E402
 
 __all__ = ["experimental", "Layer", "Input", "InputLayer", "InputSpec", "Lambda", "Dense", "EinsumDense",
-           "GroupNormalization", "TimeDistributed", "Activation",
+           "GroupNormalization", "TimeDistributed", "Pipeline", "Activation",
            "ActivityRegularization",
            "AlphaDropout", "SpatialDropout1D", "UnitNormalization", "Dropout", "Flatten", "BatchNormalization",
            "CategoryEncoding", "Masking",

@@ -428,8 +428,9 @@ def _layer_to_keras(layer, dtype: str, native: bool) -> dict:
     config.pop("input_shape", None)  # Keras 3 declares the input with an InputLayer, written before
     # Every layer gets the model's dtype: a Keras layer computes in floatx (float32) unless told otherwise. A layer
     # naming the dtype Keras requires of it (Hashing: int64 in its "int" mode) gets that one.
-    config["dtype"] = _dtype(getattr(layer, "keras_file_dtype", None) or dtype,
-                             native and not getattr(layer, "keras_dtype_by_name", False))
+    if getattr(layer, "keras_config_has_dtype", True):  # (Keras's Pipeline writes its layers and name alone)
+        config["dtype"] = _dtype(getattr(layer, "keras_file_dtype", None) or dtype,
+                                 native and not getattr(layer, "keras_dtype_by_name", False))
     for key, value in config.items():
         kind = _object_kind(key)
         if kind is not None and (value is None or isinstance(value, (str, dict))):

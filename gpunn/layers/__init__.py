@@ -59,9 +59,8 @@ LAYER_CLASSES = {
     cls.__name__: cls
     for cls in (Activation, ActivityRegularization, Add, AddedLosses, AlphaDropout, Average, BatchNormalization,
                 CategoryEncoding, Concatenate, Dense, Discretization, EinsumDense, GroupNormalization, HashedCrossing,
-                Hashing, IntegerLookup, Dot, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise, TimeDistributed,
-                Pipeline,
-                GlobalAveragePooling1D,
+                Hashing, IntegerLookup, Dot, Dropout, ELU, Embedding, Flatten, GaussianDropout, GaussianNoise,
+                TimeDistributed, Pipeline, GlobalAveragePooling1D,
                 GlobalMaxPooling1D, Identity, InputLayer, Lambda, LayerNormalization, LeakyReLU, Masking, Maximum,
                 Minimum,
                 Multiply, Normalization, Operation, Permute, PReLU, ReLU, RepeatVector, Rescaling, Reshape,

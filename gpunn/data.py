@@ -188,7 +188,7 @@ def class_weight_to_sample_weight(class_weight, y: np.ndarray, loss, output_unit
     classes_count = 2 if output_units == 1 else output_units
     which = ("a one-unit output has classes 0 and 1" if output_units == 1
              else f"the model's output has {output_units} classes")
-    table = np.zeros(classes_count)
+    table = np.ones(classes_count)  # a class class_weight does not name weighs 1 (Keras's)
     for key, value in class_weight.items():
         # bool is an int to Python, but True/False as a class id is a mistake, not class 1/0
         if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or not 0 <= key < classes_count:
@@ -208,9 +208,6 @@ def class_weight_to_sample_weight(class_weight, y: np.ndarray, loss, output_unit
         classes = (y[:, 0] > 0.5).astype(np.int64)
     else:
         classes = y.argmax(axis=1)
-    missing = sorted(set(np.unique(classes).tolist()) - {int(k) for k in class_weight})
-    if missing:
-        raise ValueError(f"class_weight: expected a weight for every class in y, got none for class(es) {missing}")
     return check_sample_weight("class_weight", table[classes], len(y))
 
 

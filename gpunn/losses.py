@@ -112,7 +112,9 @@ class Loss:
         """The per-sample values of host arrays through the loss's ``compute``."""
         from .ops import NumpyOps
 
-        y_pred = np.asarray(y_pred, dtype=np.float64)
+        y_pred = np.asarray(y_pred)
+        # in the predictions' float dtype, as Keras computes (its clips of probabilities round there)
+        y_pred = y_pred.astype(y_pred.dtype if y_pred.dtype in (np.float32, np.float64) else np.float32)
         y_true = np.asarray(y_true)
         one_sample = y_pred.ndim == 1  # Keras reduces the last axis: a vector is one sample, its loss a scalar
         if one_sample:
@@ -120,7 +122,7 @@ class Loss:
         if self.sparse_labels:
             y_true = _checked_labels(y_true.astype(np.int64).reshape(-1), y_pred.shape[-1])
         else:
-            y_true = y_true.astype(np.float64).reshape(y_pred.shape)
+            y_true = y_true.astype(y_pred.dtype).reshape(y_pred.shape)
         ops = NumpyOps()
         per_sample, _, _ = self.compute(ops, Workspace(ops), y_pred, y_true, 1.0 / len(y_pred), self.from_logits,
                                         False)

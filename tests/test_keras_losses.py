@@ -481,3 +481,30 @@ def test_a_vector_is_one_sample_as_keras_reduces_the_last_axis(loss, y_true, y_p
     per_sample = loss.per_sample(np.array(y_true), np.array(y_pred))
     assert per_sample.shape == () and float(per_sample) == pytest.approx(expected, rel=1e-6)
     assert loss(np.array(y_true), np.array(y_pred)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_standalone_losses_compute_in_the_predictions_dtype():
+    """Keras clips float32 probabilities in float32 (1 - 1e-7 rounds there): the loss functions called on their
+    own give Keras's values on saturated predictions."""
+    from helpers import run_keras
+
+    script = """
+import json
+import numpy as np
+import keras
+y = np.array([[0.], [1.], [0.], [1.]], "float32")
+p = np.array([[1.0], [0.0], [0.3], [0.999]], "float32")
+print(json.dumps({"bce": np.asarray(keras.losses.binary_crossentropy(y, p)).tolist(),
+                  "mean": float(keras.losses.BinaryCrossentropy()(y, p)),
+                  "cce": np.asarray(keras.losses.categorical_crossentropy(np.eye(3, dtype="float32")[[1]],
+                                                                         np.eye(3, dtype="float32")[[0]])).tolist()}))
+"""
+    theirs = run_keras(script, {})
+    import gpunn
+
+    y = np.array([[0.], [1.], [0.], [1.]], "float32")
+    p = np.array([[1.0], [0.0], [0.3], [0.999]], "float32")
+    np.testing.assert_allclose(np.asarray(gpunn.losses.binary_crossentropy(y, p)), theirs["bce"], rtol=1e-6)
+    assert float(gpunn.losses.BinaryCrossentropy()(y, p)) == pytest.approx(theirs["mean"], rel=1e-6)
+    np.testing.assert_allclose(np.asarray(gpunn.losses.categorical_crossentropy(
+        np.eye(3, dtype="float32")[[1]], np.eye(3, dtype="float32")[[0]])), theirs["cce"], rtol=1e-6)

@@ -530,3 +530,12 @@ print(json.dumps({name: [[p, repr(v.default)] for p, v in inspect.signature(cls.
                 if p != "self"]
         assert ours == parameters, name
     assert schedules.ExponentialDecay(0.1, 10, 0.9).get_config()["name"] == "ExponentialDecay"
+
+
+def test_cosine_decay_warms_up_from_zero_as_keras_s_example():
+    from gpunn.optimizers import schedules
+
+    schedule = schedules.CosineDecay(0.0, 10, warmup_target=0.1, warmup_steps=5)
+    assert float(schedule(3)) == pytest.approx(0.06, rel=1e-6)  # Keras's value
+    with pytest.raises(ValueError, match=">= 0"):
+        schedules.CosineDecay(-0.1, 10)

@@ -51,6 +51,11 @@ def _positive(argument, value):
         raise ValueError(f"{argument}: expected a positive number, got {value!r}")
 
 
+def _non_negative(argument, value):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{argument}: expected a number >= 0, got {value!r}")
+
+
 class ExponentialDecay(LearningRateSchedule):
     """initial_learning_rate * decay_rate ** (step / decay_steps), the exponent floored when staircase."""
 
@@ -71,7 +76,8 @@ class CosineDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None,
                  warmup_steps=0):
-        _positive("initial_learning_rate", initial_learning_rate)
+        # 0 with a warm-up is Keras's own example: the rate climbs from 0 to warmup_target
+        _non_negative("initial_learning_rate", initial_learning_rate)
         _positive("decay_steps", decay_steps)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha: expected a number in [0, 1], got {alpha!r}")

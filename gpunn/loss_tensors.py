@@ -121,4 +121,11 @@ def mean_loss(loss, y_true, y_pred, sample_weight=None) -> Tensor:
         if np.ndim(_value(weights)) and np.size(_value(weights)) == int(np.prod(shape)):
             weights = autodiff_functions.reshape(weights, shape)
         values = values * weights
+    reduction = getattr(loss, "reduction", "sum_over_batch_size")
+    if reduction in (None, "none"):
+        return values
+    if reduction == "sum":
+        return autodiff_functions.sum(values)
+    if reduction == "mean_with_sample_weight" and sample_weight is not None:
+        return autodiff_functions.divide(autodiff_functions.sum(values), autodiff_functions.sum(weights))
     return autodiff_functions.mean(values)

@@ -29,17 +29,42 @@ from .ops.workspace import Workspace
 EPSILON = 1e-7  # Keras's backend epsilon, used to clip probabilities
 
 
+# Keras 3's (keras/src/losses/loss.py), and tf.keras's "auto" (the default)
+REDUCTIONS = ("sum_over_batch_size", "auto", "sum", "none", None, "mean", "mean_with_sample_weight")
+
+
 class Loss:
     """Base class. ``fusable_activation`` names the output activation this loss can absorb."""
 
     fusable_activation: str | None = None
     sparse_labels = False
 
+    def __init_subclass__(cls, **kwargs):
+        """Each class's ``get_config`` also writes a ``reduction`` other than Keras's default."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("get_config")
+        if own is None or getattr(own, "_writes_reduction", False):
+            return
+
+        @functools.wraps(own)
+        def get_config(self):
+            config = own(self)
+            reduction = getattr(self, "reduction", "sum_over_batch_size")
+            if reduction != "sum_over_batch_size" and "reduction" not in config:
+                config = {**config, "reduction": reduction}
+            return config
+
+        get_config._writes_reduction = True
+        cls.get_config = get_config
+
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None, from_logits=False):
         """Keras's ``Loss(name=None, reduction=..., dtype=None)`` (a subclass of the user's passes these on);
         ``dtype``: None or a float dtype (gpunn computes a loss in the model's dtype)."""
-        if reduction not in ("sum_over_batch_size", "auto"):
-            raise ValueError(f"reduction: only 'sum_over_batch_size' is supported, got {reduction!r}")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
+        # Keras's reductions apply to a loss called on its own; a model trains on the mean over the batch
+        # (compile refuses another: trainer/compiled_outputs.py)
+        self.reduction = "sum_over_batch_size" if reduction == "auto" else reduction
         if dtype is not None and np.dtype(dtype).kind != "f":
             raise ValueError(f"dtype: expected a floating dtype or None, got {dtype!r}")
         self.from_logits = bool(from_logits)
@@ -135,15 +160,19 @@ class Loss:
         if loss_tensors.involves_tensors(y_true, y_pred, sample_weight):
             return loss_tensors.mean_loss(self, y_true, y_pred, sample_weight)
         per_sample = self.per_sample(y_true, y_pred)
-        if sample_weight is not None:
-            per_sample = per_sample * np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        if weights is not None:
+            per_sample = per_sample * weights
         # Keras's: a 0-d tensor with .numpy() (the TF quickstart's loss_fn(...).numpy())
-        return keras_values(per_sample.mean(), y_pred, getattr(self, "_dtype", None))
+        return keras_values(reduce_values(per_sample, weights, getattr(self, "reduction", "sum_over_batch_size")),
+                            y_pred, getattr(self, "_dtype", None))
 
     def get_config(self) -> dict:
+        reduction = getattr(self, "reduction", "sum_over_batch_size")
         if self.takes_sample_weights:  # a loss written with call(): Keras's Loss.get_config
-            return {"name": self.name, "reduction": "sum_over_batch_size"}
-        return {"from_logits": self.from_logits, "name": self.name}
+            return {"name": self.name, "reduction": reduction}
+        config = {"from_logits": self.from_logits, "name": self.name}
+        return config if reduction == "sum_over_batch_size" else {**config, "reduction": reduction}
 
     @classmethod
     def from_config(cls, config: dict) -> "Loss":
@@ -154,6 +183,19 @@ class Loss:
         """What the metrics see after a logits step: Keras hands them the model's output (``y_pred``), which is
         the logits themselves with ``from_logits=True`` and the fused output layer's probabilities otherwise."""
         return logits if self.from_logits else probabilities
+
+
+def reduce_values(values, sample_weight, reduction):
+    """Keras's ``reduce_values``: the losses as they are ("none", None), their sum, or their mean (over the
+    values; "mean_with_sample_weight": over the sum of the weights)."""
+    if reduction in (None, "none") or np.ndim(values) == 0:
+        return values
+    total = np.sum(values)
+    if reduction == "sum":
+        return total
+    divisor = np.sum(sample_weight) if reduction == "mean_with_sample_weight" and sample_weight is not None \
+        else np.size(values)
+    return total / divisor if divisor else np.zeros_like(total)
 
 
 def _run_function(loss, function, match_ranks, ops, ws, output, y_true, grad_scale, need_grad, sample_weight):
@@ -185,7 +227,7 @@ class FunctionLoss(Loss):
         return _run_function(self, self.fn, True, ops, ws, output, y_true, grad_scale, need_grad, sample_weight)
 
     def get_config(self) -> dict:
-        return {"name": self.name, "reduction": "sum_over_batch_size"}
+        return {"name": self.name, "reduction": getattr(self, "reduction", "sum_over_batch_size")}
 
 
 def _snake_name(cls) -> str:

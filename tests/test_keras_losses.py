@@ -226,7 +226,7 @@ def test_arguments_of_huber_and_cosine_similarity_are_kept():
     (lambda: losses.Huber(delta=-1.0), "delta"),
     (lambda: losses.Huber(delta="big"), "delta"),
     (lambda: losses.CosineSimilarity(axis=0), "axis"),
-    (lambda: losses.Hinge(reduction="sum"), "reduction"),
+    (lambda: losses.Hinge(reduction="total"), "reduction"),
 ])
 def test_bad_arguments_are_refused_by_name(make, argument):
     with pytest.raises(ValueError, match=f"^{argument}: "):
@@ -508,3 +508,39 @@ print(json.dumps({"bce": np.asarray(keras.losses.binary_crossentropy(y, p)).toli
     assert float(gpunn.losses.BinaryCrossentropy()(y, p)) == pytest.approx(theirs["mean"], rel=1e-6)
     np.testing.assert_allclose(np.asarray(gpunn.losses.categorical_crossentropy(
         np.eye(3, dtype="float32")[[1]], np.eye(3, dtype="float32")[[0]])), theirs["cce"], rtol=1e-6)
+
+
+REDUCTIONS_SCRIPT = """
+import json
+import numpy as np
+import keras
+y = np.array([[0., 1.], [1., 0.], [0.5, 0.5]], "float32")
+p = np.array([[0.2, 0.7], [0.9, 0.3], [0.1, 0.4]], "float32")
+w = np.array([1.0, 2.0, 0.5], "float32")
+out = {}
+for name in ["MeanSquaredError", "BinaryCrossentropy", "Huber", "CategoricalCrossentropy"]:
+    for reduction in ["sum", "none", None, "mean", "mean_with_sample_weight", "sum_over_batch_size"]:
+        loss = getattr(keras.losses, name)(reduction=reduction)
+        out[f"{name} {reduction}"] = [np.asarray(loss(y, p)).tolist(), np.asarray(loss(y, p, sample_weight=w)).tolist()]
+print(json.dumps(out))
+"""
+
+
+def test_a_loss_called_on_its_own_takes_keras_s_reductions():
+    from helpers import run_keras
+
+    import gpunn
+
+    theirs = run_keras(REDUCTIONS_SCRIPT, {})
+    namespace = {"keras": gpunn}
+    exec(REDUCTIONS_SCRIPT.replace("import keras\n", "").replace("print(json.dumps(out))", ""), namespace)
+    for key, values in theirs.items():
+        for mine, keras_s in zip(namespace["out"][key], values):
+            np.testing.assert_allclose(np.asarray(mine), np.asarray(keras_s), rtol=1e-5, err_msg=key)
+    loss = gpunn.losses.MeanSquaredError(reduction="none")
+    assert gpunn.losses.MeanSquaredError.from_config(loss.get_config()).reduction == "none"
+    model = gpunn.Sequential([gpunn.Input((2,)), gpunn.layers.Dense(1)])
+    with pytest.raises(ValueError, match="reduction='sum_over_batch_size'"):
+        model.compile(optimizer="sgd", loss=gpunn.losses.MeanSquaredError(reduction="sum"))
+    with pytest.raises(ValueError, match="reduction: expected one of"):
+        gpunn.losses.MeanSquaredError(reduction="total")

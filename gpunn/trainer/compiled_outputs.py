@@ -180,6 +180,11 @@ def resolve(model, loss, loss_weights, metrics, weighted_metrics=None) -> tuple[
         per_loss = [None] * count
     else:
         per_loss = _losses(loss, count, model)
+    for value in per_loss:  # a model trains on the mean over its batch, Keras's default
+        if getattr(value, "reduction", "sum_over_batch_size") != "sum_over_batch_size":
+            raise ValueError(f"loss: {type(value).__name__}(reduction={value.reduction!r}): a model trains on the "
+                             "loss's mean over the batch (reduction='sum_over_batch_size', Keras's default); the "
+                             "other reductions serve the loss called on its own")
     weights = _weights(loss_weights, count, model, per_loss)
     trained = [value is not None or loss is None for value in per_loss]
     per_metrics = _metrics("metrics", metrics, count, model, trained)

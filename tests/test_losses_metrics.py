@@ -241,3 +241,18 @@ def test_a_loss_called_on_arrays_returns_kerass_dtype_with_numpy():
             return self.value if dtype is None else self.value.astype(dtype)
 
     assert losses.mae(a, Tensorish(a * 0.5)).dtype == np.float32  # (the TF autoencoder tutorial's losses.mae)
+
+
+@pytest.mark.parametrize("name", ["hinge", "squared_hinge", "poisson", "kl_divergence"])
+def test_per_sample_metrics_line_1d_targets_up_as_their_losses_do(name):
+    """Targets of shape (samples,) against a one-unit output: the metric equals the loss of the same name (Keras
+    3.15's metric broadcasts them to a (samples, samples) grid instead: README, differences)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 3)).astype("float32")
+    y = rng.uniform(0.1, 1.0, size=8).astype("float32") if name in ("poisson", "kl_divergence") else \
+        np.where(rng.uniform(size=8) > 0.5, 1.0, -1.0).astype("float32")
+    activation = "softplus" if name in ("poisson", "kl_divergence") else None
+    model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(1, activation=activation)])
+    model.compile(optimizer="sgd", loss=name, metrics=[name])
+    loss, metric = model.evaluate(x, y, verbose=0)
+    assert metric == pytest.approx(loss, rel=1e-6)

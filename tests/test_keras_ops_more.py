@@ -102,6 +102,9 @@ CASES = {
     "while_loop_max": "ops.while_loop(lambda x: ops.sum(x) < 1e9, lambda x: x + 1.0, a, maximum_iterations=3)",
     "fori_loop": "ops.fori_loop(0, 4, lambda i, x: x + i * a, a)",
     "cond": "ops.cond(ops.sum(a) > 0, lambda: a * 2.0, lambda: a - 1.0)",
+    "attention": "ops.dot_product_attention(q4, k4, v4)",
+    "attention_bias_mask": "ops.dot_product_attention(q4, k4, v4, bias=b4, mask=m4, scale=0.3)",
+    "attention_causal": "ops.dot_product_attention(q4, k4[:, :3], v4[:, :3], is_causal=True)",
     "switch": "ops.switch(7, [lambda x: x + 1.0, lambda x: x * 3.0], a)",
 }
 
@@ -123,6 +126,8 @@ ints2 = np.array([[6, 1, 10], [4, 7, 2]], 'int32')
 ids = np.array([4, 0, 2, 2, 0, 9], 'int32')
 segs = np.array([0, 2, 0, 1])
 pixels = rng.normal(size=(2, 4, 6, 8))
+q4, k4, v4 = rng.normal(size=(2, 3, 2, 4)), rng.normal(size=(2, 5, 2, 4)), rng.normal(size=(2, 5, 2, 4))
+b4, m4 = rng.normal(size=(2, 2, 3, 5)), rng.uniform(size=(2, 2, 3, 5)) > 0.3
 '''
 
 KERAS_SIDE = ("import json\nimport warnings\nimport numpy as np\nimport keras\nfrom keras import ops\n" + SETUP +
@@ -210,6 +215,8 @@ GRADIENTS = {
     "associative_scan": (lambda x: ops.associative_scan(lambda p, q: p * q, x, axis=1), [(2, 4)]),
     "vectorize": (lambda x, y: ops.vectorize(lambda r, w: ops.sum(r * w), signature="(n),(n)->()")(x, y),
                   [(3, 4), (4,)]),
+    "attention": (lambda q, k, v, b: ops.dot_product_attention(q, k, v, bias=b, is_causal=True),
+                  [(1, 3, 2, 4), (1, 3, 2, 4), (1, 3, 2, 4), (1, 2, 3, 3)]),
     "while_loop": (lambda x: ops.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, ops.sin(v) * v), (0, x))[1],
                    [(2, 3)]),
 }

@@ -3,7 +3,7 @@ names (``gpunn.ops``) and tf.keras's backend functions (``gpunn.backend``), comp
 arrays, with reverse-mode gradients (``tensor.py``)."""
 from __future__ import annotations
 
-from . import (array_building, array_functions, composed_functions, control_flow, elementwise_functions,
+from . import (array_building, array_functions, attention, composed_functions, control_flow, elementwise_functions,
                extra_functions, fourier_functions, functions, image_colors, image_filters, image_functions,
                index_functions, linalg_solvers, nan_statistics, pixel_shuffle, rearrange, sparsemax,
                special_functions)
@@ -26,7 +26,7 @@ OPS_FUNCTIONS = {**_public_functions(functions), **_public_functions(elementwise
                  **_public_functions(nan_statistics), **_public_functions(index_functions),
                  **_public_functions(control_flow), **_public_functions(linalg_solvers),
                  **_public_functions(pixel_shuffle), **_public_functions(sparsemax),
-                 **_public_functions(rearrange)}
+                 **_public_functions(rearrange), **_public_functions(attention)}
 OPS_FUNCTIONS.update({"abs": functions.abs, "amax": functions.amax, "amin": functions.amin,
                       "true_divide": functions.true_divide, "swish": functions.swish})
 OPS_NAMES = sorted(OPS_FUNCTIONS)

@@ -23,6 +23,8 @@ from .optimizers import Optimizer
 from .regularizers import Regularizer
 from .standalone_variables import Variable
 from .ops import get_ops, set_backend, use_backend
+from .scopes import device, name_scope
+from .utils.symbolic_values import KerasTensor
 from .trainer.train_step import GraphFallbackWarning
 
 
@@ -44,7 +46,7 @@ __all__ = [
     "Sequential", "Model", "Input", "load_model", "GraphFallbackWarning", "set_backend", "use_backend", "get_ops",
     # the base classes Keras 3 exports at its top level (class MyLayer(keras.Layer): ...)
     "Layer", "Loss", "Metric", "Optimizer", "Regularizer", "Initializer", "InputSpec", "DTypePolicy",
-    "FloatDTypePolicy", "Variable", "dtype_policies", "mixed_precision",
+    "FloatDTypePolicy", "Variable", "dtype_policies", "mixed_precision", "device", "name_scope", "KerasTensor",
     "activations", "backend", "callbacks", "config", "constraints", "datasets", "distributed", "initializers",
     "layers", "losses", "metrics", "models", "optimizers", "preprocessing", "random", "regularizers", "saving",
     "utils", "wrappers", "__version__", "version",

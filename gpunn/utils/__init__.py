@@ -7,6 +7,7 @@ from ..custom_objects import (CustomObjectScope, custom_object_scope, get_custom
                               get_registered_object, register_keras_serializable)
 from ..random import set_random_seed
 from ..serialization import deserialize_keras_object, serialize_keras_object
+from .config import Config
 from .file_utils import get_file
 from .image_dataset import image_dataset_from_directory
 from .image_files import array_to_img, img_to_array, load_img, save_img
@@ -22,7 +23,7 @@ from .text_dataset import text_dataset_from_directory
 from .symbolic_values import get_source_inputs, is_keras_tensor
 from .timeseries import timeseries_dataset_from_array
 
-__all__ = ["FeatureSpace", "CustomObjectScope", "custom_object_scope", "get_custom_objects", "get_registered_name",
+__all__ = ["Config", "FeatureSpace", "CustomObjectScope", "custom_object_scope", "get_custom_objects", "get_registered_name",
            "get_registered_object", "register_keras_serializable", "serialize_keras_object",
            "deserialize_keras_object", "to_categorical", "set_random_seed", "normalize", "clear_session", "PyDataset", "Sequence", "get_file",
            "pad_sequences", "model_to_dot", "plot_model", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",

@@ -11,6 +11,20 @@ def is_keras_tensor(x) -> bool:
     return is_symbolic(x)
 
 
+class _SymbolicKind(type):
+    def __instancecheck__(cls, instance) -> bool:
+        return is_keras_tensor(instance)
+
+
+class KerasTensor(metaclass=_SymbolicKind):
+    """``keras.KerasTensor`` for ``isinstance(x, keras.KerasTensor)``: true of a functional graph's symbolic values
+    (gpunn's Input and layer outputs, of their own classes), as of Keras's."""
+
+    def __new__(cls, *args, **kwargs):
+        raise TypeError("KerasTensor: gpunn makes symbolic values itself (keras.Input, a layer called on one); "
+                        "make one with keras.Input(shape=...)")
+
+
 def get_source_inputs(tensor) -> list:
     """The Inputs that ``tensor`` is computed from, each once, in the order a depth-first walk meets them."""
     from ..layers.input_layer import InputLayer

@@ -16,12 +16,16 @@ from . import symbolic
 from .symbolic import SymbolicArithmetic
 
 
-def _refuse_variable_length(shape) -> None:
-    """A sample axis of unknown length (Keras's ``Input(shape=(None,))`` for sequences of any length)."""
+# The length an axis of any length (Keras's ``Input(shape=(None,))``) takes while the model's graph is built: the
+# model is built again for the first data it meets (``Sequential._take_sample_shape``), whose length it then keeps.
+PROVISIONAL_LENGTH = 2
+
+
+def _with_provisional_lengths(shape):
+    """(the shape with each None made PROVISIONAL_LENGTH, the indices of those axes)."""
     dims = (shape,) if isinstance(shape, (int, np.integer)) or shape is None else tuple(shape)
-    if any(dim is None for dim in dims):
-        raise ValueError(f"shape: gpunn's samples have a fixed shape; got {tuple(dims)!r}, with an axis of any length "
-                         "(None): pad or cut the samples to one length (keras.utils.pad_sequences) and give it")
+    variable = tuple(k for k, dim in enumerate(dims) if dim is None)
+    return tuple(PROVISIONAL_LENGTH if dim is None else dim for dim in dims), variable
 
 
 class InputLayer(Layer, SymbolicArithmetic):
@@ -42,7 +46,7 @@ class InputLayer(Layer, SymbolicArithmetic):
         if shape is None:
             raise ValueError("shape: InputLayer needs the input shape without the batch dimension, e.g. shape=(784,) "
                              "(or batch_shape=(None, 784))")
-        _refuse_variable_length(shape)
+        shape, self.variable_axes = _with_provisional_lengths(shape)
         self.input_dtype = None
         dtype = dtype_policies.dtype_name(dtype)  # a DTypePolicy's name, as Keras's Input takes one
         if isinstance(dtype, str) and dtype.lower() in ("string", "str"):
@@ -86,7 +90,11 @@ class InputLayer(Layer, SymbolicArithmetic):
     def shape(self) -> tuple:
         """Keras's ``keras.Input(...).shape``: the batch dimension (None unless given), then the sample shape."""
         symbolic.note_shape_read()
-        return (self.batch_size,) + tuple(self.declared_input_shape)
+        return (self.batch_size,) + self._sample_shape_with_variable_axes()
+
+    def _sample_shape_with_variable_axes(self) -> tuple:
+        """The declared sample shape, None on the axes of any length (as Keras shows and saves them)."""
+        return tuple(None if k in self.variable_axes else dim for k, dim in enumerate(self.declared_input_shape))
 
     def forward(self, x, training):
         return x, (lambda dy, need_dx=True: dy if need_dx else None)
@@ -94,6 +102,8 @@ class InputLayer(Layer, SymbolicArithmetic):
     def get_config(self):
         config = super().get_config()
         config["shape"] = config.pop("input_shape")
+        if self.variable_axes:
+            config["shape"] = self._sample_shape_with_variable_axes()
         if self.input_dtype is not None:
             config["dtype"] = self.input_dtype
         return config

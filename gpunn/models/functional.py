@@ -293,6 +293,10 @@ class Functional(Sequential):
     def _wire(self, inputs, outputs, input_parts, output_parts, graph) -> None:
         """Take the graph from ``inputs`` to ``outputs`` (``_wiring``'s parts of it) as the model's layers."""
         input_layers, input_names, structure = input_parts
+        if len(input_layers) > 1 and any(getattr(layer, "variable_axes", ()) for layer in input_layers):
+            raise ValueError("inputs: gpunn takes axes of any length (shape=(None, ...)) in a model of one input; "
+                             "give each of several inputs its length (pad or cut the samples: "
+                             "keras.utils.pad_sequences)")
         output_values, output_keys = output_parts
         layers, sources, modes, keras_layers, ends, nodes = graph
         Sequential.add(self, input_layers[0])
@@ -482,6 +486,7 @@ class Model(Functional, metaclass=_ModelType):
         """Learn the graph of ``call()`` from inputs shaped like the data ``x``, once (``subclassed.py``)."""
         if getattr(self, "_awaits_trace", False):
             self._trace(subclassed.inputs_like(argument, x))
+        super()._trace_for(x, argument)
 
     def _trace(self, inputs) -> None:
         with variable_paths.scope(self.name):  # Keras traces call() under the model's name: the layers' paths

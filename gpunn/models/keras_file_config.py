@@ -473,8 +473,8 @@ def sequential_config(model, native: bool = True) -> dict:
     source = model._input_layer
     layers = []
     if source is not None:
-        layers.append(_input_to_keras(source.declared_input_shape, source.batch_size, source.input_dtype or dtype,
-                                      source.name, native))
+        layers.append(_input_to_keras(source._sample_shape_with_variable_axes(), source.batch_size,
+                                      source.input_dtype or dtype, source.name, native))
     elif input_shape is not None:  # (a Sequential started by a layer reading text takes strings)
         strings = text_inputs.first_reader(model) is not None
         layers.append(_input_to_keras(input_shape, None, "string" if strings else dtype, "input_layer", native))
@@ -511,8 +511,9 @@ def functional_config(model, native: bool = True) -> dict:
     for k, source in enumerate(model.inputs):
         key = wiring.input_source(k)
         names[key], dtypes[key] = (source.name, 0), source.input_dtype or dtype
-        shapes[key] = [source.batch_size] + list(source.declared_input_shape)
-        entry = _input_to_keras(source.declared_input_shape, source.batch_size, dtypes[key], source.name, native)
+        shapes[key] = [source.batch_size] + list(source._sample_shape_with_variable_axes())
+        entry = _input_to_keras(source._sample_shape_with_variable_axes(), source.batch_size, dtypes[key],
+                                source.name, native)
         entries[id(source)] = {**entry, "name": source.name, "inbound_nodes": []}
     calls = model._calls
     sources = model._sources or wiring.chain(len(calls))
@@ -600,6 +601,7 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
         return _resolved_inbound(entry, node, keras_version, with_nodes)
 
     keras_paths = None
+    config = _without_recorded_masks(config)
     if keras_nested.has_nested(config):  # a model called as a layer: its layers in its place
         config, keras_paths = keras_nested.flatten(config, inbound, FIXED_MARK)
     entries = {entry.get("name") or entry["config"].get("name"): entry for entry in config["layers"]}
@@ -690,6 +692,55 @@ def _resolved_inbound(entry: dict, node, keras_version, with_nodes: bool = False
             isinstance(node, dict) and node.get(FIXED_MARK)) and _records_training_default(keras_version):
         training = None  # Keras's recorded default, not a mode the script fixed
     return parents, training
+
+
+def _without_recorded_masks(config: dict) -> dict:
+    """``config`` without the padding masks Keras 3 records in its call nodes (``"kwargs": {"mask": tensor}``, the
+    tensor an operation of the graph: ``NotEqual(ids, 0)`` for ``Embedding(mask_zero=True)``, ``Any(NotEqual(x,
+    mask_value))`` for ``Masking``), which gpunn's layers make again themselves (``layers/masking.py``). A mask
+    computed otherwise (given by the script) is refused by name: gpunn would not apply it."""
+    entries = {entry.get("name") or entry["config"].get("name"): entry for entry in config.get("layers", [])}
+    makers = {}  # the tensor (its history) a layer making masks reads, and the value it compares with
+    for entry in entries.values():
+        inner = entry.get("config", {})
+        node = (entry.get("inbound_nodes") or [None])[0]
+        if isinstance(node, dict) and node.get("args") and isinstance(node["args"][0], dict):
+            history = node["args"][0].get("config", {}).get("keras_history")
+            if entry.get("class_name") == "Embedding" and inner.get("mask_zero"):
+                makers[tuple(history[:1])] = 0
+            elif entry.get("class_name") == "Masking":
+                makers[tuple(history[:1])] = inner.get("mask_value", 0.0)
+
+    def recorded(tensor) -> bool:
+        name = (tensor.get("config", {}).get("keras_history") or [None])[0]
+        entry = entries.get(name)
+        node = (entry or {}).get("inbound_nodes") or [None]
+        if entry is None or not isinstance(node[0], dict):
+            return False
+        args = node[0].get("args") or []
+        if entry.get("class_name") == "Any" and args and isinstance(args[0], dict):
+            return recorded(args[0])
+        if entry.get("class_name") == "NotEqual" and len(args) == 2 and isinstance(args[0], dict):
+            reads = tuple(args[0].get("config", {}).get("keras_history", [])[:1])
+            return reads in makers and args[1] == makers[reads]
+        return False
+
+    found = False
+    layers = []
+    for entry in config.get("layers", []):
+        nodes = []
+        for node in entry.get("inbound_nodes") or []:
+            mask = node.get("kwargs", {}).get("mask") if isinstance(node, dict) else None
+            if isinstance(mask, dict) and mask.get("class_name") == "__keras_tensor__":
+                if not recorded(mask):
+                    raise ValueError(f"layer {entry.get('name')!r}: called with a mask the script gave it "
+                                     f"({mask['config'].get('keras_history')}), which gpunn's functional models do "
+                                     "not take: their masks come from Embedding(mask_zero=True) and Masking")
+                node = {**node, "kwargs": {k: v for k, v in node["kwargs"].items() if k != "mask"}}
+                found = True
+            nodes.append(node)
+        layers.append({**entry, "inbound_nodes": nodes} if "inbound_nodes" in entry else entry)
+    return {**config, "layers": layers} if found else config
 
 
 def _records_default(training, class_name) -> bool:

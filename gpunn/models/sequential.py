@@ -456,6 +456,33 @@ class Sequential(Trainer, KerasVariableLists):
             return list(labels)
         return [self._calls[i].name for i in self._output_layer_indices()] if self._layers else []
 
+    def _trace_for(self, x, argument: str = "x") -> None:
+        """Before the model runs on data ``x``: learn what the data decides (``_take_sample_shape``)."""
+        super()._trace_for(x, argument)
+        self._take_sample_shape(x)
+
+    def _take_sample_shape(self, x) -> None:
+        """A model whose input has axes of any length (``Input(shape=(None,))``) was built with provisional lengths
+        there: until it has trained, it is built again for the data it meets (its weights keep their shapes and
+        values; a layer whose weights would change, a Flatten before a Dense, says so). Once trained it keeps its
+        length, and calls, predict and evaluate on other lengths run on a copy of it (``shape_variants.py``)."""
+        from . import shape_variants
+
+        layer = self._input_layer
+        axes = getattr(layer, "variable_axes", ()) if layer is not None and self._packed is None else ()
+        if not axes or not self.built or getattr(self, "_optimizer_built", False):
+            return
+        shape, built = shape_variants._sample_shape(x), tuple(self._built_input_shape)
+        if shape is None or shape == built or len(shape) != len(built) or any(
+                dim != was for k, (dim, was) in enumerate(zip(shape, built)) if k not in axes):
+            return  # (another rank or fixed axis: the usual checks say what is wrong)
+        try:
+            Sequential.build(self, (None,) + shape)
+        except ValueError as exc:
+            raise ValueError(f"inputs: the model's input has axes of any length ({layer.shape}); for samples of shape "
+                             f"{shape} its layers would need other weights, so their weights depend on that length "
+                             f"(Keras refuses such a model when it is made): {exc}") from None
+
     def _called_in_a_layer(self, inputs, training):
         """The model's layers called on Tensors, as it calls them (the sources and the training modes its graph
         fixes), inside the call() of a layer of the user's that holds it: its output, or the list of its several."""

@@ -114,7 +114,9 @@ def _row(cells, widths, alignment, kind=_ROW) -> list[str]:
 
 
 def _output_shape(layer) -> str:
-    shape = tuple(layer.output_shape)
+    # an input with axes of any length shows None there, as Keras's
+    shape = tuple(layer._sample_shape_with_variable_axes() if getattr(layer, "variable_axes", ()) else
+                  layer.output_shape)
     if not hasattr(layer, "layers"):  # a layer's shapes leave out the batch dimension; a model's include it
         shape = (None,) + shape
     return "(" + ", ".join(str(s) for s in shape) + ")"

@@ -1,0 +1,109 @@
+"""Inputs with axes of any length (``keras.Input(shape=(None,))``, gpunn/layers/input_layer.py and
+``Sequential._take_sample_shape``), against Keras 3 itself: a model of padded sequences (Embedding with its mask,
+then pooling; Masking over float steps) trains on the same numbers from the same weights, predicts and evaluates
+on other lengths, and its files load both ways (Keras's recording the padding masks as operations of the graph);
+what its layers cannot take (weights that depend on the length) and several such inputs are refused by name."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import gpunn
+from helpers import assert_close_to_keras, run_case_both_ways
+
+CASE = r'''
+import numpy as np
+
+def run(keras, case, extra_compile=None):
+    layers = keras.layers
+    rng = np.random.default_rng(0)
+    if case["kind"] == "ids":
+        x = rng.integers(1, 50, size=(24, 12))
+        x[:, 8:] = 0
+        inputs = keras.Input(shape=(None,), dtype="int32")
+        h = layers.GlobalAveragePooling1D()(layers.Embedding(50, 8, mask_zero=True)(inputs))
+    else:
+        x = rng.normal(size=(24, 9, 3)).astype("float32")
+        x[:, 6:] = 0.0
+        inputs = keras.Input(shape=(None, 3))
+        h = layers.GlobalAveragePooling1D()(layers.Dense(4, activation="tanh")(layers.Masking()(inputs)))
+    y = rng.normal(size=(24, 1)).astype("float32")
+    model = keras.Model(inputs, layers.Dense(1)(h))
+    model.set_weights([0.3 * rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", **(extra_compile or {}))
+    history = model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    out = {"loss": history.history["loss"], "shape": list(model.inputs[0].shape),
+           "predict": model.predict(x[:3], verbose=0).tolist(),
+           "shorter": model.predict(x[:3, :7], verbose=0).tolist(),
+           "five": model.predict(x[:3, :5], verbose=0).tolist(),
+           "evaluate": model.evaluate(x[:, :10], y, verbose=0)}
+    if case.get("path"):
+        model.save(case["path"])
+    if case.get("load"):
+        out["loaded"] = keras.models.load_model(case["load"]).predict(x[:3, :5], verbose=0).tolist()
+    return out
+'''
+
+
+@pytest.mark.parametrize("kind", ["ids", "steps"])
+def test_padded_sequences_of_any_length_are_keras_s(kind, tmp_path):
+    cases = [{"kind": kind, "path": str(tmp_path / "keras.keras")}]
+    ours, theirs = run_case_both_ways(CASE, cases)
+    ours, theirs = ours[0], theirs[0]
+    assert ours["shape"] == theirs["shape"] == ([None, None] if kind == "ids" else [None, None, 3])
+    for key in ("loss", "predict", "shorter", "evaluate"):
+        assert_close_to_keras(ours[key], theirs[key], f"{kind} {key}", rtol=1e-5, atol=1e-6)
+    namespace: dict = {}
+    exec(CASE, namespace)
+    with gpunn.use_backend("numpy"):  # Keras's file (its masks recorded as operations) in gpunn, and back
+        mine = namespace["run"](gpunn, {"kind": kind, "path": str(tmp_path / "gpunn.keras"),
+                                        "load": str(tmp_path / "keras.keras")})
+    assert_close_to_keras(mine["loaded"], theirs["five"], f"{kind}: Keras's file", rtol=1e-5, atol=1e-6)
+    from helpers import run_keras
+
+    script = """
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+print(json.dumps({"theirs": np.asarray(keras.models.load_model(task["path"]).predict(
+    np.array(task["x"]), verbose=0)).tolist(), "batch_shape": keras.models.load_model(task["path"]).inputs[0].shape}))
+"""
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 50, size=(3, 5)) if kind == "ids" else rng.normal(size=(3, 5, 3)).astype("float32")
+    loaded = gpunn.models.load_model(tmp_path / "gpunn.keras")
+    out = run_keras(script, {"path": str(tmp_path / "gpunn.keras"), "x": x.tolist()})
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), out["theirs"], rtol=1e-5, atol=1e-6)
+    assert out["batch_shape"][1] is None
+
+
+def test_a_sequential_of_any_length_and_a_replayed_step():
+    namespace: dict = {}
+    exec(CASE, namespace)
+    with gpunn.use_backend("numpy"):
+        eager = namespace["run"](gpunn, {"kind": "ids"})
+        replayed = namespace["run"](gpunn, {"kind": "ids"}, {"jit_compile": True})
+    assert json.dumps(eager["loss"]) == json.dumps(replayed["loss"])
+    rng = np.random.default_rng(1)
+    ids, y = rng.integers(1, 50, size=(16, 10)), rng.normal(size=(16, 1)).astype("float32")
+    model = gpunn.Sequential([gpunn.Input((None,), dtype="int32"), gpunn.layers.Embedding(50, 4),
+                              gpunn.layers.GlobalAveragePooling1D(), gpunn.layers.Dense(1)])
+    assert list(model.get_config()["layers"][0]["config"]["batch_shape"]) == [None, None]
+    model.compile("sgd", "mse")
+    model.fit(ids, y, epochs=1, verbose=0)
+    assert model.predict(ids[:2, :6], verbose=0).shape == (2, 1)
+    with pytest.raises(ValueError, match=r"expected samples of shape \(10,\)"):
+        model.fit(ids[:, :6], y, epochs=1, verbose=0)  # trained: the model keeps its length
+
+
+def test_what_a_length_of_any_size_cannot_be_is_refused_by_name():
+    layers = gpunn.layers
+    inputs = gpunn.Input((None,), dtype="int32")
+    model = gpunn.Model(inputs, layers.Dense(1)(layers.Flatten()(layers.Embedding(50, 4)(inputs))))
+    with pytest.raises(ValueError, match="weights depend on that length"):
+        model.predict(np.ones((2, 10), "int32"), verbose=0)
+    a, b = gpunn.Input((None,)), gpunn.Input((None,))
+    with pytest.raises(ValueError, match="in a model of one input"):
+        gpunn.Model([a, b], layers.Concatenate()([a, b]))

@@ -26,7 +26,7 @@ import numpy as np
 from .. import overrides
 from ..custom_objects import custom_object_scope
 from ..io_utils import print_msg
-from ..layers import activity_losses, masking, sublayers, text_inputs, variable_paths, wiring
+from ..layers import activity_losses, masking, sublayers, text_inputs, user_masks, variable_paths, wiring
 from ..layers.base import Layer, check_trainable, unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.input_spec import check_layer_inputs
@@ -825,7 +825,9 @@ def _build_layer(layer: Layer, shape: tuple) -> None:
     layer keeps its weights and takes only inputs that fit them. A later call of a shared layer builds nothing:
     it takes the inputs the layer was built for."""
     if is_shared_call(layer):
-        if layer.uses_mask or layer.supports_masking and getattr(layer.layer, "mask_zero", False):
+        # (a layer of the user's taking call(inputs, mask=None) may be shared: it gets no mask then)
+        if (layer.uses_mask and not user_masks.call_takes_mask(layer.layer)) or (
+                layer.supports_masking and getattr(layer.layer, "mask_zero", False)):
             raise ValueError(f"layer: {layer.name!r} is called more than once and works with masks; gpunn's shared "
                              "layers take no masks")
         if _shape_key(shape) != _shape_key(layer.input_shape):

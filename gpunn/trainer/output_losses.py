@@ -23,6 +23,8 @@ class BatchLoss:
     # loss weight), for the "<output>_loss" logs; None unless several outputs have a loss
     weights: object = None     # the sample weights the metrics take: the batch's (rows,) array or None, or for
     # several outputs a list of each output's
+    mask: object = None        # a per-step output's padding mask (its rows, 1 where kept), which every metric
+    # takes (Keras masks its metrics; the weighted ones get it in ``weights`` already)
 
     @property
     def several(self) -> bool:
@@ -108,18 +110,35 @@ def _weighted_loss(output, ops, ws, value, label, scale, w, need_grad, x=None) -
         return _rows_loss(output, ops, ws, value, label, scale, w, need_grad, x) + (label, w)
     rows = value.shape[0]
     flat_label = label.reshape((rows * steps,) + tuple(label.shape[value.ndim - 1:]))
-    flat_w = None
+    flat_w, metric_w = None, None
     if w is not None:
         flat_w = ws.buffer("loss.step_weights", (rows, steps), w.dtype)
         ops.fill(1, flat_w)
         ops.multiply(flat_w, w.reshape(-1, 1), flat_w)
-        flat_w = flat_w.reshape(-1)
+        flat_w = metric_w = flat_w.reshape(-1)
+    if getattr(output, "mask_source", None) is not None:
+        flat_w, metric_w = _masked_step_weights(ops, ws, output.mask_source.mask_for(rows), flat_w, value.dtype)
     per_step, dy, predicted = _rows_loss(output, ops, ws, value.reshape(-1, value.shape[-1]), flat_label,
                                          scale / steps, flat_w, need_grad)
     per_sample = ws.buffer("loss.mean_over_steps", (rows,), per_step.dtype)
     ops.sum(per_step.reshape(rows, steps), 1, per_sample)
     ops.multiply(per_sample, ws.constant("loss.inverse_steps", 1.0 / steps, per_sample.dtype), per_sample)
-    return per_sample, None if dy is None else dy.reshape(value.shape), predicted, flat_label, flat_w
+    return per_sample, None if dy is None else dy.reshape(value.shape), predicted, flat_label, metric_w
+
+
+def _masked_step_weights(ops, ws, mask, weights, dtype) -> tuple:
+    """(the loss's weight of each step, the metrics') for an output carrying a padding mask, as Keras's
+    ``apply_mask``: the loss weighs each step kept by total / kept (the batch's mean over the steps kept; 0 for
+    padding), the metrics by the mask alone; both times the sample weights, when given."""
+    flat = mask.reshape(-1)
+    metric_w = flat if weights is None else ops.multiply(flat, weights, ws.buffer("loss.masked_metric_w", flat.shape,
+                                                                                  dtype))
+    kept = ops.sum(flat, 0, ws.buffer("loss.steps_kept", (), dtype))
+    ops.maximum(kept, ws.constant("loss.one", 1.0, dtype), kept)  # (none kept: every weight is 0 anyway)
+    ratio = ops.divide(ws.constant("loss.steps_total", float(flat.size), dtype), kept,
+                       ws.buffer("loss.mask_ratio", (), dtype))
+    loss_w = ops.multiply(metric_w, ratio, ws.buffer("loss.masked_w", flat.shape, dtype))
+    return loss_w, metric_w
 
 
 def _rows_loss(output, ops, ws, value, label, scale, w, need_grad, x=None) -> tuple:
@@ -149,7 +168,10 @@ def _one_output(output, ops, workspaces, value, y, w, grad_scale, need_grad, x=N
         ws = workspaces("total")
         per_sample = ops.multiply(per_sample, ws.constant("loss.weight0", output.weight, per_sample.dtype),
                                   ws.buffer("loss.total", per_sample.shape, per_sample.dtype))
-    return BatchLoss(per_sample, dy, [predicted], [y], None, w)
+    mask = None
+    if getattr(output, "mask_source", None) is not None:
+        mask = output.mask_source.mask_for(value.shape[0]).reshape(-1)
+    return BatchLoss(per_sample, dy, [predicted], [y], None, w, mask)
 
 
 def _apply_sample_weights(ops, w, per_sample, dy) -> None:

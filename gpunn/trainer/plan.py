@@ -22,6 +22,7 @@ class OutputPlan:
     sparse_labels: bool
     width: int                 # the output's units (sizes per-class metric state)
     metrics: list              # its compiled metric objects, resolved for its labels
+    mask_source: object = None  # the layer making the padding mask of a per-step output (Keras masks its loss)
 
 
 @dataclass
@@ -80,12 +81,9 @@ def make_plan(model, sparse_labels) -> TrainPlan:
     failing that, on the label layout). ``sparse_labels``: whether the labels are class ids, one flag per output
     for a model of several."""
     source = getattr(model, "_output_mask_source", None)
-    if source is not None:
-        raise ValueError(f"model {model.name!r}: its output carries the padding mask of layer {source.name!r} "
-                         "(mask_zero=True, or a Masking layer), which Keras applies to the loss and metrics and gpunn "
-                         "does not; reduce the steps before the output (e.g. GlobalAveragePooling1D), or use "
-                         "mask_zero=False")
     specs = model._output_specs
+    if source is not None:
+        _check_masked_output(model, source, specs)
     layers, sources, modes = list(model._calls), model._sources, model._modes_in_fit()
     several = model._several_outputs
     flags = tuple(sparse_labels) if several else (bool(sparse_labels),)
@@ -114,7 +112,8 @@ def make_plan(model, sparse_labels) -> TrainPlan:
     outputs = [OutputPlan(index=i, name=spec.name, loss=spec.loss, weight=spec.weight,
                           target=trained.index(k) if k in trained else None,
                           takes_logits=is_fused or (spec.loss is not None and spec.loss.from_logits),
-                          raw=is_raw, sparse_labels=flag, width=width, metrics=plain + weighted)
+                          raw=is_raw, sparse_labels=flag, width=width, metrics=plain + weighted,
+                          mask_source=source)
                for k, (i, spec, is_fused, is_raw, flag, width, (plain, weighted)) in enumerate(
                    zip(ends, specs, fused, raw, flags, units, objects))]
     # the metrics, then the weighted metrics (Keras's order), each with its output
@@ -143,6 +142,21 @@ def make_plan(model, sparse_labels) -> TrainPlan:
         activity=frozenset(i for i, layer in enumerate(layers) if layer.activity_regularizer is not None),
         added_losses=frozenset(i for i, layer in enumerate(layers) if user_layer.adds_losses(layer)),
     )
+
+
+def _check_masked_output(model, source, specs) -> None:
+    """An output carrying a padding mask (``Embedding(mask_zero=True)`` or ``Masking`` before a per-step output):
+    its loss and metrics are masked as Keras masks them (``output_losses.py``), for one output of a built-in loss
+    computed per step; anything else is refused by name rather than computed without the mask."""
+    loss = specs[0].loss if len(specs) == 1 else None
+    per_step = len(model._output_shapes()[0]) > 1
+    if len(specs) == 1 and loss is not None and per_step and not loss.takes_sample_weights and not getattr(
+            loss, "takes_inputs", False):
+        return
+    raise ValueError(f"model {model.name!r}: its output carries the padding mask of layer {source.name!r} "
+                     "(mask_zero=True, or a Masking layer), which Keras applies to the loss and metrics; gpunn does so "
+                     "for a model of one output computed per step with a built-in loss, not here: reduce the steps "
+                     "before the output (e.g. GlobalAveragePooling1D), or use mask_zero=False")
 
 
 def _metric_objects(model, specs: list, units: list, sparse: tuple) -> list:

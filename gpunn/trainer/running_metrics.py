@@ -117,13 +117,15 @@ class RunningMetrics:
         self.count = 0
         self.batches = 0
 
-    def accumulate(self, per_sample_loss, penalty, predictions, y_true, parts=None, sample_weight=None) -> None:
+    def accumulate(self, per_sample_loss, penalty, predictions, y_true, parts=None, sample_weight=None,
+                   mask=None) -> None:
         """Add one batch on the device (``penalty``: a 0-d weight penalty, or None). Metrics are unweighted:
         ``per_sample_loss`` carries the sample weights, the metrics see only labels and predictions; the weighted
         metrics (compile's ``weighted_metrics``) also take ``sample_weight`` when the batch has weights (for
         several outputs, a list of each output's weights, or None).
         ``predictions`` / ``y_true``: the model's output and targets, or lists of them per output; ``parts``:
-        per output, its own per-sample loss (several outputs)."""
+        per output, its own per-sample loss (several outputs); ``mask``: a per-step output's padding mask, which
+        the unweighted metrics take as their weights (Keras masks every metric)."""
         several = isinstance(predictions, list)
         if self.state is None:
             self._allocate([p.shape[-1] for p in predictions] if several else [predictions.shape[-1]])
@@ -154,7 +156,7 @@ class RunningMetrics:
         for i, (metric, k, weighted) in enumerate(zip(self.metrics, self.metric_outputs, self.metric_weighted),
                                                   start=first):
             predicted, labels = (predictions[k], y_true[k]) if several else (predictions, y_true)
-            weights = None if not weighted else sample_weight[k] if isinstance(sample_weight, list) else sample_weight
+            weights = mask if not weighted else sample_weight[k] if isinstance(sample_weight, list) else sample_weight
             if self.labels_as_column and metric.takes_labels_as_given:
                 labels = labels.reshape(-1, 1)
             metric.step_accumulate(ops, self._workspaces((n, i, weights is not None)), labels, predicted,

@@ -60,7 +60,8 @@ class TestStep:
                 penalty = activity.penalty(plan, ops, ws, outputs, penalty, slot.rows, slot.global_rows,
                                            model.params.dtype)
             penalty = layer_losses.penalty(plan, ops, ws, penalty, slot.rows, slot.global_rows, model.params.dtype)
-            self.metrics.accumulate(batch.per_sample, penalty, *batch.metric_inputs(), batch.parts, batch.weights)
+            self.metrics.accumulate(batch.per_sample, penalty, *batch.metric_inputs(), batch.parts, batch.weights,
+                                     batch.mask)
         self.metrics.count_batch(slot.rows)
 
 

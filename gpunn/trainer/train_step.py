@@ -277,7 +277,8 @@ class TrainStep:
         if plan.has_constraints:
             for layer in plan.layers:
                 layer.apply_constraints()
-        self.metrics.accumulate(batch.per_sample, penalty, *batch.metric_inputs(), batch.parts, batch.weights)
+        self.metrics.accumulate(batch.per_sample, penalty, *batch.metric_inputs(), batch.parts, batch.weights,
+                                     batch.mask)
 
 
 def _call(function, *args, device: bool = False):

@@ -1,0 +1,71 @@
+"""A per-step output carrying a padding mask (Embedding(mask_zero=True) before Dense layers on the steps): its loss
+and metrics leave the padding out, as Keras's ``apply_mask`` does (trainer/output_losses.py), checked against Keras
+3 itself: the loss is the mean over the steps kept in each batch, the metrics count kept steps only. (Keras's jax
+backend loses the mask between its loss and its metrics in ``fit``, so only its loss and ``evaluate`` are
+compared; its TensorFlow backend masks fit's metrics too, as gpunn does.)"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import gpunn
+from helpers import assert_close_to_keras, run_case_both_ways
+
+CASE = r'''
+import numpy as np
+
+def run(keras, case, extra_compile=None):
+    layers = keras.layers
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 30, size=(20, 6))
+    ids[:10, 4:] = 0
+    ids[10:, 2:] = 0
+    y = rng.integers(0, 3, size=(20, 6))
+    inputs = keras.Input((6,), dtype="int32")
+    if case["masking"]:
+        steps = layers.Masking()(layers.Embedding(30, 4)(inputs) * keras.ops.expand_dims(keras.ops.cast(
+            keras.ops.not_equal(inputs, 0), "float32"), -1))
+    else:
+        steps = layers.Embedding(30, 4, mask_zero=True)(inputs)
+    out = layers.Dense(3, activation="softmax")(layers.Dense(5, activation="tanh")(steps))
+    model = keras.Model(inputs, out)
+    model.set_weights([0.4 * rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"], **(extra_compile or {}))
+    history = model.fit(ids, y, epochs=2, batch_size=6, shuffle=False, verbose=0)
+    predicted = np.asarray(model.predict(ids, verbose=0))
+    kept = ids != 0
+    return {"loss": history.history["loss"], "evaluate": model.evaluate(ids, y, batch_size=7, verbose=0),
+            "masked_accuracy": float(((predicted.argmax(-1) == y) * kept).sum() / kept.sum()),
+            "fit_accuracy": history.history["accuracy"]}
+'''
+
+
+@pytest.mark.parametrize("masking", [False, True], ids=["mask_zero", "masking"])
+def test_a_masked_per_step_loss_and_metrics_are_keras_s(masking):
+    ours, theirs = run_case_both_ways(CASE, [{"masking": masking}])
+    ours, theirs = ours[0], theirs[0]
+    assert_close_to_keras(ours["loss"], theirs["loss"], "fit loss", rtol=1e-5, atol=1e-6)
+    assert_close_to_keras(ours["evaluate"], theirs["evaluate"], "evaluate", rtol=1e-5, atol=1e-6)
+    assert ours["evaluate"][1] == pytest.approx(ours["masked_accuracy"], rel=1e-6)
+
+
+def test_fit_s_metrics_count_the_kept_steps_and_a_replay_equals_the_eager_step():
+    namespace: dict = {}
+    exec(CASE, namespace)
+    with gpunn.use_backend("numpy"):
+        eager = namespace["run"](gpunn, {"masking": False})
+        replayed = namespace["run"](gpunn, {"masking": False}, {"jit_compile": True})
+    assert json.dumps(eager) == json.dumps(replayed)
+    np.testing.assert_allclose(eager["fit_accuracy"], [0.45, 0.46666667], rtol=1e-6)  # Keras 3.15 on TensorFlow
+
+
+def test_what_a_masked_output_cannot_be_is_refused_by_name():
+    inputs = gpunn.Input((6,), dtype="int32")
+    steps = gpunn.layers.Embedding(30, 4, mask_zero=True)(inputs)
+    model = gpunn.Model(inputs, gpunn.layers.Dense(3)(steps))
+    model.compile(optimizer="sgd", loss=lambda t, p: gpunn.ops.mean(gpunn.ops.square(t - p)))
+    with pytest.raises(ValueError, match="carries the padding mask"):
+        model.fit(np.ones((4, 6), "int32"), np.ones((4, 6, 3), "float32"), verbose=0)

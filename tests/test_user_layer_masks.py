@@ -161,3 +161,36 @@ print(json.dumps({"compute_mask": np.asarray(emb.compute_mask(ids)).tolist(),
             "pooled": getattr(layers.GlobalAveragePooling1D()(out), "_keras_mask", None) is None,
             "plain": layers.Embedding(10, 2).compute_mask(ids) is None}
     assert ours == theirs
+
+
+TRANSFORMED = r'''
+import numpy as np
+
+def run(keras, case, extra_compile=None):
+    ops = keras.ops
+
+    class DropFirstStep(keras.layers.Layer):
+        """Passes its input on; its output's mask is the incoming one less the first step (the masking guide's
+        layer that modifies the mask, without taking it in call())."""
+        def call(self, inputs):
+            return inputs
+
+        def compute_mask(self, inputs, mask=None):
+            if mask is None:
+                return None
+            first = ops.concatenate([ops.zeros_like(mask[:, :1]), ops.ones_like(mask[:, 1:])], axis=1)
+            return ops.logical_and(mask, ops.cast(first, "bool"))
+
+    class CountMask(keras.layers.Layer):
+        def call(self, inputs, mask=None):
+            return ops.sum(ops.cast(mask, "float32"), axis=1, keepdims=True)
+
+    inputs = keras.Input((4,), dtype="int32")
+    model = keras.Model(inputs, CountMask()(DropFirstStep()(keras.layers.Embedding(10, 2, mask_zero=True)(inputs))))
+    return model.predict(np.array([[3, 4, 0, 0], [5, 6, 7, 0]], "int32"), verbose=0).tolist()
+'''
+
+
+def test_a_compute_mask_transforming_the_incoming_mask_is_given_it():
+    ours, theirs = run_case_both_ways(TRANSFORMED, [{}])
+    assert ours == theirs == [[[1.0], [2.0]]]

@@ -19,7 +19,7 @@ import dataclasses
 from ..naming import container_name, snake_case
 
 # Layer attributes that hold layers but are not sublayers (the layer making a mask, set by a model)
-_NOT_SUBLAYERS = frozenset({"mask_source", "_shared_from"})
+_NOT_SUBLAYERS = frozenset({"mask_source", "_incoming_mask_source", "_shared_from"})
 
 
 def children(layer) -> list[tuple[str, object]]:

@@ -296,7 +296,7 @@ def _forward(layer, x, training, out, record) -> None:
     try:
         result = _call(layer, inputs, training, in_step=True)
         if getattr(layer, "_makes_own_mask", False):
-            user_masks.write_own_mask(layer, inputs, user_masks.mask_argument(layer, inputs, False))
+            user_masks.write_own_mask(layer, inputs)
     finally:
         _home(layer)._traced_weights = None
     if several_outputs.returns_several(result):

@@ -52,6 +52,7 @@ def output_mask_source(layer, source):
     if result is None or result is incoming:
         return None if result is None else source
     layer._mask_shape = tuple(np.shape(getattr(result, "value", result)))[1:]
+    layer._incoming_mask_source = source  # (what compute_mask is given on each batch: write_own_mask)
     return layer
 
 
@@ -70,12 +71,15 @@ def mask_argument(layer, inputs, shapes_only: bool):
     return None
 
 
-def write_own_mask(layer, inputs, mask) -> None:
+def write_own_mask(layer, inputs) -> None:
     """For a layer that makes its output's mask (``output_mask_source`` returned the layer): ``compute_mask`` on
-    this batch, written into the layer's mask buffer as the layers after it read it (1 where not padding)."""
+    this batch and the mask its input carries, written into the layer's mask buffer as the layers after it read
+    it (1 where not padding)."""
     if not getattr(layer, "_makes_own_mask", False):
         return
     rows = (inputs[0] if isinstance(inputs, list) else inputs).shape[0]
+    source = getattr(layer, "_incoming_mask_source", None)
+    mask = None if source is None else Tensor(source.mask_for(rows) != 0)
     value = getattr(layer.compute_mask(inputs, mask), "value", None)
     out = layer.mask_for(rows)
     out[...] = layer.ops.asarray(value != 0, dtype=out.dtype)

@@ -126,6 +126,6 @@ def mean_loss(loss, y_true, y_pred, sample_weight=None) -> Tensor:
         return values
     if reduction == "sum":
         return autodiff_functions.sum(values)
-    if reduction == "mean_with_sample_weight" and sample_weight is not None:
-        return autodiff_functions.divide(autodiff_functions.sum(values), autodiff_functions.sum(weights))
+    if reduction == "mean_with_sample_weight" and sample_weight is not None:  # (weights all 0: 0, as Keras's)
+        return autodiff_functions.divide_no_nan(autodiff_functions.sum(values), autodiff_functions.sum(weights))
     return autodiff_functions.mean(values)

@@ -367,3 +367,29 @@ def test_keras_s_argument_errors():
         ops.depth_to_space(np.ones((1, 2, 2, 3)), 2)
     with pytest.raises(ValueError, match="all but one"):
         ops.rearrange(np.ones((4, 6)), "(a b) c -> a b c")
+
+
+def test_saturate_cast_saturates_where_the_bounds_round_out_of_range():
+    """float32 holds no int32 maximum (its nearest is 2**31): values beyond still give 2147483647, as TensorFlow's
+    and XLA's saturating casts (Keras's on jax) give."""
+    out = ops.saturate_cast(np.array([-3e10, 3e9, 2147483647.0, 1e6], "float32"), "int32")
+    np.testing.assert_array_equal(out.value, [-2147483648, 2147483647, 2147483647, 1000000])
+    out = ops.saturate_cast(np.array([1e20, -1e20], "float32"), "int64")
+    np.testing.assert_array_equal(out.value, [np.iinfo(np.int64).max, np.iinfo(np.int64).min])
+
+
+def test_vectorized_map_stacks_each_part_of_a_structure():
+    x = np.arange(12.0).reshape(3, 2, 2)
+    pair = ops.vectorized_map(lambda r: (r[0], r[1] * 2), x)
+    assert isinstance(pair, tuple) and [p.shape for p in pair] == [(3, 2), (3, 2)]
+    np.testing.assert_array_equal(pair[1].value, x[:, 1] * 2)
+    named = ops.vectorized_map(lambda r: {"a": r.sum(), "b": r[0]}, x)
+    assert set(named) == {"a", "b"} and named["a"].shape == (3,)
+
+
+def test_mean_with_sample_weight_of_zero_weights_is_zero_on_tensors():
+    from gpunn import losses
+
+    loss = losses.MeanSquaredError(reduction="mean_with_sample_weight")
+    y = Tensor(np.ones((3, 2)), requires_grad=True)
+    assert float(loss(np.zeros((3, 2)), y, sample_weight=np.zeros(3)).value) == 0.0

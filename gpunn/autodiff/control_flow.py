@@ -137,9 +137,14 @@ def vectorized_map(function, elements):
     together (``function`` then gets a list)."""
     if not isinstance(elements, (list, tuple)):
         x = _as_tensor(elements)
-        return f.stack([_as_tensor(function(x[i])) for i in range(f._shape(x)[0])], axis=0)
-    items = [_as_tensor(x) for x in elements]
-    return f.stack([_as_tensor(function([x[i] for x in items])) for i in range(f._shape(items[0])[0])], axis=0)
+        results = [function(x[i]) for i in range(f._shape(x)[0])]
+    else:
+        items = [_as_tensor(x) for x in elements]
+        results = [function([x[i] for x in items]) for i in range(f._shape(items[0])[0])]
+    if not _is_nested(results[0]):
+        return _stacked(results)
+    leaves = [_flatten(result) for result in results]  # a structure of results: each leaf stacked, as scan's
+    return _pack(results[0], [_stacked([leaf[k] for leaf in leaves]) for k in range(len(leaves[0]))])
 
 
 def associative_scan(f_, elems, reverse=False, axis=0):
@@ -248,8 +253,14 @@ def _limits(dtype_) -> tuple:
     dtype_ = np.dtype(dtype_)
     if dtype_.kind == "b":
         return 0, 1
-    info = np.iinfo(dtype_) if dtype_.kind in "iu" else np.finfo(dtype_)
-    return info.min, info.max
+    if dtype_.kind in "iu":
+        return int(np.iinfo(dtype_).min), int(np.iinfo(dtype_).max)
+    return float(np.finfo(dtype_).min), float(np.finfo(dtype_).max)
+
+
+def _exact(value):
+    """A NumPy scalar as the Python number it holds (an int or a float, compared with ints exactly)."""
+    return value.item()
 
 
 def saturate_cast(x, dtype):  # noqa: A002 (Keras's argument name)
@@ -258,10 +269,19 @@ def saturate_cast(x, dtype):  # noqa: A002 (Keras's argument name)
     source = np.dtype(_value(x).dtype)
     in_min, in_max = _limits(source)
     out_min, out_max = _limits(dtype)
-    low = np.asarray(np.maximum(in_min, out_min)).astype(source)
-    if low < out_min:
+    # the bounds in the source dtype, nudged inside the target's range where rounding took them out of it
+    # (float32's nearest to int32's maximum is 2**31): compared exactly, as Python numbers
+    low = np.asarray(max(in_min, out_min)).astype(source)
+    if _exact(low) < out_min:
         low = np.nextafter(low, 0, dtype=source)
-    high = np.asarray(np.minimum(in_max, out_max)).astype(source)
-    if high > out_max:
+    high = np.asarray(min(in_max, out_max)).astype(source)
+    if _exact(high) > out_max:
         high = np.nextafter(high, 0, dtype=source)
-    return f.cast(f.clip(x, low, high), np.dtype(dtype).name)
+    out = f.cast(f.clip(x, low, high), np.dtype(dtype).name)
+    if np.dtype(dtype).kind in "iub" and (_exact(high) < out_max or _exact(low) > out_min):
+        # a bound nudged inside the range: what lies beyond it saturates at the target's own limit (int32's
+        # 2147483647, which float32 cannot hold), as TensorFlow's and XLA's saturating casts give
+        xp = array_module(x)
+        value = _value(x, xp)
+        out = Tensor(xp.where(value > high, out_max, xp.where(value < low, out_min, out.value)).astype(dtype))
+    return out

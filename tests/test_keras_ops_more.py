@@ -383,7 +383,7 @@ def test_vectorized_map_stacks_each_part_of_a_structure():
     pair = ops.vectorized_map(lambda r: (r[0], r[1] * 2), x)
     assert isinstance(pair, tuple) and [p.shape for p in pair] == [(3, 2), (3, 2)]
     np.testing.assert_array_equal(pair[1].value, x[:, 1] * 2)
-    named = ops.vectorized_map(lambda r: {"a": r.sum(), "b": r[0]}, x)
+    named = ops.vectorized_map(lambda r: {"a": ops.sum(r), "b": r[0]}, x)
     assert set(named) == {"a", "b"} and named["a"].shape == (3,)
 
 

@@ -194,3 +194,34 @@ def run(keras, case, extra_compile=None):
 def test_a_compute_mask_transforming_the_incoming_mask_is_given_it():
     ours, theirs = run_case_both_ways(TRANSFORMED, [{}])
     assert ours == theirs == [[[1.0], [2.0]]]
+
+
+EAGER = r'''
+import numpy as np
+
+def run(keras, case, extra_compile=None):
+    """The masking guide's eager calls: a layer given the mask an Embedding's output carries, or given it
+    explicitly (``layer(y, mask=embedding.compute_mask(x))``), and GlobalAveragePooling1D on that output."""
+    ids = np.array([[3, 4, 0, 0], [5, 0, 7, 0]], "int32")
+
+    class SeesMask(keras.layers.Layer):
+        def call(self, inputs, mask=None):
+            self.seen = None if mask is None else np.asarray(mask).astype(int).tolist()
+            return inputs
+
+    embedding = keras.layers.Embedding(10, 2, mask_zero=True)
+    embedding.build((None, 4))
+    embedding.set_weights([np.arange(20, dtype="float32").reshape(10, 2)])
+    out = embedding(ids)
+    implicit, explicit = SeesMask(), SeesMask()
+    implicit(out)
+    explicit(np.asarray(out), mask=embedding.compute_mask(ids))
+    return {"implicit": implicit.seen, "explicit": explicit.seen,
+            "pooled": np.asarray(keras.layers.GlobalAveragePooling1D()(out)).tolist()}
+'''
+
+
+def test_eager_calls_take_the_mask_as_keras_s():
+    ours, theirs = run_case_both_ways(EAGER, [{}])
+    assert ours == theirs
+    assert ours[0]["pooled"] == [[7.0, 8.0], [12.0, 13.0]]

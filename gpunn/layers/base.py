@@ -548,9 +548,7 @@ class Layer(KerasVariableLists):
         if user_layer.tracing() and isinstance(inputs, (list, tuple, dict)):
             raise TypeError(f"layer {self.name!r} takes several inputs inside a layer's call(), which gpunn does not "
                             "run; combine them there with gpunn.ops (x + y, gpunn.ops.concatenate([x, y], axis=-1))")
-        if mask is not None:
-            raise ValueError("mask: gpunn layers take no mask; leave mask=None")
-        return call_layer(self, inputs, training)
+        return call_layer(self, inputs, training, mask)
 
     def _positional(self, inputs, more: tuple, training, mask):
         if user_layer.is_user_layer_class(type(self)) and (

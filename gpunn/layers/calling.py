@@ -75,9 +75,21 @@ def _rebuilds_with_same_weights(layer, sample_shape) -> bool:
     return False
 
 
-def call_layer(layer, inputs, training=False):
+class GivenMask:
+    """A padding mask given to an eager call (``layer(x, mask=m)``, or carried as ``x._keras_mask``), read as a
+    model's layers read the mask of the layer making it (``mask_for``)."""
+
+    def __init__(self, ops, mask, dtype):
+        self.mask = ops.asarray(np.asarray(ops.to_numpy(mask) if hasattr(mask, "device") else mask), dtype=dtype)
+
+    def mask_for(self, rows: int):
+        return self.mask
+
+
+def call_layer(layer, inputs, training=False, mask=None):
     """``layer(inputs)``: see the module docstring. A 1-D input is one sample (the result is 1-D too), or a batch
-    of single values for a layer whose samples have shape (1,)."""
+    of single values for a layer whose samples have shape (1,). ``mask`` (or ``inputs._keras_mask``): a padding
+    mask, which a layer computing with one takes, as Keras's eager calls do."""
     from ..ops import get_ops
 
     training = check_training(training)
@@ -100,17 +112,26 @@ def call_layer(layer, inputs, training=False):
     if ops.on_host or not isinstance(inputs, ops.xp.ndarray):  # host data: checked as a model checks its inputs
         layer.check_input_values("inputs", ops.to_numpy(x))
     masking.detach(layer)
+    mask = getattr(inputs, "_keras_mask", None) if mask is None else mask
+    if mask is not None and layer.uses_mask:
+        if np.shape(mask) != tuple(x.shape[:np.ndim(mask)]):
+            raise ValueError(f"mask: expected the shape of the inputs' samples and steps {tuple(x.shape[:-1])}, got "
+                             f"{np.shape(mask)}")
+        layer.mask_source = GivenMask(ops, mask, x.dtype if x.dtype.kind == "f" else dtype)
     activity_losses.clear(layer)
-    if user_layer.runs_call(layer):
-        y = user_layer.call_eagerly(layer, x, training)
-    else:
-        y, _ = layer.forward(x, training)
+    try:
+        if user_layer.runs_call(layer):
+            y = user_layer.call_eagerly(layer, x, training)
+        else:
+            y, _ = layer.forward(x, training)
+    finally:
+        masking.detach(layer)
     activity_losses.add(layer, y)
     if isinstance(y, (tuple, list)):  # a call() of the user's returning several tensors (several_outputs.py)
         return type(y)(_result(layer, part, flat, scalars) for part in y)
     result = _result(layer, y, flat, scalars)
     if isinstance(result, CallResult) and not flat:  # Keras's eager mask: the output's ``_keras_mask``
-        produced = layer.compute_mask(x, getattr(inputs, "_keras_mask", None))
+        produced = layer.compute_mask(x, mask)
         if produced is not None:
             result._keras_mask = produced
     return result

@@ -68,3 +68,45 @@ def test_what_it_refuses():
         gpunn.layers.Pipeline(gpunn.layers.Dense(2))
     with pytest.raises(ValueError, match="`layers` key"):
         gpunn.layers.Pipeline.from_config({"name": "p"})
+
+
+PIPELINE_WEIGHTS = r'''
+import numpy as np
+
+def run(keras, case, extra_compile=None):
+    """A Pipeline holding a Dense, after an Embedding whose mask it passes on to the pooling: the same
+    predictions from the same weights, and each side's file in the other."""
+    layers = keras.layers
+    ids = np.array([[3, 4, 0, 0], [5, 6, 7, 0]], "int32")
+    inputs = keras.Input((4,), dtype="int32")
+    pipe = layers.Pipeline([layers.Dense(2, activation="tanh")])
+    pooled = layers.GlobalAveragePooling1D()(pipe(layers.Embedding(10, 3, mask_zero=True)(inputs)))
+    model = keras.Model(inputs, layers.Dense(1)(pooled))
+    model.set_weights([np.linspace(-1, 1, w.size).reshape(w.shape).astype("float32") for w in model.get_weights()])
+    model.save(case["save"])
+    out = {"predict": model.predict(ids, verbose=0).tolist()}
+    if case.get("load"):
+        out["loaded"] = keras.models.load_model(case["load"]).predict(ids, verbose=0).tolist()
+    return out
+'''
+
+
+def test_a_pipeline_s_weights_and_masks_are_keras_s(tmp_path):
+    from helpers import assert_close_to_keras, run_case_both_ways
+
+    ours, theirs = run_case_both_ways(PIPELINE_WEIGHTS, [{"save": str(tmp_path / "theirs.keras")}])
+    assert_close_to_keras(ours[0]["predict"], theirs[0]["predict"], "pipeline", rtol=1e-5, atol=1e-6)
+    namespace: dict = {}
+    exec(PIPELINE_WEIGHTS, namespace)
+    mine = namespace["run"](gpunn, {"save": str(tmp_path / "ours.keras"), "load": str(tmp_path / "theirs.keras")})
+    assert_close_to_keras(mine["loaded"], theirs[0]["predict"], "Keras's file", rtol=1e-5, atol=1e-6)
+    script = """
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+ids = np.array([[3, 4, 0, 0], [5, 6, 7, 0]], "int32")
+print(json.dumps(np.asarray(keras.models.load_model(task["path"]).predict(ids, verbose=0)).tolist()))
+"""
+    assert_close_to_keras(run_keras(script, {"path": str(tmp_path / "ours.keras")}), theirs[0]["predict"],
+                          "gpunn's file", rtol=1e-5, atol=1e-6)

@@ -3,8 +3,9 @@ other, as a plain layer (a preprocessing or augmentation pipeline: ``layers.Pipe
 layers.RandomZoom(0.2)])``), mapped over a ``tf.data`` dataset or called on arrays and in models.
 
 As Keras's, its call defaults to ``training=True`` on its own (augmentations transform; given ``training``, each
-layer gets it), and it holds its layers as ``_pipeline_layers``, where Keras's files have them. In a model it runs
-as a layer of the user's holding them (a host call of the step, each layer its own forward and backward)."""
+layer gets it), its output carries the mask its layers pass on, and its files hold its layers' weights under
+``layers`` (``layers/pipeline/layers/dense/vars``), as Keras's do. In a model it runs as a layer of the user's
+holding them (a host call of the step, each layer its own forward and backward)."""
 from __future__ import annotations
 
 from . import symbolic, tf_pipeline, user_layer
@@ -22,11 +23,13 @@ class Pipeline(Layer):
         if not isinstance(layers, (list, tuple)) or not all(isinstance(layer, Layer) for layer in layers):
             raise ValueError(f"layers: expected a list of layers, got {layers!r}")
         super().__init__(name=name, **kwargs)
-        self._pipeline_layers = list(layers)
+        self.layers = list(layers)  # (Keras's files have them there)
 
-    @property
-    def layers(self) -> list:
-        return self._pipeline_layers
+    def output_mask_source(self, source):
+        """The mask its layers pass on, one after the other, as Keras's Pipeline hands each the last's."""
+        for layer in self.layers:
+            source = layer.output_mask_source(source)
+        return source
 
     def __call__(self, inputs=None, *more, training=_OMITTED, mask=None, **keywords):
         if tf_pipeline.is_pipeline_tensor(inputs):  # in tf.data's map: one host call on each batch's arrays
@@ -44,14 +47,14 @@ class Pipeline(Layer):
         return user_layer.forward(self, x, training)
 
     def call(self, inputs, training=True):
-        for layer in self._pipeline_layers:
+        for layer in self.layers:
             inputs = layer(inputs, training=training)
         return inputs
 
     def get_config(self):
         from . import serialize
 
-        return {"layers": [serialize(layer) for layer in self._pipeline_layers], "name": self.name}
+        return {"layers": [serialize(layer) for layer in self.layers], "name": self.name}
 
     @classmethod
     def from_config(cls, config):

@@ -75,3 +75,24 @@ def test_what_it_refuses_as_keras_does():
         gpunn.layers.TimeDistributed("dense")
     with pytest.raises(ValueError, match="at least 3 dimensions"):
         gpunn.layers.TimeDistributed(gpunn.layers.Dense(2))(np.ones((2, 3), "float32"))
+
+
+def test_a_sequential_distributed_over_the_steps_is_keras_s(tmp_path):
+    from helpers import run_case_both_ways
+
+    case = r'''
+import numpy as np
+
+def run(keras, case, extra_compile=None):
+    inner = keras.Sequential([keras.layers.Dense(4, activation="relu"), keras.layers.Dense(2)])
+    inputs = keras.Input((5, 3))
+    model = keras.Model(inputs, keras.layers.TimeDistributed(inner)(inputs))
+    model.set_weights([np.linspace(-1, 1, w.size).reshape(w.shape).astype("float32") for w in model.get_weights()])
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    return {"paths": [w.path for w in model.weights], "predict": model.predict(x, verbose=0).tolist()}
+'''
+    gpunn.backend.clear_session()
+    ours, theirs = run_case_both_ways(case, [{}])
+    assert ours[0]["paths"] == theirs[0]["paths"]
+    assert_close_to_keras(ours[0]["predict"], theirs[0]["predict"], "TimeDistributed(Sequential)", rtol=1e-5,
+                          atol=1e-6)

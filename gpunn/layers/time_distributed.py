@@ -9,7 +9,7 @@ at Keras's paths (``time_distributed/dense/kernel``; in files ``layers/time_dist
 from __future__ import annotations
 
 from .. import ops
-from . import user_layer
+from . import sublayers, user_layer
 from .base import Layer
 
 
@@ -18,7 +18,7 @@ class TimeDistributed(Layer):
     supports_masking = True
 
     def __init__(self, layer, **kwargs):
-        if not isinstance(layer, Layer):
+        if not (isinstance(layer, Layer) or sublayers.is_held_model(layer)):  # (a Sequential or functional model)
             raise ValueError(f"Please initialize `TimeDistributed` layer with a `keras.layers.Layer` instance. "
                              f"Received: {layer}")
         super().__init__(**kwargs)

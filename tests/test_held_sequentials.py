@@ -212,3 +212,24 @@ def test_a_held_subclassed_model_is_refused_by_name():
     inputs = gpunn.Input((3,))
     with pytest.raises(TypeError, match="not a subclassed model"):
         gpunn.Model(inputs, Holder()(inputs))
+
+def test_a_held_functional_model_of_dict_inputs_and_outputs():
+    """Keras's: the held model called on a dict by its inputs' keys, its dict of outputs handed back."""
+    q, p = gpunn.Input((4,), name="q"), gpunn.Input((4,), name="p")
+    dense = layers.Dense(4)
+    inner = gpunn.Model({"q": q, "p": p}, {"sum": layers.Add()([p, dense(q)]), "p": layers.Identity()(p)})
+
+    class Holder(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = inner
+
+        def call(self, inputs):
+            out = self.inner({"p": inputs, "q": inputs * 2.0})
+            return out["sum"] + out["p"]
+
+    inputs = gpunn.Input((4,))
+    model = gpunn.Model(inputs, Holder()(inputs))
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    kernel, bias = dense.get_weights()
+    np.testing.assert_allclose(model.predict(x, verbose=0), 2 * x + (2 * x) @ kernel + bias, rtol=1e-5, atol=1e-6)

@@ -486,7 +486,16 @@ class Sequential(Trainer, KerasVariableLists):
     def _called_in_a_layer(self, inputs, training):
         """The model's layers called on Tensors, as it calls them (the sources and the training modes its graph
         fixes), inside the call() of a layer of the user's that holds it: its output, or the list of its several."""
-        xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        structure = getattr(self, "_input_structure", None)
+        if isinstance(inputs, dict):  # by the inputs' keys (or names), in the model's order of them
+            by_layer = {id(value): key for key, value in structure.items()} if isinstance(structure, dict) else {}
+            keys = [by_layer.get(id(layer), layer.name) for layer in self._input_layers]
+            missing = [key for key in keys if key not in inputs]
+            if missing:
+                raise ValueError(f"inputs: the model {self.name!r} takes the keys {keys}; got {sorted(inputs)}")
+            xs = [inputs[key] for key in keys]
+        else:
+            xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         values = {wiring.input_source(k): x for k, x in enumerate(xs)}
         x = xs[0]
         for i, call in enumerate(self._calls):
@@ -494,8 +503,7 @@ class Sequential(Trainer, KerasVariableLists):
                 x = wiring.layer_inputs(call, values, self._sources[i])
             mode = training if self._modes is None or self._modes[i] is None else self._modes[i]
             x = values[i] = wiring.layer_of(call)(x, training=mode)
-        ends = self._output_layer_indices()
-        return values[ends[0]] if len(ends) == 1 else [values[i] for i in ends]
+        return self._structure_outputs([values[i] for i in self._output_layer_indices()])
 
     def _output_layer_indices(self) -> tuple:
         """The indices of the layers making the model's outputs, in Keras's order of the outputs."""

@@ -538,7 +538,8 @@ class Layer(KerasVariableLists):
             self.__dict__["_input_keys"] = [str(key) for key in inputs]
             return symbolic.call_symbolic(self, list(inputs.values()), training, mask)
         several = isinstance(inputs, (list, tuple))
-        if several and user_layer.is_user_layer_class(type(self)):
+        # (a Lambda takes several inputs as a layer of the user's does: ``Lambda(sampling)([z_mean, z_log_var])``)
+        if several and (user_layer.is_user_layer_class(type(self)) or type(self).__name__ == "Lambda"):
             if user_layer.tracing() and all(isinstance(value, Tensor) for value in inputs):
                 return user_layer.call_sublayer(self, list(inputs), training)
             if inputs and all(symbolic.is_symbolic(value) for value in inputs):  # layer([a, b]) in a graph

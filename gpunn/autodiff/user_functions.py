@@ -21,11 +21,17 @@ def same_rank(y_true, y_pred):
     return y_true, y_pred
 
 
-def _result(name: str, value, rows: int) -> Tensor:
-    """The function's result as a Tensor of shape () or (rows, ...)."""
+def _result(name: str, value, rows: int, loss: bool = False) -> Tensor:
+    """The function's result as a Tensor of shape () or (rows, ...). A loss's values of another shape (reduced
+    over the batch axis itself: ``mean(square(y_true - y_pred), axis=0)``) count as their mean, one value for
+    the batch, as Keras's reduction takes the mean of whatever a loss returns."""
     if not isinstance(value, Tensor):
         xp = array_module(value)
         value = Tensor(xp.asarray(value))
+    if loss and value.ndim and value.shape[0] != rows:
+        from . import functions
+
+        return functions.mean(value)
     if value.ndim and value.shape[0] != rows:
         raise ValueError(f"{name}: returned values of shape {value.shape} for a batch of {rows} samples; expected "
                          "one value (a scalar), or values with one row per sample")
@@ -57,7 +63,7 @@ def loss_step(name: str, function, y_true, y_pred, grad_scale: float, sample_wei
     else:
         predicted = y_pred
     prediction = Tensor(predicted, requires_grad=gradient_out is not None)
-    values = _result(name, function(Tensor(truth), prediction), rows)
+    values = _result(name, function(Tensor(truth), prediction), rows, loss=True)
     per_sample = _per_sample(values, rows)
     if sample_weight is not None:
         per_sample = per_sample * Tensor(sample_weight.astype(per_sample.dtype, copy=False))

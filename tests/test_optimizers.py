@@ -539,3 +539,12 @@ def test_cosine_decay_warms_up_from_zero_as_keras_s_example():
     assert float(schedule(3)) == pytest.approx(0.06, rel=1e-6)  # Keras's value
     with pytest.raises(ValueError, match=">= 0"):
         schedules.CosineDecay(-0.1, 10)
+
+
+def test_keras_s_build_of_a_variable_list_is_refused_by_name():
+    import gpunn
+
+    model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(2)])
+    for optimizer in (gpunn.optimizers.Adam(), gpunn.optimizers.SGD(), gpunn.optimizers.Muon()):
+        with pytest.raises(ValueError, match=r"build\(var_list\): gpunn's optimizers are built by the model"):
+            optimizer.build(model.trainable_variables)

@@ -207,6 +207,11 @@ class Optimizer:
             self.ops.advance_optimizer_state(self.state, None)
 
     # ---- state ------------------------------------------------------------------------------------
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "build" in cls.__dict__:
+            cls.build = _refusing_keras_build(cls.__dict__["build"])
+
     def build(self, ops, params, segments) -> None:
         """Allocate the slot buffers (same size as ``params``); ``segments`` are each weight's (start, stop)."""
         self.ops = ops
@@ -437,3 +442,20 @@ def _advance_by_own_schedule(ops, state, schedule) -> None:
     host[LEARNING_RATE] = rate
     host[ITERATIONS] += 1.0
     ops.upload(host, state)
+
+
+def _refusing_keras_build(build):
+    """``build`` of gpunn's (the model's Ops, flat buffers and segments), with Keras's ``optimizer.build(var_list)``
+    (a custom training loop's) refused by name."""
+    @functools.wraps(build)
+    def checked(self, *args, **kwargs):
+        if len(args) + len(kwargs) == 1:
+            raise ValueError(f"{type(self).__name__}.build(var_list): gpunn's optimizers are built by the model they "
+                             "train, over its flat buffers, at its first step (fit, train_on_batch); a custom "
+                             "training loop's build and apply_gradients are not provided")
+        return build(self, *args, **kwargs)
+
+    return checked
+
+
+Optimizer.build = _refusing_keras_build(Optimizer.build)

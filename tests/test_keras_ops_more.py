@@ -45,7 +45,11 @@ CASES = {
     "nanquantile_nearest": "ops.nanquantile(an[:3], [0.2, 0.6], axis=1, method='nearest')",
     "nanquantile_all_nan": "ops.nanquantile(an, 0.5, axis=1)",
     "nanpercentile": "ops.nanpercentile(an[:3], [25, 75], axis=1)",
-    "corrcoef": "ops.corrcoef(a)", "corrcoef_1d": "ops.corrcoef(a[0])",
+    "corrcoef": "ops.corrcoef(a)", "corrcoef_1d": "ops.corrcoef(a[0])", "corrcoef_one_row": "ops.corrcoef(a[:1])",
+    "einsum_broadcast": "ops.einsum('...ij,...jk->...ik', cube, a[:4, :3])",
+    "einsum_broadcast_dot": "ops.einsum('...j,...j->...', cube, a[0, :4])",
+    "histogram_no_bins": "ops.histogram(a.reshape(-1), bins=0, range=(-1.0, 1.0))[1]",
+    "unravel_index_int": "ops.unravel_index(4, (2, 3))[1]",
     "histogram_counts": "ops.histogram(a.reshape(-1), bins=4)[0]",
     "histogram_edges": "ops.histogram(a.reshape(-1), bins=4)[1]",
     "histogram_range": "ops.histogram(a.reshape(-1), bins=3, range=(-1.0, 1.0))[0]",
@@ -215,6 +219,7 @@ GRADIENTS = {
     "associative_scan": (lambda x: ops.associative_scan(lambda p, q: p * q, x, axis=1), [(2, 4)]),
     "vectorize": (lambda x, y: ops.vectorize(lambda r, w: ops.sum(r * w), signature="(n),(n)->()")(x, y),
                   [(3, 4), (4,)]),
+    "einsum_broadcast": (lambda x, y: ops.einsum("...ij,...jk->...ik", x, y), [(2, 3, 4), (4, 2)]),
     "attention": (lambda q, k, v, b: ops.dot_product_attention(q, k, v, bias=b, is_causal=True),
                   [(1, 3, 2, 4), (1, 3, 2, 4), (1, 3, 2, 4), (1, 2, 3, 3)]),
     "while_loop": (lambda x: ops.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, ops.sin(v) * v), (0, x))[1],
@@ -319,7 +324,7 @@ def test_dtypes_are_keras_s():
     assert ops.geomspace(1.0, 8.0, 4).dtype == np.float32
     assert ops.nanargmax(np.array([np.nan, 1.0])).dtype == np.int32
     assert int(ops.nanargmax(np.array([np.nan, np.nan]))) == -1
-    assert ops.histogram(np.array([1.0, 2.0]))[0].dtype == np.int32
+    assert ops.histogram(np.array([1.0, 2.0], "float32"))[0].dtype == np.float32  # (JAX's counts: floats)
     assert ops.matrix_rank(np.eye(3)).dtype == np.int32 and ops.lu_factor(np.eye(2))[1].dtype == np.int32
     assert ops.unique(np.array([3, 1, 3]), return_counts=True)[1].dtype == np.int32
     assert ops.angle(np.array([1, -1])).dtype == np.float32
@@ -353,6 +358,8 @@ def test_keras_s_argument_errors():
         ops.cross(np.ones(4), np.ones(4))
     with pytest.raises(ValueError, match="3 or more dimensions"):
         ops.dsplit(np.ones((2, 2)), 2)
+    with pytest.raises(ValueError, match="must be 1D"):
+        ops.meshgrid(np.ones((2, 2)), np.ones(2))
     with pytest.raises(ValueError, match="indexing"):
         ops.meshgrid(np.ones(2), indexing="xx")
     with pytest.raises(ValueError, match="`xs` to scan over"):

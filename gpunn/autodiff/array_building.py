@@ -56,7 +56,10 @@ def meshgrid(*x, indexing="xy"):
     """Coordinate arrays of the 1-D inputs: ``"xy"`` (Cartesian: the first two axes swapped) or ``"ij"``."""
     if indexing not in ("xy", "ij"):
         raise ValueError(f"Valid values for `indexing` are 'xy' and 'ij'. Received: indexing={indexing}")
-    vectors = [f.reshape(_input(v), (-1,)) for v in x]
+    for v in x:
+        if len(f._shape(_input(v))) != 1:
+            raise ValueError(f"meshgrid: the inputs must be 1D, got one of shape {f._shape(_input(v))}")
+    vectors = [_input(v) for v in x]
     sizes = [f._shape(v)[0] for v in vectors]
     if indexing == "xy" and len(vectors) >= 2:
         sizes[0], sizes[1] = sizes[1], sizes[0]

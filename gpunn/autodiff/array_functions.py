@@ -242,6 +242,8 @@ def einsum(subscripts, *operands):
     is the einsum of the output's gradient with the other operands, back to that operand's subscripts."""
     if "->" not in subscripts:
         raise ValueError(f"einsum: gpunn takes explicit subscripts ('ij,jk->ik'), got {subscripts!r}")
+    if "..." in subscripts:
+        operands = _ellipses_broadcast(subscripts.replace(" ", ""), operands)
     xp = array_module(*operands)
     values = [_array(x, xp) for x in operands]
     if "..." in subscripts:
@@ -268,6 +270,33 @@ def einsum(subscripts, *operands):
         return back
 
     return _make(out, list(operands), [rule(k) for k in range(len(operands))])
+
+
+def _ellipses_broadcast(subscripts: str, operands) -> list:
+    """The operands with the axes ``...`` stands for broadcast to one shape (right-aligned, as NumPy broadcasts
+    them), differentiably: each operand's gradient is summed back over what it was broadcast along."""
+    terms = subscripts.split("->")[0].split(",")
+    shapes = []
+    for term, x in zip(terms, operands):
+        shape = f._shape(x)
+        if "..." in term:
+            start = term.index("...")
+            shapes.append(shape[start:len(shape) - (len(term) - 3 - start)])
+    target = np.broadcast_shapes(*shapes) if shapes else ()
+    out = []
+    for term, x in zip(terms, operands):
+        shape = f._shape(x)
+        if "..." not in term:
+            out.append(x)
+            continue
+        start = term.index("...")
+        end = len(shape) - (len(term) - 3 - start)
+        if tuple(shape[start:end]) == tuple(target):
+            out.append(x)
+            continue
+        lifted = shape[:start] + (1,) * (len(target) - (end - start)) + shape[start:]
+        out.append(f.broadcast_to(f.reshape(x, lifted), shape[:start] + tuple(target) + shape[end:]))
+    return out
 
 
 def _without_ellipses(subscripts: str, values) -> str:

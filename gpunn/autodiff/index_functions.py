@@ -16,6 +16,8 @@ def _integers(name: str, *xs):
     xp = array_module(*xs)
     for x in xs:
         value = xp.asarray(_array(_input(x), xp)) if not isinstance(x, (int, np.integer)) else x
+        if isinstance(value, (int, np.integer)) and name == "unravel_index":
+            value = xp.asarray(value)
         if getattr(value, "dtype", np.dtype("int64")).kind not in "biu":
             raise TypeError(f"{name}: takes integers or booleans, got dtype {value.dtype}")
         values.append(value)
@@ -81,8 +83,9 @@ def unique(x, sorted=True, return_index=False, return_inverse=False,  # noqa: A0
     x = _input(x)
     xp = array_module(x)
     value = _array(x, xp)
+    # each NaN a value of its own, as JAX's (equal_nan=False)
     results = xp.unique(value, return_index=return_index, return_inverse=return_inverse,
-                        return_counts=return_counts, axis=axis)
+                        return_counts=return_counts, axis=axis, **({"equal_nan": False} if xp is np else {}))
     results = list(results) if isinstance(results, tuple) else [results]
     if size is not None:
         results = _sized(xp, results, value, int(size), fill_value, axis, return_index, return_inverse)

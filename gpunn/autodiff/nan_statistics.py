@@ -108,7 +108,7 @@ def corrcoef(x):
     covariance = f.matmul(centred, f.transpose(centred))
     scale = f.sqrt(af.diagonal(covariance))
     out = f.clip(f.divide(f.divide(covariance, f.reshape(scale, (-1, 1))), f.reshape(scale, (1, -1))), -1.0, 1.0)
-    return f.reshape(out, ()) if len(f._shape(x)) < 2 else out
+    return f.reshape(out, ()) if f._shape(rows)[0] == 1 else out  # (one variable: a scalar, as NumPy's)
 
 
 def histogram(x, bins=10, range=None):  # noqa: A002 (Keras's argument name)
@@ -129,9 +129,12 @@ def histogram(x, bins=10, range=None):  # noqa: A002 (Keras's argument name)
     value = _array(x, xp)
     if value.ndim != 1:
         raise ValueError(f"Input tensor must be 1-dimensional. Received: input.shape={value.shape}")
-    counts, edges = xp.histogram(value, bins=int(bins), range=range)
     dtype = value.dtype if value.dtype.kind == "f" else np.dtype("float32")
-    return Tensor(counts.astype(np.int32)), Tensor(edges.astype(dtype))
+    if bins == 0:  # no bins: no counts, and the one edge at the range's start (JAX's)
+        start = range[0] if range else (float(xp.min(value)) if value.size else 0.0)
+        return Tensor(xp.zeros(0, dtype=dtype)), Tensor(xp.asarray([start], dtype=dtype))
+    counts, edges = xp.histogram(value, bins=int(bins), range=range)
+    return Tensor(counts.astype(dtype)), Tensor(edges.astype(dtype))  # (counts in the float dtype, as JAX's)
 
 
 def trapezoid(y, x=None, dx=1.0, axis=-1):

@@ -208,7 +208,7 @@ def test_functions_equal_the_float64_reference_and_keras(keras_results, kind, in
 
 @pytest.mark.parametrize("kind, index", CASES, ids=CASE_IDS)
 def test_configs_are_keras_own_and_keras_configs_load(keras_results, kind, index):
-    """get_config holds Keras's keys and values (less ``reduction``, which only has one value in gpunn, and
+    """get_config holds Keras's keys and values (less ``reduction``, written by gpunn only when not the default, and
     ``dtype``); Keras's serialized loss, as a Keras model file holds it, loads as the same loss."""
     serialized = keras_results["float64"][CASES.index((kind, index))]["serialized"]
     loss = CLASSES[kind](**_config(kind, index))
@@ -460,7 +460,7 @@ def test_arguments_are_kept_through_serialization():
     (lambda: losses.BinaryFocalCrossentropy(apply_class_balancing="yes"), "apply_class_balancing"),
     (lambda: losses.BinaryFocalCrossentropy(label_smoothing=1.5), "label_smoothing"),
     (lambda: losses.BinaryFocalCrossentropy(axis=0), "axis"),
-    (lambda: losses.BinaryFocalCrossentropy(reduction="sum"), "reduction"),
+    (lambda: losses.BinaryFocalCrossentropy(reduction="total"), "reduction"),
     (lambda: losses.CategoricalFocalCrossentropy(alpha=[[0.1, 0.9]]), "alpha"),
     (lambda: losses.CategoricalFocalCrossentropy(alpha=["a", 0.5]), "alpha"),
     (lambda: losses.CategoricalFocalCrossentropy(alpha=[]), "alpha"),

@@ -144,6 +144,8 @@ class Loss:
         one_sample = y_pred.ndim == 1  # Keras reduces the last axis: a vector is one sample, its loss a scalar
         if one_sample:
             y_pred = y_pred.reshape(1, -1)
+        leading = y_pred.shape[:-1]  # (samples, steps...): one value per step, as Keras's loss functions give
+        y_pred = np.ascontiguousarray(y_pred.reshape(-1, y_pred.shape[-1]))
         if self.sparse_labels:
             y_true = _checked_labels(y_true.astype(np.int64).reshape(-1), y_pred.shape[-1])
         else:
@@ -151,7 +153,7 @@ class Loss:
         ops = NumpyOps()
         per_sample, _, _ = self.compute(ops, Workspace(ops), y_pred, y_true, 1.0 / len(y_pred), self.from_logits,
                                         False)
-        return per_sample.reshape(()) if one_sample else per_sample
+        return per_sample.reshape(()) if one_sample else per_sample.reshape(leading)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The mean loss over the batch, as ``keras.losses.Loss.__call__`` returns it: on arrays a 0-d array with
@@ -160,8 +162,11 @@ class Loss:
         if loss_tensors.involves_tensors(y_true, y_pred, sample_weight):
             return loss_tensors.mean_loss(self, y_true, y_pred, sample_weight)
         per_sample = self.per_sample(y_true, y_pred)
-        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         if weights is not None:
+            # a weight per sample over each of its steps (Keras's squeeze_or_expand_to_same_rank)
+            weights = weights.reshape(weights.shape[:1] + (1,) * (np.ndim(per_sample) - 1)) \
+                if weights.ndim == 1 and np.ndim(per_sample) > 1 else weights.reshape(np.shape(per_sample))
             per_sample = per_sample * weights
         # Keras's: a 0-d tensor with .numpy() (the TF quickstart's loss_fn(...).numpy())
         return keras_values(reduce_values(per_sample, weights, getattr(self, "reduction", "sum_over_batch_size")),

@@ -544,3 +544,17 @@ def test_a_loss_called_on_its_own_takes_keras_s_reductions():
         model.compile(optimizer="sgd", loss=gpunn.losses.MeanSquaredError(reduction="sum"))
     with pytest.raises(ValueError, match="reduction: expected one of"):
         gpunn.losses.MeanSquaredError(reduction="total")
+
+
+def test_a_loss_on_its_own_takes_per_step_predictions():
+    """(samples, steps, features) predictions: one value per step, averaged, as Keras's losses give them."""
+    import gpunn
+
+    rng = np.random.default_rng(0)
+    y_true = rng.normal(size=(4, 5, 3)).astype("float32")
+    y_pred = rng.normal(size=(4, 5, 3)).astype("float32")
+    ids = rng.integers(0, 3, size=(4, 5)).astype("int32")
+    assert float(gpunn.losses.MeanSquaredError()(y_true, y_pred)) == pytest.approx(2.0341706, rel=1e-6)  # Keras's
+    assert float(gpunn.losses.SparseCategoricalCrossentropy(from_logits=True)(ids, y_pred)) == pytest.approx(
+        1.3739021, rel=1e-6)
+    assert gpunn.losses.mean_squared_error(y_true, y_pred).shape == (4, 5)

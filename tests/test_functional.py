@@ -420,3 +420,13 @@ def test_kerass_constant_of_an_array_becomes_gpunns(tmp_path):
     np.testing.assert_array_equal(loaded.predict(np.array([[3.0]]), verbose=0), [[[9.0, 10.0, 11.0]]])
     assert gpunn.layers.Embedding.from_config(loaded.layers[1].get_config()).get_config() == \
         loaded.layers[1].get_config()
+
+
+def test_an_input_given_back_as_an_output():
+    """``keras.Model(inputs=x, outputs=x)`` (and among other outputs), as Keras takes it."""
+    inputs = gpunn.Input((3,))
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    np.testing.assert_array_equal(gpunn.Model(inputs, inputs).predict(x, verbose=0), x)
+    both = gpunn.Model(inputs, [inputs, gpunn.layers.Dense(2)(inputs)]).predict(x, verbose=0)
+    np.testing.assert_array_equal(both[0], x)
+    assert both[1].shape == (2, 2)

@@ -54,9 +54,11 @@ def _output_list(outputs) -> tuple[list, list | None]:
     if not values:
         raise ValueError("outputs: expected at least one output")
     for k, value in enumerate(values):
-        if isinstance(value, InputLayer):
-            raise ValueError(f"outputs: output {k} is the input {value.name!r} itself; an output must be the result "
-                             "of a layer called on the inputs")
+        if isinstance(value, InputLayer):  # an input given back as it came: through an Identity layer, a graph's
+            # outputs being layers' (Keras's model lists no layer for it)
+            from ..layers.identity import Identity
+
+            values[k] = value = Identity()(value)
         if not isinstance(value, SymbolicTensor):
             raise ValueError(f"outputs: expected the result of calling layers on the inputs, got {value!r}"
                              + (f" for output {k}" if len(values) > 1 else ""))

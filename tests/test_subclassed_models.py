@@ -454,3 +454,45 @@ def test_a_model_returning_its_inputs_passes_them_on():
     passed, dense = both.predict(x, verbose=0)
     np.testing.assert_array_equal(passed, x)
     assert dense.shape == (16, 3, 2) and [type(layer).__name__ for layer in both.layers] == ["Dense"]
+
+
+def test_a_subclassed_model_of_a_dict_called_first_in_a_graph_or_on_strings():
+    """keras-io's feature_preprocessing_layer: a Model subclass whose call() reads a dict, called on a dict of
+    ``keras.Input`` before any data (its graph learnt from them), and on a dict of string columns (which stay
+    strings for its StringLookup). Values as Keras 3.15 gives them (on TensorFlow, for the strings)."""
+    layers = gpunn.layers
+    rng = np.random.default_rng(0)
+    data = {"a": rng.normal(5, 2, (100, 1)).astype("float32"), "b": rng.normal(-1, 3, (100, 1)).astype("float32")}
+
+    class Numbers(gpunn.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.norm = {f: layers.Normalization() for f in "ab"}
+
+        def call(self, inputs):
+            return layers.concatenate([n(inputs[f]) for f, n in self.norm.items()])
+
+    numbers = Numbers()
+    for f, n in numbers.norm.items():
+        n.adapt(data[f])
+    inputs = {f: gpunn.Input(shape=(1,), name=f) for f in "ab"}
+    assert tuple(numbers(inputs).shape) == (None, 2)
+    np.testing.assert_allclose(np.asarray(numbers(data))[:2], [[0.0464, 0.5789], [-0.2216, 1.0885]], atol=1e-4)
+
+    class Mixed(gpunn.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.lookup = layers.StringLookup(output_mode="one_hot")
+            self.norm = layers.Normalization()
+
+        def call(self, inputs):
+            return layers.concatenate([self.norm(inputs["x"]), self.lookup(inputs["c"])])
+
+    columns = {"x": np.array([[1.0], [2.0], [3.0], [4.0]]), "c": np.array([[" a"], [" b"], [" a"], [" c"]],
+                                                                         dtype=object)}
+    mixed = Mixed()
+    mixed.lookup.adapt(columns["c"])
+    mixed.norm.adapt(columns["x"])
+    np.testing.assert_allclose(np.asarray(mixed(columns)),
+                               [[-1.3416407, 0, 1, 0, 0], [-0.4472136, 0, 0, 0, 1], [0.4472136, 0, 1, 0, 0],
+                                [1.3416407, 0, 0, 1, 0]], atol=1e-6)

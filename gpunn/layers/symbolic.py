@@ -291,6 +291,10 @@ def call_symbolic_model(model, inputs, training=None, mask=None) -> SymbolicTens
     training = _fixed_training(model, training)
     if mask is not None:
         raise ValueError("mask: gpunn models take no mask; leave mask=None")
+    if getattr(model, "_awaits_trace", False):  # a subclassed model first called in a graph: its graph from these
+        from ..models import subclassed
+
+        model._trace(subclassed.inputs_like("inputs", inputs))
     if getattr(model, "_packed", None) is not None:
         return _call_model_of_several_inputs(model, inputs, training)
     if getattr(model, "_output_indices", None) is not None:

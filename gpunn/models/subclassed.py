@@ -71,8 +71,13 @@ def _model_types():
 def _input_for(argument: str, value):
     """An Input shaped like the samples of ``value``, in the model's dtype whatever the data's (integer data for
     a Dense model is numbers, and an Embedding takes its ids in the model's dtype, as Keras casts them)."""
+    from ..layers import numeric_arguments
     from ..layers.input_layer import Input
+    from ..layers.symbolic import is_symbolic, sample_shape_of
 
+    if is_symbolic(value):  # the model called on a graph's values: Inputs like them (strings stay strings)
+        dtype = getattr(value, "dtype", None)
+        return Input(shape=tuple(sample_shape_of(value)), dtype="string" if dtype == "string" else None)
     shape = getattr(value, "shape", None)
     if shape is None:
         value = np.asarray(value)
@@ -80,7 +85,9 @@ def _input_for(argument: str, value):
     if len(shape) < 2:
         raise ValueError(f"{argument}: expected an array of samples, (samples, features...), got shape "
                          f"{tuple(shape)}")
-    return Input(shape=tuple(int(d) for d in shape[1:]))
+    # columns of strings (read by a StringLookup in call()) stay strings
+    strings = numeric_arguments.is_text(value) or getattr(getattr(value, "dtype", None), "kind", "") in "US"
+    return Input(shape=tuple(int(d) for d in shape[1:]), dtype="string" if strings else None)
 
 
 def _is_array_list(x) -> bool:

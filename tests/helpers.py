@@ -370,3 +370,14 @@ def assert_trains_as_flat_and_loads(nested, flat, x, y, path, batch_size: int) -
     nested.save(path)
     np.testing.assert_allclose(gpunn.models.load_model(path).predict(x, verbose=0), nested.predict(x, verbose=0),
                                rtol=1e-6)
+
+
+def eager_and_replayed(case_source: str, case: dict) -> tuple:
+    """(the eager run, the replayed run) of a differential case (``run_case_both_ways``'s source) on gpunn's NumPy
+    backend: the second compiled with ``jit_compile=True``, whose results must equal the first's bit for bit."""
+    import gpunn
+
+    namespace: dict = {}
+    exec(compile(case_source, "differential_case.py", "exec"), namespace)
+    with gpunn.use_backend("numpy"):
+        return namespace["run"](gpunn, case), namespace["run"](gpunn, case, {"jit_compile": True})

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gpunn
-from helpers import assert_close_to_keras, run_case_both_ways, run_keras
+from helpers import assert_close_to_keras, eager_and_replayed, run_case_both_ways, run_keras
 
 CASE = r'''
 import numpy as np
@@ -70,13 +70,8 @@ def test_training_and_predictions_are_keras_s(both_ways, index):
 def test_replayed_training_equals_the_eager_one():
     import json
 
-    namespace: dict = {}
-    exec(CASE, namespace)
-    case = dict(CASES[2], seed=2)
-    with gpunn.use_backend("numpy"):
-        eager = json.dumps(namespace["run"](gpunn, case))
-        replayed = json.dumps(namespace["run"](gpunn, case, {"jit_compile": True}))
-    assert eager == replayed
+    eager, replayed = eager_and_replayed(CASE, dict(CASES[2], seed=2))
+    assert json.dumps(eager) == json.dumps(replayed)
 
 
 def test_files_load_both_ways(tmp_path):

@@ -13,7 +13,8 @@ import pytest
 
 import gpunn
 from gpunn import layers
-from helpers import assert_gradients_close, assert_same_training, numerical_gradient, run_keras
+from helpers import (assert_gradients_close, assert_same_training, eager_and_replayed, numerical_gradient,
+                     run_keras)
 
 MIXER = '''
 def definitions(keras, held_as="sequential", rate=0.2):
@@ -184,11 +185,7 @@ def test_a_held_functional_model_trains_as_in_keras():
     assert ours[0]["paths"][:2] == ["wrapper/dense_3/kernel", "wrapper/dense_3/bias"]
     assert_close_to_keras(ours[0]["loss"], theirs[0]["loss"], "held functional", rtol=1e-5, atol=1e-6)
     assert_close_to_keras(ours[0]["predict"], theirs[0]["predict"], "held functional", rtol=1e-5, atol=1e-6)
-    namespace: dict = {}
-    exec(HELD_FUNCTIONAL, namespace)
-    with gpunn.use_backend("numpy"):
-        eager = namespace["run"](gpunn, {})
-        replayed = namespace["run"](gpunn, {}, {"jit_compile": True})
+    eager, replayed = eager_and_replayed(HELD_FUNCTIONAL, {})
     assert json.dumps(eager["loss"]) == json.dumps(replayed["loss"])
 
 

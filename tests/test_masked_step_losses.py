@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gpunn
-from helpers import assert_close_to_keras, run_case_both_ways
+from helpers import assert_close_to_keras, eager_and_replayed, run_case_both_ways
 
 CASE = r'''
 import numpy as np
@@ -53,11 +53,7 @@ def test_a_masked_per_step_loss_and_metrics_are_keras_s(masking):
 
 
 def test_fit_s_metrics_count_the_kept_steps_and_a_replay_equals_the_eager_step():
-    namespace: dict = {}
-    exec(CASE, namespace)
-    with gpunn.use_backend("numpy"):
-        eager = namespace["run"](gpunn, {"masking": False})
-        replayed = namespace["run"](gpunn, {"masking": False}, {"jit_compile": True})
+    eager, replayed = eager_and_replayed(CASE, {"masking": False})
     assert json.dumps(eager) == json.dumps(replayed)
     np.testing.assert_allclose(eager["fit_accuracy"], [0.45, 0.46666667], rtol=1e-6)  # Keras 3.15 on TensorFlow
 

@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 import gpunn
-from helpers import assert_close_to_keras, run_case_both_ways
+from helpers import assert_close_to_keras, eager_and_replayed, run_case_both_ways
 
 CASE = r'''
 import numpy as np
@@ -116,13 +116,9 @@ def test_padding_gives_what_the_unpadded_sequence_gives():
 
 
 def test_a_replayed_step_equals_the_eager_one():
-    namespace: dict = {}
-    exec(CASE, namespace)
-    with gpunn.use_backend("numpy"):
-        for case in CASES:
-            eager = json.dumps(namespace["run"](gpunn, case))
-            replayed = json.dumps(namespace["run"](gpunn, case, {"jit_compile": True}))
-            assert eager == replayed, case["kind"]
+    for case in CASES:
+        eager, replayed = eager_and_replayed(CASE, case)
+        assert json.dumps(eager) == json.dumps(replayed), case["kind"]
 
 
 def test_eager_masks_are_keras_s():

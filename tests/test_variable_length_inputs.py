@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gpunn
-from helpers import assert_close_to_keras, run_case_both_ways
+from helpers import assert_close_to_keras, eager_and_replayed, run_case_both_ways
 
 CASE = r'''
 import numpy as np
@@ -80,11 +80,7 @@ print(json.dumps({"theirs": np.asarray(keras.models.load_model(task["path"]).pre
 
 
 def test_a_sequential_of_any_length_and_a_replayed_step():
-    namespace: dict = {}
-    exec(CASE, namespace)
-    with gpunn.use_backend("numpy"):
-        eager = namespace["run"](gpunn, {"kind": "ids"})
-        replayed = namespace["run"](gpunn, {"kind": "ids"}, {"jit_compile": True})
+    eager, replayed = eager_and_replayed(CASE, {"kind": "ids"})
     assert json.dumps(eager["loss"]) == json.dumps(replayed["loss"])
     rng = np.random.default_rng(1)
     ids, y = rng.integers(1, 50, size=(16, 10)), rng.normal(size=(16, 1)).astype("float32")

@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 from . import (activations, backend, callbacks, config, constraints, datasets, distributed, dtype_policies,
                initializers, layers, losses, metrics, mixed_precision, models, optimizers, preprocessing, random,
-               regularizers, saving, utils)
+               regularizers, saving, tree, utils)
 from .dtype_policies import DTypePolicy, FloatDTypePolicy
 from .initializers import Initializer
 from .layers import Input, InputSpec, Layer
@@ -49,5 +49,5 @@ __all__ = [
     "FloatDTypePolicy", "Variable", "dtype_policies", "mixed_precision", "device", "name_scope", "KerasTensor",
     "activations", "backend", "callbacks", "config", "constraints", "datasets", "distributed", "initializers",
     "layers", "losses", "metrics", "models", "optimizers", "preprocessing", "random", "regularizers", "saving",
-    "utils", "wrappers", "__version__", "version",
+    "tree", "utils", "wrappers", "__version__", "version",
 ]

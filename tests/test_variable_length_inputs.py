@@ -103,3 +103,46 @@ def test_what_a_length_of_any_size_cannot_be_is_refused_by_name():
     a, b = gpunn.Input((None,)), gpunn.Input((None,))
     with pytest.raises(ValueError, match="in a model of one input"):
         gpunn.Model([a, b], layers.Concatenate()([a, b]))
+
+
+SEQUENTIAL_FILES = r'''
+import numpy as np
+
+def run(keras, case, extra_compile=None):
+    """Sequential models of any length: per-step outputs, and a masked pooling; Keras's own files of them loaded."""
+    layers = keras.layers
+    rng = np.random.default_rng(1)
+    x, ids = rng.normal(size=(2, 8, 3)).astype("float32"), rng.integers(0, 10, size=(6, 7))
+    if keras.__name__ == "keras":  # Keras writes the files; each side loads them
+        steps = keras.Sequential([keras.Input((None, 3)), layers.Dense(4, activation="tanh"), layers.Dense(2)])
+        pooled = keras.Sequential([keras.Input((None,), dtype="int32"), layers.Embedding(10, 3, mask_zero=True),
+                                   layers.GlobalAveragePooling1D(), layers.Dense(1)])
+        for model in (steps, pooled):
+            model.set_weights([np.linspace(-1, 1, w.size).reshape(w.shape).astype("float32")
+                               for w in model.get_weights()])
+        steps.save(case["path"] + "_steps.keras")
+        pooled.save(case["path"] + "_pooled.keras")
+    steps = keras.models.load_model(case["path"] + "_steps.keras")
+    pooled = keras.models.load_model(case["path"] + "_pooled.keras")
+    return {"steps": steps.predict(x, verbose=0).tolist(), "shorter": steps.predict(x[:, :5], verbose=0).tolist(),
+            "pooled": pooled.predict(ids, verbose=0).tolist()}
+'''
+
+
+def test_sequential_models_of_any_length_and_keras_s_files_of_them(tmp_path):
+    ours, theirs = run_case_both_ways(SEQUENTIAL_FILES, [{"path": str(tmp_path / "keras")}])
+    for key in ("steps", "shorter", "pooled"):
+        assert_close_to_keras(ours[0][key], theirs[0][key], key, rtol=1e-5, atol=1e-6)
+
+
+def test_a_sequential_of_any_length_builds_for_its_data():
+    rng = np.random.default_rng(1)
+    steps = gpunn.Sequential([gpunn.Input((None, 3)), gpunn.layers.Dense(4, activation="tanh"),
+                              gpunn.layers.Dense(2)])
+    assert steps.predict(rng.normal(size=(2, 8, 3)).astype("float32"), verbose=0).shape == (2, 8, 2)
+    assert steps.layers[0].output_shape == (8, 4)
+    pooled = gpunn.Sequential([gpunn.Input((None,), dtype="int32"), gpunn.layers.Embedding(10, 3, mask_zero=True),
+                               gpunn.layers.GlobalAveragePooling1D(), gpunn.layers.Dense(1)])
+    pooled.compile("sgd", "mse")
+    pooled.fit(rng.integers(0, 10, size=(6, 7)), np.ones((6, 1)), verbose=0)
+    assert pooled.predict(rng.integers(0, 10, size=(3, 4)), verbose=0).shape == (3, 1)

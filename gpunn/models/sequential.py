@@ -476,9 +476,14 @@ class Sequential(Trainer, KerasVariableLists):
         if shape is None or shape == built or len(shape) != len(built) or any(
                 dim != was for k, (dim, was) in enumerate(zip(shape, built)) if k not in axes):
             return  # (another rank or fixed axis: the usual checks say what is wrong)
+        # the input's length is now the data's (a Sequential's graph is made again from its Input)
+        previous = (layer.declared_input_shape, layer.output_shape)
+        layer.declared_input_shape = layer.output_shape = tuple(shape)
+        self.__dict__.pop("_graph", None)
         try:
             Sequential.build(self, (None,) + shape)
         except ValueError as exc:
+            layer.declared_input_shape, layer.output_shape = previous
             raise ValueError(f"inputs: the model's input has axes of any length ({layer.shape}); for samples of shape "
                              f"{shape} its layers would need other weights, so their weights depend on that length "
                              f"(Keras refuses such a model when it is made): {exc}") from None

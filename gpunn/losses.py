@@ -167,6 +167,11 @@ class Loss:
             # a weight per sample over each of its steps (Keras's squeeze_or_expand_to_same_rank)
             weights = weights.reshape(weights.shape[:1] + (1,) * (np.ndim(per_sample) - 1)) \
                 if weights.ndim == 1 and np.ndim(per_sample) > 1 else weights.reshape(np.shape(per_sample))
+        mask = getattr(y_pred, "_keras_mask", None)  # an eager layer's output with a padding mask
+        if mask is not None and np.shape(mask) == np.shape(per_sample):
+            weights = _masked_weights(np.asarray(mask, dtype=bool), weights,
+                                      getattr(self, "reduction", "sum_over_batch_size"))
+        if weights is not None:
             per_sample = per_sample * weights
         # Keras's: a 0-d tensor with .numpy() (the TF quickstart's loss_fn(...).numpy())
         return keras_values(reduce_values(per_sample, weights, getattr(self, "reduction", "sum_over_batch_size")),
@@ -188,6 +193,15 @@ class Loss:
         """What the metrics see after a logits step: Keras hands them the model's output (``y_pred``), which is
         the logits themselves with ``from_logits=True`` and the fused output layer's probabilities otherwise."""
         return logits if self.from_logits else probabilities
+
+
+def _masked_weights(mask, weights, reduction):
+    """Keras's ``apply_mask``: the padding's weight 0; for a mean, each kept value's total / kept (the mean over
+    the values kept); times the sample weights, when given."""
+    masked = mask.astype(np.float64)
+    if reduction in ("mean", "sum_over_batch_size") and mask.sum():
+        masked *= mask.size / mask.sum()
+    return masked if weights is None else masked * weights
 
 
 def reduce_values(values, sample_weight, reduction):

@@ -353,12 +353,17 @@ def test_layers_that_would_use_the_mask_differently_refuse_it(layer, match):
         gpunn.Sequential([gpunn.Input(shape=(T,)), layers.Embedding(V, D, mask_zero=True), layer()])
 
 
-def test_a_mask_reaching_the_loss_is_refused_at_fit(rng):
+def test_a_mask_reaching_the_loss_leaves_the_padding_out(rng):
+    """(Keras's apply_mask; compared with Keras itself in test_masked_step_losses.py)"""
     model = gpunn.Sequential([gpunn.Input(shape=(T,)), layers.Embedding(V, D, mask_zero=True), layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(ValueError, match="output carries the padding mask"):
-        model.fit(token_ids(rng), np.zeros((12, T, 1)), verbose=0)
-    assert model.predict(token_ids(rng), verbose=0).shape == (12, T, 1)
+    ids = token_ids(rng)
+    targets = rng.standard_normal((12, T, 1)).astype(np.float32)
+    model.fit(ids, targets, verbose=0)
+    predicted = model.predict(ids, verbose=0)
+    kept = ids != 0
+    masked_mse = ((predicted[..., 0] - targets[..., 0]) ** 2 * kept).sum() / kept.sum()
+    assert model.evaluate(ids, targets, batch_size=12, verbose=0) == pytest.approx(masked_mse, rel=1e-5)
 
 
 def test_a_pooling_layer_called_alone_after_a_model_uses_no_stale_mask(rng):

@@ -65,3 +65,40 @@ def test_what_a_masked_output_cannot_be_is_refused_by_name():
     model.compile(optimizer="sgd", loss=lambda t, p: gpunn.ops.mean(gpunn.ops.square(t - p)))
     with pytest.raises(ValueError, match="carries the padding mask"):
         model.fit(np.ones((4, 6), "int32"), np.ones((4, 6, 3), "float32"), verbose=0)
+
+
+STANDALONE = r'''
+import numpy as np
+
+def run(keras, case, extra_compile=None):
+    """A model's eager output carrying its padding mask, given to losses and metrics on their own: Keras applies
+    the mask there too (``apply_mask``)."""
+    layers = keras.layers
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 20, size=(3, 6)).astype("int32")
+    ids[0, 3:] = 0
+    ids[1, 1:] = 0
+    inputs = keras.Input((6,), dtype="int32")
+    model = keras.Model(inputs, layers.Dense(3)(layers.Embedding(20, 4, mask_zero=True)(inputs)))
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    predicted = model(ids)
+    labels = rng.integers(0, 3, size=(3, 6)).astype("int32")
+    targets = rng.normal(size=(3, 6, 3)).astype("float32")
+    accuracy, mae = keras.metrics.SparseCategoricalAccuracy(), keras.metrics.MeanAbsoluteError()
+    accuracy.update_state(labels, predicted)
+    mae.update_state(targets, predicted)
+    weighted = keras.metrics.MeanAbsoluteError()
+    weighted.update_state(targets, predicted, sample_weight=rng.uniform(0.5, 2.0, size=(3, 6)).astype("float32"))
+    return {"mask": np.asarray(predicted._keras_mask).tolist(),
+            "mse": float(keras.losses.MeanSquaredError()(targets, predicted)),
+            "mse_sum": float(keras.losses.MeanSquaredError(reduction="sum")(targets, predicted)),
+            "scce": float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, predicted)),
+            "accuracy": float(accuracy.result()), "mae": float(mae.result()), "weighted_mae": float(weighted.result())}
+'''
+
+
+def test_losses_and_metrics_on_their_own_apply_a_mask_the_predictions_carry():
+    ours, theirs = run_case_both_ways(STANDALONE, [{}])
+    assert ours[0]["mask"] == theirs[0]["mask"]
+    for key in ("mse", "mse_sum", "scce", "accuracy", "mae", "weighted_mae"):
+        assert ours[0][key] == pytest.approx(theirs[0][key], rel=1e-5), key

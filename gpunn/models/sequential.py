@@ -304,7 +304,10 @@ class Sequential(Trainer, KerasVariableLists):
             user_layer.keep_added_losses(layer)
             activity_losses.add(layer, outputs.get(i))
         if self._output_indices is None and self._output_keys is None and getattr(self, "_one_output_in", None) is None:
-            return call_result(self.ops, self.ops.copy(y))  # the last layer's workspace is written again next call
+            result = call_result(self.ops, self.ops.copy(y))  # the last layer's workspace is written again next call
+            if self._output_mask_source is not None and hasattr(result, "numpy"):  # (Keras's output's mask)
+                result._keras_mask = self.ops.to_numpy(self._output_mask_source.mask_for(y.shape[0])) != 0
+            return result
         if self._output_indices is None:
             y = [y]  # one output in a dict: the dict, as Keras returns it
         return self._structure_outputs([call_result(self.ops, self.ops.copy(value)) for value in y])

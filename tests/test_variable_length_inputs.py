@@ -92,6 +92,11 @@ def test_a_sequential_of_any_length_and_a_replayed_step():
     assert model.predict(ids[:2, :6], verbose=0).shape == (2, 1)
     with pytest.raises(ValueError, match=r"expected samples of shape \(10,\)"):
         model.fit(ids[:, :6], y, epochs=1, verbose=0)  # trained: the model keeps its length
+    fresh = gpunn.Sequential([gpunn.Input((None,), dtype="int32"), gpunn.layers.Embedding(50, 4),
+                              gpunn.layers.GlobalAveragePooling1D(), gpunn.layers.Dense(1)])
+    fresh.compile("sgd", "mse")
+    with pytest.raises(ValueError, match=r"validation_data\[0\]: expected samples of shape \(10,\)"):
+        fresh.fit(ids, y, validation_data=(ids[:, :6], y), epochs=1, verbose=0)  # (the training data's length)
 
 
 def test_what_a_length_of_any_size_cannot_be_is_refused_by_name():

@@ -462,7 +462,8 @@ class Sequential(Trainer, KerasVariableLists):
     def _trace_for(self, x, argument: str = "x") -> None:
         """Before the model runs on data ``x``: learn what the data decides (``_take_sample_shape``)."""
         super()._trace_for(x, argument)
-        self._take_sample_shape(x)
+        if not argument.startswith("validation"):  # (the training data's length decides; validation follows it)
+            self._take_sample_shape(x)
 
     def _take_sample_shape(self, x) -> None:
         """A model whose input has axes of any length (``Input(shape=(None,))``) was built with provisional lengths

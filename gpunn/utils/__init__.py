@@ -23,11 +23,12 @@ from .text_dataset import text_dataset_from_directory
 from .symbolic_values import get_source_inputs, is_keras_tensor
 from .timeseries import timeseries_dataset_from_array
 
-__all__ = ["Config", "FeatureSpace", "CustomObjectScope", "custom_object_scope", "get_custom_objects", "get_registered_name",
-           "get_registered_object", "register_keras_serializable", "serialize_keras_object",
-           "deserialize_keras_object", "to_categorical", "set_random_seed", "normalize", "clear_session", "PyDataset", "Sequence", "get_file",
-           "pad_sequences", "model_to_dot", "plot_model", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
-           "get_source_inputs", "is_keras_tensor", "standardize_dtype", "enable_interactive_logging",
-           "disable_interactive_logging", "is_interactive_logging_enabled", "Progbar",
-           "timeseries_dataset_from_array", "text_dataset_from_directory", "split_dataset",
-           "image_dataset_from_directory", "load_img", "img_to_array", "array_to_img", "save_img"]
+__all__ = ["Config", "FeatureSpace", "CustomObjectScope", "custom_object_scope", "get_custom_objects",
+           "get_registered_name", "get_registered_object", "register_keras_serializable", "serialize_keras_object",
+           "deserialize_keras_object", "to_categorical", "set_random_seed", "normalize", "clear_session",
+           "PyDataset", "Sequence", "get_file", "pad_sequences", "model_to_dot", "plot_model",
+           "pack_x_y_sample_weight", "unpack_x_y_sample_weight", "get_source_inputs", "is_keras_tensor",
+           "standardize_dtype", "enable_interactive_logging", "disable_interactive_logging",
+           "is_interactive_logging_enabled", "Progbar", "timeseries_dataset_from_array",
+           "text_dataset_from_directory", "split_dataset", "image_dataset_from_directory", "load_img",
+           "img_to_array", "array_to_img", "save_img"]

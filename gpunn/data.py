@@ -183,22 +183,19 @@ def class_weight_to_sample_weight(class_weight, y: np.ndarray, loss, output_unit
 
     The classes are those of the model's output: ``output_units`` of them, or 0 and 1 for a one-unit output.
     """
-    if not isinstance(class_weight, dict):
+    if not isinstance(class_weight, dict) or not class_weight:
         raise TypeError(f"class_weight: expected a dict {{class id: weight}}, got {class_weight!r}")
     classes_count = 2 if output_units == 1 else output_units
     which = ("a one-unit output has classes 0 and 1" if output_units == 1
              else f"the model's output has {output_units} classes")
     table = np.ones(classes_count)  # a class class_weight does not name weighs 1 (Keras's)
     for key, value in class_weight.items():
-        # bool is an int to Python, but True/False as a class id is a mistake, not class 1/0; a whole float is
-        # the class of that number, and a class the output does not have weighs nothing here (Keras's .get(c))
-        if isinstance(key, bool) or not isinstance(key, (int, np.integer, float, np.floating)) or (
-                isinstance(key, (float, np.floating)) and not float(key).is_integer()) or key < 0:
+        # bool is an int to Python, but True/False as a class id is a mistake, not class 1/0. Keras also takes a
+        # float key, and ignores a class the output does not have: both more likely mistakes than meant, so
+        # refused here rather than silently matched or dropped
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or not 0 <= key < classes_count:
             raise ValueError(f"class_weight: keys must be integer class ids in [0, {classes_count}) ({which}), "
                              f"got key {key!r} ({type(key).__name__})")
-        key = int(key)
-        if key >= classes_count:
-            continue
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise TypeError(f"class_weight: expected a number as the weight of class {key}, got {value!r}")
         with np.errstate(over="ignore"):

@@ -135,29 +135,6 @@ def test_a_class_class_weight_leaves_out_weighs_one(data):
         np.testing.assert_array_equal(a, b)
 
 
-def test_class_weight_keys_as_keras_takes_them(data):
-    """Keras maps each target's class through ``class_weight.get(c, 1.0)``: a class the output lacks changes
-    nothing, a whole float names its class, and an empty dict weighs nothing."""
-    x, y = data
-    with gpunn.use_backend("numpy"):
-        model = _model()
-        weights = model.get_weights()
-        results = []
-        for class_weight in ({0: 2.0, 7: 0.5}, {0.0: 2.0}, {}):
-            model.set_weights(weights)
-            model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0, class_weight=class_weight)
-            results.append(model.get_weights())
-        model.set_weights(weights)
-        model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
-    for a, b in zip(results[0], results[1]):
-        np.testing.assert_array_equal(a, b)
-    for a, b in zip(results[2], model.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    with pytest.raises(ValueError, match="keys must be integer class ids"):
-        with gpunn.use_backend("numpy"):
-            _model().fit(x, y, epochs=1, verbose=0, class_weight={0.5: 2.0})
-
-
 def test_train_and_test_on_batch_take_weights(data):
     x, y = data
     with gpunn.use_backend("numpy"):

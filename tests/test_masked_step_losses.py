@@ -102,3 +102,31 @@ def test_losses_and_metrics_on_their_own_apply_a_mask_the_predictions_carry():
     assert ours[0]["mask"] == theirs[0]["mask"]
     for key in ("mse", "mse_sum", "scce", "accuracy", "mae", "weighted_mae"):
         assert ours[0][key] == pytest.approx(theirs[0][key], rel=1e-5), key
+
+
+PER_STEP_METRICS = r'''
+import numpy as np
+
+def run(keras, case, extra_compile=None):
+    """Metrics of class ids on their own given per-step predictions (samples, steps, classes), unmasked, with and
+    without per-step weights: each step a row, as Keras's metrics reduce the last axis."""
+    rng = np.random.default_rng(0)
+    predicted = rng.normal(size=(3, 5, 4)).astype("float32")
+    ids = rng.integers(0, 4, size=(3, 5))
+    targets = rng.normal(size=(3, 5, 4)).astype("float32")
+    weights = rng.uniform(0.5, 2, size=(3, 5)).astype("float32")
+    out = {}
+    for name, cls, y in [("acc", keras.metrics.SparseCategoricalAccuracy, ids),
+                         ("top2", keras.metrics.SparseTopKCategoricalAccuracy, ids)]:
+        for label, sample_weight in (("plain", None), ("weighted", weights)):
+            metric = cls()
+            metric.update_state(y, predicted, sample_weight=sample_weight)
+            out[f"{name} {label}"] = float(metric.result())
+    return out
+'''
+
+
+def test_metrics_of_class_ids_on_their_own_take_per_step_predictions():
+    ours, theirs = run_case_both_ways(PER_STEP_METRICS, [{}])
+    for key, value in theirs[0].items():
+        assert ours[0][key] == pytest.approx(value, rel=1e-5), key

@@ -271,7 +271,10 @@ class Metric:
     # ---- Keras's API ---------------------------------------------------------------------------------------
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Add a batch of host data (NumPy arrays or lists) to the state, as Keras's ``update_state``."""
-        y_true, y_pred, sample_weight = _per_step_rows_of_a_mask(y_true, y_pred, sample_weight)
+        if getattr(y_pred, "_keras_mask", None) is not None or self.label_layout == "class_ids":
+            # (per-step rows where padding must count for nothing, or class ids per step; other metrics take
+            # their ranks themselves: a correlation's axis)
+            y_true, y_pred, sample_weight = _per_step_rows_of_a_mask(y_true, y_pred, sample_weight)
         y_true, y_pred, weights = self._host_inputs(y_true, y_pred, sample_weight)
         state, target = self._update_target(y_pred.shape[-1])
         ops = host_ops()
@@ -464,18 +467,19 @@ Metric.update_state = _unless_in_a_layers_call(Metric.update_state)
 
 
 def _per_step_rows_of_a_mask(y_true, y_pred, sample_weight):
-    """Predictions carrying a padding mask (an eager output of a masked layer, ``_keras_mask``), as Keras's metrics
-    take them: each step a row of its own, weighted by the mask (times its sample's weight), so that padding
-    counts for nothing. Anything else as it came."""
+    """Per-step predictions (samples, steps..., classes), as Keras's metrics take them: each step a row of its
+    own (a sample's weight over each of its steps), weighted by the padding mask they carry (an eager output of a
+    masked layer, ``_keras_mask``) so that padding counts for nothing. Anything else as it came."""
     mask = getattr(y_pred, "_keras_mask", None)
     shape = np.shape(y_pred)
-    if mask is None or len(shape) < 3 or np.shape(mask) != shape[:-1]:
+    if len(shape) < 3 or (mask is not None and np.shape(mask) != shape[:-1]):
         return y_true, y_pred, sample_weight
     steps = int(np.prod(shape[1:-1]))
-    weights = np.asarray(mask, dtype=np.float64).reshape(-1)
+    weights = None if mask is None else np.asarray(mask, dtype=np.float64).reshape(-1)
     if sample_weight is not None:
         given = np.asarray(convert_to_numpy(sample_weight), dtype=np.float64)
-        weights = weights * (np.repeat(given.reshape(-1), steps) if given.size == shape[0] else given.reshape(-1))
+        given = np.repeat(given.reshape(-1), steps) if given.size == shape[0] else given.reshape(-1)
+        weights = given if weights is None else weights * given
     y_true = np.asarray(convert_to_numpy(y_true))
     rows = shape[0] * steps
     y_true = y_true.reshape((rows,) + y_true.shape[len(shape) - 1:]) if y_true.ndim >= len(shape) - 1 else y_true

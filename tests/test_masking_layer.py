@@ -57,6 +57,7 @@ def _namespace():
 
 def test_training_through_a_masking_layer_equals_keras():
     keras = run_keras(KERAS_SCRIPT, None)
+    gpunn.backend.clear_session()  # layer names count from a fresh session, as in Keras's process
     space = _namespace()
     model, history = space["train"](gpunn)
     for ours, theirs in zip(model.get_weights(), keras["weights"]):

@@ -20,7 +20,5 @@ def save_weights(model, filepath, overwrite=True, max_shard_size=None):
 
 
 def load_weights(model, filepath, skip_mismatch=False):
-    """``model.load_weights(filepath)`` (Keras 3's function form); every weight must fit."""
-    if skip_mismatch:
-        raise ValueError("skip_mismatch: gpunn loads every weight or none (a mismatch is an error); leave it False")
-    model.load_weights(filepath)
+    """``model.load_weights(filepath, skip_mismatch)`` (Keras 3's function form)."""
+    model.load_weights(filepath, skip_mismatch=skip_mismatch)

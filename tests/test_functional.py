@@ -78,7 +78,8 @@ def test_a_sequential_model_called_in_the_chain_brings_its_layers():
     inputs = gpunn.Input(shape=(6,))
     outputs = layers.Dense(2, name="head")(base(inputs))
     model = gpunn.Model(inputs, outputs)
-    assert [layer.name for layer in model.layers][1:] == ["base_dense", "head"]
+    assert model.layers[1:] == [base, model.get_layer("head")]  # as in Keras: the model called is one entry
+    assert [layer.name for layer in model._graph_layers][1:] == ["base_dense", "head"]
     x, _ = _data(5)
     hidden = np.maximum(x @ base.layers[0].get_weights()[0] + base.layers[0].get_weights()[1], 0)
     np.testing.assert_allclose(model.predict(x, verbose=0), hidden @ model.layers[2].get_weights()[0]
@@ -372,7 +373,10 @@ def _titanic_head(nested: bool):
 
 def test_a_model_of_several_inputs_is_called_inside_another_as_in_the_tf_csv_tutorial(tmp_path):
     (nested, data, y), (flat, _, _) = _titanic_head(True), _titanic_head(False)
-    assert [type(layer).__name__ for layer in nested.layers] == [type(layer).__name__ for layer in flat.layers]
+    assert [type(layer).__name__ for layer in nested._graph_layers] == \
+        [type(layer).__name__ for layer in flat._graph_layers]
+    # as in Keras, a model called as a layer is one entry of model.layers, after the InputLayers it shares
+    assert [type(layer).__name__ for layer in nested.layers] == ["InputLayer"] * 4 + ["Functional", "Sequential"]
     assert_trains_as_flat_and_loads(nested, flat, data, y, tmp_path / "titanic.keras", batch_size=16)
 
 

@@ -308,7 +308,8 @@ def test_a_graph_model_called_inside_another_brings_its_graph():
     inner = _built()
     inputs = gpunn.Input(shape=(6,))
     outer = gpunn.Model(inputs, layers.Dense(2, name="head")(inner(inputs)))
-    assert [layer.name for layer in outer.layers][1:] == [layer.name for layer in inner.layers][1:] + ["head"]
+    assert outer.layers[1:] == [inner, outer.get_layer("head")]  # as in Keras: the model called is one entry
+    assert [layer.name for layer in outer._graph_layers][1:] == [layer.name for layer in inner.layers][1:] + ["head"]
     x = np.random.default_rng(5).standard_normal((4, 6)).astype(np.float32)
     head = outer.get_layer("head").get_weights()
     np.testing.assert_allclose(outer.predict(x, verbose=0), inner.predict(x, verbose=0) @ head[0] + head[1],
@@ -407,7 +408,9 @@ def test_fixed_modes_survive_configs_clones_and_files(tmp_path):
     _, model = _transfer_models()
     config = model.get_config()
     nodes = {entry["name"]: entry["inbound_nodes"] for entry in config["layers"]}
-    assert nodes["bn"][0]["kwargs"] == {"training": False} and nodes["head"][0]["kwargs"] == {}
+    # as Keras writes it: the base called with training=False is one entry, holding its layers
+    assert nodes[model.layers[1].name][0]["kwargs"] == {"training": False} and nodes["head"][0]["kwargs"] == {}
+    assert "bn" in [entry["config"]["name"] for entry in config["layers"][1]["config"]["layers"]]
     x = np.random.default_rng(2).standard_normal((7, 10)).astype(np.float32)
     expected = model.predict(x, verbose=0)
     for again in (gpunn.Model.from_config(config), gpunn.models.clone_model(model)):
@@ -657,17 +660,17 @@ def test_a_model_called_in_a_graph_keeps_its_layers_order_through_configs_clones
     x = gpunn.Input(shape=(4,), name="x")
     side = layers.Dense(4, name="s3")(layers.Dense(4, name="s2")(layers.Dense(4, name="s1")(x)))
     model = gpunn.Model(x, layers.Dense(2, name="out")(layers.Add(name="add")([inner(x), side])))
-    names = [layer.name for layer in model.layers]
+    names = [layer.name for layer in model._graph_layers]
     data = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
     expected = model.predict(data, verbose=0)
-    assert [layer.name for layer in gpunn.models.model_from_json(model.to_json()).layers] == names
+    assert [layer.name for layer in gpunn.models.model_from_json(model.to_json())._graph_layers] == names
     clone = gpunn.models.clone_model(model)
     clone.set_weights(model.get_weights())
     np.testing.assert_array_equal(clone.predict(data, verbose=0), expected)
     for name in ("m.keras", "m.h5", "m.safetensors"):
         model.save(tmp_path / name)
         loaded = gpunn.models.load_model(tmp_path / name)
-        assert [layer.name for layer in loaded.layers] == names, name
+        assert [layer.name for layer in loaded._graph_layers] == names, name
         np.testing.assert_array_equal(loaded.predict(data, verbose=0), expected, err_msg=name)
 
 
@@ -859,18 +862,20 @@ print(json.dumps({"predict": model.predict(x, verbose=0).tolist(), "json": model
 '''
 
 
-def test_keras_files_of_a_model_calling_models_load_flattened(tmp_path):
+def test_keras_files_of_a_model_calling_models_load_with_them_as_entries(tmp_path):
     """A Keras model that calls a Sequential (with training=False) and a functional model as layers, saved by
-    Keras: gpunn loads it as the graph of their layers, every weight from its place in the file, the fixed mode
-    kept; the same model from Keras's JSON; Keras's HDF5 of it is refused by name."""
+    Keras: gpunn loads it with each called model one entry of ``model.layers``, their layers running in their
+    places, every weight from its place in the file (a .keras file's paths, an HDF5 file's order), the fixed
+    mode kept; the same model from Keras's JSON."""
     x = np.random.default_rng(1).standard_normal((7, 6)).astype(np.float32)
     theirs = run_keras(KERAS_NESTED, {"x": x.tolist(), "dir": str(tmp_path)})
-    model = gpunn.models.load_model(tmp_path / "nested.keras")
-    assert [layer.name for layer in model.layers] == ["x", "b1", "bn", "drop", "b2", "f1", "f_add", "head"]
-    assert model._modes == (False, False, False, False, None, None, None)
-    np.testing.assert_allclose(model.predict(x, verbose=0), theirs["predict"], rtol=1e-5, atol=1e-5)
+    for name in ("nested.keras", "nested.h5"):
+        model = gpunn.models.load_model(tmp_path / name)
+        assert [layer.name for layer in model.layers] == ["x", "base", "tower", "head"], name
+        assert [layer.name for layer in model._graph_layers] == ["x", "b1", "bn", "drop", "b2", "f1", "f_add", "head"]
+        assert model._modes == (False, False, False, False, None, None, None), name
+        np.testing.assert_allclose(model.predict(x, verbose=0), theirs["predict"], rtol=1e-5, atol=1e-5,
+                                   err_msg=name)
     from_json = gpunn.models.model_from_json(theirs["json"])
     assert [layer.name for layer in from_json.layers] == [layer.name for layer in model.layers]
     assert from_json._modes == model._modes
-    with pytest.raises(Exception, match="calls another model as a layer"):
-        gpunn.models.load_model(tmp_path / "nested.h5")

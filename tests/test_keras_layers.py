@@ -381,8 +381,8 @@ def test_a_nested_model_shares_its_weights_and_trains_inside_the_outer_one():
     set_random_seed(3)
     base = gpunn.Sequential([gpunn.Input(shape=(64,)), layers.Dense(16, activation="relu", name="hidden")])
     outer = gpunn.Sequential([base, layers.Dense(10, activation="softmax")])
-    assert outer.built and [l.name for l in outer.layers][0] == "hidden"
-    assert outer.layers[0] is base.layers[0]
+    assert outer.built and outer.layers[0] is base  # as in Keras: the model added is one entry
+    assert outer._graph_layers[0] is base.layers[0]
     outer.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     before = base.get_weights()
     outer.fit(x[:200], y[:200], epochs=1, verbose=0)
@@ -390,7 +390,7 @@ def test_a_nested_model_shares_its_weights_and_trains_inside_the_outer_one():
     assert not np.array_equal(before[0], after[0])  # training the outer trained the inner's layer
     np.testing.assert_array_equal(after[0], outer.get_weights()[0])
     base.layers[0].kernel.assign(np.zeros((64, 16)))
-    np.testing.assert_array_equal(outer.layers[0].kernel.numpy(), 0.0)
+    np.testing.assert_array_equal(outer._graph_layers[0].kernel.numpy(), 0.0)
     base.trainable = False  # Keras's transfer-learning switch reaches the shared layers
     outer.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     outer.fit(x[:100], y[:100], epochs=1, verbose=0)

@@ -224,7 +224,7 @@ def test_layer_names_are_unique_and_found():
     assert layers.BatchNormalization().name.startswith("batch_normalization")
     model = gpunn.Sequential([gpunn.Input(shape=(3,)), a, b])
     assert model.get_layer(b.name) is b and model.get_layer(index=0) is a
-    with pytest.raises(ValueError, match="name: no layer named 'nope'"):
+    with pytest.raises(ValueError, match=r"No such layer: nope. Existing layers are: \['"):
         model.get_layer("nope")
 
 

@@ -297,7 +297,13 @@ def test_trainable_goes_down_and_a_sublayer_frozen_alone_is_refused():
         model.compile(optimizer="adam", loss="mse")
     block.blocks[0].trainable = True
     model.compile(optimizer="adam", loss="mse")
-    block.linear_3.trainable = False  # after compile: Keras's warning, and training goes on as compiled
+    block.linear_3.trainable = False  # before the first fit: taken there, as in Keras, so refused there too
+    with pytest.raises(ValueError, match=r"at 'linear_3' inside layer 'mlp_block\S*'\) has trainable=False"):
+        model.fit(x, y, epochs=1, verbose=0)
+    block.linear_3.trainable = True
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y, epochs=1, verbose=0)
+    block.linear_3.trainable = False  # after training: Keras's warning, and training goes on as compiled
     with pytest.warns(UserWarning, match="trainable` state has changed.*linear"):
         model.fit(x, y, epochs=1, verbose=0)
 

@@ -54,7 +54,14 @@ def build(keras, layers):
     o_h = layers.Dense(4, activation="relu", name="o_h")(o_in)
     mixed = keras.ops.concatenate([o_h * 2.0, keras.ops.exp(o_in[:, :2])], axis=-1)
     with_ops = keras.Model(o_in, layers.Dense(1, name="o_out")(mixed), name="with_ops")  # keras.ops between
-    return {"mlp": seq, "built_later": built, "chain": chain, "graph": graph, "heads": heads, "with_ops": with_ops}
+    inner = keras.Sequential([keras.Input(shape=(5,)), layers.Dense(4, name="in1"), layers.Dense(3, name="in2")],
+                             name="inner")
+    nested = keras.Sequential([inner, layers.Dense(2, name="head")], name="nested")
+    c_in = keras.Input(shape=(5,), name="c_in")
+    block = keras.Sequential([layers.Dense(4, name="b1"), layers.Dense(3, name="b2")], name="block")
+    called = keras.Model(c_in, layers.Dense(2, name="c_out")(block(c_in)), name="called")
+    return {"mlp": seq, "built_later": built, "chain": chain, "graph": graph, "heads": heads, "with_ops": with_ops,
+            "nested": nested, "called": called}
 
 OPTIONS = [
     {},
@@ -235,14 +242,13 @@ def test_plot_model_returns_an_ipython_image_when_it_can(fake_render, tmp_path, 
     assert shown == [str(tmp_path / "m.png")]
 
 
-def test_nested_models_are_flattened_and_expand_nested_changes_nothing():
-    inner = gpunn.Sequential([gpunn.Input(shape=(5,)), layers.Dense(4, name="in1"), layers.Dense(3, name="in2")])
-    outer = gpunn.Sequential([inner, layers.Dense(2, name="head")], name="outer")
-    plain = gpunn.utils.model_to_dot(outer, show_shapes=True)
+def test_expand_nested_draws_the_layers_of_a_held_model():
+    """Not expanded, a held model is one node (compared with Keras above); expanded, its layers are drawn in its
+    place (Keras boxes them in a cluster of their own)."""
+    outer = _models()["nested"]
     expanded = gpunn.utils.model_to_dot(outer, show_shapes=True, expand_nested=True)
-    assert plain.to_string() == expanded.to_string()
-    names = {str(id(layer)): layer.name for layer in outer.layers}
-    assert [(names[e.get_source()], names[e.get_destination()]) for e in plain.get_edges()] == [
+    names = {str(id(layer)): layer.name for layer in outer._graph_layers}
+    assert [(names[e.get_source()], names[e.get_destination()]) for e in expanded.get_edges()] == [
         ("in1", "in2"), ("in2", "head")]
 
 

@@ -12,6 +12,8 @@ written for tf.keras call on outputs (``normalizer(x).numpy()``).
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ..data import as_model_dtype, as_numeric_array
@@ -86,6 +88,26 @@ class GivenMask:
         return self.mask
 
 
+@contextlib.contextmanager
+def flags_of_now(layers):
+    """An eager call runs each of ``layers`` (and the layers they hold) with its ``trainable`` flag of now, as
+    Keras's eager calls read it: a frozen BatchNormalization called with ``training=True`` keeps to inference
+    mode. A step of ``fit`` keeps the flags it was compiled with (``Bound.trainable``)."""
+    from .shared_call import is_shared_call
+
+    kept = []
+    distinct = {id(layer): layer for layer in (call.layer if is_shared_call(call) else call for call in layers)}
+    for layer in distinct.values():
+        for _, owner in sublayers.owners(layer):
+            kept.append((owner.bound, owner.bound.trainable))
+            owner.bound.trainable = bool(owner.trainable)
+    try:
+        yield
+    finally:
+        for bound, flag in reversed(kept):
+            bound.trainable = flag
+
+
 def call_layer(layer, inputs, training=False, mask=None):
     """``layer(inputs)``: see the module docstring. A 1-D input is one sample (the result is 1-D too), or a batch
     of single values for a layer whose samples have shape (1,). ``mask`` (or ``inputs._keras_mask``): a padding
@@ -120,10 +142,11 @@ def call_layer(layer, inputs, training=False, mask=None):
         layer.mask_source = GivenMask(ops, mask, x.dtype if x.dtype.kind == "f" else dtype)
     activity_losses.clear(layer)
     try:
-        if user_layer.runs_call(layer):
-            y = user_layer.call_eagerly(layer, x, training)
-        else:
-            y, _ = layer.forward(x, training)
+        with flags_of_now([layer]):
+            if user_layer.runs_call(layer):
+                y = user_layer.call_eagerly(layer, x, training)
+            else:
+                y, _ = layer.forward(x, training)
     finally:
         masking.detach(layer)
     activity_losses.add(layer, y)

@@ -311,4 +311,6 @@ def call_symbolic_model(model, inputs, training=None, mask=None) -> SymbolicTens
     shape = sample_shape_of(inputs)
     if not model.built or tuple(model.input_shape[1:]) != shape:
         model.build((None,) + shape)
-    return ModelCall(model, [inputs], model.output_shape[1:], training)
+    output = ModelCall(model, [inputs], model.output_shape[1:], training)
+    model.__dict__.setdefault("_first_call", (inputs, output))  # a Sequential's input / output (Keras's node 0)
+    return output

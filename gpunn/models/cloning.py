@@ -14,6 +14,7 @@ from . import keras_config
 from ..layers.shared_call import is_shared_call
 from ..custom_objects import custom_object_scope
 from .compile_config import compile_like
+from .model_entries import held_in_files
 from .sequential import Sequential
 
 __all__ = ["clone_model", "model_from_json"]
@@ -72,8 +73,9 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     compiled the same way (optimizer, loss and metrics made anew from their configs, so no optimizer state is
     shared). Layers with a seeded initializer get the same weights again, as in Keras.
 
-    ``input_tensors`` (a KerasTensor in Keras) and ``call_function`` (Functional models only, in Keras) have no
-    gpunn equivalent: passing them is an error.
+    ``input_tensors``: the clone's inputs, ``keras.Input`` objects in the structure of ``model.input`` (one, in a
+    list of one or not, for a Sequential), which a layer's output cannot be in gpunn. ``call_function``
+    (Functional models only, in Keras) has no gpunn equivalent: passing it is an error.
     """
     kwargs.pop("cache", None)  # Keras's internal argument for recursive clones
     if kwargs:
@@ -83,19 +85,48 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     if call_function is not None:
         raise ValueError("call_function: is not supported with Sequential models (Keras: 'In a Sequential "
                          "model, layers aren't called at model-construction time (they're merely listed)')")
-    if input_tensors is not None:
-        raise ValueError("input_tensors: gpunn has no symbolic tensors; clone the model and pass data to it")
+    given = None if input_tensors is None else _given_inputs(model, input_tensors)
     if clone_function is None:
         clone_function = _clone_layer
     elif not callable(clone_function):
         raise ValueError(f"clone_function: expected a callable taking a layer, got {clone_function!r}")
     with custom_object_scope(_own_classes(model)):
-        return _clone_checked(model, clone_function, recursive)
+        return _clone_checked(model, clone_function, recursive, given_inputs=given)
 
 
-def _clone_checked(model, clone_function, recursive, sample_shape=None):
+def _given_inputs(model, input_tensors) -> list:
+    """``clone_model``'s ``input_tensors`` as the list of InputLayers standing for the model's inputs, in order;
+    anything else is refused by name, as Keras refuses what is no KerasTensor or differs from ``model.input``."""
+    if not getattr(model, "is_functional", False):
+        if isinstance(input_tensors, (list, tuple)):
+            if len(input_tensors) != 1:
+                raise ValueError("Argument `input_tensors` must contain a single tensor.")
+            input_tensors = input_tensors[0]
+        given = [input_tensors]
+    elif isinstance(input_tensors, dict):
+        structure = model._input_structure
+        if not isinstance(structure, dict) or set(structure) != set(input_tensors):
+            raise ValueError("`input_tensors` must have the same structure as model.input"
+                             f"\nReceived structure: {input_tensors}")
+        by_source = {id(source): input_tensors[key] for key, source in structure.items()}
+        given = [by_source[id(source)] for source in model.inputs]
+    else:
+        given = list(input_tensors) if isinstance(input_tensors, (list, tuple)) else [input_tensors]
+        as_list = isinstance(model._input_structure, (list, tuple))  # (Keras: the structure of model.input)
+        if len(given) != len(model.inputs) or as_list != isinstance(input_tensors, (list, tuple)):
+            raise ValueError("`input_tensors` must have the same structure as model.input"
+                             f"\nReceived structure: {input_tensors}")
+    for value in given:
+        if not isinstance(value, InputLayer):
+            raise ValueError("input_tensors: gpunn clones a model onto new inputs made by keras.Input(...); got "
+                             f"{type(value).__name__} {value!r} (a layer's output cannot start a gpunn model)")
+    return given
+
+
+def _clone_checked(model, clone_function, recursive, sample_shape=None, given_inputs=None):
     """``clone_model`` of checked arguments; ``sample_shape``: the clone's input takes samples of that shape
-    (a model of one input: ``shape_variants.py``), else the model's."""
+    (a model of one input: ``shape_variants.py``), else the model's; ``given_inputs``: the InputLayers the
+    clone starts from, one per input of the model, in order (``clone_model``'s ``input_tensors``)."""
     cache: dict = {}  # Keras's _wrap_clone_function: a layer listed twice is cloned once
 
     def clone(layer):
@@ -110,16 +141,30 @@ def _clone_checked(model, clone_function, recursive, sample_shape=None):
     if getattr(model, "_awaits_trace", False):
         raise ValueError(f"model: {type(model).__name__} learns its layers from call() on its first data; call "
                          "fit/predict on data or build(input_shape) before cloning it")
-    new_layers = [clone(layer.layer if is_shared_call(layer) else layer) for layer in model._calls]
+    functional = getattr(model, "is_functional", False)
+    holding = functional and held_in_files(model)
+    # a Sequential's entries as Keras lists them (a model added to it cloned whole); a functional model's calls
+    # (one holding models: _clone_holding_models)
+    new_layers = [] if holding else [clone(layer.layer if is_shared_call(layer) else layer)
+                                     for layer in (model._calls if functional else model.layers)]
+
+    given = {} if given_inputs is None else {id(source): value for source, value in zip(
+        model.inputs if functional else [model._input_layer], given_inputs)}
 
     def new_input_for(source):
+        if id(source) in given:
+            return given[id(source)]
         return InputLayer(shape=sample_shape or source.declared_input_shape, batch_size=source.batch_size,
                           dtype=source.input_dtype or source.declared_dtype, name=source.name)
 
     new_input = None if model._input_layer is None else new_input_for(model._input_layer)
+    if new_input is None and given_inputs is not None:
+        new_input = given_inputs[0]
     if new_input is None and sample_shape is not None:
         new_input = InputLayer(shape=sample_shape)
-    if getattr(model, "is_functional", False):  # Keras clones a functional model as one: the calls made again
+    if holding:  # the graph of its entries, a held model cloned whole and called
+        cloned = _clone_holding_models(model, clone, [new_input_for(source) for source in model.inputs])
+    elif functional:  # Keras clones a functional model as one: the calls made again
         from .functional import Functional
 
         inputs = new_input
@@ -139,3 +184,18 @@ def _clone_checked(model, clone_function, recursive, sample_shape=None):
         # optimizer, loss and metric objects from their configs (so no optimizer state or metric sums are shared).
         compile_like(cloned, model)
     return cloned
+
+
+def _clone_holding_models(model, clone, new_inputs: list):
+    """A functional model holding models (``model_entries.py``) cloned as Keras clones it: each entry of
+    ``model.layers`` (a held model whole) through ``clone``, called as its config's graph of those entries says,
+    on ``new_inputs`` (one per input of the model, in order)."""
+    from . import keras_file_config
+
+    translated = keras_file_config.model_config_from_keras(
+        {"class_name": "Functional", "config": keras_file_config.functional_config(model)})["config"]
+    by_name = {entry.name: entry for entry in model.operations}  # (keras.ops operations among the layers)
+    inputs = translated.get("inputs", 1)  # (the config's InputLayers come first, in the model's order)
+    made = list(new_inputs)
+    made += [clone(by_name[entry["config"]["name"]]) for entry in translated["layers"][inputs:]]
+    return keras_config.model_from_translated(Sequential, translated, made=made)

@@ -26,6 +26,8 @@ as in Keras (``symbolic.py``).
 """
 from __future__ import annotations
 
+import weakref
+
 from .. import overrides
 from ..layers import several_outputs, sublayers, text_inputs, variable_paths, wiring
 from ..layers.base import Layer, unique_name
@@ -38,6 +40,7 @@ from ..layers.shared_call import SharedCall, is_shared_call
 from ..layers.symbolic import ModelCall, SymbolicTensor
 from . import subclassed
 from .keras_attribute_paths import is_subclassed, keras_layers
+from .model_entries import entries
 from .sequential import Sequential
 
 
@@ -314,8 +317,13 @@ class Functional(Sequential):
                       None if all(mode is None for mode in modes) else modes, ends if several else None, nodes)
         self._outputs = output_values
         self._output_structure = outputs
-        self._held_models = list({id(call.layer): call.layer for call in _calls_in_order(input_layers, output_values)
-                                  if isinstance(call, ModelCall)}.values())
+        model_calls = [call for call in _calls_in_order(input_layers, output_values) if isinstance(call, ModelCall)]
+        self._held_models = list({id(call.layer): call.layer for call in model_calls}.values())
+        # (what files record: the training of its call; a model called more than once is written flat)
+        self._held_training = {id(call.layer): call.training for call in model_calls}
+        self._held_calls = {id(model): sum(call.layer is model for call in model_calls) for model in self._held_models}
+        for model in self._held_models:  # (told when it changes: Sequential._tell_holders)
+            model.__dict__.setdefault("_holders", []).append(weakref.ref(self))
 
     @classmethod
     def from_layers(cls, inputs, layers: list, name=None, trainable=True, sources=None, modes=None,
@@ -342,8 +350,9 @@ class Functional(Sequential):
     @property
     def layers(self) -> list:
         """As in Keras's functional models: the InputLayers and the layers, in Keras's order (not the keras.ops
-        operations between them, which are in ``operations``)."""
-        return self._graph_layers
+        operations between them, which are in ``operations``); a model called as a layer is one entry
+        (``model_entries.py``)."""
+        return entries(self, self._graph_layers)
 
     @property
     def _graph_layers(self) -> list:
@@ -351,8 +360,9 @@ class Functional(Sequential):
 
     @property
     def operations(self) -> list:
-        """Keras's ``Functional.operations``: the layers and the keras.ops operations, in Keras's order."""
-        return list(self._keras_layers)
+        """Keras's ``Functional.operations``: the layers and the keras.ops operations, in Keras's order (a model
+        called as a layer one entry)."""
+        return entries(self, list(self._keras_layers))
 
     @property
     def inputs(self) -> list:
@@ -380,11 +390,6 @@ class Functional(Sequential):
     def pop(self):
         raise AttributeError("'Functional' object has no attribute 'pop': a functional model is made whole by "
                              "keras.Model(inputs, outputs); use a Sequential model to remove layers")
-
-    def get_layer(self, name=None, index=None):
-        if index is not None:
-            return self.layers[index]
-        return super().get_layer(name=name)
 
     def __repr__(self) -> str:
         return f"<Functional name={self.name!r} layers={len(self._layers)} built={self.built}>"

@@ -25,6 +25,7 @@ from .file_format import NotAModelFileError, gpunn_version
 from .hdf5_io import GPUNN_MARKER, HDF5Writer
 from .keras_file_config import keras_compile_config, keras_model_config
 from .keras_attribute_paths import graph_layer_paths, is_model, is_subclassed, keras_layers
+from .model_entries import held_in_files, top_level
 from .keras_format import (ATTRIBUTES_LAYOUT, GPUNN_H5_VERSION, GRAPH_LAYOUT, KERAS_LAYOUT_VERSION, LAYOUT_ATTRIBUTE,
                            dropout_counters, layout_of)
 from .keras_variables import (KerasFileContents, keras_trainable, keras_weight_order, legacy_weight_order,
@@ -46,13 +47,14 @@ def legacy_entries(model, layout: str = GRAPH_LAYOUT) -> list[tuple[str, list[tu
     models it holds, in the order it set them (Keras's ``model.layers`` for a subclass), a model being one entry
     of all its weights in Keras's ``trainable_weights + non_trainable_weights`` order. A held layer the graph never
     called has no weights, as in Keras."""
-    if layout != ATTRIBUTES_LAYOUT:
+    held = held_in_files(model)
+    if layout != ATTRIBUTES_LAYOUT and not held:
         return [(layer.name, [(layer, spec) for spec in legacy_weight_order(layer)]) for layer in model._graph_layers]
     in_graph = {id(layer) for layer in model._layers}
     entries = []
-    for item in keras_layers(model):
+    for item in keras_layers(model) if layout == ATTRIBUTES_LAYOUT else top_level(model._graph_layers, held):
         if is_model(item):  # its layers in Keras's order of its weights (a subclass's: its attributes')
-            held = item._weight_order() if hasattr(item, "_weight_order") else item.layers
+            held = item._weight_order() if hasattr(item, "_weight_order") else item._graph_layers
             inside = [layer for layer in held if id(layer) in in_graph]
         else:
             inside = [item] if id(item) in in_graph else []
@@ -91,17 +93,19 @@ def _weights_group(writer: HDF5Writer, group: str, model, layout: str = GRAPH_LA
     writer.names_attribute(path("top_level_model_weights"), "weight_names", [])
 
 
-def per_layer_from_entries(contents: KerasFileContents, model) -> list[list | None]:
-    """Each of the subclassed ``model``'s graph layers' weights (Keras's order) from a tf.keras weights file of a
-    subclassed model, whose entries follow the layers and models it holds (``legacy_entries``), matched by order
-    as Keras matches them (legacy_h5_format.py ``load_weights_from_hdf5_group``)."""
-    entries = [(name, pairs) for name, pairs in legacy_entries(model, ATTRIBUTES_LAYOUT) if pairs]
+def per_layer_from_entries(contents: KerasFileContents, model, layout: str = ATTRIBUTES_LAYOUT) -> list[list | None]:
+    """Each of ``model``'s graph layers' weights (Keras's order) from a tf.keras weights file whose entries
+    follow the layers and models it holds (``legacy_entries``: a subclassed model's attributes, or a Sequential
+    holding models), matched by order as Keras matches them (legacy_h5_format.py
+    ``load_weights_from_hdf5_group``)."""
+    entries = [(name, pairs) for name, pairs in legacy_entries(model, layout) if pairs]
     saved = contents.weights_in_order or []
     if len(saved) != len(entries):
         raise ValueError(
             f"filepath: {contents.filepath!r} holds weights for {len(saved)} layers ({[n for n, _ in saved]}); "
             f"{type(model).__name__} holds {len(entries)} layers or models with weights "
-            f"({[n for n, _ in entries]}), matched in the order it set them as attributes"
+            f"({[n for n, _ in entries]}), matched in the order "
+            + ("it set them as attributes" if layout == ATTRIBUTES_LAYOUT else "of model.layers")
         )
     found = {}
     for (name, pairs), (saved_name, values) in zip(entries, saved):

@@ -67,7 +67,7 @@ def keras_layers(model) -> list:
 def _children(model) -> list[tuple[str, object]]:
     """(attribute, value) in the order Keras walks them."""
     if not is_subclassed(model):
-        return [("layers", model.layers)]
+        return [("layers", model._graph_layers)]
     attributes = user_attributes(model) + [("layers", keras_layers(model))]
     return sorted(attributes, key=lambda item: _sort_key(item[0]))
 
@@ -92,7 +92,7 @@ def saveable_paths(model) -> list[tuple[str, object]]:
         found.append((path, value))
         if not is_subclassed(value):
             # its ``layers`` first, named as keras_layer_paths names them (InputLayers included where Keras has them)
-            for layer_path, layer in zip(keras_layer_paths(value), value.layers):
+            for layer_path, layer in zip(keras_layer_paths(value), value._graph_layers):
                 visit(join(path, layer_path), layer)
             return
         for name, child in _children(value):

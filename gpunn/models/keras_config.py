@@ -22,7 +22,7 @@ from .. import layers as layers_module
 from .. import constraints, losses, metrics, regularizers
 from ..layers import variable_paths
 from ..optimizers import schedules
-from . import keras_file_config
+from . import keras_file_config, keras_nested
 from .compile_config import compile_from_config
 
 __all__ = ["sequential_config", "sequential_from_config", "model_to_json", "model_from_json_string",
@@ -74,13 +74,18 @@ def sequential_from_config(cls, config: dict, build_config: dict | None = None):
     return model_from_translated(cls, translated, build_config)
 
 
-def _layers_of(translated: dict) -> list:
+def layers_of(translated: dict) -> list:
     """The layers of a translated config, made anew. Keras writes the model's dtype on every layer; gpunn records
     it once, on the model, and a layer keeps a dtype of its own only when it declares another (so a config read
     back equals the one written)."""
+    from .sequential import Sequential
+
     model_dtype = translated.get("dtype")
     made = []
     for entry in translated["layers"]:
+        if entry["class_name"] in keras_nested.MODEL_CLASSES:  # a model added to a Sequential
+            made.append(sequential_from_config(Sequential, entry["config"], entry.get("build_config")))
+            continue
         layer_config = dict(entry["config"])
         if model_dtype is not None and layer_config.get("dtype") == model_dtype:
             layer_config.pop("dtype")
@@ -89,13 +94,15 @@ def _layers_of(translated: dict) -> list:
     return made
 
 
-def model_from_translated(cls, translated: dict, build_config: dict | None = None):
+def model_from_translated(cls, translated: dict, build_config: dict | None = None, made: list | None = None):
     """A new model from a config translated by ``keras_file_config.model_config_from_keras``: a functional one
     (``keras.Model``) when the config was a functional model's, else of class ``cls``; built when the config (or
-    ``build_config``, to_json's) records the input shape."""
+    ``build_config``, to_json's) records the input shape. ``made``: its layers (and held models), in the order
+    of the config's entries, where the caller made them (a clone's), else made anew from the config."""
     from .functional import Functional
+    from .sequential import Sequential
 
-    made = _layers_of(translated)
+    made = layers_of(translated) if made is None else made
     trainable = translated.get("trainable", True)
     if translated.get("functional"):
         count, keys = translated.get("inputs", 1), translated.get("input_keys")
@@ -116,8 +123,9 @@ def model_from_translated(cls, translated: dict, build_config: dict | None = Non
     model._config_dtype = translated.get("dtype")
     for layer in made:
         # Keras builds each layer from its own build config as it deserializes it, before the model: under no
-        # model's name (their variables' paths: 'dense/kernel', variable_paths.py)
-        variable_paths.fix_prefix(layer)
+        # model's name (their variables' paths: 'dense/kernel', variable_paths.py); a model's are under its own
+        if not isinstance(layer, Sequential):
+            variable_paths.fix_prefix(layer)
         model.add(layer)
     build_input_shape = translated.get("build_input_shape") or (build_config or {}).get("input_shape")
     if build_input_shape and not model.built and model._layers:

@@ -29,6 +29,7 @@ from ..layers.operation import is_operation
 from ..optimizers import schedules
 from . import keras_nested
 from .compile_config import get_compile_config, map_nested
+from .model_entries import held_in_files, owners, top_level
 
 _ANY = object()
 
@@ -269,7 +270,12 @@ def model_config_from_keras(config: dict, keras_version: str | None = None) -> d
             if source >= 0 and layer_of_call is not None:
                 source = layer_of_call[source] - inputs
             rank = ranks[source + inputs] if source >= 0 else ranks[-1 - source]
-        layer, rank = _layer_from_keras(entry, rank)
+        if entry.get("class_name") in keras_nested.MODEL_CLASSES:
+            # a model added to a Sequential or called as a layer: kept as Keras wrote it, made whole and added or
+            # called (model_entries.py)
+            layer, rank = entry, None
+        else:
+            layer, rank = _layer_from_keras(entry, rank)
         layers.append(layer)
         ranks[i] = rank
     out = {"name": inner.get("name"), "layers": layers}
@@ -284,7 +290,6 @@ def model_config_from_keras(config: dict, keras_version: str | None = None) -> d
         out["sources"] = sources
         out["modes"] = inner.get("modes")
         out["inputs"], out["input_keys"] = inputs, inner.get("input_keys")
-        out["keras_paths"] = inner.get("keras_paths")
         out["outputs"], out["output_keys"] = inner.get("outputs"), inner.get("output_keys")
         out["calls"], out["nodes"] = calls, inner.get("nodes")
         out["call_keys"] = inner.get("call_keys")
@@ -478,7 +483,9 @@ def sequential_config(model, native: bool = True) -> dict:
     elif input_shape is not None:  # (a Sequential started by a layer reading text takes strings)
         strings = text_inputs.first_reader(model) is not None
         layers.append(_input_to_keras(input_shape, None, "string" if strings else dtype, "input_layer", native))
-    layers += [_layer_to_keras(layer, dtype, native) for layer in model._layers]
+    held = held_in_files(model)
+    layers += [_held_model_to_keras(entry, native) if entry in held else _layer_to_keras(entry, dtype, native)
+               for entry in top_level(model._layers, held)]
     return {
         "name": model.name,
         "trainable": model.trainable,
@@ -486,6 +493,11 @@ def sequential_config(model, native: bool = True) -> dict:
         "layers": layers,
         "build_input_shape": None if input_shape is None else [None] + input_shape,
     }
+
+
+def _held_model_to_keras(model, native: bool) -> dict:
+    """A model added to a Sequential or called as a layer, as Keras's configs hold it: its own serialized entry."""
+    return keras_model_config(model, native, include_compile=False)
 
 
 # Layers whose Keras call() defaults to training=False. Keras up to 3.15 recorded that default in the call's node
@@ -518,13 +530,22 @@ def functional_config(model, native: bool = True) -> dict:
     calls = model._calls
     sources = model._sources or wiring.chain(len(calls))
     modes = model._modes_in_fit(warn=False) or (None,) * len(calls)
+    held = held_in_files(model)
+    owner = owners(held)  # a held model is one entry, called on what its layers read from outside it
     nodes: dict = {}  # per layer, its calls' nodes by node index (a shared layer has several)
     for i, (call, node_index) in enumerate(zip(calls, model._nodes)):
         layer = wiring.layer_of(call)
+        inside = owner.get(id(layer))  # (a held model's layer reading another of its layers reads inside it)
+        reads = [s for s in sources[i] if inside is None or wiring.is_model_input(s)
+                 or owner.get(id(wiring.layer_of(calls[s]))) is not inside]
         tensors = [{"class_name": "__keras_tensor__",
                     "config": {"shape": shapes[s], "dtype": dtypes.get(s, dtype),
                                "keras_history": [names[s][0], names[s][1], 0]}}
-                   for s in sources[i]]
+                   for s in reads]
+        if inside is not None:
+            _held_model_call(inside, tensors, model, entries, nodes, native)
+            names[i], shapes[i] = (inside.name, 0), [None] + list(layer.output_shape)
+            continue
         if is_operation(layer):  # keras.ops on symbolic values: the call's constants with its tensors
             node = layer.keras_node(tensors)
         else:
@@ -556,8 +577,19 @@ def functional_config(model, native: bool = True) -> dict:
         output_layers = ends[0]
     else:
         output_layers = ends
-    return {"name": model.name, "trainable": model.trainable, "layers": [entries[id(l)] for l in model.operations],
+    return {"name": model.name, "trainable": model.trainable,
+            "layers": [entries[id(l)] for l in top_level(model._keras_layers, held)],
             "input_layers": input_layers, "output_layers": output_layers}
+
+
+def _held_model_call(held, tensors: list, model, entries: dict, nodes: dict, native: bool) -> None:
+    """The entry of a model called as a layer, made at its first layer's call: its node reads what that layer
+    reads (the tensors of its later layers' outside reads are the same one: a held model takes one input)."""
+    if id(held) in entries:
+        return
+    training = model.__dict__.get("_held_training", {}).get(id(held))
+    entries[id(held)] = {**_held_model_to_keras(held, native), "name": held.name}
+    nodes[id(held)] = {0: {"args": tensors[:1], "kwargs": {} if training is None else {"training": training}}}
 
 
 def _endpoint_names(value, argument: str) -> tuple[list, list | None]:
@@ -600,10 +632,8 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
     def inbound(entry, node, with_nodes=False):
         return _resolved_inbound(entry, node, keras_version, with_nodes)
 
-    keras_paths = None
     config = _without_recorded_masks(config)
-    if keras_nested.has_nested(config):  # a model called as a layer: its layers in its place
-        config, keras_paths = keras_nested.flatten(config, inbound, FIXED_MARK)
+    keras_nested.check_called_once(config)
     entries = {entry.get("name") or entry["config"].get("name"): entry for entry in config["layers"]}
     inputs, input_keys = _endpoint_names(config["input_layers"], "input_layers")
     outputs, output_keys = _endpoint_calls(config["output_layers"], "output_layers")
@@ -643,7 +673,7 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
     modes = [fixed[call] for call in order]
     shared = len(names) < len(order)
     return {"name": config.get("name"), "trainable": config.get("trainable", True), "layers": layers,
-            "functional": True, "inputs": len(inputs), "input_keys": input_keys, "keras_paths": keras_paths,
+            "functional": True, "inputs": len(inputs), "input_keys": input_keys,
             "sources": None if wiring.is_chain(sources) and not several and not shared else [list(s) for s in sources],
             "modes": None if all(mode is None for mode in modes) else modes,
             "outputs": [index[call] for call in outputs] if several or output_keys else None,

@@ -155,17 +155,29 @@ def keras_layer_paths(model) -> list[str]:
     """Where each of the model's layers keeps its variables in a Keras 3 weights file: 'layers/' and the
     snake-case class name, made unique by '_1', '_2', ... (saving_lib.py ``_save_container_state``: never the
     layer's own name, which differs between two instances of one model)."""
+    from .model_entries import held_in_files, top_level
+
     used: dict[str, int] = {}
-    paths = []
-    for layer in model._graph_layers:
-        paths.append(f"layers/{container_name(snake_case(type(layer).__name__), used)}")
-    return paths
+    held = held_in_files(model)
+    if not held:
+        return [f"layers/{container_name(snake_case(type(layer).__name__), used)}" for layer in model._graph_layers]
+    paths = {}  # a model it holds: its layers' paths under its own, as Keras's container walk nests them
+    for entry in top_level(model._graph_layers, held):
+        path = f"layers/{container_name(snake_case(type(entry).__name__), used)}"
+        if entry in held:
+            paths.update({id(layer): f"{path}/{inner}"
+                          for layer, inner in zip(entry._graph_layers, keras_layer_paths(entry))})
+        else:
+            paths[id(entry)] = path
+    return [paths[id(layer)] for layer in model._graph_layers]
 
 
-def weight_tensors(model, per_layer: list[list[np.ndarray] | None], filepath) -> dict[str, np.ndarray]:
+def weight_tensors(model, per_layer: list[list[np.ndarray] | None], filepath, skipped: list | None = None
+                   ) -> dict[str, np.ndarray]:
     """The weights given per layer of ``model`` (in Keras's order; None or [] where the file has none) as the
     tensors ``save.restore_weights`` takes, keyed by the layers' positions and weights' names. A layer whose
-    number of weights differs from the file's is refused here; shapes are checked by ``restore_weights``."""
+    number of weights differs from the file's is refused here (``skipped``, a list: named there and left out);
+    shapes are checked by ``restore_weights``."""
     tensors = {}
     position = {id(layer): index for index, layer in enumerate(model._layers)}  # a functional's InputLayers: none
     for layer, values in zip(model._graph_layers, per_layer):
@@ -175,6 +187,9 @@ def weight_tensors(model, per_layer: list[list[np.ndarray] | None], filepath) ->
         specs = keras_weight_order(layer)
         if not values:
             continue  # reported as missing by restore_weights, if the layer has weights
+        if len(values) != len(specs) and skipped is not None:
+            skipped.append(layer.name)
+            continue
         if len(values) != len(specs):
             raise ValueError(
                 f"filepath: {filepath!r} holds {len(values)} weights for layer #{index} ({layer.name!r}), which "
@@ -397,19 +412,19 @@ class KerasFileContents:
     # subclassed model's), None where the model's kind says (a Keras weights file)
     layout: str | None = None
 
-    def per_layer_weights(self, model, paths: dict | None = None) -> list[list | None]:
+    def per_layer_weights(self, model) -> list[list | None]:
         """Each of ``model``'s layers' weights in the file (Keras's order), None where it holds none. Keras 3
-        files are matched by path (``paths``: by layer name, where the file's model called another model, whose
-        layers gpunn flattened: ``keras_nested.py``); tf.keras HDF5 files, as Keras loads them
-        (legacy_h5_format.py ``load_weights_from_hdf5_group``), by the order of the layers that have weights."""
+        files are matched by path (a model held as a layer: its layers' under its own, ``keras_layer_paths``);
+        tf.keras HDF5 files, as Keras loads them (legacy_h5_format.py ``load_weights_from_hdf5_group``), by the
+        order of the entries of ``model.layers`` that have weights."""
         if self.weights_by_path is not None:
-            if paths is not None:
-                return [self._by_path(layer, paths[layer.name]) if layer.name in paths else None
-                        for layer in model._graph_layers]
             return [self._by_path(layer, path) for layer, path in zip(model._graph_layers, keras_layer_paths(model))]
-        if paths is not None:
-            raise ValueError(f"filepath: {self.filepath!r} is an HDF5 file of a model that calls another model as a "
-                             "layer, which gpunn does not read; save it as a .keras file")
+        from .model_entries import held_in_files
+
+        if held_in_files(model):  # a model it holds is one entry of all its weights, as Keras writes it
+            from .h5_format import GRAPH_LAYOUT, per_layer_from_entries
+
+            return per_layer_from_entries(self, model, GRAPH_LAYOUT)
         weighted = [index for index, layer in enumerate(model._graph_layers) if layer.weight_specs()]
         saved = self.weights_in_order or []
         if len(saved) > len(weighted):

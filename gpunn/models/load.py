@@ -136,7 +136,7 @@ def _load_keras(contents, compile: bool):
         config = model_config_from_keras(contents.model_config, contents.keras_version)
     model = _build(filepath, config)
     with _from_file(filepath, "its weights do not fit its model config"):
-        per_layer = contents.per_layer_weights(model, config["config"].get("keras_paths"))
+        per_layer = contents.per_layer_weights(model)
         restore_weights(model, weight_tensors(model, per_layer, filepath), filepath)
         _load_assets(model, contents)
     _set_counters(filepath, model, contents.dropout_counters, by_name=True)

@@ -93,27 +93,35 @@ def _position_key(key: str) -> tuple[str, str]:
     return layer_part.split(".", 1)[0], weight
 
 
-def restore_weights(model, tensors: dict, filepath) -> None:
+def restore_weights(model, tensors: dict, filepath, skip_mismatch: bool = False, skipped=None) -> None:
+    """``tensors`` (keyed as ``_weight_tensors`` keys them) into the model's layers. A weight missing from them,
+    or of another shape, is refused by name; with ``skip_mismatch`` its layer keeps its weights instead and is
+    reported, as Keras's ``load_weights(..., skip_mismatch=True)`` warns of the layers it could not load
+    (``skipped``: the names of layers already found mismatched, by ``weight_tensors``)."""
     expected = _weight_tensors(model)
     # Matched by layer position and weight name, not layer name: as in Keras, weights load into a model built
     # the same way even when its generated layer names ('dense_7') differ from the saved model's.
     saved = {_position_key(k): v for k, v in tensors.items() if k.startswith("layers/")}
+    skipped = list(skipped or [])
     missing = sorted(key for key in expected if _position_key(key) not in saved)
-    if missing:
+    if missing and not skip_mismatch:
         raise ValueError(f"filepath: {filepath!r} lacks weights {missing[:3]} for this model's layers")
     for key, value in expected.items():
-        if saved[_position_key(key)].shape != value.shape:
-            raise ValueError(
-                f"filepath: weight {key!r} in {filepath!r} has shape {saved[_position_key(key)].shape}, the model "
-                f"expects {value.shape}"
-            )
-    values = [saved[_position_key(key)] for key in expected]
-    start = 0
-    for layer in model._layers:  # the files' order (set_weights takes Keras's, a subclass's attribute order)
-        count = len(layer.weight_specs())
-        if count:
-            layer.set_weights(values[start:start + count])
-        start += count
+        found = saved.get(_position_key(key))
+        if found is not None and found.shape != value.shape:
+            if not skip_mismatch:
+                raise ValueError(f"filepath: weight {key!r} in {filepath!r} has shape {found.shape}, the model "
+                                 f"expects {value.shape}")
+            skipped.append(key.split("/")[1].split(".", 1)[1])
+    skipped += [key.split("/")[1].split(".", 1)[1] for key in missing]
+    for index, layer in enumerate(model._layers):  # the files' order (set_weights takes Keras's)
+        keys = [f"layers/{index:03d}.{layer.name}/{spec.name}" for spec in layer.weight_specs()]
+        if keys and layer.name not in skipped:
+            layer.set_weights([saved[_position_key(key)] for key in keys])
+    if skipped:
+        names = list(dict.fromkeys(skipped))
+        warnings.warn(f"A total of {len(names)} objects could not be loaded from {filepath!r} (skip_mismatch=True: "
+                      f"they keep their weights). List of objects that could not be loaded: {names}", stacklevel=3)
 
 
 def read_keras_weights(filepath: str, data: bytes):
@@ -129,10 +137,13 @@ def read_keras_weights(filepath: str, data: bytes):
     raise NotAModelFileError(f"filepath: {filepath!r} is an HDF5 file but holds no Keras weights")
 
 
-def load_weights(model, filepath) -> None:
+def load_weights(model, filepath, skip_mismatch=False) -> None:
     """Weights from any model or weights file (the format is read from the file, whatever its name), matched
     to the model's layers by position: Keras 3 files by layer path, tf.keras HDF5 files by the order of the
-    layers with weights, safetensors files by position and weight name."""
+    layers with weights, safetensors files by position and weight name. ``skip_mismatch``: a layer whose
+    weights in the file differ in number or shape keeps its own (a new head on a loaded base), with a warning."""
+    if not isinstance(skip_mismatch, (bool, np.bool_)):
+        raise ValueError(f"skip_mismatch: expected True or False, got {skip_mismatch!r}")
     filepath = check_load_path(filepath)
     model._require_built("load_weights")  # before reading what may be a large file
     saving_hooks.refuse_own_hooks(model, "load_weights")
@@ -140,7 +151,7 @@ def load_weights(model, filepath) -> None:
         data = handle.read()
     if file_kind(data) == SAFETENSORS:
         _, tensors = read_file(filepath, (WEIGHTS_FORMAT, MODEL_FORMAT), data)
-        restore_weights(model, tensors, filepath)
+        restore_weights(model, tensors, filepath, skip_mismatch)
         return
     contents = read_keras_weights(os.fsdecode(filepath), data)
     if contents.layout == ATTRIBUTES_LAYOUT and not is_subclassed(model):
@@ -155,7 +166,8 @@ def load_weights(model, filepath) -> None:
         per_layer = h5_format.per_layer_from_entries(contents, model)
     else:
         per_layer = contents.per_layer_weights(model)
-    restore_weights(model, weight_tensors(model, per_layer, filepath), filepath)
+    skipped = [] if skip_mismatch else None
+    restore_weights(model, weight_tensors(model, per_layer, filepath, skipped), filepath, skip_mismatch, skipped)
     # Keras 3's files (not tf.keras's HDF5 ones, whose weights loader reads no optimizer); one saved from a model
     # without an optimizer has none, which Keras reports as 0 variables
     if not contents.legacy and model.compiled:

@@ -33,6 +33,7 @@ from ..layers.input_spec import check_layer_inputs
 from ..layers.shared_call import is_shared_call
 from ..layers.variable_lists import KerasVariableLists
 from ..ops import get_ops
+from .model_entries import entries, owners
 from .parameter_store import ParameterStore
 from .summary import format_summary
 from ..trainer import Trainer
@@ -41,8 +42,9 @@ from . import keras_config
 from . import save as save_module
 
 
-class NotBuiltError(ValueError):
-    """The model has no weights yet."""
+class NotBuiltError(ValueError, AttributeError):
+    """The model has no weights yet. An AttributeError too, as Keras's for ``input_shape`` / ``output`` of a model
+    not built: ``hasattr(model, "input_shape")`` is False then."""
 
 
 class Sequential(Trainer, KerasVariableLists):
@@ -110,21 +112,26 @@ class Sequential(Trainer, KerasVariableLists):
 
     @property
     def layers(self) -> list[Layer]:
-        """The model's layers in order (those of a Sequential added as a layer included, in its place)."""
-        return list(self._layers)
+        """The model's layers in order, as Keras lists them: a Sequential added as a layer is one entry
+        (``model_entries.py``; its layers run in its place, ``_graph_layers``)."""
+        return entries(self, self._layers)
 
     @property
     def _graph_layers(self) -> list:
-        """The layers as the model runs and saves them (a functional model's InputLayers included; for a
-        subclassed model those of its traced graph, where ``layers`` is Keras's list of what it holds)."""
-        return self.layers
+        """The layers as the model runs and saves them (those of a model added as a layer in its place; a
+        functional model's InputLayers included; for a subclassed model those of its traced graph, where
+        ``layers`` is Keras's list of what it holds)."""
+        return list(self._layers)
 
     def add(self, layer: Layer) -> None:
+        before = list(self._layers)
         if isinstance(layer, Sequential):
             self._add_model(layer)
+            self._tell_holders(before)
             return
-        if not isinstance(layer, Layer):
-            raise TypeError(f"layer: expected a gpunn layer instance, got {type(layer).__name__} {layer!r}")
+        if not isinstance(layer, Layer):  # (Keras's ValueError)
+            raise ValueError(f"Only instances of `keras.Layer` can be added to a Sequential model. Received: {layer!r} "
+                             f"(of type {type(layer)})")
         if isinstance(layer, InputLayer):
             if self._layers or self._input_layer is not None:
                 raise ValueError("layer: an Input/InputLayer can only be the first layer of a Sequential model")
@@ -137,6 +144,40 @@ class Sequential(Trainer, KerasVariableLists):
         self._invalidate()
         if self.declared_input_shape is not None and self._layers:
             Sequential.build(self)  # as in Keras: a model that knows its input shape is built as it is assembled
+        self._tell_holders(before)
+
+    def _tell_holders(self, before: list) -> None:
+        """This model's layers changed (``add``, ``pop``) after it was added to other Sequentials: their runs of
+        its layers follow, as a Keras Sequential holding it calls it with its layers of now."""
+        for ref in self.__dict__.get("_holders", ()):
+            holder = ref()
+            if holder is not None and self in holder.__dict__.get("_held_models", ()):
+                holder._follow_held_model(self, before)
+
+    def _follow_held_model(self, model: "Sequential", before: list) -> None:
+        ids = {id(layer) for layer in before}
+        places = [i for i, layer in enumerate(self._layers) if id(layer) in ids]
+        if getattr(self, "is_functional", False):
+            # a functional model's graph was made from the layers the model had when it was called (Keras's
+            # call runs its layers of now): it keeps running those, as layers of its own, and says so
+            self._held_models = [held for held in self._held_models if held is not model]
+            warnings.warn(f"model {model.name!r} changed after model {self.name!r} called it as a layer; "
+                          f"{self.name!r} keeps running the layers {model.name!r} had then (Keras would run its "
+                          "layers of now): call it again in a new functional model", stacklevel=4)
+            return
+        if not places:
+            return
+        mine = list(self._layers)
+        self._layers[places[0]:places[-1] + 1] = list(model._layers)
+        for layer in model._layers:
+            self._hold(layer)
+        self._invalidate()
+        if self.declared_input_shape is not None and self._layers:
+            try:
+                Sequential.build(self)
+            except ValueError:
+                pass  # layers that no longer fit: left unbuilt, the error comes at its next use, as in Keras
+        self._tell_holders(mine)
 
     def _add_model(self, model: "Sequential") -> None:
         """A Sequential used as a layer: its layers join this model's in order, the very objects, so that they
@@ -164,6 +205,7 @@ class Sequential(Trainer, KerasVariableLists):
                                            dtype=source.input_dtype or source.declared_dtype)
         self._layers.extend(inner)
         self.__dict__.setdefault("_held_models", []).append(model)
+        model.__dict__.setdefault("_holders", []).append(weakref.ref(self))
         for layer in inner:
             self._hold(layer)
         self._invalidate()
@@ -187,9 +229,13 @@ class Sequential(Trainer, KerasVariableLists):
             source = self._input_layer if self._input_layer is not None else \
                 InputLayer(shape=self.input_shape[1:],
                            dtype="string" if text_inputs.first_reader(self) else self._declared_dtype())
-            value = source
+            value, owner, entered = source, owners(self.__dict__.get("_held_models", ())), {}
             for layer in self._layers:
+                held = owner.get(id(layer))
+                entered.setdefault(id(held), value)
                 value = layer(value)
+                if held is not None and layer is held._graph_layers[-1]:  # a held model's first call: this run
+                    held.__dict__.setdefault("_first_call", (entered[id(held)], value))
             graph = self.__dict__["_graph"] = (source, value)
         return graph
 
@@ -203,12 +249,17 @@ class Sequential(Trainer, KerasVariableLists):
 
     @property
     def input(self):
-        """The symbolic input (tf.keras gives it; Keras 3 only once the model was called on one, else raising)."""
-        return self._symbolic_graph()[0]
+        """The symbolic input of the model's first call as a layer (Keras's ``Operation.input``: held by another
+        Sequential, or called in a functional model), else of its own graph (tf.keras gives it; Keras 3 raises)."""
+        first = self.__dict__.get("_first_call")
+        return first[0] if first is not None else self._symbolic_graph()[0]
 
     @property
     def output(self):
-        return self._symbolic_graph()[1]
+        """As ``input``: a feature extractor ``keras.Model(outer.inputs, outer.layers[0].output)`` reads the held
+        model's output in the outer model's graph, as in Keras."""
+        first = self.__dict__.get("_first_call")
+        return first[1] if first is not None else self._symbolic_graph()[1]
 
     def _connect(self, layers: list, sources, modes=None, output_indices=None, nodes=None) -> None:
         """Take ``layers`` connected as ``sources`` says (``wiring.py``; None: a chain), each run in the mode
@@ -234,7 +285,7 @@ class Sequential(Trainer, KerasVariableLists):
         statistics and updates its moving ones) without touching the weights otherwise. A CuPy ``x`` given to a
         model on the GPU stays there; host data is checked as ``predict`` checks it."""
         from ..data import as_feature_array, check_inputs
-        from ..layers.calling import call_result, check_training, to_backend
+        from ..layers.calling import call_result, check_training, flags_of_now, to_backend
         from ..autodiff import Tensor
         from . import shape_variants
         from ..layers import symbolic, tf_pipeline, user_layer
@@ -298,8 +349,9 @@ class Sequential(Trainer, KerasVariableLists):
         regularized = frozenset(i for i, layer in enumerate(self._calls) if layer.activity_regularizer is not None)
         outputs = {}
         modes = wiring.modes_of_a_plain_call(self._calls, self._modes) if plain_call else self._modes
-        y, _ = wiring.forward(self._calls, self._sources, self._split_inputs(y), training, modes=modes,
-                              output_indices=self._output_indices, outputs=outputs, keep=regularized)
+        with flags_of_now(self._layers):
+            y, _ = wiring.forward(self._calls, self._sources, self._split_inputs(y), training, modes=modes,
+                                  output_indices=self._output_indices, outputs=outputs, keep=regularized)
         for i, layer in enumerate(self._calls):  # what the call added: ``model.losses`` lists it (Keras's order)
             user_layer.keep_added_losses(layer)
             activity_losses.add(layer, outputs.get(i))
@@ -377,9 +429,32 @@ class Sequential(Trainer, KerasVariableLists):
         """The packed batch ``x`` as the list of the model's inputs (a model of one input: ``x`` itself)."""
         return x if self._packed is None else self._packed.split(x)
 
-    def pop(self) -> Layer:
+    def pop(self, rebuild=True) -> Layer:
+        """Remove and return the last entry of ``model.layers`` (a model added as a layer goes whole); as Keras's,
+        the model is built again when its input shape is known, unless ``rebuild=False``."""
+        if not isinstance(rebuild, (bool, np.bool_)):
+            raise ValueError(f"rebuild: expected True or False, got {rebuild!r}")
         if not self._layers:
             raise ValueError("pop: the model has no layers")
+        entry = self.layers[-1]
+        count = 1
+        if entry is not self._layers[-1]:  # a held model: all its layers
+            inside = owners([entry])
+            count = sum(id(layer) in inside for layer in self._layers)
+        before, built_shape = list(self._layers), self._built_input_shape if self.built else None
+        for _ in range(count):
+            self._pop_layer()
+        held = self.__dict__.get("_held_models", [])
+        if entry in held:
+            held.remove(entry)
+        if rebuild and self._layers and self.declared_input_shape is not None:
+            Sequential.build(self)
+        elif rebuild and self._layers and built_shape is not None:  # built by build() or by data: again so
+            Sequential.build(self, (None,) + tuple(built_shape))
+        self._tell_holders(before)
+        return entry
+
+    def _pop_layer(self) -> Layer:
         if self._sources is not None and any(len(self._layers) - 1 in reads for reads in self._sources):
             raise ValueError("pop: the last layer's output is read by other layers as well; only the last layer of a "
                              "chain can be removed")
@@ -623,6 +698,10 @@ class Sequential(Trainer, KerasVariableLists):
             # this model's (layer.input / layer.output), even when the model is not kept
             self.__dict__.pop("_graph", None)
             self._symbolic_graph()
+        for held in self.__dict__.get("_held_models", ()):  # as Keras builds a model added as a layer with it
+            first = held._layers[0] if held._layers else None
+            if not held.built and first is not None and isinstance(first.input_shape, tuple):
+                held.build((None,) + first.input_shape)
 
     def _packed_build_shape(self, input_shape) -> tuple:
         """What ``build(input_shape)`` means for a model of several inputs: their shapes (with or without the
@@ -756,12 +835,21 @@ class Sequential(Trainer, KerasVariableLists):
         return sum(layer.count_params() for layer in self._layers)
 
     def get_layer(self, name=None, index=None) -> Layer:
+        """By ``index`` into ``model.layers``, or by name: an entry of ``model.layers`` (a model held as a layer
+        among them), else a layer of such a model."""
+        if index is not None and name is not None:  # Keras's messages
+            raise ValueError(f"Provide only a layer name or a layer index. Received: index={index}, name={name}.")
         if index is not None:
-            return self._layers[index]
-        for layer in self._layers:
+            if len(self.layers) <= index:
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only has "
+                                 f"{len(self.layers)} layers.")
+            return self.layers[index]
+        if name is None:
+            raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+        for layer in self.layers + self._graph_layers:
             if layer.name == name:
                 return layer
-        raise ValueError(f"name: no layer named {name!r}; the layers are {[l.name for l in self._layers]}")
+        raise ValueError(f"No such layer: {name}. Existing layers are: {[layer.name for layer in self.layers]}.")
 
     def _modes_in_fit(self, warn: bool = True):
         """Per layer, the training mode fit runs it in (None: training): the modes its calls fixed. Configs and
@@ -798,8 +886,8 @@ class Sequential(Trainer, KerasVariableLists):
     def save_weights(self, filepath, overwrite=True, save_format=None) -> None:
         save_module.save_weights(self, filepath, overwrite=overwrite, save_format=save_format)
 
-    def load_weights(self, filepath) -> None:
-        save_module.load_weights(self, filepath)
+    def load_weights(self, filepath, skip_mismatch=False) -> None:
+        save_module.load_weights(self, filepath, skip_mismatch)
 
     # ---- config -----------------------------------------------------------------------------------
     def get_config(self) -> dict:

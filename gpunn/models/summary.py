@@ -20,6 +20,7 @@ import numpy as np
 from ..layers import wiring
 from ..ops import get_ops
 from .keras_variables import trained_weight_descriptions
+from .model_entries import entries, exclusive, owners
 
 # rich's box.HEAVY_HEAD, which Keras's table uses: (left, horizontal, cross, right) per line kind.
 _TOP = ("┏", "━", "┳", "┓")
@@ -128,21 +129,40 @@ def _connections(model) -> dict | None:
     sources = getattr(model, "_sources", None)
     if sources is None:
         return None
+    owner = owners(exclusive(model))  # a held model's layers: its call's output and reads
+
+    def holder(s):
+        return None if wiring.is_model_input(s) else owner.get(id(wiring.layer_of(model._calls[s])))
+
     names = {}
     for i, (call, node) in enumerate(zip(model._calls, model._nodes)):
-        names[i] = f"{wiring.layer_of(call).name}[{node}][0]"
-    cells = {}
+        held = holder(i)
+        names[i] = f"{held.name}[0][0]" if held is not None else f"{wiring.layer_of(call).name}[{node}][0]"
+    cells, held_reads = {}, {}
     for k, source in enumerate(model._input_layers):
         names[wiring.input_source(k)], cells[id(source)] = f"{source.name}[0][0]", "-"
     for layer_id, nodes in wiring.nodes_by_layer(model._calls, sources, model._nodes).items():
-        cells[layer_id] = ", ".join(names[s] for reads in nodes for s in reads)  # every call's, as Keras
+        held = owner.get(layer_id)
+        if held is None:
+            cells[layer_id] = ", ".join(names[s] for reads in nodes for s in reads)  # every call's, as Keras
+            continue
+        outside = held_reads.setdefault(id(held), [])
+        outside += [names[s] for reads in nodes for s in reads if holder(s) is not held and names[s] not in outside]
+        cells[id(held)] = ", ".join(outside)
     return cells
+
+
+def _unbuilt(layer) -> bool:
+    """A layer, or a model held as a layer, not built yet (whose output shape a model would refuse to give)."""
+    from .keras_attribute_paths import is_model
+
+    return not layer.built if is_model(layer) else layer.output_shape is None
 
 
 def _layer_rows(layer, expand_nested, show_trainable, level=0, connections=None) -> list[list[str]]:
     prefix = "   " * level + "└ " if level else ""
     kind = getattr(layer, "keras_class", None) or type(layer).__name__  # an operation: Keras's class of it
-    if layer.output_shape is None:  # a layer of a model not built yet: Keras's "?" and "0 (unbuilt)"
+    if _unbuilt(layer):  # a layer of a model not built yet: Keras's "?" and "0 (unbuilt)"
         cells = [f"{prefix}{layer.name} ({kind})", "?", "0 (unbuilt)"]
     else:
         cells = [f"{prefix}{layer.name} ({kind})", _output_shape(layer), f"{layer.count_params():,}"]
@@ -152,8 +172,9 @@ def _layer_rows(layer, expand_nested, show_trainable, level=0, connections=None)
         cells.append("-" if not layer.weights else ("Y" if layer.trainable else "N"))
     rows = [cells]
     if expand_nested and getattr(layer, "layers", None):
-        for inner in layer.layers:
-            rows += _layer_rows(inner, expand_nested, show_trainable, level + 1)
+        for inner in layer.layers:  # (Keras leaves their connections out: '-')
+            rows += _layer_rows(inner, expand_nested, show_trainable, level + 1,
+                                connections=None if connections is None else {})
     return rows
 
 
@@ -205,8 +226,8 @@ def format_summary(model, line_length=None, positions=None, expand_nested=False,
              _rule(_HEAD_RULE, widths)]
     if not model.built:  # (a subclassed model: the layers it holds, as Keras lists them)
         listed = list(model.layers)
-    else:  # with the keras.ops calls
-        listed = model.operations if getattr(model, "is_functional", False) else model._graph_layers
+    else:  # with the keras.ops calls; a model held as a layer is one row (expand_nested: its layers below it)
+        listed = entries(model, model.operations if getattr(model, "is_functional", False) else model._graph_layers)
     first, last = layer_range_bounds(listed, layer_range)
     rows = [row for layer in listed[first:last]
             for row in _layer_rows(layer, expand_nested, show_trainable, connections=connections)]
@@ -220,7 +241,7 @@ def format_summary(model, line_length=None, positions=None, expand_nested=False,
         trainable = _weights_size(model.trainable_weights)
         non_trainable = _weights_size(model.non_trainable_weights)
     else:  # (the weights of the layers built already: an adapted Normalization's)
-        built = [layer for layer in listed if layer.output_shape is not None]
+        built = [layer for layer in listed if not _unbuilt(layer)]
         trainable = _weights_size([w for layer in built for w in layer.trainable_weights])
         non_trainable = _weights_size([w for layer in built for w in layer.non_trainable_weights])
     optimizer = _optimizer_size(model) if model.built else None

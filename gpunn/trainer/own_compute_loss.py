@@ -76,7 +76,7 @@ def trained_outside_call(model) -> list:
                 take(item, name)
         elif isinstance(value, (Layer, Sequential)) and id(value) not in seen:
             seen.add(id(value))
-            layers = value.layers if isinstance(value, Sequential) else [value]
+            layers = value._graph_layers if isinstance(value, Sequential) else [value]
             trained = [layer for layer in layers if id(layer) not in in_graph and layer.trainable
                        and value.trainable and layer.has_weights]
             if trained:

@@ -6,7 +6,10 @@ modify the `trainable` property of a layer after calling `compile()`, those chan
 layer, with its flag); ``make_train_function(force=True)`` also picks up the flags of the moment (Keras's
 ``Layer.trainable`` setter names it as the way to apply a change during training); and ``fit``, ``evaluate``,
 ``train_on_batch`` and ``test_on_batch`` warn, once per change, with Keras's
-``_warn_if_trainable_state_changed`` message when a flag differs from the compiled one.
+``_warn_if_trainable_state_changed`` message when a flag differs from the compiled one. Until the first training
+step after a compile, the flags of the moment are taken (Keras builds its optimizer and training function at the
+first ``fit``, on every backend); after it, a change waits for the next compile, as on Keras's TensorFlow backend
+(its JAX backend refuses the step).
 """
 from __future__ import annotations
 
@@ -48,13 +51,19 @@ def record_added_layers(model) -> None:
 
 
 def warn_if_changed(model) -> None:
-    """Keras's warning when a flag changed since the model was compiled; then the change is not warned again."""
+    """Keras's warning when a flag changed since the model was compiled; then the change is not warned again.
+    Before the first training step since the compile, the flags of now are taken, as Keras makes its optimizer
+    and training function at the first ``fit`` (a layer frozen between ``compile`` and ``fit`` stays frozen)."""
     compiled = model._compiled_trainable_state
     if not compiled:
         return
     now = current(model)
     changed = [owner.name for owner, flag in now.items() if owner in compiled and compiled[owner] != flag]
     if not changed or now == model._warned_trainable_state:
+        return
+    if not model._trained_since_compile:  # (silently, as Keras on TensorFlow and JAX alike)
+        check_nested(model)
+        model._compiled_trainable_state = now
         return
     model._warned_trainable_state = now
     warnings.warn(

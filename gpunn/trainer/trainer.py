@@ -98,6 +98,7 @@ class Trainer:
         self.train_function = self.test_function = None
         self._compiled_trainable_state = None  # see trainable_state.py
         self._warned_trainable_state = None
+        self._trained_since_compile = False
         self._initial_epoch = None  # set by a callback to move fit's start (Keras's name): see _start_epoch
 
     # ---- compile ----------------------------------------------------------------------------------
@@ -141,6 +142,7 @@ class Trainer:
         # As in Keras, the trainable flags of this moment are the ones training uses (trainable_state.py).
         self._compiled_trainable_state = trainable_state.current(self)
         self._warned_trainable_state = None
+        self._trained_since_compile = False
         self.compiled = True
         self._optimizer_built = False
         self.train_function = self.test_function = None
@@ -225,6 +227,7 @@ class Trainer:
             self.optimizer.set_trained_weights(trained_weight_descriptions(self))
             self.optimizer.build(self.ops, self.params, self._segments)
             self._optimizer_built = True
+            self._trained_since_compile = True
 
     # ---- the steps --------------------------------------------------------------------------------
     def make_train_function(self, force: bool = False) -> TrainStep:

@@ -6,8 +6,8 @@ format (the extension, png without one) and its IPython ``Image`` return.
 
 What differs is only where gpunn's models differ: their layers keep sample shapes without the batch axis (the
 labels put it back, as Keras prints its tensors' shapes), a functional model's connections are its ``_sources``
-(``layers/wiring.py``) rather than Keras's nodes, and nested models are already flattened into their layers,
-so ``expand_nested`` has nothing left to expand.
+(``layers/wiring.py``) rather than Keras's nodes, and ``expand_nested`` draws a held model's layers in its place
+(gpunn runs them there, ``models/model_entries.py``) where Keras boxes them in a cluster of their own.
 
 pydot is optional (``pip install 'gpunn[plot]'``) and imported on first use, through ``_compat.pydot``;
 rendering an image also needs Graphviz's ``dot`` program.
@@ -20,6 +20,7 @@ import sys
 from .. import _compat
 from ..layers import wiring
 from ..layers.input_layer import InputLayer
+from ..models.model_entries import exclusive, owners, top_level
 
 _PYDOT_MISSING = "You must install pydot (`pip install pydot`) for `plot_model` to work."
 _GRAPHVIZ_MISSING = ("You must install graphviz (see instructions at https://graphviz.gitlab.io/download/) "
@@ -76,6 +77,8 @@ def _input_shape(layer, batch):
     """What Keras's ``layer.input`` shapes are: one shape, or the list of them for a merge layer."""
     if layer.input_shape is None:
         return None
+    if _is_model(layer):  # a model held as a layer: its shapes carry their batch axis
+        return tuple(layer.input_shape)
     if wiring.takes_list(layer):
         return [_with_batch(shape, batch) for shape in layer.input_shape]
     return _with_batch(layer.input_shape, batch)
@@ -84,6 +87,8 @@ def _input_shape(layer, batch):
 def _output_shape(layer, batch):
     if isinstance(layer, InputLayer):
         return _with_batch(layer.declared_input_shape, layer.batch_size)
+    if _is_model(layer):
+        return tuple(layer.output_shape)
     return None if layer.output_shape is None else _with_batch(layer.output_shape, batch)
 
 
@@ -192,7 +197,7 @@ def add_edge(dot, src, dst) -> None:
 
 def _drawn(model) -> list:
     """What Keras draws of a model: its layers, and a functional model's keras.ops operations among them."""
-    return model.operations if getattr(model, "is_functional", False) else model._graph_layers
+    return list(model._keras_layers) if getattr(model, "is_functional", False) else model._graph_layers
 
 
 def _edges(model) -> list[tuple]:
@@ -257,8 +262,8 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
         show_dtype: whether to display layer dtypes.
         show_layer_names: whether to display layer names.
         rankdir: `rankdir` argument passed to PyDot: `"TB"` a vertical plot, `"LR"` a horizontal one.
-        expand_nested: accepted as Keras takes it; gpunn's models hold the layers of nested models in their
-            place already, so there is nothing to expand.
+        expand_nested: whether to draw the layers of a model held as a layer (in the outer graph, where Keras
+            draws them in a box of their own) rather than the model as one node.
         dpi: Image resolution in dots per inch.
         subgraph: whether to return a `pydot.Cluster` instance.
         show_layer_activations: Display layer activations (only for layers that have an `activation`).
@@ -281,10 +286,14 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
         dot.add_node(make_node(model, **options))
         return dot
     batch = _batch_size(model)
-    for layer in _drawn(model):
+    held = () if expand_nested else exclusive(model)
+    owner = owners(held)  # not expanded: a model held as a layer is one node, as Keras draws it
+    for layer in top_level(_drawn(model), held):
         dot.add_node(_layer_node(model, layer, batch, **options))
     for source, destination in _edges(model):
-        add_edge(dot, source, destination)
+        source, destination = owner.get(id(source), source), owner.get(id(destination), destination)
+        if source is not destination:
+            add_edge(dot, source, destination)
     return dot
 
 

@@ -172,3 +172,62 @@ def test_a_feature_extractor_reads_the_held_model_output(both):
     np.testing.assert_allclose(ours["extractor"][1], theirs["extractor"][1], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(ours["extractor"][1], ours["extractor"][2], rtol=1e-6)
     assert ours["extractor"][0] == theirs["extractor"][0] == ["ci", "cb"]
+
+
+FREEZE_AFTER_LOAD = r'''
+import json, sys
+import numpy as np
+
+def run(keras, path):
+    L = keras.layers
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+    model = keras.Sequential([keras.Input((4,)), L.Dense(3, name="a"), L.Dense(1, name="b")])
+    rng = np.random.default_rng(3)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    model.fit(x, x[:, :1], epochs=1, verbose=0, shuffle=False)
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    loaded.get_layer("a").trainable = False
+    loaded.fit(x, x[:, :1], epochs=1, verbose=0, shuffle=False)
+    return {"a": [w.tolist() for w in loaded.get_layer("a").get_weights()],
+            "b": [w.tolist() for w in loaded.get_layer("b").get_weights()],
+            "a_saved": [w.tolist() for w in model.get_layer("a").get_weights()]}
+'''
+
+
+def _frozen_after_load(tmp_path) -> dict:
+    namespace: dict = {}
+    exec(FREEZE_AFTER_LOAD, namespace)
+    with gpunn.use_backend("numpy"):
+        return namespace["run"](gpunn, str(tmp_path / "m.keras"))
+
+
+def test_a_layer_frozen_after_load_model_stays_frozen_and_the_optimizer_keeps_its_state(tmp_path):
+    """A compiled model loaded, a layer frozen, fit without a compile: as Keras on TensorFlow, the first fit takes
+    the flag, and the weights still trained keep their Adam moments from the file: the same as the change applied
+    by force (``make_train_function(force=True)``) to the loaded model."""
+    ours = _frozen_after_load(tmp_path)
+    for kept, saved in zip(ours["a"], ours["a_saved"]):
+        np.testing.assert_array_equal(kept, saved)
+    with gpunn.use_backend("numpy"):  # the same with the model kept: the change applied by force
+        model = gpunn.models.load_model(tmp_path / "m.keras")
+        model.get_layer("a").trainable = False
+        model.make_train_function(force=True)
+        x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+        model.fit(x, x[:, :1], epochs=1, verbose=0, shuffle=False)
+    for mine, forced in zip(ours["b"], model.get_layer("b").get_weights()):
+        np.testing.assert_array_equal(mine, forced)
+
+
+def test_a_layer_frozen_after_load_model_trains_as_in_tensorflow_keras(tmp_path):
+    """Against Keras on TensorFlow, where GPUNN_KERAS_TF_PYTHON names an interpreter with it (Keras on JAX refuses
+    the step)."""
+    from helpers import run_keras_with_tensorflow_script
+
+    ours = _frozen_after_load(tmp_path)
+    theirs = run_keras_with_tensorflow_script(
+        FREEZE_AFTER_LOAD + "\nprint(json.dumps(run(__import__('keras'), sys.argv[1] if len(sys.argv) > 1 else "
+        f"{str(tmp_path / 'tf.keras')!r})))\n", {}, backend="tensorflow")
+    for mine, keras_weight in zip(ours["b"] + ours["a"], theirs["b"] + theirs["a"]):
+        np.testing.assert_allclose(mine, keras_weight, rtol=1e-5, atol=1e-6)

@@ -31,7 +31,7 @@ from .epoch_iterator import DeviceDataset, EpochIterator, weights_shape
 from .replicas import agree_on_stop, sync_replicas
 from .streamed_loops import StreamedValidation, evaluate_streamed, fit_streamed, is_streamed, predict_streamed
 from .test_step import TestStep, predict_rows
-from . import compiled_outputs, custom_steps, trainable_state
+from . import carried_slots, compiled_outputs, custom_steps, trainable_state
 from .train_step import TrainStep
 from .packed_targets import PackedTargets
 
@@ -224,10 +224,16 @@ class Trainer:
         if not self._optimizer_built or self.optimizer.ops is not self.ops:
             from ..models.keras_variables import trained_weight_descriptions
 
-            self.optimizer.set_trained_weights(trained_weight_descriptions(self))
+            descriptions = trained_weight_descriptions(self)
+            # (the same optimizer built before for this model, in another layout: its state per weight kept)
+            owner, before = self.optimizer.__dict__.get("_built_for", (None, None))
+            kept = carried_slots.slots_by_weight(self.optimizer, before) if owner is not None and owner() is self \
+                else {}
+            self.optimizer.set_trained_weights(descriptions)
             self.optimizer.build(self.ops, self.params, self._segments)
+            self.optimizer._built_for = (weakref.ref(self), descriptions)
+            carried_slots.restore(self.optimizer, descriptions, kept)
             self._optimizer_built = True
-            self._trained_since_compile = True
 
     # ---- the steps --------------------------------------------------------------------------------
     def make_train_function(self, force: bool = False) -> TrainStep:
@@ -240,6 +246,8 @@ class Trainer:
                 self._compiled_trainable_state = trainable_state.current(self)
             self._pack_for_training()  # the buffers laid out for the compiled trainable flags
             step = self.train_function = TrainStep(self, comm, jit=self.jit_compile)
+        # (from here a change of ``trainable`` waits for the next compile: trainable_state.warn_if_changed)
+        self._trained_since_compile = True
         return step
 
     def make_test_function(self, force: bool = False) -> TestStep:

@@ -146,6 +146,31 @@ def run_keras(script: str, task) -> object:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
+FOLDER_MAIN = r'''
+import keras
+task = json.loads(sys.stdin.read())
+print(json.dumps(run(keras, task["folder"])))
+'''
+
+
+def run_script_both_ways(script: str, tmp_path_factory) -> tuple:
+    """``script`` imports json and sys and defines ``run(module, folder)``, which returns JSON-ready results:
+    run under Keras 3 (one child process) and under gpunn on NumPy from a fresh session (layer names counted
+    anew, as in Keras's process), each with a folder of its own; (gpunn's results, Keras's), JSON round-tripped
+    alike."""
+    import json
+
+    import gpunn
+
+    theirs = run_keras(script + FOLDER_MAIN, {"folder": str(tmp_path_factory.mktemp("keras"))})
+    namespace: dict = {}
+    exec(compile(script, "both_ways_script.py", "exec"), namespace)
+    gpunn.backend.clear_session()
+    with gpunn.use_backend("numpy"):
+        ours = json.loads(json.dumps(namespace["run"](gpunn, str(tmp_path_factory.mktemp("gpunn")))))
+    return ours, theirs
+
+
 def run_case_both_ways(case_source: str, cases: list, extra_compile=None) -> tuple[list, list]:
     """The differential tests' runner: ``case_source`` defines ``run(module, case, extra_compile=None)``, which
     builds, trains and reads one case with ``module`` (keras or gpunn) and returns JSON-ready results. Every case

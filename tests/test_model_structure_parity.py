@@ -5,11 +5,9 @@ a frozen BatchNormalization called eagerly, a Sequential changed after it was ad
 libraries; every result is compared."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-from helpers import run_keras
+from helpers import run_script_both_ways
 
 import gpunn
 
@@ -126,22 +124,9 @@ def run(keras, folder):
     return out
 '''
 
-KERAS_MAIN = r'''
-import keras
-task = json.loads(sys.stdin.read())
-print(json.dumps(run(keras, task["folder"])))
-'''
-
-
 @pytest.fixture(scope="module")
 def both(tmp_path_factory):
-    theirs = run_keras(SCRIPT + KERAS_MAIN, {"folder": str(tmp_path_factory.mktemp("keras"))})
-    namespace: dict = {}
-    exec(SCRIPT, namespace)
-    gpunn.backend.clear_session()
-    with gpunn.use_backend("numpy"):
-        ours = json.loads(json.dumps(namespace["run"](gpunn, str(tmp_path_factory.mktemp("gpunn")))))
-    return ours, theirs
+    return run_script_both_ways(SCRIPT, tmp_path_factory)
 
 
 NUMBERS = ["late_freeze_loss", "frozen_bn_layer", "frozen_bn_model"]

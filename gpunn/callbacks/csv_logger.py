@@ -54,11 +54,10 @@ class CSVLogger(Callback):
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
-            # With validation every few epochs, the first epoch may lack the val_ metrics: take
-            # their names from the model when it lists them, so the columns exist from the start.
-            for name in getattr(self.model, "metrics_names", None) or ():
-                if name.startswith("val_") and name not in self.keys:
-                    self.keys.append(name)
+            # As Keras: a first epoch without val_ values (validation every few epochs, or none) gets a val_
+            # column for each of its keys, "NA" where an epoch has none
+            if self.keys and not any(key.startswith("val_") for key in self.keys):
+                self.keys += [f"val_{key}" for key in self.keys]
         if self.writer is None:
             dialect = type("_Dialect", (csv.excel,), {"delimiter": self.sep})
             self.writer = csv.DictWriter(self.csv_file, fieldnames=["epoch", *self.keys], dialect=dialect)

@@ -39,6 +39,10 @@ class _MonitorCallback(Callback):
         return None
 
     def _get_monitor_value(self, logs):
+        # As Keras, the direction is settled at the first epoch's end, whether the value is logged or not: a
+        # monitor that is neither the loss nor a compiled metric ('val_auc' for a metric named 'AUC') is an
+        # error with mode='auto', not a callback that never acts
+        self.direction  # noqa: B018 (decides, or raises)
         value = None if logs is None else logs.get(self.monitor)
         if value is None:
             available = ", ".join(logs.keys()) if logs else "none"

@@ -307,6 +307,14 @@ class BatchStream:
         self._began = False
         self.reader.on_epoch_end()
 
+    def restart(self) -> None:
+        """The next epoch starts from the source's first batch where the source can start over (a PyDataset, an
+        iterable), as Keras's ``EpochIterator.reset`` at each ``evaluate``; a generator runs on."""
+        if not self.reader.one_shot:
+            self._pending.clear()
+            self._close_iterator()
+            self._fresh = False
+
     def close(self) -> None:
         self._close_iterator()
 

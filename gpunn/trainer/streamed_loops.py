@@ -24,6 +24,7 @@ from .epoch_iterator import weights_shape
 from .streamed_data import (RAN_OUT_WARNING, BatchStream, is_py_dataset, is_streamed, is_tf_dataset, source_kind,
                            unpack_batch)
 from .test_step import predict_rows
+from .validation_schedule import check_validation_freq, validates_after
 
 __all__ = ["fit_streamed", "evaluate_streamed", "predict_streamed", "StreamedValidation", "is_streamed"]
 
@@ -106,8 +107,8 @@ def run_test(model, stream: BatchStream, class_weight=None, cbs=None) -> dict | 
 
 class StreamedValidation:
     """``validation_data`` given as a generator or PyDataset, read with ``validation_steps`` batches per
-    validation (Keras keeps one iterator for the whole fit: with ``validation_steps`` a generator runs on from
-    one validation to the next)."""
+    validation. As Keras's ``evaluate`` resets its iterator, each validation reads a PyDataset (or an iterable)
+    from its first batch; a generator, which cannot start over, runs on from one validation to the next."""
 
     def __init__(self, model, data, validation_steps):
         _single_rank("validation_data")
@@ -117,6 +118,7 @@ class StreamedValidation:
         self._warned = False
 
     def evaluate(self, cbs=None) -> dict:
+        self.stream.restart()
         logs = run_test(self.model, self.stream, cbs=cbs) if self.stream.has_batch() else None
         if logs is None:
             if not self._warned:
@@ -164,9 +166,9 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"epochs: expected a non-negative integer, got {epochs!r}")
     epochs = int(epochs)
-    if not 0 <= initial_epoch <= epochs:
-        raise ValueError(f"initial_epoch: expected 0 <= initial_epoch <= epochs={epochs}, got {initial_epoch!r}")
-    validation_freq = check_positive_int("validation_freq", validation_freq)
+    if not 0 <= initial_epoch:  # (past epochs: no epoch runs, as in Keras)
+        raise ValueError(f"initial_epoch: expected a non-negative integer, got {initial_epoch!r}")
+    validation_freq = check_validation_freq(validation_freq)
     steps_per_epoch = _check_steps("steps_per_epoch", steps_per_epoch)
     validation_steps = _check_steps("validation_steps", validation_steps)
     if batch_size is not None:
@@ -234,7 +236,7 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
                 break
             logs = step.metrics.result()
             divergence.epoch_end(epoch, epochs, logs)
-            if (epoch + 1) % validation_freq == 0:
+            if validates_after(epoch, validation_freq):
                 if val_stream is not None:
                     val_logs = val_stream.evaluate(cbs)
                 elif val is not None:

@@ -34,6 +34,7 @@ from .test_step import TestStep, predict_rows
 from . import carried_slots, compiled_outputs, custom_steps, trainable_state
 from .train_step import TrainStep
 from .packed_targets import PackedTargets
+from .validation_schedule import check_validation_freq, validates_after
 
 
 def _check_verbose(verbose) -> int:
@@ -121,6 +122,13 @@ class Trainer:
                 or steps_per_execution < 1):
             raise ValueError(f"steps_per_execution: expected a positive integer, got {steps_per_execution!r}")
         optimizer = optimizers_module.get(optimizer)
+        # As Keras 3: compiled again without a loss, or without metrics, the model keeps those it had
+        # (``model.compile(optimizer=Adam(1e-5))`` to fine-tune keeps the loss and the metrics)
+        previous = self.__dict__.get("_compile_arguments") if self.compiled else None
+        if previous is not None and loss is None:
+            loss, loss_weights = previous[0], previous[1]
+        if previous is not None and metrics is None and weighted_metrics is None:
+            metrics, weighted_metrics = previous[2], previous[3]
         trainable_state.check_nested(self)
         if getattr(self, "_awaits_trace", False):  # a subclassed model: its outputs are known at its first data
             self.loss = compiled_outputs.check_names(loss, metrics, weighted_metrics)
@@ -204,6 +212,18 @@ class Trainer:
         """Zero the state of the loss tracker and every compiled metric (Keras's ``reset_metrics``)."""
         for metric in self.metrics:
             metric.reset_state()
+
+    def get_metrics_result(self) -> dict:
+        """Keras's: the results of ``model.metrics`` as the last fit, evaluate or ``*_on_batch`` left them,
+        ``{'loss': ..., 'mae': ...}`` (a metric giving several results adds each)."""
+        results = {}
+        for metric in self.metrics:
+            result = metric.result()
+            if isinstance(result, dict):
+                results.update(result)
+            else:
+                results[metric.name] = result
+        return results
 
     def _require_compiled(self, what: str, hooks=()) -> None:
         """Refuse a step that cannot run: the model not compiled, or compiled without a loss, or a subclass
@@ -458,10 +478,10 @@ class Trainer:
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs: expected a non-negative integer, got {epochs!r}")
         epochs = int(epochs)
-        if not 0 <= initial_epoch <= epochs:
-            raise ValueError(f"initial_epoch: expected 0 <= initial_epoch <= epochs={epochs}, got {initial_epoch!r}")
+        if not 0 <= initial_epoch:  # (past epochs: no epoch runs, as in Keras)
+            raise ValueError(f"initial_epoch: expected a non-negative integer, got {initial_epoch!r}")
         verbose = _verbose_param(verbose)
-        validation_freq = check_positive_int("validation_freq", validation_freq)
+        validation_freq = check_validation_freq(validation_freq)
         steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch, allow_none=True)
         x, y = self._prepare_with_targets(x, y)
         weights = self._sample_weights(y, sample_weight, class_weight)
@@ -537,12 +557,12 @@ class Trainer:
                     break
             logs = step.metrics.result()
             divergence.epoch_end(epoch, epochs, logs)
-            if val is not None and (epoch + 1) % validation_freq == 0:
+            if val is not None and validates_after(epoch, validation_freq):
                 if val_data is None:  # on the device once per fit, not once per validation
                     val_data = DeviceDataset(self.ops, val)
                 val_logs = self._evaluate_arrays(val, validation_batch_size or batch_size, val_data, cbs)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            if val_stream is not None and (epoch + 1) % validation_freq == 0:
+            if val_stream is not None and validates_after(epoch, validation_freq):
                 logs.update({f"val_{k}": v for k, v in val_stream.evaluate(cbs).items()})
             cbs.on_epoch_end(epoch, logs)
             if agree:
@@ -625,7 +645,7 @@ class Trainer:
 
         if not callbacks and not verbose:
             return None
-        return CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose, steps=steps)
+        return CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose, epochs=1, steps=steps)
 
     def _predict_callbacks(self, callbacks, verbose, steps):
         """The CallbackList ``predict`` tells of its batches, with Keras's progress bar unless ``verbose`` is 0
@@ -634,7 +654,7 @@ class Trainer:
 
         if not callbacks and not verbose:
             return None
-        return CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose, steps=steps)
+        return CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose, epochs=1, steps=steps)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for ``x`` as a NumPy array (probabilities after a softmax/sigmoid output layer). ``x``

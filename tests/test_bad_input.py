@@ -186,8 +186,9 @@ def test_model_without_input_shape_is_not_built_by_bad_data(xy):
                                                "empty training or validation set"]),
     (dict(validation_data=[1, 2, 3, 4]), ValueError, ["validation_data: expected a tuple (x_val, y_val)"]),
     (dict(verbose=3), ValueError, ["verbose: expected 'auto', 0, 1 or 2, got 3"]),
-    (dict(epochs=2, initial_epoch=5), ValueError, ["initial_epoch: expected 0 <= initial_epoch <= epochs=2, got 5"]),
-    (dict(validation_freq=0), ValueError, ["validation_freq: expected a positive integer, got 0"]),
+    (dict(epochs=2, initial_epoch=-1), ValueError, ["initial_epoch: expected a non-negative integer, got -1"]),
+    (dict(validation_freq=0), ValueError, ["validation_freq: expected a positive integer or a list of epoch numbers, "
+                                           "got 0"]),
     (dict(steps_per_epoch=-2), ValueError, ["steps_per_epoch: expected a positive integer, got -2"]),
 ])
 def test_fit_rejects_bad_arguments_before_any_work(kwargs, exc_type, fragments, model, xy):

@@ -343,7 +343,8 @@ def test_csv_logger_writes_and_appends(tmp_path):
     rows = read_csv(path)
     assert len(rows) == 4 and rows[0] == ["epoch", "loss", "val_loss"] and rows[3] == ["0", "0.125", "0.25"]
     fake_fit(FakeModel(), [cb.CSVLogger(path, separator=";")], [{"loss": 2.0}])
-    assert read_csv(path, ";") == [["epoch", "loss"], ["0", "2.0"]]  # append=False overwrites
+    # append=False overwrites; a first epoch without val_ values gets their columns, as Keras's
+    assert read_csv(path, ";") == [["epoch", "loss", "val_loss"], ["0", "2.0", "NA"]]
 
 
 def test_csv_logger_missing_values_are_na(tmp_path):

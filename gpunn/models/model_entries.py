@@ -12,11 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-
-def _layer_of(call):
-    from ..layers.shared_call import is_shared_call
-
-    return call.layer if is_shared_call(call) else call
+from ..layers.wiring import layer_of as _layer_of
 
 
 def owners(held_models) -> dict:

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import overrides
 from ..autodiff.functions import convert_to_numpy
+from .executions import executions
 
 # What each hook does in Keras, and what a script does with gpunn instead.
 _INSTEAD = {
@@ -115,20 +116,15 @@ def _as_arrays(x, dtype):
     return arrays, lengths.pop()
 
 
-def run_predict_step(model, data, index: int, cbs):
-    """The model's ``predict_step`` on one batch ``data``, its outputs on the host; ``cbs`` told of the batch."""
-    if cbs is not None:
-        cbs.on_predict_batch_begin(index)
-    outputs = _map(convert_to_numpy, model.predict_step(data))  # backend arrays and Tensors, on the host
-    if cbs is not None:
-        cbs.on_predict_batch_end(index, {"outputs": outputs})
-    return outputs
+def run_predict_step(model, data):
+    """The model's ``predict_step`` on one batch ``data``, its outputs on the host."""
+    return _map(convert_to_numpy, model.predict_step(data))  # backend arrays and Tensors, on the host
 
 
 def predict_on_batch_with_own_step(model, x):
     """``model.predict_on_batch``: Keras hands the step ``(x,)`` whatever ``x`` is."""
     arrays, _ = _as_arrays(x, model.dtype)
-    return run_predict_step(model, (arrays,), 0, None)
+    return run_predict_step(model, (arrays,))
 
 
 def predict_with_own_step(model, x, batch_size: int, steps: int | None, cbs):
@@ -146,10 +142,18 @@ def predict_with_own_step(model, x, batch_size: int, steps: int | None, cbs):
     outputs = []
     if cbs is not None:
         cbs.on_predict_begin()
-    for index, start in enumerate(range(0, rows, batch_size)):
-        stop = min(start + batch_size, rows)
-        batch = _map(lambda array: array[start:stop], arrays)
-        outputs.append(run_predict_step(model, pack_x_y_sample_weight(batch), index, cbs))
+    for begin, end, starts in executions(range(0, rows, batch_size), model.steps_per_execution):
+        if cbs is not None:
+            cbs.on_predict_batch_begin(begin)
+        done = len(outputs)
+        for start in starts:
+            stop = min(start + batch_size, rows)
+            batch = _map(lambda array: array[start:stop], arrays)
+            outputs.append(run_predict_step(model, pack_x_y_sample_weight(batch)))
+        if cbs is not None:
+            cbs.on_predict_batch_end(end, {"outputs": concatenate_batches(outputs[done:])})
+            if model.stop_predicting:
+                break
     if cbs is not None:
         cbs.on_predict_end()
     return concatenate_batches(outputs)

@@ -21,6 +21,7 @@ from ..data import check_positive_int
 from . import custom_steps
 from .divergence import DivergenceWarning
 from .epoch_iterator import weights_shape
+from .executions import executions
 from .streamed_data import (RAN_OUT_WARNING, BatchStream, is_py_dataset, is_streamed, is_tf_dataset, source_kind,
                            unpack_batch)
 from .test_step import predict_rows
@@ -72,6 +73,12 @@ def _next_checked(model, stream: BatchStream, class_weight=None):
     return None if raw is None else checked_batch(model, stream, raw, stream.read - 1, True, class_weight)
 
 
+def _until_none(read):
+    """What ``read()`` returns, until it returns None (``iter(read, None)`` would compare arrays with ==)."""
+    while (item := read()) is not None:
+        yield item
+
+
 def _run_in_slot(step, arrays) -> None:
     """Copy one checked batch into the step's slot for its shape, then run the step on it."""
     x, y = arrays[0], arrays[1]
@@ -88,16 +95,19 @@ def run_test(model, stream: BatchStream, class_weight=None, cbs=None) -> dict | 
     step = model.make_test_function().prepare(model._sparse_labels(first[1]))
     step.metrics.reset()
     stream.begin_epoch()
+    model.stop_evaluating = False
     if cbs is not None:
         cbs.on_test_begin()
-    index = 0
-    while (arrays := _next_checked(model, stream, class_weight)) is not None:
+    batches = _until_none(lambda: _next_checked(model, stream, class_weight))
+    for begin, end, run in executions(batches, model.steps_per_execution):
         if cbs is not None:
-            cbs.on_test_batch_begin(index)
-        _run_in_slot(step, arrays)
+            cbs.on_test_batch_begin(begin)
+        for arrays in run:
+            _run_in_slot(step, arrays)
         if cbs is not None:
-            cbs.on_test_batch_end(index, step.metrics.lazy_logs())
-        index += 1
+            cbs.on_test_batch_end(end, step.metrics.lazy_logs())
+            if model.stop_evaluating:
+                break
     stream.end_epoch()
     results = step.metrics.result() if stream.epoch_batches else None
     if cbs is not None:
@@ -284,19 +294,21 @@ def predict_streamed(model, x, steps=None, cbs=None) -> np.ndarray:
         stream.begin_epoch()
         if cbs is not None:
             cbs.on_predict_begin()
-        index = 0
-        while (raw := stream.next_batch()) is not None:
-            if own_step:
-                outputs.append(custom_steps.run_predict_step(model, custom_steps.standardized_batch(raw), index,
-                                                             cbs))
-            else:
-                (xb,) = checked_batch(model, stream, raw, stream.read - 1, False)
-                if cbs is not None:
-                    cbs.on_predict_batch_begin(index)
-                outputs.append(predict_rows(model, xb, len(xb)))
-                if cbs is not None:
-                    cbs.on_predict_batch_end(index, {"outputs": outputs[-1]})
-            index += 1
+        # each batch checked as it is read, so that a message names the batch that was read last
+        batches = (custom_steps.standardized_batch(raw) if own_step
+                   else checked_batch(model, stream, raw, stream.read - 1, False)[0]
+                   for raw in _until_none(stream.next_batch))
+        for begin, end, run in executions(batches, model.steps_per_execution):
+            if cbs is not None:
+                cbs.on_predict_batch_begin(begin)
+            done = len(outputs)
+            for batch in run:
+                outputs.append(custom_steps.run_predict_step(model, batch) if own_step
+                               else predict_rows(model, batch, len(batch)))
+            if cbs is not None:
+                cbs.on_predict_batch_end(end, {"outputs": custom_steps.concatenate_batches(outputs[done:])})
+                if model.stop_predicting:
+                    break
         stream.end_epoch()
         if cbs is not None:
             cbs.on_predict_end()

@@ -11,6 +11,7 @@ from ..layers import wiring
 from ..ops.workspace import Workspace, Workspaces
 from . import activity, layer_losses, output_losses
 from .epoch_iterator import BatchSlot
+from .executions import executions
 from .memory import OutOfMemoryGuard
 from .plan import make_plan, run_forward, weight_penalty
 from .replicas import sync_replicas
@@ -70,33 +71,40 @@ def predict_rows(model, x: np.ndarray, batch_size: int, cbs=None):
     for a model of several outputs their host arrays as the model gives its outputs (a list or a dict).
 
     Batches are copied into one input buffer per batch size and the outputs into device arrays, read back once
-    at the end. ``cbs``: a CallbackList told of each batch as Keras tells it (``on_predict_batch_end`` gets
-    ``{"outputs": ...}``, the batch's outputs: read back per batch only then).
+    at the end. ``cbs``: a CallbackList told of each run of ``model.steps_per_execution`` batches as Keras tells
+    it (``on_predict_batch_end`` gets ``{"outputs": ...}``, the run's outputs: read back per run only then); a
+    callback setting ``model.stop_predicting`` ends the predictions with that run, as in Keras.
     """
     ops = model.ops
     n = len(x)
     ends = model._output_indices
     outs = [ops.empty((n,) + shape, dtype=model.dtype) for shape in model._output_shapes()]
     inputs: dict = {}
+    done = n
     if cbs is not None:
         cbs.on_predict_begin()
-    for index, start in enumerate(range(0, n, batch_size)):
+    for begin, end, starts in executions(range(0, n, batch_size), model.steps_per_execution):
         if cbs is not None:
-            cbs.on_predict_batch_begin(index)
-        stop = min(start + batch_size, n)
-        rows = stop - start
-        xb = inputs.get(rows)
-        if xb is None:
-            xb = inputs[rows] = ops.empty((rows,) + tuple(model._built_input_shape), dtype=model.dtype)
-        ops.upload(x[start:stop], xb)
-        with OutOfMemoryGuard(ops, batch_size):
-            y, _ = wiring.forward(model._calls, model._sources, model._split_inputs(xb), False, modes=model._modes,
-                                  output_indices=ends)
-            for value, out in zip([y] if ends is None else y, outs):
-                ops.copy_into(value, out[start:stop])
+            cbs.on_predict_batch_begin(begin)
+        for start in starts:
+            stop = min(start + batch_size, n)
+            rows = stop - start
+            xb = inputs.get(rows)
+            if xb is None:
+                xb = inputs[rows] = ops.empty((rows,) + tuple(model._built_input_shape), dtype=model.dtype)
+            ops.upload(x[start:stop], xb)
+            with OutOfMemoryGuard(ops, batch_size):
+                y, _ = wiring.forward(model._calls, model._sources, model._split_inputs(xb), False,
+                                      modes=model._modes, output_indices=ends)
+                for value, out in zip([y] if ends is None else y, outs):
+                    ops.copy_into(value, out[start:stop])
         if cbs is not None:
-            batch = [ops.to_numpy(out[start:stop]) for out in outs]
-            cbs.on_predict_batch_end(index, {"outputs": model._structure_outputs(batch)})
+            first, last = starts[0], min(starts[-1] + batch_size, n)
+            run = [ops.to_numpy(out[first:last]) for out in outs]
+            cbs.on_predict_batch_end(end, {"outputs": model._structure_outputs(run)})
+            if model.stop_predicting:
+                done = last
+                break
     if cbs is not None:
         cbs.on_predict_end()
-    return model._structure_outputs([ops.to_numpy(out) for out in outs])
+    return model._structure_outputs([ops.to_numpy(out[:done]) for out in outs])

@@ -28,6 +28,7 @@ from ..layers import user_layer
 from ..ops import get_ops
 from .divergence import DivergenceWarning
 from .epoch_iterator import DeviceDataset, EpochIterator, weights_shape
+from .executions import executions
 from .replicas import agree_on_stop, sync_replicas
 from .streamed_loops import StreamedValidation, evaluate_streamed, fit_streamed, is_streamed, predict_streamed
 from .test_step import TestStep, predict_rows
@@ -93,6 +94,7 @@ class Trainer:
         self._jit_compile = "auto"
         self.steps_per_execution = 1
         self.stop_training = False
+        self.stop_evaluating = self.stop_predicting = False  # callbacks stop evaluate / predict with these
         self.history = None
         self._synced_comm = None
         self._optimizer_built = False
@@ -593,17 +595,21 @@ class Trainer:
         step = self.make_test_function().prepare(self._sparse_labels(y))
         iterator = EpochIterator(self.ops, step.comm, list(arrays), batch_size, data=data)
         step.metrics.reset()
+        self.stop_evaluating = False
         if cbs is not None:
             cbs.on_test_begin()
-        for batch in iterator.batches():
+        for begin, end, run in executions(iterator.batches(), self.steps_per_execution):
             if cbs is not None:
-                cbs.on_test_batch_begin(batch.step)
-            if batch.rows > 0:  # else a rank with an empty share of a batch smaller than the number of ranks
-                slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, weights_shape(arrays))
-                iterator.fill(batch, slot)
-                step(slot)
+                cbs.on_test_batch_begin(begin)
+            for batch in run:
+                if batch.rows > 0:  # else a rank with an empty share of a batch smaller than the number of ranks
+                    slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, weights_shape(arrays))
+                    iterator.fill(batch, slot)
+                    step(slot)
             if cbs is not None:
-                cbs.on_test_batch_end(batch.step, step.metrics.lazy_logs())
+                cbs.on_test_batch_end(end, step.metrics.lazy_logs())
+                if self.stop_evaluating:
+                    break
         results = step.metrics.result()
         if cbs is not None:
             cbs.on_test_end(results)
@@ -666,6 +672,7 @@ class Trainer:
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         steps = check_positive_int("steps", run_limits.limited_steps(steps), allow_none=True)
         shown = 1 if verbose == "auto" else verbose  # Keras's progress bar, as its predict shows it
+        self.stop_predicting = False
         if is_streamed(x):
             return predict_streamed(self, x, steps, self._predict_callbacks(callbacks, shown, steps))
         if custom_steps.has_own_predict_step(self):

@@ -8,7 +8,7 @@ from gpunn.utils import to_categorical
 def test_basic_one_hot():
     out = to_categorical([0, 2, 1])
     np.testing.assert_array_equal(out, [[1, 0, 0], [0, 0, 1], [0, 1, 0]])
-    assert out.dtype == np.float32
+    assert out.dtype == np.float64  # Keras 3's np.zeros((n, num_classes)) for NumPy labels
 
 
 def test_num_classes_and_dtype():

@@ -151,7 +151,13 @@ def call_layer(layer, inputs, training=False, mask=None):
         masking.detach(layer)
     activity_losses.add(layer, y)
     if isinstance(y, (tuple, list)):  # a call() of the user's returning several tensors (several_outputs.py)
-        return type(y)(_result(layer, part, flat, scalars) for part in y)
+        parts = type(y)(_result(layer, part, flat, scalars) for part in y)
+        produced = None if flat else layer.compute_mask(x, mask)
+        if isinstance(produced, (tuple, list)) and len(produced) == len(parts):  # Keras: each its own mask
+            for part, part_mask in zip(parts, produced):
+                if isinstance(part, CallResult) and part_mask is not None:
+                    part._keras_mask = part_mask
+        return parts
     result = _result(layer, y, flat, scalars)
     if isinstance(result, CallResult) and not flat:  # Keras's eager mask: the output's ``_keras_mask``
         produced = layer.compute_mask(x, mask)

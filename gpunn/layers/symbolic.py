@@ -144,6 +144,17 @@ class SymbolicTensor(SymbolicArithmetic):
     def dtype(self) -> str:
         return "float32"
 
+    @property
+    def _keras_mask(self):
+        """Keras's: the padding mask this value carries (``symbolic_masks.py``); no such attribute without one."""
+        from .symbolic_masks import mask_of
+
+        mask = mask_of(self)
+        if mask is None:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '_keras_mask' (the value carries "
+                                 "no padding mask)")
+        return mask
+
     def __repr__(self) -> str:
         return f"<SymbolicTensor shape={self.shape} from layer {self.layer.name!r}>"
 

@@ -48,6 +48,14 @@ def output_mask_source(layer, source):
     # (a mask covers the samples' axes but the features': the input's shape less its last axis)
     incoming = None if source is None else Tensor(np.ones((2,) + tuple(layer.input_shape)[:-1], dtype=bool))
     result = layer.compute_mask(Tensor(np.ones((2,) + tuple(layer.input_shape), dtype="float32")), incoming)
+    if isinstance(result, (list, tuple)):  # one mask per tensor of a call() returning several
+        if any(mask is not None for mask in result):
+            raise ValueError(
+                f"layer {layer.name!r} ({type(layer).__name__}): its call() returns several tensors and its "
+                "compute_mask gives them masks, which gpunn does not carry to the layers after it in a model (they "
+                "would compute over the padding). Called on its own, the layer gives each tensor its "
+                "_keras_mask; in a model, apply the mask inside call() or split the layer into layers of one output")
+        return None
     layer._makes_own_mask = result is not None and result is not incoming
     if result is None or result is incoming:
         return None if result is None else source

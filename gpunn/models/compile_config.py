@@ -75,13 +75,14 @@ def compile_like(model, other) -> None:
         metrics=map_nested(metric, other.metric_identifiers),
         weighted_metrics=map_nested(metric, other.weighted_metric_identifiers) or None,
         jit_compile=config.get("jit_compile", "auto"),
+        run_eagerly=bool(config.get("run_eagerly", False)),
         steps_per_execution=config.get("steps_per_execution", 1),
     )
 
 
 def get_compile_config(model) -> dict:
-    """{"optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "jit_compile", "steps_per_execution"}
-    of a compiled
+    """{"optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "jit_compile", "run_eagerly",
+    "steps_per_execution"} of a compiled
     model, the objects as gpunn serializes them (Keras's ``compile_config`` keeps the last two as well); for
     several outputs, ``loss`` and ``metrics`` keep the list or dict they were given in."""
     weights = [spec.weight for spec in model._output_specs]
@@ -93,6 +94,7 @@ def get_compile_config(model) -> dict:
         "metrics": map_nested(serialize_metric, model.metric_identifiers),
         "weighted_metrics": map_nested(serialize_metric, model.weighted_metric_identifiers),
         "jit_compile": model._jit_compile,  # as asked: "auto" resolves again for the backend that loads it
+        "run_eagerly": getattr(model, "_compiled_run_eagerly", False),  # as compile was given it, as in Keras
         "steps_per_execution": int(model.steps_per_execution),
     }
 
@@ -108,5 +110,6 @@ def compile_from_config(model, config: dict) -> None:
         metrics=map_nested(deserialize_metric, config["metrics"]),
         weighted_metrics=map_nested(deserialize_metric, config.get("weighted_metrics") or []),
         jit_compile=config.get("jit_compile", "auto"),
+        run_eagerly=bool(config.get("run_eagerly", False)),
         steps_per_execution=config.get("steps_per_execution", 1),
     )

@@ -367,6 +367,7 @@ def compile_config_from_keras(config: dict, legacy: bool, outputs: int = 1) -> d
         # Keras 3 keeps these in compile_config (tf.keras 2's training_config has neither); anything but a bool
         # reads as compile's default, "auto".
         "jit_compile": config.get("jit_compile") if isinstance(config.get("jit_compile"), bool) else "auto",
+        "run_eagerly": config.get("run_eagerly") is True,
         "steps_per_execution": _positive_int_or_default(config.get("steps_per_execution")),
     }
 
@@ -433,7 +434,10 @@ def _layer_to_keras(layer, dtype: str, native: bool) -> dict:
     config.pop("input_shape", None)  # Keras 3 declares the input with an InputLayer, written before
     # Every layer gets the model's dtype: a Keras layer computes in floatx (float32) unless told otherwise. A layer
     # naming the dtype Keras requires of it (Hashing: int64 in its "int" mode) gets that one.
-    if getattr(layer, "keras_config_has_dtype", True):  # (Keras's Pipeline writes its layers and name alone)
+    # (Keras's Pipeline writes its layers and name alone; Keras writes a user's get_config() that did not call
+    # super().get_config() as it is: its __init__ may take no dtype)
+    mine = type(layer).__module__.split(".")[0] == "gpunn"
+    if getattr(layer, "keras_config_has_dtype", True) and (mine or "name" in config):
         config["dtype"] = _dtype(getattr(layer, "keras_file_dtype", None) or dtype,
                                  native and not getattr(layer, "keras_dtype_by_name", False))
     for key, value in config.items():
@@ -863,7 +867,8 @@ def keras_compile_config(model, native: bool) -> dict:
     weights = config["loss_weights"]
     if native:
         return {"optimizer": _wrap(optimizer, "optimizer", native), "loss": loss, "loss_weights": weights,
-                "metrics": metric_list, "weighted_metrics": weighted, "run_eagerly": False,
+                "metrics": metric_list, "weighted_metrics": weighted,
+                "run_eagerly": bool(config.get("run_eagerly", False)),
                 "steps_per_execution": config["steps_per_execution"], "jit_compile": config["jit_compile"]}
     return {"loss": loss, "metrics": metric_list, "weighted_metrics": weighted, "loss_weights": weights,
             "optimizer_config": optimizer}

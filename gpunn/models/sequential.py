@@ -910,6 +910,29 @@ class Sequential(Trainer, KerasVariableLists):
         weights, no compile state."""
         return keras_config.model_to_json(self, **kwargs)
 
+    def get_compile_config(self) -> dict:
+        """Keras's ``get_compile_config``: how the model was compiled, as Keras's ``.keras`` files hold it (the
+        optimizer, losses and metrics serialized), or {} when it was not compiled."""
+        from .keras_file_config import keras_compile_config
+
+        return keras_compile_config(self, native=True) if self.compiled else {}
+
+    def compile_from_config(self, config: dict) -> None:
+        """Keras's ``compile_from_config``: ``compile`` with what ``get_compile_config`` gave (Keras's or
+        gpunn's). As in Keras, a model whose class has a ``compile`` of its own is not compiled here: a warning
+        says so."""
+        from .compile_config import compile_from_config
+        from .keras_file_config import compile_config_from_keras
+
+        if type(self).compile is not Trainer.compile:
+            warnings.warn("`compile()` was not called as part of model loading because the model's `compile()` "
+                          "method is custom. All subclassed Models that have `compile()` overridden should also "
+                          "override `get_compile_config()` and `compile_from_config(config)`. Alternatively, you "
+                          "can call `compile()` manually after loading.", stacklevel=2)
+            return
+        compile_from_config(self, compile_config_from_keras(config, legacy=False,
+                                                            outputs=len(self._output_layer_indices())))
+
     def __repr__(self) -> str:
         return f"<Sequential name={self.name!r} layers={len(self._layers)} built={self.built}>"
 

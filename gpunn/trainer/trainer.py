@@ -92,6 +92,7 @@ class Trainer:
         self._metric_objects: dict = {}  # the compiled metric objects per label layout (trainer/plan.py)
         self.compiled = False
         self._jit_compile = "auto"
+        self._run_eagerly = False
         self.steps_per_execution = 1
         self.stop_training = False
         self.stop_evaluating = self.stop_predicting = False  # callbacks stop evaluate / predict with these
@@ -148,6 +149,7 @@ class Trainer:
             warnings.warn("If `run_eagerly` is True, then `jit_compile` cannot also be True. Disabling `jit_compile`.",
                           stacklevel=2)
         self._jit_compile = False if run_eagerly else jit_compile
+        self._run_eagerly = self._compiled_run_eagerly = bool(run_eagerly)  # (the second: for the compile config)
         self.steps_per_execution = int(steps_per_execution)
         # As in Keras, the trainable flags of this moment are the ones training uses (trainable_state.py).
         self._compiled_trainable_state = trainable_state.current(self)
@@ -177,6 +179,8 @@ class Trainer:
         """Whether training steps are recorded once per batch shape and replayed (a CUDA graph on a GPU).
         ``"auto"`` resolves for the model's backend, as Keras resolves it per backend: on by default where
         replays were measured faster than eager steps and equal to them (``Ops.replays_by_default``)."""
+        if self._run_eagerly:
+            return False
         if self._jit_compile == "auto":
             ops = self.ops if getattr(self, "ops", None) is not None else get_ops()
             return bool(ops.replays_by_default)
@@ -186,6 +190,16 @@ class Trainer:
     def jit_compile(self, value) -> None:
         self._jit_compile = _check_jit_compile(value)
         self.train_function = None  # the next fit makes its step with the new setting
+
+    @property
+    def run_eagerly(self) -> bool:
+        """Keras's ``run_eagerly``: True runs every step eagerly (no replay), whatever ``jit_compile`` says."""
+        return self._run_eagerly
+
+    @run_eagerly.setter
+    def run_eagerly(self, value) -> None:
+        self._run_eagerly = bool(value)
+        self.train_function = self.test_function = None  # the next steps are made with the new setting
 
     @property
     def metrics_names(self) -> list[str]:

@@ -6,14 +6,15 @@ import numpy as np
 __all__ = ["to_categorical"]
 
 
-def to_categorical(y, num_classes=None, dtype="float32"):
+def to_categorical(y, num_classes=None, dtype="float64"):
     """Convert a class vector (integers) to a one-hot class matrix, as ``keras.utils.to_categorical``.
 
     Args:
         y: array-like of class labels, integers from 0 to ``num_classes - 1``. A trailing axis of
             size 1 is dropped first (labels shaped ``(n, 1)`` give ``(n, num_classes)``).
         num_classes: total number of classes; inferred as ``max(y) + 1`` when None.
-        dtype: dtype of the result.
+        dtype: dtype of the result: float64 by default, as Keras 3 gives NumPy labels (tf.keras 2 took this
+            argument, with float32 as its default; Keras 3 has no such argument).
 
     Returns:
         A NumPy array of shape ``y.shape + (num_classes,)`` (after the squeeze above) with a 1 at
@@ -27,7 +28,7 @@ def to_categorical(y, num_classes=None, dtype="float32"):
         >>> to_categorical([0, 2, 1])
         array([[1., 0., 0.],
                [0., 0., 1.],
-               [0., 1., 0.]], dtype=float32)
+               [0., 1., 0.]])
     """
     if hasattr(y, "__cuda_array_interface__") and hasattr(y, "get"):
         y = y.get()  # a CuPy array: labels are small, do the work on the host

@@ -1,0 +1,169 @@
+"""Code of Keras's guides and recipes, run by Keras 3 and by gpunn from one script: ``run_eagerly``,
+``get_compile_config`` / ``compile_from_config``, ``keras.utils.to_categorical``'s dtype, ``_keras_mask`` on
+symbolic values and on each tensor of a layer returning several, and a ``.keras`` file of a layer whose
+``get_config`` does not call ``super().get_config()`` loading in Keras."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import numpy_backend, run_script_both_ways  # noqa: F401  (fixture)
+
+SCRIPT = r'''
+import json, sys
+import numpy as np
+
+def run(keras, folder):
+    out = {}
+    ops, layers = keras.ops, keras.layers
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2)])
+    out["compile_config_before_compile"] = model.get_compile_config()
+    model.compile(keras.optimizers.Adam(0.5), "mse", metrics=["mae"], run_eagerly=True, steps_per_execution=2)
+    out["run_eagerly"] = [model.run_eagerly, model.jit_compile]
+    model.run_eagerly = False
+    out["run_eagerly_set"] = model.run_eagerly
+    config = model.get_compile_config()
+    out["compile_config_keys"] = sorted(config)
+    out["compile_config"] = [config["optimizer"]["class_name"], config["metrics"], config["run_eagerly"],
+                             config["steps_per_execution"]]
+    other = keras.Sequential([keras.Input((3,)), layers.Dense(2)])
+    other.compile_from_config(config)
+    out["compiled_from_config"] = [type(other.optimizer).__name__, float(other.optimizer.learning_rate),
+                                   other.steps_per_execution, other.run_eagerly]
+
+    out["to_categorical"] = [str(keras.utils.to_categorical(labels, 4).dtype)
+                             for labels in ([0, 3], np.array([1, 2], "uint8"), np.array([[1], [0]]))]
+
+    class MyActivation(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.supports_masking = True
+
+        def call(self, inputs):
+            return ops.relu(inputs)
+
+    inputs = keras.Input((None,), dtype="int32")
+    embedded = layers.Embedding(50, 4, mask_zero=True)(inputs)
+    activated = MyActivation()(embedded)
+    pooled = layers.GlobalAveragePooling1D()(activated)
+    out["symbolic_masks"] = [None if getattr(value, "_keras_mask", None) is None else
+                             [list(value._keras_mask.shape), str(value._keras_mask.dtype)]
+                             for value in (inputs, embedded, activated, pooled)]
+    fixed = layers.Masking()(keras.Input((6, 3)))
+    out["masking_mask_shape"] = list(fixed._keras_mask.shape)
+
+    class TemporalSplit(layers.Layer):
+        def call(self, inputs):
+            return ops.split(inputs, 2, axis=1)
+
+        def compute_mask(self, inputs, mask=None):
+            if mask is None:
+                return None
+            return ops.split(mask, 2, axis=1)
+
+    padded = keras.utils.pad_sequences([[7, 6, 7], [7, 8, 3, 5, 9], [8, 9, 1, 6, 1, 9]], padding="post")
+    masked = layers.Masking()(ops.cast(ops.tile(ops.expand_dims(padded, -1), [1, 1, 2]), "float32"))
+    halves = TemporalSplit()(masked)
+    out["eager_split_masks"] = [np.asarray(half._keras_mask).astype(int).tolist() for half in halves]
+
+    @keras.saving.register_keras_serializable(package="GuideParity")
+    class Scale(layers.Layer):
+        def __init__(self, factor):
+            super().__init__()
+            self.factor = factor
+
+        def call(self, x):
+            return x * self.factor
+
+        def get_config(self):
+            return {"factor": self.factor}
+
+    x = keras.Input((4,))
+    scaled = keras.Model(x, layers.Dense(1, kernel_initializer="ones")(Scale(0.5)(x)))
+    scaled.save(f"{folder}/scaled.keras")
+    import zipfile
+    with zipfile.ZipFile(f"{folder}/scaled.keras") as archive:
+        entries = json.loads(archive.read("config.json"))["config"]["layers"]
+    out["custom_config_in_file"] = [entry["config"] for entry in entries if entry["class_name"] == "Scale"]
+    out["custom_reloaded"] = keras.models.load_model(f"{folder}/scaled.keras").predict(
+        np.ones((1, 4), "float32"), verbose=0).tolist()
+    return out
+'''
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    return run_script_both_ways(SCRIPT, tmp_path_factory)
+
+
+@pytest.mark.parametrize("case", ["compile_config_before_compile", "run_eagerly", "run_eagerly_set",
+                                  "compile_config_keys", "compile_config", "compiled_from_config", "to_categorical",
+                                  "symbolic_masks", "masking_mask_shape", "eager_split_masks",
+                                  "custom_config_in_file", "custom_reloaded"])
+def test_as_in_keras(both, case):
+    ours, theirs = both
+    assert ours[case] == theirs[case]
+
+
+def test_a_file_of_gpunn_with_a_minimal_custom_config_loads_in_keras(tmp_path):
+    """What Keras's guide does with the file it saved, done with gpunn's file: Keras's load_model calls
+    Scale(**config), so no key Scale.__init__ does not take may be added to its config."""
+    from helpers import run_keras
+
+    import gpunn
+
+    @gpunn.saving.register_keras_serializable(package="GuideParityLoad")
+    class Scale(gpunn.layers.Layer):
+        def __init__(self, factor):
+            super().__init__()
+            self.factor = factor
+
+        def call(self, x):
+            return x * self.factor
+
+        def get_config(self):
+            return {"factor": self.factor}
+
+    x = gpunn.Input((4,))
+    model = gpunn.Model(x, gpunn.layers.Dense(1, kernel_initializer="ones")(Scale(0.5)(x)))
+    model.save(tmp_path / "scaled.keras")
+    loaded = run_keras('''
+import json, sys
+import numpy as np
+import keras
+
+@keras.saving.register_keras_serializable(package="GuideParityLoad")
+class Scale(keras.layers.Layer):
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+    def get_config(self):
+        return {"factor": self.factor}
+
+path = json.loads(sys.stdin.read())
+print(json.dumps(keras.models.load_model(path).predict(np.ones((1, 4), "float32"), verbose=0).tolist()))
+''', str(tmp_path / "scaled.keras"))
+    assert loaded == [[2.0]]
+
+
+def test_masks_of_several_tensors_in_a_model_are_refused_by_name(numpy_backend):
+    """gpunn cannot carry a mask per tensor of a layer returning several: an error, not a mean over the padding."""
+    import gpunn
+    from gpunn import layers, ops
+
+    class TemporalSplit(layers.Layer):
+        def call(self, inputs):
+            return ops.split(inputs, 2, axis=1)
+
+        def compute_mask(self, inputs, mask=None):
+            return None if mask is None else ops.split(mask, 2, axis=1)
+
+    inputs = gpunn.Input((6,), dtype="int32")
+    first, second = TemporalSplit()(layers.Embedding(10, 2, mask_zero=True)(inputs))
+    pooled = layers.Concatenate()([layers.GlobalAveragePooling1D()(first), layers.GlobalAveragePooling1D()(second)])
+    with pytest.raises(ValueError, match="temporal_split.*returns several tensors and its compute_mask gives them "
+                                         "masks"):
+        gpunn.Model(inputs, pooled)(np.array([[1, 2, 3, 4, 0, 0]]))

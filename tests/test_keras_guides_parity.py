@@ -86,6 +86,35 @@ def run(keras, folder):
     out["custom_config_in_file"] = [entry["config"] for entry in entries if entry["class_name"] == "Scale"]
     out["custom_reloaded"] = keras.models.load_model(f"{folder}/scaled.keras").predict(
         np.ones((1, 4), "float32"), verbose=0).tolist()
+
+    # The functional guide's mix-and-match: a layer holding a model of input (None, units), called on 5 steps
+    units = 4
+    seq_inputs = keras.Input((None, units))
+    classifier = keras.Model(seq_inputs, layers.Dense(1)(layers.GlobalAveragePooling1D()(seq_inputs)))
+
+    class CustomRNN(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.units = units
+            self.projection_1 = layers.Dense(units=units, activation="tanh")
+            self.projection_2 = layers.Dense(units=units, activation="tanh")
+            self.classifier = classifier
+
+        def call(self, inputs):
+            outputs = []
+            state = ops.zeros(shape=(inputs.shape[0], self.units))
+            for t in range(inputs.shape[1]):
+                y = self.projection_1(inputs[:, t, :]) + self.projection_2(state)
+                state = y
+                outputs.append(y)
+            return self.classifier(ops.stack(outputs, axis=1))
+
+    rnn = CustomRNN()
+    rng = np.random.default_rng(3)
+    sequences = rng.normal(size=(6, 5, 3)).astype("float32")
+    rnn(sequences[:1])
+    rnn.set_weights([0.5 * rng.normal(size=w.shape).astype("float32") for w in rnn.get_weights()])
+    out["mix_and_match"] = np.round(np.asarray(rnn(sequences), "float64"), 5).tolist()
     return out
 '''
 
@@ -98,7 +127,7 @@ def both(tmp_path_factory):
 @pytest.mark.parametrize("case", ["compile_config_before_compile", "run_eagerly", "run_eagerly_set",
                                   "compile_config_keys", "compile_config", "compiled_from_config", "to_categorical",
                                   "symbolic_masks", "masking_mask_shape", "eager_split_masks",
-                                  "custom_config_in_file", "custom_reloaded"])
+                                  "custom_config_in_file", "custom_reloaded", "mix_and_match"])
 def test_as_in_keras(both, case):
     ours, theirs = both
     assert ours[case] == theirs[case]

@@ -376,7 +376,7 @@ def call_sublayer(sublayer, x, training):
     if frame.shapes_only:
         if not sublayer.built:
             sublayer.build(sample)
-        elif _comparable(sublayer.input_shape) != _comparable(sample):
+        elif _comparable(sublayer.input_shape) != _comparable(sample) and not _takes_other_shape(sublayer, sample):
             raise ValueError(f"layer {sublayer.name!r} inside layer {outer.name!r} was built for samples of shape "
                              f"{tuple(sublayer.input_shape)}, and is called on samples of shape {sample}")
         if sublayer.output_shape is None:
@@ -409,6 +409,17 @@ def call_sublayer(sublayer, x, training):
     needs = any(t.requires_grad for t in xs) or bool(sublayer.bound.grads)
     result = Tensor(y, parents=tuple(xs), backward=backward, requires_grad=needs)
     return several_outputs.unpack(sublayer, result) if several_outputs.of(sublayer) else result
+
+
+def _takes_other_shape(sublayer, sample) -> bool:
+    """Whether ``sublayer``, built for other samples, is built again for ``sample`` with the same weights (a
+    pooling or a Dense over a longer sequence: the functional guide's CustomRNN calls a model of input
+    ``(None, units)``, built at a trial length, on its 10 steps), as Keras calls a layer on any shape its
+    weights fit."""
+    from .calling import _rebuilds_with_same_weights
+
+    return not isinstance(sample, list) and not isinstance(sublayer.input_shape, list) and \
+        _rebuilds_with_same_weights(sublayer, sample)
 
 
 def _comparable(shape):

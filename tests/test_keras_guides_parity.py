@@ -115,6 +115,36 @@ def run(keras, folder):
     rnn(sequences[:1])
     rnn.set_weights([0.5 * rng.normal(size=w.shape).astype("float32") for w in rnn.get_weights()])
     out["mix_and_match"] = np.round(np.asarray(rnn(sequences), "float64"), 5).tolist()
+
+    # A subclassed model's summary lists the layers it holds (the subclassing guide's VAE, in small)
+    class Encoder(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.mean = layers.Dense(2)
+            self.log_var = layers.Dense(2)
+
+        def call(self, x):
+            return self.mean(x), self.log_var(x)
+
+    class VAE(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.encoder = Encoder()
+            self.decoder = layers.Dense(4)
+
+        def call(self, x):
+            z_mean, z_log_var = self.encoder(x)
+            self.add_loss(-0.5 * ops.mean(z_log_var - ops.square(z_mean) - ops.exp(z_log_var) + 1))
+            return self.decoder(z_mean)
+
+    vae = VAE()
+    vae(np.zeros((1, 4), "float32"))
+    lines = []
+    vae.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+    text = "\n".join(lines)
+    rows = [line.split("\u2502")[1:-1] for line in text.splitlines() if line.startswith("\u2502")]
+    out["subclassed_summary"] = [[cells[0].strip(), cells[-1].strip()] for cells in rows]
+    out["subclassed_summary_columns"] = "Connected to" in text
     return out
 '''
 
@@ -127,7 +157,8 @@ def both(tmp_path_factory):
 @pytest.mark.parametrize("case", ["compile_config_before_compile", "run_eagerly", "run_eagerly_set",
                                   "compile_config_keys", "compile_config", "compiled_from_config", "to_categorical",
                                   "symbolic_masks", "masking_mask_shape", "eager_split_masks",
-                                  "custom_config_in_file", "custom_reloaded", "mix_and_match"])
+                                  "custom_config_in_file", "custom_reloaded", "mix_and_match",
+                                  "subclassed_summary", "subclassed_summary_columns"])
 def test_as_in_keras(both, case):
     ours, theirs = both
     assert ours[case] == theirs[case]

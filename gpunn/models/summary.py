@@ -17,7 +17,7 @@ import textwrap
 
 import numpy as np
 
-from ..layers import wiring
+from ..layers import several_outputs, wiring
 from ..ops import get_ops
 from .keras_variables import trained_weight_descriptions
 from .model_entries import entries, exclusive, owners
@@ -115,6 +115,8 @@ def _row(cells, widths, alignment, kind=_ROW) -> list[str]:
 
 
 def _output_shape(layer) -> str:
+    if several_outputs.of(layer):  # a call() of the user's returning several tensors: Keras's "?"
+        return "?"
     # an input with axes of any length shows None there, as Keras's
     shape = tuple(layer._sample_shape_with_variable_axes() if getattr(layer, "variable_axes", ()) else
                   layer.output_shape)
@@ -198,7 +200,9 @@ def layer_range_bounds(layers, layer_range) -> tuple[int, int]:
 def format_summary(model, line_length=None, positions=None, expand_nested=False, show_trainable=False,
                    layer_range=None) -> str:
     """``model.summary()``'s text (Keras 3's table and totals), ending with a newline as Keras's does."""
-    connections = _connections(model)
+    # A subclassed model: the layers it holds, as Keras lists them (its call()'s graph is gpunn's own business)
+    subclassed = "_internal_attributes" in vars(model)
+    connections = None if subclassed else _connections(model)
     if connections is None:
         default_line_length = 88
         positions = list(positions) if positions is not None else [0.45, 0.80, 1.0]
@@ -224,7 +228,7 @@ def format_summary(model, line_length=None, positions=None, expand_nested=False,
 
     lines = [f'Model: "{model.name}"', _rule(_TOP, widths), *_row(header, widths, alignment, _HEAD),
              _rule(_HEAD_RULE, widths)]
-    if not model.built:  # (a subclassed model: the layers it holds, as Keras lists them)
+    if not model.built or subclassed:
         listed = list(model.layers)
     else:  # with the keras.ops calls; a model held as a layer is one row (expand_nested: its layers below it)
         listed = entries(model, model.operations if getattr(model, "is_functional", False) else model._graph_layers)

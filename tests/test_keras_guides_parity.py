@@ -116,6 +116,25 @@ def run(keras, folder):
     rnn.set_weights([0.5 * rng.normal(size=w.shape).astype("float32") for w in rnn.get_weights()])
     out["mix_and_match"] = np.round(np.asarray(rnn(sequences), "float64"), 5).tolist()
 
+    # The saving guide's build() taking more than the shape, called by the user before the layer joins a model
+    class LayerWithCustomBuild(layers.Layer):
+        def __init__(self, units=32, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def call(self, inputs):
+            return ops.matmul(inputs, self.w) + self.b
+
+        def build(self, input_shape, layer_init):
+            super().build(input_shape)
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer=layer_init, trainable=True)
+            self.b = self.add_weight(shape=(self.units,), initializer=layer_init, trainable=True)
+
+    custom_layer = LayerWithCustomBuild(units=3)
+    custom_layer.build(input_shape=(8,), layer_init=keras.initializers.Constant(0.25))
+    built_model = keras.Sequential([custom_layer, layers.Dense(1, kernel_initializer="ones")])
+    out["custom_build_arguments"] = np.asarray(built_model(np.ones((2, 8), "float32"))).tolist()
+
     # A subclassed model's summary lists the layers it holds (the subclassing guide's VAE, in small)
     class Encoder(layers.Layer):
         def __init__(self, **kwargs):
@@ -158,7 +177,7 @@ def both(tmp_path_factory):
                                   "compile_config_keys", "compile_config", "compiled_from_config", "to_categorical",
                                   "symbolic_masks", "masking_mask_shape", "eager_split_masks",
                                   "custom_config_in_file", "custom_reloaded", "mix_and_match",
-                                  "subclassed_summary", "subclassed_summary_columns"])
+                                  "subclassed_summary", "subclassed_summary_columns", "custom_build_arguments"])
 def test_as_in_keras(both, case):
     ours, theirs = both
     assert ours[case] == theirs[case]

@@ -77,8 +77,19 @@ def adapt(cls) -> None:
         return
 
     @functools.wraps(user_build)
-    def build(self, input_shape):
-        build_user_layer(self, input_shape, functools.partial(user_build, self))
+    def build(self, input_shape, *args, **kwargs):
+        if args or kwargs:  # kept: gpunn's models build a layer again for the shape they give it
+            self.__dict__["_build_arguments"] = (args, kwargs)
+        else:
+            args, kwargs = self.__dict__.get("_build_arguments", ((), {}))
+        if not args and not kwargs:
+            build_user_layer(self, input_shape, functools.partial(user_build, self))
+            return
+
+        def with_arguments(*shapes):  # a build taking more than the shape, called by the user with it
+            return user_build(self, *shapes, *args, **kwargs)
+
+        build_user_layer(self, input_shape, with_arguments)
 
     build._gpunn_wrapped = True
     cls.build = build

@@ -135,6 +135,24 @@ def run(keras, folder):
     built_model = keras.Sequential([custom_layer, layers.Dense(1, kernel_initializer="ones")])
     out["custom_build_arguments"] = np.asarray(built_model(np.ones((2, 8), "float32"))).tolist()
 
+    # The debugging tips' counting layer: called on its own, its call() runs once per call
+    class Probe(layers.Layer):
+        calls = 0
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], 3), initializer="ones", name="kernel")
+
+        def call(self, inputs):
+            Probe.calls += 1
+            return ops.matmul(inputs, self.kernel)
+
+    probe = Probe()
+    counts = []
+    for _ in range(2):
+        result = probe(np.ones((2, 5), "float32"))
+        counts.append(Probe.calls)
+    out["eager_call_counts"] = [counts, np.asarray(result).tolist()]
+
     # A subclassed model's summary lists the layers it holds (the subclassing guide's VAE, in small)
     class Encoder(layers.Layer):
         def __init__(self, **kwargs):
@@ -177,7 +195,8 @@ def both(tmp_path_factory):
                                   "compile_config_keys", "compile_config", "compiled_from_config", "to_categorical",
                                   "symbolic_masks", "masking_mask_shape", "eager_split_masks",
                                   "custom_config_in_file", "custom_reloaded", "mix_and_match",
-                                  "subclassed_summary", "subclassed_summary_columns", "custom_build_arguments"])
+                                  "subclassed_summary", "subclassed_summary_columns", "custom_build_arguments",
+                                  "eager_call_counts"])
 def test_as_in_keras(both, case):
     ours, theirs = both
     assert ours[case] == theirs[case]

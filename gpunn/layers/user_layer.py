@@ -138,7 +138,13 @@ def build_user_layer(layer, input_shape, user_build=None) -> None:
             layer._building = False
         layer.takes_inputs_list = isinstance(sample, list)  # the model hands it a list of inputs (wiring.py)
         layer.input_shape = sample
-        layer.output_shape = _output_sample_shape(layer, sample)
+        if getattr(layer, "_standalone", False) and not sublayers.has_sublayers(layer):
+            # Called on its own, a layer holding no layers learns its output shape from that call itself
+            # (call_eagerly), so that its call() runs once, as in Keras (the sublayers of others are built by
+            # a call on ones first)
+            layer.output_shape = None
+        else:
+            layer.output_shape = _output_sample_shape(layer, sample)
     layer.built = True
 
 
@@ -260,6 +266,8 @@ def call_eagerly(layer, x, training: bool):
         result = type(result)(part.value if isinstance(part, Tensor) else part for part in result)
     else:
         result = result.value
+        if layer.output_shape is None and result.ndim and result.shape[0] == x.shape[0]:  # (see build_user_layer)
+            layer.output_shape = tuple(result.shape[1:])
     keep_added_losses(layer)
     return result
 

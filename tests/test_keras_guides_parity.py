@@ -135,6 +135,35 @@ def run(keras, folder):
     built_model = keras.Sequential([custom_layer, layers.Dense(1, kernel_initializer="ones")])
     out["custom_build_arguments"] = np.asarray(built_model(np.ones((2, 8), "float32"))).tolist()
 
+    # Layers held in a dict assigned empty and filled afterwards (keras-io's variable selection network): their
+    # weights where Keras lists them, so that set_weights(keras_model.get_weights()) puts each where it belongs
+    class Block(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.by_name = {}
+            self.by_name["a"] = layers.Dense(2, name="in_dict")
+            self.by_name.update({"b": layers.Dense(2, name="updated")})
+            self.plain = layers.Dense(2, name="plain")
+
+        def call(self, x):
+            return self.plain(self.by_name["b"](self.by_name["a"](x)))
+
+    class Holder(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.heads = {}
+            self.heads["first"] = layers.Dense(3, name="head")
+            self.block = Block()
+
+        def call(self, x):
+            return self.block(self.heads["first"](x))
+
+    block_input = keras.Input((2,))
+    out["dict_tracking"] = [[w.path for w in keras.Model(block_input, Block()(block_input)).weights]]
+    holder = Holder()
+    holder(np.ones((1, 2), "float32"))
+    out["dict_tracking"].append([w.path for w in holder.weights])
+
     # The debugging tips' counting layer: called on its own, its call() runs once per call
     class Probe(layers.Layer):
         calls = 0
@@ -196,7 +225,7 @@ def both(tmp_path_factory):
                                   "symbolic_masks", "masking_mask_shape", "eager_split_masks",
                                   "custom_config_in_file", "custom_reloaded", "mix_and_match",
                                   "subclassed_summary", "subclassed_summary_columns", "custom_build_arguments",
-                                  "eager_call_counts"])
+                                  "eager_call_counts", "dict_tracking"])
 def test_as_in_keras(both, case):
     ours, theirs = both
     assert ours[case] == theirs[case]

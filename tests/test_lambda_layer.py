@@ -2,6 +2,9 @@
 Keras 3 itself."""
 from __future__ import annotations
 
+import numpy as np
+import pytest
+from helpers import numpy_backend  # noqa: F401  (fixture)
 
 LAMBDA_ON_SEVERAL = r'''
 import numpy as np
@@ -30,3 +33,42 @@ def test_a_lambda_called_on_several_inputs_trains_as_keras_s():
 
     ours, theirs = run_case_both_ways(LAMBDA_ON_SEVERAL, [{}])
     assert_close_to_keras(ours[0], theirs[0], "Lambda([a, b])", rtol=1e-5, atol=1e-6)
+
+
+def test_a_function_of_another_library_on_inputs_that_need_no_gradient(numpy_backend):
+    """keras-io's feature engineering with Lambda: ``Lambda(lambda t: tf.cast(t[0] * t[1], tf.float32))`` on a
+    model's inputs, as Keras's TensorFlow backend runs it (NumPy stands in for TensorFlow here): nothing above
+    the Lambda is trained, so its inputs need no gradient and may leave gpunn. After a trained layer they may
+    not (the gradient would be lost): refused by name."""
+    import gpunn
+    from gpunn import layers
+
+    a, b = gpunn.Input((1,), name="a"), gpunn.Input((1,), name="b")
+    crossed = layers.Lambda(lambda t: np.asarray(t[0] * t[1], dtype=np.float32), name="cross")((a, b))
+    model = gpunn.Model({"a": a, "b": b}, layers.Dense(1, kernel_initializer="ones")(
+        layers.concatenate([crossed, a])))
+    x = {"a": np.full((4, 1), 2.0, "float32"), "b": np.full((4, 1), 3.0, "float32")}
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.full((4, 1), 8.0))  # 2 * 3 + 2
+    model.compile(optimizer="sgd", loss="mse")
+    assert np.isfinite(model.fit(x, np.ones((4, 1), "float32"), verbose=0).history["loss"][0])
+
+    inputs = gpunn.Input((2,))
+    after_dense = layers.Lambda(lambda t: np.log1p(np.abs(np.asarray(t))))(layers.Dense(2)(inputs))
+    trained = gpunn.Model(inputs, layers.Dense(1)(after_dense))
+    trained.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(TypeError, match="needs a gradient was converted to a NumPy array"):
+        trained.fit(np.ones((4, 2), "float32"), np.ones((4, 1), "float32"), verbose=0)
+
+
+def test_a_call_returning_none_is_named(numpy_backend):
+    """keras-io's variable selection network branches on keras.backend.backend() and falls through: say so."""
+    import gpunn
+
+    class BranchesOnBackend(gpunn.layers.Layer):
+        def call(self, x):
+            if gpunn.backend.backend() == "jax":
+                return x
+
+    inputs = gpunn.Input((3,))
+    with pytest.raises(ValueError, match="call\\(\\) returned None.*backend\\(\\) is 'numpy'"):
+        gpunn.Model(inputs, BranchesOnBackend()(inputs))

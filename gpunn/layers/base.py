@@ -142,8 +142,8 @@ class Layer(KerasVariableLists):
             return
         # Keras tracks a layer when it is assigned, or appended to a list the layer holds: the order of the layers
         # a layer of the user's holds (sublayers.py)
-        if type(value) is list and user_layer.is_user_layer_class(type(self)):
-            value = sublayers.TrackedList(value, self)
+        if user_layer.is_user_layer_class(type(self)):
+            value = sublayers.tracked(value, self)
         object.__setattr__(self, name, value)
         sublayers.note(self, value)
 

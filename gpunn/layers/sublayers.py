@@ -182,6 +182,38 @@ class TrackedList(list):
         return self
 
 
+class TrackedDict(dict):
+    """A dict a layer of the user's holds (Keras's TrackedDict): layers put in it later are noted then, so that
+    ``self.embeddings = {}`` filled afterwards keeps the weights where Keras has them (``get_weights`` order)."""
+
+    def __init__(self, items, owner, key: str = "_tracked"):
+        super().__init__(items)
+        self._owner, self._key = owner, key
+
+    def __setitem__(self, name, value):
+        super().__setitem__(name, value)
+        note(self._owner, value, self._key)
+
+    def update(self, *args, **kwargs):
+        added = dict(*args, **kwargs)
+        super().update(added)
+        note(self._owner, added, self._key)
+
+    def setdefault(self, name, default=None):
+        if name not in self:
+            self[name] = default
+        return self[name]
+
+
+def tracked(value, owner, key: str = "_tracked"):
+    """``value`` as a layer holds it: a plain list or dict becomes one noting the layers put in it later."""
+    if type(value) is list:
+        return TrackedList(value, owner, key)
+    if type(value) is dict:
+        return TrackedDict(value, owner, key)
+    return value
+
+
 def _is_user_layer(layer) -> bool:
     """A layer whose computation is its call() (a layer of the user's, or a built-in written so): its weights are
     those add_weight made, then those of the layers it holds."""

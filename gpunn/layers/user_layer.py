@@ -219,6 +219,11 @@ def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False, in_s
         home._added_now = []  # a call on ones to learn shapes is no call of the user's
         if frame.added:
             home._adds_losses = True  # the model adds its losses to the loss it reports and differentiates
+    if result is None:  # (a call() branching on keras.backend.backend(), which is "numpy" here, may end so)
+        from ..config import backend
+
+        raise ValueError(f"layer {layer.name!r}: call() returned None; a layer returns its output tensor (gpunn's "
+                         f"keras.backend.backend() is {backend()!r}, should call() branch on it)")
     if isinstance(result, dict):
         raise ValueError(f"layer {layer.name!r}: call() returned a dict; gpunn runs layers of the user's that return "
                          "one tensor, or a tuple or list of them")
@@ -306,8 +311,29 @@ def forward(layer, x, training: bool):
     return out, backprop
 
 
+def note_input_gradients(calls: list, sources) -> None:
+    """Tell each layer of the user's in a model whether the gradient of its inputs is wanted (a layer above it is
+    trained: ``wiring.need_dx``), so that its call() may hand an input that needs none to a function of another
+    library (a Lambda applying ``tf.cast`` to a model's input) as Keras's TensorFlow backend runs it."""
+    from . import wiring
+
+    flags: dict = {}
+    for call, need in zip(calls, wiring.need_dx(calls, sources, lambda call: call.bound.grads)):
+        layer = wiring.layer_of(call)
+        if runs_call(layer):
+            need = tuple(need) if isinstance(need, tuple) else (bool(need),)
+            before = flags.get(id(layer), (False,) * len(need))  # a layer called twice: wanted by either call
+            flags[id(layer)] = tuple(a or b for a, b in zip(before, need)) if len(before) == len(need) else need
+            layer.__dict__["_inputs_need_grad"] = flags[id(layer)]
+
+
 def _forward(layer, x, training, out, record) -> None:
-    inputs = [Tensor(xi, requires_grad=True) for xi in x] if isinstance(x, list) else Tensor(x, requires_grad=True)
+    wanted = layer.__dict__.get("_inputs_need_grad")
+    if isinstance(x, list):
+        flags = wanted if wanted is not None and len(wanted) == len(x) else (True,) * len(x)
+        inputs = [Tensor(xi, requires_grad=flag) for xi, flag in zip(x, flags)]
+    else:
+        inputs = Tensor(x, requires_grad=True if wanted is None else any(wanted))
     grads = layer.bound.grads
     weights = {spec.name: Tensor(layer.bound.weights[spec.name], requires_grad=spec.name in grads)
                for spec in sublayers.own_specs(layer)}

@@ -458,8 +458,7 @@ class Model(Functional, metaclass=_ModelType):
                 not isinstance(value, (Layer, Sequential, list, tuple, dict)):
             object.__setattr__(self, name, value)
             return
-        if type(value) is list:
-            value = sublayers.TrackedList(value, self, subclassed.TRACKING_ORDER)
+        value = sublayers.tracked(value, self, subclassed.TRACKING_ORDER)
         object.__setattr__(self, name, value)
         sublayers.note(self, value, subclassed.TRACKING_ORDER)
 

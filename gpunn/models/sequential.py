@@ -26,7 +26,8 @@ import numpy as np
 from .. import overrides
 from ..custom_objects import custom_object_scope
 from ..io_utils import print_msg
-from ..layers import activity_losses, masking, sublayers, text_inputs, user_masks, variable_paths, wiring
+from ..layers import (activity_losses, masking, sublayers, text_inputs, user_layer, user_masks, variable_paths,
+                      wiring)
 from ..layers.base import Layer, check_trainable, unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.input_spec import check_layer_inputs
@@ -725,6 +726,7 @@ class Sequential(Trainer, KerasVariableLists):
         if self._packed is not None:
             self._packed.bind(ops)
         self._store = ParameterStore(ops, self._layers, self.dtype, trainable_state.in_effect(self))
+        user_layer.note_input_gradients(self._calls, self._sources)
         self._drop_steps()
 
     def _pack_for_training(self) -> None:
@@ -743,6 +745,7 @@ class Sequential(Trainer, KerasVariableLists):
         if self._store is not None:
             self._store.claim()
             masking.attach(self._mask_links)
+            user_layer.note_input_gradients(self._calls, self._sources)
 
     @property
     def params(self):

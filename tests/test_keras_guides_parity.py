@@ -294,3 +294,31 @@ def test_masks_of_several_tensors_in_a_model_are_refused_by_name(numpy_backend):
     with pytest.raises(ValueError, match="temporal_split.*returns several tensors and its compute_mask gives them "
                                          "masks"):
         gpunn.Model(inputs, pooled)(np.array([[1, 2, 3, 4, 0, 0]]))
+
+
+def test_metrics_names_are_known_from_compile_before_any_data(numpy_backend, tmp_path):
+    """keras-io's structured-data examples zip ``metrics_names`` with what ``evaluate`` returns on a model just
+    loaded: the names are those of the logs from compile on, not only after a first evaluation. (Keras 3 names
+    the compiled metrics 'compile_metrics' as one; gpunn names each, as its logs do.) Not compiled: none."""
+    import gpunn
+    from gpunn import layers
+
+    model = gpunn.Sequential([gpunn.Input((4,)), layers.Dense(3, activation="softmax")])
+    assert model.metrics_names == []
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy", "sparse_top_k_categorical_accuracy"],
+                  weighted_metrics=["accuracy"])
+    before = model.metrics_names
+    x, y = np.ones((4, 4), "float32"), np.array([0, 1, 2, 0])
+    results = model.evaluate(x, y, verbose=0)
+    assert before == model.metrics_names == ["loss", "accuracy", "sparse_top_k_categorical_accuracy",
+                                             "weighted_accuracy"]
+    model.save(tmp_path / "model.keras")
+    loaded = gpunn.models.load_model(tmp_path / "model.keras")
+    assert dict(zip(loaded.metrics_names, loaded.evaluate(x, y, verbose=0))) == dict(zip(before, results))
+
+    inputs = gpunn.Input((4,))
+    two = gpunn.Model(inputs, [layers.Dense(2, name="a")(inputs), layers.Dense(1, name="b")(inputs)])
+    two.compile("sgd", ["mse", "mse"], metrics=[["mae"], ["mse", "mae"]])
+    before = two.metrics_names
+    two.evaluate(np.ones((4, 4)), [np.ones((4, 2)), np.ones((4, 1))], verbose=0)
+    assert before == two.metrics_names == ["loss", "a_loss", "b_loss", "a_mae", "b_mae", "b_mse"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import metrics as metrics_module
 from ..layers import user_layer, wiring
 from ..layers.activation import Activation
 from ..layers.dense import Dense
@@ -172,6 +173,22 @@ def _metric_objects(model, specs: list, units: list, sparse: tuple) -> list:
     if cache is not None:
         cache[key] = resolved
     return resolved
+
+
+def log_names_before_data(model) -> list | None:
+    """The names of the logs, as ``make_plan`` will give them, before the model has seen any labels (its
+    ``metrics_names`` right after compile or load): a metric's name does not depend on the labels' layout, so
+    each is made for class ids here. None where that cannot be told (the step will say)."""
+    specs = model._output_specs
+    try:
+        units = [shape[-1] for shape in model._output_shapes()]
+        objects = [([metrics_module.get(i, spec.loss, width, True) for i in spec.metrics],
+                    [metrics_module.get(i, spec.loss, width, True) for i in spec.weighted_metrics])
+                   for spec, width in zip(specs, units)]
+    except (ValueError, TypeError, AttributeError, IndexError):
+        return None
+    loss_names, names = compiled_outputs.log_names(specs, objects, prefixed=model._several_outputs)
+    return ["loss"] + loss_names + (sorted(names) if model._several_outputs else names)
 
 
 def run_forward(plan: TrainPlan, x, training: bool, outputs: dict | None = None):

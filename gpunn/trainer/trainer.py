@@ -207,7 +207,11 @@ class Trainer:
         step = self.test_function or self.train_function
         if step is not None and step.metrics is not None:
             return list(step.metrics.names)
-        return ["loss"] + [m.name for m in self.compiled_metrics]
+        if self.compiled_metrics or not self.compiled or getattr(self, "_awaits_trace", False) or not self.built:
+            return ["loss"] + [m.name for m in self.compiled_metrics] if self.compiled else []
+        from .plan import log_names_before_data  # (the step's names, known from compile before any data)
+
+        return log_names_before_data(self) or ["loss"]
 
     @property
     def metrics(self) -> list:

@@ -635,3 +635,18 @@ def record(python: str) -> None:
 
 if __name__ == "__main__":
     record(sys.argv[1])
+
+
+@pytest.mark.parametrize("mode,expected", [
+    ("int", [2, 3, 0]),
+    ("binary", [[0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0]]),
+    ("count", [[0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0]]),
+    ("one_hot", [[[0, 0, 1, 0]], [[0, 0, 0, 1]], [[1, 0, 0, 0]]]),  # Keras's (1, depth) for one value
+])
+def test_integer_lookup_of_one_value_as_keras(numpy_backend, mode, expected):
+    """``IntegerLookup(...)(7)``: one value's encoding, as Keras 3.15 (TensorFlow backend) gives it: the index
+    alone, the encoding (depth,), or with one_hot (1, depth); keras-io's structured-data examples call it so."""
+    lookup = layers.IntegerLookup(vocabulary=[0, 1, 2], output_mode=mode)
+    got = [np.asarray(lookup(value)) for value in (np.int64(1), 2, 7)]
+    assert [g.tolist() for g in got] == expected
+    assert all(g.dtype == np.int64 for g in got)

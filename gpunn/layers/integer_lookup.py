@@ -84,6 +84,7 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
     token_dtype = np.int64
     keras_int_dtype = "int64"  # the dtype of Keras's "int" output: int64 indices (tf_pipeline.py)
     keras_counts_dtype = "int64"  # and of its "one_hot", "multi_hot" and "count" outputs (its table's values)
+    takes_scalars = True  # ``lookup(7)``: one value's encoding (numeric_arguments.TakesNumbers)
     _special_token = staticmethod(_integer_token)
     _tokens_of = staticmethod(_integer_tokens)
     _read_vocabulary_file = staticmethod(_read_integer_vocabulary)

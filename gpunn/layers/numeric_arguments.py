@@ -88,6 +88,12 @@ class TakesNumbers:
         if tf_pipeline.is_pipeline_tensor(inputs):  # inside tf.data's map (tf_pipeline.py)
             return tf_pipeline.call_in_pipeline(self, inputs)
         refuse_text("inputs", inputs, type(self).__name__)
+        if getattr(self, "takes_scalars", False) and isinstance(inputs, (int, np.integer)) and not isinstance(
+                inputs, bool) and not more and not keywords:
+            # one value on its own (Keras's lookups encode it as a sample of one): its encoding, or its index
+            out = super().__call__(np.full((1, 1), inputs))
+            mode = getattr(self, "output_mode", None)
+            return out[0, 0] if mode == "int" else out if mode == "one_hot" else out[0]  # (Keras's shapes)
         return super().__call__(inputs, *more, **keywords)
 
 

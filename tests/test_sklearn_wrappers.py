@@ -143,7 +143,9 @@ def test_fits_and_predictions_are_keras_wrappers_own():
             if key in mine:
                 assert mine[key] == keras_result[key], f"{key}: {mine[key]} vs Keras's {keras_result[key]}; {where}"
         if case["kind"] == "regressor":
-            assert_close_to_keras(mine["predict"], keras_result["predict"], where, rtol=1e-4, atol=1e-6)
+            # (after 12 Adam steps the two libraries' float32 roundings differ by a few 1e-6 in outputs of
+            # order 1, which the relative bound alone does not cover for outputs near 0)
+            assert_close_to_keras(mine["predict"], keras_result["predict"], where, rtol=1e-4, atol=1e-5)
 
 
 def _classification(rows=80, classes=3, seed=0):

@@ -164,6 +164,19 @@ def run(keras, folder):
     holder(np.ones((1, 2), "float32"))
     out["dict_tracking"].append([w.path for w in holder.weights])
 
+    # Axes of any length: shown as None by the values that keep them, and in summary(), as Keras shows them
+    tokens = keras.Input((None,), dtype="int32")
+    embedded_tokens = layers.Embedding(10, 4)(tokens)
+    dense_tokens = layers.Dense(3)(embedded_tokens)
+    joined_tokens = layers.Concatenate()([dense_tokens, layers.Activation("relu")(dense_tokens)])
+    pooled_tokens = layers.GlobalAveragePooling1D()(joined_tokens)
+    out["variable_shapes"] = [list(value.shape) for value in
+                              (embedded_tokens, dense_tokens, joined_tokens, pooled_tokens)]
+    lines = []
+    keras.Model(tokens, layers.Dense(1)(pooled_tokens)).summary(print_fn=lambda line, *a, **k: lines.append(line))
+    rows = [line.split("\u2502")[1:-1] for line in "\n".join(lines).splitlines() if line.startswith("\u2502")]
+    out["variable_summary_shapes"] = [cells[1].strip() for cells in rows if cells[1].strip()]
+
     # The debugging tips' counting layer: called on its own, its call() runs once per call
     class Probe(layers.Layer):
         calls = 0
@@ -225,7 +238,8 @@ def both(tmp_path_factory):
                                   "symbolic_masks", "masking_mask_shape", "eager_split_masks",
                                   "custom_config_in_file", "custom_reloaded", "mix_and_match",
                                   "subclassed_summary", "subclassed_summary_columns", "custom_build_arguments",
-                                  "eager_call_counts", "dict_tracking"])
+                                  "eager_call_counts", "dict_tracking", "variable_shapes",
+                                  "variable_summary_shapes"])
 def test_as_in_keras(both, case):
     ours, theirs = both
     assert ours[case] == theirs[case]

@@ -125,6 +125,9 @@ class SymbolicTensor(SymbolicArithmetic):
         # the node index a model rebuilt from a config gives it
         self.sequence = next(_calls_made)
         self.node_index = None
+        # The axes of any length (keras.Input(shape=(None, ...))) this value keeps: gpunn builds them at a
+        # provisional length, Keras shows None there
+        self.variable_axes = _variable_axes(self.parents, self._sample_shape)
 
     @property
     def parent(self):
@@ -134,7 +137,8 @@ class SymbolicTensor(SymbolicArithmetic):
     @property
     def shape(self) -> tuple:
         note_shape_read()
-        return (None,) + self._sample_shape
+        return (None,) + tuple(None if axis in self.variable_axes else dim
+                               for axis, dim in enumerate(self._sample_shape))
 
     @property
     def ndim(self) -> int:
@@ -162,6 +166,30 @@ class SymbolicTensor(SymbolicArithmetic):
         raise TypeError("the truth value of a symbolic value is not known: a functional model (or a subclassed "
                         "model's call(), run on symbolic inputs) cannot branch on a layer's output")
 
+
+
+def _variable_axes(parents, sample_shape) -> tuple:
+    """The axes of ``sample_shape`` that follow an input's length (of an ``Input(shape=(None, ...))``), from the
+    parents' (several: those of any). Kept where the layer leaves the axis as it is: the same shape out (an
+    activation, a Dropout), or the leading axes kept while it works on the last one or adds axes after it (a
+    Dense, an Embedding, a Concatenate); any other change of shape (a pooling, a Flatten) ends them."""
+    axes: set = set()
+    before = None
+    for parent in parents:
+        variable = getattr(parent, "variable_axes", ())
+        if variable:
+            axes.update(variable)
+            if before is None:
+                before = tuple(parent._sample_shape if isinstance(parent, SymbolicTensor) else parent.output_shape)
+    if not axes:
+        return ()
+    after = tuple(sample_shape)
+    if after == before:
+        return tuple(sorted(axes))
+    if len(after) < len(before):
+        return ()
+    return tuple(axis for axis in sorted(axes) if axis < len(after) and after[axis] == before[axis] and (
+        axis < len(before) - 1 or len(after) > len(before)))
 
 
 _shape_reads = [0]

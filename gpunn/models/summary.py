@@ -117,9 +117,10 @@ def _row(cells, widths, alignment, kind=_ROW) -> list[str]:
 def _output_shape(layer) -> str:
     if several_outputs.of(layer):  # a call() of the user's returning several tensors: Keras's "?"
         return "?"
-    # an input with axes of any length shows None there, as Keras's
+    # an input with axes of any length shows None there, as Keras's, and so do the layers keeping such an axis
+    first = layer.__dict__.get("_first_call", (None, None))[1]
     shape = tuple(layer._sample_shape_with_variable_axes() if getattr(layer, "variable_axes", ()) else
-                  layer.output_shape)
+                  first.shape[1:] if getattr(first, "variable_axes", ()) else layer.output_shape)
     if not hasattr(layer, "layers"):  # a layer's shapes leave out the batch dimension; a model's include it
         shape = (None,) + shape
     return "(" + ", ".join(str(s) for s in shape) + ")"

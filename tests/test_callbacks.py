@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pytest
+from helpers import numpy_backend  # noqa: F401  (fixture)
 
 import gpunn
 from gpunn import callbacks as cb
@@ -384,6 +385,21 @@ def test_terminate_on_nan(capsys):
     model = FakeModel()
     fake_fit(model, [cb.TerminateOnNaN()], [{"loss": 0.5}] * 2, batch_logs={"loss": 0.3})
     assert model.stop_training is False
+
+
+def test_terminate_on_nan_raising(numpy_backend):
+    """Keras 3.15's ``raise_error=True``: a RuntimeError at the batch, no callback's on_train_end after it."""
+    import gpunn
+
+    ended = []
+    model = gpunn.Sequential([gpunn.Input((2,)), gpunn.layers.Dense(1, kernel_initializer="ones")])
+    model.compile(optimizer=gpunn.optimizers.SGD(1e30), loss="mse")  # (4e40 overflows float32 at once)
+    x = np.full((8, 2), 1e20, "float32")
+    with pytest.raises(RuntimeError, match="NaN or Inf loss encountered at batch 0"):
+        model.fit(x, np.ones((8, 1), "float32"), batch_size=4, verbose=0, callbacks=[
+            cb.TerminateOnNaN(raise_error=True), cb.LambdaCallback(on_train_end=lambda logs: ended.append(1))])
+    assert ended == []
+    assert cb.TerminateOnNaN().raise_error is False
 
 
 def test_learning_rate_scheduler_two_and_one_argument_schedules(capsys):

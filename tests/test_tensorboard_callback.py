@@ -148,7 +148,7 @@ def test_nothing_is_written_on_a_rank_that_is_not_the_chief(tmp_path, monkeypatc
     ({"profile_batch": 5}, "profile_batch: gpunn has no profiler"),
     ({"profile_batch": (10, 20)}, "profile_batch: gpunn has no profiler"),
     ({"profile_batch": "10,20"}, "profile_batch: gpunn has no profiler"),
-    ({"embeddings_freq": 1}, "embeddings_freq / embeddings_metadata: gpunn has no Embedding layer"),
+    ({"embeddings_freq": 1}, "embeddings_freq / embeddings_metadata: gpunn does not write TensorBoard.s embedding"),
 ])
 def test_bad_arguments_are_refused_when_the_callback_is_made(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -64,7 +64,7 @@ class TensorBoard(Callback):
             ``update_freq``).
         update_freq: ``"epoch"``, ``"batch"`` or a number of batches between batch-level logs.
         profile_batch: 0 only: gpunn has no trace profiler.
-        embeddings_freq, embeddings_metadata: 0 / None only: gpunn has no Embedding layer.
+        embeddings_freq, embeddings_metadata: 0 / None only: gpunn writes no embedding projector data.
 
     Writes nothing on non-chief ranks (``model.is_chief`` False). Batch-level logs are read from the
     device only at the batches that write them.
@@ -84,7 +84,8 @@ class TensorBoard(Callback):
         self.update_freq = _update_frequency(update_freq)
         _no_profiling(profile_batch)
         if _check_frequency("embeddings_freq", embeddings_freq) or embeddings_metadata is not None:
-            raise ValueError(f"embeddings_freq / embeddings_metadata: gpunn has no Embedding layer to project; "
+            raise ValueError(f"embeddings_freq / embeddings_metadata: gpunn does not write TensorBoard's embedding "
+                             f"projector data; "
                              f"expected 0 / None, got {embeddings_freq!r} / {embeddings_metadata!r}")
         self.embeddings_freq, self.embeddings_metadata = 0, None
         self._tb = _compat.tensorboard_writing()

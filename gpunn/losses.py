@@ -1153,10 +1153,37 @@ _BY_NAME = {
 _BY_CLASS = {c.__name__: c for c in set(_BY_NAME.values())}
 
 
-def get(identifier) -> Loss:
-    """A Loss from a name, class, instance, config dict or function. A function of the user's becomes a
-    FunctionLoss; a name or config dict gpunn does not have is looked up among the user's own objects
-    (``gpunn.custom_objects``: load_model's ``custom_objects``, ``register_keras_serializable``)."""
+def get(identifier):
+    """Keras's ``keras.losses.get``: a function's name gives that function (``"mse"``: ``mean_squared_error``,
+    a loss per sample), a class name an instance (``"Huber"``), a config dict the object it describes; a Loss
+    class gives an instance, a Loss or any other callable itself, None None. (``compile`` makes a Loss of
+    whatever it is given: ``as_loss``.)"""
+    if identifier is None:
+        return None
+    if isinstance(identifier, str):
+        name = identifier.strip().lower().replace("-", "_")
+        if identifier not in _BY_CLASS and name in _BY_NAME:
+            function = globals().get(_FUNCTION_ALIASES.get(name, name))
+            if callable(function) and not isinstance(function, type):
+                return function
+        if identifier not in _BY_CLASS and name not in _BY_NAME:
+            custom = custom_objects.lookup(identifier)
+            if custom is not None:  # the user's function or Loss class, by its registered name
+                return custom() if isinstance(custom, type) else custom
+    elif callable(identifier) and not isinstance(identifier, (type, Loss)) and \
+            not keras_objects.is_keras_object(identifier):
+        return identifier
+    return as_loss(identifier)
+
+
+_FUNCTION_ALIASES = {"bce": "binary_crossentropy"}  # (Keras's alias; gpunn has no function of that name)
+
+
+def as_loss(identifier) -> Loss:
+    """A Loss from a name, class, instance, config dict or function (what ``compile`` makes of its ``loss``). A
+    function of the user's becomes a FunctionLoss; a name or config dict gpunn does not have is looked up among
+    the user's own objects (``gpunn.custom_objects``: load_model's ``custom_objects``,
+    ``register_keras_serializable``)."""
     if keras_objects.is_keras_object(identifier):  # (Keras's own: tf.losses.BinaryCrossentropy(from_logits=True))
         return keras_objects.as_gpunn(identifier, "loss")
     if isinstance(identifier, Loss) or isinstance(identifier, type) and issubclass(identifier, Loss):
@@ -1169,7 +1196,7 @@ def get(identifier) -> Loss:
     if isinstance(identifier, dict):
         class_name = identifier["class_name"]
         if class_name == "function":  # a function, by the name it was saved under
-            return get(_custom_object(identifier.get("config"), identifier.get("config")))
+            return as_loss(_custom_object(identifier.get("config"), identifier.get("config")))
         cls = custom_objects.resolve(identifier, "loss", {k.lower(): v for k, v in _BY_CLASS.items()}, Loss)
         if cls not in _BY_CLASS.values():  # a Loss class of the user's
             return cls.from_config(identifier.get("config", {}))
@@ -1183,7 +1210,7 @@ def get(identifier) -> Loss:
     if isinstance(identifier, str) and identifier.strip().lower().replace("-", "_") not in _BY_NAME:
         custom = custom_objects.lookup(identifier)
         if custom is not None:
-            return get(custom)
+            return as_loss(custom)
         with custom_objects.hint_on_unknown():
             return lookup("loss", identifier, _BY_NAME)()
     return lookup("loss", identifier, _BY_NAME)()

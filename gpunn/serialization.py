@@ -175,7 +175,7 @@ def _instance(config: dict):
     if kind == "layer":
         return layers.deserialize(config)
     if kind is not None and cls in keras_file_config.registries()[kind].values():  # gpunn's own: as files read it
-        readers = {"loss": losses.get, "metric": metrics.get, "initializer": initializers.get,
+        readers = {"loss": losses.as_loss, "metric": metrics.get, "initializer": initializers.get,
                    "regularizer": regularizers.get, "constraint": constraints.deserialize,
                    "schedule": schedules.deserialize, "optimizer": optimizers.get}
         return readers[kind](keras_file_config.object_from_keras(config, kind))

@@ -256,7 +256,7 @@ def test_unknown_names_through_the_public_api(model):
 def test_names_are_case_and_dash_tolerant():
     assert type(optimizers.get("Adam")) is optimizers.Adam
     assert activations.get("Leaky-ReLU").name == "leaky_relu"
-    assert type(losses.get("Sparse_Categorical_Crossentropy")) is losses.SparseCategoricalCrossentropy
+    assert type(losses.as_loss("Sparse_Categorical_Crossentropy")) is losses.SparseCategoricalCrossentropy
 
 
 def test_functions_of_the_user_s_become_keras_s_wrappers():
@@ -268,7 +268,7 @@ def test_functions_of_the_user_s_become_keras_s_wrappers():
     def my_metric(y_true, y_pred):
         return 0.0
 
-    assert isinstance(losses.get(my_loss), losses.FunctionLoss) and losses.get(my_loss).name == "my_loss"
+    assert isinstance(losses.as_loss(my_loss), losses.FunctionLoss) and losses.as_loss(my_loss).name == "my_loss"
     assert isinstance(metrics.get(my_metric), metrics.MeanMetricWrapper) and metrics.get(my_metric).name == "my_metric"
 
 

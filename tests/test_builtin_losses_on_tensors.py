@@ -231,6 +231,6 @@ def test_keras_s_call_of_a_built_in_loss_and_a_function_loss_on_tensors():
             return 2.0 * super().call(y_true, y_pred)
 
     assert float(Doubled()(y_true, y_pred)) == pytest.approx(2 * gpunn.losses.MeanSquaredError()(y_true, y_pred))
-    wrapped = gpunn.losses.get(lambda t, p: gpunn.ops.mean(gpunn.ops.abs(t - p), axis=-1))
+    wrapped = gpunn.losses.as_loss(lambda t, p: gpunn.ops.mean(gpunn.ops.abs(t - p), axis=-1))
     value = wrapped(y_true, Tensor(y_pred, requires_grad=True))
     assert float(value.value) == pytest.approx(gpunn.losses.MeanAbsoluteError()(y_true, y_pred))

@@ -99,8 +99,8 @@ def test_gradient_matches_finite_differences():
 
 
 def test_found_by_name_saved_as_its_class_and_checked(tmp_path):
-    assert isinstance(gpunn.losses.get("circle"), gpunn.losses.Circle)
-    assert isinstance(gpunn.losses.get("Circle"), gpunn.losses.Circle)
+    assert isinstance(gpunn.losses.as_loss("circle"), gpunn.losses.Circle)
+    assert isinstance(gpunn.losses.as_loss("Circle"), gpunn.losses.Circle)
     loss = gpunn.losses.Circle(gamma=24.0, margin=0.35)
     assert gpunn.losses.serialize(loss) == {"class_name": "Circle", "config": loss.get_config()}
     model = _model()

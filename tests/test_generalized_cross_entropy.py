@@ -86,9 +86,9 @@ def test_gradient_matches_finite_differences():
 
 
 def test_found_by_name_saved_as_its_class_and_checked(tmp_path):
-    assert isinstance(gpunn.losses.get("categorical_generalized_cross_entropy"),
+    assert isinstance(gpunn.losses.as_loss("categorical_generalized_cross_entropy"),
                       gpunn.losses.CategoricalGeneralizedCrossEntropy)
-    assert isinstance(gpunn.losses.get("CategoricalGeneralizedCrossEntropy"),
+    assert isinstance(gpunn.losses.as_loss("CategoricalGeneralizedCrossEntropy"),
                       gpunn.losses.CategoricalGeneralizedCrossEntropy)
     loss = gpunn.losses.CategoricalGeneralizedCrossEntropy(q=0.25)
     assert gpunn.losses.serialize(loss) == {"class_name": "CategoricalGeneralizedCrossEntropy",

@@ -196,7 +196,7 @@ def test_keras_names_resolve_and_round_trip(name):
     cls = CLASSES[name]
     identifiers, default_name = KERAS_NAMES[name]
     for identifier in identifiers + [cls, getattr(losses, name)]:
-        assert type(losses.get(identifier)) is cls, identifier
+        assert type(losses.as_loss(identifier)) is cls, identifier
     loss = cls()
     assert loss.name == default_name and not loss.from_logits
     restored = losses.get(losses.serialize(loss))
@@ -211,7 +211,7 @@ def test_the_short_aliases_keras_registers_resolve():
                        ("mse", losses.MeanSquaredError), ("MSE", losses.MeanSquaredError),
                        ("mape", losses.MeanAbsolutePercentageError), ("MAPE", losses.MeanAbsolutePercentageError),
                        ("msle", losses.MeanSquaredLogarithmicError), ("MSLE", losses.MeanSquaredLogarithmicError)):
-        assert type(losses.get(alias)) is cls, alias
+        assert type(losses.as_loss(alias)) is cls, alias
 
 
 def test_arguments_of_huber_and_cosine_similarity_are_kept():
@@ -558,3 +558,36 @@ def test_a_loss_on_its_own_takes_per_step_predictions():
     assert float(gpunn.losses.SparseCategoricalCrossentropy(from_logits=True)(ids, y_pred)) == pytest.approx(
         1.3739021, rel=1e-6)
     assert gpunn.losses.mean_squared_error(y_true, y_pred).shape == (4, 5)
+
+
+GET_SCRIPT = r'''
+import json, sys
+import numpy as np
+
+def run(keras, folder):
+    y_true = np.array([[0.0, 1.0], [1.0, 0.0]], "float32")
+    y_pred = np.array([[0.2, 0.8], [0.6, 0.4]], "float32")
+    out = {}
+    for name in ["mse", "MSE", "mean_squared_error", "mae", "bce", "kld", "categorical_crossentropy",
+                 "binary_crossentropy", "huber", "log_cosh", "MeanSquaredError", "Huber", "CategoricalCrossentropy"]:
+        found = keras.losses.get(name)
+        kind = "class" if isinstance(found, keras.losses.Loss) else "function"
+        out[name] = [kind, np.round(np.asarray(found(y_true, y_pred), "float64"), 5).tolist()]
+    function = lambda t, p: keras.ops.mean(keras.ops.abs(t - p), axis=-1)
+    out["callable"] = keras.losses.get(function) is function
+    out["none"] = keras.losses.get(None) is None
+    out["class"] = type(keras.losses.get(keras.losses.Huber)).__name__
+    instance = keras.losses.Huber(delta=2.0)
+    out["instance"] = keras.losses.get(instance) is instance
+    return out
+'''
+
+
+def test_get_gives_what_keras_s_get_gives(tmp_path_factory):
+    """``keras.losses.get("mse")`` is the function (a loss per sample), ``get("MeanSquaredError")`` an instance
+    (the mean): calling what it gives yields Keras's numbers. compile takes either (``as_loss``)."""
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(GET_SCRIPT, tmp_path_factory)
+    assert ours == theirs
+    assert ours["mse"][0] == "function" and len(ours["mse"][1]) == 2

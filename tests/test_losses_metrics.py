@@ -104,9 +104,9 @@ def test_loss_names_and_lookup():
                       ("mae", losses.MeanAbsoluteError), ("binary_crossentropy", losses.BinaryCrossentropy),
                       ("categorical_crossentropy", losses.CategoricalCrossentropy),
                       ("sparse_categorical_crossentropy", losses.SparseCategoricalCrossentropy)]:
-        assert type(losses.get(name)) is cls
-    assert type(losses.get(losses.binary_crossentropy)) is losses.BinaryCrossentropy
-    assert type(losses.get(losses.CategoricalCrossentropy)) is losses.CategoricalCrossentropy
+        assert type(losses.as_loss(name)) is cls
+    assert type(losses.as_loss(losses.binary_crossentropy)) is losses.BinaryCrossentropy
+    assert type(losses.as_loss(losses.CategoricalCrossentropy)) is losses.CategoricalCrossentropy
     assert losses.CategoricalCrossentropy().name == "categorical_crossentropy"
     restored = losses.get(losses.serialize(losses.BinaryCrossentropy(from_logits=True)))
     assert type(restored) is losses.BinaryCrossentropy and restored.from_logits
@@ -136,7 +136,7 @@ def test_loss_objects_work_in_compile(rng):
 ])
 def test_accuracy_resolves_as_keras_does(loss, units, sparse, expected):
     for alias in ("accuracy", "acc"):
-        metric = metrics.get(alias, losses.get(loss), units, sparse)
+        metric = metrics.get(alias, losses.as_loss(loss), units, sparse)
         assert type(metric) is expected and metric.name == alias
 
 

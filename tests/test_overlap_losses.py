@@ -75,9 +75,9 @@ def test_tversky_weighs_false_positives_by_alpha_and_false_negatives_by_beta():
 
 
 def test_found_by_name_and_class_and_saved_as_classes(tmp_path):
-    assert isinstance(gpunn.losses.get("dice"), gpunn.losses.Dice)
-    assert isinstance(gpunn.losses.get("Tversky"), gpunn.losses.Tversky)
-    assert isinstance(gpunn.losses.get(gpunn.losses.tversky), gpunn.losses.Tversky)
+    assert isinstance(gpunn.losses.as_loss("dice"), gpunn.losses.Dice)
+    assert isinstance(gpunn.losses.as_loss("Tversky"), gpunn.losses.Tversky)
+    assert isinstance(gpunn.losses.as_loss(gpunn.losses.tversky), gpunn.losses.Tversky)
     loss = gpunn.losses.Tversky(alpha=0.2, beta=0.8, axis=-1)
     assert gpunn.losses.serialize(loss) == {"class_name": "Tversky", "config": loss.get_config()}
     again = gpunn.losses.deserialize(gpunn.losses.serialize(loss))

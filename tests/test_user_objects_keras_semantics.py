@@ -117,7 +117,7 @@ def test_a_loss_called_on_its_own_takes_class_ids():
     ids = np.array([0, 2, 1])
     p = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.25, 0.5, 0.25]])
     expected = -np.log(p[np.arange(3), ids]).mean()
-    assert gpunn.losses.get(sparse_ce)(ids, p) == pytest.approx(expected, rel=1e-6)
+    assert gpunn.losses.as_loss(sparse_ce)(ids, p) == pytest.approx(expected, rel=1e-6)
     assert SparseCE()(ids, p) == pytest.approx(expected, rel=1e-6)
 
 

@@ -63,7 +63,7 @@ def compile_like(model, other) -> None:
             return losses_module.FunctionLoss(value.fn, name=value.name)
         if isinstance(value, losses_module.Loss) and type(value).__module__.split(".")[0] != "gpunn":
             return type(value).from_config(value.get_config())
-        return None if value is None else losses_module.get(losses_module.serialize(value))
+        return None if value is None else losses_module.as_loss(losses_module.serialize(value))
 
     def metric(value):
         return value.copy() if isinstance(value, metrics_module.Metric) else value
@@ -105,7 +105,7 @@ def compile_from_config(model, config: dict) -> None:
     compile's defaults for them."""
     model.compile(
         optimizer=optimizers_module.get(config["optimizer"]),
-        loss=map_nested(losses_module.get, config["loss"]),
+        loss=map_nested(losses_module.as_loss, config["loss"]),
         loss_weights=config.get("loss_weights"),
         metrics=map_nested(deserialize_metric, config["metrics"]),
         weighted_metrics=map_nested(deserialize_metric, config.get("weighted_metrics") or []),

@@ -112,7 +112,7 @@ def _losses(loss, count: int, model) -> list:
         raise ValueError(f"loss: the model's one output {_names(model)[0]!r} has no loss")
     if all(value is None for value in per_output):
         raise ValueError(f"loss: no output of the model {_names(model)} has a loss; give at least one")
-    return [None if value is None else losses_module.get(value) for value in per_output]
+    return [None if value is None else losses_module.as_loss(value) for value in per_output]
 
 
 def _weights(loss_weights, count: int, model, per_loss: list) -> list:
@@ -209,7 +209,7 @@ def resolve(model, loss, loss_weights, metrics, weighted_metrics=None) -> tuple[
     if not several:
         return per_loss[0], specs
     if _is_structure(loss) and isinstance(loss, dict):
-        return {key: None if value is None else losses_module.get(value) for key, value in loss.items()}, specs
+        return {key: None if value is None else losses_module.as_loss(value) for key, value in loss.items()}, specs
     return type(loss)(per_loss) if isinstance(loss, (list, tuple)) else per_loss[0], specs
 
 
@@ -231,7 +231,7 @@ def check_names(loss, metrics, weighted_metrics=None):
             items = value.items() if isinstance(value, dict) else enumerate(value)
             made = {key: losses(item) for key, item in items}
             return made if isinstance(value, dict) else type(value)(made.values())
-        return None if value is None else losses_module.get(value)
+        return None if value is None else losses_module.as_loss(value)
 
     for argument, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
         if value is not None and not isinstance(value, (list, tuple, dict)):

@@ -159,3 +159,20 @@ def hint_on_unknown():
             f"{exc} A function or class of the user's goes in load_model(..., custom_objects={{name: ...}}) (or "
             "custom_object_scope, register_keras_serializable); load_model(..., compile=False) skips the "
             "compile config.") from None
+
+
+def function_entry(function) -> dict:
+    """A function of the user's (an initializer, a regularizer) as a config entry: its registered name, which
+    model files write as Keras writes a function (``{"class_name": "function", "config": name}``)."""
+    if getattr(function, "__name__", None) == "<lambda>":
+        raise ValueError("a lambda cannot be saved (Keras refuses to load one without safe_mode=False); use a named "
+                         "function, registered with register_keras_serializable")
+    return {"class_name": "function", "config": get_registered_name(function)}
+
+
+def function_of_entry(entry: dict, kind: str):
+    """The function a ``function_entry`` names, among the user's objects; a clear error where it is unknown."""
+    found = lookup(entry.get("config"))
+    if found is None or not callable(found):
+        raise missing(kind, str(entry.get("config")))
+    return found

@@ -242,6 +242,42 @@ OrthogonalInitializer, IdentityInitializer = Orthogonal, Identity
 _DEFAULT = "glorot_uniform"  # what Keras 3's Layer.add_weight uses for a float weight given no initializer
 
 
+class FunctionInitializer(Initializer):
+    """A function ``f(shape, dtype=None)`` given as an initializer (Keras takes one, and an array of the weight's
+    values, as ``initializers.get`` does): the values it returns, as an array of the weight's shape."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def sample(self, shape, rng):
+        from .autodiff.functions import convert_to_numpy
+
+        values = np.asarray(convert_to_numpy(self.function(tuple(shape), dtype="float32")), dtype=np.float64)
+        if values.shape != tuple(shape):
+            raise ValueError(f"initializer: the function {getattr(self.function, '__name__', self.function)!r} "
+                             f"returned values of shape {values.shape} for a weight of shape {tuple(shape)}")
+        return values
+
+    def get_config(self) -> dict:
+        raise TypeError("a FunctionInitializer is written as its function (serialize)")
+
+    def __call__(self, shape, dtype=None):
+        return self.sample(shape, None).astype(dtype or "float32")
+
+
+def _values_function(values):
+    """An array given as an initializer: a function giving those values for a weight of their shape."""
+    values = np.asarray(values)
+
+    def initialize_fn(shape, dtype=None):
+        if tuple(shape) != values.shape:
+            raise ValueError(f"initializer: an array of shape {values.shape} initializes weights of that shape, "
+                             f"got a weight of shape {tuple(shape)}")
+        return values.astype(dtype or "float32")
+
+    return initialize_fn
+
+
 def get(identifier) -> Initializer:
     """An Initializer from a name (Keras's, its aliases, or a class name such as ``"RandomNormal"``), a config
     dict, a class or an instance.
@@ -258,16 +294,28 @@ def get(identifier) -> Initializer:
         return keras_objects.as_gpunn(identifier, "initializer")
     if isinstance(identifier, str) and identifier in _BY_CLASS:
         return _BY_CLASS[identifier]()
+    if isinstance(identifier, dict) and identifier.get("class_name") == "function":  # a function of the user's
+        return FunctionInitializer(custom_objects.function_of_entry(identifier, "initializer"))
     if isinstance(identifier, dict):  # a serialized initializer
         cls = custom_objects.resolve(identifier, "initializer", {k.lower(): v for k, v in _BY_CLASS.items()},
                                      Initializer)
         return cls.from_config(identifier.get("config", {}))
     if isinstance(identifier, type) and issubclass(identifier, Initializer):
         return identifier()
+    if hasattr(identifier, "shape") and hasattr(identifier, "dtype") or isinstance(identifier, np.generic):
+        return FunctionInitializer(_values_function(np.asarray(getattr(identifier, "value", identifier))))
+    if callable(identifier) and not isinstance(identifier, type):  # f(shape, dtype=None)
+        return FunctionInitializer(identifier)
+    if isinstance(identifier, str) and identifier not in _BY_NAME:
+        custom = custom_objects.lookup(identifier)  # a function of the user's, by its registered name (a file's)
+        if custom is not None and not isinstance(custom, (type, str)):
+            return get(custom)
     return lookup("initializer", identifier, _BY_NAME)()
 
 
 def serialize(init: Initializer) -> dict:
+    if isinstance(init, FunctionInitializer):
+        return custom_objects.function_entry(init.function)
     return {"class_name": type(init).__name__, "config": init.get_config()}
 
 

@@ -207,15 +207,42 @@ _BY_CLASS = {"L1": L1, "L2": L2, "L1L2": L1L2, "OrthogonalRegularizer": Orthogon
              "Regularizer": Regularizer}
 
 
+class FunctionRegularizer(Regularizer):
+    """A function of a weight giving its penalty (``kernel_regularizer=l1_reg``, as Keras's Regularizer
+    docstring writes one): computed, and differentiated, as a ``__call__`` of one's own."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def __call__(self, x):
+        return self.function(x)
+
+    def runs_own_call(self) -> bool:
+        return True
+
+    def get_config(self) -> dict:
+        raise TypeError("a FunctionRegularizer is written as its function (serialize)")
+
+
 def get(identifier) -> Regularizer | None:
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     if keras_objects.is_keras_object(identifier):  # (Keras's own: tf.keras.regularizers.l2(1e-4))
         return keras_objects.as_gpunn(identifier, "regularizer")
+    if isinstance(identifier, dict) and identifier.get("class_name") == "function":  # a function of the user's
+        return FunctionRegularizer(custom_objects.function_of_entry(identifier, "regularizer"))
+    if isinstance(identifier, type) and issubclass(identifier, Regularizer):
+        return identifier()
+    if callable(identifier) and not isinstance(identifier, type):
+        return FunctionRegularizer(identifier)
     if isinstance(identifier, dict):
         cls = custom_objects.resolve(identifier, "regularizer", {k.lower(): v for k, v in _BY_CLASS.items()},
                                      Regularizer)
         return cls.from_config(dict(identifier.get("config") or {}))
+    if isinstance(identifier, str) and identifier not in _BY_NAME:
+        custom = custom_objects.lookup(identifier)  # a function of the user's, by its registered name (a file's)
+        if custom is not None and not isinstance(custom, (type, str)):
+            return get(custom)
     return lookup("regularizer", identifier, _BY_NAME)()
 
 
@@ -227,4 +254,6 @@ def deserialize(config, custom_objects=None):
 
 
 def serialize(reg: Regularizer | None):
+    if isinstance(reg, FunctionRegularizer):
+        return custom_objects.function_entry(reg.function)
     return None if reg is None else {"class_name": type(reg).__name__, "config": reg.get_config()}

@@ -1,0 +1,71 @@
+"""Functions given as initializers (``f(shape, dtype=None)``, or an array of the values) and as regularizers
+(``f(weight)``, the penalty), as Keras's ``initializers.get`` and ``Regularizer`` docstrings use them, against
+Keras 3 itself: the same weights, penalties, training and files (a registered function is written by its name,
+as Keras writes it, and read back in both libraries)."""
+from __future__ import annotations
+
+import pytest
+from helpers import numpy_backend, run_script_both_ways  # noqa: F401  (fixture)
+
+SCRIPT = r'''
+import json, sys
+import numpy as np
+
+def run(keras, folder):
+    ops, layers = keras.ops, keras.layers
+
+    @keras.saving.register_keras_serializable(package="FunctionObjects")
+    def l1_reg(weight_matrix):
+        return 0.01 * ops.sum(ops.absolute(weight_matrix))
+
+    @keras.saving.register_keras_serializable(package="FunctionObjects")
+    def ramp(shape, dtype=None):
+        return ops.reshape(ops.arange(int(np.prod(shape)), dtype="float32") / 10.0 - 0.45, shape)  # (no 0: a kink)
+
+    out = {}
+    layer = layers.Dense(5, kernel_initializer="ones", kernel_regularizer=l1_reg)
+    layer(np.ones((5, 5), "float32"))
+    out["losses"] = [round(float(np.asarray(loss)), 6) for loss in layer.losses]
+    out["array_initializer"] = np.asarray(keras.initializers.get(np.full((2, 3), 0.5, "float32"))((2, 3))).tolist()
+
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(4, kernel_initializer=ramp, kernel_regularizer=l1_reg),
+                              layers.Dense(1, kernel_initializer=lambda shape, dtype=None: ops.ones(shape, dtype))])
+    out["initial"] = [np.round(w, 6).tolist() for w in model.get_weights()]
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(12, 3)).astype("float32"), rng.normal(size=(12, 1)).astype("float32")
+    out["history"] = np.round(model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+                              .history["loss"], 5).tolist()
+    saved = keras.Sequential([keras.Input((3,)), layers.Dense(2, kernel_initializer=ramp, kernel_regularizer=l1_reg)])
+    saved.save(f"{folder}/functions.keras")
+    config = saved.get_config()["layers"][-1]["config"]
+    out["config"] = [config["kernel_initializer"], config["kernel_regularizer"]]
+    loaded = keras.models.load_model(f"{folder}/functions.keras")
+    out["loaded"] = [np.round(w, 6).tolist() for w in loaded.get_weights()]
+    loaded.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    out["loaded_loss"] = round(float(loaded.evaluate(x, y[:, :1].repeat(2, axis=1), verbose=0)), 5)
+    return out
+'''
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    return run_script_both_ways(SCRIPT, tmp_path_factory)
+
+
+@pytest.mark.parametrize("case", ["losses", "array_initializer", "initial", "history", "config", "loaded",
+                                  "loaded_loss"])
+def test_as_in_keras(both, case):
+    ours, theirs = both
+    assert ours[case] == theirs[case]
+
+
+def test_a_lambda_is_refused_when_saved_and_a_function_of_the_wrong_shape_by_name(numpy_backend, tmp_path):
+    import gpunn
+
+    model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(2, kernel_regularizer=lambda w: 0.0 * w.sum())])
+    with pytest.raises(ValueError, match="a lambda cannot be saved"):
+        model.save(tmp_path / "lambda.keras")
+    with pytest.raises(ValueError, match="returned values of shape \\(2,\\) for a weight of shape \\(3, 2\\)"):
+        gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(2, kernel_initializer=lambda shape, dtype=None:
+                                                                 gpunn.ops.ones((2,)))]).get_weights()

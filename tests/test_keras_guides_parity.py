@@ -8,12 +8,30 @@ import numpy as np
 import pytest
 from helpers import numpy_backend, run_script_both_ways  # noqa: F401  (fixture)
 
-SCRIPT = r'''
+SCALE = r'''
+def define_scale(keras):
+    # the serialization guide's layer, whose get_config() does not call super().get_config()
+    @keras.saving.register_keras_serializable(package="GuideParity")
+    class Scale(keras.layers.Layer):
+        def __init__(self, factor):
+            super().__init__()
+            self.factor = factor
+
+        def call(self, x):
+            return x * self.factor
+
+        def get_config(self):
+            return {"factor": self.factor}
+
+    return Scale
+'''
+
+SCRIPT = SCALE + r'''
 import json, sys
 import numpy as np
 
 def run(keras, folder):
-    out = {}
+    out = {"folder": folder}
     ops, layers = keras.ops, keras.layers
     model = keras.Sequential([keras.Input((3,)), layers.Dense(2)])
     out["compile_config_before_compile"] = model.get_compile_config()
@@ -65,18 +83,7 @@ def run(keras, folder):
     halves = TemporalSplit()(masked)
     out["eager_split_masks"] = [np.asarray(half._keras_mask).astype(int).tolist() for half in halves]
 
-    @keras.saving.register_keras_serializable(package="GuideParity")
-    class Scale(layers.Layer):
-        def __init__(self, factor):
-            super().__init__()
-            self.factor = factor
-
-        def call(self, x):
-            return x * self.factor
-
-        def get_config(self):
-            return {"factor": self.factor}
-
+    Scale = define_scale(keras)
     x = keras.Input((4,))
     scaled = keras.Model(x, layers.Dense(1, kernel_initializer="ones")(Scale(0.5)(x)))
     scaled.save(f"{folder}/scaled.keras")
@@ -245,48 +252,21 @@ def test_as_in_keras(both, case):
     assert ours[case] == theirs[case]
 
 
-def test_a_file_of_gpunn_with_a_minimal_custom_config_loads_in_keras(tmp_path):
-    """What Keras's guide does with the file it saved, done with gpunn's file: Keras's load_model calls
-    Scale(**config), so no key Scale.__init__ does not take may be added to its config."""
+def test_a_file_of_gpunn_with_a_minimal_custom_config_loads_in_keras(both):
+    """What Keras's guide does with the file it saved, done with gpunn's file (the script's ``Scale``): Keras's
+    load_model calls Scale(**config), so no key Scale.__init__ does not take may be added to its config."""
     from helpers import run_keras
 
-    import gpunn
-
-    @gpunn.saving.register_keras_serializable(package="GuideParityLoad")
-    class Scale(gpunn.layers.Layer):
-        def __init__(self, factor):
-            super().__init__()
-            self.factor = factor
-
-        def call(self, x):
-            return x * self.factor
-
-        def get_config(self):
-            return {"factor": self.factor}
-
-    x = gpunn.Input((4,))
-    model = gpunn.Model(x, gpunn.layers.Dense(1, kernel_initializer="ones")(Scale(0.5)(x)))
-    model.save(tmp_path / "scaled.keras")
-    loaded = run_keras('''
+    ours, _ = both
+    loaded = run_keras(SCALE + '''
 import json, sys
 import numpy as np
 import keras
 
-@keras.saving.register_keras_serializable(package="GuideParityLoad")
-class Scale(keras.layers.Layer):
-    def __init__(self, factor):
-        super().__init__()
-        self.factor = factor
-
-    def call(self, x):
-        return x * self.factor
-
-    def get_config(self):
-        return {"factor": self.factor}
-
+define_scale(keras)
 path = json.loads(sys.stdin.read())
 print(json.dumps(keras.models.load_model(path).predict(np.ones((1, 4), "float32"), verbose=0).tolist()))
-''', str(tmp_path / "scaled.keras"))
+''', ours["folder"] + "/scaled.keras")
     assert loaded == [[2.0]]
 
 

@@ -192,8 +192,9 @@ def in_top_k(targets, predictions, k):
     xp = array_module(predictions)
     scores = _array(predictions, xp)
     ids = xp.asarray(_value(targets, xp)).astype(np.int64).reshape(-1)
-    target_scores = scores[xp.arange(len(ids)), ids]
-    return Tensor((scores > target_scores[:, None]).sum(axis=-1) < k)
+    inside = (ids >= 0) & (ids < scores.shape[-1])  # a target out of the classes' range is in no top k (Keras)
+    target_scores = scores[xp.arange(len(ids)), xp.where(inside, ids, 0)]
+    return Tensor(((scores > target_scores[:, None]).sum(axis=-1) < k) & inside)
 
 
 def split(x, indices_or_sections, axis=0):

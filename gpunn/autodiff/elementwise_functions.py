@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from . import functions as f
 from .functions import _binary, _no_gradient, _unary, _value, array_module
 from .tensor import Tensor
@@ -81,6 +83,12 @@ def mod(x1, x2):
 
 
 def fabs(x):
+    """``|x|`` as floats (NumPy's and Keras's ``fabs``): integers become floatx."""
+    dtype = getattr(x, "dtype", None) if not isinstance(x, (list, tuple)) else np.asarray(x).dtype
+    if dtype is not None and np.dtype(dtype).kind in "iub":
+        from ..backend import floatx
+
+        x = f.cast(x, floatx())
     return f.absolute(x)
 
 

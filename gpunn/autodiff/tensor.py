@@ -222,6 +222,28 @@ class Tensor:
         from .functions import transpose
         return transpose(self)
 
+    # The array methods scripts call on Keras's backend arrays (``keras.ops.arange(6).reshape(2, 3)``, as
+    # Keras's docstrings do), differentiable as the gpunn.ops functions of those names
+    def reshape(self, *shape):
+        from .functions import reshape
+        return reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+
+    def transpose(self, *axes):
+        from .functions import transpose
+        return transpose(self, (axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes) or None)
+
+    def astype(self, dtype):
+        from .functions import cast
+        return cast(self, dtype)
+
+    def sum(self, axis=None, keepdims=False):
+        from .functions import sum
+        return sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        from .functions import mean
+        return mean(self, axis=axis, keepdims=keepdims)
+
 
 def gradients(result: Tensor, wrt: list, seed) -> list:
     """d(sum(seed * result)) / d(each of ``wrt``): the gradient of ``result`` weighted by ``seed`` (an array of

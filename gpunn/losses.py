@@ -1160,6 +1160,9 @@ def get(identifier):
     whatever it is given: ``as_loss``.)"""
     if identifier is None:
         return None
+    if isinstance(identifier, dict) and identifier.get("class_name") == "function":  # a function, by its name
+        found = custom_objects.lookup(identifier.get("config"))
+        return found if found is not None else get(str(identifier.get("config")))
     if isinstance(identifier, str):
         name = identifier.strip().lower().replace("-", "_")
         if identifier not in _BY_CLASS and name in _BY_NAME:
@@ -1252,6 +1255,8 @@ def serialize(loss: Loss) -> dict | None:
     loss = as_compiled(loss)
     if loss is None:
         return None
+    if callable(loss) and not isinstance(loss, (Loss, type)):  # a function (what get("mse") gives): by its name
+        return {"class_name": "function", "config": custom_objects.get_registered_name(loss)}
     if isinstance(loss, FunctionLoss) and not loss.serialized_as_class:
         return {"class_name": "function", "config": custom_objects.get_registered_name(loss.fn)}
     cls = type(loss)

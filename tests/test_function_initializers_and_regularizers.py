@@ -69,3 +69,24 @@ def test_a_lambda_is_refused_when_saved_and_a_function_of_the_wrong_shape_by_nam
     with pytest.raises(ValueError, match="returned values of shape \\(2,\\) for a weight of shape \\(3, 2\\)"):
         gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(2, kernel_initializer=lambda shape, dtype=None:
                                                                  gpunn.ops.ones((2,)))]).get_weights()
+
+
+def test_a_model_of_function_objects_predicts_samples_of_another_length(numpy_backend):
+    """An input of any length: predictions on another length run on a copy of the model made from its config,
+    which finds the functions again (named or not registered)."""
+    import numpy as np
+
+    import gpunn
+    from gpunn import layers, ops
+
+    def half(shape, dtype=None):
+        return ops.full(shape, 0.5, dtype=dtype)
+
+    def l1_reg(weight):
+        return 0.01 * ops.sum(ops.absolute(weight))
+
+    model = gpunn.Sequential([gpunn.Input((None, 3)), layers.Dense(2, kernel_initializer=half,
+                                                                     kernel_regularizer=l1_reg)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.ones((4, 2, 3), "float32"), np.ones((4, 2, 2), "float32"), verbose=0)
+    assert model.predict(np.ones((4, 5, 3), "float32"), verbose=0).shape == (4, 5, 2)

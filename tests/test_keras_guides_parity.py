@@ -316,3 +316,41 @@ def test_metrics_names_are_known_from_compile_before_any_data(numpy_backend, tmp
     before = two.metrics_names
     two.evaluate(np.ones((4, 4)), [np.ones((4, 2)), np.ones((4, 1))], verbose=0)
     assert before == two.metrics_names == ["loss", "a_loss", "b_loss", "a_mae", "b_mae", "b_mse"]
+
+
+def test_dicts_and_lists_a_layer_holds_deep_copy_as_plain_ones(numpy_backend, tmp_path):
+    """A get_config returning ``copy.deepcopy(self.cfg)`` of a dict or list the layer holds: plain copies, not
+    copies of the layer (whose buffers cannot be copied), before and after the model trains."""
+    import copy
+
+    import gpunn
+    from gpunn import layers
+
+    class Holds(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.cfg = {"scale": 2.0}
+            self.extra = [1, 2]
+
+        def call(self, x):
+            return x * self.cfg["scale"]
+
+        def get_config(self):
+            return {**super().get_config(), "cfg": copy.deepcopy(self.cfg), "extra": copy.deepcopy(self.extra)}
+
+    model = gpunn.Sequential([gpunn.Input((2,)), Holds(), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.ones((4, 2), "float32"), np.ones((4, 1), "float32"), verbose=0)
+    config = model.layers[0].get_config()
+    assert type(config["cfg"]) is dict and config["cfg"] == {"scale": 2.0} and type(config["extra"]) is list
+    model.save(tmp_path / "holds.keras")
+
+
+def test_metrics_names_of_a_model_not_built_yet(numpy_backend):
+    import gpunn
+
+    model = gpunn.Sequential([gpunn.layers.Dense(1)])
+    model.compile("adam", "mse", metrics=["mae"])
+    assert model.metrics_names == ["loss", "mae"]
+    model.evaluate(np.ones((4, 3)), np.ones((4, 1)), verbose=0)
+    assert model.metrics_names == ["loss", "mae"]

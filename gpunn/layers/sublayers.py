@@ -14,6 +14,8 @@ of sublayer weights are the outer layer's, so a model applies each once.
 """
 from __future__ import annotations
 
+import copy
+
 import dataclasses
 
 from ..naming import container_name, snake_case
@@ -181,6 +183,10 @@ class TrackedList(list):
         self.extend(values)
         return self
 
+    def __deepcopy__(self, memo):
+        # a plain list of copies (a get_config's copy.deepcopy of it), not a copy of the layer holding it
+        return [copy.deepcopy(item, memo) for item in self]
+
 
 class TrackedDict(dict):
     """A dict a layer of the user's holds (Keras's TrackedDict): layers put in it later are noted then, so that
@@ -203,6 +209,14 @@ class TrackedDict(dict):
         if name not in self:
             self[name] = default
         return self[name]
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def __deepcopy__(self, memo):
+        # a plain dict of copies (a get_config's copy.deepcopy of it), not a copy of the layer holding it
+        return {copy.deepcopy(key, memo): copy.deepcopy(value, memo) for key, value in self.items()}
 
 
 def tracked(value, owner, key: str = "_tracked"):

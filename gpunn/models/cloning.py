@@ -5,7 +5,9 @@ and keras/src/models/model.py (``model_from_json``).
 """
 from __future__ import annotations
 
-from .. import overrides
+import types
+
+from .. import custom_objects, overrides
 from ..constraints import Constraint
 from ..layers.base import Layer
 from ..layers.input_layer import InputLayer
@@ -55,6 +57,8 @@ def _own_classes(model) -> dict:
                     visit(item)  # a layer of the user's holding layers
                 elif isinstance(item, (Regularizer, Constraint)) and not overrides.is_gpunn_class(type(item)):
                     found[type(item).__name__] = type(item)
+                elif isinstance(getattr(item, "function", None), types.FunctionType):  # a function initializer,
+                    found[custom_objects.get_registered_name(item.function)] = item.function  # or regularizer
 
     for call in model._calls:
         visit(call.layer if is_shared_call(call) else call)

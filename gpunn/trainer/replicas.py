@@ -22,7 +22,8 @@ def sync_replicas(model, comm) -> None:
     model._synced_comm = comm
 
 
-def agree_on_stop(model, comm) -> None:
-    """Stop on every rank when a callback stopped any: one may look at its own rank's batch loss
-    (TerminateOnNaN), and a rank leaving the loop alone would leave the others waiting in the next sum."""
-    model.stop_training = bool(comm.allreduce_host([float(model.stop_training)])[0] > 0)
+def agree_on_stop(model, comm, flag: str = "stop_training") -> None:
+    """Stop on every rank when a callback stopped any (``model.<flag>``: stop_training, stop_evaluating): one may
+    look at its own rank's batch loss (TerminateOnNaN), and a rank leaving the loop alone would leave the others
+    waiting in the next sum."""
+    setattr(model, flag, bool(comm.allreduce_host([float(getattr(model, flag))])[0] > 0))

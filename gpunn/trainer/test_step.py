@@ -5,6 +5,8 @@ is applied by the loss), its own running sums and its own per-batch-shape buffer
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..layers import wiring
@@ -66,14 +68,16 @@ class TestStep:
         self.metrics.count_batch(slot.rows)
 
 
-def predict_rows(model, x: np.ndarray, batch_size: int, cbs=None):
+def predict_rows(model, x: np.ndarray, batch_size: int, cbs=None, stoppable: bool = True):
     """The model's outputs for host rows ``x`` (every layer, output activation included), as a host array, or
     for a model of several outputs their host arrays as the model gives its outputs (a list or a dict).
 
     Batches are copied into one input buffer per batch size and the outputs into device arrays, read back once
     at the end. ``cbs``: a CallbackList told of each run of ``model.steps_per_execution`` batches as Keras tells
     it (``on_predict_batch_end`` gets ``{"outputs": ...}``, the run's outputs: read back per run only then); a
-    callback setting ``model.stop_predicting`` ends the predictions with that run, as in Keras.
+    callback setting ``model.stop_predicting`` ends the predictions with that run, as in Keras (not
+    ``stoppable``: a rank's share of a data-parallel predict, where the first rows are not this rank's to cut;
+    a warning says the flag was not followed).
     """
     ops = model.ops
     n = len(x)
@@ -102,6 +106,11 @@ def predict_rows(model, x: np.ndarray, batch_size: int, cbs=None):
             first, last = starts[0], min(starts[-1] + batch_size, n)
             run = [ops.to_numpy(out[first:last]) for out in outs]
             cbs.on_predict_batch_end(end, {"outputs": model._structure_outputs(run)})
+            if model.stop_predicting and not stoppable:
+                model.stop_predicting = False
+                warnings.warn("stop_predicting: a data-parallel predict gives every rank's rows; a callback's "
+                              "stop_predicting is not followed there (predict on one rank to stop early)",
+                              UserWarning, stacklevel=3)
             if model.stop_predicting:
                 done = last
                 break

@@ -208,6 +208,14 @@ class Trainer:
         if step is not None and step.metrics is not None:
             return list(step.metrics.names)
         if self.compiled_metrics or not self.compiled or getattr(self, "_awaits_trace", False) or not self.built:
+            # (not built: the outputs, and so the names of several, are not known yet; one output's are)
+            names = None if self.compiled_metrics or not self.compiled or self._several_outputs else [
+                getattr(m, "name", None) or (m if isinstance(m, str) else None)
+                for m in list(self._output_specs[0].metrics) + list(self._output_specs[0].weighted_metrics)
+            ] if self._output_specs else None
+            if names is not None and all(isinstance(name, str) for name in names) and len(set(names)) == len(
+                    names) and not self._output_specs[0].weighted_metrics:
+                return ["loss"] + names
             return ["loss"] + [m.name for m in self.compiled_metrics] if self.compiled else []
         from .plan import log_names_before_data  # (the step's names, known from compile before any data)
 
@@ -626,6 +634,8 @@ class Trainer:
                     step(slot)
             if cbs is not None:
                 cbs.on_test_batch_end(end, step.metrics.lazy_logs())
+                if step.comm.size > 1:
+                    agree_on_stop(self, step.comm, "stop_evaluating")
                 if self.stop_evaluating:
                     break
         results = step.metrics.result()
@@ -712,7 +722,7 @@ class Trainer:
         sync_replicas(self, comm)
         lo, hi = shard_bounds(0, len(x), comm.rank, comm.size)
         if hi > lo:
-            local = predict_rows(self, x[lo:hi], batch_size, cbs)
+            local = predict_rows(self, x[lo:hi], batch_size, cbs, stoppable=False)
             parts = list(local.values()) if isinstance(local, dict) else list(local) if self._several_outputs \
                 else [local]
         else:

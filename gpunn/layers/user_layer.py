@@ -311,20 +311,29 @@ def forward(layer, x, training: bool):
     return out, backprop
 
 
-def note_input_gradients(calls: list, sources) -> None:
-    """Tell each layer of the user's in a model whether the gradient of its inputs is wanted (a layer above it is
-    trained: ``wiring.need_dx``), so that its call() may hand an input that needs none to a function of another
-    library (a Lambda applying ``tf.cast`` to a model's input) as Keras's TensorFlow backend runs it."""
+def input_gradient_flags(calls: list, sources) -> list:
+    """[(layer, flags)] for each layer of the user's in a model: whether the gradient of each of its inputs is
+    wanted (a layer above it is trained: ``wiring.need_dx``), so that its call() may hand an input that needs
+    none to a function of another library (a Lambda applying ``tf.cast`` to a model's input) as Keras's
+    TensorFlow backend runs it. A model works them out when it lays out its buffers and hands them to its layers
+    (``set_input_gradients``) whenever it takes back layers it shares."""
     from . import wiring
 
     flags: dict = {}
+    layers: dict = {}
     for call, need in zip(calls, wiring.need_dx(calls, sources, lambda call: call.bound.grads)):
         layer = wiring.layer_of(call)
         if runs_call(layer):
             need = tuple(need) if isinstance(need, tuple) else (bool(need),)
             before = flags.get(id(layer), (False,) * len(need))  # a layer called twice: wanted by either call
             flags[id(layer)] = tuple(a or b for a, b in zip(before, need)) if len(before) == len(need) else need
-            layer.__dict__["_inputs_need_grad"] = flags[id(layer)]
+            layers[id(layer)] = layer
+    return [(layers[key], flags[key]) for key in layers]
+
+
+def set_input_gradients(flags: list) -> None:
+    for layer, wanted in flags:
+        layer.__dict__["_inputs_need_grad"] = wanted
 
 
 def _forward(layer, x, training, out, record) -> None:

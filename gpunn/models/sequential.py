@@ -726,7 +726,8 @@ class Sequential(Trainer, KerasVariableLists):
         if self._packed is not None:
             self._packed.bind(ops)
         self._store = ParameterStore(ops, self._layers, self.dtype, trainable_state.in_effect(self))
-        user_layer.note_input_gradients(self._calls, self._sources)
+        self._input_gradients = user_layer.input_gradient_flags(self._calls, self._sources)
+        user_layer.set_input_gradients(self._input_gradients)
         self._drop_steps()
 
     def _pack_for_training(self) -> None:
@@ -745,7 +746,7 @@ class Sequential(Trainer, KerasVariableLists):
         if self._store is not None:
             self._store.claim()
             masking.attach(self._mask_links)
-            user_layer.note_input_gradients(self._calls, self._sources)
+            user_layer.set_input_gradients(self.__dict__.get("_input_gradients", ()))
 
     @property
     def params(self):

@@ -179,18 +179,6 @@ class EpochIterator:
             self.feed = DeviceFeed(self.ops, self.data)
         return self.feed
 
-    def executions(self, steps_per_execution: int):
-        """The epoch's batches in runs of ``steps_per_execution`` (Keras's grouping: callbacks see a batch
-        begin and end per run); the last run may be shorter."""
-        run: list[Batch] = []
-        for batch in self.batches():
-            run.append(batch)
-            if len(run) == steps_per_execution:
-                yield run
-                run = []
-        if run:
-            yield run
-
     def fill(self, batch: Batch, slot: BatchSlot) -> None:
         """Copy ``batch``'s rows into the slot's buffers."""
         if self.shuffle:

@@ -180,11 +180,12 @@ def log_names_before_data(model) -> list | None:
     ``metrics_names`` right after compile or load): a metric's name does not depend on the labels' layout, so
     each is made for class ids here. None where that cannot be told (the step will say)."""
     specs = model._output_specs
-    try:
-        units = [shape[-1] for shape in model._output_shapes()]
-        objects = [([metrics_module.get(i, spec.loss, width, True) for i in spec.metrics],
-                    [metrics_module.get(i, spec.loss, width, True) for i in spec.weighted_metrics])
-                   for spec, width in zip(specs, units)]
+    if not specs or (model._several_outputs and not model.built):  # (several outputs: named once built)
+        return None
+    try:  # (a metric's name does not depend on the width of the output either: None where not built yet)
+        objects = [([metrics_module.get(i, spec.loss, None, True) for i in spec.metrics],
+                    [metrics_module.get(i, spec.loss, None, True) for i in spec.weighted_metrics])
+                   for spec in specs]
     except (ValueError, TypeError, AttributeError, IndexError):
         return None
     loss_names, names = compiled_outputs.log_names(specs, objects, prefixed=model._several_outputs)

@@ -208,7 +208,6 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
             val = validation_arrays(model, validation_data, validation_steps, val_batch)
 
     step = model.make_train_function().prepare(model._sparse_labels(first[1]))
-    spe = model.steps_per_execution
     cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model, verbose=verbose,
                        epochs=epochs, steps=stream.steps)
     model.stop_training = False
@@ -221,22 +220,13 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
             cbs.on_epoch_begin(epoch)
             step.metrics.reset()
             stream.begin_epoch()
-            while True:
-                # Keras: callbacks see each execution of steps_per_execution batches as one batch, numbered by
-                # its first step at the beginning and by first + steps_per_execution - 1 at the end.
-                begin = stream.epoch_batches
-                arrays = _next_checked(model, stream, class_weight)
-                if arrays is None:
-                    break
-                cbs.on_train_batch_begin(begin)
-                _run_in_slot(step, arrays)
-                for _ in range(spe - 1):
-                    arrays = _next_checked(model, stream, class_weight)
-                    if arrays is None:
-                        break
+            batches = _until_none(lambda: _next_checked(model, stream, class_weight))
+            for begin, end, run in executions(batches, model.steps_per_execution):
+                cbs.on_train_batch_begin(begin)  # (Keras's numbering: executions.py)
+                for arrays in run:
                     _run_in_slot(step, arrays)
-                cbs.on_train_batch_end(begin + spe - 1, step.metrics.lazy_logs())
-                if model.stop_training or arrays is None:
+                cbs.on_train_batch_end(end, step.metrics.lazy_logs())
+                if model.stop_training:
                     break
             stream.end_epoch()
             if stream.epoch_batches == 0:  # a generator read to its end in an earlier epoch

@@ -207,19 +207,15 @@ class Trainer:
         step = self.test_function or self.train_function
         if step is not None and step.metrics is not None:
             return list(step.metrics.names)
-        if self.compiled_metrics or not self.compiled or getattr(self, "_awaits_trace", False) or not self.built:
-            # (not built: the outputs, and so the names of several, are not known yet; one output's are)
-            names = None if self.compiled_metrics or not self.compiled or self._several_outputs else [
-                getattr(m, "name", None) or (m if isinstance(m, str) else None)
-                for m in list(self._output_specs[0].metrics) + list(self._output_specs[0].weighted_metrics)
-            ] if self._output_specs else None
-            if names is not None and all(isinstance(name, str) for name in names) and len(set(names)) == len(
-                    names) and not self._output_specs[0].weighted_metrics:
-                return ["loss"] + names
-            return ["loss"] + [m.name for m in self.compiled_metrics] if self.compiled else []
-        from .plan import log_names_before_data  # (the step's names, known from compile before any data)
+        if not self.compiled:
+            return []
+        if not self.compiled_metrics and not getattr(self, "_awaits_trace", False):
+            from .plan import log_names_before_data  # (the step's names, known from compile before any data)
 
-        return log_names_before_data(self) or ["loss"]
+            names = log_names_before_data(self)
+            if names is not None:
+                return names
+        return ["loss"] + [m.name for m in self.compiled_metrics]
 
     @property
     def metrics(self) -> list:
@@ -573,12 +569,10 @@ class Trainer:
         for epoch in range(start, epochs):
             cbs.on_epoch_begin(epoch)
             step.metrics.reset()
-            for batches in iterator.executions(self.steps_per_execution):
-                # Keras: callbacks see each execution of steps_per_execution steps as one batch, numbered by
-                # its first step at the beginning and by first + steps_per_execution - 1 at the end.
-                cbs.on_train_batch_begin(batches[0].step)
+            for begin, end, batches in executions(iterator.batches(), self.steps_per_execution):
+                cbs.on_train_batch_begin(begin)  # (Keras's numbering: executions.py)
                 step.run_batches(iterator, batches, y.shape[1:], y.dtype, None if weights is None else weights.shape[1:])
-                cbs.on_train_batch_end(batches[0].step + self.steps_per_execution - 1, step.metrics.lazy_logs())
+                cbs.on_train_batch_end(end, step.metrics.lazy_logs())
                 if agree:
                     agree_on_stop(self, comm)
                 if self.stop_training:

@@ -400,34 +400,33 @@ def test_add_weight_takes_and_refuses_positional_arguments_as_keras_3():
     assert [kind for kind, *_ in ours] == ["made"] * 3 + ["ValueError", "TypeError"] + ["ValueError"] * 3
 
 
-def test_a_model_subclass_owning_a_weight_is_refused_by_name():
-    """Keras lets a keras.Model subclass own a weight (keras-io's neural decision forests); gpunn traces a model's
-    call() as layer calls, so it says to make the class a Layer, which works."""
+def test_a_model_subclass_owning_a_weight_runs_as_the_layer_class_does():
+    """Keras lets a keras.Model subclass own a weight (keras-io's neural decision forests): such a model's call()
+    runs as one layer of the user's, and computes what the same class written as a keras.layers.Layer computes
+    (tests/test_model_own_weights.py checks it against Keras)."""
 
-    class Tree(gpunn.Model):
-        def __init__(self):
-            super().__init__()
-            self.pi = self.add_weight(shape=[4, 2], initializer="random_normal")
+    def tree_class(base):
+        class Tree(base):
+            def __init__(self):
+                super().__init__()
+                self.pi = self.add_weight(shape=[4, 2], initializer="random_normal")
+                self.decide = layers.Dense(4, activation="sigmoid")
 
-        def call(self, x):
-            return x
+            def call(self, x):
+                return gpunn.ops.matmul(self.decide(x), gpunn.activations.softmax(self.pi))
 
-    with pytest.raises(TypeError, match=r"Tree.add_weight: .*make Tree a keras.layers.Layer subclass"):
-        Tree()
+        return Tree
 
-    class TreeLayer(layers.Layer):
-        def __init__(self):
-            super().__init__()
-            self.pi = self.add_weight(shape=[4, 2], initializer="random_normal")
-            self.decide = layers.Dense(4, activation="sigmoid")
-
-        def call(self, x):
-            return gpunn.ops.matmul(self.decide(x), gpunn.activations.softmax(self.pi))
-
-    inputs = gpunn.Input((3,))
-    model = gpunn.Model(inputs, TreeLayer()(inputs))
-    assert model.predict(np.ones((5, 3), "float32"), verbose=0).shape == (5, 2)
-    assert len(model.trainable_weights) == 3
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype("float32")
+    predictions = []
+    for base in (gpunn.Model, layers.Layer):
+        inputs = gpunn.Input((3,))
+        model = gpunn.Model(inputs, tree_class(base)()(inputs))
+        assert len(model.trainable_weights) == 3
+        model.set_weights([np.full(w.shape, 0.1 * (k + 1), "float32") for k, w in enumerate(model.weights)])
+        predictions.append(model.predict(x, verbose=0))
+    assert predictions[0].shape == (5, 2)
+    np.testing.assert_array_equal(predictions[0], predictions[1])
 
 
 @pytest.mark.parametrize("hook", ["save_own_variables", "load_own_variables", "save_assets", "load_assets"])

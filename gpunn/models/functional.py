@@ -26,6 +26,7 @@ as in Keras (``symbolic.py``).
 """
 from __future__ import annotations
 
+import functools
 import weakref
 
 from .. import overrides
@@ -38,7 +39,7 @@ from ..layers.operation import is_operation
 from ..layers.packed_inputs import PackedInputs
 from ..layers.shared_call import SharedCall, is_shared_call
 from ..layers.symbolic import ModelCall, SymbolicTensor
-from . import subclassed
+from . import own_weights, subclassed
 from .keras_attribute_paths import is_subclassed, keras_layers
 from .model_entries import entries
 from .sequential import Sequential
@@ -415,6 +416,26 @@ class Model(Functional, metaclass=_ModelType):
     ``call()`` on the first data it sees (``subclassed.py``); one that passes ``inputs`` and ``outputs`` to
     ``super().__init__`` is a functional model made by its constructor."""
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        user_build = vars(cls).get("build")
+        if user_build is None or getattr(user_build, "_gpunn_wrapped", False):
+            return
+
+        @functools.wraps(user_build)
+        def build(self, input_shape=None, *args, **kwargs):
+            # model.build(shape) called by the script: the model learns its graph, which runs this build first
+            # (_trace_call); run by _trace_call, or on a model that knows its graph, it is the user's build
+            if args or kwargs or getattr(self, "_building", False) or not getattr(self, "_awaits_trace", False):
+                return user_build(self, input_shape, *args, **kwargs)
+            if input_shape is None:
+                raise ValueError(f"build: {type(self).__name__} learns its layers from call(); pass the input "
+                                 "shape, build((None, features)) (or a list of shapes for several inputs)")
+            self._trace(subclassed.inputs_of_shape(input_shape))
+
+        build._gpunn_wrapped = True
+        cls.build = build
+
     def __new__(cls, *args, **kwargs):
         if cls is Model:
             return Functional(*args, **kwargs)
@@ -448,12 +469,12 @@ class Model(Functional, metaclass=_ModelType):
     def __setattr__(self, name, value):
         # After Model.__init__, what the subclass sets: Keras tracks a layer (or model) when it is assigned, or
         # appended to a list the model holds, and orders model.layers, weights and files so (subclassed.py)
-        if getattr(getattr(value, "_layer", None), "standalone_variable", False):
-            raise TypeError(f"{type(self).__name__}.{name}: a keras.Variable held by a keras.Model subclass would be a "
-                            "weight of the model's own; gpunn learns such a model's graph from the layers its call() "
-                            f"calls, and keeps weights in layers only: make {type(self).__name__} a "
-                            "keras.layers.Layer subclass, or hold the variable in a layer of its own")
         internal = vars(self).get("_internal_attributes")
+        if internal is not None and getattr(getattr(value, "_layer", None), "standalone_variable", False):
+            # a keras.Variable set as an attribute: a weight of the model's own, as Keras tracks it (own_weights.py)
+            from ..standalone_variables import as_layer_weight
+
+            value = as_layer_weight(own_weights.body(self), name, value)
         if internal is None or name in internal or name in subclassed.SET_LATER or \
                 not isinstance(value, (Layer, Sequential, list, tuple, dict)):
             object.__setattr__(self, name, value)
@@ -473,17 +494,18 @@ class Model(Functional, metaclass=_ModelType):
 
     def add_loss(self, loss) -> None:
         """Keras's ``self.add_loss(loss)`` in call(): a loss computed from the model's values, which fit adds to
-        the compiled loss (``layers/model_losses.py``)."""
+        the compiled loss (``layers/model_losses.py``); in a model holding weights of its own, its body's
+        (``own_weights.py``), as a layer of the user's adds one."""
+        body = own_weights.body_of(self)
+        if body is not None:
+            body.add_loss(loss)
+            return
         subclassed.add_loss(self, loss)
 
     def add_weight(self, *args, **kwargs):
-        """Refused by name: Keras lets a ``keras.Model`` subclass own weights used in its ``call()`` (a Model is a
-        Layer there); gpunn learns such a model's graph from ``call()`` as calls of layers, where a weight of the
-        model's own has no layer to live in."""
-        raise TypeError(f"{type(self).__name__}.add_weight: gpunn learns a keras.Model subclass's graph from the "
-                        "layers its call() calls, and keeps weights in layers only; make "
-                        f"{type(self).__name__} a keras.layers.Layer subclass (add_weight, sublayers and call() work "
-                        "there, and a model can call it), or hold the weight in a layer of its own")
+        """Keras's ``add_weight``: a weight of the model's own, which its ``call()`` computes with beside its
+        layers; such a model runs its ``call()`` as one layer of the user's (``own_weights.py``)."""
+        return own_weights.body(self).add_weight(*args, **kwargs)
 
     add_variable = add_weight
 
@@ -495,6 +517,9 @@ class Model(Functional, metaclass=_ModelType):
         super()._trace_for(x, argument)
 
     def _trace(self, inputs) -> None:
+        if own_weights.body_of(self) is not None:  # its body, named as the model, builds its layers under it
+            self._trace_call(inputs)
+            return
         with variable_paths.scope(self.name):  # Keras traces call() under the model's name: the layers' paths
             self._trace_call(inputs)
 
@@ -512,7 +537,10 @@ class Model(Functional, metaclass=_ModelType):
             finally:
                 self._building = False
         tracked = subclassed.tracked_layers(self)
-        outputs = subclassed.trace(self, inputs)
+        if own_weights.body_of(self) is not None:
+            outputs = own_weights.trace(self, inputs, self._internal_attributes | subclassed.SET_LATER)
+        else:
+            outputs = subclassed.trace(self, inputs)
         several = isinstance(outputs, (list, tuple)) and len(outputs) > 1
         parts = _wiring(inputs, outputs)
         before = dict(vars(self))

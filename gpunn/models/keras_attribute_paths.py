@@ -90,6 +90,11 @@ def saveable_paths(model) -> list[tuple[str, object]]:
             return
         visited.add(id(value))
         found.append((path, value))
+        body = vars(value).get("_own_weights_body")
+        if body is not None:  # a model holding weights of its own: they and its layers are its body's, at its path
+            visited.update(id(owner) for _, owner in sublayers.owners(body))
+            found.append((path, body))
+            return
         if not is_subclassed(value):
             # its ``layers`` first, named as keras_layer_paths names them (InputLayers included where Keras has them)
             for layer_path, layer in zip(keras_layer_paths(value), value._graph_layers):

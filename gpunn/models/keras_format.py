@@ -29,6 +29,7 @@ from ..layers.seeded import SeededLayer
 from .atomic_write import atomic_write_bytes
 from .file_format import NotAModelFileError, gpunn_version
 from .hdf5_io import GPUNN_MARKER, HDF5Writer, read_checked
+from . import own_weights
 from .keras_attribute_paths import graph_layer_paths, is_model, is_subclassed, saveable_paths
 from .keras_file_config import keras_model_config
 from .keras_variables import KerasFileContents, keras_layer_paths, layer_weights, optimizer_variables, owner_paths
@@ -67,7 +68,7 @@ def _write_layer(writer: HDF5Writer, layer, path: str, with_values: bool) -> Non
         return
     values = iter(layer_weights(layer))
     for (owner_path, count), (_, owner) in zip(owner_paths(layer, path), sublayers.owners(layer)):
-        group = f"{owner_path}/vars"
+        group = f"{owner_path}/vars" if owner_path else "vars"  # ('': the model's own, own_weights.py)
         writer.group(group)
         writer.attribute(group, "name", owner.name)
         for index in range(count):
@@ -90,9 +91,14 @@ def variables_hdf5(model, include_optimizer: bool, marked: bool = False, layout:
     if marked:  # a file of its own (not a member of a zip, which has its CRCs): its record is required
         writer.attribute("", GPUNN_MARKER, GPUNN_H5_VERSION)
     writer.attribute("", LAYOUT_ATTRIBUTE, layout)
-    writer.group("vars")
-    writer.attribute("vars", "name", model.name)
-    if layout == ATTRIBUTES_LAYOUT:
+    body = own_weights.body_of(model)
+    if body is not None:  # the model's weights are its body's, its layers the body's sublayers at their paths
+        _write_layer(writer, body, "", with_values=True)
+        writer.attribute("vars", "name", model.name)
+    else:
+        writer.group("vars")
+        writer.attribute("vars", "name", model.name)
+    if layout == ATTRIBUTES_LAYOUT and body is None:
         graph_layer_paths(model)  # refuses a layer with weights that no attribute holds
         in_graph = {id(layer) for layer in model._layers}
         for path, value in saveable_paths(model):
@@ -275,8 +281,9 @@ def read_weights(filepath: str, contents) -> KerasFileContents:
 
 
 def _layer_weights(found: dict) -> dict:
-    """The layers' variables by path: all but the model's own ('') and the optimizer's."""
-    return {path: values for path, values in found.items() if path not in ("", "optimizer")}
+    """The layers' variables by path: all but the optimizer's, and the model's own ('') where it has none (a model
+    holding weights of its own reads them there, own_weights.py)."""
+    return {path: values for path, values in found.items() if path != "optimizer" and (path or values)}
 
 
 def layout_of(contents, unnamed: str | None) -> str | None:

@@ -138,7 +138,7 @@ def layer_weights(layer, order=keras_weight_order) -> list[np.ndarray]:
 def owner_paths(layer, path: str) -> list[tuple[str, int]]:
     """(where its variables are in a Keras 3 weights file, how many) of the layer at ``path`` and of each layer
     it holds, in the order of ``keras_weight_order``."""
-    return [(f"{path}/{below}" if below else path, len(sublayers.own_specs(owner)))
+    return [(f"{path}/{below}" if below and path else below or path, len(sublayers.own_specs(owner)))
             for below, owner in sublayers.owners(layer)]
 
 
@@ -165,11 +165,23 @@ def keras_layer_paths(model) -> list[str]:
     for entry in top_level(model._graph_layers, held):
         path = f"layers/{container_name(snake_case(type(entry).__name__), used)}"
         if entry in held:
-            paths.update({id(layer): f"{path}/{inner}"
-                          for layer, inner in zip(entry._graph_layers, keras_layer_paths(entry))})
+            paths.update({id(layer): f"{path}/{inner}" if inner else path
+                          for layer, inner in zip(entry._graph_layers, _held_model_paths(entry))})
         else:
             paths[id(entry)] = path
     return [paths[id(layer)] for layer in model._graph_layers]
+
+
+def _held_model_paths(model) -> list[str]:
+    """Where each layer of a model held by another keeps its variables below that model's path: a subclassed
+    model's under its attributes (``keras_attribute_paths.py``, '' for its own weights), another's under
+    'layers/'."""
+    from .keras_attribute_paths import graph_layer_paths, is_subclassed
+
+    if not is_subclassed(model):
+        return keras_layer_paths(model)
+    reached = graph_layer_paths(model)
+    return [reached.get(id(layer), f"layers/{layer.name}") for layer in model._graph_layers]  # (else no weights)
 
 
 def weight_tensors(model, per_layer: list[list[np.ndarray] | None], filepath, skipped: list | None = None

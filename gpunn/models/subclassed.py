@@ -30,7 +30,8 @@ from ..layers.input_layer import InputLayer
 # and the one where it notes the order its layers were tracked in (Model.__setattr__).
 TRACKING_ORDER = "_tracking_order"
 SET_LATER = frozenset({"_tracked", "_building", "_user_built", "_losses_of_trace", "_warned_of_inference",
-                       "_call_read_shapes",
+                       "_call_read_shapes", "_own_weights_body", "_input_gradients", "_held_calls", "_held_models",
+                       "_held_training", "_compiled_run_eagerly",
                        TRACKING_ORDER, TRACKING_ORDER + "_held", "_compile_arguments", "_labels_as_column"})
 
 

@@ -112,7 +112,7 @@ def user_class(config: dict, base: type, builtins=()):
     lower-case name), by the plain class name, which older files and tf.keras's wrote without a registered name.
     None when it names none of the user's subclasses of ``base``."""
     class_name = config.get("class_name")
-    found = _of_kind(lookup(config.get("registered_name", class_name)), base)
+    found = _of_kind(lookup(config.get("registered_name") or class_name), base)
     if found is None and str(class_name).strip().lower().replace("-", "_") not in builtins:
         found = _of_kind(lookup(class_name), base)
     return found
@@ -159,6 +159,16 @@ def hint_on_unknown():
             f"{exc} A function or class of the user's goes in load_model(..., custom_objects={{name: ...}}) (or "
             "custom_object_scope, register_keras_serializable); load_model(..., compile=False) skips the "
             "compile config.") from None
+
+
+def class_entry(obj, config: dict) -> dict:
+    """``obj`` (an initializer, regularizer or constraint) as a config entry: a class of the user's with its
+    module and registered name, which Keras finds it by (``serialize_keras_object``), gpunn's own by class name."""
+    cls = type(obj)
+    entry = {"class_name": cls.__name__, "config": config}
+    if cls.__module__.split(".")[0] != "gpunn":
+        entry = {"module": cls.__module__, **entry, "registered_name": get_registered_name(cls)}
+    return entry
 
 
 def function_entry(function) -> dict:

@@ -316,7 +316,7 @@ def get(identifier) -> Initializer:
 def serialize(init: Initializer) -> dict:
     if isinstance(init, FunctionInitializer):
         return custom_objects.function_entry(init.function)
-    return {"class_name": type(init).__name__, "config": init.get_config()}
+    return custom_objects.class_entry(init, init.get_config())
 
 
 def deserialize(config) -> Initializer:

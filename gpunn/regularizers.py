@@ -256,4 +256,4 @@ def deserialize(config, custom_objects=None):
 def serialize(reg: Regularizer | None):
     if isinstance(reg, FunctionRegularizer):
         return custom_objects.function_entry(reg.function)
-    return None if reg is None else {"class_name": type(reg).__name__, "config": reg.get_config()}
+    return None if reg is None else custom_objects.class_entry(reg, reg.get_config())

@@ -89,7 +89,7 @@ def test_training_equals_keras(jit):
         np.testing.assert_allclose(ours, theirs, rtol=2e-4, atol=2e-6)
 
 
-def test_a_layer_holding_layers_called_twice_is_refused_by_name():
+def test_a_layer_holding_layers_called_twice_computes_as_its_layers_applied_twice():
     class Block(layers.Layer):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
@@ -107,9 +107,17 @@ def test_a_layer_holding_layers_called_twice_is_refused_by_name():
             return self.block(self.block(x))
 
     model = gpunn.Sequential([gpunn.Input((3,)), Outer(name="outer")])
-    with pytest.raises(ValueError, match=r"layer 'block' holds other layers and is called twice inside the call\(\) "
-                                         r"of layer 'outer'"):
-        model.predict(np.ones((2, 3), np.float32), verbose=0)
+    kernel = np.random.default_rng(0).normal(size=(3, 3)).astype("float32")
+    model.set_weights([kernel, np.full(3, 0.5, "float32")])
+    x = np.random.default_rng(1).normal(size=(4, 3)).astype("float32")
+    once = x @ kernel + 0.5
+    np.testing.assert_allclose(model.predict(x, verbose=0), once @ kernel + 0.5, rtol=1e-5)
+    # each call's gradient reaches the one kernel: d/dW of sum((xW + b)W + b) as the two calls' sum
+    model.compile(optimizer=gpunn.optimizers.SGD(1.0), loss=lambda y, p: gpunn.ops.sum(p, axis=-1))
+    model.fit(x, np.zeros((4, 3), "float32"), batch_size=4, epochs=1, shuffle=False, verbose=0)
+    ones = np.ones((4, 3), "float32")
+    expected = x.T @ (ones @ kernel.T) / 4 + once.T @ ones / 4
+    np.testing.assert_allclose(model.get_weights()[0], kernel - expected, rtol=1e-4, atol=1e-5)
 
 
 def test_a_replayed_step_equals_the_eager_one_bit_for_bit():

@@ -59,19 +59,21 @@ def test_variables_made_on_their_own_and_in_layers_are_kerass():
     assert ours == run_keras(KERAS_SIDE, {})
 
 
-def test_what_a_variable_cannot_be():
+def test_a_variable_held_by_a_model_subclass_is_a_weight_of_the_model():
     class Net(gpunn.Model):
         def __init__(self):
             super().__init__()
-            self.w = gpunn.Variable(np.ones((3, 2)))
+            self.w = gpunn.Variable(np.full((3, 2), 0.5), name="w")
 
         def call(self, x):
-            return x
+            return gpunn.ops.matmul(x, self.w)
 
-    with pytest.raises(TypeError, match="Net.w: a keras.Variable held by a keras.Model subclass .* make Net a "
-                                        "keras.layers.Layer subclass"):
-        Net()
+    net = Net()
+    np.testing.assert_allclose(net.predict(np.ones((2, 3), "float32"), verbose=0), np.full((2, 2), 1.5))
+    assert [w.name for w in net.weights] == ["w"] and net.w.trainable
 
+
+def test_what_a_variable_cannot_be():
     class Steps(gpunn.layers.Layer):
         def __init__(self):
             super().__init__()

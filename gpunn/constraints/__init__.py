@@ -14,6 +14,7 @@ from .. import custom_objects as user_objects
 from .. import keras_objects
 from .._registry import lookup
 from .base import Constraint
+from .function_constraint import FunctionConstraint
 from .non_negative import NonNeg
 from .norms import MaxNorm, MinMaxNorm, UnitNorm
 
@@ -27,8 +28,9 @@ _BY_NAME.update(max_norm=MaxNorm, min_max_norm=MinMaxNorm, non_neg=NonNeg, unit_
 
 
 def serialize(constraint) -> dict | None:
-    return None if constraint is None else {"class_name": type(constraint).__name__,
-                                            "config": constraint.get_config()}
+    if isinstance(constraint, FunctionConstraint):
+        return user_objects.function_entry(constraint.function)
+    return None if constraint is None else user_objects.class_entry(constraint, constraint.get_config())
 
 
 def deserialize(config, custom_objects=None, *, argument: str = "constraint") -> Constraint:
@@ -38,6 +40,9 @@ def deserialize(config, custom_objects=None, *, argument: str = "constraint") ->
         raise ValueError(f"{argument}: expected a serialized constraint {{'class_name': ..., 'config': ...}}, "
                          f"got {config!r}")
     custom = dict(custom_objects or {})
+    if config["class_name"] == "function":  # a function of the user's, by its registered name
+        function = custom.get(config.get("config")) or user_objects.function_of_entry(config, argument)
+        return FunctionConstraint(function)
     cls = custom.get(config["class_name"]) or user_objects.resolve(config, argument, _BY_NAME, Constraint)
     return cls.from_config(dict(config.get("config") or {}))
 
@@ -52,12 +57,14 @@ def resolve(argument: str, identifier) -> Constraint | None:
         return identifier()
     if isinstance(identifier, dict):
         return deserialize(identifier, argument=argument)
+    if isinstance(identifier, str) and identifier.lower() not in _BY_NAME:
+        custom = user_objects.lookup(identifier)  # a function of the user's, by its registered name (a file's)
+        if callable(custom) and not isinstance(custom, type):
+            return FunctionConstraint(custom)
     if isinstance(identifier, str):
         return lookup(argument, identifier, _BY_NAME)()
-    if callable(identifier):
-        raise ValueError(f"{argument}: gpunn takes constraints that are gpunn.constraints.Constraint objects (for one "
-                         f"of your own, subclass it and override __call__); got the callable "
-                         f"{getattr(identifier, '__name__', identifier)!r}")
+    if callable(identifier):  # a function of the weight giving the projected weight (the Keras docstring's)
+        return FunctionConstraint(identifier)
     raise ValueError(f"{argument}: could not interpret constraint identifier {identifier!r}")
 
 
@@ -66,5 +73,5 @@ def get(identifier) -> Constraint | None:
     return resolve("constraint", identifier)
 
 
-__all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm", "min_max_norm", "non_neg",
+__all__ = ["Constraint", "FunctionConstraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm", "min_max_norm", "non_neg",
            "unit_norm", "get", "serialize", "deserialize"]

@@ -18,7 +18,7 @@ from ..autodiff import Tensor
 from ..ops.workspace import Workspace, Workspaces
 from . import (activity_losses, keyword_inputs, sublayers, symbolic, tf_pipeline, training_override,
                user_layer, user_masks, variable_paths)
-from .calling import bind_standalone, call_layer, compute_dtype
+from .calling import bind_standalone, call_layer, call_on_several, compute_dtype
 from .variable import Variable
 from .variable_lists import KerasVariableLists
 
@@ -544,8 +544,7 @@ class Layer(KerasVariableLists):
                 return user_layer.call_sublayer(self, list(inputs), training)
             if inputs and all(symbolic.is_symbolic(value) for value in inputs):  # layer([a, b]) in a graph
                 return symbolic.call_symbolic(self, list(inputs), training, mask)
-            raise TypeError(f"layer {self.name!r}: a layer of the user's takes several inputs in a functional "
-                            "model or inside another layer's call(); called on its own, give it one array")
+            return call_on_several(self, inputs, training)
         if user_layer.tracing() and isinstance(inputs, (list, tuple, dict)):
             raise TypeError(f"layer {self.name!r} takes several inputs inside a layer's call(), which gpunn does not "
                             "run; combine them there with gpunn.ops (x + y, gpunn.ops.concatenate([x, y], axis=-1))")

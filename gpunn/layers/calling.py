@@ -166,6 +166,37 @@ def call_layer(layer, inputs, training=False, mask=None):
     return result
 
 
+def call_on_several(layer, inputs, training=False):
+    """``layer([a, b])`` (or ``layer((a, b))``) on arrays: a layer of the user's or a Lambda taking several
+    inputs, called on its own, runs its call() on them as Keras's eager call does (the "Hands-On Machine
+    Learning" chapter 12 MyMultiLayer)."""
+    from ..ops import get_ops
+
+    training = check_training(training)
+    ops = layer.ops or get_ops()
+    dtype = compute_dtype(layer)
+    xs = [to_backend(ops, f"inputs[{k}]", value, dtype) for k, value in enumerate(inputs)]
+    if any(x.ndim < 2 for x in xs) or len({x.shape[0] for x in xs}) != 1:
+        raise ValueError(f"inputs: layer {layer.name!r} takes several arrays of samples, one row per sample in each; "
+                         f"got shapes {[tuple(x.shape) for x in xs]}")
+    shapes = [tuple(x.shape[1:]) for x in xs]
+    if not layer.built:
+        layer._standalone = True
+        try:
+            layer.build(shapes)
+        finally:
+            layer._standalone = False
+    elif [tuple(shape) for shape in layer.input_shape] != shapes:
+        raise ValueError(f"inputs: layer {layer.name!r} is built for samples of shapes "
+                         f"{[tuple(shape) for shape in layer.input_shape]}, got {shapes}")
+    bind_standalone(layer, ops, dtype)
+    with flags_of_now([layer]):
+        y = user_layer.call_eagerly(layer, xs, training)
+    if isinstance(y, (tuple, list)):
+        return type(y)(_result(layer, part, False, False) for part in y)
+    return _result(layer, y, False, False)
+
+
 def _result(layer, y, flat: bool, scalars: bool):
     y = layer.ops.copy(layer.ops.asarray(y))  # the workspace is written again next call
     dtype = tf_pipeline.keras_output_dtype(layer)

@@ -9,7 +9,6 @@ whose backprop ran are added into the layer's, which its first call wrote (or le
 """
 from __future__ import annotations
 
-from . import sublayers
 
 
 class Repeat:
@@ -23,9 +22,6 @@ def twin(outer, layer, number: int):
     """The SharedCall running the ``number``-th (1, 2, ...) later call of ``layer`` inside ``outer``'s call()."""
     from .shared_call import SharedCall  # (it imports base, which imports the module that imports this one)
 
-    if sublayers.has_sublayers(layer):
-        raise ValueError(f"layer {layer.name!r} holds other layers and is called twice inside the call() of layer "
-                         f"{outer.name!r}; gpunn runs a layer holding layers once per call (hold two layers)")
     twins = outer.__dict__.setdefault("_repeated_call_twins", {})
     key = (id(layer), number)
     found = twins.get(key)

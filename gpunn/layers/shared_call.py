@@ -17,9 +17,10 @@ from . import base  # a module, not its names: base imports wiring, which import
 
 class SharedCall:
     def __init__(self, layer):
-        if base.sublayers.has_sublayers(layer):
-            raise ValueError(f"layer {layer.name!r} holds other layers and is called more than once in this model; "
-                             "gpunn runs each layer inside a layer of the user's once a step: make a second one")
+        held = [value for _, value in vars(layer).items() if base.sublayers.is_held_model(value)]
+        if held:
+            raise ValueError(f"layer {layer.name!r} holds model {held[0].name!r} and is called more than once; gpunn "
+                             "runs a model inside a layer of the user's once a step: make a second layer")
         self.layer = layer
         self._copy = None
         self._made_for = None  # the layer's Bound the copy was made for
@@ -42,6 +43,10 @@ class SharedCall:
             twin.bound = base.Bound(layer.bound.weights, grads, layer.bound.trainable, layer.bound.owner)
             twin._penalized, twin._regularized, twin._constrained = [], [], []
             twin._variables = {}
+            if base.sublayers.has_sublayers(layer):  # (a residual block called four times)
+                _twin_sublayers(twin, layer)
+                base.sublayers.bind_children(twin, layer.ops, twin.bound.weights, twin.bound.grads,
+                                             twin.bound.trainable, twin.bound.owner)
             self._copy, self._made_for = twin, layer.bound
         return self._copy
 
@@ -68,6 +73,37 @@ class SharedCall:
 
     def __repr__(self) -> str:
         return f"<SharedCall of {self.layer!r}>"
+
+
+def _twin_sublayers(twin, layer, made: dict | None = None) -> None:
+    """Give ``twin`` (a shallow copy of ``layer``) twins of the layers ``layer`` holds, at the same attributes: each
+    computes into workspaces of its own, so that this call's activations stay for its backprop while another
+    call of ``layer`` runs the layers themselves. Bound to the twin's views (``sublayers.bind_children``), they
+    compute with the layer's weights and write the twin's gradients."""
+    made = {} if made is None else made
+
+    def twin_of(value):
+        if isinstance(value, base.Layer):
+            found = made.get(id(value))
+            if found is None:
+                found = made[id(value)] = copy.copy(value)
+                found._shared_from = value  # (its call(), if the user's, reads the layer's Variables)
+                found._workspaces, found._variables, found._repeated_call_twins = None, {}, {}
+                _twin_sublayers(found, value, made)
+            return found
+        if isinstance(value, dict):
+            return {key: twin_of(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            items = [twin_of(item) for item in value]
+            return tuple(items) if isinstance(value, tuple) else items
+        return value
+
+    for name, value in vars(layer).items():
+        if name not in base.sublayers.NOT_SUBLAYERS and value is not layer and base.sublayers.holds_layers(value):
+            twin.__dict__[name] = twin_of(value)
+    # the order the layer tracked its layers in, for its twins (sublayers.children sorts by it)
+    twin.__dict__["_tracked"] = {id(made[key]): order for key, order in layer.__dict__.get("_tracked", {}).items()
+                                 if key in made}
 
 
 def is_shared_call(layer) -> bool:

@@ -21,7 +21,7 @@ import dataclasses
 from ..naming import container_name, snake_case
 
 # Layer attributes that hold layers but are not sublayers (the layer making a mask, set by a model)
-_NOT_SUBLAYERS = frozenset({"mask_source", "_incoming_mask_source", "_shared_from"})
+NOT_SUBLAYERS = frozenset({"mask_source", "_incoming_mask_source", "_shared_from"})
 
 
 def children(layer) -> list[tuple[str, object]]:
@@ -57,7 +57,7 @@ def children(layer) -> list[tuple[str, object]]:
 
     attributes = vars(layer)
     for name in list(attributes):
-        if name not in _NOT_SUBLAYERS and attributes[name] is not layer:
+        if name not in NOT_SUBLAYERS and attributes[name] is not layer:
             take(name, name, attributes[name], None)
     tracked = attributes.get("_tracked", {})
     # (stable: the others as found; a held Sequential's layers at the Sequential's place)
@@ -73,6 +73,17 @@ def children(layer) -> list[tuple[str, object]]:
             seen.add(id(value))
             result.append((saved_at[id(value)][1], value))
     return result
+
+
+def holds_layers(value) -> bool:
+    """Whether ``value`` is a layer, or a list, tuple or dict holding one (at any depth)."""
+    from .base import Layer
+
+    if isinstance(value, Layer):
+        return True
+    if isinstance(value, dict):
+        return any(holds_layers(item) for item in value.values())
+    return isinstance(value, (list, tuple)) and any(holds_layers(item) for item in value)
 
 
 def is_model(value) -> bool:

@@ -260,18 +260,20 @@ def _output_sample_shape(layer, sample: tuple) -> tuple:
 
 
 def call_eagerly(layer, x, training: bool):
-    """``layer(x)`` on its own: its call() on the array, its result as it comes (any shape), no gradient."""
+    """``layer(x)`` on its own: its call() on the array (or list of arrays), its result as it comes (any shape),
+    no gradient."""
     _home(layer)._traced_weights = {spec.name: Tensor(layer.bound.weights[spec.name])
                                     for spec in sublayers.own_specs(layer)}
+    rows = (x[0] if isinstance(x, list) else x).shape[0]
     try:
-        result = _call(layer, Tensor(x), training)
+        result = _call(layer, [Tensor(xi) for xi in x] if isinstance(x, list) else Tensor(x), training)
     finally:
         _home(layer)._traced_weights = None
     if several_outputs.returns_several(result):
         result = type(result)(part.value if isinstance(part, Tensor) else part for part in result)
     else:
         result = result.value
-        if layer.output_shape is None and result.ndim and result.shape[0] == x.shape[0]:  # (see build_user_layer)
+        if layer.output_shape is None and result.ndim and result.shape[0] == rows:  # (see build_user_layer)
             layer.output_shape = tuple(result.shape[1:])
     keep_added_losses(layer)
     return result

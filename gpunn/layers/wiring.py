@@ -146,16 +146,19 @@ def backward(layers: list, sources, backprops: list, dy, flags: list, ops, ws, l
     """Backprop ``dy`` (the gradient at the last layer's output; for a model of several outputs, a dict of the
     gradient at each output by its layer's index) through every layer, in reverse order; ``layer_done(index)``
     is told as each layer's weight gradients are final."""
-    if sources is None:
+    shared = {id(call.layer) for call in layers if is_shared_call(call)}  # layers called more than once
+    ran: set = set()
+    if sources is None:  # a chain (a Sequential's, calling a layer again where it was added twice)
         for index in range(len(backprops) - 1, -1, -1):
             if dy is not None:  # None: no layer below has trainable weights (e.g. a frozen first layer)
+                ran.add(index)
                 dy = backprops[index](dy, flags[index])
+            if id(layers[index]) in shared:
+                add_shared_gradients(layers, ran, index, ops)
             if layer_done is not None:
                 layer_done(index)
         return
     pending = dict(dy) if isinstance(dy, dict) else {len(backprops) - 1: dy}
-    shared = {id(call.layer) for call in layers if is_shared_call(call)}  # layers called more than once
-    ran: set = set()
     for index in range(len(backprops) - 1, -1, -1):
         gradient = pending.pop(index, None)
         if gradient is not None:  # None: nothing below this layer is trained through it

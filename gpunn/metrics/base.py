@@ -308,8 +308,10 @@ class Metric:
     def reset_states(self) -> None:  # tf.keras 2 name
         self.reset_state()
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        self.update_state(y_true, y_pred, sample_weight=sample_weight)
+    def __call__(self, *args, **kwargs):
+        """Keras's: ``update_state`` with these arguments (``Mean()(values)`` takes one, ``AUC()(y, p)`` two),
+        then ``result()``."""
+        self.update_state(*args, **kwargs)
         return self.result()
 
     @property

@@ -9,6 +9,7 @@ import types
 
 from .. import custom_objects, overrides
 from ..constraints import Constraint
+from ..initializers import Initializer
 from ..layers.base import Layer
 from ..layers.input_layer import InputLayer
 from ..regularizers import Regularizer
@@ -55,7 +56,7 @@ def _own_classes(model) -> dict:
             for item in items:
                 if isinstance(item, Layer):
                     visit(item)  # a layer of the user's holding layers
-                elif isinstance(item, (Regularizer, Constraint)) and not overrides.is_gpunn_class(type(item)):
+                elif isinstance(item, (Initializer, Regularizer, Constraint)) and not overrides.is_gpunn_class(type(item)):
                     found[type(item).__name__] = type(item)
                 elif isinstance(getattr(item, "function", None), types.FunctionType):  # a function initializer,
                     found[custom_objects.get_registered_name(item.function)] = item.function  # or regularizer

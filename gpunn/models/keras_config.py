@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 
 from .. import layers as layers_module
-from .. import constraints, losses, metrics, regularizers
+from .. import constraints, initializers, losses, metrics, regularizers
 from ..layers import variable_paths
 from ..optimizers import schedules
 from . import keras_file_config, keras_nested
@@ -40,18 +40,21 @@ def check_custom_objects(custom_objects) -> None:
     if not isinstance(custom_objects, dict):
         raise TypeError(f"custom_objects: expected a dict {{name: class or function}} or None, got "
                         f"{type(custom_objects).__name__}")
+    from .sequential import Sequential  # (it imports this module)
+
     def usable(obj) -> bool:
         if str(getattr(obj, "__module__", "")).split(".")[0] == "gpunn":
             return True
-        if isinstance(obj, type):
+        if isinstance(obj, type):  # (a model's class: its file holds its graph, loaded as a functional model)
             return issubclass(obj, (losses.Loss, metrics.Metric, layers_module.Layer, regularizers.Regularizer,
-                                    constraints.Constraint, schedules.LearningRateSchedule))
+                                    constraints.Constraint, initializers.Initializer, schedules.LearningRateSchedule,
+                                    Sequential))
         return callable(obj)  # a loss or metric function
 
     foreign = sorted(name for name, obj in custom_objects.items() if not usable(obj))
     if foreign:
-        raise ValueError(f"custom_objects: gpunn takes the user's loss and metric functions and Loss / Metric / "
-                         f"Layer / Regularizer / Constraint / LearningRateSchedule classes; it cannot build "
+        raise ValueError(f"custom_objects: gpunn takes the user's functions and Loss / Metric / Layer / Model / "
+                         f"Initializer / Regularizer / Constraint / LearningRateSchedule classes; it cannot build "
                          f"{foreign} (classes of other kinds, such as optimizers). Leave them out, or use gpunn's "
                          "built-in equivalents")
 

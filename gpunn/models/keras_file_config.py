@@ -477,6 +477,7 @@ def sequential_config(model, native: bool = True) -> dict:
     """The ``config`` part of the model's Keras config (keras/src/models/sequential.py ``get_config``): name,
     trainable, dtype, the layers (an InputLayer first, once the input shape is known: Keras's ``Sequential.build``
     makes one) and ``build_input_shape``."""
+    model._refuse_repeated_calls("get_config")
     dtype = model.dtype
     input_shape = _input_shape(model)
     source = model._input_layer

@@ -114,7 +114,10 @@ class Sequential(Trainer, KerasVariableLists):
     @property
     def layers(self) -> list[Layer]:
         """The model's layers in order, as Keras lists them: a Sequential added as a layer is one entry
-        (``model_entries.py``; its layers run in its place, ``_graph_layers``)."""
+        (``model_entries.py``; its layers run in its place, ``_graph_layers``); a layer its chain calls again is
+        listed again, as in Keras."""
+        if self._call_list is not None and not getattr(self, "is_functional", False):
+            return entries(self, [call.layer if is_shared_call(call) else call for call in self._call_list])
         return entries(self, self._layers)
 
     @property
@@ -137,15 +140,42 @@ class Sequential(Trainer, KerasVariableLists):
             if self._layers or self._input_layer is not None:
                 raise ValueError("layer: an Input/InputLayer can only be the first layer of a Sequential model")
             self._input_layer = layer
+        elif any(existing is layer for existing in self._layers):
+            self._call_again(layer)
         else:
             if any(existing.name == layer.name for existing in self._layers):
-                raise ValueError(f"layer: the model already has a layer named {layer.name!r}; names must be unique")
+                raise ValueError(f"layer: the model already has another layer named {layer.name!r}; names must be "
+                                 "unique")
+            if self._call_list is not None:  # (after a layer called again: the chain goes on through its calls)
+                self._call_list.append(layer)
+                self._call_nodes = self._call_nodes + (0,)
             self._layers.append(layer)
             self._hold(layer)
         self._invalidate()
         if self.declared_input_shape is not None and self._layers:
             Sequential.build(self)  # as in Keras: a model that knows its input shape is built as it is assembled
         self._tell_holders(before)
+
+    def _call_again(self, layer: Layer) -> None:
+        """The same layer added again (a residual block four times, "Hands-On Machine Learning" chapter 12): as in
+        Keras, the chain calls it again, with the same weights (a shared call, ``shared_call.py``)."""
+        from ..layers.shared_call import SharedCall
+
+        if getattr(self, "is_functional", False):
+            raise ValueError(f"layer: {layer.name!r} is a layer of this model already; call it again on a tensor "
+                             "instead")
+        calls = list(self._calls)
+        node = sum((call.layer if is_shared_call(call) else call) is layer for call in calls)
+        self._call_list = calls + [SharedCall(layer)]
+        self._call_nodes = tuple(self._nodes) + (node,)
+
+    def _refuse_repeated_calls(self, what: str) -> None:
+        """Keras's config of a Sequential lists each layer once, so its file of a chain calling a layer again is one
+        it cannot load: refused by name rather than written."""
+        if self._call_list is not None and not getattr(self, "is_functional", False):
+            raise ValueError(f"{what}: model {self.name!r} calls a layer more than once in its chain, which a "
+                             "Sequential's config cannot say (Keras's lists each layer once); save_weights() keeps its "
+                             "weights, or build it as a functional model calling the layer again")
 
     def _tell_holders(self, before: list) -> None:
         """This model's layers changed (``add``, ``pop``) after it was added to other Sequentials: their runs of
@@ -437,6 +467,8 @@ class Sequential(Trainer, KerasVariableLists):
             raise ValueError(f"rebuild: expected True or False, got {rebuild!r}")
         if not self._layers:
             raise ValueError("pop: the model has no layers")
+        if self._call_list is not None and not getattr(self, "is_functional", False):
+            raise ValueError(f"pop: model {self.name!r} calls a layer more than once in its chain; make a new model")
         entry = self.layers[-1]
         count = 1
         if entry is not self._layers[-1]:  # a held model: all its layers

@@ -229,7 +229,8 @@ def format_summary(model, line_length=None, positions=None, expand_nested=False,
 
     lines = [f'Model: "{model.name}"', _rule(_TOP, widths), *_row(header, widths, alignment, _HEAD),
              _rule(_HEAD_RULE, widths)]
-    if not model.built or subclassed:
+    repeats = model._call_list is not None and not getattr(model, "is_functional", False)
+    if not model.built or subclassed or repeats:  # (repeats: a Sequential calling a layer again, listed again)
         listed = list(model.layers)
     else:  # with the keras.ops calls; a model held as a layer is one row (expand_nested: its layers below it)
         listed = entries(model, model.operations if getattr(model, "is_functional", False) else model._graph_layers)

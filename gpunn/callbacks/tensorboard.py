@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import time
+import warnings
 
 import numpy as np
 
@@ -38,18 +39,30 @@ def _update_frequency(value):
 
 
 def _no_profiling(profile_batch) -> None:
-    """Keras profiles through TensorFlow's or JAX's profiler; gpunn has neither, so only "no profiling" (0,
-    or the range 0-0, as a pair or "0,0") is accepted, as Keras's torch backend does."""
+    """Keras profiles batches through TensorFlow's or JAX's profiler (``profile_batch=(100, 200)``, as "Hands-On
+    Machine Learning" asks); gpunn has neither: it says so once and writes the other logs (Keras's torch backend
+    stops instead, which would stop the script). A value Keras would refuse is refused."""
     value = profile_batch
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",")] if "," in value else value.strip()
-    if isinstance(value, (tuple, list)):
-        off = len(value) == 2 and all(str(v) == "0" for v in value)
-    else:
-        off = not isinstance(value, bool) and str(value) == "0"
-    if not off:
-        raise ValueError(f"profile_batch: gpunn has no profiler for TensorBoard traces; expected 0 (no profiling), "
-                         f"got {profile_batch!r}")
+    parts = list(value) if isinstance(value, (tuple, list)) else [value]
+
+    def batch(part) -> int | None:
+        if isinstance(part, bool):
+            return None
+        try:
+            number = int(part)
+        except (TypeError, ValueError):
+            return None
+        return number if number >= 0 and str(number) == str(part).strip() else None
+
+    numbers = [batch(part) for part in parts]
+    if len(parts) not in (1, 2) or None in numbers or len(numbers) == 2 and numbers[0] > numbers[1]:
+        raise ValueError(f"profile_batch: expected a non-negative batch number or a pair (start, stop) of them, got "
+                         f"{profile_batch!r}")
+    if any(numbers):
+        warnings.warn(f"profile_batch={profile_batch!r}: gpunn has no trace profiler; TensorBoard gets the other logs "
+                      "but no profile", stacklevel=3)
 
 
 class TensorBoard(Callback):
@@ -63,7 +76,7 @@ class TensorBoard(Callback):
         write_steps_per_second: also log training steps per second (per epoch, and per batch with
             ``update_freq``).
         update_freq: ``"epoch"``, ``"batch"`` or a number of batches between batch-level logs.
-        profile_batch: 0 only: gpunn has no trace profiler.
+        profile_batch: taken, and warned about when not 0: gpunn has no trace profiler.
         embeddings_freq, embeddings_metadata: 0 / None only: gpunn writes no embedding projector data.
 
     Writes nothing on non-chief ranks (``model.is_chief`` False). Batch-level logs are read from the

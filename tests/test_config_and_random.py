@@ -31,6 +31,37 @@ def test_config_reads_and_refuses_by_name():
     gpunn.config.enable_traceback_filtering()
 
 
+@pytest.fixture
+def floatx_restored():
+    yield
+    gpunn.config.set_floatx("float32")
+
+
+def test_set_floatx_float64_makes_the_layers_made_afterwards_float64(floatx_restored):
+    """Keras's ``set_floatx("float64")``: layers made from then on without a dtype take it (those made before keep
+    theirs), and a model of them trains in float64: Adam's three steps equal the exact float64 formula."""
+    before = gpunn.layers.Dense(1)
+    gpunn.backend.set_floatx("float64")
+    assert gpunn.config.floatx() == "float64" and gpunn.backend.floatx() == "float64"
+    assert before.dtype is None and gpunn.layers.Dense(1).dtype == "float64"
+    model = gpunn.Sequential([gpunn.Input((1,)), gpunn.layers.Dense(1, use_bias=False, kernel_initializer="ones")])
+    assert model.get_weights()[0].dtype == np.float64 and model.layers[0].dtype_policy.name == "float64"
+    model.compile(gpunn.optimizers.Adam(0.01), "mse")
+    for _ in range(3):
+        model.train_on_batch(np.ones((1, 1)), np.zeros((1, 1)))
+    w, m, v = 1.0, 0.0, 0.0
+    for t in range(1, 4):
+        g = 2 * w
+        m, v = m + (g - m) * 0.1, v + (g * g - v) * 0.001
+        w -= m * (0.01 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)) / (np.sqrt(v) + 1e-7)
+    assert model.get_weights()[0].item() == pytest.approx(w, rel=1e-14)
+    assert model.predict(np.ones((1, 1)), verbose=0).dtype == np.float64
+    gpunn.backend.set_floatx("float32")
+    assert gpunn.layers.Dense(1).dtype is None
+    with pytest.raises(ValueError, match="Unknown `floatx` value: float8"):
+        gpunn.config.set_floatx("float8")
+
+
 def test_set_backend_chooses_gpunn_s_backend_and_refuses_keras_s_by_name():
     before = gpunn.get_ops()
     try:

@@ -10,7 +10,7 @@ import numpy as np
 from . import functions as F
 from .tensor import Tensor, array_module
 
-FLOATX = "float32"
+_FLOATX = ["float32"]  # Keras's floatx(): the dtype of layers made without one, and of float values made alone
 
 
 def epsilon() -> float:
@@ -23,24 +23,29 @@ def set_epsilon(value) -> None:
 
 
 def floatx() -> str:
-    return FLOATX
+    return _FLOATX[0]
 
 
 def set_floatx(value) -> None:
-    """Only float32: gpunn's layers take their dtype from their ``dtype`` argument, not a global setting."""
-    if str(np.dtype(value)) != FLOATX:
-        raise ValueError(f"set_floatx: gpunn computes in each layer's dtype (float32 unless a layer is given "
-                         f"dtype=...); a global floatx of {value!r} is not supported")
+    """Keras's ``set_floatx``: layers made from now on without a dtype compute in ``value`` ("float32" or
+    "float64"; gpunn has no half precision), as Keras's take ``floatx()`` for their dtype policy when made."""
+    name = str(value)
+    if name not in ("float16", "bfloat16", "float32", "float64"):
+        raise ValueError(f"Unknown `floatx` value: {value}. Expected one of {{'float16', 'bfloat16', 'float32', "
+                         "'float64'}")  # Keras's message
+    if name not in ("float32", "float64"):
+        raise ValueError(f"set_floatx: gpunn computes in float32 or float64; {name} is not supported")
+    _FLOATX[0] = name
 
 
 def cast_to_floatx(x):
-    return F.cast(x, FLOATX) if isinstance(x, Tensor) else np.asarray(x, dtype=FLOATX)
+    return F.cast(x, floatx()) if isinstance(x, Tensor) else np.asarray(x, dtype=floatx())
 
 
 def _float(x):
     """Booleans become floatx (Keras's mean / std / var of a boolean tensor)."""
     value = x.value if isinstance(x, Tensor) else np.asarray(x)
-    return F.cast(x, FLOATX) if value.dtype == np.bool_ else x
+    return F.cast(x, floatx()) if value.dtype == np.bool_ else x
 
 
 def mean(x, axis=None, keepdims=False):
@@ -183,7 +188,7 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
 
 
 def constant(value, dtype=None, shape=None, name=None):
-    value = np.asarray(value, dtype=dtype or FLOATX)
+    value = np.asarray(value, dtype=dtype or floatx())
     return Tensor(np.broadcast_to(value, shape).copy() if shape is not None else value)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from .. import constraints, dtype_policies, initializers, overrides, regularizers
 from ..naming import snake_case, uniquify
 from ..autodiff import Tensor
+from ..autodiff.legacy_backend import floatx
 from ..ops.workspace import Workspace, Workspaces
 from . import (activity_losses, keyword_inputs, sublayers, symbolic, tf_pipeline, training_override,
                user_layer, user_masks, variable_paths)
@@ -195,6 +196,8 @@ class Layer(KerasVariableLists):
             raise ValueError(f"name: must be a string and cannot contain character `/`. Received: name={name!r}")
         self.name = name or unique_name(snake_case(type(self).__name__))
         dtype = dtype_policies.dtype_name(dtype)  # a DTypePolicy's name (Keras: dtype=keras.DTypePolicy(...))
+        if dtype is None and floatx() != "float32":  # set_floatx("float64"): Keras's layers take it when made
+            dtype = floatx()
         self.dtype = np.dtype(dtype).name if dtype is not None else None
         if dtype is not None and np.dtype(dtype).kind != "f":
             raise ValueError(f"dtype: expected a floating dtype such as 'float32' or 'float64', got {dtype!r}")

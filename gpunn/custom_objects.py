@@ -161,14 +161,20 @@ def hint_on_unknown():
             "compile config.") from None
 
 
+def user_class_entry(cls, config) -> dict:
+    """A class of the user's as Keras's ``serialize_keras_object`` writes it: its module (None for
+    ``__main__``, as Keras writes it), name, config and registered name, which Keras finds it by."""
+    return {"module": None if cls.__module__ == "__main__" else cls.__module__, "class_name": cls.__name__,
+            "config": config, "registered_name": get_registered_name(cls)}
+
+
 def class_entry(obj, config: dict) -> dict:
-    """``obj`` (an initializer, regularizer or constraint) as a config entry: a class of the user's with its
-    module and registered name, which Keras finds it by (``serialize_keras_object``), gpunn's own by class name."""
+    """``obj`` (an initializer, regularizer or constraint) as a config entry: a class of the user's as
+    ``user_class_entry`` writes it, gpunn's own by class name."""
     cls = type(obj)
-    entry = {"class_name": cls.__name__, "config": config}
     if cls.__module__.split(".")[0] != "gpunn":
-        entry = {"module": cls.__module__, **entry, "registered_name": get_registered_name(cls)}
-    return entry
+        return user_class_entry(cls, config)
+    return {"class_name": cls.__name__, "config": config}
 
 
 def function_entry(function) -> dict:

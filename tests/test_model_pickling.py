@@ -105,9 +105,14 @@ class Subclassed(gpunn.Model):
         return self.dense(inputs)
 
 
-def test_a_subclassed_model_is_refused_rather_than_coming_back_as_another_class():
-    model = Subclassed()
-    model.build((None, 5))
-    with pytest.raises(TypeError, match="pickle: a model of the user's class Subclassed would come back as a "
-                                        "functional model"):
-        pickle.dumps(model)
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_a_subclassed_model_comes_back_as_its_class_and_trains_on_exactly(how):
+    """The class travels by reference beside the file, which names it: the model comes back an instance of it."""
+    gpunn.utils.set_random_seed(1)
+    model = Subclassed(name="net")
+    model.compile(optimizer=gpunn.optimizers.Adam(0.01), loss="mse")
+    x, y = _data()
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    again = pickle.loads(pickle.dumps(model)) if how == "pickle" else copy.deepcopy(model)
+    assert type(again) is Subclassed and again.name == "net" and again.optimizer.iterations == 6
+    _assert_same_training(model, again)

@@ -4,6 +4,7 @@ equal to the equivalent functional model, training equal to Keras 3 for a model 
 and the defects found (since fixed), each a test."""
 from __future__ import annotations
 
+import json
 
 import numpy as np
 import pytest
@@ -311,7 +312,7 @@ def test_integer_ids_to_an_embedding():
     np.testing.assert_allclose(model.predict(ids, verbose=0), _dense_forward(table[ids].reshape(8, -1), model.head),
                                rtol=1e-5, atol=1e-6)
     # the input in the model's dtype, as for any first data; the Embedding takes its ids from it (Keras casts too)
-    assert model.get_config()["layers"][0]["config"]["dtype"] == "float32"
+    assert json.loads(model.to_json())["config"]["layers"][0]["config"]["dtype"] == "float32"
 
 
 # ---- attributes ---------------------------------------------------------------------------------------------
@@ -602,7 +603,7 @@ def test_integer_first_data_to_a_dense_model_makes_a_float_input():
     model = _TwoDense()
     model.compile(optimizer="sgd", loss="mse")
     model.fit([[0, 0], [0, 1], [1, 0], [1, 1]], [[0], [1], [1], [0]], verbose=0)
-    assert model.get_config()["layers"][0]["config"]["dtype"] == "float32"
+    assert json.loads(model.to_json())["config"]["layers"][0]["config"]["dtype"] == "float32"
 
 
 def test_a_mode_derived_from_training_is_refused_or_followed():
@@ -655,12 +656,17 @@ def test_a_compile_not_fitting_the_outputs_is_refused_every_time():
         model.evaluate(x, targets, verbose=0)
 
 
-@pytest.mark.parametrize("what", ["get_config", "to_json", "clone_model"])
+def test_get_config_before_the_first_data_is_keras_s():
+    """Keras's get_config of a subclassed model needs no data: its name, flag, dtype and constructor arguments."""
+    config = _TwoDense().get_config()
+    assert config["trainable"] is True and config["dtype"]["config"]["name"] == "float32" and "layers" not in config
+
+
+@pytest.mark.parametrize("what", ["to_json", "clone_model"])
 def test_configs_before_the_first_data_say_what_to_do(what):
     model = _TwoDense()
     with pytest.raises(Exception) as info:
-        {"get_config": model.get_config, "to_json": model.to_json,
-         "clone_model": lambda: gpunn.models.clone_model(model)}[what]()
+        {"to_json": model.to_json, "clone_model": lambda: gpunn.models.clone_model(model)}[what]()
     assert not isinstance(info.value, AttributeError) and "build" in str(info.value)
 
 

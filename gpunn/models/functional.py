@@ -29,7 +29,9 @@ from __future__ import annotations
 import functools
 import weakref
 
-from .. import overrides
+from .. import dtype_policies, overrides
+from ..autodiff.legacy_backend import floatx
+from ..custom_objects import custom_object_scope
 from ..layers import several_outputs, sublayers, text_inputs, variable_paths, wiring
 from ..layers.base import Layer, unique_name
 from ..naming import snake_case
@@ -39,7 +41,7 @@ from ..layers.operation import is_operation
 from ..layers.packed_inputs import PackedInputs
 from ..layers.shared_call import SharedCall, is_shared_call
 from ..layers.symbolic import ModelCall, SymbolicTensor
-from . import own_weights, subclassed
+from . import own_weights, subclassed, subclassed_config
 from .keras_attribute_paths import is_subclassed, keras_layers
 from .model_entries import entries
 from .sequential import Sequential
@@ -439,7 +441,9 @@ class Model(Functional, metaclass=_ModelType):
     def __new__(cls, *args, **kwargs):
         if cls is Model:
             return Functional(*args, **kwargs)
-        return object.__new__(cls)
+        model = object.__new__(cls)
+        subclassed_config.take_arguments(model, args, kwargs)  # (Keras's auto-config: get_config)
+        return model
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         name = name or unique_name(snake_case(type(self).__name__))
@@ -451,6 +455,9 @@ class Model(Functional, metaclass=_ModelType):
             Functional.__init__(self, inputs, outputs, name=name, trainable=trainable, **kwargs)
             self._awaits_trace = False
             return
+        dtype = dtype_policies.dtype_name(kwargs.pop("dtype", None))  # (in Keras's config of the model)
+        if dtype is not None and dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype: gpunn's models compute in float32 or float64, got {dtype!r}")
         if kwargs:
             raise TypeError(f"Model: unexpected keyword argument(s) {sorted(kwargs)}")
         if type(self).call is Model.call and custom_steps.has_own(self, "train_step"):
@@ -464,6 +471,7 @@ class Model(Functional, metaclass=_ModelType):
         self._awaits_trace = True
         self._output_labels = None
         self._outputs_as_tuple = False
+        self._model_dtype = dtype or floatx()  # the policy its config names (its layers compute in their own)
         self._internal_attributes = set(vars(self)) | {"_internal_attributes"}
 
     def __setattr__(self, name, value):
@@ -575,13 +583,29 @@ class Model(Functional, metaclass=_ModelType):
         super().build(input_shape)
 
     def get_config(self) -> dict:
-        if getattr(self, "_awaits_trace", False):
-            raise ValueError(f"get_config: {type(self).__name__} learns its layers from call() on its first data; "
-                             "call fit/predict on data or build(input_shape) first")
+        """Keras's: for a subclass with a call() of its own, what ``from_config`` makes it again from (its name,
+        trainable flag, dtype policy, and the arguments it was made with: ``subclassed_config.py``); a class with
+        a get_config of its own adds its keys to this one."""
+        if is_subclassed(self):
+            return subclassed_config.config(self)
         return super().get_config()
 
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        """Keras's: a subclass with a call() of its own is called with ``config`` (``cls(**config)``); a
+        functional model is made from its graph's config."""
+        if overrides.user_definition(cls, "call") is None:
+            return super().from_config(config, custom_objects)
+        from .keras_config import check_custom_objects
+
+        check_custom_objects(custom_objects)
+        with custom_object_scope(custom_objects):
+            return subclassed_config.from_config(cls, config)
+
     def to_json(self, **kwargs) -> str:
-        self.get_config()  # a subclassed model needs its graph first
+        if getattr(self, "_awaits_trace", False):
+            raise ValueError(f"to_json: {type(self).__name__} learns its layers from call() on its first data; "
+                             "call fit/predict on data or build(input_shape) first")
         return super().to_json(**kwargs)
 
     def _weight_order(self) -> list:

@@ -416,8 +416,7 @@ def class_entry(cls, kind: str, config) -> dict:
     the user's under its module (None for ``__main__``, as Keras writes it) and its registered name."""
     if cls.__module__.split(".")[0] == "gpunn":
         return {"module": _MODULES.get(kind, cls.__module__), "class_name": cls.__name__, "config": config, "registered_name": None}
-    return {"module": None if cls.__module__ == "__main__" else cls.__module__, "class_name": cls.__name__,
-            "config": config, "registered_name": custom_objects.get_registered_name(cls)}
+    return custom_objects.user_class_entry(cls, config)
 
 
 def layer_to_keras(layer) -> dict:

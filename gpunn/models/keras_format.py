@@ -29,7 +29,7 @@ from ..layers.seeded import SeededLayer
 from .atomic_write import atomic_write_bytes
 from .file_format import NotAModelFileError, gpunn_version
 from .hdf5_io import GPUNN_MARKER, HDF5Writer, read_checked
-from . import own_weights
+from . import own_weights, subclassed_config
 from .keras_attribute_paths import graph_layer_paths, is_model, is_subclassed, saveable_paths
 from .keras_file_config import keras_model_config
 from .keras_variables import KerasFileContents, keras_layer_paths, layer_weights, optimizer_variables, owner_paths
@@ -133,14 +133,24 @@ def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -
 
 
 def model_file_bytes(model, include_optimizer: bool) -> bytes:
-    """The bytes of ``model``'s ``.keras`` file."""
+    """The bytes of ``model``'s ``.keras`` file. A subclassed model's as Keras writes one (``subclassed_config.py``:
+    its class, config and build shape, its weights under its attributes), with its traced graph and where each of
+    the graph's layers keeps its weights in the metadata, for a load that is not given the class."""
     config = keras_model_config(model, native=True)
+    own = {"version": gpunn_version(), "dropout_counters": dropout_counters(model)}
+    layout = GRAPH_LAYOUT
+    if is_subclassed(model):
+        paths = graph_layer_paths(model)
+        own["graph"] = {"config": config, "paths": {layer.name: paths[id(layer)] for layer in model._layers
+                                                    if id(layer) in paths}}
+        config = subclassed_config.model_entry(model, config.get("compile_config"))
+        layout = ATTRIBUTES_LAYOUT
     metadata = {
         "keras_version": KERAS_LAYOUT_VERSION,
         "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
-        "gpunn": {"version": gpunn_version(), "dropout_counters": dropout_counters(model)},
+        "gpunn": own,
     }
-    weights = variables_hdf5(model, include_optimizer and model.compiled)
+    weights = variables_hdf5(model, include_optimizer and model.compiled, layout=layout)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
         archive.writestr(METADATA_MEMBER, json.dumps(metadata))
@@ -238,13 +248,15 @@ def read_model(filepath: str, data: bytes) -> KerasFileContents:
     where = f" (zip member {WEIGHTS_MEMBER!r})"
     gpunn_part = metadata.get("gpunn") if isinstance(metadata, dict) else None
     counters = (gpunn_part or {}).get("dropout_counters") or {} if isinstance(gpunn_part, dict) else {}
+    graph = (gpunn_part or {}).get("graph") if isinstance(gpunn_part, dict) else None
     contents = read_checked(filepath, members[WEIGHTS_MEMBER], where)
     found = variables(filepath, contents, where)
     # Keras's file of a subclassed model (its class in the config) keeps the weights under its attributes
-    graph = config.get("class_name") in ("Sequential", "Functional", "Model")
+    by_graph = config.get("class_name") in ("Sequential", "Functional", "Model")
     return KerasFileContents(
         filepath=filepath, legacy=False, model_config=config, compile_config=config.get("compile_config"),
-        weights_by_path=_layer_weights(found), layout=layout_of(contents, GRAPH_LAYOUT if graph else ATTRIBUTES_LAYOUT),
+        weights_by_path=_layer_weights(found), traced_graph=graph if isinstance(graph, dict) else None,
+        layout=layout_of(contents, GRAPH_LAYOUT if by_graph else ATTRIBUTES_LAYOUT),
         optimizer_values=found.get("optimizer"), dropout_counters=counters,
         keras_version=metadata.get("keras_version") if isinstance(metadata, dict) else None,
         assets_by_path=_assets(members), named_variables=_named_variables(contents),

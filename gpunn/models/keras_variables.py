@@ -420,6 +420,8 @@ class KerasFileContents:
     # Keras writes for an adapted IntegerLookup / StringLookup)
     assets_by_path: dict = field(default_factory=dict)
     named_variables: dict = field(default_factory=dict)  # {layer path: {name: value}} ('idf_weights')
+    # gpunn's file of a subclassed model: its traced graph's config and {layer name: where its weights are}
+    traced_graph: dict | None = None
     # Keras 3 files: where the layers' variables are (keras_format.GRAPH_LAYOUT, ATTRIBUTES_LAYOUT for a
     # subclassed model's), None where the model's kind says (a Keras weights file)
     layout: str | None = None

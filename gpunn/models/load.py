@@ -6,15 +6,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import warnings
 
-from . import feature_space_files, h5_format, keras_format, saving_hooks
+from . import feature_space_files, h5_format, keras_format, saving_hooks, subclassed_config
 from .compile_config import compile_from_config
 from .file_format import MODEL_FORMAT, NotAModelFileError, read_file
 from .file_kinds import KERAS, SAFETENSORS, file_kind
-from ..custom_objects import MissingCustomObjectError, custom_object_scope
+from ..custom_objects import MissingCustomObjectError, custom_object_scope, missing
 from ..layers import sublayers
 from .file_paths import check_load_path
 from .hdf5_io import read_checked
+from .keras_attribute_paths import graph_layer_paths
 from .keras_config import check_custom_objects
 from .keras_file_config import compile_config_from_keras, model_config_from_keras
 from .keras_variables import apply_optimizer_state, keras_layer_paths, optimizer_state, weight_tensors
@@ -130,23 +132,84 @@ def _load_assets(model, contents) -> None:
 
 
 def _load_keras(contents, compile: bool):
-    """A model from a Keras-format file's contents (``keras_variables.KerasFileContents``)."""
+    """A model from a Keras-format file's contents (``keras_variables.KerasFileContents``): a subclassed model's
+    as its class where the class is known, else its traced graph where gpunn wrote the file."""
     filepath = contents.filepath
+    entry = contents.model_config
+    named = isinstance(entry, dict) and entry.get("class_name") not in ("Sequential", "Functional", "Model")
+    if named and not feature_space_files.is_feature_space_config(entry):
+        cls = subclassed_config.model_class(entry)
+        if cls is not None:
+            return _load_subclassed(contents, cls, compile)
+        if contents.traced_graph is None:
+            raise missing("model", entry.get("registered_name") or entry.get("class_name"))
+        return _load_traced_graph(contents, compile)
     with _from_file(filepath, _NOT_A_MODEL):
-        config = model_config_from_keras(contents.model_config, contents.keras_version)
+        config = model_config_from_keras(entry, contents.keras_version)
     model = _build(filepath, config)
     with _from_file(filepath, "its weights do not fit its model config"):
         per_layer = contents.per_layer_weights(model)
         restore_weights(model, weight_tensors(model, per_layer, filepath), filepath)
         _load_assets(model, contents)
     _set_counters(filepath, model, contents.dropout_counters, by_name=True)
+    if compile:
+        _compile(contents, model)
+    return model
+
+
+def _compile(contents, model, optimizer_state_in_attribute_order: bool = False) -> None:
+    """Compile ``model`` as the file's compile config says, with its optimizer state where it has one."""
+    filepath = contents.filepath
+    if not contents.compile_config:
+        return
+    with _from_file(filepath, _NOT_COMPILABLE):
+        compile_from_config(model, compile_config_from_keras(contents.compile_config, contents.legacy,
+                                                                len(model._output_layer_indices())))
+    if contents.optimizer_values:
+        with _from_file(filepath, "its optimizer state does not fit the model"):
+            apply_optimizer_state(model, optimizer_state(model, contents.optimizer_values, filepath,
+                                                         optimizer_state_in_attribute_order))
+
+
+def _load_subclassed(contents, cls, compile: bool):
+    """A subclassed model's file, as Keras loads it: the class made from the config, built for the file's input
+    shape, its weights read under its attributes."""
+    filepath = contents.filepath
+    with _from_file(filepath, _NOT_A_MODEL):
+        model = cls.from_config(dict(contents.model_config.get("config") or {}))
+        shape = (contents.model_config.get("build_config") or {}).get("input_shape")
+        if shape is None:
+            raise NotAModelFileError(f"filepath: {filepath!r} holds a {cls.__name__} that was never built")
+        model.build(shape)
+    with _from_file(filepath, "its weights do not fit its model"):
+        per_layer = contents.per_layer_at(model, graph_layer_paths(model, filepath))
+        restore_weights(model, weight_tensors(model, per_layer, filepath), filepath)
+    _set_counters(filepath, model, contents.dropout_counters, by_name=True)
+    if compile:
+        _compile(contents, model, optimizer_state_in_attribute_order=True)
+    return model
+
+
+def _load_traced_graph(contents, compile: bool):
+    """gpunn's file of a subclassed model whose class is not known here: its traced graph, as a functional model
+    with the same layers and weights (the optimizer starts afresh: its state follows the class's attributes)."""
+    filepath = contents.filepath
+    graph = contents.traced_graph
+    with _from_file(filepath, _NOT_A_MODEL):
+        model = _build(filepath, model_config_from_keras(graph["config"], contents.keras_version))
+        paths = dict(graph["paths"])
+    with _from_file(filepath, "its weights do not fit its model"):
+        per_layer = contents.per_layer_at(model, {id(layer): paths[layer.name] for layer in model._graph_layers
+                                                  if layer.name in paths})
+        restore_weights(model, weight_tensors(model, per_layer, filepath), filepath)
+    _set_counters(filepath, model, contents.dropout_counters, by_name=True)
     if compile and contents.compile_config:
-        with _from_file(filepath, _NOT_COMPILABLE):
-            compile_from_config(model, compile_config_from_keras(contents.compile_config, contents.legacy,
-                                                                    len(model._output_layer_indices())))
-        if contents.optimizer_values:
-            with _from_file(filepath, "its optimizer state does not fit the model"):
-                apply_optimizer_state(model, optimizer_state(model, contents.optimizer_values, filepath))
+        optimizer_values, contents.optimizer_values = contents.optimizer_values, None
+        _compile(contents, model)
+        if optimizer_values and len(optimizer_values) > 1:
+            warnings.warn(f"filepath: {filepath!r} holds a {contents.model_config.get('class_name')} model, loaded "
+                          "as the functional model of its graph since its class was not given (custom_objects, "
+                          "register_keras_serializable); its optimizer starts afresh", stacklevel=4)
     return model
 
 

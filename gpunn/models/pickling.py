@@ -8,27 +8,27 @@ PICKLED_MODEL = "<pickled model>"  # the name a pickled model's errors give in p
 
 
 def reduce_model(model):
-    """``model.__reduce__()``: how to make it again, from its ``.keras`` bytes."""
+    """``model.__reduce__()``: how to make it again, from its ``.keras`` bytes; a model of the user's class with the
+    class too (pickled by reference, as pickle takes a class), which the file names and the load makes again."""
     from ..overrides import is_gpunn_class
     from .keras_format import model_file_bytes
 
-    if not is_gpunn_class(type(model)):
-        # its file holds the functional graph of its call(), which loads as a functional model: unpickled, it would
-        # come back without the class's methods (a predict_step, say), a silent difference
-        raise TypeError(f"pickle: a model of the user's class {type(model).__name__} would come back as a functional "
-                        "model without its class's methods; pickle a Sequential or functional model, or save its "
-                        f"weights (save_weights) and load them into a new {type(model).__name__}")
     model._require_built("pickle")  # an unbuilt model has no file to travel as (as model.save)
-    return model_from_pickled_bytes, (model_file_bytes(model, include_optimizer=True),)
+    data = model_file_bytes(model, include_optimizer=True)
+    if is_gpunn_class(type(model)):
+        return model_from_pickled_bytes, (data,)
+    return model_from_pickled_bytes, (data, type(model))
 
 
-def model_from_pickled_bytes(data: bytes):
-    """The model a pickle held (classes of the user's are found as ``load_model`` finds them: registered, or in a
-    ``custom_object_scope``)."""
+def model_from_pickled_bytes(data: bytes, cls=None):
+    """The model a pickle held (other classes of the user's are found as ``load_model`` finds them: registered, or
+    in a ``custom_object_scope``)."""
+    from ..custom_objects import custom_object_scope, get_registered_name
     from .load import load_model_bytes
 
     try:
-        return load_model_bytes(PICKLED_MODEL, data, compile=True)
+        with custom_object_scope({} if cls is None else {get_registered_name(cls): cls, cls.__name__: cls}):
+            return load_model_bytes(PICKLED_MODEL, data, compile=True)
     except ValueError as exc:  # a class of the user's not found, most likely: say where pickle.loads finds them
         if exc.args and isinstance(exc.args[0], str):
             exc.args = (exc.args[0] + _WHERE_CLASSES_COME_FROM,) + exc.args[1:]

@@ -1,0 +1,188 @@
+"""A subclassed model's ``.keras`` file as Keras 3 writes one ("Hands-On Machine Learning" chapters 10 and 12: a
+WideAndDeepModel, a ResidualRegressor saved and loaded with ``custom_objects``): its class, its ``get_config()``
+and its build shape, the weights under its attributes. Each library loads the other's file into an instance of
+the class, with its weights and optimizer state (training goes on alike); gpunn loads its own file without the
+class as the functional model of the traced graph."""
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from helpers import numpy_backend, run_keras, run_script_both_ways  # noqa: F401  (fixture)
+
+import gpunn
+
+CLASSES = r'''
+import json, sys
+import numpy as np
+
+
+def define(keras):
+    layers = keras.layers
+
+    class WideAndDeepModel(keras.Model):  # the book's chapter 10, two inputs, a units argument
+        def __init__(self, units=30, activation="relu", **kwargs):
+            super().__init__(**kwargs)
+            self.hidden1 = layers.Dense(units, activation=activation)
+            self.hidden2 = layers.Dense(units, activation=activation)
+            self.main_output = layers.Dense(1)
+
+        def call(self, inputs):
+            input_wide, input_deep = inputs
+            hidden2 = self.hidden2(self.hidden1(input_deep))
+            return self.main_output(layers.concatenate([input_wide, hidden2]))
+
+    class Regressor(keras.Model):  # a get_config of its own, as chapter 12's ResidualRegressor
+        def __init__(self, output_dim, **kwargs):
+            super().__init__(**kwargs)
+            self.output_dim = output_dim
+            self.hidden = layers.Dense(6, activation="relu")
+            self.out = layers.Dense(output_dim)
+
+        def call(self, inputs):
+            return self.out(self.hidden(inputs))
+
+        def get_config(self):
+            return {**super().get_config(), "output_dim": self.output_dim}
+
+    return WideAndDeepModel, Regressor
+
+
+def data():
+    rng = np.random.default_rng(3)
+    wide, deep = rng.normal(size=(32, 3)).astype("float32"), rng.normal(size=(32, 4)).astype("float32")
+    return wide, deep, (wide[:, :1] - deep[:, 1:2]).astype("float32")
+
+
+def drawn(model):
+    model.set_weights([np.random.default_rng(k).normal(0, 0.4, w.shape).astype("float32")
+                       for k, w in enumerate(model.get_weights())])
+
+
+def run(keras, folder):
+    WideAndDeepModel, Regressor = define(keras)
+    wide, deep, y = data()
+    out = {"folder": folder}
+    # (Keras 3.15 records a subclassed model's default arguments, not those it was given: given here as default)
+    model = WideAndDeepModel(units=30, activation="relu", name="my_cool_model")
+    model((wide[:1], deep[:1]))
+    drawn(model)
+    model.compile(loss="mse", optimizer=keras.optimizers.Adam(0.01))
+    model.fit((wide, deep), y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    out["wide_config"] = model.get_config()
+    model.save(f"{folder}/wide.keras")
+    out["wide_predict"] = model.predict((wide[:3], deep[:3]), verbose=0).tolist()
+    out["wide_go_on"] = model.fit((wide, deep), y, epochs=2, batch_size=8, shuffle=False, verbose=0).history["loss"]
+
+    model = Regressor(output_dim=2)
+    model(deep[:1])
+    drawn(model)
+    model.compile(loss="mse", optimizer=keras.optimizers.SGD(0.05, momentum=0.9))
+    model.fit(deep, np.hstack([y, -y]), epochs=2, batch_size=8, shuffle=False, verbose=0)
+    out["regressor_config"] = model.get_config()
+    model.save(f"{folder}/regressor.keras")
+    out["regressor_predict"] = model.predict(deep[:3], verbose=0).tolist()
+    out["regressor_go_on"] = model.fit(deep, np.hstack([y, -y]), epochs=2, batch_size=8, shuffle=False,
+                                       verbose=0).history["loss"]
+    return out
+
+
+def read(keras, folder):
+    """The files of ``run`` loaded with their classes: the class, its arguments, predictions, training on."""
+    WideAndDeepModel, Regressor = define(keras)
+    wide, deep, y = data()
+    out = {}
+    model = keras.models.load_model(f"{folder}/wide.keras", custom_objects={"WideAndDeepModel": WideAndDeepModel})
+    out["wide"] = [type(model).__name__, model.name, model.predict((wide[:3], deep[:3]), verbose=0).tolist(),
+                   model.fit((wide, deep), y, epochs=2, batch_size=8, shuffle=False, verbose=0).history["loss"]]
+    with keras.saving.custom_object_scope({"Regressor": Regressor}):
+        model = keras.models.load_model(f"{folder}/regressor.keras")
+    out["regressor"] = [type(model).__name__, model.output_dim, model.predict(deep[:3], verbose=0).tolist(),
+                        model.fit(deep, np.hstack([y, -y]), epochs=2, batch_size=8, shuffle=False,
+                                  verbose=0).history["loss"]]
+    return out
+'''
+
+READ_MAIN = r'''
+import keras
+print(json.dumps(read(keras, json.loads(sys.stdin.read())["folder"])))
+'''
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    return run_script_both_ways(CLASSES, tmp_path_factory)
+
+
+def test_get_config_is_keras_s(both):
+    ours, theirs = both
+    assert ours["wide_config"] == theirs["wide_config"]
+    assert ours["regressor_config"] == theirs["regressor_config"]
+
+
+def test_get_config_holds_the_arguments_the_model_was_made_with(numpy_backend):
+    """Keras's auto-config: the arguments of the constructor, defaults included (Keras 3.15's Model.__new__ drops
+    those given, so its config holds the defaults and its file builds another model; gpunn keeps those given)."""
+    namespace: dict = {}
+    exec(compile(CLASSES, "subclassed_files.py", "exec"), namespace)
+    WideAndDeepModel, _ = namespace["define"](gpunn)
+    config = WideAndDeepModel(5, activation="tanh", name="m").get_config()
+    assert {key: config[key] for key in ("name", "units", "activation", "trainable")} == {
+        "name": "m", "units": 5, "activation": "tanh", "trainable": True}
+    again = WideAndDeepModel.from_config(config)
+    assert type(again) is WideAndDeepModel and again.get_config() == config
+
+
+def _config_member(folder, name):
+    with zipfile.ZipFile(f"{folder}/{name}") as archive:
+        config = json.loads(archive.read("config.json"))
+    config.pop("compile_config", None)
+    return config
+
+
+@pytest.mark.parametrize("name", ["wide.keras", "regressor.keras"])
+def test_the_file_names_the_class_as_keras_s_does(both, name):
+    ours, theirs = both
+    mine, kerass = _config_member(ours["folder"], name), _config_member(theirs["folder"], name)
+    # (Keras records the shape of the first batch it was built on; gpunn the batch axis as None)
+    for entry in (mine, kerass):
+        entry.pop("module")  # (a class made in exec'd code: 'builtins' here, '__main__' in Keras's process)
+        shape = entry.pop("build_config")["input_shape"]
+        entry["features"] = [s[1:] for s in shape] if isinstance(shape[0], list) else shape[1:]
+    assert mine == kerass
+
+
+def test_each_library_loads_the_other_s_file_into_the_class(both, numpy_backend):
+    ours, theirs = both
+    namespace: dict = {}
+    exec(compile(CLASSES, "subclassed_files.py", "exec"), namespace)
+    gpunn.backend.clear_session()
+    read_by_gpunn = namespace["read"](gpunn, theirs["folder"])
+    read_by_keras = run_keras(CLASSES + READ_MAIN, {"folder": ours["folder"]})
+    for read_by, wrote in ((read_by_gpunn, theirs), (read_by_keras, ours)):
+        assert read_by["wide"][:2] == ["WideAndDeepModel", "my_cool_model"]
+        assert read_by["regressor"][:2] == ["Regressor", 2]
+        np.testing.assert_allclose(read_by["wide"][2], wrote["wide_predict"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(read_by["regressor"][2], wrote["regressor_predict"], rtol=1e-5, atol=1e-6)
+        # the optimizer state came too: training goes on as it did in the model that was saved
+        np.testing.assert_allclose(read_by["wide"][3], wrote["wide_go_on"], rtol=1e-4)
+        np.testing.assert_allclose(read_by["regressor"][3], wrote["regressor_go_on"], rtol=1e-4)
+
+
+def test_without_its_class_gpunn_s_file_loads_as_the_traced_graph(both, numpy_backend):
+    ours, _ = both
+    namespace: dict = {}
+    exec(compile(CLASSES, "subclassed_files.py", "exec"), namespace)
+    wide, deep, _ = namespace["data"]()
+    with pytest.warns(UserWarning, match="its optimizer starts afresh"):
+        model = gpunn.models.load_model(f"{ours['folder']}/wide.keras")
+    assert type(model).__name__ == "Functional"
+    np.testing.assert_allclose(model.predict([wide[:3], deep[:3]], verbose=0), ours["wide_predict"], rtol=1e-6)
+
+
+def test_without_its_class_keras_s_file_names_the_class(both, numpy_backend):
+    _, theirs = both
+    with pytest.raises(gpunn.custom_objects.MissingCustomObjectError, match="'WideAndDeepModel'"):
+        gpunn.models.load_model(f"{theirs['folder']}/wide.keras")

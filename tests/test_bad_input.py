@@ -335,7 +335,7 @@ def test_model_with_no_layers():
 def test_sequential_rejects_non_layers_and_duplicate_names():
     with expect(ValueError, "Only instances of `keras.Layer` can be added to a Sequential model. Received: 'dense'"):
         gpunn.Sequential(["dense"])  # (Keras's message)
-    with expect(ValueError, "layer: the model already has a layer named 'same'"):
+    with expect(ValueError, "layer: the model already has another layer named 'same'"):
         gpunn.Sequential([layers.Dense(2, name="same"), layers.Dense(2, name="same")])
     with expect(ValueError, "Input/InputLayer can only be the first layer"):
         gpunn.Sequential([layers.Dense(2), gpunn.Input(shape=(3,))])

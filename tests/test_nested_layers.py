@@ -463,7 +463,7 @@ def test_a_layer_inside_a_block_is_held_there_alone():
 
 def test_a_layer_of_the_user_s_called_twice_in_a_model_sums_both_gradients():
     """A siamese use of a layer of the user's (each call on buffers of its own): d loss / d its weights is the sum
-    over both calls (float64 finite differences). A block holding layers is refused there, by name."""
+    over both calls (float64 finite differences), a block holding layers (and a penalized Dense) too."""
     Linear, MLPBlock, _, _ = _namespace()["definitions"](gpunn)
     gpunn.utils.set_random_seed(12)
     linear = Linear(3, dtype="float64")
@@ -476,9 +476,13 @@ def test_a_layer_of_the_user_s_called_twice_in_a_model_sums_both_gradients():
     numeric = numerical_gradient(lambda _: ((model.predict([a, b], verbose=0) - y) ** 2).mean(), model.params)
     model.train_on_batch([a, b], y)
     assert_gradients_close(np.array(model.grads), numeric, what="a layer of the user's called twice")
-    block = MLPBlock()
-    with pytest.raises(ValueError, match="holds other layers and is called more than once"):
-        gpunn.Model([left, right], layers.Add()([block(left), block(right)]))
+    block = MLPBlock(dtype="float64")
+    model = gpunn.Model([left, right], layers.Add()([block(left), block(right)]))
+    model.compile(optimizer=gpunn.optimizers.SGD(0.1), loss="mse")
+    y = rng.normal(size=(6, 3))
+    numeric = numerical_gradient(lambda _: model.evaluate([a, b], y, batch_size=6, verbose=0), model.params)
+    model.train_on_batch([a, b], y)
+    assert_gradients_close(np.array(model.grads), numeric, what="a block holding layers called twice")
 
 
 def test_what_a_call_cannot_hold():

@@ -69,8 +69,8 @@ def define(keras):
             return outputs
 
     class Scaled(keras.Model):  # a Variable attribute, a weight made in build(), a training argument
-        def __init__(self):
-            super().__init__()
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
             self.hidden = layers.Dense(4, activation="relu")
             self.scale = keras.Variable(np.full((1,), 0.5, "float32"), name="scale")
             self.out = layers.Dense(2)
@@ -279,11 +279,26 @@ def test_build_called_by_the_script_learns_the_graph(numpy_backend):
     assert len(model.weights) == 6
 
 
-def test_a_model_with_weights_of_its_own_is_refused_whole_files_by_name(numpy_backend, tmp_path):
-    model = _scaled_model()
-    model(np.ones((2, 3), "float32"))
-    with pytest.raises(TypeError, match="Scaled: a keras.Model subclass holding weights of its own"):
-        model.save(tmp_path / "scaled.keras")
-    assert not (tmp_path / "scaled.keras").exists()
-    with pytest.raises(TypeError, match="save_weights"):
-        model.get_config()
+def test_a_model_with_weights_of_its_own_saves_as_its_class(numpy_backend, tmp_path):
+    """Its .keras file names its class, as Keras's does: load_model given the class makes it again, with its
+    weights and optimizer state; without the class the error names it (there is no graph of layers alone to load);
+    a graph config (to_json) is refused by name."""
+    namespace: dict = {}
+    exec(compile(MODELS, "own_weights_models.py", "exec"), namespace)
+    _, _, Scaled, _ = namespace["define"](gpunn)
+    x = np.random.default_rng(2).normal(size=(16, 3)).astype("float32")
+    model = Scaled()
+    model.compile(optimizer=gpunn.optimizers.Adam(0.01), loss="mse")
+    model.fit(x, x[:, :2], epochs=2, batch_size=4, verbose=0)
+    model.save(tmp_path / "scaled.keras")
+    loaded = gpunn.models.load_model(tmp_path / "scaled.keras", custom_objects={"Scaled": Scaled})
+    assert type(loaded) is Scaled and loaded.optimizer.iterations == model.optimizer.iterations == 8
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    np.testing.assert_array_equal(loaded.scale.numpy(), model.scale.numpy())
+    ran = [m.fit(x, x[:, :2], epochs=1, batch_size=4, shuffle=False, verbose=0).history["loss"] for m in (model, loaded)]
+    assert ran[0] == ran[1]
+    with pytest.raises(gpunn.custom_objects.MissingCustomObjectError, match="'Scaled'"):
+        gpunn.models.load_model(tmp_path / "scaled.keras")
+    with pytest.raises(TypeError, match=r"Scaled: a keras.Model subclass holding weights of its own .*\(to_json"):
+        model.to_json()
+    assert model.get_config()["trainable"] is True

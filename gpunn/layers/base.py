@@ -534,7 +534,8 @@ class Layer(KerasVariableLists):
             if mask is not None:
                 raise ValueError("mask: gpunn layers take no mask; leave mask=None")
             return user_layer.call_sublayer(self, inputs, training)
-        if isinstance(inputs, dict) and inputs and user_layer.is_user_layer_class(type(self)) and all(
+        takes_several = user_layer.is_user_layer_class(type(self)) or getattr(type(self), "takes_several_inputs", False)
+        if isinstance(inputs, dict) and inputs and takes_several and all(
                 symbolic.is_symbolic(value) for value in inputs.values()):
             # A layer of the user's called on a dict (Keras's structured-data tutorials: ``Classifier()(inputs)``):
             # called on the list of its values, its call() given them as the dict again (user_layer.py)
@@ -542,7 +543,7 @@ class Layer(KerasVariableLists):
             return symbolic.call_symbolic(self, list(inputs.values()), training, mask)
         several = isinstance(inputs, (list, tuple))
         # (a Lambda takes several inputs as a layer of the user's does: ``Lambda(sampling)([z_mean, z_log_var])``)
-        if several and (user_layer.is_user_layer_class(type(self)) or type(self).__name__ == "Lambda"):
+        if several and (takes_several or type(self).__name__ == "Lambda"):
             if user_layer.tracing() and all(isinstance(value, Tensor) for value in inputs):
                 return user_layer.call_sublayer(self, list(inputs), training)
             if inputs and all(symbolic.is_symbolic(value) for value in inputs):  # layer([a, b]) in a graph

@@ -24,6 +24,20 @@ def scope(name: str):
         _scopes.pop()
 
 
+@contextlib.contextmanager
+def outside(name: str):
+    """The scopes open now, but the innermost when it is ``name``: what a layer named as its model sees (a model
+    whose call() runs as one layer, ``models/own_weights.py``, which opens that scope itself)."""
+    removed = bool(_scopes) and _scopes[-1] == name
+    if removed:
+        _scopes.pop()
+    try:
+        yield
+    finally:
+        if removed:
+            _scopes.append(name)
+
+
 def fix_prefix(layer) -> None:
     """Keep the prefix of the scopes open now, unless the layer has one already."""
     layer.__dict__.setdefault("_path_prefix", "".join(f"{name}/" for name in _scopes))

@@ -525,9 +525,6 @@ class Model(Functional, metaclass=_ModelType):
         super()._trace_for(x, argument)
 
     def _trace(self, inputs) -> None:
-        if own_weights.body_of(self) is not None:  # its body, named as the model, builds its layers under it
-            self._trace_call(inputs)
-            return
         with variable_paths.scope(self.name):  # Keras traces call() under the model's name: the layers' paths
             self._trace_call(inputs)
 

@@ -31,7 +31,7 @@ from .file_format import NotAModelFileError, gpunn_version
 from .hdf5_io import GPUNN_MARKER, HDF5Writer, read_checked
 from . import own_weights, subclassed_config
 from .keras_attribute_paths import graph_layer_paths, is_model, is_subclassed, saveable_paths
-from .keras_file_config import keras_model_config
+from .keras_file_config import keras_compile_config, keras_model_config
 from .keras_variables import KerasFileContents, keras_layer_paths, layer_weights, optimizer_variables, owner_paths
 
 CONFIG_MEMBER = "config.json"
@@ -136,15 +136,18 @@ def model_file_bytes(model, include_optimizer: bool) -> bytes:
     """The bytes of ``model``'s ``.keras`` file. A subclassed model's as Keras writes one (``subclassed_config.py``:
     its class, config and build shape, its weights under its attributes), with its traced graph and where each of
     the graph's layers keeps its weights in the metadata, for a load that is not given the class."""
-    config = keras_model_config(model, native=True)
     own = {"version": gpunn_version(), "dropout_counters": dropout_counters(model)}
     layout = GRAPH_LAYOUT
     if is_subclassed(model):
-        paths = graph_layer_paths(model)
-        own["graph"] = {"config": config, "paths": {layer.name: paths[id(layer)] for layer in model._layers
-                                                    if id(layer) in paths}}
-        config = subclassed_config.model_entry(model, config.get("compile_config"))
+        if own_weights.body_of(model) is None:  # (a model with weights of its own has no graph of layers alone)
+            paths = graph_layer_paths(model)
+            own["graph"] = {"config": keras_model_config(model, native=True, include_compile=False),
+                            "paths": {layer.name: paths[id(layer)] for layer in model._layers if id(layer) in paths}}
+        compiled = keras_compile_config(model, native=True) if model.compiled else None
+        config = subclassed_config.model_entry(model, compiled)
         layout = ATTRIBUTES_LAYOUT
+    else:
+        config = keras_model_config(model, native=True)
     metadata = {
         "keras_version": KERAS_LAYOUT_VERSION,
         "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),

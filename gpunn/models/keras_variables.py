@@ -160,16 +160,22 @@ def keras_layer_paths(model) -> list[str]:
     used: dict[str, int] = {}
     held = held_in_files(model)
     if not held:
-        return [f"layers/{container_name(snake_case(type(layer).__name__), used)}" for layer in model._graph_layers]
+        return [f"layers/{container_name(_class_name(layer), used)}" for layer in model._graph_layers]
     paths = {}  # a model it holds: its layers' paths under its own, as Keras's container walk nests them
     for entry in top_level(model._graph_layers, held):
-        path = f"layers/{container_name(snake_case(type(entry).__name__), used)}"
+        path = f"layers/{container_name(_class_name(entry), used)}"
         if entry in held:
             paths.update({id(layer): f"{path}/{inner}" if inner else path
                           for layer, inner in zip(entry._graph_layers, _held_model_paths(entry))})
         else:
             paths[id(entry)] = path
     return [paths[id(layer)] for layer in model._graph_layers]
+
+
+def _class_name(layer) -> str:
+    """The snake-case class name Keras's files name a layer by (a model's call() run as one layer: the model's
+    class, ``own_weights.py``)."""
+    return snake_case(getattr(layer, "keras_class_name", None) or type(layer).__name__)
 
 
 def _held_model_paths(model) -> list[str]:

@@ -8,14 +8,14 @@ the model's own has no layer there. Such a model's ``call()`` is run instead as 
 first asks for one) and, as sublayers, the layers the model holds, at the attributes the model holds them in. The
 model's graph is then its inputs, that one layer, its outputs: it trains, predicts, evaluates and nests in other
 models as any model whose layer computes in its ``call()``; ``model.weights`` lists its own weights first, then its
-layers', as Keras's do. Its config and ``.keras`` file are refused by name (Keras rebuilds such a model from its
-registered class, which gpunn does not); ``save_weights`` and ``get_weights`` work.
+layers', as Keras's do. Its ``.keras`` file names its class, as Keras's does (``subclassed_config.py``); a graph
+config (``to_json``, ``clone_model``, a functional model saved holding it) is refused by name.
 """
 from __future__ import annotations
 
 import inspect
 
-from ..layers import user_layer
+from ..layers import user_layer, variable_paths
 from ..layers.base import Layer
 
 BODY = "_own_weights_body"  # the attribute of the model holding its ModelBody
@@ -25,10 +25,16 @@ class ModelBody(Layer):
     """The ``call()`` of a model holding weights of its own, run as one layer of the user's."""
 
     computes_in_call = True  # user_layer.runs_call: its computation is its call(), run as a user's layer's is
+    takes_several_inputs = True  # (base.Layer.__call__: a list or dict of them, as a layer of the user's takes)
 
     def __init__(self, model):
         super().__init__(name=model.name)
         self.__dict__["_model"] = model  # (not a sublayer: the model's layers are, at the model's attributes)
+
+    @property
+    def keras_class_name(self) -> str:
+        """The class Keras's files name it by: the model's (``keras_variables.keras_layer_paths``)."""
+        return type(self.__dict__["_model"]).__name__
 
     def build(self, input_shape):
         user_layer.build_user_layer(self, input_shape)
@@ -38,15 +44,18 @@ class ModelBody(Layer):
 
     def call(self, inputs, training=None):
         model = self.__dict__["_model"]
-        takes_training = "training" in inspect.signature(model.call).parameters
+        takes_training = self.__dict__.get("_call_takes_training")
+        if takes_training is None:  # (once: a step runs this)
+            takes_training = self.__dict__["_call_takes_training"] = "training" in inspect.signature(
+                model.call).parameters
         return model.call(inputs, training=training) if takes_training else model.call(inputs)
 
     def get_config(self):
         model = self.__dict__["_model"]
         raise TypeError(f"{type(model).__name__}: a keras.Model subclass holding weights of its own (add_weight, "
-                        "keras.Variable) has no config gpunn can write (Keras rebuilds it from its registered "
-                        "class); save its weights with save_weights(), or make it a keras.layers.Layer subclass "
-                        "inside a functional model, which saves whole")
+                        "keras.Variable) runs its call() as one layer, which has no graph config (to_json, "
+                        "clone_model, a model holding it); model.save() writes its class's file, as Keras's, which "
+                        "load_model reads given the class, and save_weights() its weights")
 
 
 def body(model) -> ModelBody:
@@ -54,6 +63,8 @@ def body(model) -> ModelBody:
     found = vars(model).get(BODY)
     if found is None:
         found = ModelBody(model)
+        with variable_paths.outside(model.name):  # (made in the model's build(), under its name: as the model's)
+            variable_paths.fix_prefix(found)
         object.__setattr__(model, BODY, found)
     return found
 
@@ -84,4 +95,5 @@ def trace(model, inputs, internal: frozenset):
     if "layers" not in taken:
         taken["layers"] = keras_layers(model)
     taken["_tracked"] = dict(vars(model).get(TRACKING_ORDER, {}))
-    return found(inputs)
+    with variable_paths.outside(model.name):  # the body builds the model's layers under its name, the model's
+        return found(inputs)

@@ -223,6 +223,10 @@ class Sequential(Trainer, KerasVariableLists):
             raise ValueError(f"layer: the model {model.name!r} {what}; a Sequential model takes plain chains only. "
                              "Call it in a functional model instead: outputs = head(model(inputs)); "
                              "keras.Model(inputs, outputs)")
+        if model._call_list is not None:
+            raise ValueError(f"layer: the model {model.name!r} calls a layer more than once; a Sequential takes the "
+                             "layers of a plain chain only. Call it in a functional model instead: "
+                             "outputs = head(model(inputs)); keras.Model(inputs, outputs)")
         inner = model._layers
         if not inner:
             raise ValueError(f"layer: the model {model.name!r} has no layers to add")
@@ -235,6 +239,9 @@ class Sequential(Trainer, KerasVariableLists):
             self._input_layer = InputLayer(shape=source.declared_input_shape,
                                            dtype=source.input_dtype or source.declared_dtype)
         self._layers.extend(inner)
+        if self._call_list is not None:  # (this chain calls a layer again: it goes on through the new ones)
+            self._call_list.extend(inner)
+            self._call_nodes = self._call_nodes + (0,) * len(inner)
         self.__dict__.setdefault("_held_models", []).append(model)
         model.__dict__.setdefault("_holders", []).append(weakref.ref(self))
         for layer in inner:

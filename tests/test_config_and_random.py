@@ -148,3 +148,13 @@ def test_a_layer_of_the_user_s_drawing_noise_in_training_replays_bit_for_bit():
     noise = model.layers[0]
     np.testing.assert_array_equal(noise(x), x)  # no noise outside training
     assert not np.array_equal(noise(x, training=True), x)
+
+
+def test_values_made_without_a_dtype_take_floatx(floatx_restored):
+    gpunn.backend.set_floatx("float64")
+    made = [gpunn.ops.ones((2,)), gpunn.ops.zeros((2,)), gpunn.ops.full((2,), 3.0), gpunn.ops.eye(2),
+            gpunn.ops.linspace(0, 1, 3)]
+    assert {str(value.dtype) for value in made} == {"float64"}
+    assert gpunn.metrics.Mean().dtype == "float64"
+    gpunn.backend.set_floatx("float32")
+    assert str(gpunn.ops.ones((2,)).dtype) == "float32" and gpunn.metrics.Mean().dtype == "float32"

@@ -145,10 +145,11 @@ def test_nothing_is_written_on_a_rank_that_is_not_the_chief(tmp_path, monkeypatc
     ({"histogram_freq": 1.5}, "histogram_freq: expected a non-negative integer"),
     ({"update_freq": "sometimes"}, "update_freq: expected 'epoch', 'batch' or a positive integer"),
     ({"update_freq": 0}, "update_freq: expected 'epoch', 'batch' or a positive integer"),
-    ({"profile_batch": -1}, "profile_batch: expected a non-negative batch number or a pair"),
-    ({"profile_batch": (20, 10)}, "profile_batch: expected a non-negative batch number or a pair"),
-    ({"profile_batch": "10,20,30"}, "profile_batch: expected a non-negative batch number or a pair"),
-    ({"profile_batch": 2.5}, "profile_batch: expected a non-negative batch number or a pair"),
+    ({"profile_batch": -1}, "profile_batch must be a non-negative integer or 2-tuple"),
+    ({"profile_batch": (20, 10)}, "profile_batch must be a non-negative integer or 2-tuple"),
+    ({"profile_batch": (5,)}, "profile_batch must be a non-negative integer or 2-tuple"),
+    ({"profile_batch": "10,20,30"}, "profile_batch must be a non-negative integer or 2-tuple"),
+    ({"profile_batch": 2.5}, "profile_batch must be a non-negative integer or 2-tuple"),
     ({"embeddings_freq": 1}, "embeddings_freq / embeddings_metadata: gpunn does not write TensorBoard.s embedding"),
 ])
 def test_bad_arguments_are_refused_when_the_callback_is_made(tmp_path, kwargs, message):
@@ -164,7 +165,7 @@ def test_no_profiling_in_any_spelling_is_accepted(tmp_path, profile_batch, recwa
     assert not [w for w in recwarn if "profile_batch" in str(w.message)]
 
 
-@pytest.mark.parametrize("profile_batch", [5, (100, 200), "10,20"])
+@pytest.mark.parametrize("profile_batch", [5, True, (100, 200), "10,20"])
 def test_profiling_asked_for_is_warned_about_and_the_logs_are_written(tmp_path, profile_batch):
     """"Hands-On Machine Learning" asks for profile_batch=(100, 200): gpunn has no trace profiler, says so, and
     the script goes on with the other logs."""

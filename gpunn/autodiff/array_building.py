@@ -8,6 +8,7 @@ import numpy as np
 
 from . import array_functions as af
 from . import functions as f
+from .default_float import floatx
 from .functions import _value, array_module
 from .tensor import Tensor
 
@@ -168,7 +169,7 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     """``num`` numbers spaced evenly on a log scale from ``start`` to ``stop`` (float32 unless ``dtype``)."""
     values = np.geomspace(f.convert_to_numpy(start), f.convert_to_numpy(stop), num=num, endpoint=endpoint,
                           axis=axis)
-    return Tensor(values.astype(dtype or "float32"))
+    return Tensor(values.astype(dtype or floatx()))
 
 
 def _window(name: str, x, *args):

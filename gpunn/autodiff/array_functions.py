@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functions as f
+from .default_float import floatx
 from .functions import _make, _value, array_module
 from .tensor import Tensor
 
@@ -396,7 +397,7 @@ def count_nonzero(x, axis=None):
 # ---- constants -----------------------------------------------------------------------------------------------------
 
 def eye(N, M=None, k=0, dtype=None):  # noqa: N803 (Keras's argument names)
-    return Tensor(np.eye(N, M, k, dtype=dtype or "float32"))
+    return Tensor(np.eye(N, M, k, dtype=dtype or floatx()))
 
 
 def identity(n, dtype=None):
@@ -404,11 +405,11 @@ def identity(n, dtype=None):
 
 
 def full(shape, fill_value, dtype=None):
-    return Tensor(np.full(shape, fill_value, dtype=dtype or "float32"))  # Keras: floatx unless a dtype is given
+    return Tensor(np.full(shape, fill_value, dtype=dtype or floatx()))  # Keras: floatx unless a dtype is given
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
-    values = np.linspace(start, stop, num=num, endpoint=endpoint, retstep=retstep, dtype=dtype or "float32",
+    values = np.linspace(start, stop, num=num, endpoint=endpoint, retstep=retstep, dtype=dtype or floatx(),
                          axis=axis)
     return (Tensor(values[0]), values[1]) if retstep else Tensor(values)
 

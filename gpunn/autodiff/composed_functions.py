@@ -9,6 +9,7 @@ import numpy as np
 from . import array_functions as a
 from . import extra_functions as e
 from . import functions as f
+from .default_float import floatx
 from .functions import _value, array_module
 from .tensor import Tensor
 
@@ -54,7 +55,7 @@ def empty_like(x, dtype=None):
 
 def tri(N, M=None, k=0, dtype=None):  # noqa: N803 (Keras's argument names)
     xp = np
-    return f.cast(Tensor(xp.tri(N, M, k)), dtype or "float32")
+    return f.cast(Tensor(xp.tri(N, M, k)), dtype or floatx())
 
 
 def inner(x1, x2):

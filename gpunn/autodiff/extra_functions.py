@@ -18,6 +18,7 @@ import numpy as np
 
 from . import array_functions as af
 from . import functions as f
+from .default_float import floatx
 from .functions import _make, _shape, _unary, _unbroadcast, _value, array_module
 from .tensor import Tensor
 
@@ -369,7 +370,7 @@ def diag(x, k=0):
 def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
     values = np.logspace(f.convert_to_numpy(start), f.convert_to_numpy(stop), num=num, endpoint=endpoint, base=base,
                          axis=axis)
-    return Tensor(values.astype(dtype or "float32"))  # Keras: floatx unless a dtype is given
+    return Tensor(values.astype(dtype or floatx()))  # Keras: floatx unless a dtype is given
 
 
 def select(condlist, choicelist, default=0):
@@ -669,7 +670,7 @@ def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwa
         raise ValueError("multi_hot: sparse=True: gpunn's tensors are dense; leave sparse False")
     xp = array_module(inputs)
     ids = _array(inputs, xp).astype(np.int32)
-    codes = f.one_hot(ids, num_classes, axis=axis, dtype=dtype or "float32").value
+    codes = f.one_hot(ids, num_classes, axis=axis, dtype=dtype or floatx()).value
     return Tensor(codes.max(axis=1 if ids.ndim > 1 else 0))
 
 

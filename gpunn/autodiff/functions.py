@@ -14,6 +14,7 @@ import builtins
 
 import numpy as np
 
+from .default_float import floatx
 from .tensor import Tensor, array_module
 
 _EPSILON = [1e-7]  # Keras's backend epsilon (K.set_epsilon changes it, as keras.config.set_epsilon does)
@@ -330,7 +331,7 @@ def any(x, axis=None, keepdims=False):  # noqa: A001 (Keras's name)
 def one_hot(x, num_classes, axis=-1, dtype=None):
     xp = array_module(x)
     ids = xp.asarray(_value(x, xp)).astype(np.int64)
-    out = (ids[..., None] == xp.arange(num_classes)).astype(dtype or "float32")
+    out = (ids[..., None] == xp.arange(num_classes)).astype(dtype or floatx())
     return Tensor(xp.moveaxis(out, -1, axis) if axis != -1 else out)
 
 
@@ -685,11 +686,11 @@ def full_like(x, fill_value, dtype=None):
 
 
 def ones(shape, dtype=None):
-    return Tensor(np.ones(shape, dtype=dtype or "float32"))
+    return Tensor(np.ones(shape, dtype=dtype or floatx()))
 
 
 def zeros(shape, dtype=None):
-    return Tensor(np.zeros(shape, dtype=dtype or "float32"))
+    return Tensor(np.zeros(shape, dtype=dtype or floatx()))
 
 
 def arange(start, stop=None, step=1, dtype=None):

@@ -8,9 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import functions as F
+from .default_float import floatx, set_floatx  # noqa: F401  (keras.backend's)
 from .tensor import Tensor, array_module
-
-_FLOATX = ["float32"]  # Keras's floatx(): the dtype of layers made without one, and of float values made alone
 
 
 def epsilon() -> float:
@@ -20,22 +19,6 @@ def epsilon() -> float:
 
 def set_epsilon(value) -> None:
     F._EPSILON[0] = float(value)
-
-
-def floatx() -> str:
-    return _FLOATX[0]
-
-
-def set_floatx(value) -> None:
-    """Keras's ``set_floatx``: layers made from now on without a dtype compute in ``value`` ("float32" or
-    "float64"; gpunn has no half precision), as Keras's take ``floatx()`` for their dtype policy when made."""
-    name = str(value)
-    if name not in ("float16", "bfloat16", "float32", "float64"):
-        raise ValueError(f"Unknown `floatx` value: {value}. Expected one of {{'float16', 'bfloat16', 'float32', "
-                         "'float64'}")  # Keras's message
-    if name not in ("float32", "float64"):
-        raise ValueError(f"set_floatx: gpunn computes in float32 or float64; {name} is not supported")
-    _FLOATX[0] = name
 
 
 def cast_to_floatx(x):

@@ -41,26 +41,27 @@ def _update_frequency(value):
 def _no_profiling(profile_batch) -> None:
     """Keras profiles batches through TensorFlow's or JAX's profiler (``profile_batch=(100, 200)``, as "Hands-On
     Machine Learning" asks); gpunn has neither: it says so once and writes the other logs (Keras's torch backend
-    stops instead, which would stop the script). A value Keras would refuse is refused."""
+    stops instead, which would stop the script). A value Keras refuses is refused, with Keras's message
+    (``TensorBoard._init_profile_batch``; a string "start" or "start,stop" as Keras documents it)."""
+    message = ("profile_batch must be a non-negative integer or 2-tuple of positive integers. A pair of positive "
+               f"integers signifies a range of batches to profile. Found: {profile_batch}")
     value = profile_batch
     if isinstance(value, str):
-        value = [part.strip() for part in value.split(",")] if "," in value else value.strip()
-    parts = list(value) if isinstance(value, (tuple, list)) else [value]
-
-    def batch(part) -> int | None:
-        if isinstance(part, bool):
-            return None
         try:
-            number = int(part)
-        except (TypeError, ValueError):
-            return None
-        return number if number >= 0 and str(number) == str(part).strip() else None
-
-    numbers = [batch(part) for part in parts]
-    if len(parts) not in (1, 2) or None in numbers or len(numbers) == 2 and numbers[0] > numbers[1]:
-        raise ValueError(f"profile_batch: expected a non-negative batch number or a pair (start, stop) of them, got "
-                         f"{profile_batch!r}")
-    if any(numbers):
+            value = [int(part) for part in value.split(",")]
+        except ValueError:
+            raise ValueError(message) from None
+        value = value[0] if len(value) == 1 else value
+    if isinstance(value, (int, np.integer)):
+        start = stop = int(value)
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(part, (int, np.integer)) for part in value):
+        start, stop = (int(part) for part in value)
+    else:
+        raise ValueError(message)
+    if start < 0 or stop < start:
+        raise ValueError(message)
+    if start or stop:
         warnings.warn(f"profile_batch={profile_batch!r}: gpunn has no trace profiler; TensorBoard gets the other logs "
                       "but no profile", stacklevel=3)
 

@@ -15,7 +15,7 @@ import numpy as np
 from .. import constraints, dtype_policies, initializers, overrides, regularizers
 from ..naming import snake_case, uniquify
 from ..autodiff import Tensor
-from ..autodiff.legacy_backend import floatx
+from ..autodiff.default_float import floatx
 from ..ops.workspace import Workspace, Workspaces
 from . import (activity_losses, keyword_inputs, sublayers, symbolic, tf_pipeline, training_override,
                user_layer, user_masks, variable_paths)

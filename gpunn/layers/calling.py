@@ -186,9 +186,11 @@ def call_on_several(layer, inputs, training=False):
             layer.build(shapes)
         finally:
             layer._standalone = False
-    elif [tuple(shape) for shape in layer.input_shape] != shapes:
-        raise ValueError(f"inputs: layer {layer.name!r} is built for samples of shapes "
-                         f"{[tuple(shape) for shape in layer.input_shape]}, got {shapes}")
+    elif not isinstance(layer.input_shape, list) or [tuple(shape) for shape in layer.input_shape] != shapes:
+        built = [tuple(s) for s in layer.input_shape] if isinstance(layer.input_shape, list) else \
+            tuple(layer.input_shape)
+        raise ValueError(f"inputs: layer {layer.name!r} is built for samples of shape(s) {built}, got {len(xs)} "
+                         f"arrays of samples of shapes {shapes}")
     bind_standalone(layer, ops, dtype)
     with flags_of_now([layer]):
         y = user_layer.call_eagerly(layer, xs, training)

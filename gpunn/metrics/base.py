@@ -20,6 +20,7 @@ import functools
 import numpy as np
 
 from .. import overrides
+from ..autodiff.default_float import floatx
 from ..autodiff.functions import convert_to_numpy
 from ..layers import user_layer
 from ..naming import snake_case, uniquify
@@ -110,7 +111,7 @@ class Metric:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name: expected a string, got {type(name).__name__} {name!r}")
         self.name = name if name is not None else (self.default_name or auto_name(type(self).__name__))
-        self._dtype = "float32" if dtype is None else str(np.dtype(dtype))
+        self._dtype = floatx() if dtype is None else str(np.dtype(dtype))
         self._state: StateBinding | None = None
         self._host_workspace = None  # (batch shape key, Workspace) of standalone updates
 

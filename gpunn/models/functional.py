@@ -30,7 +30,7 @@ import functools
 import weakref
 
 from .. import dtype_policies, overrides
-from ..autodiff.legacy_backend import floatx
+from ..autodiff.default_float import floatx
 from ..custom_objects import custom_object_scope
 from ..layers import several_outputs, sublayers, text_inputs, variable_paths, wiring
 from ..layers.base import Layer, unique_name

@@ -143,6 +143,7 @@ def model_file_bytes(model, include_optimizer: bool) -> bytes:
             paths = graph_layer_paths(model)
             own["graph"] = {"config": keras_model_config(model, native=True, include_compile=False),
                             "paths": {layer.name: paths[id(layer)] for layer in model._layers if id(layer) in paths}}
+        own["input_dtypes"] = [layer.input_dtype for layer in model._input_layers]  # (Keras's build shape has none)
         compiled = keras_compile_config(model, native=True) if model.compiled else None
         config = subclassed_config.model_entry(model, compiled)
         layout = ATTRIBUTES_LAYOUT
@@ -252,6 +253,7 @@ def read_model(filepath: str, data: bytes) -> KerasFileContents:
     gpunn_part = metadata.get("gpunn") if isinstance(metadata, dict) else None
     counters = (gpunn_part or {}).get("dropout_counters") or {} if isinstance(gpunn_part, dict) else {}
     graph = (gpunn_part or {}).get("graph") if isinstance(gpunn_part, dict) else None
+    input_dtypes = (gpunn_part or {}).get("input_dtypes") if isinstance(gpunn_part, dict) else None
     contents = read_checked(filepath, members[WEIGHTS_MEMBER], where)
     found = variables(filepath, contents, where)
     # Keras's file of a subclassed model (its class in the config) keeps the weights under its attributes
@@ -259,6 +261,7 @@ def read_model(filepath: str, data: bytes) -> KerasFileContents:
     return KerasFileContents(
         filepath=filepath, legacy=False, model_config=config, compile_config=config.get("compile_config"),
         weights_by_path=_layer_weights(found), traced_graph=graph if isinstance(graph, dict) else None,
+        input_dtypes=input_dtypes if isinstance(input_dtypes, list) else None,
         layout=layout_of(contents, GRAPH_LAYOUT if by_graph else ATTRIBUTES_LAYOUT),
         optimizer_values=found.get("optimizer"), dropout_counters=counters,
         keras_version=metadata.get("keras_version") if isinstance(metadata, dict) else None,

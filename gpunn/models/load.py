@@ -8,7 +8,7 @@ import json
 import os
 import warnings
 
-from . import feature_space_files, h5_format, keras_format, saving_hooks, subclassed_config
+from . import feature_space_files, h5_format, keras_format, saving_hooks, subclassed, subclassed_config
 from .compile_config import compile_from_config
 from .file_format import MODEL_FORMAT, NotAModelFileError, read_file
 from .file_kinds import KERAS, SAFETENSORS, file_kind
@@ -180,7 +180,7 @@ def _load_subclassed(contents, cls, compile: bool):
         shape = (contents.model_config.get("build_config") or {}).get("input_shape")
         if shape is None:
             raise NotAModelFileError(f"filepath: {filepath!r} holds a {cls.__name__} that was never built")
-        model.build(shape)
+        model._trace(subclassed.inputs_of_shape(shape, contents.input_dtypes))  # (model.build(shape), typed)
     with _from_file(filepath, "its weights do not fit its model"):
         per_layer = contents.per_layer_at(model, graph_layer_paths(model, filepath))
         restore_weights(model, weight_tensors(model, per_layer, filepath), filepath)

@@ -106,13 +106,16 @@ def inputs_like(argument: str, x):
     return _input_for(argument, x)
 
 
-def inputs_of_shape(input_shape):
-    """Symbolic inputs for ``build(input_shape)``: one shape (with the batch axis), or a list of them."""
+def inputs_of_shape(input_shape, dtypes=None):
+    """Symbolic inputs for ``build(input_shape)``: one shape (with the batch axis), or a list or dict of them;
+    ``dtypes``: each input's (a model file's: "string" for a column of strings), in that order."""
     from ..layers.input_layer import Input
+
+    dtypes = iter(dtypes or ())
 
     def one(shape):
         shape = tuple(shape)
-        return Input(shape=shape[1:])
+        return Input(shape=shape[1:], dtype=next(dtypes, None))
 
     if isinstance(input_shape, (list, tuple)) and input_shape and all(isinstance(s, (list, tuple))
                                                                        for s in input_shape):

@@ -68,8 +68,9 @@ def config(model) -> dict:
     if arguments is not None:
         found.update(arguments)
         parameters = inspect.signature(type(model).__init__).parameters
-        if "name" not in parameters and not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
-            found.pop("name", None)  # (Keras's: it cannot be given back)
+        takes_kwargs = "kwargs" in parameters and parameters["kwargs"].kind == inspect.Parameter.VAR_KEYWORD
+        if "name" not in parameters and not takes_kwargs:
+            found.pop("name", None)  # (Keras's rule: it could not be given back)
     return found
 
 

@@ -384,3 +384,57 @@ def test_a_loss_reduced_over_the_batch_axis_counts_as_its_mean():
         histories.append(model.fit(x, x.sum(1), epochs=3, batch_size=8, verbose=0, shuffle=False).history["loss"])
     np.testing.assert_allclose(histories[1], histories[0], rtol=1e-6)
     np.testing.assert_allclose(histories[0], [4.87129, 1.14812, 0.27069], atol=1e-5)  # Keras 3.15's (rounded)
+
+
+class _ForeignTensor:
+    """Another library's eager tensor (TensorFlow's, as tf.keras-era metrics compute with tf.*): converts through
+    ``__array__``, and its operators give its own kind back, never writing into a NumPy array."""
+
+    def __init__(self, value):
+        self.value = np.asarray(value, dtype=np.float32)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.value if dtype is None else self.value.astype(dtype)
+
+    def __add__(self, other):
+        return _ForeignTensor(self.value + np.asarray(other))
+
+    __radd__ = __add__
+
+    def __rsub__(self, other):
+        return _ForeignTensor(np.asarray(other) - self.value)
+
+
+def test_a_metric_whose_update_state_computes_with_another_library_s_tensors():
+    """Deep Learning with Python (2nd ed.) writes its RootMeanSquaredError with tf.one_hot / tf.reduce_sum:
+    assign_add of such a tensor adds into the metric's state (it once replaced the state with the tensor, so
+    evaluate logged nan and reset_state failed)."""
+
+    class Total(gpunn.metrics.Metric):
+        def __init__(self, name="total", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.total = self.add_weight(name="total", initializer="zeros")
+            self.count = self.add_weight(name="count", initializer="zeros", dtype="int32")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.total.assign_add(_ForeignTensor(np.sum(np.asarray(y_pred))))
+            self.count.assign_add(_ForeignTensor(np.shape(y_pred)[0]))
+
+        def result(self):
+            return self.total / self.count
+
+        def reset_state(self):
+            self.total.assign(_ForeignTensor(0.0))
+            self.count.assign(0)
+
+    x = np.arange(12, dtype="float32").reshape(6, 2)
+    model = gpunn.Sequential([gpunn.Input((2,)), layers.Dense(1, kernel_initializer="ones", bias_initializer="zeros")])
+    model.compile(optimizer="sgd", loss="mse", metrics=[Total()])
+    logs = model.evaluate(x, np.zeros((6, 1), "float32"), batch_size=4, verbose=0, return_dict=True)
+    assert logs["total"] == pytest.approx(x.sum() / 6)
+    metric = Total()
+    metric.update_state(None, x)
+    metric.total.assign_sub(_ForeignTensor(6.0))
+    assert float(metric.result()) == pytest.approx((x.sum() - 6) / 6)
+    metric.reset_state()
+    assert isinstance(metric.total.value, np.ndarray) and float(metric.total.value) == 0.0

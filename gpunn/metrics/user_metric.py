@@ -14,6 +14,7 @@ import numpy as np
 
 from ..autodiff import Tensor
 from ..autodiff.functions import _value
+from ..autodiff.tensor import array_module
 
 
 class MetricVariable(Tensor):
@@ -27,16 +28,26 @@ class MetricVariable(Tensor):
     def _bind(self, array) -> None:
         self.value = array
 
+    def _array(self, value):
+        """``value`` as an array of this variable's module: another library's tensor (a ``tf.reduce_sum`` of an
+        update_state written with TensorFlow, as tf.keras's guides write one) is converted, never kept in place
+        of the variable's buffer."""
+        xp = array_module(self.value)
+        value = _value(value, xp)
+        if isinstance(value, (xp.ndarray, np.ndarray, int, float, np.generic)):
+            return value
+        return xp.asarray(np.asarray(value))
+
     def assign(self, value):
-        self.value[...] = _value(value)
+        self.value[...] = self._array(value)
         return self
 
     def assign_add(self, delta):
-        self.value += _value(delta)
+        self.value[...] += self._array(delta)
         return self
 
     def assign_sub(self, delta):
-        self.value -= _value(delta)
+        self.value[...] -= self._array(delta)
         return self
 
     def __repr__(self) -> str:

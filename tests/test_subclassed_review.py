@@ -83,7 +83,7 @@ def test_residual_two_output_gradients_match_finite_differences():
     before = objective(None)
     numeric = numerical_gradient(objective, model.params)
     result = model.train_on_batch(x, (y_value, y_class), sample_weight=w, return_dict=True)
-    assert list(result) == ["loss", "output_1_loss", "output_2_loss"]
+    assert list(result) == ["loss", "mse_loss", "sparse_categorical_crossentropy_loss"]  # (Keras's names)
     assert result["loss"] == pytest.approx(before, rel=1e-10)
     assert_gradients_close(np.array(model.grads), numeric, what="residual, two outputs: d loss / d params")
 
@@ -545,10 +545,11 @@ def test_several_outputs_returned_as_a_tuple_list_or_dict(returns):
         model.compile(optimizer="sgd", loss={"zeta": "mse", "alpha": "mae"}, metrics={"zeta": ["mae"]})
         history = model.fit(x, {"zeta": small, "alpha": wide}, verbose=0)
         assert list(history.history) == ["alpha_loss", "loss", "zeta_loss", "zeta_mae"]
-    else:  # tf.keras 2's names
+    else:  # Keras 3's names: each loss by the name it was given, each metric by its own
         model.compile(optimizer="sgd", loss=["mse", "mae"], metrics=[["mae"], []])
         history = model.fit(x, (small, wide), verbose=0)
-        assert list(history.history) == ["loss", "output_1_loss", "output_1_mae", "output_2_loss"]
+        assert list(history.history) == ["loss", "mae", "mae_loss", "mse_loss"]
+        assert model.metrics_names == ["loss", "mae", "mse_loss", "mae_loss"]  # evaluate's order, as Keras's
         assert model.output_names == ["output_1", "output_2"]
         by_name = model.evaluate(x, {"output_1": small, "output_2": wide}, verbose=0, return_dict=True)
         assert by_name == model.evaluate(x, [small, wide], verbose=0, return_dict=True)

@@ -655,7 +655,7 @@ model.compile(loss=("mse", "mse"), loss_weights=(0.9, 0.1), optimizer=optimizer,
     validation_data=((X_valid_wide, X_valid_deep), (y_valid, y_valid)), verbose=0
 )
 eval_results = model.evaluate((X_test_wide, X_test_deep), (y_test, y_test))
-weighted_sum_of_losses, main_loss, aux_loss, main_rmse, aux_rmse = eval_results
+weighted_sum_of_losses, main_rmse, aux_rmse, main_loss, aux_loss = eval_results  # (Keras 3's order)
 y_pred_main, y_pred_aux = model.predict((X_new_wide, X_new_deep))
 y_pred_tuple = model.predict((X_new_wide, X_new_deep))
 y_pred = dict(zip(model.output_names, y_pred_tuple))
@@ -711,7 +711,7 @@ model.compile(loss="mse", loss_weights=[0.9, 0.1], optimizer=optimizer,
     (X_train_wide, X_train_deep), (y_train, y_train), epochs=10,
     validation_data=((X_valid_wide, X_valid_deep), (y_valid, y_valid)), verbose=0)
 eval_results = model.evaluate((X_test_wide, X_test_deep), (y_test, y_test))
-weighted_sum_of_losses, main_loss, aux_loss, main_rmse, aux_rmse = eval_results
+weighted_sum_of_losses, main_rmse, aux_rmse, main_loss, aux_loss = eval_results  # (Keras 3's order)
 y_pred_main, y_pred_aux = model.predict((X_new_wide, X_new_deep))
 '''
 
@@ -723,7 +723,7 @@ def test_wide_and_deep_as_a_subclassed_model(tmp_path, monkeypatch, numpy_backen
     ns = run_script(WIDE_AND_DEEP_SUBCLASSED, tmp_path, monkeypatch)
     model, history = ns["model"], ns["history"].history
     assert model.name == "my_cool_model" and model.output_names == ["output_1", "output_2"]
-    assert "val_output_2_RootMeanSquaredError" in history
+    assert "val_RootMeanSquaredError_1" in history and "val_mse_loss_1" in history  # (Keras 3's names)
     assert history["val_loss"][-1] < 0.5 * history["val_loss"][0]
     assert ns["weighted_sum_of_losses"] == pytest.approx(0.9 * ns["main_loss"] + 0.1 * ns["aux_loss"], rel=1e-5)
     assert ns["main_rmse"] == pytest.approx(np.sqrt(ns["main_loss"]), rel=1e-4)

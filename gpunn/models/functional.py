@@ -555,6 +555,7 @@ class Model(Functional, metaclass=_ModelType):
             self._tracked = tracked
             if several:  # tf.keras 2's names for the outputs of a subclassed model
                 self._output_labels = [f"output_{k + 1}" for k in range(len(outputs))]
+                self._unnamed_outputs = True  # (its logs are named as Keras names them: trainer/plan.py)
                 self._outputs_as_tuple = isinstance(outputs, tuple)
             elif isinstance(outputs, (list, tuple)):  # one output, returned in a tuple or list: predicted in one
                 self._one_output_in = type(outputs)

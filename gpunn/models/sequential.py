@@ -568,7 +568,8 @@ class Sequential(Trainer, KerasVariableLists):
     @property
     def output_names(self) -> list[str]:
         """As Keras's: the names of the layers making the outputs (``dict(zip(model.output_names, ...))``); a
-        subclassed model's several outputs are ``output_1``, ``output_2``... as tf.keras 2 named them."""
+        subclassed model's several outputs are ``output_1``, ``output_2``... as tf.keras 2 named them (its logs
+        are named as Keras 3's, after the losses and metrics: ``trainer/plan.py``)."""
         labels = getattr(self, "_output_labels", None)
         if labels:
             return list(labels)

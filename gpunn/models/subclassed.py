@@ -13,7 +13,8 @@ graph is one for both modes (layers such as Dropout take the mode themselves).
 ``model.layers`` lists the tracked layers (attributes, in the order they were set), as Keras's does; the traced
 graph's layers are ``model._graph_layers``. Departures, each stated in the README: files and configs hold the functional graph, which loads as a functional model (Keras needs the class registered to load
 a subclassed model; gpunn does not rebuild the class); outputs returned as a tuple or list are named
-``output_1``, ``output_2``... in the logs, as tf.keras 2 named them.
+``output_1``, ``output_2``... (``output_names``), and logged as Keras 3 logs them: each loss by the name it was
+given, each metric by its own (``trainer/compiled_outputs.log_names``).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from ..layers.input_layer import InputLayer
 TRACKING_ORDER = "_tracking_order"
 SET_LATER = frozenset({"_tracked", "_building", "_user_built", "_losses_of_trace", "_warned_of_inference",
                        "_call_read_shapes", "_own_weights_body", "_input_gradients", "_held_calls", "_held_models",
+                       "_unnamed_outputs",
                        "_held_training", "_compiled_run_eagerly",
                        TRACKING_ORDER, TRACKING_ORDER + "_held", "_compile_arguments", "_labels_as_column"})
 

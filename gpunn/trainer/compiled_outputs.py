@@ -32,6 +32,9 @@ class OutputSpec:
     weight: float | None       # the loss's weight in the total (None: 1, and no multiplication)
     metrics: list = field(default_factory=list)  # metric identifiers, as given
     weighted_metrics: list = field(default_factory=list)  # those computed with the sample weights
+    # the loss as Keras names an unnamed output's (a subclassed model's tuple): the identifier given, a function's
+    # name, a Loss's name (compile_utils.py ``get_loss``)
+    loss_label: str | None = None
 
 
 def output_position(key, model) -> int | None:
@@ -102,7 +105,8 @@ def _one_per_output(argument: str, what: str, value, count: int, model) -> list 
 
 
 def _losses(loss, count: int, model) -> list:
-    """Per output, its Loss, or None for an output left untrained (several outputs only)."""
+    """Per output, (its Loss, its label: ``OutputSpec.loss_label``), or (None, None) for an output left untrained
+    (several outputs only)."""
     if count > 1 and _is_structure(loss) and isinstance(loss, dict) and getattr(model, "_output_keys", None):
         # outputs given as a dict: Keras walks the loss dict's keys, and an output it leaves out has no loss
         per_output = _by_output("loss", loss, model)
@@ -112,7 +116,10 @@ def _losses(loss, count: int, model) -> list:
         raise ValueError(f"loss: the model's one output {_names(model)[0]!r} has no loss")
     if all(value is None for value in per_output):
         raise ValueError(f"loss: no output of the model {_names(model)} has a loss; give at least one")
-    return [None if value is None else losses_module.as_loss(value) for value in per_output]
+    made = [None if value is None else losses_module.as_loss(value) for value in per_output]
+    labels = [None if value is None else value if isinstance(value, str) else getattr(value, "__name__", None)
+              or getattr(made_loss, "name", None) for value, made_loss in zip(per_output, made)]
+    return list(zip(made, labels))
 
 
 def _weights(loss_weights, count: int, model, per_loss: list) -> list:
@@ -177,9 +184,9 @@ def resolve(model, loss, loss_weights, metrics, weighted_metrics=None) -> tuple[
     if loss is None:
         if loss_weights is not None:
             raise ValueError("loss_weights: given without a loss")
-        per_loss = [None] * count
+        per_loss, labels = [None] * count, [None] * count
     else:
-        per_loss = _losses(loss, count, model)
+        per_loss, labels = (list(part) for part in zip(*_losses(loss, count, model)))
     for value in per_loss:  # a model trains on the mean over its batch, Keras's default
         if getattr(value, "reduction", "sum_over_batch_size") != "sum_over_batch_size":
             raise ValueError(f"loss: {type(value).__name__}(reduction={value.reduction!r}): a model trains on the "
@@ -192,8 +199,8 @@ def resolve(model, loss, loss_weights, metrics, weighted_metrics=None) -> tuple[
     # Keras names an output by its layer, or by its key when the outputs were a dict
     keys = getattr(model, "_output_keys", None)
     names = (keys or model.output_names) if several else [model.output_names[0] if model.output_names else "output"]
-    specs = [OutputSpec(name, l, w, m, wm) for name, l, w, m, wm in zip(names, per_loss, weights, per_metrics,
-                                                                          per_weighted)]
+    specs = [OutputSpec(name, l, w, m, wm, label) for name, l, w, m, wm, label in zip(
+        names, per_loss, weights, per_metrics, per_weighted, labels)]
     for spec in specs:  # unknown metric names fail here, before any work
         for argument, identifiers in (("metrics", spec.metrics), ("weighted_metrics", spec.weighted_metrics)):
             if identifiers and loss is not None and spec.loss is None:
@@ -278,21 +285,24 @@ def _check_axis_per_step(metric, sample_shape: tuple) -> None:
                      "so they reduce over the last axis (axis=-1) or all axes (axis=None) only")
 
 
-def log_names(specs: list, metric_objects: list, prefixed: bool) -> tuple[list, list]:
+def log_names(specs: list, metric_objects: list, prefixed: bool, unnamed: bool = False) -> tuple[list, list]:
     """(the names of the outputs' losses, the names of their metrics then weighted metrics in the logs), as
     Keras's ``CompileLoss`` / ``CompileMetrics.result`` name them: ``"<output>_loss"`` for several outputs (none
     for one), each metric by its name, ``"<output>_<metric>"`` for several outputs (``prefixed``); a repeated name
-    numbered ``_1``, ``_2``...; a weighted metric whose name is taken ``"weighted_<metric>"``."""
+    numbered ``_1``, ``_2``...; a weighted metric whose name is taken ``"weighted_<metric>"``. Several outputs
+    without names (``unnamed``: a subclassed model's tuple): ``"<loss label>_loss"`` (numbered where repeated)
+    and each metric by its own name, as Keras names them."""
     trained = [spec for spec in specs if spec.loss is not None]
-    loss_names = [f"{spec.name}_loss" for spec in trained] if prefixed and len(trained) > 1 else []
     counters: dict = {}
+    if unnamed:
+        labels = [spec.loss_label or spec.loss.name for spec in trained]
+        loss_names = [_numbered(f"{label}_loss", counters) for label in labels] if len(trained) > 1 else []
+        counters, prefixed = {}, False
+    else:
+        loss_names = [f"{spec.name}_loss" for spec in trained] if prefixed and len(trained) > 1 else []
 
     def numbered(name):
-        if name in counters:
-            counters[name] += 1
-            return f"{name}_{counters[name] - 1}"
-        counters[name] = 1
-        return name
+        return _numbered(name, counters)
 
     prefix = [f"{spec.name}_" if prefixed else "" for spec in specs]
     names = [numbered(p + metric.name) for p, (plain, _) in zip(prefix, metric_objects) for metric in plain]
@@ -301,3 +311,12 @@ def log_names(specs: list, metric_objects: list, prefixed: bool) -> tuple[list, 
             name = p + metric.name
             names.append(numbered(f"{p}weighted_{metric.name}") if name in counters else numbered(name))
     return loss_names, names
+
+
+def _numbered(name: str, counters: dict) -> str:
+    """``name``, numbered ``_1``, ``_2``... where ``counters`` has seen it."""
+    if name in counters:
+        counters[name] += 1
+        return f"{name}_{counters[name] - 1}"
+    counters[name] = 1
+    return name

@@ -46,6 +46,7 @@ class TrainPlan:
     labels_as_column: bool     # class ids given as a (samples, 1) column: the user's metrics see them so
     sparse_labels: object      # the label layout the plan was made for (a tuple per output for several)
     activity: frozenset = frozenset()  # indices of the layers with an activity_regularizer (trainer/activity.py)
+    losses_last: bool = False  # several outputs without names: evaluate lists their losses after the metrics
     added_losses: frozenset = frozenset()  # indices of the layers giving add_loss losses (trainer/layer_losses.py)
 
     @property
@@ -122,13 +123,15 @@ def make_plan(model, sparse_labels) -> TrainPlan:
     metric_outputs = [k for k, (plain, _) in enumerate(objects) for _ in plain] + [
         k for k, (_, weighted) in enumerate(objects) for _ in weighted]
     metric_weighted = [False] * sum(len(plain) for plain, _ in objects) + [True] * sum(len(w) for _, w in objects)
-    loss_names, metric_names = compiled_outputs.log_names(specs, objects, prefixed=several)
+    unnamed = several and getattr(model, "_unnamed_outputs", False)  # (a subclassed model's tuple of outputs)
+    loss_names, metric_names = compiled_outputs.log_names(specs, objects, prefixed=several, unnamed=unnamed)
     targets = None
-    if several:
+    if several and not unnamed:
         # Keras's evaluate lists the loss, the outputs' losses, then the other logs by name: so do the logs
         order = sorted(range(len(metrics)), key=lambda m: metric_names[m])
         metrics, metric_outputs = [metrics[m] for m in order], [metric_outputs[m] for m in order]
         metric_names, metric_weighted = [metric_names[m] for m in order], [metric_weighted[m] for m in order]
+    if several:
         targets = model._targets_layout()
     need_dx = wiring.need_dx(layers, sources, lambda layer: layer.bound.grads)
     return TrainPlan(
@@ -138,7 +141,7 @@ def make_plan(model, sparse_labels) -> TrainPlan:
         has_constraints=any(s.constraint is not None and s.name in layer.bound.grads
                             for layer in layers for s in layer.weight_specs()),
         metrics=metrics, metric_outputs=metric_outputs, metric_names=metric_names, metric_weighted=metric_weighted,
-        loss_names=loss_names, labels_as_column=not several and sparse_labels == "column",
+        loss_names=loss_names, losses_last=unnamed, labels_as_column=not several and sparse_labels == "column",
         sparse_labels=flags if several else sparse_labels,
         activity=frozenset(i for i, layer in enumerate(layers) if layer.activity_regularizer is not None),
         added_losses=frozenset(i for i, layer in enumerate(layers) if user_layer.adds_losses(layer)),
@@ -188,7 +191,10 @@ def log_names_before_data(model) -> list | None:
                    for spec in specs]
     except (ValueError, TypeError, AttributeError, IndexError):
         return None
-    loss_names, names = compiled_outputs.log_names(specs, objects, prefixed=model._several_outputs)
+    unnamed = model._several_outputs and getattr(model, "_unnamed_outputs", False)
+    loss_names, names = compiled_outputs.log_names(specs, objects, prefixed=model._several_outputs, unnamed=unnamed)
+    if unnamed:
+        return ["loss"] + names + loss_names
     return ["loss"] + loss_names + (sorted(names) if model._several_outputs else names)
 
 

@@ -43,14 +43,18 @@ class RunningMetrics:
 
     def __init__(self, ops, metrics, comm, loss_name="loss", loss_tracker=None, output_width=None,
                  loss_parts=(), metric_outputs=None, metric_names=None, output_widths=None, metric_weighted=None,
-                 labels_as_column=False):
+                 labels_as_column=False, losses_last=False):
         self.ops, self.metrics, self.comm = ops, list(metrics), comm
         self.loss_tracker = loss_tracker if loss_tracker is not None else Mean(name=loss_name)
         self.part_trackers = list(loss_parts)
         self.metric_outputs = list(metric_outputs) if metric_outputs is not None else [0] * len(self.metrics)
         self.metric_names = list(metric_names) if metric_names is not None else [m.name for m in self.metrics]
         self.metric_weighted = list(metric_weighted) if metric_weighted is not None else [False] * len(self.metrics)
-        self.names = [self.loss_tracker.name] + [t.name for t in self.part_trackers] + self.metric_names
+        self._owner_names = [self.loss_tracker.name] + [t.name for t in self.part_trackers] + self.metric_names
+        # the order evaluate lists them in: the outputs' losses after the metrics where the outputs have no names
+        # (Keras's ``metrics`` then puts its CompileLoss trackers last), else before them
+        self.names = [self.loss_tracker.name] + self.metric_names + [t.name for t in self.part_trackers] \
+            if losses_last else list(self._owner_names)
         self._output_widths = output_widths
         self.labels_as_column = labels_as_column
         self._workspaces = Workspaces(ops)  # per (batch rows, metric): each metric's scratch buffers
@@ -181,7 +185,9 @@ class RunningMetrics:
         if across_ranks and self.comm.size > 1:
             host = np.asarray(self.comm.allreduce_host(host), dtype=np.float64)
         views = self.layout.views(host)
-        return {name: _log_value(owner.value_of(view)) for name, owner, view in zip(self.names, self._owners, views)}
+        found = {name: _log_value(owner.value_of(view)) for name, owner, view in zip(self._owner_names, self._owners,
+                                                                                     views)}
+        return found if self.names == self._owner_names else {name: found[name] for name in self.names}
 
     def lazy_logs(self) -> "LazyLogs":
         return LazyLogs(self)
@@ -192,7 +198,8 @@ def running_metrics_for(plan, ops, comm, model) -> RunningMetrics:
     return RunningMetrics(ops, plan.metrics, comm, loss_tracker=getattr(model, "_loss_tracker", None),
                           loss_parts=model._loss_part_trackers(plan.loss_names), metric_outputs=plan.metric_outputs,
                           metric_names=plan.metric_names, output_widths=[o.width for o in plan.outputs],
-                          metric_weighted=plan.metric_weighted, labels_as_column=plan.labels_as_column)
+                          metric_weighted=plan.metric_weighted, labels_as_column=plan.labels_as_column,
+                          losses_last=plan.losses_last)
 
 
 class LazyLogs(Mapping):

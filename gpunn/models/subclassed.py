@@ -11,10 +11,10 @@ if it calls other layers depending on the mode (Python ``if training:``), it is 
 graph is one for both modes (layers such as Dropout take the mode themselves).
 
 ``model.layers`` lists the tracked layers (attributes, in the order they were set), as Keras's does; the traced
-graph's layers are ``model._graph_layers``. Departures, each stated in the README: files and configs hold the functional graph, which loads as a functional model (Keras needs the class registered to load
-a subclassed model; gpunn does not rebuild the class); outputs returned as a tuple or list are named
-``output_1``, ``output_2``... (``output_names``), and logged as Keras 3 logs them: each loss by the name it was
-given, each metric by its own (``trainer/compiled_outputs.log_names``).
+graph's layers are ``model._graph_layers``. Its config and ``.keras`` file are Keras's (``subclassed_config.py``:
+the class made again from its constructor's arguments), ``to_json`` holds the traced graph. Outputs returned as a
+tuple or list are named ``output_1``, ``output_2``... (``output_names``), and logged as Keras 3 logs them: each
+loss by the name it was given, each metric by its own (``trainer/compiled_outputs.log_names``).
 """
 from __future__ import annotations
 

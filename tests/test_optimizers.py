@@ -8,6 +8,7 @@ then ``iterations += 1``.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -548,3 +549,25 @@ def test_keras_s_build_of_a_variable_list_is_refused_by_name():
     for optimizer in (gpunn.optimizers.Adam(), gpunn.optimizers.SGD(), gpunn.optimizers.Muon()):
         with pytest.raises(ValueError, match=r"build\(var_list\): gpunn's optimizers are built by the model"):
             optimizer.build(model.trainable_variables)
+
+
+def test_a_custom_training_loop_s_optimizer_calls_are_refused_by_name():
+    """Deep Learning with Python's chapter 7 loops call apply / apply_gradients / build(var_list) /
+    stateless_apply: each says that gpunn has no custom training loops and what to use, rather than failing with
+    an AttributeError from deep inside."""
+    optimizer = gpunn.optimizers.SGD()
+    calls = [(lambda: optimizer.apply([np.ones(2)], [np.ones(2)]), "apply(grads, trainable_variables)"),
+             (lambda: optimizer.apply_gradients([(np.ones(2), np.ones(2))]), "apply_gradients"),
+             (lambda: optimizer.stateless_apply([], [], []), "stateless_apply"),
+             (lambda: optimizer.build([np.ones(2)]), "build(var_list)")]
+    for call, name in calls:
+        with pytest.raises((NotImplementedError, ValueError), match=f"SGD.{re.escape(name)}.*no custom training loops"):
+            call()
+
+
+def test_jax_s_stateless_loop_calls_are_refused_by_name():
+    model = gpunn.Sequential([gpunn.Input((2,)), gpunn.layers.Dense(1)])
+    with pytest.raises(NotImplementedError, match="stateless_call: gpunn has no custom training loops"):
+        model.stateless_call([], [], np.ones((1, 2)))
+    with pytest.raises(NotImplementedError, match="stateless_update_state: gpunn has no custom training loops"):
+        gpunn.metrics.Mean().stateless_update_state([], 1.0)

@@ -333,6 +333,15 @@ class Metric:
     def get_config(self) -> dict:
         return {"name": self.name, "dtype": self.dtype}
 
+    def stateless_update_state(self, *args, **kwargs):
+        """Keras's, for JAX's stateless custom training loops: refused by name (as ``stateless_result`` and
+        ``stateless_reset_state``)."""
+        raise NotImplementedError(f"{type(self).__name__}.stateless_update_state: gpunn has no custom training loops "
+                                  "(JAX's stateless ones included); use update_state / result / reset_state, or "
+                                  "give the metric to compile")
+
+    stateless_result = stateless_reset_state = stateless_update_state
+
     def copy(self) -> "Metric":
         """A new metric of the same configuration, with a state of its own."""
         return type(self).from_config(self.get_config())

@@ -954,6 +954,12 @@ class Sequential(Trainer, KerasVariableLists):
         weights, no compile state."""
         return keras_config.model_to_json(self, **kwargs)
 
+    def stateless_call(self, *args, **kwargs):
+        """Keras's, for JAX's stateless custom training loops: refused by name."""
+        raise NotImplementedError(f"{type(self).__name__}.stateless_call: gpunn has no custom training loops (a "
+                                  "jax.grad of a stateless call included); train with model.fit, and call the model "
+                                  "as model(x) or model.predict(x)")
+
     def get_compile_config(self) -> dict:
         """Keras's ``get_compile_config``: how the model was compiled, as Keras's ``.keras`` files hold it (the
         optimizer, losses and metrics serialized), or {} when it was not compiled."""

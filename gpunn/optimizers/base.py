@@ -321,11 +321,14 @@ class Optimizer:
             variable.assign(weight)
 
     # ---- the update -------------------------------------------------------------------------------
-    def apply(self, params, grads) -> None:
+    def apply(self, params, grads=None) -> None:
         """One step, all on the device: clip, take this step's learning rate and count the step, update;
         then the host's count (a replayed step skips this method and calls ``count_step`` itself). With
         gradient accumulation, a step between updates adds its gradients to the accumulator instead, and the
-        update's step takes their mean first (``accumulation.py``)."""
+        update's step takes their mean first (``accumulation.py``). Keras's ``apply(grads, variables)`` of a custom
+        training loop (a list of gradients) is refused by name."""
+        if isinstance(params, (list, tuple)) or grads is None:
+            raise NotImplementedError(_custom_loop(self, "apply(grads, trainable_variables)"))
         between_updates = self.next_step_phase() == accumulation.ACCUMULATE
         if between_updates:
             accumulation.add_to_accumulator(self, grads)
@@ -339,6 +342,14 @@ class Optimizer:
         if self.use_ema:
             ema.update_average(self, params, between_updates)
         self.count_step()
+
+    def apply_gradients(self, grads_and_vars):
+        """Keras's, of a custom training loop: refused by name (see ``_custom_loop``)."""
+        raise NotImplementedError(_custom_loop(self, "apply_gradients(grads_and_vars)"))
+
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        """Keras's (JAX's custom training loops): refused by name (see ``_custom_loop``)."""
+        raise NotImplementedError(_custom_loop(self, "stateless_apply(...)"))
 
     def update(self, params, grads) -> None:
         """The algorithm's update over the flat buffers; reads the learning rate, step and weight decay from
@@ -444,15 +455,23 @@ def _advance_by_own_schedule(ops, state, schedule) -> None:
     ops.upload(host, state)
 
 
+def _custom_loop(optimizer, call: str) -> str:
+    """What a custom training loop's call of an optimizer gets told: gpunn's optimizers update the flat buffers of
+    the model they train, with the gradients of its own step; a loop computing gradients with another library's
+    autodiff (tf.GradientTape, jax.grad, torch's backward) has no gpunn counterpart."""
+    return (f"{type(optimizer).__name__}.{call}: gpunn has no custom training loops; its optimizers update the model "
+            "they train, with the gradients of its own step (fit, train_on_batch), and gpunn's models are not "
+            "differentiated by tf.GradientTape, jax.grad or torch's backward. Train with model.fit (a loss of your "
+            "own, add_loss, callbacks and metrics cover what such loops usually do)")
+
+
 def _refusing_keras_build(build):
     """``build`` of gpunn's (the model's Ops, flat buffers and segments), with Keras's ``optimizer.build(var_list)``
     (a custom training loop's) refused by name."""
     @functools.wraps(build)
     def checked(self, *args, **kwargs):
         if len(args) + len(kwargs) == 1:
-            raise ValueError(f"{type(self).__name__}.build(var_list): gpunn's optimizers are built by the model they "
-                             "train, over its flat buffers, at its first step (fit, train_on_batch); a custom "
-                             "training loop's build and apply_gradients are not provided")
+            raise ValueError(_custom_loop(self, "build(var_list)"))
         return build(self, *args, **kwargs)
 
     return checked

@@ -153,6 +153,18 @@ print(json.dumps(run(keras, task["folder"])))
 '''
 
 
+READ_MAIN = r'''
+import keras
+print(json.dumps(read(keras, json.loads(sys.stdin.read())["folder"])))
+'''
+
+
+def read_in_keras(script: str, folder) -> object:
+    """``script`` imports json and sys and defines ``read(module, folder)``, which reads what a run left in
+    ``folder`` (files gpunn wrote, say): its JSON-ready result under Keras 3 (one child process)."""
+    return run_keras(script + READ_MAIN, {"folder": str(folder)})
+
+
 def run_script_both_ways(script: str, tmp_path_factory) -> tuple:
     """``script`` imports json and sys and defines ``run(module, folder)``, which returns JSON-ready results:
     run under Keras 3 (one child process) and under gpunn on NumPy from a fresh session (layer names counted

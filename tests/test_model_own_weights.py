@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import numpy_backend, run_keras, run_script_both_ways  # noqa: F401  (fixture)
+from helpers import numpy_backend, read_in_keras, run_script_both_ways  # noqa: F401  (fixture)
 
 import gpunn
 
@@ -204,12 +204,6 @@ def read(keras, folder):
     return out
 '''
 
-READ_MAIN = r'''
-import keras
-print(json.dumps(read(keras, json.loads(sys.stdin.read())["folder"])))
-'''
-
-
 @pytest.fixture(scope="module")
 def both(tmp_path_factory):
     return run_script_both_ways(MODELS, tmp_path_factory)
@@ -250,7 +244,7 @@ def test_weights_files_are_read_by_the_other_library(both, numpy_backend):
     exec(compile(READ, "own_weights_read.py", "exec"), namespace)
     gpunn.backend.clear_session()
     read_by_gpunn = namespace["read"](gpunn, theirs["folder"])
-    read_by_keras = run_keras(READ + READ_MAIN, {"folder": ours["folder"]})
+    read_by_keras = read_in_keras(READ, ours["folder"])
     for kind in ("tree", "forest"):
         np.testing.assert_allclose(read_by_gpunn[kind], theirs[kind]["predict"], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(read_by_keras[kind], ours[kind]["predict"], rtol=1e-5, atol=1e-6)

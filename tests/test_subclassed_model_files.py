@@ -10,7 +10,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from helpers import numpy_backend, run_keras, run_script_both_ways  # noqa: F401  (fixture)
+from helpers import numpy_backend, read_in_keras, run_script_both_ways  # noqa: F401  (fixture)
 
 import gpunn
 
@@ -105,12 +105,6 @@ def read(keras, folder):
     return out
 '''
 
-READ_MAIN = r'''
-import keras
-print(json.dumps(read(keras, json.loads(sys.stdin.read())["folder"])))
-'''
-
-
 @pytest.fixture(scope="module")
 def both(tmp_path_factory):
     return run_script_both_ways(CLASSES, tmp_path_factory)
@@ -160,7 +154,7 @@ def test_each_library_loads_the_other_s_file_into_the_class(both, numpy_backend)
     exec(compile(CLASSES, "subclassed_files.py", "exec"), namespace)
     gpunn.backend.clear_session()
     read_by_gpunn = namespace["read"](gpunn, theirs["folder"])
-    read_by_keras = run_keras(CLASSES + READ_MAIN, {"folder": ours["folder"]})
+    read_by_keras = read_in_keras(CLASSES, ours["folder"])
     for read_by, wrote in ((read_by_gpunn, theirs), (read_by_keras, ours)):
         assert read_by["wide"][:2] == ["WideAndDeepModel", "my_cool_model"]
         assert read_by["regressor"][:2] == ["Regressor", 2]

@@ -655,7 +655,7 @@ model.compile(loss=("mse", "mse"), loss_weights=(0.9, 0.1), optimizer=optimizer,
     validation_data=((X_valid_wide, X_valid_deep), (y_valid, y_valid)), verbose=0
 )
 eval_results = model.evaluate((X_test_wide, X_test_deep), (y_test, y_test))
-weighted_sum_of_losses, main_rmse, aux_rmse, main_loss, aux_loss = eval_results  # (Keras 3's order)
+weighted_sum_of_losses, main_loss, aux_loss, main_rmse, aux_rmse = eval_results
 y_pred_main, y_pred_aux = model.predict((X_new_wide, X_new_deep))
 y_pred_tuple = model.predict((X_new_wide, X_new_deep))
 y_pred = dict(zip(model.output_names, y_pred_tuple))

@@ -12,6 +12,7 @@ import numpy as np
 from . import custom_objects, keras_objects
 from . import random as gpunn_random
 from ._registry import lookup
+from .autodiff.default_float import floatx
 
 
 def _fans(shape) -> tuple[float, float]:
@@ -24,8 +25,8 @@ def _fans(shape) -> tuple[float, float]:
 
 
 class Initializer:
-    def __call__(self, shape, dtype="float32") -> np.ndarray:
-        return self.sample(tuple(shape), gpunn_random.generator()).astype(dtype, copy=False)
+    def __call__(self, shape, dtype=None) -> np.ndarray:
+        return self.sample(tuple(shape), gpunn_random.generator()).astype(dtype or floatx(), copy=False)
 
     def sample(self, shape, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
@@ -262,7 +263,7 @@ class FunctionInitializer(Initializer):
         raise TypeError("a FunctionInitializer is written as its function (serialize)")
 
     def __call__(self, shape, dtype=None):
-        return self.sample(shape, None).astype(dtype or "float32")
+        return self.sample(shape, None).astype(dtype or floatx())
 
 
 def _values_function(values):
@@ -273,7 +274,7 @@ def _values_function(values):
         if tuple(shape) != values.shape:
             raise ValueError(f"initializer: an array of shape {values.shape} initializes weights of that shape, "
                              f"got a weight of shape {tuple(shape)}")
-        return values.astype(dtype or "float32")
+        return values.astype(dtype or floatx())
 
     return initialize_fn
 

@@ -24,6 +24,7 @@ from . import custom_objects as custom_objects_lookup  # ``deserialize`` has an 
 from ._registry import lookup
 from .autodiff import user_functions
 from .layers.call_result import host_result
+from .naming import snake_case, uniquify
 from .ops.workspace import Workspace
 
 EPSILON = 1e-7  # Keras's backend epsilon, used to clip probabilities
@@ -250,9 +251,14 @@ class FunctionLoss(Loss):
 
 
 def _snake_name(cls) -> str:
-    return {"MeanSquaredError": "mean_squared_error", "MeanAbsoluteError": "mean_absolute_error",
-            "BinaryCrossentropy": "binary_crossentropy", "CategoricalCrossentropy": "categorical_crossentropy",
-            "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy"}.get(cls.__name__, cls.__name__)
+    """A Loss's default name: Keras's for its classes; for a class of the user's, as Keras's ``auto_name`` makes
+    it: the class's name in snake case, numbered among the names made so far (``huber_loss``, ``huber_loss_1``)."""
+    builtin = {"MeanSquaredError": "mean_squared_error", "MeanAbsoluteError": "mean_absolute_error",
+               "BinaryCrossentropy": "binary_crossentropy", "CategoricalCrossentropy": "categorical_crossentropy",
+               "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy"}.get(cls.__name__)
+    if builtin is not None or cls.__module__.split(".")[0] == "gpunn":
+        return builtin or cls.__name__
+    return uniquify(snake_case(cls.__name__))
 
 
 def _checked_labels(labels, classes: int):

@@ -13,6 +13,7 @@ import numpy as np
 
 from .autodiff import Tensor
 from .autodiff import functions
+from .autodiff.default_float import floatx
 
 _generator = np.random.default_rng()
 
@@ -75,7 +76,7 @@ def _draws(seed) -> np.random.Generator:
 
 
 def _tensor(values, dtype):
-    return Tensor(np.asarray(values, dtype=dtype or "float32"))
+    return Tensor(np.asarray(values, dtype=dtype or floatx()))
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
@@ -138,7 +139,6 @@ def beta(shape, alpha, beta, dtype=None, seed=None):
 
 def _float_dtype(dtype):
     """Keras's rule for these draws: a float dtype, floatx by default."""
-    from .autodiff.legacy_backend import floatx
 
     if dtype is None:
         return floatx()

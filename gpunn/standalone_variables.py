@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import initializers as initializers_module
+from .autodiff.default_float import floatx
 from .layers.base import Bound, WeightSpec
 from .layers.variable import Variable as _LayerVariable
 
@@ -76,14 +77,12 @@ def _initial_value(initializer, shape, dtype) -> np.ndarray:
             callable(initializer) and not hasattr(initializer, "shape")):
         if shape is None:
             raise ValueError(f"shape: a Variable made by the initializer {initializer!r} needs its shape; got None")
-        value = np.asarray(initializers_module.get(initializer)(tuple(shape), dtype or "float32"))
+        value = np.asarray(initializers_module.get(initializer)(tuple(shape), dtype or floatx()))
     else:
         value = np.array(getattr(initializer, "numpy", lambda: initializer)(), copy=True)
         if shape is not None and tuple(shape) != value.shape:
             raise ValueError(f"shape: the initial value has shape {value.shape}, got shape={tuple(shape)!r}")
         if dtype is None and value.dtype.kind == "f":
-            from .backend import floatx
-
             dtype = floatx()  # a float value given without a dtype: floatx(), as Keras's jax backend makes it
     return value.astype(dtype) if dtype is not None else value
 

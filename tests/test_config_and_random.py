@@ -156,5 +156,7 @@ def test_values_made_without_a_dtype_take_floatx(floatx_restored):
             gpunn.ops.linspace(0, 1, 3)]
     assert {str(value.dtype) for value in made} == {"float64"}
     assert gpunn.metrics.Mean().dtype == "float64"
+    assert str(gpunn.random.normal((2,)).dtype) == "float64"
+    assert gpunn.initializers.GlorotUniform()((2, 2)).dtype == np.float64
     gpunn.backend.set_floatx("float32")
     assert str(gpunn.ops.ones((2,)).dtype) == "float32" and gpunn.metrics.Mean().dtype == "float32"

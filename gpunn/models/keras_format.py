@@ -109,7 +109,7 @@ def variables_hdf5(model, include_optimizer: bool, marked: bool = False, layout:
                 writer.attribute(f"{path}/vars", "name", value.name)
             else:
                 _write_layer(writer, value, path, with_values=id(value) in in_graph)
-    else:
+    elif body is None:
         for path, layer in zip(keras_layer_paths(model), model._graph_layers):  # a functional model's InputLayer too
             _write_layer(writer, layer, path, with_values=True)
     if include_optimizer:
@@ -143,7 +143,8 @@ def model_file_bytes(model, include_optimizer: bool) -> bytes:
             paths = graph_layer_paths(model)
             own["graph"] = {"config": keras_model_config(model, native=True, include_compile=False),
                             "paths": {layer.name: paths[id(layer)] for layer in model._layers if id(layer) in paths}}
-        own["input_dtypes"] = [layer.input_dtype for layer in model._input_layers]  # (Keras's build shape has none)
+        own["input_dtypes"] = [layer.input_dtype for layer in subclassed_config.input_layers(model)]  # (Keras's
+        # build shape says none)
         compiled = keras_compile_config(model, native=True) if model.compiled else None
         config = subclassed_config.model_entry(model, compiled)
         layout = ATTRIBUTES_LAYOUT

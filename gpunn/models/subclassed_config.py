@@ -91,10 +91,19 @@ def build_shape(model):
     """The input shape the model was built for, batch axis None, in its inputs' structure (Keras's
     ``build_config["input_shape"]``): one shape, or a list of them."""
     structure = model._input_structure
-    shapes = [[None, *layer.declared_input_shape] for layer in model._input_layers]
     if isinstance(structure, dict):
-        return dict(zip(structure, shapes))
+        return {key: [None, *layer.declared_input_shape] for key, layer in structure.items()}
+    shapes = [[None, *layer.declared_input_shape] for layer in input_layers(model)]
     return shapes if isinstance(structure, (list, tuple)) else shapes[0]
+
+
+def input_layers(model) -> list:
+    """The model's InputLayers in the order of its inputs' structure (a dict's keys, a list's positions), which
+    ``build_shape`` writes its shapes in."""
+    structure = model._input_structure
+    if isinstance(structure, dict):
+        return list(structure.values())
+    return list(structure) if isinstance(structure, (list, tuple)) else list(model._input_layers)
 
 
 def model_entry(model, compile_config) -> dict:

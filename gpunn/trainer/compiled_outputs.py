@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from .. import losses as losses_module
 from .. import metrics as metrics_module
+from ..naming import snake_case
 
 
 @dataclass
@@ -117,9 +118,7 @@ def _losses(loss, count: int, model) -> list:
     if all(value is None for value in per_output):
         raise ValueError(f"loss: no output of the model {_names(model)} has a loss; give at least one")
     made = [None if value is None else losses_module.as_loss(value) for value in per_output]
-    labels = [None if value is None else value if isinstance(value, str) else getattr(value, "__name__", None)
-              or getattr(made_loss, "name", None) for value, made_loss in zip(per_output, made)]
-    return list(zip(made, labels))
+    return [(loss, None if loss is None else _loss_label(value, loss)) for value, loss in zip(per_output, made)]
 
 
 def _weights(loss_weights, count: int, model, per_loss: list) -> list:
@@ -294,9 +293,8 @@ def log_names(specs: list, metric_objects: list, prefixed: bool, unnamed: bool =
     and each metric by its own name, as Keras names them."""
     trained = [spec for spec in specs if spec.loss is not None]
     counters: dict = {}
-    if unnamed:
-        labels = [spec.loss_label or spec.loss.name for spec in trained]
-        loss_names = [_numbered(f"{label}_loss", counters) for label in labels] if len(trained) > 1 else []
+    if unnamed:  # (each its own tracker: the logs show them as unnamed_loss_names says)
+        loss_names = [_numbered(name, counters) for name in unnamed_loss_names(specs)]
         counters, prefixed = {}, False
     else:
         loss_names = [f"{spec.name}_loss" for spec in trained] if prefixed and len(trained) > 1 else []
@@ -311,6 +309,27 @@ def log_names(specs: list, metric_objects: list, prefixed: bool, unnamed: bool =
             name = p + metric.name
             names.append(numbered(f"{p}weighted_{metric.name}") if name in counters else numbered(name))
     return loss_names, names
+
+
+def unnamed_loss_names(specs: list) -> list:
+    """The names Keras's logs give the losses of several outputs without names (a subclassed model's tuple):
+    ``"<loss label>_loss"``, two losses of one label under one name (Keras's logs dict keeps the last one's)."""
+    trained = [spec for spec in specs if spec.loss is not None]
+    return [f"{spec.loss_label or spec.loss.name}_loss" for spec in trained] if len(trained) > 1 else []
+
+
+def _loss_label(identifier, loss) -> str:
+    """The name Keras gives the loss ``identifier`` (made into ``loss``) of an output without a name
+    (``compile_utils.get_loss``): a Loss's name where the identifier is one, a class or a class's name; a
+    function's name given as a string as it is; else the callable's name in snake case (``get_object_name``)."""
+    if isinstance(identifier, str):  # (a class's name, "MeanSquaredError": its Loss; "mse", "MSE": a function's)
+        return loss.name if identifier == type(loss).__name__ else identifier
+    if isinstance(identifier, (type, losses_module.Loss)):
+        return loss.name
+    name = getattr(identifier, "name", None)
+    if isinstance(name, str):
+        return name
+    return snake_case(getattr(identifier, "__name__", None) or type(identifier).__name__)
 
 
 def _numbered(name: str, counters: dict) -> str:

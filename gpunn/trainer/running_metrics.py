@@ -43,7 +43,7 @@ class RunningMetrics:
 
     def __init__(self, ops, metrics, comm, loss_name="loss", loss_tracker=None, output_width=None,
                  loss_parts=(), metric_outputs=None, metric_names=None, output_widths=None, metric_weighted=None,
-                 labels_as_column=False, losses_last=False):
+                 labels_as_column=False, losses_last=False, shown_part_names=None):
         self.ops, self.metrics, self.comm = ops, list(metrics), comm
         self.loss_tracker = loss_tracker if loss_tracker is not None else Mean(name=loss_name)
         self.part_trackers = list(loss_parts)
@@ -51,10 +51,13 @@ class RunningMetrics:
         self.metric_names = list(metric_names) if metric_names is not None else [m.name for m in self.metrics]
         self.metric_weighted = list(metric_weighted) if metric_weighted is not None else [False] * len(self.metrics)
         self._owner_names = [self.loss_tracker.name] + [t.name for t in self.part_trackers] + self.metric_names
+        # the outputs' losses as the logs name them: as their trackers, but for outputs without names, where two
+        # losses of one name share a key, the last one's value in it (Keras's logs dict keeps one)
+        parts = list(shown_part_names) if shown_part_names is not None else [t.name for t in self.part_trackers]
+        self._shown = [self.loss_tracker.name] + parts + self.metric_names
         # the order evaluate lists them in: the outputs' losses after the metrics where the outputs have no names
         # (Keras's ``metrics`` then puts its CompileLoss trackers last), else before them
-        self.names = [self.loss_tracker.name] + self.metric_names + [t.name for t in self.part_trackers] \
-            if losses_last else list(self._owner_names)
+        self.names = [self.loss_tracker.name] + self.metric_names + parts if losses_last else list(self._shown)
         self._output_widths = output_widths
         self.labels_as_column = labels_as_column
         self._workspaces = Workspaces(ops)  # per (batch rows, metric): each metric's scratch buffers
@@ -185,7 +188,7 @@ class RunningMetrics:
         if across_ranks and self.comm.size > 1:
             host = np.asarray(self.comm.allreduce_host(host), dtype=np.float64)
         views = self.layout.views(host)
-        found = {name: _log_value(owner.value_of(view)) for name, owner, view in zip(self._owner_names, self._owners,
+        found = {name: _log_value(owner.value_of(view)) for name, owner, view in zip(self._shown, self._owners,
                                                                                      views)}
         return found if self.names == self._owner_names else {name: found[name] for name in self.names}
 
@@ -199,7 +202,7 @@ def running_metrics_for(plan, ops, comm, model) -> RunningMetrics:
                           loss_parts=model._loss_part_trackers(plan.loss_names), metric_outputs=plan.metric_outputs,
                           metric_names=plan.metric_names, output_widths=[o.width for o in plan.outputs],
                           metric_weighted=plan.metric_weighted, labels_as_column=plan.labels_as_column,
-                          losses_last=plan.losses_last)
+                          losses_last=plan.losses_last, shown_part_names=plan.shown_loss_names)
 
 
 class LazyLogs(Mapping):
@@ -218,10 +221,10 @@ class LazyLogs(Mapping):
         return self._resolve()[key]
 
     def __iter__(self):
-        return iter(sorted(self._running.names))  # Keras's order (logs_order.py)
+        return iter(sorted(set(self._running.names)))  # Keras's order (logs_order.py)
 
     def __len__(self):
-        return len(self._running.names)
+        return len(set(self._running.names))
 
     def __contains__(self, key):
         return key in self._running.names

@@ -60,10 +60,13 @@ def _check_jit_compile(value):
     raise ValueError(f"jit_compile: expected True, False, 'auto' or None, got {value!r}")
 
 
-def _results(results: dict, return_dict: bool):
+def _results(results: dict, return_dict: bool, names=None):
+    """evaluate's (train_on_batch's...) result: the dict in Keras's order, or the values in ``metrics_names``'
+    order (``names``; a name two outputs' losses share, as Keras's logs keep it, listed as often as Keras lists
+    it)."""
     if return_dict:
         return in_keras_order(results)
-    values = list(results.values())
+    values = [results[name] for name in names] if names and set(names) == set(results) else list(results.values())
     return values[0] if len(values) == 1 else values
 
 
@@ -648,7 +651,7 @@ class Trainer:
         steps = check_positive_int("steps", run_limits.limited_steps(steps), allow_none=True)
         if is_streamed(x):
             results = evaluate_streamed(self, x, y, sample_weight, steps, self._test_callbacks(callbacks, verbose))
-            return _results(results, return_dict)
+            return _results(results, return_dict, self.metrics_names)
         variant = self._shape_variant(x)
         if variant is not None:
             return variant.evaluate(x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight,
@@ -663,7 +666,7 @@ class Trainer:
             "targets": f"{y.dtype.name} {tuple(y.shape[1:])}"}, optimizer=False)
         cbs = self._test_callbacks(callbacks, verbose, -(-len(x) // batch_size))
         results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), batch_size, cbs=cbs)
-        return _results(results, return_dict)
+        return _results(results, return_dict, self.metrics_names)
 
     def _test_callbacks(self, callbacks, verbose, steps=None):
         """The CallbackList ``evaluate`` tells of its batches (``on_test_*``, as in Keras), with Keras's progress
@@ -782,7 +785,7 @@ class Trainer:
         slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, weights_shape(arrays))
         iterator.fill(batch, slot)
         step(slot)
-        return _results(step.metrics.result(), return_dict)
+        return _results(step.metrics.result(), return_dict, self.metrics_names)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch", custom_steps.TEST_HOOKS)
@@ -792,7 +795,7 @@ class Trainer:
         x, y = self._prepare_with_targets(x, y, what="test_on_batch")
         weights = self._sample_weights(y, sample_weight, None)
         results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), len(x))
-        return _results(results, return_dict)
+        return _results(results, return_dict, self.metrics_names)
 
     def predict_on_batch(self, x):
         if custom_steps.has_own_predict_step(self):

@@ -73,5 +73,6 @@ def get(identifier) -> Constraint | None:
     return resolve("constraint", identifier)
 
 
-__all__ = ["Constraint", "FunctionConstraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm", "min_max_norm", "non_neg",
+__all__ = ["Constraint", "FunctionConstraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm",
+           "min_max_norm", "non_neg",
            "unit_norm", "get", "serialize", "deserialize"]

@@ -56,7 +56,8 @@ def _own_classes(model) -> dict:
             for item in items:
                 if isinstance(item, Layer):
                     visit(item)  # a layer of the user's holding layers
-                elif isinstance(item, (Initializer, Regularizer, Constraint)) and not overrides.is_gpunn_class(type(item)):
+                elif isinstance(item, (Initializer, Regularizer, Constraint)) and not overrides.is_gpunn_class(
+                        type(item)):
                     found[type(item).__name__] = type(item)
                 elif isinstance(getattr(item, "function", None), types.FunctionType):  # a function initializer,
                     found[custom_objects.get_registered_name(item.function)] = item.function  # or regularizer

@@ -547,7 +547,8 @@ def test_keras_s_build_of_a_variable_list_is_refused_by_name():
 
     model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(2)])
     for optimizer in (gpunn.optimizers.Adam(), gpunn.optimizers.SGD(), gpunn.optimizers.Muon()):
-        with pytest.raises(ValueError, match=r"build\(var_list\): gpunn's optimizers are built by the model"):
+        with pytest.raises(ValueError, match=r"build\(var_list\): gpunn has no custom training loops; its "
+                                             r"optimizers update the model they train"):
             optimizer.build(model.trainable_variables)
 
 

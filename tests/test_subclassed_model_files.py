@@ -180,3 +180,18 @@ def test_without_its_class_keras_s_file_names_the_class(both, numpy_backend):
     _, theirs = both
     with pytest.raises(gpunn.custom_objects.MissingCustomObjectError, match="'WideAndDeepModel'"):
         gpunn.models.load_model(f"{theirs['folder']}/wide.keras")
+
+
+def test_clone_model_makes_the_class_again_as_keras_does(numpy_backend):
+    """Keras's clone of a subclassed model: the class from its config, built, compiled, with new weights."""
+    namespace: dict = {}
+    exec(compile(CLASSES, "subclassed_files.py", "exec"), namespace)
+    _, Regressor = namespace["define"](gpunn)
+    model = Regressor(output_dim=2, name="regressor")
+    model(np.ones((2, 4), "float32"))
+    model.compile(optimizer="adam", loss="mse")
+    clone = gpunn.models.clone_model(model)
+    assert type(clone) is Regressor and clone.output_dim == 2 and clone.built and clone.compiled
+    assert clone.get_config() == model.get_config()
+    assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
+    assert not np.allclose(clone.get_weights()[0], model.get_weights()[0])

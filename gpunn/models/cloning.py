@@ -6,6 +6,7 @@ and keras/src/models/model.py (``model_from_json``).
 from __future__ import annotations
 
 import types
+import warnings
 
 from .. import custom_objects, overrides
 from ..constraints import Constraint
@@ -13,7 +14,8 @@ from ..initializers import Initializer
 from ..layers.base import Layer
 from ..layers.input_layer import InputLayer
 from ..regularizers import Regularizer
-from . import keras_config
+from . import keras_config, own_weights
+from .keras_attribute_paths import is_subclassed
 from ..layers.shared_call import is_shared_call
 from ..custom_objects import custom_object_scope
 from .compile_config import compile_like
@@ -97,7 +99,35 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     elif not callable(clone_function):
         raise ValueError(f"clone_function: expected a callable taking a layer, got {clone_function!r}")
     with custom_object_scope(_own_classes(model)):
+        if given is None and clone_function is _clone_layer and is_subclassed(model):
+            clone = _clone_subclassed(model)
+            if clone is not None:
+                return clone
         return _clone_checked(model, clone_function, recursive, given_inputs=given)
+
+
+def _clone_subclassed(model):
+    """Keras's clone of a subclassed model: its class made again from its config (new weights), built for the
+    model's inputs, compiled as the model is; None (with a warning) where the class cannot be made from its
+    config, whose model is then cloned as the functional model of its graph."""
+    from . import subclassed, subclassed_config
+
+    if getattr(model, "_awaits_trace", False):
+        raise ValueError(f"model: {type(model).__name__} learns its layers from call() on its first data; call "
+                         "fit/predict on data or build(input_shape) before cloning it")
+    try:
+        clone = type(model).from_config(model.get_config())
+    except TypeError as exc:
+        if own_weights.body_of(model) is not None:
+            raise
+        warnings.warn(f"clone_model: {type(model).__name__} cannot be made again from its get_config() ({exc}); "
+                      "the clone is the functional model of its graph", stacklevel=4)
+        return None
+    dtypes = [layer.input_dtype for layer in subclassed_config.input_layers(model)]
+    clone._trace(subclassed.inputs_of_shape(subclassed_config.build_shape(model), dtypes))
+    if model.compiled:
+        compile_like(clone, model)
+    return clone
 
 
 def _given_inputs(model, input_tensors) -> list:

@@ -9,7 +9,7 @@ first asks for one) and, as sublayers, the layers the model holds, at the attrib
 model's graph is then its inputs, that one layer, its outputs: it trains, predicts, evaluates and nests in other
 models as any model whose layer computes in its ``call()``; ``model.weights`` lists its own weights first, then its
 layers', as Keras's do. Its ``.keras`` file names its class, as Keras's does (``subclassed_config.py``); a graph
-config (``to_json``, ``clone_model``, a functional model saved holding it) is refused by name.
+config (``to_json``, ``clone_model`` given a ``clone_function``) is refused by name.
 """
 from __future__ import annotations
 
@@ -53,9 +53,10 @@ class ModelBody(Layer):
     def get_config(self):
         model = self.__dict__["_model"]
         raise TypeError(f"{type(model).__name__}: a keras.Model subclass holding weights of its own (add_weight, "
-                        "keras.Variable) runs its call() as one layer, which has no graph config (to_json, "
-                        "clone_model, a model holding it); model.save() writes its class's file, as Keras's, which "
-                        "load_model reads given the class, and save_weights() its weights")
+                        "keras.Variable) runs its call() as one layer, which has no graph config (to_json, a "
+                        "clone_function or input_tensors given to clone_model); model.save() writes its class's "
+                        "file, as Keras's, which load_model reads given the class, and clone_model(model) makes "
+                        "the class again")
 
 
 def body(model) -> ModelBody:

@@ -296,3 +296,18 @@ def test_a_model_with_weights_of_its_own_saves_as_its_class(numpy_backend, tmp_p
     with pytest.raises(TypeError, match=r"Scaled: a keras.Model subclass holding weights of its own .*\(to_json"):
         model.to_json()
     assert model.get_config()["trainable"] is True
+
+
+def test_the_model_s_dtype_is_its_own_weights_and_its_config_s(numpy_backend):
+    class Scale(gpunn.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.w = self.add_weight(shape=(3,), initializer="ones")
+
+        def call(self, x):
+            return x * self.w
+
+    model = Scale(dtype="float64", name="scale")
+    assert model.predict(np.ones((2, 3)), verbose=0).dtype == np.float64
+    assert model.get_config() == {"name": "scale", "trainable": True, "dtype": {
+        "module": "keras", "class_name": "DTypePolicy", "config": {"name": "float64"}, "registered_name": None}}

@@ -132,3 +132,21 @@ def test_a_replayed_step_equals_the_eager_one_bit_for_bit():
         results.append(model.get_weights())
     for eager, replayed in zip(*results):
         np.testing.assert_array_equal(eager, replayed)
+
+
+def test_a_layer_holding_a_model_in_a_list_called_twice_is_refused_by_name():
+    """Twins copy layers only: a model held anywhere below the layer (here in a list) would be shared by both
+    calls, so the second call is refused rather than computed on the first one's buffers."""
+
+    class Block(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.parts = [gpunn.Sequential([layers.Dense(3)])]
+
+        def call(self, x):
+            return self.parts[0](x)
+
+    block = Block(name="block")
+    inputs = gpunn.Input((3,))
+    with pytest.raises(ValueError, match="layer 'block' holds model .* and is called more than once"):
+        gpunn.Model(inputs, block(block(inputs))).predict(np.ones((2, 3), np.float32), verbose=0)

@@ -17,9 +17,9 @@ from . import base  # a module, not its names: base imports wiring, which import
 
 class SharedCall:
     def __init__(self, layer):
-        held = [value for _, value in vars(layer).items() if base.sublayers.is_held_model(value)]
-        if held:
-            raise ValueError(f"layer {layer.name!r} holds model {held[0].name!r} and is called more than once; gpunn "
+        held = _held_model(layer)
+        if held is not None:
+            raise ValueError(f"layer {layer.name!r} holds model {held.name!r} and is called more than once; gpunn "
                              "runs a model inside a layer of the user's once a step: make a second layer")
         self.layer = layer
         self._copy = None
@@ -73,6 +73,30 @@ class SharedCall:
 
     def __repr__(self) -> str:
         return f"<SharedCall of {self.layer!r}>"
+
+
+def _held_model(layer):
+    """A model ``layer`` holds, at any depth (in a list or dict, inside a layer it holds), or None: its twins would
+    share that model's layers (``_twin_sublayers`` copies layers only)."""
+    seen: set = set()
+
+    def find(value):
+        if base.sublayers.is_held_model(value):
+            return value
+        if isinstance(value, base.Layer):
+            if id(value) in seen:
+                return None
+            seen.add(id(value))
+            items = [item for name, item in vars(value).items() if name not in base.sublayers.NOT_SUBLAYERS]
+        elif isinstance(value, dict):
+            items = list(value.values())
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        else:
+            return None
+        return next((found for found in map(find, items) if found is not None), None)
+
+    return find(layer)
 
 
 def _twin_sublayers(twin, layer, made: dict | None = None) -> None:

@@ -28,7 +28,9 @@ class ModelBody(Layer):
     takes_several_inputs = True  # (base.Layer.__call__: a list or dict of them, as a layer of the user's takes)
 
     def __init__(self, model):
-        super().__init__(name=model.name)
+        # the model's dtype where it was given one (Keras: its own weights and call() compute in it)
+        dtype = model.__dict__.get("_model_dtype")
+        super().__init__(name=model.name, dtype=None if dtype == "float32" else dtype)
         self.__dict__["_model"] = model  # (not a sublayer: the model's layers are, at the model's attributes)
 
     @property

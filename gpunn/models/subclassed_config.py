@@ -59,18 +59,18 @@ def take_arguments(model, args: tuple, kwargs: dict) -> None:
 
 
 def config(model) -> dict:
-    """Keras's ``get_config()`` of a subclassed model (see the module docstring)."""
-    found = {"name": model.name, "trainable": model.trainable,
-             "dtype": dtype_policies.serialize(dtype_policies.DTypePolicy(model.__dict__.get("_model_dtype")))}
-    if overrides.user_definition(type(model), "get_config") is not None:
-        return found  # the class's own get_config adds its arguments
+    """Keras's ``get_config()`` of a subclassed model (see the module docstring): its name and the arguments it was
+    made with (``Operation.get_config``), then its flag and dtype policy over them (``Layer.get_config``)."""
+    found = {"name": model.name}
     arguments = model.__dict__.get(AUTO_CONFIG)
-    if arguments is not None:
+    if arguments is not None and overrides.user_definition(type(model), "get_config") is None:
         found.update(arguments)
         parameters = inspect.signature(type(model).__init__).parameters
         takes_kwargs = "kwargs" in parameters and parameters["kwargs"].kind == inspect.Parameter.VAR_KEYWORD
         if "name" not in parameters and not takes_kwargs:
             found.pop("name", None)  # (Keras's rule: it could not be given back)
+    found["trainable"] = model.trainable
+    found["dtype"] = dtype_policies.serialize(dtype_policies.DTypePolicy(model.__dict__.get("_model_dtype")))
     return found
 
 

@@ -228,6 +228,47 @@ def keras_utility(name: str):
     return None if module is None else getattr(module.utils, name, None)
 
 
+@functools.lru_cache(maxsize=None)
+def keras_tuner() -> ModuleType:
+    """KerasTuner (``pip install 'gpunn[tuner]'``), for ``gpunn/keras_tuner.py``; an ImportError saying how to
+    install it where it does not import.
+
+    KerasTuner imports Keras, which imports its backend at once: TensorFlow unless ``KERAS_BACKEND`` or Keras's
+    ``keras.json`` names another. Where that backend is not installed (gpunn needs none), Keras is pointed at its
+    NumPy backend, which imports with NumPy alone: KerasTuner takes its callback, History and error classes from
+    Keras, and gpunn's models do the training."""
+    import importlib.util
+    import sys
+
+    numpy_backend = "keras" not in sys.modules and importlib.util.find_spec(_keras_backend_module()) is None
+    if numpy_backend:  # (Keras reads it once, at its import: the script's later processes do not inherit it)
+        os.environ["KERAS_BACKEND"] = "numpy"
+    try:
+        return importlib.import_module("keras_tuner")
+    except ImportError as exc:
+        raise ImportError(f"gpunn.keras_tuner needs KerasTuner, which did not import ({exc}); install it with "
+                          "pip install 'gpunn[tuner]' (keras-tuner, and six, which it imports without "
+                          "declaring it)") from exc
+    finally:
+        if numpy_backend:
+            del os.environ["KERAS_BACKEND"]
+
+
+def _keras_backend_module() -> str:
+    """The module of the backend Keras will import (keras/src/backend/config.py's choice)."""
+    import json
+
+    backend = os.environ.get("KERAS_BACKEND")
+    if not backend:
+        folder = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+        try:
+            with open(os.path.join(folder, "keras.json")) as file:
+                backend = json.load(file).get("backend")
+        except (OSError, ValueError, AttributeError):
+            backend = None
+    return backend or "tensorflow"
+
+
 def pil_image() -> ModuleType | None:
     """Pillow's ``PIL.Image``, which reads and writes image files (``utils/image_files.py``), or None."""
     return _try_import("PIL.Image")

@@ -7,6 +7,28 @@ from .history import History
 from .progbar import ProgbarLogger
 
 
+# What a callback of another library must have to be called as one of gpunn's: Keras's (keras.callbacks.Callback
+# and tf.keras's) have them all, so callbacks written for Keras (keras_tuner's, third parties') run in gpunn's fit.
+_HOOKS = ("set_params", "set_model", "on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+          "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin",
+          "on_test_batch_end", "on_predict_begin", "on_predict_end", "on_predict_batch_begin",
+          "on_predict_batch_end")
+
+
+def _checked(cb):
+    """``cb`` if gpunn can call it as a callback, else a TypeError saying what it lacks."""
+    if isinstance(cb, Callback):
+        return cb
+    if isinstance(cb, type):
+        raise TypeError(f"callbacks: expected callback instances, got the class {cb.__name__}; "
+                        f"make one: {cb.__name__}(...)")
+    missing = [name for name in _HOOKS if not callable(getattr(cb, name, None))]
+    if missing:
+        raise TypeError(f"callbacks: expected gpunn.callbacks.Callback instances (or Keras callbacks, which have "
+                        f"every hook), got {type(cb).__name__}, which lacks {', '.join(missing)}")
+    return cb
+
+
 def _flatten(callbacks) -> list:
     if callbacks is None:
         return []
@@ -16,12 +38,8 @@ def _flatten(callbacks) -> list:
     for cb in callbacks:
         if isinstance(cb, (list, tuple)):
             out.extend(_flatten(cb))
-        elif isinstance(cb, Callback):
-            out.append(cb)
         else:
-            raise TypeError(
-                f"callbacks: expected gpunn.callbacks.Callback instances, got {type(cb).__name__}"
-            )
+            out.append(_checked(cb))
     return out
 
 

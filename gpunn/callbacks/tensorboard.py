@@ -102,8 +102,7 @@ class TensorBoard(Callback):
                              f"projector data; "
                              f"expected 0 / None, got {embeddings_freq!r} / {embeddings_metadata!r}")
         self.embeddings_freq, self.embeddings_metadata = 0, None
-        self._tb = _compat.tensorboard_writing()
-        if self._tb is None:
+        if _compat.tensorboard_writing() is None:
             raise ImportError("TensorBoard: writing TensorBoard logs needs the tensorboard package: "
                               "pip install 'gpunn[tensorboard]' (or pip install tensorboard)")
         self._writers: dict = {}
@@ -111,6 +110,12 @@ class TensorBoard(Callback):
         self._global_test_batch = 0
         self._epoch_start = (0.0, 0)  # (time, optimizer iterations) at the epoch's start
         self._batch_start_time = 0.0
+
+    @property
+    def _tb(self):
+        """The tensorboard package's writing parts (looked up, not held: the callback stays deep-copyable, as
+        KerasTuner needs the callbacks given to its searches to be)."""
+        return _compat.tensorboard_writing()
 
     # ---- writers ----------------------------------------------------------------------------------
     def _writer(self, which: str):

@@ -109,6 +109,15 @@ def _takes_keras_shapes(build):
     return taking_keras_shapes
 
 
+def keras_build_shape(layer):
+    """The input shape of a built layer as Keras records it (its ``build_config``): batch axis None; for a layer
+    of several inputs, the list of their shapes (a dict when it was called on one)."""
+    shape = layer.input_shape
+    if isinstance(shape, list):
+        return user_layer.as_called(layer, [[None] + list(s) for s in shape])
+    return [None] + list(shape)
+
+
 class Layer(KerasVariableLists):
     # Masks (``masking.py``): Keras's flag for layers that pass the mask of their input on to their output, and
     # gpunn's for layers that compute with it (``mask_source`` is then the layer making it, set by the model).
@@ -261,6 +270,19 @@ class Layer(KerasVariableLists):
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return input_shape
+
+    def get_build_config(self) -> dict | None:
+        """Keras's: ``{"input_shape": shape}`` the layer was built for, batch axis None (the shapes of its inputs
+        for a layer of several), None before it is built; ``build_from_config`` builds a layer from it."""
+        if not self.built or self.input_shape is None:
+            return None
+        shape = keras_build_shape(self)
+        return {"input_shape": tuple(shape) if isinstance(self.input_shape, tuple) else shape}
+
+    def build_from_config(self, config) -> None:
+        """Keras's: build the layer for ``config["input_shape"]`` (``get_build_config()``'s)."""
+        if config and "input_shape" in config:
+            self.build(config["input_shape"])
 
     def weight_specs(self) -> list[WeightSpec]:
         if user_layer.runs_call(self):

@@ -25,6 +25,7 @@ import inspect
 from .. import constraints, custom_objects, initializers, losses, metrics, optimizers, regularizers
 from .. import layers as layers_module
 from ..layers import operation, text_inputs, user_layer, wiring
+from ..layers.base import keras_build_shape
 from ..layers.operation import is_operation
 from ..optimizers import schedules
 from . import keras_nested
@@ -451,9 +452,7 @@ def _layer_to_keras(layer, dtype: str, native: bool) -> dict:
     if not native and entry["registered_name"] is None:  # tf.keras's HDF5 layout names gpunn's classes only
         entry = {"class_name": entry["class_name"], "config": config}
     if native and layer.input_shape is not None and layer.has_weights:  # (an unbuilt sublayer has no specs yet)
-        shape = layer.input_shape  # (a layer taking several inputs: their shapes, as a dict when called on one)
-        entry["build_config"] = {"input_shape": user_layer.as_called(layer, [[None] + list(s) for s in shape])
-                                 if isinstance(shape, list) else [None] + list(shape)}
+        entry["build_config"] = {"input_shape": keras_build_shape(layer)}
     return entry
 
 
@@ -464,7 +463,7 @@ def _operation_to_keras(operation) -> dict:
             "config": operation.keras_config(), "registered_name": operation.keras_class}
 
 
-def _input_shape(model) -> list | None:
+def built_input_shape(model) -> list | None:
     """The model's input shape without the batch dimension: built, declared, or None (not known yet)."""
     if model.built:
         return list(model.input_shape[1:])
@@ -478,7 +477,7 @@ def sequential_config(model, native: bool = True) -> dict:
     makes one) and ``build_input_shape``."""
     model._refuse_repeated_calls("get_config")
     dtype = model.dtype
-    input_shape = _input_shape(model)
+    input_shape = built_input_shape(model)
     source = model._input_layer
     layers = []
     if source is not None:

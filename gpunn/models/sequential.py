@@ -39,7 +39,7 @@ from .parameter_store import ParameterStore
 from .summary import format_summary
 from ..trainer import Trainer
 from ..trainer import trainable_state
-from . import keras_config
+from . import build_config, keras_config
 from . import save as save_module
 
 
@@ -938,6 +938,15 @@ class Sequential(Trainer, KerasVariableLists):
         """Keras 3's layout: ``{"name", "trainable", "dtype", "layers": [{"module", "class_name", "config",
         "registered_name", ...}], "build_input_shape"}`` (see ``keras_config.py``)."""
         return keras_config.sequential_config(self)
+
+    def get_build_config(self) -> dict | None:
+        """Keras's: ``{"input_shape": shape}`` the model was built for (batch axis None; None for a functional
+        model, which its graph builds), None before it is built (``build_config.py``)."""
+        return build_config.of_model(self)
+
+    def build_from_config(self, config) -> None:
+        """Keras's: build the model for the shape ``get_build_config()`` gave (nothing when it is built)."""
+        build_config.build_model(self, config)
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None) -> "Sequential":

@@ -1,0 +1,84 @@
+"""``get_build_config()`` / ``build_from_config(config)`` of models and layers, against Keras 3's: the input shape a
+model or layer was built for, and an unbuilt one built from it with the same weights' shapes (KerasTuner saves it
+beside each trial's weights and builds the trial's model from it before loading them)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import numpy_backend, run_script_both_ways  # noqa: F401  (fixture)
+
+import gpunn
+
+SCRIPT = r'''
+import json, sys
+import numpy as np
+
+
+def run(keras, folder):
+    layers = keras.layers
+    out = {}
+    flat = keras.Sequential([layers.Flatten(input_shape=(6, 4)), layers.Dense(3)])
+    out["declared"] = flat.get_build_config()
+    unbuilt = keras.Sequential([layers.Dense(3)])
+    out["unbuilt"] = unbuilt.get_build_config()
+    unbuilt.build((None, 5))
+    out["built"] = unbuilt.get_build_config()
+    called = keras.Sequential([layers.Dense(3)])
+    called.predict(np.ones((2, 4), "float32"), verbose=0)
+    out["called"] = [None] + list(called.get_build_config()["input_shape"][1:])  # (see "subclassed" below)
+    inputs = keras.Input((4,))
+    out["functional"] = keras.Model(inputs, layers.Dense(2)(inputs)).get_build_config()
+    dense = layers.Dense(3)
+    out["layer_unbuilt"] = dense.get_build_config()
+    dense.build((None, 7))
+    out["layer"] = dense.get_build_config()
+
+    class Subclassed(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden, self.out = layers.Dense(4), layers.Dense(1)
+
+        def call(self, inputs):
+            wide, deep = inputs
+            return self.out(layers.concatenate([wide, self.hidden(deep)]))
+
+    two = Subclassed()
+    out["subclassed_unbuilt"] = two.get_build_config()
+    two.predict([np.ones((2, 3), "float32"), np.ones((2, 5), "float32")], verbose=0)
+    # (Keras records the batch size of the first call; gpunn's shapes keep the batch axis None)
+    out["subclassed"] = [[None] + list(shape[1:]) for shape in two.get_build_config()["input_shape"]]
+    # an unbuilt model or layer built from another's config: the same weights' shapes
+    rebuilt = keras.Sequential([layers.Flatten(), layers.Dense(3)])
+    rebuilt.build_from_config(json.loads(json.dumps(flat.get_build_config())))
+    again = Subclassed()
+    again.build_from_config({"input_shape": [[None, 3], [None, 5]]})
+    fresh = layers.Dense(2)
+    fresh.build_from_config({"input_shape": [None, 9]})
+    out["weights"] = {name: [list(w.shape) for w in model.get_weights()]
+                      for name, model in (("rebuilt", rebuilt), ("subclassed", again), ("layer", fresh))}
+    out["rebuilt_config"] = rebuilt.get_build_config()
+    flat.build_from_config({"input_shape": [None, 6, 4]})  # built already, for that shape: nothing to do
+    functional = keras.Model(inputs, layers.Dense(2)(inputs))
+    functional.build_from_config({"input_shape": None})
+    out["functional_weights"] = [list(w.shape) for w in functional.get_weights()]
+    return out
+'''
+
+
+def test_build_configs_are_keras_s_and_build_models_of_the_same_weights(tmp_path_factory):
+    ours, theirs = run_script_both_ways(SCRIPT, tmp_path_factory)
+    assert ours == theirs
+    assert ours["declared"] == {"input_shape": [None, 6, 4]} and ours["functional"] == {"input_shape": None}
+    assert ours["weights"]["rebuilt"] == [[24, 3], [3]]
+
+
+def test_a_model_built_for_another_shape_warns_and_keeps_its_weights(numpy_backend):
+    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(2)])
+    before = [w.copy() for w in model.get_weights()]
+    assert model.get_build_config() == {"input_shape": (None, 4)}
+    with pytest.warns(UserWarning, match=r"cannot be built automatically.*built for input shape \(None, 4\)"):
+        model.build_from_config({"input_shape": [None, 5]})
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    model.build_from_config(None)  # (Keras: an empty config builds nothing)
+    with pytest.raises(ValueError, match=r"build_from_config: expected get_build_config\(\)'s dict"):
+        model.build_from_config({"shape": [None, 4]})

@@ -1,0 +1,153 @@
+"""Callbacks written for Keras in gpunn's ``fit``: an object with every hook of Keras's ``Callback`` (Keras's own
+callbacks, KerasTuner's, a script's ``keras.callbacks.Callback`` subclass) is called as gpunn's callbacks are; other
+objects are refused by name. gpunn's own callbacks are deep-copyable, as KerasTuner needs those given to a
+search to be."""
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+from helpers import keras_unavailable_reason, numpy_backend, run_keras_script  # noqa: F401  (fixture)
+
+import gpunn
+from gpunn import callbacks
+
+HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
+         "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
+         "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end")
+
+
+class KerasShaped:
+    """Keras's Callback interface, without being gpunn's Callback: records what it is given."""
+
+    def __init__(self):
+        self.calls, self.model, self.params, self.epoch_logs = [], None, None, []
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params):
+        self.params = params
+
+    def __getattr__(self, name):
+        if name not in HOOKS:
+            raise AttributeError(name)
+
+        def hook(*args, logs=None):
+            self.calls.append(name)
+            if name == "on_epoch_end":
+                self.epoch_logs.append(dict(args[1] if len(args) > 1 else logs))
+        return hook
+
+
+def _model():
+    model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    return model
+
+
+def test_an_object_with_every_keras_hook_is_called_as_a_callback(numpy_backend):
+    x = np.random.default_rng(0).random((16, 3)).astype("float32")
+    model, recorder = _model(), KerasShaped()
+    history = model.fit(x, x[:, :1], batch_size=8, epochs=2, validation_split=0.25, callbacks=[recorder], verbose=0)
+    assert recorder.model is model and recorder.params["epochs"] == 2
+    assert recorder.epoch_logs == [{name: values[epoch] for name, values in history.history.items()}
+                                   for epoch in range(2)]
+    assert recorder.calls.count("on_train_batch_end") == 4 and recorder.calls.count("on_test_begin") == 2
+    model.predict(x, callbacks=[recorder], verbose=0)
+    assert recorder.calls[-1] == "on_predict_end"
+
+
+def test_other_objects_are_refused_by_name(numpy_backend):
+    model = _model()
+    x = np.ones((4, 3), "float32")
+    with pytest.raises(TypeError, match=r"got the class EarlyStopping; make one: EarlyStopping\(\.\.\.\)"):
+        model.fit(x, x[:, :1], callbacks=[callbacks.EarlyStopping], verbose=0)
+
+    class EpochsOnly:
+        def on_epoch_end(self, epoch, logs=None):
+            pass
+
+    with pytest.raises(TypeError, match=r"got EpochsOnly, which lacks set_params, set_model, on_train_begin"):
+        model.fit(x, x[:, :1], callbacks=[EpochsOnly()], verbose=0)
+
+
+def test_gpunn_s_callbacks_are_deep_copyable_before_and_after_training(numpy_backend, tmp_path):
+    made = [callbacks.TensorBoard(log_dir=str(tmp_path / "tb")), callbacks.ModelCheckpoint(str(tmp_path / "m.keras")),
+            callbacks.EarlyStopping(restore_best_weights=True), callbacks.CSVLogger(str(tmp_path / "log.csv")),
+            callbacks.BackupAndRestore(str(tmp_path / "backup")), callbacks.ReduceLROnPlateau(),
+            callbacks.LearningRateScheduler(lambda epoch, lr: lr), callbacks.TerminateOnNaN(),
+            callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: None), callbacks.SwapEMAWeights()]
+    copies = copy.deepcopy(made)
+    assert [type(c) for c in copies] == [type(c) for c in made]
+    assert copies[0].log_dir == made[0].log_dir and copies[0] is not made[0]
+    x = np.ones((8, 3), "float32")
+    model = _model()
+    model.compile(gpunn.optimizers.SGD(use_ema=True), "mse")
+    model.fit(x, x[:, :1], epochs=2, validation_split=0.25, callbacks=made, verbose=0)
+    again = copy.deepcopy(made)
+    again_model = _model()
+    again_model.compile(gpunn.optimizers.SGD(use_ema=True), "mse")
+    again_model.fit(x, x[:, :1], epochs=1, validation_split=0.25, callbacks=again, verbose=0)  # the copies work
+
+
+KERAS_CALLBACKS = r'''
+import json, os, sys
+import numpy as np
+import gpunn
+folder = sys.argv[1]
+
+
+def train(cbs):
+    gpunn.utils.set_random_seed(4)
+    model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(4, activation="relu"), gpunn.layers.Dense(1)])
+    model.compile(gpunn.optimizers.SGD(0.3), "mse")
+    x = np.random.default_rng(0).random((40, 3)).astype("float32")
+    history = model.fit(x, x.sum(1, keepdims=True) ** 2, epochs=30, validation_split=0.25, shuffle=False,
+                        callbacks=cbs, verbose=0)
+    return {"history": history.history, "weights": [w.tolist() for w in model.get_weights()]}
+
+
+def made(library):
+    return [library.EarlyStopping(monitor="val_loss", min_delta=0.01, patience=2, restore_best_weights=True),
+            library.ReduceLROnPlateau(monitor="val_loss", patience=1, factor=0.5),
+            library.LearningRateScheduler(lambda epoch, lr: lr * 0.97),
+            library.ModelCheckpoint(os.path.join(folder, library.__name__ + ".keras"), save_best_only=True)]
+
+
+import keras
+
+
+class StopAtThree(keras.callbacks.Callback):  # a script's own, as Keras's guides write one
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 2:
+            self.model.stop_training = True
+
+
+out = {"keras": train(made(keras.callbacks)), "gpunn": train(made(gpunn.callbacks)),
+       "stopped": len(train([StopAtThree()])["history"]["loss"])}
+out["checkpoints"] = [[w.tolist() for w in gpunn.models.load_model(os.path.join(folder, f"{name}.keras")).get_weights()]
+                      for name in ("keras.callbacks", "gpunn.callbacks")]
+print(json.dumps(out))
+'''
+
+
+def test_keras_s_own_callbacks_steer_gpunn_s_training_as_gpunn_s_do(tmp_path):
+    if keras_unavailable_reason():
+        pytest.skip(keras_unavailable_reason())
+    run = run_keras_script(KERAS_CALLBACKS, str(tmp_path))
+    assert run.returncode == 0, run.stderr[-4000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    keras_run, gpunn_run = out["keras"], out["gpunn"]
+    assert 3 < len(keras_run["history"]["loss"]) < 30  # stopped early, after the rate was cut
+    assert keras_run["history"].keys() == gpunn_run["history"].keys()
+    assert len(set(keras_run["history"]["learning_rate"])) > 3
+    for name, values in gpunn_run["history"].items():
+        assert keras_run["history"][name] == pytest.approx(values, rel=1e-6), name
+    for mine, theirs in zip(gpunn_run["weights"], keras_run["weights"]):  # best weights restored alike
+        np.testing.assert_allclose(theirs, mine, rtol=1e-6)
+    for by_keras, by_gpunn in zip(*out["checkpoints"]):  # both ModelCheckpoints saved the same best epoch
+        np.testing.assert_allclose(by_keras, by_gpunn, rtol=1e-6)
+    assert out["stopped"] == 3

@@ -151,3 +151,51 @@ def test_keras_s_own_callbacks_steer_gpunn_s_training_as_gpunn_s_do(tmp_path):
     for by_keras, by_gpunn in zip(*out["checkpoints"]):  # both ModelCheckpoints saved the same best epoch
         np.testing.assert_allclose(by_keras, by_gpunn, rtol=1e-6)
     assert out["stopped"] == 3
+
+
+def test_batch_logs_are_a_dict_to_callbacks_that_change_or_copy_them(numpy_backend):
+    """tqdm's TqdmCallback copies the batch logs and pops names from the copy; Keras's guides add names to them."""
+    import copy as copying
+
+    seen = []
+
+    class Changes(callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            shown = copying.copy(logs)
+            shown.pop("loss", 0)
+            seen.append((type(shown), dict(shown), copying.deepcopy(logs)))
+            logs["batch_note"] = batch
+
+    class Reads(callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(sorted(logs))
+
+    x = np.random.default_rng(0).random((8, 3)).astype("float32")
+    model = _model()
+    model.compile("sgd", "mse", metrics=["mae"])
+    model.fit(x, x[:, :1], batch_size=4, epochs=1, callbacks=[Changes(), Reads()], verbose=0)
+    (kind, shown, whole), after = seen[0], seen[1]
+    assert kind is dict and list(shown) == ["mae"] and list(whole) == ["loss", "mae"]
+    assert after == ["batch_note", "loss", "mae"]  # the next callback sees the name added
+
+
+TQDM = r'''
+import numpy as np
+import gpunn
+from tqdm.keras import TqdmCallback  # (a keras.callbacks.Callback subclass)
+
+model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(1)])
+model.compile("sgd", "mse", metrics=["mae"])
+x = np.random.default_rng(0).random((64, 3))
+model.fit(x, x[:, :1], epochs=2, verbose=0, validation_split=0.25, callbacks=[TqdmCallback(verbose=1)])
+print("trained")
+'''
+
+
+def test_tqdm_s_keras_callback_draws_gpunn_s_training():
+    if keras_unavailable_reason():
+        pytest.skip(keras_unavailable_reason())
+    run = run_keras_script(TQDM)
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert run.stdout.strip().endswith("trained")
+    assert "2/2" in run.stderr and "val_mae=" in run.stderr  # the epochs bar, with the epoch logs

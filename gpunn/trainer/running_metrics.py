@@ -12,7 +12,8 @@ Keras's compiled metrics hold it.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import MutableMapping
 
 import numpy as np
 
@@ -205,8 +206,9 @@ def running_metrics_for(plan, ops, comm, model) -> RunningMetrics:
                           losses_last=plan.losses_last, shown_part_names=plan.shown_loss_names)
 
 
-class LazyLogs(Mapping):
-    """Batch-end ``logs`` whose values are read from the device only if a callback looks at them."""
+class LazyLogs(MutableMapping):
+    """Batch-end ``logs`` whose values are read from the device only if a callback looks at them. A callback may
+    change them, as Keras's dict of logs (tqdm's ``TqdmCallback`` pops names from a copy); a copy is a dict."""
 
     def __init__(self, running: RunningMetrics):
         self._running = running
@@ -214,17 +216,30 @@ class LazyLogs(Mapping):
 
     def _resolve(self) -> dict:
         if self._values is None:
-            self._values = self._running.result(across_ranks=False)
+            values = self._running.result(across_ranks=False)
+            self._values = {name: values[name] for name in sorted(values)}  # Keras's order (logs_order.py)
         return self._values
 
     def __getitem__(self, key):
         return self._resolve()[key]
 
+    def __setitem__(self, key, value):
+        self._resolve()[key] = value
+
+    def __delitem__(self, key):
+        del self._resolve()[key]
+
     def __iter__(self):
-        return iter(sorted(set(self._running.names)))  # Keras's order (logs_order.py)
+        return iter(list(self._values) if self._values is not None else sorted(set(self._running.names)))
 
     def __len__(self):
-        return len(set(self._running.names))
+        return len(self._values) if self._values is not None else len(set(self._running.names))
 
     def __contains__(self, key):
-        return key in self._running.names
+        return key in self._values if self._values is not None else key in self._running.names
+
+    def __copy__(self):
+        return dict(self)
+
+    def __deepcopy__(self, memo):
+        return copy.deepcopy(dict(self), memo)

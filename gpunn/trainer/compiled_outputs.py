@@ -311,6 +311,27 @@ def log_names(specs: list, metric_objects: list, prefixed: bool, unnamed: bool =
     return loss_names, names
 
 
+def listed_loss_order(model, specs: list) -> list | None:
+    """The order ``evaluate`` lists the outputs' losses in, as positions among the trained outputs: for outputs
+    given as a dict and losses as a dict, the order of the loss dict's keys (Keras's ``CompileLoss`` keeps it);
+    None for the outputs' own order (a list of outputs, one loss for all)."""
+    arguments = getattr(model, "_compile_arguments", None)
+    loss = arguments[0] if arguments else None
+    if not isinstance(loss, dict) or not getattr(model, "_output_keys", None):
+        return None
+    trained = [spec.name for spec in specs if spec.loss is not None]
+    keys = [key for key in loss if key in trained]
+    if sorted(keys) != sorted(trained):
+        return None
+    order = [trained.index(key) for key in keys]
+    return None if order == sorted(order) else order
+
+
+def in_listed_order(names: list, order: list | None) -> list:
+    """``names`` (the outputs' loss names, one per trained output) in the order ``listed_loss_order`` gave."""
+    return list(names) if order is None or len(order) != len(names) else [names[k] for k in order]
+
+
 def unnamed_loss_names(specs: list) -> list:
     """The names Keras's logs give the losses of several outputs without names (a subclassed model's tuple):
     ``"<loss label>_loss"``, two losses of one label under one name (Keras's logs dict keeps the last one's)."""

@@ -48,6 +48,7 @@ class TrainPlan:
     activity: frozenset = frozenset()  # indices of the layers with an activity_regularizer (trainer/activity.py)
     losses_last: bool = False  # several outputs without names: evaluate lists their losses after the metrics
     shown_loss_names: list | None = None  # and the logs name their losses so, two of one name sharing a key
+    listed_loss_order: list | None = None  # the order evaluate lists the outputs' losses in (None: theirs)
     added_losses: frozenset = frozenset()  # indices of the layers giving add_loss losses (trainer/layer_losses.py)
 
     @property
@@ -144,6 +145,7 @@ def make_plan(model, sparse_labels) -> TrainPlan:
         metrics=metrics, metric_outputs=metric_outputs, metric_names=metric_names, metric_weighted=metric_weighted,
         loss_names=loss_names, losses_last=unnamed, labels_as_column=not several and sparse_labels == "column",
         shown_loss_names=compiled_outputs.unnamed_loss_names(specs) if unnamed else None,
+        listed_loss_order=compiled_outputs.listed_loss_order(model, specs) if several and not unnamed else None,
         sparse_labels=flags if several else sparse_labels,
         activity=frozenset(i for i, layer in enumerate(layers) if layer.activity_regularizer is not None),
         added_losses=frozenset(i for i, layer in enumerate(layers) if user_layer.adds_losses(layer)),
@@ -197,7 +199,8 @@ def log_names_before_data(model) -> list | None:
     loss_names, names = compiled_outputs.log_names(specs, objects, prefixed=model._several_outputs, unnamed=unnamed)
     if unnamed:
         return ["loss"] + names + compiled_outputs.unnamed_loss_names(specs)
-    return ["loss"] + loss_names + (sorted(names) if model._several_outputs else names)
+    listed = compiled_outputs.in_listed_order(loss_names, compiled_outputs.listed_loss_order(model, specs))
+    return ["loss"] + listed + (sorted(names) if model._several_outputs else names)
 
 
 def run_forward(plan: TrainPlan, x, training: bool, outputs: dict | None = None):

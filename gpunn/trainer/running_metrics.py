@@ -22,6 +22,7 @@ from ..metrics.base import StateBinding
 from ..metrics.reduction import Mean
 from ..metrics.state import StateLayout
 from ..ops.workspace import Workspaces
+from .compiled_outputs import in_listed_order
 
 
 def _log_value(value):
@@ -44,7 +45,7 @@ class RunningMetrics:
 
     def __init__(self, ops, metrics, comm, loss_name="loss", loss_tracker=None, output_width=None,
                  loss_parts=(), metric_outputs=None, metric_names=None, output_widths=None, metric_weighted=None,
-                 labels_as_column=False, losses_last=False, shown_part_names=None):
+                 labels_as_column=False, losses_last=False, shown_part_names=None, listed_part_order=None):
         self.ops, self.metrics, self.comm = ops, list(metrics), comm
         self.loss_tracker = loss_tracker if loss_tracker is not None else Mean(name=loss_name)
         self.part_trackers = list(loss_parts)
@@ -57,8 +58,11 @@ class RunningMetrics:
         parts = list(shown_part_names) if shown_part_names is not None else [t.name for t in self.part_trackers]
         self._shown = [self.loss_tracker.name] + parts + self.metric_names
         # the order evaluate lists them in: the outputs' losses after the metrics where the outputs have no names
-        # (Keras's ``metrics`` then puts its CompileLoss trackers last), else before them
-        self.names = [self.loss_tracker.name] + self.metric_names + parts if losses_last else list(self._shown)
+        # (Keras's ``metrics`` then puts its CompileLoss trackers last), else before them, in the order of the
+        # loss dict given for a dict of outputs (``listed_part_order``: compiled_outputs.listed_loss_order)
+        listed = in_listed_order(parts, listed_part_order)
+        self.names = [self.loss_tracker.name] + (self.metric_names + listed if losses_last
+                                                 else listed + self.metric_names)
         self._output_widths = output_widths
         self.labels_as_column = labels_as_column
         self._workspaces = Workspaces(ops)  # per (batch rows, metric): each metric's scratch buffers
@@ -203,7 +207,8 @@ def running_metrics_for(plan, ops, comm, model) -> RunningMetrics:
                           loss_parts=model._loss_part_trackers(plan.loss_names), metric_outputs=plan.metric_outputs,
                           metric_names=plan.metric_names, output_widths=[o.width for o in plan.outputs],
                           metric_weighted=plan.metric_weighted, labels_as_column=plan.labels_as_column,
-                          losses_last=plan.losses_last, shown_part_names=plan.shown_loss_names)
+                          losses_last=plan.losses_last, shown_part_names=plan.shown_loss_names,
+                          listed_part_order=plan.listed_loss_order)
 
 
 class LazyLogs(MutableMapping):

@@ -241,7 +241,8 @@ def keras_tuner() -> ModuleType:
     import sys
 
     numpy_backend = "keras" not in sys.modules and importlib.util.find_spec(_keras_backend_module()) is None
-    if numpy_backend:  # (Keras reads it once, at its import: the script's later processes do not inherit it)
+    given = os.environ.get("KERAS_BACKEND")
+    if numpy_backend:  # (Keras reads it once, at its import: the script's later processes see what it gave)
         os.environ["KERAS_BACKEND"] = "numpy"
     try:
         return importlib.import_module("keras_tuner")
@@ -250,8 +251,10 @@ def keras_tuner() -> ModuleType:
                           "pip install 'gpunn[tuner]' (keras-tuner, and six, which it imports without "
                           "declaring it)") from exc
     finally:
-        if numpy_backend:
+        if numpy_backend and given is None:
             del os.environ["KERAS_BACKEND"]
+        elif numpy_backend:
+            os.environ["KERAS_BACKEND"] = given
 
 
 def _keras_backend_module() -> str:

@@ -20,6 +20,17 @@ def is_keras_object(obj) -> bool:
         obj, "get_config")
 
 
+def refuse_foreign_variable(owner, name: str, value) -> None:
+    """A TypeError for a variable of TensorFlow or Keras itself set as an attribute of a gpunn layer or model
+    (``self.w = tf.Variable(0.)``, as "Python Machine Learning" ch13 writes one): gpunn would neither train it nor
+    compute with it (Keras 3 too leaves a tf.Variable untrained, silently)."""
+    root = (type(value).__module__ or "").split(".")[0]
+    if root in _ROOTS and not isinstance(value, type) and "Variable" in type(value).__name__:
+        raise TypeError(f"{type(owner).__name__}.{name}: a {root} {type(value).__name__}, which gpunn neither "
+                        "trains nor computes with; make it gpunn.Variable(...) (keras.Variable with gpunn's imports) "
+                        "or self.add_weight(...)")
+
+
 def as_gpunn(obj, kind: str):
     """gpunn's ``kind`` (a key of ``_MODULES``) of Keras's ``obj``: its class, made from its config."""
     from .serialization import deserialize_keras_object

@@ -16,6 +16,7 @@ need TensorFlow).
 from __future__ import annotations
 
 import gc
+import sys
 from types import ModuleType
 
 from . import _compat
@@ -42,6 +43,17 @@ def _keras_results(results):
         converted.epoch = list(results.epoch)
         return converted
     return results
+
+
+def _fresh(optimizer):
+    """A new optimizer with ``optimizer``'s configuration (gpunn's, or Keras's, which gpunn's compile takes)."""
+    from . import optimizers
+    from .optimizers.base import Optimizer
+
+    if isinstance(optimizer, Optimizer):
+        return optimizers.deserialize(optimizers.serialize(optimizer))
+    keras = _compat.keras()
+    return keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
 
 
 def _takes_keras_models(model) -> bool:
@@ -80,6 +92,22 @@ class _GpunnModels:
         if self.max_model_size and size > self.max_model_size:
             raise _kt.errors.FailedTrialError(f"Oversized model: {size} parameters. Skip model.")
         return model
+
+    def _override_compile_args(self, model):
+        """The tuner's ``optimizer`` / ``loss`` / ``metrics`` in place of the model's own: KerasTuner compiles the
+        model again with the metrics it reads from ``model.metrics``, which for a gpunn model before its first
+        step holds the loss tracker alone, so the model's compile arguments are taken instead (as KerasTuner's
+        recompile keeps them for Keras's models)."""
+        from .models.sequential import Sequential
+
+        if not isinstance(model, Sequential) or not (self.optimizer or self.loss or self.metrics):
+            return super()._override_compile_args(model)
+        loss, loss_weights, metrics, weighted_metrics = getattr(model, "_compile_arguments", (None,) * 4)
+        optimizer = model.optimizer if model.compiled else "rmsprop"
+        if self.optimizer:  # a new one per trial, as KerasTuner's
+            optimizer = self.optimizer if isinstance(self.optimizer, str) else _fresh(self.optimizer)
+        model.compile(optimizer=optimizer, loss=self.loss or loss, loss_weights=loss_weights,
+                      metrics=self.metrics or metrics, weighted_metrics=weighted_metrics)
 
     def _build_and_fit_model(self, trial, *args, **kwargs):
         hp = trial.hyperparameters
@@ -130,3 +158,4 @@ def _tuners_module() -> ModuleType:
 
 
 tuners = _tuners_module()
+sys.modules[tuners.__name__] = tuners  # (``from gpunn.keras_tuner.tuners import Hyperband``)

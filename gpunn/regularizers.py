@@ -189,18 +189,12 @@ class OrthogonalRegularizer(Regularizer):
 orthogonal_regularizer = OrthogonalRegularizer  # Keras's snake-case alias
 
 
-def l1(l1=0.01):
-    return L1(l1)
+# Keras 3's snake-case names are the classes themselves (keras.regularizers.l2 is L2): l2(1e-4) makes one, and
+# l2 given uncalled (kernel_regularizer=regularizers.l2) is the class, made with its defaults. l1_l2 is L1L2, whose
+# factors default to 0 (tf.keras 2's l1_l2 function defaulted to 0.01 each).
+l1, l2, l1_l2 = L1, L2, L1L2
 
-
-def l2(l2=0.01):
-    return L2(l2)
-
-
-def l1_l2(l1=0.01, l2=0.01):
-    return L1L2(l1, l2)
-
-
+# ("l1_l2" as a string, which Keras 3 does not take: tf.keras 2's, 0.01 each)
 _BY_NAME = {"l1": L1, "l2": L2, "l1_l2": lambda: L1L2(0.01, 0.01), "l1l2": L1L2,
             "orthogonal_regularizer": OrthogonalRegularizer}
 _BY_CLASS = {"L1": L1, "L2": L2, "L1L2": L1L2, "OrthogonalRegularizer": OrthogonalRegularizer,

@@ -28,6 +28,9 @@ def run(keras, folder):
     out["called"] = [None] + list(called.get_build_config()["input_shape"][1:])  # (see "subclassed" below)
     inputs = keras.Input((4,))
     out["functional"] = keras.Model(inputs, layers.Dense(2)(inputs)).get_build_config()
+    merged = layers.Concatenate()
+    merged([keras.Input((5,)), keras.Input((3,))])
+    out["merge_layer"] = merged.get_build_config()
     dense = layers.Dense(3)
     out["layer_unbuilt"] = dense.get_build_config()
     dense.build((None, 7))
@@ -70,6 +73,7 @@ def test_build_configs_are_keras_s_and_build_models_of_the_same_weights(tmp_path
     assert ours == theirs
     assert ours["declared"] == {"input_shape": [None, 6, 4]} and ours["functional"] == {"input_shape": None}
     assert ours["weights"]["rebuilt"] == [[24, 3], [3]]
+    assert ours["merge_layer"] == {"input_shape": [[None, 5], [None, 3]]}
 
 
 def test_a_model_built_for_another_shape_warns_and_keeps_its_weights(numpy_backend):

@@ -72,6 +72,9 @@ def test_other_objects_are_refused_by_name(numpy_backend):
 
     with pytest.raises(TypeError, match=r"got EpochsOnly, which lacks set_params, set_model, on_train_begin"):
         model.fit(x, x[:, :1], callbacks=[EpochsOnly()], verbose=0)
+    kerass = type("BackupAndRestore", (KerasShaped,), {"__module__": "keras.src.callbacks.backup_and_restore"})
+    with pytest.raises(TypeError, match=r"Keras's BackupAndRestore .* use gpunn.callbacks.BackupAndRestore"):
+        model.fit(x, x[:, :1], callbacks=[kerass()], verbose=0)
 
 
 def test_gpunn_s_callbacks_are_deep_copyable_before_and_after_training(numpy_backend, tmp_path):

@@ -181,6 +181,23 @@ class BlackBox(kt.RandomSearch):  # the guide's "Tune any function"
         return x * x + 1
 
 
+def build_classifier(hp):  # compiled with its metrics; the tuner's optimizer replaces the model's
+    model = keras.Sequential([layers.Flatten(), layers.Dense(hp.Int("units", 8, 16, 8), activation="relu"),
+                              layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    model.build((None, 5, 5))
+    fixed_weights(model)
+    return model
+
+
+tuner = kt.RandomSearch(build_classifier, objective="val_accuracy", max_trials=2, overwrite=True, directory=folder,
+                        project_name="overridden", seed=4, optimizer=keras.optimizers.SGD(learning_rate=0.05))
+tuner.search(x_train, y_train, epochs=2, validation_data=(x_val, y_val), shuffle=False, verbose=0)
+results["overridden"] = trials_of(tuner)
+best = tuner.get_best_models(1)[0]
+results["overridden_model"] = [type(best.optimizer).__name__, float(best.optimizer.learning_rate),
+                               sorted(tuner.oracle.get_best_trials(1)[0].metrics.metrics)]
+
 tuner = BlackBox(max_trials=5, overwrite=True, directory=folder, project_name="tune_anything", seed=2)
 tuner.search()
 results["black_box"] = tuner.get_best_hyperparameters()[0].get("x")
@@ -238,9 +255,13 @@ def test_the_getting_started_guide_s_searches_run_as_with_keras(tmp_path):
     _assert_same_trials(ours["random_search"]["trials"], theirs["random_search"]["trials"], "RandomSearch")
     assert ours["random_search"]["best_hps"] == theirs["random_search"]["best_hps"] == 3
     assert len(ours["random_search"]["best_models"]) == 2
-    for returns in ("history", "float", "dict", "own_run_trial"):
+    for returns in ("history", "float", "dict", "own_run_trial", "overridden"):
         _assert_same_trials(ours[returns], theirs[returns], returns)
     assert ours["black_box"] == theirs["black_box"]
+    # the tuner's optimizer, the model's own metrics kept
+    (name, rate, logged), (keras_name, keras_rate, keras_logged) = ours["overridden_model"], theirs["overridden_model"]
+    assert (name, logged) == (keras_name, keras_logged) and rate == pytest.approx(keras_rate)
+    assert name == "SGD" and "val_accuracy" in logged
 
 
 GPUNN_ONLY = r'''
@@ -267,6 +288,8 @@ tuner.search(x, y, validation_split=0.25, epochs=1, verbose=0,
 out["logs"] = sorted(os.path.relpath(os.path.join(root), folder) for root, dirs, files in os.walk(folder)
                      if root.endswith("train"))
 out["best_class"] = type(tuner.get_best_models(1)[0]).__name__
+from gpunn.keras_tuner.tuners import Hyperband
+out["tuners"] = Hyperband is kt.Hyperband
 
 tuner = kt.RandomSearch(lambda hp: "not a model", objective="val_loss", max_trials=1, directory=folder,
                         project_name="bad")
@@ -291,5 +314,16 @@ def test_gpunn_s_tuners_take_keras_s_numpy_backend_log_each_trial_and_refuse_oth
     # a TensorBoard callback writes each trial's logs apart, as KerasTuner has Keras's do
     assert out["logs"] == [os.path.join("tb", "0", "execution0", "train"),
                            os.path.join("tb", "1", "execution0", "train")]
-    assert out["best_class"] == "Sequential"
+    assert out["best_class"] == "Sequential" and out["tuners"]
     assert "to return a gpunn model" in out["refused"] and "'str'" in out["refused"]
+
+
+def test_a_keras_backend_the_user_named_is_given_back(tmp_path):
+    if importlib.util.find_spec("tensorflow") is not None:
+        pytest.skip("TensorFlow is installed: Keras imports it as its backend")
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "KERAS_HOME": str(tmp_path / "keras_home")}
+    script = ("import os\nfrom gpunn import keras_tuner\nimport keras\n"
+              "print(keras.backend.backend(), os.environ['KERAS_BACKEND'])")
+    run = run_keras_script(script, env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert run.stdout.split()[-2:] == ["numpy", "tensorflow"]

@@ -169,3 +169,19 @@ def test_score_needs_the_accuracy_metric():
     estimator.fit(X, Y)
     with pytest.raises(ValueError, match=r'pass `metrics=\["accuracy"\]`'):
         estimator.score(X, Y)
+
+
+def test_a_sparse_categorical_loss_takes_the_integer_labels_as_they_are():
+    x = rng.random((30, 4)).astype("float32")
+    labels = rng.integers(0, 3, 30) * 10  # (classes 0, 10, 20: the wrapper maps them to 0, 1, 2)
+
+    def sparse_model():
+        model = Sequential([Dense(5, input_dim=4, activation="relu"), Dense(3, activation="softmax")])
+        model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+        return model
+
+    estimator = KerasClassifier(build_fn=sparse_model, epochs=2, batch_size=10, verbose=0)
+    estimator.fit(x, labels)
+    assert list(estimator.classes_) == [0, 10, 20]
+    ids = np.searchsorted(estimator.classes_, labels)
+    assert estimator.score(x, labels) == estimator.model.evaluate(x, ids, verbose=0)[1]

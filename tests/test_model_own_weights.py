@@ -311,3 +311,65 @@ def test_the_model_s_dtype_is_its_own_weights_and_its_config_s(numpy_backend):
     assert model.predict(np.ones((2, 3)), verbose=0).dtype == np.float64
     assert model.get_config() == {"name": "scale", "trainable": True, "dtype": {
         "module": "keras", "class_name": "DTypePolicy", "config": {"name": "float64"}, "registered_name": None}}
+
+
+def test_no_inference_mode_warning_for_a_call_with_nothing_that_depends_on_the_mode():
+    """A model holding only weights of its own (Python Machine Learning ch13's ``w * x + b``) computes the same in
+    training and inference: fit does not warn that its call() takes no ``training``; with a Dropout it does."""
+    import warnings
+
+    class Line(gpunn.Model):
+        def __init__(self, dropout=False):
+            super().__init__()
+            self.w, self.b = gpunn.Variable(0.5, name="w"), gpunn.Variable(0.0, name="b")
+            self.drop = gpunn.layers.Dropout(0.5) if dropout else None
+
+        def call(self, x):
+            y = self.w * x + self.b
+            return self.drop(y) if self.drop is not None else y
+
+    x = np.linspace(0, 1, 16, dtype="float32").reshape(-1, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = Line()
+        model.compile("sgd", "mse")
+        model.fit(x, 2 * x + 1, epochs=1, verbose=0)
+    model = Line(dropout=True)
+    model.compile("sgd", "mse")
+    with pytest.warns(UserWarning, match=r"Line.call takes no `training` argument"):
+        model.fit(x, 2 * x + 1, epochs=1, verbose=0)
+
+
+FOREIGN_VARIABLE = r'''
+import keras  # Keras itself: its Variable, as a script mixing imports would make one (tf.Variable alike)
+import gpunn
+
+
+class MyModel(gpunn.Model):
+    def __init__(self):
+        super().__init__()
+        self.w = keras.Variable(0.0, name="weight")
+
+    def call(self, x):
+        return self.w * x
+
+
+for make in (MyModel, lambda: gpunn.layers.Dense(2).__setattr__("k", keras.Variable(1.0))):
+    try:
+        make()
+    except TypeError as exc:
+        print(exc)
+'''
+
+
+def test_a_variable_of_keras_or_tensorflow_set_on_a_model_or_layer_is_refused_by_name():
+    from helpers import keras_unavailable_reason, run_keras_script
+
+    if keras_unavailable_reason():
+        pytest.skip(keras_unavailable_reason())
+    run = run_keras_script(FOREIGN_VARIABLE)
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = run.stdout.strip().splitlines()[-2:]
+    assert lines[0].startswith("MyModel.w: a keras Variable, which gpunn neither trains nor computes with; make it "
+                               "gpunn.Variable(...)")
+    assert lines[1].startswith("Dense.k: a keras Variable")

@@ -162,3 +162,19 @@ def test_recorded_penalty_and_gradients_replay_on_new_weights(rng):
                                        + 0.1 * (bias ** 2).sum(), rel=1e-12)
     np.testing.assert_allclose(g["kernel"], 0.02 * np.sign(kernel) + 0.08 * kernel, rtol=1e-12)
     np.testing.assert_allclose(g["bias"], 0.2 * bias, rtol=1e-12)
+
+
+def test_keras_3_s_snake_case_regularizer_names_are_the_classes():
+    """``keras.regularizers.l2`` is Keras 3's class ``L2``: given uncalled (``kernel_regularizer=regularizers.l2``,
+    as "Python Machine Learning" ch14 writes it) it is made with its default factor, 0.01; ``l1_l2()`` is
+    ``L1L2()``, whose factors default to 0."""
+    assert regularizers.l2 is regularizers.L2 and regularizers.l1 is regularizers.L1
+    assert regularizers.l1_l2 is regularizers.L1L2 and regularizers.l1_l2().get_config() == {"l1": 0.0, "l2": 0.0}
+    x = np.random.default_rng(0).random((8, 3)).astype("float32")
+    losses = []
+    for regularizer in (regularizers.l2, regularizers.L2(0.01)):
+        gpunn.utils.set_random_seed(3)
+        model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(2, kernel_regularizer=regularizer)])
+        model.compile("sgd", "mse")
+        losses.append(model.fit(x, x[:, :2], epochs=2, shuffle=False, verbose=0).history["loss"])
+    assert losses[0] == losses[1]

@@ -82,7 +82,8 @@ class Tensor:
         if self.requires_grad:
             raise TypeError(
                 "a gpunn Tensor that needs a gradient was converted to a NumPy array, which would drop its gradient "
-                "(a NumPy or TensorFlow function called on y_pred?): write the computation with gpunn.ops (keras.ops) "
+                "(a NumPy or TensorFlow function, tf.matmul or tf.random.normal..., called in a loss, a metric or "
+                "a layer's call()?): write the computation with gpunn.ops (keras.ops), gpunn.random (keras.random) "
                 "or gpunn.backend functions, or take .numpy() of a value meant to carry no gradient")
         value = self.numpy()
         return value if dtype is None else value.astype(dtype)

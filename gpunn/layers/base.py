@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import constraints, dtype_policies, initializers, overrides, regularizers
+from .. import constraints, dtype_policies, initializers, keras_objects, overrides, regularizers
 from ..naming import snake_case, uniquify
 from ..autodiff import Tensor
 from ..autodiff.default_float import floatx
@@ -113,9 +113,16 @@ def keras_build_shape(layer):
     """The input shape of a built layer as Keras records it (its ``build_config``): batch axis None; for a layer
     of several inputs, the list of their shapes (a dict when it was called on one)."""
     shape = layer.input_shape
-    if isinstance(shape, list):
+    if _several_shapes(shape):
         return user_layer.as_called(layer, [[None] + list(s) for s in shape])
     return [None] + list(shape)
+
+
+def _several_shapes(shape) -> bool:
+    """Whether a layer's ``input_shape`` holds the shapes of several inputs (a list of them, or a tuple of them
+    for the merge layers), not one shape."""
+    return isinstance(shape, list) or (isinstance(shape, tuple) and bool(shape)
+                                       and all(isinstance(s, (tuple, list)) for s in shape))
 
 
 class Layer(KerasVariableLists):
@@ -142,6 +149,7 @@ class Layer(KerasVariableLists):
         if name in _UNTRACKED:
             object.__setattr__(self, name, value)
             return
+        keras_objects.refuse_foreign_variable(self, name, value)
         if isinstance(value, Variable) and getattr(value._layer, "standalone_variable", False):
             # keras.Variable(...) set as an attribute: Keras tracks it as a weight; here it becomes one
             from ..standalone_variables import as_layer_weight
@@ -277,7 +285,9 @@ class Layer(KerasVariableLists):
         if not self.built or self.input_shape is None:
             return None
         shape = keras_build_shape(self)
-        return {"input_shape": tuple(shape) if isinstance(self.input_shape, tuple) else shape}
+        if isinstance(shape, dict):
+            return {"input_shape": {key: tuple(s) for key, s in shape.items()}}
+        return {"input_shape": [tuple(s) for s in shape] if _several_shapes(self.input_shape) else tuple(shape)}
 
     def build_from_config(self, config) -> None:
         """Keras's: build the layer for ``config["input_shape"]`` (``get_build_config()``'s)."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import weakref
 
-from .. import dtype_policies, overrides
+from .. import dtype_policies, keras_objects, overrides
 from ..autodiff.default_float import floatx
 from ..custom_objects import custom_object_scope
 from ..layers import several_outputs, sublayers, text_inputs, variable_paths, wiring
@@ -478,6 +478,7 @@ class Model(Functional, metaclass=_ModelType):
         # After Model.__init__, what the subclass sets: Keras tracks a layer (or model) when it is assigned, or
         # appended to a list the model holds, and orders model.layers, weights and files so (subclassed.py)
         internal = vars(self).get("_internal_attributes")
+        keras_objects.refuse_foreign_variable(self, name, value)
         if internal is not None and getattr(getattr(value, "_layer", None), "standalone_variable", False):
             # a keras.Variable set as an attribute: a weight of the model's own, as Keras tracks it (own_weights.py)
             from ..standalone_variables import as_layer_weight

@@ -180,8 +180,11 @@ def _depends_on_mode(layer) -> bool:
     if not user_layer.runs_call(layer):
         return False
     from ..layers import sublayers
+    from .own_weights import ModelBody
 
-    return overrides.names_training(layer.call) or any(
+    # (a model's call() run as one layer: its own call() says whether it takes a mode, not the layer's)
+    call = layer.__dict__["_model"].call if isinstance(layer, ModelBody) else layer.call
+    return overrides.names_training(call) or any(
         _depends_on_mode(owner) for path, owner in sublayers.owners(layer) if path)
 
 

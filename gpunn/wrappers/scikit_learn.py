@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
-from ..losses import CategoricalCrossentropy
+from ..losses import CategoricalCrossentropy, SparseCategoricalCrossentropy
 from ..models import Sequential
 from ..utils import to_categorical
 
@@ -97,7 +97,10 @@ class BaseWrapper(BaseEstimator):
 
 
 def _categorical_loss(model) -> bool:
-    return isinstance(model.loss, CategoricalCrossentropy)
+    """tf.keras's ``is_categorical_crossentropy``: the one-hot cross-entropy (not the sparse one, which takes the
+    integer labels as they are)."""
+    return isinstance(model.loss, CategoricalCrossentropy) and not isinstance(model.loss,
+                                                                             SparseCategoricalCrossentropy)
 
 
 class KerasClassifier(ClassifierMixin, BaseWrapper):

@@ -479,3 +479,9 @@ def serialize(activation):
         raise ValueError(f"activation: expected one of gpunn.activations' functions or what activations.get "
                          f"returns, got {activation!r}")
     return name
+
+
+def __dir__():
+    from .api_listing import public_names  # (Keras's listing: api_listing.py)
+
+    return public_names(globals())

@@ -325,3 +325,9 @@ def deserialize(config) -> Initializer:
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"config: expected a dict with 'class_name' and 'config', got {config!r}")
     return get(config)
+
+
+def __dir__():
+    from .api_listing import public_names  # (Keras's listing: api_listing.py)
+
+    return public_names(globals())

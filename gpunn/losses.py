@@ -1394,3 +1394,9 @@ from .pair_losses import Circle, circle  # noqa: E402,F401
 
 _BY_NAME.update(circle=Circle)
 _BY_CLASS.update(Circle=Circle)
+
+
+def __dir__():
+    from .api_listing import public_names  # (Keras's listing: api_listing.py)
+
+    return public_names(globals())

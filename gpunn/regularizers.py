@@ -251,3 +251,9 @@ def serialize(reg: Regularizer | None):
     if isinstance(reg, FunctionRegularizer):
         return custom_objects.function_entry(reg.function)
     return None if reg is None else custom_objects.class_entry(reg, reg.get_config())
+
+
+def __dir__():
+    from .api_listing import public_names  # (Keras's listing: api_listing.py)
+
+    return public_names(globals())

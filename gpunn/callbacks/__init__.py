@@ -32,3 +32,9 @@ __all__ = [
     "ReduceLROnPlateau", "CSVLogger", "TerminateOnNaN", "LearningRateScheduler", "LambdaCallback", "TensorBoard",
     "BackupAndRestore", "SwapEMAWeights", "RemoteMonitor",
 ]
+
+
+def __dir__():
+    from ..api_listing import public_names  # (Keras's listing: api_listing.py)
+
+    return public_names(globals())

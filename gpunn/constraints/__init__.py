@@ -76,3 +76,9 @@ def get(identifier) -> Constraint | None:
 __all__ = ["Constraint", "FunctionConstraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm",
            "min_max_norm", "non_neg",
            "unit_norm", "get", "serialize", "deserialize"]
+
+
+def __dir__():
+    from ..api_listing import public_names  # (Keras's listing: api_listing.py)
+
+    return public_names(globals())

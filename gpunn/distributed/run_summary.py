@@ -29,12 +29,21 @@ def run_summary(call: str, model, data: dict, compiled: bool = True, optimizer: 
 def model_summary(model) -> dict:
     layers = []
     for layer in model._graph_layers:
-        config = {key: value for key, value in layer.get_config().items()
+        config = {key: value for key, value in _config(layer).items()
                   if key not in _PER_RANK_KEYS and not key.endswith("initializer")}
         layers.append({"class": type(layer).__name__, **config, "output_shape": str(tuple(layer.output_shape)),
                        "parameters": layer.count_params()})
     return {"input_shape": str(model.input_shape), "dtype": str(model.dtype), "layers": layers,
             "connections": str(model._sources), "modes": str(model._modes), "parameters": int(model.params.size)}
+
+
+def _config(layer) -> dict:
+    """The layer's config, or its name where it has none (a layer of the user's made with arguments that are not
+    plain values and without a get_config: its class and shapes are compared all the same)."""
+    try:
+        return layer.get_config()
+    except NotImplementedError:
+        return {"name": layer.name}
 
 
 def compile_summary(model, optimizer: bool = True) -> dict:

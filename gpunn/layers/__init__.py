@@ -121,3 +121,9 @@ __all__ = ["experimental", "Layer", "Input", "InputLayer", "InputSpec", "Lambda"
            "RandomContrast", "RandomBrightness", "RandomSaturation", "RandomHue", "RandomColorJitter",
            "RandomGrayscale", "RandomInvert", "Solarization", "RandomPosterization", "RandomColorDegeneration",
            "RandomSharpness", "RandomShear", "RandomErasing", "RandomGaussianBlur", "AutoContrast", "Equalization"]
+
+
+def __dir__():
+    from ..api_listing import public_names  # (Keras's listing: api_listing.py)
+
+    return public_names(globals(), ('experimental',))

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import constraints, dtype_policies, initializers, keras_objects, overrides, regularizers
+from .. import auto_config, constraints, dtype_policies, initializers, keras_objects, overrides, regularizers
 from ..naming import snake_case, uniquify
 from ..autodiff import Tensor
 from ..autodiff.default_float import floatx
@@ -142,6 +142,12 @@ class Layer(KerasVariableLists):
     # Counts every ``bind`` of every layer: a model whose count has not moved since it last looked knows, without
     # visiting its layers, that none of them was bound to another model's buffers.
     bindings_made = 0
+
+    def __new__(cls, *args, **kwargs):
+        layer = super().__new__(cls)
+        if cls.__module__.split(".")[0] != "gpunn":  # a class of the user's: Keras's auto-config (auto_config.py)
+            auto_config.take_arguments(layer, args, kwargs)
+        return layer
 
     def __setattr__(self, name, value):
         if name == "built" and value:
@@ -598,6 +604,12 @@ class Layer(KerasVariableLists):
 
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable}
+        if type(self).get_config is Layer.get_config and auto_config.AUTO_CONFIG in self.__dict__:
+            # a class of the user's without a get_config: the arguments it was made with (Keras's auto-config)
+            named = auto_config.named_arguments(self)
+            if named is None:
+                raise auto_config.not_serializable(self)
+            config = {**named, "trainable": self.trainable}
         if self.declared_dtype is not None:
             config["dtype"] = self.declared_dtype
         if self.declared_input_shape is not None:

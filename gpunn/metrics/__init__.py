@@ -61,3 +61,9 @@ __all__ = [
     "mean_squared_logarithmic_error", "poisson", "sparse_categorical_crossentropy", "squared_hinge",
     "pearson_correlation", "concordance_correlation",
 ]
+
+
+def __dir__():
+    from ..api_listing import public_names  # (Keras's listing: api_listing.py)
+
+    return public_names(globals())

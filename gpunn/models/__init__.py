@@ -8,3 +8,9 @@ from .functional import Functional, Model
 
 __all__ = ["Sequential", "Model", "Functional", "load_model", "save_model", "clone_model", "model_from_json",
            "NotAModelFileError", "NotBuiltError"]
+
+
+def __dir__():
+    from ..api_listing import public_names  # (Keras's listing: api_listing.py)
+
+    return public_names(globals())

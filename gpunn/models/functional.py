@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import weakref
 
-from .. import dtype_policies, keras_objects, overrides
+from .. import auto_config, dtype_policies, keras_objects, overrides
 from ..autodiff.default_float import floatx
 from ..custom_objects import custom_object_scope
 from ..layers import several_outputs, sublayers, text_inputs, variable_paths, wiring
@@ -442,7 +442,7 @@ class Model(Functional, metaclass=_ModelType):
         if cls is Model:
             return Functional(*args, **kwargs)
         model = object.__new__(cls)
-        subclassed_config.take_arguments(model, args, kwargs)  # (Keras's auto-config: get_config)
+        auto_config.take_arguments(model, args, kwargs)  # (Keras's auto-config: get_config)
         return model
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):

@@ -13,62 +13,15 @@
 """
 from __future__ import annotations
 
-import inspect
-
-from .. import dtype_policies, overrides
-
-AUTO_CONFIG = "_auto_config"  # the model's attribute holding the arguments it was made with (or None)
-_PLAIN = (str, int, float, bool, type(None))
-
-
-def _plain(value) -> bool:
-    if isinstance(value, (list, tuple)):
-        return all(_plain(item) for item in value)
-    if isinstance(value, dict):
-        return all(isinstance(key, str) and _plain(item) for key, item in value.items())
-    return isinstance(value, _PLAIN)
-
-
-def take_arguments(model, args: tuple, kwargs: dict) -> None:
-    """Keep the arguments ``model`` is being made with, as Keras's ``Operation.__new__`` keeps them: bound to the
-    class's ``__init__``, defaults included, ``name`` left out; none when one is not a plain value (a layer, a
-    function) or comes by position only or as ``*args``."""
-    arguments = None
-    try:
-        signature = inspect.signature(type(model).__init__)
-        bound = signature.bind(model, *args, **kwargs)
-    except (TypeError, ValueError):
-        bound = None
-    if bound is not None:
-        parameters = list(signature.parameters.values())[1:]
-        if not any(p.kind == p.POSITIONAL_ONLY for p in parameters):
-            bound.apply_defaults()
-            arguments = dict(bound.arguments)
-            arguments.pop(next(iter(signature.parameters)))  # self
-            for p in parameters:
-                if p.kind == p.VAR_KEYWORD:
-                    arguments.update(arguments.pop(p.name, {}))
-                elif p.kind == p.VAR_POSITIONAL and arguments.pop(p.name, ()):
-                    arguments = None
-                    break
-            if arguments is not None:
-                arguments.pop("name", None)
-                if not _plain(arguments):
-                    arguments = None
-    model.__dict__[AUTO_CONFIG] = arguments
-
+from .. import auto_config, dtype_policies, overrides
 
 def config(model) -> dict:
     """Keras's ``get_config()`` of a subclassed model (see the module docstring): its name and the arguments it was
     made with (``Operation.get_config``), then its flag and dtype policy over them (``Layer.get_config``)."""
     found = {"name": model.name}
-    arguments = model.__dict__.get(AUTO_CONFIG)
-    if arguments is not None and overrides.user_definition(type(model), "get_config") is None:
-        found.update(arguments)
-        parameters = inspect.signature(type(model).__init__).parameters
-        takes_kwargs = "kwargs" in parameters and parameters["kwargs"].kind == inspect.Parameter.VAR_KEYWORD
-        if "name" not in parameters and not takes_kwargs:
-            found.pop("name", None)  # (Keras's rule: it could not be given back)
+    named = auto_config.named_arguments(model)
+    if named is not None and overrides.user_definition(type(model), "get_config") is None:
+        found = named
     found["trainable"] = model.trainable
     found["dtype"] = dtype_policies.serialize(dtype_policies.DTypePolicy(model.__dict__.get("_model_dtype")))
     return found

@@ -42,3 +42,9 @@ def serialize(optimizer: Optimizer) -> dict:
 
 __all__ = ["deserialize", "Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Nadam", "Adamax", "Adadelta",
            "Lion", "Ftrl", "Lamb", "Muon", "Adafactor", "ScheduleFreeAdamW", "schedules", "get", "serialize"]
+
+
+def __dir__():
+    from ..api_listing import public_names  # (Keras's listing: api_listing.py)
+
+    return public_names(globals(), ('schedules',))

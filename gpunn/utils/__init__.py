@@ -32,3 +32,9 @@ __all__ = ["Config", "FeatureSpace", "CustomObjectScope", "custom_object_scope",
            "is_interactive_logging_enabled", "Progbar", "timeseries_dataset_from_array",
            "text_dataset_from_directory", "split_dataset", "image_dataset_from_directory", "load_img",
            "img_to_array", "array_to_img", "save_img"]
+
+
+def __dir__():
+    from ..api_listing import public_names  # (Keras's listing: api_listing.py)
+
+    return public_names(globals())

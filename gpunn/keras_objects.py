@@ -24,11 +24,13 @@ def refuse_foreign_variable(owner, name: str, value) -> None:
     """A TypeError for a variable of TensorFlow or Keras itself set as an attribute of a gpunn layer or model
     (``self.w = tf.Variable(0.)``, as "Python Machine Learning" ch13 writes one): gpunn would neither train it nor
     compute with it (Keras 3 too leaves a tf.Variable untrained, silently)."""
-    root = (type(value).__module__ or "").split(".")[0]
-    if root in _ROOTS and not isinstance(value, type) and "Variable" in type(value).__name__:
-        raise TypeError(f"{type(owner).__name__}.{name}: a {root} {type(value).__name__}, which gpunn neither "
-                        "trains nor computes with; make it gpunn.Variable(...) (keras.Variable with gpunn's imports) "
-                        "or self.add_weight(...)")
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
+    for item in items:  # (a list or dict of them too)
+        root = (type(item).__module__ or "").split(".")[0]
+        if root in _ROOTS and "Variable" in type(item).__name__ and callable(getattr(item, "assign", None)):
+            raise TypeError(f"{type(owner).__name__}.{name}: a {root} {type(item).__name__}, which gpunn neither "
+                            "trains nor computes with; make it gpunn.Variable(...) (keras.Variable with gpunn's "
+                            "imports) or self.add_weight(...)")
 
 
 def as_gpunn(obj, kind: str):

@@ -82,3 +82,50 @@ def test_a_layer_made_with_another_layer_and_no_get_config_refuses_its_config(nu
         model.save(tmp_path / "wrapping.keras")
     assert not (tmp_path / "wrapping.keras").exists()
     assert "inner" in Described(gpunn.layers.Dense(3)).get_config()  # a get_config of its own is asked instead
+
+
+def test_a_backup_takes_a_model_whose_config_cannot_be_written(numpy_backend, tmp_path):
+    """BackupAndRestore puts its backup back into the model it was taken from, which needs no config (Keras's
+    backup, of weights, takes such a model too)."""
+    class Scaled(gpunn.layers.Layer):
+        def __init__(self, w, **kwargs):
+            super().__init__(**kwargs)
+            self.w = np.asarray(w, "float32")
+
+        def call(self, x):
+            return x * gpunn.ops.convert_to_tensor(self.w)
+
+    def model():
+        gpunn.utils.set_random_seed(2)
+        made = gpunn.Sequential([gpunn.Input((3,)), Scaled(np.arange(3.0)), gpunn.layers.Dense(1)])
+        made.compile("sgd", "mse")
+        return made
+
+    x = np.random.default_rng(0).random((8, 3)).astype("float32")
+    whole = model()
+    whole.fit(x, x[:, :1], epochs=3, shuffle=False, verbose=0)
+
+    class Interrupt(gpunn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    interrupted = model()
+    backup = gpunn.callbacks.BackupAndRestore(str(tmp_path / "backup"))
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit(x, x[:, :1], epochs=3, shuffle=False, callbacks=[backup, Interrupt()], verbose=0)
+    resumed = model()
+    resumed.fit(x, x[:, :1], epochs=3, shuffle=False, callbacks=[backup], verbose=0)
+    for mine, theirs in zip(resumed.get_weights(), whole.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_subclass_of_a_built_in_layer_keeps_its_config(numpy_backend):
+    """Keras's built-in layers have a get_config of their own, so a subclass without one gets theirs, not the
+    auto-config (which would drop the name for a ``**kw`` constructor)."""
+    class Residual(gpunn.layers.Add):
+        def __init__(self, scale=1.0, **kw):
+            super().__init__(**kw)
+            self.scale = scale
+
+    assert Residual(name="skip").get_config()["name"] == "skip"

@@ -354,7 +354,8 @@ class MyModel(gpunn.Model):
         return self.w * x
 
 
-for make in (MyModel, lambda: gpunn.layers.Dense(2).__setattr__("k", keras.Variable(1.0))):
+for make in (MyModel, lambda: gpunn.layers.Dense(2).__setattr__("k", keras.Variable(1.0)),
+             lambda: gpunn.layers.Dense(2).__setattr__("ks", [keras.Variable(1.0)])):
     try:
         make()
     except TypeError as exc:
@@ -369,7 +370,7 @@ def test_a_variable_of_keras_or_tensorflow_set_on_a_model_or_layer_is_refused_by
         pytest.skip(keras_unavailable_reason())
     run = run_keras_script(FOREIGN_VARIABLE)
     assert run.returncode == 0, run.stderr[-3000:]
-    lines = run.stdout.strip().splitlines()[-2:]
+    lines = run.stdout.strip().splitlines()[-3:]
     assert lines[0].startswith("MyModel.w: a keras Variable, which gpunn neither trains nor computes with; make it "
                                "gpunn.Variable(...)")
-    assert lines[1].startswith("Dense.k: a keras Variable")
+    assert lines[1].startswith("Dense.k: a keras Variable") and lines[2].startswith("Dense.ks: a keras Variable")

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..models.atomic_write import atomic_write_bytes, remove_stale_temporaries
 from ..models.load import load_training_state
+from ..models.save import save_backup
 from ._common import BatchCounter, _bad_arg, _is_chief
 from .base import Callback
 
@@ -238,7 +239,7 @@ class BackupAndRestore(Callback):
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint:
             self._latest.copy_to(self._previous)
-        self.model.save(self._weights_path, save_format="safetensors")
+        save_backup(self.model, self._weights_path)
         self._state_digest = _sha256(_read_bytes(self._weights_path))
         self._write_metadata()
 

@@ -22,7 +22,8 @@ def _checked(cb):
     if isinstance(cb, type):
         raise TypeError(f"callbacks: expected callback instances, got the class {cb.__name__}; "
                         f"make one: {cb.__name__}(...)")
-    if type(cb).__name__ == "BackupAndRestore" and type(cb).__module__.startswith("keras"):
+    if type(cb).__name__ == "BackupAndRestore" and type(cb).__module__.split(".")[0] in ("keras", "tf_keras",
+                                                                                          "tensorflow"):
         raise TypeError("callbacks: Keras's BackupAndRestore saves and restores a Keras model's state; use "
                         "gpunn.callbacks.BackupAndRestore, which does it for gpunn's models")
     missing = [name for name in _HOOKS if not callable(getattr(cb, name, None))]

@@ -109,6 +109,12 @@ def _takes_keras_shapes(build):
     return taking_keras_shapes
 
 
+def _nearest_gpunn_class(cls) -> type:
+    """The first of gpunn's classes a class derives from: Layer for a layer of the user's written from scratch,
+    which Keras's auto-config describes (a built-in layer has a get_config of its own in Keras)."""
+    return next(klass for klass in cls.__mro__ if klass.__module__.split(".")[0] == "gpunn")
+
+
 def keras_build_shape(layer):
     """The input shape of a built layer as Keras records it (its ``build_config``): batch axis None; for a layer
     of several inputs, the list of their shapes (a dict when it was called on one)."""
@@ -604,7 +610,8 @@ class Layer(KerasVariableLists):
 
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable}
-        if type(self).get_config is Layer.get_config and auto_config.AUTO_CONFIG in self.__dict__:
+        if type(self).get_config is Layer.get_config and auto_config.AUTO_CONFIG in self.__dict__ and \
+                _nearest_gpunn_class(type(self)) is Layer:
             # a class of the user's without a get_config: the arguments it was made with (Keras's auto-config)
             named = auto_config.named_arguments(self)
             if named is None:

@@ -33,10 +33,16 @@ def _weight_tensors(model) -> dict[str, np.ndarray]:
     return tensors
 
 
-def _save_safetensors(model, filepath, overwrite, include_optimizer) -> None:
+def _save_safetensors(model, filepath, overwrite, include_optimizer, config_required: bool = True) -> None:
+    try:
+        config = model.get_config()
+    except NotImplementedError:  # (a layer of the user's made with values its config cannot hold)
+        if config_required:
+            raise
+        config = None  # a backup goes back into the model it was taken from, which needs no config
     metadata = {
         "format": MODEL_FORMAT, "format_version": FORMAT_VERSION, "gpunn_version": gpunn_version(),
-        "model_config": json.dumps({"class_name": type(model).__name__, "config": model.get_config()}),
+        "model_config": json.dumps({"class_name": type(model).__name__, "config": config}),
         # Each seeded layer's draw counter (Dropout's masks, GaussianNoise's normals): with its seed (in the
         # config) it fixes the draws still to come, so training resumed after a load draws what it would have
         # drawn without the save.
@@ -68,6 +74,16 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
         h5_format.save_model(model, filepath, overwrite, include_optimizer)
     else:
         _save_safetensors(model, filepath, overwrite, include_optimizer)
+
+
+def save_backup(model, filepath) -> None:
+    """``BackupAndRestore``'s backup: the model's file in gpunn's format (weights, optimizer state, draw counters),
+    written as ``model.save`` writes it, but also for a model whose config cannot be written (a layer of the
+    user's made with values its config cannot hold, which Keras's backup, of weights, takes too)."""
+    filepath = check_save_path(filepath, True)
+    model._require_built("save")
+    saving_hooks.refuse_own_hooks(model, "model.save")
+    _save_safetensors(model, filepath, True, True, config_required=False)
 
 
 def save_weights(model, filepath, overwrite=True, save_format=None) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 
 AUTO_CONFIG = "_auto_config"  # the attribute holding the arguments an object was made with (or None)
+_BY_POSITION = "_auto_config_error_args"  # set where they were not kept for coming by position only or as *args
 _PLAIN = (str, int, float, bool, type(None))
 
 
@@ -23,7 +24,7 @@ def take_arguments(made, args: tuple, kwargs: dict) -> None:
     """Keep the arguments ``made`` (a layer or a model) is being made with, as Keras's ``Operation.__new__`` keeps
     them: bound to the class's ``__init__``, defaults included, ``name`` left out; none when one is not a plain
     value (a layer, a function) or comes by position only or as ``*args``."""
-    arguments = None
+    arguments, by_position = None, False
     try:
         signature = inspect.signature(type(made).__init__)
         bound = signature.bind(made, *args, **kwargs)
@@ -31,7 +32,8 @@ def take_arguments(made, args: tuple, kwargs: dict) -> None:
         bound = None
     if bound is not None:
         parameters = list(signature.parameters.values())[1:]
-        if not any(p.kind == p.POSITIONAL_ONLY for p in parameters):
+        by_position = any(p.kind == p.POSITIONAL_ONLY for p in parameters)
+        if not by_position:
             bound.apply_defaults()
             arguments = dict(bound.arguments)
             arguments.pop(next(iter(signature.parameters)))  # self
@@ -39,13 +41,14 @@ def take_arguments(made, args: tuple, kwargs: dict) -> None:
                 if p.kind == p.VAR_KEYWORD:
                     arguments.update(arguments.pop(p.name, {}))
                 elif p.kind == p.VAR_POSITIONAL and arguments.pop(p.name, ()):
-                    arguments = None
+                    arguments, by_position = None, True
                     break
             if arguments is not None:
                 arguments.pop("name", None)
                 if not _plain(arguments):
                     arguments = None
     made.__dict__[AUTO_CONFIG] = arguments
+    made.__dict__[_BY_POSITION] = by_position
 
 
 def named_arguments(made) -> dict | None:
@@ -64,7 +67,14 @@ def named_arguments(made) -> dict | None:
 
 
 def not_serializable(made) -> NotImplementedError:
-    """Keras's error for an object made with arguments that are not plain values and without a ``get_config``."""
+    """Keras's error for an object whose arguments were not kept (by position only or as ``*args``, or not plain
+    values), of a class without a ``get_config``."""
+    if made.__dict__.get(_BY_POSITION):
+        return NotImplementedError(
+            f"Object {type(made).__name__} was created by passing positional only or variadic positional arguments "
+            "(e.g., `*args`) to `__init__()`, which is not supported by the automatic config generation. Please "
+            "remove all positional only and variadic arguments from `__init__()` or override `get_config()` and "
+            "`from_config()` to make the object serializable.")
     return NotImplementedError(
         f"Object {type(made).__name__} was created by passing non-serializable argument values in `__init__()`, "
         "and therefore the object must override `get_config()` in order to be serializable. Please implement "

@@ -129,3 +129,17 @@ def test_a_subclass_of_a_built_in_layer_keeps_its_config(numpy_backend):
             self.scale = scale
 
     assert Residual(name="skip").get_config()["name"] == "skip"
+
+
+def test_a_layer_made_with_star_args_and_no_get_config_is_told_so(numpy_backend):
+    class Spread(gpunn.layers.Layer):
+        def __init__(self, *factors, **kwargs):
+            super().__init__(**kwargs)
+            self.factors = factors
+
+        def call(self, x):
+            return x
+
+    with pytest.raises(NotImplementedError, match=r"Object Spread was created by passing positional only or variadic"):
+        Spread(1.0, 2.0).get_config()
+    assert Spread().get_config()["trainable"] is True  # (none given: nothing is lost)

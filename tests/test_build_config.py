@@ -86,3 +86,20 @@ def test_a_model_built_for_another_shape_warns_and_keeps_its_weights(numpy_backe
     model.build_from_config(None)  # (Keras: an empty config builds nothing)
     with pytest.raises(ValueError, match=r"build_from_config: expected get_build_config\(\)'s dict"):
         model.build_from_config({"shape": [None, 4]})
+
+
+def test_a_keras_config_of_several_build_shapes_builds_a_layer_of_the_user_s(numpy_backend):
+    """Keras writes ``{"shapes_dict": {...}}`` for a build() of several shapes; its shapes go to them in order. A
+    config of neither form is refused, not ignored."""
+    class Two(gpunn.layers.Layer):
+        def build(self, a_shape, b_shape):
+            self.k = self.add_weight(shape=(a_shape[-1], b_shape[-1]))
+
+        def call(self, a, b):
+            return a
+
+    two = Two()
+    two.build_from_config({"shapes_dict": {"a_shape": (None, 3), "b_shape": (None, 2)}})
+    assert two.built and tuple(two.k.shape) == (3, 2)
+    with pytest.raises(ValueError, match=r"build_from_config: expected get_build_config\(\)'s dict"):
+        gpunn.layers.Dense(2).build_from_config({"shape": [None, 3]})

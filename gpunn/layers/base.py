@@ -302,9 +302,17 @@ class Layer(KerasVariableLists):
         return {"input_shape": [tuple(s) for s in shape] if _several_shapes(self.input_shape) else tuple(shape)}
 
     def build_from_config(self, config) -> None:
-        """Keras's: build the layer for ``config["input_shape"]`` (``get_build_config()``'s)."""
-        if config and "input_shape" in config:
+        """Keras's: build the layer for ``config["input_shape"]`` (``get_build_config()``'s), or with the shapes of
+        ``config["shapes_dict"]`` as build()'s keyword arguments (a Keras layer's build of several)."""
+        if not config:
+            return
+        if "input_shape" in config:
             self.build(config["input_shape"])
+        elif "shapes_dict" in config:
+            self.build(list(config["shapes_dict"].values()))  # (spread over its build()'s arguments, in order)
+        else:
+            raise ValueError(f"build_from_config: expected get_build_config()'s dict, {{'input_shape': shape}}, got "
+                             f"{config!r}")
 
     def weight_specs(self) -> list[WeightSpec]:
         if user_layer.runs_call(self):

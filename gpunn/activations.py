@@ -187,15 +187,26 @@ def leaky_relu(x, negative_slope=0.2):
 
 
 def elu(x, alpha=1.0):
-    if alpha != 1.0:
-        raise ValueError(f"alpha: gpunn's fused ELU uses alpha=1.0 (Keras's default), got {alpha!r}")
+    if alpha != 1.0:  # the fused step's ELU is Keras's default one; another alpha computes as gpunn.ops.elu
+        _check_real("alpha", alpha)
+        return _through_ops("elu", x, alpha=alpha)
     return _elementwise("elu", x, alpha)
 
 
 def gelu(x, approximate=False):
-    if approximate:
-        raise ValueError("gelu: approximate=True is not supported; gpunn uses the exact erf form (approximate=False)")
+    if approximate:  # the fused step's GELU is the exact erf form; the tanh one computes as gpunn.ops.gelu
+        return _through_ops("gelu", x, approximate=True)
     return _elementwise("gelu", x, 0.0)
+
+
+def _through_ops(name: str, x, **arguments):
+    """gpunn.ops's function ``name`` of ``x``: differentiable on a Tensor, an operation of the graph on a model's
+    symbolic value, a NumPy array of host data."""
+    from . import ops
+
+    if _symbolic(x) or _traced(x):
+        return getattr(ops, name)(x, **arguments)
+    return getattr(ops, name)(_float_array(x), **arguments).value
 
 
 def sigmoid(x):
@@ -408,7 +419,7 @@ def get(identifier) -> ActivationSpec:
 
         return get(deserialize_keras_object(identifier))
     if callable(identifier):
-        name = _NAME_OF.get(id(identifier))
+        name = _NAME_OF.get(id(identifier)) or _tensorflow_activation(identifier)
         if name is None:
             return _from_layer(identifier) or _users_function(identifier)
     else:
@@ -422,6 +433,25 @@ def get(identifier) -> ActivationSpec:
                         "and 'default_value' (Keras's threshold has no defaults, so its name cannot be a layer's "
                         "activation; call gpunn.activations.threshold(x, threshold, default_value) on arrays)")
     return ActivationSpec(name, DEFAULT_ALPHA.get(name, 0.0))
+
+
+# TensorFlow's functions that tf.keras scripts pass as activations (``Dense(128, activation=tf.nn.relu)``, as the
+# DeepLearning.AI courses write them), by their Python name: each computes what Keras's activation of that name
+# computes, with the same defaults (tf.nn.leaky_relu's alpha 0.2, tf.nn.gelu's exact form), so they become it.
+_TENSORFLOW_ACTIVATIONS = {
+    "relu": "relu", "relu6": "relu6", "elu": "elu", "selu": "selu", "leaky_relu": "leaky_relu", "gelu": "gelu",
+    "sigmoid": "sigmoid", "tanh": "tanh", "softplus": "softplus", "softsign": "softsign", "swish": "silu",
+    "silu": "silu", "softmax": "softmax", "softmax_v2": "softmax", "log_softmax": "log_softmax",
+    "log_softmax_v2": "log_softmax", "exp": "exponential", "identity": "linear",
+}
+
+
+def _tensorflow_activation(function) -> str | None:
+    """The name of gpunn's activation that ``function``, one of TensorFlow's (tf.nn.relu, tf.nn.softmax,
+    tf.math.tanh...), computes; None for any other function."""
+    if (getattr(function, "__module__", None) or "").split(".")[0] != "tensorflow":
+        return None
+    return _TENSORFLOW_ACTIVATIONS.get(getattr(function, "__name__", None))
 
 
 def deserialize(config, custom_objects=None) -> ActivationSpec:

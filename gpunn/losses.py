@@ -120,19 +120,22 @@ class Loss:
     def per_sample(self, y_true, y_pred) -> np.ndarray:
         """The loss of each sample (float64, on the host), as Keras's loss functions return it; on Tensors (in a
         function of the user's being differentiated), a Tensor carrying the gradient (``loss_tensors.py``)."""
-        from .ops import NumpyOps
-
         if loss_tensors.involves_tensors(y_true, y_pred):
             return loss_tensors.per_sample(self, y_true, y_pred)
-
         if self.takes_sample_weights:  # a loss written as a function takes y_true as given
-            y_pred = np.asarray(y_pred, dtype=np.float64)
-            ops = NumpyOps()
-            per_sample, _, _ = self.weighted_compute(ops, Workspace(ops), y_pred,
-                                                     np.asarray(y_true).astype(np.float64),
-                                                     1.0 / max(len(y_pred), 1), False, False, None)
-            return per_sample
+            return self._function_per_sample(y_true, y_pred, None)
         return self._builtin_per_sample(y_true, y_pred)
+
+    def _function_per_sample(self, y_true, y_pred, weights) -> np.ndarray:
+        """A loss written as a function (or a ``call``), on host arrays: each sample's value, times ``weights``
+        (one per sample) when given."""
+        from .ops import NumpyOps
+
+        y_pred = np.asarray(y_pred, dtype=np.float64)
+        ops = NumpyOps()
+        per_sample, _, _ = self.weighted_compute(ops, Workspace(ops), y_pred, np.asarray(y_true).astype(np.float64),
+                                                 1.0 / max(len(y_pred), 1), False, False, weights)
+        return per_sample
 
     def _builtin_per_sample(self, y_true, y_pred) -> np.ndarray:
         """The per-sample values of host arrays through the loss's ``compute``."""
@@ -162,13 +165,20 @@ class Loss:
         carrying the gradient."""
         if loss_tensors.involves_tensors(y_true, y_pred, sample_weight):
             return loss_tensors.mean_loss(self, y_true, y_pred, sample_weight)
-        per_sample = self.per_sample(y_true, y_pred)
+        mask = getattr(y_pred, "_keras_mask", None)  # an eager layer's output with a padding mask
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if self.takes_sample_weights and mask is None and (weights is None or weights.size == len(y_pred)):
+            # the function's values weighted as it runs in a step: one value for the whole batch (Dice's with
+            # axis=None) is then weighted per sample, or passed through as Keras's reduction passes a scalar
+            per_sample = self._function_per_sample(y_true, y_pred, None if weights is None else weights.reshape(-1))
+            return keras_values(reduce_values(per_sample, None if weights is None else weights.reshape(-1),
+                                              getattr(self, "reduction", "sum_over_batch_size")),
+                                y_pred, getattr(self, "_dtype", None))
+        per_sample = self.per_sample(y_true, y_pred)
         if weights is not None:
             # a weight per sample over each of its steps (Keras's squeeze_or_expand_to_same_rank)
             weights = weights.reshape(weights.shape[:1] + (1,) * (np.ndim(per_sample) - 1)) \
                 if weights.ndim == 1 and np.ndim(per_sample) > 1 else weights.reshape(np.shape(per_sample))
-        mask = getattr(y_pred, "_keras_mask", None)  # an eager layer's output with a padding mask
         if mask is not None and np.shape(mask) == np.shape(per_sample):
             weights = _masked_weights(np.asarray(mask, dtype=bool), weights,
                                       getattr(self, "reduction", "sum_over_batch_size"))
@@ -223,7 +233,8 @@ def _run_function(loss, function, match_ranks, ops, ws, output, y_true, grad_sca
     per_sample = _per_sample(ws, output)
     gradient = _like_output(ws, "gradient", output) if need_grad else None
     ops.run_python(functools.partial(user_functions.loss_step, f"loss {loss.name!r}", function, y_true, output,
-                                     grad_scale, sample_weight, per_sample, gradient, match_ranks))
+                                     grad_scale, sample_weight, per_sample, gradient, match_ranks,
+                                     getattr(loss, "reduction", None) == "sum"))
     return per_sample, gradient, output
 
 
@@ -1330,9 +1341,11 @@ def cosine_similarity(y_true, y_pred, axis=-1):
     return keras_values(CosineSimilarity(axis=axis).per_sample(y_true, y_pred), y_pred)
 
 
-mean_squared_error = mse = _function(MeanSquaredError, "mean_squared_error")
-mean_absolute_error = mae = _function(MeanAbsoluteError, "mean_absolute_error")
-mean_absolute_percentage_error = mape = _plain_function(MeanAbsolutePercentageError, "mean_absolute_percentage_error")
+# (the upper-case names are tf.keras 2's, which Keras 3 keeps in its tf.keras namespace)
+mean_squared_error = mse = MSE = _function(MeanSquaredError, "mean_squared_error")
+mean_absolute_error = mae = MAE = _function(MeanAbsoluteError, "mean_absolute_error")
+mean_absolute_percentage_error = mape = MAPE = _plain_function(MeanAbsolutePercentageError,
+                                                               "mean_absolute_percentage_error")
 
 
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
@@ -1353,9 +1366,10 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     return keras_values(loss.per_sample(y_true, y_pred), y_pred)
 
 
-mean_squared_logarithmic_error = msle = _plain_function(MeanSquaredLogarithmicError, "mean_squared_logarithmic_error")
+mean_squared_logarithmic_error = msle = MSLE = _plain_function(MeanSquaredLogarithmicError,
+                                                               "mean_squared_logarithmic_error")
 log_cosh = logcosh = _plain_function(LogCosh, "log_cosh")
-kl_divergence = kld = kullback_leibler_divergence = _plain_function(KLDivergence, "kl_divergence")
+kl_divergence = kld = KLD = kullback_leibler_divergence = _plain_function(KLDivergence, "kl_divergence")
 poisson = _plain_function(Poisson, "poisson")
 hinge = _plain_function(Hinge, "hinge")
 squared_hinge = _plain_function(SquaredHinge, "squared_hinge")
@@ -1377,6 +1391,8 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
                                         label_smoothing=label_smoothing, axis=axis)
     return keras_values(loss.per_sample(y_true, y_pred), y_pred)
 
+
+from .loss_reduction import Reduction  # noqa: E402,F401  (tf.keras 2's gpunn.losses.Reduction.SUM...)
 
 # Keras's overlap losses, written with gpunn.ops in a module of their own (which builds on FunctionLoss above)
 from .overlap_losses import Dice, Tversky, dice, tversky  # noqa: E402,F401  (gpunn.losses.dice...)

@@ -434,8 +434,9 @@ def test_compiled_by_name_with_keras_defaults():
                                   ("categorical_focal_crossentropy", losses.CategoricalFocalCrossentropy, "softmax")):
         model = _model("dense", out_activation=activation)
         model.compile(optimizer="adam", loss=name)
-        assert type(model.loss) is cls and model.loss.get_config() == cls().get_config()
-        assert model.loss.name == name and model.loss.gamma == 2.0 and model.loss.alpha == 0.25
+        assert model.loss == name  # as given, as Keras keeps it; compiled to Keras's class with its defaults
+        assert type(model._loss) is cls and model._loss.get_config() == cls().get_config()
+        assert model._loss.name == name and model._loss.gamma == 2.0 and model._loss.alpha == 0.25
 
 
 def test_arguments_are_kept_through_serialization():

@@ -173,7 +173,7 @@ def sort(x, axis=-1):
 
 def argsort(x, axis=-1):
     xp = array_module(x)
-    return Tensor(xp.argsort(_array(x, xp), axis=axis))
+    return Tensor(xp.argsort(_array(x, xp), axis=axis).astype("int32"))
 
 
 def top_k(x, k, sorted=True):  # noqa: A002 (Keras's argument name)
@@ -185,7 +185,7 @@ def top_k(x, k, sorted=True):  # noqa: A002 (Keras's argument name)
         raise ValueError(f"top_k: k={k} for a last axis of {value.shape[-1]} values")
     order = xp.argsort(-value, axis=-1, kind="stable") if xp is np else xp.argsort(-value, axis=-1)
     indices = order[..., :k]
-    return take_along_axis(x, indices, axis=-1), Tensor(indices)
+    return take_along_axis(x, indices, axis=-1), Tensor(indices.astype("int32"))
 
 
 def in_top_k(targets, predictions, k):
@@ -255,7 +255,7 @@ def einsum(subscripts, *operands):
     if any(len(set(term)) != len(term) for term in terms + [output]):
         raise ValueError(f"einsum: an index repeated within one operand (a diagonal, {subscripts!r}) is not "
                          "differentiable here; take ops.diagonal first")
-    out = xp.einsum(subscripts, *values)
+    out = f._as_kerass_float(xp.einsum(subscripts, *values), *operands)
 
     def rule(k):
         def back(g):
@@ -391,7 +391,7 @@ def cumprod(x, axis=None, dtype=None):
 
 def count_nonzero(x, axis=None):
     xp = array_module(x)
-    return Tensor(xp.count_nonzero(_array(x, xp), axis=axis))
+    return Tensor(xp.asarray(xp.count_nonzero(_array(x, xp), axis=axis)).astype("int32"))
 
 
 # ---- constants -----------------------------------------------------------------------------------------------------

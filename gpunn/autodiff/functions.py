@@ -83,11 +83,31 @@ def _make(out, inputs: list, rules: list) -> Tensor:
     return Tensor(out, tuple(x for x, _ in kept), lambda grad: tuple(rule(grad) for _, rule in kept))
 
 
+def _as_kerass_float(out, *operands):
+    """NumPy's float64 result of ``operands`` in Keras's type (``keras/src/backend/common/dtypes.py``'s lattice):
+    a float operand's width wins over an integer's (float32 + int32 is float32, where NumPy makes float64), and a
+    float made from integers alone is floatx (``ops.sqrt`` of int32). Python numbers are weak, as in Keras; a
+    float64 operand keeps float64."""
+    if getattr(out, "dtype", None) != np.float64:
+        return out
+    widths = []
+    for operand in operands:
+        tensor = _tensor(operand)
+        dtype = getattr(tensor.value if tensor is not None else operand, "dtype", None)
+        if dtype is not None and np.dtype(dtype).kind == "f":
+            widths.append(np.dtype(dtype))
+    if np.dtype("float64") in widths:
+        return out
+    return out.astype(builtins.max(widths, key=lambda d: d.itemsize) if widths else floatx())
+
+
 def _unary(x, forward, derivative=None):
     """f(x) element by element; ``derivative(xp, x, out)`` is f'(x) (None: no gradient)."""
     xp = array_module(x)
     value = xp.asarray(_value(x, xp))
     out = forward(xp, value)
+    if value.dtype.kind in "biu":  # (no gradient to keep: integers take none)
+        out = _as_kerass_float(out, x)
     if derivative is None:
         return Tensor(out)
     return _make(out, [x], [lambda g: (g * derivative(xp, value, out)).astype(g.dtype, copy=False)])
@@ -97,7 +117,7 @@ def _binary(a, b, forward, grad_a=None, grad_b=None):
     """f(a, b) with broadcasting; ``grad_a(xp, g, va, vb, out)`` is the gradient for a before un-broadcasting."""
     xp = array_module(a, b)
     va, vb = _value(a, xp), _value(b, xp)
-    out = forward(xp, va, vb)
+    out = _as_kerass_float(forward(xp, va, vb), a, b)
     if not isinstance(out, xp.ndarray):
         out = xp.asarray(out)
     rules = [None if grad_a is None else lambda g: _unbroadcast(xp, grad_a(xp, g, va, vb, out), _shape(a)),
@@ -253,7 +273,7 @@ def minimum(x1, x2):
 def clip(x, x_min, x_max):
     xp = array_module(x, x_min, x_max)
     value, low, high = xp.asarray(_value(x, xp)), _value(x_min, xp), _value(x_max, xp)
-    out = xp.clip(value, low, high)
+    out = _as_kerass_float(xp.clip(value, low, high), x, x_min, x_max)
     return _make(out, [x], [lambda g: g * ((value >= low) & (value <= high))])
 
 
@@ -263,13 +283,16 @@ def where(condition, x1=None, x2=None):
     xp = array_module(condition, x1, x2)
     mask = xp.asarray(_value(condition, xp)).astype(bool)
     out = xp.where(mask, _value(x1, xp), _value(x2, xp))
+    if builtins.all(isinstance(x, (bool, int, float)) for x in (x1, x2)):  # Keras's types for Python numbers
+        out = _python_numbers_as_kerass([x1, x2], out)
+    out = _as_kerass_float(out, x1, x2)
     return _make(out, [x1, x2], [lambda g: _unbroadcast(xp, xp.where(mask, g, 0), _shape(x1)),
                                  lambda g: _unbroadcast(xp, xp.where(mask, 0, g), _shape(x2))])
 
 
 def nonzero(x):
     xp = array_module(x)
-    return tuple(Tensor(i) for i in xp.nonzero(_value(x, xp)))
+    return tuple(Tensor(i.astype("int32")) for i in xp.nonzero(_value(x, xp)))
 
 
 # ---- without a gradient ---------------------------------------------------------------------------------------
@@ -284,8 +307,20 @@ def _no_gradient(function):
 
 
 sign = _no_gradient("sign")
-floor = _no_gradient("floor")
-ceil = _no_gradient("ceil")
+
+
+def _float_rounding(function):
+    """floor or ceil, of integers too, as a float (Keras's), without a gradient."""
+    def op(x):
+        xp = array_module(x)
+        value = xp.asarray(_value(x, xp))
+        return Tensor(getattr(xp, function)(value.astype(floatx()) if value.dtype.kind in "biu" else value))
+    op.__name__ = function
+    return op
+
+
+floor = _float_rounding("floor")
+ceil = _float_rounding("ceil")
 isnan = _no_gradient("isnan")
 isinf = _no_gradient("isinf")
 isfinite = _no_gradient("isfinite")
@@ -308,14 +343,15 @@ logical_or = _no_gradient("logical_or")
 logical_xor = _no_gradient("logical_xor")
 
 
+# Positions are int32, as Keras's ops give them
 def argmax(x, axis=None, keepdims=False):
     xp = array_module(x)
-    return Tensor(xp.argmax(_value(x, xp), axis=axis, keepdims=keepdims))
+    return Tensor(xp.argmax(_value(x, xp), axis=axis, keepdims=keepdims).astype("int32"))
 
 
 def argmin(x, axis=None, keepdims=False):
     xp = array_module(x)
-    return Tensor(xp.argmin(_value(x, xp), axis=axis, keepdims=keepdims))
+    return Tensor(xp.argmin(_value(x, xp), axis=axis, keepdims=keepdims).astype("int32"))
 
 
 def all(x, axis=None, keepdims=False):  # noqa: A001 (Keras's name)
@@ -349,8 +385,19 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 (Keras's name)
     xp = array_module(x)
     axis = _axis_argument(axis)
     value = xp.asarray(_value(x, xp))
-    out = xp.sum(value, axis=axis, keepdims=keepdims)
+    out = xp.sum(value, axis=axis, keepdims=keepdims, dtype=_kerass_sum_dtype(value.dtype))
     return _make(out, [x], [lambda g: _expand_reduced(xp, g, value.shape, axis, keepdims)])
+
+
+def _kerass_sum_dtype(dtype):
+    """A sum's type in Keras (JAX's rule): small integers and booleans sum in 32 bits, other types in their own
+    (NumPy widens every integer to 64 bits)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "bi":
+        return np.dtype("int32") if dtype.itemsize < 4 or dtype.kind == "b" else dtype
+    if dtype.kind == "u":
+        return np.dtype("uint32") if dtype.itemsize < 4 else dtype
+    return None
 
 
 def mean(x, axis=None, keepdims=False):
@@ -400,7 +447,7 @@ def prod(x, axis=None, keepdims=False, dtype=None):
     xp = array_module(x)
     axis = _axis_argument(axis)
     value = xp.asarray(_value(x, xp))
-    out = xp.prod(value, axis=axis, keepdims=keepdims)
+    out = xp.prod(value, axis=axis, keepdims=keepdims, dtype=_kerass_sum_dtype(value.dtype))
 
     def rule(g):
         # d prod / d x_i = the product of the other factors (exact where factors are 0, unlike prod / x_i): the
@@ -490,7 +537,7 @@ def cumsum(x, axis=None, dtype=None):
     value = xp.asarray(_value(x, xp))
     if axis is None:
         return cumsum(reshape(x, (-1,)), axis=0)
-    out = xp.cumsum(value, axis=axis)
+    out = xp.cumsum(value, axis=axis, dtype=_kerass_sum_dtype(value.dtype))
     return _make(out, [x], [lambda g: xp.flip(xp.cumsum(xp.flip(g, axis), axis=axis), axis)])
 
 
@@ -554,7 +601,7 @@ def get_item(x, key):
 def concatenate(xs, axis=0):
     xp = array_module(*xs)
     values = [xp.asarray(_value(x, xp)) for x in xs]
-    out = xp.concatenate(values, axis=axis)
+    out = _as_kerass_float(xp.concatenate(values, axis=axis), *xs)
     bounds = np.cumsum([v.shape[axis] for v in values])[:-1]
     rules = [lambda g, k=k: xp.split(g, bounds, axis=axis)[k] for k in range(len(values))]
     return _make(out, list(xs), rules)
@@ -600,7 +647,7 @@ def matmul(x1, x2):
     """NumPy's matmul, 1-D operands included (promoted to a row / a column, as NumPy does, for the gradient)."""
     xp = array_module(x1, x2)
     a, b = xp.asarray(_value(x1, xp)), xp.asarray(_value(x2, xp))
-    out = _product(xp, a, b)
+    out = _as_kerass_float(_product(xp, a, b), x1, x2)
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
 
@@ -657,9 +704,26 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
         return tensor if dtype is None else cast(tensor, dtype)
     xp = array_module(x)
     value = xp.asarray(x)
-    if dtype is None and value.dtype == np.float64 and not isinstance(x, np.ndarray):
-        value = value.astype("float32")  # Keras's floatx for Python numbers
+    if dtype is None and not isinstance(x, (np.ndarray, np.generic)) and not hasattr(x, "__cuda_array_interface__"):
+        value = _python_numbers_as_kerass(x, value)
     return Tensor(value if dtype is None else value.astype(dtype))
+
+
+def _python_numbers_as_kerass(x, value):
+    """An array NumPy made of Python numbers (a list, a float) in Keras's types: floats as floatx, integers as
+    int32 where they fit (NumPy makes float64 and int64); NumPy values in a list keep their types."""
+    if value.dtype == np.float64 and _only_python_numbers(x):
+        return value.astype(floatx())
+    if value.dtype == np.int64 and _only_python_numbers(x) and (
+            value.size == 0 or -2 ** 31 <= int(value.min()) and int(value.max()) < 2 ** 31):
+        return value.astype("int32")
+    return value
+
+
+def _only_python_numbers(x) -> bool:
+    if isinstance(x, (list, tuple)):
+        return builtins.all(_only_python_numbers(item) for item in x)
+    return isinstance(x, (bool, int, float))
 
 
 def convert_to_numpy(x):
@@ -694,6 +758,9 @@ def zeros(shape, dtype=None):
 
 
 def arange(start, stop=None, step=1, dtype=None):
+    """Python numbers give Keras's types: int32, or floatx when one is a float (NumPy's would be 64-bit)."""
+    if dtype is None and builtins.all(isinstance(v, (int, float)) for v in (start, stop, step) if v is not None):
+        dtype = floatx() if builtins.any(isinstance(v, float) for v in (start, stop, step)) else "int32"
     return Tensor(np.arange(start, stop, step, dtype=dtype))
 
 

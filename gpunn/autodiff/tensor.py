@@ -104,6 +104,8 @@ class Tensor:
 
         handler = functions.ARRAY_FUNCTIONS.get(func.__name__)
         if handler is None:
+            if not _any_needs_gradient((args, kwargs)):  # (np.allclose, np.save...: NumPy's own, on the values)
+                return func(*_values_of(args), **_values_of(kwargs))
             raise TypeError(f"numpy.{func.__name__} has no gradient in gpunn; use the gpunn.ops function of that name")
         return handler(*args, **kwargs)
 
@@ -204,17 +206,68 @@ class Tensor:
         from .functions import less_equal
         return less_equal(self, other)
 
+    # &, | and ~ are bitwise on integers and booleans, as on Keras's eager arrays (JAX's, NumPy's), and logical on
+    # floats, as Keras's symbolic tensors take them
     def __and__(self, other):
-        from .functions import logical_and
-        return logical_and(self, other)
+        return _bitwise_or_logical("and", self, other)
+
+    def __rand__(self, other):
+        return _bitwise_or_logical("and", other, self)
 
     def __or__(self, other):
-        from .functions import logical_or
-        return logical_or(self, other)
+        return _bitwise_or_logical("or", self, other)
+
+    def __ror__(self, other):
+        return _bitwise_or_logical("or", other, self)
+
+    def __xor__(self, other):
+        return _bitwise_or_logical("xor", self, other)
+
+    def __rxor__(self, other):
+        return _bitwise_or_logical("xor", other, self)
 
     def __invert__(self):
         from .functions import logical_not
-        return logical_not(self)
+        from .index_functions import bitwise_invert
+        return bitwise_invert(self) if _is_integral(self) else logical_not(self)
+
+    def __lshift__(self, other):
+        from .index_functions import left_shift
+        return left_shift(self, other)
+
+    def __rlshift__(self, other):
+        from .index_functions import left_shift
+        return left_shift(other, self)
+
+    def __rshift__(self, other):
+        from .index_functions import right_shift
+        return right_shift(self, other)
+
+    def __rrshift__(self, other):
+        from .index_functions import right_shift
+        return right_shift(other, self)
+
+    def __floordiv__(self, other):
+        from .elementwise_functions import floor_divide
+        return floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        from .elementwise_functions import floor_divide
+        return floor_divide(other, self)
+
+    def __mod__(self, other):
+        from .elementwise_functions import mod
+        return mod(self, other)
+
+    def __rmod__(self, other):
+        from .elementwise_functions import mod
+        return mod(other, self)
+
+    def __divmod__(self, other):
+        return self // other, self % other
+
+    def __rdivmod__(self, other):
+        return other // self, other % self
 
     __hash__ = object.__hash__
 
@@ -244,6 +297,93 @@ class Tensor:
     def mean(self, axis=None, keepdims=False):
         from .functions import mean
         return mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        from .functions import max
+        return max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        from .functions import min
+        return min(self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        from .functions import prod
+        return prod(self, axis=axis, keepdims=keepdims)
+
+    def any(self, axis=None, keepdims=False):
+        from .functions import any
+        return any(self, axis=axis, keepdims=keepdims)
+
+    def all(self, axis=None, keepdims=False):
+        from .functions import all
+        return all(self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis=None, keepdims=False):
+        from .functions import argmax
+        return argmax(self, axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        from .functions import argmin
+        return argmin(self, axis=axis, keepdims=keepdims)
+
+    def squeeze(self, axis=None):
+        from .functions import squeeze
+        return squeeze(self, axis=axis)
+
+    def clip(self, min=None, max=None):  # noqa: A002 (NumPy's names)
+        from .functions import clip
+        return clip(self, min, max)
+
+    def ravel(self):
+        from .functions import ravel
+        return ravel(self)
+
+    flatten = ravel
+
+    def copy(self):
+        from .array_functions import copy
+        return copy(self)
+
+    def item(self, *index):
+        return self.numpy().item(*index)
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+
+def _values_of(structure):
+    """``structure`` (arguments of a NumPy function) with each Tensor replaced by its array."""
+    if isinstance(structure, Tensor):
+        return structure.value
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_values_of(item) for item in structure)
+    if isinstance(structure, dict):
+        return {key: _values_of(item) for key, item in structure.items()}
+    return structure
+
+
+def _any_needs_gradient(structure) -> bool:
+    if isinstance(structure, Tensor):
+        return structure.requires_grad
+    if isinstance(structure, (list, tuple)):
+        return any(_any_needs_gradient(item) for item in structure)
+    if isinstance(structure, dict):
+        return any(_any_needs_gradient(item) for item in structure.values())
+    return False
+
+
+def _is_integral(value) -> bool:
+    """Whether ``value`` (a Tensor, a layer's weight, an array or a Python number) holds integers or booleans."""
+    dtype = getattr(value, "dtype", None)
+    return np.dtype(dtype if dtype is not None else np.asarray(value).dtype).kind in "biu"
+
+
+def _bitwise_or_logical(operation: str, a, b):
+    from . import functions, index_functions
+
+    if _is_integral(a) and _is_integral(b):
+        return getattr(index_functions, f"bitwise_{operation}")(a, b)
+    return getattr(functions, f"logical_{operation}")(a, b)
 
 
 def gradients(result: Tensor, wrt: list, seed) -> list:

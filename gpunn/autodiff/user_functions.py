@@ -51,10 +51,12 @@ def _per_sample(values: Tensor, rows: int) -> Tensor:
 
 
 def loss_step(name: str, function, y_true, y_pred, grad_scale: float, sample_weight, per_sample_out,
-              gradient_out, match_ranks: bool) -> None:
+              gradient_out, match_ranks: bool, summed: bool = False) -> None:
     """Write the per-sample loss (sample weights applied) into ``per_sample_out`` (rows,) and, when
     ``gradient_out`` is given, d(grad_scale * sum of it) / d y_pred into it. ``match_ranks``: give the function
-    its arguments at the same rank (a plain function, as Keras's ``LossFunctionWrapper`` does)."""
+    its arguments at the same rank (a plain function, as Keras's ``LossFunctionWrapper`` does). ``summed``: the
+    loss's reduction is 'sum', so that one value for the whole batch (Dice's with axis=None), unweighted, gives
+    each sample its share: Keras's reduction passes a scalar through as it is, under every reduction."""
     xp = array_module(y_pred)
     rows = y_pred.shape[0]
     truth = y_true.astype(y_pred.dtype, copy=False)  # Keras converts y_true to the loss's dtype
@@ -65,6 +67,8 @@ def loss_step(name: str, function, y_true, y_pred, grad_scale: float, sample_wei
     prediction = Tensor(predicted, requires_grad=gradient_out is not None)
     values = _result(name, function(Tensor(truth), prediction), rows, loss=True)
     per_sample = _per_sample(values, rows)
+    if summed and values.ndim == 0 and sample_weight is None:
+        per_sample = per_sample / rows
     if sample_weight is not None:
         per_sample = per_sample * Tensor(sample_weight.astype(per_sample.dtype, copy=False))
     xp.copyto(per_sample_out, per_sample.value)

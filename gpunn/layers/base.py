@@ -611,10 +611,13 @@ class Layer(KerasVariableLists):
                 user_layer.spreads_inputs(self) or all(symbolic.is_symbolic(value) for value in more)):
             self._spread_call = True  # (``call(self, logits, targets=None)`` called ``layer(logits, targets)``)
             return [inputs, *more], training, mask
-        if len(more) > 2 or training is not None and more or mask is not None and len(more) > 1:
+        names = getattr(type(self), "positional_call_arguments", ("training", "mask"))
+        given = dict(zip(names, more))
+        if len(more) > len(names) or training is not None and "training" in given or \
+                mask is not None and "mask" in given:
             raise TypeError(f"layer {self.name!r}: called with {1 + len(more)} positional arguments; its call() "
-                            "takes the inputs, then training and mask")
-        return inputs, more[0], more[1] if len(more) > 1 else mask
+                            f"takes the inputs, then {' and '.join(names)}")
+        return inputs, given.get("training", training), given.get("mask", mask)
 
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable}

@@ -135,8 +135,10 @@ def call_layer(layer, inputs, training=False, mask=None):
         layer.check_input_values("inputs", ops.to_numpy(x))
     masking.detach(layer)
     mask = getattr(inputs, "_keras_mask", None) if mask is None else mask
-    if mask is not None and layer.uses_mask:
-        if np.shape(mask) != tuple(x.shape[:np.ndim(mask)]):
+    if mask is not None and (layer.uses_mask or getattr(layer, "takes_given_mask", False)):
+        if hasattr(layer, "check_given_mask"):  # (Softmax's: broadcastable from the last axis)
+            layer.check_given_mask(tuple(np.shape(mask)), tuple(x.shape))
+        elif np.shape(mask) != tuple(x.shape[:np.ndim(mask)]):
             raise ValueError(f"mask: expected the shape of the inputs' samples and steps {tuple(x.shape[:-1])}, got "
                              f"{np.shape(mask)}")
         layer.mask_source = GivenMask(ops, mask, x.dtype if x.dtype.kind == "f" else dtype)

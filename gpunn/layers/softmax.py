@@ -2,8 +2,13 @@
 
 An Activation('softmax') under Keras's name: the row-wise softmax op forward, its gradient backward, and,
 as the output layer of a model trained with (sparse) categorical cross-entropy, fused into the loss like any
-softmax output. ``axis`` is the last axis (-1, or its index counting the batch axis); Keras's other axes and
-its ``mask`` argument are not supported.
+softmax output. ``axis`` is the last axis (-1, or its index counting the batch axis); Keras's other axes are
+not supported.
+
+A mask given to a call of the layer on its own (``Softmax()(x, mask=m)``, or ``Softmax()(x, m)``: the second
+argument of Keras's ``call(inputs, mask=None)``) is Keras's: broadcastable to the inputs, its positions that are
+False (or not above 0.5) get -1e9 before the softmax and 0 after it. The padding mask of a layer before it in a
+model (an Embedding's ``mask_zero``) is refused, as Keras's broadcasts it against the wrong axes.
 """
 from __future__ import annotations
 
@@ -11,7 +16,17 @@ from . import masking
 from .activation import Activation
 
 
+def _large_negative_number(dtype) -> float:
+    return -3e4 if str(dtype) == "float16" else -1e9  # Keras's, which float16 cannot hold
+
+
 class Softmax(Activation):
+    # Keras's call(inputs, mask=None): a second positional argument is the mask (``Layer._positional``)
+    positional_call_arguments = ("mask",)
+    # computes with a mask given to an eager call (calling.py); a model's padding mask is refused
+    # (output_mask_source), so it links to no mask in a model (``uses_mask`` stays False)
+    takes_given_mask = True
+
     def __init__(self, axis=-1, **kwargs):
         super().__init__("softmax", **kwargs)
         if isinstance(axis, (list, tuple)) and len(axis) == 1:
@@ -30,6 +45,38 @@ class Softmax(Activation):
     def output_mask_source(self, source):
         masking.refuse(self, source, "leaves the masked steps out of the softmax")
         return None
+
+    @staticmethod
+    def check_given_mask(mask_shape: tuple, inputs_shape: tuple) -> None:
+        """Keras's check of an explicit mask: broadcastable to the inputs, counting from the last axis."""
+        broadcastable = len(mask_shape) <= len(inputs_shape) and all(
+            m in (1, i) for m, i in zip(mask_shape[::-1], inputs_shape[::-1]))
+        if not broadcastable:
+            raise ValueError("mask: the `mask` must be broadcastable to `inputs` (each of its dimensions, counted "
+                             f"from the last, 1 or the inputs'); got inputs.shape={inputs_shape}, "
+                             f"mask.shape={mask_shape}")
+
+    def forward(self, x, training):
+        given = None if self.mask_source is None else self.mask_source.mask_for(x.shape[0])
+        if given is None:
+            return super().forward(x, training)
+        ops, dtype = self.ops, x.dtype
+        ws = self.workspace(x.shape[0])
+        keep = ops.greater(given, 0.5, ws.buffer("keep", x.shape, dtype))  # Keras's mask > 0.5
+        # where(keep, x, -1e9) as arithmetic: x * 1 + 0 * -1e9 is x exactly, x * 0 + 1 * -1e9 is -1e9
+        dropped = ops.subtract(1.0, keep, ws.buffer("dropped", x.shape, dtype))
+        z = ops.multiply(dropped, _large_negative_number(dtype), ws.buffer("masked", x.shape, dtype))
+        z = ops.add(z, ops.multiply(x, keep, ws.buffer("kept", x.shape, dtype)), z)
+        y, softmax_backprop = super().forward(z, training)
+        out = ops.multiply(y, keep, ws.buffer("out", x.shape, dtype))  # 0 where masked, a whole row masked too
+
+        def backprop(dy, need_dx=True):
+            if not need_dx:
+                return None
+            dz = softmax_backprop(ops.multiply(dy, keep, ws.buffer("dy_kept", x.shape, dtype)))
+            return ops.multiply(dz, keep, dz)
+
+        return out, backprop
 
     def get_config(self):
         config = super().get_config()

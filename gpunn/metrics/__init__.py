@@ -39,6 +39,15 @@ from .registry import accuracy_for, deserialize, get, serialize
 from .regression import (MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, R2Score,
                          RootMeanSquaredError)
 
+# tf.keras 2's short names of the metric functions, which Keras 3 keeps in its tf.keras namespace
+# (``tf.keras.metrics.mse``: the time-series notebooks' ``metrics.mean_absolute_error(x, y)`` written short)
+mse = MSE = mean_squared_error
+mae = MAE = mean_absolute_error
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+kld = KLD = kullback_leibler_divergence = kl_divergence
+logcosh = log_cosh
+
 __all__ = [
     "MeanMetricWrapper",
     "Metric", "Mean", "Sum", "PerSampleMean",
@@ -60,6 +69,7 @@ __all__ = [
     "kl_divergence", "log_cosh", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
     "mean_squared_logarithmic_error", "poisson", "sparse_categorical_crossentropy", "squared_hinge",
     "pearson_correlation", "concordance_correlation",
+    "mse", "MSE", "mae", "MAE", "mape", "MAPE", "msle", "MSLE", "kld", "KLD", "kullback_leibler_divergence", "logcosh",
 ]
 
 

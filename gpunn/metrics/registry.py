@@ -170,9 +170,18 @@ def serialize(metric: Metric) -> dict:
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
 
 
-def get(identifier, loss=None, output_units: int = 0, sparse_labels: bool = False) -> Metric:
+_STANDALONE = object()  # ``get(identifier)`` called by a user, not by compile for an output
+
+
+def get(identifier, loss=_STANDALONE, output_units: int = 0, sparse_labels: bool = False) -> Metric:
     """A Metric from a name, class, instance, config dict or loss function; a name is kept as the metric's name
-    (the key in the logs), as in Keras. 'accuracy'/'acc' resolve from the loss, else the label layout."""
+    (the key in the logs), as in Keras. For compile (``loss`` given: the output's, or None), 'accuracy'/'acc'
+    resolve from the loss, else the label layout; ``keras.metrics.get("accuracy")`` called on its own is Keras's
+    ``Accuracy`` (exact matches), as there."""
+    if loss is _STANDALONE:
+        if isinstance(identifier, str) and identifier in ("accuracy", "Accuracy"):
+            return accuracy.Accuracy(name=identifier.lower())
+        loss = None
     if isinstance(identifier, Metric):
         return identifier
     if keras_objects.is_keras_object(identifier):  # (Keras's own: tf.metrics.BinaryAccuracy(threshold=0.0))

@@ -1,6 +1,7 @@
 """Regression metrics (keras/src/metrics/regression_metrics.py): mean errors, their root, and R2Score."""
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -106,6 +107,8 @@ class R2Score(Metric):
         ops.subtract(y, residual, residual)
         ops.multiply(residual, residual, residual)
         column = self._buffer(ws, "column", shape[-1:], np.float64)
+        # Keras's n of the adjusted score: every value of y_true, whatever the weights (ops.size(y_true))
+        elements = self._constant(ws, "elements", float(math.prod(shape)), np.float64)
         if sample_weight is None:
             rows = self._constant(ws, "rows", float(shape[0]), np.float64)
             ops.add(state["sum"], ops.sum(y, 0, column), state["sum"])
@@ -113,7 +116,7 @@ class R2Score(Metric):
             ops.add(state["squared_sum"], ops.sum(squared, 0, column), state["squared_sum"])
             ops.add(state["residual"], ops.sum(residual, 0, column), state["residual"])
             ops.add(state["count"], rows, state["count"])
-            ops.add(state["num_samples"], rows, state["num_samples"])
+            ops.add(state["num_samples"], elements, state["num_samples"])
             return
         w = ops.copy_into(sample_weight.reshape(-1, 1), self._buffer(ws, "weights", (shape[0], 1), np.float64))
         weighted = ops.multiply(y, w, self._buffer(ws, "weighted", shape, np.float64))
@@ -124,12 +127,7 @@ class R2Score(Metric):
         ops.add(state["residual"], ops.sum(residual, 0, column), state["residual"])
         weight_total = ops.sum(w, None, self._buffer(ws, "weight_total", (), np.float64))
         ops.add(state["count"], weight_total, state["count"])
-        # Keras counts the samples whose weight is non-zero (in any output; here one weight per sample).
-        nonzero = ops.greater(ops.abs(w, self._buffer(ws, "abs_weights", w.shape, np.float64)),
-                              self._constant(ws, "zero", 0.0, np.float64),
-                              self._buffer(ws, "nonzero", w.shape, np.bool_))
-        nonzero_total = ops.sum(nonzero, None, self._buffer(ws, "nonzero_total", (), np.float64))
-        ops.add(state["num_samples"], nonzero_total, state["num_samples"])
+        ops.add(state["num_samples"], elements, state["num_samples"])
 
     def finalize(self, state):
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -70,7 +70,7 @@ def compile_like(model, other) -> None:
 
     model.compile(
         optimizer=optimizers_module.get(config["optimizer"]),
-        loss=map_nested(loss, other.loss),
+        loss=other.loss if isinstance(other.loss, str) else map_nested(loss, other._loss),
         loss_weights=config.get("loss_weights"),
         metrics=map_nested(metric, other.metric_identifiers),
         weighted_metrics=map_nested(metric, other.weighted_metric_identifiers) or None,
@@ -80,15 +80,18 @@ def compile_like(model, other) -> None:
     )
 
 
-def get_compile_config(model) -> dict:
+def get_compile_config(model, loss_name_as_given: bool = True) -> dict:
     """{"optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "jit_compile", "run_eagerly",
     "steps_per_execution"} of a compiled
     model, the objects as gpunn serializes them (Keras's ``compile_config`` keeps the last two as well); for
-    several outputs, ``loss`` and ``metrics`` keep the list or dict they were given in."""
+    several outputs, ``loss`` and ``metrics`` keep the list or dict they were given in. A loss given by its name
+    is written as that name (as Keras writes it: a model loaded has ``model.loss == "mse"`` again), unless
+    ``loss_name_as_given`` is False (the HDF5 flavour, whose Keras reader takes no loss names)."""
     weights = [spec.weight for spec in model._output_specs]
+    given_name = loss_name_as_given and isinstance(model.loss, str)
     return {
         "optimizer": optimizers_module.serialize(model.optimizer),
-        "loss": map_nested(losses_module.serialize, model.loss),
+        "loss": model.loss if given_name else map_nested(losses_module.serialize, model._loss),
         "loss_weights": None if all(w is None for w in weights) else
         (weights if model._several_outputs else weights[0]),
         "metrics": map_nested(serialize_metric, model.metric_identifiers),
@@ -105,7 +108,8 @@ def compile_from_config(model, config: dict) -> None:
     compile's defaults for them."""
     model.compile(
         optimizer=optimizers_module.get(config["optimizer"]),
-        loss=map_nested(losses_module.as_loss, config["loss"]),
+        # (a name compiles as given: model.loss is the name again, as in Keras)
+        loss=config["loss"] if isinstance(config["loss"], str) else map_nested(losses_module.as_loss, config["loss"]),
         loss_weights=config.get("loss_weights"),
         metrics=map_nested(deserialize_metric, config["metrics"]),
         weighted_metrics=map_nested(deserialize_metric, config.get("weighted_metrics") or []),

@@ -851,7 +851,7 @@ def keras_model_config(model, native: bool, include_compile: bool = True) -> dic
 
 def keras_compile_config(model, native: bool) -> dict:
     """A compiled model's ``compile_config`` (native) or ``training_config`` (legacy)."""
-    config = get_compile_config(model)
+    config = get_compile_config(model, loss_name_as_given=native)
     optimizer = dict(config["optimizer"])
     optimizer["config"] = dict(optimizer["config"])
     schedule = optimizer["config"].get("learning_rate")

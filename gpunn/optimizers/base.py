@@ -65,8 +65,8 @@ class Optimizer:
     rehearsal_slot_values: dict = {}
 
     def __init__(self, learning_rate=None, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, gradient_accumulation_steps=None,
-                 name=None, **kwargs):
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
         _refuse_own_update(type(self))
         for legacy in ("lr", "decay"):
             if legacy in kwargs:
@@ -83,6 +83,13 @@ class Optimizer:
         self.step_state = None
         self.ops = None
         self.gradient_accumulation_steps = accumulation.check_steps(gradient_accumulation_steps)
+        # Keras's loss scaling (the loss times the factor, the gradients divided by it) guards float16 gradients
+        # against underflow; gpunn trains in float32 or float64, where it changes nothing but rounding (nothing
+        # at all for a power of 2), so the factor is kept for the config and not applied.
+        if loss_scale_factor is not None and (isinstance(loss_scale_factor, bool) or not isinstance(
+                loss_scale_factor, (int, float)) or not loss_scale_factor > 0):
+            raise ValueError(f"loss_scale_factor: expected a positive number or None, got {loss_scale_factor!r}")
+        self.loss_scale_factor = loss_scale_factor
         self._iterations = 0  # the steps done (Keras's ``_iterations``): the updates, unless accumulating
         self._learning_rate = None
         self.learning_rate = self.default_learning_rate if learning_rate is None else learning_rate
@@ -401,13 +408,12 @@ class Optimizer:
             "name": self.name,
             "learning_rate": serialize_schedule(lr) if isinstance(lr, LearningRateSchedule) else lr,
             "weight_decay": self._weight_decay or None,
-            "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm,
+            "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
+            # Keras's BaseOptimizer.get_config writes every key, at its default too
+            "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
+            "ema_overwrite_frequency": self.ema_overwrite_frequency, "loss_scale_factor": self.loss_scale_factor,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
         }
-        if self.use_ema:
-            config.update(use_ema=True, ema_momentum=self.ema_momentum,
-                          ema_overwrite_frequency=self.ema_overwrite_frequency)
-        if self.gradient_accumulation_steps:
-            config["gradient_accumulation_steps"] = self.gradient_accumulation_steps
         return config
 
     @classmethod

@@ -237,7 +237,9 @@ def get(identifier) -> Regularizer | None:
         custom = custom_objects.lookup(identifier)  # a function of the user's, by its registered name (a file's)
         if custom is not None and not isinstance(custom, (type, str)):
             return get(custom)
-    return lookup("regularizer", identifier, _BY_NAME)()
+    # (Keras's names: the snake-case ones and the class names, "OrthogonalRegularizer")
+    classes = {name.lower(): cls for name, cls in _BY_CLASS.items() if name != "Regularizer"}
+    return lookup("regularizer", identifier, {**classes, **_BY_NAME})()
 
 
 def deserialize(config, custom_objects=None):

@@ -138,7 +138,7 @@ def name_means_function(name: str) -> bool:
     """Whether the metric name ``name`` gives what its function gives (``"mean_squared_error"`` does;
     ``"cosine_similarity"``, the metric, is the loss function's value negated; ``"huber"`` names no metric)."""
     try:
-        by_name = get(name)
+        by_name = get(name, None)
     except ValueError:
         return False
     return type(by_name) is type(function_metric(function_by_name(name)))
@@ -156,6 +156,8 @@ def deserialize(config: dict) -> Metric:
         raise ValueError(f"metrics: expected a dict with 'class_name' and 'config', got {config!r}")
     if config["class_name"] == "MeanMetricWrapper":
         return MeanMetricWrapper.from_config(dict(config.get("config", {})))
+    if config["class_name"] == "function":  # Keras's entry of a metric function (``serialize``'s)
+        return get(function_by_name(config.get("config")), None)
     cls = custom_objects.resolve(config, "metrics", {**BY_NAME, **{k.lower(): v for k, v in BY_CLASS_NAME.items()}},
                                  Metric)
     if cls not in BY_CLASS_NAME.values() and cls not in BY_NAME.values():  # a Metric class of the user's
@@ -166,7 +168,11 @@ def deserialize(config: dict) -> Metric:
     return cls(**kwargs)
 
 
-def serialize(metric: Metric) -> dict:
+def serialize(metric) -> dict:
+    """A metric's entry; a metric function's is Keras's entry of a function (its registered name)."""
+    if not isinstance(metric, Metric) and callable(metric) and not isinstance(metric, type):
+        return {"module": "builtins", "class_name": "function", "config": custom_objects.get_registered_name(metric),
+                "registered_name": "function"}
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
 
 

@@ -400,7 +400,14 @@ class Functional(Sequential):
 
 class _ModelType(type):
     def __instancecheck__(cls, instance) -> bool:
+        if cls is not Model:  # a subclass of the user's: its own instances
+            return super().__instancecheck__(instance)
         return isinstance(instance, Sequential)  # Keras: every model, Sequential ones too, is a keras.Model
+
+    def __subclasscheck__(cls, subclass) -> bool:
+        if cls is not Model:
+            return super().__subclasscheck__(subclass)
+        return isinstance(subclass, type) and issubclass(subclass, Sequential)  # (Sequential subclasses Model)
 
     def __call__(cls, *args, **kwargs):
         model = super().__call__(*args, **kwargs)

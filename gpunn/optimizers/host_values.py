@@ -24,6 +24,14 @@ class _Assigning:
     def value(self):
         return self.numpy()
 
+    @property
+    def dtype(self) -> str:
+        return np.dtype(self._NUMPY_TYPE).name  # Keras Variable's dtype: its name ("int64", "float32")
+
+    @property
+    def shape(self) -> tuple:
+        return ()
+
     def assign(self, value):
         assign = self._assign()
         if assign is None:

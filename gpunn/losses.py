@@ -137,6 +137,13 @@ class Loss:
                                                  1.0 / max(len(y_pred), 1), False, False, weights)
         return per_sample
 
+    def _written_function(self):
+        """(the function, whether its arguments are brought to the same rank) of a loss written as a ``call`` of a
+        subclass; None for a loss gpunn computes itself."""
+        if self.takes_sample_weights and type(self).weighted_compute is Loss.weighted_compute:
+            return self.call, False
+        return None
+
     def _builtin_per_sample(self, y_true, y_pred) -> np.ndarray:
         """The per-sample values of host arrays through the loss's ``compute``."""
         from .ops import NumpyOps
@@ -170,12 +177,15 @@ class Loss:
             return loss_tensors.mean_loss(self, y_true, y_pred, sample_weight)
         mask = getattr(y_pred, "_keras_mask", None)  # an eager layer's output with a padding mask
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        if self.takes_sample_weights and mask is None and (weights is None or weights.size == len(y_pred)):
-            # the function's values weighted as it runs in a step: one value for the whole batch (Dice's with
-            # axis=None) is then weighted per sample, or passed through as Keras's reduction passes a scalar
-            per_sample = self._function_per_sample(y_true, y_pred, None if weights is None else weights.reshape(-1))
-            return keras_values(reduce_values(per_sample, None if weights is None else weights.reshape(-1),
-                                              getattr(self, "reduction", "sum_over_batch_size")),
+        written = self._written_function()
+        if written is not None and mask is None:
+            # Keras's Loss.__call__: the values as the function returns them (per element, per sample or one for
+            # the batch), weighted and reduced as they come (``reduce_weighted_values``)
+            function, match_ranks = written
+            values = user_functions.loss_values(function, np.asarray(y_true).astype(np.float64),
+                                                np.asarray(y_pred, dtype=np.float64), match_ranks)
+            return keras_values(reduce_weighted_values(values, weights, getattr(self, "reduction",
+                                                                                  "sum_over_batch_size")),
                                 y_pred, getattr(self, "_dtype", None))
         per_sample = self.per_sample(y_true, y_pred)
         if weights is not None:
@@ -218,6 +228,20 @@ def _masked_weights(mask, weights, reduction):
     return masked if weights is None else masked * weights
 
 
+def reduce_weighted_values(values, sample_weight, reduction):
+    """Keras's ``reduce_weighted_values`` on host arrays: the weights brought to the values' rank (a trailing axis
+    of size 1 added or dropped, as ``squeeze_or_expand_to_same_rank`` does), multiplied in, then reduced."""
+    values = np.asarray(values, dtype=np.float64)
+    if sample_weight is not None:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+        if values.ndim == weights.ndim + 1 and values.shape[-1] == 1:
+            values, weights = (values, weights[..., None]) if weights.ndim == 1 else (values[..., 0], weights)
+        elif weights.ndim == values.ndim + 1 and weights.shape[-1] == 1:
+            values, weights = (values[..., None], weights) if values.ndim == 1 else (values, weights[..., 0])
+        values, sample_weight = values * weights, weights
+    return reduce_values(values, sample_weight, reduction)
+
+
 def reduce_values(values, sample_weight, reduction):
     """Keras's ``reduce_values``: the losses as they are ("none", None), their sum, or their mean (over the
     values; "mean_with_sample_weight": over the sum of the weights)."""
@@ -236,8 +260,7 @@ def _run_function(loss, function, match_ranks, ops, ws, output, y_true, grad_sca
     per_sample = _per_sample(ws, output)
     gradient = _like_output(ws, "gradient", output) if need_grad else None
     ops.run_python(functools.partial(user_functions.loss_step, f"loss {loss.name!r}", function, y_true, output,
-                                     grad_scale, sample_weight, per_sample, gradient, match_ranks,
-                                     getattr(loss, "reduction", None) == "sum"))
+                                     grad_scale, sample_weight, per_sample, gradient, match_ranks))
     return per_sample, gradient, output
 
 
@@ -259,6 +282,11 @@ class FunctionLoss(Loss):
 
     def weighted_compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad, sample_weight):
         return _run_function(self, self.fn, True, ops, ws, output, y_true, grad_scale, need_grad, sample_weight)
+
+    def _written_function(self):
+        if type(self).weighted_compute is FunctionLoss.weighted_compute and type(self).call is Loss.call:
+            return self.fn, True  # (Keras's LossFunctionWrapper: the arguments at the same rank)
+        return super()._written_function()
 
     def get_config(self) -> dict:
         return {"name": self.name, "reduction": getattr(self, "reduction", "sum_over_batch_size")}

@@ -245,3 +245,80 @@ def test_tensorflow_activation_functions_become_kerass_activations(numpy_backend
     # another library's function of those names is a function of the user's, called as it is
     own = tensorflow_function("relu", "somewhere_else")
     assert gpunn.activations.get(own).function is own
+
+
+KEPT_VALUES_SCRIPT = r'''
+import json, os, sys
+import numpy as np
+
+
+def run(keras, folder):
+    ops = keras.ops
+    out = {}
+    # a metric's result of several thresholds is a value of its moment, in History and evaluate's returns too
+    counts = keras.metrics.FalseNegatives(thresholds=[0.3, 0.7])
+    counts.update_state([1, 1, 0], [0.5, 0.9, 0.1])
+    first = counts.result()
+    counts.update_state([1, 1], [0.1, 0.2])
+    counts.reset_state()
+    out["result kept"] = np.asarray(first).tolist()
+    x = np.linspace(-1, 1, 24, dtype="float32").reshape(12, 2)
+    y = (x[:, :1] > 0).astype("float32")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, activation="sigmoid",
+                                                                      kernel_initializer="ones")])
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="binary_crossentropy",
+                  metrics=[keras.metrics.TruePositives(thresholds=[0.4, 0.6], name="tp")])
+    kept = []
+    snapshots = [keras.ops.convert_to_numpy(model.layers[0].kernel), np.asarray(model.layers[0].kernel)]
+    keep = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: kept.append(logs))
+    history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0, callbacks=[keep])
+    out["history tp"] = np.asarray(history.history["tp"]).tolist()
+    out["kept batch losses"] = [round(float(logs["loss"]), 5) for logs in kept]
+    out["snapshots"] = [np.asarray(s).ravel().tolist() for s in snapshots]
+    first = model.evaluate(x, y, verbose=0, return_dict=True)
+    model.evaluate(x[:4], y[:4], verbose=0)
+    out["evaluate kept"] = np.asarray(first["tp"]).tolist()
+    # Python numbers given to ops are Keras's float32, and so is what they make with float32 arrays
+    out["python floats"] = [str(np.asarray(v).dtype) for v in (
+        ops.exp(1.0), ops.sqrt(2.0), ops.mean([1.0, 2.0]), ops.multiply(x, ops.log(2.0)), ops.sum([1, 2]))]
+
+    # a Loss subclass's call() values, reduced as they come when the loss is called on its own
+    class SquaredError(keras.losses.Loss):
+        def call(self, y_true, y_pred):
+            return ops.square(y_true - y_pred)
+
+    y_true = np.zeros((4, 2), "float32")
+    y_pred = np.array([[1, 2], [3, 4], [0, 0], [1, 1]], "float32")
+    weights = np.array([[1.0], [1.0], [0.0], [2.0]], "float32")
+    for reduction in (None, "sum", "sum_over_batch_size", "mean_with_sample_weight"):
+        value = SquaredError(reduction=reduction)(y_true, y_pred, sample_weight=weights)
+        out[f"loss {reduction}"] = [list(np.shape(value)), np.asarray(value).ravel().tolist()]
+    return out
+'''
+
+
+def test_values_read_are_kept_as_they_were_as_keras(tmp_path_factory):
+    """History, evaluate's returns, batch logs a callback keeps and weight snapshots hold the values of their
+    moment; Python numbers in ops are float32; a Loss's call() values are reduced as they come."""
+    ours, theirs = run_script_both_ways(KEPT_VALUES_SCRIPT, tmp_path_factory)
+    assert ours.keys() == theirs.keys()
+    for key in ours:
+        if key == "python floats":
+            assert ours[key] == theirs[key]
+        else:
+            np.testing.assert_allclose(_flat(ours[key]), _flat(theirs[key]), rtol=1e-5, atol=1e-6, err_msg=key)
+        if key.startswith("loss"):
+            assert ours[key][0] == theirs[key][0], key
+
+
+def test_batch_logs_nobody_keeps_are_never_read(numpy_backend, monkeypatch):
+    from gpunn.trainer import running_metrics
+
+    reads = []
+    resolve = running_metrics.LazyLogs._resolve
+    monkeypatch.setattr(running_metrics.LazyLogs, "_resolve", lambda self: reads.append(1) or resolve(self))
+    model = gpunn.Sequential([gpunn.Input((2,)), gpunn.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    model.fit(np.ones((16, 2)), np.ones((16, 1)), batch_size=4, epochs=2, verbose=0)
+    model.evaluate(np.ones((16, 2)), np.ones((16, 1)), batch_size=4, verbose=0)
+    assert reads == []

@@ -101,10 +101,17 @@ def _as_kerass_float(out, *operands):
     return out.astype(builtins.max(widths, key=lambda d: d.itemsize) if widths else floatx())
 
 
+def _array_of(x, xp):
+    """``x`` as an array of ``xp``: Python numbers (and lists of them) in Keras's types, int32 or float32, as
+    Keras converts them (``ops.exp(1.0)`` is float32)."""
+    value = xp.asarray(_value(x, xp))
+    return _python_numbers_as_kerass(x, value) if _only_python_numbers(x) else value
+
+
 def _unary(x, forward, derivative=None):
     """f(x) element by element; ``derivative(xp, x, out)`` is f'(x) (None: no gradient)."""
     xp = array_module(x)
-    value = xp.asarray(_value(x, xp))
+    value = _array_of(x, xp)
     out = forward(xp, value)
     if value.dtype.kind in "biu":  # (no gradient to keep: integers take none)
         out = _as_kerass_float(out, x)
@@ -384,7 +391,7 @@ def _axis_argument(axis):
 def sum(x, axis=None, keepdims=False):  # noqa: A001 (Keras's name)
     xp = array_module(x)
     axis = _axis_argument(axis)
-    value = xp.asarray(_value(x, xp))
+    value = _array_of(x, xp)
     out = xp.sum(value, axis=axis, keepdims=keepdims, dtype=_kerass_sum_dtype(value.dtype))
     return _make(out, [x], [lambda g: _expand_reduced(xp, g, value.shape, axis, keepdims)])
 
@@ -403,7 +410,7 @@ def _kerass_sum_dtype(dtype):
 def mean(x, axis=None, keepdims=False):
     xp = array_module(x)
     axis = _axis_argument(axis)
-    value = xp.asarray(_value(x, xp))
+    value = _array_of(x, xp)
     if value.dtype.kind in "iub":  # Keras's mean of integers is a float
         value = value.astype("float32")
     out = xp.mean(value, axis=axis, keepdims=keepdims)
@@ -727,10 +734,11 @@ def _only_python_numbers(x) -> bool:
 
 
 def convert_to_numpy(x):
-    """A host NumPy array of ``x``: a Tensor's values, a device array copied back, or what NumPy makes of it."""
+    """A host NumPy array of ``x``: a copy of a Tensor's values (of a weight's too: a snapshot, as Keras's), a
+    device array copied back, or what NumPy makes of it."""
     tensor = _tensor(x)
     if tensor is not None:
-        return tensor.numpy()
+        return np.array(tensor.numpy(), copy=True)
     return x.get() if hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray) else np.asarray(x)
 
 

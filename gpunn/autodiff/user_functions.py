@@ -21,6 +21,15 @@ def same_rank(y_true, y_pred):
     return y_true, y_pred
 
 
+def loss_values(function, y_true, y_pred, match_ranks: bool):
+    """The values a loss written as a function returns for host arrays, as it returns them (a loss called on its
+    own reduces them as they come, as Keras's ``Loss.__call__`` does); ``match_ranks`` as for ``loss_step``."""
+    truth = y_true.astype(y_pred.dtype, copy=False)
+    truth, predicted = same_rank(truth, y_pred) if match_ranks else (truth, y_pred)
+    value = function(Tensor(truth), Tensor(predicted))
+    return value.numpy() if isinstance(value, Tensor) else array_module(value).asarray(value)
+
+
 def _result(name: str, value, rows: int, loss: bool = False) -> Tensor:
     """The function's result as a Tensor of shape () or (rows, ...). A loss's values of another shape (reduced
     over the batch axis itself: ``mean(square(y_true - y_pred), axis=0)``) count as their mean, one value for
@@ -51,12 +60,10 @@ def _per_sample(values: Tensor, rows: int) -> Tensor:
 
 
 def loss_step(name: str, function, y_true, y_pred, grad_scale: float, sample_weight, per_sample_out,
-              gradient_out, match_ranks: bool, summed: bool = False) -> None:
+              gradient_out, match_ranks: bool) -> None:
     """Write the per-sample loss (sample weights applied) into ``per_sample_out`` (rows,) and, when
     ``gradient_out`` is given, d(grad_scale * sum of it) / d y_pred into it. ``match_ranks``: give the function
-    its arguments at the same rank (a plain function, as Keras's ``LossFunctionWrapper`` does). ``summed``: the
-    loss's reduction is 'sum', so that one value for the whole batch (Dice's with axis=None), unweighted, gives
-    each sample its share: Keras's reduction passes a scalar through as it is, under every reduction."""
+    its arguments at the same rank (a plain function, as Keras's ``LossFunctionWrapper`` does)."""
     xp = array_module(y_pred)
     rows = y_pred.shape[0]
     truth = y_true.astype(y_pred.dtype, copy=False)  # Keras converts y_true to the loss's dtype
@@ -67,8 +74,6 @@ def loss_step(name: str, function, y_true, y_pred, grad_scale: float, sample_wei
     prediction = Tensor(predicted, requires_grad=gradient_out is not None)
     values = _result(name, function(Tensor(truth), prediction), rows, loss=True)
     per_sample = _per_sample(values, rows)
-    if summed and values.ndim == 0 and sample_weight is None:
-        per_sample = per_sample / rows
     if sample_weight is not None:
         per_sample = per_sample * Tensor(sample_weight.astype(per_sample.dtype, copy=False))
     xp.copyto(per_sample_out, per_sample.value)

@@ -193,8 +193,8 @@ class Variable:
         value = self.value
         ops = self._ops()
         host = ops.to_numpy(value) if ops is not None else np.asarray(value)
-        if copy:
-            host = host.copy()
+        if copy is not False:  # a snapshot, as Keras's (np.asarray(kernel) before fit keeps the weights of then)
+            host = np.array(host, copy=True)
         return host if dtype is None else host.astype(dtype, copy=False)
 
     def __len__(self) -> int:

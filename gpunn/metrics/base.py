@@ -70,7 +70,8 @@ class ArrayResult(np.ndarray):
 def as_result(value):
     if np.ndim(value) == 0:
         return ScalarResult(value)
-    return np.asarray(value, dtype=np.float64).view(ArrayResult)
+    # a copy: a value read stays what it was when the state moves on (Keras's results are new arrays)
+    return np.array(value, dtype=np.float64).view(ArrayResult)
 
 
 def divide_no_nan(a, b):

@@ -13,6 +13,7 @@ Keras's compiled metrics hold it.
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import MutableMapping
 
 import numpy as np
@@ -26,8 +27,9 @@ from .compiled_outputs import in_listed_order
 
 
 def _log_value(value):
-    """A float for a single value, an array for several (thresholds, classes), as Keras's logs hold them."""
-    return float(value) if np.ndim(value) == 0 else np.asarray(value)
+    """A float for a single value, an array for several (thresholds, classes), as Keras's logs hold them: a copy,
+    never a view of the running state (History keeps each epoch's value, and a later batch must not change it)."""
+    return float(value) if np.ndim(value) == 0 else np.array(value, dtype=np.float64)
 
 
 class RunningMetrics:
@@ -209,6 +211,16 @@ def running_metrics_for(plan, ops, comm, model) -> RunningMetrics:
                           metric_weighted=plan.metric_weighted, labels_as_column=plan.labels_as_column,
                           losses_last=plan.losses_last, shown_part_names=plan.shown_loss_names,
                           listed_part_order=plan.listed_loss_order)
+
+
+def hand_batch_logs(running: RunningMetrics, hook, batch: int) -> None:
+    """``hook(batch, logs)`` with lazy batch logs. A callback that keeps them to read after the batch (a list of
+    each batch's logs) gets them read now, at this batch's values, since the next step moves the state they would
+    read: Keras hands each hook a dict of that batch's values. Logs nobody kept are never read."""
+    logs = running.lazy_logs()
+    hook(batch, logs)
+    if sys.getrefcount(logs) > 2:  # (held beyond this function's name for it and getrefcount's argument)
+        logs._resolve()
 
 
 class LazyLogs(MutableMapping):

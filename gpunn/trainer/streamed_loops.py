@@ -22,6 +22,7 @@ from . import custom_steps
 from .divergence import DivergenceWarning
 from .epoch_iterator import weights_shape
 from .executions import executions
+from .running_metrics import hand_batch_logs
 from .streamed_data import (RAN_OUT_WARNING, BatchStream, is_py_dataset, is_streamed, is_tf_dataset, source_kind,
                            unpack_batch)
 from .test_step import predict_rows
@@ -105,7 +106,7 @@ def run_test(model, stream: BatchStream, class_weight=None, cbs=None) -> dict | 
         for arrays in run:
             _run_in_slot(step, arrays)
         if cbs is not None:
-            cbs.on_test_batch_end(end, step.metrics.lazy_logs())
+            hand_batch_logs(step.metrics, cbs.on_test_batch_end, end)
             if model.stop_evaluating:
                 break
     stream.end_epoch()
@@ -225,7 +226,7 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
                 cbs.on_train_batch_begin(begin)  # (Keras's numbering: executions.py)
                 for arrays in run:
                     _run_in_slot(step, arrays)
-                cbs.on_train_batch_end(end, step.metrics.lazy_logs())
+                hand_batch_logs(step.metrics, cbs.on_train_batch_end, end)
                 if model.stop_training:
                     break
             stream.end_epoch()

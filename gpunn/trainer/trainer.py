@@ -30,6 +30,7 @@ from .divergence import DivergenceWarning
 from .epoch_iterator import DeviceDataset, EpochIterator, weights_shape
 from .executions import executions
 from .replicas import agree_on_stop, sync_replicas
+from .running_metrics import hand_batch_logs
 from .streamed_loops import StreamedValidation, evaluate_streamed, fit_streamed, is_streamed, predict_streamed
 from .test_step import TestStep, predict_rows
 from . import carried_slots, compiled_outputs, custom_steps, trainable_state
@@ -165,8 +166,9 @@ class Trainer:
         self.train_function = self.test_function = None
 
     def _resolve_compile(self) -> None:
-        """``model.loss`` and each output's loss, weight and metrics from compile's arguments (again once a
-        subclassed model knows its outputs); the metric objects and steps made for the old ones are dropped."""
+        """``model._loss`` (the Loss compiled from ``model.loss``) and each output's loss, weight and metrics from
+        compile's arguments (again once a subclassed model knows its outputs); the metric objects and steps made
+        for the old ones are dropped."""
         if not getattr(self, "_awaits_trace", False):
             self._loss, self._output_specs = compiled_outputs.resolve(self, *self._compile_arguments)
             if custom_steps.has_own(self, "compute_loss"):
@@ -577,7 +579,7 @@ class Trainer:
             for begin, end, batches in executions(iterator.batches(), self.steps_per_execution):
                 cbs.on_train_batch_begin(begin)  # (Keras's numbering: executions.py)
                 step.run_batches(iterator, batches, y.shape[1:], y.dtype, None if weights is None else weights.shape[1:])
-                cbs.on_train_batch_end(end, step.metrics.lazy_logs())
+                hand_batch_logs(step.metrics, cbs.on_train_batch_end, end)
                 if agree:
                     agree_on_stop(self, comm)
                 if self.stop_training:
@@ -632,7 +634,7 @@ class Trainer:
                     iterator.fill(batch, slot)
                     step(slot)
             if cbs is not None:
-                cbs.on_test_batch_end(end, step.metrics.lazy_logs())
+                hand_batch_logs(step.metrics, cbs.on_test_batch_end, end)
                 if step.comm.size > 1:
                     agree_on_stop(self, step.comm, "stop_evaluating")
                 if self.stop_evaluating:

@@ -199,6 +199,8 @@ _BY_NAME = {"l1": L1, "l2": L2, "l1_l2": lambda: L1L2(0.01, 0.01), "l1l2": L1L2,
             "orthogonal_regularizer": OrthogonalRegularizer}
 _BY_CLASS = {"L1": L1, "L2": L2, "L1L2": L1L2, "OrthogonalRegularizer": OrthogonalRegularizer,
              "Regularizer": Regularizer}
+# what get() takes as a name: Keras's snake-case names and its class names ("OrthogonalRegularizer")
+_BY_ANY_NAME = {**{name.lower(): cls for name, cls in _BY_CLASS.items() if name != "Regularizer"}, **_BY_NAME}
 
 
 class FunctionRegularizer(Regularizer):
@@ -237,9 +239,7 @@ def get(identifier) -> Regularizer | None:
         custom = custom_objects.lookup(identifier)  # a function of the user's, by its registered name (a file's)
         if custom is not None and not isinstance(custom, (type, str)):
             return get(custom)
-    # (Keras's names: the snake-case ones and the class names, "OrthogonalRegularizer")
-    classes = {name.lower(): cls for name, cls in _BY_CLASS.items() if name != "Regularizer"}
-    return lookup("regularizer", identifier, {**classes, **_BY_NAME})()
+    return lookup("regularizer", identifier, _BY_ANY_NAME)()
 
 
 def deserialize(config, custom_objects=None):

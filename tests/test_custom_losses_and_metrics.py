@@ -288,11 +288,11 @@ def test_model_files_clones_and_configs_keep_the_user_s_functions_and_classes(tm
             assert loaded.evaluate(x, targets, sample_weight=w, verbose=0, return_dict=True) == pytest.approx(
                 expected, rel=1e-6), name
             with gpunn.saving.custom_object_scope(objects):
-                assert gpunn.models.load_model(tmp_path / name)._loss.name == model._loss.name
+                assert gpunn.models.load_model(tmp_path / name)._resolved_loss.name == model._resolved_loss.name
         if isinstance(loss, CustomMSE):
-            assert loaded._loss.regularization_factor == 0.3
+            assert loaded._resolved_loss.regularization_factor == 0.3
         clone = gpunn.models.clone_model(model)
-        assert clone._loss.name == model._loss.name and clone.compiled
+        assert clone._resolved_loss.name == model._resolved_loss.name and clone.compiled
         rebuilt = gpunn.models.model_from_json(model.to_json(), custom_objects=objects)
         assert rebuilt.compiled
     TruePositives = namespace["definitions"](gpunn)[5]

@@ -40,7 +40,9 @@ def run(keras, folder):
         "where mixed": lambda: ops.where(b, i32, f32), "clip int float": lambda: ops.clip(i32, 0.0, 3.0),
         "sum bool": lambda: ops.sum(b), "sum int32": lambda: ops.sum(i32), "prod int32": lambda: ops.prod(i32),
         "cumsum bool": lambda: ops.cumsum(b), "floor int": lambda: ops.floor(i32), "ceil int": lambda: ops.ceil(i32),
-        "mean int": lambda: ops.mean(i32),
+        "mean int": lambda: ops.mean(i32), "sqrt uint8": lambda: ops.sqrt(i32.astype("uint8")),
+        "exp bool": lambda: ops.exp(b), "cumsum int8": lambda: ops.cumsum(i32.astype("int8")),
+        "cumprod bool": lambda: ops.cumprod(b), "add f16 literal": lambda: ops.add(f32.astype("float16"), 0.5),
     }
     for name, case in cases.items():
         value = case()
@@ -98,6 +100,15 @@ def _flat(nested) -> list:
     if isinstance(nested, (list, tuple)):
         return [value for item in nested for value in _flat(item)]
     return [float(nested)]
+
+
+def test_clip_without_one_bound_passes_the_gradient_where_it_holds_nothing_back():
+    from gpunn.autodiff import Tensor, gradients
+
+    x = Tensor(np.array([-1.0, 0.5, 3.0]), requires_grad=True)
+    for clipped, expected in ((x.clip(max=1.0), [1, 1, 0]), (x.clip(min=0.0), [0, 1, 1])):
+        np.testing.assert_array_equal(gradients(clipped, [x], np.ones(3))[0], expected)
+    assert gpunn.ops.exp(np.float64(1.0)).dtype == np.float64  # a NumPy scalar keeps its type
 
 
 def test_numpy_functions_still_refuse_a_value_being_differentiated():

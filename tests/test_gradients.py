@@ -389,10 +389,10 @@ def _model_case(case, rng, optimizer=None):
     y = _targets(kind, rng)
     xp, yp = model._prepare(x, y)
     model.build()
-    plan = make_plan(model, sparse_labels=model._loss.sparse_labels)
+    plan = make_plan(model, sparse_labels=model._resolved_loss.sparse_labels)
     assert plan.loss_takes_logits == (fused or kind == "categorical_logits")
     if fused:  # the path under test: the loss receives logits and applies the activation itself
-        assert plan.loss_takes_logits and not model._loss.from_logits
+        assert plan.loss_takes_logits and not model._resolved_loss.from_logits
     return model, plan, x, y, xp, yp, kind
 
 
@@ -411,7 +411,7 @@ def test_whole_model_gradient(case, rng):
     # Analytic: forward (the output activation left to the loss when fused), the loss's gradient of the mean,
     # then every layer's backprop in reverse, into the flat gradient buffer, then the weight penalties' gradients.
     output, backprops = run_forward(plan, model.ops.asarray(xp), training=True)
-    _, dy, _ = model._loss.compute(model.ops, Workspace(model.ops), output, model.ops.asarray(yp), 1.0 / B,
+    _, dy, _ = model._resolved_loss.compute(model.ops, Workspace(model.ops), output, model.ops.asarray(yp), 1.0 / B,
                                   plan.loss_takes_logits)
     for index in range(len(backprops) - 1, -1, -1):
         dy = backprops[index](dy, plan.need_dx[index])

@@ -100,7 +100,7 @@ def test_keras_written_files_load_and_predict_as_keras_did(name):
     np.testing.assert_allclose(model.predict(x, verbose=0), EXPECTED["predictions"], rtol=1e-5, atol=1e-6)
     assert type(model.optimizer) is optimizers.Adam
     assert model.loss == "sparse_categorical_crossentropy"  # the name Keras was given, as Keras reads it back
-    assert type(model._loss) is losses.SparseCategoricalCrossentropy
+    assert type(model._resolved_loss) is losses.SparseCategoricalCrossentropy
     assert model.metric_identifiers == ["accuracy"]
     assert model.optimizer.iterations == EXPECTED["iterations"] == 3
     assert model.optimizer.learning_rate == EXPECTED["learning_rate"]

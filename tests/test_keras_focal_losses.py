@@ -435,8 +435,9 @@ def test_compiled_by_name_with_keras_defaults():
         model = _model("dense", out_activation=activation)
         model.compile(optimizer="adam", loss=name)
         assert model.loss == name  # as given, as Keras keeps it; compiled to Keras's class with its defaults
-        assert type(model._loss) is cls and model._loss.get_config() == cls().get_config()
-        assert model._loss.name == name and model._loss.gamma == 2.0 and model._loss.alpha == 0.25
+        compiled = model._resolved_loss
+        assert type(compiled) is cls and compiled.get_config() == cls().get_config()
+        assert compiled.name == name and compiled.gamma == 2.0 and compiled.alpha == 0.25
 
 
 def test_arguments_are_kept_through_serialization():

@@ -268,7 +268,7 @@ def save_the_old_way(model, path, weights_only=False):
         metadata["dropout_counters"] = json.dumps({str(i): layer.counter for i, layer in enumerate(model.layers)
                                                    if isinstance(layer, layers.Dropout)})
         metadata["compile_config"] = json.dumps({
-            "optimizer": optimizers.serialize(model.optimizer), "loss": losses.serialize(model._loss),
+            "optimizer": optimizers.serialize(model.optimizer), "loss": losses.serialize(model._resolved_loss),
             "metrics": [save_module.serialize_metric(m) for m in model.metric_identifiers]})
         metadata["optimizer_iterations"] = str(model.optimizer.iterations)
         for name, value in model.optimizer.slot_buffers().items():

@@ -162,9 +162,9 @@ def test_files_and_clones_hold_the_loss_compile_was_given(numpy_backend, tmp_pat
     assert get_compile_config(model)["loss"] == "mae"  # the name given, as Keras writes it
     model.save(tmp_path / "own.keras")
     loaded = gpunn.models.load_model(tmp_path / "own.keras")  # its functional graph, as any subclassed model's
-    assert loaded.loss == "mae" and isinstance(loaded._loss, gpunn.losses.MeanAbsoluteError)
+    assert loaded.loss == "mae" and isinstance(loaded._resolved_loss, gpunn.losses.MeanAbsoluteError)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
-    assert isinstance(gpunn.models.clone_model(model)._loss, gpunn.losses.MeanAbsoluteError)
+    assert isinstance(gpunn.models.clone_model(model)._resolved_loss, gpunn.losses.MeanAbsoluteError)
     model.compile(optimizer="sgd", loss=gpunn.losses.MeanAbsoluteError())
     model.fit(x, y, verbose=0)
     assert get_compile_config(model)["loss"]["class_name"] == "MeanAbsoluteError"

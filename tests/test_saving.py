@@ -72,7 +72,8 @@ def test_save_and_load_model_round_trip(trained, data, tmp_path):
     assert set(restored.optimizer.slots) == set(trained.optimizer.slots) == {"momentum", "velocity", "velocity_hat"}
     for name, value in trained.optimizer.slots.items():
         np.testing.assert_array_equal(np.asarray(restored.optimizer.slots[name]), np.asarray(value))
-    assert type(restored._loss) is type(trained._loss)  # (an HDF5 file holds the Loss, which its Keras reader takes)
+    # (an HDF5 file holds the Loss, which its Keras reader takes)
+    assert type(restored._resolved_loss) is type(trained._resolved_loss)
     # Layer configuration survives: the regularizer, the dropout rate and seed, the BN momentum.
     assert restored.layers[0].kernel_regularizer.get_config() == {"l2": 1e-3}
     assert restored.layers[2].rate == 0.2 and restored.layers[2].seed == trained.layers[2].seed

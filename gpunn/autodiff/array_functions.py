@@ -379,7 +379,7 @@ def cumprod(x, axis=None, dtype=None):
     xp = array_module(x)
     value = _array(x, xp)
     source = value.reshape(-1) if axis is None else value
-    out = xp.cumprod(source, axis=0 if axis is None else axis, dtype=dtype)
+    out = xp.cumprod(source, axis=0 if axis is None else axis, dtype=dtype or f._kerass_running_dtype(value.dtype))
 
     def back(g):
         step = 0 if axis is None else axis

@@ -84,11 +84,11 @@ def _make(out, inputs: list, rules: list) -> Tensor:
 
 
 def _as_kerass_float(out, *operands):
-    """NumPy's float64 result of ``operands`` in Keras's type (``keras/src/backend/common/dtypes.py``'s lattice):
+    """NumPy's float result of ``operands`` in Keras's type (``keras/src/backend/common/dtypes.py``'s lattice):
     a float operand's width wins over an integer's (float32 + int32 is float32, where NumPy makes float64), and a
-    float made from integers alone is floatx (``ops.sqrt`` of int32). Python numbers are weak, as in Keras; a
-    float64 operand keeps float64."""
-    if getattr(out, "dtype", None) != np.float64:
+    float made from integers or booleans alone is floatx (``ops.sqrt`` of int32, or of uint8, where NumPy makes
+    float16). Python numbers are weak, as in Keras; a float64 operand keeps float64."""
+    if getattr(out, "dtype", None) is None or out.dtype.kind != "f":
         return out
     widths = []
     for operand in operands:
@@ -98,7 +98,8 @@ def _as_kerass_float(out, *operands):
             widths.append(np.dtype(dtype))
     if np.dtype("float64") in widths:
         return out
-    return out.astype(builtins.max(widths, key=lambda d: d.itemsize) if widths else floatx())
+    wanted = np.dtype(builtins.max(widths, key=lambda d: d.itemsize) if widths else floatx())
+    return out if out.dtype == wanted else out.astype(wanted)
 
 
 def _array_of(x, xp):
@@ -113,7 +114,9 @@ def _unary(x, forward, derivative=None):
     xp = array_module(x)
     value = _array_of(x, xp)
     out = forward(xp, value)
-    if value.dtype.kind in "biu":  # (no gradient to keep: integers take none)
+    if value.dtype.kind in "biu" and getattr(out, "dtype", np.dtype("int64")).kind == "f":  # (no gradient to keep)
+        if out.dtype.itemsize < np.dtype(floatx()).itemsize:  # NumPy's float16 of small integers: in floatx
+            out = forward(xp, value.astype(floatx()))
         out = _as_kerass_float(out, x)
     if derivative is None:
         return Tensor(out)
@@ -281,7 +284,9 @@ def clip(x, x_min, x_max):
     xp = array_module(x, x_min, x_max)
     value, low, high = xp.asarray(_value(x, xp)), _value(x_min, xp), _value(x_max, xp)
     out = _as_kerass_float(xp.clip(value, low, high), x, x_min, x_max)
-    return _make(out, [x], [lambda g: g * ((value >= low) & (value <= high))])
+    # (a bound left out, None, as NumPy's clip and the Tensor method take it, holds nothing back)
+    inside = (value >= (-xp.inf if low is None else low)) & (value <= (xp.inf if high is None else high))
+    return _make(out, [x], [lambda g: g * inside])
 
 
 def where(condition, x1=None, x2=None):
@@ -405,6 +410,13 @@ def _kerass_sum_dtype(dtype):
     if dtype.kind == "u":
         return np.dtype("uint32") if dtype.itemsize < 4 else dtype
     return None
+
+
+def _kerass_running_dtype(dtype):
+    """A running sum's or product's type in Keras: booleans count in int32, numbers keep their type (NumPy widens
+    every integer to 64 bits)."""
+    dtype = np.dtype(dtype)
+    return np.dtype("int32") if dtype.kind == "b" else dtype if dtype.kind in "iu" else None
 
 
 def mean(x, axis=None, keepdims=False):
@@ -544,7 +556,7 @@ def cumsum(x, axis=None, dtype=None):
     value = xp.asarray(_value(x, xp))
     if axis is None:
         return cumsum(reshape(x, (-1,)), axis=0)
-    out = xp.cumsum(value, axis=axis, dtype=_kerass_sum_dtype(value.dtype))
+    out = xp.cumsum(value, axis=axis, dtype=_kerass_running_dtype(value.dtype))
     return _make(out, [x], [lambda g: xp.flip(xp.cumsum(xp.flip(g, axis), axis=axis), axis)])
 
 
@@ -730,15 +742,15 @@ def _python_numbers_as_kerass(x, value):
 def _only_python_numbers(x) -> bool:
     if isinstance(x, (list, tuple)):
         return builtins.all(_only_python_numbers(item) for item in x)
-    return isinstance(x, (bool, int, float))
+    return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)  # (np.float64 keeps its type)
 
 
 def convert_to_numpy(x):
     """A host NumPy array of ``x``: a copy of a Tensor's values (of a weight's too: a snapshot, as Keras's), a
     device array copied back, or what NumPy makes of it."""
     tensor = _tensor(x)
-    if tensor is not None:
-        return np.array(tensor.numpy(), copy=True)
+    if tensor is not None:  # (a device array's host copy is a copy already)
+        return np.array(tensor.value, copy=True) if isinstance(tensor.value, np.ndarray) else tensor.numpy()
     return x.get() if hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray) else np.asarray(x)
 
 

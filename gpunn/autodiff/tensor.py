@@ -352,9 +352,10 @@ class Tensor:
 
 
 def _values_of(structure):
-    """``structure`` (arguments of a NumPy function) with each Tensor replaced by its array."""
+    """``structure`` (arguments of a NumPy function) with each Tensor replaced by its values on the host (NumPy's
+    function then computes on them, as on Keras's arrays, whatever the device)."""
     if isinstance(structure, Tensor):
-        return structure.value
+        return structure.numpy()
     if isinstance(structure, (list, tuple)):
         return type(structure)(_values_of(item) for item in structure)
     if isinstance(structure, dict):

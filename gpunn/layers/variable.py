@@ -193,8 +193,8 @@ class Variable:
         value = self.value
         ops = self._ops()
         host = ops.to_numpy(value) if ops is not None else np.asarray(value)
-        if copy is not False:  # a snapshot, as Keras's (np.asarray(kernel) before fit keeps the weights of then)
-            host = np.array(host, copy=True)
+        if copy is not False and isinstance(value, np.ndarray):
+            host = np.array(host, copy=True)  # a snapshot, as Keras's (a device array's host copy is one already)
         return host if dtype is None else host.astype(dtype, copy=False)
 
     def __len__(self) -> int:

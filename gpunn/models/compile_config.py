@@ -70,7 +70,7 @@ def compile_like(model, other) -> None:
 
     model.compile(
         optimizer=optimizers_module.get(config["optimizer"]),
-        loss=other.loss if isinstance(other.loss, str) else map_nested(loss, other._loss),
+        loss=other.loss if isinstance(other.loss, str) else map_nested(loss, other._resolved_loss),
         loss_weights=config.get("loss_weights"),
         metrics=map_nested(metric, other.metric_identifiers),
         weighted_metrics=map_nested(metric, other.weighted_metric_identifiers) or None,
@@ -91,7 +91,7 @@ def get_compile_config(model, loss_name_as_given: bool = True) -> dict:
     given_name = loss_name_as_given and isinstance(model.loss, str)
     return {
         "optimizer": optimizers_module.serialize(model.optimizer),
-        "loss": model.loss if given_name else map_nested(losses_module.serialize, model._loss),
+        "loss": model.loss if given_name else map_nested(losses_module.serialize, model._resolved_loss),
         "loss_weights": None if all(w is None for w in weights) else
         (weights if model._several_outputs else weights[0]),
         "metrics": map_nested(serialize_metric, model.metric_identifiers),

@@ -9,6 +9,7 @@ element-wise. ``use_ema`` keeps an exponential moving average of the weights aft
 """
 from __future__ import annotations
 
+import numbers
 import functools
 import math
 
@@ -87,9 +88,9 @@ class Optimizer:
         # against underflow; gpunn trains in float32 or float64, where it changes nothing but rounding (nothing
         # at all for a power of 2), so the factor is kept for the config and not applied.
         if loss_scale_factor is not None and (isinstance(loss_scale_factor, bool) or not isinstance(
-                loss_scale_factor, (int, float)) or not loss_scale_factor > 0):
+                loss_scale_factor, numbers.Real) or not loss_scale_factor > 0):
             raise ValueError(f"loss_scale_factor: expected a positive number or None, got {loss_scale_factor!r}")
-        self.loss_scale_factor = loss_scale_factor
+        self.loss_scale_factor = None if loss_scale_factor is None else float(loss_scale_factor)
         self._iterations = 0  # the steps done (Keras's ``_iterations``): the updates, unless accumulating
         self._learning_rate = None
         self.learning_rate = self.default_learning_rate if learning_rate is None else learning_rate

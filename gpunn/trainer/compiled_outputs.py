@@ -176,9 +176,9 @@ def _metrics(argument: str, metrics, count: int, model, trained: list) -> list:
 
 
 def resolve(model, loss, loss_weights, metrics, weighted_metrics=None) -> tuple[object, list]:
-    """(what ``model._loss`` holds, compiled from what ``model.loss`` was given: the Loss, or for several outputs
-    the losses in the structure given; the OutputSpec of each output). Every name is looked up here, so a bad one
-    fails in ``compile``."""
+    """(what ``model._resolved_loss`` holds, compiled from what ``model.loss`` was given: the Loss, or for several
+    outputs the losses in the structure given; the OutputSpec of each output). Every name is looked up here, so a
+    bad one fails in ``compile``."""
     several = getattr(model, "_several_outputs", False)
     count = len(model.output_names) if several else 1
     if loss is None:

@@ -218,8 +218,9 @@ def hand_batch_logs(running: RunningMetrics, hook, batch: int) -> None:
     each batch's logs) gets them read now, at this batch's values, since the next step moves the state they would
     read: Keras hands each hook a dict of that batch's values. Logs nobody kept are never read."""
     logs = running.lazy_logs()
+    unheld = sys.getrefcount(logs)  # (counted before the hook: the count an interpreter gives is its own)
     hook(batch, logs)
-    if sys.getrefcount(logs) > 2:  # (held beyond this function's name for it and getrefcount's argument)
+    if sys.getrefcount(logs) > unheld:
         logs._resolve()
 
 

@@ -86,8 +86,8 @@ class Trainer:
 
     def _init_training_state(self) -> None:
         self.optimizer = None
-        self.loss = None  # what compile was given (Keras's ``model.loss``); ``_loss``: the Loss it resolved to
-        self._loss = None
+        self.loss = None  # what compile was given (Keras's ``model.loss``); the Loss it resolves to:
+        self._resolved_loss = None
         self.compiled_metrics: list = []
         self.metric_identifiers: list = []  # as compile was given them (per output for several: a list or dict)
         self.weighted_metric_identifiers: list = []
@@ -139,7 +139,7 @@ class Trainer:
             metrics, weighted_metrics = previous[2], previous[3]
         trainable_state.check_nested(self)
         if getattr(self, "_awaits_trace", False):  # a subclassed model: its outputs are known at its first data
-            self._loss = compiled_outputs.check_names(loss, metrics, weighted_metrics)
+            self._resolved_loss = compiled_outputs.check_names(loss, metrics, weighted_metrics)
         else:  # every name and structure checked now
             compiled_outputs.resolve(self, loss, loss_weights, metrics, weighted_metrics)
         self._compile_arguments = (loss, loss_weights, metrics, weighted_metrics)
@@ -166,11 +166,11 @@ class Trainer:
         self.train_function = self.test_function = None
 
     def _resolve_compile(self) -> None:
-        """``model._loss`` (the Loss compiled from ``model.loss``) and each output's loss, weight and metrics from
-        compile's arguments (again once a subclassed model knows its outputs); the metric objects and steps made
-        for the old ones are dropped."""
+        """``model._resolved_loss`` (the Loss compiled from ``model.loss``) and each output's loss, weight and
+        metrics from compile's arguments (again once a subclassed model knows its outputs); the metric objects and
+        steps made for the old ones are dropped."""
         if not getattr(self, "_awaits_trace", False):
-            self._loss, self._output_specs = compiled_outputs.resolve(self, *self._compile_arguments)
+            self._resolved_loss, self._output_specs = compiled_outputs.resolve(self, *self._compile_arguments)
             if custom_steps.has_own(self, "compute_loss"):
                 self._take_own_compute_loss()
         self._part_trackers = {}
@@ -312,11 +312,11 @@ class Trainer:
         """Whether the targets are class ids; for a model of several outputs, a tuple of the outputs' flags."""
         if self._several_outputs:
             return tuple(spec.loss is not None and bool(spec.loss.sparse_labels) for spec in self._output_specs)
-        if self._loss is None:  # a model compiled without a loss: no targets (``_prepare_with_targets``)
+        if self._resolved_loss is None:  # a model compiled without a loss: no targets (``_prepare_with_targets``)
             return False
-        if self._loss.sparse_labels and getattr(self, "_labels_as_column", False):
+        if self._resolved_loss.sparse_labels and getattr(self, "_labels_as_column", False):
             return "column"  # class ids, which the user's metrics see as the (samples, 1) column given
-        return self._loss.sparse_labels or y.ndim == 1
+        return self._resolved_loss.sparse_labels or y.ndim == 1
 
     def _check_ranks_agree(self, comm, call: str, data: dict, **sections) -> None:
         """Before the first collective: ranks that differ in the model, compile configuration or ``data``
@@ -347,9 +347,9 @@ class Trainer:
             return x, y
         y = as_numeric_array(y_argument, self._single_target(y_argument, y))
         # class ids given as a column: a sparse loss takes them flat; the user's metrics see them as given
-        self._labels_as_column = bool(self._loss.sparse_labels and y.ndim == 2 and y.shape[1] == 1)
+        self._labels_as_column = bool(self._resolved_loss.sparse_labels and y.ndim == 2 and y.shape[1] == 1)
         check_same_length(x, y, y_argument)
-        y = check_targets(y_argument, y, self._loss, self._calls[-1].output_shape, self.dtype)
+        y = check_targets(y_argument, y, self._resolved_loss, self._calls[-1].output_shape, self.dtype)
         return x, y
 
     def _prepare_with_targets(self, x, y, x_argument="x", y_argument="y", what="fit"):
@@ -365,7 +365,7 @@ class Trainer:
         return self._prepare(x, y, x_argument, y_argument)
 
     def _without_loss(self) -> bool:
-        return self._loss is None and not custom_steps.has_own(self, "compute_loss")
+        return self._resolved_loss is None and not custom_steps.has_own(self, "compute_loss")
 
     def _check_trains_on_added_losses(self, what: str) -> None:
         """A model compiled without a loss trains on its layers' add_loss terms: one output's model with such
@@ -440,8 +440,8 @@ class Trainer:
             if weights is None:
                 return None
         elif class_weight is not None:
-            weights = class_weight_to_sample_weight(class_weight, y, self._loss, self._calls[-1].output_shape[-1],
-                                                    self.dtype)
+            weights = class_weight_to_sample_weight(class_weight, y, self._resolved_loss,
+                                                    self._calls[-1].output_shape[-1], self.dtype)
             argument = "class_weight"
         elif sample_weight is not None:
             weights = check_sample_weight(argument, sample_weight, len(y))
@@ -734,7 +734,7 @@ class Trainer:
         """Keras's ``compute_loss``: the loss given to ``compile`` of ``y_pred`` against ``y`` (weighted by
         ``sample_weight``). gpunn's steps compute it themselves; a subclass's own ``compute_loss`` becomes the loss
         of its steps (``own_compute_loss.py``), and its ``super().compute_loss(...)`` comes here."""
-        compiled = getattr(self._loss, "compiled", self._loss)
+        compiled = getattr(self._resolved_loss, "compiled", self._resolved_loss)
         if compiled is None:
             raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
         return compiled(y, y_pred, sample_weight)
@@ -759,8 +759,8 @@ class Trainer:
                        "there too), gpunn calls them as constants; freeze them (teacher.trainable = False)")
         if problem is not None:
             raise OverrideNotSupportedError(f"{name}.compute_loss: {problem}")
-        self._loss = OwnComputeLoss(self, self._loss)
-        self._output_specs[0].loss = self._loss
+        self._resolved_loss = OwnComputeLoss(self, self._resolved_loss)
+        self._output_specs[0].loss = self._resolved_loss
 
     def predict_step(self, data):
         """Keras's ``predict_step``: the model's outputs for the batch ``data`` (``x``, ``(x,)``, ``(x, y)``...).

@@ -99,7 +99,7 @@ class BaseWrapper(BaseEstimator):
 def _categorical_loss(model) -> bool:
     """tf.keras's ``is_categorical_crossentropy``: the one-hot cross-entropy (not the sparse one, which takes the
     integer labels as they are)."""
-    return isinstance(model._loss, CategoricalCrossentropy) and not isinstance(model._loss,
+    return isinstance(model._resolved_loss, CategoricalCrossentropy) and not isinstance(model._resolved_loss,
                                                                              SparseCategoricalCrossentropy)
 
 

@@ -238,6 +238,10 @@ def reduce_weighted_values(values, sample_weight, reduction):
             values, weights = (values, weights[..., None]) if weights.ndim == 1 else (values[..., 0], weights)
         elif weights.ndim == values.ndim + 1 and weights.shape[-1] == 1:
             values, weights = (values[..., None], weights) if values.ndim == 1 else (values, weights[..., 0])
+        if 0 < weights.ndim < values.ndim and weights.shape == values.shape[:weights.ndim]:
+            # a weight per sample for values per sample and unit: each sample's (Keras would broadcast it against
+            # the last axis, and fail, or weigh the units where there are as many as samples)
+            weights = weights.reshape(weights.shape + (1,) * (values.ndim - weights.ndim))
         values, sample_weight = values * weights, weights
     return reduce_values(values, sample_weight, reduction)
 

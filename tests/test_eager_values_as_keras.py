@@ -333,3 +333,18 @@ def test_batch_logs_nobody_keeps_are_never_read(numpy_backend, monkeypatch):
     model.fit(np.ones((16, 2)), np.ones((16, 1)), batch_size=4, epochs=2, verbose=0)
     model.evaluate(np.ones((16, 2)), np.ones((16, 1)), batch_size=4, verbose=0)
     assert reads == []
+
+
+def test_a_weight_per_sample_weighs_each_samples_values():
+    """Keras broadcasts (samples,) weights against a loss's (samples, units) values, and fails (or, with as many
+    units as samples, weighs the units): gpunn weighs each sample's values."""
+    class SquaredError(gpunn.losses.Loss):
+        def call(self, y_true, y_pred):
+            return gpunn.ops.square(y_true - y_pred)
+
+    y_pred = np.array([[1.0, 2.0], [3.0, 4.0], [0.5, 0.5]])
+    weights = np.array([1.0, 0.0, 2.0])
+    expected = (y_pred ** 2 * weights[:, None]).sum()
+    assert float(SquaredError(reduction="sum")(np.zeros((3, 2)), y_pred, sample_weight=weights)) == \
+        pytest.approx(expected)
+    assert gpunn.ops.convert_to_tensor(np.float64(2.5)).dtype == np.float64

@@ -255,7 +255,7 @@ def einsum(subscripts, *operands):
     if any(len(set(term)) != len(term) for term in terms + [output]):
         raise ValueError(f"einsum: an index repeated within one operand (a diagonal, {subscripts!r}) is not "
                          "differentiable here; take ops.diagonal first")
-    out = f._as_kerass_float(xp.einsum(subscripts, *values), *operands)
+    out = f._as_keras_float(xp.einsum(subscripts, *values), *operands)
 
     def rule(k):
         def back(g):
@@ -379,7 +379,7 @@ def cumprod(x, axis=None, dtype=None):
     xp = array_module(x)
     value = _array(x, xp)
     source = value.reshape(-1) if axis is None else value
-    out = xp.cumprod(source, axis=0 if axis is None else axis, dtype=dtype or f._kerass_running_dtype(value.dtype))
+    out = xp.cumprod(source, axis=0 if axis is None else axis, dtype=dtype or f._keras_running_dtype(value.dtype))
 
     def back(g):
         step = 0 if axis is None else axis

@@ -83,7 +83,7 @@ def _make(out, inputs: list, rules: list) -> Tensor:
     return Tensor(out, tuple(x for x, _ in kept), lambda grad: tuple(rule(grad) for _, rule in kept))
 
 
-def _as_kerass_float(out, *operands):
+def _as_keras_float(out, *operands):
     """NumPy's float result of ``operands`` in Keras's type (``keras/src/backend/common/dtypes.py``'s lattice):
     a float operand's width wins over an integer's (float32 + int32 is float32, where NumPy makes float64), and a
     float made from integers or booleans alone is floatx (``ops.sqrt`` of int32, or of uint8, where NumPy makes
@@ -106,7 +106,7 @@ def _array_of(x, xp):
     """``x`` as an array of ``xp``: Python numbers (and lists of them) in Keras's types, int32 or float32, as
     Keras converts them (``ops.exp(1.0)`` is float32)."""
     value = xp.asarray(_value(x, xp))
-    return _python_numbers_as_kerass(x, value) if _only_python_numbers(x) else value
+    return _python_numbers_as_keras(x, value) if _only_python_numbers(x) else value
 
 
 def _unary(x, forward, derivative=None):
@@ -117,7 +117,7 @@ def _unary(x, forward, derivative=None):
     if value.dtype.kind in "biu" and getattr(out, "dtype", np.dtype("int64")).kind == "f":  # (no gradient to keep)
         if out.dtype.itemsize < np.dtype(floatx()).itemsize:  # NumPy's float16 of small integers: in floatx
             out = forward(xp, value.astype(floatx()))
-        out = _as_kerass_float(out, x)
+        out = _as_keras_float(out, x)
     if derivative is None:
         return Tensor(out)
     return _make(out, [x], [lambda g: (g * derivative(xp, value, out)).astype(g.dtype, copy=False)])
@@ -127,7 +127,7 @@ def _binary(a, b, forward, grad_a=None, grad_b=None):
     """f(a, b) with broadcasting; ``grad_a(xp, g, va, vb, out)`` is the gradient for a before un-broadcasting."""
     xp = array_module(a, b)
     va, vb = _value(a, xp), _value(b, xp)
-    out = _as_kerass_float(forward(xp, va, vb), a, b)
+    out = _as_keras_float(forward(xp, va, vb), a, b)
     if not isinstance(out, xp.ndarray):
         out = xp.asarray(out)
     rules = [None if grad_a is None else lambda g: _unbroadcast(xp, grad_a(xp, g, va, vb, out), _shape(a)),
@@ -283,7 +283,7 @@ def minimum(x1, x2):
 def clip(x, x_min, x_max):
     xp = array_module(x, x_min, x_max)
     value, low, high = xp.asarray(_value(x, xp)), _value(x_min, xp), _value(x_max, xp)
-    out = _as_kerass_float(xp.clip(value, low, high), x, x_min, x_max)
+    out = _as_keras_float(xp.clip(value, low, high), x, x_min, x_max)
     # (a bound left out, None, as NumPy's clip and the Tensor method take it, holds nothing back)
     inside = (value >= (-xp.inf if low is None else low)) & (value <= (xp.inf if high is None else high))
     return _make(out, [x], [lambda g: g * inside])
@@ -296,8 +296,8 @@ def where(condition, x1=None, x2=None):
     mask = xp.asarray(_value(condition, xp)).astype(bool)
     out = xp.where(mask, _value(x1, xp), _value(x2, xp))
     if builtins.all(isinstance(x, (bool, int, float)) for x in (x1, x2)):  # Keras's types for Python numbers
-        out = _python_numbers_as_kerass([x1, x2], out)
-    out = _as_kerass_float(out, x1, x2)
+        out = _python_numbers_as_keras([x1, x2], out)
+    out = _as_keras_float(out, x1, x2)
     return _make(out, [x1, x2], [lambda g: _unbroadcast(xp, xp.where(mask, g, 0), _shape(x1)),
                                  lambda g: _unbroadcast(xp, xp.where(mask, 0, g), _shape(x2))])
 
@@ -397,11 +397,11 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 (Keras's name)
     xp = array_module(x)
     axis = _axis_argument(axis)
     value = _array_of(x, xp)
-    out = xp.sum(value, axis=axis, keepdims=keepdims, dtype=_kerass_sum_dtype(value.dtype))
+    out = xp.sum(value, axis=axis, keepdims=keepdims, dtype=_keras_sum_dtype(value.dtype))
     return _make(out, [x], [lambda g: _expand_reduced(xp, g, value.shape, axis, keepdims)])
 
 
-def _kerass_sum_dtype(dtype):
+def _keras_sum_dtype(dtype):
     """A sum's type in Keras (JAX's rule): small integers and booleans sum in 32 bits, other types in their own
     (NumPy widens every integer to 64 bits)."""
     dtype = np.dtype(dtype)
@@ -412,7 +412,7 @@ def _kerass_sum_dtype(dtype):
     return None
 
 
-def _kerass_running_dtype(dtype):
+def _keras_running_dtype(dtype):
     """A running sum's or product's type in Keras: booleans count in int32, numbers keep their type (NumPy widens
     every integer to 64 bits)."""
     dtype = np.dtype(dtype)
@@ -466,7 +466,7 @@ def prod(x, axis=None, keepdims=False, dtype=None):
     xp = array_module(x)
     axis = _axis_argument(axis)
     value = xp.asarray(_value(x, xp))
-    out = xp.prod(value, axis=axis, keepdims=keepdims, dtype=_kerass_sum_dtype(value.dtype))
+    out = xp.prod(value, axis=axis, keepdims=keepdims, dtype=_keras_sum_dtype(value.dtype))
 
     def rule(g):
         # d prod / d x_i = the product of the other factors (exact where factors are 0, unlike prod / x_i): the
@@ -556,7 +556,7 @@ def cumsum(x, axis=None, dtype=None):
     value = xp.asarray(_value(x, xp))
     if axis is None:
         return cumsum(reshape(x, (-1,)), axis=0)
-    out = xp.cumsum(value, axis=axis, dtype=_kerass_running_dtype(value.dtype))
+    out = xp.cumsum(value, axis=axis, dtype=_keras_running_dtype(value.dtype))
     return _make(out, [x], [lambda g: xp.flip(xp.cumsum(xp.flip(g, axis), axis=axis), axis)])
 
 
@@ -620,7 +620,7 @@ def get_item(x, key):
 def concatenate(xs, axis=0):
     xp = array_module(*xs)
     values = [xp.asarray(_value(x, xp)) for x in xs]
-    out = _as_kerass_float(xp.concatenate(values, axis=axis), *xs)
+    out = _as_keras_float(xp.concatenate(values, axis=axis), *xs)
     bounds = np.cumsum([v.shape[axis] for v in values])[:-1]
     rules = [lambda g, k=k: xp.split(g, bounds, axis=axis)[k] for k in range(len(values))]
     return _make(out, list(xs), rules)
@@ -666,7 +666,7 @@ def matmul(x1, x2):
     """NumPy's matmul, 1-D operands included (promoted to a row / a column, as NumPy does, for the gradient)."""
     xp = array_module(x1, x2)
     a, b = xp.asarray(_value(x1, xp)), xp.asarray(_value(x2, xp))
-    out = _as_kerass_float(_product(xp, a, b), x1, x2)
+    out = _as_keras_float(_product(xp, a, b), x1, x2)
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
 
@@ -724,11 +724,13 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
     xp = array_module(x)
     value = xp.asarray(x)
     if dtype is None and not isinstance(x, (np.ndarray, np.generic)) and not hasattr(x, "__cuda_array_interface__"):
-        value = _python_numbers_as_kerass(x, value)
+        value = _python_numbers_as_keras(x, value)
+        if value.dtype == np.float64:  # another array-like (a pandas Series): floatx, as Keras on jax gives it
+            value = value.astype(floatx())
     return Tensor(value if dtype is None else value.astype(dtype))
 
 
-def _python_numbers_as_kerass(x, value):
+def _python_numbers_as_keras(x, value):
     """An array NumPy made of Python numbers (a list, a float) in Keras's types: floats as floatx, integers as
     int32 where they fit (NumPy makes float64 and int64); NumPy values in a list keep their types."""
     if value.dtype == np.float64 and _only_python_numbers(x):

@@ -63,10 +63,10 @@ class Softmax(Activation):
         ops, dtype = self.ops, x.dtype
         ws = self.workspace(x.shape[0])
         keep = ops.greater(given, 0.5, ws.buffer("keep", x.shape, dtype))  # Keras's mask > 0.5
-        # where(keep, x, -1e9) as arithmetic: x * 1 + 0 * -1e9 is x exactly, x * 0 + 1 * -1e9 is -1e9
-        dropped = ops.subtract(1.0, keep, ws.buffer("dropped", x.shape, dtype))
-        z = ops.multiply(dropped, _large_negative_number(dtype), ws.buffer("masked", x.shape, dtype))
-        z = ops.add(z, ops.multiply(x, keep, ws.buffer("kept", x.shape, dtype)), z)
+        # Keras's where(mask, x, -1e9), which leaves a masked -inf or NaN out (only a call on its own gets here: a
+        # model's mask is refused, so this runs eagerly and is never recorded)
+        z = ops.copy_into(ops.xp.where(keep > 0, x, dtype.type(_large_negative_number(dtype))),
+                          ws.buffer("masked", x.shape, dtype))
         y, softmax_backprop = super().forward(z, training)
         out = ops.multiply(y, keep, ws.buffer("out", x.shape, dtype))  # 0 where masked, a whole row masked too
 

@@ -405,9 +405,9 @@ class _ModelType(type):
         return isinstance(instance, Sequential)  # Keras: every model, Sequential ones too, is a keras.Model
 
     def __subclasscheck__(cls, subclass) -> bool:
-        if cls is not Model:
+        if cls is not Model or not isinstance(subclass, type):
             return super().__subclasscheck__(subclass)
-        return isinstance(subclass, type) and issubclass(subclass, Sequential)  # (Sequential subclasses Model)
+        return issubclass(subclass, Sequential)  # (Keras's Sequential subclasses Model)
 
     def __call__(cls, *args, **kwargs):
         model = super().__call__(*args, **kwargs)

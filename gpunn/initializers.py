@@ -250,6 +250,10 @@ class FunctionInitializer(Initializer):
     def __init__(self, function):
         self.function = function
 
+    @property
+    def __name__(self) -> str:  # as Keras keeps the function itself, scripts read its name
+        return getattr(self.function, "__name__", type(self.function).__name__)
+
     def sample(self, shape, rng):
         from .autodiff.functions import convert_to_numpy
 

@@ -213,6 +213,10 @@ class FunctionRegularizer(Regularizer):
     def __call__(self, x):
         return self.function(x)
 
+    @property
+    def __name__(self) -> str:  # as Keras keeps the function itself, scripts read its name
+        return getattr(self.function, "__name__", type(self.function).__name__)
+
     def runs_own_call(self) -> bool:
         return True
 

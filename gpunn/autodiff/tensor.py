@@ -28,6 +28,16 @@ def array_module(*values):
     return np
 
 
+def _reduction(name: str):
+    """The Tensor method ``name(axis=None, keepdims=False)``: the gpunn.ops function of that name."""
+    def method(self, axis=None, keepdims=False):
+        from . import functions
+        return getattr(functions, name)(self, axis=axis, keepdims=keepdims)
+
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
 class Tensor:
     """An array and, if it needs a gradient, how it was computed."""
 
@@ -290,41 +300,16 @@ class Tensor:
         from .functions import cast
         return cast(self, dtype)
 
-    def sum(self, axis=None, keepdims=False):
-        from .functions import sum
-        return sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        from .functions import mean
-        return mean(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis=None, keepdims=False):
-        from .functions import max
-        return max(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis=None, keepdims=False):
-        from .functions import min
-        return min(self, axis=axis, keepdims=keepdims)
-
-    def prod(self, axis=None, keepdims=False):
-        from .functions import prod
-        return prod(self, axis=axis, keepdims=keepdims)
-
-    def any(self, axis=None, keepdims=False):
-        from .functions import any
-        return any(self, axis=axis, keepdims=keepdims)
-
-    def all(self, axis=None, keepdims=False):
-        from .functions import all
-        return all(self, axis=axis, keepdims=keepdims)
-
-    def argmax(self, axis=None, keepdims=False):
-        from .functions import argmax
-        return argmax(self, axis=axis, keepdims=keepdims)
-
-    def argmin(self, axis=None, keepdims=False):
-        from .functions import argmin
-        return argmin(self, axis=axis, keepdims=keepdims)
+    # (reductions: a ``(self, axis=None, keepdims=False)`` method per gpunn.ops function of that name)
+    sum = _reduction("sum")
+    mean = _reduction("mean")
+    max = _reduction("max")
+    min = _reduction("min")
+    prod = _reduction("prod")
+    any = _reduction("any")
+    all = _reduction("all")
+    argmax = _reduction("argmax")
+    argmin = _reduction("argmin")
 
     def squeeze(self, axis=None):
         from .functions import squeeze
@@ -351,26 +336,28 @@ class Tensor:
         return self.numpy().tolist()
 
 
-def _values_of(structure):
-    """``structure`` (arguments of a NumPy function) with each Tensor replaced by its values on the host (NumPy's
-    function then computes on them, as on Keras's arrays, whatever the device)."""
+def _map_tensors(structure, function):
+    """``structure`` (arguments of a NumPy function: lists, tuples and dicts of them) with each Tensor replaced by
+    ``function(tensor)``."""
     if isinstance(structure, Tensor):
-        return structure.numpy()
+        return function(structure)
     if isinstance(structure, (list, tuple)):
-        return type(structure)(_values_of(item) for item in structure)
+        return type(structure)(_map_tensors(item, function) for item in structure)
     if isinstance(structure, dict):
-        return {key: _values_of(item) for key, item in structure.items()}
+        return {key: _map_tensors(item, function) for key, item in structure.items()}
     return structure
 
 
+def _values_of(structure):
+    """``structure`` with each Tensor replaced by its values on the host (NumPy's function then computes on them,
+    as on Keras's arrays, whatever the device)."""
+    return _map_tensors(structure, Tensor.numpy)
+
+
 def _any_needs_gradient(structure) -> bool:
-    if isinstance(structure, Tensor):
-        return structure.requires_grad
-    if isinstance(structure, (list, tuple)):
-        return any(_any_needs_gradient(item) for item in structure)
-    if isinstance(structure, dict):
-        return any(_any_needs_gradient(item) for item in structure.values())
-    return False
+    needing: list = []
+    _map_tensors(structure, lambda tensor: needing.append(tensor.requires_grad))
+    return any(needing)
 
 
 def _is_integral(value) -> bool:

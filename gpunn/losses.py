@@ -120,22 +120,18 @@ class Loss:
     def per_sample(self, y_true, y_pred) -> np.ndarray:
         """The loss of each sample (float64, on the host), as Keras's loss functions return it; on Tensors (in a
         function of the user's being differentiated), a Tensor carrying the gradient (``loss_tensors.py``)."""
+        from .ops import NumpyOps
+
         if loss_tensors.involves_tensors(y_true, y_pred):
             return loss_tensors.per_sample(self, y_true, y_pred)
         if self.takes_sample_weights:  # a loss written as a function takes y_true as given
-            return self._function_per_sample(y_true, y_pred, None)
+            y_pred = np.asarray(y_pred, dtype=np.float64)
+            ops = NumpyOps()
+            per_sample, _, _ = self.weighted_compute(ops, Workspace(ops), y_pred,
+                                                     np.asarray(y_true).astype(np.float64),
+                                                     1.0 / max(len(y_pred), 1), False, False, None)
+            return per_sample
         return self._builtin_per_sample(y_true, y_pred)
-
-    def _function_per_sample(self, y_true, y_pred, weights) -> np.ndarray:
-        """A loss written as a function (or a ``call``), on host arrays: each sample's value, times ``weights``
-        (one per sample) when given."""
-        from .ops import NumpyOps
-
-        y_pred = np.asarray(y_pred, dtype=np.float64)
-        ops = NumpyOps()
-        per_sample, _, _ = self.weighted_compute(ops, Workspace(ops), y_pred, np.asarray(y_true).astype(np.float64),
-                                                 1.0 / max(len(y_pred), 1), False, False, weights)
-        return per_sample
 
     def _written_function(self):
         """(the function, whether its arguments are brought to the same rank) of a loss written as a ``call`` of a
@@ -233,11 +229,7 @@ def reduce_weighted_values(values, sample_weight, reduction):
     of size 1 added or dropped, as ``squeeze_or_expand_to_same_rank`` does), multiplied in, then reduced."""
     values = np.asarray(values, dtype=np.float64)
     if sample_weight is not None:
-        weights = np.asarray(sample_weight, dtype=np.float64)
-        if values.ndim == weights.ndim + 1 and values.shape[-1] == 1:
-            values, weights = (values, weights[..., None]) if weights.ndim == 1 else (values[..., 0], weights)
-        elif weights.ndim == values.ndim + 1 and weights.shape[-1] == 1:
-            values, weights = (values[..., None], weights) if values.ndim == 1 else (values, weights[..., 0])
+        values, weights = user_functions.same_rank(values, np.asarray(sample_weight, dtype=np.float64))
         if 0 < weights.ndim < values.ndim and weights.shape == values.shape[:weights.ndim]:
             # a weight per sample for values per sample and unit: each sample's (Keras would broadcast it against
             # the last axis, and fail, or weigh the units where there are as many as samples)

@@ -32,24 +32,32 @@ def sgd_rule(p, g, v, lr, momentum, decay, with_momentum, nesterov):
     return p * decay + v, v
 
 
-def rmsprop_rule(p, g, ms, mom, mg, lr, rho, rho_c, momentum, eps, decay, centered, with_momentum):
-    """(p, ms, mom, mg): ms = rho ms + (1 - rho) g^2; p -= lr g / sqrt(ms (- mg^2) + eps) (with momentum)."""
+def rmsprop_rule(p, g, ms, mom, mg, lr, rho, rho_c, momentum, eps, decay, centered, with_momentum,
+                 eps_outside):
+    """(p, ms, mom, mg): ms = rho ms + (1 - rho) g^2; p -= lr g / sqrt(ms (- mg^2) + eps) (with momentum);
+    ``eps_outside``: lr g / (sqrt(ms (- mg^2)) + eps), tf.keras 2's legacy RMSprop without momentum."""
     ms = rho * ms + rho_c * g * g
     if centered:
         mg = rho * mg + rho_c * g
-        denom = ms - mg * mg + eps
+        denom = ms - mg * mg
     else:
-        denom = ms + eps
-    increment = lr * g / math.sqrt(denom)
+        denom = ms
+    if eps_outside:
+        increment = lr * g / (math.sqrt(denom) + eps)
+    else:
+        increment = lr * g / math.sqrt(denom + eps)
     if with_momentum:
         mom = momentum * mom + increment
         increment = mom
     return p * decay - increment, ms, mom, mg
 
 
-def adagrad_rule(p, g, acc, lr, eps, decay):
-    """(p, acc): acc += g^2; p -= lr g / sqrt(acc + eps)."""
+def adagrad_rule(p, g, acc, lr, eps, decay, eps_outside):
+    """(p, acc): acc += g^2; p -= lr g / sqrt(acc + eps) (``eps_outside``: / (sqrt(acc) + eps), tf.keras 2's
+    legacy Adagrad)."""
     acc = acc + g * g
+    if eps_outside:
+        return p * decay - lr * g / (math.sqrt(acc) + eps), acc
     return p * decay - lr * g / math.sqrt(acc + eps), acc
 
 

@@ -114,9 +114,20 @@ def sgd_update_numpy(p, g, velocity, lr, momentum, nesterov, weight_decay, scrat
     return p
 
 
+def _denominator(s, epsilon, epsilon_outside) -> None:
+    """s <- sqrt(s + epsilon), or sqrt(s) + epsilon where tf.keras 2's legacy optimizers put epsilon."""
+    if epsilon_outside:
+        np.sqrt(s, out=s)
+        s += epsilon
+    else:
+        s += epsilon
+        np.sqrt(s, out=s)
+
+
 def rmsprop_update_numpy(p, g, ms, mom, mg, lr, rho, momentum, epsilon, centered, weight_decay,
-                         scratch=None):
-    """RMSprop step in place; ``mom`` is None when momentum == 0, ``mg`` None unless centered."""
+                         epsilon_outside=False, scratch=None):
+    """RMSprop step in place; ``mom`` is None when momentum == 0, ``mg`` None unless centered;
+    ``epsilon_outside``: the step divides by sqrt(ms) + epsilon (tf.keras 2's legacy RMSprop without momentum)."""
     _decay(p, lr, weight_decay)
     s = _scratch_for(p, scratch)
     ms *= rho
@@ -129,10 +140,9 @@ def rmsprop_update_numpy(p, g, ms, mom, mg, lr, rho, momentum, epsilon, centered
         mg += s
         np.multiply(mg, mg, out=s)
         np.subtract(ms, s, out=s)
-        s += epsilon
     else:
-        np.add(ms, epsilon, out=s)
-    np.sqrt(s, out=s)
+        np.copyto(s, ms)
+    _denominator(s, epsilon, epsilon_outside)
     np.divide(g, s, out=s)
     s *= lr  # the increment
     if momentum > 0:
@@ -144,14 +154,14 @@ def rmsprop_update_numpy(p, g, ms, mom, mg, lr, rho, momentum, epsilon, centered
     return p
 
 
-def adagrad_update_numpy(p, g, acc, lr, epsilon, weight_decay, scratch=None):
-    """Adagrad step in place."""
+def adagrad_update_numpy(p, g, acc, lr, epsilon, weight_decay, epsilon_outside=False, scratch=None):
+    """Adagrad step in place (``epsilon_outside``: divided by sqrt(acc) + epsilon, tf.keras 2's legacy Adagrad)."""
     _decay(p, lr, weight_decay)
     s = _scratch_for(p, scratch)
     np.multiply(g, g, out=s)
     acc += s
-    np.add(acc, epsilon, out=s)
-    np.sqrt(s, out=s)
+    np.copyto(s, acc)
+    _denominator(s, epsilon, epsilon_outside)
     np.divide(g, s, out=s)
     s *= lr
     p -= s
@@ -400,7 +410,7 @@ def _sgd_kernel(with_momentum: bool, nesterov: bool):
 
 
 @functools.lru_cache(maxsize=None)
-def _rmsprop_kernel(dtype: str, centered: bool, with_momentum: bool):
+def _rmsprop_kernel(dtype: str, centered: bool, with_momentum: bool, eps_outside: bool):
     _launch.bind_numba_cuda(globals())
     rule = cuda.jit(device=True)(rules.rmsprop_rule)
 
@@ -413,7 +423,7 @@ def _rmsprop_kernel(dtype: str, centered: bool, with_momentum: bool):
         step = cuda.gridsize(1)
         while i < p.shape[0]:
             pi, msi, mi, gi = rule(p[i], g[i], ms[i], mom[i], mg[i], lr, rho, rho_c, momentum, eps, decay,
-                                   centered, with_momentum)
+                                   centered, with_momentum, eps_outside)
             p[i] = pi
             ms[i] = msi
             if with_momentum:
@@ -426,7 +436,7 @@ def _rmsprop_kernel(dtype: str, centered: bool, with_momentum: bool):
 
 
 @functools.lru_cache(maxsize=None)
-def _adagrad_kernel():
+def _adagrad_kernel(eps_outside: bool):
     _launch.bind_numba_cuda(globals())
     rule = cuda.jit(device=True)(rules.adagrad_rule)
 
@@ -436,7 +446,7 @@ def _adagrad_kernel():
         i = cuda.grid(1)
         step = cuda.gridsize(1)
         while i < p.shape[0]:
-            pi, ai = rule(p[i], g[i], acc[i], lr, eps, decay)
+            pi, ai = rule(p[i], g[i], acc[i], lr, eps, decay, eps_outside)
             p[i] = pi
             acc[i] = ai
             i += step
@@ -792,24 +802,25 @@ def _sgd_plan(p, g, velocity, state, with_momentum, nesterov, stream):
     return _flat_plan(_sgd_kernel(with_momentum, nesterov), p, state, stream, pv, _launch.device_view(g), vv)
 
 
-def rmsprop_update_cuda(p, g, ms, mom, mg, state, rho, momentum, epsilon, centered, scratch=None):
+def rmsprop_update_cuda(p, g, ms, mom, mg, state, rho, momentum, epsilon, centered, epsilon_outside=False,
+                        scratch=None):
     """RMSprop step in place (``rmsprop_update_numpy``) with lr and weight decay read from ``state``."""
     with_momentum = momentum > 0
-    centered = bool(centered)
+    centered, epsilon_outside = bool(centered), bool(epsilon_outside)
     stream = _launch.current_stream()
-    key = _launch.plan_key((stream, with_momentum, centered), p, g, ms, mom if with_momentum else None,
-                           mg if centered else None, state)
+    key = _launch.plan_key((stream, with_momentum, centered, epsilon_outside), p, g, ms,
+                           mom if with_momentum else None, mg if centered else None, state)
     plan = _RMSPROP_PLANS.get(key)
     if plan is None:
-        plan = _launch.keep(_RMSPROP_PLANS, key,
-                            _rmsprop_plan(p, g, ms, mom, mg, state, with_momentum, centered, stream))
+        plan = _launch.keep(_RMSPROP_PLANS, key, _rmsprop_plan(p, g, ms, mom, mg, state, with_momentum, centered,
+                                                               epsilon_outside, stream))
     (prepare, update, _), T = plan
     prepare(0.0, 0.0)
     update(T(rho), T(1.0 - rho), T(momentum), T(epsilon))
     return p
 
 
-def _rmsprop_plan(p, g, ms, mom, mg, state, with_momentum, centered, stream):
+def _rmsprop_plan(p, g, ms, mom, mg, state, with_momentum, centered, epsilon_outside, stream):
     arrays = {"g": g, "ms": ms}
     if with_momentum:
         arrays["mom"] = mom
@@ -819,27 +830,28 @@ def _rmsprop_plan(p, g, ms, mom, mg, state, with_momentum, centered, stream):
     pv = _launch.device_view(p)
     momv = _launch.device_view(mom) if with_momentum else pv  # placeholders, never read
     mgv = _launch.device_view(mg) if centered else pv
-    kernel = _rmsprop_kernel(_launch.dtype_name(p.dtype), centered, with_momentum)
+    kernel = _rmsprop_kernel(_launch.dtype_name(p.dtype), centered, with_momentum, epsilon_outside)
     return _flat_plan(kernel, p, state, stream, pv, _launch.device_view(g), _launch.device_view(ms), momv, mgv)
 
 
-def adagrad_update_cuda(p, g, acc, state, epsilon, scratch=None):
+def adagrad_update_cuda(p, g, acc, state, epsilon, epsilon_outside=False, scratch=None):
     """Adagrad step in place (``adagrad_update_numpy``) with lr and weight decay read from ``state``."""
     stream = _launch.current_stream()
-    key = _launch.plan_key((stream,), p, g, acc, state)
+    epsilon_outside = bool(epsilon_outside)
+    key = _launch.plan_key((stream, epsilon_outside), p, g, acc, state)
     plan = _ADAGRAD_PLANS.get(key)
     if plan is None:
-        plan = _launch.keep(_ADAGRAD_PLANS, key, _adagrad_plan(p, g, acc, state, stream))
+        plan = _launch.keep(_ADAGRAD_PLANS, key, _adagrad_plan(p, g, acc, state, epsilon_outside, stream))
     (prepare, update, _), T = plan
     prepare(0.0, 0.0)
     update(T(epsilon))
     return p
 
 
-def _adagrad_plan(p, g, acc, state, stream):
+def _adagrad_plan(p, g, acc, state, epsilon_outside, stream):
     _check_flat(p, g=g, acc=acc)
     views = (_launch.device_view(p), _launch.device_view(g), _launch.device_view(acc))
-    return _flat_plan(_adagrad_kernel(), p, state, stream, *views)
+    return _flat_plan(_adagrad_kernel(epsilon_outside), p, state, stream, *views)
 
 
 def adam_update_cuda(p, g, m, v, vhat, state, beta_1, beta_2, epsilon, scratch=None):

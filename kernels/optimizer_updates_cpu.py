@@ -77,7 +77,7 @@ def sgd(p, g, velocity, lr, momentum, nesterov, decay):
 
 
 @njit(parallel=True, cache=True)
-def rmsprop(p, g, ms, mom, mg, lr, rho, rho_c, momentum, epsilon, centered, decay):
+def rmsprop(p, g, ms, mom, mg, lr, rho, rho_c, momentum, epsilon, centered, decay, eps_outside):
     t = p.dtype.type
     lr, rho, rho_c, momentum, epsilon, decay = t(lr), t(rho), t(rho_c), t(momentum), t(epsilon), t(decay)
     with_momentum = momentum > 0
@@ -85,7 +85,7 @@ def rmsprop(p, g, ms, mom, mg, lr, rho, rho_c, momentum, epsilon, centered, deca
     for i in prange(p.shape[0]):
         p[i], ms[i], m, a = _rmsprop(p[i], g[i], _or_zero(ms[i], small, zero), _or_zero(mom[i], small, zero),
                                      _or_zero(mg[i], small, zero), lr, rho, rho_c, momentum, epsilon, decay,
-                                     centered, with_momentum)
+                                     centered, with_momentum, eps_outside)
         if with_momentum:
             mom[i] = m
         if centered:
@@ -93,11 +93,11 @@ def rmsprop(p, g, ms, mom, mg, lr, rho, rho_c, momentum, epsilon, centered, deca
 
 
 @njit(parallel=True, cache=True)
-def adagrad(p, g, acc, lr, epsilon, decay):
+def adagrad(p, g, acc, lr, epsilon, decay, eps_outside):
     t = p.dtype.type
     lr, epsilon, decay = t(lr), t(epsilon), t(decay)
     for i in prange(p.shape[0]):
-        p[i], acc[i] = _adagrad(p[i], g[i], acc[i], lr, epsilon, decay)
+        p[i], acc[i] = _adagrad(p[i], g[i], acc[i], lr, epsilon, decay, eps_outside)
 
 
 @njit(parallel=True, cache=True)
@@ -285,14 +285,15 @@ class CompiledUpdates:
             bool(nesterov), self._decay(lr, weight_decay))
 
     def rmsprop_update(self, p, g, ms, mom, mg, lr, rho, momentum, epsilon, centered, weight_decay,
-                       scratch=None):
+                       epsilon_outside=False, scratch=None):
         self._enter(p.size)
         rmsprop(p, g, ms, p if mom is None else mom, p if mg is None else mg, lr, rho, 1.0 - rho,
-                momentum if mom is not None else 0.0, epsilon, bool(centered), self._decay(lr, weight_decay))
+                momentum if mom is not None else 0.0, epsilon, bool(centered), self._decay(lr, weight_decay),
+                bool(epsilon_outside))
 
-    def adagrad_update(self, p, g, acc, lr, epsilon, weight_decay, scratch=None):
+    def adagrad_update(self, p, g, acc, lr, epsilon, weight_decay, epsilon_outside=False, scratch=None):
         self._enter(p.size)
-        adagrad(p, g, acc, lr, epsilon, self._decay(lr, weight_decay))
+        adagrad(p, g, acc, lr, epsilon, self._decay(lr, weight_decay), bool(epsilon_outside))
 
     def adam_update(self, p, g, m, v, vhat, lr, beta_1, beta_2, epsilon, step, weight_decay, scratch=None):
         self._enter(p.size)

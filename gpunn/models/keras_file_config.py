@@ -27,7 +27,7 @@ from .. import layers as layers_module
 from ..layers import operation, text_inputs, user_layer, wiring
 from ..layers.base import keras_build_shape
 from ..layers.operation import is_operation
-from ..optimizers import schedules
+from ..optimizers import legacy as legacy_optimizers, schedules
 from . import keras_nested
 from .compile_config import get_compile_config, map_nested
 from .model_entries import held_in_files, owners, top_level
@@ -344,7 +344,12 @@ def _metric_from_keras(value):
 
 
 def _optimizer_from_keras(value):
-    optimizer = _object_from_keras(value, "optimizer", "optimizer")
+    if isinstance(value, dict) and legacy_optimizers.is_legacy_config(value):  # Keras 2's: gpunn's legacy classes
+        optimizer = {"module": legacy_optimizers.MODULE,
+                     "class_name": str(value.get("class_name")).removeprefix("Custom>"),
+                     "config": dict(value.get("config") or {})}
+    else:
+        optimizer = _object_from_keras(value, "optimizer", "optimizer")
     if isinstance(optimizer, dict) and isinstance(optimizer["config"].get("learning_rate"), dict):
         optimizer["config"]["learning_rate"] = _object_from_keras(
             optimizer["config"]["learning_rate"], "schedule", "learning_rate schedule")

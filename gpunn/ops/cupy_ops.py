@@ -252,16 +252,18 @@ class CupyOps(Ops):
         optimizer_updates.sgd_update_cuda(p, g, velocity, state, momentum, nesterov)
 
     @primitive
-    def rmsprop_update(self, p, g, ms, mom, mg, state, rho, momentum, epsilon, centered):
+    def rmsprop_update(self, p, g, ms, mom, mg, state, rho, momentum, epsilon, centered, epsilon_outside=False):
         if not _has_kernel(p):
-            return Ops.rmsprop_update.unrecorded(self, p, g, ms, mom, mg, state, rho, momentum, epsilon, centered)
-        optimizer_updates.rmsprop_update_cuda(p, g, ms, mom, mg, state, rho, momentum, epsilon, centered)
+            return Ops.rmsprop_update.unrecorded(self, p, g, ms, mom, mg, state, rho, momentum, epsilon, centered,
+                                                 epsilon_outside)
+        optimizer_updates.rmsprop_update_cuda(p, g, ms, mom, mg, state, rho, momentum, epsilon, centered,
+                                              epsilon_outside)
 
     @primitive
-    def adagrad_update(self, p, g, acc, state, epsilon):
+    def adagrad_update(self, p, g, acc, state, epsilon, epsilon_outside=False):
         if not _has_kernel(p):
-            return Ops.adagrad_update.unrecorded(self, p, g, acc, state, epsilon)
-        optimizer_updates.adagrad_update_cuda(p, g, acc, state, epsilon)
+            return Ops.adagrad_update.unrecorded(self, p, g, acc, state, epsilon, epsilon_outside)
+        optimizer_updates.adagrad_update_cuda(p, g, acc, state, epsilon, epsilon_outside)
 
     @primitive
     def adam_update(self, p, g, m, v, vhat, state, beta_1, beta_2, epsilon):

@@ -179,14 +179,15 @@ class NumpyOps(CpuMatmul, Ops):
         self._flat_update("sgd_update", (p, g, velocity), (lr, momentum, nesterov, weight_decay))
 
     @primitive
-    def rmsprop_update(self, p, g, ms, mom, mg, state, rho, momentum, epsilon, centered):
+    def rmsprop_update(self, p, g, ms, mom, mg, state, rho, momentum, epsilon, centered, epsilon_outside=False):
         lr, _, weight_decay = self._hyper(state)
-        self._flat_update("rmsprop_update", (p, g, ms, mom, mg), (lr, rho, momentum, epsilon, centered, weight_decay))
+        self._flat_update("rmsprop_update", (p, g, ms, mom, mg),
+                          (lr, rho, momentum, epsilon, centered, weight_decay, epsilon_outside))
 
     @primitive
-    def adagrad_update(self, p, g, acc, state, epsilon):
+    def adagrad_update(self, p, g, acc, state, epsilon, epsilon_outside=False):
         lr, _, weight_decay = self._hyper(state)
-        self._flat_update("adagrad_update", (p, g, acc), (lr, epsilon, weight_decay))
+        self._flat_update("adagrad_update", (p, g, acc), (lr, epsilon, weight_decay, epsilon_outside))
 
     @primitive
     def adam_update(self, p, g, m, v, vhat, state, beta_1, beta_2, epsilon):

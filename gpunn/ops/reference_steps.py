@@ -217,28 +217,30 @@ class ReferenceSteps:
         p[...] = p + (momentum * velocity - lr * g if nesterov else velocity)
 
     @primitive
-    def rmsprop_update(self, p, g, ms, mom, mg, state, rho, momentum, epsilon, centered):
+    def rmsprop_update(self, p, g, ms, mom, mg, state, rho, momentum, epsilon, centered, epsilon_outside=False):
         xp = self.xp
         lr, _, weight_decay = self._hyper_arrays(state)
         p[...] = p - p * (lr * weight_decay)
         ms[...] = rho * ms + (1 - rho) * g * g
         if centered:
             mg[...] = rho * mg + (1 - rho) * g
-            denom = ms - mg * mg + epsilon
+            denom = ms - mg * mg
         else:
-            denom = ms + epsilon
-        increment = lr * g / xp.sqrt(denom)
+            denom = ms
+        denom = xp.sqrt(denom) + epsilon if epsilon_outside else xp.sqrt(denom + epsilon)
+        increment = lr * g / denom
         if momentum > 0:
             mom[...] = momentum * mom + increment
             increment = mom
         p[...] = p - increment
 
     @primitive
-    def adagrad_update(self, p, g, acc, state, epsilon):
+    def adagrad_update(self, p, g, acc, state, epsilon, epsilon_outside=False):
         lr, _, weight_decay = self._hyper_arrays(state)
         p[...] = p - p * (lr * weight_decay)
         acc[...] = acc + g * g
-        p[...] = p - lr * g / self.xp.sqrt(acc + epsilon)
+        denom = self.xp.sqrt(acc) + epsilon if epsilon_outside else self.xp.sqrt(acc + epsilon)
+        p[...] = p - lr * g / denom
 
     @primitive
     def adam_update(self, p, g, m, v, vhat, state, beta_1, beta_2, epsilon):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from .. import custom_objects as custom_objects_lookup  # ``deserialize`` has an argument of that name
 from .. import keras_objects
 from .._registry import lookup
-from . import schedules
+from . import legacy, schedules
 from .algorithms import (SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Ftrl, Lamb, Lion, Nadam, RMSprop,
                          ScheduleFreeAdamW)
 from .adafactor import Adafactor
@@ -24,7 +24,9 @@ def get(identifier) -> Optimizer:
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
         return identifier()
     if isinstance(identifier, dict):
-        cls = lookup("optimizer", identifier["class_name"], _BY_NAME)
+        # tf.keras 2's legacy optimizers (a config Keras 2 wrote, or gpunn's serialize of one of them)
+        by_name = legacy.BY_NAME if legacy.is_legacy_config(identifier) else _BY_NAME
+        cls = lookup("optimizer", identifier["class_name"], by_name)
         return cls.from_config(identifier.get("config", {}))
     return lookup("optimizer", identifier, _BY_NAME)()
 
@@ -37,14 +39,18 @@ def deserialize(config, custom_objects=None):
 
 
 def serialize(optimizer: Optimizer) -> dict:
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    serialized = {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    if isinstance(optimizer, legacy.Keras2Arguments):
+        serialized["module"] = legacy.MODULE
+    return serialized
 
 
 __all__ = ["deserialize", "Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Nadam", "Adamax", "Adadelta",
-           "Lion", "Ftrl", "Lamb", "Muon", "Adafactor", "ScheduleFreeAdamW", "schedules", "get", "serialize"]
+           "Lion", "Ftrl", "Lamb", "Muon", "Adafactor", "ScheduleFreeAdamW", "legacy", "schedules", "get",
+           "serialize"]
 
 
 def __dir__():
     from ..api_listing import public_names  # (Keras's listing: api_listing.py)
 
-    return public_names(globals(), ('schedules',))
+    return public_names(globals(), ('legacy', 'schedules'))

@@ -54,6 +54,7 @@ class RMSprop(Optimizer):
 
     update_step = "rmsprop_update"
     host_hyperparameters = Optimizer.host_hyperparameters + ("rho", "momentum", "epsilon", "centered")
+    epsilon_outside = False  # sqrt(ms) + eps instead: tf.keras 2's legacy RMSprop (gpunn.optimizers.legacy)
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
@@ -68,7 +69,8 @@ class RMSprop(Optimizer):
     def update(self, params, grads):
         s = self.slots
         self.ops.rmsprop_update(params, grads, s["velocity"], s.get("momentum"), s.get("average_gradient"),
-                                self.state, self.rho, self.momentum, self.epsilon, self.centered)
+                                self.state, self.rho, self.momentum, self.epsilon, self.centered,
+                                self.epsilon_outside)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
@@ -80,6 +82,7 @@ class Adagrad(Optimizer):
 
     update_step = "adagrad_update"
     host_hyperparameters = Optimizer.host_hyperparameters + ("epsilon",)
+    epsilon_outside = False  # sqrt(acc) + eps instead: tf.keras 2's legacy Adagrad (gpunn.optimizers.legacy)
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
@@ -95,7 +98,8 @@ class Adagrad(Optimizer):
         self.slots["accumulator"][...] = self.initial_accumulator_value
 
     def update(self, params, grads):
-        self.ops.adagrad_update(params, grads, self.slots["accumulator"], self.state, self.epsilon)
+        self.ops.adagrad_update(params, grads, self.slots["accumulator"], self.state, self.epsilon,
+                                self.epsilon_outside)
 
     def get_config(self):
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,

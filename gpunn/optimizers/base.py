@@ -72,7 +72,8 @@ class Optimizer:
         for legacy in ("lr", "decay"):
             if legacy in kwargs:
                 raise TypeError(f"{type(self).__name__}: argument {legacy!r} is the legacy Keras 2 name; use "
-                                f"{'learning_rate' if legacy == 'lr' else 'a schedule from gpunn.optimizers.schedules'}")
+                                f"{'learning_rate' if legacy == 'lr' else 'a schedule from gpunn.optimizers.schedules'}"
+                                + _legacy_counterpart(type(self)))
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
         if clipnorm is not None and global_clipnorm is not None:
@@ -433,6 +434,17 @@ _KERAS_OPTIMIZER_HOOKS = {"update_step", "build", "apply", "apply_gradients", "s
                           "add_variable_from_reference", "finalize_variable_values", "exclude_from_weight_decay",
                           "scale_loss", "_apply_weight_decay", "_clip_gradients", "_backend_apply_gradients",
                           "_backend_update_step", "_var_key"}
+
+
+def _legacy_counterpart(cls) -> str:
+    """The advice to use tf.keras 2's legacy optimizer of ``cls``'s name, where gpunn has one."""
+    from . import legacy  # (it builds on this module)
+
+    counterpart = legacy.BY_NAME.get(cls.__name__.lower())
+    if counterpart is None or not issubclass(counterpart, legacy.Keras2Arguments):
+        return ""
+    return (f", or gpunn.optimizers.legacy.{counterpart.__name__}, which takes lr and decay as tf.keras 2's legacy "
+            "optimizers did")
 
 
 def _refuse_own_update(cls) -> None:

@@ -101,9 +101,13 @@ def _cases(full: bool):
                    (flat, flat, flat, sc, T(0.9)), dt)
         for centered in (False, True):
             for mom in (False, True):
-                yield (f"rmsprop centered={centered} momentum={mom}", opt._rmsprop_kernel(dt, centered, mom),
-                       (flat,) * 5 + (sc, T(0.9), T(0.1), T(0.9), T(1e-7)), dt)
-        yield "adagrad", opt._adagrad_kernel(), (flat, flat, flat, sc, T(1e-7)), dt
+                for outside in (False, True):
+                    yield (f"rmsprop centered={centered} momentum={mom} epsilon_outside={outside}",
+                           opt._rmsprop_kernel(dt, centered, mom, outside),
+                           (flat,) * 5 + (sc, T(0.9), T(0.1), T(0.9), T(1e-7)), dt)
+        for outside in (False, True):
+            yield (f"adagrad epsilon_outside={outside}", opt._adagrad_kernel(outside),
+                   (flat, flat, flat, sc, T(1e-7)), dt)
         for ams in (False, True):
             yield (f"adam amsgrad={ams}", opt._adam_kernel(dt, ams),
                    (flat,) * 5 + (sc, T(0.1), T(0.001), T(1e-7)), dt)

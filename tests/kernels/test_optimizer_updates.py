@@ -38,10 +38,13 @@ class Reference:
                 self.s1[i] = rho * self.s1[i] + (1 - rho) * gi * gi
                 if hp["centered"]:
                     self.s3[i] = rho * self.s3[i] + (1 - rho) * gi
-                    denominator = self.s1[i] - self.s3[i] ** 2 + hp["epsilon"]
+                    denominator = self.s1[i] - self.s3[i] ** 2
                 else:
-                    denominator = self.s1[i] + hp["epsilon"]
-                increment = lr * gi / math.sqrt(denominator)
+                    denominator = self.s1[i]
+                # tf.keras 2's legacy RMSprop without momentum: sqrt(ms) + eps
+                root = (math.sqrt(denominator) + hp["epsilon"] if hp.get("epsilon_outside") else
+                        math.sqrt(denominator + hp["epsilon"]))
+                increment = lr * gi / root
                 if hp["momentum"] > 0:
                     self.s2[i] = hp["momentum"] * self.s2[i] + increment
                     pi -= self.s2[i]
@@ -49,7 +52,9 @@ class Reference:
                     pi -= increment
             elif self.kind == "adagrad":
                 self.s1[i] += gi * gi
-                pi -= lr * gi / math.sqrt(self.s1[i] + hp["epsilon"])
+                root = (math.sqrt(self.s1[i]) + hp["epsilon"] if hp.get("epsilon_outside") else
+                        math.sqrt(self.s1[i] + hp["epsilon"]))
+                pi -= lr * gi / root
             elif self.kind == "adam":
                 b1, b2 = hp["beta_1"], hp["beta_2"]
                 alpha = lr * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
@@ -72,8 +77,11 @@ VARIANTS = [
     ("rmsprop", dict(rho=0.8, momentum=0.5, epsilon=1e-7, centered=False, weight_decay=0.0)),
     ("rmsprop", dict(rho=0.9, momentum=0.0, epsilon=1e-7, centered=True, weight_decay=0.004)),
     ("rmsprop", dict(rho=0.9, momentum=0.9, epsilon=1e-7, centered=True, weight_decay=0.0)),
+    ("rmsprop", dict(rho=0.9, momentum=0.0, epsilon=1e-2, centered=False, weight_decay=0.0, epsilon_outside=True)),
+    ("rmsprop", dict(rho=0.9, momentum=0.0, epsilon=1e-2, centered=True, weight_decay=0.0, epsilon_outside=True)),
     ("adagrad", dict(epsilon=1e-7, weight_decay=0.0)),
     ("adagrad", dict(epsilon=1e-7, weight_decay=0.01)),
+    ("adagrad", dict(epsilon=1e-2, weight_decay=0.0, epsilon_outside=True)),
     ("adam", dict(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, weight_decay=0.0)),
     ("adam", dict(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, weight_decay=0.004)),  # AdamW
     ("adam", dict(beta_1=0.8, beta_2=0.99, epsilon=1e-7, amsgrad=True, weight_decay=0.0)),
@@ -110,9 +118,10 @@ class Runner:
             fn(self.p, g, self.state[0], lr, hp["momentum"], hp["nesterov"], hp["weight_decay"], **extra)
         elif self.kind == "rmsprop":
             fn(self.p, g, *self.state, lr, hp["rho"], hp["momentum"], hp["epsilon"], hp["centered"],
-               hp["weight_decay"], **extra)
+               hp["weight_decay"], hp.get("epsilon_outside", False), **extra)
         elif self.kind == "adagrad":
-            fn(self.p, g, self.state[0], lr, hp["epsilon"], hp["weight_decay"], **extra)
+            fn(self.p, g, self.state[0], lr, hp["epsilon"], hp["weight_decay"], hp.get("epsilon_outside", False),
+               **extra)
         else:
             fn(self.p, g, *self.state, lr, hp["beta_1"], hp["beta_2"], hp["epsilon"], t, hp["weight_decay"],
                **extra)
@@ -123,9 +132,10 @@ class Runner:
         if self.kind == "sgd":
             fn(self.p, g, self.state[0], state, hp["momentum"], hp["nesterov"])
         elif self.kind == "rmsprop":
-            fn(self.p, g, *self.state, state, hp["rho"], hp["momentum"], hp["epsilon"], hp["centered"])
+            fn(self.p, g, *self.state, state, hp["rho"], hp["momentum"], hp["epsilon"], hp["centered"],
+               hp.get("epsilon_outside", False))
         elif self.kind == "adagrad":
-            fn(self.p, g, self.state[0], state, hp["epsilon"])
+            fn(self.p, g, self.state[0], state, hp["epsilon"], hp.get("epsilon_outside", False))
         else:
             fn(self.p, g, *self.state, state, hp["beta_1"], hp["beta_2"], hp["epsilon"])
 

@@ -354,3 +354,160 @@ def test_metrics_names_of_a_model_not_built_yet(numpy_backend):
     assert model.metrics_names == ["loss", "mae"]
     model.evaluate(np.ones((4, 3)), np.ones((4, 1)), verbose=0)
     assert model.metrics_names == ["loss", "mae"]
+
+
+# The Keras 3 guides' patterns found differing once: weights made in __init__, a mask given to a layer inside a
+# call(), a layer's own build config and a model's own compile config through a .keras file.
+GUIDES_SCRIPT = r'''
+import json, sys
+import numpy as np
+
+def run(keras, folder):
+    out = {}
+    ops, layers = keras.ops, keras.layers
+
+    # The subclassing guide's first Linear: weights made in __init__ exist before any call
+    class Linear(layers.Layer):
+        def __init__(self, units=4, input_dim=2):
+            super().__init__()
+            self.w = self.add_weight(shape=(input_dim, units), initializer="random_normal")
+            self.b = self.add_weight(shape=(units,), initializer="zeros")
+
+        def call(self, inputs):
+            return ops.matmul(inputs, self.w) + self.b
+
+    linear = Linear()
+    out["init_weights_before_call"] = [linear.built, [list(w.shape) for w in linear.get_weights()],
+                                       len(linear.weights), len(linear.trainable_weights),
+                                       np.asarray(linear.b).tolist()]
+    linear.set_weights([np.full((2, 4), 0.5, "float32"), np.arange(4, dtype="float32")])
+    linear.w.assign(linear.w * 2.0)
+    out["init_weights_set_then_called"] = np.asarray(linear(np.ones((1, 2), "float32"))).tolist()
+    model = keras.Sequential([keras.Input((2,)), linear])
+    out["init_weights_in_a_model"] = model.predict(np.ones((1, 2), "float32"), verbose=0).tolist()
+
+    # The masking guide's MyLayer, its LSTM a pooling: a mask handed to a layer inside call()
+    class MyLayer(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.embedding = layers.Embedding(input_dim=20, output_dim=3, mask_zero=True)
+            self.pool = layers.GlobalAveragePooling1D()
+
+        def call(self, inputs):
+            x = self.embedding(inputs)
+            return self.pool(x, mask=self.embedding.compute_mask(inputs))
+
+    tokens = np.array([[3, 5, 0, 0], [1, 2, 3, 0], [4, 4, 4, 4]])
+    my_layer = MyLayer()
+    my_layer(tokens)
+    table = np.random.default_rng(0).normal(size=(20, 3)).astype("float32")  # (the same on both sides)
+    my_layer.set_weights([table])
+    pooled = np.asarray(my_layer(tokens))
+    by_hand = [table[row[row > 0]].mean(axis=0) for row in tokens]
+    out["mask_inside_call"] = bool(np.allclose(pooled, by_hand, atol=1e-6))
+    inputs = keras.Input((4,), dtype="int32")
+    head = layers.Dense(1, kernel_initializer="ones")
+    classifier = keras.Model(inputs, head(MyLayer()(inputs)))
+    classifier.compile("sgd", "mse")
+    before = classifier.predict(tokens, verbose=0)
+    classifier.set_weights([table, np.ones((3, 1), "float32"), np.zeros(1, "float32")])
+    out["mask_inside_call_in_a_model"] = bool(np.allclose(
+        classifier.predict(tokens, verbose=0)[:, 0], np.sum(by_hand, axis=1), atol=1e-5))
+    history = classifier.fit(tokens, np.ones((3, 1), "float32"), epochs=2, batch_size=3, shuffle=False, verbose=0)
+    out["mask_inside_call_trained"] = np.round(history.history["loss"], 5).tolist()
+    out["mask_inside_call_padding_untouched"] = bool(before.shape == (3, 1))
+
+    # The customizing-saving guide: a layer's own build config, a model's own compile config
+    @keras.saving.register_keras_serializable(package="GuidesParity")
+    class LayerWithCustomBuild(layers.Layer):
+        def __init__(self, units=32, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def call(self, inputs):
+            return ops.matmul(inputs, self.w) + self.b
+
+        def get_config(self):
+            return dict(units=self.units, **super().get_config())
+
+        def build(self, input_shape, layer_init):
+            super().build(input_shape)
+            self._input_shape = input_shape
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer=layer_init)
+            self.b = self.add_weight(shape=(self.units,), initializer=layer_init)
+            self.layer_init = layer_init
+
+        def get_build_config(self):
+            return {"layer_init": self.layer_init, "input_shape": self._input_shape}
+
+        def build_from_config(self, config):
+            self.build(config["input_shape"], config["layer_init"])
+
+    custom = LayerWithCustomBuild(units=3)
+    custom.build(input_shape=(5,), layer_init="random_normal")
+    built = keras.Sequential([custom, layers.Dense(1)])
+    x = np.linspace(-1, 1, 10, dtype="float32").reshape(2, 5)
+    predicted = built(x)
+    built.save(f"{folder}/custom_build.keras")
+    loaded = keras.models.load_model(f"{folder}/custom_build.keras")
+    out["own_build_config"] = [loaded.layers[0].layer_init,
+                               bool(np.allclose(loaded.predict(x, verbose=0), predicted, atol=1e-6))]
+
+    @keras.saving.register_keras_serializable(package="GuidesParity")
+    class ModelWithCustomCompile(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = layers.Dense(4, activation="softmax")
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+        def compile(self, optimizer, loss_fn):
+            super().compile(optimizer=optimizer, loss=loss_fn)
+            self.model_optimizer = optimizer
+            self.loss_fn = loss_fn
+
+        def get_compile_config(self):
+            return {"model_optimizer": self.model_optimizer, "loss_fn": self.loss_fn}
+
+        def compile_from_config(self, config):
+            optimizer = keras.utils.deserialize_keras_object(config["model_optimizer"])
+            loss_fn = keras.utils.deserialize_keras_object(config["loss_fn"])
+            self.compile(optimizer=optimizer, loss_fn=loss_fn)
+
+    own = ModelWithCustomCompile()
+    own.compile(optimizer="SGD", loss_fn="mse")
+    own.fit(np.ones((4, 8), "float32"), np.ones((4, 4), "float32"), verbose=0)
+    own.save(f"{folder}/custom_compile.keras")
+    reloaded = keras.models.load_model(f"{folder}/custom_compile.keras")
+    out["own_compile_config"] = [reloaded.model_optimizer, reloaded.loss_fn, int(reloaded.optimizer.iterations)]
+    return out
+'''
+
+
+@pytest.fixture(scope="module")
+def guides(tmp_path_factory):
+    return run_script_both_ways(GUIDES_SCRIPT, tmp_path_factory)
+
+
+@pytest.mark.parametrize("case", ["init_weights_before_call", "init_weights_set_then_called",
+                                  "init_weights_in_a_model", "mask_inside_call", "mask_inside_call_in_a_model",
+                                  "mask_inside_call_trained", "mask_inside_call_padding_untouched",
+                                  "own_build_config", "own_compile_config"])
+def test_guides_patterns_as_in_keras(guides, case):
+    ours, theirs = guides
+    assert ours[case] == theirs[case]
+
+
+def test_text_vectorization_int_output_is_a_row_of_tokens_per_text(numpy_backend):
+    """Keras's TextVectorization.compute_output_shape for "int" (text_vectorization.py): (batch,
+    output_sequence_length), None without one, whatever the input's rank; so a dataset mapped through the layer
+    declares batches of rows (the preprocessing guide's ``ds.batch(2).map(lambda x, y: (vectorizer(x), y))``)."""
+    from gpunn import layers
+    from gpunn.layers import tf_pipeline
+
+    free, fixed = layers.TextVectorization(output_mode="int"), layers.TextVectorization(output_sequence_length=6)
+    assert [free.compute_output_shape(shape) for shape in ((), (1,))] == [(None,), (None,)]
+    assert fixed.compute_output_shape(()) == (6,)
+    assert tf_pipeline._output_shape(free, [None]) == [None, None]
+    assert tf_pipeline._output_shape(fixed, [None, 1]) == [None, 6]

@@ -165,3 +165,27 @@ def test_the_steps_of_a_tf_data_dataset_are_its_cardinality_as_in_keras():
     ours = run_keras_with_tensorflow_script(STEPS, {"lib": "gpunn"}, backend="tensorflow", gpunn_path=True)
     assert ours == theirs
     assert theirs["counted"] == 7
+
+
+class _EagerStrings:
+    """What an eager TensorFlow string tensor (``tf.constant([["a"], ["b"]])``) shows gpunn: its module, a dtype
+    named "string", and bytes through ``__array__``."""
+    __module__ = "tensorflow.python.framework.ops"
+
+    def __init__(self, rows):
+        self.dtype = type("DType", (), {"name": "string"})()
+        self._values = np.array([[s.encode() for s in row] for row in rows], dtype=object)
+        self.shape = self._values.shape
+
+    def __array__(self, dtype=None, copy=None):
+        return self._values
+
+
+def test_hashing_takes_an_eager_tensorflow_string_tensor_as_string_lookup_does():
+    """The preprocessing guide hashes TensorFlow strings; Keras's bins, as NumPy strings give them."""
+    strings = _EagerStrings([["a"], ["b"], ["hello"]])
+    hashed = layers.Hashing(num_bins=8)(strings)
+    np.testing.assert_array_equal(hashed, layers.Hashing(num_bins=8)(np.array([["a"], ["b"], ["hello"]])))
+    assert np.asarray(hashed).ravel().tolist() == [3, 6, 0]  # Keras 3.15 on TensorFlow's strings
+    looked_up = layers.StringLookup(vocabulary=["a", "b"])(strings)
+    assert np.asarray(looked_up).ravel().tolist() == [1, 2, 0]

@@ -499,7 +499,12 @@ class Layer(KerasVariableLists):
     @property
     def weights(self) -> list:
         """As in Keras: the layer's Variables, in the order of ``get_weights`` (``np.asarray(w)`` reads one)."""
-        return [self.variable(s.name) for s in self.weight_specs()] if self.built else []
+        return [self.variable(s.name) for s in self.weight_specs()] if self._holds_weights() else []
+
+    def _holds_weights(self) -> bool:
+        """Built, or holding weights that ``add_weight`` made before any build (in ``__init__``, as Keras's
+        subclassing guide makes them): Keras makes those at once, so they are read and set before any call."""
+        return self.built or bool(self.__dict__.get("_added_specs"))
 
     def _trained_kind(self) -> list[tuple[Any, bool]]:
         """(spec, whether Keras counts it trainable now): the trainable kind, of a layer (this one, or the one
@@ -513,33 +518,34 @@ class Layer(KerasVariableLists):
     @property
     def trainable_weights(self) -> list:
         """As in Keras: the trainable-kind weights while ``trainable`` is True, else none."""
-        if not self.built:
+        if not self._holds_weights():
             return []
         return [self.variable(spec.name) for spec, trained in self._trained_kind() if trained]
 
     @property
     def non_trainable_weights(self) -> list:
         """As in Keras: every weight of a frozen layer, else those that are never trained (moving statistics)."""
-        if not self.built:
+        if not self._holds_weights():
             return []
         return [self.variable(spec.name) for spec, trained in self._trained_kind() if not trained]
 
     def _standalone_weights(self) -> None:
         """A layer built by ``layer.build(shape)`` alone has weights, as Keras's ``build`` makes them: drawn from
         their initializers when first read (a model binds them to its buffers, keeping their values)."""
-        if self.built and self.bound.owner is None and any(s.name not in self.bound.weights for s in self.weight_specs()):
+        if self._holds_weights() and self.bound.owner is None and any(
+                s.name not in self.bound.weights for s in self.weight_specs()):
             from ..ops import get_ops
 
             bind_standalone(self, get_ops(), compute_dtype(self))
 
     def get_weights(self) -> list[np.ndarray]:
-        if not self.built:
+        if not self._holds_weights():
             return []
         self._standalone_weights()
         return [self.ops.to_numpy(self.bound.weights[s.name]).copy() for s in self.weight_specs()]
 
     def set_weights(self, values) -> None:
-        if not self.built:
+        if not self._holds_weights():
             raise ValueError(f"weights: layer {self.name!r} is not built yet, so its weights have no shapes; build it "
                              "(add it to a built model, or call it on data) first")
         specs = self.weight_specs()
@@ -583,9 +589,7 @@ class Layer(KerasVariableLists):
         if isinstance(inputs, Tensor) and not user_layer.tracing():  # a gpunn.ops result, outside any call()
             inputs = inputs.value
         if isinstance(inputs, Tensor):  # inside a call() of the user's: a sublayer (sublayers.py)
-            if mask is not None:
-                raise ValueError("mask: gpunn layers take no mask; leave mask=None")
-            return user_layer.call_sublayer(self, inputs, training)
+            return user_layer.call_sublayer(self, inputs, training, mask)
         takes_several = user_layer.is_user_layer_class(type(self)) or getattr(type(self), "takes_several_inputs", False)
         if isinstance(inputs, dict) and inputs and takes_several and all(
                 symbolic.is_symbolic(value) for value in inputs.values()):

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..data import as_model_dtype, as_numeric_array
 from . import activity_losses, masking, sublayers, tf_pipeline, user_layer
+from .given_mask import given_mask
 from .call_result import CallResult, call_result  # noqa: F401 (imported from here)
 from .input_spec import check_layer_inputs
 
@@ -77,17 +78,6 @@ def _rebuilds_with_same_weights(layer, sample_shape) -> bool:
     return False
 
 
-class GivenMask:
-    """A padding mask given to an eager call (``layer(x, mask=m)``, or carried as ``x._keras_mask``), read as a
-    model's layers read the mask of the layer making it (``mask_for``)."""
-
-    def __init__(self, ops, mask, dtype):
-        self.mask = ops.asarray(np.asarray(ops.to_numpy(mask) if hasattr(mask, "device") else mask), dtype=dtype)
-
-    def mask_for(self, rows: int):
-        return self.mask
-
-
 @contextlib.contextmanager
 def flags_of_now(layers):
     """An eager call runs each of ``layers`` (and the layers they hold) with its ``trainable`` flag of now, as
@@ -135,13 +125,9 @@ def call_layer(layer, inputs, training=False, mask=None):
         layer.check_input_values("inputs", ops.to_numpy(x))
     masking.detach(layer)
     mask = getattr(inputs, "_keras_mask", None) if mask is None else mask
-    if mask is not None and (layer.uses_mask or getattr(layer, "takes_given_mask", False)):
-        if hasattr(layer, "check_given_mask"):  # (Softmax's: broadcastable from the last axis)
-            layer.check_given_mask(tuple(np.shape(mask)), tuple(x.shape))
-        elif np.shape(mask) != tuple(x.shape[:np.ndim(mask)]):
-            raise ValueError(f"mask: expected the shape of the inputs' samples and steps {tuple(x.shape[:-1])}, got "
-                             f"{np.shape(mask)}")
-        layer.mask_source = GivenMask(ops, mask, x.dtype if x.dtype.kind == "f" else dtype)
+    given = given_mask(layer, mask, x, ops, x.dtype if x.dtype.kind == "f" else dtype)
+    if given is not None:
+        layer.mask_source = given
     activity_losses.clear(layer)
     try:
         with flags_of_now([layer]):

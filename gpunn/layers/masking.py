@@ -55,7 +55,7 @@ def attach(links) -> None:
 
 def detach(layer) -> None:
     """A layer called on its own gets no mask (a model's link to another layer's mask would be stale there); nor
-    does a layer after its call with a mask of its own (``calling.GivenMask``)."""
+    does a layer after its call with a mask of its own (``given_mask.GivenMask``)."""
     if layer.uses_mask or getattr(layer, "takes_given_mask", False):
         layer.mask_source = None
 

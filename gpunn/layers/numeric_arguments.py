@@ -57,7 +57,9 @@ def is_text(value) -> bool:
                                                                            for v in value.reshape(-1)[:1000]))
     if isinstance(value, (list, tuple)):
         return any(is_text(v) for v in value[:1000])
-    return False
+    # a TensorFlow string tensor (tf.constant(["a", "b"]), a batch of a dataset), found without importing TensorFlow
+    return type(value).__module__.split(".")[0] == "tensorflow" and \
+        getattr(getattr(value, "dtype", None), "name", None) == "string"
 
 
 def refuse_text(argument: str, value, layer: str) -> None:

@@ -213,8 +213,8 @@ class TextVectorization(Layer):
     def compute_output_shape(self, input_shape):
         """Keras's output shape, whatever the input's: (output_sequence_length,), or a row of the vocabulary's
         size (the model builds this layer for the output it already made on the host, too)."""
-        if self.output_mode == "int":
-            return (self.output_sequence_length,) if self.output_sequence_length is not None else tuple(input_shape)
+        if self.output_mode == "int":  # a row of tokens per text (of unknown length without output_sequence_length)
+            return (self.output_sequence_length,)
         if self._lookup.depth is None:
             raise ValueError(f"layer {self.name!r}: with output_mode={self.output_mode!r} and pad_to_max_tokens=False, "
                              "TextVectorization needs its vocabulary before it is used: pass vocabulary=..., or call "

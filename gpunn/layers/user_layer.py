@@ -23,6 +23,7 @@ import numpy as np
 from .. import overrides
 from ..autodiff import Tensor, gradients
 from . import repeated_sublayer_calls, several_outputs, sublayers, training_override, user_masks, variable_paths
+from .given_mask import given_mask
 
 
 class _Frame:
@@ -412,11 +413,13 @@ def _home(layer):
     return layer.__dict__.get("_shared_from", layer)
 
 
-def call_sublayer(sublayer, x, training):
+def call_sublayer(sublayer, x, training, mask=None):
     """``sublayer(x)`` inside a call() of the user's (``sublayers.py``; ``x`` a Tensor, or a list of them for a
     layer of the user's taking several inputs). Learning shapes, it is built for x's samples and gives ones of
     its output's shape; computing, it runs its own forward on x's arrays (its weights are views into the outer
-    layer's), and its backprop runs when the gradient reaches it."""
+    layer's), and its backprop runs when the gradient reaches it. ``mask``: a padding mask given by keyword
+    (the masking guide's ``self.pool(x, mask=self.embedding.compute_mask(inputs))``), which a layer computing
+    with one takes for this call, as on its own."""
     if not _frames:
         raise RuntimeError("call_sublayer runs inside a call() of the user's only")
     frame = _frames[-1]
@@ -452,7 +455,16 @@ def call_sublayer(sublayer, x, training):
     if number:
         repeat = repeated_sublayer_calls.Repeat(sublayer, repeated_sublayer_calls.twin(_home(outer), sublayer, number))
         frame.repeats.append(repeat)
-    y, backprop = (repeat.twin if repeat else sublayer).forward(values if several else values[0], training)
+    runner = repeat.twin if repeat else sublayer
+    given = None if several else given_mask(runner, mask.value if isinstance(mask, Tensor) else mask, values[0],
+                                            ops, dtype)
+    kept_source = runner.mask_source
+    if given is not None:
+        runner.mask_source = given
+    try:
+        y, backprop = runner.forward(values if several else values[0], training)
+    finally:
+        runner.mask_source = kept_source  # (the forward's backprop holds the mask it computed with)
 
     def backward(dy):
         # a copy: a layer's backprop may write into the gradient it is given

@@ -92,8 +92,11 @@ def layers_of(translated: dict) -> list:
         layer_config = dict(entry["config"])
         if model_dtype is not None and layer_config.get("dtype") == model_dtype:
             layer_config.pop("dtype")
-        made.append(layers_module.deserialize({"class_name": entry["class_name"], "config": layer_config,
-                                               "registered_name": entry.get("registered_name")}))
+        layer = layers_module.deserialize({"class_name": entry["class_name"], "config": layer_config,
+                                           "registered_name": entry.get("registered_name")})
+        if entry.get("build_config"):  # a layer's own build_from_config (keras_file_config), which Keras calls
+            layer.build_from_config(entry["build_config"])
+        made.append(layer)
     return made
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import inspect
 
-from .. import constraints, custom_objects, initializers, losses, metrics, optimizers, regularizers
+from .. import constraints, custom_objects, initializers, losses, metrics, optimizers, overrides, regularizers
 from .. import layers as layers_module
 from ..layers import operation, text_inputs, user_layer, wiring
 from ..layers.base import keras_build_shape
@@ -213,8 +213,10 @@ def _layer_from_keras(entry: dict, rank: int | None) -> tuple[dict, int | None]:
             unused = UNUSED_KERAS_ARGUMENTS.get(key)
             if key not in own and (unused is _ANY or unused is not None and value in unused):
                 del config[key]
-        return {"class_name": class_name, "config": config,
-                "registered_name": entry.get("registered_name")}, None
+        out = {"class_name": class_name, "config": config, "registered_name": entry.get("registered_name")}
+        if entry.get("build_config") and overrides.user_definition(custom, "build_from_config") is not None:
+            out["build_config"] = entry["build_config"]  # (for its own build_from_config, as Keras calls it)
+        return out, None
     custom_objects.check_registered(entry, "layer class_name")
     if cls is None:
         raise ValueError(
@@ -456,7 +458,13 @@ def _layer_to_keras(layer, dtype: str, native: bool) -> dict:
     entry = class_entry(type(layer), "layer", config)
     if not native and entry["registered_name"] is None:  # tf.keras's HDF5 layout names gpunn's classes only
         entry = {"class_name": entry["class_name"], "config": config}
-    if native and layer.input_shape is not None and layer.has_weights:  # (an unbuilt sublayer has no specs yet)
+    own_build_config = overrides.user_definition(type(layer), "get_build_config") is not None
+    if native and own_build_config and layer.built:
+        # the layer's own (Keras's customizing-saving guide: the arguments of its build() beside the shape)
+        built = layer.get_build_config()
+        if built is not None:
+            entry["build_config"] = {key: serialize_keras_object(value) for key, value in built.items()}
+    elif native and layer.input_shape is not None and layer.has_weights:  # (an unbuilt sublayer has no specs yet)
         entry["build_config"] = {"input_shape": keras_build_shape(layer)}
     return entry
 

@@ -24,6 +24,7 @@ import re
 import zipfile
 import zlib
 
+from .. import overrides
 from ..layers import sublayers
 from ..layers.seeded import SeededLayer
 from .atomic_write import atomic_write_bytes
@@ -32,6 +33,7 @@ from .hdf5_io import GPUNN_MARKER, HDF5Writer, read_checked
 from . import own_weights, subclassed_config
 from .keras_attribute_paths import graph_layer_paths, is_model, is_subclassed, saveable_paths
 from .keras_file_config import keras_compile_config, keras_model_config
+from ..serialization import serialize_keras_object
 from .keras_variables import KerasFileContents, keras_layer_paths, layer_weights, optimizer_variables, owner_paths
 
 CONFIG_MEMBER = "config.json"
@@ -132,6 +134,15 @@ def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -
     atomic_write_bytes(filepath, model_file_bytes(model, include_optimizer), overwrite)
 
 
+def _compile_config(model) -> dict | None:
+    """A subclassed model's ``compile_config``: its class's own ``get_compile_config()`` where it has one (its
+    objects serialized, as Keras's ``serialize_dict``), else how it was compiled."""
+    if overrides.user_definition(type(model), "get_compile_config") is None:
+        return keras_compile_config(model, native=True)
+    config = model.get_compile_config()
+    return None if config is None else {key: serialize_keras_object(value) for key, value in config.items()}
+
+
 def model_file_bytes(model, include_optimizer: bool) -> bytes:
     """The bytes of ``model``'s ``.keras`` file. A subclassed model's as Keras writes one (``subclassed_config.py``:
     its class, config and build shape, its weights under its attributes), with its traced graph and where each of
@@ -145,7 +156,7 @@ def model_file_bytes(model, include_optimizer: bool) -> bytes:
                             "paths": {layer.name: paths[id(layer)] for layer in model._layers if id(layer) in paths}}
         own["input_dtypes"] = [layer.input_dtype for layer in subclassed_config.input_layers(model)]  # (Keras's
         # build shape says none)
-        compiled = keras_compile_config(model, native=True) if model.compiled else None
+        compiled = _compile_config(model) if model.compiled else None
         config = subclassed_config.model_entry(model, compiled)
         layout = ATTRIBUTES_LAYOUT
     else:

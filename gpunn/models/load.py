@@ -163,8 +163,13 @@ def _compile(contents, model, optimizer_state_in_attribute_order: bool = False) 
     if not contents.compile_config:
         return
     with _from_file(filepath, _NOT_COMPILABLE):
-        compile_from_config(model, compile_config_from_keras(contents.compile_config, contents.legacy,
-                                                                len(model._output_layer_indices())))
+        if contents.legacy:
+            compile_from_config(model, compile_config_from_keras(contents.compile_config, contents.legacy,
+                                                                    len(model._output_layer_indices())))
+        else:  # as Keras: the model's compile_from_config, a subclass's own where it has one
+            model.compile_from_config(contents.compile_config)
+    if not model.compiled:  # a compile() of the model's own without a compile_from_config (Keras warns)
+        return
     if contents.optimizer_values:
         with _from_file(filepath, "its optimizer state does not fit the model"):
             apply_optimizer_state(model, optimizer_state(model, contents.optimizer_values, filepath,

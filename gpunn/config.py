@@ -39,6 +39,17 @@ def image_data_format() -> str:
     return "channels_last"
 
 
+def standardize_data_format(data_format) -> str:
+    """Keras's ``backend.standardize_data_format``: None is ``image_data_format()``."""
+    if data_format is None:
+        return image_data_format()
+    data_format = str(data_format).lower()
+    if data_format not in {"channels_first", "channels_last"}:
+        raise ValueError("The `data_format` argument must be one of {'channels_first', 'channels_last'}. "
+                         f"Received: data_format={data_format}")  # Keras's message
+    return data_format
+
+
 def set_image_data_format(data_format) -> None:
     if data_format != "channels_last":
         raise ValueError(f"data_format: gpunn's layers take channels last; got {data_format!r}")

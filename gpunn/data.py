@@ -5,6 +5,8 @@ Every check runs before any training work and names the argument, what was expec
 from __future__ import annotations
 
 import math
+import numbers
+import warnings
 
 import numpy as np
 
@@ -81,7 +83,10 @@ def _check_exact_integers(argument: str, array: np.ndarray, cast: np.ndarray) ->
     exact = 2 ** (np.finfo(dtype).nmant + 1)
     if max(abs(int(array.min())), abs(int(array.max()))) <= exact:
         return  # every integer up to there is a float of the dtype
-    changed = cast.astype(np.float64) != array  # (20,000,000 is a float32; 16,777,217 is not)
+    # back to the integers' own type, compared there: a float64 comparison would round 2**62 + 1 as float32 does
+    # (20,000,000 is a float32; 16,777,217 is not; a float beyond the type's range comes back as another integer)
+    with np.errstate(invalid="ignore"):
+        changed = cast.astype(array.dtype) != array
     if changed.any():
         index = tuple(int(i) for i in np.argwhere(changed)[0])
         raise ValueError(f"{argument}: integers reach the model as {dtype.name}, exact up to {exact:,}; got "
@@ -144,6 +149,10 @@ def check_targets(argument: str, y: np.ndarray, loss, output_shape: tuple, dtype
             )
         return y.astype(np.int64, copy=False)
     expected = tuple(output_shape)
+    if loss.fusable_activation == "softmax" and units == 1:  # Keras's warning (losses.py), and its category
+        warnings.warn(f"In loss {getattr(loss, 'name', 'categorical_crossentropy')}, expected y_pred.shape to be "
+                      f"(batch_size, num_classes) with num_classes > 1. Received: y_pred.shape={(None,) + expected}. "
+                      "Consider using 'binary_crossentropy' if you only have 2 classes.", SyntaxWarning, stacklevel=4)
     if y.shape[1:] != expected:
         if expected and expected[-1] == 1 and y.shape[1:] == expected[:-1]:
             # Keras's squeeze_or_expand_to_same_rank (losses/loss.py): targets one axis short of an output whose
@@ -207,6 +216,12 @@ def class_weight_to_sample_weight(class_weight, y: np.ndarray, loss, output_unit
     if loss.sparse_labels:
         classes = y.astype(np.int64)
     elif y.shape[1] == 1:  # a binary target
+        outside = (y[:, 0] < 0) | (y[:, 0] > 1)
+        if outside.any():  # (Keras would round a regression's targets into classes of its own)
+            where = int(np.argmax(outside))
+            raise ValueError(f"class_weight: the targets of a one-unit output are its classes, 0 and 1 (or "
+                             f"probabilities of class 1); got {y[where, 0]!r} at index {where}: targets that are not "
+                             "classes have no class to weigh (give sample_weight instead)")
         classes = (y[:, 0] > 0.5).astype(np.int64)
     else:
         classes = y.argmax(axis=1)
@@ -224,7 +239,7 @@ def check_positive_int(argument: str, value, allow_none=False):
 def split_validation(arrays: list[np.ndarray], validation_split: float):
     """Keras 3's rows: training rows [:split_at], validation rows [split_at:] with
     ``split_at = floor(n * (1 - validation_split))``, taken before any shuffling."""
-    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or not (
+    if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) or not (
             0.0 <= validation_split < 1.0):
         raise ValueError(f"validation_split: expected a number in [0, 1), got {validation_split!r}")
     if not validation_split:

@@ -31,8 +31,22 @@ class Initializer:
     def sample(self, shape, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
 
+    def _draws(self, rng: np.random.Generator) -> np.random.Generator:
+        """Where a random initializer draws: ``rng`` (gpunn's generator) unseeded, the same values at every call
+        for an integer seed, a SeedGenerator's own advancing state (new values at each call), as Keras's."""
+        seed = getattr(self, "seed", None)
+        if seed is None:
+            return rng
+        if isinstance(seed, gpunn_random.SeedGenerator):
+            return seed.next()
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"seed: expected None, an integer or a keras.random.SeedGenerator, got {seed!r}")
+        return np.random.default_rng(int(seed))
+
     def get_config(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        # (a SeedGenerator's state is not a config: written as unseeded)
+        return {k: None if isinstance(v, gpunn_random.SeedGenerator) else v
+                for k, v in vars(self).items() if not k.startswith("_")}
 
     @classmethod
     def from_config(cls, config):
@@ -84,7 +98,7 @@ class RandomNormal(Initializer):
         self.mean, self.stddev, self.seed = mean, stddev, seed
 
     def sample(self, shape, rng):
-        rng = rng if self.seed is None else np.random.default_rng(self.seed)
+        rng = self._draws(rng)
         return rng.normal(self.mean, self.stddev, shape)
 
 
@@ -93,7 +107,7 @@ class RandomUniform(Initializer):
         self.minval, self.maxval, self.seed = minval, maxval, seed
 
     def sample(self, shape, rng):
-        rng = rng if self.seed is None else np.random.default_rng(self.seed)
+        rng = self._draws(rng)
         return rng.uniform(self.minval, self.maxval, shape)
 
 
@@ -112,7 +126,7 @@ class TruncatedNormal(Initializer):
         self.mean, self.stddev, self.seed = mean, stddev, seed
 
     def sample(self, shape, rng):
-        rng = rng if self.seed is None else np.random.default_rng(self.seed)
+        rng = self._draws(rng)
         return self.mean + _truncated_normal(rng, self.stddev, shape)
 
 
@@ -146,7 +160,7 @@ class VarianceScaling(Initializer):
         return copy
 
     def sample(self, shape, rng):
-        rng = rng if self.seed is None else np.random.default_rng(self.seed)
+        rng = self._draws(rng)
         if self.input_axes is not None and self.output_axes is not None:
             fan_in = float(math.prod(shape[a] for a in self.input_axes))
             fan_out = float(math.prod(shape[a] for a in self.output_axes))
@@ -168,7 +182,7 @@ def _family(name, scale, mode, distribution):
         VarianceScaling.__init__(self, scale, mode, distribution, seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed, **_axes_config(self)}
+        return {"seed": Initializer.get_config(self)["seed"], **_axes_config(self)}
 
     return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config})
 
@@ -199,7 +213,7 @@ class Orthogonal(Initializer):
         if len(shape) < 2:
             raise ValueError("The tensor to initialize must be at least two-dimensional. "
                              f"Received: shape={shape} of rank {len(shape)}.")
-        rng = rng if self.seed is None else np.random.default_rng(self.seed)
+        rng = self._draws(rng)
         rows, cols = math.prod(shape[:-1]), shape[-1]
         q, r = np.linalg.qr(rng.normal(0.0, 1.0, (max(rows, cols), min(rows, cols))))
         q *= np.sign(np.diag(r))

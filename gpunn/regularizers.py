@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 
 import numpy as np
 
@@ -29,7 +30,7 @@ class Regularizer:
 
     def __init__(self, l1=0.0, l2=0.0):
         for arg, value in (("l1", l1), ("l2", l2)):
-            if not isinstance(value, (int, float)) or value < 0:
+            if not isinstance(value, numbers.Real) or value < 0:
                 raise ValueError(f"{arg}: expected a non-negative number, got {value!r}")
         self.l1, self.l2 = float(l1), float(l2)
 
@@ -157,7 +158,7 @@ class OrthogonalRegularizer(Regularizer):
     ``gpunn/autodiff``, as a host call of the step (like a regularizer of one's own)."""
 
     def __init__(self, factor=0.01, mode="rows"):
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) or factor < 0:
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not math.isfinite(factor) or factor < 0:
             raise ValueError(f"Invalid value for argument factor: expected a non-negative float.Received: "
                              f"factor={factor}")
         if mode not in {"rows", "columns"}:

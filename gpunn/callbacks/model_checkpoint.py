@@ -43,6 +43,10 @@ class ModelCheckpoint(_MonitorCallback):
         self.verbose = verbose
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
+        if save_weights_only:  # a name save_weights refuses (a .keras file), refused now, before any training
+            from ..models.file_kinds import weights_file_kind
+
+            weights_file_kind(self.filepath)
         if save_freq != "epoch" and (
             isinstance(save_freq, bool) or not isinstance(save_freq, (int, np.integer)) or save_freq < 1
         ):
@@ -89,6 +93,10 @@ class ModelCheckpoint(_MonitorCallback):
         path = self._file_path(epoch, batch, logs)
         talk = self.verbose > 0
         current = logs.get(self.monitor) if self.save_best_only and logs else None
+        if self.save_best_only:
+            # settled at the first save, as Keras does: with mode='auto', a monitor that is neither the loss nor a
+            # compiled metric (a misspelt 'val_los') is an error, not a "best" file that holds every epoch
+            self.direction  # noqa: B018
         if self.save_best_only and current is None:
             # Keras 3 saves then, after this warning (tf.keras 2 skipped the save): a monitor that only the epoch's
             # logs hold (val_loss) is missing at a batch-level save, which keeps every save_freq-th batch's model.

@@ -5,6 +5,8 @@ the default for examples and tests.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 __all__ = ["load_data"]
@@ -28,7 +30,7 @@ def load_data(test_split=0.2, seed=113):
         ``((x_train, y_train), (x_test, y_test))``: ``x`` float32 of shape ``(num_samples, 8, 8)``,
         ``y`` uint8 labels 0-9 of shape ``(num_samples,)``.
     """
-    if isinstance(test_split, bool) or not isinstance(test_split, (int, float)) or not 0 <= test_split < 1:
+    if isinstance(test_split, bool) or not isinstance(test_split, numbers.Real) or not 0 <= test_split < 1:
         raise ValueError(f"test_split: expected a fraction in [0, 1), got {test_split!r}")
     # Imported here: scikit-learn costs about a second to import, and only this loader needs it.
     from sklearn.datasets import load_digits

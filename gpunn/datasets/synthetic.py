@@ -5,6 +5,7 @@ Everything is drawn with ``numpy.random.default_rng(seed)``, so a seed always gi
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -18,7 +19,7 @@ def _check_positive_int(name, value):
 
 
 def _check_noise(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
         raise ValueError(f"noise: expected a number >= 0, got {value!r}")
     return float(value)
 
@@ -133,7 +134,7 @@ def load_data(n_samples=60000, n_features=784, n_classes=10, test_split=0.2, see
         ``((x_train, y_train), (x_test, y_test))``: ``x`` of shape ``(num_samples, n_features)``,
         ``y`` uint8 labels when ``n_classes <= 256`` (as the image data sets), else int64.
     """
-    if isinstance(test_split, bool) or not isinstance(test_split, (int, float)) or not 0 <= test_split < 1:
+    if isinstance(test_split, bool) or not isinstance(test_split, numbers.Real) or not 0 <= test_split < 1:
         raise ValueError(f"test_split: expected a fraction in [0, 1), got {test_split!r}")
     x, y = make_classification(n_samples, n_features, n_classes=n_classes, seed=seed, dtype=dtype,
                                noise=noise)

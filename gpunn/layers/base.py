@@ -7,6 +7,7 @@ weight gradients into the gradient views (overwriting, not accumulating: each we
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -64,12 +65,28 @@ def normalize_shape(argument: str, shape) -> tuple[int, ...]:
     if isinstance(shape, (int, np.integer)):
         shape = (int(shape),)
     try:
-        shape = tuple(None if s is None else int(s) for s in shape)
-    except (TypeError, ValueError):  # ValueError: int("a"), e.g. from a string given as the shape
+        dims = tuple(shape)
+    except TypeError:
         raise TypeError(f"{argument}: expected a tuple of positive ints, got {shape!r}") from None
+    for dim in dims:  # (int(2.5) would make a width of 2 without a word; Keras refuses other types too)
+        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer))):
+            raise TypeError(f"{argument}: expected a tuple of positive ints (or None), got {shape!r}: "
+                            f"{dim!r} is a {type(dim).__name__}")
+    shape = tuple(None if s is None else int(s) for s in dims)
     if any(s is not None and s <= 0 for s in shape):
         raise ValueError(f"{argument}: expected positive dimensions, got {shape!r}")
     return shape
+
+
+def _warn_softmax_over_one_value(layer) -> None:
+    """Keras's warning (keras/src/ops/nn.py ``softmax``) for a softmax activation over an axis of size 1, whose
+    output is always 1 (``Dense(1, activation="softmax")``)."""
+    activation = getattr(getattr(layer, "activation", None), "name", None)
+    shape = layer.output_shape
+    if activation == "softmax" and shape and not isinstance(shape[0], (tuple, list)) and shape[-1] == 1:
+        warnings.warn(f"You are using a softmax over axis -1 of a tensor of shape {(None,) + tuple(shape)}. This "
+                      "axis has size 1. The softmax operation will always return the value 1, which is likely not "
+                      "what you intended. Did you mean to use a sigmoid instead?", stacklevel=3)
 
 
 def weight_property(name: str, doc: str = ""):
@@ -286,6 +303,7 @@ class Layer(KerasVariableLists):
             return
         self.input_shape = tuple(user_layer.sample_shape(input_shape))
         self.output_shape = self.compute_output_shape(self.input_shape)
+        _warn_softmax_over_one_value(self)
         self.built = True
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:

@@ -10,6 +10,8 @@ scales the inputs forward and the gradient backward.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .seeded import SeededLayer
@@ -20,7 +22,7 @@ class Dropout(SeededLayer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate < 1.0:
             raise ValueError(f"rate: expected a number in [0, 1), got {rate!r}")
         self.noise_shape = _check_noise_shape(noise_shape)
         self.rate = float(rate)

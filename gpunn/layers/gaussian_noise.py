@@ -7,11 +7,13 @@ recorded step draws new noise at every replay. The gradient passes through uncha
 """
 from __future__ import annotations
 
+import numbers
+
 from .seeded import SeededLayer
 
 
 def check_unit_interval(argument: str, value, upper_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
             0.0 <= value < 1.0 if upper_open else 0.0 <= value <= 1.0):
         raise ValueError(f"{argument}: expected a number in [0, 1{')' if upper_open else ']'}, got {value!r}")
     return float(value)

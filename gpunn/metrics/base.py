@@ -54,7 +54,12 @@ def auto_name(class_name: str) -> str:
 # ---- what result() returns ---------------------------------------------------------------------------------------
 
 class ScalarResult(float):
-    """A metric's value: a float, with ``.numpy()`` as Keras's result tensors have."""
+    """A metric's value: a float, with ``.numpy()``, ``.dtype`` and ``.shape`` as Keras's result tensors have
+    (float64: gpunn's metrics sum in float64)."""
+
+    dtype = np.dtype(np.float64)
+    shape = ()
+    ndim = 0
 
     def numpy(self):
         return np.float64(self)

@@ -53,12 +53,13 @@ _ACCURACY_BY_LOSS = {
 
 
 def accuracy_for(loss, output_units: int, sparse_labels: bool) -> type[Metric]:
-    """The accuracy Keras would pick for this loss, or else for these shapes."""
+    """The accuracy Keras would pick: binary for a one-unit output (Keras 3 and tf.keras 2 alike, whatever the
+    loss: a categorical accuracy there is 1.0 whatever the model does), else the loss's, else the shapes'."""
+    if output_units == 1:
+        return accuracy.BinaryAccuracy
     for cls in type(loss).__mro__:
         if cls.__name__ in _ACCURACY_BY_LOSS:
             return _ACCURACY_BY_LOSS[cls.__name__]
-    if output_units == 1:
-        return accuracy.BinaryAccuracy
     return accuracy.SparseCategoricalAccuracy if sparse_labels else accuracy.CategoricalAccuracy
 
 

@@ -101,7 +101,11 @@ def atomic_write_bytes(filepath, data, overwrite: bool = True) -> None:
     remove_stale_temporaries(directory)
     tmp = temporary_path(filepath)
     # 0o666 less the umask: a saved file gets the permissions any new file would.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as exc:  # named by the file asked for, not by the temporary beside it
+        raise type(exc)(exc.errno, f"filepath: cannot write in {directory!r} ({exc.strerror})",
+                        filepath) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             _write_all(handle, data)

@@ -289,6 +289,11 @@ class Functional(Sequential):
     is_functional = True  # configs and files take Keras's functional layout (keras_file_config.py)
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        # the model's dtype policy (in Keras's config of the model, which a subclass of the user's is made again
+        # from): its layers compute in their own
+        dtype = dtype_policies.dtype_name(kwargs.pop("dtype", None))
+        if dtype is not None and dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype: gpunn's models compute in float32 or float64, got {dtype!r}")
         if kwargs:
             raise TypeError(f"Model: unexpected keyword argument(s) {sorted(kwargs)}")
         if inputs is None or outputs is None:
@@ -297,6 +302,8 @@ class Functional(Sequential):
         wiring_parts = _wiring(inputs, outputs)  # errors before a name is taken
         super().__init__(name=name or unique_name("functional"), trainable=trainable)
         self._wire(inputs, outputs, *wiring_parts)
+        if dtype is not None:
+            self._config_dtype = dtype
 
     def _wire(self, inputs, outputs, input_parts, output_parts, graph) -> None:
         """Take the graph from ``inputs`` to ``outputs`` (``_wiring``'s parts of it) as the model's layers."""
@@ -592,15 +599,16 @@ class Model(Functional, metaclass=_ModelType):
         """Keras's: for a subclass with a call() of its own, what ``from_config`` makes it again from (its name,
         trainable flag, dtype policy, and the arguments it was made with: ``subclassed_config.py``); a class with
         a get_config of its own adds its keys to this one."""
-        if is_subclassed(self):
+        if is_subclassed(self) or subclassed_config.is_functional_subclass(self):
             return subclassed_config.config(self)
         return super().get_config()
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None):
-        """Keras's: a subclass with a call() of its own is called with ``config`` (``cls(**config)``); a
-        functional model is made from its graph's config."""
-        if overrides.user_definition(cls, "call") is None:
+        """Keras's: a subclass with a call() of its own, or an ``__init__`` of its own (which builds its graph), is
+        called with ``config`` (``cls(**config)``); a functional model is made from its graph's config."""
+        if overrides.user_definition(cls, "call") is None and (
+                overrides.is_gpunn_class(cls) or subclassed_config.functional_like_constructor(cls)):
             return super().from_config(config, custom_objects)
         from .keras_config import check_custom_objects
 

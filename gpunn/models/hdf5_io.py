@@ -218,12 +218,15 @@ def is_hdf5(data: bytes) -> bool:
 def read_checked(filepath: str, data: bytes, where: str = "") -> HDF5Contents:
     """The whole HDF5 file ``data``, its digest record checked when it has one; NotAModelFileError (naming
     ``filepath``, and ``where`` in it) when it is not HDF5, is damaged, or uses what gpunn refuses to follow."""
+    # (what h5py and the digest check raise on damaged bytes: overflowing sizes, undecodable or mistyped names)
+    damaged_file = (OSError, UnsafeHDF5Error, KeyError, ValueError, RuntimeError, TypeError, OverflowError,
+                    UnicodeError)
     try:
         contents = read_hdf5(data)
-    except (OSError, UnsafeHDF5Error, KeyError, ValueError, RuntimeError, TypeError) as exc:
+        damage = damage_in(contents)
+    except damaged_file as exc:
         raise NotAModelFileError(f"filepath: {filepath!r}{where} is an HDF5 file that is damaged, or is not a gpunn "
                                  f"model file nor a Keras one ({type(exc).__name__}: {exc})") from None
-    damage = damage_in(contents)
     if damage:
         more = f"; and {len(damage) - 5} more" if len(damage) > 5 else ""
         raise NotAModelFileError(f"filepath: {filepath!r}{where} is damaged: " + "; ".join(damage[:5]) + more)

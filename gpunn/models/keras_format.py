@@ -159,6 +159,11 @@ def model_file_bytes(model, include_optimizer: bool) -> bytes:
         compiled = _compile_config(model) if model.compiled else None
         config = subclassed_config.model_entry(model, compiled)
         layout = ATTRIBUTES_LAYOUT
+    elif subclassed_config.is_functional_subclass(model):
+        # written as Keras writes it (its class and the arguments it was made with), the graph kept for a load
+        # that is not given the class
+        own["functional"] = keras_model_config(model, native=True, include_compile=False)
+        config = subclassed_config.model_entry(model, _compile_config(model) if model.compiled else None)
     else:
         config = keras_model_config(model, native=True)
     metadata = {
@@ -265,14 +270,16 @@ def read_model(filepath: str, data: bytes) -> KerasFileContents:
     gpunn_part = metadata.get("gpunn") if isinstance(metadata, dict) else None
     counters = (gpunn_part or {}).get("dropout_counters") or {} if isinstance(gpunn_part, dict) else {}
     graph = (gpunn_part or {}).get("graph") if isinstance(gpunn_part, dict) else None
+    functional = (gpunn_part or {}).get("functional") if isinstance(gpunn_part, dict) else None
     input_dtypes = (gpunn_part or {}).get("input_dtypes") if isinstance(gpunn_part, dict) else None
     contents = read_checked(filepath, members[WEIGHTS_MEMBER], where)
     found = variables(filepath, contents, where)
     # Keras's file of a subclassed model (its class in the config) keeps the weights under its attributes
-    by_graph = config.get("class_name") in ("Sequential", "Functional", "Model")
+    by_graph = config.get("class_name") in ("Sequential", "Functional", "Model") or isinstance(functional, dict)
     return KerasFileContents(
         filepath=filepath, legacy=False, model_config=config, compile_config=config.get("compile_config"),
         weights_by_path=_layer_weights(found), traced_graph=graph if isinstance(graph, dict) else None,
+        functional_graph=functional if isinstance(functional, dict) else None,
         input_dtypes=input_dtypes if isinstance(input_dtypes, list) else None,
         layout=layout_of(contents, GRAPH_LAYOUT if by_graph else ATTRIBUTES_LAYOUT),
         optimizer_values=found.get("optimizer"), dropout_counters=counters,

@@ -428,6 +428,8 @@ class KerasFileContents:
     named_variables: dict = field(default_factory=dict)  # {layer path: {name: value}} ('idf_weights')
     # gpunn's file of a subclassed model: its traced graph's config and {layer name: where its weights are}
     traced_graph: dict | None = None
+    # gpunn's file of a functional subclass: its graph's config, for a load not given the class
+    functional_graph: dict | None = None
     input_dtypes: list | None = None  # and its inputs' dtypes (None: numbers in the model's dtype; "string")
     # Keras 3 files: where the layers' variables are (keras_format.GRAPH_LAYOUT, ATTRIBUTES_LAYOUT for a
     # subclassed model's), None where the model's kind says (a Keras weights file)

@@ -12,6 +12,7 @@ from . import feature_space_files, h5_format, keras_format, saving_hooks, subcla
 from .compile_config import compile_from_config
 from .file_format import MODEL_FORMAT, NotAModelFileError, read_file
 from .file_kinds import KERAS, SAFETENSORS, file_kind
+from .. import overrides
 from ..custom_objects import MissingCustomObjectError, custom_object_scope, missing
 from ..layers import sublayers
 from .file_paths import check_load_path
@@ -139,14 +140,33 @@ def _load_keras(contents, compile: bool):
     named = isinstance(entry, dict) and entry.get("class_name") not in ("Sequential", "Functional", "Model")
     if named and not feature_space_files.is_feature_space_config(entry):
         cls = subclassed_config.model_class(entry)
+        if cls is not None and overrides.user_definition(cls, "call") is None:
+            return _load_functional_subclass(contents, cls, compile)
         if cls is not None:
             return _load_subclassed(contents, cls, compile)
+        if contents.functional_graph is not None:  # gpunn's file of a functional subclass, its class not given
+            warnings.warn(f"filepath: {filepath!r} holds a {entry.get('class_name')} model, loaded as the functional "
+                          "model of its graph since its class was not given (custom_objects, "
+                          "register_keras_serializable)", stacklevel=4)
+            return _load_graph(contents, contents.functional_graph, compile)
         if contents.traced_graph is None:
             raise missing("model", entry.get("registered_name") or entry.get("class_name"))
         return _load_traced_graph(contents, compile)
+    return _load_graph(contents, entry, compile)
+
+
+def _load_graph(contents, entry: dict, compile: bool):
+    """A Sequential or functional model from the Keras config ``entry`` of its graph, its weights from the file."""
+    filepath = contents.filepath
     with _from_file(filepath, _NOT_A_MODEL):
         config = model_config_from_keras(entry, contents.keras_version)
     model = _build(filepath, config)
+    return _restored(contents, model, compile)
+
+
+def _restored(contents, model, compile: bool):
+    """``model`` (made from the file's config) with the file's weights, assets, counters and compile state."""
+    filepath = contents.filepath
     with _from_file(filepath, "its weights do not fit its model config"):
         per_layer = contents.per_layer_weights(model)
         restore_weights(model, weight_tensors(model, per_layer, filepath), filepath)
@@ -155,6 +175,17 @@ def _load_keras(contents, compile: bool):
     if compile:
         _compile(contents, model)
     return model
+
+
+def _load_functional_subclass(contents, cls, compile: bool):
+    """A keras.Model subclass whose ``__init__`` builds a functional model, as Keras loads it: the class called
+    with the file's config (the arguments it was made with), then the weights of its graph's layers."""
+    with _from_file(contents.filepath, _NOT_A_MODEL):
+        model = cls.from_config(dict(contents.model_config.get("config") or {}))
+    if not getattr(model, "is_functional", False):
+        raise NotAModelFileError(f"filepath: {contents.filepath!r}: {cls.__name__}(**config) made no functional "
+                                 "model (its __init__ calls super().__init__(inputs=..., outputs=...) in the file)")
+    return _restored(contents, model, compile)
 
 
 def _compile(contents, model, optimizer_state_in_attribute_order: bool = False) -> None:

@@ -13,6 +13,8 @@
 """
 from __future__ import annotations
 
+import inspect
+
 from .. import auto_config, dtype_policies, overrides
 
 def config(model) -> dict:
@@ -70,11 +72,33 @@ def model_entry(model, compile_config) -> dict:
     return entry
 
 
+def functional_like_constructor(cls) -> bool:
+    """Keras's ``functional_like_constructor``: whether ``cls(inputs, outputs, ...)`` is how the class is made (its
+    ``__init__`` takes Functional's arguments, or ``*args, **kwargs``)."""
+    from .functional import Functional
+
+    spec = inspect.getfullargspec(cls.__init__)
+    return spec.args[1:] == inspect.getfullargspec(Functional.__init__).args[1:] or (
+        spec.varargs is not None and spec.varkw is not None)
+
+
+def is_functional_subclass(model) -> bool:
+    """Whether ``model`` is a keras.Model subclass of the user's whose own ``__init__`` builds a functional model
+    (``super().__init__(inputs=..., outputs=...)``, keras-io's packaging recipe): Keras writes it as its class with
+    the arguments it was made with (``Model.get_config``), and makes it again by calling the class."""
+    return getattr(model, "is_functional", False) and not overrides.is_gpunn_class(type(model)) and \
+        overrides.user_definition(type(model), "call") is None and not functional_like_constructor(type(model))
+
+
 def model_class(entry: dict):
-    """The keras.Model subclass (with a call() of its own) a file's model entry names, where the user made it known
-    (``custom_objects``, ``custom_object_scope``, ``register_keras_serializable``); else None."""
+    """The keras.Model subclass (with a call() of its own, or an ``__init__`` of its own building a functional model)
+    a file's model entry names, where the user made it known (``custom_objects``, ``custom_object_scope``,
+    ``register_keras_serializable``); else None."""
     from ..custom_objects import user_class
     from .sequential import Sequential
 
     found = user_class(entry, Sequential, ())
-    return found if found is not None and overrides.user_definition(found, "call") is not None else None
+    if found is None:
+        return None
+    own_call = overrides.user_definition(found, "call") is not None
+    return found if own_call or not functional_like_constructor(found) else None

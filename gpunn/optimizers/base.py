@@ -27,7 +27,7 @@ from .schedules import LearningRateSchedule, deserialize as deserialize_schedule
 def _non_negative_or_none(argument, value):
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value <= 0:
         raise ValueError(f"{argument}: expected a positive number or None, got {value!r}")
     return float(value)
 
@@ -37,7 +37,7 @@ def _rate_number(value) -> float:
     0-d array (what ``keras.backend.get_value`` and arithmetic on it give back, on the host or the device), a
     value read from an optimizer or a Tensor. 0 is allowed, as in Keras: a LearningRateScheduler may pause
     training with it."""
-    number = convert_to_numpy(value) if not isinstance(value, (int, float)) else value
+    number = convert_to_numpy(value) if not isinstance(value, numbers.Real) else value
     kind = getattr(getattr(number, "dtype", None), "kind", None)
     if isinstance(number, (int, float)) and not isinstance(number, bool):
         rate = float(number)
@@ -64,6 +64,9 @@ class Optimizer:
     # Slot values the one-element rehearsal (``_rehearse_update``) starts from instead of zero, where zero would
     # make the formula divide 0 by 0.
     rehearsal_slot_values: dict = {}
+    # Keras 3 takes one of clipnorm, clipvalue and global_clipnorm; tf.keras 2's optimizers took clipvalue beside
+    # a norm (both applied: values clipped, then the norm)
+    clipvalue_with_a_norm = False
 
     def __init__(self, learning_rate=None, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
                  use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
@@ -78,6 +81,10 @@ class Optimizer:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
         if clipnorm is not None and global_clipnorm is not None:
             raise ValueError("clipnorm, global_clipnorm: give at most one of them")
+        if sum(value is not None for value in (clipnorm, clipvalue, global_clipnorm)) > 1 and \
+                not self.clipvalue_with_a_norm:
+            raise ValueError(f"Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
+                             f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
         self.config_version = 0
         self.state = None  # device float64 [iterations, learning_rate, weight_decay], made by build()
         # With gradient accumulation, the device's count of steps (Keras's ``_iterations``) and the rate its

@@ -15,6 +15,8 @@ the optimizer's parameter count like the others.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 SLOT = "average"
@@ -24,7 +26,7 @@ def check_arguments(use_ema, ema_momentum, ema_overwrite_frequency):
     """(use_ema, ema_momentum, ema_overwrite_frequency) checked as Keras checks them."""
     if not isinstance(use_ema, (bool, np.bool_)):
         raise ValueError(f"use_ema: expected True or False, got {use_ema!r}")
-    if isinstance(ema_momentum, bool) or not isinstance(ema_momentum, (int, float)):
+    if isinstance(ema_momentum, bool) or not isinstance(ema_momentum, numbers.Real):
         raise ValueError(f"ema_momentum: expected a number in [0, 1], got {ema_momentum!r}")
     if use_ema:
         if ema_momentum > 1 or ema_momentum < 0:

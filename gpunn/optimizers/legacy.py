@@ -56,6 +56,8 @@ class _Decayed(LearningRateSchedule):
 class Keras2Arguments:
     """Keras 2's keyword arguments, rate and config, over the gpunn optimizer that follows in the MRO."""
 
+    clipvalue_with_a_norm = True
+
     def _take_keras_2(self, learning_rate, kwargs: dict):
         """(the learning rate, the clipping arguments) of Keras 2's ``kwargs``; ``decay`` is kept here."""
         name = type(self).__name__

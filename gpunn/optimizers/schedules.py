@@ -39,7 +39,8 @@ class LearningRateSchedule:
         return float(function(float(step), *constants))
 
     def get_config(self) -> dict:
-        return dict(vars(self))
+        # NumPy scalars given as arguments (np.float32(0.1), np.int64(1000)) as the Python numbers JSON takes
+        return {key: value.item() if isinstance(value, np.generic) else value for key, value in vars(self).items()}
 
     @classmethod
     def from_config(cls, config):
@@ -47,12 +48,12 @@ class LearningRateSchedule:
 
 
 def _positive(argument, value):
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"{argument}: expected a positive number, got {value!r}")
 
 
 def _non_negative(argument, value):
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or value < 0:
         raise ValueError(f"{argument}: expected a number >= 0, got {value!r}")
 
 

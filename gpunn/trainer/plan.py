@@ -1,6 +1,7 @@
 """The plan of a training step: what the step needs to know about a model and its loss, worked out once."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 from .. import metrics as metrics_module
@@ -79,6 +80,16 @@ def _fusable(loss, layer) -> bool:
             and layer.activity_regularizer is None)
 
 
+def _warn_logits_after_activation(loss, layer) -> None:
+    """Keras's warning (its TensorFlow backend's, as tf.keras 2's) for ``from_logits=True`` on an output that its
+    softmax or sigmoid already made probabilities: the loss applies the activation again."""
+    activation = getattr(getattr(layer, "activation", None), "name", None)
+    if loss is not None and loss.from_logits and activation is not None and activation == loss.fusable_activation:
+        warnings.warn(f"`{getattr(loss, 'name', type(loss).__name__)}` received `from_logits=True`, but the `output` "
+                      f"argument was produced by a {activation.capitalize()} activation and thus does not represent "
+                      "logits. Was this intended?", stacklevel=4)
+
+
 def make_plan(model, sparse_labels) -> TrainPlan:
     """Fuse the output activations into the losses where a loss can take logits (softmax / sigmoid + cross-
     entropy), find which layers need dx, and resolve the metrics (Keras's 'accuracy' depends on the loss and,
@@ -93,6 +104,8 @@ def make_plan(model, sparse_labels) -> TrainPlan:
     flags = tuple(sparse_labels) if several else (bool(sparse_labels),)
     ends = list(model._output_layer_indices())
     units = [shape[-1] for shape in model._output_shapes()]
+    for i, spec in zip(ends, specs):
+        _warn_logits_after_activation(spec.loss, layers[i])
     if not several:
         fused = [_fusable(specs[0].loss, layers[-1])]
         raw = [fused[0] and isinstance(layers[-1], Dense)]

@@ -12,6 +12,7 @@ asked for: with several ranks, streamed inputs are refused with a clear error.
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -169,7 +170,7 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
     if class_weight is not None and not is_py_dataset(x):  # Keras: generators take no class_weight
         raise ValueError(f"class_weight: is not supported when x is a {source_kind(x)}; yield (x, y, "
                          "sample_weight) batches instead (a PyDataset takes class_weight)")
-    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)):
+    if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real):
         raise ValueError(f"validation_split: expected a number in [0, 1), got {validation_split!r}")
     if validation_split and validation_data is None:
         raise ValueError(f"validation_split: is only supported for arrays; x is a {source_kind(x)}. Pass "

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import _compat
 from ..autodiff import image_functions, image_sampling
-from ..layers.image_preprocessing.base import standardize_data_format
+from ..config import standardize_data_format
 from .directory_index import FileBatches, check_labels, check_split, index_directory, subsets
 from .image_files import in_color_mode, open_image
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _compat
 from ..config import floatx
-from ..layers.image_preprocessing.base import standardize_data_format
+from ..config import standardize_data_format
 
 # Keras's names of Pillow's resampling filters (load_img's ``interpolation``)
 _RESAMPLING = {"nearest": "NEAREST", "bilinear": "BILINEAR", "bicubic": "BICUBIC", "hamming": "HAMMING",

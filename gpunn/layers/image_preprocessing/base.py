@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import config as gpunn_config
+from ...config import standardize_data_format
 from ... import random as gpunn_random
 from ...autodiff import Tensor, array_module
 from ...autodiff import functions as f
@@ -31,17 +31,6 @@ from ..base import Layer
 SUPPORTED_FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 _OMITTED = object()  # ``training`` not given to a call: Keras's default, True
 SUPPORTED_INTERPOLATIONS = ("nearest", "bilinear")
-
-
-def standardize_data_format(data_format) -> str:
-    """Keras's ``backend.standardize_data_format``: None is ``image_data_format()``."""
-    if data_format is None:
-        return gpunn_config.image_data_format()
-    data_format = str(data_format).lower()
-    if data_format not in {"channels_first", "channels_last"}:
-        raise ValueError("The `data_format` argument must be one of {'channels_first', 'channels_last'}. "
-                         f"Received: data_format={data_format}")  # Keras's message
-    return data_format
 
 
 def check_fill_and_interpolation(fill_mode, interpolation) -> None:

@@ -223,3 +223,15 @@ def test_a_metrics_result_has_the_dtype_and_shape_of_a_tensor(numpy_backend):
     result = metric.result()
     assert (result.dtype, result.shape, result.ndim) == (np.dtype("float64"), (), 0)
     assert result == pytest.approx(0.3)
+
+
+def test_inputs_in_a_structure_the_model_does_not_take_say_so(numpy_backend):
+    model = gpunn.Sequential([gpunn.Input((4,), name="features"), layers.Dense(1)])
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match=r"x: the model's one input is \['features'\]; got a dict with keys "
+                                         r"\['featurs'\]"):
+        model.fit({"featurs": np.ones((8, 4))}, np.ones((8, 1)), verbose=0)
+    with pytest.raises(ValueError, match="x: the model has one input; got a list of 2 arrays of samples"):
+        model.fit([np.ones((8, 4)), np.ones((8, 4))], np.ones((8, 1)), verbose=0)
+    assert model.predict({"features": np.ones((2, 4))}, verbose=0).shape == (2, 1)  # by the Input's name
+    assert model.predict([np.arange(4.0), np.arange(4.0)], verbose=0).shape == (2, 1)  # a list of rows is data

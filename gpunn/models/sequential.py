@@ -443,8 +443,13 @@ class Sequential(Trainer, KerasVariableLists):
 
     def _single_input(self, x):
         """A functional model of one input takes it alone, or, as Keras does, in a list or tuple of one array or
-        a dict holding it by the input's name (other keys left unused; a nested Python list stays data)."""
-        if not getattr(self, "is_functional", False):
+        a dict holding it by the input's name (other keys left unused; a nested Python list stays data); a
+        Sequential of a named Input takes the dict too. Several arrays are refused by name."""
+        if isinstance(x, (list, tuple)) and len(x) > 1 and all(len(getattr(part, "shape", ())) >= 2 for part in x):
+            # (arrays of samples each, as a model of several inputs takes them; a list of rows stays data)
+            raise ValueError(f"x: the model has one input; got a {type(x).__name__} of {len(x)} arrays of samples "
+                             f"(shapes {[tuple(part.shape) for part in x]})")
+        if not getattr(self, "is_functional", False) and not (isinstance(x, dict) and self._input_layer is not None):
             return x
         if isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):
             return x[0]

@@ -14,6 +14,7 @@ from .normalization import _ScaleShift
 
 
 class BatchNormalization(_ScaleShift):
+    keras_call_takes_mask = True  # (Keras's computes its moments over the steps a mask keeps; gpunn's refuses one)
     moving_mean = weight_property("moving_mean")
     moving_variance = weight_property("moving_variance")
 

@@ -124,8 +124,9 @@ def call_layer(layer, inputs, training=False, mask=None):
     if ops.on_host or not isinstance(inputs, ops.xp.ndarray):  # host data: checked as a model checks its inputs
         layer.check_input_values("inputs", ops.to_numpy(x))
     masking.detach(layer)
+    explicit = mask is not None
     mask = getattr(inputs, "_keras_mask", None) if mask is None else mask
-    given = given_mask(layer, mask, x, ops, x.dtype if x.dtype.kind == "f" else dtype)
+    given = given_mask(layer, mask, x, ops, x.dtype if x.dtype.kind == "f" else dtype, explicit)
     if given is not None:
         layer.mask_source = given
     activity_losses.clear(layer)

@@ -17,10 +17,11 @@ class GivenMask:
         return self.mask
 
 
-def given_mask(layer, mask, x, ops, dtype) -> GivenMask | None:
-    """The mask given to a call of ``layer`` on ``x``, checked, for a layer that computes with one (others
-    ignore it, as Keras passes a mask only to a call() taking one); None without."""
-    if mask is None or not (layer.uses_mask or getattr(layer, "takes_given_mask", False)):
+def given_mask(layer, mask, x, ops, dtype, explicit: bool = True) -> GivenMask | None:
+    """The mask given to a call of ``layer`` on ``x``, checked, for a layer that computes with one; None without.
+    A mask the input carries (``explicit`` False: ``x._keras_mask``) is left to the layers that take one, as
+    Keras passes it; one given by name to a layer whose call() takes none is refused, as Keras refuses it."""
+    if mask is None or not takes_mask(layer, explicit):
         return None
     if hasattr(layer, "check_given_mask"):  # (Softmax's: broadcastable from the last axis)
         layer.check_given_mask(tuple(np.shape(mask)), tuple(x.shape))
@@ -28,3 +29,17 @@ def given_mask(layer, mask, x, ops, dtype) -> GivenMask | None:
         raise ValueError(f"mask: expected the shape of the inputs' samples and steps {tuple(x.shape[:-1])}, got "
                          f"{np.shape(mask)}")
     return GivenMask(ops, mask, dtype)
+
+
+def takes_mask(layer, explicit: bool = True) -> bool:
+    """Whether ``layer`` computes with a mask given to its call; a mask given by name to one whose call() takes
+    none is refused, as Keras refuses it (``explicit`` False: one the input carries, which such a layer leaves)."""
+    if layer.uses_mask or getattr(layer, "takes_given_mask", False):
+        return True
+    if explicit and getattr(layer, "keras_call_takes_mask", False):
+        raise ValueError(f"mask: gpunn's {type(layer).__name__} ({layer.name!r}) does not compute with a mask "
+                         "(Keras's does); leave mask=None")
+    if explicit:
+        raise TypeError(f"mask: layer {layer.name!r} ({type(layer).__name__}) takes no mask: its call() has no "
+                        "mask argument (Keras refuses it too: 'got an unexpected keyword argument mask')")
+    return False

@@ -23,7 +23,7 @@ import numpy as np
 from .. import overrides
 from ..autodiff import Tensor, gradients
 from . import repeated_sublayer_calls, several_outputs, sublayers, training_override, user_masks, variable_paths
-from .given_mask import given_mask
+from .given_mask import given_mask, takes_mask
 
 
 class _Frame:
@@ -430,6 +430,8 @@ def call_sublayer(sublayer, x, training, mask=None):
         raise ValueError(f"layer {sublayer.name!r} inside layer {outer.name!r} has an activity_regularizer, which "
                          "gpunn applies to a model's layers only; give it to the outer layer instead")
     training = frame.training if training is None else bool(training)
+    if mask is not None:
+        takes_mask(sublayer)  # (refused where the call() takes none, before shapes are learnt)
     xs = list(x) if isinstance(x, (list, tuple)) else [x]
     sample = [tuple(t.shape[1:]) for t in xs] if isinstance(x, (list, tuple)) else tuple(x.shape[1:])
     if frame.shapes_only:

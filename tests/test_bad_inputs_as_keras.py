@@ -89,7 +89,7 @@ def test_as_in_keras(both, case):
 
 
 def test_a_non_integer_dimension_names_the_shape(numpy_backend):
-    with pytest.raises(TypeError, match=r"shape: .*2\.5 is a float"):
+    with pytest.raises(ValueError, match=r"shape: .*2\.5 is a float"):
         gpunn.Input((2.5,))
 
 

@@ -125,3 +125,32 @@ def test_without_its_class_the_file_loads_as_its_graph_with_a_warning(numpy_back
     x = np.ones((2, 4), "float32")
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     assert json.dumps(model.get_config())  # Keras's Model.get_config: the arguments it was made with
+
+
+def test_a_class_without_kwargs_and_one_of_keras_functional_signature_load_back(numpy_backend, tmp_path):
+    """Made again only with what its ``__init__`` takes; a class taking Keras's Functional arguments
+    ``(inputs, outputs, name=None, **kwargs)`` is a functional model, its graph saved (Keras's
+    ``functional_like_constructor``)."""
+    import gpunn
+
+    @gpunn.saving.register_keras_serializable(package="FunctionalSubclassTest")
+    class Explicit(gpunn.Model):
+        def __init__(self, units=3):
+            inputs = gpunn.Input((4,))
+            super().__init__(inputs=inputs, outputs=gpunn.layers.Dense(units)(inputs))
+
+    @gpunn.saving.register_keras_serializable(package="FunctionalSubclassTest")
+    class KerasSignature(gpunn.Model):
+        def __init__(self, inputs, outputs, name=None, **kwargs):
+            super().__init__(inputs, outputs, name=name, **kwargs)
+
+    explicit = Explicit(5)
+    assert explicit.get_config() == {"units": 5}
+    explicit.save(str(tmp_path / "explicit.keras"))
+    assert gpunn.models.load_model(str(tmp_path / "explicit.keras")).output_shape == (None, 5)
+    inputs = gpunn.Input((4,))
+    functional_like = KerasSignature(inputs, gpunn.layers.Dense(2)(inputs))
+    assert "layers" in functional_like.get_config()
+    functional_like.save(str(tmp_path / "functional_like.keras"))
+    loaded = gpunn.models.load_model(str(tmp_path / "functional_like.keras"))
+    np.testing.assert_array_equal(loaded.get_weights()[0], functional_like.get_weights()[0])

@@ -409,13 +409,27 @@ def run(keras, folder):
     head = layers.Dense(1, kernel_initializer="ones")
     classifier = keras.Model(inputs, head(MyLayer()(inputs)))
     classifier.compile("sgd", "mse")
-    before = classifier.predict(tokens, verbose=0)
     classifier.set_weights([table, np.ones((3, 1), "float32"), np.zeros(1, "float32")])
     out["mask_inside_call_in_a_model"] = bool(np.allclose(
         classifier.predict(tokens, verbose=0)[:, 0], np.sum(by_hand, axis=1), atol=1e-5))
     history = classifier.fit(tokens, np.ones((3, 1), "float32"), epochs=2, batch_size=3, shuffle=False, verbose=0)
     out["mask_inside_call_trained"] = np.round(history.history["loss"], 5).tolist()
-    out["mask_inside_call_padding_untouched"] = bool(before.shape == (3, 1))
+
+    # One pooling called twice inside call(), each call with its own mask (given by keyword, then by position)
+    class TwoMasks(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = layers.Dense(6, kernel_initializer="ones")
+            self.pool = layers.GlobalAveragePooling1D()
+
+        def call(self, inputs):
+            steps = ops.reshape(self.dense(inputs), (-1, 3, 2))
+            first = ops.reshape(inputs, (-1, 3, 2))[:, :, 0]
+            return ops.concatenate([self.pool(steps, mask=ops.greater(first, -0.5)),
+                                    self.pool(steps, ops.greater(first, 0.5))], axis=-1)
+
+    rows = np.array([[1.0, 0.2, -1.0, 0.3, 0.8, 0.1], [0.0, 1.0, 2.0, -2.0, 0.6, 0.4]], "float32")
+    out["masks_of_two_calls"] = np.round(np.asarray(TwoMasks()(rows), "float64"), 5).tolist()
 
     # The customizing-saving guide: a layer's own build config, a model's own compile config
     @keras.saving.register_keras_serializable(package="GuidesParity")
@@ -492,7 +506,7 @@ def guides(tmp_path_factory):
 
 @pytest.mark.parametrize("case", ["init_weights_before_call", "init_weights_set_then_called",
                                   "init_weights_in_a_model", "mask_inside_call", "mask_inside_call_in_a_model",
-                                  "mask_inside_call_trained", "mask_inside_call_padding_untouched",
+                                  "mask_inside_call_trained", "masks_of_two_calls",
                                   "own_build_config", "own_compile_config"])
 def test_guides_patterns_as_in_keras(guides, case):
     ours, theirs = guides

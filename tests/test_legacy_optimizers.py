@@ -97,11 +97,12 @@ def test_learning_rate_scheduler_sets_the_rate_decay_divides():
     assert float(model.optimizer.lr) == float(model.optimizer.learning_rate)
 
 
-def test_a_tf_keras_2_file_with_a_legacy_optimizer_loads_and_resumes():
-    expected = REFERENCE["h5_file"]
+@pytest.mark.parametrize("name", ["rmsprop", "adam"])
+def test_a_tf_keras_2_file_with_a_legacy_optimizer_loads_and_resumes(name):
+    expected = REFERENCE["h5_files"][name]
     x, y, _ = _data()
-    model = gpunn.models.load_model(os.path.join(DATA, "tf_keras_legacy_rmsprop.h5"))
-    assert type(model.optimizer) is legacy.RMSprop
+    model = gpunn.models.load_model(os.path.join(DATA, f"tf_keras_legacy_{name}.h5"))
+    assert type(model.optimizer) is getattr(legacy, expected["class"])
     _close_configs(model.optimizer.get_config(), expected["config"])
     model.fit(x, y, batch_size=REFERENCE["batch_size"], epochs=1, shuffle=False, verbose=0)
     for ours, theirs in zip(model.get_weights(), expected["resumed"]):
@@ -169,3 +170,11 @@ def test_legacy_nadam_is_refused_by_name():
         legacy.Nadam(0.01)
     with pytest.raises(NotImplementedError, match="legacy Nadam"):
         gpunn.optimizers.deserialize({"class_name": "Nadam", "config": {"name": "Nadam", "decay": 0.004}})
+
+
+def test_a_number_replaces_a_schedule_as_in_keras_2():
+    for decay in (0.0, 0.1):
+        optimizer = legacy.Adam(gpunn.optimizers.schedules.ExponentialDecay(0.01, 10, 0.5), decay=decay)
+        optimizer.learning_rate = 0.003
+        assert float(optimizer.learning_rate) == pytest.approx(0.003)
+        assert optimizer.get_config()["learning_rate"] == 0.003

@@ -237,7 +237,7 @@ def test_global_clipnorm_scales_all_weights_together(rng, numpy_backend):
 
 
 def test_clipping_arguments_are_checked():
-    with pytest.raises(ValueError, match="clipnorm, global_clipnorm"):
+    with pytest.raises(ValueError, match="Only one of `clipnorm`, `clipvalue` and `global_clipnorm`"):
         optimizers.Adam(clipnorm=1.0, global_clipnorm=1.0)
     for arg in ("clipnorm", "clipvalue", "global_clipnorm"):
         with pytest.raises(ValueError, match=f"^{arg}: expected a positive number or None, got -1"):

@@ -70,8 +70,8 @@ def normalize_shape(argument: str, shape) -> tuple[int, ...]:
         raise TypeError(f"{argument}: expected a tuple of positive ints, got {shape!r}") from None
     for dim in dims:  # (int(2.5) would make a width of 2 without a word; Keras refuses other types too)
         if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer))):
-            raise TypeError(f"{argument}: expected a tuple of positive ints (or None), got {shape!r}: "
-                            f"{dim!r} is a {type(dim).__name__}")
+            raise ValueError(f"{argument}: expected a tuple of positive ints (or None), got {shape!r}: "
+                             f"{dim!r} is a {type(dim).__name__}")  # (Keras's error type)
     shape = tuple(None if s is None else int(s) for s in dims)
     if any(s is not None and s <= 0 for s in shape):
         raise ValueError(f"{argument}: expected positive dimensions, got {shape!r}")

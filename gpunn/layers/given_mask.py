@@ -7,8 +7,9 @@ import numpy as np
 
 
 class GivenMask:
-    """A padding mask given to an eager call (``layer(x, mask=m)``, or carried as ``x._keras_mask``), read as a
-    model's layers read the mask of the layer making it (``mask_for``)."""
+    """A padding mask given to one call (``layer(x, mask=m)``, one carried as ``x._keras_mask``, or one given to
+    a layer inside a call() of the user's), read as a model's layers read the mask of the layer making it
+    (``mask_for``)."""
 
     def __init__(self, ops, mask, dtype):
         self.mask = ops.asarray(np.asarray(ops.to_numpy(mask) if hasattr(mask, "device") else mask), dtype=dtype)

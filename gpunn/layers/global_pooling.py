@@ -64,6 +64,7 @@ class _GlobalPooling1D(Layer):
 class GlobalAveragePooling1D(_GlobalPooling1D):
     supports_masking = True  # Keras's flag; the mask is used here and not passed on (``output_mask_source``)
     uses_mask = True
+    positional_call_arguments = ("mask",)  # Keras's call(inputs, mask=None): ``pool(x, m)`` gives the mask
 
     def output_mask_source(self, source):
         return None

@@ -63,8 +63,9 @@ class Softmax(Activation):
         ops, dtype = self.ops, x.dtype
         ws = self.workspace(x.shape[0])
         keep = ops.greater(given, 0.5, ws.buffer("keep", x.shape, dtype))  # Keras's mask > 0.5
-        # Keras's where(mask, x, -1e9), which leaves a masked -inf or NaN out (only a call on its own gets here: a
-        # model's mask is refused, so this runs eagerly and is never recorded)
+        # Keras's where(mask, x, -1e9), which leaves a masked -inf or NaN out (only a call on its own, or one
+        # inside a call() of the user's, which a step runs as a host call, gets here: a model's mask is refused, so
+        # this is never recorded)
         z = ops.copy_into(ops.xp.where(keep > 0, x, dtype.type(_large_negative_number(dtype))),
                           ws.buffer("masked", x.shape, dtype))
         y, softmax_backprop = super().forward(z, training)

@@ -460,13 +460,15 @@ def call_sublayer(sublayer, x, training, mask=None):
     runner = repeat.twin if repeat else sublayer
     given = None if several else given_mask(runner, mask.value if isinstance(mask, Tensor) else mask, values[0],
                                             ops, dtype)
-    kept_source = runner.mask_source
+    # (a later call runs on the twin's copy of the layer, which must read the mask: repeated_sublayer_calls.py)
+    computing = repeat.twin._current() if repeat else sublayer
+    kept_source = computing.mask_source
     if given is not None:
-        runner.mask_source = given
+        computing.mask_source = given
     try:
         y, backprop = runner.forward(values if several else values[0], training)
     finally:
-        runner.mask_source = kept_source  # (the forward's backprop holds the mask it computed with)
+        computing.mask_source = kept_source  # (the forward's backprop holds the mask it computed with)
 
     def backward(dy):
         # a copy: a layer's backprop may write into the gradient it is given

@@ -91,6 +91,9 @@ def optimizer_layout(optimizer) -> KerasOptimizerLayout:
     else:
         layout = KerasOptimizerLayout(tuple((slot,) for slot in active))
     calls = tuple(kept for kept in (tuple(s for s in call if s in active) for call in layout.calls) if kept)
+    if getattr(optimizer, "slots_made_kind_by_kind", False):
+        # tf.keras 2's legacy optimizers make each kind of slot for every weight in turn (Adam's m for all, then v)
+        calls = tuple((slot,) for call in calls for slot in call)
     listed = {s for call in calls for s in call}
     missing = [s for s in active if s not in listed]
     if missing:  # a slot the table does not know yet: after the known ones, one call each

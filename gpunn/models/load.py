@@ -34,9 +34,11 @@ def _from_file(filepath: str, problem: str):
         yield
     except (NotAModelFileError, MissingCustomObjectError):  # the latter names what to pass to load_model
         raise
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, NotImplementedError) as exc:
+        # (NotImplementedError: what gpunn refuses by name, tf.keras 2's legacy Nadam)
         detail = f"missing key {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
-        raise NotAModelFileError(f"filepath: {filepath!r}: {problem} ({detail})") from exc
+        hint = "; load_model(..., compile=False) loads the model alone" if problem == _NOT_COMPILABLE else ""
+        raise NotAModelFileError(f"filepath: {filepath!r}: {problem} ({detail}){hint}") from exc
 
 
 _NOT_A_MODEL = "its model config does not describe a model gpunn can build"
@@ -180,8 +182,14 @@ def _restored(contents, model, compile: bool):
 def _load_functional_subclass(contents, cls, compile: bool):
     """A keras.Model subclass whose ``__init__`` builds a functional model, as Keras loads it: the class called
     with the file's config (the arguments it was made with), then the weights of its graph's layers."""
-    with _from_file(contents.filepath, _NOT_A_MODEL):
+    try:
         model = cls.from_config(dict(contents.model_config.get("config") or {}))
+    except TypeError as exc:  # (a class its config cannot make: Keras's own files of one taking arguments)
+        if contents.functional_graph is None:
+            raise NotAModelFileError(f"filepath: {contents.filepath!r}: {exc}") from None
+        warnings.warn(f"filepath: {contents.filepath!r}: {cls.__name__} could not be made again from its config "
+                      f"({exc}); loaded as the functional model of its graph", stacklevel=4)
+        return _load_graph(contents, contents.functional_graph, compile)
     if not getattr(model, "is_functional", False):
         raise NotAModelFileError(f"filepath: {contents.filepath!r}: {cls.__name__}(**config) made no functional "
                                  "model (its __init__ calls super().__init__(inputs=..., outputs=...) in the file)")

@@ -26,6 +26,10 @@ def config(model) -> dict:
         found = named
     found["trainable"] = model.trainable
     found["dtype"] = dtype_policies.serialize(dtype_policies.DTypePolicy(model.__dict__.get("_model_dtype")))
+    if is_functional_subclass(model):  # (made again by calling the class: only what its __init__ takes)
+        spec = inspect.getfullargspec(type(model).__init__)
+        if spec.varkw is None:
+            found = {key: value for key, value in found.items() if key in spec.args[1:] + spec.kwonlyargs}
     return found
 
 
@@ -78,7 +82,8 @@ def functional_like_constructor(cls) -> bool:
     from .functional import Functional
 
     spec = inspect.getfullargspec(cls.__init__)
-    return spec.args[1:] == inspect.getfullargspec(Functional.__init__).args[1:] or (
+    # Keras's Functional takes (inputs, outputs, name); gpunn's also trainable
+    return spec.args[1:] in (["inputs", "outputs", "name"], inspect.getfullargspec(Functional.__init__).args[1:]) or (
         spec.varargs is not None and spec.varkw is not None)
 
 

@@ -79,10 +79,9 @@ class Optimizer:
                                 + _legacy_counterpart(type(self)))
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
-        if clipnorm is not None and global_clipnorm is not None:
-            raise ValueError("clipnorm, global_clipnorm: give at most one of them")
-        if sum(value is not None for value in (clipnorm, clipvalue, global_clipnorm)) > 1 and \
-                not self.clipvalue_with_a_norm:
+        with_a_norm = (clipnorm, global_clipnorm) != (None, None)
+        if (clipnorm is not None and global_clipnorm is not None) or (
+                clipvalue is not None and with_a_norm and not self.clipvalue_with_a_norm):
             raise ValueError(f"Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
                              f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
         self.config_version = 0

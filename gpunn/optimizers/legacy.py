@@ -12,6 +12,9 @@ optimizers with Keras 2's arguments and arithmetic (tf_keras/src/optimizers/lega
   name is the class's ("Adam"); the config is Keras 2's, and ``serialize`` names the module
   ``keras.optimizers.legacy``, which gpunn reads back (and finds in tf.keras 2's HDF5 files).
 
+Keras 3 has no legacy optimizers: it loads a ``.keras`` file of a model compiled with one with ``compile=False``
+only. With ``decay``, setting the rate makes a new decayed schedule, so the training step is recorded again.
+
 Keras 2's legacy Nadam is not here: its momentum schedule (0.96 ** (0.004 t)) makes it another algorithm than
 Keras 3's Nadam, which gpunn has; it refuses by name.
 """
@@ -57,6 +60,9 @@ class Keras2Arguments:
     """Keras 2's keyword arguments, rate and config, over the gpunn optimizer that follows in the MRO."""
 
     clipvalue_with_a_norm = True
+    # Keras 2's _create_slots makes one kind of slot for every weight, then the next kind (Adam: all m, then all
+    # v), which orders the optimizer's variables in its files (Ftrl's makes both per weight)
+    slots_made_kind_by_kind = True
 
     def _take_keras_2(self, learning_rate, kwargs: dict):
         """(the learning rate, the clipping arguments) of Keras 2's ``kwargs``; ``decay`` is kept here."""
@@ -94,6 +100,10 @@ class Keras2Arguments:
     def learning_rate(self, value):
         if not isinstance(value, LearningRateSchedule):
             value = _rate_number(value)
+            if isinstance(self.__dict__.get("_learning_rate"), LearningRateSchedule) and not self._decay:
+                # Keras 2's _set_hyper replaces a schedule by a number: the recorded step follows it anew
+                self._learning_rate = None
+                self.config_version += 1
         # The optimizer follows the decayed rate (on the device, inside the recorded step).
         Optimizer.learning_rate.fset(self, _Decayed(value, self._decay) if self._decay else value)
         self._rate_before_decay = value
@@ -165,6 +175,7 @@ class Adadelta(Keras2Arguments, algorithms.Adadelta):
 
 
 class Ftrl(Keras2Arguments, algorithms.Ftrl):
+    slots_made_kind_by_kind = False
     def __init__(self, learning_rate=0.001, learning_rate_power=-0.5, initial_accumulator_value=0.1,
                  l1_regularization_strength=0.0, l2_regularization_strength=0.0, name="Ftrl",
                  l2_shrinkage_regularization_strength=0.0, beta=0.0, **kwargs):

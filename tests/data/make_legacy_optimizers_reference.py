@@ -4,9 +4,9 @@ own legacy optimizers (the ``tf-keras`` package, ``tf.keras.optimizers.legacy``)
 - tf_keras_legacy_optimizers.json: a Dense(2) trained full-batch-by-halves on fixed small data by each optimizer
   (arguments as given here, ``decay`` and ``lr`` among them, a schedule, clipping, a LearningRateScheduler): the
   weights and losses after training, the optimizer's config and learning rate;
-- tf_keras_legacy_rmsprop.h5: that model compiled with legacy RMSprop(decay=...), trained one epoch and saved by
-  tf.keras 2 (its HDF5 layout, the optimizer's config and slots), with the weights after one more epoch in the
-  JSON file (gpunn loads the file and resumes).
+- tf_keras_legacy_rmsprop.h5, tf_keras_legacy_adam.h5: that model compiled with legacy RMSprop(decay=...) or
+  Adam(decay=..., amsgrad=True), trained one epoch and saved by tf.keras 2 (its HDF5 layout, the optimizer's
+  config and slots), with the weights after one more epoch in the JSON file (gpunn loads the file and resumes).
 
 Needs TensorFlow and tf-keras (not test dependencies), e.g. in a virtual environment of its own:
     pip install tensorflow-cpu tf-keras && python tests/data/make_legacy_optimizers_reference.py
@@ -97,13 +97,17 @@ def main() -> int:
     out["scheduler"] = {"lr": [float(v) for v in history.history["lr"]], "loss": history.history["loss"],
                         "trained": [w.tolist() for w in net.get_weights()]}
 
-    # A file tf.keras 2 wrote with a legacy optimizer in it, and where one more epoch takes the model
-    net = model(weights, optimizer("RMSprop", {"learning_rate": 0.01, "decay": 0.05}))
-    net.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
-    net.save(os.path.join(HERE, "tf_keras_legacy_rmsprop.h5"))
-    net.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
-    out["h5_file"] = {"resumed": [w.tolist() for w in net.get_weights()],
-                      "config": plain(net.optimizer.get_config())}
+    # Files tf.keras 2 wrote with a legacy optimizer in them (Adam's two kinds of slots made kind by kind), and
+    # where one more epoch takes the model
+    out["h5_files"] = {}
+    for name, class_name, arguments in (("rmsprop", "RMSprop", {"learning_rate": 0.01, "decay": 0.05}),
+                                        ("adam", "Adam", {"learning_rate": 0.01, "decay": 0.05, "amsgrad": True})):
+        net = model(weights, optimizer(class_name, arguments))
+        net.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+        net.save(os.path.join(HERE, f"tf_keras_legacy_{name}.h5"))
+        net.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+        out["h5_files"][name] = {"class": class_name, "resumed": [w.tolist() for w in net.get_weights()],
+                                 "config": plain(net.optimizer.get_config())}
 
     with open(os.path.join(HERE, "tf_keras_legacy_optimizers.json"), "w") as f:
         json.dump(out, f, indent=1)

@@ -235,3 +235,4 @@ def test_inputs_in_a_structure_the_model_does_not_take_say_so(numpy_backend):
         model.fit([np.ones((8, 4)), np.ones((8, 4))], np.ones((8, 1)), verbose=0)
     assert model.predict({"features": np.ones((2, 4))}, verbose=0).shape == (2, 1)  # by the Input's name
     assert model.predict([np.arange(4.0), np.arange(4.0)], verbose=0).shape == (2, 1)  # a list of rows is data
+    assert model.fit([np.ones((8, 4))], np.ones((8, 1)), verbose=0).history["loss"]  # one array in a list

@@ -53,8 +53,9 @@ _ACCURACY_BY_LOSS = {
 
 
 def accuracy_for(loss, output_units: int, sparse_labels: bool) -> type[Metric]:
-    """The accuracy Keras would pick: binary for a one-unit output (Keras 3 and tf.keras 2 alike, whatever the
-    loss: a categorical accuracy there is 1.0 whatever the model does), else the loss's, else the shapes'."""
+    """The accuracy for 'accuracy': binary for a one-unit output (as Keras 3 and tf.keras 2 pick it, whatever the
+    loss: a categorical accuracy there is 1.0 whatever the model does), else the loss's (tf.keras 2's rule; Keras 3
+    looks at the shapes alone: README, Differences), else the shapes'."""
     if output_units == 1:
         return accuracy.BinaryAccuracy
     for cls in type(loss).__mro__:

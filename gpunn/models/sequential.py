@@ -449,6 +449,8 @@ class Sequential(Trainer, KerasVariableLists):
             # (arrays of samples each, as a model of several inputs takes them; a list of rows stays data)
             raise ValueError(f"x: the model has one input; got a {type(x).__name__} of {len(x)} arrays of samples "
                              f"(shapes {[tuple(part.shape) for part in x]})")
+        if isinstance(x, (list, tuple)) and len(x) == 1 and len(getattr(x[0], "shape", ())) >= 2:
+            return x[0]  # (a list of one array of samples, as Keras takes it; a list of one row stays data)
         if not getattr(self, "is_functional", False) and not (isinstance(x, dict) and self._input_layer is not None):
             return x
         if isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):

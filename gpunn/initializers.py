@@ -24,6 +24,18 @@ def _fans(shape) -> tuple[float, float]:
     return float(shape[-2] * receptive), float(shape[-1] * receptive)
 
 
+def _checked_seed(seed):
+    """A random initializer's seed as Keras takes it, checked when the initializer is made: None, an integer or
+    a keras.random.SeedGenerator."""
+    if seed is None or isinstance(seed, gpunn_random.SeedGenerator) or (
+            isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
+        return seed
+    if isinstance(seed, dict) and seed.get("class_name") == "SeedGenerator":  # as Keras's files write one
+        return gpunn_random.SeedGenerator(seed=(seed.get("config") or {}).get("seed"))
+    raise ValueError("`seed` argument should be an instance of `keras.random.SeedGenerator()` or an integer. "
+                     f"Received: seed={seed}")  # Keras's message
+
+
 class Initializer:
     def __call__(self, shape, dtype=None) -> np.ndarray:
         return self.sample(tuple(shape), gpunn_random.generator()).astype(dtype or floatx(), copy=False)
@@ -95,7 +107,7 @@ class Constant(Initializer):
 
 class RandomNormal(Initializer):
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean, self.stddev, self.seed = mean, stddev, seed
+        self.mean, self.stddev, self.seed = mean, stddev, _checked_seed(seed)
 
     def sample(self, shape, rng):
         rng = self._draws(rng)
@@ -104,7 +116,7 @@ class RandomNormal(Initializer):
 
 class RandomUniform(Initializer):
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
-        self.minval, self.maxval, self.seed = minval, maxval, seed
+        self.minval, self.maxval, self.seed = minval, maxval, _checked_seed(seed)
 
     def sample(self, shape, rng):
         rng = self._draws(rng)
@@ -123,7 +135,7 @@ def _truncated_normal(rng, stddev, shape):
 
 class TruncatedNormal(Initializer):
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean, self.stddev, self.seed = mean, stddev, seed
+        self.mean, self.stddev, self.seed = mean, stddev, _checked_seed(seed)
 
     def sample(self, shape, rng):
         rng = self._draws(rng)
@@ -143,7 +155,7 @@ class VarianceScaling(Initializer):
             raise ValueError(
                 f"distribution: expected 'truncated_normal', 'untruncated_normal' or 'uniform', got {distribution!r}"
             )
-        self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
+        self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, _checked_seed(seed)
         # Keras 3.15's: the kernel axes its fans count (an EinsumDense kernel's), None for the usual last two
         self.input_axes = None if input_axes is None else [int(a) for a in input_axes]
         self.output_axes = None if output_axes is None else [int(a) for a in output_axes]
@@ -207,7 +219,7 @@ class Orthogonal(Initializer):
     diagonal, shaped (rows = the product of all but the last dimension, columns = the last), times ``gain``."""
 
     def __init__(self, gain=1.0, seed=None):
-        self.gain, self.seed = gain, seed
+        self.gain, self.seed = gain, _checked_seed(seed)
 
     def sample(self, shape, rng):
         if len(shape) < 2:

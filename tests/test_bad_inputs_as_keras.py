@@ -213,8 +213,8 @@ def test_an_initializer_seeded_by_a_seed_generator_draws_anew_at_each_call(numpy
     assert not np.array_equal(first, second)
     np.testing.assert_array_equal(first, again)
     assert init.get_config()["seed"] is None  # (a generator's state is no config)
-    with pytest.raises(ValueError, match="seed: expected None, an integer or a keras.random.SeedGenerator"):
-        gpunn.initializers.RandomNormal(seed="a")((2, 2))
+    with pytest.raises(ValueError, match="`seed` argument should be an instance of `keras.random.SeedGenerator"):
+        gpunn.initializers.RandomNormal(seed="a")  # refused when made, as Keras refuses it
 
 
 def test_a_metrics_result_has_the_dtype_and_shape_of_a_tensor(numpy_backend):

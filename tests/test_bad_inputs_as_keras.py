@@ -27,6 +27,15 @@ def run(keras, folder):
         except (TypeError, ValueError):
             out[f"input {shape}"] = "refused"
 
+    # weights whose shapes would follow an axis of any length
+    for name, make in (("dense_on_any_length", lambda: keras.Sequential([keras.Input((None,)), layers.Dense(3)])),
+                       ("dense_on_the_features_of_any_length_steps",
+                        lambda: keras.Sequential([keras.Input((None, 5)), layers.Dense(3)]))):
+        try:
+            out[name] = [list(w.shape) for w in make().get_weights()]
+        except ValueError:
+            out[name] = "refused"
+
     # numpy float32 hyperparameters, as arithmetic on a NumPy array gives them
     rate = np.float32(0.2)
     model = keras.Sequential([keras.Input((3,)), layers.Dense(4), layers.Dropout(rate), layers.GaussianNoise(rate),
@@ -77,7 +86,9 @@ def both(tmp_path_factory):
     return run_script_both_ways(SCRIPT, tmp_path_factory)
 
 
-@pytest.mark.parametrize("case", ["input (2.5,)", "input ('4',)", "float32_hyperparameters", "float32_saved",
+@pytest.mark.parametrize("case", ["input (2.5,)", "input ('4',)", "dense_on_any_length",
+                                  "dense_on_the_features_of_any_length_steps", "float32_hyperparameters",
+                                  "float32_saved",
                                   "flatten None", "flatten channels_first", "flatten bad", "one_unit_accuracy",
                                   "one_unit_cce_warned", "clipnorm and clipvalue"])
 def test_as_in_keras(both, case):
@@ -236,3 +247,9 @@ def test_inputs_in_a_structure_the_model_does_not_take_say_so(numpy_backend):
     assert model.predict({"features": np.ones((2, 4))}, verbose=0).shape == (2, 1)  # by the Input's name
     assert model.predict([np.arange(4.0), np.arange(4.0)], verbose=0).shape == (2, 1)  # a list of rows is data
     assert model.fit([np.ones((8, 4))], np.ones((8, 1)), verbose=0).history["loss"]  # one array in a list
+
+
+def test_weights_that_would_follow_an_axis_of_any_length_are_refused_by_name(numpy_backend):
+    with pytest.raises(ValueError, match=r"layer 'dense.*' \(Dense\) is called on samples of shape \(None,\), whose "
+                                         "axes of any length"):
+        gpunn.Model(*(lambda x: (x, layers.Dense(3)(x)))(gpunn.Input((None,))))

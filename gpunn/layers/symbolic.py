@@ -11,6 +11,7 @@ import itertools
 
 import numpy as np
 
+from .. import overrides
 from . import several_outputs, text_inputs
 
 
@@ -253,6 +254,8 @@ def call_symbolic(layer, inputs, training=None, mask=None) -> SymbolicTensor:
         shape, parents = sample_shape_of(inputs), [inputs]
     if not layer.built or _shapes(layer.input_shape) != _shapes(shape):
         _build_layer(layer, shape)
+    if not isinstance(inputs, list):  # (a Sequential's layers were built before their graph is made)
+        _refuse_weights_on_any_length(layer, shape, tuple(getattr(inputs, "variable_axes", ()) or ()))
     output = SymbolicTensor(layer, parents, layer.output_shape, training)
     text_inputs.mark_view(layer, inputs, output)
     if several_outputs.unpacks(layer):  # a layer of the user's returning several tensors: each a slice of its output
@@ -260,6 +263,25 @@ def call_symbolic(layer, inputs, training=None, mask=None) -> SymbolicTensor:
     # Keras's layer.input / layer.output: the tensors of the layer's first call ("node 0")
     layer.__dict__.setdefault("_first_call", (inputs, output))
     return output
+
+
+def _refuse_weights_on_any_length(layer, shape: tuple, axes: tuple) -> None:
+    """A built-in layer whose weights would follow an axis of any length (``Dense`` on ``Input(shape=(None,))``):
+    refused, as Keras refuses it ("Shapes used to initialize variables must be fully-defined"), where gpunn would
+    make them for the provisional length the graph is built at. Found by building it for another length."""
+    if not axes or not overrides.is_gpunn_class(type(layer)) or not layer.weight_specs():
+        return  # (a layer of the user's builds by its own code, which is not run again here)
+    from .calling import _rebuilds_with_same_weights
+
+    longer = tuple(dim + 1 if axis in axes else dim for axis, dim in enumerate(shape))
+    if _rebuilds_with_same_weights(layer, longer):
+        layer.build(shape)
+        return
+    shown = tuple(None if axis in axes else dim for axis, dim in enumerate(shape))
+    raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) is called on samples of shape {shown}, whose "
+                     "axes of any length (None) its weights' shapes would follow; give those axes a length, or "
+                     "reduce them first (a pooling, an Embedding's ids), as Keras requires fully-defined weight "
+                     "shapes")
 
 
 def first_call(layer, what: str):

@@ -47,13 +47,7 @@ class Initializer:
         """Where a random initializer draws: ``rng`` (gpunn's generator) unseeded, the same values at every call
         for an integer seed, a SeedGenerator's own advancing state (new values at each call), as Keras's."""
         seed = getattr(self, "seed", None)
-        if seed is None:
-            return rng
-        if isinstance(seed, gpunn_random.SeedGenerator):
-            return seed.next()
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise ValueError(f"seed: expected None, an integer or a keras.random.SeedGenerator, got {seed!r}")
-        return np.random.default_rng(int(seed))
+        return rng if seed is None else gpunn_random.generator_for(seed)
 
     def get_config(self) -> dict:
         # (a SeedGenerator's state is not a config: written as unseeded)

@@ -63,7 +63,7 @@ class SeedGenerator:
         return self._generator
 
 
-def _draws(seed) -> np.random.Generator:
+def generator_for(seed) -> np.random.Generator:
     """Keras's seed argument: None draws from gpunn's generator (advancing it), a SeedGenerator from its own, an
     integer gives the same values at every call (a stateless draw)."""
     if seed is None:
@@ -80,16 +80,16 @@ def _tensor(values, dtype):
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
-    return _tensor(_draws(seed).normal(mean, stddev, size=tuple(shape)), dtype)
+    return _tensor(generator_for(seed).normal(mean, stddev, size=tuple(shape)), dtype)
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
-    return _tensor(_draws(seed).uniform(minval, maxval, size=tuple(shape)), dtype)
+    return _tensor(generator_for(seed).uniform(minval, maxval, size=tuple(shape)), dtype)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """Normal values redrawn until within two standard deviations of the mean, as Keras's."""
-    rng = _draws(seed)
+    rng = generator_for(seed)
     values = rng.normal(0.0, 1.0, size=tuple(shape))
     outside = np.abs(values) > 2
     while outside.any():
@@ -99,7 +99,7 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
 
 
 def randint(shape, minval, maxval, dtype="int32", seed=None):
-    return _tensor(_draws(seed).integers(minval, maxval, size=tuple(shape)), dtype)
+    return _tensor(generator_for(seed).integers(minval, maxval, size=tuple(shape)), dtype)
 
 
 def categorical(logits, num_samples, dtype="int32", seed=None):
@@ -109,7 +109,7 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
     if logits.ndim != 2:
         raise ValueError(f"`logits` should be a 2-D tensor with shape [batch_size, num_classes]. Received: "
                          f"logits of shape {logits.shape}")
-    rng = _draws(seed)
+    rng = generator_for(seed)
     probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
     cumulative = np.cumsum(probabilities / probabilities.sum(axis=1, keepdims=True), axis=1)
     draws = rng.uniform(size=(logits.shape[0], int(num_samples)))
@@ -120,21 +120,21 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
 
 def gamma(shape, alpha, dtype=None, seed=None):
     """Gamma(alpha, 1) values."""
-    return _tensor(_draws(seed).gamma(alpha, 1.0, size=tuple(shape)), _float_dtype(dtype))
+    return _tensor(generator_for(seed).gamma(alpha, 1.0, size=tuple(shape)), _float_dtype(dtype))
 
 
 def binomial(shape, counts, probabilities, dtype=None, seed=None):
     """Binomial values: successes in ``counts`` trials of probability ``probabilities`` (broadcast together),
     as floats, as Keras returns them."""
     counts, probabilities = (np.asarray(functions.convert_to_numpy(v)) for v in (counts, probabilities))
-    return _tensor(_draws(seed).binomial(counts.astype(np.int64), probabilities, size=tuple(shape)),
+    return _tensor(generator_for(seed).binomial(counts.astype(np.int64), probabilities, size=tuple(shape)),
                    _float_dtype(dtype))
 
 
 def beta(shape, alpha, beta, dtype=None, seed=None):
     """Beta(alpha, beta) values."""
     alpha, beta = (np.asarray(functions.convert_to_numpy(v), dtype=np.float64) for v in (alpha, beta))
-    return _tensor(_draws(seed).beta(alpha, beta, size=tuple(shape)), _float_dtype(dtype))
+    return _tensor(generator_for(seed).beta(alpha, beta, size=tuple(shape)), _float_dtype(dtype))
 
 
 def _float_dtype(dtype):
@@ -153,13 +153,13 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
         raise ValueError(f"rate: expected a number in [0, 1), got {rate!r}")
     shape = functions.shape(inputs) if noise_shape is None else tuple(
         n if n is not None else m for n, m in zip(noise_shape, functions.shape(inputs)))
-    keep = _draws(seed).uniform(size=shape) >= rate
+    keep = generator_for(seed).uniform(size=shape) >= rate
     return functions.multiply(inputs, _tensor(keep / (1.0 - rate), str(functions.convert_to_tensor(inputs).dtype)))
 
 
 def shuffle(x, axis=0, seed=None):
     """``x`` with its slices along ``axis`` in a random order."""
-    order = _draws(seed).permutation(functions.shape(x)[axis])
+    order = generator_for(seed).permutation(functions.shape(x)[axis])
     moved = functions.transpose(x, _swap(axis, len(functions.shape(x)))) if axis else x
     shuffled = functions.get_item(moved, order)
     return functions.transpose(shuffled, _swap(axis, len(functions.shape(x)))) if axis else shuffled

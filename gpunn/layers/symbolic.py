@@ -128,7 +128,7 @@ class SymbolicTensor(SymbolicArithmetic):
         self.node_index = None
         # The axes of any length (keras.Input(shape=(None, ...))) this value keeps: gpunn builds them at a
         # provisional length, Keras shows None there
-        self.variable_axes = _variable_axes(self.parents, self._sample_shape)
+        self.variable_axes = _variable_axes(self.parents, self._sample_shape, layer)
 
     @property
     def parent(self):
@@ -169,11 +169,13 @@ class SymbolicTensor(SymbolicArithmetic):
 
 
 
-def _variable_axes(parents, sample_shape) -> tuple:
+def _variable_axes(parents, sample_shape, layer=None) -> tuple:
     """The axes of ``sample_shape`` that follow an input's length (of an ``Input(shape=(None, ...))``), from the
-    parents' (several: those of any). Kept where the layer leaves the axis as it is: the same shape out (an
-    activation, a Dropout), or the leading axes kept while it works on the last one or adds axes after it (a
-    Dense, an Embedding, a Concatenate); any other change of shape (a pooling, a Flatten) ends them."""
+    parents' (several: those of any). A built-in layer of one input is asked: the output axes that change when
+    those input axes are longer (a Flatten's one axis does, a pooling's do not). Otherwise kept where the layer
+    leaves the axis as it is: the same shape out (an activation, a Dropout), or the leading axes kept while it
+    works on the last one or adds axes after it (a Dense, an Embedding, a Concatenate); any other change of shape
+    ends them."""
     axes: set = set()
     before = None
     for parent in parents:
@@ -187,6 +189,14 @@ def _variable_axes(parents, sample_shape) -> tuple:
     after = tuple(sample_shape)
     if after == before:
         return tuple(sorted(axes))
+    if len(parents) == 1 and layer is not None and overrides.is_gpunn_class(type(layer)):
+        longer = tuple(dim + 1 if axis in axes else dim for axis, dim in enumerate(before))
+        try:
+            moved = tuple(layer.compute_output_shape(longer))
+        except Exception:  # (a Reshape to a fixed shape takes one length only)
+            return ()
+        if len(moved) == len(after):
+            return tuple(axis for axis, (dim, other) in enumerate(zip(after, moved)) if dim != other)
     if len(after) < len(before):
         return ()
     return tuple(axis for axis in sorted(axes) if axis < len(after) and after[axis] == before[axis] and (

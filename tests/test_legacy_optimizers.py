@@ -97,6 +97,43 @@ def test_learning_rate_scheduler_sets_the_rate_decay_divides():
     assert float(model.optimizer.lr) == float(model.optimizer.learning_rate)
 
 
+def _fit_with_rate_changes(weights, jit: bool, callbacks):
+    x, y, _ = _data()
+    model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(2)])
+    model.set_weights(weights)
+    model.compile(legacy.SGD(0.05, momentum=0.9, decay=0.05), "mse", jit_compile=jit)
+    history = model.fit(x, y, batch_size=REFERENCE["batch_size"], epochs=4, shuffle=False, verbose=0,
+                        callbacks=callbacks)
+    return model, history
+
+
+def test_a_callback_setting_a_decayed_rate_keeps_the_recorded_step(monkeypatch):
+    """decay's division reads the rate on the device: a LearningRateScheduler halving it each epoch leaves the
+    recorded step (on a GPU, its CUDA graph) as it is, and the replayed training equals the eager one bit for
+    bit."""
+    from gpunn.trainer import train_step
+
+    recordings = []
+
+    class CountedRecording(train_step.Recording):
+        def __enter__(self):
+            recordings.append(1)
+            return super().__enter__()
+
+    monkeypatch.setattr(train_step, "Recording", CountedRecording)
+    _, _, weights = _data()
+    halve = [gpunn.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5)]
+    _fit_with_rate_changes(weights, True, [])
+    unchanged = len(recordings)
+    replayed, history = _fit_with_rate_changes(weights, True, halve)
+    assert len(recordings) == 2 * unchanged  # as many recordings as without a change of rate
+    assert history.history["learning_rate"] == pytest.approx([0.025, 0.0125, 0.00625, 0.003125])
+    eager, eager_history = _fit_with_rate_changes(weights, False, halve)
+    for ours, theirs in zip(replayed.get_weights(), eager.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    assert history.history["loss"] == eager_history.history["loss"]
+
+
 @pytest.mark.parametrize("name", ["rmsprop", "adam"])
 def test_a_tf_keras_2_file_with_a_legacy_optimizer_loads_and_resumes(name):
     expected = REFERENCE["h5_files"][name]

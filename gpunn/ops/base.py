@@ -282,17 +282,18 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
         compiles): nothing to do for the reference."""
 
     @primitive
-    def advance_optimizer_state(self, state, schedule=None):
+    def advance_optimizer_state(self, state, schedule=None, rate=None):
         """Begin an update: the learning rate of this step (the schedule at the current count, when there is
-        one: a (formula, constants) pair from ``LearningRateSchedule.formula()``) into state[1], then one more
-        iteration in state[0] (Keras's ``local_step``). The reference evaluates the schedule on the host, so on
-        a GPU it reads the count back; CupyOps does it on the device."""
+        one: a (formula, constants) pair from ``LearningRateSchedule.formula()``, or from ``formula_of_rate()``
+        with its initial rate in the one-element array ``rate``) into state[1], then one more iteration in
+        state[0] (Keras's ``local_step``). The reference evaluates the schedule on the host, so on a GPU it
+        reads the count back; CupyOps does it on the device."""
         if self.on_host:
-            optimizer_state.advance_numpy(state, schedule)
+            optimizer_state.advance_numpy(state, schedule, rate)
             return
         if schedule is not None:
             host = self.to_numpy(state)
-            optimizer_state.advance_numpy(host, schedule)
+            optimizer_state.advance_numpy(host, schedule, None if rate is None else self.to_numpy(rate))
             state.set(host)
             return
         self.xp.add(state[0:1], 1.0, out=state[0:1])

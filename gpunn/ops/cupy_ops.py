@@ -235,8 +235,8 @@ class CupyOps(Ops):
     # themselves (kernels/optimizer_updates.py): nothing is read back to the host. They compile on their first
     # launch, which the optimizer makes at build time (a one-element rehearsal).
     @primitive
-    def advance_optimizer_state(self, state, schedule=None):
-        optimizer_state.advance_cuda(state, schedule)
+    def advance_optimizer_state(self, state, schedule=None, rate=None):
+        optimizer_state.advance_cuda(state, schedule, rate)
 
     @primitive
     def scale_to_norm(self, g, limits, scratch):

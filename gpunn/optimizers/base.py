@@ -89,6 +89,9 @@ class Optimizer:
         # With gradient accumulation, the device's count of steps (Keras's ``_iterations``) and the rate its
         # schedule gives, [steps, learning_rate, unused]; None otherwise (the count of updates is the one).
         self.step_state = None
+        # The initial rate of a schedule that reads it from the device (``formula_of_rate``: tf.keras 2's decay),
+        # float64 [rate]; made by build()
+        self.rate_cell = None
         self.ops = None
         self.gradient_accumulation_steps = accumulation.check_steps(gradient_accumulation_steps)
         # Keras's loss scaling (the loss times the factor, the gradients divided by it) guards float16 gradients
@@ -214,12 +217,28 @@ class Optimizer:
         if schedule is not None and schedule.runs_own_call():
             self.ops.run_python(functools.partial(_advance_by_own_schedule, self.ops, counted, schedule))
         else:
-            self.ops.advance_optimizer_state(counted, None if schedule is None else schedule.formula())
+            self.ops.advance_optimizer_state(counted, *self._device_schedule(schedule))
         if counted is not self.state:
             if schedule is not None:
                 rate = slice(LEARNING_RATE, LEARNING_RATE + 1)
                 self.ops.copy_into(counted[rate], self.state[rate])
             self.ops.advance_optimizer_state(self.state, None)
+
+    def _device_schedule(self, schedule) -> tuple:
+        """(formula, rate array) of the schedule as the device state advances by it: the rate array None where
+        the formula holds its rate (``formula_of_rate``)."""
+        if schedule is None:
+            return None, None
+        of_rate = schedule.formula_of_rate()
+        if of_rate is None:
+            return schedule.formula(), None
+        return of_rate[0], self.rate_cell
+
+    def write_initial_rate(self, value: float) -> None:
+        """The initial rate a ``formula_of_rate`` schedule reads on the device: the host writes it when it is set
+        (a callback), never per step."""
+        if self.rate_cell is not None:
+            self.ops.fill(float(value), self.rate_cell)
 
     # ---- state ------------------------------------------------------------------------------------
     def __init_subclass__(cls, **kwargs):
@@ -242,6 +261,7 @@ class Optimizer:
                                           dtype=np.float64))
         if every:
             self.step_state = ops.asarray(np.array([self._iterations, lr, 0.0], dtype=np.float64))
+        self.rate_cell = ops.asarray(np.array([self._initial_rate()], dtype=np.float64))
         self._workspace = Workspace(ops)
         if self.update_step is not None:
             ops.prepare_update(self.update_step, params.dtype)
@@ -263,13 +283,21 @@ class Optimizer:
             params, grads = self.ops.zeros((1,), dtype=dtype), self.ops.zeros((1,), dtype=dtype)
             # the formula is compiled here; a schedule of the user's is not called ahead of the steps that use it
             schedule = self.schedule
-            self.ops.advance_optimizer_state(self.state, None if schedule is None or schedule.runs_own_call() else
-                                             schedule.formula())
+            if schedule is None or schedule.runs_own_call():
+                self.ops.advance_optimizer_state(self.state, None)
+            else:
+                formula, rate = self._device_schedule(schedule)
+                self.ops.advance_optimizer_state(self.state, formula, None if rate is None else self.ops.copy(rate))
             self.update(params, grads)
             if self.use_ema:
                 ema.update_average(self, params)
         finally:
             self.slots, self.state, self._segments = saved_slots, saved_state, saved_segments
+
+    def _initial_rate(self) -> float:
+        """What ``rate_cell`` starts with: the initial rate of a schedule that reads it there, else 0."""
+        of_rate = None if self.schedule is None else self.schedule.formula_of_rate()
+        return 0.0 if of_rate is None else float(of_rate[1])
 
     def active_slots(self) -> tuple[str, ...]:
         """The algorithm's own slots."""

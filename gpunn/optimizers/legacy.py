@@ -13,7 +13,8 @@ optimizers with Keras 2's arguments and arithmetic (tf_keras/src/optimizers/lega
   ``keras.optimizers.legacy``, which gpunn reads back (and finds in tf.keras 2's HDF5 files).
 
 Keras 3 has no legacy optimizers: it loads a ``.keras`` file of a model compiled with one with ``compile=False``
-only. With ``decay``, setting the rate makes a new decayed schedule, so the training step is recorded again.
+only. With ``decay``, the rate before the division is kept on the device: setting it (a callback) leaves the
+recorded training step, and a CUDA graph of it, as they are.
 
 Keras 2's legacy Nadam is not here: its momentum schedule (0.96 ** (0.004 t)) makes it another algorithm than
 Keras 3's Nadam, which gpunn has; it refuses by name.
@@ -45,6 +46,13 @@ class _Decayed(LearningRateSchedule):
 
     def formula(self):
         return lr_schedules.inverse_time_decay, (float(self.rate), 1.0, self.decay, False)
+
+    def formula_of_rate(self):
+        # the rate is read on the device: a callback setting it (ReduceLROnPlateau) records no new step
+        if self.runs_own_call():
+            return None
+        function, constants = self.formula()
+        return (function, constants[1:]), constants[0]
 
     def runs_own_call(self) -> bool:
         # a schedule's value is divided on the host (the optimizer's host call for schedules of one's own)
@@ -104,8 +112,16 @@ class Keras2Arguments:
                 # Keras 2's _set_hyper replaces a schedule by a number: the recorded step follows it anew
                 self._learning_rate = None
                 self.config_version += 1
-        # The optimizer follows the decayed rate (on the device, inside the recorded step).
-        Optimizer.learning_rate.fset(self, _Decayed(value, self._decay) if self._decay else value)
+        decayed = self.__dict__.get("_learning_rate")
+        if self._decay and isinstance(decayed, _Decayed) and not isinstance(value, LearningRateSchedule) and (
+                not decayed.runs_own_call()):
+            # a number after a number: the decayed schedule's rate, read on the device, changes; the recorded
+            # step stays as it is
+            decayed.rate = value
+            self.write_initial_rate(value)
+        else:
+            # The optimizer follows the decayed rate (on the device, inside the recorded step).
+            Optimizer.learning_rate.fset(self, _Decayed(value, self._decay) if self._decay else value)
         self._rate_before_decay = value
 
     lr = learning_rate

@@ -25,6 +25,12 @@ class LearningRateSchedule:
         compiled for it is reused."""
         raise NotImplementedError
 
+    def formula_of_rate(self) -> tuple | None:
+        """(``formula()`` without its first constant, the initial rate; that rate): the optimizer keeps the rate
+        on the device (its ``rate_cell``), so that setting it changes no recorded step. None where the rate is a
+        constant of the formula (every Keras schedule: Keras refuses to set a rate that follows one)."""
+        return None
+
     def runs_own_call(self) -> bool:
         return overrides.user_definition(type(self), "__call__") is not None
 

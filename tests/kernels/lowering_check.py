@@ -44,7 +44,7 @@ def _cases(full: bool):
                                optimizer_updates as opt, sigmoid_bce, softmax_xent,
                                weight_average)
     from gpunn.kernels.activations import ACTIVATIONS
-    from gpunn.optimizers import schedules
+    from gpunn.optimizers import legacy, schedules
 
     state = np.zeros(3, np.float64)
     yield "optimizer state advance", optimizer_state._advance_kernel(None), (state,), "float64"
@@ -56,6 +56,9 @@ def _cases(full: bool):
                      schedules.CosineDecayRestarts(0.1, 3, t_mul=1.5, m_mul=0.5, alpha=0.1)):
         yield (f"optimizer state advance {type(schedule).__name__}",
                optimizer_state._advance_kernel(schedule.formula()), (state,), "float64")
+    decayed = legacy.SGD(0.1, decay=0.01).schedule  # tf.keras 2's decay: the rate read from the device
+    yield ("optimizer state advance, rate read on the device",
+           optimizer_state._advance_kernel(decayed.formula_of_rate()[0], True), (state, np.zeros(1)), "float64")
 
     yield "cursor advance", gather_rows._advance_kernel(), (np.zeros(1, np.int64), np.int64(4)), "int64"
     dtypes = ("float32", "float64") if full else ("float32",)

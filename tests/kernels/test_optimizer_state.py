@@ -52,6 +52,30 @@ def test_cuda_advance_matches_the_twin(dev, name):
     np.testing.assert_array_equal(dev.to_host(device)[[0, 2]], host[[0, 2]])
 
 
+def test_a_rate_read_from_its_array_is_the_rate_at_each_update(dev):
+    """tf.keras 2's decay (``formula_of_rate``): the formula's initial rate read from a one-element array at each
+    update, so a new rate written there is taken by the next update; the CUDA kernel (simulator) equals the twin."""
+    from gpunn.optimizers import legacy
+
+    formula, rate = legacy.SGD(0.2, decay=0.5).schedule.formula_of_rate()
+    assert rate == 0.2
+    host, cell = np.array([0.0, 0.0, 0.0]), np.array([0.2])
+    device, device_cell = dev.to_device(host.copy()), dev.to_device(cell.copy())
+    want, got = [], []
+    for step in range(5):
+        if step == 3:
+            cell[0] = 0.05
+            device_cell = dev.to_device(cell.copy())
+        optimizer_state.advance_numpy(host, formula, cell)
+        optimizer_state.advance_cuda(device, formula, device_cell)
+        want.append(float(host[1]))
+        got.append(float(dev.to_host(device)[1]))
+    assert want == [0.2, 0.2 / 1.5, 0.2 / 2.0, 0.05 / 2.5, 0.05 / 3.0]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    with pytest.raises(ValueError, match="rate"):
+        optimizer_state.advance_cuda(device, None, device_cell)
+
+
 def test_host_schedules_keep_their_keras_values():
     assert schedules.ExponentialDecay(0.1, 10, 0.5)(5) == pytest.approx(0.1 * 0.5 ** 0.5)
     assert schedules.ExponentialDecay(0.1, 10, 0.5, staircase=True)(15) == pytest.approx(0.05)

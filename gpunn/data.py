@@ -236,6 +236,15 @@ def check_positive_int(argument: str, value, allow_none=False):
     return int(value)
 
 
+def keras_batch_size(batch_size, steps, samples: int) -> int:
+    """The batch size of arrays, as Keras's ArrayDataAdapter takes it: the one given; else, with ``steps``, the
+    samples spread over that many batches (``ceil(samples / steps)``: ``fit(x, y, steps_per_epoch=2)`` takes the
+    data in two halves, ``predict(x, steps=1)`` in one batch); else 32."""
+    if batch_size is not None:
+        return batch_size
+    return max(1, math.ceil(samples / steps)) if steps else 32
+
+
 def split_validation(arrays: list[np.ndarray], validation_split: float):
     """Keras 3's rows: training rows [:split_at], validation rows [split_at:] with
     ``split_at = floor(n * (1 - validation_split))``, taken before any shuffling."""

@@ -45,8 +45,13 @@ def to_backend(ops, argument: str, data, dtype):
         if data.dtype.kind not in "biuf":
             raise TypeError(f"{argument}: expected numeric data, got dtype {data.dtype}")
         return ops.xp.ascontiguousarray(data, dtype=dtype)
-    host = as_model_dtype(argument, as_numeric_array(argument, data), dtype)
-    return ops.asarray(host)
+    return ops.asarray(writable(as_model_dtype(argument, as_numeric_array(argument, data), dtype)))
+
+
+def writable(host):
+    """``host``, or a copy of it where it is read-only (np.asarray of a TensorFlow or JAX tensor, a memory map,
+    pandas 3's ``to_numpy()``): the compiled CPU loops are typed for arrays they may write."""
+    return host if host.flags.writeable else host.copy()
 
 
 def bind_standalone(layer, ops, dtype) -> None:

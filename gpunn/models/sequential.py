@@ -323,7 +323,7 @@ class Sequential(Trainer, KerasVariableLists):
         statistics and updates its moving ones) without touching the weights otherwise. A CuPy ``x`` given to a
         model on the GPU stays there; host data is checked as ``predict`` checks it."""
         from ..data import as_feature_array, check_inputs
-        from ..layers.calling import call_result, check_training, flags_of_now, to_backend
+        from ..layers.calling import call_result, check_training, flags_of_now, to_backend, writable
         from ..autodiff import Tensor
         from . import shape_variants
         from ..layers import symbolic, tf_pipeline, user_layer
@@ -383,7 +383,7 @@ class Sequential(Trainer, KerasVariableLists):
             y = to_backend(self.ops, "inputs", inputs, self.dtype)
         else:
             self._check_input_values("inputs", inputs)
-            y = self.ops.asarray(check_inputs("inputs", inputs, expected, self.dtype))
+            y = self.ops.asarray(writable(check_inputs("inputs", inputs, expected, self.dtype)))
         regularized = frozenset(i for i, layer in enumerate(self._calls) if layer.activity_regularizer is not None)
         outputs = {}
         modes = wiring.modes_of_a_plain_call(self._calls, self._modes) if plain_call else self._modes

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import overrides
 from ..autodiff.functions import convert_to_numpy
+from ..data import keras_batch_size
 from .executions import executions
 
 # What each hook does in Keras, and what a script does with gpunn instead.
@@ -127,7 +128,7 @@ def predict_on_batch_with_own_step(model, x):
     return run_predict_step(model, (arrays,))
 
 
-def predict_with_own_step(model, x, batch_size: int, steps: int | None, cbs):
+def predict_with_own_step(model, x, batch_size: int | None, steps: int | None, cbs):
     """``model.predict`` of arrays through the model's ``predict_step``: each step gets its batch as Keras hands it
     over (the array of one input, a dict as it is, ``(inputs,)`` for a tuple or list of them), whatever the
     model's inputs (the step may call the model on a part of it, or not at all). Every rank predicts every row
@@ -137,6 +138,7 @@ def predict_with_own_step(model, x, batch_size: int, steps: int | None, cbs):
     arrays, rows = _as_arrays(x, model.dtype)
     if rows == 0:
         raise ValueError("x: predict got no samples")
+    batch_size = keras_batch_size(batch_size, steps, rows)
     if steps is not None:  # Keras predicts the first `steps` batches only
         rows = min(rows, steps * batch_size)
     outputs = []

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from .. import distributed
-from ..data import check_positive_int
+from ..data import check_positive_int, keras_batch_size
 from . import custom_steps
 from .divergence import DivergenceWarning
 from .epoch_iterator import weights_shape
@@ -144,9 +144,9 @@ class StreamedValidation:
         self.stream.close()
 
 
-def validation_arrays(model, validation_data, validation_steps, batch_size: int):
-    """Array ``validation_data`` checked as ``fit`` checks it, cut to ``validation_steps`` batches (Keras reads
-    only that many)."""
+def validation_arrays(model, validation_data, validation_steps, batch_size: int | None):
+    """(array ``validation_data`` checked as ``fit`` checks it, cut to ``validation_steps`` batches (Keras reads
+    only that many); its batch size: ``batch_size``, else Keras's rule for arrays (``keras_batch_size``))."""
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight), or a "
                          "generator or PyDataset")
@@ -154,9 +154,10 @@ def validation_arrays(model, validation_data, validation_steps, batch_size: int)
                                            "validation_data[1]"))
     if len(validation_data) == 3 and validation_data[2] is not None:
         val.append(model._sample_weights(val[1], validation_data[2], None, "validation_data[2]"))
+    batch_size = keras_batch_size(batch_size, validation_steps, len(val[0]))
     if validation_steps is not None:
         val = [a[:validation_steps * batch_size] for a in val]
-    return val
+    return val, batch_size
 
 
 def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
@@ -206,8 +207,8 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
         if is_streamed(validation_data):
             val_stream = StreamedValidation(model, validation_data, validation_steps)
         else:
-            val_batch = validation_batch_size or batch_size or 32
-            val = validation_arrays(model, validation_data, validation_steps, val_batch)
+            val, val_batch = validation_arrays(model, validation_data, validation_steps,
+                                               validation_batch_size or batch_size)
 
     step = model.make_train_function().prepare(model._sparse_labels(first[1]))
     cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model, verbose=verbose,
@@ -242,7 +243,7 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
                 if val_stream is not None:
                     val_logs = val_stream.evaluate(cbs)
                 elif val is not None:
-                    val_logs = model._evaluate_arrays(val, validation_batch_size or batch_size or 32, cbs=cbs)
+                    val_logs = model._evaluate_arrays(val, val_batch, cbs=cbs)
                 else:
                     val_logs = {}
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})

@@ -19,6 +19,7 @@ from .. import random as gpunn_random
 from .. import run_limits
 from ..logs_order import in_keras_order
 from ..data import (as_feature_array, as_model_dtype, as_numeric_array, check_inputs, check_positive_int,
+                    keras_batch_size,
                     check_same_length, check_sample_weight, check_targets, class_weight_to_sample_weight,
                     split_validation)
 from ..distributed.agreement import check_agreement
@@ -505,7 +506,8 @@ class Trainer:
                                 validation_split, validation_data, shuffle, class_weight, sample_weight,
                                 initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
                                 validation_freq)
-        batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
+        batch_size = check_positive_int("batch_size", batch_size, allow_none=True)  # (None: Keras's rule, below)
+        validation_batch_size = check_positive_int("validation_batch_size", validation_batch_size, allow_none=True)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs: expected a non-negative integer, got {epochs!r}")
         epochs = int(epochs)
@@ -541,15 +543,20 @@ class Trainer:
                                            validation_split)
             x, y = arrays[:2]
             weights = None if weights is None else arrays[2] if split_weights is not None else weights[:len(x)]
+        # Keras's batch sizes where none is given: the rows over steps_per_epoch batches, or 32; the validation's
+        # its own (over validation_steps, or 32), not the training's
+        val_batch_size = None if val is None else keras_batch_size(validation_batch_size or batch_size,
+                                                                   validation_steps, len(val[0]))
+        batch_size = keras_batch_size(batch_size, steps_per_epoch, len(x))
         if val is not None and validation_steps is not None:  # Keras validates on validation_steps batches only
-            val = [a[:validation_steps * (validation_batch_size or batch_size)] for a in val]
+            val = [a[:validation_steps * val_batch_size] for a in val]
         self._check_ranks_agree(distributed.current(), "fit", {
             "samples": len(x), "batch_size": batch_size, "epochs": epochs, "initial_epoch": int(initial_epoch),
             "steps_per_epoch": steps_per_epoch, "shuffle": bool(shuffle),
             "sample_weights": None if weights is None else weights.shape[1:], "targets": f"{y.dtype.name} {tuple(y.shape[1:])}",
             "validation_samples": len(val[0]) if val is not None else 0,
             "validation_sample_weights": val is not None and len(val) == 3,
-            "validation_batch_size": validation_batch_size or batch_size, "validation_freq": validation_freq,
+            "validation_batch_size": val_batch_size, "validation_freq": validation_freq,
             # With callbacks, ranks agree on stopping after every batch (a collective the others must join).
             "callbacks": bool(callbacks)})
 
@@ -589,7 +596,7 @@ class Trainer:
             if val is not None and validates_after(epoch, validation_freq):
                 if val_data is None:  # on the device once per fit, not once per validation
                     val_data = DeviceDataset(self.ops, val)
-                val_logs = self._evaluate_arrays(val, validation_batch_size or batch_size, val_data, cbs)
+                val_logs = self._evaluate_arrays(val, val_batch_size, val_data, cbs)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             if val_stream is not None and validates_after(epoch, validation_freq):
                 logs.update({f"val_{k}": v for k, v in val_stream.evaluate(cbs).items()})
@@ -651,7 +658,7 @@ class Trainer:
         batches to read (all by default)."""
         self._require_compiled("evaluate", custom_steps.TEST_HOOKS)
         verbose = _check_verbose(verbose)
-        batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
+        batch_size = check_positive_int("batch_size", batch_size, allow_none=True)  # (None: Keras's rule, below)
         steps = check_positive_int("steps", run_limits.limited_steps(steps), allow_none=True)
         if is_streamed(x):
             results = evaluate_streamed(self, x, y, sample_weight, steps, self._test_callbacks(callbacks, verbose))
@@ -662,6 +669,7 @@ class Trainer:
                                     return_dict=return_dict, callbacks=callbacks, steps=steps)
         x, y = self._prepare_with_targets(x, y, what="evaluate")
         weights = self._sample_weights(y, sample_weight, None)
+        batch_size = keras_batch_size(batch_size, steps, len(x))
         if steps is not None:  # Keras evaluates the first `steps` batches only
             x, y = x[:steps * batch_size], y[:steps * batch_size]
             weights = None if weights is None else weights[:steps * batch_size]
@@ -698,7 +706,7 @@ class Trainer:
         _check_verbose(verbose)
         if not self._layers and not getattr(self, "_awaits_trace", False):
             raise ValueError("predict: the model has no layers")
-        batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
+        batch_size = check_positive_int("batch_size", batch_size, allow_none=True)  # (None: Keras's rule, below)
         steps = check_positive_int("steps", run_limits.limited_steps(steps), allow_none=True)
         shown = 1 if verbose == "auto" else verbose  # Keras's progress bar, as its predict shows it
         self.stop_predicting = False
@@ -711,6 +719,7 @@ class Trainer:
         if variant is not None:
             return variant.predict(x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
         x, _ = self._prepare(x, None)
+        batch_size = keras_batch_size(batch_size, steps, len(x))
         if steps is not None:  # Keras predicts the first `steps` batches only
             x = x[:steps * batch_size]
         cbs = self._predict_callbacks(callbacks, shown, -(-len(x) // batch_size))

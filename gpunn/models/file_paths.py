@@ -45,9 +45,17 @@ def check_load_path(filepath) -> str:
     """``filepath`` as a str, if it names an existing regular file."""
     path = _as_path(filepath)
     if os.path.isdir(path):
+        if os.path.isfile(os.path.join(path, "saved_model.pb")):
+            raise IsADirectoryError(f"filepath: {path!r} is a TensorFlow SavedModel (a folder with saved_model.pb, "
+                                    "tf.keras 2's save format), which gpunn does not read, as Keras 3 does not: "
+                                    "save the model from tf.keras as a .keras or .h5 file")
         raise IsADirectoryError(f"filepath: {path!r} is a directory, not a model file")
     if os.path.isfile(path):
         return path
+    if os.path.isfile(path + ".index"):
+        raise FileNotFoundError(f"filepath: {path!r} names a TensorFlow checkpoint ({os.path.basename(path)}.index "
+                                "and .data-* files, tf.keras 2's save_weights format), which gpunn does not read, "
+                                "as Keras 3 does not: save the weights from tf.keras as a .weights.h5 or .h5 file")
     if os.path.exists(path):
         raise OSError(f"filepath: {path!r} is not a regular file (a device, a pipe or a socket?)")
     if os.path.islink(path):

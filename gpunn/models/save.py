@@ -12,7 +12,7 @@ import numpy as np
 
 from ..layers import sublayers
 from ..layers.seeded import SeededLayer
-from . import h5_format, keras_format, saving_hooks
+from . import h5_format, keras_format, saving_hooks, tf_checkpoint_state
 from .compile_config import deserialize_metric, get_compile_config, serialize_metric  # noqa: F401 (re-exported)
 from .file_format import FORMAT_VERSION, MODEL_FORMAT, WEIGHTS_FORMAT, NotAModelFileError, gpunn_version, read_file
 from .file_format import write_file
@@ -100,6 +100,7 @@ def save_weights(model, filepath, overwrite=True, save_format=None) -> None:
     else:
         metadata = {"format": WEIGHTS_FORMAT, "format_version": FORMAT_VERSION, "gpunn_version": gpunn_version()}
         write_file(filepath, _weight_tensors(model), metadata, overwrite)
+        tf_checkpoint_state.note_latest(filepath)  # (tf.train.latest_checkpoint of tf.keras 2's tutorials)
 
 
 def _position_key(key: str) -> tuple[str, str]:

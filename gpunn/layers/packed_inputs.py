@@ -11,6 +11,7 @@ nothing once they exist).
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -61,7 +62,9 @@ class PackedInputs:
                 raise ValueError(f"{argument}: expected a dict of the model's inputs {self.names}; missing {missing}")
             unknown = sorted(str(key) for key in x if key not in self.names)
             if unknown and warn:  # Keras takes the inputs' keys and leaves the others (a table's unused columns)
-                warnings.warn(f"{argument}: the dict holds keys that name none of the model's inputs, which are "
+                # one message for every batch of a dataset (not "batch 5 of ..."), which Python then shows once
+                where = re.sub(r"\bbatch \d+ of\b", "a batch of", argument)
+                warnings.warn(f"{where}: the dict holds keys that name none of the model's inputs, which are "
                               f"left unused: {unknown} (the inputs: {self.names})", UserWarning, stacklevel=2)
             return [x[name] for name in self.names]
         if isinstance(x, (list, tuple)) and len(x) == count:

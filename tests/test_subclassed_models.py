@@ -8,7 +8,7 @@ import pytest
 
 import gpunn
 from gpunn import layers
-from helpers import numpy_backend, run_keras  # noqa: F401
+from helpers import numpy_backend, run_keras, run_script_both_ways  # noqa: F401
 
 NET = '''
 def define(keras, layers):
@@ -503,3 +503,48 @@ def test_a_subclassed_model_of_a_dict_called_first_in_a_graph_or_on_strings():
     np.testing.assert_allclose(np.asarray(mixed(columns)),
                                [[-1.3416407, 0, 1, 0, 0], [-0.4472136, 0, 0, 0, 1], [0.4472136, 0, 1, 0, 0],
                                 [1.3416407, 0, 0, 1, 0]], atol=1e-6)
+
+
+ONE_VALUE_PER_SAMPLE = r'''
+import json, sys
+import numpy as np
+
+
+def run(keras, folder):
+    """TensorFlow's pandas tutorial: a subclassed model fitted on a dict of columns of one value per sample."""
+    class Stacked(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(1)
+
+        def call(self, inputs):
+            return self.dense(keras.ops.stack([inputs["a"], inputs["b"]], axis=-1))
+
+    class Expanded(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.dense(keras.ops.expand_dims(x, -1))
+
+    rng = np.random.default_rng(0)
+    columns = {"a": rng.normal(size=12).astype("float32"), "b": rng.normal(size=12).astype("float32")}
+    target = (columns["a"] - 2 * columns["b"]).astype("float32")
+    out = {}
+    for name, model, x in (("dict", Stacked(), columns), ("array", Expanded(), columns["a"])):
+        model.predict(x, verbose=0)  # built by its first call
+        model.set_weights([np.full(w.shape, 0.3, "float32") for w in model.get_weights()])
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        history = model.fit(x, target, batch_size=4, epochs=2, shuffle=False, verbose=0)
+        out[name] = {"loss": history.history["loss"], "predict": model.predict(x, verbose=0).tolist()}
+    return out
+'''
+
+
+def test_one_value_per_sample_trains_a_subclassed_model_as_keras(tmp_path_factory):
+    ours, theirs = run_script_both_ways(ONE_VALUE_PER_SAMPLE, tmp_path_factory)
+    for name in ("dict", "array"):
+        np.testing.assert_allclose(ours[name]["loss"], theirs[name]["loss"], rtol=1e-5)
+        np.testing.assert_allclose(ours[name]["predict"], theirs[name]["predict"], rtol=1e-5, atol=1e-6)
+        assert np.shape(ours[name]["predict"]) == (12, 1)

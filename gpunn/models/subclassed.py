@@ -85,7 +85,7 @@ def _input_for(argument: str, value):
     if shape is None:
         value = np.asarray(value)
         shape = value.shape
-    if len(shape) < 2:
+    if len(shape) < 1:  # (one value per sample, shape (samples,), is Input(shape=()), as Keras takes it)
         raise ValueError(f"{argument}: expected an array of samples, (samples, features...), got shape "
                          f"{tuple(shape)}")
     # columns of strings (read by a StringLookup in call()) stay strings

@@ -236,6 +236,14 @@ def check_positive_int(argument: str, value, allow_none=False):
     return int(value)
 
 
+def whole_number(value):
+    """``value`` as an int where it is a float holding a whole number (``np.ceil(n / batch)`` given as
+    ``steps_per_epoch``, which tf.keras 2 took), else as it came (the checks that follow name what is wrong)."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    return value
+
+
 def keras_batch_size(batch_size, steps, samples: int) -> int:
     """The batch size of arrays, as Keras's ArrayDataAdapter takes it: the one given; else, with ``steps``, the
     samples spread over that many batches (``ceil(samples / steps)``: ``fit(x, y, steps_per_epoch=2)`` takes the

@@ -34,6 +34,14 @@ class SymbolicArithmetic:
     # NumPy's operators hand over to ours (``np.ones(4) * x`` is ``x.__rmul__``), and its functions refuse
     __array_ufunc__ = None
 
+    def __tf_tensor__(self, dtype=None, name=None):
+        # TensorFlow's conversion protocol, which tf.cast / tf.concat / tf.stack call first: refused with Keras's
+        # reason (keras_tensor.py) instead of the error TensorFlow's fallbacks would give
+        raise TypeError(f"{self!r} is a symbolic value of a model being built (keras.Input and what layers make of "
+                        "it): it cannot be used as input to a TensorFlow function (tf.cast, tf.concat, ...), only to "
+                        "a gpunn layer or a keras.ops operation (keras.ops.cast, keras.ops.concatenate, ...), which "
+                        "the model records")
+
     def _merged(self, other, kind: str, reverse: bool = False):
         if is_symbolic(other) and sample_shape_of(other) == sample_shape_of(self):
             from . import merging

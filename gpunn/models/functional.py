@@ -461,6 +461,8 @@ class Model(Functional, metaclass=_ModelType):
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         name = name or unique_name(snake_case(type(self).__name__))
+        if inputs is self and outputs is None:  # ``super().__init__(self)`` (TensorFlow's 2023 pandas tutorial),
+            inputs = None  # which tf.keras 2 ran as ``super().__init__()``
         if inputs is not None or outputs is not None:
             if overrides.user_definition(type(self), "call"):
                 overrides.refuse(type(self), "call", "a model given inputs and outputs",

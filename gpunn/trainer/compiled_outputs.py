@@ -157,9 +157,6 @@ def _metrics(argument: str, metrics, count: int, model, trained: list) -> list:
     with a loss (``trained``)."""
     if metrics is None:
         return [[] for _ in range(count)]
-    if not isinstance(metrics, (list, tuple, dict)):
-        raise TypeError(f"{argument}: expected a list of metric names or objects, got {type(metrics).__name__} (for "
-                        "several outputs: a list or dict of them per output)")
     if count == 1:
         return [_flatten(metrics)]
     if not _is_structure(metrics):
@@ -241,9 +238,6 @@ def check_names(loss, metrics, weighted_metrics=None):
         return None if value is None else losses_module.as_loss(value)
 
     for argument, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
-        if value is not None and not isinstance(value, (list, tuple, dict)):
-            raise TypeError(f"{argument}: expected a list of metric names or objects, got {type(value).__name__} "
-                            "(for several outputs: a list or dict of them per output)")
         for identifier in _flatten(value):
             _check_metric(argument, identifier, None)
     return losses(loss)

@@ -19,7 +19,7 @@ from .. import random as gpunn_random
 from .. import run_limits
 from ..logs_order import in_keras_order
 from ..data import (as_feature_array, as_model_dtype, as_numeric_array, check_inputs, check_positive_int,
-                    keras_batch_size,
+                    keras_batch_size, whole_number,
                     check_same_length, check_sample_weight, check_targets, class_weight_to_sample_weight,
                     split_validation)
 from ..distributed.agreement import check_agreement
@@ -131,6 +131,9 @@ class Trainer:
                 or steps_per_execution < 1):
             raise ValueError(f"steps_per_execution: expected a positive integer, got {steps_per_execution!r}")
         optimizer = optimizers_module.get(optimizer)
+        # tf.keras 2 took one metric alone (``metrics=BinaryAccuracy()``, ``metrics="accuracy"``) as a list of it
+        metrics, weighted_metrics = (value if value is None or isinstance(value, (list, tuple, dict)) else [value]
+                                     for value in (metrics, weighted_metrics))
         # As Keras 3: compiled again without a loss, or without metrics, the model keeps those it had
         # (``model.compile(optimizer=Adam(1e-5))`` to fine-tune keeps the loss and the metrics)
         previous = self.__dict__.get("_compile_arguments") if self.compiled else None
@@ -496,6 +499,7 @@ class Trainer:
         from ..callbacks import CallbackList
 
         self._require_compiled("fit", custom_steps.TRAIN_HOOKS)
+        steps_per_epoch, validation_steps = whole_number(steps_per_epoch), whole_number(validation_steps)
         if validation_data is not None or validation_split:
             custom_steps.refuse_overridden_hooks(self, "fit (its validation)", ("test_step",))
             validation_steps = run_limits.limited_steps(validation_steps)
@@ -659,7 +663,7 @@ class Trainer:
         self._require_compiled("evaluate", custom_steps.TEST_HOOKS)
         verbose = _check_verbose(verbose)
         batch_size = check_positive_int("batch_size", batch_size, allow_none=True)  # (None: Keras's rule, below)
-        steps = check_positive_int("steps", run_limits.limited_steps(steps), allow_none=True)
+        steps = check_positive_int("steps", run_limits.limited_steps(whole_number(steps)), allow_none=True)
         if is_streamed(x):
             results = evaluate_streamed(self, x, y, sample_weight, steps, self._test_callbacks(callbacks, verbose))
             return _results(results, return_dict, self.metrics_names)
@@ -707,7 +711,7 @@ class Trainer:
         if not self._layers and not getattr(self, "_awaits_trace", False):
             raise ValueError("predict: the model has no layers")
         batch_size = check_positive_int("batch_size", batch_size, allow_none=True)  # (None: Keras's rule, below)
-        steps = check_positive_int("steps", run_limits.limited_steps(steps), allow_none=True)
+        steps = check_positive_int("steps", run_limits.limited_steps(whole_number(steps)), allow_none=True)
         shown = 1 if verbose == "auto" else verbose  # Keras's progress bar, as its predict shows it
         self.stop_predicting = False
         if is_streamed(x):

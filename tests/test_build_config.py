@@ -103,3 +103,32 @@ def test_a_keras_config_of_several_build_shapes_builds_a_layer_of_the_user_s(num
     assert two.built and tuple(two.k.shape) == (3, 2)
     with pytest.raises(ValueError, match=r"build_from_config: expected get_build_config\(\)'s dict"):
         gpunn.layers.Dense(2).build_from_config({"shape": [None, 3]})
+
+
+UNBUILT_WITH_A_BUILT_LAYER = r'''
+import json, sys
+import numpy as np
+
+
+def run(keras, folder):
+    """TensorFlow's regression tutorial: a Sequential starting with an adapted Normalization, before its first data."""
+    x = np.random.default_rng(0).normal(size=(20, 5)).astype("float32")
+    normalizer = keras.layers.Normalization(axis=-1)
+    normalizer.adapt(x)
+    model = keras.Sequential([normalizer, keras.layers.Dense(3), keras.layers.Dense(1)])
+    out = {"built": model.built, "weights": len(model.weights), "trainable": len(model.trainable_weights),
+           "non_trainable": len(model.non_trainable_weights),
+           "get_weights": [list(w.shape) for w in model.get_weights()]}
+    model.set_weights([w * 2 for w in model.get_weights()])
+    out["set"] = [w.tolist() for w in model.get_weights()]
+    out["plain"] = len(keras.Sequential([keras.layers.Dense(3)]).get_weights())
+    model.build((None, 5))
+    out["after_build"] = [len(model.weights), len(model.trainable_weights), len(model.non_trainable_weights)]
+    return out
+'''
+
+
+def test_an_unbuilt_model_lists_the_weights_of_its_built_layers_as_keras(tmp_path_factory):
+    ours, theirs = run_script_both_ways(UNBUILT_WITH_A_BUILT_LAYER, tmp_path_factory)
+    assert ours == theirs
+    assert ours["get_weights"] == [[5], [5], []] and ours["after_build"] == [7, 4, 3]

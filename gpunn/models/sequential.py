@@ -845,31 +845,36 @@ class Sequential(Trainer, KerasVariableLists):
     def trainable_weights(self) -> list:
         """As in Keras: none while the model's ``trainable`` is False, else each layer's ``trainable_weights``.
         Like ``layer.trainable``, these follow the flags of now; training follows those of the last compile."""
-        if not (self.built and self.trainable):
+        if not self.trainable:
             return []
-        return [w for layer in self._weight_order() for w in layer.trainable_weights]
+        return [w for layer in self._layers_with_weights() for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self) -> list:
-        if not self.built:
-            return []
         if not self.trainable:
             return self.weights
-        return [w for layer in self._weight_order() for w in layer.non_trainable_weights]
+        return [w for layer in self._layers_with_weights() for w in layer.non_trainable_weights]
+
+    def _layers_with_weights(self) -> list:
+        """The layers whose weights the model lists, in Keras's order: all of them once the model is built; before,
+        those built already (an adapted Normalization first in a Sequential: Keras lists its statistics)."""
+        order = self._weight_order()
+        return order if self.built else [layer for layer in order if layer.built]
 
     def get_weights(self) -> list[np.ndarray]:
-        """Host copies in Keras's order and layout (Dense: kernel (inputs, units), then bias)."""
-        self._require_built("get_weights")
-        return [w for layer in self._weight_order() for w in layer.get_weights()]
+        """Host copies in Keras's order and layout (Dense: kernel (inputs, units), then bias); before the model
+        is built, those of its layers built already, as Keras's."""
+        return [w for layer in self._layers_with_weights() for w in layer.get_weights()]
 
     def set_weights(self, weights) -> None:
-        self._require_built("set_weights")
         weights = list(weights)
-        expected = sum(len(layer.weight_specs()) for layer in self._layers)
+        expected = sum(len(layer.weight_specs()) for layer in self._layers_with_weights())
         if len(weights) != expected:
-            raise ValueError(f"weights: expected a list of {expected} arrays (as get_weights returns), got {len(weights)}")
+            built = "" if self.built else " (the model is not built yet: only its layers built already take them)"
+            raise ValueError(f"weights: expected a list of {expected} arrays (as get_weights returns), got "
+                             f"{len(weights)}{built}")
         i = 0
-        for layer in self._weight_order():
+        for layer in self._layers_with_weights():
             n = len(layer.weight_specs())
             layer.set_weights(weights[i:i + n])
             i += n

@@ -62,6 +62,8 @@ def source_kind(data) -> str:
         return "PyDataset"
     if is_tf_dataset(data):
         return "tf.data.Dataset"
+    if _is_torch_data_loader(data):
+        return "torch DataLoader"
     if isinstance(data, types.GeneratorType):
         return "generator"
     return "iterator" if hasattr(data, "__next__") else "iterable"
@@ -165,9 +167,12 @@ class _IterableReader:
 
 def _known_cardinality(data) -> int | None:
     """A tf.data dataset's number of batches where TensorFlow knows it (Keras's TF data adapter: ``params["steps"]``
-    and the progress bar's length), else None (infinite, unknown, or not a tf.data dataset)."""
+    and the progress bar's length), a torch DataLoader's over a dataset of known length (``len(loader)``, as Keras's
+    torch adapter), else None (infinite, unknown, or another source)."""
     from ..layers.tf_pipeline import is_tf_dataset
 
+    if _is_torch_data_loader(data):
+        return len(data) if hasattr(data.dataset, "__len__") else None
     if not is_tf_dataset(data):
         return None
     try:
@@ -175,6 +180,12 @@ def _known_cardinality(data) -> int | None:
     except Exception:  # (a dataset TensorFlow cannot count)
         return None
     return count if count >= 0 else None
+
+
+def _is_torch_data_loader(data) -> bool:
+    # by class name: importing torch to ask would cost seconds
+    return any(klass.__name__ == "DataLoader" and klass.__module__.startswith("torch.utils.data")
+               for klass in type(data).__mro__)
 
 
 class BatchStream:

@@ -191,6 +191,10 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
         warnings.warn("`shuffle=True` was passed, but will be ignored since the data `x` was provided as a "
                       "tf.data.Dataset. The Dataset is expected to already be shuffled (via `.shuffle(buffer_size)`).",
                       UserWarning, stacklevel=3)  # Keras's warning
+    elif shuffle and source_kind(x) == "torch DataLoader":
+        warnings.warn("`shuffle=True` was passed, but will be ignored since the data `x` was provided as a torch "
+                      "DataLoader. The DataLoader is expected to already be shuffled.", UserWarning,
+                      stacklevel=3)  # Keras's warning
     elif shuffle and not is_py_dataset(x):
         warnings.warn(f"`shuffle=True` was passed, but will be ignored since the data `x` was provided as a "
                       f"{source_kind(x)}. The {source_kind(x)} is expected to yield already-shuffled data.",

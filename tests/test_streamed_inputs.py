@@ -18,6 +18,7 @@ from gpunn.trainer.streamed_data import BatchStream, is_streamed
 from gpunn.trainer.streamed_loops import _run_in_slot, checked_batch
 
 from allocations import count_step_allocations, describe
+from helpers import run_script_both_ways
 from helpers import numpy_backend  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("numpy_backend")
@@ -192,11 +193,12 @@ def test_py_dataset_len_hooks_and_shuffled_batch_order():
     data = Batches()
     model = _model()
     model.fit(data, epochs=2, shuffle=False, verbose=0)
-    assert data.calls == list(range(10)) * 2 and data.events == ["begin", "end"] * 2
+    # Keras's first fit since compile reads a batch and ends an epoch before its own (test below)
+    assert data.calls == [0] + list(range(10)) * 2 and data.events == ["begin", "end"] * 3
     assert model.optimizer.iterations == 20
     shuffled = Batches()
     _model().fit(shuffled, epochs=2, verbose=0)  # shuffle=True: the batch order, by epoch, as Keras
-    first, second = shuffled.calls[:10], shuffled.calls[10:]
+    first, second = shuffled.calls[1:11], shuffled.calls[11:]
     assert sorted(first) == sorted(second) == list(range(10)) and first != second and first != list(range(10))
     import random
     order = list(range(10))
@@ -208,8 +210,9 @@ def test_py_dataset_with_fewer_steps_than_batches_runs_on_then_starts_over():
     data = Batches()
     with pytest.warns(UserWarning, match="ran out of data"):
         _model().fit(data, steps_per_epoch=4, epochs=4, shuffle=False, verbose=0)
-    # Keras: 0-3, 4-7, 8-9 (the dataset's end: a short epoch), then from the start again.
-    assert data.calls == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3]
+    # Keras: (a batch read before, the first fit since compile) 0-3, 4-7, 8-9 (the dataset's end: a short
+    # epoch), then from the start again.
+    assert data.calls == [0] + [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3]
 
 
 def test_py_dataset_workers_prepare_batches_in_threads_in_order():
@@ -475,3 +478,67 @@ def test_several_ranks_refuse_streamed_inputs(monkeypatch):
                  lambda: model.evaluate(_batches(), verbose=0), lambda: model.predict(_batches(), verbose=0)):
         with pytest.raises(ValueError, match="streamed inputs .* are not supported with several ranks"):
             call()
+
+
+PY_DATASET_HOOKS = r'''
+import json, sys
+import numpy as np
+
+
+def run(keras, folder):
+    """The calls a PyDataset's epoch hooks and batches get, in order, from fit (with a PyDataset as validation
+    data), evaluate, predict, a second fit, and a fit after compile again."""
+    x = np.random.RandomState(0).randn(40, 4).astype("float32")
+    y = x.sum(1, keepdims=True)
+
+    class Logged(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.log = []
+
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, index):
+            self.log.append(index)
+            return x[index * 10:(index + 1) * 10], y[index * 10:(index + 1) * 10]
+
+        def on_epoch_begin(self):
+            self.log.append("begin")
+
+        def on_epoch_end(self):
+            self.log.append("end")
+
+    out = {}
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    train, val = Logged(), Logged()
+    model.fit(train, validation_data=val, epochs=2, verbose=0, shuffle=False)
+    out["first_fit"], out["validation"] = train.log, val.log
+    for name, call in (("second_fit", lambda d: model.fit(d, epochs=1, verbose=0, shuffle=False)),
+                       ("evaluate", lambda d: model.evaluate(d, verbose=0)),
+                       ("predict", lambda d: model.predict(d, verbose=0))):
+        data = Logged()
+        call(data)
+        out[name] = data.log
+    model.compile("sgd", "mse")
+    data = Logged()
+    model.evaluate(data, verbose=0)
+    out["evaluate_after_compile"] = data.log
+    model.compile("sgd", "mse")
+    model.train_on_batch(x[:10], y[:10])
+    data = Logged()
+    model.fit(data, epochs=1, verbose=0, shuffle=False)
+    out["fit_after_train_on_batch"] = data.log
+    return out
+'''
+
+
+def test_a_py_dataset_s_epoch_hooks_are_called_as_keras_calls_them(tmp_path_factory):
+    """Keras's fit and evaluate end an epoch of a PyDataset before their loop, and their first use since compile
+    reads a batch first (to build the compiled losses and metrics): a dataset shuffling in on_epoch_end trains its
+    first epoch on shuffled batches, in Keras and here."""
+    ours, theirs = run_script_both_ways(PY_DATASET_HOOKS, tmp_path_factory)
+    assert ours == theirs
+    assert ours["first_fit"] == ["begin", 0, "end", "begin", 0, 1, "end", "begin", 0, 1, "end"]
+    assert ours["validation"] == ["end", "begin", 0, 1, "end"] * 2

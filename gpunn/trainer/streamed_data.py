@@ -318,6 +318,20 @@ class BatchStream:
         self._began = False
         self.reader.on_epoch_end()
 
+    def keras_reset(self, peek: bool) -> None:
+        """The calls of a PyDataset's epoch hooks Keras 3's ``fit`` and ``evaluate`` make before their loop, which a
+        dataset shuffling in ``on_epoch_end`` sees in its order of batches: with ``peek`` (the first fit or evaluate
+        since ``compile``, where Keras builds its losses and metrics from a batch) ``on_epoch_begin()`` and the
+        first batch; then always ``on_epoch_end()`` (its ``EpochIterator.reset()``). gpunn's own order of shuffled
+        batches does not count these."""
+        if not isinstance(self.reader, _PyDatasetReader):
+            return
+        dataset = self.reader.dataset
+        if peek:
+            self.reader.on_epoch_begin()
+            dataset[0]
+        dataset.on_epoch_end()
+
     def restart(self) -> None:
         """The next epoch starts from the source's first batch where the source can start over (a PyDataset, an
         iterable), as Keras's ``EpochIterator.reset`` at each ``evaluate``; a generator runs on."""

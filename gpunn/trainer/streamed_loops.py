@@ -131,6 +131,7 @@ class StreamedValidation:
 
     def evaluate(self, cbs=None) -> dict:
         self.stream.restart()
+        self.stream.keras_reset(peek=False)
         logs = run_test(self.model, self.stream, cbs=cbs) if self.stream.has_batch() else None
         if logs is None:
             if not self._warned:
@@ -162,9 +163,10 @@ def validation_arrays(model, validation_data, validation_steps, batch_size: int 
 
 def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
                  validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
-                 steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+                 steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
+                 first_since_compile=False):
     """``model.fit`` when ``x`` is a generator, iterator or PyDataset (``verbose`` already checked: 0, 1, 2 or
-    "auto")."""
+    "auto"; ``first_since_compile``: Keras builds its losses and metrics from a batch of this fit)."""
     from ..callbacks import CallbackList
 
     _refuse_with_stream(x, y=y, sample_weight=sample_weight)
@@ -201,6 +203,7 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
                       UserWarning, stacklevel=3)  # Keras's warning
 
     stream = BatchStream(x, "x", steps_per_epoch, "steps_per_epoch", shuffle=bool(shuffle) and is_py_dataset(x))
+    stream.keras_reset(peek=first_since_compile)
     if shuffle and is_py_dataset(x) and stream.num_batches is None:
         warnings.warn("`shuffle=True` was passed, but will be ignored since the data `x` was provided as an "
                       "infinite PyDataset. The PyDataset is expected to already be shuffled.", UserWarning,
@@ -264,11 +267,12 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
     return model.history
 
 
-def evaluate_streamed(model, x, y=None, sample_weight=None, steps=None, cbs=None) -> dict:
+def evaluate_streamed(model, x, y=None, sample_weight=None, steps=None, cbs=None, first_since_compile=False) -> dict:
     """``model.evaluate``'s results over a generator, iterator or PyDataset (``steps`` batches, or all)."""
     _refuse_with_stream(x, y=y, sample_weight=sample_weight)
     _single_rank("x")
     stream = BatchStream(x, "x", _check_steps("steps", steps), "steps")
+    stream.keras_reset(peek=first_since_compile)
     if cbs is not None:  # the progress bar's length, where the source tells it
         cbs.set_params({**cbs.params, "steps": stream.steps})
     try:

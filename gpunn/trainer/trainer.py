@@ -147,6 +147,7 @@ class Trainer:
         else:  # every name and structure checked now
             compiled_outputs.resolve(self, loss, loss_weights, metrics, weighted_metrics)
         self._compile_arguments = (loss, loss_weights, metrics, weighted_metrics)
+        self._compiled_objects_built = False  # (Keras makes them anew, built at the next fit or evaluate)
         self.loss = loss
         self.optimizer = optimizer
         optimizer._variable_places = functools.partial(_keras_variable_places, weakref.ref(self))
@@ -499,6 +500,7 @@ class Trainer:
         from ..callbacks import CallbackList
 
         self._require_compiled("fit", custom_steps.TRAIN_HOOKS)
+        first_since_compile = self._first_use_since_compile()
         steps_per_epoch, validation_steps = whole_number(steps_per_epoch), whole_number(validation_steps)
         if validation_data is not None or validation_split:
             custom_steps.refuse_overridden_hooks(self, "fit (its validation)", ("test_step",))
@@ -509,7 +511,7 @@ class Trainer:
             return fit_streamed(self, x, y, batch_size, epochs, _verbose_param(verbose), callbacks,
                                 validation_split, validation_data, shuffle, class_weight, sample_weight,
                                 initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
-                                validation_freq)
+                                validation_freq, first_since_compile)
         batch_size = check_positive_int("batch_size", batch_size, allow_none=True)  # (None: Keras's rule, below)
         validation_batch_size = check_positive_int("validation_batch_size", validation_batch_size, allow_none=True)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
@@ -661,11 +663,13 @@ class Trainer:
         ``x`` may be a generator, iterator or PyDataset of (x, y[, sample_weight]) batches; ``steps``: how many
         batches to read (all by default)."""
         self._require_compiled("evaluate", custom_steps.TEST_HOOKS)
+        first_since_compile = self._first_use_since_compile()
         verbose = _check_verbose(verbose)
         batch_size = check_positive_int("batch_size", batch_size, allow_none=True)  # (None: Keras's rule, below)
         steps = check_positive_int("steps", run_limits.limited_steps(whole_number(steps)), allow_none=True)
         if is_streamed(x):
-            results = evaluate_streamed(self, x, y, sample_weight, steps, self._test_callbacks(callbacks, verbose))
+            results = evaluate_streamed(self, x, y, sample_weight, steps, self._test_callbacks(callbacks, verbose),
+                                        first_since_compile)
             return _results(results, return_dict, self.metrics_names)
         variant = self._shape_variant(x)
         if variant is not None:
@@ -683,6 +687,13 @@ class Trainer:
         cbs = self._test_callbacks(callbacks, verbose, -(-len(x) // batch_size))
         results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), batch_size, cbs=cbs)
         return _results(results, return_dict, self.metrics_names)
+
+    def _first_use_since_compile(self) -> bool:
+        """Whether this ``fit`` or ``evaluate`` is the first since ``compile``: Keras builds its compiled losses and
+        metrics from a batch of it (``Trainer._symbolic_build``), which a PyDataset sees (``keras_reset``)."""
+        first = not self.__dict__.get("_compiled_objects_built", False)
+        self._compiled_objects_built = True
+        return first
 
     def _test_callbacks(self, callbacks, verbose, steps=None):
         """The CallbackList ``evaluate`` tells of its batches (``on_test_*``, as in Keras), with Keras's progress
@@ -792,6 +803,7 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on exactly this batch; returns its loss (and metrics)."""
         self._require_compiled("train_on_batch", custom_steps.TRAIN_HOOKS)
+        self._compiled_objects_built = True  # (as Keras builds them from this batch)
         x, y = self._prepare_with_targets(x, y, what="train_on_batch")
         weights = self._sample_weights(y, sample_weight, class_weight)
         step = self.make_train_function().prepare(self._sparse_labels(y))
@@ -806,6 +818,7 @@ class Trainer:
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch", custom_steps.TEST_HOOKS)
+        self._compiled_objects_built = True  # (as Keras builds them from this batch)
         variant = self._shape_variant(x)
         if variant is not None:
             return variant.test_on_batch(x, y, sample_weight=sample_weight, return_dict=return_dict)

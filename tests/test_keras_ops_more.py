@@ -400,3 +400,16 @@ def test_mean_with_sample_weight_of_zero_weights_is_zero_on_tensors():
     loss = losses.MeanSquaredError(reduction="mean_with_sample_weight")
     y = Tensor(np.ones((3, 2)), requires_grad=True)
     assert float(loss(np.zeros((3, 2)), y, sample_weight=np.zeros(3)).value) == 0.0
+
+
+def test_int8_products_accumulate_in_int32_as_keras():
+    """Keras's matmul and einsum of int8 operands give int32 (its backends' preferred_element_type), which a
+    quantized matmul (Deep Learning with Python's chapter 18) relies on: int8 arithmetic would wrap around."""
+    from gpunn import ops
+
+    a = ops.cast(ops.array([[100, 100]]), "int8")
+    b = ops.cast(ops.array([[100], [100]]), "int8")
+    for result in (ops.matmul(a, b), ops.einsum("ij,jk->ik", a, b)):
+        assert result.dtype == "int32" and np.asarray(result).tolist() == [[20000]]
+    mixed = ops.matmul(a, ops.cast(b, "int16"))  # not int8 alone: NumPy's promotion, as Keras's
+    assert mixed.dtype == "int16" and np.asarray(mixed).tolist() == [[20000]]

@@ -247,7 +247,7 @@ def einsum(subscripts, *operands):
     if "..." in subscripts:
         operands = _ellipses_broadcast(subscripts.replace(" ", ""), operands)
     xp = array_module(*operands)
-    values = [_array(x, xp) for x in operands]
+    values = list(f.int8_accumulated(*(_array(x, xp) for x in operands)))
     if "..." in subscripts:
         subscripts = _without_ellipses(subscripts.replace(" ", ""), values)
     inputs, output = subscripts.replace(" ", "").split("->")

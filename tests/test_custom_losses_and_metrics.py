@@ -11,6 +11,7 @@ import gpunn
 from gpunn import backend as K
 from gpunn import layers
 from helpers import assert_gradients_close, assert_same_training, numerical_gradient, run_keras
+from helpers import run_script_both_ways
 
 SCRIPT = '''
 def definitions(keras):
@@ -438,3 +439,46 @@ def test_a_metric_whose_update_state_computes_with_another_library_s_tensors():
     assert float(metric.result()) == pytest.approx((x.sum() - 6) / 6)
     metric.reset_state()
     assert isinstance(metric.total.value, np.ndarray) and float(metric.total.value) == 0.0
+
+
+NAMED_LIKE_A_BUILT_IN = r'''
+import json, sys, os
+import numpy as np
+
+
+def run(keras, folder):
+    """A metric class of the script's named like a built-in one (Deep Learning with Python's own
+    RootMeanSquaredError; here a MeanAbsoluteError that reports 100 times the error): a .keras file keeps it."""
+    ops = keras.ops
+
+    class MeanAbsoluteError(keras.metrics.Metric):
+        def __init__(self, name="my_mae", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.total = self.add_weight(name="total", initializer="zeros")
+            self.count = self.add_weight(name="count", initializer="zeros")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.total.assign_add(ops.sum(ops.abs(y_true - y_pred)) * 100.0)
+            self.count.assign_add(ops.cast(ops.shape(y_pred)[0], "float32"))
+
+        def result(self):
+            return self.total / self.count
+
+    x = np.linspace(0, 1, 64 * 4, dtype="float32").reshape(64, 4)
+    y = x[:, :1] * 2
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(1, kernel_initializer="ones")(inputs))
+    model.compile(optimizer="sgd", loss="mse", metrics=[MeanAbsoluteError()])
+    before = model.evaluate(x, y, verbose=0, return_dict=True)
+    path = os.path.join(folder, "m.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path, custom_objects={"MeanAbsoluteError": MeanAbsoluteError})
+    return {"before": before, "after": loaded.evaluate(x, y, verbose=0, return_dict=True)}
+'''
+
+
+def test_a_metric_class_named_like_a_built_in_one_survives_a_file(tmp_path_factory):
+    ours, theirs = run_script_both_ways(NAMED_LIKE_A_BUILT_IN, tmp_path_factory)
+    assert ours["after"] == pytest.approx(ours["before"], rel=1e-6)
+    assert ours["after"]["my_mae"] == pytest.approx(theirs["after"]["my_mae"], rel=1e-5)
+    assert ours["after"]["my_mae"] > 50  # the script's class (100 times the error), not the built-in one

@@ -2,7 +2,7 @@
 that says how the model was compiled."""
 from __future__ import annotations
 
-from .. import custom_objects
+from .. import custom_objects, overrides
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
@@ -33,6 +33,11 @@ def deserialize_metric(item):
     if isinstance(item, dict) and item.get("class_name") == "function":
         return metrics_module.registry.function_by_name(item.get("config"))
     if isinstance(item, dict):
+        # the user's class first, by its registered name, even when named like a built-in one (the book's own
+        # RootMeanSquaredError), as Keras's _retrieve_class_or_fn finds it
+        users = custom_objects.user_class(item, metrics_module.Metric) if item.get("registered_name") else None
+        if users is not None and not overrides.is_gpunn_class(users):
+            return users.from_config(item["config"])
         classes = {c.__name__: c for c in vars(metrics_module).values()
                    if isinstance(c, type) and issubclass(c, metrics_module.Metric)}
         if item["class_name"] in classes and item["class_name"] != "MeanMetricWrapper":

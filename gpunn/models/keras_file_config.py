@@ -145,11 +145,13 @@ def _object_from_keras(value, kind: str, what: str):
     config = dict(value.get("config") or {})
     builtins = _registries()[kind]
     cls = builtins.get(class_name.lower())
-    if cls is not None and custom_objects.user_class(value, None, builtins) in (None, cls):
+    users = custom_objects.user_class(value, None, builtins)
+    if cls is not None and users in (None, cls):
         custom_objects.check_registered(value, what)
         config = _keep_supported(cls, config, f"{what} {class_name}")
-    elif isinstance(registered, str) and registered != class_name:  # a class of the user's, registered by name
-        return {"class_name": class_name, "config": config, "registered_name": registered}
+    elif users is not None or (isinstance(registered, str) and registered != class_name):
+        # a class of the user's, registered by name, or known by a name a built-in one has too (found first)
+        return {"class_name": class_name, "config": config, "registered_name": registered or class_name}
     return {"class_name": class_name, "config": config}
 
 

@@ -27,6 +27,12 @@ def all_finite(array: np.ndarray) -> bool:
     return bool(np.isfinite(array).all())
 
 
+# The reduced-precision floats of ml_dtypes (a NumPy dtype of kind "V"), which JAX arrays and Keras's bfloat16
+# policies hand over
+_REDUCED_FLOATS = frozenset({"bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3b11fnuz", "float8_e4m3fnuz",
+                             "float8_e5m2fnuz"})
+
+
 def as_numeric_array(argument: str, data) -> np.ndarray:
     if data is None:
         raise ValueError(f"{argument}: expected an array of samples, got None")
@@ -38,6 +44,8 @@ def as_numeric_array(argument: str, data) -> np.ndarray:
         array = np.asarray(data)
     except (ValueError, TypeError) as exc:
         raise TypeError(f"{argument}: expected numeric array-like data, got {type(data).__name__} ({exc})") from None
+    if array.dtype.name in _REDUCED_FLOATS:  # ml_dtypes' (JAX's): float32 holds every value exactly
+        array = array.astype(np.float32)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{argument}: expected numeric data (float, int or bool), got dtype {array.dtype}")
     if array.ndim == 0:

@@ -69,6 +69,16 @@ class Ones(Initializer):
         return np.ones(shape)
 
 
+def _finite(argument: str, value, minimum=None):
+    """``value`` as given, or a ValueError naming ``argument`` unless it is a finite number (>= ``minimum``): a
+    NaN or a negative spread would otherwise start training from NaN weights, or fail inside NumPy."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(
+            value) or (minimum is not None and value < minimum):
+        bound = "" if minimum is None else f" >= {minimum}"
+        raise ValueError(f"{argument}: expected a finite number{bound}, got {value!r}")
+    return value
+
+
 class Constant(Initializer):
     """``value`` everywhere. Keras 3's Constant documents a scalar but computes ``cast(value) * ones(shape)``
     (keras/src/initializers/constant_initializers.py), so an array that broadcasts to the weight's shape works
@@ -79,8 +89,8 @@ class Constant(Initializer):
         if isinstance(value, dict) and value.get("class_name") == "__numpy__":  # an array in Keras's config
             value = np.array(value["config"]["value"], dtype=value["config"].get("dtype"))
         array = np.asarray(value)
-        if array.dtype.kind not in "biuf":
-            raise ValueError(f"value: expected a number or an array of numbers, got {value!r}")
+        if array.dtype.kind not in "biuf" or not np.isfinite(array).all():
+            raise ValueError(f"value: expected a finite number or an array of finite numbers, got {value!r}")
         self.value = float(array) if array.ndim == 0 else array.astype(np.float64)
 
     def sample(self, shape, rng):
@@ -101,7 +111,8 @@ class Constant(Initializer):
 
 class RandomNormal(Initializer):
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean, self.stddev, self.seed = mean, stddev, _checked_seed(seed)
+        self.mean, self.stddev = _finite("mean", mean), _finite("stddev", stddev, 0)
+        self.seed = _checked_seed(seed)
 
     def sample(self, shape, rng):
         rng = self._draws(rng)
@@ -110,7 +121,10 @@ class RandomNormal(Initializer):
 
 class RandomUniform(Initializer):
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
-        self.minval, self.maxval, self.seed = minval, maxval, _checked_seed(seed)
+        self.minval, self.maxval = _finite("minval", minval), _finite("maxval", maxval)
+        if maxval < minval:
+            raise ValueError(f"maxval: expected a number >= minval ({minval!r}), got {maxval!r}")
+        self.seed = _checked_seed(seed)
 
     def sample(self, shape, rng):
         rng = self._draws(rng)
@@ -129,7 +143,8 @@ def _truncated_normal(rng, stddev, shape):
 
 class TruncatedNormal(Initializer):
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean, self.stddev, self.seed = mean, stddev, _checked_seed(seed)
+        self.mean, self.stddev = _finite("mean", mean), _finite("stddev", stddev, 0)
+        self.seed = _checked_seed(seed)
 
     def sample(self, shape, rng):
         rng = self._draws(rng)
@@ -213,7 +228,7 @@ class Orthogonal(Initializer):
     diagonal, shaped (rows = the product of all but the last dimension, columns = the last), times ``gain``."""
 
     def __init__(self, gain=1.0, seed=None):
-        self.gain, self.seed = gain, _checked_seed(seed)
+        self.gain, self.seed = _finite("gain", gain), _checked_seed(seed)
 
     def sample(self, shape, rng):
         if len(shape) < 2:
@@ -232,7 +247,7 @@ class Identity(Initializer):
     """Keras's Identity: ``gain`` times the (possibly rectangular) identity matrix; 2-D weights only."""
 
     def __init__(self, gain=1.0):
-        self.gain = gain
+        self.gain = _finite("gain", gain)
 
     def sample(self, shape, rng):
         if len(shape) != 2:

@@ -30,8 +30,8 @@ class Regularizer:
 
     def __init__(self, l1=0.0, l2=0.0):
         for arg, value in (("l1", l1), ("l2", l2)):
-            if not isinstance(value, numbers.Real) or value < 0:
-                raise ValueError(f"{arg}: expected a non-negative number, got {value!r}")
+            if not isinstance(value, numbers.Real) or not 0 <= value < math.inf:  # (NaN too)
+                raise ValueError(f"{arg}: expected a finite non-negative number, got {value!r}")
         self.l1, self.l2 = float(l1), float(l2)
 
     def __call__(self, x):

@@ -1,9 +1,11 @@
 """Helpers shared by the callbacks: argument checks, monitor modes, formatting, rank-0 output."""
 from __future__ import annotations
 
-import numpy as np
-
+import math
 import numbers
+import os
+
+import numpy as np
 
 
 def _is_chief(model) -> bool:
@@ -24,6 +26,32 @@ def _check_number(owner: str, name: str, value, minimum: float = 0.0) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= minimum:
         raise _bad_arg(owner, name, f"a number >= {minimum}", value)
     return float(value)
+
+
+def _check_path(owner: str, name: str, value) -> str:
+    """A file path argument (a str or os.PathLike), named when it is something else."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{owner}: {name} must be a file path (str or os.PathLike), got {type(value).__name__} "
+                        f"{value!r}")
+    return os.fspath(value)
+
+
+def _check_threshold(owner: str, name: str, value) -> float | None:
+    """A value the monitored metric is compared with (a baseline, a first threshold): None, or a finite number
+    (a NaN one would compare False with every value, and silently stop training or every save)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise _bad_arg(owner, name, "a finite number or None", value)
+    return float(value)
+
+
+def _check_verbose(owner: str, value) -> int:
+    """A callback's ``verbose``: 0 (silent) or more (its messages), checked when it is made, not at its first
+    message."""
+    if not isinstance(value, numbers.Integral) or value < 0:
+        raise _bad_arg(owner, "verbose", "0 or 1", value)
+    return int(value)
 
 
 def _check_mode(owner: str, mode) -> str:

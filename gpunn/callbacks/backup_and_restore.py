@@ -164,6 +164,12 @@ class BackupAndRestore(Callback):
 
     # ---- restore ----------------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
+        if _is_chief(self.model):  # a folder it cannot write in is named now, not after the first epoch's work
+            try:
+                os.makedirs(self.backup_dir, exist_ok=True)
+            except OSError as exc:
+                raise type(exc)(exc.errno, f"backup_dir: cannot make or use the folder {self.backup_dir!r} "
+                                           f"({exc.strerror})") from None
         if self._batches is not None:
             self._batches.since_save = 0
         self._saved_at_last_batch = False

@@ -8,7 +8,7 @@ import collections.abc
 import csv
 import os
 
-from ._common import _is_chief
+from ._common import _check_path, _is_chief
 from .base import Callback
 
 
@@ -25,7 +25,9 @@ class CSVLogger(Callback):
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
-        self.filename = os.fspath(filename)
+        self.filename = _check_path("CSVLogger", "filename", filename)
+        if not isinstance(separator, str) or len(separator) != 1:  # (the csv module's rule, told before training)
+            raise ValueError(f"CSVLogger: separator must be one character, got {separator!r}")
         self.sep = separator
         self.append = append
         self.keys = None

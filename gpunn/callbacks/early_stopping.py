@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..io_utils import print_msg
-from ._common import _is_chief, _check_int
+from ._common import _check_int, _check_threshold, _check_verbose, _is_chief
 from .monitor import _MonitorCallback
 
 
@@ -30,8 +30,8 @@ class EarlyStopping(_MonitorCallback):
         super().__init__(monitor, mode, min_delta)
         self.patience = _check_int("EarlyStopping", "patience", patience)
         self.start_from_epoch = _check_int("EarlyStopping", "start_from_epoch", start_from_epoch)
-        self.verbose = verbose
-        self.baseline = baseline
+        self.verbose = _check_verbose("EarlyStopping", verbose)
+        self.baseline = _check_threshold("EarlyStopping", "baseline", baseline)
         self.restore_best_weights = restore_best_weights
         self._reset()
 

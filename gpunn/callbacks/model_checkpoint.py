@@ -8,7 +8,7 @@ import os
 import warnings
 
 from ..io_utils import print_msg
-from ._common import BatchCounter, _bad_arg, _is_chief
+from ._common import BatchCounter, _bad_arg, _check_path, _check_threshold, _check_verbose, _is_chief
 from .monitor import _MonitorCallback
 
 
@@ -39,8 +39,8 @@ class ModelCheckpoint(_MonitorCallback):
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch", initial_value_threshold=None):
         super().__init__(monitor, mode, 0)
-        self.filepath = os.fspath(filepath)
-        self.verbose = verbose
+        self.filepath = _check_path("ModelCheckpoint", "filepath", filepath)
+        self.verbose = _check_verbose("ModelCheckpoint", verbose)
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
         if save_weights_only:  # a name save_weights refuses (a .keras file), refused now, before any training
@@ -52,8 +52,9 @@ class ModelCheckpoint(_MonitorCallback):
         ):
             raise _bad_arg("ModelCheckpoint", "save_freq", "'epoch' or a positive integer", save_freq)
         self.save_freq = save_freq
-        self.initial_value_threshold = initial_value_threshold
-        self.best = self._worst() if initial_value_threshold is None else float(initial_value_threshold)
+        self.initial_value_threshold = _check_threshold("ModelCheckpoint", "initial_value_threshold",
+                                                        initial_value_threshold)
+        self.best = self._worst() if initial_value_threshold is None else self.initial_value_threshold
         self._current_epoch = 0
         self._batches = BatchCounter(save_freq) if save_freq != "epoch" else None
 

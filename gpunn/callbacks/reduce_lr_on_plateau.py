@@ -6,7 +6,7 @@ import numpy as np
 import numbers
 
 from ..io_utils import print_msg
-from ._common import _is_chief, _bad_arg, _check_int, _check_number
+from ._common import _bad_arg, _check_int, _check_number, _check_verbose, _is_chief
 from .monitor import _MonitorCallback
 
 
@@ -36,7 +36,7 @@ class ReduceLROnPlateau(_MonitorCallback):
         self.patience = _check_int(owner, "patience", patience)
         self.cooldown = _check_int(owner, "cooldown", cooldown)
         self.min_lr = _check_number(owner, "min_lr", min_lr)
-        self.verbose = verbose
+        self.verbose = _check_verbose("ReduceLROnPlateau", verbose)
         self._reset()
 
     def _reset(self):

@@ -244,9 +244,13 @@ class Layer(KerasVariableLists):
         dtype = dtype_policies.dtype_name(dtype)  # a DTypePolicy's name (Keras: dtype=keras.DTypePolicy(...))
         if dtype is None and floatx() != "float32":  # set_floatx("float64"): Keras's layers take it when made
             dtype = floatx()
-        self.dtype = np.dtype(dtype).name if dtype is not None else None
-        if dtype is not None and np.dtype(dtype).kind != "f":
+        try:
+            known = None if dtype is None else np.dtype(dtype)
+        except TypeError:
+            known = None
+        if dtype is not None and (known is None or known.kind != "f"):
             raise ValueError(f"dtype: expected a floating dtype such as 'float32' or 'float64', got {dtype!r}")
+        self.dtype = None if known is None else known.name
         self.trainable = trainable
         # Keras's: regularizer(output) / batch size added to the loss in training and evaluation
         # (trainer/activity.py)

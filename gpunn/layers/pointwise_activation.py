@@ -8,6 +8,7 @@ layer's workspace.
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 from .activation_step import activation_backward, activation_forward
@@ -17,8 +18,10 @@ from .base import Layer
 def check_number(argument: str, value, allow_none: bool = False, minimum: float | None = 0.0) -> float | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or (minimum is not None and value < minimum):
-        expected = "a number" + (f" >= {minimum:g}" if minimum is not None else "") + (" or None" if allow_none else "")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or (
+            minimum is not None and value < minimum):
+        expected = "a finite number" + (f" >= {minimum:g}" if minimum is not None else "") + (
+            " or None" if allow_none else "")
         raise ValueError(f"{argument}: expected {expected}, got {value!r}")
     return float(value)
 

@@ -68,6 +68,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
     kind = model_file_kind(filepath, save_format)
     model._require_built("save")
     saving_hooks.refuse_own_hooks(model, "model.save")
+    _warn_of_non_finite_weights(model, filepath)
     if kind == KERAS:
         keras_format.save_model(model, filepath, overwrite, include_optimizer)
     elif kind == H5:
@@ -83,7 +84,18 @@ def save_backup(model, filepath) -> None:
     filepath = check_save_path(filepath, True)
     model._require_built("save")
     saving_hooks.refuse_own_hooks(model, "model.save")
+    _warn_of_non_finite_weights(model, filepath)
     _save_safetensors(model, filepath, True, True, config_required=False)
+
+
+def _warn_of_non_finite_weights(model, filepath) -> None:
+    """A model whose weights hold NaN or inf (a training that diverged, a set_weights of bad values) is saved as it
+    is, as Keras saves it, but not silently: the layers are named (the file's digests would not tell)."""
+    bad = [layer.name for layer in model._layers for w in layer.get_weights()
+           if w.dtype.kind == "f" and not np.isfinite(w).all()]
+    if bad:
+        warnings.warn(f"filepath: {filepath!r}: the weights of {sorted(set(bad))} hold NaN or inf values; they are "
+                      "saved as they are (did training diverge?)", RuntimeWarning, stacklevel=3)
 
 
 def save_weights(model, filepath, overwrite=True, save_format=None) -> None:
@@ -93,6 +105,7 @@ def save_weights(model, filepath, overwrite=True, save_format=None) -> None:
     kind = weights_file_kind(filepath, save_format)
     model._require_built("save_weights")
     saving_hooks.refuse_own_hooks(model, "save_weights")
+    _warn_of_non_finite_weights(model, filepath)
     if kind == KERAS_WEIGHTS:
         keras_format.save_weights(model, filepath, overwrite)
     elif kind == H5:
@@ -101,6 +114,33 @@ def save_weights(model, filepath, overwrite=True, save_format=None) -> None:
         metadata = {"format": WEIGHTS_FORMAT, "format_version": FORMAT_VERSION, "gpunn_version": gpunn_version()}
         write_file(filepath, _weight_tensors(model), metadata, overwrite)
         tf_checkpoint_state.note_latest(filepath)  # (tf.train.latest_checkpoint of tf.keras 2's tutorials)
+
+
+def _load_by_name(model, weights_in_order, filepath, skip_mismatch: bool) -> None:
+    """Keras's ``load_weights_from_hdf5_group_by_name``: each layer of the file into the model's layers of its
+    name; layers of other names are left as they are. A count or shape that differs is refused, or with
+    ``skip_mismatch`` skipped with Keras's warning; everything is checked before any weight is set."""
+    layers = {}
+    for layer in model.layers:
+        layers.setdefault(layer.name, []).append(layer)
+    loads = []
+    for k, (name, values) in enumerate(weights_in_order):
+        for layer in layers.get(name, []):
+            shapes = [tuple(w.shape) for w in layer.get_weights()]
+            if len(values) != len(shapes):
+                problem = (f"Weight count mismatch for layer #{k} (named {name}). Layer expects {len(shapes)} "
+                           f"weight(s). Received {len(values)} saved weight(s)")
+            elif [tuple(np.shape(v)) for v in values] != shapes:
+                problem = (f"Shape mismatch in layer #{k} (named {name}): the layer's weights have shapes "
+                           f"{shapes}, the file's {[tuple(np.shape(v)) for v in values]} ({filepath!r})")
+            else:
+                loads.append((layer, values))
+                continue
+            if not skip_mismatch:
+                raise ValueError(problem)
+            warnings.warn(f"Skipping loading of weights for layer #{k} (named {name}): {problem}", stacklevel=3)
+    for layer, values in loads:
+        layer.set_weights([np.asarray(v) for v in values])
 
 
 def _position_key(key: str) -> tuple[str, str]:
@@ -154,18 +194,26 @@ def read_keras_weights(filepath: str, data: bytes):
     raise NotAModelFileError(f"filepath: {filepath!r} is an HDF5 file but holds no Keras weights")
 
 
-def load_weights(model, filepath, skip_mismatch=False) -> None:
+def load_weights(model, filepath, skip_mismatch=False, by_name=False) -> None:
     """Weights from any model or weights file (the format is read from the file, whatever its name), matched
     to the model's layers by position: Keras 3 files by layer path, tf.keras HDF5 files by the order of the
     layers with weights, safetensors files by position and weight name. ``skip_mismatch``: a layer whose
     weights in the file differ in number or shape keeps its own (a new head on a loaded base), with a warning."""
-    if not isinstance(skip_mismatch, (bool, np.bool_)):
-        raise ValueError(f"skip_mismatch: expected True or False, got {skip_mismatch!r}")
+    for argument, value in (("skip_mismatch", skip_mismatch), ("by_name", by_name)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{argument}: expected True or False, got {value!r}")
     filepath = check_load_path(filepath)
     model._require_built("load_weights")  # before reading what may be a large file
     saving_hooks.refuse_own_hooks(model, "load_weights")
     with open(filepath, "rb") as handle:
         data = handle.read()
+    if by_name:
+        contents = read_keras_weights(os.fsdecode(filepath), data) if file_kind(data) == H5 else None
+        if contents is None or not contents.legacy:  # Keras's rule
+            raise ValueError(f"by_name: only supports loading legacy '.h5' or '.hdf5' files (tf.keras's HDF5). "
+                             f"Received: {filepath!r}")
+        _load_by_name(model, contents.weights_in_order, filepath, skip_mismatch)
+        return
     if file_kind(data) == SAFETENSORS:
         _, tensors = read_file(filepath, (WEIGHTS_FORMAT, MODEL_FORMAT), data)
         restore_weights(model, tensors, filepath, skip_mismatch)

@@ -942,8 +942,10 @@ class Sequential(Trainer, KerasVariableLists):
     def save_weights(self, filepath, overwrite=True, save_format=None) -> None:
         save_module.save_weights(self, filepath, overwrite=overwrite, save_format=save_format)
 
-    def load_weights(self, filepath, skip_mismatch=False) -> None:
-        save_module.load_weights(self, filepath, skip_mismatch)
+    def load_weights(self, filepath, skip_mismatch=False, by_name=False) -> None:
+        """Keras's: ``by_name=True`` (tf.keras HDF5 files only, as in Keras) loads each layer of the file into the
+        model's layers of the same name, and leaves the others."""
+        save_module.load_weights(self, filepath, skip_mismatch, by_name)
 
     # ---- config -----------------------------------------------------------------------------------
     def get_config(self) -> dict:

@@ -33,7 +33,7 @@ def check_steps(gradient_accumulation_steps):
     value = gradient_accumulation_steps
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0 or value == 1:
         raise ValueError("`gradient_accumulation_steps` must be an integer >= 2. Received: "
-                         f"gradient_accumulation_steps={gradient_accumulation_steps}")
+                         f"gradient_accumulation_steps={gradient_accumulation_steps!r}")
     return int(value) or None
 
 

@@ -26,6 +26,16 @@ def _finite(argument, value, low=-math.inf, high=math.inf):
     return float(value)
 
 
+def _epsilon(value) -> float:
+    """An optimizer's epsilon: a finite number >= 0; None is the backend's epsilon (1e-7), as tf.keras 2's
+    optimizers took it (``epsilon=None`` in scripts of those years)."""
+    if value is None:
+        from ..config import epsilon
+
+        return float(epsilon())
+    return _finite("epsilon", value, low=0.0)
+
+
 class SGD(Optimizer):
     """v = momentum * v - lr * g; p += v (or, nesterov, p += momentum * v - lr * g); plain p -= lr * g."""
 
@@ -60,7 +70,7 @@ class RMSprop(Optimizer):
         super().__init__(learning_rate, **kwargs)
         self.rho = _in_range("rho", rho)
         self.momentum = _in_range("momentum", momentum)
-        self.epsilon, self.centered = float(epsilon), bool(centered)
+        self.epsilon, self.centered = _epsilon(epsilon), bool(centered)
 
     def active_slots(self):
         return ("velocity",) + (("momentum",) if self.momentum > 0 else ()) + (
@@ -88,7 +98,7 @@ class Adagrad(Optimizer):
         super().__init__(learning_rate, **kwargs)
         if initial_accumulator_value < 0:
             raise ValueError(f"initial_accumulator_value: expected >= 0, got {initial_accumulator_value!r}")
-        self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), float(epsilon)
+        self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), _epsilon(epsilon)
 
     def active_slots(self):
         return ("accumulator",)
@@ -116,7 +126,7 @@ class Adam(Optimizer):
         super().__init__(learning_rate, **kwargs)
         self.beta_1 = _in_range("beta_1", beta_1)
         self.beta_2 = _in_range("beta_2", beta_2)
-        self.epsilon, self.amsgrad = float(epsilon), bool(amsgrad)
+        self.epsilon, self.amsgrad = _epsilon(epsilon), bool(amsgrad)
 
     def active_slots(self):
         return ("momentum", "velocity") + (("velocity_hat",) if self.amsgrad else ())
@@ -147,7 +157,7 @@ class _TwoMoments(Optimizer):
         super().__init__(learning_rate, **kwargs)
         self.beta_1 = _in_range("beta_1", beta_1)
         self.beta_2 = _in_range("beta_2", beta_2)
-        self.epsilon = float(epsilon)
+        self.epsilon = _epsilon(epsilon)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
@@ -197,7 +207,7 @@ class Adadelta(Optimizer):
     def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
         self.rho = _in_range("rho", rho, high_open=False)
-        self.epsilon = float(epsilon)
+        self.epsilon = _epsilon(epsilon)
 
     def active_slots(self):
         return ("accumulated_grad", "accumulated_delta_var")
@@ -250,7 +260,7 @@ class ScheduleFreeAdamW(Optimizer):
         # beta_1 divides (x is recovered from y and z) and 1 - beta_2^t does: 0 and 1 give NaN in Keras
         self.beta_1 = _in_range("beta_1", beta_1, low_open=True, high_open=False)
         self.beta_2 = _in_range("beta_2", beta_2)
-        self.epsilon = _finite("epsilon", epsilon, low=0.0)
+        self.epsilon = _epsilon(epsilon)
         self.warmup_steps = _finite("warmup_steps", warmup_steps, low=0.0)
         if float(warmup_steps).is_integer():
             self.warmup_steps = int(warmup_steps)

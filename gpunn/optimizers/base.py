@@ -27,7 +27,7 @@ from .schedules import LearningRateSchedule, deserialize as deserialize_schedule
 def _non_negative_or_none(argument, value):
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:  # (NaN too)
         raise ValueError(f"{argument}: expected a positive number or None, got {value!r}")
     return float(value)
 
@@ -154,9 +154,11 @@ class Optimizer:
 
     @weight_decay.setter
     def weight_decay(self, value):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+            raise ValueError(f"weight_decay: expected a finite number >= 0 or None, got {value!r}")
         value = float(value or 0.0)
-        if value < 0:
-            raise ValueError(f"weight_decay: expected a non-negative number, got {value!r}")
+        if not 0 <= value < math.inf:  # (NaN too)
+            raise ValueError(f"weight_decay: expected a finite number >= 0 or None, got {value!r}")
         self._weight_decay = value
         self._write_state(WEIGHT_DECAY, value)
 

@@ -29,7 +29,7 @@ def check_arguments(use_ema, ema_momentum, ema_overwrite_frequency):
     if isinstance(ema_momentum, bool) or not isinstance(ema_momentum, numbers.Real):
         raise ValueError(f"ema_momentum: expected a number in [0, 1], got {ema_momentum!r}")
     if use_ema:
-        if ema_momentum > 1 or ema_momentum < 0:
+        if not 0 <= ema_momentum <= 1:  # (NaN too: its average turns every weight NaN at the end of fit)
             raise ValueError(f"`ema_momentum` must be in the range [0, 1]. Received: ema_momentum={ema_momentum}")
         if ema_overwrite_frequency and (isinstance(ema_overwrite_frequency, bool) or not isinstance(
                 ema_overwrite_frequency, (int, np.integer)) or ema_overwrite_frequency < 1):

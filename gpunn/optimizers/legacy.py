@@ -21,6 +21,7 @@ Keras 3's Nadam, which gpunn has; it refuses by name.
 """
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 
@@ -81,8 +82,8 @@ class Keras2Arguments:
                             f"optimizers take {list(_KERAS_2_KEYWORDS)} (Keras 3's arguments, such as "
                             f"weight_decay, are gpunn.optimizers.{name}'s)")
         for key, value in kwargs.items():
-            if isinstance(value, numbers.Real) and value < 0:
-                raise ValueError(f"legacy.{name}: {key}: expected a number >= 0, got {value!r}")
+            if isinstance(value, numbers.Real) and not 0 <= value < math.inf:  # (NaN too)
+                raise ValueError(f"legacy.{name}: {key}: expected a finite number >= 0, got {value!r}")
         if "lr" in kwargs:
             warnings.warn("The `lr` argument is deprecated, use `learning_rate` instead.", UserWarning, stacklevel=3)
             learning_rate = kwargs.pop("lr")

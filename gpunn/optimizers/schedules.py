@@ -53,13 +53,15 @@ class LearningRateSchedule:
         return cls(**config)
 
 
+# (each check refuses NaN and inf too: a NaN passes ``value <= 0``, and a schedule of NaN rates turns every
+# weight NaN in one epoch)
 def _positive(argument, value):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or value <= 0:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{argument}: expected a positive number, got {value!r}")
 
 
 def _non_negative(argument, value):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or value < 0:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{argument}: expected a number >= 0, got {value!r}")
 
 
@@ -86,8 +88,11 @@ class CosineDecay(LearningRateSchedule):
         # 0 with a warm-up is Keras's own example: the rate climbs from 0 to warmup_target
         _non_negative("initial_learning_rate", initial_learning_rate)
         _positive("decay_steps", decay_steps)
-        if not 0.0 <= alpha <= 1.0:
+        if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool) or not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha: expected a number in [0, 1], got {alpha!r}")
+        if warmup_target is not None:  # the rate the warm-up climbs to: a learning rate
+            _non_negative("warmup_target", warmup_target)
+        _non_negative("warmup_steps", warmup_steps)
         self.initial_learning_rate, self.decay_steps, self.alpha = float(initial_learning_rate), decay_steps, alpha
         self.name, self.warmup_target, self.warmup_steps = name, warmup_target, warmup_steps
 
@@ -105,8 +110,12 @@ class PiecewiseConstantDecay(LearningRateSchedule):
             raise ValueError(
                 f"values: expected len(boundaries) + 1 = {len(boundaries) + 1} values, got {len(values)}"
             )
+        for k, boundary in enumerate(boundaries):
+            _non_negative(f"boundaries[{k}]", boundary)
         if list(boundaries) != sorted(boundaries):
             raise ValueError(f"boundaries: expected increasing step numbers, got {boundaries!r}")
+        for k, value in enumerate(values):  # learning rates: a negative one climbs the loss
+            _non_negative(f"values[{k}]", value)
         self.boundaries, self.values, self.name = list(boundaries), [float(v) for v in values], name
 
     def formula(self):
@@ -119,6 +128,7 @@ class InverseTimeDecay(LearningRateSchedule):
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
         _positive("initial_learning_rate", initial_learning_rate)
         _positive("decay_steps", decay_steps)
+        _non_negative("decay_rate", decay_rate)  # (a negative one divides by zero, then makes the rate negative)
         self.initial_learning_rate, self.decay_steps = float(initial_learning_rate), decay_steps
         self.decay_rate, self.staircase, self.name = float(decay_rate), bool(staircase), name
 

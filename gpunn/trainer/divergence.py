@@ -17,6 +17,7 @@ class DivergenceWarning:
 
         # Rank 0 alone speaks, as for the progress bar: every rank holds the same (summed) epoch loss.
         self.armed = is_chief and not any(isinstance(cb, TerminateOnNaN) for cb in callbacks)
+        self.validation_armed = is_chief
 
     def epoch_end(self, epoch: int, epochs: int, logs) -> None:
         """Warn (the first time only) when the epoch's training loss is NaN or inf; ``epoch`` counts from 0."""
@@ -29,4 +30,20 @@ class DivergenceWarning:
             f"fit: the training loss became {value} in epoch {epoch + 1}/{epochs} (the batch is not known: the "
             "loss is read back once per epoch); training diverged. Try a lower learning rate, or add "
             "gpunn.callbacks.TerminateOnNaN() to the callbacks to stop at the first such batch.",
+            RuntimeWarning, stacklevel=3)
+
+    def validation_end(self, epoch: int, epochs: int, logs) -> None:
+        """Warn (the first time only) when the epoch's validation loss is NaN or inf while its training loss is
+        not (that one is reported above): the validation data overflow the model's arithmetic, or hold values
+        the training data did not."""
+        loss, trained = logs.get("val_loss"), logs.get("loss")
+        if not self.validation_armed or loss is None or math.isfinite(loss) or (
+                trained is not None and not math.isfinite(trained)):
+            return
+        self.validation_armed = False
+        value = "NaN" if math.isnan(loss) else ("inf" if loss > 0 else "-inf")
+        warnings.warn(
+            f"fit: the validation loss is {value} in epoch {epoch + 1}/{epochs}, while the training loss is "
+            "finite: the validation data give the model values its arithmetic overflows (data far larger than "
+            "the training data?), or hold NaN or inf the checks of arrays do not see (a generator's batches).",
             RuntimeWarning, stacklevel=3)

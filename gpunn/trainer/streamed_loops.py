@@ -254,6 +254,7 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
                 else:
                     val_logs = {}
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            divergence.validation_end(epoch, epochs, logs)
             cbs.on_epoch_end(epoch, logs)
             if model.stop_training:
                 break

@@ -113,7 +113,7 @@ class Trainer:
 
     # ---- compile ----------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
-                run_eagerly=None, steps_per_execution=1, jit_compile="auto", **kwargs):
+                run_eagerly=None, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True, **kwargs):
         """Configure training. ``jit_compile=True`` records each batch shape's first training step and replays
         the recording afterwards, as a CUDA graph on a GPU (see the README); ``"auto"`` (Keras's default) does
         so where the backend gains from it (``jit_compile`` property). ``steps_per_execution=N`` runs N steps per
@@ -126,6 +126,10 @@ class Trainer:
         shape_variants.forget(self)  # (compiled anew: a variant copies the new compile when it is made)
         if kwargs:
             raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}")
+        # Keras's auto_scale_loss wraps the optimizer in a LossScaleOptimizer under a "mixed_float16" policy only,
+        # which gpunn does not train in (float32 or float64 gradients do not underflow so): taken, nothing to do
+        if not isinstance(auto_scale_loss, (bool, np.bool_)):
+            raise ValueError(f"auto_scale_loss: expected True or False, got {auto_scale_loss!r}")
         jit_compile = _check_jit_compile(jit_compile)
         if (isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer))
                 or steps_per_execution < 1):
@@ -449,6 +453,8 @@ class Trainer:
                                                     self._calls[-1].output_shape[-1], self.dtype)
             argument = "class_weight"
         elif sample_weight is not None:
+            if isinstance(sample_weight, (list, tuple)) and len(sample_weight) == 1 and np.ndim(sample_weight[0]):
+                sample_weight = sample_weight[0]  # one output's weights in a list of outputs, as Keras takes them
             weights = check_sample_weight(argument, sample_weight, len(y))
         else:
             return None
@@ -606,6 +612,7 @@ class Trainer:
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             if val_stream is not None and validates_after(epoch, validation_freq):
                 logs.update({f"val_{k}": v for k, v in val_stream.evaluate(cbs).items()})
+            divergence.validation_end(epoch, epochs, logs)
             cbs.on_epoch_end(epoch, logs)
             if agree:
                 agree_on_stop(self, comm)

@@ -156,10 +156,13 @@ class VarianceScaling(Initializer):
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
                  output_axes=None):
-        if scale <= 0:
+        if not _finite("scale", scale) > 0:
             raise ValueError(f"scale: expected a positive number, got {scale!r}")
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"mode: expected 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}")
+        if isinstance(distribution, str):  # Keras lower-cases it, and takes tf.keras's "normal" as truncated
+            distribution = distribution.lower()
+            distribution = "truncated_normal" if distribution == "normal" else distribution
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
             raise ValueError(
                 f"distribution: expected 'truncated_normal', 'untruncated_normal' or 'uniform', got {distribution!r}"

@@ -11,7 +11,7 @@ import gpunn
 from gpunn import backend as K
 from gpunn import layers
 from helpers import assert_gradients_close, assert_same_training, numerical_gradient, run_keras
-from helpers import run_script_both_ways
+from helpers import numpy_backend, run_script_both_ways  # noqa: F401  (fixture)
 
 SCRIPT = '''
 def definitions(keras):
@@ -482,3 +482,14 @@ def test_a_metric_class_named_like_a_built_in_one_survives_a_file(tmp_path_facto
     assert ours["after"] == pytest.approx(ours["before"], rel=1e-6)
     assert ours["after"]["my_mae"] == pytest.approx(theirs["after"]["my_mae"], rel=1e-5)
     assert ours["after"]["my_mae"] > 50  # the script's class (100 times the error), not the built-in one
+
+
+def test_a_loss_object_as_a_metric_is_named_as_keras_names_it(numpy_backend):
+    """Keras's get_object_name: a Loss object given as a metric logs under the loss's name (tf.keras 2 too), which
+    History and EarlyStopping(monitor="val_huber_loss") read."""
+    model = gpunn.Sequential([gpunn.Input((3,)), layers.Dense(1)])
+    model.compile("sgd", "mse", metrics=[gpunn.losses.Huber(), gpunn.losses.MeanAbsoluteError(name="mae_l"),
+                                         gpunn.losses.LogCosh()])
+    history = model.fit(np.ones((8, 3)), np.ones(8), validation_split=0.25, verbose=0)
+    assert sorted(history.history) == ["huber_loss", "log_cosh", "loss", "mae_l", "val_huber_loss", "val_log_cosh",
+                                       "val_loss", "val_mae_l"]

@@ -78,3 +78,13 @@ def test_tensorflow_itself_gets_the_reason(numpy_backend):
     tf = pytest.importorskip("tensorflow", reason="TensorFlow's own conversion")
     with pytest.raises(TypeError, match="keras.ops.concatenate"):
         tf.concat([gpunn.Input((3,)), gpunn.Input((3,))], axis=-1)
+
+
+def test_tf_keras_2_argument_names_keras_still_reads(numpy_backend):
+    """VarianceScaling(distribution="normal") is the truncated normal (Keras 3 maps it so too);
+    ReduceLROnPlateau(epsilon=) is tf.keras 2's old name of min_delta, taken with its warning."""
+    assert gpunn.initializers.VarianceScaling(distribution="normal").distribution == "truncated_normal"
+    with pytest.warns(UserWarning, match="`epsilon` argument is deprecated"):
+        assert gpunn.callbacks.ReduceLROnPlateau(epsilon=0.01).min_delta == 0.01
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        gpunn.callbacks.ReduceLROnPlateau(epsylon=0.01)

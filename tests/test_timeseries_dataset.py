@@ -183,3 +183,19 @@ def test_with_tensorflow_imported_it_is_kerass_dataset():
                                             gpunn_path=True)
     assert ours.pop("evaluated") == ["loss", "mean_absolute_error"]
     assert ours == theirs and theirs["type"] == "tensorflow"
+
+
+def test_fit_keeps_the_order_of_its_windows_as_keras_keeps_a_tf_data_dataset_s():
+    """Keras's timeseries_dataset_from_array gives a tf.data dataset, which fit(shuffle=True), its default, never
+    reorders: gpunn's windows keep their order too (and get no PyDataset hooks of Keras's fit)."""
+    data = np.arange(40, dtype="float32").reshape(20, 2)
+    dataset = gpunn.utils.timeseries_dataset_from_array(data, np.arange(20, dtype="float32"), sequence_length=2,
+                                                        batch_size=4, shuffle=False)
+    kernels = []
+    for shuffle in (True, False):
+        model = gpunn.Sequential([gpunn.Input((2, 2)), gpunn.layers.Flatten(),
+                                  gpunn.layers.Dense(1, kernel_initializer="ones")])
+        model.compile(optimizer=gpunn.optimizers.SGD(1e-4), loss="mse")
+        model.fit(dataset, epochs=2, verbose=0, shuffle=shuffle)
+        kernels.append(model.get_weights()[0])
+    np.testing.assert_array_equal(kernels[0], kernels[1])

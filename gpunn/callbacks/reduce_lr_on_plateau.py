@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 import numbers
+import warnings
 
 from ..io_utils import print_msg
 from ._common import _bad_arg, _check_int, _check_number, _check_verbose, _is_chief
@@ -27,7 +28,13 @@ class ReduceLROnPlateau(_MonitorCallback):
     """
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
-                 min_delta=1e-4, cooldown=0, min_lr=0.0):
+                 min_delta=1e-4, cooldown=0, min_lr=0.0, **kwargs):
+        if "epsilon" in kwargs:  # tf.keras 2's old name of min_delta, taken with its warning
+            min_delta = kwargs.pop("epsilon")
+            warnings.warn("`epsilon` argument is deprecated and will be removed, use `min_delta` instead.",
+                          stacklevel=2)
+        if kwargs:
+            raise TypeError(f"ReduceLROnPlateau: unexpected keyword argument(s) {sorted(kwargs)}")
         super().__init__(monitor, mode, min_delta)
         owner = "ReduceLROnPlateau"
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0 < factor < 1:

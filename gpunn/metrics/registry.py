@@ -208,7 +208,11 @@ def get(identifier, loss=_STANDALONE, output_units: int = 0, sparse_labels: bool
         module = (getattr(identifier, "__module__", None) or "").split(".")[0]
         if isinstance(name, str) and name.lower() in BY_NAME and module in ("gpunn", "keras", "tensorflow", "tf_keras"):
             return BY_NAME[name.lower()](name=name)
-        # a function of the user's (even one named like a built-in metric): Keras's MeanMetricWrapper of it
+        # a function of the user's (even one named like a built-in metric): Keras's MeanMetricWrapper of it,
+        # named as Keras's get_object_name names it (a Loss object by its name: 'huber_loss')
+        if name is None:
+            name = getattr(identifier, "name", None) or snake_case(type(identifier).__name__)
+            return MeanMetricWrapper(identifier, name=name)
         return MeanMetricWrapper(identifier)
     if isinstance(identifier, str) and identifier.strip().lower().replace("-", "_") not in BY_NAME:
         custom = custom_objects.lookup(identifier)  # a function or class of the user's, saved by name

@@ -43,6 +43,13 @@ def is_py_dataset(data) -> bool:
                                            and (hasattr(data, "__len__") or hasattr(type(data), "num_batches")))
 
 
+def stands_for_tf_data(data) -> bool:
+    """A dataset gpunn's utilities make where Keras's make a tf.data dataset (``timeseries_dataset_from_array``,
+    ``text_dataset_from_directory``... without TensorFlow): read as Keras reads that one, its order never changed
+    by ``fit(shuffle=True)`` and no PyDataset hooks called besides its own epochs."""
+    return bool(getattr(type(data), "stands_for_tf_data", False))
+
+
 def is_streamed(data) -> bool:
     """Data read batch by batch: a PyDataset, a generator, an iterator or another iterable that is not an array
     (NumPy / CuPy arrays, lists, tuples, pandas and scipy.sparse objects are arrays to ``fit``)."""
@@ -324,7 +331,7 @@ class BatchStream:
         since ``compile``, where Keras builds its losses and metrics from a batch) ``on_epoch_begin()`` and the
         first batch; then always ``on_epoch_end()`` (its ``EpochIterator.reset()``). gpunn's own order of shuffled
         batches does not count these."""
-        if not isinstance(self.reader, _PyDatasetReader):
+        if not isinstance(self.reader, _PyDatasetReader) or stands_for_tf_data(self.reader.dataset):
             return
         dataset = self.reader.dataset
         if peek:

@@ -25,7 +25,7 @@ from .epoch_iterator import weights_shape
 from .executions import executions
 from .running_metrics import hand_batch_logs
 from .streamed_data import (RAN_OUT_WARNING, BatchStream, is_py_dataset, is_streamed, is_tf_dataset, source_kind,
-                           unpack_batch)
+                           stands_for_tf_data, unpack_batch)
 from .test_step import predict_rows
 from .validation_schedule import check_validation_freq, validates_after
 
@@ -202,7 +202,9 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
                       f"{source_kind(x)}. The {source_kind(x)} is expected to yield already-shuffled data.",
                       UserWarning, stacklevel=3)  # Keras's warning
 
-    stream = BatchStream(x, "x", steps_per_epoch, "steps_per_epoch", shuffle=bool(shuffle) and is_py_dataset(x))
+    # (a dataset standing for Keras's tf.data one keeps its order, as fit leaves a tf.data dataset's)
+    stream = BatchStream(x, "x", steps_per_epoch, "steps_per_epoch",
+                         shuffle=bool(shuffle) and is_py_dataset(x) and not stands_for_tf_data(x))
     stream.keras_reset(peek=first_since_compile)
     if shuffle and is_py_dataset(x) and stream.num_batches is None:
         warnings.warn("`shuffle=True` was passed, but will be ignored since the data `x` was provided as an "

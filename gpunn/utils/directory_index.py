@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from ..io_utils import print_msg
-from .py_dataset import PyDataset
+from .py_dataset import NoTfDataMethods, PyDataset
 
 LABEL_MODES = ("int", "categorical", "binary", None)
 
@@ -131,10 +131,12 @@ def encoded_labels(labels, label_mode, num_classes):
     return labels.astype("int32")
 
 
-class FileBatches(PyDataset):
+class FileBatches(NoTfDataMethods, PyDataset):
     """The files' contents (``load(path)``, the batch's made one array by ``stack``) and labels, in batches of
     ``batch_size`` (one sample at a time for None); with ``shuffle``, in a new order at each epoch and each new
     iteration, drawn from ``seed``."""
+
+    # (NoTfDataMethods: Keras returns a tf.data dataset here, whose order fit keeps)
 
     def __init__(self, paths, labels, label_mode, num_classes, batch_size, shuffle, seed):
         super().__init__()

@@ -125,3 +125,25 @@ class PyDataset:
 
 
 Sequence = PyDataset  # Keras exports the class under both names
+
+
+# tf.data.Dataset's methods, which a script goes on with where Keras gave it a tf.data dataset (``ds.map``)
+_TF_DATA_METHODS = frozenset({"map", "batch", "unbatch", "prefetch", "cache", "shuffle", "take", "skip", "filter",
+                              "repeat", "concatenate", "zip", "as_numpy_iterator", "cardinality", "element_spec",
+                              "padded_batch", "rebatch", "flat_map", "interleave", "apply", "enumerate",
+                              "reduce", "with_options", "options", "take_while", "window", "unique"})
+
+
+class NoTfDataMethods:
+    """For the datasets that stand for Keras's tf.data ones (``stands_for_tf_data``): a tf.data method asked of one
+    says why it is not there, instead of a bare AttributeError."""
+
+    stands_for_tf_data = True
+
+    def __getattr__(self, name):
+        if name in _TF_DATA_METHODS:
+            raise AttributeError(
+                f"'{type(self).__name__}' object has no attribute {name!r}: it is gpunn's dataset of NumPy batches, "
+                "made because the script had not imported TensorFlow; `import tensorflow` before making it to get "
+                f"Keras's tf.data.Dataset, whose .{name}() this is")
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute {name!r}")

@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 from .. import _compat
-from .py_dataset import PyDataset
+from .py_dataset import NoTfDataMethods, PyDataset
 
 
 def _integer(argument, value, low):
@@ -95,8 +95,10 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
                              shuffler)
 
 
-class TimeseriesWindows(PyDataset):
+class TimeseriesWindows(NoTfDataMethods, PyDataset):
     """The batches of ``timeseries_dataset_from_array``: ``(windows, targets)``, or the windows alone."""
+
+    # (NoTfDataMethods: Keras returns a tf.data dataset here, whose order fit keeps)
 
     def __init__(self, data, targets, starts, offsets, batch_size, shuffler):
         super().__init__()

@@ -88,3 +88,37 @@ def test_tf_keras_2_argument_names_keras_still_reads(numpy_backend):
         assert gpunn.callbacks.ReduceLROnPlateau(epsilon=0.01).min_delta == 0.01
     with pytest.raises(TypeError, match="unexpected keyword argument"):
         gpunn.callbacks.ReduceLROnPlateau(epsylon=0.01)
+
+
+def test_tf_keras_2_generator_methods_and_reading_arguments(numpy_backend):
+    """fit_generator / evaluate_generator / predict_generator (tf.keras 2's deprecated aliases, with its warning
+    and signatures) train as fit does; workers= and use_multiprocessing= given to the loop are taken with a
+    warning saying they belong to the PyDataset (Keras 3's place), and change nothing but speed."""
+    x, y = _data()
+
+    class Batches(gpunn.utils.PyDataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, index):
+            return x[index * 4:(index + 1) * 4], y[index * 4:(index + 1) * 4]
+
+    histories = []
+    for generator_method in (True, False):
+        model = _model()
+        model.compile("sgd", "mse")
+        if generator_method:
+            with pytest.warns(UserWarning) as caught:
+                histories.append(model.fit_generator(Batches(), epochs=2, verbose=0, workers=3, shuffle=False))
+            messages = " ".join(str(w.message) for w in caught)
+            assert "`Model.fit_generator` is deprecated" in messages and "take them on the PyDataset" in messages
+            with pytest.warns(UserWarning, match="evaluate_generator"):
+                evaluated = model.evaluate_generator(Batches())
+            with pytest.warns(UserWarning, match="predict_generator"):
+                assert model.predict_generator(Batches()).shape == (8, 1)
+        else:
+            histories.append(model.fit(Batches(), epochs=2, verbose=0, shuffle=False))
+            assert model.evaluate(Batches(), verbose=0) == evaluated
+    assert histories[0].history == histories[1].history
+    with pytest.raises(TypeError, match=r"fit: unexpected keyword argument\(s\) \['verbos'\]"):
+        _model().fit(x, y, verbos=0)

@@ -35,6 +35,7 @@ from .running_metrics import hand_batch_logs
 from .streamed_loops import StreamedValidation, evaluate_streamed, fit_streamed, is_streamed, predict_streamed
 from .test_step import TestStep, predict_rows
 from . import carried_slots, compiled_outputs, custom_steps, trainable_state
+from .tf_keras_2_loops import TfKeras2Loops, take_reading_arguments
 from .train_step import TrainStep
 from .packed_targets import PackedTargets
 from .validation_schedule import check_validation_freq, validates_after
@@ -81,7 +82,7 @@ def _per_output(sample_weight) -> bool:
                                                              for item in sample_weight)
 
 
-class Trainer:
+class Trainer(TfKeras2Loops):
     """The Keras training API of a model; the model provides layers, ops, params/grads, ``_ensure_built`` and
     ``_pack_for_training``."""
 
@@ -493,7 +494,7 @@ class Trainer:
     # ---- fit --------------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
-            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1, **kwargs):
         """Train for ``epochs`` epochs; returns the History. ``batch_size`` (default 32) is the global batch.
 
         ``sample_weight`` (one weight per sample; for several outputs also one array per output, a list or a dict)
@@ -505,6 +506,7 @@ class Trainer:
         yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches (``streamed_loops.py``)."""
         from ..callbacks import CallbackList
 
+        take_reading_arguments("fit", kwargs)
         self._require_compiled("fit", custom_steps.TRAIN_HOOKS)
         first_since_compile = self._first_use_since_compile()
         steps_per_epoch, validation_steps = whole_number(steps_per_epoch), whole_number(validation_steps)
@@ -665,10 +667,11 @@ class Trainer:
         return results
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, return_dict=False,
-                 callbacks=None, steps=None):
+                 callbacks=None, steps=None, **kwargs):
         """Loss and metrics over (x, y): a float when there are no metrics, else [loss, *metrics] (or a dict).
         ``x`` may be a generator, iterator or PyDataset of (x, y[, sample_weight]) batches; ``steps``: how many
         batches to read (all by default)."""
+        take_reading_arguments("evaluate", kwargs)
         self._require_compiled("evaluate", custom_steps.TEST_HOOKS)
         first_since_compile = self._first_use_since_compile()
         verbose = _check_verbose(verbose)
@@ -721,10 +724,11 @@ class Trainer:
             return None
         return CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose, epochs=1, steps=steps)
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, **kwargs):
         """Model outputs for ``x`` as a NumPy array (probabilities after a softmax/sigmoid output layer). ``x``
         may be a generator, iterator or PyDataset yielding batches of x (or tuples whose first element is x);
         ``steps``: how many batches to predict (all by default)."""
+        take_reading_arguments("predict", kwargs)
         _check_verbose(verbose)
         if not self._layers and not getattr(self, "_awaits_trace", False):
             raise ValueError("predict: the model has no layers")

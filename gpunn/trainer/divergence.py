@@ -25,9 +25,8 @@ class DivergenceWarning:
         if loss is None or math.isfinite(loss):
             return
         self.armed = False
-        value = "NaN" if math.isnan(loss) else ("inf" if loss > 0 else "-inf")
         warnings.warn(
-            f"fit: the training loss became {value} in epoch {epoch + 1}/{epochs} (the batch is not known: the "
+            f"fit: the training loss became {_named(loss)} in epoch {epoch + 1}/{epochs} (the batch is not known: the "
             "loss is read back once per epoch); training diverged. Try a lower learning rate, or add "
             "gpunn.callbacks.TerminateOnNaN() to the callbacks to stop at the first such batch.",
             RuntimeWarning, stacklevel=3)
@@ -41,9 +40,12 @@ class DivergenceWarning:
                 trained is not None and not math.isfinite(trained)):
             return
         self.validation_armed = False
-        value = "NaN" if math.isnan(loss) else ("inf" if loss > 0 else "-inf")
         warnings.warn(
-            f"fit: the validation loss is {value} in epoch {epoch + 1}/{epochs}, while the training loss is "
+            f"fit: the validation loss is {_named(loss)} in epoch {epoch + 1}/{epochs}, while the training loss is "
             "finite: the validation data give the model values its arithmetic overflows (data far larger than "
             "the training data?), or hold NaN or inf the checks of arrays do not see (a generator's batches).",
             RuntimeWarning, stacklevel=3)
+
+
+def _named(value: float) -> str:
+    return "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")

@@ -542,3 +542,14 @@ def test_sparsemax_between_layers_saves_as_keras_s_operation(tmp_path):
     loaded = gpunn.models.load_model(tmp_path / "sparsemax.keras")
     assert [op.keras_class for op in loaded.operations if hasattr(op, "keras_class")] == ["Sparsemax"]
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), expected)
+
+
+def test_gpunn_ops_values_are_constants_of_a_functional_model():
+    """``x * ops.array([...])`` and ``ops.add(x, ops.ones(...))`` on a model's input: the values computed
+    beforehand are constants of the graph, as Keras takes its backend tensors (Deep Learning with Python)."""
+    from gpunn import ops
+
+    inputs = gpunn.Input((3,))
+    model = gpunn.Model(inputs, [inputs * ops.array([1.0, 2.0, 3.0]), ops.add(inputs, ops.ones((3,)))])
+    scaled, shifted = model.predict(np.ones((1, 3)), verbose=0)
+    assert scaled.tolist() == [[1.0, 2.0, 3.0]] and shifted.tolist() == [[2.0, 2.0, 2.0]]

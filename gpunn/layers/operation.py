@@ -110,8 +110,17 @@ def _constant(value, where: str):
         return value.item() if isinstance(value, np.generic) else value
     if isinstance(value, np.ndarray):
         return np.array(value)  # a copy: the model keeps the value it was given
+    if is_value_tensor(value):  # a gpunn.ops result computed beforehand (ops.ones(...)): a constant, as in Keras
+        return np.array(value.numpy())
     raise TypeError(f"{where}: an operation on a model's symbolic values takes numbers, strings, lists and NumPy "
                     f"arrays besides them, got {type(value).__name__}; compute it inside a layer of your own")
+
+
+def is_value_tensor(value) -> bool:
+    """A gpunn Tensor holding a value (no gradient to carry): ``ops.array(...)``, ``ops.ones(...)`` on the host."""
+    from ..autodiff.tensor import Tensor
+
+    return isinstance(value, Tensor) and not value.requires_grad and isinstance(value.value, np.ndarray)
 
 
 class BatchReduction(ValueError):

@@ -50,7 +50,10 @@ class SymbolicArithmetic:
         return self._operation(other, kind, reverse)
 
     def _operation(self, other, name: str, reverse: bool = False):
-        if not isinstance(other, (int, float, np.generic, np.ndarray, list, tuple)) and not is_symbolic(other):
+        from .operation import is_value_tensor
+
+        if not isinstance(other, (int, float, np.generic, np.ndarray, list, tuple)) and not is_symbolic(other) and \
+                not is_value_tensor(other):  # (a gpunn.ops result computed beforehand: a constant, as in Keras)
             return NotImplemented
         from .. import ops
 

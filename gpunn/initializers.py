@@ -72,6 +72,8 @@ class Ones(Initializer):
 def _finite(argument: str, value, minimum=None):
     """``value`` as given, or a ValueError naming ``argument`` unless it is a finite number (>= ``minimum``): a
     NaN or a negative spread would otherwise start training from NaN weights, or fail inside NumPy."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value.item()  # (a 0-d array, what arithmetic on NumPy values gives)
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(
             value) or (minimum is not None and value < minimum):
         bound = "" if minimum is None else f" >= {minimum}"
@@ -89,8 +91,8 @@ class Constant(Initializer):
         if isinstance(value, dict) and value.get("class_name") == "__numpy__":  # an array in Keras's config
             value = np.array(value["config"]["value"], dtype=value["config"].get("dtype"))
         array = np.asarray(value)
-        if array.dtype.kind not in "biuf" or not np.isfinite(array).all():
-            raise ValueError(f"value: expected a finite number or an array of finite numbers, got {value!r}")
+        if array.dtype.kind not in "biuf" or np.isnan(array).any():
+            raise ValueError(f"value: expected a number or an array of numbers (not NaN), got {value!r}")
         self.value = float(array) if array.ndim == 0 else array.astype(np.float64)
 
     def sample(self, shape, rng):

@@ -181,3 +181,30 @@ def test_a_backup_folder_that_cannot_be_made_is_named_before_training(numpy_back
     with pytest.raises(OSError, match="backup_dir: cannot make or use the folder"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.BackupAndRestore(str(blocker / "backup"))])
     assert model.optimizer.iterations == 0
+
+
+ACCEPTED = [
+    lambda: layers.ReLU(max_value=math.inf),  # no cap
+    lambda: initializers.Constant(-math.inf),
+    lambda: initializers.RandomNormal(stddev=np.array(0.1)),  # a 0-d array, as NumPy arithmetic gives
+    lambda: initializers.RandomUniform(np.float32(-0.1), np.float32(0.1)),
+    lambda: callbacks.EarlyStopping(baseline=math.inf),
+    lambda: callbacks.ModelCheckpoint("m.keras", save_best_only=True, initial_value_threshold=math.inf),
+    lambda: optimizers.Adam(weight_decay=np.float32(0.01), epsilon=np.float32(1e-7), ema_momentum=np.float32(0.9)),
+    lambda: schedules.PiecewiseConstantDecay([np.int64(2)], [np.float32(0.1), 0.0]),
+    lambda: schedules.CosineDecay(0.0, 4, warmup_target=np.float32(0.1), warmup_steps=np.int64(2)),
+    lambda: regularizers.l2(np.float32(0.01)),
+]
+
+
+@pytest.mark.parametrize("make", ACCEPTED)
+def test_what_keras_takes_is_still_taken(make):
+    make()
+
+
+def test_validation_batch_size_0_is_the_batch_size_as_in_keras(numpy_backend):
+    x, y = _data()
+    model = _model()
+    model.compile("sgd", "mse")
+    history = model.fit(x, y, validation_data=(x, y), validation_batch_size=0, batch_size=4, verbose=0)
+    assert len(history.history["val_loss"]) == 1

@@ -413,3 +413,5 @@ def test_int8_products_accumulate_in_int32_as_keras():
         assert result.dtype == "int32" and np.asarray(result).tolist() == [[20000]]
     mixed = ops.matmul(a, ops.cast(b, "int16"))  # not int8 alone: NumPy's promotion, as Keras's
     assert mixed.dtype == "int16" and np.asarray(mixed).tolist() == [[20000]]
+    for kept in (ops.dot(a, b), ops.tensordot(a, b, axes=1), a @ b):  # Keras keeps int8 there (and wraps)
+        assert kept.dtype == "int8"

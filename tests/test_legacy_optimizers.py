@@ -215,3 +215,22 @@ def test_a_number_replaces_a_schedule_as_in_keras_2():
         optimizer.learning_rate = 0.003
         assert float(optimizer.learning_rate) == pytest.approx(0.003)
         assert optimizer.get_config()["learning_rate"] == 0.003
+
+
+def test_a_number_replacing_a_decayed_schedule_is_the_rate_the_device_reads():
+    """A LearningRateScheduler setting a number over a legacy optimizer made with a schedule and decay (Keras 2's
+    _set_hyper): its training from then on is that of the optimizer made with the number, the rate the recorded
+    step reads on the device included."""
+    _, _, weights = _data()
+    x, y, _ = _data()
+    trained = []
+    for rate in (gpunn.optimizers.schedules.ExponentialDecay(0.3, decay_steps=2, decay_rate=0.5), 0.1):
+        model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(2)])
+        model.set_weights(weights)
+        model.compile(legacy.SGD(rate, decay=0.05), "mse", jit_compile=True)
+        model.fit(x, y, batch_size=REFERENCE["batch_size"], epochs=2, shuffle=False, verbose=0,
+                  callbacks=[gpunn.callbacks.LearningRateScheduler(lambda epoch, lr: 0.1)])
+        trained.append(model.get_weights())
+    for ours, theirs in zip(*trained):
+        np.testing.assert_array_equal(ours, theirs)
+    assert np.abs(trained[0][0] - weights[0]).max() > 1e-3  # it trained

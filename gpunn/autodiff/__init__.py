@@ -28,7 +28,9 @@ OPS_FUNCTIONS = {**_public_functions(functions), **_public_functions(elementwise
                  **_public_functions(pixel_shuffle), **_public_functions(sparsemax),
                  **_public_functions(rearrange), **_public_functions(attention)}
 OPS_FUNCTIONS.update({"abs": functions.abs, "amax": functions.amax, "amin": functions.amin,
-                      "true_divide": functions.true_divide, "swish": functions.swish})
+                      "true_divide": functions.true_divide, "swish": functions.swish,
+                      # Keras's int8 rule, for these two names only (gpunn's own products keep NumPy's dtypes)
+                      "matmul": functions._keras_matmul, "einsum": array_functions._keras_einsum})
 OPS_NAMES = sorted(OPS_FUNCTIONS)
 # keras.ops.image's, exported as gpunn.ops.image only (Keras has no keras.ops.resize)
 IMAGE_FUNCTIONS = {**_public_functions(image_functions), **_public_functions(image_colors),

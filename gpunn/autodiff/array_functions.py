@@ -239,6 +239,11 @@ def vstack(xs):
 
 # ---- products ------------------------------------------------------------------------------------------------------
 
+def _keras_einsum(subscripts, *operands):
+    """``keras.ops.einsum``: ``einsum`` with Keras's int8 rule (``functions.int8_accumulated``)."""
+    return einsum(subscripts, *f.int8_accumulated(*operands))
+
+
 def einsum(subscripts, *operands):
     """Einstein summation over explicit subscripts (``"ij,jk->ik"``, ``"...b,bc->...c"``); each operand's gradient
     is the einsum of the output's gradient with the other operands, back to that operand's subscripts."""
@@ -247,7 +252,7 @@ def einsum(subscripts, *operands):
     if "..." in subscripts:
         operands = _ellipses_broadcast(subscripts.replace(" ", ""), operands)
     xp = array_module(*operands)
-    values = list(f.int8_accumulated(*(_array(x, xp) for x in operands)))
+    values = [_array(x, xp) for x in operands]
     if "..." in subscripts:
         subscripts = _without_ellipses(subscripts.replace(" ", ""), values)
     inputs, output = subscripts.replace(" ", "").split("->")

@@ -662,19 +662,24 @@ def _product(xp, a, b):
     return xp.matmul(a, b)
 
 
-def int8_accumulated(*values):
-    """Keras's rule for a product of int8 operands only (``ops.matmul``, ``ops.einsum``): an int32 result, as its
-    backends accumulate int8 products (a quantized layer's matmul), where int8 arithmetic would wrap around."""
-    if values and {getattr(v, "dtype", None) for v in values} == {np.dtype(np.int8)}:  # (``all`` is ops.all here)
-        return tuple(v.astype(np.int32) for v in values)
-    return values
+def int8_accumulated(*operands) -> tuple:
+    """Keras's rule for ``ops.matmul`` and ``ops.einsum`` (only those: its dot, tensordot and ``@`` keep int8) of
+    int8 operands only: an int32 result, as its backends accumulate int8 products (a quantized layer's matmul),
+    where int8 arithmetic would wrap around. The operands, cast to int32 where the rule applies."""
+    if operands and {str(getattr(x, "dtype", "")) for x in operands} == {"int8"}:  # (``all`` is ops.all here)
+        return tuple(cast(x, "int32") for x in operands)
+    return operands
+
+
+def _keras_matmul(x1, x2):
+    """``keras.ops.matmul``: ``matmul`` with Keras's int8 rule (``int8_accumulated``)."""
+    return matmul(*int8_accumulated(x1, x2))
 
 
 def matmul(x1, x2):
     """NumPy's matmul, 1-D operands included (promoted to a row / a column, as NumPy does, for the gradient)."""
     xp = array_module(x1, x2)
     a, b = xp.asarray(_value(x1, xp)), xp.asarray(_value(x2, xp))
-    a, b = int8_accumulated(a, b)
     out = _as_keras_float(_product(xp, a, b), x1, x2)
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b

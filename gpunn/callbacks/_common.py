@@ -37,12 +37,12 @@ def _check_path(owner: str, name: str, value) -> str:
 
 
 def _check_threshold(owner: str, name: str, value) -> float | None:
-    """A value the monitored metric is compared with (a baseline, a first threshold): None, or a finite number
-    (a NaN one would compare False with every value, and silently stop training or every save)."""
+    """A value the monitored metric is compared with (a baseline, a first threshold): None, or a number, inf
+    included (a NaN one would compare False with every value, and silently stop training or every save)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise _bad_arg(owner, name, "a finite number or None", value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
+        raise _bad_arg(owner, name, "a number (not NaN) or None", value)
     return float(value)
 
 

@@ -18,7 +18,7 @@ from .pointwise_activation import PointwiseActivation, check_number
 class ReLU(PointwiseActivation):
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.max_value = check_number("max_value", max_value, allow_none=True)
+        self.max_value = check_number("max_value", max_value, allow_none=True, allow_inf=True)  # (inf: no cap)
         self.negative_slope = check_number("negative_slope", negative_slope)
         self.threshold = check_number("threshold", threshold)
 

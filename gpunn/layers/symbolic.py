@@ -201,7 +201,8 @@ def _variable_axes(parents, sample_shape, layer=None) -> tuple:
     if after == before:
         return tuple(sorted(axes))
     if len(parents) == 1 and layer is not None and overrides.is_gpunn_class(type(layer)):
-        longer = tuple(dim + 1 if axis in axes else dim for axis, dim in enumerate(before))
+        # twice as long: a Reshape((-1, 2)) that takes the built length takes this one too (one more might not)
+        longer = tuple(dim * 2 if axis in axes else dim for axis, dim in enumerate(before))
         try:
             moved = tuple(layer.compute_output_shape(longer))
         except Exception:  # (a Reshape to a fixed shape takes one length only)

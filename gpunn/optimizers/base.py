@@ -140,6 +140,9 @@ class Optimizer:
         if isinstance(value, LearningRateSchedule):
             self._learning_rate = value
             self.config_version += 1  # the schedule is part of the recorded step
+            of_rate = value.formula_of_rate()
+            if of_rate is not None:  # its rate read on the device (tf.keras 2's decay): the new one there
+                self.write_initial_rate(of_rate[1])
             return
         if isinstance(self._learning_rate, LearningRateSchedule):
             raise TypeError("learning_rate: this optimizer follows a schedule; it cannot be set to a number")

@@ -521,7 +521,9 @@ class Trainer(TfKeras2Loops):
                                 initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
                                 validation_freq, first_since_compile)
         batch_size = check_positive_int("batch_size", batch_size, allow_none=True)  # (None: Keras's rule, below)
-        validation_batch_size = check_positive_int("validation_batch_size", validation_batch_size, allow_none=True)
+        # (0 is None: Keras takes ``validation_batch_size or batch_size``)
+        validation_batch_size = check_positive_int("validation_batch_size", validation_batch_size or None,
+                                                   allow_none=True)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs: expected a non-negative integer, got {epochs!r}")
         epochs = int(epochs)

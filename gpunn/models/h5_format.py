@@ -239,4 +239,5 @@ def read_weights(filepath: str, contents) -> KerasFileContents:
     # gpunn's files before the layout attribute: the graph's; tf.keras's: the model's own (None: follow the model)
     unnamed = GRAPH_LAYOUT if contents.attribute("", GPUNN_MARKER) is not None else None
     return KerasFileContents(filepath=filepath, legacy=True, layout=layout_of(contents, unnamed),
-                             weights_in_order=_weights_in_order(filepath, contents, group))
+                             weights_in_order=_weights_in_order(filepath, contents, group),
+                             layer_names=list(contents.names_attribute(group, "layer_names") or []))

@@ -422,6 +422,8 @@ class KerasFileContents:
     compile_config: dict | None = None
     weights_by_path: dict[str, list] | None = None
     weights_in_order: list[tuple[str, list]] | None = None
+    # (tf.keras HDF5) every layer the file names, those without weights too (``load_weights(by_name=True)``)
+    layer_names: list[str] | None = None
     optimizer_values: list | None = None
     dropout_counters: dict = field(default_factory=dict)
     keras_version: str | None = None  # the Keras release that wrote the file, where the file says

@@ -138,7 +138,7 @@ def _load_by_name(model, weights_in_order, filepath, skip_mismatch: bool) -> Non
                 continue
             if not skip_mismatch:
                 raise ValueError(problem)
-            warnings.warn(f"Skipping loading of weights for layer #{k} (named {name}): {problem}", stacklevel=3)
+            warnings.warn(f"Skipping loading of weights: {problem}", stacklevel=3)
     for layer, values in loads:
         layer.set_weights([np.asarray(v) for v in values])
 
@@ -212,7 +212,9 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False) -> None:
         if contents is None or not contents.legacy:  # Keras's rule
             raise ValueError(f"by_name: only supports loading legacy '.h5' or '.hdf5' files (tf.keras's HDF5). "
                              f"Received: {filepath!r}")
-        _load_by_name(model, contents.weights_in_order, filepath, skip_mismatch)
+        weights = dict(contents.weights_in_order or [])  # (a layer the file names without weights: none)
+        _load_by_name(model, [(name, weights.get(name, [])) for name in contents.layer_names or weights], filepath,
+                      skip_mismatch)
         return
     if file_kind(data) == SAFETENSORS:
         _, tensors = read_file(filepath, (WEIGHTS_FORMAT, MODEL_FORMAT), data)

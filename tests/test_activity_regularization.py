@@ -187,7 +187,7 @@ def test_model_files_keep_the_regularizers_both_ways_with_keras(tmp_path, rng):
 
 
 def test_bad_factors_are_refused_by_name():
-    with pytest.raises(ValueError, match="l1: expected a non-negative number"):
+    with pytest.raises(ValueError, match="l1: expected a finite non-negative number"):
         layers.ActivityRegularization(l1=-1.0)
     with pytest.raises(ValueError, match="activity_regularizer|regularizer"):
         layers.Dense(3, activity_regularizer="l3")

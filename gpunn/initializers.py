@@ -13,6 +13,7 @@ from . import custom_objects, keras_objects
 from . import random as gpunn_random
 from ._registry import lookup
 from .autodiff.default_float import floatx
+from .constraints.base import check_number
 
 
 def _fans(shape) -> tuple[float, float]:
@@ -69,18 +70,6 @@ class Ones(Initializer):
         return np.ones(shape)
 
 
-def _finite(argument: str, value, minimum=None):
-    """``value`` as given, or a ValueError naming ``argument`` unless it is a finite number (>= ``minimum``): a
-    NaN or a negative spread would otherwise start training from NaN weights, or fail inside NumPy."""
-    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
-        value = value.item()  # (a 0-d array, what arithmetic on NumPy values gives)
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(
-            value) or (minimum is not None and value < minimum):
-        bound = "" if minimum is None else f" >= {minimum}"
-        raise ValueError(f"{argument}: expected a finite number{bound}, got {value!r}")
-    return value
-
-
 class Constant(Initializer):
     """``value`` everywhere. Keras 3's Constant documents a scalar but computes ``cast(value) * ones(shape)``
     (keras/src/initializers/constant_initializers.py), so an array that broadcasts to the weight's shape works
@@ -113,7 +102,7 @@ class Constant(Initializer):
 
 class RandomNormal(Initializer):
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean, self.stddev = _finite("mean", mean), _finite("stddev", stddev, 0)
+        self.mean, self.stddev = check_number("mean", mean), check_number("stddev", stddev, 0)
         self.seed = _checked_seed(seed)
 
     def sample(self, shape, rng):
@@ -123,7 +112,7 @@ class RandomNormal(Initializer):
 
 class RandomUniform(Initializer):
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
-        self.minval, self.maxval = _finite("minval", minval), _finite("maxval", maxval)
+        self.minval, self.maxval = check_number("minval", minval), check_number("maxval", maxval)
         if maxval < minval:
             raise ValueError(f"maxval: expected a number >= minval ({minval!r}), got {maxval!r}")
         self.seed = _checked_seed(seed)
@@ -145,7 +134,7 @@ def _truncated_normal(rng, stddev, shape):
 
 class TruncatedNormal(Initializer):
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean, self.stddev = _finite("mean", mean), _finite("stddev", stddev, 0)
+        self.mean, self.stddev = check_number("mean", mean), check_number("stddev", stddev, 0)
         self.seed = _checked_seed(seed)
 
     def sample(self, shape, rng):
@@ -158,7 +147,7 @@ class VarianceScaling(Initializer):
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
                  output_axes=None):
-        if not _finite("scale", scale) > 0:
+        if not check_number("scale", scale) > 0:
             raise ValueError(f"scale: expected a positive number, got {scale!r}")
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"mode: expected 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}")
@@ -233,7 +222,7 @@ class Orthogonal(Initializer):
     diagonal, shaped (rows = the product of all but the last dimension, columns = the last), times ``gain``."""
 
     def __init__(self, gain=1.0, seed=None):
-        self.gain, self.seed = _finite("gain", gain), _checked_seed(seed)
+        self.gain, self.seed = check_number("gain", gain), _checked_seed(seed)
 
     def sample(self, shape, rng):
         if len(shape) < 2:
@@ -252,7 +241,7 @@ class Identity(Initializer):
     """Keras's Identity: ``gain`` times the (possibly rectangular) identity matrix; 2-D weights only."""
 
     def __init__(self, gain=1.0):
-        self.gain = _finite("gain", gain)
+        self.gain = check_number("gain", gain)
 
     def sample(self, shape, rng):
         if len(shape) != 2:

@@ -515,15 +515,15 @@ class Trainer(TfKeras2Loops):
             validation_steps = run_limits.limited_steps(validation_steps)
         epochs = run_limits.limited_epochs(epochs)  # keras.config.set_max_epochs, for debugging runs
         steps_per_epoch = run_limits.limited_steps(steps_per_epoch)
+        # (0 is None: Keras takes ``validation_batch_size or batch_size``; checked for streamed data too)
+        validation_batch_size = check_positive_int("validation_batch_size", validation_batch_size or None,
+                                                   allow_none=True)
         if is_streamed(x):
             return fit_streamed(self, x, y, batch_size, epochs, _verbose_param(verbose), callbacks,
                                 validation_split, validation_data, shuffle, class_weight, sample_weight,
                                 initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
                                 validation_freq, first_since_compile)
         batch_size = check_positive_int("batch_size", batch_size, allow_none=True)  # (None: Keras's rule, below)
-        # (0 is None: Keras takes ``validation_batch_size or batch_size``)
-        validation_batch_size = check_positive_int("validation_batch_size", validation_batch_size or None,
-                                                   allow_none=True)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs: expected a non-negative integer, got {epochs!r}")
         epochs = int(epochs)

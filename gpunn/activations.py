@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 
 from ._registry import lookup
+from .number_arguments import finite_number, positive_number
 
 # The element-wise activations (run in the fused bias + activation step), and those whose gradient needs the
 # pre-activation z rather than the output y.
@@ -146,9 +147,9 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     minus negative_slope * max(threshold - x, 0). The defaults are the fused relu; a slope alone the fused
     leaky_relu, max_value=6 alone the fused relu6."""
     for argument, value in (("negative_slope", negative_slope), ("threshold", threshold)):
-        _check_real(argument, value)
+        finite_number(argument, value)
     if max_value is not None:
-        _check_real("max_value", max_value)
+        finite_number("max_value", max_value)
     if negative_slope == 0.0 and threshold == 0.0:
         if max_value is None:
             return _elementwise("relu", x, 0.0)
@@ -188,7 +189,7 @@ def leaky_relu(x, negative_slope=0.2):
 
 def elu(x, alpha=1.0):
     if alpha != 1.0:  # the fused step's ELU is Keras's default one; another alpha computes as gpunn.ops.elu
-        _check_real("alpha", alpha)
+        finite_number("alpha", alpha)
         return _through_ops("elu", x, alpha=alpha)
     return _elementwise("elu", x, alpha)
 
@@ -273,7 +274,7 @@ def log_sigmoid(x):
 
 def celu(x, alpha=1.0):
     """x above 0, alpha * (exp(x / alpha) - 1) at and below."""
-    _check_real("alpha", alpha, positive=True)  # the gradient and the compiled exp part assume alpha > 0
+    positive_number("alpha", alpha)  # the gradient and the compiled exp part assume alpha > 0
     return _elementwise("celu", x, alpha)
 
 
@@ -284,13 +285,13 @@ def hard_tanh(x):
 
 def soft_shrink(x, threshold=0.5):
     """x - threshold above threshold, x + threshold below -threshold, 0 between (and for NaN, as Keras's)."""
-    _check_real("threshold", threshold)
+    finite_number("threshold", threshold)
     return _elementwise("soft_shrink", x, threshold)
 
 
 def hard_shrink(x, threshold=0.5):
     """x where |x| > threshold, 0 elsewhere (and for NaN, as Keras's)."""
-    _check_real("threshold", threshold)
+    finite_number("threshold", threshold)
     return _elementwise("hard_shrink", x, threshold)
 
 
@@ -301,7 +302,7 @@ def tanh_shrink(x):
 
 def squareplus(x, b=4):
     """(x + sqrt(x^2 + b)) / 2."""
-    _check_real("b", b)
+    finite_number("b", b)
     return _elementwise("squareplus", x, b)
 
 
@@ -385,13 +386,6 @@ def _float_array(x):
     """x as a float array, as ``_elementwise`` takes it (at least float32)."""
     x = np.asarray(x)
     return x.astype(np.result_type(x.dtype, np.float32), copy=False)
-
-
-def _check_real(argument: str, value, positive: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or \
-            not np.isfinite(value) or (positive and value <= 0):
-        expected = "a positive number" if positive else "a finite number"
-        raise ValueError(f"{argument}: expected {expected}, got {value!r}")
 
 
 _BY_NAME = {

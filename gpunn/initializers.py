@@ -13,7 +13,7 @@ from . import custom_objects, keras_objects
 from . import random as gpunn_random
 from ._registry import lookup
 from .autodiff.default_float import floatx
-from .constraints.base import check_number
+from .number_arguments import finite_number, positive_number
 
 
 def _fans(shape) -> tuple[float, float]:
@@ -102,7 +102,8 @@ class Constant(Initializer):
 
 class RandomNormal(Initializer):
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean, self.stddev = check_number("mean", mean), check_number("stddev", stddev, 0)
+        self.mean = finite_number("mean", mean, keep_int=True)
+        self.stddev = finite_number("stddev", stddev, 0, keep_int=True)
         self.seed = _checked_seed(seed)
 
     def sample(self, shape, rng):
@@ -112,7 +113,8 @@ class RandomNormal(Initializer):
 
 class RandomUniform(Initializer):
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
-        self.minval, self.maxval = check_number("minval", minval), check_number("maxval", maxval)
+        self.minval = finite_number("minval", minval, keep_int=True)
+        self.maxval = finite_number("maxval", maxval, keep_int=True)
         if maxval < minval:
             raise ValueError(f"maxval: expected a number >= minval ({minval!r}), got {maxval!r}")
         self.seed = _checked_seed(seed)
@@ -134,7 +136,8 @@ def _truncated_normal(rng, stddev, shape):
 
 class TruncatedNormal(Initializer):
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean, self.stddev = check_number("mean", mean), check_number("stddev", stddev, 0)
+        self.mean = finite_number("mean", mean, keep_int=True)
+        self.stddev = finite_number("stddev", stddev, 0, keep_int=True)
         self.seed = _checked_seed(seed)
 
     def sample(self, shape, rng):
@@ -147,8 +150,7 @@ class VarianceScaling(Initializer):
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
                  output_axes=None):
-        if not check_number("scale", scale) > 0:
-            raise ValueError(f"scale: expected a positive number, got {scale!r}")
+        positive_number("scale", scale)
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"mode: expected 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}")
         if isinstance(distribution, str):  # Keras lower-cases it, and takes tf.keras's "normal" as truncated
@@ -222,7 +224,7 @@ class Orthogonal(Initializer):
     diagonal, shaped (rows = the product of all but the last dimension, columns = the last), times ``gain``."""
 
     def __init__(self, gain=1.0, seed=None):
-        self.gain, self.seed = check_number("gain", gain), _checked_seed(seed)
+        self.gain, self.seed = finite_number("gain", gain, keep_int=True), _checked_seed(seed)
 
     def sample(self, shape, rng):
         if len(shape) < 2:
@@ -241,7 +243,7 @@ class Identity(Initializer):
     """Keras's Identity: ``gain`` times the (possibly rectangular) identity matrix; 2-D weights only."""
 
     def __init__(self, gain=1.0):
-        self.gain = check_number("gain", gain)
+        self.gain = finite_number("gain", gain, keep_int=True)
 
     def sample(self, shape, rng):
         if len(shape) != 2:

@@ -213,3 +213,29 @@ def test_validation_batch_size_0_is_the_batch_size_as_in_keras(numpy_backend):
     model.compile("sgd", "mse")
     history = model.fit(x, y, validation_data=(x, y), validation_batch_size=0, batch_size=4, verbose=0)
     assert len(history.history["val_loss"]) == 1
+
+
+def test_the_shared_number_check_words_every_refusal_alike():
+    from gpunn.number_arguments import finite_number, positive_number
+
+    assert finite_number("a", np.float32(0.5)) == 0.5 and type(finite_number("a", np.asarray(2.0))) is float
+    assert finite_number("a", 3, keep_int=True) == 3 and type(finite_number("a", np.int64(3), keep_int=True)) is int
+    assert finite_number("a", None, allow_none=True) is None
+    assert finite_number("a", math.inf, allow_inf=True) == math.inf
+    assert positive_number("a", math.inf, allow_inf=True) == math.inf and positive_number("a", 1) == 1.0
+    for value, kwargs, message in [
+            (NAN, {}, "a: expected a finite number, got nan"),
+            (True, {}, "a: expected a finite number, got True"),
+            ("1", {"minimum": 0}, "a: expected a finite number >= 0, got '1'"),
+            (-1.0, {"minimum": 0.0, "maximum": 1.0}, "a: expected a finite number >= 0.0 <= 1.0, got -1.0"),
+            (-math.inf, {"allow_inf": True}, "a: expected a finite number, got -inf"),
+            (None, {}, "a: expected a finite number, got None"),
+            (np.zeros(2), {"allow_none": True}, "a: expected a finite number or None, got array"),
+    ]:
+        with pytest.raises(ValueError, match="^" + message.replace("(", r"\(").replace(".", r"\.")):
+            finite_number("a", value, **kwargs)
+    for value, kwargs, message in [(0, {}, "b: expected a positive number, got 0"),
+                                   (NAN, {"allow_none": True}, "b: expected a positive number or None, got nan"),
+                                   (math.inf, {}, "b: expected a positive number, got inf")]:
+        with pytest.raises(ValueError, match="^" + message):
+            positive_number("b", value, **kwargs)

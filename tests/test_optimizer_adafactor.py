@@ -91,7 +91,7 @@ def test_arguments_and_configuration():
     assert (config["clip_threshold"], config["relative_step"], config["beta_2_decay"]) == (2.0, False, -0.8)
     assert gpunn.optimizers.Adafactor.from_config(config).get_config() == config
     assert isinstance(gpunn.optimizers.get("adafactor"), gpunn.optimizers.Adafactor)
-    with pytest.raises(ValueError, match="clip_threshold: expected a number > 0"):
+    with pytest.raises(ValueError, match="clip_threshold: expected a positive number, got 0"):
         gpunn.optimizers.Adafactor(clip_threshold=0)
     with pytest.raises(ValueError, match="epsilon_1: expected a finite number >= 0"):
         gpunn.optimizers.Adafactor(epsilon_1=-1.0)

@@ -88,21 +88,6 @@ def constant(ws, value, dtype):
     return ws.constant(f"constraint.{np.dtype(dtype)}.{value!r}", value, dtype)
 
 
-def check_number(argument: str, value, minimum=None):
-    """``value`` as a Python int or float (kept as given, as Keras's configs keep it; a 0-d array, what arithmetic
-    on NumPy values gives, as its number); a ValueError naming ``argument`` unless it is finite (>= ``minimum``).
-    Constraints and initializers check their numbers with it."""
-    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
-        value = value.item()
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{argument}: expected a number, got {value!r}")
-    value = int(value) if isinstance(value, numbers.Integral) else float(value)
-    if not np.isfinite(value) or (minimum is not None and value < minimum):
-        bound = "a finite number" if minimum is None else f"a finite number >= {minimum}"
-        raise ValueError(f"{argument}: expected {bound}, got {value!r}")
-    return value
-
-
 def check_axis(axis):
     """Keras's ``axis``: an int or a list of ints (the axes the norm is taken over), or None (all axes)."""
     def one(a):

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import EPSILON, ProjectionWithOps, check_axis, check_number, constant
+from ..number_arguments import finite_number
+from .base import EPSILON, ProjectionWithOps, check_axis, constant
 
 
 class _NormConstraint(ProjectionWithOps):
@@ -78,7 +79,7 @@ class MaxNorm(_NormConstraint):
 
     def __init__(self, max_value=2, axis=0):
         super().__init__(axis)
-        self.max_value = check_number("max_value", max_value, minimum=0)
+        self.max_value = finite_number("max_value", max_value, minimum=0, keep_int=True)
 
     def apply(self, ops, ws, weight) -> None:
         norms = self.norms(ops, ws, weight)
@@ -94,9 +95,9 @@ class MinMaxNorm(_NormConstraint):
 
     def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
         super().__init__(axis)
-        self.min_value = check_number("min_value", min_value, minimum=0)
-        self.max_value = check_number("max_value", max_value, minimum=0)
-        self.rate = check_number("rate", rate)
+        self.min_value = finite_number("min_value", min_value, minimum=0, keep_int=True)
+        self.max_value = finite_number("max_value", max_value, minimum=0, keep_int=True)
+        self.rate = finite_number("rate", rate, keep_int=True)
 
     def apply(self, ops, ws, weight) -> None:
         dtype = weight.dtype

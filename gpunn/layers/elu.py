@@ -9,7 +9,8 @@ layer loads with its alpha.
 from __future__ import annotations
 
 from .. import activations
-from .pointwise_activation import PointwiseActivation, check_number
+from ..number_arguments import finite_number
+from .pointwise_activation import PointwiseActivation
 
 ELU_1 = activations.ActivationSpec("elu", 1.0)
 
@@ -17,7 +18,7 @@ ELU_1 = activations.ActivationSpec("elu", 1.0)
 class ELU(PointwiseActivation):
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.alpha = check_number("alpha", alpha, minimum=None)
+        self.alpha = finite_number("alpha", alpha)
 
     def fused_spec(self):
         return ELU_1 if self.alpha == 1.0 else None

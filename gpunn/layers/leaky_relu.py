@@ -7,7 +7,8 @@ from __future__ import annotations
 import warnings
 
 from .. import activations
-from .pointwise_activation import PointwiseActivation, check_number
+from ..number_arguments import finite_number
+from .pointwise_activation import PointwiseActivation
 
 
 class LeakyReLU(PointwiseActivation):
@@ -16,7 +17,7 @@ class LeakyReLU(PointwiseActivation):
             negative_slope = kwargs.pop("alpha")
             warnings.warn("Argument `alpha` is deprecated. Use `negative_slope` instead.")  # Keras's message
         super().__init__(**kwargs)
-        self.negative_slope = check_number("negative_slope", negative_slope)
+        self.negative_slope = finite_number("negative_slope", negative_slope, 0.0)
 
     def fused_spec(self):
         if self.negative_slope == 0.0:

@@ -12,6 +12,7 @@ share their buffers. Reductions are NumPy's own: mean and var are computed as ``
 from __future__ import annotations
 
 from .. import constraints, initializers, regularizers
+from ..number_arguments import positive_number
 from .base import Layer, WeightSpec, weight_property
 
 
@@ -47,9 +48,7 @@ class _ScaleShift(Layer):
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
                  **kwargs):
         super().__init__(**kwargs)
-        if not epsilon > 0:
-            raise ValueError(f"epsilon: expected a positive number, got {epsilon!r}")
-        self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
+        self.epsilon, self.center, self.scale = positive_number("epsilon", epsilon), bool(center), bool(scale)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)

@@ -8,23 +8,8 @@ layer's workspace.
 """
 from __future__ import annotations
 
-import math
-import numbers
-
 from .activation_step import activation_backward, activation_forward
 from .base import Layer
-
-
-def check_number(argument: str, value, allow_none: bool = False, minimum: float | None = 0.0,
-                 allow_inf: bool = False) -> float | None:
-    if value is None and allow_none:
-        return None
-    finite = isinstance(value, numbers.Real) and (math.isfinite(value) or (allow_inf and value == math.inf))
-    if isinstance(value, bool) or not finite or (minimum is not None and value < minimum):
-        expected = "a finite number" + (f" >= {minimum:g}" if minimum is not None else "") + (
-            " or None" if allow_none else "")
-        raise ValueError(f"{argument}: expected {expected}, got {value!r}")
-    return float(value)
 
 
 class PointwiseActivation(Layer):

@@ -12,15 +12,16 @@ all three run in the backend's fused activation step.
 from __future__ import annotations
 
 from .. import activations
-from .pointwise_activation import PointwiseActivation, check_number
+from ..number_arguments import finite_number
+from .pointwise_activation import PointwiseActivation
 
 
 class ReLU(PointwiseActivation):
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.max_value = check_number("max_value", max_value, allow_none=True, allow_inf=True)  # (inf: no cap)
-        self.negative_slope = check_number("negative_slope", negative_slope)
-        self.threshold = check_number("threshold", threshold)
+        self.max_value = finite_number("max_value", max_value, 0.0, allow_none=True, allow_inf=True)  # (inf: no cap)
+        self.negative_slope = finite_number("negative_slope", negative_slope, 0.0)
+        self.threshold = finite_number("threshold", threshold, 0.0)
 
     def fused_spec(self):
         if self.threshold != 0.0:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 
-from .algorithms import _finite
+from ..number_arguments import finite_number, positive_number
 from .base import ITERATIONS, LEARNING_RATE, WEIGHT_DECAY, Optimizer
 
 ROWS, COLUMNS = "factor_rows", "factor_columns"
@@ -34,12 +34,10 @@ class Adafactor(Optimizer):
     def __init__(self, learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2=1e-3, clip_threshold=1.0,
                  relative_step=True, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        self.beta_2_decay = _finite("beta_2_decay", beta_2_decay)
-        self.epsilon_1 = _finite("epsilon_1", epsilon_1, low=0.0)
-        self.epsilon_2 = _finite("epsilon_2", epsilon_2, low=0.0)
-        self.clip_threshold = _finite("clip_threshold", clip_threshold, low=0.0)
-        if self.clip_threshold == 0:
-            raise ValueError(f"clip_threshold: expected a number > 0, got {clip_threshold!r}")
+        self.beta_2_decay = finite_number("beta_2_decay", beta_2_decay)
+        self.epsilon_1 = finite_number("epsilon_1", epsilon_1, 0.0)
+        self.epsilon_2 = finite_number("epsilon_2", epsilon_2, 0.0)
+        self.clip_threshold = positive_number("clip_threshold", clip_threshold)
         self.relative_step = bool(relative_step)
         self._shapes: tuple = ()
 

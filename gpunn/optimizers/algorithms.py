@@ -2,9 +2,9 @@
 (keras/src/optimizers/), each one ``ops`` call over the flat buffers."""
 from __future__ import annotations
 
-import math
 import numbers
 
+from ..number_arguments import finite_number
 from .base import Optimizer
 
 
@@ -17,15 +17,6 @@ def _in_range(argument, value, low=0.0, high=1.0, high_open=True, low_open=False
     return float(value)
 
 
-def _finite(argument, value, low=-math.inf, high=math.inf):
-    """``value`` as a float, or a ValueError naming ``argument`` unless it is a finite number in [low, high]."""
-    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not (is_number and math.isfinite(value) and low <= value <= high):
-        bound = f" >= {low}" if low > -math.inf else f" <= {high}" if high < math.inf else ""
-        raise ValueError(f"{argument}: expected a finite number{bound}, got {value!r}")
-    return float(value)
-
-
 def _epsilon(value) -> float:
     """An optimizer's epsilon: a finite number >= 0; None is the backend's epsilon (1e-7), as tf.keras 2's
     optimizers took it (``epsilon=None`` in scripts of those years)."""
@@ -33,7 +24,7 @@ def _epsilon(value) -> float:
         from ..config import epsilon
 
         return float(epsilon())
-    return _finite("epsilon", value, low=0.0)
+    return finite_number("epsilon", value, 0.0)
 
 
 class SGD(Optimizer):
@@ -261,7 +252,7 @@ class ScheduleFreeAdamW(Optimizer):
         self.beta_1 = _in_range("beta_1", beta_1, low_open=True, high_open=False)
         self.beta_2 = _in_range("beta_2", beta_2)
         self.epsilon = _epsilon(epsilon)
-        self.warmup_steps = _finite("warmup_steps", warmup_steps, low=0.0)
+        self.warmup_steps = finite_number("warmup_steps", warmup_steps, 0.0)
         if float(warmup_steps).is_integer():
             self.warmup_steps = int(warmup_steps)
 
@@ -304,13 +295,13 @@ class Ftrl(Optimizer):
                  l2_shrinkage_regularization_strength=0.0, beta=0.0, **kwargs):
         super().__init__(learning_rate, **kwargs)
         # Keras's checks, in its order; gpunn also refuses what is not a finite number.
-        self.initial_accumulator_value = _finite("initial_accumulator_value", initial_accumulator_value, low=0.0)
-        self.learning_rate_power = _finite("learning_rate_power", learning_rate_power, high=0.0)
-        self.l1_regularization_strength = _finite("l1_regularization_strength", l1_regularization_strength, low=0.0)
-        self.l2_regularization_strength = _finite("l2_regularization_strength", l2_regularization_strength, low=0.0)
-        self.l2_shrinkage_regularization_strength = _finite(
-            "l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength, low=0.0)
-        self.beta = _finite("beta", beta)
+        self.initial_accumulator_value = finite_number("initial_accumulator_value", initial_accumulator_value, 0.0)
+        self.learning_rate_power = finite_number("learning_rate_power", learning_rate_power, maximum=0.0)
+        self.l1_regularization_strength = finite_number("l1_regularization_strength", l1_regularization_strength, 0.0)
+        self.l2_regularization_strength = finite_number("l2_regularization_strength", l2_regularization_strength, 0.0)
+        self.l2_shrinkage_regularization_strength = finite_number(
+            "l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength, 0.0)
+        self.beta = finite_number("beta", beta)
 
     def active_slots(self):
         return ("accumulator", "linear")

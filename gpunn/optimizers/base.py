@@ -18,18 +18,11 @@ import numpy as np
 from .. import naming, overrides
 from ..autodiff.functions import convert_to_numpy
 from ..kernels import clip_norm
+from ..number_arguments import positive_number
 from ..ops.workspace import Workspace
 from . import accumulation, ema, variable_view
 from .host_values import HostFloat, HostInt
 from .schedules import LearningRateSchedule, deserialize as deserialize_schedule, serialize as serialize_schedule
-
-
-def _non_negative_or_none(argument, value):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:  # (NaN too)
-        raise ValueError(f"{argument}: expected a positive number or None, got {value!r}")
-    return float(value)
 
 
 def _rate_number(value) -> float:
@@ -97,17 +90,14 @@ class Optimizer:
         # Keras's loss scaling (the loss times the factor, the gradients divided by it) guards float16 gradients
         # against underflow; gpunn trains in float32 or float64, where it changes nothing but rounding (nothing
         # at all for a power of 2), so the factor is kept for the config and not applied.
-        if loss_scale_factor is not None and (isinstance(loss_scale_factor, bool) or not isinstance(
-                loss_scale_factor, numbers.Real) or not loss_scale_factor > 0):
-            raise ValueError(f"loss_scale_factor: expected a positive number or None, got {loss_scale_factor!r}")
-        self.loss_scale_factor = None if loss_scale_factor is None else float(loss_scale_factor)
+        self.loss_scale_factor = positive_number("loss_scale_factor", loss_scale_factor, allow_none=True)
         self._iterations = 0  # the steps done (Keras's ``_iterations``): the updates, unless accumulating
         self._learning_rate = None
         self.learning_rate = self.default_learning_rate if learning_rate is None else learning_rate
         self.weight_decay = weight_decay
-        self.clipnorm = _non_negative_or_none("clipnorm", clipnorm)
-        self.clipvalue = _non_negative_or_none("clipvalue", clipvalue)
-        self.global_clipnorm = _non_negative_or_none("global_clipnorm", global_clipnorm)
+        self.clipnorm = positive_number("clipnorm", clipnorm, allow_none=True, allow_inf=True)
+        self.clipvalue = positive_number("clipvalue", clipvalue, allow_none=True, allow_inf=True)
+        self.global_clipnorm = positive_number("global_clipnorm", global_clipnorm, allow_none=True, allow_inf=True)
         self.use_ema, self.ema_momentum, self.ema_overwrite_frequency = ema.check_arguments(
             use_ema, ema_momentum, ema_overwrite_frequency)
         # Keras's auto_name: the class name in snake case, made unique in the process ('adam', 'adam_1', 'rm_sprop')

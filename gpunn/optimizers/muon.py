@@ -25,7 +25,8 @@ import re
 
 import numpy as np
 
-from .algorithms import _finite, _in_range
+from ..number_arguments import finite_number
+from .algorithms import _in_range
 from .base import ITERATIONS, LEARNING_RATE, WEIGHT_DECAY, Optimizer
 
 
@@ -42,23 +43,23 @@ class Muon(Optimizer):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
         self.adam_beta_1 = _in_range("adam_beta_1", adam_beta_1)
         self.adam_beta_2 = _in_range("adam_beta_2", adam_beta_2)
-        self.adam_weight_decay = _finite_or_none("adam_weight_decay", adam_weight_decay)
-        self.epsilon = _finite("epsilon", epsilon)
+        self.adam_weight_decay = finite_number("adam_weight_decay", adam_weight_decay, allow_none=True)
+        self.epsilon = finite_number("epsilon", epsilon)
         if exclude_layers is not None and (isinstance(exclude_layers, str) or not all(
                 isinstance(pattern, str) for pattern in exclude_layers)):
             raise ValueError(f"exclude_layers: expected a list of strings (regular expressions) or None, got "
                              f"{exclude_layers!r}")
         self.exclude_layers = list(exclude_layers or [])
         self.exclude_embeddings = bool(exclude_embeddings)
-        self.muon_a, self.muon_b, self.muon_c = (_finite(name, value) for name, value in
+        self.muon_a, self.muon_b, self.muon_c = (finite_number(name, value) for name, value in
                                                  (("muon_a", muon_a), ("muon_b", muon_b), ("muon_c", muon_c)))
-        self.adam_lr_ratio = _finite("adam_lr_ratio", adam_lr_ratio)
+        self.adam_lr_ratio = finite_number("adam_lr_ratio", adam_lr_ratio)
         self.momentum = _in_range("momentum", momentum, high_open=False)
         if isinstance(ns_steps, bool) or not isinstance(ns_steps, (int, np.integer)) or ns_steps < 0:
             raise ValueError(f"ns_steps: expected an integer >= 0, got {ns_steps!r}")
         self.ns_steps = int(ns_steps)
         self.nesterov = bool(nesterov)
-        self.rms_rate = _finite_or_none("rms_rate", rms_rate)
+        self.rms_rate = finite_number("rms_rate", rms_rate, allow_none=True)
         self._weight_descriptions: tuple = ()
 
     def active_slots(self):
@@ -187,6 +188,3 @@ class Muon(Optimizer):
                 "exclude_embeddings": self.exclude_embeddings, "adam_weight_decay": self.adam_weight_decay,
                 "rms_rate": self.rms_rate}
 
-
-def _finite_or_none(argument, value):
-    return None if value is None else _finite(argument, value)

@@ -1,7 +1,6 @@
 """Learning-rate schedules (Keras's ``keras.optimizers.schedules``): called with the optimizer's step count."""
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
@@ -9,6 +8,7 @@ import numpy as np
 from .. import custom_objects, overrides
 from .._registry import lookup
 from ..kernels import lr_schedules
+from ..number_arguments import finite_number, positive_number
 
 
 class LearningRateSchedule:
@@ -53,25 +53,13 @@ class LearningRateSchedule:
         return cls(**config)
 
 
-# (each check refuses NaN and inf too: a NaN passes ``value <= 0``, and a schedule of NaN rates turns every
-# weight NaN in one epoch)
-def _positive(argument, value):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{argument}: expected a positive number, got {value!r}")
-
-
-def _non_negative(argument, value):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{argument}: expected a number >= 0, got {value!r}")
-
-
 class ExponentialDecay(LearningRateSchedule):
     """initial_learning_rate * decay_rate ** (step / decay_steps), the exponent floored when staircase."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
-        _positive("initial_learning_rate", initial_learning_rate)
-        _positive("decay_steps", decay_steps)
-        _positive("decay_rate", decay_rate)
+        positive_number("initial_learning_rate", initial_learning_rate)
+        positive_number("decay_steps", decay_steps)
+        positive_number("decay_rate", decay_rate)
         self.initial_learning_rate, self.decay_steps = float(initial_learning_rate), decay_steps
         self.decay_rate, self.staircase, self.name = float(decay_rate), bool(staircase), name
 
@@ -86,13 +74,13 @@ class CosineDecay(LearningRateSchedule):
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None,
                  warmup_steps=0):
         # 0 with a warm-up is Keras's own example: the rate climbs from 0 to warmup_target
-        _non_negative("initial_learning_rate", initial_learning_rate)
-        _positive("decay_steps", decay_steps)
+        finite_number("initial_learning_rate", initial_learning_rate, 0)
+        positive_number("decay_steps", decay_steps)
         if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool) or not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha: expected a number in [0, 1], got {alpha!r}")
         if warmup_target is not None:  # the rate the warm-up climbs to: a learning rate
-            _non_negative("warmup_target", warmup_target)
-        _non_negative("warmup_steps", warmup_steps)
+            finite_number("warmup_target", warmup_target, 0)
+        finite_number("warmup_steps", warmup_steps, 0)
         self.initial_learning_rate, self.decay_steps, self.alpha = float(initial_learning_rate), decay_steps, alpha
         self.name, self.warmup_target, self.warmup_steps = name, warmup_target, warmup_steps
 
@@ -111,11 +99,11 @@ class PiecewiseConstantDecay(LearningRateSchedule):
                 f"values: expected len(boundaries) + 1 = {len(boundaries) + 1} values, got {len(values)}"
             )
         for k, boundary in enumerate(boundaries):
-            _non_negative(f"boundaries[{k}]", boundary)
+            finite_number(f"boundaries[{k}]", boundary, 0)
         if list(boundaries) != sorted(boundaries):
             raise ValueError(f"boundaries: expected increasing step numbers, got {boundaries!r}")
         for k, value in enumerate(values):  # learning rates: a negative one climbs the loss
-            _non_negative(f"values[{k}]", value)
+            finite_number(f"values[{k}]", value, 0)
         self.boundaries, self.values, self.name = list(boundaries), [float(v) for v in values], name
 
     def formula(self):
@@ -126,23 +114,15 @@ class InverseTimeDecay(LearningRateSchedule):
     """initial_learning_rate / (1 + decay_rate * step / decay_steps), the ratio floored when staircase."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
-        _positive("initial_learning_rate", initial_learning_rate)
-        _positive("decay_steps", decay_steps)
-        _non_negative("decay_rate", decay_rate)  # (a negative one divides by zero, then makes the rate negative)
+        positive_number("initial_learning_rate", initial_learning_rate)
+        positive_number("decay_steps", decay_steps)
+        finite_number("decay_rate", decay_rate, 0)  # (a negative one divides by zero, then makes the rate negative)
         self.initial_learning_rate, self.decay_steps = float(initial_learning_rate), decay_steps
         self.decay_rate, self.staircase, self.name = float(decay_rate), bool(staircase), name
 
     def formula(self):
         return lr_schedules.inverse_time_decay, (self.initial_learning_rate, float(self.decay_steps),
                                                  float(self.decay_rate), self.staircase)
-
-
-def _real(argument, value, minimum=None):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or (
-            minimum is not None and value < minimum):
-        expected = "a finite number" + ("" if minimum is None else f" >= {minimum}")
-        raise ValueError(f"{argument}: expected {expected}, got {value!r}")
-    return float(value)
 
 
 class PolynomialDecay(LearningRateSchedule):
@@ -152,10 +132,10 @@ class PolynomialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False,
                  name="PolynomialDecay"):
-        _real("initial_learning_rate", initial_learning_rate, 0.0)
-        _positive("decay_steps", decay_steps)
-        _real("end_learning_rate", end_learning_rate, 0.0)
-        _real("power", power, 0.0)  # Keras takes any power; a negative one divides by zero at decay_steps
+        finite_number("initial_learning_rate", initial_learning_rate, 0.0)
+        positive_number("decay_steps", decay_steps)
+        finite_number("end_learning_rate", end_learning_rate, 0.0)
+        finite_number("power", power, 0.0)  # Keras takes any power; a negative one divides by zero at decay_steps
         self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
         self.end_learning_rate, self.power, self.cycle, self.name = end_learning_rate, power, bool(cycle), name
 
@@ -172,10 +152,10 @@ class CosineDecayRestarts(LearningRateSchedule):
     rate is NaN, as Keras's formula gives."""
 
     def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0, name="SGDRDecay"):
-        _real("initial_learning_rate", initial_learning_rate, 0.0)
-        _positive("first_decay_steps", first_decay_steps)
-        _positive("t_mul", t_mul)
-        _real("m_mul", m_mul, 0.0)
+        finite_number("initial_learning_rate", initial_learning_rate, 0.0)
+        positive_number("first_decay_steps", first_decay_steps)
+        positive_number("t_mul", t_mul)
+        finite_number("m_mul", m_mul, 0.0)
         if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool) or not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha: expected a number in [0, 1], got {alpha!r}")
         self.initial_learning_rate, self.first_decay_steps = initial_learning_rate, first_decay_steps

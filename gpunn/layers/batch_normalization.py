@@ -8,7 +8,7 @@ rank normalises its own shard.
 from __future__ import annotations
 
 from .. import initializers
-from . import masking
+from . import masking, unused_keras_arguments
 from .base import WeightSpec, weight_property
 from .normalization import _ScaleShift
 
@@ -19,8 +19,13 @@ class BatchNormalization(_ScaleShift):
     moving_variance = weight_property("moving_variance")
 
     def __init__(self, axis=-1, momentum=0.99, moving_mean_initializer="zeros",
-                 moving_variance_initializer="ones", **kwargs):
+                 moving_variance_initializer="ones", renorm=False, renorm_clipping=None, renorm_momentum=0.99,
+                 synchronized=False, **kwargs):
         super().__init__(**kwargs)
+        # (renorm_momentum only matters with renorm, as in Keras)
+        unused_keras_arguments.refuse_used(
+            "BatchNormalization", "has no batch renormalization and no moments synchronized across replicas",
+            renorm=renorm, renorm_clipping=renorm_clipping, synchronized=synchronized)
         if axis not in (-1,):
             raise ValueError(f"axis: only the last axis (-1) is supported, got {axis!r}")
         if not 0.0 <= momentum < 1.0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations, constraints, initializers, regularizers
+from . import unused_keras_arguments
 from .activation_step import activation_backward, activation_forward
 from .base import Layer, WeightSpec, weight_property
 
@@ -23,8 +24,10 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, **kwargs):
+                 bias_constraint=None, lora_rank=None, lora_alpha=None, quantization_config=None, **kwargs):
         super().__init__(**kwargs)
+        unused_keras_arguments.refuse_used("Dense", unused_keras_arguments.FULL_PRECISION, lora_rank=lora_rank,
+                                           quantization_config=quantization_config)
         # NumPy integers too, as Keras takes them: Dense(y.max() + 1) is a common spelling.
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"units: expected a positive integer, got {units!r}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from .. import activations, constraints, initializers, ops, regularizers
-from . import user_layer
+from . import unused_keras_arguments, user_layer
 from .base import Layer
 
 
@@ -24,11 +24,9 @@ class EinsumDense(Layer):
                  bias_constraint=None, lora_rank=None, lora_alpha=None, gptq_unpacked_column_size=None,
                  quantization_config=None, **kwargs):
         super().__init__(**kwargs)
-        for argument, value in (("lora_rank", lora_rank), ("gptq_unpacked_column_size", gptq_unpacked_column_size),
-                                ("quantization_config", quantization_config)):
-            if value:
-                raise ValueError(f"EinsumDense: {argument} is not supported: gpunn trains the full kernel in floating "
-                                 "point (no LoRA, no quantization)")
+        unused_keras_arguments.refuse_used(
+            "EinsumDense", unused_keras_arguments.FULL_PRECISION, lora_rank=lora_rank,
+            gptq_unpacked_column_size=gptq_unpacked_column_size, quantization_config=quantization_config)
         if not isinstance(equation, str):
             raise ValueError(f"equation: expected an einsum string such as 'ab,bc->ac', got {equation!r}")
         self.equation = equation

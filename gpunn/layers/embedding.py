@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 
 from .. import constraints, initializers, regularizers
+from . import unused_keras_arguments
 from .base import Layer, WeightSpec, weight_property
 from .token_ids import check_ids
 
@@ -48,14 +49,14 @@ class Embedding(Layer):
     embeddings = weight_property("embeddings")
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
-                 embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, **kwargs):
+                 embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, lora_alpha=None,
+                 quantization_config=None, **kwargs):
         self.input_dim = _positive_int("input_dim", input_dim)
         self.output_dim = _positive_int("output_dim", output_dim)
         if kwargs.pop("input_length", None) is not None:
             warnings.warn("Argument `input_length` is deprecated. Just remove it.", stacklevel=2)  # Keras's words
-        if lora_rank is not None:
-            raise ValueError(f"lora_rank: gpunn's Embedding has no LoRA adaptation; leave lora_rank=None, got "
-                             f"{lora_rank!r}")
+        unused_keras_arguments.refuse_used("Embedding", unused_keras_arguments.FULL_PRECISION, lora_rank=lora_rank,
+                                           quantization_config=quantization_config)
         super().__init__(**kwargs)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)

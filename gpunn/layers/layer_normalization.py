@@ -1,6 +1,7 @@
 """LayerNormalization over the last axis (Keras default epsilon 1e-3): each sample normalised on its own."""
 from __future__ import annotations
 
+from . import unused_keras_arguments
 from .normalization import _ScaleShift
 
 
@@ -8,6 +9,9 @@ class LayerNormalization(_ScaleShift):
     supports_masking = True  # passes its input's mask on, as in Keras (masking.py)
 
     def __init__(self, axis=-1, **kwargs):
+        # Keras pops its deprecated rms_scaling from kwargs too (RMSNormalization is the layer for that)
+        unused_keras_arguments.refuse_used("LayerNormalization", "has RMSNormalization for RMS scaling",
+                                           rms_scaling=kwargs.pop("rms_scaling", False))
         super().__init__(**kwargs)
         if axis not in (-1,):
             raise ValueError(f"axis: only the last axis (-1) is supported, got {axis!r}")

@@ -59,3 +59,16 @@ def test_unused_values_are_taken_and_others_refused_by_name(make, argument):
     else:
         with pytest.raises(ValueError, match="^" + argument):
             make()
+
+
+def test_autocast_is_taken_as_keras_layers_take_it():
+    class Doubling(layers.Layer):  # a user's layer doing its own casting, as Keras's docs suggest
+        def __init__(self, **kwargs):
+            super().__init__(autocast=False, **kwargs)
+
+        def call(self, x):
+            return x * 2
+
+    layer = Doubling()
+    assert layer.autocast is False and layers.Dense(2).autocast is True
+    np.testing.assert_array_equal(np.asarray(layer(np.ones((2, 3), np.float32))), np.full((2, 3), 2.0))

@@ -227,7 +227,7 @@ class Layer(KerasVariableLists):
         return symbolic.first_call(self, "output")
 
     def __init__(self, name=None, dtype=None, trainable=True, input_shape=None, input_dim=None,
-                 activity_regularizer=None, **kwargs):
+                 activity_regularizer=None, autocast=True, **kwargs):
         base = getattr(type(self), "_builtin_under_call", None)
         if base is not None:
             owner = overrides.user_definition(type(self), "__call__")
@@ -252,6 +252,9 @@ class Layer(KerasVariableLists):
             raise ValueError(f"dtype: expected a floating dtype such as 'float32' or 'float64', got {dtype!r}")
         self.dtype = None if known is None else known.name
         self.trainable = trainable
+        # Keras's autocast casts float inputs to a mixed-precision policy's compute dtype; gpunn computes in the
+        # layer's own dtype (no mixed precision), where it changes nothing, so it is kept for Keras's attribute
+        self.autocast = bool(autocast)
         # Keras's: regularizer(output) / batch size added to the loss in training and evaluation
         # (trainer/activity.py)
         self.activity_regularizer = regularizers.get(activity_regularizer)

@@ -94,6 +94,46 @@ def test_unfreezing_trains_again_from_the_kept_weights(jit):
     assert not _same(base.get_weights(), kept)
 
 
+def _momentum_sgd_by_hand(x, y, weights, phases, lr=0.05, momentum=0.9, batch=16):
+    """Keras's SGD with momentum (v = momentum * v - lr * g; w += v) on a linear 8-6-1 MLP with MSE, in float64:
+    ``phases`` lists, per epoch, whether the first layer trains; a frozen layer keeps its velocity unchanged."""
+    w1, b1, w2, b2 = (np.array(w, np.float64) for w in weights)
+    velocity = [np.zeros_like(w) for w in (w1, b1, w2, b2)]
+    for first_trains in phases:
+        for start in range(0, len(x), batch):
+            xb, yb = x[start:start + batch], y[start:start + batch]
+            h = xb @ w1 + b1
+            d = 2 * (h @ w2 + b2 - yb) / yb.size
+            dh = d @ w2.T
+            grads = [xb.T @ dh, dh.sum(0), h.T @ d, d.sum(0)]
+            for k, (w, g) in enumerate(zip((w1, b1, w2, b2), grads)):
+                if k < 2 and not first_trains:
+                    continue
+                velocity[k] = momentum * velocity[k] - lr * g
+                w += velocity[k]
+    return [w1, b1, w2, b2]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "replayed"])
+def test_a_weight_frozen_then_trained_again_with_the_same_optimizer_takes_up_its_moments(jit):
+    """Keras's optimizer keeps a slot per weight it was built with, through recompiles with the same optimizer
+    object: a layer frozen for a while, then unfrozen, goes on from its momentum (Keras's TensorFlow backend; its
+    jax backend refuses the step), rather than from zero."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((64, 8)), rng.standard_normal((64, 1))
+    model = gpunn.Sequential([gpunn.Input((8,), dtype="float64"), layers.Dense(6), layers.Dense(1)])
+    start = [rng.standard_normal(w.shape) * 0.3 for w in model.get_weights()]
+    model.set_weights(start)
+    optimizer = optimizers.SGD(0.05, momentum=0.9)
+    phases = [True, False, True]
+    for first_trains in phases:
+        model.layers[0].trainable = first_trains
+        model.compile(optimizer, "mse", jit_compile=jit)
+        model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    for ours, expected in zip(model.get_weights(), _momentum_sgd_by_hand(x, y, start, phases)):
+        np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-12)
+
+
 def test_replayed_training_after_a_trainable_change_equals_eager():
     """As in tests/test_train_step.py: the recording is made again for the new layout, bit for bit eager's."""
     def run(jit):

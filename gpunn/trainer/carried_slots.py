@@ -1,7 +1,8 @@
 """An optimizer's state carried over when the model's flat buffers are laid out again (a change of ``trainable``
 taken at the first fit after a load or a compile, ``make_train_function(force=True)``, a layer added): each weight
-still trained keeps its slot values (Adam's moments...), as Keras's optimizer keeps one variable per weight
-whatever else the model trains."""
+keeps its slot values (Adam's moments...), as Keras's optimizer keeps one variable per weight whatever else the
+model trains: a weight frozen, then trained again with the same optimizer, takes up its moments where it left
+them (as on Keras's TensorFlow backend; its jax backend refuses the step)."""
 from __future__ import annotations
 
 
@@ -27,3 +28,9 @@ def restore(optimizer, descriptions, kept: dict) -> None:
             buffer = optimizer.slots.get(name)
             if buffer is not None and buffer.size == optimizer._size and values.size == stop - start:
                 buffer[start:stop] = optimizer.ops.asarray(values, dtype=buffer.dtype)
+
+
+def not_trained(kept: dict, descriptions) -> dict:
+    """The part of ``kept`` for weights the optimizer does not train now (frozen): held until they are again."""
+    trained = {tuple(description) for description in descriptions}
+    return {description: values for description, values in kept.items() if description not in trained}

@@ -286,14 +286,15 @@ class Trainer(TfKeras2Loops):
             from ..models.keras_variables import trained_weight_descriptions
 
             descriptions = trained_weight_descriptions(self)
-            # (the same optimizer built before for this model, in another layout: its state per weight kept)
-            owner, before = self.optimizer.__dict__.get("_built_for", (None, None))
-            kept = carried_slots.slots_by_weight(self.optimizer, before) if owner is not None and owner() is self \
-                else {}
+            # (the same optimizer built before for this model, in another layout: its state per weight kept, that
+            # of the weights frozen since included, for when they are trained again)
+            owner, before, parked = self.optimizer.__dict__.get("_built_for", (None, None, {}))
+            kept = {**parked, **carried_slots.slots_by_weight(self.optimizer, before)} \
+                if owner is not None and owner() is self else {}
             self.optimizer.set_trained_weights(descriptions)
             self.optimizer.build(self.ops, self.params, self._segments)
-            self.optimizer._built_for = (weakref.ref(self), descriptions)
             carried_slots.restore(self.optimizer, descriptions, kept)
+            self.optimizer._built_for = (weakref.ref(self), descriptions, carried_slots.not_trained(kept, descriptions))
             self._optimizer_built = True
 
     # ---- the steps --------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 ``functions.py``'s einsum and softmax, so differentiable in the query, key, value and bias."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import array_functions as af
@@ -26,7 +28,8 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
     if len(shapes[0]) != 4:
         raise ValueError(f"`dot_product_attention` only supports 4D inputs. Received: query.shape={shapes[0]}, "
                          f"key.shape={shapes[1]}, value.shape={shapes[2]}.")
-    scale = 1.0 / np.sqrt(shapes[1][-1]) if scale is None else scale
+    # a Python number, weak beside the logits (a NumPy float64 scale would make float32 inputs' result float64)
+    scale = 1.0 / math.sqrt(shapes[1][-1]) if scale is None else _weak(scale)
     logits = f.multiply(af.einsum("BTNH,BSNH->BNTS", query, key), scale)
     if bias is not None:
         logits = f.add(logits, bias)
@@ -42,3 +45,8 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         large_negative = -0.7 * (65500.0 if f._value(logits).dtype == np.float16 else 3.38953e38)
         logits = f.where(xp.asarray(np.broadcast_to(keep, f._shape(logits))), logits, large_negative)
     return af.einsum("BNTS,BSNH->BTNH", f.softmax(logits, axis=-1), value)
+
+
+def _weak(scale):
+    """A NumPy scalar as the Python number it holds (weak in Keras's promotion); anything else as it is."""
+    return scale.item() if isinstance(scale, np.generic) or getattr(scale, "shape", None) == () else scale

@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from . import functions as f
+from .default_float import floatx
 from .functions import _make, _tensor, _value, array_module
 from .tensor import Tensor
 
@@ -265,6 +266,7 @@ def _exact(value):
 
 def saturate_cast(x, dtype):  # noqa: A002 (Keras's argument name)
     """``x`` clipped into the range of ``dtype``, then cast (no wrap-around), as Keras's ``saturate_cast``."""
+    dtype = floatx() if dtype is None else dtype  # Keras's standardize_dtype(None)
     x = _as_tensor(x)
     source = np.dtype(_value(x).dtype)
     in_min, in_max = _limits(source)

@@ -125,7 +125,8 @@ def _erf_values(xp, v):
     from ..kernels.erf import erf_numpy
 
     work = np.ascontiguousarray(v, dtype=np.result_type(v.dtype, np.float32))  # erf_numpy fills a flat view
-    return erf_numpy(work).astype(v.dtype, copy=False)
+    # (ascontiguousarray makes a 0-d value 1-d: its shape put back)
+    return erf_numpy(work).reshape(np.shape(v)).astype(v.dtype, copy=False)
 
 
 def erf(x):

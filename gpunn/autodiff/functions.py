@@ -494,7 +494,17 @@ def std(x, axis=None, keepdims=False):
     return sqrt(var(x, axis=axis, keepdims=keepdims))
 
 
+def _in_float(x):
+    """``x`` as Keras's ``norm`` and ``logsumexp`` take it (``result_type(x.dtype, "float32")``): integers and
+    booleans cast to floatx before any arithmetic (in their own type, ``x - max(x)`` or ``x * x`` would wrap),
+    Python numbers in Keras's types, floats as they are."""
+    if _tensor(x) is None:
+        x = Tensor(_array_of(x, array_module(x)))
+    return cast(x, floatx()) if _value(x).dtype.kind in "biu" else x
+
+
 def logsumexp(x, axis=None, keepdims=False):
+    x = _in_float(x)
     top = stop_gradient(max(x, axis=axis, keepdims=True))
     total = log(sum(exp(subtract(x, top)), axis=axis, keepdims=True))
     out = add(total, top)
@@ -504,6 +514,7 @@ def logsumexp(x, axis=None, keepdims=False):
 def norm(x, ord=None, axis=None, keepdims=False):
     """Keras's ``ops.norm``: a vector norm (1-D, or an int axis: ord None/2, 1, inf, -inf or a number p), or a
     matrix norm (2-D with axis None, or two axes: 'fro' / None, or 2, the largest singular value)."""
+    x = _in_float(x)
     rank = len(_shape(x))
     matrix = (axis is None and rank == 2) or (isinstance(axis, (list, tuple)) and len(axis) == 2)
     if matrix:
@@ -721,6 +732,7 @@ def dot(x1, x2):
 # ---- dtypes and constructors --------------------------------------------------------------------------------------
 
 def cast(x, dtype):
+    dtype = floatx() if dtype is None else dtype  # Keras's standardize_dtype(None)
     xp = array_module(x)
     value = xp.asarray(_value(x, xp))
     out = value.astype(dtype)

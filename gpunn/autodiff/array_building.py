@@ -17,13 +17,13 @@ def _input(x):
     """``x`` as a Tensor (Python numbers and lists as Keras converts them: floats in float32)."""
     if f._tensor(x) is not None or hasattr(x, "dtype"):
         return x
-    value = np.asarray(_value(x))
+    value = f._array_of(x, np)
     return Tensor(value.astype("float32") if value.dtype.kind == "f" else value)
 
 
 def append(x1, x2, axis=None):
     """``x2`` after ``x1`` along ``axis``; both flattened first when ``axis`` is None, as NumPy does."""
-    x1, x2 = _input(x1), _input(x2)
+    x1, x2 = f._in_result_type(x1, x2)
     if axis is None:
         return f.concatenate([f.reshape(x1, (-1,)), f.reshape(x2, (-1,))], axis=0)
     return f.concatenate([x1, x2], axis=axis)
@@ -101,7 +101,7 @@ def vander(x, N=None, increasing=False):
 def kron(x1, x2):
     """The Kronecker product: the blocks ``x1[i, j, ...] * x2``, of shape the product of the shapes (the
     shorter shape padded with leading ones)."""
-    x1, x2 = _input(x1), _input(x2)
+    x1, x2 = f._in_result_type(x1, x2)
     a, b = f._shape(x1), f._shape(x2)
     rank = max(len(a), len(b))
     a, b = (1,) * (rank - len(a)) + a, (1,) * (rank - len(b)) + b

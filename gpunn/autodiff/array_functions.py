@@ -13,7 +13,7 @@ from .tensor import Tensor
 
 
 def _array(x, xp):
-    return xp.asarray(_value(x, xp))
+    return f._array_of(x, xp)  # (Python numbers in Keras's types: int32, float32)
 
 
 def _moved(x, forward, back):
@@ -329,6 +329,11 @@ def _broadcast_into(xp, grad, kept: str, target: str, sizes: dict):
 
 
 def outer(x1, x2):
+    # a Python number stays one (weak in Keras's promotion: outer(int8_array, 2) is int8), as a column or a row of 1
+    if f._only_python_numbers(x2) and not isinstance(x2, (list, tuple)):
+        return f.multiply(f.reshape(x1, (-1, 1)), x2 if not f._only_python_numbers(x1) else f._array_of(x2, np))
+    if f._only_python_numbers(x1) and not isinstance(x1, (list, tuple)):
+        return f.multiply(x1, f.reshape(x2, (1, -1)))
     return f.multiply(f.reshape(x1, (-1, 1)), f.reshape(x2, (1, -1)))
 
 

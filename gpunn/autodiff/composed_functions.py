@@ -15,6 +15,8 @@ from .tensor import Tensor
 
 
 def _real_only(name, x):
+    if f._tensor(x) is None:  # Python numbers and lists as Keras converts them (int32, float32)
+        x = Tensor(f._array_of(x, array_module(x)))
     value = _value(x, array_module(x))
     if np.dtype(value.dtype).kind == "c":
         raise TypeError(f"x: {name} takes real arrays in gpunn (it has no complex numbers), got {value.dtype}")
@@ -66,7 +68,10 @@ def inner(x1, x2):
 
 
 def vdot(x1, x2):
-    return f.sum(f.multiply(f.ravel(x1), f.ravel(x2)))
+    x1, x2 = f._in_result_type(x1, x2)
+    out = f.sum(f.multiply(f.ravel(x1), f.ravel(x2)))
+    # in the operands' type, as Keras's (a sum of small integers or booleans would be int32)
+    return out if out.dtype == x1.dtype else f.cast(out, x1.dtype)
 
 
 def diagflat(x, k=0):

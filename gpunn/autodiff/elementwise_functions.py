@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from . import functions as f
+from .default_float import floatx
 from .functions import _binary, _no_gradient, _unary, _value, array_module
 from .tensor import Tensor
 
@@ -45,7 +46,8 @@ def arctanh(x):
 
 def arctan2(x1, x2):
     return _binary(x1, x2, lambda xp, a, b: xp.arctan2(a, b), lambda xp, g, a, b, o: g * b / (a * a + b * b),
-                   lambda xp, g, a, b, o: -g * a / (a * a + b * b))
+                   lambda xp, g, a, b, o: -g * a / (a * a + b * b),
+                   strong=True)
 
 
 def hypot(x1, x2):
@@ -73,7 +75,8 @@ def cbrt(x):
 
 def logaddexp(x1, x2):
     return _binary(x1, x2, lambda xp, a, b: xp.logaddexp(a, b), lambda xp, g, a, b, o: g * xp.exp(a - o),
-                   lambda xp, g, a, b, o: g * xp.exp(b - o))
+                   lambda xp, g, a, b, o: g * xp.exp(b - o),
+                   strong=True)
 
 
 def mod(x1, x2):
@@ -84,8 +87,9 @@ def mod(x1, x2):
 
 def fabs(x):
     """``|x|`` as floats (NumPy's and Keras's ``fabs``): integers become floatx."""
-    dtype = getattr(x, "dtype", None) if not isinstance(x, (list, tuple)) else np.asarray(x).dtype
-    if dtype is not None and np.dtype(dtype).kind in "iub":
+    if f._tensor(x) is None:  # Python numbers and lists as Keras converts them
+        x = Tensor(f._array_of(x, array_module(x)))
+    if f._value(x).dtype.kind in "iub":
         from ..backend import floatx
 
         x = f.cast(x, floatx())
@@ -116,7 +120,21 @@ def _activation(name):
     def function(x, *args, **kwargs):
         from .. import activations
 
-        return getattr(activations, name)(x, *args, **kwargs)
+        if getattr(x, "_is_symbolic", False):
+            return getattr(activations, name)(x, *args, **kwargs)
+        # a Tensor in Keras's type (the fused step computes in float32 at least and returns host arrays as they
+        # are): integers and booleans in floatx (hard_tanh keeps integers, as its clip does), float16 kept
+        tensor = f._tensor(x)
+        if tensor is None:
+            tensor = Tensor(f._array_of(x, array_module(x)))
+        dtype = tensor.value.dtype
+        if dtype.kind in "biu":
+            if name == "hard_tanh":
+                return f.clip(tensor, -1, 1)
+            dtype = np.dtype(floatx())
+            tensor = f.cast(tensor, dtype)
+        out = getattr(activations, name)(tensor, *args, **kwargs)
+        return out if out.dtype == dtype else f.cast(out, dtype)
 
     function.__name__ = name
     function.__doc__ = f"``keras.ops.{name}``: gpunn.activations.{name}, differentiable on Tensors."
@@ -163,4 +181,6 @@ def glu(x, axis=-1):
 def threshold(x, threshold, default_value):  # noqa: A002 (Keras's argument name)
     """``x`` where it is greater than ``threshold``, else ``default_value``."""
     xp = array_module(x)
-    return f.where(xp.asarray(_value(x, xp)) > threshold, x, float(default_value))
+    value = f._array_of(x, xp)
+    # the default in x's type, as Keras casts it (threshold(int32_array, 0.5, -1) is int32)
+    return f.where(value > threshold, x, xp.asarray(default_value).astype(value.dtype))

@@ -28,14 +28,14 @@ _slice = builtins.slice  # this module defines keras.ops.slice
 # ---- plumbing -----------------------------------------------------------------------------------------------------
 
 def _array(x, xp):
-    return xp.asarray(_value(x, xp))
+    return f._array_of(x, xp)  # (Python numbers in Keras's types: int32, float32)
 
 
 def _input(x):
     """``x``, with Python numbers and lists made arrays as Keras makes them (floats in float32)."""
     if f._tensor(x) is not None or hasattr(x, "dtype"):
         return x
-    value = np.asarray(_value(x))
+    value = f._array_of(x, np)
     return Tensor(value.astype("float32") if value.dtype.kind == "f" else value)
 
 

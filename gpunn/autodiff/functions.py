@@ -11,6 +11,7 @@ have none.
 from __future__ import annotations
 
 import builtins
+import functools
 
 import numpy as np
 
@@ -44,8 +45,8 @@ def _value(x, xp=np):
         return xp.asarray(value) if xp is not np and isinstance(value, np.ndarray) else value
     if xp is not np and isinstance(x, np.ndarray):
         return xp.asarray(x)
-    if isinstance(x, (list, tuple)):
-        return xp.asarray([_value(item, xp) for item in x])
+    if isinstance(x, (list, tuple)):  # (a list of Python numbers in Keras's types: int32, floatx)
+        return _python_numbers_as_keras(x, xp.asarray([_value(item, xp) for item in x]))
     if getattr(x, "_is_symbolic", False):
         raise TypeError("gpunn.ops functions compute on arrays; on a symbolic model tensor, use a layer instead")
     return x
@@ -118,16 +119,88 @@ def _unary(x, forward, derivative=None):
         if out.dtype.itemsize < np.dtype(floatx()).itemsize:  # NumPy's float16 of small integers: in floatx
             out = forward(xp, value.astype(floatx()))
         out = _as_keras_float(out, x)
+    out = _booleans_counted_in_int32(out, [value])
     if derivative is None:
         return Tensor(out)
     return _make(out, [x], [lambda g: (g * derivative(xp, value, out)).astype(g.dtype, copy=False)])
 
 
-def _binary(a, b, forward, grad_a=None, grad_b=None):
-    """f(a, b) with broadcasting; ``grad_a(xp, g, va, vb, out)`` is the gradient for a before un-broadcasting."""
+def _booleans_counted_in_int32(out, values):
+    """Keras's integer result of booleans alone (``square``, ``mod``, ``power``, the shifts...) is int32, where
+    NumPy's is int8 (or int64, with a Python int)."""
+    if _kind(out) in ("i", "u") and out.dtype != np.int32 and builtins.all(_kind(v) == "b" for v in values):
+        return out.astype("int32")
+    return out
+
+
+def _kind(value):
+    """NumPy's kind letter of an array's dtype, or of a Python number ("b", "i", "f"); None for anything else."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None:
+        return np.dtype(dtype).kind
+    return "b" if isinstance(value, bool) else "i" if isinstance(value, int) else "f" if isinstance(
+        value, float) else None
+
+
+def _operands(xp, operands, strong=False):
+    """The values of ``operands`` for NumPy to combine as Keras (JAX) combines them. Python numbers stay weak
+    beside arrays of a numeric type (``uint8_array + 1`` is uint8; an integer outside the array's range wraps, as
+    JAX casts it), but become Keras's int32 / floatx where there is no such array (``2 + 3`` is int32, as is
+    ``bool_array + 2``, where NumPy makes int64); ``strong``: they are arrays of those types anyway (Keras's
+    ``arctan2``, ``logaddexp``... convert both operands first: ``arctan2(float16_array, 2.5)`` is float32)."""
+    values = [_value(x, xp) for x in operands]
+    python = [_only_python_numbers(x) and not isinstance(x, (list, tuple)) for x in operands]
+    numeric = [v for v, p in zip(values, python) if not p and _kind(v) not in (None, "b")]
+    if strong or not numeric:
+        return [_array_of(x, xp) if p else v for x, v, p in zip(operands, values, python)]
+    out = []
+    for x, v, p in zip(operands, values, python):
+        if p and isinstance(x, int) and not isinstance(x, bool):
+            kinds = {np.dtype(a.dtype) for a in numeric}
+            if builtins.all(d.kind in "iu" for d in kinds) and len(kinds) == 1:
+                info = np.iinfo(next(iter(kinds)))
+                if not info.min <= x <= info.max:  # JAX's cast of a weak integer: wrapped into the type
+                    v = xp.asarray(np.asarray(x).astype(next(iter(kinds))))
+        out.append(v)
+    return out
+
+
+def _combined(xp, operands, forward, strong=False):
+    """``forward(xp, *values)`` of ``operands`` in Keras's result type (``_operands``; ``_as_keras_float``), and
+    the values it was computed from. A float made from integers alone is computed in floatx (NumPy would compute
+    ``arctan2(int8, uint8)`` in float16 and lose digits Keras keeps)."""
+    values = _operands(xp, operands, strong)
+    out = forward(xp, *values)
+    if _kind(out) == "f" and out.dtype.itemsize < np.dtype(floatx()).itemsize and not builtins.any(
+            _kind(v) == "f" for v in values):
+        values = [v.astype(floatx()) if hasattr(v, "astype") and _kind(v) in ("b", "i", "u") else v
+                  for v in values]
+        out = forward(xp, *values)
+    out = _as_keras_float(out, *values)
+    return _booleans_counted_in_int32(out, values), values
+
+
+def _in_result_type(*operands) -> list:
+    """``operands`` as Tensors of their Keras result type (``_combined``'s: Python numbers weak), for the functions
+    that lay their values out together (``append``, ``kron``). A float's cast keeps its gradient."""
+    xp = array_module(*operands)
+    samples = [x if _only_python_numbers(x) and not isinstance(x, (list, tuple))
+               else xp.zeros((), dtype=_array_of(x, xp).dtype) for x in operands]
+    dtype = _combined(xp, samples, lambda xp, *values: functools.reduce(xp.add, values))[0].dtype
+    out = []
+    for x in operands:
+        tensor = _tensor(x)
+        if tensor is None:
+            tensor = Tensor(xp.asarray(_array_of(x, xp)).astype(dtype))
+        out.append(tensor if tensor.value.dtype == dtype else cast(tensor, dtype))
+    return out
+
+
+def _binary(a, b, forward, grad_a=None, grad_b=None, strong=False):
+    """f(a, b) with broadcasting; ``grad_a(xp, g, va, vb, out)`` is the gradient for a before un-broadcasting.
+    ``strong``: Python numbers count as arrays (``_operands``)."""
     xp = array_module(a, b)
-    va, vb = _value(a, xp), _value(b, xp)
-    out = _as_keras_float(forward(xp, va, vb), a, b)
+    out, (va, vb) = _combined(xp, [a, b], forward, strong)
     if not isinstance(out, xp.ndarray):
         out = xp.asarray(out)
     rules = [None if grad_a is None else lambda g: _unbroadcast(xp, grad_a(xp, g, va, vb, out), _shape(a)),
@@ -282,7 +355,9 @@ def minimum(x1, x2):
 
 def clip(x, x_min, x_max):
     xp = array_module(x, x_min, x_max)
-    value, low, high = xp.asarray(_value(x, xp)), _value(x_min, xp), _value(x_max, xp)
+    value, low, high = _array_of(x, xp), _value(x_min, xp), _value(x_max, xp)
+    if value.dtype == bool:  # Keras clips booleans as int32
+        value = value.astype("int32")
     out = _as_keras_float(xp.clip(value, low, high), x, x_min, x_max)
     # (a bound left out, None, as NumPy's clip and the Tensor method take it, holds nothing back)
     inside = (value >= (-xp.inf if low is None else low)) & (value <= (xp.inf if high is None else high))
@@ -309,11 +384,13 @@ def nonzero(x):
 
 # ---- without a gradient ---------------------------------------------------------------------------------------
 
-def _no_gradient(function):
-    """NumPy's or CuPy's ``function`` of the arrays, as a Tensor without a gradient."""
+def _no_gradient(function, strong=False):
+    """NumPy's or CuPy's ``function`` of the arrays, in Keras's result type (``_combined``), as a Tensor without a
+    gradient."""
     def op(*args):
         xp = array_module(*args)
-        return Tensor(getattr(xp, function)(*(_value(arg, xp) for arg in args)))
+        forward = getattr(xp, function)
+        return Tensor(xp.asarray(_combined(xp, list(args), lambda xp, *values: forward(*values), strong)[0]))
     op.__name__ = function
     return op
 
@@ -325,7 +402,7 @@ def _float_rounding(function):
     """floor or ceil, of integers too, as a float (Keras's), without a gradient."""
     def op(x):
         xp = array_module(x)
-        value = xp.asarray(_value(x, xp))
+        value = _array_of(x, xp)
         return Tensor(getattr(xp, function)(value.astype(floatx()) if value.dtype.kind in "biu" else value))
     op.__name__ = function
     return op
@@ -341,7 +418,7 @@ logical_not = _no_gradient("logical_not")
 
 def round(x, decimals=0):  # noqa: A001 (Keras's name)
     xp = array_module(x)
-    return Tensor(xp.round(_value(x, xp), decimals))
+    return Tensor(xp.round(_array_of(x, xp), decimals))
 
 
 equal = _no_gradient("equal")
@@ -378,7 +455,7 @@ def any(x, axis=None, keepdims=False):  # noqa: A001 (Keras's name)
 
 def one_hot(x, num_classes, axis=-1, dtype=None):
     xp = array_module(x)
-    ids = xp.asarray(_value(x, xp)).astype(np.int64)
+    ids = _array_of(x, xp).astype(np.int64)
     out = (ids[..., None] == xp.arange(num_classes)).astype(dtype or floatx())
     return Tensor(xp.moveaxis(out, -1, axis) if axis != -1 else out)
 
@@ -433,7 +510,7 @@ def mean(x, axis=None, keepdims=False):
 def _chooser(x, axis, keepdims, function):
     xp = array_module(x)
     axis = _axis_argument(axis)
-    value = xp.asarray(_value(x, xp))
+    value = _array_of(x, xp)
     out = getattr(xp, function)(value, axis=axis, keepdims=keepdims)
 
     def rule(g):
@@ -445,16 +522,24 @@ def _chooser(x, axis, keepdims, function):
 
 
 def max(x, axis=None, keepdims=False, initial=None):  # noqa: A001 (Keras's name)
-    return _with_initial(_chooser(x, axis, keepdims, "max"), initial, maximum)
+    return _with_initial(x, axis, keepdims, "max", initial, maximum)
 
 
 def min(x, axis=None, keepdims=False, initial=None):  # noqa: A001 (Keras's name)
-    return _with_initial(_chooser(x, axis, keepdims, "min"), initial, minimum)
+    return _with_initial(x, axis, keepdims, "min", initial, minimum)
 
 
-def _with_initial(reduced, initial, combine):
-    """Keras's ``initial``: the reduction also takes this value into account."""
-    return reduced if initial is None else combine(reduced, initial)
+def _with_initial(x, axis, keepdims, function, initial, combine):
+    """Keras's ``initial``: the reduction also takes this value into account, cast to x's type first (as JAX casts
+    it: ``max(int32_array, initial=-1.5)`` is int32), and is the result where there is nothing to reduce."""
+    if initial is None:
+        return _chooser(x, axis, keepdims, function)
+    xp = array_module(x)
+    value = _array_of(x, xp)
+    initial = xp.asarray(_value(initial, xp)).astype(value.dtype)
+    if value.size == 0:  # (no element to carry a gradient)
+        return Tensor(getattr(xp, function)(value, axis=_axis_argument(axis), keepdims=keepdims, initial=initial))
+    return combine(_chooser(x, axis, keepdims, function), initial)
 
 
 amax, amin = max, min
@@ -465,7 +550,7 @@ def prod(x, axis=None, keepdims=False, dtype=None):
         return prod(cast(x, dtype), axis=axis, keepdims=keepdims)
     xp = array_module(x)
     axis = _axis_argument(axis)
-    value = xp.asarray(_value(x, xp))
+    value = _array_of(x, xp)
     out = xp.prod(value, axis=axis, keepdims=keepdims, dtype=_keras_sum_dtype(value.dtype))
 
     def rule(g):
@@ -543,7 +628,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
 def _spectral_norm(x, axis, keepdims):
     """The largest singular value over the two ``axis`` (the last two by default); its gradient u v^T."""
     xp = array_module(x)
-    value = xp.asarray(_value(x, xp))
+    value = _array_of(x, xp)
     axes = (-2, -1) if axis is None else tuple(int(a) % value.ndim for a in axis)
     moved = xp.moveaxis(value, axes, (-2, -1))
     u, singular, vt = xp.linalg.svd(moved, full_matrices=False)
@@ -564,7 +649,7 @@ def cumsum(x, axis=None, dtype=None):
     if dtype is not None:
         return cumsum(cast(x, dtype), axis=axis)
     xp = array_module(x)
-    value = xp.asarray(_value(x, xp))
+    value = _array_of(x, xp)
     if axis is None:
         return cumsum(reshape(x, (-1,)), axis=0)
     out = xp.cumsum(value, axis=axis, dtype=_keras_running_dtype(value.dtype))
@@ -575,7 +660,7 @@ def cumsum(x, axis=None, dtype=None):
 
 def _reshaping(x, forward, back):
     xp = array_module(x)
-    value = xp.asarray(_value(x, xp))
+    value = _array_of(x, xp)
     out = forward(xp, value)
     return _make(out, [x], [lambda g: back(xp, g, value)])
 
@@ -611,7 +696,7 @@ def broadcast_to(x, shape):
 
 def get_item(x, key):
     xp = array_module(x)
-    value = xp.asarray(_value(x, xp))
+    value = _array_of(x, xp)
     key = tuple(_value(k, xp) for k in key) if isinstance(key, tuple) else _value(key, xp)
     out = value[key]
 
@@ -630,7 +715,7 @@ def get_item(x, key):
 
 def concatenate(xs, axis=0):
     xp = array_module(*xs)
-    values = [xp.asarray(_value(x, xp)) for x in xs]
+    values = [_array_of(x, xp) for x in xs]
     out = _as_keras_float(xp.concatenate(values, axis=axis), *xs)
     bounds = np.cumsum([v.shape[axis] for v in values])[:-1]
     rules = [lambda g, k=k: xp.split(g, bounds, axis=axis)[k] for k in range(len(values))]
@@ -643,7 +728,7 @@ def stack(x, axis=0):
 
 def tile(x, repeats):
     xp = array_module(x)
-    value = xp.asarray(_value(x, xp))
+    value = _array_of(x, xp)
     out = xp.tile(value, repeats)
     reps = (1,) * (out.ndim - len(np.atleast_1d(repeats))) + tuple(np.atleast_1d(repeats))
     shape = (1,) * (out.ndim - value.ndim) + value.shape
@@ -734,7 +819,7 @@ def dot(x1, x2):
 def cast(x, dtype):
     dtype = floatx() if dtype is None else dtype  # Keras's standardize_dtype(None)
     xp = array_module(x)
-    value = xp.asarray(_value(x, xp))
+    value = _array_of(x, xp)
     out = value.astype(dtype)
     if np.dtype(dtype).kind != "f" or value.dtype.kind != "f":
         return Tensor(out)  # integers and booleans carry no gradient
@@ -784,17 +869,17 @@ def convert_to_numpy(x):
 
 def ones_like(x, dtype=None):
     xp = array_module(x)
-    return Tensor(xp.ones_like(_value(x, xp), dtype=dtype))
+    return Tensor(xp.ones_like(_array_of(x, xp), dtype=dtype))
 
 
 def zeros_like(x, dtype=None):
     xp = array_module(x)
-    return Tensor(xp.zeros_like(_value(x, xp), dtype=dtype))
+    return Tensor(xp.zeros_like(_array_of(x, xp), dtype=dtype))
 
 
 def full_like(x, fill_value, dtype=None):
     xp = array_module(x)
-    return Tensor(xp.full_like(_value(x, xp), fill_value, dtype=dtype))
+    return Tensor(xp.full_like(_array_of(x, xp), fill_value, dtype=dtype))
 
 
 def ones(shape, dtype=None):
@@ -893,7 +978,7 @@ def fused_activation(x, name: str, alpha: float):
     from ..ops import NumpyOps, get_ops
 
     xp = array_module(x)
-    value = xp.asarray(_value(x, xp))
+    value = _array_of(x, xp)
     value = value.astype(np.result_type(value.dtype, np.float32), copy=False)
     ops = NumpyOps() if xp is np else get_ops()
     z = xp.ascontiguousarray(value).reshape(-1, value.shape[-1]) if value.ndim else value.reshape(1, 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import extra_functions as ef
+from . import functions as f
 from .functions import array_module
 from .tensor import Tensor
 
@@ -26,8 +27,10 @@ def _integers(name: str, *xs):
 
 def _bitwise(name: str, how):
     def function(x, y):
-        xp, (a, b) = _integers(name, x, y)
-        return Tensor(xp.asarray(getattr(xp, how)(a, b)))
+        xp, _ = _integers(name, x, y)  # (checks the types)
+        # in Keras's result type: Python integers weak beside integer arrays, else int32; booleans shifted as int32
+        out, _ = f._combined(xp, [x, y], lambda xp, a, b: getattr(xp, how)(a, b))
+        return Tensor(xp.asarray(out))
 
     function.__name__ = name
     function.__doc__ = f"NumPy's ``{how}`` of integers or booleans, element by element."
@@ -46,7 +49,7 @@ right_shift = bitwise_right_shift
 def bitwise_invert(x):
     """Each bit flipped (``~x``; ``not`` for booleans)."""
     xp, (value,) = _integers("bitwise_invert", x)
-    return Tensor(xp.invert(value))
+    return Tensor(xp.invert(_array(x, xp) if isinstance(x, int) else value))  # (a Python int as int32)
 
 
 bitwise_not = bitwise_invert

@@ -49,7 +49,8 @@ def sinc(x):
 
 def logaddexp2(x1, x2):
     return _binary(x1, x2, lambda xp, a, b: xp.logaddexp2(a, b), lambda xp, g, a, b, o: g * xp.exp2(a - o),
-                   lambda xp, g, a, b, o: g * xp.exp2(b - o))
+                   lambda xp, g, a, b, o: g * xp.exp2(b - o),
+                   strong=True)
 
 
 def fmod(x1, x2):

@@ -18,7 +18,7 @@ import gpunn
 from gpunn import callbacks, layers, losses, metrics, optimizers
 from gpunn.ops.workspace import Workspace
 
-from helpers import numpy_backend, run_keras  # noqa: F401  (fixture)
+from helpers import numpy_backend, run_keras, run_script_both_ways  # noqa: F401  (fixture)
 
 FEATURES, CLASSES = 6, 3
 
@@ -559,3 +559,44 @@ def test_a_model_the_outer_one_refused_to_add_does_not_follow_its_flag():
         outer.add(clashing)
     outer.trainable = False
     assert clashing.trainable and clashing.layers[0].trainable
+
+
+FROZEN_MODELS_LOADED_AND_CLONED = r'''
+import json, os, sys
+import numpy as np
+
+
+def run(keras, folder):
+    def flags(model):
+        return [model.trainable, [layer.trainable for layer in model.layers], len(model.trainable_weights)]
+
+    inputs = keras.Input((4,))
+    outputs = keras.layers.Dense(1, name="b")(keras.layers.Dense(3, name="a")(inputs))
+    functional = keras.Model(inputs, outputs)
+    functional.trainable = False
+    sequential = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(1)])
+    sequential.trainable = False
+    seen = {}
+    for name, model in (("functional", functional), ("sequential", sequential)):
+        model.save(os.path.join(folder, name + ".keras"))
+        loaded = keras.models.load_model(os.path.join(folder, name + ".keras"))
+        clone = keras.models.clone_model(model)
+        seen[name] = [flags(loaded), flags(clone), flags(keras.Sequential.from_config(sequential.get_config()))]
+        # the recipe: a frozen pretrained model loaded, its top layer unfrozen, then trained
+        loaded.layers[-1].trainable = True
+        loaded.compile(keras.optimizers.SGD(0.1), "mse")
+        before = [np.array(w) for w in loaded.get_weights()]
+        x = np.linspace(-1, 1, 32, dtype="float32").reshape(8, 4)
+        loaded.fit(x, x[:, :1], epochs=1, batch_size=8, verbose=0)
+        seen[name].append([bool(np.any(np.array(w) != b)) for w, b in zip(loaded.get_weights(), before)])
+    return seen
+'''
+
+
+def test_frozen_models_loaded_or_cloned_keep_their_layers_flags_not_the_model_s_as_in_keras(tmp_path_factory):
+    """Keras's Sequential.from_config and its functional clone_model make the model without its own trainable
+    flag (its layers keep theirs): a frozen Sequential loads as trainable=True over frozen layers, so unfreezing
+    its top layer trains that layer."""
+    ours, theirs = run_script_both_ways(FROZEN_MODELS_LOADED_AND_CLONED, tmp_path_factory)
+    assert ours == theirs
+    assert theirs["sequential"][-1] == [False, False, True, True]  # the top layer trained, the frozen one not

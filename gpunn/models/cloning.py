@@ -77,13 +77,14 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
 
     As Keras's ``clone_model`` for a Sequential model: each layer becomes ``clone_function(layer)`` (default: a
     new layer from ``layer.get_config()``; return ``layer`` itself to share it), the Input is made again with the
-    same shape, dtype and name, the model keeps its name and ``trainable`` flag, and a compiled model's clone is
+    same shape, dtype and name, the model keeps its name and ``trainable`` flag (a functional model's clone
+    only its layers' flags, as Keras's makes it without the model's own), and a compiled model's clone is
     compiled the same way (optimizer, loss and metrics made anew from their configs, so no optimizer state is
     shared). Layers with a seeded initializer get the same weights again, as in Keras.
 
     ``input_tensors``: the clone's inputs, ``keras.Input`` objects in the structure of ``model.input`` (one, in a
     list of one or not, for a Sequential), which a layer's output cannot be in gpunn. ``call_function``
-    (Functional models only, in Keras) has no gpunn equivalent: passing it is an error.
+    (Functional models only, in Keras) has no gpunn equivalent: passing it is an error, saying what to do.
     """
     kwargs.pop("cache", None)  # Keras's internal argument for recursive clones
     if kwargs:
@@ -91,6 +92,10 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     if not isinstance(model, Sequential):
         raise ValueError(f"model: expected a gpunn Sequential model, got {type(model).__name__} {model!r}")
     if call_function is not None:
+        if getattr(model, "is_functional", False):
+            raise ValueError("call_function: gpunn's clone_model does not run a function in place of each layer "
+                             "call of a functional model; clone it, then build a new keras.Model calling the "
+                             "clone's layers (model.layers) and the layers to add on keras.Input(...)")
         raise ValueError("call_function: is not supported with Sequential models (Keras: 'In a Sequential "
                          "model, layers aren't called at model-construction time (they're merely listed)')")
     given = None if input_tensors is None else _given_inputs(model, input_tensors)
@@ -209,8 +214,9 @@ def _clone_checked(model, clone_function, recursive, sample_shape=None, given_in
             made = {id(source): new_input_for(source) for source in model.inputs}
             inputs = ({key: made[id(value)] for key, value in structure.items()} if isinstance(structure, dict)
                       else [made[id(source)] for source in structure])
-        cloned = Functional.from_layers(inputs, new_layers, name=model.name, trainable=model.trainable,
-                                        sources=model._sources, modes=model._modes_in_fit(warn=False), outputs=model._output_indices,
+        # (Keras makes the clone from its inputs and outputs alone: the model's own trainable flag is not passed)
+        cloned = Functional.from_layers(inputs, new_layers, name=model.name, sources=model._sources,
+                                        modes=model._modes_in_fit(warn=False), outputs=model._output_indices,
                                         output_keys=model._output_keys, nodes=model._nodes)
     else:
         cloned = Sequential(([new_input] if new_input is not None else []) + new_layers, name=model.name,
@@ -230,6 +236,7 @@ def _clone_holding_models(model, clone, new_inputs: list):
 
     translated = keras_file_config.model_config_from_keras(
         {"class_name": "Functional", "config": keras_file_config.functional_config(model)})["config"]
+    translated = {**translated, "trainable": True}  # (as Keras's clone: the layers' own flags, not the model's)
     by_name = {entry.name: entry for entry in model.operations}  # (keras.ops operations among the layers)
     inputs = translated.get("inputs", 1)  # (the config's InputLayers come first, in the model's order)
     made = list(new_inputs)

@@ -125,7 +125,9 @@ def model_from_translated(cls, translated: dict, build_config: dict | None = Non
                                        nodes=translated.get("nodes"))
         model._config_dtype = translated.get("dtype")
         return model
-    model = cls(name=translated.get("name"), trainable=trainable)
+    # Keras's Sequential.from_config makes cls(name=...) and leaves the model's own flag out (its layers keep
+    # theirs): a frozen Sequential loads with trainable=True over frozen layers, and unfreezing one trains it
+    model = cls(name=translated.get("name"))
     model._config_dtype = translated.get("dtype")
     for layer in made:
         # Keras builds each layer from its own build config as it deserializes it, before the model: under no

@@ -34,6 +34,7 @@ from gpunn import layers, losses, optimizers, regularizers
 from gpunn.custom_objects import MissingCustomObjectError
 from gpunn.models import NotAModelFileError, load_model
 from gpunn.models.file_digests import DIGESTS_KEY
+from gpunn.models.hdf5_io import GPUNN_MARKER
 from gpunn.models.keras_variables import optimizer_variables
 from gpunn.optimizers import schedules
 from gpunn.utils import set_random_seed
@@ -717,3 +718,36 @@ def test_optimizer_state_that_does_not_fit_starts_a_fresh_optimizer_with_a_warni
     x, _ = reference_data()
     np.testing.assert_allclose(model.predict(x, verbose=0), EXPECTED["predictions"], rtol=1e-5, atol=1e-6)
     assert model.compiled and model.optimizer.iterations == 0
+
+
+def _as_tf_keras_2_wrote_it(path, keras_version="2.15.0"):
+    """The .h5 at ``path`` with tf.keras 2's spellings: Embedding's ``input_length``, LeakyReLU's ``alpha``."""
+    with h5py.File(path, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        for entry in config["config"]["layers"]:
+            if entry["class_name"] == "Embedding":
+                entry["config"]["input_length"] = 5
+            if entry["class_name"] == "LeakyReLU":
+                entry["config"]["alpha"] = entry["config"].pop("negative_slope")
+        f.attrs["model_config"] = json.dumps(config)
+        f.attrs["keras_version"] = keras_version
+        for gpunn_record in (DIGESTS_KEY, GPUNN_MARKER):  # (what gpunn writes and checks; tf.keras writes neither)
+            del f.attrs[gpunn_record]
+
+
+def test_tf_keras_2_text_models_load_and_its_hard_sigmoid_is_reported(tmp_path):
+    model = gpunn.Sequential([gpunn.Input((5,), dtype="int32"), layers.Embedding(10, 3), layers.Flatten(),
+                              layers.Dense(4), layers.LeakyReLU(negative_slope=0.2),
+                              layers.Dense(1, activation="hard_sigmoid")])
+    x = np.arange(20).reshape(4, 5) % 10
+    for version, warns in (("2.15.0", True), ("3.5.0", False)):
+        path = tmp_path / f"text_{version}.h5"
+        model.save(path)
+        _as_tf_keras_2_wrote_it(path, version)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loaded = load_model(path, compile=False)
+        reported = [str(w.message) for w in caught if "hard_sigmoid" in str(w.message)]
+        assert len(reported) == warns and (not warns or "clip(0.2 * x + 0.5, 0, 1)" in reported[0])
+        assert loaded.layers[3].negative_slope == 0.2
+        np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

@@ -21,6 +21,7 @@ by gpunn's own lookup, with the names it has.
 from __future__ import annotations
 
 import inspect
+import warnings
 
 from .. import constraints, custom_objects, initializers, losses, metrics, optimizers, overrides, regularizers
 from .. import layers as layers_module
@@ -43,6 +44,7 @@ UNUSED_KERAS_ARGUMENTS = {
     "lora_rank": (None,), "lora_alpha": _ANY, "synchronized": (False,), "renorm": (False,),
     "renorm_clipping": (None,), "renorm_momentum": _ANY, "virtual_batch_size": (None,), "adjustment": (None,),
     "fused": _ANY, "rms_scaling": (False,), "sparse": (False, None), "ragged": (False, None),
+    "input_length": _ANY,  # tf.keras 2's Embedding: the sequence length, which the model's input shape holds
     "optional": (False,), "input_tensor": (None,), "autocast": _ANY,
     # initializers
     "input_axes": (None,), "output_axes": (None,),
@@ -53,6 +55,9 @@ UNUSED_KERAS_ARGUMENTS = {
     "is_legacy_optimizer": (False,), "jit_compile": _ANY,
     "decay": (0,),
 }
+
+# tf.keras 2's names of arguments Keras 3 renamed, per layer class, as Keras 3's constructors still take them.
+_RENAMED_ARGUMENTS = {"LeakyReLU": {"alpha": "negative_slope"}}
 
 # Where Keras finds each kind of object (the native flavour's "module").
 _MODULES = {"layer": "keras.layers", "initializer": "keras.initializers", "regularizer": "keras.regularizers",
@@ -241,6 +246,9 @@ def _layer_from_keras(entry: dict, rank: int | None) -> tuple[dict, int | None]:
         rank = len(config["shape"] if config.get("shape") is not None else config["input_shape"]) + 1
     if cls.__name__ in ("BatchNormalization", "LayerNormalization"):
         config = _last_axis(config, rank)
+    for old, new in _RENAMED_ARGUMENTS.get(cls.__name__, {}).items():
+        if old in config and new not in config:
+            config[new] = config.pop(old)
     config = _keep_supported(cls, config, what)
     if cls.__name__ == "Flatten":
         rank = 2
@@ -259,6 +267,7 @@ def model_config_from_keras(config: dict, keras_version: str | None = None) -> d
     functional = config.get("class_name") in ("Functional", "Model")
     if config.get("class_name") != "Sequential" and not functional:
         return {"class_name": config.get("class_name"), "config": {}}
+    _warn_of_renamed_meanings(config, keras_version)
     inner = functional_graph(config["config"], keras_version) if functional else config["config"]
     if isinstance(inner, list):  # Keras 1 and early Keras 2 wrote a Sequential's config as its layer list
         inner = {"layers": inner}
@@ -627,6 +636,38 @@ def _endpoint_calls(value, argument: str) -> tuple[list, list | None]:
     if isinstance(value, list) and value and all(isinstance(item, list) for item in value):
         return [_endpoint_calls(item, argument)[0][0] for item in value], None
     raise ValueError(f"{argument}: expected [name, 0, 0] or a list or dict of them, got {value!r}")
+
+
+def _written_by_keras_2(keras_version: str | None) -> bool:
+    try:
+        return int(str(keras_version).split(".")[0]) < 3
+    except ValueError:
+        return False
+
+
+def _warn_of_renamed_meanings(config: dict, keras_version: str | None) -> None:
+    """A warning where a tf.keras 2 file names an activation whose formula Keras 3 changed under the same name:
+    its model then predicts otherwise than it did (under Keras 3 as under gpunn), and nothing else would say so."""
+    if not _written_by_keras_2(keras_version):
+        return
+    found: set = set()
+
+    def visit(value) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "activation" and item == "hard_sigmoid":
+                    found.add(value.get("name", "?"))
+                visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    visit(config)
+    if found:
+        warnings.warn(
+            f"layer(s) {sorted(found)}: this file, written by Keras {keras_version}, uses 'hard_sigmoid', which "
+            "tf.keras 2 computes as clip(0.2 * x + 0.5, 0, 1) and Keras 3 (and gpunn) as clip(x / 6 + 0.5, 0, 1): "
+            "the loaded model predicts otherwise than where it was saved, as under Keras 3", stacklevel=4)
 
 
 def _records_training_default(keras_version: str | None) -> bool:

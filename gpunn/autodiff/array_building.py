@@ -150,7 +150,10 @@ def correlate(x1, x2, mode="valid"):
     NumPy's ``mode``s: ``"valid"`` (full overlap), ``"same"`` (the longer one's length) and ``"full"``."""
     if mode not in ("valid", "same", "full"):
         raise ValueError(f"mode must be one of 'valid', 'same' or 'full', got {mode!r}")
-    x1, x2 = _input(x1), _input(x2)
+    x1, x2 = f._in_result_type(x1, x2)
+    if x1.dtype.kind != "f":  # Keras correlates integers and booleans in float32 (int64 in float64)
+        dtype = "float64" if x1.dtype == np.int64 else "float32"
+        x1, x2 = f.cast(x1, dtype), f.cast(x2, dtype)
     if len(f._shape(x1)) != 1 or len(f._shape(x2)) != 1:
         raise ValueError(f"correlate takes 1-D arrays, got shapes {f._shape(x1)} and {f._shape(x2)}")
     m, n = f._shape(x1)[0], f._shape(x2)[0]

@@ -96,19 +96,42 @@ def _sum_segments(xp, g, counts, axis):
     return xp.concatenate([part.sum(axis=axis, keepdims=True) for part in parts], axis=axis)
 
 
+# the pad modes whose values are copies of x's: differentiated by adding each copy's gradient back to its source
+_COPYING_PAD_MODES = ("reflect", "symmetric", "edge", "wrap")
+
+
 def pad(x, pad_width, mode="constant", constant_values=None):
-    if mode != "constant":
-        raise ValueError(f"pad: mode {mode!r} is not differentiable here; gpunn pads with a constant "
-                         "(mode='constant')")
+    if mode != "constant" and mode not in _COPYING_PAD_MODES:
+        raise ValueError(f"pad: mode {mode!r} is not supported here; gpunn pads with mode 'constant', "
+                         f"{', '.join(repr(m) for m in _COPYING_PAD_MODES)}")
+    if mode != "constant" and constant_values not in (None, 0):
+        raise ValueError("`constant_values` can only be set when `mode` is 'constant'")  # Keras's message
     widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64).reshape(-1, 2) if np.ndim(pad_width) else
                              np.asarray([[pad_width, pad_width]]), (len(f._shape(x)), 2))
+    widths = [tuple(int(n) for n in w) for w in widths.tolist()]
+    if mode != "constant":
+        return _pad_copying(x, widths, mode)
 
     def forward(xp, v):
-        return xp.pad(v, [tuple(w) for w in widths.tolist()], mode="constant",
-                      constant_values=0 if constant_values is None else constant_values)
+        return xp.pad(v, widths, mode="constant", constant_values=0 if constant_values is None else constant_values)
 
     def back(xp, g, v):
-        return g[tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(widths, v.shape))]
+        return g[tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, v.shape))]
+
+    return _moved(x, forward, back)
+
+
+def _pad_copying(x, widths, mode):
+    """NumPy's pad in ``mode``, which fills the border with copies of x's values: the same pad of x's flat
+    positions says where each output value came from, and the gradient adds up at those sources."""
+    def forward(xp, v):
+        return xp.pad(v, widths, mode=mode)
+
+    def back(xp, g, v):
+        sources = np.pad(np.arange(v.size, dtype=np.int64).reshape(v.shape), widths, mode=mode).reshape(-1)
+        full = xp.zeros(v.size, dtype=g.dtype)
+        _scatter_add(xp, full, (xp.asarray(sources),), g.reshape(-1))
+        return full.reshape(v.shape)
 
     return _moved(x, forward, back)
 
@@ -225,6 +248,8 @@ def array_split(x, indices_or_sections, axis=0):
 
 
 def unstack(x, num=None, axis=0):
+    if f._shape(x)[axis] == 0:  # nothing along the axis: no parts (Keras's)
+        return []
     parts = split(x, f._shape(x)[axis], axis=axis)
     return [f.squeeze(part, axis=axis) for part in parts]
 
@@ -369,7 +394,10 @@ def moments(x, axes, keepdims=False, synchronized=False):
 
 
 def normalize(x, axis=-1, order=2, epsilon=None):
-    """``x`` divided by its ``order``-norm along ``axis`` (Keras's ``ops.normalize``)."""
+    """``x`` divided by its ``order``-norm along ``axis`` (Keras's ``ops.normalize``; a 0-d ``x`` as Keras's
+    backends give it, of shape (1,))."""
+    if len(f._shape(x)) == 0:
+        x = f.reshape(x, (1,))
     norm = f.norm(x, ord=order, axis=axis, keepdims=True)
     return f.divide(x, f.maximum(norm, f.epsilon() if epsilon is None else epsilon))  # Keras's lower bound
 
@@ -426,3 +454,69 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 
 def copy(x):
     return _moved(x, lambda xp, v: v.copy(), lambda xp, g, v: g)
+
+
+# ---- sliding blocks of images (im2col and col2im) ------------------------------------------------------------------
+
+def _pair(value, name: str) -> tuple:
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2:
+        raise ValueError(f"{name}: takes an int or a tuple of two ints, got {value!r}")
+    return tuple(int(v) for v in pair)
+
+
+def _block_sources(channels, height, width, kernel_size, dilation, padding, stride):
+    """For each value of ``unfold``'s (C * kH * kW, L) blocks of a (C, H, W) image: its flat position in the image,
+    or C * H * W (a zero appended to the image) where the block reaches into the padding; and (nH, nW)."""
+    (kh, kw), (dh, dw) = _pair(kernel_size, "kernel_size"), _pair(dilation, "dilation")
+    (ph, pw), (sh, sw) = _pair(padding, "padding"), _pair(stride, "stride")
+    nh = (height + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    nw = (width + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    if nh <= 0 or nw <= 0:
+        raise ValueError(f"the {kh}x{kw} kernel (dilation {(dh, dw)}) does not fit the {height}x{width} image "
+                         f"padded by {(ph, pw)}")
+    rows = (np.arange(kh) * dh)[:, None, None, None] + (np.arange(nh) * sh)[None, None, :, None] - ph
+    cols = (np.arange(kw) * dw)[None, :, None, None] + (np.arange(nw) * sw)[None, None, None, :] - pw
+    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    spatial = rows * width + cols  # (kH, kW, nH, nW)
+    channel = np.arange(channels, dtype=np.int64)[:, None, None, None, None] * (height * width)
+    sources = np.where(inside[None], channel + spatial[None], channels * height * width)
+    return sources.reshape(channels * kh * kw, nh * nw), (nh, nw)
+
+
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    """Keras's ``ops.unfold`` (im2col, PyTorch's): the sliding ``kernel_size`` blocks of a channels-first
+    (N, C, H, W) batch, zero-padded by ``padding``, as (N, C * kH * kW, L) columns; differentiable (its gradient
+    adds each block's values back, ``fold``)."""
+    shape = f._shape(x)
+    if len(shape) != 4:
+        raise ValueError(f"Input must be a 4D tensor. Received: input.shape={shape}")  # Keras's message
+    n, c, h, w = shape
+    sources, _ = _block_sources(c, h, w, kernel_size, dilation, padding, stride)
+    xp = array_module(x)
+    flat = f.reshape(x, (n, c * h * w))
+    zero = Tensor(xp.zeros((n, 1), dtype=_array(x, xp).dtype))
+    return take(f.concatenate([flat, zero], axis=1), xp.asarray(sources), axis=1)
+
+
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Keras's ``ops.fold`` (col2im, PyTorch's): (N, C * kH * kW, L) blocks summed into a channels-first
+    (N, C, oH, oW) batch where ``unfold`` took them from (overlaps add up; the padding is dropped);
+    differentiable (its gradient is ``unfold``'s values)."""
+    shape = f._shape(x)
+    if len(shape) != 3:
+        raise ValueError(f"Input must be a 3D tensor. Received: input.shape={shape}")
+    n, ckk, length = shape
+    oh, ow = _pair(output_size, "output_size")
+    kh, kw = _pair(kernel_size, "kernel_size")
+    if ckk % (kh * kw):
+        raise ValueError(f"fold: the {ckk} rows of the blocks are not a multiple of the kernel's {kh * kw} values")
+    c = ckk // (kh * kw)
+    sources, (nh, nw) = _block_sources(c, oh, ow, kernel_size, dilation, padding, stride)
+    if length != nh * nw:
+        raise ValueError(f"fold: {length} blocks given, where the {oh}x{ow} output has {nh * nw} ({nh}x{nw})")
+    from .extra_functions import segment_sum  # (extra_functions imports this module)
+
+    rows = f.reshape(f.transpose(x, (1, 2, 0)), (ckk * length, n))  # a row per block value, a column per image
+    summed = segment_sum(rows, sources.reshape(-1), num_segments=c * oh * ow + 1)
+    return f.reshape(f.transpose(summed[:-1], (1, 0)), (n, c, oh, ow))

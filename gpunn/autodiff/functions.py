@@ -597,52 +597,73 @@ def logsumexp(x, axis=None, keepdims=False):
 
 
 def norm(x, ord=None, axis=None, keepdims=False):
-    """Keras's ``ops.norm``: a vector norm (1-D, or an int axis: ord None/2, 1, inf, -inf or a number p), or a
-    matrix norm (2-D with axis None, or two axes: 'fro' / None, or 2, the largest singular value)."""
+    """Keras's ``ops.norm`` (NumPy's ``linalg.norm``): a vector norm (1-D, or an int axis: ord None/2, inf, -inf, 0
+    (the count of non-zeros) or a number p, negative too), or a matrix norm (2-D with axis None, or two axes: 'fro'
+    / None, 'nuc' (the sum of the singular values), 1 / -1 (the largest / smallest column sum of |x|), inf / -inf
+    (the same of the rows), 2 / -2 (the largest / smallest singular value)). Gradients are those of the formulas
+    (the singular values' are u v^T: defined where they are distinct and not 0); at ties of the 1 and inf norms the
+    maximum's gradient is shared, as ``max``'s."""
     x = _in_float(x)
     rank = len(_shape(x))
     matrix = (axis is None and rank == 2) or (isinstance(axis, (list, tuple)) and len(axis) == 2)
     if matrix:
-        if ord in (None, "fro"):
-            return sqrt(sum(square(x), axis=axis, keepdims=keepdims))
-        if ord == 2:
-            return _spectral_norm(x, axis, keepdims)
-        raise ValueError(f"ord: gpunn.ops.norm of a matrix takes None, 'fro' or 2, got {ord!r}")
+        return _matrix_norm(x, ord, (0, 1) if axis is None else tuple(int(a) % rank for a in axis), keepdims)
     if axis is None and rank != 1:
         if ord not in (None, 2):
             raise ValueError(f"ord: the norm of a {rank}-D array over all its axes takes None or 2, got {ord!r}")
         return sqrt(sum(square(x), keepdims=keepdims))
+    if isinstance(ord, str) or isinstance(ord, bool) or not (ord is None or isinstance(ord, (int, float))):
+        raise ValueError(f"Invalid norm order '{ord}' for vectors")  # NumPy's message
     if ord in (None, 2):
         return sqrt(sum(square(x), axis=axis, keepdims=keepdims))
     if ord == 1:
         return sum(absolute(x), axis=axis, keepdims=keepdims)
-    if ord in (np.inf, float("inf")):
+    if ord == np.inf:
         return max(absolute(x), axis=axis, keepdims=keepdims)
-    if ord in (-np.inf, float("-inf")):
+    if ord == -np.inf:
         return min(absolute(x), axis=axis, keepdims=keepdims)
-    if isinstance(ord, (int, float)) and not isinstance(ord, bool) and ord > 0:
-        return power(sum(power(absolute(x), ord), axis=axis, keepdims=keepdims), 1.0 / ord)
-    raise ValueError(f"ord: gpunn.ops.norm of a vector takes None, a positive number, inf or -inf, got {ord!r}")
+    if ord == 0:  # the count of non-zeros, in x's float type (piecewise constant: gradient 0)
+        return sum(cast(not_equal(x, 0), str(_value(x).dtype)), axis=axis, keepdims=keepdims)
+    return power(sum(power(absolute(x), ord), axis=axis, keepdims=keepdims), 1.0 / ord)
 
 
-def _spectral_norm(x, axis, keepdims):
-    """The largest singular value over the two ``axis`` (the last two by default); its gradient u v^T."""
+def _matrix_norm(x, ord, axes, keepdims):
+    rows, columns = axes
+    if rows == columns:
+        raise ValueError("Duplicate axes given.")  # NumPy's message
+    if ord in (None, "fro"):
+        out = sqrt(sum(square(x), axis=axes, keepdims=True))
+    elif ord in (2, -2, "nuc"):
+        out = _singular_norm(x, axes, {2: "largest", -2: "smallest", "nuc": "sum"}[ord])
+    elif ord in (1, -1, np.inf, -np.inf):
+        # 1: the largest column sum (summed over the rows); inf: the largest row sum; negative: the smallest
+        summed, chosen = (rows, columns) if ord in (1, -1) else (columns, rows)
+        extreme = max if ord in (1, np.inf) else min
+        out = extreme(sum(absolute(x), axis=summed, keepdims=True), axis=chosen, keepdims=True)
+    else:
+        raise ValueError(f"Invalid norm order '{ord}' for matrices")  # NumPy's message
+    return out if keepdims else squeeze(out, axis=axes)
+
+
+def _singular_norm(x, axes, which):
+    """The largest or smallest singular value over the two ``axes``, or their sum (the nuclear norm), with the
+    axes kept (of size 1); the gradient of a singular value is u v^T, of their sum U V^T."""
     xp = array_module(x)
     value = _array_of(x, xp)
-    axes = (-2, -1) if axis is None else tuple(int(a) % value.ndim for a in axis)
     moved = xp.moveaxis(value, axes, (-2, -1))
     u, singular, vt = xp.linalg.svd(moved, full_matrices=False)
-    out = singular[..., 0]
-    if keepdims:
-        for a in sorted(a % value.ndim for a in axes):
-            out = xp.expand_dims(out, a)
+    if which == "sum":
+        out, pick = singular.sum(axis=-1), slice(None)
+    else:
+        k = 0 if which == "largest" else singular.shape[-1] - 1  # (NumPy's svd sorts them, largest first)
+        out, pick = singular[..., k], slice(k, k + 1)
+    out = xp.moveaxis(out[..., None, None], (-2, -1), axes)
 
     def rule(g):
-        g = g.reshape(out.shape if not keepdims else singular[..., 0].shape)
-        outer = u[..., :, :1] * vt[..., :1, :]
-        return xp.moveaxis(g[..., None, None] * outer, (-2, -1), axes)
+        g = xp.moveaxis(g, axes, (-2, -1))
+        return xp.moveaxis(g * (u[..., :, pick] @ vt[..., pick, :]), (-2, -1), axes)
 
-    return _make(out, [x], [rule])
+    return _make(out.astype(value.dtype, copy=False), [x], [rule])
 
 
 def cumsum(x, axis=None, dtype=None):
@@ -714,6 +735,8 @@ def get_item(x, key):
 
 
 def concatenate(xs, axis=0):
+    if axis is None:  # NumPy's and Keras's: the arrays flattened, then joined
+        return concatenate([reshape(x, (-1,)) for x in xs], axis=0)
     xp = array_module(*xs)
     values = [_array_of(x, xp) for x in xs]
     out = _as_keras_float(xp.concatenate(values, axis=axis), *xs)

@@ -78,6 +78,9 @@ CASES = [
     "ops.vdot(B23, B23)", "ops.vdot(I8, I8)", "ops.vdot(I8, U8)", "ops.vdot(F23, I23)",
     "ops.conj(2.5)", "ops.conjugate(2)", "ops.real(2)", "ops.imag(2.5)", "ops.isreal(True)", "ops.real([1, 2])",
     "ops.max(Fe03, initial=5)", "ops.min(Fe03, axis=0, initial=-2)",
+    "ops.unravel_index(4, (2, 3))", "ops.scan(lambda c, x: (c + x, c), 0, np.arange(3, dtype='int32'))",
+    "ops.while_loop(lambda i: i < 5, lambda i: i + 1, 0)", "ops.while_loop(lambda i, s: i < 3, "
+    "lambda i, s: (i + 1, s * 1.5), (0, 1.0))", "ops.fori_loop(0, 3, lambda i, x: x + i, 0)",
     # calls that used to raise
     "ops.concatenate([F23, F23], axis=None)", "ops.concatenate([F23, F3], axis=None)", "ops.unstack(Fe03)",
     "ops.unstack(Fe03, axis=1)", "ops.norm(F23, ord=1)", "ops.norm(F23, ord=-1)", "ops.norm(F23, ord=np.inf)",
@@ -163,6 +166,11 @@ def test_float64_stays_float64():
                    ops.kron(i8, f64), ops.vdot(f64, i8), ops.relu6(f64), ops.selu(f64), ops.hard_tanh(f64),
                    ops.max(f64, initial=3), ops.threshold(f64, 0.5, -1), ops.fabs(f64), ops.flip(np.float64(2.5))):
         assert result.dtype == np.float64
+
+
+def test_stop_gradient_of_a_python_float_is_float32():
+    # (Keras's jax backend returns the number itself, typed float32)
+    assert ops.stop_gradient(2.5).dtype == np.float32 and float(ops.stop_gradient(2.5)) == 2.5
 
 
 def test_activations_return_tensors():

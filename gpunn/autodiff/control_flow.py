@@ -52,10 +52,17 @@ def _pack(structure, leaves: list):
 def _as_tensor(x):
     if _tensor(x) is not None or isinstance(x, Tensor):
         return x
-    value = np.asarray(_value(x)) if not hasattr(x, "dtype") else x
+    value = f._array_of(x, np) if not hasattr(x, "dtype") else x  # Python numbers as Keras's (int32, float32)
     if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not hasattr(x, "dtype"):
         value = value.astype("float32")  # Python floats as Keras converts them
     return Tensor(value)
+
+
+def _python_numbers_as_tensors(values) -> tuple:
+    """Loop variables given as Python numbers, as the arrays Keras's loops make of them (``while_loop(..., 0)``
+    gives an int32 array, not a Python int)."""
+    return tuple(_as_tensor(v) if f._only_python_numbers(v) and not isinstance(v, (list, tuple)) else v
+                 for v in values)
 
 
 # ---- branches and loops ---------------------------------------------------------------------------------------------
@@ -75,7 +82,7 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):  # noqa: A002 (K
     """``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)``, at most ``maximum_iterations`` times. A tuple or
     list of loop variables gives a tuple; a single one, itself."""
     is_tuple = isinstance(loop_vars, (tuple, list))
-    values = tuple(loop_vars) if is_tuple else (loop_vars,)
+    values = _python_numbers_as_tensors(tuple(loop_vars) if is_tuple else (loop_vars,))
     done = 0
     while (maximum_iterations is None or done < maximum_iterations) and bool(f.convert_to_numpy(cond(*values))):
         outputs = body(*values)
@@ -86,7 +93,7 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):  # noqa: A002 (K
 
 def fori_loop(lower, upper, body_fun, init_val):
     """``val = body_fun(i, val)`` for i from ``lower`` to ``upper`` - 1."""
-    value = init_val
+    (value,) = _python_numbers_as_tensors((init_val,))
     for i in range(int(f.convert_to_numpy(lower)), int(f.convert_to_numpy(upper))):
         value = body_fun(i, value)
     return value

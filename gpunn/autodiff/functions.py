@@ -461,7 +461,7 @@ def one_hot(x, num_classes, axis=-1, dtype=None):
 
 
 def stop_gradient(variable):
-    return Tensor(_value(variable))
+    return Tensor(_array_of(variable, array_module(variable)))  # (a Python number in Keras's type)
 
 
 # ---- reductions ---------------------------------------------------------------------------------------------------

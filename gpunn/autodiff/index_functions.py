@@ -18,7 +18,7 @@ def _integers(name: str, *xs):
     for x in xs:
         value = xp.asarray(_array(_input(x), xp)) if not isinstance(x, (int, np.integer)) else x
         if isinstance(value, (int, np.integer)) and name == "unravel_index":
-            value = xp.asarray(value)
+            value = _array(value, xp)  # (a Python int as int32, Keras's)
         if getattr(value, "dtype", np.dtype("int64")).kind not in "biu":
             raise TypeError(f"{name}: takes integers or booleans, got dtype {value.dtype}")
         values.append(value)

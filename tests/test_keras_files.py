@@ -587,6 +587,8 @@ KERAS_SIDE = textwrap.dedent("""
         scheduled = keras.saving.load_model(os.path.join(work, "gpunn_nadam_schedule.keras"))
     scheduled.train_on_batch(x[:4], y[:4])
     out["scheduled_after_one_step"] = [np.asarray(w).tolist() for w in scheduled.get_weights()]
+    h5_scheduled = keras.saving.load_model(os.path.join(work, "gpunn_nadam_schedule.h5"))
+    out["h5_schedule"] = h5_scheduled.optimizer.get_config()["learning_rate"]
     fresh = keras.models.model_from_json(json.dumps(json.loads(open(os.path.join(work, "config.json")).read())))
     fresh.load_weights(os.path.join(work, "gpunn.weights.h5"))
     out["weights_h5_predictions"] = np.asarray(fresh.predict(x, verbose=0)).tolist()
@@ -621,7 +623,9 @@ def keras_side(tmp_path_factory):
         model.save(work / "gpunn.h5")
         model.save_weights(work / "gpunn.weights.h5")
         schedule = schedules.ExponentialDecay(0.02, decay_steps=2, decay_rate=0.5)
-        trained(optimizers.Nadam(learning_rate=schedule), dropout=0.0).save(work / "gpunn_nadam_schedule.keras")
+        scheduled = trained(optimizers.Nadam(learning_rate=schedule), dropout=0.0)
+        scheduled.save(work / "gpunn_nadam_schedule.keras")
+        scheduled.save(work / "gpunn_nadam_schedule.h5")
         (work / "config.json").write_text(model.to_json())
     x, y = reference_data()
     (work / "task.json").write_text(json.dumps({"x": x.tolist(), "y": y.tolist()}))
@@ -671,6 +675,16 @@ def test_keras_continues_a_scheduled_nadam_as_gpunn_does(keras_side):
     model.train_on_batch(x[:4], y[:4])
     for a, b in zip(model.get_weights(), out["scheduled_after_one_step"]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_keras_reads_the_schedule_of_a_gpunn_h5_file(keras_side):
+    """Keras's Optimizer.from_config finds a schedule by its module and registered name, in .h5 files too."""
+    _, _, out = keras_side
+    assert out["h5_schedule"]["class_name"] == "ExponentialDecay"
+    assert out["h5_schedule"]["config"]["decay_steps"] == 2 and out["h5_schedule"]["config"]["decay_rate"] == 0.5
+    config = optimizers.Nadam(schedules.ExponentialDecay(0.02, decay_steps=2, decay_rate=0.5)).get_config()
+    assert config["learning_rate"]["module"] == "keras.optimizers.schedules"
+    assert config["learning_rate"]["registered_name"] is None
 
 
 def test_models_keras_builds_load_in_gpunn(keras_side):

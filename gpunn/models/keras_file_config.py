@@ -912,10 +912,12 @@ def keras_compile_config(model, native: bool) -> dict:
     optimizer["config"] = dict(optimizer["config"])
     schedule = optimizer["config"].get("learning_rate")
     if isinstance(schedule, dict):
-        schedule = {"class_name": schedule["class_name"], "config": dict(schedule["config"])}
+        schedule = {**schedule, "config": dict(schedule["config"])}
         if schedule["config"].get("name", "") is None:  # Keras takes its default name, never None
             del schedule["config"]["name"]
-        optimizer["config"]["learning_rate"] = _wrap(schedule, "schedule", native)
+        # in both flavours: Keras 3's optimizer config holds its schedule whole (module and registered name),
+        # in .h5 files too, and its Optimizer.from_config finds the class by them
+        optimizer["config"]["learning_rate"] = _wrap(schedule, "schedule", True)
     loss = map_nested(lambda value: _wrap(value, "loss", native), config["loss"])
     metric_list = map_nested(lambda value: _wrap(value, "metric", native), config["metrics"])
     weighted = map_nested(lambda value: _wrap(value, "metric", native), config["weighted_metrics"]) or None

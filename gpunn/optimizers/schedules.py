@@ -171,7 +171,13 @@ _BY_CLASS = {c.__name__: c for c in (ExponentialDecay, CosineDecay, PiecewiseCon
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    """Keras's ``keras.optimizers.schedules.serialize``: module, class name, config and registered name (what
+    Keras's ``Optimizer.from_config`` finds the class by, in a ``.h5`` file's optimizer config too)."""
+    cls = type(schedule)
+    if not overrides.is_gpunn_class(cls):
+        return custom_objects.user_class_entry(cls, schedule.get_config())
+    return {"module": "keras.optimizers.schedules", "class_name": cls.__name__, "config": schedule.get_config(),
+            "registered_name": None}
 
 
 def deserialize(config: dict) -> LearningRateSchedule:

@@ -765,3 +765,57 @@ def test_tf_keras_2_text_models_load_and_its_hard_sigmoid_is_reported(tmp_path):
         assert len(reported) == warns and (not warns or "clip(0.2 * x + 0.5, 0, 1)" in reported[0])
         assert loaded.layers[3].negative_slope == 0.2
         np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def _rewrite_optimizer_weights(path, edit):
+    """The .h5 at ``path`` with its optimizer variables replaced by ``edit([(name, value), ...])``, as another
+    writer would have laid them out (gpunn's own records dropped: tf.keras writes none)."""
+    with h5py.File(path, "r+") as f:
+        group = f["optimizer_weights"]
+        names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
+        pairs = edit([(name, np.asarray(group[name])) for name in names])
+        del f["optimizer_weights"]
+        group = f.create_group("optimizer_weights")
+        group.attrs["weight_names"] = [name.encode() for name, _ in pairs]
+        for name, value in pairs:
+            group.create_dataset(name, data=value)
+        for gpunn_record in (DIGESTS_KEY, GPUNN_MARKER):
+            del f.attrs[gpunn_record]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "nadam"])
+def test_tf_keras_2_optimizer_layouts_resume(optimizer, tmp_path):
+    """tf.keras 2.11+'s SGD makes a momentum slot per weight even without momentum, and its Nadam keeps no
+    u_product: neither changes what training resumes from, so the step count (a schedule's position) and the
+    slots are taken."""
+    made = {"sgd": lambda: optimizers.SGD(schedules.ExponentialDecay(0.05, decay_steps=2, decay_rate=0.5)),
+            "nadam": lambda: optimizers.Nadam(0.01)}[optimizer]
+    model = trained(made(), dropout=0.0)
+    path = tmp_path / "tf_keras_2.h5"
+    model.save(path)
+    if optimizer == "sgd":
+        _rewrite_optimizer_weights(path, lambda pairs: pairs + [(f"SGD/m/{k}", np.zeros_like(w))
+                                                                for k, w in enumerate(model.trainable_weights)])
+    else:
+        _rewrite_optimizer_weights(path, lambda pairs: [(n, v) for n, v in pairs if "u_product" not in n])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # a dropped optimizer state warns
+        loaded = load_model(path)
+    assert loaded.optimizer.iterations == model.optimizer.iterations > 0
+    x, y = reference_data()
+    for m in (model, loaded):
+        m.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_an_optimizer_state_the_h5_layout_cannot_hold_is_refused_at_save(tmp_path):
+    """Adafactor's factored moments take their weights' names, which repeat; the .h5 layout keys optimizer
+    variables by name, so Keras's writer fails there too: refused before anything is written."""
+    model = trained(optimizers.Adafactor(0.01), dropout=0.0)
+    with pytest.raises(ValueError, match=r"Adafactor's variables .* share names.*\.keras file"):
+        model.save(tmp_path / "m.h5")
+    assert not (tmp_path / "m.h5").exists()
+    model.save(tmp_path / "m.h5", include_optimizer=False)
+    model.save(tmp_path / "m.keras")
+    assert load_model(tmp_path / "m.keras").optimizer.iterations == model.optimizer.iterations

@@ -131,7 +131,14 @@ def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -
     _weights_group(writer, "model_weights", model)
     if model.compiled and include_optimizer:
         variables = optimizer_variables(model)
-        writer.names_attribute("optimizer_weights", "weight_names", [name for name, _ in variables])
+        names = [name for name, _ in variables]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:  # (Keras's h5py fails on the second one: "name already exists")
+            raise ValueError(
+                f"filepath: {filepath!r}: {type(model.optimizer).__name__}'s variables {repeated} share names, "
+                "and the .h5 layout keeps optimizer variables by name, so its state could not be read back; save "
+                "to a .keras file, or with include_optimizer=False")
+        writer.names_attribute("optimizer_weights", "weight_names", names)
         for name, value in variables:
             writer.dataset(f"optimizer_weights/{name}", value)
     atomic_write_bytes(filepath, writer.to_bytes(), overwrite)

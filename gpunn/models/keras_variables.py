@@ -364,6 +364,7 @@ def optimizer_state(model, values: list[np.ndarray], filepath, attribute_order: 
     ordered = _trained_in_keras_order(model, attribute_order)
     weights = [pair for pair, _ in ordered]
     expected = head + _slot_variable_count(model, layout) + len(layout.scalars)
+    values = _as_keras_3_lists_them(optimizer, layout, values, expected, [spec.shape for (_, spec), _ in ordered])
     if len(values) != expected:
         warnings.warn(
             f"filepath: {filepath!r}: the saved optimizer state has {len(values)} variables, while this "
@@ -391,6 +392,20 @@ def optimizer_state(model, values: list[np.ndarray], filepath, attribute_order: 
                 position += 1
     state.slots = slots
     return state
+
+
+def _as_keras_3_lists_them(optimizer, layout, values: list, expected: int, shapes: list) -> list:
+    """tf.keras 2.11+'s optimizer variables where they differ from Keras 3's by what changes nothing on load:
+    its SGD makes a momentum slot per weight even without momentum (unused then: dropped here); its Nadam keeps
+    no ``u_product`` variable, which gpunn derives from the step count anyway (a placeholder appended). Else
+    ``values`` unchanged."""
+    slots = values[len(values) - len(shapes):]
+    if (len(values) == expected + len(shapes) and not layout.calls and type(optimizer).__name__ == "SGD"
+            and [np.shape(value) for value in slots] == [tuple(shape) for shape in shapes]):
+        return values[:len(values) - len(shapes)]
+    if layout.scalars and len(values) == expected - len(layout.scalars):
+        return values + [np.zeros(()) for _ in layout.scalars]
+    return values
 
 
 def apply_optimizer_state(model, state: OptimizerState | None) -> None:

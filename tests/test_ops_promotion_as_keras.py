@@ -69,7 +69,9 @@ CASES = [
     "ops.left_shift(B23, B23)", "ops.relu(B23)", "ops.convert_to_tensor(B23) ** 2", "ops.convert_to_tensor(B23) * 2",
     "ops.mean(ops.square(np.array([True, False])) * 100)",
     # what already was Keras's and stays so: integers beside Python integers keep their type and wrap
-    "ops.multiply(U8, 2)", "ops.add(U8, 250)", "ops.add(U8, -1)", "ops.multiply(I8, 100)", "ops.add(I8, U8)",
+    "ops.multiply(U8, 2)", "ops.add(U8, 250)", "ops.add(U8, -1)", "ops.subtract(U8, 300)", "ops.divide(U8, -1)",
+    "ops.hypot(U8, -1)", "ops.ldexp(I8, U8)", "ops.ldexp(2, I23)", "ops.ldexp(B23, 2)", "ops.ldexp(F16, I8)",
+    "ops.threshold(I23, 0, 0.5)", "ops.threshold(U8, 2, 300)", "ops.multiply(I8, 100)", "ops.add(I8, U8)",
     "ops.add(F16, 2.5)", "ops.multiply(I23, 2.5)", "ops.add(F23, I23)", "ops.maximum(I8, 2)", "ops.mod(I8, 2)",
     "ops.convert_to_tensor(U8) + 2", "ops.convert_to_tensor(F16) * 2.5", "ops.outer(I8, 2)", "ops.append(F16, 2.5)",
     # the rest of Keras's types
@@ -89,7 +91,10 @@ CASES = [
     "ops.norm(F23, ord=1, axis=(1, 0), keepdims=True)", "ops.norm(np.stack([SQ, SQ * 2]), ord='nuc', axis=(1, 2))",
     "ops.norm(np.stack([SQ, -SQ]), ord=np.inf, axis=(2, 0))", "ops.norm(I23, ord='nuc')",
     "ops.pad(F23, 1, mode='reflect')", "ops.pad(F23, ((1, 2), (2, 0)), mode='symmetric')",
-    "ops.pad(F23, 2, mode='edge')", "ops.pad(F23, ((0, 1), (3, 1)), mode='wrap')", "ops.pad(I23, 1, mode='reflect')",
+    "ops.pad(F23, 2, mode='edge')", "ops.pad(F23, 1, mode='maximum')", "ops.pad(I23, (1, 2), mode='minimum')",
+    "ops.pad(F23, ((1, 0), (2, 1)), mode='mean')", "ops.pad(F23, 1, mode='median')",
+    "ops.pad(F23, 2, mode='linear_ramp')", "ops.pad(F23, ((0, 1), (3, 1)), mode='wrap')",
+    "ops.pad(I23, 1, mode='reflect')",
     "ops.correlate(I8[0], U8[0])", "ops.correlate(B23[0], B23[1], mode='full')",
     "ops.normalize(np.float32(0.7))",
     # im2col and col2im
@@ -242,8 +247,10 @@ def test_gradients_of_unfold_and_fold():
 
 
 def test_pads_refused_by_name():
-    with pytest.raises(ValueError, match="mode 'maximum'"):
-        ops.pad(np.zeros((2, 2)), 1, mode="maximum")
+    with pytest.raises(ValueError, match="mode 'maximum' has no gradient"):
+        ops.pad(Tensor(np.zeros((2, 2)), requires_grad=True), 1, mode="maximum")
+    with pytest.raises(ValueError, match="mode 'empty'"):
+        ops.pad(np.zeros((2, 2)), 1, mode="empty")
     with pytest.raises(ValueError, match="constant_values"):
         ops.pad(np.zeros((2, 2)), 1, mode="reflect", constant_values=3)
 

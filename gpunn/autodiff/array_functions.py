@@ -98,17 +98,26 @@ def _sum_segments(xp, g, counts, axis):
 
 # the pad modes whose values are copies of x's: differentiated by adding each copy's gradient back to its source
 _COPYING_PAD_MODES = ("reflect", "symmetric", "edge", "wrap")
+# the pad modes that compute their border (statistics of x, ramps): padded, without a gradient
+_COMPUTING_PAD_MODES = ("maximum", "minimum", "mean", "median", "linear_ramp")
 
 
 def pad(x, pad_width, mode="constant", constant_values=None):
-    if mode != "constant" and mode not in _COPYING_PAD_MODES:
-        raise ValueError(f"pad: mode {mode!r} is not supported here; gpunn pads with mode 'constant', "
-                         f"{', '.join(repr(m) for m in _COPYING_PAD_MODES)}")
+    differentiable = ("constant",) + _COPYING_PAD_MODES
+    if mode not in differentiable + _COMPUTING_PAD_MODES:
+        raise ValueError(f"pad: mode {mode!r} is not supported here; gpunn pads with mode "
+                         f"{', '.join(repr(m) for m in differentiable + _COMPUTING_PAD_MODES)}")
+    if mode in _COMPUTING_PAD_MODES and f._needs(x):
+        raise ValueError(f"pad: mode {mode!r} has no gradient here, and this value needs one; the modes "
+                         f"{', '.join(repr(m) for m in differentiable)} are differentiable")
     if mode != "constant" and constant_values not in (None, 0):
         raise ValueError("`constant_values` can only be set when `mode` is 'constant'")  # Keras's message
     widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64).reshape(-1, 2) if np.ndim(pad_width) else
                              np.asarray([[pad_width, pad_width]]), (len(f._shape(x)), 2))
     widths = [tuple(int(n) for n in w) for w in widths.tolist()]
+    if mode in _COMPUTING_PAD_MODES:
+        xp = array_module(x)
+        return Tensor(xp.pad(_array(x, xp), widths, mode=mode))
     if mode != "constant":
         return _pad_copying(x, widths, mode)
 

@@ -181,6 +181,7 @@ def glu(x, axis=-1):
 def threshold(x, threshold, default_value):  # noqa: A002 (Keras's argument name)
     """``x`` where it is greater than ``threshold``, else ``default_value``."""
     xp = array_module(x)
-    value = f._array_of(x, xp)
-    # the default in x's type, as Keras casts it (threshold(int32_array, 0.5, -1) is int32)
-    return f.where(value > threshold, x, xp.asarray(default_value).astype(value.dtype))
+    if f._tensor(x) is None:
+        x = Tensor(f._array_of(x, xp))
+    # a Python default stays weak beside x, as in Keras's where (int32 with -1 is int32, with 0.5 float32)
+    return f.where(f._value(x, xp) > threshold, x, default_value)

@@ -144,25 +144,28 @@ def _kind(value):
 
 def _operands(xp, operands, strong=False):
     """The values of ``operands`` for NumPy to combine as Keras (JAX) combines them. Python numbers stay weak
-    beside arrays of a numeric type (``uint8_array + 1`` is uint8; an integer outside the array's range wraps, as
-    JAX casts it), but become Keras's int32 / floatx where there is no such array (``2 + 3`` is int32, as is
-    ``bool_array + 2``, where NumPy makes int64); ``strong``: they are arrays of those types anyway (Keras's
-    ``arctan2``, ``logaddexp``... convert both operands first: ``arctan2(float16_array, 2.5)`` is float32)."""
+    beside arrays of a numeric type (``uint8_array + 1`` is uint8; out of its range, see ``_wrapped``), but
+    become Keras's int32 / floatx where there is no such array (``2 + 3`` is int32, as is ``bool_array + 2``,
+    where NumPy makes int64); ``strong``: they are arrays of those types anyway (Keras's ``arctan2``,
+    ``logaddexp``... convert both operands first: ``arctan2(float16_array, 2.5)`` is float32)."""
     values = [_value(x, xp) for x in operands]
     python = [_only_python_numbers(x) and not isinstance(x, (list, tuple)) for x in operands]
     numeric = [v for v, p in zip(values, python) if not p and _kind(v) not in (None, "b")]
     if strong or not numeric:
         return [_array_of(x, xp) if p else v for x, v, p in zip(operands, values, python)]
-    out = []
-    for x, v, p in zip(operands, values, python):
-        if p and isinstance(x, int) and not isinstance(x, bool):
-            kinds = {np.dtype(a.dtype) for a in numeric}
-            if builtins.all(d.kind in "iu" for d in kinds) and len(kinds) == 1:
-                info = np.iinfo(next(iter(kinds)))
-                if not info.min <= x <= info.max:  # JAX's cast of a weak integer: wrapped into the type
-                    v = xp.asarray(np.asarray(x).astype(next(iter(kinds))))
-        out.append(v)
-    return out
+    return values
+
+
+def _wrapped(xp, operands, values):
+    """``values`` with each Python integer outside the range of the integer arrays' one type wrapped into it, as
+    JAX casts a weak integer (``uint8_array + -1`` is ``uint8_array + 255``), where NumPy refuses it."""
+    kinds = {np.dtype(v.dtype) for x, v in zip(operands, values) if not _only_python_numbers(x) and _kind(v)}
+    if len(kinds) != 1 or next(iter(kinds)).kind not in "iu":
+        return values
+    dtype = next(iter(kinds))
+    info = np.iinfo(dtype)
+    return [xp.asarray(np.asarray(x).astype(dtype)) if isinstance(x, int) and not isinstance(x, bool)
+            and not info.min <= x <= info.max else v for x, v in zip(operands, values)]
 
 
 def _combined(xp, operands, forward, strong=False):
@@ -170,7 +173,11 @@ def _combined(xp, operands, forward, strong=False):
     the values it was computed from. A float made from integers alone is computed in floatx (NumPy would compute
     ``arctan2(int8, uint8)`` in float16 and lose digits Keras keeps)."""
     values = _operands(xp, operands, strong)
-    out = forward(xp, *values)
+    try:
+        out = forward(xp, *values)
+    except OverflowError:  # a Python integer outside an integer array's range (NumPy's refusal): wrapped
+        values = _wrapped(xp, operands, values)
+        out = forward(xp, *values)
     if _kind(out) == "f" and out.dtype.itemsize < np.dtype(floatx()).itemsize and not builtins.any(
             _kind(v) == "f" for v in values):
         values = [v.astype(floatx()) if hasattr(v, "astype") and _kind(v) in ("b", "i", "u") else v

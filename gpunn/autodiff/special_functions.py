@@ -10,7 +10,8 @@ import math
 import numpy as np
 
 from .extra_functions import _TWO_OVER_SQRT_PI, _floats
-from .functions import _binary, _no_gradient, _unary
+from .default_float import floatx
+from .functions import _binary, _kind, _no_gradient, _unary
 
 
 def _special(xp, name):
@@ -80,7 +81,10 @@ def fmin(x1, x2):
 
 def ldexp(x1, x2):
     """x1 * 2**x2 for integer exponents x2; the gradient goes to x1 (2**x2)."""
-    return _binary(x1, x2, lambda xp, a, b: xp.ldexp(a, b), lambda xp, g, a, b, o: g * xp.exp2(b).astype(g.dtype))
+    def forward(xp, a, b):  # (integers scaled as floats: NumPy's ldexp of two integer types is float16)
+        return xp.ldexp(xp.asarray(a).astype(floatx()) if _kind(a) in ("b", "i", "u") else a, b)
+
+    return _binary(x1, x2, forward, lambda xp, g, a, b, o: g * xp.exp2(b).astype(g.dtype))
 
 
 heaviside = _no_gradient("heaviside")

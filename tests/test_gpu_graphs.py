@@ -38,7 +38,14 @@ OPTIMIZERS = {
     "schedule-free-warmup": lambda: optimizers.ScheduleFreeAdamW(0.01, warmup_steps=9, weight_decay=0.01),
     # tf.keras 2's decay: the rate before the division is read from the device (a callback changes it there)
     "legacy-sgd-decay": lambda: optimizers.legacy.SGD(0.05, momentum=0.9, decay=0.01),
+    # weight decay applied through a mask before the update, the kernels' own decay 0
+    "adamw-excluding-biases": lambda: _excluding(optimizers.AdamW(0.01, weight_decay=0.1), ["bias", "gamma", "beta"]),
 }
+
+
+def _excluding(optimizer, names):
+    optimizer.exclude_from_weight_decay(var_names=names)
+    return optimizer
 
 
 def _data(n=50 * 16 + 7):

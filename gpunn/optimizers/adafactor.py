@@ -46,6 +46,7 @@ class Adafactor(Optimizer):
 
     # ---- the factored slots' layout ------------------------------------------------------------------
     def set_trained_weights(self, descriptions) -> None:
+        super().set_trained_weights(descriptions)
         shapes = tuple(tuple(int(n) for n in shape) for _, shape in descriptions)
         for (path, _), shape in zip(descriptions, shapes):
             if len(shape) > 2:

@@ -20,7 +20,7 @@ from ..autodiff.functions import convert_to_numpy
 from ..kernels import clip_norm
 from ..number_arguments import positive_number
 from ..ops.workspace import Workspace
-from . import accumulation, ema, variable_view
+from . import accumulation, decay_exclusion, ema, variable_view
 from .host_values import HostFloat, HostInt
 from .schedules import LearningRateSchedule, deserialize as deserialize_schedule, serialize as serialize_schedule
 
@@ -85,6 +85,12 @@ class Optimizer:
         # The initial rate of a schedule that reads it from the device (``formula_of_rate``: tf.keras 2's decay),
         # float64 [rate]; made by build()
         self.rate_cell = None
+        # exclude_from_weight_decay: the weights excluded (decay_exclusion.py), the trained weights' (path, shape)
+        # told before build, and, made by build() where some trained weight is excluded, the flat 0/1 mask of the
+        # decayed parameters and the weight decay as a device value (the kernels then decay nothing themselves)
+        self._decay_exclusions = None
+        self._trained_descriptions = None
+        self._decay_mask = self.decay_cell = None
         self.ops = None
         self.gradient_accumulation_steps = accumulation.check_steps(gradient_accumulation_steps)
         # Keras's loss scaling (the loss times the factor, the gradients divided by it) guards float16 gradients
@@ -196,7 +202,9 @@ class Optimizer:
 
     def _write_state(self, index: int, value: float) -> None:
         # The host writes the device state only when a value changes (a callback, a checkpoint), never per step.
-        if self.state is not None:
+        if index == WEIGHT_DECAY and self._decay_mask is not None:
+            self.ops.fill(value, self.decay_cell)  # (the kernels' own decay stays 0)
+        elif self.state is not None:
             self.ops.fill(value, self.state[index:index + 1])
 
     @property
@@ -252,8 +260,11 @@ class Optimizer:
                       for name in self.state_slots()}
         lr = 0.0 if self.schedule is not None else self._learning_rate
         every = self.gradient_accumulation_steps
-        self.state = ops.asarray(np.array([self._iterations // (every or 1), lr, self._weight_decay],
-                                          dtype=np.float64))
+        self._decay_mask = decay_exclusion.mask(self, ops, params.dtype, params.size, self._segments,
+                                                self._trained_descriptions)
+        self.decay_cell = None if self._decay_mask is None else ops.asarray(np.array([self._weight_decay]))
+        kernels_decay = self._weight_decay if self._decay_mask is None else 0.0
+        self.state = ops.asarray(np.array([self._iterations // (every or 1), lr, kernels_decay], dtype=np.float64))
         if every:
             self.step_state = ops.asarray(np.array([self._iterations, lr, 0.0], dtype=np.float64))
         self.rate_cell = ops.asarray(np.array([self._initial_rate()], dtype=np.float64))
@@ -300,7 +311,13 @@ class Optimizer:
 
     def set_trained_weights(self, descriptions) -> None:
         """(Keras's variable path, shape) of each trained weight, in the flat buffer's order, told before ``build``:
-        kept by an algorithm that treats weights by their kind (Muon)."""
+        kept for ``exclude_from_weight_decay``, and by an algorithm that treats weights by their kind (Muon)."""
+        self._trained_descriptions = tuple(descriptions)
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
+        """Keras's: the variables of ``var_list``, and those whose name a regular expression of ``var_names``
+        finds ('bias', 'gamma'), take no weight decay; before the optimizer is built (``decay_exclusion.py``)."""
+        decay_exclusion.configure(self, var_list, var_names)
 
     def slot_size(self, slot: str, params_size: int) -> int:
         """How many values the flat buffer of ``slot`` holds: one per parameter, unless the algorithm keeps a slot
@@ -376,6 +393,8 @@ class Optimizer:
                 accumulation.take_mean(self, grads)
             self._clip(grads)
             self._advance_state()
+            if self._decay_mask is not None:
+                decay_exclusion.apply(self, params, (self.state[LEARNING_RATE:LEARNING_RATE + 1], self.decay_cell))
             self.update(params, grads)
         if self.use_ema:
             ema.update_average(self, params, between_updates)

@@ -67,7 +67,13 @@ class Muon(Optimizer):
 
     # ---- which weights take which step ---------------------------------------------------------------
     def set_trained_weights(self, descriptions) -> None:
+        super().set_trained_weights(descriptions)
         self._weight_descriptions = tuple((str(path), tuple(int(n) for n in shape)) for path, shape in descriptions)
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
+        raise NotImplementedError("Muon.exclude_from_weight_decay: gpunn's Muon decays each weight by its kind "
+                                  "(weight_decay for Muon's weights, adam_weight_decay for AdamW's) and takes no "
+                                  "exclusions; set adam_weight_decay=None, or use AdamW for a fine-tuning recipe")
 
     def _adamw_flags(self) -> tuple[bool, ...]:
         """Per trained weight, whether it takes AdamW's step (from the arguments as they are now)."""

@@ -600,3 +600,12 @@ def test_frozen_models_loaded_or_cloned_keep_their_layers_flags_not_the_model_s_
     ours, theirs = run_script_both_ways(FROZEN_MODELS_LOADED_AND_CLONED, tmp_path_factory)
     assert ours == theirs
     assert theirs["sequential"][-1] == [False, False, True, True]  # the top layer trained, the frozen one not
+
+
+def test_a_single_variable_s_trainable_flag_is_refused_by_name():
+    """Keras keeps a flag per variable; gpunn lays weights out per layer, so the flag would be ignored."""
+    model = gpunn.Sequential([gpunn.Input((4,)), layers.Dense(3, name="d")])
+    assert model.layers[0].bias.trainable
+    with pytest.raises(AttributeError, match=r"^sequential/d/bias.trainable: gpunn freezes whole layers"):
+        model.layers[0].bias.trainable = False
+    assert model.layers[0].bias.trainable and len(model.trainable_weights) == 2

@@ -160,6 +160,14 @@ class Variable:
         spec = next((s for s in self._layer.weight_specs() if s.name == self._name), None)
         return bool(spec is not None and spec.trainable and self._layer.trainable)
 
+    @trainable.setter
+    def trainable(self, value):
+        # Keras keeps a flag per variable; gpunn's flat buffers are laid out per layer (a layer's trainable-kind
+        # weights train together), so a flag set here would be ignored: refused by name instead
+        raise AttributeError(
+            f"{self.path}.trainable: gpunn freezes whole layers, not single variables; set layer.trainable = "
+            f"False on {self._layer.name!r} (all of its weights), or use_bias=False for a layer without a bias")
+
     @property
     def constraint(self):
         """As in Keras: the weight's constraint (applied after each optimizer update while it trains), or None."""

@@ -819,3 +819,21 @@ def test_an_optimizer_state_the_h5_layout_cannot_hold_is_refused_at_save(tmp_pat
     model.save(tmp_path / "m.h5", include_optimizer=False)
     model.save(tmp_path / "m.keras")
     assert load_model(tmp_path / "m.keras").optimizer.iterations == model.optimizer.iterations
+
+
+def test_a_tf_keras_2_metric_keeps_the_name_it_was_logged_under(tmp_path):
+    """tf.keras 2 wrote metrics=["mae"] as a MeanMetricWrapper named 'mae' of mean_absolute_error: resumed
+    training logs 'mae' again (a callback monitoring 'val_mae' goes on working), as tf.keras's reload does."""
+    path = tmp_path / "tf_keras_2_mae.h5"
+    shutil.copy(DATA / "keras3_mlp.h5", path)
+    wrapped = {"class_name": "MeanMetricWrapper", "config": {"name": "mae", "dtype": "float32",
+                                                             "fn": "mean_absolute_error"}}
+    renamed = {"class_name": "MeanMetricWrapper", "config": {"name": "my_error", "dtype": "float32",
+                                                             "fn": "mean_squared_error"}}
+    with h5py.File(path, "r+") as f:
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential",
+                                              "config": {"name": "keras_mlp", "layers": TF_KERAS_2_LAYERS}})
+        f.attrs["training_config"] = json.dumps({**TF_KERAS_2_TRAINING, "metrics": [[wrapped, renamed]]})
+        f.attrs["keras_version"] = "2.15.0"
+    # (a name that is no metric of its own, 'my_error', is read as its function, as before)
+    assert load_model(path).metric_identifiers == ["mae", "mean_squared_error"]

@@ -348,12 +348,21 @@ def _metric_from_keras(value):
         if isinstance(function, str) and (extra or not metrics.registry.name_means_function(function)):
             # a function of the user's, or one given arguments: the wrapper itself, its function found by name
             return {"class_name": "MeanMetricWrapper", "config": config}
-        if name in ("accuracy", "acc") or not isinstance(function, str):
-            return name
+        if name in ("accuracy", "acc") or not isinstance(function, str) or _same_metric(name, function):
+            return name  # (a short name, 'mae': logged under it, as tf.keras logged it)
         return function
     if isinstance(value, dict) and value.get("class_name") == "function":  # keras.metrics.mse, keras.losses.huber
         return {"class_name": "function", "config": value.get("config")}  # resolved as Keras resolves it
     return _object_from_keras(value, "metric", "metric")
+
+
+def _same_metric(name, function: str) -> bool:
+    """Whether the metric name ``name`` ('mae') gives the metric of the function ``function``
+    ('mean_absolute_error')."""
+    try:
+        return isinstance(name, str) and type(metrics.get(name)) is type(metrics.get(function))
+    except ValueError:
+        return False
 
 
 def _optimizer_from_keras(value):

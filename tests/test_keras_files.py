@@ -837,3 +837,15 @@ def test_a_tf_keras_2_metric_keeps_the_name_it_was_logged_under(tmp_path):
         f.attrs["keras_version"] = "2.15.0"
     # (a name that is no metric of its own, 'my_error', is read as its function, as before)
     assert load_model(path).metric_identifiers == ["mae", "mean_squared_error"]
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_a_loss_function_of_the_user_s_is_the_function_again_after_a_load(suffix, tmp_path):
+    @gpunn.saving.register_keras_serializable(package=f"files_test{suffix}")
+    def halved_squares(y_true, y_pred):
+        return gpunn.ops.mean(gpunn.ops.square(y_true - y_pred), axis=-1) / 2
+
+    model = gpunn.Sequential([gpunn.Input((4,)), layers.Dense(1)])
+    model.compile("sgd", halved_squares)
+    model.save(tmp_path / f"m{suffix}")
+    assert load_model(tmp_path / f"m{suffix}").loss is halved_squares

@@ -107,14 +107,22 @@ def get_compile_config(model, loss_name_as_given: bool = True) -> dict:
     }
 
 
+def _users_function(name: str):
+    """The function of the user's that a loss name is registered for ('demo>my_loss'), else the name."""
+    found = custom_objects.lookup(name)
+    return found if callable(found) and not isinstance(found, type) else name
+
+
 def compile_from_config(model, config: dict) -> None:
     """``model.compile`` with a ``get_compile_config`` dict: new optimizer, loss and metric objects (Keras's
     ``compile_from_config``). Configs written before ``jit_compile`` and ``steps_per_execution`` were kept get
     compile's defaults for them."""
     model.compile(
         optimizer=optimizers_module.get(config["optimizer"]),
-        # (a name compiles as given: model.loss is the name again, as in Keras)
-        loss=config["loss"] if isinstance(config["loss"], str) else map_nested(losses_module.as_loss, config["loss"]),
+        # (a name compiles as given: model.loss is the name again, as in Keras; a function of the user's, by its
+        # registered name, is the function again, as Keras deserializes it)
+        loss=_users_function(config["loss"]) if isinstance(config["loss"], str)
+        else map_nested(losses_module.as_loss, config["loss"]),
         loss_weights=config.get("loss_weights"),
         metrics=map_nested(deserialize_metric, config["metrics"]),
         weighted_metrics=map_nested(deserialize_metric, config.get("weighted_metrics") or []),

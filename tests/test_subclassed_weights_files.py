@@ -486,3 +486,21 @@ def test_a_subclass_s_weights_file_is_refused_by_a_functional_model(tmp_path):
         model.save_weights(tmp_path / name)
         with pytest.raises(ValueError, match="holds a subclassed model's weights under the attributes"):
             loaded.load_weights(tmp_path / name)
+
+
+def test_tf_keras_2_weights_files_of_a_subclassed_model_load(tmp_path):
+    """tf.keras 2 (TensorFlow 2.13+) wrote a subclassed model's .weights.h5 with its layers under 'layers/' and
+    their class names ('layers/dense', 'layers/dense_1'), where Keras 3 writes them under their attributes; Keras 3
+    reads either, and so does gpunn."""
+    model = _two_dense(("alpha", "beta"))  # both attributes sort before 'layers': written under them
+    x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
+    model.save_weights(tmp_path / "keras3.weights.h5")
+    with h5py.File(tmp_path / "keras3.weights.h5", "r") as source, \
+            h5py.File(tmp_path / "tf_keras_2.weights.h5", "w") as target:
+        # model.layers lists 'beta' first (set first): tf.keras 2 names the layers in that order
+        for attribute, listed in (("beta", "layers/dense"), ("alpha", "layers/dense_1")):
+            source.copy(source[attribute], target, name=listed)
+        target.create_group("vars")
+    fresh = _two_dense(("alpha", "beta"))
+    fresh.load_weights(tmp_path / "tf_keras_2.weights.h5")
+    np.testing.assert_array_equal(fresh.predict(x, verbose=0), model.predict(x, verbose=0))

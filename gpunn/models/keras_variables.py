@@ -175,6 +175,14 @@ def keras_layer_paths(model) -> list[str]:
     return [paths[id(layer)] for layer in model._graph_layers]
 
 
+def _listed_paths(model) -> dict:
+    """{id(layer): its path} as tf.keras 2 (TensorFlow 2.13+) wrote a subclassed model's weights: the entries of
+    ``model.layers`` (the layers set as attributes, in Keras's order) under 'layers/' and their snake-case class
+    names, where Keras 3 writes them under their attributes; Keras 3 reads either."""
+    used: dict[str, int] = {}
+    return {id(layer): f"layers/{container_name(_class_name(layer), used)}" for layer in model.layers}
+
+
 def _class_name(layer) -> str:
     """The snake-case class name Keras's files name a layer by (a model's call() run as one layer: the model's
     class, ``own_weights.py``)."""
@@ -483,16 +491,22 @@ class KerasFileContents:
     def per_layer_at(self, model, path_of: dict) -> list[list | None]:
         """Each of ``model``'s layers' weights (Keras's order) at the path ``path_of`` gives it (by the layer's
         id), None for the others; a layer with weights whose path holds none is refused, naming the path."""
+        listed = _listed_paths(model)
         per_layer = []
         for layer in model._graph_layers:
             path = path_of.get(id(layer))
             values = None if path is None else self._by_path(layer, path)
+            if values is None and id(layer) in listed and self._holds_under(listed[id(layer)]):
+                values = self._by_path(layer, listed[id(layer)])  # (a tf.keras 2 file: under model.layers)
             if values is None and path is not None and layer.weight_specs():
                 held = sorted({p.split("/", 1)[0] for p in self.weights_by_path})
                 raise ValueError(f"filepath: {self.filepath!r} holds no weights at {path!r}, where Keras keeps those "
                                  f"of layer {layer.name!r} of {type(model).__name__} (the file holds {held})")
             per_layer.append(values)
         return per_layer
+
+    def _holds_under(self, path: str) -> bool:
+        return any(key == path or key.startswith(path + "/") for key in self.weights_by_path)
 
     def _by_path(self, layer, path: str) -> list | None:
         """The weights of the layer at ``path`` and of those it holds, each at its own path; None when the file

@@ -422,8 +422,10 @@ def apply_optimizer_state(model, state: OptimizerState | None) -> None:
     optimizer = model.optimizer
     if state.learning_rate is not None:
         optimizer.learning_rate = state.learning_rate
+    # built whenever the file held its variables, slots or not (an SGD without momentum), as Keras builds a
+    # loaded model's optimizer: its summary counts the optimizer's variables
+    model._ensure_optimizer()
     if state.slots:
-        model._ensure_optimizer()
         for name, value in state.slots.items():
             optimizer.slots[name][...] = model.ops.asarray(value, dtype=optimizer.slots[name].dtype)
     optimizer.step_count = state.iterations

@@ -107,6 +107,9 @@ class Sequential(Trainer, KerasVariableLists):
         self._trainable = check_trainable(value)
         for layer in self._layers:
             layer.trainable = self._trainable
+        # and the InputLayers, which Keras's setter reaches too (its model.layers shows them so; they hold nothing)
+        for source in self.__dict__.get("_input_layers", ()) or ():
+            source.trainable = self._trainable
         # A model added as a layer, or called in a functional model, is one of Keras's sublayers: its flag follows
         for model in self.__dict__.get("_held_models", ()):
             model.trainable = self._trainable

@@ -112,6 +112,9 @@ class Metric:
     direction: str | None = None  # "up" or "down": which way is better (Keras's _direction), None: unknown
     default_name: str | None = None  # None: named from the class as Keras's auto_name does
     label_layout = "dense"
+    # Keras's MeanMetricWrapper of a function that means over the last axis (MSE, the hinges, cross-entropies...):
+    # on 1-D y_true and y_pred, called on their own, one value per batch (``_host_inputs``)
+    flat_batch_is_one_value = False
 
     def __init__(self, name=None, dtype=None):
         if name is not None and not isinstance(name, str):
@@ -381,6 +384,14 @@ class Metric:
             y_pred = y_pred.astype(np.float64)
         if y_pred.ndim == 0:
             raise ValueError(f"y_pred: expected one prediction per sample (a batch), got a scalar {y_pred!r}")
+        if self.flat_batch_is_one_value and y_pred.ndim == 1 and np.ndim(y_true) == 1:
+            # Keras's function (a mean over the last axis) reduces 1-D y_true and y_pred to one value, which its
+            # Mean counts once: the batch is one row here
+            if sample_weight is not None and np.ndim(sample_weight) > 0:
+                raise ValueError(f"sample_weight: {self.name} of 1-D y_true and y_pred takes one value per batch (a "
+                                 "mean over its only axis, as in Keras), which weights per sample cannot weigh; give "
+                                 "y_true and y_pred as (samples, 1) columns")
+            y_pred = y_pred.reshape(1, -1)
         rows = len(y_pred)
         y_pred = np.ascontiguousarray(y_pred.reshape(rows, int(np.prod(y_pred.shape[1:], dtype=np.int64))))
         y_true = np.asarray(y_true)

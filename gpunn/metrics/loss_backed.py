@@ -15,6 +15,7 @@ class LossMean(PerSampleMean):
     direction = "down"
     loss_class = None
     from_logits = False  # the cross-entropy metrics take it as an argument
+    flat_batch_is_one_value = True
 
     def _loss(self):
         loss = getattr(self, "_loss_object", None)

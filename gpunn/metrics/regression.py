@@ -14,6 +14,7 @@ EPSILON = 1e-7  # Keras's backend epsilon
 
 class MeanAbsoluteError(PerSampleMean):
     direction = "down"
+    flat_batch_is_one_value = True  # (Keras: a MeanMetricWrapper of a mean over the last axis)
     default_name = "mean_absolute_error"
 
     def __init__(self, name="mean_absolute_error", dtype=None):
@@ -27,6 +28,7 @@ class MeanAbsoluteError(PerSampleMean):
 
 class MeanSquaredError(PerSampleMean):
     direction = "down"
+    flat_batch_is_one_value = True  # (Keras: a MeanMetricWrapper of a mean over the last axis)
     default_name = "mean_squared_error"
 
     def __init__(self, name="mean_squared_error", dtype=None):
@@ -43,6 +45,7 @@ class RootMeanSquaredError(MeanSquaredError):
     reduced per sample, with the root taken in ``result``)."""
 
     default_name = "root_mean_squared_error"
+    flat_batch_is_one_value = False  # (Keras's is a Mean of the squared errors, element by element)
 
     def __init__(self, name="root_mean_squared_error", dtype=None):
         super().__init__(name=name, dtype=dtype)
@@ -55,6 +58,7 @@ class MeanAbsolutePercentageError(PerSampleMean):
     """100 * mean(|(y_true - y_pred) / max(|y_true|, epsilon)|) over the last axis, averaged over samples."""
 
     direction = "down"
+    flat_batch_is_one_value = True  # (Keras: a MeanMetricWrapper of a mean over the last axis)
     default_name = "mean_absolute_percentage_error"
 
     def __init__(self, name="mean_absolute_percentage_error", dtype=None):

@@ -148,6 +148,8 @@ class Loss:
         # in the predictions' float dtype, as Keras computes (its clips of probabilities round there)
         y_pred = y_pred.astype(y_pred.dtype if y_pred.dtype in (np.float32, np.float64) else np.float32)
         y_true = np.asarray(y_true)
+        if not self.sparse_labels:
+            y_true, y_pred = _same_rank(y_true, y_pred)
         one_sample = y_pred.ndim == 1  # Keras reduces the last axis: a vector is one sample, its loss a scalar
         if one_sample:
             y_pred = y_pred.reshape(1, -1)
@@ -342,9 +344,21 @@ def _clip_probabilities(ops, ws, probabilities, out):
     return ops.minimum(out, _constant(ws, "one_minus_epsilon", 1.0 - EPSILON, out), out)
 
 
+def _same_rank(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keras's ``squeeze_or_expand_to_same_rank`` (keras/src/losses/loss.py), as its loss functions call it: of
+    ranks differing by one, the one with a trailing axis of size 1 loses it, unless the other is a vector, which
+    becomes a column ((samples,) against (samples, 1): one value per sample, not one for the batch)."""
+    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1:] == (1,):
+        return (y_true, y_pred[:, None]) if y_pred.ndim == 1 else (y_true[..., 0], y_pred)
+    if y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1:] == (1,):
+        return (y_true[:, None], y_pred) if y_true.ndim == 1 else (y_true, y_pred[..., 0])
+    return y_true, y_pred
+
+
 class MeanSquaredError(Loss):
-    def __init__(self, name="mean_squared_error", **kwargs):
-        super().__init__(name=name, **kwargs)
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None, **kwargs):
+        # (Keras's order: reduction first, so that a positional one is the reduction, not the name)
+        super().__init__(name=name, reduction=reduction, dtype=dtype, **kwargs)
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         diff = ops.subtract(output, y_true, _like_output(ws, "diff", output))
@@ -361,8 +375,9 @@ class MeanSquaredError(Loss):
 
 
 class MeanAbsoluteError(Loss):
-    def __init__(self, name="mean_absolute_error", **kwargs):
-        super().__init__(name=name, **kwargs)
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error", dtype=None, **kwargs):
+        # (Keras's order: reduction first, so that a positional one is the reduction, not the name)
+        super().__init__(name=name, reduction=reduction, dtype=dtype, **kwargs)
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         diff = ops.subtract(output, y_true, _like_output(ws, "diff", output))
@@ -383,8 +398,9 @@ class MeanAbsolutePercentageError(Loss):
     ``mean_absolute_percentage_error``, in its order of operations). The gradient is
     100 * sign((y_true - y_pred) / s) * (-1 / s) / n, s = max(|y_true|, eps): 0 where the prediction is exact."""
 
-    def __init__(self, name="mean_absolute_percentage_error", **kwargs):
-        super().__init__(name=name, **kwargs)
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error", dtype=None, **kwargs):
+        # (Keras's order: reduction first, so that a positional one is the reduction, not the name)
+        super().__init__(name=name, reduction=reduction, dtype=dtype, **kwargs)
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         _no_logits(self, logits)

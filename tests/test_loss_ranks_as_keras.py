@@ -1,0 +1,41 @@
+"""A loss called on its own brings targets and predictions of ranks differing by one to one rank, as Keras's
+``squeeze_or_expand_to_same_rank`` does ((samples,) predictions against (samples, 1) targets: one value per
+sample, not one for the batch), and takes Keras's positional arguments (``MeanSquaredError("sum")`` is the
+reduction)."""
+from __future__ import annotations
+
+import numpy as np
+from helpers import run_script_both_ways
+
+SCRIPT = r'''
+import json, sys
+import numpy as np
+
+
+def run(keras, folder):
+    column = np.array([[1.], [2.], [3.], [4.]], "float32")
+    flat = np.array([1.5, 2., 2., 5.], "float32")
+    one_hot = np.eye(3, dtype="float32")[[0, 1, 2, 1]]
+    probabilities = np.array([[.7, .2, .1], [.1, .8, .1], [.2, .2, .6], [.3, .4, .3]], "float32")
+    losses = keras.losses
+    return {
+        "mse_sum": float(losses.MeanSquaredError(reduction="sum")(column, flat)),
+        "mse_sum_flipped": float(losses.MeanSquaredError(reduction="sum")(flat, column)),
+        "mse_none": np.asarray(losses.MeanSquaredError(reduction="none")(column, flat)).tolist(),
+        "mse_weighted": float(losses.MeanSquaredError()(column, flat, sample_weight=np.array([1., 0., 0., 1.]))),
+        "mae_positional": float(losses.MeanAbsoluteError("sum")(column, column + 1)),
+        "mape_positional": float(losses.MeanAbsolutePercentageError("sum")(column, column * 2)),
+        "mse_positional": float(losses.MeanSquaredError("none", "named")(column, column + 1).sum()),
+        "cce_trailing_axis": float(losses.CategoricalCrossentropy()(one_hot, probabilities[..., None])),
+        "cosine_trailing_axis": float(losses.CosineSimilarity()(one_hot, probabilities[..., None])),
+        "huber_flat": float(losses.Huber()(column, flat)),
+        "bce_flat": float(losses.BinaryCrossentropy()(np.array([[1.], [0.]]), np.array([0.8, 0.3]))),
+    }
+'''
+
+
+def test_ranks_and_positional_arguments_as_keras(tmp_path_factory):
+    ours, theirs = run_script_both_ways(SCRIPT, tmp_path_factory)
+    assert set(ours) == set(theirs)
+    for key in ours:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=2e-6, atol=1e-6, err_msg=key)

@@ -150,6 +150,10 @@ class Loss:
         y_true = np.asarray(y_true)
         if not self.sparse_labels:
             y_true, y_pred = _same_rank(y_true, y_pred)
+        if getattr(self, "axis", -1) == 1 and y_pred.ndim > 2:
+            raise ValueError(f"axis: {type(self).__name__}(axis=1) on predictions of shape {y_pred.shape}: gpunn's "
+                             "losses reduce over the last (features) axis, which axis=1 is only for (samples, "
+                             "features) inputs; use axis=-1")
         one_sample = y_pred.ndim == 1  # Keras reduces the last axis: a vector is one sample, its loss a scalar
         if one_sample:
             y_pred = y_pred.reshape(1, -1)

@@ -5,7 +5,11 @@ reduction)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from helpers import run_script_both_ways
+
+import gpunn
+from gpunn import layers, losses
 
 SCRIPT = r'''
 import json, sys
@@ -39,3 +43,17 @@ def test_ranks_and_positional_arguments_as_keras(tmp_path_factory):
     assert set(ours) == set(theirs)
     for key in ours:
         np.testing.assert_allclose(ours[key], theirs[key], rtol=2e-6, atol=1e-6, err_msg=key)
+
+
+def test_axis_1_beyond_2d_is_refused_by_name():
+    """axis=1 is the features axis of (samples, features) only; over 3-D inputs Keras reduces the steps there."""
+    rng = np.random.default_rng(0)
+    y = rng.uniform(0.1, 0.9, (2, 3, 4))
+    for loss in (losses.CosineSimilarity(axis=1), losses.CategoricalCrossentropy(axis=1)):
+        assert np.isfinite(float(loss(y[:, 0], y[:, 1])))  # 2-D: axis 1 is the last one
+        with pytest.raises(ValueError, match=r"^axis: .*\(axis=1\) on predictions of shape \(2, 3, 4\)"):
+            loss(y, y)
+    model = gpunn.Sequential([gpunn.Input((3, 4)), layers.Dense(4, activation="softmax")])
+    model.compile("sgd", losses.CategoricalCrossentropy(axis=1))
+    with pytest.raises(ValueError, match=r"^loss: CategoricalCrossentropy with axis=1 on an output of shape"):
+        model.fit(y, y, verbose=0)

@@ -248,6 +248,8 @@ def resolve_metric_objects(specs: list, units: list, sparse: list, sample_shapes
     checked against that layout and the output's ``sample_shapes``. A metric object given twice is copied for the
     later uses (each keeps its own state)."""
     seen: set = set()
+    for spec, shape in zip(specs, sample_shapes):
+        _check_loss_axis(spec.loss, shape)
 
     def made(identifiers, spec, width, sparse_labels, shape):
         objects = []
@@ -264,6 +266,15 @@ def resolve_metric_objects(specs: list, units: list, sparse: list, sample_shapes
 
     return [(made(spec.metrics, spec, width, flag, shape), made(spec.weighted_metrics, spec, width, flag, shape))
             for spec, width, flag, shape in zip(specs, units, sparse, sample_shapes)]
+
+
+def _check_loss_axis(loss, sample_shape: tuple) -> None:
+    """A loss's ``axis=1`` is the features axis of (samples, features) outputs only; on an output per step Keras
+    reduces over the steps there, which gpunn's losses (over the last axis) do not: refused by name."""
+    if getattr(loss, "axis", -1) == 1 and len(sample_shape) >= 2:
+        shape = (None,) + tuple(sample_shape)
+        raise ValueError(f"loss: {type(loss).__name__} with axis=1 on an output of shape {shape}: gpunn's losses reduce over the last (features) axis; axis=1 is that axis only for "
+                         "(samples, features) outputs; use axis=-1")
 
 
 def _check_axis_per_step(metric, sample_shape: tuple) -> None:

@@ -273,8 +273,9 @@ def _check_loss_axis(loss, sample_shape: tuple) -> None:
     reduces over the steps there, which gpunn's losses (over the last axis) do not: refused by name."""
     if getattr(loss, "axis", -1) == 1 and len(sample_shape) >= 2:
         shape = (None,) + tuple(sample_shape)
-        raise ValueError(f"loss: {type(loss).__name__} with axis=1 on an output of shape {shape}: gpunn's losses reduce over the last (features) axis; axis=1 is that axis only for "
-                         "(samples, features) outputs; use axis=-1")
+        raise ValueError(f"loss: {type(loss).__name__} with axis=1 on an output of shape {shape}: gpunn's losses "
+                         "reduce over the last (features) axis; axis=1 is that axis only for (samples, features) "
+                         "outputs; use axis=-1")
 
 
 def _check_axis_per_step(metric, sample_shape: tuple) -> None:

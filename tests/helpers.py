@@ -208,6 +208,13 @@ print(json.dumps([run(keras, case) for case in json.loads(sys.stdin.read())]))
 '''
 
 
+def assert_each_close_to_keras(ours: dict, theirs: dict, rtol=2e-6, atol=1e-6) -> None:
+    """The same keys in both results, and each value close to Keras's (float32 rounding), named when not."""
+    assert set(ours) == set(theirs)
+    for key in ours:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=rtol, atol=atol, err_msg=key)
+
+
 def assert_close_to_keras(ours, theirs, where: str, rtol=3e-3, atol=3e-4) -> None:
     """Lists or numbers from a differential case, equal in shape and close in value (Keras computes in float32
     on jax, with other roundings); ``where`` names the case in the message."""

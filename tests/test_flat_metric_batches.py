@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import run_script_both_ways
+from helpers import assert_each_close_to_keras, run_script_both_ways
 
 from gpunn import metrics
 
@@ -34,10 +34,7 @@ def run(keras, folder):
 
 
 def test_flat_batches_count_as_keras_counts_them(tmp_path_factory):
-    ours, theirs = run_script_both_ways(SCRIPT, tmp_path_factory)
-    assert set(ours) == set(theirs)
-    for name in ours:
-        np.testing.assert_allclose(ours[name], theirs[name], rtol=2e-6, atol=1e-6, err_msg=name)
+    assert_each_close_to_keras(*run_script_both_ways(SCRIPT, tmp_path_factory))
 
 
 def test_weights_per_sample_cannot_weigh_a_flat_batch_s_one_value():

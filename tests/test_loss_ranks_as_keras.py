@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import run_script_both_ways
+from helpers import assert_each_close_to_keras, run_script_both_ways
 
 import gpunn
 from gpunn import layers, losses
@@ -39,10 +39,7 @@ def run(keras, folder):
 
 
 def test_ranks_and_positional_arguments_as_keras(tmp_path_factory):
-    ours, theirs = run_script_both_ways(SCRIPT, tmp_path_factory)
-    assert set(ours) == set(theirs)
-    for key in ours:
-        np.testing.assert_allclose(ours[key], theirs[key], rtol=2e-6, atol=1e-6, err_msg=key)
+    assert_each_close_to_keras(*run_script_both_ways(SCRIPT, tmp_path_factory))
 
 
 def test_axis_1_beyond_2d_is_refused_by_name():

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import keras_unavailable_reason, numpy_backend, run_keras_script  # noqa: F401
+from helpers import keras_unavailable_reason, numpy_backend, run_keras, run_keras_script  # noqa: F401
 
 import gpunn
 from gpunn import layers, losses, optimizers, regularizers
@@ -35,6 +35,7 @@ from gpunn.custom_objects import MissingCustomObjectError
 from gpunn.models import NotAModelFileError, load_model
 from gpunn.models.file_digests import DIGESTS_KEY
 from gpunn.models.hdf5_io import GPUNN_MARKER
+from gpunn.models.keras_file_config import object_from_keras
 from gpunn.models.keras_variables import optimizer_variables
 from gpunn.optimizers import schedules
 from gpunn.utils import set_random_seed
@@ -850,3 +851,24 @@ def test_a_loss_function_of_the_user_s_is_the_function_again_after_a_load(suffix
     model.compile("sgd", halved_squares)
     model.save(tmp_path / f"m{suffix}")
     assert load_model(tmp_path / f"m{suffix}").loss is halved_squares
+
+
+KERAS_AUC_ENTRY = r'''
+import json, sys
+import keras
+metric = keras.metrics.AUC(multi_label=True, label_weights=[1.0, 3.0], name="aw")
+print(json.dumps(keras.saving.serialize_keras_object(metric)))
+'''
+
+
+def test_a_keras_metric_with_an_array_argument_in_its_config_builds(tmp_path):
+    """Keras writes AUC's label_weights as an array entry ({"class_name": "__tensor__", ...}) in its files."""
+    entry = run_keras(KERAS_AUC_ENTRY, {})
+    assert entry["config"]["label_weights"]["class_name"] == "__tensor__"
+    made = gpunn.metrics.deserialize(object_from_keras(entry, "metric"))
+    direct = gpunn.metrics.AUC(multi_label=True, label_weights=[1.0, 3.0])
+    rng = np.random.default_rng(0)
+    y, p = (rng.random((20, 2)) > 0.5).astype("float32"), rng.random((20, 2)).astype("float32")
+    for metric in (made, direct):
+        metric.update_state(y, p)
+    assert made.name == "aw" and float(made.result()) == float(direct.result())

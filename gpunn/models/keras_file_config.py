@@ -147,7 +147,7 @@ def _object_from_keras(value, kind: str, what: str):
         return value.get("config")
     registered = value.get("registered_name")
     class_name = class_name.removeprefix("Custom>")  # tf.keras 2.11+ wrote built-in optimizers this way
-    config = dict(value.get("config") or {})
+    config = {key: _array_entry_values(item) for key, item in (value.get("config") or {}).items()}
     builtins = _registries()[kind]
     cls = builtins.get(class_name.lower())
     users = custom_objects.user_class(value, None, builtins)
@@ -158,6 +158,14 @@ def _object_from_keras(value, kind: str, what: str):
         # a class of the user's, registered by name, or known by a name a built-in one has too (found first)
         return {"class_name": class_name, "config": config, "registered_name": registered or class_name}
     return {"class_name": class_name, "config": config}
+
+
+def _array_entry_values(item):
+    """A config value Keras wrote as an array entry (``{"class_name": "__tensor__" or "__numpy__", "config":
+    {"value": [...], "dtype": ...}}``: AUC's label_weights) as its values; anything else as it is."""
+    if isinstance(item, dict) and item.get("class_name") in ("__tensor__", "__numpy__"):
+        return (item.get("config") or {}).get("value")
+    return item
 
 
 def object_from_keras(value: dict, kind: str):

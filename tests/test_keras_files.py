@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import keras_unavailable_reason, numpy_backend, run_keras, run_keras_script  # noqa: F401
+from helpers import (keras_unavailable_reason, numpy_backend, read_in_keras, run_keras,  # noqa: F401
+                     run_keras_script)
 
 import gpunn
 from gpunn import layers, losses, optimizers, regularizers
@@ -872,3 +873,30 @@ def test_a_keras_metric_with_an_array_argument_in_its_config_builds(tmp_path):
     for metric in (made, direct):
         metric.update_state(y, p)
     assert made.name == "aw" and float(made.result()) == float(direct.result())
+
+
+READ_WRAPPED_METRIC = r'''
+import json, os, sys
+import numpy as np
+
+
+def read(keras, folder):
+    model = keras.models.load_model(os.path.join(folder, "wrapped.keras"))
+    data = np.load(os.path.join(folder, "data.npz"))
+    return model.evaluate(data["x"], data["y"], verbose=0, return_dict=True)
+'''
+
+
+def test_keras_loads_a_metric_wrapper_of_a_function_gpunn_saved(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 3)).astype("float32"), (rng.random((20, 2)) > 0.5).astype("float32")
+    inputs = gpunn.Input((3,))
+    model = gpunn.Model(inputs, layers.Dense(2, activation="sigmoid")(inputs))
+    model.compile("sgd", "binary_crossentropy",
+                  metrics=[gpunn.metrics.MeanMetricWrapper(gpunn.metrics.mean_absolute_error, name="mmw")])
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "wrapped.keras")
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    theirs = read_in_keras(READ_WRAPPED_METRIC, tmp_path)
+    ours = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(theirs) == set(ours) and theirs["mmw"] == pytest.approx(ours["mmw"], rel=1e-6)

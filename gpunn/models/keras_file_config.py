@@ -426,9 +426,13 @@ def _wrap(value, kind: str, native: bool):
                 "registered_name": "function"}
     if not native or not isinstance(value, dict):
         return value
+    config = value["config"]
+    if kind == "metric" and value["class_name"] == "MeanMetricWrapper" and isinstance(config.get("fn"), str):
+        # Keras's MeanMetricWrapper.from_config deserializes its function: a function entry, not a bare name
+        config = {**config, "fn": _wrap({"class_name": "function", "config": config["fn"]}, kind, native)}
     # a class of the user's keeps its module and registered name (Keras finds it by them)
     return {"module": value.get("module", _MODULES[kind]), "class_name": value["class_name"],
-            "config": value["config"], "registered_name": value.get("registered_name")}
+            "config": config, "registered_name": value.get("registered_name")}
 
 
 def _dtype(name: str, native: bool):

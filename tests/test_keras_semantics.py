@@ -609,3 +609,24 @@ def test_a_single_variable_s_trainable_flag_is_refused_by_name():
     with pytest.raises(AttributeError, match=r"^sequential(_\d+)?/d/bias.trainable: gpunn freezes whole layers"):
         model.layers[0].bias.trainable = False
     assert model.layers[0].bias.trainable and len(model.trainable_weights) == 2
+
+
+def test_moments_held_for_frozen_weights_follow_the_weight_itself_not_its_name():
+    """A layer removed and another of the same name and shape added: the new one starts afresh, and the removed
+    one's moments are dropped (they were the old layer's)."""
+    from types import SimpleNamespace
+
+    from gpunn.optimizers.carried_slots import not_trained
+
+    old, new, frozen = (layers.Dense(2, name="head"), layers.Dense(2, name="head"), layers.Dense(2, name="body"))
+    kernel = SimpleNamespace(name="kernel")
+    kept = {(old, "kernel"): {"momentum": np.ones(4)}, (frozen, "kernel"): {"momentum": np.full(4, 2.0)}}
+    held = not_trained(kept, [(new, kernel)], [new, frozen])
+    assert list(held) == [(frozen, "kernel")]  # the removed layer's dropped, the frozen one's held
+    assert (new, "kernel") not in held and (old, "kernel") not in held
+
+
+def test_setting_a_variable_s_flag_to_what_it_is_changes_nothing():
+    model = gpunn.Sequential([gpunn.Input((4,)), layers.Dense(3, name="d")])
+    model.layers[0].bias.trainable = True  # as Keras takes it
+    assert len(model.trainable_weights) == 2

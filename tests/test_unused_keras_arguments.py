@@ -72,3 +72,8 @@ def test_autocast_is_taken_as_keras_layers_take_it():
     layer = Doubling()
     assert layer.autocast is False and layers.Dense(2).autocast is True
     np.testing.assert_array_equal(np.asarray(layer(np.ones((2, 3), np.float32))), np.full((2, 3), 2.0))
+
+
+def test_zero_leaves_lora_unused_as_keras_tests_it():
+    layers.Dense(3, lora_rank=0)
+    layers.EinsumDense("ab,bc->ac", 2, lora_rank=0, gptq_unpacked_column_size=0)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 
 def refuse_used(layer: str, what: str, **arguments) -> None:
-    """A ValueError naming the first of ``arguments`` (name=value) that is set (neither None nor False)."""
+    """A ValueError naming the first of ``arguments`` (name=value) that is set: as Keras tests them (``if
+    self.lora_rank:``), None, False, 0 and an empty config leave them unused."""
     for argument, value in arguments.items():
-        if value is not None and value is not False:
+        if value:
             raise ValueError(f"{layer}: {argument}={value!r} is not supported: gpunn {what}; leave it "
                              f"{'False' if argument in _FLAGS else 'None'}")
 

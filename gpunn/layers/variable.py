@@ -163,7 +163,9 @@ class Variable:
     @trainable.setter
     def trainable(self, value):
         # Keras keeps a flag per variable; gpunn's flat buffers are laid out per layer (a layer's trainable-kind
-        # weights train together), so a flag set here would be ignored: refused by name instead
+        # weights train together), so a flag set here would be ignored: refused by name, unless it changes nothing
+        if bool(value) == self.trainable:
+            return
         raise AttributeError(
             f"{self.path}.trainable: gpunn freezes whole layers, not single variables; set layer.trainable = "
             f"False on {self._layer.name!r} (all of its weights), or use_bias=False for a layer without a bias")

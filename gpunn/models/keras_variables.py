@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from ..layers import sublayers, variable_paths
+from ..optimizers import carried_slots
 from ..naming import container_name, snake_case
 from ..optimizers.variable_view import OptimizerVariablePlace, head_places
 
@@ -409,9 +410,10 @@ def _as_keras_3_lists_them(optimizer, layout, values: list, expected: int, shape
     ``values`` unchanged."""
     slots = values[len(values) - len(shapes):]
     if (len(values) == expected + len(shapes) and not layout.calls and type(optimizer).__name__ == "SGD"
-            and [np.shape(value) for value in slots] == [tuple(shape) for shape in shapes]):
+            and [np.shape(value) for value in slots] == [tuple(shape) for shape in shapes]
+            and not any(np.any(np.asarray(value)) for value in slots)):  # (unused: zeros, else a momentum's)
         return values[:len(values) - len(shapes)]
-    if layout.scalars and len(values) == expected - len(layout.scalars):
+    if type(optimizer).__name__ == "Nadam" and layout.scalars and len(values) == expected - len(layout.scalars):
         return values + [np.zeros(()) for _ in layout.scalars]
     return values
 
@@ -425,6 +427,7 @@ def apply_optimizer_state(model, state: OptimizerState | None) -> None:
     # built whenever the file held its variables, slots or not (an SGD without momentum), as Keras builds a
     # loaded model's optimizer: its summary counts the optimizer's variables
     model._ensure_optimizer()
+    carried_slots.forget_frozen(optimizer)
     if state.slots:
         for name, value in state.slots.items():
             optimizer.slots[name][...] = model.ops.asarray(value, dtype=optimizer.slots[name].dtype)

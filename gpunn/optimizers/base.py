@@ -316,8 +316,18 @@ class Optimizer:
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
         """Keras's: the variables of ``var_list``, and those whose name a regular expression of ``var_names``
-        finds ('bias', 'gamma'), take no weight decay; before the optimizer is built (``decay_exclusion.py``)."""
+        finds ('bias', 'gamma'), take no weight decay (``decay_exclusion.py``)."""
         decay_exclusion.configure(self, var_list, var_names)
+
+    def refresh_decay_mask(self) -> None:
+        """The decay mask of a built optimizer made again for its exclusions: the decay moves between the kernels
+        and the masked pass, and a recorded step is recorded again (the config version changes)."""
+        self._decay_mask = decay_exclusion.mask(self, self.ops, self._params.dtype, self._size, self._segments,
+                                                self._trained_descriptions)
+        self.decay_cell = None if self._decay_mask is None else self.ops.asarray(np.array([self._weight_decay]))
+        self.ops.fill(self._weight_decay if self._decay_mask is None else 0.0,
+                      self.state[WEIGHT_DECAY:WEIGHT_DECAY + 1])
+        self.config_version += 1
 
     def slot_size(self, slot: str, params_size: int) -> int:
         """How many values the flat buffer of ``slot`` holds: one per parameter, unless the algorithm keeps a slot

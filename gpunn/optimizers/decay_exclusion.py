@@ -1,8 +1,10 @@
 """Keras's ``optimizer.exclude_from_weight_decay(var_list=None, var_names=None)``: the weights that take no
 decoupled weight decay (keras/src/optimizers/base_optimizer.py ``exclude_from_weight_decay`` and
 ``_use_weight_decay``): those in ``var_list``, and those whose name (Keras's ``variable.name``, the last part of
-its path: 'kernel', 'bias', 'gamma') a regular expression of ``var_names`` finds. Configured before the
-optimizer is built, as Keras requires (fine-tuning recipes exclude biases and normalization scales).
+its path: 'kernel', 'bias', 'gamma') a regular expression of ``var_names`` finds (fine-tuning recipes exclude
+biases and normalization scales). Keras's docstring asks for it before the optimizer is built; its check reads
+an attribute Keras never sets, so a later call passes there and changes nothing (its compiled step keeps what it
+traced). Here a later call takes effect from the next step (a loaded model's optimizer is built at the load).
 
 The fused update kernels decay every weight of the flat buffer by one factor. Where some weights are excluded,
 the kernels are given a decay of 0 and the decay is applied before them, as Keras applies it before its update
@@ -17,8 +19,6 @@ import numpy as np
 
 
 def configure(optimizer, var_list=None, var_names=None) -> None:
-    if optimizer.state is not None:
-        raise ValueError("`exclude_from_weight_decay()` can only be configured before the optimizer is built.")
     if var_names is not None and (isinstance(var_names, str) or not all(isinstance(n, str) for n in var_names)):
         raise ValueError(f"var_names: expected a list of strings (regular expressions), got {var_names!r}")
     paths = set()
@@ -30,6 +30,8 @@ def configure(optimizer, var_list=None, var_names=None) -> None:
         paths.add(path)
     pattern = re.compile("|".join(sorted(set(var_names)))) if var_names else None
     optimizer._decay_exclusions = (paths, pattern)
+    if optimizer.state is not None:
+        optimizer.refresh_decay_mask()
 
 
 def _excluded(exclusions, path: str) -> bool:

@@ -34,7 +34,8 @@ from .replicas import agree_on_stop, sync_replicas
 from .running_metrics import hand_batch_logs
 from .streamed_loops import StreamedValidation, evaluate_streamed, fit_streamed, is_streamed, predict_streamed
 from .test_step import TestStep, predict_rows
-from . import carried_slots, compiled_outputs, custom_steps, trainable_state
+from ..optimizers import carried_slots
+from . import compiled_outputs, custom_steps, trainable_state
 from .tf_keras_2_loops import TfKeras2Loops, take_reading_arguments
 from .train_step import TrainStep
 from .packed_targets import PackedTargets
@@ -283,18 +284,19 @@ class Trainer(TfKeras2Loops):
 
     def _ensure_optimizer(self) -> None:
         if not self._optimizer_built or self.optimizer.ops is not self.ops:
-            from ..models.keras_variables import trained_weight_descriptions
+            from ..models.keras_variables import trained_weight_descriptions, trained_weights
 
-            descriptions = trained_weight_descriptions(self)
+            weights = trained_weights(self)
             # (the same optimizer built before for this model, in another layout: its state per weight kept, that
             # of the weights frozen since included, for when they are trained again)
             owner, before, parked = self.optimizer.__dict__.get("_built_for", (None, None, {}))
             kept = {**parked, **carried_slots.slots_by_weight(self.optimizer, before)} \
                 if owner is not None and owner() is self else {}
-            self.optimizer.set_trained_weights(descriptions)
+            self.optimizer.set_trained_weights(trained_weight_descriptions(self))
             self.optimizer.build(self.ops, self.params, self._segments)
-            carried_slots.restore(self.optimizer, descriptions, kept)
-            self.optimizer._built_for = (weakref.ref(self), descriptions, carried_slots.not_trained(kept, descriptions))
+            carried_slots.restore(self.optimizer, weights, kept)
+            self.optimizer._built_for = (weakref.ref(self), weights,
+                                         carried_slots.not_trained(kept, weights, self._store.layers))
             self._optimizer_built = True
 
     # ---- the steps --------------------------------------------------------------------------------

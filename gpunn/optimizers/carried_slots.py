@@ -1,0 +1,52 @@
+"""An optimizer's state carried over when the model's flat buffers are laid out again (a change of ``trainable``
+taken at the first fit after a load or a compile, ``make_train_function(force=True)``, a layer added): each weight
+keeps its slot values (Adam's moments...), as Keras's optimizer keeps one variable per weight whatever else the
+model trains: a weight frozen, then trained again with the same optimizer, takes up its moments where it left
+them (as on Keras's TensorFlow backend; its jax backend refuses the step).
+
+Weights are known by identity (the layer object and the weight's name), never by path: a layer removed and
+another of the same name added in its place starts afresh, and the moments of layers no longer in the model are
+dropped. The moments held for frozen weights live with the optimizer object: files hold the state of the weights
+trained when they were written, and state set from a file replaces them (``forget_frozen``)."""
+from __future__ import annotations
+
+
+def _keys(weights) -> list:
+    return [(layer, spec.name) for layer, spec in weights]
+
+
+def slots_by_weight(optimizer, weights) -> dict:
+    """{(layer, weight name): {slot: host copy of its values}} of a built ``optimizer``, whose flat buffers hold
+    ``weights`` ((layer, spec) pairs), in order; only the slots of one value per parameter."""
+    slots, segments = getattr(optimizer, "slots", None), getattr(optimizer, "_segments", None)
+    if not slots or weights is None or segments is None or len(segments) != len(weights):
+        return {}
+    elementwise = {name: buffer for name, buffer in slots.items() if buffer.size == optimizer._size}
+    return {key: {name: optimizer.ops.to_numpy(buffer[start:stop]).copy() for name, buffer in elementwise.items()}
+            for key, (start, stop) in zip(_keys(weights), segments)}
+
+
+def restore(optimizer, weights, kept: dict) -> None:
+    """Put the values ``slots_by_weight`` kept back into the newly built ``optimizer``, for each weight it
+    trains."""
+    if not kept:
+        return
+    for key, (start, stop) in zip(_keys(weights), optimizer._segments):
+        for name, values in kept.get(key, {}).items():
+            buffer = optimizer.slots.get(name)
+            if buffer is not None and buffer.size == optimizer._size and values.size == stop - start:
+                buffer[start:stop] = optimizer.ops.asarray(values, dtype=buffer.dtype)
+
+
+def not_trained(kept: dict, weights, layers) -> dict:
+    """The part of ``kept`` for weights of ``layers`` (the model's) that the optimizer does not train now
+    (frozen): held until they are again."""
+    trained, present = set(_keys(weights)), {id(layer) for layer in layers}
+    return {key: values for key, values in kept.items() if key not in trained and id(key[0]) in present}
+
+
+def forget_frozen(optimizer) -> None:
+    """Drop the moments held for frozen weights: the optimizer's state was set from elsewhere (a file)."""
+    built_for = optimizer.__dict__.get("_built_for")
+    if built_for is not None:
+        optimizer._built_for = built_for[:2] + ({},)

@@ -149,7 +149,7 @@ class Loss:
         y_pred = y_pred.astype(y_pred.dtype if y_pred.dtype in (np.float32, np.float64) else np.float32)
         y_true = np.asarray(y_true)
         if not self.sparse_labels:
-            y_true, y_pred = _same_rank(y_true, y_pred)
+            y_true, y_pred = user_functions.same_rank(y_true, y_pred)  # (Keras's loss functions call it)
         if getattr(self, "axis", -1) == 1 and y_pred.ndim > 2:
             raise ValueError(f"axis: {type(self).__name__}(axis=1) on predictions of shape {y_pred.shape}: gpunn's "
                              "losses reduce over the last (features) axis, which axis=1 is only for (samples, "
@@ -346,17 +346,6 @@ def _clip_probabilities(ops, ws, probabilities, out):
     """out = clip(probabilities, EPSILON, 1 - EPSILON), with 0-d bounds (``np.clip`` with scalars allocates)."""
     ops.maximum(probabilities, _constant(ws, "epsilon", EPSILON, out), out)
     return ops.minimum(out, _constant(ws, "one_minus_epsilon", 1.0 - EPSILON, out), out)
-
-
-def _same_rank(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Keras's ``squeeze_or_expand_to_same_rank`` (keras/src/losses/loss.py), as its loss functions call it: of
-    ranks differing by one, the one with a trailing axis of size 1 loses it, unless the other is a vector, which
-    becomes a column ((samples,) against (samples, 1): one value per sample, not one for the batch)."""
-    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1:] == (1,):
-        return (y_true, y_pred[:, None]) if y_pred.ndim == 1 else (y_true[..., 0], y_pred)
-    if y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1:] == (1,):
-        return (y_true[:, None], y_pred) if y_true.ndim == 1 else (y_true, y_pred[..., 0])
-    return y_true, y_pred
 
 
 class MeanSquaredError(Loss):

@@ -129,6 +129,10 @@ def check_targets(argument: str, y: np.ndarray, loss, output_shape: tuple, dtype
     """Targets in the layout the loss wants: int class ids (B,) for sparse losses, else (B, *output_shape); a
     loss written as a function (``takes_sample_weights``) reads them its own way and takes them as given (class
     ids, wider rows), a one-unit output's (B,) seen as (B, 1)."""
+    if not output_shape and loss.sparse_labels:
+        raise ValueError(f"{argument}: {type(loss).__name__} needs an output with a class axis, got a model "
+                         "output of one value per sample, shape (samples,); end the model in Dense(num_classes)")
+    output_shape = tuple(output_shape) or (1,)  # one value per sample: trained as a column (trainer/plan.py)
     units = output_shape[-1]
     if getattr(loss, "takes_sample_weights", False) and not loss.sparse_labels:
         if y.ndim == 0:

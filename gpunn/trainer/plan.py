@@ -8,6 +8,7 @@ from .. import metrics as metrics_module
 from ..layers import user_layer, wiring
 from ..layers.activation import Activation
 from ..layers.dense import Dense
+from ..layers.reshape import Reshape
 from . import compiled_outputs
 
 
@@ -103,7 +104,8 @@ def make_plan(model, sparse_labels) -> TrainPlan:
     several = model._several_outputs
     flags = tuple(sparse_labels) if several else (bool(sparse_labels),)
     ends = list(model._output_layer_indices())
-    units = [shape[-1] for shape in model._output_shapes()]
+    layers, sources, modes, ends = _scalar_outputs_as_columns(model, layers, sources, modes, ends)
+    units = [layers[i].output_shape[-1] for i in ends]
     for i, spec in zip(ends, specs):
         _warn_logits_after_activation(spec.loss, layers[i])
     if not several:
@@ -165,6 +167,30 @@ def make_plan(model, sparse_labels) -> TrainPlan:
     )
 
 
+def _scalar_outputs_as_columns(model, layers, sources, modes, ends):
+    """An output of one value per sample, shape (samples,) (e.g. ``Reshape(())`` after ``Dense(1)``), as the step
+    computes it: Keras brings targets and predictions to the same rank (``squeeze_or_expand_to_same_rank``), so
+    its loss and metrics are those of a (samples, 1) column. The step reads an output's units off its last axis:
+    the plan runs such an output through a hidden ``Reshape((1,))``; the model's own call (predict) is untouched."""
+    scalar = [k for k, i in enumerate(ends) if tuple(layers[i].output_shape) == ()]
+    if not scalar:
+        return layers, sources, modes, ends
+    layers, ends = list(layers), list(ends)
+    if sources is None:  # a chain: one output, the last layer's
+        sources = tuple((i - 1,) for i in range(len(layers)))
+    sources = list(sources)
+    modes = list(modes) if modes is not None else [None] * len(layers)
+    for k in scalar:
+        column = Reshape((1,), name=f"{layers[ends[k]].name}_as_column")
+        column.build(())
+        column.bind(layers[ends[k]].ops, {}, {})
+        layers.append(column)
+        sources.append((ends[k],))
+        modes.append(None)
+        ends[k] = len(layers) - 1
+    return layers, tuple(sources), tuple(modes), ends
+
+
 def _check_masked_output(model, source, specs) -> None:
     """An output carrying a padding mask (``Embedding(mask_zero=True)`` or ``Masking`` before a per-step output):
     its loss and metrics are masked as Keras masks them (``output_losses.py``), for one output of a built-in loss
@@ -189,7 +215,7 @@ def _metric_objects(model, specs: list, units: list, sparse: tuple) -> list:
     key = (tuple(sparse), tuple(int(u) for u in units))
     if cache is not None and key in cache:
         return cache[key]
-    resolved = compiled_outputs.resolve_metric_objects(specs, units, list(sparse), model._output_shapes())
+    resolved = compiled_outputs.resolve_metric_objects(specs, units, list(sparse), model._trained_output_shapes())
     if cache is not None:
         cache[key] = resolved
     return resolved

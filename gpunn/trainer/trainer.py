@@ -398,7 +398,13 @@ class Trainer(TfKeras2Loops):
     def _targets_layout(self) -> PackedTargets:
         """How the targets of a model of several outputs are packed, for its compiled losses."""
         return PackedTargets(self.output_names, self._output_keys, list(self._sparse_labels(None)),
-                             self._output_shapes(), self.dtype, self._trained_outputs())
+                             self._trained_output_shapes(), self.dtype, self._trained_outputs())
+
+    def _trained_output_shapes(self) -> list:
+        """Each output's sample shape as losses and metrics see it: an output of one value per sample, shape
+        (), trained as a column of shape (1,), as Keras brings targets and predictions to the same rank (the
+        step runs it through a hidden ``Reshape((1,))``, trainer/plan.py)."""
+        return [shape or (1,) for shape in self._output_shapes()]
 
     def _trained_outputs(self) -> list:
         """The positions of the outputs with a loss (all of them unless compile left some without one)."""
@@ -407,7 +413,7 @@ class Trainer(TfKeras2Loops):
     def _pack_targets(self, argument: str, y) -> np.ndarray:
         """The one target array of a model of several outputs, from a list, tuple or dict of theirs (each
         checked against its output and loss)."""
-        specs, shapes, trained = self._output_specs, self._output_shapes(), self._trained_outputs()
+        specs, shapes, trained = self._output_specs, self._trained_output_shapes(), self._trained_outputs()
 
         def convert(k, name, value):
             output = trained[k]

@@ -120,8 +120,8 @@ def _fit(gpunn, scalar: bool, activation, loss, metrics, y, sample_weight):
     (None, "huber", ["mse", "mae"], "values"),
     ("sigmoid", "binary_crossentropy", ["accuracy", "auc", "precision"], "labels"),
 ])
-def test_a_scalar_output_trains_as_the_same_model_with_a_column_output(numpy_backend, activation, loss, metrics,  # noqa: F811
-                                                                       targets):
+def test_a_scalar_output_trains_as_the_same_model_with_a_column_output(
+        numpy_backend, activation, loss, metrics, targets):  # noqa: F811
     import gpunn
 
     x = np.random.RandomState(0).uniform(-1, 1, (21, 3)).astype("float32")

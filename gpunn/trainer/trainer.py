@@ -35,7 +35,7 @@ from .running_metrics import hand_batch_logs
 from .streamed_loops import StreamedValidation, evaluate_streamed, fit_streamed, is_streamed, predict_streamed
 from .test_step import TestStep, predict_rows
 from ..optimizers import carried_slots
-from . import compiled_outputs, custom_steps, trainable_state
+from . import compiled_outputs, custom_steps, direct_compute_loss, trainable_state
 from .tf_keras_2_loops import TfKeras2Loops, take_reading_arguments
 from .train_step import TrainStep
 from .packed_targets import PackedTargets
@@ -777,13 +777,11 @@ class Trainer(TfKeras2Loops):
         return self._structure_outputs([comm.allgather_rows(part) for part in parts])
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Keras's ``compute_loss``: the loss given to ``compile`` of ``y_pred`` against ``y`` (weighted by
-        ``sample_weight``). gpunn's steps compute it themselves; a subclass's own ``compute_loss`` becomes the loss
-        of its steps (``own_compute_loss.py``), and its ``super().compute_loss(...)`` comes here."""
-        compiled = getattr(self._resolved_loss, "compiled", self._resolved_loss)
-        if compiled is None:
-            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
-        return compiled(y, y_pred, sample_weight)
+        """Keras's ``compute_loss``: the losses given to ``compile`` of ``y_pred`` against ``y`` (weighted by
+        ``sample_weight`` and ``loss_weights``) plus ``model.losses`` (``direct_compute_loss.py``). gpunn's steps
+        compute it themselves; a subclass's own ``compute_loss`` becomes the loss of its steps
+        (``own_compute_loss.py``), and its ``super().compute_loss(...)`` comes here."""
+        return direct_compute_loss.compute_loss(self, y, y_pred, sample_weight)
 
     def _take_own_compute_loss(self) -> None:
         """Make the subclass's own compute_loss the loss of the model's one output, or refuse it by name where

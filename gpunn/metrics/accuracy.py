@@ -24,6 +24,7 @@ class Accuracy(PerSampleMean):
 
     direction = "up"
     default_name = "accuracy"
+    weighs_each_value = means_each_row = True  # (Keras's function compares value by value, each weighed)
 
     def __init__(self, name="accuracy", dtype=None):
         super().__init__(name=name, dtype=dtype)
@@ -35,6 +36,7 @@ class Accuracy(PerSampleMean):
 class BinaryAccuracy(PerSampleMean):
     direction = "up"
     default_name = "binary_accuracy"
+    weighs_each_value = means_each_row = True  # (Keras's function compares value by value, each weighed)
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
         super().__init__(name=name, dtype=dtype)

@@ -116,6 +116,17 @@ class Metric:
     # on 1-D y_true and y_pred, called on their own, one value per batch (``_host_inputs``)
     flat_batch_is_one_value = False
 
+    @property
+    def weighs_each_value(self) -> bool:
+        """Whether the metric takes a weight per value of y_pred, not only per sample: Keras's metrics that count
+        every value on its own (confusion counts over all outputs, BinaryAccuracy's elementwise matches) broadcast
+        ``sample_weight`` to y_pred's shape. Such a batch is then the same as each value a row of its own."""
+        return False
+
+    # Keras's MeanMetricWrapper of an elementwise function, given a weight per value, means each row's weighted
+    # values and weights: a value counts 1/width of a sample (Accuracy, BinaryAccuracy)
+    means_each_row = False
+
     def __init__(self, name=None, dtype=None):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name: expected a string, got {type(name).__name__} {name!r}")
@@ -384,6 +395,13 @@ class Metric:
             y_pred = y_pred.astype(np.float64)
         if y_pred.ndim == 0:
             raise ValueError(f"y_pred: expected one prediction per sample (a batch), got a scalar {y_pred!r}")
+        if (sample_weight is not None and y_pred.ndim >= 2 and np.shape(sample_weight) == y_pred.shape
+                and y_pred.shape[-1] > 1 and self.weighs_each_value and np.size(y_true) == y_pred.size):
+            width = y_pred.size // len(y_pred)  # (the values of a sample)
+            y_true, y_pred = np.reshape(y_true, (-1, 1)), y_pred.reshape(-1, 1)
+            sample_weight = np.reshape(sample_weight, -1)
+            if self.means_each_row:  # (a value then counts a share of its row, as in Keras's mean per row)
+                sample_weight = sample_weight / np.asarray(width, sample_weight.dtype)
         if self.flat_batch_is_one_value and y_pred.ndim == 1 and np.ndim(y_true) == 1:
             # Keras's function (a mean over the last axis) reduces 1-D y_true and y_pred to one value, which its
             # Mean counts once: the batch is one row here

@@ -25,6 +25,10 @@ class _ThresholdMetric(Metric):
     top_k = None
     class_id = None
 
+    @property
+    def weighs_each_value(self) -> bool:
+        return self.class_id is None and self.top_k is None  # (counts pooled over every output)
+
     def _set_thresholds(self, thresholds, default_threshold):
         self.init_thresholds = thresholds
         self.thresholds = parse_init_thresholds(thresholds, default_threshold)
@@ -203,6 +207,10 @@ class AUC(Metric):
     @property
     def thresholds(self) -> list:
         return list(self._thresholds)
+
+    @property
+    def weighs_each_value(self) -> bool:
+        return not self.multi_label and self.label_weights is None  # (counts pooled over every output)
 
     def state_shapes(self, width):
         if not self.multi_label:

@@ -394,3 +394,39 @@ def test_a_sparse_loss_function_and_metric_subclasses_train_as_in_keras():
     for key, values in theirs["history"].items():
         np.testing.assert_allclose(ours["history"][key], values, rtol=1e-4, atol=1e-6, err_msg=key)
     assert ours["evaluate"] == pytest.approx(theirs["evaluate"], rel=1e-4, abs=1e-6)
+
+
+NAMES_SCRIPT = r'''
+import json, sys
+import numpy as np
+
+
+def error(y_true, y_pred):
+    return keras.ops.mean(keras.ops.abs(y_true - y_pred), axis=-1)
+
+
+def run(module, folder):
+    global keras
+    keras = module
+
+    class ShiftedError(module.metrics.MeanMetricWrapper):
+        def __init__(self, name=None):
+            super().__init__(error, name=name)
+
+    names = [module.metrics.MeanMetricWrapper(error).name, module.metrics.MeanMetricWrapper(error).name,
+             module.metrics.MeanMetricWrapper(error, name="given").name, ShiftedError().name]
+    model = module.Sequential([module.Input((2,)), module.layers.Dense(1)])
+    model.compile("sgd", "mse", metrics=[error])
+    history = model.fit(np.ones((4, 2), "float32"), np.ones((4, 1), "float32"), verbose=0)
+    return {"names": names, "logs": sorted(history.history)}
+'''
+
+
+def test_an_unnamed_mean_metric_wrapper_is_named_as_keras_names_it(tmp_path_factory):
+    """Keras's auto_name: 'mean_metric_wrapper', '_1' after it; a subclass by its class; compile's wrapper of a
+    function by the function."""
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(NAMES_SCRIPT, tmp_path_factory)
+    assert ours == theirs
+    assert theirs["names"][2:] == ["given", "shifted_error"] and theirs["logs"] == ["error", "loss"]

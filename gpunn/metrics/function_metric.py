@@ -26,7 +26,9 @@ class MeanMetricWrapper(Metric):
     def __init__(self, fn, name=None, dtype=None, **kwargs):
         if not callable(fn):
             raise TypeError(f"fn: expected a function of (y_true, y_pred), got {type(fn).__name__}")
-        super().__init__(name=name or getattr(fn, "__name__", None), dtype=dtype)
+        # unnamed: 'mean_metric_wrapper' (then _1, _2...), as Keras's; compile names the one it makes of a
+        # function after the function (registry.get)
+        super().__init__(name=name, dtype=dtype)
         self._fn = fn
         self._fn_kwargs = kwargs
 

@@ -212,8 +212,7 @@ def get(identifier, loss=_STANDALONE, output_units: int = 0, sparse_labels: bool
         # named as Keras's get_object_name names it (a Loss object by its name: 'huber_loss')
         if name is None:
             name = getattr(identifier, "name", None) or snake_case(type(identifier).__name__)
-            return MeanMetricWrapper(identifier, name=name)
-        return MeanMetricWrapper(identifier)
+        return MeanMetricWrapper(identifier, name=name)
     if isinstance(identifier, str) and identifier.strip().lower().replace("-", "_") not in BY_NAME:
         custom = custom_objects.lookup(identifier)  # a function or class of the user's, saved by name
         if custom is not None:

@@ -213,7 +213,8 @@ def test_early_stopping_baseline():
 
 def test_early_stopping_missing_metric_warns_and_continues():
     stopper = cb.EarlyStopping(monitor="val_loss", patience=0)
-    with pytest.warns(UserWarning, match=r"'val_loss'.*Available metrics are: loss"):
+    with pytest.warns(UserWarning, match=r"Early stopping conditioned on metric `val_loss` which is not available\. "
+                                         r"Available metrics are: loss$"):
         history = fake_fit(FakeModel(), [stopper], [{"loss": v} for v in [1, 2, 3]])
     assert history.epoch == [0, 1, 2]
 
@@ -221,7 +222,6 @@ def test_early_stopping_missing_metric_warns_and_continues():
 @pytest.mark.parametrize(
     "kwargs, pattern",
     [({"patience": -1}, r"EarlyStopping: patience must be an integer >= 0, got patience=-1"),
-     ({"mode": "bogus"}, r"mode must be one of 'auto', 'min', 'max', got mode='bogus'"),
      ({"start_from_epoch": -2}, r"start_from_epoch")],
 )
 def test_early_stopping_bad_arguments(kwargs, pattern):
@@ -316,10 +316,9 @@ def test_reduce_lr_on_max_metric_and_min_delta():
 
 @pytest.mark.parametrize(
     "kwargs, pattern",
-    [({"factor": 1.0}, r"factor must be a number in \(0, 1\).*got factor=1.0"),
-     ({"factor": 0}, r"factor"),
+    [({"factor": 1.0}, r"factor must be a number in \[0, 1\).*got factor=1.0"),
+     ({"factor": -0.5}, r"factor"),
      ({"patience": -1}, r"patience must be an integer >= 0, got patience=-1"),
-     ({"mode": "maximum"}, r"mode must be one of"),
      ({"min_lr": -1}, r"min_lr")],
 )
 def test_reduce_lr_bad_arguments(kwargs, pattern):
@@ -435,6 +434,38 @@ def test_lambda_callback():
     assert events == [("begin",), ("batch", 0), ("batch", 1), ("epoch", 0, 0.5), ("end",)]
     with pytest.raises(ValueError, match="on_epoch_ends"):
         cb.LambdaCallback(on_epoch_ends=print)
+    named = cb.LambdaCallback(on_epoch_end=print, name="printer", every=2)  # as Keras: kept as attributes
+    assert (named.name, named.every, named.on_epoch_end) == ("printer", 2, print)
+
+
+@pytest.mark.parametrize("make", [lambda mode: cb.EarlyStopping(mode=mode),
+                                  lambda mode: cb.ReduceLROnPlateau(mode=mode),
+                                  lambda mode: cb.ModelCheckpoint("m.keras", mode=mode)])
+def test_an_unknown_mode_falls_back_to_auto_with_keras_warning(make):
+    with pytest.warns(UserWarning, match=r"^(EarlyStopping|ReduceLROnPlateau|ModelCheckpoint) mode 'Min' is "
+                                         r"unknown, fallback to auto mode\.$") as caught:
+        callback = make("Min")
+    assert callback.mode == "auto" and callback.monitor_op is None
+    assert caught[0].filename == __file__  # (the warning points at the line making the callback)
+
+
+def test_reduce_lr_takes_factor_zero_and_says_which_keywords_it_ignores():
+    model = FakeModel()
+    with pytest.warns(UserWarning, match=r"ReduceLROnPlateau: ignoring keyword argument\(s\) \['cooldown_epochs'\]"):
+        reducer = cb.ReduceLROnPlateau(monitor="loss", factor=0.0, patience=0, cooldown_epochs=2)
+    with pytest.warns(UserWarning, match=r"^Learning rate reduction is conditioned on metric `val_mse` which is not "
+                                         r"available\. Available metrics are: loss,learning_rate\.$"):
+        fake_fit(model, [cb.ReduceLROnPlateau(monitor="val_mse", mode="min")], [{"loss": 1.0}])
+    fake_fit(model, [reducer], [{"loss": v} for v in [1.0, 2.0]])
+    assert model.optimizer.learning_rate == 0.0 and reducer.monitor_op is np.less
+
+
+def test_early_stopping_get_monitor_value_as_keras():
+    stopper = cb.EarlyStopping(monitor="val_auc", mode="max")
+    assert stopper.get_monitor_value({"val_auc": 0.75}) == 0.75 and stopper.monitor_op is np.greater
+    with pytest.warns(UserWarning, match=r"^Early stopping conditioned on metric `val_auc` which is not available\. "
+                                         r"Available metrics are: loss,auc$"):
+        assert stopper.get_monitor_value({"loss": 1.0, "auc": 0.5}) is None
 
 
 # ---------------------------------------------------------------- ProgbarLogger

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import warnings
 
 import numpy as np
 
@@ -55,8 +56,11 @@ def _check_verbose(owner: str, value) -> int:
 
 
 def _check_mode(owner: str, mode) -> str:
+    """``mode``: 'auto', 'min' or 'max'; anything else falls back to 'auto' with Keras's warning (a script that
+    runs under Keras with ``mode="Min"`` runs here too, its monitor's direction then decided as for 'auto')."""
     if mode not in ("auto", "min", "max"):
-        raise _bad_arg(owner, "mode", "one of 'auto', 'min', 'max'", mode)
+        warnings.warn(f"{owner} mode '{mode}' is unknown, fallback to auto mode.", stacklevel=4)
+        return "auto"
     return mode
 
 

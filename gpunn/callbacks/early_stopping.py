@@ -46,8 +46,16 @@ class EarlyStopping(_MonitorCallback):
         # Reset, so one instance can serve several fit calls.
         self._reset()
 
+    def get_monitor_value(self, logs):
+        """Keras's: the monitored value in ``logs``, or None with a warning when it is not there."""
+        return self._get_monitor_value(logs)
+
+    def _missing_monitor_message(self, logs) -> str:
+        return (f"Early stopping conditioned on metric `{self.monitor}` which is not available. "
+                f"Available metrics are: {','.join(logs.keys())}")
+
     def on_epoch_end(self, epoch, logs=None):
-        current = self._get_monitor_value(logs)
+        current = self.get_monitor_value(logs)
         if current is None or epoch < self.start_from_epoch:
             return
         if self.restore_best_weights and self.best_weights is None:

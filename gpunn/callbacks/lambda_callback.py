@@ -27,16 +27,16 @@ class LambdaCallback(Callback):
     def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
                  on_train_batch_begin=None, on_train_batch_end=None, **kwargs):
         super().__init__()
-        unknown = sorted(set(kwargs) - set(_HOOK_NAMES))
-        if unknown:
-            raise ValueError(
-                f"LambdaCallback: unknown hook {unknown[0]!r}; expected one of {', '.join(_HOOK_NAMES)}"
-            )
+        others = {name: value for name, value in kwargs.items() if name not in _HOOK_NAMES}
+        misspelt = sorted(name for name in others if name.startswith("on_"))
+        if misspelt:  # a hook name Keras would keep as a plain attribute and never call
+            raise ValueError(f"LambdaCallback: unknown hook {misspelt[0]!r}; expected one of {', '.join(_HOOK_NAMES)}")
+        self.__dict__.update(others)  # as Keras: other keywords (name=...) become attributes
         hooks = dict(
             on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
             on_train_begin=on_train_begin, on_train_end=on_train_end,
             on_train_batch_begin=on_train_batch_begin, on_train_batch_end=on_train_batch_end,
-            **kwargs,
+            **{name: value for name, value in kwargs.items() if name in _HOOK_NAMES},
         )
         for name, fn in hooks.items():
             if fn is None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
+
 from ._common import _auto_direction, _check_mode, _check_number
 from .base import Callback
 
@@ -17,7 +19,7 @@ class _MonitorCallback(Callback):
         self.monitor = monitor
         self.mode = _check_mode(owner, mode)
         # 'min' or 'max'; with mode='auto' decided at the first value, from the model's metrics (as Keras does)
-        self._direction = None if mode == "auto" else mode
+        self._direction = None if self.mode == "auto" else self.mode
         self.min_delta = abs(_check_number(owner, "min_delta", min_delta, minimum=-math.inf))
 
     @property
@@ -25,6 +27,14 @@ class _MonitorCallback(Callback):
         if self._direction is None:
             self._direction = _auto_direction(type(self).__name__, self.monitor, self.model)
         return self._direction
+
+    @property
+    def monitor_op(self):
+        """Keras's attribute: ``np.less`` or ``np.greater`` once the direction is known (for ``mode='auto'``, at
+        the first epoch's end), None before."""
+        if self._direction is None:
+            return None
+        return np.less if self._direction == "min" else np.greater
 
     def _is_improvement(self, current, reference) -> bool:
         # NaN compares False both ways, so a NaN metric is never an improvement.
@@ -45,11 +55,12 @@ class _MonitorCallback(Callback):
         self.direction  # noqa: B018 (decides, or raises)
         value = None if logs is None else logs.get(self.monitor)
         if value is None:
-            available = ", ".join(logs.keys()) if logs else "none"
-            warnings.warn(
-                f"{type(self).__name__}: monitored metric {self.monitor!r} is not in the logs, "
-                f"skipping. Available metrics are: {available}",
-                stacklevel=3,
-            )
+            warnings.warn(self._missing_monitor_message(logs or {}), stacklevel=3)
             return None
         return float(value)
+
+    def _missing_monitor_message(self, logs) -> str:
+        """The warning when the monitored value is not in the logs: Keras's own words for its callbacks, so that
+        a ``warnings.filterwarnings`` written for them silences these too."""
+        return (f"{type(self).__name__}: monitored metric {self.monitor!r} is not in the logs, skipping. "
+                f"Available metrics are: {', '.join(logs.keys()) or 'none'}")

@@ -18,7 +18,7 @@ class ReduceLROnPlateau(_MonitorCallback):
 
     Args:
         monitor: metric to watch.
-        factor: multiplier of the learning rate, in (0, 1).
+        factor: multiplier of the learning rate, in [0, 1).
         patience: epochs without improvement before reducing.
         verbose: 1 prints a message at each reduction.
         mode: ``'min'``, ``'max'`` or ``'auto'`` (max for accuracy/AUC-like names, else min).
@@ -33,12 +33,14 @@ class ReduceLROnPlateau(_MonitorCallback):
             min_delta = kwargs.pop("epsilon")
             warnings.warn("`epsilon` argument is deprecated and will be removed, use `min_delta` instead.",
                           stacklevel=2)
-        if kwargs:
-            raise TypeError(f"ReduceLROnPlateau: unexpected keyword argument(s) {sorted(kwargs)}")
+        if kwargs:  # Keras takes and ignores them: said, not refused, so that such a script runs
+            warnings.warn(f"ReduceLROnPlateau: ignoring keyword argument(s) {sorted(kwargs)}, as Keras does (not "
+                          "among monitor, factor, patience, verbose, mode, min_delta, cooldown, min_lr)",
+                          stacklevel=2)
         super().__init__(monitor, mode, min_delta)
         owner = "ReduceLROnPlateau"
-        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0 < factor < 1:
-            raise _bad_arg(owner, "factor", "a number in (0, 1) (the learning rate is multiplied by it)", factor)
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0 <= factor < 1:
+            raise _bad_arg(owner, "factor", "a number in [0, 1) (the learning rate is multiplied by it)", factor)
         self.factor = float(factor)
         self.patience = _check_int(owner, "patience", patience)
         self.cooldown = _check_int(owner, "cooldown", cooldown)
@@ -53,6 +55,10 @@ class ReduceLROnPlateau(_MonitorCallback):
 
     def on_train_begin(self, logs=None):
         self._reset()
+
+    def _missing_monitor_message(self, logs) -> str:
+        return (f"Learning rate reduction is conditioned on metric `{self.monitor}` which is not available. "
+                f"Available metrics are: {','.join(logs.keys())}.")
 
     def in_cooldown(self) -> bool:
         """Whether the callback is waiting out the cooldown after a reduction."""

@@ -786,10 +786,16 @@ class Sequential(Trainer, KerasVariableLists):
         self._require_built("make_train_function")
         self._claim_layers()
         trainable_state.record_added_layers(self)
-        if self._store.trainable_state != trainable_state.in_effect(self):
-            self._pack(self.ops)
+        self._pack_for_trainable_flags()
         if self._store.params.size == 0 and any(layer.weight_specs() for layer in self._layers):
             warnings.warn("The model does not have any trainable weights.", stacklevel=4)  # as Keras warns
+
+    def _pack_for_trainable_flags(self) -> None:
+        """Re-pack when the trainable flags in effect changed since the buffers were laid out: the layers are
+        bound to them with the weights they train, whose penalties are the ones added to the loss (also in
+        ``evaluate``, before any training: a layer frozen after build adds none, as in Keras)."""
+        if self._store is not None and self._store.trainable_state != trainable_state.in_effect(self):
+            self._pack(self.ops)
 
     def _claim_layers(self) -> None:
         """Bind back the layers that a model sharing them bound to its buffers since this one last ran."""

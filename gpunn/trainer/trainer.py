@@ -316,6 +316,8 @@ class Trainer(TfKeras2Loops):
 
     def make_test_function(self, force: bool = False) -> TestStep:
         comm = distributed.current()
+        self._claim_layers()
+        self._pack_for_trainable_flags()  # (drops the steps made for the old layout)
         step = self.test_function
         if force or step is None or step.comm is not comm or step.ops is not self.ops:
             step = self.test_function = TestStep(self, comm)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import fuzz_factor
 from .autodiff import Tensor
 from .autodiff import functions as autodiff_functions
 from .autodiff.functions import _tensor, _value
 from .ops.base import reference_ops_for
 from .ops.workspace import Workspace
 
-EPSILON = 1e-7  # Keras's backend epsilon, the probabilities' clip
 
 
 def involves_tensors(*values) -> bool:
@@ -98,14 +98,14 @@ def _target_gradient(loss, xp, rows, rows_grad):
     if isinstance(loss, losses.BinaryCrossentropy):
         if loss.from_logits:  # max(z, 0) - z t + log(1 + exp(-|z|)), averaged over the last axis
             return -rows * (keep / width)
-        clipped = xp.clip(rows, EPSILON, 1.0 - EPSILON)
+        clipped = xp.clip(rows, fuzz_factor.epsilon(), 1.0 - fuzz_factor.epsilon())
         return -(xp.log(clipped) - xp.log(1.0 - clipped)) * (keep / width)
     if isinstance(loss, losses.CategoricalCrossentropy) and not loss.sparse_labels:
         if loss.from_logits:
             shifted = rows - rows.max(axis=-1, keepdims=True)
             return -(shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))) * keep
         probabilities = rows / rows.sum(axis=-1, keepdims=True)
-        return -xp.log(xp.clip(probabilities, EPSILON, 1.0 - EPSILON)) * keep
+        return -xp.log(xp.clip(probabilities, fuzz_factor.epsilon(), 1.0 - fuzz_factor.epsilon())) * keep
     raise TypeError(f"loss {loss.name!r}: y_true needs a gradient here, which gpunn gives for the mean squared and "
                     "absolute errors, Huber, LogCosh and the binary and categorical cross-entropies; wrap the "
                     "target in gpunn.ops.stop_gradient() if it needs none, or write the loss with gpunn.ops")

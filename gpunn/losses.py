@@ -19,7 +19,7 @@ import functools
 
 import numpy as np
 
-from . import custom_objects, keras_objects, loss_tensors, overrides
+from . import custom_objects, fuzz_factor, keras_objects, loss_tensors, overrides
 from . import custom_objects as custom_objects_lookup  # ``deserialize`` has an argument of that name
 from ._registry import lookup
 from .autodiff import user_functions
@@ -27,7 +27,6 @@ from .layers.call_result import host_result
 from .naming import snake_case, uniquify
 from .ops.workspace import Workspace
 
-EPSILON = 1e-7  # Keras's backend epsilon, used to clip probabilities
 
 
 # Keras 3's (keras/src/losses/loss.py), and tf.keras's "auto" (the default)
@@ -343,9 +342,9 @@ def _row_mean(ops, ws, elementwise, out):
 
 
 def _clip_probabilities(ops, ws, probabilities, out):
-    """out = clip(probabilities, EPSILON, 1 - EPSILON), with 0-d bounds (``np.clip`` with scalars allocates)."""
-    ops.maximum(probabilities, _constant(ws, "epsilon", EPSILON, out), out)
-    return ops.minimum(out, _constant(ws, "one_minus_epsilon", 1.0 - EPSILON, out), out)
+    """out = clip(probabilities, fuzz_factor.epsilon(), 1 - fuzz_factor.epsilon()), with 0-d bounds (``np.clip`` with scalars allocates)."""
+    ops.maximum(probabilities, _constant(ws, "epsilon", fuzz_factor.epsilon(), out), out)
+    return ops.minimum(out, _constant(ws, "one_minus_epsilon", 1.0 - fuzz_factor.epsilon(), out), out)
 
 
 class MeanSquaredError(Loss):
@@ -398,7 +397,7 @@ class MeanAbsolutePercentageError(Loss):
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         _no_logits(self, logits)
         scale = ops.abs(y_true, _like_output(ws, "scale", output))
-        ops.maximum(scale, _constant(ws, "epsilon", EPSILON, output), scale)
+        ops.maximum(scale, _constant(ws, "epsilon", fuzz_factor.epsilon(), output), scale)
         ratio = ops.subtract(y_true, output, _like_output(ws, "diff", output))
         ops.divide(ratio, scale, ratio)
         absolute = ops.abs(ratio, _like_output(ws, "elementwise", output))
@@ -508,11 +507,11 @@ class BinaryCrossentropy(_LabelSmoothing, Loss):
 
 
 def _inside_clip_range(ops, ws, output):
-    """A bool buffer: EPSILON < output < 1 - EPSILON."""
+    """A bool buffer: fuzz_factor.epsilon() < output < 1 - fuzz_factor.epsilon()."""
     inside = ws.buffer("loss.inside", output.shape, np.bool_)
     below_top = ws.buffer("loss.below_top", output.shape, np.bool_)
-    ops.greater(output, _constant(ws, "epsilon", EPSILON, output), inside)
-    ops.greater(_constant(ws, "one_minus_epsilon", 1.0 - EPSILON, output), output, below_top)
+    ops.greater(output, _constant(ws, "epsilon", fuzz_factor.epsilon(), output), inside)
+    ops.greater(_constant(ws, "one_minus_epsilon", 1.0 - fuzz_factor.epsilon(), output), output, below_top)
     return ops.logical_and(inside, below_top, inside)
 
 
@@ -612,7 +611,7 @@ class MeanSquaredLogarithmicError(Loss):
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         _no_logits(self, logits)
-        epsilon, one = _constant(ws, "epsilon", EPSILON, output), _constant(ws, "one", 1.0, output)
+        epsilon, one = _constant(ws, "epsilon", fuzz_factor.epsilon(), output), _constant(ws, "one", 1.0, output)
         shifted = ops.maximum(output, epsilon, _like_output(ws, "clipped", output))
         ops.add(shifted, one, shifted)  # max(y_pred, eps) + 1, kept for the gradient
         first_log = ops.log(shifted, _like_output(ws, "elementwise", output))
@@ -648,7 +647,7 @@ class CosineSimilarity(Loss):
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         _no_logits(self, logits)
-        floor = _constant(ws, "squared_epsilon", EPSILON * EPSILON, output)
+        floor = _constant(ws, "squared_epsilon", fuzz_factor.epsilon() * fuzz_factor.epsilon(), output)
         one = _constant(ws, "one", 1.0, output)
         unit_true, _, _ = self._normalize(ops, ws, y_true, "true", floor, one, output)
         unit_pred, inverse_norm, unclamped = self._normalize(ops, ws, output, "pred", floor, one, output)
@@ -763,7 +762,7 @@ class KLDivergence(Loss):
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         _no_logits(self, logits)
-        epsilon, one = _constant(ws, "epsilon", EPSILON, output), _constant(ws, "one", 1.0, output)
+        epsilon, one = _constant(ws, "epsilon", fuzz_factor.epsilon(), output), _constant(ws, "one", 1.0, output)
         t = ops.maximum(y_true, epsilon, _like_output(ws, "clipped_true", output))
         ops.minimum(t, one, t)
         p = ops.maximum(output, epsilon, _like_output(ws, "clipped", output))
@@ -800,7 +799,7 @@ class Poisson(Loss):
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         _no_logits(self, logits)
-        shifted = ops.add(output, _constant(ws, "epsilon", EPSILON, output), _like_output(ws, "clipped", output))
+        shifted = ops.add(output, _constant(ws, "epsilon", fuzz_factor.epsilon(), output), _like_output(ws, "clipped", output))
         terms = ops.log(shifted, _like_output(ws, "elementwise", output))
         ops.multiply(y_true, terms, terms)
         ops.subtract(output, terms, terms)
@@ -1076,7 +1075,7 @@ class BinaryFocalCrossentropy(_FocalCrossentropy):
         ops.subtract(one, clipped, scratch)
         ops.multiply(clipped, scratch, scratch)
         ops.divide(grad, scratch, grad)
-        epsilon, top = _constant(ws, "epsilon", EPSILON, output), _constant(ws, "one_minus_epsilon", 1.0 - EPSILON,
+        epsilon, top = _constant(ws, "epsilon", fuzz_factor.epsilon(), output), _constant(ws, "one_minus_epsilon", 1.0 - fuzz_factor.epsilon(),
                                                                              output)
         ops.multiply(grad, _inside_closed_clip_range(ops, ws, p, epsilon, top), grad)
         ops.multiply(grad, factor, grad)
@@ -1143,8 +1142,8 @@ class CategoricalFocalCrossentropy(_FocalCrossentropy):
         clipped = ops.divide(p, total, _like_output(ws, "clipped", output))
         inside = None
         if need_grad:  # where the clip passes its gradient, found before clipping in place
-            inside = _inside_closed_clip_range(ops, ws, clipped, _constant(ws, "epsilon", EPSILON, output),
-                                               _constant(ws, "one_minus_epsilon", 1.0 - EPSILON, output))
+            inside = _inside_closed_clip_range(ops, ws, clipped, _constant(ws, "epsilon", fuzz_factor.epsilon(), output),
+                                               _constant(ws, "one_minus_epsilon", 1.0 - fuzz_factor.epsilon(), output))
         _clip_probabilities(ops, ws, clipped, clipped)
         cross_entropy = ops.negative(targets, _like_output(ws, "cross_entropy", output))
         log_o = ops.log(clipped, _like_output(ws, "log_p", output))

@@ -15,14 +15,9 @@ import functools
 
 import numpy as np
 
+from ..fuzz_factor import epsilon  # noqa: F401  (Keras's backend epsilon; keras.config.set_epsilon sets it)
 from .default_float import floatx
 from .tensor import Tensor, array_module
-
-_EPSILON = [1e-7]  # Keras's backend epsilon (K.set_epsilon changes it, as keras.config.set_epsilon does)
-
-
-def epsilon() -> float:
-    return _EPSILON[0]
 
 
 # ---- plumbing -----------------------------------------------------------------------------------------------------

@@ -7,18 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..fuzz_factor import epsilon, set_epsilon  # noqa: F401  (K.epsilon, K.set_epsilon)
 from . import functions as F
 from .default_float import floatx, set_floatx  # noqa: F401  (keras.backend's)
 from .tensor import Tensor, array_module
-
-
-def epsilon() -> float:
-    """The fuzz factor Keras's losses and metrics clip with (1e-7; gpunn.ops's cross-entropies use it too)."""
-    return F.epsilon()
-
-
-def set_epsilon(value) -> None:
-    F._EPSILON[0] = float(value)
 
 
 def cast_to_floatx(x):

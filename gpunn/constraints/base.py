@@ -16,7 +16,6 @@ from .. import overrides
 from ..ops.base import reference_ops_for
 from ..ops.workspace import Workspace
 
-EPSILON = 1e-7  # keras.backend.epsilon(): Keras adds it to the norms it divides by
 
 
 class Constraint:

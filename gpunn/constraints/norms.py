@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import fuzz_factor
 from ..number_arguments import finite_number
-from .base import EPSILON, ProjectionWithOps, check_axis, constant
+from .base import ProjectionWithOps, check_axis, constant
 
 
 class _NormConstraint(ProjectionWithOps):
@@ -61,7 +62,7 @@ class _NormConstraint(ProjectionWithOps):
     @staticmethod
     def rescale(ops, ws, weight, norms, desired) -> None:
         """weight *= desired / (eps + norms); ``norms`` and ``desired`` are overwritten."""
-        ops.add(norms, constant(ws, EPSILON, norms.dtype), norms)
+        ops.add(norms, constant(ws, fuzz_factor.epsilon(), norms.dtype), norms)
         ops.divide(desired, norms, desired)
         ops.multiply(weight, desired, weight)
 
@@ -119,5 +120,5 @@ class UnitNorm(_NormConstraint):
 
     def apply(self, ops, ws, weight) -> None:
         norms = self.norms(ops, ws, weight)
-        ops.add(norms, constant(ws, EPSILON, norms.dtype), norms)
+        ops.add(norms, constant(ws, fuzz_factor.epsilon(), norms.dtype), norms)
         ops.divide(weight, norms, weight)

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from .. import fuzz_factor
 from .base import Layer
 from .calling import bind_standalone, call_result, check_training, compute_dtype, to_backend
 from . import symbolic, user_layer
@@ -303,7 +304,6 @@ class Dot(Merge):
     an Embedding of one id, as in the recommendation examples); others are refused by name."""
 
     min_inputs = max_inputs = 2
-    EPSILON = 1e-7  # Keras's backend.epsilon(), the lower bound of ops.normalize's norm
 
     def __init__(self, axes, normalize=False, **kwargs):
         super().__init__(**kwargs)
@@ -355,7 +355,7 @@ class Dot(Merge):
         squares = ops.multiply(x, x, ws.buffer(f"{name}.squares", x.shape, x.dtype))
         norm = ops.sqrt(ops.sum(squares, 1, ws.buffer(f"{name}.norm", (rows, 1), x.dtype), keepdims=True),
                         ws.buffer(f"{name}.norm", (rows, 1), x.dtype))
-        epsilon = ws.constant("epsilon", self.EPSILON, x.dtype)
+        epsilon = ws.constant("epsilon", fuzz_factor.epsilon(), x.dtype)  # ops.normalize's norm floor
         bounded = ops.maximum(norm, epsilon, ws.buffer(f"{name}.bounded", (rows, 1), x.dtype))
         above = ops.greater(norm, epsilon, ws.buffer(f"{name}.above", (rows, 1), np.bool_))
         return ops.divide(x, bounded, ws.buffer(f"{name}.unit", x.shape, x.dtype)), bounded, above

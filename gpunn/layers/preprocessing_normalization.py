@@ -26,12 +26,12 @@ import math
 
 import numpy as np
 
+from .. import fuzz_factor
 from .. import initializers
 from ..data import as_numeric_array
 from .base import Layer, WeightSpec, weight_property
 from .variable import Variable
 
-EPSILON = 1e-7  # keras.backend.epsilon()
 
 
 def _axes(axis) -> tuple[int, ...]:
@@ -155,7 +155,7 @@ class Normalization(Layer):
         ws = self.workspace(x.shape[0])
         mean, variance = self._statistics(ops, dtype)
         denominator = ops.sqrt(variance, ws.buffer("denominator", variance.shape, dtype))
-        ops.maximum(denominator, ws.constant("epsilon", EPSILON, dtype), denominator)
+        ops.maximum(denominator, ws.constant("epsilon", fuzz_factor.epsilon(), dtype), denominator)
         y = ws.buffer("y", x.shape, dtype)
         if self.invert:
             ops.add(ops.multiply(x, denominator, y), mean, y)

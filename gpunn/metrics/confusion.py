@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import fuzz_factor
 from .base import Metric, divide_no_nan
-from .confusion_counts import (EPSILON, FN, FP, NEG_INF, TN, TP, ThresholdComparison, accumulate_confusion,
+from .confusion_counts import (FN, FP, NEG_INF, TN, TP, ThresholdComparison, accumulate_confusion,
                                is_evenly_distributed_thresholds, parse_init_thresholds)
 
 
@@ -189,7 +190,7 @@ class AUC(Metric):
             inner = [(i + 1) * 1.0 / (self.num_thresholds - 1) for i in range(self.num_thresholds - 2)]
             evenly = True
         # Endpoints below 0 and above 1 catch predictions of exactly 0 and 1 (Keras's comment).
-        self._thresholds = np.array([0.0 - EPSILON] + inner + [1.0 + EPSILON])
+        self._thresholds = np.array([0.0 - fuzz_factor.epsilon()] + inner + [1.0 + fuzz_factor.epsilon()])
         self._comparison = ThresholdComparison(self._thresholds, evenly)
         self.curve = _CURVES[str(curve).lower()]
         self.summation_method = str(summation_method).lower()

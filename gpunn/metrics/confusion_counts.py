@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import fuzz_factor
 from .base import dense_labels
 
 NEG_INF = -1e10  # Keras's metrics_utils.NEG_INF: the threshold used with top_k
-EPSILON = 1e-7
 
 TP, FP, TN, FN = "tp", "fp", "tn", "fn"
 
@@ -46,7 +46,7 @@ def is_evenly_distributed_thresholds(thresholds) -> bool:
     if count < 3:
         return False
     even = np.arange(count, dtype=np.float32) / (count - 1)
-    return bool(np.allclose(thresholds, even, atol=EPSILON))
+    return bool(np.allclose(thresholds, even, atol=fuzz_factor.epsilon()))
 
 
 class ThresholdComparison:

@@ -6,9 +6,9 @@ import numbers
 
 import numpy as np
 
+from .. import fuzz_factor
 from .base import Metric, add_into, dense_labels, one_hot_rows
 
-EPSILON = 1e-7  # Keras's backend epsilon
 _AVERAGES = (None, "micro", "macro", "weighted")
 
 
@@ -89,13 +89,13 @@ class FBetaScore(Metric):
 
     def finalize(self, state):
         tp = state["true_positives"]
-        precision = tp / (tp + state["false_positives"] + EPSILON)
-        recall = tp / (tp + state["false_negatives"] + EPSILON)
+        precision = tp / (tp + state["false_positives"] + fuzz_factor.epsilon())
+        recall = tp / (tp + state["false_negatives"] + fuzz_factor.epsilon())
         beta2 = self.beta ** 2
-        score = precision * recall / (beta2 * precision + recall + EPSILON) * (1 + beta2)
+        score = precision * recall / (beta2 * precision + recall + fuzz_factor.epsilon()) * (1 + beta2)
         if self.average == "weighted":
             weights = state["intermediate_weights"]
-            return float(np.sum(score * weights / (np.sum(weights) + EPSILON)))
+            return float(np.sum(score * weights / (np.sum(weights) + fuzz_factor.epsilon())))
         if self.average is not None:
             return float(np.mean(score))
         return np.asarray(score)

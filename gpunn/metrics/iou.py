@@ -16,10 +16,10 @@ import warnings
 
 import numpy as np
 
+from .. import fuzz_factor
 from ..autodiff.functions import convert_to_numpy
 from .base import Metric, add_into, one_hot_rows
 
-EPSILON = 1e-7  # Keras's backend epsilon
 
 
 def _count(argument, value, low):
@@ -138,8 +138,8 @@ class IoU(Metric):
         denominator = denominator[targets].astype(np.float32)
         true_positives = true_positives[targets].astype(np.float32)
         valid = denominator > np.float32(1e-9)
-        iou = np.where(valid, true_positives / (denominator + np.float32(EPSILON)), np.float32(0.0))
-        return float(np.sum(iou, dtype=np.float32) / (np.float32(valid.sum()) + np.float32(EPSILON)))
+        iou = np.where(valid, true_positives / (denominator + np.float32(fuzz_factor.epsilon())), np.float32(0.0))
+        return float(np.sum(iou, dtype=np.float32) / (np.float32(valid.sum()) + np.float32(fuzz_factor.epsilon())))
 
     # ---- standalone updates ------------------------------------------------------------------------------------
     def _host_inputs(self, y_true, y_pred, sample_weight):

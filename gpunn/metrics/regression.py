@@ -6,10 +6,10 @@ import warnings
 
 import numpy as np
 
+from .. import fuzz_factor
 from .base import Metric, dense_labels
 from .reduction import PerSampleMean, row_mean
 
-EPSILON = 1e-7  # Keras's backend epsilon
 
 
 class MeanAbsoluteError(PerSampleMean):
@@ -69,7 +69,7 @@ class MeanAbsolutePercentageError(PerSampleMean):
         dtype = predictions.dtype
         diff = ops.subtract(y_true, predictions, self._buffer(ws, "diff", predictions.shape, dtype))
         scale = ops.abs(y_true, self._buffer(ws, "scale", predictions.shape, dtype))
-        ops.maximum(scale, self._constant(ws, "epsilon", EPSILON, dtype), scale)
+        ops.maximum(scale, self._constant(ws, "epsilon", fuzz_factor.epsilon(), dtype), scale)
         ops.divide(diff, scale, diff)
         per_sample = row_mean(self, ops, ws, ops.abs(diff, diff))
         return ops.multiply(per_sample, self._constant(ws, "hundred", 100.0, dtype), per_sample)

@@ -9,12 +9,12 @@ which lies in [0, 1]), its draw s in ``factor`` becoming the scale s / (1 - s); 
 to [0, 1] and back, and turns the hue by up to ``factor`` / 2 of a turn either way."""
 from __future__ import annotations
 
+from ... import fuzz_factor
 from ...autodiff import functions as f
 from ...autodiff import image_colors
 from .base import factor_range
 from .color import PerImageDraw, adjust_brightness, adjust_contrast, sorted_value_range
 
-_EPSILON = 1e-7  # Keras's backend epsilon, in RandomSaturation's scale
 
 
 def _channel(layer, images, k: int):
@@ -32,7 +32,7 @@ def _per_image_plane(values, dtype):
 
 def adjust_saturation(layer, images, draw, factor, value_range):
     scale = draw((images.shape[0],), factor[0], factor[1])
-    scale = _per_image_plane(scale / (1 - scale + _EPSILON), images.dtype)
+    scale = _per_image_plane(scale / (1 - scale + fuzz_factor.epsilon()), images.dtype)
     hsv = image_colors.rgb_to_hsv(images, data_format=layer.data_format)
     saturation = f.clip(_channel(layer, hsv, 1) * scale, value_range[0], value_range[1])
     return image_colors.hsv_to_rgb(_with_channel(layer, hsv, 1, saturation), data_format=layer.data_format)

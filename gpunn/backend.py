@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import sys
 
-from . import _compat, naming
+from . import _compat, dtype_policies, naming
 from .config import backend, image_data_format, set_image_data_format  # noqa: F401  (Keras 3's keras.backend names)
 from .dtypes import is_float_dtype, is_int_dtype, result_type, standardize_dtype  # noqa: F401
 from .naming import get_uid  # noqa: F401
@@ -54,6 +54,7 @@ def clear_session(free_memory=True) -> None:
     from .standalone_variables import reset_names
 
     reset_names()  # (keras.Variable's names too)
+    dtype_policies.set_global_policy(None)  # (Keras's global policy is global state it clears)
     gpunn_random.reseed_from_python_random()
     if free_memory:
         gc.collect()

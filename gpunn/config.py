@@ -56,19 +56,18 @@ def set_image_data_format(data_format) -> None:
 
 
 def dtype_policy():
-    """The global DTypePolicy (Keras's ``config.dtype_policy``): float32."""
-    from .dtype_policies import DTypePolicy
+    """The global DTypePolicy (Keras's ``config.dtype_policy``): floatx()'s unless ``set_dtype_policy`` set one."""
+    from .dtype_policies import DTypePolicy, global_policy_name
 
-    return DTypePolicy(floatx())
+    return DTypePolicy(global_policy_name())
 
 
 def set_dtype_policy(policy) -> None:
-    """Only "float32" (a name or a DTypePolicy): gpunn has no mixed precision (a layer's dtype argument, a name
-    or a DTypePolicy, sets float64)."""
-    name = getattr(policy, "name", policy)
-    if name != "float32":
-        raise ValueError(f"policy: gpunn computes in each layer's dtype (float32 unless given dtype='float64') and "
-                         f"has no mixed precision; got {name!r}")
+    """Keras's: the dtype policy of the layers made from now on, "float32" or "float64" (a name or a
+    DTypePolicy); gpunn has no half precision or mixed policies, refused by name."""
+    from .dtype_policies import set_global_policy
+
+    set_global_policy(policy)
 
 
 def enable_unsafe_deserialization() -> None:

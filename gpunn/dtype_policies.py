@@ -16,6 +16,23 @@ from .autodiff.legacy_backend import floatx
 
 HALF_PRECISION = ("float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
 
+_GLOBAL_POLICY: list = [None]  # the name ``set_dtype_policy`` gave (None: floatx()'s); clear_session forgets it
+
+
+def global_policy_name() -> str:
+    """The dtype of layers made without one: Keras's global policy, ``floatx()`` unless one was set."""
+    return _GLOBAL_POLICY[0] or floatx()
+
+
+def set_global_policy(policy) -> None:
+    """Keras's ``config.set_dtype_policy``: a float policy (a name or a DTypePolicy) for the layers made from now
+    on; the half-precision and mixed ones are refused by name, None (gpunn's) goes back to floatx()'s."""
+    if policy is not None and not isinstance(policy, (str, DTypePolicy)):
+        raise ValueError(f"policy: expected the name of a policy (such as 'float64') or a DTypePolicy, got "
+                         f"{type(policy).__name__} {policy!r}")
+    name = policy.name if isinstance(policy, DTypePolicy) else policy
+    _GLOBAL_POLICY[0] = None if name is None else checked_policy_name("policy", name)
+
 
 def checked_policy_name(argument: str, name) -> str:
     """A policy's name as gpunn can compute it (a float dtype's name), or an error naming ``argument``."""
@@ -41,7 +58,7 @@ class DTypePolicy:
     policy's, float32)."""
 
     def __init__(self, name=None):
-        self._name = checked_policy_name("name", floatx() if name is None else name)
+        self._name = checked_policy_name("name", global_policy_name() if name is None else name)
 
     @property
     def name(self) -> str:

@@ -12,13 +12,12 @@ Policy = DTypePolicy  # Keras exports the class under both names
 
 
 def global_policy() -> DTypePolicy:
-    """The policy of layers given no dtype: float32."""
-    return DTypePolicy(config.floatx())
+    """The policy of layers given no dtype (``config.dtype_policy``)."""
+    return config.dtype_policy()
 
 
 def set_global_policy(policy) -> None:
-    """Only float32 (a name or a DTypePolicy): gpunn has no mixed precision, and a layer is made float64 by its
-    own dtype argument."""
+    """``config.set_dtype_policy``: float32 or float64; gpunn has no mixed precision, refused by name."""
     config.set_dtype_policy(policy)
 
 

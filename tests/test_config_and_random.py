@@ -21,7 +21,7 @@ def test_config_reads_and_refuses_by_name():
     finally:
         gpunn.config.set_epsilon(1e-7)
     for call, message in ((lambda: gpunn.config.set_floatx("float16"), "set_floatx"),
-                          (lambda: gpunn.config.set_dtype_policy("mixed_float16"), "no mixed precision"),
+                          (lambda: gpunn.config.set_dtype_policy("mixed_float16"), "computes in half precision"),
                           (lambda: gpunn.config.set_image_data_format("channels_first"), "channels last")):
         with pytest.raises(ValueError, match=message):
             call()

@@ -61,8 +61,10 @@ def test_a_layer_given_a_float64_policy_computes_as_one_given_float64():
 def test_half_precision_and_mixed_policies_are_refused_by_name():
     mixed_precision.set_global_policy("float32")  # accepted: it is gpunn's
     mixed_precision.set_global_policy(gpunn.DTypePolicy("float32"))
-    with pytest.raises(ValueError, match="policy: .*has no mixed precision; got 'mixed_float16'"):
+    with pytest.raises(ValueError, match="policy: the dtype policy 'mixed_float16' computes in half precision"):
         mixed_precision.set_global_policy("mixed_float16")
+    with pytest.raises(ValueError, match="policy: expected the name of a policy .* got int 3"):
+        mixed_precision.set_global_policy(3)
     for name in ("mixed_bfloat16", "float16", "bfloat16"):
         with pytest.raises(ValueError, match=f"name: the dtype policy '{name}' computes in half precision"):
             gpunn.DTypePolicy(name)
@@ -74,3 +76,23 @@ def test_half_precision_and_mixed_policies_are_refused_by_name():
         gpunn.DTypePolicy(3)
     with pytest.raises(ValueError, match="LossScaleOptimizer: loss scaling serves float16"):
         mixed_precision.LossScaleOptimizer(gpunn.optimizers.Adam())
+
+
+def test_a_float64_global_policy_makes_the_layers_made_after_it_float64():
+    """Keras's ``config.set_dtype_policy("float64")`` (TensorFlow backend; on jax Keras narrows to float32):
+    layers made afterwards keep and compute float64; ``clear_session`` forgets the policy, as Keras's does."""
+    x = np.linspace(-1, 1, 12).reshape(4, 3)
+    try:
+        gpunn.config.set_dtype_policy("float64")
+        assert gpunn.config.dtype_policy().name == mixed_precision.global_policy().name == "float64"
+        assert gpunn.DTypePolicy().name == "float64"
+        model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(2)])
+        assert model.layers[0].dtype == "float64" and model.predict(x, verbose=0).dtype == np.float64
+        assert all(w.dtype == np.float64 for w in model.get_weights())
+        gpunn.backend.clear_session()
+        assert gpunn.config.dtype_policy().name == "float32" and gpunn.layers.Dense(2).dtype_policy.name == "float32"
+        mixed_precision.set_global_policy(gpunn.DTypePolicy("float64"))
+        assert gpunn.layers.Dense(2).dtype == "float64"
+    finally:
+        gpunn.config.set_dtype_policy(None)
+    assert gpunn.layers.Dense(2).dtype_policy.name == "float32"

@@ -16,7 +16,6 @@ import numpy as np
 from .. import auto_config, constraints, dtype_policies, initializers, keras_objects, overrides, regularizers
 from ..naming import snake_case, uniquify
 from ..autodiff import Tensor
-from ..autodiff.default_float import floatx
 from ..ops.workspace import Workspace, Workspaces
 from . import (activity_losses, keyword_inputs, sublayers, symbolic, tf_pipeline, training_override,
                user_layer, user_masks, variable_paths)
@@ -242,8 +241,8 @@ class Layer(KerasVariableLists):
             raise ValueError(f"name: must be a string and cannot contain character `/`. Received: name={name!r}")
         self.name = name or unique_name(snake_case(type(self).__name__))
         dtype = dtype_policies.dtype_name(dtype)  # a DTypePolicy's name (Keras: dtype=keras.DTypePolicy(...))
-        if dtype is None and floatx() != "float32":  # set_floatx("float64"): Keras's layers take it when made
-            dtype = floatx()
+        if dtype is None and dtype_policies.global_policy_name() != "float32":
+            dtype = dtype_policies.global_policy_name()  # set_floatx / set_dtype_policy: Keras's layers take it
         try:
             known = None if dtype is None else np.dtype(dtype)
         except TypeError:

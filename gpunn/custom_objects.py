@@ -62,8 +62,8 @@ def register_keras_serializable(package="Custom", name=None):
         registered = f"{package}>{name or obj.__name__}"
         if isinstance(obj, type) and not hasattr(obj, "get_config"):
             raise ValueError(f"Cannot register a class that does not have a get_config() method: {obj!r}")
-        if registered in _GLOBAL_OBJECTS and _GLOBAL_OBJECTS[registered] is not obj:
-            raise ValueError(f"{registered!r} has already been registered to {_GLOBAL_OBJECTS[registered]!r}")
+        # a name registered again points at the new object, as in Keras 3 (a notebook cell run twice defines the
+        # class again)
         _GLOBAL_OBJECTS[registered] = obj
         _GLOBAL_NAMES[obj] = registered
         return obj

@@ -493,3 +493,23 @@ def test_a_loss_object_as_a_metric_is_named_as_keras_names_it(numpy_backend):
     history = model.fit(np.ones((8, 3)), np.ones(8), validation_split=0.25, verbose=0)
     assert sorted(history.history) == ["huber_loss", "log_cosh", "loss", "mae_l", "val_huber_loss", "val_log_cosh",
                                        "val_loss", "val_mae_l"]
+
+
+def test_a_name_registered_again_points_at_the_new_object(tmp_path):
+    """As Keras 3 (a notebook cell defining a registered loss run twice): no error, and files name the newest."""
+    def define(scale):
+        @gpunn.saving.register_keras_serializable(package="again")
+        def scaled_error(y_true, y_pred):
+            return gpunn.ops.mean(gpunn.ops.square(y_true - y_pred), axis=-1) * scale
+        return scaled_error
+
+    first, second = define(1.0), define(2.0)
+    assert gpunn.saving.get_registered_object("again>scaled_error") is second
+    assert gpunn.saving.get_registered_name(second) == "again>scaled_error"
+    model = gpunn.Sequential([gpunn.Input((2,)), gpunn.layers.Dense(1)])
+    model.compile("sgd", second)
+    model.save(tmp_path / "again.keras")
+    loaded = gpunn.saving.load_model(tmp_path / "again.keras")
+    x, y = np.ones((4, 2), "float32"), np.zeros((4, 1), "float32")
+    assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0))
+    assert first is not second

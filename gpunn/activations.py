@@ -67,6 +67,21 @@ class ActivationSpec:
     def __name__(self) -> str:  # as Keras's get returns the function, code reads its name
         return self.function.__name__ if self.function is not None else self.name
 
+    def __eq__(self, other):
+        """Equal to another spec of the same activation, and to the function it stands for: Keras's layers hold
+        the function itself, so ``layer.activation == keras.activations.softmax`` is how scripts test it."""
+        if isinstance(other, ActivationSpec):
+            return (self.name, self.alpha, self.function) == (other.name, other.alpha, other.function)
+        if callable(other) and not isinstance(other, type) and _NAME_OF.get(id(other)) is not None:
+            return self.function is None and self.name == _NAME_OF[id(other)] and \
+                self.alpha == DEFAULT_ALPHA.get(self.name, 0.0)
+        if callable(other) and self.function is not None:
+            return self.function is other
+        return NotImplemented
+
+    def __hash__(self):
+        return hash((self.name, self.alpha, self.function))
+
     def __call__(self, x):
         """The activation of ``x`` (an array, a gpunn Tensor inside a call(), or a model's symbolic value), with
         this spec's parameter: Keras's ``activations.get`` returns a function, which layers of the user's call."""

@@ -13,7 +13,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import auto_config, constraints, dtype_policies, initializers, keras_objects, overrides, regularizers
+from .. import (activations, auto_config, constraints, dtype_policies, initializers, keras_objects, overrides,
+               regularizers)
 from ..naming import snake_case, uniquify
 from ..autodiff import Tensor
 from ..ops.workspace import Workspace, Workspaces
@@ -178,6 +179,10 @@ class Layer(KerasVariableLists):
             object.__setattr__(self, name, value)
             return
         keras_objects.refuse_foreign_variable(self, name, value)
+        if name == "activation" and not user_layer.is_user_layer_class(type(self)):
+            # a built-in layer's activation set anew (Keras's Grad-CAM example: ``layer.activation = None`` to
+            # read the logits): what its call reads, as Keras's layers call whatever the attribute holds
+            value = activations.get(value)
         if isinstance(value, Variable) and getattr(value._layer, "standalone_variable", False):
             # keras.Variable(...) set as an attribute: Keras tracks it as a weight; here it becomes one
             from ..standalone_variables import as_layer_weight

@@ -172,7 +172,8 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
             return _elementwise("relu6", x, 0.0)
     if negative_slope != 0.0 and max_value is None and threshold == 0.0:
         return _elementwise("leaky_relu", x, negative_slope)
-    _host_only(f"relu(max_value={max_value}, threshold={threshold}, negative_slope={negative_slope})", x)
+    if _traced(x) or _symbolic(x):
+        return _relu_through_ops(x, negative_slope, max_value, threshold)
     x = _float_array(x)
     dtype = x.dtype.type
     if negative_slope != 0.0:
@@ -187,6 +188,24 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
         y = np.minimum(np.maximum(y, dtype(0)), dtype(max_value))
     if negative_slope != 0.0:
         y = y - dtype(negative_slope) * negative_part
+    return y
+
+
+def _relu_through_ops(x, negative_slope, max_value, threshold):
+    """``relu`` with its arguments, as gpunn.ops's functions of ``x`` (differentiable on a Tensor, operations of
+    the graph on a model's symbolic value): the formula of Keras's ``ReLU.static_call``, as the host form above."""
+    from . import ops
+
+    if threshold != 0.0:
+        y = ops.where(ops.greater(x, threshold), x, ops.zeros_like(x))
+    elif max_value == 6:  # Keras takes its relu6 here, and clips no further
+        y, max_value = ops.relu6(x), None
+    else:
+        y = ops.relu(x)
+    if max_value is not None:
+        y = ops.clip(y, 0.0, max_value)
+    if negative_slope != 0.0:
+        y = ops.subtract(y, ops.multiply(negative_slope, ops.relu(ops.subtract(threshold, x))))
     return y
 
 
@@ -334,11 +353,10 @@ def sparse_sigmoid(x):
 def threshold(x, threshold, default_value):
     """x where x > threshold, default_value elsewhere (Keras's numpy backend). A function only: its two
     arguments have no defaults, so the name cannot make a layer's activation (see ``get``)."""
-    if _symbolic(x):
+    if _symbolic(x) or _traced(x):
         from . import ops
 
         return ops.threshold(x, threshold, default_value)
-    _host_only("threshold", x)
     x = _float_array(x)
     return np.where(x > x.dtype.type(threshold), x, x.dtype.type(default_value))
 

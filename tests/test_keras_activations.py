@@ -633,7 +633,9 @@ def test_activations_of_symbolic_values_are_keras_s_operations(tmp_path):
         np.testing.assert_allclose(from_file, theirs, rtol=1e-6, atol=1e-6)
 
 
-def test_an_activation_without_an_operation_is_refused_on_symbolic_values_by_name():
-    h = layers.Dense(4)(gpunn.Input((4,)))
-    with pytest.raises(TypeError, match=r"relu\(max_value=None, threshold=0.5.*layers.ReLU"):
-        activations.relu(h, threshold=0.5)
+def test_relu_with_arguments_on_symbolic_values_is_a_graph_of_operations():
+    """(trained against Keras in test_relu_arguments_in_models.py)"""
+    inputs = gpunn.Input((4,))
+    model = gpunn.Model(inputs, activations.relu(inputs, threshold=0.5, max_value=1.0))
+    x = np.array([[-1.0, 0.5, 0.75, 2.0]], "float32")
+    np.testing.assert_array_equal(model.predict(x, verbose=0), [[0.0, 0.0, 0.75, 1.0]])

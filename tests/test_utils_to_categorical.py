@@ -37,11 +37,17 @@ def test_integer_valued_floats_and_bools_accepted():
         ([0.5, 1.0], {}, r"y: expected integer class labels, got non-integer value 0.5"),
         ([np.nan], {}, r"y: expected integer class labels"),
         (["a", "b"], {}, r"y: expected integer class labels, got an array of dtype"),
-        ([], {}, r"y: expected at least one label, got an empty array"),
-        ([0, 1], {"num_classes": 0}, r"num_classes: expected a positive integer or None, got 0"),
+        ([], {}, r"y: expected at least one label \(or num_classes, to count the classes\), got an empty array"),
+        ([0, 1], {"num_classes": -1}, r"num_classes: expected a positive integer or None, got -1"),
         ([0, 1], {"num_classes": 2.5}, r"num_classes: expected a positive integer or None, got 2.5"),
     ],
 )
 def test_errors_name_the_argument(y, kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         to_categorical(y, **kwargs)
+
+
+def test_empty_labels_with_num_classes_and_num_classes_zero_as_keras():
+    """Keras: ``np.array([], int)`` with num_classes gives (0, num_classes); ``num_classes=0`` counts them."""
+    assert to_categorical(np.array([], dtype=int), 3).shape == (0, 3)
+    np.testing.assert_array_equal(to_categorical([0, 2], num_classes=0), [[1, 0, 0], [0, 0, 1]])

@@ -12,7 +12,7 @@ def to_categorical(y, num_classes=None, dtype="float64"):
     Args:
         y: array-like of class labels, integers from 0 to ``num_classes - 1``. A trailing axis of
             size 1 is dropped first (labels shaped ``(n, 1)`` give ``(n, num_classes)``).
-        num_classes: total number of classes; inferred as ``max(y) + 1`` when None.
+        num_classes: total number of classes; inferred as ``max(y) + 1`` when None (or 0, as in Keras).
         dtype: dtype of the result: float64 by default, as Keras 3 gives NumPy labels (tf.keras 2 took this
             argument, with float32 as its default; Keras 3 has no such argument).
 
@@ -21,8 +21,8 @@ def to_categorical(y, num_classes=None, dtype="float64"):
         each label's index and 0 elsewhere.
 
     Raises:
-        ValueError: ``y`` is empty, holds non-integer or negative values, or a label is
-            ``>= num_classes``; or ``num_classes`` is not a positive integer.
+        ValueError: ``y`` is empty without ``num_classes``, holds non-integer or negative values, or a label is
+            ``>= num_classes``; or ``num_classes`` is not a positive integer (0 counts the classes, as None).
 
     Example:
         >>> to_categorical([0, 2, 1])
@@ -33,8 +33,11 @@ def to_categorical(y, num_classes=None, dtype="float64"):
     if hasattr(y, "__cuda_array_interface__") and hasattr(y, "get"):
         y = y.get()  # a CuPy array: labels are small, do the work on the host
     y = np.asarray(y)
-    if y.size == 0:
-        raise ValueError(f"y: expected at least one label, got an empty array of shape {y.shape}")
+    if isinstance(num_classes, (int, np.integer)) and not isinstance(num_classes, bool) and num_classes == 0:
+        num_classes = None  # Keras's ``if not num_classes``: 0 counts the classes too
+    if y.size == 0 and num_classes is None:
+        raise ValueError(f"y: expected at least one label (or num_classes, to count the classes), got an empty "
+                         f"array of shape {y.shape}")
     if y.dtype.kind == "b":
         y = y.astype(np.int64)
     elif y.dtype.kind == "f":
@@ -51,10 +54,10 @@ def to_categorical(y, num_classes=None, dtype="float64"):
         shape = shape[:-1]
     labels = labels.reshape(-1)
 
-    low = int(labels.min())
+    low = int(labels.min()) if labels.size else 0
     if low < 0:
         raise ValueError(f"y: expected class labels >= 0, got {low}")
-    high = int(labels.max())
+    high = int(labels.max()) if labels.size else -1
     if num_classes is None:
         num_classes = high + 1
     elif isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:

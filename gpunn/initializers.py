@@ -356,9 +356,11 @@ def serialize(init: Initializer) -> dict:
 
 
 def deserialize(config) -> Initializer:
-    """An Initializer from ``serialize``'s dict (Keras's ``initializers.deserialize``)."""
+    """An Initializer from ``serialize``'s dict, or a name (Keras's ``initializers.deserialize``)."""
+    if isinstance(config, str):
+        return get(config)
     if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"config: expected a dict with 'class_name' and 'config', got {config!r}")
+        raise ValueError(f"config: expected a dict with 'class_name' and 'config', or a name, got {config!r}")
     return get(config)
 
 

@@ -132,7 +132,7 @@ def _scaled_sum(ops, values, factor, out):
 
 class L1(Regularizer):
     def __init__(self, l1=0.01):
-        super().__init__(l1=l1)
+        super().__init__(l1=0.01 if l1 is None else l1)  # (None: the default, as in Keras)
 
     def get_config(self):
         return {"l1": self.l1}
@@ -140,7 +140,7 @@ class L1(Regularizer):
 
 class L2(Regularizer):
     def __init__(self, l2=0.01):
-        super().__init__(l2=l2)
+        super().__init__(l2=0.01 if l2 is None else l2)  # (None: the default, as in Keras)
 
     def get_config(self):
         return {"l2": self.l2}
@@ -148,7 +148,7 @@ class L2(Regularizer):
 
 class L1L2(Regularizer):
     def __init__(self, l1=0.0, l2=0.0):
-        super().__init__(l1=l1, l2=l2)
+        super().__init__(l1=0.0 if l1 is None else l1, l2=0.0 if l2 is None else l2)  # (None: 0, as in Keras)
 
 
 class OrthogonalRegularizer(Regularizer):

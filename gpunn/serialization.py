@@ -95,6 +95,9 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwar
     registered ones. A plain value comes back as it is (a name included, as in Keras)."""
     if kwargs.keys() - {"module_objects", "printable_module_name"}:
         raise TypeError(f"deserialize_keras_object: unexpected arguments {sorted(kwargs)}")
+    module_objects = kwargs.get("module_objects") or {}
+    if isinstance(config, str) and user_objects.lookup(config) is None and config in module_objects:
+        return module_objects[config]  # Keras's older path: a name looked up in the module given
     with user_objects.custom_object_scope(custom_objects):
         return _deserialize(config, safe_mode)
 

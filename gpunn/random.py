@@ -80,11 +80,11 @@ def _tensor(values, dtype):
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
-    return _tensor(generator_for(seed).normal(mean, stddev, size=tuple(shape)), dtype)
+    return _tensor(generator_for(seed).normal(mean, stddev, size=tuple(shape)), _float_dtype(dtype))
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
-    return _tensor(generator_for(seed).uniform(minval, maxval, size=tuple(shape)), dtype)
+    return _tensor(generator_for(seed).uniform(minval, maxval, size=tuple(shape)), _float_dtype(dtype))
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
@@ -95,10 +95,12 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     while outside.any():
         values[outside] = rng.normal(0.0, 1.0, size=int(outside.sum()))
         outside = np.abs(values) > 2
-    return _tensor(mean + stddev * values, dtype)
+    return _tensor(mean + stddev * values, _float_dtype(dtype))
 
 
 def randint(shape, minval, maxval, dtype="int32", seed=None):
+    if dtype is None or not np.issubdtype(np.dtype(dtype), np.integer):
+        raise ValueError(f"dtype: randint draws integers, expected an integer type, got {dtype!r}")
     return _tensor(generator_for(seed).integers(minval, maxval, size=tuple(shape)), dtype)
 
 
@@ -138,7 +140,7 @@ def beta(shape, alpha, beta, dtype=None, seed=None):
 
 
 def _float_dtype(dtype):
-    """Keras's rule for these draws: a float dtype, floatx by default."""
+    """Keras's rule for the continuous draws: a float dtype, floatx by default."""
 
     if dtype is None:
         return floatx()
@@ -149,8 +151,10 @@ def _float_dtype(dtype):
 
 def dropout(inputs, rate, noise_shape=None, seed=None):
     """``inputs`` with elements zeroed with probability ``rate`` and the rest scaled by 1 / (1 - rate)."""
-    if not 0 <= rate < 1:
-        raise ValueError(f"rate: expected a number in [0, 1), got {rate!r}")
+    if not 0 <= rate <= 1:
+        raise ValueError(f"rate: expected a number in [0, 1], got {rate!r}")
+    if rate == 1:  # everything dropped, as Keras gives it (no scale of 1 / 0)
+        return functions.multiply(inputs, _tensor(0.0, str(functions.convert_to_tensor(inputs).dtype)))
     shape = functions.shape(inputs) if noise_shape is None else tuple(
         n if n is not None else m for n, m in zip(noise_shape, functions.shape(inputs)))
     keep = generator_for(seed).uniform(size=shape) >= rate

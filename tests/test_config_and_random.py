@@ -160,3 +160,18 @@ def test_values_made_without_a_dtype_take_floatx(floatx_restored):
     assert gpunn.initializers.GlorotUniform()((2, 2)).dtype == np.float64
     gpunn.backend.set_floatx("float32")
     assert str(gpunn.ops.ones((2,)).dtype) == "float32" and gpunn.metrics.Mean().dtype == "float32"
+
+
+def test_random_draws_refuse_the_dtypes_keras_refuses_and_dropout_takes_rate_one():
+    """Keras: normal, uniform and truncated_normal draw floats, randint integers (a ValueError otherwise, not
+    draws rounded to another type); dropout with rate 1 gives zeros."""
+    for draw in (lambda: gpunn.random.normal((2,), dtype="int32"), lambda: gpunn.random.uniform((2,), dtype="int32"),
+                 lambda: gpunn.random.truncated_normal((2,), dtype="int8")):
+        with pytest.raises(ValueError, match="dtype: expected a floating-point type"):
+            draw()
+    with pytest.raises(ValueError, match="dtype: randint draws integers, expected an integer type, got 'float32'"):
+        gpunn.random.randint((2,), 0, 3, dtype="float32")
+    assert gpunn.random.randint((3,), 0, 3, seed=1).dtype == "int32"
+    np.testing.assert_array_equal(gpunn.random.dropout(np.ones(3, "float32"), rate=1.0), [0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match=r"rate: expected a number in \[0, 1\], got 1.5"):
+        gpunn.random.dropout(np.ones(3, "float32"), rate=1.5)

@@ -103,7 +103,7 @@ def test_class_ids_for_a_scalar_output_are_refused_by_name(numpy_backend):  # no
         model.fit(np.zeros((4, 3), "float32"), np.zeros(4, "int32"), verbose=0)
 
 
-def _fit(gpunn, scalar: bool, activation, loss, metrics, y, sample_weight):
+def _fit(gpunn, scalar: bool, activation, loss, metrics, y, sample_weight, class_weight):
     x = np.random.RandomState(0).uniform(-1, 1, (21, 3)).astype("float32")
     layers = [gpunn.Input((3,)), gpunn.layers.Dense(4, activation="tanh"), gpunn.layers.Dense(1, activation=activation)]
     # (a trailing Reshape on both: a sigmoid the loss cannot fuse, so the two compute the same operations)
@@ -111,7 +111,8 @@ def _fit(gpunn, scalar: bool, activation, loss, metrics, y, sample_weight):
     model.set_weights([np.random.RandomState(k).uniform(-0.5, 0.5, w.shape).astype("float32")
                        for k, w in enumerate(model.get_weights())])
     model.compile(gpunn.optimizers.SGD(0.05, momentum=0.9), loss, metrics=metrics)
-    history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0, sample_weight=sample_weight)
+    history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
+                        sample_weight=None if class_weight else sample_weight, class_weight=class_weight)
     evaluated = model.evaluate(x, y, verbose=0, return_dict=True, sample_weight=sample_weight)
     return history.history, evaluated, model.get_weights(), model.predict(x, verbose=0)
 
@@ -128,9 +129,10 @@ def test_a_scalar_output_trains_as_the_same_model_with_a_column_output(
     values = x @ np.array([1.0, -2.0, 0.5], "float32")
     y = values if targets == "values" else (values > 0).astype("float32")
     weight = np.random.RandomState(1).uniform(0.5, 2, 21).astype("float32")
+    class_weight = {0: 0.5, 1: 2.0} if targets == "labels" else None
     for sample_weight in (None, weight):
-        scalar = _fit(gpunn, True, activation, loss, metrics, y, sample_weight)
-        column = _fit(gpunn, False, activation, loss, metrics, y[:, None], sample_weight)
+        scalar = _fit(gpunn, True, activation, loss, metrics, y, sample_weight, class_weight)
+        column = _fit(gpunn, False, activation, loss, metrics, y[:, None], sample_weight, class_weight)
         assert scalar[0] == column[0] and scalar[1] == column[1]
         for got, want in zip(scalar[2], column[2]):
             np.testing.assert_array_equal(got, want)

@@ -462,7 +462,7 @@ class Trainer(TfKeras2Loops):
                 return None
         elif class_weight is not None:
             weights = class_weight_to_sample_weight(class_weight, y, self._resolved_loss,
-                                                    self._calls[-1].output_shape[-1], self.dtype)
+                                                    self._trained_output_shapes()[0][-1], self.dtype)
             argument = "class_weight"
         elif sample_weight is not None:
             if isinstance(sample_weight, (list, tuple)) and len(sample_weight) == 1 and np.ndim(sample_weight[0]):

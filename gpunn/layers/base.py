@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -175,6 +175,8 @@ class Layer(KerasVariableLists):
     def __setattr__(self, name, value):
         if name == "built" and value:
             variable_paths.fix_prefix(self)
+            if not self.__dict__.get("built"):
+                self._fix_weight_terms()
         if name in _UNTRACKED:
             object.__setattr__(self, name, value)
             return
@@ -349,6 +351,23 @@ class Layer(KerasVariableLists):
             return sublayers.flat_specs(self)
         return list(self.__dict__.get("_added_specs", []))
 
+    def _fix_weight_terms(self) -> None:
+        """Keep each weight's regularizer and constraint as they are when the layer is built: Keras's variables
+        take theirs at ``add_weight``, so a ``kernel_regularizer`` set on a built layer changes its config (a
+        model made again from it has it: ``model_from_json(model.to_json())``), not what it trains with."""
+        object.__setattr__(self, "_terms_at_build",
+                           {spec.name: (spec.regularizer, spec.constraint) for spec in self.weight_specs()})
+
+    def trained_weight_specs(self) -> list[WeightSpec]:
+        """``weight_specs()`` with the regularizers and constraints of when the layer was built, those training
+        applies (``_fix_weight_terms``)."""
+        specs = self.weight_specs()
+        fixed = self.__dict__.get("_terms_at_build")
+        if not fixed:
+            return specs
+        return [replace(spec, regularizer=fixed[spec.name][0], constraint=fixed[spec.name][1])
+                if spec.name in fixed else spec for spec in specs]
+
     def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
                    regularizer=None, constraint=None, aggregation="none", overwrite_with_gradient=False, name=None):
         """A weight of a layer of the user's (Keras's ``Layer.add_weight``), in ``__init__`` or ``build``: gpunn
@@ -415,7 +434,7 @@ class Layer(KerasVariableLists):
         """The penalty of each trainable weight (Keras: of ``trainable_weights``), computed now."""
         trained = {spec.name for spec, counted in self._trained_kind() if counted}
         out = []
-        for spec in self.weight_specs():
+        for spec in self.trained_weight_specs():
             if spec.regularizer is not None and spec.name in trained and spec.name in self.bound.weights:
                 weight = self.bound.weights[spec.name]
                 term = self.ops.zeros((), weight.dtype)
@@ -455,7 +474,7 @@ class Layer(KerasVariableLists):
         # Looked up once here, not on every training step. As in Keras (``Layer._get_regularization_losses``, of
         # ``trainable_weights``), the weights the model trains add their penalties to its loss, and get the
         # penalty's gradient: those with a gradient view.
-        all_specs = self.weight_specs()
+        all_specs = self.trained_weight_specs()
         specs = [s for s in all_specs if s.regularizer is not None]
         self._penalized = [(s.regularizer, weights[s.name]) for s in specs if s.name in grads]
         self._regularized = [(s.regularizer, weights[s.name], grads[s.name]) for s in specs if s.name in grads]

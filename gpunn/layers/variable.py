@@ -175,7 +175,7 @@ class Variable:
         """As in Keras: the weight's constraint (applied after each optimizer update while it trains), or None."""
         if self._read is not None:
             return None
-        spec = next((s for s in self._layer.weight_specs() if s.name == self._name), None)
+        spec = next((s for s in self._layer.trained_weight_specs() if s.name == self._name), None)
         return None if spec is None else spec.constraint
 
     def __repr__(self) -> str:

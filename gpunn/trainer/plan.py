@@ -154,9 +154,9 @@ def make_plan(model, sparse_labels) -> TrainPlan:
     return TrainPlan(
         layers=layers, sources=sources, modes=modes, split_inputs=model._split_inputs, outputs=outputs,
         output_indices=tuple(ends) if several else None, targets=targets, need_dx=need_dx,
-        has_regularizers=any(s.regularizer is not None for layer in layers for s in layer.weight_specs()),
+        has_regularizers=any(s.regularizer is not None for layer in layers for s in layer.trained_weight_specs()),
         has_constraints=any(s.constraint is not None and s.name in layer.bound.grads
-                            for layer in layers for s in layer.weight_specs()),
+                            for layer in layers for s in layer.trained_weight_specs()),
         metrics=metrics, metric_outputs=metric_outputs, metric_names=metric_names, metric_weighted=metric_weighted,
         loss_names=loss_names, losses_last=unnamed, labels_as_column=not several and sparse_labels == "column",
         shown_loss_names=compiled_outputs.unnamed_loss_names(specs) if unnamed else None,

@@ -616,3 +616,31 @@ def test_an_input_s_dtype_is_kerass():
     inputs = gpunn.Input((3,))
     model = gpunn.Model(inputs, layers.Dense(2, dtype="float64")(inputs))
     assert model.predict(np.ones((2, 3)), verbose=0).dtype == np.float64
+
+
+class _ForeignTensor:
+    """What TensorFlow's, JAX's or torch's tensors have in common for adapt(): an array, not batches."""
+
+    def __init__(self, array):
+        self._array = np.asarray(array)
+        self.shape, self.dtype = self._array.shape, self._array.dtype
+
+    def __array__(self, dtype=None, copy=None):
+        return self._array if dtype is None else self._array.astype(dtype)
+
+    def __iter__(self):  # (iterable row by row, as tensors are: not to be read as batches)
+        return iter(self._array)
+
+
+@pytest.mark.parametrize("form", ["gpunn_tensor", "foreign_tensor", "rows", "batches"])
+def test_normalization_adapts_to_a_tensor_or_rows_as_one_array(form):
+    """Keras's adapt takes a backend tensor as one array (keras/src/layers/preprocessing/normalization.py): the
+    statistics of each feature, not of every value (a per-row iteration learned one mean and built one feature)."""
+    x = np.array([[1.0, 10.0], [3.0, 30.0], [5.0, 50.0]], "float32")
+    data = {"gpunn_tensor": lambda: gpunn.ops.convert_to_tensor(x), "foreign_tensor": lambda: _ForeignTensor(x),
+            "rows": lambda: x.tolist(), "batches": lambda: [x[:2], x[2:]]}[form]()
+    norm = layers.Normalization()
+    norm.adapt(data)
+    np.testing.assert_allclose(norm.mean, [[3.0, 30.0]])
+    np.testing.assert_allclose(norm.variance, [[8.0 / 3, 800.0 / 3]], rtol=1e-6)
+    assert norm.input_shape == (2,)

@@ -70,10 +70,13 @@ def refuse_text(argument: str, value, layer: str) -> None:
 
 
 def is_one_array(data) -> bool:
-    """An array of data (NumPy, CuPy, pandas), not an iterable of batches (what adapt() tells apart)."""
+    """An array of data (NumPy, CuPy, pandas, or a tensor: gpunn's, TensorFlow's, JAX's, torch's), not an
+    iterable of batches (what adapt() tells apart; Keras takes a backend tensor as one array too)."""
     if isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
         return True
-    return type(data).__module__.split(".")[0] == "pandas"
+    if type(data).__module__.split(".")[0] == "pandas":
+        return True
+    return all(hasattr(data, name) for name in ("__array__", "shape", "dtype")) and not tf_pipeline.is_tf_dataset(data)
 
 
 def on_host(data):

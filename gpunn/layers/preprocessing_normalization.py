@@ -29,7 +29,9 @@ import numpy as np
 from .. import fuzz_factor
 from .. import initializers
 from ..data import as_numeric_array
+from . import tf_pipeline
 from .base import Layer, WeightSpec, weight_property
+from .numeric_arguments import is_one_array
 from .variable import Variable
 
 
@@ -173,15 +175,17 @@ class Normalization(Layer):
 
     # ---- adapt ----------------------------------------------------------------------------------------
     def adapt(self, data):
-        """Learn the mean and variance of ``data``: an array (NumPy, CuPy, pandas) of samples, or an iterable of
-        such batches (a list, a generator, a PyDataset), as Keras's ``adapt``. Call it before fit/predict."""
+        """Learn the mean and variance of ``data``: an array of samples (NumPy, CuPy, pandas, a tensor, a list of
+        rows), or an iterable of such batches (a list of arrays, a generator, a PyDataset, a tf.data dataset), as
+        Keras's ``adapt``. Call it before fit/predict."""
         from ..ops import get_ops
         from .calling import bind_standalone, compute_dtype
 
         if self.input_mean is not None:
             raise ValueError("adapt: this Normalization was given its mean and variance; make it without them "
                              "(Normalization(axis=...)) to learn them from data")
-        if _is_one_array(data):
+        rows = isinstance(data, (list, tuple)) and data and not hasattr(data[0], "shape")  # numbers, not batches
+        if is_one_array(data) or rows:
             x = self._adapt_batch(as_numeric_array("data", data))
             mean, variance = np.mean(x, axis=self._reduce_axis), np.var(x, axis=self._reduce_axis)
         else:
@@ -210,6 +214,8 @@ class Normalization(Layer):
 
     def _adapt_batches(self, data):
         """Keras's running mean and variance over the batches of an iterable (the lack-of-fit sum of squares)."""
+        if tf_pipeline.is_tf_dataset(data) and len(getattr(data.element_spec, "shape", (0, 0))) == 1:
+            data = data.batch(128)  # a dataset of single samples, as Keras batches it (it reads batches)
         if hasattr(data, "__getitem__") and hasattr(data, "__len__") and not isinstance(data, dict):
             indexed = data
             data = (indexed[i] for i in range(len(indexed)))  # a list of batches, or a PyDataset (by index)
@@ -243,9 +249,3 @@ class Normalization(Layer):
         return {**super().get_config(), "axis": list(self.axis), "invert": self.invert,
                 "mean": np.array(self.input_mean).tolist(), "variance": np.array(self.input_variance).tolist()}
 
-
-def _is_one_array(data) -> bool:
-    """An array of samples (NumPy, CuPy, pandas), not an iterable of batches."""
-    if isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
-        return True
-    return type(data).__module__.split(".")[0] == "pandas"

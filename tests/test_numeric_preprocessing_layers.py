@@ -650,3 +650,20 @@ def test_integer_lookup_of_one_value_as_keras(numpy_backend, mode, expected):
     got = [np.asarray(lookup(value)) for value in (np.int64(1), 2, 7)]
     assert [g.tolist() for g in got] == expected
     assert all(g.dtype == np.int64 for g in got)
+
+
+def test_a_1d_input_to_multi_hot_or_count_is_one_sample_whatever_came_before():
+    """Keras reads the rank of each call: a row of values is one sample for multi_hot and count, also after the
+    layer was called on a column (which had made it encode each value of the row as a sample of its own)."""
+    encoding = gpunn.layers.CategoryEncoding(num_tokens=4, output_mode="multi_hot")
+    encoding(np.array([[0], [2]]))
+    np.testing.assert_array_equal(encoding(np.array([0, 2, 3])), [1, 0, 1, 1])
+    lookup = gpunn.layers.StringLookup(vocabulary=["a", "b"], output_mode="count")
+    lookup(np.array([["a"], ["b"]]))
+    np.testing.assert_array_equal(lookup(np.array(["a", "b", "b"])), [0, 1, 2])
+    bins = gpunn.layers.Discretization(bin_boundaries=[0.0, 1.0], output_mode="multi_hot")
+    bins(np.array([[0.5]], "float32"))
+    np.testing.assert_array_equal(bins(np.array([-1.0, 0.5, 2.0], "float32")), [1, 1, 1])
+    one_hot = gpunn.layers.CategoryEncoding(num_tokens=4, output_mode="one_hot")  # (one value per sample there)
+    one_hot(np.array([[1]]))
+    np.testing.assert_array_equal(one_hot(np.array([0, 2])), [[1, 0, 0, 0], [0, 0, 1, 0]])

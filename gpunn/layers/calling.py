@@ -17,7 +17,7 @@ import contextlib
 import numpy as np
 
 from ..data import as_model_dtype, as_numeric_array
-from . import activity_losses, masking, sublayers, tf_pipeline, user_layer
+from . import activity_losses, categorical_outputs, masking, sublayers, tf_pipeline, user_layer
 from .given_mask import given_mask
 from .call_result import CallResult, call_result  # noqa: F401 (imported from here)
 from .input_spec import check_layer_inputs
@@ -115,8 +115,10 @@ def call_layer(layer, inputs, training=False, mask=None):
     x = to_backend(ops, "inputs", inputs, dtype)
     known = layer.input_shape if layer.built else layer.declared_input_shape
     flat = x.ndim == 1
-    # 1-D: a batch of single values for a layer of samples of shape (1,) (Keras adds the axis), else one sample
-    scalars = flat and known is not None and tuple(known) == (1,)
+    # 1-D: a batch of single values for a layer of samples of shape (1,) (Keras adds the axis), else one sample;
+    # always one sample for an encoding of several values per sample (multi_hot, count: Keras reads the rank of
+    # each call, and a layer built for a column then refuses the row rather than encode its values one by one)
+    scalars = flat and known is not None and tuple(known) == (1,) and not categorical_outputs.one_row_per_call(layer)
     if flat:
         x = x.reshape(-1, 1) if scalars else x.reshape(1, -1)
     sample_shape = tuple(x.shape[1:])

@@ -53,6 +53,13 @@ def output_shape(sample_shape: tuple, output_mode: str, depth: int, layer: str) 
     return (depth,)
 
 
+def one_row_per_call(layer) -> bool:
+    """Whether a 1-D input is one sample of several values for ``layer`` whatever it was built for: an encoding
+    of all the values of a sample into one row (Keras's ``encode_categorical_inputs`` on a rank-1 input)."""
+    return getattr(layer, "output_mode", None) in ("multi_hot", "count", "tf_idf") and \
+        getattr(layer, "encodes_categories", False)
+
+
 def write_indices(ops, x, out, indices_of) -> None:
     """``out`` (a device buffer shaped like ``x``) = ``indices_of(x on the host)``, as one host call of the step
     (replayed by a recorded step). ``indices_of`` returns an integer array; it may update other buffers too."""

@@ -18,6 +18,8 @@ OUTPUT_MODES = ("one_hot", "multi_hot", "count")
 
 
 class CategoryEncoding(Layer):
+    encodes_categories = True  # (a 1-D input is one sample in multi_hot / count modes: calling.py)
+
     def __init__(self, num_tokens=None, output_mode="multi_hot", sparse=False, **kwargs):
         super().__init__(**kwargs)
         if output_mode == "binary":  # Keras's deprecated name

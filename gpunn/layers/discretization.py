@@ -42,6 +42,7 @@ def _checked_boundaries(bin_boundaries) -> list[float]:
 
 
 class Discretization(numeric.TakesNumbers, Layer):
+    encodes_categories = True  # (a 1-D input is one sample in multi_hot / count modes: calling.py)
     keras_int_dtype = "int32"  # the dtype of Keras's "int" output: int32 bins (tf_pipeline.py)
     keras_dtype_by_name = True  # Keras's config names its dtype ("float32"), not a DTypePolicy
 

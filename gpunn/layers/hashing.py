@@ -35,6 +35,7 @@ OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count")
 
 
 class Hashing(Layer):
+    encodes_categories = True  # (a 1-D input is one sample in multi_hot / count modes: calling.py)
     takes_text = True  # a model's string input may be read by it (text_inputs.py)
     keras_int_dtype = "int64"  # the dtype of Keras's "int" output: int64 bins (tf_pipeline.py)
 

@@ -80,6 +80,7 @@ def _read_integer_vocabulary(path: str) -> np.ndarray:
 
 
 class IntegerLookup(numeric.TakesNumbers, Layer):
+    encodes_categories = True  # (a 1-D input is one sample in multi_hot / count modes: calling.py)
     # What makes this layer's tokens integers (StringLookup, string_lookup.py, replaces them by strings)
     token_dtype = np.int64
     keras_int_dtype = "int64"  # the dtype of Keras's "int" output: int64 indices (tf_pipeline.py)

@@ -127,7 +127,7 @@ def dtype_name(dtype):
     if isinstance(dtype, DTypePolicy):
         return dtype.name
     if isinstance(dtype, dict) and dtype.get("class_name") in _CLASSES:
-        return deserialize(dtype).name
+        dtype = (dtype.get("config") or {}).get("name")  # (checked by the layer: an int64 Hashing's is Keras's)
     if type(dtype).__module__.startswith("tensorflow") and isinstance(getattr(dtype, "name", None), str):
         dtype = dtype.name  # TensorFlow's DType (``dtype=tf.string``, ``tf.float32`` in tf.keras scripts)
     if isinstance(dtype, str) and dtype in HALF_PRECISION:

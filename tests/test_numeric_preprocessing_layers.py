@@ -667,3 +667,20 @@ def test_a_1d_input_to_multi_hot_or_count_is_one_sample_whatever_came_before():
     one_hot = gpunn.layers.CategoryEncoding(num_tokens=4, output_mode="one_hot")  # (one value per sample there)
     one_hot(np.array([[1]]))
     np.testing.assert_array_equal(one_hot(np.array([0, 2])), [[1, 0, 0, 0], [0, 0, 1, 0]])
+
+
+def test_from_config_takes_the_dtype_policy_keras_configs_hold():
+    """What Keras's get_config() returns: the dtype as a serialized DTypePolicy (an int64 one for Hashing)."""
+    def policy(name):
+        return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name}, "registered_name": None}
+
+    hashing = gpunn.layers.Hashing.from_config({"name": "hashing", "trainable": True, "num_bins": 3, "salt": None,
+                                                "mask_value": None, "output_mode": "int", "sparse": False,
+                                                "dtype": policy("int64")})
+    assert hashing.num_bins == 3 and hashing.keras_file_dtype == "int64"
+    assert gpunn.layers.IntegerLookup.from_config({"name": "ids", "vocabulary": [1, 2],
+                                                   "dtype": policy("int64")}).vocabulary_size() == 3
+    assert gpunn.layers.StringLookup.from_config({"name": "words", "vocabulary": ["a"],
+                                                  "dtype": policy("float32")}).vocabulary_size() == 2
+    assert gpunn.layers.TextVectorization.from_config({"name": "text", "max_tokens": 5,
+                                                       "dtype": policy("float32")}).get_config()["max_tokens"] == 5

@@ -23,6 +23,7 @@ import numbers
 
 import numpy as np
 
+from .. import dtype_policies
 from . import categorical_outputs as categorical
 from . import numeric_arguments as numeric
 from .base import Layer
@@ -42,7 +43,7 @@ class Hashing(Layer):
     def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False, **kwargs):
         # Keras's dtype is the output's: int64 in "int" mode (which it requires there), else floatx. gpunn's
         # layers compute and output in the model's float dtype: an integer dtype is kept for the files only.
-        dtype = kwargs.pop("dtype", None)
+        dtype = dtype_policies.dtype_name(kwargs.pop("dtype", None))  # (a policy, a Keras config's dict)
         if output_mode == "int" and dtype is not None and np.dtype(dtype).name not in ("int32", "int64"):
             raise ValueError("dtype: when `output_mode=\"int\"`, `dtype` should be an integer type, 'int32' or "
                              f"'int64'. Received: dtype={dtype!r}")  # Keras's check (hashing.py)

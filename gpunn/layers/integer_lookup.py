@@ -28,6 +28,7 @@ import os
 
 import numpy as np
 
+from .. import dtype_policies
 from . import categorical_outputs as categorical
 from . import numeric_arguments as numeric
 from .base import Layer
@@ -95,7 +96,7 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
                  pad_to_max_tokens=False, oov_method="floormod", salt=None, name=None, vocabulary_size=None,
                  has_input_vocabulary=None, **kwargs):
         # Keras's layer takes no dtype of its own (its config names floatx); gpunn's computes in the model's.
-        dtype = kwargs.pop("dtype", None)
+        dtype = dtype_policies.dtype_name(kwargs.pop("dtype", None))  # (a policy, a Keras config's dict)
         super().__init__(name=name, dtype=dtype if dtype is not None and np.dtype(dtype).kind == "f" else None,
                          **kwargs)
         self.max_tokens = numeric.integer_argument("max_tokens", max_tokens, allow_none=True)

@@ -27,6 +27,7 @@ import re
 
 import numpy as np
 
+from .. import dtype_policies
 from . import categorical_outputs as categorical
 from . import symbolic, text_inputs, tf_pipeline
 from .calling import call_result, compute_dtype
@@ -73,7 +74,8 @@ class TextVectorization(Layer):
                  idf_weights=None, sparse=False, ragged=False, encoding="utf-8", name=None, vocabulary_size=None,
                  has_input_vocabulary=None, **kwargs):
         has_input_vocabulary = vocabulary is not None if has_input_vocabulary is None else bool(has_input_vocabulary)
-        dtype = kwargs.pop("dtype", None)  # (Keras's config names floatx; the layer outputs its model's floats)
+        # (Keras's config names floatx, as a policy's dict; the layer outputs its model's floats)
+        dtype = dtype_policies.dtype_name(kwargs.pop("dtype", None))
         super().__init__(name=name, dtype=dtype if dtype is not None and np.dtype(dtype).kind == "f" else None,
                          **kwargs)
         self.standardize = _choice("standardize", standardize, STANDARDIZE)

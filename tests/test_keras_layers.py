@@ -644,3 +644,9 @@ def test_normalization_adapts_to_a_tensor_or_rows_as_one_array(form):
     np.testing.assert_allclose(norm.mean, [[3.0, 30.0]])
     np.testing.assert_allclose(norm.variance, [[8.0 / 3, 800.0 / 3]], rtol=1e-6)
     assert norm.input_shape == (2,)
+
+
+def test_normalization_given_a_mean_of_another_width_says_so():
+    with pytest.raises(ValueError, match=r"mean: a value of shape \(2,\) does not broadcast to the kept axes \(1,\) "
+                                         r"of inputs of shape \(None, 3\)"):
+        layers.Normalization(mean=[1.0, 2.0], variance=[1.0, 2.0])(np.ones((2, 3), "float32"))

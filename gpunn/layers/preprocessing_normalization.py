@@ -91,22 +91,24 @@ class Normalization(Layer):
         self._broadcast_shape = (1,) + tuple(full[d] if d in keep else 1 for d in range(1, ndim))
         self._mean_and_var_shape = tuple(full[d] for d in keep)
         if self.input_mean is not None:
-            self._given_host = tuple(self._broadcast(name, value) for name, value in
+            self._given_host = tuple(self._broadcast(name, value, full) for name, value in
                                      (("mean", self.input_mean), ("variance", self.input_variance)))
             self._given_device.clear()
         super().build(input_shape)
 
-    def _broadcast(self, argument, value):
+    def _broadcast(self, argument, value, full_shape):
         """Keras's broadcasting of a given mean or variance: dimensions aligned with the kept axes from the right."""
         value = np.asarray(value, dtype=np.float64)
         expanded = [1] * len(self._broadcast_shape)
-        for i in range(1, value.ndim + 1):
-            expanded[self._keep_axis[-i]] = value.shape[-i]
         try:
+            if value.ndim > len(self._keep_axis):
+                raise ValueError
+            for i in range(1, value.ndim + 1):
+                expanded[self._keep_axis[-i]] = value.shape[-i]
             return np.ascontiguousarray(np.broadcast_to(value.reshape(expanded), self._broadcast_shape))
         except ValueError:
             raise ValueError(f"{argument}: a value of shape {value.shape} does not broadcast to the kept axes "
-                             f"{self._keep_axis} of inputs of shape {(None,) + tuple(self.input_shape)}") from None
+                             f"{self._keep_axis} of inputs of shape {full_shape}") from None
 
     def weight_specs(self):
         if self.input_mean is not None:

@@ -705,3 +705,34 @@ def test_training_after_load_continues_exactly(name, tmp_path, numpy_backend):
         np.testing.assert_array_equal(got, want)
     for slot, value in uninterrupted.optimizer.slots.items():
         np.testing.assert_array_equal(np.asarray(restored.optimizer.slots[slot]), np.asarray(value))
+
+
+def test_a_clip_of_zero_clips_nothing_as_in_keras():
+    """Keras's ``_clip_gradients`` tests ``clipnorm > 0``: 0 is no clipping (and still counts as set)."""
+    for argument in ("clipnorm", "clipvalue", "global_clipnorm"):
+        optimizer = gpunn.optimizers.SGD(0.1, **{argument: 0})
+        assert getattr(optimizer, argument) is None
+    with pytest.raises(ValueError, match="Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set"):
+        gpunn.optimizers.SGD(clipnorm=0, clipvalue=1.0)
+
+
+def test_an_optimizer_built_for_one_model_is_refused_for_another():
+    """A k-fold loop making ``Adam()`` once: Keras's TensorFlow backend refuses the second model's weights
+    ("recreate a new optimizer instance"); gpunn too, by name, before the second model trains."""
+    optimizer = gpunn.optimizers.Adam(0.01)
+    x, y = np.ones((8, 3), "float32"), np.ones((8, 1), "float32")
+    first = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(1)], name="fold_0")
+    first.compile(optimizer, "mse")
+    first.fit(x, y, epochs=1, verbose=0)
+    first.compile(optimizer, "mse")  # (the same model again: its moments carried on)
+    first.fit(x, y, epochs=1, verbose=0)
+    second = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(1)], name="fold_1")
+    second.compile(optimizer, "mse")
+    before = second.get_weights()
+    with pytest.raises(ValueError, match=r"optimizer: this Adam was built for the weights of another model "
+                                         r"\('fold_0'; 2 steps done\).*new optimizer instance for 'fold_1'"):
+        second.fit(x, y, epochs=1, verbose=0)
+    for kept, now in zip(before, second.get_weights()):
+        np.testing.assert_array_equal(kept, now)
+    second.compile(gpunn.optimizers.Adam(0.01), "mse")
+    assert np.isfinite(second.fit(x, y, epochs=1, verbose=0).history["loss"][0])

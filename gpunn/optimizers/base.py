@@ -43,6 +43,10 @@ def _rate_number(value) -> float:
     return rate
 
 
+def _is_zero(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == 0
+
+
 ITERATIONS, LEARNING_RATE, WEIGHT_DECAY = 0, 1, 2  # the optimizer's device state, float64
 
 
@@ -77,6 +81,9 @@ class Optimizer:
                 clipvalue is not None and with_a_norm and not self.clipvalue_with_a_norm):
             raise ValueError(f"Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
                              f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
+        # 0 clips nothing, as in Keras (``_clip_gradients`` tests ``clipnorm > 0``): as None
+        clipnorm, clipvalue, global_clipnorm = (None if _is_zero(value) else value
+                                                for value in (clipnorm, clipvalue, global_clipnorm))
         self.config_version = 0
         self.state = None  # device float64 [iterations, learning_rate, weight_decay], made by build()
         # With gradient accumulation, the device's count of steps (Keras's ``_iterations``) and the rate its

@@ -290,8 +290,16 @@ class Trainer(TfKeras2Loops):
             # (the same optimizer built before for this model, in another layout: its state per weight kept, that
             # of the weights frozen since included, for when they are trained again)
             owner, before, parked = self.optimizer.__dict__.get("_built_for", (None, None, {}))
-            kept = {**parked, **carried_slots.slots_by_weight(self.optimizer, before)} \
-                if owner is not None and owner() is self else {}
+            if owner is not None and owner() is not self:
+                # Keras (TensorFlow backend) refuses it too: its state is another model's weights' (its jax backend
+                # would carry those moments over, a fresh start would keep its step count: neither is the user's)
+                raise ValueError(
+                    f"optimizer: this {type(self.optimizer).__name__} was built for the weights of another model "
+                    f"({'now gone' if owner() is None else repr(owner().name)}; {self.optimizer.iterations} steps "
+                    f"done); an optimizer trains one model's weights, as in Keras: make a new optimizer instance "
+                    f"for {self.name!r} (e.g. optimizer=keras.optimizers.Adam(...) inside the loop that builds "
+                    "each model)")
+            kept = {**parked, **carried_slots.slots_by_weight(self.optimizer, before)} if owner is not None else {}
             self.optimizer.set_trained_weights(trained_weight_descriptions(self))
             self.optimizer.build(self.ops, self.params, self._segments)
             carried_slots.restore(self.optimizer, weights, kept)

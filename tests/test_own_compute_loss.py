@@ -174,3 +174,42 @@ def test_files_and_clones_hold_the_loss_compile_was_given(numpy_backend, tmp_pat
     assert get_compile_config(bare)["loss"] is None
     bare.save(tmp_path / "bare.keras")
     assert gpunn.models.load_model(tmp_path / "bare.keras").loss is None
+
+
+LOSS_WEIGHT_SCRIPT = r'''
+import json, sys
+import numpy as np
+
+
+def run(module, folder):
+    class Doubled(module.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = module.layers.Dense(1, kernel_initializer="ones")
+
+        def call(self, x):
+            return self.dense(x)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            return 2.0 * super().compute_loss(x, y, y_pred, sample_weight, training=training)
+
+    out = {}
+    x, y = np.ones((4, 3), "float32"), np.zeros((4, 1), "float32")
+    for weight in (None, 0.5):
+        model = Doubled()
+        model.compile(module.optimizers.SGD(0.01), "mse", loss_weights=weight)
+        out[str(weight)] = [model.evaluate(x, y, verbose=0), model.fit(x, y, epochs=2, verbose=0).history["loss"]]
+    return out
+'''
+
+
+def test_loss_weights_count_once_in_an_own_compute_loss_calling_super(tmp_path_factory):
+    """Keras's default compute_loss weighs the compiled loss; the step takes an override's value as the whole
+    loss, weighing it no further."""
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(LOSS_WEIGHT_SCRIPT, tmp_path_factory)
+    assert theirs["0.5"][0] == 9.0 and theirs["None"][0] == 18.0
+    for key, (evaluated, losses) in theirs.items():
+        assert ours[key][0] == pytest.approx(evaluated, rel=1e-6)
+        np.testing.assert_allclose(ours[key][1], losses, rtol=1e-6)

@@ -26,6 +26,9 @@ class OwnComputeLoss(FunctionLoss):
     None), what ``super().compute_loss`` computes."""
 
     takes_inputs = True  # the step hands weighted_compute the batch's inputs (output_losses.py)
+    # what it returns is the whole loss, as Keras's steps take it: compile's loss_weights are for the compiled
+    # loss, which ``super().compute_loss`` weighs (direct_compute_loss.py), not for this one again (plan.py)
+    returns_the_whole_loss = True
 
     def __init__(self, model, compiled):
         super().__init__(fn=None, name="loss")

@@ -128,7 +128,8 @@ def make_plan(model, sparse_labels) -> TrainPlan:
         raw = list(fused)
     objects = _metric_objects(model, specs, units, flags)  # per output: (metrics, weighted metrics)
     trained = [k for k, spec in enumerate(specs) if spec.loss is not None]
-    outputs = [OutputPlan(index=i, name=spec.name, loss=spec.loss, weight=spec.weight,
+    outputs = [OutputPlan(index=i, name=spec.name, loss=spec.loss,
+                          weight=None if getattr(spec.loss, "returns_the_whole_loss", False) else spec.weight,
                           target=trained.index(k) if k in trained else None,
                           takes_logits=is_fused or (spec.loss is not None and spec.loss.from_logits),
                           raw=is_raw, sparse_labels=flag, width=width, metrics=plain + weighted,

@@ -716,9 +716,10 @@ def test_a_clip_of_zero_clips_nothing_as_in_keras():
         gpunn.optimizers.SGD(clipnorm=0, clipvalue=1.0)
 
 
-def test_an_optimizer_built_for_one_model_is_refused_for_another():
+def test_an_optimizer_is_refused_for_weights_it_was_not_built_for():
     """A k-fold loop making ``Adam()`` once: Keras's TensorFlow backend refuses the second model's weights
-    ("recreate a new optimizer instance"); gpunn too, by name, before the second model trains."""
+    ("Unknown variable ... recreate a new optimizer instance"); gpunn too, by name, before the second model
+    trains."""
     optimizer = gpunn.optimizers.Adam(0.01)
     x, y = np.ones((8, 3), "float32"), np.ones((8, 1), "float32")
     first = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(1)], name="fold_0")
@@ -726,13 +727,49 @@ def test_an_optimizer_built_for_one_model_is_refused_for_another():
     first.fit(x, y, epochs=1, verbose=0)
     first.compile(optimizer, "mse")  # (the same model again: its moments carried on)
     first.fit(x, y, epochs=1, verbose=0)
-    second = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(1)], name="fold_1")
+    second = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(1, name="fresh")], name="fold_1")
     second.compile(optimizer, "mse")
     before = second.get_weights()
     with pytest.raises(ValueError, match=r"optimizer: this Adam was built for the weights of another model "
-                                         r"\('fold_0'; 2 steps done\).*new optimizer instance for 'fold_1'"):
+                                         r"\('fold_0'; 2 steps done\), and 'fold_1' trains 2 weight\(s\) it does "
+                                         r"not know, such as fresh/kernel; make a new optimizer instance"):
         second.fit(x, y, epochs=1, verbose=0)
     for kept, now in zip(before, second.get_weights()):
         np.testing.assert_array_equal(kept, now)
     second.compile(gpunn.optimizers.Adam(0.01), "mse")
     assert np.isfinite(second.fit(x, y, epochs=1, verbose=0).history["loss"][0])
+
+
+SAME_WEIGHTS_SCRIPT = r'''
+import json, sys
+import numpy as np
+
+
+def run(module, folder):
+    x = np.random.RandomState(0).rand(32, 3).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    inner = module.Sequential([module.Input((3,)), module.layers.Dense(4), module.layers.Dense(1)])
+    inner.set_weights([np.full(w.shape, 0.1 * (k + 1), "float32") for k, w in enumerate(inner.get_weights())])
+    optimizer = module.optimizers.Adam(0.01)
+    inner.compile(optimizer, "mse")
+    inner.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    outer = module.Sequential([module.Input((3,)), module.layers.Rescaling(1.0), inner])
+    outer.compile(optimizer=inner.optimizer, loss="mse")  # (wrapping the trained model: its moments go on)
+    outer.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    inputs = module.Input((3,))
+    same = module.Model(inputs, inner(inputs))
+    same.compile(optimizer=optimizer, loss="mse")
+    history = same.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    return {"iterations": int(optimizer.iterations), "loss": history.history["loss"],
+            "weights": [w.tolist() for w in inner.get_weights()]}
+'''
+
+
+def test_a_model_over_the_same_weights_goes_on_with_their_optimizer_as_in_keras(tmp_path_factory):
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(SAME_WEIGHTS_SCRIPT, tmp_path_factory)
+    assert ours["iterations"] == theirs["iterations"] == 3
+    np.testing.assert_allclose(ours["loss"], theirs["loss"], rtol=1e-5)
+    for got, want in zip(ours["weights"], theirs["weights"]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

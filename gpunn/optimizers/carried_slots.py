@@ -38,6 +38,13 @@ def restore(optimizer, weights, kept: dict) -> None:
                 buffer[start:stop] = optimizer.ops.asarray(values, dtype=buffer.dtype)
 
 
+def unknown(weights, before, parked: dict) -> list:
+    """The weights (layer, spec) of ``weights`` that an optimizer built for ``before``, holding ``parked``
+    moments of frozen ones, has never trained (Keras's TensorFlow backend refuses them: "Unknown variable")."""
+    known = set(_keys(before or [])) | set(parked)
+    return [(layer, spec) for (layer, spec), key in zip(weights, _keys(weights)) if key not in known]
+
+
 def not_trained(kept: dict, weights, layers) -> dict:
     """The part of ``kept`` for weights of ``layers`` (the model's) that the optimizer does not train now
     (frozen): held until they are again."""

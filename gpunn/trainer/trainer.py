@@ -290,15 +290,19 @@ class Trainer(TfKeras2Loops):
             # (the same optimizer built before for this model, in another layout: its state per weight kept, that
             # of the weights frozen since included, for when they are trained again)
             owner, before, parked = self.optimizer.__dict__.get("_built_for", (None, None, {}))
-            if owner is not None and owner() is not self:
-                # Keras (TensorFlow backend) refuses it too: its state is another model's weights' (its jax backend
-                # would carry those moments over, a fresh start would keep its step count: neither is the user's)
+            unknown = carried_slots.unknown(weights, before, parked) if owner is not None and \
+                owner() is not self else []
+            if unknown:
+                # Keras's TensorFlow backend refuses weights its optimizer was not built with ("Unknown variable"):
+                # its state is other weights' (a model wrapping the first one, or another over its layers, trains
+                # weights it knows, and carries their moments and its step count on, here as there)
+                layer, spec = unknown[0]
                 raise ValueError(
                     f"optimizer: this {type(self.optimizer).__name__} was built for the weights of another model "
                     f"({'now gone' if owner() is None else repr(owner().name)}; {self.optimizer.iterations} steps "
-                    f"done); an optimizer trains one model's weights, as in Keras: make a new optimizer instance "
-                    f"for {self.name!r} (e.g. optimizer=keras.optimizers.Adam(...) inside the loop that builds "
-                    "each model)")
+                    f"done), and {self.name!r} trains {len(unknown)} weight(s) it does not know, such as "
+                    f"{layer.name}/{spec.name}; make a new optimizer instance for {self.name!r}, as Keras asks (e.g. "
+                    "optimizer=keras.optimizers.Adam(...) inside the loop that builds each model)")
             kept = {**parked, **carried_slots.slots_by_weight(self.optimizer, before)} if owner is not None else {}
             self.optimizer.set_trained_weights(trained_weight_descriptions(self))
             self.optimizer.build(self.ops, self.params, self._segments)

@@ -80,7 +80,12 @@ class ActivationSpec:
         return NotImplemented
 
     def __hash__(self):
-        return hash((self.name, self.alpha, self.function))
+        # as the function it equals, so that ``layer.activation in {keras.activations.relu}`` holds too
+        if self.function is not None:
+            return hash(self.function)
+        if self.alpha == DEFAULT_ALPHA.get(self.name, 0.0) and self.name in _BY_NAME:
+            return hash(_BY_NAME[self.name])
+        return hash((self.name, self.alpha))
 
     def __call__(self, x):
         """The activation of ``x`` (an array, a gpunn Tensor inside a call(), or a model's symbolic value), with

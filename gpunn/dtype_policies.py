@@ -27,10 +27,10 @@ def global_policy_name() -> str:
 def set_global_policy(policy) -> None:
     """Keras's ``config.set_dtype_policy``: a float policy (a name or a DTypePolicy) for the layers made from now
     on; the half-precision and mixed ones are refused by name, None (gpunn's) goes back to floatx()'s."""
-    if policy is not None and not isinstance(policy, (str, DTypePolicy)):
+    name = policy if policy is None or isinstance(policy, str) else getattr(policy, "name", None)
+    if policy is not None and not isinstance(name, str):  # (Keras's own DTypePolicy has a name too)
         raise ValueError(f"policy: expected the name of a policy (such as 'float64') or a DTypePolicy, got "
                          f"{type(policy).__name__} {policy!r}")
-    name = policy.name if isinstance(policy, DTypePolicy) else policy
     _GLOBAL_POLICY[0] = None if name is None else checked_policy_name("policy", name)
 
 

@@ -316,8 +316,8 @@ def test_reduce_lr_on_max_metric_and_min_delta():
 
 @pytest.mark.parametrize(
     "kwargs, pattern",
-    [({"factor": 1.0}, r"factor must be a number in \[0, 1\).*got factor=1.0"),
-     ({"factor": -0.5}, r"factor"),
+    [({"factor": 1.0}, r"factor must be a number below 1 .*got factor=1.0"),
+     ({"factor": float("nan")}, r"factor"),
      ({"patience": -1}, r"patience must be an integer >= 0, got patience=-1"),
      ({"min_lr": -1}, r"min_lr")],
 )
@@ -445,7 +445,7 @@ def test_an_unknown_mode_falls_back_to_auto_with_keras_warning(make):
     with pytest.warns(UserWarning, match=r"^(EarlyStopping|ReduceLROnPlateau|ModelCheckpoint) mode 'Min' is "
                                          r"unknown, fallback to auto mode\.$") as caught:
         callback = make("Min")
-    assert callback.mode == "auto" and callback.monitor_op is None
+    assert callback.mode == "auto" and callback.monitor_op is None  # (None until the first epoch's end, as Keras)
     assert caught[0].filename == __file__  # (the warning points at the line making the callback)
 
 
@@ -462,7 +462,11 @@ def test_reduce_lr_takes_factor_zero_and_says_which_keywords_it_ignores():
 
 def test_early_stopping_get_monitor_value_as_keras():
     stopper = cb.EarlyStopping(monitor="val_auc", mode="max")
-    assert stopper.get_monitor_value({"val_auc": 0.75}) == 0.75 and stopper.monitor_op is np.greater
+    assert stopper.get_monitor_value({"val_auc": 0.75}) == 0.75 and stopper.monitor_op is None
+    fake_fit(FakeModel(), [stopper], [{"val_auc": 0.75}])
+    assert stopper.monitor_op is np.greater
+    unknown = cb.EarlyStopping(monitor="my_score")  # (mode auto: its direction is decided in training only)
+    assert unknown.get_monitor_value({"my_score": 2.0}) == 2.0
     with pytest.warns(UserWarning, match=r"^Early stopping conditioned on metric `val_auc` which is not available\. "
                                          r"Available metrics are: loss,auc$"):
         assert stopper.get_monitor_value({"loss": 1.0, "auc": 0.5}) is None

@@ -708,10 +708,24 @@ def test_training_after_load_continues_exactly(name, tmp_path, numpy_backend):
 
 
 def test_a_clip_of_zero_clips_nothing_as_in_keras():
-    """Keras's ``_clip_gradients`` tests ``clipnorm > 0``: 0 is no clipping (and still counts as set)."""
+    """Keras's ``_clip_gradients`` tests ``clipnorm > 0``: 0 is no clipping (kept in the config, and still counting
+    as set)."""
+    x = np.linspace(-3, 3, 24, dtype="float32").reshape(8, 3)
+    y = 10 * x.sum(axis=1, keepdims=True)
+
+    def trained(**clip):
+        model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(1, kernel_initializer="zeros")])
+        model.compile(gpunn.optimizers.SGD(0.1, **clip), "mse")
+        model.fit(x, y, epochs=2, verbose=0, shuffle=False)
+        return model.get_weights()
+
+    unclipped = trained()
     for argument in ("clipnorm", "clipvalue", "global_clipnorm"):
         optimizer = gpunn.optimizers.SGD(0.1, **{argument: 0})
-        assert getattr(optimizer, argument) is None
+        assert getattr(optimizer, argument) == 0.0 and optimizer.get_config()[argument] == 0.0
+        for got, want in zip(trained(**{argument: 0}), unclipped):
+            np.testing.assert_array_equal(got, want)
+    assert not np.allclose(trained(clipvalue=0.5)[0], unclipped[0])  # (these gradients are clipped at 0.5)
     with pytest.raises(ValueError, match="Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set"):
         gpunn.optimizers.SGD(clipnorm=0, clipvalue=1.0)
 

@@ -48,13 +48,15 @@ class EarlyStopping(_MonitorCallback):
 
     def get_monitor_value(self, logs):
         """Keras's: the monitored value in ``logs``, or None with a warning when it is not there."""
-        return self._get_monitor_value(logs)
+        return self._read_monitor(logs)
 
     def _missing_monitor_message(self, logs) -> str:
         return (f"Early stopping conditioned on metric `{self.monitor}` which is not available. "
                 f"Available metrics are: {','.join(logs.keys())}")
 
     def on_epoch_end(self, epoch, logs=None):
+        self.direction  # noqa: B018 (settled at the first epoch's end, as in Keras: decides, or raises)
+        self._monitor_settled = True
         current = self.get_monitor_value(logs)
         if current is None or epoch < self.start_from_epoch:
             return

@@ -30,9 +30,9 @@ class _MonitorCallback(Callback):
 
     @property
     def monitor_op(self):
-        """Keras's attribute: ``np.less`` or ``np.greater`` once the direction is known (for ``mode='auto'``, at
-        the first epoch's end), None before."""
-        if self._direction is None:
+        """Keras's attribute: ``np.less`` or ``np.greater`` from the first epoch's end on (where Keras settles
+        it, whatever the mode), None before."""
+        if not self.__dict__.get("_monitor_settled") or self._direction is None:
             return None
         return np.less if self._direction == "min" else np.greater
 
@@ -53,9 +53,14 @@ class _MonitorCallback(Callback):
         # monitor that is neither the loss nor a compiled metric ('val_auc' for a metric named 'AUC') is an
         # error with mode='auto', not a callback that never acts
         self.direction  # noqa: B018 (decides, or raises)
+        self._monitor_settled = True
+        return self._read_monitor(logs)
+
+    def _read_monitor(self, logs):
+        """The monitored value in ``logs`` as a float, or None with the warning."""
         value = None if logs is None else logs.get(self.monitor)
         if value is None:
-            warnings.warn(self._missing_monitor_message(logs or {}), stacklevel=3)
+            warnings.warn(self._missing_monitor_message(logs or {}), stacklevel=4)
             return None
         return float(value)
 

@@ -1,10 +1,11 @@
 """ReduceLROnPlateau: lower the learning rate when a monitored quantity stalls."""
 from __future__ import annotations
 
-import numpy as np
-
+import math
 import numbers
 import warnings
+
+import numpy as np
 
 from ..io_utils import print_msg
 from ._common import _bad_arg, _check_int, _check_number, _check_verbose, _is_chief
@@ -18,7 +19,7 @@ class ReduceLROnPlateau(_MonitorCallback):
 
     Args:
         monitor: metric to watch.
-        factor: multiplier of the learning rate, in [0, 1).
+        factor: multiplier of the learning rate, below 1 (0 or less: down to ``min_lr``).
         patience: epochs without improvement before reducing.
         verbose: 1 prints a message at each reduction.
         mode: ``'min'``, ``'max'`` or ``'auto'`` (max for accuracy/AUC-like names, else min).
@@ -39,8 +40,9 @@ class ReduceLROnPlateau(_MonitorCallback):
                           stacklevel=2)
         super().__init__(monitor, mode, min_delta)
         owner = "ReduceLROnPlateau"
-        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0 <= factor < 1:
-            raise _bad_arg(owner, "factor", "a number in [0, 1) (the learning rate is multiplied by it)", factor)
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not -math.inf < factor < 1:
+            # (Keras refuses only >= 1; below 0 the rate drops to min_lr)
+            raise _bad_arg(owner, "factor", "a number below 1 (the learning rate is multiplied by it)", factor)
         self.factor = float(factor)
         self.patience = _check_int(owner, "patience", patience)
         self.cooldown = _check_int(owner, "cooldown", cooldown)

@@ -17,6 +17,7 @@ from .. import (activations, auto_config, constraints, dtype_policies, initializ
                regularizers)
 from ..naming import snake_case, uniquify
 from ..autodiff import Tensor
+from ..autodiff.default_float import floatx
 from ..ops.workspace import Workspace, Workspaces
 from . import (activity_losses, keyword_inputs, sublayers, symbolic, tf_pipeline, training_override,
                user_layer, user_masks, variable_paths)
@@ -248,8 +249,9 @@ class Layer(KerasVariableLists):
             raise ValueError(f"name: must be a string and cannot contain character `/`. Received: name={name!r}")
         self.name = name or unique_name(snake_case(type(self).__name__))
         dtype = dtype_policies.dtype_name(dtype)  # a DTypePolicy's name (Keras: dtype=keras.DTypePolicy(...))
-        if dtype is None and dtype_policies.global_policy_name() != "float32":
-            dtype = dtype_policies.global_policy_name()  # set_floatx / set_dtype_policy: Keras's layers take it
+        if dtype is None:  # set_floatx / set_dtype_policy: Keras's layers take it (its InputLayer floatx only)
+            default = dtype_policies.global_policy_name() if self.follows_global_policy else floatx()
+            dtype = None if default == "float32" else default
         try:
             known = None if dtype is None else np.dtype(dtype)
         except TypeError:
@@ -350,6 +352,8 @@ class Layer(KerasVariableLists):
             # those add_weight made, then those of the layers it holds (sublayers.py)
             return sublayers.flat_specs(self)
         return list(self.__dict__.get("_added_specs", []))
+
+    follows_global_policy = True  # (made without a dtype: the global policy's; Keras's InputLayer: floatx)
 
     def _fix_weight_terms(self) -> None:
         """Keep each weight's regularizer and constraint as they are when the layer is built: Keras's variables

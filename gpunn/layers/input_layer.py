@@ -29,6 +29,8 @@ def _with_provisional_lengths(shape):
 
 
 class InputLayer(Layer, SymbolicArithmetic):
+    follows_global_policy = False  # (Keras's InputLayer takes floatx(), not the dtype policy)
+
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, input_shape=None, batch_shape=None,
                  sparse=None, ragged=None, **kwargs):
         for argument, value in (("sparse", sparse), ("ragged", ragged)):

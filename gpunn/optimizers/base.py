@@ -81,9 +81,6 @@ class Optimizer:
                 clipvalue is not None and with_a_norm and not self.clipvalue_with_a_norm):
             raise ValueError(f"Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
                              f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
-        # 0 clips nothing, as in Keras (``_clip_gradients`` tests ``clipnorm > 0``): as None
-        clipnorm, clipvalue, global_clipnorm = (None if _is_zero(value) else value
-                                                for value in (clipnorm, clipvalue, global_clipnorm))
         self.config_version = 0
         self.state = None  # device float64 [iterations, learning_rate, weight_decay], made by build()
         # With gradient accumulation, the device's count of steps (Keras's ``_iterations``) and the rate its
@@ -108,9 +105,10 @@ class Optimizer:
         self._learning_rate = None
         self.learning_rate = self.default_learning_rate if learning_rate is None else learning_rate
         self.weight_decay = weight_decay
-        self.clipnorm = positive_number("clipnorm", clipnorm, allow_none=True, allow_inf=True)
-        self.clipvalue = positive_number("clipvalue", clipvalue, allow_none=True, allow_inf=True)
-        self.global_clipnorm = positive_number("global_clipnorm", global_clipnorm, allow_none=True, allow_inf=True)
+        # 0 is kept (in the config too) and clips nothing, as in Keras (``_clip_gradients`` tests ``> 0``)
+        self.clipnorm, self.clipvalue, self.global_clipnorm = (
+            0.0 if _is_zero(value) else positive_number(name, value, allow_none=True, allow_inf=True)
+            for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)))
         self.use_ema, self.ema_momentum, self.ema_overwrite_frequency = ema.check_arguments(
             use_ema, ema_momentum, ema_overwrite_frequency)
         # Keras's auto_name: the class name in snake case, made unique in the process ('adam', 'adam_1', 'rm_sprop')
@@ -439,16 +437,16 @@ class Optimizer:
         self.ops.subtract(p, scratch, p)
 
     def _clip(self, grads) -> None:
-        if self.clipvalue is None and self.global_clipnorm is None and self.clipnorm is None:
+        if not (self.clipvalue or self.global_clipnorm or self.clipnorm):  # (None or 0: no clipping)
             return
         ops, ws, dtype = self.ops, self._workspace, grads.dtype
-        if self.clipvalue is not None:
+        if self.clipvalue:
             ops.maximum(grads, ws.constant("-clipvalue", -self.clipvalue, dtype), grads)
             ops.minimum(grads, ws.constant("clipvalue", self.clipvalue, dtype), grads)
         # Norms stay on the device (no host read-back): scale = min(1, clip / max(norm, 1e-12)).
-        if self.global_clipnorm is not None:
+        if self.global_clipnorm:
             self._scale_to_norm(grads, self.global_clipnorm, "global")
-        if self.clipnorm is not None:
+        if self.clipnorm:
             for start, stop in self._segments:
                 self._scale_to_norm(grads[start:stop], self.clipnorm, "segment")
 

@@ -635,7 +635,8 @@ class _ForeignTensor:
 @pytest.mark.parametrize("form", ["gpunn_tensor", "foreign_tensor", "rows", "batches"])
 def test_normalization_adapts_to_a_tensor_or_rows_as_one_array(form):
     """Keras's adapt takes a backend tensor as one array (keras/src/layers/preprocessing/normalization.py): the
-    statistics of each feature, not of every value (a per-row iteration learned one mean and built one feature)."""
+    statistics of each feature, not of every value (a per-row iteration learned one mean and built one feature).
+    A list of rows of numbers, which Keras refuses, is read as one array too."""
     x = np.array([[1.0, 10.0], [3.0, 30.0], [5.0, 50.0]], "float32")
     data = {"gpunn_tensor": lambda: gpunn.ops.convert_to_tensor(x), "foreign_tensor": lambda: _ForeignTensor(x),
             "rows": lambda: x.tolist(), "batches": lambda: [x[:2], x[2:]]}[form]()

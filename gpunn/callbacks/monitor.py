@@ -65,7 +65,7 @@ class _MonitorCallback(Callback):
         return float(value)
 
     def _missing_monitor_message(self, logs) -> str:
-        """The warning when the monitored value is not in the logs: Keras's own words for its callbacks, so that
-        a ``warnings.filterwarnings`` written for them silences these too."""
+        """The warning when the monitored value is not in the logs (EarlyStopping and ReduceLROnPlateau give
+        Keras's own words, so that a ``warnings.filterwarnings`` written for them silences these too)."""
         return (f"{type(self).__name__}: monitored metric {self.monitor!r} is not in the logs, skipping. "
                 f"Available metrics are: {', '.join(logs.keys()) or 'none'}")

@@ -342,7 +342,8 @@ def _row_mean(ops, ws, elementwise, out):
 
 
 def _clip_probabilities(ops, ws, probabilities, out):
-    """out = clip(probabilities, fuzz_factor.epsilon(), 1 - fuzz_factor.epsilon()), with 0-d bounds (``np.clip`` with scalars allocates)."""
+    """out = clip(probabilities, eps, 1 - eps), eps Keras's epsilon (``fuzz_factor``), with 0-d bounds (``np.clip``
+    with scalars allocates)."""
     ops.maximum(probabilities, _constant(ws, "epsilon", fuzz_factor.epsilon(), out), out)
     return ops.minimum(out, _constant(ws, "one_minus_epsilon", 1.0 - fuzz_factor.epsilon(), out), out)
 
@@ -507,7 +508,7 @@ class BinaryCrossentropy(_LabelSmoothing, Loss):
 
 
 def _inside_clip_range(ops, ws, output):
-    """A bool buffer: fuzz_factor.epsilon() < output < 1 - fuzz_factor.epsilon()."""
+    """A bool buffer: eps < output < 1 - eps, eps Keras's epsilon."""
     inside = ws.buffer("loss.inside", output.shape, np.bool_)
     below_top = ws.buffer("loss.below_top", output.shape, np.bool_)
     ops.greater(output, _constant(ws, "epsilon", fuzz_factor.epsilon(), output), inside)
@@ -799,7 +800,8 @@ class Poisson(Loss):
 
     def compute(self, ops, ws, output, y_true, grad_scale, logits, need_grad=True):
         _no_logits(self, logits)
-        shifted = ops.add(output, _constant(ws, "epsilon", fuzz_factor.epsilon(), output), _like_output(ws, "clipped", output))
+        shifted = ops.add(output, _constant(ws, "epsilon", fuzz_factor.epsilon(), output),
+                          _like_output(ws, "clipped", output))
         terms = ops.log(shifted, _like_output(ws, "elementwise", output))
         ops.multiply(y_true, terms, terms)
         ops.subtract(output, terms, terms)
@@ -1075,8 +1077,8 @@ class BinaryFocalCrossentropy(_FocalCrossentropy):
         ops.subtract(one, clipped, scratch)
         ops.multiply(clipped, scratch, scratch)
         ops.divide(grad, scratch, grad)
-        epsilon, top = _constant(ws, "epsilon", fuzz_factor.epsilon(), output), _constant(ws, "one_minus_epsilon", 1.0 - fuzz_factor.epsilon(),
-                                                                             output)
+        epsilon = _constant(ws, "epsilon", fuzz_factor.epsilon(), output)
+        top = _constant(ws, "one_minus_epsilon", 1.0 - fuzz_factor.epsilon(), output)
         ops.multiply(grad, _inside_closed_clip_range(ops, ws, p, epsilon, top), grad)
         ops.multiply(grad, factor, grad)
         if self.gamma != 0:  # + gamma (1 - p_t)^(gamma - 1) (1 - 2t) bce: the focal factor's own slope
@@ -1142,8 +1144,9 @@ class CategoricalFocalCrossentropy(_FocalCrossentropy):
         clipped = ops.divide(p, total, _like_output(ws, "clipped", output))
         inside = None
         if need_grad:  # where the clip passes its gradient, found before clipping in place
-            inside = _inside_closed_clip_range(ops, ws, clipped, _constant(ws, "epsilon", fuzz_factor.epsilon(), output),
-                                               _constant(ws, "one_minus_epsilon", 1.0 - fuzz_factor.epsilon(), output))
+            eps = fuzz_factor.epsilon()
+            inside = _inside_closed_clip_range(ops, ws, clipped, _constant(ws, "epsilon", eps, output),
+                                               _constant(ws, "one_minus_epsilon", 1.0 - eps, output))
         _clip_probabilities(ops, ws, clipped, clipped)
         cross_entropy = ops.negative(targets, _like_output(ws, "cross_entropy", output))
         log_o = ops.log(clipped, _like_output(ws, "log_p", output))

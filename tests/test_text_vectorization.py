@@ -373,3 +373,11 @@ def record(python: str) -> None:
 
 if __name__ == "__main__":
     record(sys.argv[1])
+
+
+def test_a_vocabulary_of_only_the_special_tokens_maps_every_word_out_of_it():
+    """max_tokens=2 leaves room for the padding and OOV tokens only: every word is OOV (an IndexError before)."""
+    layer = gpunn.layers.TextVectorization(max_tokens=2)
+    layer.adapt(np.array(["a b c", "b c"]))
+    assert layer.get_vocabulary() == ["", "[UNK]"]
+    np.testing.assert_array_equal(layer(np.array(["a b", "c"])), [[1, 1], [1, 0]])

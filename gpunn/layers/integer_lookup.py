@@ -356,7 +356,8 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
         found = (found_at < len(sorted_tokens)) & (sorted_tokens[clipped] == keys) if len(sorted_tokens) else \
             np.zeros(keys.shape, bool)
         default = self._oov_start_index() if self.num_oov_indices == 1 else -1
-        lookups = np.where(found, self._token_start_index() + positions[clipped], default)
+        at = positions[clipped] if len(sorted_tokens) else np.zeros(keys.shape, np.int64)  # (no tokens: all OOV)
+        lookups = np.where(found, self._token_start_index() + at, default)
         if self.mask_token is not None:  # index 0 in "int" mode; dropped (past every index) by the others
             lookups = np.where(keys == self.mask_token, 0 if self.output_mode == "int" else INT64_MAX, lookups)
         if self.num_oov_indices == 0:

@@ -55,9 +55,8 @@ class EarlyStopping(_MonitorCallback):
                 f"Available metrics are: {','.join(logs.keys())}")
 
     def on_epoch_end(self, epoch, logs=None):
-        self.direction  # noqa: B018 (settled at the first epoch's end, as in Keras: decides, or raises)
-        self._monitor_settled = True
-        current = self.get_monitor_value(logs)
+        self._settle_direction()
+        current = self.get_monitor_value(logs)  # (Keras's hook, which a subclass may override)
         if current is None or epoch < self.start_from_epoch:
             return
         if self.restore_best_weights and self.best_weights is None:

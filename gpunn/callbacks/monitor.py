@@ -52,9 +52,14 @@ class _MonitorCallback(Callback):
         # As Keras, the direction is settled at the first epoch's end, whether the value is logged or not: a
         # monitor that is neither the loss nor a compiled metric ('val_auc' for a metric named 'AUC') is an
         # error with mode='auto', not a callback that never acts
-        self.direction  # noqa: B018 (decides, or raises)
-        self._monitor_settled = True
+        self._settle_direction()
         return self._read_monitor(logs)
+
+    def _settle_direction(self) -> None:
+        """Decide the direction (or raise, for mode='auto' on a quantity of no known direction), from here on
+        shown as ``monitor_op``: at the first epoch's end, as Keras does."""
+        self.direction  # noqa: B018
+        self._monitor_settled = True
 
     def _read_monitor(self, logs):
         """The monitored value in ``logs`` as a float, or None with the warning."""

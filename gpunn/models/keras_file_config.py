@@ -530,7 +530,8 @@ def sequential_config(model, native: bool = True) -> dict:
                                       source.input_dtype or dtype, source.name, native))
     elif input_shape is not None:  # (a Sequential started by a layer reading text takes strings)
         strings = text_inputs.first_reader(model) is not None
-        layers.append(_input_to_keras(input_shape, None, "string" if strings else dtype, "input_layer", native))
+        layers.append(_input_to_keras(input_shape, None, "string" if strings else dtype,
+                                      model._implied_input_name(), native))
     held = held_in_files(model)
     layers += [_held_model_to_keras(entry, native) if entry in held else _layer_to_keras(entry, dtype, native)
                for entry in top_level(model._layers, held)]

@@ -268,7 +268,7 @@ class Sequential(Trainer, KerasVariableLists):
             if not self.built:
                 raise AttributeError(f"Sequential model '{self.name}' has no defined inputs yet.")
             source = self._input_layer if self._input_layer is not None else \
-                InputLayer(shape=self.input_shape[1:],
+                InputLayer(shape=self.input_shape[1:], name=self._implied_input_name(),
                            dtype="string" if text_inputs.first_reader(self) else self._declared_dtype())
             value, owner, entered = source, owners(self.__dict__.get("_held_models", ())), {}
             for layer in self._layers:
@@ -279,6 +279,15 @@ class Sequential(Trainer, KerasVariableLists):
                     held.__dict__.setdefault("_first_call", (entered[id(held)], value))
             graph = self.__dict__["_graph"] = (source, value)
         return graph
+
+    def _implied_input_name(self) -> str:
+        """The name of the InputLayer that Keras's ``Sequential.build`` makes when the model was given no Input:
+        taken from the session's counter once (``input_layer``, ``input_layer_1``, ...), so that the files of two
+        such models name their inputs apart, as Keras's do (a stacking ensemble takes both models' inputs)."""
+        name = self.__dict__.get("_implied_input_layer_name")
+        if name is None:
+            name = self.__dict__["_implied_input_layer_name"] = unique_name("input_layer")
+        return name
 
     @property
     def inputs(self) -> list:

@@ -14,6 +14,7 @@ import numpy as np
 from .autodiff import Tensor
 from .autodiff import functions
 from .autodiff.default_float import floatx
+from .unknown_arguments import refuse_unknown
 
 _generator = np.random.default_rng()
 
@@ -52,8 +53,8 @@ class SeedGenerator:
     gpunn's generator, so ``set_random_seed`` repeats it."""
 
     def __init__(self, seed=None, name=None, **kwargs):
-        if kwargs:  # Keras's backend argument picks where its state lives; gpunn's is a NumPy generator
-            raise TypeError(f"SeedGenerator: unexpected keyword argument(s) {sorted(kwargs)}")
+        # (Keras's backend argument picks where its state lives; gpunn's is a NumPy generator)
+        refuse_unknown("SeedGenerator", kwargs)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise ValueError(f"seed: expected an integer or None, got {seed!r}")
         self.name = name or "seed_generator"

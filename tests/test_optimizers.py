@@ -572,3 +572,17 @@ def test_jax_s_stateless_loop_calls_are_refused_by_name():
         model.stateless_call([], [], np.ones((1, 2)))
     with pytest.raises(NotImplementedError, match="stateless_update_state: gpunn has no custom training loops"):
         gpunn.metrics.Mean().stateless_update_state([], 1.0)
+
+
+def test_unknown_arguments_are_value_errors_too_as_keras_raises_them():
+    # Keras raises ValueError ("Argument(s) not recognized", "Unrecognized keyword arguments passed to Dense"):
+    # a script's `except ValueError` written against Keras catches gpunn's error as well
+    from gpunn import layers, random
+
+    for make in (lambda: optimizers.SGD(lr=0.1), lambda: optimizers.Adam(momentum=0.9),
+                 lambda: layers.Dense(3, init="uniform"), lambda: gpunn.Model(inputs=None, outputs=None, foo=1),
+                 lambda: random.SeedGenerator(1, backend="jax")):
+        with pytest.raises(ValueError, match="unexpected keyword argument|legacy Keras 2 name"):
+            make()
+        with pytest.raises(TypeError):
+            make()

@@ -24,6 +24,7 @@ from . import (activity_losses, keyword_inputs, sublayers, symbolic, tf_pipeline
 from .calling import bind_standalone, call_layer, call_on_several, compute_dtype
 from .variable import Variable
 from .variable_lists import KerasVariableLists
+from ..unknown_arguments import refuse_unknown
 
 Backprop = Callable[..., Any]
 def unique_name(prefix: str) -> str:
@@ -243,8 +244,7 @@ class Layer(KerasVariableLists):
                 f"{base.__name__} (it computes with {base.__name__}'s own kernels, and a model would skip yours); "
                 f"subclass gpunn.layers.Layer (keras.layers.Layer) instead, holding a {base.__name__} made in "
                 "__init__ and calling it in call(), or making the weights with add_weight()")
-        if kwargs:
-            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
+        refuse_unknown(type(self).__name__, kwargs)
         if name is not None and (not isinstance(name, str) or "/" in name):  # Keras's rule: '/' separates paths
             raise ValueError(f"name: must be a string and cannot contain character `/`. Received: name={name!r}")
         self.name = name or unique_name(snake_case(type(self).__name__))

@@ -45,6 +45,7 @@ from . import own_weights, subclassed, subclassed_config
 from .keras_attribute_paths import is_subclassed, keras_layers
 from .model_entries import entries
 from .sequential import Sequential
+from ..unknown_arguments import refuse_unknown
 
 
 def _output_list(outputs) -> tuple[list, list | None]:
@@ -294,8 +295,7 @@ class Functional(Sequential):
         dtype = dtype_policies.dtype_name(kwargs.pop("dtype", None))
         if dtype is not None and dtype not in ("float32", "float64"):
             raise ValueError(f"dtype: gpunn's models compute in float32 or float64, got {dtype!r}")
-        if kwargs:
-            raise TypeError(f"Model: unexpected keyword argument(s) {sorted(kwargs)}")
+        refuse_unknown("Model", kwargs)
         if inputs is None or outputs is None:
             raise ValueError("Model: expected keras.Model(inputs=..., outputs=...) (a subclass of keras.Model with "
                              "a call() method of its own needs no inputs or outputs)")
@@ -474,8 +474,7 @@ class Model(Functional, metaclass=_ModelType):
         dtype = dtype_policies.dtype_name(kwargs.pop("dtype", None))  # (in Keras's config of the model)
         if dtype is not None and dtype not in ("float32", "float64"):
             raise ValueError(f"dtype: gpunn's models compute in float32 or float64, got {dtype!r}")
-        if kwargs:
-            raise TypeError(f"Model: unexpected keyword argument(s) {sorted(kwargs)}")
+        refuse_unknown("Model", kwargs)
         if type(self).call is Model.call and custom_steps.has_own(self, "train_step"):
             # Keras's GAN / distiller pattern: the step is the model
             custom_steps.refuse_overridden_hooks(self, "a model without a call()", ("train_step",))

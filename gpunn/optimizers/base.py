@@ -23,6 +23,7 @@ from ..ops.workspace import Workspace
 from . import accumulation, decay_exclusion, ema, variable_view
 from .host_values import HostFloat, HostInt
 from .schedules import LearningRateSchedule, deserialize as deserialize_schedule, serialize as serialize_schedule
+from ..unknown_arguments import UnknownArgumentError, refuse_unknown
 
 
 def _rate_number(value) -> float:
@@ -71,11 +72,10 @@ class Optimizer:
         _refuse_own_update(type(self))
         for legacy in ("lr", "decay"):
             if legacy in kwargs:
-                raise TypeError(f"{type(self).__name__}: argument {legacy!r} is the legacy Keras 2 name; use "
+                raise UnknownArgumentError(f"{type(self).__name__}: argument {legacy!r} is the legacy Keras 2 name; use "
                                 f"{'learning_rate' if legacy == 'lr' else 'a schedule from gpunn.optimizers.schedules'}"
                                 + _legacy_counterpart(type(self)))
-        if kwargs:
-            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
+        refuse_unknown(type(self).__name__, kwargs)
         with_a_norm = (clipnorm, global_clipnorm) != (None, None)
         if (clipnorm is not None and global_clipnorm is not None) or (
                 clipvalue is not None and with_a_norm and not self.clipvalue_with_a_norm):

@@ -83,6 +83,11 @@ def _per_output(sample_weight) -> bool:
                                                              for item in sample_weight)
 
 
+class NotCompiledError(RuntimeError, ValueError):
+    """A step asked of a model not compiled: a ValueError too, as Keras raises it ("You must call `compile()`
+    before using the model")."""
+
+
 class Trainer(TfKeras2Loops):
     """The Keras training API of a model; the model provides layers, ops, params/grads, ``_ensure_built`` and
     ``_pack_for_training``."""
@@ -272,7 +277,8 @@ class Trainer(TfKeras2Loops):
         overriding one of ``hooks`` (Keras's steps' hooks, which gpunn's steps do not call: custom_steps.py)."""
         custom_steps.refuse_overridden_hooks(self, what, hooks)
         if not self.compiled:
-            raise RuntimeError(f"{what}: the model must be compiled first; call model.compile(optimizer=..., loss=...)")
+            raise NotCompiledError(f"{what}: the model must be compiled first; call model.compile(optimizer=..., "
+                                   "loss=...)")
         if self._without_loss() and self.built:  # (a subclassed model not traced yet: checked once it is)
             self._check_trains_on_added_losses(what)
         trainable_state.warn_if_changed(self)
@@ -398,8 +404,8 @@ class Trainer(TfKeras2Loops):
         """A model compiled without a loss trains on its layers' add_loss terms: one output's model with such
         layers and no metrics (they would have no targets to compare with)."""
         if not self._adds_losses():
-            raise RuntimeError(f"{what}: the model was compiled without a loss, and none of its layers gives "
-                               "add_loss one; call model.compile(loss=...)")
+            raise NotCompiledError(f"{what}: the model was compiled without a loss, and none of its layers gives "
+                                   "add_loss one; call model.compile(loss=...)")
         if self._several_outputs:
             raise ValueError(f"{what}: the model has several outputs and was compiled without a loss; gpunn trains "
                              "a model on its layers' add_loss terms alone when it has one output (give compile a "

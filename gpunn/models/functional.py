@@ -374,6 +374,26 @@ class Functional(Sequential):
         called as a layer one entry)."""
         return entries(self, list(self._keras_layers))
 
+    def _weight_order(self) -> list:
+        """The layers in the order Keras lists their weights (``weights``, ``get_weights``...)."""
+        return self._held_models_in_place()
+
+    def _held_models_in_place(self) -> list:
+        """The layers in the order of Keras's ``model.layers``, a model called as a layer standing for its own
+        layers in its own order: Keras lists each item's whole ``weights`` in turn, so two towers called side by
+        side keep their weights apart (the graph's order interleaves them)."""
+        held = {id(model): model for model in self.__dict__.get("_held_models", ())}
+        if not held:
+            return self._layers
+        mine = {id(layer) for layer in self._layers}
+        order, seen = [], set()
+        for item in self.layers:
+            for layer in held[id(item)]._weight_order() if id(item) in held else [item]:
+                if id(layer) in mine and id(layer) not in seen:
+                    seen.add(id(layer))
+                    order.append(layer)
+        return order + [layer for layer in self._layers if id(layer) not in seen]
+
     @property
     def inputs(self) -> list:
         return list(self._input_layers)
@@ -624,12 +644,12 @@ class Model(Functional, metaclass=_ModelType):
         return super().to_json(**kwargs)
 
     def _weight_order(self) -> list:
-        """A subclass's layers in the order it set them as attributes (Keras's tracking, which orders its
-        ``weights``), whatever their order in the graph; the layers of a model it holds at that model's place, in
-        that model's own order."""
+        """The layers in the order Keras lists their weights: a subclass's in the order it set them as attributes
+        (Keras's tracking), whatever their order in the graph; the layers of a model it holds at that model's
+        place, in that model's own order."""
         tracked = getattr(self, "_tracked", None)
         if not tracked:
-            return self._layers
+            return self._held_models_in_place()
         place: dict = {}
 
         def visit(item, path: tuple) -> None:

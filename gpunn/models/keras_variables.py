@@ -249,18 +249,20 @@ def trained_weight_descriptions(model) -> list[tuple[str, tuple]]:
 
 def _trained_in_keras_order(model, attribute_order: bool) -> list[tuple]:
     """((layer, spec), (start, stop) in the flat buffers) of each trained weight, in the order of Keras's
-    ``model.trainable_variables`` (which orders its optimizer's variables): the graph's, or with
-    ``attribute_order`` a subclassed model's attributes' (``Model._weight_order``; within a layer, its own)."""
+    ``model.trainable_variables`` (which orders its optimizer's variables): ``model._weight_order()`` (within a
+    layer, its own), which keeps a model called as a layer together; for a subclassed model, the graph's, or
+    with ``attribute_order`` its attributes'."""
     pairs = list(zip(trained_weights(model), model._store.segments))
-    if attribute_order:
+    subclassed = "_internal_attributes" in vars(model)  # (keras_attribute_paths.is_subclassed, which imports this)
+    if attribute_order or not subclassed:
         place = {id(layer): k for k, layer in enumerate(model._weight_order())}
         pairs.sort(key=lambda pair: place.get(id(pair[0][0]), len(place)))
     return pairs
 
 
-def _variable_path(model, layer, spec) -> str:
-    # Keras 3's variable path ('sequential/dense/kernel'), as its optimizer names slot variables after it.
-    return f"{model.name}_{layer.name}_{spec.name}"
+def _variable_path(layer, spec) -> str:
+    # Keras 3's variable path ('sequential/dense/kernel'), as its optimizer names slot variables after it
+    return f"{variable_paths.prefix(layer)}{layer.name}/{spec.name}".replace("/", "_")
 
 
 def optimizer_variable_places(model, attribute_order: bool = False) -> list[OptimizerVariablePlace]:
@@ -280,7 +282,7 @@ def optimizer_variable_places(model, attribute_order: bool = False) -> list[Opti
                 if slot in layout.named_as_weight:
                     path = f"{prefix}/{spec.name}" if len(shape) else spec.name
                 else:
-                    path = f"{prefix}/{_variable_path(model, layer, spec)}_{layout.keras_names.get(slot, slot)}"
+                    path = f"{prefix}/{_variable_path(layer, spec)}_{layout.keras_names.get(slot, slot)}"
                 places.append(OptimizerVariablePlace(path, "slot", slot, low, high, tuple(shape)))
     for name, value_of in layout.scalars:
         places.append(OptimizerVariablePlace(f"{prefix}/{name}", "scalar", value_of=value_of))

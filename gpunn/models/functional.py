@@ -374,6 +374,16 @@ class Functional(Sequential):
         called as a layer one entry)."""
         return entries(self, list(self._keras_layers))
 
+    @property
+    def output_names(self) -> list[str]:
+        """As Keras's: the names of the operations making the outputs, a model called as a layer (a student, a
+        tower) naming its own (``student_loss`` in the logs), not its last layer."""
+        names = super().output_names
+        outputs = self.__dict__.get("_outputs")
+        if getattr(self, "_output_labels", None) or not outputs or len(outputs) != len(names):
+            return names
+        return [value.layer.name if isinstance(value, ModelCall) else name for value, name in zip(outputs, names)]
+
     def _weight_order(self) -> list:
         """The layers in the order Keras lists their weights (``weights``, ``get_weights``...)."""
         return self._held_models_in_place()

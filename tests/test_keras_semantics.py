@@ -630,3 +630,43 @@ def test_setting_a_variable_s_flag_to_what_it_is_changes_nothing():
     model = gpunn.Sequential([gpunn.Input((4,)), layers.Dense(3, name="d")])
     model.layers[0].bias.trainable = True  # as Keras takes it
     assert len(model.trainable_weights) == 2
+
+
+FROZEN_DISCRIMINATOR = r'''
+import json, sys
+import numpy as np
+
+
+def run(module, folder):
+    # the GAN's discriminator frozen after its compile: its own train_on_batch trains nothing, and Keras's
+    # optimizer, given no gradients, returns before counting the step (base_optimizer.py apply)
+    d = module.Sequential([module.Input((4,)), module.layers.Dense(1, activation="sigmoid",
+                                                               kernel_initializer="ones")])
+    d.compile(optimizer=module.optimizers.Adam(0.01), loss="binary_crossentropy")
+    d.trainable = False
+    x, y = np.linspace(0, 1, 32).reshape(8, 4).astype("float32"), np.ones((8, 1), "float32")
+    before = [w.tolist() for w in d.get_weights()]
+    losses = [float(d.train_on_batch(x, y)) for _ in range(3)]
+    return {"iterations": int(np.asarray(d.optimizer.iterations)), "trainable": len(d.trainable_weights),
+            "losses": losses, "unchanged": before == [w.tolist() for w in d.get_weights()]}
+'''
+
+
+def test_a_step_that_trains_nothing_does_not_count_as_keras(tmp_path_factory):
+    ours, theirs = run_script_both_ways(FROZEN_DISCRIMINATOR, tmp_path_factory)
+    assert theirs["iterations"] == 0 and theirs["unchanged"]
+    assert ours["iterations"] == 0 and ours["unchanged"] and ours["trainable"] == theirs["trainable"] == 0
+    np.testing.assert_allclose(ours["losses"], theirs["losses"], rtol=1e-6)
+
+
+def test_fit_with_nothing_to_train_counts_no_step_in_replays_either(numpy_backend):
+    model = gpunn.Sequential([gpunn.Input((4,)), layers.Dense(2)])
+    model.trainable = False
+    model.compile(optimizer="adam", loss="mse")
+    with pytest.warns(UserWarning, match="does not have any trainable weights"):
+        model.fit(np.ones((16, 4)), np.ones((16, 2)), batch_size=4, epochs=2, verbose=0)  # recorded, then replayed
+    assert model.optimizer.iterations == 0
+    model.trainable = True
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((16, 4)), np.ones((16, 2)), batch_size=4, epochs=1, verbose=0)
+    assert model.optimizer.iterations == 4

@@ -208,7 +208,7 @@ class TrainStep:
                         done = 1
                     if steps > done:
                         self._runner(recorded, steps - done)()
-                        for _ in range(steps - done):
+                        for _ in range(steps - done if self.model.params.size else 0):
                             optimizer.count_step()  # the host's count; the replays advanced the device's
         for _ in range(count):
             self.metrics.count_batch(state.slot.rows)
@@ -273,7 +273,8 @@ class TrainStep:
         if plan.has_regularizers:
             for layer in plan.layers:
                 layer.add_regularization_gradients()
-        model.optimizer.apply(model.params, model.grads)
+        if model.params.size:  # (nothing trained: Keras's optimizer returns before counting the step)
+            model.optimizer.apply(model.params, model.grads)
         if plan.has_constraints:
             for layer in plan.layers:
                 layer.apply_constraints()

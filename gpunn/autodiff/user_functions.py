@@ -8,6 +8,8 @@ with respect to ``y_pred`` comes from the record the evaluation kept (``tensor.p
 """
 from __future__ import annotations
 
+import warnings
+
 from .tensor import Tensor, array_module, gradients
 
 
@@ -47,6 +49,27 @@ def _result(name: str, value, rows: int, loss: bool = False) -> Tensor:
     return value
 
 
+_WARNED_BATCH_VALUES: set = set()
+
+
+def _warn_if_batch_value_across_ranks(name: str, values: Tensor) -> None:
+    """A function returning one value for the batch, in a data-parallel run: each rank computes it on its share of
+    the batch, and the shares' values are averaged (by rows), which is the batch's value for a mean but not for a
+    sum, a maximum or a ratio over the batch (a recall computed batch by batch). Said once per function."""
+    if values.ndim or name in _WARNED_BATCH_VALUES:
+        return
+    from .. import distributed
+
+    comm = distributed.current()
+    size = comm.size
+    if size > 1 and comm.is_chief:  # (the others run the same script)
+        _WARNED_BATCH_VALUES.add(name)
+        warnings.warn(f"{name}: returns one value for the whole batch; with {size} ranks each rank computes it on "
+                      "its share of the batch and the shares' values are averaged, which equals one process for a "
+                      "mean over the batch, not for a sum, a maximum or a ratio; return one value per sample "
+                      "(Keras's reduction averages them) to get the same numbers as one process", stacklevel=2)
+
+
 def _per_sample(values: Tensor, rows: int) -> Tensor:
     """(rows,): each sample's mean value (a scalar result counts for every sample, as Keras's reduction
     broadcasts it)."""
@@ -73,6 +96,7 @@ def loss_step(name: str, function, y_true, y_pred, grad_scale: float, sample_wei
         predicted = y_pred
     prediction = Tensor(predicted, requires_grad=gradient_out is not None)
     values = _result(name, function(Tensor(truth), prediction), rows, loss=True)
+    _warn_if_batch_value_across_ranks(name, values)
     per_sample = _per_sample(values, rows)
     if sample_weight is not None:
         per_sample = per_sample * Tensor(sample_weight.astype(per_sample.dtype, copy=False))
@@ -94,7 +118,9 @@ def metric_step(name: str, function, y_true, y_pred, sample_weight, total, count
     weighted when weights are given (count += their sum), else count += the samples, or 1 for a scalar."""
     xp = array_module(y_pred)
     rows = y_pred.shape[0]
-    values = _result(name, function(Tensor(y_true), Tensor(y_pred)), rows).value.astype("float64")
+    values = _result(name, function(Tensor(y_true), Tensor(y_pred)), rows)
+    _warn_if_batch_value_across_ranks(name, values)
+    values = values.value.astype("float64")
     if values.ndim > 1:
         values = values.mean(axis=tuple(range(1, values.ndim)))
     if sample_weight is not None:

@@ -9,9 +9,15 @@ Sections, in the order a difference is looked for (``agreement.py`` names the fi
   (``trainer/replicas.py`` offsets it per rank);
 - ``compile``: the optimizer's class and hyperparameters, the loss, the metrics, ``jit_compile``,
   ``steps_per_execution``;
-- ``data``: what the caller passes (sample counts, batch size, epochs, ...): see the trainer.
+- ``data``: what the caller passes (sample counts, batch size, epochs, ...): see the trainer; with
+  ``sampled_values``, a checksum of some rows of the arrays, so that data drawn without a seed, or sample or
+  class weights set on one rank, stop the ranks instead of training on a mixture of them.
 """
 from __future__ import annotations
+
+import zlib
+
+import numpy as np
 
 # Layer config keys that may differ between ranks without the ranks computing differently.
 _PER_RANK_KEYS = ("name", "seed")
@@ -24,6 +30,24 @@ def run_summary(call: str, model, data: dict, compiled: bool = True, optimizer: 
         summary["compile"] = compile_summary(model, optimizer)
     summary["data"] = dict(data)
     return summary
+
+
+SAMPLED_ROWS = 64
+
+
+def sampled_values(arrays: list) -> str:
+    """A checksum of up to ``SAMPLED_ROWS`` rows of each array, spread evenly over it (the same rows on every
+    rank: their lengths agree first), as hex: cheap next to training, and two ranks holding different values in
+    those rows differ in it."""
+    checksum = 0
+    for array in arrays:
+        if array is None:
+            continue
+        rows = np.unique(np.linspace(0, len(array) - 1, min(len(array), SAMPLED_ROWS)).astype(np.int64))
+        part = array[rows]
+        part = part.get() if hasattr(part, "get") and not isinstance(part, np.ndarray) else np.asarray(part)  # CuPy
+        checksum = zlib.crc32(np.ascontiguousarray(part).tobytes(), checksum)
+    return f"{checksum:08x}"
 
 
 def model_summary(model) -> dict:

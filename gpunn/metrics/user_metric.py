@@ -71,8 +71,26 @@ def add_user_variable(metric, shape, initializer, dtype, aggregation, name) -> M
         value = np.asarray(initializers.get(initializer or "zeros")(shape, "float64"), dtype=np.float64)
     # state lives in float64, as every metric's does here (Keras: the metric's dtype, float32)
     variable = MetricVariable(f"{len(variables)}.{name or 'variable'}", name or "variable", value)
+    variable.aggregation = aggregation  # (how ranks combine it: combine_across_ranks)
     variables.append(variable)
     return variable
+
+
+def combine_across_ranks(owners: list, fields: list, host, comm):
+    """The state of all ranks from each rank's ``host`` state (``fields``: per owner, {name: (offset, shape)}):
+    every built-in state is a sum; a variable of a metric of the user's combines as its ``aggregation`` says, as
+    Keras's replicas combine it: "sum" summed, "mean" averaged, "only_first_replica" and "none" rank 0's (a
+    maximum kept with ``assign`` is the same on every rank only when it is taken from one)."""
+    combined = np.asarray(comm.allreduce_host(host), dtype=np.float64)
+    spans = [(at, at + int(np.prod(shape)), variable.aggregation)
+             for owner, owned in zip(owners, fields) if is_user_metric(owner)
+             for variable in owner._user_variables if variable.aggregation != "sum"
+             for at, shape in [owned[variable.key]]]
+    if spans:
+        first = np.asarray(comm.broadcast_object(np.asarray(host, dtype=np.float64).tolist()), dtype=np.float64)
+        for start, stop, aggregation in spans:
+            combined[start:stop] = combined[start:stop] / comm.size if aggregation == "mean" else first[start:stop]
+    return combined
 
 
 def is_user_metric(metric) -> bool:

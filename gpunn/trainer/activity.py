@@ -30,7 +30,8 @@ def penalty(plan, ops, ws, outputs: dict, weight_penalty, rows: int, global_rows
         lws = _workspace(layer, rows, global_rows)
         term = lws.buffer("activity.term", (), y.dtype)
         layer.activity_regularizer.penalty(ops, lws, y, term)
-        ops.divide(term, lws.constant("activity.rows", float(rows), y.dtype), term)
+        # (a rank's empty share of a small last batch has no rows and a 0 term: 0, as Keras's divide_no_nan)
+        ops.divide(term, lws.constant("activity.rows", float(max(rows, 1)), y.dtype), term)
         ops.add(total, term, total)
     return total
 

@@ -1,6 +1,10 @@
 """Data-parallel replicas: the same weights on every rank before the first step, and a model check."""
 from __future__ import annotations
 
+import zlib
+
+import numpy as np
+
 from ..layers import sublayers
 from ..layers.seeded import SeededLayer
 
@@ -20,6 +24,21 @@ def sync_replicas(model, comm) -> None:
         if isinstance(layer, SeededLayer) and comm.rank:
             layer.seed = (layer.seed + 7919 * comm.rank) % (2**31 - 1)
     model._synced_comm = comm
+
+
+def take_chiefs_weights_if_changed(model, comm) -> None:
+    """Once the ranks are in sync, at the start of each fit, evaluate and predict: when any rank's weights or
+    states differ from rank 0's (a checkpoint loaded on rank 0 alone, Horovod's broadcast idiom; each rank's own
+    BatchNormalization statistics after training), every rank takes rank 0's, the model rank 0 saves. Costs a
+    checksum of the buffers and two small collectives."""
+    if comm.size == 1 or model._synced_comm is not comm:
+        return
+    buffers = [model.params] + ([model.states] if model.states.size else [])
+    mine = [zlib.crc32(np.ascontiguousarray(model.ops.to_numpy(buffer)).tobytes()) for buffer in buffers]
+    chiefs = comm.broadcast_object(mine)
+    if comm.allreduce_host(np.array([float(mine != chiefs)]))[0] > 0:
+        for buffer in buffers:
+            comm.broadcast_(buffer)
 
 
 def agree_on_stop(model, comm, flag: str = "stop_training") -> None:

@@ -22,6 +22,7 @@ from .. import overrides
 from ..metrics.base import StateBinding
 from ..metrics.reduction import Mean
 from ..metrics.state import StateLayout
+from ..metrics import user_metric
 from ..ops.workspace import Workspaces
 from .compiled_outputs import in_listed_order
 
@@ -193,7 +194,7 @@ class RunningMetrics:
             return {name: 0.0 for name in self.names}
         host = np.asarray(self.ops.to_numpy(self.state), dtype=np.float64)
         if across_ranks and self.comm.size > 1:
-            host = np.asarray(self.comm.allreduce_host(host), dtype=np.float64)
+            host = user_metric.combine_across_ranks(self._owners, self.layout.fields, host, self.comm)
         views = self.layout.views(host)
         found = {name: _log_value(owner.value_of(view)) for name, owner, view in zip(self._shown, self._owners,
                                                                                      views)}

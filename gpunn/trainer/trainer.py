@@ -23,14 +23,14 @@ from ..data import (as_feature_array, as_model_dtype, as_numeric_array, check_in
                     check_same_length, check_sample_weight, check_targets, class_weight_to_sample_weight,
                     split_validation)
 from ..distributed.agreement import check_agreement
-from ..distributed.run_summary import run_summary
+from ..distributed.run_summary import run_summary, sampled_values
 from ..distributed.sharding import shard_bounds
 from ..layers import user_layer
 from ..ops import get_ops
 from .divergence import DivergenceWarning
 from .epoch_iterator import DeviceDataset, EpochIterator, weights_shape
 from .executions import executions
-from .replicas import agree_on_stop, sync_replicas
+from .replicas import agree_on_stop, sync_replicas, take_chiefs_weights_if_changed
 from .running_metrics import hand_batch_logs
 from .streamed_loops import StreamedValidation, evaluate_streamed, fit_streamed, is_streamed, predict_streamed
 from .test_step import TestStep, predict_rows
@@ -356,6 +356,7 @@ class Trainer(TfKeras2Loops):
         stop here, every one of them, naming the difference (else some would wait in a collective)."""
         if comm.size > 1:
             check_agreement(comm, run_summary(call, self, data, **sections))
+            take_chiefs_weights_if_changed(self, comm)
 
     # ---- data checks ------------------------------------------------------------------------------
     def _shape_variant(self, x, argument: str = "x"):
@@ -603,7 +604,9 @@ class Trainer(TfKeras2Loops):
             "validation_sample_weights": val is not None and len(val) == 3,
             "validation_batch_size": val_batch_size, "validation_freq": validation_freq,
             # With callbacks, ranks agree on stopping after every batch (a collective the others must join).
-            "callbacks": bool(callbacks)})
+            "callbacks": bool(callbacks),
+            # (sample and class weights are in the weights' rows)
+            "sampled_values": sampled_values([x, y, weights] + (val or []))})
 
         step = self.make_train_function().prepare(self._sparse_labels(y))
         comm = step.comm
@@ -668,9 +671,12 @@ class Trainer(TfKeras2Loops):
 
     # ---- evaluate / predict -----------------------------------------------------------------------
     def _evaluate_arrays(self, arrays: list, batch_size: int, data: DeviceDataset | None = None,
-                         cbs=None) -> dict:
+                         cbs=None, callbacks_stop: bool | None = None) -> dict:
         """Loss and metrics over ``arrays`` = [x, y] or [x, y, sample_weight] (host arrays, already checked);
-        ``cbs``: a CallbackList told of the test as Keras tells it (``on_test_begin``, each batch, the end)."""
+        ``cbs``: a CallbackList told of the test as Keras tells it (``on_test_begin``, each batch, the end);
+        ``callbacks_stop``: whether callbacks may stop it, so that the ranks agree after each batch (the same on
+        every rank; by default, whether there are ``cbs``: a rank printing progress alone has them too)."""
+        callbacks_stop = cbs is not None if callbacks_stop is None else callbacks_stop
         y = arrays[1]
         step = self.make_test_function().prepare(self._sparse_labels(y))
         iterator = EpochIterator(self.ops, step.comm, list(arrays), batch_size, data=data)
@@ -688,10 +694,10 @@ class Trainer(TfKeras2Loops):
                     step(slot)
             if cbs is not None:
                 hand_batch_logs(step.metrics, cbs.on_test_batch_end, end)
-                if step.comm.size > 1:
-                    agree_on_stop(self, step.comm, "stop_evaluating")
-                if self.stop_evaluating:
-                    break
+            if callbacks_stop and step.comm.size > 1:
+                agree_on_stop(self, step.comm, "stop_evaluating")
+            if self.stop_evaluating:
+                break
         results = step.metrics.result()
         if cbs is not None:
             cbs.on_test_end(results)
@@ -724,9 +730,11 @@ class Trainer(TfKeras2Loops):
             weights = None if weights is None else weights[:steps * batch_size]
         self._check_ranks_agree(distributed.current(), "evaluate", {
             "samples": len(x), "batch_size": batch_size, "sample_weights": weights is not None,
-            "targets": f"{y.dtype.name} {tuple(y.shape[1:])}"}, optimizer=False)
+            "targets": f"{y.dtype.name} {tuple(y.shape[1:])}", "callbacks": bool(callbacks),
+            "sampled_values": sampled_values([x, y, weights])}, optimizer=False)
         cbs = self._test_callbacks(callbacks, verbose, -(-len(x) // batch_size))
-        results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), batch_size, cbs=cbs)
+        results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), batch_size, cbs=cbs,
+                                        callbacks_stop=bool(callbacks))
         return _results(results, return_dict, self.metrics_names)
 
     def _first_use_since_compile(self) -> bool:
@@ -785,7 +793,8 @@ class Trainer(TfKeras2Loops):
             return predict_rows(self, x, batch_size, cbs)
         # Data-parallel: each rank predicts its contiguous share (shard_bounds), gathered in rank order so
         # every rank returns the whole array.
-        self._check_ranks_agree(comm, "predict", {"samples": len(x), "batch_size": batch_size}, compiled=False)
+        self._check_ranks_agree(comm, "predict", {"samples": len(x), "batch_size": batch_size,
+                                                  "sampled_values": sampled_values([x])}, compiled=False)
         sync_replicas(self, comm)
         lo, hi = shard_bounds(0, len(x), comm.rank, comm.size)
         if hi > lo:

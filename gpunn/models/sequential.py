@@ -932,12 +932,14 @@ class Sequential(Trainer, KerasVariableLists):
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
                 layer_range=None) -> None:
-        """Keras 3's table (``summary.py``), printed, or handed whole to ``print_fn`` as Keras does; a model not
-        built yet shows its layers as Keras does ("?", "0 (unbuilt)")."""
+        """Keras 3's table (``summary.py``), printed (by rank 0 alone in a data-parallel run, as progress is), or
+        handed whole to ``print_fn`` as Keras does; a model not built yet shows its layers as Keras does ("?",
+        "0 (unbuilt)")."""
         text = format_summary(self, line_length=line_length, positions=positions, expand_nested=expand_nested,
                               show_trainable=show_trainable, layer_range=layer_range)
         if print_fn is None:
-            print_msg(text, line_break=False)
+            if self.is_chief:
+                print_msg(text, line_break=False)
         else:
             print_fn(text)
 

@@ -1,7 +1,7 @@
 """What one rank does alone between calls, under ``mpiexec -n 2``, against one process
 (worker_rank_local_changes.py): progress shown by rank 0 alone, an empty share of a batch, a metric's own
 aggregation, weights set by the chief after the model ran, BatchNormalization's per-rank statistics, data that
-differs between ranks, and a metric function valued per batch."""
+differs between ranks, a metric function valued per batch, and ``summary()``."""
 from __future__ import annotations
 
 import importlib.util
@@ -74,3 +74,8 @@ def test_a_metric_valued_per_batch_is_warned_about_once_by_rank_0(ranks, alone):
     (warning,) = ranks[0]["batch_valued_metric"]["warnings"]
     assert "metric 'batch_max'" in warning and "with 2 ranks" in warning
     assert ranks[1]["batch_valued_metric"]["warnings"] == []
+
+
+def test_summary_is_printed_by_rank_0_alone(ranks, alone):
+    assert alone["summary_printed_by_rank_0"]["printed"] and ranks[0]["summary_printed_by_rank_0"]["printed"]
+    assert not ranks[1]["summary_printed_by_rank_0"]["printed"]

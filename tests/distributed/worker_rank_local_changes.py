@@ -6,7 +6,10 @@ between calls must not leave the ranks training or reporting different things.
 Cases: ``evaluate`` with progress shown by rank 0 alone (Horovod's ``verbose=1 if rank == 0 else 0``); an
 activity regularizer on a rank whose share of the last batch is empty; a metric of the user's whose variables
 say how replicas combine them; weights set on rank 0 alone after the model has run (a checkpoint loaded by the
-chief); predictions after training with BatchNormalization (per-rank statistics); data drawn without a seed."""
+chief); predictions after training with BatchNormalization (per-rank statistics); data drawn without a seed; a
+metric function valued per batch; ``summary()``."""
+import contextlib
+import io
 import json
 import sys
 import warnings
@@ -118,9 +121,17 @@ def batch_valued_metric(comm) -> dict:
     return {"warnings": [str(w.message) for w in caught if "one value for the whole batch" in str(w.message)]}
 
 
+def summary_printed_by_rank_0(comm) -> dict:
+    model = gpunn.Sequential([gpunn.Input((2,)), gpunn.layers.Dense(1)])
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        model.summary()
+    return {"printed": "Total params" in printed.getvalue()}
+
+
 CASES = [evaluate_with_rank0_progress, activity_penalty_with_an_empty_share, user_metric_aggregation,
          weights_set_by_the_chief_after_use, predictions_after_batch_normalization, data_drawn_without_a_seed,
-         batch_valued_metric]
+         batch_valued_metric, summary_printed_by_rank_0]
 
 
 def run_all(comm) -> dict:

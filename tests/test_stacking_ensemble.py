@@ -54,3 +54,24 @@ def test_a_stacking_ensemble_of_saved_members_trains_as_in_keras(tmp_path_factor
     for mine, keras_weight in zip(ours["weights"], theirs["weights"], strict=True):
         np.testing.assert_allclose(mine, keras_weight, rtol=1e-5, atol=1e-5)  # (Adam scales tiny gradients)
     np.testing.assert_allclose(ours["predictions"], theirs["predictions"], rtol=1e-5, atol=1e-6)
+
+
+NAMES = r'''
+import json, sys
+
+
+def run(module, folder):
+    first = module.Sequential([module.layers.Dense(4), module.layers.Dense(1)])
+    first.build((None, 2))
+    clone = module.models.clone_model(first)
+    clone.build((None, 2))
+    second = module.Sequential([module.layers.Dense(4), module.layers.Dense(1)])
+    second.build((None, 2))
+    return [model.get_config()["layers"][0]["config"]["name"] for model in (first, clone, second)]
+'''
+
+
+def test_a_clone_keeps_the_input_name_keras_gave_the_model(tmp_path_factory):
+    ours, theirs = run_script_both_ways(NAMES, tmp_path_factory)
+    assert theirs == ["input_layer", "input_layer", "input_layer_1"]
+    assert ours == theirs

@@ -10,8 +10,8 @@ Sections, in the order a difference is looked for (``agreement.py`` names the fi
 - ``compile``: the optimizer's class and hyperparameters, the loss, the metrics, ``jit_compile``,
   ``steps_per_execution``;
 - ``data``: what the caller passes (sample counts, batch size, epochs, ...): see the trainer; with
-  ``sampled_values``, a checksum of some rows of the arrays, so that data drawn without a seed, or sample or
-  class weights set on one rank, stop the ranks instead of training on a mixture of them.
+  ``sampled_values``, a checksum of some rows of each array, so that data drawn without a seed, or sample or
+  class weights set on one rank, stop the ranks, naming the array, instead of training on a mixture of them.
 """
 from __future__ import annotations
 
@@ -35,19 +35,18 @@ def run_summary(call: str, model, data: dict, compiled: bool = True, optimizer: 
 SAMPLED_ROWS = 64
 
 
-def sampled_values(arrays: list) -> str:
-    """A checksum of up to ``SAMPLED_ROWS`` rows of each array, spread evenly over it (the same rows on every
-    rank: their lengths agree first), as hex: cheap next to training, and two ranks holding different values in
-    those rows differ in it."""
-    checksum = 0
-    for array in arrays:
-        if array is None:
-            continue
-        rows = np.unique(np.linspace(0, len(array) - 1, min(len(array), SAMPLED_ROWS)).astype(np.int64))
-        part = array[rows]
-        part = part.get() if hasattr(part, "get") and not isinstance(part, np.ndarray) else np.asarray(part)  # CuPy
-        checksum = zlib.crc32(np.ascontiguousarray(part).tobytes(), checksum)
-    return f"{checksum:08x}"
+def sampled_values(comm, arrays: dict) -> dict | None:
+    """With several ranks, per named array (None ones left out), a checksum of up to ``SAMPLED_ROWS`` of its rows
+    spread evenly over it (the same rows on every rank: their lengths agree first), as hex: cheap next to
+    training, and two ranks holding different values in those rows differ in it. None in one process."""
+    if comm.size == 1:
+        return None
+    found = {}
+    for name, array in arrays.items():
+        if array is not None:
+            rows = np.unique(np.linspace(0, len(array) - 1, min(len(array), SAMPLED_ROWS)).astype(np.int64))
+            found[name] = f"{zlib.crc32(np.ascontiguousarray(np.asarray(array)[rows]).tobytes()):08x}"
+    return found
 
 
 def model_summary(model) -> dict:

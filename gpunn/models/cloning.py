@@ -219,8 +219,12 @@ def _clone_checked(model, clone_function, recursive, sample_shape=None, given_in
                                         modes=model._modes_in_fit(warn=False), outputs=model._output_indices,
                                         output_keys=model._output_keys, nodes=model._nodes)
     else:
-        cloned = Sequential(([new_input] if new_input is not None else []) + new_layers, name=model.name,
-                            trainable=model.trainable)
+        cloned = Sequential(name=model.name, trainable=model.trainable)
+        if new_input is None and "_implied_input_layer_name" in model.__dict__:
+            # Keras's clone takes the InputLayer its Sequential.build made under that layer's name
+            cloned.__dict__["_implied_input_layer_name"] = model._implied_input_name()
+        for layer in ([new_input] if new_input is not None else []) + new_layers:
+            cloned.add(layer)
     if model.compiled:
         # Keras: "If model compiled already then set same to cloned model" (compile_from_config): a new
         # optimizer, loss and metric objects from their configs (so no optimizer state or metric sums are shared).

@@ -243,8 +243,12 @@ def trained_weights(model) -> list[tuple]:
 
 def trained_weight_descriptions(model) -> list[tuple[str, tuple]]:
     """(Keras's variable path, shape) of each trained weight, in the flat buffer's order (what Muon sorts by)."""
-    return [(f"{variable_paths.prefix(layer)}{layer.name}/{spec.name}", tuple(spec.shape))
-            for layer, spec in trained_weights(model)]
+    return [(_keras_path(layer, spec), tuple(spec.shape)) for layer, spec in trained_weights(model)]
+
+
+def _keras_path(layer, spec) -> str:
+    """Keras 3's path of a weight's variable ('sequential/dense/kernel')."""
+    return f"{variable_paths.prefix(layer)}{layer.name}/{spec.name}"
 
 
 def _trained_in_keras_order(model, attribute_order: bool) -> list[tuple]:
@@ -253,16 +257,17 @@ def _trained_in_keras_order(model, attribute_order: bool) -> list[tuple]:
     layer, its own), which keeps a model called as a layer together; for a subclassed model, the graph's, or
     with ``attribute_order`` its attributes'."""
     pairs = list(zip(trained_weights(model), model._store.segments))
-    subclassed = "_internal_attributes" in vars(model)  # (keras_attribute_paths.is_subclassed, which imports this)
-    if attribute_order or not subclassed:
+    from .keras_attribute_paths import is_subclassed  # (which imports this module)
+
+    if attribute_order or not is_subclassed(model):
         place = {id(layer): k for k, layer in enumerate(model._weight_order())}
         pairs.sort(key=lambda pair: place.get(id(pair[0][0]), len(place)))
     return pairs
 
 
 def _variable_path(layer, spec) -> str:
-    # Keras 3's variable path ('sequential/dense/kernel'), as its optimizer names slot variables after it
-    return f"{variable_paths.prefix(layer)}{layer.name}/{spec.name}".replace("/", "_")
+    # as Keras's optimizer names a slot variable after its weight's path
+    return _keras_path(layer, spec).replace("/", "_")
 
 
 def optimizer_variable_places(model, attribute_order: bool = False) -> list[OptimizerVariablePlace]:

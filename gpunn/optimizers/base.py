@@ -72,9 +72,9 @@ class Optimizer:
         _refuse_own_update(type(self))
         for legacy in ("lr", "decay"):
             if legacy in kwargs:
-                raise UnknownArgumentError(f"{type(self).__name__}: argument {legacy!r} is the legacy Keras 2 name; use "
-                                f"{'learning_rate' if legacy == 'lr' else 'a schedule from gpunn.optimizers.schedules'}"
-                                + _legacy_counterpart(type(self)))
+                instead = "learning_rate" if legacy == "lr" else "a schedule from gpunn.optimizers.schedules"
+                raise UnknownArgumentError(f"{type(self).__name__}: argument {legacy!r} is the legacy Keras 2 name; "
+                                           f"use {instead}" + _legacy_counterpart(type(self)))
         refuse_unknown(type(self).__name__, kwargs)
         with_a_norm = (clipnorm, global_clipnorm) != (None, None)
         if (clipnorm is not None and global_clipnorm is not None) or (

@@ -5,6 +5,7 @@ import zlib
 
 import numpy as np
 
+from ..distributed.errors import RanksDisagreeError
 from ..layers import sublayers
 from ..layers.seeded import SeededLayer
 
@@ -27,18 +28,45 @@ def sync_replicas(model, comm) -> None:
 
 
 def take_chiefs_weights_if_changed(model, comm) -> None:
-    """Once the ranks are in sync, at the start of each fit, evaluate and predict: when any rank's weights or
-    states differ from rank 0's (a checkpoint loaded on rank 0 alone, Horovod's broadcast idiom; each rank's own
-    BatchNormalization statistics after training), every rank takes rank 0's, the model rank 0 saves. Costs a
-    checksum of the buffers and two small collectives."""
+    """Once the ranks are in sync, at the start of each fit, evaluate and predict: when any rank's weights,
+    states or optimizer state differ from rank 0's (a checkpoint loaded on rank 0 alone, Horovod's broadcast
+    idiom; each rank's own BatchNormalization statistics after training), every rank takes rank 0's, the model
+    rank 0 saves. Costs a checksum of those buffers (a copy to the host on a GPU) and two collectives."""
     if comm.size == 1 or model._synced_comm is not comm:
         return
+    buffers, optimizer = _replicated_buffers(model)
+    mine = [[int(buffer.size) for buffer in buffers], [_checksum(model.ops, buffer) for buffer in buffers],
+            None if optimizer is None else optimizer.step_count]
+    chiefs = [list(part) if isinstance(part, (list, tuple)) else part for part in comm.broadcast_object(mine)]
+    if comm.allreduce_host(np.array([float(mine != chiefs)]))[0] == 0:
+        return
+    if comm.allreduce_host(np.array([float(mine[0] != chiefs[0])]))[0] > 0:
+        raise RanksDisagreeError(
+            "gpunn.distributed: the ranks hold optimizer states of different layouts (an optimizer state loaded on "
+            "some ranks into an optimizer that had not run on the others); load the checkpoint on every rank, "
+            "or on rank 0 after a first fit")
+    for buffer in buffers:
+        comm.broadcast_(buffer)
+    if optimizer is not None:
+        optimizer.step_count = chiefs[2]
+
+
+def _replicated_buffers(model) -> tuple[list, object]:
+    """The buffers every rank holds alike: weights, states and, once its optimizer has run, that optimizer's
+    slots and device state (with the optimizer, else None)."""
     buffers = [model.params] + ([model.states] if model.states.size else [])
-    mine = [zlib.crc32(np.ascontiguousarray(model.ops.to_numpy(buffer)).tobytes()) for buffer in buffers]
-    chiefs = comm.broadcast_object(mine)
-    if comm.allreduce_host(np.array([float(mine != chiefs)]))[0] > 0:
-        for buffer in buffers:
-            comm.broadcast_(buffer)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or getattr(optimizer, "state", None) is None:
+        return buffers, None
+    buffers += [optimizer.slots[name] for name in sorted(optimizer.slots)] + [optimizer.state]
+    if optimizer.step_state is not None:
+        buffers.append(optimizer.step_state)
+    return buffers, optimizer
+
+
+def _checksum(ops, buffer) -> int:
+    host = np.ascontiguousarray(ops.to_numpy(buffer))
+    return zlib.crc32(memoryview(host).cast("B"))
 
 
 def agree_on_stop(model, comm, flag: str = "stop_training") -> None:

@@ -88,6 +88,11 @@ class NotCompiledError(RuntimeError, ValueError):
     before using the model")."""
 
 
+class NoLossError(RuntimeError, ValueError):
+    """A training step asked of a model compiled without a loss and given none by its layers: a ValueError too, as
+    Keras raises it ("No loss to compute")."""
+
+
 class Trainer(TfKeras2Loops):
     """The Keras training API of a model; the model provides layers, ops, params/grads, ``_ensure_built`` and
     ``_pack_for_training``."""
@@ -405,8 +410,8 @@ class Trainer(TfKeras2Loops):
         """A model compiled without a loss trains on its layers' add_loss terms: one output's model with such
         layers and no metrics (they would have no targets to compare with)."""
         if not self._adds_losses():
-            raise NotCompiledError(f"{what}: the model was compiled without a loss, and none of its layers gives "
-                                   "add_loss one; call model.compile(loss=...)")
+            raise NoLossError(f"{what}: the model was compiled without a loss, and none of its layers gives "
+                              "add_loss one; call model.compile(loss=...)")
         if self._several_outputs:
             raise ValueError(f"{what}: the model has several outputs and was compiled without a loss; gpunn trains "
                              "a model on its layers' add_loss terms alone when it has one output (give compile a "
@@ -606,7 +611,9 @@ class Trainer(TfKeras2Loops):
             # With callbacks, ranks agree on stopping after every batch (a collective the others must join).
             "callbacks": bool(callbacks),
             # (sample and class weights are in the weights' rows)
-            "sampled_values": sampled_values([x, y, weights] + (val or []))})
+            "sampled_values": sampled_values(distributed.current(), {
+                "x": x, "y": y, "sample_weight": weights,
+                **dict(zip(("validation_x", "validation_y", "validation_sample_weight"), val or []))})})
 
         step = self.make_train_function().prepare(self._sparse_labels(y))
         comm = step.comm
@@ -731,7 +738,8 @@ class Trainer(TfKeras2Loops):
         self._check_ranks_agree(distributed.current(), "evaluate", {
             "samples": len(x), "batch_size": batch_size, "sample_weights": weights is not None,
             "targets": f"{y.dtype.name} {tuple(y.shape[1:])}", "callbacks": bool(callbacks),
-            "sampled_values": sampled_values([x, y, weights])}, optimizer=False)
+            "sampled_values": sampled_values(distributed.current(), {"x": x, "y": y, "sample_weight": weights})},
+            optimizer=False)
         cbs = self._test_callbacks(callbacks, verbose, -(-len(x) // batch_size))
         results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), batch_size, cbs=cbs,
                                         callbacks_stop=bool(callbacks))
@@ -794,7 +802,7 @@ class Trainer(TfKeras2Loops):
         # Data-parallel: each rank predicts its contiguous share (shard_bounds), gathered in rank order so
         # every rank returns the whole array.
         self._check_ranks_agree(comm, "predict", {"samples": len(x), "batch_size": batch_size,
-                                                  "sampled_values": sampled_values([x])}, compiled=False)
+                                                  "sampled_values": sampled_values(comm, {"x": x})}, compiled=False)
         sync_replicas(self, comm)
         lo, hi = shard_bounds(0, len(x), comm.rank, comm.size)
         if hi > lo:

@@ -1,7 +1,7 @@
 """What one rank does alone between calls, under ``mpiexec -n 2``, against one process
 (worker_rank_local_changes.py): progress shown by rank 0 alone, an empty share of a batch, a metric's own
-aggregation, weights set by the chief after the model ran, BatchNormalization's per-rank statistics, data that
-differs between ranks, a metric function valued per batch, and ``summary()``."""
+aggregation, weights and optimizer state set by the chief after the model ran, BatchNormalization's per-rank
+statistics, data that differs between ranks, a metric function valued per batch, and ``summary()``."""
 from __future__ import annotations
 
 import importlib.util
@@ -17,7 +17,8 @@ pytestmark = pytest.mark.mpi
 
 @pytest.fixture(scope="module")
 def worker(workers):
-    spec = importlib.util.spec_from_file_location("worker_rank_local_changes", workers / "worker_rank_local_changes.py")
+    path = workers / "worker_rank_local_changes.py"
+    spec = importlib.util.spec_from_file_location("worker_rank_local_changes", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -38,7 +39,8 @@ def ranks(mpirun, tmp_path_factory):
 
 
 @pytest.mark.parametrize("case", ["evaluate_with_rank0_progress", "activity_penalty_with_an_empty_share",
-                                  "user_metric_aggregation", "weights_set_by_the_chief_after_use"])
+                                  "user_metric_aggregation", "weights_set_by_the_chief_after_use",
+                                  "optimizer_state_loaded_by_the_chief"])
 def test_every_rank_equals_one_process(ranks, alone, case):
     for rank, results in enumerate(ranks):
         got, expected = results[case], alone[case]
@@ -66,7 +68,11 @@ def test_data_differing_between_ranks_is_named(ranks, alone):
     assert alone["data_drawn_without_a_seed"]["message"] is None
     for results in ranks:
         message = results["data_drawn_without_a_seed"]["message"]
-        assert message is not None and "data.sampled_values" in message, message
+        assert message is not None and "data.sampled_values.x: " in message, message
+    assert alone["class_weight_set_on_one_rank"]["message"] is None
+    for results in ranks:  # (class weights are in the sample weights' rows)
+        message = results["class_weight_set_on_one_rank"]["message"]
+        assert message is not None and "data.sampled_values.sample_weight: " in message, message
 
 
 def test_a_metric_valued_per_batch_is_warned_about_once_by_rank_0(ranks, alone):

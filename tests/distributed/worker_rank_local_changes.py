@@ -1,17 +1,19 @@
 """Run under ``mpiexec -n 2`` (and alone, in the test's process, for the reference): what one rank does alone
 between calls must not leave the ranks training or reporting different things.
 
-    worker_rank_local_changes.py OUT_DIR    every case in turn; each rank writes OUT_DIR/rank<r>.json: {case: result}
+    worker_rank_local_changes.py OUT_DIR    every case in turn; each rank writes OUT_DIR/rank<r>.json
+                                            ({case: result})
 
 Cases: ``evaluate`` with progress shown by rank 0 alone (Horovod's ``verbose=1 if rank == 0 else 0``); an
 activity regularizer on a rank whose share of the last batch is empty; a metric of the user's whose variables
 say how replicas combine them; weights set on rank 0 alone after the model has run (a checkpoint loaded by the
-chief); predictions after training with BatchNormalization (per-rank statistics); data drawn without a seed; a
-metric function valued per batch; ``summary()``."""
+chief), with the optimizer's state; predictions after training with BatchNormalization (per-rank statistics);
+data drawn without a seed; a metric function valued per batch; ``summary()``."""
 import contextlib
 import io
 import json
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -83,6 +85,25 @@ def weights_set_by_the_chief_after_use(comm) -> dict:
     return {"kernel": kernel.tolist(), "bias": bias.tolist()}
 
 
+def optimizer_state_loaded_by_the_chief(comm) -> dict:
+    x = np.linspace(-1, 1, 64).reshape(32, 2)
+    y = x.sum(1, keepdims=True) + 0.5
+    seeded = gpunn.initializers.RandomNormal
+    model = gpunn.Sequential([gpunn.Input((2,)), gpunn.layers.Dense(3, kernel_initializer=seeded(seed=3)),
+                              gpunn.layers.Dense(1, kernel_initializer=seeded(seed=4))])
+    model.compile(gpunn.optimizers.Adam(0.05), "mse")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    path = comm.broadcast_object(tempfile.mkdtemp() if comm.rank == 0 else None) + "/checkpoint.weights.h5"
+    if comm.rank == 0:
+        model.save_weights(path)
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    if comm.rank == 0:  # weights, Adam's moments and step count back to the checkpoint's, on rank 0 alone
+        model.load_weights(path)
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    kernel = model.get_weights()[2]
+    return {"kernel": kernel.tolist(), "iterations": int(model.optimizer.iterations)}
+
+
 def predictions_after_batch_normalization(comm) -> dict:
     x = np.random.default_rng(1).normal(size=(40, 3))
     y = x @ np.array([[1.0], [-2.0], [0.5]])
@@ -101,6 +122,18 @@ def data_drawn_without_a_seed(comm) -> dict:
     model.compile("sgd", "mse")
     try:
         model.fit(x, x[:, :1], batch_size=8, epochs=1, verbose=0)
+    except gpunn.distributed.RanksDisagreeError as error:
+        return {"message": str(error)}
+    return {"message": None}
+
+
+def class_weight_set_on_one_rank(comm) -> dict:
+    x = np.linspace(-1, 1, 64).reshape(32, 2)
+    y = (x[:, :1] > 0).astype("float64")
+    model = gpunn.Sequential([gpunn.Input((2,)), gpunn.layers.Dense(1, activation="sigmoid")])
+    model.compile("sgd", "binary_crossentropy")
+    try:
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0, class_weight={0: 1.0, 1: 2.0 if comm.rank == 1 else 1.0})
     except gpunn.distributed.RanksDisagreeError as error:
         return {"message": str(error)}
     return {"message": None}
@@ -130,8 +163,9 @@ def summary_printed_by_rank_0(comm) -> dict:
 
 
 CASES = [evaluate_with_rank0_progress, activity_penalty_with_an_empty_share, user_metric_aggregation,
-         weights_set_by_the_chief_after_use, predictions_after_batch_normalization, data_drawn_without_a_seed,
-         batch_valued_metric, summary_printed_by_rank_0]
+         weights_set_by_the_chief_after_use, optimizer_state_loaded_by_the_chief,
+         predictions_after_batch_normalization, data_drawn_without_a_seed,
+         class_weight_set_on_one_rank, batch_valued_metric, summary_printed_by_rank_0]
 
 
 def run_all(comm) -> dict:

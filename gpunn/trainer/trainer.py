@@ -651,7 +651,7 @@ class Trainer(TfKeras2Loops):
             if val is not None and validates_after(epoch, validation_freq):
                 if val_data is None:  # on the device once per fit, not once per validation
                     val_data = DeviceDataset(self.ops, val)
-                val_logs = self._evaluate_arrays(val, val_batch_size, val_data, cbs)
+                val_logs = self._evaluate_arrays(val, val_batch_size, val_data, cbs, callbacks_stop=agree)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             if val_stream is not None and validates_after(epoch, validation_freq):
                 logs.update({f"val_{k}": v for k, v in val_stream.evaluate(cbs).items()})
@@ -681,8 +681,8 @@ class Trainer(TfKeras2Loops):
                          cbs=None, callbacks_stop: bool | None = None) -> dict:
         """Loss and metrics over ``arrays`` = [x, y] or [x, y, sample_weight] (host arrays, already checked);
         ``cbs``: a CallbackList told of the test as Keras tells it (``on_test_begin``, each batch, the end);
-        ``callbacks_stop``: whether callbacks may stop it, so that the ranks agree after each batch (the same on
-        every rank; by default, whether there are ``cbs``: a rank printing progress alone has them too)."""
+        ``callbacks_stop``: whether callbacks of the user's may stop it, so that the ranks agree after each batch
+        (the same on every rank; by default, whether there are ``cbs``)."""
         callbacks_stop = cbs is not None if callbacks_stop is None else callbacks_stop
         y = arrays[1]
         step = self.make_test_function().prepare(self._sparse_labels(y))

@@ -249,11 +249,43 @@ def _graph(inputs: list, outputs: list) -> tuple[list, tuple, tuple, list, tuple
     ordered = [node for node in order if node >= 0]
     calls = _calls_of([layers[i] for i in ordered])
     nodes = _node_indices([layers[i] for i in ordered], [node_keys[i] for i in ordered])
+    keras_layers = [inputs[-1 - node] if node < 0 else layers[node] for node in layer_order]
     return (calls,
             tuple(tuple(s if s < 0 else new_index[s] for s in sources[i]) for i in ordered),
             tuple(modes[i] for i in ordered),
-            [inputs[-1 - node] if node < 0 else layers[node] for node in layer_order],
+            _held_models_at_their_depth(inputs, outputs, keras_layers),
             tuple(new_index[end] for end in ends), nodes)
+
+
+def _held_models_at_their_depth(inputs: list, outputs: list, keras_layers: list) -> list:
+    """``keras_layers`` (Keras's order of the flattened graph) with each model called as a layer placed as Keras
+    places it: one operation, at the depth of its call, its layers together there in its own order (Keras
+    lists a held model deeper than a sibling branch after that branch's layers, and orders its ``weights`` and
+    optimizer variables so). Unchanged when no model is held, or when a held model's layer is also called
+    outside it (the flattened order, which lists such a layer by its first call)."""
+    made = _calls_in_order(inputs, outputs)
+    if not any(isinstance(call, ModelCall) for call in made):
+        return keras_layers
+    made_by: dict = {id(layer): wiring.input_source(k) for k, layer in enumerate(inputs)}
+    made_by.update({tensor: wiring.input_source(k) for tensor, k in _stand_ins(inputs).items()})
+    sources, first_call = [], {}
+    for index, call in enumerate(made):
+        sources.append(tuple(made_by[id(parent)] for parent in call.parents))
+        made_by[id(call)] = index
+        first_call.setdefault(id(call.layer), index)
+    keys = [first_call[id(call.layer)] for call in made]
+    _, operations = keras_order(tuple(sources), len(inputs), [made_by[id(output)] for output in outputs], keys)
+    placed = []
+    for node in operations:
+        if node < 0:
+            placed.append(inputs[-1 - node])
+        elif isinstance(made[node], ModelCall):
+            placed += [layer for layer in made[node].layer._keras_ordered_layers()
+                       if not isinstance(layer, InputLayer)]
+        else:
+            placed.append(wiring.layer_of(made[node].layer))
+    same = len(placed) == len(keras_layers) and {id(item) for item in placed} == {id(item) for item in keras_layers}
+    return placed if same else keras_layers
 
 
 def _calls_of(layers: list) -> list:
@@ -367,6 +399,11 @@ class Functional(Sequential):
     @property
     def _graph_layers(self) -> list:
         return [layer for layer in self._keras_layers if not is_operation(layer)]
+
+    def _keras_ordered_layers(self) -> list:
+        """Its layers and operations in Keras's order, InputLayers included, a model it holds flattened in place
+        (what a model calling it lists in that model's place)."""
+        return list(self._keras_layers)
 
     @property
     def operations(self) -> list:

@@ -280,6 +280,10 @@ class Sequential(Trainer, KerasVariableLists):
             graph = self.__dict__["_graph"] = (source, value)
         return graph
 
+    def _keras_ordered_layers(self) -> list:
+        """Its layers in Keras's order (a model calling it lists them in its place)."""
+        return list(self._layers)
+
     def _implied_input_name(self) -> str:
         """The name of the InputLayer that Keras's ``Sequential.build`` makes when the model was given no Input:
         taken from the session's counter once (``input_layer``, ``input_layer_1``, ...), so that the files of two

@@ -123,3 +123,41 @@ def test_set_weights_checks_before_writing(numpy_backend):
     with pytest.raises(ValueError, match="has shape"):
         optimizer.set_weights(values[:2] + [np.zeros((4, 3))] + values[3:])
     np.testing.assert_array_equal(optimizer.variables[2].numpy(), values[2])  # nothing was written
+
+
+SUBCLASS_ORDER = r'''
+import json, sys
+import numpy as np
+
+
+def run(module, folder):
+    class Net(module.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.second = module.layers.Dense(3, name="second")  # set first, called second
+            self.first = module.layers.Dense(3, name="first")
+            self.head = module.layers.Dense(1, name="head")
+
+        def call(self, x):
+            return self.head(self.second(self.first(x)))
+
+    x = np.linspace(-1, 1, 24).reshape(8, 3).astype("float32")
+    y = np.linspace(0, 1, 8).reshape(8, 1).astype("float32")
+    model = Net(name="net")
+    model(x)
+    model.set_weights([np.full(w.shape, 0.1 * (k + 1), "float32") for k, w in enumerate(model.get_weights())])
+    model.compile(optimizer=module.optimizers.Adam(0.01), loss="mse")
+    model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    variables = model.optimizer.variables
+    return {"paths": [v.path for v in variables], "values": [np.asarray(v).tolist() for v in variables[2:]]}
+'''
+
+
+def test_a_subclassed_models_optimizer_variables_follow_its_attributes_as_in_keras(tmp_path_factory):
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(SUBCLASS_ORDER, tmp_path_factory)
+    assert theirs["paths"][2] == "adam/net_second_kernel_momentum"
+    assert ours["paths"] == theirs["paths"]
+    for mine, keras_value in zip(ours["values"], theirs["values"], strict=True):
+        np.testing.assert_allclose(mine, keras_value, rtol=1e-5, atol=1e-7)

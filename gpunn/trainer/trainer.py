@@ -908,4 +908,4 @@ def _keras_variable_places(model_ref, optimizer) -> list:
     model = model_ref()
     if model is None or model.optimizer is not optimizer:
         return head_places(optimizer)
-    return optimizer_variable_places(model)
+    return optimizer_variable_places(model, attribute_order=True)  # (Keras: its trainable_variables order)

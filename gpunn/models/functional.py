@@ -220,7 +220,16 @@ def _graph(inputs: list, outputs: list) -> tuple[list, tuple, tuple, list, tuple
     made_by.update({id(layer): wiring.input_source(k) for k, layer in enumerate(inputs)})
     made_by.update({tensor: wiring.input_source(k) for tensor, k in _stand_ins(inputs).items()})
     node_keys = []  # per call: what numbers it among its layer's calls (Keras's node index)
-    for call in _calls_in_order(inputs, outputs):
+    made = _calls_in_order(inputs, outputs)
+    # the graph of the calls as Keras sees them, a model called as a layer one operation: per call, the calls
+    # (or inputs) it reads
+    operation_sources = []
+    operation_of: dict = {id(layer): wiring.input_source(k) for k, layer in enumerate(inputs)}
+    operation_of.update({tensor: wiring.input_source(k) for tensor, k in _stand_ins(inputs).items()})
+    for index, call in enumerate(made):
+        operation_sources.append(tuple(operation_of[id(parent)] for parent in call.parents))
+        operation_of[id(call)] = index
+    for call in made:
         reads = tuple(made_by[id(parent)] for parent in call.parents)
         inner = call.layer._calls if isinstance(call, ModelCall) else [call.layer]
         inner_sources = call.layer._sources if isinstance(call, ModelCall) else None
@@ -253,28 +262,23 @@ def _graph(inputs: list, outputs: list) -> tuple[list, tuple, tuple, list, tuple
     return (calls,
             tuple(tuple(s if s < 0 else new_index[s] for s in sources[i]) for i in ordered),
             tuple(modes[i] for i in ordered),
-            _held_models_at_their_depth(inputs, outputs, keras_layers),
+            _held_models_at_their_depth(inputs, made, operation_sources,
+                                        [operation_of[id(output)] for output in outputs], keras_layers),
             tuple(new_index[end] for end in ends), nodes)
 
 
-def _held_models_at_their_depth(inputs: list, outputs: list, keras_layers: list) -> list:
+def _held_models_at_their_depth(inputs: list, made: list, sources: list, ends: list, keras_layers: list) -> list:
     """``keras_layers`` (Keras's order of the flattened graph) with each model called as a layer placed as Keras
     places it: one operation, at the depth of its call, its layers together there in its own order (Keras
     lists a held model deeper than a sibling branch after that branch's layers, and orders its ``weights`` and
     optimizer variables so). Unchanged when no model is held, or when a held model's layer is also called
-    outside it (the flattened order, which lists such a layer by its first call)."""
-    made = _calls_in_order(inputs, outputs)
+    outside it (the flattened order, which lists such a layer by its first call). ``made``: the calls in the
+    order they run, ``sources`` what each reads, ``ends`` the calls making the outputs (``_graph``)."""
     if not any(isinstance(call, ModelCall) for call in made):
         return keras_layers
-    made_by: dict = {id(layer): wiring.input_source(k) for k, layer in enumerate(inputs)}
-    made_by.update({tensor: wiring.input_source(k) for tensor, k in _stand_ins(inputs).items()})
-    sources, first_call = [], {}
-    for index, call in enumerate(made):
-        sources.append(tuple(made_by[id(parent)] for parent in call.parents))
-        made_by[id(call)] = index
-        first_call.setdefault(id(call.layer), index)
-    keys = [first_call[id(call.layer)] for call in made]
-    _, operations = keras_order(tuple(sources), len(inputs), [made_by[id(output)] for output in outputs], keys)
+    first_call: dict = {}
+    keys = [first_call.setdefault(id(call.layer), index) for index, call in enumerate(made)]
+    _, operations = keras_order(tuple(sources), len(inputs), ends, keys)
     placed = []
     for node in operations:
         if node < 0:

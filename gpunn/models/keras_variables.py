@@ -256,9 +256,9 @@ def _trained_in_keras_order(model, attribute_order: bool) -> list[tuple]:
     ``model.trainable_variables`` (which orders its optimizer's variables): ``model._weight_order()`` (within a
     layer, its own), which keeps a model called as a layer together; for a subclassed model, the graph's, or
     with ``attribute_order`` its attributes'."""
-    pairs = list(zip(trained_weights(model), model._store.segments))
     from .keras_attribute_paths import is_subclassed  # (which imports this module)
 
+    pairs = list(zip(trained_weights(model), model._store.segments))
     if attribute_order or not is_subclassed(model):
         place = {id(layer): k for k, layer in enumerate(model._weight_order())}
         pairs.sort(key=lambda pair: place.get(id(pair[0][0]), len(place)))

@@ -7,14 +7,16 @@
 
 Strategies, one file each: ``local`` (one process), ``mpi`` (NumPy ranks, MPI allreduce), ``nccl`` (one GPU
 per process, bucketed NCCL allreduce overlapping backward), ``multi_gpu`` (one process, several GPUs, no
-MPI). ``failure`` makes a failing rank stop the whole job; ``errors`` holds the timeout setting;
+MPI). ``failure`` makes a failing rank stop the whole job (``failure_notices``: or every rank say why, when the
+exception was caught); ``errors`` holds the timeout setting;
 ``agreement`` (with ``run_summary``) stops ranks that are about to run different things, before the first step.
 Importing this package imports neither mpi4py nor CuPy.
 """
 from __future__ import annotations
 
 from .base import Communicator, GradientReducer
-from .errors import CollectiveTimeoutError, RanksDisagreeError, collective_timeout
+from .errors import (CollectiveTimeoutError, PeerFailedError, RanksDisagreeError, RanksOutOfStepError,
+                     collective_timeout)
 from .launch import init
 from .local import LocalCommunicator
 
@@ -52,4 +54,4 @@ def __getattr__(name: str):
 
 __all__ = ["Communicator", "GradientReducer", "LocalCommunicator", "MpiCommunicator", "NcclCommunicator",
            "BucketedGradientReducer", "NcclDeviceGroup", "CollectiveTimeoutError", "RanksDisagreeError",
-           "collective_timeout", "init", "current", "set_current"]
+           "PeerFailedError", "RanksOutOfStepError", "collective_timeout", "init", "current", "set_current"]

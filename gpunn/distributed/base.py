@@ -65,6 +65,10 @@ class Communicator:
     def barrier(self) -> None:
         pass
 
+    def note_failure(self, exc: BaseException) -> None:
+        """An exception is leaving ``fit`` / ``evaluate`` / ``predict`` on this rank: tell the other ranks,
+        which may be waiting for it in a collective (``failure_notices``). Nothing to do for one process."""
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} rank {self.rank}/{self.size} backend={self.backend}>"
 

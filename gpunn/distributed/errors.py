@@ -16,6 +16,16 @@ class RanksDisagreeError(RuntimeError):
     every rank before the first step, naming the first difference and which ranks hold which value."""
 
 
+class PeerFailedError(RuntimeError):
+    """Another rank's exception left a run (``fit``, ``evaluate``...) while this rank waited for it in a
+    collective (``failure_notices``)."""
+
+
+class RanksOutOfStepError(RuntimeError):
+    """After an exception left a run on some ranks and not at the same point on the others, the ranks no longer
+    make the same collectives (``failure_notices``)."""
+
+
 def collective_timeout(value: float | None = None) -> float | None:
     """Seconds a rank waits for one collective before giving up; None means wait forever.
 

@@ -7,7 +7,8 @@ two guards:
   aborts the whole job (``MPI_Abort``), so ``mpiexec`` exits non-zero within seconds;
 - an exit check: a rank that leaves the program (``sys.exit`` or the end of the script) first waits, with the
   collective timeout, until every rank has reached its end too; if they do not in time, the others are stuck
-  in a collective this rank will never join, and the job is aborted.
+  in a collective this rank will never join, and the job is aborted. So is a job whose ranks a caught
+  exception put out of step (``failure_notices``).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import sys
 import time
 import traceback
 
-from .errors import CollectiveTimeoutError
+from .errors import CollectiveTimeoutError, PeerFailedError, RanksOutOfStepError
 
 _installed: dict = {}
 _GRACE_S = 1.0
@@ -64,4 +65,11 @@ def _exit_check() -> None:
               f"ranks did not within {comm.timeout:g} s (they are stuck or still in a collective this rank "
               "left); aborting the job", file=sys.stderr)
         sys.stderr.flush()
+        comm.abort(1)
+    except (PeerFailedError, RanksOutOfStepError) as exc:
+        # A caught exception left the ranks out of step: collectives still pending can never complete.
+        print(f"{exc}\ngpunn.distributed: rank {comm.rank} of {comm.size} reached the end of the program out of "
+              "step with the other ranks; aborting the job", file=sys.stderr)
+        sys.stderr.flush()
+        time.sleep(_GRACE_S)  # the others are saying why too (see _abort_on_uncaught)
         comm.abort(1)

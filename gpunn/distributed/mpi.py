@@ -14,7 +14,8 @@ import numpy as np
 from .. import _compat
 from . import waiting
 from .base import Communicator
-from .errors import collective_timeout
+from .errors import CollectiveTimeoutError, PeerFailedError, RanksOutOfStepError, collective_timeout
+from .failure_notices import FailureNotices, describe
 
 
 def load_mpi():
@@ -48,10 +49,45 @@ class MpiCommunicator(Communicator):
         self.local_rank, self.local_size = node.Get_rank(), node.Get_size()
         node.Free()
         self.timeout = collective_timeout(timeout)
+        self.collectives = 0  # made so far: where this rank stands, should an exception leave a run
+        self.notices = FailureNotices(MPI, self.comm, self.rank, self.size) if self.size > 1 else None
 
     # ---- internals --------------------------------------------------------------------------------
-    def _wait(self, request, what: str) -> None:
-        waiting.wait(request, what, self.rank, self.timeout)
+    def _wait(self, start, what: str) -> None:
+        """Start a collective (``start()`` returns its request) and wait for it, unless an exception that left
+        a run here put this rank out of step with the others (``failure_notices``)."""
+        self.check_in_step()
+        notices = self.notices
+        self.collectives += 1
+        request = start()
+        if notices is None:
+            waiting.wait(request, what, self.rank, self.timeout)
+            return
+
+        def peer_failed() -> None:
+            notice = notices.poll()
+            if notice is not None:
+                raise PeerFailedError(
+                    f"gpunn.distributed: rank {self.rank}: rank {notice['rank']} stopped its run with "
+                    f"{notice['what']}, while this rank waited for it in {what}")
+
+        try:
+            waiting.wait(request, what, self.rank, self.timeout, interrupt=peer_failed)
+        except (CollectiveTimeoutError, PeerFailedError) as exc:
+            notices.post((self.collectives, 0), True, describe(exc))  # the request stays pending for good
+            raise
+
+    def check_in_step(self) -> None:
+        """Before a collective: once an exception left a run here, wait for the other ranks' notices, and raise
+        RanksOutOfStepError unless every rank stopped at this same point."""
+        notices = self.notices
+        if notices is not None and (notices.mine is not None or notices.out_of_step is not None):
+            notices.resolve(self.timeout)
+
+    def note_failure(self, exc: BaseException, device_collectives: int = 0) -> None:
+        if self.notices is not None and not isinstance(
+                exc, (CollectiveTimeoutError, PeerFailedError, RanksOutOfStepError)):
+            self.notices.post((self.collectives, device_collectives), False, describe(exc))
 
     @staticmethod
     def _host_view(array, what: str):
@@ -67,20 +103,21 @@ class MpiCommunicator(Communicator):
     # ---- Communicator -----------------------------------------------------------------------------
     def allreduce_sum_(self, array) -> None:
         host, staged = self._host_view(array, "allreduce_sum_")
-        self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, host, op=self.MPI.SUM),
+        self._wait(lambda: self.comm.Iallreduce(self.MPI.IN_PLACE, host, op=self.MPI.SUM),
                    f"allreduce of {host.size} {host.dtype} values")
         if staged:
             array.set(host)
 
     def broadcast_(self, array, root: int = 0) -> None:
         host, staged = self._host_view(array, "broadcast_")
-        self._wait(self.comm.Ibcast(host, root=root), f"broadcast of {host.size} {host.dtype} values from rank {root}")
+        self._wait(lambda: self.comm.Ibcast(host, root=root),
+                   f"broadcast of {host.size} {host.dtype} values from rank {root}")
         if staged:
             array.set(host)
 
     def allreduce_host(self, values) -> np.ndarray:
         out = np.array(values, dtype=np.float64, copy=True).reshape(-1)
-        self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, out, op=self.MPI.SUM),
+        self._wait(lambda: self.comm.Iallreduce(self.MPI.IN_PLACE, out, op=self.MPI.SUM),
                    f"allreduce of {out.size} host values")
         return out.reshape(np.shape(values))
 
@@ -88,27 +125,27 @@ class MpiCommunicator(Communicator):
         """Small JSON-able values (ints, floats, strings, tuples/lists of them): sent as JSON text, not pickled."""
         payload = json.dumps(obj).encode() if self.rank == root else b""
         length = np.array([len(payload)], dtype=np.int64)
-        self._wait(self.comm.Ibcast(length, root=root), "broadcast of a value's length")
+        self._wait(lambda: self.comm.Ibcast(length, root=root), "broadcast of a value's length")
         buffer = np.frombuffer(payload, dtype=np.uint8).copy() if self.rank == root else np.empty(
             int(length[0]), dtype=np.uint8)
-        self._wait(self.comm.Ibcast(buffer, root=root), "broadcast of a value")
+        self._wait(lambda: self.comm.Ibcast(buffer, root=root), "broadcast of a value")
         return obj if self.rank == root else _tuples(json.loads(buffer.tobytes().decode()))
 
     def allgather_rows(self, rows) -> np.ndarray:
         rows = np.ascontiguousarray(rows)
         counts = np.zeros(self.size, dtype=np.int64)
         mine = np.array([rows.shape[0]], dtype=np.int64)
-        self._wait(self.comm.Iallgather(mine, counts), "allgather of row counts")
+        self._wait(lambda: self.comm.Iallgather(mine, counts), "allgather of row counts")
         row_size = int(np.prod(rows.shape[1:], dtype=np.int64))
         out = np.empty((int(counts.sum()),) + rows.shape[1:], dtype=rows.dtype)
         sizes = counts * row_size
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        self._wait(self.comm.Iallgatherv(rows, [out, (sizes.tolist(), offsets.tolist())]),
+        self._wait(lambda: self.comm.Iallgatherv(rows, [out, (sizes.tolist(), offsets.tolist())]),
                    f"allgather of {int(counts.sum())} rows")
         return out
 
     def barrier(self) -> None:
-        self._wait(self.comm.Ibarrier(), "barrier")
+        self._wait(self.comm.Ibarrier, "barrier")
 
     def abort(self, code: int = 1) -> None:
         """End every rank of the job now (MPI_Abort): the way out when this rank cannot continue."""

@@ -101,6 +101,7 @@ class NcclCommunicator(Communicator):
         self.bucket_bytes = int(bucket_bytes)
         uid = broadcast_unique_id(nccl, self.host, cp.__version__)
         self.comm = nccl.NcclCommunicator(self.size, uid, self.rank)
+        self.device_collectives = 0  # queued so far (a graph launch counts those it replays)
         limit = collective_timeout(timeout)
         self.watchdog = None
         if limit is not None and self.size > 1:
@@ -117,6 +118,7 @@ class NcclCommunicator(Communicator):
     def allreduce_on(self, array, stream) -> None:
         """Queue the in-place sum of ``array`` over ranks on ``stream``."""
         dtype = self._check(array, "allreduce_sum_")
+        self._next_device_collective()
         self.comm.allReduce(array.data.ptr, array.data.ptr, array.size, dtype, self.nccl.NCCL_SUM, stream.ptr)
 
     def allreduce_sum_(self, array) -> None:
@@ -126,9 +128,19 @@ class NcclCommunicator(Communicator):
 
     def broadcast_(self, array, root: int = 0) -> None:
         dtype = self._check(array, "broadcast_")
+        self._next_device_collective()
         stream = self.cp.cuda.get_current_stream()
         self.comm.bcast(array.data.ptr, array.size, dtype, root, stream.ptr)
         self.watch(stream, f"NCCL broadcast of {array.size} {array.dtype} values from rank {root}")
+
+    def _next_device_collective(self) -> None:
+        if self.size > 1:  # then the host is an MpiCommunicator
+            self.host.check_in_step()
+        self.device_collectives += 1
+
+    def note_failure(self, exc: BaseException) -> None:
+        if self.size > 1:
+            self.host.note_failure(exc, self.device_collectives)
 
     def watch(self, stream, what: str) -> None:
         """Let the watchdog follow the work queued on ``stream`` so far."""
@@ -233,5 +245,6 @@ class BucketedGradientReducer(GradientReducer):
         self._reset()
 
     def after_replay(self) -> None:
+        self.comm.device_collectives += len(self.buckets)
         self.comm.watch(self.cp.cuda.get_current_stream(),
                         f"CUDA graph replaying NCCL gradient allreduces ({self.grads.size} values)")

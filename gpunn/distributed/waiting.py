@@ -16,13 +16,16 @@ _SPIN_S = 0.5
 _SLEEP_S = 0.001
 
 
-def wait(request, what: str, rank: int, timeout: float | None) -> None:
-    """Return once ``request`` completes; raise CollectiveTimeoutError after ``timeout`` seconds (None: never)."""
-    if timeout is None:
+def wait(request, what: str, rank: int, timeout: float | None, interrupt=None) -> None:
+    """Return once ``request`` completes; raise CollectiveTimeoutError after ``timeout`` seconds (None: never).
+
+    ``interrupt``, when given, is called at each poll once the wait is no longer short; it may raise to end the
+    wait (another rank announced that it will not come)."""
+    if timeout is None and interrupt is None:
         request.Wait()
         return
     start = time.monotonic()
-    spin_until, deadline = start + _SPIN_S, start + timeout
+    spin_until, deadline = start + _SPIN_S, start + (float("inf") if timeout is None else timeout)
     while not request.Test():
         now = time.monotonic()
         if now >= deadline:
@@ -32,4 +35,6 @@ def wait(request, what: str, rank: int, timeout: float | None) -> None:
                 "legitimately works alone that long (saving, evaluating)."
             )
         if now >= spin_until:
+            if interrupt is not None:
+                interrupt()
             time.sleep(_SLEEP_S)

@@ -83,6 +83,20 @@ def _per_output(sample_weight) -> bool:
                                                              for item in sample_weight)
 
 
+def _tells_other_ranks_on_error(method):
+    """An exception leaving ``method`` (fit, evaluate...) on one rank of a data-parallel job may leave the other
+    ranks waiting for it in a collective: the communicator tells them (``distributed.failure_notices``)."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException as exc:
+            distributed.current().note_failure(exc)
+            raise
+
+    return run
+
+
 class NotCompiledError(RuntimeError, ValueError):
     """A step asked of a model not compiled: a ValueError too, as Keras raises it ("You must call `compile()`
     before using the model")."""
@@ -527,6 +541,7 @@ class Trainer(TfKeras2Loops):
         return np.stack(columns, axis=1)
 
     # ---- fit --------------------------------------------------------------------------------------
+    @_tells_other_ranks_on_error
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1, **kwargs):
@@ -710,6 +725,7 @@ class Trainer(TfKeras2Loops):
             cbs.on_test_end(results)
         return results
 
+    @_tells_other_ranks_on_error
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, return_dict=False,
                  callbacks=None, steps=None, **kwargs):
         """Loss and metrics over (x, y): a float when there are no metrics, else [loss, *metrics] (or a dict).
@@ -771,6 +787,7 @@ class Trainer(TfKeras2Loops):
             return None
         return CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose, epochs=1, steps=steps)
 
+    @_tells_other_ranks_on_error
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, **kwargs):
         """Model outputs for ``x`` as a NumPy array (probabilities after a softmax/sigmoid output layer). ``x``
         may be a generator, iterator or PyDataset yielding batches of x (or tuples whose first element is x);
@@ -857,6 +874,7 @@ class Trainer(TfKeras2Loops):
         return predict_rows(self, x, len(x))
 
     # ---- single batches ---------------------------------------------------------------------------
+    @_tells_other_ranks_on_error
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on exactly this batch; returns its loss (and metrics)."""
         self._require_compiled("train_on_batch", custom_steps.TRAIN_HOOKS)
@@ -873,6 +891,7 @@ class Trainer(TfKeras2Loops):
         step(slot)
         return _results(step.metrics.result(), return_dict, self.metrics_names)
 
+    @_tells_other_ranks_on_error
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch", custom_steps.TEST_HOOKS)
         self._compiled_objects_built = True  # (as Keras builds them from this batch)
@@ -884,6 +903,7 @@ class Trainer(TfKeras2Loops):
         results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), len(x))
         return _results(results, return_dict, self.metrics_names)
 
+    @_tells_other_ranks_on_error
     def predict_on_batch(self, x):
         if custom_steps.has_own_predict_step(self):
             return custom_steps.predict_on_batch_with_own_step(self, x)

@@ -50,3 +50,28 @@ def test_a_stop_on_one_rank_stops_every_rank(mpirun):
     assert run.returncode == 0, run.output
     for rank in range(2):
         assert f"rank {rank} finished training after 1 epoch(s)" in run.output, run.output
+
+
+def test_an_exception_caught_on_one_rank_stops_every_rank_with_its_cause(mpirun):
+    """Rank 1's exception left fit halfway while rank 0 waited in the next gradient sum: neither may go on (rank
+    1's next collective would pair with rank 0's pending one), each says why, and the job ends non-zero."""
+    run = mpirun(2, ["worker_failure.py", "caught"], timeout=BOUND_S, env={"GPUNN_COLLECTIVE_TIMEOUT": "20"})
+    assert run.returncode != 0, run.output
+    assert "rank 1 attempt 1: ValueError: injected failure on purpose" in run.output, run.output
+    assert ("rank 0 attempt 1: PeerFailedError: gpunn.distributed: rank 0: rank 1 stopped its run with ValueError: "
+            "injected failure on purpose, while this rank waited for it in allreduce") in run.output, run.output
+    for rank in range(2):
+        assert f"rank {rank} attempt 2: RanksOutOfStepError" in run.output, run.output
+    assert "rank 1: ValueError: injected failure on purpose" in run.output
+    assert "out of step with the other ranks; aborting the job" in run.output, run.output
+    assert "trained" not in run.output
+    assert run.seconds < 40
+
+
+def test_the_same_exception_on_every_rank_at_one_point_leaves_them_in_step(mpirun):
+    run = mpirun(2, ["worker_failure.py", "everyone"], timeout=BOUND_S, env={"GPUNN_COLLECTIVE_TIMEOUT": "20"})
+    assert run.returncode == 0, run.output
+    for rank in range(2):
+        assert f"rank {rank} attempt 1: ValueError: the same failure on every rank (rank {rank})" in run.output
+        assert f"rank {rank} attempt 2 trained 2 epoch(s); weights equal on every rank: True" in run.output, \
+            run.output

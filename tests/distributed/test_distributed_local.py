@@ -193,6 +193,7 @@ class FakeCupy:
 
 class FakeNccl:
     watchdog = None
+    device_collectives = 0  # NcclCommunicator's count; a graph launch adds the allreduces it replays
 
     def __init__(self, version=22703, others_cannot_capture=0):
         self.cp = FakeCupy()
@@ -259,6 +260,7 @@ def test_the_bucketed_reducer_queues_the_same_work_captured_and_the_watchdog_fol
         assert watched_events == []
         reducer.after_replay()
         assert comm.watched == [("compute", "CUDA graph replaying NCCL gradient allreduces (100 values)")]
+        assert comm.device_collectives == len(reducer.buckets) == 3
     else:
         assert watched_events == ["NCCL gradient allreduce (100 values)"]
 
@@ -304,3 +306,85 @@ def test_watchdog_runs_its_setup_in_its_thread():
     time.sleep(0.1)
     dog.stop()
     assert seen == ["gpunn-collective-watchdog"]
+
+
+# ---- failure notices --------------------------------------------------------------------------------------
+class FakeMpi:
+    """The part of mpi4py ``FailureNotices`` uses, for ranks of one process sharing a mailbox."""
+
+    ANY_SOURCE, BYTE = -1, "byte"
+
+    def __init__(self):
+        self.mailbox: dict = {}  # destination rank -> [(source, bytes)] in sending order
+
+    class Status:
+        def Get_count(self, _datatype):
+            return len(self.payload)
+
+        def Get_source(self):
+            return self.source
+
+    def channel(self, rank):
+        mpi = self
+
+        class Channel:
+            def Dup(self):
+                return self
+
+            def Isend(self, payload, dest, tag):
+                mpi.mailbox.setdefault(dest, []).append((rank, bytes(payload)))
+                return types.SimpleNamespace(Test=lambda: True)
+
+            def Iprobe(self, source, tag, status):
+                waiting = mpi.mailbox.get(rank, [])
+                if waiting:
+                    status.source, status.payload = waiting[0]
+                return bool(waiting)
+
+            def Recv(self, buffer, source, tag):
+                buffer[:] = np.frombuffer(mpi.mailbox[rank].pop(0)[1], dtype=np.uint8)
+
+        return Channel()
+
+
+def _notices(size):
+    from gpunn.distributed.failure_notices import FailureNotices
+
+    mpi = FakeMpi()
+    return [FailureNotices(mpi, mpi.channel(rank), rank, size) for rank in range(size)]
+
+
+def test_ranks_failing_at_one_point_with_nothing_pending_are_still_in_step():
+    ranks = _notices(3)
+    for notices in ranks:
+        notices.post((12, 4), False, "ValueError: bad shape")
+    for notices in ranks:
+        notices.resolve(timeout=1.0)
+        assert notices.mine is None and notices.received == {} and notices.out_of_step is None
+
+
+@pytest.mark.parametrize("other", [((13, 4), False), ((12, 4), True), ((12, 5), False)],
+                         ids=["host-later", "pending", "device-later"])
+def test_ranks_failing_at_different_points_are_out_of_step_for_good(other):
+    from gpunn.distributed import RanksOutOfStepError
+
+    ranks = _notices(2)
+    ranks[0].post((12, 4), False, "ValueError: injected")
+    if other[1]:  # rank 1 raised PeerFailedError on seeing rank 0's notice while it waited in a collective
+        assert ranks[1].poll()["what"] == "ValueError: injected"
+    ranks[1].post(other[0], other[1], "PeerFailedError: rank 0 stopped")
+    for notices in ranks:
+        with pytest.raises(RanksOutOfStepError, match=r"\(rank 0: ValueError: injected[;)]"):
+            notices.resolve(timeout=1.0)
+        with pytest.raises(RanksOutOfStepError, match="restart it"):  # and at every later collective
+            notices.resolve(timeout=1.0)
+
+
+def test_a_rank_that_never_answers_is_a_timeout_naming_it():
+    from gpunn.distributed import CollectiveTimeoutError
+
+    ranks = _notices(3)
+    ranks[0].post((3, 0), False, "ValueError: injected")
+    ranks[2].post((3, 0), False, "ValueError: injected")
+    with pytest.raises(CollectiveTimeoutError, match=r"rank\(s\) \[1\] did not answer within 0.05 s"):
+        ranks[0].resolve(timeout=0.05)

@@ -7,6 +7,8 @@ stall     rank 1 sleeps before fit while rank 0 waits in a collective (short GPU
 units     rank 1 builds a model with different layer sizes
 dtype     rank 1 builds a float64 model, rank 0 a float32 one
 stop      rank 1 alone sets model.stop_training (as TerminateOnNaN may): every rank must stop together
+caught    rank 1 raises in the middle of fit, and every rank catches what fit raised and tries to train again
+everyone  every rank raises at the same batch and catches it, then trains again (the ranks are still in step)
 """
 import os
 import signal
@@ -23,9 +25,17 @@ rank = comm.rank
 
 
 class Misbehave(gpunn.callbacks.Callback):
+    armed = True
+
     def on_train_batch_end(self, batch, logs=None):
+        if mode == "everyone" and batch == 2 and Misbehave.armed:
+            Misbehave.armed = False
+            raise ValueError(f"the same failure on every rank (rank {rank})")
         if rank != 1 or batch != 2:
             return
+        if mode == "caught" and Misbehave.armed:
+            Misbehave.armed = False
+            raise ValueError("injected failure on purpose")
         if mode == "raise":
             raise ValueError("injected failure on purpose")
         if mode == "exit":
@@ -45,5 +55,17 @@ model = gpunn.Sequential([gpunn.Input(shape=(6,), dtype=dtype), gpunn.layers.Den
 model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
 if mode == "stall" and rank == 1:
     time.sleep(60)
+if mode in ("caught", "everyone"):
+    for attempt in (1, 2):
+        try:
+            history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[Misbehave()])
+        except Exception as exc:  # noqa: BLE001 - what each rank saw is the point of this mode
+            print(f"rank {rank} attempt {attempt}: {type(exc).__name__}: {exc}", flush=True)
+        else:
+            total = comm.allreduce_host(np.array([float(np.sum(w)) for w in model.get_weights()]))
+            mine = np.array([float(np.sum(w)) for w in model.get_weights()])
+            print(f"rank {rank} attempt {attempt} trained {len(history.epoch)} epoch(s); weights equal on every "
+                  f"rank: {np.allclose(total, comm.size * mine, rtol=0, atol=1e-6)}", flush=True)
+    sys.exit(0)
 history = model.fit(x, y, batch_size=16, epochs=50, verbose=0, callbacks=[Misbehave()])
 print(f"rank {rank} finished training after {len(history.epoch)} epoch(s)", flush=True)

@@ -6,8 +6,9 @@ For a table ``table`` (V, D), token ids ``ids`` (int64, any shape S, each in [0,
 The gradient is dense (every row written, zero for ids absent from the batch): the optimizer updates the
 flat parameter buffer in one pass, so a sparse gradient would buy nothing there.
 
-Ids are checked where the data enters (``Embedding.check_input_values``); a kernel given an id out of range
-reads zeros and adds nothing rather than touching memory outside the table.
+Ids are checked where the data enters (``Embedding.check_input_values``), and ids a model computes are checked
+at each step on the CPU (``Ops.check_ids_in_range``); a CUDA kernel given an id out of range reads zeros and adds
+nothing rather than touching memory outside the table.
 
 NumPy twins: ``embedding_lookup_numpy``, ``embedding_grad_numpy`` (``numpy.add.at``: sums each row's
 contributions in the order of the ids). CUDA: a grid-stride kernel over (ids, columns) for each; the gradient
@@ -53,8 +54,8 @@ def check_grad(dy, ids, grad_out) -> None:
 
 
 def embedding_lookup_numpy(table, ids, out):
-    # mode="clip" lets NumPy write straight into out (the default mode buffers first); ids were checked when
-    # the data came in, so clipping changes none.
+    # mode="clip" lets NumPy write straight into out (the default mode buffers first); the step checked the ids
+    # (where the data came in, or Ops.check_ids_in_range), so clipping changes none.
     np.take(table, ids, axis=0, out=out, mode="clip")
     return out
 

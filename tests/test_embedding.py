@@ -280,6 +280,25 @@ def test_ids_out_of_range_are_refused_before_training(bad, match, rng):
         model.predict(ids, verbose=0)
 
 
+@pytest.mark.parametrize("jit", [True, False], ids=["replayed", "eager"])
+def test_ids_computed_inside_the_model_out_of_range_are_refused_not_clipped(jit):
+    """keras.io's quotient-remainder embedding divides its input ids: a quotient past the table would read its
+    last row on NumPy (a clip) and train on it; Keras's TensorFlow backend raises, its JAX backend gives NaN."""
+    ids_in = gpunn.Input(shape=(), dtype="int32")
+    embedding = layers.Embedding(3, 1)
+    model = gpunn.Model(ids_in, embedding(gpunn.ops.floor_divide(ids_in, 2)))
+    embedding.set_weights([np.array([[10.0], [20.0], [30.0]], "float32")])
+    np.testing.assert_array_equal(model.predict(np.array([0, 2, 4, 5]), verbose=0).ravel(), [10, 20, 30, 30])
+    with pytest.raises(ValueError, match=r"layer 'embedding\S*': token ids computed inside the model must be in "
+                                         r"\[0, input_dim=3\); they range from -1 to 4"):
+        model.predict(np.array([0, 2, 4, 8, -2]), verbose=0)
+    model.compile(optimizer=gpunn.optimizers.SGD(0.5), loss="mse", jit_compile=jit)
+    good, bad = np.array([0, 1, 2, 3, 4, 5]), np.array([0, 1, 2, 3, 4, 6])  # the third batch holds 6 // 2 = 3
+    model.fit(good, np.zeros(6), batch_size=2, shuffle=False, verbose=0)
+    with pytest.raises(ValueError, match=r"they range from 2 to 3"):
+        model.fit(bad, np.zeros(6), batch_size=2, shuffle=False, verbose=0)
+
+
 def test_non_integer_ids_are_refused(rng):
     model = gpunn_model("average", False, False)
     ids = token_ids(rng).astype(np.float64)

@@ -115,6 +115,7 @@ class Embedding(Layer):
         rows = x.shape[0]
         ws = self.workspace(rows)
         ids = ops.cast_into(x, ws.buffer("ids", x.shape, np.int64))
+        ops.check_ids_in_range(ids, self.input_dim, self.name, ws.buffer("id_range", (2,), np.int64))
         y = ops.embedding_lookup(table, ids, ws.buffer("y", x.shape + (self.output_dim,), table.dtype))
         if self.mask_zero:
             ops.greater(ids, ws.constant("no_token", 0, np.int64), self.mask_for(rows))

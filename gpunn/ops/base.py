@@ -228,6 +228,24 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
         return out
 
     @primitive
+    def check_ids_in_range(self, ids, limit: int, layer: str, out) -> None:
+        """Raise ValueError unless every int64 id is in [0, ``limit``), naming ``layer``; ``out``: two int64s to
+        compute the range in. Ids that came in with
+        the data were checked there; this catches ids a model computes (``ops.floor_divide`` of its input, a
+        layer of the user's), where NumPy would clip. On the GPU it does nothing: a host check would wait for
+        the device every step; the CUDA lookup reads zeros for such an id and its gradient adds nothing."""
+        if not self.on_host or ids.size == 0:
+            return
+        # Into ``out`` (two int64s of the layer's workspace): a step allocates nothing after its first.
+        numpy.minimum.reduce(ids, axis=None, out=out[0:1].reshape(()))
+        numpy.maximum.reduce(ids, axis=None, out=out[1:2].reshape(()))
+        low, high = int(out[0]), int(out[1])
+        if low < 0 or high >= limit:
+            raise ValueError(
+                f"layer {layer!r}: token ids computed inside the model must be in [0, input_dim={limit}); they "
+                f"range from {low} to {high} (Keras's TensorFlow backend raises here, its JAX backend gives NaN)")
+
+    @primitive
     def embedding_lookup(self, table, ids, out):
         """``out[s] = table[ids[s]]`` for int64 ``ids`` of any shape (checked in range where the data came in)."""
         if self.on_host:

@@ -139,11 +139,14 @@ def check_registered(config: dict, argument: str) -> None:
         raise missing(argument, registered)
 
 
-def missing(kind: str, name: str) -> MissingCustomObjectError:
+def missing(kind: str, name: str, in_model: bool = False) -> MissingCustomObjectError:
+    """``in_model``: the model itself needs it (a layer class), so loading without the compile config would not
+    do."""
     return MissingCustomObjectError(
         f"{kind}: could not locate {name!r}, a function or class of the program that wrote the model; pass it to "
-        f"load_model(..., custom_objects={{{name!r}: ...}}) (or model_from_json, custom_object_scope), register it "
-        "with gpunn.saving.register_keras_serializable(), or load with compile=False")
+        f"load_model(..., custom_objects={{{name!r}: ...}}) (or model_from_json, custom_object_scope)"
+        + (" or register it with gpunn.saving.register_keras_serializable()" if in_model else
+           ", register it with gpunn.saving.register_keras_serializable(), or load with compile=False"))
 
 
 @contextlib.contextmanager

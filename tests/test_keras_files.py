@@ -240,8 +240,16 @@ def test_what_gpunn_cannot_build_is_refused_naming_it(tmp_path):
     def mixed(entries):
         entries[1]["config"]["dtype"]["config"]["name"] = "mixed_float16"
 
+    def own_layer(entries):  # a layer class of the program that wrote the file, not given to load_model
+        entries[1].update({"module": None, "class_name": "AttentionLayer", "registered_name": "AttentionLayer"})
+
     cases = [(conv, ["does not describe a model gpunn can build", "'Conv2D'", "gpunn has no such layer"]),
              (mixed, ["does not describe a model", "mixed_float16"])]
+    path = rewritten(own_layer, "own_layer.keras")
+    with pytest.raises(MissingCustomObjectError, match=r"could not locate 'AttentionLayer'.*custom_objects="
+                                                       r"\{'AttentionLayer': \.\.\.\}") as caught:
+        load_model(path)
+    assert "compile=False" not in str(caught.value)  # the model itself needs the class
     for index, (change, fragments) in enumerate(cases):
         path = rewritten(change, f"bad{index}.keras")
         with pytest.raises(NotAModelFileError) as caught:

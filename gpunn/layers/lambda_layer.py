@@ -48,7 +48,7 @@ def _deserialize_function(value, layer_name: str):
     name = value.get("config") if isinstance(value, dict) else value
     found = custom_objects.lookup(value.get("registered_name") if isinstance(value, dict) else None, name)
     if not callable(found):
-        raise custom_objects.missing(f"layer {layer_name!r} (Lambda)", str(name))
+        raise custom_objects.missing(f"layer {layer_name!r} (Lambda)", str(name), in_model=True)
     return found
 
 

@@ -234,10 +234,12 @@ def _layer_from_keras(entry: dict, rank: int | None) -> tuple[dict, int | None]:
         return out, None
     custom_objects.check_registered(entry, "layer class_name")
     if cls is None:
+        if not str(entry.get("module") or "").startswith(("keras", "tf_keras", "tensorflow")):
+            # a class of the program that wrote the file (Keras writes its own with their module)
+            raise custom_objects.missing("layer class_name", str(class_name), in_model=True)
         raise ValueError(
-            f"layer class {class_name!r}: gpunn has no such layer; it has "
-            f"{sorted(c.__name__ for c in classes.values())}. A layer class of the user's goes in "
-            "load_model(..., custom_objects={name: class})")
+            f"layer class {class_name!r}: gpunn has no such layer (a layer class of the user's goes in "
+            f"load_model(..., custom_objects={{name: class}})); it has {sorted(c.__name__ for c in classes.values())}")
     config = dict(entry.get("config") or {})
     what = f"layer {config.get('name', class_name)!r} ({class_name})"
     if "dtype" in config:

@@ -152,7 +152,7 @@ def _load_keras(contents, compile: bool):
                           "register_keras_serializable)", stacklevel=4)
             return _load_graph(contents, contents.functional_graph, compile)
         if contents.traced_graph is None:
-            raise missing("model", entry.get("registered_name") or entry.get("class_name"))
+            raise missing("model", entry.get("registered_name") or entry.get("class_name"), in_model=True)
         return _load_traced_graph(contents, compile)
     return _load_graph(contents, entry, compile)
 

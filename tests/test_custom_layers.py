@@ -4,6 +4,8 @@ for every case, files both ways), their gradients against finite differences in 
 steps (bit for bit), and what they refuse."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -454,3 +456,21 @@ def test_a_layer_s_own_saving_hooks_are_refused_by_name(tmp_path, hook):
         with pytest.raises(gpunn.overrides.OverrideNotSupportedError, match=f"Plain.{hook}: .* in gpunn does not use"):
             action()
     assert not (tmp_path / "hooked.keras").exists()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes (add_note) came with Python 3.11")
+def test_an_error_inside_call_names_the_layer_whose_call_it_was():
+    """keras.io's debugging tips: an error deep inside an operation (a matmul of mismatched shapes) says which
+    layer's call() it came from, as Keras's "Exception encountered when calling MyAntirectifierBug.call()"."""
+    class MyAntirectifierBug(gpunn.layers.Layer):
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1] * 2, 4))
+
+        def call(self, inputs):
+            pos, neg = gpunn.ops.relu(inputs), gpunn.ops.relu(-inputs)
+            return gpunn.ops.matmul(gpunn.ops.concatenate([pos, neg], axis=0), self.kernel)  # axis=-1 meant
+
+    with pytest.raises(ValueError, match="matmul") as caught:
+        gpunn.Sequential([gpunn.Input((5,)), MyAntirectifierBug(name="antirectifier")])
+    assert caught.value.__notes__ == [
+        "Exception encountered when calling MyAntirectifierBug.call() (layer 'antirectifier')"]

@@ -55,10 +55,10 @@ class FailureNotices:
             return
         self.mine = {"rank": self.rank, "position": list(position), "pending": bool(pending), "what": what}
         payload = np.frombuffer(json.dumps(self.mine).encode(), dtype=np.uint8).copy()
-        self._sends = [request for request in self._sends if not request.Test()]
-        self._sends += [self.channel.Isend(payload, dest=peer, tag=_TAG)
+        # Each send keeps its payload alive until it completes (MPI reads the buffer until then).
+        self._sends = [(request, buffer) for request, buffer in self._sends if not request.Test()]
+        self._sends += [(self.channel.Isend(payload, dest=peer, tag=_TAG), payload)
                         for peer in range(self.size) if peer != self.rank]
-        self._payload = payload  # the sends read it until they complete
 
     def poll(self) -> dict | None:
         """A notice that arrived from another rank, if one did (kept until resolved)."""

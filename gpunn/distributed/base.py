@@ -65,6 +65,10 @@ class Communicator:
     def barrier(self) -> None:
         pass
 
+    def meet(self, what: str) -> None:
+        """Before a run's first collective (``what``: 'called fit'): every rank must be starting the same
+        (``run_rendezvous``). Nothing to check for one process."""
+
     def note_failure(self, exc: BaseException) -> None:
         """An exception is leaving ``fit`` / ``evaluate`` / ``predict`` on this rank: tell the other ranks,
         which may be waiting for it in a collective (``failure_notices``). Nothing to do for one process."""

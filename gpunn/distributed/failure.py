@@ -17,7 +17,7 @@ import sys
 import time
 import traceback
 
-from .errors import CollectiveTimeoutError, PeerFailedError, RanksOutOfStepError
+from .errors import CollectiveTimeoutError, PeerFailedError, RanksDisagreeError, RanksOutOfStepError
 
 _installed: dict = {}
 _GRACE_S = 1.0
@@ -59,6 +59,7 @@ def _exit_check() -> None:
     if comm is None or comm.size == 1 or comm.MPI.Is_finalized():
         return
     try:
+        comm.meet("reached the end of the program")
         comm.barrier()
     except CollectiveTimeoutError:
         print(f"gpunn.distributed: rank {comm.rank} of {comm.size} reached the end of the program, but other "
@@ -66,7 +67,7 @@ def _exit_check() -> None:
               "left); aborting the job", file=sys.stderr)
         sys.stderr.flush()
         comm.abort(1)
-    except (PeerFailedError, RanksOutOfStepError) as exc:
+    except (PeerFailedError, RanksOutOfStepError, RanksDisagreeError) as exc:
         # A caught exception left the ranks out of step: collectives still pending can never complete.
         print(f"{exc}\ngpunn.distributed: rank {comm.rank} of {comm.size} reached the end of the program out of "
               "step with the other ranks; aborting the job", file=sys.stderr)

@@ -7,12 +7,13 @@ fallback when CuPy has no NCCL; the NCCL communicator is the fast path for GPUs.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
 
 from .. import _compat
-from . import waiting
+from . import run_rendezvous, waiting
 from .base import Communicator
 from .errors import CollectiveTimeoutError, PeerFailedError, RanksOutOfStepError, collective_timeout
 from .failure_notices import FailureNotices, describe
@@ -50,6 +51,7 @@ class MpiCommunicator(Communicator):
         node.Free()
         self.timeout = collective_timeout(timeout)
         self.collectives = 0  # made so far: where this rank stands, should an exception leave a run
+        self.runs = 0  # fit / evaluate / predict... started so far (run_rendezvous)
         self.notices = FailureNotices(MPI, self.comm, self.rank, self.size) if self.size > 1 else None
 
     # ---- internals --------------------------------------------------------------------------------
@@ -57,24 +59,45 @@ class MpiCommunicator(Communicator):
         """Start a collective (``start()`` returns its request) and wait for it, unless an exception that left
         a run here put this rank out of step with the others (``failure_notices``)."""
         self.check_in_step()
-        notices = self.notices
         self.collectives += 1
         request = start()
-        if notices is None:
+        if self.notices is None:
             waiting.wait(request, what, self.rank, self.timeout)
             return
+        with self._left_waiting_on_error():
+            waiting.wait(request, what, self.rank, self.timeout, interrupt=self._peer_failure_check(what))
 
+    def meet(self, what: str) -> None:
+        """Before a run's first collective (``what``: 'called fit', 'reached the end of the program'): return when
+        every rank is starting the same, else raise RanksDisagreeError on every rank (``run_rendezvous``)."""
+        if self.notices is None:
+            return
+        self.check_in_step()
+        self.runs += 1
+        with self._left_waiting_on_error():
+            run_rendezvous.meet(self.MPI, self.notices.channel, self.rank, self.size,
+                                {"what": what, "number": self.runs}, self.timeout,
+                                interrupt=self._peer_failure_check(f"the check that every rank {what} too"))
+
+    def _peer_failure_check(self, what: str):
+        """What a wait polls once it is no longer short: a notice from a rank whose run stopped by an exception."""
         def peer_failed() -> None:
-            notice = notices.poll()
+            notice = self.notices.poll()
             if notice is not None:
                 raise PeerFailedError(
                     f"gpunn.distributed: rank {self.rank}: rank {notice['rank']} stopped its run with "
                     f"{notice['what']}, while this rank waited for it in {what}")
 
+        return peer_failed
+
+    @contextlib.contextmanager
+    def _left_waiting_on_error(self):
+        """A wait ended by a timeout or a peer's failure leaves this rank's request (or message) unanswered for
+        good: the other ranks are told, and no later collective can line up."""
         try:
-            waiting.wait(request, what, self.rank, self.timeout, interrupt=peer_failed)
+            yield
         except (CollectiveTimeoutError, PeerFailedError) as exc:
-            notices.post((self.collectives, 0), True, describe(exc))  # the request stays pending for good
+            self.notices.post((self.collectives, 0), True, describe(exc))
             raise
 
     def check_in_step(self) -> None:

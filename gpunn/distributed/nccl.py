@@ -138,6 +138,10 @@ class NcclCommunicator(Communicator):
             self.host.check_in_step()
         self.device_collectives += 1
 
+    def meet(self, what: str) -> None:
+        if self.size > 1:
+            self.host.meet(what)
+
     def note_failure(self, exc: BaseException) -> None:
         if self.size > 1:
             self.host.note_failure(exc, self.device_collectives)

@@ -24,9 +24,14 @@ def wait(request, what: str, rank: int, timeout: float | None, interrupt=None) -
     if timeout is None and interrupt is None:
         request.Wait()
         return
+    wait_until(request.Test, what, rank, timeout, interrupt)
+
+
+def wait_until(ready, what: str, rank: int, timeout: float | None, interrupt=None) -> None:
+    """Poll ``ready()`` until it is true, as ``wait`` polls a request."""
     start = time.monotonic()
     spin_until, deadline = start + _SPIN_S, start + (float("inf") if timeout is None else timeout)
-    while not request.Test():
+    while not ready():
         now = time.monotonic()
         if now >= deadline:
             raise CollectiveTimeoutError(

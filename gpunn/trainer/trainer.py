@@ -374,6 +374,7 @@ class Trainer(TfKeras2Loops):
         """Before the first collective: ranks that differ in the model, compile configuration or ``data``
         stop here, every one of them, naming the difference (else some would wait in a collective)."""
         if comm.size > 1:
+            comm.meet(f"called {call}")
             check_agreement(comm, run_summary(call, self, data, **sections))
             take_chiefs_weights_if_changed(self, comm)
 
@@ -878,6 +879,7 @@ class Trainer(TfKeras2Loops):
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on exactly this batch; returns its loss (and metrics)."""
         self._require_compiled("train_on_batch", custom_steps.TRAIN_HOOKS)
+        distributed.current().meet("called train_on_batch")
         self._compiled_objects_built = True  # (as Keras builds them from this batch)
         x, y = self._prepare_with_targets(x, y, what="train_on_batch")
         weights = self._sample_weights(y, sample_weight, class_weight)
@@ -900,6 +902,7 @@ class Trainer(TfKeras2Loops):
             return variant.test_on_batch(x, y, sample_weight=sample_weight, return_dict=return_dict)
         x, y = self._prepare_with_targets(x, y, what="test_on_batch")
         weights = self._sample_weights(y, sample_weight, None)
+        distributed.current().meet("called test_on_batch")
         results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), len(x))
         return _results(results, return_dict, self.metrics_names)
 

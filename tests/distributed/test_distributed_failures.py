@@ -1,6 +1,8 @@
 """A rank that fails stops the whole job within a bounded time, with the failing rank named; never a hang."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.mpi
@@ -26,7 +28,8 @@ def test_stuck_rank_times_out_with_rank_and_operation(mpirun):
     run = mpirun(2, ["worker_failure.py", "stall"], timeout=BOUND_S, env={"GPUNN_COLLECTIVE_TIMEOUT": "2"})
     assert run.returncode != 0, run.output
     assert "CollectiveTimeoutError" in run.output, run.output
-    assert "rank 0: allreduce" in run.output and "did not complete within 2 s" in run.output, run.output
+    assert ("rank 0: the check that every rank called fit too did not complete within 2 s" in run.output), \
+        run.output
     assert run.seconds < 30
 
 
@@ -75,3 +78,14 @@ def test_the_same_exception_on_every_rank_at_one_point_leaves_them_in_step(mpiru
         assert f"rank {rank} attempt 1: ValueError: the same failure on every rank (rank {rank})" in run.output
         assert f"rank {rank} attempt 2 trained 2 epoch(s); weights equal on every rank: True" in run.output, \
             run.output
+
+
+def test_a_run_on_one_rank_alone_stops_every_rank_naming_what_each_started(mpirun):
+    """`if rank == 0: model.evaluate(...)`: rank 0's collectives would pair with those of the others' fit (garbage
+    sums, or a wait until the timeout); the ranks meet before every run and stop at once, before any collective."""
+    run = mpirun(2, ["worker_failure.py", "chief"], timeout=BOUND_S, env={"GPUNN_COLLECTIVE_TIMEOUT": "20"})
+    assert run.returncode != 0, run.output
+    assert ("ranks disagree on the call: rank(s) [0] called evaluate; rank(s) [1] called fit. fit, evaluate, "
+            "predict, train_on_batch and test_on_batch are collective") in run.output, run.output
+    assert not re.search(r"^rank 0 evaluated", run.output, re.MULTILINE), run.output
+    assert run.seconds < 30

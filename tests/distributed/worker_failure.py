@@ -9,6 +9,7 @@ dtype     rank 1 builds a float64 model, rank 0 a float32 one
 stop      rank 1 alone sets model.stop_training (as TerminateOnNaN may): every rank must stop together
 caught    rank 1 raises in the middle of fit, and every rank catches what fit raised and tries to train again
 everyone  every rank raises at the same batch and catches it, then trains again (the ranks are still in step)
+chief     Horovod's idiom: rank 0 alone evaluates (a collective in gpunn), then every rank fits
 """
 import os
 import signal
@@ -55,6 +56,10 @@ model = gpunn.Sequential([gpunn.Input(shape=(6,), dtype=dtype), gpunn.layers.Den
 model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
 if mode == "stall" and rank == 1:
     time.sleep(60)
+if mode == "chief":
+    if rank == 0:
+        print("rank 0 evaluated:", model.evaluate(x, y, verbose=0), flush=True)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
 if mode in ("caught", "everyone"):
     for attempt in (1, 2):
         try:

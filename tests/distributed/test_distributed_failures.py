@@ -89,3 +89,12 @@ def test_a_run_on_one_rank_alone_stops_every_rank_naming_what_each_started(mpiru
             "predict, train_on_batch and test_on_batch are collective") in run.output, run.output
     assert not re.search(r"^rank 0 evaluated", run.output, re.MULTILINE), run.output
     assert run.seconds < 30
+
+
+def test_a_run_on_rank_0_alone_at_the_end_of_the_program_stops_the_job(mpirun):
+    run = mpirun(2, ["worker_failure.py", "last"], timeout=BOUND_S, env={"GPUNN_COLLECTIVE_TIMEOUT": "20"})
+    assert run.returncode != 0, run.output
+    assert ("ranks disagree on the call: rank(s) [0] called predict; rank(s) [1] reached the end of the program"
+            in run.output), run.output
+    assert not re.search(r"^rank 0 predicted", run.output, re.MULTILINE), run.output
+    assert run.seconds < 30

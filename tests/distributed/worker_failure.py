@@ -10,6 +10,7 @@ stop      rank 1 alone sets model.stop_training (as TerminateOnNaN may): every r
 caught    rank 1 raises in the middle of fit, and every rank catches what fit raised and tries to train again
 everyone  every rank raises at the same batch and catches it, then trains again (the ranks are still in step)
 chief     Horovod's idiom: rank 0 alone evaluates (a collective in gpunn), then every rank fits
+last      every rank fits, then rank 0 alone predicts while rank 1 reaches the end of the program
 """
 import os
 import signal
@@ -56,6 +57,11 @@ model = gpunn.Sequential([gpunn.Input(shape=(6,), dtype=dtype), gpunn.layers.Den
 model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
 if mode == "stall" and rank == 1:
     time.sleep(60)
+if mode == "last":
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    if rank == 0:
+        print("rank 0 predicted:", model.predict(x, verbose=0).shape, flush=True)
+    sys.exit(0)
 if mode == "chief":
     if rank == 0:
         print("rank 0 evaluated:", model.evaluate(x, y, verbose=0), flush=True)

@@ -7,6 +7,7 @@ TestStep. Argument checks come first, before any work.
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 import weakref
 
@@ -94,6 +95,7 @@ def _tells_other_ranks_on_error(method):
             distributed.current().note_failure(exc)
             raise
 
+    run.__signature__ = inspect.signature(method)  # for getfullargspec too, which does not follow __wrapped__
     return run
 
 

@@ -407,7 +407,7 @@ def test_missing_file(tmp_path):
     (lambda: gpunn.Input(shape=(0,)), ValueError, ["shape: expected positive dimensions, got (0,)"]),
     (lambda: gpunn.Input(shape="abc"), ValueError, ["shape: expected a tuple of positive ints"]),  # (Keras's type)
     (lambda: layers.InputLayer(), ValueError, ["shape: InputLayer needs the input shape"]),
-    (lambda: layers.BatchNormalization(momentum=1.0), ValueError, ["momentum: expected a number in [0, 1), got 1.0"]),
+    (lambda: layers.BatchNormalization(momentum=1.5), ValueError, ["momentum: expected a number in [0, 1], got 1.5"]),
     (lambda: layers.BatchNormalization(axis=1), ValueError, ["axis: only the last axis (-1) is supported, got 1"]),
     (lambda: layers.LayerNormalization(epsilon=0), ValueError, ["epsilon: expected a positive number, got 0"]),
     (lambda: optimizers.SGD(momentum=1.5), ValueError, ["momentum: expected a number in [0", "1.0], got 1.5"]),

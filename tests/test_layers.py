@@ -140,8 +140,9 @@ def test_dropout_preserves_the_mean(rng):
 # ---- normalization -------------------------------------------------------------------------------------------
 
 
-def test_batch_normalization_training_statistics(rng):
-    model = build(layers.BatchNormalization(momentum=0.9, epsilon=1e-3))
+@pytest.mark.parametrize("momentum", [0.9, 1.0])  # 1: Keras takes it, the moving statistics stay
+def test_batch_normalization_training_statistics(rng, momentum):
+    model = build(layers.BatchNormalization(momentum=momentum, epsilon=1e-3))
     bn = model.layers[0]
     gamma, beta = rng.uniform(0.5, 2, F), rng.standard_normal(F)
     moving_mean, moving_var = rng.standard_normal(F), rng.uniform(0.5, 2, F)
@@ -152,8 +153,8 @@ def test_batch_normalization_training_statistics(rng):
     np.testing.assert_allclose(y, gamma * (x - mean) / np.sqrt(var + 1e-3) + beta, rtol=1e-12)
     # Keras: moving = moving * momentum + batch * (1 - momentum)
     g, b_, mm, mv = model.get_weights()
-    np.testing.assert_allclose(mm, moving_mean * 0.9 + mean * 0.1, rtol=1e-12)
-    np.testing.assert_allclose(mv, moving_var * 0.9 + var * 0.1, rtol=1e-12)
+    np.testing.assert_allclose(mm, moving_mean * momentum + mean * (1 - momentum), rtol=1e-12)
+    np.testing.assert_allclose(mv, moving_var * momentum + var * (1 - momentum), rtol=1e-12)
     np.testing.assert_array_equal(g, gamma)
 
 

@@ -28,8 +28,8 @@ class BatchNormalization(_ScaleShift):
             renorm=renorm, renorm_clipping=renorm_clipping, synchronized=synchronized)
         if axis not in (-1,):
             raise ValueError(f"axis: only the last axis (-1) is supported, got {axis!r}")
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum: expected a number in [0, 1), got {momentum!r}")
+        if not 0.0 <= momentum <= 1.0:  # (1: the moving statistics stay as they are, as in Keras)
+            raise ValueError(f"momentum: expected a number in [0, 1], got {momentum!r}")
         self.axis, self.momentum = axis, float(momentum)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)

@@ -75,7 +75,7 @@ class MpiCommunicator(Communicator):
         self.check_in_step()
         self.runs += 1
         with self._left_waiting_on_error():
-            run_rendezvous.meet(self.MPI, self.notices.channel, self.rank, self.size,
+            run_rendezvous.meet(self.notices.channel, self.rank, self.size,
                                 {"what": what, "number": self.runs}, self.timeout,
                                 interrupt=self._peer_failure_check(f"the check that every rank {what} too"))
 

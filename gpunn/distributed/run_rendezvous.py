@@ -4,61 +4,46 @@
 Collectives match by order alone. Horovod's idiom ``if rank == 0: model.evaluate(x, y)`` (Keras's evaluate
 makes no collective there) would pair rank 0's collectives with whatever the other ranks do next: a fit's
 gradient sums, or their end of the program, where an MPI library may "complete" a broadcast against a barrier
-and hand back garbage. So each rank first tells rank 0 what it is starting, point to point (a message only
-matches a message with its tag), and rank 0 answers every rank with the verdict: every rank then goes on, or
-every rank raises RanksDisagreeError naming what each was starting, before any collective is made.
+and hand back garbage. So every run starts with one small allgather on a communicator of its own (the
+failure-notice channel, which carries nothing else), whose collectives can only pair with each other: each rank
+gives a code of what it is starting and how many runs it started before. When the codes differ, every rank
+raises RanksDisagreeError naming what each was starting, before any collective of the run is made.
 """
 from __future__ import annotations
 
 import json
+import zlib
 
 import numpy as np
 
 from . import waiting
 from .errors import RanksDisagreeError
 
-_ANNOUNCE, _VERDICT = 7714, 7715  # tags on the failure-notice channel, which carries nothing else
 
-
-def meet(MPI, channel, rank: int, size: int, run: dict, timeout: float | None, interrupt=None) -> None:
+def meet(channel, rank: int, size: int, run: dict, timeout: float | None, interrupt=None) -> None:
     """Return when every rank announced ``run`` (``{"what": "called evaluate", "number": 12}``: what this rank is
     starting and how many runs it started before); else raise RanksDisagreeError on every rank."""
-    if rank == 0:
-        announced = {0: run}
-        status = MPI.Status()
-
-        def all_heard() -> bool:
-            while channel.Iprobe(source=MPI.ANY_SOURCE, tag=_ANNOUNCE, status=status):
-                source = status.Get_source()
-                announced[source] = _receive(channel, status, source, _ANNOUNCE, MPI)
-            return len(announced) == size
-
-        waiting.wait_until(all_heard, f"the check that every rank {run['what']} too",
-                           rank, timeout, interrupt)
-        runs = [announced[r] for r in range(size)]
-        agree = all(other == run for other in runs)
-        verdict = _payload({"runs": None if agree else runs})  # the runs themselves only to name a difference
-        for peer in range(1, size):
-            channel.Send(verdict, dest=peer, tag=_VERDICT)
-    else:
-        channel.Send(_payload(run), dest=0, tag=_ANNOUNCE)
-        status = MPI.Status()
-        waiting.wait_until(lambda: channel.Iprobe(source=0, tag=_VERDICT, status=status),
-                           f"the check that every rank {run['what']} too (rank 0's answer)",
-                           rank, timeout, interrupt)
-        runs = _receive(channel, status, 0, _VERDICT, MPI)["runs"]
-    if runs is not None and any(other != runs[0] for other in runs):
-        raise RanksDisagreeError(_disagreement(runs))
+    what = f"the check that every rank {run['what']} too"
+    code = np.array([zlib.crc32(run["what"].encode()), run["number"]], dtype=np.int64)
+    codes = np.empty((size, 2), dtype=np.int64)
+    waiting.wait(channel.Iallgather(code, codes), what, rank, timeout, interrupt)
+    if (codes == codes[0]).all():
+        return
+    texts = _allgather_text(channel, json.dumps(run), what, rank, timeout, interrupt)
+    raise RanksDisagreeError(_disagreement([json.loads(text) for text in texts]))
 
 
-def _payload(value) -> np.ndarray:
-    return np.frombuffer(json.dumps(value).encode(), dtype=np.uint8).copy()
-
-
-def _receive(channel, status, source: int, tag: int, MPI):
-    buffer = np.empty(status.Get_count(MPI.BYTE), dtype=np.uint8)
-    channel.Recv(buffer, source=source, tag=tag)
-    return json.loads(buffer.tobytes().decode())
+def _allgather_text(channel, text: str, what: str, rank: int, timeout, interrupt) -> list[str]:
+    """Every rank's ``text`` in rank order (the lengths, then the bytes)."""
+    payload = np.frombuffer(text.encode(), dtype=np.uint8)
+    lengths = np.empty(channel.Get_size(), dtype=np.int64)
+    waiting.wait(channel.Iallgather(np.array([payload.size], dtype=np.int64), lengths), what, rank, timeout,
+                 interrupt)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    joined = np.empty(int(offsets[-1]), dtype=np.uint8)
+    waiting.wait(channel.Iallgatherv(payload, [joined, (lengths.tolist(), offsets[:-1].tolist())]), what, rank,
+                 timeout, interrupt)
+    return [joined[offsets[r]:offsets[r + 1]].tobytes().decode() for r in range(len(lengths))]
 
 
 def _disagreement(runs: list) -> str:

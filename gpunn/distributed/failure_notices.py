@@ -24,7 +24,7 @@ import numpy as np
 
 from .errors import CollectiveTimeoutError, RanksOutOfStepError
 
-_TAG = 7713  # the notices' channel carries nothing else; a fixed tag keeps them in order per sender
+_TAG = 7713  # the only tag of point-to-point messages on the channel: notices stay in order per sender
 
 
 def describe(exc: BaseException) -> str:

@@ -5,7 +5,7 @@ Collectives match by order alone. Horovod's idiom ``if rank == 0: model.evaluate
 makes no collective there) would pair rank 0's collectives with whatever the other ranks do next: a fit's
 gradient sums, or their end of the program, where an MPI library may "complete" a broadcast against a barrier
 and hand back garbage. So every run starts with one small allgather on a communicator of its own (the
-failure-notice channel, which carries nothing else), whose collectives can only pair with each other: each rank
+failure-notice channel, whose only collectives are these), so they can only pair with each other: each rank
 gives a code of what it is starting and how many runs it started before. When the codes differ, every rank
 raises RanksDisagreeError naming what each was starting, before any collective of the run is made.
 """

@@ -92,8 +92,9 @@ class GradientReducer:
     def __init__(self, comm: Communicator, grads):
         self.comm, self.grads = comm, grads
 
-    def after_replay(self) -> None:
-        """After a launch of a CUDA graph that holds this reducer's collectives (``device_only``)."""
+    def after_replay(self, repeats: int = 1) -> None:
+        """After a launch of a CUDA graph that holds this reducer's collectives (``device_only``) for ``repeats``
+        steps."""
 
     def layer_done(self, index: int) -> None:
         pass

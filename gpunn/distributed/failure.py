@@ -59,10 +59,9 @@ def _exit_check() -> None:
     if comm is None or comm.size == 1 or comm.MPI.Is_finalized():
         return
     try:
-        comm.meet("reached the end of the program")
-        comm.barrier()
-    except CollectiveTimeoutError:
-        print(f"gpunn.distributed: rank {comm.rank} of {comm.size} reached the end of the program, but other "
+        comm.meet("reached the end of the program")  # (a collective of every rank: the barrier the end needs)
+    except CollectiveTimeoutError as exc:
+        print(f"{exc}\ngpunn.distributed: rank {comm.rank} of {comm.size} reached the end of the program, but other "
               f"ranks did not within {comm.timeout:g} s (they are stuck or still in a collective this rank "
               "left); aborting the job", file=sys.stderr)
         sys.stderr.flush()

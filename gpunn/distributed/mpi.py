@@ -7,7 +7,7 @@ fallback when CuPy has no NCCL; the NCCL communicator is the fast path for GPUs.
 """
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 
 import numpy as np
@@ -15,7 +15,8 @@ import numpy as np
 from .. import _compat
 from . import run_rendezvous, waiting
 from .base import Communicator
-from .errors import CollectiveTimeoutError, PeerFailedError, RanksOutOfStepError, collective_timeout
+from .errors import (CollectiveTimeoutError, PeerFailedError, RanksDisagreeError, RanksOutOfStepError,
+                     collective_timeout)
 from .failure_notices import FailureNotices, describe
 
 
@@ -64,41 +65,49 @@ class MpiCommunicator(Communicator):
         if self.notices is None:
             waiting.wait(request, what, self.rank, self.timeout)
             return
-        with self._left_waiting_on_error():
-            waiting.wait(request, what, self.rank, self.timeout, interrupt=self._peer_failure_check(what))
+        try:
+            waiting.wait(request, what, self.rank, self.timeout,
+                         interrupt=functools.partial(self._raise_if_peer_left, what, self.collectives))
+        except BaseException as exc:
+            self._left_waiting(exc)
+            raise
 
     def meet(self, what: str) -> None:
         """Before a run's first collective (``what``: 'called fit', 'reached the end of the program'): return when
-        every rank is starting the same, else raise RanksDisagreeError on every rank (``run_rendezvous``)."""
+        every rank is starting the same, else raise RanksDisagreeError on every rank (``run_rendezvous``). The
+        meeting counts as a collective (it is one, on the notice channel)."""
         if self.notices is None:
             return
         self.check_in_step()
         self.runs += 1
-        with self._left_waiting_on_error():
-            run_rendezvous.meet(self.notices.channel, self.rank, self.size,
-                                {"what": what, "number": self.runs}, self.timeout,
-                                interrupt=self._peer_failure_check(f"the check that every rank {what} too"))
+        self.collectives += 1
+        try:
+            run_rendezvous.meet(self.notices.channel, self.rank, self.size, {"what": what, "number": self.runs},
+                                self.timeout, interrupt=functools.partial(
+                                    self._raise_if_peer_left, f"the check that every rank {what} too",
+                                    self.collectives))
+        except RanksDisagreeError:
+            raise  # raised by every rank after the meeting completed: still in step
+        except BaseException as exc:
+            self._left_waiting(exc)
+            raise
 
-    def _peer_failure_check(self, what: str):
-        """What a wait polls once it is no longer short: a notice from a rank whose run stopped by an exception."""
-        def peer_failed() -> None:
-            notice = self.notices.poll()
-            if notice is not None:
+    def _raise_if_peer_left(self, what: str, collective: int) -> None:
+        """What a wait for collective number ``collective`` polls once it is no longer short: PeerFailedError when
+        a rank's notice says its run stopped before it made this collective. A rank that made it and failed
+        after (its notice may overtake the collective's data) is no reason to stop waiting: ours completes."""
+        self.notices.poll()
+        for notice in self.notices.received.values():
+            made = notice["position"][0] - (1 if notice["pending"] else 0)  # a pending one may never complete
+            if made < collective:
                 raise PeerFailedError(
                     f"gpunn.distributed: rank {self.rank}: rank {notice['rank']} stopped its run with "
                     f"{notice['what']}, while this rank waited for it in {what}")
 
-        return peer_failed
-
-    @contextlib.contextmanager
-    def _left_waiting_on_error(self):
-        """A wait ended by a timeout or a peer's failure leaves this rank's request (or message) unanswered for
-        good: the other ranks are told, and no later collective can line up."""
-        try:
-            yield
-        except (CollectiveTimeoutError, PeerFailedError) as exc:
-            self.notices.post((self.collectives, 0), True, describe(exc))
-            raise
+    def _left_waiting(self, exc: BaseException) -> None:
+        """A wait that ended by an exception (a timeout, a peer's failure, an interrupt) leaves this rank's request
+        unanswered for good: the other ranks are told, and no later collective can line up."""
+        self.notices.post((self.collectives, 0), True, describe(exc))
 
     def check_in_step(self) -> None:
         """Before a collective: once an exception left a run here, wait for the other ranks' notices, and raise
@@ -108,8 +117,10 @@ class MpiCommunicator(Communicator):
             notices.resolve(self.timeout)
 
     def note_failure(self, exc: BaseException, device_collectives: int = 0) -> None:
+        # (SystemExit: a rank leaving the program is what the exit check in failure.py handles; the waits' own
+        # errors were posted where they were raised)
         if self.notices is not None and not isinstance(
-                exc, (CollectiveTimeoutError, PeerFailedError, RanksOutOfStepError)):
+                exc, (SystemExit, CollectiveTimeoutError, PeerFailedError, RanksOutOfStepError)):
             self.notices.post((self.collectives, device_collectives), False, describe(exc))
 
     @staticmethod

@@ -118,7 +118,8 @@ class NcclCommunicator(Communicator):
     def allreduce_on(self, array, stream) -> None:
         """Queue the in-place sum of ``array`` over ranks on ``stream``."""
         dtype = self._check(array, "allreduce_sum_")
-        self._next_device_collective()
+        if not stream.is_capturing():  # a captured one counts when a graph launch replays it (after_replay)
+            self._next_device_collective()
         self.comm.allReduce(array.data.ptr, array.data.ptr, array.size, dtype, self.nccl.NCCL_SUM, stream.ptr)
 
     def allreduce_sum_(self, array) -> None:
@@ -248,7 +249,7 @@ class BucketedGradientReducer(GradientReducer):
             self.comm.watchdog.watch(done, f"NCCL gradient allreduce ({self.grads.size} values)")
         self._reset()
 
-    def after_replay(self) -> None:
-        self.comm.device_collectives += len(self.buckets)
+    def after_replay(self, repeats: int = 1) -> None:
+        self.comm.device_collectives += len(self.buckets) * repeats
         self.comm.watch(self.cp.cuda.get_current_stream(),
                         f"CUDA graph replaying NCCL gradient allreduces ({self.grads.size} values)")

@@ -53,7 +53,7 @@ def _disagreement(runs: list) -> str:
     held = "; ".join(f"rank(s) {ranks} {what}" for what, ranks in groups.items())
     if len(groups) == 1:  # the same call, but not the same count of runs before it
         counts = "; ".join(f"rank {r}: {run['number']}" for r, run in enumerate(runs))
-        held += f", after different numbers of runs ({counts})"
+        held += f", as different runs (run number {counts})"
     return (f"gpunn.distributed: ranks disagree on the call: {held}. fit, evaluate, predict, train_on_batch and "
             "test_on_batch are collective: call them on every rank, each computes its share and every rank gets the "
             "whole result (model.is_chief is for printing and writing files only).")

@@ -210,13 +210,15 @@ def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False, in_s
         keyword = {"training": training} if overrides.names_training(layer.call) else {}
         if user_masks.call_takes_mask(layer):
             keyword["mask"] = user_masks.mask_argument(layer, inputs, shapes_only)
-        result = layer.call(*arguments, **keyword)
-    except Exception as exc:
-        # As Keras's "Exception encountered when calling MyLayer.call()": the error may come from deep inside
-        # an operation, which would not say whose call() it was (a note, printed with the traceback; 3.11+)
-        if hasattr(exc, "add_note"):
-            exc.add_note(f"Exception encountered when calling {type(layer).__name__}.call() (layer {layer.name!r})")
-        raise
+        try:
+            result = layer.call(*arguments, **keyword)
+        except Exception as exc:
+            # As Keras's "Exception encountered when calling MyLayer.call()": the error may come from deep inside
+            # an operation, which would not say whose call() it was (a note, printed with the traceback; 3.11+)
+            if hasattr(exc, "add_note"):
+                exc.add_note(f"Exception encountered when calling {type(layer).__name__}.call() "
+                             f"(layer {layer.name!r})")
+            raise
     finally:
         _frames.pop()
     home = _home(layer)

@@ -234,8 +234,9 @@ def _layer_from_keras(entry: dict, rank: int | None) -> tuple[dict, int | None]:
         return out, None
     custom_objects.check_registered(entry, "layer class_name")
     if cls is None:
-        if not str(entry.get("module") or "").startswith(("keras", "tf_keras", "tensorflow")):
-            # a class of the program that wrote the file (Keras writes its own with their module)
+        if "module" in entry and not str(entry["module"] or "").startswith(("keras", "tf_keras", "tensorflow")):
+            # a class of the program that wrote the file: Keras 3 writes its own with their module (tf.keras 2's
+            # configs have no module, and may name a Keras layer gpunn lacks)
             raise custom_objects.missing("layer class_name", str(class_name), in_model=True)
         raise ValueError(
             f"layer class {class_name!r}: gpunn has no such layer (a layer class of the user's goes in "

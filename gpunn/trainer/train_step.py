@@ -15,6 +15,8 @@ of that shape replay the recording: the same primitives on the same buffers, wit
 """
 from __future__ import annotations
 
+import functools
+
 import warnings
 
 import numpy as np
@@ -235,7 +237,7 @@ class TrainStep:
                 if refused is None and refusals:
                     refused = f"{refusals} other rank(s) could not capture theirs, and ranks replay graphs together"
             if refused is None:
-                return _then(runner, reducer.after_replay) if collectives_inside else runner
+                return _then(runner, functools.partial(reducer.after_replay, repeats)) if collectives_inside else runner
             self._capture_refused = True
             setting = "jit_compile=True" if self.model._jit_compile is True else 'jit_compile="auto" (on a GPU: graphs)'
             warnings.warn(f"{setting}: the training step could not be captured as a CUDA graph ({refused}); "

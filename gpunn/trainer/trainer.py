@@ -790,7 +790,6 @@ class Trainer(TfKeras2Loops):
             return None
         return CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose, epochs=1, steps=steps)
 
-    @_tells_other_ranks_on_error
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, **kwargs):
         """Model outputs for ``x`` as a NumPy array (probabilities after a softmax/sigmoid output layer). ``x``
         may be a generator, iterator or PyDataset yielding batches of x (or tuples whose first element is x);
@@ -805,9 +804,14 @@ class Trainer(TfKeras2Loops):
         self.stop_predicting = False
         if is_streamed(x):
             return predict_streamed(self, x, steps, self._predict_callbacks(callbacks, shown, steps))
-        if custom_steps.has_own_predict_step(self):
+        if custom_steps.has_own_predict_step(self):  # every rank predicts every row: no collective
             return custom_steps.predict_with_own_step(self, x, batch_size, steps,
                                                       self._predict_callbacks(callbacks, shown, steps))
+        return self._predict_arrays(x, batch_size, verbose, steps, callbacks, shown)
+
+    @_tells_other_ranks_on_error
+    def _predict_arrays(self, x, batch_size, verbose, steps, callbacks, shown):
+        """``predict`` of arrays: each rank its share of the rows, with several ranks."""
         variant = self._shape_variant(x)
         if variant is not None:
             return variant.predict(x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
@@ -908,8 +912,7 @@ class Trainer(TfKeras2Loops):
         results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), len(x))
         return _results(results, return_dict, self.metrics_names)
 
-    @_tells_other_ranks_on_error
-    def predict_on_batch(self, x):
+    def predict_on_batch(self, x):  # (no collective: each rank predicts its own batch)
         if custom_steps.has_own_predict_step(self):
             return custom_steps.predict_on_batch_with_own_step(self, x)
         variant = self._shape_variant(x)

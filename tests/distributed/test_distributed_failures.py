@@ -71,10 +71,13 @@ def test_an_exception_caught_on_one_rank_stops_every_rank_with_its_cause(mpirun)
     assert run.seconds < 40
 
 
-def test_the_same_exception_on_every_rank_at_one_point_leaves_them_in_step(mpirun):
-    run = mpirun(2, ["worker_failure.py", "everyone"], timeout=BOUND_S, env={"GPUNN_COLLECTIVE_TIMEOUT": "20"})
+@pytest.mark.parametrize("mode,ranks", [("everyone", 2), ("late", 4)])
+def test_the_same_exception_on_every_rank_at_one_point_leaves_them_in_step(mpirun, mode, ranks):
+    """With 4 ranks and rank 0 late, its notice may reach a rank before the data of a collective rank 0 made
+    (relayed through another rank): that rank must not take it for a rank that left before the collective."""
+    run = mpirun(ranks, ["worker_failure.py", mode], timeout=BOUND_S, env={"GPUNN_COLLECTIVE_TIMEOUT": "20"})
     assert run.returncode == 0, run.output
-    for rank in range(2):
+    for rank in range(ranks):
         assert f"rank {rank} attempt 1: ValueError: the same failure on every rank (rank {rank})" in run.output
         assert f"rank {rank} attempt 2 trained 2 epoch(s); weights equal on every rank: True" in run.output, \
             run.output
@@ -98,3 +101,17 @@ def test_a_run_on_rank_0_alone_at_the_end_of_the_program_stops_the_job(mpirun):
             in run.output), run.output
     assert not re.search(r"^rank 0 predicted", run.output, re.MULTILINE), run.output
     assert run.seconds < 30
+
+
+def test_a_caught_error_of_a_local_call_on_one_rank_leaves_the_ranks_in_step(mpirun):
+    run = mpirun(2, ["worker_failure.py", "local"], timeout=BOUND_S, env={"GPUNN_COLLECTIVE_TIMEOUT": "20"})
+    assert run.returncode == 0, run.output
+    assert "rank 0 caught: ValueError" in run.output
+    for rank in range(2):
+        assert f"rank {rank} finished training after 1 epoch(s)" in run.output, run.output
+
+
+def test_sys_exit_on_rank_0_after_the_last_collective_of_a_run_ends_the_job_cleanly(mpirun):
+    run = mpirun(2, ["worker_failure.py", "exitend"], timeout=BOUND_S, env={"GPUNN_COLLECTIVE_TIMEOUT": "20"})
+    assert run.returncode == 0, run.output
+    assert "rank 1 finished training" in run.output and "rank 0 finished training" not in run.output, run.output

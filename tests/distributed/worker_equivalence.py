@@ -114,8 +114,8 @@ class _DeviceOnlyReducer(GradientReducer):
     device_only = True
     replays = 0
 
-    def after_replay(self) -> None:
-        _DeviceOnlyReducer.replays += 1
+    def after_replay(self, repeats: int = 1) -> None:
+        _DeviceOnlyReducer.replays += repeats
 
 
 def main(out_dir: str, mode: str = "") -> None:

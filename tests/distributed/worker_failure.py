@@ -11,6 +11,10 @@ caught    rank 1 raises in the middle of fit, and every rank catches what fit ra
 everyone  every rank raises at the same batch and catches it, then trains again (the ranks are still in step)
 chief     Horovod's idiom: rank 0 alone evaluates (a collective in gpunn), then every rank fits
 last      every rank fits, then rank 0 alone predicts while rank 1 reaches the end of the program
+late      as everyone, rank 0 raising 0.7 s after the others (run with 4 ranks: a notice may reach a rank before
+          the data of a collective the failing rank made)
+local     rank 0 alone catches an error of predict_on_batch (no collective), then every rank fits
+exitend   rank 0 calls sys.exit(0) in on_train_end, after the run's last collective
 """
 import os
 import signal
@@ -29,9 +33,15 @@ rank = comm.rank
 class Misbehave(gpunn.callbacks.Callback):
     armed = True
 
+    def on_train_end(self, logs=None):
+        if mode == "exitend" and rank == 0:
+            sys.exit(0)
+
     def on_train_batch_end(self, batch, logs=None):
-        if mode == "everyone" and batch == 2 and Misbehave.armed:
+        if mode in ("everyone", "late") and batch == 2 and Misbehave.armed:
             Misbehave.armed = False
+            if mode == "late" and rank == 0:
+                time.sleep(0.7)
             raise ValueError(f"the same failure on every rank (rank {rank})")
         if rank != 1 or batch != 2:
             return
@@ -57,6 +67,20 @@ model = gpunn.Sequential([gpunn.Input(shape=(6,), dtype=dtype), gpunn.layers.Den
 model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
 if mode == "stall" and rank == 1:
     time.sleep(60)
+if mode == "local":
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    if rank == 0:
+        try:
+            model.predict_on_batch(np.zeros((4, 5), dtype))
+        except ValueError as exc:
+            print("rank 0 caught:", type(exc).__name__, flush=True)
+    history = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    print(f"rank {rank} finished training after {len(history.epoch)} epoch(s)", flush=True)
+    sys.exit(0)
+if mode == "exitend":
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[Misbehave()])
+    print(f"rank {rank} finished training", flush=True)
+    sys.exit(0)
 if mode == "last":
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     if rank == 0:
@@ -66,7 +90,7 @@ if mode == "chief":
     if rank == 0:
         print("rank 0 evaluated:", model.evaluate(x, y, verbose=0), flush=True)
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-if mode in ("caught", "everyone"):
+if mode in ("caught", "everyone", "late"):
     for attempt in (1, 2):
         try:
             history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[Misbehave()])

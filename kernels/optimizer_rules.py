@@ -4,8 +4,9 @@ the loops of ``optimizer_updates_cpu.py``). The NumPy twins in ``optimizer_updat
 oracle both are tested against.
 
 Every rule takes the element's parameter, gradient and state, the step's scalars in the parameter's dtype
-(``decay`` = 1 - lr * weight_decay; Adam's ``alpha`` its bias-corrected step size; ``*_c`` = 1 - beta, computed in
-double precision by the caller) and compile-time flags, and returns the new parameter and state.
+(``decay`` = lr * weight_decay, taken off as ``p - p * decay`` as Keras does: a factor ``1 - lr * weight_decay``
+rounded to float32 would drift the same way at every step; Adam's ``alpha`` its bias-corrected step size; ``*_c`` =
+1 - beta, computed in double precision by the caller) and compile-time flags, and returns the new parameter and state.
 
 Lamb's rules are the element-wise parts of its update: a weight's trust ratio needs the norms of the whole weight
 (a segment of the flat buffer), which the loops and kernels reduce between them.
@@ -25,11 +26,11 @@ def sgd_rule(p, g, v, lr, momentum, decay, with_momentum, nesterov):
     """(p, v): p -= lr g; with momentum v = momentum v - lr g, p += v (nesterov: p += momentum v - lr g)."""
     neg_lr_g = -lr * g
     if not with_momentum:
-        return p * decay + neg_lr_g, v
+        return (p - p * decay) + neg_lr_g, v
     v = momentum * v + neg_lr_g
     if nesterov:
-        return p * decay + (momentum * v + neg_lr_g), v
-    return p * decay + v, v
+        return (p - p * decay) + (momentum * v + neg_lr_g), v
+    return (p - p * decay) + v, v
 
 
 def rmsprop_rule(p, g, ms, mom, mg, lr, rho, rho_c, momentum, eps, decay, centered, with_momentum,
@@ -49,7 +50,7 @@ def rmsprop_rule(p, g, ms, mom, mg, lr, rho, rho_c, momentum, eps, decay, center
     if with_momentum:
         mom = momentum * mom + increment
         increment = mom
-    return p * decay - increment, ms, mom, mg
+    return (p - p * decay) - increment, ms, mom, mg
 
 
 def adagrad_rule(p, g, acc, lr, eps, decay, eps_outside):
@@ -57,8 +58,8 @@ def adagrad_rule(p, g, acc, lr, eps, decay, eps_outside):
     legacy Adagrad)."""
     acc = acc + g * g
     if eps_outside:
-        return p * decay - lr * g / (math.sqrt(acc) + eps), acc
-    return p * decay - lr * g / math.sqrt(acc + eps), acc
+        return (p - p * decay) - lr * g / (math.sqrt(acc) + eps), acc
+    return (p - p * decay) - lr * g / math.sqrt(acc + eps), acc
 
 
 def adam_rule(p, g, m, v, vhat, alpha, beta_1c, beta_2c, eps, decay, amsgrad):
@@ -69,7 +70,7 @@ def adam_rule(p, g, m, v, vhat, alpha, beta_1c, beta_2c, eps, decay, amsgrad):
     if amsgrad:
         vhat = max(vhat, v)
         denom_v = vhat
-    return p * decay - m * alpha / (math.sqrt(denom_v) + eps), m, v, vhat
+    return (p - p * decay) - m * alpha / (math.sqrt(denom_v) + eps), m, v, vhat
 
 
 def nadam_rule(p, g, m, v, lr, beta_1c, beta_2c, eps, decay, m_coef, g_coef, v_correction):
@@ -79,7 +80,7 @@ def nadam_rule(p, g, m, v, lr, beta_1c, beta_2c, eps, decay, m_coef, g_coef, v_c
     m = m + (g - m) * beta_1c
     v = v + (g * g - v) * beta_2c
     m_hat = m_coef * m + g_coef * g
-    return p * decay - m_hat * lr / (math.sqrt(v / v_correction) + eps), m, v
+    return (p - p * decay) - m_hat * lr / (math.sqrt(v / v_correction) + eps), m, v
 
 
 def adamax_rule(p, g, m, u, step_size, beta_1c, beta_2, eps, decay):
@@ -87,7 +88,7 @@ def adamax_rule(p, g, m, u, step_size, beta_1c, beta_2, eps, decay):
     u = max(beta_2 u, |g|); p -= step_size m / (u + eps), step_size = lr / (1 - beta_1^t)."""
     m = m + (g - m) * beta_1c
     u = max(beta_2 * u, abs(g))
-    return p * decay - step_size * m / (u + eps), m, u
+    return (p - p * decay) - step_size * m / (u + eps), m, u
 
 
 def adadelta_rule(p, g, acc_g, acc_dx, lr, rho, rho_c, eps, decay):
@@ -97,7 +98,7 @@ def adadelta_rule(p, g, acc_g, acc_dx, lr, rho, rho_c, eps, decay):
     acc_g = rho * acc_g + rho_c * (g * g)
     dx = -(math.sqrt(acc_dx + eps) * g) / math.sqrt(acc_g + eps)
     acc_dx = rho * acc_dx + rho_c * (dx * dx)
-    return p * decay + lr * dx, acc_g, acc_dx
+    return (p - p * decay) + lr * dx, acc_g, acc_dx
 
 
 def lion_rule(p, g, m, lr, beta_1, beta_1c, beta_2, beta_2c, decay):
@@ -113,7 +114,7 @@ def lion_rule(p, g, m, lr, beta_1, beta_1c, beta_2, beta_2c, decay):
         step = -lr
     else:
         step = c * lr
-    return p * decay - step, m * beta_2 + g * beta_2c
+    return (p - p * decay) - step, m * beta_2 + g * beta_2c
 
 
 def schedule_free_adamw_rule(p, g, z, v, lr, beta_1, beta_1c, beta_2c, eps, decay, v_correction, weight, weight_c):
@@ -124,7 +125,7 @@ def schedule_free_adamw_rule(p, g, z, v, lr, beta_1, beta_1c, beta_2c, eps, deca
         x = (y - (1 - beta_1) z) / beta_1;  x_new = (1 - 1/t) x + z_new / t;  y = (1 - beta_1) z_new + beta_1 x_new
     ``lr``, ``v_correction`` = 1 - beta_2^t, ``weight`` = 1/t and ``weight_c`` = 1 - 1/t are step scalars
     (``schedule_free_step_scalars``); ``decay`` applies to y first, as Keras's weight decay does."""
-    p = p * decay
+    p = p - p * decay
     v = v + (g * g - v) * beta_2c
     z_new = z - (lr * g) / (math.sqrt(v / v_correction) + eps)
     x = (p - beta_1c * z) / beta_1
@@ -141,7 +142,7 @@ def ftrl_rule(p, g, acc, linear, lr, power, l1, l2_twice, shrinkage_twice, decay
     ``half_power``: power is 0.5 (Keras's default), taken as a square root: it vectorises on the CPU where pow
     does not, and rounds as well or better. The learning rate divides, as in Keras: at 0 the parameters
     become NaN, there is no paused FTRL step."""
-    p = p * decay
+    p = p - p * decay
     new_acc = acc + g * g
     if half_power:
         new_acc_power = math.sqrt(new_acc)
@@ -159,7 +160,7 @@ def lamb_moments_rule(p, g, m, v, beta_1c, beta_2c, decay):
     """(p, m, v), the element-wise half of Keras 3's Lamb (keras/src/optimizers/lamb.py): the decayed parameter
     and the moving averages of g and g^2 (Adam's). Its direction (``lamb_direction``) is then scaled by the
     weight's trust ratio (``lamb_trust_ratio``), which needs the whole weight's norms first."""
-    return p * decay, m + (g - m) * beta_1c, v + (g * g - v) * beta_2c
+    return p - p * decay, m + (g - m) * beta_1c, v + (g * g - v) * beta_2c
 
 
 def lamb_direction(m, v, m_correction, v_correction, eps):

@@ -2,7 +2,7 @@
 
 All arrays are 1-D and of one shape: parameters p, gradient g, optimizer state. ``lr`` is the current
 learning rate, ``step`` the 1-based iteration. Decoupled weight decay comes first, as in Keras
-(p -= p * wd * lr, computed as p *= 1 - lr * wd; skipped when wd == 0):
+(p -= p * (lr * wd); skipped when wd == 0):
 
 SGD       momentum == 0: p -= lr g
           else: v = momentum v - lr g;  p += momentum v - lr g (nesterov)  or  p += v
@@ -83,8 +83,10 @@ def _scratch_rows(p, scratch, rows):
 
 
 def _decay(p, lr, weight_decay):
+    # p - p * (lr * wd), as Keras computes it (a factor 1 - lr * wd rounded to p's dtype would drift alike at
+    # every step); the temporary is the twin's, the oracle's, not a step's
     if weight_decay:
-        p *= 1.0 - lr * weight_decay
+        p -= p * (lr * weight_decay)
 
 
 def adam_alpha(lr, beta_1, beta_2, step):
@@ -683,7 +685,7 @@ STEP_SCALARS = {"lr": 2, "adam": 2, "adamax": 2, "nadam": 5, "ftrl": 3, "lamb": 
 @functools.lru_cache(maxsize=None)
 def _step_scalars_kernel(kind: str):
     """One thread: the update's step scalars from the optimizer's device state, in float64, stored in the
-    parameters' dtype: sc = [step size, 1 - lr * wd, ...]. The step size is lr, or for ``kind`` 'adam'
+    parameters' dtype: sc = [step size, lr * wd, ...]. The step size is lr, or for ``kind`` 'adam'
     lr * sqrt(1 - b2^t) / (1 - b1^t), for 'adamax' lr / (1 - b1^t); 'nadam' adds m_coef, g_coef and
     v_correction (optimizer_rules.nadam_step_scalars); 'ftrl' adds 2 (l2 + beta / (2 lr))
     (optimizer_rules.ftrl_l2_twice), its two hyperparameters coming as ``beta_1`` = l2 and ``beta_2`` = beta;
@@ -709,7 +711,7 @@ def _step_scalars_kernel(kind: str):
                 sc[0] = adamax_step_size(lr, step, beta_1)
             else:
                 sc[0] = lr
-            sc[1] = 1.0 - lr * weight_decay
+            sc[1] = lr * weight_decay
             if nadam:
                 m_coef, g_coef, v_correction = nadam_step_scalars(step, beta_1, beta_2)
                 sc[2] = m_coef

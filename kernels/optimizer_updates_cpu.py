@@ -276,7 +276,7 @@ class CompiledUpdates:
 
     @staticmethod
     def _decay(lr, weight_decay):
-        return 1.0 - lr * weight_decay if weight_decay else 1.0
+        return lr * weight_decay if weight_decay else 0.0  # (the rules take p - p * decay)
 
     # Unused state arrays are passed as p, so that each loop compiles once per dtype.
     def sgd_update(self, p, g, velocity, lr, momentum, nesterov, weight_decay, scratch=None):

@@ -375,15 +375,18 @@ def test_warm_up_compiles_the_loop_for_the_dtype(step, dtype):
 
 
 def test_lion_rule_takes_the_sign_without_widening():
-    """sign(0) is 0 (the parameter only decays), sign(NaN) NaN, as Keras's ops.sign."""
-    p, m = optimizer_rules.lion_rule(2.0, 0.0, 0.0, 0.1, 0.9, 0.1, 0.99, 0.01, 1.0)
+    """sign(0) is 0 (the parameter only decays), sign(NaN) NaN, as Keras's ops.sign. (The last argument is the
+    decay lr * weight_decay: 0 here, and 0.05 takes 5% off.)"""
+    p, m = optimizer_rules.lion_rule(2.0, 0.0, 0.0, 0.1, 0.9, 0.1, 0.99, 0.01, 0.0)
     assert (p, m) == (2.0, 0.0)
-    p, _ = optimizer_rules.lion_rule(2.0, 1.0, 0.0, 0.1, 0.9, 0.1, 0.99, 0.01, 1.0)
+    p, _ = optimizer_rules.lion_rule(2.0, 1.0, 0.0, 0.1, 0.9, 0.1, 0.99, 0.01, 0.0)
     assert p == pytest.approx(1.9)
-    p, _ = optimizer_rules.lion_rule(2.0, -1.0, 0.0, 0.1, 0.9, 0.1, 0.99, 0.01, 1.0)
+    p, _ = optimizer_rules.lion_rule(2.0, -1.0, 0.0, 0.1, 0.9, 0.1, 0.99, 0.01, 0.0)
     assert p == pytest.approx(2.1)
-    p, _ = optimizer_rules.lion_rule(2.0, float("nan"), 0.0, 0.1, 0.9, 0.1, 0.99, 0.01, 1.0)
+    p, _ = optimizer_rules.lion_rule(2.0, float("nan"), 0.0, 0.1, 0.9, 0.1, 0.99, 0.01, 0.0)
     assert math.isnan(p)
+    p, _ = optimizer_rules.lion_rule(2.0, 0.0, 0.0, 0.1, 0.9, 0.1, 0.99, 0.01, 0.05)
+    assert p == pytest.approx(1.9)
 
 
 # ---- names, defaults, configuration --------------------------------------------------------------------------

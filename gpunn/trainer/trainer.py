@@ -6,8 +6,8 @@ TestStep. Argument checks come first, before any work.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
-import inspect
 import warnings
 import weakref
 
@@ -84,19 +84,16 @@ def _per_output(sample_weight) -> bool:
                                                              for item in sample_weight)
 
 
-def _tells_other_ranks_on_error(method):
-    """An exception leaving ``method`` (fit, evaluate...) on one rank of a data-parallel job may leave the other
-    ranks waiting for it in a collective: the communicator tells them (``distributed.failure_notices``)."""
-    @functools.wraps(method)
-    def run(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except BaseException as exc:
-            distributed.current().note_failure(exc)
-            raise
-
-    run.__signature__ = inspect.signature(method)  # for getfullargspec too, which does not follow __wrapped__
-    return run
+@contextlib.contextmanager
+def _tells_other_ranks_on_error():
+    """An exception leaving a run (fit, evaluate...) on one rank of a data-parallel job may leave the other ranks
+    waiting for it in a collective: the communicator tells them (``distributed.failure_notices``). A block, not a
+    decorator: a wrapper's frame would stand between the user's call and the warnings the run gives."""
+    try:
+        yield
+    except BaseException as exc:
+        distributed.current().note_failure(exc)
+        raise
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -544,7 +541,6 @@ class Trainer(TfKeras2Loops):
         return np.stack(columns, axis=1)
 
     # ---- fit --------------------------------------------------------------------------------------
-    @_tells_other_ranks_on_error
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1, **kwargs):
@@ -557,132 +553,133 @@ class Trainer(TfKeras2Loops):
 
         ``x`` (and ``validation_data``) may also be a generator, an iterator or a ``gpunn.utils.PyDataset``
         yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches (``streamed_loops.py``)."""
-        from ..callbacks import CallbackList
+        with _tells_other_ranks_on_error():
+            from ..callbacks import CallbackList
 
-        take_reading_arguments("fit", kwargs)
-        self._require_compiled("fit", custom_steps.TRAIN_HOOKS)
-        first_since_compile = self._first_use_since_compile()
-        steps_per_epoch, validation_steps = whole_number(steps_per_epoch), whole_number(validation_steps)
-        if validation_data is not None or validation_split:
-            custom_steps.refuse_overridden_hooks(self, "fit (its validation)", ("test_step",))
-            validation_steps = run_limits.limited_steps(validation_steps)
-        epochs = run_limits.limited_epochs(epochs)  # keras.config.set_max_epochs, for debugging runs
-        steps_per_epoch = run_limits.limited_steps(steps_per_epoch)
-        # (0 is None: Keras takes ``validation_batch_size or batch_size``; checked for streamed data too)
-        validation_batch_size = check_positive_int("validation_batch_size", validation_batch_size or None,
-                                                   allow_none=True)
-        if is_streamed(x):
-            return fit_streamed(self, x, y, batch_size, epochs, _verbose_param(verbose), callbacks,
-                                validation_split, validation_data, shuffle, class_weight, sample_weight,
-                                initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
-                                validation_freq, first_since_compile)
-        batch_size = check_positive_int("batch_size", batch_size, allow_none=True)  # (None: Keras's rule, below)
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"epochs: expected a non-negative integer, got {epochs!r}")
-        epochs = int(epochs)
-        if not 0 <= initial_epoch:  # (past epochs: no epoch runs, as in Keras)
-            raise ValueError(f"initial_epoch: expected a non-negative integer, got {initial_epoch!r}")
-        verbose = _verbose_param(verbose)
-        validation_freq = check_validation_freq(validation_freq)
-        steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch, allow_none=True)
-        x, y = self._prepare_with_targets(x, y)
-        weights = self._sample_weights(y, sample_weight, class_weight)
-        validation_steps = check_positive_int("validation_steps", validation_steps, allow_none=True)
-        val_stream = None
-        if is_streamed(validation_data):  # a generator or PyDataset: read batch by batch at each validation
-            val_stream, validation_data, validation_split = StreamedValidation(self, validation_data,
-                                                                               validation_steps), None, 0.0
-        if validation_data is not None and self._without_loss():  # no targets: x alone, or (x,), as Keras takes
-            if not isinstance(validation_data, (tuple, list)):
-                validation_data = (validation_data, None)
-            elif isinstance(validation_data, tuple) and len(validation_data) == 1:
-                validation_data = (validation_data[0], None)
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
-            val = list(self._prepare_with_targets(validation_data[0], validation_data[1], "validation_data[0]",
-                                     "validation_data[1]"))
-            if len(validation_data) == 3 and validation_data[2] is not None:
-                val.append(self._sample_weights(val[1], validation_data[2], None, "validation_data[2]"))
-        else:
-            # Keras splits the samples with their sample_weight; class_weight weighs the training rows alone
-            # (its epoch iterator applies it), so the validation rows of a class-weighted fit are unweighted.
-            split_weights = weights if class_weight is None else None
-            arrays, val = split_validation([x, y] + ([split_weights] if split_weights is not None else []),
-                                           validation_split)
-            x, y = arrays[:2]
-            weights = None if weights is None else arrays[2] if split_weights is not None else weights[:len(x)]
-        # Keras's batch sizes where none is given: the rows over steps_per_epoch batches, or 32; the validation's
-        # its own (over validation_steps, or 32), not the training's
-        val_batch_size = None if val is None else keras_batch_size(validation_batch_size or batch_size,
-                                                                   validation_steps, len(val[0]))
-        batch_size = keras_batch_size(batch_size, steps_per_epoch, len(x))
-        if val is not None and validation_steps is not None:  # Keras validates on validation_steps batches only
-            val = [a[:validation_steps * val_batch_size] for a in val]
-        self._check_ranks_agree(distributed.current(), "fit", {
-            "samples": len(x), "batch_size": batch_size, "epochs": epochs, "initial_epoch": int(initial_epoch),
-            "steps_per_epoch": steps_per_epoch, "shuffle": bool(shuffle),
-            "sample_weights": None if weights is None else weights.shape[1:], "targets": f"{y.dtype.name} {tuple(y.shape[1:])}",
-            "validation_samples": len(val[0]) if val is not None else 0,
-            "validation_sample_weights": val is not None and len(val) == 3,
-            "validation_batch_size": val_batch_size, "validation_freq": validation_freq,
-            # With callbacks, ranks agree on stopping after every batch (a collective the others must join).
-            "callbacks": bool(callbacks),
-            # (sample and class weights are in the weights' rows)
-            "sampled_values": sampled_values(distributed.current(), {
-                "x": x, "y": y, "sample_weight": weights,
-                **dict(zip(("validation_x", "validation_y", "validation_sample_weight"), val or []))})})
+            take_reading_arguments("fit", kwargs)
+            self._require_compiled("fit", custom_steps.TRAIN_HOOKS)
+            first_since_compile = self._first_use_since_compile()
+            steps_per_epoch, validation_steps = whole_number(steps_per_epoch), whole_number(validation_steps)
+            if validation_data is not None or validation_split:
+                custom_steps.refuse_overridden_hooks(self, "fit (its validation)", ("test_step",))
+                validation_steps = run_limits.limited_steps(validation_steps)
+            epochs = run_limits.limited_epochs(epochs)  # keras.config.set_max_epochs, for debugging runs
+            steps_per_epoch = run_limits.limited_steps(steps_per_epoch)
+            # (0 is None: Keras takes ``validation_batch_size or batch_size``; checked for streamed data too)
+            validation_batch_size = check_positive_int("validation_batch_size", validation_batch_size or None,
+                                                       allow_none=True)
+            if is_streamed(x):
+                return fit_streamed(self, x, y, batch_size, epochs, _verbose_param(verbose), callbacks,
+                                    validation_split, validation_data, shuffle, class_weight, sample_weight,
+                                    initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
+                                    validation_freq, first_since_compile)
+            batch_size = check_positive_int("batch_size", batch_size, allow_none=True)  # (None: Keras's rule, below)
+            if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+                raise ValueError(f"epochs: expected a non-negative integer, got {epochs!r}")
+            epochs = int(epochs)
+            if not 0 <= initial_epoch:  # (past epochs: no epoch runs, as in Keras)
+                raise ValueError(f"initial_epoch: expected a non-negative integer, got {initial_epoch!r}")
+            verbose = _verbose_param(verbose)
+            validation_freq = check_validation_freq(validation_freq)
+            steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch, allow_none=True)
+            x, y = self._prepare_with_targets(x, y)
+            weights = self._sample_weights(y, sample_weight, class_weight)
+            validation_steps = check_positive_int("validation_steps", validation_steps, allow_none=True)
+            val_stream = None
+            if is_streamed(validation_data):  # a generator or PyDataset: read batch by batch at each validation
+                val_stream, validation_data, validation_split = StreamedValidation(self, validation_data,
+                                                                                   validation_steps), None, 0.0
+            if validation_data is not None and self._without_loss():  # no targets: x alone, or (x,), as Keras takes
+                if not isinstance(validation_data, (tuple, list)):
+                    validation_data = (validation_data, None)
+                elif isinstance(validation_data, tuple) and len(validation_data) == 1:
+                    validation_data = (validation_data[0], None)
+            if validation_data is not None:
+                if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                    raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
+                val = list(self._prepare_with_targets(validation_data[0], validation_data[1], "validation_data[0]",
+                                         "validation_data[1]"))
+                if len(validation_data) == 3 and validation_data[2] is not None:
+                    val.append(self._sample_weights(val[1], validation_data[2], None, "validation_data[2]"))
+            else:
+                # Keras splits the samples with their sample_weight; class_weight weighs the training rows alone
+                # (its epoch iterator applies it), so the validation rows of a class-weighted fit are unweighted.
+                split_weights = weights if class_weight is None else None
+                arrays, val = split_validation([x, y] + ([split_weights] if split_weights is not None else []),
+                                               validation_split)
+                x, y = arrays[:2]
+                weights = None if weights is None else arrays[2] if split_weights is not None else weights[:len(x)]
+            # Keras's batch sizes where none is given: the rows over steps_per_epoch batches, or 32; the validation's
+            # its own (over validation_steps, or 32), not the training's
+            val_batch_size = None if val is None else keras_batch_size(validation_batch_size or batch_size,
+                                                                       validation_steps, len(val[0]))
+            batch_size = keras_batch_size(batch_size, steps_per_epoch, len(x))
+            if val is not None and validation_steps is not None:  # Keras validates on validation_steps batches only
+                val = [a[:validation_steps * val_batch_size] for a in val]
+            self._check_ranks_agree(distributed.current(), "fit", {
+                "samples": len(x), "batch_size": batch_size, "epochs": epochs, "initial_epoch": int(initial_epoch),
+                "steps_per_epoch": steps_per_epoch, "shuffle": bool(shuffle),
+                "sample_weights": None if weights is None else weights.shape[1:], "targets": f"{y.dtype.name} {tuple(y.shape[1:])}",
+                "validation_samples": len(val[0]) if val is not None else 0,
+                "validation_sample_weights": val is not None and len(val) == 3,
+                "validation_batch_size": val_batch_size, "validation_freq": validation_freq,
+                # With callbacks, ranks agree on stopping after every batch (a collective the others must join).
+                "callbacks": bool(callbacks),
+                # (sample and class weights are in the weights' rows)
+                "sampled_values": sampled_values(distributed.current(), {
+                    "x": x, "y": y, "sample_weight": weights,
+                    **dict(zip(("validation_x", "validation_y", "validation_sample_weight"), val or []))})})
 
-        step = self.make_train_function().prepare(self._sparse_labels(y))
-        comm = step.comm
-        # Every rank draws the same shuffles: the seed comes from rank 0.
-        rng = np.random.default_rng(comm.broadcast_object(gpunn_random.new_seed()))
-        iterator = EpochIterator(self.ops, comm, [x, y] + ([weights] if weights is not None else []), batch_size,
-                                 steps_per_epoch, shuffle=bool(shuffle), rng=rng)
-        iterator.enable_feed()  # steps fetch their own batches on the device (what a replay of several needs)
-        cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self, verbose=verbose,
-                           epochs=epochs, steps=iterator.steps)
-        self.stop_training = False
-        agree = comm.size > 1 and bool(callbacks)
-        divergence = DivergenceWarning(cbs, comm.is_chief)
-        val_data = None
-        logs: dict = {}
-        self._initial_epoch = None  # only this fit's callbacks may move its start
-        cbs.on_train_begin()
-        start = self._start_epoch(initial_epoch, comm)
-        # The epochs skipped by a resumed run draw their orders all the same, so that (with the same seed) the
-        # epochs it runs see their batches in the order the interrupted run would have.
-        iterator.skip_epochs(min(start, epochs) - initial_epoch)
-        for epoch in range(start, epochs):
-            cbs.on_epoch_begin(epoch)
-            step.metrics.reset()
-            for begin, end, batches in executions(iterator.batches(), self.steps_per_execution):
-                cbs.on_train_batch_begin(begin)  # (Keras's numbering: executions.py)
-                step.run_batches(iterator, batches, y.shape[1:], y.dtype, None if weights is None else weights.shape[1:])
-                hand_batch_logs(step.metrics, cbs.on_train_batch_end, end)
+            step = self.make_train_function().prepare(self._sparse_labels(y))
+            comm = step.comm
+            # Every rank draws the same shuffles: the seed comes from rank 0.
+            rng = np.random.default_rng(comm.broadcast_object(gpunn_random.new_seed()))
+            iterator = EpochIterator(self.ops, comm, [x, y] + ([weights] if weights is not None else []), batch_size,
+                                     steps_per_epoch, shuffle=bool(shuffle), rng=rng)
+            iterator.enable_feed()  # steps fetch their own batches on the device (what a replay of several needs)
+            cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self, verbose=verbose,
+                               epochs=epochs, steps=iterator.steps)
+            self.stop_training = False
+            agree = comm.size > 1 and bool(callbacks)
+            divergence = DivergenceWarning(cbs, comm.is_chief)
+            val_data = None
+            logs: dict = {}
+            self._initial_epoch = None  # only this fit's callbacks may move its start
+            cbs.on_train_begin()
+            start = self._start_epoch(initial_epoch, comm)
+            # The epochs skipped by a resumed run draw their orders all the same, so that (with the same seed) the
+            # epochs it runs see their batches in the order the interrupted run would have.
+            iterator.skip_epochs(min(start, epochs) - initial_epoch)
+            for epoch in range(start, epochs):
+                cbs.on_epoch_begin(epoch)
+                step.metrics.reset()
+                for begin, end, batches in executions(iterator.batches(), self.steps_per_execution):
+                    cbs.on_train_batch_begin(begin)  # (Keras's numbering: executions.py)
+                    step.run_batches(iterator, batches, y.shape[1:], y.dtype, None if weights is None else weights.shape[1:])
+                    hand_batch_logs(step.metrics, cbs.on_train_batch_end, end)
+                    if agree:
+                        agree_on_stop(self, comm)
+                    if self.stop_training:
+                        break
+                logs = step.metrics.result()
+                divergence.epoch_end(epoch, epochs, logs)
+                if val is not None and validates_after(epoch, validation_freq):
+                    if val_data is None:  # on the device once per fit, not once per validation
+                        val_data = DeviceDataset(self.ops, val)
+                    val_logs = self._evaluate_arrays(val, val_batch_size, val_data, cbs, callbacks_stop=agree)
+                    logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                if val_stream is not None and validates_after(epoch, validation_freq):
+                    logs.update({f"val_{k}": v for k, v in val_stream.evaluate(cbs).items()})
+                divergence.validation_end(epoch, epochs, logs)
+                cbs.on_epoch_end(epoch, logs)
                 if agree:
                     agree_on_stop(self, comm)
                 if self.stop_training:
                     break
-            logs = step.metrics.result()
-            divergence.epoch_end(epoch, epochs, logs)
-            if val is not None and validates_after(epoch, validation_freq):
-                if val_data is None:  # on the device once per fit, not once per validation
-                    val_data = DeviceDataset(self.ops, val)
-                val_logs = self._evaluate_arrays(val, val_batch_size, val_data, cbs, callbacks_stop=agree)
-                logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            if val_stream is not None and validates_after(epoch, validation_freq):
-                logs.update({f"val_{k}": v for k, v in val_stream.evaluate(cbs).items()})
-            divergence.validation_end(epoch, epochs, logs)
-            cbs.on_epoch_end(epoch, logs)
-            if agree:
-                agree_on_stop(self, comm)
-            if self.stop_training:
-                break
-        if epochs > 0:  # Keras: with use_ema, the weights become their moving average, before on_train_end
-            self.optimizer.finalize_variable_values()
-        cbs.on_train_end(logs)
-        return self.history
+            if epochs > 0:  # Keras: with use_ema, the weights become their moving average, before on_train_end
+                self.optimizer.finalize_variable_values()
+            cbs.on_train_end(logs)
+            return self.history
 
     def _start_epoch(self, initial_epoch: int, comm) -> int:
         """The epoch fit starts at: ``initial_epoch``, unless a callback's ``on_train_begin`` moved it by setting
@@ -728,41 +725,41 @@ class Trainer(TfKeras2Loops):
             cbs.on_test_end(results)
         return results
 
-    @_tells_other_ranks_on_error
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, return_dict=False,
                  callbacks=None, steps=None, **kwargs):
         """Loss and metrics over (x, y): a float when there are no metrics, else [loss, *metrics] (or a dict).
         ``x`` may be a generator, iterator or PyDataset of (x, y[, sample_weight]) batches; ``steps``: how many
         batches to read (all by default)."""
-        take_reading_arguments("evaluate", kwargs)
-        self._require_compiled("evaluate", custom_steps.TEST_HOOKS)
-        first_since_compile = self._first_use_since_compile()
-        verbose = _check_verbose(verbose)
-        batch_size = check_positive_int("batch_size", batch_size, allow_none=True)  # (None: Keras's rule, below)
-        steps = check_positive_int("steps", run_limits.limited_steps(whole_number(steps)), allow_none=True)
-        if is_streamed(x):
-            results = evaluate_streamed(self, x, y, sample_weight, steps, self._test_callbacks(callbacks, verbose),
-                                        first_since_compile)
+        with _tells_other_ranks_on_error():
+            take_reading_arguments("evaluate", kwargs)
+            self._require_compiled("evaluate", custom_steps.TEST_HOOKS)
+            first_since_compile = self._first_use_since_compile()
+            verbose = _check_verbose(verbose)
+            batch_size = check_positive_int("batch_size", batch_size, allow_none=True)  # (None: Keras's rule, below)
+            steps = check_positive_int("steps", run_limits.limited_steps(whole_number(steps)), allow_none=True)
+            if is_streamed(x):
+                results = evaluate_streamed(self, x, y, sample_weight, steps, self._test_callbacks(callbacks, verbose),
+                                            first_since_compile)
+                return _results(results, return_dict, self.metrics_names)
+            variant = self._shape_variant(x)
+            if variant is not None:
+                return variant.evaluate(x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight,
+                                        return_dict=return_dict, callbacks=callbacks, steps=steps)
+            x, y = self._prepare_with_targets(x, y, what="evaluate")
+            weights = self._sample_weights(y, sample_weight, None)
+            batch_size = keras_batch_size(batch_size, steps, len(x))
+            if steps is not None:  # Keras evaluates the first `steps` batches only
+                x, y = x[:steps * batch_size], y[:steps * batch_size]
+                weights = None if weights is None else weights[:steps * batch_size]
+            self._check_ranks_agree(distributed.current(), "evaluate", {
+                "samples": len(x), "batch_size": batch_size, "sample_weights": weights is not None,
+                "targets": f"{y.dtype.name} {tuple(y.shape[1:])}", "callbacks": bool(callbacks),
+                "sampled_values": sampled_values(distributed.current(), {"x": x, "y": y, "sample_weight": weights})},
+                optimizer=False)
+            cbs = self._test_callbacks(callbacks, verbose, -(-len(x) // batch_size))
+            results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), batch_size, cbs=cbs,
+                                            callbacks_stop=bool(callbacks))
             return _results(results, return_dict, self.metrics_names)
-        variant = self._shape_variant(x)
-        if variant is not None:
-            return variant.evaluate(x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight,
-                                    return_dict=return_dict, callbacks=callbacks, steps=steps)
-        x, y = self._prepare_with_targets(x, y, what="evaluate")
-        weights = self._sample_weights(y, sample_weight, None)
-        batch_size = keras_batch_size(batch_size, steps, len(x))
-        if steps is not None:  # Keras evaluates the first `steps` batches only
-            x, y = x[:steps * batch_size], y[:steps * batch_size]
-            weights = None if weights is None else weights[:steps * batch_size]
-        self._check_ranks_agree(distributed.current(), "evaluate", {
-            "samples": len(x), "batch_size": batch_size, "sample_weights": weights is not None,
-            "targets": f"{y.dtype.name} {tuple(y.shape[1:])}", "callbacks": bool(callbacks),
-            "sampled_values": sampled_values(distributed.current(), {"x": x, "y": y, "sample_weight": weights})},
-            optimizer=False)
-        cbs = self._test_callbacks(callbacks, verbose, -(-len(x) // batch_size))
-        results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), batch_size, cbs=cbs,
-                                        callbacks_stop=bool(callbacks))
-        return _results(results, return_dict, self.metrics_names)
 
     def _first_use_since_compile(self) -> bool:
         """Whether this ``fit`` or ``evaluate`` is the first since ``compile``: Keras builds its compiled losses and
@@ -809,33 +806,33 @@ class Trainer(TfKeras2Loops):
                                                       self._predict_callbacks(callbacks, shown, steps))
         return self._predict_arrays(x, batch_size, verbose, steps, callbacks, shown)
 
-    @_tells_other_ranks_on_error
     def _predict_arrays(self, x, batch_size, verbose, steps, callbacks, shown):
         """``predict`` of arrays: each rank its share of the rows, with several ranks."""
-        variant = self._shape_variant(x)
-        if variant is not None:
-            return variant.predict(x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
-        x, _ = self._prepare(x, None)
-        batch_size = keras_batch_size(batch_size, steps, len(x))
-        if steps is not None:  # Keras predicts the first `steps` batches only
-            x = x[:steps * batch_size]
-        cbs = self._predict_callbacks(callbacks, shown, -(-len(x) // batch_size))
-        comm = distributed.current()
-        if comm.size == 1:
-            return predict_rows(self, x, batch_size, cbs)
-        # Data-parallel: each rank predicts its contiguous share (shard_bounds), gathered in rank order so
-        # every rank returns the whole array.
-        self._check_ranks_agree(comm, "predict", {"samples": len(x), "batch_size": batch_size,
-                                                  "sampled_values": sampled_values(comm, {"x": x})}, compiled=False)
-        sync_replicas(self, comm)
-        lo, hi = shard_bounds(0, len(x), comm.rank, comm.size)
-        if hi > lo:
-            local = predict_rows(self, x[lo:hi], batch_size, cbs, stoppable=False)
-            parts = list(local.values()) if isinstance(local, dict) else list(local) if self._several_outputs \
-                else [local]
-        else:
-            parts = [np.zeros((0,) + shape, dtype=self.dtype) for shape in self._output_shapes()]
-        return self._structure_outputs([comm.allgather_rows(part) for part in parts])
+        with _tells_other_ranks_on_error():
+            variant = self._shape_variant(x)
+            if variant is not None:
+                return variant.predict(x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
+            x, _ = self._prepare(x, None)
+            batch_size = keras_batch_size(batch_size, steps, len(x))
+            if steps is not None:  # Keras predicts the first `steps` batches only
+                x = x[:steps * batch_size]
+            cbs = self._predict_callbacks(callbacks, shown, -(-len(x) // batch_size))
+            comm = distributed.current()
+            if comm.size == 1:
+                return predict_rows(self, x, batch_size, cbs)
+            # Data-parallel: each rank predicts its contiguous share (shard_bounds), gathered in rank order so
+            # every rank returns the whole array.
+            self._check_ranks_agree(comm, "predict", {"samples": len(x), "batch_size": batch_size,
+                                                      "sampled_values": sampled_values(comm, {"x": x})}, compiled=False)
+            sync_replicas(self, comm)
+            lo, hi = shard_bounds(0, len(x), comm.rank, comm.size)
+            if hi > lo:
+                local = predict_rows(self, x[lo:hi], batch_size, cbs, stoppable=False)
+                parts = list(local.values()) if isinstance(local, dict) else list(local) if self._several_outputs \
+                    else [local]
+            else:
+                parts = [np.zeros((0,) + shape, dtype=self.dtype) for shape in self._output_shapes()]
+            return self._structure_outputs([comm.allgather_rows(part) for part in parts])
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Keras's ``compute_loss``: the losses given to ``compile`` of ``y_pred`` against ``y`` (weighted by
@@ -881,36 +878,36 @@ class Trainer(TfKeras2Loops):
         return predict_rows(self, x, len(x))
 
     # ---- single batches ---------------------------------------------------------------------------
-    @_tells_other_ranks_on_error
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on exactly this batch; returns its loss (and metrics)."""
-        self._require_compiled("train_on_batch", custom_steps.TRAIN_HOOKS)
-        distributed.current().meet("called train_on_batch")
-        self._compiled_objects_built = True  # (as Keras builds them from this batch)
-        x, y = self._prepare_with_targets(x, y, what="train_on_batch")
-        weights = self._sample_weights(y, sample_weight, class_weight)
-        step = self.make_train_function().prepare(self._sparse_labels(y))
-        arrays = [x, y] + ([weights] if weights is not None else [])
-        iterator = EpochIterator(self.ops, step.comm, arrays, len(x))
-        step.metrics.reset()
-        batch = next(iter(iterator.batches()))
-        slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, weights_shape(arrays))
-        iterator.fill(batch, slot)
-        step(slot)
-        return _results(step.metrics.result(), return_dict, self.metrics_names)
+        with _tells_other_ranks_on_error():
+            self._require_compiled("train_on_batch", custom_steps.TRAIN_HOOKS)
+            distributed.current().meet("called train_on_batch")
+            self._compiled_objects_built = True  # (as Keras builds them from this batch)
+            x, y = self._prepare_with_targets(x, y, what="train_on_batch")
+            weights = self._sample_weights(y, sample_weight, class_weight)
+            step = self.make_train_function().prepare(self._sparse_labels(y))
+            arrays = [x, y] + ([weights] if weights is not None else [])
+            iterator = EpochIterator(self.ops, step.comm, arrays, len(x))
+            step.metrics.reset()
+            batch = next(iter(iterator.batches()))
+            slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, weights_shape(arrays))
+            iterator.fill(batch, slot)
+            step(slot)
+            return _results(step.metrics.result(), return_dict, self.metrics_names)
 
-    @_tells_other_ranks_on_error
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        self._require_compiled("test_on_batch", custom_steps.TEST_HOOKS)
-        self._compiled_objects_built = True  # (as Keras builds them from this batch)
-        variant = self._shape_variant(x)
-        if variant is not None:
-            return variant.test_on_batch(x, y, sample_weight=sample_weight, return_dict=return_dict)
-        x, y = self._prepare_with_targets(x, y, what="test_on_batch")
-        weights = self._sample_weights(y, sample_weight, None)
-        distributed.current().meet("called test_on_batch")
-        results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), len(x))
-        return _results(results, return_dict, self.metrics_names)
+        with _tells_other_ranks_on_error():
+            self._require_compiled("test_on_batch", custom_steps.TEST_HOOKS)
+            self._compiled_objects_built = True  # (as Keras builds them from this batch)
+            variant = self._shape_variant(x)
+            if variant is not None:
+                return variant.test_on_batch(x, y, sample_weight=sample_weight, return_dict=return_dict)
+            x, y = self._prepare_with_targets(x, y, what="test_on_batch")
+            weights = self._sample_weights(y, sample_weight, None)
+            distributed.current().meet("called test_on_batch")
+            results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), len(x))
+            return _results(results, return_dict, self.metrics_names)
 
     def predict_on_batch(self, x):  # (no collective: each rank predicts its own batch)
         if custom_steps.has_own_predict_step(self):

@@ -596,7 +596,8 @@ class Trainer(TfKeras2Loops):
                     validation_data = (validation_data[0], None)
             if validation_data is not None:
                 if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                    raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
+                    raise ValueError("validation_data: expected a tuple (x_val, y_val) or "
+                                     "(x_val, y_val, sample_weight)")
                 val = list(self._prepare_with_targets(validation_data[0], validation_data[1], "validation_data[0]",
                                          "validation_data[1]"))
                 if len(validation_data) == 3 and validation_data[2] is not None:
@@ -619,7 +620,8 @@ class Trainer(TfKeras2Loops):
             self._check_ranks_agree(distributed.current(), "fit", {
                 "samples": len(x), "batch_size": batch_size, "epochs": epochs, "initial_epoch": int(initial_epoch),
                 "steps_per_epoch": steps_per_epoch, "shuffle": bool(shuffle),
-                "sample_weights": None if weights is None else weights.shape[1:], "targets": f"{y.dtype.name} {tuple(y.shape[1:])}",
+                "sample_weights": None if weights is None else weights.shape[1:],
+                "targets": f"{y.dtype.name} {tuple(y.shape[1:])}",
                 "validation_samples": len(val[0]) if val is not None else 0,
                 "validation_sample_weights": val is not None and len(val) == 3,
                 "validation_batch_size": val_batch_size, "validation_freq": validation_freq,
@@ -655,7 +657,8 @@ class Trainer(TfKeras2Loops):
                 step.metrics.reset()
                 for begin, end, batches in executions(iterator.batches(), self.steps_per_execution):
                     cbs.on_train_batch_begin(begin)  # (Keras's numbering: executions.py)
-                    step.run_batches(iterator, batches, y.shape[1:], y.dtype, None if weights is None else weights.shape[1:])
+                    step.run_batches(iterator, batches, y.shape[1:], y.dtype,
+                                     None if weights is None else weights.shape[1:])
                     hand_batch_logs(step.metrics, cbs.on_train_batch_end, end)
                     if agree:
                         agree_on_stop(self, comm)

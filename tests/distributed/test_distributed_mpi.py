@@ -55,6 +55,17 @@ def test_data_parallel_equals_one_process(parallel, reference, dtype, rtol, atol
         np.testing.assert_allclose(got[key], value, rtol=rtol, atol=atol, err_msg=f"{dtype} {key}")
 
 
+def test_keras_distribution_data_parallel_equals_one_process(mpirun, reference, tmp_path):
+    """Keras's lines (list_devices, DataParallel(devices=...), set_distribution, initialize) join the job: two
+    devices, one per rank, and the run equals one process's, as after gpunn.distributed.init()."""
+    run = mpirun(2, ["worker_equivalence.py", str(tmp_path), "keras-distribution"])
+    assert run.returncode == 0, run.output
+    ranks = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(2)]
+    for rank in ranks:
+        assert rank["devices"].tolist() == ["cpu:0", "cpu:1"] and int(rank["num_processes"]) == 2
+    _assert_equal_to_one_eager_process(ranks, reference)
+
+
 def test_replayed_steps_per_execution_under_mpi_equal_one_eager_process(mpirun, reference, tmp_path):
     """jit_compile=True with steps_per_execution=3 on 2 ranks: each rank's replayed steps fetch their rows at
     the rank's offset in the global batch and reduce gradients over MPI between replayed runs; the result is

@@ -11,6 +11,7 @@ captured inside the graph on GPUs. ``graph-refuse1``: rank 1's backend refuses t
 replay call by call (a graph holding collectives is launched by all ranks or none). ``user-layers``: ``jit``
 with a layer of the user's giving add_loss losses (``LossyBlock``). ``accumulate``: ``jit`` with Adam's
 ``gradient_accumulation_steps=2`` (each rank sums its gradients over ranks, then accumulates them).
+``keras-distribution``: the job joined through Keras's ``keras.distribution`` lines instead of ``init()``.
 """
 import sys
 import warnings
@@ -120,8 +121,15 @@ class _DeviceOnlyReducer(GradientReducer):
 
 def main(out_dir: str, mode: str = "") -> None:
     gpunn.set_backend("numpy")
-    comm = gpunn.distributed.init()
     extra = {}
+    if mode == "keras-distribution":  # the lines of Keras's guide to distributed training
+        devices = gpunn.distribution.list_devices()
+        gpunn.distribution.set_distribution(gpunn.distribution.DataParallel(devices=devices))
+        comm = gpunn.distributed.current()
+        gpunn.distribution.initialize(num_processes=comm.size, process_id=comm.rank)  # checked against the job
+        extra = {"devices": np.array(devices), "num_processes": gpunn.distribution.distribution().num_processes}
+    else:
+        comm = gpunn.distributed.init()
     if mode.startswith("graph"):
         ops = _GraphLikeOps(refuse=mode == "graph-refuse1" and comm.rank == 1)
         gpunn.set_backend(ops)
@@ -135,7 +143,7 @@ def main(out_dir: str, mode: str = "") -> None:
             elif mode == "accumulate":
                 found = train(dtype, jit=True, accumulate=True)
             else:
-                found = train(dtype, bool(mode))
+                found = train(dtype, mode in ("jit", "graph", "graph-refuse1"))
             results.update({f"{dtype}/{k}": v for k, v in found.items()})
     if mode.startswith("graph"):
         fallbacks = [str(w.message) for w in caught if issubclass(w.category, GraphFallbackWarning)]

@@ -62,7 +62,8 @@ units = 9 if (mode == "units" and rank == 1) else 8
 dtype = "float64" if (mode == "dtype" and rank == 1) else "float32"
 rng = np.random.default_rng(0)
 x, y = rng.normal(size=(256, 6)).astype(dtype), rng.integers(0, 2, size=256)
-model = gpunn.Sequential([gpunn.Input(shape=(6,), dtype=dtype), gpunn.layers.Dense(units, activation="relu", dtype=dtype),
+model = gpunn.Sequential([gpunn.Input(shape=(6,), dtype=dtype),
+                          gpunn.layers.Dense(units, activation="relu", dtype=dtype),
                           gpunn.layers.Dense(2, activation="softmax", dtype=dtype)])
 model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
 if mode == "stall" and rank == 1:

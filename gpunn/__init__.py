@@ -34,7 +34,9 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(".wrappers", __name__)
-    raise AttributeError(f"module 'gpunn' has no attribute {name!r}")
+    from .beyond_mlps import missing  # Keras's names gpunn leaves out say so
+
+    raise missing(__name__, name)
 
 
 def version() -> str:

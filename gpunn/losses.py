@@ -1454,3 +1454,9 @@ def __dir__():
     from .api_listing import public_names  # (Keras's listing: api_listing.py)
 
     return public_names(globals())
+
+
+def __getattr__(name: str):
+    from .beyond_mlps import missing  # Keras's names gpunn leaves out say so (beyond_mlps.py)
+
+    raise missing(__name__, name)

@@ -154,3 +154,9 @@ _keras_namespaces.install_image(sys.modules[__name__], {
 
 __all__ = ["Ops", "NumpyOps", "BACKENDS", "BackendUnavailableError", "get_ops", "set_backend", "use_backend",
            *_OPS_NAMES]
+
+
+def __getattr__(name: str):
+    from ..beyond_mlps import missing  # Keras's names gpunn leaves out say so (beyond_mlps.py)
+
+    raise missing(__name__, name)

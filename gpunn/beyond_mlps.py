@@ -1,0 +1,83 @@
+"""The AttributeError for a Keras 3 name gpunn does not have: what the name is for, and that gpunn leaves it out.
+
+A script copied from a Keras tutorial stops at the first name gpunn lacks; "module 'gpunn.layers' has no attribute
+'Conv2D'" reads like a bug or a typo. gpunn trains multilayer perceptrons, so the names it leaves out on purpose
+(convolutions, recurrent and attention layers, their ops, model parallelism...) say so, by kind. A public
+namespace's ``__getattr__`` calls ``missing``; any other name gets Python's own message."""
+from __future__ import annotations
+
+import sys
+
+_CONVOLUTION = ("convolution and pooling layers (image and sequence models); an image reaches an MLP flattened "
+                "(layers.Flatten, or x.reshape(len(x), -1))")
+_RECURRENT = "recurrent layers (sequence models); a sequence of fixed length reaches an MLP flattened"
+_ATTENTION = "attention layers (transformers)"
+_OTHER_FRAMEWORKS = "layers wrapping another framework's modules or TensorFlow SavedModels"
+_AUGMENTATION = "this image augmentation (it mixes or warps images for convolutional models)"
+_AUDIO = "audio feature layers"
+_QUANTIZATION = "quantization (int8/int4/float8 weights for inference)"
+
+_CONVOLUTION_LAYERS = [
+    f"{kind}{d}D" for d in (1, 2, 3) for kind in (
+        "Conv", "Convolution", "AveragePooling", "AvgPool", "MaxPooling", "MaxPool", "AdaptiveAveragePooling",
+        "AdaptiveMaxPooling", "Cropping", "UpSampling", "ZeroPadding")] + [
+    f"{kind}{d}DTranspose" for d in (1, 2, 3) for kind in ("Conv", "Convolution")] + [
+    "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D", "SeparableConvolution2D", "DepthwiseConv1D",
+    "DepthwiseConv2D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalAvgPool2D", "GlobalAvgPool3D",
+    "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalMaxPool2D", "GlobalMaxPool3D", "SpatialDropout2D",
+    "SpatialDropout3D"]
+_RECURRENT_LAYERS = ["RNN", "SimpleRNN", "SimpleRNNCell", "GRU", "GRUCell", "LSTM", "LSTMCell", "ConvLSTM1D",
+                     "ConvLSTM2D", "ConvLSTM3D", "Bidirectional", "StackedRNNCells"]
+
+# namespace (after "gpunn.") -> name -> what it is, as "does not provide ..."
+_LEFT_OUT: dict[str, dict[str, str]] = {
+    "layers": {
+        **dict.fromkeys(_CONVOLUTION_LAYERS, _CONVOLUTION),
+        **dict.fromkeys(_RECURRENT_LAYERS, _RECURRENT),
+        **dict.fromkeys(("Attention", "AdditiveAttention", "MultiHeadAttention", "GroupQueryAttention"), _ATTENTION),
+        **dict.fromkeys(("FlaxLayer", "JaxLayer", "TorchModuleWrapper", "TFSMLayer"), _OTHER_FRAMEWORKS),
+        **dict.fromkeys(("AugMix", "CutMix", "MixUp", "RandAugment", "RandomElasticTransform", "RandomPerspective",
+                         "ContrastLimitedAdaptiveHistogramEqualization", "MaxNumBoundingBoxes"), _AUGMENTATION),
+        **dict.fromkeys(("MelSpectrogram", "STFTSpectrogram"), _AUDIO),
+        "SpectralNormalization": "SpectralNormalization (a wrapper normalizing a layer's kernel, used in GANs)",
+        "ReversibleEmbedding": "ReversibleEmbedding (an embedding shared with a language model's output)",
+        "Wrapper": "Keras's base class of layer wrappers (it serves the recurrent and spectral wrappers)",
+    },
+    "ops": {
+        **dict.fromkeys(("conv", "conv_transpose", "depthwise_conv", "separable_conv", "average_pool", "max_pool",
+                         "adaptive_average_pool", "adaptive_max_pool"), "convolution and pooling operations"),
+        **dict.fromkeys(("ctc_loss", "ctc_decode"), "CTC (connectionist temporal classification, sequence labels)"),
+        **dict.fromkeys(("eig", "polar", "view_as_complex", "view_as_real"), "complex numbers (its values are real)"),
+    },
+    "losses": dict.fromkeys(("CTC", "ctc"), "CTC (connectionist temporal classification, sequence labels)"),
+    "": {
+        "applications": "keras.applications (pretrained convolutional networks for images)",
+        "quantizers": _QUANTIZATION, "Quantizer": _QUANTIZATION,
+        "distillation": "keras.distillation (training a student model on a teacher's outputs)",
+        "RematScope": "rematerialization (recomputing activations to save memory)",
+        "remat": "rematerialization (recomputing activations to save memory)",
+    },
+}
+
+# Names within an MLP's reach that gpunn has not built: the whole sentence after the name
+_NOT_BUILT: dict[str, dict[str, str]] = {
+    "optimizers": dict.fromkeys(("MultiOptimizer", "OptimizerMap"), (
+        "gpunn has no optimizers per group of weights: one optimizer trains every trained weight of a model "
+        "(a frozen layer, trainable=False, takes none)")),
+    "ops": {"jvp": "gpunn has no forward-mode differentiation: its gradients come from the backward pass of the "
+                   "training step"},
+}
+
+
+def missing(module_name: str, name: str) -> AttributeError:
+    """The error for ``module_name.name`` (``module_name`` a gpunn module's ``__name__``)."""
+    namespace = module_name.split(".", 1)[1] if "." in module_name else ""
+    left_out = _LEFT_OUT.get(namespace, {}).get(name)
+    not_built = _NOT_BUILT.get(namespace, {}).get(name)
+    keras_name = "keras." + (namespace + "." if namespace else "") + name
+    if not_built is not None:
+        return AttributeError(f"{keras_name}: {not_built}")
+    if left_out is None:  # Python's message, and its "Did you mean" from the module's names
+        return AttributeError(f"module {module_name!r} has no attribute {name!r}", name=name,
+                              obj=sys.modules.get(module_name))
+    return AttributeError(f"{keras_name}: gpunn trains multilayer perceptrons and does not provide {left_out}")

@@ -17,11 +17,13 @@ from .dtypes import is_float_dtype, is_int_dtype, result_type, standardize_dtype
 from .naming import get_uid  # noqa: F401
 from . import random as gpunn_random
 from .autodiff import legacy_backend as _legacy
+from . import legacy_backend_values as _values
 
 globals().update({_name: getattr(_legacy, _name) for _name in _legacy.NAMES})
+globals().update({_name: getattr(_values, _name) for _name in _values.NAMES})
 
 __all__ = ["clear_session", "backend", "image_data_format", "set_image_data_format", "is_keras_tensor", "get_uid",
-           "standardize_dtype", "is_float_dtype", "is_int_dtype", "result_type", *_legacy.NAMES]
+           "standardize_dtype", "is_float_dtype", "is_int_dtype", "result_type", *_legacy.NAMES, *_values.NAMES]
 
 
 def is_keras_tensor(x) -> bool:
@@ -63,3 +65,9 @@ def clear_session(free_memory=True) -> None:
             if cupy is not None:
                 cupy.get_default_memory_pool().free_all_blocks()
                 cupy.get_default_pinned_memory_pool().free_all_blocks()
+
+
+def __getattr__(name: str):
+    from .beyond_mlps import missing  # Keras's names gpunn leaves out say so (beyond_mlps.py)
+
+    raise missing(__name__, name)

@@ -50,6 +50,14 @@ _LEFT_OUT: dict[str, dict[str, str]] = {
         **dict.fromkeys(("eig", "polar", "view_as_complex", "view_as_real"), "complex numbers (its values are real)"),
     },
     "losses": dict.fromkeys(("CTC", "ctc"), "CTC (connectionist temporal classification, sequence labels)"),
+    "backend": {
+        **dict.fromkeys(("conv1d", "conv2d", "conv2d_transpose", "conv3d", "depthwise_conv2d", "separable_conv2d",
+                         "pool2d", "pool3d", "resize_images", "resize_volumes", "spatial_2d_padding",
+                         "spatial_3d_padding", "temporal_padding"), "convolution and pooling operations"),
+        **dict.fromkeys(("rnn", "foldl", "foldr", "map_fn"), "recurrent loops over a sequence"),
+        **dict.fromkeys(("ctc_batch_cost", "ctc_decode", "ctc_label_dense_to_sparse"),
+                        "CTC (connectionist temporal classification, sequence labels)"),
+    },
     "": {
         "applications": "keras.applications (pretrained convolutional networks for images)",
         "quantizers": _QUANTIZATION, "Quantizer": _QUANTIZATION,
@@ -64,6 +72,14 @@ _NOT_BUILT: dict[str, dict[str, str]] = {
     "optimizers": dict.fromkeys(("MultiOptimizer", "OptimizerMap"), (
         "gpunn has no optimizers per group of weights: one optimizer trains every trained weight of a model "
         "(a frozen layer, trainable=False, takes none)")),
+    "backend": {
+        **dict.fromkeys(("learning_phase", "set_learning_phase"), (
+            "gpunn has no learning phase (nor has Keras 3): fit trains in training mode, evaluate and predict run in "
+            "inference mode, and a call takes training=True or False")),
+        **dict.fromkeys(("gradients", "update", "update_add", "update_sub", "moving_average_update"), (
+            "gpunn builds no graph of symbolic updates or gradients: fit computes the gradients and updates the "
+            "weights; a value is set with K.set_value or variable.assign")),
+    },
     "ops": {"jvp": "gpunn has no forward-mode differentiation: its gradients come from the backward pass of the "
                    "training step"},
 }

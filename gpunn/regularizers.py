@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -147,8 +148,13 @@ class L2(Regularizer):
 
 
 class L1L2(Regularizer):
-    def __init__(self, l1=0.0, l2=0.0):
-        super().__init__(l1=0.0 if l1 is None else l1, l2=0.0 if l2 is None else l2)  # (None: 0, as in Keras)
+    def __init__(self, l1=None, l2=None):  # (None: 0, as in Keras)
+        if l1 is None and l2 is None:
+            # A tf.keras 2 script's l1_l2() meant 0.01 each; Keras 3's penalizes nothing, and says nothing
+            warnings.warn("L1L2 / l1_l2() without arguments penalizes nothing: Keras 3's factors default to 0 "
+                          "(tf.keras 2's l1_l2() took l1=0.01, l2=0.01); give them, e.g. l1_l2(l1=0.01, l2=0.01)",
+                          stacklevel=2)
+        super().__init__(l1=0.0 if l1 is None else l1, l2=0.0 if l2 is None else l2)
 
 
 class OrthogonalRegularizer(Regularizer):

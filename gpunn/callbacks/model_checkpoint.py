@@ -32,12 +32,14 @@ class ModelCheckpoint(_MonitorCallback):
         mode: ``'min'``, ``'max'`` or ``'auto'`` (max for accuracy/AUC-like names, else min).
         save_freq: ``'epoch'``, or an integer number of batches between saves.
         initial_value_threshold: with ``save_best_only``, a value the metric must beat first.
+        period: tf.keras 2's deprecated number of epochs between saves (with ``save_freq='epoch'``), taken as it
+            took it, with its warning; Keras 3 has no such argument.
 
     Does nothing on non-chief ranks (``model.is_chief`` False).
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
-                 save_weights_only=False, mode="auto", save_freq="epoch", initial_value_threshold=None):
+                 save_weights_only=False, mode="auto", save_freq="epoch", initial_value_threshold=None, period=None):
         super().__init__(monitor, mode, 0)
         self.filepath = _check_path("ModelCheckpoint", "filepath", filepath)
         self.verbose = _check_verbose("ModelCheckpoint", verbose)
@@ -57,6 +59,13 @@ class ModelCheckpoint(_MonitorCallback):
         self.best = self._worst() if initial_value_threshold is None else self.initial_value_threshold
         self._current_epoch = 0
         self._batches = BatchCounter(save_freq) if save_freq != "epoch" else None
+        if period is not None:
+            if isinstance(period, bool) or not isinstance(period, (int, np.integer)) or period < 1:
+                raise _bad_arg("ModelCheckpoint", "period", "a positive integer (epochs between saves)", period)
+            warnings.warn("`period` argument is deprecated. Please use `save_freq` to specify the frequency in "
+                          "number of batches seen.", stacklevel=2)  # tf.keras 2's words
+        self.period = 1 if period is None else int(period)
+        self._epochs_since_last_save = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
@@ -68,7 +77,9 @@ class ModelCheckpoint(_MonitorCallback):
             self._save(self._current_epoch, batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.save_freq == "epoch":
+        self._epochs_since_last_save += 1
+        if self.save_freq == "epoch" and self._epochs_since_last_save >= self.period:
+            self._epochs_since_last_save = 0
             self._save(epoch, None, logs)
 
     def _should_save_on_batch(self, batch) -> bool:

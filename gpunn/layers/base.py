@@ -244,6 +244,12 @@ class Layer(KerasVariableLists):
                 f"{base.__name__} (it computes with {base.__name__}'s own kernels, and a model would skip yours); "
                 f"subclass gpunn.layers.Layer (keras.layers.Layer) instead, holding a {base.__name__} made in "
                 "__init__ and calling it in call(), or making the weights with add_weight()")
+        batch_input_shape = kwargs.pop("batch_input_shape", None)  # tf.keras 2's (Keras 3 refuses it)
+        if batch_input_shape is not None and input_shape is None and input_dim is None:
+            if not isinstance(batch_input_shape, (tuple, list)) or len(batch_input_shape) < 2:
+                raise ValueError(f"batch_input_shape: expected (batch size or None, *sample shape), got "
+                                 f"{batch_input_shape!r}")
+            input_shape = tuple(batch_input_shape)[1:]  # (a fixed batch size changes nothing in gpunn)
         refuse_unknown(type(self).__name__, kwargs)
         if name is not None and (not isinstance(name, str) or "/" in name):  # Keras's rule: '/' separates paths
             raise ValueError(f"name: must be a string and cannot contain character `/`. Received: name={name!r}")

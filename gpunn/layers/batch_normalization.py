@@ -7,8 +7,10 @@ rank normalises its own shard.
 """
 from __future__ import annotations
 
+import functools
+
 from .. import initializers
-from . import masking, unused_keras_arguments
+from . import masking, step_state_updates, unused_keras_arguments
 from .base import WeightSpec, weight_property
 from .normalization import _ScaleShift
 
@@ -55,7 +57,9 @@ class BatchNormalization(_ScaleShift):
         training = training and self.bound.trainable and x2.shape[0] > 0
         if training:
             mean, var, centered = self.moments(ws, x2, axis=0)
-            self.update_moving_statistics(ws, mean, var)
+            # (in a model's training step, once the step has computed its loss and metrics: step_state_updates.py;
+            # the batch's mean and var stay in their buffers until then)
+            step_state_updates.make(functools.partial(self.update_moving_statistics, ws, mean, var))
         else:
             # The moving statistics as (1, F) views: the statistics' shape in training, so both modes share
             # the workspace's buffers.

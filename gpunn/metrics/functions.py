@@ -5,9 +5,12 @@ its values over the samples seen, named after it (``registry.py`` maps each to t
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..autodiff.user_functions import same_rank as _same_rank
+from ..layers.call_result import host_result
 from ..losses import (binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy,
                       categorical_focal_crossentropy, categorical_hinge, hinge, huber, kl_divergence, log_cosh,
                       mean_absolute_error, mean_absolute_percentage_error, mean_squared_error,
@@ -16,6 +19,18 @@ from ..losses import (binary_crossentropy, binary_focal_crossentropy, categorica
 FLOATX = np.float32
 
 
+def _eager(function):
+    """The values as an eager call gives them: an ndarray with ``.numpy()``, as the loss functions' (tf.keras 2's
+    ``keras.metrics.binary_accuracy(y, p).numpy()``)."""
+    @functools.wraps(function)
+    def values(*args, **kwargs):
+        return host_result(function(*args, **kwargs))
+
+    return values
+
+
+
+@_eager
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """1 where (y_pred > threshold) equals y_true, element by element."""
     y_true, y_pred = _same_rank(np.asarray(y_true), np.asarray(y_pred))
@@ -33,12 +48,14 @@ def _sparse_matches(labels, y_pred):
     return matches[..., 0] if matches.ndim > 1 and matches.shape[-1] == 1 else matches
 
 
+@_eager
 def categorical_accuracy(y_true, y_pred):
     """1 where the argmax of y_pred is that of the one-hot y_true, per sample."""
     y_pred = np.asarray(y_pred)
     return np.equal(np.argmax(np.asarray(y_true), axis=-1), np.argmax(y_pred, axis=-1)).astype(FLOATX)
 
 
+@_eager
 def sparse_categorical_accuracy(y_true, y_pred):
     """1 where the argmax of y_pred is the class id y_true, per sample."""
     return _sparse_matches(y_true, np.asarray(y_pred))
@@ -52,12 +69,14 @@ def _in_top_k(labels, y_pred, k: int):
     return ((y_pred > target[:, None]).sum(axis=-1) < k).astype(FLOATX)
 
 
+@_eager
 def top_k_categorical_accuracy(y_true, y_pred, k=5):
     """1 where the one-hot y_true's class is among y_pred's k highest scores, per sample."""
     labels = np.argmax(np.asarray(y_true), axis=-1)
     return _in_top_k(labels, y_pred, k).reshape(labels.shape)
 
 
+@_eager
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
     """1 where the class id y_true is among y_pred's k highest scores, in y_true's shape."""
     labels = np.asarray(y_true)

@@ -141,9 +141,10 @@ def name_means_function(name: str) -> bool:
     ``"cosine_similarity"``, the metric, is the loss function's value negated; ``"huber"`` names no metric)."""
     try:
         by_name = get(name, None)
-    except ValueError:
+        function = function_by_name(name)
+    except ValueError:  # (MissingCustomObjectError among them) a name of no function: the user's ``def precision``
         return False
-    return type(by_name) is type(function_metric(function_by_name(name)))
+    return type(by_name) is type(function_metric(function))
 
 
 def _instantiate(cls) -> Metric:

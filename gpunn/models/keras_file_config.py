@@ -427,6 +427,11 @@ def _wrap(value, kind: str, native: bool):
             return value["config"]
         return {"module": "builtins", "class_name": "function", "config": value["config"],
                 "registered_name": "function"}
+    if not native and kind == "loss" and isinstance(value, dict) and value.get("class_name") == \
+            "SparseCategoricalCrossentropy" and value.get("config", {}).get("axis") == -1:
+        # tf.keras 2's SparseCategoricalCrossentropy takes no axis (its last one): left out where it is the default,
+        # so that tf.keras 2 reads the file (Keras 3 reads it as -1)
+        value = {**value, "config": {k: v for k, v in value["config"].items() if k != "axis"}}
     if not native or not isinstance(value, dict):
         return value
     config = value["config"]

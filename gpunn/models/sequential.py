@@ -267,9 +267,7 @@ class Sequential(Trainer, KerasVariableLists):
         if graph is None:
             if not self.built:
                 raise AttributeError(f"Sequential model '{self.name}' has no defined inputs yet.")
-            source = self._input_layer if self._input_layer is not None else \
-                InputLayer(shape=self.input_shape[1:], name=self._implied_input_name(),
-                           dtype="string" if text_inputs.first_reader(self) else self._declared_dtype())
+            source = self._input_layer if self._input_layer is not None else self._implied_input_layer()
             value, owner, entered = source, owners(self.__dict__.get("_held_models", ())), {}
             for layer in self._layers:
                 held = owner.get(id(layer))
@@ -283,6 +281,19 @@ class Sequential(Trainer, KerasVariableLists):
     def _keras_ordered_layers(self) -> list:
         """Its layers in Keras's order (a model calling it lists them in its place)."""
         return list(self._layers)
+
+    def _implied_input_layer(self) -> InputLayer:
+        """The InputLayer of the graph of a model given no Input: the same one each time the graph is made again
+        for a layer added (while the input's shape and dtype stay), so that the layers' first calls, made as the
+        model was assembled, come from the model's own input: ``keras.Model(model.input, model.layers[0].output)``
+        of a model whose first layer took ``input_shape=`` (tf.keras 2's feature extractor) is then a graph."""
+        shape = tuple(self.input_shape[1:])
+        dtype = "string" if text_inputs.first_reader(self) else self._declared_dtype()
+        key, known = self.__dict__.get("_implied_input", (None, None))
+        if known is None or key != (shape, dtype):
+            known = InputLayer(shape=shape, name=self._implied_input_name(), dtype=dtype)
+            self.__dict__["_implied_input"] = ((shape, dtype), known)
+        return known
 
     def _implied_input_name(self) -> str:
         """The name of the InputLayer that Keras's ``Sequential.build`` makes when the model was given no Input:

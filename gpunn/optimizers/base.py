@@ -200,6 +200,13 @@ class Optimizer:
         """The host's side of one step (the device counts are advanced by the step itself)."""
         self._iterations += 1
 
+    def sync_step_count(self) -> None:
+        """The host's count of steps taken from the device's (one read), after steps stopped by an exception:
+        a replay of several recorded steps counts on the host only when it returns."""
+        counted = self.state if self.step_state is None else self.step_state
+        if counted is not None:
+            self._iterations = int(np.asarray(self.ops.to_numpy(counted[ITERATIONS:ITERATIONS + 1]))[0])
+
     def next_step_phase(self) -> str | None:
         """What the next step does with gradient accumulation (``accumulation.ACCUMULATE`` or ``UPDATE``; None
         without): known on the host, so each kind is recorded and replayed as a step of its own."""

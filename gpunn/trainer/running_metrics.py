@@ -146,6 +146,17 @@ class RunningMetrics:
             self._allocate([p.shape[-1] for p in predictions] if several else [predictions.shape[-1]])
         ops = self.ops
         n = per_sample_loss.shape[0]
+        # The metrics that run the script's code first, then the built-in ones, then the loss: one that raises
+        # leaves the sums of the others as they were before the step (train_step.py: before any weight moves)
+        first = 1 + len(self.part_trackers)
+        entries = list(enumerate(zip(self.metrics, self.metric_outputs, self.metric_weighted), start=first))
+        for i, (metric, k, weighted) in sorted(entries, key=lambda entry: not _runs_script_code(entry[1][0])):
+            predicted, labels = (predictions[k], y_true[k]) if several else (predictions, y_true)
+            weights = mask if not weighted else sample_weight[k] if isinstance(sample_weight, list) else sample_weight
+            if self.labels_as_column and metric.takes_labels_as_given:
+                labels = labels.reshape(-1, 1)
+            metric.step_accumulate(ops, self._workspaces((n, i, weights is not None)), labels, predicted,
+                                   self._views[i], weights)
         ws = self._workspaces((n, "loss"))
         batch_total = ws.buffer("running.batch_total", (), np.float64)
         ops.sum(per_sample_loss, None, batch_total)
@@ -167,15 +178,6 @@ class RunningMetrics:
             view = self._views[1 + k]
             ops.add(view["total"], part_total, view["total"])
             ops.add(view["count"], samples, view["count"])
-        first = 1 + len(self.part_trackers)
-        for i, (metric, k, weighted) in enumerate(zip(self.metrics, self.metric_outputs, self.metric_weighted),
-                                                  start=first):
-            predicted, labels = (predictions[k], y_true[k]) if several else (predictions, y_true)
-            weights = mask if not weighted else sample_weight[k] if isinstance(sample_weight, list) else sample_weight
-            if self.labels_as_column and metric.takes_labels_as_given:
-                labels = labels.reshape(-1, 1)
-            metric.step_accumulate(ops, self._workspaces((n, i, weights is not None)), labels, predicted,
-                                   self._views[i], weights)
 
     def count_batch(self, rows: int) -> None:
         """The host's share of a batch: how many samples and batches the state now covers (kept out of any
@@ -262,3 +264,11 @@ class LazyLogs(MutableMapping):
 
     def __deepcopy__(self, memo):
         return copy.deepcopy(dict(self), memo)
+
+
+def _runs_script_code(metric) -> bool:
+    """Whether a step's update of ``metric`` calls code of the script's (a function, a Metric of its own, a
+    subclass's ``update_state``), which may raise."""
+    from ..metrics.function_metric import MeanMetricWrapper
+
+    return isinstance(metric, MeanMetricWrapper) or metric.takes_labels_as_given

@@ -93,13 +93,13 @@ def _run_in_slot(step, arrays) -> None:
 def run_test(model, stream: BatchStream, class_weight=None, cbs=None) -> dict | None:
     """Loss and metrics over one epoch of ``stream`` (evaluate, validation); None when it yielded no batch.
     ``cbs``: a CallbackList told of the test as Keras tells it."""
+    model.stop_evaluating = False
+    if cbs is not None:  # (Keras's callbacks read the metrics of the training there: reset after it)
+        cbs.on_test_begin()
     first = checked_batch(model, stream, stream.peek(), stream.read, True, class_weight)
     step = model.make_test_function().prepare(model._sparse_labels(first[1]))
-    step.metrics.reset()
     stream.begin_epoch()
-    model.stop_evaluating = False
-    if cbs is not None:
-        cbs.on_test_begin()
+    step.metrics.reset()
     batches = _until_none(lambda: _next_checked(model, stream, class_weight))
     for begin, end, run in executions(batches, model.steps_per_execution):
         if cbs is not None:
@@ -229,8 +229,8 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
     cbs.on_train_begin()
     try:
         for epoch in range(model._start_epoch(initial_epoch, distributed.current()), epochs):
+            step.metrics.reset()  # (before on_epoch_begin, as Keras: a callback reads the new epoch's zeros)
             cbs.on_epoch_begin(epoch)
-            step.metrics.reset()
             stream.begin_epoch()
             batches = _until_none(lambda: _next_checked(model, stream, class_weight))
             for begin, end, run in executions(batches, model.steps_per_execution):
@@ -264,8 +264,10 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
         stream.close()
         if val_stream is not None:
             val_stream.close()
-    if epochs > 0:  # Keras: with use_ema, the weights become their moving average, before on_train_end
-        model.optimizer.finalize_variable_values()
+        # Keras: with use_ema, the weights become their moving average, before on_train_end, and also when the
+        # fit was stopped by an exception (its fit's ``finally``)
+        if epochs > 0:
+            model.optimizer.finalize_variable_values()
     cbs.on_train_end(logs)
     return model.history
 

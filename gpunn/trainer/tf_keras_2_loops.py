@@ -1,5 +1,6 @@
 """tf.keras 2's ways of feeding a ``keras.utils.Sequence`` (a PyDataset): ``fit_generator``, ``evaluate_generator``
-and ``predict_generator`` (deprecated aliases in tf.keras 2, gone from Keras 3), and ``workers``,
+and ``predict_generator`` (deprecated aliases in tf.keras 2, gone from Keras 3), its ``predict_classes`` and
+``predict_proba`` (tf.keras up to 2.5, with their warnings), and ``workers``,
 ``use_multiprocessing`` and ``max_queue_size`` given to ``fit``, ``evaluate`` and ``predict``. Keras 3 takes the
 latter on the PyDataset itself (``MyDataset(workers=4)``), and so does gpunn: given to the loop they change
 nothing but speed, and a warning says where they belong."""
@@ -53,3 +54,22 @@ class TfKeras2Loops:
         _deprecated("predict_generator", "predict")
         return self.predict(generator, steps=steps, callbacks=callbacks, verbose=verbose,
                             max_queue_size=max_queue_size, workers=workers, use_multiprocessing=use_multiprocessing)
+
+    def predict_classes(self, x, batch_size=32, verbose=0):
+        """tf.keras up to 2.5's: the argmax of each row of ``predict``, or for an output of one unit 1 where it is
+        above 0.5 (int32), with its deprecation warning."""
+        warnings.warn("`model.predict_classes()` is deprecated and will be removed after 2021-01-01. Please use "
+                      "instead:* `np.argmax(model.predict(x), axis=-1)`,   if your model does multi-class "
+                      "classification   (e.g. if it uses a `softmax` last-layer activation).* `(model.predict(x) > "
+                      "0.5).astype(\"int32\")`,   if your model does binary classification   (e.g. if it uses a "
+                      "`sigmoid` last-layer activation).", UserWarning, stacklevel=2)  # tf.keras 2.5's words
+        proba = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if proba.shape[-1] > 1:
+            return proba.argmax(axis=-1)
+        return (proba > 0.5).astype("int32")
+
+    def predict_proba(self, x, batch_size=32, verbose=0):
+        """tf.keras up to 2.5's: ``predict``, with its deprecation warning."""
+        warnings.warn("`model.predict_proba()` is deprecated and will be removed after 2021-01-01. Please use "
+                      "`model.predict()` instead.", UserWarning, stacklevel=2)
+        return self.predict(x, batch_size=batch_size, verbose=verbose)

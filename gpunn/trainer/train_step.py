@@ -7,8 +7,9 @@ gradient reducer and the running loss/metric sums. ``fit``, ``train_on_batch`` a
 
 A step: weight penalty (of the weights the batch is computed with), forward, the loss's fused value and
 gradient, sample weights, backprop in reverse into the flat gradient buffer (the reducer told as each layer's
-gradients are final), the sum over ranks, the penalties' gradients, one optimizer update, the weight
-constraints (as Keras applies them, after the update), the metric sums.
+gradients are final), the sum over ranks, the penalties' gradients, the metric sums, the moving statistics, one
+optimizer update, the weight constraints (as Keras applies them, after the update). What the step changes comes
+after the code of the script's it runs, so that an exception there leaves the model as the step found it.
 
 With ``jit_compile=True`` the first step of each batch shape is recorded (``ops/recording.py``) and later steps
 of that shape replay the recording: the same primitives on the same buffers, without the Python logic.
@@ -21,13 +22,13 @@ import warnings
 
 import numpy as np
 
-from ..layers import wiring
+from ..layers import step_state_updates, wiring
 from ..ops.base import Ops
 from ..optimizers import accumulation
 from ..ops.cuda_graphs import CaptureRefused
 from ..ops.recording import Recording
 from ..ops.workspace import Workspace, Workspaces
-from . import activity, layer_losses, output_losses
+from . import activity, layer_losses, output_losses, step_interrupts
 from .epoch_iterator import BatchSlot, DeviceFeed
 from .memory import OutOfMemoryGuard
 from .plan import make_plan, run_forward, weight_penalty
@@ -187,33 +188,53 @@ class TrainStep:
         # Eager, recorded and replayed steps all run under the backend's step conditions (on CuPy: its own
         # reduction kernels, not CUB's), so an eager step computes what its CUDA graph computes, bit for bit, and
         # takes no memory from the pool after its first run.
-        with OutOfMemoryGuard(self.ops, state.slot.global_rows), self.ops.step_conditions():
-            if not self.jit:
-                for _ in range(count):
-                    self._run(state, None, source)
-            else:
-                optimizer = self.model.optimizer
-                signature = self._recording_signature()
-                # One recording per way of getting the batch (in the slot already, or fetched from a feed) and, with
-                # gradient accumulation, per kind of step (between updates, or the update's): the host knows which
-                # steps are which, so each replay does only its own kind's work.
-                for phase, steps in accumulation.phase_runs(optimizer.step_count,
-                                                            optimizer.gradient_accumulation_steps, count):
-                    key = (source is not None, phase)
-                    recorded = state.recordings.get(key)
-                    done = 0
-                    if recorded is None or not recorded.serves(signature, source):
-                        with Recording(self.ops) as tape:
-                            self._run(state, tape, source)
-                        self.ops.optimize_recording(tape)  # the replays' calls; this step ran the recorded ones
-                        recorded = state.recordings[key] = _Recorded(tape, signature, source)
-                        done = 1
-                    if steps > done:
-                        self._runner(recorded, steps - done)()
-                        for _ in range(steps - done if self.model.params.size else 0):
-                            optimizer.count_step()  # the host's count; the replays advanced the device's
-        for _ in range(count):
-            self.metrics.count_batch(state.slot.rows)
+        optimizer = self.model.optimizer
+        counted_before = optimizer.step_count
+        try:
+            with OutOfMemoryGuard(self.ops, state.slot.global_rows), self.ops.step_conditions():
+                if not self.jit:
+                    for _ in range(count):
+                        with step_interrupts.step():
+                            self._run(state, None, source)
+                else:
+                    self._replay(state, source, count)
+        except BaseException:
+            # A step stopped by an exception of the script's code (a loss, a metric, a layer): the steps before it
+            # are done, and a replay of several stopped inside has advanced the device's step count but not the
+            # host's, which Adam's bias correction and the schedules do not read: the host takes the device's.
+            optimizer.sync_step_count()
+            count = optimizer.step_count - counted_before if self.model.params.size else 0
+            raise
+        finally:
+            for _ in range(count):
+                self.metrics.count_batch(state.slot.rows)
+
+    def _replay(self, state: _SizedState, source: _FeedSource | None, count: int) -> None:
+        """``count`` recorded steps: a recording's replays, each run of them a step for the signals (see
+        ``step_interrupts``), as Keras runs ``steps_per_execution`` steps as one compiled function."""
+        optimizer = self.model.optimizer
+        signature = self._recording_signature()
+        # One recording per way of getting the batch (in the slot already, or fetched from a feed) and, with
+        # gradient accumulation, per kind of step (between updates, or the update's): the host knows which
+        # steps are which, so each replay does only its own kind's work.
+        for phase, steps in accumulation.phase_runs(optimizer.step_count, optimizer.gradient_accumulation_steps,
+                                                    count):
+            key = (source is not None, phase)
+            recorded = state.recordings.get(key)
+            done = 0
+            if recorded is None or not recorded.serves(signature, source):
+                with step_interrupts.step():
+                    with Recording(self.ops) as tape:
+                        self._run(state, tape, source)
+                self.ops.optimize_recording(tape)  # the replays' calls; this step ran the recorded ones
+                recorded = state.recordings[key] = _Recorded(tape, signature, source)
+                done = 1
+            if steps > done:
+                runner = self._runner(recorded, steps - done)
+                with step_interrupts.step():
+                    runner()
+                    for _ in range(steps - done if self.model.params.size else 0):
+                        optimizer.count_step()  # the host's count; the replays advanced the device's
 
     def _runner(self, recorded: _Recorded, repeats: int):
         """``repeats`` replays of a recording, compiled once (a CUDA graph on a GPU, when it can be captured)."""
@@ -258,7 +279,8 @@ class TrainStep:
             source.gather_into(slot)
         penalty = weight_penalty(plan, ops, state.ws, model.params.dtype)
         outputs: dict = {}
-        output, backprops = run_forward(plan, slot.x, training=True, outputs=outputs)
+        with step_state_updates.collected() as state_updates:
+            output, backprops = run_forward(plan, slot.x, training=True, outputs=outputs)
         if outputs:
             penalty = activity.penalty(plan, ops, state.ws, outputs, penalty, slot.rows, slot.global_rows,
                                        model.params.dtype)
@@ -275,13 +297,16 @@ class TrainStep:
         if plan.has_regularizers:
             for layer in plan.layers:
                 layer.add_regularization_gradients()
+        # The metric sums before the update (they read this batch's outputs, which the update leaves as they are),
+        # so that a metric of the script's that raises stops the step before any weight moved
+        self.metrics.accumulate(batch.per_sample, penalty, *batch.metric_inputs(), batch.parts, batch.weights,
+                                batch.mask)
+        step_state_updates.commit(state_updates)  # (the moving statistics; made now, as the step will complete)
         if model.params.size:  # (nothing trained: Keras's optimizer returns before counting the step)
             model.optimizer.apply(model.params, model.grads)
         if plan.has_constraints:
             for layer in plan.layers:
                 layer.apply_constraints()
-        self.metrics.accumulate(batch.per_sample, penalty, *batch.metric_inputs(), batch.parts, batch.weights,
-                                     batch.mask)
 
 
 def _call(function, *args, device: bool = False):

@@ -36,7 +36,7 @@ from .running_metrics import hand_batch_logs
 from .streamed_loops import StreamedValidation, evaluate_streamed, fit_streamed, is_streamed, predict_streamed
 from .test_step import TestStep, predict_rows
 from ..optimizers import carried_slots
-from . import compiled_outputs, custom_steps, direct_compute_loss, trainable_state
+from . import compiled_outputs, custom_steps, direct_compute_loss, step_interrupts, trainable_state
 from .tf_keras_2_loops import TfKeras2Loops, take_reading_arguments
 from .train_step import TrainStep
 from .packed_targets import PackedTargets
@@ -553,7 +553,7 @@ class Trainer(TfKeras2Loops):
 
         ``x`` (and ``validation_data``) may also be a generator, an iterator or a ``gpunn.utils.PyDataset``
         yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches (``streamed_loops.py``)."""
-        with _tells_other_ranks_on_error():
+        with _tells_other_ranks_on_error(), step_interrupts.between_steps():
             from ..callbacks import CallbackList
 
             take_reading_arguments("fit", kwargs)
@@ -652,35 +652,39 @@ class Trainer(TfKeras2Loops):
             # The epochs skipped by a resumed run draw their orders all the same, so that (with the same seed) the
             # epochs it runs see their batches in the order the interrupted run would have.
             iterator.skip_epochs(min(start, epochs) - initial_epoch)
-            for epoch in range(start, epochs):
-                cbs.on_epoch_begin(epoch)
-                step.metrics.reset()
-                for begin, end, batches in executions(iterator.batches(), self.steps_per_execution):
-                    cbs.on_train_batch_begin(begin)  # (Keras's numbering: executions.py)
-                    step.run_batches(iterator, batches, y.shape[1:], y.dtype,
-                                     None if weights is None else weights.shape[1:])
-                    hand_batch_logs(step.metrics, cbs.on_train_batch_end, end)
+            try:
+                for epoch in range(start, epochs):
+                    step.metrics.reset()  # (before on_epoch_begin, as Keras: a callback reads the new epoch's zeros)
+                    cbs.on_epoch_begin(epoch)
+                    for begin, end, batches in executions(iterator.batches(), self.steps_per_execution):
+                        cbs.on_train_batch_begin(begin)  # (Keras's numbering: executions.py)
+                        step.run_batches(iterator, batches, y.shape[1:], y.dtype,
+                                         None if weights is None else weights.shape[1:])
+                        hand_batch_logs(step.metrics, cbs.on_train_batch_end, end)
+                        if agree:
+                            agree_on_stop(self, comm)
+                        if self.stop_training:
+                            break
+                    logs = step.metrics.result()
+                    divergence.epoch_end(epoch, epochs, logs)
+                    if val is not None and validates_after(epoch, validation_freq):
+                        if val_data is None:  # on the device once per fit, not once per validation
+                            val_data = DeviceDataset(self.ops, val)
+                        val_logs = self._evaluate_arrays(val, val_batch_size, val_data, cbs, callbacks_stop=agree)
+                        logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                    if val_stream is not None and validates_after(epoch, validation_freq):
+                        logs.update({f"val_{k}": v for k, v in val_stream.evaluate(cbs).items()})
+                    divergence.validation_end(epoch, epochs, logs)
+                    cbs.on_epoch_end(epoch, logs)
                     if agree:
                         agree_on_stop(self, comm)
                     if self.stop_training:
                         break
-                logs = step.metrics.result()
-                divergence.epoch_end(epoch, epochs, logs)
-                if val is not None and validates_after(epoch, validation_freq):
-                    if val_data is None:  # on the device once per fit, not once per validation
-                        val_data = DeviceDataset(self.ops, val)
-                    val_logs = self._evaluate_arrays(val, val_batch_size, val_data, cbs, callbacks_stop=agree)
-                    logs.update({f"val_{k}": v for k, v in val_logs.items()})
-                if val_stream is not None and validates_after(epoch, validation_freq):
-                    logs.update({f"val_{k}": v for k, v in val_stream.evaluate(cbs).items()})
-                divergence.validation_end(epoch, epochs, logs)
-                cbs.on_epoch_end(epoch, logs)
-                if agree:
-                    agree_on_stop(self, comm)
-                if self.stop_training:
-                    break
-            if epochs > 0:  # Keras: with use_ema, the weights become their moving average, before on_train_end
-                self.optimizer.finalize_variable_values()
+            finally:
+                # Keras: with use_ema, the weights become their moving average, before on_train_end, and also
+                # when the fit was stopped by an exception (its fit's ``finally``)
+                if epochs > 0:
+                    self.optimizer.finalize_variable_values()
             cbs.on_train_end(logs)
             return self.history
 
@@ -703,12 +707,12 @@ class Trainer(TfKeras2Loops):
         (the same on every rank; by default, whether there are ``cbs``)."""
         callbacks_stop = cbs is not None if callbacks_stop is None else callbacks_stop
         y = arrays[1]
+        self.stop_evaluating = False
+        if cbs is not None:  # (Keras's callbacks read the metrics of the training there: reset after it)
+            cbs.on_test_begin()
         step = self.make_test_function().prepare(self._sparse_labels(y))
         iterator = EpochIterator(self.ops, step.comm, list(arrays), batch_size, data=data)
         step.metrics.reset()
-        self.stop_evaluating = False
-        if cbs is not None:
-            cbs.on_test_begin()
         for begin, end, run in executions(iterator.batches(), self.steps_per_execution):
             if cbs is not None:
                 cbs.on_test_batch_begin(begin)
@@ -883,7 +887,7 @@ class Trainer(TfKeras2Loops):
     # ---- single batches ---------------------------------------------------------------------------
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on exactly this batch; returns its loss (and metrics)."""
-        with _tells_other_ranks_on_error():
+        with _tells_other_ranks_on_error(), step_interrupts.between_steps():
             self._require_compiled("train_on_batch", custom_steps.TRAIN_HOOKS)
             distributed.current().meet("called train_on_batch")
             self._compiled_objects_built = True  # (as Keras builds them from this batch)

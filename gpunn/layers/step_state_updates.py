@@ -1,0 +1,39 @@
+"""Updates of a layer's non-trained state in a training step (BatchNormalization's moving statistics), made when the
+step's own computations are done rather than during its forward pass.
+
+In a model's training step the forward pass is followed by code of the script's (a loss, a metric, a layer of its
+own), which may raise; Keras's step is then left undone, statistics included. ``TrainStep`` collects the updates
+(``collected()``) and makes them (``commit()``) just before the optimizer's update, so that an exception stops a
+step that changed nothing. Outside a training step (``layer(x, training=True)``) an update is made at once.
+"""
+from __future__ import annotations
+
+import contextlib
+
+_collecting: list | None = None
+
+
+def make(update) -> None:
+    """Make ``update`` (a function of no arguments): now, or with the step's other updates."""
+    if _collecting is None:
+        update()
+    else:
+        _collecting.append(update)
+
+
+@contextlib.contextmanager
+def collected():
+    """Collect the updates made inside the block; the list it gives holds them, for ``commit``."""
+    global _collecting
+    outer, _collecting = _collecting, []
+    try:
+        yield _collecting
+    finally:
+        _collecting = outer
+
+
+def commit(updates: list) -> None:
+    """Make the collected updates, in the order their layers asked."""
+    for update in updates:
+        update()
+    updates.clear()

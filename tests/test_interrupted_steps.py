@@ -1,0 +1,163 @@
+"""A fit stopped inside a step (the stop button's KeyboardInterrupt, an exception of the script's loss, metric or
+layer) leaves the model as its last whole step made it, as Keras's does: weights, BatchNormalization's moving
+statistics, the optimizer's moments and both of its step counts, the metric sums; so later cells (evaluate, save,
+fit again) start from a state some run of whole steps made. Compared bit for bit with runs of that many steps."""
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+from helpers import numpy_backend  # noqa: F401  (fixture)
+
+import gpunn
+
+X = np.random.default_rng(0).normal(size=(40, 4)).astype("float32")
+Y = X.sum(axis=1, keepdims=True)
+BATCH = 4
+SIGNALS = {"stop": lambda: os.kill(os.getpid(), signal.SIGINT)}
+
+
+class Trap:
+    """Raises (or sends the process SIGINT) from the script's loss or metric at the given training step
+    (1-based)."""
+
+    def __init__(self):
+        self.where, self.at, self.step, self.how = None, None, 0, None
+
+    def arm(self, where, at, how="raise"):
+        self.where, self.at, self.step, self.how = where, at, 0, how
+
+    def __call__(self, where):
+        if where != self.where:
+            return
+        self.step += 1  # (the loss and the metric each run once a step)
+        if self.step == self.at:
+            self.where = None
+            if self.how == "signal":
+                SIGNALS["stop"]()  # Python runs the handler at once: inside the step
+            else:
+                raise KeyboardInterrupt("stop button")
+
+
+TRAP = Trap()
+
+
+def my_loss(y_true, y_pred):
+    TRAP("loss")
+    return gpunn.ops.mean(gpunn.ops.square(y_true - y_pred), axis=-1)
+
+
+def my_mae(y_true, y_pred):
+    TRAP("metric")
+    return gpunn.ops.mean(gpunn.ops.abs(y_true - y_pred), axis=-1)
+
+
+def _model(jit=False, steps_per_execution=1, **optimizer):
+    inputs = gpunn.Input((4,))
+    hidden = gpunn.layers.BatchNormalization()(gpunn.layers.Dense(6, activation="tanh")(inputs))
+    model = gpunn.Model(inputs, gpunn.layers.Dense(1)(hidden))
+    rng = np.random.default_rng(1)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") if w.ndim == 2 else w for w in model.get_weights()])
+    model.compile(gpunn.optimizers.Adam(0.01, **optimizer), my_loss, metrics=[my_mae], jit_compile=jit,
+                  steps_per_execution=steps_per_execution)
+    return model
+
+
+def _state(model) -> list:
+    return model.get_weights() + [v.numpy() for v in model.optimizer.variables] + [
+        np.array(float(model.optimizer.iterations))]
+
+
+def _after_whole_steps(steps, **kwargs):
+    TRAP.arm(None, None)
+    model = _model(**kwargs)
+    model.fit(X, Y, batch_size=BATCH, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
+    return model
+
+
+def _assert_same_state(model, reference):
+    got, expected = _state(model), _state(reference)
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+    assert model.get_metrics_result() == reference.get_metrics_result()
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("where", ["loss", "metric"])
+def test_an_exception_inside_a_step_leaves_the_state_of_the_steps_before(numpy_backend, where, jit):
+    """The loss raises after the forward pass moved BatchNormalization's statistics; the metric, after the
+    gradients (before the update, as Keras's metrics are computed in its step)."""
+    model = _model(jit=jit)
+    TRAP.arm(where, 3)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, Y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    reference = _after_whole_steps(2, jit=jit)
+    assert int(model.optimizer.iterations) == 2
+    _assert_same_state(model, reference)
+    # and training on from there is training on from two whole steps
+    for each in (model, reference):
+        each.fit(X, Y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    _assert_same_state(model, reference)
+
+
+def test_inside_an_execution_of_several_steps_the_whole_steps_before_stay(numpy_backend):
+    """steps_per_execution=4, the script's metric raising in step 7: the replay stopped there has made steps 5 and
+    6 on the device, and the host's step count (optimizer.iterations, what files keep) says 6, as the device's
+    count that Adam's bias correction reads does (Keras undoes the whole execution: 4 steps)."""
+    model = _model(jit=True, steps_per_execution=4)
+    TRAP.arm("metric", 7)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, Y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    assert int(model.optimizer.iterations) == 6
+    _assert_same_state(model, _after_whole_steps(6, jit=True))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_the_stop_button_arriving_inside_a_step_stops_fit_when_the_step_ends(numpy_backend, jit):
+    """SIGINT sent while step 3 runs (from its metric, before the update): Python's KeyboardInterrupt comes once
+    the step is whole."""
+    model = _model(jit=jit)
+    TRAP.arm("metric", 3, how="signal")  # (a replayed step runs the metric as a host call too)
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, Y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    assert signal.getsignal(signal.SIGINT) is before  # fit put the handler back
+    assert int(model.optimizer.iterations) == 3
+    _assert_same_state(model, _after_whole_steps(3, jit=jit))
+
+
+def test_an_interrupted_fit_with_use_ema_leaves_the_moving_average(numpy_backend):
+    """As Keras's fit (its ``finally``): the weights become their moving average however the fit ends."""
+    model = _model(use_ema=True, ema_momentum=0.8)
+    TRAP.arm("metric", 5)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, Y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    reference = _after_whole_steps(4, use_ema=True, ema_momentum=0.8)
+    for a, b in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_callbacks_see_the_metrics_reset_where_keras_resets_them(numpy_backend):
+    """Keras resets the metrics before on_epoch_begin (a callback reads zeros there) and, in a validation, after
+    on_test_begin (a callback reads the epoch's training values there)."""
+    seen = {}
+
+    class Reader(gpunn.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.setdefault("epoch_begin", []).append(self.model.get_metrics_result()["loss"])
+
+        def on_test_begin(self, logs=None):
+            seen.setdefault("test_begin", []).append(self.model.get_metrics_result()["loss"])
+
+        def on_epoch_end(self, epoch, logs=None):
+            seen.setdefault("train_loss", []).append(logs["loss"])
+
+    TRAP.arm(None, None)
+    model = _model()
+    model.fit(X, Y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0, validation_split=0.25,
+              callbacks=[Reader()])
+    assert seen["epoch_begin"] == [0.0, 0.0]
+    assert seen["test_begin"] == pytest.approx(seen["train_loss"])

@@ -1,0 +1,174 @@
+"""Lines of tf.keras 2 scripts (checked against tf-keras 2.21 with TF_USE_LEGACY_KERAS=1) that Keras 3 changed:
+metric functions named as Keras's metrics (``def precision``) in an HDF5 file, the feature extractor of a model
+whose first layer took ``input_shape=``, the backend's ``K.variable`` / ``K.function`` family, ``period=`` of
+ModelCheckpoint, ``batch_input_shape=``, ``predict_classes``, and the names Keras 3 gave logs."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from helpers import numpy_backend  # noqa: F401  (fixture)
+
+import gpunn
+from gpunn import backend as K
+
+X = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+Y = (X[:, :1] > 0).astype("float32")
+
+
+def precision(y_true, y_pred):  # the Keras 1 metric scripts kept writing, under Keras's metric name
+    true_positives = K.sum(K.round(K.clip(y_true * y_pred, 0, 1)))
+    return true_positives / (K.sum(K.round(K.clip(y_pred, 0, 1))) + K.epsilon())
+
+
+def root_mean_squared_error(y_true, y_pred):
+    return K.sqrt(K.mean(K.square(y_pred - y_true), axis=-1))
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
+def test_functions_named_as_keras_s_metrics_save_and_load(numpy_backend, tmp_path, suffix):
+    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(1, activation="sigmoid")])
+    model.compile("sgd", root_mean_squared_error, metrics=["accuracy", precision])
+    model.fit(X, Y, epochs=1, verbose=0, callbacks=[gpunn.callbacks.ModelCheckpoint(str(tmp_path / f"best{suffix}"))])
+    model.save(tmp_path / f"m{suffix}")
+    custom = {"precision": precision, "root_mean_squared_error": root_mean_squared_error}
+    for name in ("m", "best"):
+        loaded = gpunn.models.load_model(tmp_path / f"{name}{suffix}", custom_objects=custom)
+        assert loaded.metrics_names == model.metrics_names
+        np.testing.assert_allclose(loaded.evaluate(X, Y, verbose=0), model.evaluate(X, Y, verbose=0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("first", [
+    lambda: gpunn.layers.Dense(8, activation="relu", input_shape=(4,)),
+    lambda: gpunn.layers.Dense(8, activation="relu", input_dim=4),
+    lambda: gpunn.layers.Dense(8, activation="relu", batch_input_shape=(None, 4)),
+], ids=["input_shape", "input_dim", "batch_input_shape"])
+def test_the_feature_extractor_of_a_model_whose_first_layer_took_its_shape(numpy_backend, first):
+    model = gpunn.Sequential([first(), gpunn.layers.Dense(3), gpunn.layers.Dense(1)])
+    assert model.layers[0].input is model.input
+    kernel, bias = model.layers[0].get_weights()
+    features = gpunn.Model(model.input, model.layers[0].output)
+    np.testing.assert_allclose(features.predict(X, verbose=0), np.maximum(X @ kernel + bias, 0), rtol=1e-6)
+    every = gpunn.Model(inputs=model.inputs, outputs=[layer.output for layer in model.layers])
+    np.testing.assert_allclose(every.predict(X, verbose=0)[-1], model.predict(X, verbose=0), rtol=1e-6)
+
+
+def test_k_variable_in_a_loss_is_read_at_each_step(numpy_backend):
+    """The well-known weighted_categorical_crossentropy: class weights in K.variable, changed by K.set_value."""
+    class_weights = K.variable([1.0, 2.0, 3.0])
+
+    def weighted_categorical_crossentropy(y_true, y_pred):
+        y_pred = K.clip(y_pred / K.sum(y_pred, axis=-1, keepdims=True), K.epsilon(), 1 - K.epsilon())
+        return -K.sum(y_true * K.log(y_pred) * class_weights, -1)
+
+    labels = np.eye(3, dtype="float32")[np.arange(16) % 3]
+    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(3, activation="softmax")])
+    model.compile("sgd", weighted_categorical_crossentropy)
+    plain = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(3, activation="softmax")])
+    plain.compile("sgd", "categorical_crossentropy")
+    plain.set_weights(model.get_weights())
+    K.set_value(class_weights, np.ones(3))
+    assert model.evaluate(X, labels, verbose=0) == pytest.approx(plain.evaluate(X, labels, verbose=0), rel=1e-6)
+    K.set_value(class_weights, [1.0, 1.0, 2.0])
+    assert model.evaluate(X, labels, verbose=0) > plain.evaluate(X, labels, verbose=0)
+
+
+def test_the_backend_s_value_makers_and_k_function(numpy_backend):
+    assert K.get_value(K.zeros((2, 3))).shape == (2, 3) and K.get_value(K.ones(2)).tolist() == [1.0, 1.0]
+    np.testing.assert_array_equal(K.get_value(K.eye(2)), np.eye(2))
+    assert K.count_params(K.ones((3, 4))) == 12
+    np.testing.assert_array_equal(np.asarray(K.gather(np.arange(6).reshape(3, 2), [2, 0])), [[4, 5], [0, 1]])
+    np.testing.assert_array_equal(np.asarray(K.arange(4)), [0, 1, 2, 3])
+    np.testing.assert_array_equal(np.asarray(K.tile(np.array([1.0, 2.0]), 2)), [1, 2, 1, 2])
+    np.testing.assert_array_equal(np.asarray(K.repeat_elements(np.array([1.0, 2.0]), 2, axis=0)), [1, 1, 2, 2])
+    np.testing.assert_array_equal(np.asarray(K.reverse(np.arange(3.0), 0)), [2, 1, 0])
+    assert np.asarray(K.random_normal((5,), seed=1)).shape == (5,)
+    assert set(np.asarray(K.random_bernoulli((20,), p=0.5, seed=1)).tolist()) <= {0.0, 1.0}
+    model = gpunn.Sequential([gpunn.layers.Dense(5, activation="relu", input_shape=(4,)), gpunn.layers.Dense(2)])
+    hidden = K.function([model.input], [model.layers[0].output])
+    kernel, bias = model.layers[0].get_weights()
+    (values,) = hidden([X])
+    np.testing.assert_allclose(values, np.maximum(X @ kernel + bias, 0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name, says", [
+    ("learning_phase", "gpunn has no learning phase"),
+    ("gradients", "gpunn builds no graph of symbolic updates or gradients"),
+    ("conv2d", "does not provide convolution and pooling operations"),
+])
+def test_backend_names_gpunn_leaves_out_say_why(name, says):
+    with pytest.raises(AttributeError, match=f"keras.backend.{name}: .*{says}"):
+        getattr(K, name)
+
+
+def test_metric_functions_give_values_with_numpy(numpy_backend):
+    y_true, y_pred = np.array([[1.0], [0.0]]), np.array([[0.8], [0.7]])
+    assert gpunn.metrics.binary_accuracy(y_true, y_pred).numpy().tolist() == [[1.0], [0.0]]
+    assert gpunn.metrics.sparse_categorical_accuracy(np.array([1, 0]), np.eye(2)).numpy().tolist() == [0.0, 0.0]
+
+
+def test_l1_l2_without_factors_warns_that_it_penalizes_nothing():
+    with pytest.warns(UserWarning, match=r"l1_l2\(\) without arguments penalizes nothing.*tf.keras 2's l1_l2"):
+        assert gpunn.regularizers.l1_l2().get_config() == {"l1": 0.0, "l2": 0.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert gpunn.regularizers.l1_l2(l2=0.01).get_config() == {"l1": 0.0, "l2": 0.01}
+        assert gpunn.regularizers.get("l1_l2").get_config() == {"l1": 0.01, "l2": 0.01}  # tf.keras 2's string
+
+
+def test_model_checkpoint_s_period(numpy_backend, tmp_path):
+    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    with pytest.warns(UserWarning, match="`period` argument is deprecated"):
+        checkpoint = gpunn.callbacks.ModelCheckpoint(str(tmp_path / "w{epoch:02d}.weights.h5"), period=2,
+                                                     save_weights_only=True)
+    model.fit(X, Y, epochs=5, verbose=0, callbacks=[checkpoint])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w02.weights.h5", "w04.weights.h5"]
+    with pytest.raises(ValueError, match="period"):
+        gpunn.callbacks.ModelCheckpoint(str(tmp_path / "w.h5"), period=0)
+
+
+def test_predict_classes_and_predict_proba_of_tf_keras_2_5(numpy_backend):
+    several = gpunn.Sequential([gpunn.layers.Dense(3, activation="softmax", input_shape=(4,))])
+    one = gpunn.Sequential([gpunn.layers.Dense(1, activation="sigmoid", input_shape=(4,))])
+    with pytest.warns(UserWarning, match=r"`model.predict_classes\(\)` is deprecated"):
+        np.testing.assert_array_equal(several.predict_classes(X), several.predict(X, verbose=0).argmax(axis=-1))
+    with pytest.warns(UserWarning, match=r"`model.predict_classes\(\)` is deprecated"):
+        classes = one.predict_classes(X)
+    assert classes.dtype == np.int32
+    np.testing.assert_array_equal(classes, (one.predict(X, verbose=0) > 0.5).astype("int32"))
+    with pytest.warns(UserWarning, match=r"`model.predict_proba\(\)` is deprecated"):
+        np.testing.assert_array_equal(several.predict_proba(X), several.predict(X, verbose=0))
+
+
+def test_a_log_asked_by_its_tf_keras_2_name_says_the_name_it_has(numpy_backend):
+    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(1, activation="sigmoid")])
+    model.compile("sgd", "binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(X, Y, epochs=1, verbose=0).history
+    with pytest.raises(KeyError, match="learning rate is logged as 'learning_rate' .tf.keras 2 called it 'lr'"):
+        history["lr"]
+    with pytest.raises(KeyError, match="'acc': this run logged 'accuracy'"):
+        history["acc"]
+    with pytest.raises(KeyError, match="^'val_loss'$"):
+        history["val_loss"]
+    assert history.get("lr") is None and sorted(history) == ["accuracy", "loss"]
+
+
+def test_an_hdf5_file_s_sparse_crossentropy_is_one_tf_keras_2_reads(numpy_backend, tmp_path):
+    """tf.keras 2's SparseCategoricalCrossentropy takes no ``axis``: the HDF5 file leaves the default out (with it,
+    tf-keras 2.21's load_model of a legacy-optimizer file failed), and the loss reads back as axis -1."""
+    import h5py
+    import json
+
+    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(3, activation="softmax")])
+    model.compile(gpunn.optimizers.legacy.SGD(lr=0.05, momentum=0.9), "sparse_categorical_crossentropy")
+    labels = np.arange(16) % 3
+    model.fit(X, labels, epochs=1, verbose=0)
+    model.save(tmp_path / "m.h5")
+    with h5py.File(tmp_path / "m.h5") as f:
+        loss = json.loads(f.attrs["training_config"])["loss"]
+    assert loss["class_name"] == "SparseCategoricalCrossentropy" and "axis" not in loss["config"]
+    loaded = gpunn.models.load_model(tmp_path / "m.h5")
+    assert loaded.loss.get_config()["axis"] == -1
+    assert loaded.evaluate(X, labels, verbose=0) == pytest.approx(model.evaluate(X, labels, verbose=0), rel=1e-6)

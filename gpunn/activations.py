@@ -455,7 +455,17 @@ def get(identifier) -> ActivationSpec:
         if name is None:
             return _from_layer(identifier) or _users_function(identifier)
     else:
-        name = _NAME_OF[id(lookup("activation", identifier, _BY_NAME))]
+        try:
+            name = _NAME_OF[id(lookup("activation", identifier, _BY_NAME))]
+        except ValueError:
+            # tf.keras 2 found a name the script registered (get_custom_objects().update({"swish": Activation(f)}),
+            # @register_keras_serializable): so does gpunn
+            from .custom_objects import lookup as custom_lookup
+
+            found = custom_lookup(identifier)
+            if not callable(found) or isinstance(found, type):
+                raise
+            return get(found)
     if name == "sparsemax":  # a sort per row: computed as gpunn.ops's, as a function of the user's is
         return ActivationSpec(name, 0.0, sparsemax)
     if name == "threshold":
@@ -501,8 +511,12 @@ def _from_layer(identifier) -> ActivationSpec | None:
     name: gpunn runs it in the model's graph, with its own step. None: not a layer."""
     from .layers.base import Layer
 
+    from .layers.activation import Activation
+
     if not isinstance(identifier, Layer):
         return None
+    if type(identifier) is Activation:  # (tf.keras 2's get_custom_objects().update({"swish": Activation(swish)}))
+        return identifier.activation
     spec = identifier.fused_spec() if hasattr(identifier, "fused_spec") and not identifier.weight_specs() else None
     if spec is None:
         raise ValueError(f"activation: got the layer {type(identifier).__name__} {identifier.name!r}, which gpunn "

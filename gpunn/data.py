@@ -225,8 +225,17 @@ def class_weight_to_sample_weight(class_weight, y: np.ndarray, loss, output_unit
             raise ValueError(f"class_weight: expected a finite, non-negative weight for class {key} (in the model's "
                              f"dtype {np.dtype(dtype).name}), got {value!r}")
         table[int(key)] = float(value)
-    if loss.sparse_labels:
-        classes = y.astype(np.int64)
+    y = y.reshape(-1, 1) if y.ndim == 1 else y  # (a loss function of the script's takes targets as given)
+    if loss.sparse_labels or (y.shape[1] == 1 and output_units > 1):
+        # class ids, as Keras reads targets of one value per sample whatever the loss (a loss function of the
+        # script's on integer labels too)
+        ids = y.reshape(-1)
+        outside = (ids != np.round(ids)) | (ids < 0) | (ids >= classes_count)
+        if outside.any():
+            where = int(np.argmax(outside))
+            raise ValueError(f"class_weight: targets of one value per sample are class ids, and {which}; got "
+                             f"{ids[where].item()!r} at index {where}")
+        classes = ids.astype(np.int64)
     elif y.shape[1] == 1:  # a binary target
         outside = (y[:, 0] < 0) | (y[:, 0] > 1)
         if outside.any():  # (Keras would round a regression's targets into classes of its own)

@@ -161,3 +161,21 @@ def test_callbacks_see_the_metrics_reset_where_keras_resets_them(numpy_backend):
               callbacks=[Reader()])
     assert seen["epoch_begin"] == [0.0, 0.0]
     assert seen["test_begin"] == pytest.approx(seen["train_loss"])
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".safetensors"])
+def test_compiled_again_with_its_optimizer_the_model_keeps_and_saves_its_state(numpy_backend, tmp_path, suffix):
+    """A cell compiling again with the same optimizer instance: Keras's optimizer stays built, so its moments are
+    listed, saved with the model, and resumed from; they were absent until the next fit."""
+    TRAP.arm(None, None)
+    model = _model()
+    model.fit(X, Y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    before = [v.numpy().copy() for v in model.optimizer.variables]
+    model.compile(model.optimizer, my_loss, metrics=[my_mae])
+    assert [v.numpy().tolist() for v in model.optimizer.variables] == [v.tolist() for v in before]
+    model.save(tmp_path / f"m{suffix}")
+    loaded = gpunn.models.load_model(tmp_path / f"m{suffix}", custom_objects={"my_loss": my_loss, "my_mae": my_mae})
+    for each in (model, loaded):
+        each.fit(X, Y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(_state(model), _state(loaded)):
+        np.testing.assert_array_equal(a, b)

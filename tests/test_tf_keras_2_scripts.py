@@ -172,3 +172,161 @@ def test_an_hdf5_file_s_sparse_crossentropy_is_one_tf_keras_2_reads(numpy_backen
     loaded = gpunn.models.load_model(tmp_path / "m.h5")
     assert loaded.loss.get_config()["axis"] == -1
     assert loaded.evaluate(X, labels, verbose=0) == pytest.approx(model.evaluate(X, labels, verbose=0), rel=1e-6)
+
+
+TOKENIZER_SCRIPT = r'''
+import json, sys
+import numpy as np
+
+
+def run(text_module):
+    T = text_module
+    texts = ["The cat sat on the mat.", "The dog ate my homework!", "Cats and dogs, the end", "", "mat mat mat"]
+    out = {}
+    for kw in [{}, {"num_words": 5}, {"num_words": 5, "oov_token": "<OOV>"}, {"char_level": True},
+               {"lower": False}]:
+        t = T.Tokenizer(**kw)
+        t.fit_on_texts(texts)
+        config = json.loads(T.tokenizer_from_json(t.to_json()).to_json())["config"]
+        out[json.dumps(kw)] = {
+            "word_index": t.word_index, "sequences": t.texts_to_sequences(texts + ["unknown cat"]),
+            "texts": t.sequences_to_texts([[1, 2, 3, 99]]),
+            "matrices": {mode: t.texts_to_matrix(texts, mode=mode).round(12).tolist()
+                         for mode in ["binary", "count", "freq", "tfidf"]},
+            "config": {k: json.loads(v) if isinstance(v, str) and v[:1] == "{" else v for k, v in config.items()}}
+    t = T.Tokenizer(num_words=6)
+    t.fit_on_sequences([[1, 2], [2, 3, 3]])
+    out["fit_on_sequences"] = t.sequences_to_matrix([[1, 2, 9], [3, 3]], mode="tfidf").tolist()
+    out["words"] = T.text_to_word_sequence("Hello, World! a-b")
+    out["md5"] = T.hashing_trick("a b c", 10, "md5")
+    return out
+'''
+
+
+def test_tokenizer_is_keras_s(numpy_backend):
+    """tf.keras 2's Tokenizer (Keras's reuters_mlp: sequences_to_matrix(x, mode="binary")) against the copy Keras 3
+    keeps of it (keras/src/legacy/preprocessing/text.py)."""
+    from helpers import run_keras
+
+    from gpunn.preprocessing import text
+
+    theirs = run_keras(TOKENIZER_SCRIPT + '''
+from keras.src.legacy.preprocessing import text
+print(json.dumps(run(text)))
+''', {})
+    namespace: dict = {}
+    exec(compile(TOKENIZER_SCRIPT, "tokenizer_script.py", "exec"), namespace)
+    import json
+
+    assert json.loads(json.dumps(namespace["run"](text))) == theirs
+
+
+def test_class_weight_with_a_loss_function_of_the_script_s_on_class_ids(numpy_backend):
+    """Targets of one value per sample are class ids whatever the loss (Keras's rule); the same run as with
+    the built-in sparse cross-entropy, ids given as a vector or a column."""
+    labels = np.arange(16) % 3
+
+    def my_scce(y_true, y_pred):
+        return gpunn.losses.sparse_categorical_crossentropy(y_true, y_pred)
+
+    histories = []
+    for loss in (my_scce, "sparse_categorical_crossentropy"):
+        for targets in (labels, labels.reshape(-1, 1)):
+            gpunn.utils.set_random_seed(1)
+            model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(3, activation="softmax")])
+            model.compile("sgd", loss)
+            histories.append(model.fit(X, targets, class_weight={0: 2.0, 1: 1.0, 2: 0.5}, epochs=2, shuffle=False,
+                                       verbose=0).history["loss"])
+    for history in histories[1:]:
+        np.testing.assert_allclose(history, histories[0], rtol=1e-6)
+    model.compile("sgd", my_scce)
+    with pytest.raises(ValueError, match="class_weight: targets of one value per sample are class ids.*got 3"):
+        model.fit(X, np.full(16, 3), class_weight={0: 2.0}, verbose=0)
+
+
+def test_a_metric_of_the_script_s_naming_its_weights_first(numpy_backend):
+    """tf.keras 2's Metric.add_weight(name, ...), as "Hands-On Machine Learning"'s HuberMetric writes it."""
+    class MeanAbsolute(gpunn.metrics.Metric):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.total = self.add_weight("total", initializer="zeros")
+            self.count = self.add_weight("count", initializer="zeros")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.total.assign_add(K.sum(K.abs(y_true - y_pred)))
+            self.count.assign_add(K.cast(K.shape(y_true)[0], "float32"))
+
+        def result(self):
+            return self.total / self.count
+
+    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(1)])
+    model.compile("sgd", "mse", metrics=[MeanAbsolute(name="mine"), "mae"])
+    _, mine, mae = model.evaluate(X, Y, verbose=0)
+    assert mine == pytest.approx(mae, rel=1e-6)
+    assert [v.name for v in model.metrics[1].variables] == ["total", "count"]
+
+
+def test_train_and_test_on_batch_without_resetting_the_metrics(numpy_backend):
+    """reset_metrics=False (tf.keras 2): a hand-written epoch loop's running values are fit's epoch logs."""
+    def model():
+        gpunn.utils.set_random_seed(3)
+        made = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(1)])
+        made.compile("sgd", "mse", metrics=["mae"])
+        return made
+
+    history = model().fit(X, Y, batch_size=4, epochs=2, shuffle=False, verbose=0).history
+    by_hand, running = model(), []
+    for _ in range(2):
+        for start in range(0, 16, 4):
+            values = by_hand.train_on_batch(X[start:start + 4], Y[start:start + 4], reset_metrics=False)
+        running.append(values)
+        by_hand.reset_metrics()
+    np.testing.assert_allclose(running, np.array([history["loss"], history["mae"]]).T, rtol=1e-12)
+    for start in range(0, 16, 4):
+        values = by_hand.test_on_batch(X[start:start + 4], Y[start:start + 4], reset_metrics=False)
+    np.testing.assert_allclose(values, by_hand.evaluate(X, Y, batch_size=4, verbose=0), rtol=1e-12)
+
+
+def test_an_activation_registered_by_name(numpy_backend):
+    def scaled_tanh(x):
+        return 2.0 * K.tanh(x)
+
+    with gpunn.utils.custom_object_scope({"scaled_tanh": scaled_tanh,
+                                          "scaled_tanh_layer": gpunn.layers.Activation(scaled_tanh)}):
+        for name in ("scaled_tanh", "scaled_tanh_layer"):
+            model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(2, activation=name)])
+            kernel, bias = model.get_weights()
+            np.testing.assert_allclose(model.predict(X, verbose=0), 2 * np.tanh(X @ kernel + bias), rtol=1e-5)
+    with pytest.raises(ValueError, match="activation: unknown name 'scaled_tanh'"):
+        gpunn.layers.Dense(2, activation="scaled_tanh")
+
+
+def test_add_loss_of_a_function_in_call(numpy_backend):
+    """tf.keras 2's zero-argument form, self.add_loss(lambda: ...): its value at the call."""
+    class Scale(gpunn.layers.Layer):
+        def build(self, shape):
+            self.w = self.add_weight(shape=(shape[-1],), initializer="ones")
+
+        def call(self, inputs):
+            self.add_loss(lambda: 1e-3 * K.sum(K.abs(self.w)))
+            return inputs * self.w
+
+    model = gpunn.Sequential([gpunn.Input((4,)), Scale(), gpunn.layers.Dense(1, kernel_initializer="zeros")])
+    model.compile("sgd", "mse")
+    assert model.evaluate(X, np.zeros((16, 1)), verbose=0) == pytest.approx(4e-3, rel=1e-6)
+
+
+def test_tf_keras_2_names_gone_or_dropped(numpy_backend):
+    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(1)])
+    model.compile("sgd", "mse", experimental_run_tf_function=False, sample_weight_mode=None)  # (tf.keras 2 drops them)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['target_tensors'\]"):
+        model.compile("sgd", "mse", target_tensors=[])
+    with pytest.raises(RuntimeError, match=r"`model.to_yaml\(\)` has been removed .* Please use `model.to_json\(\)`"):
+        model.to_yaml()
+    with pytest.raises(RuntimeError, match=r"`model_from_yaml\(\)` has been removed"):
+        gpunn.models.model_from_yaml("")
+    assert gpunn.callbacks.Callback().validation_data is None
+    with pytest.raises(ValueError, match="add_loss: .*a layer of your own whose call.. does self.add_loss"):
+        model.add_loss(np.float32(1.0))
+    with pytest.raises(NotImplementedError, match="add_metric: .*make it an output of the model"):
+        model.add_metric(np.float32(1.0), name="one")

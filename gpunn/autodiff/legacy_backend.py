@@ -210,7 +210,8 @@ def set_value(x, value) -> None:
     tf.keras's ``K.set_value(model.optimizer.learning_rate, 1e-3)``."""
     if not callable(getattr(x, "assign", None)):
         raise TypeError(f"set_value: x must be a variable (a layer's weight, an optimizer's learning_rate or "
-                        f"iterations), got {type(x).__name__} {x!r}")
+                        f"iterations, K.variable(...)), got {type(x).__name__} {x!r} (a metric's variables are "
+                        "read-only copies: metric.reset_state() zeroes them)")
     x.assign(value)
 
 

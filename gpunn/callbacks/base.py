@@ -15,6 +15,10 @@ class Callback:
     model = None
     params: dict = {}
 
+    # tf.keras 2's, None since TensorFlow 2.0 (a callback's `if self.validation_data is not None:` reads it);
+    # Keras 3 has no such attribute
+    validation_data = None
+
     def __init__(self):
         self.model = None
         self.params = {}

@@ -221,7 +221,9 @@ class Layer(KerasVariableLists):
         raise NotImplementedError(
             "Layer `add_metric()` method is deprecated. Add your metric in `Model.compile(metrics=[...])`, or create "
             "metric trackers in init() or build() when subclassing the layer or model, then call "
-            "`metric.update_state()` whenever necessary.")
+            "`metric.update_state()` whenever necessary. (gpunn counts such a tracker on the layer's own calls, "
+            "not when a model runs the layer: to log a value the model computes, make it an output of the model "
+            "and give that output a metric.)")
 
     @property
     def input(self):

@@ -513,6 +513,8 @@ def add_loss(layer, loss) -> None:
         raise ValueError(f"layer {layer.name!r}: add_loss is taken inside call() only (gpunn adds no loss that "
                          "does not depend on the call's inputs or weights)")
     for value in (loss if isinstance(loss, (list, tuple)) else [loss]):
+        if callable(value) and not (isinstance(value, Tensor) or hasattr(value, "shape")):
+            value = value()  # tf.keras 2's zero-argument form (self.add_loss(lambda: 1e-3 * K.sum(K.abs(self.w))))
         if not (isinstance(value, Tensor) or hasattr(value, "_autodiff_tensor") or hasattr(value, "shape")):
             raise ValueError("`add_loss()` can only be called from inside `build()` or `call()`, on a tensor input. "
                              f"Received invalid value: {value!r}")  # Keras's message

@@ -265,7 +265,12 @@ class Metric:
         return user_metric.add_user_variable(self, shape, initializer, dtype, aggregation, name)
 
     def add_weight(self, shape=(), initializer="zeros", dtype=None, name=None):
-        """Keras's older name of ``add_variable``."""
+        """Keras's older name of ``add_variable``. tf.keras 2's took the name first (``self.add_weight("total",
+        initializer="zeros")``, as "Hands-On Machine Learning"'s HuberMetric writes it): a string there is the name."""
+        if isinstance(shape, str):
+            if name is not None:
+                raise ValueError(f"add_weight: the name was given twice, {shape!r} first and name={name!r}")
+            shape, name = (), shape
         return self.add_variable(shape=shape, initializer=initializer, dtype=dtype, name=name)
 
     # ---- where the state lives -----------------------------------------------------------------------------

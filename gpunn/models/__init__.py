@@ -3,11 +3,11 @@ from .file_format import NotAModelFileError
 from .load import load_model
 from .save import save_model
 from .sequential import NotBuiltError, Sequential
-from .cloning import clone_model, model_from_json
+from .cloning import clone_model, model_from_json, model_from_yaml
 from .functional import Functional, Model
 
 __all__ = ["Sequential", "Model", "Functional", "load_model", "save_model", "clone_model", "model_from_json",
-           "NotAModelFileError", "NotBuiltError"]
+           "model_from_yaml", "NotAModelFileError", "NotBuiltError"]
 
 
 def __dir__():

@@ -246,3 +246,9 @@ def _clone_holding_models(model, clone, new_inputs: list):
     made = list(new_inputs)
     made += [clone(by_name[entry["config"]["name"]]) for entry in translated["layers"][inputs:]]
     return keras_config.model_from_translated(Sequential, translated, made=made)
+
+
+def model_from_yaml(yaml_string, custom_objects=None):
+    """tf.keras 2's: removed there too (TensorFlow 2.6), with this message."""
+    raise RuntimeError("Method `model_from_yaml()` has been removed due to security risk of arbitrary code "
+                       "execution. Please use `Model.to_json()` and `model_from_json()` instead.")

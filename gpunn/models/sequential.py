@@ -1006,6 +1006,25 @@ class Sequential(Trainer, KerasVariableLists):
         with custom_object_scope(custom_objects):  # the user's classes and functions the config names
             return keras_config.sequential_from_config(cls, config)
 
+    def add_loss(self, loss) -> None:
+        """tf.keras 2's ``model.add_loss(K.mean(h))`` on a model's symbolic values: refused with gpunn's way (a
+        subclassed model's ``call()`` takes ``self.add_loss`` as a layer's does: ``functional.py`` Model)."""
+        raise ValueError(f"{type(self).__name__}.add_loss: gpunn takes no loss added to a Sequential or functional "
+                         "model from outside its layers; compute it in a layer of your own whose call() does "
+                         "self.add_loss(value) and returns its input, placed in the model's graph where the value "
+                         "is known (it is then added to the loss in fit and evaluate)")
+
+    def add_metric(self, value, name=None, **kwargs):
+        """tf.keras 2's ``model.add_metric(...)``, gone from Keras 3: refused with gpunn's way."""
+        raise NotImplementedError(f"{type(self).__name__}.add_metric: tf.keras 2's add_metric is gone from Keras 3; "
+                                  "to log a value the model computes, make it an output of the model and give that "
+                                  "output a metric in compile(metrics=...)")
+
+    def to_yaml(self, **kwargs):
+        """tf.keras 2's: removed there too (TensorFlow 2.6), with this message."""
+        raise RuntimeError("Method `model.to_yaml()` has been removed due to security risk of arbitrary code "
+                           "execution. Please use `model.to_json()` instead.")
+
     def to_json(self, **kwargs) -> str:
         """The model's config as Keras 3 writes it (``keras.models.model_from_json`` and
         ``gpunn.models.model_from_json`` read it); ``kwargs`` go to ``json.dumps``. The architecture only: no

@@ -188,7 +188,9 @@ def resolve(model, loss, loss_weights, metrics, weighted_metrics=None) -> tuple[
         if getattr(value, "reduction", "sum_over_batch_size") != "sum_over_batch_size":
             raise ValueError(f"loss: {type(value).__name__}(reduction={value.reduction!r}): a model trains on the "
                              "loss's mean over the batch (reduction='sum_over_batch_size', Keras's default); the "
-                             "other reductions serve the loss called on its own")
+                             "other reductions serve the loss called on its own. For a loss summed over the batch, "
+                             "give a function returning that sum (e.g. lambda y_true, y_pred: "
+                             "keras.ops.sum(keras.ops.square(y_true - y_pred))): the model trains on what it returns")
     weights = _weights(loss_weights, count, model, per_loss)
     trained = [value is not None or loss is None for value in per_loss]
     per_metrics = _metrics("metrics", metrics, count, model, trained)

@@ -122,6 +122,11 @@ class RunningMetrics:
             owner._bind(StateBinding(self.ops, self.state[start:stop], self._views[index], self._own_layouts[index],
                                  owner=self))
 
+    def bind(self) -> None:
+        """Let the model's metric objects read this state as it is (``reset`` binds them to it zeroed)."""
+        if self.state is not None:
+            self._bind()
+
     def reset(self) -> None:
         if self.state is not None:
             kept = self._kept_states()

@@ -149,6 +149,12 @@ class Trainer(TfKeras2Loops):
         from ..models import shape_variants
 
         shape_variants.forget(self)  # (compiled anew: a variant copies the new compile when it is made)
+        # tf.keras 2's arguments of its TensorFlow graph that changed nothing in eager TensorFlow 2 (it dropped
+        # them as gpunn does; Keras 3 refuses them)
+        for ignored in ("experimental_run_tf_function", "cloning"):
+            kwargs.pop(ignored, None)
+        if "sample_weight_mode" in kwargs and kwargs["sample_weight_mode"] is None:
+            kwargs.pop("sample_weight_mode")  # (tf.keras 2's default, one weight per sample)
         if kwargs:
             raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}")
         # Keras's auto_scale_loss wraps the optimizer in a LossScaleOptimizer under a "mixed_float16" policy only,
@@ -198,6 +204,11 @@ class Trainer(TfKeras2Loops):
         self.compiled = True
         self._optimizer_built = False
         self.train_function = self.test_function = None
+        owner = optimizer.__dict__.get("_built_for", (None,))[0]
+        if owner is not None and owner() is self and self.built:
+            # compiled again with the optimizer it trained with: built again now, its state kept, as Keras's stays
+            # built (its variables listed, saved with the model, set by load_weights before the next fit)
+            self._ensure_optimizer()
 
     def _resolve_compile(self) -> None:
         """``model._resolved_loss`` (the Loss compiled from ``model.loss``) and each output's loss, weight and
@@ -700,7 +711,7 @@ class Trainer(TfKeras2Loops):
 
     # ---- evaluate / predict -----------------------------------------------------------------------
     def _evaluate_arrays(self, arrays: list, batch_size: int, data: DeviceDataset | None = None,
-                         cbs=None, callbacks_stop: bool | None = None) -> dict:
+                         cbs=None, callbacks_stop: bool | None = None, reset: bool = True) -> dict:
         """Loss and metrics over ``arrays`` = [x, y] or [x, y, sample_weight] (host arrays, already checked);
         ``cbs``: a CallbackList told of the test as Keras tells it (``on_test_begin``, each batch, the end);
         ``callbacks_stop``: whether callbacks of the user's may stop it, so that the ranks agree after each batch
@@ -712,7 +723,10 @@ class Trainer(TfKeras2Loops):
             cbs.on_test_begin()
         step = self.make_test_function().prepare(self._sparse_labels(y))
         iterator = EpochIterator(self.ops, step.comm, list(arrays), batch_size, data=data)
-        step.metrics.reset()
+        if reset:
+            step.metrics.reset()
+        else:
+            step.metrics.bind()
         for begin, end, run in executions(iterator.batches(), self.steps_per_execution):
             if cbs is not None:
                 cbs.on_test_batch_begin(begin)
@@ -885,8 +899,11 @@ class Trainer(TfKeras2Loops):
         return predict_rows(self, x, len(x))
 
     # ---- single batches ---------------------------------------------------------------------------
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
-        """One optimizer step on exactly this batch; returns its loss (and metrics)."""
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False,
+                       reset_metrics=True):
+        """One optimizer step on exactly this batch; returns its loss (and metrics). ``reset_metrics=False`` (tf.keras
+        2's argument, which Keras 3 dropped) adds this batch to the values of the calls before, since the last
+        reset (``model.reset_metrics()``): a hand-written epoch loop's running loss."""
         with _tells_other_ranks_on_error(), step_interrupts.between_steps():
             self._require_compiled("train_on_batch", custom_steps.TRAIN_HOOKS)
             distributed.current().meet("called train_on_batch")
@@ -896,14 +913,18 @@ class Trainer(TfKeras2Loops):
             step = self.make_train_function().prepare(self._sparse_labels(y))
             arrays = [x, y] + ([weights] if weights is not None else [])
             iterator = EpochIterator(self.ops, step.comm, arrays, len(x))
-            step.metrics.reset()
+            if reset_metrics:
+                step.metrics.reset()
+            else:  # (the model's metric objects read this step's sums, which go on from the calls before)
+                step.metrics.bind()
             batch = next(iter(iterator.batches()))
             slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, weights_shape(arrays))
             iterator.fill(batch, slot)
             step(slot)
             return _results(step.metrics.result(), return_dict, self.metrics_names)
 
-    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False, reset_metrics=True):
+        """The loss (and metrics) of this batch; ``reset_metrics=False`` as ``train_on_batch``'s."""
         with _tells_other_ranks_on_error():
             self._require_compiled("test_on_batch", custom_steps.TEST_HOOKS)
             self._compiled_objects_built = True  # (as Keras builds them from this batch)
@@ -913,7 +934,8 @@ class Trainer(TfKeras2Loops):
             x, y = self._prepare_with_targets(x, y, what="test_on_batch")
             weights = self._sample_weights(y, sample_weight, None)
             distributed.current().meet("called test_on_batch")
-            results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), len(x))
+            results = self._evaluate_arrays([x, y] + ([weights] if weights is not None else []), len(x),
+                                            reset=reset_metrics)
             return _results(results, return_dict, self.metrics_names)
 
     def predict_on_batch(self, x):  # (no collective: each rank predicts its own batch)

@@ -179,3 +179,29 @@ def test_compiled_again_with_its_optimizer_the_model_keeps_and_saves_its_state(n
         each.fit(X, Y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
     for a, b in zip(_state(model), _state(loaded)):
         np.testing.assert_array_equal(a, b)
+
+
+class _NormalizedBlock(gpunn.layers.Layer):
+    """A layer of the script's holding a BatchNormalization: run as a host call of the step, which a replay runs
+    again, so its moving statistics are updated inside that call, once a step."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense, self.norm = gpunn.layers.Dense(5), gpunn.layers.BatchNormalization()
+
+    def call(self, inputs, training=None):
+        return self.norm(self.dense(inputs), training=training)
+
+
+@pytest.mark.parametrize("inside", [False, True], ids=["in-the-graph", "in-a-layer-of-the-script-s"])
+def test_replayed_steps_update_the_moving_statistics_once_a_step(numpy_backend, inside):
+    runs = []
+    for jit in (False, True):
+        gpunn.utils.set_random_seed(1)
+        block = [_NormalizedBlock()] if inside else [gpunn.layers.Dense(5), gpunn.layers.BatchNormalization()]
+        model = gpunn.Sequential([gpunn.Input((4,)), *block, gpunn.layers.Dense(1)])
+        model.compile("sgd", "mse", jit_compile=jit)
+        model.fit(X, Y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0)
+        runs.append(model.get_weights())
+    for eager, replayed in zip(*runs):
+        np.testing.assert_array_equal(eager, replayed)

@@ -4,7 +4,9 @@ step's own computations are done rather than during its forward pass.
 In a model's training step the forward pass is followed by code of the script's (a loss, a metric, a layer of its
 own), which may raise; Keras's step is then left undone, statistics included. ``TrainStep`` collects the updates
 (``collected()``) and makes them (``commit()``) just before the optimizer's update, so that an exception stops a
-step that changed nothing. Outside a training step (``layer(x, training=True)``) an update is made at once.
+step that changed nothing. Outside a training step (``layer(x, training=True)``), and inside a host call of the step
+(the layers inside a layer of the script's, which a replay runs again: ``made_at_once``), an update is made at
+once.
 """
 from __future__ import annotations
 
@@ -28,6 +30,17 @@ def collected():
     outer, _collecting = _collecting, []
     try:
         yield _collecting
+    finally:
+        _collecting = outer
+
+
+def made_at_once(function, *args):
+    """``function(*args)`` with its updates made at once (inside a host call of the step: a replay runs it again,
+    with no step around it to collect them)."""
+    global _collecting
+    outer, _collecting = _collecting, None
+    try:
+        return function(*args)
     finally:
         _collecting = outer
 

@@ -22,7 +22,8 @@ import numpy as np
 
 from .. import overrides
 from ..autodiff import Tensor, gradients
-from . import repeated_sublayer_calls, several_outputs, sublayers, training_override, user_masks, variable_paths
+from . import (repeated_sublayer_calls, several_outputs, step_state_updates, sublayers, training_override, user_masks,
+               variable_paths)
 from .given_mask import given_mask, takes_mask
 
 
@@ -309,7 +310,10 @@ def forward(layer, x, training: bool):
     out = ws.buffer("call.output", (rows,) + tuple(layer.output_shape), xs[0].dtype)
     record: dict = {}
     layer._last_losses = []  # ``layer.losses``: a model's steps leave none, as Keras's compiled (jax) steps
-    layer.ops.run_python(functools.partial(_forward, layer, x, training, out, record))
+    # (the host call runs the layers inside at each replay: their moving statistics are updated there and then, not
+    # collected for the step's end, which a recording would replay a second time)
+    layer.ops.run_python(functools.partial(step_state_updates.made_at_once, _forward, layer, x, training, out,
+                                           record))
 
     def backprop(dy, need_dx=True):
         flags = tuple(need_dx) if isinstance(need_dx, (tuple, list)) else (bool(need_dx),) * len(xs)

@@ -165,7 +165,11 @@ class EpochIterator:
             self._feed_done = first + step + 1
             yield Batch(step, lo, hi, stop - start, lo - start)
         if ran_out:
-            warnings.warn(RAN_OUT_WARNING, UserWarning, stacklevel=3)
+            # Keras's words, then what it means for arrays, which tf.keras 2 repeated across epochs instead
+            warnings.warn(f"{RAN_OUT_WARNING} (Arrays: this epoch ran {count} of its {self.steps} steps, the end of "
+                          "a pass over them, and the next epoch starts a new pass, as in Keras 3; tf.keras 2 repeated "
+                          "the arrays instead. Without steps_per_epoch, or with ceil(samples / batch_size), every "
+                          "epoch is one whole pass.)", UserWarning, stacklevel=3)
 
     def skip_epochs(self, count: int) -> None:
         """Go through ``count`` epochs without running them: the orders drawn and the place in the pass are then

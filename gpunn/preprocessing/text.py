@@ -109,40 +109,25 @@ class Tokenizer:
 
     def texts_to_sequences_generator(self, texts):
         """Each text as its words' indices (words beyond ``num_words`` or unknown: dropped, or ``oov_token``'s)."""
-        num_words, oov_index = self.num_words, self.word_index.get(self.oov_token)
         for text in texts:
-            sequence = []
-            for word in self._words(text):
-                index = self.word_index.get(word)
-                if index is not None:
-                    if num_words and index >= num_words:
-                        if oov_index is not None:
-                            sequence.append(oov_index)
-                    else:
-                        sequence.append(index)
-                elif self.oov_token is not None:
-                    sequence.append(oov_index)
-            yield sequence
+            kept = (self._kept(self.word_index.get(word)) for word in self._words(text))
+            yield [index for index in kept if index is not None]
 
     def sequences_to_texts(self, sequences) -> list:
         return list(self.sequences_to_texts_generator(sequences))
 
     def sequences_to_texts_generator(self, sequences):
-        """Each sequence of indices as its words joined by spaces."""
-        num_words, oov_index = self.num_words, self.word_index.get(self.oov_token)
+        """Each sequence of indices as its words joined by spaces (indices as ``texts_to_sequences`` keeps them)."""
         for sequence in sequences:
-            words = []
-            for index in sequence:
-                word = self.index_word.get(index)
-                if word is not None:
-                    if num_words and index >= num_words:
-                        if oov_index is not None:
-                            words.append(self.index_word[oov_index])
-                    else:
-                        words.append(word)
-                elif self.oov_token is not None:
-                    words.append(self.index_word[oov_index])
-            yield " ".join(words)
+            kept = (self._kept(index if index in self.index_word else None) for index in sequence)
+            yield " ".join(self.index_word[index] for index in kept if index is not None)
+
+    def _kept(self, index):
+        """The index a word of index ``index`` (None: not in the vocabulary) keeps: itself below ``num_words``,
+        else ``oov_token``'s, or None (dropped) without one."""
+        if index is not None and not (self.num_words and index >= self.num_words):
+            return index
+        return self.word_index.get(self.oov_token) if self.oov_token is not None else None
 
     def texts_to_matrix(self, texts, mode="binary") -> np.ndarray:
         return self.sequences_to_matrix(self.texts_to_sequences(texts), mode=mode)

@@ -276,8 +276,13 @@ class LayoutMap:
 
 
 def distribute_tensor(tensor, layout):
-    """The tensor itself for a layout that splits nothing; a split is refused (model parallelism)."""
-    if any(axis is not None for axis in getattr(layout, "axes", ())):
+    """The tensor itself for a layout that splits nothing, or only its first axis over the batch axis (a data
+    layout: every process holds the whole array, and ``fit`` takes each one's share); another split is refused
+    (model parallelism)."""
+    axes = tuple(getattr(layout, "axes", ()))
+    mesh = getattr(layout, "device_mesh", None)
+    batch_axis = mesh.axis_names[0] if mesh is not None else DEFAULT_BATCH_DIM_NAME
+    if any(axis is not None for axis in axes[1:]) or (axes and axes[0] not in (None, batch_axis)):
         _refuse_model_parallelism("distribute_tensor")
     return tensor
 

@@ -330,3 +330,29 @@ def test_tf_keras_2_names_gone_or_dropped(numpy_backend):
         model.add_loss(np.float32(1.0))
     with pytest.raises(NotImplementedError, match="add_metric: .*make it an output of the model"):
         model.add_metric(np.float32(1.0), name="one")
+
+
+def test_standalone_keras_2_import_paths_and_keras_1_names(numpy_backend):
+    """from keras.layers.core import Dense..., keras.constraints.maxnorm: standalone Keras 2's paths; Keras 1's
+    argument names (which Keras 2.0-2.3 took with a warning) are refused naming Keras 2's."""
+    from gpunn.constraints import maxnorm
+    from gpunn.layers.advanced_activations import LeakyReLU
+    from gpunn.layers.core import Activation, Dense, Dropout
+    from gpunn.layers.merge import concatenate
+    from gpunn.layers.normalization import BatchNormalization
+
+    assert (Dense, Dropout, Activation, LeakyReLU, BatchNormalization) == (
+        gpunn.layers.Dense, gpunn.layers.Dropout, gpunn.layers.Activation, gpunn.layers.LeakyReLU,
+        gpunn.layers.BatchNormalization)
+    assert concatenate is gpunn.layers.concatenate and maxnorm is gpunn.constraints.MaxNorm
+    assert gpunn.constraints.get("maxnorm").get_config()["max_value"] == 2
+    with pytest.raises(TypeError, match=r"Dense: unexpected keyword argument\(s\) \['W_regularizer', 'init'\] \(Keras "
+                                        r"1's names; in Keras 2 and 3: W_regularizer is kernel_regularizer, init is "
+                                        r"kernel_initializer\)"):
+        gpunn.layers.Dense(3, init="uniform", W_regularizer=None)
+    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    with pytest.raises(TypeError, match=r"fit: unexpected keyword argument\(s\) \['nb_epoch'\] .*nb_epoch is epochs"):
+        model.fit(X, Y, nb_epoch=2, verbose=0)
+    with pytest.raises(TypeError, match=r"fit_generator: .*samples_per_epoch is steps_per_epoch \(batches"):
+        model.fit_generator(iter([]), samples_per_epoch=16)

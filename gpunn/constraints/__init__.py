@@ -20,11 +20,13 @@ from .norms import MaxNorm, MinMaxNorm, UnitNorm
 
 # Keras exports each class under its snake_case name too.
 max_norm, min_max_norm, non_neg, unit_norm = MaxNorm, MinMaxNorm, NonNeg, UnitNorm
+maxnorm, nonneg, unitnorm = MaxNorm, NonNeg, UnitNorm  # Keras 2's names (tf.keras 2 kept them too)
 
 _CLASSES = (Constraint, MaxNorm, MinMaxNorm, NonNeg, UnitNorm)
 # keras/src/constraints/__init__.py ALL_OBJECTS_DICT: class names and their snake_case (looked up in lower case)
 _BY_NAME = {cls.__name__.lower(): cls for cls in _CLASSES}
-_BY_NAME.update(max_norm=MaxNorm, min_max_norm=MinMaxNorm, non_neg=NonNeg, unit_norm=UnitNorm)
+_BY_NAME.update(max_norm=MaxNorm, min_max_norm=MinMaxNorm, non_neg=NonNeg, unit_norm=UnitNorm, maxnorm=MaxNorm,
+                nonneg=NonNeg, unitnorm=UnitNorm)
 
 
 def serialize(constraint) -> dict | None:
@@ -74,8 +76,8 @@ def get(identifier) -> Constraint | None:
 
 
 __all__ = ["Constraint", "FunctionConstraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm",
-           "min_max_norm", "non_neg",
-           "unit_norm", "get", "serialize", "deserialize"]
+           "min_max_norm", "non_neg", "unit_norm", "maxnorm", "nonneg", "unitnorm", "get", "serialize",
+           "deserialize"]
 
 
 def __dir__():

@@ -1,6 +1,8 @@
 """Layers with tf.keras names and meanings."""
 from __future__ import annotations
 
+import sys
+
 from .. import custom_objects as user_objects  # ``deserialize`` has an argument of that name
 from .activation import Activation
 from .activity_regularization import ActivityRegularization
@@ -104,6 +106,9 @@ def serialize(layer: Layer) -> dict:
 
 # tf.keras 2's layers.experimental.preprocessing (imported after the classes it names)
 from . import experimental  # noqa: E402
+from . import keras_2_modules as _keras_2_modules  # noqa: E402
+
+_keras_2_modules.install(sys.modules[__name__])  # Keras 2's keras.layers.core, .advanced_activations...
 
 __all__ = ["experimental", "Layer", "Input", "InputLayer", "InputSpec", "Lambda", "Dense", "EinsumDense",
            "GroupNormalization", "TimeDistributed", "Pipeline", "Activation",

@@ -59,8 +59,10 @@ class BatchNormalization(_ScaleShift):
             mean, var, centered = self.moments(ws, x2, axis=0)
             # (in a model's training step, once the step has computed its loss and metrics: step_state_updates.py;
             # the batch's mean and var stay in their buffers until then)
-            step_state_updates.make(functools.partial(self.update_moving_statistics, ws, mean, var))
+            step_state_updates.make(functools.partial(self.update_moving_statistics, ws, mean, var),
+                                    owner=self.bound.weights)  # (the weights: a second call's twin shares them)
         else:
+            step_state_updates.settle(self.bound.weights)  # (an update of this step's training call comes first)
             # The moving statistics as (1, F) views: the statistics' shape in training, so both modes share
             # the workspace's buffers.
             w = self.bound.weights

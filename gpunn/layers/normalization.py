@@ -139,3 +139,17 @@ class _ScaleShift(Layer):
             "beta_constraint": constraints.serialize(self.beta_constraint),
             "gamma_constraint": constraints.serialize(self.gamma_constraint),
         }
+
+
+def __getattr__(name: str):
+    # Keras 2's ``from keras.layers.normalization import BatchNormalization``: this module holds their shared maths,
+    # and gives the layers by name (imported here on demand: they import this module)
+    if name == "BatchNormalization":
+        from .batch_normalization import BatchNormalization
+
+        return BatchNormalization
+    if name == "LayerNormalization":
+        from .layer_normalization import LayerNormalization
+
+        return LayerNormalization
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

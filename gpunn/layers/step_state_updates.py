@@ -15,12 +15,26 @@ import contextlib
 _collecting: list | None = None
 
 
-def make(update) -> None:
-    """Make ``update`` (a function of no arguments): now, or with the step's other updates."""
+def make(update, owner=None) -> None:
+    """Make ``update`` (a function of no arguments) of ``owner`` (what identifies the state it changes: a layer's
+    weights): now, or with the step's other updates."""
     if _collecting is None:
         update()
     else:
-        _collecting.append(update)
+        _collecting.append((owner, update))
+
+
+def settle(owner) -> None:
+    """Make now the updates ``owner`` asked for in this step, before it reads its state again (a BatchNormalization
+    called in training mode, then with ``training=False``, reads the statistics its first call updated, as in
+    Keras)."""
+    if _collecting is None:
+        return
+    mine = [entry for entry in _collecting if entry[0] is owner]
+    if mine:
+        _collecting[:] = [entry for entry in _collecting if entry[0] is not owner]
+        for _, update in mine:
+            update()
 
 
 @contextlib.contextmanager
@@ -47,6 +61,6 @@ def made_at_once(function, *args):
 
 def commit(updates: list) -> None:
     """Make the collected updates, in the order their layers asked."""
-    for update in updates:
+    for _, update in updates:
         update()
     updates.clear()

@@ -264,14 +264,29 @@ class Metric:
         """A state variable for ``update_state`` to add into (``assign_add``) and ``result`` to read."""
         return user_metric.add_user_variable(self, shape, initializer, dtype, aggregation, name)
 
-    def add_weight(self, shape=(), initializer="zeros", dtype=None, name=None):
-        """Keras's older name of ``add_variable``. tf.keras 2's took the name first (``self.add_weight("total",
-        initializer="zeros")``, as "Hands-On Machine Learning"'s HuberMetric writes it): a string there is the name."""
-        if isinstance(shape, str):
-            if name is not None:
-                raise ValueError(f"add_weight: the name was given twice, {shape!r} first and name={name!r}")
-            shape, name = (), shape
-        return self.add_variable(shape=shape, initializer=initializer, dtype=dtype, name=name)
+    def add_weight(self, *args, **kwargs):
+        """Keras's older name of ``add_variable``: ``add_weight(shape=(), initializer="zeros", dtype=None,
+        name=None)``. tf.keras 2's took the name first, ``add_weight(name, shape=(), aggregation, synchronization,
+        initializer, dtype)`` (``self.add_weight("total", initializer="zeros")``, as "Hands-On Machine Learning"'s
+        HuberMetric writes it): a string first is that order."""
+        order = ("name", "shape", "aggregation", "synchronization", "initializer", "dtype") if args and isinstance(
+            args[0], str) else ("shape", "initializer", "dtype", "name")
+        if len(args) > len(order):
+            raise TypeError(f"add_weight() takes at most {len(order)} positional arguments ({', '.join(order)}); "
+                            f"got {len(args)}")
+        for key, value in zip(order, args):
+            if key in kwargs:
+                raise TypeError(f"add_weight() got multiple values for argument {key!r}")
+            kwargs[key] = value
+        unknown = sorted(set(kwargs) - {"name", "shape", "aggregation", "synchronization", "initializer", "dtype"})
+        if unknown:
+            raise TypeError(f"add_weight() got unexpected keyword argument(s) {unknown}")
+        # (tf.keras 2's aggregation and synchronization were TensorFlow's enums for its distribution strategies: a
+        # metric's state is summed over ranks here unless an aggregation is named as add_variable names them)
+        aggregation = kwargs.get("aggregation")
+        return self.add_variable(shape=kwargs.get("shape", ()), initializer=kwargs.get("initializer", "zeros"),
+                                 dtype=kwargs.get("dtype"), name=kwargs.get("name"),
+                                 aggregation=aggregation if isinstance(aggregation, str) else "sum")
 
     # ---- where the state lives -----------------------------------------------------------------------------
     def _bind(self, binding: StateBinding) -> None:

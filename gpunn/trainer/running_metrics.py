@@ -122,6 +122,9 @@ class RunningMetrics:
             owner._bind(StateBinding(self.ops, self.state[start:stop], self._views[index], self._own_layouts[index],
                                  owner=self))
 
+    # Whether a ``*_on_batch`` call with tf.keras 2's reset_metrics=True was the last to add here (trainer.py)
+    reset_after_batch = False
+
     def bind(self) -> None:
         """Let the model's metric objects read this state as it is (``reset`` binds them to it zeroed)."""
         if self.state is not None:
@@ -152,7 +155,8 @@ class RunningMetrics:
         ops = self.ops
         n = per_sample_loss.shape[0]
         # The metrics that run the script's code first, then the built-in ones, then the loss: one that raises
-        # leaves the sums of the others as they were before the step (train_step.py: before any weight moves)
+        # leaves the built-in metrics' and the loss's sums as they were before the step (train_step.py: before any
+        # weight moves); a metric of the script's listed before it has counted the batch
         first = 1 + len(self.part_trackers)
         entries = list(enumerate(zip(self.metrics, self.metric_outputs, self.metric_weighted), start=first))
         for i, (metric, k, weighted) in sorted(entries, key=lambda entry: not _runs_script_code(entry[1][0])):

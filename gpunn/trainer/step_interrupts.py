@@ -43,10 +43,14 @@ class _Deferral:
 
     def deliver(self) -> None:
         held, self.pending = self.pending, []
-        for signum, frame in held:
+        for k, (signum, frame) in enumerate(held):
             original = self.originals.get(signum)
-            if callable(original):
-                original(signum, frame)
+            try:
+                if callable(original):
+                    original(signum, frame)
+            except BaseException:
+                self.pending = held[k + 1:] + self.pending  # (the others at the next step's end)
+                raise
 
 
 _DEFERRAL = _Deferral()
@@ -99,7 +103,11 @@ def between_steps():
 
 @contextlib.contextmanager
 def step():
-    """A step (or a replay of several): signals arriving inside are handled as it ends."""
+    """A step (or a replay of several): signals arriving inside are handled as it ends. Only the main thread's
+    steps hold them (Python runs the handlers there; a step of another thread would hold the main thread's)."""
+    if _DEFERRAL.installs == 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _DEFERRAL.depth += 1
     try:
         yield

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import warnings
 
+from ..unknown_arguments import refuse_unknown, unknown_arguments_message
+
 READING = {"workers": 1, "use_multiprocessing": False, "max_queue_size": 10}  # tf.keras 2's defaults
 
 
@@ -16,7 +18,7 @@ def take_reading_arguments(method: str, kwargs: dict) -> None:
     what else is left, as an unexpected keyword argument."""
     given = {name: kwargs.pop(name) for name in list(kwargs) if name in READING}
     if kwargs:
-        raise TypeError(f"{method}: unexpected keyword argument(s) {sorted(kwargs)}")
+        raise TypeError(unknown_arguments_message(method, kwargs))
     changed = sorted(name for name, value in given.items() if value != READING[name])
     if changed:
         warnings.warn(f"{method}: {changed} are tf.keras 2's arguments of the loop; Keras 3 and gpunn take them on "
@@ -35,7 +37,9 @@ class TfKeras2Loops:
 
     def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
                       validation_data=None, validation_steps=None, validation_freq=1, class_weight=None,
-                      max_queue_size=10, workers=1, use_multiprocessing=False, shuffle=True, initial_epoch=0):
+                      max_queue_size=10, workers=1, use_multiprocessing=False, shuffle=True, initial_epoch=0,
+                      **kwargs):
+        refuse_unknown("fit_generator", kwargs)  # (Keras 1's samples_per_epoch, nb_epoch: their Keras 2 names)
         _deprecated("fit_generator", "fit")
         return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=verbose,
                         callbacks=callbacks, validation_data=validation_data, validation_steps=validation_steps,

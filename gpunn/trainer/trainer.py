@@ -198,6 +198,7 @@ class Trainer(TfKeras2Loops):
         self._run_eagerly = self._compiled_run_eagerly = bool(run_eagerly)  # (the second: for the compile config)
         self.steps_per_execution = int(steps_per_execution)
         # As in Keras, the trainable flags of this moment are the ones training uses (trainable_state.py).
+        flags_before = self.__dict__.get("_compiled_trainable_state")
         self._compiled_trainable_state = trainable_state.current(self)
         self._warned_trainable_state = None
         self._trained_since_compile = False
@@ -205,9 +206,10 @@ class Trainer(TfKeras2Loops):
         self._optimizer_built = False
         self.train_function = self.test_function = None
         owner = optimizer.__dict__.get("_built_for", (None,))[0]
-        if owner is not None and owner() is self and self.built:
-            # compiled again with the optimizer it trained with: built again now, its state kept, as Keras's stays
-            # built (its variables listed, saved with the model, set by load_weights before the next fit)
+        if owner is not None and owner() is self and self.built and flags_before == self._compiled_trainable_state:
+            # compiled again with the optimizer it trained with, the same weights trained: built again now, its
+            # state kept, as Keras's stays built (its variables listed, saved with the model, set by load_weights
+            # before the next fit); with other trainable flags the next fit lays the buffers out for them first
             self._ensure_optimizer()
 
     def _resolve_compile(self) -> None:
@@ -285,7 +287,11 @@ class Trainer(TfKeras2Loops):
         return [self._part_trackers.setdefault(name, metrics_module.Mean(name=name)) for name in names]
 
     def reset_metrics(self) -> None:
-        """Zero the state of the loss tracker and every compiled metric (Keras's ``reset_metrics``)."""
+        """Zero the state of the loss tracker and every compiled metric (Keras's ``reset_metrics``): the sums of
+        training and of evaluation alike (a ``train_on_batch(..., reset_metrics=False)`` loop goes on from zero)."""
+        for function in (self.train_function, self.test_function):
+            if function is not None and function.metrics is not None:
+                function.metrics.reset()
         for metric in self.metrics:
             metric.reset_state()
 
@@ -723,10 +729,7 @@ class Trainer(TfKeras2Loops):
             cbs.on_test_begin()
         step = self.make_test_function().prepare(self._sparse_labels(y))
         iterator = EpochIterator(self.ops, step.comm, list(arrays), batch_size, data=data)
-        if reset:
-            step.metrics.reset()
-        else:
-            step.metrics.bind()
+        _reset_or_go_on(step.metrics, reset)
         for begin, end, run in executions(iterator.batches(), self.steps_per_execution):
             if cbs is not None:
                 cbs.on_test_batch_begin(begin)
@@ -913,10 +916,7 @@ class Trainer(TfKeras2Loops):
             step = self.make_train_function().prepare(self._sparse_labels(y))
             arrays = [x, y] + ([weights] if weights is not None else [])
             iterator = EpochIterator(self.ops, step.comm, arrays, len(x))
-            if reset_metrics:
-                step.metrics.reset()
-            else:  # (the model's metric objects read this step's sums, which go on from the calls before)
-                step.metrics.bind()
+            _reset_or_go_on(step.metrics, reset_metrics)
             batch = next(iter(iterator.batches()))
             slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, weights_shape(arrays))
             iterator.fill(batch, slot)
@@ -951,6 +951,17 @@ class Trainer(TfKeras2Loops):
     @property
     def is_chief(self) -> bool:
         return distributed.current().is_chief
+
+
+def _reset_or_go_on(running, reset: bool) -> None:
+    """The sums a ``*_on_batch`` call adds to: zeroed (``reset_metrics=True``, the default), or, with tf.keras 2's
+    ``reset_metrics=False``, those of the calls before, unless the call before reset them: tf.keras 2 reset after
+    its batch, so a call going on from a resetting one starts from zero."""
+    if reset or running.reset_after_batch:
+        running.reset()
+    else:  # (the model's metric objects read these sums, which go on from the calls before)
+        running.bind()
+    running.reset_after_batch = reset
 
 
 def _keras_variable_places(model_ref, optimizer) -> list:

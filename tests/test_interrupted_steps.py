@@ -205,3 +205,88 @@ def test_replayed_steps_update_the_moving_statistics_once_a_step(numpy_backend, 
         runs.append(model.get_weights())
     for eager, replayed in zip(*runs):
         np.testing.assert_array_equal(eager, replayed)
+
+
+SUBCLASS_BN_SCRIPT = r'''
+import json, sys
+import numpy as np
+
+
+def run(keras, folder):
+    class TwoReads(keras.Model):
+        """BatchNormalization in training mode, then with training=False in the same call: the second reads the
+        statistics the first just updated."""
+
+        def __init__(self):
+            super().__init__()
+            self.bn = keras.layers.BatchNormalization(momentum=0.5)
+            self.cat = keras.layers.Concatenate()
+            self.out = keras.layers.Dense(1, kernel_initializer="ones", bias_initializer="zeros")
+
+        def call(self, x, training=None):
+            return self.out(self.cat([self.bn(x, training=training), self.bn(x, training=False)]))
+
+    x = np.arange(16, dtype="float32").reshape(8, 2) / 4.0
+    results = {}
+    for jit in (False, True):
+        model = TwoReads()
+        model.compile(keras.optimizers.SGD(0.0), "mse", **({"jit_compile": True} if jit else {}))
+        history = model.fit(x, np.ones((8, 1), "float32"), batch_size=8, epochs=3, verbose=0).history
+        results[str(jit)] = [round(float(v), 4) for v in history["loss"]]
+    return results
+'''
+
+
+def test_a_second_call_in_inference_mode_reads_the_step_s_update_as_keras(tmp_path_factory):
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(SUBCLASS_BN_SCRIPT, tmp_path_factory)
+    assert ours == theirs
+
+
+def test_signals_are_held_for_the_main_thread_s_steps_only(numpy_backend):
+    """A step in another thread does not hold the stop button the main thread should get at once."""
+    import threading
+
+    from gpunn.trainer import step_interrupts
+
+    inside, release = threading.Event(), threading.Event()
+
+    def worker():
+        with step_interrupts.step():
+            inside.set()
+            release.wait(10)
+
+    with step_interrupts.between_steps():
+        thread = threading.Thread(target=worker)
+        thread.start()
+        inside.wait(10)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(1000):  # (Python runs the handler at the next instruction of the main thread)
+                    pass
+        finally:
+            release.set()
+            thread.join()
+
+
+def test_reset_metrics_zeroes_the_sums_a_hand_written_loop_goes_on_from(numpy_backend):
+    """tf.keras 2's loop: train_on_batch(..., reset_metrics=False) over an epoch, evaluate, model.reset_metrics();
+    each epoch's running loss is that epoch's alone. And a call after a resetting one starts from zero, as tf.keras
+    2 reset after the batch."""
+    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(3, activation="tanh"), gpunn.layers.Dense(1)])
+    model.compile(gpunn.optimizers.SGD(0.0), "mse", metrics=["mae"])
+    epochs = []
+    for epoch in range(3):
+        for start in range(0, 8, BATCH):
+            value = model.train_on_batch(X[start:start + BATCH], (epoch + 1) * Y[start:start + BATCH],
+                                         reset_metrics=False)
+        epochs.append(value)
+        model.evaluate(X, Y, verbose=0)
+        model.reset_metrics()
+    for epoch, value in enumerate(epochs):
+        assert value == pytest.approx(model.evaluate(X[:8], (epoch + 1) * Y[:8], batch_size=8, verbose=0), rel=1e-6)
+    model.train_on_batch(X[:4], Y[:4])
+    alone = model.train_on_batch(X[4:8], Y[4:8], reset_metrics=False)
+    assert alone == pytest.approx(model.evaluate(X[4:8], Y[4:8], verbose=0), rel=1e-6)

@@ -259,11 +259,25 @@ def test_a_metric_of_the_script_s_naming_its_weights_first(numpy_backend):
         def result(self):
             return self.total / self.count
 
+    class PerColumn(gpunn.metrics.Metric):  # tf.keras 2's order: name first, shape by keyword
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.sums = self.add_weight("sums", shape=(2,), initializer="zeros")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.sums.assign_add(K.sum(y_pred, axis=0))
+
+        def result(self):
+            return K.sum(self.sums)
+
     model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(1)])
     model.compile("sgd", "mse", metrics=[MeanAbsolute(name="mine"), "mae"])
     _, mine, mae = model.evaluate(X, Y, verbose=0)
     assert mine == pytest.approx(mae, rel=1e-6)
     assert [v.name for v in model.metrics[1].variables] == ["total", "count"]
+    columns = PerColumn()
+    columns.update_state(np.zeros((2, 2)), np.array([[1.0, 2.0], [3.0, 4.0]]))
+    assert float(columns.result()) == 10.0 and columns.variables[0].shape == (2,)
 
 
 def test_train_and_test_on_batch_without_resetting_the_metrics(numpy_backend):

@@ -290,3 +290,20 @@ def test_reset_metrics_zeroes_the_sums_a_hand_written_loop_goes_on_from(numpy_ba
     model.train_on_batch(X[:4], Y[:4])
     alone = model.train_on_batch(X[4:8], Y[4:8], reset_metrics=False)
     assert alone == pytest.approx(model.evaluate(X[4:8], Y[4:8], verbose=0), rel=1e-6)
+
+
+def test_a_second_stop_inside_a_step_that_does_not_end_stops_at_once():
+    """The escape hatch: a step that hangs (a collective waiting for a rank that is gone) still stops at the second
+    Ctrl-C."""
+    from gpunn.trainer import step_interrupts
+
+    with step_interrupts.between_steps():
+        with pytest.raises(KeyboardInterrupt):
+            with step_interrupts.step():
+                os.kill(os.getpid(), signal.SIGINT)  # held
+                for _ in range(1000):
+                    pass
+                os.kill(os.getpid(), signal.SIGINT)  # again: at once
+                for _ in range(1000):
+                    pass
+                raise AssertionError("the second SIGINT was held too")

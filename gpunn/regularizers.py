@@ -95,21 +95,34 @@ class Regularizer:
         return cls(**config)
 
     # ---- a __call__ of one's own -------------------------------------------------------------------------------
+    # A step computes the penalty (the loss) before the gradients (after backprop), of the same weights: the script's
+    # __call__ runs once a step, as in Keras, its gradient kept for the step's add_gradient (by the weight's buffer)
     def _own_penalty(self, weight, out) -> None:
-        value = self(Tensor(weight))
-        out[...] = value.value if isinstance(value, Tensor) else value
-
-    def _own_gradient(self, weight, grad) -> None:
         tensor = Tensor(weight, requires_grad=True)
         value = self(tensor)
-        if not isinstance(value, Tensor) or not value.requires_grad:
-            # as a loss of the user's: a penalty computed outside gpunn.ops would train nothing, without a word
-            raise TypeError(f"regularizer {type(self).__name__}: its __call__ returned a value that does not depend "
-                            "on the weight through gpunn.ops (keras.ops) functions, so it has no gradient; compute "
-                            "the penalty with gpunn.ops on the weight it is given")
-        (part,) = gradients(value, [tensor], value.value * 0 + 1)
+        out[...] = value.value if isinstance(value, Tensor) else value
+        self.__dict__.setdefault("_step_gradients", {})[id(weight)] = (weight, *self._own_part(tensor, value))
+
+    def _own_gradient(self, weight, grad) -> None:
+        kept = self.__dict__.get("_step_gradients", {}).pop(id(weight), None)
+        part, error = kept[1:] if kept is not None and kept[0] is weight else \
+            self._own_part(Tensor(weight, requires_grad=True), None)
+        if error is not None:
+            raise error
         if part is not None:
             grad += part
+
+    def _own_part(self, tensor, value) -> tuple:
+        """(the gradient of the penalty ``value`` = this __call__ of ``tensor`` (computed when None), or an error)."""
+        value = self(tensor) if value is None else value
+        if not isinstance(value, Tensor) or not value.requires_grad:
+            # as a loss of the user's: a penalty computed outside gpunn.ops would train nothing, without a word
+            return None, TypeError(
+                f"regularizer {type(self).__name__}: its __call__ returned a value that does not depend on the weight "
+                "through gpunn.ops (keras.ops) functions, so it has no gradient; compute the penalty with gpunn.ops "
+                "on the weight it is given")
+        (part,) = gradients(value, [tensor], value.value * 0 + 1)
+        return part, None
 
 
 def _scratch(ws, weight):

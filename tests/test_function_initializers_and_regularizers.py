@@ -4,8 +4,11 @@ Keras 3 itself: the same weights, penalties, training and files (a registered fu
 as Keras writes it, and read back in both libraries)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from helpers import numpy_backend, run_script_both_ways  # noqa: F401  (fixture)
+
+import gpunn
 
 SCRIPT = r'''
 import json, sys
@@ -90,3 +93,27 @@ def test_a_model_of_function_objects_predicts_samples_of_another_length(numpy_ba
     model.compile(optimizer="sgd", loss="mse")
     model.fit(np.ones((4, 2, 3), "float32"), np.ones((4, 2, 2), "float32"), verbose=0)
     assert model.predict(np.ones((4, 5, 3), "float32"), verbose=0).shape == (4, 5, 2)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_a_regularizer_function_runs_once_a_step_and_trains_as_the_built_in_one(numpy_backend, jit):
+    """Keras computes the penalty once a step and differentiates it; gpunn keeps the gradient of the penalty's call
+    for the step's gradients, rather than calling the script's function again."""
+    calls = []
+
+    def penalty(weight):
+        calls.append(1)
+        return 0.01 * gpunn.ops.sum(gpunn.ops.square(weight))
+
+    runs = []
+    for regularizer in (penalty, gpunn.regularizers.L2(0.01)):
+        gpunn.utils.set_random_seed(1)
+        model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(2, kernel_regularizer=regularizer),
+                                  gpunn.layers.Dense(1)])
+        model.compile("sgd", "mse", jit_compile=jit)
+        history = model.fit(np.ones((8, 3)), np.ones((8, 1)), batch_size=4, epochs=2, shuffle=False, verbose=0)
+        runs.append((history.history["loss"], model.get_weights()))
+    assert len(calls) == 4  # (2 epochs of 2 steps)
+    np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-6)
+    for mine, built_in in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_allclose(mine, built_in, rtol=1e-6)

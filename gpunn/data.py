@@ -211,10 +211,13 @@ def class_weight_to_sample_weight(class_weight, y: np.ndarray, loss, output_unit
              else f"the model's output has {output_units} classes")
     table = np.ones(classes_count)  # a class class_weight does not name weighs 1 (Keras's)
     for key, value in class_weight.items():
-        # bool is an int to Python, but True/False as a class id is a mistake, not class 1/0. Keras also takes a
-        # float key, and ignores a class the output does not have: both more likely mistakes than meant, so
-        # refused here rather than silently matched or dropped
-        if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or not 0 <= key < classes_count:
+        # bool is an int to Python, but True/False as a class id is a mistake, not class 1/0. A whole float (0.0,
+        # 1.0: scikit-learn's compute_class_weight on float targets, dict(zip(np.unique(y), weights))) is that id,
+        # as in Keras; another float, and a class the output does not have (which Keras ignores), are more likely
+        # mistakes than meant, so refused here rather than silently matched or dropped
+        if isinstance(key, (float, np.floating)) and float(key).is_integer():
+            key = int(key)
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)) or not 0 <= key < classes_count:
             raise ValueError(f"class_weight: keys must be integer class ids in [0, {classes_count}) ({which}), "
                              f"got key {key!r} ({type(key).__name__})")
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):

@@ -55,7 +55,7 @@ def assert_untouched(model, weights):
 # ---- class_weight keys and values ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("key", [-1, 10, 1.0, True, "1", np.float64(1.0)], ids=repr)
+@pytest.mark.parametrize("key", [-1, 10, 1.5, True, "1", np.float64(9.5), np.bool_(True)], ids=repr)
 def test_class_weight_keys_must_name_output_classes(key, xy):
     x, y = xy
     model = classifier()
@@ -66,6 +66,21 @@ def test_class_weight_keys_must_name_output_classes(key, xy):
     with expect(ValueError, "class_weight:", "integer class ids in [0, 10)", "10 classes", f"got key {key!r}"):
         model.fit(x, y, class_weight=class_weight, verbose=0)
     assert_untouched(model, weights)
+
+
+@pytest.mark.parametrize("key", [1.0, np.float64(1.0), np.float32(1.0)], ids=repr)
+def test_a_whole_float_key_is_that_class_id(key, xy):
+    """scikit-learn's compute_class_weight on float targets gives {0.0: w0, 1.0: w1}: the ids, as Keras reads them."""
+    x, y = xy
+    runs = []
+    for one in (key, 1):
+        model = classifier()
+        class_weight = {k: 1.0 for k in range(CLASSES) if k != 1}
+        class_weight[one] = 5.0
+        model.fit(x, y, class_weight=class_weight, epochs=1, shuffle=False, verbose=0)
+        runs.append(model.get_weights())
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_negative_key_no_longer_overwrites_another_class(xy):

@@ -370,3 +370,20 @@ def test_standalone_keras_2_import_paths_and_keras_1_names(numpy_backend):
         model.fit(X, Y, nb_epoch=2, verbose=0)
     with pytest.raises(TypeError, match=r"fit_generator: .*samples_per_epoch is steps_per_epoch \(batches"):
         model.fit_generator(iter([]), samples_per_epoch=16)
+
+
+def test_callbacks_monitor_a_metric_of_one_value_in_an_array(numpy_backend):
+    """F1Score of a one-unit output gives one value in an array: EarlyStopping follows it, as tf.keras 2 did; a
+    metric of several values (one per class) is refused by name."""
+    labels = (X[:, :1] > 0).astype("float32")
+    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(1, activation="sigmoid")])
+    model.compile("sgd", "binary_crossentropy", metrics=[gpunn.metrics.F1Score(name="f1", threshold=0.5)])
+    stop = gpunn.callbacks.EarlyStopping(monitor="val_f1", mode="max", patience=1, restore_best_weights=True)
+    history = model.fit(X, labels, validation_data=(X, labels), epochs=3, verbose=0, callbacks=[stop])
+    assert stop.best == pytest.approx(max(float(np.ravel(v)[0]) for v in history.history["val_f1"]))
+    several = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(3, activation="softmax")])
+    several.compile("sgd", "categorical_crossentropy", metrics=[gpunn.metrics.F1Score(name="f1")])
+    one_hot = np.eye(3, dtype="float32")[np.arange(16) % 3]
+    with pytest.raises(ValueError, match="monitor='val_f1' holds 3 values .* average='macro'"):
+        several.fit(X, one_hot, validation_data=(X, one_hot), epochs=1, verbose=0,
+                    callbacks=[gpunn.callbacks.EarlyStopping(monitor="val_f1", mode="max")])

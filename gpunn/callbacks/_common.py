@@ -77,7 +77,8 @@ def _auto_direction(owner: str, monitor: str, model) -> str:
             return "max" if metric.direction == "up" else "min"
     raise ValueError(f"{owner}: cannot tell whether monitor={monitor!r} should be maximized or minimized (it is "
                      "neither the loss nor a compiled metric that says so); pass mode='max' to keep the highest "
-                     "value, or mode='min' to keep the lowest")
+                     "value, or mode='min' to keep the lowest (tf.keras 2 guessed from the name: 'max' for a name "
+                     "with 'acc' in it, else 'min')")
 
 
 def _format_value(value) -> str:

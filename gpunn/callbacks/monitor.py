@@ -67,7 +67,12 @@ class _MonitorCallback(Callback):
         if value is None:
             warnings.warn(self._missing_monitor_message(logs or {}), stacklevel=4)
             return None
-        return float(value)
+        values = np.asarray(value, dtype=np.float64)
+        if values.size != 1:  # (F1Score(average=None): one value per class)
+            raise ValueError(f"{type(self).__name__}: monitor={self.monitor!r} holds {values.size} values (one per "
+                             "class); a callback follows one number: give the metric average='macro' (or "
+                             "'micro', 'weighted'), or monitor another")
+        return float(values.reshape(()))  # (a metric of one class gives one value in an array, as tf.keras 2 took)
 
     def _missing_monitor_message(self, logs) -> str:
         """The warning when the monitored value is not in the logs (EarlyStopping and ReduceLROnPlateau give

@@ -214,6 +214,18 @@ def launched_by_mpi() -> bool:
     return "SLURM_PROCID" in os.environ and int(os.environ.get("SLURM_NTASKS", "1")) > 1
 
 
+def launched_by_torchrun() -> int:
+    """The number of processes of a job PyTorch's launcher started (torchrun, torch.distributed.launch, accelerate:
+    they set WORLD_SIZE, RANK and LOCAL_RANK), 0 when none; gpunn's processes meet through MPI instead."""
+    if not all(k in os.environ for k in ("WORLD_SIZE", "RANK", "LOCAL_RANK")):
+        return 0
+    try:
+        size = int(os.environ["WORLD_SIZE"])
+    except ValueError:
+        return 0
+    return size if size > 1 else 0
+
+
 @functools.lru_cache(maxsize=None)
 def keras() -> ModuleType | None:
     """Keras 3 itself, used only to export a model to the formats Keras writes (``models/export.py``) and to make

@@ -41,6 +41,12 @@ def init(backend: str | None = None, *, timeout: float | None = None, bucket_mb:
     existing = current()
     if existing.backend != "local" and name in ("auto", existing.backend):
         return existing
+    torch_job = _compat.launched_by_torchrun()
+    if torch_job and not _compat.launched_by_mpi() and name != "local":
+        # each process would find itself alone and train the whole model on its own, N copies writing one file
+        raise RuntimeError(f"gpunn.distributed: this process was started by PyTorch's launcher (torchrun; "
+                           f"WORLD_SIZE={torch_job}), which gpunn's processes cannot meet through; launch the "
+                           f"script with MPI instead: mpiexec -n {torch_job} python script.py (or srun)")
     if name == "local" or (name == "auto" and not _compat.launched_by_mpi()):
         return set_current(LocalCommunicator())
 

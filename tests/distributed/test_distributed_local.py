@@ -30,6 +30,22 @@ def test_init_alone_gives_the_local_communicator(monkeypatch):
         distributed.init("gloo")
 
 
+def test_a_process_started_by_torchrun_is_told_to_use_mpiexec(monkeypatch):
+    """torchrun (Keras's launcher for its torch backend) sets WORLD_SIZE/RANK/LOCAL_RANK: each process would find
+    itself alone and train on its own; init() stops with the mpiexec line instead."""
+    for key in ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS", "SLURM_PROCID"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(distributed, "_current", distributed.LocalCommunicator())
+    with pytest.raises(RuntimeError, match=r"started by PyTorch's launcher \(torchrun; WORLD_SIZE=4\).*mpiexec -n 4"):
+        distributed.init()
+    assert distributed.init("local").size == 1  # (asked for by name: one process, as it is)
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert distributed.init().size == 1
+
+
 def test_local_communicator_is_the_identity():
     comm = distributed.LocalCommunicator()
     a = np.arange(4.0)

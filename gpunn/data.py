@@ -215,11 +215,12 @@ def class_weight_to_sample_weight(class_weight, y: np.ndarray, loss, output_unit
         # 1.0: scikit-learn's compute_class_weight on float targets, dict(zip(np.unique(y), weights))) is that id,
         # as in Keras; another float, and a class the output does not have (which Keras ignores), are more likely
         # mistakes than meant, so refused here rather than silently matched or dropped
+        given = key
         if isinstance(key, (float, np.floating)) and float(key).is_integer():
             key = int(key)
         if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)) or not 0 <= key < classes_count:
             raise ValueError(f"class_weight: keys must be integer class ids in [0, {classes_count}) ({which}), "
-                             f"got key {key!r} ({type(key).__name__})")
+                             f"got key {given!r} ({type(given).__name__})")
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise TypeError(f"class_weight: expected a number as the weight of class {key}, got {value!r}")
         with np.errstate(over="ignore"):

@@ -9,6 +9,7 @@ penalty of the weight, and its gradient through ``gpunn/autodiff``.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import numbers
@@ -52,7 +53,7 @@ class Regularizer:
     def penalty(self, ops, ws, weight, out) -> None:
         """out (0-d, the weight's dtype) = l1 * sum|W| + l2 * sum(W^2)."""
         if self.runs_own_call():
-            ops.run_python(functools.partial(self._own_penalty, weight, out))
+            ops.run_python(functools.partial(self._own_penalty, weight, out, _training_step[0]))
             return
         if not (self.l1 or self.l2):
             ops.fill(0, out)
@@ -95,34 +96,58 @@ class Regularizer:
         return cls(**config)
 
     # ---- a __call__ of one's own -------------------------------------------------------------------------------
-    # A step computes the penalty (the loss) before the gradients (after backprop), of the same weights: the script's
-    # __call__ runs once a step, as in Keras, its gradient kept for the step's add_gradient (by the weight's buffer)
-    def _own_penalty(self, weight, out) -> None:
-        tensor = Tensor(weight, requires_grad=True)
-        value = self(tensor)
+    # A training step computes the penalty (its loss) before the gradients (after backprop), of the same weights:
+    # the script's __call__ runs once a step, as in Keras, its gradient kept for the step's add_gradient
+    def _own_penalty(self, weight, out, training_step: bool) -> None:
+        tensor = Tensor(weight, requires_grad=training_step)
+        try:
+            value = self(tensor)
+        except Exception as exc:
+            if hasattr(exc, "add_note"):  # (which of the script's objects the error came from)
+                exc.add_note(f"Exception encountered in regularizer {type(self).__name__} (its __call__ on a weight)")
+            raise
         out[...] = value.value if isinstance(value, Tensor) else value
-        self.__dict__.setdefault("_step_gradients", {})[id(weight)] = (weight, *self._own_part(tensor, value))
+        if training_step:
+            _KEPT[(id(self), id(weight))] = (self, weight, self._own_part(tensor, value))
 
     def _own_gradient(self, weight, grad) -> None:
-        kept = self.__dict__.get("_step_gradients", {}).pop(id(weight), None)
-        part, error = kept[1:] if kept is not None and kept[0] is weight else \
+        kept = _KEPT.pop((id(self), id(weight)), None)
+        part = kept[2] if kept is not None and kept[0] is self and kept[1] is weight else \
             self._own_part(Tensor(weight, requires_grad=True), None)
-        if error is not None:
-            raise error
+        if part is _NO_GRADIENT:
+            # as a loss of the user's: a penalty computed outside gpunn.ops would train nothing, without a word
+            raise TypeError(f"regularizer {type(self).__name__}: its __call__ returned a value that does not depend "
+                            "on the weight through gpunn.ops (keras.ops) functions, so it has no gradient; compute "
+                            "the penalty with gpunn.ops on the weight it is given")
         if part is not None:
             grad += part
 
-    def _own_part(self, tensor, value) -> tuple:
-        """(the gradient of the penalty ``value`` = this __call__ of ``tensor`` (computed when None), or an error)."""
+    def _own_part(self, tensor, value):
+        """The gradient of the penalty ``value`` = this __call__ of ``tensor`` (computed when None), or
+        ``_NO_GRADIENT``."""
         value = self(tensor) if value is None else value
         if not isinstance(value, Tensor) or not value.requires_grad:
-            # as a loss of the user's: a penalty computed outside gpunn.ops would train nothing, without a word
-            return None, TypeError(
-                f"regularizer {type(self).__name__}: its __call__ returned a value that does not depend on the weight "
-                "through gpunn.ops (keras.ops) functions, so it has no gradient; compute the penalty with gpunn.ops "
-                "on the weight it is given")
+            return _NO_GRADIENT
         (part,) = gradients(value, [tensor], value.value * 0 + 1)
-        return part, None
+        return part
+
+
+# The gradients of the penalties of the scripts' regularizers, by (regularizer, weight), from a training step's
+# penalty to its add_gradient; ``_training_step[0]``: whether the penalties computed now are a training step's (its
+# recorded host calls keep the answer of when they were recorded)
+_KEPT: dict = {}
+_NO_GRADIENT = object()
+_training_step = [False]
+
+
+@contextlib.contextmanager
+def in_training_step():
+    """The penalties computed inside are a training step's: the scripts' regularizers keep their gradients."""
+    before, _training_step[0] = _training_step[0], True
+    try:
+        yield
+    finally:
+        _training_step[0] = before
 
 
 def _scratch(ws, weight):

@@ -117,3 +117,20 @@ def test_a_regularizer_function_runs_once_a_step_and_trains_as_the_built_in_one(
     np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-6)
     for mine, built_in in zip(runs[0][1], runs[1][1]):
         np.testing.assert_allclose(mine, built_in, rtol=1e-6)
+
+
+def test_a_regularizer_computed_with_numpy_still_gives_its_value_outside_training(numpy_backend):
+    """Only a training step keeps the penalty's gradient: evaluate and model.losses call the function on the weight
+    as it is, so one written with NumPy gives its value there (as in Keras), and the training step says whose it was."""
+    def numpy_penalty(weight):
+        return gpunn.ops.convert_to_tensor(np.sum(np.abs(np.asarray(weight))))
+
+    model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(2, kernel_regularizer=numpy_penalty,
+                                                                    kernel_initializer="ones")])
+    model.compile("sgd", "mse")
+    model(np.ones((4, 3), "float32"))
+    assert [float(v) for v in model.losses] == [6.0]
+    assert model.evaluate(np.zeros((4, 3)), np.zeros((4, 2)), verbose=0) == pytest.approx(6.0)
+    with pytest.raises(TypeError) as caught:
+        model.fit(np.zeros((4, 3)), np.zeros((4, 2)), verbose=0)
+    assert any("regularizer FunctionRegularizer" in note for note in getattr(caught.value, "__notes__", []))

@@ -307,3 +307,25 @@ def test_a_second_stop_inside_a_step_that_does_not_end_stops_at_once():
                 for _ in range(1000):
                     pass
                 raise AssertionError("the second SIGINT was held too")
+
+
+def test_a_timer_s_every_tick_is_held_in_order_until_the_step_ends():
+    """A repeating timer (SIGALRM: a watchdog, a progress tick) is not Ctrl-C: each tick waits for the step's end,
+    none handled inside it and none lost."""
+    from gpunn.trainer import step_interrupts
+
+    ticks, inside = [], []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: ticks.append(len(inside)))
+    try:
+        with step_interrupts.between_steps():
+            with step_interrupts.step():
+                inside.append(True)
+                for _ in range(3):
+                    os.kill(os.getpid(), signal.SIGALRM)
+                    for _ in range(1000):
+                        pass
+                assert ticks == []
+                inside.clear()
+            assert ticks == [0, 0, 0]
+    finally:
+        signal.signal(signal.SIGALRM, previous)

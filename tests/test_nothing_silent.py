@@ -72,9 +72,10 @@ def test_class_weight_keys_must_name_output_classes(key, xy):
 def test_a_whole_float_key_is_that_class_id(key, xy):
     """scikit-learn's compute_class_weight on float targets gives {0.0: w0, 1.0: w1}: the ids, as Keras reads them."""
     x, y = xy
-    runs = []
+    runs, start = [], classifier().get_weights()
     for one in (key, 1):
         model = classifier()
+        model.set_weights(start)
         class_weight = {k: 1.0 for k in range(CLASSES) if k != 1}
         class_weight[one] = 5.0
         model.fit(x, y, class_weight=class_weight, epochs=1, shuffle=False, verbose=0)

@@ -387,3 +387,14 @@ def test_callbacks_monitor_a_metric_of_one_value_in_an_array(numpy_backend):
     with pytest.raises(ValueError, match="monitor='val_f1' holds 3 values .* average='macro'"):
         several.fit(X, one_hot, validation_data=(X, one_hot), epochs=1, verbose=0,
                     callbacks=[gpunn.callbacks.EarlyStopping(monitor="val_f1", mode="max")])
+
+
+def test_model_checkpoint_of_a_metric_in_an_array_saves_every_time_as_keras_3(numpy_backend, tmp_path):
+    labels = (X[:, :1] > 0).astype("float32")
+    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(1, activation="sigmoid")])
+    model.compile("sgd", "binary_crossentropy", metrics=[gpunn.metrics.F1Score(name="f1")])
+    checkpoint = gpunn.callbacks.ModelCheckpoint(str(tmp_path / "m{epoch}.keras"), monitor="val_f1", mode="max",
+                                                 save_best_only=True)
+    with pytest.warns(UserWarning, match="Can save best model only when `monitor` is a scalar value"):
+        model.fit(X, labels, validation_data=(X, labels), epochs=2, verbose=0, callbacks=[checkpoint])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m1.keras", "m2.keras"]

@@ -113,6 +113,11 @@ class ModelCheckpoint(_MonitorCallback):
             # Keras 3 saves then, after this warning (tf.keras 2 skipped the save): a monitor that only the epoch's
             # logs hold (val_loss) is missing at a batch-level save, which keeps every save_freq-th batch's model.
             warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=3)
+        elif self.save_best_only and np.ndim(current) > 0:
+            # Keras 3's rule and words: a metric of several values (one per class), or one in an array, is saved
+            # every time
+            warnings.warn(f"Can save best model only when `monitor` is a scalar value. Received: {current}. Falling "
+                          "back to `save_best_only=False`.", stacklevel=3)
         elif self.save_best_only:
             current = float(current)
             if not self._is_improvement(current, self.best):

@@ -12,7 +12,7 @@ JAX the step is one pure function whose result replaces the state when it return
 of the signals scripts handle (``_WATCHED``) that has one; ``step()`` (around each step, or each replay of
 several recorded steps: a compiled execution of ``steps_per_execution`` steps, as in Keras) makes the wrapped
 handlers hold their signals until it ends, then calls them in order. A KeyboardInterrupt then comes from the end
-of the step; the same signal a second time, while the first waits, is handled at once. Signals without a Python handler (SIGTERM's default ends the process) are left alone. An exception
+of the step; a second SIGINT (Ctrl-C), while the first waits, is handled at once. Signals without a Python handler (SIGTERM's default ends the process) are left alone. An exception
 of the script's own code inside a step (a loss, a metric, a layer) is another matter: the step runs that code
 before it changes anything (``TrainStep._run``), and the steps before it stay done (``TrainStep._steps``).
 """
@@ -35,11 +35,11 @@ class _Deferral:
 
     def handler(self, signum, frame):
         if self.depth > 0:
-            if all(held != signum for held, _ in self.pending):
-                self.pending.append((signum, frame))
+            if signum != signal.SIGINT or all(held != signum for held, _ in self.pending):
+                self.pending.append((signum, frame))  # (a timer's every tick, held in order)
                 return
-            # the same signal again while the first waits: handled now (a step that does not end, a collective
-            # waiting for a rank that is gone, still stops at the second Ctrl-C)
+            # Ctrl-C again while the first waits: handled now (a step that does not end, a collective waiting for
+            # a rank that is gone, still stops at the second)
             self.pending = [(held, f) for held, f in self.pending if held != signum]
         original = self.originals.get(signum)
         if callable(original):

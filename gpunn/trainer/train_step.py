@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 
+from .. import regularizers
 from ..layers import step_state_updates, wiring
 from ..ops.base import Ops
 from ..optimizers import accumulation
@@ -277,7 +278,8 @@ class TrainStep:
         call = tape.call if tape is not None else _call
         if source is not None:
             source.gather_into(slot)
-        penalty = weight_penalty(plan, ops, state.ws, model.params.dtype)
+        with regularizers.in_training_step():  # (a regularizer of the script's runs once: its gradient kept)
+            penalty = weight_penalty(plan, ops, state.ws, model.params.dtype)
         outputs: dict = {}
         with step_state_updates.collected() as state_updates:
             output, backprops = run_forward(plan, slot.x, training=True, outputs=outputs)

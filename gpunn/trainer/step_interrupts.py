@@ -12,9 +12,10 @@ JAX the step is one pure function whose result replaces the state when it return
 of the signals scripts handle (``_WATCHED``) that has one; ``step()`` (around each step, or each replay of
 several recorded steps: a compiled execution of ``steps_per_execution`` steps, as in Keras) makes the wrapped
 handlers hold their signals until it ends, then calls them in order. A KeyboardInterrupt then comes from the end
-of the step; a second SIGINT (Ctrl-C), while the first waits, is handled at once. Signals without a Python handler (SIGTERM's default ends the process) are left alone. An exception
-of the script's own code inside a step (a loss, a metric, a layer) is another matter: the step runs that code
-before it changes anything (``TrainStep._run``), and the steps before it stay done (``TrainStep._steps``).
+of the step; a second SIGINT (Ctrl-C), while the first waits, is handled at once. Signals without a Python
+handler (SIGTERM's default ends the process) are left alone. An exception of the script's own code inside a step
+(a loss, a metric, a layer) is another matter: the step runs that code before it changes anything
+(``TrainStep._run``), and the steps before it stay done (``TrainStep._steps``).
 """
 from __future__ import annotations
 

@@ -1,9 +1,13 @@
-"""The AttributeError for a Keras 3 name gpunn does not have: what the name is for, and that gpunn leaves it out.
+"""Keras 3 names gpunn does not have say what they are for, and that gpunn leaves them out.
 
 A script copied from a Keras tutorial stops at the first name gpunn lacks; "module 'gpunn.layers' has no attribute
 'Conv2D'" reads like a bug or a typo. gpunn trains multilayer perceptrons, so the names it leaves out on purpose
 (convolutions, recurrent and attention layers, their ops, model parallelism...) say so, by kind. A public
-namespace's ``__getattr__`` calls ``missing``; any other name gets Python's own message."""
+namespace's ``__getattr__`` calls ``stand_in``: a name of a layer, op or function gpunn leaves out is a stand-in
+that raises ``LeftOutError`` with that message when it is made or called, so that ``from gpunn.layers import Dense,
+Conv2D`` (a notebook importing more than it uses) imports, and a script that uses ``Conv2D`` stops there saying
+why; a top-level name (``keras.applications``) raises the AttributeError with the message; any other name gets
+Python's own message."""
 from __future__ import annotations
 
 import sys
@@ -85,15 +89,50 @@ _NOT_BUILT: dict[str, dict[str, str]] = {
 }
 
 
-def missing(module_name: str, name: str) -> AttributeError:
-    """The error for ``module_name.name`` (``module_name`` a gpunn module's ``__name__``)."""
+class LeftOutError(NotImplementedError):
+    """A Keras name gpunn leaves out, made or called."""
+
+
+def _message(module_name: str, name: str) -> str | None:
     namespace = module_name.split(".", 1)[1] if "." in module_name else ""
-    left_out = _LEFT_OUT.get(namespace, {}).get(name)
-    not_built = _NOT_BUILT.get(namespace, {}).get(name)
     keras_name = "keras." + (namespace + "." if namespace else "") + name
+    not_built = _NOT_BUILT.get(namespace, {}).get(name)
     if not_built is not None:
-        return AttributeError(f"{keras_name}: {not_built}")
-    if left_out is None:  # Python's message, and its "Did you mean" from the module's names
+        return f"{keras_name}: {not_built}"
+    left_out = _LEFT_OUT.get(namespace, {}).get(name)
+    if left_out is not None:
+        return f"{keras_name}: gpunn trains multilayer perceptrons and does not provide {left_out}"
+    return None
+
+
+def missing(module_name: str, name: str) -> AttributeError:
+    """The AttributeError for ``module_name.name`` (``module_name`` a gpunn module's ``__name__``)."""
+    message = _message(module_name, name)
+    if message is None:  # Python's message, and its "Did you mean" from the module's names
         return AttributeError(f"module {module_name!r} has no attribute {name!r}", name=name,
                               obj=sys.modules.get(module_name))
-    return AttributeError(f"{keras_name}: gpunn trains multilayer perceptrons and does not provide {left_out}")
+    return AttributeError(message)
+
+
+_STAND_INS: dict = {}
+
+
+def stand_in(module_name: str, name: str):
+    """What ``module_name.name`` gives for a Keras name gpunn leaves out: a class (a CamelCase name) or a function
+    raising ``LeftOutError`` with the message when made or called; otherwise the AttributeError is raised."""
+    message = _message(module_name, name)
+    if message is None:
+        raise missing(module_name, name)
+    key = (module_name, name)
+    if key not in _STAND_INS:
+        def refuse(*args, **kwargs):
+            raise LeftOutError(message)
+
+        if name[:1].isupper():
+            made = type(name, (), {"__init__": lambda self, *args, **kwargs: refuse(), "__doc__": message,
+                                   "__module__": module_name})
+        else:
+            made = refuse
+            made.__name__, made.__qualname__, made.__doc__, made.__module__ = name, name, message, module_name
+        _STAND_INS[key] = made
+    return _STAND_INS[key]

@@ -119,6 +119,11 @@ def _keep_supported(cls, config: dict, what: str) -> dict:
         unused = UNUSED_KERAS_ARGUMENTS.get(key)
         if unused is _ANY or (unused is not None and value in unused):
             continue
+        if cls.__name__ == "Lambda" and key == "function_type":
+            # tf.keras 2 stored every Lambda's function as Python bytecode, even a def's, which gpunn does not run
+            raise ValueError(f"{what}: a Lambda whose function tf.keras 2 stored as Python bytecode "
+                             f"(function_type={value!r}), which gpunn does not load; build the model in code (its "
+                             "Lambda given the function) and load the file's weights into it with load_weights")
         raise ValueError(f"{what}: {key}={value!r} has no counterpart in gpunn's {cls.__name__}")
     return kept
 
@@ -361,10 +366,26 @@ def _metric_from_keras(value):
             return {"class_name": "MeanMetricWrapper", "config": config}
         if name in ("accuracy", "acc") or not isinstance(function, str) or _same_metric(name, function):
             return name  # (a short name, 'mae': logged under it, as tf.keras logged it)
-        return function
+        # tf.keras 2 named a metric of one of several outputs after the output ('cls_accuracy', 'reg_mae'): the
+        # short name, which gpunn prefixes with the output's name again when it logs it
+        short = _short_name_after_output(name, function)
+        return function if short is None else short
     if isinstance(value, dict) and value.get("class_name") == "function":  # keras.metrics.mse, keras.losses.huber
         return {"class_name": "function", "config": value.get("config")}  # resolved as Keras resolves it
     return _object_from_keras(value, "metric", "metric")
+
+
+def _short_name_after_output(name, function: str) -> str | None:
+    """The metric name after an output's name in ``name`` ('accuracy' of 'cls_accuracy') that gives the metric of
+    ``function``, or None."""
+    if not isinstance(name, str):
+        return None
+    parts = name.split("_")
+    for k in range(1, len(parts)):
+        short = "_".join(parts[k:])
+        if short in ("accuracy", "acc") or _same_metric(short, function):
+            return short
+    return None
 
 
 def _same_metric(name, function: str) -> bool:
@@ -709,6 +730,31 @@ def _records_training_default(keras_version: str | None) -> bool:
         return True
 
 
+_MODEL_CLASSES = ("Sequential", "Functional", "Model")
+
+
+def _nested_model_nodes(entries: dict, reads: dict, outputs: list) -> tuple:
+    """(``reads``, ``outputs``) with tf.keras 2's node indices of a model held as a layer made Keras 3's: a model
+    made on an Input of its own has that first node in the live graph, which tf.keras 2's config leaves out of its
+    ``inbound_nodes`` while the calls reading it still count it (``['inner', 1, 0, {}]`` for its one call)."""
+    shifted = set()
+    for name, entry in entries.items():
+        count = len(entry.get("inbound_nodes") or [])
+        referenced = {node for parents in reads.values() for parent, node in parents if parent == name}
+        referenced |= {node for parent, node in outputs if parent == name}
+        if (entry.get("class_name") in _MODEL_CLASSES and count and referenced and min(referenced) >= 1
+                and max(referenced) == count):
+            shifted.add(name)
+    if not shifted:
+        return reads, outputs
+
+    def fix(call):
+        return (call[0], call[1] - 1) if call[0] in shifted else call
+
+    return ({call: [fix(parent) for parent in parents] for call, parents in reads.items()},
+            [fix(call) for call in outputs])
+
+
 def functional_graph(config: dict, keras_version: str | None = None) -> dict:
     """A Keras functional config (``Functional.get_config``, Keras 3's or tf.keras 2's) as gpunn's: the InputLayers
     (``"inputs"`` of them, and ``"input_keys"`` when they were a dict), then the layers from them to the outputs,
@@ -731,6 +777,7 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
     for name, entry in entries.items():
         for node_index, node in enumerate(entry.get("inbound_nodes") or []):
             reads[name, node_index], fixed[name, node_index] = inbound(entry, node, True)
+    reads, outputs = _nested_model_nodes(entries, reads, outputs)
     order, placed = [], {(name, 0) for name in inputs}  # every call after those it reads (walks from the outputs)
 
     def place(call, path=()):

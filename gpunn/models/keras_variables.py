@@ -412,13 +412,13 @@ def optimizer_state(model, values: list[np.ndarray], filepath, attribute_order: 
 
 def _as_keras_3_lists_them(optimizer, layout, values: list, expected: int, shapes: list) -> list:
     """tf.keras 2.11+'s optimizer variables where they differ from Keras 3's by what changes nothing on load:
-    its SGD makes a momentum slot per weight even without momentum (unused then: dropped here); its Nadam keeps
-    no ``u_product`` variable, which gpunn derives from the step count anyway (a placeholder appended). Else
-    ``values`` unchanged."""
+    its SGD makes a momentum slot per weight even without momentum (where it keeps -learning_rate * gradient,
+    which a momentum of 0 never reads: dropped here, for an SGD without momentum, which has no use for any); its
+    Nadam keeps no ``u_product`` variable, which gpunn derives from the step count anyway (a placeholder
+    appended). Else ``values`` unchanged."""
     slots = values[len(values) - len(shapes):]
     if (len(values) == expected + len(shapes) and not layout.calls and type(optimizer).__name__ == "SGD"
-            and [np.shape(value) for value in slots] == [tuple(shape) for shape in shapes]
-            and not any(np.any(np.asarray(value)) for value in slots)):  # (unused: zeros, else a momentum's)
+            and [np.shape(value) for value in slots] == [tuple(shape) for shape in shapes]):
         return values[:len(values) - len(shapes)]
     if type(optimizer).__name__ == "Nadam" and layout.scalars and len(values) == expected - len(layout.scalars):
         return values + [np.zeros(()) for _ in layout.scalars]

@@ -51,3 +51,22 @@ def test_metrics_of_two_outputs_keep_tf_keras_2_s_names(numpy_backend, reference
     x = reference["x"].astype("float32")
     history = model.fit(x, {"cls": reference["classes"], "reg": reference["y"].astype("float32")}, verbose=0)
     assert sorted(history.history) == reference["two_history_keys"]
+
+
+def test_load_weights_of_another_optimizer_s_state_says_so_and_leaves_it(numpy_backend, tmp_path):
+    """A .keras file names its optimizer: RMSprop's velocities are not loaded into an SGD's momentums by position
+    (Keras does, when they are as many); the weights are."""
+    x = np.linspace(-1, 1, 24, dtype="float32").reshape(8, 3)
+    saved = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(1)])
+    saved.compile(gpunn.optimizers.RMSprop(), "mse")
+    saved.fit(x, x[:, :1], verbose=0)
+    saved.save(tmp_path / "m.keras")
+    other = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(1)])
+    other.compile(gpunn.optimizers.SGD(momentum=0.9), "mse")
+    other.fit(x, x[:, :1], verbose=0)
+    before = [v.numpy().copy() for v in other.optimizer.variables]
+    with pytest.warns(UserWarning, match="its optimizer state is a RMSprop's, and this model is compiled with SGD"):
+        other.load_weights(tmp_path / "m.keras")
+    for a, b in zip(other.get_weights(), saved.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert [v.numpy().tolist() for v in other.optimizer.variables] == [v.tolist() for v in before]

@@ -238,7 +238,23 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False) -> None:
     # Keras 3's files (not tf.keras's HDF5 ones, whose weights loader reads no optimizer); one saved from a model
     # without an optimizer has none, which Keras reports as 0 variables
     if not contents.legacy and model.compiled:
+        if _optimizer_of_another_class(model, contents.compile_config, filepath):
+            return
         _restore_optimizer(model, contents.optimizer_values or [], filepath, attribute_order=by_attributes)
+
+
+def _optimizer_of_another_class(model, compile_config, filepath) -> bool:
+    """Whether a ``.keras`` file's optimizer is of another class than the model's (RMSprop's velocities into an SGD's
+    momentums: Keras loads them by position when they are as many), said in a warning; the state is not loaded."""
+    saved = (compile_config or {}).get("optimizer") if isinstance(compile_config, dict) else None
+    saved_class = saved.get("class_name") if isinstance(saved, dict) else None
+    mine = type(model.optimizer).__name__
+    if not isinstance(saved_class, str) or saved_class == mine:
+        return False
+    warnings.warn(f"filepath: {filepath!r}: its optimizer state is a {saved_class}'s, and this model is compiled with "
+                  f"{mine}; the state is not loaded (the weights are). To resume training where the file left it, "
+                  f"compile with {saved_class} (or load the model with load_model)", stacklevel=4)
+    return True
 
 
 def _restore_optimizer(model, values: list, filepath, attribute_order: bool) -> None:

@@ -157,9 +157,7 @@ class RunningMetrics:
         # The metrics that run the script's code first, then the built-in ones, then the loss: one that raises
         # leaves the built-in metrics' and the loss's sums as they were before the step (train_step.py: before any
         # weight moves); a metric of the script's listed before it has counted the batch
-        first = 1 + len(self.part_trackers)
-        entries = list(enumerate(zip(self.metrics, self.metric_outputs, self.metric_weighted), start=first))
-        for i, (metric, k, weighted) in sorted(entries, key=lambda entry: not _runs_script_code(entry[1][0])):
+        for i, (metric, k, weighted) in self._accumulation_order():
             predicted, labels = (predictions[k], y_true[k]) if several else (predictions, y_true)
             weights = mask if not weighted else sample_weight[k] if isinstance(sample_weight, list) else sample_weight
             if self.labels_as_column and metric.takes_labels_as_given:
@@ -187,6 +185,16 @@ class RunningMetrics:
             view = self._views[1 + k]
             ops.add(view["total"], part_total, view["total"])
             ops.add(view["count"], samples, view["count"])
+
+    def _accumulation_order(self) -> list:
+        """(state index, (metric, output, weighted)) of each metric, those running the script's code first; made once
+        (the metrics of a RunningMetrics do not change)."""
+        order = self.__dict__.get("_order")
+        if order is None:
+            first = 1 + len(self.part_trackers)
+            entries = list(enumerate(zip(self.metrics, self.metric_outputs, self.metric_weighted), start=first))
+            order = self.__dict__["_order"] = sorted(entries, key=lambda entry: not _runs_script_code(entry[1][0]))
+        return order
 
     def count_batch(self, rows: int) -> None:
         """The host's share of a batch: how many samples and batches the state now covers (kept out of any

@@ -145,16 +145,23 @@ class StreamedValidation:
         self.stream.close()
 
 
-def validation_arrays(model, validation_data, validation_steps, batch_size: int | None):
-    """(array ``validation_data`` checked as ``fit`` checks it, cut to ``validation_steps`` batches (Keras reads
-    only that many); its batch size: ``batch_size``, else Keras's rule for arrays (``keras_batch_size``))."""
+def checked_validation_arrays(model, validation_data, other_kinds: str = "") -> list:
+    """[x, y] or [x, y, sample_weight] of array ``validation_data``, checked and converted as ``fit`` checks its
+    own (``other_kinds``: what else the message says ``validation_data`` may be)."""
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-        raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight), or a "
-                         "generator or PyDataset")
+        raise ValueError(f"validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)"
+                         f"{other_kinds}")
     val = list(model._prepare_with_targets(validation_data[0], validation_data[1], "validation_data[0]",
                                            "validation_data[1]"))
     if len(validation_data) == 3 and validation_data[2] is not None:
         val.append(model._sample_weights(val[1], validation_data[2], None, "validation_data[2]"))
+    return val
+
+
+def validation_arrays(model, validation_data, validation_steps, batch_size: int | None):
+    """(array ``validation_data`` checked as ``fit`` checks it, cut to ``validation_steps`` batches (Keras reads
+    only that many); its batch size: ``batch_size``, else Keras's rule for arrays (``keras_batch_size``))."""
+    val = checked_validation_arrays(model, validation_data, ", or a generator or PyDataset")
     batch_size = keras_batch_size(batch_size, validation_steps, len(val[0]))
     if validation_steps is not None:
         val = [a[:validation_steps * batch_size] for a in val]

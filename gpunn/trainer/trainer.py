@@ -33,7 +33,8 @@ from .epoch_iterator import DeviceDataset, EpochIterator, weights_shape
 from .executions import executions
 from .replicas import agree_on_stop, sync_replicas, take_chiefs_weights_if_changed
 from .running_metrics import hand_batch_logs
-from .streamed_loops import StreamedValidation, evaluate_streamed, fit_streamed, is_streamed, predict_streamed
+from .streamed_loops import (StreamedValidation, checked_validation_arrays, evaluate_streamed, fit_streamed,
+                             is_streamed, predict_streamed)
 from .test_step import TestStep, predict_rows
 from ..optimizers import carried_slots
 from . import compiled_outputs, custom_steps, direct_compute_loss, step_interrupts, trainable_state
@@ -612,13 +613,7 @@ class Trainer(TfKeras2Loops):
                 elif isinstance(validation_data, tuple) and len(validation_data) == 1:
                     validation_data = (validation_data[0], None)
             if validation_data is not None:
-                if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                    raise ValueError("validation_data: expected a tuple (x_val, y_val) or "
-                                     "(x_val, y_val, sample_weight)")
-                val = list(self._prepare_with_targets(validation_data[0], validation_data[1], "validation_data[0]",
-                                         "validation_data[1]"))
-                if len(validation_data) == 3 and validation_data[2] is not None:
-                    val.append(self._sample_weights(val[1], validation_data[2], None, "validation_data[2]"))
+                val = checked_validation_arrays(self, validation_data)
             else:
                 # Keras splits the samples with their sample_weight; class_weight weighs the training rows alone
                 # (its epoch iterator applies it), so the validation rows of a class-weighted fit are unweighted.

@@ -29,12 +29,13 @@ class CustomObjectScope:
     """``with custom_object_scope({"name": object}):`` the objects are known by name inside the block (Keras's
     ``CustomObjectScope``)."""
 
-    def __init__(self, *custom_objects):
-        for objects in custom_objects:
+    def __init__(self, *dicts, custom_objects=None):
+        dicts = dicts + (custom_objects,)  # (Keras 3 names its one dict; tf.keras 2 took several by position)
+        for objects in dicts:
             if objects is not None and not isinstance(objects, dict):
                 raise TypeError(f"custom_objects: expected dicts {{name: object}}, got {type(objects).__name__}")
         self.custom_objects = {}
-        for objects in custom_objects:
+        for objects in dicts:
             self.custom_objects.update(objects or {})
 
     def __enter__(self):

@@ -100,9 +100,9 @@ class FloatDTypePolicy(DTypePolicy):
 _CLASSES = {"DTypePolicy": DTypePolicy, "FloatDTypePolicy": FloatDTypePolicy}
 
 
-def serialize(policy: DTypePolicy) -> dict:
+def serialize(dtype_policy: DTypePolicy) -> dict:
     """Keras's form: ``{"module": "keras", "class_name": "DTypePolicy", "config": {"name": ...}, ...}``."""
-    return {"module": "keras", "class_name": type(policy).__name__, "config": policy.get_config(),
+    return {"module": "keras", "class_name": type(dtype_policy).__name__, "config": dtype_policy.get_config(),
             "registered_name": None}
 
 

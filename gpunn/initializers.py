@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from . import custom_objects, keras_objects
+from .custom_objects import custom_object_scope
 from . import random as gpunn_random
 from ._registry import lookup
 from .autodiff.default_float import floatx
@@ -349,19 +350,19 @@ def get(identifier) -> Initializer:
     return lookup("initializer", identifier, _BY_NAME)()
 
 
-def serialize(init: Initializer) -> dict:
-    if isinstance(init, FunctionInitializer):
-        return custom_objects.function_entry(init.function)
-    return custom_objects.class_entry(init, init.get_config())
+def serialize(initializer: Initializer) -> dict:
+    if isinstance(initializer, FunctionInitializer):
+        return custom_objects.function_entry(initializer.function)
+    return custom_objects.class_entry(initializer, initializer.get_config())
 
 
-def deserialize(config) -> Initializer:
-    """An Initializer from ``serialize``'s dict, or a name (Keras's ``initializers.deserialize``)."""
-    if isinstance(config, str):
-        return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
+def deserialize(config, custom_objects=None) -> Initializer:
+    """An Initializer from ``serialize``'s dict, or a name (Keras's ``initializers.deserialize``); the user's
+    classes and functions taken from ``custom_objects`` too."""
+    if not isinstance(config, (str, dict)) or isinstance(config, dict) and "class_name" not in config:
         raise ValueError(f"config: expected a dict with 'class_name' and 'config', or a name, got {config!r}")
-    return get(config)
+    with custom_object_scope(custom_objects):
+        return get(config)
 
 
 def __dir__():

@@ -1291,11 +1291,11 @@ def _library_function(function) -> bool:
     return module.split(".")[0] in ("gpunn", "keras", "tensorflow", "tf_keras")
 
 
-def deserialize(config, custom_objects=None):
-    """Keras's ``deserialize``: the object ``config`` describes (a config dict, or a name), the user's classes
-    and functions taken from ``custom_objects`` too."""
+def deserialize(name, custom_objects=None):
+    """Keras's ``deserialize``: the loss ``name`` describes (a config dict, or a name), the user's classes and
+    functions taken from ``custom_objects`` too."""
     with custom_objects_lookup.custom_object_scope(custom_objects):
-        return get(config)
+        return get(name)
 
 
 def as_compiled(loss):

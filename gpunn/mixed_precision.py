@@ -28,7 +28,7 @@ set_dtype_policy = set_global_policy
 class LossScaleOptimizer:
     """Refused: Keras's loss scaling keeps float16 gradients from underflowing; gpunn computes in float32."""
 
-    def __init__(self, inner_optimizer=None, initial_scale=32768.0, dynamic_growth_steps=2000, **kwargs):
+    def __init__(self, inner_optimizer=None, initial_scale=32768.0, dynamic_growth_steps=2000, name=None, **kwargs):
         raise ValueError("LossScaleOptimizer: loss scaling serves float16 (mixed precision) training, which gpunn does "
                          "not have; it computes in float32: pass the inner optimizer directly")
 

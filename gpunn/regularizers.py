@@ -298,10 +298,10 @@ def deserialize(config, custom_objects=None):
         return get(config)
 
 
-def serialize(reg: Regularizer | None):
-    if isinstance(reg, FunctionRegularizer):
-        return custom_objects.function_entry(reg.function)
-    return None if reg is None else custom_objects.class_entry(reg, reg.get_config())
+def serialize(regularizer: Regularizer | None):
+    if isinstance(regularizer, FunctionRegularizer):
+        return custom_objects.function_entry(regularizer.function)
+    return None if regularizer is None else custom_objects.class_entry(regularizer, regularizer.get_config())
 
 
 def __dir__():

@@ -13,12 +13,11 @@ __all__ = ["load_model", "save_model", "save_weights", "load_weights", "register
 
 
 def save_weights(model, filepath, overwrite=True, max_shard_size=None):
-    """``model.save_weights(filepath, overwrite)`` (Keras 3's function form)."""
-    if max_shard_size is not None:
-        raise ValueError("max_shard_size: gpunn writes one weights file; leave it None")
-    model.save_weights(filepath, overwrite=overwrite)
+    """``model.save_weights(filepath, overwrite, max_shard_size)`` (Keras 3's function form)."""
+    model.save_weights(filepath, overwrite=overwrite, max_shard_size=max_shard_size)
 
 
-def load_weights(model, filepath, skip_mismatch=False):
-    """``model.load_weights(filepath, skip_mismatch)`` (Keras 3's function form)."""
-    model.load_weights(filepath, skip_mismatch=skip_mismatch)
+def load_weights(model, filepath, skip_mismatch=False, **kwargs):
+    """``model.load_weights(filepath, skip_mismatch, ...)`` (Keras 3's function form, with its ``objects_to_skip``
+    and ``by_name``)."""
+    model.load_weights(filepath, skip_mismatch=skip_mismatch, **kwargs)

@@ -32,12 +32,12 @@ def test_integer_valued_floats_and_bools_accepted():
 @pytest.mark.parametrize(
     "y, kwargs, pattern",
     [
-        ([0, -1, 2], {}, r"y: expected class labels >= 0, got -1"),
-        ([0, 5], {"num_classes": 3}, r"y: expected labels in \[0, num_classes - 1\] = \[0, 2\], got label 5"),
-        ([0.5, 1.0], {}, r"y: expected integer class labels, got non-integer value 0.5"),
-        ([np.nan], {}, r"y: expected integer class labels"),
-        (["a", "b"], {}, r"y: expected integer class labels, got an array of dtype"),
-        ([], {}, r"y: expected at least one label \(or num_classes, to count the classes\), got an empty array"),
+        ([0, -1, 2], {}, r"x: expected class labels >= 0, got -1"),
+        ([0, 5], {"num_classes": 3}, r"x: expected labels in \[0, num_classes - 1\] = \[0, 2\], got label 5"),
+        ([0.5, 1.0], {}, r"x: expected integer class labels, got non-integer value 0.5"),
+        ([np.nan], {}, r"x: expected integer class labels"),
+        (["a", "b"], {}, r"x: expected integer class labels, got an array of dtype"),
+        ([], {}, r"x: expected at least one label \(or num_classes, to count the classes\), got an empty array"),
         ([0, 1], {"num_classes": -1}, r"num_classes: expected a positive integer or None, got -1"),
         ([0, 1], {"num_classes": 2.5}, r"num_classes: expected a positive integer or None, got 2.5"),
     ],

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from . import functions as f
+from . import functions as fns
 from .default_float import floatx
 from .functions import _make, _tensor, _value, array_module
 from .tensor import Tensor
@@ -52,7 +52,7 @@ def _pack(structure, leaves: list):
 def _as_tensor(x):
     if _tensor(x) is not None or isinstance(x, Tensor):
         return x
-    value = f._array_of(x, np) if not hasattr(x, "dtype") else x  # Python numbers as Keras's (int32, float32)
+    value = fns._array_of(x, np) if not hasattr(x, "dtype") else x  # Python numbers as Keras's (int32, float32)
     if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not hasattr(x, "dtype"):
         value = value.astype("float32")  # Python floats as Keras converts them
     return Tensor(value)
@@ -61,7 +61,7 @@ def _as_tensor(x):
 def _python_numbers_as_tensors(values) -> tuple:
     """Loop variables given as Python numbers, as the arrays Keras's loops make of them (``while_loop(..., 0)``
     gives an int32 array, not a Python int)."""
-    return tuple(_as_tensor(v) if f._only_python_numbers(v) and not isinstance(v, (list, tuple)) else v
+    return tuple(_as_tensor(v) if fns._only_python_numbers(v) and not isinstance(v, (list, tuple)) else v
                  for v in values)
 
 
@@ -69,12 +69,12 @@ def _python_numbers_as_tensors(values) -> tuple:
 
 def cond(pred, true_fn, false_fn):
     """``true_fn()`` if ``pred`` else ``false_fn()``."""
-    return true_fn() if bool(f.convert_to_numpy(pred)) else false_fn()
+    return true_fn() if bool(fns.convert_to_numpy(pred)) else false_fn()
 
 
 def switch(index, branches, *operands):
     """``branches[index](*operands)``, the index clipped into the list (as JAX does)."""
-    chosen = int(np.clip(int(f.convert_to_numpy(index)), 0, len(branches) - 1))
+    chosen = int(np.clip(int(fns.convert_to_numpy(index)), 0, len(branches) - 1))
     return branches[chosen](*operands)
 
 
@@ -84,7 +84,7 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):  # noqa: A002 (K
     is_tuple = isinstance(loop_vars, (tuple, list))
     values = _python_numbers_as_tensors(tuple(loop_vars) if is_tuple else (loop_vars,))
     done = 0
-    while (maximum_iterations is None or done < maximum_iterations) and bool(f.convert_to_numpy(cond(*values))):
+    while (maximum_iterations is None or done < maximum_iterations) and bool(fns.convert_to_numpy(cond(*values))):
         outputs = body(*values)
         values = tuple(outputs) if is_tuple else (outputs,)
         done += 1
@@ -94,32 +94,32 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):  # noqa: A002 (K
 def fori_loop(lower, upper, body_fun, init_val):
     """``val = body_fun(i, val)`` for i from ``lower`` to ``upper`` - 1."""
     (value,) = _python_numbers_as_tensors((init_val,))
-    for i in range(int(f.convert_to_numpy(lower)), int(f.convert_to_numpy(upper))):
+    for i in range(int(fns.convert_to_numpy(lower)), int(fns.convert_to_numpy(upper))):
         value = body_fun(i, value)
     return value
 
 
 def _stacked(structure_of_lists):
-    return f.stack([_as_tensor(item) for item in structure_of_lists], axis=0)
+    return fns.stack([_as_tensor(item) for item in structure_of_lists], axis=0)
 
 
-def scan(f_, init, xs=None, length=None, reverse=False, unroll=1):
+def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     """``carry, y = f(carry, x)`` over the leading axis of ``xs`` (``length`` times when ``xs`` is None); returns
     the last carry and the ``y``s stacked (in the order of ``xs`` also when ``reverse``)."""
-    if not callable(f_):
-        raise TypeError(f"`f` should be a callable. Received: f={f_}")
+    if not callable(f):
+        raise TypeError(f"`f` should be a callable. Received: f={f}")
     if not isinstance(unroll, bool) and (not isinstance(unroll, int) or unroll < 1):
         raise ValueError(f"`unroll` must be an positive integer or boolean. Received: unroll={unroll}")
     if xs is None and length is None:
         raise ValueError("Got no `xs` to scan over and `length` not provided.")
     xs_flat = [] if xs is None else [_as_tensor(x) for x in _flatten(xs)]
-    steps = int(length) if length is not None else f._shape(xs_flat[0])[0]
+    steps = int(length) if length is not None else fns._shape(xs_flat[0])[0]
     carry = _pack(init, [_as_tensor(leaf) for leaf in _flatten(init)]) if _is_nested(init) else _as_tensor(init)
     ys = []
     order = range(steps - 1, -1, -1) if reverse else range(steps)
     for i in order:
         x = None if xs is None else (_pack(xs, [leaf[i] for leaf in xs_flat]) if _is_nested(xs) else xs_flat[0][i])
-        carry, y = f_(carry, x)
+        carry, y = f(carry, x)
         ys.append(y)
     if reverse:
         ys = ys[::-1]
@@ -132,10 +132,10 @@ def scan(f_, init, xs=None, length=None, reverse=False, unroll=1):
     return carry, _pack(first, [_stacked([leaf[k] for leaf in leaves]) for k in range(len(leaves[0]))])
 
 
-def map(f_, xs):  # noqa: A001 (Keras's name)
+def map(f, xs):  # noqa: A001 (Keras's name)
     """``f(x)`` for each ``x`` along the leading axis of ``xs`` (a nested structure too), stacked."""
     def step(_, x):
-        return (), f_(x)
+        return (), f(x)
 
     return scan(step, (), xs)[1]
 
@@ -145,41 +145,41 @@ def vectorized_map(function, elements):
     together (``function`` then gets a list)."""
     if not isinstance(elements, (list, tuple)):
         x = _as_tensor(elements)
-        results = [function(x[i]) for i in range(f._shape(x)[0])]
+        results = [function(x[i]) for i in range(fns._shape(x)[0])]
     else:
         items = [_as_tensor(x) for x in elements]
-        results = [function([x[i] for x in items]) for i in range(f._shape(items[0])[0])]
+        results = [function([x[i] for x in items]) for i in range(fns._shape(items[0])[0])]
     if not _is_nested(results[0]):
         return _stacked(results)
     leaves = [_flatten(result) for result in results]  # a structure of results: each leaf stacked, as scan's
     return _pack(results[0], [_stacked([leaf[k] for leaf in leaves]) for k in range(len(leaves[0]))])
 
 
-def associative_scan(f_, elems, reverse=False, axis=0):
+def associative_scan(f, elems, reverse=False, axis=0):
     """The running combination ``f(...f(f(e0, e1), e2)..., ek)`` of the slices of ``elems`` along ``axis``
     (``f`` associative, so the order of evaluation does not matter): one result per slice, of ``elems``'s
     structure."""
-    if not callable(f_):
-        raise TypeError(f"`f` should be a callable. Received: f={f_}")
+    if not callable(f):
+        raise TypeError(f"`f` should be a callable. Received: f={f}")
     leaves = [_as_tensor(leaf) for leaf in _flatten(elems)]
-    count = f._shape(leaves[0])[axis]
-    if not builtins.all(f._shape(leaf)[axis] == count for leaf in leaves[1:]):
+    count = fns._shape(leaves[0])[axis]
+    if not builtins.all(fns._shape(leaf)[axis] == count for leaf in leaves[1:]):
         raise ValueError("Array inputs to associative_scan must have the same first dimension. (saw: {})".format(
-            [f._shape(leaf) for leaf in leaves]))
+            [fns._shape(leaf) for leaf in leaves]))
 
     def slice_at(k):
-        index = (builtins.slice(None),) * (axis % len(f._shape(leaves[0]))) + (builtins.slice(k, k + 1),)
+        index = (builtins.slice(None),) * (axis % len(fns._shape(leaves[0]))) + (builtins.slice(k, k + 1),)
         return [leaf[index] for leaf in leaves]
 
     order = range(count - 1, -1, -1) if reverse else range(count)
     running, results = None, []
     for k in order:
         current = slice_at(k)
-        running = current if running is None else _flatten(f_(_pack(elems, running), _pack(elems, current)))
+        running = current if running is None else _flatten(f(_pack(elems, running), _pack(elems, current)))
         results.append(running)
     if reverse:
         results = results[::-1]
-    return _pack(elems, [f.concatenate([r[k] for r in results], axis=axis) for k in range(len(leaves))])
+    return _pack(elems, [fns.concatenate([r[k] for r in results], axis=axis) for k in range(len(leaves))])
 
 
 _DIMS = r"\(\s*(?:\w+\s*(?:,\s*\w+\s*)*)?\)"
@@ -208,9 +208,9 @@ def vectorize(pyfunc, *, excluded=None, signature=None):
         core_ranks = [len(core) for core in cores[0]] if cores is not None else [0] * len(arrays)
         if len(core_ranks) != len(arrays):
             raise TypeError(f"wrong number of positional arguments: expected {len(core_ranks)}, got {len(arrays)}")
-        loop_shapes = [f._shape(a)[:len(f._shape(a)) - rank] for a, rank in zip(arrays, core_ranks)]
+        loop_shapes = [fns._shape(a)[:len(fns._shape(a)) - rank] for a, rank in zip(arrays, core_ranks)]
         loop = np.broadcast_shapes(*loop_shapes) if loop_shapes else ()
-        arrays = [f.broadcast_to(a, loop + f._shape(a)[len(shape):]) for a, shape in zip(arrays, loop_shapes)]
+        arrays = [fns.broadcast_to(a, loop + fns._shape(a)[len(shape):]) for a, shape in zip(arrays, loop_shapes)]
         results = []
         for index in np.ndindex(*loop):
             call_args = list(args)
@@ -220,20 +220,20 @@ def vectorize(pyfunc, *, excluded=None, signature=None):
         if not loop:
             return results[0]
         if isinstance(results[0], tuple):
-            return tuple(f.reshape(_stacked([r[k] for r in results]), loop + f._shape(_as_tensor(results[0][k])))
+            return tuple(fns.reshape(_stacked([r[k] for r in results]), loop + fns._shape(_as_tensor(results[0][k])))
                          for k in range(len(results[0])))
-        return f.reshape(_stacked(results), loop + f._shape(_as_tensor(results[0])))
+        return fns.reshape(_stacked(results), loop + fns._shape(_as_tensor(results[0])))
 
     return vectorized
 
 
-def custom_gradient(fun):
-    """A function computing ``fun(*args)[0]`` whose gradient is ``fun``'s own: ``fun`` returns ``(output,
+def custom_gradient(f):
+    """A function computing ``f(*args)[0]`` whose gradient is ``f``'s own: ``f`` returns ``(output,
     grad_fn)`` and ``grad_fn(upstream)`` the gradients with respect to the arguments (one, or a tuple of one per
-    argument). The operations inside ``fun`` are not differentiated."""
+    argument). The operations inside ``f`` are not differentiated."""
     def wrapper(*args):
         detached = [Tensor(_tensor(a).value) if _tensor(a) is not None else a for a in args]
-        output, grad_fn = fun(*detached)
+        output, grad_fn = f(*detached)
         value = _tensor(output).value if _tensor(output) is not None else array_module(output).asarray(output)
 
         def rule(k):
@@ -242,7 +242,7 @@ def custom_gradient(fun):
                 grads = grads if isinstance(grads, (tuple, list)) else (grads,)
                 g = grads[k]
                 return array_module(g).asarray(_value(g)).astype(upstream.dtype, copy=False).reshape(
-                    f._shape(args[k]))
+                    fns._shape(args[k]))
             return gradient
 
         return _make(value, list(args), [rule(k) for k in range(len(args))])
@@ -286,7 +286,7 @@ def saturate_cast(x, dtype):  # noqa: A002 (Keras's argument name)
     high = np.asarray(min(in_max, out_max)).astype(source)
     if _exact(high) > out_max:
         high = np.nextafter(high, 0, dtype=source)
-    out = f.cast(f.clip(x, low, high), np.dtype(dtype).name)
+    out = fns.cast(fns.clip(x, low, high), np.dtype(dtype).name)
     if np.dtype(dtype).kind in "iub" and (_exact(high) < out_max or _exact(low) > out_min):
         # a bound nudged inside the range: what lies beyond it saturates at the target's own limit (int32's
         # 2147483647, which float32 cannot hold), as TensorFlow's and XLA's saturating casts give

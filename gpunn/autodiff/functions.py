@@ -386,14 +386,25 @@ def nonzero(x):
 
 # ---- without a gradient ---------------------------------------------------------------------------------------
 
+_BINARY = {"equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or",
+           "logical_xor", "floor_divide", "heaviside", "nextafter", "gcd", "lcm"}
+
+
 def _no_gradient(function, strong=False):
     """NumPy's or CuPy's ``function`` of the arrays, in Keras's result type (``_combined``), as a Tensor without a
-    gradient."""
-    def op(*args):
+    gradient; its arguments named as Keras names them (``x1, x2`` of a binary function, else ``x``)."""
+    def compute(*args):
         xp = array_module(*args)
         forward = getattr(xp, function)
         return Tensor(xp.asarray(_combined(xp, list(args), lambda xp, *values: forward(*values), strong)[0]))
-    op.__name__ = function
+
+    if function in _BINARY:
+        def op(x1, x2):
+            return compute(x1, x2)
+    else:
+        def op(x):
+            return compute(x)
+    op.__name__ = op.__qualname__ = function
     return op
 
 

@@ -8,6 +8,7 @@ C order. Files may be gzip-compressed (``.gz``).
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 import sys
 from pathlib import Path
@@ -161,6 +162,19 @@ def _fetch(name: str, directory: Path, missing, mirrors, md5s) -> None:
             raise FileNotFoundError(_missing_message(name, directory, missing, mirrors, reason))
 
 
+def _keras_cache_name(path):
+    """Keras's ``load_data(path="mnist.npz")`` (its default, written out): a bare ``.npz`` file name names Keras's
+    cached copy under ``~/.keras/datasets`` (``$KERAS_HOME/datasets``), read from there where Keras fetched it;
+    else gpunn's own cache serves, as for no path."""
+    if path is None or not str(path).endswith(".npz"):
+        return path
+    given = Path(path).expanduser()
+    if given.is_file() or given.is_absolute() or given.parent != Path("."):
+        return path
+    keras_copy = Path(os.environ.get("KERAS_HOME") or "~/.keras").expanduser() / "datasets" / given.name
+    return keras_copy if keras_copy.is_file() else None
+
+
 def _load_npz(path: Path):
     """Keras's cached form of these sets (``~/.keras/datasets/mnist.npz``), read as is."""
     if path.suffix != ".npz":
@@ -193,7 +207,7 @@ def load_idx_set(name: str, path, mirrors, md5s=None):
         FileNotFoundError: files missing and not downloadable; the message lists what to put where.
         ValueError: a file is not a valid IDX file, or image and label counts disagree.
     """
-    directory = data_dir(name, path)
+    directory = data_dir(name, _keras_cache_name(path))
     if directory.is_file():
         return _load_npz(directory)
     missing = [base for base in IDX_FILES if _find(directory, base) is None]

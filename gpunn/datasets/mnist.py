@@ -31,7 +31,9 @@ def load_data(path=None):
 
     Args:
         path: directory holding the files; a Keras-style ``.npz`` file of the set (arrays
-            ``x_train``, ``y_train``, ``x_test``, ``y_test``) is also accepted.
+            ``x_train``, ``y_train``, ``x_test``, ``y_test``) is also accepted. A bare file name
+            (Keras's default, ``"mnist.npz"``) is that file in Keras's cache, ``~/.keras/datasets``,
+            where Keras fetched it; else the default directory above serves.
 
     Returns:
         ``((x_train, y_train), (x_test, y_test))``: ``x`` uint8 arrays of shape

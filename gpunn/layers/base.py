@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import (activations, auto_config, constraints, dtype_policies, initializers, keras_objects, overrides,
-               regularizers)
+from .. import (activations, auto_config, compute_turns, constraints, dtype_policies, initializers, keras_objects,
+               overrides, regularizers)
 from ..naming import snake_case, uniquify
 from ..autodiff import Tensor
 from ..autodiff.default_float import floatx
@@ -460,10 +460,10 @@ class Layer(KerasVariableLists):
         user's with a ``compute_mask`` of its own is asked (``user_masks.py``)."""
         return user_masks.output_mask_source(self, source)
 
-    def compute_mask(self, inputs, mask=None):
-        """Keras's: the mask of the output for ``inputs`` carrying ``mask``, passed on where the layer supports
-        masking (Embedding and Masking make theirs)."""
-        return mask if self.supports_masking else None
+    def compute_mask(self, inputs, previous_mask=None):
+        """Keras's: the mask of the output for ``inputs`` carrying ``previous_mask``, passed on where the layer
+        supports masking (Embedding and Masking make theirs)."""
+        return previous_mask if self.supports_masking else None
 
     def mask_for(self, rows: int):
         """The mask this layer makes for its output, for batches of ``rows`` (a layer of the user's whose
@@ -602,17 +602,18 @@ class Layer(KerasVariableLists):
         if not self._holds_weights():
             return []
         self._standalone_weights()
-        return [self.ops.to_numpy(self.bound.weights[s.name]).copy() for s in self.weight_specs()]
+        with compute_turns.turn(self.ops):  # (not halfway through another thread's training step)
+            return [self.ops.to_numpy(self.bound.weights[s.name]).copy() for s in self.weight_specs()]
 
-    def set_weights(self, values) -> None:
+    def set_weights(self, weights) -> None:
         if not self._holds_weights():
             raise ValueError(f"weights: layer {self.name!r} is not built yet, so its weights have no shapes; build it "
                              "(add it to a built model, or call it on data) first")
         specs = self.weight_specs()
-        if len(values) != len(specs):
-            raise ValueError(f"weights: layer {self.name!r} expects {len(specs)} arrays, got {len(values)}")
-        values = [np.asarray(value) for value in values]
-        for spec, value in zip(specs, values):
+        if len(weights) != len(specs):
+            raise ValueError(f"weights: layer {self.name!r} expects {len(specs)} arrays, got {len(weights)}")
+        weights = [np.asarray(value) for value in weights]
+        for spec, value in zip(specs, weights):
             if value.shape != spec.shape:
                 raise ValueError(
                     f"weights: layer {self.name!r} weight {spec.name!r} expects shape {spec.shape}, got {value.shape}"
@@ -621,8 +622,9 @@ class Layer(KerasVariableLists):
             from ..ops import get_ops
 
             bind_standalone(self, get_ops(), compute_dtype(self))
-        for spec, value in zip(specs, values):
-            self.bound.weights[spec.name][...] = self.ops.asarray(value, dtype=self.bound.weights[spec.name].dtype)
+        with compute_turns.turn(self.ops):
+            for spec, value in zip(specs, weights):
+                self.bound.weights[spec.name][...] = self.ops.asarray(value, dtype=self.bound.weights[spec.name].dtype)
 
     def count_params(self) -> int:
         return sum(int(np.prod(s.shape)) for s in self.weight_specs())

@@ -20,10 +20,13 @@ class BatchNormalization(_ScaleShift):
     moving_mean = weight_property("moving_mean")
     moving_variance = weight_property("moving_variance")
 
-    def __init__(self, axis=-1, momentum=0.99, moving_mean_initializer="zeros",
-                 moving_variance_initializer="ones", renorm=False, renorm_clipping=None, renorm_momentum=0.99,
-                 synchronized=False, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 renorm=False, renorm_clipping=None, renorm_momentum=0.99, synchronized=False, **kwargs):
+        # (Keras's order, which scripts pass by position)
+        super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
+                         gamma_regularizer, beta_constraint, gamma_constraint, **kwargs)
         # (renorm_momentum only matters with renorm, as in Keras)
         unused_keras_arguments.refuse_used(
             "BatchNormalization", "has no batch renormalization and no moments synchronized across replicas",

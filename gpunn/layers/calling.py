@@ -16,6 +16,7 @@ import contextlib
 
 import numpy as np
 
+from .. import compute_turns
 from ..data import as_model_dtype, as_numeric_array
 from . import activity_losses, categorical_outputs, masking, sublayers, tf_pipeline, user_layer
 from .given_mask import given_mask
@@ -109,6 +110,13 @@ def call_layer(layer, inputs, training=False, mask=None):
     mask, which a layer computing with one takes, as Keras's eager calls do."""
     from ..ops import get_ops
 
+    with compute_turns.turn(layer.ops or get_ops()):  # (the layer's workspaces: compute_turns.py)
+        return _call_layer_in_turn(layer, inputs, training, mask)
+
+
+def _call_layer_in_turn(layer, inputs, training, mask):
+    from ..ops import get_ops
+
     training = check_training(training)
     ops = layer.ops or get_ops()
     dtype = compute_dtype(layer)
@@ -166,6 +174,13 @@ def call_on_several(layer, inputs, training=False):
     """``layer([a, b])`` (or ``layer((a, b))``) on arrays: a layer of the user's or a Lambda taking several
     inputs, called on its own, runs its call() on them as Keras's eager call does (the "Hands-On Machine
     Learning" chapter 12 MyMultiLayer)."""
+    from ..ops import get_ops
+
+    with compute_turns.turn(layer.ops or get_ops()):
+        return _call_on_several_in_turn(layer, inputs, training)
+
+
+def _call_on_several_in_turn(layer, inputs, training):
     from ..ops import get_ops
 
     training = check_training(training)

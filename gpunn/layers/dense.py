@@ -23,9 +23,11 @@ class Dense(Layer):
     bias = weight_property("bias")
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, lora_rank=None, lora_alpha=None, quantization_config=None, **kwargs):
-        super().__init__(**kwargs)
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
+                 quantization_config=None, **kwargs):
+        # (Keras's order, which scripts pass by position: tf.keras 2's too)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         unused_keras_arguments.refuse_used("Dense", unused_keras_arguments.FULL_PRECISION, lora_rank=lora_rank,
                                            quantization_config=quantization_config)
         # NumPy integers too, as Keras takes them: Dense(y.max() + 1) is a common spelling.

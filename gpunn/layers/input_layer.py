@@ -31,11 +31,18 @@ def _with_provisional_lengths(shape):
 class InputLayer(Layer, SymbolicArithmetic):
     follows_global_policy = False  # (Keras's InputLayer takes floatx(), not the dtype policy)
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, input_shape=None, batch_shape=None,
-                 sparse=None, ragged=None, **kwargs):
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None,
+                 input_tensor=None, optional=False, name=None, input_shape=None, **kwargs):
+        # (Keras 3's order; ``input_shape`` is tf.keras 2's name of ``shape``)
         for argument, value in (("sparse", sparse), ("ragged", ragged)):
             if value:
                 raise ValueError(f"{argument}: gpunn's inputs are dense arrays; leave it False (got {value!r})")
+        if input_tensor is not None:
+            raise ValueError("input_tensor: an input made from a TensorFlow tensor is TensorFlow's; gpunn's inputs "
+                             "take arrays when the model is called or fit: leave it None")
+        if optional:
+            raise ValueError("optional: gpunn's models take every input at each call (Keras's optional inputs may "
+                             "be None); leave it False")
         shape = shape if shape is not None else input_shape
         if batch_shape is not None:  # Keras's other spelling: the batch size first, then the sample shape
             if shape is not None or batch_size is not None:
@@ -111,7 +118,8 @@ class InputLayer(Layer, SymbolicArithmetic):
         return config
 
 
-def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None, name=None, **kwargs):
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None, name=None, tensor=None,
+          optional=False, **kwargs):
     """``keras.Input``: in gpunn it returns the InputLayer, which ``Sequential`` accepts as its first layer."""
     return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse, ragged=ragged,
-                      batch_shape=batch_shape, name=name, **kwargs)
+                      batch_shape=batch_shape, input_tensor=tensor, optional=optional, name=name, **kwargs)

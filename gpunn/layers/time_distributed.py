@@ -16,6 +16,7 @@ from .base import Layer
 class TimeDistributed(Layer):
     computes_in_call = True  # user_layer.runs_call: its computation is its call(), run as a user's layer's is
     supports_masking = True
+    keras_call_takes_mask = True  # (Keras's passes a mask given to it on to its layer's call)
 
     def __init__(self, layer, **kwargs):
         if not (isinstance(layer, Layer) or sublayers.is_held_model(layer)):  # (a Sequential or functional model)

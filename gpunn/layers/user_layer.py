@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 
 import numpy as np
 
@@ -38,24 +39,32 @@ class _Frame:
         self.added: list = []  # what call() gave add_loss
 
 
-_frames: list[_Frame] = []  # the calls of the user's being run, innermost last
+class _ThreadFrames(threading.local):
+    """The calls of the user's being run in this thread, innermost last (another thread's calls, a model it
+    predicts with, are not this thread's to see)."""
+
+    def __init__(self):
+        self.frames: list[_Frame] = []
+
+
+_THREAD = _ThreadFrames()
 
 
 def tracing() -> bool:
-    return bool(_frames)
+    return bool(_THREAD.frames)
 
 
 def running_call() -> tuple[str, object] | None:
     """What kind of call() of the user's is running, and its layer: ("trial", layer) for a call on ones that
     learns shapes, ("model", layer) for one a model runs (a step, ``model(x)``, predict), ("alone", layer) for
     ``layer(x)`` on its own; None outside any."""
-    if not _frames:
+    if not _THREAD.frames:
         return None
-    layer = _frames[-1].layer
-    if any(frame.shapes_only for frame in _frames):
+    layer = _THREAD.frames[-1].layer
+    if any(frame.shapes_only for frame in _THREAD.frames):
         return "trial", layer
     # the outermost call() says who runs them all: a layer inside another runs its step's forward either way
-    return ("model" if _frames[0].in_step else "alone"), layer
+    return ("model" if _THREAD.frames[0].in_step else "alone"), layer
 
 
 def runs_call(layer) -> bool:
@@ -205,7 +214,7 @@ def _run_build(layer, user_build, sample) -> None:
 def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False, in_step: bool = False) -> Tensor:
     """``layer.call(inputs)`` on Tensors; what it gave ``add_loss`` is left in ``_home(layer)._added_now``."""
     frame = _Frame(layer, training, shapes_only, in_step)
-    _frames.append(frame)
+    _THREAD.frames.append(frame)
     try:
         arguments = list(inputs) if isinstance(inputs, list) and spreads_inputs(layer) else [as_called(layer, inputs)]
         keyword = {"training": training} if overrides.names_training(layer.call) else {}
@@ -221,7 +230,7 @@ def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False, in_s
                              f"(layer {layer.name!r})")
             raise
     finally:
-        _frames.pop()
+        _THREAD.frames.pop()
     home = _home(layer)
     home._added_now = frame.added
     home._repeats_now = frame.repeats
@@ -432,9 +441,9 @@ def call_sublayer(sublayer, x, training, mask=None):
     layer's), and its backprop runs when the gradient reaches it. ``mask``: a padding mask given by keyword
     (the masking guide's ``self.pool(x, mask=self.embedding.compute_mask(inputs))``), which a layer computing
     with one takes for this call, as on its own."""
-    if not _frames:
+    if not _THREAD.frames:
         raise RuntimeError("call_sublayer runs inside a call() of the user's only")
-    frame = _frames[-1]
+    frame = _THREAD.frames[-1]
     outer = frame.layer
     number = frame.called.get(id(sublayer), 0)  # its calls so far in this call(): later ones run on twins
     frame.called[id(sublayer)] = number + 1
@@ -513,7 +522,7 @@ def _comparable(shape):
 def add_loss(layer, loss) -> None:
     """Keras's ``Layer.add_loss`` inside a call(): each loss (a Tensor, a weight or an array: a scalar, or values
     summed; or a list of them) joins what the model reports and differentiates (``trainer/layer_losses.py``)."""
-    if not _frames:
+    if not _THREAD.frames:
         raise ValueError(f"layer {layer.name!r}: add_loss is taken inside call() only (gpunn adds no loss that "
                          "does not depend on the call's inputs or weights)")
     for value in (loss if isinstance(loss, (list, tuple)) else [loss]):
@@ -522,7 +531,7 @@ def add_loss(layer, loss) -> None:
         if not (isinstance(value, Tensor) or hasattr(value, "_autodiff_tensor") or hasattr(value, "shape")):
             raise ValueError("`add_loss()` can only be called from inside `build()` or `call()`, on a tensor input. "
                              f"Received invalid value: {value!r}")  # Keras's message
-        _frames[-1].added.append(value)
+        _THREAD.frames[-1].added.append(value)
 
 
 def adds_losses(layer) -> bool:

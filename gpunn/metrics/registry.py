@@ -11,6 +11,7 @@ from .._registry import lookup
 from . import (accuracy, confusion, confusion_at, correlation, f_score, iou, loss_backed, probabilistic, reduction,
                regression)
 from .. import custom_objects, keras_objects
+from ..custom_objects import custom_object_scope
 from ..naming import snake_case
 from .base import Metric
 from .function_metric import MeanMetricWrapper
@@ -153,8 +154,14 @@ def _instantiate(cls) -> Metric:
     return cls() if cls.default_name else cls(name=snake_case(cls.__name__))
 
 
-def deserialize(config: dict) -> Metric:
-    """A metric from ``{"class_name": ..., "config": {...}}`` (as ``serialize`` writes it)."""
+def deserialize(config: dict, custom_objects=None) -> Metric:
+    """A metric from ``{"class_name": ..., "config": {...}}`` (as ``serialize`` writes it); the user's classes and
+    functions taken from ``custom_objects`` too, as in Keras."""
+    with custom_object_scope(custom_objects):
+        return _deserialize(config)
+
+
+def _deserialize(config: dict) -> Metric:
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"metrics: expected a dict with 'class_name' and 'config', got {config!r}")
     if config["class_name"] == "MeanMetricWrapper":

@@ -8,7 +8,8 @@ import json
 import os
 import warnings
 
-from . import feature_space_files, h5_format, keras_format, saving_hooks, subclassed, subclassed_config
+from . import (feature_space_files, h5_format, keras_format, model_directory, saving_hooks, subclassed,
+               subclassed_config)
 from .compile_config import compile_from_config
 from .file_format import MODEL_FORMAT, NotAModelFileError, read_file
 from .file_kinds import KERAS, SAFETENSORS, file_kind
@@ -263,9 +264,13 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     (``safe_mode`` holds whatever its value): ``custom_objects`` ({name: function or class}) gives the user's
     loss and metric functions and Loss / Metric classes a file names (``keras_config.check_custom_objects``)."""
     check_custom_objects(custom_objects)
-    filepath = os.fsdecode(check_load_path(filepath))
-    with open(filepath, "rb") as handle:
-        data = handle.read()
+    path = os.fsdecode(os.fspath(filepath)) if isinstance(filepath, (str, bytes, os.PathLike)) else None
+    if path is not None and model_directory.is_model_directory(path):  # Keras 3's unzipped model
+        filepath, data = path, model_directory.model_directory_bytes(path)
+    else:
+        filepath = os.fsdecode(check_load_path(filepath))
+        with open(filepath, "rb") as handle:
+            data = handle.read()
     with custom_object_scope(custom_objects):  # the user's loss and metric functions and classes, by name
         model = load_model_bytes(filepath, data, compile)
     saving_hooks.refuse_own_hooks(model, "load_model")

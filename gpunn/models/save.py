@@ -4,15 +4,17 @@ file name chooses (``file_kinds.py``): Keras 3's ``.keras`` (``keras_format.py``
 write is atomic (``atomic_write.py``). Imports no model class (``load.py`` builds models from files)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
 
 import numpy as np
 
+from .. import compute_turns
 from ..layers import sublayers
 from ..layers.seeded import SeededLayer
-from . import h5_format, keras_format, saving_hooks, tf_checkpoint_state
+from . import h5_format, keras_format, model_directory, saving_hooks, tf_checkpoint_state
 from .compile_config import deserialize_metric, get_compile_config, serialize_metric  # noqa: F401 (re-exported)
 from .file_format import FORMAT_VERSION, MODEL_FORMAT, WEIGHTS_FORMAT, NotAModelFileError, gpunn_version, read_file
 from .file_format import write_file
@@ -61,20 +63,40 @@ def _save_safetensors(model, filepath, overwrite, include_optimizer, config_requ
     write_file(filepath, tensors, metadata, overwrite)
 
 
-def save_model(model, filepath, overwrite=True, include_optimizer=True, save_format=None) -> None:
+def save_model(model, filepath, overwrite=True, zipped=None, *, include_optimizer=True, save_format=None) -> None:
     """The model in one file, written atomically: its config, weights and (if compiled) compile config and
-    optimizer state. The format follows the name (.keras, .h5 / .hdf5, else safetensors) or ``save_format``."""
+    optimizer state. The format follows the name (.keras, .h5 / .hdf5, else safetensors) or ``save_format``.
+    ``zipped=False`` (Keras 3's): the files of a .keras archive in the directory ``filepath``
+    (``model_directory.py``). ``include_optimizer`` and ``save_format`` are tf.keras 2's, by keyword."""
+    if zipped is not None and not isinstance(zipped, (bool, np.bool_)):
+        raise ValueError(f"zipped: expected True, False or None, got {zipped!r}")
+    if zipped is False or zipped is np.False_:
+        return _save_model_directory(model, filepath, overwrite, include_optimizer, save_format)
     filepath = check_save_path(filepath, overwrite)
     kind = model_file_kind(filepath, save_format)
     model._require_built("save")
     saving_hooks.refuse_own_hooks(model, "model.save")
-    _warn_of_non_finite_weights(model, filepath)
-    if kind == KERAS:
-        keras_format.save_model(model, filepath, overwrite, include_optimizer)
-    elif kind == H5:
-        h5_format.save_model(model, filepath, overwrite, include_optimizer)
-    else:
-        _save_safetensors(model, filepath, overwrite, include_optimizer)
+    with compute_turns.turn(model.ops):  # (the weights of whole steps: compute_turns.py)
+        _warn_of_non_finite_weights(model, filepath)
+        if kind == KERAS:
+            keras_format.save_model(model, filepath, overwrite, include_optimizer)
+        elif kind == H5:
+            h5_format.save_model(model, filepath, overwrite, include_optimizer)
+        else:
+            _save_safetensors(model, filepath, overwrite, include_optimizer)
+
+
+def _save_model_directory(model, filepath, overwrite, include_optimizer, save_format) -> None:
+    path = model_directory.check_directory_path(filepath)
+    if save_format not in (None, "keras"):
+        raise ValueError(f"save_format: zipped=False writes Keras's format (save_format='keras' or None), got "
+                         f"{save_format!r}")
+    model._require_built("save")
+    saving_hooks.refuse_own_hooks(model, "model.save")
+    with compute_turns.turn(model.ops):
+        _warn_of_non_finite_weights(model, path)
+        data = keras_format.model_file_bytes(model, include_optimizer)
+    model_directory.write_model_directory(path, data, overwrite)
 
 
 def save_backup(model, filepath) -> None:
@@ -84,8 +106,9 @@ def save_backup(model, filepath) -> None:
     filepath = check_save_path(filepath, True)
     model._require_built("save")
     saving_hooks.refuse_own_hooks(model, "model.save")
-    _warn_of_non_finite_weights(model, filepath)
-    _save_safetensors(model, filepath, True, True, config_required=False)
+    with compute_turns.turn(model.ops):
+        _warn_of_non_finite_weights(model, filepath)
+        _save_safetensors(model, filepath, True, True, config_required=False)
 
 
 def _warn_of_non_finite_weights(model, filepath) -> None:
@@ -105,15 +128,16 @@ def save_weights(model, filepath, overwrite=True, save_format=None) -> None:
     kind = weights_file_kind(filepath, save_format)
     model._require_built("save_weights")
     saving_hooks.refuse_own_hooks(model, "save_weights")
-    _warn_of_non_finite_weights(model, filepath)
-    if kind == KERAS_WEIGHTS:
-        keras_format.save_weights(model, filepath, overwrite)
-    elif kind == H5:
-        h5_format.save_weights(model, filepath, overwrite)
-    else:
-        metadata = {"format": WEIGHTS_FORMAT, "format_version": FORMAT_VERSION, "gpunn_version": gpunn_version()}
-        write_file(filepath, _weight_tensors(model), metadata, overwrite)
-        tf_checkpoint_state.note_latest(filepath)  # (tf.train.latest_checkpoint of tf.keras 2's tutorials)
+    with compute_turns.turn(model.ops):
+        _warn_of_non_finite_weights(model, filepath)
+        if kind == KERAS_WEIGHTS:
+            keras_format.save_weights(model, filepath, overwrite)
+        elif kind == H5:
+            h5_format.save_weights(model, filepath, overwrite)
+        else:
+            metadata = {"format": WEIGHTS_FORMAT, "format_version": FORMAT_VERSION, "gpunn_version": gpunn_version()}
+            write_file(filepath, _weight_tensors(model), metadata, overwrite)
+            tf_checkpoint_state.note_latest(filepath)  # (tf.train.latest_checkpoint of tf.keras 2's tutorials)
 
 
 def _load_by_name(model, weights_in_order, filepath, skip_mismatch: bool) -> None:
@@ -194,53 +218,86 @@ def read_keras_weights(filepath: str, data: bytes):
     raise NotAModelFileError(f"filepath: {filepath!r} is an HDF5 file but holds no Keras weights")
 
 
-def load_weights(model, filepath, skip_mismatch=False, by_name=False) -> None:
+def load_weights(model, filepath, skip_mismatch=False, by_name=False, objects_to_skip=None) -> None:
     """Weights from any model or weights file (the format is read from the file, whatever its name), matched
     to the model's layers by position: Keras 3 files by layer path, tf.keras HDF5 files by the order of the
     layers with weights, safetensors files by position and weight name. ``skip_mismatch``: a layer whose
-    weights in the file differ in number or shape keeps its own (a new head on a loaded base), with a warning."""
+    weights in the file differ in number or shape keeps its own (a new head on a loaded base), with a warning.
+    ``objects_to_skip`` (Keras 3's, for weights files): layers of the model (and the model's optimizer) that keep
+    their own weights (state)."""
     for argument, value in (("skip_mismatch", skip_mismatch), ("by_name", by_name)):
         if not isinstance(value, (bool, np.bool_)):
             raise ValueError(f"{argument}: expected True or False, got {value!r}")
+    skipped_layers, skip_optimizer = _objects_to_skip(model, objects_to_skip, filepath)  # (Keras's first check)
     filepath = check_load_path(filepath)
     model._require_built("load_weights")  # before reading what may be a large file
     saving_hooks.refuse_own_hooks(model, "load_weights")
     with open(filepath, "rb") as handle:
         data = handle.read()
-    if by_name:
-        contents = read_keras_weights(os.fsdecode(filepath), data) if file_kind(data) == H5 else None
-        if contents is None or not contents.legacy:  # Keras's rule
-            raise ValueError(f"by_name: only supports loading legacy '.h5' or '.hdf5' files (tf.keras's HDF5). "
-                             f"Received: {filepath!r}")
-        weights = dict(contents.weights_in_order or [])  # (a layer the file names without weights: none)
-        _load_by_name(model, [(name, weights.get(name, [])) for name in contents.layer_names or weights], filepath,
-                      skip_mismatch)
-        return
-    if file_kind(data) == SAFETENSORS:
-        _, tensors = read_file(filepath, (WEIGHTS_FORMAT, MODEL_FORMAT), data)
-        restore_weights(model, tensors, filepath, skip_mismatch)
-        return
-    contents = read_keras_weights(os.fsdecode(filepath), data)
-    if contents.layout == ATTRIBUTES_LAYOUT and not is_subclassed(model):
-        raise ValueError(f"filepath: {filepath!r} holds a subclassed model's weights under the attributes that hold its "
-                         f"layers (save_weights of a keras.Model subclass); {type(model).__name__} {model.name!r} is "
-                         "not one: load it into an instance of that class")
-    by_attributes = is_subclassed(model) and contents.layout != GRAPH_LAYOUT
-    if by_attributes and contents.weights_by_path is not None:
-        per_layer = contents.per_layer_at(model, graph_layer_paths(model, filepath))
-    elif by_attributes:
-        graph_layer_paths(model, filepath)  # refuses a layer with weights that no attribute holds
-        per_layer = h5_format.per_layer_from_entries(contents, model)
-    else:
-        per_layer = contents.per_layer_weights(model)
-    skipped = [] if skip_mismatch else None
-    restore_weights(model, weight_tensors(model, per_layer, filepath, skipped), filepath, skip_mismatch, skipped)
-    # Keras 3's files (not tf.keras's HDF5 ones, whose weights loader reads no optimizer); one saved from a model
-    # without an optimizer has none, which Keras reports as 0 variables
-    if not contents.legacy and model.compiled:
-        if _optimizer_of_another_class(model, contents.compile_config, filepath):
+    with compute_turns.turn(model.ops), _weights_kept(skipped_layers):  # (a turn: not inside another thread's step)
+        if by_name:
+            contents = read_keras_weights(os.fsdecode(filepath), data) if file_kind(data) == H5 else None
+            if contents is None or not contents.legacy:  # Keras's rule
+                raise ValueError(f"by_name: only supports loading legacy '.h5' or '.hdf5' files (tf.keras's HDF5). "
+                                 f"Received: {filepath!r}")
+            weights = dict(contents.weights_in_order or [])  # (a layer the file names without weights: none)
+            _load_by_name(model, [(name, weights.get(name, [])) for name in contents.layer_names or weights], filepath,
+                          skip_mismatch)
             return
-        _restore_optimizer(model, contents.optimizer_values or [], filepath, attribute_order=by_attributes)
+        if file_kind(data) == SAFETENSORS:
+            _, tensors = read_file(filepath, (WEIGHTS_FORMAT, MODEL_FORMAT), data)
+            restore_weights(model, tensors, filepath, skip_mismatch)
+            return
+        contents = read_keras_weights(os.fsdecode(filepath), data)
+        if contents.layout == ATTRIBUTES_LAYOUT and not is_subclassed(model):
+            raise ValueError(f"filepath: {filepath!r} holds a subclassed model's weights under the attributes that "
+                             f"hold its layers (save_weights of a keras.Model subclass); {type(model).__name__} "
+                             f"{model.name!r} is not one: load it into an instance of that class")
+        by_attributes = is_subclassed(model) and contents.layout != GRAPH_LAYOUT
+        if by_attributes and contents.weights_by_path is not None:
+            per_layer = contents.per_layer_at(model, graph_layer_paths(model, filepath))
+        elif by_attributes:
+            graph_layer_paths(model, filepath)  # refuses a layer with weights that no attribute holds
+            per_layer = h5_format.per_layer_from_entries(contents, model)
+        else:
+            per_layer = contents.per_layer_weights(model)
+        skipped = [] if skip_mismatch else None
+        restore_weights(model, weight_tensors(model, per_layer, filepath, skipped), filepath, skip_mismatch, skipped)
+        # Keras 3's files (not tf.keras's HDF5 ones, whose weights loader reads no optimizer); one saved from a model
+        # without an optimizer has none, which Keras reports as 0 variables
+        if not contents.legacy and model.compiled and not skip_optimizer:
+            if _optimizer_of_another_class(model, contents.compile_config, filepath):
+                return
+            _restore_optimizer(model, contents.optimizer_values or [], filepath, attribute_order=by_attributes)
+
+
+@contextlib.contextmanager
+def _weights_kept(layers):
+    """The weights of ``layers`` are as before once the block ends."""
+    kept = [(layer, layer.get_weights()) for layer in layers]
+    try:
+        yield
+    finally:
+        for layer, values in kept:
+            layer.set_weights(values)
+
+
+def _objects_to_skip(model, objects, filepath) -> tuple[list, bool]:
+    """(the layers, whether the optimizer) ``load_weights(objects_to_skip=...)`` leaves as they are, checked as
+    Keras checks them: only for weights files."""
+    if objects is None:
+        return [], False
+    name = os.fsdecode(os.fspath(filepath)) if isinstance(filepath, (str, bytes, os.PathLike)) else ""
+    if name.endswith((".keras", ".h5", ".hdf5")) and not name.endswith(".weights.h5"):
+        raise ValueError(f"objects_to_skip: only supports loading '.weights.h5' files. Received: {name!r}")
+    objects = list(objects) if isinstance(objects, (list, tuple, set)) else [objects]
+    held = {id(owner): owner for _, _, owner in sublayers.with_sublayers(model._layers)}
+    optimizer = getattr(model, "optimizer", None)
+    for item in objects:
+        if id(item) not in held and (optimizer is None or item is not optimizer):
+            raise ValueError(f"objects_to_skip: expected layers of model {model.name!r} or its optimizer, got "
+                             f"{type(item).__name__} {getattr(item, 'name', item)!r}")
+    return [held[id(item)] for item in objects if id(item) in held], any(item is optimizer for item in objects)
 
 
 def _optimizer_of_another_class(model, compile_config, filepath) -> bool:

@@ -23,7 +23,7 @@ import weakref
 
 import numpy as np
 
-from .. import overrides
+from .. import compute_turns, overrides
 from ..custom_objects import custom_object_scope
 from ..io_utils import print_msg
 from ..layers import (activity_losses, masking, sublayers, text_inputs, user_layer, user_masks, variable_paths,
@@ -33,6 +33,7 @@ from ..layers.input_layer import InputLayer
 from ..layers.input_spec import check_layer_inputs
 from ..layers.shared_call import is_shared_call
 from ..layers.variable_lists import KerasVariableLists
+from ..unknown_arguments import refuse_unknown
 from ..ops import get_ops
 from .model_entries import entries, owners
 from .parameter_store import ParameterStore
@@ -51,7 +52,9 @@ class NotBuiltError(ValueError, AttributeError):
 class Sequential(Trainer, KerasVariableLists):
     """A linear stack of layers: ``Sequential([Dense(64, activation='relu'), Dense(10)])`` or ``.add(layer)``."""
 
-    def __init__(self, layers=None, name=None, trainable=True):
+    def __init__(self, layers=None, trainable=True, name=None):
+        if isinstance(trainable, str) and name is None:  # tf.keras 2's order, Sequential(layers, "name")
+            trainable, name = True, trainable
         if not getattr(self, "is_functional", False) and overrides.user_definition(type(self), "call"):
             overrides.refuse(type(self), "call", "a Sequential model",
                              "a Sequential runs its layers in order; to compute something else, subclass "
@@ -343,16 +346,23 @@ class Sequential(Trainer, KerasVariableLists):
         if self.declared_input_shape is not None and self._layers:
             Sequential.build(self)
 
-    def __call__(self, inputs, training=None, mask=None):
+    def __call__(self, inputs, training=None, mask=None, *more, **keywords):
         """``model(x)``: the model's outputs for all of ``x`` at once, as a new backend array (NumPy on the CPU,
         CuPy on the GPU: Keras returns a backend tensor), with ``training=False`` by default as in Keras.
         ``training=True`` runs the layers as in training (Dropout drops, BatchNormalization uses the batch's
         statistics and updates its moving ones) without touching the weights otherwise. A CuPy ``x`` given to a
         model on the GPU stays there; host data is checked as ``predict`` checks it."""
-        from ..data import as_feature_array, check_inputs
-        from ..layers.calling import call_result, check_training, flags_of_now, to_backend, writable
+        if hasattr(training, "shape") or isinstance(training, (list, tuple)):  # model(a, b), as call(self, a, b)
+            more = (training,) + more
+        if more or keywords:
+            given = ([f"{len(more) + 1} positional inputs"] if more else []) + (
+                [f"the keyword argument(s) {sorted(keywords)}"] if keywords else [])
+            raise TypeError(
+                f"model {self.name!r} ({type(self).__name__}) was called with {' and '.join(given)}: gpunn's models "
+                "take their inputs, training and mask (Keras passes other arguments on to call(), which gpunn records "
+                "once as a graph of layers); give several inputs as a list or dict, and keep other values as "
+                "attributes of the model")
         from ..autodiff import Tensor
-        from . import shape_variants
         from ..layers import symbolic, tf_pipeline, user_layer
 
         if tf_pipeline.is_pipeline_tensor(inputs):  # in tf.data's map (an augmentation model): its layers on the host
@@ -370,6 +380,15 @@ class Sequential(Trainer, KerasVariableLists):
                 return self._called_in_a_layer(inputs, training)
         if any(symbolic.is_symbolic(value) for value in values):  # a model called in a functional model
             return symbolic.call_symbolic_model(self, inputs, training, mask)
+        with compute_turns.turn(self.ops or get_ops()):  # (the layers' workspaces: compute_turns.py)
+            return self._call_on_arrays(inputs, training, mask)
+
+    def _call_on_arrays(self, inputs, training, mask):
+        """``model(x)`` of arrays (host data, or backend arrays on this model's device), in its compute turn."""
+        from ..data import as_feature_array, check_inputs
+        from ..layers.calling import call_result, check_training, flags_of_now, to_backend, writable
+        from . import shape_variants
+
         if self._takes_one_image(inputs):  # (Keras's image layers take one image as well as a batch)
             return self(inputs[None] if hasattr(inputs, "shape") else np.asarray(inputs)[None], training, mask)[0]
         self._trace_for(inputs, "inputs")
@@ -822,11 +841,13 @@ class Sequential(Trainer, KerasVariableLists):
             self._pack(self.ops)
 
     def _claim_layers(self) -> None:
-        """Bind back the layers that a model sharing them bound to its buffers since this one last ran."""
+        """Bind back the layers that a model sharing them bound to its buffers since this one last ran (in a turn:
+        not while another thread computes with them)."""
         if self._store is not None:
-            self._store.claim()
-            masking.attach(self._mask_links)
-            user_layer.set_input_gradients(self.__dict__.get("_input_gradients", ()))
+            with compute_turns.turn(self.ops):
+                self._store.claim()
+                masking.attach(self._mask_links)
+                user_layer.set_input_gradients(self.__dict__.get("_input_gradients", ()))
 
     @property
     def params(self):
@@ -896,8 +917,10 @@ class Sequential(Trainer, KerasVariableLists):
 
     def get_weights(self) -> list[np.ndarray]:
         """Host copies in Keras's order and layout (Dense: kernel (inputs, units), then bias); before the model
-        is built, those of its layers built already, as Keras's."""
-        return [w for layer in self._layers_with_weights() for w in layer.get_weights()]
+        is built, those of its layers built already, as Keras's. Read in one turn: the weights of whole training
+        steps, when another thread trains the model meanwhile."""
+        with compute_turns.turn(self.ops):
+            return [w for layer in self._layers_with_weights() for w in layer.get_weights()]
 
     def set_weights(self, weights) -> None:
         weights = list(weights)
@@ -907,10 +930,11 @@ class Sequential(Trainer, KerasVariableLists):
             raise ValueError(f"weights: expected a list of {expected} arrays (as get_weights returns), got "
                              f"{len(weights)}{built}")
         i = 0
-        for layer in self._layers_with_weights():
-            n = len(layer.weight_specs())
-            layer.set_weights(weights[i:i + n])
-            i += n
+        with compute_turns.turn(self.ops):  # (between, not inside, another thread's computations)
+            for layer in self._layers_with_weights():
+                n = len(layer.weight_specs())
+                layer.set_weights(weights[i:i + n])
+                i += n
 
     @property
     def losses(self) -> list:
@@ -967,20 +991,28 @@ class Sequential(Trainer, KerasVariableLists):
         return export_model(self, filepath, format=format, verbose=verbose, input_signature=input_signature,
                             **kwargs)
 
-    def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None) -> None:
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs) -> None:
         """One file: config, weights and optimizer state, written atomically. The name chooses the format as in
         Keras: '.keras' Keras 3's, '.h5' / '.hdf5' tf.keras's, else gpunn's safetensors (or ``save_format``:
-        'keras', 'h5', 'safetensors'); see the README's "Model files"."""
-        save_module.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer,
-                               save_format=save_format)
+        'keras', 'h5', 'safetensors'); see the README's "Model files". ``zipped=False``: Keras 3's unzipped
+        model, a directory. tf.keras 2's ``include_optimizer`` and ``save_format`` are taken by keyword."""
+        refuse_unknown("save", {key: value for key, value in kwargs.items()
+                                if key not in ("include_optimizer", "save_format")})
+        save_module.save_model(self, filepath, overwrite, zipped, **kwargs)
 
-    def save_weights(self, filepath, overwrite=True, save_format=None) -> None:
+    def save_weights(self, filepath, overwrite=True, max_shard_size=None, *, save_format=None) -> None:
+        """Keras 3's arguments (``max_shard_size``: gpunn writes one file, None), and tf.keras 2's ``save_format``
+        by keyword."""
+        if max_shard_size is not None:
+            raise ValueError(f"max_shard_size: gpunn writes the weights as one file (Keras's shards of "
+                             f"'.weights.json' are not written); leave it None, got {max_shard_size!r}")
         save_module.save_weights(self, filepath, overwrite=overwrite, save_format=save_format)
 
-    def load_weights(self, filepath, skip_mismatch=False, by_name=False) -> None:
+    def load_weights(self, filepath, skip_mismatch=False, by_name=False, objects_to_skip=None) -> None:
         """Keras's: ``by_name=True`` (tf.keras HDF5 files only, as in Keras) loads each layer of the file into the
-        model's layers of the same name, and leaves the others."""
-        save_module.load_weights(self, filepath, skip_mismatch, by_name)
+        model's layers of the same name, and leaves the others; ``objects_to_skip``: layers (and the optimizer)
+        that keep what they hold."""
+        save_module.load_weights(self, filepath, skip_mismatch, by_name, objects_to_skip)
 
     # ---- config -----------------------------------------------------------------------------------
     def get_config(self) -> dict:

@@ -128,6 +128,12 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
         if not self.on_host:
             self.xp.cuda.get_current_stream().synchronize()
 
+    def finish_all_streams(self) -> None:
+        """Wait for the work queued on every stream of the current device (what other threads launched on their
+        own current streams); a no-op on the CPU."""
+        if not self.on_host:
+            self.xp.cuda.Device().synchronize()
+
     def to_float(self, scalar) -> float:
         """Read one device value back to the host (a sync point on GPUs: call once per log interval)."""
         return float(scalar.get()) if hasattr(scalar, "get") else float(scalar)

@@ -49,6 +49,7 @@ def install(package, functions: dict) -> None:
         for name in names:
             if name in functions:
                 setattr(module, name, functions[name])
+        module.__getattr__ = _left_out(package.__name__, module.__name__)
         setattr(package, namespace, module)
         sys.modules[module.__name__] = module
 
@@ -58,5 +59,20 @@ def install_image(package, functions: dict) -> None:
     module = types.ModuleType(f"{package.__name__}.image", "keras.ops.image's functions that gpunn.ops has")
     for name, function in functions.items():
         setattr(module, name, function)
+    module.__getattr__ = _left_out(package.__name__, module.__name__)
     package.image = module
     sys.modules[module.__name__] = module
+
+
+def _left_out(package_name: str, module_name: str):
+    """The module's ``__getattr__``: a Keras name gpunn leaves out says so as under ``keras.ops``
+    (``keras.ops.nn.conv`` as ``keras.ops.conv``: beyond_mlps.py), another is Python's AttributeError."""
+    def __getattr__(name: str):
+        from ..beyond_mlps import missing, stand_in
+
+        try:
+            return stand_in(package_name, name)
+        except AttributeError:
+            raise missing(module_name, name) from None
+
+    return __getattr__

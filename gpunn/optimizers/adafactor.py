@@ -32,8 +32,8 @@ class Adafactor(Optimizer):
         "beta_2_decay", "epsilon_1", "epsilon_2", "clip_threshold", "relative_step")
 
     def __init__(self, learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2=1e-3, clip_threshold=1.0,
-                 relative_step=True, **kwargs):
-        super().__init__(learning_rate, **kwargs)
+                 relative_step=True, *base_arguments, **kwargs):
+        super().__init__(learning_rate, *base_arguments, **kwargs)
         self.beta_2_decay = finite_number("beta_2_decay", beta_2_decay)
         self.epsilon_1 = finite_number("epsilon_1", epsilon_1, 0.0)
         self.epsilon_2 = finite_number("epsilon_2", epsilon_2, 0.0)

@@ -35,8 +35,8 @@ class SGD(Optimizer):
 
     default_learning_rate = 0.01
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
-        super().__init__(learning_rate, **kwargs)
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, *base_arguments, **kwargs):
+        super().__init__(learning_rate, *base_arguments, **kwargs)
         self.momentum = _in_range("momentum", momentum, high_open=False)
         self.nesterov = bool(nesterov)
 
@@ -57,8 +57,9 @@ class RMSprop(Optimizer):
     host_hyperparameters = Optimizer.host_hyperparameters + ("rho", "momentum", "epsilon", "centered")
     epsilon_outside = False  # sqrt(ms) + eps instead: tf.keras 2's legacy RMSprop (gpunn.optimizers.legacy)
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
-        super().__init__(learning_rate, **kwargs)
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, *base_arguments,
+                 **kwargs):
+        super().__init__(learning_rate, *base_arguments, **kwargs)
         self.rho = _in_range("rho", rho)
         self.momentum = _in_range("momentum", momentum)
         self.epsilon, self.centered = _epsilon(epsilon), bool(centered)
@@ -85,8 +86,8 @@ class Adagrad(Optimizer):
     host_hyperparameters = Optimizer.host_hyperparameters + ("epsilon",)
     epsilon_outside = False  # sqrt(acc) + eps instead: tf.keras 2's legacy Adagrad (gpunn.optimizers.legacy)
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
-        super().__init__(learning_rate, **kwargs)
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, *base_arguments, **kwargs):
+        super().__init__(learning_rate, *base_arguments, **kwargs)
         if initial_accumulator_value < 0:
             raise ValueError(f"initial_accumulator_value: expected >= 0, got {initial_accumulator_value!r}")
         self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), _epsilon(epsilon)
@@ -113,8 +114,9 @@ class Adam(Optimizer):
     update_step = "adam_update"
     host_hyperparameters = Optimizer.host_hyperparameters + ("beta_1", "beta_2", "epsilon", "amsgrad")
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
-        super().__init__(learning_rate, **kwargs)
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, *base_arguments,
+                 **kwargs):
+        super().__init__(learning_rate, *base_arguments, **kwargs)
         self.beta_1 = _in_range("beta_1", beta_1)
         self.beta_2 = _in_range("beta_2", beta_2)
         self.epsilon, self.amsgrad = _epsilon(epsilon), bool(amsgrad)
@@ -133,10 +135,11 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Keras default 0.004)."""
+    """Adam with decoupled weight decay (Keras default 0.004), its arguments in Keras's order."""
 
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, **kwargs):
-        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, *base_arguments, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, *base_arguments, **kwargs)
 
 
 class _TwoMoments(Optimizer):
@@ -144,8 +147,8 @@ class _TwoMoments(Optimizer):
 
     host_hyperparameters = Optimizer.host_hyperparameters + ("beta_1", "beta_2", "epsilon")
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
-        super().__init__(learning_rate, **kwargs)
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, *base_arguments, **kwargs):
+        super().__init__(learning_rate, *base_arguments, **kwargs)
         self.beta_1 = _in_range("beta_1", beta_1)
         self.beta_2 = _in_range("beta_2", beta_2)
         self.epsilon = _epsilon(epsilon)
@@ -195,8 +198,8 @@ class Adadelta(Optimizer):
     update_step = "adadelta_update"
     host_hyperparameters = Optimizer.host_hyperparameters + ("rho", "epsilon")
 
-    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs):
-        super().__init__(learning_rate, **kwargs)
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, *base_arguments, **kwargs):
+        super().__init__(learning_rate, *base_arguments, **kwargs)
         self.rho = _in_range("rho", rho, high_open=False)
         self.epsilon = _epsilon(epsilon)
 
@@ -219,8 +222,8 @@ class Lion(Optimizer):
     update_step = "lion_update"
     host_hyperparameters = Optimizer.host_hyperparameters + ("beta_1", "beta_2")
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, **kwargs):
-        super().__init__(learning_rate, **kwargs)
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, *base_arguments, **kwargs):
+        super().__init__(learning_rate, *base_arguments, **kwargs)
         self.beta_1 = _in_range("beta_1", beta_1, high_open=False, low_open=True)
         self.beta_2 = _in_range("beta_2", beta_2, high_open=False)
 
@@ -246,8 +249,9 @@ class ScheduleFreeAdamW(Optimizer):
 
     default_learning_rate = 0.0025
 
-    def __init__(self, learning_rate=0.0025, beta_1=0.9, beta_2=0.999, epsilon=1e-8, warmup_steps=0, **kwargs):
-        super().__init__(learning_rate, **kwargs)
+    def __init__(self, learning_rate=0.0025, beta_1=0.9, beta_2=0.999, epsilon=1e-8, warmup_steps=0, *base_arguments,
+                 **kwargs):
+        super().__init__(learning_rate, *base_arguments, **kwargs)
         # beta_1 divides (x is recovered from y and z) and 1 - beta_2^t does: 0 and 1 give NaN in Keras
         self.beta_1 = _in_range("beta_1", beta_1, low_open=True, high_open=False)
         self.beta_2 = _in_range("beta_2", beta_2)
@@ -292,8 +296,8 @@ class Ftrl(Optimizer):
 
     def __init__(self, learning_rate=0.001, learning_rate_power=-0.5, initial_accumulator_value=0.1,
                  l1_regularization_strength=0.0, l2_regularization_strength=0.0,
-                 l2_shrinkage_regularization_strength=0.0, beta=0.0, **kwargs):
-        super().__init__(learning_rate, **kwargs)
+                 l2_shrinkage_regularization_strength=0.0, beta=0.0, *base_arguments, **kwargs):
+        super().__init__(learning_rate, *base_arguments, **kwargs)
         # Keras's checks, in its order; gpunn also refuses what is not a finite number.
         self.initial_accumulator_value = finite_number("initial_accumulator_value", initial_accumulator_value, 0.0)
         self.learning_rate_power = finite_number("learning_rate_power", learning_rate_power, maximum=0.0)

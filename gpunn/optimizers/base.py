@@ -66,6 +66,8 @@ class Optimizer:
     # a norm (both applied: values clipped, then the norm)
     clipvalue_with_a_norm = False
 
+    # Keras's order, after each optimizer's own arguments: a subclass passes its ``*base_arguments`` on here, so
+    # that ``Adam(1e-3, 0.9, 0.999, 1e-7, False, 0.01)`` sets weight_decay, as in Keras
     def __init__(self, learning_rate=None, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
                  use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
@@ -489,10 +491,11 @@ class Optimizer:
         return config
 
     @classmethod
-    def from_config(cls, config: dict):
+    def from_config(cls, config: dict, custom_objects=None):
+        """Keras's: the optimizer ``config`` describes, a schedule of the user's taken from ``custom_objects``."""
         config = dict(config)
         if isinstance(config.get("learning_rate"), dict):
-            config["learning_rate"] = deserialize_schedule(config["learning_rate"])
+            config["learning_rate"] = deserialize_schedule(config["learning_rate"], custom_objects)
         return cls(**config)
 
 

@@ -37,10 +37,14 @@ class Muon(Optimizer):
         "muon_a", "muon_b", "muon_c", "adam_lr_ratio", "momentum", "ns_steps", "nesterov", "rms_rate")
 
     def __init__(self, learning_rate=0.001, adam_beta_1=0.9, adam_beta_2=0.999, adam_weight_decay=0.004,
-                 epsilon=1e-7, weight_decay=0.004, exclude_layers=None, exclude_embeddings=True, muon_a=3.4445,
-                 muon_b=-4.7750, muon_c=2.0315, adam_lr_ratio=1, momentum=0.95, ns_steps=5, nesterov=True,
-                 rms_rate=0.2, **kwargs):
-        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+                 epsilon=1e-7, weight_decay=0.004, clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
+                 ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, exclude_layers=None, exclude_embeddings=True,
+                 muon_a=3.4445, muon_b=-4.7750, muon_c=2.0315, adam_lr_ratio=1, momentum=0.95, ns_steps=5,
+                 nesterov=True, rms_rate=0.2, **kwargs):
+        # (Keras's order: the base arguments come before Muon's own)
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
+                         ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name, **kwargs)
         self.adam_beta_1 = _in_range("adam_beta_1", adam_beta_1)
         self.adam_beta_2 = _in_range("adam_beta_2", adam_beta_2)
         self.adam_weight_decay = finite_number("adam_weight_decay", adam_weight_decay, allow_none=True)

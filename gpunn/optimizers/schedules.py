@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from .. import custom_objects, overrides
+from ..custom_objects import custom_object_scope
 from .._registry import lookup
 from ..kernels import lr_schedules
 from ..number_arguments import finite_number, positive_number
@@ -170,17 +171,23 @@ _BY_CLASS = {c.__name__: c for c in (ExponentialDecay, CosineDecay, PiecewiseCon
                                      PolynomialDecay, CosineDecayRestarts)}
 
 
-def serialize(schedule: LearningRateSchedule) -> dict:
+def serialize(learning_rate_schedule: LearningRateSchedule) -> dict:
     """Keras's ``keras.optimizers.schedules.serialize``: module, class name, config and registered name (what
     Keras's ``Optimizer.from_config`` finds the class by, in a ``.h5`` file's optimizer config too)."""
-    cls = type(schedule)
+    cls = type(learning_rate_schedule)
     if not overrides.is_gpunn_class(cls):
-        return custom_objects.user_class_entry(cls, schedule.get_config())
-    return {"module": "keras.optimizers.schedules", "class_name": cls.__name__, "config": schedule.get_config(),
-            "registered_name": None}
+        return custom_objects.user_class_entry(cls, learning_rate_schedule.get_config())
+    return {"module": "keras.optimizers.schedules", "class_name": cls.__name__,
+            "config": learning_rate_schedule.get_config(), "registered_name": None}
 
 
-def deserialize(config: dict) -> LearningRateSchedule:
+def deserialize(config: dict, custom_objects=None) -> LearningRateSchedule:
+    """Keras's: the schedule ``config`` describes, the user's classes taken from ``custom_objects`` too."""
+    with custom_object_scope(custom_objects):
+        return _deserialize(config)
+
+
+def _deserialize(config: dict) -> LearningRateSchedule:
     cls = custom_objects.user_class(config, LearningRateSchedule)  # one of the user's, saved in a model file
     if cls is None:
         with custom_objects.hint_on_unknown():

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import overrides
+from .. import compute_turns, overrides
 from ..autodiff.functions import convert_to_numpy
 from ..data import keras_batch_size
 from .executions import executions
@@ -118,8 +118,12 @@ def _as_arrays(x, dtype):
 
 
 def run_predict_step(model, data):
-    """The model's ``predict_step`` on one batch ``data``, its outputs on the host."""
-    return _map(convert_to_numpy, model.predict_step(data))  # backend arrays and Tensors, on the host
+    """The model's ``predict_step`` on one batch ``data``, its outputs on the host (read in the step's compute
+    turn: the arrays it returns may be the layers' workspaces)."""
+    from ..ops import get_ops
+
+    with compute_turns.turn(model.ops or get_ops()):
+        return _map(convert_to_numpy, model.predict_step(data))  # backend arrays and Tensors, on the host
 
 
 def predict_on_batch_with_own_step(model, x):

@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from .. import distributed
+from .. import compute_turns, distributed
 from ..data import check_positive_int, keras_batch_size
 from . import custom_steps
 from .divergence import DivergenceWarning
@@ -93,6 +93,11 @@ def _run_in_slot(step, arrays) -> None:
 def run_test(model, stream: BatchStream, class_weight=None, cbs=None) -> dict | None:
     """Loss and metrics over one epoch of ``stream`` (evaluate, validation); None when it yielded no batch.
     ``cbs``: a CallbackList told of the test as Keras tells it."""
+    with compute_turns.model_calls(model, "test"):  # (a fit's validation beside another thread's evaluate)
+        return _run_test_alone(model, stream, class_weight, cbs)
+
+
+def _run_test_alone(model, stream: BatchStream, class_weight, cbs) -> dict | None:
     model.stop_evaluating = False
     if cbs is not None:  # (Keras's callbacks read the metrics of the training there: reset after it)
         cbs.on_test_begin()

@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from .. import compute_turns
 from ..layers import wiring
 from ..ops.workspace import Workspace, Workspaces
 from . import activity, layer_losses, output_losses
@@ -53,7 +54,8 @@ class TestStep:
         """Loss and metrics of the batch in ``slot``, added to ``self.metrics``."""
         ops, plan, model = self.ops, self.plan, self.model
         loss_ws, ws = self._workspaces[slot.key]
-        with OutOfMemoryGuard(ops, slot.global_rows):
+        with compute_turns.turn(ops), OutOfMemoryGuard(ops, slot.global_rows):
+            model._claim_layers()  # (a layer shared with another model may have computed there since)
             outputs: dict = {}
             output, _ = run_forward(plan, slot.x, training=False, outputs=outputs)
             batch = output_losses.compute(plan, ops, loss_ws, output, slot.y, slot.w, 1.0, need_grad=False,
@@ -90,18 +92,20 @@ def predict_rows(model, x: np.ndarray, batch_size: int, cbs=None, stoppable: boo
     for begin, end, starts in executions(range(0, n, batch_size), model.steps_per_execution):
         if cbs is not None:
             cbs.on_predict_batch_begin(begin)
-        for start in starts:
-            stop = min(start + batch_size, n)
-            rows = stop - start
-            xb = inputs.get(rows)
-            if xb is None:
-                xb = inputs[rows] = ops.empty((rows,) + tuple(model._built_input_shape), dtype=model.dtype)
-            ops.upload(x[start:stop], xb)
-            with OutOfMemoryGuard(ops, batch_size):
-                y, _ = wiring.forward(model._calls, model._sources, model._split_inputs(xb), False,
-                                      modes=model._modes, output_indices=ends)
-                for value, out in zip([y] if ends is None else y, outs):
-                    ops.copy_into(value, out[start:stop])
+        with compute_turns.turn(ops):  # (the layers' workspaces are this thread's until the outputs are copied)
+            model._claim_layers()
+            for start in starts:
+                stop = min(start + batch_size, n)
+                rows = stop - start
+                xb = inputs.get(rows)
+                if xb is None:
+                    xb = inputs[rows] = ops.empty((rows,) + tuple(model._built_input_shape), dtype=model.dtype)
+                ops.upload(x[start:stop], xb)
+                with OutOfMemoryGuard(ops, batch_size):
+                    y, _ = wiring.forward(model._calls, model._sources, model._split_inputs(xb), False,
+                                          modes=model._modes, output_indices=ends)
+                    for value, out in zip([y] if ends is None else y, outs):
+                        ops.copy_into(value, out[start:stop])
         if cbs is not None:
             first, last = starts[0], min(starts[-1] + batch_size, n)
             run = [ops.to_numpy(out[first:last]) for out in outs]

@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from .. import regularizers
+from .. import compute_turns, regularizers
 from ..layers import step_state_updates, wiring
 from ..ops.base import Ops
 from ..optimizers import accumulation
@@ -182,33 +182,35 @@ class TrainStep:
     def _steps(self, state: _SizedState, source: _FeedSource | None, count: int) -> None:
         """``count`` steps on the slot's batch shape; ``source``: where each fetches its batch (None: it is in
         the slot already: each step runs on that batch)."""
-        # A layer shared with another model computes with that model's buffers after it ran: take it back first.
-        self.model._claim_layers()
-        if self.model._store is not self._store:
-            self._follow_new_buffers()
-        # Eager, recorded and replayed steps all run under the backend's step conditions (on CuPy: its own
-        # reduction kernels, not CUB's), so an eager step computes what its CUDA graph computes, bit for bit, and
-        # takes no memory from the pool after its first run.
-        optimizer = self.model.optimizer
-        counted_before = optimizer.step_count
-        try:
-            with OutOfMemoryGuard(self.ops, state.slot.global_rows), self.ops.step_conditions():
-                if not self.jit:
-                    for _ in range(count):
-                        with step_interrupts.step():
-                            self._run(state, None, source)
-                else:
-                    self._replay(state, source, count)
-        except BaseException:
-            # A step stopped by an exception of the script's code (a loss, a metric, a layer): the steps before it
-            # are done, and a replay of several stopped inside has advanced the device's step count but not the
-            # host's, which Adam's bias correction and the schedules do not read: the host takes the device's.
-            optimizer.sync_step_count()
-            count = optimizer.step_count - counted_before if self.model.params.size else 0
-            raise
-        finally:
-            for _ in range(count):
-                self.metrics.count_batch(state.slot.rows)
+        with compute_turns.turn(self.ops):  # (another thread's computations wait: compute_turns.py)
+            # A layer shared with another model computes with that model's buffers after it ran: take it back first.
+            self.model._claim_layers()
+            if self.model._store is not self._store:
+                self._follow_new_buffers()
+            # Eager, recorded and replayed steps all run under the backend's step conditions (on CuPy: its own
+            # reduction kernels, not CUB's), so an eager step computes what its CUDA graph computes, bit for bit,
+            # and takes no memory from the pool after its first run.
+            optimizer = self.model.optimizer
+            counted_before = optimizer.step_count
+            try:
+                with OutOfMemoryGuard(self.ops, state.slot.global_rows), self.ops.step_conditions():
+                    if not self.jit:
+                        for _ in range(count):
+                            with step_interrupts.step():
+                                self._run(state, None, source)
+                    else:
+                        self._replay(state, source, count)
+            except BaseException:
+                # A step stopped by an exception of the script's code (a loss, a metric, a layer): the steps before
+                # it are done, and a replay of several stopped inside has advanced the device's step count but not
+                # the host's, which Adam's bias correction and the schedules do not read: the host takes the
+                # device's.
+                optimizer.sync_step_count()
+                count = optimizer.step_count - counted_before if self.model.params.size else 0
+                raise
+            finally:
+                for _ in range(count):
+                    self.metrics.count_batch(state.slot.rows)
 
     def _replay(self, state: _SizedState, source: _FeedSource | None, count: int) -> None:
         """``count`` recorded steps: a recording's replays, each run of them a step for the signals (see

@@ -13,7 +13,7 @@ import weakref
 
 import numpy as np
 
-from .. import distributed
+from .. import compute_turns, distributed
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from .. import random as gpunn_random
@@ -74,6 +74,15 @@ def _results(results: dict, return_dict: bool, names=None):
         return in_keras_order(results)
     values = [results[name] for name in names] if names and set(names) == set(results) else list(results.values())
     return values[0] if len(values) == 1 else values
+
+
+def _holds_metrics(value) -> bool:
+    """Whether a ``compile`` argument holds metrics (names, functions, Metric objects) rather than loss weights."""
+    if value is None:
+        return False
+    values = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
+    leaves = [leaf for item in values for leaf in (item if isinstance(item, (list, tuple)) else [item])]
+    return any(isinstance(leaf, str) or callable(leaf) for leaf in leaves)
 
 
 def _per_output(sample_weight) -> bool:
@@ -138,7 +147,7 @@ class Trainer(TfKeras2Loops):
         self._initial_epoch = None  # set by a callback to move fit's start (Keras's name): see _start_epoch
 
     # ---- compile ----------------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
                 run_eagerly=None, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True, **kwargs):
         """Configure training. ``jit_compile=True`` records each batch shape's first training step and replays
         the recording afterwards, as a CUDA graph on a GPU (see the README); ``"auto"`` (Keras's default) does
@@ -150,6 +159,10 @@ class Trainer(TfKeras2Loops):
         from ..models import shape_variants
 
         shape_variants.forget(self)  # (compiled anew: a variant copies the new compile when it is made)
+        if _holds_metrics(loss_weights) and not _holds_metrics(metrics):
+            # tf.keras 2's order, compile(optimizer, loss, metrics, loss_weights), by position: its scripts pass
+            # the metrics third, where Keras 3 takes the loss weights (numbers, never names or functions)
+            loss_weights, metrics = metrics, loss_weights
         # tf.keras 2's arguments of its TensorFlow graph that changed nothing in eager TensorFlow 2 (it dropped
         # them as gpunn does; Keras 3 refuses them)
         for ignored in ("experimental_run_tf_function", "cloning"):
@@ -571,7 +584,8 @@ class Trainer(TfKeras2Loops):
 
         ``x`` (and ``validation_data``) may also be a generator, an iterator or a ``gpunn.utils.PyDataset``
         yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches (``streamed_loops.py``)."""
-        with _tells_other_ranks_on_error(), step_interrupts.between_steps():
+        with compute_turns.model_calls(self, "train"), _tells_other_ranks_on_error(), \
+                step_interrupts.between_steps():
             from ..callbacks import CallbackList
 
             take_reading_arguments("fit", kwargs)
@@ -717,6 +731,10 @@ class Trainer(TfKeras2Loops):
         ``cbs``: a CallbackList told of the test as Keras tells it (``on_test_begin``, each batch, the end);
         ``callbacks_stop``: whether callbacks of the user's may stop it, so that the ranks agree after each batch
         (the same on every rank; by default, whether there are ``cbs``)."""
+        with compute_turns.model_calls(self, "test"):  # (a fit's validation beside another thread's evaluate)
+            return self._evaluate_arrays_alone(arrays, batch_size, data, cbs, callbacks_stop, reset)
+
+    def _evaluate_arrays_alone(self, arrays, batch_size, data, cbs, callbacks_stop, reset) -> dict:
         callbacks_stop = cbs is not None if callbacks_stop is None else callbacks_stop
         y = arrays[1]
         self.stop_evaluating = False
@@ -744,12 +762,12 @@ class Trainer(TfKeras2Loops):
             cbs.on_test_end(results)
         return results
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, return_dict=False,
-                 callbacks=None, steps=None, **kwargs):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None, callbacks=None,
+                 return_dict=False, **kwargs):
         """Loss and metrics over (x, y): a float when there are no metrics, else [loss, *metrics] (or a dict).
         ``x`` may be a generator, iterator or PyDataset of (x, y[, sample_weight]) batches; ``steps``: how many
         batches to read (all by default)."""
-        with _tells_other_ranks_on_error():
+        with compute_turns.model_calls(self, "test"), _tells_other_ranks_on_error():
             take_reading_arguments("evaluate", kwargs)
             self._require_compiled("evaluate", custom_steps.TEST_HOOKS)
             first_since_compile = self._first_use_since_compile()
@@ -902,7 +920,8 @@ class Trainer(TfKeras2Loops):
         """One optimizer step on exactly this batch; returns its loss (and metrics). ``reset_metrics=False`` (tf.keras
         2's argument, which Keras 3 dropped) adds this batch to the values of the calls before, since the last
         reset (``model.reset_metrics()``): a hand-written epoch loop's running loss."""
-        with _tells_other_ranks_on_error(), step_interrupts.between_steps():
+        with compute_turns.model_calls(self, "train"), _tells_other_ranks_on_error(), \
+                step_interrupts.between_steps():
             self._require_compiled("train_on_batch", custom_steps.TRAIN_HOOKS)
             distributed.current().meet("called train_on_batch")
             self._compiled_objects_built = True  # (as Keras builds them from this batch)
@@ -920,7 +939,7 @@ class Trainer(TfKeras2Loops):
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False, reset_metrics=True):
         """The loss (and metrics) of this batch; ``reset_metrics=False`` as ``train_on_batch``'s."""
-        with _tells_other_ranks_on_error():
+        with compute_turns.model_calls(self, "test"), _tells_other_ranks_on_error():
             self._require_compiled("test_on_batch", custom_steps.TEST_HOOKS)
             self._compiled_objects_built = True  # (as Keras builds them from this batch)
             variant = self._shape_variant(x)

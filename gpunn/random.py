@@ -60,7 +60,8 @@ class SeedGenerator:
         self.name = name or "seed_generator"
         self._generator = np.random.default_rng(new_seed() if seed is None else int(seed))
 
-    def next(self) -> np.random.Generator:
+    def next(self, ordered=True) -> np.random.Generator:
+        """The generator the draws come from (``ordered``: Keras's ordering of JAX's effects, nothing here)."""
         return self._generator
 
 

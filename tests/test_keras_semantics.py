@@ -602,13 +602,13 @@ def test_frozen_models_loaded_or_cloned_keep_their_layers_flags_not_the_model_s_
     assert theirs["sequential"][-1] == [False, False, True, True]  # the top layer trained, the frozen one not
 
 
-def test_a_single_variable_s_trainable_flag_is_refused_by_name():
-    """Keras keeps a flag per variable; gpunn lays weights out per layer, so the flag would be ignored."""
+def test_a_single_variable_s_trainable_flag_is_its_own():
+    """Keras keeps a flag per variable (tests/test_variable_trainable.py trains with it)."""
     model = gpunn.Sequential([gpunn.Input((4,)), layers.Dense(3, name="d")])
     assert model.layers[0].bias.trainable
-    with pytest.raises(AttributeError, match=r"^sequential(_\d+)?/d/bias.trainable: gpunn freezes whole layers"):
-        model.layers[0].bias.trainable = False
-    assert model.layers[0].bias.trainable and len(model.trainable_weights) == 2
+    model.layers[0].bias.trainable = False
+    assert not model.layers[0].bias.trainable and model.layers[0].kernel.trainable
+    assert [v.name for v in model.trainable_weights] == ["kernel"] and model.layers[0].trainable
 
 
 def test_moments_held_for_frozen_weights_follow_the_weight_itself_not_its_name():

@@ -466,7 +466,9 @@ def any(x, axis=None, keepdims=False):  # noqa: A001 (Keras's name)
     return Tensor(xp.any(_value(x, xp), axis=axis, keepdims=keepdims))
 
 
-def one_hot(x, num_classes, axis=-1, dtype=None):
+def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
+    if sparse:
+        raise ValueError("sparse: gpunn's arrays are dense; leave sparse=False")
     xp = array_module(x)
     ids = _array_of(x, xp).astype(np.int64)
     out = (ids[..., None] == xp.arange(num_classes)).astype(dtype or floatx())

@@ -22,6 +22,7 @@ from ..ops.workspace import Workspace, Workspaces
 from . import (activity_losses, keyword_inputs, sublayers, symbolic, tf_pipeline, training_override,
                user_layer, user_masks, variable_paths)
 from .calling import bind_standalone, call_layer, call_on_several, compute_dtype
+from .gradient_views import trained_names
 from .variable import Variable
 from .variable_lists import KerasVariableLists
 from ..unknown_arguments import refuse_unknown
@@ -111,7 +112,7 @@ def weight_property(name: str, doc: str = ""):
 _UNTRACKED = frozenset({"_tracked", "_traced_weights", "_added_specs", "_variables", "_penalized",
                         "_regularized", "_constrained", "declared_input_shape", "input_shape", "output_shape",
                         "_added_now", "_repeats_now", "_repeated_call_twins", "_last_losses",
-                        "_shared_from"})
+                        "_shared_from", "_frozen_variables"})
 
 
 def _takes_keras_shapes(build):
@@ -313,6 +314,9 @@ class Layer(KerasVariableLists):
     @trainable.setter
     def trainable(self, value) -> None:
         self._trainable = check_trainable(value)
+        # As Keras, which sets the flag of each of the layer's variables: one frozen on its own trains again
+        # with its layer
+        self.__dict__.pop("_frozen_variables", None)
         sublayers.set_trainable(self, self._trainable)  # as Keras: a layer's flag goes down to its sublayers
 
     @property
@@ -488,11 +492,12 @@ class Layer(KerasVariableLists):
         # penalty's gradient: those with a gradient view.
         all_specs = self.trained_weight_specs()
         specs = [s for s in all_specs if s.regularizer is not None]
-        self._penalized = [(s.regularizer, weights[s.name]) for s in specs if s.name in grads]
-        self._regularized = [(s.regularizer, weights[s.name], grads[s.name]) for s in specs if s.name in grads]
-        # As Keras, which constrains the variables its optimizer trains: those with a gradient view.
+        trained = trained_names(grads)
+        self._penalized = [(s.regularizer, weights[s.name]) for s in specs if s.name in trained]
+        self._regularized = [(s.regularizer, weights[s.name], grads[s.name]) for s in specs if s.name in trained]
+        # As Keras, which constrains the variables its optimizer trains: those with a gradient it applies.
         self._constrained = [(s.constraint, weights[s.name]) for s in all_specs
-                             if s.constraint is not None and s.name in grads]
+                             if s.constraint is not None and s.name in trained]
         for spec in all_specs:
             if spec.constraint is not None:
                 # Each layer names the argument after its weight: kernel_constraint, gamma_constraint...
@@ -573,7 +578,8 @@ class Layer(KerasVariableLists):
             pairs = sublayers.flat_specs_and_owners(self)
         else:
             pairs = [(spec, self) for spec in self.weight_specs()]
-        return [(spec, spec.trainable and owner.trainable and self.trainable) for spec, owner in pairs]
+        return [(spec, spec.trainable and owner.trainable and self.trainable
+                 and not sublayers.frozen_on_its_own(owner, spec.name)) for spec, owner in pairs]
 
     @property
     def trainable_weights(self) -> list:

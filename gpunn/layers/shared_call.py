@@ -13,6 +13,7 @@ import copy
 
 from ..ops.workspace import Workspaces
 from . import base  # a module, not its names: base imports wiring, which imports this
+from .gradient_views import GradientViews
 
 
 class SharedCall:
@@ -39,7 +40,9 @@ class SharedCall:
             twin.__dict__["_tracked"] = dict(layer.__dict__.get("_tracked", {}))  # the layer's own, not shared
             twin._shared_from = layer  # a layer of the user's: its call() reads the layer's Variables
             twin._workspaces = Workspaces(layer.ops)
-            grads = {name: layer.ops.zeros(tuple(g.shape), dtype=g.dtype) for name, g in layer.bound.grads.items()}
+            grads = GradientViews({name: layer.ops.zeros(tuple(g.shape), dtype=g.dtype)
+                                   for name, g in layer.bound.grads.items()},
+                                  getattr(layer.bound.grads, "discarded", ()))
             twin.bound = base.Bound(layer.bound.weights, grads, layer.bound.trainable, layer.bound.owner)
             twin._penalized, twin._regularized, twin._constrained = [], [], []
             twin._variables = {}

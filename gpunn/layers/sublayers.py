@@ -19,6 +19,7 @@ import copy
 import dataclasses
 
 from ..naming import container_name, snake_case
+from .gradient_views import GradientViews
 
 # Layer attributes that hold layers but are not sublayers (the layer making a mask, set by a model)
 NOT_SUBLAYERS = frozenset({"mask_source", "_incoming_mask_source", "_shared_from"})
@@ -316,7 +317,7 @@ def bind_children(layer, ops, weights: dict, grads: dict, trainable: bool, owner
         seen.add(id(child))
         prefix = f"{path}/"
         child.bind(ops, {name[len(prefix):]: view for name, view in weights.items() if name.startswith(prefix)},
-                   {name[len(prefix):]: view for name, view in grads.items() if name.startswith(prefix)},
+                   GradientViews(grads, getattr(grads, "discarded", ())).below(prefix),
                    trainable=trainable, owner=owner)
 
 
@@ -327,6 +328,12 @@ def variable_of(layer, name: str):
         if path and name.startswith(f"{path}/") and "/" not in name[len(path) + 1:]:
             return owner.variable(name[len(path) + 1:])
     return None
+
+
+def frozen_on_its_own(owner, name: str) -> bool:
+    """Whether the weight ``name`` (a path below ``owner`` too: its last part is the name) of the layer ``owner``
+    made was frozen by itself (``layer.kernel.trainable = False``)."""
+    return name.rsplit("/", 1)[-1] in owner.__dict__.get("_frozen_variables", ())
 
 
 def set_trainable(layer, value: bool) -> None:

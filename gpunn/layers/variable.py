@@ -154,21 +154,34 @@ class Variable:
     @property
     def trainable(self) -> bool:
         """As in Keras, where ``layer.trainable = False`` sets the flag of each of its trainable variables: a
-        trainable-kind weight of a trainable layer (moving statistics and constants never are)."""
+        trainable-kind weight of a trainable layer (moving statistics and constants never are), unless frozen
+        by itself (the setter)."""
         if self._read is not None:
             return False
         spec = next((s for s in self._layer.weight_specs() if s.name == self._name), None)
-        return bool(spec is not None and spec.trainable and self._layer.trainable)
+        return bool(spec is not None and spec.trainable and self._layer.trainable
+                    and self._name not in self._layer.__dict__.get("_frozen_variables", ()))
 
     @trainable.setter
     def trainable(self, value):
-        # Keras keeps a flag per variable; gpunn's flat buffers are laid out per layer (a layer's trainable-kind
-        # weights train together), so a flag set here would be ignored: refused by name, unless it changes nothing
-        if bool(value) == self.trainable:
+        """Keras's flag of one variable: ``layer.kernel.trainable = False`` freezes the kernel alone (the bias
+        trains on); as a layer's flag, it takes effect for a model at its next ``compile()``. A layer's own
+        ``trainable`` setter sets it back on each of its variables, as Keras's does."""
+        from .base import check_trainable
+
+        value = check_trainable(value)
+        if value == self.trainable:
             return
-        raise AttributeError(
-            f"{self.path}.trainable: gpunn freezes whole layers, not single variables; set layer.trainable = "
-            f"False on {self._layer.name!r} (all of its weights), or use_bias=False for a layer without a bias")
+        spec = next((s for s in self._layer.weight_specs() if s.name == self._name), None)
+        if self._read is not None or spec is None or not spec.trainable:
+            raise AttributeError(f"{self.path}.trainable: the weight is not trained by any optimizer (moving "
+                                 "statistics, a layer's constants): gpunn keeps its flag False")
+        if not self._layer.trainable:
+            raise AttributeError(f"{self.path}.trainable: layer {self._layer.name!r} is frozen (trainable=False), "
+                                 "so none of its weights trains: set layer.trainable = True first")
+        frozen = set(self._layer.__dict__.get("_frozen_variables", ()))
+        (frozen.discard if value else frozen.add)(self._name)
+        self._layer.__dict__["_frozen_variables"] = frozenset(frozen)
 
     @property
     def constraint(self):

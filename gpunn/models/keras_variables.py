@@ -120,6 +120,8 @@ def keras_trainable(layer):
     sublayer's weights are not, whatever the outer layer's flag."""
     made_by = {spec.name: owner for spec, owner in sublayers.flat_specs_and_owners(layer)} \
         if sublayers.has_sublayers(layer) else {}
+    # (a weight frozen by itself keeps its place: Keras's own writer would list it after the others, in a file
+    # that neither Keras nor gpunn reads back, both reading in the order of a model made from the config)
     return lambda spec: spec.trainable and layer.trainable and made_by.get(spec.name, layer).trainable
 
 
@@ -236,9 +238,9 @@ def weight_tensors(model, per_layer: list[list[np.ndarray] | None], filepath, sk
 def trained_weights(model) -> list[tuple]:
     """(layer, spec) of each weight the model's flat trained buffer holds, in its order: the layout
     ``ParameterStore`` makes for the trainable flags of the model's last compile."""
-    model_flag, layer_flags = model._store.trainable_state
-    return [(layer, spec) for layer, flag in zip(model._store.layers, layer_flags) for spec in layer.weight_specs()
-            if spec.trainable and flag and model_flag]
+    model_flag, layer_flags, frozen = model._store.trainable_state
+    return [(layer, spec) for layer, flag, frozen_here in zip(model._store.layers, layer_flags, frozen)
+            for spec in layer.weight_specs() if spec.trainable and flag and model_flag and spec.name not in frozen_here]
 
 
 def trained_weight_descriptions(model) -> list[tuple[str, tuple]]:

@@ -21,33 +21,44 @@ import numpy as np
 
 from ..layers.base import Layer
 from ..layers import sublayers
+from ..layers.gradient_views import GradientViews
 
 
 class ParameterStore:
     """The buffers of one model for one layout: these layers, these weight shapes, these trainable flags."""
 
     def __init__(self, ops, layers, dtype: str, trainable_state):
-        """``trainable_state``: (the model's ``trainable``, each layer's ``trainable``), the flags this layout is
-        made for. As in Keras, a layer's trainable-kind weights are trained when both flags are True; a layer's
-        own flag also sets BatchNormalization's mode."""
+        """``trainable_state``: (the model's ``trainable``, each layer's ``trainable``, each layer's weights frozen
+        by themselves), the flags this layout is made for. As in Keras, a layer's trainable-kind weights are
+        trained when both flags are True, but for those frozen by themselves; a layer's own flag also sets
+        BatchNormalization's mode."""
         sublayers.check_held_once(layers)
         self.ops = ops
         self.layers = list(layers)
         self.dtype = dtype
-        model_flag, layer_flags = trainable_state
-        self.trainable_state = (bool(model_flag), tuple(bool(flag) for flag in layer_flags))
-        trained, kept = [], []
-        for layer, flag in zip(self.layers, self.trainable_state[1]):
+        model_flag, layer_flags, frozen = trainable_state
+        self.trainable_state = (bool(model_flag), tuple(bool(flag) for flag in layer_flags),
+                                tuple(frozenset(names) for names in frozen))
+        trained, kept, discarded = [], [], []
+        for layer, flag, frozen_here in zip(self.layers, self.trainable_state[1], self.trainable_state[2]):
             for spec in layer.weight_specs():
-                (trained if spec.trainable and flag and model_flag else kept).append((layer, spec))
+                trains = spec.trainable and flag and model_flag
+                (trained if trains and spec.name not in frozen_here else kept).append((layer, spec))
+                if trains and spec.name in frozen_here:
+                    discarded.append((layer, spec))
         sizes = [int(np.prod(spec.shape)) for _, spec in trained]
         kept_sizes = [int(np.prod(spec.shape)) for _, spec in kept]
+        discarded_sizes = [int(np.prod(spec.shape)) for _, spec in discarded]
         self.params = ops.zeros(sum(sizes), dtype=dtype)
         self.grads = ops.zeros(sum(sizes), dtype=dtype)
         self.states = ops.zeros(sum(kept_sizes), dtype=dtype)
+        # the gradients of the weights frozen by themselves, which the backward pass writes and nothing applies
+        self.discarded_grads = ops.zeros(sum(discarded_sizes), dtype=dtype)
         self.segments: list[tuple[int, int]] = []
         # The dicts each layer is bound with: made once, so that every claim hands back the same views.
-        self._views = {id(layer): ({}, {}, flag) for layer, flag in zip(self.layers, self.trainable_state[1])}
+        self._views = {id(layer): ({}, GradientViews({}, {spec.name for owner, spec in discarded if owner is layer}),
+                                   flag)
+                       for layer, flag in zip(self.layers, self.trainable_state[1])}
         offset = 0
         for (layer, spec), size in zip(trained, sizes):
             weights, grads, _ = self._views[id(layer)]
@@ -58,6 +69,10 @@ class ParameterStore:
         offset = 0
         for (layer, spec), size in zip(kept, kept_sizes):
             self._views[id(layer)][0][spec.name] = self.states[offset:offset + size].reshape(spec.shape)
+            offset += size
+        offset = 0
+        for (layer, spec), size in zip(discarded, discarded_sizes):
+            self._views[id(layer)][1][spec.name] = self.discarded_grads[offset:offset + size].reshape(spec.shape)
             offset += size
         self._fill()
         for layer in self.layers:

@@ -133,7 +133,9 @@ class Sequential(Trainer, KerasVariableLists):
         ``layers`` is Keras's list of what it holds)."""
         return list(self._layers)
 
-    def add(self, layer: Layer) -> None:
+    def add(self, layer: Layer, rebuild: bool = True) -> None:
+        """Keras's: ``layer`` after the others; a model that knows its input shape is built again, unless
+        ``rebuild=False`` (then at its first use)."""
         before = list(self._layers)
         if isinstance(layer, Sequential):
             self._add_model(layer)
@@ -158,7 +160,7 @@ class Sequential(Trainer, KerasVariableLists):
             self._layers.append(layer)
             self._hold(layer)
         self._invalidate()
-        if self.declared_input_shape is not None and self._layers:
+        if rebuild and self.declared_input_shape is not None and self._layers:
             Sequential.build(self)  # as in Keras: a model that knows its input shape is built as it is assembled
         self._tell_holders(before)
 

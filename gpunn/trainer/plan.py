@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .. import metrics as metrics_module
 from ..layers import user_layer, wiring
 from ..layers.activation import Activation
+from ..layers.gradient_views import trained_names
 from ..layers.dense import Dense
 from ..layers.reshape import Reshape
 from . import compiled_outputs
@@ -156,7 +157,7 @@ def make_plan(model, sparse_labels) -> TrainPlan:
         layers=layers, sources=sources, modes=modes, split_inputs=model._split_inputs, outputs=outputs,
         output_indices=tuple(ends) if several else None, targets=targets, need_dx=need_dx,
         has_regularizers=any(s.regularizer is not None for layer in layers for s in layer.trained_weight_specs()),
-        has_constraints=any(s.constraint is not None and s.name in layer.bound.grads
+        has_constraints=any(s.constraint is not None and s.name in trained_names(layer.bound.grads)
                             for layer in layers for s in layer.trained_weight_specs()),
         metrics=metrics, metric_outputs=metric_outputs, metric_names=metric_names, metric_weighted=metric_weighted,
         loss_names=loss_names, losses_last=unnamed, labels_as_column=not several and sparse_labels == "column",

@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import compute_turns, regularizers
 from ..layers import step_state_updates, wiring
+from ..layers.gradient_views import trained_names
 from ..ops.base import Ops
 from ..optimizers import accumulation
 from ..ops.cuda_graphs import CaptureRefused
@@ -129,7 +130,7 @@ class TrainStep:
         model = self.model
         layer_segments = []
         grad_views = [layer.bound.grads[s.name] for layer in model._layers for s in layer.weight_specs()
-                      if s.name in layer.bound.grads]
+                      if s.name in trained_names(layer.bound.grads)]
         for layer in self.plan.layers:
             ids = {id(g) for g in layer.bound.grads.values()}
             layer_segments.append([seg for seg, g in zip(model._segments, grad_views) if id(g) in ids])

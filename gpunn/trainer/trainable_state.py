@@ -14,16 +14,28 @@ first ``fit``, on every backend); after it, a change waits for the next compile,
 from __future__ import annotations
 
 import warnings
+from typing import NamedTuple
 
 from ..layers import sublayers
 
 
+class Flags(NamedTuple):
+    """A layer's ``trainable`` flag, and the names of its weights frozen by themselves (``layer.kernel.trainable
+    = False``: Keras's flag per variable)."""
+    trainable: bool
+    frozen: frozenset = frozenset()
+
+
+def flags_of(owner) -> Flags:
+    return Flags(owner.trainable, frozenset(owner.__dict__.get("_frozen_variables", ())))
+
+
 def current(model) -> dict:
-    """{the model and each of its layers, and the layers they hold: its ``trainable`` flag now}, Keras's
-    ``_compiled_trainable_state``."""
-    state = {model: model.trainable}
+    """{the model and each of its layers, and the layers they hold: its flags now}, Keras's
+    ``_compiled_trainable_state`` (which holds each layer's flag; gpunn's each weight's too)."""
+    state = {model: flags_of(model)}
     for layer in model._layers:
-        state.update((owner, owner.trainable) for _, owner in sublayers.owners(layer))
+        state.update((owner, flags_of(owner)) for _, owner in sublayers.owners(layer))
     return state
 
 
@@ -33,12 +45,18 @@ def check_nested(model) -> None:
         sublayers.check_flags(layer)
 
 
-def in_effect(model) -> tuple[bool, tuple[bool, ...]]:
-    """(the model's flag, each layer's flag) that training uses: the compiled ones; a layer added since the last
-    compile (which drops the training step) is taken with its flag of now (see ``record_added_layers``)."""
+def in_effect(model) -> tuple[bool, tuple[bool, ...], tuple[frozenset, ...]]:
+    """(the model's flag, each layer's flag, each layer's weights frozen by themselves: paths below it) that
+    training uses: the compiled ones; a layer added since the last compile (which drops the training step) is
+    taken with its flags of now (see ``record_added_layers``)."""
     compiled = model._compiled_trainable_state or {}
-    return (compiled.get(model, model.trainable),
-            tuple(compiled.get(layer, layer.trainable) for layer in model._layers))
+
+    def flags(owner) -> Flags:
+        return compiled.get(owner) or flags_of(owner)
+
+    frozen = tuple(frozenset(f"{path}/{name}" if path else name for path, owner in sublayers.owners(layer)
+                             for name in flags(owner).frozen) for layer in model._layers)
+    return flags(model).trainable, tuple(flags(layer).trainable for layer in model._layers), frozen
 
 
 def record_added_layers(model) -> None:
@@ -47,7 +65,8 @@ def record_added_layers(model) -> None:
     compiled = model._compiled_trainable_state
     if compiled is not None:
         for layer in model._layers:
-            compiled.setdefault(layer, layer.trainable)
+            for _, owner in sublayers.owners(layer):
+                compiled.setdefault(owner, flags_of(owner))
 
 
 def warn_if_changed(model) -> None:

@@ -262,3 +262,174 @@ def test_gpu_fit_in_a_thread_beside_predictions_trains_as_alone():
         training.join()
         assert fitted == history
         _assert_same_weights(model, alone)
+
+
+@pytest.fixture
+def threads_switch_often():
+    """Threads switch every 10 us instead of 5 ms, so that the races these tests guard against would show."""
+    import sys
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    yield
+    sys.setswitchinterval(before)
+
+
+def _wide(jit=False, regularizer=None):
+    """(Seeded initializers, not the global seed: models made in several threads at once draw the same.)"""
+    inputs = gpunn.Input((FEATURES,))
+    hidden = gpunn.layers.Dense(UNITS, activation="relu", name="hidden", kernel_regularizer=regularizer,
+                                kernel_initializer=gpunn.initializers.GlorotUniform(seed=1))(inputs)
+    model = gpunn.Model(inputs, gpunn.layers.Dense(3, activation="softmax",
+                                                   kernel_initializer=gpunn.initializers.GlorotUniform(seed=2))(hidden))
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=jit)
+    return model
+
+
+def _beside_a_fit(model, work):
+    """``work()`` repeated in this thread while ``model`` fits in another; the fit's history."""
+    fitted = {}
+    training = threading.Thread(target=lambda: fitted.update(_fit(model, epochs=2)))
+    training.start()
+    while training.is_alive():
+        work()
+    training.join()
+    return fitted
+
+
+def test_a_model_made_from_a_training_model_s_layers_beside_its_fit(numpy_backend, threads_switch_often):
+    """A feature extractor made meanwhile binds the shared layers to new buffers: not inside a step."""
+    history = _fit(_wide(), epochs=2)
+    model = _wide()
+    assert _beside_a_fit(model, lambda: gpunn.Model(model.inputs, model.get_layer("hidden").output)) == history
+
+
+def test_model_losses_read_beside_a_fit(numpy_backend, threads_switch_often):
+    """The penalties are computed in the layer's regularization workspace, a step's too."""
+    regularizer = gpunn.regularizers.L1L2(1e-4, 1e-3)
+    history = _fit(_wide(regularizer=regularizer), epochs=2)
+    model = _wide(regularizer=regularizer)
+    assert _beside_a_fit(model, lambda: [float(np.asarray(loss)) for loss in model.losses]) == history
+
+
+def test_a_prediction_s_batches_all_see_the_same_weights_beside_a_fit(numpy_backend):
+    model = _wide()
+    repeated = np.concatenate([X[:BATCH]] * 4)
+    mixed = []
+
+    def predict():
+        rows = model.predict(repeated, batch_size=BATCH, verbose=0).reshape(4, BATCH, 3)
+        mixed.extend(k for k in range(1, 4) if not np.array_equal(rows[0], rows[k]))
+
+    _beside_a_fit(model, predict)
+    assert not mixed
+
+
+def test_recorded_fits_in_a_pool_of_threads_train_as_alone(numpy_backend, threads_switch_often):
+    """A grid search's fits on joblib's threading backend: a step recorded in one thread records none of another
+    thread's calls (ops/recording.py)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def train(batch):
+        model = _wide(jit=True)
+        history = model.fit(X, Y, batch_size=batch, epochs=2, shuffle=False, verbose=0, validation_split=0.25)
+        return history.history, [w.tolist() for w in model.get_weights()]
+
+    batches = [8, 12, 16, 24]
+    alone = [train(batch) for batch in batches]
+    for _ in range(3):
+        with ThreadPoolExecutor(2) as pool:
+            assert list(pool.map(train, batches)) == alone
+
+
+def test_paths_of_models_built_in_two_threads_at_once_are_their_own(numpy_backend, threads_switch_often):
+    class Tower(gpunn.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden, self.out = gpunn.layers.Dense(8), gpunn.layers.Dense(3)
+
+        def call(self, inputs):
+            return self.out(self.hidden(inputs))
+
+    wrong = []
+
+    def build(k):
+        for i in range(40):
+            model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(8)], name=f"seq_{k}_{i}") if k == 0 \
+                else Tower(name=f"tower_{k}_{i}")
+            if k == 1:
+                model.predict(np.zeros((2, 4), "float32"), verbose=0)  # (traced under its name)
+            wrong.extend(w.path for w in model.weights if not w.path.startswith(model.name + "/"))
+
+    _in_threads(build, count=2)
+    assert not wrong
+
+
+def test_first_predictions_of_a_subclassed_model_from_threads(numpy_backend, threads_switch_often):
+    """A server's first requests arrive together: the model is traced once, in one of them."""
+    class Tower(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden, self.out = gpunn.layers.Dense(UNITS, activation="relu"), gpunn.layers.Dense(3)
+
+        def call(self, inputs):
+            return self.out(self.hidden(inputs))
+
+    for _ in range(5):
+        model, results = Tower(), []
+        _in_threads(lambda k: results.append(model.predict(REQUESTS[0], verbose=0)), count=6)
+        assert all(np.array_equal(result, results[0]) for result in results)
+
+
+def test_a_callback_may_wait_for_another_thread_s_evaluation_of_the_model(numpy_backend):
+    """The validation holds no lock of the model while its callbacks run."""
+    model = _wide()
+    extra = []
+
+    class ExtraEvaluation(gpunn.callbacks.Callback):
+        def on_test_end(self, logs=None):
+            worker = threading.Thread(target=lambda: extra.append(self.model.evaluate(X, Y, verbose=0)))
+            worker.start()
+            worker.join(timeout=60)
+            assert not worker.is_alive(), "the evaluation in another thread waits for this one"
+
+    model.fit(X, Y, epochs=2, validation_data=(X, Y), callbacks=[ExtraEvaluation()], verbose=0)
+    assert len(extra) == 2
+
+
+def test_a_recording_takes_no_call_of_another_thread(numpy_backend):
+    """Another thread's array calls outside any turn (another model's metric resets) while a step is recorded: not
+    in the recording, whose replays would run them again (ops/recording.py)."""
+    import sys
+
+    x = np.random.default_rng(8).random((64, 8)).astype("float32")
+    y = np.random.default_rng(9).random((64, 2)).astype("float32")
+
+    def small(jit):
+        model = gpunn.Sequential([gpunn.Input((8,)), gpunn.layers.Dense(8, activation="relu"), gpunn.layers.Dense(2)])
+        model.set_weights([np.random.default_rng(1).random(w.shape).astype("float32") - 0.5
+                           for w in model.get_weights()])
+        model.compile(gpunn.optimizers.SGD(0.1), "mse", metrics=["mae"], jit_compile=jit)
+        return model
+
+    def fit(model):
+        history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0).history
+        return history, [w.tolist() for w in model.get_weights()]
+
+    expected = fit(small(True))
+    other = small(False)
+    other.evaluate(x, y, verbose=0)
+    stop, before = threading.Event(), sys.getswitchinterval()
+    resetting = threading.Thread(target=lambda: [other.reset_metrics() for _ in iter(stop.is_set, True)])
+    sys.setswitchinterval(1e-6)
+    resetting.start()
+    try:
+        results = [fit(small(True)) for _ in range(20)]
+    finally:
+        stop.set()
+        resetting.join()
+        sys.setswitchinterval(before)
+    assert all(result == expected for result in results)
+    from gpunn.ops import get_ops
+
+    assert get_ops()._tape is None

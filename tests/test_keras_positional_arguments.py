@@ -54,8 +54,8 @@ def run(keras, folder):
     m.compile("sgd", "mse", 2.0, ["mae"])
     out["compile_weights"] = m.evaluate(x, y, verbose=0)
     # Metric(dtype, name), InputLayer(shape, batch_size, dtype, sparse)
-    metric = keras.metrics.Metric("float32", "my_metric")
-    out["metric"] = [metric.name, metric.dtype]
+    metric, unnamed_dtype = keras.metrics.Metric("float32", "my_metric"), keras.metrics.Metric(None, "mine")
+    out["metric"] = [metric.name, metric.dtype, unnamed_dtype.name, unnamed_dtype.dtype]
     out["input_layer"] = keras.layers.InputLayer((3,), None, "float64", False).dtype
     return out
 '''

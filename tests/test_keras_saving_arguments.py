@@ -51,6 +51,13 @@ def run(keras, folder):
                       [w.tolist() for w in other.layers[0].get_weights()] == [w.tolist() for w in
                                                                               model.layers[0].get_weights()],
                       int(other.optimizer.iterations)]
+    # a new head of another shape on the loaded base: the skipped head is never matched against the file
+    wider = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(2)])
+    head = [w.tolist() for w in wider.layers[1].get_weights()]
+    wider.load_weights(path, objects_to_skip=[wider.layers[1]])
+    out["new_head"] = [[w.tolist() for w in wider.layers[1].get_weights()] == head,
+                       [w.tolist() for w in wider.layers[0].get_weights()] == [w.tolist() for w in
+                                                                               model.layers[0].get_weights()]]
     try:
         other.load_weights(os.path.join(folder, "x.keras"), objects_to_skip=[])
     except (ValueError, FileNotFoundError) as error:
@@ -66,6 +73,7 @@ def test_unzipped_models_and_skipped_objects_as_keras_s(tmp_path_factory):
     np.testing.assert_allclose(ours["loaded"][1], theirs["loaded"][1], rtol=1e-4)
     assert ours["keras_name"] is theirs["keras_name"] is True
     assert ours["skipped"] == theirs["skipped"] == [True, True, 1]
+    assert ours["new_head"] == theirs["new_head"] == [True, True]
     assert ours["skip_keras_file"] == theirs["skip_keras_file"] == "ValueError"
 
 

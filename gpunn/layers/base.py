@@ -450,12 +450,13 @@ class Layer(KerasVariableLists):
         """The penalty of each trainable weight (Keras: of ``trainable_weights``), computed now."""
         trained = {spec.name for spec, counted in self._trained_kind() if counted}
         out = []
-        for spec in self.trained_weight_specs():
-            if spec.regularizer is not None and spec.name in trained and spec.name in self.bound.weights:
-                weight = self.bound.weights[spec.name]
-                term = self.ops.zeros((), weight.dtype)
-                spec.regularizer.penalty(self.ops, self.workspace("regularization"), weight, term)
-                out.append(term)
+        with compute_turns.turn(self.ops):  # (the regularization workspace is a training step's too)
+            for spec in self.trained_weight_specs():
+                if spec.regularizer is not None and spec.name in trained and spec.name in self.bound.weights:
+                    weight = self.bound.weights[spec.name]
+                    term = self.ops.zeros((), weight.dtype)
+                    spec.regularizer.penalty(self.ops, self.workspace("regularization"), weight, term)
+                    out.append(term)
         return out
 
     def output_mask_source(self, source):

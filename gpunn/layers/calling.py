@@ -110,15 +110,13 @@ def call_layer(layer, inputs, training=False, mask=None):
     mask, which a layer computing with one takes, as Keras's eager calls do."""
     from ..ops import get_ops
 
-    with compute_turns.turn(layer.ops or get_ops()):  # (the layer's workspaces: compute_turns.py)
-        return _call_layer_in_turn(layer, inputs, training, mask)
-
-
-def _call_layer_in_turn(layer, inputs, training, mask):
-    from ..ops import get_ops
-
-    training = check_training(training)
     ops = layer.ops or get_ops()
+    with compute_turns.turn(ops):  # (the layer's workspaces: compute_turns.py)
+        return _call_layer_in_turn(layer, ops, inputs, training, mask)
+
+
+def _call_layer_in_turn(layer, ops, inputs, training, mask):
+    training = check_training(training)
     dtype = compute_dtype(layer)
     x = to_backend(ops, "inputs", inputs, dtype)
     known = layer.input_shape if layer.built else layer.declared_input_shape
@@ -176,15 +174,13 @@ def call_on_several(layer, inputs, training=False):
     Learning" chapter 12 MyMultiLayer)."""
     from ..ops import get_ops
 
-    with compute_turns.turn(layer.ops or get_ops()):
-        return _call_on_several_in_turn(layer, inputs, training)
-
-
-def _call_on_several_in_turn(layer, inputs, training):
-    from ..ops import get_ops
-
-    training = check_training(training)
     ops = layer.ops or get_ops()
+    with compute_turns.turn(ops):
+        return _call_on_several_in_turn(layer, ops, inputs, training)
+
+
+def _call_on_several_in_turn(layer, ops, inputs, training):
+    training = check_training(training)
     dtype = compute_dtype(layer)
     xs = [to_backend(ops, f"inputs[{k}]", value, dtype) for k, value in enumerate(inputs)]
     if any(x.ndim < 2 for x in xs) or len({x.shape[0] for x in xs}) != 1:

@@ -4,6 +4,8 @@ A weight frozen by itself (``layer.kernel.trainable = False``, as Keras sets a f
 trains keeps its value in the model's buffer of weights it does not train; the layer's backward pass still writes
 its gradient (a layer computes all of its weights' gradients), into a scratch buffer whose views are listed as
 ``discarded`` (``models/parameter_store.py``). Penalties, constraints and the optimizer take the others only.
+(A layer whose every weight is frozen so still computes their gradients, unlike a layer frozen as a whole, which
+has no gradient views: wasted work, not a wrong result.)
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ import marshal
 import types
 
 from .. import custom_objects
-from .. import custom_objects as custom_objects_lookup  # (``from_config`` has an argument of that name)
+from ..custom_objects import custom_object_scope
 from . import user_layer
 from .base import Layer
 
@@ -96,7 +96,7 @@ class Lambda(Layer):
     def from_config(cls, config: dict, custom_objects=None, safe_mode=None):
         """Keras's: the function named in ``config`` found among ``custom_objects`` too. ``safe_mode`` is taken
         and changes nothing: gpunn never loads a function's bytecode (see the module docstring)."""
-        with custom_objects_lookup.custom_object_scope(custom_objects):
+        with custom_object_scope(custom_objects):
             return cls(**config)
 
     def get_config(self):

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .. import fuzz_factor
+from .. import compute_turns, fuzz_factor
 from .base import Layer
 from .calling import bind_standalone, call_result, check_training, compute_dtype, to_backend
 from . import symbolic, user_layer
@@ -97,10 +97,11 @@ class Merge(Layer):
         if len(rows) != 1 or None in rows:
             raise ValueError(f"inputs: a {type(self).__name__} layer takes arrays with one batch size, got shapes "
                              f"{[tuple(a.shape) for a in arrays]}")
-        self.build([tuple(array.shape[1:]) for array in arrays])
-        bind_standalone(self, ops, dtype)
-        y, _ = self.forward(arrays, training)
-        return call_result(self.ops, self.ops.copy(y))
+        with compute_turns.turn(ops):  # (its workspace: compute_turns.py)
+            self.build([tuple(array.shape[1:]) for array in arrays])
+            bind_standalone(self, ops, dtype)
+            y, _ = self.forward(arrays, training)
+            return call_result(self.ops, self.ops.copy(y))
 
     def _own(self, ws, name: str, source):
         """A copy of ``source`` in a buffer of this layer's workspace."""

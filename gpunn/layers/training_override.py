@@ -16,6 +16,7 @@ read, before the layer runs.
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 
@@ -38,7 +39,14 @@ class _Reading:
         self.calls: list[tuple] = []
 
 
-_readings: list[_Reading] = []
+class _ThreadReadings(threading.local):
+    """The calls of the script's being read in this thread, innermost last (another thread reads its own)."""
+
+    def __init__(self):
+        self.readings: list[_Reading] = []
+
+
+_THREAD = _ThreadReadings()
 
 
 def is_training_override_class(cls) -> bool:
@@ -92,7 +100,7 @@ def forced_mode(layer, training: bool) -> bool:
 def super_call(layer, inputs, training=None, **kwargs):
     """A built-in layer's ``call()``: inside a subclass's ``call()`` being read, the record of its arguments;
     called on a built-in layer itself, the layer's computation (``layer(inputs)``), as in Keras."""
-    reading = _readings[-1] if _readings and _readings[-1].layer is layer else None
+    reading = _THREAD.readings[-1] if _THREAD.readings and _THREAD.readings[-1].layer is layer else None
     if reading is not None:
         reading.calls.append((inputs, training, kwargs))
         return reading.output
@@ -108,7 +116,7 @@ def _read_call(layer, mode: bool, made_now: bool = False) -> bool | None:
     ``from_config`` setting attributes), so it is read again when the layer runs (None now)."""
     call = type(layer).call
     reading = _Reading(layer, _StandIn("inputs"), _StandIn("output of super().call()"))
-    _readings.append(reading)
+    _THREAD.readings.append(reading)
     try:
         named = overrides.names_training(call)
         returned = call(layer, reading.inputs, training=mode) if named else call(layer, reading.inputs)
@@ -118,7 +126,7 @@ def _read_call(layer, mode: bool, made_now: bool = False) -> bool | None:
         raise _refusal(layer, f"this one does more (run on a stand-in input, it raised {type(error).__name__}: "
                               f"{error})") from error
     finally:
-        _readings.pop()
+        _THREAD.readings.pop()
     if len(reading.calls) != 1:
         raise _refusal(layer, f"this one calls super().call() {len(reading.calls)} times, not once")
     inputs, training, kwargs = reading.calls[0]

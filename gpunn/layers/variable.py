@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from .. import compute_turns
 from ..autodiff import Tensor
 from . import variable_paths
 from .call_result import host_result
@@ -71,27 +72,32 @@ class Variable:
         return getattr(self._layer, "ops", None)
 
     # ---- writing --------------------------------------------------------------------------------------
+    # Writes take a compute turn (compute_turns.py): between, not inside, another thread's training steps
     def assign(self, value):
         """Write ``value`` (same shape; NumPy, CuPy or a number for a 0-d weight) into the weight in place."""
-        target = self._writable()
-        value = self._converted(value)
-        target[...] = value
+        with compute_turns.turn(self._ops()):
+            target = self._writable()
+            value = self._converted(value)
+            target[...] = value
         return value
 
     def assign_add(self, value):
-        target = self._writable()
-        target[...] = target + self._converted(value)
+        with compute_turns.turn(self._ops()):
+            target = self._writable()
+            target[...] = target + self._converted(value)
         return self.value
 
     def assign_sub(self, value):
-        target = self._writable()
-        target[...] = target - self._converted(value)
+        with compute_turns.turn(self._ops()):
+            target = self._writable()
+            target[...] = target - self._converted(value)
         return self.value
 
     def __setitem__(self, index, value) -> None:
-        target = self._writable()
-        ops = self._ops()
-        target[index] = ops.asarray(value, dtype=target.dtype) if ops is not None else value
+        with compute_turns.turn(self._ops()):
+            target = self._writable()
+            ops = self._ops()
+            target[index] = ops.asarray(value, dtype=target.dtype) if ops is not None else value
 
     def _writable(self):
         if self._read is not None:

@@ -10,37 +10,46 @@ gpunn fixes a layer's prefix when its first weight is made or it is first built,
 from __future__ import annotations
 
 import contextlib
+import threading
 
-_scopes: list[str] = []
+
+class _ThreadScopes(threading.local):
+    """The names of the models being built in this thread, outermost first (another thread builds its own)."""
+
+    def __init__(self):
+        self.names: list[str] = []
+
+
+_THREAD = _ThreadScopes()
 
 
 @contextlib.contextmanager
 def scope(name: str):
     """Layers first built (or weights first made) inside get ``name/`` in their paths."""
-    _scopes.append(name)
+    _THREAD.names.append(name)
     try:
         yield
     finally:
-        _scopes.pop()
+        _THREAD.names.pop()
 
 
 @contextlib.contextmanager
 def outside(name: str):
     """The scopes open now, but the innermost when it is ``name``: what a layer named as its model sees (a model
     whose call() runs as one layer, ``models/own_weights.py``, which opens that scope itself)."""
-    removed = bool(_scopes) and _scopes[-1] == name
+    removed = bool(_THREAD.names) and _THREAD.names[-1] == name
     if removed:
-        _scopes.pop()
+        _THREAD.names.pop()
     try:
         yield
     finally:
         if removed:
-            _scopes.append(name)
+            _THREAD.names.append(name)
 
 
 def fix_prefix(layer) -> None:
     """Keep the prefix of the scopes open now, unless the layer has one already."""
-    layer.__dict__.setdefault("_path_prefix", "".join(f"{name}/" for name in _scopes))
+    layer.__dict__.setdefault("_path_prefix", "".join(f"{name}/" for name in _THREAD.names))
 
 
 def prefix(layer) -> str:

@@ -97,7 +97,6 @@ class StateBinding:
         self.ops, self.flat, self.views, self.layout, self.owner = ops, flat, views, layout, owner
 
 
-
 def _names_a_dtype(value) -> bool:
     """Whether ``value`` is a dtype or a dtype's name ("float32"), as a metric's ``dtype`` argument is."""
     if value is None or isinstance(value, bool):
@@ -106,6 +105,7 @@ def _names_a_dtype(value) -> bool:
         return np.dtype(value).kind in "fiub" and (not isinstance(value, str) or value == np.dtype(value).name)
     except (TypeError, ValueError):
         return False
+
 
 class Metric:
     """Base class of gpunn's metrics. Subclasses define ``state_shapes``, ``accumulate`` and ``finalize``.
@@ -138,9 +138,9 @@ class Metric:
     means_each_row = False
 
     def __init__(self, name=None, dtype=None):
-        if _names_a_dtype(name) and not _names_a_dtype(dtype):
+        if (_names_a_dtype(name) or name is None and isinstance(dtype, str)) and not _names_a_dtype(dtype):
             # Keras 3's order, Metric(dtype, name), by position (tf.keras 2's, kept here, is (name, dtype)): a
-            # metric is not named after a dtype
+            # metric is not named after a dtype, and a dtype has a dtype's name
             name, dtype = dtype, name
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name: expected a string, got {type(name).__name__} {name!r}")

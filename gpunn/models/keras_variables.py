@@ -120,8 +120,9 @@ def keras_trainable(layer):
     sublayer's weights are not, whatever the outer layer's flag."""
     made_by = {spec.name: owner for spec, owner in sublayers.flat_specs_and_owners(layer)} \
         if sublayers.has_sublayers(layer) else {}
-    # (a weight frozen by itself keeps its place: Keras's own writer would list it after the others, in a file
-    # that neither Keras nor gpunn reads back, both reading in the order of a model made from the config)
+    # (a weight frozen by itself keeps its place: Keras's legacy HDF5 writer, trainable_weights then the others,
+    # would list it after the others, in a file that neither Keras nor gpunn reads back, both reading in the order
+    # of a model made from the config)
     return lambda spec: spec.trainable and layer.trainable and made_by.get(spec.name, layer).trainable
 
 

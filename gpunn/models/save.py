@@ -23,7 +23,8 @@ from .file_paths import check_load_path, check_save_path
 from .hdf5_io import read_checked
 from .keras_attribute_paths import graph_layer_paths, is_subclassed
 from .keras_format import ATTRIBUTES_LAYOUT, GRAPH_LAYOUT
-from .keras_variables import apply_optimizer_state, optimizer_state, optimizer_variable_count, weight_tensors
+from .keras_variables import (apply_optimizer_state, keras_weight_order, optimizer_state, optimizer_variable_count,
+                              weight_tensors)
 
 
 def _weight_tensors(model) -> dict[str, np.ndarray]:
@@ -70,12 +71,11 @@ def save_model(model, filepath, overwrite=True, zipped=None, *, include_optimize
     (``model_directory.py``). ``include_optimizer`` and ``save_format`` are tf.keras 2's, by keyword."""
     if zipped is not None and not isinstance(zipped, (bool, np.bool_)):
         raise ValueError(f"zipped: expected True, False or None, got {zipped!r}")
-    if zipped is False or zipped is np.False_:
+    if zipped is not None and not zipped:
         return _save_model_directory(model, filepath, overwrite, include_optimizer, save_format)
     filepath = check_save_path(filepath, overwrite)
     kind = model_file_kind(filepath, save_format)
-    model._require_built("save")
-    saving_hooks.refuse_own_hooks(model, "model.save")
+    _check_saveable(model)
     with compute_turns.turn(model.ops):  # (the weights of whole steps: compute_turns.py)
         _warn_of_non_finite_weights(model, filepath)
         if kind == KERAS:
@@ -91,8 +91,7 @@ def _save_model_directory(model, filepath, overwrite, include_optimizer, save_fo
     if save_format not in (None, "keras"):
         raise ValueError(f"save_format: zipped=False writes Keras's format (save_format='keras' or None), got "
                          f"{save_format!r}")
-    model._require_built("save")
-    saving_hooks.refuse_own_hooks(model, "model.save")
+    _check_saveable(model)
     with compute_turns.turn(model.ops):
         _warn_of_non_finite_weights(model, path)
         data = keras_format.model_file_bytes(model, include_optimizer)
@@ -104,11 +103,15 @@ def save_backup(model, filepath) -> None:
     written as ``model.save`` writes it, but also for a model whose config cannot be written (a layer of the
     user's made with values its config cannot hold, which Keras's backup, of weights, takes too)."""
     filepath = check_save_path(filepath, True)
-    model._require_built("save")
-    saving_hooks.refuse_own_hooks(model, "model.save")
+    _check_saveable(model)
     with compute_turns.turn(model.ops):
         _warn_of_non_finite_weights(model, filepath)
         _save_safetensors(model, filepath, True, True, config_required=False)
+
+
+def _check_saveable(model) -> None:
+    model._require_built("save")
+    saving_hooks.refuse_own_hooks(model, "model.save")
 
 
 def _warn_of_non_finite_weights(model, filepath) -> None:
@@ -246,7 +249,7 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False, objects_to
             return
         if file_kind(data) == SAFETENSORS:
             _, tensors = read_file(filepath, (WEIGHTS_FORMAT, MODEL_FORMAT), data)
-            restore_weights(model, tensors, filepath, skip_mismatch)
+            restore_weights(model, _own_tensors_for(model, tensors, skipped_layers), filepath, skip_mismatch)
             return
         contents = read_keras_weights(os.fsdecode(filepath), data)
         if contents.layout == ATTRIBUTES_LAYOUT and not is_subclassed(model):
@@ -261,6 +264,7 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False, objects_to
             per_layer = h5_format.per_layer_from_entries(contents, model)
         else:
             per_layer = contents.per_layer_weights(model)
+        per_layer = _own_values_for(model, per_layer, skipped_layers)
         skipped = [] if skip_mismatch else None
         restore_weights(model, weight_tensors(model, per_layer, filepath, skipped), filepath, skip_mismatch, skipped)
         # Keras 3's files (not tf.keras's HDF5 ones, whose weights loader reads no optimizer); one saved from a model
@@ -271,9 +275,35 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False, objects_to
             _restore_optimizer(model, contents.optimizer_values or [], filepath, attribute_order=by_attributes)
 
 
+def _own_values_for(model, per_layer: list, skipped_layers: list) -> list:
+    """``per_layer`` (a file's values per layer of the model, in Keras's order) with the skipped layers' own values
+    in place of the file's, which are never matched against them, as Keras never reads them: a new head of
+    another shape on a loaded base."""
+    skipped = {id(layer) for layer in skipped_layers}
+    return [_keras_ordered_values(layer) if id(layer) in skipped else values
+            for layer, values in zip(model._graph_layers, per_layer)]
+
+
+def _keras_ordered_values(layer) -> list:
+    current = dict(zip((spec.name for spec in layer.weight_specs()), layer.get_weights()))
+    return [current[spec.name] for spec in keras_weight_order(layer)]
+
+
+def _own_tensors_for(model, tensors: dict, skipped_layers: list) -> dict:
+    """A safetensors file's ``tensors`` with the skipped layers' own in place of the file's (see above)."""
+    skipped = {index for index, layer in enumerate(model._layers) if any(layer is s for s in skipped_layers)}
+    if not skipped:
+        return tensors
+    kept = {key: value for key, value in tensors.items()
+            if not (key.startswith("layers/") and int(_position_key(key)[0]) in skipped)}
+    own = {key: value for key, value in _weight_tensors(model).items() if int(_position_key(key)[0]) in skipped}
+    return {**kept, **own}
+
+
 @contextlib.contextmanager
 def _weights_kept(layers):
-    """The weights of ``layers`` are as before once the block ends."""
+    """The weights of ``layers`` are as before once the block ends (a layer held inside another, whose values
+    the file gives within its holder's)."""
     kept = [(layer, layer.get_weights()) for layer in layers]
     try:
         yield

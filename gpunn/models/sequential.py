@@ -820,9 +820,10 @@ class Sequential(Trainer, KerasVariableLists):
         self.ops = ops
         if self._packed is not None:
             self._packed.bind(ops)
-        self._store = ParameterStore(ops, self._layers, self.dtype, trainable_state.in_effect(self))
-        self._input_gradients = user_layer.input_gradient_flags(self._calls, self._sources)
-        user_layer.set_input_gradients(self._input_gradients)
+        with compute_turns.turn(ops):  # (binding shared layers to new buffers: not inside another thread's step)
+            self._store = ParameterStore(ops, self._layers, self.dtype, trainable_state.in_effect(self))
+            self._input_gradients = user_layer.input_gradient_flags(self._calls, self._sources)
+            user_layer.set_input_gradients(self._input_gradients)
         self._drop_steps()
 
     def _pack_for_training(self) -> None:

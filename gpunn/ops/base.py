@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 
 import numpy
 
@@ -49,7 +50,7 @@ class Ops(ElementwisePrimitives, ReferenceSteps):
         """Run ``function()``, Python code of a user's that computes with arrays of its own (a custom loss or
         metric function): recorded as a host call, so a replay runs it again and a CUDA graph ends before it
         (its temporaries come from the memory pool and must not be captured)."""
-        if self._tape is not None:
+        if self._tape is not None and self._tape_thread == threading.get_ident():
             return self._tape.call(self._unrecorded, function)
         return function()
 

@@ -20,6 +20,7 @@ def _write_result(xp, function, out) -> None:
 class ElementwisePrimitives:
     xp = None  # set by the Ops class
     _tape = None
+    _tape_thread = None  # the thread recording on ``_tape`` (ops/recording.py)
 
     @primitive
     def add(self, a, b, out):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 
 import numpy
 
@@ -41,7 +42,7 @@ def primitive(method):
     @functools.wraps(method)
     def call(self, *args, **kwargs):
         tape = self._tape
-        if tape is None:
+        if tape is None or self._tape_thread != threading.get_ident():  # (another thread's call is not the step's)
             return method(self, *args, **kwargs)
         if writes_out and out_argument(args, kwargs) is None:
             raise NotReplayableError(f"{method.__name__} was called without out= while recording a step")
@@ -108,7 +109,9 @@ class Recording:
     def __enter__(self) -> Tape:
         if self.ops._tape is not None:
             raise NotReplayableError("a step is already being recorded on this Ops")
-        self.ops._tape = self.tape
+        # The step's own thread's calls are recorded, not another thread's computing meanwhile (with arrays of
+        # its own, outside the compute turn the recording step holds: compute_turns.py)
+        self.ops._tape, self.ops._tape_thread = self.tape, threading.get_ident()
         return self.tape
 
     def __exit__(self, *exc) -> bool:

@@ -152,6 +152,7 @@ def _dense_targets(xp, labels, like):
 class ReferenceSteps:
     xp = None  # set by the Ops class
     _tape = None
+    _tape_thread = None  # the thread recording on ``_tape`` (ops/recording.py)
 
     # ---- layer steps --------------------------------------------------------------------------------
     @primitive

@@ -49,5 +49,9 @@ def update_average(optimizer, params, between_updates: bool = False) -> None:
 
 
 def overwrite_weights(optimizer) -> None:
-    """The trained weights become their moving average (``finalize_variable_values``)."""
-    optimizer.ops.copy_into(optimizer.slots[SLOT], optimizer._params)
+    """The trained weights become their moving average (``finalize_variable_values``), in a compute turn: a
+    thread predicting meanwhile sees the weights before or after, whole."""
+    from .. import compute_turns
+
+    with compute_turns.turn(optimizer.ops):
+        optimizer.ops.copy_into(optimizer.slots[SLOT], optimizer._params)

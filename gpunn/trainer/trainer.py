@@ -731,33 +731,32 @@ class Trainer(TfKeras2Loops):
         ``cbs``: a CallbackList told of the test as Keras tells it (``on_test_begin``, each batch, the end);
         ``callbacks_stop``: whether callbacks of the user's may stop it, so that the ranks agree after each batch
         (the same on every rank; by default, whether there are ``cbs``)."""
-        with compute_turns.model_calls(self, "test"):  # (a fit's validation beside another thread's evaluate)
-            return self._evaluate_arrays_alone(arrays, batch_size, data, cbs, callbacks_stop, reset)
-
-    def _evaluate_arrays_alone(self, arrays, batch_size, data, cbs, callbacks_stop, reset) -> dict:
         callbacks_stop = cbs is not None if callbacks_stop is None else callbacks_stop
         y = arrays[1]
         self.stop_evaluating = False
         if cbs is not None:  # (Keras's callbacks read the metrics of the training there: reset after it)
             cbs.on_test_begin()
-        step = self.make_test_function().prepare(self._sparse_labels(y))
-        iterator = EpochIterator(self.ops, step.comm, list(arrays), batch_size, data=data)
-        _reset_or_go_on(step.metrics, reset)
-        for begin, end, run in executions(iterator.batches(), self.steps_per_execution):
-            if cbs is not None:
-                cbs.on_test_batch_begin(begin)
-            for batch in run:
-                if batch.rows > 0:  # else a rank with an empty share of a batch smaller than the number of ranks
-                    slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, weights_shape(arrays))
-                    iterator.fill(batch, slot)
-                    step(slot)
-            if cbs is not None:
-                hand_batch_logs(step.metrics, cbs.on_test_batch_end, end)
-            if callbacks_stop and step.comm.size > 1:
-                agree_on_stop(self, step.comm, "stop_evaluating")
-            if self.stop_evaluating:
-                break
-        results = step.metrics.result()
+        # One compute turn for all the batches: they see the same weights while another thread trains, and an
+        # evaluation in another thread waits rather than adding its batches to these sums (compute_turns.py)
+        with compute_turns.turn(self.ops):
+            step = self.make_test_function().prepare(self._sparse_labels(y))
+            iterator = EpochIterator(self.ops, step.comm, list(arrays), batch_size, data=data)
+            _reset_or_go_on(step.metrics, reset)
+            for begin, end, run in executions(iterator.batches(), self.steps_per_execution):
+                if cbs is not None:
+                    cbs.on_test_batch_begin(begin)
+                for batch in run:
+                    if batch.rows > 0:  # else a rank with an empty share of a batch smaller than the number of ranks
+                        slot = step.slot(batch.rows, batch.global_rows, y.shape[1:], y.dtype, weights_shape(arrays))
+                        iterator.fill(batch, slot)
+                        step(slot)
+                if cbs is not None:
+                    hand_batch_logs(step.metrics, cbs.on_test_batch_end, end)
+                if callbacks_stop and step.comm.size > 1:
+                    agree_on_stop(self, step.comm, "stop_evaluating")
+                if self.stop_evaluating:
+                    break
+            results = step.metrics.result()
         if cbs is not None:
             cbs.on_test_end(results)
         return results
@@ -767,7 +766,7 @@ class Trainer(TfKeras2Loops):
         """Loss and metrics over (x, y): a float when there are no metrics, else [loss, *metrics] (or a dict).
         ``x`` may be a generator, iterator or PyDataset of (x, y[, sample_weight]) batches; ``steps``: how many
         batches to read (all by default)."""
-        with compute_turns.model_calls(self, "test"), _tells_other_ranks_on_error():
+        with _tells_other_ranks_on_error():
             take_reading_arguments("evaluate", kwargs)
             self._require_compiled("evaluate", custom_steps.TEST_HOOKS)
             first_since_compile = self._first_use_since_compile()
@@ -841,7 +840,10 @@ class Trainer(TfKeras2Loops):
         if custom_steps.has_own_predict_step(self):  # every rank predicts every row: no collective
             return custom_steps.predict_with_own_step(self, x, batch_size, steps,
                                                       self._predict_callbacks(callbacks, shown, steps))
-        return self._predict_arrays(x, batch_size, verbose, steps, callbacks, shown)
+        # One compute turn for the whole call: all its batches see the same weights while another thread trains,
+        # and a subclassed model is traced once (compute_turns.py)
+        with compute_turns.turn(self.ops or get_ops()):
+            return self._predict_arrays(x, batch_size, verbose, steps, callbacks, shown)
 
     def _predict_arrays(self, x, batch_size, verbose, steps, callbacks, shown):
         """``predict`` of arrays: each rank its share of the rows, with several ranks."""
@@ -939,7 +941,7 @@ class Trainer(TfKeras2Loops):
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False, reset_metrics=True):
         """The loss (and metrics) of this batch; ``reset_metrics=False`` as ``train_on_batch``'s."""
-        with compute_turns.model_calls(self, "test"), _tells_other_ranks_on_error():
+        with _tells_other_ranks_on_error():
             self._require_compiled("test_on_batch", custom_steps.TEST_HOOKS)
             self._compiled_objects_built = True  # (as Keras builds them from this batch)
             variant = self._shape_variant(x)
@@ -955,11 +957,12 @@ class Trainer(TfKeras2Loops):
     def predict_on_batch(self, x):  # (no collective: each rank predicts its own batch)
         if custom_steps.has_own_predict_step(self):
             return custom_steps.predict_on_batch_with_own_step(self, x)
-        variant = self._shape_variant(x)
-        if variant is not None:
-            return variant.predict_on_batch(x)
-        x, _ = self._prepare(x, None)
-        return predict_rows(self, x, len(x))
+        with compute_turns.turn(self.ops or get_ops()):  # (the trace of a subclassed model too)
+            variant = self._shape_variant(x)
+            if variant is not None:
+                return variant.predict_on_batch(x)
+            x, _ = self._prepare(x, None)
+            return predict_rows(self, x, len(x))
 
     # ---- data parallel ----------------------------------------------------------------------------
     @property

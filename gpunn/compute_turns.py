@@ -6,7 +6,8 @@ the buffers of the model that ran it last (``models/parameter_store.py``). Two t
 the same layers (a web server answering requests from a pool of threads, a training thread beside one that
 predicts) would overwrite each other's activations and return wrong outputs without an error. So every
 computation takes its turn here: a training step (or a replay of several recorded ones), a whole ``predict`` or
-``evaluate`` of arrays (its batches see the same weights), a batch of a generator's, a call of a model or a layer
+``evaluate`` of arrays (its batches see the same weights; a batch at a time where a callback of the script's runs
+between them, since it may wait for another thread), a batch of a generator's, a call of a model or a layer
 on arrays, a predict step of the model's own class, reading or writing weights, a save, the making of a model's
 buffers. A turn lasts one of those, not a whole ``fit``: callbacks, data loading and progress bars of a fitting
 thread run while another computes, and a thread predicting beside a fit waits for about a step (a replay of
@@ -81,10 +82,10 @@ def _ops_of(ops):
 
 def model_calls(model, kind: str) -> threading.RLock:
     """The lock a model's calls of one ``kind`` hold from start to end: "train" (``fit``, ``train_on_batch``),
-    "test" (an evaluation of a generator's batches, which takes a turn per batch). Such a call adds each batch to
-    the model's running loss and metrics and fills the step's batch buffers, so a second call of that kind on the
-    same model (another thread's) waits for the first to end instead of mixing their sums. An evaluation of arrays
-    computes in one turn, which keeps it apart already; predictions have no such state."""
+    "test" (an evaluation: ``evaluate``, ``test_on_batch``, a fit's validation, without its ``on_test_begin`` and
+    ``on_test_end``). Such a call adds each batch to the model's running loss and metrics and fills the step's
+    batch buffers, so a second call of that kind on the same model (another thread's) waits for the first to end
+    instead of mixing their sums. Predictions have no such state."""
     locks = model.__dict__.get("_call_locks")
     if locks is None:
         locks = model.__dict__.setdefault("_call_locks", {})  # (setdefault: one dict even if threads race here)

@@ -433,3 +433,58 @@ def test_a_recording_takes_no_call_of_another_thread(numpy_backend):
     from gpunn.ops import get_ops
 
     assert get_ops()._tape is None
+
+
+def test_an_evaluation_of_batches_read_in_turns_beside_an_evaluation_of_arrays(numpy_backend):
+    """A PyDataset's evaluation takes a turn per batch; another thread's evaluation of arrays meanwhile waits for
+    it to end rather than adding its batches to the same sums."""
+    class Batches(gpunn.utils.PyDataset):
+        def __len__(self):
+            return len(X) // BATCH
+
+        def __getitem__(self, i):
+            return X[i * BATCH:(i + 1) * BATCH], Y[i * BATCH:(i + 1) * BATCH]
+
+    model = _wide()
+    expected = model.evaluate(Batches(), verbose=0)
+    done = threading.Event()
+    other = threading.Thread(target=lambda: [model.evaluate(X[:32], Y[:32], verbose=0)
+                                             for _ in iter(done.is_set, True)])
+    other.start()
+    try:
+        results = [model.evaluate(Batches(), verbose=0) for _ in range(5)]
+    finally:
+        done.set()
+        other.join()
+    assert results == [expected] * 5
+
+
+def test_a_callback_of_a_prediction_may_hand_its_batches_to_another_thread_predicting(numpy_backend):
+    """Two stages of a pipeline: a callback of the script's runs between the turns of its prediction's batches,
+    so another thread computes meanwhile."""
+    import queue
+
+    encoder = gpunn.Sequential([gpunn.Input((FEATURES,)), gpunn.layers.Dense(32, activation="relu")])
+    head = gpunn.Sequential([gpunn.Input((32,)), gpunn.layers.Dense(3)])
+    handed, got = queue.Queue(maxsize=2), []
+
+    class Feed(gpunn.callbacks.Callback):
+        def on_predict_batch_end(self, batch, logs=None):
+            handed.put(np.asarray(logs["outputs"]))
+
+    def first():
+        encoder.predict(X, batch_size=8, verbose=0, callbacks=[Feed()])
+        handed.put(None)
+
+    def second():
+        while (item := handed.get()) is not None:
+            got.append(head.predict(item, verbose=0))
+
+    stages = [threading.Thread(target=stage, daemon=True) for stage in (first, second)]
+    for stage in stages:
+        stage.start()
+    for stage in stages:
+        stage.join(timeout=60)
+    assert not any(stage.is_alive() for stage in stages), "the stages wait for each other"
+    np.testing.assert_allclose(np.concatenate(got), head.predict(encoder.predict(X, batch_size=8, verbose=0),
+                                                                  verbose=0), rtol=1e-6, atol=1e-7)

@@ -79,6 +79,14 @@ class CallbackList(Callback):
     def __iter__(self):
         return iter(self.callbacks)
 
+    def run_scripts_code(self) -> bool:
+        """Whether a callback runs code of the script's (its own class, or a LambdaCallback's functions), which
+        may wait for another thread: called between compute turns, not inside one (compute_turns.py)."""
+        from .lambda_callback import LambdaCallback
+
+        return any(not type(cb).__module__.startswith("gpunn.") or isinstance(cb, LambdaCallback)
+                   for cb in self.callbacks)
+
     def __len__(self):
         return len(self.callbacks)
 

@@ -29,12 +29,13 @@ from __future__ import annotations
 import functools
 import weakref
 
-from .. import auto_config, dtype_policies, keras_objects, overrides
+from .. import auto_config, compute_turns, dtype_policies, keras_objects, overrides
 from ..autodiff.default_float import floatx
 from ..custom_objects import custom_object_scope
 from ..layers import several_outputs, sublayers, text_inputs, variable_paths, wiring
 from ..layers.base import Layer, unique_name
 from ..naming import snake_case
+from ..ops import get_ops
 from ..trainer import custom_steps
 from ..layers.input_layer import Input, InputLayer
 from ..layers.operation import is_operation
@@ -606,10 +607,12 @@ class Model(Functional, metaclass=_ModelType):
 
     # ---- the graph of call() -------------------------------------------------------------------------
     def _trace_for(self, x, argument: str = "x") -> None:
-        """Learn the graph of ``call()`` from inputs shaped like the data ``x``, once (``subclassed.py``)."""
-        if getattr(self, "_awaits_trace", False):
-            self._trace(subclassed.inputs_like(argument, x))
-        super()._trace_for(x, argument)
+        """Learn the graph of ``call()`` from inputs shaped like the data ``x``, once (``subclassed.py``): in a
+        compute turn, so that a server's first requests, arriving together, trace it once."""
+        with compute_turns.turn(self.ops or get_ops()):
+            if getattr(self, "_awaits_trace", False):
+                self._trace(subclassed.inputs_like(argument, x))
+            super()._trace_for(x, argument)
 
     def _trace(self, inputs) -> None:
         with variable_paths.scope(self.name):  # Keras traces call() under the model's name: the layers' paths

@@ -942,9 +942,11 @@ class Sequential(Trainer, KerasVariableLists):
     @property
     def losses(self) -> list:
         """As Keras's ``model.losses``, host scalars: what the last call added (each layer's add_loss terms and
-        activity penalties), then the penalties of the weights the layers train."""
-        return ([loss for layer in self._layers for loss in layer._called_losses()]
-                + [loss for layer in self._layers for loss in layer._penalty_values()])
+        activity penalties), then the penalties of the weights the layers train (in one compute turn: of the
+        weights of one step, beside a training thread)."""
+        with compute_turns.turn(self.ops):
+            return ([loss for layer in self._layers for loss in layer._called_losses()]
+                    + [loss for layer in self._layers for loss in layer._penalty_values()])
 
     def count_params(self) -> int:
         self._require_built("count_params")

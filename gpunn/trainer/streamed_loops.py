@@ -93,30 +93,26 @@ def _run_in_slot(step, arrays) -> None:
 def run_test(model, stream: BatchStream, class_weight=None, cbs=None) -> dict | None:
     """Loss and metrics over one epoch of ``stream`` (evaluate, validation); None when it yielded no batch.
     ``cbs``: a CallbackList told of the test as Keras tells it."""
-    with compute_turns.model_calls(model, "test"):  # (a fit's validation beside another thread's evaluate)
-        return _run_test_alone(model, stream, class_weight, cbs)
-
-
-def _run_test_alone(model, stream: BatchStream, class_weight, cbs) -> dict | None:
     model.stop_evaluating = False
     if cbs is not None:  # (Keras's callbacks read the metrics of the training there: reset after it)
         cbs.on_test_begin()
-    first = checked_batch(model, stream, stream.peek(), stream.read, True, class_weight)
-    step = model.make_test_function().prepare(model._sparse_labels(first[1]))
-    stream.begin_epoch()
-    step.metrics.reset()
-    batches = _until_none(lambda: _next_checked(model, stream, class_weight))
-    for begin, end, run in executions(batches, model.steps_per_execution):
-        if cbs is not None:
-            cbs.on_test_batch_begin(begin)
-        for arrays in run:
-            _run_in_slot(step, arrays)
-        if cbs is not None:
-            hand_batch_logs(step.metrics, cbs.on_test_batch_end, end)
-            if model.stop_evaluating:
-                break
-    stream.end_epoch()
-    results = step.metrics.result() if stream.epoch_batches else None
+    with compute_turns.model_calls(model, "test"):  # (the model's evaluations one at a time: compute_turns.py)
+        first = checked_batch(model, stream, stream.peek(), stream.read, True, class_weight)
+        step = model.make_test_function().prepare(model._sparse_labels(first[1]))
+        stream.begin_epoch()
+        step.metrics.reset()
+        batches = _until_none(lambda: _next_checked(model, stream, class_weight))
+        for begin, end, run in executions(batches, model.steps_per_execution):
+            if cbs is not None:
+                cbs.on_test_batch_begin(begin)
+            for arrays in run:
+                _run_in_slot(step, arrays)
+            if cbs is not None:
+                hand_batch_logs(step.metrics, cbs.on_test_batch_end, end)
+                if model.stop_evaluating:
+                    break
+        stream.end_epoch()
+        results = step.metrics.result() if stream.epoch_batches else None
     if cbs is not None:
         cbs.on_test_end(results or {})
     return results

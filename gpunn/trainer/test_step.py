@@ -5,6 +5,7 @@ is applied by the loss), its own running sums and its own per-batch-shape buffer
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -89,35 +90,39 @@ def predict_rows(model, x: np.ndarray, batch_size: int, cbs=None, stoppable: boo
     done = n
     if cbs is not None:
         cbs.on_predict_begin()
-    for begin, end, starts in executions(range(0, n, batch_size), model.steps_per_execution):
-        if cbs is not None:
-            cbs.on_predict_batch_begin(begin)
-        with compute_turns.turn(ops):  # (the layers' workspaces are this thread's until the outputs are copied)
-            model._claim_layers()
-            for start in starts:
-                stop = min(start + batch_size, n)
-                rows = stop - start
-                xb = inputs.get(rows)
-                if xb is None:
-                    xb = inputs[rows] = ops.empty((rows,) + tuple(model._built_input_shape), dtype=model.dtype)
-                ops.upload(x[start:stop], xb)
-                with OutOfMemoryGuard(ops, batch_size):
-                    y, _ = wiring.forward(model._calls, model._sources, model._split_inputs(xb), False,
-                                          modes=model._modes, output_indices=ends)
-                    for value, out in zip([y] if ends is None else y, outs):
-                        ops.copy_into(value, out[start:stop])
-        if cbs is not None:
-            first, last = starts[0], min(starts[-1] + batch_size, n)
-            run = [ops.to_numpy(out[first:last]) for out in outs]
-            cbs.on_predict_batch_end(end, {"outputs": model._structure_outputs(run)})
-            if model.stop_predicting and not stoppable:
-                model.stop_predicting = False
-                warnings.warn("stop_predicting: a data-parallel predict gives every rank's rows; a callback's "
-                              "stop_predicting is not followed there (predict on one rank to stop early)",
-                              UserWarning, stacklevel=3)
-            if model.stop_predicting:
-                done = last
-                break
+    # One compute turn for all the batches, so that they see the same weights while another thread trains: unless a
+    # callback runs code of the script's between them, which may wait for another thread (compute_turns.py)
+    whole = compute_turns.turn(ops) if cbs is None or not cbs.run_scripts_code() else contextlib.nullcontext()
+    with whole:
+        for begin, end, starts in executions(range(0, n, batch_size), model.steps_per_execution):
+            if cbs is not None:
+                cbs.on_predict_batch_begin(begin)
+            with compute_turns.turn(ops):  # (the layers' workspaces are this thread's until the outputs are copied)
+                model._claim_layers()
+                for start in starts:
+                    stop = min(start + batch_size, n)
+                    rows = stop - start
+                    xb = inputs.get(rows)
+                    if xb is None:
+                        xb = inputs[rows] = ops.empty((rows,) + tuple(model._built_input_shape), dtype=model.dtype)
+                    ops.upload(x[start:stop], xb)
+                    with OutOfMemoryGuard(ops, batch_size):
+                        y, _ = wiring.forward(model._calls, model._sources, model._split_inputs(xb), False,
+                                              modes=model._modes, output_indices=ends)
+                        for value, out in zip([y] if ends is None else y, outs):
+                            ops.copy_into(value, out[start:stop])
+            if cbs is not None:
+                first, last = starts[0], min(starts[-1] + batch_size, n)
+                run = [ops.to_numpy(out[first:last]) for out in outs]
+                cbs.on_predict_batch_end(end, {"outputs": model._structure_outputs(run)})
+                if model.stop_predicting and not stoppable:
+                    model.stop_predicting = False
+                    warnings.warn("stop_predicting: a data-parallel predict gives every rank's rows; a callback's "
+                                  "stop_predicting is not followed there (predict on one rank to stop early)",
+                                  UserWarning, stacklevel=3)
+                if model.stop_predicting:
+                    done = last
+                    break
     if cbs is not None:
         cbs.on_predict_end()
     return model._structure_outputs([ops.to_numpy(out[:done]) for out in outs])

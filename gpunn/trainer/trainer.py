@@ -158,73 +158,75 @@ class Trainer(TfKeras2Loops):
         weights (``sample_weight`` or ``class_weight``), as Keras's; ``metrics`` are unweighted."""
         from ..models import shape_variants
 
-        shape_variants.forget(self)  # (compiled anew: a variant copies the new compile when it is made)
-        if _holds_metrics(loss_weights) and not _holds_metrics(metrics):
-            # tf.keras 2's order, compile(optimizer, loss, metrics, loss_weights), by position: its scripts pass
-            # the metrics third, where Keras 3 takes the loss weights (numbers, never names or functions)
-            loss_weights, metrics = metrics, loss_weights
-        # tf.keras 2's arguments of its TensorFlow graph that changed nothing in eager TensorFlow 2 (it dropped
-        # them as gpunn does; Keras 3 refuses them)
-        for ignored in ("experimental_run_tf_function", "cloning"):
-            kwargs.pop(ignored, None)
-        if "sample_weight_mode" in kwargs and kwargs["sample_weight_mode"] is None:
-            kwargs.pop("sample_weight_mode")  # (tf.keras 2's default, one weight per sample)
-        if kwargs:
-            raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}")
-        # Keras's auto_scale_loss wraps the optimizer in a LossScaleOptimizer under a "mixed_float16" policy only,
-        # which gpunn does not train in (float32 or float64 gradients do not underflow so): taken, nothing to do
-        if not isinstance(auto_scale_loss, (bool, np.bool_)):
-            raise ValueError(f"auto_scale_loss: expected True or False, got {auto_scale_loss!r}")
-        jit_compile = _check_jit_compile(jit_compile)
-        if (isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer))
-                or steps_per_execution < 1):
-            raise ValueError(f"steps_per_execution: expected a positive integer, got {steps_per_execution!r}")
-        optimizer = optimizers_module.get(optimizer)
-        # tf.keras 2 took one metric alone (``metrics=BinaryAccuracy()``, ``metrics="accuracy"``) as a list of it
-        metrics, weighted_metrics = (value if value is None or isinstance(value, (list, tuple, dict)) else [value]
-                                     for value in (metrics, weighted_metrics))
-        # As Keras 3: compiled again without a loss, or without metrics, the model keeps those it had
-        # (``model.compile(optimizer=Adam(1e-5))`` to fine-tune keeps the loss and the metrics)
-        previous = self.__dict__.get("_compile_arguments") if self.compiled else None
-        if previous is not None and loss is None:
-            loss, loss_weights = previous[0], previous[1]
-        if previous is not None and metrics is None and weighted_metrics is None:
-            metrics, weighted_metrics = previous[2], previous[3]
-        trainable_state.check_nested(self)
-        if getattr(self, "_awaits_trace", False):  # a subclassed model: its outputs are known at its first data
-            self._resolved_loss = compiled_outputs.check_names(loss, metrics, weighted_metrics)
-        else:  # every name and structure checked now
-            compiled_outputs.resolve(self, loss, loss_weights, metrics, weighted_metrics)
-        self._compile_arguments = (loss, loss_weights, metrics, weighted_metrics)
-        self._compiled_objects_built = False  # (Keras makes them anew, built at the next fit or evaluate)
-        self.loss = loss
-        self.optimizer = optimizer
-        optimizer._variable_places = functools.partial(_keras_variable_places, weakref.ref(self))
-        self.metric_identifiers = metrics if isinstance(metrics, dict) else list(metrics or [])
-        self.weighted_metric_identifiers = weighted_metrics if isinstance(weighted_metrics, dict) else list(
-            weighted_metrics or [])
-        self._loss_tracker = metrics_module.Mean(name="loss")
-        self._resolve_compile()
-        if jit_compile is True and run_eagerly:
-            warnings.warn("If `run_eagerly` is True, then `jit_compile` cannot also be True. Disabling `jit_compile`.",
-                          stacklevel=2)
-        self._jit_compile = False if run_eagerly else jit_compile
-        self._run_eagerly = self._compiled_run_eagerly = bool(run_eagerly)  # (the second: for the compile config)
-        self.steps_per_execution = int(steps_per_execution)
-        # As in Keras, the trainable flags of this moment are the ones training uses (trainable_state.py).
-        flags_before = self.__dict__.get("_compiled_trainable_state")
-        self._compiled_trainable_state = trainable_state.current(self)
-        self._warned_trainable_state = None
-        self._trained_since_compile = False
-        self.compiled = True
-        self._optimizer_built = False
-        self.train_function = self.test_function = None
-        owner = optimizer.__dict__.get("_built_for", (None,))[0]
-        if owner is not None and owner() is self and self.built and flags_before == self._compiled_trainable_state:
-            # compiled again with the optimizer it trained with, the same weights trained: built again now, its
-            # state kept, as Keras's stays built (its variables listed, saved with the model, set by load_weights
-            # before the next fit); with other trainable flags the next fit lays the buffers out for them first
-            self._ensure_optimizer()
+        # (the optimizer and the compiled objects change: between, not inside, another thread's steps and saves)
+        with compute_turns.turn(self.ops):
+            shape_variants.forget(self)  # (compiled anew: a variant copies the new compile when it is made)
+            if _holds_metrics(loss_weights) and not _holds_metrics(metrics):
+                # tf.keras 2's order, compile(optimizer, loss, metrics, loss_weights), by position: its scripts pass
+                # the metrics third, where Keras 3 takes the loss weights (numbers, never names or functions)
+                loss_weights, metrics = metrics, loss_weights
+            # tf.keras 2's arguments of its TensorFlow graph that changed nothing in eager TensorFlow 2 (it dropped
+            # them as gpunn does; Keras 3 refuses them)
+            for ignored in ("experimental_run_tf_function", "cloning"):
+                kwargs.pop(ignored, None)
+            if "sample_weight_mode" in kwargs and kwargs["sample_weight_mode"] is None:
+                kwargs.pop("sample_weight_mode")  # (tf.keras 2's default, one weight per sample)
+            if kwargs:
+                raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}")
+            # Keras's auto_scale_loss wraps the optimizer in a LossScaleOptimizer under a "mixed_float16" policy only,
+            # which gpunn does not train in (float32 or float64 gradients do not underflow so): taken, nothing to do
+            if not isinstance(auto_scale_loss, (bool, np.bool_)):
+                raise ValueError(f"auto_scale_loss: expected True or False, got {auto_scale_loss!r}")
+            jit_compile = _check_jit_compile(jit_compile)
+            if (isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer))
+                    or steps_per_execution < 1):
+                raise ValueError(f"steps_per_execution: expected a positive integer, got {steps_per_execution!r}")
+            optimizer = optimizers_module.get(optimizer)
+            # tf.keras 2 took one metric alone (``metrics=BinaryAccuracy()``, ``metrics="accuracy"``) as a list of it
+            metrics, weighted_metrics = (value if value is None or isinstance(value, (list, tuple, dict)) else [value]
+                                         for value in (metrics, weighted_metrics))
+            # As Keras 3: compiled again without a loss, or without metrics, the model keeps those it had
+            # (``model.compile(optimizer=Adam(1e-5))`` to fine-tune keeps the loss and the metrics)
+            previous = self.__dict__.get("_compile_arguments") if self.compiled else None
+            if previous is not None and loss is None:
+                loss, loss_weights = previous[0], previous[1]
+            if previous is not None and metrics is None and weighted_metrics is None:
+                metrics, weighted_metrics = previous[2], previous[3]
+            trainable_state.check_nested(self)
+            if getattr(self, "_awaits_trace", False):  # a subclassed model: its outputs are known at its first data
+                self._resolved_loss = compiled_outputs.check_names(loss, metrics, weighted_metrics)
+            else:  # every name and structure checked now
+                compiled_outputs.resolve(self, loss, loss_weights, metrics, weighted_metrics)
+            self._compile_arguments = (loss, loss_weights, metrics, weighted_metrics)
+            self._compiled_objects_built = False  # (Keras makes them anew, built at the next fit or evaluate)
+            self.loss = loss
+            self.optimizer = optimizer
+            optimizer._variable_places = functools.partial(_keras_variable_places, weakref.ref(self))
+            self.metric_identifiers = metrics if isinstance(metrics, dict) else list(metrics or [])
+            self.weighted_metric_identifiers = weighted_metrics if isinstance(weighted_metrics, dict) else list(
+                weighted_metrics or [])
+            self._loss_tracker = metrics_module.Mean(name="loss")
+            self._resolve_compile()
+            if jit_compile is True and run_eagerly:
+                warnings.warn("If `run_eagerly` is True, then `jit_compile` cannot also be True. Disabling "
+                              "`jit_compile`.", stacklevel=2)
+            self._jit_compile = False if run_eagerly else jit_compile
+            self._run_eagerly = self._compiled_run_eagerly = bool(run_eagerly)  # (the second: for the compile config)
+            self.steps_per_execution = int(steps_per_execution)
+            # As in Keras, the trainable flags of this moment are the ones training uses (trainable_state.py).
+            flags_before = self.__dict__.get("_compiled_trainable_state")
+            self._compiled_trainable_state = trainable_state.current(self)
+            self._warned_trainable_state = None
+            self._trained_since_compile = False
+            self.compiled = True
+            self._optimizer_built = False
+            self.train_function = self.test_function = None
+            owner = optimizer.__dict__.get("_built_for", (None,))[0]
+            if owner is not None and owner() is self and self.built and flags_before == self._compiled_trainable_state:
+                # compiled again with the optimizer it trained with, the same weights trained: built again now, its
+                # state kept, as Keras's stays built (its variables listed, saved with the model, set by load_weights
+                # before the next fit); with other trainable flags the next fit lays the buffers out for them first
+                self._ensure_optimizer()
 
     def _resolve_compile(self) -> None:
         """``model._resolved_loss`` (the Loss compiled from ``model.loss``) and each output's loss, weight and
@@ -736,9 +738,11 @@ class Trainer(TfKeras2Loops):
         self.stop_evaluating = False
         if cbs is not None:  # (Keras's callbacks read the metrics of the training there: reset after it)
             cbs.on_test_begin()
-        # One compute turn for all the batches: they see the same weights while another thread trains, and an
-        # evaluation in another thread waits rather than adding its batches to these sums (compute_turns.py)
-        with compute_turns.turn(self.ops):
+        # The model's evaluations one at a time (each adds its batches to the model's test sums), and one compute
+        # turn for all the batches, so that they see the same weights while another thread trains: unless a
+        # callback runs code of the script's between them, which may wait for another thread (compute_turns.py)
+        with compute_turns.model_calls(self, "test"), compute_turns.turn(self.ops) if cbs is None or not \
+                cbs.run_scripts_code() else contextlib.nullcontext():
             step = self.make_test_function().prepare(self._sparse_labels(y))
             iterator = EpochIterator(self.ops, step.comm, list(arrays), batch_size, data=data)
             _reset_or_go_on(step.metrics, reset)
@@ -840,10 +844,7 @@ class Trainer(TfKeras2Loops):
         if custom_steps.has_own_predict_step(self):  # every rank predicts every row: no collective
             return custom_steps.predict_with_own_step(self, x, batch_size, steps,
                                                       self._predict_callbacks(callbacks, shown, steps))
-        # One compute turn for the whole call: all its batches see the same weights while another thread trains,
-        # and a subclassed model is traced once (compute_turns.py)
-        with compute_turns.turn(self.ops or get_ops()):
-            return self._predict_arrays(x, batch_size, verbose, steps, callbacks, shown)
+        return self._predict_arrays(x, batch_size, verbose, steps, callbacks, shown)
 
     def _predict_arrays(self, x, batch_size, verbose, steps, callbacks, shown):
         """``predict`` of arrays: each rank its share of the rows, with several ranks."""

@@ -15,10 +15,12 @@ class GradientViews(dict):
         super().__init__(views)
         self.discarded = frozenset(discarded)
 
-    def below(self, prefix: str) -> "GradientViews":
-        """The views of the weights under ``prefix`` ('block/'), named without it: a sublayer's."""
-        return GradientViews({name[len(prefix):]: view for name, view in self.items() if name.startswith(prefix)},
-                             {name[len(prefix):] for name in self.discarded if name.startswith(prefix)})
+
+def views_below(grads, prefix: str) -> GradientViews:
+    """The views of ``grads`` (a layer's) of the weights under ``prefix`` ('block/'), named without it: a
+    sublayer's."""
+    return GradientViews({name[len(prefix):]: view for name, view in grads.items() if name.startswith(prefix)},
+                         {name[len(prefix):] for name in getattr(grads, "discarded", ()) if name.startswith(prefix)})
 
 
 def trained_names(grads) -> set:

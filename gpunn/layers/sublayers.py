@@ -19,7 +19,7 @@ import copy
 import dataclasses
 
 from ..naming import container_name, snake_case
-from .gradient_views import GradientViews
+from .gradient_views import views_below
 
 # Layer attributes that hold layers but are not sublayers (the layer making a mask, set by a model)
 NOT_SUBLAYERS = frozenset({"mask_source", "_incoming_mask_source", "_shared_from"})
@@ -317,7 +317,7 @@ def bind_children(layer, ops, weights: dict, grads: dict, trainable: bool, owner
         seen.add(id(child))
         prefix = f"{path}/"
         child.bind(ops, {name[len(prefix):]: view for name, view in weights.items() if name.startswith(prefix)},
-                   GradientViews(grads, getattr(grads, "discarded", ())).below(prefix),
+                   views_below(grads, prefix),
                    trainable=trainable, owner=owner)
 
 
@@ -330,10 +330,19 @@ def variable_of(layer, name: str):
     return None
 
 
+def frozen_variables(layer) -> frozenset:
+    """The names of ``layer``'s own weights frozen by themselves (``layer.kernel.trainable = False``)."""
+    return layer.__dict__.get("_frozen_variables", frozenset())
+
+
+def set_frozen_variables(layer, names) -> None:
+    layer.__dict__["_frozen_variables"] = frozenset(names)
+
+
 def frozen_on_its_own(owner, name: str) -> bool:
     """Whether the weight ``name`` (a path below ``owner`` too: its last part is the name) of the layer ``owner``
-    made was frozen by itself (``layer.kernel.trainable = False``)."""
-    return name.rsplit("/", 1)[-1] in owner.__dict__.get("_frozen_variables", ())
+    made was frozen by itself."""
+    return name.rsplit("/", 1)[-1] in frozen_variables(owner)
 
 
 def set_trainable(layer, value: bool) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import compute_turns
 from ..autodiff import Tensor
-from . import variable_paths
+from . import sublayers, variable_paths
 from .call_result import host_result
 
 
@@ -166,7 +166,7 @@ class Variable:
             return False
         spec = next((s for s in self._layer.weight_specs() if s.name == self._name), None)
         return bool(spec is not None and spec.trainable and self._layer.trainable
-                    and self._name not in self._layer.__dict__.get("_frozen_variables", ()))
+                    and self._name not in sublayers.frozen_variables(self._layer))
 
     @trainable.setter
     def trainable(self, value):
@@ -185,9 +185,8 @@ class Variable:
         if not self._layer.trainable:
             raise AttributeError(f"{self.path}.trainable: layer {self._layer.name!r} is frozen (trainable=False), "
                                  "so none of its weights trains: set layer.trainable = True first")
-        frozen = set(self._layer.__dict__.get("_frozen_variables", ()))
-        (frozen.discard if value else frozen.add)(self._name)
-        self._layer.__dict__["_frozen_variables"] = frozenset(frozen)
+        frozen = sublayers.frozen_variables(self._layer)
+        sublayers.set_frozen_variables(self._layer, frozen - {self._name} if value else frozen | {self._name})
 
     @property
     def constraint(self):

@@ -27,7 +27,7 @@ class Flags(NamedTuple):
 
 
 def flags_of(owner) -> Flags:
-    return Flags(owner.trainable, frozenset(owner.__dict__.get("_frozen_variables", ())))
+    return Flags(owner.trainable, sublayers.frozen_variables(owner))
 
 
 def current(model) -> dict:

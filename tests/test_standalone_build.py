@@ -3,6 +3,7 @@ layers it holds in its own build(), and the weights a layer built alone has (Ker
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import gpunn
 from gpunn import layers
@@ -31,6 +32,7 @@ def composite(keras):
 KERAS_SIDE = COMPOSITE + r'''
 import json, sys
 import numpy as np
+import pytest
 import keras
 task = json.loads(sys.stdin.read())
 x = np.array(task["x"], "float32")
@@ -77,3 +79,34 @@ def test_a_layer_built_alone_has_its_weights_and_a_model_keeps_them():
     norm = layers.BatchNormalization()
     norm.build((None, 4))
     np.testing.assert_array_equal(norm.moving_variance.numpy(), np.ones(4, np.float32))
+
+
+EMBEDDING_BUILT_ALONE = r'''
+import json, sys
+import numpy as np
+import pytest
+import keras
+task = json.loads(sys.stdin.read())
+embedding = keras.layers.Embedding(6, 3)
+embedding.build()  # Keras's input_shape=None: the table alone
+embedding.set_weights([np.array(task["table"], "float32")])
+print(json.dumps({"count": len(embedding.weights),
+                  "looked_up": np.asarray(embedding(np.array(task["ids"]))).tolist()}))
+'''
+
+
+def test_an_embedding_or_text_vectorization_builds_without_a_shape_as_in_keras():
+    table = np.arange(18, dtype=np.float32).reshape(6, 3)
+    ids = [[1, 5], [0, 2]]
+    embedding = layers.Embedding(6, 3)
+    embedding.build()
+    embedding.set_weights([table])
+    theirs = run_keras(EMBEDDING_BUILT_ALONE, {"table": table.tolist(), "ids": ids})
+    assert len(embedding.weights) == theirs["count"] == 1
+    np.testing.assert_array_equal(np.asarray(embedding(np.array(ids))), theirs["looked_up"])
+    vectorizer = layers.TextVectorization(output_sequence_length=3)
+    vectorizer.build()
+    vectorizer.adapt(np.array(["a b b", "c c c"]))  # vocabulary by count: c, b, a
+    np.testing.assert_array_equal(np.asarray(vectorizer(np.array(["b a", "c"]))), [[3, 4, 0], [2, 0, 0]])
+    with pytest.raises(TypeError, match=r"build\(\) missing 1 required positional argument: 'input_shape'"):
+        layers.Dense(2).build()

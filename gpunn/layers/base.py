@@ -7,6 +7,7 @@ weight gradients into the gradient views (overwriting, not accumulating: each we
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
@@ -115,14 +116,29 @@ _UNTRACKED = frozenset({"_tracked", "_traced_weights", "_added_specs", "_variabl
                         "_shared_from", "_frozen_variables"})
 
 
+_NOT_GIVEN = object()
+
+
 def _takes_keras_shapes(build):
     """A built-in layer's ``build`` taking Keras's shapes, batch axis first (``layer.build((None, 4))``, as a
     user's build() passes them on to its sublayers), as well as gpunn's sample shapes."""
     if getattr(build, "takes_keras_shapes", False):
         return build
 
+    # (Keras's Embedding and TextVectorization take ``build()`` alone: their ``input_shape=None`` stays None)
+    parameters = list(inspect.signature(build).parameters.values())
+    if len(parameters) < 2:
+        return build
+    shape_parameter = parameters[1]
+    optional = shape_parameter.default is None
+
     @functools.wraps(build)
-    def taking_keras_shapes(self, input_shape, *args, **kwargs):
+    def taking_keras_shapes(self, input_shape=_NOT_GIVEN, *args, **kwargs):
+        if input_shape is _NOT_GIVEN or (input_shape is None and optional):
+            if not optional:
+                raise TypeError(f"{type(self).__name__}.build() missing 1 required positional argument: "
+                                f"{shape_parameter.name!r}")
+            return build(self, None, *args, **kwargs)
         return build(self, user_layer.sample_shape(input_shape), *args, **kwargs)
 
     taking_keras_shapes.takes_keras_shapes = True

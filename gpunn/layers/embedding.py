@@ -78,6 +78,11 @@ class Embedding(Layer):
                              f"shape {table.shape}")
         return _GivenTable(table)
 
+    def build(self, input_shape=None):
+        """Keras's ``build(input_shape=None)``: the table does not depend on the ids' shape, so ``build()`` alone
+        makes it (for one id per sample until a call says otherwise)."""
+        super().build(() if input_shape is None else input_shape)
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
 

@@ -212,6 +212,10 @@ class TextVectorization(Layer):
         return counts
 
     # ---- shapes and calls ----------------------------------------------------------------------------------
+    def build(self, input_shape=None):
+        """Keras's ``build(input_shape=None)``: nothing here depends on the strings' shape (one per sample)."""
+        super().build(() if input_shape is None else input_shape)
+
     def compute_output_shape(self, input_shape):
         """Keras's output shape, whatever the input's: (output_sequence_length,), or a row of the vocabulary's
         size (the model builds this layer for the output it already made on the host, too)."""

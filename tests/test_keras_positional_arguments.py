@@ -149,11 +149,57 @@ def test_tf_keras_2_orders_are_told_apart_by_the_values(numpy_backend):
         "running", "float32")
 
 
+CALL_ARGUMENTS = r'''
+import json, os, sys
+import numpy as np
+
+
+def run(keras, folder):
+    class Scaled(keras.Model):
+        def __init__(self, rate=0.5):
+            super().__init__()
+            self.hidden = keras.layers.Dense(3, kernel_initializer="ones")
+            self.dropout = keras.layers.Dropout(rate)
+            self.head = keras.layers.Dense(1, kernel_initializer="ones")
+
+        def call(self, inputs, factor=2.0, training=None, return_hidden=False):
+            hidden = self.hidden(inputs)
+            if return_hidden:
+                return hidden
+            return self.head(self.dropout(hidden, training=training)) * factor
+
+    x = np.arange(6, dtype="float32").reshape(2, 3) / 4
+    model = Scaled()
+    out = {"first": np.asarray(model(x, factor=3.0)).tolist(), "plain": np.asarray(model(x)).tolist(),
+           "hidden": np.asarray(model(x, return_hidden=True)).tolist(),
+           "inference": np.asarray(model(x, factor=0.5, training=False)).tolist(), "weights": len(model.weights)}
+    model = Scaled(rate=0.0)  # (the same masks in both)
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, np.ones((2, 1), "float32"), epochs=2, verbose=0)
+    out["trained_hidden"] = np.asarray(model(x, return_hidden=True)).tolist()
+    try:
+        model(x, unknown=1)
+    except TypeError as error:
+        out["unknown"] = "'unknown'" in str(error)
+    return out
+'''
+
+
+def test_a_subclassed_model_passes_arguments_on_to_call_as_keras_does(tmp_path_factory):
+    """``model(x, return_hidden=True)``: Keras passes arguments other than inputs, training and mask on to
+    call(); gpunn runs call() itself with them (its graph is call() with its defaults)."""
+    ours, theirs = run_script_both_ways(CALL_ARGUMENTS, tmp_path_factory)
+    assert ours.keys() == theirs.keys() and ours["unknown"] and ours["weights"] == 4
+    for key in ours:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5, err_msg=key)
+
+
 @pytest.mark.parametrize("call, message", [
-    (lambda model, x: model(x, factor=3.0), r"keyword argument\(s\) \['factor'\]: gpunn's models take their inputs"),
+    (lambda model, x: model(gpunn.Input((3,)), factor=3.0),
+     r"keyword argument\(s\) \['factor'\]: gpunn's models take their inputs"),
     (lambda model, x: model(x, x), r"2 positional inputs"),
 ])
-def test_a_model_called_with_arguments_of_its_call_says_what_it_takes(numpy_backend, call, message):
+def test_a_model_called_with_arguments_it_cannot_take_says_what_it_takes(numpy_backend, call, message):
     class Scaled(gpunn.Model):
         def __init__(self):
             super().__init__()

@@ -356,14 +356,21 @@ class Sequential(Trainer, KerasVariableLists):
         model on the GPU stays there; host data is checked as ``predict`` checks it."""
         if hasattr(training, "shape") or isinstance(training, (list, tuple)):  # model(a, b), as call(self, a, b)
             more = (training,) + more
+        if keywords and not more:
+            from . import subclassed
+
+            if subclassed.runs_call_with_keywords(self, inputs, keywords):
+                with compute_turns.turn(self.ops or get_ops()):
+                    return subclassed.call_with_keywords(self, inputs, training, mask, keywords)
         if more or keywords:
             given = ([f"{len(more) + 1} positional inputs"] if more else []) + (
                 [f"the keyword argument(s) {sorted(keywords)}"] if keywords else [])
             raise TypeError(
                 f"model {self.name!r} ({type(self).__name__}) was called with {' and '.join(given)}: gpunn's models "
-                "take their inputs, training and mask (Keras passes other arguments on to call(), which gpunn records "
-                "once as a graph of layers); give several inputs as a list or dict, and keep other values as "
-                "attributes of the model")
+                "take their inputs, training and mask, and a subclassed model called on data the arguments its "
+                "call() names (Keras passes other arguments on to call(); in a functional model or a layer's call(), "
+                "gpunn runs the graph of layers call() gave with its defaults); give several inputs as a list or "
+                "dict, and keep other values as attributes of the model")
         from ..autodiff import Tensor
         from ..layers import symbolic, tf_pipeline, user_layer
 

@@ -312,3 +312,38 @@ def add_loss(model, loss) -> None:
             raise ValueError("`add_loss()` can only be called from inside `build()` or `call()`, on a tensor input. "
                              f"Received invalid value: {value!r}")  # Keras's message
         model._losses_of_trace.append(value)
+
+
+def runs_call_with_keywords(model, inputs, keywords: dict) -> bool:
+    """Whether ``model(x, key=value)`` runs the model's own call() with those arguments: a subclassed model whose
+    call() names them (or takes ``**kwargs``), called on data. Keras passes such arguments on to call() (a
+    ``return_features=True``, a ``scale``); gpunn's traced graph is call() with its defaults, so a call with other
+    values runs call() itself, its layers one after the other, as ``model.call(x, ...)`` would. In a functional
+    model, or inside a layer's call(), the graph is all there is, and the caller refuses them."""
+    from ..layers import symbolic, tf_pipeline, user_layer
+    from .keras_attribute_paths import is_subclassed
+
+    if not keywords or not is_subclassed(model) or user_layer.tracing() or tf_pipeline.is_pipeline_tensor(inputs):
+        return False
+    values = inputs.values() if isinstance(inputs, dict) else inputs if isinstance(inputs, (list, tuple)) else [
+        inputs]
+    if any(symbolic.is_symbolic(value) for value in values):
+        return False
+    parameters = inspect.signature(model.call).parameters
+    takes_any = any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values())
+    return takes_any or all(name in parameters for name in keywords)
+
+
+def call_with_keywords(model, inputs, training, mask, keywords: dict):
+    """``model(x, key=value)`` (``runs_call_with_keywords``), in the caller's compute turn: the graph is traced
+    first (its weights made, as a plain call makes them), then call() runs on the arrays. ``training`` goes to
+    call() when given and call() names it; else call()'s own default holds, as in Keras outside ``fit``."""
+    if mask is not None:
+        raise ValueError("mask: gpunn models take no mask; leave mask=None")
+    model._trace_for(inputs, "inputs")
+    arguments = dict(keywords)
+    if training is not None and takes_training(model):
+        from ..layers.calling import check_training
+
+        arguments["training"] = check_training(training)
+    return model.call(inputs, **arguments)

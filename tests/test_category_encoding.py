@@ -73,3 +73,33 @@ def test_ids_out_of_range_and_bad_arguments_are_refused():
         layers.CategoryEncoding(3, output_mode="tf_idf")
     with pytest.raises(ValueError, match="sparse: gpunn's layers output dense arrays"):
         layers.CategoryEncoding(3, sparse=True)
+
+
+COUNT_WEIGHTS = r'''
+import json, sys
+import numpy as np
+import keras
+task = json.loads(sys.stdin.read())
+layer = keras.layers.CategoryEncoding(num_tokens=4, output_mode="count")
+print(json.dumps([np.asarray(layer(np.array(ids), count_weights=np.array(weights))).tolist()
+                  for ids, weights in task]))
+'''
+
+
+def test_count_weights_sum_a_weight_per_id_as_in_keras(numpy_backend):
+    """Keras's docs example (a batch of id pairs) and one sample given as a 1-D row of ids."""
+    task = [([[0, 1], [0, 0], [1, 2], [3, 1]], [[.1, .2], [.1, .1], [.2, .3], [.4, .2]]),
+            ([0, 1, 1], [1.0, 2.0, 3.0])]
+    layer = layers.CategoryEncoding(num_tokens=4, output_mode="count")
+    ours = [np.asarray(layer(np.array(ids), count_weights=np.array(weights))) for ids, weights in task]
+    for mine, theirs in zip(ours, run_keras(COUNT_WEIGHTS, task)):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6)
+    assert ours[0].dtype == np.float32 and ours[1].tolist() == [1.0, 5.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="`count_weights` is not used when `output_mode` is not `'count'`"):
+        layers.CategoryEncoding(4)(np.array([[0]]), count_weights=np.array([[1.0]]))
+    with pytest.raises(ValueError, match=r"count_weights: expected the shape of the ids, \(1, 2\), got \(1, 1\)"):
+        layer(np.array([[0, 1]]), count_weights=np.array([[1.0]]))
+    with pytest.raises(ValueError, match=r"expected categories, integers in \[0, 4\)"):
+        layer(np.array([[0, 4]]), count_weights=np.array([[1.0, 1.0]]))
+    with pytest.raises(TypeError, match="count_weights: layer .* takes them in a call on data"):
+        layer(gpunn.Input((2,), dtype="int32"), count_weights=gpunn.Input((2,)))

@@ -5,12 +5,14 @@ integer input (``Input(shape=(k,), dtype="int32")``).
 Output shapes as Keras's ``compute_output_shape``: "one_hot" of samples of one id (shape (1,)) gives
 (num_tokens,), of k ids (k, num_tokens); "multi_hot" and "count" give (num_tokens,). Ids outside [0,
 num_tokens) are refused before any work (``token_ids.py``), where Keras's JAX backend would silently drop them.
-Not supported: ``sparse=True`` and the ``count_weights`` call argument. The categories have no gradient.
+``layer(ids, count_weights=w)`` in "count" mode sums a weight per id (Keras's docs example) on data; in a functional
+model it would be a second input, and is refused. Not supported: ``sparse=True``. The categories have no gradient.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from . import keyword_inputs
 from .base import Layer
 from .token_ids import check_ids
 
@@ -34,6 +36,39 @@ class CategoryEncoding(Layer):
         if sparse:
             raise ValueError("sparse: gpunn's layers output dense arrays; leave sparse=False")
         self.num_tokens, self.output_mode, self.sparse = int(num_tokens), output_mode, False
+
+    def __call__(self, inputs=keyword_inputs.NOT_GIVEN, *more, count_weights=None, **keywords):
+        if count_weights is None:
+            return super().__call__(inputs, *more, **keywords)
+        return self._weighted_counts(inputs, count_weights)
+
+    def _weighted_counts(self, inputs, count_weights):
+        """Keras's ``call(inputs, count_weights)``: per sample, the sum of the weights of the ids of each token."""
+        from . import symbolic
+        from .call_result import call_result
+        from ..ops import get_ops
+
+        if self.output_mode != "count":  # Keras's words
+            raise ValueError("`count_weights` is not used when `output_mode` is not `'count'`. Received "
+                             f"`count_weights={count_weights}`.")
+        if symbolic.is_symbolic(inputs) or symbolic.is_symbolic(count_weights):
+            raise TypeError(f"count_weights: layer {self.name!r} takes them in a call on data; in a functional "
+                            "model, multiply the one-hot rows of output_mode='one_hot' by the weights and sum them "
+                            "over the ids (gpunn.ops.sum(..., axis=1))")
+        ops = self.ops or get_ops()
+        ids, weights = ops.to_numpy(inputs), ops.to_numpy(count_weights)
+        if weights.shape != ids.shape:
+            raise ValueError(f"count_weights: expected the shape of the ids, {ids.shape}, got {weights.shape}")
+        if ids.ndim not in (1, 2):
+            raise ValueError(f"inputs: layer {self.name!r} takes ids of shape (batch, k) or (k,), got shape "
+                             f"{ids.shape}")
+        check_ids("inputs", ids, self.num_tokens, self.name, f"num_tokens={self.num_tokens}", np.float64,
+                  noun="categories")
+        dtype = np.dtype(self.dtype or "float32")
+        rows, weights = np.atleast_2d(ids).astype(np.int64), np.atleast_2d(weights).astype(dtype)
+        counts = np.zeros((rows.shape[0], self.num_tokens), dtype)
+        np.add.at(counts, (np.arange(rows.shape[0])[:, None], rows), weights)
+        return call_result(ops, ops.asarray(counts[0] if ids.ndim == 1 else counts))
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 1:

@@ -42,7 +42,7 @@ from ..layers.operation import is_operation
 from ..layers.packed_inputs import PackedInputs
 from ..layers.shared_call import SharedCall, is_shared_call
 from ..layers.symbolic import ModelCall, SymbolicTensor
-from . import own_weights, subclassed, subclassed_config
+from . import outside_graph, own_weights, subclassed, subclassed_config
 from .keras_attribute_paths import is_subclassed, keras_layers
 from .model_entries import entries
 from .sequential import Sequential
@@ -701,7 +701,7 @@ class Model(Functional, metaclass=_ModelType):
         """The layers in the order Keras lists their weights: a subclass's in the order it set them as attributes
         (Keras's tracking), whatever their order in the graph; the layers of a model it holds at that model's
         place, in that model's own order."""
-        tracked = getattr(self, "_tracked", None)
+        tracked = getattr(self, "_tracked", None) or (keras_layers(self) if is_subclassed(self) else None)
         if not tracked:
             return self._held_models_in_place()
         place: dict = {}
@@ -717,7 +717,9 @@ class Model(Functional, metaclass=_ModelType):
 
         for k, item in enumerate(tracked):
             visit(item, (k,))
-        return sorted(self._layers, key=lambda layer: place.get(id(layer), (len(tracked),)))
+        # (with the layers it holds built but does not call, whose weights Keras lists too: outside_graph.py)
+        outside = [layer for _, layer in outside_graph.layers_outside_graph(self)]
+        return sorted(self._layers + outside, key=lambda layer: place.get(id(layer), (len(tracked),)))
 
     @property
     def layers(self) -> list:

@@ -24,6 +24,7 @@ from .atomic_write import atomic_write_bytes
 from .file_format import NotAModelFileError, gpunn_version
 from .hdf5_io import GPUNN_MARKER, HDF5Writer
 from .keras_file_config import keras_compile_config, keras_model_config
+from . import outside_graph
 from .keras_attribute_paths import graph_layer_paths, is_model, is_subclassed, keras_layers
 from .model_entries import held_in_files, top_level
 from .keras_format import (ATTRIBUTES_LAYOUT, GPUNN_H5_VERSION, GRAPH_LAYOUT, KERAS_LAYOUT_VERSION, LAYOUT_ATTRIBUTE,
@@ -46,11 +47,12 @@ def legacy_entries(model, layout: str = GRAPH_LAYOUT) -> list[tuple[str, list[tu
     graph's layers (GRAPH_LAYOUT), or for a subclassed model's weights file (ATTRIBUTES_LAYOUT) the layers and
     models it holds, in the order it set them (Keras's ``model.layers`` for a subclass), a model being one entry
     of all its weights in Keras's ``trainable_weights + non_trainable_weights`` order. A held layer the graph never
-    called has no weights, as in Keras."""
+    called has no weights, as in Keras, unless it was built (``outside_graph.py``)."""
     held = held_in_files(model)
     if layout != ATTRIBUTES_LAYOUT and not held:
         return [(layer.name, [(layer, spec) for spec in legacy_weight_order(layer)]) for layer in model._graph_layers]
     in_graph = {id(layer) for layer in model._layers}
+    in_graph.update(id(layer) for _, layer in outside_graph.layers_outside_graph(model))
     entries = []
     for item in keras_layers(model) if layout == ATTRIBUTES_LAYOUT else top_level(model._graph_layers, held):
         if is_model(item):  # its layers in Keras's order of its weights (a subclass's: its attributes')
@@ -98,6 +100,25 @@ def per_layer_from_entries(contents: KerasFileContents, model, layout: str = ATT
     follow the layers and models it holds (``legacy_entries``: a subclassed model's attributes, or a Sequential
     holding models), matched by order as Keras matches them (legacy_h5_format.py
     ``load_weights_from_hdf5_group``)."""
+    found = _found_in_entries(contents, model, layout)
+    return [[found[(id(layer), spec.name)] for spec in keras_weight_order(layer)] if layer.weight_specs() else None
+            for layer in model._graph_layers]
+
+
+def outside_values_in_entries(contents: KerasFileContents, model):
+    """``outside_graph.restore``'s ``values_at`` for such a file: the values of a layer the model holds without
+    calling it, matched as ``per_layer_from_entries`` matches the others."""
+    found = _found_in_entries(contents, model, ATTRIBUTES_LAYOUT)
+
+    def values_at(path, layer):
+        values = [found.get((id(layer), spec.name)) for spec in keras_weight_order(layer)]
+        return None if any(value is None for value in values) else values
+
+    return values_at
+
+
+def _found_in_entries(contents: KerasFileContents, model, layout: str) -> dict:
+    """{(id(layer), weight name): value} of the file's entries matched to ``legacy_entries``."""
     entries = [(name, pairs) for name, pairs in legacy_entries(model, layout) if pairs]
     saved = contents.weights_in_order or []
     if len(saved) != len(entries):
@@ -114,8 +135,7 @@ def per_layer_from_entries(contents: KerasFileContents, model, layout: str = ATT
                              f"which {type(model).__name__} reads into {name!r}, which has {len(pairs)}")
         for (layer, spec), value in zip(pairs, values):
             found[(id(layer), spec.name)] = value
-    return [[found[(id(layer), spec.name)] for spec in keras_weight_order(layer)] if layer.weight_specs() else None
-            for layer in model._graph_layers]
+    return found
 
 
 def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -> None:

@@ -30,7 +30,7 @@ from ..layers.seeded import SeededLayer
 from .atomic_write import atomic_write_bytes
 from .file_format import NotAModelFileError, gpunn_version
 from .hdf5_io import GPUNN_MARKER, HDF5Writer, read_checked
-from . import own_weights, subclassed_config
+from . import outside_graph, own_weights, subclassed_config
 from .keras_attribute_paths import graph_layer_paths, is_model, is_subclassed, saveable_paths
 from .keras_file_config import keras_compile_config, keras_model_config
 from ..serialization import serialize_keras_object
@@ -103,6 +103,7 @@ def variables_hdf5(model, include_optimizer: bool, marked: bool = False, layout:
     if layout == ATTRIBUTES_LAYOUT and body is None:
         graph_layer_paths(model)  # refuses a layer with weights that no attribute holds
         in_graph = {id(layer) for layer in model._layers}
+        in_graph.update(id(layer) for _, layer in outside_graph.layers_outside_graph(model))  # (built, never called)
         for path, value in saveable_paths(model):
             if not path:
                 continue

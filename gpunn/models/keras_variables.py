@@ -484,7 +484,7 @@ class KerasFileContents:
         tf.keras HDF5 files, as Keras loads them (legacy_h5_format.py ``load_weights_from_hdf5_group``), by the
         order of the entries of ``model.layers`` that have weights."""
         if self.weights_by_path is not None:
-            return [self._by_path(layer, path) for layer, path in zip(model._graph_layers, keras_layer_paths(model))]
+            return [self.by_path(layer, path) for layer, path in zip(model._graph_layers, keras_layer_paths(model))]
         from .model_entries import held_in_files
 
         if held_in_files(model):  # a model it holds is one entry of all its weights, as Keras writes it
@@ -510,9 +510,9 @@ class KerasFileContents:
         per_layer = []
         for layer in model._graph_layers:
             path = path_of.get(id(layer))
-            values = None if path is None else self._by_path(layer, path)
+            values = None if path is None else self.by_path(layer, path)
             if values is None and id(layer) in listed and self._holds_under(listed[id(layer)]):
-                values = self._by_path(layer, listed[id(layer)])  # (a tf.keras 2 file: under model.layers)
+                values = self.by_path(layer, listed[id(layer)])  # (a tf.keras 2 file: under model.layers)
             if values is None and path is not None and layer.weight_specs():
                 held = sorted({p.split("/", 1)[0] for p in self.weights_by_path})
                 raise ValueError(f"filepath: {self.filepath!r} holds no weights at {path!r}, where Keras keeps those "
@@ -523,7 +523,7 @@ class KerasFileContents:
     def _holds_under(self, path: str) -> bool:
         return any(key == path or key.startswith(path + "/") for key in self.weights_by_path)
 
-    def _by_path(self, layer, path: str) -> list | None:
+    def by_path(self, layer, path: str) -> list | None:
         """The weights of the layer at ``path`` and of those it holds, each at its own path; None when the file
         has none of them."""
         values, found = [], False

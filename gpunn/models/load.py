@@ -228,7 +228,8 @@ def _load_subclassed(contents, cls, compile: bool):
         model._trace(subclassed.inputs_of_shape(shape, contents.input_dtypes))  # (model.build(shape), typed)
     with _from_file(filepath, "its weights do not fit its model"):
         per_layer = contents.per_layer_at(model, graph_layer_paths(model, filepath))
-        restore_weights(model, weight_tensors(model, per_layer, filepath), filepath)
+        restore_weights(model, weight_tensors(model, per_layer, filepath), filepath,
+                        outside=lambda path, layer: contents.by_path(layer, path))
     _set_counters(filepath, model, contents.dropout_counters, by_name=True)
     if compile:
         _compile(contents, model, optimizer_state_in_attribute_order=True)

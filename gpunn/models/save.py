@@ -14,7 +14,7 @@ import numpy as np
 from .. import compute_turns
 from ..layers import sublayers
 from ..layers.seeded import SeededLayer
-from . import h5_format, keras_format, model_directory, saving_hooks, tf_checkpoint_state
+from . import h5_format, keras_format, model_directory, outside_graph, saving_hooks, tf_checkpoint_state
 from .compile_config import deserialize_metric, get_compile_config, serialize_metric  # noqa: F401 (re-exported)
 from .file_format import FORMAT_VERSION, MODEL_FORMAT, WEIGHTS_FORMAT, NotAModelFileError, gpunn_version, read_file
 from .file_format import write_file
@@ -28,6 +28,12 @@ from .keras_variables import (apply_optimizer_state, keras_weight_order, optimiz
 
 
 def _weight_tensors(model) -> dict[str, np.ndarray]:
+    """What a safetensors file holds of the model's weights: its graph's layers' by position, then the layers it
+    holds without calling them (``outside_graph.py``) by path."""
+    return {**_graph_tensors(model), **outside_graph.tensors(model)}
+
+
+def _graph_tensors(model) -> dict[str, np.ndarray]:
     tensors = {}
     for index, layer in enumerate(model._layers):
         for spec, value in zip(layer.weight_specs(), layer.get_weights()):
@@ -177,12 +183,17 @@ def _position_key(key: str) -> tuple[str, str]:
     return layer_part.split(".", 1)[0], weight
 
 
-def restore_weights(model, tensors: dict, filepath, skip_mismatch: bool = False, skipped=None) -> None:
+def restore_weights(model, tensors: dict, filepath, skip_mismatch: bool = False, skipped=None, outside=None,
+                    kept=()) -> None:
     """``tensors`` (keyed as ``_weight_tensors`` keys them) into the model's layers. A weight missing from them,
     or of another shape, is refused by name; with ``skip_mismatch`` its layer keeps its weights instead and is
     reported, as Keras's ``load_weights(..., skip_mismatch=True)`` warns of the layers it could not load
-    (``skipped``: the names of layers already found mismatched, by ``weight_tensors``)."""
-    expected = _weight_tensors(model)
+    (``skipped``: the names of layers already found mismatched, by ``weight_tensors``). The layers the model holds
+    without calling them (``outside_graph.py``) take theirs from ``tensors``, or from ``outside(path, layer)``;
+    those in ``kept`` (``objects_to_skip``) keep theirs."""
+    outside = outside or outside_graph.values_in_tensors(tensors)
+    outside_graph.restore(model, outside, filepath, skip_mismatch, kept, check_only=True)
+    expected = _graph_tensors(model)
     # Matched by layer position and weight name, not layer name: as in Keras, weights load into a model built
     # the same way even when its generated layer names ('dense_7') differ from the saved model's.
     saved = {_position_key(k): v for k, v in tensors.items() if k.startswith("layers/")}
@@ -202,6 +213,7 @@ def restore_weights(model, tensors: dict, filepath, skip_mismatch: bool = False,
         keys = [f"layers/{index:03d}.{layer.name}/{spec.name}" for spec in layer.weight_specs()]
         if keys and layer.name not in skipped:
             layer.set_weights([saved[_position_key(key)] for key in keys])
+    outside_graph.restore(model, outside, filepath, skip_mismatch, kept)
     if skipped:
         names = list(dict.fromkeys(skipped))
         warnings.warn(f"A total of {len(names)} objects could not be loaded from {filepath!r} (skip_mismatch=True: "
@@ -249,7 +261,8 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False, objects_to
             return
         if file_kind(data) == SAFETENSORS:
             _, tensors = read_file(filepath, (WEIGHTS_FORMAT, MODEL_FORMAT), data)
-            restore_weights(model, _own_tensors_for(model, tensors, skipped_layers), filepath, skip_mismatch)
+            restore_weights(model, _own_tensors_for(model, tensors, skipped_layers), filepath, skip_mismatch,
+                            kept=skipped_layers)
             return
         contents = read_keras_weights(os.fsdecode(filepath), data)
         if contents.layout == ATTRIBUTES_LAYOUT and not is_subclassed(model):
@@ -266,7 +279,12 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False, objects_to
             per_layer = contents.per_layer_weights(model)
         per_layer = _own_values_for(model, per_layer, skipped_layers)
         skipped = [] if skip_mismatch else None
-        restore_weights(model, weight_tensors(model, per_layer, filepath, skipped), filepath, skip_mismatch, skipped)
+        outside = None
+        if by_attributes:
+            outside = (lambda path, layer: contents.by_path(layer, path)) if contents.weights_by_path is not None \
+                else h5_format.outside_values_in_entries(contents, model)
+        restore_weights(model, weight_tensors(model, per_layer, filepath, skipped), filepath, skip_mismatch, skipped,
+                        outside, skipped_layers)
         # Keras 3's files (not tf.keras's HDF5 ones, whose weights loader reads no optimizer); one saved from a model
         # without an optimizer has none, which Keras reports as 0 variables
         if not contents.legacy and model.compiled and not skip_optimizer:
@@ -280,13 +298,8 @@ def _own_values_for(model, per_layer: list, skipped_layers: list) -> list:
     in place of the file's, which are never matched against them, as Keras never reads them: a new head of
     another shape on a loaded base."""
     skipped = {id(layer) for layer in skipped_layers}
-    return [_keras_ordered_values(layer) if id(layer) in skipped else values
+    return [outside_graph.keras_ordered_weights(layer) if id(layer) in skipped else values
             for layer, values in zip(model._graph_layers, per_layer)]
-
-
-def _keras_ordered_values(layer) -> list:
-    current = dict(zip((spec.name for spec in layer.weight_specs()), layer.get_weights()))
-    return [current[spec.name] for spec in keras_weight_order(layer)]
 
 
 def _own_tensors_for(model, tensors: dict, skipped_layers: list) -> dict:
@@ -296,7 +309,7 @@ def _own_tensors_for(model, tensors: dict, skipped_layers: list) -> dict:
         return tensors
     kept = {key: value for key, value in tensors.items()
             if not (key.startswith("layers/") and int(_position_key(key)[0]) in skipped)}
-    own = {key: value for key, value in _weight_tensors(model).items() if int(_position_key(key)[0]) in skipped}
+    own = {key: value for key, value in _graph_tensors(model).items() if int(_position_key(key)[0]) in skipped}
     return {**kept, **own}
 
 

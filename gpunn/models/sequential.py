@@ -957,7 +957,7 @@ class Sequential(Trainer, KerasVariableLists):
 
     def count_params(self) -> int:
         self._require_built("count_params")
-        return sum(layer.count_params() for layer in self._layers)
+        return sum(layer.count_params() for layer in self._weight_order())
 
     def get_layer(self, name=None, index=None) -> Layer:
         """By ``index`` into ``model.layers``, or by name: an entry of ``model.layers`` (a model held as a layer

@@ -72,3 +72,41 @@ def test_a_call_returning_none_is_named(numpy_backend):
     inputs = gpunn.Input((3,))
     with pytest.raises(ValueError, match="call\\(\\) returned None.*backend\\(\\) is 'numpy'"):
         gpunn.Model(inputs, BranchesOnBackend()(inputs))
+
+
+SIAMESE_DISTANCE = r'''
+import json, os, sys
+import numpy as np
+
+
+def euclidean_distance(vects):
+    import keras_module_of_this_run as keras
+    x, y = vects
+    sum_square = keras.ops.sum(keras.ops.square(x - y), axis=1, keepdims=True)
+    return keras.ops.sqrt(keras.ops.maximum(sum_square, keras.backend.epsilon()))
+
+
+def run(keras, folder):
+    """keras.io's Siamese contrastive example: ``Lambda(euclidean_distance)([tower_1, tower_2])``, saved and
+    loaded; the other library's file read too, where the other run left one."""
+    sys.modules["keras_module_of_this_run"] = keras
+    a, b = keras.Input((4,)), keras.Input((4,))
+    distance = keras.layers.Lambda(euclidean_distance, output_shape=(1,))([a, b])
+    model = keras.Model([a, b], keras.layers.Dense(1, kernel_initializer="ones", bias_initializer="ones")(distance))
+    x = [np.arange(8, dtype="float32").reshape(2, 4), np.ones((2, 4), "float32")]
+    path = os.path.join(folder, "siamese.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, custom_objects={"euclidean_distance": euclidean_distance}, safe_mode=False)
+    return {"predicted": model.predict(x, verbose=0).tolist(), "loaded": loaded.predict(x, verbose=0).tolist(),
+            "inputs": [list(map(list, (t.shape for t in loaded.inputs)))]}
+'''
+
+
+def test_a_lambda_over_two_inputs_loads_from_a_keras_file_as_in_keras(tmp_path_factory):
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(SIAMESE_DISTANCE, tmp_path_factory)
+    assert ours["inputs"] == theirs["inputs"]
+    np.testing.assert_allclose(ours["loaded"], ours["predicted"], rtol=1e-6)
+    np.testing.assert_allclose(ours["predicted"], theirs["predicted"], rtol=1e-6)
+    np.testing.assert_allclose(theirs["loaded"], theirs["predicted"], rtol=1e-6)

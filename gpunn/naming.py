@@ -33,6 +33,15 @@ def uniquify(name: str) -> str:
     return name if uid == 0 else f"{name}_{uid}"
 
 
+def pass_over(names) -> None:
+    """Let ``uniquify`` generate none of ``names`` ('dense', 'dense_3'): the names a config gives its layers, while
+    a model made again from its class beside them names its own (a functional model's layers are named uniquely)."""
+    for name in names:
+        stem, _, number = name.rpartition("_")
+        prefix, uid = (stem, int(number) + 1) if stem and number.isdigit() and not number.startswith("0") else (name, 1)
+        _object_name_uids[prefix] = max(_object_name_uids[prefix], uid)
+
+
 def get_uid(prefix: str = "") -> int:
     """``keras.backend.get_uid``: the prefix's counter, counted up: 1 at its first call, then 2, 3... It counts
     with the generated names: after ``get_uid("dense")`` the next ``Dense()`` is named "dense_1"."""

@@ -195,3 +195,82 @@ def test_clone_model_makes_the_class_again_as_keras_does(numpy_backend):
     assert clone.get_config() == model.get_config()
     assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
     assert not np.allclose(clone.get_weights()[0], model.get_weights()[0])
+
+
+HELD_SUBCLASSES = r'''
+import json, os, sys
+import numpy as np
+
+
+def define(keras):
+    @keras.saving.register_keras_serializable(package="held_subclass_test")
+    class Tree(keras.Model):
+        """keras.io's neural decision tree, reduced: weights of its own beside a layer."""
+        def __init__(self, units=3, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.leaves = self.add_weight(shape=(4, units), initializer="ones", name="leaves")
+            self.head = keras.layers.Dense(2, kernel_initializer="ones")
+
+        def call(self, inputs):
+            return self.head(keras.ops.matmul(inputs, self.leaves))
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    @keras.saving.register_keras_serializable(package="held_subclass_test")
+    class Tower(keras.Model):
+        def __init__(self, width=3, **kwargs):
+            super().__init__(**kwargs)
+            self.width = width
+            self.hidden = keras.layers.Dense(width, activation="relu")
+            self.out = keras.layers.Dense(2)
+
+        def call(self, inputs):
+            return self.out(self.hidden(inputs))
+
+        def get_config(self):
+            return {**super().get_config(), "width": self.width}
+
+    inputs = keras.Input((4,))
+    joined = keras.layers.Concatenate()([Tree(3)(inputs), Tower(5)(inputs)])
+    return keras.Model(inputs, keras.layers.Dense(1)(joined))
+
+
+X = np.arange(8, dtype="float32").reshape(2, 4) / 8
+
+
+def run(keras, folder):
+    model = define(keras)
+    model.set_weights([np.full(w.shape, 0.1 * (k + 1), "float32") for k, w in enumerate(model.get_weights())])
+    model.save(os.path.join(folder, "held.keras"))
+    loaded = keras.models.load_model(os.path.join(folder, "held.keras"))
+    return {"predicted": model.predict(X, verbose=0).tolist(), "loaded": loaded.predict(X, verbose=0).tolist()}
+
+
+def read(keras, folder):
+    define(keras)  # (registers the classes)
+    return {"loaded": keras.models.load_model(os.path.join(folder, "held.keras")).predict(X, verbose=0).tolist()}
+'''
+
+
+def test_a_functional_model_holding_subclassed_models_saves_and_loads_as_keras_s(tmp_path_factory):
+    """keras.io's neural decision forest holds its trees, keras.Model subclasses (one with weights of its own), in
+    a functional model: the .keras file names their classes as Keras's does, and loads both ways."""
+    from helpers import FOLDER_MAIN, read_in_keras, run_keras, run_script_both_ways
+
+    ours, theirs = run_script_both_ways(HELD_SUBCLASSES, tmp_path_factory)
+    np.testing.assert_allclose(ours["predicted"], theirs["predicted"], rtol=1e-6)
+    np.testing.assert_allclose(ours["loaded"], ours["predicted"], rtol=1e-6)
+    np.testing.assert_allclose(theirs["loaded"], theirs["predicted"], rtol=1e-6)
+    folder = tmp_path_factory.mktemp("written_by_gpunn")
+    namespace: dict = {}
+    exec(compile(HELD_SUBCLASSES, "held.py", "exec"), namespace)
+    with gpunn.use_backend("numpy"):
+        namespace["run"](gpunn, str(folder))
+    np.testing.assert_allclose(read_in_keras(HELD_SUBCLASSES, folder)["loaded"], ours["predicted"], rtol=1e-6)
+    written_by_keras = tmp_path_factory.mktemp("written_by_keras")
+    run_keras(HELD_SUBCLASSES + FOLDER_MAIN, {"folder": str(written_by_keras)})
+    with gpunn.use_backend("numpy"):
+        np.testing.assert_allclose(namespace["read"](gpunn, str(written_by_keras))["loaded"], theirs["predicted"],
+                                   rtol=1e-6)

@@ -47,9 +47,9 @@ def takes_list(layer) -> bool:
 
 
 def layer_inputs(layer, values: dict, sources: tuple):
-    """What ``layer`` is called with: the value it reads, or the list of them for a merge layer, or for any layer
-    reading several (a Lambda over two towers, made from a config before it is built)."""
-    if takes_list(layer) or len(sources) > 1:
+    """What ``layer`` is called with: the value it reads, or the list of them for a merge layer, or for a layer
+    whose call() reads several (a Lambda over two towers, made from a config before it is built)."""
+    if takes_list(layer) or (len(sources) > 1 and user_layer.runs_call(layer)):
         return [values[s] for s in sources]
     return values[sources[0]]
 

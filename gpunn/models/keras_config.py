@@ -77,6 +77,21 @@ def sequential_from_config(cls, config: dict, build_config: dict | None = None):
     return model_from_translated(cls, translated, build_config)
 
 
+def _subclassed_model(entry: dict, taken: list):
+    """A keras.Model subclass held by a functional model, made again from its class and config and built for the
+    entry's input shape, as Keras's ``deserialize_keras_object`` and ``build_from_config`` do; the layers it makes
+    are named apart from the ``taken`` names of the config's layers."""
+    from ..naming import pass_over
+    from .subclassed_config import model_class
+
+    pass_over(taken)
+    model = model_class(entry).from_config(dict(entry.get("config") or {}))
+    shape = (entry.get("build_config") or {}).get("input_shape")
+    if shape is not None:
+        model.build(shape)
+    return model
+
+
 def layers_of(translated: dict) -> list:
     """The layers of a translated config, made anew. Keras writes the model's dtype on every layer; gpunn records
     it once, on the model, and a layer keeps a dtype of its own only when it declares another (so a config read
@@ -88,6 +103,10 @@ def layers_of(translated: dict) -> list:
     for entry in translated["layers"]:
         if entry["class_name"] in keras_nested.MODEL_CLASSES:  # a model added to a Sequential
             made.append(sequential_from_config(Sequential, entry["config"], entry.get("build_config")))
+            continue
+        if keras_nested.is_model_entry(entry):  # a subclassed model called as a layer, as Keras writes it
+            made.append(_subclassed_model(entry, [str(e["config"].get("name")) for e in translated["layers"]
+                                                  if isinstance(e.get("config"), dict) and e["config"].get("name")]))
             continue
         layer_config = dict(entry["config"])
         if model_dtype is not None and layer_config.get("dtype") == model_dtype:

@@ -20,6 +20,8 @@ by gpunn's own lookup, with the names it has.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import inspect
 import warnings
 
@@ -300,7 +302,7 @@ def model_config_from_keras(config: dict, keras_version: str | None = None) -> d
             if source >= 0 and layer_of_call is not None:
                 source = layer_of_call[source] - inputs
             rank = ranks[source + inputs] if source >= 0 else ranks[-1 - source]
-        if entry.get("class_name") in keras_nested.MODEL_CLASSES:
+        if keras_nested.is_model_entry(entry):
             # a model added to a Sequential or called as a layer: kept as Keras wrote it, made whole and added or
             # called (model_entries.py)
             layer, rank = entry, None
@@ -574,8 +576,30 @@ def sequential_config(model, native: bool = True) -> dict:
 
 
 def _held_model_to_keras(model, native: bool) -> dict:
-    """A model added to a Sequential or called as a layer, as Keras's configs hold it: its own serialized entry."""
+    """A model added to a Sequential or called as a layer, as Keras's configs hold it: its own serialized entry; in
+    a ``.keras`` file (``held_models_as_written_by_keras``) a subclassed one as Keras writes it, its class and
+    ``get_config()``, whose weights the file keeps under its attributes."""
+    from .keras_attribute_paths import is_subclassed
+
+    if native and _HELD_AS_KERAS.get() and is_subclassed(model):
+        from . import subclassed_config
+
+        return subclassed_config.model_entry(model, None)
     return keras_model_config(model, native, include_compile=False)
+
+
+_HELD_AS_KERAS = contextvars.ContextVar("held_models_as_written_by_keras", default=False)  # (per thread)
+
+
+@contextlib.contextmanager
+def held_models_as_written_by_keras():
+    """While a ``.keras`` file's config is written: a subclassed model held by the model as its class (gpunn's own
+    configs, ``get_config`` and ``to_json``, hold its traced graph, which loads without the class)."""
+    token = _HELD_AS_KERAS.set(True)
+    try:
+        yield
+    finally:
+        _HELD_AS_KERAS.reset(token)
 
 
 # Layers whose Keras call() defaults to training=False. Keras up to 3.15 recorded that default in the call's node

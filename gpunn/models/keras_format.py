@@ -32,7 +32,7 @@ from .file_format import NotAModelFileError, gpunn_version
 from .hdf5_io import GPUNN_MARKER, HDF5Writer, read_checked
 from . import outside_graph, own_weights, subclassed_config
 from .keras_attribute_paths import graph_layer_paths, is_model, is_subclassed, saveable_paths
-from .keras_file_config import keras_compile_config, keras_model_config
+from .keras_file_config import held_models_as_written_by_keras, keras_compile_config, keras_model_config
 from ..serialization import serialize_keras_object
 from .keras_variables import KerasFileContents, keras_layer_paths, layer_weights, optimizer_variables, owner_paths
 
@@ -166,7 +166,8 @@ def model_file_bytes(model, include_optimizer: bool) -> bytes:
         own["functional"] = keras_model_config(model, native=True, include_compile=False)
         config = subclassed_config.model_entry(model, _compile_config(model) if model.compiled else None)
     else:
-        config = keras_model_config(model, native=True)
+        with held_models_as_written_by_keras():
+            config = keras_model_config(model, native=True)
     metadata = {
         "keras_version": KERAS_LAYOUT_VERSION,
         "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),

@@ -8,11 +8,20 @@ from __future__ import annotations
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 
 
+def is_model_entry(entry: dict) -> bool:
+    """Whether a config's layer entry is a model: Keras's own classes, or a keras.Model subclass of the user's that
+    the load can make (registered, or in ``custom_objects``), as Keras writes one held by a functional model (its
+    class, its ``get_config()`` and its build shape)."""
+    from .subclassed_config import model_class
+
+    return entry.get("class_name") in MODEL_CLASSES or model_class(entry) is not None
+
+
 def check_called_once(config: dict) -> None:
     """Refuse, by name, a model called as a layer more than once or on several inputs, which gpunn's functional
     models do not take from a config."""
     for entry in config.get("layers", []):
-        if entry.get("class_name") not in MODEL_CLASSES:
+        if not is_model_entry(entry):
             continue
         name = entry.get("name") or entry["config"].get("name")
         nodes = entry.get("inbound_nodes") or []

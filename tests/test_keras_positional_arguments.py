@@ -217,3 +217,34 @@ def test_ops_sub_namespaces_say_which_names_gpunn_leaves_out():
         gpunn.ops.nn.max_pool(np.ones((1, 4, 4, 1)), 2)
     with pytest.raises(AttributeError, match="module 'gpunn.ops.image' has no attribute 'ssim'"):
         gpunn.ops.image.ssim
+
+
+TRAINING_PASSED_DOWN = r'''
+import json, os, sys
+import numpy as np
+
+
+def run(keras, folder):
+    class Normalized(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(4, kernel_initializer="ones")
+            self.norm = keras.layers.BatchNormalization()
+
+        def call(self, inputs, flag=False):  # no training: Keras's call context hands it to the layers
+            return self.norm(self.dense(inputs))
+
+    x = np.arange(8, dtype="float32").reshape(2, 4) / 4
+    model = Normalized()
+    model(x)
+    out = {"training": np.asarray(model(x, training=True, flag=True)).tolist()}
+    out["moving_mean"] = np.asarray(model.norm.moving_mean).tolist()
+    out["inference"] = np.asarray(model(x, training=False, flag=True)).tolist()
+    return out
+'''
+
+
+def test_a_keyword_call_hands_training_to_the_layers_as_keras_s_call_context(tmp_path_factory):
+    ours, theirs = run_script_both_ways(TRAINING_PASSED_DOWN, tmp_path_factory)
+    for key in ("training", "moving_mean", "inference"):
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5, atol=1e-6, err_msg=key)

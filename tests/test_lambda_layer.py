@@ -110,3 +110,33 @@ def test_a_lambda_over_two_inputs_loads_from_a_keras_file_as_in_keras(tmp_path_f
     np.testing.assert_allclose(ours["loaded"], ours["predicted"], rtol=1e-6)
     np.testing.assert_allclose(ours["predicted"], theirs["predicted"], rtol=1e-6)
     np.testing.assert_allclose(theirs["loaded"], theirs["predicted"], rtol=1e-6)
+
+
+PAIR_FROM_CONFIG = r'''
+import json, os, sys
+import numpy as np
+
+
+def run(keras, folder):
+    @keras.saving.register_keras_serializable("pair_test")
+    class Pair(keras.layers.Layer):
+        def call(self, a, b=None):  # called as Pair()(a, b): two arguments, the second with a default
+            return a - (0.0 if b is None else b)
+
+    a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")
+    model = keras.Model([a, b], Pair(name="pair")(a, b))
+    x = [np.arange(6, dtype="float32").reshape(2, 3), np.ones((2, 3), "float32")]
+    path = os.path.join(folder, "pair.keras")
+    model.save(path)
+    return {"predicted": model.predict(x, verbose=0).tolist(),
+            "from_config": keras.Model.from_config(model.get_config()).predict(x, verbose=0).tolist(),
+            "loaded": keras.models.load_model(path).predict(x, verbose=0).tolist()}
+'''
+
+
+def test_a_layer_called_with_two_arguments_is_called_so_again_from_a_config(tmp_path_factory):
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(PAIR_FROM_CONFIG, tmp_path_factory)
+    for key in ours:
+        np.testing.assert_allclose(ours[key], theirs["predicted"], rtol=1e-6, err_msg=key)

@@ -127,3 +127,56 @@ def test_gpunn_s_own_files_keep_them_and_a_file_lacking_them_is_refused(numpy_ba
     with pytest.warns(UserWarning, match="could not be loaded"):
         again.load_weights(tmp_path / "student.safetensors", skip_mismatch=True)
     assert firsts(again)[0] == 5.0 and np.array_equal(again.student.get_weights()[0], model.student.get_weights()[0])
+
+
+SHARED_WITH_A_LAYER = r'''
+import json, os, sys
+import numpy as np
+
+
+def run(keras, folder):
+    class Wrapper(keras.layers.Layer):
+        def __init__(self, inner, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = inner
+
+        def call(self, inputs):
+            return self.inner(inputs)
+
+    class Model(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.shared = keras.layers.Dense(3)
+            self.wrapper = Wrapper(self.shared)
+            self.out = keras.layers.Dense(2)
+
+        def call(self, inputs):
+            return self.out(self.wrapper(inputs))
+
+    model = Model()
+    model(np.ones((1, 4), "float32"))
+    return {"count": len(model.weights), "params": model.count_params()}
+'''
+
+
+def test_a_layer_held_by_the_model_and_by_a_layer_it_calls_is_listed_once(tmp_path_factory):
+    ours, theirs = run_script_both_ways(SHARED_WITH_A_LAYER, tmp_path_factory)
+    assert ours == theirs == {"count": 4, "params": 23}
+
+
+def test_objects_to_skip_takes_the_held_model_and_a_h5_model_file_refuses_it(numpy_backend, tmp_path):
+    namespace: dict = {}
+    exec(compile(DISTILLER, "distiller.py", "exec"), namespace)
+    define, firsts = namespace["define"], namespace["firsts"]
+    x = np.zeros((2, 4), np.float32)
+    model = define(gpunn, 3.0)
+    model(x)
+    model.save_weights(tmp_path / "distiller.weights.h5")
+    again = define(gpunn, 5.0)
+    again(x)
+    again.load_weights(tmp_path / "distiller.weights.h5", objects_to_skip=[again.teacher])
+    assert firsts(again)[0] == 5.0 and np.array_equal(again.student.get_weights()[0], model.student.get_weights()[0])
+    with pytest.raises(ValueError, match=r"a \.h5 model file holds the graph traced from Distiller\.call\(\), which "
+                                         r"has no place for the layers the model holds without calling them"):
+        model.save(tmp_path / "distiller.h5")
+    assert not (tmp_path / "distiller.h5").exists()

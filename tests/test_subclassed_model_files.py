@@ -227,13 +227,15 @@ def define(keras):
             self.out = keras.layers.Dense(2)
 
         def call(self, inputs):
-            return self.out(self.hidden(inputs))
+            return self.out(self.hidden(inputs)) + inputs[:, :1]  # (an operation of the held model's)
 
         def get_config(self):
             return {**super().get_config(), "width": self.width}
 
+    inner_input = keras.Input((4,))  # a held functional model with an operation of its own
+    residual = keras.Model(inner_input, keras.layers.Dense(4)(inner_input) * 0.5 + inner_input, name="residual")
     inputs = keras.Input((4,))
-    joined = keras.layers.Concatenate()([Tree(3)(inputs), Tower(5)(inputs)])
+    joined = keras.layers.Concatenate()([Tree(3)(inputs), Tower(5)(residual(inputs))])
     return keras.Model(inputs, keras.layers.Dense(1)(joined))
 
 

@@ -13,6 +13,7 @@ written for tf.keras call on outputs (``normalizer(x).numpy()``).
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import numpy as np
 
@@ -24,9 +25,24 @@ from .call_result import CallResult, call_result  # noqa: F401 (imported from he
 from .input_spec import check_layer_inputs
 
 
+_CALL_CONTEXT = threading.local()
+
+
+@contextlib.contextmanager
+def training_of_the_outer_call(training: bool):
+    """Keras's call context: layers called without ``training`` inside a call given one take it (a subclassed
+    model's call() run on arrays, ``subclassed.call_with_keywords``). Per thread."""
+    previous = getattr(_CALL_CONTEXT, "training", None)
+    _CALL_CONTEXT.training = bool(training)
+    try:
+        yield
+    finally:
+        _CALL_CONTEXT.training = previous
+
+
 def check_training(training) -> bool:
     if training is None:
-        return False
+        return bool(getattr(_CALL_CONTEXT, "training", None))
     if not isinstance(training, (bool, np.bool_)):
         raise ValueError(f"training: expected True or False, got {training!r}")
     return bool(training)

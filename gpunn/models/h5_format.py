@@ -139,6 +139,12 @@ def _found_in_entries(contents: KerasFileContents, model, layout: str) -> dict:
 
 
 def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -> None:
+    outside = outside_graph.layers_outside_graph(model)
+    if outside:  # (Keras writes no .h5 model file of a subclassed model at all)
+        raise ValueError(f"filepath: {filepath!r}: a .h5 model file holds the graph traced from "
+                         f"{type(model).__name__}.call(), which has no place for the layers the model holds without "
+                         f"calling them ({[layer.name for _, layer in outside]}); save to a .keras file, or the "
+                         "weights to a .weights.h5 file")
     writer = HDF5Writer()
     _root_attributes(writer)
     writer.attribute("", "model_config", json.dumps(keras_model_config(model, native=False)))

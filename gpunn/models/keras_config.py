@@ -138,6 +138,8 @@ def model_from_translated(cls, translated: dict, build_config: dict | None = Non
             keys = (translated.get("call_keys") or {}).get(layer.name)
             if keys is not None:
                 layer.__dict__["_input_keys"] = keys
+            if layer.name in (translated.get("spread_calls") or ()):  # called as layer(a, b): spread again
+                layer.__dict__["_spread_call"] = True
         model = Functional.from_layers(inputs, layers, name=translated.get("name"), trainable=trainable,
                                        sources=translated.get("sources"), modes=translated.get("modes"),
                                        outputs=translated.get("outputs"), output_keys=translated.get("output_keys"),

@@ -325,6 +325,7 @@ def model_config_from_keras(config: dict, keras_version: str | None = None) -> d
         out["outputs"], out["output_keys"] = inner.get("outputs"), inner.get("output_keys")
         out["calls"], out["nodes"] = calls, inner.get("nodes")
         out["call_keys"] = inner.get("call_keys")
+        out["spread_calls"] = inner.get("spread_calls")
     return {"class_name": "Sequential", "config": out}
 
 
@@ -828,6 +829,8 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
     # the keys of a layer called on a dict of tensors (Keras's node {"args": [{key: tensor}]})
     call_keys = {name: [str(key) for key in entry["inbound_nodes"][0]["args"][0]]
                  for name, entry in entries.items() if _called_on_dict(entry)}
+    # a layer of the user's called on several tensors as arguments (``Pair()(a, b)``: {"args": [a, b]})
+    spread = [name for name, entry in entries.items() if _called_with_several_arguments(entry)]
     names = list(dict.fromkeys(name for name, _ in order))  # each layer once, in the order of its first call
     layers = [_entry_without_nodes(entries[name]) for name in inputs + names]
     modes = [fixed[call] for call in order]
@@ -840,7 +843,17 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
             "output_keys": output_keys,
             # a shared layer's calls: per call, its layer (among those after the InputLayers) and node index
             "calls": [names.index(name) for name, _ in order] if shared else None,
-            "nodes": [node for _, node in order] if shared else None, "call_keys": call_keys or None}
+            "nodes": [node for _, node in order] if shared else None, "call_keys": call_keys or None,
+            "spread_calls": spread or None}
+
+
+def _called_with_several_arguments(entry: dict) -> bool:
+    if operation.is_keras_operation(entry):
+        return False
+    nodes = entry.get("inbound_nodes") or []
+    args = nodes[0].get("args") if nodes and isinstance(nodes[0], dict) else None
+    return bool(args) and len(args) > 1 and all(
+        isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__" for arg in args)
 
 
 def _called_on_dict(entry: dict) -> bool:

@@ -23,7 +23,8 @@ def owners(held_models) -> dict:
 
     owner = {}
     for model in held_models:
-        for layer in model._graph_layers:
+        # (its operations, keras.ops on its values, are calls of its graph and not among its layers)
+        for layer in list(model._graph_layers) + [_layer_of(call) for call in getattr(model, "_calls", ())]:
             if not isinstance(layer, InputLayer):
                 owner.setdefault(id(layer), model)
     return owner

@@ -21,14 +21,24 @@ TENSOR_PREFIX = "held/"
 def layers_outside_graph(model) -> list[tuple[str, object]]:
     """(Keras's attribute path, layer) of each built layer with weights that the subclassed ``model`` holds but
     its graph does not call, in the order Keras's walk reaches them; none for other models."""
+    from ..layers import sublayers
     from . import own_weights
-    from .keras_attribute_paths import is_model, is_subclassed, saveable_paths
+    from .keras_attribute_paths import is_model, is_subclassed, keras_layers, saveable_paths
 
     if not is_subclassed(model) or own_weights.body_of(model) is not None:
         return []
-    in_graph = {id(layer) for layer in getattr(model, "_layers", ())}
-    return [(path, value) for path, value in saveable_paths(model)
-            if path and not is_model(value) and id(value) not in in_graph and value.built and value.weight_specs()]
+    graph = list(getattr(model, "_layers", ()))
+    # (the walk takes about 40 us a layer, and model.weights asks on every access: kept until the model's layers,
+    # the layers it holds or their built flags change)
+    key = (tuple(map(id, graph)), tuple((id(item), item.built) for item in keras_layers(model)))
+    cached = model.__dict__.get("_outside_graph")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    in_graph = {id(layer) for _, _, layer in sublayers.with_sublayers(graph)}  # (and the layers they hold)
+    found = [(path, value) for path, value in saveable_paths(model)
+             if path and not is_model(value) and id(value) not in in_graph and value.built and value.weight_specs()]
+    model.__dict__["_outside_graph"] = (key, found)
+    return found
 
 
 def keras_ordered_weights(layer) -> list[np.ndarray]:

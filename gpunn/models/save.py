@@ -21,7 +21,7 @@ from .file_format import write_file
 from .file_kinds import H5, KERAS, KERAS_WEIGHTS, SAFETENSORS, file_kind, model_file_kind, weights_file_kind
 from .file_paths import check_load_path, check_save_path
 from .hdf5_io import read_checked
-from .keras_attribute_paths import graph_layer_paths, is_subclassed
+from .keras_attribute_paths import graph_layer_paths, is_model, is_subclassed
 from .keras_format import ATTRIBUTES_LAYOUT, GRAPH_LAYOUT
 from .keras_variables import (apply_optimizer_state, keras_weight_order, optimizer_state, optimizer_variable_count,
                               weight_tensors)
@@ -334,13 +334,20 @@ def _objects_to_skip(model, objects, filepath) -> tuple[list, bool]:
     if name.endswith((".keras", ".h5", ".hdf5")) and not name.endswith(".weights.h5"):
         raise ValueError(f"objects_to_skip: only supports loading '.weights.h5' files. Received: {name!r}")
     objects = list(objects) if isinstance(objects, (list, tuple, set)) else [objects]
-    held = {id(owner): owner for _, _, owner in sublayers.with_sublayers(model._layers)}
+    outside = [layer for _, layer in outside_graph.layers_outside_graph(model)]  # (a frozen teacher's)
+    held = {id(owner): owner for _, _, owner in sublayers.with_sublayers(list(model._layers) + outside)}
     optimizer = getattr(model, "optimizer", None)
+    skipped = []
     for item in objects:
-        if id(item) not in held and (optimizer is None or item is not optimizer):
+        # a model the model holds: its layers (a teacher)
+        inside = [layer for layer in getattr(item, "_layers", ())] if is_model(item) else [item]
+        if not inside or any(id(layer) not in held for layer in inside):
+            if optimizer is not None and item is optimizer:
+                continue
             raise ValueError(f"objects_to_skip: expected layers of model {model.name!r} or its optimizer, got "
                              f"{type(item).__name__} {getattr(item, 'name', item)!r}")
-    return [held[id(item)] for item in objects if id(item) in held], any(item is optimizer for item in objects)
+        skipped += [held[id(layer)] for layer in inside]
+    return skipped, any(item is optimizer for item in objects)
 
 
 def _optimizer_of_another_class(model, compile_config, filepath) -> bool:

@@ -30,7 +30,8 @@ from ..layers.input_layer import InputLayer
 # Attributes gpunn sets on a subclassed model after its __init__ (those set before are its _internal_attributes),
 # and the one where it notes the order its layers were tracked in (Model.__setattr__).
 TRACKING_ORDER = "_tracking_order"
-SET_LATER = frozenset({"_tracked", "_building", "_user_built", "_losses_of_trace", "_warned_of_inference",
+SET_LATER = frozenset({"_tracked", "_outside_graph", "_building", "_user_built", "_losses_of_trace",
+                       "_warned_of_inference",
                        "_call_read_shapes", "_own_weights_body", "_input_gradients", "_held_calls", "_held_models",
                        "_unnamed_outputs",
                        "_held_training", "_compiled_run_eagerly",
@@ -340,10 +341,13 @@ def call_with_keywords(model, inputs, training, mask, keywords: dict):
     call() when given and call() names it; else call()'s own default holds, as in Keras outside ``fit``."""
     if mask is not None:
         raise ValueError("mask: gpunn models take no mask; leave mask=None")
+    from ..layers.calling import check_training, training_of_the_outer_call
+
     model._trace_for(inputs, "inputs")
     arguments = dict(keywords)
-    if training is not None and takes_training(model):
-        from ..layers.calling import check_training
-
+    if training is None:
+        return model.call(inputs, **arguments)
+    if takes_training(model):
         arguments["training"] = check_training(training)
-    return model.call(inputs, **arguments)
+    with training_of_the_outer_call(check_training(training)):  # (its layers take it, as in Keras)
+        return model.call(inputs, **arguments)

@@ -92,7 +92,8 @@ def get_compile_config(model, loss_name_as_given: bool = True) -> dict:
     several outputs, ``loss`` and ``metrics`` keep the list or dict they were given in. A loss given by its name
     is written as that name (as Keras writes it: a model loaded has ``model.loss == "mse"`` again), unless
     ``loss_name_as_given`` is False (the HDF5 flavour, whose Keras reader takes no loss names)."""
-    weights = [spec.weight for spec in model._output_specs]
+    # (a variable given: its value of now)
+    weights = [None if spec.weight is None else float(spec.weight) for spec in model._output_specs]
     given_name = loss_name_as_given and isinstance(model.loss, str)
     return {
         "optimizer": optimizers_module.serialize(model.optimizer),

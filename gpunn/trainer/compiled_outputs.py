@@ -72,15 +72,30 @@ def _is_structure(value) -> bool:
 
 
 def _check_loss_weight(argument: str, weight):
+    """The weight as a number, or a variable given (``keras.Variable``, tf.keras 2's ``K.variable``) as it is:
+    its value is read at every step, so a callback assigning it changes the weight from the next step (tf.keras
+    2's dynamic loss weights; ``loss_weight_value``)."""
     if weight is None:
         return None
+    variable = weight if hasattr(weight, "assign") else None
     try:
         weight = float(weight)
     except (TypeError, ValueError):
         raise ValueError(f"{argument}: expected a number, got {weight!r}") from None
     if weight != weight or weight in (float("inf"), float("-inf")):
         raise ValueError(f"{argument}: expected a finite number, got {weight!r}")
-    return weight
+    return weight if variable is None else variable
+
+
+def loss_weight_value(weight) -> float | None:
+    """A compiled loss weight's value now (a variable's, read again each time)."""
+    return weight if weight is None or isinstance(weight, float) else float(weight)
+
+
+def variable_loss_weights(outputs) -> tuple:
+    """The values of now of the loss weights given as variables: what a recorded step depends on beyond its
+    buffers (a change records it again)."""
+    return tuple(float(o.weight) for o in outputs if o.weight is not None and not isinstance(o.weight, float))
 
 
 def _names(model) -> list:

@@ -4,6 +4,7 @@ entry, plus ``model.losses`` (weight penalties, and the activity and ``add_loss`
 as Keras's ``Trainer.compute_loss`` sums them. gpunn's own steps compute their loss themselves."""
 from __future__ import annotations
 
+from .compiled_outputs import loss_weight_value
 from .packed_targets import PackedTargets
 
 
@@ -44,4 +45,4 @@ def _several_outputs_loss(model, specs, y, y_pred, sample_weight):
 
 
 def _weighted(value, weight):
-    return value if weight is None else value * weight
+    return value if weight is None else value * loss_weight_value(weight)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .compiled_outputs import loss_weight_value
+
 
 @dataclass
 class BatchLoss:
@@ -60,7 +62,7 @@ def compute(plan, ops, workspaces, values, y, w, grad_scale: float, need_grad: b
             weights.append(None)
             continue
         label = targets[output.target]
-        scale = grad_scale if output.weight is None else grad_scale * output.weight
+        scale = grad_scale if output.weight is None else grad_scale * loss_weight_value(output.weight)
         own = _own_weights(ops, workspaces(k), w, output.target)
         per_sample, dy, predicted, label, own = _weighted_loss(output, ops, workspaces(k), value, label, scale, own,
                                                                need_grad)
@@ -75,8 +77,8 @@ def compute(plan, ops, workspaces, values, y, w, grad_scale: float, need_grad: b
         if output.weight is None:
             weighted = part
         else:
-            weighted = ops.multiply(part, ws.constant(f"loss.weight{k}", output.weight, part.dtype),
-                                    ws.buffer(f"loss.weighted{k}", part.shape, part.dtype))
+            weight = ws.constant(f"loss.weight{k}", loss_weight_value(output.weight), part.dtype)
+            weighted = ops.multiply(part, weight, ws.buffer(f"loss.weighted{k}", part.shape, part.dtype))
         if k == 0:
             ops.copy_into(weighted, total)
         else:
@@ -162,12 +164,12 @@ def _one_output(output, ops, workspaces, value, y, w, grad_scale, need_grad, x=N
             dy = ws.buffer("loss.no_gradient", value.shape, value.dtype)
             ops.fill(0, dy)
         return BatchLoss(per_sample, dy, [value], [None], None, None)
-    scale = grad_scale if output.weight is None else grad_scale * output.weight
+    scale = grad_scale if output.weight is None else grad_scale * loss_weight_value(output.weight)
     per_sample, dy, predicted, y, w = _weighted_loss(output, ops, workspaces(0), value, y, scale, w, need_grad, x)
     if output.weight is not None:
         ws = workspaces("total")
-        per_sample = ops.multiply(per_sample, ws.constant("loss.weight0", output.weight, per_sample.dtype),
-                                  ws.buffer("loss.total", per_sample.shape, per_sample.dtype))
+        weight = ws.constant("loss.weight0", loss_weight_value(output.weight), per_sample.dtype)
+        per_sample = ops.multiply(per_sample, weight, ws.buffer("loss.total", per_sample.shape, per_sample.dtype))
     mask = None
     if getattr(output, "mask_source", None) is not None:
         mask = output.mask_source.mask_for(value.shape[0]).reshape(-1)

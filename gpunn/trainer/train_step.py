@@ -30,7 +30,7 @@ from ..optimizers import accumulation
 from ..ops.cuda_graphs import CaptureRefused
 from ..ops.recording import Recording
 from ..ops.workspace import Workspace, Workspaces
-from . import activity, layer_losses, output_losses, step_interrupts
+from . import activity, compiled_outputs, layer_losses, output_losses, step_interrupts
 from .epoch_iterator import BatchSlot, DeviceFeed
 from .memory import OutOfMemoryGuard
 from .plan import make_plan, run_forward, weight_penalty
@@ -273,8 +273,10 @@ class TrainStep:
     def _recording_signature(self):
         """What a recording depends on beyond its buffers: the optimizer's hyperparameters that reach kernels
         as host values (the learning rate and step count do not: they live on the device), and the GPU's TF32
-        switch (a captured GEMM keeps the math mode it was captured with)."""
-        return self.model.optimizer.config_version, bool(self.ops.allow_tf32)
+        switch (a captured GEMM keeps the math mode it was captured with), and the loss weights given as variables.
+        """
+        return (self.model.optimizer.config_version, bool(self.ops.allow_tf32),
+                compiled_outputs.variable_loss_weights(self.plan.outputs))
 
     def _run(self, state: _SizedState, tape, source: _FeedSource | None = None) -> None:
         ops, plan, model, slot = self.ops, self.plan, self.model, state.slot

@@ -129,3 +129,39 @@ def test_muon_on_the_gpu_matches_numpy_and_its_graph_replays_it():
     for key, tolerance in ((("cupy", False), 1e-6), (("numpy", False), 1e-4)):
         for ours, reference in zip(runs["cupy", True][0].get_weights(), runs[key][0].get_weights()):
             np.testing.assert_allclose(ours, reference, rtol=tolerance, atol=tolerance / 5, err_msg=str(key))
+
+
+HYPERPARAMETERS_CHANGED = r'''
+import json, os, sys
+import numpy as np
+
+
+def run(keras, folder, **compile_options):
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    y = x @ np.ones((4, 1), "float32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="tanh"), keras.layers.Dense(1)])
+    model.set_weights([np.random.default_rng(1).normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    model.compile(keras.optimizers.Muon(0.05), "mse", **(compile_options or {"run_eagerly": True}))
+
+    def change(epoch, logs):  # Keras's Muon reads them at every step
+        optimizer = model.optimizer
+        optimizer.momentum, optimizer.muon_a, optimizer.adam_lr_ratio = 0.1 * (epoch + 1), 3.3 - 0.1 * epoch, 0.5
+        optimizer.adam_weight_decay = 0.01 * (epoch + 1)
+
+    history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
+                        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=change)])
+    return {"loss": history.history["loss"], "weights": [np.asarray(w).tolist() for w in model.get_weights()]}
+'''
+
+
+def test_hyperparameters_set_during_fit_are_followed_as_in_keras(tmp_path_factory):
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(HYPERPARAMETERS_CHANGED, tmp_path_factory)
+    np.testing.assert_allclose(ours["loss"], theirs["loss"], rtol=2e-5)
+    namespace: dict = {}
+    exec(compile(HYPERPARAMETERS_CHANGED, "muon_changed.py", "exec"), namespace)
+    with gpunn.use_backend("numpy"):
+        recorded = namespace["run"](gpunn, "", jit_compile=True)
+        eager = namespace["run"](gpunn, "", jit_compile=False)
+    assert recorded == eager

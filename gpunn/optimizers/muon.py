@@ -106,6 +106,13 @@ class Muon(Optimizer):
         # AdamW's steps read [count, lr * adam_lr_ratio, no decay] (the decay is taken apart, at the full rate)
         self._adam_state = ws.zeros("muon.adam_state", (3,), np.float64)
         self._rate = ws.buffer("muon.rate", (1,), dtype)
+        self._read_constants(dtype)
+
+    def _read_constants(self, dtype) -> None:
+        """The hyperparameters the step reads as device constants, from the attributes of now (a callback may set
+        ``momentum`` or ``muon_a``; Keras reads them at every step): written again only when they changed, and a
+        recorded step is recorded again then (``host_hyperparameters``)."""
+        ws = self._workspace
         self._constants = {name: ws.constant(f"muon.{name}", value, dtype) for name, value in (
             ("momentum_less_one", self.momentum - 1), ("momentum", self.momentum), ("a", self.muon_a),
             ("b", self.muon_b), ("c", self.muon_c), ("tiny", 1e-7), ("adam_decay", self.adam_weight_decay or 0.0))}
@@ -125,6 +132,7 @@ class Muon(Optimizer):
     def update(self, params, grads):
         ops, ws, state = self.ops, self._workspace, self.state
         dtype = params.dtype
+        self._read_constants(dtype)
         ops.cast_into(state[LEARNING_RATE:LEARNING_RATE + 1], self._rate)  # Keras: lr cast to the weight's dtype
         decay = ws.buffer("muon.decay", (1,), dtype)
         ops.cast_into(state[WEIGHT_DECAY:WEIGHT_DECAY + 1], decay)

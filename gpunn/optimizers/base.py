@@ -119,9 +119,30 @@ class Optimizer:
         self._segments: tuple[tuple[int, int], ...] = ()
 
     def __setattr__(self, name, value):
-        object.__setattr__(self, name, value)
+        built = name in self.host_hyperparameters and self.__dict__.get("state") is not None
+        if not built:
+            object.__setattr__(self, name, value)
+        else:
+            self._set_after_build(name, value)
         if name in self.host_hyperparameters:
             object.__setattr__(self, "config_version", self.__dict__.get("config_version", 0) + 1)
+
+    def _set_after_build(self, name, value) -> None:
+        """A hyperparameter set on a built optimizer (a callback during fit). One that changes which slots the
+        optimizer keeps (``use_ema``, accumulation turned on or off, RMSprop's ``centered``, Adam's ``amsgrad``, a
+        momentum from or to 0) is refused: its slots were made at build (Keras's eager steps fail there, its
+        compiled ones ignore it). A new ``gradient_accumulation_steps`` re-derives the device's update count, as
+        Keras's ``iterations`` is its steps // N."""
+        before, previous = self.state_slots(), self.__dict__.get(name)
+        object.__setattr__(self, name, value)
+        after = self.state_slots()
+        if after != before:
+            object.__setattr__(self, name, previous)
+            raise ValueError(f"{name}: {type(self).__name__} {self.name!r} was built with the slots {list(before)}, "
+                             f"and {name}={value!r} needs {list(after)}; make a new optimizer with it and compile "
+                             "the model again (its weights are kept)")
+        if name == "gradient_accumulation_steps":
+            self.step_count = self._iterations
 
     # ---- values kept on the device ----------------------------------------------------------------
     @property

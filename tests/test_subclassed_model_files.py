@@ -276,3 +276,29 @@ def test_a_functional_model_holding_subclassed_models_saves_and_loads_as_keras_s
     with gpunn.use_backend("numpy"):
         np.testing.assert_allclose(namespace["read"](gpunn, str(written_by_keras))["loaded"], theirs["predicted"],
                                    rtol=1e-6)
+
+
+def test_a_subclassed_model_with_dropout_loads_in_the_process_that_saved_it_and_resumes_its_masks(numpy_backend,
+                                                                                                   tmp_path):
+    """Made again from its class in the same process, its layers get other generated names ('dropout_1'): the
+    Dropout's draw counter is found by its attribute path, so training resumes with the masks it would have drawn."""
+    @gpunn.saving.register_keras_serializable(package="dropout_counter_test")
+    class Dropped(gpunn.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden = gpunn.layers.Dense(4)
+            self.dropout = gpunn.layers.Dropout(0.5, seed=3)
+            self.out = gpunn.layers.Dense(1)
+
+        def call(self, inputs, training=None):
+            return self.out(self.dropout(self.hidden(inputs), training=training))
+
+    x = np.linspace(0, 1, 24, dtype=np.float32).reshape(8, 3)
+    model = Dropped()
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, x[:, :1], epochs=3, verbose=0)
+    model.save(tmp_path / "dropped.keras")
+    loaded = gpunn.models.load_model(tmp_path / "dropped.keras")
+    assert loaded.dropout.name != model.dropout.name and loaded.dropout.counter == model.dropout.counter > 0
+    resumed = [m.fit(x, x[:, :1], epochs=2, shuffle=False, verbose=0).history for m in (model, loaded)]
+    assert resumed[0] == resumed[1]

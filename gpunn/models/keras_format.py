@@ -131,6 +131,19 @@ def dropout_counters(model) -> dict[str, int]:
             for i, path, layer in sublayers.with_sublayers(model._layers) if isinstance(layer, SeededLayer)}
 
 
+def seeded_layers_by_path(model, paths: dict) -> dict:
+    """A subclassed model's seeded layers (Dropout...) by their layers' attribute paths (``paths``: by layer id),
+    and the path below a layer of the user's."""
+    return {f"{paths[id(model._layers[i])]}/{path}" if path else paths[id(layer)]: layer
+            for i, path, layer in sublayers.with_sublayers(model._layers)
+            if isinstance(layer, SeededLayer) and id(model._layers[i]) in paths}
+
+
+def dropout_counters_by_path(model, paths: dict) -> dict[str, int]:
+    """``dropout_counters`` of a subclassed model by path (``seeded_layers_by_path``)."""
+    return {key: int(layer.counter) for key, layer in seeded_layers_by_path(model, paths).items()}
+
+
 def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -> None:
     atomic_write_bytes(filepath, model_file_bytes(model, include_optimizer), overwrite)
 
@@ -155,6 +168,7 @@ def model_file_bytes(model, include_optimizer: bool) -> bytes:
             paths = graph_layer_paths(model)
             own["graph"] = {"config": keras_model_config(model, native=True, include_compile=False),
                             "paths": {layer.name: paths[id(layer)] for layer in model._layers if id(layer) in paths}}
+            own["dropout_counters_by_path"] = dropout_counters_by_path(model, paths)
         own["input_dtypes"] = [layer.input_dtype for layer in subclassed_config.input_layers(model)]  # (Keras's
         # build shape says none)
         compiled = _compile_config(model) if model.compiled else None
@@ -271,6 +285,7 @@ def read_model(filepath: str, data: bytes) -> KerasFileContents:
     where = f" (zip member {WEIGHTS_MEMBER!r})"
     gpunn_part = metadata.get("gpunn") if isinstance(metadata, dict) else None
     counters = (gpunn_part or {}).get("dropout_counters") or {} if isinstance(gpunn_part, dict) else {}
+    by_path = (gpunn_part or {}).get("dropout_counters_by_path") or {} if isinstance(gpunn_part, dict) else {}
     graph = (gpunn_part or {}).get("graph") if isinstance(gpunn_part, dict) else None
     functional = (gpunn_part or {}).get("functional") if isinstance(gpunn_part, dict) else None
     input_dtypes = (gpunn_part or {}).get("input_dtypes") if isinstance(gpunn_part, dict) else None
@@ -285,6 +300,7 @@ def read_model(filepath: str, data: bytes) -> KerasFileContents:
         input_dtypes=input_dtypes if isinstance(input_dtypes, list) else None,
         layout=layout_of(contents, GRAPH_LAYOUT if by_graph else ATTRIBUTES_LAYOUT),
         optimizer_values=found.get("optimizer"), dropout_counters=counters,
+        dropout_counters_by_path=by_path if isinstance(by_path, dict) else {},
         keras_version=metadata.get("keras_version") if isinstance(metadata, dict) else None,
         assets_by_path=_assets(members), named_variables=_named_variables(contents),
     )

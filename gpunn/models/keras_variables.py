@@ -464,6 +464,9 @@ class KerasFileContents:
     layer_names: list[str] | None = None
     optimizer_values: list | None = None
     dropout_counters: dict = field(default_factory=dict)
+    # (gpunn's .keras file of a subclassed model) the same counters by the layers' attribute paths, which a model
+    # made again from its class shares with the saved one (its layers' generated names differ)
+    dropout_counters_by_path: dict = field(default_factory=dict)
     keras_version: str | None = None  # the Keras release that wrote the file, where the file says
     # A .keras file's assets ('assets/<layer path>/<file>'): {layer path: {file name: its bytes}} (the vocabulary
     # Keras writes for an adapted IntegerLookup / StringLookup)

@@ -67,6 +67,14 @@ def _set_counters(filepath: str, model, counters: dict, by_name: bool) -> None:
             sublayers.below(layer, path).counter = int(counter)
 
 
+def _set_counters_by_path(filepath: str, model, counters: dict, paths: dict) -> None:
+    """``keras_format.dropout_counters_by_path``'s counters into the subclassed model made again from its class."""
+    found = keras_format.seeded_layers_by_path(model, paths)
+    with _from_file(filepath, "its Dropout mask counters are not readable"):
+        for key, counter in counters.items():
+            found[key].counter = int(counter)
+
+
 def _compile_safetensors(filepath: str, model, metadata: dict, tensors: dict) -> None:
     with _from_file(filepath, _NOT_COMPILABLE):
         compile_from_config(model, json.loads(metadata["compile_config"]))
@@ -227,10 +235,14 @@ def _load_subclassed(contents, cls, compile: bool):
             raise NotAModelFileError(f"filepath: {filepath!r} holds a {cls.__name__} that was never built")
         model._trace(subclassed.inputs_of_shape(shape, contents.input_dtypes))  # (model.build(shape), typed)
     with _from_file(filepath, "its weights do not fit its model"):
-        per_layer = contents.per_layer_at(model, graph_layer_paths(model, filepath))
+        paths = graph_layer_paths(model, filepath)
+        per_layer = contents.per_layer_at(model, paths)
         restore_weights(model, weight_tensors(model, per_layer, filepath), filepath,
                         outside=lambda path, layer: contents.by_path(layer, path))
-    _set_counters(filepath, model, contents.dropout_counters, by_name=True)
+    if contents.dropout_counters_by_path:  # (the layers made again have other generated names)
+        _set_counters_by_path(filepath, model, contents.dropout_counters_by_path, paths)
+    else:
+        _set_counters(filepath, model, contents.dropout_counters, by_name=True)
     if compile:
         _compile(contents, model, optimizer_state_in_attribute_order=True)
     return model

@@ -684,3 +684,18 @@ def test_a_subclass_of_sum_counts_over_an_evaluation_and_a_replayed_fit(rng, num
         assert model.evaluate(x, y, batch_size=5, verbose=0, return_dict=True)["sure"] == expected
         runs.append(model.fit(x, y, batch_size=5, epochs=3, verbose=0).history["sure"])
     assert runs[0] == runs[1] and all(0 <= v <= 23 for v in runs[0])
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_top_k_of_integer_labels_behind_a_loss_function_of_the_script_s(numpy_backend, jit_compile):
+    """A loss function of the script's hands the metrics the labels in the model's float dtype: the top-k metric
+    casts them to class ids (a copy refused the float-to-int conversion)."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(36, 4)).astype("float32"), rng.integers(0, 3, 36).astype("int32")
+    base = gpunn.losses.get("sparse_categorical_crossentropy")
+    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(3, activation="softmax")])
+    model.compile("adam", lambda y_true, y_pred: 1.0 * base(y_true, y_pred), jit_compile=jit_compile,
+                  metrics=[gpunn.metrics.SparseTopKCategoricalAccuracy(k=1), "sparse_categorical_accuracy"])
+    model.fit(x, y, batch_size=5, epochs=1, verbose=0)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert logs["sparse_top_k_categorical_accuracy"] == logs["sparse_categorical_accuracy"] > 0

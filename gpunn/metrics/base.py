@@ -490,7 +490,7 @@ def class_ids(metric, ops, ws, y_true):
     ids = y_true.reshape(-1)
     if ids.dtype.kind in "iu":
         return ids
-    return ops.copy_into(ids, metric._buffer(ws, "class_ids", ids.shape, np.intp))
+    return ops.cast_into(ids, metric._buffer(ws, "class_ids", ids.shape, np.intp))  # (float to int: a cast)
 
 
 def one_hot_rows(metric, ops, ws, ids, width, dtype, role="one_hot"):

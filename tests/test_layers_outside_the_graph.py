@@ -98,13 +98,18 @@ def test_keras_reads_gpunn_s_files_of_such_a_model(numpy_backend, tmp_path):
         np.testing.assert_allclose(theirs[key], saved, rtol=1e-6, err_msg=key)
 
 
-def test_gpunn_s_own_files_keep_them_and_a_file_lacking_them_is_refused(numpy_backend, tmp_path):
+def _distiller():
+    """(define, firsts, x, a built distiller whose teacher's kernel holds 3.0) of the script above, on gpunn."""
     namespace: dict = {}
     exec(compile(DISTILLER, "distiller.py", "exec"), namespace)
-    define, firsts = namespace["define"], namespace["firsts"]
     x = np.zeros((2, 4), np.float32)
-    model = define(gpunn, 3.0)
+    model = namespace["define"](gpunn, 3.0)
     model(x)
+    return namespace["define"], namespace["firsts"], x, model
+
+
+def test_gpunn_s_own_files_keep_them_and_a_file_lacking_them_is_refused(numpy_backend, tmp_path):
+    define, firsts, x, model = _distiller()
     for name in ("distiller.safetensors", "distiller.h5"):  # gpunn's own format and tf.keras's HDF5
         model.save_weights(tmp_path / name)
         again = define(gpunn, 5.0)
@@ -165,12 +170,7 @@ def test_a_layer_held_by_the_model_and_by_a_layer_it_calls_is_listed_once(tmp_pa
 
 
 def test_objects_to_skip_takes_the_held_model_and_a_h5_model_file_refuses_it(numpy_backend, tmp_path):
-    namespace: dict = {}
-    exec(compile(DISTILLER, "distiller.py", "exec"), namespace)
-    define, firsts = namespace["define"], namespace["firsts"]
-    x = np.zeros((2, 4), np.float32)
-    model = define(gpunn, 3.0)
-    model(x)
+    define, firsts, x, model = _distiller()
     model.save_weights(tmp_path / "distiller.weights.h5")
     again = define(gpunn, 5.0)
     again(x)

@@ -312,7 +312,8 @@ def test_operations_inside_a_model_keras_called_in_another_keep_their_constants(
     x = np.random.default_rng(4).standard_normal((5, 6)).astype(np.float32)
     theirs = run_keras(KERAS_NESTED, {"x": x.tolist(), "file": str(tmp_path / "nested.keras")})
     loaded = gpunn.models.load_model(tmp_path / "nested.keras")
-    where = next(op for op in loaded.operations if getattr(op, "operation", None) == "where")
+    assert [op.name for op in loaded.operations][1:] == ["inner", "out"]  # (as Keras lists them)
+    where = next(op for op in loaded.get_layer("inner").operations if getattr(op, "operation", None) == "where")
     assert where.arguments["x1"] == 0.5
     np.testing.assert_allclose(loaded.predict(x, verbose=0), theirs, rtol=1e-5, atol=1e-6)
 

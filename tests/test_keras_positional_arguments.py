@@ -248,3 +248,16 @@ def test_a_keyword_call_hands_training_to_the_layers_as_keras_s_call_context(tmp
     ours, theirs = run_script_both_ways(TRAINING_PASSED_DOWN, tmp_path_factory)
     for key in ("training", "moving_mean", "inference"):
         np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_a_call_with_an_argument_without_default_says_why_it_needs_one(numpy_backend):
+    class Scaled(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = gpunn.layers.Dense(1)
+
+        def call(self, inputs, scale, training=None):
+            return self.dense(inputs) * scale
+
+    with pytest.raises(TypeError, match=r"Scaled.call: its argument\(s\) \['scale'\] after the inputs have no default"):
+        Scaled()(np.ones((2, 3), "float32"), scale=2.0)

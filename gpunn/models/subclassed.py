@@ -230,6 +230,14 @@ def trace(model, inputs):
     them). Refuses a call() whose layers depend on the ``training`` it is given."""
     name = type(model).__name__
     parameters = inspect.signature(model.call).parameters
+    required = [p.name for p in list(parameters.values())[1:] if p.default is p.empty and p.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY) and p.name not in ("training",
+                                                                                                  "mask")]
+    if required:
+        raise TypeError(f"{name}.call: its argument(s) {required} after the inputs have no default; gpunn learns the "
+                        "model's graph by running call(inputs) once, its other arguments at their defaults: give "
+                        f"them defaults (a call on data, model(x, {required[0]}=...), still passes a value on), and "
+                        "take several inputs as one list or dict")
 
     def run(training):
         kwargs = {"training": training} if "training" in parameters else {}

@@ -169,8 +169,8 @@ class Optimizer:
                 self.write_initial_rate(of_rate[1])
             return
         if isinstance(self._learning_rate, LearningRateSchedule):
-            raise TypeError("learning_rate: this optimizer was made with a LearningRateSchedule as its learning_rate, so "
-                            "its rate cannot be set to a number (by a callback such as ReduceLROnPlateau or "
+            raise TypeError("learning_rate: this optimizer was made with a LearningRateSchedule as its learning_rate, "
+                            "so its rate cannot be set to a number (by a callback such as ReduceLROnPlateau or "
                             "LearningRateScheduler, or the script); to set it, make the optimizer with a float "
                             "learning_rate")
         self._learning_rate = _rate_number(value)

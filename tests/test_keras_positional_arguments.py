@@ -234,19 +234,34 @@ def run(keras, folder):
         def call(self, inputs, flag=False):  # no training: Keras's call context hands it to the layers
             return self.norm(self.dense(inputs))
 
+    class FrozenBase(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.base = keras.layers.BatchNormalization()
+            self.dense = keras.layers.Dense(4, kernel_initializer=keras.initializers.Constant(0.3))
+            self.head = keras.layers.BatchNormalization()
+
+        def call(self, inputs, scale=1.0):
+            hidden = self.base(inputs, training=False)  # a mode given: the layers after it take it (the context)
+            return self.head(self.dense(hidden)) * scale
+
     x = np.arange(8, dtype="float32").reshape(2, 4) / 4
     model = Normalized()
     model(x)
     out = {"training": np.asarray(model(x, training=True, flag=True)).tolist()}
     out["moving_mean"] = np.asarray(model.norm.moving_mean).tolist()
     out["inference"] = np.asarray(model(x, training=False, flag=True)).tolist()
+    frozen = FrozenBase()
+    frozen(x)
+    out["after_frozen_base"] = np.asarray(frozen(x, training=True, scale=2.0)).tolist()
+    out["head_mean"] = np.asarray(frozen.head.moving_mean).tolist()
     return out
 '''
 
 
 def test_a_keyword_call_hands_training_to_the_layers_as_keras_s_call_context(tmp_path_factory):
     ours, theirs = run_script_both_ways(TRAINING_PASSED_DOWN, tmp_path_factory)
-    for key in ("training", "moving_mean", "inference"):
+    for key in ("training", "moving_mean", "inference", "after_frozen_base", "head_mean"):
         np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5, atol=1e-6, err_msg=key)
 
 

@@ -554,3 +554,50 @@ def test_gpunn_ops_values_are_constants_of_a_functional_model():
     model = gpunn.Model(inputs, [inputs * ops.array([1.0, 2.0, 3.0]), ops.add(inputs, ops.ones((3,)))])
     scaled, shifted = model.predict(np.ones((1, 3)), verbose=0)
     assert scaled.tolist() == [[1.0, 2.0, 3.0]] and shifted.tolist() == [[2.0, 2.0, 2.0]]
+
+
+HELD_IN_A_SEQUENTIAL = r'''
+import json, os, sys
+import numpy as np
+
+
+def run(keras, folder):
+    """A functional model with keras.ops of its own, held by a Sequential, saved and loaded; the other library's
+    file read too (the run writes its own, then reads both where both are there)."""
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(4, kernel_initializer=keras.initializers.Constant(0.2), name="inner_dense")(inputs)
+    inner = keras.Model(inputs, keras.ops.tanh(hidden) * 2.0 + 1.0, name="inner")
+    model = keras.Sequential([keras.Input((4,)), inner,
+                              keras.layers.Dense(3, kernel_initializer=keras.initializers.Constant(-0.1))])
+    x = np.linspace(-1, 1, 20, dtype="float32").reshape(5, 4)
+    model.save(os.path.join(folder, "held.keras"))
+    loaded = keras.models.load_model(os.path.join(folder, "held.keras"))
+    return {"predicted": model.predict(x, verbose=0).tolist(), "loaded": loaded.predict(x, verbose=0).tolist(),
+            "layers": [layer.name for layer in loaded.layers]}
+
+
+def read(keras, folder):
+    x = np.linspace(-1, 1, 20, dtype="float32").reshape(5, 4)
+    loaded = keras.models.load_model(os.path.join(folder, "held.keras"))
+    return {"loaded": loaded.predict(x, verbose=0).tolist(), "layers": [layer.name for layer in loaded.layers]}
+'''
+
+
+def test_a_sequential_holding_a_model_with_operations_saves_and_loads_both_ways(tmp_path_factory):
+    from helpers import FOLDER_MAIN, read_in_keras, run_keras, run_script_both_ways
+
+    ours, theirs = run_script_both_ways(HELD_IN_A_SEQUENTIAL, tmp_path_factory)
+    np.testing.assert_allclose(ours["predicted"], theirs["predicted"], rtol=1e-6)
+    np.testing.assert_allclose(ours["loaded"], ours["predicted"], rtol=1e-6)
+    assert ours["layers"][0] == theirs["layers"][0] == "inner" and len(ours["layers"]) == len(theirs["layers"]) == 2
+    written_by_keras = tmp_path_factory.mktemp("by_keras")
+    run_keras(HELD_IN_A_SEQUENTIAL + FOLDER_MAIN, {"folder": str(written_by_keras)})
+    namespace: dict = {}
+    exec(compile(HELD_IN_A_SEQUENTIAL, "held.py", "exec"), namespace)
+    with gpunn.use_backend("numpy"):
+        read_here = namespace["read"](gpunn, str(written_by_keras))
+        written_by_gpunn = tmp_path_factory.mktemp("by_gpunn")
+        namespace["run"](gpunn, str(written_by_gpunn))
+    np.testing.assert_allclose(read_here["loaded"], theirs["predicted"], rtol=1e-6)
+    np.testing.assert_allclose(read_in_keras(HELD_IN_A_SEQUENTIAL, written_by_gpunn)["loaded"], ours["predicted"],
+                               rtol=1e-6)

@@ -31,7 +31,8 @@ _CALL_CONTEXT = threading.local()
 @contextlib.contextmanager
 def training_of_the_outer_call(training: bool):
     """Keras's call context: layers called without ``training`` inside a call given one take it (a subclassed
-    model's call() run on arrays, ``subclassed.call_with_keywords``). Per thread."""
+    model's call() run on arrays, ``subclassed.call_with_keywords``), and a layer given one explicitly sets it for
+    the layers called after it (``check_training``; Keras's ``_resolve_and_populate_arg``). Per thread."""
     previous = getattr(_CALL_CONTEXT, "training", None)
     _CALL_CONTEXT.training = bool(training)
     try:
@@ -45,7 +46,14 @@ def check_training(training) -> bool:
         return bool(getattr(_CALL_CONTEXT, "training", None))
     if not isinstance(training, (bool, np.bool_)):
         raise ValueError(f"training: expected True or False, got {training!r}")
+    if getattr(_CALL_CONTEXT, "training", None) is not None:  # (inside a call's context: the mode from here on)
+        _CALL_CONTEXT.training = bool(training)
     return bool(training)
+
+
+def context_training():
+    """The mode of the call context this thread is in (``training_of_the_outer_call``), None outside one."""
+    return getattr(_CALL_CONTEXT, "training", None)
 
 
 def compute_dtype(layer) -> str:

@@ -176,7 +176,8 @@ def keras_layer_paths(model) -> list[str]:
                           for layer, inner in zip(entry._graph_layers, _held_model_paths(entry))})
         else:
             paths[id(entry)] = path
-    return [paths[id(layer)] for layer in model._graph_layers]
+    # (a held model's keras.ops, which a Sequential lists among its own layers, hold no weights: a path of their own)
+    return [paths.get(id(layer)) or f"layers/{layer.name}" for layer in model._graph_layers]
 
 
 def _listed_paths(model) -> dict:

@@ -127,7 +127,11 @@ class ImagePreprocessingLayer(Layer):
         if symbolic.is_symbolic(inputs) or user_layer.tracing() or more or keywords:
             training = None if training is _OMITTED else training
             return super().__call__(inputs, *more, training=training, mask=mask, **keywords)
-        training = True if training is _OMITTED else bool(training)
+        if training is _OMITTED:  # (inside a call given a mode: that mode, as Keras's call context hands it down)
+            from ..calling import context_training
+
+            training = True if context_training() is None else context_training()
+        training = bool(training)
         values = inputs.value if isinstance(inputs, Tensor) else inputs
         if len(values.shape if hasattr(values, "shape") else np.shape(values)) == 3:  # one image
             batch = values[None] if hasattr(values, "shape") else np.asarray(values)[None]

@@ -64,3 +64,19 @@ def test_a_change_needing_other_slots_after_build_is_refused_by_name(numpy_backe
     assert getattr(optimizer, name) == previous
     model.fit(x, np.zeros((4, 1), np.float32), verbose=0)  # and trains on as it was
     setattr(make(), name, value)  # (an optimizer not built yet takes it)
+
+
+def test_a_new_optimizer_compiled_in_during_fit_is_refused_by_name(numpy_backend):
+    model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x, y = np.ones((8, 3), np.float32), np.zeros((8, 1), np.float32)
+
+    def recompile(epoch, logs):
+        model.compile(gpunn.optimizers.Adam(0.01), "mse")
+
+    with pytest.raises(RuntimeError, match=r"compile: called during fit \(from a callback\) with another optimizer"):
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[gpunn.callbacks.LambdaCallback(on_epoch_end=recompile)])
+    same = gpunn.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: model.compile(model.optimizer, "mae"))
+    assert len(model.fit(x, y, epochs=2, verbose=0, callbacks=[same]).history["loss"]) == 2
+    model.compile(gpunn.optimizers.Adam(0.01), "mse")  # (after fit: taken)
+    assert isinstance(model.optimizer, gpunn.optimizers.Adam)

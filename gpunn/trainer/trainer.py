@@ -182,6 +182,13 @@ class Trainer(TfKeras2Loops):
                     or steps_per_execution < 1):
                 raise ValueError(f"steps_per_execution: expected a positive integer, got {steps_per_execution!r}")
             optimizer = optimizers_module.get(optimizer)
+            current = self.__dict__.get("optimizer") if self.compiled else None
+            if current is not None and optimizer is not current and \
+                    compute_turns.model_calls(self, "train")._is_owned():  # (this thread's fit, in its callbacks)
+                raise RuntimeError(f"compile: called during fit (from a callback) with another optimizer "
+                                   f"({type(optimizer).__name__}); the fit steps with the optimizer it started with. "
+                                   "Compile again with the model's own optimizer (model.optimizer) to change the "
+                                   "rest, or with a new one after fit returns")
             # tf.keras 2 took one metric alone (``metrics=BinaryAccuracy()``, ``metrics="accuracy"``) as a list of it
             metrics, weighted_metrics = (value if value is None or isinstance(value, (list, tuple, dict)) else [value]
                                          for value in (metrics, weighted_metrics))

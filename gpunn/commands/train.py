@@ -10,11 +10,21 @@ import time
 
 import numpy as np
 
+from .. import datasets as gpunn_datasets
+from . import data_files
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train and evaluate an MLP (default: offline digits data)")
     p.add_argument("--dataset", default="digits",
-                   help="digits (offline), mnist, fashion_mnist, cifar10, cifar100 or synthetic")
+                   help="digits (offline), mnist, fashion_mnist, cifar10, cifar100, synthetic, or your own .npz "
+                        "(x_train, y_train[, x_test, y_test], or x, y) or .csv file (numeric features, one label "
+                        "column); a file's float features are standardized by a Normalization layer in the model")
+    p.add_argument("--target", default=None,
+                   help="the label column of a .csv file: its header name or 0-based number (default: the last)")
+    p.add_argument("--test-split", type=float, default=0.2,
+                   help="the fraction of a file's rows held out, at random (--seed), as the test set when the "
+                        "file has no test arrays (default 0.2)")
     p.add_argument("--layers", default="256,128", help="hidden layer sizes, comma-separated (default 256,128)")
     p.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     p.add_argument("--optimizer", default="adam", help="any Keras optimizer name gpunn has: sgd, rmsprop, adagrad, "
@@ -101,7 +111,17 @@ TRAINABLE_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100",
 
 
 def check_dataset(name: str) -> str:
+    if data_files.is_data_file(name):
+        return name
     key = name.strip().lower().replace("-", "_")
+    if key not in gpunn_datasets.NAMES:
+        if os.path.exists(name):
+            raise ValueError(f"--dataset: {name!r} is a file gpunn train cannot read; expected a "
+                             f"{' or '.join(data_files.SUFFIXES)} file, or a data set's name")
+        try:
+            gpunn_datasets.load(name)
+        except ValueError as exc:
+            raise ValueError(f"{exc} Or a path to a {' or '.join(data_files.SUFFIXES)} file.") from None
     if key in ("imdb", "reuters", "boston_housing", "california_housing"):
         raise ValueError(f"--dataset: gpunn train trains a classifier of images or feature vectors, one of "
                          f"{', '.join(TRAINABLE_DATASETS)}; got {name!r}, which needs a model of its own "
@@ -115,16 +135,30 @@ def run(args) -> int:
 
     hidden = parse_layers(args.layers)
     check_dataset(args.dataset)
+    from_file = data_files.is_data_file(args.dataset)
+    if not from_file and args.target is not None:
+        raise ValueError(f"--target: names the label column of a .csv file; --dataset {args.dataset!r} is not one")
+    data = data_files.load(args.dataset, target=args.target, test_split=args.test_split, seed=args.seed) \
+        if from_file else None
     ops = gpunn.set_backend(args.backend) if args.backend else gpunn.get_ops()
     gpunn.distributed.init()  # data-parallel under mpiexec/srun; does nothing when run alone
     gpunn.utils.set_random_seed(args.seed)
-    (x_train, y_train), (x_test, y_test) = gpunn.datasets.load(args.dataset)
+    (x_train, y_train), (x_test, y_test) = (data.train, data.test) if data else gpunn.datasets.load(args.dataset)
+    # Images of bytes are scaled to [0, 1]; a file's other features are standardized inside the model (a
+    # Normalization layer adapted to the training rows), so the saved model takes the raw features.
+    standardize = from_file and x_train.dtype != np.uint8
     scale = 255.0 if x_train.dtype == np.uint8 else 1.0
     x_train = x_train.reshape(len(x_train), -1).astype("float32") / scale
     x_test = x_test.reshape(len(x_test), -1).astype("float32") / scale
     classes = int(max(y_train.max(), y_test.max())) + 1
+    if data and data.class_names:
+        classes = len(data.class_names)
 
-    model = gpunn.Sequential([gpunn.Input(shape=(x_train.shape[1],))]
+    normalization = []
+    if standardize:
+        normalization = [gpunn.layers.Normalization()]
+        normalization[0].adapt(x_train)
+    model = gpunn.Sequential([gpunn.Input(shape=(x_train.shape[1],))] + normalization
                              + [gpunn.layers.Dense(units, activation=args.activation) for units in hidden]
                              + [gpunn.layers.Dense(classes, activation="softmax")])
     optimizer = gpunn.optimizers.get(args.optimizer)
@@ -135,6 +169,8 @@ def run(args) -> int:
     if args.verbose and model.is_chief:
         print(f"gpunn {gpunn.__version__} | backend: {ops!r} | data: {args.dataset} "
               f"{x_train.shape[0]} train / {x_test.shape[0]} test, {classes} classes")
+        if data and data.class_names:
+            print("classes: " + ", ".join(f"{i}={name}" for i, name in enumerate(data.class_names)))
         model.summary()
     n_fit = training_rows(len(x_train), args.validation_split)
     timer = _TrainTimer(n_fit, args.batch_size)
@@ -148,6 +184,10 @@ def run(args) -> int:
     plot_path = os.path.join(args.output_dir, "training_curves.png")
     if model.is_chief:
         model.save(model_path)
+        if data and data.class_names:
+            # Class i of the model's output is line i: the labels' words, sorted.
+            with open(os.path.join(args.output_dir, "class_names.txt"), "w", encoding="utf-8") as f:
+                f.writelines(f"{name}\n" for name in data.class_names)
         from ..plotting import plot_history
 
         plot_history(history.history, plot_path, title=f"gpunn: {args.dataset}, {args.layers}, {args.optimizer}")
@@ -157,5 +197,6 @@ def run(args) -> int:
         else:
             print(f"training throughput: {samples_per_s:,.0f} samples/s ({ops.device_description}; the first "
                   f"batch, which compiles the kernels, left out)")
-        print(f"saved model to {model_path} and training curves to {plot_path}")
+        names = " (class i of its output: line i of class_names.txt there)" if data and data.class_names else ""
+        print(f"saved model to {model_path}{names} and training curves to {plot_path}")
     return 0

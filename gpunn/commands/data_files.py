@@ -1,0 +1,211 @@
+"""``gpunn train --dataset PATH``: a user's own classification data, from a ``.npz`` or ``.csv`` file.
+
+- ``.npz``: the arrays ``x_train`` and ``y_train``, with ``x_test`` and ``y_test`` when the file has them
+  (the layout of Keras's own ``mnist.npz``), or ``x`` and ``y``. Read without pickle.
+- ``.csv``: one sample a row, numeric feature columns and one label column: ``--target`` (a header name or a
+  0-based column number), else the last column. The first row is a header when it has a field that is not a
+  number. Labels may be words (the classes are then their sorted values) or whole numbers >= 0 (the classes are
+  those numbers).
+
+A file without test data gives up a seeded, random ``test_split`` of its rows as the test set. Labels that are
+not classes (fractions, negative numbers), missing or non-numeric feature values, and arrays of different
+lengths are refused with the line, column or key at fault, before any training.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import zipfile
+
+import numpy as np
+
+SUFFIXES = (".npz", ".csv")
+
+
+def is_data_file(name: str) -> bool:
+    return name.lower().endswith(SUFFIXES)
+
+
+class LabelledData:
+    """Train and test arrays of one file, and the class names when the labels were words (else None)."""
+
+    def __init__(self, train, test, class_names=None):
+        self.train, self.test, self.class_names = train, test, class_names
+
+
+def load(path: str, *, target: str | None = None, test_split: float = 0.2, seed: int = 0) -> LabelledData:
+    if not 0.0 < test_split < 1.0:
+        raise ValueError(f"--test-split: expected a fraction in (0, 1), got {test_split}")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--dataset: no such file: {path!r}")
+    if path.lower().endswith(".npz"):
+        if target is not None:
+            raise ValueError(f"--target: names a column of a .csv file; {path!r} is a .npz file, whose labels are "
+                             f"its y_train (or y) array")
+        return _from_npz(path, test_split, seed)
+    return _from_csv(path, target, test_split, seed)
+
+
+def _from_npz(path, test_split, seed):
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"--dataset: {path!r} is not a readable .npz file ({exc})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):  # one array saved by np.save
+        raise ValueError(f"--dataset: {path!r} is a single array (np.save); save x_train and y_train (or x and y) "
+                         f"with np.savez")
+    with archive:
+        keys = set(archive.files)
+        if {"x_train", "y_train"} <= keys:
+            pairs = [("x_train", "y_train")] + ([("x_test", "y_test")] if {"x_test", "y_test"} <= keys else [])
+        elif {"x", "y"} <= keys:
+            pairs = [("x", "y")]
+        else:
+            raise ValueError(f"--dataset: {path!r} should hold the arrays x_train and y_train (and x_test, y_test), "
+                             f"or x and y; it holds {sorted(keys)}")
+        try:
+            arrays = [(_features(archive[x], f"{path}: {x}"), archive[y], x, y) for x, y in pairs]
+        except ValueError as exc:
+            if "allow_pickle" in str(exc):
+                raise ValueError(f"--dataset: {path!r} holds object arrays, which need pickle to read; save numbers "
+                                 f"or strings") from None
+            raise
+    for x, y, x_key, y_key in arrays:
+        if len(x) != len(y):
+            raise ValueError(f"--dataset: {path!r}: {x_key} has {len(x)} rows but {y_key} has {len(y)}")
+        if x.shape[1:] != arrays[0][0].shape[1:]:
+            raise ValueError(f"--dataset: {path!r}: {x_key} has samples of shape {x.shape[1:]}, "
+                             f"{arrays[0][2]} of shape {arrays[0][0].shape[1:]}")
+    labels, class_names = _classes(np.concatenate([_label_column(y, f"{path}: {k}") for _, y, _, k in arrays]),
+                                   f"{path}: {arrays[0][3]}")
+    if len(arrays) == 2:
+        n = len(arrays[0][0])
+        return LabelledData((arrays[0][0], labels[:n]), (arrays[1][0], labels[n:]), class_names)
+    return _split(arrays[0][0], labels, class_names, test_split, seed)
+
+
+def _features(x, where):
+    if x.dtype.kind not in "biuf":
+        raise ValueError(f"--dataset: {where}: expected numbers, got an array of {x.dtype}")
+    if x.ndim == 1:
+        x = x[:, None]
+    if len(x) == 0:
+        raise ValueError(f"--dataset: {where}: has no rows")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        row = int(np.argwhere(~np.isfinite(x.reshape(len(x), -1)))[0, 0])
+        raise ValueError(f"--dataset: {where}: row {row} holds NaN or infinity; drop or fill it first")
+    return x
+
+
+def _label_column(y, where):
+    """Labels as one value a row: (n,) or (n, 1) as they are, one-hot rows (n, k) as their class index."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim == 2 and y.dtype.kind in "biuf":
+        if not (np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all()):
+            raise ValueError(f"--dataset: {where}: expected one label a row, or one-hot rows; got shape {y.shape} "
+                             f"with rows that are not one-hot")
+        return y.argmax(axis=1)
+    if y.ndim != 1:
+        raise ValueError(f"--dataset: {where}: expected one label a row, got shape {y.shape}")
+    return y
+
+
+def _classes(labels, where):
+    """Class indices of ``labels``: words become the indices of their sorted values, whole numbers stay."""
+    if labels.dtype.kind in "US":
+        names, indices = np.unique(labels, return_inverse=True)
+        return indices.astype("int64"), [str(n) for n in names]
+    if labels.dtype.kind == "b":
+        return labels.astype("int64"), None
+    if labels.dtype.kind not in "iuf":
+        raise ValueError(f"--dataset: {where}: expected class labels (whole numbers >= 0 or words), got {labels.dtype}")
+    bad = ~np.isfinite(labels) | (labels < 0) | (labels != np.round(labels)) if labels.dtype.kind == "f" \
+        else labels < 0
+    if bad.any():
+        value = labels[np.argmax(bad)]
+        raise ValueError(f"--dataset: {where}: gpunn train trains a classifier and expects class labels, whole "
+                         f"numbers >= 0 or words; got {value!r} (a regression target needs a model of its own, in a "
+                         f"script)")
+    return labels.astype("int64"), None
+
+
+def _split(x, labels, class_names, test_split, seed):
+    n_test = int(round(len(x) * test_split))
+    if n_test < 1 or n_test >= len(x):
+        raise ValueError(f"--test-split: {test_split} of {len(x)} rows leaves no test or no training rows")
+    order = np.random.default_rng(seed).permutation(len(x))
+    test, train = order[:n_test], order[n_test:]
+    return LabelledData((x[train], labels[train]), (x[test], labels[test]), class_names)
+
+
+def _from_csv(path, target, test_split, seed):
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        sample = f.read(65536)
+        f.seek(0)
+        try:
+            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        rows = [row for row in csv.reader(f, dialect) if any(field.strip() for field in row)]
+    if not rows:
+        raise ValueError(f"--dataset: {path!r} is empty")
+    header = None if all(_is_number(field) for field in rows[0]) else [field.strip() for field in rows[0]]
+    body = rows[1:] if header else rows
+    first_line = 2 if header else 1
+    width = len(rows[0])
+    if width < 2:
+        raise ValueError(f"--dataset: {path!r}: expected feature columns and a label column, got {width} column")
+    for i, row in enumerate(body):
+        if len(row) != width:
+            raise ValueError(f"--dataset: {path!r} line {first_line + i}: {len(row)} fields, the first line has "
+                             f"{width}")
+    if not body:
+        raise ValueError(f"--dataset: {path!r} has a header and no rows")
+    label_at = _target_column(target, header, width, path)
+    names = header or [f"column {j}" for j in range(width)]
+    table = np.array(body, dtype=str)
+    feature_columns = [j for j in range(width) if j != label_at]
+    x = np.empty((len(body), len(feature_columns)), dtype="float32")
+    for k, j in enumerate(feature_columns):
+        x[:, k] = _numeric_column(table[:, j], names[j], path, first_line)
+    words = np.char.strip(table[:, label_at])
+    if all(_is_number(w) for w in np.unique(words)):
+        labels, class_names = _classes(words.astype("float64"), f"{path} column {names[label_at]!r}")
+    else:
+        labels, class_names = _classes(words, f"{path} column {names[label_at]!r}")
+    return _split(x, labels, class_names, test_split, seed)
+
+
+def _target_column(target, header, width, path):
+    if target is None:
+        return width - 1
+    if header and target in header:
+        return header.index(target)
+    if target.isdigit() and int(target) < width:
+        return int(target)
+    columns = f"one of {header}" if header else f"a column number below {width} (the file has no header)"
+    raise ValueError(f"--target: expected {columns}, got {target!r}")
+
+
+def _numeric_column(values, name, path, first_line):
+    try:
+        column = values.astype("float64")
+    except ValueError:
+        column = None
+    if column is None or not np.isfinite(column).all():
+        for i, value in enumerate(values):
+            if not _is_number(value) or not np.isfinite(float(value)):
+                raise ValueError(f"--dataset: {path!r} line {first_line + i}, column {name!r}: expected a number, "
+                                 f"got {value!r} (gpunn train takes numeric features: encode or drop the column, "
+                                 f"fill or drop missing values)")
+        column = np.array([float(value) for value in values])
+    return column
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -111,13 +111,65 @@ def test_npz_of_x_and_y_is_split_at_random(tmp_path):
     assert not np.array_equal(first.test[0], other.test[0])
 
 
+def test_csv_of_prices_trains_a_regression_model_in_their_units(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1000, 3)) * [1.0, 100.0, 0.01] + [0.0, 500.0, 2.0]
+    price = 3000.0 * x[:, 0] + 20.0 * (x[:, 1] - 500.0) + 1e5 * (x[:, 2] - 2.0) + 250000.5
+    path = tmp_path / "houses.csv"
+    path.write_text("a,b,c,price\n" + "".join(f"{a},{b},{c},{p}\n" for (a, b, c), p in zip(x, price)))
+    rc = train(["--dataset", str(path)], tmp_path)
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    mae = float(re.search(r"^test MAE: ([0-9.e+]+)", out, re.MULTILINE).group(1))
+    assert mae < 0.2 * price.std()  # a linear target: far below the 0.8 std of predicting the mean
+    model = gpunn.models.load_model(tmp_path / "run" / "model.safetensors")
+    assert [type(l).__name__ for l in model.layers] == ["Normalization", "Dense", "Dense", "Rescaling"]
+    assert model.output_shape == (None, 1)
+    data = data_files.load(str(path), seed=1)
+    assert data.task == "regression" and data.class_names is None
+    x_test, y_test = data.test
+    predicted = model.predict(x_test, verbose=0)[:, 0]
+    assert abs(np.mean(np.abs(predicted - y_test)) - mae) <= 1e-4 * mae  # the printed MAE, in dollars
+    assert not (tmp_path / "run" / "class_names.txt").exists()
+
+
+@pytest.mark.parametrize("labels, task, expected", [
+    (np.array([0.0, 1.0, 2.0]), "auto", "classification"),
+    (np.array([0.5, 1.0, 2.0]), "auto", "regression"),
+    (np.array([-1.0, 1.0, 2.0]), "auto", "regression"),
+    (np.array([0, 1, 2]), "regression", "regression"),
+    (np.array(["a", "b"]), "auto", "classification"),
+    (np.array([0, 1, 999]), "auto", "classification"),
+])
+def test_the_task_follows_the_labels_unless_told(labels, task, expected):
+    y, resolved, _ = data_files.targets(labels, task, "labels")
+    assert resolved == expected
+    assert y.dtype == (np.float32 if expected == "regression" else np.int64)
+
+
+def test_built_in_house_prices_train_a_regression_model(tmp_path, capsys, monkeypatch):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 13)) * np.geomspace(0.01, 100, 13)
+    (tmp_path / "data" / "boston_housing").mkdir(parents=True)
+    np.savez(tmp_path / "data" / "boston_housing" / "boston_housing.npz", x=x, y=rng.uniform(5, 50, 120))
+    monkeypatch.setenv("GPUNN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GPUNN_OFFLINE", "1")
+    rc = train(["--dataset", "boston_housing"], tmp_path)
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert re.search(r"^test MAE: [0-9.e+]+  test loss \(MSE\): ", out, re.MULTILINE), out
+    model = gpunn.models.load_model(tmp_path / "run" / "model.safetensors")
+    assert [type(l).__name__ for l in model.layers] == ["Normalization", "Dense", "Dense", "Rescaling"]
+
+
 BAD_CSV_ROWS = {
     "word_feature.csv": ("a,b,label\n1,2,0\nx,3,1\n", ["line 3", "column 'a'", "'x'", "encode or drop"]),
     "missing.csv": ("a,b,label\n1,2,0\n1,,1\n", ["line 3", "column 'b'", "''", "missing values"]),
     "nan.csv": ("a,b,label\n1,2,0\n1,nan,1\n", ["line 3", "column 'b'", "'nan'"]),
     "ragged.csv": ("a,b,label\n1,2,0\n1,2\n", ["line 3", "2 fields", "first line has 3"]),
-    "regression.csv": ("a,b,price\n1,2,0.5\n1,3,1.5\n", ["column 'price'", "class labels", "0.5", "regression"]),
-    "negative.csv": ("a,b,label\n1,2,-1\n1,3,1\n", ["column 'label'", "-1"]),
+    "nan_label.csv": ("a,b,price\n1,2,0.5\n1,3,nan\n", ["column 'price'", "row 1 holds NaN"]),
+    "big_whole.csv": ("a,b,price\n1,2,250000\n1,3,1500\n", ["--task", "whole numbers up to 250000",
+                                                             "--task regression or --task classification"]),
     "one_column.csv": ("label\n1\n0\n", ["feature columns and a label column", "1 column"]),
     "header_only.csv": ("a,b,label\n", ["header and no rows"]),
     "empty.csv": ("\n\n", ["is empty"]),
@@ -159,6 +211,9 @@ def npz_files(tmp_path):
     (["--dataset", "{tmp}/lengths.npz", "--target", "y"], ["--target", "names a column of a .csv file"]),
     (["--dataset", "digits", "--target", "label"], ["--target", "'digits' is not one"]),
     (["--dataset", "{tmp}/good.csv", "--target", "colour"], ["--target", "['a', 'b', 'label']", "'colour'"]),
+    (["--dataset", "{tmp}/fractions.csv", "--task", "classification"],
+     ["--task classification", "column 'price'", "class labels", "got 0.5"]),
+    (["--dataset", "{tmp}/words.csv", "--task", "regression"], ["--task regression", "column 'label'", "'cat'"]),
     (["--dataset", "{tmp}/good.csv", "--test-split", "1"], ["--test-split", "(0, 1)", "1.0"]),
     (["--dataset", "{tmp}/good.csv", "--test-split", "0.01"], ["--test-split", "0.01 of 3 rows", "no test"]),
 ])
@@ -166,6 +221,8 @@ def test_a_wrong_npz_or_option_is_one_line_naming_it(argv, fragments, tmp_path, 
     npz_files(tmp_path)
     (tmp_path / "good.csv").write_text("a,b,label\n1,2,0\n1,3,1\n0,1,1\n")
     (tmp_path / "good.txt").write_text("a,b,label\n1,2,0\n")
+    (tmp_path / "fractions.csv").write_text("a,b,price\n1,2,0.5\n1,3,1.5\n0,1,1\n")
+    (tmp_path / "words.csv").write_text("a,b,label\n1,2,cat\n1,3,dog\n0,1,cat\n")
     assert_one_line_error([a.replace("{tmp}", str(tmp_path)) for a in argv], fragments, tmp_path, capsys)
 
 

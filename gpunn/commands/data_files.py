@@ -4,11 +4,12 @@
   (the layout of Keras's own ``mnist.npz``), or ``x`` and ``y``. Read without pickle.
 - ``.csv``: one sample a row, numeric feature columns and one label column: ``--target`` (a header name or a
   0-based column number), else the last column. The first row is a header when it has a field that is not a
-  number. Labels may be words (the classes are then their sorted values) or whole numbers >= 0 (the classes are
-  those numbers).
+  number. Labels may be words (the classes are then their sorted values), whole numbers >= 0 (the classes are
+  those numbers), or, for regression, any numbers.
 
-A file without test data gives up a seeded, random ``test_split`` of its rows as the test set. Labels that are
-not classes (fractions, negative numbers), missing or non-numeric feature values, and arrays of different
+The task follows the labels unless ``--task`` says it: words and whole numbers >= 0 are classes, other numbers
+a regression target (whole numbers of 1000 and more must be told which). A file without test data gives up a
+seeded, random ``test_split`` of its rows as the test set. Missing or non-numeric values and arrays of different
 lengths are refused with the line, column or key at fault, before any training.
 """
 from __future__ import annotations
@@ -26,14 +27,23 @@ def is_data_file(name: str) -> bool:
     return name.lower().endswith(SUFFIXES)
 
 
+TASKS = ("auto", "classification", "regression")
+# Whole-number labels up to this many are taken for classes; beyond it they look like a quantity (a price, a
+# count), and --task must say which.
+MOST_CLASSES_GUESSED = 1000
+
+
 class LabelledData:
-    """Train and test arrays of one file, and the class names when the labels were words (else None)."""
+    """Train and test arrays of one file, the task they are for, and the class names of word labels (else None)."""
 
-    def __init__(self, train, test, class_names=None):
-        self.train, self.test, self.class_names = train, test, class_names
+    def __init__(self, train, test, task, class_names=None):
+        self.train, self.test, self.task, self.class_names = train, test, task, class_names
 
 
-def load(path: str, *, target: str | None = None, test_split: float = 0.2, seed: int = 0) -> LabelledData:
+def load(path: str, *, target: str | None = None, test_split: float = 0.2, seed: int = 0,
+         task: str = "auto") -> LabelledData:
+    if task not in TASKS:
+        raise ValueError(f"--task: expected one of {TASKS}, got {task!r}")
     if not 0.0 < test_split < 1.0:
         raise ValueError(f"--test-split: expected a fraction in (0, 1), got {test_split}")
     if not os.path.isfile(path):
@@ -42,11 +52,11 @@ def load(path: str, *, target: str | None = None, test_split: float = 0.2, seed:
         if target is not None:
             raise ValueError(f"--target: names a column of a .csv file; {path!r} is a .npz file, whose labels are "
                              f"its y_train (or y) array")
-        return _from_npz(path, test_split, seed)
-    return _from_csv(path, target, test_split, seed)
+        return _from_npz(path, test_split, seed, task)
+    return _from_csv(path, target, test_split, seed, task)
 
 
-def _from_npz(path, test_split, seed):
+def _from_npz(path, test_split, seed, task):
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
@@ -76,12 +86,12 @@ def _from_npz(path, test_split, seed):
         if x.shape[1:] != arrays[0][0].shape[1:]:
             raise ValueError(f"--dataset: {path!r}: {x_key} has samples of shape {x.shape[1:]}, "
                              f"{arrays[0][2]} of shape {arrays[0][0].shape[1:]}")
-    labels, class_names = _classes(np.concatenate([_label_column(y, f"{path}: {k}") for _, y, _, k in arrays]),
-                                   f"{path}: {arrays[0][3]}")
+    labels, task, class_names = targets(np.concatenate([_label_column(y, f"{path}: {k}") for _, y, _, k in arrays]),
+                                        task, f"{path}: {arrays[0][3]}")
     if len(arrays) == 2:
         n = len(arrays[0][0])
-        return LabelledData((arrays[0][0], labels[:n]), (arrays[1][0], labels[n:]), class_names)
-    return _split(arrays[0][0], labels, class_names, test_split, seed)
+        return LabelledData((arrays[0][0], labels[:n]), (arrays[1][0], labels[n:]), task, class_names)
+    return _split(arrays[0][0], labels, task, class_names, test_split, seed)
 
 
 def _features(x, where):
@@ -111,8 +121,39 @@ def _label_column(y, where):
     return y
 
 
+def targets(labels, task, where):
+    """What the model learns from ``labels`` for ``task`` ('auto' guessed), the task, and the class names of words.
+
+    Regression: the numbers as float32. Classification: class indices; words become the indices of their sorted
+    values (the names), whole numbers >= 0 stay as they are.
+    """
+    if task == "auto":
+        task = _guess_task(labels, where)
+    if task == "classification":
+        indices, class_names = _classes(labels, where)
+        return indices, task, class_names
+    if labels.dtype.kind not in "biuf":
+        raise ValueError(f"--task regression: {where}: expected numbers, got {labels.dtype} values such as "
+                         f"{labels[0]!r}")
+    if not np.isfinite(labels).all():
+        raise ValueError(f"--dataset: {where}: row {int(np.argmax(~np.isfinite(labels)))} holds NaN or infinity; "
+                         f"drop or fill it first")
+    return labels.astype("float32"), task, None
+
+
+def _guess_task(labels, where):
+    if labels.dtype.kind not in "iuf":
+        return "classification"
+    if not (np.isfinite(labels).all() and (labels >= 0).all() and (labels == np.round(labels)).all()):
+        return "regression"
+    if labels.max() >= MOST_CLASSES_GUESSED:
+        raise ValueError(f"--task: {where}: the labels are whole numbers up to {labels.max():g}: a quantity to "
+                         f"predict, or {labels.max() + 1:g} classes? Say which with --task regression or --task "
+                         f"classification")
+    return "classification"
+
+
 def _classes(labels, where):
-    """Class indices of ``labels``: words become the indices of their sorted values, whole numbers stay."""
     if labels.dtype.kind in "US":
         names, indices = np.unique(labels, return_inverse=True)
         return indices.astype("int64"), [str(n) for n in names]
@@ -123,23 +164,22 @@ def _classes(labels, where):
     bad = ~np.isfinite(labels) | (labels < 0) | (labels != np.round(labels)) if labels.dtype.kind == "f" \
         else labels < 0
     if bad.any():
-        value = labels[np.argmax(bad)]
-        raise ValueError(f"--dataset: {where}: gpunn train trains a classifier and expects class labels, whole "
-                         f"numbers >= 0 or words; got {value!r} (a regression target needs a model of its own, in a "
-                         f"script)")
+        value = labels[np.argmax(bad)].item()
+        raise ValueError(f"--task classification: {where}: expected class labels, whole numbers >= 0 or words; "
+                         f"got {value!r} (--task regression predicts a number)")
     return labels.astype("int64"), None
 
 
-def _split(x, labels, class_names, test_split, seed):
+def _split(x, labels, task, class_names, test_split, seed):
     n_test = int(round(len(x) * test_split))
     if n_test < 1 or n_test >= len(x):
         raise ValueError(f"--test-split: {test_split} of {len(x)} rows leaves no test or no training rows")
     order = np.random.default_rng(seed).permutation(len(x))
     test, train = order[:n_test], order[n_test:]
-    return LabelledData((x[train], labels[train]), (x[test], labels[test]), class_names)
+    return LabelledData((x[train], labels[train]), (x[test], labels[test]), task, class_names)
 
 
-def _from_csv(path, target, test_split, seed):
+def _from_csv(path, target, test_split, seed, task):
     with open(path, newline="", encoding="utf-8-sig") as f:
         sample = f.read(65536)
         f.seek(0)
@@ -171,10 +211,9 @@ def _from_csv(path, target, test_split, seed):
         x[:, k] = _numeric_column(table[:, j], names[j], path, first_line)
     words = np.char.strip(table[:, label_at])
     if all(_is_number(w) for w in np.unique(words)):
-        labels, class_names = _classes(words.astype("float64"), f"{path} column {names[label_at]!r}")
-    else:
-        labels, class_names = _classes(words, f"{path} column {names[label_at]!r}")
-    return _split(x, labels, class_names, test_split, seed)
+        words = words.astype("float64")
+    labels, task, class_names = targets(words, task, f"{path} column {names[label_at]!r}")
+    return _split(x, labels, task, class_names, test_split, seed)
 
 
 def _target_column(target, header, width, path):

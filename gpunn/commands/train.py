@@ -1,4 +1,5 @@
-"""``gpunn train``: train and evaluate an MLP classifier on a data set, save it and its training curves.
+"""``gpunn train``: train and evaluate an MLP classifier or regressor on a data set or a file, save it and its
+training curves.
 
 With no options it trains on scikit-learn's shipped digits (offline) and reaches >= 95% test accuracy.
 """
@@ -17,11 +18,16 @@ from . import data_files
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train and evaluate an MLP (default: offline digits data)")
     p.add_argument("--dataset", default="digits",
-                   help="digits (offline), mnist, fashion_mnist, cifar10, cifar100, synthetic, or your own .npz "
+                   help="digits (offline), mnist, fashion_mnist, cifar10, cifar100, synthetic, boston_housing, "
+                        "california_housing, or your own .npz "
                         "(x_train, y_train[, x_test, y_test], or x, y) or .csv file (numeric features, one label "
                         "column); a file's float features are standardized by a Normalization layer in the model")
     p.add_argument("--target", default=None,
                    help="the label column of a .csv file: its header name or 0-based number (default: the last)")
+    p.add_argument("--task", choices=data_files.TASKS, default="auto",
+                   help="classification (softmax, accuracy) or regression (one output, MSE, MAE); default auto: "
+                        "regression for boston_housing, california_housing and a file's fractional or negative "
+                        "labels, else classification")
     p.add_argument("--test-split", type=float, default=0.2,
                    help="the fraction of a file's rows held out, at random (--seed), as the test set when the "
                         "file has no test arrays (default 0.2)")
@@ -106,8 +112,9 @@ class _TrainTimer:
 
 
 # The classification sets of images or features the default model trains on (images flattened: CIFAR's 32x32x3
-# become 3072 features); the others (word-index sequences, house prices) need a model of their own.
-TRAINABLE_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "synthetic")
+# become 3072 features), and the regression sets of house prices; the word-index sequences need a model of their own.
+CLASSIFICATION_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "synthetic")
+REGRESSION_DATASETS = ("boston_housing", "california_housing")
 
 
 def check_dataset(name: str) -> str:
@@ -122,11 +129,60 @@ def check_dataset(name: str) -> str:
             gpunn_datasets.load(name)
         except ValueError as exc:
             raise ValueError(f"{exc} Or a path to a {' or '.join(data_files.SUFFIXES)} file.") from None
-    if key in ("imdb", "reuters", "boston_housing", "california_housing"):
-        raise ValueError(f"--dataset: gpunn train trains a classifier of images or feature vectors, one of "
-                         f"{', '.join(TRAINABLE_DATASETS)}; got {name!r}, which needs a model of its own "
-                         f"(gpunn.datasets.{key}.load_data() in a script)")
-    return name
+    if key not in CLASSIFICATION_DATASETS + REGRESSION_DATASETS:
+        raise ValueError(f"--dataset: gpunn train trains on images or feature vectors, one of "
+                         f"{', '.join(CLASSIFICATION_DATASETS + REGRESSION_DATASETS)}; got {name!r}, which needs a "
+                         f"model of its own (gpunn.datasets.{key}.load_data() in a script)")
+    return key
+
+
+def load_data(args):
+    """The data of ``--dataset`` (a name or a file) for ``--task``: arrays of flat features and targets, the task,
+    the class names of word labels, and whether the model should standardize the features."""
+    if not data_files.is_data_file(args.dataset):
+        if args.target is not None:
+            raise ValueError(f"--target: names the label column of a .csv file; --dataset {args.dataset!r} is not "
+                             f"one")
+        key = check_dataset(args.dataset)
+        (x_train, y_train), (x_test, y_test) = gpunn_datasets.load(key)
+        task = args.task if args.task != "auto" else \
+            "regression" if key in REGRESSION_DATASETS else "classification"
+        y, task, _ = data_files.targets(np.concatenate([y_train.reshape(-1), y_test.reshape(-1)]), task, key)
+        data = data_files.LabelledData((x_train, y[:len(x_train)]), (x_test, y[len(x_train):]), task)
+        # The house-price features are on very different scales; the built-in image sets keep their own scale.
+        standardize = key in REGRESSION_DATASETS
+    else:
+        data = data_files.load(args.dataset, target=args.target, test_split=args.test_split, seed=args.seed,
+                               task=args.task)
+        standardize = True
+    # Images of bytes are scaled to [0, 1]; other features, where standardized, are standardized inside the model
+    # (a Normalization layer adapted to the training rows), so the saved model takes the raw features.
+    (x_train, y_train), (x_test, y_test) = data.train, data.test
+    standardize = standardize and x_train.dtype != np.uint8
+    scale = 255.0 if x_train.dtype == np.uint8 else 1.0
+    x_train = x_train.reshape(len(x_train), -1).astype("float32") / scale
+    x_test = x_test.reshape(len(x_test), -1).astype("float32") / scale
+    if data.task == "regression":
+        y_train, y_test = y_train.reshape(-1, 1), y_test.reshape(-1, 1)
+    return data_files.LabelledData((x_train, y_train), (x_test, y_test), data.task, data.class_names), standardize
+
+
+def build_model(gpunn, data, standardize, hidden, activation):
+    """An MLP of ``hidden`` layers for the task: softmax over the classes, or one number in the targets' range."""
+    (x_train, y_train), (_, y_test) = data.train, data.test
+    layers = [gpunn.Input(shape=(x_train.shape[1],))]
+    if standardize:
+        layers.append(gpunn.layers.Normalization())
+        layers[-1].adapt(x_train)
+    layers += [gpunn.layers.Dense(units, activation=activation) for units in hidden]
+    if data.task == "regression":
+        # The output starts in the targets' range, as if they had been standardized, yet the model predicts them.
+        std = float(y_train.std()) or 1.0
+        layers += [gpunn.layers.Dense(1), gpunn.layers.Rescaling(scale=std, offset=float(y_train.mean()))]
+    else:
+        classes = len(data.class_names) if data.class_names else int(max(y_train.max(), y_test.max())) + 1
+        layers.append(gpunn.layers.Dense(classes, activation="softmax"))
+    return gpunn.Sequential(layers)
 
 
 def run(args) -> int:
@@ -134,49 +190,31 @@ def run(args) -> int:
     from gpunn.data import training_rows
 
     hidden = parse_layers(args.layers)
-    check_dataset(args.dataset)
-    from_file = data_files.is_data_file(args.dataset)
-    if not from_file and args.target is not None:
-        raise ValueError(f"--target: names the label column of a .csv file; --dataset {args.dataset!r} is not one")
-    data = data_files.load(args.dataset, target=args.target, test_split=args.test_split, seed=args.seed) \
-        if from_file else None
+    data, standardize = load_data(args)
     ops = gpunn.set_backend(args.backend) if args.backend else gpunn.get_ops()
     gpunn.distributed.init()  # data-parallel under mpiexec/srun; does nothing when run alone
     gpunn.utils.set_random_seed(args.seed)
-    (x_train, y_train), (x_test, y_test) = (data.train, data.test) if data else gpunn.datasets.load(args.dataset)
-    # Images of bytes are scaled to [0, 1]; a file's other features are standardized inside the model (a
-    # Normalization layer adapted to the training rows), so the saved model takes the raw features.
-    standardize = from_file and x_train.dtype != np.uint8
-    scale = 255.0 if x_train.dtype == np.uint8 else 1.0
-    x_train = x_train.reshape(len(x_train), -1).astype("float32") / scale
-    x_test = x_test.reshape(len(x_test), -1).astype("float32") / scale
-    classes = int(max(y_train.max(), y_test.max())) + 1
-    if data and data.class_names:
-        classes = len(data.class_names)
-
-    normalization = []
-    if standardize:
-        normalization = [gpunn.layers.Normalization()]
-        normalization[0].adapt(x_train)
-    model = gpunn.Sequential([gpunn.Input(shape=(x_train.shape[1],))] + normalization
-                             + [gpunn.layers.Dense(units, activation=args.activation) for units in hidden]
-                             + [gpunn.layers.Dense(classes, activation="softmax")])
+    (x_train, y_train), (x_test, y_test) = data.train, data.test
+    regression = data.task == "regression"
+    model = build_model(gpunn, data, standardize, hidden, args.activation)
     optimizer = gpunn.optimizers.get(args.optimizer)
     if args.learning_rate is not None:
         optimizer.learning_rate = args.learning_rate
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+    model.compile(optimizer=optimizer, loss="mse" if regression else "sparse_categorical_crossentropy",
+                  metrics=["mae" if regression else "accuracy"],
                   jit_compile="auto" if args.jit is None else args.jit, steps_per_execution=args.steps_per_execution)
     if args.verbose and model.is_chief:
+        what = "a regression target" if regression else f"{model.layers[-1].units} classes"
         print(f"gpunn {gpunn.__version__} | backend: {ops!r} | data: {args.dataset} "
-              f"{x_train.shape[0]} train / {x_test.shape[0]} test, {classes} classes")
-        if data and data.class_names:
+              f"{x_train.shape[0]} train / {x_test.shape[0]} test, {what}")
+        if data.class_names:
             print("classes: " + ", ".join(f"{i}={name}" for i, name in enumerate(data.class_names)))
         model.summary()
     n_fit = training_rows(len(x_train), args.validation_split)
     timer = _TrainTimer(n_fit, args.batch_size)
     history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
                         validation_split=args.validation_split, callbacks=[timer.callback], verbose=args.verbose)
-    loss, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
+    loss, metric = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
     samples_per_s = timer.samples_per_second()
 
     os.makedirs(args.output_dir, exist_ok=True)
@@ -184,19 +222,22 @@ def run(args) -> int:
     plot_path = os.path.join(args.output_dir, "training_curves.png")
     if model.is_chief:
         model.save(model_path)
-        if data and data.class_names:
+        if data.class_names:
             # Class i of the model's output is line i: the labels' words, sorted.
             with open(os.path.join(args.output_dir, "class_names.txt"), "w", encoding="utf-8") as f:
                 f.writelines(f"{name}\n" for name in data.class_names)
         from ..plotting import plot_history
 
         plot_history(history.history, plot_path, title=f"gpunn: {args.dataset}, {args.layers}, {args.optimizer}")
-        print(f"test accuracy: {accuracy:.4f}  test loss: {loss:.4f}")
+        if regression:
+            print(f"test MAE: {metric:.6g}  test loss (MSE): {loss:.6g}")
+        else:
+            print(f"test accuracy: {metric:.4f}  test loss: {loss:.4f}")
         if samples_per_s is None:
             print("training throughput: not measured (one batch in all; the first compiles the kernels)")
         else:
             print(f"training throughput: {samples_per_s:,.0f} samples/s ({ops.device_description}; the first "
                   f"batch, which compiles the kernels, left out)")
-        names = " (class i of its output: line i of class_names.txt there)" if data and data.class_names else ""
+        names = " (class i of its output: line i of class_names.txt there)" if data.class_names else ""
         print(f"saved model to {model_path}{names} and training curves to {plot_path}")
     return 0

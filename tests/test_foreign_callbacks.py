@@ -182,6 +182,39 @@ def test_batch_logs_are_a_dict_to_callbacks_that_change_or_copy_them(numpy_backe
     assert after == ["batch_note", "loss", "mae"]  # the next callback sees the name added
 
 
+def test_batch_logs_pass_the_dict_checks_and_conversions_callbacks_make(numpy_backend):
+    """Callbacks (Keras's TensorBoard among them) record batch logs only ``if isinstance(logs, dict)``, then copy,
+    merge, serialize or pickle them: every one of these sees the batch's values, as with Keras's dict."""
+    import pickle
+
+    seen = {}
+
+    class Checks(callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if not isinstance(logs, dict):  # the guard of keras/src/callbacks/tensorboard.py
+                return
+            values = {"loss": logs["loss"], "mae": logs["mae"]}
+            seen[batch] = {
+                "copy": logs.copy(), "or": logs | {"b": batch}, "ror": {"b": batch} | logs,
+                "json": json.loads(json.dumps(logs)), "pickle": pickle.loads(pickle.dumps(logs)),
+                "star": {**logs}, "dict": dict(logs), "items": dict(logs.items()), "equal": logs == values,
+            }
+            seen[batch]["values"] = values
+
+    x = np.random.default_rng(0).random((8, 3)).astype("float32")
+    model = _model()
+    model.compile("sgd", "mse", metrics=["mae"])
+    model.fit(x, x[:, :1], batch_size=4, epochs=1, callbacks=[Checks()], verbose=0)
+    assert sorted(seen) == [0, 1]
+    for batch, got in seen.items():
+        values = got.pop("values")
+        assert values["loss"] > 0 and got.pop("equal") is True
+        assert got.pop("or") == got.pop("ror") == {**values, "b": batch}
+        for name, converted in got.items():
+            assert type(converted) is dict and converted == values, name
+    assert seen[0]["copy"] != seen[1]["copy"]  # each batch's own values, not the state read later
+
+
 TQDM = r'''
 import numpy as np
 import gpunn

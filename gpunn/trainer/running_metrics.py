@@ -12,9 +12,7 @@ Keras's compiled metrics hold it.
 """
 from __future__ import annotations
 
-import copy
 import sys
-from collections.abc import MutableMapping
 
 import numpy as np
 
@@ -25,6 +23,7 @@ from ..metrics.state import StateLayout
 from ..metrics import user_metric
 from ..ops.workspace import Workspaces
 from .compiled_outputs import in_listed_order
+from .lazy_logs import LazyLogs
 
 
 def _log_value(value):
@@ -219,8 +218,8 @@ class RunningMetrics:
                                                                                      views)}
         return found if self.names == self._owner_names else {name: found[name] for name in self.names}
 
-    def lazy_logs(self) -> "LazyLogs":
-        return LazyLogs(self)
+    def lazy_logs(self) -> LazyLogs:
+        return LazyLogs(lambda: self.result(across_ranks=False), self.names)
 
 
 def running_metrics_for(plan, ops, comm, model) -> RunningMetrics:
@@ -242,45 +241,6 @@ def hand_batch_logs(running: RunningMetrics, hook, batch: int) -> None:
     hook(batch, logs)
     if sys.getrefcount(logs) > unheld:
         logs._resolve()
-
-
-class LazyLogs(MutableMapping):
-    """Batch-end ``logs`` whose values are read from the device only if a callback looks at them. A callback may
-    change them, as Keras's dict of logs (tqdm's ``TqdmCallback`` pops names from a copy); a copy is a dict."""
-
-    def __init__(self, running: RunningMetrics):
-        self._running = running
-        self._values: dict | None = None
-
-    def _resolve(self) -> dict:
-        if self._values is None:
-            values = self._running.result(across_ranks=False)
-            self._values = {name: values[name] for name in sorted(values)}  # Keras's order (logs_order.py)
-        return self._values
-
-    def __getitem__(self, key):
-        return self._resolve()[key]
-
-    def __setitem__(self, key, value):
-        self._resolve()[key] = value
-
-    def __delitem__(self, key):
-        del self._resolve()[key]
-
-    def __iter__(self):
-        return iter(list(self._values) if self._values is not None else sorted(set(self._running.names)))
-
-    def __len__(self):
-        return len(self._values) if self._values is not None else len(set(self._running.names))
-
-    def __contains__(self, key):
-        return key in self._values if self._values is not None else key in self._running.names
-
-    def __copy__(self):
-        return dict(self)
-
-    def __deepcopy__(self, memo):
-        return copy.deepcopy(dict(self), memo)
 
 
 def _runs_script_code(metric) -> bool:

@@ -38,7 +38,7 @@ def serialize_keras_object(obj):
     """The config of ``obj`` in Keras's layout (see the module docstring); ``deserialize_keras_object`` makes
     the object anew from it."""
     from .layers.feature_space import FeatureSpace
-    from .models import Sequential, feature_space_files, keras_file_config
+    from .models import Sequential, feature_space_files, keras_config, keras_file_config
 
     if obj is None or isinstance(obj, _PLAIN):
         return obj
@@ -60,7 +60,7 @@ def serialize_keras_object(obj):
         return {"module": "builtins", "class_name": "function", "config": user_objects.get_registered_name(obj),
                 "registered_name": "function"}
     if isinstance(obj, Sequential):  # a functional model too
-        return keras_file_config.keras_model_config(obj, native=True, include_compile=True)
+        return keras_config.serialized_model(obj)
     if isinstance(obj, FeatureSpace):
         return feature_space_files.config_entry(obj)  # (keras.utils's, as Keras writes it)
     kind = _kind_of(type(obj))
@@ -165,7 +165,9 @@ def _instance(config: dict):
     from .models import Sequential, feature_space_files, keras_config, keras_file_config
     from .optimizers import schedules
 
-    if config["class_name"] in ("Sequential", "Functional", "Model") and config.get("module") in ("keras", None):
+    # (Keras writes a Sequential's module as "keras", a functional model's as "keras.src.models.functional")
+    if config["class_name"] in ("Sequential", "Functional", "Model") and (
+            config.get("module") is None or str(config.get("module")).split(".")[0] == "keras"):
         return keras_config.model_from_entry(Sequential, config)
     if feature_space_files.is_feature_space_config(config) and config.get("module") in ("keras.utils", None):
         return feature_space_files.from_config_entry(config)
@@ -174,6 +176,8 @@ def _instance(config: dict):
     cls = user_objects.resolve(config, f"{kind or 'object'} class_name", builtins, _kinds().get(kind))
     if isinstance(cls, types.FunctionType):
         return cls
+    if isinstance(cls, type) and issubclass(cls, Sequential):  # a model class of the user's
+        return keras_config.model_from_entry(Sequential, config)
     kind = _kind_of(cls)
     if kind == "layer":
         return layers.deserialize(config)

@@ -120,7 +120,7 @@ def test_without_its_class_the_file_loads_as_its_graph_with_a_warning(numpy_back
     model = Classifier()
     path = str(tmp_path / "unregistered.keras")
     model.save(path)
-    with pytest.warns(UserWarning, match="loaded as the functional model of its graph"):
+    with pytest.warns(UserWarning, match="loaded as the functional model of its layers"):
         loaded = gpunn.models.load_model(path)
     x = np.ones((2, 4), "float32")
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

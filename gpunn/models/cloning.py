@@ -14,7 +14,7 @@ from ..initializers import Initializer
 from ..layers.base import Layer
 from ..layers.input_layer import InputLayer
 from ..regularizers import Regularizer
-from . import keras_config, own_weights
+from . import keras_config, own_weights, subclassed_config
 from .keras_attribute_paths import is_subclassed
 from ..layers.shared_call import is_shared_call
 from ..custom_objects import custom_object_scope
@@ -214,10 +214,13 @@ def _clone_checked(model, clone_function, recursive, sample_shape=None, given_in
             made = {id(source): new_input_for(source) for source in model.inputs}
             inputs = ({key: made[id(value)] for key, value in structure.items()} if isinstance(structure, dict)
                       else [made[id(source)] for source in structure])
+        # a class of the user's made from its graph: Keras's clone is model.__class__(inputs, outputs, name=...)
+        make = (lambda inputs, outputs, name=None, trainable=True: type(model)(inputs, outputs, name=name)) \
+            if subclassed_config.made_from_its_graph(type(model)) else None
         # (Keras makes the clone from its inputs and outputs alone: the model's own trainable flag is not passed)
         cloned = Functional.from_layers(inputs, new_layers, name=model.name, sources=model._sources,
                                         modes=model._modes_in_fit(warn=False), outputs=model._output_indices,
-                                        output_keys=model._output_keys, nodes=model._nodes)
+                                        output_keys=model._output_keys, nodes=model._nodes, make=make)
     else:
         cloned = Sequential(name=model.name, trainable=model.trainable)
         if new_input is None and "_implied_input_layer_name" in model.__dict__:

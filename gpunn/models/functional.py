@@ -374,11 +374,13 @@ class Functional(Sequential):
 
     @classmethod
     def from_layers(cls, inputs, layers: list, name=None, trainable=True, sources=None, modes=None,
-                    outputs=None, output_keys=None, nodes=None) -> "Functional":
+                    outputs=None, output_keys=None, nodes=None, make=None) -> "Functional":
         """The model of ``layers`` called as ``sources`` says (``wiring.py``; None: a chain, in order), each with
         the ``training`` of ``modes`` (None: none fixed); ``inputs``: an InputLayer, or the list (or dict) of the
         model's several; ``outputs``: the indices of the layers making its outputs (None: the last layer alone),
-        keyed by ``output_keys`` when they were a dict."""
+        keyed by ``output_keys`` when they were a dict. ``make(inputs, outputs, name=, trainable=)`` makes the
+        model of them (default: ``cls``; a subclass of the user's made from its graph: ``subclassed_config``)."""
+        make = make or cls
         input_layers, _, _ = _input_list(inputs)
         values = {wiring.input_source(k): layer for k, layer in enumerate(input_layers)}
         for i, layer in enumerate(layers):
@@ -390,9 +392,9 @@ class Functional(Sequential):
                 values[i].node_index = nodes[i]
         ends = [values[i] for i in (outputs if outputs is not None else [len(layers) - 1])]
         if outputs is None and output_keys is None:
-            return cls(inputs, ends[0], name=name, trainable=trainable)
-        return cls(inputs, dict(zip(output_keys, ends)) if output_keys is not None else ends, name=name,
-                   trainable=trainable)
+            return make(inputs, ends[0], name=name, trainable=trainable)
+        return make(inputs, dict(zip(output_keys, ends)) if output_keys is not None else ends, name=name,
+                    trainable=trainable)
 
     @property
     def layers(self) -> list:
@@ -681,9 +683,12 @@ class Model(Functional, metaclass=_ModelType):
     @classmethod
     def from_config(cls, config: dict, custom_objects=None):
         """Keras's: a subclass with a call() of its own, or an ``__init__`` of its own (which builds its graph), is
-        called with ``config`` (``cls(**config)``); a functional model is made from its graph's config."""
-        if overrides.user_definition(cls, "call") is None and (
-                overrides.is_gpunn_class(cls) or subclassed_config.functional_like_constructor(cls)):
+        called with ``config`` (``cls(**config)``); a functional model is made from its graph's config, as an
+        instance of a subclass made from its graph (``subclassed_config.made_from_its_graph``), which is also
+        given the config's other keys."""
+        graph_config = isinstance(config, dict) and all(key in config for key in ("name", "layers", "input_layers",
+                                                                                    "output_layers"))
+        if overrides.is_gpunn_class(cls) or (subclassed_config.made_from_its_graph(cls) and graph_config):
             return super().from_config(config, custom_objects)
         from .keras_config import check_custom_objects
 

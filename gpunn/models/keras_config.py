@@ -22,7 +22,7 @@ from .. import layers as layers_module
 from .. import constraints, initializers, losses, metrics, regularizers
 from ..layers import variable_paths
 from ..optimizers import schedules
-from . import keras_file_config, keras_nested
+from . import keras_file_config, keras_nested, subclassed_config
 from .compile_config import compile_from_config
 
 __all__ = ["sequential_config", "sequential_from_config", "model_to_json", "model_from_json_string",
@@ -74,7 +74,8 @@ def sequential_from_config(cls, config: dict, build_config: dict | None = None):
                          f"model.get_config() returns), got {str(config)[:200]}")
     class_name = "Functional" if "input_layers" in config else "Sequential"
     translated = keras_file_config.model_config_from_keras({"class_name": class_name, "config": config})["config"]
-    return model_from_translated(cls, translated, build_config)
+    extras = {key: value for key, value in config.items() if key not in subclassed_config.GRAPH_CONFIG_KEYS}
+    return model_from_translated(cls, translated, build_config, extras=extras)
 
 
 def _subclassed_model(entry: dict, taken: list):
@@ -119,11 +120,14 @@ def layers_of(translated: dict) -> list:
     return made
 
 
-def model_from_translated(cls, translated: dict, build_config: dict | None = None, made: list | None = None):
+def model_from_translated(cls, translated: dict, build_config: dict | None = None, made: list | None = None,
+                          extras: dict | None = None):
     """A new model from a config translated by ``keras_file_config.model_config_from_keras``: a functional one
-    (``keras.Model``) when the config was a functional model's, else of class ``cls``; built when the config (or
-    ``build_config``, to_json's) records the input shape. ``made``: its layers (and held models), in the order
-    of the config's entries, where the caller made them (a clone's), else made anew from the config."""
+    (``keras.Model``, or ``cls`` where the user's class is made from its graph, called with the config's
+    ``extras`` too: ``subclassed_config.graph_maker``) when the config was a functional model's, else of class
+    ``cls``; built when the config (or ``build_config``, to_json's) records the input shape. ``made``: its layers
+    (and held models), in the order of the config's entries, where the caller made them (a clone's), else made
+    anew from the config."""
     from .functional import Functional
     from .sequential import Sequential
 
@@ -143,7 +147,8 @@ def model_from_translated(cls, translated: dict, build_config: dict | None = Non
         model = Functional.from_layers(inputs, layers, name=translated.get("name"), trainable=trainable,
                                        sources=translated.get("sources"), modes=translated.get("modes"),
                                        outputs=translated.get("outputs"), output_keys=translated.get("output_keys"),
-                                       nodes=translated.get("nodes"))
+                                       nodes=translated.get("nodes"),
+                                       make=subclassed_config.graph_maker(cls, extras))
         model._config_dtype = translated.get("dtype")
         return model
     # Keras's Sequential.from_config makes cls(name=...) and leaves the model's own flag out (its layers keep
@@ -162,9 +167,20 @@ def model_from_translated(cls, translated: dict, build_config: dict | None = Non
     return model
 
 
+def serialized_model(model) -> dict:
+    """What Keras's ``serialize_keras_object(model)`` gives: a class of the user's
+    (``subclassed_config.names_its_class``) named, with its ``get_config()``."""
+    from ..custom_objects import user_class_entry
+
+    entry = keras_file_config.keras_model_config(model, native=True, include_compile=True)
+    if subclassed_config.names_its_class(model):
+        entry.update(user_class_entry(type(model), model.get_config()))
+    return entry
+
+
 def model_to_json(model, **kwargs) -> str:
-    """``model.to_json()``: what Keras's ``serialize_keras_object(model)`` gives, as JSON."""
-    return json.dumps(keras_file_config.keras_model_config(model, native=True, include_compile=True), **kwargs)
+    """``model.to_json()``: ``serialized_model(model)`` as JSON."""
+    return json.dumps(serialized_model(model), **kwargs)
 
 
 def model_from_json_string(cls, json_string):
@@ -188,10 +204,18 @@ def model_from_json_string(cls, json_string):
 def model_from_entry(cls, entry: dict, argument: str = "config"):
     """The model a serialized model ({"class_name", "config", "build_config", "compile_config"}) describes, as
     Keras's ``deserialize_keras_object`` makes it."""
-    if entry["class_name"] not in ("Sequential", "Functional", "Model"):
-        raise ValueError(f"{argument}: holds a {entry['class_name']!r} model; gpunn builds Sequential and "
-                         "functional models only")
-    model = sequential_from_config(cls, entry["config"], entry.get("build_config"))
+    if entry["class_name"] in ("Sequential", "Functional", "Model"):
+        model = sequential_from_config(cls, entry["config"], entry.get("build_config"))
+    else:  # a class of the user's, made again from its config where the user made it known, as Keras does
+        from ..custom_objects import missing
+
+        named = subclassed_config.model_class(entry)
+        if named is None:
+            raise missing("model", entry.get("registered_name") or entry["class_name"], in_model=True)
+        model = named.from_config(dict(entry["config"]))
+        shape = (entry.get("build_config") or {}).get("input_shape")
+        if shape is not None and not model.built:
+            model.build(shape)
     if entry.get("compile_config"):
         compile_from_config(model, keras_file_config.compile_config_from_keras(
             entry["compile_config"], legacy=False, outputs=len(model._output_layer_indices())))

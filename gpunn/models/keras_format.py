@@ -33,6 +33,7 @@ from .hdf5_io import GPUNN_MARKER, HDF5Writer, read_checked
 from . import outside_graph, own_weights, subclassed_config
 from .keras_attribute_paths import graph_layer_paths, is_model, is_subclassed, saveable_paths
 from .keras_file_config import held_models_as_written_by_keras, keras_compile_config, keras_model_config
+from ..custom_objects import user_class_entry
 from ..serialization import serialize_keras_object
 from .keras_variables import KerasFileContents, keras_layer_paths, layer_weights, optimizer_variables, owner_paths
 
@@ -179,6 +180,15 @@ def model_file_bytes(model, include_optimizer: bool) -> bytes:
         # that is not given the class
         own["functional"] = keras_model_config(model, native=True, include_compile=False)
         config = subclassed_config.model_entry(model, _compile_config(model) if model.compiled else None)
+    elif subclassed_config.names_its_class(model):
+        # a subclass made from its graph, or of Sequential: written as Keras writes it (its class and get_config()),
+        # the plain model kept for a load that is not given the class
+        with held_models_as_written_by_keras():
+            own["functional"] = keras_model_config(model, native=True, include_compile=False)
+            config = {**keras_model_config(model, native=True, include_compile=False),
+                      **user_class_entry(type(model), model.get_config())}
+        if model.compiled:
+            config["compile_config"] = _compile_config(model)
     else:
         with held_models_as_written_by_keras():
             config = keras_model_config(model, native=True)

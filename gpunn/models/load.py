@@ -156,8 +156,9 @@ def _load_keras(contents, compile: bool):
         if cls is not None:
             return _load_subclassed(contents, cls, compile)
         if contents.functional_graph is not None:  # gpunn's file of a functional subclass, its class not given
-            warnings.warn(f"filepath: {filepath!r} holds a {entry.get('class_name')} model, loaded as the functional "
-                          "model of its graph since its class was not given (custom_objects, "
+            plain = "Sequential" if contents.functional_graph.get("class_name") == "Sequential" else "functional"
+            warnings.warn(f"filepath: {filepath!r} holds a {entry.get('class_name')} model, loaded as the {plain} "
+                          "model of its layers since its class was not given (custom_objects, "
                           "register_keras_serializable)", stacklevel=4)
             return _load_graph(contents, contents.functional_graph, compile)
         if contents.traced_graph is None:
@@ -199,7 +200,8 @@ def _load_functional_subclass(contents, cls, compile: bool):
         warnings.warn(f"filepath: {contents.filepath!r}: {cls.__name__} could not be made again from its config "
                       f"({exc}); loaded as the functional model of its graph", stacklevel=4)
         return _load_graph(contents, contents.functional_graph, compile)
-    if not getattr(model, "is_functional", False):
+    made_as_named = isinstance(model, cls) and subclassed_config.names_its_class(model)  # (a Sequential subclass)
+    if not getattr(model, "is_functional", False) and not made_as_named:
         raise NotAModelFileError(f"filepath: {contents.filepath!r}: {cls.__name__}(**config) made no functional "
                                  "model (its __init__ calls super().__init__(inputs=..., outputs=...) in the file)")
     return _restored(contents, model, compile)

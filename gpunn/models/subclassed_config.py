@@ -95,6 +95,46 @@ def is_functional_subclass(model) -> bool:
         overrides.user_definition(type(model), "call") is None and not functional_like_constructor(type(model))
 
 
+def made_from_its_graph(cls) -> bool:
+    """Whether ``cls`` is a keras.Model subclass of the user's made as ``cls(inputs, outputs, ...)``: no call() of
+    its own, and an ``__init__`` taking Functional's arguments or ``*args, **kwargs`` (a class that overrides
+    ``compute_loss`` or adds methods, or one without an ``__init__``). Keras makes it again by calling it with its
+    graph's inputs and outputs, so a config, a file or a clone keeps the class (``functional_from_config``)."""
+    from .functional import Functional
+
+    return isinstance(cls, type) and issubclass(cls, Functional) and not overrides.is_gpunn_class(cls) and \
+        overrides.user_definition(cls, "call") is None and functional_like_constructor(cls)
+
+
+def names_its_class(model) -> bool:
+    """Whether ``model``, a Sequential or functional model, is of a class of the user's without a call() of its
+    own (a functional subclass of either kind, a Sequential subclass): Keras's ``serialize_keras_object`` names
+    that class, with ``get_config()``, in files and JSON, and loading makes it again where the class is known."""
+    from .sequential import Sequential
+
+    cls = type(model)
+    return isinstance(model, Sequential) and not overrides.is_gpunn_class(cls) and \
+        overrides.user_definition(cls, "call") is None and not getattr(model, "_awaits_trace", False)
+
+
+def graph_maker(cls, extras: dict | None = None):
+    """How ``Functional.from_layers`` makes a model of ``cls`` (``made_from_its_graph``) from its graph: called
+    with the inputs, outputs, name and trainable flag, and the keys of its config beyond the graph's (``extras``:
+    what its ``get_config`` added, as Keras's ``functional_from_config`` passes them); None for other classes."""
+    if not made_from_its_graph(cls):
+        return None
+
+    def make(inputs, outputs, name=None, trainable=True):
+        return cls(inputs=inputs, outputs=outputs, name=name, trainable=trainable, **(extras or {}))
+
+    return make
+
+
+# The keys of a functional model's config that describe its graph (Keras's functional_from_config pops them; the
+# others go to the class's __init__)
+GRAPH_CONFIG_KEYS = ("name", "trainable", "layers", "input_layers", "output_layers")
+
+
 def model_class(entry: dict):
     """The keras.Model subclass (with a call() of its own, or an ``__init__`` of its own building a functional model)
     a file's model entry names, where the user made it known (``custom_objects``, ``custom_object_scope``,
@@ -105,5 +145,4 @@ def model_class(entry: dict):
     found = user_class(entry, Sequential, ())
     if found is None:
         return None
-    own_call = overrides.user_definition(found, "call") is not None
-    return found if own_call or not functional_like_constructor(found) else None
+    return found

@@ -142,3 +142,26 @@ def test_files_of_either_library_load_as_the_class_in_the_other(tmp_path):
         assert type(model).__name__ == type(ours[name]).__name__
         assert getattr(model, "param", None) == getattr(ours[name], "param", None)
         np.testing.assert_allclose(model.predict(namespace["X"], verbose=0), predicted[name], rtol=1e-5, atol=1e-6)
+
+
+def test_gpunn_s_own_file_keeps_the_class_and_loads_without_it_as_the_plain_model(tmp_path):
+    namespace: dict = {}
+    exec(compile(CLASSES, "classes.py", "exec"), namespace)
+    for name, model in namespace["models"](gpunn, "kept_safetensors").items():
+        path = tmp_path / f"{name}.safetensors"
+        model.save(path)
+        loaded = gpunn.saving.load_model(path)
+        assert type(loaded) is type(model) and getattr(loaded, "param", None) == getattr(model, "param", None)
+        np.testing.assert_array_equal(loaded.predict(namespace["X"], verbose=0), model.predict(namespace["X"],
+                                                                                              verbose=0))
+
+    class Unregistered(gpunn.Model):
+        pass
+
+    i = gpunn.Input((3,))
+    model = Unregistered(i, gpunn.layers.Dense(2)(i))
+    model.save(tmp_path / "unregistered.safetensors")
+    with pytest.warns(UserWarning, match="holds a Unregistered model, loaded as the plain model of its layers"):
+        loaded = gpunn.saving.load_model(tmp_path / "unregistered.safetensors")
+    assert type(loaded).__name__ == "Functional"
+    np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])

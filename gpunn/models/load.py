@@ -48,12 +48,21 @@ _NOT_COMPILABLE = "its compile config does not describe an optimizer, loss and m
 
 def _build(filepath: str, config: dict):
     with _from_file(filepath, _NOT_A_MODEL):
+        made_as = Sequential
         if config["class_name"] not in ("Sequential", "Functional"):
-            raise NotAModelFileError(
-                f"filepath: {filepath!r} holds a {config['class_name']!r} model; gpunn builds Sequential and "
-                "functional models only"
-            )
-        model = Sequential.from_config(config["config"])
+            # a subclass of the user's made from its layers (subclassed_config.names_its_class), where it is known
+            made_as = subclassed_config.model_class(config)
+            if made_as is None and isinstance(config.get("config"), dict) and "layers" in config["config"]:
+                warnings.warn(f"filepath: {filepath!r} holds a {config['class_name']} model, loaded as the plain "
+                              "model of its layers since its class was not given (custom_objects, "
+                              "register_keras_serializable)", stacklevel=5)
+                made_as = Sequential
+            if made_as is None or overrides.user_definition(made_as, "call") is not None:
+                raise NotAModelFileError(
+                    f"filepath: {filepath!r} holds a {config['class_name']!r} model; gpunn builds Sequential and "
+                    "functional models, and subclasses of them without a call() of their own where the class is "
+                    "given (custom_objects, custom_object_scope, register_keras_serializable)")
+        model = made_as.from_config(config["config"])
     if not model.built:
         raise NotAModelFileError(f"filepath: {filepath!r} holds a model that was never built")
     return model

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from .. import compute_turns
+from ..custom_objects import get_registered_name
 from ..layers import sublayers
 from ..layers.seeded import SeededLayer
 from . import h5_format, keras_format, model_directory, outside_graph, saving_hooks, tf_checkpoint_state
@@ -51,7 +52,8 @@ def _save_safetensors(model, filepath, overwrite, include_optimizer, config_requ
         config = None  # a backup goes back into the model it was taken from, which needs no config
     metadata = {
         "format": MODEL_FORMAT, "format_version": FORMAT_VERSION, "gpunn_version": gpunn_version(),
-        "model_config": json.dumps({"class_name": type(model).__name__, "config": config}),
+        "model_config": json.dumps({"class_name": type(model).__name__, "config": config,
+                                    "registered_name": get_registered_name(type(model))}),
         # Each seeded layer's draw counter (Dropout's masks, GaussianNoise's normals): with its seed (in the
         # config) it fixes the draws still to come, so training resumed after a load draws what it would have
         # drawn without the save.

@@ -28,6 +28,9 @@ class PackedInputs:
         self.width = sum(self.widths)
         self.ops = None
         self._workspaces = None
+        # the keys of a dict of inputs in the order the model was given them (None: a list): a list passed for
+        # them is matched in sorted key order, as Keras matches it, and refused where that order is not the dict's
+        self.dict_order = None
 
     def bind(self, ops) -> None:
         if self.ops is not ops:
@@ -68,10 +71,25 @@ class PackedInputs:
                               f"left unused: {unknown} (the inputs: {self.names})", UserWarning, stacklevel=2)
             return [x[name] for name in self.names]
         if isinstance(x, (list, tuple)) and len(x) == count:
+            if self.dict_order is not None:
+                self._check_list_for_dict(argument, x, warn)
             return list(x)
         got = f"a {type(x).__name__} of {len(x)}" if isinstance(x, (list, tuple)) else type(x).__name__
         raise ValueError(f"{argument}: the model has {count} inputs {self.names}; expected a list or tuple of "
                          f"{count} arrays in that order, or a dict by input name, got {got}")
+
+    def _check_list_for_dict(self, argument: str, x, warn: bool) -> None:
+        """Keras's ``Functional._standardize_inputs``: a list for a dict of inputs is flattened as a dict is, in
+        sorted key order; that is refused where the dict's own order differs (which a list written in it would
+        silently swap), and warned of otherwise."""
+        keys, in_order = self.dict_order, sorted(self.dict_order)
+        what = (f"{argument}: The structure of `inputs` doesn't match the expected structure: the model takes a "
+                f"dict of inputs {keys} and got a {type(x).__name__} of {len(x)}")
+        if keys != in_order:
+            raise ValueError(f"{what}, which Keras matches to the keys in sorted order {in_order}, not the dict's; "
+                             "pass a dict by input name")
+        if warn:
+            warnings.warn(f"{what}, matched to the keys in sorted order {in_order}", UserWarning, stacklevel=3)
 
     def pack(self, argument: str, x, dtype, convert) -> np.ndarray:
         """The packed host array of what was passed for the inputs. ``convert(k, name, value)``: input k's

@@ -356,6 +356,8 @@ class Functional(Sequential):
         if len(input_layers) > 1:
             # (a string input's columns hold what the layer reading it made of the strings: text_inputs.py)
             self._packed = PackedInputs(input_names, text_inputs.encoded_shapes(self, layers, sources))
+            if isinstance(structure, dict):
+                self._packed.dict_order = [str(key) for key in structure]
         several = len(output_values) > 1  # one output in a dict trains as one output (its key names it)
         shared = any(is_shared_call(layer) for layer in layers)
         chain = wiring.is_chain(sources) and len(input_layers) == 1 and not several and not shared

@@ -22,6 +22,7 @@ from ..metrics.reduction import Mean
 from ..metrics.state import StateLayout
 from ..metrics import user_metric
 from ..ops.workspace import Workspaces
+from .attribute_metrics import attribute_metrics
 from .compiled_outputs import in_listed_order
 from .lazy_logs import LazyLogs
 
@@ -47,8 +48,12 @@ class RunningMetrics:
 
     def __init__(self, ops, metrics, comm, loss_name="loss", loss_tracker=None, output_width=None,
                  loss_parts=(), metric_outputs=None, metric_names=None, output_widths=None, metric_weighted=None,
-                 labels_as_column=False, losses_last=False, shown_part_names=None, listed_part_order=None):
+                 labels_as_column=False, losses_last=False, shown_part_names=None, listed_part_order=None,
+                 host_metrics=()):
         self.ops, self.metrics, self.comm = ops, list(metrics), comm
+        # metrics the model holds as attributes, which the script's code updates on the host (its compute_loss):
+        # logged after the others, reset with them (attribute_metrics.py)
+        self.host_metrics = list(host_metrics)
         self.loss_tracker = loss_tracker if loss_tracker is not None else Mean(name=loss_name)
         self.part_trackers = list(loss_parts)
         self.metric_outputs = list(metric_outputs) if metric_outputs is not None else [0] * len(self.metrics)
@@ -65,6 +70,7 @@ class RunningMetrics:
         listed = in_listed_order(parts, listed_part_order)
         self.names = [self.loss_tracker.name] + (self.metric_names + listed if losses_last
                                                  else listed + self.metric_names)
+        self.names += [metric.name for metric in self.host_metrics]
         self._output_widths = output_widths
         self.labels_as_column = labels_as_column
         self._workspaces = Workspaces(ops)  # per (batch rows, metric): each metric's scratch buffers
@@ -136,6 +142,8 @@ class RunningMetrics:
             self._restore(kept)
             self._bind()
             self._reset_users_metrics()
+        for metric in self.host_metrics:
+            metric.reset_state()
         self.count = 0
         self.batches = 0
 
@@ -216,6 +224,8 @@ class RunningMetrics:
         views = self.layout.views(host)
         found = {name: _log_value(owner.value_of(view)) for name, owner, view in zip(self._shown, self._owners,
                                                                                      views)}
+        for metric in self.host_metrics:
+            found[metric.name] = _log_value(np.asarray(self.ops.to_numpy(metric.result()), dtype=np.float64))
         return found if self.names == self._owner_names else {name: found[name] for name in self.names}
 
     def lazy_logs(self) -> LazyLogs:
@@ -229,7 +239,9 @@ def running_metrics_for(plan, ops, comm, model) -> RunningMetrics:
                           metric_names=plan.metric_names, output_widths=[o.width for o in plan.outputs],
                           metric_weighted=plan.metric_weighted, labels_as_column=plan.labels_as_column,
                           losses_last=plan.losses_last, shown_part_names=plan.shown_loss_names,
-                          listed_part_order=plan.listed_loss_order)
+                          listed_part_order=plan.listed_loss_order,
+                          host_metrics=attribute_metrics(model, besides=[getattr(model, "_loss_tracker", None)]
+                                                         + list(plan.metrics) + list(model.compiled_metrics)))
 
 
 def hand_batch_logs(running: RunningMetrics, hook, batch: int) -> None:

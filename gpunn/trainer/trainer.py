@@ -28,6 +28,7 @@ from ..distributed.run_summary import run_summary, sampled_values
 from ..distributed.sharding import shard_bounds
 from ..layers import user_layer
 from ..ops import get_ops
+from .attribute_metrics import attribute_metrics
 from .divergence import DivergenceWarning
 from .epoch_iterator import DeviceDataset, EpochIterator, weights_shape
 from .executions import executions
@@ -298,11 +299,12 @@ class Trainer(TfKeras2Loops):
     def metrics(self) -> list:
         """The loss tracker (a Mean named "loss"), for several outputs the trackers of their losses, then the
         compiled metric objects (resolved by the first ``fit`` / ``evaluate``), each reading the state of the
-        last epoch or evaluation. Keras 3 lists the compiled metrics inside one "compile_metrics" object; here
+        last epoch or evaluation, then the metrics the model holds as attributes (``attribute_metrics.py``). Keras 3 lists the compiled metrics inside one "compile_metrics" object; here
         they are listed one by one, as ``metrics_names`` and the History name them."""
         if not self.compiled or self._loss_tracker is None:
             return []
-        return [self._loss_tracker] + list(self._part_trackers.values()) + list(self.compiled_metrics)
+        own = [self._loss_tracker] + list(self._part_trackers.values()) + list(self.compiled_metrics)
+        return own + attribute_metrics(self, besides=own)
 
     def _loss_part_trackers(self, names: list) -> list:
         """The trackers of the outputs' losses named ``names`` (made once per compile, shared by training and

@@ -1,0 +1,76 @@
+"""Metrics a model subclass holds as attributes and updates in its own ``compute_loss``: listed in
+``model.metrics`` after the compiled ones, logged in each batch's and epoch's logs (``val_`` ones too) and in
+``evaluate``'s results, and reset at each epoch and evaluation, as Keras's ``Trainer.metrics`` and steps do."""
+from __future__ import annotations
+
+import pytest
+from helpers import run_script_both_ways
+
+SCRIPT = r'''
+import json, sys
+import numpy as np
+
+def run(keras, folder):
+    class Tracked(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.custom = keras.metrics.Mean(name="custom")
+            self.trackers = [keras.metrics.Sum(name="batches")]
+            self.dense = keras.layers.Dense(2, kernel_initializer="ones")
+
+        def call(self, x):
+            return self.dense(x)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            loss = super().compute_loss(x, y, y_pred, sample_weight, training)
+            self.custom.update_state(loss * 4)
+            self.trackers[0].update_state(1.0)
+            return loss
+
+    class BatchLogs(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.seen.append({key: float(value) for key, value in logs.items()})
+
+    x = np.linspace(0, 1, 32 * 4).reshape(32, 4)
+    y = np.ones((32, 2)) * 2
+    found = {}
+    for jit, executions in ((False, 1), (True, 1), (True, 2)):
+        model = Tracked()
+        model.compile(optimizer="sgd", loss="mse", metrics=["mae"], jit_compile=jit,
+                      steps_per_execution=executions)
+        logs = BatchLogs()
+        history = model.fit(x, y, epochs=2, batch_size=8, verbose=0, validation_split=0.25, shuffle=False,
+                            callbacks=[logs])
+        case = found[f"jit={jit} executions={executions}"] = {}
+        case["history"] = history.history
+        case["batch_logs"] = logs.seen
+        case["after_fit"] = [float(model.custom.result()), float(model.trackers[0].result())]
+        case["evaluate_dict"] = model.evaluate(x, y, return_dict=True, verbose=0)
+        case["evaluate_list"] = model.evaluate(x, y, verbose=0)
+        case["listed"] = [metric.name for metric in model.metrics][-2:]
+    return found
+'''
+
+
+def test_metrics_held_as_attributes_are_logged_and_reset_as_in_keras(tmp_path_factory):
+    ours, theirs = run_script_both_ways(SCRIPT, tmp_path_factory)
+    assert set(ours) == set(theirs)
+    for case in ours:
+        mine, keras = ours[case], theirs[case]
+        assert set(mine["history"]) == set(keras["history"]) == {"custom", "batches", "loss", "mae", "val_custom",
+                                                                  "val_batches", "val_loss", "val_mae"}, case
+        for key in keras["history"]:
+            assert mine["history"][key] == pytest.approx(keras["history"][key], rel=1e-5), (case, key)
+        assert [sorted(logs) for logs in mine["batch_logs"]] == [sorted(logs) for logs in keras["batch_logs"]]
+        for logs, kerass in zip(mine["batch_logs"], keras["batch_logs"]):
+            assert logs == pytest.approx(kerass, rel=1e-5), case
+        assert mine["after_fit"] == pytest.approx(keras["after_fit"], rel=1e-5), case
+        assert mine["evaluate_dict"] == pytest.approx(keras["evaluate_dict"], rel=1e-5), case
+        assert mine["evaluate_list"] == pytest.approx(keras["evaluate_list"], rel=1e-5), case
+        assert mine["listed"] == keras["listed"] == ["custom", "batches"]
+    # reset at each epoch: the second epoch's sum counts its own 3 batches, not 6
+    assert ours["jit=True executions=1"]["history"]["batches"] == [3.0, 3.0]

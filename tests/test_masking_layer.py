@@ -111,3 +111,22 @@ def test_the_gradient_through_the_mask_matches_finite_differences():
 def test_bad_mask_values_are_refused_by_name():
     with pytest.raises(ValueError, match="mask_value: expected a number"):
         layers.Masking(mask_value="zero")
+
+
+@pytest.mark.parametrize("call", [
+    lambda masked, x: layers.BatchNormalization()(masked, training=True),
+    lambda masked, x: layers.Multiply()([masked, x]),
+    lambda masked, x: layers.Minimum()([x, masked]),
+    lambda masked, x: layers.Add()([masked, x]),
+], ids=["BatchNormalization", "Multiply", "Minimum", "Add"])
+def test_a_carried_mask_that_keras_would_compute_with_is_refused_on_its_own_call(call):
+    """Keras's BatchNormalization takes its moments over the unmasked steps, its Multiply / Minimum / Maximum put
+    other values at masked steps, and every merge layer gives its output a mask: gpunn's refuse the mask, as in a
+    model, rather than compute without it."""
+    x = np.random.default_rng(0).normal(5, 10, size=(5, 2, 3)).astype("float32")
+    x[:, 1, :] = 0.0
+    masked = layers.Masking()(x)
+    assert getattr(masked, "_keras_mask", None) is not None
+    with pytest.raises(ValueError, match=r"carry a padding mask .* does not compute with a mask"):
+        call(masked, x)
+    assert call(np.asarray(masked), x).shape == (5, 2, 3)  # the values alone compute

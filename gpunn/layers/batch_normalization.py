@@ -17,6 +17,7 @@ from .normalization import _ScaleShift
 
 class BatchNormalization(_ScaleShift):
     keras_call_takes_mask = True  # (Keras's computes its moments over the steps a mask keeps; gpunn's refuses one)
+    keras_values_follow_mask = True  # (so a mask its input carries is refused too, not left: given_mask.py)
     moving_mean = weight_property("moving_mean")
     moving_variance = weight_property("moving_variance")
 

@@ -43,4 +43,15 @@ def takes_mask(layer, explicit: bool = True) -> bool:
     if explicit:
         raise TypeError(f"mask: layer {layer.name!r} ({type(layer).__name__}) takes no mask: its call() has no "
                         "mask argument (Keras refuses it too: 'got an unexpected keyword argument mask')")
+    if getattr(layer, "keras_values_follow_mask", False):  # Keras's would compute other values with it
+        raise ValueError(carried_mask_refused(layer))
     return False
+
+
+def carried_mask_refused(layer) -> str:
+    """Why a mask the input carries (``x._keras_mask``) is refused by ``layer``, whose Keras twin computes other
+    values with it."""
+    return (f"inputs: carry a padding mask (x._keras_mask, from Masking or Embedding(mask_zero=True)), with which "
+            f"Keras's {type(layer).__name__} computes (its values, or its output's mask); gpunn's ({layer.name!r}) "
+            f"does not compute with a mask, and refuses it here as in a model. Call it on the values alone "
+            f"(np.asarray(x)) to compute without the mask")

@@ -20,6 +20,7 @@ from .. import compute_turns, fuzz_factor
 from .base import Layer
 from .calling import bind_standalone, call_result, check_training, compute_dtype, to_backend
 from . import symbolic, user_layer
+from .given_mask import carried_mask_refused
 
 
 def _merge_tensors(layer, tensors: list):
@@ -86,6 +87,10 @@ class Merge(Layer):
             return _merge_tensors(self, list(inputs))
         if mask is not None:
             raise ValueError("mask: gpunn layers take no mask; leave mask=None")
+        if any(getattr(value, "_keras_mask", None) is not None for value in inputs):
+            # (Keras's Multiply, Minimum and Maximum compute other values at masked steps; each gives its output
+            # a mask of them that the next layer computes with)
+            raise ValueError(carried_mask_refused(self))
         from ..ops import get_ops
 
         training = check_training(training)

@@ -1244,6 +1244,10 @@ def as_loss(identifier) -> Loss:
     ``register_keras_serializable``)."""
     if keras_objects.is_keras_object(identifier):  # (Keras's own: tf.losses.BinaryCrossentropy(from_logits=True))
         return keras_objects.as_gpunn(identifier, "loss")
+    from . import chosen_crossentropy
+
+    if chosen_crossentropy.is_chosen_from_shapes(identifier):  # compile(loss="crossentropy"): Keras's get_loss
+        return chosen_crossentropy.ShapeChosenCrossentropy(name=identifier)
     if isinstance(identifier, Loss) or isinstance(identifier, type) and issubclass(identifier, Loss):
         cls = identifier if isinstance(identifier, type) else type(identifier)
         if overrides.user_definition(cls, "__call__") is not None:

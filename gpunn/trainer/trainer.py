@@ -28,6 +28,7 @@ from ..distributed.run_summary import run_summary, sampled_values
 from ..distributed.sharding import shard_bounds
 from ..layers import user_layer
 from ..ops import get_ops
+from ..chosen_crossentropy import ShapeChosenCrossentropy
 from .attribute_metrics import attribute_metrics
 from .divergence import DivergenceWarning
 from .epoch_iterator import DeviceDataset, EpochIterator, weights_shape
@@ -441,6 +442,7 @@ class Trainer(TfKeras2Loops):
             check_same_length(x, y, y_argument)
             return x, y
         y = as_numeric_array(y_argument, self._single_target(y_argument, y))
+        self._choose_crossentropy(0, y)
         # class ids given as a column: a sparse loss takes them flat; the user's metrics see them as given
         self._labels_as_column = bool(self._resolved_loss.sparse_labels and y.ndim == 2 and y.shape[1] == 1)
         check_same_length(x, y, y_argument)
@@ -497,6 +499,11 @@ class Trainer(TfKeras2Loops):
         checked against its output and loss)."""
         specs, shapes, trained = self._output_specs, self._trained_output_shapes(), self._trained_outputs()
 
+        if any(isinstance(specs[output].loss, ShapeChosenCrossentropy) for output in trained):
+            # (chosen before the layout, whose widths follow the losses)
+            for output, value in zip(trained, self._targets_layout().per_output(argument, y)):
+                self._choose_crossentropy(output, as_numeric_array(argument, value))
+
         def convert(k, name, value):
             output = trained[k]
             checked = check_targets(name, as_numeric_array(name, value), specs[output].loss, shapes[output],
@@ -510,6 +517,15 @@ class Trainer(TfKeras2Loops):
             return checked
 
         return self._targets_layout().pack(argument, y, convert)
+
+    def _choose_crossentropy(self, output: int, labels) -> None:
+        """compile(loss="crossentropy") or "ce": output ``output``'s cross-entropy chosen from its first labels and
+        its shape, as Keras's ``get_loss`` chooses it when its losses are built (``chosen_crossentropy.py``)."""
+        spec = self._output_specs[output]
+        if isinstance(spec.loss, ShapeChosenCrossentropy):
+            spec.loss = spec.loss.choose_for(labels, tuple(self._trained_output_shapes()[output]))
+            if not self._several_outputs:
+                self._resolved_loss = spec.loss
 
     def _single_target(self, argument: str, y):
         """A model of one output takes its targets alone, or, as Keras does, in a list or tuple of one array or

@@ -70,8 +70,14 @@ def _output_list(outputs) -> tuple[list, list | None]:
         if not isinstance(value, SymbolicTensor):
             raise ValueError(f"outputs: expected the result of calling layers on the inputs, got {value!r}"
                              + (f" for output {k}" if len(values) > 1 else ""))
-    if len({id(value) for value in values}) != len(values):
-        raise ValueError("outputs: an output is given twice")
+    seen = set()
+    for k, value in enumerate(values):
+        if id(value) in seen:  # the same value again (Keras's test_partial_loss_partial_label): through an
+            # Identity layer, so that each output has a layer of its own, as an input given back has
+            from ..layers.identity import Identity
+
+            values[k] = Identity(name=unique_name(f"{value.layer.name}_again"))(value)
+        seen.add(id(values[k]))
     return values, keys
 
 

@@ -543,11 +543,15 @@ def test_several_inputs_take_lists_tuples_and_dicts_everywhere(tmp_path):
                         validation_data=({"deep": xd, "wide": xw}, y))
     assert len(history.history["val_loss"]) == 2
     expected = model.predict({"wide": xw, "deep": xd}, verbose=0)
-    np.testing.assert_array_equal(model.predict([xd, xw], verbose=0), expected)
-    np.testing.assert_allclose(model.predict((xd, xw), batch_size=7, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    # a list for a dict whose keys are not in sorted order: refused, as Keras refuses it (test_dict_inputs_given_a_list)
+    with pytest.raises(ValueError, match="sorted order"):
+        model.predict([xd, xw], verbose=0)
+    np.testing.assert_allclose(model.predict({"deep": xd, "wide": xw}, batch_size=7, verbose=0), expected,
+                               rtol=1e-5, atol=1e-6)
     # one call of 48 rows against predict's batches of 32 and 16: BLAS may round the two differently
     np.testing.assert_allclose(model({"wide": xw, "deep": xd}), expected, rtol=1e-5, atol=1e-6)
-    assert model.evaluate({"wide": xw, "deep": xd}, y, verbose=0) == model.evaluate([xd, xw], y, verbose=0)
+    assert model.evaluate({"wide": xw, "deep": xd}, y, verbose=0) == model.evaluate({"deep": xd, "wide": xw}, y,
+                                                                                   verbose=0)
     model.train_on_batch({"wide": xw[:4], "deep": xd[:4]}, y[:4])
     for name in ("m.keras", "m.h5", "m.safetensors"):
         model.save(tmp_path / name)

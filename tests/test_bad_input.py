@@ -489,3 +489,12 @@ def test_a_model_with_a_train_step_and_no_call_is_refused_for_its_train_step():
 def test_an_eager_value_prints_and_formats_its_number():
     loss = gpunn.ops.mean(np.arange(4.0, dtype=np.float32))
     assert f"{loss:.3f}" == "1.500" and str(loss) == "1.5" and "value=" in repr(loss)
+
+
+@pytest.mark.parametrize("call", ["fit", "evaluate", "train_on_batch"])
+def test_a_string_for_x_without_targets_names_x_not_y(call):
+    """Keras's data adapters: "Unrecognized data type: x=Invalid"; not a complaint about the missing targets."""
+    model = gpunn.Sequential([gpunn.Input((3,)), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match=r"^x: expected arrays of samples.*got str 'Invalid'"):
+        getattr(model, call)("Invalid")

@@ -38,7 +38,8 @@ class _MonitorCallback(Callback):
 
     def _is_improvement(self, current, reference) -> bool:
         # NaN compares False both ways, so a NaN metric is never an improvement.
-        if reference is None:  # the first value (no baseline): an improvement unless NaN, as in Keras
+        if reference is None:  # the first value (no baseline): an improvement unless NaN. Keras takes a first NaN
+            # too, as its best, which nothing improves on after it (README: "Differences from tf.keras")
             return not math.isnan(current)
         if self.direction == "min":
             return current < reference - self.min_delta

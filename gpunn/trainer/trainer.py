@@ -458,6 +458,9 @@ class Trainer(TfKeras2Loops):
             self._check_trains_on_added_losses(what)
             return x, np.zeros((len(x), 0), dtype=self.dtype)
         if y is None:
+            if isinstance(x, (str, bytes)):  # (no data at all, rather than data without targets: Keras names x)
+                raise ValueError(f"{x_argument}: expected arrays of samples, a generator or a dataset, got "
+                                 f"{type(x).__name__} {x!r}")
             raise ValueError(f"{y_argument}: {what} needs targets for the model's loss; got None")
         return self._prepare(x, y, x_argument, y_argument)
 

@@ -310,6 +310,18 @@ def test_a_diverging_fit_warns_once_naming_the_epoch(rng):
         assert fragment in messages[0], messages[0]
 
 
+def test_a_diverging_fit_warns_with_its_own_words_alone(rng):
+    """NumPy's overflow and invalid-value warnings from gpunn's internals (a matmul overflowing) are not shown:
+    the one warning is the trainer's, as Keras shows none of its backend's; the script's own settings stay."""
+    x, y = rng.normal(size=(64, FEATURES)), rng.normal(size=(64, 2)) * 10
+    before = np.geterr()
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        regressor(learning_rate=1e3).fit(x, y, batch_size=16, epochs=3, verbose=0)
+    assert [str(w.message)[:33] for w in record] == ["fit: the training loss became NaN"]
+    assert np.geterr() == before
+
+
 def test_the_warning_points_at_the_fit_call(rng):
     x, y = rng.normal(size=(64, FEATURES)), rng.normal(size=(64, 2)) * 10
     with np.errstate(all="ignore"), pytest.warns(RuntimeWarning, match="training loss became") as record:

@@ -21,6 +21,11 @@ class NumpyOps(CpuMatmul, Ops):
     # on the CPU (bench/results/cpu_epoch.md, step_overhead.md), the same weights bit for bit.
     replays_by_default = True
 
+    def step_conditions(self):
+        """NumPy's floating-point warnings off: a diverging step (an overflow in a matmul, inf - inf) would print
+        them from gpunn's internals, where the trainer's own divergence warning says what happened."""
+        return numpy.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
+
     def __init__(self):
         super().__init__()
         from ..kernels import cpu_embedding, cpu_fused

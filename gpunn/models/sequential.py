@@ -627,6 +627,29 @@ class Sequential(Trainer, KerasVariableLists):
         shapes = [(None,) + shape for shape in self._output_shapes()]
         return shapes[0] if self._output_indices is None else shapes  # as Keras: a list, for outputs in a dict too
 
+    def compute_output_shape(self, input_shape):
+        """Keras's: the output shape for inputs of ``input_shape`` (batch axis first; a list or dict of them for
+        several inputs), its batch size kept; a model not yet built is built for those samples."""
+        shapes = list(input_shape.values()) if isinstance(input_shape, dict) else list(input_shape) \
+            if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple)) \
+            else [input_shape]
+        if any(not isinstance(shape, (list, tuple)) or len(shape) < 1 for shape in shapes):
+            raise ValueError(f"input_shape: expected a shape with its batch axis first, such as (None, 8), or a "
+                             f"list of them; got {input_shape!r}")
+        if not self.built:
+            self.build(input_shape)
+        if getattr(self, "is_functional", False):
+            expected = [tuple(layer.declared_input_shape) for layer in self._input_layers]
+            given = [tuple(shape[1:]) for shape in (shapes if len(expected) > 1 else shapes[:1])]
+            if len(given) != len(expected) or any(
+                    len(g) != len(e) or any(a is not None and b is not None and a != b for a, b in zip(g, e))
+                    for g, e in zip(given, expected)):
+                raise ValueError(f"input_shape: the model takes samples of shape "
+                                 f"{expected if len(expected) > 1 else expected[0]}, got {input_shape!r}")
+        batch = shapes[0][0]
+        found = [(batch,) + tuple(shape) for shape in self._output_shapes()]
+        return found[0] if self._output_indices is None else found
+
     @property
     def output_names(self) -> list[str]:
         """As Keras's: the names of the layers making the outputs (``dict(zip(model.output_names, ...))``); a

@@ -307,6 +307,11 @@ class Trainer(TfKeras2Loops):
         own = [self._loss_tracker] + list(self._part_trackers.values()) + list(self.compiled_metrics)
         return own + attribute_metrics(self, besides=own)
 
+    @property
+    def metrics_variables(self) -> list:
+        """Keras's: the variables of every metric in ``metrics``, in turn."""
+        return [variable for metric in self.metrics for variable in metric.variables]
+
     def _loss_part_trackers(self, names: list) -> list:
         """The trackers of the outputs' losses named ``names`` (made once per compile, shared by training and
         evaluation as the loss tracker is)."""

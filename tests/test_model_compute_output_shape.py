@@ -1,0 +1,44 @@
+"""A model's ``compute_output_shape`` (the batch size kept, several inputs and outputs) and ``metrics_variables``,
+as Keras's."""
+from __future__ import annotations
+
+import pytest
+from helpers import run_script_both_ways
+
+import gpunn
+
+SCRIPT = r'''
+import json, sys
+import numpy as np
+
+def run(keras, folder):
+    layers = keras.layers
+    found = {}
+    chain = keras.Sequential([layers.Dense(4), layers.Dense(2)])
+    found["sequential"] = [list(chain.compute_output_shape((None, 3))), list(chain.compute_output_shape((5, 3)))]
+    i = keras.Input((3,))
+    heads = keras.Model(i, [layers.Dense(2)(i), layers.Dense(1)(i)])
+    found["two outputs"] = [list(shape) for shape in heads.compute_output_shape((7, 3))]
+    a, b = keras.Input((3,)), keras.Input((2,))
+    joined = keras.Model([a, b], layers.Dense(1)(layers.Concatenate()([a, b])))
+    found["two inputs"] = list(joined.compute_output_shape([(4, 3), (4, 2)]))
+    found["variables before compile"] = len(chain.metrics_variables)
+    chain.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    chain.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+    found["variables"] = [len(chain.metrics_variables), sorted({tuple(np.shape(v)) for v in chain.metrics_variables})]
+    return found
+'''
+
+
+def test_compute_output_shape_and_metrics_variables_are_keras_s(tmp_path_factory):
+    ours, theirs = run_script_both_ways(SCRIPT, tmp_path_factory)
+    assert ours == theirs
+
+
+def test_a_shape_the_model_does_not_take_is_refused_by_name():
+    i = gpunn.Input((3,))
+    model = gpunn.Model(i, gpunn.layers.Dense(2)(i))
+    with pytest.raises(ValueError, match=r"input_shape: the model takes samples of shape \(3,\), got \(None, 4\)"):
+        model.compute_output_shape((None, 4))
+    with pytest.raises(ValueError, match="input_shape: expected a shape with its batch axis first"):
+        model.compute_output_shape(3)

@@ -187,6 +187,7 @@ def test_keras_configs_gpunn_cannot_build_are_refused_when_read():
 def test_input_takes_keras_s_batch_shape_and_refuses_sparse_inputs():
     inputs = gpunn.Input(batch_shape=(8, 5))
     assert inputs.shape == (8, 5) and gpunn.Input(batch_shape=(None, 5)).shape == (None, 5)
+    assert inputs.batch_shape == (8, 5) and gpunn.layers.InputLayer(shape=(3,)).batch_shape == (None, 3)
     model = gpunn.Model(inputs, gpunn.layers.Dense(2)(inputs))
     assert model.get_config()["layers"][0]["config"]["batch_shape"] == [8, 5]
     assert gpunn.Input(shape=(3,), sparse=False, ragged=False).shape == (None, 3)

@@ -101,6 +101,11 @@ class InputLayer(Layer, SymbolicArithmetic):
         symbolic.note_shape_read()
         return (self.batch_size,) + self._sample_shape_with_variable_axes()
 
+    @property
+    def batch_shape(self) -> tuple:
+        """Keras's ``InputLayer.batch_shape``: the batch size (None unless given), then the sample shape."""
+        return (self.batch_size,) + self._sample_shape_with_variable_axes()
+
     def _sample_shape_with_variable_axes(self) -> tuple:
         """The declared sample shape, None on the axes of any length (as Keras shows and saves them)."""
         return tuple(None if k in self.variable_axes else dim for k, dim in enumerate(self.declared_input_shape))

@@ -474,3 +474,17 @@ def test_an_error_inside_call_names_the_layer_whose_call_it_was():
         gpunn.Sequential([gpunn.Input((5,)), MyAntirectifierBug(name="antirectifier")])
     assert caught.value.__notes__ == [
         "Exception encountered when calling MyAntirectifierBug.call() (layer 'antirectifier')"]
+
+
+def test_build_of_no_shape_is_refused_by_name():
+    """Keras builds a layer of scalar weights for build(None); gpunn learns a layer's outputs from the shape."""
+    class Scale(layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(), initializer="ones")
+
+        def call(self, x):
+            return x * self.w
+
+    with pytest.raises(ValueError, match=r"build: gpunn builds layer 'scale\w*' \(Scale\) for the shape .* got None"):
+        Scale().build(None)
+    assert Scale()(np.ones((2, 3), "float32")).shape == (2, 3)

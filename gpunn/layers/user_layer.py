@@ -135,6 +135,10 @@ def build_user_layer(layer, input_shape, user_build=None) -> None:
     build made again by the user's ``build`` (given Keras's batch shape), the output shape found by one call."""
     if getattr(layer, "_building", False):  # the user's build called super().build(input_shape)
         return
+    if input_shape is None:  # (Keras builds a layer of scalar weights for no shape; gpunn learns its outputs')
+        raise ValueError(f"build: gpunn builds layer {layer.name!r} ({type(layer).__name__}) for the shape of its "
+                         "inputs, batch axis first, such as build((None, 8)), and got None; or call the layer on "
+                         "data, which builds it")
     sample = sample_shape(input_shape)
     specs = layer.__dict__.setdefault("_added_specs", [])
     kept = layer.__dict__.setdefault("_specs_before_build", len(specs))

@@ -85,3 +85,19 @@ def test_a_layer_called_on_a_dict_trains_and_saves_as_in_keras(tmp_path):
         loaded = gpunn.models.load_model(tmp_path / side / "model.keras", custom_objects={"Classifier": classifier})
         np.testing.assert_allclose(loaded.predict(data, verbose=0), theirs["predict"], rtol=1e-5, atol=1e-6,
                                    err_msg=side)
+
+
+def test_a_layer_called_on_a_dict_of_arrays_gets_the_dict_as_keras_s_eager_call_gives_it():
+    class Two(gpunn.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = gpunn.layers.Dense(2, kernel_initializer="ones")
+
+        def call(self, inputs):
+            return self.dense(gpunn.ops.concatenate([inputs["a"], inputs["b"]], axis=-1))
+
+    layer = Two()
+    ones_a, ones_b = np.ones((3, 1), "float32"), np.ones((3, 2), "float32")
+    np.testing.assert_array_equal(layer({"a": ones_a, "b": ones_b}), np.full((3, 2), 3.0))
+    # the keys in another order: each value still reaches its key
+    np.testing.assert_array_equal(layer({"b": ones_b, "a": np.zeros((3, 1), "float32")}), np.full((3, 2), 2.0))

@@ -110,3 +110,22 @@ def test_an_embedding_or_text_vectorization_builds_without_a_shape_as_in_keras()
     np.testing.assert_array_equal(np.asarray(vectorizer(np.array(["b a", "c"]))), [[3, 4, 0], [2, 0, 0]])
     with pytest.raises(TypeError, match=r"build\(\) missing 1 required positional argument: 'input_shape'"):
         layers.Dense(2).build()
+
+
+def test_a_built_layer_is_not_rebuilt_for_inputs_its_weights_do_not_fit():
+    """Keras's input spec: a Dense built for 2 features refuses 3, in a Sequential or a functional graph, rather
+    than being made again under the graph that already calls it; a layer whose weights fit any length takes it."""
+    dense = gpunn.layers.Dense(2)
+    dense.build((None, 2))
+    with pytest.raises(ValueError, match=r"Input 0 of layer 'dense\w*' is incompatible .* built for samples of "
+                                         r"shape \(2,\).* got samples of shape \(3,\)"):
+        gpunn.Sequential([gpunn.Input((3,)), dense])
+    assert [w.shape for w in dense.get_weights()] == [(2, 2), (2,)]
+    called = gpunn.layers.Dense(2)
+    first = gpunn.Model(two := gpunn.Input((2,)), called(two))
+    with pytest.raises(ValueError, match="is incompatible with the layer"):
+        called(gpunn.Input((3,)))
+    assert first.predict(np.ones((1, 2)), verbose=0).shape == (1, 2)
+    dropout = gpunn.layers.Dropout(0.5)
+    dropout(gpunn.Input((2,)))
+    assert dropout(gpunn.Input((3,))).shape == (None, 3)  # no weights: any shape

@@ -287,6 +287,24 @@ def call_symbolic(layer, inputs, training=None, mask=None) -> SymbolicTensor:
     return output
 
 
+def refuse_other_weights(layer, shape) -> None:
+    """A built layer called on samples its weights do not fit (a Dense built for 2 features, then called on 3)
+    is refused, as Keras's input spec refuses it; it was not rebuilt under the graphs it is in. A layer whose
+    weights keep their shapes (none, or a table) takes the new shape."""
+    from . import user_layer
+    from .calling import _rebuilds_with_same_weights
+    from .shared_call import is_shared_call
+
+    if is_shared_call(layer) or not layer.has_weights or user_layer.is_user_layer_class(type(layer)):
+        return
+    if _rebuilds_with_same_weights(layer, shape):
+        return
+    built = layer.input_shape
+    raise ValueError(f"Input 0 of layer {layer.name!r} is incompatible with the layer: it is built for samples of "
+                     f"shape {_shapes(built)} (its weights are made for them), got samples of shape "
+                     f"{_shapes(shape)}; call a new layer on these inputs")
+
+
 def _refuse_weights_on_any_length(layer, shape: tuple, axes: tuple) -> None:
     """A built-in layer whose weights would follow an axis of any length (``Dense`` on ``Input(shape=(None,))``):
     refused, as Keras refuses it ("Shapes used to initialize variables must be fully-defined"), where gpunn would

@@ -26,8 +26,8 @@ import numpy as np
 from .. import compute_turns, overrides
 from ..custom_objects import custom_object_scope
 from ..io_utils import print_msg
-from ..layers import (activity_losses, masking, sublayers, text_inputs, user_layer, user_masks, variable_paths,
-                      wiring)
+from ..layers import (activity_losses, masking, sublayers, symbolic, text_inputs, user_layer, user_masks,
+                      variable_paths, wiring)
 from ..layers.base import Layer, check_trainable, unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.input_spec import check_layer_inputs
@@ -1157,6 +1157,8 @@ def _build_layer(layer: Layer, shape: tuple) -> None:
                              f"inputs of shape {(None,) + tuple(layer.input_shape)}; gpunn's shared layers take one "
                              "input shape")
         return
+    if layer.built and _shape_key(shape) != _shape_key(layer.input_shape):
+        symbolic.refuse_other_weights(layer, shape)
     held = layer.bound.weights
     before = (layer.input_shape, layer.output_shape)
     check_layer_inputs(layer, shape)  # a layer's own input_spec, before its build and after (build may set it)

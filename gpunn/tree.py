@@ -45,6 +45,29 @@ def flatten(structure) -> list:
     return [leaf for _, child in _children(structure) for leaf in flatten(child)]
 
 
+def found_in(values, wanted) -> list:
+    """The objects ``wanted(obj)`` accepts among ``values`` and in the lists, tuples and dicts they hold, each once,
+    in the order they are met (a dict's in its own order: unlike ``flatten``, any keys). An object accepted is
+    not looked into."""
+    found, seen = [], set()
+
+    def take(value):
+        if wanted(value):
+            if id(value) not in seen:
+                seen.add(id(value))
+                found.append(value)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                take(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                take(item)
+
+    for value in values:
+        take(value)
+    return found
+
+
 def flatten_with_path(structure) -> list:
     """(path, leaf) of each leaf: the path the keys and indices leading to it, as a tuple."""
     if not is_nested(structure):

@@ -25,6 +25,7 @@ import numpy as np
 from .. import overrides
 from ..layers.base import Layer
 from ..layers.input_layer import InputLayer
+from ..tree import found_in
 
 
 # Attributes gpunn sets on a subclassed model after its __init__ (those set before are its _internal_attributes),
@@ -41,25 +42,10 @@ SET_LATER = frozenset({"_tracked", "_outside_graph", "_building", "_user_built",
 def tracked_layers(model) -> list:
     """The layers (and models) the subclass set as attributes, in the order it set them, lists and dicts of
     them included (Keras's tracking)."""
-    found: list = []
-    seen: set = set()
-
-    def take(value):
-        if isinstance(value, (Layer, _model_types())) and not isinstance(value, InputLayer):
-            if id(value) not in seen:
-                seen.add(id(value))
-                found.append(value)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                take(item)
-        elif isinstance(value, dict):
-            for item in value.values():
-                take(item)
-
     internal = model._internal_attributes | SET_LATER
-    for name, value in vars(model).items():
-        if name not in internal:
-            take(value)
+    kinds = (Layer, _model_types())
+    found = found_in([value for name, value in vars(model).items() if name not in internal],
+                     lambda value: isinstance(value, kinds) and not isinstance(value, InputLayer))
     order = vars(model).get(TRACKING_ORDER, {})
     if all(id(layer) in order for layer in found):  # (a layer put in a dict or nested list later: as found)
         found.sort(key=lambda layer: order[id(layer)])

@@ -215,6 +215,37 @@ def test_batch_logs_pass_the_dict_checks_and_conversions_callbacks_make(numpy_ba
     assert seen[0]["copy"] != seen[1]["copy"]  # each batch's own values, not the state read later
 
 
+def test_batch_logs_read_by_the_c_encoder_or_another_thread_hold_the_values_at_the_first_look(numpy_backend):
+    """The C JSON encoder and ``dict.items(logs)`` read a dict's storage without its methods; a thread of the
+    callback's may read the logs while the next step runs: each sees the batch's values."""
+    import queue
+    import threading
+
+    seen, handed = [], queue.Queue()
+
+    class Uploads(callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append((json.loads(json.dumps(logs)), dict(dict.items(logs))))
+            handed.put((batch, logs))
+
+    received = []
+    worker = threading.Thread(target=lambda: received.extend(iter(handed.get, None)))
+    worker.start()
+    x = np.random.default_rng(0).random((8, 3)).astype("float32")
+    model = _model()
+    model.compile("sgd", "mse", metrics=["mae"])
+    model.fit(x, x[:, :1], batch_size=2, epochs=1, callbacks=[Uploads()], verbose=0)
+    lambdas = []
+    model.fit(x, x[:, :1], batch_size=2, epochs=1, verbose=0, callbacks=[callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: lambdas.append(json.dumps(logs)))])
+    handed.put(None)
+    worker.join()
+    assert len(seen) == 4 and all(sorted(encoded) == ["loss", "mae"] and encoded == raw for encoded, raw in seen)
+    assert [sorted(logs) for _, logs in received] == [["loss", "mae"]] * 4
+    assert [dict(logs) for _, logs in received] == [raw for _, raw in seen]
+    assert len(lambdas) == 4 and all(json.loads(text) for text in lambdas)
+
+
 TQDM = r'''
 import numpy as np
 import gpunn

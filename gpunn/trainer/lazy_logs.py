@@ -3,11 +3,17 @@
 Keras hands each batch hook a plain dict, and callbacks test for one (``isinstance(logs, dict)``, as Keras's own
 TensorBoard callback does) before they record anything; so these logs are a dict, empty underneath until the
 first look fills them. Every dict method that reads or changes them fills them first; the names alone (``in``,
-``len``, iteration) are answered without a device read while nothing has been read.
+``len``, iteration) are answered without a device read while nothing has been read. Code that reads a dict's
+storage directly (the C JSON encoder, ``dict.items(logs)``) sees it empty until then, so the logs a callback of
+the script's batch hooks receive are filled before the hooks run (``read_by_the_script``); gpunn's own callbacks
+(the progress bar) look only when they draw.
 """
 from __future__ import annotations
 
 import copy
+import threading
+
+from .. import overrides
 
 
 class LazyLogs(dict):
@@ -17,12 +23,16 @@ class LazyLogs(dict):
         self._read_values = read_values
         self._names = names
         self._resolved = False
+        self._filling = threading.Lock()  # (a callback may hand the logs to a thread of its own)
 
     def _resolve(self) -> "LazyLogs":
         if not self._resolved:
-            self._resolved = True
-            values = self._read_values()
-            dict.update(self, ((name, values[name]) for name in sorted(values)))  # Keras's order (logs_order.py)
+            with self._filling:
+                if not self._resolved:
+                    values = self._read_values()
+                    # Keras's order (logs_order.py)
+                    dict.update(self, ((name, values[name]) for name in sorted(values)))
+                    self._resolved = True
         return self
 
     def __iter__(self):
@@ -63,3 +73,15 @@ for _name in ("__getitem__", "__setitem__", "__delitem__", "__repr__", "__eq__",
               "update", "clear"):
     setattr(LazyLogs, _name, _filled_first(_name))
 del _name
+
+
+def read_by_the_script(hook) -> bool:
+    """Whether a callback of the script's (or of another library) defines the batch hook ``hook`` of a
+    CallbackList calls (``on_train_batch_end``, or tf.keras 2's ``on_batch_end`` for it; a LambdaCallback given
+    one): its logs are filled before the hooks run, as a plain dict would be."""
+    callbacks = getattr(getattr(hook, "__self__", None), "callbacks", None)
+    if callbacks is None:
+        return True
+    names = (hook.__name__, "on_batch_end") if hook.__name__ == "on_train_batch_end" else (hook.__name__,)
+    return any(overrides.user_definition(type(callback), name) is not None or callable(vars(callback).get(name))
+               for callback in callbacks for name in names)

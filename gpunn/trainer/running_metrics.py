@@ -24,7 +24,7 @@ from ..metrics import user_metric
 from ..ops.workspace import Workspaces
 from .attribute_metrics import attribute_metrics
 from .compiled_outputs import in_listed_order
-from .lazy_logs import LazyLogs
+from .lazy_logs import LazyLogs, read_by_the_script
 
 
 def _log_value(value):
@@ -245,10 +245,14 @@ def running_metrics_for(plan, ops, comm, model) -> RunningMetrics:
 
 
 def hand_batch_logs(running: RunningMetrics, hook, batch: int) -> None:
-    """``hook(batch, logs)`` with lazy batch logs. A callback that keeps them to read after the batch (a list of
-    each batch's logs) gets them read now, at this batch's values, since the next step moves the state they would
-    read: Keras hands each hook a dict of that batch's values. Logs nobody kept are never read."""
+    """``hook(batch, logs)`` with lazy batch logs (``lazy_logs.py``): filled first where a callback of the
+    script's has the hook; else read when a callback looks, or, when a callback keeps them to read after the batch
+    (a list of each batch's logs), read now, at this batch's values, since the next step moves the state they
+    would read: Keras hands each hook a dict of that batch's values. Logs nobody looked at or kept are never read."""
     logs = running.lazy_logs()
+    if read_by_the_script(hook):
+        hook(batch, logs._resolve())
+        return
     unheld = sys.getrefcount(logs)  # (counted before the hook: the count an interpreter gives is its own)
     hook(batch, logs)
     if sys.getrefcount(logs) > unheld:

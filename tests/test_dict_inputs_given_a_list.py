@@ -48,3 +48,29 @@ def test_a_list_for_a_dict_of_inputs_is_refused_or_warned_of_as_in_keras(tmp_pat
     assert ours["title-body predict"] == [["ValueError", True], False]  # not silently swapped
     assert ours["body-title predict"] == [[[-9.0]], True]  # sorted keys: [body, title] as written
     assert ours["title-body dict"] == [[[9.0]], False]
+
+
+def test_the_dict_s_written_order_survives_files_configs_and_clones(tmp_path):
+    import numpy as np
+    import pytest
+
+    import gpunn
+
+    inputs = {"b": gpunn.Input((2,), name="b"), "a": gpunn.Input((2,), name="a")}
+    model = gpunn.Model(inputs, gpunn.layers.Add()([
+        gpunn.layers.Dense(1, kernel_initializer="ones")(inputs["a"]),
+        gpunn.layers.Dense(1, kernel_initializer=gpunn.initializers.Constant(10.0))(inputs["b"])]))
+    assert list(model.get_config()["input_layers"]) == ["b", "a"]
+    model.save(tmp_path / "m.keras")
+    model.save(tmp_path / "m.h5")
+    model.save(tmp_path / "m.safetensors")
+    again = [gpunn.models.load_model(tmp_path / name) for name in ("m.keras", "m.h5", "m.safetensors")]
+    again += [gpunn.Model.from_config(model.get_config()), gpunn.models.model_from_json(model.to_json()),
+              gpunn.models.clone_model(model)]
+    xa, xb = np.ones((1, 2)), np.zeros((1, 2))
+    for each in again:
+        assert list(each.input) == ["b", "a"]
+        with pytest.raises(ValueError, match="not the dict's"):  # a list in the written order is not swapped
+            each.predict([xb, xa], verbose=0)
+        each.set_weights(model.get_weights())
+        np.testing.assert_array_equal(each.predict({"a": xa, "b": xb}, verbose=0), [[2.0]])

@@ -136,6 +136,8 @@ def model_from_translated(cls, translated: dict, build_config: dict | None = Non
     if translated.get("functional"):
         count, keys = translated.get("inputs", 1), translated.get("input_keys")
         inputs = made[0] if count == 1 else dict(zip(keys, made[:count])) if keys else made[:count]
+        if keys and count > 1:  # (the dict in the order it was written, its keys as the InputLayers take them)
+            inputs = {key: inputs[key] for key in translated.get("input_key_order") or keys}
         calls = translated.get("calls")  # a shared layer: the same object at each of its calls
         layers = made[count:] if calls is None else [made[count + c] for c in calls]
         for layer in made[count:]:  # a layer of the user's called on a dict takes the dict again

@@ -322,6 +322,7 @@ def model_config_from_keras(config: dict, keras_version: str | None = None) -> d
         out["sources"] = sources
         out["modes"] = inner.get("modes")
         out["inputs"], out["input_keys"] = inputs, inner.get("input_keys")
+        out["input_key_order"] = inner.get("input_key_order")
         out["outputs"], out["output_keys"] = inner.get("outputs"), inner.get("output_keys")
         out["calls"], out["nodes"] = calls, inner.get("nodes")
         out["call_keys"] = inner.get("call_keys")
@@ -837,6 +838,8 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
     shared = len(names) < len(order)
     return {"name": config.get("name"), "trainable": config.get("trainable", True), "layers": layers,
             "functional": True, "inputs": len(inputs), "input_keys": input_keys,
+            # a dict of inputs in its written order, which a list given for it is checked against (packed_inputs.py)
+            "input_key_order": [str(key) for key in config["input_layers"]] if input_keys else None,
             "sources": None if wiring.is_chain(sources) and not several and not shared else [list(s) for s in sources],
             "modes": None if all(mode is None for mode in modes) else modes,
             "outputs": [index[call] for call in outputs] if several or output_keys else None,

@@ -100,6 +100,19 @@ def test_npz_with_its_own_test_arrays_keeps_them_and_scales_bytes(tmp_path, caps
     assert f"{accuracy:.4f}" == f"{printed_accuracy(capsys.readouterr().out):.4f}"
 
 
+def test_trailing_delimiters_leave_an_empty_column_out_and_old_class_names_go(tmp_path, capsys):
+    x, y = three_classes(60)
+    path = tmp_path / "trailing.csv"
+    path.write_text("a,b,c,label,\n" + "".join(f"{a},{b},{c},{label},\n" for (a, b, c), label in zip(x, y)))
+    data = data_files.load(str(path), test_split=0.1)
+    assert data.train[0].shape[1] == 3 and data.task == "classification"
+    assert sorted(set(data.train[1]) | set(data.test[1])) == [0, 1, 2]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "class_names.txt").write_text("cat\ndog\n")  # an earlier run's, of word labels
+    assert train(["--dataset", str(path)], tmp_path) == 0
+    assert not (tmp_path / "run" / "class_names.txt").exists()
+
+
 def test_npz_of_x_and_y_is_split_at_random(tmp_path):
     x, y = three_classes(40)
     path = tmp_path / "xy.npz"
@@ -167,10 +180,14 @@ BAD_CSV_ROWS = {
     "missing.csv": ("a,b,label\n1,2,0\n1,,1\n", ["line 3", "column 'b'", "''", "missing values"]),
     "nan.csv": ("a,b,label\n1,2,0\n1,nan,1\n", ["line 3", "column 'b'", "'nan'"]),
     "ragged.csv": ("a,b,label\n1,2,0\n1,2\n", ["line 3", "2 fields", "first line has 3"]),
-    "nan_label.csv": ("a,b,price\n1,2,0.5\n1,3,nan\n", ["column 'price'", "row 1 holds NaN"]),
+    "nan_label.csv": ("a,b,price\n1,2,0.5\n1,3,nan\n", ["column 'price'", "line 3 holds a label of NaN"]),
     "big_whole.csv": ("a,b,price\n1,2,250000\n1,3,1500\n", ["--task", "whole numbers up to 250000",
                                                              "--task regression or --task classification"]),
     "one_column.csv": ("label\n1\n0\n", ["feature columns and a label column", "1 column"]),
+    "no_label.csv": ("a,b,label\n1,2,0\n3,4,1\n5,6,\n", ["column 'label'", "line 4 has no label"]),
+    "nan_label_line.csv": ("a,b,label\n1,2,0\n\n3,4,nan\n", ["column 'label'", "line 4", "NaN"]),
+    "blank_lines.csv": ("a,b,label\n1,2,0\n\n\n3,x,1\n", ["line 5", "column 'b'", "got 'x'"]),
+    "pandas_index.csv": (",a,b,label\n0,1,2,0\n1,3,4,1\n", ["column 0 has values but no name", "index=False"]),
     "header_only.csv": ("a,b,label\n", ["header and no rows"]),
     "empty.csv": ("\n\n", ["is empty"]),
 }

@@ -1,10 +1,12 @@
-"""``gpunn train --dataset PATH``: a user's own classification data, from a ``.npz`` or ``.csv`` file.
+"""``gpunn train --dataset PATH``: a user's own data to classify or regress, from a ``.npz`` or ``.csv`` file.
 
 - ``.npz``: the arrays ``x_train`` and ``y_train``, with ``x_test`` and ``y_test`` when the file has them
   (the layout of Keras's own ``mnist.npz``), or ``x`` and ``y``. Read without pickle.
 - ``.csv``: one sample a row, numeric feature columns and one label column: ``--target`` (a header name or a
   0-based column number), else the last column. The first row is a header when it has a field that is not a
-  number. Labels may be words (the classes are then their sorted values), whole numbers >= 0 (the classes are
+  number (a header of numbers reads as a row of data). A column without name or values (the field after a
+  delimiter ending every line) is left out; one with values but no name (a pandas index) is refused. Labels may
+  be words (the classes are then their sorted values), whole numbers >= 0 (the classes are
   those numbers), or, for regression, any numbers.
 
 The task follows the labels unless ``--task`` says it: words and whole numbers >= 0 are classes, other numbers
@@ -180,6 +182,48 @@ def _split(x, labels, task, class_names, test_split, seed):
 
 
 def _from_csv(path, target, test_split, seed, task):
+    header, lines, body = _csv_rows(path)
+    width = len(header) if header else len(body[0]) if body else 0
+    for line, row in zip(lines, body):
+        if len(row) != width:
+            raise ValueError(f"--dataset: {path!r} line {line}: {len(row)} fields, the first line has {width}")
+    if not body:
+        raise ValueError(f"--dataset: {path!r} has a header and no rows")
+    table = np.array(body, dtype=str)
+    names = header or [f"column {j}" for j in range(width)]
+    # a column with neither a name nor values: the empty field after a trailing delimiter on every line
+    kept = [j for j in range(width) if names[j] or np.char.strip(table[:, j]).any()]
+    for j in kept:
+        if not names[j]:
+            raise ValueError(f"--dataset: {path!r}: column {j} has values but no name in the header (a row index "
+                             "written by pandas' DataFrame.to_csv? write the file with index=False, or name it)")
+    table, names = table[:, kept], [names[j] for j in kept]
+    width = len(kept)
+    if width < 2:
+        raise ValueError(f"--dataset: {path!r}: expected feature columns and a label column, got {width} column")
+    label_at = _target_column(target, header and names, width, path)
+    feature_columns = [j for j in range(width) if j != label_at]
+    x = np.empty((len(body), len(feature_columns)), dtype="float32")
+    for k, j in enumerate(feature_columns):
+        x[:, k] = _numeric_column(table[:, j], names[j], path, lines)
+    words = np.char.strip(table[:, label_at])
+    where = f"{path} column {names[label_at]!r}"
+    blank = np.flatnonzero(words == "")
+    if blank.size:
+        raise ValueError(f"--dataset: {where}: line {lines[blank[0]]} has no label; drop or fill it first")
+    if all(_is_number(w) for w in np.unique(words)):
+        numbers = words.astype("float64")
+        if not np.isfinite(numbers).all():
+            line = lines[int(np.argmax(~np.isfinite(numbers)))]
+            raise ValueError(f"--dataset: {where}: line {line} holds a label of NaN or infinity; drop or fill it")
+        words = numbers
+    labels, task, class_names = targets(words, task, where)
+    return _split(x, labels, task, class_names, test_split, seed)
+
+
+def _csv_rows(path):
+    """(the header's fields or None, the file line of each row, the rows of fields) of a CSV file; blank lines
+    left out. The first row is a header when it has a field that is not a number."""
     with open(path, newline="", encoding="utf-8-sig") as f:
         sample = f.read(65536)
         f.seek(0)
@@ -187,33 +231,18 @@ def _from_csv(path, target, test_split, seed, task):
             dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
         except csv.Error:
             dialect = csv.excel
-        rows = [row for row in csv.reader(f, dialect) if any(field.strip() for field in row)]
+        reader = csv.reader(f, dialect)
+        rows, lines, read_to = [], [], 0
+        for row in reader:
+            line, read_to = read_to + 1, reader.line_num  # (a quoted field may span lines: the row's first)
+            if any(field.strip() for field in row):
+                rows.append(row)
+                lines.append(line)
     if not rows:
         raise ValueError(f"--dataset: {path!r} is empty")
-    header = None if all(_is_number(field) for field in rows[0]) else [field.strip() for field in rows[0]]
-    body = rows[1:] if header else rows
-    first_line = 2 if header else 1
-    width = len(rows[0])
-    if width < 2:
-        raise ValueError(f"--dataset: {path!r}: expected feature columns and a label column, got {width} column")
-    for i, row in enumerate(body):
-        if len(row) != width:
-            raise ValueError(f"--dataset: {path!r} line {first_line + i}: {len(row)} fields, the first line has "
-                             f"{width}")
-    if not body:
-        raise ValueError(f"--dataset: {path!r} has a header and no rows")
-    label_at = _target_column(target, header, width, path)
-    names = header or [f"column {j}" for j in range(width)]
-    table = np.array(body, dtype=str)
-    feature_columns = [j for j in range(width) if j != label_at]
-    x = np.empty((len(body), len(feature_columns)), dtype="float32")
-    for k, j in enumerate(feature_columns):
-        x[:, k] = _numeric_column(table[:, j], names[j], path, first_line)
-    words = np.char.strip(table[:, label_at])
-    if all(_is_number(w) for w in np.unique(words)):
-        words = words.astype("float64")
-    labels, task, class_names = targets(words, task, f"{path} column {names[label_at]!r}")
-    return _split(x, labels, task, class_names, test_split, seed)
+    if all(_is_number(field) for field in rows[0]):
+        return None, lines, rows
+    return [field.strip() for field in rows[0]], lines[1:], rows[1:]
 
 
 def _target_column(target, header, width, path):
@@ -227,16 +256,16 @@ def _target_column(target, header, width, path):
     raise ValueError(f"--target: expected {columns}, got {target!r}")
 
 
-def _numeric_column(values, name, path, first_line):
+def _numeric_column(values, name, path, lines):
     try:
         column = values.astype("float64")
     except ValueError:
         column = None
     if column is None or not np.isfinite(column).all():
-        for i, value in enumerate(values):
+        for line, value in zip(lines, values):
             if not _is_number(value) or not np.isfinite(float(value)):
-                raise ValueError(f"--dataset: {path!r} line {first_line + i}, column {name!r}: expected a number, "
-                                 f"got {value!r} (gpunn train takes numeric features: encode or drop the column, "
+                raise ValueError(f"--dataset: {path!r} line {line}, column {name!r}: expected a number, got "
+                                 f"{str(value)!r} (gpunn train takes numeric features: encode or drop the column, "
                                  f"fill or drop missing values)")
         column = np.array([float(value) for value in values])
     return column

@@ -222,10 +222,13 @@ def run(args) -> int:
     plot_path = os.path.join(args.output_dir, "training_curves.png")
     if model.is_chief:
         model.save(model_path)
+        names_path = os.path.join(args.output_dir, "class_names.txt")
         if data.class_names:
             # Class i of the model's output is line i: the labels' words, sorted.
-            with open(os.path.join(args.output_dir, "class_names.txt"), "w", encoding="utf-8") as f:
+            with open(names_path, "w", encoding="utf-8") as f:
                 f.writelines(f"{name}\n" for name in data.class_names)
+        elif os.path.exists(names_path):  # an earlier run's, which would not name this model's classes
+            os.remove(names_path)
         from ..plotting import plot_history
 
         plot_history(history.history, plot_path, title=f"gpunn: {args.dataset}, {args.layers}, {args.optimizer}")

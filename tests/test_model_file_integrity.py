@@ -233,7 +233,7 @@ def test_configs_that_do_not_build_a_model_are_refused_clearly(saved, tmp_path):
         "not JSON": (dict(model_config="{not json"), ["its model config", "JSONDecodeError"]),
         "no model config": (dict(model_config=None), ["its model config", "missing key 'model_config'"]),
         "other model class": (dict(model_config=json.dumps({"class_name": "Subclassed", "config": {}})),
-                              ["'Subclassed' model", "Sequential and functional models only"]),
+                              ["'Subclassed' model", "Sequential and functional models, and subclasses"]),
         "functional without layers": (dict(model_config=json.dumps({"class_name": "Functional", "config": {}})),
                                       ["does not describe a model gpunn can build", "'layers'"]),
         "weights of another shape": (dict(model_config=_config_with(path, wider_layer)),

@@ -25,6 +25,7 @@ from ..autodiff.functions import convert_to_numpy
 from ..layers import user_layer
 from ..naming import snake_case, uniquify
 from ..ops.workspace import Workspace
+from ..tree import found_in
 from . import user_metric
 from .state import StateLayout
 
@@ -359,6 +360,15 @@ class Metric:
             binding.ops.fill(0, binding.flat)
         for variable in self.__dict__.get("_user_variables", []):
             variable.assign(0)
+        for metric in self._sub_metrics():  # (Keras zeroes every variable the metric tracks, theirs included)
+            metric.reset_state()
+
+    def _sub_metrics(self) -> list:
+        """The metrics a metric of the user's holds as attributes (an F1 of its own Precision and Recall), whose
+        variables are among its own, as Keras tracks them."""
+        if overrides.is_gpunn_class(type(self)):
+            return []
+        return found_in(list(vars(self).values()), lambda value: isinstance(value, Metric) and value is not self)
 
     def reset_states(self) -> None:  # tf.keras 2 name
         self.reset_state()
@@ -377,12 +387,13 @@ class Metric:
     def variables(self) -> list:
         """Host copies of the state arrays (Keras: the metric's variables), in declaration order; a metric of the
         user's: its variables."""
+        held = [variable for metric in self._sub_metrics() for variable in metric.variables]
         if user_metric.is_user_metric(self):
-            return list(self._user_variables)
+            return list(self._user_variables) + held
         binding = self._state
         if binding is None:
-            return []
-        return [np.array(v) for v in self._host_views(binding).values()]
+            return held
+        return [np.array(v) for v in self._host_views(binding).values()] + held
 
     def get_config(self) -> dict:
         return {"name": self.name, "dtype": self.dtype}

@@ -1,0 +1,51 @@
+"""A metric of the user's holding metrics of its own (an F1 made of a Precision and a Recall): their variables are
+among its ``variables`` and its ``reset_state`` zeroes them, as Keras tracks them, so in ``fit`` each epoch and
+evaluation starts afresh."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import run_script_both_ways
+
+SCRIPT = r'''
+import json, sys
+import numpy as np
+
+def run(keras, folder):
+    class Both(keras.metrics.Metric):
+        def __init__(self, name="both", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.parts = {"precision": keras.metrics.Precision(), "recall": keras.metrics.Recall()}
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            for part in self.parts.values():
+                part.update_state(y_true, y_pred, sample_weight)
+
+        def result(self):
+            p, r = self.parts["precision"].result(), self.parts["recall"].result()
+            return 2 * p * r / (p + r + 1e-7)
+
+    found = {}
+    alone = Both()
+    alone.update_state(np.array([[1], [0], [1]]), np.array([[0.9], [0.8], [0.2]]))
+    alone.reset_state()
+    alone.update_state(np.array([[1], [1], [0]]), np.array([[0.9], [0.8], [0.1]]))
+    found["alone"] = [float(alone.result()), len(alone.variables)]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 3)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid",
+                                                                    kernel_initializer="ones")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=[Both()])
+    found["fit"] = model.fit(x, y, epochs=3, batch_size=8, verbose=0, shuffle=False).history["both"]
+    found["evaluate"] = model.evaluate(x, y, verbose=0)[1]
+    return found
+'''
+
+
+def test_a_metric_s_own_metrics_are_reset_with_it_as_in_keras(tmp_path_factory):
+    ours, theirs = run_script_both_ways(SCRIPT, tmp_path_factory)
+    assert ours["alone"][0] == pytest.approx(theirs["alone"][0], abs=1e-6) == pytest.approx(1.0, abs=1e-6)
+    assert ours["alone"][1] == theirs["alone"][1] == 4
+    np.testing.assert_allclose(ours["fit"], theirs["fit"], rtol=1e-5)
+    assert ours["evaluate"] == pytest.approx(theirs["evaluate"], rel=1e-5)

@@ -189,7 +189,15 @@ class Loss:
                                                                                   "sum_over_batch_size")),
                                 y_pred, getattr(self, "_dtype", None))
         per_sample = self.per_sample(y_true, y_pred)
-        if weights is not None:
+        if weights is not None and weights.ndim == 0 and mask is None:
+            # one weight for every sample, as Keras broadcasts it; its mean_with_sample_weight divides by the
+            # weight as given (its reduce_values), not by its sum over the samples
+            return keras_values(reduce_values(per_sample * weights, weights,
+                                              getattr(self, "reduction", "sum_over_batch_size")),
+                                y_pred, getattr(self, "_dtype", None))
+        if weights is not None and weights.ndim == 0:
+            weights = np.full(np.shape(per_sample), weights)
+        elif weights is not None:
             # a weight per sample over each of its steps (Keras's squeeze_or_expand_to_same_rank)
             weights = weights.reshape(weights.shape[:1] + (1,) * (np.ndim(per_sample) - 1)) \
                 if weights.ndim == 1 and np.ndim(per_sample) > 1 else weights.reshape(np.shape(per_sample))

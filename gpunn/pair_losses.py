@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import functools
 
-from . import ops
-from .losses import FunctionLoss, Loss, _checked_number
+import numpy as np
+
+from . import loss_tensors, ops
+from .losses import FunctionLoss, Loss, _checked_number, keras_values, reduce_values
 
 _LEFT_OUT = -1e30  # below any weighted distance by far; exp() of its difference to them is exactly 0
 
@@ -69,6 +71,22 @@ class Circle(FunctionLoss):
         super().__init__(functools.partial(_circle_over_positive_rows, gamma=self.gamma, margin=self.margin,
                                            remove_diagonal=self.remove_diagonal),
                          name=name, reduction=reduction, dtype=dtype)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """Called on arrays: Keras's reduction of the masked values (``losses/loss.py`` ``apply_mask``): the rows
+        whose loss is above 0 weigh rows / positives in a mean over the batch, 1 in the other reductions, the
+        others 0. (Called on Tensors, as in training, the mean over the batch.)"""
+        if loss_tensors.involves_tensors(y_true, y_pred, sample_weight):
+            return super().__call__(y_true, y_pred, sample_weight)
+        values = np.asarray(circle(y_true, y_pred, gamma=self.gamma, margin=self.margin,
+                                   remove_diagonal=self.remove_diagonal), dtype=np.float64)
+        kept = (values > 0).astype(np.float64)
+        reduction = getattr(self, "reduction", "sum_over_batch_size")
+        if reduction in ("sum_over_batch_size", "mean") and kept.sum():
+            kept *= kept.size / kept.sum()
+        weights = kept if sample_weight is None else kept * np.asarray(sample_weight, dtype=np.float64)
+        return keras_values(reduce_values(values * weights, weights, reduction), y_pred, getattr(self, "_dtype",
+                                                                                                 None))
 
     def get_config(self) -> dict:
         return {**Loss.get_config(self), "gamma": self.gamma, "margin": self.margin,

@@ -112,3 +112,32 @@ def test_found_by_name_saved_as_its_class_and_checked(tmp_path):
     assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-6)
     with pytest.raises(ValueError, match="gamma: expected a finite number, got '80'"):
         gpunn.losses.Circle(gamma="80")
+
+
+REDUCTIONS = r'''
+import json, sys
+import numpy as np
+
+def run(keras, folder):
+    rng = np.random.default_rng(0)
+    embeddings = rng.normal(size=(6, 4))
+    embeddings = (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)).astype("float32")
+    labels = np.array([1, 1, 2, 2, 3, 4])
+    found = {}
+    for reduction in (None, "sum", "sum_over_batch_size", "mean", "mean_with_sample_weight"):
+        for weights in (None, np.array([1, 2, 1, 1, 1, 1], "float32")):
+            value = keras.losses.Circle(reduction=reduction)(labels, embeddings, sample_weight=weights)
+            found[f"{reduction} {weights is not None}"] = np.asarray(value).tolist()
+    return found
+'''
+
+
+def test_every_reduction_called_on_arrays_equals_keras(tmp_path_factory):
+    """Keras masks the rows without a positive pair in its reduction: a mean over the batch takes the others
+    alone, the other reductions their plain sum or values."""
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(REDUCTIONS, tmp_path_factory)
+    assert set(ours) == set(theirs)
+    for key in ours:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5, err_msg=key)

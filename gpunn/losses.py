@@ -179,15 +179,21 @@ class Loss:
         mask = getattr(y_pred, "_keras_mask", None)  # an eager layer's output with a padding mask
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         written = self._written_function()
-        if written is not None and mask is None:
+        reduction = getattr(self, "reduction", "sum_over_batch_size")
+        if written is not None:
             # Keras's Loss.__call__: the values as the function returns them (per element, per sample or one for
-            # the batch), weighted and reduced as they come (``reduce_weighted_values``)
+            # the batch), weighted (a padding mask the predictions carry among the weights: ``apply_mask``) and
+            # reduced as they come (``reduce_weighted_values``)
             function, match_ranks = written
             values = user_functions.loss_values(function, np.asarray(y_true).astype(np.float64),
                                                 np.asarray(y_pred, dtype=np.float64), match_ranks)
-            return keras_values(reduce_weighted_values(values, weights, getattr(self, "reduction",
-                                                                                  "sum_over_batch_size")),
-                                y_pred, getattr(self, "_dtype", None))
+            if mask is not None:
+                mask = np.asarray(mask, dtype=bool)
+                if weights is not None and 0 < weights.ndim < mask.ndim:  # a weight per sample, over its steps
+                    weights = weights.reshape(weights.shape + (1,) * (mask.ndim - weights.ndim))
+                weights = _masked_weights(mask, weights, reduction)
+            return keras_values(reduce_weighted_values(values, weights, reduction), y_pred,
+                                getattr(self, "_dtype", None))
         per_sample = self.per_sample(y_true, y_pred)
         if weights is not None and weights.ndim == 0 and mask is None:
             # one weight for every sample, as Keras broadcasts it; its mean_with_sample_weight divides by the

@@ -14,7 +14,7 @@ import numpy as np
 def run(keras, folder):
     layers = keras.layers
     found = {}
-    chain = keras.Sequential([layers.Dense(4), layers.Dense(2)])
+    chain = keras.Sequential([keras.Input((3,)), layers.Dense(4), layers.Dense(2)])
     found["sequential"] = [list(chain.compute_output_shape((None, 3))), list(chain.compute_output_shape((5, 3)))]
     i = keras.Input((3,))
     heads = keras.Model(i, [layers.Dense(2)(i), layers.Dense(1)(i)])
@@ -37,8 +37,17 @@ def test_compute_output_shape_and_metrics_variables_are_keras_s(tmp_path_factory
 
 def test_a_shape_the_model_does_not_take_is_refused_by_name():
     i = gpunn.Input((3,))
-    model = gpunn.Model(i, gpunn.layers.Dense(2)(i))
-    with pytest.raises(ValueError, match=r"input_shape: the model takes samples of shape \(3,\), got \(None, 4\)"):
-        model.compute_output_shape((None, 4))
+    model = gpunn.Model(i, gpunn.layers.Dense(2)(i), name="net")
+    for wrong in ((None, 4), (2, 5, 3)):  # (Keras refuses these too)
+        with pytest.raises(ValueError, match=r"input_shape: model 'net' takes inputs of shape \(None, 3\), got"):
+            model.compute_output_shape(wrong)
     with pytest.raises(ValueError, match="input_shape: expected a shape with its batch axis first"):
         model.compute_output_shape(3)
+    # where Keras computes the shape through its layers, gpunn says what it needs rather than build or guess
+    unbuilt = gpunn.Sequential([gpunn.layers.Dense(3)])
+    with pytest.raises(ValueError, match="is not built; build it"):
+        unbuilt.compute_output_shape((5, 6))
+    assert not unbuilt.built
+    any_length = gpunn.Sequential([gpunn.Input((None, 4)), gpunn.layers.Dense(2)])
+    with pytest.raises(ValueError, match="axes of any length"):
+        any_length.compute_output_shape((3, 7, 4))

@@ -629,7 +629,9 @@ class Sequential(Trainer, KerasVariableLists):
 
     def compute_output_shape(self, input_shape):
         """Keras's: the output shape for inputs of ``input_shape`` (batch axis first; a list or dict of them for
-        several inputs), its batch size kept; a model not yet built is built for those samples."""
+        several inputs), the batch size kept. A gpunn model takes the sample shape it was built for: the shape
+        given is checked against it; a model not built, or one whose inputs have axes of any length, is refused
+        by name rather than built or guessed through."""
         shapes = list(input_shape.values()) if isinstance(input_shape, dict) else list(input_shape) \
             if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple)) \
             else [input_shape]
@@ -637,15 +639,22 @@ class Sequential(Trainer, KerasVariableLists):
             raise ValueError(f"input_shape: expected a shape with its batch axis first, such as (None, 8), or a "
                              f"list of them; got {input_shape!r}")
         if not self.built:
-            self.build(input_shape)
-        if getattr(self, "is_functional", False):
-            expected = [tuple(layer.declared_input_shape) for layer in self._input_layers]
-            given = [tuple(shape[1:]) for shape in (shapes if len(expected) > 1 else shapes[:1])]
-            if len(given) != len(expected) or any(
-                    len(g) != len(e) or any(a is not None and b is not None and a != b for a, b in zip(g, e))
-                    for g, e in zip(given, expected)):
-                raise ValueError(f"input_shape: the model takes samples of shape "
-                                 f"{expected if len(expected) > 1 else expected[0]}, got {input_shape!r}")
+            raise ValueError(f"compute_output_shape: model {self.name!r} is not built; build it "
+                             "(model.build(input_shape)) or call it on data first")
+        inputs = self._input_layers if getattr(self, "is_functional", False) else [self._input_layer]
+        if any(getattr(layer, "variable_axes", ()) for layer in inputs if layer is not None):
+            raise ValueError(f"compute_output_shape: model {self.name!r} takes inputs with axes of any length, "
+                             "whose outputs' lengths gpunn learns from data; call the model on an array of the "
+                             "shape instead")
+        expected = [tuple(shape[1:]) for shape in (self.input_shape if isinstance(self.input_shape, list)
+                                                    else [self.input_shape])]
+        given = [tuple(shape[1:]) for shape in shapes]
+        if len(given) != len(expected) or any(
+                len(g) != len(e) or any(a is not None and a != b for a, b in zip(g, e))
+                for g, e in zip(given, expected)):
+            shown = [(None,) + e for e in expected]
+            raise ValueError(f"input_shape: model {self.name!r} takes inputs of shape "
+                             f"{shown if len(shown) > 1 else shown[0]}, got {input_shape!r}")
         batch = shapes[0][0]
         found = [(batch,) + tuple(shape) for shape in self._output_shapes()]
         return found[0] if self._output_indices is None else found

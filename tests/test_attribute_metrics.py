@@ -74,3 +74,50 @@ def test_metrics_held_as_attributes_are_logged_and_reset_as_in_keras(tmp_path_fa
         assert mine["listed"] == keras["listed"] == ["custom", "batches"]
     # reset at each epoch: the second epoch's sum counts its own 3 batches, not 6
     assert ours["jit=True executions=1"]["history"]["batches"] == [3.0, 3.0]
+
+
+NESTED = r'''
+import json, sys
+import numpy as np
+
+def run(keras, folder):
+    class Block(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = keras.layers.Dense(1, kernel_initializer="ones")
+            self.inner = keras.metrics.Mean(name="inner")
+
+        def call(self, x):
+            return self.dense(x)
+
+    class Model(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.block = Block()
+            self._private = keras.metrics.Mean(name="private")
+
+        def call(self, x):
+            return self.block(x)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            loss = super().compute_loss(x, y, y_pred, sample_weight, training=training)
+            self._private.update_state(loss * 2)
+            self.block.inner.update_state(loss * 3)
+            return loss
+
+    model = Model()
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.linspace(0, 1, 96).reshape(32, 3), np.ones((32, 1))
+    history = model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0).history
+    return {"history": history, "evaluate": model.evaluate(x, y, return_dict=True, verbose=0),
+            "after": float(model._private.result())}
+'''
+
+
+def test_private_attributes_and_a_layer_s_metrics_are_tracked_as_in_keras(tmp_path_factory):
+    ours, theirs = run_script_both_ways(NESTED, tmp_path_factory)
+    assert set(ours["history"]) == set(theirs["history"]) == {"inner", "private", "loss"}
+    for key in theirs["history"]:
+        assert ours["history"][key] == pytest.approx(theirs["history"][key], rel=1e-5), key
+    assert ours["evaluate"] == pytest.approx(theirs["evaluate"], rel=1e-5)
+    assert ours["after"] == pytest.approx(theirs["after"], rel=1e-5)

@@ -240,8 +240,9 @@ def running_metrics_for(plan, ops, comm, model) -> RunningMetrics:
                           metric_weighted=plan.metric_weighted, labels_as_column=plan.labels_as_column,
                           losses_last=plan.losses_last, shown_part_names=plan.shown_loss_names,
                           listed_part_order=plan.listed_loss_order,
-                          host_metrics=attribute_metrics(model, besides=[getattr(model, "_loss_tracker", None)]
-                                                         + list(plan.metrics) + list(model.compiled_metrics)))
+                          host_metrics=attribute_metrics(model, besides=[
+                              getattr(model, "_loss_tracker", None), *getattr(model, "_part_trackers", {}).values(),
+                              *model.compiled_metrics, *plan.metrics]))
 
 
 def hand_batch_logs(running: RunningMetrics, hook, batch: int) -> None:

@@ -170,10 +170,15 @@ def model_from_translated(cls, translated: dict, build_config: dict | None = Non
 
 
 def serialized_model(model) -> dict:
-    """What Keras's ``serialize_keras_object(model)`` gives: a class of the user's
-    (``subclassed_config.names_its_class``) named, with its ``get_config()``."""
+    """What Keras's ``serialize_keras_object(model)`` gives: a class of the user's named, with its
+    ``get_config()``: a subclass with a call() of its own as its ``.keras`` file names it, one without
+    (``subclassed_config.names_its_class``) with its graph's config as well."""
     from ..custom_objects import user_class_entry
+    from .keras_attribute_paths import is_subclassed
 
+    if is_subclassed(model):
+        return subclassed_config.model_entry(model, keras_file_config.keras_compile_config(model, native=True)
+                                             if model.compiled else None)
     entry = keras_file_config.keras_model_config(model, native=True, include_compile=True)
     if subclassed_config.names_its_class(model):
         entry.update(user_class_entry(type(model), model.get_config()))

@@ -4,6 +4,8 @@ trees and forest inside functional models, and a model called on its own. Run by
 script (weights drawn alike in both), and their weights files read by each other."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from helpers import numpy_backend, read_in_keras, run_script_both_ways  # noqa: F401  (fixture)
@@ -276,7 +278,7 @@ def test_build_called_by_the_script_learns_the_graph(numpy_backend):
 def test_a_model_with_weights_of_its_own_saves_as_its_class(numpy_backend, tmp_path):
     """Its .keras file names its class, as Keras's does: load_model given the class makes it again, with its
     weights and optimizer state; without the class the error names it (there is no graph of layers alone to load);
-    a graph config (to_json) is refused by name."""
+    to_json names its class too, and model_from_json makes it again given the class."""
     namespace: dict = {}
     exec(compile(MODELS, "own_weights_models.py", "exec"), namespace)
     _, _, Scaled, _ = namespace["define"](gpunn)
@@ -293,8 +295,10 @@ def test_a_model_with_weights_of_its_own_saves_as_its_class(numpy_backend, tmp_p
     assert ran[0] == ran[1]
     with pytest.raises(gpunn.custom_objects.MissingCustomObjectError, match="'Scaled'"):
         gpunn.models.load_model(tmp_path / "scaled.keras")
-    with pytest.raises(TypeError, match=r"Scaled: a keras.Model subclass holding weights of its own .*\(to_json"):
-        model.to_json()
+    entry = json.loads(model.to_json())
+    assert entry["class_name"] == "Scaled" and entry["build_config"] == {"input_shape": [None, 3]}
+    again = gpunn.models.model_from_json(model.to_json(), custom_objects={"Scaled": Scaled})
+    assert type(again) is Scaled and again.built and again.compiled
     assert model.get_config()["trainable"] is True
 
 

@@ -101,3 +101,11 @@ def test_a_layer_called_on_a_dict_of_arrays_gets_the_dict_as_keras_s_eager_call_
     np.testing.assert_array_equal(layer({"a": ones_a, "b": ones_b}), np.full((3, 2), 3.0))
     # the keys in another order: each value still reaches its key
     np.testing.assert_array_equal(layer({"b": ones_b, "a": np.zeros((3, 1), "float32")}), np.full((3, 2), 2.0))
+
+
+def test_a_dict_of_arrays_keeps_keys_that_are_not_strings():
+    class Sum(gpunn.layers.Layer):
+        def call(self, inputs):
+            return inputs[0] + inputs[1]
+
+    np.testing.assert_array_equal(Sum()({0: np.ones((2, 2)), 1: np.ones((2, 2))}), np.full((2, 2), 2.0))

@@ -687,10 +687,9 @@ class Layer(KerasVariableLists):
             # the same on a dict of arrays, as Keras's eager call takes it: its call() given the dict again (in the
             # order of its keys at the first call, which the layer was built for)
             keys = self.__dict__.get("_input_keys")
-            if keys is None or sorted(keys) != sorted(str(key) for key in inputs):
-                keys = self.__dict__["_input_keys"] = [str(key) for key in inputs]
-            by_name = {str(key): value for key, value in inputs.items()}
-            return call_on_several(self, [by_name[key] for key in keys], training)
+            if keys is None or len(keys) != len(inputs) or any(key not in inputs for key in keys):
+                keys = self.__dict__["_input_keys"] = list(inputs)  # (its keys as given: 0, "a"...)
+            return call_on_several(self, [inputs[key] for key in keys], training)
         several = isinstance(inputs, (list, tuple))
         # (a Lambda takes several inputs as a layer of the user's does: ``Lambda(sampling)([z_mean, z_log_var])``)
         if several and (takes_several or type(self).__name__ == "Lambda"):

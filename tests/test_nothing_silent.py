@@ -320,6 +320,8 @@ def test_a_diverging_fit_warns_with_its_own_words_alone(rng):
         regressor(learning_rate=1e3).fit(x, y, batch_size=16, epochs=3, verbose=0)
     assert [str(w.message)[:33] for w in record] == ["fit: the training loss became NaN"]
     assert np.geterr() == before
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):  # what the script asked for holds
+        regressor(learning_rate=1e3).fit(x, y, batch_size=16, epochs=3, verbose=0)
 
 
 def test_the_warning_points_at_the_fit_call(rng):

@@ -23,8 +23,9 @@ class NumpyOps(CpuMatmul, Ops):
 
     def step_conditions(self):
         """NumPy's floating-point warnings off: a diverging step (an overflow in a matmul, inf - inf) would print
-        them from gpunn's internals, where the trainer's own divergence warning says what happened."""
-        return numpy.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
+        them from gpunn's internals, where the trainer's own divergence warning says what happened. What the
+        script asked for other than warnings (``np.seterr(all="raise")`` to find where a value went wrong) holds."""
+        return numpy.errstate(**{kind: "ignore" if how == "warn" else how for kind, how in numpy.geterr().items()})
 
     def __init__(self):
         super().__init__()

@@ -165,3 +165,13 @@ def test_gpunn_s_own_file_keeps_the_class_and_loads_without_it_as_the_plain_mode
         loaded = gpunn.saving.load_model(tmp_path / "unregistered.safetensors")
     assert type(loaded).__name__ == "Functional"
     np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])
+
+
+def test_a_h5_model_file_of_a_subclass_warns_that_the_class_stays_behind(tmp_path):
+    namespace: dict = {}
+    exec(compile(CLASSES, "classes.py", "exec"), namespace)
+    for name, model in namespace["models"](gpunn, "kept_h5").items():
+        with pytest.warns(UserWarning, match=f"loads as a plain model, not as {type(model).__name__}") as record:
+            model.save(tmp_path / f"{name}.h5")
+        assert record[0].filename == __file__
+        assert type(gpunn.saving.load_model(tmp_path / f"{name}.h5")).__name__ in ("Functional", "Sequential")

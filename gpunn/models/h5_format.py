@@ -19,12 +19,13 @@ unchecked; a file that says gpunn wrote it (``gpunn_h5_version``) but lacks the 
 from __future__ import annotations
 
 import json
+import warnings
 
 from .atomic_write import atomic_write_bytes
 from .file_format import NotAModelFileError, gpunn_version
 from .hdf5_io import GPUNN_MARKER, HDF5Writer
 from .keras_file_config import keras_compile_config, keras_model_config
-from . import outside_graph
+from . import outside_graph, subclassed_config
 from .keras_attribute_paths import graph_layer_paths, is_model, is_subclassed, keras_layers
 from .model_entries import held_in_files, top_level
 from .keras_format import (ATTRIBUTES_LAYOUT, GPUNN_H5_VERSION, GRAPH_LAYOUT, KERAS_LAYOUT_VERSION, LAYOUT_ATTRIBUTE,
@@ -145,6 +146,11 @@ def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -
                          f"{type(model).__name__}.call(), which has no place for the layers the model holds without "
                          f"calling them ({[layer.name for _, layer in outside]}); save to a .keras file, or the "
                          "weights to a .weights.h5 file")
+    if subclassed_config.names_its_class(model) or is_subclassed(model):
+        # (gpunn's .h5 model files hold a graph of built-in layers; its .keras and .safetensors files the class)
+        warnings.warn(f"filepath: {filepath!r}: a .h5 model file holds the model's graph of layers alone, which "
+                      f"loads as a plain model, not as {type(model).__name__} (its methods and compute_loss "
+                      "left behind); save to a .keras or .safetensors file to keep the class", stacklevel=4)
     writer = HDF5Writer()
     _root_attributes(writer)
     writer.attribute("", "model_config", json.dumps(keras_model_config(model, native=False)))

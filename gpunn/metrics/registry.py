@@ -189,12 +189,14 @@ def serialize(metric) -> dict:
 _STANDALONE = object()  # ``get(identifier)`` called by a user, not by compile for an output
 
 
-def get(identifier, loss=_STANDALONE, output_units: int = 0, sparse_labels: bool = False) -> Metric:
+def get(identifier, loss=_STANDALONE, output_units: int = 0, sparse_labels: bool = False) -> Metric | None:
     """A Metric from a name, class, instance, config dict or loss function; a name is kept as the metric's name
     (the key in the logs), as in Keras. For compile (``loss`` given: the output's, or None), 'accuracy'/'acc'
     resolve from the loss, else the label layout; ``keras.metrics.get("accuracy")`` called on its own is Keras's
     ``Accuracy`` (exact matches), as there (and so is "acc", which Keras's refuses)."""
     if loss is _STANDALONE:
+        if identifier is None:  # (Keras's: None for None)
+            return None
         if isinstance(identifier, str) and identifier.strip().lower() in ("accuracy", "acc"):
             return accuracy.Accuracy(name="accuracy")
         loss = None

@@ -17,7 +17,9 @@ _BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "a
             "adafactor": Adafactor, "schedulefreeadamw": ScheduleFreeAdamW}
 
 
-def get(identifier) -> Optimizer:
+def get(identifier) -> Optimizer | None:
+    if identifier is None:  # (Keras's: None for None)
+        return None
     if isinstance(identifier, Optimizer):
         return identifier
     if keras_objects.is_keras_object(identifier):  # (Keras's own: tf.optimizers.Adam(1e-3))

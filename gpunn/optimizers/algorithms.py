@@ -139,6 +139,8 @@ class AdamW(Adam):
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, *base_arguments, **kwargs):
+        if weight_decay is None:  # (it would train as Adam: Keras's AdamW refuses it too)
+            raise ValueError(f"Argument `weight_decay` must be a float. Received: weight_decay={weight_decay}")
         super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, *base_arguments, **kwargs)
 
 

@@ -105,6 +105,11 @@ class Optimizer:
         self.loss_scale_factor = positive_number("loss_scale_factor", loss_scale_factor, allow_none=True)
         self._iterations = 0  # the steps done (Keras's ``_iterations``): the updates, unless accumulating
         self._learning_rate = None
+        if hasattr(learning_rate, "assign") and not isinstance(learning_rate, LearningRateSchedule):
+            # (its value would be copied, and assigning the variable later would change nothing: Keras refuses it)
+            raise ValueError(f"learning_rate: expected a float or a LearningRateSchedule, got a variable "
+                             f"{learning_rate!r}; give its value, and change the rate later with "
+                             "optimizer.learning_rate = value (or a schedule, or a callback)")
         self.learning_rate = self.default_learning_rate if learning_rate is None else learning_rate
         self.weight_decay = weight_decay
         # 0 is kept (in the config too) and clips nothing, as in Keras (``_clip_gradients`` tests ``> 0``)
@@ -351,6 +356,11 @@ class Optimizer:
         """(Keras's variable path, shape) of each trained weight, in the flat buffer's order, told before ``build``:
         kept for ``exclude_from_weight_decay``, and by an algorithm that treats weights by their kind (Muon)."""
         self._trained_descriptions = tuple(descriptions)
+
+    def scale_loss(self, loss):
+        """Keras's: the loss times ``loss_scale_factor`` where one was given (gpunn's steps do not scale their
+        loss: see ``__init__``), else the loss."""
+        return loss * self.loss_scale_factor if self.loss_scale_factor is not None else loss
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
         """Keras's: the variables of ``var_list``, and those whose name a regular expression of ``var_names``

@@ -183,6 +183,8 @@ class Trainer(TfKeras2Loops):
             if (isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer))
                     or steps_per_execution < 1):
                 raise ValueError(f"steps_per_execution: expected a positive integer, got {steps_per_execution!r}")
+            if optimizer is None:
+                raise TypeError("optimizer: expected an optimizer or its name (such as 'adam'), got None")
             optimizer = optimizers_module.get(optimizer)
             current = self.__dict__.get("optimizer") if self.compiled else None
             if current is not None and optimizer is not current and \

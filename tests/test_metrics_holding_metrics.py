@@ -49,3 +49,22 @@ def test_a_metric_s_own_metrics_are_reset_with_it_as_in_keras(tmp_path_factory):
     assert ours["alone"][1] == theirs["alone"][1] == 4
     np.testing.assert_allclose(ours["fit"], theirs["fit"], rtol=1e-5)
     assert ours["evaluate"] == pytest.approx(theirs["evaluate"], rel=1e-5)
+
+
+def test_add_variable_takes_an_array_as_its_initial_value():
+    import gpunn
+
+    class Total(gpunn.metrics.Metric):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.total = self.add_variable(shape=(2,), initializer=gpunn.ops.ones((2,)) * 5, name="total")
+
+        def update_state(self, values):
+            self.total.assign(self.total + values)
+
+        def result(self):
+            return gpunn.ops.sum(self.total)
+
+    metric = Total()
+    metric.update_state(np.array([1.0, 0.0]))
+    assert float(metric.result()) == 11.0

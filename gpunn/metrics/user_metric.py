@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autodiff import Tensor
-from ..autodiff.functions import _value
+from ..autodiff.functions import _value, convert_to_numpy
 from ..autodiff.tensor import array_module
 
 
@@ -67,8 +67,11 @@ def add_user_variable(metric, shape, initializer, dtype, aggregation, name) -> M
     shape = tuple(int(n) for n in np.atleast_1d(shape)) if np.ndim(shape) or shape != () else ()
     if isinstance(initializer, (int, float)):
         value = np.full(shape, initializer, dtype=np.float64)
+    elif initializer is not None and not isinstance(initializer, str) and not callable(initializer):
+        value = np.broadcast_to(np.asarray(convert_to_numpy(initializer), dtype=np.float64), shape).copy()  # values
     else:
-        value = np.asarray(initializers.get(initializer or "zeros")(shape, "float64"), dtype=np.float64)
+        value = np.asarray(initializers.get(initializer if initializer is not None else "zeros")(shape, "float64"),
+                           dtype=np.float64)
     # state lives in float64, as every metric's does here (Keras: the metric's dtype, float32)
     variable = MetricVariable(f"{len(variables)}.{name or 'variable'}", name or "variable", value)
     variable.aggregation = aggregation  # (how ranks combine it: combine_across_ranks)

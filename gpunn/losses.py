@@ -1373,7 +1373,7 @@ def _function(cls, name):
         kwargs = {"from_logits": from_logits} if from_logits else {}
         return keras_values(cls(**kwargs).per_sample(y_true, y_pred), y_pred)
 
-    fn.__name__ = name
+    fn.__name__ = fn.__qualname__ = name  # (pickle finds it by name in this module, as Keras's functions)
     return fn
 
 
@@ -1383,7 +1383,7 @@ def _plain_function(cls, name):
         """Per-sample losses, as the function of the same name in ``keras.losses``."""
         return keras_values(cls().per_sample(y_true, y_pred), y_pred)
 
-    fn.__name__ = name
+    fn.__name__ = fn.__qualname__ = name
     return fn
 
 

@@ -35,3 +35,17 @@ def test_one_number_as_the_sample_weight_weighs_every_sample_as_in_keras(tmp_pat
     for name in ours:
         np.testing.assert_allclose(np.asarray(ours[name], dtype=float), np.asarray(theirs[name], dtype=float),
                                    rtol=1e-5, err_msg=name)
+
+
+def test_the_loss_and_metric_functions_pickle_as_keras_s_do():
+    """``pickle`` finds each by its name in its module (a KerasTuner search copies compile arguments so)."""
+    import pickle
+
+    import gpunn
+
+    for module in (gpunn.losses, gpunn.metrics):
+        for name in dir(module):
+            value = getattr(module, name)
+            if callable(value) and not isinstance(value, type) and not name.startswith("_"):
+                assert pickle.loads(pickle.dumps(value)) is value, f"{module.__name__}.{name}"
+    assert pickle.loads(pickle.dumps(gpunn.losses.get("mse"))) is gpunn.losses.mean_squared_error

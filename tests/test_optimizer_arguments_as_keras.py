@@ -40,3 +40,25 @@ def test_compile_refuses_no_optimizer_by_name():
         model.compile(optimizer=None, loss="mse")
     with pytest.raises(ValueError, match="learning_rate: expected a float or a LearningRateSchedule, got a variable"):
         gpunn.optimizers.Adam(learning_rate=gpunn.Variable(0.1))
+
+
+MUON = r'''
+import json, sys
+import numpy as np
+
+def run(keras, folder):
+    muon = keras.optimizers.Muon()
+    square = np.array([[0.2499, 0.9105], [0.2655, 0.8824]], "float32")
+    tall = np.arange(12.0).reshape(4, 3).astype("float32") / 10
+    return {"square": np.asarray(muon.zeropower_via_newtonschulz5(square, 5)).tolist(),
+            "tall": np.asarray(muon.zeropower_via_newtonschulz5(tall, 5)).tolist(),
+            "adjusted": np.asarray(keras.optimizers.Muon(rms_rate=0.2).lr_adjust(keras.ops.ones((4, 2)))).tolist()}
+'''
+
+
+def test_muon_s_public_methods_compute_keras_s_values(tmp_path_factory):
+    import numpy as np
+
+    ours, theirs = run_script_both_ways(MUON, tmp_path_factory)
+    for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-4, atol=1e-5, err_msg=key)

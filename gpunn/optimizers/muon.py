@@ -25,6 +25,7 @@ import re
 
 import numpy as np
 
+from ..autodiff.functions import convert_to_numpy
 from ..number_arguments import finite_number
 from .algorithms import _in_range
 from .base import ITERATIONS, LEARNING_RATE, WEIGHT_DECAY, Optimizer
@@ -150,6 +151,29 @@ class Muon(Optimizer):
                                 self._adam_state, self.adam_beta_1, self.adam_beta_2, self.epsilon)
             else:
                 self._muon_step(p.reshape(shape), g, self.slots["momentum"][start:stop], index)
+
+    def zeropower_via_newtonschulz5(self, x, steps: int):
+        """Keras's: ``steps`` Newton-Schulz iterations toward the orthogonal factor of the matrix (or of each matrix
+        of the last two axes) ``x``, as the update computes them (``_muon_step``), on host arrays."""
+        x = np.asarray(convert_to_numpy(x), dtype=np.float64)
+        if x.ndim < 2:
+            raise ValueError(f"Expected gradient or momentum to have at least 2 dimensions. Received: shape={x.shape}")
+        tall = x.shape[-2] > x.shape[-1]
+        if tall:
+            x = np.swapaxes(x, -1, -2)
+        x = x / (np.linalg.norm(x, axis=(-2, -1), keepdims=True) + 1e-7)
+        for _ in range(int(steps)):
+            gram = x @ np.swapaxes(x, -1, -2)
+            x = self.muon_a * x + (self.muon_b * gram + self.muon_c * gram @ gram) @ x
+        return np.swapaxes(x, -1, -2) if tall else x
+
+    def lr_adjust(self, x):
+        """Keras's: the update ``x`` (a matrix) times sqrt(max(rows, columns)) * ``rms_rate`` (Moonlight's scaling,
+        as the update applies it), or ``x`` as it is without ``rms_rate``."""
+        if self.rms_rate is None:
+            return x
+        shape = np.shape(convert_to_numpy(x))
+        return x * math.sqrt(max(shape[0], shape[1])) * self.rms_rate
 
     def _muon_step(self, p, g, m, index) -> None:
         ops, ws, k = self.ops, self._workspace, self._constants

@@ -68,3 +68,35 @@ def test_add_variable_takes_an_array_as_its_initial_value():
     metric = Total()
     metric.update_state(np.array([1.0, 0.0]))
     assert float(metric.result()) == 11.0
+
+
+STATE = r'''
+import json, sys
+import numpy as np
+
+def run(keras, folder):
+    precision = keras.metrics.Precision()
+    found = {"fresh": np.asarray(precision.true_positives).tolist()}
+    precision.update_state([[1], [0], [1]], [[0.9], [0.8], [0.2]])
+    found["precision"] = [np.asarray(precision.true_positives).tolist(),
+                          np.asarray(precision.false_positives).tolist()]
+    mean = keras.metrics.Mean()
+    mean.update_state([1.0, 3.0])
+    found["mean"] = [float(mean.total), float(mean.count)]
+    auc = keras.metrics.AUC(num_thresholds=3)
+    auc.update_state([0, 1], [0.2, 0.7])
+    found["auc"] = np.asarray(auc.true_positives).tolist()
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, activation="sigmoid", kernel_initializer="ones")])
+    compiled = keras.metrics.Precision()
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=[compiled])
+    model.fit(np.ones((4, 2)), np.array([[1], [0], [1], [1]]), batch_size=2, shuffle=False, verbose=0)
+    found["compiled"] = [np.asarray(compiled.true_positives).tolist(), np.asarray(compiled.false_positives).tolist()]
+    return found
+'''
+
+
+def test_a_metric_s_state_reads_by_keras_s_variable_names(tmp_path_factory):
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(STATE, tmp_path_factory)
+    assert ours == theirs

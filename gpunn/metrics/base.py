@@ -370,6 +370,18 @@ class Metric:
             return []
         return found_in(list(vars(self).values()), lambda value: isinstance(value, Metric) and value is not self)
 
+    def __getattr__(self, name):
+        """Keras's metric variables by name (``precision.true_positives``, ``mean.total``, ``auc.true_negatives``):
+        a host copy of that part of the state, as it is now. (Called only for a name the metric has not.)"""
+        state = self.__dict__.get("_state") if not name.startswith("_") else None
+        if state is not None and name in state.layout.fields[0]:
+            return as_result(self._host_views(state)[name])
+        if not name.startswith("_") and state is None and "_state" in self.__dict__:
+            shapes = self.state_shapes(None)
+            if shapes is not None and name in shapes:
+                return as_result(np.zeros(shapes[name]))
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def reset_states(self) -> None:  # tf.keras 2 name
         self.reset_state()
 

@@ -86,7 +86,8 @@ def run(keras, folder):
     auc = keras.metrics.AUC(num_thresholds=3)
     auc.update_state([0, 1], [0.2, 0.7])
     found["auc"] = np.asarray(auc.true_positives).tolist()
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, activation="sigmoid", kernel_initializer="ones")])
+    model = keras.Sequential([keras.Input((2,)),
+                              keras.layers.Dense(1, activation="sigmoid", kernel_initializer="ones")])
     compiled = keras.metrics.Precision()
     model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=[compiled])
     model.fit(np.ones((4, 2)), np.array([[1], [0], [1], [1]]), batch_size=2, shuffle=False, verbose=0)

@@ -302,8 +302,9 @@ class Trainer(TfKeras2Loops):
     def metrics(self) -> list:
         """The loss tracker (a Mean named "loss"), for several outputs the trackers of their losses, then the
         compiled metric objects (resolved by the first ``fit`` / ``evaluate``), each reading the state of the
-        last epoch or evaluation, then the metrics the model holds as attributes (``attribute_metrics.py``). Keras 3 lists the compiled metrics inside one "compile_metrics" object; here
-        they are listed one by one, as ``metrics_names`` and the History name them."""
+        last epoch or evaluation, then the metrics the model holds as attributes (``attribute_metrics.py``).
+        Keras 3 lists the compiled metrics inside one "compile_metrics" object; here they are listed one by one,
+        as ``metrics_names`` and the History name them."""
         if not self.compiled or self._loss_tracker is None:
             return []
         own = [self._loss_tracker] + list(self._part_trackers.values()) + list(self.compiled_metrics)

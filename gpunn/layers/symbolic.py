@@ -300,6 +300,10 @@ def refuse_other_weights(layer, shape) -> None:
     if _rebuilds_with_same_weights(layer, shape):
         return
     built = layer.input_shape
+    if "_first_call" in layer.__dict__:  # called in a graph already: this call would share it
+        raise ValueError(f"layer: {layer.name!r} is called on inputs of shape {(None,) + _shapes(shape)} after "
+                         f"inputs of shape {(None,) + _shapes(built)}; gpunn's shared layers take one input shape "
+                         "(its weights are made for the first); call a new layer on these inputs")
     raise ValueError(f"Input 0 of layer {layer.name!r} is incompatible with the layer: it is built for samples of "
                      f"shape {_shapes(built)} (its weights are made for them), got samples of shape "
                      f"{_shapes(shape)}; call a new layer on these inputs")

@@ -1166,9 +1166,10 @@ def _build_layer(layer: Layer, shape: tuple) -> None:
                              f"inputs of shape {(None,) + tuple(layer.input_shape)}; gpunn's shared layers take one "
                              "input shape")
         return
-    if layer.built and _shape_key(shape) != _shape_key(layer.input_shape):
-        symbolic.refuse_other_weights(layer, shape)
     held = layer.bound.weights
+    if layer.built and not held and _shape_key(shape) != _shape_key(layer.input_shape):
+        # (a layer bound to weights is checked against them below, or as a shared layer)
+        symbolic.refuse_other_weights(layer, shape)
     before = (layer.input_shape, layer.output_shape)
     check_layer_inputs(layer, shape)  # a layer's own input_spec, before its build and after (build may set it)
     layer.build(shape)

@@ -107,6 +107,10 @@ def test_trailing_delimiters_leave_an_empty_column_out_and_old_class_names_go(tm
     data = data_files.load(str(path), test_split=0.1)
     assert data.train[0].shape[1] == 3 and data.task == "classification"
     assert sorted(set(data.train[1]) | set(data.test[1])) == [0, 1, 2]
+    headless = tmp_path / "headless.csv"
+    headless.write_text("".join(f"{a},{b},{c},{label},\n" for (a, b, c), label in zip(x, y)))
+    data = data_files.load(str(headless), test_split=0.1)
+    assert len(data.train[0]) + len(data.test[0]) == 60  # the first row is data, not a header
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "class_names.txt").write_text("cat\ndog\n")  # an earlier run's, of word labels
     assert train(["--dataset", str(path)], tmp_path) == 0

@@ -109,3 +109,14 @@ def test_a_dict_of_arrays_keeps_keys_that_are_not_strings():
             return inputs[0] + inputs[1]
 
     np.testing.assert_array_equal(Sum()({0: np.ones((2, 2)), 1: np.ones((2, 2))}), np.full((2, 2), 2.0))
+
+
+def test_each_eager_call_hands_the_dict_in_the_order_it_was_given():
+    class Joined(gpunn.layers.Layer):
+        def call(self, inputs):
+            return gpunn.ops.concatenate([inputs[key] for key in inputs], axis=-1)
+
+    ones, fives = np.ones((2, 3), "float32"), np.full((2, 3), 5.0, "float32")
+    layer = Joined()
+    assert np.asarray(layer({"b": fives, "a": ones}))[0].tolist() == [5.0] * 3 + [1.0] * 3
+    assert np.asarray(layer({"a": ones, "b": fives}))[0].tolist() == [1.0] * 3 + [5.0] * 3

@@ -192,7 +192,7 @@ def _from_csv(path, target, test_split, seed, task):
     table = np.array(body, dtype=str)
     names = header or [f"column {j}" for j in range(width)]
     # a column with neither a name nor values: the empty field after a trailing delimiter on every line
-    kept = [j for j in range(width) if names[j] or np.char.strip(table[:, j]).any()]
+    kept = [j for j in range(width) if (header and names[j]) or np.char.strip(table[:, j]).any()]
     for j in kept:
         if not names[j]:
             raise ValueError(f"--dataset: {path!r}: column {j} has values but no name in the header (a row index "
@@ -223,7 +223,7 @@ def _from_csv(path, target, test_split, seed, task):
 
 def _csv_rows(path):
     """(the header's fields or None, the file line of each row, the rows of fields) of a CSV file; blank lines
-    left out. The first row is a header when it has a field that is not a number."""
+    left out. The first row is a header when it has a field that is not a number and not empty."""
     with open(path, newline="", encoding="utf-8-sig") as f:
         sample = f.read(65536)
         f.seek(0)
@@ -240,7 +240,7 @@ def _csv_rows(path):
                 lines.append(line)
     if not rows:
         raise ValueError(f"--dataset: {path!r} is empty")
-    if all(_is_number(field) for field in rows[0]):
+    if all(_is_number(field) for field in rows[0] if field.strip()):  # (a trailing delimiter's empty field aside)
         return None, lines, rows
     return [field.strip() for field in rows[0]], lines[1:], rows[1:]
 

@@ -689,7 +689,11 @@ class Layer(KerasVariableLists):
             keys = self.__dict__.get("_input_keys")
             if keys is None or len(keys) != len(inputs) or any(key not in inputs for key in keys):
                 keys = self.__dict__["_input_keys"] = list(inputs)  # (its keys as given: 0, "a"...)
-            return call_on_several(self, [inputs[key] for key in keys], training)
+            self.__dict__["_given_key_order"] = list(inputs)  # its call() gets the dict in the order given
+            try:
+                return call_on_several(self, [inputs[key] for key in keys], training)
+            finally:
+                del self.__dict__["_given_key_order"]
         several = isinstance(inputs, (list, tuple))
         # (a Lambda takes several inputs as a layer of the user's does: ``Lambda(sampling)([z_mean, z_log_var])``)
         if several and (takes_several or type(self).__name__ == "Lambda"):

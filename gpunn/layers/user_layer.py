@@ -180,7 +180,9 @@ def as_called(layer, inputs):
     keys = layer.__dict__.get("_input_keys")
     if keys is None or not isinstance(inputs, list) or len(inputs) != len(keys):
         return inputs
-    return dict(zip(keys, inputs))
+    by_key = dict(zip(keys, inputs))
+    order = layer.__dict__.get("_given_key_order")  # (an eager call's dict, in the order it was given)
+    return {key: by_key[key] for key in order} if order is not None and set(order) == set(keys) else by_key
 
 
 def spreads_inputs(layer) -> bool:

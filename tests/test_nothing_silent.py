@@ -320,8 +320,13 @@ def test_a_diverging_fit_warns_with_its_own_words_alone(rng):
         regressor(learning_rate=1e3).fit(x, y, batch_size=16, epochs=3, verbose=0)
     assert [str(w.message)[:33] for w in record] == ["fit: the training loss became NaN"]
     assert np.geterr() == before
-    with np.errstate(over="raise"), pytest.raises(FloatingPointError):  # what the script asked for holds
+    with np.errstate(all="raise"), pytest.raises(FloatingPointError, match="overflow"):  # the script's wish holds
         regressor(learning_rate=1e3).fit(x, y, batch_size=16, epochs=3, verbose=0)
+    with np.errstate(all="raise"):  # but for underflow, routine in a softmax of small values
+        wide = gpunn.Sequential([gpunn.Input((4,)), layers.Dense(16, activation="relu"),
+                                 layers.Dense(3, activation="softmax")])
+        wide.compile(optimizer=optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+        wide.fit(rng.normal(0, 30, size=(64, 4)), rng.integers(0, 3, 64), epochs=2, verbose=0)
 
 
 def test_the_warning_points_at_the_fit_call(rng):

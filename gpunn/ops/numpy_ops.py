@@ -24,8 +24,10 @@ class NumpyOps(CpuMatmul, Ops):
     def step_conditions(self):
         """NumPy's floating-point warnings off: a diverging step (an overflow in a matmul, inf - inf) would print
         them from gpunn's internals, where the trainer's own divergence warning says what happened. What the
-        script asked for other than warnings (``np.seterr(all="raise")`` to find where a value went wrong) holds."""
-        return numpy.errstate(**{kind: "ignore" if how == "warn" else how for kind, how in numpy.geterr().items()})
+        script asked for other than warnings (``np.seterr(all="raise")`` to find where a value went wrong) holds,
+        but for underflow, routine in a softmax or a matmul of small values (JAX's steps never consult it)."""
+        return numpy.errstate(**{kind: "ignore" if how == "warn" or kind == "under" else how
+                                 for kind, how in numpy.geterr().items()})
 
     def __init__(self):
         super().__init__()

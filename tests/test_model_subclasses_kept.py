@@ -175,3 +175,23 @@ def test_a_h5_model_file_of_a_subclass_warns_that_the_class_stays_behind(tmp_pat
             model.save(tmp_path / f"{name}.h5")
         assert record[0].filename == __file__
         assert type(gpunn.saving.load_model(tmp_path / f"{name}.h5")).__name__ in ("Functional", "Sequential")
+
+
+def test_a_subclassed_model_not_built_yet_serializes_without_a_build_config():
+    """Keras's serialize_keras_object and to_json of a model that has seen no data: its class and config alone."""
+    @gpunn.saving.register_keras_serializable(package="kept_unbuilt")
+    class Later(gpunn.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = gpunn.layers.Dense(3)
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = Later()
+    model.compile(optimizer="adam", loss="mse")
+    entry = gpunn.saving.serialize_keras_object(model)
+    assert entry["class_name"] == "Later" and "build_config" not in entry
+    again = gpunn.models.model_from_json(model.to_json())
+    assert type(again) is Later and not again.built
+    assert again.predict(np.ones((2, 4)), verbose=0).shape == (2, 3)

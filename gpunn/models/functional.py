@@ -704,12 +704,6 @@ class Model(Functional, metaclass=_ModelType):
         with custom_object_scope(custom_objects):
             return subclassed_config.from_config(cls, config)
 
-    def to_json(self, **kwargs) -> str:
-        if getattr(self, "_awaits_trace", False):
-            raise ValueError(f"to_json: {type(self).__name__} learns its layers from call() on its first data; "
-                             "call fit/predict on data or build(input_shape) first")
-        return super().to_json(**kwargs)
-
     def _weight_order(self) -> list:
         """The layers in the order Keras lists their weights: a subclass's in the order it set them as attributes
         (Keras's tracking), whatever their order in the graph; the layers of a model it holds at that model's

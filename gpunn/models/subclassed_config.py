@@ -70,7 +70,8 @@ def model_entry(model, compile_config) -> dict:
     from ..custom_objects import user_class_entry
 
     entry = user_class_entry(type(model), model.get_config())
-    entry["build_config"] = {"input_shape": build_shape(model)}
+    if not getattr(model, "_awaits_trace", False):  # (a model not built yet has no shape to record, as in Keras)
+        entry["build_config"] = {"input_shape": build_shape(model)}
     if compile_config is not None:
         entry["compile_config"] = compile_config
     return entry

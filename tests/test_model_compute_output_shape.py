@@ -22,6 +22,10 @@ def run(keras, folder):
     a, b = keras.Input((3,)), keras.Input((2,))
     joined = keras.Model([a, b], layers.Dense(1)(layers.Concatenate()([a, b])))
     found["two inputs"] = list(joined.compute_output_shape([(4, 3), (4, 2)]))
+    a, b = keras.Input((2,), name="a"), keras.Input((3,), name="b")
+    keyed = keras.Model({"b": b, "a": a}, layers.Concatenate()([a, b]))
+    found["dict"] = [list(keyed.compute_output_shape({"b": (None, 3), "a": (None, 2)})),
+                     list(keyed.compute_output_shape({"a": (4, 2), "b": (4, 3)}))]
     found["variables before compile"] = len(chain.metrics_variables)
     chain.compile(optimizer="sgd", loss="mse", metrics=["mae"])
     chain.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)

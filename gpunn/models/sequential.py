@@ -632,9 +632,15 @@ class Sequential(Trainer, KerasVariableLists):
         several inputs), the batch size kept. A gpunn model takes the sample shape it was built for: the shape
         given is checked against it; a model not built, or one whose inputs have axes of any length, is refused
         by name rather than built or guessed through."""
-        shapes = list(input_shape.values()) if isinstance(input_shape, dict) else list(input_shape) \
-            if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple)) \
-            else [input_shape]
+        structure = getattr(self, "_input_structure", None)
+        if isinstance(input_shape, dict) and isinstance(structure, dict) and set(input_shape) == set(structure):
+            # by key, in the order of the model's inputs
+            shapes = [input_shape[key] for layer in self._input_layers for key, value in structure.items()
+                      if value is layer]
+        else:
+            shapes = list(input_shape.values()) if isinstance(input_shape, dict) else list(input_shape) \
+                if isinstance(input_shape, (list, tuple)) and input_shape and \
+                isinstance(input_shape[0], (list, tuple)) else [input_shape]
         if any(not isinstance(shape, (list, tuple)) or len(shape) < 1 for shape in shapes):
             raise ValueError(f"input_shape: expected a shape with its batch axis first, such as (None, 8), or a "
                              f"list of them; got {input_shape!r}")

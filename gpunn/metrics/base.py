@@ -373,6 +373,8 @@ class Metric:
     def __getattr__(self, name):
         """Keras's metric variables by name (``precision.true_positives``, ``mean.total``, ``auc.true_negatives``):
         a host copy of that part of the state, as it is now. (Called only for a name the metric has not.)"""
+        if isinstance(getattr(type(self), name, None), property):  # its own AttributeError, raised again
+            return object.__getattribute__(self, name)
         state = self.__dict__.get("_state") if not name.startswith("_") else None
         if state is not None and name in state.layout.fields[0]:
             return as_result(self._host_views(state)[name])

@@ -101,3 +101,21 @@ def test_a_metric_s_state_reads_by_keras_s_variable_names(tmp_path_factory):
 
     ours, theirs = run_script_both_ways(STATE, tmp_path_factory)
     assert ours == theirs
+
+
+def test_add_variable_refuses_an_array_of_another_shape_by_name():
+    import gpunn
+
+    class Wrong(gpunn.metrics.Metric):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.total = self.add_variable(shape=(2,), initializer=np.ones(3), name="total")
+
+        def update_state(self, values):
+            pass
+
+        def result(self):
+            return 0.0
+
+    with pytest.raises(ValueError, match=r"initializer: .* variable 'total' must have its shape \(2,\), got shape"):
+        Wrong()

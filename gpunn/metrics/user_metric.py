@@ -67,8 +67,12 @@ def add_user_variable(metric, shape, initializer, dtype, aggregation, name) -> M
     shape = tuple(int(n) for n in np.atleast_1d(shape)) if np.ndim(shape) or shape != () else ()
     if isinstance(initializer, (int, float)):
         value = np.full(shape, initializer, dtype=np.float64)
-    elif initializer is not None and not isinstance(initializer, str) and not callable(initializer):
-        value = np.broadcast_to(np.asarray(convert_to_numpy(initializer), dtype=np.float64), shape).copy()  # values
+    elif initializer is not None and not isinstance(initializer, str) and not callable(initializer):  # values
+        given = np.asarray(convert_to_numpy(initializer), dtype=np.float64)
+        if given.shape != shape:
+            raise ValueError(f"initializer: an array of values for variable {name!r} must have its shape {shape}, "
+                             f"got shape {given.shape}")
+        value = given.copy()
     else:
         value = np.asarray(initializers.get(initializer if initializer is not None else "zeros")(shape, "float64"),
                            dtype=np.float64)

@@ -26,6 +26,8 @@ def run(keras, folder):
     keyed = keras.Model({"b": b, "a": a}, layers.Concatenate()([a, b]))
     found["dict"] = [list(keyed.compute_output_shape({"b": (None, 3), "a": (None, 2)})),
                      list(keyed.compute_output_shape({"a": (4, 2), "b": (4, 3)}))]
+    named = keras.Model(i, {"a": layers.Dense(2)(i), "b": layers.Dense(3)(i)})
+    found["dict outputs"] = {key: list(shape) for key, shape in named.compute_output_shape((None, 3)).items()}
     found["variables before compile"] = len(chain.metrics_variables)
     chain.compile(optimizer="sgd", loss="mse", metrics=["mae"])
     chain.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)

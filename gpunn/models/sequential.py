@@ -663,6 +663,9 @@ class Sequential(Trainer, KerasVariableLists):
                              f"{shown if len(shown) > 1 else shown[0]}, got {input_shape!r}")
         batch = shapes[0][0]
         found = [(batch,) + tuple(shape) for shape in self._output_shapes()]
+        keys = getattr(self, "_output_keys", None)
+        if keys:  # outputs given as a dict: their shapes by key, as Keras gives them
+            return dict(zip(keys, found))
         return found[0] if self._output_indices is None else found
 
     @property

@@ -155,7 +155,9 @@ class Muon(Optimizer):
     def zeropower_via_newtonschulz5(self, x, steps: int):
         """Keras's: ``steps`` Newton-Schulz iterations toward the orthogonal factor of the matrix (or of each matrix
         of the last two axes) ``x``, as the update computes them (``_muon_step``), on host arrays."""
-        x = np.asarray(convert_to_numpy(x), dtype=np.float64)
+        given = np.asarray(convert_to_numpy(x))
+        dtype = given.dtype if given.dtype.kind == "f" else np.dtype("float32")  # (computed in float64)
+        x = given.astype(np.float64)
         if x.ndim < 2:
             raise ValueError(f"Expected gradient or momentum to have at least 2 dimensions. Received: shape={x.shape}")
         tall = x.shape[-2] > x.shape[-1]
@@ -165,7 +167,7 @@ class Muon(Optimizer):
         for _ in range(int(steps)):
             gram = x @ np.swapaxes(x, -1, -2)
             x = self.muon_a * x + (self.muon_b * gram + self.muon_c * gram @ gram) @ x
-        return np.swapaxes(x, -1, -2) if tall else x
+        return (np.swapaxes(x, -1, -2) if tall else x).astype(dtype)
 
     def lr_adjust(self, x):
         """Keras's: the update ``x`` (a matrix) times sqrt(max(rows, columns)) * ``rms_rate`` (Moonlight's scaling,

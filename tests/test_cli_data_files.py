@@ -211,6 +211,8 @@ def npz_files(tmp_path):
     np.savez(tmp_path / "words_x.npz", x=np.array([["a", "b"]] * 4), y=np.zeros(4))
     np.savez(tmp_path / "shapes.npz", x_train=np.ones((4, 2)), y_train=np.zeros(4), x_test=np.ones((2, 3)),
              y_test=np.zeros(2))
+    np.savez(tmp_path / "own_test.npz", x_train=np.ones((4, 2)), y_train=np.zeros(4), x_test=np.ones((2, 2)),
+             y_test=np.zeros(2))
     np.savez(tmp_path / "objects.npz", x=np.ones((4, 2)), y=np.array([0, "a", None, 1], dtype=object))
     (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really a zip")
     np.save(tmp_path / "single.npy", np.ones(3))
@@ -235,6 +237,8 @@ def npz_files(tmp_path):
     (["--dataset", "{tmp}/fractions.csv", "--task", "classification"],
      ["--task classification", "column 'price'", "class labels", "got 0.5"]),
     (["--dataset", "{tmp}/words.csv", "--task", "regression"], ["--task regression", "column 'label'", "'cat'"]),
+    (["--dataset", "digits", "--test-split", "0.3"], ["--test-split", "'digits' comes with its own"]),
+    (["--dataset", "{tmp}/own_test.npz", "--test-split", "0.3"], ["--test-split", "holds its own x_test"]),
     (["--dataset", "{tmp}/good.csv", "--test-split", "1"], ["--test-split", "(0, 1)", "1.0"]),
     (["--dataset", "{tmp}/good.csv", "--test-split", "0.01"], ["--test-split", "0.01 of 3 rows", "no test"]),
 ])

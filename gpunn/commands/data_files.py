@@ -42,11 +42,16 @@ class LabelledData:
         self.train, self.test, self.task, self.class_names = train, test, task, class_names
 
 
-def load(path: str, *, target: str | None = None, test_split: float = 0.2, seed: int = 0,
+DEFAULT_TEST_SPLIT = 0.2
+
+
+def load(path: str, *, target: str | None = None, test_split: float | None = None, seed: int = 0,
          task: str = "auto") -> LabelledData:
+    """``test_split``: the fraction of a file without test arrays held out as its test set (None: 0.2); given
+    for a file with them, it is refused (it would hold nothing out)."""
     if task not in TASKS:
         raise ValueError(f"--task: expected one of {TASKS}, got {task!r}")
-    if not 0.0 < test_split < 1.0:
+    if test_split is not None and not 0.0 < test_split < 1.0:
         raise ValueError(f"--test-split: expected a fraction in (0, 1), got {test_split}")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"--dataset: no such file: {path!r}")
@@ -91,6 +96,8 @@ def _from_npz(path, test_split, seed, task):
     labels, task, class_names = targets(np.concatenate([_label_column(y, f"{path}: {k}") for _, y, _, k in arrays]),
                                         task, f"{path}: {arrays[0][3]}")
     if len(arrays) == 2:
+        if test_split is not None:
+            raise ValueError(f"--test-split: {path!r} holds its own x_test and y_test, which are the test set")
         n = len(arrays[0][0])
         return LabelledData((arrays[0][0], labels[:n]), (arrays[1][0], labels[n:]), task, class_names)
     return _split(arrays[0][0], labels, task, class_names, test_split, seed)
@@ -173,6 +180,7 @@ def _classes(labels, where):
 
 
 def _split(x, labels, task, class_names, test_split, seed):
+    test_split = DEFAULT_TEST_SPLIT if test_split is None else test_split
     n_test = int(round(len(x) * test_split))
     if n_test < 1 or n_test >= len(x):
         raise ValueError(f"--test-split: {test_split} of {len(x)} rows leaves no test or no training rows")

@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
                    help="classification (softmax, accuracy) or regression (one output, MSE, MAE); default auto: "
                         "regression for boston_housing, california_housing and a file's fractional or negative "
                         "labels, else classification")
-    p.add_argument("--test-split", type=float, default=0.2,
+    p.add_argument("--test-split", type=float, default=None,
                    help="the fraction of a file's rows held out, at random (--seed), as the test set when the "
                         "file has no test arrays (default 0.2)")
     p.add_argument("--layers", default="256,128", help="hidden layer sizes, comma-separated (default 256,128)")
@@ -143,6 +143,9 @@ def load_data(args):
         if args.target is not None:
             raise ValueError(f"--target: names the label column of a .csv file; --dataset {args.dataset!r} is not "
                              f"one")
+        if args.test_split is not None:  # (the named sets come split)
+            raise ValueError(f"--test-split: holds out a file's rows as its test set; --dataset {args.dataset!r} "
+                             "comes with its own")
         key = check_dataset(args.dataset)
         (x_train, y_train), (x_test, y_test) = gpunn_datasets.load(key)
         task = args.task if args.task != "auto" else \

@@ -57,3 +57,34 @@ def test_a_shape_the_model_does_not_take_is_refused_by_name():
     any_length = gpunn.Sequential([gpunn.Input((None, 4)), gpunn.layers.Dense(2)])
     with pytest.raises(ValueError, match="axes of any length"):
         any_length.compute_output_shape((3, 7, 4))
+
+
+SHAPES = r'''
+import json, sys
+import numpy as np
+
+def run(keras, folder):
+    layers = keras.layers
+    found = {}
+    i = keras.Input(shape=(2,), batch_size=3)
+    model = keras.Model(i, layers.Dense(4)(i))
+    found["batch_size"] = [list(model.input_shape), list(model.output_shape),
+                           list(model.predict(np.ones((7, 2)), verbose=0).shape)]
+    chain = keras.Sequential([keras.Input(batch_shape=(5, 3)), layers.Dense(2)])
+    found["batch_shape"] = [list(chain.input_shape), list(chain.output_shape)]
+    any_length = keras.Sequential([keras.Input((None, 4)), layers.Dense(2)])
+    found["any length"] = list(any_length.input_shape)
+    a, b = keras.Input((2,), batch_size=4), keras.Input((3,), batch_size=4)
+    joined = keras.Model([a, b], layers.Concatenate()([a, b]))
+    found["two inputs"] = [[list(shape) for shape in joined.input_shape], list(joined.output_shape)]
+    built = keras.Sequential([layers.Dense(2)])
+    built.build((None, 3))
+    found["built"] = [list(built.input_shape), list(built.output_shape)]
+    return found
+'''
+
+
+def test_input_and_output_shapes_show_a_declared_batch_size_and_any_length_axes(tmp_path_factory):
+    ours, theirs = run_script_both_ways(SHAPES, tmp_path_factory)
+    assert ours == theirs
+    assert ours["batch_size"] == [[3, 2], [3, 4], [7, 4]] and ours["any length"] == [None, None, 4]

@@ -613,18 +613,32 @@ class Sequential(Trainer, KerasVariableLists):
 
     @property
     def input_shape(self):
-        """(None,) + the input's sample shape; for several inputs, the list of them, as Keras gives it."""
+        """The batch size its Input declares (None unless given) + the input's sample shape, None on its axes of
+        any length; for several inputs, the list of them, as Keras gives it."""
         self._require_built("input_shape")
         if self._packed is not None:
-            return [(None,) + tuple(layer.declared_input_shape) for layer in self._input_layers]
+            return [(layer.batch_size,) + layer._sample_shape_with_variable_axes() for layer in self._input_layers]
         strings = self._strings_sample_shape()  # (() for one string per sample, as Keras's (None,))
-        return (None,) + (strings if strings is not None else self._built_input_shape)
+        if strings is not None:
+            return (None,) + strings
+        source = self._input_layer
+        if source is not None and getattr(source, "variable_axes", ()):
+            return (source.batch_size,) + source._sample_shape_with_variable_axes()
+        return (self._input_batch_size(),) + self._built_input_shape
+
+    def _input_batch_size(self):
+        """The batch size the model's Inputs declare, where they agree on one (Keras's static batch), else None."""
+        sources = self._input_layers if self._packed is not None else [self._input_layer]
+        sizes = {getattr(source, "batch_size", None) for source in sources}
+        return sizes.pop() if len(sizes) == 1 else None
 
     @property
     def output_shape(self):
-        """(None,) + the output's sample shape; for several outputs, the list of them, as Keras gives it."""
+        """The inputs' batch size (None unless their Inputs declare one) + the output's sample shape; for several
+        outputs, the list of them, as Keras gives it."""
         self._require_built("output_shape")
-        shapes = [(None,) + shape for shape in self._output_shapes()]
+        batch = self._input_batch_size()
+        shapes = [(batch,) + shape for shape in self._output_shapes()]
         return shapes[0] if self._output_indices is None else shapes  # as Keras: a list, for outputs in a dict too
 
     def compute_output_shape(self, input_shape):

@@ -76,7 +76,10 @@ import numpy as np
 
 def run(keras, folder):
     precision = keras.metrics.Precision()
-    found = {"fresh": np.asarray(precision.true_positives).tolist()}
+    found = {"fresh": np.asarray(precision.true_positives).tolist(),
+             "variables at construction": [list(np.shape(v)) for metric in (
+                 keras.metrics.Mean(), precision, keras.metrics.AUC(num_thresholds=5), keras.metrics.F1Score())
+                 for v in metric.variables]}
     precision.update_state([[1], [0], [1]], [[0.9], [0.8], [0.2]])
     found["precision"] = [np.asarray(precision.true_positives).tolist(),
                           np.asarray(precision.false_positives).tolist()]

@@ -404,9 +404,12 @@ class Metric:
         held = [variable for metric in self._sub_metrics() for variable in metric.variables]
         if user_metric.is_user_metric(self):
             return list(self._user_variables) + held
+        if overrides.nearest_gpunn_class(type(self)) is Metric:  # a Metric of the user's written from the base:
+            return held  # no state of gpunn's
         binding = self._state
-        if binding is None:
-            return held
+        if binding is None:  # (nothing added yet: the state as it starts, where its shapes are known already)
+            shapes = self.state_shapes(None)
+            return [np.zeros(shape) for shape in shapes.values()] + held if shapes is not None else held
         return [np.array(v) for v in self._host_views(binding).values()] + held
 
     def get_config(self) -> dict:

@@ -195,3 +195,13 @@ def test_a_subclassed_model_not_built_yet_serializes_without_a_build_config():
     again = gpunn.models.model_from_json(model.to_json())
     assert type(again) is Later and not again.built
     assert again.predict(np.ones((2, 4)), verbose=0).shape == (2, 3)
+
+
+def test_an_uncompiled_model_s_json_holds_an_empty_compile_config_as_keras_s():
+    import json
+
+    i = gpunn.Input((3,))
+    model = gpunn.Model(i, gpunn.layers.Dense(1)(i))
+    entry = json.loads(model.to_json())
+    assert entry["compile_config"] == {} and gpunn.saving.serialize_keras_object(model)["compile_config"] == {}
+    assert not gpunn.models.model_from_json(model.to_json()).compiled

@@ -177,11 +177,13 @@ def serialized_model(model) -> dict:
     from .keras_attribute_paths import is_subclassed
 
     if is_subclassed(model):
-        return subclassed_config.model_entry(model, keras_file_config.keras_compile_config(model, native=True)
-                                             if model.compiled else None)
-    entry = keras_file_config.keras_model_config(model, native=True, include_compile=True)
-    if subclassed_config.names_its_class(model):
-        entry.update(user_class_entry(type(model), model.get_config()))
+        entry = subclassed_config.model_entry(model, keras_file_config.keras_compile_config(model, native=True)
+                                              if model.compiled else None)
+    else:
+        entry = keras_file_config.keras_model_config(model, native=True, include_compile=True)
+        if subclassed_config.names_its_class(model):
+            entry.update(user_class_entry(type(model), model.get_config()))
+    entry.setdefault("compile_config", {})  # (Keras's get_compile_config of a model not compiled)
     return entry
 
 

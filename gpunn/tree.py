@@ -9,8 +9,8 @@ MAP_TO_NONE = object()  # traverse: a ``func`` returning it puts None in that pl
 
 
 def is_nested(structure) -> bool:
-    """Whether ``structure`` is a list, tuple or dict (a container ``flatten`` goes into)."""
-    return isinstance(structure, (list, tuple, dict))
+    """Whether ``structure`` is a list, tuple, deque or dict (a container ``flatten`` goes into)."""
+    return isinstance(structure, (list, tuple, dict, collections.deque))
 
 
 def _is_namedtuple(value) -> bool:
@@ -32,7 +32,10 @@ def _rebuilt(structure, values: list):
     """A container like ``structure`` holding ``values`` (in flatten's order of its children)."""
     if isinstance(structure, dict):
         by_key = dict(zip(_keys(structure), values))
-        return type(structure)((key, by_key[key]) for key in structure)
+        pairs = [(key, by_key[key]) for key in structure]
+        if isinstance(structure, collections.defaultdict):  # (made again with its factory)
+            return type(structure)(structure.default_factory, pairs)
+        return type(structure)(pairs)
     if _is_namedtuple(structure):
         return type(structure)(*values)
     return type(structure)(values)
@@ -122,8 +125,14 @@ def map_structure(func, *structures, none_is_leaf=True):
         raise ValueError("Must provide at least one structure")
     for other in structures[1:]:
         assert_same_structure(structures[0], other)
-    results = [func(*leaves) for leaves in zip(*(flatten(s) for s in structures))]
-    return pack_sequence_as(structures[0], results)
+    def walk(parts):  # (a dict's values paired by key, whatever each dict's order)
+        first = parts[0]
+        if not is_nested(first):
+            return func(*parts)
+        keys = _keys(first) if isinstance(first, dict) else range(len(first))
+        return _rebuilt(first, [walk([part[key] for part in parts]) for key in keys])
+
+    return walk(list(structures))
 
 
 def map_structure_up_to(shallow_structure, func, *structures):

@@ -53,3 +53,31 @@ def test_keras_tree_is_keras_s():
 def test_packing_the_wrong_number_of_leaves_is_refused():
     with pytest.raises(ValueError, match="can't pack"):
         gpunn.tree.pack_sequence_as([1, [2]], [1])
+
+
+TREE = r'''
+import json, sys
+from collections import OrderedDict, defaultdict, deque
+
+def run(keras, folder):
+    add = lambda x, y: x + y
+    made = keras.tree.map_structure(lambda x: x + 1, defaultdict(list, {"a": 1}))
+    return {
+        "dict and ordered": keras.tree.map_structure(add, {"a": 1, "b": 2}, OrderedDict([("b", 20), ("a", 10)])),
+        "two orders": list(keras.tree.map_structure(add, OrderedDict([("b", 2), ("a", 1)]),
+                                                    OrderedDict([("a", 10), ("b", 20)])).items()),
+        "nested": [dict(d) for d in keras.tree.map_structure(add, [OrderedDict([("y", 1), ("x", 2)])],
+                                                              [{"x": 100, "y": 200}])],
+        "defaultdict": [type(made).__name__, dict(made), made.default_factory is list],
+        "deque": [keras.tree.is_nested(deque([1])), keras.tree.flatten(deque([1, 2])),
+                  list(keras.tree.map_structure(lambda x: x * 2, deque([1, 2])))],
+    }
+'''
+
+
+def test_dicts_pair_by_key_and_deques_and_defaultdicts_nest_as_in_keras(tmp_path_factory):
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(TREE, tmp_path_factory)
+    assert ours == theirs
+    assert ours["dict and ordered"] == {"a": 11, "b": 22}

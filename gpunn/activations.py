@@ -443,7 +443,7 @@ _NAME_OF = {id(f): n for n, f in _BY_NAME.items() if n not in _ALIASES}
 def get(identifier) -> ActivationSpec:
     """ActivationSpec for a name, one of this module's functions, an ActivationSpec, or None (linear)."""
     if identifier is None:
-        return ActivationSpec("linear")
+        return get("linear")  # (the spec "linear" gives, equal to ``linear`` as Keras's get(None) is)
     if isinstance(identifier, ActivationSpec):
         return identifier
     if isinstance(identifier, dict):  # a serialized function of the user's (Keras's {"class_name": "function"...})

@@ -639,3 +639,12 @@ def test_relu_with_arguments_on_symbolic_values_is_a_graph_of_operations():
     model = gpunn.Model(inputs, activations.relu(inputs, threshold=0.5, max_value=1.0))
     x = np.array([[-1.0, 0.5, 0.75, 2.0]], "float32")
     np.testing.assert_array_equal(model.predict(x, verbose=0), [[0.0, 0.0, 0.75, 1.0]])
+
+
+def test_no_activation_is_linear_as_keras_s_get_none():
+    import gpunn
+
+    linear = gpunn.activations.linear
+    assert gpunn.activations.get(None) == linear and gpunn.activations.get(None) in {linear}
+    assert gpunn.layers.Dense(2, activation=None).activation == linear
+    assert gpunn.layers.Activation(None).activation == linear

@@ -14,6 +14,7 @@ from .custom_objects import custom_object_scope
 from . import random as gpunn_random
 from ._registry import lookup
 from .autodiff.default_float import floatx
+from .dtypes import standardize_dtype
 from .number_arguments import finite_number, positive_number
 
 
@@ -40,6 +41,10 @@ def _checked_seed(seed):
 
 class Initializer:
     def __call__(self, shape, dtype=None) -> np.ndarray:
+        if dtype is not None and "seed" in vars(self) and np.dtype(standardize_dtype(dtype)).kind != "f":
+            # (a random draw truncated to integers would be mostly zeros: Keras refuses it)
+            raise ValueError(f"dtype: {type(self).__name__} draws floating-point values; expected a float dtype, "
+                             f"got {dtype!r}")
         return self.sample(tuple(shape), gpunn_random.generator()).astype(dtype or floatx(), copy=False)
 
     def sample(self, shape, rng: np.random.Generator) -> np.ndarray:

@@ -134,3 +134,14 @@ def test_a_regularizer_computed_with_numpy_still_gives_its_value_outside_trainin
     with pytest.raises(TypeError) as caught:
         model.fit(np.zeros((4, 3)), np.zeros((4, 2)), verbose=0)
     assert any("regularizer FunctionRegularizer" in note for note in getattr(caught.value, "__notes__", []))
+
+
+def test_a_random_initializer_refuses_an_integer_dtype_as_keras_does():
+    """Truncated to integers, its draws would be mostly zeros; the fixed ones take integers."""
+    import gpunn
+
+    for initializer in (gpunn.initializers.RandomNormal(seed=1), gpunn.initializers.GlorotUniform(),
+                        gpunn.initializers.Orthogonal()):
+        with pytest.raises(ValueError, match="draws floating-point values; expected a float dtype"):
+            initializer((3, 3), dtype="int32")
+    assert gpunn.initializers.Constant(3)((2,), dtype="int32").tolist() == [3, 3]

@@ -77,22 +77,27 @@ def generator_for(seed) -> np.random.Generator:
     return np.random.default_rng(int(seed))
 
 
+def _shape(shape) -> tuple:
+    """A shape as Keras's random functions take it: a tuple or list, or one int for a 1-D draw."""
+    return (int(shape),) if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool) else tuple(shape)
+
+
 def _tensor(values, dtype):
     return Tensor(np.asarray(values, dtype=dtype or floatx()))
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
-    return _tensor(generator_for(seed).normal(mean, stddev, size=tuple(shape)), _float_dtype(dtype))
+    return _tensor(generator_for(seed).normal(mean, stddev, size=_shape(shape)), _float_dtype(dtype))
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
-    return _tensor(generator_for(seed).uniform(minval, maxval, size=tuple(shape)), _float_dtype(dtype))
+    return _tensor(generator_for(seed).uniform(minval, maxval, size=_shape(shape)), _float_dtype(dtype))
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """Normal values redrawn until within two standard deviations of the mean, as Keras's."""
     rng = generator_for(seed)
-    values = rng.normal(0.0, 1.0, size=tuple(shape))
+    values = rng.normal(0.0, 1.0, size=_shape(shape))
     outside = np.abs(values) > 2
     while outside.any():
         values[outside] = rng.normal(0.0, 1.0, size=int(outside.sum()))
@@ -103,7 +108,7 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
 def randint(shape, minval, maxval, dtype="int32", seed=None):
     if dtype is None or not np.issubdtype(np.dtype(dtype), np.integer):
         raise ValueError(f"dtype: randint draws integers, expected an integer type, got {dtype!r}")
-    return _tensor(generator_for(seed).integers(minval, maxval, size=tuple(shape)), dtype)
+    return _tensor(generator_for(seed).integers(minval, maxval, size=_shape(shape)), dtype)
 
 
 def categorical(logits, num_samples, dtype="int32", seed=None):
@@ -124,21 +129,21 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
 
 def gamma(shape, alpha, dtype=None, seed=None):
     """Gamma(alpha, 1) values."""
-    return _tensor(generator_for(seed).gamma(alpha, 1.0, size=tuple(shape)), _float_dtype(dtype))
+    return _tensor(generator_for(seed).gamma(alpha, 1.0, size=_shape(shape)), _float_dtype(dtype))
 
 
 def binomial(shape, counts, probabilities, dtype=None, seed=None):
     """Binomial values: successes in ``counts`` trials of probability ``probabilities`` (broadcast together),
     as floats, as Keras returns them."""
     counts, probabilities = (np.asarray(functions.convert_to_numpy(v)) for v in (counts, probabilities))
-    return _tensor(generator_for(seed).binomial(counts.astype(np.int64), probabilities, size=tuple(shape)),
+    return _tensor(generator_for(seed).binomial(counts.astype(np.int64), probabilities, size=_shape(shape)),
                    _float_dtype(dtype))
 
 
 def beta(shape, alpha, beta, dtype=None, seed=None):
     """Beta(alpha, beta) values."""
     alpha, beta = (np.asarray(functions.convert_to_numpy(v), dtype=np.float64) for v in (alpha, beta))
-    return _tensor(generator_for(seed).beta(alpha, beta, size=tuple(shape)), _float_dtype(dtype))
+    return _tensor(generator_for(seed).beta(alpha, beta, size=_shape(shape)), _float_dtype(dtype))
 
 
 def _float_dtype(dtype):

@@ -175,3 +175,13 @@ def test_random_draws_refuse_the_dtypes_keras_refuses_and_dropout_takes_rate_one
     np.testing.assert_array_equal(gpunn.random.dropout(np.ones(3, "float32"), rate=1.0), [0.0, 0.0, 0.0])
     with pytest.raises(ValueError, match=r"rate: expected a number in \[0, 1\], got 1.5"):
         gpunn.random.dropout(np.ones(3, "float32"), rate=1.5)
+
+
+def test_one_int_is_the_shape_of_a_draw_of_one_axis_as_in_keras():
+    import numpy as np
+
+    import gpunn
+
+    assert np.asarray(gpunn.random.normal(3, seed=1)).shape == (3,)
+    assert np.asarray(gpunn.random.randint(4, 0, 5, seed=1)).shape == (4,)
+    assert np.asarray(gpunn.random.uniform([2, 2], seed=1)).shape == (2, 2)

@@ -79,9 +79,17 @@ def read_by_the_script(hook) -> bool:
     """Whether a callback of the script's (or of another library) defines the batch hook ``hook`` of a
     CallbackList calls (``on_train_batch_end``, or tf.keras 2's ``on_batch_end`` for it; a LambdaCallback given
     one): its logs are filled before the hooks run, as a plain dict would be."""
-    callbacks = getattr(getattr(hook, "__self__", None), "callbacks", None)
+    owner = getattr(hook, "__self__", None)
+    callbacks = getattr(owner, "callbacks", None)
     if callbacks is None:
         return True
-    names = (hook.__name__, "on_batch_end") if hook.__name__ == "on_train_batch_end" else (hook.__name__,)
-    return any(overrides.user_definition(type(callback), name) is not None or callable(vars(callback).get(name))
-               for callback in callbacks for name in names)
+    # asked at every batch: answered once per hook and list of callbacks (a step replayed as a CUDA graph leaves
+    # the host little else to do)
+    known = owner.__dict__.setdefault("_reads_batch_logs", {})
+    key = (hook.__name__, tuple(map(id, callbacks)))
+    if key not in known:
+        names = (hook.__name__, "on_batch_end") if hook.__name__ == "on_train_batch_end" else (hook.__name__,)
+        known[key] = any(overrides.user_definition(type(callback), name) is not None
+                         or callable(getattr(callback, "__dict__", {}).get(name))
+                         for callback in callbacks for name in names)
+    return known[key]

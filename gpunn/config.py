@@ -67,6 +67,9 @@ def set_dtype_policy(policy) -> None:
     DTypePolicy); gpunn has no half precision or mixed policies, refused by name."""
     from .dtype_policies import set_global_policy
 
+    if policy is None:  # (Keras's refusal; tf.keras 2's mixed_precision.set_global_policy(None) resets instead)
+        raise ValueError("Invalid `policy` argument. Expected the string name of a policy (such as 'float64') or a "
+                         f"`DTypePolicy` instance. Received: policy=None (of type {type(None)})")
     set_global_policy(policy)
 
 

@@ -113,11 +113,20 @@ def deserialize(config, custom_objects=None) -> DTypePolicy:
 
 
 def get(identifier) -> DTypePolicy:
-    """A policy from a name, a serialized policy or a policy."""
+    """A policy from a name, a serialized policy or a policy; None gives the global one (Keras's)."""
+    if identifier is None:
+        return DTypePolicy(global_policy_name())
     if isinstance(identifier, DTypePolicy):
         return identifier
     if isinstance(identifier, dict):
         return deserialize(identifier)
+    if not isinstance(identifier, str):
+        name = getattr(identifier, "name", None)  # (a NumPy dtype, TensorFlow's DType)
+        try:
+            identifier = np.dtype(identifier).name if name is None or not isinstance(name, str) else name
+        except TypeError:
+            raise ValueError("Cannot interpret `dtype` argument. Expected a string or an instance of DTypePolicy. "
+                             f"Received: dtype={identifier}") from None
     return DTypePolicy(identifier)
 
 

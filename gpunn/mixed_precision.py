@@ -5,7 +5,7 @@ mixed and half-precision policies are refused by name, as is ``LossScaleOptimize
 float16 compute)."""
 from __future__ import annotations
 
-from . import config
+from . import config, dtype_policies
 from .dtype_policies import DTypePolicy
 
 Policy = DTypePolicy  # Keras exports the class under both names
@@ -17,8 +17,12 @@ def global_policy() -> DTypePolicy:
 
 
 def set_global_policy(policy) -> None:
-    """``config.set_dtype_policy``: float32 or float64; gpunn has no mixed precision, refused by name."""
-    config.set_dtype_policy(policy)
+    """``config.set_dtype_policy``: float32 or float64; gpunn has no mixed precision, refused by name. None goes
+    back to ``floatx()``'s policy, as tf.keras 2's."""
+    if policy is None:
+        dtype_policies.set_global_policy(None)
+    else:
+        config.set_dtype_policy(policy)
 
 
 dtype_policy = global_policy

@@ -19,6 +19,7 @@ from .layers.base import Bound, WeightSpec
 from .layers.variable import Variable as _LayerVariable
 
 _count = [0]
+_MISSING = object()
 
 
 class _Holder:
@@ -38,6 +39,8 @@ class _Holder:
     def weight_specs(self) -> list:
         return self.specs
 
+    trained_weight_specs = weight_specs
+
     def _standalone_weights(self) -> None:
         pass
 
@@ -46,13 +49,23 @@ class _VariableType(type):
     def __instancecheck__(cls, instance) -> bool:
         return isinstance(instance, _LayerVariable)
 
-    def __call__(cls, initializer=None, shape=None, dtype=None, trainable=True, autocast=True, aggregation="none",
-                 synchronization="auto", name=None):
+    def __call__(cls, initializer=_MISSING, shape=None, dtype=None, trainable=True, autocast=True,
+                 aggregation="none", synchronization="auto", name=None):
         """Keras's constructor: ``initializer`` a value (array, number, list) or an initializer (a name, or one
         called with ``shape``)."""
+        if initializer is _MISSING:
+            raise TypeError("Variable.__init__() missing 1 required positional argument: 'initializer'")
+        aggregation = "none" if aggregation is None else aggregation
         if aggregation not in ("none", "mean", "sum", "only_first_replica"):  # as add_weight checks it
             raise ValueError(f"aggregation: expected 'none', 'mean', 'sum' or 'only_first_replica', got "
                              f"{aggregation!r}")
+        synchronization = "none" if synchronization is None else synchronization
+        if synchronization not in ("none", "on_read", "on_write", "auto"):
+            raise ValueError("Invalid value for argument `synchronization`. Expected one of `None`, `'none'`, "
+                             f"`'on_read'`, `'on_write'`, `'auto'`. Received: synchronization={synchronization}")
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"Argument `name` must be a string and cannot contain character `/`. Received: "
+                             f"name={name}")  # Keras's message
         # autocast, aggregation and synchronization change nothing here: gpunn has no mixed precision, and
         # data-parallel ranks average every weight's gradient and keep identical weights (as for add_weight)
         if isinstance(name, str) and "/" in name:
@@ -62,8 +75,15 @@ class _VariableType(type):
         if name is None:
             name = "variable" if _count[0] == 0 else f"variable_{_count[0]}"
             _count[0] += 1
+        if dtype is not None:
+            try:
+                np.dtype(dtype)
+            except TypeError:
+                raise ValueError(f"Invalid dtype: {dtype}") from None  # Keras's message
         value = _initial_value(initializer, shape, dtype)
-        return _LayerVariable(_Holder(name, value, trainable, named), name)
+        holder = _Holder(name, value, trainable, named)
+        holder.aggregation, holder.synchronization = aggregation, synchronization
+        return _LayerVariable(holder, name)
 
 
 class Variable(metaclass=_VariableType):
@@ -84,6 +104,8 @@ def _initial_value(initializer, shape, dtype) -> np.ndarray:
             raise ValueError(f"shape: the initial value has shape {value.shape}, got shape={tuple(shape)!r}")
         if dtype is None and value.dtype.kind == "f":
             dtype = floatx()  # a float value given without a dtype: floatx(), as Keras's jax backend makes it
+        elif dtype is None and value.dtype.kind == "i" and not hasattr(initializer, "dtype"):
+            dtype = "int32"  # Python ints (a number, a list of them): Keras's int32 on every backend
     return value.astype(dtype) if dtype is not None else value
 
 

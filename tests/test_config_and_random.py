@@ -43,7 +43,7 @@ def test_set_floatx_float64_makes_the_layers_made_afterwards_float64(floatx_rest
     before = gpunn.layers.Dense(1)
     gpunn.backend.set_floatx("float64")
     assert gpunn.config.floatx() == "float64" and gpunn.backend.floatx() == "float64"
-    assert before.dtype is None and gpunn.layers.Dense(1).dtype == "float64"
+    assert before.dtype == "float32" and before.declared_dtype is None and gpunn.layers.Dense(1).dtype == "float64"
     model = gpunn.Sequential([gpunn.Input((1,)), gpunn.layers.Dense(1, use_bias=False, kernel_initializer="ones")])
     assert model.get_weights()[0].dtype == np.float64 and model.layers[0].dtype_policy.name == "float64"
     model.compile(gpunn.optimizers.Adam(0.01), "mse")
@@ -57,7 +57,7 @@ def test_set_floatx_float64_makes_the_layers_made_afterwards_float64(floatx_rest
     assert model.get_weights()[0].item() == pytest.approx(w, rel=1e-14)
     assert model.predict(np.ones((1, 1)), verbose=0).dtype == np.float64
     gpunn.backend.set_floatx("float32")
-    assert gpunn.layers.Dense(1).dtype is None
+    assert gpunn.layers.Dense(1).declared_dtype is None
     with pytest.raises(ValueError, match="Unknown `floatx` value: float8"):
         gpunn.config.set_floatx("float8")
 

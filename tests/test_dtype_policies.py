@@ -94,5 +94,5 @@ def test_a_float64_global_policy_makes_the_layers_made_after_it_float64():
         mixed_precision.set_global_policy(gpunn.DTypePolicy("float64"))
         assert gpunn.layers.Dense(2).dtype == "float64"
     finally:
-        gpunn.config.set_dtype_policy(None)
+        mixed_precision.set_global_policy(None)  # (tf.keras 2's reset; Keras 3's set_dtype_policy refuses None)
     assert gpunn.layers.Dense(2).dtype_policy.name == "float32"

@@ -86,7 +86,7 @@ def test_max_pooling_channels_first_and_keepdims_shapes(rng):
         np.testing.assert_array_equal(out.reshape(4, D), x.max(axis=2))
         out = np.asarray(layers.GlobalAveragePooling1D(data_format="channels_first", keepdims=keepdims)(x))
         np.testing.assert_allclose(out.reshape(4, D), x.mean(axis=2), rtol=1e-6)
-    assert layers.GlobalAveragePooling1D(keepdims=True).compute_output_shape((T, D)) == (1, D)
+    assert layers.GlobalAveragePooling1D(keepdims=True).compute_output_shape((None, T, D)) == (None, 1, D)
     assert layers.GlobalAvgPool1D is layers.GlobalAveragePooling1D
     assert layers.GlobalMaxPool1D is layers.GlobalMaxPooling1D
 

@@ -136,8 +136,10 @@ def test_names_config_and_layer_registry():
     assert layers.RMSNormalization().get_config()["epsilon"] == 1e-6  # Keras's default, not LayerNormalization's
     made = layers.RMSNormalization(axis=[2, 1], epsilon=1e-4, name="norm")
     again = layers.RMSNormalization.from_config(made.get_config())
-    assert again.get_config() == made.get_config() == {"name": "norm", "trainable": True, "axis": [2, 1],
-                                                       "epsilon": 1e-4}
+    assert again.get_config() == made.get_config() == {
+        "name": "norm", "trainable": True, "axis": [2, 1], "epsilon": 1e-4,
+        "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
+                  "registered_name": None}}
     restored = layers.deserialize(layers.serialize(made))
     assert type(restored) is layers.RMSNormalization and restored.get_config() == made.get_config()
     assert layers.LAYER_CLASSES["RMSNormalization"] is layers.RMSNormalization

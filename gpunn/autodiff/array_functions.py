@@ -215,7 +215,8 @@ def top_k(x, k, sorted=True):  # noqa: A002 (Keras's argument name)
     value = _array(x, xp)
     if not 0 <= int(k) <= value.shape[-1]:
         raise ValueError(f"top_k: k={k} for a last axis of {value.shape[-1]} values")
-    order = xp.argsort(-value, axis=-1, kind="stable") if xp is np else xp.argsort(-value, axis=-1)
+    keys = xp.where(xp.isnan(value), -xp.inf, -value)  # NaN the largest, as JAX's top_k (Keras's backend) ranks it
+    order = xp.argsort(keys, axis=-1, kind="stable") if xp is np else xp.argsort(keys, axis=-1)
     indices = order[..., :k]
     return take_along_axis(x, indices, axis=-1), Tensor(indices.astype("int32"))
 
@@ -405,10 +406,19 @@ def moments(x, axes, keepdims=False, synchronized=False):
 def normalize(x, axis=-1, order=2, epsilon=None):
     """``x`` divided by its ``order``-norm along ``axis`` (Keras's ``ops.normalize``; a 0-d ``x`` as Keras's
     backends give it, of shape (1,))."""
+    if not isinstance(order, int) or not order >= 1:  # (Keras's check, bool and NumPy ints as it takes them)
+        raise ValueError(f"Argument `order` must be an int >= 1. Received: order={order}")
     if len(f._shape(x)) == 0:
         x = f.reshape(x, (1,))
+    epsilon = f.epsilon() if epsilon is None else epsilon
+    if order == 2:
+        # Keras's L2 case: the flat sum of squares over ``axis`` (all axes for None, a tuple's together), where
+        # ``norm`` would take a matrix norm over two axes
+        with np.errstate(divide="ignore"):  # (a zero row: its inverse norm is capped at 1 / epsilon)
+            inverse = f.rsqrt(f.sum(f.square(x), axis=axis, keepdims=True))
+        return f.multiply(x, f.minimum(inverse, 1.0 / epsilon))
     norm = f.norm(x, ord=order, axis=axis, keepdims=True)
-    return f.divide(x, f.maximum(norm, f.epsilon() if epsilon is None else epsilon))  # Keras's lower bound
+    return f.divide(x, f.maximum(norm, epsilon))  # Keras's lower bound
 
 
 def average(x, axis=None, weights=None):

@@ -28,6 +28,14 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
     if len(shapes[0]) != 4:
         raise ValueError(f"`dot_product_attention` only supports 4D inputs. Received: query.shape={shapes[0]}, "
                          f"key.shape={shapes[1]}, value.shape={shapes[2]}.")
+    heads, kv_heads = shapes[0][2], shapes[1][2]
+    if heads != kv_heads:
+        # grouped-query attention (JAX's): query head n attends with key/value head n // (heads // kv_heads)
+        if kv_heads == 0 or heads % kv_heads:
+            raise ValueError(f"dot_product_attention: the number of query heads ({heads}, query.shape="
+                             f"{shapes[0]}) must be a multiple of the number of key/value heads ({kv_heads}, "
+                             f"key.shape={shapes[1]})")
+        key, value = (af.repeat(x, heads // kv_heads, axis=2) for x in (key, value))
     # a Python number, weak beside the logits (a NumPy float64 scale would make float32 inputs' result float64)
     scale = 1.0 / math.sqrt(shapes[1][-1]) if scale is None else _weak(scale)
     logits = f.multiply(af.einsum("BTNH,BSNH->BNTS", query, key), scale)

@@ -141,9 +141,13 @@ def map(f, xs):  # noqa: A001 (Keras's name)
 
 
 def vectorized_map(function, elements):
-    """``function`` of each slice along the leading axis, stacked: one array, or a list / tuple of arrays sliced
-    together (``function`` then gets a list)."""
-    if not isinstance(elements, (list, tuple)):
+    """``function`` of each slice along the leading axis, stacked: one array, a list / tuple of arrays sliced
+    together (``function`` then gets a list), or a dict of them (``function`` gets a dict of their slices)."""
+    if isinstance(elements, dict):
+        items = {key: _as_tensor(x) for key, x in elements.items()}
+        count = fns._shape(next(iter(items.values())))[0]
+        results = [function({key: x[i] for key, x in items.items()}) for i in range(count)]
+    elif not isinstance(elements, (list, tuple)):
         x = _as_tensor(elements)
         results = [function(x[i]) for i in range(fns._shape(x)[0])]
     else:

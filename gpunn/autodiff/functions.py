@@ -606,7 +606,9 @@ def _in_float(x):
 def logsumexp(x, axis=None, keepdims=False):
     x = _in_float(x)
     top = stop_gradient(max(x, axis=axis, keepdims=True))
-    total = log(sum(exp(subtract(x, top)), axis=axis, keepdims=True))
+    top = where(isfinite(top), top, 0.0)  # (an infinite maximum: inf - inf would give NaN; SciPy's guard)
+    with np.errstate(divide="ignore"):  # (log(0): -inf for a row of -inf, as SciPy's gives it)
+        total = log(sum(exp(subtract(x, top)), axis=axis, keepdims=True))
     out = add(total, top)
     return out if keepdims else squeeze(out, axis=axis)
 
@@ -1034,8 +1036,19 @@ def fused_activation(x, name: str, alpha: float):
 
 # ---- losses, as keras.ops computes them -----------------------------------------------------------------------
 
+def _same_shapes(target, output) -> None:
+    """Keras's check of its cross-entropy ops: the target of the output's shape (no broadcasting)."""
+    if _shape(target) != _shape(output):
+        raise ValueError("Arguments `target` and `output` must have the same shape. Received: "
+                         f"target.shape={_shape(target)}, output.shape={_shape(output)}")
+    if not _shape(target):
+        raise ValueError("Arguments `target` and `output` must be at least rank 1. Received: "
+                         f"target.shape={_shape(target)}, output.shape={_shape(output)}")
+
+
 def binary_crossentropy(target, output, from_logits=False):
     """Element-wise, as ``keras.ops.binary_crossentropy`` (probabilities clipped to [eps, 1 - eps])."""
+    _same_shapes(target, output)
     if from_logits:
         # log(1 + e^x) - x * t, written stably: max(x, 0) - x t + log(1 + e^-|x|)
         return add(subtract(relu(output), multiply(output, target)), softplus(negative(absolute(output))))
@@ -1045,6 +1058,7 @@ def binary_crossentropy(target, output, from_logits=False):
 
 def categorical_crossentropy(target, output, from_logits=False, axis=-1):
     """Per row, as ``keras.ops.categorical_crossentropy`` (rows normalised, then clipped)."""
+    _same_shapes(target, output)
     if from_logits:
         return negative(sum(multiply(target, log_softmax(output, axis=axis)), axis=axis))
     output = divide(output, sum(output, axis=axis, keepdims=True))
@@ -1056,6 +1070,11 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     ids = cast(target, "int64")
     if len(_shape(ids)) == len(_shape(output)) and _shape(ids)[-1] == 1:
         ids = squeeze(ids, axis=-1)
+    if not _shape(output):
+        raise ValueError(f"Argument `output` must be at least rank 1. Received: output.shape={_shape(output)}")
+    if _shape(ids) != _shape(output)[:-1]:
+        raise ValueError("Arguments `target` and `output` must have the same shape up until the last dimension: "
+                         f"target.shape={_shape(ids)}, output.shape={_shape(output)}")
     return categorical_crossentropy(one_hot(ids, _shape(output)[axis], dtype=str(_value(output).dtype)), output,
                                     from_logits=from_logits, axis=axis)
 

@@ -1,5 +1,5 @@
 """Activation: applies an activation function as a layer of its own (no weights). With 'glu' the last axis is
-halved (Keras's ``glu`` splits it in two), as ``compute_output_shape`` declares."""
+halved (Keras's ``glu`` splits it in two), as ``output_sample_shape`` declares."""
 from __future__ import annotations
 
 from .. import activations
@@ -14,7 +14,7 @@ class Activation(Layer):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         if self.activation.name != "glu":
             return input_shape
         width = input_shape[-1]

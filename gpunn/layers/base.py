@@ -160,6 +160,13 @@ def keras_build_shape(layer):
     return [None] + list(shape)
 
 
+def _overrides_compute_output_shape(cls) -> bool:
+    """Whether a class outside gpunn gives the layer a ``compute_output_shape`` of its own (Keras's, batch first)."""
+    own = getattr(cls, "compute_output_shape", None)
+    return own is not None and own is not Layer.compute_output_shape and \
+        own.__module__.split(".")[0] != "gpunn"
+
+
 def _several_shapes(shape) -> bool:
     """Whether a layer's ``input_shape`` holds the shapes of several inputs (a list of them, or a tuple of them
     for the merge layers), not one shape."""
@@ -273,9 +280,12 @@ class Layer(KerasVariableLists):
         if name is not None and (not isinstance(name, str) or "/" in name):  # Keras's rule: '/' separates paths
             raise ValueError(f"name: must be a string and cannot contain character `/`. Received: name={name!r}")
         self.name = name or unique_name(snake_case(type(self).__name__))
+        from_config = isinstance(dtype, dict)  # (a config's serialized policy, which Keras writes for every layer)
         dtype = dtype_policies.dtype_name(dtype)  # a DTypePolicy's name (Keras: dtype=keras.DTypePolicy(...))
+        default = dtype_policies.global_policy_name() if self.follows_global_policy else floatx()
+        if from_config and dtype == default:
+            dtype = None  # a config's default policy: the layer follows its model's dtype, as one given none
         if dtype is None:  # set_floatx / set_dtype_policy: Keras's layers take it (its InputLayer floatx only)
-            default = dtype_policies.global_policy_name() if self.follows_global_policy else floatx()
             dtype = None if default == "float32" else default
         try:
             known = None if dtype is None else np.dtype(dtype)
@@ -306,12 +316,39 @@ class Layer(KerasVariableLists):
     def declared_dtype(self) -> str | None:
         """The float dtype the layer was given, None where it follows the model's (an InputLayer's ``dtype`` says
         Keras's ``floatx()`` then)."""
-        return self.dtype
+        return self.__dict__.get("_declared_dtype")
+
+    @property
+    def dtype(self) -> str:
+        """Keras's ``layer.dtype`` (its variables' dtype): the dtype the layer was given, else its weights' (those
+        of the model it computes in), else float32, Keras's default."""
+        if self.declared_dtype is not None:
+            return self.declared_dtype
+        bound = self.__dict__.get("bound")
+        for weight in bound.weights.values() if bound is not None else ():
+            return np.dtype(weight.dtype).name
+        return "float32"
+
+    @dtype.setter
+    def dtype(self, value) -> None:
+        self.__dict__["_declared_dtype"] = value
 
     @property
     def dtype_policy(self):
         """Keras's ``layer.dtype_policy``: a DTypePolicy of the layer's dtype (float32 unless it was given one)."""
-        return dtype_policies.DTypePolicy(self.dtype or "float32")
+        return dtype_policies.DTypePolicy(self.dtype)
+
+    @dtype_policy.setter
+    def dtype_policy(self, policy) -> None:
+        """Keras's setter: the layer computes in the policy's dtype from now on (float32 or float64; a layer whose
+        weights are made keeps theirs, so it is refused another)."""
+        name = dtype_policies.checked_policy_name("dtype_policy", dtype_policies.get(policy).name)
+        bound = self.__dict__.get("bound")
+        held = {np.dtype(w.dtype).name for w in bound.weights.values()} if bound is not None else set()
+        if held and held != {name}:
+            raise ValueError(f"dtype_policy: layer {self.name!r} holds {held.pop()} weights; a policy of {name!r} "
+                             "is set before they are made (before the layer is built or fitted)")
+        self.dtype = name
 
     @property
     def compute_dtype(self) -> str:
@@ -345,12 +382,31 @@ class Layer(KerasVariableLists):
             user_layer.build_user_layer(self, input_shape)
             return
         self.input_shape = tuple(user_layer.sample_shape(input_shape))
-        self.output_shape = self.compute_output_shape(self.input_shape)
+        self.output_shape = self.output_sample_shape(self.input_shape)
         _warn_softmax_over_one_value(self)
         self.built = True
 
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return input_shape
+    def output_sample_shape(self, sample_shape):
+        """The shape of an output sample for input samples of ``sample_shape`` (no batch axis; a list of them for
+        a layer of several inputs): gpunn's layers compute with sample shapes. A layer class of the user's that
+        defines Keras's ``compute_output_shape`` is asked through it."""
+        if _overrides_compute_output_shape(type(self)):
+            batch_shape = ([(None,) + tuple(s) for s in sample_shape] if _several_shapes(sample_shape)
+                           else (None,) + tuple(sample_shape))
+            return tuple(self.compute_output_shape(batch_shape))[1:]
+        return sample_shape
+
+    def compute_output_shape(self, input_shape):
+        """Keras's: the output shape for inputs of ``input_shape``, batch axis first (a list of shapes for a layer
+        of several inputs), the batch size kept: ``Flatten().compute_output_shape((None, 4, 3)) == (None, 12)``."""
+        shapes = list(input_shape) if _several_shapes(input_shape) else [input_shape]
+        if any(not isinstance(shape, (tuple, list)) or len(shape) < 1 for shape in shapes):
+            raise ValueError(f"input_shape: layer {self.name!r} ({type(self).__name__}) expects a shape with its "
+                             f"batch axis first, such as (None, 8) (a list of them for several inputs), got "
+                             f"{input_shape!r}")
+        samples = [tuple(shape[1:]) for shape in shapes]
+        found = self.output_sample_shape(samples if _several_shapes(input_shape) else samples[0])
+        return (shapes[0][0],) + tuple(found)
 
     def get_build_config(self) -> dict | None:
         """Keras's: ``{"input_shape": shape}`` the layer was built for, batch axis None (the shapes of its inputs
@@ -729,8 +785,8 @@ class Layer(KerasVariableLists):
             if named is None:
                 raise auto_config.not_serializable(self)
             config = {**named, "trainable": self.trainable}
-        if self.declared_dtype is not None:
-            config["dtype"] = self.declared_dtype
+        # Keras's: the layer's policy, serialized (``from_config`` takes the default one back as no dtype given)
+        config["dtype"] = dtype_policies.serialize(dtype_policies.DTypePolicy(self.dtype))
         if self.declared_input_shape is not None:
             config["input_shape"] = list(self.declared_input_shape)
         if self.activity_regularizer is not None:  # as Keras's Layer.get_config writes it

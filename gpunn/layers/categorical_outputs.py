@@ -53,6 +53,20 @@ def output_shape(sample_shape: tuple, output_mode: str, depth: int, layer: str) 
     return (depth,)
 
 
+def keras_output_shape(input_shape, output_mode: str, depth) -> tuple:
+    """Keras's ``compute_output_shape`` of its encoding layers (CategoryEncoding, Discretization, the lookups), batch
+    axis first: one-hot replaces a last axis of 1 or adds one; the others encode the last axis, a shape of one axis
+    being one sample's values (``(None,)`` gives ``(depth,)``, as Keras's)."""
+    shape = tuple(input_shape)
+    if output_mode == "int":
+        return shape
+    if not shape:
+        return (depth,)
+    if output_mode == "one_hot":
+        return (shape[:-1] if len(shape) > 1 and shape[-1] == 1 else shape) + (depth,)
+    return shape[:-1] + (depth,)
+
+
 def one_row_per_call(layer) -> bool:
     """Whether a 1-D input is one sample of several values for ``layer`` whatever it was built for: an encoding
     of all the values of a sample into one row (Keras's ``encode_categorical_inputs`` on a rank-1 input)."""

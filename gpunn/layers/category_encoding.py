@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import categorical_outputs as categorical
 from . import keyword_inputs
 from .base import Layer
 from .token_ids import check_ids
@@ -70,13 +71,16 @@ class CategoryEncoding(Layer):
         np.add.at(counts, (np.arange(rows.shape[0])[:, None], rows), weights)
         return call_result(ops, ops.asarray(counts[0] if ids.ndim == 1 else counts))
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         if len(input_shape) != 1:
             raise ValueError(f"layer {self.name!r}: CategoryEncoding takes samples of ids of one axis (batch, k), "
                              f"got samples of shape {tuple(input_shape)}")
         if self.output_mode == "one_hot" and input_shape[0] != 1:
             return (input_shape[0], self.num_tokens)
         return (self.num_tokens,)
+
+    def compute_output_shape(self, input_shape):
+        return categorical.keras_output_shape(input_shape, self.output_mode, self.num_tokens)
 
     def check_input_values(self, argument: str, x) -> None:
         check_ids(argument, x, self.num_tokens, self.name, f"num_tokens={self.num_tokens}", np.float32,

@@ -43,7 +43,7 @@ class Dense(Layer):
         self.kernel_constraint = constraints.resolve("kernel_constraint", kernel_constraint)
         self.bias_constraint = constraints.resolve("bias_constraint", bias_constraint)
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def weight_specs(self):

@@ -72,8 +72,11 @@ class Discretization(numeric.TakesNumbers, Layer):
         """The number of bins: the boundaries' count + 1 once known, else ``num_bins``."""
         return len(self.bin_boundaries) + 1 if self.bin_boundaries is not None else self.num_bins
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         return categorical.output_shape(input_shape, self.output_mode, self.depth, f"Discretization {self.name!r}")
+
+    def compute_output_shape(self, input_shape):
+        return categorical.keras_output_shape(input_shape, self.output_mode, self.depth)
 
     # ---- adapt (Keras's adapt, update_state, finalize_state, reset_state) -----------------------------
     def adapt(self, data, steps=None):
@@ -144,7 +147,7 @@ class Discretization(numeric.TakesNumbers, Layer):
     def get_config(self):
         # Keras's keys only: its Discretization takes no other argument (no ``trainable``)
         config = {"bin_boundaries": self.bin_boundaries, "num_bins": self.num_bins, "epsilon": self.epsilon,
-                  "output_mode": self.output_mode, "sparse": self.sparse, "name": self.name, "dtype": self.dtype}
+                  "output_mode": self.output_mode, "sparse": self.sparse, "name": self.name, "dtype": self.declared_dtype}
         if self.declared_input_shape is not None:
             config["input_shape"] = list(self.declared_input_shape)
         return config

@@ -57,7 +57,7 @@ class EinsumDense(Layer):
             name="bias", shape=tuple(bias_shape), initializer=self.bias_initializer,
             regularizer=self.bias_regularizer, constraint=self.bias_constraint)
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         shape = tuple(input_shape)
         batch_first = (None,) + shape
         output = analyze_einsum_string(self.equation, self.bias_axes, batch_first, self.partial_output_shape)[2]

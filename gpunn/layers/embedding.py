@@ -83,7 +83,7 @@ class Embedding(Layer):
         makes it (for one id per sample until a call says otherwise)."""
         super().build(() if input_shape is None else input_shape)
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
 
     def weight_specs(self):

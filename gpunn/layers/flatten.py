@@ -13,8 +13,14 @@ class Flatten(Layer):
         super().__init__(**kwargs)
         self.data_format = standardize_data_format(data_format)
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         return (math.prod(input_shape),)
+
+    def compute_output_shape(self, input_shape):
+        """Keras's (batch axis first): an axis of unknown length gives a flattened length unknown (None)."""
+        if isinstance(input_shape, (tuple, list)) and None in tuple(input_shape)[1:]:
+            return (input_shape[0], None)
+        return super().compute_output_shape(input_shape)
 
     def forward(self, x, training):
         shape = x.shape

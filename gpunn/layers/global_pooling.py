@@ -43,7 +43,7 @@ class _GlobalPooling1D(Layer):
                              f"{tuple(input_shape)} (inputs of shape {(None,) + tuple(input_shape)})")
         super().build(input_shape)
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         features = input_shape[-1] if self.data_format == "channels_last" else input_shape[0]
         if not self.keepdims:
             return (features,)

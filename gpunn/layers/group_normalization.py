@@ -50,7 +50,7 @@ class GroupNormalization(Layer):
                                     regularizer=self.beta_regularizer,
                                     constraint=self.beta_constraint) if self.center else None
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         return tuple(input_shape)
 
     def forward(self, x, training):

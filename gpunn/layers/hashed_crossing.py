@@ -84,7 +84,7 @@ class HashedCrossing(Layer):
         self.sparse = categorical.check_not_sparse(sparse)
 
     # ---- shapes -------------------------------------------------------------------------------------------
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         several = isinstance(input_shape, (list, tuple)) and all(isinstance(s, (list, tuple)) for s in input_shape)
         shapes = [tuple(shape) for shape in input_shape] if several else None
         if shapes is None or len(shapes) < 2:

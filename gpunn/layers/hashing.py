@@ -63,7 +63,7 @@ class Hashing(Layer):
         self.output_mode = categorical.check_output_mode(output_mode, OUTPUT_MODES, "Hashing")
         self.sparse = categorical.check_not_sparse(sparse)
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         return categorical.output_shape(input_shape, self.output_mode, self.num_bins, f"Hashing {self.name!r}")
 
     def __call__(self, inputs=NOT_GIVEN, *more, **keywords):

@@ -305,12 +305,15 @@ class IntegerLookup(numeric.TakesNumbers, Layer):
         """The encoded outputs' number of indices (None before the vocabulary is known)."""
         return self.max_tokens if self.pad_to_max_tokens else self._frozen_vocab_size
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         if self.output_mode != "int" and self.depth is None:
             raise ValueError(f"layer {self.name!r}: with output_mode={self.output_mode!r} and pad_to_max_tokens=False, "
                              "IntegerLookup needs its vocabulary before it is used: pass vocabulary=..., or call "
                              "adapt(data) before building the model")
         return categorical.output_shape(input_shape, self.output_mode, self.depth, f"IntegerLookup {self.name!r}")
+
+    def compute_output_shape(self, input_shape):
+        return categorical.keras_output_shape(input_shape, self.output_mode, self.depth)
 
     def check_input_values(self, argument: str, x) -> None:
         if self.num_oov_indices == 0 and not self.invert:

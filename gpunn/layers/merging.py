@@ -64,10 +64,10 @@ class Merge(Layer):
         shapes = [tuple(shape) for shape in input_shape]
         self._check_count(len(shapes), "inputs")
         self.input_shape = tuple(shapes)
-        self.output_shape = self.compute_output_shape(shapes)
+        self.output_shape = self.output_sample_shape(shapes)
         self.built = True
 
-    def compute_output_shape(self, input_shapes) -> tuple:
+    def output_sample_shape(self, input_shapes) -> tuple:
         shapes = [tuple(shape) for shape in input_shapes]
         if any(shape != shapes[0] for shape in shapes):
             raise ValueError(f"inputs: a {type(self).__name__} layer takes inputs of one shape in gpunn, got "
@@ -260,7 +260,7 @@ class Concatenate(Merge):
                              f"{rank + 1}); the batch axis (0) cannot be concatenated")
         return axis - 1
 
-    def compute_output_shape(self, input_shapes) -> tuple:
+    def output_sample_shape(self, input_shapes) -> tuple:
         shapes = [tuple(shape) for shape in input_shapes]
         ranks = {len(shape) for shape in shapes}
         if len(ranks) != 1:
@@ -330,7 +330,7 @@ class Dot(Merge):
         axes = [self.axes] * 2 if isinstance(self.axes, int) else list(self.axes)
         return [axis % (len(shape) + 1) if axis < 0 else axis for axis, shape in zip(axes, shapes)]
 
-    def compute_output_shape(self, input_shapes) -> tuple:
+    def output_sample_shape(self, input_shapes) -> tuple:
         shapes = [tuple(shape) for shape in input_shapes]
         axes = self._batched_axes(shapes)
         if 0 in axes:

@@ -187,8 +187,12 @@ class Operation(Layer):
         # and once more on 3, which call() checks keep their row count: on 2 rows alone, a reduction over the
         # batch axis of (2, 2) samples would pass for one over the features
         with np.errstate(all="ignore"):
-            self.call(self.trial_inputs(3, input_shape if self.slots > 1 else tuple(input_shape),
-                                        self.dtype or "float32"))
+            result = self.call(self.trial_inputs(3, input_shape if self.slots > 1 else tuple(input_shape),
+                                                 self.dtype or "float32"))
+        # Keras's dtype of an integer or bool result (argmax, a comparison, a cast to int): the model computes in
+        # floats and gives this output in that dtype (``Sequential._in_keras_output_dtypes``)
+        kind = np.dtype(result.dtype).kind
+        self.keras_result_dtype = np.dtype(result.dtype).name if kind in "biu" else None
 
     def trial_inputs(self, rows: int, sample, dtype):
         """What the output's shape is learnt from: ones (indices of ``take`` among them); for the functions of

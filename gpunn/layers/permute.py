@@ -14,7 +14,7 @@ class Permute(Layer):
                              f"be consecutive and start from 1. Received dims={dims}")
         self.dims = dims
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         if len(input_shape) != len(self.dims):
             raise ValueError(f"layer {self.name!r}: dims={self.dims} permutes samples of {len(self.dims)} axes, got "
                              f"samples of shape {tuple(input_shape)}")

@@ -14,7 +14,7 @@ class RepeatVector(Layer):
             raise ValueError(f"Argument `n` should be a positive integer. Received: n={n}")
         self.n = n
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         if len(input_shape) != 1:
             raise ValueError(f"layer {self.name!r}: RepeatVector takes samples of one axis (batch, features), got "
                              f"samples of shape {tuple(input_shape)}")

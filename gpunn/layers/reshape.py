@@ -25,7 +25,7 @@ class Reshape(Layer):
         super().__init__(**kwargs)
         self.target_shape = _target(target_shape)
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         size = math.prod(input_shape)
         known = math.prod(d for d in self.target_shape if d != -1)
         if -1 in self.target_shape:
@@ -37,6 +37,12 @@ class Reshape(Layer):
             raise ValueError(f"target_shape: samples of shape {tuple(input_shape)} ({size} values) cannot be reshaped "
                              f"to {self.target_shape} ({known} values)")
         return self.target_shape
+
+    def compute_output_shape(self, input_shape):
+        """Keras's (batch axis first): with an input axis of unknown length, a -1 of the target is unknown (None)."""
+        if isinstance(input_shape, (tuple, list)) and None in tuple(input_shape)[1:]:
+            return (input_shape[0],) + tuple(None if d == -1 else d for d in self.target_shape)
+        return super().compute_output_shape(input_shape)
 
     def forward(self, x, training):
         if text_inputs.is_strings_view(self):  # (a reshape of strings: the numbers made of them pass as they are)

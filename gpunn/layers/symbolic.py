@@ -42,6 +42,29 @@ class SymbolicArithmetic:
                         "a gpunn layer or a keras.ops operation (keras.ops.cast, keras.ops.concatenate, ...), which "
                         "the model records")
 
+    sparse = False  # Keras's KerasTensor flags: gpunn's symbolic values are dense
+    ragged = False
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def reshape(self, newshape):
+        """Keras's ``KerasTensor.reshape``: ``keras.ops.reshape`` of the value, batch axis included."""
+        from .. import ops
+
+        return ops.reshape(self, newshape)
+
+    def __array__(self, dtype=None, copy=None):
+        # Keras's refusal (keras_tensor.py), where NumPy would make an object array of the symbolic value
+        raise ValueError("A KerasTensor is symbolic: it's a placeholder for a shape an a dtype. It doesn't have any "
+                         "actual numerical value. You cannot convert it to a NumPy array.")
+
+    def __float__(self):
+        self.__array__()
+
+    __int__ = __float__
+
     def _merged(self, other, kind: str, reverse: bool = False):
         if is_symbolic(other) and sample_shape_of(other) == sample_shape_of(self):
             from . import merging
@@ -153,12 +176,9 @@ class SymbolicTensor(SymbolicArithmetic):
                                for axis, dim in enumerate(self._sample_shape))
 
     @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
     def dtype(self) -> str:
-        return "float32"
+        """float32, or Keras's integer or bool dtype of an operation's result (``ops.argmax``, a comparison)."""
+        return getattr(self.layer, "keras_result_dtype", None) or "float32"
 
     @property
     def _keras_mask(self):
@@ -204,7 +224,7 @@ def _variable_axes(parents, sample_shape, layer=None) -> tuple:
         # twice as long: a Reshape((-1, 2)) that takes the built length takes this one too (one more might not)
         longer = tuple(dim * 2 if axis in axes else dim for axis, dim in enumerate(before))
         try:
-            moved = tuple(layer.compute_output_shape(longer))
+            moved = tuple(layer.output_sample_shape(longer))
         except Exception:  # (a Reshape to a fixed shape takes one length only)
             return ()
         if len(moved) == len(after):

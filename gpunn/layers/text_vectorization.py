@@ -216,7 +216,7 @@ class TextVectorization(Layer):
         """Keras's ``build(input_shape=None)``: nothing here depends on the strings' shape (one per sample)."""
         super().build(() if input_shape is None else input_shape)
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         """Keras's output shape, whatever the input's: (output_sequence_length,), or a row of the vocabulary's
         size (the model builds this layer for the output it already made on the host, too)."""
         if self.output_mode == "int":  # a row of tokens per text (of unknown length without output_sequence_length)
@@ -233,7 +233,7 @@ class TextVectorization(Layer):
             raise ValueError(f"layer {self.name!r}: in a model, TextVectorization's 'int' output needs "
                              "output_sequence_length (gpunn's samples have one fixed shape; Keras pads each batch "
                              "to its longest document)")
-        return self.compute_output_shape(sample_shape)
+        return self.output_sample_shape(sample_shape)
 
     def __call__(self, inputs=NOT_GIVEN, *more, **keywords):
         if tf_pipeline.is_pipeline_tensor(inputs):  # inside tf.data's map (tf_pipeline.py)

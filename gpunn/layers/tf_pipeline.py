@@ -61,7 +61,7 @@ def _output_shape(layer, input_shape) -> list:
         if any(dim is None for shape in input_shape for dim in shape[1:]) or not all(input_shape):
             return None
         try:
-            return [None] + list(layer.compute_output_shape([tuple(shape[1:]) for shape in input_shape]))
+            return [None] + list(layer.output_sample_shape([tuple(shape[1:]) for shape in input_shape]))
         except (ValueError, TypeError):
             return None
     if not input_shape:  # a scalar: one sample of one value
@@ -90,7 +90,7 @@ def _static_output(layer, sample: tuple):
             return None
         for each in getattr(layer, "_layers", [layer]):  # a Sequential's layers, one after the other
             if type(each).__name__ != "InputLayer":
-                sample = tuple(each.compute_output_shape(sample))
+                sample = tuple(each.output_sample_shape(sample))
         return [None] + list(sample)
     except (ValueError, TypeError, AttributeError, IndexError):
         return None

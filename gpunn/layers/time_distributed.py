@@ -32,9 +32,9 @@ class TimeDistributed(Layer):
                              f"received: {(None,) + tuple(shape)}")
         user_layer.build_user_layer(self, input_shape)
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         shape = tuple(input_shape)
-        return (shape[0],) + tuple(self.layer.compute_output_shape(shape[1:]))
+        return (shape[0],) + tuple(self.layer.output_sample_shape(shape[1:]))
 
     def forward(self, x, training):
         return user_layer.forward(self, x, training)

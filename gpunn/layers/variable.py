@@ -154,8 +154,9 @@ class Variable:
         return math.prod(self.shape)
 
     @property
-    def dtype(self) -> np.dtype:
-        return np.dtype(self.value.dtype)
+    def dtype(self) -> str:
+        """The name of the value's dtype ('float32'), a string as Keras's."""
+        return np.dtype(self.value.dtype).name
 
     @property
     def trainable(self) -> bool:
@@ -195,6 +196,28 @@ class Variable:
             return None
         spec = next((s for s in self._layer.trained_weight_specs() if s.name == self._name), None)
         return None if spec is None else spec.constraint
+
+    @property
+    def regularizer(self):
+        """As in Keras: the weight's regularizer (its penalty added to the loss while it trains), or None."""
+        if self._read is not None:
+            return None
+        spec = next((s for s in self._layer.trained_weight_specs() if s.name == self._name), None)
+        return None if spec is None else spec.regularizer
+
+    @property
+    def aggregation(self) -> str:
+        """Keras's: how replicas combine the variable ('none' unless given; gpunn's data-parallel ranks average
+        every gradient and keep identical weights)."""
+        return getattr(self._layer, "aggregation", "none") if getattr(self._layer, "standalone_variable", False) \
+            else "none"
+
+    @property
+    def synchronization(self) -> str:
+        return getattr(self._layer, "synchronization", "auto") if getattr(self._layer, "standalone_variable", False) \
+            else "auto"
+
+    overwrite_with_gradient = False  # (Keras's flag for float8 scales; gpunn's optimizers update every weight)
 
     def __repr__(self) -> str:
         try:
@@ -258,6 +281,28 @@ class Variable:
     def __abs__(self):
         return abs(self._traced()) if self._traced() is not None else host_result(abs(self.value))
 
+    def __invert__(self):
+        return host_result(~np.asarray(self))
+
+    def __round__(self, ndigits=None):
+        return host_result(np.round(np.asarray(self), ndigits or 0))
+
+
+def _logical(function, reflected: bool = False):
+    """Keras's ``&``, ``|``, ``^`` of a Variable: the logical and, or, xor of the values (bool results)."""
+    def method(self, other):
+        other = np.asarray(other)
+        mine = np.asarray(self)
+        return host_result(function(other, mine) if reflected else function(mine, other))
+
+    return method
+
+
+for _name, _function in (("and", np.logical_and), ("or", np.logical_or), ("xor", np.logical_xor)):
+    setattr(Variable, f"__{_name}__", _logical(_function))
+    setattr(Variable, f"__r{_name}__", _logical(_function, reflected=True))
+del _name, _function
+
 
 def _binary(name):
     def method(self, other):
@@ -267,7 +312,9 @@ def _binary(name):
             return getattr(self._autodiff_tensor(), name)(other)
         if isinstance(other, Variable):
             other = other.value
-        return host_result(getattr(self.value, name)(other))
+        # the arithmetic of gpunn.ops (Tensors), whose result dtypes are Keras's (float32 Variable + int32 array:
+        # float32), where NumPy's operators would widen to float64
+        return host_result(getattr(Tensor(self.value), name)(other).value)
 
     method.__name__ = name
     return method

@@ -449,7 +449,8 @@ class Sequential(Trainer, KerasVariableLists):
             user_layer.keep_added_losses(layer)
             activity_losses.add(layer, outputs.get(i))
         if self._output_indices is None and self._output_keys is None and getattr(self, "_one_output_in", None) is None:
-            result = call_result(self.ops, self.ops.copy(y))  # the last layer's workspace is written again next call
+            # (the last layer's workspace is written again next call)
+            result = self._in_keras_output_dtypes([call_result(self.ops, self.ops.copy(y))])[0]
             if self._output_mask_source is not None and hasattr(result, "numpy"):  # (Keras's output's mask)
                 result._keras_mask = self.ops.to_numpy(self._output_mask_source.mask_for(y.shape[0])) != 0
             return result
@@ -485,7 +486,8 @@ class Sequential(Trainer, KerasVariableLists):
             if not readers:
                 return x
             if not self.built and self.declared_input_shape is None:  # a Sequential started by a layer reading text
-                Sequential.build(self, tuple(np.shape(x)[1:]))  # built for its strings' shape (Keras: () for a vector)
+                # built for its strings' shape (Keras: () for a vector)
+                Sequential.build(self, (None,) + tuple(np.shape(x)[1:]))
             return text_inputs.encode(self, 0, argument, x)
         from ..data import as_feature_array, check_inputs
 
@@ -774,12 +776,25 @@ class Sequential(Trainer, KerasVariableLists):
         """Per-output ``values`` as the model gives its outputs: the value alone for one output, else a list in
         the outputs' order, or a dict by their keys when they were given as a dict, one output too (as Keras's
         ``predict``)."""
+        values = self._in_keras_output_dtypes(values)
         if self._output_keys is not None:
             return dict(zip(self._output_keys, values))
         if self._output_indices is None:
             one_in = getattr(self, "_one_output_in", None)  # a subclass's call() returning (output,) or [output]
             return values[0] if one_in is None else one_in([values[0]])
         return tuple(values) if getattr(self, "_outputs_as_tuple", False) else list(values)
+
+    def _in_keras_output_dtypes(self, values: list) -> list:
+        """Outputs that Keras gives in an integer or bool dtype (an operation's: ``ops.argmax`` as the output),
+        computed in the model's floats, cast to it."""
+        if not self.built:
+            return values
+        layers = [wiring.layer_of(self._calls[i]) for i in self._output_layer_indices()]
+        dtypes = [getattr(layer, "keras_result_dtype", None) for layer in layers]
+        if not any(dtypes) or len(dtypes) != len(values):
+            return values
+        return [value if dtype is None or getattr(value, "dtype", None) is None else value.astype(dtype)
+                for value, dtype in zip(values, dtypes)]
 
     @property
     def dtype(self) -> str:
@@ -801,7 +816,9 @@ class Sequential(Trainer, KerasVariableLists):
 
     # ---- building ---------------------------------------------------------------------------------
     def build(self, input_shape=None) -> None:
-        """Create the weights for inputs of ``input_shape`` (with or without the leading batch dimension)."""
+        """Create the weights for inputs of ``input_shape``, batch axis first as in Keras: ``build((None, 784))``, or
+        ``build(x_train.shape)`` (any batch size). A shape of one axis, or the declared input's sample shape, is
+        taken as a sample's (gpunn's shorthand, ``build((784,))``)."""
         if not self._layers:
             raise ValueError("build: the model has no layers; add layers before building, fitting or predicting")
         declared = self.declared_input_shape
@@ -816,7 +833,9 @@ class Sequential(Trainer, KerasVariableLists):
             input_shape = tuple(input_shape)
             if declared is not None and input_shape[1:] == tuple(declared):
                 input_shape = input_shape[1:]
-            elif input_shape and input_shape[0] is None:
+            elif (input_shape and input_shape[0] is None) or (
+                    len(input_shape) >= 2 and not isinstance(input_shape[0], (tuple, list, dict))
+                    and (declared is None or input_shape != tuple(declared))):
                 input_shape = input_shape[1:]
             if self._input_layer is None and text_inputs.first_reader(self) is not None and declared is None:
                 # A Sequential started by a layer reading text, built for its strings' shape: it runs on what
@@ -946,7 +965,7 @@ class Sequential(Trainer, KerasVariableLists):
         """Built, and computing with this model's own buffers (every fit/evaluate/predict comes here first)."""
         if not self.built:
             if self.declared_input_shape is None:
-                Sequential.build(self, tuple(x_shape[1:]))
+                Sequential.build(self, (None,) + tuple(x_shape[1:]))
             else:
                 Sequential.build(self)
         self._claim_layers()

@@ -85,7 +85,7 @@ def checked_pair(factor, argument: str, message: str, in_range, from_number) -> 
 
 class ImagePreprocessingLayer(Layer):
     """``call(images, training=True)``: ``transform_images(images, training)`` on a batch of images in the
-    layer's compute dtype. Subclasses define ``transform_images``, and ``compute_output_shape`` (of a sample)
+    layer's compute dtype. Subclasses define ``transform_images``, and ``output_sample_shape``
     where it is not the input's."""
 
     computes_in_call = True  # user_layer.runs_call: its computation is its call(), run as a user's layer's is
@@ -166,7 +166,7 @@ class ImagePreprocessingLayer(Layer):
     def transform_images(self, images, training: bool):
         raise NotImplementedError
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         """A sample's output shape: the input's, but for the layers that resize or crop."""
         return tuple(input_shape)
 

@@ -16,7 +16,7 @@ def check_size(layer: str, height, width) -> tuple[int, int]:
 class _Sized(ImagePreprocessingLayer):
     """A layer whose output images are ``height`` x ``width``."""
 
-    def compute_output_shape(self, input_shape):
+    def output_sample_shape(self, input_shape):
         shape = list(input_shape)
         shape[self.height_axis], shape[self.width_axis] = self.height, self.width
         return tuple(shape)

@@ -238,7 +238,9 @@ def split(x, indices_or_sections, axis=0):
         if size % indices_or_sections:
             raise ValueError(f"split: {size} values along axis {axis} do not split into {indices_or_sections} equal "
                              "parts")
-        bounds = list(range(0, size, size // indices_or_sections))[1:]
+        step = size // indices_or_sections
+        # (an empty axis: as many empty parts)
+        bounds = [0] * (indices_or_sections - 1) if step == 0 else list(range(0, size, step))[1:]
     else:
         bounds = [int(b) for b in indices_or_sections]
     edges = [0] + bounds + [size]
@@ -466,6 +468,7 @@ def full(shape, fill_value, dtype=None):
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    num = int(f.convert_to_numpy(num))  # (a 0-d tensor too, as Keras takes it)
     values = np.linspace(start, stop, num=num, endpoint=endpoint, retstep=retstep, dtype=dtype or floatx(),
                          axis=axis)
     return (Tensor(values[0]), values[1]) if retstep else Tensor(values)

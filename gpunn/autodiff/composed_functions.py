@@ -80,6 +80,8 @@ def diagflat(x, k=0):
 
 def rot90(array, k=1, axes=(0, 1)):  # noqa: A002 (Keras's argument name)
     """A quarter turn k times in the plane of ``axes``, from the first axis towards the second (NumPy's)."""
+    if len(axes) != 2 or axes[0] == axes[1]:
+        raise ValueError(f"Invalid axes: {axes}. Axes must be a tuple of two different dimensions.")
     first, second = axes
     k %= 4
     if k == 0:

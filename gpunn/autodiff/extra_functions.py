@@ -339,7 +339,18 @@ def _between_order_statistics(xp, position, method: str, dtype, take):
     if method == "midpoint":
         return f.multiply(f.add(take(low), take(high)), 0.5)
     below, above = take(low), take(high)
-    return f.add(below, f.multiply(f.subtract(above, below), xp.asarray((position - low).astype(dtype))))
+    fraction = xp.asarray((position - low).astype(dtype))
+    with np.errstate(invalid="ignore"):  # (inf - inf: NaN, replaced below)
+        between = f.add(below, f.multiply(f.subtract(above, below), fraction))
+    infinite = xp.logical_or(xp.isinf(f._value(below)), xp.isinf(f._value(above)))
+    if not bool(xp.any(infinite)):
+        return between
+    # JAX's (Keras's backend) weighted form where a bound is infinite, -inf + (inf - -inf) * t being NaN: a quantile
+    # on an infinite value is it, one between -inf and a number is -inf
+    with np.errstate(invalid="ignore"):
+        weighted = f.add(f.where(fraction == 1, 0.0, f.multiply(below, 1 - fraction)),
+                         f.where(fraction == 0, 0.0, f.multiply(above, fraction)))
+    return f.where(infinite, weighted, between)
 
 
 def percentile(x, q, axis=None, method="linear", keepdims=False):

@@ -369,6 +369,8 @@ def clip(x, x_min, x_max):
 def where(condition, x1=None, x2=None):
     if x1 is None and x2 is None:
         return nonzero(condition)
+    if x1 is None or x2 is None:
+        raise ValueError("`x1` and `x2` either both should be `None` or both should have non-None value.")
     xp = array_module(condition, x1, x2)
     mask = xp.asarray(_value(condition, xp)).astype(bool)
     out = xp.where(mask, _value(x1, xp), _value(x2, xp))
@@ -704,6 +706,11 @@ def _reshaping(x, forward, back):
 
 
 def reshape(x, newshape):
+    dims = [newshape] if isinstance(newshape, (int, np.integer)) else \
+        [d for d in newshape if isinstance(d, (int, np.integer))] if isinstance(newshape, (tuple, list)) else []
+    if builtins.any(d < -1 for d in dims) or builtins.sum(d == -1 for d in dims) > 1:  # Keras's checks
+        raise ValueError("Each dimension in `newshape` must be a non-negative integer, or `-1` for a single unknown "
+                         f"dimension, with at most one -1. Received: newshape={newshape}.")
     return _reshaping(x, lambda xp, v: xp.reshape(v, newshape), lambda xp, g, v: g.reshape(v.shape))
 
 

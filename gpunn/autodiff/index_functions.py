@@ -123,7 +123,9 @@ def view(x, dtype=None):
     """The bytes of ``x`` read as ``dtype`` (the last axis resized by the ratio of the item sizes)."""
     x = _input(x)
     xp = array_module(x)
-    value = xp.ascontiguousarray(_array(x, xp))
+    value = _array(x, xp)
+    # (ascontiguousarray makes a 0-d array 1-d; a 0-d one keeps its shape, and NumPy refuses it another item size)
+    value = xp.ascontiguousarray(value) if value.ndim else value.copy()
     return Tensor(value if dtype is None else value.view(np.dtype(dtype)))
 
 

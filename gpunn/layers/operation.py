@@ -323,6 +323,11 @@ def symbolic_call(name: str, args, kwargs):
         # as Keras's ops.shape, the batch size unknown: a BatchSize, which an operation's shape takes
         symbolic.note_shape_read(None)  # (the user's ops.shape: its sample dimensions are the traced ones)
         return (BatchSize(args[0]),) + tuple(args[0].shape[1:])
+    if name == "ndim" and len(args) == 1 and not kwargs:
+        return len(args[0].shape)  # (known while the model is built: the rank, batch axis included)
+    if name == "size" and len(args) == 1 and not kwargs:
+        raise TypeError("gpunn.ops.size on a model's symbolic value: its number of values depends on the batch "
+                        "size, unknown while the model is built; use math.prod(x.shape[1:]) for a sample's")
     if name in ("zeros", "ones"):  # of a shape holding a batch size: Keras's Full, of that value
         arguments = inspect.signature(gpunn_ops._unwrapped[name]).bind(*args, **kwargs).arguments
         return symbolic_call("full", (arguments["shape"], 0.0 if name == "zeros" else 1.0),
@@ -363,8 +368,13 @@ def symbolic_call(name: str, args, kwargs):
         if str(error).startswith(f"gpunn.ops.{name}"):
             raise
         shapes = ", ".join(str(value.shape) for value in inputs)
-        raise type(error)(f"gpunn.ops.{name} on symbolic values of shapes {shapes} (run on a trial batch of 2 "
-                          f"samples to learn its output's shape): {error}") from None
+        message = (f"gpunn.ops.{name} on symbolic values of shapes {shapes} (run on a trial batch of 2 samples to "
+                   f"learn its output's shape): {error}")
+        try:
+            again = type(error)(message)
+        except TypeError:  # (an error class of other arguments, NumPy's _UFuncNoLoopError: its nearest builtin)
+            again = (ValueError if isinstance(error, ValueError) else TypeError)(message)
+        raise again from None
 
 
 def from_keras(entry: dict, node: dict) -> dict:

@@ -158,3 +158,34 @@ def test_a_sequential_of_any_length_builds_for_its_data():
     pooled.compile("sgd", "mse")
     pooled.fit(rng.integers(0, 10, size=(6, 7)), np.ones((6, 1)), verbose=0)
     assert pooled.predict(rng.integers(0, 10, size=(3, 4)), verbose=0).shape == (3, 1)
+
+
+ALONG_THE_UNKNOWN_AXIS = r'''
+import json, sys
+import numpy as np
+
+def run(keras, folder):
+    ops, layers = keras.ops, keras.layers
+    y = keras.Input(shape=(None,))
+    joined = ops.concatenate([y, y * 2.0], axis=-1)  # twice the unknown length: unknown too
+    total = ops.sum(joined, axis=-1, keepdims=True)  # one value per sample, whatever the length
+    model = keras.Model(y, layers.Dense(2, kernel_initializer="ones")(total))
+    z = keras.Input(shape=(None, 4))
+    stacked = layers.Concatenate(axis=1)([z, z])
+    found = {"shapes": [list(t.shape) for t in (joined, total, stacked, ops.expand_dims(y, -1),
+                                                 ops.transpose(ops.expand_dims(y, -1), (0, 2, 1)))],
+             "parameters": model.count_params()}
+    for length in (3, 5):
+        found[f"predicted for {length}"] = model.predict(np.ones((2, length), "float32"), verbose=0).tolist()
+    return found
+'''
+
+
+def test_operations_along_an_axis_of_any_length_keep_it_unknown(tmp_path_factory):
+    """An operation's shape along an input's unknown axis is found from a trial call on a longer one, for
+    operations and layers of several inputs too: a concatenation along it stays unknown (it read the trial
+    length), a reduction over it with keepdims is of length 1 (it read unknown), as Keras's static shapes."""
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(ALONG_THE_UNKNOWN_AXIS, tmp_path_factory)
+    assert ours == theirs

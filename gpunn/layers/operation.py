@@ -194,6 +194,15 @@ class Operation(Layer):
         kind = np.dtype(result.dtype).kind
         self.keras_result_dtype = np.dtype(result.dtype).name if kind in "biu" else None
 
+    def output_sample_shape(self, sample_shape):
+        """The shape of an output sample for inputs of ``sample_shape`` (a list of them for several), from a call
+        on a trial batch of 2: what the operation computes decides it."""
+        several = self.slots > 1
+        with np.errstate(all="ignore"):
+            result = self.call(self.trial_inputs(2, list(sample_shape) if several else tuple(sample_shape),
+                                                 self.dtype))
+        return tuple(result.shape[1:])
+
     def trial_inputs(self, rows: int, sample, dtype):
         """What the output's shape is learnt from: ones (indices of ``take`` among them); for the functions of
         invertible matrices, plus the identity over the last two axes (I + 1 1^T is positive definite)."""

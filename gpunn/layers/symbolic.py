@@ -220,11 +220,17 @@ def _variable_axes(parents, sample_shape, layer=None) -> tuple:
     after = tuple(sample_shape)
     if after == before:
         return tuple(sorted(axes))
-    if len(parents) == 1 and layer is not None and overrides.is_gpunn_class(type(layer)):
-        # twice as long: a Reshape((-1, 2)) that takes the built length takes this one too (one more might not)
-        longer = tuple(dim * 2 if axis in axes else dim for axis, dim in enumerate(before))
+    if layer is not None and overrides.is_gpunn_class(type(layer)):
+        # twice as long: a Reshape((-1, 2)) that takes the built length takes this one too (one more might not);
+        # a layer or operation of several inputs gets each of them so (a Concatenate along the unknown axis)
+        def longer(parent) -> tuple:
+            shape = tuple(parent._sample_shape if isinstance(parent, SymbolicTensor) else parent.output_shape)
+            variable = getattr(parent, "variable_axes", ())
+            return tuple(dim * 2 if axis in variable else dim for axis, dim in enumerate(shape))
+
         try:
-            moved = tuple(layer.output_sample_shape(longer))
+            moved = tuple(layer.output_sample_shape(longer(parents[0]) if len(parents) == 1
+                                                    else [longer(parent) for parent in parents]))
         except Exception:  # (a Reshape to a fixed shape takes one length only)
             return ()
         if len(moved) == len(after):

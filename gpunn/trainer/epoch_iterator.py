@@ -119,7 +119,7 @@ class EpochIterator:
     """
 
     def __init__(self, ops, comm, arrays: list[np.ndarray], batch_size: int, steps_per_epoch: int | None = None,
-                 shuffle: bool = False, rng: np.random.Generator | None = None, data: DeviceDataset | None = None):
+                 shuffle: bool | str = False, rng: np.random.Generator | None = None, data: DeviceDataset | None = None):
         self.ops, self.comm = ops, comm
         self.data = data if data is not None else DeviceDataset(ops, arrays)
         self.n = self.data.n
@@ -143,7 +143,12 @@ class EpochIterator:
         if self._done == 0 or self.steps_per_epoch is None:
             self._done = 0
             self._feed_done = None
-            if self.shuffle:
+            if self.shuffle == "batch":
+                # Keras's "batch": the rows of each batch shuffled among themselves, the batches in their order
+                self._order_host = np.concatenate([
+                    start + self.rng.permutation(min(self.batch_size, self.n - start))
+                    for start in range(0, self.n, self.batch_size)]).astype(np.int64)
+            elif self.shuffle:
                 self._order_host = self.rng.permutation(self.n)
         first = self._done
         count = min(self.steps, self.pass_batches - first)

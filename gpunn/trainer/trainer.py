@@ -679,11 +679,12 @@ class Trainer(TfKeras2Loops):
             val_batch_size = None if val is None else keras_batch_size(validation_batch_size or batch_size,
                                                                        validation_steps, len(val[0]))
             batch_size = keras_batch_size(batch_size, steps_per_epoch, len(x))
+            shuffle_mode = "batch" if isinstance(shuffle, str) and shuffle == "batch" else bool(shuffle)
             if val is not None and validation_steps is not None:  # Keras validates on validation_steps batches only
                 val = [a[:validation_steps * val_batch_size] for a in val]
             self._check_ranks_agree(distributed.current(), "fit", {
                 "samples": len(x), "batch_size": batch_size, "epochs": epochs, "initial_epoch": int(initial_epoch),
-                "steps_per_epoch": steps_per_epoch, "shuffle": bool(shuffle),
+                "steps_per_epoch": steps_per_epoch, "shuffle": shuffle_mode,
                 "sample_weights": None if weights is None else weights.shape[1:],
                 "targets": f"{y.dtype.name} {tuple(y.shape[1:])}",
                 "validation_samples": len(val[0]) if val is not None else 0,
@@ -701,7 +702,7 @@ class Trainer(TfKeras2Loops):
             # Every rank draws the same shuffles: the seed comes from rank 0.
             rng = np.random.default_rng(comm.broadcast_object(gpunn_random.new_seed()))
             iterator = EpochIterator(self.ops, comm, [x, y] + ([weights] if weights is not None else []), batch_size,
-                                     steps_per_epoch, shuffle=bool(shuffle), rng=rng)
+                                     steps_per_epoch, shuffle=shuffle_mode, rng=rng)
             iterator.enable_feed()  # steps fetch their own batches on the device (what a replay of several needs)
             cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self, verbose=verbose,
                                epochs=epochs, steps=iterator.steps)

@@ -51,6 +51,24 @@ def run(keras, folder):
             return self.flatten(x)
 
     found["user layer asking a sublayer"] = list(Wrapper().compute_output_shape((None, 4, 3)))
+    found["Dense of one axis"] = list(L.Dense(3).compute_output_shape((4,)))
+
+    class Half(L.Layer):  # no compute_output_shape of its own: Keras's Layer has none to give
+        def call(self, x):
+            return x[:, :2]
+
+    try:
+        Half().compute_output_shape((None, 7))
+    except NotImplementedError as error:
+        found["a layer without one"] = type(error).__name__
+
+    class LoggedDropout(L.Dropout):  # its own compute_output_shape, asking the built-in's
+        def compute_output_shape(self, input_shape):
+            return super().compute_output_shape(input_shape)
+
+    chain = keras.Sequential([keras.Input((4,)), LoggedDropout(0.5), L.Dense(2)])
+    found["subclass asking super()"] = [list(chain.output_shape),
+                                        list(LoggedDropout(0.5).compute_output_shape((None, 4)))]
     model = keras.Sequential([L.Flatten(), L.Dense(3)])
     model.build((16, 4, 5))  # model.build(x_train.shape)
     found["built for a batch shape"] = [list(w.shape) for w in model.weights]

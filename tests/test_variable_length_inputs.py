@@ -189,3 +189,67 @@ def test_operations_along_an_axis_of_any_length_keep_it_unknown(tmp_path_factory
 
     ours, theirs = run_script_both_ways(ALONG_THE_UNKNOWN_AXIS, tmp_path_factory)
     assert ours == theirs
+
+
+MASKS_AND_OPERATIONS = r'''
+import json, sys, warnings
+import numpy as np
+
+def run(keras, folder):
+    ops, layers = keras.ops, keras.layers
+    ids = np.array([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0]], "int32")
+    table = np.arange(18, dtype="float32").reshape(6, 3) / 10.0
+    found = {}
+    for name, after in (("masked", lambda e: e), ("times two", lambda e: e * 2.0),
+                        ("plus a layer of it", lambda e: e + layers.Dense(3, kernel_initializer="ones")(e)),
+                        ("concatenated", lambda e: ops.concatenate([e, e], axis=1))):
+        x = keras.Input(shape=(None,), dtype="int32")
+        embedding = layers.Embedding(6, 3, mask_zero=True)
+        pooled = layers.GlobalAveragePooling1D()(after(embedding(x)))
+        model = keras.Model(x, pooled)
+        embedding.set_weights([table])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            found[name] = np.round(model.predict(ids, verbose=0), 5).tolist()
+        found[name + " warnings"] = sorted({str(w.message)[:40] for w in caught if "mask" in str(w.message)})
+
+    points = keras.Input(shape=(None, 2))  # a fixed axis as long as the trial length of the unknown one
+    turned = ops.transpose(points, (0, 2, 1))
+    gram = ops.einsum("bti,btj->bij", points, points)
+    found["turned shapes"] = [list(t.shape) for t in (turned, gram, layers.Permute((2, 1))(points),
+                                                       layers.Reshape((2, -1))(keras.Input(shape=(None, 4))))]
+    head = layers.Dense(3, kernel_initializer="ones")
+    model = keras.Model(points, head(layers.Flatten()(gram)))
+    found["gram parameters"] = model.count_params()
+    found["gram predicted"] = model.predict(np.arange(30, dtype="float32").reshape(3, 5, 2), verbose=0).tolist()
+
+    class LearnedPositions(layers.Layer):  # a table sized to the length when known, else to a maximum
+        def build(self, input_shape):
+            found.setdefault("built for", list(input_shape))
+            self.table = self.add_weight(shape=(input_shape[1] or 16, input_shape[-1]), initializer="zeros")
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+        def call(self, x):
+            return x + self.table[: ops.shape(x)[1]]
+
+    x = keras.Input(shape=(None, 4))
+    model = keras.Model(x, layers.GlobalAveragePooling1D()(LearnedPositions()(x)))
+    model.set_weights([np.arange(64, dtype="float32").reshape(16, 4)])
+    for length in (5, 7):
+        predicted = model.predict(np.ones((1, length, 4), "float32"), verbose=0)
+        found[f"positions {length}"] = np.round(predicted, 4).tolist()
+    return found
+'''
+
+
+def test_masks_operations_and_builds_on_axes_of_any_length(tmp_path_factory):
+    """Keras's operations take no mask (``e * 2.0``, ``e + d``, ``ops.concatenate`` of a masked embedding: the
+    pooling after them averages every step, with no warning); a fixed axis as long as the trial length of an
+    unknown one is told apart from it (a transpose moves the unknown axis); a layer of the user's is built with None
+    for the unknown axis, as in Keras, and its weights then serve every length."""
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(MASKS_AND_OPERATIONS, tmp_path_factory)
+    assert ours == theirs

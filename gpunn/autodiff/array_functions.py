@@ -215,8 +215,12 @@ def top_k(x, k, sorted=True):  # noqa: A002 (Keras's argument name)
     value = _array(x, xp)
     if not 0 <= int(k) <= value.shape[-1]:
         raise ValueError(f"top_k: k={k} for a last axis of {value.shape[-1]} values")
-    keys = xp.where(xp.isnan(value), -xp.inf, -value)  # NaN the largest, as JAX's top_k (Keras's backend) ranks it
-    order = xp.argsort(keys, axis=-1, kind="stable") if xp is np else xp.argsort(keys, axis=-1)
+    def stable_order(keys):
+        return xp.argsort(keys, axis=-1, kind="stable") if xp is np else xp.argsort(keys, axis=-1)
+
+    # NaN the largest, above +inf, as JAX's top_k (Keras's backend) ranks it: by value, then the NaNs moved first
+    order = stable_order(xp.where(xp.isnan(value), -xp.inf, -value))
+    order = xp.take_along_axis(order, stable_order(~xp.isnan(xp.take_along_axis(value, order, axis=-1))), axis=-1)
     indices = order[..., :k]
     return take_along_axis(x, indices, axis=-1), Tensor(indices.astype("int32"))
 

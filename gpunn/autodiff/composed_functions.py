@@ -80,7 +80,8 @@ def diagflat(x, k=0):
 
 def rot90(array, k=1, axes=(0, 1)):  # noqa: A002 (Keras's argument name)
     """A quarter turn k times in the plane of ``axes``, from the first axis towards the second (NumPy's)."""
-    if len(axes) != 2 or axes[0] == axes[1]:
+    rank = len(f._shape(array))
+    if len(axes) != 2 or (rank and axes[0] % rank == axes[1] % rank):  # (1 and -1 of a matrix: one axis)
         raise ValueError(f"Invalid axes: {axes}. Axes must be a tuple of two different dimensions.")
     first, second = axes
     k %= 4

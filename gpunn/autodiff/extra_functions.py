@@ -340,17 +340,10 @@ def _between_order_statistics(xp, position, method: str, dtype, take):
         return f.multiply(f.add(take(low), take(high)), 0.5)
     below, above = take(low), take(high)
     fraction = xp.asarray((position - low).astype(dtype))
-    with np.errstate(invalid="ignore"):  # (inf - inf: NaN, replaced below)
-        between = f.add(below, f.multiply(f.subtract(above, below), fraction))
-    infinite = xp.logical_or(xp.isinf(f._value(below)), xp.isinf(f._value(above)))
-    if not bool(xp.any(infinite)):
-        return between
-    # JAX's (Keras's backend) weighted form where a bound is infinite, -inf + (inf - -inf) * t being NaN: a quantile
-    # on an infinite value is it, one between -inf and a number is -inf
+    # JAX's form (Keras's backend): below * (1 - t) + above * t; between -inf and a number, -inf (NumPy's
+    # below + (above - below) * t would give NaN), and NaN at an infinite value's own place, as JAX gives it
     with np.errstate(invalid="ignore"):
-        weighted = f.add(f.where(fraction == 1, 0.0, f.multiply(below, 1 - fraction)),
-                         f.where(fraction == 0, 0.0, f.multiply(above, fraction)))
-    return f.where(infinite, weighted, between)
+        return f.add(f.multiply(below, 1 - fraction), f.multiply(above, fraction))
 
 
 def percentile(x, q, axis=None, method="linear", keepdims=False):
@@ -361,7 +354,8 @@ def percentile(x, q, axis=None, method="linear", keepdims=False):
 
 
 def median(x, axis=None, keepdims=False):
-    return quantile(x, 0.5, axis=axis, keepdims=keepdims)
+    # (JAX's median: the midpoint of the two middle values, an infinite one's too)
+    return quantile(x, 0.5, axis=axis, method="midpoint", keepdims=keepdims)
 
 
 # ---- arrays -------------------------------------------------------------------------------------------------------

@@ -1043,19 +1043,20 @@ def fused_activation(x, name: str, alpha: float):
 
 # ---- losses, as keras.ops computes them -----------------------------------------------------------------------
 
-def _same_shapes(target, output) -> None:
-    """Keras's check of its cross-entropy ops: the target of the output's shape (no broadcasting)."""
+def _same_shapes(target, output, at_least_rank_1: bool = True) -> None:
+    """Keras's check of its cross-entropy ops: the target of the output's shape (no broadcasting); of rank 1 at
+    least but for the binary one, element-wise."""
     if _shape(target) != _shape(output):
         raise ValueError("Arguments `target` and `output` must have the same shape. Received: "
                          f"target.shape={_shape(target)}, output.shape={_shape(output)}")
-    if not _shape(target):
+    if at_least_rank_1 and not _shape(target):
         raise ValueError("Arguments `target` and `output` must be at least rank 1. Received: "
                          f"target.shape={_shape(target)}, output.shape={_shape(output)}")
 
 
 def binary_crossentropy(target, output, from_logits=False):
     """Element-wise, as ``keras.ops.binary_crossentropy`` (probabilities clipped to [eps, 1 - eps])."""
-    _same_shapes(target, output)
+    _same_shapes(target, output, at_least_rank_1=False)
     if from_logits:
         # log(1 + e^x) - x * t, written stably: max(x, 0) - x t + log(1 + e^-|x|)
         return add(subtract(relu(output), multiply(output, target)), softplus(negative(absolute(output))))

@@ -94,7 +94,7 @@ def nanpercentile(x, q, axis=None, method="linear", keepdims=False):
 
 
 def nanmedian(x, axis=None, keepdims=False):
-    return nanquantile(x, 0.5, axis=axis, keepdims=keepdims)
+    return nanquantile(x, 0.5, axis=axis, method="midpoint", keepdims=keepdims)  # (JAX's, as median)
 
 
 def corrcoef(x):

@@ -164,7 +164,7 @@ def _overrides_compute_output_shape(cls) -> bool:
     """Whether a class outside gpunn gives the layer a ``compute_output_shape`` of its own (Keras's, batch first)."""
     own = getattr(cls, "compute_output_shape", None)
     return own is not None and own is not Layer.compute_output_shape and \
-        own.__module__.split(".")[0] != "gpunn"
+        (getattr(own, "__module__", None) or "").split(".")[0] != "gpunn"
 
 
 def _several_shapes(shape) -> bool:
@@ -390,15 +390,24 @@ class Layer(KerasVariableLists):
         """The shape of an output sample for input samples of ``sample_shape`` (no batch axis; a list of them for
         a layer of several inputs): gpunn's layers compute with sample shapes. A layer class of the user's that
         defines Keras's ``compute_output_shape`` is asked through it."""
-        if _overrides_compute_output_shape(type(self)):
+        if _overrides_compute_output_shape(type(self)) and not self.__dict__.get("_asking_its_class"):
             batch_shape = ([(None,) + tuple(s) for s in sample_shape] if _several_shapes(sample_shape)
                            else (None,) + tuple(sample_shape))
-            return tuple(self.compute_output_shape(batch_shape))[1:]
+            # (its compute_output_shape may call super()'s, which comes back here: then the built-in's answer)
+            self.__dict__["_asking_its_class"] = True
+            try:
+                return tuple(self.compute_output_shape(batch_shape))[1:]
+            finally:
+                self.__dict__.pop("_asking_its_class", None)
         return sample_shape
 
     def compute_output_shape(self, input_shape):
         """Keras's: the output shape for inputs of ``input_shape``, batch axis first (a list of shapes for a layer
-        of several inputs), the batch size kept: ``Flatten().compute_output_shape((None, 4, 3)) == (None, 12)``."""
+        of several inputs), the batch size kept: ``Flatten().compute_output_shape((None, 4, 3)) == (None, 12)``.
+        A layer of the user's written from Layer has none unless it defines it, as in Keras."""
+        if _nearest_gpunn_class(type(self)) is Layer and type(self).__module__.split(".")[0] != "gpunn":
+            raise NotImplementedError(f"Layer {type(self).__name__} does not have a `compute_output_shape` method "
+                                      "implemented. Should implement `def compute_output_shape(self, input_shape)`.")
         shapes = list(input_shape) if _several_shapes(input_shape) else [input_shape]
         if any(not isinstance(shape, (tuple, list)) or len(shape) < 1 for shape in shapes):
             raise ValueError(f"input_shape: layer {self.name!r} ({type(self).__name__}) expects a shape with its "

@@ -46,6 +46,9 @@ class Dense(Layer):
     def output_sample_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)[:-1] + (self.units,)  # Keras's, whatever the rank (a shape of one axis too)
+
     def weight_specs(self):
         specs = [WeightSpec("kernel", (self.input_shape[-1], self.units), self.kernel_initializer,
                             self.kernel_regularizer, self.kernel_constraint)]

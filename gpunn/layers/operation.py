@@ -144,6 +144,13 @@ class Operation(Layer):
                           if isinstance(v, (_Slot, _BatchOf))})
         self.takes_inputs_list = self.slots > 1  # how a model hands it its inputs (wiring.py), before it is built
 
+    # Keras's operations take no mask and make none: an operation on a masked value gives an unmasked one, with
+    # no warning (a layer that does not support masking warns)
+    drops_masks = True
+
+    def output_mask_source(self, source):
+        return None
+
     @property
     def keras_class(self) -> str:
         return OPERATIONS[self.operation][1]

@@ -66,7 +66,11 @@ class SymbolicArithmetic:
     __int__ = __float__
 
     def _merged(self, other, kind: str, reverse: bool = False):
-        if is_symbolic(other) and sample_shape_of(other) == sample_shape_of(self):
+        from .symbolic_masks import mask_of
+
+        # (masked values: Keras's ``+`` is ops.add, which drops the masks, where the merge layer would combine them)
+        if is_symbolic(other) and sample_shape_of(other) == sample_shape_of(self) and \
+                mask_of(self) is None and mask_of(other) is None:
             from . import merging
 
             return getattr(merging, kind)([other, self] if reverse else [self, other])
@@ -218,8 +222,8 @@ def _variable_axes(parents, sample_shape, layer=None) -> tuple:
     if not axes:
         return ()
     after = tuple(sample_shape)
-    if after == before:
-        return tuple(sorted(axes))
+    # (a gpunn layer is asked first even where the shape is unchanged: a transpose of (length 2, 2 features) keeps
+    # the shape and moves the axis)
     if layer is not None and overrides.is_gpunn_class(type(layer)):
         # twice as long: a Reshape((-1, 2)) that takes the built length takes this one too (one more might not);
         # a layer or operation of several inputs gets each of them so (a Concatenate along the unknown axis)
@@ -235,6 +239,8 @@ def _variable_axes(parents, sample_shape, layer=None) -> tuple:
             return ()
         if len(moved) == len(after):
             return tuple(axis for axis, (dim, other) in enumerate(zip(after, moved)) if dim != other)
+    if after == before:
+        return tuple(sorted(axes))
     if len(after) < len(before):
         return ()
     return tuple(axis for axis in sorted(axes) if axis < len(after) and after[axis] == before[axis] and (
@@ -300,6 +306,10 @@ def call_symbolic(layer, inputs, training=None, mask=None) -> SymbolicTensor:
         parents = inputs
     else:
         shape, parents = sample_shape_of(inputs), [inputs]
+    # a layer of the user's gets None for the axes of any length in its build()'s shape, as Keras gives it (in
+    # every build, the model's and those for other lengths too: user_layer._run_build)
+    layer.__dict__["_unknown_build_axes"] = () if isinstance(inputs, list) else \
+        tuple(getattr(inputs, "variable_axes", ()) or ())
     if not layer.built or _shapes(layer.input_shape) != _shapes(shape):
         _build_layer(layer, shape)
     if not isinstance(inputs, list):  # (a Sequential's layers were built before their graph is made)

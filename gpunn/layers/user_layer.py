@@ -204,7 +204,11 @@ def _run_build(layer, user_build, sample) -> None:
         user_build()
         return
     if not (isinstance(sample, list) and spreads_inputs(layer)):
-        user_build(as_called(layer, _batch_shape(sample)))
+        shape = _batch_shape(sample)
+        unknown = layer.__dict__.get("_unknown_build_axes", ())
+        if unknown and not isinstance(shape, list):  # (axes of any length: None, as Keras gives them)
+            shape = (None,) + tuple(None if axis in unknown else dim for axis, dim in enumerate(shape[1:]))
+        user_build(as_called(layer, shape))
         return
     shapes = [_batch_shape(s) for s in sample]
     names = [f"{name}_shape" for name in _required_inputs(type(layer))]
@@ -376,6 +380,7 @@ def _forward(layer, x, training, out, record) -> None:
     grads = layer.bound.grads
     weights = {spec.name: Tensor(layer.bound.weights[spec.name], requires_grad=spec.name in grads)
                for spec in sublayers.own_specs(layer)}
+    below = _traced_built_in_sublayers(layer)
     _home(layer)._traced_weights = weights
     try:
         result = _call(layer, inputs, training, in_step=True)
@@ -383,6 +388,8 @@ def _forward(layer, x, training, out, record) -> None:
             user_masks.write_own_mask(layer, inputs)
     finally:
         _home(layer)._traced_weights = None
+        for owner, _ in below:
+            owner._traced_weights = None
     if several_outputs.returns_several(result):
         result = several_outputs.pack(result, out.shape[0], out.dtype)
     if tuple(result.shape) != tuple(out.shape):
@@ -390,7 +397,7 @@ def _forward(layer, x, training, out, record) -> None:
                          f"{out.shape[0]} rows, where it returned (batch,) + {tuple(layer.output_shape)} when built")
     out[...] = result.value
     record.update(result=result, inputs=inputs if isinstance(inputs, list) else [inputs], weights=weights,
-                  repeats=_home(layer)._repeats_now)
+                  repeats=_home(layer)._repeats_now, below=below)
     added = _home(layer)._added_now
     if getattr(layer, "_adds_losses", False):
         buffer = layer.workspace(out.shape[0]).buffer("added_losses", (), out.dtype)
@@ -403,6 +410,22 @@ def _forward(layer, x, training, out, record) -> None:
     elif added:
         raise ValueError(f"layer {layer.name!r}: call() gave add_loss a loss only now, not when the layer was built "
                          "(one call with training=False); give it one in both modes")
+
+
+def _traced_built_in_sublayers(layer) -> list:
+    """[(sublayer, {weight name: Tensor})] of the built-in layers below ``layer`` (not through a layer of the
+    user's, which traces its own), their weights traced while ``layer``'s call() runs: a call() may read them
+    directly (``self.dense.bias``, tied weights), and that use carries a gradient too. Their own forward reads
+    their arrays, as before."""
+    below = []
+    for path, owner in sublayers.owners(layer):
+        if not path or sublayers._is_user_layer(owner) or not owner.bound.weights:
+            continue
+        traced = {name: Tensor(array, requires_grad=name in owner.bound.grads)
+                  for name, array in owner.bound.weights.items()}
+        owner._traced_weights = traced
+        below.append((owner, traced))
+    return below
 
 
 def _backward(layer, dy, dxs, record) -> None:
@@ -421,7 +444,9 @@ def _backward(layer, dy, dxs, record) -> None:
         result = functions.add(functions.sum(functions.multiply(result, Tensor(dy))),
                                functions.multiply(record["added"], scale))
         dy = functions.ones_like(result).value
-    found = gradients(result, inputs + [weights[name] for name in names], dy)
+    read_below = [(owner, name, tensor) for owner, traced in record.get("below", ())
+                  for name, tensor in traced.items() if tensor.requires_grad]
+    found = gradients(result, inputs + [weights[name] for name in names] + [t for _, _, t in read_below], dy)
     repeated_sublayer_calls.add_gradients(record["repeats"], layer.ops)
     for name, grad in zip(names, found[len(inputs):]):
         target = layer.bound.grads[name]
@@ -429,6 +454,11 @@ def _backward(layer, dy, dxs, record) -> None:
             target[...] = 0  # the output does not depend on this weight
         else:
             target[...] = grad
+    # a built-in sublayer's weight read by call() itself (``self.dense.bias * h``): that use's gradient added to
+    # what the sublayer's own backprop wrote for its calls
+    for (owner, name, _), grad in zip(read_below, found[len(inputs) + len(names):]):
+        if grad is not None:
+            owner.bound.grads[name][...] += grad
     for dx, grad in zip(dxs, found):
         if dx is not None:
             dx[...] = 0 if grad is None else grad

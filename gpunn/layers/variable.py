@@ -313,8 +313,12 @@ def _binary(name):
         if isinstance(other, Variable):
             other = other.value
         # the arithmetic of gpunn.ops (Tensors), whose result dtypes are Keras's (float32 Variable + int32 array:
-        # float32), where NumPy's operators would widen to float64
-        return host_result(getattr(Tensor(self.value), name)(other).value)
+        # float32), where NumPy's operators would widen to float64; with a Tensor (a value being differentiated in
+        # a call()), the Tensor it makes, which carries the gradient on
+        result = getattr(Tensor(self.value), name)(other)
+        if isinstance(other, Tensor) or getattr(other, "_autodiff_tensor", None) is not None:
+            return result
+        return host_result(result.value)
 
     method.__name__ = name
     return method

@@ -190,7 +190,7 @@ def link_masks(layers: list, sources, passes_mask, refuse, output_indices=None) 
         reads = [values.get(s) for s in sources[i]]  # a model's input carries no mask
         masked = [s for s in reads if s is not None]
         if takes_list(layer):
-            if masked:
+            if masked and not getattr(layer, "drops_masks", False):
                 refuse(layer, masked[0])
             values[i] = None
             continue

@@ -57,6 +57,12 @@ def run(keras, folder):
     both_infinite = np.array([[1.0, np.inf, 3.0, -np.inf], [-np.inf, -np.inf, 1.0, 2.0]], "float32")
     value("quantiles at infinite places", lambda: ops.quantile(both_infinite, [0.0, 0.5, 1.0, 0.3], axis=1))
     value("median of an even count", lambda: ops.median(np.array([1.0, np.inf, 2.0, 5.0], "float32")))
+    tens = np.arange(11, dtype="float32") * 10
+    for method in ("lower", "higher", "midpoint", "nearest", "linear"):
+        value(f"quantiles by {method}", lambda: [ops.quantile(tens, np.float32(q), method=method)
+                                                  for q in (0.7, 0.1, 0.25)] + [
+            ops.quantile(np.array([0.0, 10.0, 20.0], "float32"), 0.75, method=method),
+            ops.nanquantile(np.array([[0.0, 10.0, np.nan, 20.0]], "float32"), [0.25, 0.75], axis=1, method=method)])
     value("top_k of inf and nan", lambda: ops.top_k(np.array([1.0, np.inf, -np.inf, np.nan], "float32"), 2))
     value("binary crossentropy of numbers", lambda: ops.binary_crossentropy(1.0, 0.3))
     value("rot90 of one axis twice named", lambda: ops.rot90(np.ones((2, 3)), axes=(1, -1)))

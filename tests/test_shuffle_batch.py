@@ -37,5 +37,5 @@ def test_shuffled_batches_train_as_unshuffled_ones_under_a_mean_loss(numpy_backe
         model.set_weights(start)
         model.compile(optimizer=gpunn.optimizers.SGD(0.5), loss="mse")
         histories[shuffle] = model.fit(x, y, batch_size=4, epochs=3, shuffle=shuffle, verbose=0).history["loss"]
-    np.testing.assert_allclose(histories["batch"], histories[False], rtol=1e-6)
+    np.testing.assert_allclose(histories["batch"], histories[False], rtol=1e-5)  # (sums of rows in another order)
     assert not np.allclose(histories[True], histories[False], rtol=1e-3)

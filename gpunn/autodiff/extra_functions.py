@@ -315,8 +315,8 @@ def quantile(x, q, axis=None, method="linear", keepdims=False):
         return Tensor(xp.full(levels.shape + shape, np.nan, dtype=value.dtype))
     rows = f.reshape(f.transpose(x, kept + list(axes)), tuple(value.shape[k] for k in kept) + (-1,))
     ordered = af.sort(rows, axis=-1)
-    out = _between_order_statistics(np, levels * (rows.shape[-1] - 1), method, value.dtype,
-                                    lambda places: af.take(ordered, xp.asarray(places), axis=-1))
+    out = _between_order_statistics(np, position_dtype(value)(levels) * position_dtype(value)(rows.shape[-1] - 1),
+                                    method, value.dtype, lambda places: af.take(ordered, xp.asarray(places), axis=-1))
     if levels.ndim:
         out = af.moveaxis(out, -1, 0)
     if keepdims:
@@ -324,6 +324,13 @@ def quantile(x, q, axis=None, method="linear", keepdims=False):
     if value.dtype.kind == "f":  # NumPy: a slice holding a NaN has NaN quantiles
         out = f.where(xp.any(xp.isnan(value), axis=axes, keepdims=keepdims), np.nan, out)
     return out
+
+
+def position_dtype(value):
+    """The float type quantiles' places are computed in: the values' (float32 for integers), as JAX computes
+    ``q * (n - 1)`` in q's float32, where 0.7 * 10 rounds to 7 exactly (in float64 it is 6.99999988, whose floor
+    is 6: another element for the "lower" method)."""
+    return value.dtype.type if value.dtype.kind == "f" else np.float32
 
 
 def _between_order_statistics(xp, position, method: str, dtype, take):
@@ -335,7 +342,7 @@ def _between_order_statistics(xp, position, method: str, dtype, take):
     if method == "higher":
         return take(high)
     if method == "nearest":
-        return take(xp.round(position).astype(np.int64))  # halves to even, as NumPy
+        return take(xp.where(position - low <= 0.5, low, high))  # halves down, as JAX (Keras's backend)
     if method == "midpoint":
         return f.multiply(f.add(take(low), take(high)), 0.5)
     below, above = take(low), take(high)

@@ -74,7 +74,8 @@ def nanquantile(x, q, axis=None, method="linear", keepdims=False):
     rows = f.reshape(f.transpose(x, kept + list(axes)), tuple(value.shape[k] for k in kept) + (-1,))
     ordered = af.sort(rows, axis=-1)  # NaNs sort last
     count = xp.sum(~xp.isnan(_array(rows, xp)), axis=-1, keepdims=True)  # values per slice that are not NaN
-    position = xp.maximum(count - 1, 0).astype(np.float64) * xp.asarray(levels.reshape(-1))
+    typed = ef.position_dtype(value)
+    position = xp.maximum(count - 1, 0).astype(typed) * xp.asarray(levels.reshape(-1).astype(typed))
     out = ef._between_order_statistics(xp, position, method, value.dtype,
                                        lambda places: af.take_along_axis(ordered, places, axis=-1))
     out = f.where(xp.broadcast_to(count == 0, out.shape), np.nan, out)

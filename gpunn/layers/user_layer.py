@@ -380,16 +380,20 @@ def _forward(layer, x, training, out, record) -> None:
     grads = layer.bound.grads
     weights = {spec.name: Tensor(layer.bound.weights[spec.name], requires_grad=spec.name in grads)
                for spec in sublayers.own_specs(layer)}
-    below = _traced_built_in_sublayers(layer)
-    _home(layer)._traced_weights = weights
+    home = _home(layer)
+    # (restored after the call: an outer layer of the user's calling this one traces its weights too, and reads
+    # them after this call)
+    before = home.__dict__.get("_traced_weights")
+    below = _traced_sublayers(layer)
+    home._traced_weights = weights
     try:
         result = _call(layer, inputs, training, in_step=True)
         if getattr(layer, "_makes_own_mask", False):
             user_masks.write_own_mask(layer, inputs)
     finally:
-        _home(layer)._traced_weights = None
-        for owner, _ in below:
-            owner._traced_weights = None
+        home._traced_weights = before
+        for owner, _, kept in below:
+            owner._traced_weights = kept
     if several_outputs.returns_several(result):
         result = several_outputs.pack(result, out.shape[0], out.dtype)
     if tuple(result.shape) != tuple(out.shape):
@@ -412,19 +416,19 @@ def _forward(layer, x, training, out, record) -> None:
                          "(one call with training=False); give it one in both modes")
 
 
-def _traced_built_in_sublayers(layer) -> list:
-    """[(sublayer, {weight name: Tensor})] of the built-in layers below ``layer`` (not through a layer of the
-    user's, which traces its own), their weights traced while ``layer``'s call() runs: a call() may read them
-    directly (``self.dense.bias``, tied weights), and that use carries a gradient too. Their own forward reads
-    their arrays, as before."""
+def _traced_sublayers(layer) -> list:
+    """[(sublayer, {weight name: Tensor}, what it traced before)] of the layers below ``layer``, their own weights
+    traced while ``layer``'s call() runs: a call() may read them directly (``self.dense.bias``, tied weights, a
+    weight of a layer of the user's it holds), and that use carries a gradient too. Their own calls compute as
+    before (a layer of the user's traces its weights anew while its call() runs)."""
     below = []
     for path, owner in sublayers.owners(layer):
-        if not path or sublayers._is_user_layer(owner) or not owner.bound.weights:
+        names = [spec.name for spec in sublayers.own_specs(owner)]
+        if not path or not names or not all(name in owner.bound.weights for name in names):
             continue
-        traced = {name: Tensor(array, requires_grad=name in owner.bound.grads)
-                  for name, array in owner.bound.weights.items()}
+        traced = {name: Tensor(owner.bound.weights[name], requires_grad=name in owner.bound.grads) for name in names}
+        below.append((owner, traced, owner.__dict__.get("_traced_weights")))
         owner._traced_weights = traced
-        below.append((owner, traced))
     return below
 
 
@@ -444,7 +448,7 @@ def _backward(layer, dy, dxs, record) -> None:
         result = functions.add(functions.sum(functions.multiply(result, Tensor(dy))),
                                functions.multiply(record["added"], scale))
         dy = functions.ones_like(result).value
-    read_below = [(owner, name, tensor) for owner, traced in record.get("below", ())
+    read_below = [(owner, name, tensor) for owner, traced, _ in record.get("below", ())
                   for name, tensor in traced.items() if tensor.requires_grad]
     found = gradients(result, inputs + [weights[name] for name in names] + [t for _, _, t in read_below], dy)
     repeated_sublayer_calls.add_gradients(record["repeats"], layer.ops)

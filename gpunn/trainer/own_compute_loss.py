@@ -53,11 +53,60 @@ def _step(model, ops, x, y_true, y_pred, grad_scale, sample_weight, per_sample_o
     weights = None if sample_weight is None else Tensor(sample_weight)
 
     def loss(truth, prediction):
-        return model.compute_loss(x=inputs, y=truth, y_pred=prediction, sample_weight=weights, **kwargs)
+        if gradient_out is None:
+            return model.compute_loss(x=inputs, y=truth, y_pred=prediction, sample_weight=weights, **kwargs)
+        read = _traced_model_weights(model)
+        try:
+            result = model.compute_loss(x=inputs, y=truth, y_pred=prediction, sample_weight=weights, **kwargs)
+        finally:
+            for owner, _, kept in read:
+                owner._traced_weights = kept
+        _refuse_weights_in_the_loss(model, result, read)
+        return result
 
     # the sample weights go to compute_loss, which applies them (Keras's contract); none are applied again here
     user_functions.loss_step(f"{type(model).__name__}.compute_loss", loss, y_true, y_pred, grad_scale, None,
                              per_sample_out, gradient_out, False)
+
+
+def _traced_model_weights(model) -> list:
+    """[(layer, {name: Tensor}, what it traced before)] for the trainable weights of the model's layers, traced
+    while its compute_loss runs, so that a loss reading one (``ops.sum(ops.square(self.layers[1].kernel))``) is
+    seen."""
+    from ..layers import sublayers
+
+    read = []
+    for layer in model._graph_layers:
+        for _, owner in sublayers.owners(layer):
+            names = [spec.name for spec in sublayers.own_specs(owner)
+                     if spec.trainable and spec.name in owner.bound.grads]
+            if names:
+                traced = {name: Tensor(owner.bound.weights[name], requires_grad=True) for name in names}
+                read.append((owner, traced, owner.__dict__.get("_traced_weights")))
+                owner._traced_weights = traced
+    return read
+
+
+def _refuse_weights_in_the_loss(model, result, read) -> None:
+    """Refuse a loss that depends on a weight of the model: Keras differentiates compute_loss with respect to every
+    trainable weight, and gpunn's step takes its gradient with respect to y_pred only, so the weight would not get
+    that part of its gradient (a weight read for a metric, which the loss does not depend on, is fine)."""
+    watched = {id(tensor): (owner, name) for owner, traced, _ in read for name, tensor in traced.items()}
+    stack, seen = [result] if isinstance(result, Tensor) else [], set()
+    while stack:
+        tensor = stack.pop()
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        if id(tensor) in watched:
+            owner, name = watched[id(tensor)]
+            raise ValueError(
+                f"{type(model).__name__}.compute_loss: the loss it returns depends on the weight {name!r} of layer "
+                f"{owner.name!r}; gpunn differentiates compute_loss with respect to y_pred only, so that weight "
+                "would not get this part of its gradient (Keras differentiates it with respect to every weight). "
+                "Give the layer a regularizer (kernel_regularizer=...), or add the penalty in a layer's call() "
+                "with self.add_loss(...)")
+        stack.extend(getattr(tensor, "_parents", ()))
 
 
 def trained_outside_call(model) -> list:

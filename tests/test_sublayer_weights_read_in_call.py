@@ -62,7 +62,8 @@ def run(keras, folder):
 
         def call(self, x):
             h = self.inner(x)
-            return h + ops.matmul(x, self.inner.w) + self.inner.dense.kernel[0] * x
+            return h + ops.matmul(x, self.inner.w) + self.inner.dense.kernel[0] * x + \
+                ops.matmul(x, self.inner.dense.kernel.value)  # (.value: the traced value, as Keras's)
 
     x = np.linspace(-1, 1, 16, dtype="float32").reshape(8, 2)
     y = 3 * x

@@ -58,15 +58,23 @@ class Variable:
         return array
 
     @property
-    def value(self):
-        """The current value: the backend array itself (a view into the model's buffer), as Keras's ``value``."""
+    def _current(self):
+        """The backend array itself (a view into the model's buffer)."""
         array = self._array
         return array if self._view_shape is None else array.reshape(self._view_shape)
+
+    @property
+    def value(self):
+        """The current value, as Keras's ``value``: the backend array itself (a view into the model's buffer); in
+        a call() being differentiated, the Tensor the weight is there (Keras's traced value), which carries the
+        gradient."""
+        traced = self._traced()
+        return traced if traced is not None else self._current
 
     def numpy(self) -> np.ndarray:
         """A NumPy copy of the current value."""
         ops = self._ops()
-        return np.array(ops.to_numpy(self.value) if ops is not None else self.value, copy=True)
+        return np.array(ops.to_numpy(self._current) if ops is not None else self._current, copy=True)
 
     def _ops(self):
         return getattr(self._layer, "ops", None)
@@ -85,13 +93,13 @@ class Variable:
         with compute_turns.turn(self._ops()):
             target = self._writable()
             target[...] = target + self._converted(value)
-        return self.value
+        return self._current
 
     def assign_sub(self, value):
         with compute_turns.turn(self._ops()):
             target = self._writable()
             target[...] = target - self._converted(value)
-        return self.value
+        return self._current
 
     def __setitem__(self, index, value) -> None:
         with compute_turns.turn(self._ops()):
@@ -103,7 +111,7 @@ class Variable:
         if self._read is not None:
             raise ValueError(f"variable {self.path!r}: it is a constant of the layer (given to its constructor), "
                              "not a weight; it cannot be assigned")
-        return self.value
+        return self._current
 
     def _converted(self, value):
         """``value`` on the weight's device and in its dtype, after checking its shape."""
@@ -112,7 +120,7 @@ class Variable:
         if isinstance(value, Tensor):  # an assignment in a call(): its value, never differentiated (as in Keras)
             value = value.value
         ops = self._ops()
-        target = self.value
+        target = self._current
         if ops is not None and not ops.on_host and isinstance(value, ops.xp.ndarray):
             array = value.astype(target.dtype, copy=False)
         else:
@@ -143,7 +151,7 @@ class Variable:
 
     @property
     def shape(self) -> tuple:
-        return tuple(self.value.shape)
+        return tuple(self._current.shape)
 
     @property
     def ndim(self) -> int:
@@ -156,7 +164,7 @@ class Variable:
     @property
     def dtype(self) -> str:
         """The name of the value's dtype ('float32'), a string as Keras's."""
-        return np.dtype(self.value.dtype).name
+        return np.dtype(self._current.dtype).name
 
     @property
     def trainable(self) -> bool:
@@ -235,13 +243,13 @@ class Variable:
     def _autodiff_tensor(self):
         """The weight as gpunn.ops functions take it: the traced Tensor, else a constant of its value."""
         traced = self._traced()
-        return traced if traced is not None else Tensor(self.value)
+        return traced if traced is not None else Tensor(self._current)
 
     # ---- as an array ----------------------------------------------------------------------------------
     def __array__(self, dtype=None, copy=None):
         if self._traced() is not None and self._traced().requires_grad:
             return self._traced().__array__(dtype)  # raises: the weight's gradient would be dropped
-        value = self.value
+        value = self._current
         ops = self._ops()
         host = ops.to_numpy(value) if ops is not None else np.asarray(value)
         if copy is not False and isinstance(value, np.ndarray):
@@ -256,7 +264,7 @@ class Variable:
     def __getitem__(self, index):
         """A slice of the value: a new array (a Keras tensor is), on the CPU with ``.numpy()``."""
         traced = self._traced()
-        return traced[index] if traced is not None else host_result(self.value[index].copy())
+        return traced[index] if traced is not None else host_result(self._current[index].copy())
 
     def __float__(self) -> float:
         return float(self._scalar())
@@ -273,13 +281,13 @@ class Variable:
         raise TypeError("A Keras Variable cannot be used as a boolean.")  # Keras's message
 
     def __neg__(self):
-        return -self._traced() if self._traced() is not None else host_result(-self.value)
+        return -self._traced() if self._traced() is not None else host_result(-self._current)
 
     def __pos__(self):
-        return self._traced() if self._traced() is not None else host_result(self.value.copy())
+        return self._traced() if self._traced() is not None else host_result(self._current.copy())
 
     def __abs__(self):
-        return abs(self._traced()) if self._traced() is not None else host_result(abs(self.value))
+        return abs(self._traced()) if self._traced() is not None else host_result(abs(self._current))
 
     def __invert__(self):
         return host_result(~np.asarray(self))
@@ -315,7 +323,7 @@ def _binary(name):
         # the arithmetic of gpunn.ops (Tensors), whose result dtypes are Keras's (float32 Variable + int32 array:
         # float32), where NumPy's operators would widen to float64; with a Tensor (a value being differentiated in
         # a call()), the Tensor it makes, which carries the gradient on
-        result = getattr(Tensor(self.value), name)(other)
+        result = getattr(Tensor(self._current), name)(other)
         if isinstance(other, Tensor) or getattr(other, "_autodiff_tensor", None) is not None:
             return result
         return host_result(result.value)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gpunn
-from helpers import assert_close_to_keras, eager_and_replayed, run_case_both_ways
+from helpers import assert_close_to_keras, eager_and_replayed, numpy_backend, run_case_both_ways  # noqa: F401
 
 CASE = r'''
 import numpy as np
@@ -253,3 +253,18 @@ def test_masks_operations_and_builds_on_axes_of_any_length(tmp_path_factory):
 
     ours, theirs = run_script_both_ways(MASKS_AND_OPERATIONS, tmp_path_factory)
     assert ours == theirs
+
+
+def test_a_weight_of_a_length_of_any_size_is_refused_as_keras_refuses_it(numpy_backend):
+    """A layer of the user's is built with None for an axis of any length, as in Keras; a weight of that shape is
+    refused with Keras's message (it was a TypeError from deep inside)."""
+    class Positions(gpunn.layers.Layer):
+        def build(self, input_shape):
+            self.table = self.add_weight(shape=(input_shape[1], input_shape[-1]))
+
+        def call(self, x):
+            return x
+
+    x = gpunn.Input((None, 4))
+    with pytest.raises(ValueError, match=r"fully-defined \(no `None` dimensions\). Received: shape=\(None, 4\)"):
+        Positions()(x)

@@ -492,7 +492,11 @@ class Layer(KerasVariableLists):
             raise ValueError(f"name: layer {self.name!r} already has a weight {name!r}")
         if not isinstance(name, str) or "/" in name:  # '/' separates the weights of sublayers (sublayers.py)
             raise ValueError(f"name: expected a string without '/' (as Keras's), got {name!r}")
-        specs.append(WeightSpec(name, normalize_shape("shape", () if shape is None else shape) if shape != () else (),
+        shape = normalize_shape("shape", () if shape is None else shape) if shape != () else ()
+        if None in shape:  # (an axis of any length, which a build() may be given: Keras's refusal)
+            raise ValueError(f"Shapes used to initialize variables must be fully-defined (no `None` dimensions). "
+                             f"Received: shape={shape} for variable path='{self.name}/{name}'")
+        specs.append(WeightSpec(name, shape,
                                 initializers.get(initializer), regularizers.get(regularizer),
                                 constraints.get(constraint), bool(trainable)))
         return self.variable(name)

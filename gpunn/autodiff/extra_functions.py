@@ -342,7 +342,8 @@ def _between_order_statistics(xp, position, method: str, dtype, take):
     if method == "higher":
         return take(high)
     if method == "nearest":
-        return take(xp.where(position - low <= 0.5, low, high))  # halves down, as JAX (Keras's backend)
+        # halves to even, as NumPy, TensorFlow and Keras's numpy backend (its jax backend takes the lower one)
+        return take(xp.round(position).astype(np.int64))
     if method == "midpoint":
         return f.multiply(f.add(take(low), take(high)), 0.5)
     below, above = take(low), take(high)

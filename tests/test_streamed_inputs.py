@@ -542,3 +542,26 @@ def test_a_py_dataset_s_epoch_hooks_are_called_as_keras_calls_them(tmp_path_fact
     assert ours == theirs
     assert ours["first_fit"] == ["begin", 0, "end", "begin", 0, 1, "end", "begin", 0, 1, "end"]
     assert ours["validation"] == ["end", "begin", 0, 1, "end"] * 2
+
+
+def test_an_empty_py_dataset_is_refused_by_name_before_its_first_batch_is_read():
+    """Keras reads a PyDataset's first batch before fit's loop (to build its losses and metrics); of one of no
+    batches that read would raise the dataset's own IndexError: it is refused as an empty source instead."""
+    class Empty(gpunn.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.read = []
+
+        def __len__(self):
+            return 0
+
+        def __getitem__(self, index):
+            self.read.append(index)
+            raise IndexError(f"index {index} out of range")
+
+    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(3)])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    data = Empty()
+    with pytest.raises(ValueError, match="x: the PyDataset yielded no batch"):
+        model.fit(data, epochs=1, verbose=0)
+    assert data.read == []

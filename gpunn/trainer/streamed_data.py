@@ -274,9 +274,12 @@ class BatchStream:
         """The next batch, read now and handed out by the next ``next_batch()``; an empty source is an error,
         as in Keras."""
         if not self._fill_pending():
-            raise ValueError(f"{self.argument}: the {self.kind} yielded no batch; it must yield at least one "
-                             "(x, y) or (x, y, sample_weight) tuple")
+            raise self._no_batch()
         return self._pending[0]
+
+    def _no_batch(self) -> ValueError:
+        return ValueError(f"{self.argument}: the {self.kind} yielded no batch; it must yield at least one (x, y) "
+                          "or (x, y, sample_weight) tuple")
 
     def _read(self):
         try:
@@ -336,6 +339,8 @@ class BatchStream:
         dataset = self.reader.dataset
         if peek:
             self.reader.on_epoch_begin()
+            if self.reader.num_batches == 0:  # (its own IndexError would come out of dataset[0])
+                raise self._no_batch()
             dataset[0]
         dataset.on_epoch_end()
 

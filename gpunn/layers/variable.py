@@ -197,20 +197,22 @@ class Variable:
         frozen = sublayers.frozen_variables(self._layer)
         sublayers.set_frozen_variables(self._layer, frozen - {self._name} if value else frozen | {self._name})
 
+    def _trained_spec(self):
+        """The WeightSpec training uses for this weight (its regularizer and constraint), None for a read-only one."""
+        if self._read is not None:
+            return None
+        return next((s for s in self._layer.trained_weight_specs() if s.name == self._name), None)
+
     @property
     def constraint(self):
         """As in Keras: the weight's constraint (applied after each optimizer update while it trains), or None."""
-        if self._read is not None:
-            return None
-        spec = next((s for s in self._layer.trained_weight_specs() if s.name == self._name), None)
+        spec = self._trained_spec()
         return None if spec is None else spec.constraint
 
     @property
     def regularizer(self):
         """As in Keras: the weight's regularizer (its penalty added to the loss while it trains), or None."""
-        if self._read is not None:
-            return None
-        spec = next((s for s in self._layer.trained_weight_specs() if s.name == self._name), None)
+        spec = self._trained_spec()
         return None if spec is None else spec.regularizer
 
     @property

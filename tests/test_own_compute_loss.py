@@ -213,3 +213,61 @@ def test_loss_weights_count_once_in_an_own_compute_loss_calling_super(tmp_path_f
     for key, (evaluated, losses) in theirs.items():
         assert ours[key][0] == pytest.approx(evaluated, rel=1e-6)
         np.testing.assert_allclose(ours[key][1], losses, rtol=1e-6)
+
+
+def _student_and_loss(call_there):
+    """A model training a student whose compute_loss calls ``call_there(model, x)`` and adds it to its loss."""
+    student = gpunn.Sequential([layers.Input((3,)), layers.Dense(4, activation="relu", name="hidden"),
+                                layers.Dense(2, name="out")])
+    features = gpunn.Model(student.inputs, student.get_layer("hidden").output)
+
+    class Student(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.student, self.features = student, features
+
+        def call(self, x, training=None):
+            return self.student(x, training=training)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            extra = gpunn.ops.mean(gpunn.ops.square(call_there(self, x)))
+            return gpunn.ops.mean(gpunn.ops.square(y - y_pred)) + 0.1 * extra
+
+    return Student()
+
+
+@pytest.mark.parametrize("call_there", [lambda model, x: model.features(x, training=True),
+                                        lambda model, x: model(x), lambda model, x: model.student(x),
+                                        lambda model, x: model.student.layers[0](x)],
+                         ids=["feature-extractor", "self", "student", "layer"])
+def test_the_models_own_layers_run_again_in_compute_loss_are_refused_before_a_weight_moves(numpy_backend,
+                                                                                             call_there):
+    """Keras differentiates them; gpunn's step differentiates compute_loss by y_pred alone, and such a call would
+    write over the forward pass its backward pass reads (and a model sharing the layers took them to its own
+    buffers, from which the next step copied the old values back: training stood still, without a word)."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 3)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")
+    model = _student_and_loss(call_there)
+    model.compile(optimizer="sgd")
+    model(x[:2])
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=r"Student\.compute_loss: layer 'hidden' of model 'student(_\d+)?' was called "
+                                         r"while the model's step computes its loss"):
+        model.fit(x, y, batch_size=8, verbose=0)
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="was called while the model's step computes its loss"):
+        model.evaluate(x, y, verbose=0)
+    # outside a step, the extractor reads the model's weights
+    np.testing.assert_allclose(model.features(x), np.maximum(x @ before[0] + before[1], 0), rtol=1e-6)
+
+
+def test_a_frozen_teacher_of_its_own_still_runs_in_compute_loss(numpy_backend):
+    model = _student_and_loss(lambda model, x: model.teacher(x))
+    model.teacher = gpunn.Sequential([layers.Input((3,)), layers.Dense(2)])
+    model.teacher.trainable = False
+    model.compile(optimizer=gpunn.optimizers.SGD(0.1))
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 3)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")
+    losses = model.fit(x, y, batch_size=8, epochs=3, verbose=0, shuffle=False).history["loss"]
+    assert losses[2] < losses[1] < losses[0]

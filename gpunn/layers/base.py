@@ -20,7 +20,7 @@ from ..naming import snake_case, uniquify
 from ..autodiff import Tensor
 from ..autodiff.default_float import floatx
 from ..ops.workspace import Workspace, Workspaces
-from . import (activity_losses, keyword_inputs, sublayers, symbolic, tf_pipeline, training_override,
+from . import (activity_losses, keyword_inputs, loss_window, sublayers, symbolic, tf_pipeline, training_override,
                user_layer, user_masks, variable_paths)
 from .calling import bind_standalone, call_layer, call_on_several, compute_dtype
 from .gradient_views import trained_names
@@ -603,6 +603,8 @@ class Layer(KerasVariableLists):
 
     def workspace(self, rows: int) -> Workspace:
         """This layer's buffers for batches of ``rows`` samples, made on the first step of that size."""
+        if loss_window.open_now() and isinstance(rows, int):  # (a forward pass inside a step's compute_loss)
+            loss_window.refuse_own_layer(self)
         return self._workspaces(rows)
 
     def regularization_penalty(self, out) -> None:

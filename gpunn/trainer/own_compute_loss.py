@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import overrides
 from ..autodiff import Tensor, user_functions
+from ..layers import loss_window
 from ..losses import FunctionLoss
 
 
@@ -52,21 +53,23 @@ def _step(model, ops, x, y_true, y_pred, grad_scale, sample_weight, per_sample_o
     kwargs = {"training": gradient_out is not None} if overrides.names_training(model.compute_loss) else {}
     weights = None if sample_weight is None else Tensor(sample_weight)
 
+    what = f"{type(model).__name__}.compute_loss"
+
     def loss(truth, prediction):
-        if gradient_out is None:
-            return model.compute_loss(x=inputs, y=truth, y_pred=prediction, sample_weight=weights, **kwargs)
-        read = _traced_model_weights(model)
-        try:
-            result = model.compute_loss(x=inputs, y=truth, y_pred=prediction, sample_weight=weights, **kwargs)
-        finally:
-            for owner, _, kept in read:
-                owner._traced_weights = kept
+        with loss_window.computing_loss(model, what):  # (the model's own layers are not run again there)
+            if gradient_out is None:
+                return model.compute_loss(x=inputs, y=truth, y_pred=prediction, sample_weight=weights, **kwargs)
+            read = _traced_model_weights(model)
+            try:
+                result = model.compute_loss(x=inputs, y=truth, y_pred=prediction, sample_weight=weights, **kwargs)
+            finally:
+                for owner, _, kept in read:
+                    owner._traced_weights = kept
         _refuse_weights_in_the_loss(model, result, read)
         return result
 
     # the sample weights go to compute_loss, which applies them (Keras's contract); none are applied again here
-    user_functions.loss_step(f"{type(model).__name__}.compute_loss", loss, y_true, y_pred, grad_scale, None,
-                             per_sample_out, gradient_out, False)
+    user_functions.loss_step(what, loss, y_true, y_pred, grad_scale, None, per_sample_out, gradient_out, False)
 
 
 def _traced_model_weights(model) -> list:

@@ -10,8 +10,8 @@ Importing gpunn needs neither CUDA nor MPI; the backend (NumPy or CuPy) is chose
 """
 __version__ = "0.1.0"
 
-from . import (activations, backend, callbacks, config, constraints, datasets, distributed, distribution,
-               dtype_policies, initializers, layers, losses, metrics, mixed_precision, models, optimizers,
+from . import (activations, backend, callbacks, config, constraints, datasets, distillation, distributed,
+               distribution, dtype_policies, initializers, layers, losses, metrics, mixed_precision, models, optimizers,
                preprocessing, random, regularizers, saving, tree, utils)
 from .dtype_policies import DTypePolicy, FloatDTypePolicy
 from .initializers import Initializer
@@ -49,7 +49,7 @@ __all__ = [
     # the base classes Keras 3 exports at its top level (class MyLayer(keras.Layer): ...)
     "Layer", "Loss", "Metric", "Optimizer", "Regularizer", "Initializer", "InputSpec", "DTypePolicy",
     "FloatDTypePolicy", "Variable", "dtype_policies", "mixed_precision", "device", "name_scope", "KerasTensor",
-    "activations", "backend", "callbacks", "config", "constraints", "datasets", "distributed", "distribution",
-    "initializers", "layers", "losses", "metrics", "models", "optimizers", "preprocessing", "random", "regularizers",
-    "saving", "tree", "utils", "wrappers", "__version__", "version",
+    "activations", "backend", "callbacks", "config", "constraints", "datasets", "distillation", "distributed",
+    "distribution", "initializers", "layers", "losses", "metrics", "models", "optimizers", "preprocessing", "random",
+    "regularizers", "saving", "tree", "utils", "wrappers", "__version__", "version",
 ]

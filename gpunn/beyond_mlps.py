@@ -65,7 +65,6 @@ _LEFT_OUT: dict[str, dict[str, str]] = {
     "": {
         "applications": "keras.applications (pretrained convolutional networks for images)",
         "quantizers": _QUANTIZATION, "Quantizer": _QUANTIZATION,
-        "distillation": "keras.distillation (training a student model on a teacher's outputs)",
         "RematScope": "rematerialization (recomputing activations to save memory)",
         "remat": "rematerialization (recomputing activations to save memory)",
     },

@@ -167,7 +167,11 @@ def hint_on_unknown():
 
 def user_class_entry(cls, config) -> dict:
     """A class of the user's as Keras's ``serialize_keras_object`` writes it: its module (None for
-    ``__main__``, as Keras writes it), name, config and registered name, which Keras finds it by."""
+    ``__main__``, as Keras writes it), name, config and registered name, which Keras finds it by; a class of
+    gpunn's written as a subclass, under the public module Keras writes for its own (``_keras_module``)."""
+    keras_module = vars(cls).get("_keras_module")
+    if keras_module is not None:
+        return {"module": keras_module, "class_name": cls.__name__, "config": config, "registered_name": None}
     return {"module": None if cls.__module__ == "__main__" else cls.__module__, "class_name": cls.__name__,
             "config": config, "registered_name": get_registered_name(cls)}
 

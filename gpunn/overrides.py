@@ -16,7 +16,10 @@ class OverrideNotSupportedError(NotImplementedError):
 
 
 def is_gpunn_class(cls: type) -> bool:
-    return cls.__module__.split(".")[0] == "gpunn"
+    """Whether ``cls`` is one of gpunn's own classes, whose methods gpunn's code knows; a class of gpunn's written
+    as a script writes a subclass (``keras.distillation.Distiller``: its ``call`` and ``compute_loss``) says
+    ``_written_as_a_subclass`` and is run as a script's."""
+    return cls.__module__.split(".")[0] == "gpunn" and not vars(cls).get("_written_as_a_subclass", False)
 
 
 @functools.lru_cache(maxsize=4096)

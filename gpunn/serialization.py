@@ -22,12 +22,23 @@ _PLAIN = (str, int, float, bool)
 
 def _kinds() -> dict:
     """gpunn's base class of each kind of object (named as ``keras_file_config._MODULES`` names them)."""
-    from . import constraints, initializers, layers, losses, metrics, optimizers, regularizers
+    from . import constraints, distillation, initializers, layers, losses, metrics, optimizers, regularizers
     from .optimizers import schedules
 
     return {"layer": layers.Layer, "loss": losses.Loss, "metric": metrics.Metric, "optimizer": optimizers.Optimizer,
             "schedule": schedules.LearningRateSchedule, "initializer": initializers.Initializer,
-            "regularizer": regularizers.Regularizer, "constraint": constraints.Constraint}
+            "regularizer": regularizers.Regularizer, "constraint": constraints.Constraint,
+            "distillation": (distillation.DistillationLoss, distillation.Distiller)}
+
+
+def _builtins(kind: str | None) -> dict:
+    """gpunn's classes of ``kind``, by lower-case class name."""
+    from . import distillation
+    from .models import keras_file_config
+
+    if kind == "distillation":  # (keras.distillation's: its losses and the Distiller model)
+        return {name.lower(): getattr(distillation, name) for name in distillation.__all__}
+    return keras_file_config.registries().get(kind, {})
 
 
 def _kind_of(cls) -> str | None:
@@ -172,7 +183,7 @@ def _instance(config: dict):
     if feature_space_files.is_feature_space_config(config) and config.get("module") in ("keras.utils", None):
         return feature_space_files.from_config_entry(config)
     kind = keras_file_config.kind_of_module(config.get("module"))
-    builtins = keras_file_config.registries().get(kind, {})
+    builtins = _builtins(kind)
     cls = user_objects.resolve(config, f"{kind or 'object'} class_name", builtins, _kinds().get(kind))
     if isinstance(cls, types.FunctionType):
         return cls
@@ -181,7 +192,7 @@ def _instance(config: dict):
     kind = _kind_of(cls)
     if kind == "layer":
         return layers.deserialize(config)
-    if kind is not None and cls in keras_file_config.registries()[kind].values():  # gpunn's own: as files read it
+    if kind in keras_file_config.registries() and cls in _builtins(kind).values():  # gpunn's own: as files read it
         readers = {"loss": losses.as_loss, "metric": metrics.get, "initializer": initializers.get,
                    "regularizer": regularizers.get, "constraint": constraints.deserialize,
                    "schedule": schedules.deserialize, "optimizer": optimizers.get}

@@ -65,7 +65,7 @@ _RENAMED_ARGUMENTS = {"LeakyReLU": {"alpha": "negative_slope"}}
 _MODULES = {"layer": "keras.layers", "initializer": "keras.initializers", "regularizer": "keras.regularizers",
             "constraint": "keras.constraints",
             "optimizer": "keras.optimizers", "schedule": "keras.optimizers.schedules", "loss": "keras.losses",
-            "metric": "keras.metrics"}
+            "metric": "keras.metrics", "distillation": "keras.distillation"}
 
 
 def _classes(module, base) -> dict[str, type]:

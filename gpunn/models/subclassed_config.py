@@ -17,6 +17,11 @@ import inspect
 
 from .. import auto_config, dtype_policies, overrides
 
+# Model classes of gpunn's written as a script's subclass, which Keras's files name by a public module
+# (("keras.distillation", "Distiller")): each is added by the package defining it.
+KERAS_MODEL_CLASSES: dict[tuple[str, str], type] = {}
+
+
 def config(model) -> dict:
     """Keras's ``get_config()`` of a subclassed model (see the module docstring): its name and the arguments it was
     made with (``Operation.get_config``), then its flag and dtype policy over them (``Layer.get_config``)."""
@@ -144,6 +149,6 @@ def model_class(entry: dict):
     from .sequential import Sequential
 
     found = user_class(entry, Sequential, ())
-    if found is None:
-        return None
+    if found is None:  # (the user's class of that name first, as for any other object)
+        return KERAS_MODEL_CLASSES.get((entry.get("module"), entry.get("class_name")))
     return found

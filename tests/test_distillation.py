@@ -217,3 +217,63 @@ def test_a_distillers_file_loads_as_a_distiller_keras_s_and_gpunn_s(numpy_backen
         for a, b in zip(loaded.teacher.get_weights(), expected["teacher"]):
             np.testing.assert_array_equal(a, np.array(b, "float32"))
         assert not loaded.teacher.trainable
+
+
+WITHOUT_TARGETS = '''
+import json
+import sys
+
+import numpy as np
+
+
+def run(keras, folder):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 3)).astype("float32")
+    teacher = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(2)])
+    student = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    student.set_weights([np.full((3, 2), 0.1, "float32"), np.zeros(2, "float32")])
+    teacher.set_weights([np.cos(np.arange(w.size)).reshape(w.shape).astype("float32") for w in teacher.get_weights()])
+    distiller = keras.distillation.Distiller(
+        teacher, student, keras.distillation.LogitsDistillation(loss=keras.losses.KLDivergence()),
+        student_loss_weight=0.0)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    results = {"fit": distiller.fit(x, epochs=2, batch_size=8, shuffle=False, verbose=0,
+                                    validation_data=(x[:4],)).history,
+               "evaluate": distiller.evaluate(x, verbose=0, return_dict=True),
+               "train_on_batch": distiller.train_on_batch(x[:8]), "test_on_batch": distiller.test_on_batch(x[:8])}
+
+    def batches():
+        while True:
+            yield (x[:8],)
+
+    results["generator"] = distiller.fit(batches(), steps_per_epoch=2, verbose=0).history
+    results["student"] = [np.asarray(w).tolist() for w in student.get_weights()]
+    return json.loads(json.dumps(results, default=float))
+'''
+
+
+def test_a_distiller_trains_without_targets_as_keras(tmp_path_factory):
+    """fit(x), evaluate(x), (x_val,) and batches of (x,): Keras hands compute_loss y=None (the student's loss left
+    out), and so does gpunn."""
+    ours, theirs = run_script_both_ways(WITHOUT_TARGETS, tmp_path_factory)
+    assert ours.keys() == theirs.keys()
+    for key in ("fit", "evaluate", "generator"):
+        assert ours[key].keys() == theirs[key].keys(), key
+        for name, value in theirs[key].items():
+            np.testing.assert_allclose(ours[key][name], value, rtol=3e-5, atol=1e-7, err_msg=f"{key} {name}")
+    for key in ("train_on_batch", "test_on_batch"):
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=3e-5, atol=1e-7, err_msg=key)
+    for a, b in zip(ours["student"], theirs["student"]):
+        np.testing.assert_allclose(a, b, rtol=3e-5, atol=1e-7)
+
+
+def test_metrics_without_targets_are_refused_before_training(numpy_backend):
+    """Keras fails inside its metrics (jax: "None is not a valid value"); gpunn says why, before any step."""
+    distiller = Distiller(_mlp(8, name="t"), _mlp(4, name="s"), LogitsDistillation(), student_loss_weight=0.0)
+    distiller.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    before = distiller.student.get_weights()
+    with pytest.raises(ValueError, match=r"y: fit was given no targets \(y=None\), which the model's compute_loss "
+                                         r"takes, but the model was compiled with metrics"):
+        distiller.fit(np.ones((8, 6), "float32"), verbose=0)
+    for a, b in zip(distiller.student.get_weights(), before):
+        np.testing.assert_array_equal(a, b)

@@ -56,6 +56,8 @@ def _step(model, ops, x, y_true, y_pred, grad_scale, sample_weight, per_sample_o
     what = f"{type(model).__name__}.compute_loss"
 
     def loss(truth, prediction):
+        if truth.ndim == 2 and truth.shape[1] == 0:  # fit(x) without y: Keras's y=None
+            truth = None
         with loss_window.computing_loss(model, what):  # (the model's own layers are not run again there)
             if gradient_out is None:
                 return model.compute_loss(x=inputs, y=truth, y_pred=prediction, sample_weight=weights, **kwargs)

@@ -62,7 +62,7 @@ def checked_batch(model, stream: BatchStream, raw, index: int, targets: bool, cl
     x, y, weight = unpack_batch(where, raw)
     if not targets:
         return [model._prepare(x, None, f"{where}, its x")[0]]
-    if y is None and not model._without_loss():
+    if y is None and not (model._without_loss() or custom_steps.has_own(model, "compute_loss")):
         raise ValueError(f"{where}: expected a tuple (x, y) or (x, y, sample_weight) with targets, got a batch "
                          f"without y ({type(raw).__name__})")
     x, y = model._prepare_with_targets(x, y, f"{where}, its x", f"{where}, its y")
@@ -149,11 +149,12 @@ class StreamedValidation:
 def checked_validation_arrays(model, validation_data, other_kinds: str = "") -> list:
     """[x, y] or [x, y, sample_weight] of array ``validation_data``, checked and converted as ``fit`` checks its
     own (``other_kinds``: what else the message says ``validation_data`` may be)."""
-    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (1, 2, 3):
         raise ValueError(f"validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)"
                          f"{other_kinds}")
-    val = list(model._prepare_with_targets(validation_data[0], validation_data[1], "validation_data[0]",
-                                           "validation_data[1]"))
+    # ((x_val,): Keras's y=None, which a model's own compute_loss may take)
+    targets = validation_data[1] if len(validation_data) > 1 else None
+    val = list(model._prepare_with_targets(validation_data[0], targets, "validation_data[0]", "validation_data[1]"))
     if len(validation_data) == 3 and validation_data[2] is not None:
         val.append(model._sample_weights(val[1], validation_data[2], None, "validation_data[2]"))
     return val

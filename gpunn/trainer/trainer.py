@@ -465,6 +465,12 @@ class Trainer(TfKeras2Loops):
             x, _ = self._prepare(x, None, x_argument)  # (a subclassed model learns its layers here)
             self._check_trains_on_added_losses(what)
             return x, np.zeros((len(x), 0), dtype=self.dtype)
+        if y is None and custom_steps.has_own(self, "compute_loss") and not isinstance(x, (str, bytes)):
+            # Keras hands an own compute_loss y=None (a distiller's loss without its student's): targets of no
+            # columns, which own_compute_loss.py hands on as None
+            x, _ = self._prepare(x, None, x_argument)
+            self._check_no_metrics_without_targets(what)
+            return x, np.zeros((len(x), 0), dtype=self.dtype)
         if y is None:
             if isinstance(x, (str, bytes)):  # (no data at all, rather than data without targets: Keras names x)
                 raise ValueError(f"{x_argument}: expected arrays of samples, a generator or a dataset, got "
@@ -489,6 +495,12 @@ class Trainer(TfKeras2Loops):
             raise ValueError(f"{what}: the model was compiled without a loss but with metrics; it trains on its "
                              "layers' add_loss terms, takes no targets, and its metrics would have none to compare "
                              "with (compute them in the layer, or give compile a loss)")
+
+    def _check_no_metrics_without_targets(self, what: str) -> None:
+        if any(spec.metrics or spec.weighted_metrics for spec in self._output_specs):
+            raise ValueError(f"y: {what} was given no targets (y=None), which the model's compute_loss takes, but "
+                             "the model was compiled with metrics, which would have none to compare its outputs with; "
+                             "give y, or compile without metrics (update metrics of the model's own in compute_loss)")
 
     def _targets_layout(self) -> PackedTargets:
         """How the targets of a model of several outputs are packed, for its compiled losses."""

@@ -38,10 +38,11 @@ def run(keras, folder):
         return model
 
     cases = {
-        "logits": dict(distillation_losses=LogitsDistillation(temperature=2.0)),
+        # (the KL divergence as an object: by name, Keras 3.15 compares logits as probabilities, see below)
+        "logits": dict(distillation_losses=LogitsDistillation(temperature=2.0, loss=keras.losses.KLDivergence())),
         "kl_object": dict(distillation_losses=LogitsDistillation(temperature=4.0, loss=keras.losses.KLDivergence()),
                           student_loss_weight=0.2),
-        "several": dict(distillation_losses=[LogitsDistillation(temperature=3.0),
+        "several": dict(distillation_losses=[LogitsDistillation(temperature=3.0, loss=keras.losses.KLDivergence()),
                                              FeatureDistillation(loss="mse", teacher_layer_name="t_features"),
                                              FeatureDistillation(loss="cosine_similarity")],
                         distillation_loss_weights=[1.0, 0.5, 0.25], student_loss_weight=0.3),
@@ -81,7 +82,8 @@ def run(keras, folder):
     results["config"] = {"keys": sorted(k for k in config if k in ("teacher", "student", "distillation_losses",
                                                                 "distillation_loss_weights", "student_loss_weight")),
                          "losses": [loss["config"] for loss in config["distillation_losses"]],
-                         "weights": config["distillation_loss_weights"], "student_weight": config["student_loss_weight"]}
+                         "weights": config["distillation_loss_weights"],
+                         "student_weight": config["student_loss_weight"]}
     again = Distiller.from_config(json.loads(json.dumps(config)))
     results["from_config"] = [again.student_loss_weight, type(again.distillation_losses[0]).__name__,
                               again.distillation_losses[0].temperature, list(np.shape(again(x[:2])))]
@@ -277,3 +279,20 @@ def test_metrics_without_targets_are_refused_before_training(numpy_backend):
         distiller.fit(np.ones((8, 6), "float32"), verbose=0)
     for a, b in zip(distiller.student.get_weights(), before):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_kl_divergence_by_name_compares_softened_probabilities_as_documented(numpy_backend):
+    """LogitsDistillation's default, loss="kl_divergence": KL(softmax(t / T) || softmax(s / T)) * T², the batch's
+    mean, as with a KLDivergence object (Keras 3.15 takes the function for the name past its softmax)."""
+    rng = np.random.default_rng(0)
+    teacher, student = rng.normal(size=(5, 4)).astype("float32"), rng.normal(size=(5, 4)).astype("float32")
+
+    def softmax(z):
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    p, q = softmax(teacher / 3.0), softmax(student / 3.0)
+    expected = np.mean(np.sum(p * np.log(p / q), axis=1)) * 9.0
+    for loss in ("kl_divergence", "kld", gpunn.losses.KLDivergence(), gpunn.losses.kl_divergence):
+        value = LogitsDistillation(temperature=3.0, loss=loss).compute_loss(teacher, student)
+        assert float(gpunn.ops.convert_to_numpy(value)) == pytest.approx(expected, rel=1e-5), loss

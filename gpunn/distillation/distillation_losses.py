@@ -99,10 +99,15 @@ class FeatureDistillation(DistillationLoss):
 
 
 class LogitsDistillation(DistillationLoss):
-    """``loss`` between the teacher's and the student's outputs (logits), both divided by ``temperature``. A
-    ``KLDivergence`` loss object compares their softmax probabilities, times temperature² (Hinton et al.); any other
-    loss, the given name ``"kl_divergence"`` included (Keras's ``losses.get`` gives the function then), takes the
-    scaled logits as they are, as in Keras."""
+    """``loss`` between the teacher's and the student's outputs (logits), both divided by ``temperature``. The KL
+    divergence compares their softmax probabilities, times temperature² (Hinton et al.); any other loss takes the
+    scaled logits as they are.
+
+    As documented and as its code's comment says ("KL divergence needs probabilities"), the KL divergence given by
+    name, the default ``"kl_divergence"``, compares probabilities too. Keras 3.15 gets the function for the name,
+    which its ``isinstance(loss, KLDivergence)`` test misses: it compares the scaled logits as if they were
+    probabilities (a loss that can go negative). ``keras.losses.KLDivergence()`` gives the same numbers in both.
+    """
 
     def __init__(self, temperature=3.0, loss="kl_divergence"):
         self.temperature = temperature
@@ -121,7 +126,7 @@ class LogitsDistillation(DistillationLoss):
         def apply(loss, teacher_logits, student_logits):
             if loss is None:
                 return 0.0
-            if isinstance(loss, losses.KLDivergence):
+            if isinstance(loss, losses.KLDivergence) or loss is losses.kl_divergence:
                 divergence = ops.mean(loss(ops.softmax(teacher_logits, axis=-1), ops.softmax(student_logits, axis=-1)))
                 return divergence * (self.temperature ** 2)
             return ops.mean(loss(teacher_logits, student_logits))

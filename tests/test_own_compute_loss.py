@@ -10,7 +10,7 @@ import pytest
 import gpunn
 from gpunn import layers
 from gpunn.overrides import OverrideNotSupportedError
-from helpers import numpy_backend, run_keras  # noqa: F401  (fixture)
+from helpers import numpy_backend, run_keras, run_script_both_ways  # noqa: F401  (fixture)
 
 CLASSES = '''
 class Distiller(keras.Model):
@@ -271,3 +271,58 @@ def test_a_frozen_teacher_of_its_own_still_runs_in_compute_loss(numpy_backend):
     x, y = rng.normal(size=(16, 3)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")
     losses = model.fit(x, y, batch_size=8, epochs=3, verbose=0, shuffle=False).history["loss"]
     assert losses[2] < losses[1] < losses[0]
+
+
+def test_a_trainable_teacher_held_in_a_private_attribute_is_refused_too(numpy_backend):
+    """Keras tracks private attributes as well (``self._teacher``) and trains such a teacher through compute_loss;
+    gpunn would call it as a constant."""
+    model = _with_own_loss()
+    model._teacher = gpunn.Sequential([layers.Input((3,)), layers.Dense(1)])
+    model.compile(optimizer="sgd")
+    with pytest.raises(OverrideNotSupportedError, match=r"does not call in call\(\) \(\['_teacher'\]\)"):
+        model.fit(np.ones((8, 3)), np.ones((8, 1)), verbose=0)
+    model._teacher.trainable = False
+    model.compile(optimizer="sgd")
+    assert np.isfinite(model.fit(np.ones((8, 3)), np.ones((8, 1)), verbose=0).history["loss"][0])
+
+
+OWN_WEIGHT = '''
+import json
+import sys
+
+import numpy as np
+
+
+def run(keras, folder):
+    class Scaled(keras.Model):
+        """A model with a weight of its own beside its layers, and its own compute_loss."""
+
+        def __init__(self):
+            super().__init__()
+            self.d1, self.d2 = keras.layers.Dense(4), keras.layers.Dense(2)
+            self.scale = self.add_weight(shape=(2,), initializer="ones")
+
+        def call(self, x):
+            return self.d2(self.d1(x)) * self.scale
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            return keras.ops.mean(keras.ops.square(y_pred - y))
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(12, 3)).astype("float32"), rng.normal(size=(12, 2)).astype("float32")
+    model = Scaled()
+    model(x[:1])
+    model.set_weights([(0.5 * np.cos(np.arange(np.size(w)))).reshape(np.shape(w)).astype("float32")
+                       for w in model.get_weights()])
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history
+    return {"loss": history["loss"], "weights": [np.asarray(w).tolist() for w in model.get_weights()]}
+'''
+
+
+def test_a_model_with_a_weight_of_its_own_trains_through_its_compute_loss_as_keras(tmp_path_factory):
+    """Its layers run inside the one layer holding the model's own weight: they are called, not held outside."""
+    ours, theirs = run_script_both_ways(OWN_WEIGHT, tmp_path_factory)
+    np.testing.assert_allclose(ours["loss"], theirs["loss"], rtol=2e-5)
+    for a, b in zip(ours["weights"], theirs["weights"]):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)

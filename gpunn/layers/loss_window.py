@@ -57,6 +57,5 @@ def refuse_own_layer(layer) -> None:
         f"{_WINDOW.what}: layer {layer.name!r} of model {model.name!r} was called while the model's step computes "
         "its loss (self(x), a model holding the model's layers, or a feature extractor sharing them). gpunn "
         "differentiates compute_loss with respect to y_pred only, so that call's output would be a constant, and "
-        "it would write over what the step's backward pass reads. Compute the loss from y_pred (a model whose "
-        "call() returns the features the loss needs, as a dict or list, hands them all to compute_loss), or "
-        "call a model of its own, such as a frozen teacher, there")
+        "it would write over what the step's backward pass reads. Compute the loss from y_pred; a model of its own "
+        "that shares no layer with it, such as a frozen teacher, may run there")

@@ -115,13 +115,17 @@ def _refuse_weights_in_the_loss(model, result, read) -> None:
 
 
 def trained_outside_call(model) -> list:
-    """The names of the layers and models ``model`` holds (as attributes) that it does not call in its graph and
-    would train: Keras differentiates compute_loss with respect to every trainable weight the model tracks, so a
-    teacher called inside compute_loss trains there; gpunn calls it as a constant."""
+    """The names of the attributes of ``model`` (private ones too, which Keras tracks as well) holding layers or
+    models that its graph does not run and that would train: Keras differentiates compute_loss with respect to
+    every trainable weight the model tracks, so a teacher called inside compute_loss trains there; gpunn calls it
+    as a constant."""
+    from ..layers import sublayers
     from ..layers.base import Layer
+    from ..models.keras_attribute_paths import is_subclassed, user_attributes
     from ..models.sequential import Sequential
 
-    in_graph = {id(layer) for layer in model._graph_layers}
+    # (the layers inside the graph's layers too: a model with weights of its own runs as one layer holding them)
+    in_graph = {id(owner) for _, _, owner in sublayers.with_sublayers(model._graph_layers)}
     found, seen = [], set()
 
     def take(value, name):
@@ -139,9 +143,10 @@ def trained_outside_call(model) -> list:
             if trained:
                 found.append(name)
 
-    for name, value in vars(model).items():
-        if not name.startswith("_"):
-            take(value, name)
+    attributes = user_attributes(model) if is_subclassed(model) else [
+        (name, value) for name, value in vars(model).items() if not name.startswith("_")]
+    for name, value in attributes:
+        take(value, name)
     return found
 
 

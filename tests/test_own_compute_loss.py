@@ -326,3 +326,87 @@ def test_a_model_with_a_weight_of_its_own_trains_through_its_compute_loss_as_ker
     np.testing.assert_allclose(ours["loss"], theirs["loss"], rtol=2e-5)
     for a, b in zip(ours["weights"], theirs["weights"]):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)
+
+
+CRITIC = '''
+import json
+import sys
+
+import numpy as np
+
+
+def run(keras, folder):
+    class Criticised(keras.Model):
+        """Its compute_loss passes y_pred through a frozen critic (a layer and a small model's layers)."""
+
+        def __init__(self, critic, head):
+            super().__init__()
+            self.d = keras.layers.Dense(2, kernel_initializer="ones")
+            self.critic, self.head = critic, head
+
+        def call(self, x):
+            return self.d(x)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            judged = self.head(self.critic(y_pred))
+            return keras.ops.mean(keras.ops.square(y_pred - y)) + keras.ops.mean(judged[:, :1] * y_pred[:, 1:])
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 3)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")
+    critic = keras.layers.Dense(3, activation="tanh")
+    critic.build((None, 2))
+    critic.set_weights([np.array([[0.3, -0.2, 0.1], [0.05, 0.4, -0.3]], "float32"), np.zeros(3, "float32")])
+    head = keras.layers.LayerNormalization(center=False)
+    head.build((None, 3))
+    critic.trainable = head.trainable = False
+    model = Criticised(critic, head)
+    model.compile(optimizer=keras.optimizers.SGD(0.05))
+    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history
+    return {"loss": history["loss"], "weights": [np.asarray(w).tolist() for w in model.d.get_weights()],
+            "critic": [np.asarray(w).tolist() for w in critic.get_weights()]}
+'''
+
+
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["eager", "replayed"])
+def test_layers_called_on_y_pred_in_compute_loss_pass_its_gradient_as_keras(tmp_path_factory, jit_compile):
+    """A frozen critic's layers called on y_pred there: Keras differentiates through them; gpunn's gradient went
+    through them as through a constant (silently: the loss counted their values, the update did not)."""
+    script = CRITIC if not jit_compile else CRITIC.replace("optimizer=keras.optimizers.SGD(0.05))",
+                                                            "optimizer=keras.optimizers.SGD(0.05), jit_compile=True)")
+    ours, theirs = run_script_both_ways(script, tmp_path_factory)
+    np.testing.assert_allclose(ours["loss"], theirs["loss"], rtol=2e-5)
+    for key in ("weights", "critic"):
+        for a, b in zip(ours[key], theirs[key]):
+            np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6, err_msg=key)
+
+
+def test_a_layer_of_the_users_called_on_y_pred_in_compute_loss_is_refused_when_the_loss_needs_its_gradient(
+        numpy_backend):
+    class Doubler(layers.Layer):
+        def call(self, inputs):
+            return 2.0 * inputs
+
+    class Judged(gpunn.Model):
+        def __init__(self, mode):
+            super().__init__()
+            self.d, self.doubler, self.mode = layers.Dense(2), Doubler(), mode
+            self.seen = gpunn.metrics.Mean(name="seen")
+
+        def call(self, x):
+            return self.d(x)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            doubled = self.doubler(y_pred)
+            self.seen.update_state(gpunn.ops.mean(doubled))  # a metric of it: no gradient needed
+            loss = gpunn.ops.mean(gpunn.ops.square(y_pred - y))
+            return loss + gpunn.ops.mean(doubled) if self.mode == "loss" else loss
+
+    x, y = np.ones((8, 3), "float32"), np.ones((8, 2), "float32")
+    model = Judged("metric")
+    model.compile(optimizer="sgd")
+    assert np.isfinite(model.fit(x, y, verbose=0).history["seen"][0])
+    model = Judged("loss")
+    model.compile(optimizer="sgd")
+    with pytest.raises(ValueError, match=r"layer 'doubler(_\d+)?' \(Doubler\) was called in a model's compute_loss "
+                                         r"on a value the loss is differentiated by"):
+        model.fit(x, y, verbose=0)

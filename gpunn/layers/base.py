@@ -22,7 +22,7 @@ from ..autodiff.default_float import floatx
 from ..ops.workspace import Workspace, Workspaces
 from . import (activity_losses, keyword_inputs, loss_window, sublayers, symbolic, tf_pipeline, training_override,
                user_layer, user_masks, variable_paths)
-from .calling import bind_standalone, call_layer, call_on_several, compute_dtype
+from .calling import bind_standalone, call_layer, call_on_several, compute_dtype, differentiated_call
 from .gradient_views import trained_names
 from .variable import Variable
 from .variable_lists import KerasVariableLists
@@ -743,6 +743,8 @@ class Layer(KerasVariableLists):
         if symbolic.is_symbolic(inputs):  # the functional API: x = Dense(64)(inputs)
             return symbolic.call_symbolic(self, inputs, training, mask)
         if isinstance(inputs, Tensor) and not user_layer.tracing():  # a gpunn.ops result, outside any call()
+            if loss_window.open_now() and inputs.requires_grad:  # y_pred in a model's compute_loss
+                return differentiated_call(self, inputs, training, mask)
             inputs = inputs.value
         if isinstance(inputs, Tensor):  # inside a call() of the user's: a sublayer (sublayers.py)
             return user_layer.call_sublayer(self, inputs, training, mask)

@@ -128,18 +128,47 @@ def flags_of_now(layers):
             bound.trainable = flag
 
 
-def call_layer(layer, inputs, training=False, mask=None):
+def call_layer(layer, inputs, training=False, mask=None, backprops: list | None = None):
     """``layer(inputs)``: see the module docstring. A 1-D input is one sample (the result is 1-D too), or a batch
     of single values for a layer whose samples have shape (1,). ``mask`` (or ``inputs._keras_mask``): a padding
-    mask, which a layer computing with one takes, as Keras's eager calls do."""
+    mask, which a layer computing with one takes, as Keras's eager calls do. ``backprops``: a list that gets the
+    forward pass's (output, backprop) of a built-in layer (``differentiated_call``)."""
     from ..ops import get_ops
 
     ops = layer.ops or get_ops()
     with compute_turns.turn(ops):  # (the layer's workspaces: compute_turns.py)
-        return _call_layer_in_turn(layer, ops, inputs, training, mask)
+        return _call_layer_in_turn(layer, ops, inputs, training, mask, backprops)
 
 
-def _call_layer_in_turn(layer, ops, inputs, training, mask):
+def differentiated_call(layer, inputs, training=None, mask=None):
+    """``layer(y_pred)`` in a model's own compute_loss (``loss_window.py``), ``inputs`` a Tensor the step
+    differentiates: the layer's output as a Tensor whose gradient goes back through the layer's own backprop to
+    ``inputs``, as Keras differentiates compute_loss (a frozen critic, a projection of the predictions). The
+    layer's weights are not trained by it (Keras trains those of the layers the model tracks, which gpunn refuses
+    by name when they are trainable: ``own_compute_loss.trained_outside_call``)."""
+    from ..autodiff import Tensor
+
+    found: list = []
+    result = call_layer(layer, inputs.value, training, mask, backprops=found)
+    if not found:  # a layer of the user's: its call() ran on the arrays, which gpunn cannot differentiate here
+        def refused(dy):
+            raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) was called in a model's compute_loss on "
+                             "a value the loss is differentiated by (y_pred): gpunn differentiates a call there of "
+                             "its built-in layers only; compute that part with gpunn.ops in compute_loss")
+
+        return Tensor(result, parents=(inputs,), backward=refused)
+    y, backprop = found[0]
+    ops = layer.ops
+
+    def backward(dy):
+        # (a copy: a layer's backprop may write into the gradient it is given)
+        dx = backprop(ops.xp.array(dy, dtype=y.dtype, copy=True).reshape(y.shape), need_dx=True)
+        return (None if dx is None else dx.reshape(inputs.shape),)
+
+    return Tensor(result, parents=(inputs,), backward=backward)
+
+
+def _call_layer_in_turn(layer, ops, inputs, training, mask, backprops=None):
     training = check_training(training)
     dtype = compute_dtype(layer)
     x = to_backend(ops, "inputs", inputs, dtype)
@@ -172,7 +201,9 @@ def _call_layer_in_turn(layer, ops, inputs, training, mask):
             if user_layer.runs_call(layer):
                 y = user_layer.call_eagerly(layer, x, training)
             else:
-                y, _ = layer.forward(x, training)
+                y, backprop = layer.forward(x, training)
+                if backprops is not None:
+                    backprops.append((y, backprop))
     finally:
         masking.detach(layer)
     activity_losses.add(layer, y)

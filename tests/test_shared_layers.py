@@ -9,7 +9,8 @@ import pytest
 
 import gpunn
 from gpunn import layers
-from helpers import assert_gradients_close, assert_same_training, numerical_gradient, numpy_backend, run_keras  # noqa: F401
+from helpers import (assert_gradients_close, assert_same_training, numerical_gradient, numpy_backend,  # noqa: F401
+                     run_keras, run_script_both_ways)
 
 SIAMESE = '''
 def build(keras, layers, dtype="float32"):
@@ -132,3 +133,59 @@ def test_a_shared_layer_refuses_another_input_shape_and_masks():
     with pytest.raises(ValueError, match="shared layers take no masks"):
         pooled = layers.GlobalAveragePooling1D()
         gpunn.Model(ids, layers.Add()([pooled(embedding(ids)), pooled(embedding(ids))]))
+
+
+HELD_AND_SHARED = '''
+import json
+import sys
+
+import numpy as np
+
+
+def run(keras, folder):
+    """A layer of one's own holding a layer (and one holding a model) that another model runs directly."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(24, 5)).astype("float32")
+    shared = keras.layers.Dense(4, activation="tanh")
+    tower = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
+
+    class Block(keras.layers.Layer):
+        def __init__(self, inner, **kwargs):
+            super().__init__(**kwargs)
+            self.inner, self.d = inner, keras.layers.Dense(2)
+
+        def call(self, inputs):
+            return self.d(self.inner(inputs))
+
+    inputs = keras.Input((5,))
+    a = keras.Model(inputs, keras.layers.Concatenate()([Block(shared)(inputs), Block(tower)(inputs)]))
+    b = keras.Sequential([keras.Input((5,)), shared])
+    a.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in a.get_weights()])
+    results = {"set_then_shared": np.asarray(shared.get_weights()[1]).tolist()}
+    b.compile(optimizer="sgd", loss="mse")
+    b.fit(x, np.ones((24, 4), "float32"), batch_size=8, shuffle=False, verbose=0)
+    tower.compile(optimizer="sgd", loss="mse")
+    tower.fit(x, np.ones((24, 3), "float32"), batch_size=8, shuffle=False, verbose=0)
+    results["a_weights_after_b"] = [np.asarray(w).tolist() for w in a.get_weights()]
+    results["a_predict_after_b"] = np.asarray(a.predict(x[:3], verbose=0)).tolist()
+    a.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")  # (a step that changes nothing)
+    a.fit(x, np.zeros((24, 4), "float32"), batch_size=8, shuffle=False, verbose=0)
+    results["shared_after_a"] = [np.asarray(w).tolist() for w in shared.get_weights() + tower.get_weights()]
+    a.save_weights(f"{folder}/a.weights.h5")
+    b.fit(x, np.ones((24, 4), "float32"), batch_size=8, shuffle=False, verbose=0)
+    a.load_weights(f"{folder}/a.weights.h5")
+    results["shared_after_load"] = np.asarray(shared.get_weights()[1]).tolist()
+    results["b_predict_after_load"] = np.asarray(b.predict(x[:3], verbose=0)).tolist()
+    return results
+'''
+
+
+def test_a_layer_holding_a_layer_another_model_trains_sees_its_training(tmp_path_factory):
+    """Keras's layer owns its variables, so the layer holding it lists the same ones; gpunn's outer layer kept
+    views of the values it was last bound with, and its model copied them back over the other model's training."""
+    ours, theirs = run_script_both_ways(HELD_AND_SHARED, tmp_path_factory)
+    assert ours.keys() == theirs.keys()
+    for key, value in theirs.items():
+        weight_lists = key in ("a_weights_after_b", "shared_after_a")  # (arrays of several shapes)
+        for a, b in zip(ours[key], value) if weight_lists else [(ours[key], value)]:
+            np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6, err_msg=key)

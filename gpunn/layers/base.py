@@ -697,7 +697,9 @@ class Layer(KerasVariableLists):
             return []
         self._standalone_weights()
         with compute_turns.turn(self.ops):  # (not halfway through another thread's training step)
-            return [self.ops.to_numpy(self.bound.weights[s.name]).copy() for s in self.weight_specs()]
+            # (where each lives now: a layer it holds may have run in another model since: sublayers.held_weights)
+            views = sublayers.held_weights(self)
+            return [views[s.name][0].to_numpy(views[s.name][1]).copy() for s in self.weight_specs()]
 
     def set_weights(self, weights) -> None:
         if not self._holds_weights():
@@ -717,8 +719,10 @@ class Layer(KerasVariableLists):
 
             bind_standalone(self, get_ops(), compute_dtype(self))
         with compute_turns.turn(self.ops):
+            views = sublayers.held_weights(self)  # (where each lives now, as get_weights reads them)
             for spec, value in zip(specs, weights):
-                self.bound.weights[spec.name][...] = self.ops.asarray(value, dtype=self.bound.weights[spec.name].dtype)
+                ops, array = views[spec.name]
+                array[...] = ops.asarray(value, dtype=array.dtype)
 
     def count_params(self) -> int:
         return sum(int(np.prod(s.shape)) for s in self.weight_specs())

@@ -280,12 +280,15 @@ def has_sublayers(layer) -> bool:
 
 
 def held_weights(layer) -> dict:
-    """{weight name: (the Ops of its array, the array it is now)} of ``layer`` and the layers below it (a
-    sublayer called on its own, or taken from another model, keeps its values when the outer layer is bound)."""
+    """{weight name: (the Ops of its array, the array it is now)} of ``layer`` and the layers below it, each where
+    it lives now: a sublayer bound since the outer layer was (it ran in another model, which trained it, or on its
+    own) holds its weights in that binding, not in the outer layer's views of them, so a deeper layer's binding
+    wins. (A sublayer called on its own, or taken from another model, so keeps its values when the outer layer is
+    bound.)"""
     held = {}
-    for path, owner in owners(layer):
+    for path, owner in owners(layer):  # (outer layers first)
         for name, array in owner.bound.weights.items():
-            held.setdefault(f"{path}/{name}" if path else name, (owner.ops, array))
+            held[f"{path}/{name}" if path else name] = (owner.ops, array)
     return held
 
 

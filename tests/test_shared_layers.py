@@ -189,3 +189,46 @@ def test_a_layer_holding_a_layer_another_model_trains_sees_its_training(tmp_path
         weight_lists = key in ("a_weights_after_b", "shared_after_a")  # (arrays of several shapes)
         for a, b in zip(ours[key], value) if weight_lists else [(ours[key], value)]:
             np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6, err_msg=key)
+
+
+def _two_models_sharing_a_layer():
+    shared = layers.Dense(6, activation="tanh")
+    a = gpunn.Sequential([layers.Input((5,)), shared, layers.Dense(2)])
+    b = gpunn.Sequential([layers.Input((5,)), shared, layers.Dense(3)])
+    return a, b
+
+
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["eager", "replayed"])
+@pytest.mark.parametrize("where", ["loss", "metric", "metric object"])
+def test_a_model_sharing_the_trained_models_layers_called_in_its_loss_or_metric_is_refused(numpy_backend, where,
+                                                                                          jit_compile):
+    """Called there, it took the shared layers to its own buffers, from which the next step copied the old values
+    back: the shared layer never trained (and a replayed step's metric froze it too), without a word."""
+    a, b = _two_models_sharing_a_layer()
+    probe = np.ones((4, 5), "float32")
+
+    def with_b(y_true, y_pred):
+        return gpunn.ops.mean(gpunn.ops.square(y_true - y_pred), axis=-1) + 0.0 * gpunn.ops.mean(b(probe))
+
+    class WithB(gpunn.metrics.Metric):
+        def __init__(self):
+            super().__init__(name="with_b")
+            self.total = self.add_weight(name="total", initializer="zeros")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.total.assign_add(gpunn.ops.mean(b(probe)))
+
+        def result(self):
+            return self.total
+
+    compiled = {"loss": dict(loss=with_b), "metric": dict(loss="mse", metrics=[with_b]),
+                "metric object": dict(loss="mse", metrics=[WithB()])}[where]
+    a.compile(optimizer="sgd", jit_compile=jit_compile, **compiled)
+    before = a.get_weights()
+    x, y = np.ones((16, 5), "float32"), np.ones((16, 2), "float32")
+    with pytest.raises(ValueError, match=r"layer 'dense(_\d+)?' of model 'sequential(_\d+)?' was called while the "
+                                         r"model's step computes its loss and metrics"):
+        a.fit(x, y, batch_size=8, verbose=0)
+    for value, kept in zip(a.get_weights(), before):
+        np.testing.assert_array_equal(value, kept)
+    assert b.predict(probe, verbose=0).shape == (4, 3)  # (outside a's steps, b runs)

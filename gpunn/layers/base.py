@@ -15,12 +15,12 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import (activations, auto_config, compute_turns, constraints, dtype_policies, initializers, keras_objects,
-               overrides, regularizers)
+               loss_window, overrides, regularizers)
 from ..naming import snake_case, uniquify
 from ..autodiff import Tensor
 from ..autodiff.default_float import floatx
 from ..ops.workspace import Workspace, Workspaces
-from . import (activity_losses, keyword_inputs, loss_window, sublayers, symbolic, tf_pipeline, training_override,
+from . import (activity_losses, keyword_inputs, sublayers, symbolic, tf_pipeline, training_override,
                user_layer, user_masks, variable_paths)
 from .calling import bind_standalone, call_layer, call_on_several, compute_dtype, differentiated_call
 from .gradient_views import trained_names

@@ -19,7 +19,7 @@ import functools
 
 import numpy as np
 
-from .. import overrides
+from .. import loss_window, overrides
 from ..autodiff.default_float import floatx
 from ..autodiff.functions import convert_to_numpy
 from ..layers import user_layer
@@ -166,7 +166,8 @@ class Metric:
         (as in ``fit``, where metrics stay unweighted) or (B,) weights of the predictions' dtype."""
         if not user_metric.is_user_metric(self):
             raise NotImplementedError
-        ops.run_python(functools.partial(user_metric.update, self, y_true, predictions, sample_weight, state))
+        update = functools.partial(user_metric.update, self, y_true, predictions, sample_weight, state)
+        ops.run_python(loss_window.in_the_steps_loss(update, f"metric {self.name!r}"))  # (loss_window.py)
 
     def finalize(self, state: dict):
         """The metric's value from host copies of its state: a float, or an array (per threshold or class)."""
@@ -226,7 +227,8 @@ class Metric:
         if not self._user_overrides("update_state"):
             self.accumulate(ops, ws, y_true, predictions, state, sample_weight)
             return
-        ops.run_python(functools.partial(self._own_update_into, ops, state, y_true, predictions, sample_weight))
+        update = functools.partial(self._own_update_into, ops, state, y_true, predictions, sample_weight)
+        ops.run_python(loss_window.in_the_steps_loss(update, f"metric {self.name!r}"))  # (loss_window.py)
 
     def _own_update_into(self, ops, state, y_true, predictions, sample_weight) -> None:
         from ..autodiff import Tensor

@@ -13,7 +13,7 @@ import functools
 
 import numpy as np
 
-from .. import custom_objects
+from .. import custom_objects, loss_window
 from ..autodiff import user_functions
 from ..autodiff.functions import convert_to_numpy
 from .base import Metric, divide_no_nan
@@ -58,8 +58,10 @@ class MeanMetricWrapper(Metric):
         return type(self)(self._fn, name=self.name, dtype=self._dtype, **self._fn_kwargs)
 
     def accumulate(self, ops, ws, y_true, predictions, state, sample_weight=None):
-        ops.run_python(functools.partial(user_functions.metric_step, f"metric {self.name!r}", self._function(), y_true,
-                                         predictions, sample_weight, state["total"], state["count"]))
+        what = f"metric {self.name!r}"
+        update = functools.partial(user_functions.metric_step, what, self._function(), y_true, predictions,
+                                   sample_weight, state["total"], state["count"])
+        ops.run_python(loss_window.in_the_steps_loss(update, what))  # (loss_window.py)
 
     def finalize(self, state):
         return float(divide_no_nan(state["total"], state["count"]))

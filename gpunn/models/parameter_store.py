@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers.base import Layer
-from ..layers import loss_window, sublayers
+from .. import loss_window
+from ..layers import sublayers
 from ..layers.gradient_views import GradientViews
 
 

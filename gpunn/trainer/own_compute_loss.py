@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import overrides
 from ..autodiff import Tensor, user_functions
-from ..layers import loss_window
+from .. import loss_window
 from ..losses import FunctionLoss
 
 

@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from .. import compute_turns, regularizers
+from .. import compute_turns, loss_window, regularizers
 from ..layers import step_state_updates, wiring
 from ..layers.gradient_views import trained_names
 from ..ops.base import Ops
@@ -183,7 +183,9 @@ class TrainStep:
     def _steps(self, state: _SizedState, source: _FeedSource | None, count: int) -> None:
         """``count`` steps on the slot's batch shape; ``source``: where each fetches its batch (None: it is in
         the slot already: each step runs on that batch)."""
-        with compute_turns.turn(self.ops):  # (another thread's computations wait: compute_turns.py)
+        # (another thread's computations wait: compute_turns.py; the user's losses and metrics computing meanwhile
+        # may not run this model's layers: loss_window.py)
+        with compute_turns.turn(self.ops), loss_window.stepping(self.model):
             # A layer shared with another model computes with that model's buffers after it ran: take it back first.
             self.model._claim_layers()
             if self.model._store is not self._store:

@@ -410,3 +410,53 @@ def test_a_layer_of_the_users_called_on_y_pred_in_compute_loss_is_refused_when_t
     with pytest.raises(ValueError, match=r"layer 'doubler(_\d+)?' \(Doubler\) was called in a model's compute_loss "
                                          r"on a value the loss is differentiated by"):
         model.fit(x, y, verbose=0)
+
+
+SEVERAL_INPUTS = '''
+import json
+import sys
+
+import numpy as np
+
+
+def run(keras, folder):
+    results = {}
+    for how in ("list", "dict"):
+        class TwoInputs(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.d = keras.layers.Dense(2, kernel_initializer="ones")
+                self.seen = keras.metrics.Mean(name="seen")
+
+            def call(self, inputs):
+                a, b = (inputs["a"], inputs["b"]) if how == "dict" else (inputs[0], inputs[1])
+                return self.d(keras.ops.concatenate([a, b], axis=-1))
+
+            def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+                b = x["b"] if how == "dict" else x[1]  # (the second input, not the second sample)
+                self.seen.update_state(keras.ops.mean(keras.ops.abs(b)))
+                return keras.ops.mean(keras.ops.square(y_pred - y)) * keras.ops.mean(keras.ops.abs(b))
+
+        rng = np.random.default_rng(0)
+        a, b = rng.normal(size=(16, 2)).astype("float32"), 10 * rng.normal(size=(16, 1)).astype("float32")
+        y = rng.normal(size=(16, 2)).astype("float32")
+        x = {"a": a, "b": b} if how == "dict" else [a, b]
+        model = TwoInputs()
+        model.compile(optimizer=keras.optimizers.SGD(0.001))
+        history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history
+        results[how] = {"history": {k: [float(v) for v in values] for k, values in history.items()},
+                        "weights": [np.asarray(w).tolist() for w in model.get_weights()]}
+    return results
+'''
+
+
+def test_a_model_of_several_inputs_gets_them_in_compute_loss_as_given(tmp_path_factory):
+    """x is their list (or dict), as Keras hands it on; gpunn handed the step's array of them side by side, whose
+    x[1] is the second sample (silently: a loss scaled by the wrong rows)."""
+    ours, theirs = run_script_both_ways(SEVERAL_INPUTS, tmp_path_factory)
+    for how in ("list", "dict"):
+        assert ours[how]["history"].keys() == theirs[how]["history"].keys()
+        for key, values in theirs[how]["history"].items():
+            np.testing.assert_allclose(ours[how]["history"][key], values, rtol=2e-5, err_msg=f"{how} {key}")
+        for a, b in zip(ours[how]["weights"], theirs[how]["weights"]):
+            np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6, err_msg=how)

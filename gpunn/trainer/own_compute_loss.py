@@ -49,7 +49,7 @@ class OwnComputeLoss(FunctionLoss):
 def _step(model, ops, x, y_true, y_pred, grad_scale, sample_weight, per_sample_out, gradient_out) -> None:
     """One batch's loss from the model's compute_loss, written as a loss function's is (its value for every
     sample, its gradient with respect to y_pred)."""
-    inputs = np.asarray(ops.to_numpy(x))  # what a Keras step's x is to a teacher model called on it
+    inputs = _inputs_as_given(model, np.asarray(ops.to_numpy(x)))  # what a Keras step's x is to a teacher model
     kwargs = {"training": gradient_out is not None} if overrides.names_training(model.compute_loss) else {}
     weights = None if sample_weight is None else Tensor(sample_weight)
 
@@ -72,6 +72,19 @@ def _step(model, ops, x, y_true, y_pred, grad_scale, sample_weight, per_sample_o
 
     # the sample weights go to compute_loss, which applies them (Keras's contract); none are applied again here
     user_functions.loss_step(what, loss, y_true, y_pred, grad_scale, None, per_sample_out, gradient_out, False)
+
+
+def _inputs_as_given(model, packed_x: np.ndarray):
+    """The batch's inputs as Keras hands them to compute_loss: the array of one input; for a model of several, a
+    list of their arrays, or a dict of them by the keys the model was given (its step holds them side by side in
+    one array, ``layers/packed_inputs.py``)."""
+    packed = getattr(model, "_packed", None)
+    if packed is None:
+        return packed_x
+    rows = packed_x.shape[0]
+    parts = [packed_x[:, offset:offset + width].reshape((rows,) + shape)
+             for shape, offset, width in zip(packed.shapes, packed.offsets, packed.widths)]
+    return parts if packed.dict_order is None else dict(zip(packed.dict_order, parts))
 
 
 def _traced_model_weights(model) -> list:

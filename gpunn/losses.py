@@ -19,7 +19,7 @@ import functools
 
 import numpy as np
 
-from . import custom_objects, fuzz_factor, keras_objects, loss_tensors, loss_window, overrides
+from . import custom_objects, fuzz_factor, keras_objects, loss_tensors, overrides, step_calls
 from . import custom_objects as custom_objects_lookup  # ``deserialize`` has an argument of that name
 from ._registry import lookup
 from .autodiff import user_functions
@@ -277,7 +277,7 @@ def _run_function(loss, function, match_ranks, ops, ws, output, y_true, grad_sca
     what = f"loss {loss.name!r}"
     step = functools.partial(user_functions.loss_step, what, function, y_true, output, grad_scale, sample_weight,
                              per_sample, gradient, match_ranks)
-    ops.run_python(loss_window.in_the_steps_loss(step, what))  # (loss_window.py)
+    ops.run_python(step_calls.in_the_steps_loss(step, what))  # (step_calls.py)
     return per_sample, gradient, output
 
 

@@ -232,3 +232,23 @@ def test_a_model_sharing_the_trained_models_layers_called_in_its_loss_or_metric_
     for value, kept in zip(a.get_weights(), before):
         np.testing.assert_array_equal(value, kept)
     assert b.predict(probe, verbose=0).shape == (4, 3)  # (outside a's steps, b runs)
+
+
+@pytest.mark.parametrize("how", ["the layer", "a model holding it"])
+def test_a_models_layer_called_again_inside_a_lambda_is_refused_when_it_trains(numpy_backend, how):
+    """It ran twice in one step on one workspace: the second forward pass wrote over what the first one's backward
+    pass read, and the second backprop over the first one's weight gradients (silently other training)."""
+    d = layers.Dense(4, activation="tanh")
+    inner = gpunn.Sequential([layers.Input((4,)), d])
+    call = (lambda t: d(t)) if how == "the layer" else (lambda t: inner(t))
+    model = gpunn.Sequential([layers.Input((5,)), layers.Dense(4), layers.Lambda(call), d, layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((8, 5), "float32"), np.ones((8, 2), "float32")
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=rf"layer {d.name!r} is called inside the call\(\) of layer 'lambda(_\d+)?' "
+                                         r"and is also a layer of model"):
+        model.fit(x, y, verbose=0)
+    for value, kept in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(value, kept)
+    assert np.isfinite(model.evaluate(x, y, verbose=0))  # (no backward pass there: both runs compute as they should)
+    assert model.predict(x, verbose=0).shape == (8, 2)

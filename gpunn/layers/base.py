@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import (activations, auto_config, compute_turns, constraints, dtype_policies, initializers, keras_objects,
-               loss_window, overrides, regularizers)
+               overrides, regularizers, step_calls)
 from ..naming import snake_case, uniquify
 from ..autodiff import Tensor
 from ..autodiff.default_float import floatx
@@ -603,8 +603,8 @@ class Layer(KerasVariableLists):
 
     def workspace(self, rows: int) -> Workspace:
         """This layer's buffers for batches of ``rows`` samples, made on the first step of that size."""
-        if loss_window.open_now() and isinstance(rows, int):  # (a forward pass inside a step's compute_loss)
-            loss_window.refuse_own_layer(self)
+        if step_calls.open_now() and isinstance(rows, int):  # (a forward pass inside a step's compute_loss)
+            step_calls.refuse_own_layer(self)
         return self._workspaces(rows)
 
     def regularization_penalty(self, out) -> None:
@@ -747,7 +747,7 @@ class Layer(KerasVariableLists):
         if symbolic.is_symbolic(inputs):  # the functional API: x = Dense(64)(inputs)
             return symbolic.call_symbolic(self, inputs, training, mask)
         if isinstance(inputs, Tensor) and not user_layer.tracing():  # a gpunn.ops result, outside any call()
-            if loss_window.open_now() and inputs.requires_grad:  # y_pred in a model's compute_loss
+            if step_calls.open_now() and inputs.requires_grad:  # y_pred in a model's compute_loss
                 return differentiated_call(self, inputs, training, mask)
             inputs = inputs.value
         if isinstance(inputs, Tensor):  # inside a call() of the user's: a sublayer (sublayers.py)

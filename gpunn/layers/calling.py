@@ -141,7 +141,7 @@ def call_layer(layer, inputs, training=False, mask=None, backprops: list | None 
 
 
 def differentiated_call(layer, inputs, training=None, mask=None):
-    """``layer(y_pred)`` in a model's own compute_loss (``loss_window.py``), ``inputs`` a Tensor the step
+    """``layer(y_pred)`` in a model's own compute_loss (``step_calls.py``), ``inputs`` a Tensor the step
     differentiates: the layer's output as a Tensor whose gradient goes back through the layer's own backprop to
     ``inputs``, as Keras differentiates compute_loss (a frozen critic, a projection of the predictions). The
     layer's weights are not trained by it (Keras trains those of the layers the model tracks, which gpunn refuses

@@ -21,7 +21,7 @@ import threading
 
 import numpy as np
 
-from .. import overrides
+from .. import overrides, step_calls
 from ..autodiff import Tensor, gradients
 from . import (repeated_sublayer_calls, several_outputs, step_state_updates, sublayers, training_override, user_masks,
                variable_paths)
@@ -506,6 +506,7 @@ def call_sublayer(sublayer, x, training, mask=None):
                              "row per sample")
         ones = Tensor(np.ones((xs[0].shape[0],) + tuple(sublayer.output_shape), dtype=xs[0].dtype))
         return several_outputs.unpack(sublayer, ones) if several_outputs.of(sublayer) else ones
+    step_calls.refuse_a_models_layer_inside(sublayer, outer)
     if not sublayer.built or sublayer.ops is None:
         raise ValueError(f"layer {sublayer.name!r} is called inside the call() of layer {outer.name!r} only in "
                          "training, or only sometimes; gpunn builds the layers inside a layer from one call with "

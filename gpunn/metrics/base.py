@@ -19,7 +19,7 @@ import functools
 
 import numpy as np
 
-from .. import loss_window, overrides
+from .. import overrides, step_calls
 from ..autodiff.default_float import floatx
 from ..autodiff.functions import convert_to_numpy
 from ..layers import user_layer
@@ -167,7 +167,7 @@ class Metric:
         if not user_metric.is_user_metric(self):
             raise NotImplementedError
         update = functools.partial(user_metric.update, self, y_true, predictions, sample_weight, state)
-        ops.run_python(loss_window.in_the_steps_loss(update, f"metric {self.name!r}"))  # (loss_window.py)
+        ops.run_python(step_calls.in_the_steps_loss(update, f"metric {self.name!r}"))  # (step_calls.py)
 
     def finalize(self, state: dict):
         """The metric's value from host copies of its state: a float, or an array (per threshold or class)."""
@@ -228,7 +228,7 @@ class Metric:
             self.accumulate(ops, ws, y_true, predictions, state, sample_weight)
             return
         update = functools.partial(self._own_update_into, ops, state, y_true, predictions, sample_weight)
-        ops.run_python(loss_window.in_the_steps_loss(update, f"metric {self.name!r}"))  # (loss_window.py)
+        ops.run_python(step_calls.in_the_steps_loss(update, f"metric {self.name!r}"))  # (step_calls.py)
 
     def _own_update_into(self, ops, state, y_true, predictions, sample_weight) -> None:
         from ..autodiff import Tensor

@@ -13,7 +13,7 @@ import functools
 
 import numpy as np
 
-from .. import custom_objects, loss_window
+from .. import custom_objects, step_calls
 from ..autodiff import user_functions
 from ..autodiff.functions import convert_to_numpy
 from .base import Metric, divide_no_nan
@@ -61,7 +61,7 @@ class MeanMetricWrapper(Metric):
         what = f"metric {self.name!r}"
         update = functools.partial(user_functions.metric_step, what, self._function(), y_true, predictions,
                                    sample_weight, state["total"], state["count"])
-        ops.run_python(loss_window.in_the_steps_loss(update, what))  # (loss_window.py)
+        ops.run_python(step_calls.in_the_steps_loss(update, what))  # (step_calls.py)
 
     def finalize(self, state):
         return float(divide_no_nan(state["total"], state["count"]))

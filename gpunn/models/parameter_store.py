@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers.base import Layer
-from .. import loss_window
+from .. import step_calls
 from ..layers import sublayers
 from ..layers.gradient_views import GradientViews
 
@@ -102,11 +102,11 @@ class ParameterStore:
         Cheap when no layer anywhere was bound since the last check, as on every training step of one model."""
         if self._checked_at == Layer.bindings_made:
             return
-        if loss_window.open_now():  # (this model runs inside another's compute_loss: none of its layers, first)
+        if step_calls.open_now():  # (this model runs inside another's compute_loss: none of its layers, first)
             for layer in self.layers:
                 if sublayers.bound_elsewhere(layer, self):
                     for _, owner in sublayers.owners(layer):
-                        loss_window.refuse_own_layer(owner)
+                        step_calls.refuse_own_layer(owner)
         for layer in self.layers:
             if sublayers.bound_elsewhere(layer, self):  # the layer, or one it holds, ran in another model
                 weights = self._views[id(layer)][0]

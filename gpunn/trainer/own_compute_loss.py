@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import overrides
 from ..autodiff import Tensor, user_functions
-from .. import loss_window
+from .. import step_calls
 from ..losses import FunctionLoss
 
 
@@ -58,7 +58,7 @@ def _step(model, ops, x, y_true, y_pred, grad_scale, sample_weight, per_sample_o
     def loss(truth, prediction):
         if truth.ndim == 2 and truth.shape[1] == 0:  # fit(x) without y: Keras's y=None
             truth = None
-        with loss_window.computing_loss(model, what):  # (the model's own layers are not run again there)
+        with step_calls.computing_loss(model, what):  # (the model's own layers are not run again there)
             if gradient_out is None:
                 return model.compute_loss(x=inputs, y=truth, y_pred=prediction, sample_weight=weights, **kwargs)
             read = _traced_model_weights(model)

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from .. import compute_turns, loss_window
+from .. import compute_turns, step_calls
 from ..layers import wiring
 from ..ops.workspace import Workspace, Workspaces
 from . import activity, layer_losses, output_losses
@@ -55,8 +55,8 @@ class TestStep:
         """Loss and metrics of the batch in ``slot``, added to ``self.metrics``."""
         ops, plan, model = self.ops, self.plan, self.model
         loss_ws, ws = self._workspaces[slot.key]
-        # (the user's losses and metrics computing meanwhile may not run this model's layers: loss_window.py)
-        with compute_turns.turn(ops), OutOfMemoryGuard(ops, slot.global_rows), loss_window.stepping(model):
+        # (the user's losses and metrics computing meanwhile may not run this model's layers: step_calls.py)
+        with compute_turns.turn(ops), OutOfMemoryGuard(ops, slot.global_rows), step_calls.stepping(model, trains=False):
             model._claim_layers()  # (a layer shared with another model may have computed there since)
             outputs: dict = {}
             output, _ = run_forward(plan, slot.x, training=False, outputs=outputs)

@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from .. import compute_turns, loss_window, regularizers
+from .. import compute_turns, regularizers, step_calls
 from ..layers import step_state_updates, wiring
 from ..layers.gradient_views import trained_names
 from ..ops.base import Ops
@@ -184,8 +184,8 @@ class TrainStep:
         """``count`` steps on the slot's batch shape; ``source``: where each fetches its batch (None: it is in
         the slot already: each step runs on that batch)."""
         # (another thread's computations wait: compute_turns.py; the user's losses and metrics computing meanwhile
-        # may not run this model's layers: loss_window.py)
-        with compute_turns.turn(self.ops), loss_window.stepping(self.model):
+        # may not run this model's layers: step_calls.py)
+        with compute_turns.turn(self.ops), step_calls.stepping(self.model, trains=True):
             # A layer shared with another model computes with that model's buffers after it ran: take it back first.
             self.model._claim_layers()
             if self.model._store is not self._store:

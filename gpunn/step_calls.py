@@ -1,4 +1,6 @@
-"""A model's own layers run again while its step computes its loss and metrics, refused.
+"""Calls of a model's own layers that its training step cannot have, refused by name.
+
+A model's own layers run again while its step computes its loss and metrics:
 
 Between a step's forward pass and its backward pass, each layer's workspace holds what its backward pass reads
 (inputs, activations, dropout masks; the last layer's output is the ``y_pred`` the loss is given), and the model's
@@ -12,6 +14,9 @@ anything.
 
 ``stepping(model)`` surrounds a model's steps (eager, recorded and replayed: a replay runs the host calls of the
 user's code within it); ``computing_loss`` opens the window around such a host call.
+
+And a layer of the model called again inside another layer's call() (a Lambda's function calling it, or a model
+holding it): ``refuse_a_models_layer_inside``.
 """
 from __future__ import annotations
 
@@ -20,11 +25,12 @@ import threading
 
 
 class _Window(threading.local):
-    """In this thread: the model whose steps run now (None: none); the model whose loss is being computed now
-    (None: none), what computes it, and the ids of the layers its step runs (found on the first check)."""
+    """In this thread: the model whose steps run now (None: none) and whether they train; the model whose loss is
+    being computed now (None: none), what computes it, and the ids of the layers its step runs (found on the first
+    check)."""
 
     def __init__(self):
-        self.stepping = None
+        self.stepping, self.trains = None, False
         self.model, self.what, self.layer_ids = None, "", None
 
 
@@ -32,14 +38,14 @@ _WINDOW = _Window()
 
 
 @contextlib.contextmanager
-def stepping(model):
-    """While ``model``'s training or test steps run in this thread."""
-    kept = _WINDOW.stepping
-    _WINDOW.stepping = model
+def stepping(model, trains: bool):
+    """While ``model``'s training (``trains``) or test steps run in this thread."""
+    kept = (_WINDOW.stepping, _WINDOW.trains)
+    _WINDOW.stepping, _WINDOW.trains = model, trains
     try:
         yield
     finally:
-        _WINDOW.stepping = kept
+        _WINDOW.stepping, _WINDOW.trains = kept
 
 
 @contextlib.contextmanager
@@ -65,6 +71,22 @@ def in_the_steps_loss(function, what: str):
             return function(*args, **kwargs)
 
     return run
+
+
+def refuse_a_models_layer_inside(sublayer, outer) -> None:
+    """Raise if ``sublayer``, called inside the call() of ``outer`` (a Lambda's function, a layer of the user's)
+    during a training step, is also a layer of the stepping model itself: it would run twice in the step on one
+    workspace, the second forward pass writing over what the first one's backward pass reads, and its second
+    backprop writing over the first one's weight gradients (Keras adds both)."""
+    model = _WINDOW.stepping
+    if model is None or not _WINDOW.trains:  # (a test step has no backward pass: the second run reads no cache)
+        return
+    if any(layer is sublayer for layer in model._graph_layers):
+        raise ValueError(
+            f"layer {sublayer.name!r} is called inside the call() of layer {outer.name!r} and is also a layer of "
+            f"model {model.name!r}: gpunn runs a layer once per step on buffers of its own, and cannot run the same "
+            "weights in two places of one step (Keras adds both uses' gradients); give the model one place that "
+            "calls it (a layer of your own holding it, called twice, runs twice)")
 
 
 def open_now() -> bool:

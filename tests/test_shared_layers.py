@@ -252,3 +252,41 @@ def test_a_models_layer_called_again_inside_a_lambda_is_refused_when_it_trains(n
         np.testing.assert_array_equal(value, kept)
     assert np.isfinite(model.evaluate(x, y, verbose=0))  # (no backward pass there: both runs compute as they should)
     assert model.predict(x, verbose=0).shape == (8, 2)
+
+
+PERCEPTUAL = '''
+import json
+import sys
+
+import numpy as np
+
+
+def run(keras, folder):
+    """A perceptual loss: a separate feature model compares targets and predictions."""
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=(24, 5)).astype("float32"), rng.normal(size=(24, 4)).astype("float32")
+    features = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="tanh"), keras.layers.Dense(2)])
+    features.set_weights([(0.6 * np.cos(np.arange(np.size(w)) + 1.0)).reshape(np.shape(w)).astype("float32")
+                          for w in features.get_weights()])
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(6, activation="relu"), keras.layers.Dense(4)])
+    model.set_weights([(0.5 * np.sin(np.arange(np.size(w)) + 2.0)).reshape(np.shape(w)).astype("float32")
+                       for w in model.get_weights()])
+
+    def perceptual(y_true, y_pred):
+        return keras.ops.mean(keras.ops.square(features(y_true) - features(y_pred)), axis=-1)
+
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss=perceptual)
+    history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history
+    return {"loss": history["loss"], "evaluate": model.evaluate(x, y, verbose=0),
+            "weights": [np.asarray(w).tolist() for w in model.get_weights() + features.get_weights()]}
+'''
+
+
+def test_a_feature_model_called_on_y_pred_in_a_loss_passes_its_gradient_as_keras(tmp_path_factory):
+    """Keras differentiates through it; gpunn refused it with a message blaming NumPy. Its weights stay as they
+    are in both (the loss function's model is no part of the trained one)."""
+    ours, theirs = run_script_both_ways(PERCEPTUAL, tmp_path_factory)
+    np.testing.assert_allclose(ours["loss"], theirs["loss"], rtol=2e-5)
+    assert ours["evaluate"] == pytest.approx(theirs["evaluate"], rel=2e-5)
+    for a, b in zip(ours["weights"], theirs["weights"]):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)

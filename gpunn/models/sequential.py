@@ -23,7 +23,7 @@ import weakref
 
 import numpy as np
 
-from .. import compute_turns, overrides
+from .. import compute_turns, overrides, step_calls
 from ..custom_objects import custom_object_scope
 from ..io_utils import print_msg
 from ..layers import (activity_losses, masking, sublayers, symbolic, text_inputs, user_layer, user_masks,
@@ -389,8 +389,33 @@ class Sequential(Trainer, KerasVariableLists):
                 return self._called_in_a_layer(inputs, training)
         if any(symbolic.is_symbolic(value) for value in values):  # a model called in a functional model
             return symbolic.call_symbolic_model(self, inputs, training, mask)
+        if step_calls.open_now() and any(isinstance(value, Tensor) and value.requires_grad for value in values):
+            return self._differentiated_call(inputs, training)  # on y_pred, in a loss or a compute_loss
         with compute_turns.turn(self.ops or get_ops()):  # (the layers' workspaces: compute_turns.py)
             return self._call_on_arrays(inputs, training, mask)
+
+    def _differentiated_call(self, inputs, training):
+        """``model(y_pred)`` in a loss function or a model's own compute_loss (a frozen feature model of a
+        perceptual loss): a chain of built-in layers, each called on the Tensor as a layer is there
+        (``calling.differentiated_call``), so that the loss's gradient goes back through them to y_pred, as Keras
+        differentiates it. Its weights are not trained by it (nor are they in Keras, but for a model the trained
+        model tracks, refused by name)."""
+        from ..autodiff import Tensor
+        from ..layers.calling import differentiated_call
+        from ..layers.input_layer import InputLayer
+
+        chain = self._sources is None and self._packed is None and self._output_indices is None and \
+            self._output_keys is None and isinstance(inputs, Tensor)
+        if not chain:
+            raise ValueError(f"model {self.name!r} was called on a value a loss is differentiated by (y_pred): gpunn "
+                             "differentiates there a model that is a chain of layers (a Sequential) of one input and "
+                             "one output; call such a model, or its layers one by one")
+        self._ensure_built((None,) + tuple(inputs.shape[1:]))
+        y = inputs
+        for layer in self._calls:
+            if not isinstance(layer, InputLayer):
+                y = differentiated_call(layer, y, training)
+        return y
 
     def _call_on_arrays(self, inputs, training, mask):
         """``model(x)`` of arrays (host data, or backend arrays on this model's device), in its compute turn."""

@@ -460,3 +460,54 @@ def test_a_model_of_several_inputs_gets_them_in_compute_loss_as_given(tmp_path_f
             np.testing.assert_allclose(ours[how]["history"][key], values, rtol=2e-5, err_msg=f"{how} {key}")
         for a, b in zip(ours[how]["weights"], theirs[how]["weights"]):
             np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6, err_msg=how)
+
+
+PER_STEP = '''
+import json
+import sys
+
+import numpy as np
+
+
+def run(keras, folder):
+    """A Dense over sequences (an output per step) trained by a loss function, and by a compute_loss of its own,
+    with compiled metrics."""
+    class PerStep(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = keras.layers.Dense(2, kernel_initializer="ones")
+
+        def call(self, x):
+            return self.d(x)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            return keras.ops.mean(keras.ops.square(y_pred - y))
+
+    def per_step_loss(y_true, y_pred):
+        return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(12, 5, 3)).astype("float32"), rng.normal(size=(12, 5, 2)).astype("float32")
+    results = {}
+    for label in ("function", "compute_loss"):
+        if label == "function":
+            model = keras.Sequential([keras.Input((5, 3)), keras.layers.Dense(2, kernel_initializer="ones")])
+        else:
+            model = PerStep()
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss=per_step_loss if label == "function" else None,
+                      metrics=["mae"], weighted_metrics=["mse"])
+        history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history
+        results[label] = {"history": {k: [float(v) for v in values] for k, values in history.items()},
+                          "evaluate": model.evaluate(x, y, verbose=0, return_dict=True)}
+    return results
+'''
+
+
+def test_an_output_per_step_trained_by_a_loss_of_ones_own_gets_its_metrics_as_keras(tmp_path_factory):
+    """The metrics take each step as a row, as for a built-in loss (they failed inside NumPy's reduction)."""
+    ours, theirs = run_script_both_ways(PER_STEP, tmp_path_factory)
+    for label in ("function", "compute_loss"):
+        for part in ("history", "evaluate"):
+            assert ours[label][part].keys() == theirs[label][part].keys(), (label, part)
+            for key, value in theirs[label][part].items():
+                np.testing.assert_allclose(ours[label][part][key], value, rtol=2e-5, err_msg=f"{label} {part} {key}")

@@ -107,9 +107,12 @@ def _weighted_loss(output, ops, ws, value, label, scale, w, need_grad, x=None) -
     weighs each of its steps, as a weight per step repeated would in Keras (which refuses weights of shape
     (samples,) for such an output, unless its targets are one axis short: its loss is then one per sample)."""
     own_way = getattr(output.loss, "takes_inputs", False) or output.loss.takes_sample_weights
-    steps = int(np.prod(value.shape[1:-1])) if value.ndim > 2 and not own_way else None
+    steps = int(np.prod(value.shape[1:-1])) if value.ndim > 2 else None
     if steps is None:
         return _rows_loss(output, ops, ws, value, label, scale, w, need_grad, x) + (label, w)
+    if own_way:  # (a loss of the user's takes the samples whole; the metrics, as for any loss, each step a row)
+        per_sample, dy, predicted = _rows_loss(output, ops, ws, value, label, scale, w, need_grad, x)
+        return (per_sample, dy) + _per_step_rows(ops, ws, predicted, label, w, value.ndim)
     rows = value.shape[0]
     flat_label = label.reshape((rows * steps,) + tuple(label.shape[value.ndim - 1:]))
     flat_w, metric_w = None, None
@@ -126,6 +129,21 @@ def _weighted_loss(output, ops, ws, value, label, scale, w, need_grad, x=None) -
     ops.sum(per_step.reshape(rows, steps), 1, per_sample)
     ops.multiply(per_sample, ws.constant("loss.inverse_steps", 1.0 / steps, per_sample.dtype), per_sample)
     return per_sample, None if dy is None else dy.reshape(value.shape), predicted, flat_label, metric_w
+
+
+def _per_step_rows(ops, ws, predicted, label, w, ndim: int) -> tuple:
+    """(predictions, targets, sample weights) of an output per step as its metrics take them: each step a row, a
+    sample's weight repeated for each of its steps."""
+    rows = predicted.shape[0]
+    steps = int(np.prod(predicted.shape[1:-1]))
+    flat_label = label.reshape((rows * steps,) + tuple(label.shape[ndim - 1:]))
+    metric_w = None
+    if w is not None:
+        metric_w = ws.buffer("loss.metric_step_weights", (rows, steps), w.dtype)
+        ops.fill(1, metric_w)
+        ops.multiply(metric_w, w.reshape(-1, 1), metric_w)
+        metric_w = metric_w.reshape(-1)
+    return predicted.reshape(-1, predicted.shape[-1]), flat_label, metric_w
 
 
 def _masked_step_weights(ops, ws, mask, weights, dtype) -> tuple:

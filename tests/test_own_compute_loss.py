@@ -511,3 +511,13 @@ def test_an_output_per_step_trained_by_a_loss_of_ones_own_gets_its_metrics_as_ke
             assert ours[label][part].keys() == theirs[label][part].keys(), (label, part)
             for key, value in theirs[label][part].items():
                 np.testing.assert_allclose(ours[label][part][key], value, rtol=2e-5, err_msg=f"{label} {part} {key}")
+
+
+def test_several_target_arrays_for_an_own_compute_loss_are_refused_saying_what_to_do(numpy_backend):
+    model = _with_own_loss()
+    model.compile(optimizer="sgd")
+    x, y = np.ones((8, 3), "float32"), np.ones((8, 1), "float32")
+    for targets in ((y, y), [y, y], {"a": y, "b": y}):
+        with pytest.raises(ValueError, match=r"target arrays for a model of one output whose compute_loss is its "
+                                             r"own; Keras hands them on to compute_loss as given"):
+            model.fit(x, targets, verbose=0)

@@ -35,9 +35,12 @@ _INSTEAD = {
                        "metric(y_true, y_pred), or a gpunn.metrics.Metric subclass)",
     "get_metrics_result": "the logs are those of the loss and the compiled metrics, each metric's result(); give "
                           "compile metrics of your own (a gpunn.metrics.Metric subclass's result() is run)",
-    "reset_metrics": "gpunn resets the loss tracker and the compiled metrics itself before every epoch and "
-                     "evaluation (a Metric subclass's own reset_state() runs then)",
-    "metrics": "the logs list the loss and the metrics given to compile; give your metrics to compile(metrics=...)",
+    "reset_metrics": "gpunn resets the loss tracker, the compiled metrics and the metrics the model holds as "
+                     "attributes itself before every epoch and evaluation (a Metric subclass's own reset_state() "
+                     "runs then): leave the override out",
+    "metrics": "the logs list the loss, the metrics given to compile and the metrics the model holds as attributes "
+               "(self.loss_tracker = keras.metrics.Mean(name=...), updated in compute_loss), each reset before "
+               "every epoch and evaluation: leave the override out",
 }
 # compute_loss is not among them: it runs, as the model's loss (own_compute_loss.py)
 _SHARED = ("compute_metrics", "get_metrics_result", "reset_metrics", "metrics")

@@ -555,6 +555,13 @@ class Trainer(TfKeras2Loops):
         a dict of one keyed by the output's name."""
         if isinstance(y, (list, tuple)) and len(y) == 1 and getattr(y[0], "ndim", 0) >= 1:
             return y[0]
+        several = isinstance(y, dict) and len(y) > 1 or isinstance(y, (list, tuple)) and len(y) > 1 and all(
+            getattr(part, "ndim", 0) >= 1 for part in y)
+        if several and custom_steps.has_own(self, "compute_loss"):
+            raise ValueError(f"{argument}: a {type(y).__name__} of {len(y)} target arrays for a model of one output "
+                             "whose compute_loss is its own; Keras hands them on to compute_loss as given, gpunn "
+                             "takes one array of targets there: put them side by side in one array and take its "
+                             "columns apart in compute_loss")
         if isinstance(y, dict):
             names = set(self.output_names) | set(getattr(self, "_output_keys", None) or [])
             if len(y) != 1 or next(iter(y)) not in names:

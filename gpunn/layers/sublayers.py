@@ -307,7 +307,9 @@ def check_held_once(layers) -> None:
             if id(owner) in where:
                 raise ValueError(
                     f"layer {owner.name!r} is used {where[id(owner)]} and {place}; gpunn keeps a layer held by a "
-                    "layer of the user's in that layer alone: give each place a layer of its own")
+                    "layer of the user's in that layer alone, so weights tied across the model (a layer of your "
+                    "own reading another layer's kernel, as Hands-On ML's DenseTranspose does) are not supported: "
+                    "give each place a layer of its own")
             where[id(owner)] = place
 
 

@@ -3,8 +3,11 @@
 ``evaluate``'s results, and reset at each epoch and evaluation, as Keras's ``Trainer.metrics`` and steps do."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from helpers import run_script_both_ways
+
+import gpunn
+from helpers import numpy_backend, run_script_both_ways  # noqa: F401  (fixture)
 
 SCRIPT = r'''
 import json, sys
@@ -121,3 +124,29 @@ def test_private_attributes_and_a_layer_s_metrics_are_tracked_as_in_keras(tmp_pa
         assert ours["history"][key] == pytest.approx(theirs["history"][key], rel=1e-5), key
     assert ours["evaluate"] == pytest.approx(theirs["evaluate"], rel=1e-5)
     assert ours["after"] == pytest.approx(theirs["after"], rel=1e-5)
+
+
+def test_metrics_held_as_attributes_are_listed_before_compile_and_named_before_the_first_fit(numpy_backend):
+    """As Keras 3: ``model.metrics`` lists them before compile too, and ``metrics_names`` after compile names them
+    after the loss (and the compiled metrics), as the logs of the first fit will."""
+    class Tracked(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = gpunn.layers.Dense(2)
+            self.t, self.s = gpunn.metrics.Mean(name="t"), gpunn.metrics.Sum(name="s")
+
+        def call(self, x):
+            return self.d(x)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            loss = gpunn.ops.mean(gpunn.ops.square(y_pred - y))
+            self.t.update_state(loss)
+            self.s.update_state(1.0)
+            return loss
+
+    model = Tracked()
+    assert [m.name for m in model.metrics] == ["t", "s"]
+    model.compile(optimizer="sgd")
+    assert model.metrics_names == ["loss", "t", "s"]
+    model.fit(np.ones((8, 3), "float32"), np.ones((8, 2), "float32"), verbose=0)
+    assert model.metrics_names == ["loss", "t", "s"]

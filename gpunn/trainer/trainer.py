@@ -290,13 +290,15 @@ class Trainer(TfKeras2Loops):
             return list(step.metrics.names)
         if not self.compiled:
             return []
+        names = None
         if not self.compiled_metrics and not getattr(self, "_awaits_trace", False):
             from .plan import log_names_before_data  # (the step's names, known from compile before any data)
 
             names = log_names_before_data(self)
-            if names is not None:
-                return names
-        return ["loss"] + [m.name for m in self.compiled_metrics]
+        if names is None:
+            names = ["loss"] + [m.name for m in self.compiled_metrics]
+        # (then those the model holds as attributes, as the steps will log them)
+        return names + [m.name for m in attribute_metrics(self) if m.name not in names]
 
     @property
     def metrics(self) -> list:
@@ -306,7 +308,7 @@ class Trainer(TfKeras2Loops):
         Keras 3 lists the compiled metrics inside one "compile_metrics" object; here they are listed one by one,
         as ``metrics_names`` and the History name them."""
         if not self.compiled or self._loss_tracker is None:
-            return []
+            return attribute_metrics(self)  # (Keras lists those before compile too)
         own = [self._loss_tracker] + list(self._part_trackers.values()) + list(self.compiled_metrics)
         return own + attribute_metrics(self, besides=own)
 

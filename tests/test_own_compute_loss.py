@@ -380,36 +380,42 @@ def test_layers_called_on_y_pred_in_compute_loss_pass_its_gradient_as_keras(tmp_
             np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6, err_msg=key)
 
 
-def test_a_layer_of_the_users_called_on_y_pred_in_compute_loss_is_refused_when_the_loss_needs_its_gradient(
-        numpy_backend):
-    class Doubler(layers.Layer):
+def test_a_layer_of_the_users_called_on_y_pred_in_compute_loss_is_differentiated_through_its_call(numpy_backend):
+    """Its call() runs on the Tensor itself: the loss trains as the same expression written with gpunn.ops."""
+    class Scale(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = self.add_weight(shape=(2,), initializer="ones", trainable=False)
+
         def call(self, inputs):
-            return 2.0 * inputs
+            return gpunn.ops.tanh(inputs * self.factor * 2.0)
 
     class Judged(gpunn.Model):
-        def __init__(self, mode):
+        def __init__(self, through_the_layer):
             super().__init__()
-            self.d, self.doubler, self.mode = layers.Dense(2), Doubler(), mode
+            self.d = layers.Dense(2, kernel_initializer="ones")
+            self.scale, self.through_the_layer = Scale(), through_the_layer
             self.seen = gpunn.metrics.Mean(name="seen")
 
         def call(self, x):
             return self.d(x)
 
         def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-            doubled = self.doubler(y_pred)
-            self.seen.update_state(gpunn.ops.mean(doubled))  # a metric of it: no gradient needed
-            loss = gpunn.ops.mean(gpunn.ops.square(y_pred - y))
-            return loss + gpunn.ops.mean(doubled) if self.mode == "loss" else loss
+            scaled = self.scale(y_pred) if self.through_the_layer else gpunn.ops.tanh(y_pred * 2.0)
+            self.seen.update_state(gpunn.ops.mean(scaled))
+            return gpunn.ops.mean(gpunn.ops.square(y_pred - y)) + gpunn.ops.mean(scaled * y_pred)
 
-    x, y = np.ones((8, 3), "float32"), np.ones((8, 2), "float32")
-    model = Judged("metric")
-    model.compile(optimizer="sgd")
-    assert np.isfinite(model.fit(x, y, verbose=0).history["seen"][0])
-    model = Judged("loss")
-    model.compile(optimizer="sgd")
-    with pytest.raises(ValueError, match=r"layer 'doubler(_\d+)?' \(Doubler\) was called in a model's compute_loss "
-                                         r"on a value the loss is differentiated by"):
-        model.fit(x, y, verbose=0)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 3)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")
+    histories, weights = [], []
+    for through_the_layer in (True, False):
+        model = Judged(through_the_layer)
+        model.compile(optimizer=gpunn.optimizers.SGD(0.1))
+        histories.append(model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history)
+        weights.append(model.d.get_weights())
+    assert histories[0] == histories[1]
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
 
 
 SEVERAL_INPUTS = '''

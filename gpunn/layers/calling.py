@@ -143,20 +143,19 @@ def call_layer(layer, inputs, training=False, mask=None, backprops: list | None 
 def differentiated_call(layer, inputs, training=None, mask=None):
     """``layer(y_pred)`` in a model's own compute_loss (``step_calls.py``), ``inputs`` a Tensor the step
     differentiates: the layer's output as a Tensor whose gradient goes back through the layer's own backprop to
-    ``inputs``, as Keras differentiates compute_loss (a frozen critic, a projection of the predictions). The
-    layer's weights are not trained by it (Keras trains those of the layers the model tracks, which gpunn refuses
+    ``inputs``, as Keras differentiates compute_loss (a frozen critic, a projection of the predictions); a layer of
+    the user's runs its call() on the Tensor itself. The layer's weights are not trained by it (Keras trains those of the layers the model tracks, which gpunn refuses
     by name when they are trainable: ``own_compute_loss.trained_outside_call``)."""
     from ..autodiff import Tensor
 
+    if user_layer.runs_call(layer) and layer.built and layer.ops is not None:  # its call() on the Tensor itself
+        with compute_turns.turn(layer.ops):
+            return user_layer.call_differentiated(layer, inputs, check_training(training))
     found: list = []
     result = call_layer(layer, inputs.value, training, mask, backprops=found)
-    if not found:  # a layer of the user's: its call() ran on the arrays, which gpunn cannot differentiate here
-        def refused(dy):
-            raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) was called in a model's compute_loss on "
-                             "a value the loss is differentiated by (y_pred): gpunn differentiates a call there of "
-                             "its built-in layers only; compute that part with gpunn.ops in compute_loss")
-
-        return Tensor(result, parents=(inputs,), backward=refused)
+    if not found:  # a layer of the user's built by this call: its call() on the Tensor from now on
+        with compute_turns.turn(layer.ops):
+            return user_layer.call_differentiated(layer, inputs, check_training(training))
     y, backprop = found[0]
     ops = layer.ops
 

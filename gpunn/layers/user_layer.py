@@ -308,6 +308,23 @@ def call_eagerly(layer, x, training: bool):
     return result
 
 
+def call_differentiated(layer, x: Tensor, training: bool) -> Tensor:
+    """``layer(x)`` on its own on a Tensor a loss is differentiated by (y_pred, in a loss function or a model's
+    own compute_loss): its call() on that Tensor, whose result carries the loss's gradient back to it (the layer's
+    own weights are constants of it, as a standalone call's are)."""
+    _home(layer)._traced_weights = {spec.name: Tensor(layer.bound.weights[spec.name])
+                                    for spec in sublayers.own_specs(layer)}
+    try:
+        result = _call(layer, x, training)
+    finally:
+        _home(layer)._traced_weights = None
+    keep_added_losses(layer)
+    if several_outputs.returns_several(result):
+        raise ValueError(f"layer {layer.name!r}: its call() returned several tensors on a value a loss is "
+                         "differentiated by; gpunn differentiates such a call of a layer of one output there")
+    return result
+
+
 def keep_added_losses(layer) -> None:
     """``layer.losses`` (base.py) after a call on its own or a model's call: what its call() (and those of the
     layers inside it) gave add_loss, read back only when asked for (a model's steps clear them)."""

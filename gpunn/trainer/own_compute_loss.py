@@ -151,8 +151,9 @@ def trained_outside_call(model) -> list:
         elif isinstance(value, (Layer, Sequential)) and id(value) not in seen:
             seen.add(id(value))
             layers = value._graph_layers if isinstance(value, Sequential) else [value]
-            trained = [layer for layer in layers if id(layer) not in in_graph and layer.trainable
-                       and value.trainable and layer.has_weights]
+            # (weights Keras would train: a layer's trainable ones, none of a frozen layer's or model's)
+            trained = [layer for layer in layers if id(layer) not in in_graph and value.trainable
+                       and layer.has_weights and layer.trainable_weights]
             if trained:
                 found.append(name)
 

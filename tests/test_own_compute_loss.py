@@ -446,7 +446,7 @@ def run(keras, folder):
         rng = np.random.default_rng(0)
         a, b = rng.normal(size=(16, 2)).astype("float32"), 10 * rng.normal(size=(16, 1)).astype("float32")
         y = rng.normal(size=(16, 2)).astype("float32")
-        x = {"a": a, "b": b} if how == "dict" else [a, b]
+        x = {"b": b, "a": a} if how == "dict" else [a, b]  # (keys out of sorted order)
         model = TwoInputs()
         model.compile(optimizer=keras.optimizers.SGD(0.001))
         history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history

@@ -84,7 +84,10 @@ def _inputs_as_given(model, packed_x: np.ndarray):
     rows = packed_x.shape[0]
     parts = [packed_x[:, offset:offset + width].reshape((rows,) + shape)
              for shape, offset, width in zip(packed.shapes, packed.offsets, packed.widths)]
-    return parts if packed.dict_order is None else dict(zip(packed.dict_order, parts))
+    if packed.dict_order is None:
+        return parts
+    by_name = dict(zip(packed.names, parts))  # (a dict of inputs is packed by input name: packed_inputs.py)
+    return {key: by_name[key] for key in packed.dict_order} if set(packed.dict_order) == set(by_name) else by_name
 
 
 def _traced_model_weights(model) -> list:

@@ -89,6 +89,17 @@ def refuse_a_models_layer_inside(sublayer, outer) -> None:
             "calls it (a layer of your own holding it, called twice, runs twice)")
 
 
+def note_forward(layer) -> None:
+    """Count a forward pass of ``layer`` (it asked for a workspace) while a loss computes: a call differentiated
+    there (``calling.differentiated_call``) knows by it whether a later call has written over what its backward
+    pass reads."""
+    layer.__dict__["_forwards_in_losses"] = layer.__dict__.get("_forwards_in_losses", 0) + 1
+
+
+def forwards_of(layer) -> int:
+    return layer.__dict__.get("_forwards_in_losses", 0)
+
+
 def open_now() -> bool:
     return _WINDOW.model is not None
 

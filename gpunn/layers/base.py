@@ -603,8 +603,9 @@ class Layer(KerasVariableLists):
 
     def workspace(self, rows: int) -> Workspace:
         """This layer's buffers for batches of ``rows`` samples, made on the first step of that size."""
-        if step_calls.open_now() and isinstance(rows, int):  # (a forward pass inside a step's compute_loss)
+        if step_calls.open_now() and isinstance(rows, int):  # (a forward pass inside a step's loss: step_calls.py)
             step_calls.refuse_own_layer(self)
+            step_calls.note_forward(self)
         return self._workspaces(rows)
 
     def regularization_penalty(self, out) -> None:

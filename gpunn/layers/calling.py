@@ -17,7 +17,7 @@ import threading
 
 import numpy as np
 
-from .. import compute_turns
+from .. import compute_turns, step_calls
 from ..data import as_model_dtype, as_numeric_array
 from . import activity_losses, categorical_outputs, masking, sublayers, tf_pipeline, user_layer
 from .given_mask import given_mask
@@ -132,7 +132,7 @@ def call_layer(layer, inputs, training=False, mask=None, backprops: list | None 
     """``layer(inputs)``: see the module docstring. A 1-D input is one sample (the result is 1-D too), or a batch
     of single values for a layer whose samples have shape (1,). ``mask`` (or ``inputs._keras_mask``): a padding
     mask, which a layer computing with one takes, as Keras's eager calls do. ``backprops``: a list that gets the
-    forward pass's (output, backprop) of a built-in layer (``differentiated_call``)."""
+    forward pass's (input as computed, output, backprop) of a built-in layer (``differentiated_call``)."""
     from ..ops import get_ops
 
     ops = layer.ops or get_ops()
@@ -144,27 +144,60 @@ def differentiated_call(layer, inputs, training=None, mask=None):
     """``layer(y_pred)`` in a model's own compute_loss (``step_calls.py``), ``inputs`` a Tensor the step
     differentiates: the layer's output as a Tensor whose gradient goes back through the layer's own backprop to
     ``inputs``, as Keras differentiates compute_loss (a frozen critic, a projection of the predictions); a layer of
-    the user's runs its call() on the Tensor itself. The layer's weights are not trained by it (Keras trains those of the layers the model tracks, which gpunn refuses
-    by name when they are trainable: ``own_compute_loss.trained_outside_call``)."""
+    the user's runs its call() on the Tensor itself. The layer's weights are not trained by it (Keras trains those
+    of the layers the model tracks, which gpunn refuses by name when they are trainable:
+    ``own_compute_loss.trained_outside_call``). A layer called again before the gradient is taken (feat(y_pred) -
+    feat(y_true)) has written its workspace again: its backward pass runs the forward pass of this call again
+    first (``step_calls.forwards_of``)."""
     from ..autodiff import Tensor
 
     if user_layer.runs_call(layer) and layer.built and layer.ops is not None:  # its call() on the Tensor itself
-        with compute_turns.turn(layer.ops):
-            return user_layer.call_differentiated(layer, inputs, check_training(training))
+        return _users_call_differentiated(layer, inputs, training)
     found: list = []
     result = call_layer(layer, inputs.value, training, mask, backprops=found)
     if not found:  # a layer of the user's built by this call: its call() on the Tensor from now on
-        with compute_turns.turn(layer.ops):
-            return user_layer.call_differentiated(layer, inputs, check_training(training))
-    y, backprop = found[0]
+        return _users_call_differentiated(layer, inputs, training)
+    x, y, backprop = found[0]
     ops = layer.ops
+    seen = step_calls.forwards_of(layer)
 
     def backward(dy):
-        # (a copy: a layer's backprop may write into the gradient it is given)
-        dx = backprop(ops.xp.array(dy, dtype=y.dtype, copy=True).reshape(y.shape), need_dx=True)
-        return (None if dx is None else dx.reshape(inputs.shape),)
+        run = backprop
+        if step_calls.forwards_of(layer) != seen:
+            # called again since (feat(y_pred) - feat(y_true)): its workspace holds that call's pass; this one's
+            # again, the same in inference (a second pass in training would draw or update anew)
+            if check_training(training):
+                raise ValueError(f"layer {layer.name!r} was called again in the loss, in training mode, before the "
+                                 "gradient of its first call was taken; gpunn keeps one forward pass of a layer at a "
+                                 "time: call it once there (on the values stacked), or in inference mode")
+            with compute_turns.turn(ops):
+                _, run = layer.forward(x, False)
+        # (copies: a layer's backprop may write into the gradient it is given, and returns dx in its workspace,
+        # which its next backprop writes again)
+        dx = run(ops.xp.array(dy, dtype=y.dtype, copy=True).reshape(y.shape), need_dx=True)
+        return (None if dx is None else ops.xp.array(dx, copy=True).reshape(inputs.shape),)
 
     return Tensor(result, parents=(inputs,), backward=backward)
+
+
+def _users_call_differentiated(layer, inputs, training):
+    """A layer of the user's called on a Tensor a loss is differentiated by: its call() on it, refused at the
+    backward pass when a layer inside it ran again meanwhile (its backprop would read that later pass)."""
+    from ..autodiff import Tensor
+
+    with compute_turns.turn(layer.ops):
+        result = user_layer.call_differentiated(layer, inputs, check_training(training))
+    inside = [owner for _, owner in sublayers.owners(layer)]
+    seen = [step_calls.forwards_of(owner) for owner in inside]
+
+    def backward(dy):
+        if [step_calls.forwards_of(owner) for owner in inside] != seen:
+            raise ValueError(f"layer {layer.name!r} was called again in the loss before the gradient of its first "
+                             "call was taken, and the layers inside it keep one forward pass at a time: call it "
+                             "once there (on the values stacked)")
+        return (dy,)
+
+    return Tensor(result.value, parents=(result,), backward=backward)
 
 
 def _call_layer_in_turn(layer, ops, inputs, training, mask, backprops=None):
@@ -202,7 +235,7 @@ def _call_layer_in_turn(layer, ops, inputs, training, mask, backprops=None):
             else:
                 y, backprop = layer.forward(x, training)
                 if backprops is not None:
-                    backprops.append((y, backprop))
+                    backprops.append((x, y, backprop))
     finally:
         masking.detach(layer)
     activity_losses.add(layer, y)

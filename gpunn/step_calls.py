@@ -25,27 +25,28 @@ import threading
 
 
 class _Window(threading.local):
-    """In this thread: the model whose steps run now (None: none) and whether they train; the model whose loss is
-    being computed now (None: none), what computes it, and the ids of the layers its step runs (found on the first
-    check)."""
+    """In this thread: the model whose steps run now (None: none); the model whose loss is being computed now
+    (None: none), what computes it, and the ids of the layers its step runs (found on the first check); the layers
+    of the forward passes running now."""
 
     def __init__(self):
-        self.stepping, self.trains = None, False
+        self.stepping = None
         self.model, self.what, self.layer_ids = None, "", None
+        self.running: list = []  # the layers of each model's forward pass running now, outermost first
 
 
 _WINDOW = _Window()
 
 
 @contextlib.contextmanager
-def stepping(model, trains: bool):
-    """While ``model``'s training (``trains``) or test steps run in this thread."""
-    kept = (_WINDOW.stepping, _WINDOW.trains)
-    _WINDOW.stepping, _WINDOW.trains = model, trains
+def stepping(model):
+    """While ``model``'s training or test steps run in this thread."""
+    kept = _WINDOW.stepping
+    _WINDOW.stepping = model
     try:
         yield
     finally:
-        _WINDOW.stepping, _WINDOW.trains = kept
+        _WINDOW.stepping = kept
 
 
 @contextlib.contextmanager
@@ -73,19 +74,26 @@ def in_the_steps_loss(function, what: str):
     return run
 
 
+@contextlib.contextmanager
+def running(layers: list):
+    """While a model's forward pass runs ``layers`` (``wiring.forward``), in training or not."""
+    _WINDOW.running.append(layers)
+    try:
+        yield
+    finally:
+        _WINDOW.running.pop()
+
+
 def refuse_a_models_layer_inside(sublayer, outer) -> None:
-    """Raise if ``sublayer``, called inside the call() of ``outer`` (a Lambda's function, a layer of the user's)
-    during a training step, is also a layer of the stepping model itself: it would run twice in the step on one
-    workspace, the second forward pass writing over what the first one's backward pass reads, and its second
-    backprop writing over the first one's weight gradients (Keras adds both)."""
-    model = _WINDOW.stepping
-    if model is None or not _WINDOW.trains:  # (a test step has no backward pass: the second run reads no cache)
-        return
-    if any(layer is sublayer for layer in model._graph_layers):
+    """Raise if ``sublayer``, called inside the call() of ``outer`` (a Lambda's function, a layer of the user's), is
+    also a layer of the model running it: it would run twice in one pass on one workspace, the second run writing
+    over the first one's output (which a Lambda reading it still reads) and over what the first one's backward
+    pass reads, and its second backprop over the first one's weight gradients (Keras adds both)."""
+    if any(layer is sublayer for layers in _WINDOW.running for layer in layers):
         raise ValueError(
             f"layer {sublayer.name!r} is called inside the call() of layer {outer.name!r} and is also a layer of "
-            f"model {model.name!r}: gpunn runs a layer once per step on buffers of its own, and cannot run the same "
-            "weights in two places of one step (Keras adds both uses' gradients); give the model one place that "
+            "the model running it: gpunn runs a layer once per pass on buffers of its own, and cannot run the same "
+            "weights in two places of one pass (Keras adds both uses' gradients); give the model one place that "
             "calls it (a layer of your own holding it, called twice, runs twice)")
 
 

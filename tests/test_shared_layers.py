@@ -235,9 +235,10 @@ def test_a_model_sharing_the_trained_models_layers_called_in_its_loss_or_metric_
 
 
 @pytest.mark.parametrize("how", ["the layer", "a model holding it"])
-def test_a_models_layer_called_again_inside_a_lambda_is_refused_when_it_trains(numpy_backend, how):
-    """It ran twice in one step on one workspace: the second forward pass wrote over what the first one's backward
-    pass read, and the second backprop over the first one's weight gradients (silently other training)."""
+def test_a_models_layer_called_again_inside_a_lambda_is_refused(numpy_backend, how):
+    """It ran twice in one pass on one workspace: the second run wrote over the first one's output (which the
+    Lambda may read: wrong predictions), over what the first one's backward pass read, and the second backprop over
+    the first one's weight gradients (silently other training)."""
     d = layers.Dense(4, activation="tanh")
     inner = gpunn.Sequential([layers.Input((4,)), d])
     call = (lambda t: d(t)) if how == "the layer" else (lambda t: inner(t))
@@ -245,13 +246,24 @@ def test_a_models_layer_called_again_inside_a_lambda_is_refused_when_it_trains(n
     model.compile(optimizer="sgd", loss="mse")
     x, y = np.ones((8, 5), "float32"), np.ones((8, 2), "float32")
     before = model.get_weights()
-    with pytest.raises(ValueError, match=rf"layer {d.name!r} is called inside the call\(\) of layer 'lambda(_\d+)?' "
-                                         r"and is also a layer of model"):
+    refused = (rf"layer {d.name!r} is called inside the call\(\) of layer 'lambda(_\d+)?' and is also a layer of "
+               r"the model")
+    with pytest.raises(ValueError, match=refused):
         model.fit(x, y, verbose=0)
     for value, kept in zip(model.get_weights(), before):
         np.testing.assert_array_equal(value, kept)
-    assert np.isfinite(model.evaluate(x, y, verbose=0))  # (no backward pass there: both runs compute as they should)
-    assert model.predict(x, verbose=0).shape == (8, 2)
+    for run in (lambda: model.evaluate(x, y, verbose=0), lambda: model.predict(x, verbose=0), lambda: model(x)):
+        with pytest.raises(ValueError, match=refused):
+            run()
+
+
+def test_a_lambda_reading_a_layers_output_and_calling_that_layer_again_is_refused_in_predict(numpy_backend):
+    """The second run wrote over the first one's output, which the Lambda added: predictions off by about 1."""
+    d = layers.Dense(4, activation="tanh")
+    inputs = layers.Input((4,))
+    model = gpunn.Model(inputs, layers.Lambda(lambda t: d(t) + t)(d(inputs)))
+    with pytest.raises(ValueError, match="is also a layer of the model running it"):
+        model.predict(np.ones((3, 4), "float32"), verbose=0)
 
 
 PERCEPTUAL = '''

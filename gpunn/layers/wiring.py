@@ -15,6 +15,7 @@ may write their dz into the dy they receive): merge layers hand each input a buf
 """
 from __future__ import annotations
 
+from .. import step_calls
 from . import activity_losses, user_layer
 from .shared_call import add_shared_gradients, is_shared_call
 
@@ -102,6 +103,11 @@ def forward(layers: list, sources, x, training: bool, raw: frozenset = frozenset
     layers at ``output_indices`` (a model of several outputs). ``raw``: indices of Dense layers that hand over
     their pre-activation output (the loss applies the activation). ``outputs``, when given, receives the output of
     each layer whose index is in ``keep``. ``x``: the input, or the list of a model's several inputs."""
+    with step_calls.running(layers):  # (a layer of these called again inside one's call() is refused there)
+        return _forward(layers, sources, x, training, raw, outputs, keep, modes, output_indices)
+
+
+def _forward(layers, sources, x, training, raw, outputs, keep, modes, output_indices):
     backprops = []
     values = None
     if sources is not None:

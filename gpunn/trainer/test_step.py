@@ -56,7 +56,7 @@ class TestStep:
         ops, plan, model = self.ops, self.plan, self.model
         loss_ws, ws = self._workspaces[slot.key]
         # (the user's losses and metrics computing meanwhile may not run this model's layers: step_calls.py)
-        with compute_turns.turn(ops), OutOfMemoryGuard(ops, slot.global_rows), step_calls.stepping(model, trains=False):
+        with compute_turns.turn(ops), OutOfMemoryGuard(ops, slot.global_rows), step_calls.stepping(model):
             model._claim_layers()  # (a layer shared with another model may have computed there since)
             outputs: dict = {}
             output, _ = run_forward(plan, slot.x, training=False, outputs=outputs)

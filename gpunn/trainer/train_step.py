@@ -185,7 +185,7 @@ class TrainStep:
         the slot already: each step runs on that batch)."""
         # (another thread's computations wait: compute_turns.py; the user's losses and metrics computing meanwhile
         # may not run this model's layers: step_calls.py)
-        with compute_turns.turn(self.ops), step_calls.stepping(self.model, trains=True):
+        with compute_turns.turn(self.ops), step_calls.stepping(self.model):
             # A layer shared with another model computes with that model's buffers after it ran: take it back first.
             self.model._claim_layers()
             if self.model._store is not self._store:

@@ -103,3 +103,18 @@ def test_a_layer_of_ones_own_holding_a_layer_called_twice_is_refused_at_the_grad
     values = np.linspace(-1, 1, 12).reshape(4, 3)
     _, gradient = _loss_and_gradient(once, values)
     np.testing.assert_allclose(gradient, _finite_differences(once, values), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("merge", ["add", "concatenate", "lambda"])
+def test_layers_merging_y_pred_with_other_values_in_a_loss_are_differentiated(numpy_backend, merge):
+    """Keras differentiates them; gpunn refused them with a message blaming NumPy."""
+    other = np.linspace(-1, 1, 24).reshape(8, 3)
+    layer = {"add": layers.Add(dtype="float64"), "concatenate": layers.Concatenate(dtype="float64"),
+             "lambda": layers.Lambda(lambda pair: pair[0] * gpunn.ops.tanh(pair[1]), dtype="float64")}[merge]
+
+    def loss(y_pred):
+        return gpunn.ops.sum(gpunn.ops.square(layer([y_pred, other]) + 0.5 * layer([y_pred * y_pred, y_pred])))
+
+    values = np.arange(24, dtype="float64").reshape(8, 3) / 10
+    _, gradient = _loss_and_gradient(loss, values)
+    np.testing.assert_allclose(gradient, _finite_differences(loss, values), rtol=1e-6, atol=1e-7)

@@ -22,7 +22,8 @@ from ..autodiff.default_float import floatx
 from ..ops.workspace import Workspace, Workspaces
 from . import (activity_losses, keyword_inputs, sublayers, symbolic, tf_pipeline, training_override,
                user_layer, user_masks, variable_paths)
-from .calling import bind_standalone, call_layer, call_on_several, compute_dtype, differentiated_call
+from .calling import (bind_standalone, call_layer, call_on_several, compute_dtype, differentiated_call,
+                      differentiated_call_on_several)
 from .gradient_views import trained_names
 from .variable import Variable
 from .variable_lists import KerasVariableLists
@@ -773,6 +774,9 @@ class Layer(KerasVariableLists):
             finally:
                 del self.__dict__["_given_key_order"]
         several = isinstance(inputs, (list, tuple))
+        if several and step_calls.open_now() and any(isinstance(value, Tensor) and value.requires_grad
+                                                     for value in inputs):
+            return differentiated_call_on_several(self, list(inputs), training)  # [y_pred, y_true] in a loss
         # (a Lambda takes several inputs as a layer of the user's does: ``Lambda(sampling)([z_mean, z_log_var])``)
         if several and (takes_several or type(self).__name__ == "Lambda"):
             if user_layer.tracing() and all(isinstance(value, Tensor) for value in inputs):

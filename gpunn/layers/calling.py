@@ -180,6 +180,21 @@ def differentiated_call(layer, inputs, training=None, mask=None):
     return Tensor(result, parents=(inputs,), backward=backward)
 
 
+def differentiated_call_on_several(layer, inputs: list, training=None):
+    """``layer([y_pred, y_true])`` in a loss: a layer of the user's (a Lambda too) runs its call() on the values
+    (Tensors), differentiated through; a built-in merging layer is refused by name (its kernels take arrays)."""
+    from ..autodiff import Tensor
+
+    if not user_layer.runs_call(layer):
+        raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) was called in a loss on a list holding a "
+                         "value the loss is differentiated by (y_pred): compute that with gpunn.ops there "
+                         "(ops.add, ops.concatenate...), which carry its gradient")
+    values = [value if isinstance(value, Tensor) else Tensor(np.asarray(value)) for value in inputs]
+    if not layer.built or layer.ops is None:
+        call_on_several(layer, [value.value for value in values], training)  # (built, and bound, by a first call)
+    return _users_call_differentiated(layer, values, training)
+
+
 def _users_call_differentiated(layer, inputs, training):
     """A layer of the user's called on a Tensor a loss is differentiated by: its call() on it, refused at the
     backward pass when a layer inside it ran again meanwhile (its backprop would read that later pass)."""

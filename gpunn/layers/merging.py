@@ -16,7 +16,8 @@ import math
 
 import numpy as np
 
-from .. import compute_turns, fuzz_factor
+from .. import compute_turns, fuzz_factor, step_calls
+from ..autodiff import Tensor
 from .base import Layer
 from .calling import bind_standalone, call_result, check_training, compute_dtype, to_backend
 from . import symbolic, user_layer
@@ -85,6 +86,10 @@ class Merge(Layer):
             return symbolic.call_symbolic(self, list(inputs), training, mask)
         if user_layer.tracing():  # inside a call() of the user's: the merge of gpunn Tensors, differentiated
             return _merge_tensors(self, list(inputs))
+        if step_calls.open_now() and any(isinstance(value, Tensor) and value.requires_grad for value in inputs):
+            # [y_pred, y_true] in a loss: differentiated as in a call() of the user's
+            return _merge_tensors(self, [value if isinstance(value, Tensor) else Tensor(np.asarray(value))
+                                         for value in inputs])
         if mask is not None:
             raise ValueError("mask: gpunn layers take no mask; leave mask=None")
         if any(getattr(value, "_keras_mask", None) is not None for value in inputs):

@@ -749,7 +749,7 @@ class Layer(KerasVariableLists):
         if symbolic.is_symbolic(inputs):  # the functional API: x = Dense(64)(inputs)
             return symbolic.call_symbolic(self, inputs, training, mask)
         if isinstance(inputs, Tensor) and not user_layer.tracing():  # a gpunn.ops result, outside any call()
-            if step_calls.open_now() and inputs.requires_grad:  # y_pred in a model's compute_loss
+            if step_calls.open_now() and inputs.requires_grad:  # y_pred in a loss: differentiated through
                 return differentiated_call(self, inputs, training, mask)
             inputs = inputs.value
         if isinstance(inputs, Tensor):  # inside a call() of the user's: a sublayer (sublayers.py)

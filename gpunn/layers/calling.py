@@ -141,11 +141,11 @@ def call_layer(layer, inputs, training=False, mask=None, backprops: list | None 
 
 
 def differentiated_call(layer, inputs, training=None, mask=None):
-    """``layer(y_pred)`` in a model's own compute_loss (``step_calls.py``), ``inputs`` a Tensor the step
-    differentiates: the layer's output as a Tensor whose gradient goes back through the layer's own backprop to
-    ``inputs``, as Keras differentiates compute_loss (a frozen critic, a projection of the predictions); a layer of
-    the user's runs its call() on the Tensor itself. The layer's weights are not trained by it (Keras trains those
-    of the layers the model tracks, which gpunn refuses by name when they are trainable:
+    """``layer(y_pred)`` in a loss function, a metric or a model's own compute_loss (``step_calls.py``), ``inputs``
+    a Tensor the step differentiates: the layer's output as a Tensor whose gradient goes back through the layer's
+    own backprop to ``inputs``, as Keras differentiates the loss (a frozen critic, a projection of the
+    predictions); a layer of the user's runs its call() on the Tensor itself. The layer's weights are not trained
+    by it (Keras trains those of the layers the model tracks, which gpunn refuses by name when they are trainable:
     ``own_compute_loss.trained_outside_call``). A layer called again before the gradient is taken (feat(y_pred) -
     feat(y_true)) has written its workspace again: its backward pass runs the forward pass of this call again
     first (``step_calls.forwards_of``)."""
@@ -182,7 +182,8 @@ def differentiated_call(layer, inputs, training=None, mask=None):
 
 def differentiated_call_on_several(layer, inputs: list, training=None):
     """``layer([y_pred, y_true])`` in a loss: a layer of the user's (a Lambda too) runs its call() on the values
-    (Tensors), differentiated through; a built-in merging layer is refused by name (its kernels take arrays)."""
+    (Tensors), differentiated through; another built-in layer taking a list is refused by name (its kernels take
+    arrays; the merging layers differentiate themselves: ``merging.py``)."""
     from ..autodiff import Tensor
 
     if not user_layer.runs_call(layer):

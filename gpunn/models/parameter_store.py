@@ -102,7 +102,7 @@ class ParameterStore:
         Cheap when no layer anywhere was bound since the last check, as on every training step of one model."""
         if self._checked_at == Layer.bindings_made:
             return
-        if step_calls.open_now():  # (this model runs inside another's compute_loss: none of its layers, first)
+        if step_calls.open_now():  # (this model runs inside another's loss: none of its layers, first)
             for layer in self.layers:
                 if sublayers.bound_elsewhere(layer, self):
                     for _, owner in sublayers.owners(layer):

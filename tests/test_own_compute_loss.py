@@ -527,3 +527,22 @@ def test_several_target_arrays_for_an_own_compute_loss_are_refused_saying_what_t
         with pytest.raises(ValueError, match=r"target arrays for a model of one output whose compute_loss is its "
                                              r"own; Keras hands them on to compute_loss as given"):
             model.fit(x, targets, verbose=0)
+
+
+def test_super_compute_loss_without_targets_says_the_compiled_loss_needs_them(numpy_backend):
+    class Plain(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = layers.Dense(2)
+
+        def call(self, x):
+            return self.d(x)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            return super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+
+    model = Plain()
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match=r"y: the loss given to compile \('mean_squared_error'\) needs targets, and "
+                                         r"compute_loss was given none"):
+        model.fit(np.ones((8, 3), "float32"), verbose=0)

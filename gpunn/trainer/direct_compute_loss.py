@@ -15,6 +15,9 @@ def compute_loss(model, y, y_pred, sample_weight):
     else:
         # (a subclass's own compute_loss became the step's loss; the one given to compile is kept beside it)
         loss = getattr(model._resolved_loss, "compiled", model._resolved_loss)
+        if loss is not None and y is None:  # (fit(x) without targets hands an own compute_loss y=None)
+            raise ValueError(f"y: the loss given to compile ({getattr(loss, 'name', loss)!r}) needs targets, and "
+                             "compute_loss was given none (y=None: the data had no targets)")
         total = None if loss is None else _weighted(loss(y, y_pred, sample_weight), specs[0].weight)
     for added in model.losses:
         total = added if total is None else total + added

@@ -112,6 +112,16 @@ def open_now() -> bool:
     return _WINDOW.model is not None
 
 
+def differentiated_here(values) -> bool:
+    """Whether a layer or model called on ``values`` now runs on a Tensor a loss is differentiated by (y_pred in a
+    loss of the step computing now): such a call is differentiated through (``calling.differentiated_call``)."""
+    if not open_now():
+        return False
+    from .autodiff import Tensor
+
+    return any(isinstance(value, Tensor) and value.requires_grad for value in values)
+
+
 def refuse_own_layer(layer) -> None:
     """Raise if ``layer`` is one the model computing its loss now runs in its steps (or one inside those)."""
     model = _WINDOW.model

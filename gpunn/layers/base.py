@@ -749,7 +749,7 @@ class Layer(KerasVariableLists):
         if symbolic.is_symbolic(inputs):  # the functional API: x = Dense(64)(inputs)
             return symbolic.call_symbolic(self, inputs, training, mask)
         if isinstance(inputs, Tensor) and not user_layer.tracing():  # a gpunn.ops result, outside any call()
-            if step_calls.open_now() and inputs.requires_grad:  # y_pred in a loss: differentiated through
+            if step_calls.differentiated_here([inputs]):  # y_pred in a loss: differentiated through
                 return differentiated_call(self, inputs, training, mask)
             inputs = inputs.value
         if isinstance(inputs, Tensor):  # inside a call() of the user's: a sublayer (sublayers.py)
@@ -774,8 +774,7 @@ class Layer(KerasVariableLists):
             finally:
                 del self.__dict__["_given_key_order"]
         several = isinstance(inputs, (list, tuple))
-        if several and step_calls.open_now() and any(isinstance(value, Tensor) and value.requires_grad
-                                                     for value in inputs):
+        if several and step_calls.differentiated_here(inputs):
             return differentiated_call_on_several(self, list(inputs), training)  # [y_pred, y_true] in a loss
         # (a Lambda takes several inputs as a layer of the user's does: ``Lambda(sampling)([z_mean, z_log_var])``)
         if several and (takes_several or type(self).__name__ == "Lambda"):

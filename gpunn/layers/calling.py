@@ -152,6 +152,9 @@ def differentiated_call(layer, inputs, training=None, mask=None):
     from ..autodiff import Tensor
 
     if user_layer.runs_call(layer) and layer.built and layer.ops is not None:  # its call() on the Tensor itself
+        if mask is not None:
+            raise ValueError(f"mask: layer {layer.name!r} of the user's is differentiated here on y_pred without a "
+                             "mask; apply the mask in the loss instead")
         return _users_call_differentiated(layer, inputs, training)
     found: list = []
     result = call_layer(layer, inputs.value, training, mask, backprops=found)

@@ -86,7 +86,7 @@ class Merge(Layer):
             return symbolic.call_symbolic(self, list(inputs), training, mask)
         if user_layer.tracing():  # inside a call() of the user's: the merge of gpunn Tensors, differentiated
             return _merge_tensors(self, list(inputs))
-        if step_calls.open_now() and any(isinstance(value, Tensor) and value.requires_grad for value in inputs):
+        if step_calls.differentiated_here(inputs):
             # [y_pred, y_true] in a loss: differentiated as in a call() of the user's
             return _merge_tensors(self, [value if isinstance(value, Tensor) else Tensor(np.asarray(value))
                                          for value in inputs])

@@ -389,7 +389,9 @@ class Sequential(Trainer, KerasVariableLists):
                 return self._called_in_a_layer(inputs, training)
         if any(symbolic.is_symbolic(value) for value in values):  # a model called in a functional model
             return symbolic.call_symbolic_model(self, inputs, training, mask)
-        if step_calls.open_now() and any(isinstance(value, Tensor) and value.requires_grad for value in values):
+        if step_calls.differentiated_here(values):
+            if mask is not None:
+                raise ValueError("mask: gpunn models take no mask; leave mask=None")
             return self._differentiated_call(inputs, training)  # on y_pred, in a loss or a compute_loss
         with compute_turns.turn(self.ops or get_ops()):  # (the layers' workspaces: compute_turns.py)
             return self._call_on_arrays(inputs, training, mask)

@@ -9,7 +9,7 @@ import pytest
 import sklearn
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -226,6 +226,30 @@ def test_a_compiled_model_given_is_cloned_at_fit_unless_warm_starting():
         np.testing.assert_array_equal(copied, original)
 
 
+class _UnbuiltRegressor(gpunn.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.head = Dense(1, kernel_initializer="ones")
+
+    def call(self, inputs):
+        return self.head(inputs)
+
+
+def test_a_subclassed_model_not_yet_run_is_cloned_and_built_on_the_data_of_each_fit():
+    """As Keras's wrappers take one (its clone_model makes the class again from its config): a search clones the
+    estimator, each fit builds a new model on its data, the model given stays as it was."""
+    X, y = make_regression(n_samples=40, n_features=4, random_state=0)
+    given = _UnbuiltRegressor()
+    given.compile(optimizer=gpunn.optimizers.SGD(0.01), loss="mse")
+    estimator = SKLearnRegressor(model=given, fit_kwargs={"epochs": 2, "verbose": 0, "shuffle": False})
+    scores = cross_val_score(estimator, X, y / 100, cv=2)
+    fitted = estimator.fit(X, y / 100)
+    assert scores.shape == (2,) and np.isfinite(scores).all()
+    assert fitted.model_ is not given and fitted.model_.built and not given.built
+    # a new model with the same (constant) starting weights: the same fit again gives the same predictions
+    np.testing.assert_array_equal(sklearn.clone(estimator).fit(X, y / 100).predict(X), fitted.predict(X))
+
+
 def test_a_fitted_pipeline_pickles_and_predicts_the_same():
     X, y = _classification()
     pipeline = make_pipeline(StandardScaler(), _classifier()).fit(X, y)
@@ -277,6 +301,12 @@ def test_bad_models_and_targets_are_refused_by_name():
         _classifier().fit(X, np.zeros(len(X), dtype=int))
     with pytest.raises(ValueError, match="Unknown label type: continuous"):
         _classifier().fit(X, np.linspace(0, 1, len(X)))
+    with pytest.raises(ValueError, match=r"y: Unknown label type \(expected a target sklearn can name"):
+        _classifier().fit(X, np.array([1, "a"] * (len(X) // 2), dtype=object))  # labels of mixed kinds
+    warm = _classifier(warm_start=True).fit(X, np.array(["a", "b", "c"])[y])
+    with pytest.raises(ValueError, match=r"y: warm_start=True .* its classes \['a', 'b', 'c'\]; got new class\(es\) "
+                                         r"\['d'\]"):
+        warm.fit(X, np.array(["a", "b", "d"])[y])
     with pytest.raises(ValueError, match="y should be a 1d array, got an array of shape"):  # a multilabel target
         _classifier().fit(X, np.eye(3, dtype=int)[y] | np.eye(3, dtype=int)[(y + 1) % 3])
     with pytest.raises(ValueError, match="X has 5 features, but SKLearnClassifier is expecting 6 features"):

@@ -671,13 +671,28 @@ def test_get_config_before_the_first_data_is_keras_s():
     assert config["trainable"] is True and config["dtype"]["config"]["name"] == "float32" and "layers" not in config
 
 
-def test_configs_before_the_first_data_say_what_to_do():
-    """A clone needs the traced graph: refused, saying what to do. (to_json names the class, as Keras's, and needs
-    none: test_model_subclasses_kept.py.)"""
-    model = _TwoDense()
-    with pytest.raises(Exception) as info:
-        gpunn.models.clone_model(model)
-    assert not isinstance(info.value, AttributeError) and "build" in str(info.value)
+def test_a_clone_before_the_first_data_is_a_new_model_built_on_its_own_first_data(numpy_backend):
+    """As Keras's clone of a subclassed model: the class made again from its config, not yet built, compiled as
+    the model is (sklearn's wrappers clone a compiled model given to them before it saw data)."""
+    model = _TwoDense(name="two")
+    model.compile(optimizer="sgd", loss="mse")
+    clone = gpunn.models.clone_model(model)
+    assert type(clone) is _TwoDense and clone is not model and clone.name == "two"
+    assert not clone.built and clone.compiled and not model.built
+    clone.fit(np.ones((4, 2), "float32"), np.zeros((4, 1), "float32"), verbose=0)
+    assert clone.built and [w.shape for w in clone.weights] == [(2, 3), (3,), (3, 1), (1,)] and not model.built
+
+
+def test_a_clone_of_a_class_not_made_from_its_config_before_the_first_data_says_what_to_do():
+    """Neither made again from its config nor traced yet: refused, saying what to do. (to_json names the class, as
+    Keras's, and needs none: test_model_subclasses_kept.py.)"""
+    class NeedsWidth(_TwoDense):
+        def __init__(self, width, **kwargs):
+            super().__init__(**kwargs)
+            self.width = width
+
+    with pytest.raises(ValueError, match=r"(?s)NeedsWidth cannot be made again from its get_config\(\).*build"):
+        gpunn.models.clone_model(NeedsWidth(np.ones(3)))  # an argument its config cannot carry
 
 
 def test_one_output_in_a_dict_stays_a_dict_when_called():

@@ -113,23 +113,26 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
 
 def _clone_subclassed(model):
     """Keras's clone of a subclassed model: its class made again from its config (new weights), built for the
-    model's inputs, compiled as the model is; None (with a warning) where the class cannot be made from its
+    model's inputs (unbuilt where the model is), compiled as the model is; None (with a warning) where the class cannot be made from its
     config, whose model is then cloned as the functional model of its graph."""
     from . import subclassed, subclassed_config
 
-    if getattr(model, "_awaits_trace", False):
-        raise ValueError(f"model: {type(model).__name__} learns its layers from call() on its first data; call "
-                         "fit/predict on data or build(input_shape) before cloning it")
+    awaits_data = getattr(model, "_awaits_trace", False)
     try:
         clone = type(model).from_config(model.get_config())
     except TypeError as exc:
         if own_weights.body_of(model) is not None:
             raise
+        if awaits_data:
+            raise ValueError(f"model: {type(model).__name__} cannot be made again from its get_config() ({exc}), "
+                             "and has no graph yet to clone (it learns its layers from call() on its first data); "
+                             "call fit/predict on data or build(input_shape) before cloning it") from exc
         warnings.warn(f"clone_model: {type(model).__name__} cannot be made again from its get_config() ({exc}); "
                       "the clone is the functional model of its graph", stacklevel=4)
         return None
-    dtypes = [layer.input_dtype for layer in subclassed_config.input_layers(model)]
-    clone._trace(subclassed.inputs_of_shape(subclassed_config.build_shape(model), dtypes))
+    if not awaits_data:  # a model not yet run clones to one not yet run, as in Keras, built on its first data
+        dtypes = [layer.input_dtype for layer in subclassed_config.input_layers(model)]
+        clone._trace(subclassed.inputs_of_shape(subclassed_config.build_shape(model), dtypes))
     if model.compiled:
         compile_like(clone, model)
     return clone

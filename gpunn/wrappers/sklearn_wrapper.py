@@ -144,11 +144,17 @@ class SKLearnClassifier(ClassifierMixin, SKLBase):
     ``decision_function`` the outputs themselves. ``classes_``: the class labels, sorted."""
 
     def _process_target(self, y, reset):
-        # y is 1-D here (validate_data refuses a multilabel one): binary or multiclass, or an error for a regression
-        # target ("Unknown label type: continuous ...") or labels of mixed kinds
-        check_classification_targets(y)
+        # y is 1-D here (validate_data refuses a multilabel one): binary or multiclass, or an error for labels of
+        # mixed kinds or a regression target ("Unknown label type: continuous ...")
         checked_target_type(y)
-        if reset:
+        check_classification_targets(y)
+        if not reset:  # a warm start: the model's outputs are the classes of its first fit
+            new = np.setdiff1d(y, self.classes_)
+            if new.size:
+                raise ValueError(f"y: warm_start=True goes on training the model of the first fit, whose outputs are "
+                                 f"its classes {self.classes_.tolist()}; got new class(es) {new.tolist()} (set "
+                                 "warm_start=False to train a new model on them)")
+        else:
             classes = np.unique(y)
             if len(classes) == 1:
                 raise ValueError("Classifier can't train when only one class is present.")

@@ -23,7 +23,10 @@ def check_seed(seed):
 class SeededLayer(Layer):
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.seed = check_seed(seed)
+        self.seed = check_seed(seed)  # the seed it draws with (drawn at build when none is given)
+        # what get_config reports, as Keras's does: the argument given, so that a clone or a model made from the
+        # config draws noise of its own (a model file carries the seed drawn as training state, ``draw_state``)
+        self._given_seed = self.seed
         self._host_counter = 0  # until the layer is bound to a device
         self._counter_buffer = None
 
@@ -55,6 +58,22 @@ class SeededLayer(Layer):
         if self._counter_buffer is not None:
             self.ops.fill(int(value), self._counter_buffer)
 
+    @property
+    def draw_state(self) -> list:
+        """[seed, counter]: what fixes the draws still to come, saved in model files so that training resumed
+        after a load draws what it would have drawn without the save."""
+        return [self.seed, self.counter]
+
+    def restore_draw_state(self, saved, seed: bool = True) -> None:
+        """``draw_state`` as a file holds it; a plain counter in files written before the seed was saved there
+        (their configs held it). ``seed=False`` restores the counter alone (a backup restored into the model it
+        was taken from, whose recorded steps may hold its seed)."""
+        if isinstance(saved, list):
+            saved_seed, saved = saved
+            if seed and saved_seed is not None:
+                self.seed = check_seed(saved_seed)
+        self.counter = int(saved)
+
     def advance_counter(self, ws) -> None:
         """One draw made: counter += 1 on the device (a recorded step replays this too)."""
         self.ops.add(self._counter_buffer, ws.constant("one", 1, np.int64), self._counter_buffer)
@@ -68,4 +87,4 @@ class SeededLayer(Layer):
         return values
 
     def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
+        return {**super().get_config(), "seed": self._given_seed}

@@ -12,9 +12,9 @@ at the root. Configs are written in the legacy layout (``keras_file_config.py``)
 Keras 3 both read.
 
 What gpunn adds, which Keras ignores: root attributes ``gpunn_version``, ``gpunn_h5_version`` (the version of
-what gpunn adds), ``gpunn_dropout_counters`` (each Dropout layer's mask counter, by layer name) and the SHA-256
-record of ``hdf5_io.py``, checked on read. Files without the record (written by Keras or tf.keras) are read
-unchecked; a file that says gpunn wrote it (``gpunn_h5_version``) but lacks the record is refused as damaged.
+what gpunn adds), ``gpunn_dropout_counters`` (each Dropout layer's seed and mask counter, by layer name) and
+the SHA-256 record of ``hdf5_io.py``, checked on read. Files without the record (written by Keras or tf.keras) are
+read unchecked; a file that says gpunn wrote it (``gpunn_h5_version``) but lacks the record is refused as damaged.
 """
 from __future__ import annotations
 

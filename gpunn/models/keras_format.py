@@ -9,7 +9,7 @@ under 'layers/<snake-case class>[_<n>]/vars' (``keras_variables.keras_layer_path
 uncompressed, as Keras stores them.
 
 What gpunn adds, which Keras ignores: ``metadata.json`` key "gpunn" (gpunn's version and each Dropout layer's
-mask counter, so that training resumed after a load draws the masks it would have drawn), and in the HDF5 file
+seed and mask counter, so that training resumed after a load draws the masks it would have drawn), and in the HDF5 file
 the SHA-256 record of ``hdf5_io.py``.
 
 Integrity on read: every member is read whole, so zipfile checks each one's CRC-32; a damaged member is
@@ -124,11 +124,11 @@ def variables_hdf5(model, include_optimizer: bool, marked: bool = False, layout:
     return writer.to_bytes()
 
 
-def dropout_counters(model) -> dict[str, int]:
-    """Each seeded layer's draw counter (Dropout's masks...), by layer name (inside a layer of the user's, that
-    layer's name and the path below it: 'block/blocks/dropout'): with the seed in its config, what it draws when
-    training resumes."""
-    return {f"{model._layers[i].name}/{path}" if path else layer.name: int(layer.counter)
+def dropout_counters(model) -> dict[str, list]:
+    """Each seeded layer's seed and draw counter (Dropout's masks...: ``SeededLayer.draw_state``), by layer name
+    (inside a layer of the user's, that layer's name and the path below it: 'block/blocks/dropout'): what it
+    draws when training resumes."""
+    return {f"{model._layers[i].name}/{path}" if path else layer.name: layer.draw_state
             for i, path, layer in sublayers.with_sublayers(model._layers) if isinstance(layer, SeededLayer)}
 
 
@@ -140,9 +140,9 @@ def seeded_layers_by_path(model, paths: dict) -> dict:
             if isinstance(layer, SeededLayer) and id(model._layers[i]) in paths}
 
 
-def dropout_counters_by_path(model, paths: dict) -> dict[str, int]:
+def dropout_counters_by_path(model, paths: dict) -> dict[str, list]:
     """``dropout_counters`` of a subclassed model by path (``seeded_layers_by_path``)."""
-    return {key: int(layer.counter) for key, layer in seeded_layers_by_path(model, paths).items()}
+    return {key: layer.draw_state for key, layer in seeded_layers_by_path(model, paths).items()}
 
 
 def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -> None:

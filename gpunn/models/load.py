@@ -68,20 +68,21 @@ def _build(filepath: str, config: dict):
     return model
 
 
-def _set_counters(filepath: str, model, counters: dict, by_name: bool) -> None:
+def _set_counters(filepath: str, model, counters: dict, by_name: bool, seeds: bool = True) -> None:
+    """The seeded layers' ``draw_state`` from the file (``seeds=False``: their counters alone)."""
     with _from_file(filepath, "its Dropout mask counters are not readable"):
-        for key, counter in counters.items():
+        for key, saved in counters.items():
             where, _, path = key.partition("/")  # a layer inside a layer of the user's: its path below it
             layer = model.get_layer(name=where) if by_name else model._layers[int(where)]
-            sublayers.below(layer, path).counter = int(counter)
+            sublayers.below(layer, path).restore_draw_state(saved, seed=seeds)
 
 
 def _set_counters_by_path(filepath: str, model, counters: dict, paths: dict) -> None:
     """``keras_format.dropout_counters_by_path``'s counters into the subclassed model made again from its class."""
     found = keras_format.seeded_layers_by_path(model, paths)
     with _from_file(filepath, "its Dropout mask counters are not readable"):
-        for key, counter in counters.items():
-            found[key].counter = int(counter)
+        for key, saved in counters.items():
+            found[key].restore_draw_state(saved)
 
 
 def _compile_safetensors(filepath: str, model, metadata: dict, tensors: dict) -> None:
@@ -130,7 +131,8 @@ def load_training_state(model, filepath, data: bytes | None = None) -> None:
                          f"{saved.get('class_name')!r}; this model's optimizer is {current!r}")
     with _from_file(filepath, "its weights do not fit this model"):
         restore_weights(model, tensors, filepath)
-    _set_counters(filepath, model, json.loads(metadata.get("dropout_counters", "{}")), by_name=False)
+    # (the counters alone: the model keeps the seeds it was built with, which its recorded steps may hold)
+    _set_counters(filepath, model, json.loads(metadata.get("dropout_counters", "{}")), by_name=False, seeds=False)
     if current is None:
         return
     _restore_optimizer_slots(filepath, model, metadata, tensors)

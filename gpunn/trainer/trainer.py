@@ -16,7 +16,6 @@ import numpy as np
 from .. import compute_turns, distributed
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
-from .. import random as gpunn_random
 from .. import run_limits
 from ..logs_order import in_keras_order
 from ..data import (as_feature_array, as_model_dtype, as_numeric_array, check_inputs, check_positive_int,
@@ -35,6 +34,7 @@ from .epoch_iterator import DeviceDataset, EpochIterator, weights_shape
 from .executions import executions
 from .replicas import agree_on_stop, sync_replicas, take_chiefs_weights_if_changed
 from .running_metrics import hand_batch_logs
+from .shuffle_orders import orders_generator
 from .streamed_loops import (StreamedValidation, checked_validation_arrays, evaluate_streamed, fit_streamed,
                              is_streamed, predict_streamed)
 from .test_step import TestStep, predict_rows
@@ -720,8 +720,7 @@ class Trainer(TfKeras2Loops):
 
             step = self.make_train_function().prepare(self._sparse_labels(y))
             comm = step.comm
-            # Every rank draws the same shuffles: the seed comes from rank 0.
-            rng = np.random.default_rng(comm.broadcast_object(gpunn_random.new_seed()))
+            rng = orders_generator(self, comm)
             iterator = EpochIterator(self.ops, comm, [x, y] + ([weights] if weights is not None else []), batch_size,
                                      steps_per_epoch, shuffle=shuffle_mode, rng=rng)
             iterator.enable_feed()  # steps fetch their own batches on the device (what a replay of several needs)

@@ -1,7 +1,8 @@
 """What one rank does alone between calls, under ``mpiexec -n 2``, against one process
 (worker_rank_local_changes.py): progress shown by rank 0 alone, an empty share of a batch, a metric's own
-aggregation, weights and optimizer state set by the chief after the model ran, BatchNormalization's per-rank
-statistics, data that differs between ranks, a metric function valued per batch, and ``summary()``."""
+aggregation, weights and optimizer state set by the chief after the model ran, shuffled fits going on after a
+reseed on one rank, BatchNormalization's per-rank statistics, data that differs between ranks, a metric function
+valued per batch, and ``summary()``."""
 from __future__ import annotations
 
 import importlib.util
@@ -40,7 +41,7 @@ def ranks(mpirun, tmp_path_factory):
 
 @pytest.mark.parametrize("case", ["evaluate_with_rank0_progress", "activity_penalty_with_an_empty_share",
                                   "user_metric_aggregation", "weights_set_by_the_chief_after_use",
-                                  "optimizer_state_loaded_by_the_chief"])
+                                  "optimizer_state_loaded_by_the_chief", "shuffles_going_on_across_fits"])
 def test_every_rank_equals_one_process(ranks, alone, case):
     for rank, results in enumerate(ranks):
         got, expected = results[case], alone[case]

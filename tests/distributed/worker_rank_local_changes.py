@@ -5,10 +5,11 @@ between calls must not leave the ranks training or reporting different things.
                                             ({case: result})
 
 Cases: ``evaluate`` with progress shown by rank 0 alone (Horovod's ``verbose=1 if rank == 0 else 0``); an
-activity regularizer on a rank whose share of the last batch is empty; a metric of the user's whose variables
-say how replicas combine them; weights set on rank 0 alone after the model has run (a checkpoint loaded by the
-chief), with the optimizer's state; predictions after training with BatchNormalization (per-rank statistics);
-data drawn without a seed; a metric function valued per batch; ``summary()``."""
+activity regularizer on a rank whose share of the last batch is empty; a metric of the user's whose variables say
+how replicas combine them; weights set on rank 0 alone after the model has run (a checkpoint loaded by the
+chief), with the optimizer's state; shuffled fits going on after a reseed on one rank; predictions after training
+with BatchNormalization (per-rank statistics); data drawn without a seed; a metric function valued per batch;
+``summary()``."""
 import contextlib
 import io
 import json
@@ -104,6 +105,20 @@ def optimizer_state_loaded_by_the_chief(comm) -> dict:
     return {"kernel": kernel.tolist(), "iterations": int(model.optimizer.iterations)}
 
 
+def shuffles_going_on_across_fits(comm) -> dict:
+    gpunn.utils.set_random_seed(4)
+    x = np.linspace(-1, 1, 48).reshape(24, 2)
+    y = np.sin(3 * x).sum(1, keepdims=True)
+    model = gpunn.Sequential([gpunn.Input((2,)), gpunn.layers.Dense(1, kernel_initializer="ones")])
+    model.compile(gpunn.optimizers.SGD(0.1), "mse")
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)  # (shuffled)
+    if comm.rank == 1:  # reseeded on one rank alone: rank 0's orders go on all the same
+        gpunn.utils.set_random_seed(99)
+    model.fit(x, y, batch_size=4, initial_epoch=1, epochs=3, verbose=0)
+    kernel, bias = model.get_weights()
+    return {"kernel": kernel.tolist(), "bias": bias.tolist()}
+
+
 def predictions_after_batch_normalization(comm) -> dict:
     x = np.random.default_rng(1).normal(size=(40, 3))
     y = x @ np.array([[1.0], [-2.0], [0.5]])
@@ -163,7 +178,7 @@ def summary_printed_by_rank_0(comm) -> dict:
 
 
 CASES = [evaluate_with_rank0_progress, activity_penalty_with_an_empty_share, user_metric_aggregation,
-         weights_set_by_the_chief_after_use, optimizer_state_loaded_by_the_chief,
+         weights_set_by_the_chief_after_use, optimizer_state_loaded_by_the_chief, shuffles_going_on_across_fits,
          predictions_after_batch_normalization, data_drawn_without_a_seed,
          class_weight_set_on_one_rank, batch_valued_metric, summary_printed_by_rank_0]
 

@@ -94,6 +94,17 @@ def test_variables_are_live_views_that_assign(numpy_backend):
     assert f"path={model.optimizer.name}/iteration" in repr(iteration)
 
 
+def test_built_says_whether_the_first_step_made_the_state_as_keras_s(numpy_backend, tmp_path):
+    optimizer = gpunn.optimizers.Adam()
+    assert optimizer.built is False
+    model = _trained(optimizer)
+    assert optimizer.built is True
+    model.save(tmp_path / "m.keras")
+    assert gpunn.models.load_model(tmp_path / "m.keras").optimizer.built is True  # (its state read back)
+    with pytest.raises(ValueError, match=r"build\(var_list\).*load the model with load_model, or run a step"):
+        gpunn.optimizers.SGD().build(model.trainable_variables)  # Keras's recipe to restore an optimizer's state
+
+
 def test_a_derived_value_refuses_an_assignment_by_name(numpy_backend):
     u_product = _trained(gpunn.optimizers.Nadam()).optimizer.variables[-1]
     assert u_product.name == "u_product"

@@ -408,6 +408,12 @@ class Optimizer:
     _variable_places = None
 
     @property
+    def built(self) -> bool:
+        """Keras's: whether the optimizer has made its state for the weights it trains (its model's first step
+        builds it; ``build(var_list)`` is refused)."""
+        return self.ops is not None
+
+    @property
     def variables(self) -> list:
         """Keras's ``optimizer.variables``: the step count, the learning rate (unless a schedule gives it), then,
         once the optimizer has run, what Keras's ``build`` makes for the trained weights, in Keras's order and
@@ -597,7 +603,9 @@ def _refusing_keras_build(build):
     @functools.wraps(build)
     def checked(self, *args, **kwargs):
         if len(args) + len(kwargs) == 1:
-            raise ValueError(_custom_loop(self, "build(var_list)"))
+            raise ValueError(_custom_loop(self, "build(var_list)") + ". To restore an optimizer's state (Keras's "
+                             "recipe: build, then load_weights), load the model with load_model, or run a step "
+                             "(train_on_batch) before load_weights: the optimizer is built by its model's first step")
         return build(self, *args, **kwargs)
 
     return checked

@@ -699,3 +699,31 @@ def test_top_k_of_integer_labels_behind_a_loss_function_of_the_script_s(numpy_ba
     model.fit(x, y, batch_size=5, epochs=1, verbose=0)
     logs = model.evaluate(x, y, verbose=0, return_dict=True)
     assert logs["sparse_top_k_categorical_accuracy"] == logs["sparse_categorical_accuracy"] > 0
+
+
+METRIC_VARIABLES = r'''
+import json
+import sys
+
+import numpy as np
+
+
+def run(keras, folder):
+    out = {}
+    pair = ([0, 1, 1, 1], [0.2, 0.7, 0.4, 0.9])
+    for made, given in ((keras.metrics.Precision(), pair), (keras.metrics.Recall(thresholds=[0.3, 0.6]), pair),
+                        (keras.metrics.Mean(), ([1.0, 2.0, 4.0],)), (keras.metrics.AUC(num_thresholds=5), pair),
+                        (keras.metrics.MeanSquaredError(name="mse_metric"), pair)):
+        made.update_state(*given)
+        out[made.name] = [[v.name, v.path, np.asarray(v.numpy(), "float64").tolist()] for v in made.variables]
+    return out
+'''
+
+
+def test_variables_have_keras_s_names_paths_and_values(tmp_path_factory):
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(METRIC_VARIABLES, tmp_path_factory)
+    assert ours == theirs
+    with pytest.raises(NotImplementedError, match=r"precision(_\d+)?/true_positives: metric.variables holds copies"):
+        metrics.Precision().variables[0].assign([1.0])

@@ -27,7 +27,7 @@ from ..naming import snake_case, uniquify
 from ..ops.workspace import Workspace
 from ..tree import found_in
 from . import user_metric
-from .state import StateLayout
+from .state import StateLayout, StateValue
 
 _host_ops = None
 # Where a subclass's own update_state, run inside a model's step, adds its batch (a name no subclass would use)
@@ -401,8 +401,8 @@ class Metric:
 
     @property
     def variables(self) -> list:
-        """Host copies of the state arrays (Keras: the metric's variables), in declaration order; a metric of the
-        user's: its variables."""
+        """Host copies of the state arrays (Keras: the metric's variables), in declaration order, each with its
+        Keras name and path (``state.StateValue``); a metric of the user's: its variables."""
         held = [variable for metric in self._sub_metrics() for variable in metric.variables]
         if user_metric.is_user_metric(self):
             return list(self._user_variables) + held
@@ -411,8 +411,12 @@ class Metric:
         binding = self._state
         if binding is None:  # (nothing added yet: the state as it starts, where its shapes are known already)
             shapes = self.state_shapes(None)
-            return [np.zeros(shape) for shape in shapes.values()] + held if shapes is not None else held
-        return [np.array(v) for v in self._host_views(binding).values()] + held
+            if shapes is None:
+                return held
+            values = {name: np.zeros(shape) for name, shape in shapes.items()}
+        else:
+            values = self._host_views(binding)
+        return [StateValue(value, name, f"{self.name}/{name}") for name, value in values.items()] + held
 
     def get_config(self) -> dict:
         return {"name": self.name, "dtype": self.dtype}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 class StateLayout:
     """Offsets of each owner's named state arrays in one flat buffer; ``shapes``: one {name: shape} per owner."""
@@ -36,3 +38,35 @@ class StateLayout:
         """Per owner, {name: view of ``flat``} (a 0-d view for a scalar): adding into a view adds into ``flat``."""
         return [{name: flat[at:at + math.prod(shape)].reshape(shape) for name, (at, shape) in fields.items()}
                 for fields in self._fields]
+
+
+class StateValue(np.ndarray):
+    """A state variable of a metric as ``metric.variables`` reads it back: a host copy of its values, with
+    Keras Variable's ``name`` ('true_positives'), ``path`` ('precision/true_positives'), ``numpy()`` and
+    ``trainable`` (False)."""
+
+    trainable = False
+
+    def __new__(cls, values, name: str, path: str):
+        value = np.asarray(values).view(cls)
+        value.name, value.path = name, path
+        return value
+
+    def __array_finalize__(self, obj):
+        self.name, self.path = getattr(obj, "name", None), getattr(obj, "path", None)
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        # what arithmetic makes of it is a plain array, not another metric's variable
+        plain = array.view(np.ndarray)
+        return plain[()] if return_scalar else plain
+
+    def numpy(self) -> np.ndarray:
+        return np.asarray(self)
+
+    @property
+    def value(self) -> np.ndarray:
+        return np.asarray(self)
+
+    def assign(self, value):
+        raise NotImplementedError(f"{self.path}: metric.variables holds copies of the metric's state, read back from "
+                                  "where its steps add into it; reset_state() sets it to its start")

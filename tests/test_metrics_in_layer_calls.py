@@ -1,6 +1,7 @@
 """A metric a layer of the user's updates in its call(): on the layer's own calls it counts what they saw (not
 the calls on ones that learn shapes); in a model it is refused when the model first runs the layer, since gpunn
-would neither log nor reset it (Keras 3 logs it on TensorFlow and torch, and refuses the update on jax)."""
+would neither log nor reset it (Keras 3 logs it on TensorFlow and torch, and refuses the update on jax). So is one
+a subclassed model updates in its own call()."""
 from __future__ import annotations
 
 import numpy as np
@@ -76,3 +77,30 @@ def test_a_layer_inside_a_layer_called_on_its_own_counts_too():
     outer = Outer()
     outer(np.arange(10, dtype=np.float32).reshape(5, 2))
     assert float(outer.inner.seen.result()) == pytest.approx(4.5)
+
+
+class ReconstructingRegressor(gpunn.Model):
+    """"Hands-On Machine Learning"'s model (chapter 12): a reconstruction loss from its internals, and a metric
+    of it updated in call()."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = layers.Dense(6, activation="relu")
+        self.out = layers.Dense(1)
+        self.reconstruct = layers.Dense(3)
+        self.reconstruction_mean = metrics.Mean(name="reconstruction_error")
+
+    def call(self, inputs):
+        hidden = self.hidden(inputs)
+        reconstruction_loss = gpunn.ops.mean(gpunn.ops.square(self.reconstruct(hidden) - inputs))
+        self.add_loss(0.05 * reconstruction_loss)
+        self.reconstruction_mean.update_state(reconstruction_loss)
+        return self.out(hidden)
+
+
+def test_a_metric_updated_in_a_subclassed_model_s_call_is_refused_by_name(numpy_backend):
+    model = ReconstructingRegressor()
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(NotImplementedError, match=r"^metric 'reconstruction_error': updated in the call\(\) of model "
+                                                  r"ReconstructingRegressor .*compute_loss"):
+        model.fit(np.ones((4, 3), np.float32), np.ones((4, 1), np.float32), epochs=1, verbose=0)

@@ -15,6 +15,7 @@ gpunn wraps such a class when it is defined (``Layer.__init_subclass__``):
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import threading
@@ -45,9 +46,30 @@ class _ThreadFrames(threading.local):
 
     def __init__(self):
         self.frames: list[_Frame] = []
+        self.traced_models: list = []  # subclassed models whose call() runs on symbolic inputs, innermost last
 
 
 _THREAD = _ThreadFrames()
+
+
+@contextlib.contextmanager
+def tracing_model_call(model):
+    """Around a subclassed model's call() run once on symbolic inputs to learn its graph (``subclassed.trace``)."""
+    _THREAD.traced_models.append(model)
+    try:
+        yield
+    finally:
+        _THREAD.traced_models.pop()
+
+
+class RefusedInTrace(NotImplementedError):
+    """A refusal raised from a subclassed model's traced call() that says all there is to say (the trace passes
+    it on as it is)."""
+
+
+def traced_model():
+    """The subclassed model whose call() is being traced in this thread, outside any layer's call(); else None."""
+    return _THREAD.traced_models[-1] if _THREAD.traced_models and not _THREAD.frames else None
 
 
 def tracing() -> bool:

@@ -551,7 +551,17 @@ def _updated_in_a_layers_call(metric) -> bool:
     model's metrics and logs it on TensorFlow and torch (and refuses to update it in a step on jax); gpunn does
     neither, and would leave it counting unseen."""
     running = user_layer.running_call()
-    if running is None or running[0] == "alone":
+    if running is None:
+        traced = user_layer.traced_model()
+        if traced is not None:
+            raise user_layer.RefusedInTrace(
+                f"metric {metric.name!r}: updated in the call() of model {type(traced).__name__} "
+                f"{traced.name!r}; gpunn runs a subclassed model's call() once, on symbolic inputs, to learn its "
+                "graph, so it cannot count values there (Keras logs such a metric on TensorFlow and torch, and "
+                "refuses it on JAX). Update the metric in a compute_loss(x, y, y_pred, sample_weight) of the "
+                "model's own, where gpunn logs it, or give it to compile(metrics=[...])")
+        return False
+    if running[0] == "alone":
         return False
     kind, layer = running
     if kind == "trial":

@@ -23,6 +23,7 @@ import inspect
 import numpy as np
 
 from .. import overrides
+from ..layers import user_layer
 from ..layers.base import Layer
 from ..layers.input_layer import InputLayer
 from ..tree import found_in
@@ -229,7 +230,10 @@ def trace(model, inputs):
         kwargs = {"training": training} if "training" in parameters else {}
         model._losses_of_trace = []  # what call() gives self.add_loss (add_loss below)
         try:
-            return model.call(inputs, **kwargs)
+            with user_layer.tracing_model_call(model):
+                return model.call(inputs, **kwargs)
+        except user_layer.RefusedInTrace:  # (a metric updated in call(): the refusal names it)
+            raise
         except Exception as exc:
             message = (f"{name}.call: gpunn runs call() once on symbolic inputs to learn the model's graph, and it "
                        f"failed: {exc}. call() may call layers (and add, subtract or multiply their outputs); "

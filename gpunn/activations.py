@@ -507,8 +507,9 @@ def deserialize(config, custom_objects=None) -> ActivationSpec:
 
 def _from_layer(identifier) -> ActivationSpec | None:
     """The spec of a layer given as an activation, as Keras takes any callable: an activation layer without
-    weights that a fused step computes (LeakyReLU, ReLU, ELU of Keras's defaults...). Another layer is refused by
-    name: gpunn runs it in the model's graph, with its own step. None: not a layer."""
+    weights, computed as a fused step (LeakyReLU, ReLU, ELU of Keras's defaults...) or as the activation function
+    of its arguments (``activation_function``: ELU(alpha=0.7), Softmax()). Another layer (PReLU, with its weights)
+    is refused by name: gpunn runs it in the model's graph, with its own step. None: not a layer."""
     from .layers.base import Layer
 
     from .layers.activation import Activation
@@ -517,7 +518,16 @@ def _from_layer(identifier) -> ActivationSpec | None:
         return None
     if type(identifier) is Activation:  # (tf.keras 2's get_custom_objects().update({"swish": Activation(swish)}))
         return identifier.activation
-    spec = identifier.fused_spec() if hasattr(identifier, "fused_spec") and not identifier.weight_specs() else None
+    # (an activation layer; asked only then, since another may not know its weights before it is built)
+    weightless = (hasattr(identifier, "fused_spec") or hasattr(identifier, "activation_function")) and not (
+        identifier.weight_specs())
+    spec = identifier.fused_spec() if hasattr(identifier, "fused_spec") and weightless else None
+    if spec is None and weightless and hasattr(identifier, "activation_function"):
+        # (ELU(alpha=0.7), ReLU(threshold=...), Softmax(): the function of their arguments, through gpunn.ops)
+        function = identifier.activation_function()
+        if isinstance(function, ActivationSpec):
+            return ActivationSpec(function.name, function.alpha, layer=identifier)
+        return ActivationSpec(f"function:{type(identifier).__name__}", 0.0, function, layer=identifier)
     if spec is None:
         raise ValueError(f"activation: got the layer {type(identifier).__name__} {identifier.name!r}, which gpunn "
                          "does not run as another layer's activation: put it after this one (Dense(2), then "
@@ -538,12 +548,12 @@ def serialize(activation):
     functions), or for a function of the user's Keras's entry ({"module": "builtins", "class_name": "function",
     "config": its registered name, ...}), which ``get`` reads back where the function is known (custom_objects,
     register_keras_serializable)."""
-    if isinstance(activation, ActivationSpec) and activation.function is not None:
-        activation = activation.function
-    if isinstance(activation, ActivationSpec) and activation.layer is not None:
+    if isinstance(activation, ActivationSpec) and activation.layer is not None:  # (saved as the layer, as Keras)
         from .serialization import serialize_keras_object
 
         return serialize_keras_object(activation.layer)
+    if isinstance(activation, ActivationSpec) and activation.function is not None:
+        activation = activation.function
     if isinstance(activation, ActivationSpec):
         return activation.name
     if isinstance(activation, types.FunctionType) and id(activation) not in _NAME_OF:

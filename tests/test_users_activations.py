@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import numpy_backend, run_keras  # noqa: F401
+from helpers import numpy_backend, run_keras, run_script_both_ways  # noqa: F401
 from test_gradients import F, build, check_layer
 
 import gpunn
@@ -152,7 +152,46 @@ def test_a_function_without_a_gradient_and_a_layer_are_refused_by_name():
     with pytest.raises(ValueError, match="activation '<lambda>': its result does not come from its input"):
         model.predict(np.ones((2, 3), np.float32), verbose=0)
     with pytest.raises(ValueError, match="activation: got the layer PReLU .* which gpunn does not run"):
-        layers.Dense(2, activation=layers.PReLU())
+        layers.Dense(2, activation=layers.PReLU())  # (its weights would be the Dense's, in Keras)
+
+
+LAYERS_OF_ARGUMENTS_AS_ACTIVATIONS = r'''
+import json
+import sys
+
+import numpy as np
+
+
+def run(keras, folder):
+    layers = keras.layers
+    model = keras.Sequential([
+        keras.Input((4,)), layers.Dense(5, activation=layers.ELU(alpha=0.7)),
+        layers.Dense(5, activation=layers.ReLU(threshold=0.2, negative_slope=0.1, max_value=3.0)),
+        layers.Dense(3, activation=layers.Softmax())])
+    model.set_weights([np.cos(np.arange(w.size) * 0.7 + i).reshape(w.shape).astype("float32")
+                       for i, w in enumerate(model.get_weights())])
+    x = np.linspace(-3, 3, 32, dtype="float32").reshape(8, 4)
+    y = np.eye(3, dtype="float32")[np.arange(8) % 3]
+    before = model.predict(x, verbose=0)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="categorical_crossentropy")
+    history = model.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0)
+    model.save(f"{folder}/m.keras")
+    again = keras.models.load_model(f"{folder}/m.keras")
+    return {"before": before.tolist(), "loss": history.history["loss"],
+            "after": model.predict(x, verbose=0).tolist(),
+            "loaded equal": bool(np.allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)),
+            "configs": [layer.get_config()["activation"]["class_name"] for layer in model.layers]}
+'''
+
+
+def test_activation_layers_of_other_arguments_as_activations_train_as_in_keras(tmp_path_factory):
+    """ELU(alpha=0.7), ReLU(threshold=..., max_value=...) and Softmax() given as a Dense's activation: Keras
+    takes any callable; gpunn computes them as the activation functions of their arguments, saved as the layers."""
+    ours, theirs = run_script_both_ways(LAYERS_OF_ARGUMENTS_AS_ACTIVATIONS, tmp_path_factory)
+    for key in ("before", "loss", "after"):
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    # (Keras's ELU leaves alpha out of its config, so its own file loads another ELU)
+    assert ours["loaded equal"] and ours["configs"] == theirs["configs"] == ["ELU", "ReLU", "Softmax"]
 
 
 LAYER_AS_ACTIVATION = r'''

@@ -8,6 +8,8 @@ layer loads with its alpha.
 """
 from __future__ import annotations
 
+import functools
+
 from .. import activations
 from ..number_arguments import finite_number
 from .pointwise_activation import PointwiseActivation
@@ -22,6 +24,10 @@ class ELU(PointwiseActivation):
 
     def fused_spec(self):
         return ELU_1 if self.alpha == 1.0 else None
+
+    def activation_function(self):
+        """As another layer's activation (``Dense(8, activation=ELU(alpha=0.7))``): Keras's elu of this alpha."""
+        return functools.partial(activations.elu, alpha=self.alpha)
 
     def compute(self, ops, ws, x, y, derivative):
         dtype = x.dtype

@@ -11,6 +11,8 @@ all three run in the backend's fused activation step.
 """
 from __future__ import annotations
 
+import functools
+
 from .. import activations
 from ..number_arguments import finite_number
 from .pointwise_activation import PointwiseActivation
@@ -22,6 +24,12 @@ class ReLU(PointwiseActivation):
         self.max_value = finite_number("max_value", max_value, 0.0, allow_none=True, allow_inf=True)  # (inf: no cap)
         self.negative_slope = finite_number("negative_slope", negative_slope, 0.0)
         self.threshold = finite_number("threshold", threshold, 0.0)
+
+    def activation_function(self):
+        """As another layer's activation (``Dense(8, activation=ReLU(threshold=0.5))``): Keras's relu of these
+        arguments."""
+        return functools.partial(activations.relu, negative_slope=self.negative_slope, max_value=self.max_value,
+                                 threshold=self.threshold)
 
     def fused_spec(self):
         if self.threshold != 0.0:

@@ -35,6 +35,13 @@ class Softmax(Activation):
             raise ValueError(f"axis: expected an int (the last axis, -1), got {axis!r}")
         self.axis = axis
 
+    def activation_function(self):
+        """As another layer's activation (``Dense(3, activation=Softmax())``): the softmax over the last axis."""
+        if self.axis != -1:
+            raise ValueError(f"activation: gpunn's Softmax given as an activation normalises over the last axis "
+                             f"(-1), got axis={self.axis!r}")
+        return self.activation
+
     def build(self, input_shape):
         last = len(input_shape)  # counting the batch axis, as Keras's axis does
         if self.axis not in (-1, last):

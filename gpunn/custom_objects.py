@@ -6,6 +6,7 @@ metrics' lookups consult them (``lookup``) before giving up with ``MissingCustom
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 
 from . import _registry
@@ -159,10 +160,15 @@ def hint_on_unknown():
     except MissingCustomObjectError:
         raise
     except ValueError as exc:
-        raise MissingCustomObjectError(
-            f"{exc} A function or class of the user's goes in load_model(..., custom_objects={{name: ...}}) (or "
-            "custom_object_scope, register_keras_serializable); load_model(..., compile=False) skips the "
-            "compile config.") from None
+        # the hint first, then the long list of gpunn's names ("metrics: unknown name 'HuberMetric'; expected one
+        # of [...]. Did you mean ...?")
+        head, listed, choices = str(exc).partition("; expected one of ")
+        named = re.search(r"unknown name ('[^']*'|\"[^\"]*\")", head)
+        hint = (f"A function or class of the user's goes in load_model(..., custom_objects="
+                f"{{{named.group(1) if named else 'name'}: ...}}) (or custom_object_scope, "
+                "register_keras_serializable); load_model(..., compile=False) skips the compile config.")
+        message = f"{head}. {hint} gpunn's names: {choices}" if listed else f"{exc} {hint}"
+        raise MissingCustomObjectError(message) from None
 
 
 def user_class_entry(cls, config) -> dict:

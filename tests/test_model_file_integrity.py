@@ -102,6 +102,13 @@ def test_every_single_bit_flip_anywhere_in_the_file_is_refused(saved, tmp_path):
             load_model(damaged_path)
 
 
+def test_an_empty_file_is_said_to_be_empty(tmp_path):
+    for name in ("empty.keras", "empty.h5", "empty.safetensors"):
+        (tmp_path / name).write_bytes(b"")
+        with expect(NotAModelFileError, "filepath:", name, "is empty (0 bytes)"):
+            load_model(tmp_path / name)
+
+
 def test_a_flip_in_the_header_is_refused(saved, tmp_path):
     _, _, raw = saved
     header_len, _ = layout(raw)

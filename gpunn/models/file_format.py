@@ -52,6 +52,8 @@ def _parse(filepath: str, data: bytes, what: str) -> tuple[dict, dict]:
     from safetensors import SafetensorError
     from safetensors.numpy import load
 
+    if not data:  # (what a save that failed, or a copy cut short, leaves)
+        raise NotAModelFileError(f"filepath: {filepath!r} is empty (0 bytes), not {what}")
     if data[:4] == b"\x89HDF":
         raise NotAModelFileError(f"filepath: {filepath!r} is an HDF5 file (written by Keras?), not {what}")
     try:

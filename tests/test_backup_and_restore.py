@@ -99,6 +99,20 @@ def test_a_resumed_run_ends_as_the_uninterrupted_run(jit_compile, save_freq, tmp
     assert not backup_dir.exists()
 
 
+def test_the_same_model_fit_again_after_the_interruption_ends_as_the_uninterrupted_run(tmp_path):
+    """Keras's own recipe: the fit that was interrupted, run again on the same model in the same process. Its
+    shuffling goes on from the interrupted fit, which drew the orders of the epochs the restore skips."""
+    x, y = data()
+    straight = model()
+    history = straight.fit(x, y, **FIT).history
+    backup_dir = tmp_path / "backup"
+    again = model()
+    interrupted(again, BackupAndRestore(backup_dir), epoch=2)
+    rest = again.fit(x, y, callbacks=[BackupAndRestore(backup_dir)], **FIT)
+    assert rest.history == {name: values[3:] for name, values in history.items()}
+    assert_same_training_state(again, straight)
+
+
 def test_batches_are_counted_in_runs_of_steps_per_execution(tmp_path):
     # Callbacks see one batch end per 2 steps (indices 1 and 3): a backup every 4 batches falls on epoch ends.
     x, y = data()

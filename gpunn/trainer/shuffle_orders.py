@@ -12,14 +12,17 @@ import numpy as np
 from .. import random as gpunn_random
 
 
-def orders_generator(model, comm) -> np.random.Generator:
-    """The model's shuffling generator for this ``fit``, the same on every rank."""
+def orders_generator(model, comm) -> tuple[np.random.Generator, bool]:
+    """The model's shuffling generator for this ``fit``, the same on every rank, and whether it was seeded anew
+    here (rank 0's word). Only then does a run that BackupAndRestore resumes draw the orders of the epochs it
+    skips: a generator going on has drawn them already, in the fit that was interrupted."""
     seeded_from = gpunn_random.generator()  # (set_random_seed makes a new one)
     kept = model.__dict__.get("_shuffle_orders")
-    if kept is None or kept[0] is not seeded_from:
+    fresh = kept is None or kept[0] is not seeded_from
+    if fresh:
         kept = (seeded_from, np.random.default_rng(gpunn_random.new_seed()))
         model._shuffle_orders = kept
     generator = kept[1]
     if comm.size > 1:
-        generator.bit_generator.state = comm.broadcast_object(generator.bit_generator.state)
-    return generator
+        generator.bit_generator.state, fresh = comm.broadcast_object([generator.bit_generator.state, fresh])
+    return generator, fresh

@@ -67,15 +67,61 @@ def test_a_loaded_model_goes_on_drawing_the_masks_of_the_saved_one(numpy_backend
         np.testing.assert_array_equal(mine, expected)
 
 
-def test_files_written_with_the_counter_alone_keep_the_seed_of_their_config(numpy_backend):
-    """Files written before the seed was saved beside the counter held the drawn seed in the layer's config."""
-    layer = _model(seed=11).layers[1]
-    layer.restore_draw_state(5)
-    assert (layer.seed, layer.counter) == (11, 5)
-    layer.restore_draw_state([23, 9])
-    assert (layer.seed, layer.counter, layer.get_config()["seed"]) == (23, 9, 11)
-    layer.restore_draw_state([31, 2], seed=False)  # a backup restored into its own model: its counter alone
-    assert (layer.seed, layer.counter) == (23, 2)
+@pytest.mark.parametrize("suffix", [".keras", ".h5", ".safetensors"])
+def test_files_written_with_the_counters_alone_keep_the_seeds_of_their_configs(numpy_backend, tmp_path, suffix,
+                                                                               monkeypatch):
+    """Files written before the seeds were saved beside the counters held each drawn seed in its layer's config:
+    such a file (written here with the seeds left out) resumes as the model saved."""
+    from gpunn.models import h5_format, keras_format
+
+    def counters_alone(layers):
+        return {"counters": {key: int(layer.counter) for key, layer in layers.items()}, "seeds": {}}
+
+    x = np.linspace(-1, 1, 48, dtype="float32").reshape(8, 6)
+    y = x.sum(axis=1, keepdims=True)
+    model = _model()
+    model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    dropout = model.layers[1]
+    with monkeypatch.context() as patched:
+        patched.setattr(keras_format, "draws", counters_alone)
+        patched.setattr(h5_format, "draws", counters_alone)
+        patched.setattr(dropout, "_given_seed", dropout.seed)  # (what get_config wrote then)
+        model.save(tmp_path / f"m{suffix}")
+    loaded = gpunn.models.load_model(tmp_path / f"m{suffix}")
+    assert (loaded.layers[1].seed, loaded.layers[1].counter) == (dropout.seed, dropout.counter)
+    model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    loaded.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    for mine, expected in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(mine, expected)
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5", ".safetensors"])
+def test_a_dropout_inside_a_layer_of_the_user_s_resumes_when_the_layer_is_named_anew(numpy_backend, tmp_path,
+                                                                                     suffix):
+    """A layer of the user's whose config holds no name (``__init__(**kwargs)`` passing none on) is named anew in
+    the model loaded in the same process: its Dropout's draws are found all the same."""
+
+    @gpunn.saving.register_keras_serializable(package="dropout_seeds_test")
+    class Block(gpunn.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__()
+            self.dense, self.dropout = Dense(8), Dropout(0.5)
+
+        def call(self, x, training=None):
+            return self.dropout(self.dense(x), training=training)
+
+    x = np.linspace(-1, 1, 48, dtype="float32").reshape(8, 6)
+    y = x.sum(axis=1, keepdims=True)
+    model = gpunn.Sequential([Input(shape=(6,)), Block(), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    model.save(tmp_path / f"m{suffix}")
+    loaded = gpunn.models.load_model(tmp_path / f"m{suffix}")
+    assert loaded.layers[0].name != model.layers[0].name
+    model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    loaded.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    for mine, expected in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(mine, expected)
 
 
 def test_the_file_holds_the_seed_and_counter_where_keras_ignores_them(numpy_backend, tmp_path):
@@ -88,5 +134,7 @@ def test_the_file_holds_the_seed_and_counter_where_keras_ignores_them(numpy_back
         metadata = json.loads(archive.read("metadata.json"))
         config = json.loads(archive.read("config.json"))
     dropout = model.layers[1]
-    assert metadata["gpunn"]["dropout_counters"] == {dropout.name: [dropout.seed, 1]}
+    # (the counters as they always were, so that a gpunn written before the seeds were kept reads them)
+    assert metadata["gpunn"]["dropout_counters"] == {dropout.name: 1}
+    assert metadata["gpunn"]["dropout_seeds"] == {dropout.name: dropout.seed}
     assert [layer["config"].get("seed", "-") for layer in config["config"]["layers"]] == ["-", "-", None, "-"]

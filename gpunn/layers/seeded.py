@@ -25,7 +25,7 @@ class SeededLayer(Layer):
         super().__init__(**kwargs)
         self.seed = check_seed(seed)  # the seed it draws with (drawn at build when none is given)
         # what get_config reports, as Keras's does: the argument given, so that a clone or a model made from the
-        # config draws noise of its own (a model file carries the seed drawn as training state, ``draw_state``)
+        # config draws noise of its own (a model file carries the seed drawn as training state, ``restore_draws``)
         self._given_seed = self.seed
         self._host_counter = 0  # until the layer is bound to a device
         self._counter_buffer = None
@@ -58,21 +58,13 @@ class SeededLayer(Layer):
         if self._counter_buffer is not None:
             self.ops.fill(int(value), self._counter_buffer)
 
-    @property
-    def draw_state(self) -> list:
-        """[seed, counter]: what fixes the draws still to come, saved in model files so that training resumed
-        after a load draws what it would have drawn without the save."""
-        return [self.seed, self.counter]
-
-    def restore_draw_state(self, saved, seed: bool = True) -> None:
-        """``draw_state`` as a file holds it; a plain counter in files written before the seed was saved there
-        (their configs held it). ``seed=False`` restores the counter alone (a backup restored into the model it
-        was taken from, whose recorded steps may hold its seed)."""
-        if isinstance(saved, list):
-            saved_seed, saved = saved
-            if seed and saved_seed is not None:
-                self.seed = check_seed(saved_seed)
-        self.counter = int(saved)
+    def restore_draws(self, counter, seed=None) -> None:
+        """The counter and the seed drawn that a model file saved (what fixes the draws still to come, so that
+        training resumed after a load draws what it would have drawn without the save); ``seed`` None: the seed
+        stays (files written before seeds were saved beside the counters held it in the layer's config)."""
+        if seed is not None:
+            self.seed = check_seed(seed)
+        self.counter = int(counter)
 
     def advance_counter(self, ws) -> None:
         """One draw made: counter += 1 on the device (a recorded step replays this too)."""

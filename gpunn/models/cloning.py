@@ -113,8 +113,8 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
 
 def _clone_subclassed(model):
     """Keras's clone of a subclassed model: its class made again from its config (new weights), built for the
-    model's inputs (unbuilt where the model is), compiled as the model is; None (with a warning) where the class cannot be made from its
-    config, whose model is then cloned as the functional model of its graph."""
+    model's inputs (unbuilt where the model is), compiled as the model is; None (with a warning) where the class
+    cannot be made from its config, whose model is then cloned as the functional model of its graph."""
     from . import subclassed, subclassed_config
 
     awaits_data = getattr(model, "_awaits_trace", False)

@@ -9,8 +9,8 @@ under 'layers/<snake-case class>[_<n>]/vars' (``keras_variables.keras_layer_path
 uncompressed, as Keras stores them.
 
 What gpunn adds, which Keras ignores: ``metadata.json`` key "gpunn" (gpunn's version and each Dropout layer's
-seed and mask counter, so that training resumed after a load draws the masks it would have drawn), and in the HDF5 file
-the SHA-256 record of ``hdf5_io.py``.
+mask counter and seed, so that training resumed after a load draws the masks it would have drawn), and in the HDF5
+file the SHA-256 record of ``hdf5_io.py``.
 
 Integrity on read: every member is read whole, so zipfile checks each one's CRC-32; a damaged member is
 reported by name. The HDF5 member's SHA-256 record is checked when present (files written by Keras have none).
@@ -124,12 +124,19 @@ def variables_hdf5(model, include_optimizer: bool, marked: bool = False, layout:
     return writer.to_bytes()
 
 
-def dropout_counters(model) -> dict[str, list]:
-    """Each seeded layer's seed and draw counter (Dropout's masks...: ``SeededLayer.draw_state``), by layer name
-    (inside a layer of the user's, that layer's name and the path below it: 'block/blocks/dropout'): what it
-    draws when training resumes."""
-    return {f"{model._layers[i].name}/{path}" if path else layer.name: layer.draw_state
+def seeded_layers_by_name(model) -> dict:
+    """The model's seeded layers (Dropout...) by layer name (inside a layer of the user's, that layer's name and the
+    path below it: 'block/blocks/dropout'). Their draw counters and seeds, saved under these keys, are what they
+    draw when training resumes."""
+    return {f"{model._layers[i].name}/{path}" if path else layer.name: layer
             for i, path, layer in sublayers.with_sublayers(model._layers) if isinstance(layer, SeededLayer)}
+
+
+def draws(layers: dict) -> dict:
+    """What gpunn's part of a file holds of seeded layers (by key, ``seeded_layers_by_name``...): their draw
+    counters, and (a later key, which older readers pass over) the seeds they draw with."""
+    return {"counters": {key: int(layer.counter) for key, layer in layers.items()},
+            "seeds": {key: layer.seed for key, layer in layers.items()}}
 
 
 def seeded_layers_by_path(model, paths: dict) -> dict:
@@ -140,9 +147,7 @@ def seeded_layers_by_path(model, paths: dict) -> dict:
             if isinstance(layer, SeededLayer) and id(model._layers[i]) in paths}
 
 
-def dropout_counters_by_path(model, paths: dict) -> dict[str, list]:
-    """``dropout_counters`` of a subclassed model by path (``seeded_layers_by_path``)."""
-    return {key: layer.draw_state for key, layer in seeded_layers_by_path(model, paths).items()}
+
 
 
 def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -> None:
@@ -162,14 +167,16 @@ def model_file_bytes(model, include_optimizer: bool) -> bytes:
     """The bytes of ``model``'s ``.keras`` file. A subclassed model's as Keras writes one (``subclassed_config.py``:
     its class, config and build shape, its weights under its attributes), with its traced graph and where each of
     the graph's layers keeps its weights in the metadata, for a load that is not given the class."""
-    own = {"version": gpunn_version(), "dropout_counters": dropout_counters(model)}
+    saved = draws(seeded_layers_by_name(model))
+    own = {"version": gpunn_version(), "dropout_counters": saved["counters"], "dropout_seeds": saved["seeds"]}
     layout = GRAPH_LAYOUT
     if is_subclassed(model):
         if own_weights.body_of(model) is None:  # (a model with weights of its own has no graph of layers alone)
             paths = graph_layer_paths(model)
             own["graph"] = {"config": keras_model_config(model, native=True, include_compile=False),
                             "paths": {layer.name: paths[id(layer)] for layer in model._layers if id(layer) in paths}}
-            own["dropout_counters_by_path"] = dropout_counters_by_path(model, paths)
+            by_path = draws(seeded_layers_by_path(model, paths))
+            own["dropout_counters_by_path"], own["dropout_seeds_by_path"] = by_path["counters"], by_path["seeds"]
         own["input_dtypes"] = [layer.input_dtype for layer in subclassed_config.input_layers(model)]  # (Keras's
         # build shape says none)
         compiled = _compile_config(model) if model.compiled else None
@@ -294,11 +301,10 @@ def read_model(filepath: str, data: bytes) -> KerasFileContents:
         raise NotAModelFileError(f"filepath: {filepath!r}: {CONFIG_MEMBER!r} holds no model config")
     where = f" (zip member {WEIGHTS_MEMBER!r})"
     gpunn_part = metadata.get("gpunn") if isinstance(metadata, dict) else None
-    counters = (gpunn_part or {}).get("dropout_counters") or {} if isinstance(gpunn_part, dict) else {}
-    by_path = (gpunn_part or {}).get("dropout_counters_by_path") or {} if isinstance(gpunn_part, dict) else {}
-    graph = (gpunn_part or {}).get("graph") if isinstance(gpunn_part, dict) else None
-    functional = (gpunn_part or {}).get("functional") if isinstance(gpunn_part, dict) else None
-    input_dtypes = (gpunn_part or {}).get("input_dtypes") if isinstance(gpunn_part, dict) else None
+    gpunn_part = gpunn_part if isinstance(gpunn_part, dict) else {}
+    counters, by_path = gpunn_part.get("dropout_counters") or {}, gpunn_part.get("dropout_counters_by_path") or {}
+    graph, functional = gpunn_part.get("graph"), gpunn_part.get("functional")
+    input_dtypes = gpunn_part.get("input_dtypes")
     contents = read_checked(filepath, members[WEIGHTS_MEMBER], where)
     found = variables(filepath, contents, where)
     # Keras's file of a subclassed model (its class in the config) keeps the weights under its attributes
@@ -311,6 +317,8 @@ def read_model(filepath: str, data: bytes) -> KerasFileContents:
         layout=layout_of(contents, GRAPH_LAYOUT if by_graph else ATTRIBUTES_LAYOUT),
         optimizer_values=found.get("optimizer"), dropout_counters=counters,
         dropout_counters_by_path=by_path if isinstance(by_path, dict) else {},
+        dropout_seeds=gpunn_part.get("dropout_seeds") or {},
+        dropout_seeds_by_path=gpunn_part.get("dropout_seeds_by_path") or {},
         keras_version=metadata.get("keras_version") if isinstance(metadata, dict) else None,
         assets_by_path=_assets(members), named_variables=_named_variables(contents),
     )

@@ -68,21 +68,31 @@ def _build(filepath: str, config: dict):
     return model
 
 
-def _set_counters(filepath: str, model, counters: dict, by_name: bool, seeds: bool = True) -> None:
-    """The seeded layers' ``draw_state`` from the file (``seeds=False``: their counters alone)."""
+def _set_counters(filepath: str, model, counters: dict, by_name: bool, seeds: dict | None = None) -> None:
+    """The seeded layers' draw counters and seeds (``seeds``: None for the counters alone) from the file, keyed
+    by layer name (``by_name``: ``keras_format.seeded_layers_by_name``) or index. A layer of the user's whose config
+    holds no name is named anew when the model is made again: the layers are then taken in the order saved."""
     with _from_file(filepath, "its Dropout mask counters are not readable"):
-        for key, saved in counters.items():
-            where, _, path = key.partition("/")  # a layer inside a layer of the user's: its path below it
-            layer = model.get_layer(name=where) if by_name else model._layers[int(where)]
-            sublayers.below(layer, path).restore_draw_state(saved, seed=seeds)
+        if by_name:
+            found = keras_format.seeded_layers_by_name(model)
+            if not set(counters) <= set(found) and len(counters) == len(found):
+                found = dict(zip(counters, found.values()))
+        else:
+            found = {}
+            for key in counters:
+                where, _, path = key.partition("/")  # a layer inside a layer of the user's: its path below it
+                found[key] = sublayers.below(model._layers[int(where)], path)
+        for key, counter in counters.items():
+            found[key].restore_draws(counter, None if seeds is None else seeds.get(key))
 
 
-def _set_counters_by_path(filepath: str, model, counters: dict, paths: dict) -> None:
-    """``keras_format.dropout_counters_by_path``'s counters into the subclassed model made again from its class."""
+def _set_counters_by_path(filepath: str, model, counters: dict, seeds: dict, paths: dict) -> None:
+    """The counters and seeds of a subclassed model's seeded layers by attribute path
+    (``keras_format.seeded_layers_by_path``) into the model made again from its class."""
     found = keras_format.seeded_layers_by_path(model, paths)
     with _from_file(filepath, "its Dropout mask counters are not readable"):
-        for key, saved in counters.items():
-            found[key].restore_draw_state(saved)
+        for key, counter in counters.items():
+            found[key].restore_draws(counter, seeds.get(key))
 
 
 def _compile_safetensors(filepath: str, model, metadata: dict, tensors: dict) -> None:
@@ -109,7 +119,8 @@ def _load_safetensors(filepath: str, data: bytes, compile: bool):
     model = _build(filepath, config)
     with _from_file(filepath, "its weights do not fit its model config"):
         restore_weights(model, tensors, filepath)
-    _set_counters(filepath, model, json.loads(metadata.get("dropout_counters", "{}")), by_name=False)
+    _set_counters(filepath, model, json.loads(metadata.get("dropout_counters", "{}")), by_name=False,
+                  seeds=json.loads(metadata.get("dropout_seeds", "{}")))
     if compile and "compile_config" in metadata:
         _compile_safetensors(filepath, model, metadata, tensors)
     return model
@@ -132,7 +143,7 @@ def load_training_state(model, filepath, data: bytes | None = None) -> None:
     with _from_file(filepath, "its weights do not fit this model"):
         restore_weights(model, tensors, filepath)
     # (the counters alone: the model keeps the seeds it was built with, which its recorded steps may hold)
-    _set_counters(filepath, model, json.loads(metadata.get("dropout_counters", "{}")), by_name=False, seeds=False)
+    _set_counters(filepath, model, json.loads(metadata.get("dropout_counters", "{}")), by_name=False)
     if current is None:
         return
     _restore_optimizer_slots(filepath, model, metadata, tensors)
@@ -194,7 +205,7 @@ def _restored(contents, model, compile: bool):
         per_layer = contents.per_layer_weights(model)
         restore_weights(model, weight_tensors(model, per_layer, filepath), filepath)
         _load_assets(model, contents)
-    _set_counters(filepath, model, contents.dropout_counters, by_name=True)
+    _set_counters(filepath, model, contents.dropout_counters, by_name=True, seeds=contents.dropout_seeds)
     if compile:
         _compile(contents, model)
     return model
@@ -253,9 +264,10 @@ def _load_subclassed(contents, cls, compile: bool):
         restore_weights(model, weight_tensors(model, per_layer, filepath), filepath,
                         outside=lambda path, layer: contents.by_path(layer, path))
     if contents.dropout_counters_by_path:  # (the layers made again have other generated names)
-        _set_counters_by_path(filepath, model, contents.dropout_counters_by_path, paths)
+        _set_counters_by_path(filepath, model, contents.dropout_counters_by_path, contents.dropout_seeds_by_path,
+                              paths)
     else:
-        _set_counters(filepath, model, contents.dropout_counters, by_name=True)
+        _set_counters(filepath, model, contents.dropout_counters, by_name=True, seeds=contents.dropout_seeds)
     if compile:
         _compile(contents, model, optimizer_state_in_attribute_order=True)
     return model
@@ -273,7 +285,7 @@ def _load_traced_graph(contents, compile: bool):
         per_layer = contents.per_layer_at(model, {id(layer): paths[layer.name] for layer in model._graph_layers
                                                   if layer.name in paths})
         restore_weights(model, weight_tensors(model, per_layer, filepath), filepath)
-    _set_counters(filepath, model, contents.dropout_counters, by_name=True)
+    _set_counters(filepath, model, contents.dropout_counters, by_name=True, seeds=contents.dropout_seeds)
     if compile and contents.compile_config:
         optimizer_values, contents.optimizer_values = contents.optimizer_values, None
         _compile(contents, model)

@@ -54,13 +54,14 @@ def _save_safetensors(model, filepath, overwrite, include_optimizer, config_requ
         "format": MODEL_FORMAT, "format_version": FORMAT_VERSION, "gpunn_version": gpunn_version(),
         "model_config": json.dumps({"class_name": type(model).__name__, "config": config,
                                     "registered_name": get_registered_name(type(model))}),
-        # Each seeded layer's seed and draw counter (Dropout's masks, GaussianNoise's normals): they fix the draws
-        # still to come, so training resumed after a load draws what it would have drawn without the save.
-        # (a layer inside a layer of the user's: its path below it, '3/blocks/dropout')
-        "dropout_counters": json.dumps({f"{i}/{path}" if path else str(i): layer.draw_state
-                                        for i, path, layer in sublayers.with_sublayers(model._layers)
-                                        if isinstance(layer, SeededLayer)}),
     }
+    # Each seeded layer's draw counter and seed (Dropout's masks, GaussianNoise's normals): they fix the draws
+    # still to come, so training resumed after a load draws what it would have drawn without the save.
+    # (a layer inside a layer of the user's: its path below it, '3/blocks/dropout')
+    saved = keras_format.draws({f"{i}/{path}" if path else str(i): layer
+                                for i, path, layer in sublayers.with_sublayers(model._layers)
+                                if isinstance(layer, SeededLayer)})
+    metadata["dropout_counters"], metadata["dropout_seeds"] = json.dumps(saved["counters"]), json.dumps(saved["seeds"])
     tensors = _weight_tensors(model)
     if model.compiled:
         metadata["compile_config"] = json.dumps(get_compile_config(model))

@@ -713,7 +713,9 @@ def run(keras, folder):
     pair = ([0, 1, 1, 1], [0.2, 0.7, 0.4, 0.9])
     for made, given in ((keras.metrics.Precision(), pair), (keras.metrics.Recall(thresholds=[0.3, 0.6]), pair),
                         (keras.metrics.Mean(), ([1.0, 2.0, 4.0],)), (keras.metrics.AUC(num_thresholds=5), pair),
-                        (keras.metrics.MeanSquaredError(name="mse_metric"), pair)):
+                        (keras.metrics.MeanSquaredError(name="mse_metric"), pair),
+                        (keras.metrics.R2Score(), (np.array([[1.0], [2.0], [4.0], [3.0]]),
+                                                   np.array([[1.5], [2.0], [3.0], [3.5]])))):
         made.update_state(*given)
         out[made.name] = [[v.name, v.path, np.asarray(v.numpy(), "float64").tolist()] for v in made.variables]
     return out
@@ -727,3 +729,9 @@ def test_variables_have_keras_s_names_paths_and_values(tmp_path_factory):
     assert ours == theirs
     with pytest.raises(NotImplementedError, match=r"precision(_\d+)?/true_positives: metric.variables holds copies"):
         metrics.Precision().variables[0].assign([1.0])
+    import pickle
+
+    variable = metrics.Mean(name="seen").variables[0]
+    again = pickle.loads(pickle.dumps(variable))
+    assert (again.name, again.path, again.tolist()) == ("total", "seen/total", 0.0)
+    assert type(variable + 1) is np.float64 and type(metrics.AUC(num_thresholds=3).variables[0] * 2) is np.ndarray

@@ -146,5 +146,8 @@ def test_a_function_of_the_user_s_is_the_mean_of_its_values():
     x, y = np.random.default_rng(0).normal(size=(4, 5)), np.ones((4, 3))
     logs = model.evaluate(x, y, verbose=0, return_dict=True)
     assert logs["my_metric"] == pytest.approx((y - model.predict(x, verbose=0)).mean(), rel=1e-6)
-    with pytest.raises(ValueError, match="no metric function named 'nope'"):
+    # (where to give it first, then the long list of gpunn's names)
+    with pytest.raises(ValueError, match=r"no metric function named 'nope'\. A function of the program that wrote "
+                                         r"the model goes in load_model\(\.\.\., custom_objects=\{'nope': .* gpunn's "
+                                         r"metric functions: \["):
         metrics.registry.function_by_name("nope")

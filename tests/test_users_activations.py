@@ -167,7 +167,7 @@ def run(keras, folder):
     model = keras.Sequential([
         keras.Input((4,)), layers.Dense(5, activation=layers.ELU(alpha=0.7)),
         layers.Dense(5, activation=layers.ReLU(threshold=0.2, negative_slope=0.1, max_value=3.0)),
-        layers.Dense(3, activation=layers.Softmax())])
+        layers.Dense(5, activation=layers.Softmax()), layers.Dense(3, activation=layers.Softmax(axis=1))])
     model.set_weights([np.cos(np.arange(w.size) * 0.7 + i).reshape(w.shape).astype("float32")
                        for i, w in enumerate(model.get_weights())])
     x = np.linspace(-3, 3, 32, dtype="float32").reshape(8, 4)
@@ -185,13 +185,14 @@ def run(keras, folder):
 
 
 def test_activation_layers_of_other_arguments_as_activations_train_as_in_keras(tmp_path_factory):
-    """ELU(alpha=0.7), ReLU(threshold=..., max_value=...) and Softmax() given as a Dense's activation: Keras
-    takes any callable; gpunn computes them as the activation functions of their arguments, saved as the layers."""
+    """ELU(alpha=0.7), ReLU(threshold=..., max_value=...), Softmax() and Softmax(axis=1) given as a Dense's
+    activation: Keras takes any callable; gpunn computes them as the activation functions of their arguments,
+    saved as the layers."""
     ours, theirs = run_script_both_ways(LAYERS_OF_ARGUMENTS_AS_ACTIVATIONS, tmp_path_factory)
     for key in ("before", "loss", "after"):
         np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5, atol=1e-6, err_msg=key)
     # (Keras's ELU leaves alpha out of its config, so its own file loads another ELU)
-    assert ours["loaded equal"] and ours["configs"] == theirs["configs"] == ["ELU", "ReLU", "Softmax"]
+    assert ours["loaded equal"] and ours["configs"] == theirs["configs"] == ["ELU", "ReLU", "Softmax", "Softmax"]
 
 
 LAYER_AS_ACTIVATION = r'''

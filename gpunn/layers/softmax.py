@@ -12,6 +12,9 @@ model (an Embedding's ``mask_zero``) is refused, as Keras's broadcasts it agains
 """
 from __future__ import annotations
 
+import functools
+
+from .. import activations
 from . import masking
 from .activation import Activation
 
@@ -36,11 +39,11 @@ class Softmax(Activation):
         self.axis = axis
 
     def activation_function(self):
-        """As another layer's activation (``Dense(3, activation=Softmax())``): the softmax over the last axis."""
-        if self.axis != -1:
-            raise ValueError(f"activation: gpunn's Softmax given as an activation normalises over the last axis "
-                             f"(-1), got axis={self.axis!r}")
-        return self.activation
+        """As another layer's activation (``Dense(3, activation=Softmax())``): the fused softmax over the last
+        axis; over another (``axis=1``), Keras's softmax over that axis."""
+        if self.axis == -1:
+            return self.activation
+        return functools.partial(activations.softmax, axis=self.axis)
 
     def build(self, input_shape):
         last = len(input_shape)  # counting the batch axis, as Keras's axis does

@@ -128,8 +128,10 @@ def function_by_name(name: str):
         if callable(fn) and not isinstance(fn, type) and fn in (_FUNCTIONS or _function_table()):
             return fn
     raise custom_objects.MissingCustomObjectError(
-        f"metrics: no metric function named {name!r}; gpunn has {sorted({f.__name__ for f in _function_table()})}. "
-        f"A function of the program that wrote the model goes in load_model(..., custom_objects={{{name!r}: ...}})")
+        f"metrics: no metric function named {name!r}. A function of the program that wrote the model goes in "
+        f"load_model(..., custom_objects={{{name!r}: ...}}) (or custom_object_scope, register_keras_serializable); "
+        f"load_model(..., compile=False) skips the compile config. gpunn's metric functions: "
+        f"{sorted({f.__name__ for f in _function_table()})}")
 
 
 def knows_name(name: str) -> bool:

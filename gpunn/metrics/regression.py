@@ -101,8 +101,8 @@ class R2Score(Metric):
     def state_shapes(self, width):
         if width is None:
             return None
-        return {"sum": (width,), "squared_sum": (width,), "residual": (width,), "count": (width,),
-                "num_samples": ()}
+        # (in the order of Keras's variables)
+        return {"num_samples": (), "squared_sum": (width,), "sum": (width,), "residual": (width,), "count": (width,)}
 
     def accumulate(self, ops, ws, y_true, predictions, state, sample_weight=None):
         shape = predictions.shape

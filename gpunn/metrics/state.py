@@ -60,6 +60,9 @@ class StateValue(np.ndarray):
         plain = array.view(np.ndarray)
         return plain[()] if return_scalar else plain
 
+    def __reduce__(self):  # (pickled with its name and path)
+        return StateValue, (np.asarray(self), self.name, self.path)
+
     def numpy(self) -> np.ndarray:
         return np.asarray(self)
 

@@ -10,6 +10,8 @@ one) is written here for the losses whose targets are numbers; the others refuse
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import fuzz_factor
@@ -41,6 +43,17 @@ def _checked_axis(loss, ndim: int) -> None:
                          "(axis=-1) only")
 
 
+def broadcast_targets(loss, xp, y_true, shape: tuple):
+    """Targets of another size than the predictions broadcast to their shape, as Keras's loss functions compute
+    (``kl_divergence(0.1, mean_activities)``, "Hands-On Machine Learning"'s sparsity regularizer); an error naming
+    both shapes where they do not broadcast."""
+    try:
+        return xp.broadcast_to(y_true, shape)
+    except ValueError:
+        raise ValueError(f"y_true, y_pred: {type(loss).__name__} expected targets of the predictions' shape {shape} "
+                         f"(or one that broadcasts to it), got targets of shape {tuple(y_true.shape)}") from None
+
+
 def builtin_per_sample(loss, y_true, y_pred) -> Tensor:
     """``per_sample`` through the loss's ``compute``."""
     prediction, target = _tensor(y_pred), _tensor(y_true)
@@ -62,6 +75,9 @@ def builtin_per_sample(loss, y_true, y_pred) -> Tensor:
             raise ValueError(f"loss {loss.name!r}: y_true: expected class ids in [0, {rows.shape[-1]}), got values "
                              f"from {int(labels.min())} to {int(labels.max())}")
     else:
+        target_shape = labels.shape
+        if labels.size != rows.size:
+            labels = broadcast_targets(loss, xp, labels, shape)
         labels = xp.ascontiguousarray(labels.astype(rows.dtype).reshape(rows.shape))
     need_pred = prediction is not None and prediction.requires_grad
     need_true = target is not None and target.requires_grad
@@ -75,14 +91,17 @@ def builtin_per_sample(loss, y_true, y_pred) -> Tensor:
     parents, parts = [], []
     if need_pred:
         parents.append(prediction)
-        parts.append(rows_grad)
+        parts.append((rows_grad, shape))
     if need_true:
         parents.append(target)
-        parts.append(true_grad)
+        parts.append((true_grad, target_shape))
 
     def backward(grad):
         upstream = xp.asarray(grad).reshape(-1, 1)
-        return tuple((upstream * part).reshape(shape) for part in parts)
+        # (a target broadcast to the predictions' shape gets the sum over the values it stood for)
+        return tuple((upstream * part).reshape(shape) if math.prod(part_shape) == math.prod(shape) else
+                     autodiff_functions._unbroadcast(xp, (upstream * part).reshape(shape), part_shape)
+                     for part, part_shape in parts)
 
     return Tensor(values, parents=tuple(parents), backward=backward)
 

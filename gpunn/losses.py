@@ -162,8 +162,7 @@ class Loss:
             y_true = _checked_labels(y_true.astype(np.int64).reshape(-1), y_pred.shape[-1])
         else:
             if y_true.size != y_pred.size:
-                raise ValueError(f"y_true, y_pred: {type(self).__name__} expected targets of the predictions' shape "
-                                 f"{tuple(leading) + y_pred.shape[-1:]}, got targets of shape {y_true.shape}")
+                y_true = loss_tensors.broadcast_targets(self, np, y_true, tuple(leading) + y_pred.shape[-1:])
             y_true = y_true.astype(y_pred.dtype).reshape(y_pred.shape)
         ops = NumpyOps()
         per_sample, _, _ = self.compute(ops, Workspace(ops), y_pred, y_true, 1.0 / len(y_pred), self.from_logits,

@@ -234,3 +234,73 @@ def test_keras_s_call_of_a_built_in_loss_and_a_function_loss_on_tensors():
     wrapped = gpunn.losses.as_loss(lambda t, p: gpunn.ops.mean(gpunn.ops.abs(t - p), axis=-1))
     value = wrapped(y_true, Tensor(y_pred, requires_grad=True))
     assert float(value.value) == pytest.approx(gpunn.losses.MeanAbsoluteError()(y_true, y_pred))
+
+
+SPARSITY_REGULARIZER = r'''
+import json
+import sys
+
+import numpy as np
+
+
+def run(keras, folder):
+    ops = keras.ops
+
+    class KLDivergenceRegularizer(keras.regularizers.Regularizer):
+        """"Hands-On Machine Learning" (chapter 17): a target activity for every unit, as one number."""
+
+        def __init__(self, weight, target):
+            self.weight, self.target = weight, target
+
+        def __call__(self, inputs):
+            mean_activities = ops.mean(inputs, axis=0)
+            return self.weight * (keras.losses.kl_divergence(self.target, mean_activities) +
+                                  keras.losses.kl_divergence(1.0 - self.target, 1.0 - mean_activities))
+
+    x = np.linspace(0, 1, 64 * 6, dtype="float32").reshape(64, 6)
+    model = keras.Sequential([
+        keras.Input((6,)), keras.layers.Dense(5, activation="sigmoid", activity_regularizer=KLDivergenceRegularizer(
+            0.05, 0.1)), keras.layers.Dense(6)])
+    model.set_weights([np.sin(np.arange(w.size) * 0.3 + i).reshape(w.shape).astype("float32")
+                       for i, w in enumerate(model.get_weights())])
+    model.compile(loss="mse", optimizer=keras.optimizers.SGD(0.1))
+    history = model.fit(x, x, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    standalone = [float(np.asarray(keras.losses.kl_divergence(0.1, [0.2, 0.3]))),
+                  float(np.asarray(keras.losses.mean_squared_error(0.1, [0.2, 0.4])))]
+    return {"loss": history.history["loss"], "standalone": standalone,
+            "weights": [w.tolist() for w in model.get_weights()]}
+'''
+
+
+def test_a_target_of_one_number_broadcasts_as_in_keras(tmp_path_factory):
+    """Keras's loss functions broadcast their targets to the predictions' shape: the book's sparsity regularizer
+    gives one target activity for every unit."""
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(SPARSITY_REGULARIZER, tmp_path_factory)
+    for key in ("loss", "standalone"):
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5, err_msg=key)
+    for mine, expected in zip(ours["weights"], theirs["weights"]):
+        np.testing.assert_allclose(mine, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_broadcast_target_gets_the_sum_of_its_values_gradients():
+    from gpunn.autodiff import Tensor, gradients
+
+    rng = np.random.default_rng(3)
+    predicted = rng.uniform(0.1, 0.9, size=(3, 4))
+    for loss in (gpunn.losses.MeanSquaredError(), gpunn.losses.BinaryCrossentropy()):
+        for shape in ((), (1, 4), (3, 1)):
+            raw = rng.uniform(0.2, 0.8, size=shape)
+            target = Tensor(raw.copy(), requires_grad=True)
+            (analytic,) = gradients(loss(target, predicted), [target], np.ones(()))
+            numeric = np.zeros(shape)
+            for index in np.ndindex(shape):
+                for sign in (1, -1):
+                    shifted = raw.copy()
+                    shifted[index] += sign * 1e-6
+                    numeric[index] += sign * float(loss(shifted, predicted)) / 2e-6
+            np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-9, err_msg=f"{loss.name} {shape}")
+    with pytest.raises(ValueError, match=r"MeanSquaredError expected targets of the predictions' shape \(3, 4\) "
+                                         r"\(or one that broadcasts to it\), got targets of shape \(2,\)"):
+        gpunn.losses.mean_squared_error(np.ones(2), Tensor(predicted, requires_grad=True))

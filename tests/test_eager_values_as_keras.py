@@ -193,7 +193,8 @@ def test_own_model_classes_hold_their_own_instances():
 
 def test_a_loss_given_targets_of_another_size_says_so():
     with pytest.raises(ValueError, match=r"y_true, y_pred: MeanSquaredError expected targets of the predictions' "
-                                         r"shape \(2, 3\), got targets of shape \(2, 2\)"):
+                                         r"shape \(2, 3\) \(or one that broadcasts to it\), got targets of shape "
+                                         r"\(2, 2\)"):
         gpunn.losses.MeanSquaredError()(np.zeros((2, 2)), np.zeros((2, 3)))
     assert gpunn.metrics.get(gpunn.metrics.serialize(gpunn.metrics.binary_accuracy)).name == "binary_accuracy"
 

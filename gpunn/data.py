@@ -182,7 +182,12 @@ def check_targets(argument: str, y: np.ndarray, loss, output_shape: tuple, dtype
                 f"model's output, got shape {y.shape}"
             )
     if loss.fusable_activation == "sigmoid" and (y.min() < 0 or y.max() > 1):
-        raise ValueError(f"{argument}: binary cross-entropy expects targets in [0, 1], got range {y.min()}..{y.max()}")
+        # Keras computes -(t log p + (1 - t) log(1 - p)) for any t (a GAN's noisy labels, "Deep Learning with
+        # Python"'s labels + 0.05 * noise, go a little past 1); class ids 0..9 are the likelier mistake.
+        # (one message whatever the range, so that a loop of train_on_batch warns once)
+        warnings.warn(f"{argument}: targets outside [0, 1] given to binary cross-entropy, computed as Keras computes "
+                      "them (-(t log p + (1 - t) log(1 - p))); for class ids of several classes, use "
+                      "'sparse_categorical_crossentropy'", UserWarning, stacklevel=4)
     return as_model_dtype(argument, y, dtype)
 
 

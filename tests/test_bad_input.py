@@ -142,12 +142,16 @@ def test_categorical_loss_rejects_class_ids(xy):
     before.check()
 
 
-def test_binary_crossentropy_rejects_targets_outside_0_1(xy):
+def test_binary_crossentropy_warns_of_targets_outside_0_1_and_computes_them_as_keras(xy):
     x, _ = xy
     m = gpunn.Sequential([gpunn.Input(shape=(FEATURES,)), layers.Dense(1, activation="sigmoid")])
     m.compile(optimizer="sgd", loss="binary_crossentropy")
-    with expect(ValueError, "y:", "binary cross-entropy expects targets in [0, 1]", "range 0.0..2.0"):
-        m.fit(x, np.arange(N) % 3.0, verbose=0)
+    y = np.arange(N) % 3.0
+    with pytest.warns(UserWarning, match=r"y: targets outside \[0, 1\] given to binary cross-entropy.*"
+                                         "'sparse_categorical_crossentropy'"):
+        loss = m.evaluate(x, y, verbose=0)
+    p = np.clip(m.predict(x, verbose=0)[:, 0].astype(np.float64), 1e-7, 1 - 1e-7)
+    assert loss == pytest.approx(float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p)))), rel=1e-5)
 
 
 def test_regression_target_with_inf(xy):

@@ -104,7 +104,8 @@ class Regularizer:
             value = self(tensor)
         except Exception as exc:
             if hasattr(exc, "add_note"):  # (which of the script's objects the error came from)
-                exc.add_note(f"Exception encountered in regularizer {type(self).__name__} (its __call__ on a weight)")
+                exc.add_note(f"Exception encountered in regularizer {type(self).__name__} (its __call__ on a weight "
+                             "or, as an activity_regularizer, on a layer's output)")
             raise
         out[...] = value.value if isinstance(value, Tensor) else value
         if training_step:

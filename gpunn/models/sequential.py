@@ -942,7 +942,12 @@ class Sequential(Trainer, KerasVariableLists):
         trainable_state.record_added_layers(self)
         self._pack_for_trainable_flags()
         if self._store.params.size == 0 and any(layer.weight_specs() for layer in self._layers):
-            warnings.warn("The model does not have any trainable weights.", stacklevel=4)  # as Keras warns
+            # Keras's warning, and why it may come as a surprise: tf.keras 2 trained the layers a compile() saw
+            # trainable (the GAN recipe's discriminator, frozen after its compile to build the combined model)
+            warnings.warn("The model does not have any trainable weights. (As in Keras 3, the trainable flags in "
+                          "effect when training starts count, not those compile() saw: a model frozen after its "
+                          "compile, as the GAN recipe's discriminator is, does not train while frozen; tf.keras 2 "
+                          "trained it.)", stacklevel=4)
 
     def _pack_for_trainable_flags(self) -> None:
         """Re-pack when the trainable flags in effect changed since the buffers were laid out: the layers are

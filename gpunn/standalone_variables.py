@@ -50,9 +50,13 @@ class _VariableType(type):
         return isinstance(instance, _LayerVariable)
 
     def __call__(cls, initializer=_MISSING, shape=None, dtype=None, trainable=True, autocast=True,
-                 aggregation="none", synchronization="auto", name=None):
+                 aggregation="none", synchronization="auto", name=None, **kwargs):
         """Keras's constructor: ``initializer`` a value (array, number, list) or an initializer (a name, or one
         called with ``shape``)."""
+        if kwargs:
+            spelled = " (tf.Variable's initial_value is keras.Variable's initializer=)" if "initial_value" in kwargs \
+                else ""
+            raise TypeError(f"Variable.__init__() got unexpected keyword argument(s) {sorted(kwargs)}{spelled}")
         if initializer is _MISSING:
             raise TypeError("Variable.__init__() missing 1 required positional argument: 'initializer'")
         aggregation = "none" if aggregation is None else aggregation

@@ -85,6 +85,9 @@ def test_what_a_variable_cannot_be():
         gpunn.Variable("zeros")
     with pytest.raises(ValueError, match="cannot contain character `/`"):
         gpunn.Variable(1.0, name="a/b")
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['initial_value'\] \(tf\.Variable's "
+                                        r"initial_value is keras\.Variable's initializer=\)"):
+        gpunn.Variable(initial_value=[1.0])
 
 
 def test_unnamed_variables_take_the_layer_s_free_names_and_stay_the_weight():

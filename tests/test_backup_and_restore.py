@@ -99,17 +99,23 @@ def test_a_resumed_run_ends_as_the_uninterrupted_run(jit_compile, save_freq, tmp
     assert not backup_dir.exists()
 
 
-def test_the_same_model_fit_again_after_the_interruption_ends_as_the_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("interruption", [{"epoch": 2}, {"batches": 5}])  # an epoch's end; the second epoch's middle
+@pytest.mark.parametrize("steps_per_epoch", [None, 3])
+def test_the_same_model_fit_again_after_the_interruption_ends_as_the_uninterrupted_run(interruption,
+                                                                                       steps_per_epoch, tmp_path):
     """Keras's own recipe: the fit that was interrupted, run again on the same model in the same process. Its
-    shuffling goes on from the interrupted fit, which drew the orders of the epochs the restore skips."""
+    shuffling goes back to where the interrupted run's began, and draws the orders of the epochs it skips."""
     x, y = data()
+    fit = {**FIT, "steps_per_epoch": steps_per_epoch}
     straight = model()
-    history = straight.fit(x, y, **FIT).history
+    history = straight.fit(x, y, **fit).history
     backup_dir = tmp_path / "backup"
     again = model()
-    interrupted(again, BackupAndRestore(backup_dir), epoch=2)
-    rest = again.fit(x, y, callbacks=[BackupAndRestore(backup_dir)], **FIT)
-    assert rest.history == {name: values[3:] for name, values in history.items()}
+    with pytest.raises(RuntimeError, match="interrupted"):
+        again.fit(x, y, callbacks=[BackupAndRestore(backup_dir), Interrupt(**interruption)], **fit)
+    resumed_at = metadata(backup_dir)["epoch"]
+    rest = again.fit(x, y, callbacks=[BackupAndRestore(backup_dir)], **fit)
+    assert rest.history == {name: values[resumed_at:] for name, values in history.items()}
     assert_same_training_state(again, straight)
 
 

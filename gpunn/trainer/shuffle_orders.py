@@ -3,6 +3,12 @@ next, as Keras's orders come from NumPy's global stream (``np.random.permutation
 too. So ``fit(epochs=2)`` then ``fit(initial_epoch=2, epochs=4)`` shuffles as ``fit(epochs=4)`` does. It is
 seeded anew from gpunn's generator at a model's first ``fit`` and after ``set_random_seed``, which repeats a run.
 
+A run that BackupAndRestore resumes starts again from the orders of the fit that began it: the model keeps the
+generator's state at the start of each fit that is not a resumption (``run_starts``), and a resumed fit goes back
+to it and draws the orders of the epochs it skips, so its epochs see their batches in the order the interrupted
+run would have, wherever the interruption fell (an epoch's end, the middle of one). A model new to this process
+has no such state: its generator, seeded as the interrupted run's was (the same seed, the same model), is there.
+
 Every rank shuffles alike: rank 0's generator state is handed to the others at each ``fit``.
 """
 from __future__ import annotations
@@ -12,17 +18,23 @@ import numpy as np
 from .. import random as gpunn_random
 
 
-def orders_generator(model, comm) -> tuple[np.random.Generator, bool]:
-    """The model's shuffling generator for this ``fit``, the same on every rank, and whether it was seeded anew
-    here (rank 0's word). Only then does a run that BackupAndRestore resumes draw the orders of the epochs it
-    skips: a generator going on has drawn them already, in the fit that was interrupted."""
+def orders_generator(model, comm) -> np.random.Generator:
+    """The model's shuffling generator for this ``fit``, the same on every rank."""
     seeded_from = gpunn_random.generator()  # (set_random_seed makes a new one)
     kept = model.__dict__.get("_shuffle_orders")
-    fresh = kept is None or kept[0] is not seeded_from
-    if fresh:
+    if kept is None or kept[0] is not seeded_from:
         kept = (seeded_from, np.random.default_rng(gpunn_random.new_seed()))
         model._shuffle_orders = kept
     generator = kept[1]
     if comm.size > 1:
-        generator.bit_generator.state, fresh = comm.broadcast_object([generator.bit_generator.state, fresh])
-    return generator, fresh
+        generator.bit_generator.state = comm.broadcast_object(generator.bit_generator.state)
+    return generator
+
+
+def run_starts(model, generator: np.random.Generator, resumed: bool) -> None:
+    """At the start of a fit, before it draws: a fit that begins a run keeps the generator's state; a resumed one
+    (BackupAndRestore moved its first epoch) goes back to the state its run began with, where the model has one."""
+    if not resumed:
+        model._shuffle_run_start = generator.bit_generator.state
+    elif model.__dict__.get("_shuffle_run_start") is not None:
+        generator.bit_generator.state = model._shuffle_run_start

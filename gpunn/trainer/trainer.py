@@ -34,7 +34,7 @@ from .epoch_iterator import DeviceDataset, EpochIterator, weights_shape
 from .executions import executions
 from .replicas import agree_on_stop, sync_replicas, take_chiefs_weights_if_changed
 from .running_metrics import hand_batch_logs
-from .shuffle_orders import orders_generator
+from .shuffle_orders import orders_generator, run_starts
 from .streamed_loops import (StreamedValidation, checked_validation_arrays, evaluate_streamed, fit_streamed,
                              is_streamed, predict_streamed)
 from .test_step import TestStep, predict_rows
@@ -720,7 +720,7 @@ class Trainer(TfKeras2Loops):
 
             step = self.make_train_function().prepare(self._sparse_labels(y))
             comm = step.comm
-            rng, orders_seeded_here = orders_generator(self, comm)
+            rng = orders_generator(self, comm)
             iterator = EpochIterator(self.ops, comm, [x, y] + ([weights] if weights is not None else []), batch_size,
                                      steps_per_epoch, shuffle=shuffle_mode, rng=rng)
             iterator.enable_feed()  # steps fetch their own batches on the device (what a replay of several needs)
@@ -734,11 +734,11 @@ class Trainer(TfKeras2Loops):
             self._initial_epoch = None  # only this fit's callbacks may move its start
             cbs.on_train_begin()
             start = self._start_epoch(initial_epoch, comm)
-            # The epochs skipped by a resumed run draw their orders all the same, so that (with the same seed) the
-            # epochs it runs see their batches in the order the interrupted run would have; unless the model's
-            # generator goes on from the interrupted fit, which drew them (shuffle_orders.py).
-            if orders_seeded_here:
-                iterator.skip_epochs(min(start, epochs) - initial_epoch)
+            # The epochs skipped by a resumed run draw their orders all the same, from where the run's orders
+            # began (shuffle_orders.py), so that the epochs it runs see their batches in the order the interrupted
+            # run would have.
+            run_starts(self, rng, resumed=start > initial_epoch)
+            iterator.skip_epochs(min(start, epochs) - initial_epoch)
             try:
                 for epoch in range(start, epochs):
                     step.metrics.reset()  # (before on_epoch_begin, as Keras: a callback reads the new epoch's zeros)

@@ -74,8 +74,8 @@ def test_files_written_with_the_counters_alone_keep_the_seeds_of_their_configs(n
     such a file (written here with the seeds left out) resumes as the model saved."""
     from gpunn.models import h5_format, keras_format
 
-    def counters_alone(layers):
-        return {"counters": {key: int(layer.counter) for key, layer in layers.items()}, "seeds": {}}
+    def no_draws(model):
+        return {}
 
     x = np.linspace(-1, 1, 48, dtype="float32").reshape(8, 6)
     y = x.sum(axis=1, keepdims=True)
@@ -83,8 +83,9 @@ def test_files_written_with_the_counters_alone_keep_the_seeds_of_their_configs(n
     model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
     dropout = model.layers[1]
     with monkeypatch.context() as patched:
-        patched.setattr(keras_format, "draws", counters_alone)
-        patched.setattr(h5_format, "draws", counters_alone)
+        patched.setattr(keras_format, "model_draws", no_draws)
+        patched.setattr(h5_format, "model_draws", no_draws)
+        patched.setattr(keras_format, "draws", lambda layers: {})
         patched.setattr(dropout, "_given_seed", dropout.seed)  # (what get_config wrote then)
         model.save(tmp_path / f"m{suffix}")
     loaded = gpunn.models.load_model(tmp_path / f"m{suffix}")
@@ -136,5 +137,35 @@ def test_the_file_holds_the_seed_and_counter_where_keras_ignores_them(numpy_back
     dropout = model.layers[1]
     # (the counters as they always were, so that a gpunn written before the seeds were kept reads them)
     assert metadata["gpunn"]["dropout_counters"] == {dropout.name: 1}
-    assert metadata["gpunn"]["dropout_seeds"] == {dropout.name: dropout.seed}
+    assert metadata["gpunn"]["dropout_draws"] == {"keys": "index", "draws": {"1": [dropout.seed, 1]}}
     assert [layer["config"].get("seed", "-") for layer in config["config"]["layers"]] == ["-", "-", None, "-"]
+
+
+def test_dropouts_of_layers_of_the_user_s_named_anew_in_another_order_keep_their_own_draws(numpy_backend, tmp_path):
+    """Two layers of the user's that keep no name, made in another order than the model calls them: a model
+    made again from the file names them anew in its own order, so names would swap their seeds and counters."""
+    from gpunn.backend import clear_session
+
+    @gpunn.saving.register_keras_serializable(package="dropout_seeds_test")
+    class Noisy(gpunn.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__()
+            self.dense, self.dropout = Dense(8), Dropout(0.5)
+
+        def call(self, x, training=None):
+            return self.dropout(self.dense(x), training=training)
+
+    x = np.linspace(-1, 1, 48, dtype="float32").reshape(8, 6)
+    y = x.sum(axis=1, keepdims=True)
+    second, first = Noisy(), Noisy()  # ('noisy' is called second)
+    inputs = Input(shape=(6,))
+    model = gpunn.Model(inputs, Dense(1)(second(first(inputs))))
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    first.dropout.counter = 5  # (the two counters differ)
+    for suffix in (".keras", ".h5", ".safetensors"):
+        model.save(tmp_path / f"m{suffix}")
+        clear_session()  # (names handed out again, as in a new process)
+        loaded = gpunn.models.load_model(tmp_path / f"m{suffix}")
+        drawn = [(layer.dropout.seed, layer.dropout.counter) for layer in loaded.layers[1:3]]
+        assert drawn == [(first.dropout.seed, 5), (second.dropout.seed, second.dropout.counter)], suffix

@@ -12,9 +12,10 @@ at the root. Configs are written in the legacy layout (``keras_file_config.py``)
 Keras 3 both read.
 
 What gpunn adds, which Keras ignores: root attributes ``gpunn_version``, ``gpunn_h5_version`` (the version of
-what gpunn adds), ``gpunn_dropout_counters`` and ``gpunn_dropout_seeds`` (each Dropout layer's mask counter and
-seed, by layer name) and the SHA-256 record of ``hdf5_io.py``, checked on read. Files without the record (written
-by Keras or tf.keras) are read unchecked; a file that says gpunn wrote it (``gpunn_h5_version``) but lacks the record is refused as damaged.
+what gpunn adds), ``gpunn_dropout_draws`` (each Dropout layer's seed and mask counter: ``model_draws``;
+``gpunn_dropout_counters``, the counters by layer name, is what gpunn wrote before) and the SHA-256 record of
+``hdf5_io.py``, checked on read. Files without the record (written by Keras or tf.keras) are read unchecked; a
+file that says gpunn wrote it (``gpunn_h5_version``) but lacks the record is refused as damaged.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from . import outside_graph, subclassed_config
 from .keras_attribute_paths import graph_layer_paths, is_model, is_subclassed, keras_layers
 from .model_entries import held_in_files, top_level
 from .keras_format import (ATTRIBUTES_LAYOUT, GPUNN_H5_VERSION, GRAPH_LAYOUT, KERAS_LAYOUT_VERSION, LAYOUT_ATTRIBUTE,
-                           draws, layout_of, seeded_layers_by_name)
+                           counters, layout_of, model_draws, seeded_layers_by_name)
 from .keras_variables import (KerasFileContents, keras_trainable, keras_weight_order, legacy_weight_order,
                               optimizer_variables)
 
@@ -154,9 +155,8 @@ def save_model(model, filepath: str, overwrite: bool, include_optimizer: bool) -
     writer = HDF5Writer()
     _root_attributes(writer)
     writer.attribute("", "model_config", json.dumps(keras_model_config(model, native=False)))
-    saved = draws(seeded_layers_by_name(model))
-    writer.attribute("", "gpunn_dropout_counters", json.dumps(saved["counters"]))
-    writer.attribute("", "gpunn_dropout_seeds", json.dumps(saved["seeds"]))
+    writer.attribute("", "gpunn_dropout_counters", json.dumps(counters(seeded_layers_by_name(model))))
+    writer.attribute("", "gpunn_dropout_draws", json.dumps(model_draws(model)))
     if model.compiled:
         # Keras 3 writes the training config only with the optimizer; gpunn keeps the compile arguments either
         # way (a model saved with include_optimizer=False loads compiled, with a fresh optimizer), and so does
@@ -256,13 +256,14 @@ def read_model(filepath: str, contents) -> KerasFileContents:
             "save_weights), not a gpunn model file (written by model.save); build the model and call "
             "model.load_weights(...)"
         )
-    counters = _json_attribute(filepath, contents, "gpunn_dropout_counters") or {}
-    seeds = _json_attribute(filepath, contents, "gpunn_dropout_seeds") or {}
+    saved_counters = _json_attribute(filepath, contents, "gpunn_dropout_counters") or {}
+    saved_draws = _json_attribute(filepath, contents, "gpunn_dropout_draws") or {}
     return KerasFileContents(
         filepath=filepath, legacy=True, model_config=model_config, layout=GRAPH_LAYOUT,
         compile_config=_json_attribute(filepath, contents, "training_config"),
         weights_in_order=_weights_in_order(filepath, contents, "model_weights"),
-        optimizer_values=_optimizer_values(filepath, contents), dropout_counters=counters, dropout_seeds=seeds,
+        optimizer_values=_optimizer_values(filepath, contents), dropout_counters=saved_counters,
+        dropout_draws=saved_draws,
         keras_version=_text_attribute(contents, "keras_version"),
     )
 

@@ -9,8 +9,9 @@ under 'layers/<snake-case class>[_<n>]/vars' (``keras_variables.keras_layer_path
 uncompressed, as Keras stores them.
 
 What gpunn adds, which Keras ignores: ``metadata.json`` key "gpunn" (gpunn's version and each Dropout layer's
-mask counter and seed, so that training resumed after a load draws the masks it would have drawn), and in the HDF5
-file the SHA-256 record of ``hdf5_io.py``.
+seed and mask counter, "dropout_draws", so that training resumed after a load draws the masks it would have drawn;
+"dropout_counters", the counters alone, is what gpunn wrote before), and in the HDF5 file the SHA-256 record of
+``hdf5_io.py``.
 
 Integrity on read: every member is read whole, so zipfile checks each one's CRC-32; a damaged member is
 reported by name. The HDF5 member's SHA-256 record is checked when present (files written by Keras have none).
@@ -132,11 +133,38 @@ def seeded_layers_by_name(model) -> dict:
             for i, path, layer in sublayers.with_sublayers(model._layers) if isinstance(layer, SeededLayer)}
 
 
+def seeded_layers_by_index(model) -> dict:
+    """The model's seeded layers by their index in ``model._layers`` (inside a layer of the user's, and the path
+    below it: '3/blocks/dropout'): keys a model made again from the file's config shares with the saved one,
+    whatever names it gave its layers."""
+    return {f"{i}/{path}" if path else str(i): layer
+            for i, path, layer in sublayers.with_sublayers(model._layers) if isinstance(layer, SeededLayer)}
+
+
+def counters(layers: dict) -> dict:
+    """{key: draw counter} of seeded layers: what a file held of them before their seeds were kept (still written,
+    for a gpunn of then to read)."""
+    return {key: int(layer.counter) for key, layer in layers.items()}
+
+
 def draws(layers: dict) -> dict:
-    """What gpunn's part of a file holds of seeded layers (by key, ``seeded_layers_by_name``...): their draw
-    counters, and (a later key, which older readers pass over) the seeds they draw with."""
-    return {"counters": {key: int(layer.counter) for key, layer in layers.items()},
-            "seeds": {key: layer.seed for key, layer in layers.items()}}
+    """{key: [seed, draw counter]} of seeded layers (keyed by attribute path, ``seeded_layers_by_path``): what they
+    draw when training resumes."""
+    return {key: [layer.seed, int(layer.counter)] for key, layer in layers.items()}
+
+
+def model_draws(model) -> dict:
+    """``draws`` of a model as a file of its config holds them: by index among its layers (a model made again
+    from the config lists them in that order, whatever names a layer of the user's that keeps none is given), or
+    for a subclassed model's graph, whose order its class decides, by layer name; the keying said in "keys"."""
+    by_name = is_subclassed(model)
+    layers = seeded_layers_by_name(model) if by_name else seeded_layers_by_index(model)
+    return {"keys": "name" if by_name else "index", "draws": draws(layers)}
+
+
+def seeded_layers_keyed(model, keys: str) -> dict:
+    """The model's seeded layers keyed as ``model_draws`` said ("index" or "name")."""
+    return seeded_layers_by_index(model) if keys == "index" else seeded_layers_by_name(model)
 
 
 def seeded_layers_by_path(model, paths: dict) -> dict:
@@ -167,16 +195,16 @@ def model_file_bytes(model, include_optimizer: bool) -> bytes:
     """The bytes of ``model``'s ``.keras`` file. A subclassed model's as Keras writes one (``subclassed_config.py``:
     its class, config and build shape, its weights under its attributes), with its traced graph and where each of
     the graph's layers keeps its weights in the metadata, for a load that is not given the class."""
-    saved = draws(seeded_layers_by_name(model))
-    own = {"version": gpunn_version(), "dropout_counters": saved["counters"], "dropout_seeds": saved["seeds"]}
+    own = {"version": gpunn_version(), "dropout_counters": counters(seeded_layers_by_name(model)),
+           "dropout_draws": model_draws(model)}
     layout = GRAPH_LAYOUT
     if is_subclassed(model):
         if own_weights.body_of(model) is None:  # (a model with weights of its own has no graph of layers alone)
             paths = graph_layer_paths(model)
             own["graph"] = {"config": keras_model_config(model, native=True, include_compile=False),
                             "paths": {layer.name: paths[id(layer)] for layer in model._layers if id(layer) in paths}}
-            by_path = draws(seeded_layers_by_path(model, paths))
-            own["dropout_counters_by_path"], own["dropout_seeds_by_path"] = by_path["counters"], by_path["seeds"]
+            by_path = seeded_layers_by_path(model, paths)
+            own["dropout_counters_by_path"], own["dropout_draws_by_path"] = counters(by_path), draws(by_path)
         own["input_dtypes"] = [layer.input_dtype for layer in subclassed_config.input_layers(model)]  # (Keras's
         # build shape says none)
         compiled = _compile_config(model) if model.compiled else None
@@ -317,8 +345,8 @@ def read_model(filepath: str, data: bytes) -> KerasFileContents:
         layout=layout_of(contents, GRAPH_LAYOUT if by_graph else ATTRIBUTES_LAYOUT),
         optimizer_values=found.get("optimizer"), dropout_counters=counters,
         dropout_counters_by_path=by_path if isinstance(by_path, dict) else {},
-        dropout_seeds=gpunn_part.get("dropout_seeds") or {},
-        dropout_seeds_by_path=gpunn_part.get("dropout_seeds_by_path") or {},
+        dropout_draws=gpunn_part.get("dropout_draws") or {},
+        dropout_draws_by_path=gpunn_part.get("dropout_draws_by_path") or {},
         keras_version=metadata.get("keras_version") if isinstance(metadata, dict) else None,
         assets_by_path=_assets(members), named_variables=_named_variables(contents),
     )

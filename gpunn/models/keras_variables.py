@@ -468,9 +468,10 @@ class KerasFileContents:
     # (gpunn's .keras file of a subclassed model) the same counters by the layers' attribute paths, which a model
     # made again from its class shares with the saved one (its layers' generated names differ)
     dropout_counters_by_path: dict = field(default_factory=dict)
-    # the seeds those layers drew with, under the same keys (files written before they were kept there: none)
-    dropout_seeds: dict = field(default_factory=dict)
-    dropout_seeds_by_path: dict = field(default_factory=dict)
+    # each seeded layer's [seed, counter] by its index in the model's layers ('3/blocks/dropout'), and by attribute
+    # path; in files written since seeds were kept (before: the counters above, the seeds in the layers' configs)
+    dropout_draws: dict = field(default_factory=dict)
+    dropout_draws_by_path: dict = field(default_factory=dict)
     keras_version: str | None = None  # the Keras release that wrote the file, where the file says
     # A .keras file's assets ('assets/<layer path>/<file>'): {layer path: {file name: its bytes}} (the vocabulary
     # Keras writes for an adapted IntegerLookup / StringLookup)

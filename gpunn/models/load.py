@@ -68,31 +68,30 @@ def _build(filepath: str, config: dict):
     return model
 
 
-def _set_counters(filepath: str, model, counters: dict, by_name: bool, seeds: dict | None = None) -> None:
-    """The seeded layers' draw counters and seeds (``seeds``: None for the counters alone) from the file, keyed
-    by layer name (``by_name``: ``keras_format.seeded_layers_by_name``) or index. A layer of the user's whose config
-    holds no name is named anew when the model is made again: the layers are then taken in the order saved."""
+def _set_draws(filepath: str, model, draws: dict, counters: dict, by_name: bool, seeds: bool = True) -> None:
+    """The seeded layers' seeds and draw counters from the file: ``draws`` (``keras_format.model_draws``), or in a
+    file written before seeds were kept, ``counters`` alone (by layer name where ``by_name``, else by index; the
+    seeds were in the layers' configs). ``seeds=False``: the counters alone (a backup restored into the model it
+    was taken from, whose recorded steps hold its seeds)."""
     with _from_file(filepath, "its Dropout mask counters are not readable"):
-        if by_name:
-            found = keras_format.seeded_layers_by_name(model)
-            if not set(counters) <= set(found) and len(counters) == len(found):
-                found = dict(zip(counters, found.values()))
-        else:
-            found = {}
-            for key in counters:
-                where, _, path = key.partition("/")  # a layer inside a layer of the user's: its path below it
-                found[key] = sublayers.below(model._layers[int(where)], path)
+        if draws.get("draws"):
+            found = keras_format.seeded_layers_keyed(model, draws["keys"])
+            for key, (seed, counter) in draws["draws"].items():
+                found[key].restore_draws(counter, seed if seeds else None)
+            return
+        found = keras_format.seeded_layers_by_name(model) if by_name else keras_format.seeded_layers_by_index(model)
         for key, counter in counters.items():
-            found[key].restore_draws(counter, None if seeds is None else seeds.get(key))
+            found[key].restore_draws(counter)
 
 
-def _set_counters_by_path(filepath: str, model, counters: dict, seeds: dict, paths: dict) -> None:
-    """The counters and seeds of a subclassed model's seeded layers by attribute path
-    (``keras_format.seeded_layers_by_path``) into the model made again from its class."""
+def _set_draws_by_path(filepath: str, model, draws: dict, counters: dict, paths: dict) -> None:
+    """``_set_draws`` of a subclassed model made again from its class, by its layers' attribute paths
+    (``keras_format.seeded_layers_by_path``)."""
     found = keras_format.seeded_layers_by_path(model, paths)
     with _from_file(filepath, "its Dropout mask counters are not readable"):
-        for key, counter in counters.items():
-            found[key].restore_draws(counter, seeds.get(key))
+        for key, saved in (draws or counters).items():
+            seed, counter = saved if draws else (None, saved)
+            found[key].restore_draws(counter, seed)
 
 
 def _compile_safetensors(filepath: str, model, metadata: dict, tensors: dict) -> None:
@@ -119,8 +118,8 @@ def _load_safetensors(filepath: str, data: bytes, compile: bool):
     model = _build(filepath, config)
     with _from_file(filepath, "its weights do not fit its model config"):
         restore_weights(model, tensors, filepath)
-    _set_counters(filepath, model, json.loads(metadata.get("dropout_counters", "{}")), by_name=False,
-                  seeds=json.loads(metadata.get("dropout_seeds", "{}")))
+    _set_draws(filepath, model, json.loads(metadata.get("dropout_draws", "{}")),
+               json.loads(metadata.get("dropout_counters", "{}")), by_name=False)
     if compile and "compile_config" in metadata:
         _compile_safetensors(filepath, model, metadata, tensors)
     return model
@@ -143,7 +142,8 @@ def load_training_state(model, filepath, data: bytes | None = None) -> None:
     with _from_file(filepath, "its weights do not fit this model"):
         restore_weights(model, tensors, filepath)
     # (the counters alone: the model keeps the seeds it was built with, which its recorded steps may hold)
-    _set_counters(filepath, model, json.loads(metadata.get("dropout_counters", "{}")), by_name=False)
+    _set_draws(filepath, model, json.loads(metadata.get("dropout_draws", "{}")),
+               json.loads(metadata.get("dropout_counters", "{}")), by_name=False, seeds=False)
     if current is None:
         return
     _restore_optimizer_slots(filepath, model, metadata, tensors)
@@ -205,7 +205,7 @@ def _restored(contents, model, compile: bool):
         per_layer = contents.per_layer_weights(model)
         restore_weights(model, weight_tensors(model, per_layer, filepath), filepath)
         _load_assets(model, contents)
-    _set_counters(filepath, model, contents.dropout_counters, by_name=True, seeds=contents.dropout_seeds)
+    _set_draws(filepath, model, contents.dropout_draws, contents.dropout_counters, by_name=True)
     if compile:
         _compile(contents, model)
     return model
@@ -264,10 +264,9 @@ def _load_subclassed(contents, cls, compile: bool):
         restore_weights(model, weight_tensors(model, per_layer, filepath), filepath,
                         outside=lambda path, layer: contents.by_path(layer, path))
     if contents.dropout_counters_by_path:  # (the layers made again have other generated names)
-        _set_counters_by_path(filepath, model, contents.dropout_counters_by_path, contents.dropout_seeds_by_path,
-                              paths)
+        _set_draws_by_path(filepath, model, contents.dropout_draws_by_path, contents.dropout_counters_by_path, paths)
     else:
-        _set_counters(filepath, model, contents.dropout_counters, by_name=True, seeds=contents.dropout_seeds)
+        _set_draws(filepath, model, contents.dropout_draws, contents.dropout_counters, by_name=True)
     if compile:
         _compile(contents, model, optimizer_state_in_attribute_order=True)
     return model
@@ -285,7 +284,7 @@ def _load_traced_graph(contents, compile: bool):
         per_layer = contents.per_layer_at(model, {id(layer): paths[layer.name] for layer in model._graph_layers
                                                   if layer.name in paths})
         restore_weights(model, weight_tensors(model, per_layer, filepath), filepath)
-    _set_counters(filepath, model, contents.dropout_counters, by_name=True, seeds=contents.dropout_seeds)
+    _set_draws(filepath, model, contents.dropout_draws, contents.dropout_counters, by_name=True)
     if compile and contents.compile_config:
         optimizer_values, contents.optimizer_values = contents.optimizer_values, None
         _compile(contents, model)

@@ -58,10 +58,9 @@ def _save_safetensors(model, filepath, overwrite, include_optimizer, config_requ
     # Each seeded layer's draw counter and seed (Dropout's masks, GaussianNoise's normals): they fix the draws
     # still to come, so training resumed after a load draws what it would have drawn without the save.
     # (a layer inside a layer of the user's: its path below it, '3/blocks/dropout')
-    saved = keras_format.draws({f"{i}/{path}" if path else str(i): layer
-                                for i, path, layer in sublayers.with_sublayers(model._layers)
-                                if isinstance(layer, SeededLayer)})
-    metadata["dropout_counters"], metadata["dropout_seeds"] = json.dumps(saved["counters"]), json.dumps(saved["seeds"])
+    seeded = keras_format.seeded_layers_by_index(model)
+    metadata["dropout_counters"] = json.dumps(keras_format.counters(seeded))  # (what gpunn wrote before)
+    metadata["dropout_draws"] = json.dumps({"keys": "index", "draws": keras_format.draws(seeded)})
     tensors = _weight_tensors(model)
     if model.compiled:
         metadata["compile_config"] = json.dumps(get_compile_config(model))

@@ -186,7 +186,8 @@ def check_targets(argument: str, y: np.ndarray, loss, output_shape: tuple, dtype
         # Python"'s labels + 0.05 * noise, go a little past 1); class ids 0..9 are the likelier mistake.
         # (one message whatever the range, so that a loop of train_on_batch warns once)
         warnings.warn(f"{argument}: targets outside [0, 1] given to binary cross-entropy, computed as Keras computes "
-                      "them (-(t log p + (1 - t) log(1 - p))); for class ids of several classes, use "
+                      "them (-(t log p + (1 - t) log(1 - p)), which has no minimum for such a t: the outputs are "
+                      "pushed on for as long as training runs); for class ids of several classes, use "
                       "'sparse_categorical_crossentropy'", UserWarning, stacklevel=4)
     return as_model_dtype(argument, y, dtype)
 

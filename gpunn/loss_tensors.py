@@ -47,6 +47,13 @@ def broadcast_targets(loss, xp, y_true, shape: tuple):
     """Targets of another size than the predictions broadcast to their shape, as Keras's loss functions compute
     (``kl_divergence(0.1, mean_activities)``, "Hands-On Machine Learning"'s sparsity regularizer); an error naming
     both shapes where they do not broadcast."""
+    from . import losses
+
+    last = y_true.shape[-1] if y_true.ndim else 1
+    if isinstance(loss, losses.CosineSimilarity) and last == 1 and shape[-1] != 1:
+        # Keras normalizes the targets before broadcasting them, which gives similarities outside [-1, 1]
+        raise ValueError(f"y_true, y_pred: CosineSimilarity takes targets of the predictions' shape {shape}, not "
+                         f"targets of shape {tuple(y_true.shape)} spread along the axis the similarity is over")
     try:
         return xp.broadcast_to(y_true, shape)
     except ValueError:

@@ -50,9 +50,12 @@ class _VariableType(type):
         return isinstance(instance, _LayerVariable)
 
     def __call__(cls, initializer=_MISSING, shape=None, dtype=None, trainable=True, autocast=True,
-                 aggregation="none", synchronization="auto", name=None, **kwargs):
+                 aggregation="none", synchronization="auto", name=None, layout=None, **kwargs):
         """Keras's constructor: ``initializer`` a value (array, number, list) or an initializer (a name, or one
-        called with ``shape``)."""
+        called with ``shape``); ``layout`` (a distribution's) None."""
+        if layout is not None:
+            raise ValueError(f"layout: gpunn's variables are whole on each rank (data parallelism copies every "
+                             f"weight), so a layout of a keras.distribution has no counterpart; got {layout!r}")
         if kwargs:
             spelled = " (tf.Variable's initial_value is keras.Variable's initializer=)" if "initial_value" in kwargs \
                 else ""

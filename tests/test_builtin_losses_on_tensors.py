@@ -304,3 +304,9 @@ def test_a_broadcast_target_gets_the_sum_of_its_values_gradients():
     with pytest.raises(ValueError, match=r"MeanSquaredError expected targets of the predictions' shape \(3, 4\) "
                                          r"\(or one that broadcasts to it\), got targets of shape \(2,\)"):
         gpunn.losses.mean_squared_error(np.ones(2), Tensor(predicted, requires_grad=True))
+    # (Keras normalizes the targets before spreading them, which gives similarities outside [-1, 1])
+    for target in (0.3, np.ones((3, 1))):
+        with pytest.raises(ValueError, match=r"CosineSimilarity takes targets of the predictions' shape \(3, 4\)"):
+            gpunn.losses.cosine_similarity(target, predicted)
+    np.testing.assert_allclose(gpunn.losses.cosine_similarity(np.ones(4), predicted),
+                               gpunn.losses.cosine_similarity(np.ones((3, 4)), predicted), rtol=1e-12)

@@ -88,6 +88,7 @@ def test_what_a_variable_cannot_be():
     with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['initial_value'\] \(tf\.Variable's "
                                         r"initial_value is keras\.Variable's initializer=\)"):
         gpunn.Variable(initial_value=[1.0])
+    assert gpunn.Variable([1.0, 2.0], layout=None).numpy().tolist() == [1.0, 2.0]  # (Keras's argument, left unused)
 
 
 def test_unnamed_variables_take_the_layer_s_free_names_and_stay_the_weight():

@@ -65,3 +65,23 @@ def test_set_random_seed_starts_the_orders_again(numpy_backend):
     going_on = _fitted(first, x, y)
     _fitted(second, x, y, seed=5)
     assert not np.array_equal(going_on[0], second.get_weights()[0])
+
+
+def test_numpy_s_global_seed_repeats_the_orders_as_in_keras(numpy_backend):
+    """Keras draws its orders from NumPy's global stream, so a script seeding it alone (the tf.keras habit)
+    shuffles alike each run; so does gpunn, whose models seed their orders from that stream."""
+    x = np.linspace(-1, 1, 40, dtype="float32").reshape(20, 2)
+    y = np.sin(3 * x).sum(axis=1, keepdims=True)
+    weights = []
+    for _ in range(2):
+        np.random.seed(5)
+        model = gpunn.Sequential([gpunn.Input((2,)), gpunn.layers.Dense(1, kernel_initializer="ones")])
+        model.compile(gpunn.optimizers.SGD(0.05), "mse")
+        model.fit(x, y, batch_size=4, epochs=3, verbose=0)
+        weights.append(model.get_weights()[0])
+    np.testing.assert_array_equal(*weights)
+    np.random.seed(6)
+    other = gpunn.Sequential([gpunn.Input((2,)), gpunn.layers.Dense(1, kernel_initializer="ones")])
+    other.compile(gpunn.optimizers.SGD(0.05), "mse")
+    other.fit(x, y, batch_size=4, epochs=3, verbose=0)
+    assert not np.array_equal(other.get_weights()[0], weights[0])

@@ -239,6 +239,15 @@ def test_objects_of_ones_own_are_saved_and_loaded_with_custom_objects(numpy_back
     with pytest.raises(NotImplementedError, match="Unconfigured does not implement get_config"):  # as Keras
         unconfigured.save(tmp_path / "unconfigured.keras")
 
+    class Fixed(gpunn.regularizers.Regularizer):  # (nothing of its own to configure, no __init__ either)
+        def __call__(self, x):
+            return 0.05 * gpunn.ops.sum(gpunn.ops.abs(x))
+
+    fixed = gpunn.Sequential([layers.Input((3,)), layers.Dense(1, kernel_regularizer=Fixed())])
+    with pytest.raises(NotImplementedError, match="Fixed does not implement get_config"):  # as Keras
+        fixed.save(tmp_path / "fixed.keras")
+    assert type("MyL2", (gpunn.regularizers.L2,), {})(0.1).get_config() == {"l2": 0.1}  # (L2's own config)
+
 
 @pytest.mark.parametrize("member", ["update_step", "apply_gradients", "build"])
 def test_an_optimizer_subclass_with_an_update_of_its_own_is_refused_when_made(member):

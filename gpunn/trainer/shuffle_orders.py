@@ -1,7 +1,8 @@
 """The generator ``fit`` draws its epochs' sample orders from: one per model, going on from one ``fit`` to the
 next, as Keras's orders come from NumPy's global stream (``np.random.permutation`` each epoch), which goes on
 too. So ``fit(epochs=2)`` then ``fit(initial_epoch=2, epochs=4)`` shuffles as ``fit(epochs=4)`` does. It is
-seeded anew from gpunn's generator at a model's first ``fit`` and after ``set_random_seed``, which repeats a run.
+seeded anew at a model's first ``fit`` and after ``set_random_seed``, from NumPy's global stream as Keras's orders
+are: ``set_random_seed`` seeds it, and so does a script's own ``np.random.seed`` (the tf.keras habit).
 
 A run that BackupAndRestore resumes starts again from the orders of the fit that began it: the model keeps the
 generator's state at the start of each fit that is not a resumption (``run_starts``), and a resumed fit goes back
@@ -23,7 +24,7 @@ def orders_generator(model, comm) -> np.random.Generator:
     seeded_from = gpunn_random.generator()  # (set_random_seed makes a new one)
     kept = model.__dict__.get("_shuffle_orders")
     if kept is None or kept[0] is not seeded_from:
-        kept = (seeded_from, np.random.default_rng(gpunn_random.new_seed()))
+        kept = (seeded_from, np.random.default_rng(np.random.randint(0, 2**31 - 1)))
         model._shuffle_orders = kept
     generator = kept[1]
     if comm.size > 1:

@@ -119,6 +119,28 @@ def test_the_same_model_fit_again_after_the_interruption_ends_as_the_uninterrupt
     assert_same_training_state(again, straight)
 
 
+def test_a_script_run_again_with_a_fit_before_the_resumed_one_ends_as_the_uninterrupted_run(tmp_path):
+    """A two-stage script (a first fit, then the fit with BackupAndRestore), interrupted in its second stage and
+    run again: the resumed fit takes up the interrupted run's shuffled orders, which its backup carried."""
+    x, y = data()
+    first_stage = {**FIT, "epochs": 2, "validation_split": 0.0}
+
+    def after_first_stage():
+        net = model()
+        net.fit(x, y, **first_stage)
+        return net
+
+    straight = after_first_stage()
+    history = straight.fit(x, y, **FIT).history
+    backup_dir = tmp_path / "backup"
+    interrupted(after_first_stage(), BackupAndRestore(backup_dir), batches=10)
+    resumed_at = metadata(backup_dir)["epoch"]
+    again = after_first_stage()  # (the script run again)
+    rest = again.fit(x, y, callbacks=[BackupAndRestore(backup_dir)], **FIT)
+    assert rest.history == {name: values[resumed_at:] for name, values in history.items()}
+    assert_same_training_state(again, straight)
+
+
 def test_batches_are_counted_in_runs_of_steps_per_execution(tmp_path):
     # Callbacks see one batch end per 2 steps (indices 1 and 3): a backup every 4 batches falls on epoch ends.
     x, y = data()
@@ -445,7 +467,8 @@ def gpunn_side(work, save_freq, interrupt, index):
     seen["kept_files"] = len(os.listdir(backup_dir))
     model().fit(x, y, callbacks=[BackupAndRestore(backup_dir, save_freq=save_freq)], **fit)
     seen["deleted"] = not backup_dir.exists()
-    del seen["interrupted_metadata"]["state_sha256"]  # gpunn's own addition
+    for own in ("state_sha256", "shuffle_run_start"):  # gpunn's own additions
+        del seen["interrupted_metadata"][own]
     return seen
 
 

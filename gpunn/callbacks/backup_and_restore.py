@@ -205,6 +205,8 @@ class BackupAndRestore(Callback):
         except (OSError, ValueError) as exc:
             raise _UnusableBackup(str(exc)) from exc
         self._state_digest = metadata["state_sha256"]
+        # where the interrupted run's shuffled orders began (trainer/shuffle_orders.py); absent from older backups
+        self.model._resumed_shuffle_state = metadata.get("shuffle_run_start")
         return metadata["epoch"]
 
     def _cannot_resume(self, problem: str) -> ValueError:
@@ -253,7 +255,8 @@ class BackupAndRestore(Callback):
         if not _is_chief(self.model) or self._state_digest is None:
             return
         metadata = {"epoch": int(self._current_epoch), "batch": int(self._last_batch_seen),
-                    "state_sha256": self._state_digest}
+                    "state_sha256": self._state_digest,
+                    "shuffle_run_start": self.model.__dict__.get("_shuffle_run_start")}
         atomic_write_bytes(self._training_metadata_path, json.dumps(metadata).encode())
 
     # ---- end --------------------------------------------------------------------------------------

@@ -5,10 +5,10 @@ seeded anew at a model's first ``fit`` and after ``set_random_seed``, from NumPy
 are: ``set_random_seed`` seeds it, and so does a script's own ``np.random.seed`` (the tf.keras habit).
 
 A run that BackupAndRestore resumes starts again from the orders of the fit that began it: the model keeps the
-generator's state at the start of each fit that is not a resumption (``run_starts``), and a resumed fit goes back
-to it and draws the orders of the epochs it skips, so its epochs see their batches in the order the interrupted
-run would have, wherever the interruption fell (an epoch's end, the middle of one). A model new to this process
-has no such state: its generator, seeded as the interrupted run's was (the same seed, the same model), is there.
+generator's state at the start of its run (``run_starts``), each backup carries it, and a resumed fit goes back to
+the backup's and draws the orders of the epochs it skips, so its epochs see their batches in the order the
+interrupted run would have, wherever the interruption fell (an epoch's end, the middle of one) and whatever ran
+before (another fit of the model first, in the script run again).
 
 Every rank shuffles alike: rank 0's generator state is handed to the others at each ``fit``.
 """
@@ -33,9 +33,13 @@ def orders_generator(model, comm) -> np.random.Generator:
 
 
 def run_starts(model, generator: np.random.Generator, resumed: bool) -> None:
-    """At the start of a fit, before it draws: a fit that begins a run keeps the generator's state; a resumed one
-    (BackupAndRestore moved its first epoch) goes back to the state its run began with, where the model has one."""
-    if not resumed:
-        model._shuffle_run_start = generator.bit_generator.state
-    elif model.__dict__.get("_shuffle_run_start") is not None:
-        generator.bit_generator.state = model._shuffle_run_start
+    """At the start of a fit, before it draws: a resumed one (BackupAndRestore moved its first epoch) goes back to
+    the state its run began with, which the backup carried (``model._resumed_shuffle_state``; a backup without one
+    resumes from the state as it is); either way the model keeps the state its run began with, for its backups."""
+    carried = model.__dict__.pop("_resumed_shuffle_state", None)
+    if resumed and carried is not None:
+        try:
+            generator.bit_generator.state = carried
+        except (TypeError, ValueError, KeyError):  # (not a state of this generator: the state as it is)
+            pass
+    model._shuffle_run_start = generator.bit_generator.state

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import types
 
 from . import _registry
 
@@ -163,11 +164,13 @@ def hint_on_unknown():
         # the hint first, then the long list of gpunn's names ("metrics: unknown name 'HuberMetric'; expected one
         # of [...]. Did you mean ...?")
         head, listed, choices = str(exc).partition("; expected one of ")
+        choices, _, closest = choices.partition(". Did you mean ")
         named = re.search(r"unknown name ('[^']*'|\"[^\"]*\")", head)
         hint = (f"A function or class of the user's goes in load_model(..., custom_objects="
                 f"{{{named.group(1) if named else 'name'}: ...}}) (or custom_object_scope, "
                 "register_keras_serializable); load_model(..., compile=False) skips the compile config.")
-        message = f"{head}. {hint} gpunn's names: {choices}" if listed else f"{exc} {hint}"
+        suggestion = f" Did you mean {closest}" if closest else ""
+        message = f"{head}.{suggestion} {hint[:-1]}; else, expected one of {choices}" if listed else f"{exc} {hint}"
         raise MissingCustomObjectError(message) from None
 
 
@@ -197,6 +200,10 @@ def function_entry(function) -> dict:
     if getattr(function, "__name__", None) == "<lambda>":
         raise ValueError("a lambda cannot be saved (Keras refuses to load one without safe_mode=False); use a named "
                          "function, registered with register_keras_serializable")
+    if not isinstance(function, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
+        # (a functools.partial, an object with __call__: its name alone would lose what it holds; Keras's message)
+        raise TypeError(f"Cannot serialize object {function!r} of type {type(function)}. To be serializable, a "
+                        "class must implement the `get_config()` method.")
     return {"class_name": "function", "config": get_registered_name(function)}
 
 

@@ -258,9 +258,10 @@ def test_what_gpunn_cannot_build_is_refused_naming_it(tmp_path):
             assert fragment in str(caught.value)
     # A constraint class of the user's is one load_model can build when it is given (custom_objects)
     path = rewritten(constraint, "own_constraint.keras")
-    with pytest.raises(MissingCustomObjectError, match=r"^kernel_constraint: unknown name 'ClipWeights'\. A function or "
-                                                      r"class of the user's goes in load_model\(\.\.\., custom_objects="
-                                                      r"\{'ClipWeights': \.\.\.\}\).* gpunn's names: \["):
+    with pytest.raises(MissingCustomObjectError, match=r"^kernel_constraint: unknown name 'ClipWeights'\. A "
+                                                      r"function or class of the user's goes in load_model\(\.\.\., "
+                                                      r"custom_objects=\{'ClipWeights': \.\.\.\}\).*; else, "
+                                                      r"expected one of \["):
         load_model(path)  # (the hint first, then the list of gpunn's names)
 
     class ClipWeights(gpunn.constraints.Constraint):

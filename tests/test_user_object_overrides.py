@@ -248,6 +248,17 @@ def test_objects_of_ones_own_are_saved_and_loaded_with_custom_objects(numpy_back
         fixed.save(tmp_path / "fixed.keras")
     assert type("MyL2", (gpunn.regularizers.L2,), {})(0.1).get_config() == {"l2": 0.1}  # (L2's own config)
 
+    import functools
+
+    def scaled_l2(weight, scale=0.01):
+        return scale * gpunn.ops.sum(gpunn.ops.square(weight))
+
+    # a partial keeps an argument its name alone would lose: refused at save, as Keras refuses it
+    partial = gpunn.Sequential([layers.Input((3,)), layers.Dense(1, kernel_regularizer=functools.partial(
+        scaled_l2, scale=0.02))])
+    with pytest.raises(TypeError, match="Cannot serialize object functools.partial"):
+        partial.save(tmp_path / "partial.keras")
+
 
 @pytest.mark.parametrize("member", ["update_step", "apply_gradients", "build"])
 def test_an_optimizer_subclass_with_an_update_of_its_own_is_refused_when_made(member):

@@ -148,8 +148,8 @@ def counters(layers: dict) -> dict:
 
 
 def draws(layers: dict) -> dict:
-    """{key: [seed, draw counter]} of seeded layers (keyed by attribute path, ``seeded_layers_by_path``): what they
-    draw when training resumes."""
+    """{key: [seed, draw counter]} of seeded layers (keyed as given: ``model_draws``, ``seeded_layers_by_path``):
+    what they draw when training resumes."""
     return {key: [layer.seed, int(layer.counter)] for key, layer in layers.items()}
 
 
@@ -330,7 +330,8 @@ def read_model(filepath: str, data: bytes) -> KerasFileContents:
     where = f" (zip member {WEIGHTS_MEMBER!r})"
     gpunn_part = metadata.get("gpunn") if isinstance(metadata, dict) else None
     gpunn_part = gpunn_part if isinstance(gpunn_part, dict) else {}
-    counters, by_path = gpunn_part.get("dropout_counters") or {}, gpunn_part.get("dropout_counters_by_path") or {}
+    saved_counters = gpunn_part.get("dropout_counters") or {}
+    by_path = gpunn_part.get("dropout_counters_by_path") or {}
     graph, functional = gpunn_part.get("graph"), gpunn_part.get("functional")
     input_dtypes = gpunn_part.get("input_dtypes")
     contents = read_checked(filepath, members[WEIGHTS_MEMBER], where)
@@ -343,7 +344,7 @@ def read_model(filepath: str, data: bytes) -> KerasFileContents:
         functional_graph=functional if isinstance(functional, dict) else None,
         input_dtypes=input_dtypes if isinstance(input_dtypes, list) else None,
         layout=layout_of(contents, GRAPH_LAYOUT if by_graph else ATTRIBUTES_LAYOUT),
-        optimizer_values=found.get("optimizer"), dropout_counters=counters,
+        optimizer_values=found.get("optimizer"), dropout_counters=saved_counters,
         dropout_counters_by_path=by_path if isinstance(by_path, dict) else {},
         dropout_draws=gpunn_part.get("dropout_draws") or {},
         dropout_draws_by_path=gpunn_part.get("dropout_draws_by_path") or {},

@@ -202,6 +202,11 @@ def function_entry(function) -> dict:
                          "function, registered with register_keras_serializable")
     if not isinstance(function, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
         # (a functools.partial, an object with __call__: its name alone would lose what it holds; Keras's message)
+        if callable(getattr(function, "get_config", None)):
+            raise TypeError(f"Cannot serialize object {function!r} of type {type(function)}: gpunn saves such an "
+                            "object with its get_config() when its class subclasses keras.regularizers.Regularizer, "
+                            "keras.initializers.Initializer or keras.constraints.Constraint (whichever it stands "
+                            "for); subclass it")
         raise TypeError(f"Cannot serialize object {function!r} of type {type(function)}. To be serializable, a "
                         "class must implement the `get_config()` method.")
     return {"class_name": "function", "config": get_registered_name(function)}

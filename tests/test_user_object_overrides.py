@@ -259,6 +259,20 @@ def test_objects_of_ones_own_are_saved_and_loaded_with_custom_objects(numpy_back
     with pytest.raises(TypeError, match="Cannot serialize object functools.partial"):
         partial.save(tmp_path / "partial.keras")
 
+    class Scaled:  # a callable object with a config, but of no regularizer class
+        def __init__(self, scale):
+            self.scale = scale
+
+        def __call__(self, weight):
+            return scaled_l2(weight, self.scale)
+
+        def get_config(self):
+            return {"scale": self.scale}
+
+    held = gpunn.Sequential([layers.Input((3,)), layers.Dense(1, kernel_regularizer=Scaled(0.02))])
+    with pytest.raises(TypeError, match=r"when its class subclasses keras\.regularizers\.Regularizer"):
+        held.save(tmp_path / "held.keras")
+
 
 @pytest.mark.parametrize("member", ["update_step", "apply_gradients", "build"])
 def test_an_optimizer_subclass_with_an_update_of_its_own_is_refused_when_made(member):

@@ -45,6 +45,35 @@ def test_configs_keep_the_seed_given_and_clones_draw_their_own_noise_as_in_keras
     assert ours["dropout 7"] == {"config seed": 7, "clone draws the same": True}
 
 
+X = np.linspace(-1, 1, 48, dtype="float32").reshape(8, 6)
+Y = X.sum(axis=1, keepdims=True)
+
+
+@gpunn.saving.register_keras_serializable(package="dropout_seeds_test")
+class DenseThenDropout(gpunn.layers.Layer):
+    """A layer of the user's holding a Dropout, whose config keeps no name (its ``**kwargs`` are not passed on):
+    a model made again from a file names it anew."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.dense, self.dropout = Dense(8), Dropout(0.5)
+
+    def call(self, x, training=None):
+        return self.dropout(self.dense(x), training=training)
+
+
+def _fit(model, epochs=1):
+    model.fit(X, Y, epochs=epochs, batch_size=4, shuffle=False, verbose=0)
+
+
+def _assert_both_go_on_alike(model, loaded, epochs=1):
+    """Trained on, the loaded model draws what the saved one draws: the same weights, bit for bit."""
+    _fit(model, epochs)
+    _fit(loaded, epochs)
+    for mine, expected in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(mine, expected)
+
+
 def _model(seed=None):
     model = gpunn.Sequential([Input(shape=(6,)), Dense(8, activation="relu"), Dropout(0.5, seed=seed), Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
@@ -53,18 +82,13 @@ def _model(seed=None):
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5", ".safetensors"])
 def test_a_loaded_model_goes_on_drawing_the_masks_of_the_saved_one(numpy_backend, tmp_path, suffix):
-    x = np.linspace(-1, 1, 48, dtype="float32").reshape(8, 6)
-    y = x.sum(axis=1, keepdims=True)
     model = _model()
-    model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    _fit(model, epochs=2)
     model.save(tmp_path / f"m{suffix}")
     loaded = gpunn.models.load_model(tmp_path / f"m{suffix}")
     assert loaded.layers[1].get_config()["seed"] is None
     assert loaded.layers[1].seed == model.layers[1].seed and loaded.layers[1].counter == model.layers[1].counter
-    model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
-    loaded.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
-    for mine, expected in zip(loaded.get_weights(), model.get_weights()):
-        np.testing.assert_array_equal(mine, expected)
+    _assert_both_go_on_alike(model, loaded, epochs=2)
 
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5", ".safetensors"])
@@ -77,10 +101,8 @@ def test_files_written_with_the_counters_alone_keep_the_seeds_of_their_configs(n
     def no_draws(model):
         return {}
 
-    x = np.linspace(-1, 1, 48, dtype="float32").reshape(8, 6)
-    y = x.sum(axis=1, keepdims=True)
     model = _model()
-    model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    _fit(model)
     dropout = model.layers[1]
     with monkeypatch.context() as patched:
         patched.setattr(keras_format, "model_draws", no_draws)
@@ -90,39 +112,21 @@ def test_files_written_with_the_counters_alone_keep_the_seeds_of_their_configs(n
         model.save(tmp_path / f"m{suffix}")
     loaded = gpunn.models.load_model(tmp_path / f"m{suffix}")
     assert (loaded.layers[1].seed, loaded.layers[1].counter) == (dropout.seed, dropout.counter)
-    model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
-    loaded.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
-    for mine, expected in zip(loaded.get_weights(), model.get_weights()):
-        np.testing.assert_array_equal(mine, expected)
+    _assert_both_go_on_alike(model, loaded)
 
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5", ".safetensors"])
 def test_a_dropout_inside_a_layer_of_the_user_s_resumes_when_the_layer_is_named_anew(numpy_backend, tmp_path,
                                                                                      suffix):
-    """A layer of the user's whose config holds no name (``__init__(**kwargs)`` passing none on) is named anew in
-    the model loaded in the same process: its Dropout's draws are found all the same."""
-
-    @gpunn.saving.register_keras_serializable(package="dropout_seeds_test")
-    class Block(gpunn.layers.Layer):
-        def __init__(self, **kwargs):
-            super().__init__()
-            self.dense, self.dropout = Dense(8), Dropout(0.5)
-
-        def call(self, x, training=None):
-            return self.dropout(self.dense(x), training=training)
-
-    x = np.linspace(-1, 1, 48, dtype="float32").reshape(8, 6)
-    y = x.sum(axis=1, keepdims=True)
-    model = gpunn.Sequential([Input(shape=(6,)), Block(), Dense(1)])
+    """A layer of the user's whose config holds no name is named anew in the model loaded in the same process:
+    its Dropout's draws are found all the same."""
+    model = gpunn.Sequential([Input(shape=(6,)), DenseThenDropout(), Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
-    model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    _fit(model)
     model.save(tmp_path / f"m{suffix}")
     loaded = gpunn.models.load_model(tmp_path / f"m{suffix}")
     assert loaded.layers[0].name != model.layers[0].name
-    model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
-    loaded.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
-    for mine, expected in zip(loaded.get_weights(), model.get_weights()):
-        np.testing.assert_array_equal(mine, expected)
+    _assert_both_go_on_alike(model, loaded)
 
 
 def test_the_file_holds_the_seed_and_counter_where_keras_ignores_them(numpy_backend, tmp_path):
@@ -146,22 +150,11 @@ def test_dropouts_of_layers_of_the_user_s_named_anew_in_another_order_keep_their
     made again from the file names them anew in its own order, so names would swap their seeds and counters."""
     from gpunn.backend import clear_session
 
-    @gpunn.saving.register_keras_serializable(package="dropout_seeds_test")
-    class Noisy(gpunn.layers.Layer):
-        def __init__(self, **kwargs):
-            super().__init__()
-            self.dense, self.dropout = Dense(8), Dropout(0.5)
-
-        def call(self, x, training=None):
-            return self.dropout(self.dense(x), training=training)
-
-    x = np.linspace(-1, 1, 48, dtype="float32").reshape(8, 6)
-    y = x.sum(axis=1, keepdims=True)
-    second, first = Noisy(), Noisy()  # ('noisy' is called second)
+    second, first = DenseThenDropout(), DenseThenDropout()  # (the one made first is called second)
     inputs = Input(shape=(6,))
     model = gpunn.Model(inputs, Dense(1)(second(first(inputs))))
     model.compile(optimizer="sgd", loss="mse")
-    model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    _fit(model)
     first.dropout.counter = 5  # (the two counters differ)
     for suffix in (".keras", ".h5", ".safetensors"):
         model.save(tmp_path / f"m{suffix}")

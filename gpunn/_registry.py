@@ -33,11 +33,18 @@ def closest_name(name: str, choices) -> str | None:
                                                                                                  choice).ratio()))
 
 
-def unknown_name_error(argument: str, name: Any, choices) -> ValueError:
+class UnknownNameError(ValueError):
+    """A name none of the choices has; its parts kept, for a caller to say more (``custom_objects.hint_on_unknown``)."""
+
+    def __init__(self, argument: str, name: Any, choices: list, close: str | None):
+        self.argument, self.name, self.choices, self.close = argument, name, choices, close
+        hint = f" Did you mean {close!r}?" if close else ""
+        super().__init__(f"{argument}: unknown name {name!r}; expected one of {choices}.{hint}")
+
+
+def unknown_name_error(argument: str, name: Any, choices) -> UnknownNameError:
     choices = sorted(set(choices))
-    close = closest_name(str(name), choices)
-    hint = f" Did you mean {close!r}?" if close else ""
-    return ValueError(f"{argument}: unknown name {name!r}; expected one of {choices}.{hint}")
+    return UnknownNameError(argument, name, choices, closest_name(str(name), choices))
 
 
 def lookup(argument: str, name: str, registry: Mapping[str, Any]):

@@ -6,7 +6,6 @@ metrics' lookups consult them (``lookup``) before giving up with ``MissingCustom
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 import types
 
@@ -160,18 +159,18 @@ def hint_on_unknown():
         yield
     except MissingCustomObjectError:
         raise
+    except _registry.UnknownNameError as exc:  # the closest name and the hint first, then the long list
+        suggestion = f" Did you mean {exc.close!r}?" if exc.close else ""
+        raise MissingCustomObjectError(
+            f"{exc.argument}: unknown name {exc.name!r}.{suggestion} A function or class of the user's goes in "
+            f"load_model(..., custom_objects={{{exc.name!r}: ...}}) (or custom_object_scope, "
+            "register_keras_serializable); load_model(..., compile=False) skips the compile config; else, expected "
+            f"one of {exc.choices}") from None
     except ValueError as exc:
-        # the hint first, then the long list of gpunn's names ("metrics: unknown name 'HuberMetric'; expected one
-        # of [...]. Did you mean ...?")
-        head, listed, choices = str(exc).partition("; expected one of ")
-        choices, _, closest = choices.partition(". Did you mean ")
-        named = re.search(r"unknown name ('[^']*'|\"[^\"]*\")", head)
-        hint = (f"A function or class of the user's goes in load_model(..., custom_objects="
-                f"{{{named.group(1) if named else 'name'}: ...}}) (or custom_object_scope, "
-                "register_keras_serializable); load_model(..., compile=False) skips the compile config.")
-        suggestion = f" Did you mean {closest}" if closest else ""
-        message = f"{head}.{suggestion} {hint[:-1]}; else, expected one of {choices}" if listed else f"{exc} {hint}"
-        raise MissingCustomObjectError(message) from None
+        raise MissingCustomObjectError(
+            f"{exc} A function or class of the user's goes in load_model(..., custom_objects={{name: ...}}) (or "
+            "custom_object_scope, register_keras_serializable); load_model(..., compile=False) skips the "
+            "compile config.") from None
 
 
 def user_class_entry(cls, config) -> dict:

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from .foreign_data import from_pandas, is_pandas_series, refuse_sparse
+from .user_stacklevel import user_stacklevel
 
 
 def all_finite(array: np.ndarray) -> bool:
@@ -164,7 +165,7 @@ def check_targets(argument: str, y: np.ndarray, loss, output_shape: tuple, dtype
     if loss.fusable_activation == "softmax" and units == 1:  # Keras's warning (losses.py), and its category
         warnings.warn(f"In loss {getattr(loss, 'name', 'categorical_crossentropy')}, expected y_pred.shape to be "
                       f"(batch_size, num_classes) with num_classes > 1. Received: y_pred.shape={(None,) + expected}. "
-                      "Consider using 'binary_crossentropy' if you only have 2 classes.", SyntaxWarning, stacklevel=4)
+                      "Consider using 'binary_crossentropy' if you only have 2 classes.", SyntaxWarning, stacklevel=user_stacklevel())
     if y.shape[1:] != expected:
         if expected and expected[-1] == 1 and y.shape[1:] == expected[:-1]:
             # Keras's squeeze_or_expand_to_same_rank (losses/loss.py): targets one axis short of an output whose
@@ -188,7 +189,7 @@ def check_targets(argument: str, y: np.ndarray, loss, output_shape: tuple, dtype
         warnings.warn(f"{argument}: targets outside [0, 1] given to binary cross-entropy, computed as Keras computes "
                       "them (-(t log p + (1 - t) log(1 - p)), which has no minimum for such a t: the outputs are "
                       "pushed on for as long as training runs); for class ids of several classes, use "
-                      "'sparse_categorical_crossentropy'", UserWarning, stacklevel=4)
+                      "'sparse_categorical_crossentropy'", UserWarning, stacklevel=user_stacklevel())
     return as_model_dtype(argument, y, dtype)
 
 

@@ -10,6 +10,8 @@ import warnings
 
 import numpy as np
 
+from .user_stacklevel import user_stacklevel
+
 
 def _from_environment(variable: str):
     text = os.environ.get(variable)
@@ -56,7 +58,7 @@ def limited_epochs(epochs):
     """``epochs``, or the cap where it is lower (with Keras's warning)."""
     cap = _limits["epochs"]
     if cap and isinstance(epochs, (int, np.integer)) and not isinstance(epochs, bool) and cap < epochs:
-        warnings.warn(f"Limiting epochs to {cap}", stacklevel=3)
+        warnings.warn(f"Limiting epochs to {cap}", stacklevel=user_stacklevel())
         return cap
     return epochs
 
@@ -67,6 +69,6 @@ def limited_steps(steps):
     cap = _limits["steps"]
     if cap and (steps is None or (isinstance(steps, (int, np.integer)) and not isinstance(steps, bool)
                                   and cap < steps)):
-        warnings.warn(f"Limiting steps_per_epoch to {cap}", stacklevel=3)
+        warnings.warn(f"Limiting steps_per_epoch to {cap}", stacklevel=user_stacklevel())
         return cap
     return steps

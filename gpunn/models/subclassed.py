@@ -27,6 +27,7 @@ from ..layers import user_layer
 from ..layers.base import Layer
 from ..layers.input_layer import InputLayer
 from ..tree import found_in
+from ..user_stacklevel import user_stacklevel
 
 
 # Attributes gpunn sets on a subclassed model after its __init__ (those set before are its _internal_attributes),
@@ -176,18 +177,6 @@ def _depends_on_mode(layer) -> bool:
         _depends_on_mode(owner) for path, owner in sublayers.owners(layer) if path)
 
 
-def _callers_level() -> int:
-    """The ``stacklevel`` of the first frame outside gpunn (the user's fit), for a warning issued here."""
-    import os
-    import sys
-
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
 def modes_of_a_call_without_training(model, warn: bool = True) -> tuple:
     """The modes fit runs the layers of a model whose call() names no ``training`` in, when fit trains that model
     itself. Keras's trainers pass ``training`` to a model's call() only when it names one (keras/src/backend/*/
@@ -208,7 +197,7 @@ def modes_of_a_call_without_training(model, warn: bool = True) -> tuple:
         warnings.warn(f"{type(model).__name__}.call takes no `training` argument: as in Keras 3, fit runs the layers it "
                       f"calls in inference mode ({concerned}: no dropout or noise, BatchNormalization on its moving "
                       "statistics). To train them, give call() a `training=None` argument and pass it on "
-                      "(`self.dropout(x, training=training)`)", stacklevel=_callers_level())
+                      "(`self.dropout(x, training=training)`)", stacklevel=user_stacklevel())
     return tuple(False if mode is None else mode for mode in modes)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import warnings
 
+from ..user_stacklevel import user_stacklevel
+
 
 class DivergenceWarning:
     def __init__(self, callbacks, is_chief: bool):
@@ -29,7 +31,7 @@ class DivergenceWarning:
             f"fit: the training loss became {_named(loss)} in epoch {epoch + 1}/{epochs} (the batch is not known: the "
             "loss is read back once per epoch); training diverged. Try a lower learning rate, or add "
             "gpunn.callbacks.TerminateOnNaN() to the callbacks to stop at the first such batch.",
-            RuntimeWarning, stacklevel=3)
+            RuntimeWarning, stacklevel=user_stacklevel())
 
     def validation_end(self, epoch: int, epochs: int, logs) -> None:
         """Warn (the first time only) when the epoch's validation loss is NaN or inf while its training loss is
@@ -44,7 +46,7 @@ class DivergenceWarning:
             f"fit: the validation loss is {_named(loss)} in epoch {epoch + 1}/{epochs}, while the training loss is "
             "finite: the validation data give the model values its arithmetic overflows (data far larger than "
             "the training data?), or hold NaN or inf the checks of arrays do not see (a generator's batches).",
-            RuntimeWarning, stacklevel=3)
+            RuntimeWarning, stacklevel=user_stacklevel())
 
 
 def _named(value: float) -> str:

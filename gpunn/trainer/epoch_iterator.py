@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..distributed.sharding import shard_bounds
+from ..user_stacklevel import user_stacklevel
 
 # Keras's message (keras/src/trainers/epoch_iterator.py _interrupted_warning).
 RAN_OUT_WARNING = ("Your input ran out of data; interrupting training. Make sure that your dataset or generator "
@@ -174,7 +175,7 @@ class EpochIterator:
             warnings.warn(f"{RAN_OUT_WARNING} (Arrays: this epoch ran {count} of its {self.steps} steps, the end of "
                           "a pass over them, and the next epoch starts a new pass, as in Keras 3; tf.keras 2 repeated "
                           "the arrays instead. Without steps_per_epoch, or with ceil(samples / batch_size), every "
-                          "epoch is one whole pass.)", UserWarning, stacklevel=3)
+                          "epoch is one whole pass.)", UserWarning, stacklevel=user_stacklevel())
 
     def skip_epochs(self, count: int) -> None:
         """Go through ``count`` epochs without running them: the orders drawn and the place in the pass are then

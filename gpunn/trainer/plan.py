@@ -11,6 +11,7 @@ from ..layers.gradient_views import trained_names
 from ..layers.dense import Dense
 from ..layers.reshape import Reshape
 from . import compiled_outputs
+from ..user_stacklevel import user_stacklevel
 
 
 @dataclass
@@ -89,7 +90,7 @@ def _warn_logits_after_activation(loss, layer) -> None:
     if loss is not None and loss.from_logits and activation is not None and activation == loss.fusable_activation:
         warnings.warn(f"`{getattr(loss, 'name', type(loss).__name__)}` received `from_logits=True`, but the `output` "
                       f"argument was produced by a {activation.capitalize()} activation and thus does not represent "
-                      "logits. Was this intended?", stacklevel=4)
+                      "logits. Was this intended?", stacklevel=user_stacklevel())
 
 
 def make_plan(model, sparse_labels) -> TrainPlan:

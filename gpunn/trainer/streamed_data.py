@@ -36,6 +36,7 @@ from ..foreign_data import is_scipy_sparse
 from ..layers.tf_pipeline import is_tf_dataset
 from ..utils.py_dataset import PyDataset
 from .epoch_iterator import RAN_OUT_WARNING
+from ..user_stacklevel import user_stacklevel
 
 def is_py_dataset(data) -> bool:
     """A gpunn (or Keras) ``PyDataset``, or a tf.keras ``Sequence``: batches by index, with epoch hooks."""
@@ -300,7 +301,7 @@ class BatchStream:
             if self.num_batches and self._seen >= self.num_batches:
                 # A PyDataset read to its end: Keras stops the epoch (warning when steps asked for more).
                 if self.steps_per_epoch:
-                    warnings.warn(RAN_OUT_WARNING, UserWarning, stacklevel=3)
+                    warnings.warn(RAN_OUT_WARNING, UserWarning, stacklevel=user_stacklevel())
                 self._close_iterator()
                 return None
             batch = self._read() if self._iterator is not None else _END
@@ -308,7 +309,7 @@ class BatchStream:
                 if self.num_batches is None and self.steps_per_epoch is None and self._epoch_batches:
                     self.num_batches = self._epoch_batches  # the length, learned (Keras)
                 if self.steps_per_epoch and self._epoch_batches:  # no batch at all: the loop reports it
-                    warnings.warn(RAN_OUT_WARNING, UserWarning, stacklevel=3)
+                    warnings.warn(RAN_OUT_WARNING, UserWarning, stacklevel=user_stacklevel())
                 if not self.reader.one_shot:
                     self._close_iterator()
                 return None

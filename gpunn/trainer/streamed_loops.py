@@ -28,6 +28,7 @@ from .streamed_data import (RAN_OUT_WARNING, BatchStream, is_py_dataset, is_stre
                            stands_for_tf_data, unpack_batch)
 from .test_step import predict_rows
 from .validation_schedule import check_validation_freq, validates_after
+from ..user_stacklevel import user_stacklevel
 
 __all__ = ["fit_streamed", "evaluate_streamed", "predict_streamed", "StreamedValidation", "is_streamed"]
 
@@ -138,7 +139,7 @@ class StreamedValidation:
             if not self._warned:
                 self._warned = True
                 warnings.warn(f"validation_data: the {self.stream.kind} has no batches left; the epochs from now "
-                              f"on have no val_ logs. {RAN_OUT_WARNING}", UserWarning, stacklevel=3)
+                              f"on have no val_ logs. {RAN_OUT_WARNING}", UserWarning, stacklevel=user_stacklevel())
             return {}
         return logs
 
@@ -201,15 +202,15 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
     if shuffle and is_tf_dataset(x):
         warnings.warn("`shuffle=True` was passed, but will be ignored since the data `x` was provided as a "
                       "tf.data.Dataset. The Dataset is expected to already be shuffled (via `.shuffle(buffer_size)`).",
-                      UserWarning, stacklevel=3)  # Keras's warning
+                      UserWarning, stacklevel=user_stacklevel())  # Keras's warning
     elif shuffle and source_kind(x) == "torch DataLoader":
         warnings.warn("`shuffle=True` was passed, but will be ignored since the data `x` was provided as a torch "
                       "DataLoader. The DataLoader is expected to already be shuffled.", UserWarning,
-                      stacklevel=3)  # Keras's warning
+                      stacklevel=user_stacklevel())  # Keras's warning
     elif shuffle and not is_py_dataset(x):
         warnings.warn(f"`shuffle=True` was passed, but will be ignored since the data `x` was provided as a "
                       f"{source_kind(x)}. The {source_kind(x)} is expected to yield already-shuffled data.",
-                      UserWarning, stacklevel=3)  # Keras's warning
+                      UserWarning, stacklevel=user_stacklevel())  # Keras's warning
 
     # (a dataset standing for Keras's tf.data one keeps its order, as fit leaves a tf.data dataset's)
     stream = BatchStream(x, "x", steps_per_epoch, "steps_per_epoch",
@@ -218,7 +219,7 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
     if shuffle and is_py_dataset(x) and stream.num_batches is None:
         warnings.warn("`shuffle=True` was passed, but will be ignored since the data `x` was provided as an "
                       "infinite PyDataset. The PyDataset is expected to already be shuffled.", UserWarning,
-                      stacklevel=3)
+                      stacklevel=user_stacklevel())
     first = checked_batch(model, stream, stream.peek(), stream.read, True, class_weight)  # builds the model
     val_stream = val = None
     if validation_data is not None:
@@ -252,7 +253,7 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
             stream.end_epoch()
             if stream.epoch_batches == 0:  # a generator read to its end in an earlier epoch
                 warnings.warn(f"fit: the {stream.kind} yielded no batch in epoch {epoch + 1}/{epochs}. "
-                              f"{RAN_OUT_WARNING}", UserWarning, stacklevel=2)
+                              f"{RAN_OUT_WARNING}", UserWarning, stacklevel=user_stacklevel())
                 model.stop_training = True
                 break
             logs = step.metrics.result()

@@ -20,6 +20,7 @@ from .memory import OutOfMemoryGuard
 from .plan import make_plan, run_forward, weight_penalty
 from .replicas import sync_replicas
 from .running_metrics import RunningMetrics, running_metrics_for
+from ..user_stacklevel import user_stacklevel
 
 
 class TestStep:
@@ -120,7 +121,7 @@ def predict_rows(model, x: np.ndarray, batch_size: int, cbs=None, stoppable: boo
                     model.stop_predicting = False
                     warnings.warn("stop_predicting: a data-parallel predict gives every rank's rows; a callback's "
                                   "stop_predicting is not followed there (predict on one rank to stop early)",
-                                  UserWarning, stacklevel=3)
+                                  UserWarning, stacklevel=user_stacklevel())
                 if model.stop_predicting:
                     done = last
                     break

@@ -36,6 +36,7 @@ from .memory import OutOfMemoryGuard
 from .plan import make_plan, run_forward, weight_penalty
 from .replicas import sync_replicas
 from .running_metrics import RunningMetrics, running_metrics_for
+from ..user_stacklevel import user_stacklevel
 
 
 class _Recorded:
@@ -269,7 +270,7 @@ class TrainStep:
             setting = "jit_compile=True" if self.model._jit_compile is True else 'jit_compile="auto" (on a GPU: graphs)'
             warnings.warn(f"{setting}: the training step could not be captured as a CUDA graph ({refused}); "
                           "it is replayed call by call instead: same results, less of the speed-up",
-                          GraphFallbackWarning, stacklevel=4)
+                          GraphFallbackWarning, stacklevel=user_stacklevel())
         return Ops.compile_replays(self.ops, tape, repeats)
 
     def _recording_signature(self):

@@ -17,6 +17,7 @@ import warnings
 from typing import NamedTuple
 
 from ..layers import sublayers
+from ..user_stacklevel import user_stacklevel
 
 
 class Flags(NamedTuple):
@@ -89,5 +90,5 @@ def warn_if_changed(model) -> None:
         "A layer's `trainable` state has changed since the model was compiled; gpunn keeps training with the "
         "state of the last compile(). Please recompile your model (e.g. `model.compile(...)`) before calling "
         f"`fit()` or `evaluate()` so the change takes effect. Changed layers: {changed}",
-        stacklevel=4,  # the user's fit/evaluate call
+        stacklevel=user_stacklevel(),
     )

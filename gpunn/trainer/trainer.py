@@ -44,6 +44,7 @@ from .tf_keras_2_loops import TfKeras2Loops, take_reading_arguments
 from .train_step import TrainStep
 from .packed_targets import PackedTargets
 from .validation_schedule import check_validation_freq, validates_after
+from ..user_stacklevel import user_stacklevel
 
 
 def _check_verbose(verbose) -> int:
@@ -220,7 +221,7 @@ class Trainer(TfKeras2Loops):
             self._resolve_compile()
             if jit_compile is True and run_eagerly:
                 warnings.warn("If `run_eagerly` is True, then `jit_compile` cannot also be True. Disabling "
-                              "`jit_compile`.", stacklevel=2)
+                              "`jit_compile`.", stacklevel=user_stacklevel())
             self._jit_compile = False if run_eagerly else jit_compile
             self._run_eagerly = self._compiled_run_eagerly = bool(run_eagerly)  # (the second: for the compile config)
             self.steps_per_execution = int(steps_per_execution)

@@ -66,7 +66,9 @@ def _output_list(outputs) -> tuple[list, list | None]:
             # outputs being layers' (Keras's model lists no layer for it)
             from ..layers.identity import Identity
 
-            values[k] = value = Identity()(value)
+            identity = Identity()
+            identity._gives_back = value  # named after the input in output_names, and not in model.layers
+            values[k] = value = identity(value)
         if not isinstance(value, SymbolicTensor):
             raise ValueError(f"outputs: expected the result of calling layers on the inputs, got {value!r}"
                              + (f" for output {k}" if len(values) > 1 else ""))
@@ -409,7 +411,7 @@ class Functional(Sequential):
         """As in Keras's functional models: the InputLayers and the layers, in Keras's order (not the keras.ops
         operations between them, which are in ``operations``); a model called as a layer is one entry
         (``model_entries.py``)."""
-        return entries(self, self._graph_layers)
+        return entries(self, [layer for layer in self._graph_layers if not hasattr(layer, "_gives_back")])
 
     @property
     def _graph_layers(self) -> list:
@@ -424,7 +426,7 @@ class Functional(Sequential):
     def operations(self) -> list:
         """Keras's ``Functional.operations``: the layers and the keras.ops operations, in Keras's order (a model
         called as a layer one entry)."""
-        return entries(self, list(self._keras_layers))
+        return entries(self, [layer for layer in self._keras_layers if not hasattr(layer, "_gives_back")])
 
     @property
     def output_names(self) -> list[str]:
@@ -434,7 +436,9 @@ class Functional(Sequential):
         outputs = self.__dict__.get("_outputs")
         if getattr(self, "_output_labels", None) or not outputs or len(outputs) != len(names):
             return names
-        return [value.layer.name if isinstance(value, ModelCall) else name for value, name in zip(outputs, names)]
+        return [value.layer.name if isinstance(value, ModelCall)
+                else value.layer._gives_back.name if hasattr(value.layer, "_gives_back") else name
+                for value, name in zip(outputs, names)]
 
     def _weight_order(self) -> list:
         """The layers in the order Keras lists their weights (``weights``, ``get_weights``...)."""

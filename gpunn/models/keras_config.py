@@ -152,6 +152,10 @@ def model_from_translated(cls, translated: dict, build_config: dict | None = Non
                                        nodes=translated.get("nodes"),
                                        make=subclassed_config.graph_maker(cls, extras))
         model._config_dtype = translated.get("dtype")
+        given_back = translated.get("gives_back") or {}
+        by_name = {layer.name: layer for layer in made}
+        for identity, input_name in given_back.items():  # (``keras_file_config._given_back_inputs``)
+            by_name[identity]._gives_back = by_name[input_name]
         return model
     # Keras's Sequential.from_config makes cls(name=...) and leaves the model's own flag out (its layers keep
     # theirs): a frozen Sequential loads with trainable=True over frozen layers, and unfreezing one trains it

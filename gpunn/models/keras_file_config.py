@@ -327,6 +327,7 @@ def model_config_from_keras(config: dict, keras_version: str | None = None) -> d
         out["calls"], out["nodes"] = calls, inner.get("nodes")
         out["call_keys"] = inner.get("call_keys")
         out["spread_calls"] = inner.get("spread_calls")
+        out["gives_back"] = inner.get("gives_back")
     return {"class_name": "Sequential", "config": out}
 
 
@@ -674,7 +675,11 @@ def functional_config(model, native: bool = True) -> dict:
         input_layers = {str(key): [value.name, 0, 0] for key, value in structure.items()}
     else:
         input_layers = [[source.name, 0, 0] for source in model.inputs]
-    ends = [[names[i][0], names[i][1], 0] for i in model._output_layer_indices()]
+    # an input given back as an output is written as Keras writes it: the InputLayer itself, without the Identity
+    # layer that gpunn's graph gives it (``functional._output_list``)
+    given_back = {id(layer): layer._gives_back for layer in model._keras_layers if hasattr(layer, "_gives_back")}
+    ends = [[given_back[id(wiring.layer_of(calls[i]))].name, 0, 0] if id(wiring.layer_of(calls[i])) in given_back
+            else [names[i][0], names[i][1], 0] for i in model._output_layer_indices()]
     if model._output_keys is not None:
         output_layers = {key: end for key, end in zip(model._output_keys, ends)}
     elif not model._several_outputs:
@@ -682,7 +687,7 @@ def functional_config(model, native: bool = True) -> dict:
     else:
         output_layers = ends
     return {"name": model.name, "trainable": model.trainable,
-            "layers": [entries[id(l)] for l in top_level(model._keras_layers, held)],
+            "layers": [entries[id(l)] for l in top_level(model._keras_layers, held) if id(l) not in given_back],
             "input_layers": input_layers, "output_layers": output_layers}
 
 
@@ -819,10 +824,8 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
         placed.add(call)
         order.append(call)
 
+    gives_back = _given_back_inputs(entries, reads, fixed, inputs, outputs)
     for output in outputs:
-        if output[0] in inputs:
-            raise ValueError(f"output_layers: the output {output[0]!r} is an input; gpunn's functional models "
-                             "output what layers compute")
         place(output)
     index = {(name, 0): wiring.input_source(k) for k, name in enumerate(inputs)}
     index.update({call: i for i, call in enumerate(order)})
@@ -847,7 +850,26 @@ def functional_graph(config: dict, keras_version: str | None = None) -> dict:
             # a shared layer's calls: per call, its layer (among those after the InputLayers) and node index
             "calls": [names.index(name) for name, _ in order] if shared else None,
             "nodes": [node for _, node in order] if shared else None, "call_keys": call_keys or None,
-            "spread_calls": spread or None}
+            "spread_calls": spread or None, "gives_back": gives_back or None}
+
+
+def _given_back_inputs(entries: dict, reads: dict, fixed: dict, inputs: list, outputs: list) -> dict:
+    """An output that is an input (Keras's ``keras.Model(inp, [inp, out])``, a feature extractor of
+    ``[layer.output for layer in model.layers]``) read through an Identity layer, as ``keras.Model`` makes it in
+    gpunn (``functional._output_list``): its entry, its call, the output renamed to it. Identity name -> the
+    input's name."""
+    gives_back = {}
+    for k, (name, node) in enumerate(outputs):
+        if name not in inputs:
+            continue
+        identity, suffix = f"{name}_given_back", 1
+        while identity in entries:
+            identity, suffix = f"{name}_given_back_{suffix}", suffix + 1
+        entries[identity] = {"class_name": "Identity", "config": {"name": identity}, "name": identity,
+                             "inbound_nodes": []}
+        reads[identity, 0], fixed[identity, 0] = [(name, node)], None
+        outputs[k], gives_back[identity] = (identity, 0), name
+    return gives_back
 
 
 def _called_with_several_arguments(entry: dict) -> bool:

@@ -130,7 +130,7 @@ def _connections(model) -> dict | None:
     """Keras's "Connected to" cells (``get_connections``) by layer id, for a model whose graph is not a chain
     (None for a chain: Keras prints no such column there): the layers each reads, as ``name[node][tensor]``."""
     sources = getattr(model, "_sources", None)
-    if sources is None:
+    if sources is None or _chain_but_for_inputs_given_back(model._calls, sources):
         return None
     owner = owners(exclusive(model))  # a held model's layers: its call's output and reads
 
@@ -153,6 +153,17 @@ def _connections(model) -> dict | None:
         outside += [names[s] for reads in nodes for s in reads if holder(s) is not held and names[s] not in outside]
         cells[id(held)] = ", ".join(outside)
     return cells
+
+
+def _chain_but_for_inputs_given_back(calls, sources) -> bool:
+    """Whether the graph is a chain once the Identity layers giving an input back as an output are left out
+    (Keras's model has no layer there: ``keras.Model(inp, [inp, out])`` is a chain to its summary)."""
+    kept = [i for i, call in enumerate(calls) if not hasattr(wiring.layer_of(call), "_gives_back")]
+    if len(kept) == len(calls):
+        return False
+    renumbered = {old: new for new, old in enumerate(kept)}
+    return wiring.is_chain([[s if wiring.is_model_input(s) else renumbered.get(s, s) for s in sources[i]]
+                            for i in kept])
 
 
 def _unbuilt(layer) -> bool:

@@ -164,8 +164,8 @@ def hint_on_unknown():
         raise MissingCustomObjectError(
             f"{exc.argument}: unknown name {exc.name!r}.{suggestion} A function or class of the user's goes in "
             f"load_model(..., custom_objects={{{exc.name!r}: ...}}) (or custom_object_scope, "
-            "register_keras_serializable); load_model(..., compile=False) skips the compile config; else, expected "
-            f"one of {exc.choices}") from None
+            "register_keras_serializable); load_model(..., compile=False) skips the compile config"
+            + (f"; else, expected one of {exc.choices}" if exc.choices else "")) from None
     except ValueError as exc:
         raise MissingCustomObjectError(
             f"{exc} A function or class of the user's goes in load_model(..., custom_objects={{name: ...}}) (or "

@@ -168,3 +168,10 @@ def test_errors_name_the_argument():
     with pytest.raises(MissingCustomObjectError, match="'nowhere'"):
         gpunn.saving.deserialize_keras_object({"module": "builtins", "class_name": "function", "config": "nowhere",
                                                "registered_name": "function"})
+
+
+def test_an_unknown_class_of_no_kind_lists_no_empty_choices():
+    with pytest.raises(MissingCustomObjectError, match="unknown name 'Nope'") as raised:
+        gpunn.saving.deserialize_keras_object({"class_name": "Nope", "config": {}, "module": None,
+                                               "registered_name": "Nope"})
+    assert "expected one of" not in str(raised.value)

@@ -243,6 +243,21 @@ def _run_build(layer, user_build, sample) -> None:
         user_build(shapes)
 
 
+def _described(arguments: list) -> str:
+    """What a call() was given, as Keras's "Arguments received by MyLayer.call()" says it: shapes, not values."""
+    def shapes(value):
+        if isinstance(value, (list, tuple)):
+            return [shapes(item) for item in value]
+        if isinstance(value, dict):
+            return {key: shapes(item) for key, item in value.items()}
+        shape = getattr(value, "shape", None)
+        return tuple(shape) if shape is not None else value
+
+    found = shapes(arguments)
+    return f"an input of shape {found[0]}" if len(found) == 1 and isinstance(found[0], tuple) else \
+        f"inputs of shapes {found[0] if len(found) == 1 else found}"
+
+
 def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False, in_step: bool = False) -> Tensor:
     """``layer.call(inputs)`` on Tensors; what it gave ``add_loss`` is left in ``_home(layer)._added_now``."""
     frame = _Frame(layer, training, shapes_only, in_step)
@@ -259,7 +274,7 @@ def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False, in_s
             # an operation, which would not say whose call() it was (a note, printed with the traceback; 3.11+)
             if hasattr(exc, "add_note"):
                 exc.add_note(f"Exception encountered when calling {type(layer).__name__}.call() "
-                             f"(layer {layer.name!r})")
+                             f"(layer {layer.name!r}), on {_described(arguments)}")
             raise
     finally:
         _THREAD.frames.pop()

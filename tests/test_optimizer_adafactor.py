@@ -111,3 +111,59 @@ def test_adafactor_on_the_gpu_matches_numpy_and_its_graph_replays_it():
     for key, tolerance in ((("cupy", False), 1e-6), (("numpy", False), 1e-4)):
         for ours, reference in zip(runs["cupy", True][0].get_weights(), runs[key][0].get_weights()):
             np.testing.assert_allclose(ours, reference, rtol=tolerance, atol=tolerance / 5, err_msg=str(key))
+
+
+SCRIPT_COMPILED_AGAIN = '''
+import json, sys
+import numpy as np
+
+def run(keras, folder):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 8)).astype("float32"), rng.normal(size=(32, 4)).astype("float32")
+    model = keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(6, name="a"),
+                              keras.layers.Dense(4, name="b")])
+    model.set_weights([np.full((8, 6), 0.1, "float32"), np.zeros(6, "float32"),
+                       np.linspace(-0.2, 0.2, 24, dtype="float32").reshape(6, 4), np.zeros(4, "float32")])
+    optimizer = keras.optimizers.Adafactor(learning_rate=0.01)
+    model.compile(optimizer=optimizer, loss="mse")
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    model.compile(optimizer=optimizer, loss="mse")  # the same optimizer: its state goes on
+    slots = [np.asarray(v.numpy()).ravel().tolist() for v in optimizer.variables[1:]]
+    losses = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history["loss"]
+    return {"slots": slots, "losses": losses, "weights": [w.ravel().tolist() for w in model.get_weights()]}
+'''
+
+
+def test_compiling_again_with_the_same_adafactor_keeps_its_factored_moments(tmp_path_factory):
+    """Compiling again lays the model's buffers out anew; the per-row and per-column second moments, which are
+    not one value per parameter, go on as Keras's (whose optimizer, already built, is kept) rather than restart."""
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(SCRIPT_COMPILED_AGAIN, tmp_path_factory)
+    for key in ("slots", "weights"):
+        for mine, keras_s in zip(ours[key], theirs[key]):
+            np.testing.assert_allclose(mine, keras_s, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(ours["losses"], theirs["losses"], rtol=1e-5)
+
+
+def test_a_frozen_weight_s_factored_moments_are_held_until_it_trains_again():
+    """Layer a frozen, then trained again with the same Adafactor: its kernel's row and column factors (and its
+    velocity) are where they were when it was frozen, as its Adam moments would be."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 8)).astype("float32"), rng.normal(size=(32, 4)).astype("float32")
+    model = gpunn.Sequential([gpunn.Input(shape=(8,)), gpunn.layers.Dense(6, name="a"),
+                              gpunn.layers.Dense(4, name="b")])
+    optimizer = gpunn.optimizers.Adafactor(learning_rate=0.01)
+    model.compile(optimizer=optimizer, loss="mse")
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    layer_a = [np.asarray(v.numpy()).copy() for v in optimizer.variables[2:5]]  # rows (8,), columns (6,), velocity
+    assert [value.shape for value in layer_a] == [(8,), (6,), (8, 6)]
+    assert all(np.any(value != 0) for value in layer_a)
+    model.get_layer("a").trainable = False
+    model.compile(optimizer=optimizer, loss="mse")
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    model.get_layer("a").trainable = True
+    model.compile(optimizer=optimizer, loss="mse")
+    model.fit(x, y, batch_size=16, epochs=0, verbose=0)  # lays the buffers out again, trains nothing
+    for kept, again in zip(layer_a, optimizer.variables[2:5]):
+        np.testing.assert_array_equal(np.asarray(again.numpy()), kept)

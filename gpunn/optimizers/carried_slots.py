@@ -15,15 +15,29 @@ def _keys(weights) -> list:
     return [(layer, spec.name) for layer, spec in weights]
 
 
+def _places(optimizer, weights, name: str, buffer) -> list:
+    """Per weight of ``weights``, the (start, stop) of its part of the slot ``name``'s flat ``buffer`` in the
+    ``optimizer``'s current layout: its own segment for a slot of one value per parameter, its factors' place for
+    a slot of another shape (Adafactor's per-row and per-column second moments); None where the slot has no part
+    per weight."""
+    if buffer.size != optimizer.slot_size(name, optimizer._size):
+        return [None] * len(weights)
+    return [optimizer.keras_slot_place(name, index, segment, tuple(spec.shape))[:2]
+            for index, ((_, spec), segment) in enumerate(zip(weights, optimizer._segments))]
+
+
 def slots_by_weight(optimizer, weights) -> dict:
     """{(layer, weight name): {slot: host copy of its values}} of a built ``optimizer``, whose flat buffers hold
-    ``weights`` ((layer, spec) pairs), in order; only the slots of one value per parameter."""
+    ``weights`` ((layer, spec) pairs), in order."""
     slots, segments = getattr(optimizer, "slots", None), getattr(optimizer, "_segments", None)
     if not slots or weights is None or segments is None or len(segments) != len(weights):
         return {}
-    elementwise = {name: buffer for name, buffer in slots.items() if buffer.size == optimizer._size}
-    return {key: {name: optimizer.ops.to_numpy(buffer[start:stop]).copy() for name, buffer in elementwise.items()}
-            for key, (start, stop) in zip(_keys(weights), segments)}
+    kept: dict = {key: {} for key in _keys(weights)}
+    for name, buffer in slots.items():
+        for key, place in zip(_keys(weights), _places(optimizer, weights, name, buffer)):
+            if place is not None:
+                kept[key][name] = optimizer.ops.to_numpy(buffer[place[0]:place[1]]).copy()
+    return kept
 
 
 def restore(optimizer, weights, kept: dict) -> None:
@@ -31,11 +45,11 @@ def restore(optimizer, weights, kept: dict) -> None:
     trains."""
     if not kept:
         return
-    for key, (start, stop) in zip(_keys(weights), optimizer._segments):
-        for name, values in kept.get(key, {}).items():
-            buffer = optimizer.slots.get(name)
-            if buffer is not None and buffer.size == optimizer._size and values.size == stop - start:
-                buffer[start:stop] = optimizer.ops.asarray(values, dtype=buffer.dtype)
+    for name, buffer in optimizer.slots.items():
+        for key, place in zip(_keys(weights), _places(optimizer, weights, name, buffer)):
+            values = kept.get(key, {}).get(name)
+            if place is not None and values is not None and values.size == place[1] - place[0]:
+                buffer[place[0]:place[1]] = optimizer.ops.asarray(values, dtype=buffer.dtype)
 
 
 def unknown(weights, before, parked: dict) -> list:

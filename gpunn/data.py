@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from .foreign_data import from_pandas, is_pandas_series, refuse_sparse
+from .foreign_data import from_pandas, is_pandas_series, refuse_masked, refuse_sparse
 from .user_stacklevel import user_stacklevel
 
 
@@ -38,6 +38,7 @@ def as_numeric_array(argument: str, data) -> np.ndarray:
     if data is None:
         raise ValueError(f"{argument}: expected an array of samples, got None")
     refuse_sparse(argument, data)
+    refuse_masked(argument, data)
     data = from_pandas(argument, data)
     if hasattr(data, "get") and not isinstance(data, np.ndarray) and hasattr(data, "__cuda_array_interface__"):
         data = data.get()  # a CuPy array handed in by the user

@@ -38,6 +38,18 @@ def refuse_sparse(argument: str, data) -> None:
         )
 
 
+def refuse_masked(argument: str, data) -> None:
+    """A NumPy masked array with entries masked out: ``np.asarray`` would hand the model the values hidden
+    under the mask, without a word (Keras on jax refuses every masked array)."""
+    if isinstance(data, np.ma.MaskedArray) and np.ma.count_masked(data):
+        first = tuple(int(i) for i in np.argwhere(np.ma.getmaskarray(data))[0])
+        raise ValueError(
+            f"{argument}: a masked array with {np.ma.count_masked(data)} masked value(s), the first at index "
+            f"{first}; the model would read the values under the mask. Fill them ({argument}.filled(value)) or "
+            "drop the samples holding them" + (f" (np.ma.compress_rows({argument}))" if data.ndim == 2 else "")
+        )
+
+
 def from_pandas(argument: str, data):
     """A DataFrame or Series as a NumPy array (a Series stays 1-D); anything else is returned as it is."""
     pd = _pandas()

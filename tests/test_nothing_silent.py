@@ -190,6 +190,27 @@ def test_sparse_input_is_refused_with_how_to_densify(xy):
     model.fit(csr.toarray(), y, verbose=0)  # the advice works
 
 
+def test_masked_arrays_with_masked_values_are_refused_before_any_work(xy):
+    """np.asarray hands over the values under a mask: a model would train on what the user hid."""
+    x, y = xy
+    model = classifier()
+    weights = model.get_weights()
+    hidden = np.ma.masked_array(x, mask=np.zeros(x.shape, bool))
+    hidden.mask[3, 2] = True
+    with expect(ValueError, "x: a masked array with 1 masked value(s), the first at index (3, 2)", "x.filled(value)",
+                "np.ma.compress_rows(x)"):
+        model.fit(hidden, y, verbose=0)
+    with expect(ValueError, "x: a masked array"):
+        model.predict(hidden, verbose=0)
+    with expect(ValueError, "y: a masked array", "y.filled(value)"):
+        model.fit(x, np.ma.masked_array(y, mask=np.arange(N) == 5), verbose=0)
+    with expect(ValueError, "sample_weight: a masked array"):
+        model.fit(x, y, sample_weight=np.ma.masked_array(np.ones(N), mask=np.arange(N) == 0), verbose=0)
+    assert_untouched(model, weights)
+    unmasked = np.ma.masked_array(x, mask=np.zeros(x.shape, bool))  # nothing hidden: its values are the data
+    np.testing.assert_array_equal(model.predict(unmasked, verbose=0), model.predict(x, verbose=0))
+
+
 def test_importing_gpunn_imports_neither_scipy_nor_pandas():
     code = "import sys, gpunn; print('scipy' in sys.modules, 'pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -109,6 +109,18 @@ def test_shared_layers_and_outside_inputs_are_refused_by_name():
         Mine().predict(np.ones((2, 3)), verbose=0)  # a subclassed model, whose call() returns no tensor
 
 
+def test_nested_inputs_and_outputs_are_refused_by_name():
+    """Keras flattens [o1, [o2, o3]] and gives data and predictions back nested; gpunn takes one level, and says
+    so rather than calling a list of tensors "not the result of calling layers"."""
+    a, b = gpunn.Input((3,)), gpunn.Input((3,))
+    o1, o2 = layers.Dense(1)(a), layers.Dense(1)(b)
+    for make, argument in ((lambda: gpunn.Model([a, b], [o1, [o2]]), "outputs"),
+                           (lambda: gpunn.Model([a, b], {"p": o1, "q": (o2,)}), "outputs"),
+                           (lambda: gpunn.Model([a, [b]], o1), "inputs")):
+        with pytest.raises(ValueError, match=rf"^{argument}: nested structures are not supported .* one flat list"):
+            make()
+
+
 def test_config_json_and_clone_keep_it_functional():
     model = _functional()
     config = model.get_config()

@@ -363,6 +363,16 @@ def test_learning_rate_setter_rejects_bad_values(bad):
         optimizers.Adam(learning_rate=bad if bad is not None else "none")
 
 
+def test_a_plain_function_as_learning_rate_is_told_to_subclass_the_schedule():
+    """Keras calls a plain function for the rate at every step; gpunn names the schedule class to subclass."""
+    def rate():
+        return 0.01
+
+    for make in (lambda: optimizers.SGD(learning_rate=rate), lambda: setattr(optimizers.SGD(), "learning_rate", rate)):
+        with pytest.raises(ValueError, match="LearningRateSchedule subclass, whose __call__"):
+            make()
+
+
 def test_learning_rate_setter_refuses_a_number_over_a_schedule():
     opt = optimizers.SGD(learning_rate=schedules.ExponentialDecay(0.1, 10, 0.9))
     with pytest.raises(TypeError, match="learning_rate: this optimizer was made with a LearningRateSchedule"):

@@ -40,7 +40,11 @@ def _rate_number(value) -> float:
     else:
         rate = math.nan
     if not 0 <= rate < math.inf:
-        raise ValueError(f"learning_rate: expected a finite number >= 0 or a schedule, got {value!r}")
+        hint = ""
+        if callable(value):  # Keras calls a plain function at every step; gpunn's steps read the rate on the device
+            hint = ("; gpunn takes a schedule as a keras.optimizers.schedules.LearningRateSchedule subclass, whose "
+                    "__call__(step) gives the rate (or a LearningRateScheduler callback, per epoch)")
+        raise ValueError(f"learning_rate: expected a finite number >= 0 or a schedule, got {value!r}{hint}")
     return rate
 
 

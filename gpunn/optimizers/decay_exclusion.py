@@ -34,7 +34,7 @@ def configure(optimizer, var_list=None, var_names=None) -> None:
         optimizer.refresh_decay_mask()
 
 
-def _excluded(exclusions, path: str) -> bool:
+def excluded(exclusions, path: str) -> bool:
     paths, pattern = exclusions
     return path in paths or (pattern is not None and pattern.search(path.rsplit("/", 1)[-1]) is not None)
 
@@ -43,14 +43,14 @@ def mask(optimizer, ops, dtype, size: int, segments, descriptions):
     """The flat 0/1 mask of the decayed parameters (0 over excluded weights), or None when no trained weight is
     excluded (the kernels decay them all, as without exclusions)."""
     exclusions = getattr(optimizer, "_decay_exclusions", None)
-    if exclusions is None or descriptions is None:
+    if exclusions is None or descriptions is None or getattr(optimizer, "decays_each_weight_itself", False):
         return None
-    flags = [_excluded(exclusions, str(path)) for path, _ in descriptions]
+    flags = [excluded(exclusions, str(path)) for path, _ in descriptions]
     if not any(flags):
         return None
     host = np.ones(size, dtype=dtype)
-    for (start, stop), excluded in zip(segments, flags):
-        if excluded:
+    for (start, stop), spared in zip(segments, flags):
+        if spared:
             host[start:stop] = 0
     return ops.asarray(host)
 

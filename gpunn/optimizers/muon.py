@@ -6,7 +6,8 @@ whose path (``sequential/embedding/embeddings``) holds "embedding" when ``exclud
 whose path one of ``exclude_layers``' regular expressions finds; Muon for the rest (a Dense kernel). Per step,
 after the learning rate and count are advanced:
 
-    every weight:  w -= w * decay * lr            (decay: weight_decay for Muon's, adam_weight_decay for AdamW's)
+    every weight:  w -= w * decay * lr            (decay: weight_decay for Muon's, adam_weight_decay for AdamW's;
+                                                   none for a weight of exclude_from_weight_decay)
     AdamW's:       Adam's step with the rate lr * adam_lr_ratio (the ``adam_update`` kernel on the weight's segment)
     Muon's:        m += g + m * (momentum - 1);  g' = g + momentum * m (nesterov) or m
                    X = g' (as rows <= columns: transposed when taller than wide);  X /= ||X||_F + 1e-7
@@ -27,6 +28,7 @@ import numpy as np
 
 from ..autodiff.functions import convert_to_numpy
 from ..number_arguments import finite_number
+from . import decay_exclusion
 from .algorithms import _in_range
 from .base import ITERATIONS, LEARNING_RATE, WEIGHT_DECAY, Optimizer
 
@@ -75,10 +77,15 @@ class Muon(Optimizer):
         super().set_trained_weights(descriptions)
         self._weight_descriptions = tuple((str(path), tuple(int(n) for n in shape)) for path, shape in descriptions)
 
-    def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
-        raise NotImplementedError("Muon.exclude_from_weight_decay: gpunn's Muon decays each weight by its kind "
-                                  "(weight_decay for Muon's weights, adam_weight_decay for AdamW's) and takes no "
-                                  "exclusions; set adam_weight_decay=None, or use AdamW for a fine-tuning recipe")
+    # Muon decays weight by weight, each by its kind's factor (weight_decay, or adam_weight_decay for AdamW's
+    # weights): the weights of exclude_from_weight_decay are skipped there, not masked over the flat buffer
+    decays_each_weight_itself = True
+
+    def _decay_excluded_flags(self) -> tuple[bool, ...]:
+        """Per trained weight, whether ``exclude_from_weight_decay`` spares it (Keras's ``_use_weight_decay``)."""
+        exclusions = self._decay_exclusions
+        return tuple(exclusions is not None and decay_exclusion.excluded(exclusions, path)
+                     for path, _ in self._weight_descriptions)
 
     def _adamw_flags(self) -> tuple[bool, ...]:
         """Per trained weight, whether it takes AdamW's step (from the arguments as they are now)."""
@@ -137,7 +144,7 @@ class Muon(Optimizer):
         ops.cast_into(state[LEARNING_RATE:LEARNING_RATE + 1], self._rate)  # Keras: lr cast to the weight's dtype
         decay = ws.buffer("muon.decay", (1,), dtype)
         ops.cast_into(state[WEIGHT_DECAY:WEIGHT_DECAY + 1], decay)
-        adamw_flags = self._adamw_flags()
+        adamw_flags, spared = self._adamw_flags(), self._decay_excluded_flags()
         if any(adamw_flags):
             ops.copy_into(state[ITERATIONS:ITERATIONS + 1], self._adam_state[0:1])
             ops.multiply(state[LEARNING_RATE:LEARNING_RATE + 1], self._ratio, self._adam_state[1:2])
@@ -145,7 +152,8 @@ class Muon(Optimizer):
             p, g = params[start:stop], grads[start:stop]
             adamw = adamw_flags[index]
             scratch = ws.buffer("muon.decay_scratch", (self._size,), dtype)[:stop - start]
-            self._decoupled_decay(p, self._constants["adam_decay"] if adamw else decay, self._rate, scratch)
+            if not spared[index]:
+                self._decoupled_decay(p, self._constants["adam_decay"] if adamw else decay, self._rate, scratch)
             if adamw:
                 ops.adam_update(p, g, self.slots["momentum"][start:stop], self.slots["velocity"][start:stop], None,
                                 self._adam_state, self.adam_beta_1, self.adam_beta_2, self.epsilon)

@@ -755,6 +755,10 @@ def test_an_optimizer_is_refused_for_weights_it_was_not_built_for():
         np.testing.assert_array_equal(kept, now)
     second.compile(gpunn.optimizers.Adam(0.01), "mse")
     assert np.isfinite(second.fit(x, y, epochs=1, verbose=0).history["loss"][0])
+    same_name = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(1)], name="fold_0")  # (a loop's name)
+    same_name.compile(optimizer, "mse")
+    with pytest.raises(ValueError, match=r"another model \('fold_0', of the same name; 2 steps done\)"):
+        same_name.fit(x, y, epochs=1, verbose=0)
 
 
 SAME_WEIGHTS_SCRIPT = r'''

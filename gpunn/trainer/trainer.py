@@ -374,10 +374,12 @@ class Trainer(TfKeras2Loops):
                 # Keras's TensorFlow backend refuses weights its optimizer was not built with ("Unknown variable"):
                 # its state is other weights' (a model wrapping the first one, or another over its layers, trains
                 # weights it knows, and carries their moments and its step count on, here as there)
-                layer, spec = unknown[0]
+                (layer, spec), first = unknown[0], owner()
+                other = "now gone" if first is None else repr(first.name) + (
+                    ", of the same name" if first.name == self.name else "")  # (models made in a loop)
                 raise ValueError(
                     f"optimizer: this {type(self.optimizer).__name__} was built for the weights of another model "
-                    f"({'now gone' if owner() is None else repr(owner().name)}; {self.optimizer.iterations} steps "
+                    f"({other}; {self.optimizer.iterations} steps "
                     f"done), and {self.name!r} trains {len(unknown)} weight(s) it does not know, such as "
                     f"{layer.name}/{spec.name}; make a new optimizer instance for {self.name!r}, as Keras asks (e.g. "
                     "optimizer=keras.optimizers.Adam(...) inside the loop that builds each model)")

@@ -115,9 +115,12 @@ def check_inputs(argument: str, x: np.ndarray, input_shape: tuple | None, dtype:
         elif x.ndim == len(expected) + 2 and x.shape[-1] == 1 and tuple(x.shape[1:-1]) == expected:
             x = x[..., 0]
     if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):
+        one_sample = tuple(x.shape) == tuple(input_shape)  # (a single sample, without its batch axis)
         raise ValueError(
             f"{argument}: expected samples of shape {tuple(input_shape)} (the model's input), got samples of "
             f"shape {tuple(x.shape[1:])} (array shape {x.shape})"
+            + (f"; for one sample, give it a batch axis: {argument}[None] (shape {(1,) + x.shape})" if one_sample
+               else "")
         )
     return as_model_dtype(argument, x, dtype)
 
@@ -158,8 +161,9 @@ def check_targets(argument: str, y: np.ndarray, loss, output_shape: tuple, dtype
         if low < 0 or high >= units:
             where = int(np.argmax((y < 0) | (y >= units)))
             raise ValueError(
-                f"{argument}: labels must be integers in [0, {units}) for the model's {units} output units; "
-                f"got {y[where]} at index {where} (range {low}..{high})"
+                f"{argument}: labels must be integers in [0, {units}) for the model's {units} output "
+                f"{'unit' if units == 1 else 'units'}; got {y[where]} at index {where} (range {low}..{high})"
+                + ("; for 0/1 labels and one output unit, use 'binary_crossentropy'" if units == 1 else "")
             )
         return y.astype(np.int64, copy=False)
     expected = tuple(output_shape)

@@ -69,7 +69,11 @@ def _column(argument: str, what: str, column) -> np.ndarray:
     pd = _pandas()
     dtype = column.dtype
     if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
-        raise TypeError(f"{argument}: {what} has dtype {dtype}; expected numeric columns (float, int or bool)")
+        hint = ("one-hot it (pd.get_dummies) or take its codes (.cat.codes)" if isinstance(
+            dtype, pd.CategoricalDtype) else "convert it (pd.to_numeric) if it holds numbers; one-hot text "
+            "categories (pd.get_dummies) or map them with a StringLookup layer")
+        raise TypeError(f"{argument}: {what} has dtype {dtype}; expected numeric columns (float, int or bool): "
+                        f"{hint}")
     missing = column.isna().to_numpy()
     if missing.any():
         raise ValueError(

@@ -502,3 +502,21 @@ def test_a_string_for_x_without_targets_names_x_not_y(call):
     model.compile(optimizer="sgd", loss="mse")
     with pytest.raises(ValueError, match=r"^x: expected arrays of samples.*got str 'Invalid'"):
         getattr(model, call)("Invalid")
+
+
+def test_messages_say_how_to_mend_the_common_slips(model, xy):
+    """A single sample without its batch axis, 0/1 labels given to a sparse loss over one unit, and pandas
+    columns that are not numbers: each message says what to do."""
+    x, _ = xy
+    with pytest.raises(ValueError, match=re.escape("for one sample, give it a batch axis: x[None] (shape (1, 64))")):
+        model.predict(x[0], verbose=0)
+    one_unit = gpunn.Sequential([gpunn.Input((3,)), layers.Dense(1, activation="sigmoid")])
+    one_unit.compile("sgd", "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"1 output unit; got 1 .*use 'binary_crossentropy'$"):
+        one_unit.fit(np.ones((4, 3)), np.array([0, 1, 0, 1]), verbose=0)
+    pd = pytest.importorskip("pandas", reason="pandas is not installed (pip install pandas)")
+    two = gpunn.Sequential([gpunn.Input((2,)), layers.Dense(1)])
+    for column, hint in ((pd.Series([1, 2]).astype(object), "convert it (pd.to_numeric)"),
+                         (pd.Categorical(["a", "b"]), "(.cat.codes)")):
+        with pytest.raises(TypeError, match=r"^x: column 'd' has dtype .*" + re.escape(hint)):
+            two.predict(pd.DataFrame({"a": [1.0, 2.0], "d": column}), verbose=0)

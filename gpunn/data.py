@@ -273,6 +273,17 @@ def check_positive_int(argument: str, value, allow_none=False):
     return int(value)
 
 
+def check_steps(argument: str, value):
+    """A number of steps (``steps_per_epoch``, ``validation_steps``, ``steps``): a positive integer, or None for
+    a whole pass over the data. 0 is taken as None, with a warning, as Keras 3 takes it (``steps_per_epoch or
+    ...``): ``len(x) // batch_size`` computed for data smaller than one batch."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == 0:
+        warnings.warn(f"{argument}=0 is taken as not given (a whole pass over the data), as Keras 3 takes it",
+                      UserWarning, stacklevel=user_stacklevel())
+        return None
+    return check_positive_int(argument, value, allow_none=True)
+
+
 def whole_number(value):
     """``value`` as an int where it is a float holding a whole number (``np.ceil(n / batch)`` given as
     ``steps_per_epoch``, which tf.keras 2 took), else as it came (the checks that follow name what is wrong)."""

@@ -399,7 +399,7 @@ def test_progress_bar_of_unknown_length(capsys):
     ({"sample_weight": W}, ValueError, ["sample_weight: when x is a generator"]),
     ({"class_weight": {0: 1.0}}, ValueError, ["class_weight: is not supported when x is a generator"]),
     ({"validation_split": 0.2}, ValueError, ["validation_split: is only supported for arrays"]),
-    ({"steps_per_epoch": 0}, ValueError, ["steps_per_epoch: expected a positive integer"]),
+    ({"steps_per_epoch": -3}, ValueError, ["steps_per_epoch: expected a positive integer"]),
     ({"validation_data": _batches(), "validation_steps": -1}, ValueError, ["validation_steps"]),
 ])
 def test_fit_arguments_a_generator_refuses(kwargs, error, words):

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from .. import compute_turns, distributed
-from ..data import check_positive_int, keras_batch_size
+from ..data import check_positive_int, check_steps, keras_batch_size
 from . import custom_steps
 from .divergence import DivergenceWarning
 from .epoch_iterator import weights_shape
@@ -50,10 +50,6 @@ def _refuse_with_stream(data, **arguments) -> None:
             what = {"y": "the targets", "sample_weight": "the sample weights"}[name]
             raise ValueError(f"{name}: when x is a {kind}, {name} must not be passed; {what} are part of each "
                              f"batch the {kind} yields: (x, y) or (x, y, sample_weight)")
-
-
-def _check_steps(argument: str, value):
-    return check_positive_int(argument, value, allow_none=True)
 
 
 def checked_batch(model, stream: BatchStream, raw, index: int, targets: bool, class_weight=None):
@@ -127,7 +123,7 @@ class StreamedValidation:
     def __init__(self, model, data, validation_steps):
         _single_rank("validation_data")
         self.model = model
-        self.stream = BatchStream(data, "validation_data", _check_steps("validation_steps", validation_steps),
+        self.stream = BatchStream(data, "validation_data", check_steps("validation_steps", validation_steps),
                                   "validation_steps")
         self._warned = False
 
@@ -194,8 +190,8 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
     if not 0 <= initial_epoch:  # (past epochs: no epoch runs, as in Keras)
         raise ValueError(f"initial_epoch: expected a non-negative integer, got {initial_epoch!r}")
     validation_freq = check_validation_freq(validation_freq)
-    steps_per_epoch = _check_steps("steps_per_epoch", steps_per_epoch)
-    validation_steps = _check_steps("validation_steps", validation_steps)
+    steps_per_epoch = check_steps("steps_per_epoch", steps_per_epoch)
+    validation_steps = check_steps("validation_steps", validation_steps)
     if batch_size is not None:
         batch_size = check_positive_int("batch_size", batch_size)  # sizes array validation only, as in Keras
     _single_rank("x")
@@ -286,7 +282,7 @@ def evaluate_streamed(model, x, y=None, sample_weight=None, steps=None, cbs=None
     """``model.evaluate``'s results over a generator, iterator or PyDataset (``steps`` batches, or all)."""
     _refuse_with_stream(x, y=y, sample_weight=sample_weight)
     _single_rank("x")
-    stream = BatchStream(x, "x", _check_steps("steps", steps), "steps")
+    stream = BatchStream(x, "x", check_steps("steps", steps), "steps")
     stream.keras_reset(peek=first_since_compile)
     if cbs is not None:  # the progress bar's length, where the source tells it
         cbs.set_params({**cbs.params, "steps": stream.steps})
@@ -302,7 +298,7 @@ def predict_streamed(model, x, steps=None, cbs=None) -> np.ndarray:
     batches (targets ignored, as in Keras): the outputs of every batch, concatenated (each output's, for a model
     of several)."""
     _single_rank("x")
-    stream = BatchStream(x, "x", _check_steps("steps", steps), "steps")
+    stream = BatchStream(x, "x", check_steps("steps", steps), "steps")
     own_step = custom_steps.has_own_predict_step(model)  # it gets each element as yielded, as in Keras
     outputs = []
     try:

@@ -19,7 +19,7 @@ from .. import optimizers as optimizers_module
 from .. import run_limits
 from ..logs_order import in_keras_order
 from ..data import (as_feature_array, as_model_dtype, as_numeric_array, check_inputs, check_positive_int,
-                    keras_batch_size, whole_number,
+                    check_steps, keras_batch_size, whole_number,
                     check_same_length, check_sample_weight, check_targets, class_weight_to_sample_weight,
                     split_validation)
 from ..distributed.agreement import check_agreement
@@ -675,10 +675,10 @@ class Trainer(TfKeras2Loops):
                 raise ValueError(f"initial_epoch: expected a non-negative integer, got {initial_epoch!r}")
             verbose = _verbose_param(verbose)
             validation_freq = check_validation_freq(validation_freq)
-            steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch, allow_none=True)
+            steps_per_epoch = check_steps("steps_per_epoch", steps_per_epoch)
             x, y = self._prepare_with_targets(x, y)
             weights = self._sample_weights(y, sample_weight, class_weight)
-            validation_steps = check_positive_int("validation_steps", validation_steps, allow_none=True)
+            validation_steps = check_steps("validation_steps", validation_steps)
             val_stream = None
             if is_streamed(validation_data):  # a generator or PyDataset: read batch by batch at each validation
                 val_stream, validation_data, validation_split = StreamedValidation(self, validation_data,
@@ -838,7 +838,7 @@ class Trainer(TfKeras2Loops):
             first_since_compile = self._first_use_since_compile()
             verbose = _check_verbose(verbose)
             batch_size = check_positive_int("batch_size", batch_size, allow_none=True)  # (None: Keras's rule, below)
-            steps = check_positive_int("steps", run_limits.limited_steps(whole_number(steps)), allow_none=True)
+            steps = check_steps("steps", run_limits.limited_steps(whole_number(steps)))
             if is_streamed(x):
                 results = evaluate_streamed(self, x, y, sample_weight, steps, self._test_callbacks(callbacks, verbose),
                                             first_since_compile)
@@ -898,7 +898,7 @@ class Trainer(TfKeras2Loops):
         if not self._layers and not getattr(self, "_awaits_trace", False):
             raise ValueError("predict: the model has no layers")
         batch_size = check_positive_int("batch_size", batch_size, allow_none=True)  # (None: Keras's rule, below)
-        steps = check_positive_int("steps", run_limits.limited_steps(whole_number(steps)), allow_none=True)
+        steps = check_steps("steps", run_limits.limited_steps(whole_number(steps)))
         shown = 1 if verbose == "auto" else verbose  # Keras's progress bar, as its predict shows it
         self.stop_predicting = False
         if is_streamed(x):

@@ -565,3 +565,22 @@ def test_an_empty_py_dataset_is_refused_by_name_before_its_first_batch_is_read()
     with pytest.raises(ValueError, match="x: the PyDataset yielded no batch"):
         model.fit(data, epochs=1, verbose=0)
     assert data.read == []
+
+
+def test_a_two_input_model_told_how_to_yield_its_inputs_to_predict():
+    """Keras reads a yielded pair as (x, y), in predict too: the refusal says to yield ((a, b),)."""
+    a, b = gpunn.Input((3,)), gpunn.Input((2,))
+    model = gpunn.Model([a, b], gpunn.layers.Dense(1)(gpunn.layers.Concatenate()([a, b])))
+
+    def pairs():
+        for _ in range(2):
+            yield np.ones((4, 3), "float32"), np.ones((4, 2), "float32")
+
+    def wrapped():
+        for first, second in pairs():
+            yield ((first, second),)
+
+    with pytest.raises(ValueError, match=r"a batch of 2 arrays is read as \(x, y\): .* yield the inputs as one "
+                                         r"tuple, \(\(a, b\),\)"):
+        model.predict(pairs(), verbose=0)
+    assert model.predict(wrapped(), verbose=0).shape == (8, 1)

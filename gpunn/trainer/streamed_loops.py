@@ -58,7 +58,15 @@ def checked_batch(model, stream: BatchStream, raw, index: int, targets: bool, cl
     where = stream.describe(index)
     x, y, weight = unpack_batch(where, raw)
     if not targets:
-        return [model._prepare(x, None, f"{where}, its x")[0]]
+        try:
+            return [model._prepare(x, None, f"{where}, its x")[0]]
+        except ValueError as exc:
+            if len(getattr(model, "inputs", None) or ()) > 1 and isinstance(raw, tuple) and len(raw) in (2, 3):
+                # (Keras's rule: a batch of two or three is (x, y) or (x, y, sample_weight), in predict too)
+                raise ValueError(f"{exc}; a batch of {len(raw)} arrays is read as (x, y"
+                                 f"{', sample_weight' if len(raw) == 3 else ''}): for a model of several inputs, "
+                                 "yield the inputs as one tuple, ((a, b),), or a dict by input name") from None
+            raise
     if y is None and not (model._without_loss() or custom_steps.has_own(model, "compute_loss")):
         raise ValueError(f"{where}: expected a tuple (x, y) or (x, y, sample_weight) with targets, got a batch "
                          f"without y ({type(raw).__name__})")

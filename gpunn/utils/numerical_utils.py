@@ -11,8 +11,9 @@ __all__ = ["normalize"]
 def normalize(x, axis=-1, order=2):
     """A copy of ``x`` divided by its ``order``-norm along ``axis``, as ``keras.utils.normalize``.
 
-    Keras's NumPy branch, exactly: ``np.linalg.norm(x, order, axis)``, norms of 0 replaced by 1 (a zero row
-    stays zero instead of becoming NaN), and ``axis=None`` divides along the last axis. A NumPy array gives a
+    Keras's NumPy branch: ``np.linalg.norm(x, order, axis)``, norms of 0 replaced by 1 (a zero row stays zero
+    instead of becoming NaN), and ``axis=None`` divides along the last axis. ``axis=0`` divides along axis 0,
+    where Keras 3.15's ``axis = axis or -1`` divides along the last one (rows by the columns' norms). A NumPy array gives a
     NumPy array, a CuPy array a CuPy array (the same formula on the device); other array-likes (lists, pandas)
     are read as NumPy arrays.
 

@@ -14,6 +14,7 @@ from ..initializers import Initializer
 from ..layers.base import Layer
 from ..layers.input_layer import InputLayer
 from ..regularizers import Regularizer
+from ..user_stacklevel import user_stacklevel
 from . import keras_config, own_weights, subclassed_config
 from .keras_attribute_paths import is_subclassed
 from ..layers.shared_call import is_shared_call
@@ -120,7 +121,7 @@ def _clone_subclassed(model):
     awaits_data = getattr(model, "_awaits_trace", False)
     try:
         clone = type(model).from_config(model.get_config())
-    except TypeError as exc:
+    except (TypeError, NotImplementedError) as exc:
         if own_weights.body_of(model) is not None:
             raise
         if awaits_data:
@@ -128,7 +129,7 @@ def _clone_subclassed(model):
                              "and has no graph yet to clone (it learns its layers from call() on its first data); "
                              "call fit/predict on data or build(input_shape) before cloning it") from exc
         warnings.warn(f"clone_model: {type(model).__name__} cannot be made again from its get_config() ({exc}); "
-                      "the clone is the functional model of its graph", stacklevel=4)
+                      "the clone is the functional model of its graph", stacklevel=user_stacklevel())
         return None
     if not awaits_data:  # a model not yet run clones to one not yet run, as in Keras, built on its first data
         dtypes = [layer.input_dtype for layer in subclassed_config.input_layers(model)]

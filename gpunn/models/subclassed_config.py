@@ -27,7 +27,9 @@ def config(model) -> dict:
     made with (``Operation.get_config``), then its flag and dtype policy over them (``Layer.get_config``)."""
     found = {"name": model.name}
     named = auto_config.named_arguments(model)
-    if named is not None and overrides.user_definition(type(model), "get_config") is None:
+    if overrides.user_definition(type(model), "get_config") is None:
+        if named is None:  # (made with a model or layer as an argument: Keras's error, as for a layer)
+            raise auto_config.not_serializable(model)
         found = named
     found["trainable"] = model.trainable
     found["dtype"] = dtype_policies.serialize(dtype_policies.DTypePolicy(model.__dict__.get("_model_dtype")))

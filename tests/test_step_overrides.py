@@ -344,3 +344,69 @@ def test_unpack_and_pack_are_keras_s():
     assert pack_x_y_sample_weight([x, y]) == ([x, y],)
     assert pack_x_y_sample_weight(x, y) == (x, y)
     assert len(pack_x_y_sample_weight(x, y, w)) == 3
+
+
+METRICS_PROPERTY_SCRIPT = '''
+import json, sys
+import numpy as np
+
+def run(keras, folder):
+    class Tracked(keras.Model):  # keras.io's habit: super().metrics plus a tracker the model updates itself
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = keras.layers.Dense(1, kernel_initializer="ones")
+            self.tracker = keras.metrics.Mean(name="twice_the_loss")
+
+        def call(self, x):
+            return self.dense(x)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            loss = keras.ops.mean((y - y_pred) ** 2)
+            self.tracker.update_state(loss * 2)
+            return loss
+
+        @property
+        def metrics(self):
+            return super().metrics + [self.tracker]
+
+    model = Tracked()
+    model.compile("sgd", metrics=["mae"])
+    x, y = np.linspace(0, 1, 24, dtype="float32").reshape(8, 3), np.ones((8, 1), "float32")
+    history = model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0).history
+    evaluated = model.evaluate(x, y, verbose=0, return_dict=True)
+    return {"history": {k: np.round(v, 5).tolist() for k, v in history.items()},
+            "evaluate": {k: round(float(v), 5) for k, v in evaluated.items()}}
+'''
+
+
+def test_a_metrics_property_adding_a_tracker_to_super_s_runs_as_in_keras(tmp_path_factory):
+    """``super().metrics + [self.tracker]`` lists what gpunn logs and resets anyway: it runs, and the logs are
+    Keras's."""
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(METRICS_PROPERTY_SCRIPT, tmp_path_factory)
+    assert ours == theirs
+
+
+def test_a_metrics_property_of_other_metrics_is_still_refused(numpy_backend):
+    """A hand-made list (keras.io's VAE: its trackers alone, without the loss tracker) changes the logs in Keras:
+    refused, as are lists adding a metric gpunn does not track."""
+    class OwnTrackers(_Base):
+        def __init__(self):
+            super().__init__()
+            self.tracker = gpunn.metrics.Mean(name="total")
+
+        @property
+        def metrics(self):
+            return [self.tracker]
+
+    class Stranger(_Base):
+        @property
+        def metrics(self):
+            return super().metrics + [gpunn.metrics.Mean(name="never_updated")]
+
+    x, y = _data()
+    for cls in (OwnTrackers, Stranger):
+        model = _compiled(cls)
+        with pytest.raises(OverrideNotSupportedError, match=rf"{cls.__name__}\.metrics: fit in gpunn does not use"):
+            model.fit(x, y, epochs=1, verbose=0)

@@ -52,7 +52,26 @@ def refuse_overridden_hooks(model, where: str, hooks) -> None:
     """Refuse the first of ``hooks`` that ``model``'s class overrides, naming ``where`` (fit, evaluate...)."""
     for name in hooks:
         if overrides.user_definition(type(model), name) is not None:
+            if name == "metrics" and _lists_what_gpunn_tracks(model):
+                continue
             overrides.refuse(type(model), name, where, _INSTEAD[name])
+
+
+def _lists_what_gpunn_tracks(model) -> bool:
+    """Whether a ``metrics`` property of the user's is keras.io's ``super().metrics + [self.loss_tracker]``: the
+    metrics gpunn logs and resets anyway (the loss tracker, the compiled metrics, the metrics held as attributes),
+    each at least once and nothing else. Its list holds gpunn's own loss tracker, which only ``super().metrics``
+    gives, so the compiled metrics, resolved at the first step, come with it then too."""
+    try:
+        listed = list(model.metrics)
+    except Exception:  # (a property reading what is not there yet: refused as any other override)
+        return False
+    gpunn_definition = next(vars(klass)["metrics"] for klass in type(model).__mro__
+                            if "metrics" in vars(klass) and overrides.is_gpunn_class(klass))
+    tracked = gpunn_definition.fget(model)
+    loss_tracker = getattr(model, "_loss_tracker", None)
+    return loss_tracker is not None and any(metric is loss_tracker for metric in listed) and \
+        {id(metric) for metric in listed} == {id(metric) for metric in tracked}
 
 
 def has_own(model, name: str) -> bool:

@@ -488,3 +488,46 @@ def test_build_of_no_shape_is_refused_by_name():
     with pytest.raises(ValueError, match=r"build: gpunn builds layer 'scale\w*' \(Scale\) for the shape .* got None"):
         Scale().build(None)
     assert Scale()(np.ones((2, 3), "float32")).shape == (2, 3)
+
+
+def test_a_call_that_cuts_the_gradient_warns_once_naming_what_gets_none():
+    """A value taken off the gradient in call() (.numpy(), ops.convert_to_numpy): Keras 3 on jax cannot trace it,
+    tf.keras 2 warned "Gradients do not exist"; gpunn trains on and says which weights, or the layers before, get
+    no gradient through the layer."""
+    import warnings
+
+    from gpunn import ops
+
+    class Detached(gpunn.layers.Layer):
+        def build(self, shape):
+            self.w = self.add_weight(shape=(shape[-1], 2), initializer="ones", name="w")
+
+        def call(self, x):
+            return ops.convert_to_tensor(ops.matmul(x, self.w).numpy())
+
+    x, y = np.ones((8, 4), "float32"), np.ones((8, 2), "float32")
+    model = gpunn.Sequential([gpunn.Input((4,)), Detached(name="detached"), gpunn.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    lost = [str(w.message) for w in caught if "carries no gradient" in str(w.message)]
+    assert len(lost) == 1 and "layer 'detached' (Detached)" in lost[0] and "its weights ['w']" in lost[0]
+
+    through = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(3),
+                                gpunn.layers.Lambda(lambda t: ops.convert_to_tensor(ops.convert_to_numpy(t)),
+                                                    name="cut"), gpunn.layers.Dense(1)])
+    through.compile("sgd", "mse")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        through.fit(x, y[:, :1], epochs=1, verbose=0)
+    lost = [str(w.message) for w in caught if "carries no gradient" in str(w.message)]
+    assert len(lost) == 1 and "layer 'cut'" in lost[0] and "the layers before it get none through it" in lost[0]
+
+    whole = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(3),
+                              gpunn.layers.Lambda(lambda t: ops.tanh(t) * 2.0), gpunn.layers.Dense(1)])
+    whole.compile("sgd", "mse")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        whole.fit(x, y[:, :1], epochs=1, verbose=0)
+    assert not [w for w in caught if "carries no gradient" in str(w.message)]

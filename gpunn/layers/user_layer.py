@@ -19,11 +19,13 @@ import contextlib
 import functools
 import inspect
 import threading
+import warnings
 
 import numpy as np
 
 from .. import overrides, step_calls
 from ..autodiff import Tensor, gradients
+from ..user_stacklevel import user_stacklevel
 from . import (repeated_sublayer_calls, several_outputs, step_state_updates, sublayers, training_override, user_masks,
                variable_paths)
 from .given_mask import given_mask, takes_mask
@@ -512,6 +514,8 @@ def _backward(layer, dy, dxs, record) -> None:
             target[...] = 0  # the output does not depend on this weight
         else:
             target[...] = grad
+    _warn_of_lost_gradients(layer, [name for name, grad in zip(names, found[len(inputs):]) if grad is None],
+                            any(dx is not None and grad is None for dx, grad in zip(dxs, found)))
     # a built-in sublayer's weight read by call() itself (``self.dense.bias * h``): that use's gradient added to
     # what the sublayer's own backprop wrote for its calls
     for (owner, name, _), grad in zip(read_below, found[len(inputs) + len(names):]):
@@ -520,6 +524,23 @@ def _backward(layer, dy, dxs, record) -> None:
     for dx, grad in zip(dxs, found):
         if dx is not None:
             dx[...] = 0 if grad is None else grad
+
+
+def _warn_of_lost_gradients(layer, weights: list, input_cut: bool) -> None:
+    """Say once per layer that its call() hands no gradient to trainable ``weights`` of its own, or back to its
+    input where the layers before it train (``input_cut``): as tf.keras 2 warned "Gradients do not exist for
+    variables", where Keras 3 on jax cannot trace such a call at all. The usual cause is a value taken off the
+    gradient (``.numpy()``, ``ops.convert_to_numpy``, a NumPy function) in the middle of call()."""
+    if not (weights or input_cut) or layer.__dict__.get("_warned_lost_gradients"):
+        return
+    layer.__dict__["_warned_lost_gradients"] = True
+    lost = ([f"its weights {weights}, which then do not train"] if weights else []) + (
+        ["its input, so the layers before it get none through it"] if input_cut else [])
+    warnings.warn(f"layer {layer.name!r} ({type(layer).__name__}): its call()'s output carries no gradient to "
+                  f"{' nor to '.join(lost)}; a value taken off the gradient in call() (.numpy(), "
+                  "ops.convert_to_numpy, a NumPy function) or an operation without one (argmax, round, a "
+                  "comparison) cuts it (use keras.ops, and ops.stop_gradient where that is meant)", UserWarning,
+                  stacklevel=user_stacklevel())
 
 
 def _home(layer):

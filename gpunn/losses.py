@@ -16,6 +16,7 @@ so the numbers are those of the plain array expressions.
 from __future__ import annotations
 
 import functools
+import inspect
 
 import numpy as np
 
@@ -67,6 +68,8 @@ class Loss:
         self.reduction = "sum_over_batch_size" if reduction == "auto" else reduction
         if dtype is not None and np.dtype(dtype).kind != "f":
             raise ValueError(f"dtype: expected a floating dtype or None, got {dtype!r}")
+        if from_logits and not _takes_from_logits(type(self)):  # (Keras's Loss takes none: MSE's would be ignored)
+            raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument 'from_logits'")
         self.from_logits = bool(from_logits)
         self.name = name or _snake_name(type(self))
         self._dtype = None if dtype is None else np.dtype(dtype).name
@@ -1356,6 +1359,13 @@ def keras_values(values, y_pred, dtype=None):
     return host_result(np.asarray(values, dtype=dtype))
 
 
+def _takes_from_logits(cls) -> bool:
+    """Whether a loss class below Loss names ``from_logits`` in an ``__init__`` of its own (the cross-entropies,
+    and a user's subclass of one)."""
+    return any("from_logits" in inspect.signature(vars(klass)["__init__"]).parameters
+               for klass in cls.__mro__ if klass is not Loss and "__init__" in vars(klass))
+
+
 def _dtype_of(value) -> np.dtype | None:
     """The NumPy dtype of an array, a CuPy array or a framework's tensor (TensorFlow's ``tf.float32`` is no NumPy
     dtype: read from its array), None for lists and numbers."""
@@ -1368,23 +1378,14 @@ def _dtype_of(value) -> np.dtype | None:
         return np.asarray(value).dtype
 
 
-def _function(cls, name):
-    def fn(y_true, y_pred, from_logits=False):
-        """Per-sample losses, as the function of the same name in ``keras.losses``."""
-        kwargs = {"from_logits": from_logits} if from_logits else {}
-        return keras_values(cls(**kwargs).per_sample(y_true, y_pred), y_pred)
-
-    fn.__name__ = fn.__qualname__ = name  # (pickle finds it by name in this module, as Keras's functions)
-    return fn
-
-
 def _plain_function(cls, name):
-    """The function of a loss that takes neither from_logits nor an argument of its own."""
+    """The function of a loss that takes neither from_logits nor an argument of its own (two arguments, as
+    Keras's: a third, a sample weight given by position, is refused rather than ignored)."""
     def fn(y_true, y_pred):
         """Per-sample losses, as the function of the same name in ``keras.losses``."""
         return keras_values(cls().per_sample(y_true, y_pred), y_pred)
 
-    fn.__name__ = fn.__qualname__ = name
+    fn.__name__ = fn.__qualname__ = name  # (pickle finds it by name in this module, as Keras's functions)
     return fn
 
 
@@ -1399,8 +1400,8 @@ def cosine_similarity(y_true, y_pred, axis=-1):
 
 
 # (the upper-case names are tf.keras 2's, which Keras 3 keeps in its tf.keras namespace)
-mean_squared_error = mse = MSE = _function(MeanSquaredError, "mean_squared_error")
-mean_absolute_error = mae = MAE = _function(MeanAbsoluteError, "mean_absolute_error")
+mean_squared_error = mse = MSE = _plain_function(MeanSquaredError, "mean_squared_error")
+mean_absolute_error = mae = MAE = _plain_function(MeanAbsoluteError, "mean_absolute_error")
 mean_absolute_percentage_error = mape = MAPE = _plain_function(MeanAbsolutePercentageError,
                                                                "mean_absolute_percentage_error")
 

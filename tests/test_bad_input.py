@@ -520,3 +520,17 @@ def test_messages_say_how_to_mend_the_common_slips(model, xy):
                          (pd.Categorical(["a", "b"]), "(.cat.codes)")):
         with pytest.raises(TypeError, match=r"^x: column 'd' has dtype .*" + re.escape(hint)):
             two.predict(pd.DataFrame({"a": [1.0, 2.0], "d": column}), verbose=0)
+
+
+def test_mean_squared_and_absolute_error_take_two_arguments_as_keras_s():
+    """A third argument by position (a sample weight, as the migration guide's compute_loss passes one) was taken
+    as from_logits and ignored; Keras's functions take two, and its classes no from_logits."""
+    y, p = np.ones((4, 2)), np.zeros((4, 2))
+    for function in (losses.mean_squared_error, losses.mean_absolute_error, metrics.mean_squared_error):
+        with pytest.raises(TypeError, match="takes 2 positional arguments but 3 were given"):
+            function(y, p, np.ones(4))
+    for cls in (losses.MeanSquaredError, losses.MeanAbsoluteError):
+        with pytest.raises(TypeError, match=rf"{cls.__name__}.__init__\(\) got an unexpected keyword argument "
+                                            "'from_logits'"):
+            cls(from_logits=True)
+    assert losses.BinaryCrossentropy(from_logits=True).from_logits  # (the cross-entropies take it)

@@ -212,3 +212,28 @@ def test_accumulation_on_the_gpu_matches_numpy_and_its_graphs_replay_it():
         for ours, reference in zip(graph.get_weights(), runs[key][0].get_weights()):
             np.testing.assert_allclose(ours, reference, rtol=tolerance, atol=tolerance / 5, err_msg=str(key))
         assert runs[key][0].optimizer.iterations == graph.optimizer.iterations == 3
+
+
+@pytest.mark.parametrize("steps_while_frozen, expected", [(1, (0.872, 0.64)), (0, (0.8, 0.8))])
+def test_a_frozen_weight_s_accumulator_is_zeroed_by_the_update_steps_it_misses(steps_while_frozen, expected):
+    """Keras zeroes every weight's accumulator at each update step, frozen ones included (base_optimizer.py
+    ``_backend_apply_gradients``; Keras's torch backend gives these numbers, its jax backend refuses the freeze).
+    y = w1 * w2 on x = 1, loss y^2, SGD(0.1), two steps per update: w1 accumulates 2 at step 1, is frozen through
+    the update of step 2 (w2 -> 0.8), then updates with the mean of steps 3 and 4, 1.28 each: 1 - 0.128. Frozen
+    through no update, it keeps its 2 and updates at step 2 with (2 + 2) / 2."""
+    x, y = np.ones((1, 1), "float32"), np.zeros((1, 1), "float32")
+    first = gpunn.layers.Dense(1, use_bias=False, kernel_initializer="ones")
+    second = gpunn.layers.Dense(1, use_bias=False, kernel_initializer="ones")
+    inputs = gpunn.Input((1,))
+    model = gpunn.Model(inputs, second(first(inputs)))
+    optimizer = gpunn.optimizers.SGD(0.1, gradient_accumulation_steps=2)
+    model.compile(optimizer, "mse")
+    model.fit(x, y, verbose=0)
+    first.trainable = False
+    model.compile(optimizer, "mse")
+    model.fit(x, y, epochs=steps_while_frozen, verbose=0)
+    first.trainable = True
+    model.compile(optimizer, "mse")
+    model.fit(x, y, epochs=2, verbose=0)
+    np.testing.assert_allclose([float(np.ravel(first.kernel)[0]), float(np.ravel(second.kernel)[0])], expected,
+                               rtol=1e-6)

@@ -621,7 +621,7 @@ def test_moments_held_for_frozen_weights_follow_the_weight_itself_not_its_name()
     old, new, frozen = (layers.Dense(2, name="head"), layers.Dense(2, name="head"), layers.Dense(2, name="body"))
     kernel = SimpleNamespace(name="kernel")
     kept = {(old, "kernel"): {"momentum": np.ones(4)}, (frozen, "kernel"): {"momentum": np.full(4, 2.0)}}
-    held = not_trained(kept, [(new, kernel)], [new, frozen])
+    held = not_trained(kept, [(new, kernel)], [new, frozen], 0)
     assert list(held) == [(frozen, "kernel")]  # the removed layer's dropped, the frozen one's held
     assert (new, "kernel") not in held and (old, "kernel") not in held
 

@@ -10,6 +10,8 @@ dropped. The moments held for frozen weights live with the optimizer object: fil
 trained when they were written, and state set from a file replaces them (``forget_frozen``)."""
 from __future__ import annotations
 
+from . import accumulation
+
 
 def _keys(weights) -> list:
     return [(layer, spec.name) for layer, spec in weights]
@@ -47,7 +49,10 @@ def restore(optimizer, weights, kept: dict) -> None:
         return
     for name, buffer in optimizer.slots.items():
         for key, place in zip(_keys(weights), _places(optimizer, weights, name, buffer)):
-            values = kept.get(key, {}).get(name)
+            held = kept.get(key, {})
+            values = held.get(name)
+            if _zeroed_since(optimizer, held, name):
+                continue  # (the new buffer starts at zero)
             if place is not None and values is not None and values.size == place[1] - place[0]:
                 buffer[place[0]:place[1]] = optimizer.ops.asarray(values, dtype=buffer.dtype)
 
@@ -59,11 +64,25 @@ def unknown(weights, before, parked: dict) -> list:
     return [(layer, spec) for (layer, spec), key in zip(weights, _keys(weights)) if key not in known]
 
 
-def not_trained(kept: dict, weights, layers) -> dict:
+_PARKED_AT = "steps done when frozen"  # (no slot's name)
+
+
+def not_trained(kept: dict, weights, layers, steps_done: int) -> dict:
     """The part of ``kept`` for weights of ``layers`` (the model's) that the optimizer does not train now
-    (frozen): held until they are again."""
+    (frozen): held until they are again, with the count of steps done when each was frozen."""
     trained, present = set(_keys(weights)), {id(layer) for layer in layers}
-    return {key: values for key, values in kept.items() if key not in trained and id(key[0]) in present}
+    return {key: {_PARKED_AT: steps_done, **values} for key, values in kept.items()
+            if key not in trained and id(key[0]) in present}
+
+
+def _zeroed_since(optimizer, values: dict, name: str) -> bool:
+    """Whether Keras would have zeroed the slot ``name`` of a weight held since it was frozen: the gradient
+    accumulator, when an update step came in between (Keras zeroes every weight's accumulator at each update step,
+    keras/src/optimizers/base_optimizer.py ``_backend_apply_gradients``, frozen ones included)."""
+    every = optimizer.gradient_accumulation_steps
+    if name != accumulation.SLOT or not every or _PARKED_AT not in values:
+        return False
+    return optimizer._iterations // every > values[_PARKED_AT] // every
 
 
 def forget_frozen(optimizer) -> None:

@@ -388,7 +388,8 @@ class Trainer(TfKeras2Loops):
             self.optimizer.build(self.ops, self.params, self._segments)
             carried_slots.restore(self.optimizer, weights, kept)
             self.optimizer._built_for = (weakref.ref(self), weights,
-                                         carried_slots.not_trained(kept, weights, self._store.layers))
+                                         carried_slots.not_trained(kept, weights, self._store.layers,
+                                                                   self.optimizer._iterations))
             self._optimizer_built = True
 
     # ---- the steps --------------------------------------------------------------------------------

@@ -46,7 +46,8 @@ def refuse_masked(argument: str, data) -> None:
         raise ValueError(
             f"{argument}: a masked array with {np.ma.count_masked(data)} masked value(s), the first at index "
             f"{first}; the model would read the values under the mask. Fill them ({argument}.filled(value)) or "
-            "drop the samples holding them" + (f" (np.ma.compress_rows({argument}))" if data.ndim == 2 else "")
+            "drop the samples holding them from every array alike (keep = ~np.ma.getmaskarray("
+            f"{argument}){'.any(axis=1)' if data.ndim == 2 else ''}; then x[keep], y[keep])"
         )
 
 

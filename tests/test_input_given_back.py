@@ -25,6 +25,7 @@ def run(keras, folder):
     model.save(os.path.join(folder, "m.keras"))
     loaded = keras.models.load_model(os.path.join(folder, "m.keras"))
     remade = keras.Model.from_config(model.get_config())
+    clones = [keras.models.clone_model(made) for made in (model, loaded)]
     extractor_base = keras.Model(inp, keras.layers.Dense(1, name="top")(dense))
     extractor = keras.Model(extractor_base.inputs, [layer.output for layer in extractor_base.layers])
     return {
@@ -36,6 +37,8 @@ def run(keras, folder):
         "loaded": [loaded.output_names, [layer.name for layer in loaded.layers]],
         "loaded_predictions": [np.round(p, 5).tolist() for p in loaded.predict(x, verbose=0)],
         "remade": [remade.output_names, [layer.name for layer in remade.layers]],
+        "clones": [[clone.output_names, [layer.name for layer in clone.layers], len(clone.operations)]
+                   for clone in clones],
         "extractor": [extractor.output_names, [layer.name for layer in extractor.layers],
                       [list(p.shape) for p in extractor.predict(x, verbose=0)]],
         "evaluate": {k: round(v, 5) for k, v in loaded.evaluate(x, [x, y], verbose=0, return_dict=True).items()},

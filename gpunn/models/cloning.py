@@ -176,7 +176,11 @@ def _clone_checked(model, clone_function, recursive, sample_shape=None, given_in
 
     def clone(layer):
         if id(layer) not in cache:
-            if recursive and isinstance(layer, Sequential):
+            if hasattr(layer, "_gives_back"):  # an input given back as an output: gpunn's, not the user's layer
+                from ..layers.identity import Identity
+
+                cache[id(layer)] = Identity()
+            elif recursive and isinstance(layer, Sequential):
                 cache[id(layer)] = clone_model(layer, clone_function=clone_function, recursive=True)
             else:
                 cache[id(layer)] = clone_function(layer)
@@ -225,6 +229,10 @@ def _clone_checked(model, clone_function, recursive, sample_shape=None, given_in
         cloned = Functional.from_layers(inputs, new_layers, name=model.name, sources=model._sources,
                                         modes=model._modes_in_fit(warn=False), outputs=model._output_indices,
                                         output_keys=model._output_keys, nodes=model._nodes, make=make)
+        for call in model._calls:  # (the clone's Identity gives back the clone's input at the same place)
+            given_back = getattr(call, "_gives_back", None)
+            if given_back is not None:
+                cache[id(call)]._gives_back = cloned.inputs[[id(i) for i in model.inputs].index(id(given_back))]
     else:
         cloned = Sequential(name=model.name, trainable=model.trainable)
         if new_input is None and "_implied_input_layer_name" in model.__dict__:

@@ -49,12 +49,14 @@ from .sequential import Sequential
 from ..unknown_arguments import refuse_unknown
 
 
-def _refuse_nested(argument: str, values: list) -> None:
+def _refuse_nested(argument: str, values: list, keys=None) -> None:
     """A list, tuple or dict inside the model's inputs or outputs (``[o1, [o2, o3]]``): Keras flattens such a
-    structure and gives data and predictions back in it; gpunn's models take one level."""
+    structure and gives data and predictions back in it; gpunn's models take one level. ``keys``: a dict's keys,
+    in the order of ``values``."""
     for k, value in enumerate(values):
         if isinstance(value, (list, tuple, dict)):
-            raise ValueError(f"{argument}: nested structures are not supported (item {k} is a "
+            item = k if keys is None else repr(keys[k])
+            raise ValueError(f"{argument}: nested structures are not supported (item {item} is a "
                              f"{type(value).__name__}); give one flat list, or a dict of tensors by name "
                              f"(e.g. [a, b, c] for [a, [b, c]])")
 
@@ -71,7 +73,7 @@ def _output_list(outputs) -> tuple[list, list | None]:
         values, keys = [outputs], None
     if not values:
         raise ValueError("outputs: expected at least one output")
-    _refuse_nested("outputs", values)
+    _refuse_nested("outputs", values, keys)
     for k, value in enumerate(values):
         if isinstance(value, InputLayer):  # an input given back as it came: through an Identity layer, a graph's
             # outputs being layers' (Keras's model lists no layer for it)
@@ -133,7 +135,7 @@ def _input_list(inputs) -> tuple[list, list, object]:
         names = [getattr(layer, "name", None) for layer in layers]
     else:
         layers, names = [inputs], [getattr(inputs, "name", None)]
-    _refuse_nested("inputs", layers)
+    _refuse_nested("inputs", layers, names if isinstance(inputs, dict) else None)
     for k, layer in enumerate(layers):
         if not isinstance(layer, InputLayer):
             raise ValueError(f"inputs: expected what keras.Input(shape=...) returns, got {layer!r}"

@@ -45,7 +45,12 @@ def as_numeric_array(argument: str, data) -> np.ndarray:
     try:
         array = np.asarray(data)
     except (ValueError, TypeError) as exc:
-        raise TypeError(f"{argument}: expected numeric array-like data, got {type(data).__name__} ({exc})") from None
+        hint = ""
+        if type(data).__module__.split(".")[0] == "jax" and "Tracer" in type(data).__name__:
+            hint = ("; gpunn's models are not differentiated by jax.grad or jax.jit (nor tf.GradientTape or torch's "
+                    "backward): train them with model.fit or train_on_batch")
+        raise TypeError(f"{argument}: expected numeric array-like data, got {type(data).__name__} ({exc}){hint}") \
+            from None
     if array.dtype.name in _REDUCED_FLOATS:  # ml_dtypes' (JAX's): float32 holds every value exactly
         array = array.astype(np.float32)
     if array.dtype.kind not in "biuf":

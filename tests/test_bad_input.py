@@ -534,3 +534,24 @@ def test_mean_squared_and_absolute_error_take_two_arguments_as_keras_s():
                                             "'from_logits'"):
             cls(from_logits=True)
     assert losses.BinaryCrossentropy(from_logits=True).from_logits  # (the cross-entropies take it)
+
+
+def test_a_layer_given_a_nested_structure_is_told_to_flatten_it():
+    class Pair(gpunn.layers.Layer):
+        def call(self, inputs):
+            return inputs["foo"] + inputs["bar"]["baz"]
+
+    a = np.ones((2, 1), "float32")
+    with pytest.raises(ValueError, match=r"^inputs: layer 'pair' is given a nested structure \(item 'bar' is a "
+                                         r"dict\)"):
+        Pair(name="pair")({"foo": a, "bar": {"baz": a}})
+    with pytest.raises(ValueError, match=r"nested structure \(item 'bar' is a dict\)"):
+        Pair(name="pair_graph")({"foo": gpunn.Input((1,)), "bar": {"baz": gpunn.Input((1,))}})
+    assert layers.Dense(2)([[1.0, 2.0], [3.0, 4.0]]).shape == (2, 2)  # (lists of numbers: one array's data)
+
+
+def test_differentiating_a_model_with_jax_says_to_train_it_with_fit():
+    jax = pytest.importorskip("jax", reason="jax is not installed")
+    model = gpunn.Sequential([gpunn.Input((3,)), layers.Dense(1)])
+    with pytest.raises(TypeError, match="not differentiated by jax.grad or jax.jit .* train them with model.fit"):
+        jax.grad(lambda x: jax.numpy.sum(model(x)))(jax.numpy.ones((2, 3)))

@@ -473,7 +473,8 @@ def test_an_error_inside_call_names_the_layer_whose_call_it_was():
     with pytest.raises(ValueError, match="matmul") as caught:
         gpunn.Sequential([gpunn.Input((5,)), MyAntirectifierBug(name="antirectifier")])
     assert caught.value.__notes__ == [
-        "Exception encountered when calling MyAntirectifierBug.call() (layer 'antirectifier')"]
+        "Exception encountered when calling MyAntirectifierBug.call() (layer 'antirectifier'), on an input of shape "
+        "(None, 5)"]
 
 
 def test_build_of_no_shape_is_refused_by_name():

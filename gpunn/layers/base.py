@@ -755,6 +755,7 @@ class Layer(KerasVariableLists):
         if isinstance(inputs, Tensor):  # inside a call() of the user's: a sublayer (sublayers.py)
             return user_layer.call_sublayer(self, inputs, training, mask)
         takes_several = user_layer.is_user_layer_class(type(self)) or getattr(type(self), "takes_several_inputs", False)
+        _refuse_nested_inputs(self, inputs)
         if isinstance(inputs, dict) and inputs and takes_several and all(
                 symbolic.is_symbolic(value) for value in inputs.values()):
             # A layer of the user's called on a dict (Keras's structured-data tutorials: ``Classifier()(inputs)``):
@@ -839,3 +840,23 @@ def _positional_weight_arguments(args: tuple, shape, initializer, dtype) -> tupl
             raise ValueError(f"`{label}` was passed both positionally and as a keyword argument.")
         given[k] = value
     return tuple(given)
+
+
+def _refuse_nested_inputs(layer, inputs) -> None:
+    """A dict or list of inputs holding another (``layer({"foo": a, "bar": {"baz": b}})``): Keras hands the
+    structure to call() as it is; gpunn's layers take one level of several inputs, and says so by name rather than
+    failing on the inner structure as an array."""
+    if not isinstance(inputs, (dict, list, tuple)):
+        return
+    def holds_arrays(value) -> bool:  # (a list of lists of numbers is one array's data, layer([[1.0, 2.0]]))
+        if isinstance(value, dict):
+            return True
+        return isinstance(value, (list, tuple)) and any(
+            hasattr(item, "shape") or holds_arrays(item) for item in value)
+
+    items = inputs.items() if isinstance(inputs, dict) else enumerate(inputs)
+    for key, value in items:
+        if isinstance(value, (dict, list, tuple)) and holds_arrays(value):
+            raise ValueError(f"inputs: layer {layer.name!r} is given a nested structure (item {key!r} is a "
+                             f"{type(value).__name__}); gpunn's layers take one array, or one flat list or dict "
+                             "of them: flatten it ({'foo': a, 'baz': b})")

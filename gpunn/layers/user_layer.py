@@ -245,15 +245,18 @@ def _run_build(layer, user_build, sample) -> None:
         user_build(shapes)
 
 
-def _described(arguments: list) -> str:
-    """What a call() was given, as Keras's "Arguments received by MyLayer.call()" says it: shapes, not values."""
+def _described(arguments: list, symbolic_batch: bool) -> str:
+    """What a call() was given, as Keras's "Arguments received by MyLayer.call()" says it: shapes, not values;
+    ``symbolic_batch``: the call learns the layer's shapes on a stand-in batch, whose size is shown as None."""
     def shapes(value):
         if isinstance(value, (list, tuple)):
             return [shapes(item) for item in value]
         if isinstance(value, dict):
             return {key: shapes(item) for key, item in value.items()}
         shape = getattr(value, "shape", None)
-        return tuple(shape) if shape is not None else value
+        if shape is None:
+            return value
+        return (None,) + tuple(shape)[1:] if symbolic_batch and len(shape) else tuple(shape)
 
     found = shapes(arguments)
     return f"an input of shape {found[0]}" if len(found) == 1 and isinstance(found[0], tuple) else \
@@ -276,7 +279,7 @@ def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False, in_s
             # an operation, which would not say whose call() it was (a note, printed with the traceback; 3.11+)
             if hasattr(exc, "add_note"):
                 exc.add_note(f"Exception encountered when calling {type(layer).__name__}.call() "
-                             f"(layer {layer.name!r}), on {_described(arguments)}")
+                             f"(layer {layer.name!r}), on {_described(arguments, shapes_only)}")
             raise
     finally:
         _THREAD.frames.pop()

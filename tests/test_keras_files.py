@@ -911,3 +911,14 @@ def test_keras_loads_a_metric_wrapper_of_a_function_gpunn_saved(tmp_path):
     theirs = read_in_keras(READ_WRAPPED_METRIC, tmp_path)
     ours = model.evaluate(x, y, verbose=0, return_dict=True)
     assert set(theirs) == set(ours) and theirs["mmw"] == pytest.approx(ours["mmw"], rel=1e-6)
+
+
+def test_a_keras_format_name_chooses_over_save_format_as_in_keras_3(tmp_path):
+    """Keras 3 warns that save_format is deprecated and follows a .keras / .h5 name: 'm.keras' with
+    save_format='h5' is still a .keras archive (HDF5 under that name would load nowhere)."""
+    model = trained()
+    with pytest.warns(UserWarning, match="The `save_format` argument is deprecated in Keras 3"):
+        model.save(tmp_path / "m.keras", save_format="h5")
+    with pytest.warns(UserWarning, match="Received: save_format=tf"):
+        model.save(tmp_path / "m.h5", save_format="tf")
+    assert zipfile.is_zipfile(tmp_path / "m.keras") and h5py.is_hdf5(tmp_path / "m.h5")

@@ -9,6 +9,9 @@ format, e.g. gpunn's safetensors files named 'model.h5', still load).
 """
 from __future__ import annotations
 
+import warnings
+
+from ..user_stacklevel import user_stacklevel
 from .hdf5_io import is_hdf5
 
 SAFETENSORS, KERAS, H5, KERAS_WEIGHTS = "safetensors", "keras", "h5", "keras_weights"
@@ -27,16 +30,21 @@ def _check_save_format(save_format, choices) -> str | None:
 
 
 def model_file_kind(filepath: str, save_format=None) -> str:
-    """The format ``model.save(filepath, save_format=...)`` writes."""
+    """The format ``model.save(filepath, save_format=...)`` writes: a name ending in .keras, .h5 or .hdf5 chooses
+    among Keras's formats, as in Keras 3, which warns that ``save_format`` is deprecated and follows the name (a
+    .keras name holding HDF5 would load nowhere); ``save_format="safetensors"`` (gpunn's own) writes that whatever
+    the name; another name takes ``save_format`` (gpunn's safetensors without one)."""
+    name = filepath.lower()
+    by_name = KERAS if name.endswith(".keras") else H5 if name.endswith((".h5", ".hdf5")) else None
+    if by_name is not None and save_format and str(save_format).lower() != SAFETENSORS:
+        warnings.warn("The `save_format` argument is deprecated in Keras 3. We recommend removing this argument as "
+                      f"it can be inferred from the file path. Received: save_format={save_format}", UserWarning,
+                      stacklevel=user_stacklevel())  # Keras's warning
+        return by_name
     chosen = _check_save_format(save_format, ("safetensors", "keras", "h5", "hdf5"))
     if chosen is not None:
         return chosen
-    name = filepath.lower()
-    if name.endswith(".keras"):
-        return KERAS
-    if name.endswith((".h5", ".hdf5")):
-        return H5
-    return SAFETENSORS
+    return by_name or SAFETENSORS
 
 
 def weights_file_kind(filepath: str, save_format=None) -> str:

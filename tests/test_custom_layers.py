@@ -532,3 +532,20 @@ def test_a_call_that_cuts_the_gradient_warns_once_naming_what_gets_none():
         warnings.simplefilter("always")
         whole.fit(x, y[:, :1], epochs=1, verbose=0)
     assert not [w for w in caught if "carries no gradient" in str(w.message)]
+
+
+def test_layer_metrics_lists_its_own_then_its_layers_as_keras():
+    class Inner(gpunn.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.mean = gpunn.metrics.Mean(name="m")
+            self.dense = gpunn.layers.Dense(2)
+
+    class Outer(gpunn.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = Inner()
+            self.sums = [gpunn.metrics.Sum(name="s")]
+
+    assert gpunn.layers.Dense(2).metrics == []
+    assert [metric.name for metric in Outer().metrics] == ["s", "m"]  # (keras 3.15 gives the same)

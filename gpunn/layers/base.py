@@ -28,6 +28,7 @@ from .gradient_views import trained_names
 from .variable import Variable
 from .variable_lists import KerasVariableLists
 from ..unknown_arguments import refuse_unknown
+from ..tree import found_in
 
 Backprop = Callable[..., Any]
 def unique_name(prefix: str) -> str:
@@ -650,6 +651,23 @@ class Layer(KerasVariableLists):
             found = sublayers.variable_of(self, name) if "/" in name else None
             found = self._variables[name] = Variable(self, name) if found is None else found
         return found
+
+    @property
+    def metrics(self) -> list:
+        """Keras's ``Layer.metrics``: the Metric objects the layer holds as attributes (in lists, tuples and dicts
+        too), then those of the layers it holds, each once (a built-in layer holds none)."""
+        from ..metrics.base import Metric
+
+        def held(layer, seen) -> list:  # (its own first, then its layers', as Keras lists them)
+            values = found_in(list(vars(layer).values()), lambda v: isinstance(v, (Metric, Layer)))
+            found = [value for value in values if isinstance(value, Metric)]
+            for value in values:
+                if isinstance(value, Layer) and id(value) not in seen:
+                    seen.add(id(value))
+                    found += held(value, seen)
+            return found
+
+        return list({id(metric): metric for metric in held(self, {id(self)})}.values())
 
     @property
     def weights(self) -> list:

@@ -656,3 +656,20 @@ def test_fit_gives_callbacks_its_verbose_as_keras_does(capsys):
     assert model.fit(x, y, epochs=1, verbose=0).params["verbose"] == 0
     batches = (batch for batch in [(x, y)] * 2)  # a generator: the streamed loop
     assert model.fit(batches, epochs=1, steps_per_epoch=2, shuffle=False).params["verbose"] == "auto"
+
+
+def test_a_monitor_of_a_numbered_metric_names_it_and_the_fix():
+    """A k-fold loop making AUC() anew: the second model's metric is auc_1, so monitor='val_auc' has no
+    direction; the error lists the metrics and says why the name changed."""
+    x, y = np.ones((8, 3), "float32"), np.array([0, 1] * 4)
+    gpunn.backend.clear_session()
+    for fold in range(2):
+        model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(1, activation="sigmoid")])
+        model.compile("sgd", "binary_crossentropy", metrics=[gpunn.metrics.AUC()])
+        stopping = gpunn.callbacks.EarlyStopping(monitor="val_auc")
+        if fold == 0:
+            model.fit(x, y, validation_split=0.25, verbose=0, callbacks=[stopping])
+            continue
+        with pytest.raises(ValueError, match=r"the model's metrics are \['loss', 'auc_1'\] \('auc_1': a metric made "
+                                             r"again without a name is numbered; give it name='auc'"):
+            model.fit(x, y, validation_split=0.25, verbose=0, callbacks=[stopping])

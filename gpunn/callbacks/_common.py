@@ -75,10 +75,15 @@ def _auto_direction(owner: str, monitor: str, model) -> str:
     for metric in getattr(model, "metrics", None) or []:
         if getattr(metric, "name", None) == name and getattr(metric, "direction", None) in ("up", "down"):
             return "max" if metric.direction == "up" else "min"
+    names = [metric.name for metric in getattr(model, "metrics", None) or [] if getattr(metric, "name", None)]
+    numbered = [known for known in names if known.rsplit("_", 1)[0] == name and known.rsplit("_", 1)[-1].isdigit()]
+    hint = (f"; the model's metrics are {names}" if names else "") + (
+        f" ({numbered[0]!r}: a metric made again without a name is numbered; give it name={name!r}, or call "
+        "keras.backend.clear_session() before each model)" if numbered else "")
     raise ValueError(f"{owner}: cannot tell whether monitor={monitor!r} should be maximized or minimized (it is "
                      "neither the loss nor a compiled metric that says so); pass mode='max' to keep the highest "
                      "value, or mode='min' to keep the lowest (tf.keras 2 guessed from the name: 'max' for a name "
-                     "with 'acc' in it, else 'min')")
+                     f"with 'acc' in it, else 'min'){hint}")
 
 
 def _format_value(value) -> str:

@@ -270,12 +270,28 @@ def class_weight_to_sample_weight(class_weight, y: np.ndarray, loss, output_unit
     return check_sample_weight("class_weight", table[classes], len(y))
 
 
+class NotAnIntegerError(TypeError, ValueError):
+    """A count (epochs, batch_size, steps) given as another type (``epochs=np.mean(best_epochs)``): Keras raises a
+    TypeError there (``range`` refuses it), gpunn's checks raise ValueError for other bad counts; either catches it."""
+
+
 def check_positive_int(argument: str, value, allow_none=False):
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise NotAnIntegerError(f"{argument}: expected a positive integer, got {value!r}")
+    if value <= 0:
         raise ValueError(f"{argument}: expected a positive integer, got {value!r}")
     return int(value)
+
+
+def check_epochs(epochs) -> int:
+    """``fit``'s ``epochs``: a non-negative integer (0 trains nothing, as in Keras)."""
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)):
+        raise NotAnIntegerError(f"epochs: expected a non-negative integer, got {epochs!r}")
+    if epochs < 0:
+        raise ValueError(f"epochs: expected a non-negative integer, got {epochs!r}")
+    return int(epochs)
 
 
 def check_steps(argument: str, value):

@@ -555,3 +555,13 @@ def test_differentiating_a_model_with_jax_says_to_train_it_with_fit():
     model = gpunn.Sequential([gpunn.Input((3,)), layers.Dense(1)])
     with pytest.raises(TypeError, match="not differentiated by jax.grad or jax.jit .* train them with model.fit"):
         jax.grad(lambda x: jax.numpy.sum(model(x)))(jax.numpy.ones((2, 3)))
+
+
+def test_a_count_of_another_type_is_a_type_error_as_in_keras_and_a_value_error(model, xy):
+    """``epochs=np.mean(best_epochs)``: Keras's range() raises TypeError; gpunn's checks raised ValueError. The
+    error is both, so either except clause catches it."""
+    x, y = xy
+    for kwargs in (dict(epochs=np.float64(3.5)), dict(batch_size=2.5), dict(steps_per_epoch="2")):
+        for kind in (TypeError, ValueError):
+            with pytest.raises(kind, match="expected a (non-negative|positive) integer"):
+                model.fit(x, y, verbose=0, **kwargs)

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from .. import compute_turns, distributed
-from ..data import check_positive_int, check_steps, keras_batch_size
+from ..data import check_epochs, check_positive_int, check_steps, keras_batch_size
 from . import custom_steps
 from .divergence import DivergenceWarning
 from .epoch_iterator import weights_shape
@@ -192,9 +192,7 @@ def fit_streamed(model, x, y=None, batch_size=None, epochs=1, verbose=1, callbac
     if validation_split and validation_data is None:
         raise ValueError(f"validation_split: is only supported for arrays; x is a {source_kind(x)}. Pass "
                          "validation_data=... (arrays, a generator or a PyDataset) instead")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"epochs: expected a non-negative integer, got {epochs!r}")
-    epochs = int(epochs)
+    epochs = check_epochs(epochs)
     if not 0 <= initial_epoch:  # (past epochs: no epoch runs, as in Keras)
         raise ValueError(f"initial_epoch: expected a non-negative integer, got {initial_epoch!r}")
     validation_freq = check_validation_freq(validation_freq)

@@ -18,8 +18,8 @@ from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from .. import run_limits
 from ..logs_order import in_keras_order
-from ..data import (as_feature_array, as_model_dtype, as_numeric_array, check_inputs, check_positive_int,
-                    check_steps, keras_batch_size, whole_number,
+from ..data import (as_feature_array, as_model_dtype, as_numeric_array, check_epochs, check_inputs,
+                    check_positive_int, check_steps, keras_batch_size, whole_number,
                     check_same_length, check_sample_weight, check_targets, class_weight_to_sample_weight,
                     split_validation)
 from ..distributed.agreement import check_agreement
@@ -669,9 +669,7 @@ class Trainer(TfKeras2Loops):
                                     initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
                                     validation_freq, first_since_compile)
             batch_size = check_positive_int("batch_size", batch_size, allow_none=True)  # (None: Keras's rule, below)
-            if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-                raise ValueError(f"epochs: expected a non-negative integer, got {epochs!r}")
-            epochs = int(epochs)
+            epochs = check_epochs(epochs)
             if not 0 <= initial_epoch:  # (past epochs: no epoch runs, as in Keras)
                 raise ValueError(f"initial_epoch: expected a non-negative integer, got {initial_epoch!r}")
             verbose = _verbose_param(verbose)

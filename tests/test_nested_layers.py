@@ -521,3 +521,45 @@ def test_what_a_call_cannot_hold():
     clipped = gpunn.Sequential([gpunn.Input(shape=(5,)), ClippedRelu()])  # (relu's arguments compute as ops)
     np.testing.assert_array_equal(clipped.predict(np.array([[-1.0, 0.25, 0.5, 0.75, 2.0]], "float32"), verbose=0),
                                   [[0.0, 0.0, 0.0, 0.75, 2.0]])
+
+
+OVERRIDDEN_LIST_SCRIPT = '''
+import io, json, sys, contextlib
+import numpy as np
+
+def run(keras, folder):
+    class MixtureHead(keras.layers.Layer):  # keras.io's mixture density network lists some weights itself
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.mus = keras.layers.Dense(2)
+            self.sigmas = keras.layers.Dense(2)
+
+        def build(self, shape):
+            self.mus.build(shape)
+            self.sigmas.build(shape)
+
+        @property
+        def trainable_weights(self):
+            return self.mus.trainable_weights
+
+        def call(self, x):
+            return keras.layers.concatenate([self.mus(x), self.sigmas(x)])
+
+    model = keras.Sequential([keras.Input((3,)), MixtureHead()])
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        model.summary()
+    return {"counts": [len(model.weights), len(model.trainable_weights), len(model.non_trainable_weights)],
+            "params": model.count_params(),
+            "totals": [line.strip() for line in text.getvalue().splitlines() if "params:" in line][:3],
+            "layer_list": len(model.layers[0].trainable_weights)}
+'''
+
+
+def test_a_layer_s_own_trainable_weights_list_does_not_change_the_model_s(tmp_path_factory):
+    """Keras's model reads its variables' flags, not a layer's ``trainable_weights`` property of the user's."""
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(OVERRIDDEN_LIST_SCRIPT, tmp_path_factory)
+    assert ours == theirs
+    assert ours["counts"] == [4, 4, 0] and ours["layer_list"] == 2

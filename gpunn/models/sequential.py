@@ -1013,17 +1013,19 @@ class Sequential(Trainer, KerasVariableLists):
 
     @property
     def trainable_weights(self) -> list:
-        """As in Keras: none while the model's ``trainable`` is False, else each layer's ``trainable_weights``.
-        Like ``layer.trainable``, these follow the flags of now; training follows those of the last compile."""
+        """As in Keras: none while the model's ``trainable`` is False, else each layer's trainable weights, as
+        gpunn's layer lists them (a ``trainable_weights`` property of the user's on a layer is not consulted, as
+        Keras's model reads its variables' flags). Like ``layer.trainable``, these follow the flags of now;
+        training follows those of the last compile."""
         if not self.trainable:
             return []
-        return [w for layer in self._layers_with_weights() for w in layer.trainable_weights]
+        return [w for layer in self._layers_with_weights() for w in _gpunn_property(layer, "trainable_weights")]
 
     @property
     def non_trainable_weights(self) -> list:
         if not self.trainable:
             return self.weights
-        return [w for layer in self._layers_with_weights() for w in layer.non_trainable_weights]
+        return [w for layer in self._layers_with_weights() for w in _gpunn_property(layer, "non_trainable_weights")]
 
     def _layers_with_weights(self) -> list:
         """The layers whose weights the model lists, in Keras's order: all of them once the model is built; before,
@@ -1261,3 +1263,10 @@ def _build_layer(layer: Layer, shape: tuple) -> None:
 def _shape_key(shape):
     """A sample shape, or a merge layer's list of them, comparable with ``==``."""
     return tuple(tuple(item) if isinstance(item, (list, tuple)) else item for item in shape)
+
+
+def _gpunn_property(layer, name: str):
+    """``layer.<name>`` as gpunn's class defines it, past an override of the user's (the mixture density network
+    recipe's ``trainable_weights`` listing some of a layer's weights)."""
+    owner = next(klass for klass in type(layer).__mro__ if name in vars(klass) and overrides.is_gpunn_class(klass))
+    return vars(owner)[name].fget(layer)

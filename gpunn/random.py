@@ -8,6 +8,7 @@ gives the same run bit for bit on the CPU.
 from __future__ import annotations
 
 import random as _py_random
+import threading
 
 import numpy as np
 
@@ -16,10 +17,19 @@ from .autodiff import functions
 from .autodiff.default_float import floatx
 from .unknown_arguments import refuse_unknown
 
-_generator = np.random.default_rng()
+# Made at its first use, seeded from Python's ``random``, where Keras draws the seeds of unseeded initializers and
+# layers (keras/src/random/seed_generator.py ``make_default_seed``): ``random.seed(1)`` at a script's top repeats a
+# run here as there, before or after ``import gpunn``.
+_generator = None
+_made_once = threading.Lock()
 
 
 def generator() -> np.random.Generator:
+    global _generator
+    if _generator is None:
+        with _made_once:
+            if _generator is None:
+                _generator = np.random.default_rng(_py_random.randint(1, int(1e9)))
     return _generator
 
 
@@ -42,7 +52,7 @@ def reseed_from_python_random() -> None:
 
 def new_seed() -> int:
     """A 32-bit seed for a component (a dropout layer's counter-based RNG), drawn from gpunn's generator."""
-    return int(_generator.integers(0, 2**31 - 1))
+    return int(generator().integers(0, 2**31 - 1))
 
 
 # ---- keras.random: random tensors for the functions users write (a layer's call(), a loss) --------------------

@@ -185,3 +185,25 @@ def test_one_int_is_the_shape_of_a_draw_of_one_axis_as_in_keras():
     assert np.asarray(gpunn.random.normal(3, seed=1)).shape == (3,)
     assert np.asarray(gpunn.random.randint(4, 0, 5, seed=1)).shape == (4,)
     assert np.asarray(gpunn.random.uniform([2, 2], seed=1)).shape == (2, 2)
+
+
+def test_python_s_random_seed_repeats_a_run_in_a_new_process_as_in_keras():
+    """Keras draws the seeds of unseeded initializers and Dropout from Python's ``random``: ``random.seed(1)``
+    (before or after the import) repeats a script's run. gpunn's generator is made at its first use from it."""
+    import subprocess
+    import sys
+
+    script = ("import random, sys\n"
+              "if sys.argv[1] == 'before': random.seed(1)\n"
+              "import numpy as np, gpunn\n"
+              "if sys.argv[1] == 'after': random.seed(1)\n"
+              "model = gpunn.Sequential([gpunn.Input((8,)), gpunn.layers.Dense(3), gpunn.layers.Dropout(0.5)])\n"
+              "print(model.get_weights()[0].round(6).tolist(), np.asarray(model(np.ones((4, 8)), training=True))"
+              ".round(6).tolist())\n")
+    runs = {}
+    for where in ("before", "after", "after", "none"):
+        done = subprocess.run([sys.executable, "-c", script, where], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs.setdefault(where, []).append(done.stdout)
+    assert runs["before"][0] == runs["after"][0] == runs["after"][1]
+    assert runs["none"][0] != runs["after"][0]  # (unseeded: Python's random is seeded from the system)

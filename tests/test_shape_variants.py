@@ -182,3 +182,17 @@ def test_a_resizing_model_takes_images_of_many_sizes_keeping_the_last_variants()
     kept = resize_and_rescale.__dict__["_shape_variants"]
     assert len(kept) == shape_variants.KEPT_VARIANTS
     assert list(kept) == [size + (3,) for size in sizes[-shape_variants.KEPT_VARIANTS:]]  # the last ones used
+
+
+def test_samples_of_another_rank_are_refused_as_keras_refuses_them():
+    """``x[:, None, :]`` to a model of samples (8,): Keras's input check refuses it; running a variant gave
+    predictions of shape (n, 1, 10), whose argmax(axis=1) is silently all zeros."""
+    model = gpunn.Sequential([gpunn.Input((8,)), gpunn.layers.Dense(4, activation="relu"),
+                              gpunn.layers.Dense(3, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    x, y = np.ones((6, 8), "float32"), np.zeros(6)
+    for call in (lambda: model.predict(x[:, None, :], verbose=0), lambda: model.evaluate(x[:, None, :], y, verbose=0),
+                 lambda: model(x[:2, None, :])):
+        with pytest.raises(ValueError, match=r"got samples of shape \(1, 8\), of another rank; Keras refuses them"):
+            call()
+    assert model.predict(x[:, :, None], verbose=0).shape == (6, 3)  # (a trailing axis of 1 is dropped, as Keras)

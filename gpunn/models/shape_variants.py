@@ -35,6 +35,7 @@ def variant_for(model, x, argument: str = "x"):
         return None  # (first: every call of the model's own shape stops here)
     if numeric_arguments.is_text(x) or getattr(getattr(x, "dtype", None), "name", None) == "string":
         return None  # strings: the model reads what its text layers make of them (text_inputs.py)
+    _check_rank(model, shape, tuple(built), argument)
     _check_possible(model, shape, tuple(built), argument)
     variants = model.__dict__.setdefault("_shape_variants", {})
     store = getattr(model, "_store", None)
@@ -52,6 +53,23 @@ def variant_for(model, x, argument: str = "x"):
 def forget(model) -> None:
     """Drop the model's variants: it was compiled or built again (``Trainer.compile``, ``Sequential.build``)."""
     model.__dict__.pop("_shape_variants", None)
+
+
+def _check_rank(model, shape: tuple, built: tuple, argument: str) -> None:
+    """Refuse samples of another rank (``x[:, None, :]`` for a model of shape (8,)) to a Sequential or a model made
+    from inputs and outputs, as Keras's input check does (keras/src/models/functional.py ``_adjust_input_rank``
+    adds or drops a trailing axis of 1 only): its Dense layers would map the last axis and give predictions of
+    another rank, whose ``argmax(axis=1)`` is silently wrong. A subclassed model's call() takes what its layers take,
+    as Keras runs it."""
+    from .keras_attribute_paths import is_subclassed
+
+    if len(shape) == len(built) or is_subclassed(model):
+        return
+    raise ValueError(f"{argument}: expected samples of shape {built} (the model's input), got samples of shape "
+                     f"{shape}, of another rank; Keras refuses them too (\"Invalid input shape\"): reshape the data "
+                     f"to samples of {len(built)} {'axis' if len(built) == 1 else 'axes'} (an extra axis of 1: "
+                     f"{argument}.squeeze(axis=1) or "
+                     f"{argument}.reshape(len({argument}), -1))")
 
 
 def _check_possible(model, shape: tuple, built: tuple, argument: str) -> None:

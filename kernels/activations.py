@@ -287,7 +287,13 @@ def activation_backward_numpy(dy, y, z, activation, dz_out, alpha=LEAKY_RELU_ALP
             np.copyto(dz_out, dy)
         return dz_out
     if activation == "relu":
-        np.multiply(dy, y > 0, out=dz_out)
+        # dy where the unit is on, else 0: a select, as jax's, so that a NaN dy (a row's 0/0 loss) where the unit
+        # is off passes 0 rather than NaN * 0 (the CUDA kernel selects too)
+        off = np.greater(y, 0)
+        np.logical_not(off, out=off)
+        if dz_out is not dy:
+            np.copyto(dz_out, dy)
+        np.copyto(dz_out, 0, where=off)
         return dz_out
     if activation == "exponential":  # f' = y
         np.multiply(dy, y, out=dz_out)

@@ -709,9 +709,10 @@ def _activation_grad_block(code, dy, y, z, dz, r0, r1, alpha):
             for c in range(n):
                 dz[r, c] = dy[r, c]
     elif code == RELU:
+        # a select, as jax's and the CUDA kernel's: a NaN dy where the unit is off passes 0, not NaN * 0
         for r in range(r0, r1):
             for c in range(n):
-                dz[r, c] = dy[r, c] * select(y[r, c] > zero, one, zero)
+                dz[r, c] = select(y[r, c] > zero, dy[r, c], zero)
     elif code == LEAKY_RELU:
         # the twin's f' = (1 - alpha) [y > 0] + alpha, each term rounded to the dtype
         positive, negative = t(t(1.0 - alpha) + t(alpha)), t(alpha)

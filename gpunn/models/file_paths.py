@@ -25,13 +25,14 @@ def _nearest_existing(path: str) -> str:
     return probe
 
 
-def check_save_path(filepath, overwrite: bool = True) -> str:
-    """``filepath`` as a str, if a file can be saved there (missing directories are created by the save)."""
+def check_save_path(filepath, overwrite: bool = True, example: str = "model.keras") -> str:
+    """``filepath`` as a str, if a file can be saved there (missing directories are created by the save);
+    ``example``: the file name a refusal of a directory suggests."""
     path = _as_path(filepath)
-    if os.path.isdir(path):
+    if os.path.isdir(path) or path.endswith((os.sep, "/")):  # ('mymodel/': a directory's name, made or not)
         raise IsADirectoryError(
-            f"filepath: {path!r} is a directory; save needs a file path such as "
-            f"{os.path.join(path, 'model.safetensors')!r}"
+            f"filepath: {path!r} {'is' if os.path.isdir(path) else 'names'} a directory; save needs a file path "
+            f"such as {os.path.join(path, example)!r}"
         )
     if not overwrite and os.path.lexists(path):
         raise FileExistsError(f"filepath: {path!r} exists and overwrite=False")

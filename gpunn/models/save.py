@@ -134,7 +134,7 @@ def _warn_of_non_finite_weights(model, filepath) -> None:
 def save_weights(model, filepath, overwrite=True, save_format=None) -> None:
     """The model's weights in one file, written atomically: Keras 3's weights file for names ending in
     .weights.h5, tf.keras's HDF5 weights file for other .h5 / .hdf5 names, else safetensors."""
-    filepath = check_save_path(filepath, overwrite)
+    filepath = check_save_path(filepath, overwrite, example="model.weights.h5")
     kind = weights_file_kind(filepath, save_format)
     model._require_built("save_weights")
     saving_hooks.refuse_own_hooks(model, "save_weights")

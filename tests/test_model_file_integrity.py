@@ -454,7 +454,7 @@ def test_save_names_a_directory_or_a_file_in_the_way(tmp_path, no_work):
         with expect(ValueError, "filepath: expected a file path"):
             save("")
         missing = str(tmp_path / "not_made") + "/"  # a directory's name ('mymodel/'), not made: named so
-        with expect(IsADirectoryError, "filepath:", repr(missing), "names a directory", "model.keras"):
+        with expect(IsADirectoryError, "filepath:", repr(missing), "names a directory", "save needs a file path"):
             save(missing)
         assert not (tmp_path / "not_made").exists()
     assert (tmp_path / "exists.h5").read_text() == "precious"

@@ -6,6 +6,7 @@ metrics' lookups consult them (``lookup``) before giving up with ``MissingCustom
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 import types
 
@@ -151,6 +152,20 @@ def missing(kind: str, name: str, in_model: bool = False) -> MissingCustomObject
            ", register it with gpunn.saving.register_keras_serializable(), or load with compile=False"))
 
 
+_LOADING = contextvars.ContextVar("loading_a_model_file", default=False)  # (per thread)
+
+
+@contextlib.contextmanager
+def loading():
+    """The block reads a model file (``load_model``): an unknown name may be a function or class of the program
+    that wrote it, and the refusal says where such objects go."""
+    token = _LOADING.set(True)
+    try:
+        yield
+    finally:
+        _LOADING.reset(token)
+
+
 @contextlib.contextmanager
 def hint_on_unknown():
     """An unknown-name ValueError raised in the block becomes a MissingCustomObjectError saying where the user's
@@ -161,6 +176,14 @@ def hint_on_unknown():
         raise
     except _registry.UnknownNameError as exc:  # the closest name and the hint first, then the long list
         suggestion = f" Did you mean {exc.close!r}?" if exc.close else ""
+        if not _LOADING.get():  # (a name given to compile or get: a typo, or a metric given as the loss)
+            metric = exc.argument == "loss" and str(exc.name).lower() in ("accuracy", "acc")
+            note = (f" {exc.name!r} is a metric: give it in metrics=[...], with a loss such as "
+                    "'sparse_categorical_crossentropy'." if metric else "")
+            raise MissingCustomObjectError(
+                f"{exc.argument}: unknown name {exc.name!r}.{suggestion}{note} A function or class of your own is "
+                "found by name through custom_object_scope or register_keras_serializable (or give the object "
+                "itself)" + (f"; else, expected one of {exc.choices}" if exc.choices else "")) from None
         raise MissingCustomObjectError(
             f"{exc.argument}: unknown name {exc.name!r}.{suggestion} A function or class of the user's goes in "
             f"load_model(..., custom_objects={{{exc.name!r}: ...}}) (or custom_object_scope, "

@@ -565,3 +565,17 @@ def test_a_count_of_another_type_is_a_type_error_as_in_keras_and_a_value_error(m
         for kind in (TypeError, ValueError):
             with pytest.raises(kind, match="expected a (non-negative|positive) integer"):
                 model.fit(x, y, verbose=0, **kwargs)
+
+
+def test_a_name_misspelt_in_compile_gets_no_advice_about_loading_files():
+    """The load_model advice fits a name read from a file; a name given to compile gets the closest name, and
+    'accuracy' given as the loss is told it is a metric."""
+    model = gpunn.Sequential([gpunn.Input((3,)), layers.Dense(2, activation="softmax")])
+    for kwargs, expected in ((dict(loss="sparse_categorial_crossentropy"),
+                              "Did you mean 'sparse_categorical_crossentropy'?"),
+                             (dict(loss="accuracy"), "'accuracy' is a metric: give it in metrics=[...]"),
+                             (dict(loss="mse", metrics=["accurcy"]), "Did you mean 'accuracy'?")):
+        with pytest.raises(ValueError, match=re.escape(expected)) as raised:
+            model.compile("sgd", **kwargs)
+            model.fit(np.ones((2, 3)), np.array([0, 1]), verbose=0)
+        assert "load_model" not in str(raised.value)

@@ -14,7 +14,7 @@ from .compile_config import compile_from_config
 from .file_format import MODEL_FORMAT, NotAModelFileError, read_file
 from .file_kinds import KERAS, SAFETENSORS, file_kind
 from .. import overrides
-from ..custom_objects import MissingCustomObjectError, custom_object_scope, missing
+from ..custom_objects import MissingCustomObjectError, custom_object_scope, loading, missing
 from ..layers import sublayers
 from .file_paths import check_load_path
 from .hdf5_io import read_checked
@@ -308,7 +308,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         filepath = os.fsdecode(check_load_path(filepath))
         with open(filepath, "rb") as handle:
             data = handle.read()
-    with custom_object_scope(custom_objects):  # the user's loss and metric functions and classes, by name
+    # the user's loss and metric functions and classes, by name (an unknown one may be the writer's: loading())
+    with custom_object_scope(custom_objects), loading():
         model = load_model_bytes(filepath, data, compile)
     saving_hooks.refuse_own_hooks(model, "load_model")
     return model

@@ -175,7 +175,8 @@ def check_targets(argument: str, y: np.ndarray, loss, output_shape: tuple, dtype
     if loss.fusable_activation == "softmax" and units == 1:  # Keras's warning (losses.py), and its category
         warnings.warn(f"In loss {getattr(loss, 'name', 'categorical_crossentropy')}, expected y_pred.shape to be "
                       f"(batch_size, num_classes) with num_classes > 1. Received: y_pred.shape={(None,) + expected}. "
-                      "Consider using 'binary_crossentropy' if you only have 2 classes.", SyntaxWarning, stacklevel=user_stacklevel())
+                      "Consider using 'binary_crossentropy' if you only have 2 classes.", SyntaxWarning,
+                      stacklevel=user_stacklevel())
     if y.shape[1:] != expected:
         if expected and expected[-1] == 1 and y.shape[1:] == expected[:-1]:
             # Keras's squeeze_or_expand_to_same_rank (losses/loss.py): targets one axis short of an output whose

@@ -13,9 +13,9 @@ def normalize(x, axis=-1, order=2):
 
     Keras's NumPy branch: ``np.linalg.norm(x, order, axis)``, norms of 0 replaced by 1 (a zero row stays zero
     instead of becoming NaN), and ``axis=None`` divides along the last axis. ``axis=0`` divides along axis 0,
-    where Keras 3.15's ``axis = axis or -1`` divides along the last one (rows by the columns' norms). A NumPy array gives a
-    NumPy array, a CuPy array a CuPy array (the same formula on the device); other array-likes (lists, pandas)
-    are read as NumPy arrays.
+    where Keras 3.15's ``axis = axis or -1`` divides along the last one (rows by the columns' norms). A NumPy
+    array gives a NumPy array, a CuPy array a CuPy array (the same formula on the device); other array-likes
+    (lists, pandas) are read as NumPy arrays.
 
     Args:
         x: array to normalize.

@@ -525,8 +525,10 @@ def test_a_call_that_cuts_the_gradient_warns_once_naming_what_gets_none():
     lost = [str(w.message) for w in caught if "carries no gradient" in str(w.message)]
     assert len(lost) == 1 and "layer 'cut'" in lost[0] and "the layers before it get none through it" in lost[0]
 
-    whole = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(3),
-                              gpunn.layers.Lambda(lambda t: ops.tanh(t) * 2.0), gpunn.layers.Dense(1)])
+    whole = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(3),  # (and argmax cuts it by design)
+                              gpunn.layers.Lambda(lambda t: ops.tanh(t) * 2.0 + ops.cast(ops.argmax(t, axis=-1)[:, None]
+                                                                                        > 0, "float32")),
+                              gpunn.layers.Dense(1)])
     whole.compile("sgd", "mse")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

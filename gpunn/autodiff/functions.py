@@ -17,7 +17,7 @@ import numpy as np
 
 from ..fuzz_factor import epsilon  # noqa: F401  (Keras's backend epsilon; keras.config.set_epsilon sets it)
 from .default_float import floatx
-from .tensor import Tensor, array_module
+from .tensor import DETACHMENTS, Tensor, array_module
 
 
 # ---- plumbing -----------------------------------------------------------------------------------------------------
@@ -910,6 +910,8 @@ def convert_to_numpy(x):
     device array copied back, or what NumPy makes of it."""
     tensor = _tensor(x)
     if tensor is not None:  # (a device array's host copy is a copy already)
+        if tensor.requires_grad and isinstance(tensor.value, np.ndarray):
+            DETACHMENTS.count += 1  # (a gradient cut here: user_layer.py reports it)
         return np.array(tensor.value, copy=True) if isinstance(tensor.value, np.ndarray) else tensor.numpy()
     return x.get() if hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray) else np.asarray(x)
 

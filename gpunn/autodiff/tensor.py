@@ -13,6 +13,7 @@ functions gpunn does not know) would drop its gradient without a word, so it rai
 from __future__ import annotations
 
 import sys
+import threading
 
 import numpy as np
 
@@ -36,6 +37,16 @@ def _reduction(name: str):
 
     method.__name__ = method.__qualname__ = name
     return method
+
+
+class _Detachments(threading.local):
+    """How many times this thread has read the values of a Tensor that needs a gradient (``.numpy()``,
+    ``ops.convert_to_numpy``): a layer's call() that did so has cut its gradient there, which its backward pass
+    reports (``user_layer._warn_of_lost_gradients``)."""
+    count = 0
+
+
+DETACHMENTS = _Detachments()
 
 
 class Tensor:
@@ -71,6 +82,8 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The values on the host, without the gradient (as ``keras`` tensors' ``.numpy()``)."""
+        if self.requires_grad:
+            DETACHMENTS.count += 1
         value = self.value
         return value.get() if hasattr(value, "get") else np.asarray(value)
 

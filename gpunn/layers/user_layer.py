@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import overrides, step_calls
 from ..autodiff import Tensor, gradients
+from ..autodiff.tensor import DETACHMENTS
 from ..user_stacklevel import user_stacklevel
 from . import (repeated_sublayer_calls, several_outputs, step_state_updates, sublayers, training_override, user_masks,
                variable_paths)
@@ -445,6 +446,7 @@ def _forward(layer, x, training, out, record) -> None:
     before = home.__dict__.get("_traced_weights")
     below = _traced_sublayers(layer)
     home._traced_weights = weights
+    detached_before = DETACHMENTS.count
     try:
         result = _call(layer, inputs, training, in_step=True)
         if getattr(layer, "_makes_own_mask", False):
@@ -460,7 +462,7 @@ def _forward(layer, x, training, out, record) -> None:
                          f"{out.shape[0]} rows, where it returned (batch,) + {tuple(layer.output_shape)} when built")
     out[...] = result.value
     record.update(result=result, inputs=inputs if isinstance(inputs, list) else [inputs], weights=weights,
-                  repeats=_home(layer)._repeats_now, below=below)
+                  repeats=_home(layer)._repeats_now, below=below, detached=DETACHMENTS.count != detached_before)
     added = _home(layer)._added_now
     if getattr(layer, "_adds_losses", False):
         buffer = layer.workspace(out.shape[0]).buffer("added_losses", (), out.dtype)
@@ -517,8 +519,9 @@ def _backward(layer, dy, dxs, record) -> None:
             target[...] = 0  # the output does not depend on this weight
         else:
             target[...] = grad
-    _warn_of_lost_gradients(layer, [name for name, grad in zip(names, found[len(inputs):]) if grad is None],
-                            any(dx is not None and grad is None for dx, grad in zip(dxs, found)))
+    if record.get("detached"):  # (a value taken off the gradient in call(): what it cut is reported)
+        _warn_of_lost_gradients(layer, [name for name, grad in zip(names, found[len(inputs):]) if grad is None],
+                                any(dx is not None and grad is None for dx, grad in zip(dxs, found)))
     # a built-in sublayer's weight read by call() itself (``self.dense.bias * h``): that use's gradient added to
     # what the sublayer's own backprop wrote for its calls
     for (owner, name, _), grad in zip(read_below, found[len(inputs) + len(names):]):
@@ -530,20 +533,20 @@ def _backward(layer, dy, dxs, record) -> None:
 
 
 def _warn_of_lost_gradients(layer, weights: list, input_cut: bool) -> None:
-    """Say once per layer that its call() hands no gradient to trainable ``weights`` of its own, or back to its
-    input where the layers before it train (``input_cut``): as tf.keras 2 warned "Gradients do not exist for
-    variables", where Keras 3 on jax cannot trace such a call at all. The usual cause is a value taken off the
-    gradient (``.numpy()``, ``ops.convert_to_numpy``, a NumPy function) in the middle of call()."""
+    """Say once per layer, whose call() took a value off the gradient (``.numpy()``, ``ops.convert_to_numpy``),
+    that it hands no gradient to trainable ``weights`` of its own, or back to its input where the layers before it
+    train (``input_cut``): as tf.keras 2 warned "Gradients do not exist for variables", where Keras 3 on jax cannot
+    trace such a call at all. (An operation without a gradient, a comparison or argmax, cuts it by design: not
+    reported.)"""
     if not (weights or input_cut) or layer.__dict__.get("_warned_lost_gradients"):
         return
     layer.__dict__["_warned_lost_gradients"] = True
     lost = ([f"its weights {weights}, which then do not train"] if weights else []) + (
         ["its input, so the layers before it get none through it"] if input_cut else [])
     warnings.warn(f"layer {layer.name!r} ({type(layer).__name__}): its call()'s output carries no gradient to "
-                  f"{' nor to '.join(lost)}; a value taken off the gradient in call() (.numpy(), "
-                  "ops.convert_to_numpy, a NumPy function) or an operation without one (argmax, round, a "
-                  "comparison) cuts it (use keras.ops, and ops.stop_gradient where that is meant)", UserWarning,
-                  stacklevel=user_stacklevel())
+                  f"{' nor to '.join(lost)}: call() took a value off the gradient (.numpy() or "
+                  "ops.convert_to_numpy of a tensor being differentiated); compute with keras.ops instead (and "
+                  "ops.stop_gradient where no gradient is meant)", UserWarning, stacklevel=user_stacklevel())
 
 
 def _home(layer):

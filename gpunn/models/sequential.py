@@ -138,6 +138,8 @@ class Sequential(Trainer, KerasVariableLists):
         ``rebuild=False`` (then at its first use)."""
         before = list(self._layers)
         if isinstance(layer, Sequential):
+            if getattr(layer, "_awaits_trace", False):
+                self._trace_added_model(layer)
             self._add_model(layer)
             self._tell_holders(before)
             return
@@ -217,6 +219,23 @@ class Sequential(Trainer, KerasVariableLists):
             except ValueError:
                 pass  # layers that no longer fit: left unbuilt, the error comes at its next use, as in Keras
         self._tell_holders(mine)
+
+    def _trace_added_model(self, model) -> None:
+        """A subclassed model not yet called learns its layers from its call() on what this model's chain makes
+        (Keras builds it at the Sequential's first call; gpunn adds its layers in its place, so it needs them now)."""
+        shape = self.declared_input_shape
+        if shape is not None and self._layers:
+            if not self.built:
+                Sequential.build(self)
+            shape = self.output_shape[1:]
+        if shape is None:
+            raise ValueError(
+                f"layer: the model {model.name!r} ({type(model).__name__}, a subclass of keras.Model) learns its "
+                "layers from its call() on the first data it sees, and this Sequential does not know its input "
+                "shape yet: start the Sequential with keras.Input(shape=...), call the model once on data before "
+                "adding it (model(x[:1])), or make the class a subclass of keras.layers.Layer")
+        with variable_paths.scope(self.name):  # (Keras builds it in the Sequential's: 'sequential/my_dense/w')
+            model.build((None,) + tuple(shape))
 
     def _add_model(self, model: "Sequential") -> None:
         """A Sequential used as a layer: its layers join this model's in order, the very objects, so that they

@@ -161,16 +161,17 @@ def from_legacy_order(layer, values: list) -> list:
 def keras_layer_paths(model) -> list[str]:
     """Where each of the model's layers keeps its variables in a Keras 3 weights file: 'layers/' and the
     snake-case class name, made unique by '_1', '_2', ... (saving_lib.py ``_save_container_state``: never the
-    layer's own name, which differs between two instances of one model)."""
+    layer's own name, which differs between two instances of one model). A layer a Sequential lists again uses up
+    a name there too, as Keras names every entry before it skips one already saved."""
     from .model_entries import held_in_files, top_level
 
     used: dict[str, int] = {}
     held = held_in_files(model)
-    if not held:
-        return [f"layers/{container_name(_class_name(layer), used)}" for layer in model._graph_layers]
     paths = {}  # a model it holds: its layers' paths under its own, as Keras's container walk nests them
-    for entry in top_level(model._graph_layers, held):
+    for entry in top_level(_keras_container(model), held):
         path = f"layers/{container_name(_class_name(entry), used)}"
+        if id(entry) in paths:
+            continue
         if entry in held:
             paths.update({id(layer): f"{path}/{inner}" if inner else path
                           for layer, inner in zip(entry._graph_layers, _held_model_paths(entry))})
@@ -186,6 +187,17 @@ def _listed_paths(model) -> dict:
     names, where Keras 3 writes them under their attributes; Keras 3 reads either."""
     used: dict[str, int] = {}
     return {id(layer): f"layers/{container_name(_class_name(layer), used)}" for layer in model.layers}
+
+
+def _keras_container(model) -> list:
+    """The layers in the order Keras's file walks them: a Sequential's chain with a layer it calls again listed
+    again (Keras's Sequential keeps it twice in its ``_layers``); otherwise each layer once."""
+    from ..layers.shared_call import is_shared_call
+
+    calls = getattr(model, "_call_list", None)
+    if calls is None or getattr(model, "is_functional", False):
+        return list(model._graph_layers)
+    return [call.layer if is_shared_call(call) else call for call in calls]
 
 
 def _class_name(layer) -> str:

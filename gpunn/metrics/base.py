@@ -415,7 +415,8 @@ class Metric:
                 return held
             values = {name: np.zeros(shape) for name, shape in shapes.items()}
         else:
-            values = self._host_views(binding)
+            values = {name: np.array(value) for name, value in self._host_views(binding).items()}  # (copies,
+            # as Keras's variables read: the next batch or a reset leaves what a script read as it was)
         return [StateValue(value, name, f"{self.name}/{name}") for name, value in values.items()] + held
 
     def get_config(self) -> dict:

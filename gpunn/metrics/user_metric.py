@@ -21,9 +21,15 @@ class MetricVariable(Tensor):
     """A metric's state variable: a Tensor whose array is updated in place (``assign``, ``assign_add``,
     ``assign_sub``), so that the same object reads whatever buffer the metric is bound to."""
 
-    def __init__(self, key: str, name: str, value):
+    def __init__(self, key: str, name: str, value, path: str | None = None):
         super().__init__(value, requires_grad=False)
         self.key, self.name = key, name
+        self.path = path or name  # (Keras's: 'categorical_true_positives/true_positives')
+
+    def numpy(self) -> np.ndarray:
+        """A copy of the values, as a Keras Variable's: what a script reads stays as read when the next batch adds
+        into the state, or a reset zeroes it."""
+        return np.array(super().numpy())
 
     def _bind(self, array) -> None:
         self.value = array
@@ -77,7 +83,8 @@ def add_user_variable(metric, shape, initializer, dtype, aggregation, name) -> M
         value = np.asarray(initializers.get(initializer if initializer is not None else "zeros")(shape, "float64"),
                            dtype=np.float64)
     # state lives in float64, as every metric's does here (Keras: the metric's dtype, float32)
-    variable = MetricVariable(f"{len(variables)}.{name or 'variable'}", name or "variable", value)
+    variable = MetricVariable(f"{len(variables)}.{name or 'variable'}", name or "variable", value,
+                              f"{metric.name}/{name or 'variable'}")
     variable.aggregation = aggregation  # (how ranks combine it: combine_across_ranks)
     variables.append(variable)
     return variable

@@ -186,7 +186,8 @@ class Normalization(Layer):
         if self.input_mean is not None:
             raise ValueError("adapt: this Normalization was given its mean and variance; make it without them "
                              "(Normalization(axis=...)) to learn them from data")
-        rows = isinstance(data, (list, tuple)) and data and not hasattr(data[0], "shape")  # numbers, not batches
+        rows = isinstance(data, (list, tuple)) and data and not hasattr(data[0], "shape") and \
+            not _holds_arrays(data[0])  # numbers, not batches (nor (x, y) batches)
         if is_one_array(data) or rows:
             x = self._adapt_batch(as_numeric_array("data", data))
             mean, variance = np.mean(x, axis=self._reduce_axis), np.var(x, axis=self._reduce_axis)
@@ -230,6 +231,11 @@ class Normalization(Layer):
         for batch in batches:
             if isinstance(batch, tuple):  # (x, y) batches: Keras adapts to x
                 batch = batch[0]
+            elif isinstance(batch, list) and _holds_arrays(batch):
+                raise TypeError(
+                    f"data: adapt() takes batches of arrays, or (x, y) tuples whose x it learns from; a batch came "
+                    f"as a list of {len(batch)} arrays (a torch DataLoader of a TensorDataset(x, y) yields [x, y]), "
+                    "which Keras refuses too: adapt to the features alone (layer.adapt(x), or a loader of x's)")
             x = self._adapt_batch(as_numeric_array("data", batch)).astype(np.float64)
             batch_mean, batch_var = np.mean(x, axis=self._reduce_axis), np.var(x, axis=self._reduce_axis)
             batch_count = math.prod(x.shape[d] for d in self._reduce_axis) if self._reduce_axis else 1
@@ -251,3 +257,8 @@ class Normalization(Layer):
         return {**super().get_config(), "axis": list(self.axis), "invert": self.invert,
                 "mean": np.array(self.input_mean).tolist(), "variance": np.array(self.input_variance).tolist()}
 
+
+def _holds_arrays(items) -> bool:
+    """A list or tuple of arrays (a batch's parts), not one row of numbers."""
+    return isinstance(items, (list, tuple)) and bool(items) and all(hasattr(item, "shape") and
+                                                                    getattr(item, "ndim", 0) > 0 for item in items)

@@ -17,8 +17,9 @@ _GLOBAL_NAMES: dict = {}  # object -> its registered name ("package>name")
 _scopes = threading.local()
 
 
-class MissingCustomObjectError(ValueError):
-    """A file or config names a function or class of the user's that is not known here."""
+class MissingCustomObjectError(ValueError, TypeError):
+    """A file or config names a function or class of the user's that is not known here (a TypeError as Keras's
+    "Could not locate class", and a ValueError as gpunn's earlier releases raised)."""
 
 
 def get_custom_objects() -> dict:

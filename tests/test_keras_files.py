@@ -250,6 +250,7 @@ def test_what_gpunn_cannot_build_is_refused_naming_it(tmp_path):
                                                        r"\{'AttentionLayer': \.\.\.\}") as caught:
         load_model(path)
     assert "compile=False" not in str(caught.value)  # the model itself needs the class
+    assert isinstance(caught.value, TypeError)  # (Keras's "Could not locate class" is a TypeError)
     for index, (change, fragments) in enumerate(cases):
         path = rewritten(change, f"bad{index}.keras")
         with pytest.raises(NotAModelFileError) as caught:

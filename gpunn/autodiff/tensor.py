@@ -111,6 +111,13 @@ class Tensor:
         value = self.numpy()
         return value if dtype is None else value.astype(dtype)
 
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        # torch.sum(x) in a layer's call() (Keras's torch guides): a message, not torch's "must be Tensor"
+        from ..foreign_loops import foreign_function_error
+
+        raise foreign_function_error("torch", func)
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         from . import functions
 

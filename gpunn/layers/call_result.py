@@ -14,6 +14,12 @@ class CallResult(np.ndarray):
         plain = self.view(np.ndarray)
         return plain[()] if plain.ndim == 0 else plain
 
+    def __getattr__(self, name: str):
+        # (only for names an ndarray lacks: a torch loop's loss.backward() or output.grad gets what to do instead)
+        from ..foreign_loops import missing_result_attribute
+
+        return missing_result_attribute(self, name)
+
 
 def call_result(ops, y):
     """``y`` as what a layer or model call returns: a ``CallResult`` on the CPU, the CuPy array on a GPU."""

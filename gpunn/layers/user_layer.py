@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import overrides, step_calls
 from ..autodiff import Tensor, gradients
+from ..foreign_loops import foreign_library_note
 from ..autodiff.tensor import DETACHMENTS
 from ..user_stacklevel import user_stacklevel
 from . import (repeated_sublayer_calls, several_outputs, step_state_updates, sublayers, training_override, user_masks,
@@ -281,6 +282,9 @@ def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False, in_s
             if hasattr(exc, "add_note"):
                 exc.add_note(f"Exception encountered when calling {type(layer).__name__}.call() "
                              f"(layer {layer.name!r}), on {_described(arguments, shapes_only)}")
+                foreign = foreign_library_note(exc)
+                if foreign:
+                    exc.add_note(foreign)
             raise
     finally:
         _THREAD.frames.pop()

@@ -117,6 +117,12 @@ class Sequential(Trainer, KerasVariableLists):
         for model in self.__dict__.get("_held_models", ()):
             model.trainable = self._trainable
 
+    def __getattr__(self, name: str):
+        # (only for names the model lacks: a torch loop's model.zero_grad() gets what to do instead)
+        from ..foreign_loops import missing_model_attribute
+
+        return missing_model_attribute(self, name)
+
     @property
     def layers(self) -> list[Layer]:
         """The model's layers in order, as Keras lists them: a Sequential added as a layer is one entry

@@ -45,7 +45,7 @@ class Initializer:
             # (a random draw truncated to integers would be mostly zeros: Keras refuses it)
             raise ValueError(f"dtype: {type(self).__name__} draws floating-point values; expected a float dtype, "
                              f"got {dtype!r}")
-        return self.sample(tuple(shape), gpunn_random.generator()).astype(dtype or floatx(), copy=False)
+        return self.sample(tuple(shape), gpunn_random.for_new_draws()).astype(dtype or floatx(), copy=False)
 
     def sample(self, shape, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError

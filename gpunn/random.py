@@ -19,40 +19,58 @@ from .unknown_arguments import refuse_unknown
 
 # Made at its first use, seeded from Python's ``random``, where Keras draws the seeds of unseeded initializers and
 # layers (keras/src/random/seed_generator.py ``make_default_seed``): ``random.seed(1)`` at a script's top repeats a
-# run here as there, before or after ``import gpunn``.
+# run here as there, before or after ``import gpunn``; and made again when a script reseeds Python's ``random``
+# later (``random.seed(42)`` before each model of a loop), as Keras's next seed then repeats (``for_new_draws``).
 _generator = None
+_python_state_seen = None  # Python's random state as gpunn's generator left it (made, or seeded with it)
 _made_once = threading.Lock()
 
 
 def generator() -> np.random.Generator:
-    global _generator
     if _generator is None:
         with _made_once:
             if _generator is None:
-                _generator = np.random.default_rng(_py_random.randint(1, int(1e9)))
+                _seed_from_python_random()
     return _generator
+
+
+def for_new_draws() -> np.random.Generator:
+    """gpunn's generator for a new weight's or layer's draws, made again from Python's ``random`` where that
+    moved since the generator was made (``random.seed(42)`` again), as Keras draws each unseeded initializer's
+    seed from it. (Shuffling keeps drawing from ``generator()``: Keras does not repeat it by ``random.seed``.)"""
+    if _generator is not None and _py_random.getstate() != _python_state_seen:
+        with _made_once:
+            _seed_from_python_random()
+    return generator()
+
+
+def _seed_from_python_random() -> None:
+    global _generator, _python_state_seen
+    _generator = np.random.default_rng(_py_random.randint(1, int(1e9)))
+    _python_state_seen = _py_random.getstate()
 
 
 def set_random_seed(seed: int) -> None:
     """Seed gpunn, Python's ``random`` and NumPy's global generator, as ``keras.utils.set_random_seed`` does."""
-    global _generator
+    global _generator, _python_state_seen
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
     _py_random.seed(int(seed))
     np.random.seed(int(seed) % 2**32)
     _generator = np.random.default_rng(int(seed))
+    _python_state_seen = _py_random.getstate()
 
 
 def reseed_from_python_random() -> None:
     """A new generator seeded from Python's ``random``, as Keras makes its global seed generator after
     ``clear_session()`` (keras/src/random/seed_generator.py ``make_default_seed``)."""
-    global _generator
-    _generator = np.random.default_rng(_py_random.randint(1, int(1e9)))
+    with _made_once:
+        _seed_from_python_random()
 
 
 def new_seed() -> int:
     """A 32-bit seed for a component (a dropout layer's counter-based RNG), drawn from gpunn's generator."""
-    return int(generator().integers(0, 2**31 - 1))
+    return int(for_new_draws().integers(0, 2**31 - 1))
 
 
 # ---- keras.random: random tensors for the functions users write (a layer's call(), a loss) --------------------

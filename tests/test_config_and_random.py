@@ -7,7 +7,7 @@ import pytest
 
 import gpunn
 from gpunn import layers, ops
-from helpers import assert_same_training
+from helpers import assert_same_training, numpy_backend  # noqa: F401  (fixture)
 
 
 def test_config_reads_and_refuses_by_name():
@@ -207,3 +207,22 @@ def test_python_s_random_seed_repeats_a_run_in_a_new_process_as_in_keras():
         runs.setdefault(where, []).append(done.stdout)
     assert runs["before"][0] == runs["after"][0] == runs["after"][1]
     assert runs["none"][0] != runs["after"][0]  # (unseeded: Python's random is seeded from the system)
+
+
+def test_python_s_random_seeded_again_repeats_the_next_model_as_in_keras(numpy_backend):
+    """``random.seed(42)`` before each model of a loop (a search over settings) repeats its initial weights and
+    Dropout seeds, as Keras's next unseeded initializer draws its seed from Python's ``random`` again."""
+    import random
+
+    def made():
+        random.seed(42)
+        model = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(4), gpunn.layers.Dropout(0.5),
+                                  gpunn.layers.Dense(1)])
+        return [w.copy() for w in model.get_weights()], model.layers[1].seed
+
+    first, second = made(), made()
+    assert all(np.array_equal(a, b) for a, b in zip(first[0], second[0])) and first[1] == second[1]
+    gpunn.utils.set_random_seed(5)
+    seeded = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(4)]).get_weights()[0]
+    random.random()  # (Python's random moved on: the next weights draw from it, as Keras's do)
+    assert not np.array_equal(gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(4)]).get_weights()[0], seeded)

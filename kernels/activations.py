@@ -295,6 +295,14 @@ def activation_backward_numpy(dy, y, z, activation, dz_out, alpha=LEAKY_RELU_ALP
             np.copyto(dz_out, dy)
         np.copyto(dz_out, 0, where=off)
         return dz_out
+    if activation == "relu6":  # dy where 0 < y < 6, else 0: a select, as relu's and jax's
+        flat = np.greater(y, 0)
+        flat &= np.less(y, 6.0)  # (NaN is flat, as the loops' comparisons send it)
+        np.logical_not(flat, out=flat)
+        if dz_out is not dy:
+            np.copyto(dz_out, dy)
+        np.copyto(dz_out, 0, where=flat)
+        return dz_out
     if activation == "exponential":  # f' = y
         np.multiply(dy, y, out=dz_out)
         return dz_out
@@ -638,7 +646,7 @@ def _third_group_device_pair(activation, T, device):
             return six if u > six else u
 
         def bwd(dy, y, z, alpha):
-            return dy * (one if (y > zero and y < six) else zero)
+            return dy if (y > zero and y < six) else zero  # a select, as relu's: a NaN dy where flat passes 0
     elif activation == "hard_silu":
         def fwd(z, alpha):
             return hard_sigmoid(z) * z

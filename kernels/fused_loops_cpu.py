@@ -957,11 +957,11 @@ def _third_group_grad(code, dy, y, z, dz, r0, r1, alpha):
     t = dy.dtype.type
     zero, one, half, three, six = t(0.0), t(1.0), t(0.5), t(3.0), t(6.0)
     n = dy.shape[1]
-    if code == RELU6:  # [0 < y < 6]
+    if code == RELU6:  # dy where 0 < y < 6: a select, as relu's (a NaN dy where flat passes 0)
         for r in range(r0, r1):
             for c in range(n):
                 u = y[r, c]
-                dz[r, c] = dy[r, c] * select((u > zero) & (u < six), one, zero)
+                dz[r, c] = select((u > zero) & (u < six), dy[r, c], zero)
     elif code == HARD_SILU:  # h + (z / 6) [0 < z + 3 < 6]
         for r in range(r0, r1):
             for c in range(n):

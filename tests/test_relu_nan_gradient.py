@@ -41,3 +41,51 @@ def test_the_numpy_twin_selects_as_the_compiled_loop():
     in_place = dy.copy()
     activation_backward_numpy(in_place, y, None, "relu", in_place)
     np.testing.assert_array_equal(in_place, out)
+
+
+VARIANTS_SCRIPT = '''
+import json, sys
+import numpy as np
+
+def run(keras, folder):
+    layers, ops = keras.layers, keras.ops
+    x = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 2.0]], "float32")
+
+    def root_square_error(y_true, y_pred):  # d/dy_pred is 0/0 where an output equals its target
+        return ops.mean(ops.sqrt(ops.square(y_pred - y_true)), axis=-1)
+
+    results = {}
+    for name, activation, after in [("relu6", "relu6", []), ("threshold", None, [layers.ReLU(threshold=0.5)]),
+                                    ("max_value", None, [layers.ReLU(max_value=1.0)]),
+                                    ("max_value_6", None, [layers.ReLU(max_value=6.0)])]:
+        model = keras.Sequential([keras.Input((2,)), layers.Dense(3, activation=activation)] + after)
+        model.set_weights([np.array([[0.3, -1.0, 2.0], [0.0, 0.7, -0.5]], "float32"), np.zeros(3, "float32")])
+        predicted = model.predict(x, verbose=0)
+        targets = np.where(predicted == 0, 0.0, predicted + 1.0).astype("float32")  # 0/0 where a unit is off
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss=root_square_error)
+        model.fit(x, targets, epochs=1, verbose=0, shuffle=False)
+        results[name] = [np.round(w, 5).tolist() for w in model.get_weights()]
+    return results
+'''
+
+
+def test_relu6_and_the_relu_layers_variants_pass_0_where_flat_as_in_keras(tmp_path_factory):
+    ours, theirs = run_script_both_ways(VARIANTS_SCRIPT, tmp_path_factory)
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        for mine, keras_s in zip(ours[name], theirs[name]):
+            assert np.all(np.isfinite(mine)), name
+            np.testing.assert_allclose(mine, keras_s, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_the_relu6_twin_selects_as_the_compiled_loop():
+    from gpunn.kernels.activations import activation_backward_numpy
+
+    dy = np.array([[np.nan, 1.0, np.nan], [2.0, np.nan, 3.0]], "float32")
+    y = np.array([[0.0, 1.0, 2.0], [6.0, 6.0, 5.0]], "float32")
+    out = np.empty_like(dy)
+    activation_backward_numpy(dy, y, None, "relu6", out)
+    np.testing.assert_array_equal(out, [[0.0, 1.0, np.nan], [0.0, 0.0, 3.0]])
+    in_place = dy.copy()
+    activation_backward_numpy(in_place, y, None, "relu6", in_place)
+    np.testing.assert_array_equal(in_place, out)

@@ -46,6 +46,10 @@ class PointwiseActivation(Layer):
         def backprop(dy, need_dx=True):
             if not need_dx:
                 return None
-            return ops.multiply(dy.reshape(shape), derivative, ws.buffer("dx", shape, x.dtype))
+            dx = ops.multiply(dy.reshape(shape), derivative, ws.buffer("dx", shape, x.dtype))
+            # 0 where f' is 0 (a ReLU's units off or flat above max_value): a select, as jax's where and the
+            # fused relu's, so that a NaN dy there (a row's 0/0 loss) passes 0 rather than NaN * 0
+            flat = ops.equal(derivative, ws.constant("zero", 0.0, x.dtype), ws.buffer("flat", shape, bool))
+            return ops.copy_where(ws.constant("zero", 0.0, x.dtype), flat, dx)
 
         return y, backprop

@@ -536,6 +536,30 @@ def test_a_call_that_cuts_the_gradient_warns_once_naming_what_gets_none():
     assert not [w for w in caught if "carries no gradient" in str(w.message)]
 
 
+@pytest.mark.parametrize("read", ["numpy", "get_weights"])
+def test_a_weight_read_off_the_gradient_in_call_is_warned_of(read):
+    """``self.w.numpy()`` or ``self.get_weights()`` in call() leaves that weight untrained (Keras on jax cannot
+    trace it): warned of as a tensor's ``.numpy()`` is."""
+    import warnings
+
+    from gpunn import ops
+
+    class Scale(gpunn.layers.Layer):
+        def build(self, shape):
+            self.w = self.add_weight(shape=(shape[-1], 2), initializer="ones", name="w")
+
+        def call(self, x):
+            return ops.matmul(x, self.w.numpy() if read == "numpy" else self.get_weights()[0])
+
+    model = gpunn.Sequential([gpunn.Input((3,)), Scale(name="scale"), gpunn.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(np.ones((8, 3), "float32"), np.ones((8, 1), "float32"), epochs=2, verbose=0)
+    lost = [str(w.message) for w in caught if "carries no gradient" in str(w.message)]
+    assert len(lost) == 1 and "layer 'scale' (Scale)" in lost[0] and "took a value off the gradient" in lost[0]
+
+
 def test_layer_metrics_lists_its_own_then_its_layers_as_keras():
     class Inner(gpunn.layers.Layer):
         def __init__(self, **kwargs):

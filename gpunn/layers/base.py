@@ -19,6 +19,7 @@ from .. import (activations, auto_config, compute_turns, constraints, dtype_poli
 from ..naming import snake_case, uniquify
 from ..autodiff import Tensor
 from ..autodiff.default_float import floatx
+from ..autodiff.tensor import DETACHMENTS
 from ..ops.workspace import Workspace, Workspaces
 from . import (activity_losses, keyword_inputs, sublayers, symbolic, tf_pipeline, training_override,
                user_layer, user_masks, variable_paths)
@@ -715,6 +716,9 @@ class Layer(KerasVariableLists):
     def get_weights(self) -> list[np.ndarray]:
         if not self._holds_weights():
             return []
+        traced = getattr(self, "_traced_weights", None) or {}
+        if any(getattr(weight, "requires_grad", False) for weight in traced.values()):
+            DETACHMENTS.count += 1  # (values off the gradient, read in a call() being differentiated: user_layer.py)
         self._standalone_weights()
         with compute_turns.turn(self.ops):  # (not halfway through another thread's training step)
             # (where each lives now: a layer it holds may have run in another model since: sublayers.held_weights)

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import compute_turns
 from ..autodiff import Tensor
+from ..autodiff.tensor import DETACHMENTS
 from . import sublayers, variable_paths
 from .call_result import host_result
 
@@ -72,7 +73,11 @@ class Variable:
         return traced if traced is not None else self._current
 
     def numpy(self) -> np.ndarray:
-        """A NumPy copy of the current value."""
+        """A NumPy copy of the current value (in a call() being differentiated, a value off the gradient: counted,
+        as a Tensor's ``numpy()`` is, for the warning of a weight left without one, ``user_layer.py``)."""
+        traced = self._traced()
+        if traced is not None and traced.requires_grad:
+            DETACHMENTS.count += 1
         ops = self._ops()
         return np.array(ops.to_numpy(self._current) if ops is not None else self._current, copy=True)
 

@@ -196,3 +196,23 @@ def test_samples_of_another_rank_are_refused_as_keras_refuses_them():
         with pytest.raises(ValueError, match=r"got samples of shape \(1, 8\), of another rank; Keras refuses them"):
             call()
     assert model.predict(x[:, :, None], verbose=0).shape == (6, 3)  # (a trailing axis of 1 is dropped, as Keras)
+    with pytest.raises(ValueError, match=r"x.squeeze\(axis=1\) drops its axis of 1"):
+        model.predict(x[:, None, :], verbose=0)
+    flat = gpunn.Sequential([gpunn.Input((2, 3)), gpunn.layers.Flatten(), gpunn.layers.Dense(1)])
+    with pytest.raises(ValueError, match=r"of another rank.*\(x.reshape\(len\(x\), 2, 3\)\)"):
+        flat.predict(np.ones((4, 6)), verbose=0)
+    with pytest.raises(ValueError, match=r"reshape the data to samples of 2 axes$"):
+        flat.predict(np.ones((4, 5)), verbose=0)
+
+
+def test_a_trailing_axis_of_1_is_added_or_dropped_for_variable_widths_as_keras_does():
+    """Keras's ``_adjust_input_rank`` adds or drops a trailing axis of 1 before anything else: (n, 5, 1) to an
+    Input((None,)) is (n, 5); (n, 5) to an Input((None, 1)) is (n, 5, 1)."""
+    ids = gpunn.Sequential([gpunn.Input((None,), dtype="int32"), gpunn.layers.Embedding(10, 2),
+                            gpunn.layers.GlobalAveragePooling1D(), gpunn.layers.Dense(1)])
+    tokens = np.arange(10, dtype="int32").reshape(2, 5) % 7
+    np.testing.assert_array_equal(ids.predict(tokens[..., None], verbose=0), ids.predict(tokens, verbose=0))
+    steps = gpunn.Sequential([gpunn.Input((None, 1)), gpunn.layers.Dense(2), gpunn.layers.GlobalAveragePooling1D(),
+                              gpunn.layers.Dense(1)])
+    series = np.linspace(-1, 1, 10, dtype="float32").reshape(2, 5)
+    np.testing.assert_array_equal(steps.predict(series, verbose=0), steps.predict(series[..., None], verbose=0))

@@ -35,6 +35,11 @@ def variant_for(model, x, argument: str = "x"):
         return None  # (first: every call of the model's own shape stops here)
     if numeric_arguments.is_text(x) or getattr(getattr(x, "dtype", None), "name", None) == "string":
         return None  # strings: the model reads what its text layers make of them (text_inputs.py)
+    # Keras first adds or drops a trailing axis of 1 (variable widths: (n, 5, 1) to an Input((None,))): the variant
+    # is for the samples so adjusted, and takes the data as the model would (its own rank adjustment)
+    shape = _rank_adjusted_to(shape, tuple(built))
+    if shape == tuple(built):
+        return None
     _check_rank(model, shape, tuple(built), argument)
     _check_possible(model, shape, tuple(built), argument)
     variants = model.__dict__.setdefault("_shape_variants", {})
@@ -67,9 +72,22 @@ def _check_rank(model, shape: tuple, built: tuple, argument: str) -> None:
         return
     raise ValueError(f"{argument}: expected samples of shape {built} (the model's input), got samples of shape "
                      f"{shape}, of another rank; Keras refuses them too (\"Invalid input shape\"): reshape the data "
-                     f"to samples of {len(built)} {'axis' if len(built) == 1 else 'axes'} (an extra axis of 1: "
-                     f"{argument}.squeeze(axis=1) or "
-                     f"{argument}.reshape(len({argument}), -1))")
+                     f"to samples of {len(built)} {'axis' if len(built) == 1 else 'axes'}"
+                     f"{_reshape_advice(shape, built, argument)}")
+
+
+def _reshape_advice(shape: tuple, built: tuple, argument: str) -> str:
+    """How to reshape samples of ``shape`` into ``built``'s where it is plain: an axis of 1 too many, or the same
+    numbers of values."""
+    if len(shape) == len(built) + 1 and 1 in shape:
+        without = list(shape)
+        axis = without.index(1)
+        del without[axis]
+        if len(without) == len(built):
+            return f" ({argument}.squeeze(axis={axis + 1}) drops its axis of 1)"
+    if int(np.prod(shape)) == int(np.prod(built)):
+        return f" ({argument}.reshape(len({argument}), {', '.join(str(d) for d in built)}))"
+    return ""
 
 
 def _check_possible(model, shape: tuple, built: tuple, argument: str) -> None:
@@ -103,6 +121,16 @@ def _sample_shape(x) -> tuple | None:
     if shape is None or len(shape) < 2 or any(not isinstance(d, (int, np.integer)) for d in shape):
         return None
     return tuple(int(d) for d in shape[1:])
+
+
+def _rank_adjusted_to(shape: tuple, built: tuple) -> tuple:
+    """``shape`` with the trailing axis of 1 added or dropped that Keras's ``_adjust_input_rank`` adds or drops to
+    match the rank of ``built`` (as it is where the ranks already match, or differ otherwise)."""
+    if len(shape) == len(built) + 1 and shape[-1] == 1:
+        return shape[:-1]
+    if len(shape) + 1 == len(built) and built[-1] == 1:
+        return shape + (1,)
+    return shape
 
 
 def _rank_adjusted(shape: tuple, built: tuple) -> bool:

@@ -575,3 +575,24 @@ def test_layer_metrics_lists_its_own_then_its_layers_as_keras():
 
     assert gpunn.layers.Dense(2).metrics == []
     assert [metric.name for metric in Outer().metrics] == ["s", "m"]  # (keras 3.15 gives the same)
+
+
+def test_a_layer_inheriting_build_from_a_base_without_call_builds_as_in_keras():
+    """``class Base(Layer)`` with build() alone, ``class Child(Base)`` with call(): Keras builds Child with
+    Base's build (a base class of shared weights); gpunn runs it as Child's own."""
+    from gpunn import ops
+
+    class Base(gpunn.layers.Layer):
+        def build(self, shape):
+            self.w = self.add_weight(shape=(shape[-1], 3), initializer="ones")
+
+    class Child(Base):
+        def call(self, x):
+            return ops.matmul(x, self.w)
+
+    model = gpunn.Sequential([gpunn.Input((4,)), Child(), gpunn.layers.Dense(1, kernel_initializer="ones")])
+    model.compile(gpunn.optimizers.SGD(0.01), "mse")
+    model.fit(np.ones((8, 4)), np.zeros((8, 1)), verbose=0, epochs=2)
+    # (Keras 3.15 on jax: 0.05306418 for both rows, its weight at 'sequential/child/variable')
+    np.testing.assert_allclose(model.predict(np.ones((2, 4)), verbose=0).ravel(), [0.05306418] * 2, rtol=1e-6)
+    assert model.weights[0].path == f"{model.name}/child/variable"

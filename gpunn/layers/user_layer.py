@@ -108,8 +108,9 @@ def is_user_layer_class(cls) -> bool:
 
 
 def adapt(cls) -> None:
-    """Wrap a user layer class's ``build`` (when it has one of its own) so that gpunn's build runs it."""
-    user_build = vars(cls).get("build")
+    """Wrap a user layer class's ``build`` (its own, or one it inherits from a class of the user's without a
+    ``call()``, as ``class Child(Base)`` does) so that gpunn's build runs it."""
+    user_build = vars(cls).get("build") or _inherited_user_build(cls)
     if user_build is None or getattr(user_build, "_gpunn_wrapped", False):
         return
 
@@ -130,6 +131,18 @@ def adapt(cls) -> None:
 
     build._gpunn_wrapped = True
     cls.build = build
+
+
+def _inherited_user_build(cls):
+    """The ``build`` a user layer class inherits from a class of the user's that is no user layer (no ``call()``:
+    its build was wrapped as a built-in layer's), unwrapped; None where it inherits gpunn's or a user layer's."""
+    for klass in cls.__mro__[1:]:
+        if klass.__module__.split(".")[0] == "gpunn":
+            return None
+        build = vars(klass).get("build")
+        if build is not None:
+            return None if getattr(build, "_gpunn_wrapped", False) else getattr(build, "__wrapped__", build)
+    return None
 
 
 def _several(shape) -> bool:

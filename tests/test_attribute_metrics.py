@@ -150,3 +150,54 @@ def test_metrics_held_as_attributes_are_listed_before_compile_and_named_before_t
     assert model.metrics_names == ["loss", "t", "s"]
     model.fit(np.ones((8, 3), "float32"), np.ones((8, 2), "float32"), verbose=0)
     assert model.metrics_names == ["loss", "t", "s"]
+
+
+DEEPER = r'''
+import json, sys
+import numpy as np
+
+def run(keras, folder):
+    class Inner(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.tracker = keras.metrics.Mean(name="deep")
+            self.dense = keras.layers.Dense(1, kernel_initializer="ones")
+
+        def call(self, x):
+            return self.dense(x)
+
+    class Block(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = Inner()
+
+        def call(self, x):
+            return self.inner(x)
+
+    class Model(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.block = Block()
+
+        def call(self, x):
+            return self.block(x)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            loss = super().compute_loss(x, y, y_pred, sample_weight, training=training)
+            self.block.inner.tracker.update_state(loss * 3)
+            return loss
+
+    model = Model()
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.linspace(0, 1, 48).reshape(16, 3), np.ones((16, 1))
+    history = model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    return {"history": history, "names": sorted({m.name for m in model.metrics})}
+'''
+
+
+def test_a_metric_held_by_a_layer_inside_a_layer_is_listed_and_logged_as_in_keras(tmp_path_factory):
+    ours, theirs = run_script_both_ways(DEEPER, tmp_path_factory)
+    assert set(ours["history"]) == set(theirs["history"]) == {"deep", "loss"}
+    assert ours["names"] == theirs["names"]
+    for key in theirs["history"]:
+        assert ours["history"][key] == pytest.approx(theirs["history"][key], rel=1e-5), key

@@ -21,7 +21,7 @@ def attribute_metrics(model, besides=()) -> list:
               if (name not in own | SET_LATER if own is not None else not name.startswith("_"))]
     for layer in getattr(model, "_graph_layers", ()):
         if user_layer.is_user_layer_class(type(layer)):
-            values += list(vars(layer).values())
+            values += layer.metrics  # (its own, then those of the layers it holds, as Keras lists them)
     left_out = {id(metric) for metric in besides}
     return [metric for metric in found_in(values, lambda value: isinstance(value, Metric))
             if id(metric) not in left_out]

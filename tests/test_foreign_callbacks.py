@@ -266,3 +266,44 @@ def test_tqdm_s_keras_callback_draws_gpunn_s_training():
     assert run.returncode == 0, run.stderr[-4000:]
     assert run.stdout.strip().endswith("trained")
     assert "2/2" in run.stderr and "val_mae=" in run.stderr  # the epochs bar, with the epoch logs
+
+
+KERAS_CALLBACKS_ON_METRICS = r'''
+import json, sys
+import numpy as np
+import gpunn
+import keras
+
+
+def train(cbs):
+    gpunn.utils.set_random_seed(4)
+    model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(1, activation="sigmoid")])
+    model.compile(gpunn.optimizers.Adam(0.05), "binary_crossentropy", metrics=["accuracy", "mae"])
+    x = np.random.default_rng(0).random((40, 4)).astype("float32")
+    history = model.fit(x, (x[:, :1] > 0.5).astype("float32"), epochs=12, validation_split=0.25, shuffle=False,
+                        callbacks=cbs, verbose=0)
+    return {"history": history.history, "modes": [getattr(cb, "mode", None) for cb in cbs]}
+
+
+def made(library):
+    return [library.EarlyStopping(monitor="val_accuracy", patience=2, restore_best_weights=True),
+            library.ReduceLROnPlateau(monitor="val_mae", patience=1, factor=0.5)]
+
+
+print(json.dumps({"keras": train(made(keras.callbacks)), "gpunn": train(made(gpunn.callbacks))}))
+'''
+
+
+def test_keras_s_own_callbacks_on_a_metric_with_mode_auto_go_its_way_as_gpunn_s_do():
+    """Keras's EarlyStopping / ReduceLROnPlateau read an 'auto' direction from Keras's compiled-metrics objects,
+    which a gpunn model has none of (their ValueError for 'val_accuracy'): gpunn hands them the direction its own
+    callbacks take, accuracy up and errors down."""
+    if keras_unavailable_reason():
+        pytest.skip(keras_unavailable_reason())
+    run = run_keras_script(KERAS_CALLBACKS_ON_METRICS)
+    assert run.returncode == 0, run.stderr[-4000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["keras"]["modes"] == ["max", "min"]
+    assert out["keras"]["history"].keys() == out["gpunn"]["history"].keys()
+    for name, values in out["gpunn"]["history"].items():
+        assert out["keras"]["history"][name] == pytest.approx(values, rel=1e-6), name

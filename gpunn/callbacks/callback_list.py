@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..logs_order import in_keras_order
+from ._common import _auto_direction
 from .base import Callback
 from .history import History
 from .progbar import ProgbarLogger
@@ -129,6 +130,7 @@ class CallbackList(Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = {} if logs is None else in_keras_order(logs)
         for cb in self.callbacks:
+            _settle_keras_direction(cb, self.model)
             cb.on_epoch_end(epoch, logs)
 
     def on_batch_begin(self, batch, logs=None):
@@ -193,3 +195,14 @@ class CallbackList(Callback):
 
 
 # --------------------------------------------------------------------------- History, progress
+
+
+def _settle_keras_direction(callback, model) -> None:
+    """Keras's own EarlyStopping, ModelCheckpoint or ReduceLROnPlateau with mode='auto' read the direction of a
+    monitored metric from Keras's compiled-metrics objects at their first epoch's end, and a gpunn model has none
+    (their ValueError for 'val_accuracy'): gpunn decides it as its own callbacks do and hands it over as ``mode``,
+    just before they settle it."""
+    if getattr(callback, "mode", None) != "auto" or not hasattr(callback, "_set_monitor_op") or \
+            getattr(callback, "monitor_op", 0) is not None or type(callback).__module__.startswith("gpunn."):
+        return
+    callback.mode = _auto_direction(type(callback).__name__, callback.monitor, model)

@@ -81,3 +81,41 @@ def test_a_text_model_exported_serves_a_vector_of_strings(tmp_path):
                                                             "path": str(tmp_path / "exported")},
                                               backend="tensorflow", gpunn_path=True)
     np.testing.assert_allclose(result["served"], result["predicted"], rtol=1e-6, atol=1e-6)
+
+
+ONNX_READY = r'''
+import json, sys
+import numpy as np
+import keras
+import gpunn
+
+seen = []
+
+
+def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+    seen.append({"called": bool(self._called), "format": format, "signature": input_signature})
+
+
+keras.Model.export = export  # (what Keras's ONNX export asks of the model, without jax2onnx and onnxruntime)
+plain = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(2)])
+age, city = gpunn.Input((1,), name="age"), gpunn.Input((3,), name="city")
+joined = gpunn.layers.Dense(1)(gpunn.layers.Concatenate()([age, city]))
+by_name = gpunn.Model({"age": age, "city": city}, joined)
+for model in (plain, by_name):
+    model.export("unused.onnx", format="onnx")
+print(json.dumps(seen))
+'''
+
+
+def test_an_onnx_export_hands_keras_a_model_it_has_called(tmp_path):
+    """Keras's ONNX and OpenVINO exports refuse a model never called ("The model provided has never called"), and
+    Keras's copy of gpunn's model is new: gpunn calls it once on zeros shaped as its inputs (a dict of them
+    too) before Keras exports it."""
+    from helpers import keras_unavailable_reason, run_keras_script
+
+    if keras_unavailable_reason():
+        pytest.skip(keras_unavailable_reason())
+    run = run_keras_script(ONNX_READY, cwd=str(tmp_path))
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = __import__("json").loads(run.stdout.strip().splitlines()[-1])
+    assert seen == [{"called": True, "format": "onnx", "signature": None}] * 2

@@ -23,4 +23,21 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None, input_s
         path = os.path.join(directory, "model.keras")
         model.save(path, include_optimizer=False)
         theirs = keras.saving.load_model(path, compile=False)
+    if input_signature is None:  # (Keras's ONNX and OpenVINO exports read the signature of a model once called)
+        _call_once(keras, theirs)
     return theirs.export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+
+
+def _call_once(keras, model) -> None:
+    """Call Keras's copy of the model on one sample of zeros per input, as the model was called before it was
+    saved (Keras's ``export`` refuses a model never called: "The model provided has never called")."""
+    import numpy as np
+
+    def zeros(tensor):
+        return np.zeros([1 if d is None else d for d in tensor.shape], dtype=tensor.dtype)
+
+    try:
+        inputs = model.input  # (a functional model's, as it takes them: a dict of named inputs too)
+    except AttributeError:  # (a Sequential never called has none: its Input's tensor)
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    model(keras.tree.map_structure(zeros, inputs))

@@ -85,6 +85,9 @@ _NOT_BUILT: dict[str, dict[str, str]] = {
     },
     "ops": {"jvp": "gpunn has no forward-mode differentiation: its gradients come from the backward pass of the "
                    "training step"},
+    "": {"export": ("gpunn has no export module: model.export(path, format=...) hands the model to Keras, which "
+                    "writes a SavedModel, ONNX or OpenVINO; for an ExportArchive of your own, load the model's file "
+                    "in Keras (keras.saving.load_model('model.keras')) and use Keras's keras.export.ExportArchive")},
 }
 
 

@@ -46,6 +46,7 @@ def test_every_name_of_keras_s_namespaces_exists_or_says_why_not():
     ("losses", "CTC", "CTC .connectionist temporal classification"),
     ("optimizers", "MultiOptimizer", "gpunn has no optimizers per group of weights"),
     ("", "applications", "pretrained convolutional networks"),
+    ("", "export", r"gpunn has no export module: model.export\(path, format=...\).*keras.export.ExportArchive"),
 ])
 def test_a_name_left_out_says_what_it_is(space, name, says):
     namespace = getattr(gpunn, space) if space else gpunn

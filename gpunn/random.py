@@ -107,7 +107,15 @@ def generator_for(seed) -> np.random.Generator:
 
 def _shape(shape) -> tuple:
     """A shape as Keras's random functions take it: a tuple or list, or one int for a 1-D draw."""
-    return (int(shape),) if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool) else tuple(shape)
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool) else tuple(shape)
+    if any(getattr(d, "_is_symbolic", False) for d in shape):
+        # ops.shape(x) of a subclassed model's call(), which gpunn runs once to learn its graph of layers
+        raise ValueError(
+            f"shape: keras.random draws of shape {shape} (the batch size of a subclassed model's call(), which gpunn "
+            "runs once on symbolic inputs to learn its graph of layers, so a draw there would be made once, not at "
+            "each step): use keras.layers.Dropout or GaussianNoise there, or draw in the call() of a layer of your "
+            "own (a keras.layers.Layer subclass, whose call() runs at each step)")
+    return shape
 
 
 def _tensor(values, dtype):

@@ -548,3 +548,24 @@ def test_one_value_per_sample_trains_a_subclassed_model_as_keras(tmp_path_factor
         np.testing.assert_allclose(ours[name]["loss"], theirs[name]["loss"], rtol=1e-5)
         np.testing.assert_allclose(ours[name]["predict"], theirs[name]["predict"], rtol=1e-5, atol=1e-6)
         assert np.shape(ours[name]["predict"]) == (12, 1)
+
+
+def test_a_random_draw_on_the_symbolic_batch_in_a_subclassed_call_says_where_to_draw():
+    """Dive into Deep Learning's DropoutMLPScratch draws its mask with keras.random.uniform(ops.shape(h)) in a
+    subclassed model's call(), which gpunn runs once to learn the graph: refused naming Dropout and a layer's call()."""
+    ops = gpunn.ops
+
+    class ScratchDropout(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.seed = gpunn.random.SeedGenerator(1)
+            self.hidden, self.out = gpunn.layers.Dense(4, activation="relu"), gpunn.layers.Dense(2)
+
+        def call(self, x, training=None):
+            h = self.hidden(x)
+            mask = gpunn.random.uniform(ops.shape(h), minval=0, maxval=1, seed=self.seed) < 0.5
+            return self.out(ops.cast(mask, "float32") * h / 0.5)
+
+    with pytest.raises(ValueError, match=r"shape: keras.random draws of shape \(None, 4\) .*keras.layers.Dropout.*"
+                                         r"a keras.layers.Layer subclass"):
+        ScratchDropout()(np.ones((2, 3), "float32"))

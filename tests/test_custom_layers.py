@@ -596,3 +596,22 @@ def test_a_layer_inheriting_build_from_a_base_without_call_builds_as_in_keras():
     # (Keras 3.15 on jax: 0.05306418 for both rows, its weight at 'sequential/child/variable')
     np.testing.assert_allclose(model.predict(np.ones((2, 4)), verbose=0).ravel(), [0.05306418] * 2, rtol=1e-6)
     assert model.weights[0].path == f"{model.name}/child/variable"
+
+
+def test_a_layer_whose_init_skips_super_init_gets_kerass_error():
+    """Keras's "you forgot to call `super().__init__()`" (its serialization guide's older CustomLayer), where
+    gpunn failed on a missing attribute."""
+    message = r"In layer 'Skipped', you forgot to call `super\(\).__init__\(\)` as the first statement"
+
+    class Skipped(gpunn.layers.Layer):
+        def __init__(self, value=None):
+            if value is not None:
+                self.var = gpunn.Variable(value, name="var_a")
+
+        def call(self, x):
+            return x
+
+    with pytest.raises(RuntimeError, match=message):
+        Skipped(5)  # (an integer Variable: the error named the layer's missing name)
+    with pytest.raises(RuntimeError, match=message):
+        Skipped()(np.ones((2, 2), "float32"))

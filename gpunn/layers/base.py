@@ -122,6 +122,12 @@ _UNTRACKED = frozenset({"_tracked", "_traced_weights", "_added_specs", "_variabl
 _NOT_GIVEN = object()
 
 
+def _forgot_super_init(layer) -> RuntimeError:
+    """Keras's error for a layer of the user's whose ``__init__`` did not call ``super().__init__()``."""
+    return RuntimeError(f"In layer '{type(layer).__name__}', you forgot to call `super().__init__()` as the first "
+                        "statement in the `__init__()` method. Go add it!")
+
+
 def _takes_keras_shapes(build):
     """A built-in layer's ``build`` taking Keras's shapes, batch axis first (``layer.build((None, 4))``, as a
     user's build() passes them on to its sublayers), as well as gpunn's sample shapes."""
@@ -210,6 +216,9 @@ class Layer(KerasVariableLists):
             object.__setattr__(self, name, value)
             return
         keras_objects.refuse_foreign_variable(self, name, value)
+        if "name" not in self.__dict__ and isinstance(value, (Variable, Layer)) and \
+                type(self).__module__.split(".")[0] != "gpunn":
+            raise _forgot_super_init(self)
         if name == "activation" and not user_layer.is_user_layer_class(type(self)):
             # a built-in layer's activation set anew (Keras's Grad-CAM example: ``layer.activation = None`` to
             # read the logits): what its call reads, as Keras's layers call whatever the attribute holds
@@ -759,6 +768,8 @@ class Layer(KerasVariableLists):
         (``layer(targets, logits)``) is called on them as on a list; for others, ``more`` is Keras's positional
         ``training`` and ``mask``. Inputs given by keyword (``layer(logits, targets=None)``) are put in the order
         of call()'s arguments (``keyword_inputs.py``)."""
+        if "name" not in self.__dict__:  # (Layer.__init__ never ran)
+            raise _forgot_super_init(self)
         if tf_pipeline.is_pipeline_tensor(inputs):  # inside tf.data's map (tf_pipeline.py)
             return tf_pipeline.call_in_pipeline(self, inputs, training)
         if keywords or inputs is keyword_inputs.NOT_GIVEN:

@@ -28,7 +28,8 @@ _INSTEAD = {
     "train_step": "gpunn's fit runs its own recorded step (the compiled loss, weight penalties, add_loss() "
                   "terms, metrics and optimizer); put the model's computation in call(), the loss in a loss "
                   "function of your own given to compile (or self.add_loss() in a layer's call()), and the "
-                  "metrics in metrics of your own",
+                  "metrics in metrics of your own (a step of several optimizers taking turns, as a GAN's, has "
+                  "no gpunn form: one optimizer trains a model's trained weights)",
     "test_step": "gpunn's evaluate runs its own step with the compiled loss and metrics; give compile a loss or "
                  "metrics of your own",
     "compute_metrics": "the logs are those of the compiled metrics; give compile metrics of your own (a function "

@@ -569,3 +569,23 @@ def test_a_random_draw_on_the_symbolic_batch_in_a_subclassed_call_says_where_to_
     with pytest.raises(ValueError, match=r"shape: keras.random draws of shape \(None, 4\) .*keras.layers.Dropout.*"
                                          r"a keras.layers.Layer subclass"):
         ScratchDropout()(np.ones((2, 3), "float32"))
+
+
+def test_a_python_loop_on_a_whole_batch_value_in_a_subclassed_call_says_why_it_cannot_run():
+    """Dive into Deep Learning's FixedHiddenMLP: ``while ops.sum(ops.abs(x)) > 1: x /= 2`` in call()."""
+    ops = gpunn.ops
+
+    class FixedHidden(gpunn.Model):
+        def __init__(self):
+            super().__init__()
+            self.linear = gpunn.layers.Dense(4)
+
+        def call(self, x):
+            x = self.linear(x)
+            while ops.sum(ops.abs(x)) > 1:
+                x /= 2
+            return x
+
+    with pytest.raises(TypeError, match=r"an if or while on data values cannot be traced; compute it with "
+                                        r"keras.ops.where, or in the call\(\) of a layer of your own"):
+        FixedHidden()(np.ones((2, 3), "float32"))

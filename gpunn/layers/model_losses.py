@@ -47,6 +47,14 @@ class BatchReduced:
     __mul__, __rmul__ = symbolic._operator("multiply"), symbolic._operator("multiply", reverse=True)
     __truediv__, __rtruediv__ = symbolic._operator("divide"), symbolic._operator("divide", reverse=True)
     __pow__ = symbolic._operator("power")
+    __lt__, __le__ = symbolic._operator("less"), symbolic._operator("less_equal")
+    __gt__, __ge__ = symbolic._operator("greater"), symbolic._operator("greater_equal")
+
+    def __bool__(self):  # (``while ops.sum(ops.abs(x)) > 1:`` in a subclassed model's call())
+        raise TypeError("the truth value of a value computed over the whole batch is not known when gpunn runs a "
+                        "subclassed model's call() on symbolic inputs to learn its graph: an if or while on data "
+                        "values cannot be traced; compute it with keras.ops.where, or in the call() of a layer of "
+                        "your own (a keras.layers.Layer subclass, whose call() runs on each batch)")
 
     def __neg__(self):
         from .. import ops

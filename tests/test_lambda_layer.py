@@ -140,3 +140,45 @@ def test_a_layer_called_with_two_arguments_is_called_so_again_from_a_config(tmp_
     ours, theirs = run_script_both_ways(PAIR_FROM_CONFIG, tmp_path_factory)
     for key in ours:
         np.testing.assert_allclose(ours[key], theirs["predicted"], rtol=1e-6, err_msg=key)
+
+
+OUTPUT_SHAPES = r'''
+import json, sys
+import numpy as np
+
+
+def run(keras, folder):
+    layers, ops = keras.layers, keras.ops
+
+    def doubled(t):
+        return ops.concatenate([t, -t], axis=1)
+
+    def distance_shape(shapes):  # the Keras 2 siamese example's eucl_dist_output_shape
+        shape1, shape2 = shapes
+        return (shape1[0], 1)
+
+    a, b = keras.Input((8,)), keras.Input((8,))
+    dense = layers.Dense(4)
+    distance = layers.Lambda(lambda v: ops.sqrt(ops.sum(ops.square(v[0] - v[1]), axis=1, keepdims=True) + 1e-6),
+                             output_shape=distance_shape)([dense(a), dense(b)])
+    built = layers.Lambda(doubled)
+    keras.Sequential([keras.Input((8,)), built])
+    return {"inferred": list(layers.Lambda(doubled).compute_output_shape((None, 8))),
+            "given": list(layers.Lambda(doubled, output_shape=(16,)).compute_output_shape((None, 8))),
+            "function": list(layers.Lambda(doubled, output_shape=lambda s: (s[0], 2 * s[1]))
+                             .compute_output_shape((None, 8))),
+            "built": list(built.compute_output_shape((None, 8))),
+            "built_other": list(built.compute_output_shape((None, 5))),
+            "several": list(distance.shape)}
+'''
+
+
+def test_a_lambda_s_output_shape_is_kerass_and_its_function_takes_a_list_of_shapes(tmp_path_factory):
+    """``Lambda.compute_output_shape`` is what its function returns (it was the input's shape), and an
+    ``output_shape`` function of a Lambda on several inputs takes their batch shapes as a list, as Keras hands
+    them (Keras 2's siamese example)."""
+    from helpers import run_script_both_ways
+
+    ours, theirs = run_script_both_ways(OUTPUT_SHAPES, tmp_path_factory)
+    assert ours == theirs
+    assert ours["inferred"] == [None, 16] and ours["several"] == [None, 1]

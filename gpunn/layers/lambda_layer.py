@@ -81,13 +81,25 @@ class Lambda(Layer):
         if given is None or self.output_shape is None:
             return
         if callable(given):
-            given = tuple(given((None,) + tuple(self.input_shape)))[1:]
+            given = tuple(given(_batch_shapes(self.input_shape)))[1:]
         given = tuple(None if size is None else int(size) for size in given)
         found = tuple(self.output_shape)
         if len(given) != len(found) or any(g is not None and g != f for g, f in zip(given, found)):
             raise ValueError(f"output_shape: layer {self.name!r} (Lambda) was given output_shape={given} (a sample's "
                              f"shape), but its function returns samples of shape {found} for inputs of shape "
                              f"{tuple(self.input_shape)}")
+
+    def output_sample_shape(self, sample_shape):
+        """Keras's ``compute_output_shape`` of a Lambda (per sample): the shape its function returns, as found by
+        the build for that shape, or by a call on ones; else the ``output_shape`` given."""
+        if self.built and self.output_shape is not None and _same_shapes(self.input_shape, sample_shape):
+            return tuple(self.output_shape)
+        given = self._output_shape_argument
+        if callable(given):
+            return tuple(given(_batch_shapes(sample_shape)))[1:]
+        if given is not None:
+            return tuple(given)
+        return user_layer.output_sample_shape_of_call(self, sample_shape)
 
     def forward(self, x, training):
         return user_layer.forward(self, x, training)
@@ -105,3 +117,17 @@ class Lambda(Layer):
         if self._output_shape_argument is not None and not callable(self._output_shape_argument):
             config["output_shape"] = list(self._output_shape_argument)
         return config
+
+
+def _batch_shapes(sample_shape):
+    """Keras's batch shape (a list of them for several inputs) of gpunn's sample shape(s), as Keras hands an
+    ``output_shape`` function its input shape: the siamese example's ``shape1, shape2 = shapes``."""
+    if isinstance(sample_shape, list):
+        return [(None,) + tuple(shape) for shape in sample_shape]
+    return (None,) + tuple(sample_shape)
+
+
+def _same_shapes(a, b) -> bool:
+    if isinstance(a, list) or isinstance(b, list):
+        return isinstance(a, list) and isinstance(b, list) and [tuple(s) for s in a] == [tuple(s) for s in b]
+    return tuple(a) == tuple(b)

@@ -324,10 +324,16 @@ def _call(layer, inputs: Tensor, training: bool, shapes_only: bool = False, in_s
     return result
 
 
+def output_sample_shape_of_call(layer, sample) -> tuple:
+    """The shape of one sample of ``layer``'s call() output for samples of ``sample`` (a layer not built for it:
+    a Lambda asked its ``compute_output_shape``), from a call on ones."""
+    return _output_sample_shape(layer, sample)
+
+
 def _output_sample_shape(layer, sample: tuple) -> tuple:
     """The shape of one sample of ``call``'s output, from a call on two samples of ones (weights of ones)."""
     dtype = layer.dtype or "float32"
-    weights = {spec.name: np.ones(spec.shape, dtype=dtype) for spec in layer._added_specs}
+    weights = {spec.name: np.ones(spec.shape, dtype=dtype) for spec in layer.__dict__.get("_added_specs", ())}
     _home(layer)._traced_weights = {name: Tensor(value) for name, value in weights.items()}
     try:
         trial = getattr(layer, "trial_inputs", None) or _ones  # (an operation's: invertible matrices)

@@ -146,6 +146,12 @@ class Loss:
         """The per-sample values of host arrays through the loss's ``compute``."""
         from .ops import NumpyOps
 
+        if any(getattr(value, "_is_symbolic", False) or type(value).__name__ == "InputLayer"
+               for value in (y_true, y_pred)):
+            # (Keras 2's VAE: binary_crossentropy(inputs, outputs) * 784 between a functional model's values)
+            raise ValueError(f"{type(self).__name__}: called on a functional model's symbolic values, which hold no "
+                             "numbers yet; compute the loss in a layer of your own whose call() does "
+                             "self.add_loss(value) (the VAE's loss layer), or give it to compile")
         y_pred = np.asarray(y_pred)
         # in the predictions' float dtype, as Keras computes (its clips of probabilities round there)
         y_pred = y_pred.astype(y_pred.dtype if y_pred.dtype in (np.float32, np.float64) else np.float32)

@@ -267,3 +267,15 @@ def test_a_model_call_lists_the_losses_its_call_added():
     y = np.asarray(model(x))
     assert len(model.losses) == 1
     np.testing.assert_allclose(float(model.losses[0]), np.mean(np.square(y)), rtol=1e-6)
+
+
+def test_a_built_in_loss_on_a_functional_model_s_values_says_where_to_compute_it():
+    """Keras 2's VAE computes ``binary_crossentropy(inputs, outputs) * 784`` between a functional model's values
+    before ``vae.add_loss``: refused naming the loss and the layer of one's own that adds it."""
+    inputs = gpunn.Input((6,))
+    outputs = gpunn.layers.Dense(6, activation="sigmoid")(gpunn.layers.Dense(2)(inputs))
+    for compute in (lambda: gpunn.losses.binary_crossentropy(inputs, outputs),
+                    lambda: gpunn.losses.MeanSquaredError()(inputs, outputs)):
+        with pytest.raises(ValueError, match=r"(BinaryCrossentropy|MeanSquaredError): called on a functional "
+                                             r"model's symbolic values.*self.add_loss\(value\)"):
+            compute()

@@ -79,6 +79,13 @@ _NOT_BUILT: dict[str, dict[str, str]] = {
         **dict.fromkeys(("learning_phase", "set_learning_phase"), (
             "gpunn has no learning phase (nor has Keras 3): fit trains in training mode, evaluate and predict run in "
             "inference mode, and a call takes training=True or False")),
+        **dict.fromkeys(("in_train_phase", "in_test_phase"), (
+            "Keras 3 (and gpunn) has no learning phase: a layer's call() takes training=None and branches on it")),
+        "batch_dot": "Keras 3 (and gpunn) has no backend.batch_dot: keras.ops.matmul multiplies batches of matrices, "
+                     "keras.ops.einsum any other pairing",
+        **dict.fromkeys(("get_session", "set_session", "placeholder"), (
+            "Keras 3 (and gpunn) has no TensorFlow sessions or placeholders: keras.Input makes a model's input, "
+            "and a model runs when called")),
         **dict.fromkeys(("gradients", "update", "update_add", "update_sub", "moving_average_update"), (
             "gpunn builds no graph of symbolic updates or gradients: fit computes the gradients and updates the "
             "weights; a value is set with K.set_value or variable.assign")),

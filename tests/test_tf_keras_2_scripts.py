@@ -83,6 +83,9 @@ def test_the_backend_s_value_makers_and_k_function(numpy_backend):
     np.testing.assert_array_equal(np.asarray(K.tile(np.array([1.0, 2.0]), 2)), [1, 2, 1, 2])
     np.testing.assert_array_equal(np.asarray(K.repeat_elements(np.array([1.0, 2.0]), 2, axis=0)), [1, 1, 2, 2])
     np.testing.assert_array_equal(np.asarray(K.reverse(np.arange(3.0), 0)), [2, 1, 0])
+    # Keras 2's K.repeat is RepeatVector's (samples, n, dim); K.logsumexp reduces as tf.reduce_logsumexp
+    np.testing.assert_array_equal(np.asarray(K.repeat(np.array([[1.0, 2.0], [3.0, 4.0]]), 3))[1], [[3, 4]] * 3)
+    np.testing.assert_allclose(np.asarray(K.logsumexp(np.log(np.array([[1.0, 3.0]])), axis=1)), [np.log(4.0)])
     assert np.asarray(K.random_normal((5,), seed=1)).shape == (5,)
     assert set(np.asarray(K.random_bernoulli((20,), p=0.5, seed=1)).tolist()) <= {0.0, 1.0}
     model = gpunn.Sequential([gpunn.layers.Dense(5, activation="relu", input_shape=(4,)), gpunn.layers.Dense(2)])
@@ -94,6 +97,9 @@ def test_the_backend_s_value_makers_and_k_function(numpy_backend):
 
 @pytest.mark.parametrize("name, says", [
     ("learning_phase", "gpunn has no learning phase"),
+    ("in_train_phase", "has no learning phase: a layer's call\\(\\) takes training=None"),
+    ("batch_dot", "keras.ops.matmul multiplies batches of matrices"),
+    ("get_session", "no TensorFlow sessions or placeholders"),
     ("gradients", "gpunn builds no graph of symbolic updates or gradients"),
     ("conv2d", "does not provide convolution and pooling operations"),
 ])

@@ -110,6 +110,17 @@ def concatenate(tensors, axis=-1):
     return F.concatenate(tensors, axis=axis)
 
 
+def logsumexp(x, axis=None, keepdims=False):
+    return F.logsumexp(x, axis=axis, keepdims=keepdims)
+
+
+def repeat(x, n):
+    """(samples, dim) repeated n times as (samples, n, dim): Keras's legacy ``repeat`` (RepeatVector's)."""
+    if len(F._shape(x)) != 2:
+        raise ValueError(f"Expected input `x` to have rank 2. Received: rank(x)={len(F._shape(x))}")
+    return F.tile(F.expand_dims(x, 1), (1, int(n), 1))
+
+
 def stack(x, axis=0):
     return F.stack(x, axis=axis)
 
@@ -243,4 +254,4 @@ NAMES = ["epsilon", "set_epsilon", "floatx", "set_floatx", "cast_to_floatx", "me
          "dtype", "get_value", "batch_get_value", "set_value", "batch_set_value", "eval", "abs", "cast", "cos", "sin",
          "exp", "log", "tanh", "sigmoid", "softplus", "softsign", "maximum", "minimum", "square", "sign", "round",
          "equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "reshape", "one_hot", "stop_gradient",
-         "cumsum", "elu", "softmax"]
+         "cumsum", "elu", "softmax", "logsumexp", "repeat"]

@@ -282,7 +282,8 @@ def train(cbs):
     x = np.random.default_rng(0).random((40, 4)).astype("float32")
     history = model.fit(x, (x[:, :1] > 0.5).astype("float32"), epochs=12, validation_split=0.25, shuffle=False,
                         callbacks=cbs, verbose=0)
-    return {"history": history.history, "modes": [getattr(cb, "mode", None) for cb in cbs]}
+    return {"history": history.history, "modes": [getattr(cb, "mode", None) for cb in cbs],
+            "ops": [getattr(getattr(cb, "monitor_op", None), "__name__", None) for cb in cbs]}
 
 
 def made(library):
@@ -303,7 +304,50 @@ def test_keras_s_own_callbacks_on_a_metric_with_mode_auto_go_its_way_as_gpunn_s_
     run = run_keras_script(KERAS_CALLBACKS_ON_METRICS)
     assert run.returncode == 0, run.stderr[-4000:]
     out = json.loads(run.stdout.strip().splitlines()[-1])
-    assert out["keras"]["modes"] == ["max", "min"]
+    assert out["keras"]["modes"] == ["auto", "auto"] and out["keras"]["ops"] == ["greater", "less"]  # (as Keras's)
     assert out["keras"]["history"].keys() == out["gpunn"]["history"].keys()
     for name, values in out["gpunn"]["history"].items():
         assert out["keras"]["history"][name] == pytest.approx(values, rel=1e-6), name
+
+
+KERAS_CALLBACK_FORMS = r"""
+import json, sys
+import numpy as np
+import gpunn
+import keras
+
+model = gpunn.Sequential([gpunn.Input((4,)), gpunn.layers.Dense(1)])
+model.compile(gpunn.optimizers.SGD(0.01), "mse")
+x, y = np.ones((8, 4), "float32"), np.ones((8, 1), "float32")
+given = keras.callbacks.History()
+returned = model.fit(x, y, epochs=2, verbose=0, callbacks=[given])
+same_history = returned is given and model.history is given
+model.fit(x, y, epochs=1, verbose=2, callbacks=[keras.callbacks.ProgbarLogger()])
+listed = keras.callbacks.CallbackList([keras.callbacks.History()], model=model)
+through_list = model.fit(x, y, epochs=1, verbose=0, callbacks=listed)
+alone = model.fit(x, y, epochs=2, verbose=0, callbacks=keras.callbacks.EarlyStopping(monitor="loss", patience=5))
+try:
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[keras.callbacks.SwapEMAWeights()])
+    refused = ""
+except TypeError as error:
+    refused = str(error)
+print(json.dumps({"same_history": same_history, "epochs": given.epoch,
+                  "list_history": type(through_list).__module__, "alone": len(alone.history["loss"]),
+                  "refused": refused}))
+"""
+
+
+def test_kerass_history_progbar_callback_list_and_lone_callback_stand_as_in_kerass_fit():
+    """Keras's own History given is the one fit returns (and model.history), its ProgbarLogger replaces gpunn's
+    (one progress line, not two), its CallbackList is used for the callbacks it holds, a lone callback not in a
+    list is taken, and its SwapEMAWeights (a Keras optimizer's moving averages) is refused naming gpunn's."""
+    if keras_unavailable_reason():
+        pytest.skip(keras_unavailable_reason())
+    run = run_keras_script(KERAS_CALLBACK_FORMS)
+    assert run.returncode == 0, run.stderr[-4000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["same_history"] and out["epochs"] == [0, 1]
+    assert (run.stdout + run.stderr).count("/step - loss") == 1  # (one line: Keras's; on either stream)
+    assert out["list_history"].startswith("keras.") and out["alone"] == 2
+    assert out["refused"].startswith("callbacks: Keras's SwapEMAWeights") and "gpunn.callbacks.SwapEMAWeights" in \
+        out["refused"]

@@ -16,6 +16,18 @@ _HOOKS = ("set_params", "set_model", "on_train_begin", "on_train_end", "on_epoch
           "on_predict_batch_end")
 
 
+def _is_kerass(cb, name: str) -> bool:
+    """Whether ``cb`` is Keras's own callback ``name`` (Keras 3's, or tf.keras's)."""
+    return type(cb).__name__ == name and type(cb).__module__.split(".")[0] in ("keras", "tf_keras", "tensorflow")
+
+
+# Keras's callbacks that reach into a Keras model's or optimizer's own state, and gpunn's that do it for its own
+_KERAS_STATE_CALLBACKS = {
+    "BackupAndRestore": "saves and restores a Keras model's state",
+    "SwapEMAWeights": "swaps a Keras optimizer's moving averages into the model",
+}
+
+
 def _checked(cb):
     """``cb`` if gpunn can call it as a callback, else a TypeError saying what it lacks."""
     if isinstance(cb, Callback):
@@ -23,10 +35,10 @@ def _checked(cb):
     if isinstance(cb, type):
         raise TypeError(f"callbacks: expected callback instances, got the class {cb.__name__}; "
                         f"make one: {cb.__name__}(...)")
-    if type(cb).__name__ == "BackupAndRestore" and type(cb).__module__.split(".")[0] in ("keras", "tf_keras",
-                                                                                          "tensorflow"):
-        raise TypeError("callbacks: Keras's BackupAndRestore saves and restores a Keras model's state; use "
-                        "gpunn.callbacks.BackupAndRestore, which does it for gpunn's models")
+    for name, what in _KERAS_STATE_CALLBACKS.items():
+        if _is_kerass(cb, name):
+            raise TypeError(f"callbacks: Keras's {name} {what}; use gpunn.callbacks.{name}, which does it for "
+                            "gpunn's models")
     missing = [name for name in _HOOKS if not callable(getattr(cb, name, None))]
     if missing:
         raise TypeError(f"callbacks: expected gpunn.callbacks.Callback instances (or Keras callbacks, which have "
@@ -39,6 +51,10 @@ def _flatten(callbacks) -> list:
         return []
     if isinstance(callbacks, Callback):
         return [callbacks]
+    if _is_kerass(callbacks, "CallbackList"):  # (Keras's list: the callbacks it holds, as Keras's fit uses it)
+        return _flatten(list(callbacks.callbacks))
+    if not isinstance(callbacks, (list, tuple)) and all(callable(getattr(callbacks, n, None)) for n in _HOOKS):
+        return [callbacks]  # one callback of another library, not in a list (Keras's fit takes it so)
     out = []
     for cb in callbacks:
         if isinstance(cb, (list, tuple)):
@@ -62,8 +78,11 @@ class CallbackList(Callback):
     def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None, **params):
         super().__init__()
         self.callbacks = _flatten(callbacks)
-        self._history = next((cb for cb in self.callbacks if isinstance(cb, History)), None)
-        self._progbar = next((cb for cb in self.callbacks if isinstance(cb, ProgbarLogger)), None)
+        # (Keras's own History or ProgbarLogger given stands for the one gpunn adds, as in Keras's fit)
+        self._history = next((cb for cb in self.callbacks if isinstance(cb, History) or _is_kerass(cb, "History")),
+                             None)
+        self._progbar = next((cb for cb in self.callbacks
+                              if isinstance(cb, ProgbarLogger) or _is_kerass(cb, "ProgbarLogger")), None)
         # Appended last, as Keras does, so they see what earlier callbacks add to the epoch logs
         # (e.g. ReduceLROnPlateau's learning_rate).
         if add_history and self._history is None:
@@ -206,3 +225,7 @@ def _settle_keras_direction(callback, model) -> None:
             getattr(callback, "monitor_op", 0) is not None or type(callback).__module__.startswith("gpunn."):
         return
     callback.mode = _auto_direction(type(callback).__name__, callback.monitor, model)
+    try:
+        callback._set_monitor_op()  # (what it does itself with mode 'min' or 'max': min_delta's sign too)
+    finally:
+        callback.mode = "auto"  # (its own argument, as Keras leaves it)

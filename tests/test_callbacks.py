@@ -578,6 +578,11 @@ def test_auto_mode_follows_the_compiled_metric_as_keras_does(metric, expected):
     with pytest.raises(ValueError, match="cannot tell whether monitor='val_tp' should be maximized or minimized"):
         stopper.direction
     assert cb.EarlyStopping(monitor="val_tp", mode="max").direction == "max"
+    per_output = cb.EarlyStopping(monitor="val_out_1_loss")  # (one output's loss: Keras's auto reads 'loss' only)
+    per_output.set_model(model)
+    with pytest.raises(ValueError, match=r"monitor='val_out_1_loss'.*\(a loss of one output, as Keras's auto mode "
+                                         r"reads only 'loss': mode='min' keeps its lowest\)$"):
+        per_output.direction
 
 
 class _HookLog(cb.Callback):

@@ -77,7 +77,9 @@ def _auto_direction(owner: str, monitor: str, model) -> str:
             return "max" if metric.direction == "up" else "min"
     names = [metric.name for metric in getattr(model, "metrics", None) or [] if getattr(metric, "name", None)]
     numbered = [known for known in names if known.rsplit("_", 1)[0] == name and known.rsplit("_", 1)[-1].isdigit()]
-    hint = (f"; the model's metrics are {names}" if names else "") + (
+    hint = (f"; the model's metrics are {names}" if names and not name.endswith("_loss") else "") + (
+        " (a loss of one output, as Keras's auto mode reads only 'loss': mode='min' keeps its lowest)"
+        if name.endswith("_loss") else "") + (
         f" ({numbered[0]!r}: a metric made again without a name is numbered; give it name={name!r}, or call "
         "keras.backend.clear_session() before each model)" if numbered else "")
     raise ValueError(f"{owner}: cannot tell whether monitor={monitor!r} should be maximized or minimized (it is "

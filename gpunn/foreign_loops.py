@@ -17,9 +17,12 @@ _WHAT_INSTEAD = ("gpunn has no custom training loops: train with model.fit (a co
                  "model.save_weights")
 
 
-def missing_model_attribute(model, name: str):
-    """What ``__getattr__`` does for ``model.<name>``: an AttributeError naming torch's loop where the name is
+def missing_model_attribute(model, name: str, later_getattr=None):
+    """What ``__getattr__`` does for ``model.<name>``: the ``__getattr__`` of a class later in the model's class
+    hierarchy (a mixin's), where there is one; an AttributeError naming torch's loop where the name is
     torch.nn.Module's; otherwise the lookup again, which raises Python's error, or a property's own."""
+    if later_getattr is not None:
+        return later_getattr(name)
     if name in TORCH_MODULE_METHODS:
         raise AttributeError(f"{type(model).__name__!r} object has no attribute {name!r}: {name}() is a "
                              "torch.nn.Module method (Keras's torch guides call it in a loop of their own); "

@@ -615,3 +615,13 @@ def test_a_layer_whose_init_skips_super_init_gets_kerass_error():
         Skipped(5)  # (an integer Variable: the error named the layer's missing name)
     with pytest.raises(RuntimeError, match=message):
         Skipped()(np.ones((2, 2), "float32"))
+
+    class LayerFirst(gpunn.layers.Layer):  # (a layer set before super().__init__(): Keras keeps it, as here)
+        def __init__(self, **kwargs):
+            self.inner = gpunn.layers.Dense(2)
+            super().__init__(**kwargs)
+
+        def call(self, x):
+            return self.inner(x)
+
+    assert LayerFirst()(np.ones((1, 3), "float32")).shape == (1, 2)

@@ -53,3 +53,21 @@ def test_a_jax_function_in_a_layer_call_gets_a_note_saying_to_use_keras_ops(nump
         gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(2), Penalty()])
     notes = "\n".join(caught.value.__notes__)
     assert "a jax.numpy function was given a gpunn tensor" in notes and "keras.ops.sum(x) for jax.numpy.sum(x)" in notes
+
+
+def test_a_mixin_s_getattr_later_in_the_class_hierarchy_still_answers(numpy_backend):
+    class Delegating:
+        def __getattr__(self, name):
+            if name.startswith("cfg_"):
+                return "delegated"
+            raise AttributeError(name)
+
+    class Mixed(gpunn.Model, Delegating):
+        def __init__(self):
+            super().__init__()
+            self.dense = gpunn.layers.Dense(1)
+
+        def call(self, x):
+            return self.dense(x)
+
+    assert Mixed().cfg_rate == "delegated"

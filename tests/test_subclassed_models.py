@@ -589,3 +589,36 @@ def test_a_python_loop_on_a_whole_batch_value_in_a_subclassed_call_says_why_it_c
     with pytest.raises(TypeError, match=r"an if or while on data values cannot be traced; compute it with "
                                         r"keras.ops.where, or in the call\(\) of a layer of your own"):
         FixedHidden()(np.ones((2, 3), "float32"))
+
+
+def test_a_clone_needing_a_class_not_registered_says_so_rather_than_cloning_the_graph():
+    """clone_model of a subclassed model whose get_config serializes a layer of an unregistered class: Keras
+    cannot make it again and says so; gpunn names the class (not a silent functional clone)."""
+    from gpunn.custom_objects import MissingCustomObjectError
+
+    class Block(gpunn.layers.Layer):  # (not registered)
+        def __init__(self, units=2, **kwargs):
+            super().__init__(**kwargs)
+            self.units, self.dense = units, gpunn.layers.Dense(units)
+
+        def call(self, x):
+            return self.dense(x)
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    class Holder(gpunn.Model):
+        def __init__(self, block=None, **kwargs):
+            super().__init__(**kwargs)
+            self.block = gpunn.layers.deserialize(block) if isinstance(block, dict) else Block()
+
+        def call(self, x):
+            return self.block(x)
+
+        def get_config(self):
+            return {"block": gpunn.layers.serialize(self.block)}
+
+    model = Holder()
+    model(np.ones((2, 3), "float32"))
+    with pytest.raises(MissingCustomObjectError, match="could not locate 'Block'"):
+        gpunn.models.clone_model(model)

@@ -216,8 +216,10 @@ class Layer(KerasVariableLists):
             object.__setattr__(self, name, value)
             return
         keras_objects.refuse_foreign_variable(self, name, value)
-        if "name" not in self.__dict__ and isinstance(value, (Variable, Layer)) and \
+        if "name" not in self.__dict__ and isinstance(value, Variable) and \
                 type(self).__module__.split(".")[0] != "gpunn":
+            # (a weight needs the layer Layer.__init__ makes; a layer set before super().__init__() is kept, as
+            # Keras keeps it, and the check waits for the call)
             raise _forgot_super_init(self)
         if name == "activation" and not user_layer.is_user_layer_class(type(self)):
             # a built-in layer's activation set anew (Keras's Grad-CAM example: ``layer.activation = None`` to

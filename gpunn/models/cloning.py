@@ -18,7 +18,7 @@ from ..user_stacklevel import user_stacklevel
 from . import keras_config, own_weights, subclassed_config
 from .keras_attribute_paths import is_subclassed
 from ..layers.shared_call import is_shared_call
-from ..custom_objects import custom_object_scope
+from ..custom_objects import MissingCustomObjectError, custom_object_scope
 from .compile_config import compile_like
 from .model_entries import held_in_files
 from .sequential import Sequential
@@ -121,6 +121,8 @@ def _clone_subclassed(model):
     awaits_data = getattr(model, "_awaits_trace", False)
     try:
         clone = type(model).from_config(model.get_config())
+    except MissingCustomObjectError:  # (a class its config names, unknown here: not a config that cannot be made)
+        raise
     except (TypeError, NotImplementedError) as exc:
         if own_weights.body_of(model) is not None:
             raise

@@ -216,6 +216,8 @@ def _load_functional_subclass(contents, cls, compile: bool):
     with the file's config (the arguments it was made with), then the weights of its graph's layers."""
     try:
         model = cls.from_config(dict(contents.model_config.get("config") or {}))
+    except MissingCustomObjectError:
+        raise
     except TypeError as exc:  # (a class its config cannot make: Keras's own files of one taking arguments)
         if contents.functional_graph is None:
             raise NotAModelFileError(f"filepath: {contents.filepath!r}: {exc}") from None

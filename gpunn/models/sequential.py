@@ -121,7 +121,7 @@ class Sequential(Trainer, KerasVariableLists):
         # (only for names the model lacks: a torch loop's model.zero_grad() gets what to do instead)
         from ..foreign_loops import missing_model_attribute
 
-        return missing_model_attribute(self, name)
+        return missing_model_attribute(self, name, getattr(super(), "__getattr__", None))
 
     @property
     def layers(self) -> list[Layer]:

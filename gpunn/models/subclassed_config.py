@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 
 from .. import auto_config, dtype_policies, overrides
+from ..custom_objects import MissingCustomObjectError
 
 # Model classes of gpunn's written as a script's subclass, which Keras's files name by a public module
 # (("keras.distillation", "Distiller")): each is added by the package defining it.
@@ -44,6 +45,8 @@ def from_config(cls, config: dict):
     """The model ``cls(**config)`` makes, as Keras's ``Model.from_config`` makes a subclassed one."""
     try:
         return cls(**config)
+    except MissingCustomObjectError:  # (a class of the user's its config names, not given: said as it is)
+        raise
     except TypeError as exc:
         raise TypeError(f"Unable to revive model from config. When overriding the `get_config()` method, make sure "
                         f"that the returned config contains all items used as arguments in the constructor to {cls}, "

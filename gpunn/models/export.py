@@ -23,7 +23,7 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None, input_s
         path = os.path.join(directory, "model.keras")
         model.save(path, include_optimizer=False)
         theirs = keras.saving.load_model(path, compile=False)
-    if input_signature is None:  # (Keras's ONNX and OpenVINO exports read the signature of a model once called)
+    if input_signature is None and format in ("onnx", "openvino"):  # (these read the signature of a model called)
         _call_once(keras, theirs)
     return theirs.export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
 
@@ -34,7 +34,10 @@ def _call_once(keras, model) -> None:
     import numpy as np
 
     def zeros(tensor):
-        return np.zeros([1 if d is None else d for d in tensor.shape], dtype=tensor.dtype)
+        shape = [1 if d is None else d for d in tensor.shape]
+        if str(tensor.dtype) == "string":  # (a TextVectorization's input: empty strings)
+            return np.full(shape, "", dtype=object)
+        return np.zeros(shape, dtype=tensor.dtype)
 
     try:
         inputs = model.input  # (a functional model's, as it takes them: a dict of named inputs too)

@@ -23,6 +23,7 @@ from .unknown_arguments import refuse_unknown
 # later (``random.seed(42)`` before each model of a loop), as Keras's next seed then repeats (``for_new_draws``).
 _generator = None
 _python_state_seen = None  # Python's random state as gpunn's generator left it (made, or seeded with it)
+_seedings = 0  # set_random_seed and clear_session calls: a model's shuffling restarts after one (shuffle_orders.py)
 _made_once = threading.Lock()
 
 
@@ -52,20 +53,41 @@ def _seed_from_python_random() -> None:
 
 def set_random_seed(seed: int) -> None:
     """Seed gpunn, Python's ``random`` and NumPy's global generator, as ``keras.utils.set_random_seed`` does."""
-    global _generator, _python_state_seen
+    global _generator, _python_state_seen, _seedings
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
     _py_random.seed(int(seed))
     np.random.seed(int(seed) % 2**32)
     _generator = np.random.default_rng(int(seed))
     _python_state_seen = _py_random.getstate()
+    _seedings += 1
 
 
 def reseed_from_python_random() -> None:
     """A new generator seeded from Python's ``random``, as Keras makes its global seed generator after
     ``clear_session()`` (keras/src/random/seed_generator.py ``make_default_seed``)."""
+    global _seedings
     with _made_once:
         _seed_from_python_random()
+        _seedings += 1
+
+
+def seedings() -> int:
+    """How many times gpunn was seeded (``set_random_seed``, ``clear_session``): a new weight's draws reseeding
+    from Python's ``random`` do not count, so that a model's shuffling goes on across them."""
+    return _seedings
+
+
+def saved_state() -> tuple:
+    """gpunn's random state, for ``restored`` (draws that must leave the streams where they were)."""
+    generator()
+    return _generator, _generator.bit_generator.state, _python_state_seen
+
+
+def restored(saved: tuple) -> None:
+    global _generator, _python_state_seen
+    _generator, state, _python_state_seen = saved
+    _generator.bit_generator.state = state
 
 
 def new_seed() -> int:
@@ -108,13 +130,13 @@ def generator_for(seed) -> np.random.Generator:
 def _shape(shape) -> tuple:
     """A shape as Keras's random functions take it: a tuple or list, or one int for a 1-D draw."""
     shape = (int(shape),) if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool) else tuple(shape)
-    if any(getattr(d, "_is_symbolic", False) for d in shape):
+    if any(d is None or getattr(d, "_is_symbolic", False) for d in shape):
         # ops.shape(x) of a subclassed model's call(), which gpunn runs once to learn its graph of layers
         raise ValueError(
-            f"shape: keras.random draws of shape {shape} (the batch size of a subclassed model's call(), which gpunn "
-            "runs once on symbolic inputs to learn its graph of layers, so a draw there would be made once, not at "
-            "each step): use keras.layers.Dropout or GaussianNoise there, or draw in the call() of a layer of your "
-            "own (a keras.layers.Layer subclass, whose call() runs at each step)")
+            f"shape: keras.random draws of shape {shape}, of an unknown size (the batch size of a subclassed model's "
+            "call(), which gpunn runs once on symbolic inputs to learn its graph of layers, so a draw there would be "
+            "made once, not at each step): use keras.layers.Dropout or GaussianNoise there, or draw in the call() of "
+            "a layer of your own (a keras.layers.Layer subclass, whose call() runs at each step)")
     return shape
 
 
@@ -200,7 +222,7 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
         return functions.multiply(inputs, _tensor(0.0, str(functions.convert_to_tensor(inputs).dtype)))
     shape = functions.shape(inputs) if noise_shape is None else tuple(
         n if n is not None else m for n, m in zip(noise_shape, functions.shape(inputs)))
-    keep = generator_for(seed).uniform(size=shape) >= rate
+    keep = generator_for(seed).uniform(size=_shape(shape)) >= rate  # (_shape: a symbolic batch refused by name)
     return functions.multiply(inputs, _tensor(keep / (1.0 - rate), str(functions.convert_to_tensor(inputs).dtype)))
 
 

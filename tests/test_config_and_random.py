@@ -226,3 +226,25 @@ def test_python_s_random_seeded_again_repeats_the_next_model_as_in_keras(numpy_b
     seeded = gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(4)]).get_weights()[0]
     random.random()  # (Python's random moved on: the next weights draw from it, as Keras's do)
     assert not np.array_equal(gpunn.Sequential([gpunn.Input((3,)), gpunn.layers.Dense(4)]).get_weights()[0], seeded)
+
+
+def test_a_model_built_between_two_fits_leaves_the_shuffling_of_a_fit_in_pieces_as_in_one(numpy_backend):
+    """A new model's weights reseed gpunn's generator from Python's random where that moved: the shuffling of
+    another model's fit in pieces (initial_epoch) goes on as in one fit, as Keras's (drawn from NumPy's stream)."""
+    import random
+
+    x = np.linspace(-1, 1, 64, dtype="float32").reshape(32, 2)
+    y = x[:, :1] * 3 + x[:, 1:]
+
+    def run(pieces):
+        gpunn.utils.set_random_seed(0)
+        model = gpunn.Sequential([gpunn.Input((2,)), gpunn.layers.Dense(1, kernel_initializer="zeros")])
+        model.compile(gpunn.optimizers.SGD(0.1), "mse")
+        if not pieces:
+            return model.fit(x, y, epochs=2, batch_size=4, verbose=0).history["loss"]
+        first = model.fit(x, y, epochs=1, batch_size=4, verbose=0).history["loss"]
+        random.random()
+        gpunn.Sequential([gpunn.Input((2,)), gpunn.layers.Dense(3)])
+        return first + model.fit(x, y, initial_epoch=1, epochs=2, batch_size=4, verbose=0).history["loss"]
+
+    assert run(True) == run(False)

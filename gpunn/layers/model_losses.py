@@ -53,8 +53,8 @@ class BatchReduced:
     def __bool__(self):  # (``while ops.sum(ops.abs(x)) > 1:`` in a subclassed model's call())
         raise TypeError("the truth value of a value computed over the whole batch is not known when gpunn runs a "
                         "subclassed model's call() on symbolic inputs to learn its graph: an if or while on data "
-                        "values cannot be traced; compute it with keras.ops.where, or in the call() of a layer of "
-                        "your own (a keras.layers.Layer subclass, whose call() runs on each batch)")
+                        "values cannot be traced; compute it in the call() of a layer of your own (a "
+                        "keras.layers.Layer subclass, whose call() runs on each batch)")
 
     def __neg__(self):
         from .. import ops

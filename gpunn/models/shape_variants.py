@@ -146,7 +146,7 @@ def _made(model, shape: tuple, argument: str):
 
     built = tuple(model._built_input_shape)
     # the clone's first weights are drawn, then replaced by the model's: the random streams stay where they were
-    drawn, global_draws = gpunn_random.generator().bit_generator.state, np.random.get_state()
+    drawn, global_draws = gpunn_random.saved_state(), np.random.get_state()
     try:
         with custom_object_scope(_own_classes(model)):
             variant = _clone_checked(model, _clone_layer, recursive=False, sample_shape=shape)
@@ -157,7 +157,7 @@ def _made(model, shape: tuple, argument: str):
                          f"{shape}; its layers do not take samples of that shape ({type(exc).__name__}: {exc})") \
             from None
     finally:
-        gpunn_random.generator().bit_generator.state = drawn
+        gpunn_random.restored(drawn)
         np.random.set_state(global_draws)
     variant._variant_of = model  # (never a variant of its own)
     _share_random_streams(model, variant)

@@ -21,9 +21,9 @@ from .. import random as gpunn_random
 
 def orders_generator(model, comm) -> np.random.Generator:
     """The model's shuffling generator for this ``fit``, the same on every rank."""
-    seeded_from = gpunn_random.generator()  # (set_random_seed makes a new one)
+    seeded_from = gpunn_random.seedings()  # (set_random_seed and clear_session restart it)
     kept = model.__dict__.get("_shuffle_orders")
-    if kept is None or kept[0] is not seeded_from:
+    if kept is None or kept[0] != seeded_from:
         kept = (seeded_from, np.random.default_rng(np.random.randint(0, 2**31 - 1)))
         model._shuffle_orders = kept
     generator = kept[1]

@@ -289,20 +289,11 @@ def activation_backward_numpy(dy, y, z, activation, dz_out, alpha=LEAKY_RELU_ALP
     if activation == "relu":
         # dy where the unit is on, else 0: a select, as jax's, so that a NaN dy (a row's 0/0 loss) where the unit
         # is off passes 0 rather than NaN * 0 (the CUDA kernel selects too)
-        off = np.greater(y, 0)
-        np.logical_not(off, out=off)
-        if dz_out is not dy:
-            np.copyto(dz_out, dy)
-        np.copyto(dz_out, 0, where=off)
-        return dz_out
+        return _dy_where(dy, np.greater(y, 0), dz_out)
     if activation == "relu6":  # dy where 0 < y < 6, else 0: a select, as relu's and jax's
-        flat = np.greater(y, 0)
-        flat &= np.less(y, 6.0)  # (NaN is flat, as the loops' comparisons send it)
-        np.logical_not(flat, out=flat)
-        if dz_out is not dy:
-            np.copyto(dz_out, dy)
-        np.copyto(dz_out, 0, where=flat)
-        return dz_out
+        on = np.greater(y, 0)
+        on &= np.less(y, 6.0)  # (NaN is flat, as the loops' comparisons send it)
+        return _dy_where(dy, on, dz_out)
     if activation == "exponential":  # f' = y
         np.multiply(dy, y, out=dz_out)
         return dz_out
@@ -395,6 +386,15 @@ def activation_backward_numpy(dy, y, z, activation, dz_out, alpha=LEAKY_RELU_ALP
         n /= d  # t
         s += n
     np.multiply(dy, s, out=dz_out)
+    return dz_out
+
+
+def _dy_where(dy, on, dz_out):
+    """dz_out = dy where ``on``, else 0 (a select: a NaN dy where off passes 0); ``on`` is overwritten."""
+    np.logical_not(on, out=on)
+    if dz_out is not dy:
+        np.copyto(dz_out, dy)
+    np.copyto(dz_out, 0, where=on)
     return dz_out
 
 

@@ -3,6 +3,7 @@ loss, NaN, in Keras as here. ReLU's gradient is a select in jax (and in gpunn's 
 where the units are off, and the weights stay finite. A multiply by the mask made every weight NaN for good."""
 
 import numpy as np
+import pytest
 from helpers import run_script_both_ways
 
 SCRIPT = '''
@@ -28,19 +29,6 @@ def test_a_nan_row_under_a_relu_output_leaves_the_weights_finite_as_in_keras(tmp
         np.testing.assert_allclose(mine, keras_s, rtol=1e-3, atol=2e-4)
     np.testing.assert_allclose(ours["predictions"], theirs["predictions"], rtol=1e-3, atol=2e-4)
     assert np.all(np.isfinite(ours["predictions"]))
-
-
-def test_the_numpy_twin_selects_as_the_compiled_loop():
-    from gpunn.kernels.activations import activation_backward_numpy
-
-    dy = np.array([[np.nan, 1.0, np.nan], [2.0, np.nan, 3.0]], "float32")
-    y = np.array([[0.0, 1.0, 2.0], [0.0, 0.0, 5.0]], "float32")
-    out = np.empty_like(dy)
-    activation_backward_numpy(dy, y, None, "relu", out)
-    np.testing.assert_array_equal(out, [[0.0, 1.0, np.nan], [0.0, 0.0, 3.0]])
-    in_place = dy.copy()
-    activation_backward_numpy(in_place, y, None, "relu", in_place)
-    np.testing.assert_array_equal(in_place, out)
 
 
 VARIANTS_SCRIPT = '''
@@ -78,14 +66,15 @@ def test_relu6_and_the_relu_layers_variants_pass_0_where_flat_as_in_keras(tmp_pa
             np.testing.assert_allclose(mine, keras_s, rtol=1e-4, atol=1e-5, err_msg=name)
 
 
-def test_the_relu6_twin_selects_as_the_compiled_loop():
+@pytest.mark.parametrize("activation, flat_top", [("relu", 0.0), ("relu6", 6.0)])
+def test_the_numpy_twin_selects_as_the_compiled_loop(activation, flat_top):
     from gpunn.kernels.activations import activation_backward_numpy
 
     dy = np.array([[np.nan, 1.0, np.nan], [2.0, np.nan, 3.0]], "float32")
-    y = np.array([[0.0, 1.0, 2.0], [6.0, 6.0, 5.0]], "float32")
+    y = np.array([[0.0, 1.0, 2.0], [flat_top, flat_top, 5.0]], "float32")
     out = np.empty_like(dy)
-    activation_backward_numpy(dy, y, None, "relu6", out)
+    activation_backward_numpy(dy, y, None, activation, out)
     np.testing.assert_array_equal(out, [[0.0, 1.0, np.nan], [0.0, 0.0, 3.0]])
     in_place = dy.copy()
-    activation_backward_numpy(in_place, y, None, "relu6", in_place)
+    activation_backward_numpy(in_place, y, None, activation, in_place)
     np.testing.assert_array_equal(in_place, out)
